@@ -1,0 +1,183 @@
+import { z } from 'zod';
+
+/**
+ * The one place that reads the environment. Everything else receives an AppConfig.
+ * loadConfig() is pure (give it any env object), so tests build configs without touching process.env.
+ */
+export interface AppConfig {
+  nodeEnv: 'development' | 'production' | 'test';
+  port: number;
+  baseUrl: string;
+  /** scheme://host[:port] of baseUrl: what Origin headers must equal. */
+  origin: string;
+  /** Master secret; every key (cookie signing, encryption, id hashing) is derived from it. */
+  secretKey: Buffer;
+  /** The previous master secret, accepted for decryption and cookie verification during rotation. */
+  previousSecretKey: Buffer | null;
+  redisUrl: string;
+  /** Key prefix for everything this app writes to Redis (sessions, records, queues). */
+  redisPrefix: string;
+  github: { clientId: string; clientSecret: string; oauthUrl: string; apiUrl: string };
+  /** True when no GitHub credentials were given: `npm start` then runs the built-in simulators. */
+  sandbox: boolean;
+  renderApiUrl: string;
+  httpsOnly: boolean;
+  trustProxy: boolean;
+  sessionIdleMs: number;
+  sessionAbsoluteMs: number;
+  corsOrigins: string[];
+  slackWebhookUrl: string | null;
+  metricsToken: string | null;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  workerConcurrency: number;
+}
+
+export class ConfigError extends Error {
+  constructor(public readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+const url = (name: string) =>
+  z.string().trim().refine((v) => {
+    try { const u = new URL(v); return u.protocol === 'http:' || u.protocol === 'https:'; } catch { return false; }
+  }, `${name} must be an http(s) URL, e.g. https://example.com`);
+
+const bool = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => ['true', '1', 'yes'].includes(v));
+const positiveInt = (name: string) =>
+  z.string().trim().regex(/^\d+$/, `${name} must be a whole number`).transform(Number).refine((n) => n > 0, `${name} must be above 0`);
+
+const schema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  PORT: z.string().trim().regex(/^\d+$/, 'PORT must be a port number').transform(Number)
+    .refine((n) => n >= 0 && n < 65536, 'PORT must be between 0 and 65535').default(3000),
+  BASE_URL: url('BASE_URL').optional(),
+  SECRET_KEY: z.string().trim().optional(),
+  SECRET_KEY_PREVIOUS: z.string().trim().optional(),
+  REDIS_URL: z.string().trim().refine((v) => /^rediss?:\/\//.test(v), 'REDIS_URL must start with redis:// or rediss://')
+    .default('redis://127.0.0.1:6379'),
+  REDIS_PREFIX: z.string().trim().regex(/^[A-Za-z0-9_-]{1,32}$/, 'REDIS_PREFIX: letters, digits, - and _ only').default('orch'),
+  GITHUB_CLIENT_ID: z.string().trim().optional(),
+  GITHUB_CLIENT_SECRET: z.string().trim().optional(),
+  GITHUB_OAUTH_URL: url('GITHUB_OAUTH_URL').default('https://github.com'),
+  GITHUB_API_URL: url('GITHUB_API_URL').default('https://api.github.com'),
+  RENDER_API_URL: url('RENDER_API_URL').default('https://api.render.com/v1'),
+  HTTPS_ONLY: bool.optional(),
+  TRUST_PROXY: bool.optional(),
+  SESSION_IDLE_MINUTES: positiveInt('SESSION_IDLE_MINUTES').default(30),
+  SESSION_ABSOLUTE_HOURS: positiveInt('SESSION_ABSOLUTE_HOURS').default(12),
+  CORS_ORIGINS: z.string().optional(),
+  SLACK_WEBHOOK_URL: z.string().trim().optional(),
+  METRICS_TOKEN: z.string().trim().optional(),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  WORKER_CONCURRENCY: positiveInt('WORKER_CONCURRENCY').default(50),
+});
+
+/** Decode a master secret given as hex or base64; null when it is neither or shorter than 32 bytes. */
+export function decodeSecret(raw: string): Buffer | null {
+  const value = raw.trim();
+  let buf: Buffer | null = null;
+  if (/^[0-9a-fA-F]+$/.test(value) && value.length % 2 === 0) buf = Buffer.from(value, 'hex');
+  else if (/^[A-Za-z0-9+/_-]+={0,2}$/.test(value)) buf = Buffer.from(value, value.includes('-') || value.includes('_') ? 'base64url' : 'base64');
+  return buf && buf.length >= 32 ? buf : null;
+}
+
+const stripSlash = (v: string) => v.replace(/\/+$/, '');
+
+export function loadConfig(env: Record<string, string | undefined>): AppConfig {
+  // Empty strings mean "unset" (Render and shells often pass them through).
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = schema.safeParse(cleaned);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((i) => (i.message.includes(String(i.path[0])) ? i.message : `${String(i.path[0])}: ${i.message}`)));
+  }
+  const e = parsed.data;
+  const problems: string[] = [];
+  const production = e.NODE_ENV === 'production';
+
+  let secretKey: Buffer | null = null;
+  if (e.SECRET_KEY) {
+    secretKey = decodeSecret(e.SECRET_KEY);
+    if (!secretKey) problems.push('SECRET_KEY must be at least 32 bytes, hex or base64 encoded. Generate one with: openssl rand -hex 32');
+  } else if (production) {
+    problems.push('SECRET_KEY is required in production. Generate one with: openssl rand -hex 32');
+  }
+  let previousSecretKey: Buffer | null = null;
+  if (e.SECRET_KEY_PREVIOUS) {
+    previousSecretKey = decodeSecret(e.SECRET_KEY_PREVIOUS);
+    if (!previousSecretKey) problems.push('SECRET_KEY_PREVIOUS must be at least 32 bytes, hex or base64 encoded (the old SECRET_KEY)');
+  }
+
+  const hasId = Boolean(e.GITHUB_CLIENT_ID);
+  const hasSecret = Boolean(e.GITHUB_CLIENT_SECRET);
+  if (hasId !== hasSecret) problems.push('Set both GITHUB_CLIENT_ID and GITHUB_CLIENT_SECRET (from your GitHub OAuth app), or neither for sandbox mode');
+  const sandbox = !hasId && !hasSecret;
+  if (sandbox && production) problems.push('GITHUB_CLIENT_ID and GITHUB_CLIENT_SECRET are required in production (sandbox mode is for local use)');
+
+  let slackWebhookUrl: string | null = null;
+  if (e.SLACK_WEBHOOK_URL) {
+    try {
+      const u = new URL(e.SLACK_WEBHOOK_URL);
+      if (u.protocol !== 'https:') throw new Error();
+      slackWebhookUrl = u.toString();
+    } catch { problems.push('SLACK_WEBHOOK_URL must be an https:// URL'); }
+  }
+  if (e.METRICS_TOKEN && e.METRICS_TOKEN.length < 16) problems.push('METRICS_TOKEN must be at least 16 characters');
+
+  const corsOrigins: string[] = [];
+  for (const o of (e.CORS_ORIGINS ?? '').split(',').map((s) => s.trim()).filter(Boolean)) {
+    try { corsOrigins.push(new URL(o).origin); } catch { problems.push(`CORS_ORIGINS: "${o}" is not a URL origin like https://app.example.com`); }
+  }
+
+  if (problems.length) throw new ConfigError(problems);
+
+  const baseUrl = stripSlash(e.BASE_URL ?? `http://localhost:${e.PORT}`);
+  return {
+    nodeEnv: e.NODE_ENV,
+    port: e.PORT,
+    baseUrl,
+    origin: new URL(baseUrl).origin,
+    // Outside production a missing key is generated: fine for tests and sandbox, where nothing outlives the process
+    // (scripts/start.ts keeps one in .sandbox/ so local restarts keep sessions).
+    secretKey: secretKey ?? randomSecret(),
+    previousSecretKey,
+    redisUrl: e.REDIS_URL,
+    redisPrefix: e.REDIS_PREFIX,
+    github: {
+      clientId: e.GITHUB_CLIENT_ID ?? '',
+      clientSecret: e.GITHUB_CLIENT_SECRET ?? '',
+      oauthUrl: stripSlash(e.GITHUB_OAUTH_URL),
+      apiUrl: stripSlash(e.GITHUB_API_URL),
+    },
+    sandbox,
+    renderApiUrl: stripSlash(e.RENDER_API_URL),
+    httpsOnly: e.HTTPS_ONLY ?? production,
+    trustProxy: e.TRUST_PROXY ?? production,
+    sessionIdleMs: e.SESSION_IDLE_MINUTES * 60_000,
+    sessionAbsoluteMs: e.SESSION_ABSOLUTE_HOURS * 3_600_000,
+    corsOrigins,
+    slackWebhookUrl,
+    metricsToken: e.METRICS_TOKEN ?? null,
+    logLevel: e.LOG_LEVEL,
+    workerConcurrency: e.WORKER_CONCURRENCY,
+  };
+}
+
+function randomSecret(): Buffer {
+  // Imported lazily to keep this module free of side effects at load.
+  return Buffer.from(globalThis.crypto.getRandomValues(new Uint8Array(32)));
+}
+
+/** For entry points: load or print what to fix and exit. */
+export function loadConfigOrExit(env: Record<string, string | undefined>): AppConfig {
+  try {
+    return loadConfig(env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\nSee README.md "Configuration".\n`);
+      process.exit(1);
+    }
+    throw err;
+  }
+}

@@ -1,0 +1,100 @@
+import { createCipheriv, createDecipheriv, createHash, createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
+
+/**
+ * Credential crypto, in one place. Every key is derived from SECRET_KEY with HKDF, one per purpose,
+ * so a leak of one derived key says nothing about the others. A previous SECRET_KEY can be kept
+ * while sessions roll over: it still decrypts, verifies cookies and finds session records.
+ */
+export interface DerivedKeys {
+  /** Short id of the master secret, stored with every ciphertext so rotation knows which key opens it. */
+  kid: string;
+  encryption: Buffer;
+  cookieSigning: string;
+  /** HMAC key for session-id hashes (Redis key names) and secret fingerprints. */
+  hashing: Buffer;
+}
+
+export interface Keyring {
+  current: DerivedKeys;
+  previous: DerivedKeys | null;
+}
+
+function derive(master: Buffer, purpose: string, length = 32): Buffer {
+  return Buffer.from(hkdfSync('sha256', master, Buffer.from('render-orchestrator/v1'), Buffer.from(purpose), length));
+}
+
+export function deriveKeys(master: Buffer): DerivedKeys {
+  return {
+    kid: createHash('sha256').update(derive(master, 'key-id')).digest('hex').slice(0, 8),
+    encryption: derive(master, 'credential-encryption'),
+    cookieSigning: derive(master, 'cookie-signing').toString('base64url'),
+    hashing: derive(master, 'id-hashing'),
+  };
+}
+
+export function createKeyring(secretKey: Buffer, previousSecretKey: Buffer | null = null): Keyring {
+  return { current: deriveKeys(secretKey), previous: previousSecretKey ? deriveKeys(previousSecretKey) : null };
+}
+
+export class DecryptionError extends Error {
+  constructor(reason: string) { super(`cannot decrypt: ${reason}`); this.name = 'DecryptionError'; }
+}
+
+const FORMAT = 'v1';
+
+/**
+ * AES-256-GCM with a fresh 96-bit IV. `aad` binds the ciphertext to its place (a session id hash,
+ * a field name), so a value copied into another record does not open.
+ * Output: v1.<kid>.<iv>.<tag>.<ciphertext>, base64url parts.
+ */
+export function seal(plaintext: string, aad: string, keyring: Keyring): string {
+  const key = keyring.current;
+  const iv = randomBytes(12);
+  const cipher = createCipheriv('aes-256-gcm', key.encryption, iv);
+  cipher.setAAD(Buffer.from(aad));
+  const ct = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
+  const tag = cipher.getAuthTag();
+  return [FORMAT, key.kid, iv.toString('base64url'), tag.toString('base64url'), ct.toString('base64url')].join('.');
+}
+
+export function open(sealed: string, aad: string, keyring: Keyring): string {
+  const parts = sealed.split('.');
+  if (parts.length !== 5 || parts[0] !== FORMAT) throw new DecryptionError('unknown format');
+  const [, kid, iv, tag, ct] = parts as [string, string, string, string, string];
+  const key = [keyring.current, keyring.previous].find((k) => k?.kid === kid);
+  if (!key) throw new DecryptionError('key id not in keyring');
+  try {
+    const decipher = createDecipheriv('aes-256-gcm', key.encryption, Buffer.from(iv, 'base64url'));
+    decipher.setAAD(Buffer.from(aad));
+    decipher.setAuthTag(Buffer.from(tag, 'base64url'));
+    return Buffer.concat([decipher.update(Buffer.from(ct, 'base64url')), decipher.final()]).toString('utf8');
+  } catch {
+    throw new DecryptionError('authentication failed');
+  }
+}
+
+/** True when a sealed value was made with a key other than the current one (re-seal it). */
+export function isStale(sealed: string, keyring: Keyring): boolean {
+  return sealed.split('.')[1] !== keyring.current.kid;
+}
+
+/** HMAC-SHA256 hex of a value under a derived hashing key (current by default). */
+export function keyedHash(value: string, keys: DerivedKeys): string {
+  return createHmac('sha256', keys.hashing).update(value).digest('hex');
+}
+
+/** A short, non-reversible fingerprint of a secret, to tell "same key?" without keeping it. */
+export function fingerprint(secret: string, keyring: Keyring): string {
+  return keyedHash(`fp:${secret}`, keyring.current).slice(0, 24);
+}
+
+/** Constant-time string comparison for tokens. */
+export function safeEqual(a: string, b: string): boolean {
+  const ab = Buffer.from(a);
+  const bb = Buffer.from(b);
+  return ab.length === bb.length && timingSafeEqual(ab, bb);
+}
+
+export function randomToken(bytes = 32): string {
+  return randomBytes(bytes).toString('base64url');
+}

@@ -1,0 +1,29 @@
+import { pino, type Logger, type DestinationStream } from 'pino';
+
+export type { Logger };
+
+/**
+ * Paths pino must never print. Values for these keys are replaced wherever they appear one level deep.
+ * The request logger logs paths without query strings, so OAuth `code`/`state` never reach the log either.
+ */
+export const REDACT_PATHS = [
+  'req.headers.cookie', 'req.headers.authorization', 'req.headers["x-csrf-token"]', 'res.headers["set-cookie"]',
+  'headers.cookie', 'headers.authorization', 'config.headers.authorization', 'err.config.headers.authorization',
+  'api_key', '*.api_key', 'apiKey', '*.apiKey', 'renderApiKey', '*.renderApiKey', 'apiKeySealed', '*.apiKeySealed',
+  'githubToken', '*.githubToken', 'githubTokenSealed', '*.githubTokenSealed', 'access_token', '*.access_token',
+  'accessToken', '*.accessToken', 'token', '*.token', 'code', 'state', 'query.code', 'query.state', '*.code_verifier', 'csrfToken', '*.csrfToken',
+  'password', '*.password', 'secret', '*.secret', 'authorization', '*.authorization',
+];
+
+export function createLogger(opts: { level?: string; destination?: DestinationStream; name?: string } = {}): Logger {
+  return pino(
+    {
+      name: opts.name,
+      level: opts.level ?? 'info',
+      redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+      base: { pid: process.pid },
+      serializers: { err: pino.stdSerializers.err },
+    },
+    opts.destination,
+  );
+}

@@ -1,0 +1,39 @@
+import { randomUUID } from 'node:crypto';
+import type { Middleware } from 'koa';
+import type { Logger } from '../logger.js';
+
+const INBOUND_ID = /^[A-Za-z0-9._-]{1,64}$/;
+
+/**
+ * Request id (Render's x-request-id when it is well formed, else a new one), a child logger,
+ * and one access-log line per request. Only the path is logged: query strings can hold OAuth codes.
+ */
+export function requestContext(logger: Logger): Middleware {
+  return async (ctx, next) => {
+    const inbound = ctx.get('x-request-id');
+    const requestId = INBOUND_ID.test(inbound) ? inbound : randomUUID();
+    ctx.state.requestId = requestId;
+    ctx.state.log = logger.child({ requestId });
+    ctx.set('X-Request-Id', requestId);
+    const started = performance.now();
+    try {
+      await next();
+    } finally {
+      const status = ctx.status;
+      if (ctx.path !== '/healthz' && ctx.path !== '/readyz') {
+        const line = {
+          method: ctx.method,
+          path: ctx.path,
+          route: ctx.state.routePath ?? null,
+          status,
+          ms: Math.round((performance.now() - started) * 10) / 10,
+          userId: ctx.state.userId ?? null,
+          ip: ctx.ip,
+        };
+        if (status >= 500) ctx.state.log.error(line, 'request');
+        else if (status >= 400) ctx.state.log.warn(line, 'request');
+        else ctx.state.log.info(line, 'request');
+      }
+    }
+  };
+}

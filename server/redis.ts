@@ -1,0 +1,18 @@
+import { Redis, type RedisOptions } from 'ioredis';
+
+/**
+ * Redis connections by role. Web-side commands fail fast when Redis is down (a request should get a
+ * 503, not hang); BullMQ workers need maxRetriesPerRequest: null (they block and reconnect).
+ */
+export function createRedis(url: string, role: 'web' | 'worker' | 'subscriber', extra: RedisOptions = {}): Redis {
+  const base: RedisOptions = {
+    connectionName: `orchestrator-${role}`,
+    enableAutoPipelining: role === 'web',
+    retryStrategy: (times) => Math.min(times * 200, 2000),
+    ...(role === 'web' ? { maxRetriesPerRequest: 1, enableOfflineQueue: true, connectTimeout: 2000 } : { maxRetriesPerRequest: null }),
+  };
+  const redis = new Redis(url, { ...base, ...extra });
+  // ioredis emits 'error' on every failed reconnect; readiness reports it, so don't crash or spam.
+  redis.on('error', () => {});
+  return redis;
+}

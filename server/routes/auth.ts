@@ -1,0 +1,96 @@
+import type Router from '@koa/router';
+import type Koa from 'koa';
+import grantModule from 'grant';
+import { createHash } from 'node:crypto';
+import type { AppDeps } from '../deps.js';
+import { randomToken } from '../crypto/keyring.js';
+import { getSession } from '../sessions/middleware.js';
+import { sealGithubToken } from '../sessions/credentials.js';
+import { createGitHubClient, GitHubError } from '../github/client.js';
+import { requireCsrf, requireUser } from '../middleware/security.js';
+
+// grant ships `export default` types over a CommonJS module; under nodenext the default import is module.exports.
+const grant = grantModule as unknown as typeof grantModule.default;
+
+export const AUTH_PREFIX = '/api/auth';
+
+interface GrantResponse { access_token?: string; error?: unknown }
+
+/** Hash of the user agent, kept to notice a session reused from a different client. */
+export function clientHash(ctx: Koa.Context): string {
+  return createHash('sha256').update(ctx.get('user-agent')).digest('hex').slice(0, 16);
+}
+
+/**
+ * GitHub sign-in through grant: `state` and PKCE on, transport 'state' so the token is handed to our
+ * callback in memory and never appears in a URL. The profile comes from GITHUB_API_URL via octokit.
+ */
+export function authRoutes(router: Router, deps: AppDeps, hooks: AuthHooks = {}) {
+  const { config, keyring, clock } = deps;
+  const grantMiddleware = grant.koa()({
+    defaults: { origin: config.baseUrl, prefix: AUTH_PREFIX, transport: 'state', state: true },
+    github: {
+      key: config.github.clientId,
+      secret: config.github.clientSecret,
+      scope: ['read:user', 'repo'],
+      authorize_url: `${config.github.oauthUrl}/login/oauth/authorize`,
+      access_url: `${config.github.oauthUrl}/login/oauth/access_token`,
+      pkce: true,
+      response: ['tokens'],
+    },
+  }) as Koa.Middleware;
+
+  const failed = async (ctx: Koa.Context, reason: string) => {
+    ctx.session = null; // drop the pre-auth session and its OAuth state
+    await hooks.onSignInFailed?.(ctx, reason);
+    ctx.redirect(`/?auth_error=${encodeURIComponent(reason)}`);
+  };
+
+  router.get('/api/auth/github/login', ...(hooks.loginGuards ?? []), grantMiddleware);
+
+  router.get('/api/auth/github/callback', grantMiddleware, async (ctx) => {
+    const response = (ctx.state.grant as { response?: GrantResponse } | undefined)?.response;
+    if (!response || response.error || !response.access_token) {
+      const reason = typeof ctx.query.error === 'string' && ctx.query.error === 'access_denied' ? 'access_denied' : 'github_login_failed';
+      return failed(ctx, reason);
+    }
+    const token = response.access_token;
+    let viewer;
+    try {
+      viewer = await createGitHubClient({ apiUrl: config.github.apiUrl, token, retries: config.nodeEnv !== 'test' }).getViewer();
+    } catch (err) {
+      ctx.state.log.warn({ kind: err instanceof GitHubError ? err.kind : 'unknown' }, 'GitHub profile lookup failed');
+      return failed(ctx, 'github_profile_failed');
+    }
+    // New session id at login: the pre-auth id is destroyed server-side (session fixation).
+    await ctx.session!.regenerate();
+    const now = clock.now();
+    const sess = getSession(ctx);
+    delete sess.grant;
+    sess.createdAt = now;
+    sess.lastSeenAt = now;
+    sess.user = { id: viewer.id, login: viewer.login, name: viewer.name, avatarUrl: viewer.avatarUrl };
+    sess.githubTokenSealed = sealGithubToken(viewer.id, token, keyring);
+    sess.csrfToken = randomToken();
+    sess.clientHash = clientHash(ctx);
+    ctx.state.userId = viewer.id;
+    await hooks.onSignedIn?.(ctx, sess.user);
+    ctx.redirect('/');
+  });
+
+  router.post('/api/auth/logout', requireUser(), requireCsrf(), async (ctx) => {
+    const user = getSession(ctx).user!;
+    const ref = deps.sessions.refOf(ctx.session!.externalKey as string);
+    await hooks.beforeSignOut?.(ctx, user, ref);
+    ctx.session = null; // koa-session calls store.destroy: the record is gone, the old cookie is useless
+    ctx.set('Clear-Site-Data', '"cookies", "storage"');
+    ctx.body = { signedOut: true };
+  });
+}
+
+export interface AuthHooks {
+  loginGuards?: Koa.Middleware[];
+  onSignedIn?(ctx: Koa.Context, user: { id: number; login: string }): Promise<void> | void;
+  onSignInFailed?(ctx: Koa.Context, reason: string): Promise<void> | void;
+  beforeSignOut?(ctx: Koa.Context, user: { id: number; login: string }, sessionRef: string): Promise<void> | void;
+}

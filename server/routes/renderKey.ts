@@ -1,0 +1,70 @@
+import type Router from '@koa/router';
+import type Koa from 'koa';
+import { z } from 'zod';
+import type { AppDeps } from '../deps.js';
+import { errors } from '../errors.js';
+import { getSession } from '../sessions/middleware.js';
+import { setRenderKey } from '../sessions/credentials.js';
+import { requireCsrf, requireUser } from '../middleware/security.js';
+import { validateBody } from '../middleware/validate.js';
+import { presentRenderStatus } from '../presenters/session.js';
+import { createRenderClient } from '../render/client.js';
+import { RenderApiError } from '../render/errors.js';
+import type { RenderOwner } from '../sessions/types.js';
+
+const SetupBody = z.object({
+  api_key: z.string().trim()
+    .min(1, 'api_key is required')
+    .max(200, 'api_key is too long to be a Render API key')
+    .regex(/^rnd_[A-Za-z0-9_-]{8,}$/, 'That does not look like a Render API key: keys start with rnd_ (Render Dashboard → Account Settings → API Keys)'),
+  _csrf: z.string().optional(),
+}).strict();
+
+export interface RenderKeyHooks {
+  keyGuards?: Koa.Middleware[];
+  onKeySet?(ctx: Koa.Context, userId: number): Promise<void> | void;
+  onKeyInvalid?(ctx: Koa.Context, userId: number, reason: string): Promise<void> | void;
+  onKeyCleared?(ctx: Koa.Context, userId: number, sessionRef: string): Promise<void> | void;
+}
+
+/** The Render key vault: verify against Render, then keep it sealed in the session and nowhere else. */
+export function renderKeyRoutes(router: Router, deps: AppDeps, hooks: RenderKeyHooks = {}) {
+  const { config, keyring, clock } = deps;
+
+  router.post('/api/render/setup', requireUser(), requireCsrf(), ...(hooks.keyGuards ?? []), validateBody(SetupBody), async (ctx) => {
+    const sess = getSession(ctx);
+    const user = sess.user!;
+    const apiKey = (ctx.state.body as z.infer<typeof SetupBody>).api_key;
+    let owners: RenderOwner[];
+    try {
+      const list = await createRenderClient({ baseUrl: config.renderApiUrl, apiKey, timeoutMs: 10_000 }).listOwners();
+      owners = list.map((o) => ({ id: o.id, name: o.name, type: o.type === 'user' ? 'user' : 'team' }));
+    } catch (err) {
+      if (!(err instanceof RenderApiError)) throw err;
+      if (err.kind === 'unauthorized' || err.kind === 'forbidden') {
+        await hooks.onKeyInvalid?.(ctx, user.id, err.kind);
+        throw errors.renderKeyInvalid(err.kind === 'forbidden'
+          ? 'This Render API key is not allowed to list workspaces. Use a key with read access to your workspace.'
+          : undefined);
+      }
+      if (err.kind === 'rate_limited') throw errors.renderRateLimited((err.retryAfterMs ?? 30_000) / 1000);
+      ctx.state.log.warn({ kind: err.kind, status: err.status ?? null }, 'Render unavailable during key check');
+      throw errors.renderUnavailable();
+    }
+    if (owners.length === 0) throw errors.renderKeyInvalid('This Render API key has no workspaces it can use.');
+    setRenderKey(sess as typeof sess & { user: NonNullable<typeof sess.user> }, apiKey, owners, clock.now(), keyring);
+    await hooks.onKeySet?.(ctx, user.id);
+    ctx.body = presentRenderStatus(sess);
+  });
+
+  router.get('/api/render/status', requireUser(), (ctx) => {
+    ctx.body = presentRenderStatus(getSession(ctx));
+  });
+
+  router.post('/api/render/clear-credentials', requireUser(), requireCsrf(), async (ctx) => {
+    const sess = getSession(ctx);
+    delete sess.render;
+    await hooks.onKeyCleared?.(ctx, sess.user!.id, deps.sessions.refOf(ctx.session!.externalKey as string));
+    ctx.body = presentRenderStatus(sess);
+  });
+}

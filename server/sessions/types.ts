@@ -1,0 +1,37 @@
+/** What a session record holds. Credentials are sealed individually on top of the record's own encryption. */
+export interface SessionUser {
+  id: number;
+  login: string;
+  name: string | null;
+  avatarUrl: string;
+}
+
+export interface RenderOwner {
+  id: string;
+  name: string;
+  type: 'user' | 'team';
+}
+
+export interface SessionRenderCredentials {
+  /** The Render API key, sealed (AES-256-GCM, AAD = session ref + field). */
+  apiKeySealed: string;
+  /** Non-reversible fingerprint: jobs check it so a replaced key never runs another key's work. */
+  keyFingerprint: string;
+  /** Last 4 characters, for "rnd_…abcd" display. */
+  keyHint: string;
+  owners: RenderOwner[];
+  verifiedAt: number;
+}
+
+export interface AppSession {
+  createdAt?: number;
+  lastSeenAt?: number;
+  user?: SessionUser;
+  githubTokenSealed?: string;
+  csrfToken?: string;
+  /** Client fingerprint at login (hash of user agent), for the changed-client security event. */
+  clientHash?: string;
+  render?: SessionRenderCredentials;
+  /** grant's pre-auth OAuth state (state, code_verifier); dropped at login. */
+  grant?: unknown;
+}

@@ -1,0 +1,99 @@
+import { randomBytes } from 'node:crypto';
+import { Writable } from 'node:stream';
+import { loadConfig, type AppConfig } from '../../server/config/env.js';
+import { createLogger } from '../../server/logger.js';
+import { startWeb, type WebProcess } from '../../server/web.js';
+import type { Clock } from '../../server/clock.js';
+import type { CreateAppOptions } from '../../server/app.js';
+import { startGitHubSimulator, type GitHubSimulator } from '../../sandbox/github/index.js';
+import { startRenderSimulator, type RenderSimulator, type RenderSimOptions } from '../../sandbox/render/index.js';
+import { startTestRedis, type TestRedis } from './redis.js';
+import { freePort } from './ports.js';
+import { Agent } from './agent.js';
+
+export interface Stack {
+  url: string;
+  config: AppConfig;
+  web: WebProcess;
+  redis: TestRedis;
+  github: GitHubSimulator;
+  render: RenderSimulator;
+  /** Every log line the app wrote. */
+  logs: string[];
+  agent(headers?: Record<string, string>): Agent;
+  /** Full GitHub sign-in as `login` (the user is created in the simulator if needed). */
+  signIn(agent: Agent, login: string, opts?: { id?: number }): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Real Redis, both simulators and the real web process, on private ports. */
+export async function startStack(opts: { env?: Record<string, string>; clock?: Clock; renderOptions?: RenderSimOptions; appOptions?: CreateAppOptions } = {}): Promise<Stack> {
+  const [redis, github, render, port] = await Promise.all([
+    startTestRedis(), startGitHubSimulator(), startRenderSimulator(opts.renderOptions), freePort(),
+  ]);
+  const logs: string[] = [];
+  const sink = new Writable({ write(chunk, _enc, cb) { logs.push(String(chunk)); cb(); } });
+  const logger = createLogger({ level: 'debug', destination: sink });
+  const config = loadConfig({
+    NODE_ENV: 'test',
+    PORT: String(port),
+    BASE_URL: `http://127.0.0.1:${port}`,
+    SECRET_KEY: randomBytes(32).toString('hex'),
+    REDIS_URL: redis.url,
+    REDIS_PREFIX: redis.prefix,
+    GITHUB_CLIENT_ID: github.clientId,
+    GITHUB_CLIENT_SECRET: github.clientSecret,
+    GITHUB_OAUTH_URL: github.oauthUrl,
+    GITHUB_API_URL: github.apiUrl,
+    RENDER_API_URL: render.url,
+    ...opts.env,
+  });
+  const web = await startWeb({ config, logger, clock: opts.clock, host: '127.0.0.1', appOptions: opts.appOptions });
+  const url = `http://127.0.0.1:${port}`;
+  const knownUsers = new Set<string>();
+  let nextId = 1000 + Math.floor(Math.random() * 1000);
+
+  return {
+    url, config, web, redis, github, render, logs,
+    agent: (headers) => new Agent(url, headers),
+    async signIn(agent, login, o = {}) {
+      if (!knownUsers.has(login)) { github.addUser({ id: o.id ?? nextId++, login, name: `${login} name` }); knownUsers.add(login); }
+      const start = await agent.get('/api/auth/github/login');
+      if (start.status !== 302 || !start.location) throw new Error(`login start: ${start.status}`);
+      const authorize = await fetch(`${start.location}&login=${encodeURIComponent(login)}`, { redirect: 'manual' });
+      const callback = authorize.headers.get('location');
+      if (!callback) throw new Error(`authorize: ${authorize.status}`);
+      const done = await agent.get(callback.replace(url, ''));
+      if (done.status !== 302 || done.location !== '/') throw new Error(`callback: ${done.status} ${done.location}`);
+      const session = await agent.get('/api/session');
+      if (session.status !== 200) throw new Error(`session: ${session.status}`);
+      agent.csrfToken = session.json.csrfToken;
+    },
+    async close() {
+      await web.close();
+      await Promise.all([github.close(), render.close()]);
+      await redis.stop();
+    },
+  };
+}
+
+/** Every key and value in Redis (strings, hashes, lists, sets, zsets, streams), as text, for secret scans. */
+export async function dumpRedis(client: import('ioredis').Redis): Promise<string> {
+  const out: string[] = [];
+  let cursor = '0';
+  do {
+    const [next, keys] = await client.scan(cursor, 'COUNT', 500);
+    cursor = next;
+    for (const key of keys) {
+      const type = await client.type(key);
+      out.push(key);
+      if (type === 'string') out.push((await client.get(key)) ?? '');
+      else if (type === 'hash') out.push(JSON.stringify(await client.hgetall(key)));
+      else if (type === 'list') out.push(JSON.stringify(await client.lrange(key, 0, -1)));
+      else if (type === 'set') out.push(JSON.stringify(await client.smembers(key)));
+      else if (type === 'zset') out.push(JSON.stringify(await client.zrange(key, '0', '-1', 'WITHSCORES')));
+      else if (type === 'stream') out.push(JSON.stringify(await client.xrange(key, '-', '+')));
+    }
+  } while (cursor !== '0');
+  return out.join('\n');
+}

@@ -1,0 +1,65 @@
+import test from 'ava';
+import { ConfigError, loadConfig } from '../../server/config/env.js';
+
+const KEY = 'a'.repeat(64);
+
+function problems(env: Record<string, string>): string[] {
+  try { loadConfig(env); } catch (err) { if (err instanceof ConfigError) return err.problems; throw err; }
+  return [];
+}
+
+test('defaults follow DESIGN.md and no credentials means sandbox mode', (t) => {
+  const c = loadConfig({});
+  t.is(c.port, 3000);
+  t.is(c.baseUrl, 'http://localhost:3000');
+  t.is(c.origin, 'http://localhost:3000');
+  t.is(c.redisUrl, 'redis://127.0.0.1:6379');
+  t.is(c.renderApiUrl, 'https://api.render.com/v1');
+  t.is(c.github.oauthUrl, 'https://github.com');
+  t.is(c.github.apiUrl, 'https://api.github.com');
+  t.true(c.sandbox);
+  t.false(c.httpsOnly);
+  t.is(c.sessionIdleMs, 30 * 60_000);
+  t.is(c.sessionAbsoluteMs, 12 * 3_600_000);
+  t.is(c.secretKey.length, 32, 'a key is generated outside production');
+});
+
+test('production without SECRET_KEY fails and says what to set', (t) => {
+  const p = problems({ NODE_ENV: 'production', GITHUB_CLIENT_ID: 'x', GITHUB_CLIENT_SECRET: 'y' });
+  t.true(p.some((m) => m.includes('SECRET_KEY is required in production') && m.includes('openssl rand -hex 32')));
+});
+
+test('a too-short SECRET_KEY is rejected', (t) => {
+  t.true(problems({ SECRET_KEY: 'abcd' }).some((m) => m.includes('at least 32 bytes')));
+  t.true(problems({ SECRET_KEY: 'a'.repeat(62) }).some((m) => m.includes('at least 32 bytes')));
+});
+
+test('hex and base64 secrets are both accepted', (t) => {
+  t.is(loadConfig({ SECRET_KEY: KEY }).secretKey.length, 32);
+  t.is(loadConfig({ SECRET_KEY: Buffer.alloc(48, 7).toString('base64') }).secretKey.length, 48);
+});
+
+test('bad URLs are named in the error', (t) => {
+  const p = problems({ BASE_URL: 'not a url', RENDER_API_URL: 'ftp://x' });
+  t.true(p.some((m) => m.includes('BASE_URL must be an http(s) URL')));
+  t.true(p.some((m) => m.includes('RENDER_API_URL must be an http(s) URL')));
+  t.true(problems({ REDIS_URL: 'http://x' }).some((m) => m.includes('REDIS_URL')));
+});
+
+test('half of the GitHub credentials is an error; production needs them', (t) => {
+  t.true(problems({ GITHUB_CLIENT_ID: 'x' }).some((m) => m.includes('GITHUB_CLIENT_SECRET')));
+  t.true(problems({ NODE_ENV: 'production', SECRET_KEY: KEY }).some((m) => m.includes('required in production')));
+});
+
+test('production defaults: HTTPS only, trusted proxy', (t) => {
+  const c = loadConfig({ NODE_ENV: 'production', SECRET_KEY: KEY, GITHUB_CLIENT_ID: 'x', GITHUB_CLIENT_SECRET: 'y', BASE_URL: 'https://orch.example.com/' });
+  t.true(c.httpsOnly);
+  t.true(c.trustProxy);
+  t.false(c.sandbox);
+  t.is(c.baseUrl, 'https://orch.example.com');
+});
+
+test('Slack webhook must be https; CORS origins are parsed', (t) => {
+  t.true(problems({ SLACK_WEBHOOK_URL: 'http://hooks.slack.com/x' }).some((m) => m.includes('https')));
+  t.deepEqual(loadConfig({ CORS_ORIGINS: 'https://a.example.com, https://b.example.com/path' }).corsOrigins, ['https://a.example.com', 'https://b.example.com']);
+});
