@@ -4,6 +4,7 @@ import { bodyParser } from '@koa/bodyparser';
 import helmet from 'koa-helmet';
 import Keygrip from 'keygrip';
 import type { AppDeps } from './deps.js';
+import { errors } from './errors.js';
 import { requestContext } from './middleware/requestContext.js';
 import { errorHandler } from './middleware/errorHandler.js';
 import { noStore, sameOrigin } from './middleware/security.js';
@@ -12,12 +13,14 @@ import { authRoutes, type AuthHooks } from './routes/auth.js';
 import { sessionRoutes } from './routes/session.js';
 import { renderKeyRoutes, type RenderKeyHooks } from './routes/renderKey.js';
 import { healthRoutes, type ReadinessCheck } from './routes/health.js';
+import { deploymentRoutes, type DeploymentRouteHooks } from './routes/deployments.js';
 
 export const BODY_LIMIT = '64kb';
 
 export interface CreateAppOptions {
   authHooks?: AuthHooks;
   renderKeyHooks?: RenderKeyHooks;
+  deploymentHooks?: DeploymentRouteHooks;
   readiness?: ReadinessCheck[];
   /** Extra route modules (deployments, events, audit, UI) mounted after the core ones. */
   routes?: Array<(router: Router) => void>;
@@ -72,7 +75,15 @@ export function createApp(deps: AppDeps, opts: CreateAppOptions = {}): Koa {
     crossOriginEmbedderPolicy: false,
   }));
   app.use(noStore());
-  app.use(bodyParser({ enableTypes: ['json', 'form'], jsonLimit: BODY_LIMIT, formLimit: BODY_LIMIT, textLimit: BODY_LIMIT }));
+  app.use(bodyParser({
+    enableTypes: ['json', 'form'], jsonLimit: BODY_LIMIT, formLimit: BODY_LIMIT, textLimit: BODY_LIMIT,
+    onError: (err) => {
+      const e = err as { status?: number; type?: string };
+      if (e.status === 413 || e.type === 'entity.too.large') throw errors.payloadTooLarge(BODY_LIMIT);
+      if (e.status === 415 || e.type === 'encoding.unsupported') throw errors.unsupportedMediaType();
+      throw errors.malformedJson();
+    },
+  }));
   app.use(sameOrigin([config.origin, ...config.corsOrigins]));
   app.use(sessionMiddleware(app, { store: deps.sessions, secure: config.httpsOnly }));
   app.use(touchSession(deps.clock, opts.sessionTouchMs ?? 60_000));
@@ -80,9 +91,18 @@ export function createApp(deps: AppDeps, opts: CreateAppOptions = {}): Koa {
 
   const router = new Router();
   healthRoutes(router, deps, opts.readiness);
-  authRoutes(router, deps, opts.authHooks);
+  // Signing out or clearing the key stops that session's unfinished deploys.
+  const revoke = (userId: number, ref: string) => deps.deploymentService.revokeForSession(userId, ref);
+  authRoutes(router, deps, {
+    ...opts.authHooks,
+    async beforeSignOut(ctx, user, ref) { await revoke(user.id, ref); await opts.authHooks?.beforeSignOut?.(ctx, user, ref); },
+  });
   sessionRoutes(router);
-  renderKeyRoutes(router, deps, opts.renderKeyHooks);
+  renderKeyRoutes(router, deps, {
+    ...opts.renderKeyHooks,
+    async onKeyCleared(ctx, userId, ref) { await revoke(userId, ref); await opts.renderKeyHooks?.onKeyCleared?.(ctx, userId, ref); },
+  });
+  deploymentRoutes(router, deps, opts.deploymentHooks);
   for (const mount of opts.routes ?? []) mount(router);
   app.use(async (ctx, next) => { ctx.state.routePath = undefined; await next(); });
   app.use(router.routes());

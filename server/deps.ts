@@ -1,9 +1,21 @@
 import type { Redis } from 'ioredis';
+import type { Queue } from 'bullmq';
 import type { AppConfig } from './config/env.js';
 import type { Clock } from './clock.js';
 import type { Logger } from './logger.js';
 import type { Keyring } from './crypto/keyring.js';
 import type { SessionStore } from './sessions/store.js';
+import type { DeploymentStore } from './deployments/store.js';
+import type { EnvVault } from './deployments/envVars.js';
+import type { DeploymentService } from './deployments/service.js';
+import type { DeployJobData, FairEnqueuer } from './queues/deployQueue.js';
+import type { RenderBudget } from './render/budget.js';
+import type { RenderCallOutcome } from './render/client.js';
+
+/** Hooks metrics attach to (issue: operations); optional so tests can leave them out. */
+export interface MetricsHooks {
+  onRenderCall?: (call: RenderCallOutcome) => void;
+}
 
 /** What route modules are built from. Everything is injected; nothing reads process.env. */
 export interface AppDeps {
@@ -13,4 +25,11 @@ export interface AppDeps {
   logger: Logger;
   keyring: Keyring;
   sessions: SessionStore;
+  budget: RenderBudget;
+  deployments: DeploymentStore;
+  envVault: EnvVault;
+  queue: Queue<DeployJobData>;
+  enqueuer: FairEnqueuer;
+  deploymentService: DeploymentService;
+  metrics?: MetricsHooks;
 }

@@ -2,16 +2,38 @@ import type { Redis } from 'ioredis';
 import type { AppConfig } from './config/env.js';
 import type { Clock } from './clock.js';
 import type { Logger } from './logger.js';
-import type { AppDeps } from './deps.js';
+import type { AppDeps, MetricsHooks } from './deps.js';
 import { createKeyring } from './crypto/keyring.js';
 import { createSessionStore } from './sessions/store.js';
+import { createRenderBudget, type RenderLimits } from './render/budget.js';
+import { createDeploymentStore } from './deployments/store.js';
+import { createEnvVault } from './deployments/envVars.js';
+import { createDeploymentService } from './deployments/service.js';
+import { createDeployQueue, createFairEnqueuer } from './queues/deployQueue.js';
 
-/** Build the shared dependencies from config and a Redis connection (the composition root). */
-export function buildDeps(args: { config: AppConfig; redis: Redis; clock: Clock; logger: Logger }): AppDeps {
+export interface BuildDepsArgs {
+  config: AppConfig;
+  redis: Redis;
+  /** Connection for the BullMQ producer (kept separate so queue traffic never blocks sessions). */
+  queueRedis: Redis;
+  clock: Clock;
+  logger: Logger;
+  /** Override Render's limits (tests shrink the windows together with the simulator's). */
+  renderLimits?: RenderLimits;
+  metrics?: MetricsHooks;
+}
+
+/** Build the shared dependencies (the composition root used by the web and worker processes). */
+export function buildDeps(args: BuildDepsArgs): AppDeps {
   const { config, redis, clock, logger } = args;
+  const prefix = config.redisPrefix;
   const keyring = createKeyring(config.secretKey, config.previousSecretKey);
-  const sessions = createSessionStore({
-    redis, keyring, clock, prefix: config.redisPrefix, idleMs: config.sessionIdleMs, absoluteMs: config.sessionAbsoluteMs,
-  });
-  return { config, redis, clock, logger, keyring, sessions };
+  const sessions = createSessionStore({ redis, keyring, clock, prefix, idleMs: config.sessionIdleMs, absoluteMs: config.sessionAbsoluteMs });
+  const budget = createRenderBudget({ redis, prefix, limits: args.renderLimits });
+  const deployments = createDeploymentStore({ redis, prefix, clock });
+  const envVault = createEnvVault({ redis, prefix, keyring });
+  const queue = createDeployQueue(args.queueRedis, prefix);
+  const enqueuer = createFairEnqueuer({ queue, redis, prefix });
+  const deploymentService = createDeploymentService({ redis, prefix, clock, deployments, envVault, enqueuer, queue });
+  return { config, redis, clock, logger, keyring, sessions, budget, deployments, envVault, queue, enqueuer, deploymentService, metrics: args.metrics };
 }

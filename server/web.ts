@@ -6,6 +6,7 @@ import { createRedis } from './redis.js';
 import { buildDeps } from './system.js';
 import { createApp, type CreateAppOptions } from './app.js';
 import type { AppDeps } from './deps.js';
+import type { RenderLimits } from './render/budget.js';
 
 export interface WebProcess {
   server: Server;
@@ -18,10 +19,11 @@ export interface WebProcess {
  * Compose and start the web process: Redis connection, dependencies, the Koa app, the HTTP server.
  * Used by the production entry point and by tests alike, so tests exercise the real wiring.
  */
-export async function startWeb(args: { config: AppConfig; logger: Logger; clock?: Clock; host?: string; appOptions?: CreateAppOptions }): Promise<WebProcess> {
+export async function startWeb(args: { config: AppConfig; logger: Logger; clock?: Clock; host?: string; appOptions?: CreateAppOptions; renderLimits?: RenderLimits }): Promise<WebProcess> {
   const { config, logger } = args;
   const redis = createRedis(config.redisUrl, 'web');
-  const deps = buildDeps({ config, redis, clock: args.clock ?? systemClock, logger });
+  const queueRedis = createRedis(config.redisUrl, 'web');
+  const deps = buildDeps({ config, redis, queueRedis, clock: args.clock ?? systemClock, logger, renderLimits: args.renderLimits });
   const app = createApp(deps, args.appOptions);
   const server = app.listen(config.port, args.host ?? '0.0.0.0');
   await new Promise<void>((resolve, reject) => { server.once('listening', resolve); server.once('error', reject); });
@@ -32,7 +34,8 @@ export async function startWeb(args: { config: AppConfig; logger: Logger; clock?
     server, deps, url: `http://127.0.0.1:${port}`,
     async close() {
       await new Promise<void>((resolve) => { server.close(() => resolve()); server.closeAllConnections(); });
-      await redis.quit().catch(() => redis.disconnect());
+      await deps.queue.close().catch(() => {});
+      await Promise.all([redis, queueRedis].map((r) => r.quit().catch(() => r.disconnect())));
     },
   };
 }

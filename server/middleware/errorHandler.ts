@@ -1,11 +1,17 @@
 import type { Middleware } from 'koa';
 import { AppError, errors } from '../errors.js';
+import { BudgetExhausted } from '../render/budget.js';
+import { RenderApiError } from '../render/errors.js';
+import { GitHubError } from '../github/errors.js';
 
 interface HttpLikeError { status?: number; statusCode?: number; type?: string; expose?: boolean; message?: string }
 
 /** Map errors from body parsing and koa itself to our typed errors. */
 function toAppError(err: unknown): AppError | null {
   if (err instanceof AppError) return err;
+  if (err instanceof BudgetExhausted) return errors.renderRateLimited(err.retryAfterMs / 1000);
+  if (err instanceof RenderApiError) return fromRender(err);
+  if (err instanceof GitHubError) return fromGitHub(err);
   const e = err as HttpLikeError;
   const status = e?.status ?? e?.statusCode;
   if (e?.type === 'entity.too.large' || status === 413) return errors.payloadTooLarge('the allowed size');
@@ -15,6 +21,27 @@ function toAppError(err: unknown): AppError | null {
     return new AppError(status, status === 404 ? 'not_found' : 'bad_request', e.message ?? 'Bad request');
   }
   return null;
+}
+
+/** Render's answer to the caller's own key, in the caller's terms. */
+function fromRender(err: RenderApiError): AppError {
+  switch (err.kind) {
+    case 'not_found': return errors.notFound();
+    case 'unauthorized': return errors.renderKeyInvalid('Render rejected your API key; it may have been revoked. Connect a valid key.');
+    case 'forbidden': return new AppError(403, 'render_forbidden', 'Your Render API key is not allowed to do this.');
+    case 'rate_limited': return errors.renderRateLimited((err.retryAfterMs ?? 30_000) / 1000);
+    case 'conflict': return errors.conflict('render_conflict', `Render refused: ${err.renderMessage ?? 'conflict'}`);
+    case 'bad_request':
+    case 'payment_required': return new AppError(400, 'render_rejected', `Render refused the request: ${err.renderMessage ?? err.kind}`);
+    default: return errors.renderUnavailable('Render did not answer properly. Try again in a minute.');
+  }
+}
+
+function fromGitHub(err: GitHubError): AppError {
+  if (err.kind === 'not_found') return errors.notFound('Repository');
+  if (err.kind === 'unauthorized') return errors.githubTokenInvalid();
+  if (err.kind === 'rate_limited') return errors.rateLimited(60, 'GitHub is rate-limiting your account. Try again in a minute.');
+  return errors.githubUnavailable();
 }
 
 /**

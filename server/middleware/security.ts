@@ -47,7 +47,8 @@ export function requireCsrf(): Middleware {
 /** API responses are per-user: never cache them anywhere. */
 export function noStore(): Middleware {
   return async (ctx, next) => {
-    await next();
+    // Set before next(): error responses must carry it too.
     if (ctx.path.startsWith('/api/')) ctx.set('Cache-Control', 'no-store');
+    await next();
   };
 }

@@ -48,7 +48,14 @@ export function authRoutes(router: Router, deps: AppDeps, hooks: AuthHooks = {})
 
   router.get('/api/auth/github/login', ...(hooks.loginGuards ?? []), grantMiddleware);
 
-  router.get('/api/auth/github/callback', grantMiddleware, async (ctx) => {
+  // Without the pre-auth session there is no state to check against: reject before grant sees it
+  // (grant would otherwise redirect with its own error text).
+  const requireOAuthSession: Koa.Middleware = async (ctx, next) => {
+    if (!getSession(ctx)?.grant) return failed(ctx, 'github_login_failed');
+    await next();
+  };
+
+  router.get('/api/auth/github/callback', requireOAuthSession, grantMiddleware, async (ctx) => {
     const response = (ctx.state.grant as { response?: GrantResponse } | undefined)?.response;
     if (!response || response.error || !response.access_token) {
       const reason = typeof ctx.query.error === 'string' && ctx.query.error === 'access_denied' ? 'access_denied' : 'github_login_failed';

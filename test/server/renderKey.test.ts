@@ -52,7 +52,7 @@ test('Render down: 503 with a clear message, nothing stored', async (t) => {
   stack.render.addAccount({ apiKey });
   const agent = stack.agent();
   await stack.signIn(agent, 'outage');
-  const rule = stack.render.setFault({ route: '/owners', kind: 'status', status: 503 });
+  const rule = stack.render.setFault({ route: '/owners', kind: 'status', status: 503, apiKey });
   t.truthy(rule);
   const res = await agent.post('/api/render/setup', { api_key: apiKey });
   stack.render.clearFaults();
@@ -67,7 +67,7 @@ test('a connection reset from Render is also a clean 503', async (t) => {
   stack.render.addAccount({ apiKey });
   const agent = stack.agent();
   await stack.signIn(agent, 'resetuser');
-  stack.render.setFault({ route: '/owners', kind: 'reset' });
+  stack.render.setFault({ route: '/owners', kind: 'reset', apiKey });
   const res = await agent.post('/api/render/setup', { api_key: apiKey });
   stack.render.clearFaults();
   t.is(res.status, 503);

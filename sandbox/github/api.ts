@@ -1,0 +1,229 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { SimBranch, SimRepo, SimState } from './state.js';
+import { normalisePath } from './state.js';
+import { paginate, sendError, sendJson } from './http.js';
+import {
+  presentAuthenticatedUser, presentBranch, presentBranchShort, presentCommit, presentDirEntry, presentFile, presentRepo,
+  type Bases,
+} from './present.js';
+
+export interface ApiContext {
+  state: SimState;
+  bases: Bases;
+  /** http://127.0.0.1:PORT, for absolute Link URLs */
+  origin: string;
+  now: () => number;
+}
+
+const DOCS = {
+  root: 'https://docs.github.com/rest',
+  user: 'https://docs.github.com/rest/users/users#get-the-authenticated-user',
+  userRepos: 'https://docs.github.com/rest/repos/repos#list-repositories-for-the-authenticated-user',
+  repo: 'https://docs.github.com/rest/repos/repos#get-a-repository',
+  branches: 'https://docs.github.com/rest/branches/branches#list-branches',
+  branch: 'https://docs.github.com/rest/branches/branches#get-a-branch',
+  contents: 'https://docs.github.com/rest/repos/contents#get-repository-content',
+  commit: 'https://docs.github.com/rest/commits/commits#get-a-commit',
+};
+
+interface Caller { login: string | undefined; headers: Record<string, string> }
+
+/**
+ * Serves the REST API under /api/v3 (GitHub Enterprise layout, so octokit's baseUrl is simply the
+ * simulator URL + /api/v3). Returns the authenticated login for the call log.
+ */
+export function handleApi(ctx: ApiContext, req: IncomingMessage, url: URL, apiPath: string, res: ServerResponse): { login?: string } {
+  const auth = authenticate(ctx, req, res);
+  if (auth === 'sent') return {};
+  const { login, headers } = auth;
+  const segs = apiPath.split('/').filter(Boolean).map((s) => safeDecode(s));
+  const method = req.method ?? 'GET';
+  const notFound = () => sendError(res, 404, 'Not Found', DOCS.root, headers);
+  if (method !== 'GET' && method !== 'HEAD') {
+    notFound();
+    return { login };
+  }
+
+  if (segs[0] === 'rate_limit' && segs.length === 1) {
+    sendJson(res, 200, { resources: { core: rateBody(headers) }, rate: rateBody(headers) }, headers);
+    return { login };
+  }
+  if (segs[0] === 'user' && segs.length === 1) {
+    const user = login ? ctx.state.user(login) : undefined;
+    if (!user) sendError(res, 401, 'Requires authentication', DOCS.user, headers);
+    else sendJson(res, 200, presentAuthenticatedUser(user, ctx.bases, [...ctx.state.repos.values()]), headers);
+    return { login };
+  }
+  if (segs[0] === 'user' && segs[1] === 'repos' && segs.length === 2) {
+    if (!login) sendError(res, 401, 'Requires authentication', DOCS.userRepos, headers);
+    else listUserRepos(ctx, login, url, res, headers);
+    return { login };
+  }
+  if (segs[0] === 'repos' && segs.length >= 3) {
+    const repo = ctx.state.repo(segs[1]!, segs[2]!);
+    if (!repo || !ctx.state.canSee(repo, login)) {
+      sendError(res, 404, 'Not Found', DOCS.repo, headers);
+      return { login };
+    }
+    const rest = segs.slice(3);
+    // Branch names and paths may contain slashes: take the remainder of the raw path.
+    const tail = (n: number) => apiPath.split('/').filter(Boolean).slice(n).map(safeDecode).join('/');
+    if (rest.length === 0) sendJson(res, 200, presentRepo(repo, ctx.bases, login), headers);
+    else if (rest[0] === 'branches' && rest.length === 1) {
+      const all = [...repo.branches.values()].sort((a, b) => a.name.localeCompare(b.name));
+      const page = paginate(all, url, ctx.origin);
+      sendJson(res, 200, page.items.map((br) => presentBranchShort(repo, br, ctx.bases)), withLink(headers, page.link));
+    } else if (rest[0] === 'branches') {
+      const br = repo.branches.get(tail(4));
+      if (!br) sendError(res, 404, 'Branch not found', DOCS.branch, headers);
+      else sendJson(res, 200, presentBranch(repo, br, ctx.bases), headers);
+    } else if (rest[0] === 'commits' && rest.length >= 2) {
+      const ref = tail(4);
+      const br = findRef(repo, ref);
+      if (!br) sendError(res, 422, `No commit found for SHA: ${ref}`, DOCS.commit, headers);
+      else sendJson(res, 200, presentCommit(repo, br, ctx.bases), headers);
+    } else if (rest[0] === 'contents') {
+      serveContents(ctx, repo, normalisePath(tail(4)), url, res, headers);
+    } else notFound();
+    return { login };
+  }
+  notFound();
+  return { login };
+}
+
+/** Resolves the token; answers 401/403 itself (bad token, exhausted budget) and returns 'sent'. */
+function authenticate(ctx: ApiContext, req: IncomingMessage, res: ServerResponse): Caller | 'sent' {
+  const header = req.headers.authorization;
+  const nowSec = Math.floor(ctx.now() / 1000);
+  if (!header) {
+    return { login: undefined, headers: rateHeaders(60, 59, nowSec + 3600, 'core') };
+  }
+  const m = /^(?:bearer|token)\s+(\S+)$/i.exec(header.trim());
+  const token = m ? ctx.state.tokens.get(m[1]!) : undefined;
+  if (!token || !ctx.state.user(token.login)) {
+    sendError(res, 401, 'Bad credentials', DOCS.root, rateHeaders(60, 59, nowSec + 3600, 'core'));
+    return 'sent';
+  }
+  if (token.resetAt <= nowSec) {
+    token.remaining = 5000;
+    token.resetAt = nowSec + 3600;
+  }
+  if (token.remaining <= 0) {
+    const user = ctx.state.user(token.login)!;
+    sendError(res, 403, `API rate limit exceeded for user ID ${user.id}.`, 'https://docs.github.com/rest/overview/rate-limits-for-the-rest-api',
+      rateHeaders(5000, 0, token.resetAt, 'core'));
+    return 'sent';
+  }
+  token.remaining -= 1;
+  const headers = rateHeaders(5000, token.remaining, token.resetAt, 'core');
+  const scopes = token.scope.split(',').filter(Boolean).join(', ');
+  headers['x-oauth-scopes'] = scopes;
+  headers['x-accepted-oauth-scopes'] = '';
+  return { login: token.login, headers };
+}
+
+function rateHeaders(limit: number, remaining: number, reset: number, resource: string): Record<string, string> {
+  return {
+    'x-ratelimit-limit': String(limit),
+    'x-ratelimit-remaining': String(remaining),
+    'x-ratelimit-reset': String(reset),
+    'x-ratelimit-used': String(limit - remaining),
+    'x-ratelimit-resource': resource,
+  };
+}
+
+function rateBody(h: Record<string, string>) {
+  return {
+    limit: Number(h['x-ratelimit-limit']),
+    remaining: Number(h['x-ratelimit-remaining']),
+    reset: Number(h['x-ratelimit-reset']),
+    used: Number(h['x-ratelimit-used']),
+  };
+}
+
+function withLink(headers: Record<string, string>, link: string | undefined): Record<string, string> {
+  return link ? { ...headers, link } : headers;
+}
+
+function listUserRepos(ctx: ApiContext, login: string, url: URL, res: ServerResponse, headers: Record<string, string>): void {
+  const q = url.searchParams;
+  const type = q.get('type');
+  if (type && (q.has('visibility') || q.has('affiliation'))) {
+    sendJson(res, 422, {
+      message: 'If you specify visibility or affiliation, you cannot specify type.',
+      errors: [{ resource: 'Search', field: 'q', code: 'invalid' }],
+      documentation_url: DOCS.userRepos,
+      status: '422',
+    }, headers);
+    return;
+  }
+  let visibility = q.get('visibility') ?? 'all';
+  let affiliation = new Set((q.get('affiliation') ?? 'owner,collaborator,organization_member').split(',').map((s) => s.trim()));
+  if (type === 'owner') affiliation = new Set(['owner']);
+  else if (type === 'member') affiliation = new Set(['collaborator', 'organization_member']);
+  else if (type === 'public' || type === 'private') visibility = type;
+
+  const me = login.toLowerCase();
+  const mine = [...ctx.state.repos.values()].filter((r) => {
+    const owner = r.owner.login.toLowerCase() === me;
+    const collab = r.collaborators.has(me);
+    if (!((owner && affiliation.has('owner')) || (collab && affiliation.has('collaborator')))) return false;
+    if (visibility === 'public') return !r.private;
+    if (visibility === 'private') return r.private;
+    return true;
+  });
+
+  const sort = q.get('sort') ?? 'full_name';
+  const direction = q.get('direction') ?? (sort === 'full_name' ? 'asc' : 'desc');
+  const key = (r: SimRepo): string =>
+    sort === 'created' ? r.createdAt : sort === 'updated' || sort === 'pushed' ? r.pushedAt : `${r.owner.login}/${r.name}`.toLowerCase();
+  mine.sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : a.id - b.id) * (direction === 'asc' ? 1 : -1));
+
+  const page = paginate(mine, url, ctx.origin);
+  sendJson(res, 200, page.items.map((r) => presentRepo(r, ctx.bases, login)), withLink(headers, page.link));
+}
+
+function findRef(repo: SimRepo, ref: string): SimBranch | undefined {
+  const name = ref.replace(/^refs\/heads\//, '');
+  const byName = repo.branches.get(name);
+  if (byName) return byName;
+  if (/^[0-9a-f]{7,40}$/i.test(ref)) return [...repo.branches.values()].find((b) => b.sha.startsWith(ref.toLowerCase()));
+  return undefined;
+}
+
+function serveContents(ctx: ApiContext, repo: SimRepo, path: string, url: URL, res: ServerResponse, headers: Record<string, string>): void {
+  const ref = url.searchParams.get('ref') || repo.defaultBranch;
+  const br = findRef(repo, ref);
+  if (!br) {
+    sendError(res, 404, `No commit found for the ref ${ref}`, DOCS.contents, headers);
+    return;
+  }
+  const file = path ? br.files.get(path) : undefined;
+  if (file !== undefined) {
+    sendJson(res, 200, presentFile({ repo, ref, path, type: 'file', content: file }, ctx.bases), headers);
+    return;
+  }
+  // A directory exists when some file lives under it; list its immediate children.
+  const prefix = path ? `${path}/` : '';
+  const children = new Map<string, 'file' | 'dir'>();
+  for (const p of br.files.keys()) {
+    if (!p.startsWith(prefix)) continue;
+    const rest = p.slice(prefix.length);
+    const slash = rest.indexOf('/');
+    if (slash === -1) children.set(rest, 'file');
+    else if (!children.has(rest.slice(0, slash))) children.set(rest.slice(0, slash), 'dir');
+  }
+  if (children.size === 0 && path) {
+    sendError(res, 404, 'Not Found', DOCS.contents, headers);
+    return;
+  }
+  const entries = [...children].sort(([a], [b]) => a.localeCompare(b)).map(([name, type]) => {
+    const full = prefix + name;
+    return presentDirEntry({ repo, ref, path: full, type, content: type === 'file' ? br.files.get(full) : undefined }, ctx.bases);
+  });
+  sendJson(res, 200, entries, headers);
+}
+
+function safeDecode(s: string): string {
+  try { return decodeURIComponent(s); } catch { return s; }
+}

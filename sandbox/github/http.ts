@@ -1,0 +1,93 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { randomBytes } from 'node:crypto';
+
+const MAX_BODY = 64 * 1024;
+
+/** Reads a small request body (OAuth forms, JSON). Anything bigger is cut off with 413. */
+export async function readBody(req: IncomingMessage): Promise<string | null> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    const buf = chunk as Buffer;
+    size += buf.length;
+    if (size > MAX_BODY) return null;
+    chunks.push(buf);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** Parses a form-urlencoded or JSON body into flat string fields. */
+export function parseFields(body: string, contentType: string | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (contentType?.includes('application/json')) {
+    try {
+      const parsed: unknown = JSON.parse(body || '{}');
+      if (parsed && typeof parsed === 'object') {
+        for (const [k, v] of Object.entries(parsed)) if (typeof v === 'string' || typeof v === 'number') out[k] = String(v);
+      }
+    } catch { /* GitHub treats an unparseable body as missing fields */ }
+    return out;
+  }
+  for (const [k, v] of new URLSearchParams(body)) out[k] = v;
+  return out;
+}
+
+/** Headers every api.github.com response carries. */
+export function commonHeaders(): Record<string, string> {
+  return {
+    'x-github-media-type': 'github.v3; format=json',
+    'x-github-api-version-selected': '2022-11-28',
+    'x-github-request-id': randomBytes(8).toString('hex').toUpperCase(),
+    'x-content-type-options': 'nosniff',
+    'x-frame-options': 'deny',
+    'cache-control': 'private, max-age=60, s-maxage=60',
+    vary: 'Accept, Authorization, Cookie, X-GitHub-OTP',
+  };
+}
+
+export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    ...commonHeaders(),
+    ...headers,
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+  });
+  res.end(text);
+}
+
+/** GitHub's error envelope: {message, documentation_url, status}. */
+export function sendError(res: ServerResponse, status: number, message: string, docs: string, headers: Record<string, string> = {}): void {
+  sendJson(res, status, { message, documentation_url: docs, status: String(status) }, headers);
+}
+
+export function sendText(res: ServerResponse, status: number, text: string, contentType = 'text/html; charset=utf-8'): void {
+  res.writeHead(status, { 'content-type': contentType, 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+export interface Page<T> { items: T[]; link: string | undefined }
+
+/**
+ * Slices one page and builds GitHub's Link header (prev, next, last, first), with absolute URLs
+ * that keep the caller's other query parameters, so octokit.paginate can follow them verbatim.
+ */
+export function paginate<T>(all: T[], url: URL, publicBase: string, defaults = { perPage: 30, max: 100 }): Page<T> {
+  const perPageRaw = Number.parseInt(url.searchParams.get('per_page') ?? '', 10);
+  const perPage = Number.isFinite(perPageRaw) && perPageRaw > 0 ? Math.min(perPageRaw, defaults.max) : defaults.perPage;
+  const pageRaw = Number.parseInt(url.searchParams.get('page') ?? '', 10);
+  const page = Number.isFinite(pageRaw) && pageRaw > 0 ? pageRaw : 1;
+  const last = Math.max(1, Math.ceil(all.length / perPage));
+  const items = all.slice((page - 1) * perPage, page * perPage);
+  const href = (p: number) => {
+    const u = new URL(publicBase + url.pathname);
+    for (const [k, v] of url.searchParams) if (k !== 'page') u.searchParams.append(k, v);
+    u.searchParams.set('page', String(p));
+    return `<${u.toString()}>`;
+  };
+  const parts: string[] = [];
+  if (page > 1) parts.push(`${href(Math.min(page - 1, last))}; rel="prev"`);
+  if (page < last) parts.push(`${href(page + 1)}; rel="next"`, `${href(last)}; rel="last"`);
+  if (page > 1) parts.push(`${href(1)}; rel="first"`);
+  return { items, link: parts.length ? parts.join(', ') : undefined };
+}

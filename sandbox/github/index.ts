@@ -1,0 +1,132 @@
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { SimState, type NewRepo, type SimGitHubUser } from './state.js';
+import { handleAccessToken, handleAuthorize, type OAuthConfig } from './oauth.js';
+import { handleApi, type ApiContext } from './api.js';
+import { sendError, sendJson, sendText } from './http.js';
+
+export type { SimGitHubUser } from './state.js';
+
+export interface GitHubSimulatorOptions {
+  port?: number;
+  clientId?: string;
+  clientSecret?: string;
+  /** Base of html_url / clone_url in responses. Default https://github.com, so Render accepts the repo URL. */
+  webUrl?: string;
+  /** Clock for code expiry and rate-limit windows (tests move time forward). */
+  now?: () => number;
+}
+
+/** A canned API failure for the next matching requests (sim-only; GitHub has no such thing). */
+export interface SimFault {
+  /** Matches API paths starting with this, e.g. '/user' or '/repos/alice/app/contents'. Default: every API path. */
+  path?: string;
+  status: number;
+  /** Object → JSON; string → sent raw (to simulate a broken proxy page). */
+  body?: unknown;
+  headers?: Record<string, string>;
+  /** How many requests it applies to. Default 1. */
+  times?: number;
+}
+
+export interface SimCall { method: string; path: string; status: number; login?: string }
+
+export interface GitHubSimulator {
+  /** Base where /login/oauth/authorize and /login/oauth/access_token live (GITHUB_OAUTH_URL). */
+  oauthUrl: string;
+  /** REST base (GITHUB_API_URL; octokit baseUrl). */
+  apiUrl: string;
+  clientId: string;
+  clientSecret: string;
+  addUser(u: { id?: number; login: string; name?: string | null; avatarUrl?: string }): SimGitHubUser;
+  /** Who /login/oauth/authorize approves (null = access_denied). Until called, the first user added approves. */
+  setAuthorizingUser(login: string | null): void;
+  /** Adds a repo; an unknown owner is created as a user. Branches map branch -> path -> content. */
+  addRepo(r: NewRepo): void;
+  /** Tokens issued to a login (for secret scans in tests). */
+  tokensFor(login: string): string[];
+  /** Mints a token for a known user without the browser dance (sim-only shortcut for tests). */
+  issueToken(login: string, scope?: string): string;
+  revokeToken(token: string): void;
+  injectFault(f: SimFault): void;
+  /** Request log: method, path without query string, status, authenticated login. Never a token or code. */
+  calls: SimCall[];
+  close(): Promise<void>;
+}
+
+/** Starts an in-memory GitHub (OAuth web flow + the REST endpoints the product uses) on 127.0.0.1. */
+export async function startGitHubSimulator(opts: GitHubSimulatorOptions = {}): Promise<GitHubSimulator> {
+  const state = new SimState();
+  const now = opts.now ?? Date.now;
+  const oauth: OAuthConfig = {
+    clientId: opts.clientId ?? 'sim-client-id',
+    clientSecret: opts.clientSecret ?? 'sim-client-secret',
+    now,
+  };
+  const calls: SimCall[] = [];
+  const faults: Array<SimFault & { left: number }> = [];
+  let api: ApiContext | undefined;
+
+  const route = async (req: IncomingMessage, res: ServerResponse): Promise<{ login?: string }> => {
+    const url = new URL(req.url ?? '/', 'http://sim.invalid');
+    const method = req.method ?? 'GET';
+    if (url.pathname === '/login/oauth/authorize' && method === 'GET') return handleAuthorize(state, oauth, url, res);
+    if (url.pathname === '/login/oauth/access_token' && method === 'POST') return handleAccessToken(state, oauth, req, url, res);
+    if (url.pathname === '/api/v3' || url.pathname.startsWith('/api/v3/')) {
+      const apiPath = url.pathname.slice('/api/v3'.length) || '/';
+      const fault = faults.find((f) => apiPath.startsWith(f.path ?? '/'));
+      if (fault) {
+        if (--fault.left <= 0) faults.splice(faults.indexOf(fault), 1);
+        if (typeof fault.body === 'string') sendText(res, fault.status, fault.body, fault.headers?.['content-type'] ?? 'text/html; charset=utf-8');
+        else sendJson(res, fault.status, fault.body ?? { message: 'Simulated failure', status: String(fault.status) }, fault.headers);
+        return {};
+      }
+      return handleApi(api!, req, url, apiPath, res);
+    }
+    sendError(res, 404, 'Not Found', 'https://docs.github.com/rest');
+    return {};
+  };
+
+  const server = createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    route(req, res).then(
+      (r) => calls.push({ method: req.method ?? 'GET', path, status: res.statusCode, ...(r.login ? { login: r.login } : {}) }),
+      () => {
+        if (!res.headersSent) sendError(res, 500, 'Server Error', 'https://docs.github.com/rest');
+        else res.destroy();
+        calls.push({ method: req.method ?? 'GET', path, status: 500 });
+      },
+    );
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port ?? 0, '127.0.0.1', () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  const origin = `http://127.0.0.1:${port}`;
+  const apiUrl = `${origin}/api/v3`;
+  api = { state, bases: { api: apiUrl, web: (opts.webUrl ?? 'https://github.com').replace(/\/+$/, '') }, origin, now };
+
+  return {
+    oauthUrl: origin,
+    apiUrl,
+    clientId: oauth.clientId,
+    clientSecret: oauth.clientSecret,
+    addUser: (u) => state.addUser(u),
+    setAuthorizingUser: (login) => { state.authorizingUser = login; },
+    addRepo: (r) => { state.addRepo(r); },
+    tokensFor: (login) => [...state.tokens].filter(([, t]) => t.login.toLowerCase() === login.toLowerCase()).map(([k]) => k),
+    issueToken: (login, scope = 'read:user,repo') => {
+      const user = state.user(login);
+      if (!user) throw new Error(`unknown simulated user ${login}`);
+      return state.issueToken(user.login, scope, now());
+    },
+    revokeToken: (token) => { state.tokens.delete(token); },
+    injectFault: (f) => { faults.push({ ...f, left: f.times ?? 1 }); },
+    calls,
+    close: () => new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    }),
+  };
+}

@@ -1,0 +1,167 @@
+import { createHash, randomBytes } from 'node:crypto';
+
+/** A GitHub account known to the simulator. */
+export interface SimGitHubUser {
+  id: number;
+  login: string;
+  name: string | null;
+  avatarUrl: string;
+}
+
+export interface SimBranch {
+  name: string;
+  /** path -> file content (utf-8). Nested paths ("src/app.js") make directories. */
+  files: Map<string, string>;
+  sha: string;
+}
+
+export interface SimRepo {
+  id: number;
+  owner: SimGitHubUser;
+  name: string;
+  private: boolean;
+  defaultBranch: string;
+  branches: Map<string, SimBranch>;
+  /** lower-cased logins */
+  collaborators: Set<string>;
+  createdAt: string;
+  pushedAt: string;
+}
+
+export interface SimCode {
+  login: string;
+  clientId: string;
+  redirectUri: string | undefined;
+  scope: string;
+  expiresAt: number;
+  codeChallenge: string | undefined;
+  codeChallengeMethod: string | undefined;
+}
+
+export interface SimToken {
+  login: string;
+  scope: string;
+  /** Rate limit window per token, like GitHub's per-user core budget. */
+  remaining: number;
+  resetAt: number;
+}
+
+export interface NewRepo {
+  owner: string;
+  name: string;
+  private?: boolean;
+  defaultBranch?: string;
+  branches?: Record<string, Record<string, string>>;
+  collaborators?: string[];
+}
+
+/** The simulator's whole world, in memory. Logins and repo names are case-insensitive as on GitHub. */
+export class SimState {
+  readonly users = new Map<string, SimGitHubUser>();
+  readonly repos = new Map<string, SimRepo>();
+  readonly codes = new Map<string, SimCode>();
+  readonly tokens = new Map<string, SimToken>();
+  /** undefined = nobody chose yet: the first user added approves. */
+  authorizingUser: string | null | undefined = undefined;
+  private nextUserId = 1000;
+  private nextRepoId = 5000;
+  private clock = 0;
+
+  addUser(u: { id?: number; login: string; name?: string | null; avatarUrl?: string }): SimGitHubUser {
+    const id = u.id ?? this.nextUserId++;
+    const user: SimGitHubUser = {
+      id,
+      login: u.login,
+      name: u.name === undefined ? u.login : u.name,
+      avatarUrl: u.avatarUrl ?? `https://avatars.githubusercontent.com/u/${id}?v=4`,
+    };
+    this.users.set(u.login.toLowerCase(), user);
+    return user;
+  }
+
+  user(login: string): SimGitHubUser | undefined {
+    return this.users.get(login.toLowerCase());
+  }
+
+  /** Who /login/oauth/authorize approves when no ?login= override is given. */
+  approvingLogin(): string | null {
+    if (this.authorizingUser !== undefined) return this.authorizingUser;
+    const first = this.users.values().next();
+    return first.done ? null : first.value.login;
+  }
+
+  addRepo(r: NewRepo): SimRepo {
+    const owner = this.user(r.owner) ?? this.addUser({ login: r.owner });
+    const defaultBranch = r.defaultBranch ?? 'main';
+    const branchSpec = r.branches ?? { [defaultBranch]: { 'README.md': `# ${r.name}\n` } };
+    if (!(defaultBranch in branchSpec)) branchSpec[defaultBranch] = { 'README.md': `# ${r.name}\n` };
+    const branches = new Map<string, SimBranch>();
+    for (const [name, files] of Object.entries(branchSpec)) {
+      const map = new Map(Object.entries(files).map(([p, c]) => [normalisePath(p), c] as const));
+      branches.set(name, { name, files: map, sha: commitSha(r.owner, r.name, name, map) });
+    }
+    // Distinct, increasing timestamps so sort=created/pushed is deterministic.
+    const stamp = new Date(Date.UTC(2024, 0, 1) + (this.clock++) * 60_000).toISOString().replace('.000Z', 'Z');
+    const repo: SimRepo = {
+      id: this.nextRepoId++,
+      owner,
+      name: r.name,
+      private: r.private ?? false,
+      defaultBranch,
+      branches,
+      collaborators: new Set((r.collaborators ?? []).map((c) => c.toLowerCase())),
+      createdAt: stamp,
+      pushedAt: stamp,
+    };
+    this.repos.set(`${owner.login}/${r.name}`.toLowerCase(), repo);
+    return repo;
+  }
+
+  repo(owner: string, name: string): SimRepo | undefined {
+    return this.repos.get(`${owner}/${name}`.toLowerCase());
+  }
+
+  /** GitHub hides private repos from everyone but their owner and collaborators (404, not 403). */
+  canSee(repo: SimRepo, login: string | undefined): boolean {
+    if (!repo.private) return true;
+    if (!login) return false;
+    const l = login.toLowerCase();
+    return repo.owner.login.toLowerCase() === l || repo.collaborators.has(l);
+  }
+
+  issueToken(login: string, scope: string, now: number): string {
+    const token = `gho_${base62(36)}`;
+    this.tokens.set(token, { login, scope, remaining: 5000, resetAt: Math.floor(now / 1000) + 3600 });
+    return token;
+  }
+}
+
+export function normalisePath(p: string): string {
+  return p.replace(/^\/+|\/+$/g, '');
+}
+
+/** Git's blob id: sha1("blob <size>\0<content>"). */
+export function blobSha(content: string): string {
+  const buf = Buffer.from(content, 'utf8');
+  return createHash('sha1').update(`blob ${buf.length}\0`).update(buf).digest('hex');
+}
+
+/** A stable fake commit id: the same files on the same branch give the same sha. */
+function commitSha(owner: string, repo: string, branch: string, files: Map<string, string>): string {
+  const h = createHash('sha1').update(`${owner}/${repo}@${branch}\0`);
+  for (const [p, c] of [...files].sort(([a], [b]) => a.localeCompare(b))) h.update(`${p}\0${blobSha(c)}\0`);
+  return h.digest('hex');
+}
+
+const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+
+/** Random [A-Za-z0-9]{n}, the shape of GitHub token bodies and codes. */
+export function base62(n: number): string {
+  let out = '';
+  while (out.length < n) {
+    for (const b of randomBytes(n)) {
+      if (b < 248 && out.length < n) out += ALPHABET[b % 62];
+    }
+  }
+  return out;
+}

@@ -1,0 +1,151 @@
+import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
+import { newRequestId, type SimClock } from './clock.js';
+import { ApiError, unauthorized } from './errors.js';
+import type { FaultSet } from './faults.js';
+import { bearerToken, readBody, securityHeaders, send, sendText, type Sleeper } from './http.js';
+import { classify, type RateLimitDecision, type RateLimiter } from './rate-limits.js';
+import type { Router } from './router.js';
+import type { AccountRec, SimState } from './state.js';
+import type { FaultRule, SimCall } from './types.js';
+
+/**
+ * The /v1 request pipeline: route → faults → base latency → auth (401) → rate limit (429) →
+ * handler. Every answer carries the Ratelimit-* headers, Render-Request-Id and the security
+ * headers; every request is recorded in `calls` (with the account id, never the key).
+ */
+
+export interface ApiHandlerDeps {
+  state: SimState;
+  clock: SimClock;
+  router: Router;
+  faults: FaultSet;
+  limiter: RateLimiter;
+  sleeper: Sleeper;
+  latencyMs: number;
+  calls: SimCall[];
+  counters: { requests: number; rateLimited: number; seq: number };
+  /** Responses held open by 'timeout' faults; closed by reset()/close(). */
+  hung: Set<ServerResponse>;
+}
+
+export function createApiHandler(deps: ApiHandlerDeps) {
+  const { state, clock, router, faults, limiter, sleeper, calls, counters, hung } = deps;
+
+  const rateHeaders = (d: RateLimitDecision): Record<string, string> => ({
+    'Ratelimit-Limit': String(d.limit),
+    'Ratelimit-Remaining': String(d.remaining),
+    'Ratelimit-Reset': String(d.resetSeconds),
+  });
+
+  const accountFor = (key: string | null): AccountRec | undefined => {
+    if (!key || state.revokedKeys.has(key)) return undefined;
+    const id = state.keys.get(key);
+    return id ? state.accounts.get(id) : undefined;
+  };
+
+  return async function handleApi(req: IncomingMessage, res: ServerResponse, subPath: string, query: URLSearchParams): Promise<void> {
+    counters.seq += 1;
+    counters.requests += 1;
+    const requestId = newRequestId(counters.seq);
+    const method = (req.method ?? 'GET').toUpperCase();
+    const call: SimCall = { method, path: subPath, query: query.toString(), route: '(unknown)', accountId: null, status: 0, at: clock.nowMs() };
+    calls.push(call);
+    const reply = (status: number, body: unknown, headers: Record<string, string>) => {
+      call.status = status;
+      send(res, status, body, { ...securityHeaders(requestId), ...headers });
+    };
+
+    const match = router.match(method === 'HEAD' ? 'GET' : method, subPath);
+    const params = match && 'def' in match ? match.params : {};
+    call.route = match ? ('def' in match ? match.def.route : match.route) : '(unknown)';
+    const apiKey = bearerToken(req.headers.authorization);
+    const account = accountFor(apiKey);
+    call.accountId = account?.id ?? null;
+    const { bucket, scope } = classify(method, call.route, params);
+    const identity = account && apiKey ? apiKey : `anonymous:${req.socket.remoteAddress ?? ''}`;
+
+    const rawBody = await readBody(req);
+
+    const plan = faults.plan(method, call.route, apiKey);
+    await sleeper.sleep(deps.latencyMs + plan.delayMs);
+    if (res.destroyed) return;
+    if (plan.fault) {
+      injectFault(plan.fault, req, res, call, { ...securityHeaders(requestId), ...rateHeaders(limiter.peek(identity, bucket, scope)) }, hung);
+      return;
+    }
+
+    if (!account) {
+      const err = unauthorized();
+      reply(err.status, err.body(), rateHeaders(limiter.peek(identity, bucket, scope)));
+      return;
+    }
+    const decision = limiter.consume(identity, bucket, scope);
+    const limitHeaders = rateHeaders(decision);
+    if (!decision.allowed) {
+      counters.rateLimited += 1;
+      reply(429, { message: 'rate limit exceeded' }, { ...limitHeaders, 'Retry-After': String(Math.max(1, decision.resetSeconds)) });
+      return;
+    }
+    if (rawBody === null) {
+      reply(413, { message: 'request body too large' }, limitHeaders);
+      return;
+    }
+    if (!match) {
+      reply(404, { message: 'not found' }, limitHeaders);
+      return;
+    }
+    if (!('def' in match)) {
+      reply(405, { message: 'method not allowed' }, limitHeaders);
+      return;
+    }
+    try {
+      const result = await match.def.handler({ account, params, query, headers: req.headers, rawBody });
+      reply(result.status, result.body, limitHeaders);
+    } catch (err) {
+      if (err instanceof ApiError) {
+        reply(err.status, err.body(), { ...limitHeaders, ...err.headers });
+      } else {
+        process.stderr.write(`render simulator: ${method} ${call.route} failed: ${(err as Error).stack ?? String(err)}\n`);
+        reply(500, { message: 'internal server error' }, limitHeaders);
+      }
+    }
+  };
+}
+
+function injectFault(
+  fault: FaultRule,
+  req: IncomingMessage,
+  res: ServerResponse,
+  call: SimCall,
+  headers: Record<string, string>,
+  hung: Set<ServerResponse>,
+): void {
+  switch (fault.kind) {
+    case 'reset':
+      call.status = 0;
+      req.socket.destroy();
+      return;
+    case 'timeout':
+      // Never answer; the socket stays open until the client gives up or the simulator closes.
+      call.status = 0;
+      hung.add(res);
+      res.on('close', () => hung.delete(res));
+      return;
+    case 'malformed':
+      call.status = 200;
+      sendText(res, 200, '{"id":"srv-', headers);
+      return;
+    case 'status':
+    default: {
+      const status = fault.status ?? 500;
+      call.status = status;
+      const extra: Record<string, string> = {};
+      if (status === 429) {
+        extra['Ratelimit-Remaining'] = '0';
+        extra['Retry-After'] = String(Math.max(1, Math.ceil((fault.ms ?? 1000) / 1000)));
+      }
+      const message = status === 429 ? 'rate limit exceeded' : (STATUS_CODES[status] ?? 'error').toLowerCase();
+      send(res, status, { message }, { ...headers, ...extra });
+    }
+  }
+}

@@ -1,0 +1,233 @@
+import { readFileSync } from 'node:fs';
+import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
+import addFormatsModule from 'ajv-formats';
+import { LineCounter, isMap, isSeq, parseDocument, type Document } from 'yaml';
+import { specFilePath } from './spec-schemas.js';
+
+/**
+ * What POST /blueprints/validate answers (REFERENCE §14): the YAML is parsed with `yaml`, checked
+ * against Render's Blueprint JSON Schema (spec/render.yaml.json, draft 2020-12) and summarised
+ * as a plan. Errors carry a `services[0].plan`-style path and a 1-based line/column.
+ */
+
+export interface BlueprintError {
+  path?: string;
+  error: string;
+  line?: number;
+  column?: number;
+}
+
+export interface BlueprintResult {
+  valid: boolean;
+  errors?: BlueprintError[];
+  plan?: { services: string[]; databases: string[]; keyValue: string[]; envGroups: string[]; totalActions: number };
+}
+
+type Json = Record<string, unknown>;
+
+const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ?? addFormatsModule) as (ajv: Ajv2020) => Ajv2020;
+const SCHEMA_ID = 'https://render.com/schema/render.yaml.json';
+const KEY_VALUE_TYPES = new Set(['keyvalue', 'redis']);
+
+export interface BlueprintValidator {
+  validate(text: string): BlueprintResult;
+}
+
+export function createBlueprintValidator(): BlueprintValidator {
+  let compiled: { root: ValidateFunction; branch: (name: string) => ValidateFunction; rootKeys: Set<string> } | undefined;
+  const load = () => {
+    if (compiled) return compiled;
+    const schema = JSON.parse(readFileSync(specFilePath('render.yaml.json'), 'utf8')) as Json;
+    const ajv = new Ajv2020({ strict: false, allErrors: true, logger: false });
+    addFormats(ajv);
+    ajv.addSchema(schema);
+    const branches = new Map<string, ValidateFunction>();
+    const defs = schema.definitions as Record<string, { properties?: Json }>;
+    const rootExtra = ((schema.allOf as Json[])[1]?.properties ?? {}) as Json;
+    compiled = {
+      root: ajv.getSchema(SCHEMA_ID) as ValidateFunction,
+      branch(name) {
+        let fn = branches.get(name);
+        if (!fn) {
+          fn = ajv.compile({ $ref: `${SCHEMA_ID}#/definitions/${name}` });
+          branches.set(name, fn);
+        }
+        return fn;
+      },
+      rootKeys: new Set([...Object.keys(defs.resources?.properties ?? {}), ...Object.keys(rootExtra)]),
+    };
+    return compiled;
+  };
+
+  return {
+    validate(text) {
+      const lines = new LineCounter();
+      const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false });
+      if (doc.errors.length > 0) {
+        return {
+          valid: false,
+          errors: doc.errors.slice(0, 10).map((e) => {
+            const pos = lines.linePos(e.pos[0]);
+            return { error: `YAML syntax error: ${e.message.split('\n')[0] ?? e.message}`, line: pos.line, column: pos.col };
+          }),
+        };
+      }
+      const data = doc.toJS() as unknown;
+      if (typeof data !== 'object' || data === null || Array.isArray(data)) {
+        return { valid: false, errors: [{ path: '', error: 'a Blueprint must be a YAML mapping at the top level', line: 1, column: 1 }] };
+      }
+      const v = load();
+      const errors: BlueprintError[] = [];
+      if (!v.root(data)) errors.push(...focusedErrors(v, data as Json, v.root.errors ?? [], doc, lines));
+      errors.push(...duplicateNames(data as Json, doc, lines));
+      if (errors.length > 0) return { valid: false, errors: dedupe(errors).slice(0, 50) };
+      return { valid: true, errors: [], plan: planOf(data as Json) };
+    },
+  };
+}
+
+/** Every `services` array item in the document, with its JSON pointer. */
+function serviceItems(data: Json): Array<{ pointer: string; item: unknown }> {
+  const out: Array<{ pointer: string; item: unknown }> = [];
+  const collect = (holder: unknown, base: string) => {
+    const services = (holder as Json | undefined)?.services;
+    if (Array.isArray(services)) services.forEach((item, i) => out.push({ pointer: `${base}/services/${i}`, item }));
+  };
+  collect(data, '');
+  collect(data.ungrouped, '/ungrouped');
+  if (Array.isArray(data.projects)) {
+    data.projects.forEach((p: unknown, pi) => {
+      const envs = (p as Json | undefined)?.environments;
+      if (Array.isArray(envs)) envs.forEach((env, ei) => collect(env, `/projects/${pi}/environments/${ei}`));
+    });
+  }
+  return out;
+}
+
+/** The schema branch a service item means to be, from its `type`/`runtime`. */
+function branchOf(item: unknown): string {
+  const s = (item ?? {}) as Json;
+  if (typeof s.type === 'string' && KEY_VALUE_TYPES.has(s.type)) return 'redisServer';
+  if (s.type === 'cron') return 'cronService';
+  if (s.type === 'web' && (s.runtime === 'static' || s.env === 'static')) return 'staticService';
+  return 'serverService';
+}
+
+/**
+ * The root schema's `anyOf` over service kinds reports every branch's failures; instead, each
+ * service is checked against the branch its `type` selects, and root-level "unevaluated
+ * property" noise for known keys (caused by a failing item) is dropped.
+ */
+function focusedErrors(
+  v: { branch: (name: string) => ValidateFunction; rootKeys: Set<string> },
+  data: Json,
+  rootErrors: ErrorObject[],
+  doc: Document,
+  lines: LineCounter,
+): BlueprintError[] {
+  const out: BlueprintError[] = [];
+  const items = serviceItems(data);
+  for (const { pointer, item } of items) {
+    const fn = v.branch(branchOf(item));
+    if (!fn(item)) for (const e of fn.errors ?? []) out.push(toError(e, pointer, doc, lines));
+  }
+  const inItem = (p: string) => items.some(({ pointer }) => p === pointer || p.startsWith(`${pointer}/`));
+  for (const e of rootErrors) {
+    if (e.keyword === 'anyOf' || inItem(e.instancePath)) continue;
+    const prop = (e.params as { unevaluatedProperty?: string }).unevaluatedProperty;
+    if (e.keyword === 'unevaluatedProperties' && prop && (e.instancePath === '' ? v.rootKeys.has(prop) : /\/(environments\/\d+|ungrouped)$/.test(e.instancePath))) {
+      continue;
+    }
+    out.push(toError(e, '', doc, lines));
+  }
+  if (out.length === 0) {
+    for (const e of rootErrors) if (e.keyword !== 'anyOf') out.push(toError(e, '', doc, lines));
+  }
+  return out;
+}
+
+function toError(e: ErrorObject, base: string, doc: Document, lines: LineCounter): BlueprintError {
+  const segments = `${base}${e.instancePath}`.split('/').filter(Boolean).map((s) => (/^\d+$/.test(s) ? Number(s) : s));
+  const params = e.params as { additionalProperty?: string; unevaluatedProperty?: string; allowedValues?: unknown[]; allowedValue?: unknown };
+  const extraProp = params.additionalProperty ?? params.unevaluatedProperty;
+  const at = extraProp ? [...segments, extraProp] : segments;
+  let message = e.message ?? 'invalid';
+  if (extraProp) message = `unknown field "${extraProp}"`;
+  if (params.allowedValues) message += `: ${params.allowedValues.map(String).join(', ')}`;
+  if (e.keyword === 'const') message += `: ${String(params.allowedValue)}`;
+  return { path: formatPath(at), error: message, ...position(doc, lines, at) };
+}
+
+function formatPath(segments: Array<string | number>): string {
+  return segments.reduce<string>((acc, s) => (typeof s === 'number' ? `${acc}[${s}]` : acc ? `${acc}.${s}` : s), '');
+}
+
+/** 1-based line/column of the deepest node that exists along `segments`. */
+function position(doc: Document, lines: LineCounter, segments: Array<string | number>): { line?: number; column?: number } {
+  for (let n = segments.length; n >= 0; n--) {
+    const path = segments.slice(0, n);
+    const node = path.length === 0 ? doc.contents : doc.getIn(path, true);
+    // For a key that exists, point at the key rather than its value.
+    const keyNode = path.length > 0 ? keyOf(doc, path) : null;
+    const range = (keyNode ?? node) as { range?: [number, number, number] } | null | undefined;
+    if (range?.range) {
+      const pos = lines.linePos(range.range[0]);
+      return { line: pos.line, column: pos.col };
+    }
+  }
+  return {};
+}
+
+function keyOf(doc: Document, path: Array<string | number>): unknown {
+  const parent = path.length === 1 ? doc.contents : doc.getIn(path.slice(0, -1), true);
+  const last = path[path.length - 1];
+  if (isMap(parent)) return parent.items.find((p) => (p.key as { value?: unknown } | null)?.value === last)?.key ?? null;
+  if (isSeq(parent) && typeof last === 'number') return parent.items[last] ?? null;
+  return null;
+}
+
+function duplicateNames(data: Json, doc: Document, lines: LineCounter): BlueprintError[] {
+  const seen = new Map<string, string>();
+  const out: BlueprintError[] = [];
+  const check = (name: unknown, segments: Array<string | number>) => {
+    if (typeof name !== 'string') return;
+    const where = formatPath(segments);
+    if (seen.has(name)) out.push({ path: `${where}.name`, error: `duplicate resource name "${name}" (also at ${seen.get(name)})`, ...position(doc, lines, [...segments, 'name']) });
+    else seen.set(name, where);
+  };
+  for (const { pointer, item } of serviceItems(data)) {
+    check((item as Json | null)?.name, pointer.split('/').filter(Boolean).map((s) => (/^\d+$/.test(s) ? Number(s) : s)));
+  }
+  if (Array.isArray(data.databases)) data.databases.forEach((d: unknown, i) => check((d as Json | null)?.name, ['databases', i]));
+  return out;
+}
+
+function planOf(data: Json): NonNullable<BlueprintResult['plan']> {
+  const plan = { services: [] as string[], databases: [] as string[], keyValue: [] as string[], envGroups: [] as string[], totalActions: 0 };
+  const addResources = (holder: unknown) => {
+    const h = (holder ?? {}) as Json;
+    for (const s of Array.isArray(h.services) ? h.services : []) {
+      const item = s as Json;
+      (KEY_VALUE_TYPES.has(String(item.type)) ? plan.keyValue : plan.services).push(String(item.name));
+    }
+    for (const d of Array.isArray(h.databases) ? h.databases : []) plan.databases.push(String((d as Json).name));
+    for (const g of Array.isArray(h.envVarGroups) ? h.envVarGroups : []) plan.envGroups.push(String((g as Json).name));
+  };
+  addResources(data);
+  addResources(data.ungrouped);
+  for (const p of Array.isArray(data.projects) ? data.projects : []) {
+    for (const env of Array.isArray((p as Json).environments) ? ((p as Json).environments as unknown[]) : []) addResources(env);
+  }
+  plan.totalActions = plan.services.length + plan.databases.length + plan.keyValue.length + plan.envGroups.length;
+  return plan;
+}
+
+function dedupe(errors: BlueprintError[]): BlueprintError[] {
+  const seen = new Set<string>();
+  return errors.filter((e) => {
+    const k = `${e.path ?? ''}|${e.error}`;
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
+}

@@ -1,0 +1,64 @@
+import { randomUUID } from 'node:crypto';
+import type { FaultRule } from './types.js';
+
+/** Fault rules matched per request: method, templated route and (optionally) API key. */
+
+interface ActiveRule extends FaultRule {
+  id: string;
+  remaining: number;
+}
+
+export interface FaultPlan {
+  /** Sum of matching latency rules, in ms. */
+  delayMs: number;
+  /** The first matching non-latency rule, if any. */
+  fault: FaultRule | null;
+}
+
+export interface FaultSet {
+  add(rule: FaultRule): string;
+  clear(): void;
+  /** Decides (and counts) the faults for one request. */
+  plan(method: string, route: string, apiKey: string | null): FaultPlan;
+}
+
+export function createFaultSet(random: () => number = Math.random): FaultSet {
+  let rules: ActiveRule[] = [];
+  const matches = (r: ActiveRule, method: string, route: string, apiKey: string | null) =>
+    (!r.method || r.method.toUpperCase() === method)
+    && (!r.route || r.route === '*' || r.route === route)
+    && (!r.apiKey || r.apiKey === apiKey);
+  const fire = (r: ActiveRule): boolean => {
+    if (r.remaining <= 0) return false;
+    if (random() >= (r.probability ?? 1)) return false;
+    r.remaining -= 1;
+    return true;
+  };
+  return {
+    add(rule) {
+      if (!['latency', 'status', 'reset', 'timeout', 'malformed'].includes(rule.kind)) {
+        throw new Error(`unknown fault kind: ${String(rule.kind)}`);
+      }
+      const id = `flt-${randomUUID()}`;
+      rules.push({ ...rule, id, remaining: rule.count ?? Number.POSITIVE_INFINITY });
+      return id;
+    },
+    clear() {
+      rules = [];
+    },
+    plan(method, route, apiKey) {
+      let delayMs = 0;
+      let fault: FaultRule | null = null;
+      for (const r of rules) {
+        if (!matches(r, method, route, apiKey)) continue;
+        if (r.kind === 'latency') {
+          if (fire(r)) delayMs += r.ms ?? 0;
+        } else if (!fault && fire(r)) {
+          fault = r;
+        }
+      }
+      rules = rules.filter((r) => r.remaining > 0);
+      return { delayMs, fault };
+    },
+  };
+}

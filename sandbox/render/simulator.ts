@@ -1,0 +1,150 @@
+import { createServer, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { addAccount } from './accounts.js';
+import { createApiHandler } from './api-handler.js';
+import { createClock } from './clock.js';
+import { createControlHandler } from './control.js';
+import { createDeployEngine } from './deploy-engine.js';
+import { createFaultSet } from './faults.js';
+import { createSleeper, send } from './http.js';
+import { createRateLimiter, resolveRateLimits } from './rate-limits.js';
+import { createRecorder, instanceOf } from './records.js';
+import { createRouter } from './router.js';
+import { auditLogRoutes } from './routes/audit-logs.js';
+import { blueprintRoutes } from './routes/blueprints.js';
+import { deployRoutes } from './routes/deploys.js';
+import type { RouteDeps } from './routes/deps.js';
+import { envVarRoutes } from './routes/env-vars.js';
+import { logRoutes } from './routes/logs.js';
+import { ownerRoutes } from './routes/owners.js';
+import { serviceRoutes } from './routes/services.js';
+import { createSpecValidator } from './spec-schemas.js';
+import { createState, type SimState } from './state.js';
+import type { DeployPhase, RenderSimOptions, RenderSimulator, SimCall, SimStats } from './types.js';
+
+const DEFAULT_PHASE_MS = 40;
+
+/** Starts the Render API simulator on 127.0.0.1 (REFERENCE §19). */
+export async function startRenderSimulator(opts: RenderSimOptions = {}): Promise<RenderSimulator> {
+  const clock = createClock(opts.now);
+  const state: SimState = createState();
+  const recorder = createRecorder(state, clock);
+  const phaseMs: Record<DeployPhase, number> = {
+    created: opts.phaseMs?.created ?? DEFAULT_PHASE_MS,
+    build_in_progress: opts.phaseMs?.build_in_progress ?? DEFAULT_PHASE_MS,
+    pre_deploy_in_progress: opts.phaseMs?.pre_deploy_in_progress ?? DEFAULT_PHASE_MS,
+    update_in_progress: opts.phaseMs?.update_in_progress ?? DEFAULT_PHASE_MS,
+  };
+  const engine = createDeployEngine(state, clock, recorder, { phaseMs, manual: opts.manualDeploys ?? false });
+  const faults = createFaultSet();
+  const limiter = createRateLimiter(resolveRateLimits(opts.rateLimits), clock.nowMs);
+  const sleeper = createSleeper();
+  const calls: SimCall[] = [];
+  const counters = { requests: 0, rateLimited: 0, seq: 0 };
+  const hung = new Set<ServerResponse>();
+
+  const deps: RouteDeps = { state, clock, engine, recorder, spec: createSpecValidator(), freePlanAllowed: opts.freePlanAllowed ?? true };
+  const router = createRouter([
+    ...ownerRoutes(deps),
+    ...serviceRoutes(deps),
+    ...deployRoutes(deps),
+    ...envVarRoutes(deps),
+    ...logRoutes(deps),
+    ...auditLogRoutes(deps),
+    ...blueprintRoutes(deps),
+  ]);
+  const handleApi = createApiHandler({ state, clock, router, faults, limiter, sleeper, latencyMs: opts.latencyMs ?? 0, calls, counters, hung });
+  const handleControl = createControlHandler(() => sim);
+
+  const server = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+    const path = url.pathname;
+    const handle = path === '/v1' || path.startsWith('/v1/')
+      ? handleApi(req, res, path.slice(3) || '/', url.searchParams)
+      : path === '/__control' || path.startsWith('/__control/')
+        ? handleControl(req, res, path.slice('/__control'.length) || '/')
+        : Promise.resolve(send(res, 404, { message: 'not found' }));
+    handle.catch((err: unknown) => {
+      process.stderr.write(`render simulator: ${(err as Error).stack ?? String(err)}\n`);
+      send(res, 500, { message: 'internal server error' });
+    });
+  });
+  server.keepAliveTimeout = 5_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port ?? 0, '127.0.0.1', () => { server.off('error', reject); resolve(); });
+  });
+  const { port } = server.address() as AddressInfo;
+  const base = `http://127.0.0.1:${port}`;
+
+  const dropHung = () => {
+    for (const res of hung) res.socket?.destroy();
+    hung.clear();
+  };
+
+  const sim: RenderSimulator = {
+    url: `${base}/v1`,
+    controlUrl: `${base}/__control`,
+    addAccount: (input) => addAccount(state, input),
+    revokeKey(apiKey) {
+      state.keys.delete(apiKey);
+      state.revokedKeys.add(apiKey);
+    },
+    setFault: (rule) => faults.add(rule),
+    clearFaults: () => faults.clear(),
+    failBuilds(match, status, count = 1) {
+      if (!['build_failed', 'update_failed', 'pre_deploy_failed'].includes(status)) throw new Error(`failBuilds: unknown status ${status}`);
+      state.buildFailures.push({ match: { ...match }, status, remaining: count });
+    },
+    advanceDeploy(deployId) {
+      if (!state.deploys.has(deployId)) throw new Error(`advanceDeploy: unknown deploy ${deployId}`);
+      engine.advance(deployId);
+    },
+    appendLog(resourceId, message, logOpts = {}) {
+      const svc = state.services.get(resourceId);
+      const type = logOpts.type ?? 'app';
+      recorder.log({
+        resourceId,
+        ownerId: svc?.ownerId ?? null,
+        message,
+        type,
+        level: logOpts.level ?? 'info',
+        ...(svc && type === 'app' ? { instance: instanceOf(svc.id) } : {}),
+      });
+    },
+    addAuditEvent(ownerId, event, metadata = {}) {
+      if (!state.workspaces.has(ownerId)) throw new Error(`addAuditEvent: unknown owner ${ownerId}`);
+      if (!event) throw new Error('addAuditEvent: event is required');
+      const actor = [...state.accounts.values()].find((a) => a.workspaceIds.includes(ownerId)) ?? null;
+      recorder.audit({ ownerId, event, actor, actorType: 'user', metadata });
+    },
+    calls,
+    stats(): SimStats {
+      const byRoute: Record<string, number> = {};
+      for (const c of calls) {
+        const key = `${c.method} ${c.route}`;
+        byRoute[key] = (byRoute[key] ?? 0) + 1;
+      }
+      return { requests: counters.requests, rateLimited: counters.rateLimited, byRoute };
+    },
+    reset() {
+      engine.stopAll();
+      Object.assign(state, createState());
+      faults.clear();
+      limiter.reset();
+      calls.length = 0;
+      counters.requests = 0;
+      counters.rateLimited = 0;
+      dropHung();
+    },
+    async close() {
+      engine.stopAll();
+      sleeper.cancelAll();
+      dropHung();
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeAllConnections();
+      await closed;
+    },
+  };
+  return sim;
+}

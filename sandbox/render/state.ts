@@ -1,0 +1,144 @@
+import type { BuildFailureMatch, BuildFailureStatus, DeployStatus, SimWorkspace } from './types.js';
+
+/** In-memory records of the simulator. Times are epoch microseconds (see clock.ts). */
+
+export interface AccountRec {
+  id: string; // usr-…
+  name: string;
+  email: string;
+  /** All workspaces the account belongs to, in order; the first is its default. */
+  workspaceIds: string[];
+  scoped: boolean;
+  hasPaymentInfo: boolean;
+}
+
+export interface WorkspaceRec extends SimWorkspace {
+  seq: number;
+  email: string;
+}
+
+export interface EnvVarRec {
+  seq: number;
+  key: string;
+  value: string;
+}
+
+export interface ImageRef {
+  ownerId: string;
+  imagePath: string;
+  registryCredentialId?: string;
+}
+
+export interface ServiceRec {
+  seq: number;
+  id: string;
+  ownerId: string;
+  name: string;
+  type: 'static_site' | 'web_service' | 'private_service' | 'background_worker' | 'cron_job';
+  repo: string | null;
+  branch: string | null;
+  image: ImageRef | null;
+  autoDeploy: 'yes' | 'no';
+  rootDir: string;
+  buildFilter: { paths: string[]; ignoredPaths: string[] } | null;
+  environmentId: string | null;
+  notifyOnFail: 'default' | 'notify' | 'ignore';
+  slug: string;
+  createdUs: number;
+  updatedUs: number;
+  suspended: 'suspended' | 'not_suspended';
+  suspenders: string[];
+  /** The `serviceDetails` object exactly as presented (type-specific). */
+  details: Record<string, unknown>;
+  envVars: EnvVarRec[];
+  /** Commit sha the branch head points at; a new one per deploy unless commitId is given. */
+  headSha: string | null;
+}
+
+export interface DeployRec {
+  seq: number;
+  id: string;
+  serviceId: string;
+  status: DeployStatus;
+  trigger: string;
+  commit: { id: string; message: string; createdAt: string } | null;
+  image: { ref: string; sha: string; registryCredential?: string } | null;
+  createdUs: number;
+  updatedUs: number;
+  startedUs: number | null;
+  finishedUs: number | null;
+  /** Ordered active phases this deploy goes through. */
+  phases: DeployStatus[];
+  /** Injected failure: the deploy ends with this status when it reaches the matching phase. */
+  failWith: BuildFailureStatus | null;
+  timer: NodeJS.Timeout | null;
+}
+
+export interface LogRec {
+  seq: number;
+  id: string;
+  resourceId: string;
+  /** Owner of the resource when known; null for resources the simulator does not model. */
+  ownerId: string | null;
+  us: number;
+  message: string;
+  labels: Record<string, string>;
+}
+
+export interface AuditRec {
+  seq: number;
+  id: string;
+  ownerId: string;
+  us: number;
+  event: string;
+  status: 'success' | 'error';
+  actor: { type: 'user' | 'rest_api' | 'system'; email?: string; id?: string };
+  metadata: Record<string, string>;
+}
+
+export interface BuildFailureRule {
+  match: BuildFailureMatch;
+  status: BuildFailureStatus;
+  remaining: number;
+}
+
+export interface SimState {
+  seq: number;
+  accounts: Map<string, AccountRec>;
+  /** API key → account id. */
+  keys: Map<string, string>;
+  revokedKeys: Set<string>;
+  workspaces: Map<string, WorkspaceRec>;
+  services: Map<string, ServiceRec>;
+  deploys: Map<string, DeployRec>;
+  logs: LogRec[];
+  audit: AuditRec[];
+  buildFailures: BuildFailureRule[];
+}
+
+export function createState(): SimState {
+  return {
+    seq: 0,
+    accounts: new Map(),
+    keys: new Map(),
+    revokedKeys: new Set(),
+    workspaces: new Map(),
+    services: new Map(),
+    deploys: new Map(),
+    logs: [],
+    audit: [],
+    buildFailures: [],
+  };
+}
+
+export function nextSeq(state: SimState): number {
+  state.seq += 1;
+  return state.seq;
+}
+
+/** Deploys of one service, newest first. */
+export function deploysOf(state: SimState, serviceId: string): DeployRec[] {
+  const out: DeployRec[] = [];
+  for (const d of state.deploys.values()) if (d.serviceId === serviceId) out.push(d);
+  return out.sort((a, b) => b.seq - a.seq);
+}

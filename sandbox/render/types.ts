@@ -1,0 +1,134 @@
+/** Public types of the Render API simulator (a stand-in for api.render.com/v1). */
+
+export type DeployPhase = 'created' | 'build_in_progress' | 'pre_deploy_in_progress' | 'update_in_progress';
+
+export type DeployStatus =
+  | 'created' | 'queued' | 'build_in_progress' | 'update_in_progress' | 'live' | 'deactivated'
+  | 'build_failed' | 'update_failed' | 'canceled' | 'pre_deploy_in_progress' | 'pre_deploy_failed';
+
+export type BuildFailureStatus = 'build_failed' | 'update_failed' | 'pre_deploy_failed';
+
+/** Rate-limit buckets of REFERENCE §9. `deploy` is counted per key and service. */
+export type RateLimitBucket = 'createService' | 'deploy' | 'write' | 'read';
+
+export interface RateLimitWindow {
+  limit: number;
+  windowMs: number;
+}
+
+export type RateLimitConfig = Record<RateLimitBucket, RateLimitWindow>;
+
+export interface RenderSimOptions {
+  /** Listening port on 127.0.0.1; default 0 (ephemeral). */
+  port?: number;
+  /** Time a deploy spends in each phase; default 40 ms each; 0 = instant. */
+  phaseMs?: Partial<Record<DeployPhase, number>>;
+  /** Deploys only advance via advanceDeploy() or the control surface. */
+  manualDeploys?: boolean;
+  /** Override limits and windows (ms) per bucket; a bucket may be given partially. */
+  rateLimits?: Partial<Record<RateLimitBucket, Partial<RateLimitWindow>>>;
+  /** Base latency added to every API response (default 0). */
+  latencyMs?: number;
+  /** Clock in epoch ms (default Date.now). */
+  now?: () => number;
+  /** Whether `plan: "free"` may be created through the API (default true; REFERENCE §5.3 says this is uncertain). */
+  freePlanAllowed?: boolean;
+}
+
+export interface SimWorkspace {
+  id: string;
+  name: string;
+  type: 'user' | 'team';
+}
+
+export interface SimAccountInput {
+  apiKey: string;
+  user?: { name: string; email: string };
+  /** Workspaces of this account. An `id` that already exists joins that workspace (shared team). */
+  workspaces?: Array<{ id?: string; name: string; type?: 'user' | 'team' }>;
+  /** A scoped key sees only its first workspace (others answer 403). */
+  scoped?: boolean;
+  /** false = no payment method on file: creating a paid service answers 402 (default true). */
+  hasPaymentInfo?: boolean;
+}
+
+export interface SimAccount {
+  /** The account's user id (usr-…); also what SimCall.accountId holds. */
+  id: string;
+  user: { id: string; name: string; email: string };
+  workspaces: SimWorkspace[];
+  /** The first workspace id, the usual `ownerId` for POST /services. */
+  ownerId: string;
+}
+
+export interface FaultRule {
+  method?: string;
+  /** Templated route as in the spec paths, e.g. '/services/{serviceId}/deploys', or '*' (default). */
+  route?: string;
+  kind: 'latency' | 'status' | 'reset' | 'timeout' | 'malformed';
+  /** For kind 'status': 429, 500, 503… */
+  status?: number;
+  /** For 'latency': delay in ms. For a 429 'status': Retry-After in ms (rounded up to seconds; default 1 s). */
+  ms?: number;
+  /** 0..1, default 1 */
+  probability?: number;
+  /** How many times the rule fires; default unlimited. */
+  count?: number;
+  /** Only requests made with this key. */
+  apiKey?: string;
+}
+
+export interface SimCall {
+  method: string;
+  /** Path below /v1, without the query string. */
+  path: string;
+  /** Query string without '?', '' when none. */
+  query: string;
+  /** Templated route, e.g. '/services/{serviceId}/deploys'; '(unknown)' when no route matched. */
+  route: string;
+  /** User id of the calling account, or null when the key was not accepted. */
+  accountId: string | null;
+  /** Response status; 0 while pending or when the connection was reset/never answered. */
+  status: number;
+  /** Epoch ms when the request arrived. */
+  at: number;
+}
+
+export interface SimStats {
+  requests: number;
+  rateLimited: number;
+  /** Keyed by 'METHOD /templated/route', e.g. 'GET /services/{serviceId}'. */
+  byRoute: Record<string, number>;
+}
+
+export interface BuildFailureMatch {
+  repo?: string;
+  serviceId?: string;
+  serviceName?: string;
+}
+
+export interface AppendLogOptions {
+  type?: 'build' | 'app' | 'request';
+  level?: string;
+}
+
+export interface RenderSimulator {
+  /** API base, e.g. http://127.0.0.1:PORT/v1 (what RENDER_API_URL is set to). */
+  url: string;
+  /** e.g. http://127.0.0.1:PORT/__control (not under /v1). */
+  controlUrl: string;
+  addAccount(a: SimAccountInput): SimAccount;
+  revokeKey(apiKey: string): void;
+  setFault(rule: FaultRule): string;
+  clearFaults(): void;
+  failBuilds(match: BuildFailureMatch, status: BuildFailureStatus, count?: number): void;
+  /** Move a deploy one phase forward (meant for manual mode). */
+  advanceDeploy(deployId: string): void;
+  appendLog(resourceId: string, message: string, opts?: AppendLogOptions): void;
+  /** Add an audit-log entry (e.g. ViewConnectionInfoEvent, StartShellEvent). */
+  addAuditEvent(ownerId: string, event: string, metadata?: Record<string, string>): void;
+  calls: SimCall[];
+  stats(): SimStats;
+  reset(): void;
+  close(): Promise<void>;
+}

@@ -1,0 +1,53 @@
+import { z } from 'zod';
+
+/** Render's enums for what the deploy form offers (checked against the spec in test/deployments/input.test.ts). */
+export const RENDER_REGIONS = ['frankfurt', 'oregon', 'ohio', 'singapore', 'virginia'] as const;
+export const RENDER_PLANS = ['free', 'starter', 'starter_plus', 'standard', 'standard_plus', 'pro', 'pro_plus', 'pro_max', 'pro_ultra'] as const;
+
+const REPO = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})\/(?!\.\.?$)[A-Za-z0-9._-]{1,100}$/;
+// The service name becomes the onrender.com subdomain: a DNS label.
+const SERVICE_NAME = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+// git check-ref-format, the parts that matter for a branch given in a form.
+const BRANCH = /^(?!\/)(?!.*\/\/)(?!.*\.\.)(?!.*@\{)(?!.*\.lock$)(?!.*\/$)[A-Za-z0-9._\/-]{1,255}$/;
+const ENV_KEY = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
+const OWNER_ID = /^(tea|usr|own)-[0-9a-z]{20}$/;
+
+const envVar = z.object({ key: z.string().regex(ENV_KEY, 'env var names are letters, digits and _, not starting with a digit'), value: z.string().max(32_768) }).strict();
+
+export const DeployBody = z.object({
+  github_repo: z.string().trim().regex(REPO, 'github_repo must look like owner/name'),
+  project_name: z.string().trim().toLowerCase().regex(SERVICE_NAME, 'project_name: 1–63 lowercase letters, digits and hyphens, not starting or ending with a hyphen'),
+  branch: z.string().trim().regex(BRANCH, 'branch is not a valid git branch name').optional(),
+  owner_id: z.string().trim().regex(OWNER_ID, 'owner_id must be a Render workspace id (tea-…)').optional(),
+  region: z.enum(RENDER_REGIONS).default('oregon'),
+  plan: z.enum(RENDER_PLANS).default('starter'),
+  env_vars: z.union([
+    z.array(envVar).max(100),
+    z.record(z.string().regex(ENV_KEY, 'env var names are letters, digits and _, not starting with a digit'), z.string().max(32_768)),
+  ]).optional(),
+  build_command: z.string().trim().min(1).max(1_000).optional(),
+  start_command: z.string().trim().min(1).max(1_000).optional(),
+  _csrf: z.string().optional(),
+}).strict().superRefine((b, ctx) => {
+  const list = Array.isArray(b.env_vars) ? b.env_vars : Object.entries(b.env_vars ?? {}).map(([key, value]) => ({ key, value }));
+  if (list.length > 100) ctx.addIssue({ code: 'custom', path: ['env_vars'], message: 'at most 100 env vars' });
+  const seen = new Set<string>();
+  for (const v of list) {
+    if (seen.has(v.key)) ctx.addIssue({ code: 'custom', path: ['env_vars'], message: `env var ${v.key} is given twice` });
+    seen.add(v.key);
+  }
+});
+export type DeployBody = z.infer<typeof DeployBody>;
+
+export function envVarList(body: DeployBody): Array<{ key: string; value: string }> {
+  return Array.isArray(body.env_vars) ? body.env_vars : Object.entries(body.env_vars ?? {}).map(([key, value]) => ({ key, value }));
+}
+
+export const IDEMPOTENCY_KEY = /^[A-Za-z0-9._:-]{1,255}$/;
+export const SERVICE_ID = /^(srv|crn)-[0-9a-z]{20}$/;
+export const DEPLOY_ID = /^dep-[0-9a-z]{20}$/;
+
+export const PageQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(100).default(20),
+  cursor: z.string().max(200).optional(),
+});

@@ -1,0 +1,108 @@
+import { createHash } from 'node:crypto';
+import type { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Clock } from '../clock.js';
+import type { FairEnqueuer, DeployJobData } from '../queues/deployQueue.js';
+import type { DeploymentStore } from './store.js';
+import type { EnvVault, EnvVarInput } from './envVars.js';
+import { newDeploymentId } from './store.js';
+import { errors } from '../errors.js';
+import type { DeploymentKind, DeploymentRecord, DeploymentRequest } from './types.js';
+
+export interface Requester { userId: number; sessionRef: string; keyFingerprint: string }
+
+/**
+ * Creating deployments and stopping them: the one place that writes a new record, seals its env
+ * values, honours Idempotency-Key, and enqueues the job (ids only).
+ */
+export function createDeploymentService(opts: {
+  redis: Redis; prefix: string; clock: Clock; deployments: DeploymentStore; envVault: EnvVault; enqueuer: FairEnqueuer; queue: Queue<DeployJobData>;
+}) {
+  const { redis, prefix, clock, deployments, envVault, enqueuer, queue } = opts;
+  const idemKey = (userId: number, key: string) => `${prefix}:user:${userId}:idem:${createHash('sha256').update(key).digest('hex')}`;
+
+  function blankRecord(id: string, who: Requester, kind: DeploymentKind, request: DeploymentRequest): DeploymentRecord {
+    const now = new Date(clock.now()).toISOString();
+    return {
+      id, userId: who.userId, kind, request, status: 'queued',
+      timeline: [{ status: 'queued', at: now, source: 'orchestrator' }],
+      stack: null, commitSha: null, serviceId: null, deployId: null, deployRequestedAt: null, rollbackToDeployId: null,
+      dashboardUrl: null, serviceUrl: null, failure: null,
+      sessionRef: who.sessionRef, keyFingerprint: who.keyFingerprint, watchChecks: 0,
+      createdAt: now, updatedAt: now, finishedAt: null,
+    };
+  }
+
+  async function start(rec: DeploymentRecord, envVars: EnvVarInput[]) {
+    await envVault.put(rec.id, envVars);
+    await deployments.create(rec);
+    await enqueuer.enqueue({ deploymentId: rec.id, userId: rec.userId });
+    return rec;
+  }
+
+  return {
+    /**
+     * New deployment, or with an Idempotency-Key the one that key already made (same body) —
+     * never a second job. A reused key with a different body is a 422.
+     */
+    async requestDeploy(who: Requester, request: DeploymentRequest, envVars: EnvVarInput[], idempotencyKey?: string): Promise<{ record: DeploymentRecord; replayed: boolean }> {
+      const id = newDeploymentId();
+      if (idempotencyKey) {
+        const fingerprint = createHash('sha256').update(JSON.stringify({ request, envVars })).digest('hex');
+        const key = idemKey(who.userId, idempotencyKey);
+        const claimed = await redis.set(key, `${id}:${fingerprint}`, 'PX', 24 * 3_600_000, 'NX');
+        if (!claimed) {
+          const [existingId, existingFp] = ((await redis.get(key)) ?? '').split(':');
+          if (existingFp !== fingerprint) throw errors.conflict('idempotency_key_reused', 'This Idempotency-Key was already used with a different request.');
+          // The first request may still be writing its record: give it a moment.
+          for (let i = 0; i < 40; i++) {
+            const rec = await deployments.getForUser(existingId!, who.userId);
+            if (rec) return { record: rec, replayed: true };
+            await new Promise((r) => setTimeout(r, 25));
+          }
+          throw errors.conflict('idempotency_in_progress', 'A request with this Idempotency-Key is still being processed. Retry shortly.');
+        }
+      }
+      return { record: await start(blankRecord(id, who, 'deploy', request), envVars), replayed: false };
+    },
+
+    /** Redeploy or roll back a service the caller owns: a deployment that starts at the trigger step. */
+    async requestServiceDeploy(who: Requester, kind: 'redeploy' | 'rollback', service: { id: string; name: string; ownerId: string; repo: string | null; branch: string | null; dashboardUrl: string | null }, rollbackToDeployId?: string) {
+      const request: DeploymentRequest = {
+        githubRepo: service.repo?.replace(/^https:\/\/github\.com\//, '') ?? '', serviceName: service.name, branch: service.branch,
+        ownerId: service.ownerId, region: '', plan: '', envVarKeys: [], buildCommand: null, startCommand: null,
+      };
+      const rec = blankRecord(newDeploymentId(), who, kind, request);
+      rec.serviceId = service.id;
+      rec.dashboardUrl = service.dashboardUrl;
+      rec.rollbackToDeployId = rollbackToDeployId ?? null;
+      return start(rec, []);
+    },
+
+    /**
+     * Stop a user's unfinished deployments that belong to a session (logout, cleared key): the record
+     * becomes credentials_revoked and the queued/delayed job is removed. A job running right now sees
+     * the terminal record (or the missing key) at its next step and stops there.
+     */
+    async revokeForSession(userId: number, sessionRef: string): Promise<number> {
+      let stopped = 0;
+      for (const id of await deployments.activeIds(userId)) {
+        const rec = await deployments.get(id);
+        if (!rec || rec.sessionRef !== sessionRef) continue;
+        const done = await deployments.transition(id, 'credentials_revoked', 'orchestrator', {
+          failure: { code: 'credentials_revoked', message: 'Stopped because you signed out or cleared your Render key.' },
+        });
+        if (done) stopped++;
+        await envVault.drop(id);
+        await queue.remove(id).catch(() => 0); // active (locked) jobs cannot be removed; they stop themselves
+      }
+      return stopped;
+    },
+
+    async markCanceled(id: string) {
+      return deployments.transition(id, 'canceled', 'orchestrator', { failure: { code: 'canceled', message: 'You canceled this deploy.' } });
+    },
+  };
+}
+
+export type DeploymentService = ReturnType<typeof createDeploymentService>;

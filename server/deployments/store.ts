@@ -1,0 +1,127 @@
+import type { Redis } from 'ioredis';
+import { randomBytes } from 'node:crypto';
+import type { Clock } from '../clock.js';
+import { isTerminal, TERMINAL_STATUSES, type DeploymentRecord, type DeploymentStatus, type TimelineEntry } from './types.js';
+
+/** Render-style ids: prefix + 20 characters of [0-9a-z]. Never all digits, never a colon (BullMQ job ids). */
+export function newDeploymentId(): string {
+  const alphabet = '0123456789abcdefghijklmnopqrstuvwxyz';
+  const bytes = randomBytes(20);
+  let out = 'dpl-';
+  for (const b of bytes) out += alphabet[b % 36];
+  return out;
+}
+
+export const DEPLOYMENT_ID = /^dpl-[0-9a-z]{20}$/;
+
+// Write the record unless it already reached a terminal status: a late worker write can never
+// resurrect a deployment that was canceled or revoked meanwhile. Returns 1 when written.
+const UPDATE_UNLESS_TERMINAL = `
+local current = redis.call('HGET', KEYS[1], 'status')
+if not current then return -1 end
+for i = 3, #ARGV do if current == ARGV[i] then return 0 end end
+redis.call('HSET', KEYS[1], 'json', ARGV[1], 'status', ARGV[2])
+return 1`;
+
+export interface DeploymentPage { items: DeploymentRecord[]; nextCursor: string | null }
+
+/**
+ * Deployment records in Redis, keyed by the caller's GitHub id: a hash per record, a sorted set per
+ * user (newest first), a set of the user's unfinished ones, and a pub/sub channel per user for live updates.
+ */
+export function createDeploymentStore(opts: { redis: Redis; prefix: string; clock: Clock; retentionMs?: number }) {
+  const { redis, prefix, clock } = opts;
+  const retentionMs = opts.retentionMs ?? 30 * 24 * 3_600_000;
+  const k = {
+    record: (id: string) => `${prefix}:deployment:${id}`,
+    byUser: (userId: number) => `${prefix}:user:${userId}:deployments`,
+    active: (userId: number) => `${prefix}:user:${userId}:active`,
+    channel: (userId: number) => `${prefix}:events:${userId}`,
+  };
+  const iso = () => new Date(clock.now()).toISOString();
+
+  async function get(id: string): Promise<DeploymentRecord | null> {
+    if (!DEPLOYMENT_ID.test(id)) return null;
+    const json = await redis.hget(k.record(id), 'json');
+    return json ? (JSON.parse(json) as DeploymentRecord) : null;
+  }
+
+  async function publish(rec: DeploymentRecord): Promise<void> {
+    await redis.publish(k.channel(rec.userId), JSON.stringify({ type: 'deployment', id: rec.id, status: rec.status, updatedAt: rec.updatedAt }));
+  }
+
+  return {
+    keys: k,
+    get,
+    /** The record only if it belongs to userId: anyone else's id looks exactly like a missing one. */
+    async getForUser(id: string, userId: number): Promise<DeploymentRecord | null> {
+      const rec = await get(id);
+      return rec && rec.userId === userId ? rec : null;
+    },
+
+    async create(rec: DeploymentRecord): Promise<void> {
+      const score = Date.parse(rec.createdAt);
+      await redis.multi()
+        .hset(k.record(rec.id), 'json', JSON.stringify(rec), 'status', rec.status, 'userId', String(rec.userId))
+        .pexpire(k.record(rec.id), retentionMs)
+        .zadd(k.byUser(rec.userId), score, rec.id)
+        .sadd(k.active(rec.userId), rec.id)
+        .exec();
+      await publish(rec);
+    },
+
+    /**
+     * Apply a change (and, when the status changes, a timeline entry). Returns the new record, or null
+     * when the record is gone or already terminal (the change is then dropped).
+     */
+    async update(id: string, change: Partial<DeploymentRecord>, timeline?: Omit<TimelineEntry, 'at'>): Promise<DeploymentRecord | null> {
+      const current = await get(id);
+      if (!current || isTerminal(current.status)) return null;
+      const now = iso();
+      const next: DeploymentRecord = { ...current, ...change, updatedAt: now };
+      if (timeline) next.timeline = [...current.timeline, { ...timeline, at: now }];
+      if (isTerminal(next.status)) next.finishedAt = now;
+      const written = await redis.eval(UPDATE_UNLESS_TERMINAL, 1, k.record(id), JSON.stringify(next), next.status, ...TERMINAL_STATUSES);
+      if (written !== 1) return null;
+      if (isTerminal(next.status)) await redis.srem(k.active(next.userId), id);
+      await publish(next);
+      return next;
+    },
+
+    /** Move to a status with a timeline entry (no-op when already there without a note). */
+    async transition(id: string, status: DeploymentStatus, source: TimelineEntry['source'], extra: Partial<DeploymentRecord> = {}, note?: string) {
+      return this.update(id, { ...extra, status }, { status, source, ...(note ? { note } : {}) });
+    },
+
+    async listForUser(userId: number, opts: { limit: number; cursor?: string | null }): Promise<DeploymentPage> {
+      const key = k.byUser(userId);
+      let entries: string[];
+      let after: { score: number; id: string } | null = null;
+      if (opts.cursor) {
+        const m = /^(\d+)_(dpl-[0-9a-z]{20})$/.exec(opts.cursor);
+        if (!m) return { items: [], nextCursor: null };
+        after = { score: Number(m[1]), id: m[2]! };
+        const sameScore = await redis.zcount(key, after.score, after.score);
+        entries = await redis.zrevrangebyscore(key, after.score, '-inf', 'WITHSCORES', 'LIMIT', 0, opts.limit + sameScore + 1);
+      } else {
+        entries = await redis.zrevrangebyscore(key, '+inf', '-inf', 'WITHSCORES', 'LIMIT', 0, opts.limit + 1);
+      }
+      const pairs: Array<{ id: string; score: number }> = [];
+      for (let i = 0; i < entries.length; i += 2) pairs.push({ id: entries[i]!, score: Number(entries[i + 1]) });
+      // Equal scores come in reverse lexical order; skip everything up to and including the cursor.
+      const rest = after ? pairs.filter((p) => p.score < after.score || (p.score === after.score && p.id < after.id)) : pairs;
+      const page = rest.slice(0, opts.limit);
+      const records = await Promise.all(page.map((p) => get(p.id)));
+      const items = records.filter((r): r is DeploymentRecord => r !== null);
+      const last = page[page.length - 1];
+      return { items, nextCursor: rest.length > opts.limit && last ? `${last.score}_${last.id}` : null };
+    },
+
+    /** Unfinished deployments of a user (for credential revocation). */
+    async activeIds(userId: number): Promise<string[]> {
+      return redis.smembers(k.active(userId));
+    },
+  };
+}
+
+export type DeploymentStore = ReturnType<typeof createDeploymentStore>;

@@ -1,0 +1,81 @@
+/**
+ * A deployment: one request to get a repo running on the caller's Render account, and everything
+ * that happened to it. Records hold no secrets: env var names are kept, values never.
+ */
+
+/** Our own phases, before Render has a deploy to report on. */
+export const ORCHESTRATOR_PHASES = ['queued', 'verifying', 'detecting', 'creating_service', 'triggering_deploy'] as const;
+/** Render's in-progress deploy statuses, mirrored while we watch (Render's `queued` shows as `render_queued`). */
+export const RENDER_PROGRESS = ['created', 'render_queued', 'build_in_progress', 'pre_deploy_in_progress', 'update_in_progress'] as const;
+export const TERMINAL_STATUSES = ['live', 'build_failed', 'update_failed', 'pre_deploy_failed', 'canceled', 'failed', 'credentials_revoked'] as const;
+
+export type OrchestratorPhase = (typeof ORCHESTRATOR_PHASES)[number];
+export type RenderProgress = (typeof RENDER_PROGRESS)[number];
+export type TerminalStatus = (typeof TERMINAL_STATUSES)[number];
+export type DeploymentStatus = OrchestratorPhase | RenderProgress | TerminalStatus;
+
+const terminal = new Set<string>(TERMINAL_STATUSES);
+export const isTerminal = (s: string): s is TerminalStatus => terminal.has(s);
+
+export type DeploymentKind = 'deploy' | 'redeploy' | 'rollback';
+
+export interface DeploymentRequest {
+  githubRepo: string;
+  serviceName: string;
+  branch: string | null;
+  ownerId: string;
+  region: string;
+  plan: string;
+  envVarKeys: string[];
+  buildCommand: string | null;
+  startCommand: string | null;
+}
+
+export interface DetectedStackSummary {
+  stack: string;
+  runtime: string;
+  serviceType: string;
+  buildCommand: string;
+  startCommand: string | null;
+  reason: string;
+  fromBlueprint: boolean;
+}
+
+export interface TimelineEntry {
+  status: DeploymentStatus;
+  at: string;
+  source: 'orchestrator' | 'render';
+  note?: string;
+}
+
+export interface DeploymentFailure {
+  code: string;
+  message: string;
+}
+
+export interface DeploymentRecord {
+  id: string;
+  userId: number;
+  kind: DeploymentKind;
+  request: DeploymentRequest;
+  status: DeploymentStatus;
+  timeline: TimelineEntry[];
+  stack: DetectedStackSummary | null;
+  commitSha: string | null;
+  serviceId: string | null;
+  deployId: string | null;
+  /** When we asked Render for a deploy, so a retried trigger can adopt it instead of making another. */
+  deployRequestedAt: string | null;
+  /** For rollbacks: the deploy to roll back to. */
+  rollbackToDeployId: string | null;
+  dashboardUrl: string | null;
+  serviceUrl: string | null;
+  failure: DeploymentFailure | null;
+  /** Ids that tie the job to its consent: the session (by hashed ref) and the key (by fingerprint). */
+  sessionRef: string;
+  keyFingerprint: string;
+  watchChecks: number;
+  createdAt: string;
+  updatedAt: string;
+  finishedAt: string | null;
+}

@@ -1,0 +1,68 @@
+export type GitHubErrorKind = 'not_found' | 'unauthorized' | 'forbidden' | 'rate_limited' | 'unavailable' | 'bad_response';
+
+/**
+ * Every failure of a GitHub call, classified. The message is built here from the status and
+ * GitHub's own `message` field only: never request headers, URLs with credentials, or the token.
+ */
+export class GitHubError extends Error {
+  override readonly name = 'GitHubError';
+  readonly kind: GitHubErrorKind;
+  readonly status?: number;
+  /** For rate_limited: seconds until GitHub says to try again, when it said so. */
+  readonly retryAfterSeconds?: number;
+
+  constructor(kind: GitHubErrorKind, message: string, opts: { status?: number; retryAfterSeconds?: number } = {}) {
+    super(message);
+    this.kind = kind;
+    if (opts.status !== undefined) this.status = opts.status;
+    if (opts.retryAfterSeconds !== undefined) this.retryAfterSeconds = opts.retryAfterSeconds;
+  }
+}
+
+interface HttpLikeError {
+  status?: unknown;
+  response?: { headers?: Record<string, string | number | undefined>; data?: unknown };
+}
+
+/**
+ * Turns whatever octokit (or our response validation) threw into a GitHubError.
+ * `secret` is scrubbed from the final message in case GitHub ever echoed it back.
+ */
+export function toGitHubError(err: unknown, what: string, secret: string): GitHubError {
+  if (err instanceof GitHubError) return err;
+  const e = (err ?? {}) as HttpLikeError;
+  const status = typeof e.status === 'number' ? e.status : undefined;
+  const scrub = (s: string) => (secret ? s.split(secret).join('[REDACTED]') : s);
+
+  // octokit reports network failures and timeouts as status 500 without a response.
+  if (!e.response || status === undefined) {
+    if (status === undefined) return new GitHubError('bad_response', scrub(`GitHub ${what}: unexpected response`));
+    return new GitHubError('unavailable', scrub(`GitHub ${what}: GitHub did not answer`));
+  }
+  const headers = e.response.headers ?? {};
+  const data = e.response.data;
+  const ghMessage = data && typeof data === 'object' && typeof (data as { message?: unknown }).message === 'string'
+    ? String((data as { message: string }).message).slice(0, 200)
+    : '';
+  const message = scrub(`GitHub ${what} failed (${status}${ghMessage ? `: ${ghMessage}` : ''})`);
+  const remaining = headers['x-ratelimit-remaining'];
+  const retryAfter = retryAfterSeconds(headers);
+
+  if (status === 401) return new GitHubError('unauthorized', message, { status });
+  if (status === 429 || (status === 403 && (String(remaining) === '0' || headers['retry-after'] !== undefined || /rate limit/i.test(ghMessage)))) {
+    return new GitHubError('rate_limited', message, { status, ...(retryAfter === undefined ? {} : { retryAfterSeconds: retryAfter }) });
+  }
+  if (status === 403) return new GitHubError('forbidden', message, { status });
+  // 409 is GitHub's "Git Repository is empty."
+  if (status === 404 || status === 410 || status === 409) return new GitHubError('not_found', message, { status });
+  if (status >= 500) return new GitHubError('unavailable', message, { status });
+  return new GitHubError('bad_response', message, { status });
+}
+
+function retryAfterSeconds(headers: Record<string, string | number | undefined>): number | undefined {
+  const ra = Number(headers['retry-after']);
+  if (Number.isFinite(ra) && ra >= 0) return ra;
+  const reset = Number(headers['x-ratelimit-reset']);
+  if (Number.isFinite(reset) && reset > 0) return Math.max(0, Math.ceil(reset - Date.now() / 1000));
+  return undefined;
+}

@@ -1,0 +1,57 @@
+import { Queue, type ConnectionOptions } from 'bullmq';
+import type { Redis } from 'ioredis';
+
+export const DEPLOY_QUEUE = 'deploys';
+
+/** Job data: ids only. The worker reloads everything else, and reads the key from the session. */
+export interface DeployJobData {
+  deploymentId: string;
+  userId: number;
+}
+
+/**
+ * BullMQ prefix. The braces are a Redis Cluster hash tag: every key of the queue lands in one slot,
+ * which BullMQ's multi-key Lua scripts need on a cluster.
+ */
+export const queuePrefix = (redisPrefix: string) => `{${redisPrefix}-bull}`;
+
+export function createDeployQueue(connection: Redis | ConnectionOptions, redisPrefix: string): Queue<DeployJobData> {
+  return new Queue<DeployJobData>(DEPLOY_QUEUE, {
+    connection,
+    prefix: queuePrefix(redisPrefix),
+    defaultJobOptions: {
+      // Retries are for Render/GitHub hiccups (5xx, network). Waiting (watching, budget) uses delays, not attempts.
+      attempts: 8,
+      backoff: { type: 'exponential', delay: 2_000, jitter: 0.5 },
+      removeOnComplete: { age: 3_600, count: 5_000 },
+      removeOnFail: { age: 7 * 24 * 3_600 },
+    },
+  });
+}
+
+/**
+ * Fair enqueue. BullMQ OSS has no per-tenant groups, so fairness comes from priorities: a job's
+ * priority is 1 + the number of that user's jobs still waiting to start. A lone tenant's deploy gets
+ * priority 1 and overtakes the tail of another tenant's 200-deploy burst (whose jobs are 1..200).
+ */
+export function createFairEnqueuer(opts: { queue: Queue<DeployJobData>; redis: Redis; prefix: string }) {
+  const pendingKey = (userId: number) => `${opts.prefix}:user:${userId}:pending`;
+  return {
+    async enqueue(data: DeployJobData, delayMs = 0): Promise<void> {
+      const key = pendingKey(data.userId);
+      const res = await opts.redis.multi()
+        .zadd(key, Date.now(), data.deploymentId)
+        .zcard(key)
+        .pexpire(key, 7 * 24 * 3_600_000)
+        .exec();
+      const count = Number(res?.[1]?.[1] ?? 1);
+      await opts.queue.add('deploy', data, { jobId: data.deploymentId, priority: Math.min(Math.max(1, count), 2_000_000), delay: delayMs });
+    },
+    /** The job started: it no longer counts against its user's priority. */
+    async started(data: DeployJobData): Promise<void> {
+      await opts.redis.zrem(pendingKey(data.userId), data.deploymentId);
+    },
+  };
+}
+
+export type FairEnqueuer = ReturnType<typeof createFairEnqueuer>;

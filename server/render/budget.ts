@@ -1,0 +1,106 @@
+import type { Redis } from 'ioredis';
+import type { RenderCallInfo } from './transport.js';
+
+/**
+ * Render's documented limits (REFERENCE.md §9) per API key, deploy-type actions per service.
+ * We spend a little less than Render allows, so latency between our clock and Render's never tips a
+ * request over: a sliding window of N calls guarantees at most N in any of Render's fixed windows.
+ */
+export interface BucketLimit { limit: number; windowMs: number }
+export interface RenderLimits {
+  createService: BucketLimit;
+  deploy: BucketLimit;
+  write: BucketLimit;
+  read: BucketLimit;
+  logs: BucketLimit;
+}
+
+export const RENDER_DOCUMENTED_LIMITS: RenderLimits = {
+  createService: { limit: 20, windowMs: 3_600_000 },
+  deploy: { limit: 10, windowMs: 60_000 },
+  write: { limit: 30, windowMs: 60_000 },
+  read: { limit: 400, windowMs: 60_000 },
+  logs: { limit: 30, windowMs: 60_000 },
+};
+
+/** What we allow ourselves: 90% of each limit (at least 1) over a window one second longer. */
+export function budgetFrom(limits: RenderLimits, margin = 0.9, extraWindowMs = 1_000): RenderLimits {
+  const shrink = (b: BucketLimit): BucketLimit => ({ limit: Math.max(1, Math.floor(b.limit * margin)), windowMs: b.windowMs + extraWindowMs });
+  return { createService: shrink(limits.createService), deploy: shrink(limits.deploy), write: shrink(limits.write), read: shrink(limits.read), logs: shrink(limits.logs) };
+}
+
+const DEPLOY_ROUTES = new Set(['/services/{serviceId}', '/services/{serviceId}/deploys', '/services/{serviceId}/resume', '/services/{serviceId}/suspend']);
+
+/** Which bucket a call spends from. */
+export function bucketOf(call: Pick<RenderCallInfo, 'method' | 'route'> & { serviceId?: string }): { name: keyof RenderLimits; scope: string } {
+  if (call.method === 'GET') return call.route === '/logs' ? { name: 'logs', scope: 'key' } : { name: 'read', scope: 'key' };
+  if (call.method === 'POST' && call.route === '/services') return { name: 'createService', scope: 'key' };
+  if ((call.method === 'POST' || call.method === 'PATCH') && DEPLOY_ROUTES.has(call.route) && call.serviceId) {
+    if (call.method === 'PATCH' || call.route !== '/services/{serviceId}') return { name: 'deploy', scope: call.serviceId };
+  }
+  return { name: 'write', scope: 'key' };
+}
+
+/** No capacity now: try again after retryAfterMs. Workers turn this into a delayed job, the web into 429. */
+export class BudgetExhausted extends Error {
+  constructor(public readonly retryAfterMs: number, public readonly bucket: string) {
+    super(`Render budget for ${bucket} is spent; retry in ${Math.ceil(retryAfterMs / 1000)} s`);
+    this.name = 'BudgetExhausted';
+  }
+}
+
+// Sliding-window log: one sorted set per key and bucket, scored by Redis' own clock so every process agrees.
+// Returns 0 when a slot was taken, else milliseconds until the oldest call leaves the window.
+const TAKE = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local window = tonumber(ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+local count = redis.call('ZCARD', KEYS[1])
+if count < tonumber(ARGV[1]) then
+  redis.call('ZADD', KEYS[1], now, ARGV[3])
+  redis.call('PEXPIRE', KEYS[1], window)
+  return 0
+end
+local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+return math.max(1, tonumber(oldest[2]) + window - now)`;
+
+/**
+ * One budget per Render key (identified by its fingerprint, never the key), in Redis, shared by every
+ * worker and web process, so bursts wait here instead of drawing 429s from Render.
+ */
+export function createRenderBudget(opts: { redis: Redis; prefix: string; limits?: RenderLimits; onWait?: (bucket: string, ms: number) => void }) {
+  const limits = opts.limits ?? budgetFrom(RENDER_DOCUMENTED_LIMITS);
+  let seq = 0;
+  const token = () => `${process.pid}-${Date.now()}-${seq++}-${Math.random().toString(36).slice(2, 8)}`;
+
+  async function take(keyId: string, call: RenderCallInfo & { serviceId?: string }): Promise<{ bucket: string; waitMs: number }> {
+    const { name, scope } = bucketOf(call);
+    const bucket = scope === 'key' ? name : `${name}:${scope}`;
+    const { limit, windowMs } = limits[name];
+    const waitMs = Number(await opts.redis.eval(TAKE, 1, `${opts.prefix}:budget:${keyId}:${bucket}`, limit, windowMs, token()));
+    return { bucket, waitMs };
+  }
+
+  return {
+    limits,
+    /** Take a slot or throw BudgetExhausted at once (workers: the job is delayed, no slot held). */
+    async acquireOrThrow(keyId: string, call: RenderCallInfo & { serviceId?: string }): Promise<void> {
+      const { bucket, waitMs } = await take(keyId, call);
+      if (waitMs > 0) { opts.onWait?.(bucket, waitMs); throw new BudgetExhausted(waitMs, bucket); }
+    },
+    /** Take a slot, waiting up to maxWaitMs for one (web requests); then BudgetExhausted. */
+    async acquire(keyId: string, call: RenderCallInfo & { serviceId?: string }, maxWaitMs = 2_000): Promise<void> {
+      const deadline = Date.now() + maxWaitMs;
+      for (;;) {
+        const { bucket, waitMs } = await take(keyId, call);
+        if (waitMs === 0) return;
+        opts.onWait?.(bucket, waitMs);
+        if (Date.now() + waitMs > deadline) throw new BudgetExhausted(waitMs, bucket);
+        await new Promise((r) => setTimeout(r, waitMs));
+      }
+    },
+  };
+}
+
+export type RenderBudget = ReturnType<typeof createRenderBudget>;

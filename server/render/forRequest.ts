@@ -1,0 +1,45 @@
+import type Koa from 'koa';
+import type { AppDeps } from '../deps.js';
+import { errors } from '../errors.js';
+import { getSession } from '../sessions/middleware.js';
+import { openRenderKey } from '../sessions/credentials.js';
+import { createRenderClient, type RenderClient } from './client.js';
+
+export interface CallerRender {
+  client: RenderClient;
+  keyFingerprint: string;
+  ownerIds: string[];
+  sessionRef: string;
+}
+
+/**
+ * The caller's own Render client: their key (opened from their session for this request only),
+ * spending from the same per-key budget the workers use. A web request waits up to 2 s for budget,
+ * then gets a 429 with Retry-After.
+ */
+export function callerRender(deps: AppDeps, ctx: Koa.Context): CallerRender {
+  const sess = getSession(ctx);
+  const apiKey = openRenderKey(sess, deps.keyring);
+  if (!apiKey || !sess.render) throw errors.renderKeyMissing();
+  const fp = sess.render.keyFingerprint;
+  return {
+    client: createRenderClient({
+      baseUrl: deps.config.renderApiUrl,
+      apiKey,
+      timeoutMs: 10_000,
+      beforeRequest: (call) => deps.budget.acquire(fp, call, 2_000),
+      afterResponse: deps.metrics?.onRenderCall,
+    }),
+    keyFingerprint: fp,
+    ownerIds: sess.render.owners.map((o) => o.id),
+    sessionRef: deps.sessions.refOf(ctx.session!.externalKey as string),
+  };
+}
+
+/** Middleware form: 400 render_key_missing unless the session holds a verified key. */
+export function requireRenderKey(): Koa.Middleware {
+  return async (ctx, next) => {
+    if (!getSession(ctx)?.render) throw errors.renderKeyMissing();
+    await next();
+  };
+}

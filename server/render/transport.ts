@@ -1,0 +1,253 @@
+// One HTTP exchange with Render: hooks, auth header, deadline, and mapping every failure to a
+// RenderApiError. Axios errors never escape: their config holds the Authorization header.
+import axios, { type AxiosInstance, type AxiosResponse } from 'axios';
+import { RenderApiError, type RenderErrorKind } from './errors.js';
+import type { QueryBuilder } from './query.js';
+import { parseRateLimit, parseRetryAfterMs, type HeaderGetter, type RateLimitInfo } from './rate-limit.js';
+import type { HttpMethod, RenderRoute } from './types.js';
+
+export interface RenderCallInfo {
+  method: HttpMethod;
+  /** Templated spec path, e.g. '/services/{serviceId}/deploys'. */
+  route: RenderRoute;
+  serviceId?: string;
+}
+
+export type RenderCallOutcome = RenderCallInfo & {
+  status: number | 'network' | 'timeout';
+  durationMs: number;
+  rateLimit?: RateLimitInfo;
+};
+
+export interface TransportOptions {
+  baseUrl: string;
+  apiKey: string;
+  timeoutMs: number;
+  signal?: AbortSignal;
+  beforeRequest?: (call: RenderCallInfo) => Promise<void>;
+  afterResponse?: (call: RenderCallOutcome) => void;
+}
+
+export interface RenderRequest {
+  method: HttpMethod;
+  route: RenderRoute;
+  pathParams?: Record<string, string>;
+  query?: QueryBuilder;
+  json?: unknown;
+  form?: FormData;
+  serviceId?: string;
+}
+
+export interface RenderRawResponse {
+  status: number;
+  text: string;
+  header: HeaderGetter;
+  rateLimit?: RateLimitInfo;
+}
+
+export type Transport = (request: RenderRequest) => Promise<RenderRawResponse>;
+
+const MAX_RESPONSE_BYTES = 32 * 1024 * 1024;
+const MAX_RENDER_MESSAGE_CHARS = 500;
+
+export function createTransport(opts: TransportOptions): Transport {
+  const http: AxiosInstance = axios.create({
+    baseURL: opts.baseUrl.replace(/\/+$/, ''),
+    timeout: opts.timeoutMs,
+    headers: { accept: 'application/json' },
+    // Status handling, JSON parsing and redirects are ours: a redirect must not carry the key away.
+    validateStatus: () => true,
+    responseType: 'text',
+    transformResponse: [(data: unknown) => data],
+    maxRedirects: 0,
+    maxContentLength: MAX_RESPONSE_BYTES,
+    transitional: { clarifyTimeoutError: true, silentJSONParsing: true, forcedJSONParsing: false },
+  });
+
+  return async function send(request: RenderRequest): Promise<RenderRawResponse> {
+    const info: RenderCallInfo = { method: request.method, route: request.route };
+    if (request.serviceId !== undefined) info.serviceId = request.serviceId;
+    const path = fillRoute(request.route, request.pathParams ?? {});
+
+    throwIfAborted(opts.signal, info);
+    if (opts.beforeRequest) await opts.beforeRequest({ ...info });
+    throwIfAborted(opts.signal, info);
+
+    // A hard deadline for the whole exchange; axios' own timeout only covers socket idleness.
+    const deadline = AbortSignal.timeout(opts.timeoutMs);
+    const signal = opts.signal ? AbortSignal.any([opts.signal, deadline]) : deadline;
+    const headers: Record<string, string> = { authorization: `Bearer ${opts.apiKey}` };
+    let data: unknown;
+    if (request.form) data = request.form;
+    else if (request.json !== undefined) {
+      data = JSON.stringify(request.json);
+      headers['content-type'] = 'application/json';
+    }
+
+    const started = performance.now();
+    let response: AxiosResponse<unknown>;
+    try {
+      response = await http.request({
+        method: request.method,
+        url: path + (request.query?.toString() ?? ''),
+        data,
+        headers,
+        signal,
+      });
+    } catch (err) {
+      const durationMs = performance.now() - started;
+      const failure = classifyTransportFailure(err, deadline, opts.signal);
+      if (failure.kind === 'aborted') throw abortError(info);
+      report(opts, { ...info, status: failure.kind, durationMs });
+      throw new RenderApiError({ kind: failure.kind, method: info.method, route: info.route, detail: failure.detail });
+    }
+
+    const durationMs = performance.now() - started;
+    const header = headerGetter(response.headers as Record<string, unknown>);
+    const rateLimit = parseRateLimit(header);
+    const outcome: RenderCallOutcome = { ...info, status: response.status, durationMs };
+    if (rateLimit) outcome.rateLimit = rateLimit;
+    report(opts, outcome);
+
+    const text = typeof response.data === 'string' ? response.data : '';
+    const raw: RenderRawResponse = { status: response.status, text, header };
+    if (rateLimit) raw.rateLimit = rateLimit;
+    if (response.status >= 200 && response.status < 300) return raw;
+    throw errorFromResponse(raw, info, opts.apiKey);
+  };
+}
+
+/** Parses a 2xx JSON body; anything unreadable is a retryable 'bad_response'. */
+export function parseJsonBody(raw: RenderRawResponse, call: Pick<RenderRequest, 'method' | 'route'>): unknown {
+  try {
+    return JSON.parse(raw.text);
+  } catch {
+    throw new RenderApiError({
+      kind: 'bad_response',
+      status: raw.status,
+      method: call.method,
+      route: call.route,
+      detail: raw.text.trim() === '' ? 'empty body where JSON was expected' : 'malformed JSON',
+    });
+  }
+}
+
+/** Raised when a 2xx JSON body does not have the shape the spec promises. */
+export function unexpectedShape(raw: RenderRawResponse, call: Pick<RenderRequest, 'method' | 'route'>, what: string): RenderApiError {
+  return new RenderApiError({ kind: 'bad_response', status: raw.status, method: call.method, route: call.route, detail: `expected ${what}` });
+}
+
+function fillRoute(route: RenderRoute, params: Record<string, string>): string {
+  return route.replace(/\{(\w+)\}/g, (_, name: string) => {
+    const value = params[name];
+    // An empty or dot segment would silently address a different endpoint (e.g. the list).
+    if (typeof value !== 'string' || value === '' || value === '.' || value === '..') {
+      throw new TypeError(`Render client: path parameter ${name} must be a non-empty id`);
+    }
+    return encodeURIComponent(value);
+  });
+}
+
+function errorFromResponse(raw: RenderRawResponse, info: RenderCallInfo, apiKey: string): RenderApiError {
+  const kind = kindForStatus(raw.status);
+  const renderMessage = extractRenderMessage(raw.text, apiKey);
+  const requestId = raw.header('render-request-id');
+  let retryAfterMs = parseRetryAfterMs(raw.header('retry-after'));
+  if (retryAfterMs === undefined && kind === 'rate_limited') retryAfterMs = raw.rateLimit?.resetMs;
+  const init: ConstructorParameters<typeof RenderApiError>[0] = {
+    kind,
+    status: raw.status,
+    method: info.method,
+    route: info.route,
+  };
+  if (renderMessage !== undefined) init.renderMessage = renderMessage;
+  if (retryAfterMs !== undefined) init.retryAfterMs = retryAfterMs;
+  if (requestId !== undefined && /^[\w./:-]{1,200}$/.test(requestId)) init.requestId = requestId;
+  if (kind === 'bad_response') init.detail = `unexpected status ${raw.status}`;
+  return new RenderApiError(init);
+}
+
+export function kindForStatus(status: number): RenderErrorKind {
+  switch (status) {
+    case 400:
+      return 'bad_request';
+    case 401:
+      return 'unauthorized';
+    case 402:
+      return 'payment_required';
+    case 403:
+      return 'forbidden';
+    case 404:
+    case 410:
+      return 'not_found';
+    case 408:
+      return 'timeout';
+    case 409:
+      return 'conflict';
+    case 429:
+      return 'rate_limited';
+    case 502:
+    case 503:
+    case 504:
+      return 'unavailable';
+  }
+  if (status >= 500) return 'server_error';
+  if (status >= 400) return 'bad_request';
+  return 'bad_response'; // 1xx/3xx: Render never sends these to API clients
+}
+
+/** Render's `{message}` error body (no `id` guaranteed), cleaned so it is safe to show and log. */
+function extractRenderMessage(text: string, apiKey: string): string | undefined {
+  let message: unknown;
+  try {
+    message = (JSON.parse(text) as { message?: unknown } | null)?.message;
+  } catch {
+    return undefined;
+  }
+  if (typeof message !== 'string') return undefined;
+  let clean = message.replace(/[\u0000-\u001f\u007f]+/g, ' ').trim();
+  if (apiKey) clean = clean.split(apiKey).join('[redacted]');
+  clean = clean.replace(/Bearer\s+\S+/gi, 'Bearer [redacted]');
+  if (clean.length > MAX_RENDER_MESSAGE_CHARS) clean = `${clean.slice(0, MAX_RENDER_MESSAGE_CHARS)}…`;
+  return clean === '' ? undefined : clean;
+}
+
+type TransportFailure = { kind: 'network' | 'timeout'; detail: string } | { kind: 'aborted' };
+
+function classifyTransportFailure(err: unknown, deadline: AbortSignal, callerSignal: AbortSignal | undefined): TransportFailure {
+  if (callerSignal?.aborted) return { kind: 'aborted' };
+  const code = axios.isAxiosError(err) ? err.code : undefined;
+  if (deadline.aborted || code === 'ETIMEDOUT') {
+    return { kind: 'timeout', detail: 'no complete response before the time limit' };
+  }
+  // Only the errno-style code is kept: the message or config could echo the request.
+  const safeCode = typeof code === 'string' && /^[A-Z_]{2,40}$/.test(code) ? code : 'connection failed';
+  return { kind: 'network', detail: safeCode };
+}
+
+function throwIfAborted(signal: AbortSignal | undefined, info: RenderCallInfo): void {
+  if (signal?.aborted) throw abortError(info);
+}
+
+function abortError(info: RenderCallInfo): DOMException {
+  return new DOMException(`Render request ${info.method} ${info.route} was aborted`, 'AbortError');
+}
+
+function report(opts: TransportOptions, outcome: RenderCallOutcome): void {
+  try {
+    opts.afterResponse?.(outcome);
+  } catch {
+    // A metrics hook must never turn a good call into a failed one.
+  }
+}
+
+function headerGetter(headers: Record<string, unknown>): HeaderGetter {
+  const lower = new Map<string, unknown>();
+  for (const [name, value] of Object.entries(headers ?? {})) lower.set(name.toLowerCase(), value);
+  return (name) => {
+    const value = lower.get(name.toLowerCase());
+    if (Array.isArray(value)) return value.length > 0 ? String(value[0]) : undefined;
+    if (value === undefined || value === null) return undefined;
+    return String(value);
+  };
+}

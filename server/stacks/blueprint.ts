@@ -1,0 +1,58 @@
+import { parse } from 'yaml';
+import { z } from 'zod';
+import { STACKS, type DetectedStack, type StackName } from './types.js';
+
+// Just the fields we read from the repository's render.yaml; Render's own
+// POST /blueprints/validate is the judge of the whole file.
+const serviceSchema = z.object({
+  type: z.string(),
+  name: z.string().optional(),
+  runtime: z.string().optional(),
+  env: z.string().optional(), // deprecated alias of runtime
+  buildCommand: z.string().optional(),
+  startCommand: z.string().optional(),
+  staticPublishPath: z.string().optional(),
+  dockerfilePath: z.string().optional(),
+});
+const blueprintSchema = z.object({ services: z.array(z.unknown()).optional() });
+
+/** The stack the blueprint's first web service declares, or null if it declares none we can use. */
+export function stackFromBlueprint(raw: string): DetectedStack | null {
+  let doc: unknown;
+  try {
+    doc = parse(raw);
+  } catch {
+    return null;
+  }
+  const bp = blueprintSchema.safeParse(doc);
+  if (!bp.success) return null;
+  for (const entry of bp.data.services ?? []) {
+    const svc = serviceSchema.safeParse(entry);
+    if (!svc.success || svc.data.type !== 'web') continue;
+    const runtime = svc.data.runtime ?? svc.data.env;
+    if (!runtime || !(STACKS as readonly string[]).includes(runtime)) continue;
+    const stack = runtime as StackName;
+    const label = svc.data.name ? ` "${svc.data.name}"` : '';
+    if (stack === 'static') {
+      return {
+        stack, serviceType: 'static_site', runtime: 'static',
+        buildCommand: svc.data.buildCommand ?? '', startCommand: null, publishPath: svc.data.staticPublishPath ?? 'public',
+        reason: `render.yaml declares the static site${label}.`,
+      };
+    }
+    if (stack === 'docker') {
+      return {
+        stack, serviceType: 'web_service', runtime: 'docker', buildCommand: '', startCommand: null,
+        dockerfilePath: svc.data.dockerfilePath ?? './Dockerfile',
+        reason: `render.yaml declares the Docker web service${label}.`,
+      };
+    }
+    if (svc.data.buildCommand === undefined || svc.data.startCommand === undefined) continue;
+    return {
+      stack, serviceType: 'web_service', runtime,
+      buildCommand: svc.data.buildCommand, startCommand: svc.data.startCommand,
+      reason: `render.yaml declares the ${runtime} web service${label}.`,
+    };
+  }
+  return null;
+}

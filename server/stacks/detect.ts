@@ -1,0 +1,49 @@
+import { stackFromBlueprint } from './blueprint.js';
+import { loadTemplates, type Template } from './templates.js';
+import { StackDetectionError, type DetectedStack, type RepoFiles, type StackName } from './types.js';
+import type { Refiner } from './refiner.js';
+import { detectNode } from './node.js';
+import { detectPython } from './python.js';
+import { detectGo } from './go.js';
+import { detectRuby } from './ruby.js';
+import { detectRust } from './rust.js';
+import { detectElixir } from './elixir.js';
+import { detectDocker } from './docker.js';
+import { detectStatic } from './static.js';
+
+export { loadTemplates, type Template } from './templates.js';
+export { StackDetectionError, type DetectedStack, type RepoFiles, type StackName } from './types.js';
+
+const REFINERS: Record<StackName, Refiner> = {
+  node: detectNode, python: detectPython, go: detectGo, ruby: detectRuby,
+  rust: detectRust, elixir: detectElixir, docker: detectDocker, static: detectStatic,
+};
+
+/**
+ * Decides how Render should build and run a repository from its root files.
+ * Order: a usable render.yaml web service, then presets by priority (Dockerfile first, plain
+ * static last). A repo's render.yaml is always returned raw in `blueprint`.
+ */
+export async function detectStack(files: RepoFiles, opts: { templates?: Template[] } = {}): Promise<DetectedStack> {
+  const blueprint = files.list.includes('render.yaml') ? ((await files.read('render.yaml')) ?? undefined) : undefined;
+  const withBlueprint = (d: DetectedStack): DetectedStack => (blueprint === undefined ? d : { ...d, blueprint });
+
+  if (blueprint !== undefined) {
+    const declared = stackFromBlueprint(blueprint);
+    if (declared) return withBlueprint(declared);
+  }
+  const templates = [...(opts.templates ?? await loadTemplates())].sort((a, b) => b.detect.priority - a.detect.priority);
+  const misses: string[] = [];
+  for (const t of templates) {
+    if (!t.detect.files.some((f) => files.list.includes(f))) continue;
+    const result = await REFINERS[t.stack](files, t);
+    if (typeof result !== 'string') return withBlueprint(result);
+    misses.push(result);
+  }
+  const looked = [...new Set(templates.flatMap((t) => t.detect.files.filter((f) => /\./.test(f) || /^[A-Z]/.test(f))))].join(', ');
+  const detail = misses.length ? ` (${misses.join('; ')})` : '';
+  throw new StackDetectionError(
+    `We could not tell how to build this repository${detail}. Looked at its root for ${looked}. ` +
+    'Add a Dockerfile or a render.yaml, or enter the build and start commands yourself.',
+  );
+}

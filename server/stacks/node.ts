@@ -1,0 +1,79 @@
+import { StackDetectionError, type RepoFiles } from './types.js';
+import { fromTemplate, has, procfileStart, type Refiner } from './refiner.js';
+
+interface PackageJson {
+  main?: unknown;
+  scripts?: Record<string, unknown>;
+  packageManager?: unknown;
+  dependencies?: Record<string, unknown>;
+  devDependencies?: Record<string, unknown>;
+}
+
+interface Manager { name: string; install: string; run: (script: string) => string; start: string }
+
+function manager(files: RepoFiles, pkg: PackageJson): Manager {
+  const declared = typeof pkg.packageManager === 'string' ? pkg.packageManager : '';
+  if (has(files, 'pnpm-lock.yaml') || declared.startsWith('pnpm@')) {
+    return { name: 'pnpm', install: 'pnpm install --frozen-lockfile', run: (s) => `pnpm run ${s}`, start: 'pnpm start' };
+  }
+  if (has(files, 'yarn.lock') || declared.startsWith('yarn@')) {
+    // Yarn 2+ ("berry") renamed --frozen-lockfile to --immutable.
+    const berry = has(files, '.yarnrc.yml') || /^yarn@[2-9]/.test(declared);
+    return { name: 'yarn', install: berry ? 'yarn install --immutable' : 'yarn install --frozen-lockfile', run: (s) => `yarn run ${s}`, start: 'yarn start' };
+  }
+  // npm ci refuses to run without a lockfile.
+  const locked = has(files, 'package-lock.json', 'npm-shrinkwrap.json');
+  return { name: 'npm', install: locked ? 'npm ci' : 'npm install', run: (s) => `npm run ${s}`, start: 'npm start' };
+}
+
+// Where common front-end tools write their build, for package.json projects with no server.
+const PUBLISH_DIRS: Array<[string, string]> = [
+  ['react-scripts', 'build'], ['@sveltejs/kit', 'build'], ['gatsby', 'public'], ['next', 'out'],
+  ['vite', 'dist'], ['astro', 'dist'], ['@vue/cli-service', 'dist'], ['parcel', 'dist'],
+];
+
+export const detectNode: Refiner = async (files, t) => {
+  const raw = await files.read('package.json');
+  if (raw === null) return 'package.json could not be read';
+  let pkg: PackageJson;
+  try {
+    const parsed: unknown = JSON.parse(raw);
+    if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('not an object');
+    pkg = parsed as PackageJson;
+  } catch {
+    throw new StackDetectionError('package.json is not valid JSON, so the Node.js build cannot be set up. Fix package.json and deploy again.');
+  }
+  const scripts = pkg.scripts && typeof pkg.scripts === 'object' ? pkg.scripts : {};
+  const pm = manager(files, pkg);
+  const hasBuild = typeof scripts.build === 'string';
+  const buildCommand = hasBuild ? `${pm.install} && ${pm.run('build')}` : pm.install;
+  const via = `${pm.name}${pm.install === 'npm install' ? ' (no lockfile, so npm install instead of npm ci)' : ''}`;
+
+  const procfile = await procfileStart(files);
+  let start: string | null = null;
+  let why = '';
+  if (procfile) [start, why] = [procfile, 'the Procfile web: command'];
+  else if (typeof scripts.start === 'string') [start, why] = [pm.start, 'the start script'];
+  else if (typeof pkg.main === 'string' && pkg.main.trim()) [start, why] = [`node ${pkg.main.trim()}`, '"main" in package.json'];
+  else if (has(files, 'server.js')) [start, why] = ['node server.js', 'server.js (what npm start runs without a start script)'];
+  else if (has(files, 'index.js')) [start, why] = ['node index.js', 'index.js'];
+
+  if (start) {
+    return fromTemplate(t, `package.json found; installs with ${via}${hasBuild ? ', runs the build script' : ''} and starts with ${why}.`, { buildCommand, startCommand: start });
+  }
+  if (hasBuild) {
+    const deps = { ...(pkg.dependencies ?? {}), ...(pkg.devDependencies ?? {}) };
+    const found = PUBLISH_DIRS.find(([dep]) => dep in deps);
+    const publishPath = found?.[1] ?? 'dist';
+    return {
+      stack: 'static',
+      serviceType: 'static_site',
+      runtime: 'static',
+      buildCommand,
+      startCommand: null,
+      publishPath,
+      reason: `package.json has a build script but no way to start a server, so it is deployed as a static site publishing ${publishPath}/${found ? ` (${found[0]})` : ''}.`,
+    };
+  }
+  return 'package.json has no start script, no "main", no server.js/index.js and no build script';
+};

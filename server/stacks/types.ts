@@ -1,0 +1,32 @@
+export const STACKS = ['node', 'python', 'go', 'ruby', 'rust', 'elixir', 'docker', 'static'] as const;
+export type StackName = (typeof STACKS)[number];
+
+/** The repository as detection sees it: root entry names, and a lazy reader for any path. */
+export interface RepoFiles {
+  list: string[];
+  /** File text, or null when it does not exist. */
+  read(path: string): Promise<string | null>;
+}
+
+export interface DetectedStack {
+  stack: StackName;
+  serviceType: 'web_service' | 'static_site';
+  /** Render runtime enum value; 'static' for static sites. */
+  runtime: string;
+  /** '' when nothing needs building (docker, plain static). */
+  buildCommand: string;
+  /** null for docker (the image's CMD) and static sites. */
+  startCommand: string | null;
+  publishPath?: string;
+  /** Docker only: Render's dockerfilePath. */
+  dockerfilePath?: string;
+  /** One sentence for the user: why this stack and these commands. */
+  reason: string;
+  /** The repository's own render.yaml, raw, when it has one. */
+  blueprint?: string;
+}
+
+/** Nothing recognisable: the message is shown to the user as is. */
+export class StackDetectionError extends Error {
+  override readonly name = 'StackDetectionError';
+}

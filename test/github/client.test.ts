@@ -1,0 +1,163 @@
+import test from 'ava';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { startGitHubSimulator } from '../../sandbox/github/index.js';
+import { createGitHubClient, GitHubError } from '../../server/github/client.js';
+
+async function world(t: { teardown(fn: () => unknown): void }) {
+  const sim = await startGitHubSimulator();
+  t.teardown(() => sim.close());
+  sim.addUser({ id: 7, login: 'alice', name: 'Alice' });
+  sim.addUser({ login: 'mallory' });
+  sim.addRepo({
+    owner: 'alice', name: 'app', private: true,
+    branches: {
+      main: { 'package.json': '{"scripts":{"start":"node ."}}', 'src/x.js': '', 'big.txt': 'x'.repeat(300 * 1024), 'ünï.txt': 'héllo' },
+      dev: { 'README.md': 'dev' },
+    },
+  });
+  const token = sim.issueToken('alice');
+  const gh = createGitHubClient({ apiUrl: sim.apiUrl, token, retries: false });
+  return { sim, token, gh };
+}
+
+async function kindOf(p: Promise<unknown>): Promise<GitHubError> {
+  const err = await p.then(() => { throw new Error('expected a GitHubError'); }, (e: unknown) => e);
+  if (!(err instanceof GitHubError)) throw err;
+  return err;
+}
+
+test('getViewer maps /user', async (t) => {
+  const { gh } = await world(t);
+  t.deepEqual(await gh.getViewer(), { id: 7, login: 'alice', name: 'Alice', avatarUrl: 'https://avatars.githubusercontent.com/u/7?v=4' });
+});
+
+test('listAllRepos follows Link rel="next" across 3+ pages; listRepos returns one page with hasMore', async (t) => {
+  const { sim, gh } = await world(t);
+  for (let i = 0; i < 250; i++) sim.addRepo({ owner: 'alice', name: `repo-${i}` });
+  const before = sim.calls.length;
+  const all = await gh.listAllRepos();
+  t.is(all.length, 251);
+  t.is(new Set(all.map((r) => r.fullName)).size, 251);
+  const pages = sim.calls.slice(before).filter((c) => c.path === '/api/v3/user/repos');
+  t.is(pages.length, 3, 'three pages of 100');
+  const app = all.find((r) => r.fullName === 'alice/app')!;
+  t.deepEqual(app, {
+    fullName: 'alice/app', owner: 'alice', name: 'app', private: true, defaultBranch: 'main',
+    htmlUrl: 'https://github.com/alice/app', cloneUrl: 'https://github.com/alice/app.git', pushedAt: app.pushedAt,
+  });
+  t.is((await gh.listAllRepos(150)).length, 150, 'max stops early');
+
+  const p1 = await gh.listRepos({ perPage: 100 });
+  t.is(p1.repos.length, 100);
+  t.true(p1.hasMore);
+  const p3 = await gh.listRepos({ perPage: 100, page: 3 });
+  t.is(p3.repos.length, 51);
+  t.false(p3.hasMore);
+});
+
+test('listBranches paginates; getBranchHead returns the sha; missing branch is not_found', async (t) => {
+  const { sim, gh } = await world(t);
+  const files: Record<string, Record<string, string>> = {};
+  for (let i = 0; i < 230; i++) files[`b${i}`] = { 'a.txt': String(i) };
+  sim.addRepo({ owner: 'alice', name: 'many', defaultBranch: 'b0', branches: files });
+  t.is((await gh.listBranches('alice', 'many')).length, 230);
+  t.deepEqual(await gh.listBranches('alice', 'app'), ['dev', 'main']);
+  const head = await gh.getBranchHead('alice', 'app', 'main');
+  t.is(head.name, 'main');
+  t.regex(head.sha, /^[0-9a-f]{40}$/);
+  const err = await kindOf(gh.getBranchHead('alice', 'app', 'nope'));
+  t.is(err.kind, 'not_found');
+  t.is(err.status, 404);
+});
+
+test('contents: root names, file text, null for missing files and directories, size cap', async (t) => {
+  const { gh } = await world(t);
+  t.deepEqual(await gh.listRootFiles('alice', 'app', 'main'), ['big.txt', 'package.json', 'src', 'ünï.txt']);
+  t.deepEqual(await gh.listRootFiles('alice', 'app', 'dev'), ['README.md']);
+  t.is(await gh.readFile('alice', 'app', 'package.json', 'main'), '{"scripts":{"start":"node ."}}');
+  t.is(await gh.readFile('alice', 'app', 'ünï.txt', 'main'), 'héllo');
+  t.is(await gh.readFile('alice', 'app', 'package.json', 'dev'), null);
+  t.is(await gh.readFile('alice', 'app', 'src', 'main'), null);
+  t.is((await kindOf(gh.readFile('alice', 'app', 'big.txt', 'main'))).kind, 'bad_response');
+  t.is((await kindOf(gh.readFile('alice', 'app', '../../user', 'main'))).kind, 'not_found');
+});
+
+test('another user\'s private repo is not_found, and so is a malformed name', async (t) => {
+  const { sim, gh } = await world(t);
+  const mallory = createGitHubClient({ apiUrl: sim.apiUrl, token: sim.issueToken('mallory'), retries: false });
+  t.is((await kindOf(mallory.getRepo('alice', 'app'))).kind, 'not_found');
+  t.is((await kindOf(mallory.listBranches('alice', 'app'))).kind, 'not_found');
+  t.is((await gh.getRepo('alice', 'app')).private, true);
+  t.is((await kindOf(gh.getRepo('alice', '..'))).kind, 'not_found');
+});
+
+test('error kinds: unauthorized, forbidden, rate_limited, unavailable, bad_response; no message holds the token', async (t) => {
+  const { sim, token, gh } = await world(t);
+  const seen: GitHubError[] = [];
+  const expectKind = async (kind: GitHubError['kind'], p: Promise<unknown>) => {
+    const err = await kindOf(p);
+    t.is(err.kind, kind, err.message);
+    seen.push(err);
+    return err;
+  };
+
+  await expectKind('unauthorized', createGitHubClient({ apiUrl: sim.apiUrl, token: 'gho_notvalid', retries: false }).getViewer());
+
+  sim.injectFault({ path: '/user', status: 403, body: { message: 'Resource not accessible by integration' } });
+  await expectKind('forbidden', gh.getViewer());
+
+  const reset = String(Math.floor(Date.now() / 1000) + 120);
+  sim.injectFault({ path: '/user', status: 403, body: { message: 'API rate limit exceeded for user ID 7.' }, headers: { 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': reset } });
+  const limited = await expectKind('rate_limited', gh.getViewer());
+  t.true(limited.retryAfterSeconds! > 0 && limited.retryAfterSeconds! <= 120);
+
+  sim.injectFault({ path: '/user', status: 429, body: { message: 'You have exceeded a secondary rate limit.' }, headers: { 'retry-after': '30' } });
+  t.is((await expectKind('rate_limited', gh.getViewer())).retryAfterSeconds, 30);
+
+  sim.injectFault({ path: '/user', status: 502, body: '<html>Bad gateway</html>' });
+  await expectKind('unavailable', gh.getViewer());
+
+  sim.injectFault({ path: '/user', status: 200, body: '<html>captive portal</html>' });
+  await expectKind('bad_response', gh.getViewer());
+
+  sim.injectFault({ path: '/user/repos', status: 200, body: [{ nonsense: true }] });
+  await expectKind('bad_response', gh.listRepos());
+
+  // A hostile upstream echoing the Authorization header back must not leak it into our message.
+  sim.injectFault({ path: '/user', status: 401, body: { message: `bad token ${token}` } });
+  await expectKind('unauthorized', gh.getViewer());
+
+  for (const err of seen) {
+    t.false(err.message.includes(token), err.message);
+    t.false(err.message.includes('gho_notvalid'), err.message);
+    t.false(JSON.stringify({ ...err, message: err.message, stack: err.stack }).includes(token));
+    t.false(/authorization/i.test(err.message));
+  }
+});
+
+test('a server that never answers or refuses connections is unavailable', async (t) => {
+  const hang = createServer(() => { /* never responds */ });
+  await new Promise<void>((r) => hang.listen(0, '127.0.0.1', r));
+  t.teardown(() => { hang.closeAllConnections(); hang.close(); });
+  const url = `http://127.0.0.1:${(hang.address() as AddressInfo).port}`;
+  const slow = createGitHubClient({ apiUrl: url, token: 'gho_secret123', retries: false, timeoutMs: 200 });
+  const err = await kindOf(slow.getViewer());
+  t.is(err.kind, 'unavailable');
+  t.false(err.message.includes('gho_secret123'));
+
+  const closed = createServer();
+  await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
+  const deadPort = (closed.address() as AddressInfo).port;
+  await new Promise<void>((r) => closed.close(() => r()));
+  const refused = createGitHubClient({ apiUrl: `http://127.0.0.1:${deadPort}`, token: 'gho_secret123', retries: false });
+  t.is((await kindOf(refused.listRepos())).kind, 'unavailable');
+});
+
+test('with retries on, a passing 502 is retried by octokit and the call succeeds', async (t) => {
+  const { sim } = await world(t);
+  const gh = createGitHubClient({ apiUrl: sim.apiUrl, token: sim.issueToken('alice'), retries: true });
+  sim.injectFault({ path: '/user', status: 502, body: { message: 'Server Error' } });
+  t.is((await gh.getViewer()).login, 'alice');
+  t.deepEqual(sim.calls.filter((c) => c.path === '/api/v3/user').map((c) => c.status), [502, 200]);
+});

@@ -1,0 +1,80 @@
+import type { ContractValidator } from './render-contract-validator.js';
+
+/** A tiny fetch client for the simulator's /v1 API, used by the render-*.test.ts files. */
+
+export interface ApiResponse {
+  status: number;
+  headers: Headers;
+  text: string;
+  /** Parsed JSON, or undefined for an empty body. */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  body: any;
+}
+
+export interface RenderTestClient {
+  call(method: string, pathAndQuery: string, body?: unknown, opts?: { key?: string | null; headers?: Record<string, string> }): Promise<ApiResponse>;
+  get(pathAndQuery: string): Promise<ApiResponse>;
+  /** Contract problems seen so far (only when created with a validator). */
+  problems: string[];
+}
+
+export function renderTestClient(baseUrl: string, apiKey: string, contract?: ContractValidator): RenderTestClient {
+  const problems: string[] = [];
+  const call: RenderTestClient['call'] = async (method, pathAndQuery, body, opts = {}) => {
+    const key = opts.key === undefined ? apiKey : opts.key;
+    const headers: Record<string, string> = { Accept: 'application/json', ...(opts.headers ?? {}) };
+    if (key) headers.Authorization = `Bearer ${key}`;
+    let payload: string | undefined;
+    if (body !== undefined) {
+      headers['Content-Type'] = 'application/json';
+      payload = JSON.stringify(body);
+    }
+    if (contract) {
+      for (const p of contract.checkRequest({ method, pathAndQuery, body, headers })) problems.push(`request ${method} ${pathAndQuery}: ${p}`);
+    }
+    const res = await fetch(`${baseUrl}${pathAndQuery}`, { method, headers, body: payload });
+    const text = await res.text();
+    if (contract) {
+      const op = contract.operationId(method, pathAndQuery);
+      if (!op) problems.push(`no spec operation for ${method} ${pathAndQuery}`);
+      else for (const p of contract.checkResponse(op, res.status, text)) problems.push(p);
+    }
+    return { status: res.status, headers: res.headers, text, body: text ? (JSON.parse(text) as unknown) : undefined };
+  };
+  return { call, get: (p) => call('GET', p), problems };
+}
+
+/** Minimal valid POST /services body for a Node web service (REFERENCE §5.3). */
+export function webServiceBody(ownerId: string, name: string, extra: Record<string, unknown> = {}) {
+  return {
+    type: 'web_service',
+    name,
+    ownerId,
+    repo: `https://github.com/acme/${name}`,
+    branch: 'main',
+    autoDeploy: 'yes',
+    envVars: [{ key: 'NODE_ENV', value: 'production' }],
+    serviceDetails: {
+      runtime: 'node',
+      plan: 'starter',
+      region: 'oregon',
+      envSpecificDetails: { buildCommand: 'npm ci', startCommand: 'npm start' },
+    },
+    ...extra,
+  };
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** Polls until `check` returns a value (not undefined) or `timeoutMs` passes. */
+export async function waitFor<T>(check: () => Promise<T | undefined>, timeoutMs = 5000, stepMs = 10): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await check();
+    if (v !== undefined) return v;
+    if (Date.now() > until) throw new Error('waitFor: condition not met in time');
+    await sleep(stepMs);
+  }
+}

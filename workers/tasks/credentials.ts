@@ -1,0 +1,18 @@
+import { fingerprint } from '../../server/crypto/keyring.js';
+import { openGithubToken, openRenderKey } from '../../server/sessions/credentials.js';
+import type { DeploymentRecord } from '../../server/deployments/types.js';
+import type { WorkerContext } from '../context.js';
+
+export interface JobCredentials { renderKey: string; githubToken: string | null }
+
+/**
+ * The key comes from the session that asked for the deploy, never from the job. No session, another
+ * user, no key, or a different key than the one the deploy was requested with → null (revoked).
+ */
+export async function loadCredentials(ctx: WorkerContext, rec: DeploymentRecord): Promise<JobCredentials | null> {
+  const sess = await ctx.sessions.loadByRef(rec.sessionRef);
+  if (!sess?.user || sess.user.id !== rec.userId) return null;
+  const renderKey = openRenderKey(sess, ctx.keyring);
+  if (!renderKey || fingerprint(renderKey, ctx.keyring) !== rec.keyFingerprint) return null;
+  return { renderKey, githubToken: openGithubToken(sess, ctx.keyring) };
+}

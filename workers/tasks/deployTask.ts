@@ -1,0 +1,354 @@
+import { DelayedError, type Job } from 'bullmq';
+import { createRenderClient, RenderApiError, type RenderClient } from '../../server/render/client.js';
+import { BudgetExhausted } from '../../server/render/budget.js';
+import { createGitHubClient, GitHubError } from '../../server/github/client.js';
+import { detectStack, StackDetectionError } from '../../server/stacks/detect.js';
+import { repoFilesFromGitHub } from '../../server/stacks/fromGitHub.js';
+import { isTerminal, type DeploymentRecord, type DeploymentStatus, type DeploymentFailure } from '../../server/deployments/types.js';
+import type { DeployJobData } from '../../server/queues/deployQueue.js';
+import type { Deploy, Service } from '../../server/render/types.js';
+import { loadCredentials, type JobCredentials } from './credentials.js';
+import type { WorkerContext } from '../context.js';
+
+/** A step ended the deployment with a reason the user can act on. */
+class DeployFailed extends Error {
+  constructor(public readonly failure: DeploymentFailure, public readonly status: DeploymentStatus = 'failed') {
+    super(failure.message);
+  }
+}
+
+const RENDER_TO_STATUS: Record<string, DeploymentStatus> = {
+  created: 'created',
+  queued: 'render_queued',
+  build_in_progress: 'build_in_progress',
+  pre_deploy_in_progress: 'pre_deploy_in_progress',
+  update_in_progress: 'update_in_progress',
+  live: 'live',
+  deactivated: 'live', // it was live, then a newer deploy replaced it: this one succeeded
+  build_failed: 'build_failed',
+  update_failed: 'update_failed',
+  pre_deploy_failed: 'pre_deploy_failed',
+  canceled: 'canceled',
+};
+
+const FAILURE_TEXT: Partial<Record<DeploymentStatus, string>> = {
+  build_failed: 'The build failed on Render. The build log below shows the failing step.',
+  update_failed: 'Render built the service but it did not start (health check or crash). See the deploy log.',
+  pre_deploy_failed: 'The pre-deploy command failed on Render. See the deploy log.',
+  canceled: 'The deploy was canceled.',
+};
+
+/**
+ * One deployment, as a resumable state machine. Each run reloads the record and continues from its
+ * status; every fact Render hands back (service id, deploy id) is recorded before the next call, so a
+ * worker killed anywhere resumes without creating a second service. Waiting (deploy progress, the
+ * per-key budget, Render's Retry-After) is a delayed job, never a held worker slot.
+ */
+export async function runDeployJob(ctx: WorkerContext, job: Job<DeployJobData>, token: string | undefined): Promise<void> {
+  const { deploymentId, userId } = job.data;
+  const rec = await ctx.deployments.get(deploymentId);
+  if (!rec || rec.userId !== userId || isTerminal(rec.status)) return; // vanished, not ours, or already over
+  await ctx.enqueuer.started(job.data);
+  const log = ctx.logger.child({ deploymentId, userId, attempt: job.attemptsMade + 1 });
+
+  const creds = await loadCredentials(ctx, rec);
+  if (!creds) {
+    await ctx.deployments.transition(rec.id, 'credentials_revoked', 'orchestrator', {
+      failure: { code: 'credentials_revoked', message: 'Your session ended or the Render key was cleared, so this deploy was stopped. Sign in, connect your key and deploy again.' },
+    });
+    ctx.onFinished?.('credentials_revoked', ctx.clock.now() - Date.parse(rec.createdAt));
+    return;
+  }
+  const render = createRenderClient({
+    baseUrl: ctx.config.renderApiUrl,
+    apiKey: creds.renderKey,
+    beforeRequest: (call) => ctx.budget.acquireOrThrow(rec.keyFingerprint, call),
+    afterResponse: ctx.onRenderCall,
+  });
+
+  try {
+    const waitMs = await advance(ctx, rec, render, creds);
+    if (waitMs !== null) await delay(job, token, waitMs);
+  } catch (err) {
+    if (err instanceof DelayedError) throw err;
+    if (err instanceof BudgetExhausted) return delay(job, token, err.retryAfterMs + jitter(250));
+    if (err instanceof RenderApiError && err.kind === 'rate_limited') return delay(job, token, (err.retryAfterMs ?? 10_000) + jitter(500));
+    const failure = classify(err);
+    if (failure) {
+      await finish(ctx, rec.id, failure.status, failure.failure);
+      return;
+    }
+    // Transient (5xx, network, timeout, malformed answer): BullMQ retries with jittered backoff.
+    const finalAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+    log.warn({ kind: (err as { kind?: string }).kind ?? 'unknown', finalAttempt }, 'deploy step failed; will retry');
+    if (finalAttempt) {
+      await finish(ctx, rec.id, 'failed', { code: 'upstream_unavailable', message: `Render or GitHub kept failing (${safeMessage(err)}). Try again later.` });
+      return;
+    }
+    throw sanitizeForQueue(err);
+  }
+}
+
+/** Run steps until the deployment must wait (returns ms) or is over (null). */
+async function advance(ctx: WorkerContext, start: DeploymentRecord, render: RenderClient, creds: JobCredentials): Promise<number | null> {
+  let rec: DeploymentRecord | null = start;
+  for (let guard = 0; rec && guard < 10; guard++) {
+    switch (rec.status) {
+      case 'queued':
+      case 'verifying':
+        rec = rec.kind === 'deploy' ? await verifyRepo(ctx, rec, creds) : await ctx.deployments.transition(rec.id, 'triggering_deploy', 'orchestrator');
+        break;
+      case 'detecting':
+        rec = await detect(ctx, rec, render, creds);
+        break;
+      case 'creating_service':
+        rec = await createOrAdoptService(ctx, rec, render);
+        break;
+      case 'triggering_deploy':
+        rec = await triggerDeploy(ctx, rec, render);
+        break;
+      default:
+        if (isTerminal(rec.status)) return null;
+        return watch(ctx, rec, render);
+    }
+  }
+  return null;
+}
+
+async function verifyRepo(ctx: WorkerContext, rec: DeploymentRecord, creds: JobCredentials) {
+  if (rec.status === 'queued') {
+    const moved = await ctx.deployments.transition(rec.id, 'verifying', 'orchestrator');
+    if (!moved) return null;
+    rec = moved;
+  }
+  if (!creds.githubToken) throw new DeployFailed({ code: 'github_token_missing', message: 'Your GitHub authorization is missing. Sign in again.' }, 'credentials_revoked');
+  const gh = githubFor(ctx, creds.githubToken);
+  const [owner, name] = rec.request.githubRepo.split('/') as [string, string];
+  let repo;
+  try {
+    repo = await gh.getRepo(owner, name);
+  } catch (err) {
+    if (err instanceof GitHubError && (err.kind === 'not_found' || err.kind === 'forbidden')) {
+      throw new DeployFailed({ code: 'repo_not_found', message: `GitHub repository ${rec.request.githubRepo} was not found, or your GitHub account cannot see it.` });
+    }
+    throw err;
+  }
+  const branch = rec.request.branch ?? repo.defaultBranch;
+  let head;
+  try {
+    head = await gh.getBranchHead(owner, name, branch);
+  } catch (err) {
+    if (err instanceof GitHubError && err.kind === 'not_found') {
+      throw new DeployFailed({ code: 'branch_not_found', message: `Branch "${branch}" does not exist in ${rec.request.githubRepo}.` });
+    }
+    throw err;
+  }
+  return ctx.deployments.transition(rec.id, 'detecting', 'orchestrator', { commitSha: head.sha, request: { ...rec.request, branch } }, `Branch ${branch} at ${head.sha.slice(0, 7)}`);
+}
+
+async function detect(ctx: WorkerContext, rec: DeploymentRecord, render: RenderClient, creds: JobCredentials) {
+  const gh = githubFor(ctx, creds.githubToken!);
+  const [owner, name] = rec.request.githubRepo.split('/') as [string, string];
+  const files = await repoFilesFromGitHub(gh, owner, name, rec.request.branch!);
+  let stack;
+  try {
+    stack = await detectStack(files);
+  } catch (err) {
+    if (err instanceof StackDetectionError && (rec.request.buildCommand && rec.request.startCommand)) {
+      stack = null; // the user told us how to build and run it
+    } else throw err;
+  }
+  if (stack?.blueprint) {
+    const result = await render.validateBlueprint(rec.request.ownerId, stack.blueprint);
+    if (!result.valid) {
+      const problems = (result.errors ?? []).slice(0, 5).map((e) => `${e.path ? `${e.path}: ` : ''}${e.error}`).join('; ');
+      throw new DeployFailed({ code: 'invalid_blueprint', message: `The repository's render.yaml is not valid: ${problems || 'Render rejected it'}. Fix it and deploy again.` });
+    }
+  }
+  const summary = {
+    stack: stack?.stack ?? 'custom',
+    runtime: stack?.runtime ?? 'node',
+    serviceType: stack?.serviceType ?? 'web_service',
+    buildCommand: rec.request.buildCommand ?? stack?.buildCommand ?? '',
+    startCommand: rec.request.startCommand ?? stack?.startCommand ?? null,
+    reason: stack?.reason ?? 'Build and start commands given with the request.',
+    fromBlueprint: Boolean(stack?.blueprint),
+    publishPath: stack?.publishPath ?? null,
+    dockerfilePath: stack?.dockerfilePath ?? null,
+  };
+  return ctx.deployments.transition(rec.id, 'creating_service', 'orchestrator', { stack: summary }, `Detected ${summary.stack}: ${summary.reason}`);
+}
+
+async function findService(render: RenderClient, rec: DeploymentRecord): Promise<Service | null> {
+  const found = await render.listServices({ ownerId: rec.request.ownerId, name: rec.request.serviceName, limit: 20 });
+  return found.find((s) => s.name === rec.request.serviceName && s.ownerId === rec.request.ownerId) ?? null;
+}
+
+/** Look up before create: a retried job (or a redeploy) adopts the service instead of making a second one. */
+async function createOrAdoptService(ctx: WorkerContext, rec: DeploymentRecord, render: RenderClient) {
+  const existing = rec.serviceId ? null : await findService(render, rec);
+  if (existing || rec.serviceId) {
+    const serviceId = rec.serviceId ?? existing!.id;
+    const envVars = await ctx.envVault.get(rec.id);
+    for (const v of envVars) await render.putEnvVar(serviceId, v.key, v.value);
+    await ctx.envVault.drop(rec.id);
+    return ctx.deployments.transition(rec.id, 'triggering_deploy', 'orchestrator', serviceFields(existing, serviceId), existing ? `Service ${rec.request.serviceName} exists; deploying it` : undefined);
+  }
+  const stack = rec.stack!;
+  const envVars = await ctx.envVault.get(rec.id);
+  const details = stack.serviceType === 'static_site'
+    ? { buildCommand: stack.buildCommand, publishPath: (stack as { publishPath?: string | null }).publishPath ?? 'public' }
+    : {
+      runtime: stack.runtime as 'node',
+      plan: rec.request.plan as 'starter',
+      region: rec.request.region as 'oregon',
+      envSpecificDetails: stack.runtime === 'docker'
+        ? { dockerfilePath: (stack as { dockerfilePath?: string | null }).dockerfilePath ?? './Dockerfile', dockerContext: '.' }
+        : { buildCommand: stack.buildCommand || 'true', startCommand: stack.startCommand ?? 'true' },
+    };
+  let created;
+  try {
+    created = await render.createService({
+      type: stack.serviceType as 'web_service',
+      name: rec.request.serviceName,
+      ownerId: rec.request.ownerId,
+      repo: `https://github.com/${rec.request.githubRepo}`,
+      branch: rec.request.branch ?? undefined,
+      autoDeploy: 'yes',
+      envVars: envVars.map((v) => ({ key: v.key, value: v.value })),
+      serviceDetails: details as never,
+    });
+  } catch (err) {
+    if (err instanceof RenderApiError && err.kind === 'conflict') {
+      // Someone (or a previous attempt of ours) created it between our lookup and our create.
+      const raced = await findService(render, rec);
+      if (raced) return ctx.deployments.transition(rec.id, 'triggering_deploy', 'orchestrator', serviceFields(raced, raced.id));
+    }
+    throw err;
+  }
+  const service = created.service;
+  if (!service) throw new DeployFailed({ code: 'render_bad_response', message: 'Render created the service but did not say which one. Check your Render dashboard.' });
+  // Record the ids the moment Render returns them.
+  const next = await ctx.deployments.transition(rec.id, 'created', 'render', {
+    ...serviceFields(service, service.id), deployId: created.deployId ?? null, deployRequestedAt: new Date(ctx.clock.now()).toISOString(),
+  }, 'Service created on Render');
+  await ctx.envVault.drop(rec.id);
+  return next;
+}
+
+function serviceFields(service: Service | null, serviceId: string): Partial<DeploymentRecord> {
+  if (!service) return { serviceId };
+  const url = (service.serviceDetails as { url?: string } | undefined)?.url ?? null;
+  return { serviceId, dashboardUrl: service.dashboardUrl ?? null, serviceUrl: url || null };
+}
+
+/** Ask for a deploy once: a retry first adopts a deploy made since the last request. */
+async function triggerDeploy(ctx: WorkerContext, rec: DeploymentRecord, render: RenderClient) {
+  const serviceId = rec.serviceId!;
+  if (rec.deployRequestedAt) {
+    const since = Date.parse(rec.deployRequestedAt) - 5_000;
+    const recent = await render.listDeploys(serviceId, { limit: 5 });
+    const adopted = recent.find((d) => d.createdAt && Date.parse(d.createdAt) >= since);
+    if (adopted) return recordDeploy(ctx, rec, adopted);
+  }
+  const marked = await ctx.deployments.update(rec.id, { deployRequestedAt: new Date(ctx.clock.now()).toISOString() });
+  if (!marked) return null;
+  if (rec.kind === 'rollback' && rec.rollbackToDeployId) {
+    return recordDeploy(ctx, marked, await render.rollbackDeploy(serviceId, rec.rollbackToDeployId));
+  }
+  const result = await render.triggerDeploy(serviceId, { clearCache: 'do_not_clear' });
+  if (result.kind === 'created') return recordDeploy(ctx, marked, result.deploy);
+  // 202 with an empty body: Render queued it behind a running deploy. Find it; else the next check will.
+  const queued = await render.findQueuedDeploy(serviceId);
+  if (queued) return recordDeploy(ctx, marked, queued);
+  return ctx.deployments.transition(rec.id, 'render_queued', 'render', {}, 'Queued behind a running deploy');
+}
+
+function recordDeploy(ctx: WorkerContext, rec: DeploymentRecord, deploy: Deploy) {
+  const status = RENDER_TO_STATUS[deploy.status ?? 'created'] ?? 'created';
+  if (isTerminal(status)) return finish(ctx, rec.id, status, failureFor(status), { deployId: deploy.id });
+  return ctx.deployments.transition(rec.id, status, 'render', { deployId: deploy.id });
+}
+
+/** One look at the deploy; returns how long to wait before the next, or null when it is over. */
+async function watch(ctx: WorkerContext, rec: DeploymentRecord, render: RenderClient): Promise<number | null> {
+  const started = Date.parse(rec.deployRequestedAt ?? rec.createdAt);
+  if (ctx.clock.now() - started > ctx.watch.maxMs) {
+    await finish(ctx, rec.id, 'failed', { code: 'watch_timeout', message: 'Render did not finish this deploy within the time limit. Check it in the Render dashboard.' });
+    return null;
+  }
+  let deploy: Deploy | null = null;
+  if (rec.deployId) deploy = await render.getDeploy(rec.serviceId!, rec.deployId);
+  else deploy = await render.findQueuedDeploy(rec.serviceId!) ?? (await render.listDeploys(rec.serviceId!, { limit: 1 }))[0] ?? null;
+  const checks = rec.watchChecks + 1;
+  if (deploy) {
+    const status = RENDER_TO_STATUS[deploy.status ?? ''] ?? rec.status;
+    if (isTerminal(status)) {
+      await finish(ctx, rec.id, status, failureFor(status), { deployId: deploy.id, watchChecks: checks });
+      return null;
+    }
+    if (status !== rec.status || deploy.id !== rec.deployId) {
+      const moved = await ctx.deployments.transition(rec.id, status, 'render', { deployId: deploy.id, watchChecks: checks });
+      if (!moved) return null;
+    } else {
+      const touched = await ctx.deployments.update(rec.id, { watchChecks: checks });
+      if (!touched) return null;
+    }
+  }
+  const { initialMs, factor, maxDelayMs } = ctx.watch;
+  return Math.min(maxDelayMs, Math.round(initialMs * factor ** Math.min(checks - 1, 50)));
+}
+
+function failureFor(status: DeploymentStatus): DeploymentFailure | null {
+  if (status === 'live') return null;
+  return { code: status, message: FAILURE_TEXT[status] ?? 'The deploy did not complete.' };
+}
+
+async function finish(ctx: WorkerContext, id: string, status: DeploymentStatus, failure: DeploymentFailure | null, extra: Partial<DeploymentRecord> = {}) {
+  const done = await ctx.deployments.transition(id, status, status === 'failed' || status === 'credentials_revoked' ? 'orchestrator' : 'render', { ...extra, failure }, failure?.message);
+  if (done) ctx.onFinished?.(status, Date.parse(done.finishedAt ?? done.updatedAt) - Date.parse(done.createdAt));
+  await ctx.envVault.drop(id);
+  return null;
+}
+
+/** Non-retryable errors become a final status with a clear reason; retryable ones return null. */
+function classify(err: unknown): { status: DeploymentStatus; failure: DeploymentFailure } | null {
+  if (err instanceof DeployFailed) return { status: err.status, failure: err.failure };
+  if (err instanceof StackDetectionError) return { status: 'failed', failure: { code: 'stack_not_detected', message: err.message } };
+  if (err instanceof RenderApiError) {
+    if (err.retryable) return null;
+    if (err.kind === 'unauthorized') return { status: 'credentials_revoked', failure: { code: 'render_key_rejected', message: 'Render rejected your API key (it may have been revoked). Connect a valid key and deploy again.' } };
+    if (err.kind === 'payment_required') return { status: 'failed', failure: { code: 'render_payment_required', message: 'Render needs payment information on this workspace before it can create this service.' } };
+    return { status: 'failed', failure: { code: `render_${err.kind}`, message: `Render refused the request: ${err.renderMessage ?? err.message}` } };
+  }
+  if (err instanceof GitHubError) {
+    if (err.kind === 'unauthorized') return { status: 'credentials_revoked', failure: { code: 'github_token_invalid', message: 'GitHub rejected your authorization. Sign in again.' } };
+    if (err.kind === 'not_found' || err.kind === 'forbidden') return { status: 'failed', failure: { code: 'github_' + err.kind, message: err.message } };
+    return null;
+  }
+  return null;
+}
+
+async function delay(job: Job<DeployJobData>, token: string | undefined, ms: number): Promise<never> {
+  await job.moveToDelayed(Date.now() + Math.max(1, Math.round(ms)), token);
+  throw new DelayedError();
+}
+
+const jitter = (ms: number) => Math.floor(Math.random() * ms);
+
+function safeMessage(err: unknown): string {
+  if (err instanceof RenderApiError || err instanceof GitHubError) return err.message;
+  return 'unexpected error';
+}
+
+/** BullMQ stores the thrown error's message and stack in Redis: keep them free of anything sensitive. */
+function sanitizeForQueue(err: unknown): Error {
+  const e = new Error(safeMessage(err));
+  e.name = (err as Error)?.name ?? 'Error';
+  e.stack = `${e.name}: ${e.message}`;
+  return e;
+}
+
+function githubFor(ctx: WorkerContext, token: string) {
+  return createGitHubClient({ apiUrl: ctx.config.github.apiUrl, token, retries: ctx.config.nodeEnv !== 'test' });
+}

@@ -1,0 +1,34 @@
+import { Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { DEPLOY_QUEUE, queuePrefix, type DeployJobData } from '../server/queues/deployQueue.js';
+import { runDeployJob } from './tasks/deployTask.js';
+import type { WorkerContext } from './context.js';
+
+export interface DeployWorkerOptions {
+  /** Jobs in flight per process. Steps are short I/O; waiting is delayed jobs, so this can be high. */
+  concurrency?: number;
+  /** How long a job lock lives without renewal; a killed worker's job is picked up after this. */
+  lockDurationMs?: number;
+  stalledIntervalMs?: number;
+}
+
+/**
+ * The BullMQ worker for deployments. Give it its own connection (maxRetriesPerRequest: null).
+ * A job that stalls (its worker died) is retried up to 20 times: every step is safe to repeat.
+ */
+export function createDeployWorker(ctx: WorkerContext, connection: Redis, opts: DeployWorkerOptions = {}): Worker<DeployJobData> {
+  const worker = new Worker<DeployJobData>(DEPLOY_QUEUE, (job, token) => runDeployJob(ctx, job, token), {
+    connection,
+    prefix: queuePrefix(ctx.config.redisPrefix),
+    concurrency: opts.concurrency ?? ctx.config.workerConcurrency,
+    lockDuration: opts.lockDurationMs ?? 30_000,
+    stalledInterval: opts.stalledIntervalMs ?? 30_000,
+    maxStalledCount: 20,
+    autorun: true,
+  });
+  worker.on('failed', (job, err) => {
+    if (job && job.attemptsMade >= (job.opts.attempts ?? 1)) ctx.logger.warn({ deploymentId: job.data.deploymentId, err: err.message }, 'deploy job gave up');
+  });
+  worker.on('error', (err) => ctx.logger.error({ err: { message: err.message } }, 'worker error'));
+  return worker;
+}
