@@ -26,6 +26,8 @@ export interface CreateAppOptions {
   routes?: Array<(router: Router) => void>;
   /** Middleware mounted after sessions and before routes (e.g. security-event detectors). */
   middleware?: Koa.Middleware[];
+  /** Sandbox mode (npm start without GitHub credentials): the UI shows a banner and the demo key. */
+  sandbox?: { renderApiKey: string; login: string };
   /** How often an active session's idle window is slid forward (one Redis write per interval). */
   sessionTouchMs?: number;
 }
@@ -98,6 +100,9 @@ export function createApp(deps: AppDeps, opts: CreateAppOptions = {}): Koa {
     async beforeSignOut(ctx, user, ref) { await revoke(user.id, ref); await opts.authHooks?.beforeSignOut?.(ctx, user, ref); },
   });
   sessionRoutes(router);
+  router.get('/api/meta', (ctx) => {
+    ctx.body = { sandbox: Boolean(opts.sandbox), demo: opts.sandbox ? { login: opts.sandbox.login, renderApiKey: opts.sandbox.renderApiKey } : null };
+  });
   renderKeyRoutes(router, deps, {
     ...opts.renderKeyHooks,
     async onKeyCleared(ctx, userId, ref) { await revoke(userId, ref); await opts.renderKeyHooks?.onKeyCleared?.(ctx, userId, ref); },

@@ -197,7 +197,7 @@ export function createRenderClient(opts: RenderClientOptions): RenderClient {
     });
   }
 
-  function serviceRoute<R extends RenderRoute>(method: RenderRequest['method'], route: R, serviceId: string, extra: Record<string, string> = {}): RenderRequest {
+  function serviceRoute(method: RenderRequest['method'], route: RenderRoute, serviceId: string, extra: Record<string, string> = {}): RenderRequest {
     return { method, route, serviceId, pathParams: { serviceId, ...extra } };
   }
 

@@ -33,6 +33,37 @@ function relax(node: Json): Json {
   return out;
 }
 
+/**
+ * Inlines every local $ref (the spec has no cycles). openapi-backend's own dereferencer does not
+ * unescape `~1` in pointers such as `#/paths/~1logs/get/parameters/3`, so it gets a ref-free copy.
+ */
+function inlineRefs(root: Json): Json {
+  const lookup = (ref: string): Json => {
+    let node: Json | undefined = root;
+    for (const raw of ref.replace(/^#\//, '').split('/')) {
+      const key = decodeURIComponent(raw.replaceAll('~1', '/').replaceAll('~0', '~'));
+      // A pointer may pass through another $ref (e.g. a parameter that is itself a $ref).
+      while (node && typeof node === 'object' && !Array.isArray(node) && typeof node.$ref === 'string') node = lookup(node.$ref);
+      node = node && typeof node === 'object' ? (node as Record<string, Json>)[key] : undefined;
+    }
+    if (node === undefined) throw new Error(`unresolvable $ref ${ref}`);
+    return node;
+  };
+  const walk = (node: Json, seen: string[]): Json => {
+    if (Array.isArray(node)) return node.map((n) => walk(n, seen));
+    if (node === null || typeof node !== 'object') return node;
+    const ref = node.$ref;
+    if (typeof ref === 'string') {
+      if (seen.includes(ref)) throw new Error(`cyclic $ref ${ref}`);
+      return walk(lookup(ref), [...seen, ref]);
+    }
+    const out: { [k: string]: Json } = {};
+    for (const [k, v] of Object.entries(node)) out[k] = walk(v, seen);
+    return out;
+  };
+  return walk(root, []);
+}
+
 /** Recursively removes null-valued object keys (null ≡ absent). */
 export function dropNulls(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(dropNulls);
@@ -53,7 +84,7 @@ export interface ContractValidator {
 
 export async function createContractValidator(): Promise<ContractValidator> {
   const raw = JSON.parse(readFileSync(specPath, 'utf8')) as Json;
-  const definition = relax(raw) as unknown as ConstructorParameters<typeof OpenAPIBackend>[0]['definition'];
+  const definition = relax(inlineRefs(raw)) as unknown as ConstructorParameters<typeof OpenAPIBackend>[0]['definition'];
   const api = new OpenAPIBackend({ definition, quick: true, validate: true, apiRoot: '/', ajvOpts: { strict: false, logger: false } });
   await api.init();
   const spec = raw as { paths: Record<string, Record<string, { operationId?: string; responses?: Record<string, { content?: unknown; $ref?: string }> }>> };

@@ -103,7 +103,7 @@ test('every implemented operation answers per spec/render-openapi.json', async (
   const logs = await api.get(`/logs?ownerId=${team}&resource=${serviceId}&direction=forward&limit=3&type=build`);
   t.is(logs.status, 200);
   t.true(logs.body.logs.length > 0);
-  t.is((await api.get(`/logs?resource=${serviceId}`)).status, 400);
+  t.is((await api.call('GET', `/logs?resource=${serviceId}`, undefined, { invalidRequest: true })).status, 400);
   const audit = await api.get(`/owners/${team}/audit-logs?limit=1000`);
   t.is(audit.status, 200);
   t.true(audit.body.some((a: { auditLog: { event: string } }) => a.auditLog.event === 'ViewEnvVarValuesEvent'));
@@ -137,4 +137,14 @@ test('a 429 answer and fault-injected errors also match the spec', async (t) => 
   sim.setFault({ route: '/services', kind: 'status', status: 503, count: 1 });
   t.is((await api.call('POST', '/services', webServiceBody('tea-00000000000000000000', 'x'))).status, 503);
   t.deepEqual(api.problems, []);
+});
+
+test('the contract checker itself rejects wrong bodies and undeclared statuses', async (t) => {
+  const contract = await createContractValidator();
+  t.not(contract.checkResponse('retrieve-service', 200, '{"id":"srv-x"}').length, 0);
+  t.not(contract.checkResponse('retrieve-deploy', 200, '{"id":"dep-x","status":"exploded"}').length, 0);
+  t.not(contract.checkResponse('suspend-service', 202, '{"ok":true}').length, 0);
+  t.not(contract.checkResponse('get-user', 418, '{}').length, 0);
+  t.deepEqual(contract.checkResponse('retrieve-deploy', 200, '{"id":"dep-x","commit":null,"finishedAt":null}'), []);
+  t.not(contract.checkRequest({ method: 'POST', pathAndQuery: '/services', body: { name: 'x' } }).length, 0);
 });

@@ -12,7 +12,8 @@ export interface ApiResponse {
 }
 
 export interface RenderTestClient {
-  call(method: string, pathAndQuery: string, body?: unknown, opts?: { key?: string | null; headers?: Record<string, string> }): Promise<ApiResponse>;
+  /** `invalidRequest: true` marks a request that is meant to break the spec (the contract check then expects that). */
+  call(method: string, pathAndQuery: string, body?: unknown, opts?: { key?: string | null; headers?: Record<string, string>; invalidRequest?: boolean }): Promise<ApiResponse>;
   get(pathAndQuery: string): Promise<ApiResponse>;
   /** Contract problems seen so far (only when created with a validator). */
   problems: string[];
@@ -30,7 +31,9 @@ export function renderTestClient(baseUrl: string, apiKey: string, contract?: Con
       payload = JSON.stringify(body);
     }
     if (contract) {
-      for (const p of contract.checkRequest({ method, pathAndQuery, body, headers })) problems.push(`request ${method} ${pathAndQuery}: ${p}`);
+      const found = contract.checkRequest({ method, pathAndQuery, body, headers });
+      if (opts.invalidRequest && found.length === 0) problems.push(`request ${method} ${pathAndQuery} was expected to break the spec`);
+      if (!opts.invalidRequest) for (const p of found) problems.push(`request ${method} ${pathAndQuery}: ${p}`);
     }
     const res = await fetch(`${baseUrl}${pathAndQuery}`, { method, headers, body: payload });
     const text = await res.text();

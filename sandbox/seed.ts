@@ -1,0 +1,35 @@
+import type { GitHubSimulator } from './github/index.js';
+import type { RenderSimulator } from './render/index.js';
+
+/** The demo world of sandbox mode: one GitHub user with repos of different stacks, one Render account. */
+export const DEMO = {
+  login: 'demo-user',
+  name: 'Demo User',
+  renderApiKey: 'rnd_sandboxDemoKey000000000000000',
+};
+
+const files = {
+  node: {
+    'package.json': JSON.stringify({ name: 'hello-node', scripts: { start: 'node server.js' } }, null, 2),
+    'package-lock.json': '{}',
+    'server.js': "require('http').createServer((q, s) => s.end('hello')).listen(process.env.PORT || 3000);\n",
+  },
+  python: { 'requirements.txt': 'flask==3.0.0\ngunicorn==22.0.0\n', 'app.py': 'from flask import Flask\napp = Flask(__name__)\n' },
+  go: { 'go.mod': 'module example.com/hello\n\ngo 1.22\n', 'main.go': 'package main\n\nfunc main() {}\n' },
+  static: { 'index.html': '<!doctype html><title>Hello</title><h1>Hello</h1>\n' },
+  docker: { Dockerfile: 'FROM nginx:alpine\nCOPY . /usr/share/nginx/html\n' },
+  failing: { 'package.json': JSON.stringify({ name: 'broken-build', scripts: { start: 'node index.js', build: 'exit 1' } }, null, 2) },
+};
+
+export function seedSandbox(github: GitHubSimulator, render: RenderSimulator): void {
+  github.addUser({ id: 4242, login: DEMO.login, name: DEMO.name });
+  github.setAuthorizingUser(DEMO.login);
+  github.addRepo({ owner: DEMO.login, name: 'hello-node', branches: { main: files.node, develop: files.node } });
+  github.addRepo({ owner: DEMO.login, name: 'flask-api', private: true, branches: { main: files.python } });
+  github.addRepo({ owner: DEMO.login, name: 'go-service', branches: { main: files.go } });
+  github.addRepo({ owner: DEMO.login, name: 'landing-page', branches: { main: files.static } });
+  github.addRepo({ owner: DEMO.login, name: 'nginx-docker', branches: { main: files.docker } });
+  github.addRepo({ owner: DEMO.login, name: 'broken-build', branches: { main: files.failing } });
+  render.addAccount({ apiKey: DEMO.renderApiKey, user: { name: DEMO.name, email: 'demo@example.com' }, workspaces: [{ name: 'Demo workspace' }] });
+  render.failBuilds({ repo: `https://github.com/${DEMO.login}/broken-build` }, 'build_failed');
+}
