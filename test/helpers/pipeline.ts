@@ -1,0 +1,56 @@
+import { Writable } from 'node:stream';
+import { createLogger } from '../../server/logger.js';
+import { startWorker, type WorkerProcess } from '../../workers/process.js';
+import type { RenderLimits } from '../../server/render/budget.js';
+import type { Stack } from './stack.js';
+import type { Agent } from './agent.js';
+
+/** Fast watch policy for tests: the deploy task's backoff, shrunk. */
+export const FAST_WATCH = { initialMs: 40, factor: 1.2, maxDelayMs: 200 };
+
+/** A real worker (in this process) on the stack's config and Redis. */
+export async function startTestWorker(stack: Stack, opts: { renderLimits?: RenderLimits; concurrency?: number } = {}): Promise<WorkerProcess & { logs: string[] }> {
+  const logs: string[] = [];
+  const sink = new Writable({ write(chunk, _e, cb) { logs.push(String(chunk)); cb(); } });
+  const proc = await startWorker({
+    config: stack.config, logger: createLogger({ level: 'debug', destination: sink }), watch: FAST_WATCH, renderLimits: opts.renderLimits,
+    workerOptions: { concurrency: opts.concurrency ?? 20, lockDurationMs: 5_000, stalledIntervalMs: 1_000 },
+  });
+  return Object.assign(proc, { logs });
+}
+
+/** A GitHub repo in the simulator with a Node app on `main`. */
+export function addNodeRepo(stack: Stack, owner: string, name: string, extra: Record<string, string> = {}) {
+  stack.github.addRepo({
+    owner, name,
+    branches: { main: { 'package.json': JSON.stringify({ name, scripts: { start: 'node index.js' } }), 'package-lock.json': '{}', 'index.js': '', ...extra } },
+  });
+}
+
+/** Sign in, connect a fresh Render key, return the agent and the workspace id. */
+export async function signedInWithKey(stack: Stack, login: string): Promise<{ agent: Agent; apiKey: string; ownerId: string; accountId: string }> {
+  const apiKey = `rnd_${login.replace(/[^A-Za-z0-9]/g, '')}${'k'.repeat(24)}`;
+  const account = stack.render.addAccount({ apiKey, workspaces: [{ name: `${login} workspace` }] });
+  const agent = stack.agent();
+  await stack.signIn(agent, login);
+  const res = await agent.post('/api/render/setup', { api_key: apiKey });
+  if (res.status !== 200) throw new Error(`key setup: ${res.status} ${res.text}`);
+  return { agent, apiKey, ownerId: res.json.owners[0].id, accountId: account.id };
+}
+
+/** Poll a deployment until it is finished (bounded). */
+export async function waitFinished(agent: Agent, id: string, timeoutMs = 30_000): Promise<any> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const res = await agent.get(`/api/render/deployments/${id}`);
+    if (res.status !== 200) throw new Error(`deployment ${id}: ${res.status}`);
+    if (res.json.finished) return res.json;
+    if (Date.now() > end) throw new Error(`deployment ${id} still ${res.json.status} after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Render API calls one account made, by method and templated route. */
+export function renderCalls(stack: Stack, accountId: string, method: string, route: string) {
+  return stack.render.calls.filter((c) => c.accountId === accountId && c.method === method && c.route === route);
+}

@@ -1,0 +1,174 @@
+import test from 'ava';
+import { startStack, dumpRedis, type Stack } from '../helpers/stack.js';
+import { addNodeRepo, renderCalls, signedInWithKey, startTestWorker, waitFinished } from '../helpers/pipeline.js';
+import type { WorkerProcess } from '../../workers/process.js';
+
+let stack: Stack;
+let worker: WorkerProcess & { logs: string[] };
+test.before(async () => {
+  stack = await startStack({ renderOptions: { phaseMs: { created: 20, build_in_progress: 60, pre_deploy_in_progress: 20, update_in_progress: 40 } } });
+  worker = await startTestWorker(stack);
+});
+test.after.always(async () => { await worker?.close(5_000); await stack?.close(); });
+
+test('repo → live for a new service, then a redeploy of the same service', async (t) => {
+  const { agent, ownerId, apiKey, accountId } = await signedInWithKey(stack, 'alice');
+  addNodeRepo(stack, 'alice', 'shop');
+  const res = await agent.post('/api/render/deploy', {
+    github_repo: 'alice/shop', project_name: 'shop', env_vars: [{ key: 'DATABASE_PASSWORD', value: 'hunter2-very-secret' }],
+  });
+  t.is(res.status, 202, res.text);
+  t.is(res.json.status, 'queued');
+  t.is(res.json.request.ownerId, ownerId);
+  t.deepEqual(res.json.request.envVarKeys, ['DATABASE_PASSWORD']);
+  t.false(res.text.includes('hunter2'), 'env values never come back');
+  const done = await waitFinished(agent, res.json.id);
+  t.is(done.status, 'live', JSON.stringify(done.failure));
+  t.regex(done.serviceId, /^srv-/);
+  t.regex(done.deployId, /^dep-/);
+  t.truthy(done.dashboardUrl);
+  t.is(done.stack.stack, 'node');
+  const statuses = done.timeline.map((e: { status: string }) => e.status);
+  for (const s of ['queued', 'verifying', 'detecting', 'creating_service', 'created', 'live']) t.true(statuses.includes(s), `timeline has ${s}: ${statuses}`);
+  t.true(statuses.indexOf('build_in_progress') > 0 || statuses.includes('update_in_progress'), 'saw Render progress');
+  t.is(renderCalls(stack, accountId, 'POST', '/services').length, 1);
+
+  // Same project again: the existing service gets a new deploy, no second service.
+  const again = await agent.post('/api/render/deploy', { github_repo: 'alice/shop', project_name: 'shop' });
+  t.is(again.status, 202);
+  const redeployed = await waitFinished(agent, again.json.id);
+  t.is(redeployed.status, 'live');
+  t.is(redeployed.serviceId, done.serviceId);
+  t.is(renderCalls(stack, accountId, 'POST', '/services').length, 1, 'no second service');
+  t.true(redeployed.timeline.some((e: { status: string }) => e.status === 'triggering_deploy'));
+
+  const list = await agent.get('/api/render/my-deployments?limit=1');
+  t.is(list.json.deployments[0].id, again.json.id, 'newest first');
+  t.truthy(list.json.nextCursor);
+  const next = await agent.get(`/api/render/my-deployments?limit=1&cursor=${encodeURIComponent(list.json.nextCursor)}`);
+  t.is(next.json.deployments[0].id, res.json.id);
+  t.is(next.json.nextCursor, null);
+
+  const redis = await dumpRedis(stack.redis.client);
+  for (const secret of [apiKey, 'hunter2-very-secret', ...stack.github.tokensFor('alice')]) {
+    t.false(redis.includes(secret), 'secret found in Redis (records, jobs, sessions)');
+    t.false(stack.logs.join('').includes(secret), 'secret in web logs');
+    t.false(worker.logs.join('').includes(secret), 'secret in worker logs');
+  }
+});
+
+test('Idempotency-Key: same key → same deployment, no second job', async (t) => {
+  const { agent, accountId } = await signedInWithKey(stack, 'idem');
+  addNodeRepo(stack, 'idem', 'api');
+  const body = { github_repo: 'idem/api', project_name: 'idem-api' };
+  const [a, b] = await Promise.all([
+    agent.post('/api/render/deploy', body, { headers: { 'idempotency-key': 'req-1' } }),
+    agent.post('/api/render/deploy', body, { headers: { 'idempotency-key': 'req-1' } }),
+  ]);
+  t.is(a.status, 202);
+  t.is(b.status, 202);
+  t.is(a.json.id, b.json.id);
+  const other = await agent.post('/api/render/deploy', { ...body, branch: 'dev' }, { headers: { 'idempotency-key': 'req-1' } });
+  t.is(other.status, 409);
+  t.is(other.json.error.code, 'idempotency_key_reused');
+  await waitFinished(agent, a.json.id);
+  const list = await agent.get('/api/render/my-deployments');
+  t.is(list.json.deployments.length, 1);
+  t.is(renderCalls(stack, accountId, 'POST', '/services').length, 1, 'one job, one service');
+});
+
+test('failures end in a clear failed state', async (t) => {
+  const { agent } = await signedInWithKey(stack, 'bob');
+  addNodeRepo(stack, 'bob', 'breaks');
+  stack.render.failBuilds({ serviceName: 'breaks' }, 'build_failed');
+  stack.github.addRepo({ owner: 'carol', name: 'private-thing', private: true, branches: { main: { 'index.html': '' } } });
+  stack.github.addRepo({ owner: 'bob', name: 'bad-blueprint', branches: { main: { 'render.yaml': 'services:\n  - type: web\n    name: x\n    runtime: nodejs-nope\n    plan: 12\n', 'package.json': '{"scripts":{"start":"node ."}}' } } });
+  stack.github.addRepo({ owner: 'bob', name: 'mystery', branches: { main: { 'README.md': 'hi' } } });
+
+  const cases = [
+    { body: { github_repo: 'bob/breaks', project_name: 'breaks' }, status: 'build_failed', code: 'build_failed' },
+    { body: { github_repo: 'carol/private-thing', project_name: 'private-thing' }, status: 'failed', code: 'repo_not_found' },
+    { body: { github_repo: 'bob/breaks', project_name: 'breaks-2', branch: 'nope' }, status: 'failed', code: 'branch_not_found' },
+    { body: { github_repo: 'bob/bad-blueprint', project_name: 'bad-bp' }, status: 'failed', code: 'invalid_blueprint' },
+    { body: { github_repo: 'bob/mystery', project_name: 'mystery' }, status: 'failed', code: 'stack_not_detected' },
+  ];
+  for (const c of cases) {
+    const res = await agent.post('/api/render/deploy', c.body);
+    t.is(res.status, 202, res.text);
+    const done = await waitFinished(agent, res.json.id);
+    t.is(done.status, c.status, `${c.body.github_repo}: ${JSON.stringify(done.failure)}`);
+    t.is(done.failure.code, c.code);
+    t.true(done.failure.message.length > 20, 'a sentence the user can act on');
+  }
+});
+
+test('cancel a running deploy', async (t) => {
+  const { agent } = await signedInWithKey(stack, 'dan');
+  addNodeRepo(stack, 'dan', 'slow');
+  const res = await agent.post('/api/render/deploy', { github_repo: 'dan/slow', project_name: 'slow' });
+  // Wait until Render has a deploy to cancel.
+  let rec;
+  for (let i = 0; i < 400; i++) {
+    rec = (await agent.get(`/api/render/deployments/${res.json.id}`)).json;
+    if (rec.deployId || rec.finished) break;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  const canceled = await agent.post(`/api/render/deployments/${res.json.id}/cancel`);
+  if (canceled.status === 409) { t.pass('deploy finished before the cancel reached it'); return; }
+  t.is(canceled.status, 200, canceled.text);
+  t.is(canceled.json.status, 'canceled');
+  const after = await waitFinished(agent, res.json.id);
+  t.is(after.status, 'canceled');
+  t.is((await agent.post(`/api/render/deployments/${res.json.id}/cancel`)).status, 409);
+});
+
+test('another user\'s deployment is a 404 everywhere', async (t) => {
+  const { agent: a } = await signedInWithKey(stack, 'owner1');
+  const { agent: b } = await signedInWithKey(stack, 'prober');
+  addNodeRepo(stack, 'owner1', 'mine');
+  const res = await a.post('/api/render/deploy', { github_repo: 'owner1/mine', project_name: 'mine' });
+  const id = res.json.id;
+  t.is((await b.get(`/api/render/deployments/${id}`)).status, 404);
+  t.is((await b.get(`/api/render/deployments/${id}/logs`)).status, 404);
+  t.is((await b.post(`/api/render/deployments/${id}/cancel`)).status, 404);
+  t.is((await b.get('/api/render/my-deployments')).json.deployments.length, 0);
+  t.is((await b.get('/api/render/deployments/not-an-id')).status, 404);
+  await waitFinished(a, id);
+});
+
+test('deploy input is validated: clear 400s, nothing enqueued', async (t) => {
+  const { agent } = await signedInWithKey(stack, 'validator');
+  const bad = [
+    {}, { github_repo: 'no-slash', project_name: 'x' }, { github_repo: 'a/b', project_name: '-bad-' },
+    { github_repo: 'a/b', project_name: 'ok', region: 'mars' }, { github_repo: 'a/b', project_name: 'ok', plan: 'gold' },
+    { github_repo: 'a/b', project_name: 'ok', branch: 'a..b' }, { github_repo: 'a/b', project_name: 'ok', env_vars: [{ key: '1X', value: 'v' }] },
+    { github_repo: 'a/b', project_name: 'ok', owner_id: 'tea-00000000000000000000' }, { github_repo: 'a/b', project_name: 'ok', surprise: 1 },
+    { github_repo: 'a/b', project_name: 'ok', env_vars: [{ key: 'A', value: '1' }, { key: 'A', value: '2' }] },
+  ];
+  for (const body of bad) {
+    const res = await agent.post('/api/render/deploy', body);
+    t.is(res.status, 400, JSON.stringify(body));
+    t.is(res.json.error.code, 'validation_failed');
+  }
+  t.is((await agent.get('/api/render/my-deployments')).json.deployments.length, 0);
+  const noKey = stack.agent();
+  await stack.signIn(noKey, 'nokey');
+  const res = await noKey.post('/api/render/deploy', { github_repo: 'a/b', project_name: 'ok' });
+  t.is(res.status, 400);
+  t.is(res.json.error.code, 'render_key_missing');
+});
+
+test('build logs come from Render with env var values redacted', async (t) => {
+  const { agent } = await signedInWithKey(stack, 'logger');
+  addNodeRepo(stack, 'logger', 'chatty');
+  const res = await agent.post('/api/render/deploy', { github_repo: 'logger/chatty', project_name: 'chatty', env_vars: { API_TOKEN: 'tok_live_abcdef123456' } });
+  const done = await waitFinished(agent, res.json.id);
+  t.is(done.status, 'live');
+  stack.render.appendLog(done.serviceId, 'app booted with API_TOKEN=tok_live_abcdef123456', { type: 'app' });
+  const logs = await agent.get(`/api/render/deployments/${res.json.id}/logs`);
+  t.is(logs.status, 200, logs.text);
+  t.true(logs.json.logs.length > 0);
+  const text = logs.json.logs.map((l: { message: string }) => l.message).join('\n');
+  t.false(text.includes('tok_live_abcdef123456'));
+  t.true(text.includes('API_TOKEN=[redacted]'));
+});
