@@ -14,6 +14,11 @@ import { sessionRoutes } from './routes/session.js';
 import { renderKeyRoutes, type RenderKeyHooks } from './routes/renderKey.js';
 import { healthRoutes, type ReadinessCheck } from './routes/health.js';
 import { deploymentRoutes, type DeploymentRouteHooks } from './routes/deployments.js';
+import { detectRoutes } from './routes/detect.js';
+import { uiRoutes } from './routes/ui.js';
+import { githubRoutes } from './routes/github.js';
+import { serviceRoutes } from './routes/services.js';
+import { eventRoutes } from './routes/events.js';
 
 export const BODY_LIMIT = '64kb';
 
@@ -108,6 +113,11 @@ export function createApp(deps: AppDeps, opts: CreateAppOptions = {}): Koa {
     async onKeyCleared(ctx, userId, ref) { await revoke(userId, ref); await opts.renderKeyHooks?.onKeyCleared?.(ctx, userId, ref); },
   });
   deploymentRoutes(router, deps, opts.deploymentHooks);
+  detectRoutes(router, deps);
+  githubRoutes(router, deps);
+  serviceRoutes(router, deps);
+  eventRoutes(router, deps); // uses deps.events (closed by the web process)
+  uiRoutes(router);
   for (const mount of opts.routes ?? []) mount(router);
   app.use(async (ctx, next) => { ctx.state.routePath = undefined; await next(); });
   app.use(router.routes());

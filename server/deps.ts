@@ -11,6 +11,7 @@ import type { DeploymentService } from './deployments/service.js';
 import type { DeployJobData, FairEnqueuer } from './queues/deployQueue.js';
 import type { RenderBudget } from './render/budget.js';
 import type { RenderCallOutcome } from './render/client.js';
+import type { EventHub } from './events/hub.js';
 
 /** Hooks metrics attach to (issue: operations); optional so tests can leave them out. */
 export interface MetricsHooks {
@@ -32,4 +33,6 @@ export interface AppDeps {
   enqueuer: FairEnqueuer;
   deploymentService: DeploymentService;
   metrics?: MetricsHooks;
+  /** The web process's one Redis subscriber for live updates (absent in workers). */
+  events?: EventHub;
 }

@@ -21,6 +21,8 @@ export interface BuildDepsArgs {
   /** Override Render's limits (tests shrink the windows together with the simulator's). */
   renderLimits?: RenderLimits;
   metrics?: MetricsHooks;
+  /** Base of the jittered exponential backoff between job retries (default 2 s; tests shrink it). */
+  retryBackoffMs?: number;
 }
 
 /** Build the shared dependencies (the composition root used by the web and worker processes). */
@@ -32,7 +34,7 @@ export function buildDeps(args: BuildDepsArgs): AppDeps {
   const budget = createRenderBudget({ redis, prefix, limits: args.renderLimits });
   const deployments = createDeploymentStore({ redis, prefix, clock });
   const envVault = createEnvVault({ redis, prefix, keyring });
-  const queue = createDeployQueue(args.queueRedis, prefix);
+  const queue = createDeployQueue(args.queueRedis, prefix, args.retryBackoffMs);
   const enqueuer = createFairEnqueuer({ queue, redis, prefix });
   const deploymentService = createDeploymentService({ redis, prefix, clock, deployments, envVault, enqueuer, queue });
   return { config, redis, clock, logger, keyring, sessions, budget, deployments, envVault, queue, enqueuer, deploymentService, metrics: args.metrics };

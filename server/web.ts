@@ -7,6 +7,7 @@ import { buildDeps } from './system.js';
 import { createApp, type CreateAppOptions } from './app.js';
 import type { AppDeps } from './deps.js';
 import type { RenderLimits } from './render/budget.js';
+import { createEventHub } from './events/hub.js';
 
 export interface WebProcess {
   server: Server;
@@ -23,7 +24,10 @@ export async function startWeb(args: { config: AppConfig; logger: Logger; clock?
   const { config, logger } = args;
   const redis = createRedis(config.redisUrl, 'web');
   const queueRedis = createRedis(config.redisUrl, 'web');
-  const deps = buildDeps({ config, redis, queueRedis, clock: args.clock ?? systemClock, logger, renderLimits: args.renderLimits });
+  const base = buildDeps({ config, redis, queueRedis, clock: args.clock ?? systemClock, logger, renderLimits: args.renderLimits });
+  // One subscriber connection for SSE, opened on the first live client; closed with the process.
+  const events = createEventHub({ connect: () => createRedis(config.redisUrl, 'subscriber'), channelOf: (userId) => base.deployments.keys.channel(userId) });
+  const deps: AppDeps = { ...base, events };
   const app = createApp(deps, args.appOptions);
   const server = app.listen(config.port, args.host ?? '0.0.0.0');
   await new Promise<void>((resolve, reject) => { server.once('listening', resolve); server.once('error', reject); });
@@ -35,6 +39,7 @@ export async function startWeb(args: { config: AppConfig; logger: Logger; clock?
     async close() {
       await new Promise<void>((resolve) => { server.close(() => resolve()); server.closeAllConnections(); });
       await deps.queue.close().catch(() => {});
+      await events.close();
       await Promise.all([redis, queueRedis].map((r) => r.quit().catch(() => r.disconnect())));
     },
   };

@@ -27,6 +27,13 @@ export interface WorkerContext {
   budget: RenderBudget;
   envVault: EnvVault;
   watch: WatchPolicy;
+  /** Per-request deadline for Render calls. */
+  renderTimeoutMs: number;
   onRenderCall?: (call: RenderCallOutcome) => void;
   onFinished?: (status: string, durationMs: number) => void;
+  /**
+   * Fault injection for crash tests: called at the riskiest moments (Render answered, nothing recorded
+   * yet). Production leaves it unset.
+   */
+  crashPoint?: (point: 'service_created' | 'deploy_triggered' | 'step') => void;
 }

@@ -18,15 +18,17 @@ export interface WorkerProcess {
 /** Compose and start a worker process (production entry point and tests share this). */
 export async function startWorker(args: {
   config: AppConfig; logger: Logger; clock?: Clock; watch?: Partial<WatchPolicy>; renderLimits?: RenderLimits; workerOptions?: DeployWorkerOptions;
+  renderTimeoutMs?: number; retryBackoffMs?: number;
+  crashPoint?: WorkerContext['crashPoint'];
 }): Promise<WorkerProcess> {
   const { config, logger } = args;
   const redis = createRedis(config.redisUrl, 'worker');
   const queueRedis = createRedis(config.redisUrl, 'worker');
   const workerRedis = createRedis(config.redisUrl, 'worker');
-  const deps = buildDeps({ config, redis, queueRedis, clock: args.clock ?? systemClock, logger, renderLimits: args.renderLimits });
+  const deps = buildDeps({ config, redis, queueRedis, clock: args.clock ?? systemClock, logger, renderLimits: args.renderLimits, retryBackoffMs: args.retryBackoffMs });
   const context: WorkerContext = {
     config, redis, clock: deps.clock, logger, keyring: deps.keyring, sessions: deps.sessions, deployments: deps.deployments,
-    enqueuer: deps.enqueuer, budget: deps.budget, envVault: deps.envVault, watch: { ...DEFAULT_WATCH, ...args.watch },
+    enqueuer: deps.enqueuer, budget: deps.budget, envVault: deps.envVault, watch: { ...DEFAULT_WATCH, ...args.watch }, renderTimeoutMs: args.renderTimeoutMs ?? 15_000, crashPoint: args.crashPoint,
   };
   const worker = createDeployWorker(context, workerRedis, args.workerOptions);
   await worker.waitUntilReady();

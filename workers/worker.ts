@@ -14,7 +14,9 @@ export interface DeployWorkerOptions {
 
 /**
  * The BullMQ worker for deployments. Give it its own connection (maxRetriesPerRequest: null).
- * A job that stalls (its worker died) is retried up to 20 times: every step is safe to repeat.
+ * A job stalls when its worker died mid-step. Every step is safe to repeat, so a stalled job is simply
+ * run again: maxStalledCount is high on purpose (a deploy must not be lost to a few crashes). A job
+ * that crashes every worker that takes it would be retried that often too; the logs show it.
  */
 export function createDeployWorker(ctx: WorkerContext, connection: Redis, opts: DeployWorkerOptions = {}): Worker<DeployJobData> {
   const worker = new Worker<DeployJobData>(DEPLOY_QUEUE, (job, token) => runDeployJob(ctx, job, token), {
@@ -23,7 +25,7 @@ export function createDeployWorker(ctx: WorkerContext, connection: Redis, opts: 
     concurrency: opts.concurrency ?? ctx.config.workerConcurrency,
     lockDuration: opts.lockDurationMs ?? 30_000,
     stalledInterval: opts.stalledIntervalMs ?? 30_000,
-    maxStalledCount: 20,
+    maxStalledCount: 1_000,
     autorun: true,
   });
   worker.on('failed', (job, err) => {

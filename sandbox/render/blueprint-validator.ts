@@ -231,3 +231,11 @@ function dedupe(errors: BlueprintError[]): BlueprintError[] {
     return true;
   });
 }
+
+let shared: BlueprintValidator | undefined;
+
+/** One per process: the compiled Blueprint schema is immutable and costs ~70 ms to build. */
+export function sharedBlueprintValidator(): BlueprintValidator {
+  shared ??= createBlueprintValidator();
+  return shared;
+}

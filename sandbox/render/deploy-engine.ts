@@ -24,6 +24,7 @@ const FAILURE_OF: Partial<Record<DeployStatus, BuildFailureStatus>> = {
 export interface DeployRequest {
   trigger: string;
   commitId?: string;
+  clearCache?: boolean;
   deployMode?: 'deploy_only' | 'build_and_deploy';
   /** Roll back to this deploy's commit/image. */
   rollbackOf?: DeployRec;
@@ -57,6 +58,33 @@ export function createDeployEngine(state: SimState, clock: SimClock, rec: Record
   const buildLog = (d: DeployRec, message: string, level = 'info') => {
     const svc = service(d);
     rec.log({ resourceId: d.serviceId, ownerId: svc?.ownerId ?? null, message, type: 'build', level });
+  };
+
+  const triggerDetails = (d: DeployRec) => ({
+    firstBuild: d.firstBuild,
+    envUpdated: false,
+    manual: false,
+    deployedByRender: false,
+    clearCache: d.clearCache,
+    rollback: d.rollbackTargetId !== null,
+    ...(d.rollbackTargetId ? { rollbackTargetDeployId: d.rollbackTargetId } : {}),
+    ...(d.commit && d.trigger === 'new_commit' ? { newCommit: d.commit.id } : {}),
+  });
+  const OUTCOME: Partial<Record<DeployStatus, { name: string; code: number }>> = {
+    live: { name: 'succeeded', code: 2 },
+    canceled: { name: 'canceled', code: 4 },
+  };
+  const outcome = (status: DeployStatus) => OUTCOME[status] ?? { name: 'failed', code: 3 };
+  const failureReason = (status: DeployStatus) => (outcome(status).name === 'failed' ? { failure: { evicted: false, nonZeroExit: 1 } } : {});
+
+  /** Service events for leaving `phase` with `status` (the next phase's status, or a terminal one). */
+  const phaseEnded = (d: DeployRec, phase: DeployStatus, status: DeployStatus) => {
+    const o = outcome(status === 'live' || IN_PROGRESS.has(status) ? 'live' : status);
+    if (phase === 'build_in_progress') {
+      rec.event(d.serviceId, 'build_ended', { buildId: d.buildId, buildStatus: o.name, status: o.code, reason: failureReason(status) });
+    } else if (phase === 'pre_deploy_in_progress') {
+      rec.event(d.serviceId, 'pre_deploy_ended', { deployCommandExecutionId: d.preDeployId, deployId: d.id, preDeployStatus: o.name, status: o.code, reason: failureReason(status) });
+    }
   };
 
   const schedule = (d: DeployRec) => {
@@ -93,6 +121,9 @@ export function createDeployEngine(state: SimState, clock: SimClock, rec: Record
     const svc = service(d);
     const env = (svc?.details.envSpecificDetails ?? {}) as Record<string, string | undefined>;
     const details = (svc?.details ?? {}) as Record<string, unknown>;
+    if (phase === 'build_in_progress') rec.event(d.serviceId, 'build_started', { buildId: d.buildId, trigger: triggerDetails(d) });
+    if (phase === 'pre_deploy_in_progress') rec.event(d.serviceId, 'pre_deploy_started', { deployCommandExecutionId: d.preDeployId, deployId: d.id });
+    if (phase === 'update_in_progress') rec.event(d.serviceId, 'deploy_started', { deployId: d.id, trigger: triggerDetails(d) });
     if (phase === 'build_in_progress') {
       if (svc?.repo) {
         buildLog(d, `==> Cloning from ${svc.repo}`);
@@ -120,6 +151,16 @@ export function createDeployEngine(state: SimState, clock: SimClock, rec: Record
     }
   };
 
+  /** Events for a deploy that stops in its current phase (failure or cancel). */
+  const endEvents = (d: DeployRec, status: DeployStatus) => {
+    const phase = d.status;
+    if (phase === 'build_in_progress' || phase === 'pre_deploy_in_progress') phaseEnded(d, phase, status);
+    if (phase !== 'created' && phase !== 'queued') {
+      const o = outcome(status);
+      rec.event(d.serviceId, 'deploy_ended', { deployId: d.id, deployStatus: o.name, status: o.code, reason: failureReason(status) });
+    }
+  };
+
   const goLive = (d: DeployRec) => {
     for (const other of deploysOf(state, d.serviceId)) {
       if (other !== d && other.status === 'live') setStatus(other, 'deactivated');
@@ -130,10 +171,14 @@ export function createDeployEngine(state: SimState, clock: SimClock, rec: Record
       rec.log({ resourceId: d.serviceId, ownerId: svc.ownerId, message: 'Server listening on port 10000', type: 'app', instance });
     }
     buildLog(d, '==> Your service is live 🎉');
+    if (!d.phases.includes('update_in_progress')) rec.event(d.serviceId, 'deploy_started', { deployId: d.id, trigger: triggerDetails(d) });
+    rec.event(d.serviceId, 'deploy_ended', { deployId: d.id, deployStatus: 'succeeded', status: 2, reason: {} });
+    rec.event(d.serviceId, 'server_available', {});
     finish(d, 'live');
   };
 
   const fail = (d: DeployRec, status: BuildFailureStatus) => {
+    endEvents(d, status);
     if (status === 'build_failed') {
       buildLog(d, 'error: build command exited with code 1', 'error');
       buildLog(d, '==> Build failed 😞', 'error');
@@ -156,6 +201,7 @@ export function createDeployEngine(state: SimState, clock: SimClock, rec: Record
       return true;
     }
     const next = d.phases[d.phases.indexOf(current) + 1];
+    phaseEnded(d, current, next ?? 'live');
     if (!next) {
       goLive(d);
       return true;
@@ -167,6 +213,7 @@ export function createDeployEngine(state: SimState, clock: SimClock, rec: Record
     return true;
   }
 
+  const hasAny = (serviceId: string) => deploysOf(state, serviceId).length > 0;
   const hasActive = (serviceId: string) => deploysOf(state, serviceId).some((x) => IN_PROGRESS.has(x.status));
 
   const takeFailure = (svc: ServiceRec, phases: DeployStatus[]): BuildFailureStatus | null => {
@@ -222,6 +269,11 @@ export function createDeployEngine(state: SimState, clock: SimClock, rec: Record
         phases,
         failWith,
         timer: null,
+        buildId: newId('bld'),
+        preDeployId: newId('dce'),
+        clearCache: req.clearCache ?? false,
+        firstBuild: !hasAny(svc.id),
+        rollbackTargetId: source?.id ?? null,
       };
       state.deploys.set(d.id, d);
       if (!active) schedule(d);
@@ -233,6 +285,7 @@ export function createDeployEngine(state: SimState, clock: SimClock, rec: Record
     },
     cancel(d) {
       buildLog(d, '==> Deploy canceled');
+      endEvents(d, 'canceled');
       finish(d, 'canceled');
     },
     hasActive,

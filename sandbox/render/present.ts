@@ -1,5 +1,5 @@
 import { formatUs } from './clock.js';
-import type { AuditRec, DeployRec, EnvVarRec, LogRec, ServiceRec, WorkspaceRec } from './state.js';
+import type { AuditRec, DeployRec, EnvVarRec, EventRec, LogRec, ServiceRec, WorkspaceRec } from './state.js';
 
 /** Response shapes of the spec, built field by field. Unset optional fields are JSON null, as Render sends them. */
 
@@ -77,4 +77,8 @@ export function presentAudit(a: AuditRec) {
     actor: { ...a.actor },
     metadata: { ...a.metadata },
   };
+}
+
+export function presentEvent(e: EventRec) {
+  return { id: e.id, timestamp: formatUs(e.us), serviceId: e.serviceId, type: e.type, details: structuredClone(e.details) };
 }

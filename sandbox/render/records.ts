@@ -1,9 +1,10 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { newId, type SimClock } from './clock.js';
-import { nextSeq, type AccountRec, type AuditRec, type LogRec, type SimState } from './state.js';
+import { nextSeq, type AccountRec, type AuditRec, type EventRec, type LogRec, type SimState } from './state.js';
 
-/** Appends log lines and audit entries; shared by the deploy engine, the routes and the control surface. */
+/** Appends log lines, audit entries and service events; shared by the deploy engine, the routes and the control surface. */
 export interface Recorder {
+  event(serviceId: string, type: string, details?: Record<string, unknown>): EventRec;
   log(entry: { resourceId: string; ownerId: string | null; message: string; type?: string; level?: string; instance?: string }): LogRec;
   /** `actor` is the calling account (a REST API actor); `actorType` overrides the actor type (e.g. 'user' for Dashboard actions). */
   audit(entry: { ownerId: string; event: string; actor?: AccountRec | null; actorType?: AuditRec['actor']['type']; metadata?: Record<string, string>; status?: 'success' | 'error' }): AuditRec;
@@ -11,6 +12,11 @@ export interface Recorder {
 
 export function createRecorder(state: SimState, clock: SimClock): Recorder {
   return {
+    event(serviceId, type, details = {}) {
+      const rec: EventRec = { seq: nextSeq(state), id: newId('evt'), serviceId, us: clock.nowUs(), type, details };
+      state.events.push(rec);
+      return rec;
+    },
     log({ resourceId, ownerId, message, type = 'app', level = 'info', instance }) {
       const labels: Record<string, string> = { resource: resourceId, type, level };
       if (instance) labels.instance = instance;

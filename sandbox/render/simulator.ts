@@ -15,10 +15,11 @@ import { blueprintRoutes } from './routes/blueprints.js';
 import { deployRoutes } from './routes/deploys.js';
 import type { RouteDeps } from './routes/deps.js';
 import { envVarRoutes } from './routes/env-vars.js';
+import { eventRoutes } from './routes/events.js';
 import { logRoutes } from './routes/logs.js';
 import { ownerRoutes } from './routes/owners.js';
 import { serviceRoutes } from './routes/services.js';
-import { createSpecValidator } from './spec-schemas.js';
+import { sharedSpecValidator } from './spec-schemas.js';
 import { createState, type SimState } from './state.js';
 import type { DeployPhase, RenderSimOptions, RenderSimulator, SimCall, SimStats } from './types.js';
 
@@ -43,12 +44,13 @@ export async function startRenderSimulator(opts: RenderSimOptions = {}): Promise
   const counters = { requests: 0, rateLimited: 0, seq: 0 };
   const hung = new Set<ServerResponse>();
 
-  const deps: RouteDeps = { state, clock, engine, recorder, spec: createSpecValidator(), freePlanAllowed: opts.freePlanAllowed ?? true };
+  const deps: RouteDeps = { state, clock, engine, recorder, spec: sharedSpecValidator(), freePlanAllowed: opts.freePlanAllowed ?? true };
   const router = createRouter([
     ...ownerRoutes(deps),
     ...serviceRoutes(deps),
     ...deployRoutes(deps),
     ...envVarRoutes(deps),
+    ...eventRoutes(deps),
     ...logRoutes(deps),
     ...auditLogRoutes(deps),
     ...blueprintRoutes(deps),

@@ -93,3 +93,14 @@ function formatErrors(errors: ErrorObject[]): SpecError[] {
   }
   return out.slice(0, 5);
 }
+
+let shared: SpecValidator | undefined;
+
+/**
+ * One validator per process. Compiling servicePOST costs ~80 ms, and tests start many simulators;
+ * the compiled schemas are immutable functions of the vendored spec, so sharing them is safe.
+ */
+export function sharedSpecValidator(): SpecValidator {
+  shared ??= createSpecValidator();
+  return shared;
+}

@@ -72,6 +72,12 @@ export interface DeployRec {
   /** Injected failure: the deploy ends with this status when it reaches the matching phase. */
   failWith: BuildFailureStatus | null;
   timer: NodeJS.Timeout | null;
+  /** For service events: build and pre-deploy execution ids, and what triggered the deploy. */
+  buildId: string;
+  preDeployId: string;
+  clearCache: boolean;
+  firstBuild: boolean;
+  rollbackTargetId: string | null;
 }
 
 export interface LogRec {
@@ -96,6 +102,15 @@ export interface AuditRec {
   metadata: Record<string, string>;
 }
 
+export interface EventRec {
+  seq: number;
+  id: string; // evt-…
+  serviceId: string;
+  us: number;
+  type: string;
+  details: Record<string, unknown>;
+}
+
 export interface BuildFailureRule {
   match: BuildFailureMatch;
   status: BuildFailureStatus;
@@ -113,6 +128,7 @@ export interface SimState {
   deploys: Map<string, DeployRec>;
   logs: LogRec[];
   audit: AuditRec[];
+  events: EventRec[];
   buildFailures: BuildFailureRule[];
 }
 
@@ -127,6 +143,7 @@ export function createState(): SimState {
     deploys: new Map(),
     logs: [],
     audit: [],
+    events: [],
     buildFailures: [],
   };
 }

@@ -15,14 +15,14 @@ export interface DeployJobData {
  */
 export const queuePrefix = (redisPrefix: string) => `{${redisPrefix}-bull}`;
 
-export function createDeployQueue(connection: Redis | ConnectionOptions, redisPrefix: string): Queue<DeployJobData> {
+export function createDeployQueue(connection: Redis | ConnectionOptions, redisPrefix: string, retryBackoffMs = 2_000): Queue<DeployJobData> {
   return new Queue<DeployJobData>(DEPLOY_QUEUE, {
     connection,
     prefix: queuePrefix(redisPrefix),
     defaultJobOptions: {
       // Retries are for Render/GitHub hiccups (5xx, network). Waiting (watching, budget) uses delays, not attempts.
       attempts: 8,
-      backoff: { type: 'exponential', delay: 2_000, jitter: 0.5 },
+      backoff: { type: 'exponential', delay: retryBackoffMs, jitter: 0.5 },
       removeOnComplete: { age: 3_600, count: 5_000 },
       removeOnFail: { age: 7 * 24 * 3_600 },
     },

@@ -44,6 +44,7 @@ export async function startTestRedis(opts: { persistence?: boolean } = {}): Prom
     proc = spawn('redis-server', args, { stdio: 'ignore' });
     proc.on('error', (err) => { throw new Error(`cannot start redis-server (is it installed?): ${err.message}`); });
     const probe = new Redis(port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    probe.on('error', () => {}); // refused until the server is up: expected while polling
     for (let i = 0; i < 200; i++) {
       try { await probe.connect(); await probe.ping(); probe.disconnect(); return; } catch { await sleep(25); }
     }
@@ -52,6 +53,7 @@ export async function startTestRedis(opts: { persistence?: boolean } = {}): Prom
   await launch();
   const url = `redis://127.0.0.1:${port}`;
   const client = new Redis(url, { maxRetriesPerRequest: null });
+  client.on('error', () => {}); // restart tests take the server away on purpose
   return {
     url, prefix, client,
     async restart({ downMs = 0 } = {}) {

@@ -99,6 +99,14 @@ test('every implemented operation answers per spec/render-openapi.json', async (
   t.is((await api.call('DELETE', `/services/${serviceId}/env-vars/C`)).status, 204);
   t.is((await api.get(`/services/${serviceId}/env-vars/C`)).status, 404);
 
+  // Service events.
+  const events = await api.get(`/services/${serviceId}/events?limit=100`);
+  t.is(events.status, 200);
+  t.true(events.body.length > 5);
+  t.is((await api.get(`/services/${serviceId}/events?type=build_started`)).status, 200);
+  t.is((await api.get(`/events/${events.body[0].event.id}`)).status, 200);
+  t.is((await api.get('/events/evt-00000000000000000000')).status, 404);
+
   // Logs and audit logs.
   const logs = await api.get(`/logs?ownerId=${team}&resource=${serviceId}&direction=forward&limit=3&type=build`);
   t.is(logs.status, 200);

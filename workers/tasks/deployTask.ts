@@ -62,6 +62,7 @@ export async function runDeployJob(ctx: WorkerContext, job: Job<DeployJobData>, 
   const render = createRenderClient({
     baseUrl: ctx.config.renderApiUrl,
     apiKey: creds.renderKey,
+    timeoutMs: ctx.renderTimeoutMs,
     beforeRequest: (call) => ctx.budget.acquireOrThrow(rec.keyFingerprint, call),
     afterResponse: ctx.onRenderCall,
   });
@@ -93,6 +94,7 @@ export async function runDeployJob(ctx: WorkerContext, job: Job<DeployJobData>, 
 async function advance(ctx: WorkerContext, start: DeploymentRecord, render: RenderClient, creds: JobCredentials): Promise<number | null> {
   let rec: DeploymentRecord | null = start;
   for (let guard = 0; rec && guard < 10; guard++) {
+    ctx.crashPoint?.('step');
     switch (rec.status) {
       case 'queued':
       case 'verifying':
@@ -226,6 +228,7 @@ async function createOrAdoptService(ctx: WorkerContext, rec: DeploymentRecord, r
     }
     throw err;
   }
+  ctx.crashPoint?.('service_created');
   const service = created.service;
   if (!service) throw new DeployFailed({ code: 'render_bad_response', message: 'Render created the service but did not say which one. Check your Render dashboard.' });
   // Record the ids the moment Render returns them.
@@ -245,18 +248,19 @@ function serviceFields(service: Service | null, serviceId: string): Partial<Depl
 /** Ask for a deploy once: a retry first adopts a deploy made since the last request. */
 async function triggerDeploy(ctx: WorkerContext, rec: DeploymentRecord, render: RenderClient) {
   const serviceId = rec.serviceId!;
-  if (rec.deployRequestedAt) {
-    const since = Date.parse(rec.deployRequestedAt) - 5_000;
-    const recent = await render.listDeploys(serviceId, { limit: 5 });
-    const adopted = recent.find((d) => d.createdAt && Date.parse(d.createdAt) >= since);
-    if (adopted) return recordDeploy(ctx, rec, adopted);
-  }
+  // A deploy Render started for this deployment already (our earlier request whose answer was lost,
+  // or the first deploy of a service whose creation we adopted) is taken over, not doubled.
+  const since = rec.deployRequestedAt ? Date.parse(rec.deployRequestedAt) - 2_000 : Date.parse(rec.createdAt);
+  const recent = await render.listDeploys(serviceId, { limit: 5 });
+  const adopted = recent.find((d) => d.createdAt && Date.parse(d.createdAt) >= since && (rec.kind !== 'rollback' || d.trigger === 'rollback'));
+  if (adopted) return recordDeploy(ctx, rec, adopted);
   const marked = await ctx.deployments.update(rec.id, { deployRequestedAt: new Date(ctx.clock.now()).toISOString() });
   if (!marked) return null;
   if (rec.kind === 'rollback' && rec.rollbackToDeployId) {
     return recordDeploy(ctx, marked, await render.rollbackDeploy(serviceId, rec.rollbackToDeployId));
   }
   const result = await render.triggerDeploy(serviceId, { clearCache: 'do_not_clear' });
+  ctx.crashPoint?.('deploy_triggered');
   if (result.kind === 'created') return recordDeploy(ctx, marked, result.deploy);
   // 202 with an empty body: Render queued it behind a running deploy. Find it; else the next check will.
   const queued = await render.findQueuedDeploy(serviceId);

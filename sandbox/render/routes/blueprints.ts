@@ -1,6 +1,6 @@
 import busboy from 'busboy';
 import { requireOwnerForCreate } from '../access.js';
-import { createBlueprintValidator } from '../blueprint-validator.js';
+import { sharedBlueprintValidator } from '../blueprint-validator.js';
 import { ApiError, badRequest } from '../errors.js';
 import type { RequestContext, RouteDef } from '../router.js';
 import type { RouteDeps } from './deps.js';
@@ -9,7 +9,7 @@ const MAX_FILE_BYTES = 10 * 1024 * 1024;
 
 /** POST /blueprints/validate: multipart/form-data with `ownerId` and `file` (REFERENCE §14). */
 export function blueprintRoutes({ state }: RouteDeps): RouteDef[] {
-  const validator = createBlueprintValidator();
+  const validator = sharedBlueprintValidator();
   return [
     {
       method: 'POST',

@@ -60,6 +60,7 @@ export function deployRoutes({ state, engine, spec }: RouteDeps): RouteDef[] {
         const deploy = engine.create(svc, {
           trigger: 'api',
           ...(typeof body.commitId === 'string' ? { commitId: body.commitId } : {}),
+          clearCache: body.clearCache === 'clear',
           ...(body.deployMode === 'deploy_only' ? { deployMode: 'deploy_only' as const } : {}),
         });
         // Render answers "202 Queued" with no body when another deploy is running (REFERENCE §6.3).

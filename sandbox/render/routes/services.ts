@@ -101,6 +101,7 @@ export function serviceRoutes(deps: RouteDeps): RouteDef[] {
         engine.dropService(svc.id);
         for (const [id, d] of state.deploys) if (d.serviceId === svc.id) state.deploys.delete(id);
         state.logs = state.logs.filter((l) => l.resourceId !== svc.id);
+        state.events = state.events.filter((e) => e.serviceId !== svc.id);
         state.services.delete(svc.id);
         recorder.audit({ ownerId: svc.ownerId, event: 'DeleteServerEvent', actor: account, metadata: { service: svc.id, serviceName: svc.name } });
         return { status: 204 };
@@ -116,6 +117,7 @@ export function serviceRoutes(deps: RouteDeps): RouteDef[] {
           svc.suspenders = ['user'];
           svc.updatedUs = clock.nowUs();
           recorder.log({ resourceId: svc.id, ownerId: svc.ownerId, message: '==> Service suspended', type: 'app' });
+          recorder.event(svc.id, 'service_suspended');
         }
         recorder.audit({ ownerId: svc.ownerId, event: 'SuspendServiceEvent', actor: account, metadata: { service: svc.id } });
         return { status: 202 };
@@ -130,6 +132,7 @@ export function serviceRoutes(deps: RouteDeps): RouteDef[] {
           svc.suspended = 'not_suspended';
           svc.suspenders = [];
           svc.updatedUs = clock.nowUs();
+          recorder.event(svc.id, 'service_resumed');
           engine.create(svc, { trigger: 'service_resumed' });
         }
         recorder.audit({ ownerId: svc.ownerId, event: 'ResumeServiceEvent', actor: account, metadata: { service: svc.id } });

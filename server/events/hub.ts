@@ -1,0 +1,105 @@
+import type { Redis } from 'ioredis';
+
+export type EventListener = (message: string) => void;
+
+export interface EventHubOptions {
+  /** Opens the one subscriber connection (on first use). */
+  connect: () => Redis;
+  /** The per-user channel, e.g. the deployment store's `${prefix}:events:${userId}`. */
+  channelOf: (userId: number) => string;
+  /** How long subscribe() waits for Redis to confirm. Default 5 s. */
+  subscribeTimeoutMs?: number;
+}
+
+export interface EventHub {
+  /** Resolves once Redis confirmed the subscription; call the returned function to leave. */
+  subscribe(userId: number, listener: EventListener): Promise<() => void>;
+  /** Listeners attached in this process (for tests and metrics). */
+  listenerCount(): number;
+  close(): Promise<void>;
+}
+
+export class EventHubUnavailable extends Error {
+  constructor(message: string) { super(message); this.name = 'EventHubUnavailable'; }
+}
+
+interface ChannelEntry { listeners: Set<EventListener>; ready: Promise<unknown> }
+
+/**
+ * One Redis subscriber connection per process, fanned out to that process's listeners by channel.
+ * A channel is subscribed while at least one listener wants it. The connection opens lazily, so a
+ * process that never serves a live client never holds one; ioredis re-subscribes after reconnects.
+ */
+export function createEventHub(opts: EventHubOptions): EventHub {
+  const timeoutMs = opts.subscribeTimeoutMs ?? 5_000;
+  const channels = new Map<string, ChannelEntry>();
+  let conn: Redis | null = null;
+  let closed = false;
+
+  function connection(): Redis {
+    if (conn) return conn;
+    conn = opts.connect();
+    conn.on('message', (channel: string, message: string) => {
+      const entry = channels.get(channel);
+      if (!entry) return;
+      for (const listener of [...entry.listeners]) {
+        try { listener(message); } catch { /* one broken client must not starve the others */ }
+      }
+    });
+    return conn;
+  }
+
+  function withTimeout<T>(p: Promise<T>): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new EventHubUnavailable('Redis did not confirm the subscription in time')), timeoutMs);
+    });
+    return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+  }
+
+  return {
+    async subscribe(userId, listener) {
+      if (closed) throw new EventHubUnavailable('event hub is closed');
+      const channel = opts.channelOf(userId);
+      let entry = channels.get(channel);
+      if (!entry) {
+        entry = { listeners: new Set(), ready: connection().subscribe(channel) };
+        channels.set(channel, entry);
+      }
+      const mine = entry;
+      mine.listeners.add(listener);
+      let left = false;
+      const leave = () => {
+        if (left) return;
+        left = true;
+        mine.listeners.delete(listener);
+        if (mine.listeners.size === 0 && channels.get(channel) === mine) {
+          channels.delete(channel);
+          // Commands on one connection run in order, so a later SUBSCRIBE of the same channel wins.
+          if (!closed) conn?.unsubscribe(channel).catch(() => {});
+        }
+      };
+      try {
+        await withTimeout(mine.ready);
+      } catch (err) {
+        leave();
+        throw err instanceof EventHubUnavailable ? err : new EventHubUnavailable('Redis subscription failed');
+      }
+      return leave;
+    },
+
+    listenerCount() {
+      let n = 0;
+      for (const entry of channels.values()) n += entry.listeners.size;
+      return n;
+    },
+
+    async close() {
+      closed = true;
+      channels.clear();
+      const c = conn;
+      conn = null;
+      if (c) await c.quit().catch(() => c.disconnect());
+    },
+  };
+}

@@ -1,0 +1,75 @@
+import { PassThrough } from 'node:stream';
+import type Koa from 'koa';
+
+export interface SseOptions {
+  /** Reconnection delay suggested to the browser. Default 3000 ms. */
+  retryMs?: number;
+  /** Comment lines keep proxies from closing an idle stream. Default 15 s. */
+  keepAliveMs?: number;
+  /** Run before each keepalive; resolve false to end the stream (e.g. the session is gone). */
+  stillAllowed?: () => Promise<boolean>;
+}
+
+export interface SseStream {
+  /** One event; `data` is written as a single line, so it must not contain newlines (JSON does not). */
+  send(event: string, data: string): void;
+  /** Ends the stream (the client reconnects after `retry`). */
+  end(): void;
+  /** Runs once, when the client goes away or the stream ends. */
+  onClose(fn: () => void): void;
+  readonly closed: boolean;
+}
+
+/**
+ * Turns a Koa response into a Server-Sent Events stream: headers that stop buffering and caching,
+ * no socket timeout, a `retry:` line, keepalive comments, and cleanup on disconnect.
+ */
+export function openSse(ctx: Koa.Context, opts: SseOptions = {}): SseStream {
+  const keepAliveMs = opts.keepAliveMs ?? 15_000;
+  const body = new PassThrough();
+  const closers: Array<() => void> = [];
+  let closed = false;
+
+  ctx.req.socket.setTimeout(0);
+  ctx.req.socket.setNoDelay(true);
+  ctx.req.socket.setKeepAlive(true);
+  ctx.status = 200;
+  ctx.set('Content-Type', 'text/event-stream; charset=utf-8');
+  ctx.set('Cache-Control', 'no-store');
+  ctx.set('X-Accel-Buffering', 'no');
+  ctx.body = body;
+
+  const finish = () => {
+    if (closed) return;
+    closed = true;
+    clearInterval(timer);
+    for (const fn of closers.splice(0)) {
+      try { fn(); } catch { /* cleanup must run to the end */ }
+    }
+    if (!body.destroyed) body.end();
+  };
+
+  const write = (chunk: string) => { if (!closed && !body.destroyed) body.write(chunk); };
+
+  const timer = setInterval(() => {
+    void (async () => {
+      if (opts.stillAllowed && !(await opts.stillAllowed().catch(() => true))) { finish(); return; }
+      write(': keepalive\n\n');
+    })();
+  }, keepAliveMs);
+  timer.unref();
+
+  // Koa pipes `body` into the response; either closing means the client is gone. (Not req 'close':
+  // since Node 16 it fires once the request has been read, not when the client leaves.)
+  body.on('close', finish);
+  ctx.res.on('close', finish);
+
+  write(`retry: ${opts.retryMs ?? 3000}\n\n`);
+
+  return {
+    send(event, data) { write(`event: ${event}\ndata: ${data}\n\n`); },
+    end: finish,
+    onClose(fn) { if (closed) fn(); else closers.push(fn); },
+    get closed() { return closed; },
+  };
+}

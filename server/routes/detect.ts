@@ -1,0 +1,45 @@
+import type Router from '@koa/router';
+import { z } from 'zod';
+import type { AppDeps } from '../deps.js';
+import { AppError, errors } from '../errors.js';
+import { getSession } from '../sessions/middleware.js';
+import { openGithubToken } from '../sessions/credentials.js';
+import { requireUser } from '../middleware/security.js';
+import { validateQuery } from '../middleware/validate.js';
+import { createGitHubClient } from '../github/client.js';
+import { repoFilesFromGitHub } from '../stacks/fromGitHub.js';
+import { detectStack, StackDetectionError } from '../stacks/detect.js';
+
+// git check-ref-format, the parts that matter for a branch in a query string (same rule as the deploy form).
+const BRANCH = /^(?!\/)(?!.*\/\/)(?!.*\.\.)(?!.*@\{)(?!.*\.lock$)(?!.*\/$)[A-Za-z0-9._\/-]{1,255}$/;
+const DetectQuery = z.object({ branch: z.string().regex(BRANCH, 'branch is not a valid git branch name').optional() });
+
+/**
+ * What the deploy form shows as "Detected stack": the same detection the deploy pipeline runs, over the
+ * repository at `branch` (default: the repo's default branch), read with the caller's own GitHub token.
+ */
+export function detectRoutes(router: Router, deps: AppDeps) {
+  router.get('/api/github/repos/:owner/:repo/detect', requireUser(), validateQuery(DetectQuery), async (ctx) => {
+    const token = openGithubToken(getSession(ctx), deps.keyring);
+    if (!token) throw errors.githubTokenInvalid();
+    const gh = createGitHubClient({ apiUrl: deps.config.github.apiUrl, token, retries: deps.config.nodeEnv !== 'test' });
+    const owner = String(ctx.params.owner);
+    const repo = String(ctx.params.repo);
+    const branch = (ctx.state.query as z.infer<typeof DetectQuery>).branch ?? (await gh.getRepo(owner, repo)).defaultBranch;
+    try {
+      const found = await detectStack(await repoFilesFromGitHub(gh, owner, repo, branch));
+      ctx.body = {
+        stack: found.stack,
+        serviceType: found.serviceType,
+        runtime: found.runtime,
+        buildCommand: found.buildCommand,
+        startCommand: found.startCommand,
+        reason: found.reason,
+        hasBlueprint: found.blueprint !== undefined,
+      };
+    } catch (err) {
+      if (err instanceof StackDetectionError) throw new AppError(422, 'stack_not_detected', err.message);
+      throw err;
+    }
+  });
+}

@@ -1,0 +1,84 @@
+import type Router from '@koa/router';
+import type Koa from 'koa';
+import type { AppDeps } from '../deps.js';
+import { AppError, errors } from '../errors.js';
+import { getSession } from '../sessions/middleware.js';
+import { requireUser } from '../middleware/security.js';
+import { createRedis } from '../redis.js';
+import { createEventHub, type EventHub } from '../events/hub.js';
+import { openSse } from '../events/sse.js';
+
+export interface EventRouteOptions {
+  /** Live streams one user may hold open on one process (tabs); beyond it 429. Default 10. */
+  maxStreamsPerUser?: number;
+  keepAliveMs?: number;
+  /** Called for every stream opened (metrics). */
+  onStream?(ctx: Koa.Context): void;
+}
+
+export interface EventRoutesHandle {
+  hub: EventHub;
+  /** Closes the hub when this module created it (no deps.events given); the composition closes its own. */
+  close(): Promise<void>;
+}
+
+/** Only the fields the UI needs; the payload is re-serialised so nothing can break the SSE framing. */
+function deploymentEvent(message: string): string | null {
+  try {
+    const m = JSON.parse(message) as Record<string, unknown>;
+    if (typeof m !== 'object' || m === null || typeof m.id !== 'string') return null;
+    return JSON.stringify({ type: 'deployment', id: m.id, status: m.status ?? null, updatedAt: m.updatedAt ?? null });
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * GET /api/events: the caller's deployment updates as Server-Sent Events. Workers publish to the
+ * per-user channel; this process holds one subscriber connection and fans out by user id. The stream
+ * ends when the session does (checked at each keepalive).
+ */
+export function eventRoutes(router: Router, deps: AppDeps, opts: EventRouteOptions = {}): EventRoutesHandle {
+  const owned = deps.events ? null : createEventHub({
+    connect: () => createRedis(deps.config.redisUrl, 'subscriber'),
+    channelOf: (userId) => deps.deployments.keys.channel(userId),
+  });
+  const hub = deps.events ?? owned!;
+  const maxStreams = opts.maxStreamsPerUser ?? 10;
+  const openByUser = new Map<number, number>();
+
+  router.get('/api/events', requireUser(), async (ctx) => {
+    const userId = getSession(ctx).user!.id;
+    const ref = deps.sessions.refOf(ctx.session!.externalKey as string);
+    const open = openByUser.get(userId) ?? 0;
+    if (open >= maxStreams) throw errors.rateLimited(15, 'Too many live update streams are open. Close some tabs and reload.');
+    openByUser.set(userId, open + 1);
+    const release = () => {
+      const n = (openByUser.get(userId) ?? 1) - 1;
+      if (n <= 0) openByUser.delete(userId); else openByUser.set(userId, n);
+    };
+
+    // Subscribe before answering, so anything published after the client sees `retry:` reaches it.
+    let forward: (message: string) => void = () => {};
+    let leave: () => void;
+    try {
+      leave = await hub.subscribe(userId, (message) => forward(message));
+    } catch {
+      release();
+      throw new AppError(503, 'events_unavailable', 'Live updates are unavailable right now. The page will retry.', { 'Retry-After': '5' });
+    }
+
+    const stream = openSse(ctx, {
+      keepAliveMs: opts.keepAliveMs,
+      stillAllowed: async () => (await deps.sessions.loadByRef(ref))?.user?.id === userId,
+    });
+    forward = (message) => {
+      const data = deploymentEvent(message);
+      if (data) stream.send('deployment', data);
+    };
+    stream.onClose(() => { leave(); release(); });
+    opts.onStream?.(ctx);
+  });
+
+  return { hub, close: async () => { await owned?.close(); } };
+}

@@ -1,0 +1,80 @@
+import type Router from '@koa/router';
+import type Koa from 'koa';
+import { z } from 'zod';
+import type { AppDeps } from '../deps.js';
+import { errors } from '../errors.js';
+import { getSession } from '../sessions/middleware.js';
+import { openGithubToken } from '../sessions/credentials.js';
+import { requireUser } from '../middleware/security.js';
+import { validateQuery } from '../middleware/validate.js';
+import { createGitHubClient, type GitHubClient, type RepoSummary } from '../github/client.js';
+import { presentRepo } from '../presenters/repo.js';
+
+/** A name filter looks at this many pages of 100 (most recently pushed first), then says it stopped. */
+export const REPO_SEARCH_MAX_PAGES = 5;
+const GITHUB_PAGE_MAX = 100;
+
+const ReposQuery = z.object({
+  page: z.coerce.number().int().min(1).max(1000).default(1),
+  per_page: z.coerce.number().int().min(1).max(GITHUB_PAGE_MAX).default(30),
+  q: z.string().trim().max(100).optional(),
+}).strict();
+type ReposQuery = z.infer<typeof ReposQuery>;
+
+export interface GitHubRouteHooks {
+  /** Extra middleware (e.g. per-user rate limits) before the GitHub calls. */
+  guards?: Koa.Middleware[];
+}
+
+/** The caller's GitHub client, with the token opened from their session for this request only. */
+export function callerGitHub(deps: AppDeps, ctx: Koa.Context): GitHubClient {
+  const token = openGithubToken(getSession(ctx), deps.keyring);
+  if (!token) throw errors.githubTokenInvalid();
+  return createGitHubClient({ apiUrl: deps.config.github.apiUrl, token });
+}
+
+/**
+ * The repo and branch picker. GitHub answers for the caller's own token, so a repository they cannot
+ * see is GitHub's 404 (mapped to ours); a revoked token is GitHub's 401 (→ 401 github_token_invalid).
+ */
+export function githubRoutes(router: Router, deps: AppDeps, hooks: GitHubRouteHooks = {}) {
+  const guards = hooks.guards ?? [];
+
+  router.get('/api/github/repos', requireUser(), ...guards, validateQuery(ReposQuery), async (ctx) => {
+    const q = ctx.state.query as ReposQuery;
+    const github = callerGitHub(deps, ctx);
+    const needle = q.q?.toLowerCase();
+    if (!needle) {
+      const { repos, hasMore } = await github.listRepos({ page: q.page, perPage: q.per_page });
+      ctx.body = { repos: repos.map(presentRepo), page: q.page, perPage: q.per_page, hasMore, truncated: false };
+      return;
+    }
+    const { matches, truncated } = await searchRepos(github, needle);
+    const start = (q.page - 1) * q.per_page;
+    ctx.body = {
+      repos: matches.slice(start, start + q.per_page).map(presentRepo),
+      page: q.page, perPage: q.per_page, hasMore: matches.length > start + q.per_page, truncated,
+    };
+  });
+
+  router.get('/api/github/repos/:owner/:repo/branches', requireUser(), ...guards, async (ctx) => {
+    const github = callerGitHub(deps, ctx);
+    const owner = String(ctx.params.owner);
+    const name = String(ctx.params.repo);
+    // getRepo first: it is the visibility check, and it names the default branch.
+    const repo = await github.getRepo(owner, name);
+    const branches = await github.listBranches(repo.owner, repo.name);
+    ctx.body = { branches, defaultBranch: repo.defaultBranch };
+  });
+}
+
+/** Case-insensitive substring match on owner/name over the first few pages of the caller's repos. */
+async function searchRepos(github: GitHubClient, needle: string): Promise<{ matches: RepoSummary[]; truncated: boolean }> {
+  const matches: RepoSummary[] = [];
+  for (let page = 1; page <= REPO_SEARCH_MAX_PAGES; page++) {
+    const { repos, hasMore } = await github.listRepos({ page, perPage: GITHUB_PAGE_MAX });
+    for (const r of repos) if (r.fullName.toLowerCase().includes(needle)) matches.push(r);
+    if (!hasMore) return { matches, truncated: false };
+  }
+  return { matches, truncated: true };
+}

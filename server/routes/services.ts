@@ -1,0 +1,125 @@
+import type Router from '@koa/router';
+import type Koa from 'koa';
+import { z } from 'zod';
+import type { AppDeps } from '../deps.js';
+import { errors } from '../errors.js';
+import { getSession } from '../sessions/middleware.js';
+import { requireCsrf, requireUser } from '../middleware/security.js';
+import { validateBody } from '../middleware/validate.js';
+import { callerRender, requireRenderKey, type CallerRender } from '../render/forRequest.js';
+import { createServiceCache, type ServiceCacheOptions } from '../render/serviceCache.js';
+import type { Service } from '../render/types.js';
+import { presentService } from '../presenters/service.js';
+import { presentDeployment } from '../presenters/deployment.js';
+
+/** Render service ids (web services and friends, cron jobs): anything else cannot be one of theirs. */
+export const SERVICE_ID = /^(srv|crn)-[0-9a-z]{20}$/;
+const DEPLOY_ID = /^dep-[0-9a-z]{20}$/;
+
+const RollbackBody = z.object({
+  deploy_id: z.string().trim().regex(DEPLOY_ID, 'deploy_id must be a Render deploy id (dep-…)'),
+  _csrf: z.string().optional(),
+}).strict();
+
+export type ServiceAction = 'redeploy' | 'rollback' | 'suspend' | 'resume' | 'delete';
+
+export interface ServiceRouteHooks {
+  /** Extra middleware for the lifecycle routes (e.g. per-user rate limits). */
+  lifecycleGuards?: Koa.Middleware[];
+  /** After a lifecycle action succeeded (audit trail). */
+  onLifecycle?(ctx: Koa.Context, action: ServiceAction, serviceId: string): Promise<void> | void;
+  /** Cache tuning (tests). */
+  cache?: Omit<ServiceCacheOptions, 'redis' | 'prefix'>;
+}
+
+/** A malformed id is a 404 like any id that is not theirs, before a Render call is spent on it. */
+function serviceIdParam(): Koa.Middleware {
+  return async (ctx, next) => {
+    if (!SERVICE_ID.test(String(ctx.params.id ?? ''))) throw errors.notFound('Service');
+    await next();
+  };
+}
+
+/**
+ * The caller's Render services and their lifecycle, always through the caller's own key: Render
+ * itself answers 404 for a service that key cannot see (mapped to our 404), and we also hide
+ * services outside the workspaces this session was set up with.
+ */
+export function serviceRoutes(router: Router, deps: AppDeps, hooks: ServiceRouteHooks = {}) {
+  const cache = createServiceCache({ redis: deps.redis, prefix: deps.config.redisPrefix, ...hooks.cache });
+  const lifecycle = [requireUser(), requireCsrf(), serviceIdParam(), requireRenderKey(), ...(hooks.lifecycleGuards ?? [])];
+
+  const scopeOf = (ctx: Koa.Context, caller: CallerRender) =>
+    ({ userId: getSession(ctx).user!.id, keyFingerprint: caller.keyFingerprint, ownerIds: caller.ownerIds });
+
+  /** The service, if the caller's key sees it in one of the session's workspaces; else 404. */
+  async function loadOwn(caller: CallerRender, serviceId: string): Promise<Service> {
+    const svc = await caller.client.getService(serviceId);
+    if (!caller.ownerIds.includes(svc.ownerId)) throw errors.notFound('Service');
+    return svc;
+  }
+
+  async function done(ctx: Koa.Context, caller: CallerRender, action: ServiceAction, serviceId: string) {
+    await cache.invalidate(scopeOf(ctx, caller));
+    await hooks.onLifecycle?.(ctx, action, serviceId);
+  }
+
+  const who = (ctx: Koa.Context, caller: CallerRender) =>
+    ({ userId: getSession(ctx).user!.id, sessionRef: caller.sessionRef, keyFingerprint: caller.keyFingerprint });
+
+  const forDeploy = (svc: Service) => ({
+    id: svc.id, name: svc.name, ownerId: svc.ownerId, repo: svc.repo ?? null, branch: svc.branch ?? null, dashboardUrl: svc.dashboardUrl ?? null,
+  });
+
+  router.get('/api/render/services', requireUser(), requireRenderKey(), async (ctx) => {
+    const caller = callerRender(deps, ctx);
+    const services = caller.ownerIds.length === 0 ? [] : await cache.get(scopeOf(ctx, caller), async () =>
+      (await caller.client.listServices({ ownerId: caller.ownerIds })).map(presentService));
+    ctx.body = { services };
+  });
+
+  router.post('/api/render/services/:id/redeploy', ...lifecycle, async (ctx) => {
+    const caller = callerRender(deps, ctx);
+    const svc = await loadOwn(caller, String(ctx.params.id));
+    const record = await deps.deploymentService.requestServiceDeploy(who(ctx, caller), 'redeploy', forDeploy(svc));
+    await done(ctx, caller, 'redeploy', svc.id);
+    ctx.status = 202;
+    ctx.set('Location', `/api/render/deployments/${record.id}`);
+    ctx.body = presentDeployment(record);
+  });
+
+  router.post('/api/render/services/:id/rollback', ...lifecycle, validateBody(RollbackBody), async (ctx) => {
+    const { deploy_id: deployId } = ctx.state.body as z.infer<typeof RollbackBody>;
+    const caller = callerRender(deps, ctx);
+    const svc = await loadOwn(caller, String(ctx.params.id));
+    // Render answers 404 unless the deploy belongs to this service.
+    const target = await caller.client.getDeploy(svc.id, deployId);
+    if (target.status !== 'live' && target.status !== 'deactivated') {
+      throw errors.conflict('deploy_not_rollbackable', 'Only a deploy that went live can be rolled back to.');
+    }
+    const record = await deps.deploymentService.requestServiceDeploy(who(ctx, caller), 'rollback', forDeploy(svc), deployId);
+    await done(ctx, caller, 'rollback', svc.id);
+    ctx.status = 202;
+    ctx.set('Location', `/api/render/deployments/${record.id}`);
+    ctx.body = presentDeployment(record);
+  });
+
+  for (const action of ['suspend', 'resume'] as const) {
+    router.post(`/api/render/services/:id/${action}`, ...lifecycle, async (ctx) => {
+      const caller = callerRender(deps, ctx);
+      const svc = await loadOwn(caller, String(ctx.params.id));
+      if (action === 'suspend') await caller.client.suspendService(svc.id);
+      else await caller.client.resumeService(svc.id);
+      await done(ctx, caller, action, svc.id);
+      ctx.body = { ok: true, service: presentService(await caller.client.getService(svc.id)) };
+    });
+  }
+
+  router.delete('/api/render/services/:id', ...lifecycle, async (ctx) => {
+    const caller = callerRender(deps, ctx);
+    const svc = await loadOwn(caller, String(ctx.params.id));
+    await caller.client.deleteService(svc.id);
+    await done(ctx, caller, 'delete', svc.id);
+    ctx.status = 204;
+  });
+}

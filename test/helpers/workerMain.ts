@@ -1,0 +1,19 @@
+/**
+ * A real worker process for tests that kill and restart workers: the production composition
+ * (startWorker) with test timings, configured by the environment the test passes in.
+ */
+import { loadConfig } from '../../server/config/env.js';
+import { createLogger } from '../../server/logger.js';
+import { startWorker } from '../../workers/process.js';
+
+const opts = JSON.parse(process.env.TEST_WORKER_OPTIONS ?? '{}');
+const config = loadConfig(process.env);
+const logger = createLogger({ level: 'info', name: 'worker' });
+const proc = await startWorker({
+  config, logger, watch: opts.watch, renderLimits: opts.renderLimits, renderTimeoutMs: opts.renderTimeoutMs, retryBackoffMs: opts.retryBackoffMs,
+  workerOptions: opts.workerOptions,
+  // Crash tests: die (like kill -9) at the riskiest points with the given probability.
+  crashPoint: opts.crashProbability ? () => { if (Math.random() < opts.crashProbability) process.kill(process.pid, 'SIGKILL'); } : undefined,
+});
+process.send?.({ ready: true });
+process.on('SIGTERM', async () => { await proc.close(10_000); process.exit(0); });

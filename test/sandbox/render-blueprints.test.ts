@@ -1,0 +1,121 @@
+import test from 'ava';
+import { startRenderSimulator } from '../../sandbox/render/index.js';
+
+// POST /blueprints/validate: multipart upload, YAML + Blueprint JSON Schema validation, plan summary.
+
+async function setup() {
+  const sim = await startRenderSimulator();
+  const account = sim.addAccount({ apiKey: 'rnd_bp' });
+  const validate = async (yaml: string | null, ownerId: string | null = account.ownerId, key = 'rnd_bp') => {
+    const form = new FormData();
+    if (ownerId) form.set('ownerId', ownerId);
+    if (yaml !== null) form.set('file', new Blob([yaml], { type: 'application/x-yaml' }), 'render.yaml');
+    const res = await fetch(`${sim.url}/blueprints/validate`, { method: 'POST', headers: { Authorization: `Bearer ${key}` }, body: form });
+    return { status: res.status, body: (await res.json()) as { valid?: boolean; errors?: Array<{ path?: string; error: string; line?: number; column?: number }>; plan?: Record<string, unknown>; message?: string } };
+  };
+  return { sim, account, validate };
+}
+
+const ORCHESTRATOR_YAML = `
+services:
+  - type: web
+    name: orchestrator-web
+    runtime: node
+    plan: starter
+    buildCommand: npm ci && npm run build
+    startCommand: npm run start:web
+    envVars:
+      - key: REDIS_URL
+        fromService:
+          type: keyvalue
+          name: orchestrator-kv
+          property: connectionString
+      - key: SECRET_KEY
+        generateValue: true
+  - type: worker
+    name: orchestrator-worker
+    runtime: node
+    buildCommand: npm ci && npm run build
+    startCommand: npm run start:worker
+  - type: keyvalue
+    name: orchestrator-kv
+    ipAllowList: []
+    maxmemoryPolicy: noeviction
+  - type: web
+    name: docs
+    runtime: static
+    buildCommand: npm run docs
+    staticPublishPath: ./site
+databases:
+  - name: main-db
+envVarGroups:
+  - name: shared
+    envVars:
+      - key: LOG_LEVEL
+        value: info
+`;
+
+test('a valid Blueprint answers valid with a plan', async (t) => {
+  const { sim, validate } = await setup();
+  t.teardown(() => sim.close());
+  const { status, body } = await validate(ORCHESTRATOR_YAML);
+  t.is(status, 200);
+  t.true(body.valid, JSON.stringify(body.errors));
+  t.deepEqual(body.plan, {
+    services: ['orchestrator-web', 'orchestrator-worker', 'docs'],
+    databases: ['main-db'],
+    keyValue: ['orchestrator-kv'],
+    envGroups: ['shared'],
+    totalActions: 6,
+  });
+});
+
+test('schema errors come with a path, a message and a 1-based line and column', async (t) => {
+  const { sim, validate } = await setup();
+  t.teardown(() => sim.close());
+  const yaml = [
+    'services:',
+    '  - type: web',
+    '    name: app',
+    '    runtime: cobol',
+    '    buildCommand: make',
+    '    startCommand: ./app',
+    '    plann: starter',
+    '  - type: keyvalue',
+    '    name: app',
+    '    ipAllowList: []',
+    '    maxmemoryPolicy: forget-everything',
+  ].join('\n');
+  const { status, body } = await validate(yaml);
+  t.is(status, 200);
+  t.false(body.valid);
+  t.is(body.plan, undefined);
+  const byPath = new Map(body.errors?.map((e) => [e.path, e]));
+  t.like(byPath.get('services[0].runtime'), { line: 4, column: 5 });
+  t.like(byPath.get('services[0].plann'), { line: 7, column: 5 });
+  t.like(byPath.get('services[1].maxmemoryPolicy'), { line: 11, column: 5 });
+  t.like(byPath.get('services[1].name'), { line: 9 });
+  t.regex(byPath.get('services[1].name')?.error ?? '', /duplicate/);
+});
+
+test('YAML syntax errors and non-mapping documents are invalid, not 500s', async (t) => {
+  const { sim, validate } = await setup();
+  t.teardown(() => sim.close());
+  const syntax = await validate('services:\n  - type: web\n   name: x: y\n');
+  t.is(syntax.status, 200);
+  t.false(syntax.body.valid);
+  t.true((syntax.body.errors?.[0]?.line ?? 0) >= 1);
+  t.false((await validate('- just\n- a list\n')).body.valid);
+  t.false((await validate('version: "2"\n')).body.valid);
+});
+
+test('ownerId and file are required; the owner must be the caller\'s; multipart only', async (t) => {
+  const { sim, validate } = await setup();
+  t.teardown(() => sim.close());
+  t.is((await validate(ORCHESTRATOR_YAML, null)).status, 400);
+  t.is((await validate(null)).status, 400);
+  t.is((await validate(ORCHESTRATOR_YAML, 'tea-zzzzzzzzzzzzzzzzzzzz')).status, 400);
+  t.is((await validate(ORCHESTRATOR_YAML, undefined, 'rnd_unknown')).status, 401);
+  const json = await fetch(`${sim.url}/blueprints/validate`, { method: 'POST', headers: { Authorization: 'Bearer rnd_bp', 'Content-Type': 'application/json' }, body: '{}' });
+  t.is(json.status, 400);
+});

@@ -1,0 +1,255 @@
+import test from 'ava';
+import { startStack, type Stack } from '../helpers/stack.js';
+import type { Agent } from '../helpers/agent.js';
+import { createRenderClient, type RenderClient, type Service } from '../../server/render/client.js';
+import { createServiceCache } from '../../server/render/serviceCache.js';
+import type { PresentedService } from '../../server/presenters/service.js';
+import type { SimAccount } from '../../sandbox/render/index.js';
+
+// GET /api/render/services (cached, single-flight) and the service lifecycle routes, through the
+// real web process and the Render simulator, each user with their own key.
+
+let stack: Stack;
+test.before(async () => {
+  // Tests create many services straight through the simulator; lift its creation limits (not the app's budget).
+  stack = await startStack({ renderOptions: { rateLimits: { createService: { limit: 10_000 }, write: { limit: 10_000 } } } });
+});
+test.after.always(async () => { await stack?.close(); });
+
+const SERVICE_FIELDS = ['branch', 'createdAt', 'dashboardUrl', 'id', 'name', 'ownerId', 'plan', 'region', 'repo', 'runtime', 'suspended', 'type', 'updatedAt', 'url'];
+
+interface Tenant { agent: Agent; account: SimAccount; apiKey: string; render: RenderClient }
+
+async function tenant(name: string): Promise<Tenant> {
+  const apiKey = `rnd_${name.padEnd(24, 'x')}`;
+  const account = stack.render.addAccount({ apiKey });
+  const agent = stack.agent();
+  await stack.signIn(agent, name);
+  const setup = await agent.post('/api/render/setup', { api_key: apiKey });
+  if (setup.status !== 200) throw new Error(`setup: ${setup.status} ${setup.text}`);
+  return { agent, account, apiKey, render: createRenderClient({ baseUrl: stack.render.url, apiKey }) };
+}
+
+async function createService(tn: Tenant, name: string): Promise<Service> {
+  const { service } = await tn.render.createService({
+    type: 'web_service', name, ownerId: tn.account.ownerId, repo: `https://github.com/acme/${name}`, branch: 'main', autoDeploy: 'yes',
+    serviceDetails: { runtime: 'node', plan: 'starter', region: 'oregon', envSpecificDetails: { buildCommand: 'npm ci', startCommand: 'npm start' } },
+  });
+  return service;
+}
+
+const listCalls = (tn: Tenant) => stack.render.calls.filter((c) => c.method === 'GET' && c.route === '/services' && c.accountId === tn.account.id).length;
+const names = (res: { json: { services: PresentedService[] } }) => res.json.services.map((s) => s.name).sort();
+
+async function liveDeployOf(tn: Tenant, serviceId: string): Promise<string> {
+  for (let i = 0; i < 200; i++) {
+    const live = (await tn.render.listDeploys(serviceId)).find((d) => d.status === 'live');
+    if (live) return live.id;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error('no deploy went live');
+}
+
+test('lists the caller\'s services through their own key, whitelisted', async (t) => {
+  const ada = await tenant('svc-ada');
+  const other = await tenant('svc-other');
+  await createService(ada, 'ada-web');
+  await createService(ada, 'ada-api');
+  await createService(other, 'other-web');
+  const res = await ada.agent.get('/api/render/services');
+  t.is(res.status, 200, res.text);
+  t.deepEqual(names(res), ['ada-api', 'ada-web']);
+  for (const s of res.json.services) t.deepEqual(Object.keys(s).sort(), SERVICE_FIELDS);
+  t.like(res.json.services.find((s: PresentedService) => s.name === 'ada-web'), {
+    type: 'web_service', ownerId: ada.account.ownerId, repo: 'https://github.com/acme/ada-web', branch: 'main',
+    suspended: false, region: 'oregon', plan: 'starter', runtime: 'node',
+  });
+  t.regex(res.json.services[0].url, /^https:\/\//);
+  t.false(res.text.includes(ada.apiKey));
+  t.false(res.text.includes('npm start'), 'no env-specific details leave the server');
+});
+
+test('follows every page of Render\'s list', async (t) => {
+  const many = await tenant('svc-many');
+  for (let i = 0; i < 105; i++) await createService(many, `many-${i}`);
+  const res = await many.agent.get('/api/render/services');
+  t.is(res.status, 200, res.text);
+  t.is(res.json.services.length, 105);
+  t.is(new Set(res.json.services.map((s: PresentedService) => s.id)).size, 105);
+  t.is(listCalls(many), 2, '100 + 5');
+});
+
+test('50 concurrent list requests from one user make one round of Render calls', async (t) => {
+  const busy = await tenant('svc-busy');
+  await createService(busy, 'busy-web');
+  const results = await Promise.all(Array.from({ length: 50 }, () => busy.agent.get('/api/render/services')));
+  t.true(results.every((r) => r.status === 200), results.map((r) => r.status).join(','));
+  t.true(results.every((r) => r.json.services.length === 1));
+  t.is(listCalls(busy), 1);
+  // And polling inside the cache window spends nothing more.
+  await busy.agent.get('/api/render/services');
+  t.is(listCalls(busy), 1);
+});
+
+test('single flight across processes: two caches on one Redis load once', async (t) => {
+  const prefix = `${stack.redis.prefix}-xproc`;
+  const caches = [0, 1].map(() => createServiceCache({ redis: stack.web.deps.redis, prefix, pollMs: 10 }));
+  let loads = 0;
+  let release!: () => void;
+  const gate = new Promise<void>((r) => { release = r; });
+  const load = async (): Promise<PresentedService[]> => { loads++; await gate; return []; };
+  const scope = { userId: 42, keyFingerprint: 'fp-xproc', ownerIds: ['tea-1'] };
+  const pending = Array.from({ length: 20 }, (_, i) => caches[i % 2]!.get(scope, load));
+  await new Promise((r) => setTimeout(r, 50)); // let the second process reach its wait loop
+  release();
+  const lists = await Promise.all(pending);
+  t.is(loads, 1);
+  t.true(lists.every((l) => Array.isArray(l) && l.length === 0));
+  await caches[1]!.invalidate(scope);
+  await caches[0]!.get(scope, load);
+  t.is(loads, 2, 'invalidation on one process is seen by the other');
+});
+
+test('suspend invalidates the cached list', async (t) => {
+  const sam = await tenant('svc-sam');
+  const svc = await createService(sam, 'sam-web');
+  const before = await sam.agent.get('/api/render/services');
+  t.false(before.json.services[0].suspended);
+  t.is(listCalls(sam), 1);
+  const res = await sam.agent.post(`/api/render/services/${svc.id}/suspend`);
+  t.is(res.status, 200, res.text);
+  t.true(res.json.ok);
+  t.true(res.json.service.suspended);
+  const after = await sam.agent.get('/api/render/services');
+  t.true(after.json.services[0].suspended, 'not the cached copy');
+  t.is(listCalls(sam), 2);
+});
+
+test('redeploy: 202 with a new deployment record the worker will pick up', async (t) => {
+  const rhea = await tenant('svc-rhea');
+  const svc = await createService(rhea, 'rhea-web');
+  const res = await rhea.agent.post(`/api/render/services/${svc.id}/redeploy`);
+  t.is(res.status, 202, res.text);
+  t.like(res.json, { kind: 'redeploy', status: 'queued', serviceId: svc.id });
+  t.is(res.json.request.serviceName, 'rhea-web');
+  t.is(res.json.request.githubRepo, 'acme/rhea-web');
+  t.is(res.headers.get('location'), `/api/render/deployments/${res.json.id}`);
+  const rec = await rhea.agent.get(`/api/render/deployments/${res.json.id}`);
+  t.is(rec.status, 200);
+  t.is(rec.json.status, 'queued');
+  t.is(rec.json.kind, 'redeploy');
+  const mine = await rhea.agent.get('/api/render/my-deployments');
+  t.true(mine.json.deployments.some((d: { id: string }) => d.id === res.json.id));
+});
+
+test('rollback: 202 record for a live deploy of that service; other deploys 404, bad ids 400', async (t) => {
+  const rob = await tenant('svc-rob');
+  const svc = await createService(rob, 'rob-web');
+  const sibling = await createService(rob, 'rob-api');
+  const [deployId, siblingDeploy] = await Promise.all([liveDeployOf(rob, svc.id), liveDeployOf(rob, sibling.id)]);
+  const res = await rob.agent.post(`/api/render/services/${svc.id}/rollback`, { deploy_id: deployId });
+  t.is(res.status, 202, res.text);
+  t.like(res.json, { kind: 'rollback', status: 'queued', serviceId: svc.id });
+  t.is((await rob.agent.get(`/api/render/deployments/${res.json.id}`)).json.kind, 'rollback');
+  const stored = await stack.web.deps.deployments.get(res.json.id);
+  t.is(stored?.rollbackToDeployId, deployId);
+
+  const wrongService = await rob.agent.post(`/api/render/services/${svc.id}/rollback`, { deploy_id: siblingDeploy });
+  t.is(wrongService.status, 404);
+  for (const body of [{}, { deploy_id: 'dep-short' }, { deploy_id: deployId, extra: 1 }, { deploy_id: 42 }]) {
+    const bad = await rob.agent.post(`/api/render/services/${svc.id}/rollback`, body);
+    t.is(bad.status, 400, JSON.stringify(body));
+    t.is(bad.json.error.code, 'validation_failed');
+  }
+});
+
+test('suspend, resume and delete through the caller\'s key', async (t) => {
+  const val = await tenant('svc-val');
+  const svc = await createService(val, 'val-web');
+  const suspended = await val.agent.post(`/api/render/services/${svc.id}/suspend`);
+  t.is(suspended.status, 200, suspended.text);
+  t.true(suspended.json.service.suspended);
+  t.is((await val.render.getService(svc.id)).suspended, 'suspended');
+  const resumed = await val.agent.post(`/api/render/services/${svc.id}/resume`);
+  t.is(resumed.status, 200, resumed.text);
+  t.false(resumed.json.service.suspended);
+  t.is((await val.render.getService(svc.id)).suspended, 'not_suspended');
+  const deleted = await val.agent.delete(`/api/render/services/${svc.id}`);
+  t.is(deleted.status, 204, deleted.text);
+  t.is(deleted.text, '');
+  await t.throwsAsync(val.render.getService(svc.id), { message: /could not find/ });
+  t.deepEqual((await val.agent.get('/api/render/services')).json.services, []);
+  t.is((await val.agent.delete(`/api/render/services/${svc.id}`)).status, 404, 'already gone');
+});
+
+const lifecycleCalls = (id: string, deployId: string) => [
+  { method: 'POST', path: `/api/render/services/${id}/redeploy`, body: {} },
+  { method: 'POST', path: `/api/render/services/${id}/rollback`, body: { deploy_id: deployId } },
+  { method: 'POST', path: `/api/render/services/${id}/suspend`, body: {} },
+  { method: 'POST', path: `/api/render/services/${id}/resume`, body: {} },
+  { method: 'DELETE', path: `/api/render/services/${id}`, body: undefined },
+];
+
+test('another user\'s service is a 404 on every lifecycle route, and nothing happens to it', async (t) => {
+  const owner = await tenant('svc-owner');
+  const intruder = await tenant('svc-intruder');
+  const svc = await createService(owner, 'owner-web');
+  const deployId = await liveDeployOf(owner, svc.id);
+  const missing = `srv-${'0'.repeat(20)}`;
+  for (const call of lifecycleCalls(svc.id, deployId)) {
+    const res = await intruder.agent.request(call.method, call.path, { json: call.body });
+    t.is(res.status, 404, `${call.method} ${call.path}`);
+    t.is(res.json.error.code, 'not_found');
+    const absent = await intruder.agent.request(call.method, call.path.replace(svc.id, missing), { json: call.body });
+    t.is(absent.status, 404);
+    t.deepEqual(absent.json, res.json, 'indistinguishable from a missing service');
+  }
+  const still = await owner.render.getService(svc.id);
+  t.is(still.suspended, 'not_suspended');
+  t.is((await intruder.agent.get('/api/render/my-deployments')).json.deployments.length, 0, 'no record was made');
+});
+
+test('malformed service ids are a 404 without a Render call', async (t) => {
+  const mal = await tenant('svc-mal');
+  const before = stack.render.calls.filter((c) => c.accountId === mal.account.id).length;
+  for (const bad of ['srv-123', `srv-${'A'.repeat(20)}`, `dep-${'a'.repeat(20)}`, `srv-${'a'.repeat(21)}`, 'x']) {
+    for (const call of lifecycleCalls(bad, `dep-${'a'.repeat(20)}`)) {
+      const res = await mal.agent.request(call.method, call.path, { json: call.body });
+      t.is(res.status, 404, `${call.method} ${call.path}`);
+      t.is(res.json.error.code, 'not_found');
+    }
+  }
+  t.is(stack.render.calls.filter((c) => c.accountId === mal.account.id).length, before);
+});
+
+test('lifecycle routes need the CSRF token (403) and a session (401); the list needs a key', async (t) => {
+  const cara = await tenant('svc-cara');
+  const svc = await createService(cara, 'cara-web');
+  const deployId = await liveDeployOf(cara, svc.id);
+  for (const call of lifecycleCalls(svc.id, deployId)) {
+    const res = await cara.agent.request(call.method, call.path, { json: call.body, csrf: false });
+    t.is(res.status, 403, `${call.method} ${call.path}`);
+    t.is(res.json.error.code, 'csrf_failed');
+    const anon = await stack.agent().request(call.method, call.path, { json: call.body });
+    t.is(anon.status, 401);
+  }
+  t.is((await cara.render.getService(svc.id)).suspended, 'not_suspended');
+  t.is((await cara.agent.get('/api/render/my-deployments')).json.deployments.length, 0);
+
+  t.is((await stack.agent().get('/api/render/services')).status, 401);
+  const keyless = stack.agent();
+  await stack.signIn(keyless, 'svc-keyless');
+  const res = await keyless.get('/api/render/services');
+  t.is(res.status, 400);
+  t.is(res.json.error.code, 'render_key_missing');
+});
+
+test('onLifecycle-visible effects: a revoked key is a clean 400, not a 500', async (t) => {
+  const rev = await tenant('svc-revoked');
+  const svc = await createService(rev, 'rev-web');
+  stack.render.revokeKey(rev.apiKey);
+  const res = await rev.agent.post(`/api/render/services/${svc.id}/suspend`);
+  t.is(res.status, 400);
+  t.is(res.json.error.code, 'render_key_invalid');
+  t.false(res.text.includes(rev.apiKey));
+});

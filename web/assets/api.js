@@ -1,0 +1,114 @@
+/**
+ * The JSON API client. State-changing calls carry the session's CSRF token (X-CSRF-Token);
+ * errors arrive as ApiError with the server's stable code and its human message.
+ */
+
+export class ApiError extends Error {
+  constructor(status, code, message, retryAfter = null) {
+    super(message);
+    this.name = 'ApiError';
+    this.status = status;
+    this.code = code;
+    this.retryAfter = retryAfter;
+  }
+}
+
+const enc = encodeURIComponent;
+
+/**
+ * @param {{ onSignedOut?: () => void }} hooks onSignedOut runs when a call answers 401 (session ended).
+ */
+export function createApi(hooks = {}) {
+  let csrfToken = null;
+
+  async function raw(method, path, body, headers = {}) {
+    const init = { method, credentials: 'same-origin', headers: { accept: 'application/json', ...headers } };
+    if (method !== 'GET') {
+      init.headers['content-type'] = 'application/json';
+      init.headers['x-csrf-token'] = csrfToken ?? '';
+      init.body = JSON.stringify(body ?? {});
+    }
+    let res;
+    try {
+      res = await fetch(path, init);
+    } catch {
+      throw new ApiError(0, 'network_error', 'Could not reach the server. Check your connection and try again.');
+    }
+    const text = await res.text();
+    let data = null;
+    if (text) {
+      try { data = JSON.parse(text); } catch { data = null; }
+    }
+    if (!res.ok) {
+      const err = data && typeof data === 'object' && data.error ? data.error : {};
+      throw new ApiError(
+        res.status,
+        typeof err.code === 'string' ? err.code : `http_${res.status}`,
+        typeof err.message === 'string' ? err.message : `The server answered ${res.status}.`,
+        res.headers.get('retry-after'),
+      );
+    }
+    return data;
+  }
+
+  async function request(method, path, body, headers) {
+    try {
+      return await raw(method, path, body, headers);
+    } catch (err) {
+      if (!(err instanceof ApiError)) throw err;
+      // A stale token (e.g. after signing in again in another tab): fetch the current one and retry once.
+      if (err.code === 'csrf_failed' && method !== 'GET') {
+        const session = await raw('GET', '/api/session').catch(() => null);
+        if (session?.csrfToken) {
+          csrfToken = session.csrfToken;
+          return raw(method, path, body, headers);
+        }
+      }
+      if (err.status === 401 && path !== '/api/session') hooks.onSignedOut?.();
+      throw err;
+    }
+  }
+
+  const get = (path) => request('GET', path);
+  const post = (path, body, headers) => request('POST', path, body, headers);
+  const del = (path) => request('DELETE', path);
+
+  return {
+    setCsrfToken(token) { csrfToken = token; },
+    meta: () => get('/api/meta'),
+    /** The session, or null when signed out. */
+    async session() {
+      try {
+        const s = await raw('GET', '/api/session');
+        csrfToken = s.csrfToken;
+        return s;
+      } catch (err) {
+        if (err instanceof ApiError && err.status === 401) return null;
+        throw err;
+      }
+    },
+    logout: () => post('/api/auth/logout'),
+    setupRenderKey: (apiKey) => post('/api/render/setup', { api_key: apiKey }),
+    clearRenderKey: () => post('/api/render/clear-credentials'),
+    renderStatus: () => get('/api/render/status'),
+
+    repos: ({ page = 1, perPage = 30, q = '' } = {}) =>
+      get(`/api/github/repos?page=${page}&per_page=${perPage}${q ? `&q=${enc(q)}` : ''}`),
+    branches: (owner, repo) => get(`/api/github/repos/${enc(owner)}/${enc(repo)}/branches`),
+    detect: (owner, repo, branch) =>
+      get(`/api/github/repos/${enc(owner)}/${enc(repo)}/detect${branch ? `?branch=${enc(branch)}` : ''}`),
+
+    deploy: (body, idempotencyKey) => post('/api/render/deploy', body, idempotencyKey ? { 'idempotency-key': idempotencyKey } : {}),
+    myDeployments: ({ limit = 20, cursor = null } = {}) =>
+      get(`/api/render/my-deployments?limit=${limit}${cursor ? `&cursor=${enc(cursor)}` : ''}`),
+    deployment: (id) => get(`/api/render/deployments/${enc(id)}`),
+    deploymentLogs: (id) => get(`/api/render/deployments/${enc(id)}/logs`),
+    cancelDeployment: (id) => post(`/api/render/deployments/${enc(id)}/cancel`),
+
+    services: () => get('/api/render/services'),
+    serviceAction: (id, action, body) => post(`/api/render/services/${enc(id)}/${action}`, body),
+    deleteService: (id) => del(`/api/render/services/${enc(id)}`),
+
+    audit: () => get('/api/audit'),
+  };
+}

@@ -1,0 +1,172 @@
+/**
+ * The single-page UI: boots from /api/meta and /api/session, draws the shell, routes on the URL hash
+ * and feeds live deployment updates to whichever view is showing.
+ */
+import { ApiError, createApi } from './api.js';
+import { announce, h, replace } from './dom.js';
+import { createLive } from './live.js';
+import { navKey, parseRoute } from './router.js';
+import { renderSandboxBanner } from './banner.js';
+import { renderSignIn } from './view-signin.js';
+import { dashboardView } from './view-dashboard.js';
+import { deployView } from './view-deploy.js';
+import { deploymentView } from './view-deployment.js';
+import { settingsView } from './view-settings.js';
+import { auditView } from './view-audit.js';
+import { notFoundView } from './view-notfound.js';
+
+const VIEWS = {
+  dashboard: dashboardView,
+  deploy: deployView,
+  deployment: deploymentView,
+  settings: settingsView,
+  audit: auditView,
+  notfound: notFoundView,
+};
+
+const MODE_TEXT = {
+  connecting: 'Connecting to live updates…',
+  live: 'Live updates on',
+  polling: 'Live updates by polling (streaming unavailable)',
+};
+
+const main = document.getElementById('main');
+const nav = document.getElementById('nav');
+const account = document.getElementById('account');
+const liveMode = document.getElementById('live-mode');
+
+const api = createApi({ onSignedOut: () => showSignedOut({ message: 'Your session has ended. Sign in again to continue.' }) });
+let meta = { sandbox: false, demo: null };
+let session = null;
+let auditAvailable = false;
+let current = null;
+let firstRender = true;
+
+const live = createLive({
+  api,
+  onEvent: (e) => current?.onDeployment?.(e),
+  onResync: () => current?.onResync?.(),
+  onMode: (mode) => {
+    liveMode.textContent = MODE_TEXT[mode] ?? '';
+    liveMode.dataset.mode = mode;
+  },
+});
+
+/** What every view gets. */
+const ctx = {
+  api,
+  get meta() { return meta; },
+  get session() { return session; },
+  get auditAvailable() { return auditAvailable; },
+  get liveMode() { return live.mode; },
+  navigate(hash) {
+    if (location.hash === hash) route(); else location.hash = hash;
+  },
+  announce,
+  async refreshSession() {
+    session = await api.session();
+    if (!session) showSignedOut({ message: 'Your session has ended. Sign in again to continue.' });
+    else drawAccount();
+    return session;
+  },
+  async signOut() {
+    try { await api.logout(); } catch (err) { if (!(err instanceof ApiError) || err.status !== 401) throw err; }
+    showSignedOut({ message: 'You are signed out.', kind: 'success' });
+  },
+};
+
+function drawNav(active) {
+  const link = (key, href, label) => h('a', { href, class: 'nav__link', 'aria-current': key === active ? 'page' : null, dataset: { nav: key } }, label);
+  replace(nav,
+    link('dashboard', '#/', 'Dashboard'),
+    link('deploy', '#/deploy', 'New deploy'),
+    auditAvailable ? link('audit', '#/audit', 'Audit trail') : null,
+    link('settings', '#/settings', 'Settings'));
+  nav.hidden = false;
+}
+
+function drawAccount() {
+  if (!session) { account.replaceChildren(); return; }
+  const { user } = session;
+  // The CSP admits GitHub's avatar host only; anything else gets initials instead of a broken image.
+  const avatar = /^https:\/\/avatars\.githubusercontent\.com\//.test(user.avatarUrl ?? '')
+    ? h('img', { class: 'avatar', src: user.avatarUrl, alt: '', width: 28, height: 28 })
+    : h('span', { class: 'avatar avatar--initials', 'aria-hidden': 'true' }, (user.login || '?').slice(0, 1).toUpperCase());
+  const signOut = h('button', { type: 'button', class: 'btn btn--ghost btn--small', 'data-testid': 'sign-out' }, 'Sign out');
+  signOut.addEventListener('click', async () => {
+    signOut.disabled = true;
+    try { await ctx.signOut(); } catch (err) { signOut.disabled = false; announce(err.message); }
+  });
+  replace(account, avatar, h('span', { class: 'account__login', 'data-testid': 'user-login' }, user.login), signOut);
+}
+
+function route() {
+  if (!session) return;
+  current?.dispose?.();
+  const r = parseRoute(location.hash);
+  const view = VIEWS[r.name] ?? notFoundView;
+  current = view(ctx, r);
+  replace(main, current.el);
+  document.title = `${current.title} · Render Deployer`;
+  drawNav(navKey(r));
+  // Move focus to the new page's heading so keyboard and screen reader users land on it.
+  if (!firstRender) main.querySelector('h1')?.focus();
+  firstRender = false;
+  window.scrollTo(0, 0);
+}
+
+function showSignedOut({ authError = null, message = null, kind = 'error' } = {}) {
+  live.stop();
+  current?.dispose?.();
+  current = null;
+  session = null;
+  nav.hidden = true;
+  nav.replaceChildren();
+  account.replaceChildren();
+  liveMode.textContent = '';
+  document.title = 'Sign in · Render Deployer';
+  replace(main, renderSignIn({ meta, authError, message, kind }));
+}
+
+async function probeAudit() {
+  try {
+    await api.audit();
+    auditAvailable = true;
+  } catch {
+    auditAvailable = false;
+  }
+  if (current) drawNav(navKey(parseRoute(location.hash)));
+}
+
+async function boot() {
+  const query = new URLSearchParams(location.search);
+  const authError = query.get('auth_error');
+  // Drop ?auth_error from the address bar: the message is shown once, a reload starts clean.
+  if (query.size) history.replaceState(null, '', `/${location.hash}`);
+  try {
+    meta = await api.meta();
+  } catch {
+    meta = { sandbox: false, demo: null };
+  }
+  renderSandboxBanner(document.getElementById('sandbox-banner'), meta);
+  try {
+    session = await api.session();
+  } catch (err) {
+    replace(main, h('div', { class: 'notice notice--error', role: 'alert' }, `Could not load the app: ${err.message}`));
+    return;
+  }
+  if (!session) { showSignedOut({ authError }); return; }
+  drawAccount();
+  window.addEventListener('hashchange', route);
+  live.start();
+  route();
+  void probeAudit();
+}
+
+document.getElementById('skip-link').addEventListener('click', (e) => {
+  // The hash is the router's; move focus without touching it.
+  e.preventDefault();
+  main.focus();
+});
+
+boot();

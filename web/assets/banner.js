@@ -1,0 +1,34 @@
+/** The sandbox banner: everything is simulated, and here is the demo Render key to paste. */
+import { h, replace } from './dom.js';
+
+export function renderSandboxBanner(el, meta) {
+  if (!meta?.sandbox) { el.hidden = true; return; }
+  const key = meta.demo?.renderApiKey ?? '';
+  const keyEl = h('code', { class: 'sandbox-banner__key', 'data-testid': 'demo-key' }, key);
+  const copy = h('button', { type: 'button', class: 'btn btn--small btn--on-dark' }, 'Copy key');
+  copy.addEventListener('click', async () => {
+    try {
+      await navigator.clipboard.writeText(key);
+      copy.textContent = 'Copied';
+    } catch {
+      // No clipboard access (e.g. permissions): select the text so Ctrl+C works.
+      const range = document.createRange();
+      range.selectNodeContents(keyEl);
+      const sel = getSelection();
+      sel.removeAllRanges();
+      sel.addRange(range);
+      copy.textContent = 'Selected: press Ctrl+C';
+    }
+    setTimeout(() => { copy.textContent = 'Copy key'; }, 2500);
+  });
+  replace(el,
+    h('div', { class: 'sandbox-banner__inner' },
+      h('p', { class: 'sandbox-banner__text' },
+        h('strong', null, 'Sandbox mode. '),
+        'GitHub and Render are simulated on this machine; nothing is deployed for real.',
+        meta.demo?.login ? ` You sign in as “${meta.demo.login}”.` : ''),
+      key ? h('p', { class: 'sandbox-banner__text' }, 'Demo Render key: ', keyEl, ' ', copy) : null));
+  el.setAttribute('role', 'region');
+  el.setAttribute('aria-label', 'Sandbox mode');
+  el.hidden = false;
+}

@@ -1,0 +1,157 @@
+/**
+ * DOM building without HTML strings: every piece of data becomes a text node or a property,
+ * so a repo, branch or variable name can never turn into markup.
+ */
+
+/**
+ * h('button', { class: 'btn', onclick: fn, 'aria-label': 'x' }, 'text', child)
+ * Props: class, text, dataset, on<event> (functions), value/checked/selected (properties), anything else
+ * as an attribute (true → empty attribute; null/false/undefined → left out).
+ */
+export function h(tag, props, ...children) {
+  const el = document.createElement(tag);
+  const late = {};
+  for (const [key, value] of Object.entries(props ?? {})) {
+    if (value === null || value === undefined || value === false) continue;
+    if (key === 'class') el.className = value;
+    else if (key === 'text') el.textContent = String(value);
+    else if (key === 'dataset') Object.assign(el.dataset, value);
+    else if (key.startsWith('on') && typeof value === 'function') el.addEventListener(key.slice(2), value);
+    else if (key === 'value' || key === 'checked' || key === 'selected') late[key] = value;
+    else if (key === 'href' || key === 'src') {
+      const safe = safeUrl(value);
+      if (safe) el.setAttribute(key, safe);
+    } else el.setAttribute(key, value === true ? '' : String(value));
+  }
+  append(el, children);
+  // After children, so a <select>'s options exist when its value is set.
+  for (const [key, value] of Object.entries(late)) el[key] = value;
+  return el;
+}
+
+export function append(el, children) {
+  for (const child of children.flat(Infinity)) {
+    if (child === null || child === undefined || child === false) continue;
+    el.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return el;
+}
+
+/** Replace an element's children. */
+export function replace(el, ...children) {
+  el.replaceChildren();
+  return append(el, children);
+}
+
+/**
+ * Only http(s) and same-origin paths/hashes may become links or image sources: a URL from an API
+ * response (a service URL, a dashboard link) can never be javascript: or data:.
+ */
+export function safeUrl(value) {
+  const s = String(value);
+  if (s.startsWith('#') || (s.startsWith('/') && !s.startsWith('//'))) return s;
+  try {
+    const u = new URL(s);
+    return u.protocol === 'https:' || u.protocol === 'http:' ? u.href : null;
+  } catch {
+    return null;
+  }
+}
+
+let idCounter = 0;
+/** A unique id for label/aria wiring. */
+export function uid(prefix = 'id') {
+  idCounter += 1;
+  return `${prefix}-${idCounter}`;
+}
+
+/** Screen reader announcement through the page's polite live region. */
+export function announce(message) {
+  const region = document.getElementById('announcer');
+  if (!region) return;
+  // Clear first so repeating the same text is still announced.
+  region.textContent = '';
+  setTimeout(() => { region.textContent = message; }, 30);
+}
+
+/** A labelled form field: label, control (+ addon button), optional hint and error slot, wired with aria-describedby. */
+export function field({ label, control, hint, addon = null, id = uid('field') }) {
+  control.id = id;
+  const hintEl = hint ? h('p', { class: 'field__hint', id: `${id}-hint` }, hint) : null;
+  const errorEl = h('p', { class: 'field__error', id: `${id}-error`, hidden: true });
+  const describedBy = [hintEl ? hintEl.id : null, errorEl.id].filter(Boolean).join(' ');
+  control.setAttribute('aria-describedby', describedBy);
+  const body = addon ? h('div', { class: 'input-group' }, control, addon) : control;
+  const wrap = h('div', { class: 'field' }, h('label', { class: 'field__label', for: id }, label), body, hintEl, errorEl);
+  return {
+    el: wrap,
+    control,
+    setError(message) {
+      if (message) {
+        errorEl.textContent = message;
+        errorEl.hidden = false;
+        control.setAttribute('aria-invalid', 'true');
+      } else {
+        errorEl.textContent = '';
+        errorEl.hidden = true;
+        control.removeAttribute('aria-invalid');
+      }
+    },
+  };
+}
+
+/** An alert box (role=alert so it is read out when it appears). */
+export function notice(kind, ...children) {
+  return h('div', { class: `notice notice--${kind}`, role: kind === 'error' ? 'alert' : 'status' }, ...children);
+}
+
+/**
+ * A button that asks for confirmation inline (no window.confirm): the first press shows
+ * "Confirm" and "Keep" buttons; "Confirm" runs the action.
+ */
+export function confirmButton({ label, question, confirmLabel = label, danger = false, onConfirm, testId }) {
+  const wrap = h('span', { class: 'confirm' });
+  const start = h('button', { type: 'button', class: `btn ${danger ? 'btn--danger-outline' : 'btn--secondary'}`, 'data-testid': testId }, label);
+  const showStart = () => { replace(wrap, start); start.focus(); };
+  start.addEventListener('click', () => {
+    const yes = h('button', { type: 'button', class: `btn ${danger ? 'btn--danger' : 'btn--primary'}`, 'data-testid': testId ? `${testId}-confirm` : null }, confirmLabel);
+    const no = h('button', { type: 'button', class: 'btn btn--ghost' }, 'Keep');
+    yes.addEventListener('click', async () => {
+      yes.disabled = true;
+      no.disabled = true;
+      try { await onConfirm(); } finally { if (wrap.isConnected) showStart(); }
+    });
+    no.addEventListener('click', showStart);
+    replace(wrap, h('span', { class: 'confirm__question' }, question), yes, no);
+    yes.focus();
+  });
+  wrap.append(start);
+  return wrap;
+}
+
+/** Runs an async action from a button: disables it meanwhile and shows a busy label. */
+export async function busy(button, busyLabel, action) {
+  const label = button.textContent;
+  button.disabled = true;
+  button.setAttribute('aria-busy', 'true');
+  button.textContent = busyLabel;
+  try {
+    return await action();
+  } finally {
+    button.disabled = false;
+    button.removeAttribute('aria-busy');
+    button.textContent = label;
+  }
+}
+
+/** A Show/Hide button for a password input (secret values stay masked until asked for). */
+export function revealToggle(input, label = 'Show value') {
+  const btn = h('button', { type: 'button', class: 'btn btn--ghost btn--small reveal', 'aria-pressed': 'false', 'aria-label': label }, 'Show');
+  btn.addEventListener('click', () => {
+    const show = input.type === 'password';
+    input.type = show ? 'text' : 'password';
+    btn.setAttribute('aria-pressed', String(show));
+    btn.textContent = show ? 'Hide' : 'Show';
+  });
+  return btn;
+}

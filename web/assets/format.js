@@ -1,0 +1,52 @@
+/** Dates and small text helpers. */
+
+const timeFmt = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'medium' });
+const clockFmt = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit', second: '2-digit' });
+
+export function formatTime(iso) {
+  const d = new Date(iso);
+  return Number.isNaN(d.getTime()) ? '' : timeFmt.format(d);
+}
+
+export function formatClock(iso) {
+  const d = new Date(iso);
+  return Number.isNaN(d.getTime()) ? '' : clockFmt.format(d);
+}
+
+/** "3 min ago" style, falling back to the date for anything older than a week. */
+export function relativeTime(iso, now = Date.now()) {
+  const t = new Date(iso).getTime();
+  if (Number.isNaN(t)) return '';
+  const s = Math.round((now - t) / 1000);
+  if (s < 10) return 'just now';
+  if (s < 60) return `${s} s ago`;
+  if (s < 3600) return `${Math.floor(s / 60)} min ago`;
+  if (s < 86400) return `${Math.floor(s / 3600)} h ago`;
+  if (s < 7 * 86400) return `${Math.floor(s / 86400)} d ago`;
+  return formatTime(iso);
+}
+
+/** A <time> element with the full date as its tooltip. */
+export function timeEl(h, iso, relative = true) {
+  return h('time', { datetime: iso, title: formatTime(iso) }, relative ? relativeTime(iso) : formatTime(iso));
+}
+
+/** Elapsed time between two instants, e.g. "1 min 12 s". */
+export function duration(fromIso, toIso) {
+  const ms = new Date(toIso).getTime() - new Date(fromIso).getTime();
+  if (!Number.isFinite(ms) || ms < 0) return '';
+  const s = Math.round(ms / 1000);
+  if (s < 60) return `${s} s`;
+  return `${Math.floor(s / 60)} min ${s % 60} s`;
+}
+
+/** A Render service name from a repository name: lowercase DNS label, at most 63 characters. */
+export function serviceNameFromRepo(repoName) {
+  return String(repoName)
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, '-')
+    .replace(/-+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, 63)
+    .replace(/-+$/g, '') || 'my-service';
+}

@@ -1,0 +1,107 @@
+/**
+ * Live deployment updates: Server-Sent Events from GET /api/events, and polling when EventSource is
+ * missing or keeps failing. Views see the same {id, status, updatedAt} events either way.
+ */
+
+const POLL_MS = 3000;
+const SSE_RETRY_MS = 30_000;
+const MAX_SSE_ERRORS = 3;
+
+/**
+ * @param {{ api: object, onEvent: (e: {id: string, status: string, updatedAt: string}) => void,
+ *           onResync: () => void, onMode: (mode: 'connecting'|'live'|'polling') => void }} opts
+ */
+export function createLive({ api, onEvent, onResync, onMode }) {
+  let source = null;
+  let pollTimer = null;
+  let retryTimer = null;
+  let errors = 0;
+  let opened = false;
+  let stopped = true;
+  let mode = 'connecting';
+  /** Last seen status per deployment, for turning polled lists into change events. */
+  const seen = new Map();
+
+  const setMode = (m) => {
+    if (m === mode) return;
+    mode = m;
+    onMode(m);
+  };
+
+  function connect() {
+    if (stopped) return;
+    if (typeof EventSource === 'undefined') { startPolling(); return; }
+    errors = 0;
+    opened = false;
+    setMode('connecting');
+    source = new EventSource('/api/events');
+    source.addEventListener('open', () => {
+      errors = 0;
+      const reconnect = opened || pollTimer !== null;
+      opened = true;
+      stopPolling();
+      setMode('live');
+      // After a gap (reconnect or polling), catch up on anything missed.
+      if (reconnect) onResync();
+    });
+    source.addEventListener('deployment', (e) => {
+      let data;
+      try { data = JSON.parse(e.data); } catch { return; }
+      if (data && typeof data.id === 'string' && typeof data.status === 'string') {
+        seen.set(data.id, data.status);
+        onEvent(data);
+      }
+    });
+    source.addEventListener('error', () => {
+      errors += 1;
+      // CLOSED: the server refused the stream (e.g. not an event stream). Repeated errors: a proxy
+      // that keeps cutting it. Either way poll, and try the stream again later.
+      if (source.readyState === EventSource.CLOSED || errors >= MAX_SSE_ERRORS) {
+        source.close();
+        source = null;
+        startPolling();
+        clearTimeout(retryTimer);
+        retryTimer = setTimeout(connect, SSE_RETRY_MS);
+      }
+    });
+  }
+
+  function startPolling() {
+    if (pollTimer !== null || stopped) return;
+    setMode('polling');
+    onResync();
+    pollTimer = setInterval(poll, POLL_MS);
+  }
+
+  function stopPolling() {
+    clearInterval(pollTimer);
+    pollTimer = null;
+  }
+
+  async function poll() {
+    let page;
+    try { page = await api.myDeployments({ limit: 20 }); } catch { return; }
+    for (const d of page.deployments ?? []) {
+      if (seen.get(d.id) === d.status) continue;
+      seen.set(d.id, d.status);
+      onEvent({ type: 'deployment', id: d.id, status: d.status, updatedAt: d.updatedAt });
+    }
+  }
+
+  return {
+    get mode() { return mode; },
+    start() {
+      if (!stopped) return;
+      stopped = false;
+      connect();
+    },
+    stop() {
+      stopped = true;
+      source?.close();
+      source = null;
+      stopPolling();
+      clearTimeout(retryTimer);
+      seen.clear();
+    },
+  };
+}

@@ -1,0 +1,106 @@
+/**
+ * Searchable repository picker: a search box over GET /api/github/repos (server-side `q`), results as
+ * a list of toggle buttons (plain tab order, no custom keyboard model to get wrong), "Load more" pages.
+ */
+import { h, replace, uid } from './dom.js';
+import { relativeTime } from './format.js';
+
+const PER_PAGE = 30;
+
+export function createRepoPicker({ api, onSelect }) {
+  const searchId = uid('repo-search');
+  const listId = uid('repo-list');
+  const search = h('input', {
+    id: searchId, type: 'search', class: 'input', placeholder: 'Filter by name', autocomplete: 'off', spellcheck: 'false',
+    'aria-controls': listId, 'aria-describedby': `${searchId}-status`, 'data-testid': 'repo-search',
+  });
+  const status = h('p', { id: `${searchId}-status`, class: 'field__hint', role: 'status' }, 'Loading your repositories…');
+  const list = h('ul', { id: listId, class: 'repo-list', 'aria-label': 'Repositories' });
+  const more = h('button', { type: 'button', class: 'btn btn--secondary btn--small', hidden: true }, 'Load more repositories');
+  const selectedBox = h('div', { class: 'repo-selected', hidden: true, 'data-testid': 'repo-selected' });
+  const chooser = h('div', { class: 'repo-chooser' },
+    h('label', { class: 'field__label', for: searchId }, 'Search your repositories'), search, status, list, more);
+  const el = h('div', { class: 'repo-picker' }, selectedBox, chooser);
+
+  let selected = null;
+  let page = 1;
+  let query = '';
+  let seq = 0;
+  let debounce = null;
+  let count = 0;
+
+  async function load({ append = false } = {}) {
+    const mine = ++seq;
+    if (!append) { page = 1; count = 0; }
+    status.textContent = 'Loading…';
+    try {
+      const res = await api.repos({ page, perPage: PER_PAGE, q: query });
+      if (mine !== seq) return; // an older search answered late
+      const repos = res.repos ?? [];
+      const items = repos.map(option);
+      if (append) list.append(...items); else replace(list, items);
+      count += repos.length;
+      more.hidden = !res.hasMore;
+      status.textContent = count === 0
+        ? (query ? `No repository matches “${query}”.` : 'No repositories found on your GitHub account.')
+        : `${count} ${count === 1 ? 'repository' : 'repositories'}${res.hasMore ? ' (more available)' : ''}${query ? ` matching “${query}”` : ''}.`;
+    } catch (err) {
+      if (mine !== seq) return;
+      status.textContent = `Could not load repositories: ${err.message}`;
+    }
+  }
+
+  function option(repo) {
+    const isSelected = selected?.fullName === repo.fullName;
+    const btn = h('button', { type: 'button', class: 'repo-option', 'aria-pressed': String(isSelected), dataset: { repo: repo.fullName }, 'data-testid': 'repo-option' },
+      h('span', { class: 'repo-option__name mono' }, repo.fullName),
+      h('span', { class: 'repo-option__meta' },
+        repo.private ? h('span', { class: 'tag' }, 'private') : null,
+        repo.pushedAt ? `pushed ${relativeTime(repo.pushedAt)}` : null));
+    btn.addEventListener('click', () => choose(repo));
+    return h('li', null, btn);
+  }
+
+  function choose(repo) {
+    selected = repo;
+    const change = h('button', { type: 'button', class: 'btn btn--ghost btn--small', 'data-testid': 'repo-change' }, 'Change');
+    change.addEventListener('click', () => {
+      chooser.hidden = false;
+      selectedBox.hidden = true;
+      search.focus();
+    });
+    replace(selectedBox,
+      h('span', { class: 'repo-selected__label' }, 'Repository'),
+      h('strong', { class: 'mono repo-selected__name' }, repo.fullName),
+      repo.private ? h('span', { class: 'tag' }, 'private') : null,
+      change);
+    selectedBox.hidden = false;
+    chooser.hidden = true;
+    for (const b of list.querySelectorAll('.repo-option')) b.setAttribute('aria-pressed', String(b.dataset.repo === repo.fullName));
+    onSelect(repo);
+  }
+
+  search.addEventListener('input', () => {
+    clearTimeout(debounce);
+    debounce = setTimeout(() => {
+      query = search.value.trim();
+      load();
+    }, 250);
+  });
+  // Enter in the search box must not submit the deploy form.
+  search.addEventListener('keydown', (e) => {
+    if (e.key === 'Enter') {
+      e.preventDefault();
+      list.querySelector('.repo-option')?.focus();
+    }
+  });
+  more.addEventListener('click', () => { page += 1; load({ append: true }); });
+
+  load();
+  return {
+    el,
+    get value() { return selected; },
+    focus() { (chooser.hidden ? selectedBox.querySelector('button') : search)?.focus(); },
+    dispose() { clearTimeout(debounce); seq += 1; },
+  };
+}

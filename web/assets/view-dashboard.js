@@ -1,0 +1,156 @@
+/** Dashboard: the caller's deployments (live statuses) and Render services (with lifecycle actions). */
+import { busy, confirmButton, h, notice, replace } from './dom.js';
+import { relativeTime, timeEl } from './format.js';
+import { isTerminal, setBadge, statusBadge, statusLabel } from './status.js';
+
+const TYPE_LABELS = {
+  web_service: 'Web service', static_site: 'Static site', private_service: 'Private service',
+  background_worker: 'Background worker', cron_job: 'Cron job',
+};
+
+export function deploymentRow(d) {
+  const req = d.request ?? {};
+  const badge = statusBadge(d.status, { 'data-testid': 'deployment-row-status' });
+  return h('li', { class: 'row', dataset: { deploymentId: d.id }, 'data-testid': 'deployment-row' },
+    h('a', { class: 'row__link', href: `#/deployments/${d.id}` },
+      h('span', { class: 'row__main' },
+        h('span', { class: 'row__title' }, req.serviceName || 'Deployment'),
+        h('span', { class: 'row__meta' },
+          req.githubRepo ? h('span', { class: 'mono' }, req.githubRepo) : null,
+          req.branch ? h('span', { class: 'mono' }, ` @ ${req.branch}`) : null,
+          d.kind && d.kind !== 'deploy' ? h('span', { class: 'tag' }, d.kind) : null)),
+      h('span', { class: 'row__side' }, badge, h('span', { class: 'row__time' }, timeEl(h, d.updatedAt ?? d.createdAt)))));
+}
+
+export function dashboardView(ctx) {
+  const configured = Boolean(ctx.session.render?.configured);
+  const flash = h('div', { class: 'flash' });
+  const list = h('ol', { class: 'rows', 'aria-label': 'Your deployments', 'data-testid': 'deployment-list' });
+  const listStatus = h('p', { class: 'muted', role: 'status' }, 'Loading deployments…');
+  const more = h('button', { type: 'button', class: 'btn btn--secondary', hidden: true }, 'Load older deployments');
+  const services = h('div', { class: 'services', 'data-testid': 'service-list' });
+  let nextCursor = null;
+  let reloadTimer = null;
+  let disposed = false;
+
+  async function loadDeployments({ append = false } = {}) {
+    try {
+      const page = await ctx.api.myDeployments({ limit: 20, cursor: append ? nextCursor : null });
+      if (disposed) return;
+      nextCursor = page.nextCursor ?? null;
+      const rows = (page.deployments ?? []).map(deploymentRow);
+      if (append) list.append(...rows); else replace(list, rows);
+      more.hidden = !nextCursor;
+      listStatus.textContent = list.children.length ? '' : 'No deployments yet. Deploy a repository and it shows up here, live.';
+      listStatus.hidden = list.children.length > 0;
+    } catch (err) {
+      if (disposed) return;
+      listStatus.hidden = false;
+      listStatus.textContent = `Could not load deployments: ${err.message}`;
+    }
+  }
+  more.addEventListener('click', () => busy(more, 'Loading…', () => loadDeployments({ append: true })));
+
+  function serviceCard(s) {
+    const suspended = s.suspended === true || s.suspended === 'suspended';
+    const actionFlash = h('div', { class: 'flash' });
+    const run = async (label, fn) => {
+      try {
+        const result = await fn();
+        if (result && typeof result.id === 'string' && typeof result.status === 'string') {
+          ctx.navigate(`#/deployments/${result.id}`);
+          return;
+        }
+        ctx.announce(`${s.name}: ${label} done`);
+        await loadServices();
+      } catch (err) {
+        replace(actionFlash, notice('error', `${label} failed: ${err.message}`));
+      }
+    };
+    const actionButton = (label, busyLabel, action, testId) => {
+      const b = h('button', { type: 'button', class: 'btn btn--secondary btn--small', 'data-testid': testId }, label);
+      b.addEventListener('click', () => busy(b, busyLabel, () => run(label, () => ctx.api.serviceAction(s.id, action))));
+      return b;
+    };
+    const url = s.url ?? null;
+    return h('li', { class: 'card service', dataset: { serviceId: s.id }, 'data-testid': 'service-card' },
+      h('div', { class: 'service__head' },
+        h('h3', { class: 'service__name' }, s.name),
+        h('span', { class: `badge ${suspended ? 'badge--neutral' : 'badge--success'}` },
+          h('span', { class: 'badge__icon', 'aria-hidden': 'true' }, suspended ? '❚❚' : '●'),
+          h('span', { class: 'badge__text' }, suspended ? 'Suspended' : 'Active'))),
+      h('p', { class: 'service__meta' },
+        [TYPE_LABELS[s.type] ?? s.type, s.runtime, s.region, s.plan].filter(Boolean).join(' · ')),
+      s.repo ? h('p', { class: 'service__repo mono' }, String(s.repo).replace(/^https:\/\/github\.com\//, ''), s.branch ? ` @ ${s.branch}` : '') : null,
+      h('p', { class: 'service__links' },
+        url ? h('a', { href: url, rel: 'noopener noreferrer', target: '_blank' }, 'Open site', h('span', { class: 'visually-hidden' }, ' (new tab)')) : null,
+        s.dashboardUrl ? h('a', { href: s.dashboardUrl, rel: 'noopener noreferrer', target: '_blank' }, 'Render dashboard', h('span', { class: 'visually-hidden' }, ' (new tab)')) : null,
+        s.updatedAt ? h('span', { class: 'muted' }, `updated ${relativeTime(s.updatedAt)}`) : null),
+      h('div', { class: 'actions actions--compact' },
+        suspended ? null : actionButton('Redeploy', 'Starting…', 'redeploy', 'service-redeploy'),
+        suspended ? actionButton('Resume', 'Resuming…', 'resume', 'service-resume') : actionButton('Suspend', 'Suspending…', 'suspend', 'service-suspend'),
+        confirmButton({
+          label: 'Delete', question: `Delete ${s.name} on Render? This cannot be undone.`, confirmLabel: 'Delete service', danger: true,
+          testId: 'service-delete', onConfirm: () => run('Delete', () => ctx.api.deleteService(s.id)),
+        })),
+      actionFlash);
+  }
+
+  async function loadServices() {
+    if (!configured) return;
+    try {
+      const res = await ctx.api.services();
+      if (disposed) return;
+      const items = res.services ?? [];
+      replace(services, items.length
+        ? h('ul', { class: 'cards' }, items.map(serviceCard))
+        : h('p', { class: 'muted' }, 'No services on your Render account yet.'));
+    } catch (err) {
+      if (disposed) return;
+      replace(services, h('p', { class: 'muted' }, err.status === 404 ? 'The service list is not available on this server.' : `Could not load your Render services: ${err.message}`));
+    }
+  }
+
+  const el = h('section', { class: 'page' },
+    h('div', { class: 'page__head' },
+      h('h1', { tabindex: '-1' }, 'Dashboard'),
+      h('a', { class: 'btn btn--primary', href: '#/deploy', 'data-testid': 'new-deploy' }, '+ New deploy')),
+    flash,
+    configured ? null : notice('info',
+      h('strong', null, 'Connect your Render API key to start deploying. '),
+      h('a', { href: '#/settings', 'data-testid': 'connect-key-link' }, 'Go to settings')),
+    h('section', { class: 'section', 'aria-labelledby': 'deployments-heading' },
+      h('h2', { id: 'deployments-heading' }, 'Deployments'),
+      listStatus, list, more),
+    configured ? h('section', { class: 'section', 'aria-labelledby': 'services-heading' },
+      h('h2', { id: 'services-heading' }, 'Render services'),
+      replace(services, h('p', { class: 'muted' }, 'Loading services…'))) : null);
+
+  loadDeployments();
+  loadServices();
+
+  return {
+    title: 'Dashboard',
+    el,
+    onDeployment(e) {
+      const row = list.querySelector(`[data-deployment-id="${CSS.escape(e.id)}"]`);
+      if (!row) {
+        // A deployment this page has not listed yet (another tab, a redeploy): reload once things settle.
+        clearTimeout(reloadTimer);
+        reloadTimer = setTimeout(() => loadDeployments(), 300);
+        return;
+      }
+      const badge = row.querySelector('.badge');
+      if (badge.dataset.status === e.status) return;
+      setBadge(badge, e.status);
+      const time = row.querySelector('time');
+      if (time && e.updatedAt) { time.dateTime = e.updatedAt; time.textContent = relativeTime(e.updatedAt); }
+      if (isTerminal(e.status)) {
+        const name = row.querySelector('.row__title')?.textContent ?? 'Deployment';
+        ctx.announce(`${name}: ${statusLabel(e.status)}`);
+      }
+    },
+    onResync() { loadDeployments(); },
+    dispose() { disposed = true; clearTimeout(reloadTimer); },
+  };
+}

@@ -1,0 +1,114 @@
+/** Settings: connect, replace or clear the Render API key; the signed-in account; sign out. */
+import { ApiError } from './api.js';
+import { busy, confirmButton, field, h, notice, replace, revealToggle, uid } from './dom.js';
+import { formatTime } from './format.js';
+
+export function settingsView(ctx) {
+  const keySection = h('section', { class: 'card', 'aria-labelledby': 'render-key-heading', 'data-testid': 'render-key-section' });
+  const flash = h('div', { class: 'flash' });
+
+  function drawStatus() {
+    const r = ctx.session.render;
+    if (!r?.configured) { drawForm(); return; }
+    const replaceBtn = h('button', { type: 'button', class: 'btn btn--secondary' }, 'Replace key');
+    replaceBtn.addEventListener('click', () => drawForm({ replacing: true }));
+    const clear = confirmButton({
+      label: 'Clear credentials',
+      question: 'Remove the key? Your queued and running deploys stop.',
+      confirmLabel: 'Clear key',
+      danger: true,
+      testId: 'clear-key',
+      onConfirm: async () => {
+        try {
+          await ctx.api.clearRenderKey();
+          await ctx.refreshSession();
+          replace(flash, notice('success', 'Your Render API key was removed from this session. Deploys that were still running have been stopped.'));
+          ctx.announce('Render key removed');
+          drawForm();
+        } catch (err) {
+          replace(flash, notice('error', err.message));
+        }
+      },
+    });
+    replace(keySection,
+      h('h2', { id: 'render-key-heading' }, 'Render API key'),
+      h('p', { class: 'key-status', 'data-testid': 'key-status' },
+        h('span', { class: 'ok-mark', 'aria-hidden': 'true' }, '✓ '),
+        'Connected: ', h('code', null, r.keyHint ?? 'rnd_…'),
+        r.verifiedAt ? h('span', { class: 'muted' }, ` · verified ${formatTime(r.verifiedAt)}`) : null),
+      h('h3', null, 'Workspaces this key can deploy to'),
+      h('ul', { class: 'plain-list' }, (r.owners ?? []).map((o) =>
+        h('li', null, o.name, h('span', { class: 'muted' }, ` · ${o.type === 'user' ? 'personal' : 'team'} · ${o.id}`)))),
+      h('div', { class: 'actions' },
+        h('a', { class: 'btn btn--primary', href: '#/deploy' }, 'Deploy a repository'),
+        replaceBtn, clear));
+  }
+
+  function drawForm({ replacing = false } = {}) {
+    const input = h('input', {
+      type: 'password', name: 'render_api_key', autocomplete: 'off', spellcheck: 'false', autocapitalize: 'off',
+      placeholder: 'rnd_…', class: 'input input--mono', required: true, 'data-testid': 'render-key-input',
+    });
+    const toggle = revealToggle(input, 'Show key');
+    const keyField = field({
+      label: 'Render API key',
+      control: input,
+      addon: toggle,
+      hint: 'Create one in the Render Dashboard under Account Settings → API Keys. We check it with Render, keep it encrypted in your session only, and never show it again.',
+    });
+    const submit = h('button', { type: 'submit', class: 'btn btn--primary', 'data-testid': 'render-key-submit' }, 'Connect key');
+    const demo = ctx.meta.sandbox && ctx.meta.demo?.renderApiKey
+      ? h('button', { type: 'button', class: 'btn btn--secondary', 'data-testid': 'use-demo-key' }, 'Use the demo key')
+      : null;
+    demo?.addEventListener('click', () => { input.value = ctx.meta.demo.renderApiKey; input.focus(); });
+    const cancel = replacing ? h('button', { type: 'button', class: 'btn btn--ghost' }, 'Cancel') : null;
+    cancel?.addEventListener('click', drawStatus);
+
+    const form = h('form', { class: 'form', novalidate: true, 'aria-labelledby': 'render-key-heading' },
+      h('div', { class: 'input-row' }, keyField.el),
+      h('div', { class: 'actions' }, submit, demo, cancel));
+    form.addEventListener('submit', async (e) => {
+      e.preventDefault();
+      const key = input.value.trim();
+      if (!key) { keyField.setError('Paste your Render API key first.'); input.focus(); return; }
+      keyField.setError(null);
+      replace(flash);
+      try {
+        await busy(submit, 'Checking with Render…', () => ctx.api.setupRenderKey(key));
+      } catch (err) {
+        input.value = '';
+        const message = err instanceof ApiError && err.code === 'render_key_invalid'
+          ? err.message
+          : `The key was not saved: ${err.message}`;
+        keyField.setError(message);
+        input.focus();
+        return;
+      }
+      input.value = '';
+      await ctx.refreshSession();
+      replace(flash, notice('success', 'Render API key connected. You can deploy now.'));
+      ctx.announce('Render key connected');
+      drawStatus();
+    });
+    replace(keySection,
+      h('h2', { id: 'render-key-heading' }, replacing ? 'Replace your Render API key' : 'Connect your Render API key'),
+      ctx.session.render?.configured ? null : h('p', null, 'Deploys run on your own Render account, with your own key.'),
+      form);
+    if (replacing) input.focus();
+  }
+
+  const signOut = h('button', { type: 'button', class: 'btn btn--secondary' }, 'Sign out');
+  signOut.addEventListener('click', () => busy(signOut, 'Signing out…', () => ctx.signOut()).catch((err) => replace(flash, notice('error', err.message))));
+  const user = ctx.session.user;
+  const accountId = uid('account');
+  const el = h('section', { class: 'page' },
+    h('h1', { tabindex: '-1' }, 'Settings'),
+    flash,
+    keySection,
+    h('section', { class: 'card', 'aria-labelledby': accountId },
+      h('h2', { id: accountId }, 'GitHub account'),
+      h('p', null, 'Signed in as ', h('strong', null, user.login), user.name ? h('span', { class: 'muted' }, ` (${user.name})`) : null, '.'),
+      h('div', { class: 'actions' }, signOut)));
+  drawStatus();
+  return { title: 'Settings', el };
+}
