@@ -23,7 +23,8 @@ export interface ApiHandlerDeps {
   sleeper: Sleeper;
   latencyMs: number;
   calls: SimCall[];
-  counters: { requests: number; rateLimited: number; seq: number };
+  maxCalls: number;
+  counters: { requests: number; rateLimited: number; seq: number; byRoute: Map<string, number> };
   /** Responses held open by 'timeout' faults; closed by reset()/close(). */
   hung: Set<ServerResponse>;
 }
@@ -50,6 +51,8 @@ export function createApiHandler(deps: ApiHandlerDeps) {
     const method = (req.method ?? 'GET').toUpperCase();
     const call: SimCall = { method, path: subPath, query: query.toString(), route: '(unknown)', accountId: null, status: 0, at: clock.nowMs() };
     calls.push(call);
+    // Long-running sandbox mode must not grow without bound: drop the oldest calls in batches.
+    if (calls.length > deps.maxCalls) calls.splice(0, calls.length - Math.floor(deps.maxCalls * 0.9));
     const reply = (status: number, body: unknown, headers: Record<string, string>) => {
       call.status = status;
       send(res, status, body, { ...securityHeaders(requestId), ...headers });
@@ -58,6 +61,8 @@ export function createApiHandler(deps: ApiHandlerDeps) {
     const match = router.match(method === 'HEAD' ? 'GET' : method, subPath);
     const params = match && 'def' in match ? match.params : {};
     call.route = match ? ('def' in match ? match.def.route : match.route) : '(unknown)';
+    const routeKey = `${method} ${call.route}`;
+    counters.byRoute.set(routeKey, (counters.byRoute.get(routeKey) ?? 0) + 1);
     const apiKey = bearerToken(req.headers.authorization);
     const account = accountFor(apiKey);
     call.accountId = account?.id ?? null;

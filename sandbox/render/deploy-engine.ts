@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { fakeSha, formatUs, newId, type SimClock } from './clock.js';
-import { instanceOf, type Recorder } from './records.js';
+import { createDeployNarrator } from './deploy-narration.js';
+import type { Recorder } from './records.js';
 import { deploysOf, nextSeq, type DeployRec, type ServiceRec, type SimState } from './state.js';
 import type { BuildFailureStatus, DeployPhase, DeployStatus } from './types.js';
 
@@ -13,7 +14,6 @@ import type { BuildFailureStatus, DeployPhase, DeployStatus } from './types.js';
 export const IN_PROGRESS: ReadonlySet<DeployStatus> = new Set(['created', 'build_in_progress', 'pre_deploy_in_progress', 'update_in_progress']);
 /** Per the Render CLI (REFERENCE §6.1). */
 export const CANCELABLE = IN_PROGRESS;
-const TERMINAL: ReadonlySet<DeployStatus> = new Set(['live', 'deactivated', 'build_failed', 'update_failed', 'pre_deploy_failed', 'canceled']);
 
 const FAILURE_OF: Partial<Record<DeployStatus, BuildFailureStatus>> = {
   build_in_progress: 'build_failed',
@@ -53,39 +53,7 @@ export function createDeployEngine(state: SimState, clock: SimClock, rec: Record
     d.updatedUs = clock.nowUs();
   };
 
-  const service = (d: DeployRec) => state.services.get(d.serviceId);
-
-  const buildLog = (d: DeployRec, message: string, level = 'info') => {
-    const svc = service(d);
-    rec.log({ resourceId: d.serviceId, ownerId: svc?.ownerId ?? null, message, type: 'build', level });
-  };
-
-  const triggerDetails = (d: DeployRec) => ({
-    firstBuild: d.firstBuild,
-    envUpdated: false,
-    manual: false,
-    deployedByRender: false,
-    clearCache: d.clearCache,
-    rollback: d.rollbackTargetId !== null,
-    ...(d.rollbackTargetId ? { rollbackTargetDeployId: d.rollbackTargetId } : {}),
-    ...(d.commit && d.trigger === 'new_commit' ? { newCommit: d.commit.id } : {}),
-  });
-  const OUTCOME: Partial<Record<DeployStatus, { name: string; code: number }>> = {
-    live: { name: 'succeeded', code: 2 },
-    canceled: { name: 'canceled', code: 4 },
-  };
-  const outcome = (status: DeployStatus) => OUTCOME[status] ?? { name: 'failed', code: 3 };
-  const failureReason = (status: DeployStatus) => (outcome(status).name === 'failed' ? { failure: { evicted: false, nonZeroExit: 1 } } : {});
-
-  /** Service events for leaving `phase` with `status` (the next phase's status, or a terminal one). */
-  const phaseEnded = (d: DeployRec, phase: DeployStatus, status: DeployStatus) => {
-    const o = outcome(status === 'live' || IN_PROGRESS.has(status) ? 'live' : status);
-    if (phase === 'build_in_progress') {
-      rec.event(d.serviceId, 'build_ended', { buildId: d.buildId, buildStatus: o.name, status: o.code, reason: failureReason(status) });
-    } else if (phase === 'pre_deploy_in_progress') {
-      rec.event(d.serviceId, 'pre_deploy_ended', { deployCommandExecutionId: d.preDeployId, deployId: d.id, preDeployStatus: o.name, status: o.code, reason: failureReason(status) });
-    }
-  };
+  const narrator = createDeployNarrator(state, rec);
 
   const schedule = (d: DeployRec) => {
     if (opts.manual || !IN_PROGRESS.has(d.status)) return;
@@ -104,7 +72,6 @@ export function createDeployEngine(state: SimState, clock: SimClock, rec: Record
     const next = all.filter((x) => x.status === 'queued').sort((a, b) => a.seq - b.seq)[0];
     if (!next) return;
     setStatus(next, 'created');
-    buildLog(next, `==> Starting deploy ${next.id} (was queued)`);
     schedule(next);
   };
 
@@ -117,78 +84,12 @@ export function createDeployEngine(state: SimState, clock: SimClock, rec: Record
     startNextQueued(d.serviceId);
   };
 
-  const enterPhase = (d: DeployRec, phase: DeployStatus) => {
-    const svc = service(d);
-    const env = (svc?.details.envSpecificDetails ?? {}) as Record<string, string | undefined>;
-    const details = (svc?.details ?? {}) as Record<string, unknown>;
-    if (phase === 'build_in_progress') rec.event(d.serviceId, 'build_started', { buildId: d.buildId, trigger: triggerDetails(d) });
-    if (phase === 'pre_deploy_in_progress') rec.event(d.serviceId, 'pre_deploy_started', { deployCommandExecutionId: d.preDeployId, deployId: d.id });
-    if (phase === 'update_in_progress') rec.event(d.serviceId, 'deploy_started', { deployId: d.id, trigger: triggerDetails(d) });
-    if (phase === 'build_in_progress') {
-      if (svc?.repo) {
-        buildLog(d, `==> Cloning from ${svc.repo}`);
-        buildLog(d, `==> Checking out commit ${d.commit?.id ?? 'HEAD'} in branch ${svc.branch ?? 'main'}`);
-      }
-      if (env.dockerfilePath !== undefined) {
-        buildLog(d, `==> Building Docker image from ${env.dockerfilePath || './Dockerfile'}`);
-      } else {
-        const cmd = env.buildCommand ?? (details.buildCommand as string | undefined) ?? '';
-        buildLog(d, `==> Running build command '${cmd}'...`);
-      }
-    } else if (phase === 'pre_deploy_in_progress') {
-      buildLog(d, '==> Uploading build...');
-      buildLog(d, '==> Build successful 🎉');
-      buildLog(d, `==> Running pre-deploy command '${env.preDeployCommand ?? ''}'...`);
-    } else if (phase === 'update_in_progress') {
-      if (d.phases.includes('build_in_progress') && !d.phases.includes('pre_deploy_in_progress')) {
-        buildLog(d, '==> Uploading build...');
-        buildLog(d, '==> Uploaded in 2.1s. Compression took 0.8s');
-        buildLog(d, '==> Build successful 🎉');
-      }
-      if (d.image) buildLog(d, `==> Pulling image ${d.image.ref}...`);
-      buildLog(d, '==> Deploying...');
-      if (env.startCommand) buildLog(d, `==> Running '${env.startCommand}'`);
-    }
-  };
-
-  /** Events for a deploy that stops in its current phase (failure or cancel). */
-  const endEvents = (d: DeployRec, status: DeployStatus) => {
-    const phase = d.status;
-    if (phase === 'build_in_progress' || phase === 'pre_deploy_in_progress') phaseEnded(d, phase, status);
-    if (phase !== 'created' && phase !== 'queued') {
-      const o = outcome(status);
-      rec.event(d.serviceId, 'deploy_ended', { deployId: d.id, deployStatus: o.name, status: o.code, reason: failureReason(status) });
-    }
-  };
-
   const goLive = (d: DeployRec) => {
     for (const other of deploysOf(state, d.serviceId)) {
       if (other !== d && other.status === 'live') setStatus(other, 'deactivated');
     }
-    const svc = service(d);
-    const instance = instanceOf(d.serviceId);
-    if (svc?.type === 'web_service' || svc?.type === 'private_service') {
-      rec.log({ resourceId: d.serviceId, ownerId: svc.ownerId, message: 'Server listening on port 10000', type: 'app', instance });
-    }
-    buildLog(d, '==> Your service is live 🎉');
-    if (!d.phases.includes('update_in_progress')) rec.event(d.serviceId, 'deploy_started', { deployId: d.id, trigger: triggerDetails(d) });
-    rec.event(d.serviceId, 'deploy_ended', { deployId: d.id, deployStatus: 'succeeded', status: 2, reason: {} });
-    rec.event(d.serviceId, 'server_available', {});
+    narrator.wentLive(d);
     finish(d, 'live');
-  };
-
-  const fail = (d: DeployRec, status: BuildFailureStatus) => {
-    endEvents(d, status);
-    if (status === 'build_failed') {
-      buildLog(d, 'error: build command exited with code 1', 'error');
-      buildLog(d, '==> Build failed 😞', 'error');
-    } else if (status === 'pre_deploy_failed') {
-      buildLog(d, '==> Pre-deploy command failed with exit status 1', 'error');
-    } else {
-      buildLog(d, '==> Exited with status 1', 'error');
-      buildLog(d, '==> Deploy failed: the service did not become healthy', 'error');
-    }
-    finish(d, status);
   };
 
   function advance(d: DeployRec): boolean {
@@ -197,18 +98,19 @@ export function createDeployEngine(state: SimState, clock: SimClock, rec: Record
     d.timer = null;
     const current = d.status;
     if (d.failWith && FAILURE_OF[current] === d.failWith) {
-      fail(d, d.failWith);
+      narrator.stopped(d, d.failWith);
+      finish(d, d.failWith);
       return true;
     }
     const next = d.phases[d.phases.indexOf(current) + 1];
-    phaseEnded(d, current, next ?? 'live');
+    if (current !== 'created') narrator.passed(d, current);
     if (!next) {
       goLive(d);
       return true;
     }
     setStatus(d, next);
     if (d.startedUs === null) d.startedUs = d.updatedUs;
-    enterPhase(d, next);
+    narrator.entered(d, next);
     schedule(d);
     return true;
   }
@@ -242,7 +144,6 @@ export function createDeployEngine(state: SimState, clock: SimClock, rec: Record
       if (source) commit = source.commit;
       else if (svc.repo) {
         const sha = req.commitId ?? fakeSha();
-        svc.headSha = sha;
         commit = { id: sha, message: commitMessage(svc.name), createdAt: formatUs(nowUs) };
       }
       const skipBuild = Boolean(image) || req.deployMode === 'deploy_only';
@@ -284,8 +185,7 @@ export function createDeployEngine(state: SimState, clock: SimClock, rec: Record
       return d ? advance(d) : false;
     },
     cancel(d) {
-      buildLog(d, '==> Deploy canceled');
-      endEvents(d, 'canceled');
+      narrator.stopped(d, 'canceled');
       finish(d, 'canceled');
     },
     hasActive,
@@ -302,10 +202,6 @@ export function createDeployEngine(state: SimState, clock: SimClock, rec: Record
       }
     },
   };
-}
-
-export function isTerminal(status: DeployStatus): boolean {
-  return TERMINAL.has(status);
 }
 
 function normalizeRepo(repo: string): string {

@@ -56,12 +56,20 @@ export function createRouter(defs: RouteDef[]): Router {
           continue;
         }
         const params: Record<string, string> = {};
-        c.names.forEach((n, i) => { params[n] = decodeURIComponent(m[i + 1] ?? ''); });
+        c.names.forEach((n, i) => { params[n] = safeDecode(m[i + 1] ?? ''); });
         return { def: c.def, params };
       }
       return other ? { route: other, methodMismatch: true } : null;
     },
   };
+}
+
+function safeDecode(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment; // a malformed escape is just an id that does not exist
+  }
 }
 
 /** The JSON body of a request; `{}`-like defaults are the caller's business. */

@@ -80,7 +80,6 @@ export function buildService(spec: SpecValidator, state: SimState, { body, id, s
     suspenders: [],
     details: {},
     envVars: [],
-    headSha: null,
   };
   svc.details = type === 'static_site'
     ? staticDetails(details, host)

@@ -41,7 +41,7 @@ export async function startRenderSimulator(opts: RenderSimOptions = {}): Promise
   const limiter = createRateLimiter(resolveRateLimits(opts.rateLimits), clock.nowMs);
   const sleeper = createSleeper();
   const calls: SimCall[] = [];
-  const counters = { requests: 0, rateLimited: 0, seq: 0 };
+  const counters = { requests: 0, rateLimited: 0, seq: 0, byRoute: new Map<string, number>() };
   const hung = new Set<ServerResponse>();
 
   const deps: RouteDeps = { state, clock, engine, recorder, spec: sharedSpecValidator(), freePlanAllowed: opts.freePlanAllowed ?? true };
@@ -55,7 +55,7 @@ export async function startRenderSimulator(opts: RenderSimOptions = {}): Promise
     ...auditLogRoutes(deps),
     ...blueprintRoutes(deps),
   ]);
-  const handleApi = createApiHandler({ state, clock, router, faults, limiter, sleeper, latencyMs: opts.latencyMs ?? 0, calls, counters, hung });
+  const handleApi = createApiHandler({ state, clock, router, faults, limiter, sleeper, latencyMs: opts.latencyMs ?? 0, calls, maxCalls: opts.maxCalls ?? 10_000, counters, hung });
   const handleControl = createControlHandler(() => sim);
 
   const server = createServer((req, res) => {
@@ -122,12 +122,7 @@ export async function startRenderSimulator(opts: RenderSimOptions = {}): Promise
     },
     calls,
     stats(): SimStats {
-      const byRoute: Record<string, number> = {};
-      for (const c of calls) {
-        const key = `${c.method} ${c.route}`;
-        byRoute[key] = (byRoute[key] ?? 0) + 1;
-      }
-      return { requests: counters.requests, rateLimited: counters.rateLimited, byRoute };
+      return { requests: counters.requests, rateLimited: counters.rateLimited, byRoute: Object.fromEntries(counters.byRoute) };
     },
     reset() {
       engine.stopAll();
@@ -137,6 +132,7 @@ export async function startRenderSimulator(opts: RenderSimOptions = {}): Promise
       calls.length = 0;
       counters.requests = 0;
       counters.rateLimited = 0;
+      counters.byRoute.clear();
       dropHung();
     },
     async close() {

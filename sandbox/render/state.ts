@@ -51,8 +51,6 @@ export interface ServiceRec {
   /** The `serviceDetails` object exactly as presented (type-specific). */
   details: Record<string, unknown>;
   envVars: EnvVarRec[];
-  /** Commit sha the branch head points at; a new one per deploy unless commitId is given. */
-  headSha: string | null;
 }
 
 export interface DeployRec {

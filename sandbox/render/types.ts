@@ -31,6 +31,8 @@ export interface RenderSimOptions {
   latencyMs?: number;
   /** Clock in epoch ms (default Date.now). */
   now?: () => number;
+  /** How many recent requests `calls` keeps (default 10 000; stats() counts all of them). */
+  maxCalls?: number;
   /** Whether `plan: "free"` may be created through the API (default true; REFERENCE §5.3 says this is uncertain). */
   freePlanAllowed?: boolean;
 }

@@ -81,3 +81,16 @@ test('two simulators are independent and close() frees the port', async (t) => {
   t.teardown(() => again.close());
   t.is(new URL(again.url).port, String(port));
 });
+
+test('calls keeps the most recent requests only; stats count them all, per method and route', async (t) => {
+  const sim = await startRenderSimulator({ maxCalls: 10 });
+  t.teardown(() => sim.close());
+  sim.addAccount({ apiKey: 'rnd_many' });
+  const api = renderTestClient(sim.url, 'rnd_many');
+  for (let i = 0; i < 25; i++) await api.get('/owners');
+  await api.get('/services/srv-00000000000000000000');
+  t.true(sim.calls.length <= 10);
+  t.is(sim.calls.at(-1)?.route, '/services/{serviceId}');
+  t.is(sim.calls.at(-1)?.status, 404);
+  t.deepEqual(sim.stats(), { requests: 26, rateLimited: 0, byRoute: { 'GET /owners': 25, 'GET /services/{serviceId}': 1 } });
+});

@@ -7,7 +7,6 @@ export interface ApiResponse {
   headers: Headers;
   text: string;
   /** Parsed JSON, or undefined for an empty body. */
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   body: any;
 }
 

@@ -35,6 +35,7 @@ async function createService(tn: Tenant, name: string): Promise<Service> {
     type: 'web_service', name, ownerId: tn.account.ownerId, repo: `https://github.com/acme/${name}`, branch: 'main', autoDeploy: 'yes',
     serviceDetails: { runtime: 'node', plan: 'starter', region: 'oregon', envSpecificDetails: { buildCommand: 'npm ci', startCommand: 'npm start' } },
   });
+  if (!service) throw new Error('createService: no service in the answer');
   return service;
 }
 
@@ -244,7 +245,7 @@ test('lifecycle routes need the CSRF token (403) and a session (401); the list n
   t.is(res.json.error.code, 'render_key_missing');
 });
 
-test('onLifecycle-visible effects: a revoked key is a clean 400, not a 500', async (t) => {
+test('a revoked key on a lifecycle route is a clean 400 render_key_invalid, not a 500', async (t) => {
   const rev = await tenant('svc-revoked');
   const svc = await createService(rev, 'rev-web');
   stack.render.revokeKey(rev.apiKey);

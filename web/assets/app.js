@@ -89,9 +89,12 @@ function drawAccount() {
   if (!session) { account.replaceChildren(); return; }
   const { user } = session;
   // The CSP admits GitHub's avatar host only; anything else gets initials instead of a broken image.
-  const avatar = /^https:\/\/avatars\.githubusercontent\.com\//.test(user.avatarUrl ?? '')
-    ? h('img', { class: 'avatar', src: user.avatarUrl, alt: '', width: 28, height: 28 })
-    : h('span', { class: 'avatar avatar--initials', 'aria-hidden': 'true' }, (user.login || '?').slice(0, 1).toUpperCase());
+  const initials = () => h('span', { class: 'avatar avatar--initials', 'aria-hidden': 'true' }, (user.login || '?').slice(0, 1).toUpperCase());
+  let avatar = initials();
+  if (/^https:\/\/avatars\.githubusercontent\.com\//.test(user.avatarUrl ?? '')) {
+    avatar = h('img', { class: 'avatar', src: user.avatarUrl, alt: '', width: 28, height: 28 });
+    avatar.addEventListener('error', () => avatar.replaceWith(initials()), { once: true });
+  }
   const signOut = h('button', { type: 'button', class: 'btn btn--ghost btn--small', 'data-testid': 'sign-out' }, 'Sign out');
   signOut.addEventListener('click', async () => {
     signOut.disabled = true;

@@ -1,0 +1,122 @@
+import test from 'ava';
+import { startStack, type Stack } from '../helpers/stack.js';
+import { addNodeRepo, signedInWithKey, startTestWorker, waitFinished } from '../helpers/pipeline.js';
+import { budgetFrom } from '../../server/render/budget.js';
+
+// Render's limits with the windows shrunk (same counts, seconds instead of minutes/hours), given to the
+// simulator and to our budget alike, so a burst meets the real shape of the limits in test time.
+const SHRUNK = {
+  createService: { limit: 20, windowMs: 2_000 },
+  deploy: { limit: 10, windowMs: 1_000 },
+  write: { limit: 30, windowMs: 1_000 },
+  read: { limit: 400, windowMs: 1_000 },
+};
+const OUR_BUDGET = budgetFrom({ ...SHRUNK, logs: { limit: 30, windowMs: 1_000 } }, 0.9, 100);
+
+let stack: Stack;
+test.before(async () => {
+  stack = await startStack({
+    renderOptions: { rateLimits: SHRUNK, phaseMs: { created: 20, build_in_progress: 100, pre_deploy_in_progress: 0, update_in_progress: 50 } },
+  });
+});
+test.after.always(async () => { await stack?.close(); });
+
+test.serial('a burst of 100 deploys for one key draws no 429 from Render', async (t) => {
+  t.timeout(120_000);
+  const worker = await startTestWorker(stack, { renderLimits: OUR_BUDGET, concurrency: 30 });
+  try {
+    const { agent, accountId } = await signedInWithKey(stack, 'burster');
+    const ids: string[] = [];
+    for (let i = 0; i < 100; i++) {
+      addNodeRepo(stack, 'burster', `svc-${i}`);
+      const res = await agent.post('/api/render/deploy', { github_repo: `burster/svc-${i}`, project_name: `svc-${i}` });
+      t.is(res.status, 202);
+      ids.push(res.json.id);
+    }
+    const done = await Promise.all(ids.map((id) => waitFinished(agent, id, 100_000)));
+    t.true(done.every((d) => d.status === 'live'), JSON.stringify(done.filter((d) => d.status !== 'live').map((d) => d.failure)));
+    const mine = stack.render.calls.filter((c) => c.accountId === accountId);
+    const limited = mine.filter((c) => c.status === 429);
+    t.log(`${mine.length} Render calls, ${limited.length} answered 429; ${mine.filter((c) => c.route === '/services' && c.method === 'POST').length} services created`);
+    t.is(limited.length, 0);
+  } finally {
+    await worker.close(5_000);
+  }
+});
+
+test.serial('429s, 5xx and timeouts on 20% of Render calls: every deploy still ends live, one service each', async (t) => {
+  t.timeout(120_000);
+  const users = await Promise.all(['flaky-a', 'flaky-b'].map((l) => signedInWithKey(stack, l)));
+  const { startWorker } = await import('../../workers/process.js');
+  const { createLogger } = await import('../../server/logger.js');
+  const worker = await startWorker({
+    config: stack.config, logger: createLogger({ level: 'silent' }), watch: { initialMs: 40, factor: 1.2, maxDelayMs: 200 },
+    renderLimits: OUR_BUDGET, renderTimeoutMs: 400, retryBackoffMs: 30, workerOptions: { concurrency: 20, lockDurationMs: 5_000, stalledIntervalMs: 1_000 },
+  });
+  const rules = [
+    stack.render.setFault({ route: '*', kind: 'status', status: 429, probability: 0.07 }),
+    stack.render.setFault({ route: '*', kind: 'status', status: 503, probability: 0.04 }),
+    stack.render.setFault({ route: '*', kind: 'status', status: 500, probability: 0.03 }),
+    stack.render.setFault({ route: '*', kind: 'timeout', probability: 0.06 }),
+  ];
+  t.is(rules.length, 4);
+  try {
+    const jobs: Array<{ agent: (typeof users)[number]['agent']; apiKey: string; id: string; name: string }> = [];
+    for (const [u, user] of users.entries()) {
+      const login = u === 0 ? 'flaky-a' : 'flaky-b';
+      for (let i = 0; i < 8; i++) {
+        const name = `${login}-${i}`;
+        addNodeRepo(stack, login, name);
+        const res = await user.agent.post('/api/render/deploy', { github_repo: `${login}/${name}`, project_name: name });
+        jobs.push({ agent: user.agent, apiKey: user.apiKey, id: res.json.id, name });
+      }
+    }
+    for (const j of jobs) {
+      const done = await waitFinished(j.agent, j.id, 100_000);
+      t.is(done.status, "live", `${j.name}: ${JSON.stringify(done.failure)}`);
+    }
+    stack.render.clearFaults();
+    for (const j of jobs) {
+      const res = await fetch(`${stack.render.url}/services?name=${j.name}`, { headers: { authorization: `Bearer ${j.apiKey}` } });
+      const list = (await res.json()) as Array<{ service: { name: string } }>;
+      t.is(list.filter((e) => e.service.name === j.name).length, 1, `${j.name}: exactly one service`);
+    }
+    const faulted = stack.render.calls.filter((c) => users.some((u) => u.accountId === c.accountId) && (c.status === 429 || c.status >= 500 || c.status === 0));
+    t.log(`${faulted.length} injected faults answered`);
+    t.true(faulted.length > 5, 'faults were really injected');
+  } finally {
+    stack.render.clearFaults();
+    await worker.close(5_000);
+  }
+});
+
+test.serial('fairness: a lone tenant\'s deploy is not held back by another tenant\'s 200 queued deploys', async (t) => {
+  t.timeout(120_000);
+  const { agent: big } = await signedInWithKey(stack, 'bigco');
+  const { agent: small } = await signedInWithKey(stack, 'smallco');
+  for (let i = 0; i < 200; i++) addNodeRepo(stack, 'bigco', `b-${i}`);
+  addNodeRepo(stack, 'smallco', 'only');
+  // Queue the burst first with no worker running, then the lone deploy, then start the worker.
+  const burst: string[] = [];
+  for (let i = 0; i < 200; i++) burst.push((await big.post('/api/render/deploy', { github_repo: `bigco/b-${i}`, project_name: `b-${i}` })).json.id);
+  const lone = (await small.post('/api/render/deploy', { github_repo: 'smallco/only', project_name: 'only' })).json.id;
+  const worker = await startTestWorker(stack, { renderLimits: OUR_BUDGET, concurrency: 10 });
+  try {
+    const loneDone = await waitFinished(small, lone, 100_000);
+    t.is(loneDone.status, 'live');
+    const loneStarted = Date.parse(loneDone.timeline.find((e: { status: string }) => e.status === 'verifying').at);
+    // How much of the burst had started before the lone deploy did?
+    const burstRecords = await Promise.all(burst.map(async (id) => (await big.get(`/api/render/deployments/${id}`)).json));
+    const startedBefore = burstRecords.filter((r) => {
+      const v = r.timeline.find((e: { status: string }) => e.status === 'verifying');
+      return v && Date.parse(v.at) < loneStarted;
+    }).length;
+    const waitMs = loneStarted - Date.parse(loneDone.createdAt);
+    const workerStart = Date.parse(loneDone.createdAt);
+    t.log(`lone deploy started after ${startedBefore} of 200 burst deploys; ${waitMs} ms after its request (worker started after both were queued, ${workerStart ? 'see note' : ''})`);
+    t.true(startedBefore <= 20, `the lone deploy waited behind ${startedBefore} burst deploys`);
+    await Promise.all(burst.map((id) => waitFinished(big, id, 100_000)));
+  } finally {
+    await worker.close(5_000);
+  }
+});

@@ -1,0 +1,201 @@
+import test from 'ava';
+import type { Browser } from 'playwright-core';
+import { DESKTOP, PHONE, horizontalOverflow, launchChromium, newContext, screenshot } from './support/browser.js';
+import { connectKey, deployThroughForm, startUiStack, type UiStack } from './support/uiStack.js';
+
+let stack: UiStack;
+let browser: Browser;
+test.before(async () => {
+  [stack, browser] = await Promise.all([startUiStack(), launchChromium()]);
+});
+test.after.always(async () => {
+  await browser?.close();
+  await stack?.closeAll();
+});
+
+test('sign in → connect key → deploy → watch it go live without reloading', async (t) => {
+  const { context, page, problems } = await newContext(browser);
+  const apiKey = stack.renderAccount('alice');
+  stack.addNodeRepo('alice', 'shop');
+  stack.addNodeRepo('alice', 'blog');
+
+  await page.goto(stack.url + '/');
+  await page.getByTestId('signin').waitFor();
+  t.is(await page.getByTestId('sign-in').getAttribute('href'), '/api/auth/github/login');
+  await stack.signInBrowser(page, 'alice');
+  t.is(new URL(page.url()).pathname, '/');
+  await page.getByTestId('connect-key-link').waitFor();
+
+  // A wrong key: clear message, nothing stored, the input is emptied.
+  await page.getByTestId('connect-key-link').click();
+  const input = page.getByTestId('render-key-input');
+  t.is(await input.getAttribute('type'), 'password', 'the key is masked');
+  await input.fill('rnd_thisKeyDoesNotExist0000000');
+  await page.getByTestId('render-key-submit').click();
+  const err = page.locator('.field__error').filter({ hasText: /Render rejected this API key/ });
+  await err.waitFor();
+  t.is(await input.getAttribute('aria-invalid'), 'true');
+  t.is(await input.inputValue(), '');
+
+  await connectKey(page, apiKey);
+  t.regex(await page.getByTestId('key-status').innerText(), /Connected: rnd_….{4}/);
+  t.false((await page.content()).includes(apiKey), 'the key never comes back to the page');
+
+  // Deploy through the form and watch the status change in place.
+  await page.evaluate(() => { (window as any).__noReload = 'still-here'; });
+  await page.getByRole('link', { name: 'New deploy' }).first().click();
+  await page.getByTestId('repo-search').fill('sho');
+  await page.locator('[data-testid=repo-option][data-repo="alice/blog"]').waitFor({ state: 'detached' });
+  t.is(await page.locator('[data-testid=repo-option][data-repo="alice/shop"]').count(), 1, 'the search filters');
+  await page.locator('[data-testid=repo-option][data-repo="alice/shop"]').click();
+  await page.getByTestId('detected-stack-name').waitFor();
+  t.is(await page.getByTestId('detected-stack-name').innerText(), 'Node.js');
+  t.is(await page.getByTestId('service-name').inputValue(), 'shop', 'service name defaults from the repo');
+  t.is(await page.getByTestId('branch-select').inputValue(), 'main');
+  t.is(await page.getByTestId('build-command').inputValue(), 'npm ci');
+  t.truthy(await page.getByTestId('start-command').inputValue());
+  await page.getByTestId('env-add').click();
+  await page.getByTestId('env-name').fill('DATABASE_PASSWORD');
+  await page.getByTestId('env-value').fill('hunter2-very-secret');
+  t.is(await page.getByTestId('env-value').getAttribute('type'), 'password', 'secret values are masked');
+
+  const requests: Array<{ url: string; body: any; headers: Record<string, string> }> = [];
+  page.on('request', (r) => { if (r.url().endsWith('/api/render/deploy')) requests.push({ url: r.url(), body: r.postDataJSON(), headers: r.headers() }); });
+  await page.getByTestId('deploy-submit').click();
+  await page.waitForURL(/#\/deployments\/.+$/);
+  t.is(requests.length, 1);
+  t.truthy(requests[0]!.headers['x-csrf-token'], 'CSRF token sent');
+  t.truthy(requests[0]!.headers['idempotency-key']);
+  t.false('build_command' in requests[0]!.body, 'unchanged commands are not sent');
+  t.deepEqual(requests[0]!.body.env_vars, [{ key: 'DATABASE_PASSWORD', value: 'hunter2-very-secret' }]);
+
+  const status = page.getByTestId('deployment-status');
+  await status.waitFor();
+  await page.evaluate(() => {
+    const badge = document.getElementById('deployment-status')!;
+    const seen = [badge.dataset.status];
+    (window as any).__seen = seen;
+    new MutationObserver(() => { if (seen.at(-1) !== badge.dataset.status) seen.push(badge.dataset.status); }).observe(badge, { attributes: true });
+  });
+  await page.locator('#deployment-status[data-status="live"]').waitFor({ timeout: 20_000 });
+  const seen: string[] = await page.evaluate(() => (window as any).__seen);
+  t.true(seen.length >= 2, `status changed in place: ${seen.join(' → ')}`);
+  t.is(seen.at(-1), 'live');
+  t.is(await page.evaluate(() => (window as any).__noReload), 'still-here', 'no page reload happened');
+  t.is(await page.locator('#live-mode').getAttribute('data-mode'), 'live', 'updates came over the event stream');
+  await page.locator('.step[data-step="live"][data-state="done"]').waitFor();
+  t.true(await page.getByTestId('timeline').locator('[data-status="build_in_progress"]').count() >= 1);
+  await page.getByTestId('log-line').first().waitFor();
+  t.regex(await page.getByTestId('logs').innerText(), /Build successful/);
+  t.is(await page.getByRole('link', { name: /Open the live site/ }).count(), 1);
+  t.false((await page.content()).includes('hunter2-very-secret'), 'env values are not shown after the deploy');
+
+  // The dashboard lists it, with its live status.
+  await page.getByRole('link', { name: 'Dashboard', exact: true }).click();
+  const row = page.getByTestId('deployment-row').first();
+  await row.waitFor();
+  t.regex(await row.innerText(), /shop/);
+  t.is(await row.locator('.badge').getAttribute('data-status'), 'live');
+  await page.getByTestId('service-card').filter({ hasText: 'shop' }).waitFor();
+
+  t.deepEqual(problems, []);
+  await context.close();
+});
+
+test('a failed build shows its reason and its logs', async (t) => {
+  const { context, page, problems } = await newContext(browser);
+  const apiKey = stack.renderAccount('carol');
+  stack.addNodeRepo('carol', 'broken');
+  stack.render.failBuilds({ repo: 'https://github.com/carol/broken' }, 'build_failed');
+  await stack.signInBrowser(page, 'carol');
+  await connectKey(page, apiKey);
+  await deployThroughForm(page, 'carol/broken');
+  await page.locator('#deployment-status[data-status="build_failed"]').waitFor({ timeout: 20_000 });
+  t.is(await page.locator('#deployment-status .badge__text').innerText(), 'Build failed', 'words, not only colour');
+  t.is(await page.locator('#deployment-status .badge__icon').innerText(), '✕', 'and an icon');
+  const failure = page.getByTestId('failure-message');
+  await failure.waitFor();
+  t.regex(await failure.innerText(), /\S/, 'the reason is shown');
+  t.is(await page.locator('.step[data-step="build"]').getAttribute('data-state'), 'failed');
+  await page.getByTestId('log-line').first().waitFor();
+  t.regex(await page.getByTestId('logs').innerText(), /Running build command/);
+  t.is(await page.getByTestId('cancel').count(), 0, 'a finished deploy cannot be canceled');
+  t.is(await page.getByTestId('redeploy').count(), 1, 'but its service can be redeployed');
+  t.deepEqual(problems, []);
+  await context.close();
+});
+
+test('every page at phone and desktop width: no horizontal overflow; screenshots', async (t) => {
+  const { context, page, problems } = await newContext(browser, DESKTOP);
+  const apiKey = stack.renderAccount('dana-shots');
+  stack.addNodeRepo('dana-shots', 'storefront-with-a-rather-long-repository-name', ['feature/very-long-branch-name-for-layout-checks']);
+  stack.addNodeRepo('dana-shots', 'api');
+  stack.render.failBuilds({ repo: 'https://github.com/dana-shots/api' }, 'build_failed');
+
+  const check = async (name: string) => {
+    for (const [label, size] of [['desktop', DESKTOP], ['phone', PHONE]] as const) {
+      await page.setViewportSize(size);
+      await page.waitForTimeout(50);
+      const o = await horizontalOverflow(page);
+      t.true(o.scrollWidth <= o.innerWidth, `${name} @ ${label}: scrollWidth ${o.scrollWidth} > ${o.innerWidth} (${o.culprits.join(', ')})`);
+      await screenshot(page, `${name}-${label}`);
+    }
+    await page.setViewportSize(DESKTOP);
+  };
+
+  await page.goto(stack.url + '/?auth_error=access_denied');
+  await page.getByText('You declined access on GitHub').waitFor();
+  t.is(new URL(page.url()).search, '', 'the error code is dropped from the address bar');
+  await check('signin-error');
+
+  await stack.signInBrowser(page, 'dana-shots');
+  await page.getByRole('link', { name: 'Settings', exact: true }).click();
+  await page.getByTestId('render-key-input').waitFor();
+  await check('settings-connect');
+  await connectKey(page, apiKey);
+  await check('settings-connected');
+
+  const okId = await deployThroughForm(page, 'dana-shots/storefront-with-a-rather-long-repository-name', {
+    serviceName: 'storefront', env: [['API_TOKEN', 'secret-value-1'], ['NODE_ENV', 'production']],
+  });
+  await page.locator('#deployment-status[data-status="live"]').waitFor({ timeout: 20_000 });
+  await page.getByTestId('log-line').first().waitFor();
+  await check('deployment-live');
+
+  await deployThroughForm(page, 'dana-shots/api');
+  await page.locator('#deployment-status[data-status="build_failed"]').waitFor({ timeout: 20_000 });
+  await page.getByTestId('log-line').first().waitFor();
+  await check('deployment-failed');
+
+  await page.getByRole('link', { name: 'New deploy' }).first().click();
+  await page.getByTestId('repo-option').first().waitFor();
+  await check('deploy-picker');
+  await page.locator('[data-testid=repo-option][data-repo="dana-shots/storefront-with-a-rather-long-repository-name"]').click();
+  await page.getByTestId('detected-stack-name').waitFor();
+  await page.getByTestId('env-add').click();
+  await page.getByTestId('env-name').fill('1NVALID-NAME');
+  await page.getByTestId('env-value').fill('x');
+  await page.getByTestId('service-name').fill('');
+  await page.getByTestId('deploy-submit').click();
+  await page.getByTestId('env-error').waitFor();
+  await check('deploy-form-errors');
+
+  await page.getByRole('link', { name: 'Dashboard', exact: true }).click();
+  await page.getByTestId('deployment-row').nth(1).waitFor();
+  await page.getByTestId('service-card').first().waitFor();
+  await check('dashboard');
+
+  await page.goto(`${stack.url}/#/audit`);
+  await page.getByRole('heading', { name: 'Audit trail' }).waitFor();
+  await page.waitForTimeout(200);
+  await check('audit');
+
+  await page.goto(`${stack.url}/#/deployments/${okId}`);
+  await page.locator('#deployment-status[data-status="live"]').waitFor();
+  await page.getByTestId('sign-out').click();
+  await page.getByText('You are signed out.').waitFor();
+  const session = await page.evaluate(async () => (await fetch('/api/session')).status);
+  t.is(session, 401, 'signed out on the server');
+  t.deepEqual(problems, []);
+  await context.close();
+});

@@ -1,0 +1,62 @@
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+
+export const CHROMIUM = '/usr/bin/chromium';
+export const SCREENSHOT_DIR = join(process.cwd(), 'test-results', 'screenshots');
+export const PHONE = { width: 375, height: 812 };
+export const DESKTOP = { width: 1280, height: 800 };
+const PIXEL = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4nGPomHnmPwAGhwLtXERxZAAAAABJRU5ErkJggg==', 'base64');
+
+/** Debian's chromium, headless. Missing is a failure (with the fix), never a skip. */
+export async function launchChromium(): Promise<Browser> {
+  if (!existsSync(CHROMIUM)) {
+    throw new Error(`${CHROMIUM} is missing: the UI tests need Debian's chromium. Install it with: apt-get update && apt-get install -y chromium`);
+  }
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+}
+
+/**
+ * A browser context that records what would mean the page is broken: uncaught errors, console
+ * errors, and CSP violations (an inline script or style would show up here).
+ */
+export async function newContext(browser: Browser, viewport = DESKTOP): Promise<{ context: BrowserContext; page: Page; problems: string[] }> {
+  const context = await browser.newContext({ viewport, reducedMotion: 'reduce' });
+  // The simulator's users have GitHub avatar URLs; this machine has no internet. Serve a 1×1 PNG instead.
+  await context.route('https://avatars.githubusercontent.com/**', (route) => route.fulfill({ status: 200, contentType: 'image/png', body: PIXEL }));
+  const page = await context.newPage();
+  const problems: string[] = [];
+  page.on('pageerror', (err) => problems.push(`pageerror: ${err.message}`));
+  page.on('console', (msg) => {
+    if (msg.type() !== 'error') return;
+    const text = msg.text();
+    // Expected: API answers the UI handles (401 before sign-in, 4xx shown as messages) and the aborted/blocked stream in the fallback test.
+    if (/Failed to load resource: the server responded with a status of (4\d\d|503)/.test(text)) return;
+    if (/EventSource's response has a status 503/.test(text)) return;
+    problems.push(`console: ${text}`);
+  });
+  return { context, page, problems };
+}
+
+/** Save a full-page screenshot as test-results/screenshots/<name>.png. */
+export async function screenshot(page: Page, name: string): Promise<void> {
+  mkdirSync(SCREENSHOT_DIR, { recursive: true });
+  await page.screenshot({ path: join(SCREENSHOT_DIR, `${name}.png`), fullPage: true, animations: 'disabled' });
+}
+
+/** No horizontal scrolling: the document is never wider than the viewport. */
+export async function horizontalOverflow(page: Page): Promise<{ scrollWidth: number; innerWidth: number; culprits: string[] }> {
+  return page.evaluate(() => {
+    const innerWidth = window.innerWidth;
+    const culprits: string[] = [];
+    for (const el of Array.from(document.querySelectorAll('body *'))) {
+      const r = el.getBoundingClientRect();
+      if (r.width > 0 && r.right > innerWidth + 1) culprits.push(`${el.tagName.toLowerCase()}.${(el as HTMLElement).className} right=${Math.round(r.right)}`);
+      if (culprits.length >= 5) break;
+    }
+    return { scrollWidth: document.documentElement.scrollWidth, innerWidth, culprits };
+  });
+}

@@ -1,0 +1,98 @@
+import { Writable } from 'node:stream';
+import type { Page } from 'playwright-core';
+import { startStack, type Stack } from '../../helpers/stack.js';
+import { createLogger } from '../../../server/logger.js';
+import { startWorker, type WorkerProcess } from '../../../workers/process.js';
+import type { RenderSimOptions } from '../../../sandbox/render/index.js';
+
+export interface UiStack extends Stack {
+  worker: WorkerProcess;
+  workerLogs: string[];
+  /** Sign in through the browser (GitHub simulator approves `login`); resolves on the signed-in page. */
+  signInBrowser(page: Page, login: string, opts?: { name?: string }): Promise<void>;
+  /** A Render account for `login`; returns its API key. */
+  renderAccount(login: string): string;
+  /** A Node app repo on `main` (plus any extra branches). */
+  addNodeRepo(owner: string, name: string, extraBranches?: string[]): void;
+  closeAll(): Promise<void>;
+}
+
+/** Deploy phases on the Render simulator: slow enough to watch, fast enough for a quick suite. */
+const PHASES: RenderSimOptions['phaseMs'] = { created: 150, build_in_progress: 700, pre_deploy_in_progress: 100, update_in_progress: 400 };
+
+/** The real stack (Redis, simulators, web) plus a real worker, so deploys move through phases. */
+export async function startUiStack(): Promise<UiStack> {
+  const stack = await startStack({ renderOptions: { phaseMs: PHASES } });
+  const workerLogs: string[] = [];
+  const sink = new Writable({ write(chunk, _e, cb) { workerLogs.push(String(chunk)); cb(); } });
+  const worker = await startWorker({
+    config: stack.config,
+    logger: createLogger({ level: 'debug', destination: sink }),
+    watch: { initialMs: 50, factor: 1.2, maxDelayMs: 200 },
+  });
+  const users = new Map<string, number>();
+  let nextId = 7000 + Math.floor(Math.random() * 1000);
+  // The simulator approves whoever `setAuthorizingUser` names: one browser sign-in at a time.
+  let signInQueue: Promise<unknown> = Promise.resolve();
+
+  return Object.assign(stack, {
+    worker,
+    workerLogs,
+    async signInBrowser(page: Page, login: string, opts: { name?: string } = {}) {
+      const run = async () => {
+        if (!users.has(login)) {
+          const id = nextId++;
+          stack.github.addUser({ id, login, name: opts.name ?? `${login} tester` });
+          users.set(login, id);
+        }
+        stack.github.setAuthorizingUser(login);
+        await page.goto(stack.url + '/');
+        await page.getByTestId('sign-in').click();
+        await page.getByTestId('user-login').filter({ hasText: login }).waitFor();
+      };
+      const turn = signInQueue.then(run, run);
+      signInQueue = turn.catch(() => {});
+      return turn;
+    },
+    renderAccount(login: string) {
+      const apiKey = `rnd_${login.replace(/[^A-Za-z0-9]/g, '')}${'K'.repeat(24)}`;
+      stack.render.addAccount({ apiKey, user: { name: `${login} render`, email: `${login}@example.com` }, workspaces: [{ name: `${login}'s workspace` }] });
+      return apiKey;
+    },
+    addNodeRepo(owner: string, name: string, extraBranches: string[] = []) {
+      const files = { 'package.json': JSON.stringify({ name, scripts: { start: 'node index.js' } }), 'package-lock.json': '{}', 'index.js': '' };
+      const branches: Record<string, Record<string, string>> = { main: files };
+      for (const b of extraBranches) branches[b] = files;
+      stack.github.addRepo({ owner, name, branches });
+    },
+    async closeAll() {
+      await worker.close(5_000).catch(() => {});
+      await stack.close();
+    },
+  });
+}
+
+/** Connect a Render key on the settings page, through the form. */
+export async function connectKey(page: Page, apiKey: string): Promise<void> {
+  await page.goto(page.url().replace(/#.*$/, '') + '#/settings');
+  await page.getByTestId('render-key-input').fill(apiKey);
+  await page.getByTestId('render-key-submit').click();
+  await page.getByTestId('key-status').waitFor();
+}
+
+/** Fill and submit the deploy form for `fullName`; resolves on the deployment page with its id. */
+export async function deployThroughForm(page: Page, fullName: string, opts: { serviceName?: string; env?: Array<[string, string]> } = {}): Promise<string> {
+  await page.getByRole('link', { name: 'New deploy' }).first().click();
+  await page.getByTestId('repo-search').fill(fullName.split('/')[1]!);
+  await page.locator(`[data-testid=repo-option][data-repo="${fullName}"]`).click();
+  await page.getByTestId('detected-stack-name').waitFor();
+  if (opts.serviceName) await page.getByTestId('service-name').fill(opts.serviceName);
+  for (const [key, value] of opts.env ?? []) {
+    await page.getByTestId('env-add').click();
+    await page.getByTestId('env-name').last().fill(key);
+    await page.getByTestId('env-value').last().fill(value);
+  }
+  await page.getByTestId('deploy-submit').click();
+  await page.waitForURL(/#\/deployments\/[A-Za-z0-9_-]+$/);
+  return page.url().split('#/deployments/')[1]!;
+}

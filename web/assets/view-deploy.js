@@ -1,0 +1,206 @@
+/**
+ * New deploy: repository, branch, service name (from the repo unless edited), workspace, region, plan,
+ * detected stack with editable build/start commands, environment variables. Sends POST /api/render/deploy
+ * with an Idempotency-Key so a double click or a retried request starts one deploy.
+ */
+import { ApiError } from './api.js';
+import { busy, field, h, notice, replace } from './dom.js';
+import { serviceNameFromRepo } from './format.js';
+import { createRepoPicker } from './repo-picker.js';
+import { createEnvEditor } from './env-editor.js';
+
+// The same choices the API accepts (server/deployments/input.ts).
+const REGIONS = [
+  ['oregon', 'Oregon (US West)'], ['ohio', 'Ohio (US East)'], ['virginia', 'Virginia (US East)'],
+  ['frankfurt', 'Frankfurt (EU Central)'], ['singapore', 'Singapore (Asia Pacific)'],
+];
+const PLANS = [
+  ['free', 'Free'], ['starter', 'Starter'], ['starter_plus', 'Starter Plus'], ['standard', 'Standard'],
+  ['standard_plus', 'Standard Plus'], ['pro', 'Pro'], ['pro_plus', 'Pro Plus'], ['pro_max', 'Pro Max'], ['pro_ultra', 'Pro Ultra'],
+];
+const STACK_LABELS = {
+  node: 'Node.js', python: 'Python', go: 'Go', ruby: 'Ruby', rust: 'Rust', elixir: 'Elixir', docker: 'Docker', static: 'Static site',
+};
+const SERVICE_NAME = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+
+const select = (options, value, props = {}) =>
+  h('select', { class: 'input', value, ...props }, options.map(([v, label]) => h('option', { value: v }, label)));
+
+export function deployView(ctx) {
+  const render = ctx.session.render;
+  if (!render?.configured) {
+    return {
+      title: 'New deploy',
+      el: h('section', { class: 'page' },
+        h('h1', { tabindex: '-1' }, 'New deploy'),
+        notice('info', 'Connect your Render API key before deploying. ', h('a', { href: '#/settings' }, 'Go to settings'))),
+    };
+  }
+
+  const formError = h('div', { class: 'flash', tabindex: '-1' });
+  let repo = null;
+  let detected = null;
+  let detectSeq = 0;
+  let lastAttempt = { body: null, key: null };
+
+  const picker = createRepoPicker({ api: ctx.api, onSelect: (r) => onRepo(r) });
+
+  const branch = field({ label: 'Branch', control: select([], '', { disabled: true, 'data-testid': 'branch-select' }), hint: 'Pick a repository first.' });
+  const nameInput = h('input', { type: 'text', class: 'input input--mono', autocomplete: 'off', spellcheck: 'false', maxlength: 63, 'data-testid': 'service-name' });
+  const name = field({ label: 'Service name', control: nameInput, hint: 'Becomes <name>.onrender.com: lowercase letters, digits and hyphens.' });
+  let nameEdited = false;
+  nameInput.addEventListener('input', () => { nameEdited = nameInput.value.trim() !== ''; });
+
+  const workspace = field({
+    label: 'Workspace',
+    control: select((render.owners ?? []).map((o) => [o.id, `${o.name} (${o.type === 'user' ? 'personal' : 'team'})`]), render.owners?.[0]?.id ?? '', { 'data-testid': 'workspace-select' }),
+  });
+  const region = field({ label: 'Region', control: select(REGIONS, 'oregon', { 'data-testid': 'region-select' }) });
+  const plan = field({ label: 'Plan', control: select(PLANS, 'starter', { 'data-testid': 'plan-select' }), hint: 'Paid plans bill your Render account.' });
+
+  const stackPanel = h('div', { class: 'stack-panel', 'aria-live': 'polite', 'data-testid': 'detected-stack' },
+    h('p', { class: 'muted' }, 'Pick a repository to detect how it builds.'));
+  const buildInput = h('input', { type: 'text', class: 'input input--mono', autocomplete: 'off', spellcheck: 'false', maxlength: 1000, 'data-testid': 'build-command' });
+  const startInput = h('input', { type: 'text', class: 'input input--mono', autocomplete: 'off', spellcheck: 'false', maxlength: 1000, 'data-testid': 'start-command' });
+  const build = field({ label: 'Build command', control: buildInput, hint: 'Prefilled from the detected stack; edit to override.' });
+  const start = field({ label: 'Start command', control: startInput, hint: 'Prefilled from the detected stack; edit to override.' });
+  const edited = { build: false, start: false };
+  buildInput.addEventListener('input', () => { edited.build = true; });
+  startInput.addEventListener('input', () => { edited.start = true; });
+
+  const env = createEnvEditor();
+  const submit = h('button', { type: 'submit', class: 'btn btn--primary btn--large', 'data-testid': 'deploy-submit' }, 'Deploy');
+
+  async function onRepo(r) {
+    repo = r;
+    formError.replaceChildren();
+    if (!nameEdited) nameInput.value = serviceNameFromRepo(r.name);
+    name.setError(null);
+    const sel = branch.control;
+    sel.disabled = true;
+    replace(sel, h('option', { value: '' }, 'Loading branches…'));
+    try {
+      const res = await ctx.api.branches(r.owner, r.name);
+      if (repo !== r) return;
+      const names = (res.branches ?? []).map((b) => (typeof b === 'string' ? b : b?.name)).filter((b) => typeof b === 'string');
+      const def = res.defaultBranch ?? r.defaultBranch;
+      replace(sel, names.map((b) => h('option', { value: b }, b === def ? `${b} (default)` : b)));
+      sel.value = names.includes(def) ? def : (names[0] ?? '');
+      sel.disabled = names.length === 0;
+      branch.setError(names.length ? null : 'This repository has no branches to deploy.');
+    } catch (err) {
+      if (repo !== r) return;
+      replace(sel, h('option', { value: '' }, '(could not load branches)'));
+      branch.setError(`Could not load branches: ${err.message}`);
+    }
+    detect();
+  }
+  branch.control.addEventListener('change', () => detect());
+
+  async function detect() {
+    if (!repo) return;
+    const mine = ++detectSeq;
+    const br = branch.control.value || undefined;
+    replace(stackPanel, h('p', { class: 'muted' }, h('span', { class: 'spinner', 'aria-hidden': 'true' }), 'Detecting the stack…'));
+    try {
+      const d = await ctx.api.detect(repo.owner, repo.name, br);
+      if (mine !== detectSeq) return;
+      detected = d;
+      if (!edited.build) buildInput.value = d.buildCommand ?? '';
+      if (!edited.start) startInput.value = d.startCommand ?? '';
+      startInput.placeholder = d.startCommand === null ? (d.stack === 'docker' ? "The image's CMD" : 'Not needed') : '';
+      buildInput.placeholder = d.buildCommand === '' ? 'Nothing to build' : '';
+      replace(stackPanel,
+        h('p', { class: 'stack-panel__title' },
+          h('span', { class: 'ok-mark', 'aria-hidden': 'true' }, '✓ '),
+          'Detected: ', h('strong', { 'data-testid': 'detected-stack-name' }, STACK_LABELS[d.stack] ?? d.stack),
+          h('span', { class: 'muted' }, ` · ${d.serviceType === 'static_site' ? 'static site' : 'web service'} · runtime ${d.runtime}`)),
+        h('p', { class: 'stack-panel__reason' }, d.reason),
+        d.hasBlueprint ? h('p', { class: 'muted' }, 'This repository has its own render.yaml; it is checked with Render before deploying.') : null);
+    } catch (err) {
+      if (mine !== detectSeq) return;
+      detected = null;
+      if (err instanceof ApiError && err.code === 'stack_not_detected') {
+        replace(stackPanel, notice('warning', h('strong', null, 'Could not detect the stack. '), err.message, ' Enter the build and start commands below.'));
+      } else {
+        replace(stackPanel, notice('warning', `Stack detection is unavailable: ${err.message}`));
+      }
+    }
+  }
+
+  /** Sends a command only when the user changed it from what detection proposed. */
+  function commandIfChanged(input, detectedValue) {
+    const v = input.value.trim();
+    return v && v !== (detectedValue ?? '') ? v : undefined;
+  }
+
+  function validate() {
+    let first = null;
+    const fail = (f, msg) => { f.setError(msg); first ??= f.control; };
+    formError.replaceChildren();
+    if (!repo) {
+      formError.append(notice('error', 'Choose a repository to deploy.'));
+      first = picker.el.querySelector('input, button');
+    }
+    const nm = nameInput.value.trim().toLowerCase();
+    if (!SERVICE_NAME.test(nm)) fail(name, 'Use 1–63 lowercase letters, digits and hyphens, not starting or ending with a hyphen.');
+    else name.setError(null);
+    if (repo && !branch.control.value) fail(branch, 'Choose a branch.');
+    const { vars, firstInvalid } = env.collect();
+    first ??= firstInvalid;
+    return { ok: !first, first, vars, serviceName: nm };
+  }
+
+  const form = h('form', { class: 'form deploy-form', novalidate: true, 'aria-labelledby': 'deploy-heading' },
+    formError,
+    h('fieldset', { class: 'card' },
+      h('legend', { class: 'card__legend' }, 'Source'),
+      picker.el,
+      branch.el),
+    h('fieldset', { class: 'card' },
+      h('legend', { class: 'card__legend' }, 'Service'),
+      name.el,
+      h('div', { class: 'grid-3' }, workspace.el, region.el, plan.el)),
+    h('fieldset', { class: 'card' },
+      h('legend', { class: 'card__legend' }, 'Build and start'),
+      stackPanel,
+      h('div', { class: 'grid-2' }, build.el, start.el)),
+    h('fieldset', { class: 'card' },
+      h('legend', { class: 'card__legend' }, 'Environment variables'),
+      env.el),
+    h('div', { class: 'actions actions--end' }, h('a', { class: 'btn btn--ghost', href: '#/' }, 'Cancel'), submit));
+
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const v = validate();
+    if (!v.ok) { v.first?.focus(); return; }
+    const body = {
+      github_repo: repo.fullName,
+      project_name: v.serviceName,
+      branch: branch.control.value || undefined,
+      owner_id: workspace.control.value || undefined,
+      region: region.control.value,
+      plan: plan.control.value,
+      env_vars: v.vars.length ? v.vars : undefined,
+      build_command: commandIfChanged(buildInput, detected?.buildCommand),
+      start_command: commandIfChanged(startInput, detected?.startCommand),
+    };
+    // Same request again (double click, retry after a network error) → same key → same deployment.
+    const signature = JSON.stringify(body);
+    if (lastAttempt.body !== signature) lastAttempt = { body: signature, key: crypto.randomUUID() };
+    try {
+      const rec = await busy(submit, 'Starting deploy…', () => ctx.api.deploy(body, lastAttempt.key));
+      ctx.announce(`Deploy of ${rec.request?.serviceName ?? v.serviceName} queued`);
+      ctx.navigate(`#/deployments/${rec.id}`);
+    } catch (err) {
+      replace(formError, notice('error', h('strong', null, 'The deploy did not start. '), err.message));
+      formError.focus();
+    }
+  });
+
+  const el = h('section', { class: 'page page--narrow' },
+    h('h1', { id: 'deploy-heading', tabindex: '-1' }, 'New deploy'),
+    h('p', { class: 'lead' }, 'Deploy a GitHub repository to your Render account.'),
+    form);
+  return { title: 'New deploy', el, dispose() { picker.dispose(); detectSeq += 1; } };
+}

@@ -1,0 +1,269 @@
+/**
+ * One deployment: live status, progress through the phases, failure reason, status timeline, logs
+ * (polled while it runs), and cancel / redeploy / roll back.
+ */
+import { ApiError } from './api.js';
+import { busy, confirmButton, h, notice, replace } from './dom.js';
+import { duration, formatClock, formatTime, timeEl } from './format.js';
+import { STEPS, isTerminal, setBadge, statusBadge, statusLabel, stepState } from './status.js';
+
+const LOG_POLL_MS = 1500;
+/** Render's log pipeline lags the status a little: read the logs once more after the end. */
+const FINAL_LOG_DELAY_MS = 1200;
+
+export function deploymentView(ctx, route) {
+  const id = route.id;
+  let rec = null;
+  let disposed = false;
+  let fetching = null;
+  let refetch = false;
+  let logTimer = null;
+  let finalLogsRead = false;
+  const logIds = new Set();
+
+  const heading = h('h1', { tabindex: '-1', class: 'deployment__title' }, 'Deployment');
+  const subtitle = h('p', { class: 'deployment__subtitle' });
+  const badge = statusBadge('queued', { id: 'deployment-status', 'data-testid': 'deployment-status' });
+  const statusBox = h('div', { class: 'status-box', 'aria-live': 'polite', 'aria-atomic': 'true' }, h('span', { class: 'visually-hidden' }, 'Status: '), badge);
+  const elapsed = h('span', { class: 'muted status-elapsed' });
+  const steps = h('ol', { class: 'steps', 'aria-label': 'Progress', 'data-testid': 'deployment-steps' });
+  const failureBox = h('div', { 'data-testid': 'failure' });
+  const links = h('p', { class: 'deployment__links' });
+  const actions = h('div', { class: 'actions' });
+  const actionFlash = h('div', { class: 'flash' });
+  const details = h('dl', { class: 'details' });
+  const timeline = h('ol', { class: 'timeline', 'data-testid': 'timeline' });
+  const logStatus = h('p', { class: 'muted', role: 'status' }, 'Waiting for logs…');
+  const logBox = h('div', { class: 'logs', role: 'log', 'aria-live': 'off', 'aria-label': 'Build and deploy logs', tabindex: '0', 'data-testid': 'logs' });
+
+  const el = h('section', { class: 'page deployment' },
+    h('p', { class: 'back' }, h('a', { href: '#/' }, '← Dashboard')),
+    h('div', { class: 'page__head' }, h('div', null, heading, subtitle)),
+    h('div', { class: 'card status-card' },
+      h('div', { class: 'status-card__row' }, statusBox, elapsed),
+      steps,
+      failureBox,
+      links,
+      actions,
+      actionFlash),
+    h('div', { class: 'columns' },
+      h('section', { class: 'card', 'aria-labelledby': 'timeline-heading' },
+        h('h2', { id: 'timeline-heading' }, 'Timeline'), timeline),
+      h('section', { class: 'card', 'aria-labelledby': 'details-heading' },
+        h('h2', { id: 'details-heading' }, 'Details'), details)),
+    h('section', { class: 'card', 'aria-labelledby': 'logs-heading' },
+      h('div', { class: 'card__head' }, h('h2', { id: 'logs-heading' }, 'Build and deploy logs'), logStatus),
+      logBox));
+
+  // --- rendering -------------------------------------------------------------------------------
+
+  function drawSteps() {
+    const { current, outcome } = stepState(rec);
+    replace(steps, STEPS.map((step, i) => {
+      let state = 'upcoming';
+      if (i < current || (i === current && outcome === 'done')) state = 'done';
+      else if (i === current) state = outcome === 'running' ? 'current' : outcome;
+      const icon = { done: '✓', current: '●', failed: '✕', stopped: '■', upcoming: '○' }[state];
+      const said = { done: 'done', current: 'in progress', failed: 'failed', stopped: 'stopped', upcoming: 'not started' }[state];
+      return h('li', { class: `step step--${state}`, 'aria-current': state === 'current' ? 'step' : null, dataset: { step: step.key, state } },
+        h('span', { class: 'step__icon', 'aria-hidden': 'true' }, icon),
+        h('span', { class: 'step__label' }, step.label),
+        h('span', { class: 'visually-hidden' }, `: ${said}`));
+    }));
+  }
+
+  function drawFailure() {
+    if (!rec.failure) { failureBox.replaceChildren(); return; }
+    replace(failureBox, notice(rec.status === 'canceled' ? 'info' : 'error',
+      h('strong', null, rec.status === 'canceled' ? 'Canceled. ' : `${statusLabel(rec.status)}: `),
+      h('span', { 'data-testid': 'failure-message' }, rec.failure.message),
+      h('span', { class: 'muted' }, ` (${rec.failure.code})`),
+      isTerminal(rec.status) && rec.status !== 'canceled' ? h('span', null, ' The logs below show what happened.') : null));
+  }
+
+  function drawLinks() {
+    const a = (href, text) => h('a', { href, rel: 'noopener noreferrer', target: '_blank' }, text, h('span', { class: 'visually-hidden' }, ' (new tab)'));
+    replace(links,
+      rec.serviceUrl && rec.status === 'live' ? a(rec.serviceUrl, 'Open the live site') : null,
+      rec.dashboardUrl ? a(rec.dashboardUrl, 'View on Render') : null);
+  }
+
+  function drawActions() {
+    const list = [];
+    if (!rec.finished) {
+      list.push(confirmButton({
+        label: 'Cancel deploy', question: 'Cancel this deploy?', confirmLabel: 'Cancel deploy', danger: true, testId: 'cancel',
+        onConfirm: () => act('Cancel', () => ctx.api.cancelDeployment(id), { stay: true }),
+      }));
+    }
+    if (rec.serviceId && rec.finished) {
+      const redeploy = h('button', { type: 'button', class: 'btn btn--secondary', 'data-testid': 'redeploy' }, 'Redeploy');
+      redeploy.addEventListener('click', () => busy(redeploy, 'Starting…', () => act('Redeploy', () => ctx.api.serviceAction(rec.serviceId, 'redeploy'))));
+      list.push(redeploy);
+    }
+    if (rec.serviceId && rec.deployId && rec.status === 'live' && rec.kind !== 'rollback') {
+      list.push(confirmButton({
+        label: 'Roll back to this deploy', question: 'Make this deploy live again?', confirmLabel: 'Roll back', testId: 'rollback',
+        onConfirm: () => act('Rollback', () => ctx.api.serviceAction(rec.serviceId, 'rollback', { deploy_id: rec.deployId })),
+      }));
+    }
+    replace(actions, list);
+    actions.hidden = list.length === 0;
+  }
+
+  async function act(label, fn, { stay = false } = {}) {
+    actionFlash.replaceChildren();
+    try {
+      const res = await fn();
+      if (!stay && res && typeof res.id === 'string' && res.id !== id) { ctx.navigate(`#/deployments/${res.id}`); return; }
+      if (res && res.id === id) update(res);
+      ctx.announce(`${label}: done`);
+    } catch (err) {
+      replace(actionFlash, notice('error', `${label} failed: ${err.message}`));
+    }
+  }
+
+  function drawDetails() {
+    const r = rec.request ?? {};
+    const row = (term, value, mono = false) => (value === null || value === undefined || value === '' ? null
+      : [h('dt', null, term), h('dd', { class: mono ? 'mono' : null }, value)]);
+    replace(details,
+      row('Repository', r.githubRepo, true),
+      row('Branch', r.branch ?? 'default branch', true),
+      row('Commit', rec.commitSha ? rec.commitSha.slice(0, 12) : null, true),
+      row('Kind', rec.kind),
+      row('Stack', rec.stack ? `${rec.stack.stack} · ${rec.stack.serviceType === 'static_site' ? 'static site' : 'web service'} · runtime ${rec.stack.runtime}` : null),
+      row('Build command', r.buildCommand ?? rec.stack?.buildCommand ?? null, true),
+      row('Start command', r.startCommand ?? rec.stack?.startCommand ?? null, true),
+      row('Region', r.region),
+      row('Plan', r.plan),
+      row('Environment', r.envVarKeys?.length ? h('ul', { class: 'plain-list mono' }, r.envVarKeys.map((k) => h('li', null, k))) : null),
+      row('Service', rec.serviceId, true),
+      row('Render deploy', rec.deployId, true),
+      row('Requested', formatTime(rec.createdAt)));
+  }
+
+  function drawTimeline() {
+    replace(timeline, (rec.timeline ?? []).map((t) =>
+      h('li', { class: `timeline__item timeline__item--${isTerminal(t.status) ? 'end' : 'step'}`, dataset: { status: t.status } },
+        statusBadge(t.status),
+        h('span', { class: 'timeline__meta' },
+          h('time', { datetime: t.at, title: formatTime(t.at) }, formatClock(t.at)),
+          h('span', { class: 'muted' }, t.source === 'render' ? ' · Render' : ' · orchestrator')),
+        t.note ? h('span', { class: 'timeline__note' }, t.note) : null)));
+  }
+
+  function update(next) {
+    const before = rec?.status;
+    rec = next;
+    heading.textContent = rec.request?.serviceName || 'Deployment';
+    replace(subtitle,
+      h('span', { class: 'mono' }, rec.request?.githubRepo ?? ''),
+      rec.request?.branch ? h('span', { class: 'mono' }, ` @ ${rec.request.branch}`) : null,
+      ` · ${rec.kind} · started `, timeEl(h, rec.createdAt));
+    setBadge(badge, rec.status);
+    elapsed.textContent = rec.finishedAt ? `took ${duration(rec.createdAt, rec.finishedAt)}` : '';
+    drawSteps();
+    drawFailure();
+    drawLinks();
+    drawActions();
+    drawDetails();
+    drawTimeline();
+    document.title = `${statusLabel(rec.status)} · ${heading.textContent} · Render Deployer`;
+    if (before && before !== rec.status) ctx.announce(`${heading.textContent}: ${statusLabel(rec.status)}`);
+    if (rec.finished) scheduleFinalLogs(); else ensureLogPolling();
+  }
+
+  // --- data ------------------------------------------------------------------------------------
+
+  /** Fetch the record; overlapping requests collapse into one more fetch after the current one. */
+  async function load() {
+    if (fetching) { refetch = true; return fetching; }
+    fetching = (async () => {
+      try {
+        const next = await ctx.api.deployment(id);
+        if (!disposed) update(next);
+      } catch (err) {
+        if (disposed) return;
+        if (err instanceof ApiError && err.status === 404) {
+          stopLogs();
+          replace(el, h('h1', { tabindex: '-1' }, 'Deployment not found'),
+            h('p', null, 'There is no deployment of yours with this id. ', h('a', { href: '#/' }, 'Back to the dashboard'), '.'));
+          return;
+        }
+        replace(actionFlash, notice('error', `Could not refresh this deployment: ${err.message}`));
+      } finally {
+        fetching = null;
+        if (refetch && !disposed) { refetch = false; void load(); }
+      }
+    })();
+    return fetching;
+  }
+
+  function renderLogs(entries) {
+    const nearBottom = logBox.scrollHeight - logBox.scrollTop - logBox.clientHeight < 40;
+    let added = 0;
+    for (const l of entries) {
+      if (logIds.has(l.id)) continue;
+      logIds.add(l.id);
+      added += 1;
+      const level = l.level === 'error' ? 'error' : l.level === 'warning' || l.level === 'warn' ? 'warn' : 'info';
+      logBox.append(h('div', { class: `log-line log-line--${level}`, 'data-testid': 'log-line' },
+        h('time', { class: 'log-line__time', datetime: l.timestamp }, formatClock(l.timestamp)),
+        level === 'info' ? null : h('span', { class: 'log-line__level' }, level === 'error' ? 'ERROR' : 'WARN'),
+        h('span', { class: 'log-line__msg' }, l.message)));
+    }
+    if (added && nearBottom) logBox.scrollTop = logBox.scrollHeight;
+  }
+
+  async function readLogs() {
+    try {
+      const res = await ctx.api.deploymentLogs(id);
+      if (disposed) return;
+      renderLogs(res.logs ?? []);
+      const n = logIds.size;
+      logStatus.textContent = rec?.finished
+        ? (n ? `${n} lines` : 'No logs were recorded for this deployment.')
+        : (n ? `${n} lines · updating` : 'Waiting for logs…');
+    } catch (err) {
+      if (disposed) return;
+      logStatus.textContent = err instanceof ApiError && err.code === 'render_key_missing'
+        ? 'Connect your Render key to read the logs.'
+        : `Could not read the logs: ${err.message}`;
+    }
+  }
+
+  function ensureLogPolling() {
+    if (logTimer || disposed) return;
+    const tick = async () => {
+      await readLogs();
+      // Without the event stream, the record is refreshed with the logs.
+      if (ctx.liveMode !== 'live' && rec && !rec.finished) await load();
+      if (!disposed && rec && !rec.finished) logTimer = setTimeout(tick, LOG_POLL_MS); else logTimer = null;
+    };
+    logTimer = setTimeout(tick, 0);
+  }
+
+  function scheduleFinalLogs() {
+    if (finalLogsRead) return;
+    finalLogsRead = true;
+    stopLogs();
+    void readLogs();
+    logTimer = setTimeout(() => { logTimer = null; void readLogs(); }, FINAL_LOG_DELAY_MS);
+  }
+
+  function stopLogs() {
+    clearTimeout(logTimer);
+    logTimer = null;
+  }
+
+  void load();
+
+  return {
+    title: 'Deployment',
+    el,
+    onDeployment(e) { if (e.id === id && e.status !== rec?.status) void load(); },
+    onResync() { void load(); },
+    dispose() { disposed = true; stopLogs(); },
+  };
+}
