@@ -17,8 +17,10 @@ import { deploymentRoutes, type DeploymentRouteHooks } from './routes/deployment
 import { detectRoutes } from './routes/detect.js';
 import { uiRoutes } from './routes/ui.js';
 import { githubRoutes } from './routes/github.js';
-import { serviceRoutes } from './routes/services.js';
+import { serviceRoutes, type ServiceRouteHooks } from './routes/services.js';
 import { eventRoutes } from './routes/events.js';
+import { withSecurity } from './security/wire.js';
+import type { SecurityOptions } from './security/options.js';
 
 export const BODY_LIMIT = '64kb';
 
@@ -26,6 +28,9 @@ export interface CreateAppOptions {
   authHooks?: AuthHooks;
   renderKeyHooks?: RenderKeyHooks;
   deploymentHooks?: DeploymentRouteHooks;
+  serviceHooks?: ServiceRouteHooks;
+  /** Rate limits, lock-out, alerts (server/security/options.ts documents the defaults; tests shrink them). */
+  security?: SecurityOptions;
   readiness?: ReadinessCheck[];
   /** Extra route modules (deployments, events, audit, UI) mounted after the core ones. */
   routes?: Array<(router: Router) => void>;
@@ -35,13 +40,20 @@ export interface CreateAppOptions {
   sandbox?: { renderApiKey: string; login: string };
   /** How often an active session's idle window is slid forward (one Redis write per interval). */
   sessionTouchMs?: number;
+  /**
+   * Mounted before everything else, so it sees whole requests and final statuses: request metrics
+   * (server/metrics/http.ts) and the web process's in-flight tracking for graceful shutdown.
+   */
+  outer?: Koa.Middleware;
 }
 
 /**
  * The web app, built from injected dependencies. Tests construct real instances on private ports.
  * Order matters: request id/logging → errors → headers → body → same-origin → session → routes.
  */
-export function createApp(deps: AppDeps, opts: CreateAppOptions = {}): Koa {
+export function createApp(deps: AppDeps, appOptions: CreateAppOptions = {}): Koa {
+  // Audit trail, rate limits and security events attach through the hook options below.
+  const opts = withSecurity(deps, appOptions).options;
   const { config } = deps;
   const app = new Koa({ proxy: config.trustProxy, maxIpsCount: 1 });
   const cookieKeys = [deps.keyring.current.cookieSigning];
@@ -49,11 +61,13 @@ export function createApp(deps: AppDeps, opts: CreateAppOptions = {}): Koa {
   app.keys = new Keygrip(cookieKeys, 'sha256') as unknown as string[];
   app.silent = true; // errors are logged by our middleware, with the request id
 
+  if (opts.outer) app.use(opts.outer);
   app.use(requestContext(deps.logger));
   app.use(errorHandler());
   if (config.httpsOnly && config.trustProxy) {
     app.use(async (ctx, next) => {
-      if (ctx.protocol === 'http' && ctx.path !== '/healthz' && ctx.path !== '/readyz') {
+      // Probes and Prometheus reach the instance directly over Render's private network (plain http).
+      if (ctx.protocol === 'http' && ctx.path !== '/healthz' && ctx.path !== '/readyz' && ctx.path !== '/metrics') {
         ctx.status = 308;
         ctx.redirect(`https://${ctx.host}${ctx.originalUrl}`);
         return;
@@ -115,7 +129,7 @@ export function createApp(deps: AppDeps, opts: CreateAppOptions = {}): Koa {
   deploymentRoutes(router, deps, opts.deploymentHooks);
   detectRoutes(router, deps);
   githubRoutes(router, deps);
-  serviceRoutes(router, deps);
+  serviceRoutes(router, deps, opts.serviceHooks);
   eventRoutes(router, deps); // uses deps.events (closed by the web process)
   uiRoutes(router);
   for (const mount of opts.routes ?? []) mount(router);

@@ -16,6 +16,10 @@ import type { EventHub } from './events/hub.js';
 /** Hooks metrics attach to (issue: operations); optional so tests can leave them out. */
 export interface MetricsHooks {
   onRenderCall?: (call: RenderCallOutcome) => void;
+  /** The shared per-key Render budget made a caller wait (bucket like 'deploy:srv-…'; the scope is dropped). */
+  onBudgetWait?: (bucket: string, waitMs: number) => void;
+  /** A security event was raised; `kind` is a short fixed name (e.g. 'render_key_invalid'), never user data. */
+  onSecurityEvent?: (kind: string) => void;
 }
 
 /** What route modules are built from. Everything is injected; nothing reads process.env. */

@@ -12,15 +12,23 @@ const logger = createLogger({ level: config.logLevel, name: 'web' });
 const web = await startWeb({ config, logger });
 logger.info({ port: config.port, baseUrl: config.baseUrl, sandbox: config.sandbox }, 'web listening');
 
+// Render sends SIGTERM and kills the instance 30 s later (maxShutdownDelaySeconds in render.yaml):
+// requests in flight get 20 s to finish, and whatever still hangs at 25 s is cut by exiting.
 let closing = false;
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   process.on(signal, async () => {
     if (closing) return;
     closing = true;
     logger.info({ signal }, 'shutting down');
-    const force = setTimeout(() => process.exit(1), 25_000);
+    const force = setTimeout(() => { logger.error('shutdown took too long; exiting'); process.exit(1); }, 25_000);
     force.unref();
-    await web.close();
-    process.exit(0);
+    try {
+      await web.close(20_000);
+      logger.info('web stopped');
+      process.exit(0);
+    } catch (err) {
+      logger.error({ err: { message: (err as Error).message } }, 'shutdown failed');
+      process.exit(1);
+    }
   });
 }

@@ -31,7 +31,7 @@ export function buildDeps(args: BuildDepsArgs): AppDeps {
   const prefix = config.redisPrefix;
   const keyring = createKeyring(config.secretKey, config.previousSecretKey);
   const sessions = createSessionStore({ redis, keyring, clock, prefix, idleMs: config.sessionIdleMs, absoluteMs: config.sessionAbsoluteMs });
-  const budget = createRenderBudget({ redis, prefix, limits: args.renderLimits });
+  const budget = createRenderBudget({ redis, prefix, limits: args.renderLimits, onWait: args.metrics?.onBudgetWait });
   const deployments = createDeploymentStore({ redis, prefix, clock });
   const envVault = createEnvVault({ redis, prefix, keyring });
   const queue = createDeployQueue(args.queueRedis, prefix, args.retryBackoffMs);

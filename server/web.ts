@@ -8,12 +8,21 @@ import { createApp, type CreateAppOptions } from './app.js';
 import type { AppDeps } from './deps.js';
 import type { RenderLimits } from './render/budget.js';
 import { createEventHub } from './events/hub.js';
+import { createWebMetrics, type WebMetrics } from './metrics/registry.js';
+import { requestMetrics } from './metrics/http.js';
+import { webMetricsRoute } from './metrics/web.js';
+import { createInflightTracker } from './metrics/inflight.js';
 
 export interface WebProcess {
   server: Server;
   deps: AppDeps;
   url: string;
-  close(): Promise<void>;
+  metrics: WebMetrics;
+  /**
+   * Graceful stop: /readyz turns 503, no new connections, requests already in flight finish (up to
+   * timeoutMs, default 20 s), SSE streams end so browsers reconnect elsewhere, then Redis closes.
+   */
+  close(timeoutMs?: number): Promise<void>;
 }
 
 /**
@@ -24,23 +33,49 @@ export async function startWeb(args: { config: AppConfig; logger: Logger; clock?
   const { config, logger } = args;
   const redis = createRedis(config.redisUrl, 'web');
   const queueRedis = createRedis(config.redisUrl, 'web');
-  const base = buildDeps({ config, redis, queueRedis, clock: args.clock ?? systemClock, logger, renderLimits: args.renderLimits });
+  const metrics = createWebMetrics();
+  const base = buildDeps({ config, redis, queueRedis, clock: args.clock ?? systemClock, logger, renderLimits: args.renderLimits, metrics: metrics.hooks });
   // One subscriber connection for SSE, opened on the first live client; closed with the process.
   const events = createEventHub({ connect: () => createRedis(config.redisUrl, 'subscriber'), channelOf: (userId) => base.deployments.keys.channel(userId) });
   const deps: AppDeps = { ...base, events };
-  const app = createApp(deps, args.appOptions);
+  const inflight = createInflightTracker();
+  const observe = requestMetrics(metrics);
+  let closing = false;
+  const opts = args.appOptions ?? {};
+  const app = createApp(deps, {
+    ...opts,
+    outer: async (ctx, next) => inflight.middleware(ctx, () => observe(ctx, () => (opts.outer ? opts.outer(ctx, next) : next()))),
+    readiness: [...(opts.readiness ?? []), { name: 'accepting', check: async () => !closing }],
+    routes: [...(opts.routes ?? []), webMetricsRoute(metrics, deps)],
+  });
   const server = app.listen(config.port, args.host ?? '0.0.0.0');
   await new Promise<void>((resolve, reject) => { server.once('listening', resolve); server.once('error', reject); });
   server.keepAliveTimeout = 65_000; // longer than Render's proxy idle timeout, avoiding 502s on reuse
   const addr = server.address();
   const port = typeof addr === 'object' && addr ? addr.port : config.port;
   return {
-    server, deps, url: `http://127.0.0.1:${port}`,
-    async close() {
-      await new Promise<void>((resolve) => { server.close(() => resolve()); server.closeAllConnections(); });
-      await deps.queue.close().catch(() => {});
-      await events.close();
-      await Promise.all([redis, queueRedis].map((r) => r.quit().catch(() => r.disconnect())));
+    server, deps, metrics, url: `http://127.0.0.1:${port}`,
+    async close(timeoutMs = 20_000) {
+      if (closing) return;
+      closing = true;
+      inflight.drain();
+      const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      inflight.endStreams();
+      const idle = await inflight.idle(timeoutMs);
+      if (!idle) logger.warn({ inFlight: inflight.active() }, 'shutdown: requests still running at the deadline are cut');
+      server.closeAllConnections(); // idle keep-alive sockets, and whatever outlived the deadline
+      await stopped;
+      // Redis may be the reason we are stopping: never wait on it unbounded.
+      await bounded(deps.queue.close(), 2_000);
+      await bounded(events.close(), 2_000);
+      await Promise.all([redis, queueRedis].map(async (r) => { await bounded(r.quit(), 1_000); r.disconnect(); }));
     },
   };
+}
+
+async function bounded(p: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([p.catch(() => {}), new Promise<void>((r) => { timer = setTimeout(r, ms); })]);
+  clearTimeout(timer);
 }

@@ -30,7 +30,8 @@ export interface WorkerContext {
   /** Per-request deadline for Render calls. */
   renderTimeoutMs: number;
   onRenderCall?: (call: RenderCallOutcome) => void;
-  onFinished?: (status: string, durationMs: number) => void;
+  /** A deployment reached a final status (metrics; the owner's audit trail). */
+  onFinished?: (status: string, durationMs: number, deployment: { deploymentId: string; userId: number }) => void;
   /**
    * Fault injection for crash tests: called at the riskiest moments (Render answered, nothing recorded
    * yet). Production leaves it unset.

@@ -1,3 +1,5 @@
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
 import type { Worker } from 'bullmq';
 import type { AppConfig } from '../server/config/env.js';
 import { systemClock, type Clock } from '../server/clock.js';
@@ -8,10 +10,17 @@ import type { RenderLimits } from '../server/render/budget.js';
 import type { DeployJobData } from '../server/queues/deployQueue.js';
 import { createDeployWorker, type DeployWorkerOptions } from './worker.js';
 import { DEFAULT_WATCH, type WatchPolicy, type WorkerContext } from './context.js';
+import { createWorkerMetrics, type WorkerMetrics } from '../server/metrics/registry.js';
+import { publishSnapshots } from '../server/metrics/snapshots.js';
+import { createAuditLog } from '../server/audit/auditLog.js';
+import { auditDeployFinished } from '../server/audit/deployFinished.js';
 
 export interface WorkerProcess {
   worker: Worker<DeployJobData>;
   context: WorkerContext;
+  metrics: WorkerMetrics;
+  /** This process in metrics and logs: hostname, pid and a random suffix. */
+  instance: string;
   close(timeoutMs?: number): Promise<void>;
 }
 
@@ -20,28 +29,62 @@ export async function startWorker(args: {
   config: AppConfig; logger: Logger; clock?: Clock; watch?: Partial<WatchPolicy>; renderLimits?: RenderLimits; workerOptions?: DeployWorkerOptions;
   renderTimeoutMs?: number; retryBackoffMs?: number;
   crashPoint?: WorkerContext['crashPoint'];
+  /** How often this worker's metrics snapshot is pushed to Redis for the web's /metrics (default 10 s). */
+  metricsPushMs?: number;
 }): Promise<WorkerProcess> {
   const { config, logger } = args;
   const redis = createRedis(config.redisUrl, 'worker');
   const queueRedis = createRedis(config.redisUrl, 'worker');
   const workerRedis = createRedis(config.redisUrl, 'worker');
-  const deps = buildDeps({ config, redis, queueRedis, clock: args.clock ?? systemClock, logger, renderLimits: args.renderLimits, retryBackoffMs: args.retryBackoffMs });
+  const instance = `${hostname()}-${process.pid}-${randomBytes(2).toString('hex')}`;
+  const metrics = createWorkerMetrics({ instance });
+  const deps = buildDeps({ config, redis, queueRedis, clock: args.clock ?? systemClock, logger, renderLimits: args.renderLimits, retryBackoffMs: args.retryBackoffMs, metrics: metrics.hooks });
   const context: WorkerContext = {
     config, redis, clock: deps.clock, logger, keyring: deps.keyring, sessions: deps.sessions, deployments: deps.deployments,
     enqueuer: deps.enqueuer, budget: deps.budget, envVault: deps.envVault, watch: { ...DEFAULT_WATCH, ...args.watch }, renderTimeoutMs: args.renderTimeoutMs ?? 15_000, crashPoint: args.crashPoint,
+    onFinished: auditDeployFinished(createAuditLog({ redis, prefix: config.redisPrefix, clock: deps.clock }), logger),
   };
+  const audited = context.onFinished!;
+  context.onRenderCall = metrics.hooks.onRenderCall;
+  context.onFinished = (status, durationMs, deployment) => { metrics.deployFinished(status, durationMs); audited(status, durationMs, deployment); };
   const worker = createDeployWorker(context, workerRedis, args.workerOptions);
+  worker.on('active', (job) => {
+    // First pickup only (later ones are re-checks after a delay): time spent waiting since enqueue.
+    if (job.attemptsStarted <= 1 && job.processedOn) metrics.jobWaited((job.processedOn - job.timestamp - (job.opts.delay ?? 0)) / 1000);
+  });
+  worker.on('completed', (job) => logger.info({ deploymentId: job.data.deploymentId, worker: instance }, 'deploy job done'));
+  const snapshots = publishSnapshots({ redis, prefix: config.redisPrefix, instance, registry: metrics.registry, intervalMs: args.metricsPushMs });
   await worker.waitUntilReady();
+  let closing: Promise<void> | null = null;
   return {
-    worker, context,
-    /** Stop taking jobs, let running steps finish (bounded), then close connections. */
-    async close(timeoutMs = 20_000) {
-      let timer: NodeJS.Timeout | undefined;
-      const forced = new Promise<void>((resolve) => { timer = setTimeout(() => { void worker.close(true); resolve(); }, timeoutMs); });
-      await Promise.race([worker.close(), forced]);
-      clearTimeout(timer);
-      await deps.queue.close().catch(() => {});
-      await Promise.all([redis, queueRedis, workerRedis].map((r) => r.quit().catch(() => r.disconnect())));
+    worker, context, metrics, instance,
+    /**
+     * Stop taking jobs and let running steps finish, for at most timeoutMs. A step still running then
+     * is abandoned: its job lock lapses and another worker runs the step again (every step is
+     * idempotent). Then the last metrics snapshot is pushed and connections close, each bounded.
+     */
+    close(timeoutMs = 20_000) {
+      closing ??= (async () => {
+        snapshots.stop();
+        let timer: NodeJS.Timeout | undefined;
+        const deadline = new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(false), timeoutMs); });
+        const drained = await Promise.race([worker.close().then(() => true, () => true), deadline]);
+        clearTimeout(timer);
+        if (!drained) {
+          logger.warn({ worker: instance }, 'steps still running at the shutdown deadline are left to other workers');
+          void worker.close(true).catch(() => {});
+        }
+        await bounded(snapshots.publish(), 1_000);
+        await bounded(deps.queue.close(), 2_000);
+        await Promise.all([redis, queueRedis, workerRedis].map(async (r) => { await bounded(r.quit(), 1_000); r.disconnect(); }));
+      })();
+      return closing;
     },
   };
+}
+
+async function bounded(p: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([p.catch(() => {}), new Promise<void>((r) => { timer = setTimeout(r, ms); })]);
+  clearTimeout(timer);
 }

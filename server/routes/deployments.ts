@@ -16,6 +16,8 @@ export interface DeploymentRouteHooks {
   deployGuards?: Koa.Middleware[];
   onDeployRequested?(ctx: Koa.Context, rec: DeploymentRecord): Promise<void> | void;
   onNotFound?(ctx: Koa.Context, what: string): Promise<void> | void;
+  /** After a deployment was canceled by its owner (audit trail). */
+  onCanceled?(ctx: Koa.Context, rec: DeploymentRecord): Promise<void> | void;
 }
 
 /** Deploy requests and the caller's deployment records. Someone else's id is a 404, like a missing one. */
@@ -76,6 +78,7 @@ export function deploymentRoutes(router: Router, deps: AppDeps, hooks: Deploymen
     }
     await deploymentService.markCanceled(rec.id);
     await deps.queue.remove(rec.id).catch(() => 0);
+    await hooks.onCanceled?.(ctx, rec);
     ctx.body = presentDeployment((await deployments.get(rec.id))!);
   });
 

@@ -1,4 +1,5 @@
 import type Router from '@koa/router';
+import type Koa from 'koa';
 import { z } from 'zod';
 import type { AppDeps } from '../deps.js';
 import { AppError, errors } from '../errors.js';
@@ -18,8 +19,8 @@ const DetectQuery = z.object({ branch: z.string().regex(BRANCH, 'branch is not a
  * What the deploy form shows as "Detected stack": the same detection the deploy pipeline runs, over the
  * repository at `branch` (default: the repo's default branch), read with the caller's own GitHub token.
  */
-export function detectRoutes(router: Router, deps: AppDeps) {
-  router.get('/api/github/repos/:owner/:repo/detect', requireUser(), validateQuery(DetectQuery), async (ctx) => {
+export function detectRoutes(router: Router, deps: AppDeps, hooks: { guards?: Koa.Middleware[] } = {}) {
+  router.get('/api/github/repos/:owner/:repo/detect', requireUser(), ...(hooks.guards ?? []), validateQuery(DetectQuery), async (ctx) => {
     const token = openGithubToken(getSession(ctx), deps.keyring);
     if (!token) throw errors.githubTokenInvalid();
     const gh = createGitHubClient({ apiUrl: deps.config.github.apiUrl, token, retries: deps.config.nodeEnv !== 'test' });

@@ -2,7 +2,8 @@ import type Router from '@koa/router';
 import type Koa from 'koa';
 import { z } from 'zod';
 import type { AppDeps } from '../deps.js';
-import { errors } from '../errors.js';
+import { AppError, errors } from '../errors.js';
+import { RenderApiError } from '../render/errors.js';
 import { getSession } from '../sessions/middleware.js';
 import { requireCsrf, requireUser } from '../middleware/security.js';
 import { validateBody } from '../middleware/validate.js';
@@ -28,6 +29,8 @@ export interface ServiceRouteHooks {
   lifecycleGuards?: Koa.Middleware[];
   /** After a lifecycle action succeeded (audit trail). */
   onLifecycle?(ctx: Koa.Context, action: ServiceAction, serviceId: string): Promise<void> | void;
+  /** A service id the caller's key cannot see (or outside their workspaces): cross-tenant probe detection. */
+  onNotFound?(ctx: Koa.Context, what: string): Promise<void> | void;
   /** Cache tuning (tests). */
   cache?: Omit<ServiceCacheOptions, 'redis' | 'prefix'>;
 }
@@ -47,7 +50,14 @@ function serviceIdParam(): Koa.Middleware {
  */
 export function serviceRoutes(router: Router, deps: AppDeps, hooks: ServiceRouteHooks = {}) {
   const cache = createServiceCache({ redis: deps.redis, prefix: deps.config.redisPrefix, ...hooks.cache });
-  const lifecycle = [requireUser(), requireCsrf(), serviceIdParam(), requireRenderKey(), ...(hooks.lifecycleGuards ?? [])];
+  // A 404 from here on (Render's for an id this key cannot see, or ours for another workspace) is reported.
+  const reportNotFound: Koa.Middleware = async (ctx, next) => {
+    try { await next(); } catch (err) {
+      if ((err instanceof RenderApiError && err.kind === 'not_found') || (err instanceof AppError && err.status === 404)) await hooks.onNotFound?.(ctx, 'service');
+      throw err;
+    }
+  };
+  const lifecycle = [requireUser(), requireCsrf(), serviceIdParam(), requireRenderKey(), ...(hooks.lifecycleGuards ?? []), reportNotFound];
 
   const scopeOf = (ctx: Koa.Context, caller: CallerRender) =>
     ({ userId: getSession(ctx).user!.id, keyFingerprint: caller.keyFingerprint, ownerIds: caller.ownerIds });

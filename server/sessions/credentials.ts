@@ -1,4 +1,4 @@
-import { fingerprint, open, seal, type Keyring } from '../crypto/keyring.js';
+import { fingerprint, isStale, open, seal, type Keyring } from '../crypto/keyring.js';
 import type { AppSession, RenderOwner } from './types.js';
 
 /**
@@ -29,4 +29,24 @@ export function setRenderKey(sess: AppSession & { user: { id: number } }, apiKey
 export function openRenderKey(sess: AppSession, keyring: Keyring): string | null {
   if (!sess.user || !sess.render) return null;
   try { return open(sess.render.apiKeySealed, aad(sess.user.id, 'render-api-key'), keyring); } catch { return null; }
+}
+
+/**
+ * After a SECRET_KEY rotation: re-seal both credentials with the current key while the previous one
+ * can still open them, so the session keeps working once the previous key is retired. The key's
+ * fingerprint is left as it is: it is an opaque id (jobs and the per-key Render budget refer to it),
+ * and changing it mid-session would split one key's budget in two. True when anything changed.
+ */
+export function resealCredentials(sess: AppSession, keyring: Keyring): boolean {
+  if (!sess.user) return false;
+  let changed = false;
+  if (sess.githubTokenSealed && isStale(sess.githubTokenSealed, keyring)) {
+    const token = openGithubToken(sess, keyring);
+    if (token !== null) { sess.githubTokenSealed = sealGithubToken(sess.user.id, token, keyring); changed = true; }
+  }
+  if (sess.render && isStale(sess.render.apiKeySealed, keyring)) {
+    const apiKey = openRenderKey(sess, keyring);
+    if (apiKey !== null) { sess.render = { ...sess.render, apiKeySealed: seal(apiKey, aad(sess.user.id, 'render-api-key'), keyring) }; changed = true; }
+  }
+  return changed;
 }

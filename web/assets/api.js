@@ -16,7 +16,7 @@ export class ApiError extends Error {
 const enc = encodeURIComponent;
 
 /**
- * @param {{ onSignedOut?: () => void }} hooks onSignedOut runs when a call answers 401 (session ended).
+ * @param {{ onSignedOut?: (err: ApiError) => void }} hooks onSignedOut runs when a call answers 401 (session ended, GitHub token revoked).
  */
 export function createApi(hooks = {}) {
   let csrfToken = null;
@@ -64,7 +64,7 @@ export function createApi(hooks = {}) {
           return raw(method, path, body, headers);
         }
       }
-      if (err.status === 401 && path !== '/api/session') hooks.onSignedOut?.();
+      if (err.status === 401 && path !== '/api/session') hooks.onSignedOut?.(err);
       throw err;
     }
   }

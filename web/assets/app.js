@@ -7,6 +7,7 @@ import { announce, h, replace } from './dom.js';
 import { createLive } from './live.js';
 import { navKey, parseRoute } from './router.js';
 import { renderSandboxBanner } from './banner.js';
+import { refreshRelativeTimes } from './format.js';
 import { renderSignIn } from './view-signin.js';
 import { dashboardView } from './view-dashboard.js';
 import { deployView } from './view-deploy.js';
@@ -35,7 +36,10 @@ const nav = document.getElementById('nav');
 const account = document.getElementById('account');
 const liveMode = document.getElementById('live-mode');
 
-const api = createApi({ onSignedOut: () => showSignedOut({ message: 'Your session has ended. Sign in again to continue.' }) });
+const SESSION_ENDED = 'Your session has ended. Sign in again to continue.';
+const api = createApi({
+  onSignedOut: (err) => showSignedOut({ message: err.code === 'unauthenticated' ? SESSION_ENDED : err.message }),
+});
 let meta = { sandbox: false, demo: null };
 let session = null;
 let auditAvailable = false;
@@ -65,7 +69,7 @@ const ctx = {
   announce,
   async refreshSession() {
     session = await api.session();
-    if (!session) showSignedOut({ message: 'Your session has ended. Sign in again to continue.' });
+    if (!session) showSignedOut({ message: SESSION_ENDED });
     else drawAccount();
     return session;
   },
@@ -163,6 +167,7 @@ async function boot() {
   window.addEventListener('hashchange', route);
   live.start();
   route();
+  setInterval(() => refreshRelativeTimes(main), 30_000);
   void probeAudit();
 }
 

@@ -26,7 +26,7 @@ export function renderSandboxBanner(el, meta) {
       h('p', { class: 'sandbox-banner__text' },
         h('strong', null, 'Sandbox mode. '),
         'GitHub and Render are simulated on this machine; nothing is deployed for real.',
-        meta.demo?.login ? ` You sign in as “${meta.demo.login}”.` : ''),
+        meta.demo?.login ? [' You sign in as ', h('span', { class: 'nowrap' }, `“${meta.demo.login}”`), '.'] : ''),
       key ? h('p', { class: 'sandbox-banner__text' }, 'Demo Render key: ', keyEl, ' ', copy) : null));
   el.setAttribute('role', 'region');
   el.setAttribute('aria-label', 'Sandbox mode');

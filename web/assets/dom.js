@@ -109,13 +109,14 @@ export function notice(kind, ...children) {
  * A button that asks for confirmation inline (no window.confirm): the first press shows
  * "Confirm" and "Keep" buttons; "Confirm" runs the action.
  */
-export function confirmButton({ label, question, confirmLabel = label, danger = false, onConfirm, testId }) {
+export function confirmButton({ label, question, confirmLabel = label, danger = false, small = false, onConfirm, testId }) {
+  const size = small ? ' btn--small' : '';
   const wrap = h('span', { class: 'confirm' });
-  const start = h('button', { type: 'button', class: `btn ${danger ? 'btn--danger-outline' : 'btn--secondary'}`, 'data-testid': testId }, label);
+  const start = h('button', { type: 'button', class: `btn ${danger ? 'btn--danger-outline' : 'btn--secondary'}${size}`, 'data-testid': testId }, label);
   const showStart = () => { replace(wrap, start); start.focus(); };
   start.addEventListener('click', () => {
-    const yes = h('button', { type: 'button', class: `btn ${danger ? 'btn--danger' : 'btn--primary'}`, 'data-testid': testId ? `${testId}-confirm` : null }, confirmLabel);
-    const no = h('button', { type: 'button', class: 'btn btn--ghost' }, 'Keep');
+    const yes = h('button', { type: 'button', class: `btn ${danger ? 'btn--danger' : 'btn--primary'}${size}`, 'data-testid': testId ? `${testId}-confirm` : null }, confirmLabel);
+    const no = h('button', { type: 'button', class: `btn btn--ghost${size}` }, 'Keep');
     yes.addEventListener('click', async () => {
       yes.disabled = true;
       no.disabled = true;

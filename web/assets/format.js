@@ -26,9 +26,14 @@ export function relativeTime(iso, now = Date.now()) {
   return formatTime(iso);
 }
 
-/** A <time> element with the full date as its tooltip. */
+/** A <time> element with the full date as its tooltip; relative ones are kept current by refreshRelativeTimes. */
 export function timeEl(h, iso, relative = true) {
-  return h('time', { datetime: iso, title: formatTime(iso) }, relative ? relativeTime(iso) : formatTime(iso));
+  return h('time', { datetime: iso, title: formatTime(iso), 'data-relative': relative ? '' : null }, relative ? relativeTime(iso) : formatTime(iso));
+}
+
+/** "just now" becomes "2 min ago" as time passes. */
+export function refreshRelativeTimes(root) {
+  for (const el of root.querySelectorAll('time[data-relative]')) el.textContent = relativeTime(el.dateTime);
 }
 
 /** Elapsed time between two instants, e.g. "1 min 12 s". */

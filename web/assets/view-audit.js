@@ -1,6 +1,6 @@
 /** The caller's audit trail (GET /api/audit): what happened on this account, newest first. */
 import { h, replace } from './dom.js';
-import { formatTime, relativeTime } from './format.js';
+import { timeEl } from './format.js';
 
 function detailValue(v) {
   if (v === null || v === undefined) return '—';
@@ -14,7 +14,7 @@ function entryItem(entry) {
   return h('li', { class: 'audit-item', 'data-testid': 'audit-entry' },
     h('div', { class: 'audit-item__head' },
       h('span', { class: 'audit-item__action mono' }, String(action ?? 'event')),
-      at ? h('time', { datetime: at, title: formatTime(at) }, relativeTime(at)) : null),
+      at ? timeEl(h, at) : null),
     pairs.length ? h('dl', { class: 'audit-item__detail' },
       pairs.map(([k, v]) => [h('dt', null, k), h('dd', { class: 'mono' }, detailValue(v))])) : null);
 }

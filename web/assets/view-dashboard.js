@@ -90,7 +90,7 @@ export function dashboardView(ctx) {
         suspended ? null : actionButton('Redeploy', 'Starting…', 'redeploy', 'service-redeploy'),
         suspended ? actionButton('Resume', 'Resuming…', 'resume', 'service-resume') : actionButton('Suspend', 'Suspending…', 'suspend', 'service-suspend'),
         confirmButton({
-          label: 'Delete', question: `Delete ${s.name} on Render? This cannot be undone.`, confirmLabel: 'Delete service', danger: true,
+          label: 'Delete', question: `Delete ${s.name} on Render? This cannot be undone.`, confirmLabel: 'Delete service', danger: true, small: true,
           testId: 'service-delete', onConfirm: () => run('Delete', () => ctx.api.deleteService(s.id)),
         })),
       actionFlash);

@@ -46,6 +46,7 @@ export function deployView(ctx) {
   const picker = createRepoPicker({ api: ctx.api, onSelect: (r) => onRepo(r) });
 
   const branch = field({ label: 'Branch', control: select([], '', { disabled: true, 'data-testid': 'branch-select' }), hint: 'Pick a repository first.' });
+  const branchHint = branch.el.querySelector('.field__hint');
   const nameInput = h('input', { type: 'text', class: 'input input--mono', autocomplete: 'off', spellcheck: 'false', maxlength: 63, 'data-testid': 'service-name' });
   const name = field({ label: 'Service name', control: nameInput, hint: 'Becomes <name>.onrender.com: lowercase letters, digits and hyphens.' });
   let nameEdited = false;
@@ -53,7 +54,7 @@ export function deployView(ctx) {
 
   const workspace = field({
     label: 'Workspace',
-    control: select((render.owners ?? []).map((o) => [o.id, `${o.name} (${o.type === 'user' ? 'personal' : 'team'})`]), render.owners?.[0]?.id ?? '', { 'data-testid': 'workspace-select' }),
+    control: select((render.owners ?? []).map((o) => [o.id, o.name]), render.owners?.[0]?.id ?? '', { 'data-testid': 'workspace-select' }),
   });
   const region = field({ label: 'Region', control: select(REGIONS, 'oregon', { 'data-testid': 'region-select' }) });
   const plan = field({ label: 'Plan', control: select(PLANS, 'starter', { 'data-testid': 'plan-select' }), hint: 'Paid plans bill your Render account.' });
@@ -87,6 +88,7 @@ export function deployView(ctx) {
       replace(sel, names.map((b) => h('option', { value: b }, b === def ? `${b} (default)` : b)));
       sel.value = names.includes(def) ? def : (names[0] ?? '');
       sel.disabled = names.length === 0;
+      branchHint.textContent = `${names.length} ${names.length === 1 ? 'branch' : 'branches'}; the default is ${def}.`;
       branch.setError(names.length ? null : 'This repository has no branches to deploy.');
     } catch (err) {
       if (repo !== r) return;

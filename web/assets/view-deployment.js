@@ -5,9 +5,10 @@
 import { ApiError } from './api.js';
 import { busy, confirmButton, h, notice, replace } from './dom.js';
 import { duration, formatClock, formatTime, timeEl } from './format.js';
-import { STEPS, isTerminal, setBadge, statusBadge, statusLabel, stepState } from './status.js';
+import { STEPS, isTerminal, setBadge, statusBadge, statusLabel, statusTone, stepState } from './status.js';
 
 const LOG_POLL_MS = 1500;
+const STACK_LABELS = { node: 'Node.js', python: 'Python', go: 'Go', ruby: 'Ruby', rust: 'Rust', elixir: 'Elixir', docker: 'Docker', static: 'Static site' };
 /** Render's log pipeline lags the status a little: read the logs once more after the end. */
 const FINAL_LOG_DELAY_MS = 1200;
 
@@ -27,6 +28,8 @@ export function deploymentView(ctx, route) {
   const statusBox = h('div', { class: 'status-box', 'aria-live': 'polite', 'aria-atomic': 'true' }, h('span', { class: 'visually-hidden' }, 'Status: '), badge);
   const elapsed = h('span', { class: 'muted status-elapsed' });
   const steps = h('ol', { class: 'steps', 'aria-label': 'Progress', 'data-testid': 'deployment-steps' });
+  // Phones show the steps as dots; this line names where the deploy is.
+  const stepCaption = h('p', { class: 'steps-caption', 'aria-hidden': 'true' });
   const failureBox = h('div', { 'data-testid': 'failure' });
   const links = h('p', { class: 'deployment__links' });
   const actions = h('div', { class: 'actions' });
@@ -42,6 +45,7 @@ export function deploymentView(ctx, route) {
     h('div', { class: 'card status-card' },
       h('div', { class: 'status-card__row' }, statusBox, elapsed),
       steps,
+      stepCaption,
       failureBox,
       links,
       actions,
@@ -59,6 +63,8 @@ export function deploymentView(ctx, route) {
 
   function drawSteps() {
     const { current, outcome } = stepState(rec);
+    const word = { done: 'done', running: 'in progress', failed: 'failed', stopped: 'stopped' }[outcome];
+    stepCaption.textContent = `Step ${current + 1} of ${STEPS.length}: ${STEPS[current].label} (${word})`;
     replace(steps, STEPS.map((step, i) => {
       let state = 'upcoming';
       if (i < current || (i === current && outcome === 'done')) state = 'done';
@@ -77,8 +83,7 @@ export function deploymentView(ctx, route) {
     replace(failureBox, notice(rec.status === 'canceled' ? 'info' : 'error',
       h('strong', null, rec.status === 'canceled' ? 'Canceled. ' : `${statusLabel(rec.status)}: `),
       h('span', { 'data-testid': 'failure-message' }, rec.failure.message),
-      h('span', { class: 'muted' }, ` (${rec.failure.code})`),
-      isTerminal(rec.status) && rec.status !== 'canceled' ? h('span', null, ' The logs below show what happened.') : null));
+      h('span', { class: 'muted' }, ` (${rec.failure.code})`)));
   }
 
   function drawLinks() {
@@ -132,7 +137,7 @@ export function deploymentView(ctx, route) {
       row('Branch', r.branch ?? 'default branch', true),
       row('Commit', rec.commitSha ? rec.commitSha.slice(0, 12) : null, true),
       row('Kind', rec.kind),
-      row('Stack', rec.stack ? `${rec.stack.stack} · ${rec.stack.serviceType === 'static_site' ? 'static site' : 'web service'} · runtime ${rec.stack.runtime}` : null),
+      row('Stack', rec.stack ? `${STACK_LABELS[rec.stack.stack] ?? rec.stack.stack} · ${rec.stack.serviceType === 'static_site' ? 'static site' : 'web service'}${rec.stack.fromBlueprint ? ' · from render.yaml' : ''}` : null),
       row('Build command', r.buildCommand ?? rec.stack?.buildCommand ?? null, true),
       row('Start command', r.startCommand ?? rec.stack?.startCommand ?? null, true),
       row('Region', r.region),
@@ -144,13 +149,21 @@ export function deploymentView(ctx, route) {
   }
 
   function drawTimeline() {
-    replace(timeline, (rec.timeline ?? []).map((t) =>
-      h('li', { class: `timeline__item timeline__item--${isTerminal(t.status) ? 'end' : 'step'}`, dataset: { status: t.status } },
-        statusBadge(t.status),
-        h('span', { class: 'timeline__meta' },
-          h('time', { datetime: t.at, title: formatTime(t.at) }, formatClock(t.at)),
-          h('span', { class: 'muted' }, t.source === 'render' ? ' · Render' : ' · orchestrator')),
-        t.note ? h('span', { class: 'timeline__note' }, t.note) : null)));
+    const entries = rec.timeline ?? [];
+    replace(timeline, entries.map((t, i) => {
+      // Past phases read as passed; only the latest entry of a running deploy is "in progress".
+      const running = i === entries.length - 1 && !rec.finished;
+      const tone = isTerminal(t.status) ? statusTone(t.status) : running ? 'progress' : 'passed';
+      const icon = { passed: '✓', progress: '●', success: '✓', failure: '✕', neutral: '■' }[tone];
+      return h('li', { class: `timeline__item timeline__item--${tone}`, dataset: { status: t.status } },
+        h('span', { class: 'timeline__icon', 'aria-hidden': 'true' }, icon),
+        h('span', { class: 'timeline__body' },
+          h('span', { class: 'timeline__status' }, statusLabel(t.status)),
+          h('span', { class: 'timeline__meta' },
+            h('time', { datetime: t.at, title: formatTime(t.at) }, formatClock(t.at)),
+            t.source === 'render' ? ' · Render' : ' · orchestrator'),
+          t.note ? h('span', { class: 'timeline__note' }, t.note) : null));
+    }));
   }
 
   function update(next) {
@@ -170,7 +183,6 @@ export function deploymentView(ctx, route) {
     drawDetails();
     drawTimeline();
     document.title = `${statusLabel(rec.status)} · ${heading.textContent} · Render Deployer`;
-    if (before && before !== rec.status) ctx.announce(`${heading.textContent}: ${statusLabel(rec.status)}`);
     if (rec.finished) scheduleFinalLogs(); else ensureLogPolling();
   }
 

@@ -27,5 +27,5 @@ export function renderSignIn({ meta, authError, message, kind = 'error' }) {
         h('li', null, 'Build and deploy progress streams live.')),
       h('a', { class: 'btn btn--primary btn--large', href: '/api/auth/github/login', 'data-testid': 'sign-in' },
         h('span', { class: 'btn__icon', 'aria-hidden': 'true' }, '⎇'), 'Sign in with GitHub'),
-      meta?.sandbox ? h('p', { class: 'muted' }, 'Sandbox: the simulated GitHub signs you in at once.') : null));
+      meta?.sandbox ? h('p', { class: 'muted signin__note' }, 'Sandbox: the simulated GitHub signs you in at once.') : null));
 }

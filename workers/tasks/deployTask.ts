@@ -56,7 +56,7 @@ export async function runDeployJob(ctx: WorkerContext, job: Job<DeployJobData>, 
     await ctx.deployments.transition(rec.id, 'credentials_revoked', 'orchestrator', {
       failure: { code: 'credentials_revoked', message: 'Your session ended or the Render key was cleared, so this deploy was stopped. Sign in, connect your key and deploy again.' },
     });
-    ctx.onFinished?.('credentials_revoked', ctx.clock.now() - Date.parse(rec.createdAt));
+    ctx.onFinished?.('credentials_revoked', ctx.clock.now() - Date.parse(rec.createdAt), { deploymentId: rec.id, userId: rec.userId });
     return;
   }
   const render = createRenderClient({
@@ -310,7 +310,7 @@ function failureFor(status: DeploymentStatus): DeploymentFailure | null {
 
 async function finish(ctx: WorkerContext, id: string, status: DeploymentStatus, failure: DeploymentFailure | null, extra: Partial<DeploymentRecord> = {}) {
   const done = await ctx.deployments.transition(id, status, status === 'failed' || status === 'credentials_revoked' ? 'orchestrator' : 'render', { ...extra, failure }, failure?.message);
-  if (done) ctx.onFinished?.(status, Date.parse(done.finishedAt ?? done.updatedAt) - Date.parse(done.createdAt));
+  if (done) ctx.onFinished?.(status, Date.parse(done.finishedAt ?? done.updatedAt) - Date.parse(done.createdAt), { deploymentId: done.id, userId: done.userId });
   await ctx.envVault.drop(id);
   return null;
 }

@@ -2,6 +2,10 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 
+// Code inside page.evaluate runs in the browser; these stand in for the DOM types this (Node-only) project does not load.
+declare const window: any;
+declare const document: any;
+
 export const CHROMIUM = '/usr/bin/chromium';
 export const SCREENSHOT_DIR = join(process.cwd(), 'test-results', 'screenshots');
 export const PHONE = { width: 375, height: 812 };
@@ -52,9 +56,9 @@ export async function horizontalOverflow(page: Page): Promise<{ scrollWidth: num
   return page.evaluate(() => {
     const innerWidth = window.innerWidth;
     const culprits: string[] = [];
-    for (const el of Array.from(document.querySelectorAll('body *'))) {
+    for (const el of Array.from(document.querySelectorAll('body *')) as any[]) {
       const r = el.getBoundingClientRect();
-      if (r.width > 0 && r.right > innerWidth + 1) culprits.push(`${el.tagName.toLowerCase()}.${(el as HTMLElement).className} right=${Math.round(r.right)}`);
+      if (r.width > 0 && r.right > innerWidth + 1) culprits.push(`${el.tagName.toLowerCase()}.${el.className} right=${Math.round(r.right)}`);
       if (culprits.length >= 5) break;
     }
     return { scrollWidth: document.documentElement.scrollWidth, innerWidth, culprits };

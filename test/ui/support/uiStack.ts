@@ -4,6 +4,7 @@ import { startStack, type Stack } from '../../helpers/stack.js';
 import { createLogger } from '../../../server/logger.js';
 import { startWorker, type WorkerProcess } from '../../../workers/process.js';
 import type { RenderSimOptions } from '../../../sandbox/render/index.js';
+import type { CreateAppOptions } from '../../../server/app.js';
 
 export interface UiStack extends Stack {
   worker: WorkerProcess;
@@ -21,8 +22,8 @@ export interface UiStack extends Stack {
 const PHASES: RenderSimOptions['phaseMs'] = { created: 150, build_in_progress: 700, pre_deploy_in_progress: 100, update_in_progress: 400 };
 
 /** The real stack (Redis, simulators, web) plus a real worker, so deploys move through phases. */
-export async function startUiStack(): Promise<UiStack> {
-  const stack = await startStack({ renderOptions: { phaseMs: PHASES } });
+export async function startUiStack(opts: { appOptions?: CreateAppOptions } = {}): Promise<UiStack> {
+  const stack = await startStack({ renderOptions: { phaseMs: PHASES }, appOptions: opts.appOptions });
   const workerLogs: string[] = [];
   const sink = new Writable({ write(chunk, _e, cb) { workerLogs.push(String(chunk)); cb(); } });
   const worker = await startWorker({

@@ -1,0 +1,10 @@
+/** The production web composition (startWeb) as its own process, configured by the environment the bench passes. */
+import { loadConfig } from '../../server/config/env.js';
+import { createLogger } from '../../server/logger.js';
+import { startWeb } from '../../server/web.js';
+import { serveIpc } from './ipc.js';
+
+const config = loadConfig(process.env);
+const logger = createLogger({ level: config.logLevel, name: 'web' });
+const web = await startWeb({ config, logger, host: '127.0.0.1' });
+serveIpc({ ready: { url: web.url }, stop: () => web.close() });

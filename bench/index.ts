@@ -1,0 +1,63 @@
+/**
+ * `npm run bench`: the orchestrator's performance, measured in one run against baselines measured in
+ * the same run (bare Koa, raw BullMQ), on a private redis-server and the simulators. Prints a table and
+ * writes bench/results/latest.json. BENCH_ONLY=api,services,pipeline,scale,sessions runs a subset;
+ * BENCH_CPU_PROF=<dir> writes .cpuprofile files of every web/worker child.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { createCleanup } from './lib/cleanup.js';
+import { startBench } from './lib/bench.js';
+import { runApi } from './scenarios/api.js';
+import { buildTable, printTable } from './lib/report.js';
+
+const SCENARIOS = ['api', 'services', 'pipeline', 'scale', 'sessions'] as const;
+type Scenario = (typeof SCENARIOS)[number];
+
+const only = new Set((process.env.BENCH_ONLY ?? SCENARIOS.join(',')).split(',').map((s) => s.trim()).filter(Boolean));
+const cleanup = createCleanup();
+const started = Date.now();
+const log = (line: string) => process.stdout.write(`[${((Date.now() - started) / 1000).toFixed(1).padStart(6)} s] ${line}\n`);
+
+let interrupted = false;
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    interrupted = true;
+    log(`${signal}: stopping everything`);
+    void cleanup.runAll().finally(() => process.exit(130));
+  });
+}
+
+const results: Record<string, unknown> = {};
+let failed = false;
+try {
+  const bench = await startBench(cleanup, { cpuProfDir: process.env.BENCH_CPU_PROF, log });
+  const run = async <T>(name: Scenario, fn: () => Promise<T>) => {
+    if (!only.has(name) || interrupted) return;
+    log(`${name}: start`);
+    const t0 = Date.now();
+    try {
+      results[name] = await fn();
+      log(`${name}: done in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    } catch (err) {
+      failed = true;
+      results[name] = { error: (err as Error).message };
+      log(`${name}: FAILED: ${(err as Error).stack ?? String(err)}`);
+    }
+  };
+  await run('api', () => runApi(bench, { connections: 50, warmupS: 2, durationS: 8, users: 50 }));
+} catch (err) {
+  failed = true;
+  log(`bench setup failed: ${(err as Error).stack ?? String(err)}`);
+} finally {
+  await cleanup.runAll();
+}
+
+const machine = { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', node: process.version };
+const table = buildTable(results);
+const out = { at: new Date().toISOString(), totalSeconds: Math.round((Date.now() - started) / 1000), machine, table, results };
+mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
+writeFileSync(new URL('./results/latest.json', import.meta.url), `${JSON.stringify(out, null, 2)}\n`);
+printTable(table);
+log(`results written to bench/results/latest.json (${out.totalSeconds} s in all)`);
+process.exit(failed ? 1 : 0);

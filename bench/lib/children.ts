@@ -1,0 +1,73 @@
+import { fork, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import type { Cleanup } from './cleanup.js';
+import type { ChildStats } from '../children/ipc.js';
+
+export type { ChildStats } from '../children/ipc.js';
+
+export interface BenchChild {
+  name: string;
+  pid: number;
+  ready: Record<string, unknown>;
+  /** CPU time and memory, as the child itself reports them. */
+  stats(): Promise<ChildStats>;
+  /** Last lines the child wrote to stderr (for failure reports). */
+  stderrTail(): string;
+  stop(): Promise<void>;
+}
+
+const CHILD_DIR = new URL('../children/', import.meta.url);
+
+/**
+ * Start bench/children/<file> as its own Node process (node --import=tsx), so the load generator never
+ * shares an event loop with the code under test. Stdout (the JSON access log) goes to /dev/null: it is
+ * still produced, as in production, but the bench does not pay for reading it.
+ */
+export async function startChild(cleanup: Cleanup, name: string, file: string, env: Record<string, string>, opts: { cpuProfDir?: string } = {}): Promise<BenchChild> {
+  const execArgv = ['--import=tsx'];
+  if (opts.cpuProfDir) execArgv.push('--cpu-prof', `--cpu-prof-dir=${opts.cpuProfDir}`, `--cpu-prof-name=${name}-\${pid}.cpuprofile`);
+  const proc: ChildProcess = fork(fileURLToPath(new URL(file, CHILD_DIR)), [], {
+    env: { PATH: process.env.PATH ?? '', ...env },
+    execArgv,
+    stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+  });
+  const tail: string[] = [];
+  proc.stderr!.on('data', (d) => { tail.push(String(d)); if (tail.length > 50) tail.shift(); });
+
+  const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
+  const stop = cleanup.add(`${name} (pid ${proc.pid})`, async () => {
+    if (proc.exitCode !== null || proc.signalCode !== null) return;
+    if (proc.connected) proc.send({ type: 'stop' });
+    else proc.kill('SIGTERM');
+    const killer = setTimeout(() => proc.kill('SIGKILL'), 12_000);
+    await exited;
+    clearTimeout(killer);
+  });
+
+  const ready = await new Promise<Record<string, unknown>>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${name} did not start in 30 s: ${tail.join('')}`)), 30_000);
+    proc.on('message', (m: { type?: string }) => { if (m?.type === 'ready') { clearTimeout(timer); resolve(m as Record<string, unknown>); } });
+    proc.once('exit', (code, signal) => { clearTimeout(timer); reject(new Error(`${name} exited (${code ?? signal}) before it was ready: ${tail.join('')}`)); });
+  }).catch(async (err) => { await stop(); throw err; });
+
+  let seq = 0;
+  return {
+    name, pid: proc.pid!, ready,
+    stats() {
+      const id = ++seq;
+      return new Promise<ChildStats>((resolve, reject) => {
+        const timer = setTimeout(() => { proc.off('message', onMessage); reject(new Error(`${name}: no stats answer`)); }, 10_000);
+        const onMessage = (m: { type?: string; id?: number; stats?: ChildStats }) => {
+          if (m?.type === 'stats' && m.id === id) { clearTimeout(timer); proc.off('message', onMessage); resolve(m.stats!); }
+        };
+        proc.on('message', onMessage);
+        proc.send({ type: 'stats', id });
+      });
+    },
+    stderrTail: () => tail.join('').slice(-4_000),
+    stop,
+  };
+}
+
+/** CPU milliseconds a child spent between two stats snapshots. */
+export const cpuMsBetween = (a: ChildStats, b: ChildStats) => (b.cpuUserUs + b.cpuSystemUs - a.cpuUserUs - a.cpuSystemUs) / 1000;

@@ -1,0 +1,71 @@
+/** What the audit trail records. Every field is whitelisted: ids, logins, statuses, ip, hashes, routes. */
+export type AuditAction =
+  | 'sign_in' | 'sign_in_failed' | 'sign_out'
+  | 'render_key_set' | 'render_key_cleared' | 'render_key_invalid'
+  | 'deploy_requested' | 'deploy_finished'
+  | 'lifecycle'
+  | 'security';
+
+export type AuditOutcome = 'success' | 'failure' | 'denied' | 'detected';
+
+/**
+ * The only detail fields an entry can carry. There is deliberately no free-text field: nothing a
+ * caller passes (a key, a token, an env value, a cookie) can ride along. sanitizeDetail enforces
+ * the value shapes at runtime too.
+ */
+export interface AuditDetail {
+  login?: string;
+  ip?: string;
+  /** Short sha256 of the user agent (never the user agent itself). */
+  uaHash?: string;
+  /** The route template (or a sanitised path) and method of the request that caused the entry. */
+  route?: string;
+  method?: string;
+  deploymentId?: string;
+  serviceId?: string;
+  /** A deployment status (deploy_finished). */
+  status?: string;
+  /** redeploy | rollback | suspend | resume | delete | cancel (lifecycle). */
+  lifecycleAction?: string;
+  /** A machine-readable reason code (e.g. access_denied, unauthorized). */
+  reason?: string;
+  /** The security event type, on security entries (and on actions that are one, e.g. render_key_invalid). */
+  securityEvent?: string;
+  /** deployment | service (cross-tenant probes). */
+  resource?: string;
+  durationMs?: number;
+  /** Lock-outs: seconds until the lock ends. */
+  retryAfterSec?: number;
+  /** Threshold events: how many occurrences triggered it. */
+  count?: number;
+}
+
+export interface AuditInput {
+  /** The GitHub user id the entry belongs to; null for events without a signed-in user (failed sign-ins). */
+  userId: number | null;
+  action: AuditAction;
+  outcome: AuditOutcome;
+  detail?: AuditDetail;
+}
+
+/** A stored entry. hash = sha256(canonical JSON of every other field, prevHash included). */
+export interface AuditEntry {
+  /** Which chain it belongs to: "global" or "user:<id>" (hashed, so an entry cannot be moved between chains). */
+  chain: string;
+  seq: number;
+  at: string;
+  userId: number | null;
+  action: AuditAction;
+  outcome: AuditOutcome;
+  detail: AuditDetail;
+  prevHash: string;
+  hash: string;
+}
+
+export type ChainScope = 'global' | { userId: number };
+
+export type ChainProblem = 'edited' | 'missing' | 'reordered' | 'inserted' | 'broken_link' | 'unreadable' | 'truncated';
+
+export type ChainVerdict =
+  | { valid: true; length: number }
+  | { valid: false; length: number; seq: number; problem: ChainProblem; message: string };

@@ -1,0 +1,71 @@
+import type { AlertPost } from '../alerts/slack.js';
+import type { UrlGuardOptions } from '../alerts/urlGuard.js';
+
+/** A fixed window: at most `points` requests per `durationSec`. */
+export interface LimitRule { points: number; durationSec: number }
+
+export interface SecurityLimits {
+  /** Per IP: GET /api/auth/github/login. */
+  signInStart: LimitRule;
+  /** Per IP: GET /api/auth/github/callback. */
+  signInCallback: LimitRule;
+  /** Per IP: POST /api/render/setup (every attempt, valid or not). */
+  keySetup: LimitRule;
+  /** Per user: POST /api/render/deploy. */
+  deploys: LimitRule;
+  /** Per user: POST/DELETE /api/render/services/:id[/action] and POST /api/render/deployments/:id/cancel. */
+  lifecycle: LimitRule;
+  /** Per user: this many invalid Render keys within windowSec lock key setup for lockSec. */
+  invalidKeys: { maxInvalid: number; windowSec: number; lockSec: number };
+  /** Per IP: this many failed sign-ins within windowSec raise a security event. */
+  failedSignIns: { threshold: number; windowSec: number };
+  /** Per user: this many 404s on ids within windowSec raise a cross-tenant probe event. */
+  notFoundProbes: { threshold: number; windowSec: number };
+}
+
+/**
+ * Defaults, and why:
+ * - sign-in start / callback: 60 per 10 min per IP. A person signs in a few times a day; an office
+ *   behind one NAT address still fits. Each start creates a pre-auth session in Redis, so an
+ *   unbounded stream of starts is a storage lever.
+ * - key setup: 60 per 15 min per IP, on top of the per-user lock-out below: it stops one address
+ *   from using us as an oracle for guessed or stolen Render keys across many GitHub accounts.
+ * - deploys: 300 per 10 min per user. Render itself only accepts 20 new services an hour and the
+ *   per-key budget paces every Render call, so this only bounds queue and Redis growth from a script
+ *   gone wrong; legitimate bursts (a batch of services) still queue.
+ * - lifecycle: 120 per 10 min per user (Render allows 30 writes a minute per key).
+ * - invalid keys: 5 within 15 min lock key setup for that user for 15 min (429 locked_out).
+ * - failed sign-ins: 5 from one IP within 15 min raise a security event (GitHub does the password
+ *   checking; what we see is OAuth callbacks that fail, e.g. forged or replayed ones).
+ * - 404 probes: 10 404s on resource ids within 10 min raise a cross-tenant probe event; a 404 on an
+ *   id that exists but belongs to someone else raises one at once.
+ */
+export const DEFAULT_LIMITS: SecurityLimits = {
+  signInStart: { points: 60, durationSec: 600 },
+  signInCallback: { points: 60, durationSec: 600 },
+  keySetup: { points: 60, durationSec: 900 },
+  deploys: { points: 300, durationSec: 600 },
+  lifecycle: { points: 120, durationSec: 600 },
+  invalidKeys: { maxInvalid: 5, windowSec: 900, lockSec: 900 },
+  failedSignIns: { threshold: 5, windowSec: 900 },
+  notFoundProbes: { threshold: 10, windowSec: 600 },
+};
+
+/** Per (event type, subject) at most one Slack alert per cooldown; the audit entry and counter are never throttled. */
+export const DEFAULT_ALERT_COOLDOWN_SEC = 900;
+
+export interface SecurityOptions {
+  limits?: Partial<SecurityLimits>;
+  alertCooldownSec?: number;
+  alerts?: {
+    /** Overrides config.slackWebhookUrl (tests point it at a local receiver). */
+    webhookUrl?: string | null;
+    /** Test seams for the alert transport; production uses the SSRF-guarded https POST. */
+    post?: AlertPost;
+    guard?: UrlGuardOptions;
+  };
+}
+
+export function resolveLimits(opts: SecurityOptions = {}): SecurityLimits {
+  return { ...DEFAULT_LIMITS, ...opts.limits };
+}

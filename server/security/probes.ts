@@ -1,0 +1,40 @@
+import type Koa from 'koa';
+import type { RateLimiterRedis } from 'rate-limiter-flexible';
+import type { DeploymentStore } from '../deployments/store.js';
+import { getSession } from '../sessions/middleware.js';
+import { requestDetail } from '../audit/fromRequest.js';
+import { countOccurrence } from './rateLimits.js';
+import type { SecurityEvents } from './events.js';
+
+export type ProbedResource = 'deployment' | 'service';
+
+const ID = /^[A-Za-z0-9_-]{1,64}$/;
+
+/**
+ * Cross-tenant probes. Every such 404 looks like a missing id to the caller; here we look closer:
+ * a deployment id that exists but belongs to someone else is a probe at once (ids are random, so
+ * holding one means it leaked), and many 404s on ids in a short window are a probe too (scanning,
+ * or trying service ids against Render through our server).
+ */
+export function createProbeDetector(opts: { counter: RateLimiterRedis; threshold: number; deployments: DeploymentStore; events: SecurityEvents }) {
+  return async (ctx: Koa.Context, resource: ProbedResource): Promise<void> => {
+    const user = getSession(ctx)?.user;
+    if (!user) return;
+    const id = String(ctx.params?.id ?? '');
+    let foreign = false;
+    if (resource === 'deployment' && ID.test(id)) {
+      const rec = await opts.deployments.get(id);
+      foreign = Boolean(rec && rec.userId !== user.id);
+    }
+    const count = await countOccurrence(opts.counter, `user:${user.id}`);
+    if (!foreign && count !== opts.threshold) return;
+    await opts.events.raise({
+      type: 'cross_tenant_probe', userId: user.id, login: user.login, subject: `user:${user.id}`, outcome: 'denied',
+      detail: {
+        ...requestDetail(ctx), resource, count,
+        ...(ID.test(id) ? (resource === 'deployment' ? { deploymentId: id } : { serviceId: id }) : {}),
+        reason: foreign ? 'foreign_id' : 'many_not_found',
+      },
+    });
+  };
+}

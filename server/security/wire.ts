@@ -1,0 +1,178 @@
+import type Koa from 'koa';
+import type { AppDeps } from '../deps.js';
+import type { CreateAppOptions } from '../app.js';
+import { errors } from '../errors.js';
+import { getSession } from '../sessions/middleware.js';
+import { createAuditLog, type AuditLog } from '../audit/auditLog.js';
+import { requestDetail } from '../audit/fromRequest.js';
+import type { AuditInput } from '../audit/types.js';
+import { createSlackAlerter } from '../alerts/slack.js';
+import { auditRoutes } from '../routes/audit.js';
+import { DEFAULT_ALERT_COOLDOWN_SEC, resolveLimits } from './options.js';
+import { byIp, byUser, countOccurrence, createLimiter, limitRequests } from './rateLimits.js';
+import { createKeyLockout } from './lockout.js';
+import { createSecurityEvents, type SecurityEvents } from './events.js';
+import { clientFingerprintGuard } from './fingerprint.js';
+import { createProbeDetector } from './probes.js';
+
+export interface SecurityWiring {
+  options: CreateAppOptions;
+  audit: AuditLog;
+  events: SecurityEvents;
+}
+
+const CANCEL_PATH = /^\/api\/render\/deployments\/[^/]+\/cancel$/;
+
+/**
+ * The security layer, attached through createApp's hook options (nothing in the routes knows about
+ * it): rate limits as guards, audit entries from the hooks, security events, the changed-client
+ * check and GET /api/audit. The caller's own hooks still run, after ours.
+ */
+export function withSecurity(deps: AppDeps, opts: CreateAppOptions): SecurityWiring {
+  const sec = opts.security ?? {};
+  const limits = resolveLimits(sec);
+  const { redis, clock, logger, config } = deps;
+  const prefix = config.redisPrefix;
+
+  const audit = createAuditLog({ redis, prefix, clock });
+  const alerter = createSlackAlerter({
+    webhookUrl: sec.alerts?.webhookUrl !== undefined ? sec.alerts.webhookUrl : config.slackWebhookUrl,
+    logger, post: sec.alerts?.post, guard: sec.alerts?.guard,
+  });
+  const events = createSecurityEvents({
+    audit, alerter, redis, prefix, logger, cooldownSec: sec.alertCooldownSec ?? DEFAULT_ALERT_COOLDOWN_SEC,
+    onEvent: (type) => deps.metrics?.onSecurityEvent?.(type),
+  });
+  const limiter = (name: string, rule: { points: number; durationSec: number }) => createLimiter(redis, prefix, name, rule);
+  const lockout = createKeyLockout(redis, prefix, limits.invalidKeys);
+  const failedSignIns = limiter('signin-failed', { points: limits.failedSignIns.threshold, durationSec: limits.failedSignIns.windowSec });
+  const probes = createProbeDetector({
+    counter: limiter('not-found', { points: limits.notFoundProbes.threshold, durationSec: limits.notFoundProbes.windowSec }),
+    threshold: limits.notFoundProbes.threshold, deployments: deps.deployments, events,
+  });
+
+  const signInStart = limitRequests(limiter('signin-start', limits.signInStart), byIp, 'Too many sign-in attempts from your network. Wait a few minutes, then sign in again.');
+  const signInCallback = limitRequests(limiter('signin-callback', limits.signInCallback), byIp, 'Too many sign-in attempts from your network. Wait a few minutes, then sign in again.');
+  const keySetup = limitRequests(limiter('key-setup', limits.keySetup), byIp, 'Too many Render key attempts from your network. Wait a few minutes, then try again.');
+  const deploys = limitRequests(limiter('deploys', limits.deploys), byUser, 'You are requesting deploys faster than allowed. Wait a moment; deploys already requested keep running.');
+  const lifecycle = limitRequests(limiter('lifecycle', limits.lifecycle), byUser, 'Too many service changes in a short time. Wait a moment, then try again.');
+
+  /** Audit from a request: where it came from is added; a failed write is logged, never thrown. */
+  const record = async (ctx: Koa.Context, input: AuditInput) => {
+    try {
+      await audit.append({ ...input, detail: { ...requestDetail(ctx), ...input.detail } });
+    } catch (err) {
+      ctx.state.log?.error({ err: { message: (err as Error).message }, action: input.action }, 'audit append failed');
+    }
+  };
+  const loginOf = (ctx: Koa.Context) => getSession(ctx)?.user?.login;
+
+  const lockGuard: Koa.Middleware = async (ctx, next) => {
+    const seconds = await lockout.lockedFor(getSession(ctx).user!.id);
+    if (seconds > 0) throw lockedOut(seconds);
+    await next();
+  };
+
+  // Per-IP and per-user limits for routes that offer no guard option of their own.
+  const routeLimits: Koa.Middleware = async (ctx, next) => {
+    if (ctx.method === 'GET' && ctx.path === '/api/auth/github/callback') return signInCallback(ctx, next);
+    if (ctx.method === 'POST' && CANCEL_PATH.test(ctx.path)) return lifecycle(ctx, next);
+    return next();
+  };
+
+  const fingerprint = clientFingerprintGuard({
+    refOf: (ctx) => deps.sessions.refOf(ctx.session!.externalKey as string),
+    async onChanged(ctx, change) {
+      // Ending the session also ends what it started: its queued and running deploys stop.
+      await deps.deploymentService.revokeForSession(change.userId, change.sessionRef).catch(() => 0);
+      await events.raise({ type: 'client_changed', userId: change.userId, login: change.login, subject: `user:${change.userId}`, outcome: 'denied', detail: requestDetail(ctx) });
+    },
+  });
+
+  const auth = opts.authHooks ?? {};
+  const key = opts.renderKeyHooks ?? {};
+  const dep = opts.deploymentHooks ?? {};
+  const svc = opts.serviceHooks ?? {};
+
+  const options: CreateAppOptions = {
+    ...opts,
+    authHooks: {
+      ...auth,
+      loginGuards: [signInStart, ...(auth.loginGuards ?? [])],
+      async onSignedIn(ctx, user) {
+        await record(ctx, { userId: user.id, action: 'sign_in', outcome: 'success', detail: { login: user.login } });
+        await auth.onSignedIn?.(ctx, user);
+      },
+      async onSignInFailed(ctx, reason) {
+        await record(ctx, { userId: null, action: 'sign_in_failed', outcome: 'failure', detail: { reason } });
+        const count = await countOccurrence(failedSignIns, `ip:${ctx.ip}`).catch(() => 0);
+        if (count === limits.failedSignIns.threshold) {
+          await events.raise({ type: 'repeated_sign_in_failures', userId: null, subject: `ip:${ctx.ip}`, outcome: 'failure', detail: { ...requestDetail(ctx), reason, count } });
+        }
+        await auth.onSignInFailed?.(ctx, reason);
+      },
+      async beforeSignOut(ctx, user, ref) {
+        await record(ctx, { userId: user.id, action: 'sign_out', outcome: 'success', detail: { login: user.login } });
+        await auth.beforeSignOut?.(ctx, user, ref);
+      },
+    },
+    renderKeyHooks: {
+      ...key,
+      keyGuards: [keySetup, lockGuard, ...(key.keyGuards ?? [])],
+      async onKeySet(ctx, userId) {
+        await record(ctx, { userId, action: 'render_key_set', outcome: 'success' });
+        await key.onKeySet?.(ctx, userId);
+      },
+      async onKeyInvalid(ctx, userId, reason) {
+        const login = loginOf(ctx);
+        await events.raise({ type: 'invalid_render_key', action: 'render_key_invalid', outcome: 'failure', userId, login, subject: `user:${userId}`, detail: { ...requestDetail(ctx), reason } });
+        await key.onKeyInvalid?.(ctx, userId, reason);
+        const { count, lockedForSec } = await lockout.recordInvalid(userId);
+        if (lockedForSec > 0) {
+          await events.raise({ type: 'render_key_lockout', userId, login, subject: `user:${userId}`, outcome: 'denied', detail: { ...requestDetail(ctx), count, retryAfterSec: lockedForSec } });
+          throw lockedOut(lockedForSec);
+        }
+      },
+      async onKeyCleared(ctx, userId, ref) {
+        await record(ctx, { userId, action: 'render_key_cleared', outcome: 'success' });
+        await key.onKeyCleared?.(ctx, userId, ref);
+      },
+    },
+    deploymentHooks: {
+      ...dep,
+      deployGuards: [deploys, ...(dep.deployGuards ?? [])],
+      async onDeployRequested(ctx, rec) {
+        await record(ctx, { userId: rec.userId, action: 'deploy_requested', outcome: 'success', detail: { deploymentId: rec.id, serviceId: rec.serviceId ?? undefined } });
+        await dep.onDeployRequested?.(ctx, rec);
+      },
+      async onCanceled(ctx, rec) {
+        await record(ctx, { userId: rec.userId, action: 'lifecycle', outcome: 'success', detail: { lifecycleAction: 'cancel', deploymentId: rec.id, serviceId: rec.serviceId ?? undefined } });
+        await dep.onCanceled?.(ctx, rec);
+      },
+      async onNotFound(ctx, what) {
+        await probes(ctx, 'deployment').catch((err) => ctx.state.log?.warn({ err: { message: (err as Error).message } }, 'probe check failed'));
+        await dep.onNotFound?.(ctx, what);
+      },
+    },
+    serviceHooks: {
+      ...svc,
+      lifecycleGuards: [lifecycle, ...(svc.lifecycleGuards ?? [])],
+      async onLifecycle(ctx, action, serviceId) {
+        await record(ctx, { userId: getSession(ctx).user!.id, action: 'lifecycle', outcome: 'success', detail: { lifecycleAction: action, serviceId } });
+        await svc.onLifecycle?.(ctx, action, serviceId);
+      },
+      async onNotFound(ctx, what) {
+        await probes(ctx, 'service').catch((err) => ctx.state.log?.warn({ err: { message: (err as Error).message } }, 'probe check failed'));
+        await svc.onNotFound?.(ctx, what);
+      },
+    },
+    middleware: [fingerprint, routeLimits, ...(opts.middleware ?? [])],
+    routes: [...(opts.routes ?? []), (router) => auditRoutes(router, audit)],
+  };
+  return { options, audit, events };
+}
+
+function lockedOut(seconds: number) {
+  const minutes = Math.max(1, Math.ceil(seconds / 60));
+  return errors.locked(seconds, `Too many invalid Render API keys. Key setup is locked for your account; try again in ${minutes} minute${minutes === 1 ? '' : 's'}.`);
+}

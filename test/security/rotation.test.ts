@@ -1,0 +1,115 @@
+import test from 'ava';
+import { randomBytes } from 'node:crypto';
+import { Writable } from 'node:stream';
+import { loadConfig, type AppConfig } from '../../server/config/env.js';
+import { createLogger } from '../../server/logger.js';
+import { startWeb, type WebProcess } from '../../server/web.js';
+import { startWorker } from '../../workers/process.js';
+import { createKeyring, isStale } from '../../server/crypto/keyring.js';
+import { createSessionStore } from '../../server/sessions/store.js';
+import { openRenderKey, setRenderKey, sealGithubToken } from '../../server/sessions/credentials.js';
+import { systemClock } from '../../server/clock.js';
+import { startStack, type Stack } from '../helpers/stack.js';
+import { envFor } from '../helpers/processes.js';
+import { addNodeRepo, FAST_WATCH, signedInWithKey, waitFinished } from '../helpers/pipeline.js';
+import { Agent } from '../helpers/agent.js';
+
+const KEY_A = randomBytes(32).toString('hex');
+const KEY_B = randomBytes(32).toString('hex');
+
+let stack: Stack;
+test.before(async () => { stack = await startStack({ env: { SECRET_KEY: KEY_A } }); });
+test.after.always(async () => { await stack?.close(); });
+
+const quiet = () => createLogger({ level: 'silent', destination: new Writable({ write(_c, _e, cb) { cb(); } }) });
+
+/** The stack's configuration with other secrets (same port, Redis and simulators). */
+function configWith(secrets: Record<string, string>): AppConfig {
+  return loadConfig(envFor(stack.config, secrets));
+}
+
+/** Restart the web process on the same port with another configuration. */
+async function restartWeb(current: WebProcess, config: AppConfig): Promise<WebProcess> {
+  await current.close();
+  return startWeb({ config, logger: quiet(), host: '127.0.0.1' });
+}
+
+async function deployOnce(config: AppConfig, agent: Agent, login: string, name: string) {
+  addNodeRepo(stack, login, name);
+  const worker = await startWorker({ config, logger: quiet(), watch: FAST_WATCH, workerOptions: { concurrency: 5, lockDurationMs: 5_000, stalledIntervalMs: 1_000 } });
+  try {
+    const res = await agent.post('/api/render/deploy', { github_repo: `${login}/${name}`, project_name: name });
+    if (res.status !== 202) throw new Error(`deploy: ${res.status} ${res.text}`);
+    return await waitFinished(agent, res.json.id);
+  } finally {
+    await worker.close(5_000);
+  }
+}
+
+test.serial('SECRET_KEY rotation: sessions and keys survive A → B+A → B; untouched old sessions end', async (t) => {
+  t.timeout(90_000);
+  // Under key A: one user who keeps using the app, one who signs in and then goes away.
+  const { agent } = await signedInWithKey(stack, 'rotor');
+  const { agent: idle } = await signedInWithKey(stack, 'sleeper');
+  const originalCookies = new Map(agent.jar);
+
+  // Restart with B, keeping A as the previous key.
+  let web = await restartWeb(stack.web, configWith({ SECRET_KEY: KEY_B, SECRET_KEY_PREVIOUS: KEY_A }));
+  try {
+    const session = await agent.get('/api/session');
+    t.is(session.status, 200, 'the A-signed cookie still opens the session');
+    t.is(session.json.user.login, 'rotor');
+    const status = await agent.get('/api/render/status');
+    t.true(status.json.verified, 'the Render key is still there and verified');
+    const overlap = await deployOnce(configWith({ SECRET_KEY: KEY_B, SECRET_KEY_PREVIOUS: KEY_A }), agent, 'rotor', 'during-overlap');
+    t.is(overlap.status, 'live', `a deploy reads the key during the overlap: ${JSON.stringify(overlap.failure)}`);
+
+    // Restart with B only.
+    web = await restartWeb(web, configWith({ SECRET_KEY: KEY_B }));
+    const after = await agent.get('/api/session');
+    t.is(after.status, 200, 'a session used during the overlap rolled over to B');
+    t.true((await agent.get('/api/render/status')).json.verified);
+    const late = await deployOnce(configWith({ SECRET_KEY: KEY_B }), agent, 'rotor', 'after-rotation');
+    t.is(late.status, 'live', `credentials were re-sealed under B: ${JSON.stringify(late.failure)}`);
+
+    t.is((await idle.get('/api/session')).status, 401, 'a session nobody used during the overlap is gone');
+    const replay = new Agent(stack.url);
+    for (const [k, v] of originalCookies) replay.jar.set(k, v);
+    t.is((await replay.get('/api/session')).status, 401, 'the original A-signed cookie no longer works');
+  } finally {
+    await web.close();
+  }
+});
+
+test.serial('store: a moved session is still found by its old ref, and its credentials are re-sealed with the current key', async (t) => {
+  const a = createKeyring(Buffer.from(KEY_A, 'hex'));
+  const ba = createKeyring(Buffer.from(KEY_B, 'hex'), Buffer.from(KEY_A, 'hex'));
+  const b = createKeyring(Buffer.from(KEY_B, 'hex'));
+  const common = { redis: stack.redis.client, clock: systemClock, prefix: `${stack.redis.prefix}x`, idleMs: 60_000, absoluteMs: 3_600_000 };
+  const storeA = createSessionStore({ ...common, keyring: a });
+  const storeBA = createSessionStore({ ...common, keyring: ba });
+  const storeB = createSessionStore({ ...common, keyring: b });
+
+  const sid = randomBytes(32).toString('base64url');
+  const now = Date.now();
+  const user = { id: 4242, login: 'mover', name: null, avatarUrl: '' };
+  const sess = { createdAt: now, lastSeenAt: now, user, githubTokenSealed: sealGithubToken(user.id, 'gho_token', a) } as Parameters<typeof storeA.set>[1];
+  setRenderKey(sess as typeof sess & { user: typeof user }, 'rnd_moverkey0123456789', [{ id: 'tea-1', name: 'w', type: 'user' }], now, a);
+  const fingerprintA = sess.render!.keyFingerprint;
+  await storeA.set(sid, sess);
+  const oldRef = storeA.refOf(sid);
+
+  const loaded = await storeBA.get(sid);
+  t.truthy(loaded, 'found through the previous key and moved');
+  t.false(isStale(loaded!.render!.apiKeySealed, ba), 'Render key re-sealed with B');
+  t.false(isStale(loaded!.githubTokenSealed!, ba), 'GitHub token re-sealed with B');
+  t.is(loaded!.render!.keyFingerprint, fingerprintA, 'fingerprint kept: jobs and the Render budget refer to it');
+
+  // A deploy queued before the move carries the old ref: the worker must still find the session.
+  const viaOldRef = await storeBA.loadByRef(oldRef);
+  t.is(viaOldRef?.user?.id, 4242);
+
+  // Once A is retired the moved session still opens its credentials.
+  const underB = await storeB.get(sid);
+  t.is(openRenderKey(underB!, b), 'rnd_moverkey0123456789');
+});

@@ -1,0 +1,123 @@
+import test from 'ava';
+import type { Browser, Page } from 'playwright-core';
+import { launchChromium, newContext } from './support/browser.js';
+import { connectKey, deployThroughForm, startUiStack, type UiStack } from './support/uiStack.js';
+
+// Code inside page.evaluate runs in the browser; these stand in for the DOM types this (Node-only) project does not load.
+declare const window: any;
+declare const document: any;
+
+let stack: UiStack;
+let browser: Browser;
+test.before(async () => {
+  [stack, browser] = await Promise.all([startUiStack(), launchChromium()]);
+});
+test.after.always(async () => {
+  await browser?.close();
+  await stack?.closeAll();
+});
+
+/** Every deployment event this page's own EventSource receives, kept in window.__events. */
+async function recordEvents(page: Page) {
+  await page.evaluate(() => new Promise<void>((resolve) => {
+    const seen: string[] = [];
+    (window as any).__events = seen;
+    const es = new EventSource('/api/events');
+    es.addEventListener('deployment', (e) => seen.push(JSON.parse((e as MessageEvent).data).id));
+    es.addEventListener('open', () => resolve());
+  }));
+}
+
+test('two users in two browsers never see each other’s services, deployments or events; polling fallback', async (t) => {
+  const erin = await newContext(browser);
+  const frank = await newContext(browser);
+  // Frank's browser cannot use the event stream: his UI must fall back to polling.
+  await frank.context.route('**/api/events', (route) => route.fulfill({ status: 503, contentType: 'application/json', body: '{"error":{"code":"events_unavailable","message":"no"}}' }));
+  const erinKey = stack.renderAccount('erin');
+  const frankKey = stack.renderAccount('frank');
+  stack.addNodeRepo('erin', 'erin-app');
+  stack.addNodeRepo('frank', 'frank-site');
+
+  await stack.signInBrowser(erin.page, 'erin');
+  await stack.signInBrowser(frank.page, 'frank');
+  await Promise.all([connectKey(erin.page, erinKey), connectKey(frank.page, frankKey)]);
+  await recordEvents(erin.page);
+
+  const [erinId, frankId] = await Promise.all([
+    deployThroughForm(erin.page, 'erin/erin-app'),
+    deployThroughForm(frank.page, 'frank/frank-site'),
+  ]);
+  await Promise.all([
+    erin.page.locator('#deployment-status[data-status="live"]').waitFor({ timeout: 20_000 }),
+    frank.page.locator('#deployment-status[data-status="live"]').waitFor({ timeout: 20_000 }),
+  ]);
+  t.is(await erin.page.locator('#live-mode').getAttribute('data-mode'), 'live');
+  t.is(await frank.page.locator('#live-mode').getAttribute('data-mode'), 'polling', 'fell back to polling');
+
+  const erinEvents: string[] = await erin.page.evaluate(() => (window as any).__events);
+  t.true(erinEvents.includes(erinId), 'erin got her own events');
+  t.false(erinEvents.includes(frankId), 'erin never got frank’s events');
+
+  // Dashboards: own deployments and services only.
+  for (const [who, mine, theirs] of [[erin, 'erin-app', 'frank-site'], [frank, 'frank-site', 'erin-app']] as const) {
+    await who.page.getByRole('link', { name: 'Dashboard', exact: true }).click();
+    await who.page.getByTestId('deployment-row').first().waitFor();
+    await who.page.getByTestId('service-card').first().waitFor();
+    const text = await who.page.locator('main').innerText();
+    t.true(text.includes(mine));
+    t.false(text.includes(theirs), `${mine}'s owner sees nothing of ${theirs}`);
+    t.is(await who.page.getByTestId('deployment-row').count(), 1);
+    t.is(await who.page.getByTestId('service-card').count(), 1);
+  }
+
+  // Someone else's deployment id is "not found", page and API alike.
+  await frank.page.goto(`${stack.url}/#/deployments/${erinId}`);
+  await frank.page.getByRole('heading', { name: 'Deployment not found' }).waitFor();
+  const logs = await frank.page.evaluate(async (id) => (await fetch(`/api/render/deployments/${id}/logs`)).status, erinId);
+  t.is(logs, 404);
+
+  t.deepEqual(erin.problems, []);
+  t.deepEqual(frank.problems, []);
+  await Promise.all([erin.context.close(), frank.context.close()]);
+});
+
+test('repo, branch, user, env var and log text with markup renders as text', async (t) => {
+  const { context, page, problems } = await newContext(browser);
+  const payload = (n: number) => `"><img src=x onerror=window.__xss=${n}>`;
+  const apiKey = stack.renderAccount('gina');
+  stack.github.addRepo({ owner: 'gina', name: `x<img src=x onerror=window.__xss=1>`, branches: { main: { 'index.html': '<h1>hi</h1>' } } });
+  stack.addNodeRepo('gina', 'webapp', [payload(2)]);
+  await stack.signInBrowser(page, 'gina', { name: '<script>window.__xss=3</script>' });
+  await connectKey(page, apiKey);
+  await page.getByText('(<script>window.__xss=3</script>)').waitFor();
+
+  await page.getByRole('link', { name: 'New deploy' }).first().click();
+  await page.getByText('gina/x<img src=x onerror=window.__xss=1>').waitFor();
+  await page.locator('[data-testid=repo-option][data-repo="gina/webapp"]').click();
+  await page.getByTestId('detected-stack-name').waitFor();
+  const options: string[] = await page.getByTestId('branch-select').evaluate((s: any) => [...s.options].map((o: any) => o.text));
+  t.true(options.includes(payload(2)), `branch shown as text: ${options.join(' | ')}`);
+
+  await page.getByTestId('env-add').click();
+  await page.getByTestId('env-name').fill('<img src=x onerror=window.__xss=4>');
+  await page.getByTestId('deploy-submit').click();
+  await page.getByText('“<img src=x onerror=window.__xss=4>” is not a valid name').waitFor();
+  await page.getByRole('button', { name: 'Remove variable 1' }).click();
+
+  t.is(await page.evaluate(() => (window as any).__xss), undefined);
+  t.is(await page.evaluate(() => document.querySelectorAll('img[src="x"], script:not([src])').length), 0, 'no element came from data');
+
+  // A deploy whose Render log carries markup.
+  await page.getByTestId('deploy-submit').click();
+  await page.waitForURL(/#\/deployments\//);
+  await page.locator('#deployment-status[data-status="live"]').waitFor({ timeout: 20_000 });
+  const serviceId = (await page.locator('.details dd.mono').filter({ hasText: /^srv-/ }).innerText()).trim();
+  stack.render.appendLog(serviceId, '<img src=x onerror=window.__xss=5><b>bold?</b>', { type: 'build' });
+  await page.reload();
+  await page.getByText('<img src=x onerror=window.__xss=5><b>bold?</b>').waitFor();
+
+  t.is(await page.evaluate(() => (window as any).__xss), undefined);
+  t.is(await page.evaluate(() => document.querySelectorAll('img[src="x"], script:not([src]), b').length), 0, 'no element came from data');
+  t.deepEqual(problems, []);
+  await context.close();
+});
