@@ -6,15 +6,26 @@ import { startWorker } from './process.js';
 const config = loadConfigOrExit(process.env);
 const logger = createLogger({ level: config.logLevel, name: 'worker' });
 const proc = await startWorker({ config, logger });
-logger.info({ concurrency: config.workerConcurrency }, 'worker started');
+logger.info({ concurrency: config.workerConcurrency, worker: proc.instance }, 'worker started');
 
+// Render sends SIGTERM and kills the instance 30 s later: running steps get 20 s to finish (a step
+// is short I/O; waiting is delayed jobs), and at 25 s the process exits whatever still hangs. A step
+// cut short is run again by another worker once its job lock lapses: every step is idempotent.
 let closing = false;
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   process.on(signal, async () => {
     if (closing) return;
     closing = true;
-    logger.info({ signal }, 'worker draining');
-    await proc.close(20_000);
-    process.exit(0);
+    logger.info({ signal, worker: proc.instance }, 'worker draining');
+    const force = setTimeout(() => { logger.error('shutdown took too long; exiting'); process.exit(1); }, 25_000);
+    force.unref();
+    try {
+      await proc.close(20_000);
+      logger.info({ worker: proc.instance }, 'worker stopped');
+      process.exit(0);
+    } catch (err) {
+      logger.error({ err: { message: (err as Error).message } }, 'shutdown failed');
+      process.exit(1);
+    }
   });
 }

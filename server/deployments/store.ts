@@ -88,6 +88,18 @@ export function createDeploymentStore(opts: { redis: Redis; prefix: string; cloc
       return next;
     },
 
+    /**
+     * Record where a finished deployment's service ended up (a cancel that raced a creation): ids
+     * only, the status stays as it is.
+     */
+    async noteAfterEnd(id: string, fields: Pick<Partial<DeploymentRecord>, 'serviceId' | 'dashboardUrl' | 'serviceUrl'>): Promise<void> {
+      const current = await get(id);
+      if (!current || current.serviceId) return;
+      const next = { ...current, ...fields, updatedAt: iso() };
+      await redis.hset(k.record(id), 'json', JSON.stringify(next));
+      await publish(next);
+    },
+
     /** Move to a status with a timeline entry (no-op when already there without a note). */
     async transition(id: string, status: DeploymentStatus, source: TimelineEntry['source'], extra: Partial<DeploymentRecord> = {}, note?: string) {
       return this.update(id, { ...extra, status }, { status, source, ...(note ? { note } : {}) });

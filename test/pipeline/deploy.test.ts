@@ -172,3 +172,18 @@ test('build logs come from Render with env var values redacted', async (t) => {
   t.false(text.includes('tok_live_abcdef123456'));
   t.true(text.includes('API_TOKEN=[redacted]'));
 });
+
+test('a deploy to an existing service applies the build/start commands given with it', async (t) => {
+  const { agent, apiKey } = await signedInWithKey(stack, 'commands');
+  addNodeRepo(stack, 'commands', 'tool');
+  const first = await waitFinished(agent, (await agent.post('/api/render/deploy', { github_repo: 'commands/tool', project_name: 'tool' })).json.id);
+  t.is(first.status, 'live');
+  const again = await agent.post('/api/render/deploy', { github_repo: 'commands/tool', project_name: 'tool', build_command: 'npm ci && npm run build', start_command: 'node dist/index.js' });
+  const done = await waitFinished(agent, again.json.id);
+  t.is(done.status, 'live');
+  t.is(done.serviceId, first.serviceId);
+  const res = await fetch(`${stack.render.url}/services/${first.serviceId}`, { headers: { authorization: `Bearer ${apiKey}` } });
+  const service = (await res.json()) as { serviceDetails: { envSpecificDetails: { buildCommand: string; startCommand: string } } };
+  t.is(service.serviceDetails.envSpecificDetails.buildCommand, 'npm ci && npm run build');
+  t.is(service.serviceDetails.envSpecificDetails.startCommand, 'node dist/index.js');
+});

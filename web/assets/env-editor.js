@@ -10,7 +10,7 @@ const MAX_VARS = 100;
 export function createEnvEditor() {
   const rows = h('ol', { class: 'env-rows', 'aria-label': 'Environment variables' });
   const add = h('button', { type: 'button', class: 'btn btn--secondary btn--small', 'data-testid': 'env-add' }, '+ Add variable');
-  const empty = h('p', { class: 'muted env-empty' }, 'No environment variables. Values are sent once, to Render, and never stored here.');
+  const empty = h('p', { class: 'muted env-empty' }, 'No environment variables. Values go to Render only: kept encrypted until Render has them, never shown again.');
   const el = h('div', { class: 'env-editor' }, empty, rows, add);
 
   function renumber() {

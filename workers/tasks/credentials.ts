@@ -1,4 +1,3 @@
-import { fingerprint } from '../../server/crypto/keyring.js';
 import { openGithubToken, openRenderKey } from '../../server/sessions/credentials.js';
 import type { DeploymentRecord } from '../../server/deployments/types.js';
 import type { WorkerContext } from '../context.js';
@@ -13,6 +12,8 @@ export async function loadCredentials(ctx: WorkerContext, rec: DeploymentRecord)
   const sess = await ctx.sessions.loadByRef(rec.sessionRef);
   if (!sess?.user || sess.user.id !== rec.userId) return null;
   const renderKey = openRenderKey(sess, ctx.keyring);
-  if (!renderKey || fingerprint(renderKey, ctx.keyring) !== rec.keyFingerprint) return null;
+  // Compare with the fingerprint the session recorded for its key, not one recomputed here: it was
+  // made with the SECRET_KEY of its day, and stays valid across a key rotation.
+  if (!renderKey || sess.render?.keyFingerprint !== rec.keyFingerprint) return null;
   return { renderKey, githubToken: openGithubToken(sess, ctx.keyring) };
 }

@@ -194,6 +194,16 @@ async function createOrAdoptService(ctx: WorkerContext, rec: DeploymentRecord, r
     const envVars = await ctx.envVault.get(rec.id);
     for (const v of envVars) await render.putEnvVar(serviceId, v.key, v.value);
     await ctx.envVault.drop(rec.id);
+    // Commands the user typed for this deploy apply to the existing service too (updating does not deploy by itself).
+    if (existing && (rec.request.buildCommand || rec.request.startCommand) && rec.stack?.serviceType !== 'static_site' && rec.stack?.runtime !== 'docker') {
+      const native = (existing.serviceDetails as { envSpecificDetails?: { buildCommand?: string; startCommand?: string } }).envSpecificDetails ?? {};
+      await render.updateService(serviceId, {
+        serviceDetails: { envSpecificDetails: {
+          buildCommand: rec.request.buildCommand ?? native.buildCommand ?? '',
+          startCommand: rec.request.startCommand ?? native.startCommand ?? '',
+        } } as never,
+      });
+    }
     return ctx.deployments.transition(rec.id, 'triggering_deploy', 'orchestrator', serviceFields(existing, serviceId), existing ? `Service ${rec.request.serviceName} exists; deploying it` : undefined);
   }
   const stack = rec.stack!;
@@ -236,6 +246,12 @@ async function createOrAdoptService(ctx: WorkerContext, rec: DeploymentRecord, r
     ...serviceFields(service, service.id), deployId: created.deployId ?? null, deployRequestedAt: new Date(ctx.clock.now()).toISOString(),
   }, 'Service created on Render');
   await ctx.envVault.drop(rec.id);
+  if (!next && created.deployId) {
+    // Canceled (or revoked) while Render was creating the service: keep the service, stop its first build,
+    // and note where it is so the user can find (or delete) it.
+    await render.cancelDeploy(service.id, created.deployId).catch(() => undefined);
+    await ctx.deployments.noteAfterEnd(rec.id, serviceFields(service, service.id));
+  }
   return next;
 }
 
