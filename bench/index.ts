@@ -5,18 +5,24 @@
  * BENCH_CPU_PROF=<dir> writes .cpuprofile files of every web/worker child.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { createCleanup } from './lib/cleanup.js';
 import { startBench } from './lib/bench.js';
 import { runApi } from './scenarios/api.js';
+import { runServices } from './scenarios/services.js';
+import { runPipeline } from './scenarios/pipeline.js';
+import { runScale } from './scenarios/scale.js';
+import { runSessions } from './scenarios/sessions.js';
 import { buildTable, printTable } from './lib/report.js';
 
-const SCENARIOS = ['api', 'services', 'pipeline', 'scale', 'sessions'] as const;
+const SCENARIOS = ['sessions', 'api', 'services', 'pipeline', 'scale'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
 const only = new Set((process.env.BENCH_ONLY ?? SCENARIOS.join(',')).split(',').map((s) => s.trim()).filter(Boolean));
 const cleanup = createCleanup();
 const started = Date.now();
+// Other work on the machine skews every figure: recorded, and warned about below.
+const loadAtStart = loadavg().map((x) => Math.round(x * 10) / 10);
 const log = (line: string) => process.stdout.write(`[${((Date.now() - started) / 1000).toFixed(1).padStart(6)} s] ${line}\n`);
 
 let interrupted = false;
@@ -45,7 +51,12 @@ try {
       log(`${name}: FAILED: ${(err as Error).stack ?? String(err)}`);
     }
   };
+  // Quiet Redis first: the memory-per-session figure needs nothing else writing meanwhile.
+  await run('sessions', () => runSessions(bench, { sessions: 2_000 }));
   await run('api', () => runApi(bench, { connections: 50, warmupS: 2, durationS: 8, users: 50 }));
+  await run('services', () => runServices(bench, { users: 200, pollEveryMs: 1_000, durationS: 20, renderLatencyMs: 80, servicesPerUser: 3 }));
+  await run('pipeline', () => runPipeline(bench, { concurrency: 50, burst: 300, rate: 50, sustainS: 10, noopJobs: 5_000, fairnessBurst: 200 }));
+  await run('scale', () => runScale(bench, { tenants: 500, deploysPerTenant: 10, holdSeconds: 16, deploySeconds: 60, timeoutS: 150 }));
 } catch (err) {
   failed = true;
   log(`bench setup failed: ${(err as Error).stack ?? String(err)}`);
@@ -53,11 +64,14 @@ try {
   await cleanup.runAll();
 }
 
-const machine = { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', node: process.version };
+const machine = { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', node: process.version, loadAverageAtStart: loadAtStart, loadAverageAtEnd: loadavg().map((x) => Math.round(x * 10) / 10) };
 const table = buildTable(results);
 const out = { at: new Date().toISOString(), totalSeconds: Math.round((Date.now() - started) / 1000), machine, table, results };
 mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
 writeFileSync(new URL('./results/latest.json', import.meta.url), `${JSON.stringify(out, null, 2)}\n`);
 printTable(table);
+if (Math.max(loadAtStart[0] ?? 0, machine.loadAverageAtEnd[0] ?? 0) > cpus().length) {
+  log(`WARNING: load average ${loadAtStart[0]} → ${machine.loadAverageAtEnd[0]} on ${cpus().length} CPUs: other processes competed with the bench; figures are pessimistic`);
+}
 log(`results written to bench/results/latest.json (${out.totalSeconds} s in all)`);
 process.exit(failed ? 1 : 0);

@@ -2,7 +2,7 @@ import Koa from 'koa';
 import Router from '@koa/router';
 import { bodyParser } from '@koa/bodyparser';
 import helmet from 'koa-helmet';
-import Keygrip from 'keygrip';
+import { createCookieKeys } from './crypto/cookieKeys.js';
 import type { AppDeps } from './deps.js';
 import { errors } from './errors.js';
 import { requestContext } from './middleware/requestContext.js';
@@ -45,6 +45,8 @@ export interface CreateAppOptions {
    * (server/metrics/http.ts) and the web process's in-flight tracking for graceful shutdown.
    */
   outer?: Koa.Middleware;
+  /** Called once with the router after every route is mounted (tests walk it to discover all routes). */
+  onRouter?(router: Router): void;
 }
 
 /**
@@ -58,7 +60,8 @@ export function createApp(deps: AppDeps, appOptions: CreateAppOptions = {}): Koa
   const app = new Koa({ proxy: config.trustProxy, maxIpsCount: 1 });
   const cookieKeys = [deps.keyring.current.cookieSigning];
   if (deps.keyring.previous) cookieKeys.push(deps.keyring.previous.cookieSigning);
-  app.keys = new Keygrip(cookieKeys, 'sha256') as unknown as string[];
+  // Keygrip-compatible signatures without keygrip's per-read cost (see crypto/cookieKeys.ts).
+  app.keys = createCookieKeys(cookieKeys) as unknown as string[];
   app.silent = true; // errors are logged by our middleware, with the request id
 
   if (opts.outer) app.use(opts.outer);
@@ -133,6 +136,7 @@ export function createApp(deps: AppDeps, appOptions: CreateAppOptions = {}): Koa
   eventRoutes(router, deps); // uses deps.events (closed by the web process)
   uiRoutes(router);
   for (const mount of opts.routes ?? []) mount(router);
+  opts.onRouter?.(router);
   app.use(async (ctx, next) => { ctx.state.routePath = undefined; await next(); });
   app.use(router.routes());
   app.use(router.allowedMethods());

@@ -25,6 +25,7 @@ export const errors = {
   csrfFailed: () => new AppError(403, 'csrf_failed', 'Missing or invalid CSRF token. Reload the page and try again.'),
   originRejected: () => new AppError(403, 'origin_rejected', 'Cross-origin requests are not allowed.'),
   notFound: (what = 'Resource') => new AppError(404, 'not_found', `${what} not found.`),
+  methodNotAllowed: (allow: string) => new AppError(405, 'method_not_allowed', 'This method is not allowed on this route.', allow ? { Allow: allow } : {}),
   conflict: (code: string, message: string) => new AppError(409, code, message),
   rateLimited: (retryAfterSeconds: number, message = 'Too many requests. Try again later.') =>
     new AppError(429, 'rate_limited', message, { 'Retry-After': String(Math.max(1, Math.ceil(retryAfterSeconds))) }),

@@ -7,7 +7,5 @@ import { serveIpc } from './ipc.js';
 const opts = JSON.parse(process.env.BENCH_WORKER_OPTIONS ?? '{}') as { watch?: Record<string, number>; concurrency?: number };
 const config = loadConfig(process.env);
 const logger = createLogger({ level: config.logLevel, name: 'worker' });
-const finished = { count: 0 };
 const proc = await startWorker({ config, logger, watch: opts.watch, workerOptions: opts.concurrency ? { concurrency: opts.concurrency } : undefined });
-proc.context.onFinished = () => { finished.count++; };
-serveIpc({ ready: {}, stop: () => proc.close(10_000), extra: () => ({ finished: finished.count }) });
+serveIpc({ ready: {}, stop: () => proc.close(10_000) });

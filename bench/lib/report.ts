@@ -1,4 +1,8 @@
 import type { ApiResult } from '../scenarios/api.js';
+import type { ServicesResult } from '../scenarios/services.js';
+import type { PipelineResult } from '../scenarios/pipeline.js';
+import type { ScaleResult } from '../scenarios/scale.js';
+import type { SessionsResult } from '../scenarios/sessions.js';
 
 export interface Row {
   metric: string;
@@ -22,14 +26,81 @@ export function buildTable(results: Record<string, unknown>): Row[] {
 
   if (!failed('api')) {
     const a = results.api as ApiResult;
+    const cpu = (f: ApiResult['bareKoa']) => `CPU/req: server ${f.serverCpuUs} µs, Redis ${f.redisCpuUs} µs, autocannon ${f.loadGenCpuUs} µs`;
     rows.push({ metric: `bare Koa JSON (${a.connections} conn, ${a.durationS} s)`, value: `${fmt(a.bareKoa.reqPerSec, 0)} req/s, p50 ${a.bareKoa.p50Ms} ms, p99 ${a.bareKoa.p99Ms} ms` });
+    rows.push({ metric: '  bare Koa CPU', value: cpu(a.bareKoa) });
     for (const [label, f] of [['GET /api/session', a.session], ['GET /api/render/status', a.renderStatus]] as const) {
       rows.push({
         metric: `${label} (authenticated)`,
         value: `${fmt(f.reqPerSec, 0)} req/s = ${fmt(f.ratio, 2)}× bare Koa; p50 ${f.p50Ms} ms, p99 ${f.p99Ms} ms${f.non2xx || f.errors ? `; ${f.non2xx} non-2xx, ${f.errors} errors` : ''}`,
         target: '≥ 0.5× bare Koa', verdict: verdict(f.ratio >= 0.5 && f.non2xx === 0),
       });
+      rows.push({ metric: `  ${label} CPU`, value: cpu(f) });
     }
+  }
+
+  if (!failed('services')) {
+    const v = results.services as ServicesResult;
+    rows.push({
+      metric: `GET /api/render/services, ${v.users} users × 1/${v.pollEveryMs / 1000} s (Render +${v.renderLatencyMs} ms)`,
+      value: `p50 ${fmt(v.p50Ms)} ms, p99 ${fmt(v.p99Ms)} ms over ${fmt(v.requests, 0)} requests${v.non200 ? `, ${v.non200} non-200` : ''}`,
+    });
+    rows.push({
+      metric: '  Render GETs per user per minute',
+      value: `mean ${fmt(v.renderGetsPerUserMin.mean)}, max ${fmt(v.renderGetsPerUserMin.max)}`,
+      target: '< 400', verdict: verdict(v.renderGetsPerUserMin.max < 400),
+    });
+  }
+
+  if (!failed('pipeline')) {
+    const p = results.pipeline as PipelineResult;
+    rows.push({
+      metric: `deploy pipeline, burst of ${p.burst.deploys} (instant Render deploys)`,
+      value: `${fmt(p.burst.deploysPerSec)} deploys/s = ${fmt(p.burstVsNoop, 3)}× raw BullMQ no-op (${fmt(p.noopBullmq.jobsPerSec, 0)} jobs/s, concurrency ${p.concurrency})`,
+    });
+    rows.push({ metric: '  burst: enqueue → first Render call', value: `p50 ${fmt(p.burst.enqueueToFirstRenderCall.p50Ms)} ms, p99 ${fmt(p.burst.enqueueToFirstRenderCall.p99Ms)} ms; → live p99 ${fmt(p.burst.enqueueToLive.p99Ms)} ms` });
+    const cpu = (r: PipelineResult['burst']) => `${fmt(r.cpuMsPerDeploy.total, 2)} ms (web ${fmt(r.cpuMsPerDeploy.web, 2)} + worker ${fmt(r.cpuMsPerDeploy.worker, 2)})`;
+    rows.push({ metric: '  burst: orchestrator CPU per deploy', value: cpu(p.burst), target: '≤ 5 ms', verdict: verdict(p.burst.cpuMsPerDeploy.total <= 5) });
+    const s = p.sustained;
+    rows.push({
+      metric: `deploys at ${s.targetRate}/s for ${s.deploys / s.targetRate} s: enqueue → first Render call`,
+      value: `p50 ${fmt(s.enqueueToFirstRenderCall.p50Ms)} ms, p99 ${fmt(s.enqueueToFirstRenderCall.p99Ms)} ms (${fmt(s.achievedRate)}/s requested, ${s.live}/${s.deploys} live)`,
+      target: 'p99 < 250 ms', verdict: verdict(s.enqueueToFirstRenderCall.p99Ms < 250 && s.achievedRate >= s.targetRate * 0.95),
+    });
+    rows.push({ metric: `  at ${s.targetRate}/s: orchestrator CPU per deploy`, value: cpu(s), target: '≤ 5 ms', verdict: verdict(s.cpuMsPerDeploy.total <= 5) });
+    rows.push({
+      metric: `fairness: lone tenant behind a ${p.fairness.burst}-deploy burst`,
+      value: `started ${fmt(p.fairness.loneDelayMs, 0)} ms after its request (${p.fairness.burstStartedBefore} burst deploys started before it)`,
+      target: '≤ 2 s', verdict: verdict(p.fairness.loneDelayMs <= 2_000),
+    });
+  }
+
+  if (!failed('scale')) {
+    const c = results.scale as ScaleResult;
+    rows.push({
+      metric: `in-flight deploys one worker watches (${c.tenants} tenants)`,
+      value: `${fmt(c.peakWatched, 0)} of ${fmt(c.deploys, 0)} at once; worker RSS peak ${c.peakWorkerRssMb} MB (heap ${c.peakWorkerHeapMb} MB)`,
+      target: '≥ 5,000 & RSS < 512 MB', verdict: verdict(c.peakWatched >= 5_000 && c.peakWorkerRssMb < 512),
+    });
+    rows.push({ metric: '  ramp (enqueue → all watched)', value: `${fmt(c.rampSeconds)} s = ${fmt(c.rampPerSec)} deploys/s started; each on Render ≥ ${fmt(c.deployDurationS.min)} s (p50 ${fmt(c.deployDurationS.p50)} s)` });
+    rows.push({ metric: '  while all in flight', value: `${fmt(c.watchChecksPerSec)} Render status GETs/s; Redis ${fmt(c.redisBytesPerWatched, 0)} bytes per watched deploy` });
+    rows.push({
+      metric: '  Render finished all at once → recorded live',
+      value: `p50 ${fmt(c.detectLagS.p50)} s, p99 ${fmt(c.detectLagS.p99)} s, max ${fmt(c.detectLagS.max)} s${c.allLive ? '' : ' (NOT all live)'}`,
+      verdict: c.allLive ? undefined : 'MISS',
+    });
+  }
+
+  if (!failed('sessions')) {
+    const m = results.sessions as SessionsResult;
+    rows.push({ metric: `Redis memory per idle session (${fmt(m.sessions, 0)} sessions)`, value: `${fmt(m.bytesPerSession, 0)} bytes (${m.keysPerSession} keys each)` });
+  }
+
+  const limited = (['services', 'pipeline', 'scale'] as const).map((k) => results[k] as { renderRateLimited?: number; renderCalls?: number } | undefined).filter((r) => r && r.renderCalls !== undefined);
+  if (limited.length) {
+    const calls = limited.reduce((a, r) => a + (r!.renderCalls ?? 0), 0);
+    const n429 = limited.reduce((a, r) => a + (r!.renderRateLimited ?? 0), 0);
+    rows.push({ metric: '429s from Render (simulator at default limits)', value: `${n429} of ${fmt(calls, 0)} calls`, target: '0', verdict: verdict(n429 === 0) });
   }
   return rows;
 }

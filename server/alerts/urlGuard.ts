@@ -103,7 +103,7 @@ export async function checkWebhookUrl(raw: string, opts: UrlGuardOptions = {}): 
     : await (opts.resolve ?? systemResolve)(host).catch(() => { throw new UnsafeUrlError('host does not resolve'); });
   if (addresses.length === 0) throw new UnsafeUrlError('host does not resolve');
   // Every answer must be safe: otherwise a round-robin record could mix a public and a private address.
-  if (!allowed && addresses.some((a) => isBlockedAddress(a.address))) throw new UnsafeUrlError('host resolves to a non-public address');
+  if (!allowed && addresses.some((a) => isBlockedAddress(a.address))) throw new UnsafeUrlError('host is or resolves to a non-public address');
   return { url, pinned: addresses[0]! };
 }
 

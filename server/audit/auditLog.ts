@@ -31,7 +31,6 @@ end
 return {1}`;
 
 const MAX_ATTEMPTS = 50;
-const VERIFY_PAGE = 1000;
 
 interface Head { seq: number; hash: string }
 
@@ -85,15 +84,14 @@ export function createAuditLog(opts: { redis: Redis; prefix: string; clock: Cloc
     throw new Error('audit append: chain head kept moving; gave up');
   }
 
-  async function readAll(scope: ChainScope): Promise<Array<AuditEntry | null>> {
-    const out: Array<AuditEntry | null> = [];
-    for (let start = 0; ; start += VERIFY_PAGE) {
-      const raw = await redis.lrange(keys(scope).entries, start, start + VERIFY_PAGE - 1);
-      for (const r of raw) {
-        try { out.push(JSON.parse(r) as AuditEntry); } catch { out.push(null); }
-      }
-      if (raw.length < VERIFY_PAGE) return out;
-    }
+  /** Entries and head in one MULTI: a consistent snapshot even while other processes append. */
+  async function snapshot(scope: ChainScope): Promise<{ entries: Array<AuditEntry | null>; head: Head }> {
+    const k = keys(scope);
+    const res = await redis.multi().hmget(k.head, 'seq', 'hash').lrange(k.entries, 0, -1).exec();
+    if (!res || res.some(([err]) => err)) throw new Error('audit: cannot read the chain');
+    const [seq, hash] = res[0]![1] as [string | null, string | null];
+    const entries = (res[1]![1] as string[]).map((r) => { try { return JSON.parse(r) as AuditEntry; } catch { return null; } });
+    return { entries, head: { seq: Number(seq ?? 0), hash: hash ?? '' } };
   }
 
   return {
@@ -119,8 +117,7 @@ export function createAuditLog(opts: { redis: Redis; prefix: string; clock: Cloc
 
     /** Walk a chain from the start; the first broken place is reported with its seq. */
     async verifyChain(scope: ChainScope): Promise<ChainVerdict> {
-      const entries = await readAll(scope);
-      const head = await readHead(scope);
+      const { entries, head } = await snapshot(scope);
       return verifyEntries(chainId(scope), entries, head);
     },
   };

@@ -9,6 +9,11 @@ const INBOUND_ID = /^[A-Za-z0-9._-]{1,64}$/;
  * and one access-log line per request. Only the path is logged: query strings can hold OAuth codes.
  */
 export function requestContext(logger: Logger): Middleware {
+  // The access line goes through a child with redaction switched off: its fields are fixed and carry no
+  // secret (no headers, no query string, no body), and pino's redaction (@pinojs/redact re-parses all
+  // ~45 paths on every call) made it ~50 µs of CPU per request, a quarter of an authenticated GET
+  // (see bench/). Everything else logged through ctx.state.log is still redacted.
+  const access = logger.child({}, { redact: { paths: [] } });
   return async (ctx, next) => {
     const inbound = ctx.get('x-request-id');
     const requestId = INBOUND_ID.test(inbound) ? inbound : randomUUID();
@@ -30,9 +35,9 @@ export function requestContext(logger: Logger): Middleware {
           userId: ctx.state.userId ?? null,
           ip: ctx.ip,
         };
-        if (status >= 500) ctx.state.log.error(line, 'request');
-        else if (status >= 400) ctx.state.log.warn(line, 'request');
-        else ctx.state.log.info(line, 'request');
+        if (status >= 500) access.error({ requestId, ...line }, 'request');
+        else if (status >= 400) access.warn({ requestId, ...line }, 'request');
+        else access.info({ requestId, ...line }, 'request');
       }
     }
   };

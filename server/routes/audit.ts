@@ -6,9 +6,11 @@ import { getSession } from '../sessions/middleware.js';
 import { requireUser } from '../middleware/security.js';
 import { validateQuery } from '../middleware/validate.js';
 
+// An empty parameter (?limit=&cursor=) means "not given".
+const blankIsAbsent = (v: unknown) => (v === '' ? undefined : v);
 const AuditQuery = z.object({
-  limit: z.coerce.number().int().min(1).max(100).default(50),
-  cursor: z.string().regex(/^\d{1,12}$/, 'cursor must be the nextCursor of a previous page').optional(),
+  limit: z.preprocess(blankIsAbsent, z.coerce.number().int().min(1).max(100).default(50)),
+  cursor: z.preprocess(blankIsAbsent, z.string().regex(/^\d{1,12}$/, 'cursor must be the nextCursor of a previous page').optional()),
 });
 
 /** What the caller sees of an entry: no chain internals, no user id (it is always theirs). */

@@ -41,7 +41,11 @@ export function authRoutes(router: Router, deps: AppDeps, hooks: AuthHooks = {})
   }) as Koa.Middleware;
 
   const failed = async (ctx: Koa.Context, reason: string) => {
-    ctx.session = null; // drop the pre-auth session and its OAuth state
+    // Drop the pre-auth session and its OAuth state. A signed-in session only loses the OAuth state:
+    // a stray or forged callback (any cross-site link, as the cookie is SameSite=Lax) must not sign people out.
+    const sess = getSession(ctx);
+    if (sess?.user) delete sess.grant;
+    else ctx.session = null;
     await hooks.onSignInFailed?.(ctx, reason);
     ctx.redirect(`/?auth_error=${encodeURIComponent(reason)}`);
   };

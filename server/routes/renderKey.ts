@@ -37,7 +37,7 @@ export function renderKeyRoutes(router: Router, deps: AppDeps, hooks: RenderKeyH
     const apiKey = (ctx.state.body as z.infer<typeof SetupBody>).api_key;
     let owners: RenderOwner[];
     try {
-      const list = await createRenderClient({ baseUrl: config.renderApiUrl, apiKey, timeoutMs: 10_000 }).listOwners();
+      const list = await createRenderClient({ baseUrl: config.renderApiUrl, apiKey, timeoutMs: 10_000, afterResponse: deps.metrics?.onRenderCall }).listOwners();
       owners = list.map((o) => ({ id: o.id, name: o.name, type: o.type === 'user' ? 'user' : 'team' }));
     } catch (err) {
       if (!(err instanceof RenderApiError)) throw err;

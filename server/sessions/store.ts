@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis';
 import { isStale, keyedHash, open, seal, type Keyring } from '../crypto/keyring.js';
 import type { Clock } from '../clock.js';
 import type { AppSession } from './types.js';
+import { resealCredentials } from './credentials.js';
 
 export interface SessionStoreOptions {
   redis: Redis;
@@ -19,6 +20,8 @@ export function sessionKeys(prefix: string) {
   return {
     record: (ref: string) => `${prefix}:sess:${ref}`,
     userIndex: (userId: number) => `${prefix}:user:${userId}:sessions`,
+    /** After a key rotation moved a record: old ref → new ref, so jobs queued with the old ref still find it. */
+    movedTo: (ref: string) => `${prefix}:sess-moved:${ref}`,
   };
 }
 
@@ -77,7 +80,11 @@ export function createSessionStore(opts: SessionStoreOptions) {
     refOf,
     /** Load a live session by ref (workers): undefined when gone or expired. */
     async loadByRef(ref: string): Promise<AppSession | undefined> {
-      const sess = await readRecord(ref);
+      let sess = await readRecord(ref);
+      if (!sess) {
+        const moved = await redis.get(keys.movedTo(ref));
+        if (moved) { ref = moved; sess = await readRecord(moved); }
+      }
       if (!sess) return undefined;
       if (expired(sess)) { await destroyRef(ref); return undefined; }
       return sess;
@@ -93,13 +100,21 @@ export function createSessionStore(opts: SessionStoreOptions) {
       let ref = refOf(sid);
       let sess = await readRecord(ref);
       const prevRef = previousRefOf(sid);
+      let moved = false;
       if (!sess && prevRef) {
-        // Rotation: the record is still under the previous key's ref. Move it.
+        // Rotation: the record is still under the previous key's ref. Move it, and leave a pointer
+        // for deploys already queued with the old ref.
         sess = await readRecord(prevRef);
-        if (sess) { await destroyRef(prevRef); await writeRecord(ref, sess); }
+        if (sess) {
+          await destroyRef(prevRef);
+          await redis.set(keys.movedTo(prevRef), ref, 'PX', absoluteMs);
+          moved = true;
+        }
       }
       if (!sess) return undefined;
       if (expired(sess)) { await destroyRef(ref); return undefined; }
+      // Credentials sealed with the previous key are re-sealed now, while it can still open them.
+      if (resealCredentials(sess, keyring) || moved) await writeRecord(ref, sess);
       return sess;
     },
     async set(sid: string, sess: AppSession): Promise<void> {

@@ -47,7 +47,8 @@ test('a revoked key is rejected', async (t) => {
   t.is(res.json.error.code, 'render_key_invalid');
 });
 
-test('Render down: 503 with a clear message, nothing stored', async (t) => {
+// Serial: both tests end with clearFaults(), which would also clear the other's fault mid-flight.
+test.serial('Render down: 503 with a clear message, nothing stored', async (t) => {
   const apiKey = key('outage');
   stack.render.addAccount({ apiKey });
   const agent = stack.agent();
@@ -62,7 +63,7 @@ test('Render down: 503 with a clear message, nothing stored', async (t) => {
   t.false((await agent.get('/api/render/status')).json.configured);
 });
 
-test('a connection reset from Render is also a clean 503', async (t) => {
+test.serial('a connection reset from Render is also a clean 503', async (t) => {
   const apiKey = key('reset');
   stack.render.addAccount({ apiKey });
   const agent = stack.agent();

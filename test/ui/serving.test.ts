@@ -51,6 +51,10 @@ test('GET / serves the page with the strict CSP, revalidated by ETag', async (t)
   t.is(again.status, 304);
   t.is(again.body, '');
   t.is((await a.get('/index.html')).status, 200);
+  // Every asset the page names exists (a renamed module would otherwise fail only in the browser).
+  const named = [...res.text.matchAll(/(?:href|src)="(\/assets\/[^"]+)"/g)].map((m) => m[1]!);
+  t.true(named.length > 5);
+  for (const path of named) t.is((await a.get(path)).status, 200, path);
 });
 
 test('GET /assets/* serves known types with ETags; traversal and unknown files are 404', async (t) => {

@@ -109,6 +109,6 @@ export function createApi(hooks = {}) {
     serviceAction: (id, action, body) => post(`/api/render/services/${enc(id)}/${action}`, body),
     deleteService: (id) => del(`/api/render/services/${enc(id)}`),
 
-    audit: () => get('/api/audit'),
+    audit: ({ limit = 50, cursor = null } = {}) => get(`/api/audit?limit=${limit}${cursor ? `&cursor=${enc(cursor)}` : ''}`),
   };
 }

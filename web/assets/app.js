@@ -84,7 +84,7 @@ function drawNav(active) {
   replace(nav,
     link('dashboard', '#/', 'Dashboard'),
     link('deploy', '#/deploy', 'New deploy'),
-    auditAvailable ? link('audit', '#/audit', 'Audit trail') : null,
+    auditAvailable ? link('audit', '#/audit', 'Audit') : null,
     link('settings', '#/settings', 'Settings'));
   nav.hidden = false;
 }
@@ -137,7 +137,7 @@ function showSignedOut({ authError = null, message = null, kind = 'error' } = {}
 
 async function probeAudit() {
   try {
-    await api.audit();
+    await api.audit({ limit: 1 });
     auditAvailable = true;
   } catch {
     auditAvailable = false;

@@ -93,20 +93,28 @@ export function deploymentView(ctx, route) {
       rec.dashboardUrl ? a(rec.dashboardUrl, 'View on Render') : null);
   }
 
+  let actionsKey = null;
   function drawActions() {
+    const canCancel = !rec.finished;
+    const canRedeploy = Boolean(rec.serviceId && rec.finished);
+    const canRollback = Boolean(rec.serviceId && rec.deployId && rec.status === 'live' && rec.kind !== 'rollback');
+    // Rebuild only when the choice of actions changes: a status update must not swallow a pending "Confirm".
+    const key = `${canCancel}|${canRedeploy}|${canRollback}|${rec.serviceId}|${rec.deployId}`;
+    if (key === actionsKey) return;
+    actionsKey = key;
     const list = [];
-    if (!rec.finished) {
+    if (canCancel) {
       list.push(confirmButton({
         label: 'Cancel deploy', question: 'Cancel this deploy?', confirmLabel: 'Cancel deploy', danger: true, testId: 'cancel',
         onConfirm: () => act('Cancel', () => ctx.api.cancelDeployment(id), { stay: true }),
       }));
     }
-    if (rec.serviceId && rec.finished) {
+    if (canRedeploy) {
       const redeploy = h('button', { type: 'button', class: 'btn btn--secondary', 'data-testid': 'redeploy' }, 'Redeploy');
       redeploy.addEventListener('click', () => busy(redeploy, 'Starting…', () => act('Redeploy', () => ctx.api.serviceAction(rec.serviceId, 'redeploy'))));
       list.push(redeploy);
     }
-    if (rec.serviceId && rec.deployId && rec.status === 'live' && rec.kind !== 'rollback') {
+    if (canRollback) {
       list.push(confirmButton({
         label: 'Roll back to this deploy', question: 'Make this deploy live again?', confirmLabel: 'Roll back', testId: 'rollback',
         onConfirm: () => act('Rollback', () => ctx.api.serviceAction(rec.serviceId, 'rollback', { deploy_id: rec.deployId })),

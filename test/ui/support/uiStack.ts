@@ -82,12 +82,13 @@ export async function connectKey(page: Page, apiKey: string): Promise<void> {
 }
 
 /** Fill and submit the deploy form for `fullName`; resolves on the deployment page with its id. */
-export async function deployThroughForm(page: Page, fullName: string, opts: { serviceName?: string; env?: Array<[string, string]> } = {}): Promise<string> {
+export async function deployThroughForm(page: Page, fullName: string, opts: { serviceName?: string; buildCommand?: string; env?: Array<[string, string]> } = {}): Promise<string> {
   await page.getByRole('link', { name: 'New deploy' }).first().click();
   await page.getByTestId('repo-search').fill(fullName.split('/')[1]!);
   await page.locator(`[data-testid=repo-option][data-repo="${fullName}"]`).click();
   await page.getByTestId('detected-stack-name').waitFor();
   if (opts.serviceName) await page.getByTestId('service-name').fill(opts.serviceName);
+  if (opts.buildCommand) await page.getByTestId('build-command').fill(opts.buildCommand);
   for (const [key, value] of opts.env ?? []) {
     await page.getByTestId('env-add').click();
     await page.getByTestId('env-name').last().fill(key);

@@ -1,0 +1,186 @@
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import type { Bench, Deployment } from '../lib/bench.js';
+import { startDeployment } from '../lib/bench.js';
+import { cpuMsBetween, startChild, type BenchChild } from '../lib/children.js';
+import { createTenant, headersOf, type Tenant } from '../lib/tenants.js';
+import { trackDeployments, type DeploymentTracker } from '../lib/tracker.js';
+import { mapLimit, percentile, round, sleep, waitFor } from '../lib/stats.js';
+
+export interface Latency { p50Ms: number; p99Ms: number; maxMs: number }
+export interface PipelineRun {
+  deploys: number; live: number; seconds: number; deploysPerSec: number;
+  /** Redis commands per deploy (all clients: web, worker, BullMQ), and the busiest commands. */
+  redisCommandsPerDeploy: number;
+  topRedisCommands: Record<string, number>;
+  /** Orchestrator CPU (web + worker processes; simulators excluded) per deploy, ms. */
+  cpuMsPerDeploy: { web: number; worker: number; total: number };
+  enqueueToFirstRenderCall: Latency;
+  enqueueToLive: Latency;
+}
+export interface PipelineResult {
+  concurrency: number;
+  burst: PipelineRun;
+  sustained: PipelineRun & { targetRate: number; achievedRate: number };
+  noopBullmq: { jobs: number; seconds: number; jobsPerSec: number };
+  burstVsNoop: number;
+  fairness: { burst: number; loneDelayMs: number; burstStartedBefore: number };
+  renderCalls: number; renderRateLimited: number;
+}
+
+const lat = (xs: number[]): Latency => ({ p50Ms: round(percentile(xs, 50)), p99Ms: round(percentile(xs, 99)), maxMs: round(xs.length ? Math.max(...xs) : Number.NaN) });
+
+/**
+ * The deploy pipeline end to end: HTTP POST /api/render/deploy on the web process → BullMQ → the
+ * worker process (GitHub verify, stack detection, Render create, watch) → live, with instant deploys on
+ * the Render simulator so the orchestrator's own cost is what is measured. Every deployment has its own
+ * tenant (session, GitHub token, Render key), so each Render call maps to exactly one deployment.
+ */
+export async function runPipeline(bench: Bench, o: { concurrency: number; burst: number; rate: number; sustainS: number; noopJobs: number; fairnessBurst: number }): Promise<PipelineResult> {
+  const dep = await startDeployment(bench, {
+    name: 'pipeline',
+    render: { phaseMs: { created: 0, build_in_progress: 0, pre_deploy_in_progress: 0, update_in_progress: 0 } },
+    worker: { concurrency: o.concurrency },
+  });
+  try {
+    const tracker = await trackDeployments(bench.cleanup, dep.config.redisUrl, dep.config.redisPrefix);
+    const sustainedCount = Math.round(o.rate * o.sustainS);
+    bench.log(`  setting up ${o.burst + sustainedCount} tenants …`);
+    const tenants = await mapLimit(Array.from({ length: o.burst + sustainedCount }, (_, i) => i), 20, (i) =>
+      createTenant(dep.deps, bench.github, dep.render, { login: `pipe-${i}`, repos: 1 }));
+
+    // Warm the worker and web (JIT, connection pools) with a handful of deploys that are not counted.
+    const warm = await mapLimit(Array.from({ length: 10 }, (_, i) => i), 10, async (i) =>
+      requestDeploy(dep, await createTenant(dep.deps, bench.github, dep.render, { login: `pipe-warm-${i}`, repos: 1 })));
+    await waitFinished(tracker, warm.map((w) => w.id), 30_000);
+
+    bench.log(`  burst: ${o.burst} deploys as fast as they can be requested …`);
+    const burst = await measure(dep, tracker, async () => mapLimit(tenants.slice(0, o.burst), 25, (t) => requestDeploy(dep, t)));
+
+    bench.log(`  sustained: ${o.rate} deploys/s for ${o.sustainS} s …`);
+    const sustainedTenants = tenants.slice(o.burst);
+    let achieved = 0;
+    const sustained = await measure(dep, tracker, async () => {
+      const t0 = Date.now();
+      const out = await Promise.all(sustainedTenants.map(async (t, i) => {
+        await sleep(Math.max(0, t0 + (i * 1000) / o.rate - Date.now()));
+        return requestDeploy(dep, t);
+      }));
+      achieved = sustainedTenants.length / ((Date.now() - t0) / 1000);
+      return out;
+    });
+
+    bench.log(`  baseline: ${o.noopJobs} no-op BullMQ jobs …`);
+    const noopBullmq = await runNoop(bench, dep, o.concurrency, o.noopJobs);
+
+    bench.log(`  fairness: one tenant's ${o.fairnessBurst}-deploy burst, then a lone tenant's deploy …`);
+    const fairness = await runFairness(bench, dep, tracker, o.fairnessBurst);
+
+    return {
+      concurrency: o.concurrency, burst, sustained: { ...sustained, targetRate: o.rate, achievedRate: round(achieved) },
+      noopBullmq, burstVsNoop: round(burst.deploysPerSec / noopBullmq.jobsPerSec, 3), fairness,
+      renderCalls: dep.render.calls.length, renderRateLimited: dep.render.calls.filter((c) => c.status === 429).length,
+    };
+  } finally {
+    await dep.stop();
+  }
+}
+
+interface Requested { id: string; tenant: Tenant; createdAt: number }
+
+async function requestDeploy(dep: Deployment, t: Tenant, repo = t.repos[0]!, name = repo.split('/')[1]!): Promise<Requested> {
+  const res = await fetch(`${dep.url}/api/render/deploy`, {
+    method: 'POST',
+    headers: headersOf(t, { 'content-type': 'application/json', 'x-csrf-token': t.csrfToken }),
+    body: JSON.stringify({ github_repo: repo, project_name: name }),
+  });
+  const body = (await res.json()) as { id?: string; createdAt?: string; error?: { code: string } };
+  if (res.status !== 202 || !body.id) throw new Error(`POST /api/render/deploy for ${t.login}: ${res.status} ${body.error?.code ?? ''}`);
+  return { id: body.id, tenant: t, createdAt: Date.parse(body.createdAt!) };
+}
+
+async function waitFinished(tracker: DeploymentTracker, ids: string[], timeoutMs: number) {
+  const ok = await waitFor(() => tracker.finishedOf(ids) === ids.length, timeoutMs, 50);
+  if (!ok) throw new Error(`${ids.length - tracker.finishedOf(ids)} of ${ids.length} deployments unfinished after ${timeoutMs / 1000} s`);
+}
+
+/** Run a batch of deploy requests, wait for all to finish, and measure rate, CPU and latencies. */
+async function measure(dep: Deployment, tracker: DeploymentTracker, request: () => Promise<Requested[]>): Promise<PipelineRun> {
+  const worker = dep.worker!;
+  const [w0, k0, c0] = await Promise.all([dep.web.stats(), worker.stats(), commandStats(dep)]);
+  const started = Date.now();
+  const reqs = await request();
+  await waitFinished(tracker, reqs.map((r) => r.id), 120_000);
+  const ended = Math.max(...reqs.map((r) => tracker.get(r.id)!.finishedAt!));
+  const [w1, k1, c1] = await Promise.all([dep.web.stats(), worker.stats(), commandStats(dep)]);
+  const n = reqs.length;
+  const perCommand = [...c1].map(([k, v]) => [k, (v - (c0.get(k) ?? 0)) / n] as const).filter(([, v]) => v > 0).sort((a, b) => b[1] - a[1]);
+  const web = cpuMsBetween(w0, w1) / n;
+  const wrk = cpuMsBetween(k0, k1) / n;
+
+  // First Render call of each deployment: the first simulator call by its tenant's account after it was requested.
+  const firstCall = new Map<string, number>();
+  for (const c of dep.render.calls) if (c.accountId && c.at >= started - 1000 && !firstCall.has(c.accountId)) firstCall.set(c.accountId, c.at);
+  const toFirst = reqs.map((r) => (firstCall.get(r.tenant.accountId) ?? Number.NaN) - r.createdAt).filter(Number.isFinite);
+  const toLive = reqs.map((r) => tracker.get(r.id)!.finishedAt! - r.createdAt);
+  const live = reqs.filter((r) => tracker.get(r.id)!.status === 'live').length;
+  const seconds = (ended - started) / 1000;
+  return {
+    deploys: n, live, seconds: round(seconds, 2), deploysPerSec: round(n / seconds),
+    redisCommandsPerDeploy: round(perCommand.reduce((a, [, v]) => a + v, 0)),
+    topRedisCommands: Object.fromEntries(perCommand.slice(0, 8).map(([k, v]) => [k, round(v)])),
+    cpuMsPerDeploy: { web: round(web, 2), worker: round(wrk, 2), total: round(web + wrk, 2) },
+    enqueueToFirstRenderCall: lat(toFirst), enqueueToLive: lat(toLive),
+  };
+}
+
+/** Calls per Redis command so far (INFO commandstats). */
+async function commandStats(dep: Deployment): Promise<Map<string, number>> {
+  const info = await dep.deps.redis.info('commandstats');
+  const out = new Map<string, number>();
+  for (const m of info.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) out.set(m[1]!, Number(m[2]));
+  return out;
+}
+
+/** Raw BullMQ: no-op jobs through a worker process with the same concurrency, on the same Redis. */
+async function runNoop(bench: Bench, dep: Deployment, concurrency: number, jobs: number) {
+  const name = 'bench-noop';
+  const prefix = `{${dep.config.redisPrefix}-noop}`;
+  const child: BenchChild = await startChild(bench.cleanup, 'noop-worker', 'noopWorkerMain.ts', {
+    REDIS_URL: dep.config.redisUrl, BENCH_QUEUE: name, BENCH_QUEUE_PREFIX: prefix, BENCH_CONCURRENCY: String(concurrency),
+  });
+  const connection = new Redis(dep.config.redisUrl, { maxRetriesPerRequest: null });
+  const queue = new Queue(name, { connection, prefix });
+  try {
+    const started = Date.now();
+    for (let i = 0; i < jobs; i += 500) {
+      await queue.addBulk(Array.from({ length: Math.min(500, jobs - i) }, (_, j) => ({ name: 'noop', data: { n: i + j } })));
+    }
+    const done = await waitFor(async () => ((await child.stats()).extra?.completed ?? 0) >= jobs, 60_000, 20);
+    if (!done) throw new Error('no-op BullMQ jobs did not complete in 60 s');
+    const seconds = (Date.now() - started) / 1000;
+    return { jobs, seconds: round(seconds, 2), jobsPerSec: round(jobs / seconds) };
+  } finally {
+    await queue.obliterate({ force: true }).catch(() => {});
+    await queue.close();
+    connection.disconnect();
+    await child.stop();
+  }
+}
+
+/**
+ * One tenant requests a burst (their key allows 20 new services an hour, so most of it waits on the
+ * per-key budget as delayed jobs), then another tenant requests one deploy: how long until it starts.
+ */
+async function runFairness(bench: Bench, dep: Deployment, tracker: DeploymentTracker, burstSize: number) {
+  const big = await createTenant(dep.deps, bench.github, dep.render, { login: 'fair-big', repos: burstSize });
+  const lone = await createTenant(dep.deps, bench.github, dep.render, { login: 'fair-lone', repos: 1 });
+  const burst = await mapLimit(big.repos, 20, (repo) => requestDeploy(dep, big, repo, repo.split('/')[1]!));
+  const mine = await requestDeploy(dep, lone);
+  const ok = await waitFor(() => tracker.get(mine.id)?.at.verifying !== undefined, 30_000, 20);
+  if (!ok) throw new Error('the lone tenant\'s deploy did not start within 30 s');
+  const startedAt = tracker.get(mine.id)!.at.verifying!;
+  const burstStartedBefore = burst.filter((b) => (tracker.get(b.id)?.at.verifying ?? Infinity) < startedAt).length;
+  await waitFinished(tracker, [mine.id], 30_000);
+  return { burst: burstSize, loneDelayMs: startedAt - mine.createdAt, burstStartedBefore };
+}

@@ -1,0 +1,135 @@
+import type { Bench } from '../lib/bench.js';
+import { startDeployment } from '../lib/bench.js';
+import { createTenant, type Tenant } from '../lib/tenants.js';
+import { trackDeployments } from '../lib/tracker.js';
+import { mapLimit, percentile, round, sleep } from '../lib/stats.js';
+
+export interface ScaleResult {
+  tenants: number; deploys: number;
+  /** Seconds from the first enqueue until every deploy was on Render and being watched. */
+  rampSeconds: number; rampPerSec: number;
+  peakWatched: number;
+  /** Held with all of them in flight for this long (one full re-check interval of the watch policy and more). */
+  holdSeconds: number;
+  /** Each deploy's time on Render (created → live), seconds: at least the simulated 60 s. */
+  deployDurationS: { min: number; p50: number };
+  peakWorkerRssMb: number; peakWorkerHeapMb: number;
+  redisBytesPerWatched: number;
+  /** Render GETs per second the worker spent watching, during the hold. */
+  watchChecksPerSec: number;
+  /** After Render finished them all at once: how long until each was recorded live. */
+  detectLagS: { p50: number; p99: number; max: number };
+  allLive: boolean;
+  renderRateLimited: number;
+}
+
+const mb = (bytes: number) => round(bytes / 1024 / 1024, 0);
+
+async function usedMemory(bench: Bench): Promise<number> {
+  const info = await bench.redis.client.info('memory');
+  return Number(/used_memory:(\d+)/.exec(info)?.[1] ?? 0);
+}
+
+/**
+ * How many in-flight deploys one worker process watches at once. Real deploys (sessions with keys in
+ * Redis, GitHub verify, stack detection, Render service creation) are enqueued through the server's
+ * deployment service, spread over many tenants so each key stays inside Render's default limits.
+ * The simulator holds every deploy in progress (manual mode) until all of them are being watched and
+ * have been for a full re-check interval, then the build and update phases run for `deploySeconds`
+ * and all go live at once: no deploy is shorter than that, and the ramp-up time does not shrink the
+ * population being watched. The worker uses the production watch policy and concurrency.
+ */
+export async function runScale(bench: Bench, o: { tenants: number; deploysPerTenant: number; holdSeconds: number; deploySeconds: number; timeoutS: number }): Promise<ScaleResult> {
+  const dep = await startDeployment(bench, { name: 'scale', render: { manualDeploys: true }, worker: {} });
+  try {
+    const tracker = await trackDeployments(bench.cleanup, dep.config.redisUrl, dep.config.redisPrefix);
+    const tenants = await mapLimit(Array.from({ length: o.tenants }, (_, i) => i), 25, (i) =>
+      createTenant(dep.deps, bench.github, dep.render, { login: `scale-${i}`, repos: o.deploysPerTenant }));
+    const memBefore = await usedMemory(bench);
+    let peakRss = 0;
+    let peakHeap = 0;
+    const sampleWorker = async () => {
+      const s = await dep.worker!.stats();
+      peakRss = Math.max(peakRss, s.rss);
+      peakHeap = Math.max(peakHeap, s.heapUsed);
+    };
+
+    // Enqueue everything through the deployment service (what POST /api/render/deploy calls).
+    const total = o.tenants * o.deploysPerTenant;
+    const jobs = tenants.flatMap((t) => t.repos.map((repo) => ({ t, repo })));
+    const started = Date.now();
+    const ids = await mapLimit(jobs, 50, async ({ t, repo }) => (await enqueue(dep.deps, t, repo)).id);
+    bench.log(`  ${total} deploys enqueued in ${((Date.now() - started) / 1000).toFixed(1)} s; waiting until all are watched …`);
+
+    const deadline = started + o.timeoutS * 1000;
+    let lastLog = 0;
+    while (tracker.watching() < total && Date.now() < deadline) {
+      await sleep(1_000);
+      await sampleWorker();
+      if (Date.now() - lastLog > 10_000) { lastLog = Date.now(); bench.log(`    watched ${tracker.watching()} / ${total}`); }
+      if (tracker.finished() > 0) break; // something failed: stop waiting, report what was reached
+    }
+    const rampSeconds = (Date.now() - started) / 1000;
+    const failedEarly = tracker.finished();
+
+    // Hold: everyone in flight for a full re-check interval; measure memory and watch traffic.
+    const callsBefore = dep.render.calls.length;
+    const holdStart = Date.now();
+    const memAtPeak: number[] = [];
+    while (Date.now() - holdStart < o.holdSeconds * 1000) {
+      await sleep(1_000);
+      await sampleWorker();
+      memAtPeak.push(await usedMemory(bench));
+    }
+    const holdCalls = dep.render.calls.slice(callsBefore).filter((c) => c.method === 'GET').length;
+    const watchChecksPerSec = holdCalls / ((Date.now() - holdStart) / 1000);
+    const peakWatched = tracker.peakWatching();
+
+    // Render runs the deploys: build, then update, then live, all together.
+    const records = await mapLimit(ids, 100, (id) => dep.deps.deployments.get(id));
+    const deployIds = records.map((r) => r?.deployId).filter((d): d is string => Boolean(d));
+    const step = () => { for (const d of deployIds) { try { dep.render.advanceDeploy(d); } catch { /* already finished */ } } };
+    step(); // created → build_in_progress
+    await sleepSampling(o.deploySeconds * 750, sampleWorker);
+    step(); // → update_in_progress
+    await sleepSampling(o.deploySeconds * 250, sampleWorker);
+    step(); // → live
+    const liveAt = Date.now();
+    while (tracker.finishedOf(ids) < ids.length && Date.now() - liveAt < 60_000) await sleepSampling(500, sampleWorker);
+    const lags = ids.map((id) => tracker.get(id)?.finishedAt).filter((x): x is number => x !== undefined).map((at) => (at - liveAt) / 1000);
+    const onRender = ids.map((id) => tracker.get(id)).filter((t) => t?.at.created !== undefined && t.finishedAt !== undefined).map((t) => (t!.finishedAt! - t!.at.created!) / 1000);
+    const live = ids.filter((id) => tracker.get(id)?.status === 'live').length;
+
+    return {
+      tenants: o.tenants, deploys: total,
+      rampSeconds: round(rampSeconds), rampPerSec: round(total / rampSeconds),
+      peakWatched, holdSeconds: o.holdSeconds,
+      deployDurationS: { min: round(Math.min(...onRender)), p50: round(percentile(onRender, 50)) },
+      peakWorkerRssMb: mb(peakRss), peakWorkerHeapMb: mb(peakHeap),
+      redisBytesPerWatched: round((Math.max(...memAtPeak) - memBefore) / Math.max(1, peakWatched), 0),
+      watchChecksPerSec: round(watchChecksPerSec),
+      detectLagS: { p50: round(percentile(lags, 50)), p99: round(percentile(lags, 99)), max: round(lags.length ? Math.max(...lags) : Number.NaN) },
+      allLive: live === total && failedEarly === 0,
+      renderRateLimited: dep.render.calls.filter((c) => c.status === 429).length,
+    };
+  } finally {
+    await dep.stop();
+  }
+}
+
+async function sleepSampling(ms: number, sample: () => Promise<void>) {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    await sleep(Math.min(1_000, end - Date.now()));
+    await sample();
+  }
+}
+
+function enqueue(deps: Awaited<ReturnType<typeof startDeployment>>['deps'], t: Tenant, repo: string) {
+  const name = repo.split('/')[1]!;
+  return deps.deploymentService.requestDeploy(
+    { userId: t.userId, sessionRef: t.sessionRef, keyFingerprint: t.keyFingerprint },
+    { githubRepo: repo, serviceName: name, branch: null, ownerId: t.ownerId, region: 'oregon', plan: 'starter', envVarKeys: [], buildCommand: null, startCommand: null },
+    [],
+  ).then((r) => r.record);
+}

@@ -1,0 +1,74 @@
+import type { Bench } from '../lib/bench.js';
+import { startDeployment } from '../lib/bench.js';
+import { createTenant, headersOf, type Tenant } from '../lib/tenants.js';
+import { mapLimit, percentile, round, sleep } from '../lib/stats.js';
+
+export interface ServicesResult {
+  users: number; pollEveryMs: number; durationS: number; renderLatencyMs: number; servicesPerUser: number;
+  requests: number; non200: number;
+  p50Ms: number; p99Ms: number;
+  /** Render GETs per user per minute over the polling window: mean and the busiest user. */
+  renderGetsPerUserMin: { mean: number; max: number };
+  renderCalls: number; renderRateLimited: number;
+}
+
+/**
+ * Many signed-in users, each with their own Render key and a few services, each polling
+ * GET /api/render/services every second (as the dashboard does), against the Render simulator at a
+ * realistic latency and Render's default limits. Measures what users see (latency) and what Render
+ * sees (GETs per key per minute, and any 429).
+ */
+export async function runServices(bench: Bench, o: { users: number; pollEveryMs: number; durationS: number; renderLatencyMs: number; servicesPerUser: number }): Promise<ServicesResult> {
+  const dep = await startDeployment(bench, { name: 'services', render: { latencyMs: o.renderLatencyMs } });
+  try {
+    const tenants = await mapLimit(Array.from({ length: o.users }, (_, i) => i), 20, (i) =>
+      createTenant(dep.deps, bench.github, dep.render, { login: `svc-user-${i}`, repos: 0 }));
+    // Each user's existing services, created straight on the simulator (not through the orchestrator).
+    await mapLimit(tenants.flatMap((t) => Array.from({ length: o.servicesPerUser }, (_, i) => ({ t, i }))), 50, ({ t, i }) => createService(dep.render.url, t, `svc-${i}`));
+
+    const callsBefore = dep.render.calls.length;
+    const windowStart = Date.now();
+    const latencies: number[] = [];
+    let non200 = 0;
+    const endAt = windowStart + o.durationS * 1000;
+    // Users start spread over one poll interval, then each polls on its own fixed schedule.
+    await Promise.all(tenants.map(async (t, i) => {
+      let due = windowStart + Math.floor((i / tenants.length) * o.pollEveryMs);
+      while (due < endAt) {
+        await sleep(Math.max(0, due - Date.now()));
+        const t0 = performance.now();
+        const res = await fetch(`${dep.url}/api/render/services`, { headers: headersOf(t) });
+        await res.arrayBuffer();
+        latencies.push(performance.now() - t0);
+        if (res.status !== 200) non200++;
+        due += o.pollEveryMs;
+      }
+    }));
+    const windowMin = (Date.now() - windowStart) / 60_000;
+    const calls = dep.render.calls.slice(callsBefore);
+    const getsByAccount = new Map<string, number>();
+    for (const c of calls) if (c.method === 'GET' && c.accountId) getsByAccount.set(c.accountId, (getsByAccount.get(c.accountId) ?? 0) + 1);
+    const perUser = tenants.map((t) => (getsByAccount.get(t.accountId) ?? 0) / windowMin);
+    return {
+      users: o.users, pollEveryMs: o.pollEveryMs, durationS: o.durationS, renderLatencyMs: o.renderLatencyMs, servicesPerUser: o.servicesPerUser,
+      requests: latencies.length, non200,
+      p50Ms: round(percentile(latencies, 50)), p99Ms: round(percentile(latencies, 99)),
+      renderGetsPerUserMin: { mean: round(perUser.reduce((a, b) => a + b, 0) / perUser.length), max: round(Math.max(...perUser)) },
+      renderCalls: calls.length, renderRateLimited: calls.filter((c) => c.status === 429).length,
+    };
+  } finally {
+    await dep.stop();
+  }
+}
+
+async function createService(renderUrl: string, t: Tenant, name: string): Promise<void> {
+  const res = await fetch(`${renderUrl}/services`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${t.apiKey}`, 'content-type': 'application/json' },
+    body: JSON.stringify({
+      type: 'web_service', name, ownerId: t.ownerId, repo: `https://github.com/${t.login}/${name}`, autoDeploy: 'no',
+      serviceDetails: { runtime: 'node', plan: 'starter', region: 'oregon', envSpecificDetails: { buildCommand: 'npm ci', startCommand: 'node index.js' } },
+    }),
+  });
+  if (res.status !== 201) throw new Error(`seeding a service for ${t.login}: Render simulator answered ${res.status}`);
+}

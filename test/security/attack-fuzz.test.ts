@@ -1,0 +1,260 @@
+import test from 'ava';
+import type Router from '@koa/router';
+import fc from 'fast-check';
+import { gzipSync } from 'node:zlib';
+import { startStack, type Stack } from '../helpers/stack.js';
+import {
+  addPrivateRepo, contractViolation, discoverRoutes, encodeIds, fillPath, hostileJsonText, hostileQuery, hostileScalar, hostileSegment,
+  malformedJson, oversizedJson, send, serviceWithLiveDeploy, snapshot, specsFor, tenantWithKey, uncatalogued, unhandledErrors,
+  WRONG_CONTENT_TYPES, type AttackRequest, type RawResponse, type RouteSpec, type Tenant, type TenantIds,
+} from '../helpers/attack.js';
+import { assertNoSecrets, witnessSecrets, type SecretWitness } from '../helpers/secretScan.js';
+
+// Property tests over every route the app mounts (discovered from its router): hostile path params,
+// query strings, JSON bodies, malformed / oversized / mis-typed bodies. For all of them: never a 5xx,
+// a JSON {error:{code,message}} for every 4xx under /api, the process stays up and logs no unhandled
+// error, no prototype is polluted, and nothing changes — neither the caller's state nor a victim's.
+
+const RUNS = 30;
+// Failures show the broken contract (our thrown message), not only the counterexample.
+fc.configureGlobal({ includeErrorInReport: true });
+const HUGE = { points: 1_000_000, durationSec: 600 };
+
+let stack: Stack;
+let witness: SecretWitness;
+let specs: RouteSpec[];
+let discoveredUnknown: string[];
+let me: Tenant;
+let victim: Tenant;
+let myIds: TenantIds;
+let victimIds: TenantIds;
+let baseline: Awaited<ReturnType<typeof snapshot>>;
+const transcript: string[] = [];
+const protoKeys = Object.getOwnPropertyNames(Object.prototype).sort();
+
+test.before(async () => {
+  let router: Router | undefined;
+  stack = await startStack({
+    appOptions: {
+      onRouter: (r) => { router = r; },
+      // Only the limits are lifted (a fuzz run is a burst by design); every check they guard stays.
+      security: { limits: { keySetup: HUGE, deploys: HUGE, lifecycle: HUGE, invalidKeys: { maxInvalid: 1_000_000, windowSec: 900, lockSec: 900 } } },
+    },
+    renderOptions: { rateLimits: { read: { limit: 100_000 }, write: { limit: 100_000 }, createService: { limit: 10_000 } } },
+  });
+  witness = witnessSecrets(stack);
+  const discovered = discoverRoutes(router!);
+  discoveredUnknown = uncatalogued(discovered);
+  specs = discoveredUnknown.length ? [] : specsFor(discovered);
+
+  me = await tenantWithKey(stack, 'fuzz-me');
+  victim = await tenantWithKey(stack, 'fuzz-victim');
+  addPrivateRepo(stack, me.login, 'mine');
+  addPrivateRepo(stack, victim.login, 'theirs');
+  const [mySvc, theirSvc] = await Promise.all([serviceWithLiveDeploy(me, 'fuzz-me-web'), serviceWithLiveDeploy(victim, 'fuzz-victim-web')]);
+  // Deployment records (no worker runs here, so they stay queued and unchanged).
+  const myDep = await me.agent.post('/api/render/deploy', { github_repo: `${me.login}/mine`, project_name: 'mine', env_vars: { FUZZ_SECRET: 'fuzz-env-value-0123456789' } });
+  const theirDep = await victim.agent.post('/api/render/deploy', { github_repo: `${victim.login}/theirs`, project_name: 'theirs', env_vars: { VICTIM_SECRET: 'victim-env-value-987654321' } });
+  if (myDep.status !== 202 || theirDep.status !== 202) throw new Error(`deploy setup: ${myDep.status} ${theirDep.status}`);
+  myIds = { deploymentId: myDep.json.id, ...mySvc, repoOwner: me.login, repoName: 'mine', ownerId: me.ownerId, apiKey: me.apiKey };
+  victimIds = { deploymentId: theirDep.json.id, ...theirSvc, repoOwner: victim.login, repoName: 'theirs', ownerId: victim.ownerId, apiKey: victim.apiKey };
+  baseline = await snapshot(stack, [me, victim]);
+});
+test.after.always(async () => { await stack?.close(); });
+
+const foreignIds = () => [victimIds.deploymentId, victimIds.serviceId, victimIds.deployId, victimIds.ownerId, victimIds.repoOwner, victimIds.repoName];
+/** The victim's identifiers: none may appear in anything the attacker gets back. */
+const victimMarkers = () => [victimIds.deploymentId, victimIds.serviceId, victimIds.deployId, victimIds.ownerId, 'fuzz-victim-web', `${victim.login}/theirs`];
+
+/** Sends as `me` and throws (so fast-check reports and shrinks) when the answer breaks the contract. */
+async function probe(req: AttackRequest, extra?: (res: RawResponse) => string | null): Promise<RawResponse> {
+  const res = await send(stack.url, me, req, transcript);
+  const problem = contractViolation(req.path, res) ?? extra?.(res) ?? null;
+  const leaked = victimMarkers().find((m) => res.text.includes(m) || JSON.stringify(res.headers).includes(m));
+  if (problem || leaked) throw new Error(`${req.method} ${req.path.slice(0, 200)} → ${problem ?? `victim data in the answer (${leaked})`}`);
+  return res;
+}
+
+const refused = (res: RawResponse) => (res.status >= 400 && res.status < 500 ? null : `expected a 4xx refusal, got ${res.status}: ${res.text.slice(0, 200)}`);
+
+async function unchanged(t: import('ava').ExecutionContext) {
+  t.deepEqual(await snapshot(stack, [me, victim]), baseline, 'the caller\'s and the victim\'s state are exactly as before');
+}
+
+test.serial('every route the app mounts is in the attack catalogue', (t) => {
+  t.deepEqual(discoveredUnknown, [], 'new routes: add them to ROUTE_CATALOG in test/helpers/attack.ts with their params and body');
+  t.true(specs.length >= 25, `discovered ${specs.length} routes`);
+});
+
+test.serial('hostile path params on every route with params: refused cleanly, never someone else\'s data', async (t) => {
+  const withParams = specs.filter((s) => s.params && !s.stream);
+  t.true(withParams.length >= 8);
+  for (const spec of withParams) {
+    const names = Object.keys(spec.params!);
+    await fc.assert(fc.asyncProperty(fc.tuple(...names.map(() => hostileSegment(foreignIds()))), async (values) => {
+      const byKind = { ...encodeIds(myIds) };
+      names.forEach((n, i) => { byKind[spec.params![n]!] = values[i]!; });
+      const path = fillPath(spec, byKind);
+      const body = spec.validBody?.(myIds);
+      const res = await probe({ method: spec.method, path, ...(body === undefined ? {} : { json: body }) }, (r) => {
+        if (spec.access === 'user' && r.status < 400) return `a hostile id was accepted (${r.status})`;
+        if (spec.params!.path === 'assetPath' && /render-orchestrator|SECRET_KEY|"dependencies"/.test(r.text)) return 'a file outside web/assets was served';
+        return null;
+      });
+      return res.status < 500;
+    }), { numRuns: RUNS });
+  }
+  await unchanged(t);
+});
+
+test.serial('hostile query strings on every GET route (including the OAuth endpoints)', async (t) => {
+  const gets = specs.filter((s) => s.method === 'GET');
+  for (const spec of gets) {
+    const path = fillPath(spec, encodeIds(myIds));
+    await fc.assert(fc.asyncProperty(hostileQuery(spec.query ?? [], foreignIds()), async (qs) => {
+      await probe({ method: 'GET', path: `${path}?${qs}`, stream: spec.stream }, (res) => {
+        if (spec.path === '/api/auth/github/login') {
+          // Whatever the query says, sign-in goes to the configured GitHub with our own callback.
+          const to = res.headers.location ? new URL(res.headers.location) : null;
+          if (res.status !== 302 || !to) return `login start answered ${res.status}`;
+          if (!to.href.startsWith(`${stack.config.github.oauthUrl}/login/oauth/authorize?`)) return `login redirects elsewhere: ${to.origin}${to.pathname}`;
+          if (to.searchParams.get('redirect_uri') !== `${stack.config.baseUrl}/api/auth/github/callback`) return `redirect_uri changed: ${to.searchParams.get('redirect_uri')}`;
+        }
+        if (spec.path === '/api/auth/github/callback') {
+          const loc = res.headers.location;
+          if (res.status !== 302 || (loc !== '/?auth_error=github_login_failed' && loc !== '/?auth_error=access_denied')) return `callback answered ${res.status} → ${loc}`;
+        }
+        return null;
+      });
+    }), { numRuns: spec.stream ? 5 : 20 });
+  }
+  await unchanged(t);
+});
+
+test.serial('other HTTP methods on every route path: a JSON 405 under /api, never a 5xx, nothing changed', async (t) => {
+  // Methods Node's parser knows (it answers anything else itself, before the app sees it).
+  const methods = fc.constantFrom('PUT', 'PATCH', 'PROPFIND', 'TRACE', 'OPTIONS', 'SEARCH', 'LINK', 'UNLINK', 'PURGE', 'MKCOL', 'LOCK', 'REPORT', 'COPY', 'MOVE', 'DELETE', 'POST', 'GET');
+  await fc.assert(fc.asyncProperty(fc.constantFrom(...specs.filter((s) => !s.stream)), methods, async (spec, method) => {
+    if (method === spec.method) return;
+    const path = fillPath(spec, encodeIds(myIds));
+    await probe({ method, path, json: method === 'GET' ? undefined : {} }, (res) =>
+      (res.status < 400 && method !== 'OPTIONS' && !(spec.method === 'GET' && method === 'GET') && spec.access === 'user' ? `${method} was served (${res.status})` : null));
+  }), { numRuns: 120 });
+  await unchanged(t);
+});
+
+// Per body-reading route: a valid body with exactly one field made invalid (or one unknown key added).
+const notString = fc.oneof(fc.integer(), fc.double(), fc.boolean(), fc.constant(null), fc.array(fc.string(), { maxLength: 3 }), fc.dictionary(fc.string({ maxLength: 5 }), fc.string({ maxLength: 5 })));
+/** Strings that stay invalid for a name-like field after trim() and toLowerCase(). */
+const badToken = fc.tuple(fc.string({ maxLength: 20 }), fc.constantFrom('/', '\u0000', '..', ' x ', '\u202e', '\n', '@', '%', '"', '<', '\ud800'), fc.string({ maxLength: 20 }))
+  .map(([a, bad, b]) => `${a}x${bad}x${b}`);
+const tooLong = (n: number) => fc.integer({ min: n + 1, max: n + 2_000 }).map((k) => 'a'.repeat(k));
+const invalidFields = (): Record<string, Record<string, fc.Arbitrary<unknown>>> => ({
+  '/api/render/setup': {
+    api_key: fc.oneof(notString, badToken, tooLong(200), fc.string({ maxLength: 7 }).map((s) => `rnd_${s}`), fc.constantFrom('', ' ', 'rnd_', 'RND_abcdefghij', 'ghp_abcdefghijklmnop')),
+  },
+  '/api/render/deploy': {
+    github_repo: fc.oneof(notString, badToken, fc.constantFrom('', 'a', 'a/', '/b', 'a/..', 'a/.', '../b', 'a/b/c', '-a/b', 'a'.repeat(40) + '/b')),
+    project_name: fc.oneof(notString, badToken, fc.constantFrom('', '-a', 'a-', 'a_b', 'a.b'), tooLong(63)),
+    branch: fc.oneof(notString, fc.constantFrom('', '/a', 'a/', 'a//b', 'a..b', 'a@{1}', 'a.lock', 'a b', 'a~1', 'a^', 'a:b', '\u0000')),
+    owner_id: fc.oneof(notString, fc.constantFrom('', 'tea-', 'tea-short', 'evil-00000000000000000000'), fc.constant(victimIds.ownerId)),
+    region: fc.oneof(notString, hostileScalar().filter((s) => !['frankfurt', 'oregon', 'ohio', 'singapore', 'virginia'].includes(s))),
+    plan: fc.oneof(notString, fc.constantFrom('gold', 'FREE', 'free ', '', 'pro_max_ultra')),
+    env_vars: fc.oneof(
+      fc.constantFrom('A=1', 42, null, [{ key: '1X', value: 'v' }], [{ key: 'A', value: 1 }], [{ key: 'A', value: 'v', extra: 1 }], [{ key: 'A-B', value: 'v' }],
+        [{ key: 'A', value: '1' }, { key: 'A', value: '2' }], { '1X': 'v' }, { A: 5 }, { 'A B': 'v' }, [{ key: '', value: '' }]),
+      fc.integer({ min: 101, max: 300 }).map((n) => Array.from({ length: n }, (_, i) => ({ key: `K${i}`, value: 'v' }))),
+    ),
+    build_command: fc.oneof(notString, fc.constantFrom('', '   '), tooLong(1_000)),
+    start_command: fc.oneof(notString, fc.constantFrom('', '\t'), tooLong(1_000)),
+  },
+  '/api/render/services/:id/rollback': {
+    deploy_id: fc.oneof(notString, badToken, fc.constantFrom('', 'dep-', 'dep-short', 'srv-00000000000000000000', 'DEP-00000000000000000000')),
+  },
+});
+const UNKNOWN_KEYS = ['__proto__', 'constructor', 'prototype', 'isAdmin', 'user_id', 'userId', 'service_id', 'render_key', 'toString'];
+
+/** JSON text of the valid body with one field made invalid, or one unknown (prototype) key added. */
+function invalidBody(spec: RouteSpec): fc.Arbitrary<string> {
+  const fields = invalidFields()[spec.path];
+  if (!fields) throw new Error(`no invalid-field generators for ${spec.method} ${spec.path}: add them to invalidFields`);
+  const base = spec.validBody!(myIds) as Record<string, unknown>;
+  const withField = fc.oneof(...Object.entries(fields).map(([k, arb]) => arb.map((v) => JSON.stringify({ ...base, [k]: v }))));
+  // Added as text, so "__proto__" is a real key of the document rather than a prototype change of the test's object.
+  const withKey = fc.tuple(fc.constantFrom(...UNKNOWN_KEYS), fc.jsonValue({ maxDepth: 2 }))
+    .map(([k, v]) => `${JSON.stringify(base).slice(0, -1)},${JSON.stringify(k)}:${JSON.stringify(v) ?? 'null'}}`);
+  return fc.oneof(withField, withKey);
+}
+
+test.serial('hostile JSON bodies on every body-reading route: refused with a 4xx, nothing accepted', async (t) => {
+  const readers = specs.filter((s) => s.body === 'read');
+  t.true(readers.length >= 3);
+  for (const spec of readers) {
+    const path = fillPath(spec, encodeIds(myIds));
+    await fc.assert(fc.asyncProperty(fc.oneof(invalidBody(spec), hostileJsonText()), async (body) => {
+      await probe({ method: spec.method, path, body, headers: { 'content-type': 'application/json' } }, refused);
+    }), { numRuns: 50 });
+  }
+  await unchanged(t);
+});
+
+interface BadBody { body: string | Buffer; headers: Record<string, string>; expect: number[] }
+
+test.serial('malformed, oversized, gzip-bombed and badly encoded bodies on every state-changing route: 400/413/415 before any handler', async (t) => {
+  const writers = specs.filter((s) => s.method !== 'GET');
+  t.true(writers.length >= 9);
+  const bomb = gzipSync(Buffer.from(`{"pad":"${'0'.repeat(8_000_000)}"}`));
+  const json = { 'content-type': 'application/json' };
+  const bad = (body: string | Buffer, headers: Record<string, string>, expect: number[]): BadBody => ({ body, headers, expect });
+  const bodies = fc.oneof(
+    malformedJson().map((b) => bad(b, json, [400])),
+    oversizedJson().map((b) => bad(b, json, [413])),
+    oversizedJson().map((b) => bad(`a=${b}`, { 'content-type': 'application/x-www-form-urlencoded' }, [413])),
+    fc.constant(bad(bomb, { ...json, 'content-encoding': 'gzip' }, [413])),
+    fc.constantFrom('gzip', 'deflate', 'br').map((enc) => bad('not compressed at all', { ...json, 'content-encoding': enc }, [400, 415])),
+    fc.constantFrom('x-evil', 'compress', 'gzip, x-evil').map((enc) => bad('{}', { ...json, 'content-encoding': enc }, [415])),
+  );
+  for (const spec of writers) {
+    const path = fillPath(spec, encodeIds(myIds));
+    await fc.assert(fc.asyncProperty(bodies, async ({ body, headers, expect }) => {
+      await probe({ method: spec.method, path, body, headers }, (res) => (expect.includes(res.status) ? null : `expected ${expect.join('/')}, got ${res.status} ${res.text.slice(0, 200)}`));
+    }), { numRuns: RUNS });
+  }
+  // The boundary: a body of exactly the limit is parsed (and then judged on its content), one byte more is not.
+  const exact = oversizedJson(64 * 1024 - 1).filter((b) => Buffer.byteLength(b) === 64 * 1024);
+  const atLimit = fc.sample(exact, 1)[0]!;
+  const deploy = specs.find((s) => s.path === '/api/render/deploy')!;
+  const res = await probe({ method: 'POST', path: deploy.path, body: atLimit, headers: { 'content-type': 'application/json' } });
+  t.is(res.status, 400, 'exactly 64 KB is read, then refused for its content');
+  t.is(res.json.error.code, 'validation_failed');
+  await unchanged(t);
+});
+
+test.serial('wrong content types on every body-reading route: even a valid body is not taken from them', async (t) => {
+  const readers = specs.filter((s) => s.body === 'read');
+  for (const spec of readers) {
+    const path = fillPath(spec, encodeIds(myIds));
+    const valid = JSON.stringify(spec.validBody!(myIds));
+    const multipart = `--xyz\r\nContent-Disposition: form-data; name="payload"\r\n\r\n${valid}\r\n--xyz--\r\n`;
+    await fc.assert(fc.asyncProperty(fc.constantFrom(...WRONG_CONTENT_TYPES), fc.oneof(fc.constant(valid), fc.constant(multipart), hostileJsonText()), async (type, body) => {
+      await probe({ method: spec.method, path, body, headers: { 'content-type': type } }, refused);
+    }), { numRuns: RUNS });
+  }
+  await unchanged(t);
+});
+
+test.serial('afterwards: the process answers, logged no unhandled error, no prototype was polluted, no secret leaked', async (t) => {
+  t.is((await send(stack.url, null, { method: 'GET', path: '/healthz' })).status, 200);
+  t.is((await send(stack.url, null, { method: 'GET', path: '/readyz' })).status, 200);
+  t.deepEqual(unhandledErrors(stack.logs).map((l) => l.slice(0, 300)), []);
+  t.deepEqual(Object.getOwnPropertyNames(Object.prototype).sort(), protoKeys);
+  const probeObject: Record<string, unknown> = {};
+  t.is(probeObject.polluted, undefined);
+  t.is(probeObject.isAdmin, undefined);
+  t.true(transcript.length > 1_000, `${transcript.length} attack requests were made`);
+  await unchanged(t);
+  await assertNoSecrets(t, {
+    stack, agents: witness.agents, transcripts: [transcript],
+    secrets: [...witness.secrets(), 'fuzz-env-value-0123456789', 'victim-env-value-987654321'],
+  });
+});

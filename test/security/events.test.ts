@@ -1,0 +1,181 @@
+import test from 'ava';
+import { createServer, type Server } from 'node:http';
+import { Writable } from 'node:stream';
+import { systemClock } from '../../server/clock.js';
+import { createAuditLog, type AuditLog } from '../../server/audit/auditLog.js';
+import type { AuditEntry } from '../../server/audit/types.js';
+import { createSecurityEvents } from '../../server/security/events.js';
+import { createSlackAlerter } from '../../server/alerts/slack.js';
+import { createLogger } from '../../server/logger.js';
+import { startStack, type Stack } from '../helpers/stack.js';
+import type { Agent } from '../helpers/agent.js';
+import { addNodeRepo } from '../helpers/pipeline.js';
+
+// Serial: the tests share one Slack receiver and count its messages.
+// Security events through the real app: each one lands in the audit trail and posts a Slack alert
+// to a local receiver (plain http, allowed through the guard's allowHosts test seam).
+
+let stack: Stack;
+let audit: AuditLog;
+let slack: { server: Server; texts: string[]; url: string; host: string };
+
+test.before(async () => {
+  const texts: string[] = [];
+  const server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c) => { body += c; });
+    req.on('end', () => { texts.push(JSON.parse(body).text); res.end('ok'); });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const host = `127.0.0.1:${(server.address() as { port: number }).port}`;
+  slack = { server, texts, host, url: `http://${host}/services/T0/B0/hooksecret` };
+  stack = await startStack({
+    env: { TRUST_PROXY: 'true' },
+    appOptions: {
+      security: {
+        limits: { failedSignIns: { threshold: 3, windowSec: 60 }, notFoundProbes: { threshold: 3, windowSec: 60 } },
+        alerts: { webhookUrl: slack.url, guard: { allowHosts: [host] } },
+      },
+    },
+  });
+  audit = createAuditLog({ redis: stack.redis.client, prefix: stack.redis.prefix, clock: systemClock });
+});
+test.after.always(async () => {
+  await stack?.close();
+  await new Promise((r) => slack?.server.close(r));
+});
+
+let ipCounter = 20;
+const freshIp = () => `198.51.100.${ipCounter++}`;
+
+/** Alerts are sent after the response; wait (bounded) for one that matches. */
+async function alertMatching(pattern: RegExp): Promise<string> {
+  for (let i = 0; i < 200; i++) {
+    const hit = slack.texts.find((x) => pattern.test(x));
+    if (hit) return hit;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  throw new Error(`no Slack alert matching ${pattern}; got ${JSON.stringify(slack.texts)}`);
+}
+
+async function userEntries(agent: Agent): Promise<Array<{ action: string; outcome: string; detail: Record<string, unknown> }>> {
+  const res = await agent.get('/api/audit?limit=100');
+  if (res.status !== 200) throw new Error(`audit: ${res.status}`);
+  return res.json.entries;
+}
+
+async function globalEntries(): Promise<AuditEntry[]> {
+  return (await stack.redis.client.lrange(audit.keys('global').entries, 0, -1)).map((r) => JSON.parse(r));
+}
+
+test.serial('repeated failed sign-ins from one IP: audit entries, one security event, one Slack alert', async (t) => {
+  const ip = freshIp();
+  const agent = stack.agent({ 'x-forwarded-for': ip });
+  for (let i = 0; i < 4; i++) t.is((await agent.get('/api/auth/github/callback?code=stolen&state=forged')).status, 302);
+  const text = await alertMatching(new RegExp(`repeated_sign_in_failures.*${ip.replace(/\./g, '\\.')}`));
+  t.false(text.includes('stolen') || text.includes('forged'), 'no OAuth parameters in the alert');
+  const mine = (await globalEntries()).filter((e) => e.detail.ip === ip);
+  t.is(mine.filter((e) => e.action === 'sign_in_failed').length, 4);
+  const events = mine.filter((e) => e.action === 'security');
+  t.is(events.length, 1, 'raised once when the threshold was reached');
+  t.like(events[0]!, { userId: null, outcome: 'failure', detail: { securityEvent: 'repeated_sign_in_failures', count: 3, reason: 'github_login_failed' } });
+  t.true((await audit.verifyChain('global')).valid);
+});
+
+test.serial('an invalid Render key is a security event in the user\'s trail and an alert without the key', async (t) => {
+  const agent = stack.agent({ 'x-forwarded-for': freshIp() });
+  await stack.signIn(agent, 'typo');
+  const badKey = `rnd_typotypotypo${'x'.repeat(16)}`;
+  t.is((await agent.post('/api/render/setup', { api_key: badKey })).status, 400);
+  const text = await alertMatching(/invalid_render_key.*typo/);
+  t.false(text.includes(badKey) || text.includes('typotypotypo'));
+  const entry = (await userEntries(agent)).find((e) => e.action === 'render_key_invalid');
+  t.like(entry, { outcome: 'failure', detail: { securityEvent: 'invalid_render_key', reason: 'unauthorized', route: '/api/render/setup' } });
+  t.false(JSON.stringify(await userEntries(agent)).includes(badKey));
+});
+
+test.serial('a session used from another client is ended (401), audited and alerted', async (t) => {
+  const ip = freshIp();
+  const agent = stack.agent({ 'x-forwarded-for': ip, 'user-agent': 'Browser/1.0 (the real one)' });
+  await stack.signIn(agent, 'victim');
+  t.is((await agent.get('/api/session')).status, 200);
+
+  // The cookie, replayed from another client.
+  const thief = stack.agent({ 'x-forwarded-for': '192.0.2.66', 'user-agent': 'curl/8.0' });
+  for (const [k, v] of agent.jar) thief.jar.set(k, v);
+  const stolen = await thief.get('/api/render/status');
+  t.is(stolen.status, 401);
+  t.is(stolen.json.error.code, 'unauthenticated');
+  t.is((await agent.get('/api/session')).status, 401, 'the session is gone for everyone, the real client signs in again');
+
+  await alertMatching(/client_changed.*victim/);
+  const again = stack.agent({ 'x-forwarded-for': ip, 'user-agent': 'Browser/1.0 (the real one)' });
+  await stack.signIn(again, 'victim');
+  const event = (await userEntries(again)).find((e) => e.action === 'security');
+  t.like(event, { outcome: 'denied', detail: { securityEvent: 'client_changed', ip: '192.0.2.66' } });
+  t.is((await again.get('/api/session')).status, 200, 'the same client keeps working');
+});
+
+test.serial('cross-tenant probes: another user\'s deployment id at once, many unknown service ids at the threshold', async (t) => {
+  const owner = stack.agent({ 'x-forwarded-for': freshIp() });
+  await stack.signIn(owner, 'owner');
+  const ownerKey = `rnd_owner${'o'.repeat(24)}`;
+  stack.render.addAccount({ apiKey: ownerKey });
+  t.is((await owner.post('/api/render/setup', { api_key: ownerKey })).status, 200);
+  addNodeRepo(stack, 'owner', 'private-app');
+  const dep = await owner.post('/api/render/deploy', { github_repo: 'owner/private-app', project_name: 'private-app' });
+  t.is(dep.status, 202);
+
+  const prober = stack.agent({ 'x-forwarded-for': freshIp() });
+  await stack.signIn(prober, 'prober');
+  const proberKey = `rnd_prober${'p'.repeat(24)}`;
+  stack.render.addAccount({ apiKey: proberKey });
+  t.is((await prober.post('/api/render/setup', { api_key: proberKey })).status, 200);
+  t.is((await prober.get(`/api/render/deployments/${dep.json.id}`)).status, 404);
+  await alertMatching(/cross_tenant_probe.*prober.*deployment/);
+  const foreign = (await userEntries(prober)).find((e) => e.detail.securityEvent === 'cross_tenant_probe');
+  t.like(foreign, { action: 'security', outcome: 'denied', detail: { resource: 'deployment', deploymentId: dep.json.id, reason: 'foreign_id' } });
+
+  // Unknown service ids: Render answers 404 for the prober's key; the third 404 in the window is an event.
+  const scanner = stack.agent({ 'x-forwarded-for': freshIp() });
+  await stack.signIn(scanner, 'scanner');
+  const scannerKey = `rnd_scanner${'s'.repeat(24)}`;
+  stack.render.addAccount({ apiKey: scannerKey });
+  t.is((await scanner.post('/api/render/setup', { api_key: scannerKey })).status, 200);
+  for (const c of ['a', 'b', 'c']) t.is((await scanner.post(`/api/render/services/srv-${c.repeat(20)}/suspend`)).status, 404);
+  const scan = (await userEntries(scanner)).filter((e) => e.detail.securityEvent === 'cross_tenant_probe');
+  t.is(scan.length, 1);
+  t.like(scan[0], { detail: { resource: 'service', reason: 'many_not_found', count: 3, serviceId: `srv-${'c'.repeat(20)}` } });
+  await alertMatching(/cross_tenant_probe.*scanner/);
+
+  // The owner's trail says nothing about any of this.
+  t.false((await userEntries(owner)).some((e) => e.action === 'security'));
+});
+
+test.serial('events module: one audit entry and one counter tick per event; alerts throttled per type and subject', async (t) => {
+  const counted: string[] = [];
+  const prefix = `${stack.redis.prefix}ev`;
+  const log = createAuditLog({ redis: stack.redis.client, prefix, clock: systemClock });
+  const logger = createLogger({ level: 'silent', destination: new Writable({ write(_c, _e, cb) { cb(); } }) });
+  const before = slack.texts.length;
+  const events = createSecurityEvents({
+    audit: log, redis: stack.redis.client, prefix, cooldownSec: 60, logger, onEvent: (type) => counted.push(type),
+    alerter: createSlackAlerter({ webhookUrl: slack.url, logger, guard: { allowHosts: [slack.host] } }),
+  });
+  for (let i = 0; i < 3; i++) await events.raise({ type: 'client_changed', userId: 7, login: 'seven', subject: 'user:7', detail: { ip: '203.0.113.1' } });
+  await events.raise({ type: 'client_changed', userId: 8, login: 'eight', subject: 'user:8', detail: {} });
+  t.deepEqual(counted, ['client_changed', 'client_changed', 'client_changed', 'client_changed']);
+  t.deepEqual(events.counts(), { client_changed: 4 });
+  t.is((await log.listForUser(7, { limit: 10 })).entries.length, 3);
+  await alertMatching(/eight/);
+  await new Promise((r) => setTimeout(r, 100));
+  t.is(slack.texts.length - before, 2, 'one alert per subject within the cooldown');
+});
+
+test.serial('alerts never carry secrets, and the webhook URL never reaches the log', (t) => {
+  t.true(slack.texts.length >= 5, 'runs after the tests above produced alerts');
+  const all = slack.texts.join('\n');
+  t.false(/rnd_[A-Za-z0-9]{4}/.test(all));
+  t.false(/gh[opsu]_/.test(all));
+  t.false(stack.logs.join('').includes('hooksecret'));
+});

@@ -1,0 +1,121 @@
+import test from 'ava';
+import { startStack, type Stack } from '../helpers/stack.js';
+import type { Agent, AgentResponse } from '../helpers/agent.js';
+import { addNodeRepo } from '../helpers/pipeline.js';
+
+// Rate limits and the invalid-key lock-out, shrunk through the `security` option. The app trusts
+// X-Forwarded-For here (TRUST_PROXY, as behind Render's proxy), so each test is its own client IP.
+
+let stack: Stack;
+test.before(async () => {
+  stack = await startStack({
+    env: { TRUST_PROXY: 'true' },
+    appOptions: {
+      security: {
+        limits: {
+          signInStart: { points: 3, durationSec: 60 },
+          signInCallback: { points: 4, durationSec: 60 },
+          keySetup: { points: 5, durationSec: 60 },
+          deploys: { points: 2, durationSec: 60 },
+          lifecycle: { points: 2, durationSec: 60 },
+          invalidKeys: { maxInvalid: 3, windowSec: 60, lockSec: 30 },
+        },
+      },
+    },
+  });
+  // Until the web process's Redis connection is up, limits are counted by the in-memory insurance
+  // limiter (by design); start counting once it is ready.
+  for (let i = 0; i < 100 && (await fetch(`${stack.url}/readyz`)).status !== 200; i++) await new Promise((r) => setTimeout(r, 20));
+});
+test.after.always(async () => { await stack?.close(); });
+
+let ipCounter = 10;
+const freshIp = () => `203.0.113.${ipCounter++}`;
+
+function assert429(t: import('ava').ExecutionContext, res: AgentResponse<any>, code: string, maxSeconds: number) {
+  t.is(res.status, 429, res.text);
+  t.is(res.json.error.code, code);
+  t.true(res.json.error.message.length > 20, 'a sentence, not a bare code');
+  const retry = Number(res.headers.get('retry-after'));
+  t.true(Number.isInteger(retry) && retry >= 1 && retry <= maxSeconds, `Retry-After ${res.headers.get('retry-after')}`);
+}
+
+async function signedIn(login: string, ip = freshIp()): Promise<Agent> {
+  const agent = stack.agent({ 'x-forwarded-for': ip });
+  await stack.signIn(agent, login);
+  return agent;
+}
+
+function withKey(login: string): string {
+  const apiKey = `rnd_${login.replace(/[^A-Za-z0-9]/g, '')}${'q'.repeat(24)}`;
+  stack.render.addAccount({ apiKey });
+  return apiKey;
+}
+
+test('sign-in start is limited per IP: 429 with Retry-After, other addresses unaffected', async (t) => {
+  const agent = stack.agent({ 'x-forwarded-for': freshIp() });
+  for (let i = 0; i < 3; i++) t.is((await agent.get('/api/auth/github/login')).status, 302);
+  assert429(t, await agent.get('/api/auth/github/login'), 'rate_limited', 60);
+  t.is((await stack.agent({ 'x-forwarded-for': freshIp() }).get('/api/auth/github/login')).status, 302);
+});
+
+test('the OAuth callback is limited per IP', async (t) => {
+  const agent = stack.agent({ 'x-forwarded-for': freshIp() });
+  for (let i = 0; i < 4; i++) t.is((await agent.get('/api/auth/github/callback?code=x&state=y')).status, 302);
+  assert429(t, await agent.get('/api/auth/github/callback?code=x&state=y'), 'rate_limited', 60);
+});
+
+test('key setup is limited per IP, counting every attempt', async (t) => {
+  const ip = freshIp();
+  const agent = await signedIn('keyspammer', ip);
+  for (let i = 0; i < 5; i++) t.is((await agent.post('/api/render/setup', { api_key: 'nope' })).status, 400);
+  assert429(t, await agent.post('/api/render/setup', { api_key: withKey('keyspammer') }), 'rate_limited', 60);
+  // The same user from elsewhere is not limited by this address's count.
+  const elsewhere = await signedIn('keyspammer');
+  t.is((await elsewhere.post('/api/render/setup', { api_key: withKey('keyspammer2') })).status, 200);
+});
+
+test('repeated invalid Render keys lock key setup for that user (429 locked_out), even for a valid key', async (t) => {
+  const agent = await signedIn('guesser');
+  const owners = () => stack.render.calls.filter((c) => c.route === '/owners').length;
+  for (let i = 0; i < 2; i++) {
+    const res = await agent.post('/api/render/setup', { api_key: `rnd_wrongguess${i}${'z'.repeat(20)}` });
+    t.is(res.status, 400);
+    t.is(res.json.error.code, 'render_key_invalid');
+  }
+  assert429(t, await agent.post('/api/render/setup', { api_key: `rnd_wrongguess2${'z'.repeat(20)}` }), 'locked_out', 30);
+  const before = owners();
+  const locked = await agent.post('/api/render/setup', { api_key: withKey('guesser') });
+  assert429(t, locked, 'locked_out', 30);
+  t.regex(locked.json.error.message, /try again in \d+ minute/);
+  t.is(owners(), before, 'a locked user\'s key is not even sent to Render');
+  t.false((await agent.get('/api/render/status')).json.configured);
+
+  const other = await signedIn('honest');
+  t.is((await other.post('/api/render/setup', { api_key: withKey('honest') })).status, 200, 'other users are not locked');
+});
+
+test('deploy requests are limited per user', async (t) => {
+  const agent = await signedIn('eager');
+  t.is((await agent.post('/api/render/setup', { api_key: withKey('eager') })).status, 200);
+  for (let i = 0; i < 3; i++) addNodeRepo(stack, 'eager', `app-${i}`);
+  for (let i = 0; i < 2; i++) t.is((await agent.post('/api/render/deploy', { github_repo: `eager/app-${i}`, project_name: `app-${i}` })).status, 202);
+  assert429(t, await agent.post('/api/render/deploy', { github_repo: 'eager/app-2', project_name: 'app-2' }), 'rate_limited', 60);
+
+  // Same address, another user: not limited by eager's count.
+  const calm = await signedIn('calm');
+  t.is((await calm.post('/api/render/setup', { api_key: withKey('calm') })).status, 200);
+  addNodeRepo(stack, 'calm', 'one');
+  t.is((await calm.post('/api/render/deploy', { github_repo: 'calm/one', project_name: 'one' })).status, 202);
+});
+
+test('lifecycle calls (services and cancel) share one per-user limit', async (t) => {
+  const agent = await signedIn('fiddler');
+  t.is((await agent.post('/api/render/setup', { api_key: withKey('fiddler') })).status, 200);
+  const unknownService = 'srv-' + 'a'.repeat(20);
+  t.is((await agent.post(`/api/render/deployments/dpl-${'b'.repeat(20)}/cancel`)).status, 404);
+  t.is((await agent.delete(`/api/render/services/${unknownService}`)).status, 404);
+  assert429(t, await agent.post(`/api/render/services/${unknownService}/suspend`), 'rate_limited', 60);
+  assert429(t, await agent.post(`/api/render/deployments/dpl-${'b'.repeat(20)}/cancel`), 'rate_limited', 60);
+  t.is((await agent.get('/api/render/my-deployments')).status, 200, 'reads are not limited by it');
+});
