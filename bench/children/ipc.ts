@@ -20,8 +20,10 @@ export function serveIpc(opts: { ready: Record<string, unknown>; stop: () => Pro
     force.unref();
     try { await opts.stop(); } finally { process.exit(code); }
   };
-  process.on('message', (msg: { type?: string; id?: number }) => {
+  process.on('message', (msg: { type?: string; id?: number; gc?: boolean }) => {
     if (msg?.type === 'stats') {
+      // Live data only (children run with --expose-gc): tells retained memory from not-yet-collected garbage.
+      if (msg.gc) (globalThis as { gc?: () => void }).gc?.();
       const cpu = process.cpuUsage();
       const mem = process.memoryUsage();
       const stats: ChildStats = { cpuUserUs: cpu.user, cpuSystemUs: cpu.system, rss: mem.rss, heapUsed: mem.heapUsed, extra: opts.extra?.() };

@@ -10,7 +10,7 @@ export interface BenchChild {
   pid: number;
   ready: Record<string, unknown>;
   /** CPU time and memory, as the child itself reports them. */
-  stats(): Promise<ChildStats>;
+  stats(opts?: { gc?: boolean }): Promise<ChildStats>;
   /** Last lines the child wrote to stderr (for failure reports). */
   stderrTail(): string;
   stop(): Promise<void>;
@@ -24,7 +24,7 @@ const CHILD_DIR = new URL('../children/', import.meta.url);
  * still produced, as in production, but the bench does not pay for reading it.
  */
 export async function startChild(cleanup: Cleanup, name: string, file: string, env: Record<string, string>, opts: { cpuProfDir?: string } = {}): Promise<BenchChild> {
-  const execArgv = ['--import=tsx'];
+  const execArgv = ['--import=tsx', '--expose-gc'];
   if (opts.cpuProfDir) execArgv.push('--cpu-prof', `--cpu-prof-dir=${opts.cpuProfDir}`, `--cpu-prof-name=${name}-\${pid}.cpuprofile`);
   const proc: ChildProcess = fork(fileURLToPath(new URL(file, CHILD_DIR)), [], {
     env: { PATH: process.env.PATH ?? '', ...env },
@@ -53,7 +53,7 @@ export async function startChild(cleanup: Cleanup, name: string, file: string, e
   let seq = 0;
   return {
     name, pid: proc.pid!, ready,
-    stats() {
+    stats(o = {}) {
       const id = ++seq;
       return new Promise<ChildStats>((resolve, reject) => {
         const timer = setTimeout(() => { proc.off('message', onMessage); reject(new Error(`${name}: no stats answer`)); }, 10_000);
@@ -61,7 +61,7 @@ export async function startChild(cleanup: Cleanup, name: string, file: string, e
           if (m?.type === 'stats' && m.id === id) { clearTimeout(timer); proc.off('message', onMessage); resolve(m.stats!); }
         };
         proc.on('message', onMessage);
-        proc.send({ type: 'stats', id });
+        proc.send({ type: 'stats', id, gc: o.gc ?? false });
       });
     },
     stderrTail: () => tail.join('').slice(-4_000),

@@ -79,7 +79,7 @@ export function buildTable(results: Record<string, unknown>): Row[] {
     const c = results.scale as ScaleResult;
     rows.push({
       metric: `in-flight deploys one worker watches (${c.tenants} tenants)`,
-      value: `${fmt(c.peakWatched, 0)} of ${fmt(c.deploys, 0)} at once; worker RSS peak ${c.peakWorkerRssMb} MB (heap ${c.peakWorkerHeapMb} MB)`,
+      value: `${fmt(c.peakWatched, 0)} of ${fmt(c.deploys, 0)} at once; worker RSS peak ${c.peakWorkerRssMb} MB (heap ${c.peakWorkerHeapMb} MB; after GC: ${c.liveHeapMb} MB heap, ${c.rssAfterGcMb} MB RSS)`,
       target: '≥ 5,000 & RSS < 512 MB', verdict: verdict(c.peakWatched >= 5_000 && c.peakWorkerRssMb < 512),
     });
     rows.push({ metric: '  ramp (enqueue → all watched)', value: `${fmt(c.rampSeconds)} s = ${fmt(c.rampPerSec)} deploys/s started; each on Render ≥ ${fmt(c.deployDurationS.min)} s (p50 ${fmt(c.deployDurationS.p50)} s)` });

@@ -14,6 +14,8 @@ export interface ScaleResult {
   /** Each deploy's time on Render (created → live), seconds: at least the simulated 60 s. */
   deployDurationS: { min: number; p50: number };
   peakWorkerRssMb: number; peakWorkerHeapMb: number;
+  /** Worker heap and RSS right after a forced GC with everything in flight: memory actually retained. */
+  liveHeapMb: number; rssAfterGcMb: number;
   redisBytesPerWatched: number;
   /** Render GETs per second the worker spent watching, during the hold. */
   watchChecksPerSec: number;
@@ -34,12 +36,14 @@ async function usedMemory(bench: Bench): Promise<number> {
  * How many in-flight deploys one worker process watches at once. Real deploys (sessions with keys in
  * Redis, GitHub verify, stack detection, Render service creation) are enqueued through the server's
  * deployment service, spread over many tenants so each key stays inside Render's default limits.
- * The simulator holds every deploy in progress (manual mode) until all of them are being watched and
- * have been for a full re-check interval, then the build and update phases run for `deploySeconds`
- * and all go live at once: no deploy is shorter than that, and the ramp-up time does not shrink the
- * population being watched. The worker uses the production watch policy and concurrency.
+ * The simulator holds every deploy in progress (manual mode) until all of them are being watched,
+ * then for `holdSeconds` more (longer than the watch policy's 15 s maximum interval, so every deploy
+ * is re-checked with the whole population in flight), then finishes them all at once. Holding, rather
+ * than fixed 60 s phases, keeps the watched population from shrinking while the ramp-up is still
+ * running: each deploy stays on Render for the ramp plus the hold (reported as deployDurationS).
+ * The worker uses the production watch policy and concurrency.
  */
-export async function runScale(bench: Bench, o: { tenants: number; deploysPerTenant: number; holdSeconds: number; deploySeconds: number; timeoutS: number }): Promise<ScaleResult> {
+export async function runScale(bench: Bench, o: { tenants: number; deploysPerTenant: number; holdSeconds: number; timeoutS: number }): Promise<ScaleResult> {
   const dep = await startDeployment(bench, { name: 'scale', render: { manualDeploys: true }, worker: {} });
   try {
     const tracker = await trackDeployments(bench.cleanup, dep.config.redisUrl, dep.config.redisPrefix);
@@ -67,7 +71,7 @@ export async function runScale(bench: Bench, o: { tenants: number; deploysPerTen
       await sleep(1_000);
       await sampleWorker();
       if (Date.now() - lastLog > 10_000) { lastLog = Date.now(); bench.log(`    watched ${tracker.watching()} / ${total}`); }
-      if (tracker.finished() > 0) break; // something failed: stop waiting, report what was reached
+      if (tracker.watching() + tracker.finished() >= total) break; // some ended early (failed): all that can be watched are
     }
     const rampSeconds = (Date.now() - started) / 1000;
     const failedEarly = tracker.finished();
@@ -85,17 +89,16 @@ export async function runScale(bench: Bench, o: { tenants: number; deploysPerTen
     const watchChecksPerSec = holdCalls / ((Date.now() - holdStart) / 1000);
     const peakWatched = tracker.peakWatching();
 
-    // Render runs the deploys: build, then update, then live, all together.
+    const live0 = await dep.worker!.stats({ gc: true });
+
+    // Render finishes them all at once (created → build → update → live): how fast does the watch notice?
     const records = await mapLimit(ids, 100, (id) => dep.deps.deployments.get(id));
     const deployIds = records.map((r) => r?.deployId).filter((d): d is string => Boolean(d));
-    const step = () => { for (const d of deployIds) { try { dep.render.advanceDeploy(d); } catch { /* already finished */ } } };
-    step(); // created → build_in_progress
-    await sleepSampling(o.deploySeconds * 750, sampleWorker);
-    step(); // → update_in_progress
-    await sleepSampling(o.deploySeconds * 250, sampleWorker);
-    step(); // → live
+    for (let phase = 0; phase < 3; phase++) {
+      for (const d of deployIds) { try { dep.render.advanceDeploy(d); } catch { /* already finished */ } }
+    }
     const liveAt = Date.now();
-    while (tracker.finishedOf(ids) < ids.length && Date.now() - liveAt < 60_000) await sleepSampling(500, sampleWorker);
+    while (tracker.finishedOf(ids) < ids.length && Date.now() - liveAt < 45_000) await sleepSampling(500, sampleWorker);
     const lags = ids.map((id) => tracker.get(id)?.finishedAt).filter((x): x is number => x !== undefined).map((at) => (at - liveAt) / 1000);
     const onRender = ids.map((id) => tracker.get(id)).filter((t) => t?.at.created !== undefined && t.finishedAt !== undefined).map((t) => (t!.finishedAt! - t!.at.created!) / 1000);
     const live = ids.filter((id) => tracker.get(id)?.status === 'live').length;
@@ -105,7 +108,7 @@ export async function runScale(bench: Bench, o: { tenants: number; deploysPerTen
       rampSeconds: round(rampSeconds), rampPerSec: round(total / rampSeconds),
       peakWatched, holdSeconds: o.holdSeconds,
       deployDurationS: { min: round(Math.min(...onRender)), p50: round(percentile(onRender, 50)) },
-      peakWorkerRssMb: mb(peakRss), peakWorkerHeapMb: mb(peakHeap),
+      peakWorkerRssMb: mb(peakRss), peakWorkerHeapMb: mb(peakHeap), liveHeapMb: mb(live0.heapUsed), rssAfterGcMb: mb(live0.rss),
       redisBytesPerWatched: round((Math.max(...memAtPeak) - memBefore) / Math.max(1, peakWatched), 0),
       watchChecksPerSec: round(watchChecksPerSec),
       detectLagS: { p50: round(percentile(lags, 50)), p99: round(percentile(lags, 99)), max: round(lags.length ? Math.max(...lags) : Number.NaN) },

@@ -30,7 +30,13 @@ for i = 0, n - 1 do
 end
 return {1}`;
 
-const MAX_ATTEMPTS = 50;
+/**
+ * Losing the compare-and-set means another process appended in between. Retries back off with
+ * jitter (up to ~50 ms) so a few processes appending at once settle instead of colliding again;
+ * within a process appends are already serialised, so contention is only between processes.
+ */
+const MAX_ATTEMPTS = 100;
+const backoff = (attempt: number) => new Promise((r) => setTimeout(r, Math.random() * Math.min(50, 2 ** Math.min(attempt, 6))));
 
 interface Head { seq: number; hash: string }
 
@@ -64,7 +70,7 @@ export function createAuditLog(opts: { redis: Redis; prefix: string; clock: Cloc
   async function appendNow(input: AuditInput): Promise<AuditEntry> {
     const at = new Date(clock.now()).toISOString();
     const detail = sanitizeDetail(input.detail as Record<string, unknown> | undefined);
-    const scopes: ChainScope[] = input.userId === null ? ['global'] : [{ userId: input.userId }, 'global'];
+    const scopes: ChainScope[] = input.userId === null || input.globalOnly ? ['global'] : [{ userId: input.userId }, 'global'];
     let heads = await Promise.all(scopes.map(readHead));
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       const entries = scopes.map((scope, i) => {
@@ -80,6 +86,7 @@ export function createAuditLog(opts: { redis: Redis; prefix: string; clock: Cloc
       const res = (await redis.eval(APPEND_IF_HEADS, redisKeys.length, ...redisKeys, ...args)) as Array<number | string>;
       if (Number(res[0]) === 1) return entries[0]!;
       heads = scopes.map((_, i) => ({ seq: Number(res[1 + i * 2]), hash: String(res[2 + i * 2] ?? '') }));
+      if (attempt > 0) await backoff(attempt);
     }
     throw new Error('audit append: chain head kept moving; gave up');
   }

@@ -46,6 +46,11 @@ export interface AuditInput {
   action: AuditAction;
   outcome: AuditOutcome;
   detail?: AuditDetail;
+  /**
+   * Record in the global chain only, not in the user's own (visible) trail: for entries that would
+   * tell the user more than the response did (a probe on someone else's id must stay a plain 404).
+   */
+  globalOnly?: boolean;
 }
 
 /** A stored entry. hash = sha256(canonical JSON of every other field, prevHash included). */

@@ -52,11 +52,12 @@ export function errorHandler(): Middleware {
   return async (ctx, next) => {
     try {
       await next();
+      // The router answers a known path with a method it does not implement at all (PROPFIND, TRACE…)
+      // with 501: that is the client's mistake, the same as any other method the route lacks (405).
+      if (ctx.status === 501 && ctx.body === undefined) ctx.status = 405;
       if (ctx.body === undefined && ctx.path.startsWith('/api/')) {
         if (ctx.status === 404) throw errors.notFound('Route');
-        // The router's own answers for a known path and another method (405, or 501 for a method it does
-        // not know at all): same JSON format, and never a 5xx for what is the client's mistake.
-        if (ctx.status === 405 || ctx.status === 501) throw errors.methodNotAllowed(ctx.response.get('Allow'));
+        if (ctx.status === 405) throw errors.methodNotAllowed(ctx.response.get('Allow'));
       }
     } catch (err) {
       const known = toAppError(err);

@@ -2,8 +2,18 @@ import type { Middleware } from 'koa';
 import type { z } from 'zod';
 import { errors } from '../errors.js';
 
+// Field names are echoed only when they look like field names: an unknown key or a record key is
+// caller input, and may be a pasted secret (a Render key, a GitHub token) that must not come back.
+const FIELD_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
+const TOKEN_LIKE = /^(rnd|gh[pousr]|github_pat)_/i;
+const fieldName = (k: PropertyKey) =>
+  typeof k === 'number' ? String(k) : typeof k === 'string' && FIELD_NAME.test(k) && !TOKEN_LIKE.test(k) ? k : '(unnamed field)';
+
 function describe(issues: z.core.$ZodIssue[]): string {
-  return issues.slice(0, 5).map((i) => (i.path.length ? `${i.path.join('.')}: ${i.message}` : i.message)).join('; ');
+  return issues.slice(0, 5).map((i) => {
+    const message = i.code === 'unrecognized_keys' ? `Unrecognized key${i.keys.length === 1 ? '' : 's'}: ${i.keys.map(fieldName).join(', ')}` : i.message;
+    return i.path.length ? `${i.path.map(fieldName).join('.')}: ${message}` : message;
+  }).join('; ');
 }
 
 /** Validate the JSON body with zod; the parsed value lands in ctx.state.body. Bad input → 400, nothing changed. */

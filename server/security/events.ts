@@ -26,6 +26,8 @@ export interface SecurityEvent {
   /** The audit action to record it as (default 'security'); e.g. an invalid key is a render_key_invalid entry. */
   action?: AuditAction;
   outcome?: AuditOutcome;
+  /** Keep it out of the user's own trail (see AuditInput.globalOnly). */
+  globalOnly?: boolean;
 }
 
 export interface SecurityEvents {
@@ -50,7 +52,7 @@ export function createSecurityEvents(opts: {
       counts[ev.type] = (counts[ev.type] ?? 0) + 1;
       try { opts.onEvent?.(ev.type); } catch { /* a metrics hook must not break the request */ }
       try {
-        await opts.audit.append({ userId: ev.userId, action: ev.action ?? 'security', outcome: ev.outcome ?? 'detected', detail: { ...ev.detail, securityEvent: ev.type } });
+        await opts.audit.append({ userId: ev.userId, action: ev.action ?? 'security', outcome: ev.outcome ?? 'detected', detail: { ...ev.detail, securityEvent: ev.type }, globalOnly: ev.globalOnly });
       } catch (err) {
         opts.logger.error({ err: { message: (err as Error).message }, securityEvent: ev.type }, 'audit append failed');
       }

@@ -28,8 +28,9 @@ export function createProbeDetector(opts: { counter: RateLimiterRedis; threshold
     }
     const count = await countOccurrence(opts.counter, `user:${user.id}`);
     if (!foreign && count !== opts.threshold) return;
+    // Global chain only: in the prober's own trail, "foreign_id" would confirm what the 404 hides.
     await opts.events.raise({
-      type: 'cross_tenant_probe', userId: user.id, login: user.login, subject: `user:${user.id}`, outcome: 'denied',
+      type: 'cross_tenant_probe', userId: user.id, login: user.login, subject: `user:${user.id}`, outcome: 'denied', globalOnly: true,
       detail: {
         ...requestDetail(ctx), resource, count,
         ...(ID.test(id) ? (resource === 'deployment' ? { deploymentId: id } : { serviceId: id }) : {}),

@@ -253,6 +253,24 @@ export function addPrivateRepo(stack: Stack, owner: string, name: string) {
   });
 }
 
+/**
+ * A tenant with something to attack: a private repo, a Render service with a live deploy, and a
+ * deployment record (queued unless a worker runs). Returns the tenant's ids.
+ */
+export async function withResources(stack: Stack, tn: Tenant, name = `${tn.login}-app`): Promise<TenantIds> {
+  addPrivateRepo(stack, tn.login, name);
+  const svc = await serviceWithLiveDeploy(tn, `${name}-web`);
+  const dep = await tn.agent.post('/api/render/deploy', { github_repo: `${tn.login}/${name}`, project_name: name });
+  if (dep.status !== 202) throw new Error(`deploy for ${tn.login}: ${dep.status} ${dep.text}`);
+  return { deploymentId: dep.json.id, ...svc, repoOwner: tn.login, repoName: name, ownerId: tn.ownerId, apiKey: tn.apiKey };
+}
+
+/** The request a catalogued route takes from a tenant: path with their ids, the valid body when there is one. */
+export function requestFor(spec: RouteSpec, ids: TenantIds): AttackRequest {
+  const body = spec.validBody?.(ids);
+  return { method: spec.method, path: fillPath(spec, encodeIds(ids)), stream: spec.stream, ...(body === undefined ? (spec.method === 'GET' ? {} : { json: {} }) : { json: body }) };
+}
+
 // ---------------------------------------------------------------------------------------------
 // State snapshots ("nothing changed")
 
@@ -425,9 +443,15 @@ export function oversizedJson(limitBytes = 64 * 1024): fc.Arbitrary<string> {
   });
 }
 
-/** Content types the JSON routes do not take, or take with a charset they cannot decode. */
-export const WRONG_CONTENT_TYPES = [
+/** Content types the body parser does not read at all: a body sent with them is as good as none. */
+export const FOREIGN_CONTENT_TYPES = [
   'text/plain', 'text/html', 'application/xml', 'text/xml', 'multipart/form-data; boundary=xyz', 'application/octet-stream',
-  'application/json; charset=utf-16', 'application/json; charset=ebcdic-cp-us', 'application/json; charset=x-unknown',
-  'application/javascript', 'application/x-www-form-urlencoded; charset=utf-7', 'image/png', '*/*', 'application/json, text/plain',
+  'application/javascript', 'image/png', '*/*', 'application/jsonp', 'application/json-patch+jsonx', 'text/json-not',
+] as const;
+
+/** JSON or form content types with a charset or shape a client should not send (read leniently or refused, never a 5xx). */
+export const ODD_CONTENT_TYPES = [
+  'application/json; charset=utf-16', 'application/json; charset=ebcdic-cp-us', 'application/json; charset=x-unknown', 'application/json; charset=',
+  'application/json; charset=utf-7', 'application/json, text/plain', 'application/json;;;', 'APPLICATION/JSON', 'application/vnd.api+json',
+  'application/x-www-form-urlencoded; charset=utf-7', 'application/x-www-form-urlencoded; charset=iso-8859-1',
 ] as const;

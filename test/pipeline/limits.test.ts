@@ -2,6 +2,7 @@ import test from 'ava';
 import { startStack, type Stack } from '../helpers/stack.js';
 import { addNodeRepo, signedInWithKey, startTestWorker, waitFinished } from '../helpers/pipeline.js';
 import { budgetFrom } from '../../server/render/budget.js';
+import { assertNoSecrets, witnessSecrets, type SecretWitness } from '../helpers/secretScan.js';
 
 // Render's limits with the windows shrunk (same counts, seconds instead of minutes/hours), given to the
 // simulator and to our budget alike, so a burst meets the real shape of the limits in test time.
@@ -14,16 +15,24 @@ const SHRUNK = {
 const OUR_BUDGET = budgetFrom({ ...SHRUNK, logs: { limit: 30, windowMs: 1_000 } }, 0.9, 100);
 
 let stack: Stack;
+let seen: SecretWitness;
+const workerLogs: string[][] = [];
 test.before(async () => {
   stack = await startStack({
     renderOptions: { rateLimits: SHRUNK, phaseMs: { created: 20, build_in_progress: 100, pre_deploy_in_progress: 0, update_in_progress: 50 } },
   });
+  seen = witnessSecrets(stack);
+});
+// End state of the bursts and fault storms: no Render key or GitHub token anywhere.
+test.after('no secret anywhere after all the flows', async (t) => {
+  await assertNoSecrets(t, { stack, agents: seen.agents, extraLogs: workerLogs, secrets: seen.secrets() });
 });
 test.after.always(async () => { await stack?.close(); });
 
 test.serial('a burst of 100 deploys for one key draws no 429 from Render', async (t) => {
   t.timeout(120_000);
   const worker = await startTestWorker(stack, { renderLimits: OUR_BUDGET, concurrency: 30 });
+  workerLogs.push(worker.logs);
   try {
     const { agent, accountId } = await signedInWithKey(stack, 'burster');
     const ids: string[] = [];
@@ -101,6 +110,7 @@ test.serial('fairness: a lone tenant\'s deploy is not held back by another tenan
   for (let i = 0; i < 200; i++) burst.push((await big.post('/api/render/deploy', { github_repo: `bigco/b-${i}`, project_name: `b-${i}` })).json.id);
   const lone = (await small.post('/api/render/deploy', { github_repo: 'smallco/only', project_name: 'only' })).json.id;
   const worker = await startTestWorker(stack, { renderLimits: OUR_BUDGET, concurrency: 10 });
+  workerLogs.push(worker.logs);
   try {
     const loneDone = await waitFinished(small, lone, 100_000);
     t.is(loneDone.status, 'live');

@@ -6,7 +6,7 @@ import { startStack, type Stack } from '../helpers/stack.js';
 import {
   addPrivateRepo, contractViolation, discoverRoutes, encodeIds, fillPath, hostileJsonText, hostileQuery, hostileScalar, hostileSegment,
   malformedJson, oversizedJson, send, serviceWithLiveDeploy, snapshot, specsFor, tenantWithKey, uncatalogued, unhandledErrors,
-  WRONG_CONTENT_TYPES, type AttackRequest, type RawResponse, type RouteSpec, type Tenant, type TenantIds,
+  FOREIGN_CONTENT_TYPES, ODD_CONTENT_TYPES, type AttackRequest, type RawResponse, type RouteSpec, type Tenant, type TenantIds,
 } from '../helpers/attack.js';
 import { assertNoSecrets, witnessSecrets, type SecretWitness } from '../helpers/secretScan.js';
 
@@ -198,10 +198,29 @@ test.serial('hostile JSON bodies on every body-reading route: refused with a 4xx
   await unchanged(t);
 });
 
+test.serial('a secret pasted where a field name goes is not echoed back in the validation error', async (t) => {
+  const token = stack.github.tokensFor(me.login)[0]!;
+  const deploy = { github_repo: `${me.login}/mine`, project_name: 'echo' };
+  const cases: Array<{ path: string; body: string; type: string }> = [
+    { path: '/api/render/setup', type: 'application/json', body: `{"api_key":"x",${JSON.stringify(me.apiKey)}:1}` },
+    { path: '/api/render/setup', type: 'application/x-www-form-urlencoded', body: `{"api_key":"${me.apiKey}"}` },
+    { path: '/api/render/deploy', type: 'application/json', body: JSON.stringify({ ...deploy, env_vars: { [`${token}-x`]: 'v' } }) },
+    { path: '/api/render/deploy', type: 'application/json', body: JSON.stringify({ ...deploy, [token]: true }) },
+    { path: `/api/render/services/${myIds.serviceId}/rollback`, type: 'application/json', body: JSON.stringify({ deploy_id: 'x', [me.apiKey]: 1 }) },
+  ];
+  for (const c of cases) {
+    const res = await probe({ method: 'POST', path: c.path, body: c.body, headers: { 'content-type': c.type } }, refused);
+    t.is(res.json.error.code, 'validation_failed', c.body);
+    t.false(res.text.includes(me.apiKey) || res.text.includes(token), `echoed: ${res.json.error.message}`);
+  }
+  await unchanged(t);
+});
+
 interface BadBody { body: string | Buffer; headers: Record<string, string>; expect: number[] }
 
 test.serial('malformed, oversized, gzip-bombed and badly encoded bodies on every state-changing route: 400/413/415 before any handler', async (t) => {
-  const writers = specs.filter((s) => s.method !== 'GET');
+  // DELETE bodies are never read (the parser takes POST, PUT and PATCH), so a DELETE has nothing to refuse here.
+  const writers = specs.filter((s) => s.method !== 'GET' && s.method !== 'DELETE');
   t.true(writers.length >= 9);
   const bomb = gzipSync(Buffer.from(`{"pad":"${'0'.repeat(8_000_000)}"}`));
   const json = { 'content-type': 'application/json' };
@@ -230,13 +249,22 @@ test.serial('malformed, oversized, gzip-bombed and badly encoded bodies on every
   await unchanged(t);
 });
 
-test.serial('wrong content types on every body-reading route: even a valid body is not taken from them', async (t) => {
-  const readers = specs.filter((s) => s.body === 'read');
-  for (const spec of readers) {
+test.serial('foreign content types on every body-reading route: even a valid body is not taken from them', async (t) => {
+  for (const spec of specs.filter((s) => s.body === 'read')) {
     const path = fillPath(spec, encodeIds(myIds));
     const valid = JSON.stringify(spec.validBody!(myIds));
     const multipart = `--xyz\r\nContent-Disposition: form-data; name="payload"\r\n\r\n${valid}\r\n--xyz--\r\n`;
-    await fc.assert(fc.asyncProperty(fc.constantFrom(...WRONG_CONTENT_TYPES), fc.oneof(fc.constant(valid), fc.constant(multipart), hostileJsonText()), async (type, body) => {
+    await fc.assert(fc.asyncProperty(fc.constantFrom(...FOREIGN_CONTENT_TYPES), fc.oneof(fc.constant(valid), fc.constant(multipart), hostileJsonText()), async (type, body) => {
+      await probe({ method: spec.method, path, body, headers: { 'content-type': type } }, refused);
+    }), { numRuns: RUNS });
+  }
+  await unchanged(t);
+});
+
+test.serial('odd JSON and form content types (charsets, suffixes, lists) with invalid bodies: refused with a 4xx', async (t) => {
+  for (const spec of specs.filter((s) => s.body === 'read')) {
+    const path = fillPath(spec, encodeIds(myIds));
+    await fc.assert(fc.asyncProperty(fc.constantFrom(...ODD_CONTENT_TYPES), fc.oneof(invalidBody(spec), hostileJsonText(), malformedJson()), async (type, body) => {
       await probe({ method: spec.method, path, body, headers: { 'content-type': type } }, refused);
     }), { numRuns: RUNS });
   }
@@ -252,6 +280,9 @@ test.serial('afterwards: the process answers, logged no unhandled error, no prot
   t.is(probeObject.polluted, undefined);
   t.is(probeObject.isAdmin, undefined);
   t.true(transcript.length > 1_000, `${transcript.length} attack requests were made`);
+  const byStatus: Record<string, number> = {};
+  for (const line of transcript) { const status = / -> (\d+)\n/.exec(line)?.[1] ?? '?'; byStatus[status] = (byStatus[status] ?? 0) + 1; }
+  t.log(`${transcript.length} attack requests; answers by status: ${JSON.stringify(byStatus)}`);
   await unchanged(t);
   await assertNoSecrets(t, {
     stack, agents: witness.agents, transcripts: [transcript],

@@ -133,8 +133,13 @@ test.serial('cross-tenant probes: another user\'s deployment id at once, many un
   t.is((await prober.post('/api/render/setup', { api_key: proberKey })).status, 200);
   t.is((await prober.get(`/api/render/deployments/${dep.json.id}`)).status, 404);
   await alertMatching(/cross_tenant_probe.*prober.*deployment/);
-  const foreign = (await userEntries(prober)).find((e) => e.detail.securityEvent === 'cross_tenant_probe');
+  const proberId = (await prober.get('/api/session')).json.user.id;
+  const foreign = (await globalEntries()).find((e) => e.userId === proberId && e.detail.securityEvent === 'cross_tenant_probe');
   t.like(foreign, { action: 'security', outcome: 'denied', detail: { resource: 'deployment', deploymentId: dep.json.id, reason: 'foreign_id' } });
+  // Not in the prober's own trail: there it would confirm that the id exists, which the 404 hides.
+  const proberTrail = JSON.stringify(await userEntries(prober));
+  t.false(proberTrail.includes(dep.json.id));
+  t.false(proberTrail.includes('cross_tenant_probe'));
 
   // Unknown service ids: Render answers 404 for the prober's key; the third 404 in the window is an event.
   const scanner = stack.agent({ 'x-forwarded-for': freshIp() });
@@ -143,13 +148,16 @@ test.serial('cross-tenant probes: another user\'s deployment id at once, many un
   stack.render.addAccount({ apiKey: scannerKey });
   t.is((await scanner.post('/api/render/setup', { api_key: scannerKey })).status, 200);
   for (const c of ['a', 'b', 'c']) t.is((await scanner.post(`/api/render/services/srv-${c.repeat(20)}/suspend`)).status, 404);
-  const scan = (await userEntries(scanner)).filter((e) => e.detail.securityEvent === 'cross_tenant_probe');
+  const scannerId = (await scanner.get('/api/session')).json.user.id;
+  const scan = (await globalEntries()).filter((e) => e.userId === scannerId && e.detail.securityEvent === 'cross_tenant_probe');
   t.is(scan.length, 1);
   t.like(scan[0], { detail: { resource: 'service', reason: 'many_not_found', count: 3, serviceId: `srv-${'c'.repeat(20)}` } });
   await alertMatching(/cross_tenant_probe.*scanner/);
 
-  // The owner's trail says nothing about any of this.
+  // Neither the owner's trail nor the scanner's says anything about it; the global chain still verifies.
   t.false((await userEntries(owner)).some((e) => e.action === 'security'));
+  t.false((await userEntries(scanner)).some((e) => e.action === 'security'));
+  t.true((await audit.verifyChain('global')).valid);
 });
 
 test.serial('events module: one audit entry and one counter tick per event; alerts throttled per type and subject', async (t) => {

@@ -4,12 +4,18 @@ import type { AddressInfo } from 'node:net';
 import { startStack, type Stack } from '../helpers/stack.js';
 import type { Agent } from '../helpers/agent.js';
 import { openSse } from '../../server/events/sse.js';
+import { assertNoSecrets, witnessSecrets, type SecretWitness } from '../helpers/secretScan.js';
 
 // GET /api/events: each signed-in user gets their own deployment updates over SSE, fanned out from
 // one Redis subscriber per web process.
 
 let stack: Stack;
-test.before(async () => { stack = await startStack(); });
+let seen: SecretWitness;
+test.before(async () => { stack = await startStack(); seen = witnessSecrets(stack); });
+// End state of every test above: no Render key or GitHub token anywhere.
+test.after('no secret anywhere after all the flows', async (t) => {
+  await assertNoSecrets(t, { stack, agents: seen.agents, secrets: seen.secrets() });
+});
 test.after.always(async () => { await stack?.close(); });
 
 interface SseClient {

@@ -5,14 +5,21 @@ import { createRenderClient, type RenderClient, type Service } from '../../serve
 import { createServiceCache } from '../../server/render/serviceCache.js';
 import type { PresentedService } from '../../server/presenters/service.js';
 import type { SimAccount } from '../../sandbox/render/index.js';
+import { assertNoSecrets, witnessSecrets, type SecretWitness } from '../helpers/secretScan.js';
 
 // GET /api/render/services (cached, single-flight) and the service lifecycle routes, through the
 // real web process and the Render simulator, each user with their own key.
 
 let stack: Stack;
+let seen: SecretWitness;
 test.before(async () => {
   // Tests create many services straight through the simulator; lift its creation limits (not the app's budget).
   stack = await startStack({ renderOptions: { rateLimits: { createService: { limit: 10_000 }, write: { limit: 10_000 } } } });
+  seen = witnessSecrets(stack);
+});
+// End state of every test above: no Render key or GitHub token anywhere.
+test.after('no secret anywhere after all the flows', async (t) => {
+  await assertNoSecrets(t, { stack, agents: seen.agents, secrets: seen.secrets() });
 });
 test.after.always(async () => { await stack?.close(); });
 

@@ -310,13 +310,18 @@ async function watch(ctx: WorkerContext, rec: DeploymentRecord, render: RenderCl
     if (status !== rec.status || deploy.id !== rec.deployId) {
       const moved = await ctx.deployments.transition(rec.id, status, 'render', { deployId: deploy.id, watchChecks: checks });
       if (!moved) return null;
-    } else {
-      const touched = await ctx.deployments.update(rec.id, { watchChecks: checks });
-      if (!touched) return null;
     }
+    // Nothing changed: nothing is written or published. Rewriting the record (and waking every SSE
+    // client) on each unchanged check was ~3 Redis round trips of a check's cost, and a worker watching
+    // thousands of deploys spends most of its time on such checks (see bench/). A deploy canceled or
+    // revoked meanwhile is seen at the next check, whose job starts by reloading the record.
   }
+  // Backoff from the time spent watching, not a stored count: after n checks of a geometric schedule
+  // (initialMs × factor^k) the elapsed time is initialMs × (factor^n − 1) / (factor − 1), so the next
+  // delay, initialMs × factor^n, is initialMs + (factor − 1) × elapsed. Same cadence, no write needed.
   const { initialMs, factor, maxDelayMs } = ctx.watch;
-  return Math.min(maxDelayMs, Math.round(initialMs * factor ** Math.min(checks - 1, 50)));
+  const watching = Math.max(0, ctx.clock.now() - started);
+  return Math.min(maxDelayMs, Math.round(initialMs + (factor - 1) * watching));
 }
 
 function failureFor(status: DeploymentStatus): DeploymentFailure | null {
