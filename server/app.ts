@@ -137,7 +137,6 @@ export function createApp(deps: AppDeps, appOptions: CreateAppOptions = {}): Koa
   uiRoutes(router);
   for (const mount of opts.routes ?? []) mount(router);
   opts.onRouter?.(router);
-  app.use(async (ctx, next) => { ctx.state.routePath = undefined; await next(); });
   app.use(router.routes());
   app.use(router.allowedMethods());
   return app;

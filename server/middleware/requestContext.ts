@@ -29,7 +29,7 @@ export function requestContext(logger: Logger): Middleware {
         const line = {
           method: ctx.method,
           path: ctx.path,
-          route: ctx.state.routePath ?? null,
+          route: (ctx as { _matchedRoute?: string })._matchedRoute ?? null,
           status,
           ms: Math.round((performance.now() - started) * 10) / 10,
           userId: ctx.state.userId ?? null,

@@ -143,6 +143,38 @@ test.serial('other HTTP methods on every route path: a JSON 405 under /api, neve
   await unchanged(t);
 });
 
+test.serial('hostile headers: Idempotency-Key, X-Request-Id and cookies are refused or ignored, never echoed or crashing', async (t) => {
+  // Header values Node will send: visible Latin-1 without the characters an Idempotency-Key may hold.
+  const headerChar = fc.integer({ min: 0x21, max: 0xff }).filter((c) => c !== 0x7f && !/[A-Za-z0-9._:-]/.test(String.fromCharCode(c))).map((c) => String.fromCharCode(c));
+  const badIdem = fc.oneof(
+    fc.tuple(fc.stringMatching(/^[A-Za-z0-9._:-]{0,20}$/), headerChar, fc.stringMatching(/^[A-Za-z0-9._:-]{0,20}$/)).map(([x, c, y]) => `${x}${c}${y}`),
+    fc.integer({ min: 256, max: 4_000 }).map((n) => 'k'.repeat(n)),
+  );
+  const deploy = { github_repo: `${me.login}/mine`, project_name: 'idem-fuzz' };
+  await fc.assert(fc.asyncProperty(badIdem, async (key) => {
+    const res = await probe({ method: 'POST', path: '/api/render/deploy', json: deploy, headers: { 'idempotency-key': key } }, refused);
+    if (res.json.error.code !== 'validation_failed') throw new Error(`Idempotency-Key ${JSON.stringify(key.slice(0, 40))}: ${res.text}`);
+  }), { numRuns: RUNS });
+
+  const requestIds = fc.oneof(fc.string({ unit: headerChar, minLength: 1, maxLength: 30 }), fc.integer({ min: 65, max: 5_000 }).map((n) => 'r'.repeat(n)), fc.constantFrom('a b', '../x', '"}', 'id\\u000a'));
+  await fc.assert(fc.asyncProperty(requestIds, async (rid) => {
+    const res = await probe({ method: 'GET', path: '/api/session', headers: { 'x-request-id': rid } });
+    if (res.headers['x-request-id'] === rid.trim()) throw new Error(`hostile X-Request-Id adopted: ${rid.slice(0, 40)}`);
+  }), { numRuns: RUNS });
+
+  // Extra, malformed or oversized cookies next to the real session cookie.
+  const cookieJunk = fc.oneof(
+    fc.constantFrom('sid=', 'sid.sig=', 'sid.sig=AAAA', '=', ';;;', 'a', '__proto__=1', 'constructor=1', 'sid=%', 'sid=%zz', `x=${'y'.repeat(6_000)}`),
+    fc.string({ unit: fc.constantFrom(...'abc=;%_-. '), maxLength: 60 }),
+  );
+  await fc.assert(fc.asyncProperty(fc.array(cookieJunk, { maxLength: 5 }), async (junk) => {
+    const cookie = [me.agent.cookieHeader(), ...junk].join('; ');
+    const res = await probe({ method: 'GET', path: '/api/session', headers: { cookie } });
+    if (res.status !== 200 && res.status !== 401) throw new Error(`cookies ${JSON.stringify(junk).slice(0, 80)}: ${res.status}`);
+  }), { numRuns: RUNS });
+  await unchanged(t);
+});
+
 // Per body-reading route: a valid body with exactly one field made invalid (or one unknown key added).
 const notString = fc.oneof(fc.integer(), fc.double(), fc.boolean(), fc.constant(null), fc.array(fc.string(), { maxLength: 3 }), fc.dictionary(fc.string({ maxLength: 5 }), fc.string({ maxLength: 5 })));
 /** Strings that stay invalid for a name-like field after trim() and toLowerCase(). */
