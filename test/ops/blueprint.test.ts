@@ -62,7 +62,7 @@ test('web, worker and Key Value are wired as the app needs; Procfile and package
   t.deepEqual(kv.ipAllowList, [], 'internal connections only');
   for (const s of [web, worker]) {
     t.is(s.runtime, 'node');
-    t.is(s.buildCommand, 'npm ci && npm run build');
+    t.is(s.buildCommand, 'npm ci --include=dev && npm run build', 'NODE_ENV=production at build time: TypeScript is a dev dependency');
     t.true(s.envVars.some((v: Json) => v.fromGroup === 'orchestrator-settings'), `${s.name} reads the shared group`);
     const redis = s.envVars.find((v: Json) => v.key === 'REDIS_URL');
     t.deepEqual(redis?.fromService, { type: 'keyvalue', name: kv.name, property: 'connectionString' });
