@@ -5,6 +5,7 @@
  * BENCH_CPU_PROF=<dir> writes .cpuprofile files of every web/worker child.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { cpus, loadavg } from 'node:os';
 import { createCleanup } from './lib/cleanup.js';
 import { startBench } from './lib/bench.js';
@@ -34,6 +35,23 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   });
 }
 
+// A crash anywhere still stops every child process and server this run started.
+for (const event of ['uncaughtException', 'unhandledRejection'] as const) {
+  process.once(event, (err: unknown) => {
+    log(`${event}: ${(err as Error)?.stack ?? String(err)}`);
+    void cleanup.runAll().finally(() => process.exit(1));
+  });
+}
+
+/** A fixed piece of CPU work, timed: how fast this machine was when the run started and ended. */
+function machineCheckUs(): number {
+  const data = Buffer.alloc(1024, 7);
+  const t0 = performance.now();
+  for (let i = 0; i < 20_000; i++) createHash('sha256').update(data).digest();
+  return Math.round(((performance.now() - t0) * 1000) / 20_000 * 100) / 100;
+}
+const checkAtStart = machineCheckUs();
+
 const results: Record<string, unknown> = {};
 let failed = false;
 try {
@@ -55,8 +73,8 @@ try {
   await run('sessions', () => runSessions(bench, { sessions: 2_000 }));
   await run('api', () => runApi(bench, { connections: 50, warmupS: 2, durationS: 8, users: 50 }));
   await run('services', () => runServices(bench, { users: 200, pollEveryMs: 1_000, durationS: 20, renderLatencyMs: 80, servicesPerUser: 3 }));
-  await run('pipeline', () => runPipeline(bench, { concurrency: 50, burst: 300, rate: 50, sustainS: 10, noopJobs: 5_000, fairnessBurst: 200 }));
-  await run('scale', () => runScale(bench, { tenants: 500, deploysPerTenant: 10, holdSeconds: 20, timeoutS: 120 }));
+  await run('pipeline', () => runPipeline(bench, { concurrency: 50, burst: 200, rate: 50, sustainS: 10, noopJobs: 5_000, fairnessBurst: 200 }));
+  await run('scale', () => runScale(bench, { tenants: 500, deploysPerTenant: 10, holdSeconds: 20, timeoutS: 110 }));
 } catch (err) {
   failed = true;
   log(`bench setup failed: ${(err as Error).stack ?? String(err)}`);
@@ -64,12 +82,13 @@ try {
   await cleanup.runAll();
 }
 
-const machine = { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', node: process.version, loadAverageAtStart: loadAtStart, loadAverageAtEnd: loadavg().map((x) => Math.round(x * 10) / 10) };
+const machine = { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', node: process.version, loadAverageAtStart: loadAtStart, loadAverageAtEnd: loadavg().map((x) => Math.round(x * 10) / 10), sha256of1KiBUs: { atStart: checkAtStart, atEnd: machineCheckUs() } };
 const table = buildTable(results);
 const out = { at: new Date().toISOString(), totalSeconds: Math.round((Date.now() - started) / 1000), machine, table, results };
 mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
 writeFileSync(new URL('./results/latest.json', import.meta.url), `${JSON.stringify(out, null, 2)}\n`);
 printTable(table);
+log(`machine: ${machine.cpus} × ${machine.cpuModel}, Node ${machine.node}; load average ${loadAtStart[0]} → ${machine.loadAverageAtEnd[0]}; sha256(1 KiB) ${machine.sha256of1KiBUs.atStart} → ${machine.sha256of1KiBUs.atEnd} µs`);
 if (Math.max(loadAtStart[0] ?? 0, machine.loadAverageAtEnd[0] ?? 0) > cpus().length) {
   log(`WARNING: load average ${loadAtStart[0]} → ${machine.loadAverageAtEnd[0]} on ${cpus().length} CPUs: other processes competed with the bench; figures are pessimistic`);
 }

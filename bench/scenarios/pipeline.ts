@@ -22,7 +22,8 @@ export interface PipelineResult {
   concurrency: number;
   burst: PipelineRun;
   sustained: PipelineRun & { targetRate: number; achievedRate: number };
-  noopBullmq: { jobs: number; seconds: number; jobsPerSec: number };
+  /** The baseline: a no-op BullMQ job, its throughput and its worker's CPU per job. */
+  noopBullmq: { jobs: number; seconds: number; jobsPerSec: number; cpuMsPerJob: number };
   burstVsNoop: number;
   fairness: { burst: number; loneDelayMs: number; burstStartedBefore: number };
   renderCalls: number; renderRateLimited: number;
@@ -152,6 +153,7 @@ async function runNoop(bench: Bench, dep: Deployment, concurrency: number, jobs:
   const connection = new Redis(dep.config.redisUrl, { maxRetriesPerRequest: null });
   const queue = new Queue(name, { connection, prefix });
   try {
+    const before = await child.stats();
     const started = Date.now();
     for (let i = 0; i < jobs; i += 500) {
       await queue.addBulk(Array.from({ length: Math.min(500, jobs - i) }, (_, j) => ({ name: 'noop', data: { n: i + j } })));
@@ -159,7 +161,8 @@ async function runNoop(bench: Bench, dep: Deployment, concurrency: number, jobs:
     const done = await waitFor(async () => ((await child.stats()).extra?.completed ?? 0) >= jobs, 60_000, 20);
     if (!done) throw new Error('no-op BullMQ jobs did not complete in 60 s');
     const seconds = (Date.now() - started) / 1000;
-    return { jobs, seconds: round(seconds, 2), jobsPerSec: round(jobs / seconds) };
+    const cpuMsPerJob = cpuMsBetween(before, await child.stats()) / jobs;
+    return { jobs, seconds: round(seconds, 2), jobsPerSec: round(jobs / seconds), cpuMsPerJob: round(cpuMsPerJob, 3) };
   } finally {
     await queue.obliterate({ force: true }).catch(() => {});
     await queue.close();

@@ -22,7 +22,7 @@ export interface ScaleResult {
   /** After Render finished them all at once: how long until each was recorded live. */
   detectLagS: { p50: number; p99: number; max: number };
   allLive: boolean;
-  renderRateLimited: number;
+  renderCalls: number; renderRateLimited: number;
 }
 
 const mb = (bytes: number) => round(bytes / 1024 / 1024, 0);
@@ -113,7 +113,7 @@ export async function runScale(bench: Bench, o: { tenants: number; deploysPerTen
       watchChecksPerSec: round(watchChecksPerSec),
       detectLagS: { p50: round(percentile(lags, 50)), p99: round(percentile(lags, 99)), max: round(lags.length ? Math.max(...lags) : Number.NaN) },
       allLive: live === total && failedEarly === 0,
-      renderRateLimited: dep.render.calls.filter((c) => c.status === 429).length,
+      renderCalls: dep.render.calls.length, renderRateLimited: dep.render.calls.filter((c) => c.status === 429).length,
     };
   } finally {
     await dep.stop();

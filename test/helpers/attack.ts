@@ -98,6 +98,7 @@ interface LayerLike { methods: string[]; path: string | RegExp }
 export function discoverRoutes(router: Router): RouteRef[] {
   const out: RouteRef[] = [];
   for (const layer of (router as unknown as { stack: LayerLike[] }).stack) {
+    if (layer.methods.length === 0) continue; // router.use() middleware, not a route
     if (typeof layer.path !== 'string') throw new Error(`a route with a RegExp path cannot be attacked by name: ${String(layer.path)}`);
     for (const method of layer.methods) if (method !== 'HEAD') out.push({ method, path: layer.path });
   }
@@ -180,7 +181,10 @@ export function send(baseUrl: string, as: Caller | null, req: AttackRequest, tra
     let answered = false;
     const r = httpRequest({ host: url.hostname, port: url.port, method: req.method, path: req.path, headers, agent: false }, (res) => {
       const chunks: Buffer[] = [];
+      let finished = false;
       const finish = () => {
+        if (finished) return;
+        finished = true;
         const text = Buffer.concat(chunks).toString('utf8');
         let json: unknown;
         try { json = text ? JSON.parse(text) : undefined; } catch { /* not JSON */ }
