@@ -74,7 +74,7 @@ try {
   await run('api', () => runApi(bench, { connections: 50, warmupS: 2, durationS: 8, users: 50 }));
   await run('services', () => runServices(bench, { users: 200, pollEveryMs: 1_000, durationS: 20, renderLatencyMs: 80, servicesPerUser: 3 }));
   await run('pipeline', () => runPipeline(bench, { concurrency: 50, burst: 200, rate: 50, sustainS: 10, noopJobs: 5_000, fairnessBurst: 200 }));
-  await run('scale', () => runScale(bench, { tenants: 500, deploysPerTenant: 10, holdSeconds: 20, timeoutS: 110 }));
+  await run('scale', () => runScale(bench, { tenants: 500, deploysPerTenant: 10, holdSeconds: 20, minDeploySeconds: 60, timeoutS: 110 }));
 } catch (err) {
   failed = true;
   log(`bench setup failed: ${(err as Error).stack ?? String(err)}`);

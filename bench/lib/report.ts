@@ -61,7 +61,7 @@ export function buildTable(results: Record<string, unknown>): Row[] {
     rows.push({ metric: '  burst: enqueue → first Render call', value: `p50 ${fmt(p.burst.enqueueToFirstRenderCall.p50Ms)} ms, p99 ${fmt(p.burst.enqueueToFirstRenderCall.p99Ms)} ms; → live p99 ${fmt(p.burst.enqueueToLive.p99Ms)} ms` });
     const cpu = (r: PipelineResult['burst']) => `${fmt(r.cpuMsPerDeploy.total, 2)} ms (web ${fmt(r.cpuMsPerDeploy.web, 2)} + worker ${fmt(r.cpuMsPerDeploy.worker, 2)})`;
     rows.push({ metric: '  burst: orchestrator CPU per deploy', value: `${cpu(p.burst)}; a no-op BullMQ job: ${fmt(p.noopBullmq.cpuMsPerJob, 3)} ms`, target: '≤ 5 ms', verdict: verdict(p.burst.cpuMsPerDeploy.total <= 5) });
-    rows.push({ metric: '  burst: Redis commands per deploy', value: `${fmt(p.burst.redisCommandsPerDeploy, 0)} (incl. inside Lua scripts): ${Object.entries(p.burst.topRedisCommands).map(([k, v]) => `${k} ${v}`).join(', ')}` });
+    rows.push({ metric: '  burst: calls per deploy', value: `GitHub ${fmt(p.burst.githubCallsPerDeploy)}, Render ${fmt(p.burst.renderCallsPerDeploy)}, Redis ${fmt(p.burst.redisCommandsPerDeploy, 0)} commands (incl. inside Lua; ${Object.entries(p.burst.topRedisCommands).slice(0, 4).map(([k, v]) => `${k} ${v}`).join(', ')})` });
     const s = p.sustained;
     rows.push({
       metric: `deploys at ${s.targetRate}/s for ${s.deploys / s.targetRate} s: enqueue → first Render call`,
@@ -84,7 +84,7 @@ export function buildTable(results: Record<string, unknown>): Row[] {
       target: '≥ 5,000 & RSS < 512 MB', verdict: verdict(c.peakWatched >= 5_000 && c.peakWorkerRssMb < 512),
     });
     rows.push({ metric: '  ramp (enqueue → all watched)', value: `${fmt(c.rampSeconds)} s = ${fmt(c.rampPerSec)} deploys/s started; each on Render ≥ ${fmt(c.deployDurationS.min)} s (p50 ${fmt(c.deployDurationS.p50)} s)` });
-    rows.push({ metric: '  while all in flight', value: `${fmt(c.watchChecksPerSec)} Render status GETs/s; Redis ${fmt(c.redisBytesPerWatched, 0)} bytes per watched deploy` });
+    rows.push({ metric: `  while all in flight (${fmt(c.holdSeconds, 0)} s)`, value: `${fmt(c.watchChecksPerSec)} Render status GETs/s; Redis ${fmt(c.redisBytesPerWatched, 0)} bytes per watched deploy` });
     rows.push({
       metric: '  Render finished all at once → recorded live',
       value: `p50 ${fmt(c.detectLagS.p50)} s, p99 ${fmt(c.detectLagS.p99)} s, max ${fmt(c.detectLagS.max)} s${c.allLive ? '' : ' (NOT all live)'}`,

@@ -10,6 +10,8 @@ import { mapLimit, percentile, round, sleep, waitFor } from '../lib/stats.js';
 export interface Latency { p50Ms: number; p99Ms: number; maxMs: number }
 export interface PipelineRun {
   deploys: number; live: number; seconds: number; deploysPerSec: number;
+  /** Calls to GitHub and to Render per deploy. */
+  githubCallsPerDeploy: number; renderCallsPerDeploy: number;
   /** Redis commands per deploy (all clients: web, worker, BullMQ), and the busiest commands. */
   redisCommandsPerDeploy: number;
   topRedisCommands: Record<string, number>;
@@ -56,12 +58,12 @@ export async function runPipeline(bench: Bench, o: { concurrency: number; burst:
     await waitFinished(tracker, warm.map((w) => w.id), 30_000);
 
     bench.log(`  burst: ${o.burst} deploys as fast as they can be requested …`);
-    const burst = await measure(dep, tracker, async () => mapLimit(tenants.slice(0, o.burst), 25, (t) => requestDeploy(dep, t)));
+    const burst = await measure(bench, dep, tracker, async () => mapLimit(tenants.slice(0, o.burst), 25, (t) => requestDeploy(dep, t)));
 
     bench.log(`  sustained: ${o.rate} deploys/s for ${o.sustainS} s …`);
     const sustainedTenants = tenants.slice(o.burst);
     let achieved = 0;
-    const sustained = await measure(dep, tracker, async () => {
+    const sustained = await measure(bench, dep, tracker, async () => {
       const t0 = Date.now();
       const out = await Promise.all(sustainedTenants.map(async (t, i) => {
         await sleep(Math.max(0, t0 + (i * 1000) / o.rate - Date.now()));
@@ -106,8 +108,9 @@ async function waitFinished(tracker: DeploymentTracker, ids: string[], timeoutMs
 }
 
 /** Run a batch of deploy requests, wait for all to finish, and measure rate, CPU and latencies. */
-async function measure(dep: Deployment, tracker: DeploymentTracker, request: () => Promise<Requested[]>): Promise<PipelineRun> {
+async function measure(bench: Bench, dep: Deployment, tracker: DeploymentTracker, request: () => Promise<Requested[]>): Promise<PipelineRun> {
   const worker = dep.worker!;
+  const [gh0, rc0] = [bench.github.calls.length, dep.render.calls.length];
   const [w0, k0, c0] = await Promise.all([dep.web.stats(), worker.stats(), commandStats(dep)]);
   const started = Date.now();
   const reqs = await request();
@@ -128,6 +131,7 @@ async function measure(dep: Deployment, tracker: DeploymentTracker, request: () 
   const seconds = (ended - started) / 1000;
   return {
     deploys: n, live, seconds: round(seconds, 2), deploysPerSec: round(n / seconds),
+    githubCallsPerDeploy: round((bench.github.calls.length - gh0) / n), renderCallsPerDeploy: round((dep.render.calls.length - rc0) / n),
     redisCommandsPerDeploy: round(perCommand.reduce((a, [, v]) => a + v, 0)),
     topRedisCommands: Object.fromEntries(perCommand.slice(0, 8).map(([k, v]) => [k, round(v)])),
     cpuMsPerDeploy: { web: round(web, 2), worker: round(wrk, 2), total: round(web + wrk, 2) },

@@ -37,13 +37,13 @@ async function usedMemory(bench: Bench): Promise<number> {
  * Redis, GitHub verify, stack detection, Render service creation) are enqueued through the server's
  * deployment service, spread over many tenants so each key stays inside Render's default limits.
  * The simulator holds every deploy in progress (manual mode) until all of them are being watched,
- * then for `holdSeconds` more (longer than the watch policy's 15 s maximum interval, so every deploy
- * is re-checked with the whole population in flight), then finishes them all at once. Holding, rather
- * than fixed 60 s phases, keeps the watched population from shrinking while the ramp-up is still
- * running: each deploy stays on Render for the ramp plus the hold (reported as deployDurationS).
- * The worker uses the production watch policy and concurrency.
+ * then for at least `holdSeconds` more (longer than the watch policy's 15 s maximum interval, so every
+ * deploy is re-checked with the whole population in flight) and until the last one has been on Render
+ * `minDeploySeconds`, then finishes them all at once. Holding, rather than timed phases, keeps the
+ * watched population from shrinking while the ramp-up is still running; every deploy still lasts at
+ * least minDeploySeconds (reported as deployDurationS). Production watch policy and concurrency.
  */
-export async function runScale(bench: Bench, o: { tenants: number; deploysPerTenant: number; holdSeconds: number; timeoutS: number }): Promise<ScaleResult> {
+export async function runScale(bench: Bench, o: { tenants: number; deploysPerTenant: number; holdSeconds: number; minDeploySeconds: number; timeoutS: number }): Promise<ScaleResult> {
   const dep = await startDeployment(bench, { name: 'scale', render: { manualDeploys: true }, worker: {} });
   try {
     const tracker = await trackDeployments(bench.cleanup, dep.config.redisUrl, dep.config.redisPrefix);
@@ -76,15 +76,19 @@ export async function runScale(bench: Bench, o: { tenants: number; deploysPerTen
     const rampSeconds = (Date.now() - started) / 1000;
     const failedEarly = tracker.finished();
 
-    // Hold: everyone in flight for a full re-check interval; measure memory and watch traffic.
+    // Hold: everyone in flight for at least a full re-check interval, and until even the last deploy
+    // to reach Render has been there minDeploySeconds; measure memory and watch traffic meanwhile.
     const callsBefore = dep.render.calls.length;
     const holdStart = Date.now();
+    const lastCreated = Math.max(...ids.map((id) => tracker.get(id)?.at.created ?? 0));
+    const holdUntil = Math.max(holdStart + o.holdSeconds * 1000, lastCreated + o.minDeploySeconds * 1000);
     const memAtPeak: number[] = [];
-    while (Date.now() - holdStart < o.holdSeconds * 1000) {
+    while (Date.now() < holdUntil) {
       await sleep(1_000);
       await sampleWorker();
       memAtPeak.push(await usedMemory(bench));
     }
+    const heldSeconds = (Date.now() - holdStart) / 1000;
     const holdCalls = dep.render.calls.slice(callsBefore).filter((c) => c.method === 'GET').length;
     const watchChecksPerSec = holdCalls / ((Date.now() - holdStart) / 1000);
     const peakWatched = tracker.peakWatching();
@@ -99,14 +103,14 @@ export async function runScale(bench: Bench, o: { tenants: number; deploysPerTen
     }
     const liveAt = Date.now();
     while (tracker.finishedOf(ids) < ids.length && Date.now() - liveAt < 45_000) await sleepSampling(500, sampleWorker);
-    const lags = ids.map((id) => tracker.get(id)?.finishedAt).filter((x): x is number => x !== undefined).map((at) => (at - liveAt) / 1000);
+    const lags = ids.map((id) => tracker.get(id)).filter((t) => t?.status === 'live' && t.finishedAt !== undefined).map((t) => (t!.finishedAt! - liveAt) / 1000);
     const onRender = ids.map((id) => tracker.get(id)).filter((t) => t?.at.created !== undefined && t.finishedAt !== undefined).map((t) => (t!.finishedAt! - t!.at.created!) / 1000);
     const live = ids.filter((id) => tracker.get(id)?.status === 'live').length;
 
     return {
       tenants: o.tenants, deploys: total,
       rampSeconds: round(rampSeconds), rampPerSec: round(total / rampSeconds),
-      peakWatched, holdSeconds: o.holdSeconds,
+      peakWatched, holdSeconds: round(heldSeconds),
       deployDurationS: { min: round(Math.min(...onRender)), p50: round(percentile(onRender, 50)) },
       peakWorkerRssMb: mb(peakRss), peakWorkerHeapMb: mb(peakHeap), liveHeapMb: mb(live0.heapUsed), rssAfterGcMb: mb(live0.rss),
       redisBytesPerWatched: round((Math.max(...memAtPeak) - memBefore) / Math.max(1, peakWatched), 0),
