@@ -1,0 +1,83 @@
+import test from 'ava';
+import { startStack, type Stack } from '../helpers/stack.js';
+import { addNodeRepo, renderCalls, signedInWithKey, startTestWorker, waitFinished } from '../helpers/pipeline.js';
+import type { WorkerProcess } from '../../workers/process.js';
+
+let stack: Stack;
+let worker: WorkerProcess;
+test.before(async () => {
+  stack = await startStack({ renderOptions: { phaseMs: { created: 20, build_in_progress: 4_000, pre_deploy_in_progress: 0, update_in_progress: 50 } } });
+  worker = await startTestWorker(stack);
+});
+test.after.always(async () => { await worker?.close(5_000); await stack?.close(); });
+
+async function waitStatus(agent: Awaited<ReturnType<typeof signedInWithKey>>['agent'], id: string, status: string) {
+  for (let i = 0; i < 400; i++) {
+    const rec = (await agent.get(`/api/render/deployments/${id}`)).json;
+    if (rec.status === status) return rec;
+    if (rec.finished) throw new Error(`finished as ${rec.status} before ${status}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`never reached ${status}`);
+}
+
+test('clear-credentials while a deploy is being watched stops it with credentials_revoked', async (t) => {
+  const { agent, accountId } = await signedInWithKey(stack, 'clearer');
+  addNodeRepo(stack, 'clearer', 'watched');
+  const res = await agent.post('/api/render/deploy', { github_repo: 'clearer/watched', project_name: 'watched' });
+  await waitStatus(agent, res.json.id, 'build_in_progress');
+  const cleared = await agent.post('/api/render/clear-credentials');
+  t.is(cleared.status, 200);
+  const rec = (await agent.get(`/api/render/deployments/${res.json.id}`)).json;
+  t.is(rec.status, 'credentials_revoked', 'stopped at once, not at the next check');
+  t.regex(rec.failure.message, /cleared your Render key|signed out/);
+  t.is(await stack.web.deps.queue.getJob(res.json.id), undefined, 'the delayed watch job is gone');
+  const checksAtRevoke = renderCalls(stack, accountId, 'GET', '/services/{serviceId}/deploys/{deployId}').length;
+  await new Promise((r) => setTimeout(r, 600));
+  t.true(renderCalls(stack, accountId, 'GET', '/services/{serviceId}/deploys/{deployId}').length <= checksAtRevoke + 1, 'no more watching with that key');
+  t.is((await agent.get(`/api/render/deployments/${res.json.id}`)).json.status, 'credentials_revoked', 'a late worker write cannot resurrect it');
+});
+
+test.serial('logout stops the session\'s queued deploys before any Render call', async (t) => {
+  await worker.worker.pause(true);
+  try {
+    const { agent, accountId } = await signedInWithKey(stack, 'leaver');
+    addNodeRepo(stack, 'leaver', 'never');
+    const before = stack.render.calls.filter((c) => c.accountId === accountId).length;
+    const res = await agent.post('/api/render/deploy', { github_repo: 'leaver/never', project_name: 'never' });
+    t.is(res.status, 202);
+    t.is((await agent.post('/api/auth/logout')).status, 200);
+    worker.worker.resume();
+    await new Promise((r) => setTimeout(r, 500));
+    t.is(stack.render.calls.filter((c) => c.accountId === accountId).length, before, 'the worker never used the key');
+    const b = stack.agent();
+    await stack.signIn(b, 'leaver');
+    const rec = (await b.get(`/api/render/deployments/${res.json.id}`)).json;
+    t.is(rec.status, 'credentials_revoked');
+  } finally {
+    worker.worker.resume();
+  }
+});
+
+test('a key revoked at Render mid-deploy ends the deploy as credentials_revoked with the reason', async (t) => {
+  const { agent, apiKey } = await signedInWithKey(stack, 'revokedkey');
+  addNodeRepo(stack, 'revokedkey', 'app');
+  const res = await agent.post('/api/render/deploy', { github_repo: 'revokedkey/app', project_name: 'app-rk' });
+  await waitStatus(agent, res.json.id, 'build_in_progress');
+  stack.render.revokeKey(apiKey);
+  const done = await waitFinished(agent, res.json.id, 20_000);
+  t.is(done.status, 'credentials_revoked');
+  t.is(done.failure.code, 'render_key_rejected');
+});
+
+test('a second session of the same user keeps its own deploys when the first signs out', async (t) => {
+  const { agent: laptop, apiKey } = await signedInWithKey(stack, 'twodevices');
+  const phone = stack.agent();
+  await stack.signIn(phone, 'twodevices');
+  t.is((await phone.post('/api/render/setup', { api_key: apiKey })).status, 200);
+  addNodeRepo(stack, 'twodevices', 'site');
+  const fromPhone = await phone.post('/api/render/deploy', { github_repo: 'twodevices/site', project_name: 'site-2d' });
+  t.is((await laptop.post('/api/auth/logout')).status, 200);
+  const done = await waitFinished(phone, fromPhone.json.id, 20_000);
+  t.is(done.status, 'live', 'consent given on the phone still stands');
+});
