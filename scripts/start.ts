@@ -69,11 +69,11 @@ async function main() {
   const worker = await startWorker({ config, logger });
   cleanups.unshift(() => web.close(), () => worker.close(10_000));
   const line = '─'.repeat(64);
-  console.log(`\n${line}\n  Render orchestrator running at ${config.baseUrl}`);
-  if (sandbox) {
-    console.log(`  SANDBOX MODE: GitHub and Render are simulated on this machine.\n  Sign in (you are "${DEMO.login}"), connect the demo Render key\n    ${DEMO.renderApiKey}\n  and deploy one of the demo repositories.`);
-  }
-  console.log(`${line}\n`);
+  const sandboxText = sandbox
+    ? `\n  SANDBOX MODE: GitHub and Render are simulated on this machine.\n  Sign in (you are "${DEMO.login}"), connect the demo Render key\n    ${DEMO.renderApiKey}\n  and deploy one of the demo repositories.`
+    : '';
+  // One write, so whoever reads the output sees the banner whole.
+  process.stdout.write(`\n${line}\n  Render orchestrator running at ${config.baseUrl}${sandboxText}\n${line}\n\n`);
 }
 
 let stopping = false;

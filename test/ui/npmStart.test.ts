@@ -1,0 +1,77 @@
+import test from 'ava';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import type { Browser } from 'playwright-core';
+import { launchChromium, newContext, screenshot } from './support/browser.js';
+import { startTestRedis, type TestRedis } from '../helpers/redis.js';
+import { freePort } from '../helpers/ports.js';
+import { DEMO } from '../../sandbox/seed.js';
+
+// What a newcomer does: `npm start` with no credentials (the real scripts/start.ts in its own
+// process), open the printed URL, sign in, paste the demo key, deploy a repo, watch it go live.
+const root = fileURLToPath(new URL('../../', import.meta.url));
+let redis: TestRedis;
+let browser: Browser;
+let proc: ChildProcess | undefined;
+const output: string[] = [];
+
+test.before(async () => {
+  [redis, browser] = await Promise.all([startTestRedis(), launchChromium()]);
+});
+test.after.always(async () => {
+  if (proc && proc.exitCode === null) {
+    const exited = new Promise((r) => proc!.once('exit', r));
+    proc.kill('SIGTERM');
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
+    if (proc.exitCode === null) proc.kill('SIGKILL');
+  }
+  await browser?.close();
+  await redis?.stop();
+});
+
+test('npm start in sandbox mode: sign in, connect the demo key, deploy, live', async (t) => {
+  t.timeout(90_000);
+  const port = await freePort();
+  proc = spawn(process.execPath, ['--import=tsx', 'scripts/start.ts'], {
+    cwd: root,
+    // No GitHub credentials: sandbox mode. A private Redis and a key, so nothing on this machine is touched.
+    env: { PATH: process.env.PATH ?? '', PORT: String(port), REDIS_URL: redis.url, REDIS_PREFIX: redis.prefix, SECRET_KEY: randomBytes(32).toString('hex'), LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  proc.stdout!.on('data', (d) => output.push(String(d)));
+  proc.stderr!.on('data', (d) => output.push(String(d)));
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`npm start printed no URL: ${output.join('')}`)), 30_000);
+    const check = () => {
+      const m = /running at (http:\/\/\S+)/.exec(output.join(''));
+      if (m) { clearTimeout(timer); resolve(m[1]!); }
+    };
+    proc!.stdout!.on('data', check);
+    proc!.once('exit', (code) => reject(new Error(`npm start exited ${code}: ${output.join('')}`)));
+  });
+  t.regex(output.join(''), /SANDBOX MODE/);
+  t.true(output.join('').includes(DEMO.renderApiKey), 'the banner names the demo key');
+
+  const { context, page, problems } = await newContext(browser);
+  await page.goto(url);
+  await page.locator('#sandbox-banner').waitFor();
+  await page.getByTestId('sign-in').click();
+  await page.getByTestId('user-login').filter({ hasText: DEMO.login }).waitFor();
+  await page.goto(`${url}/#/settings`);
+  await page.getByTestId('use-demo-key').click();
+  await page.getByTestId('render-key-submit').click();
+  await page.getByTestId('key-status').waitFor();
+
+  await page.getByRole('link', { name: 'New deploy' }).first().click();
+  await page.getByTestId('repo-search').fill('hello-node');
+  await page.locator(`[data-testid=repo-option][data-repo="${DEMO.login}/hello-node"]`).click();
+  await page.getByTestId('detected-stack-name').waitFor();
+  await page.getByTestId('deploy-submit').click();
+  await page.waitForURL(/#\/deployments\//);
+  await page.locator('#deployment-status[data-status="live"]').waitFor({ timeout: 60_000 });
+  t.true(await page.getByTestId('timeline').locator('[data-status="build_in_progress"]').count() >= 1, 'it moved through Render\'s phases');
+  await screenshot(page, 'npm-start-sandbox-live-desktop');
+  t.deepEqual(problems, []);
+  await context.close();
+});
