@@ -194,3 +194,16 @@ test('a deploy to an existing service applies the build/start commands given wit
   t.is(service.serviceDetails.envSpecificDetails.buildCommand, 'npm ci && npm run build');
   t.is(service.serviceDetails.envSpecificDetails.startCommand, 'node dist/index.js');
 });
+
+test('a deploy to an existing service pins the commit that was verified', async (t) => {
+  const { agent, apiKey } = await signedInWithKey(stack, 'pinner');
+  addNodeRepo(stack, 'pinner', 'pinned');
+  const first = await waitFinished(agent, (await agent.post('/api/render/deploy', { github_repo: 'pinner/pinned', project_name: 'pinned' })).json.id);
+  t.is(first.status, 'live');
+  const again = await waitFinished(agent, (await agent.post('/api/render/deploy', { github_repo: 'pinner/pinned', project_name: 'pinned' })).json.id);
+  t.is(again.status, 'live');
+  t.regex(again.commitSha, /^[0-9a-f]{40}$/);
+  const res = await fetch(`${stack.render.url}/services/${again.serviceId}/deploys/${again.deployId}`, { headers: { authorization: `Bearer ${apiKey}` } });
+  const deploy = (await res.json()) as { commit: { id: string } | null };
+  t.is(deploy.commit?.id, again.commitSha, 'Render deployed the verified commit');
+});
