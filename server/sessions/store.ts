@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { isStale, keyedHash, open, seal, type Keyring } from '../crypto/keyring.js';
+import { keyedHash, open, seal, type Keyring } from '../crypto/keyring.js';
 import type { Clock } from '../clock.js';
 import type { AppSession } from './types.js';
 import { resealCredentials } from './credentials.js';
@@ -89,18 +89,14 @@ export function createSessionStore(opts: SessionStoreOptions) {
       if (expired(sess)) { await destroyRef(ref); return undefined; }
       return sess;
     },
-    destroyRef,
-    /** Refs of every live session a user has. */
-    async refsOfUser(userId: number): Promise<string[]> {
-      return redis.smembers(keys.userIndex(userId));
-    },
 
     // koa-session store interface
     async get(sid: string): Promise<AppSession | undefined> {
-      let ref = refOf(sid);
+      const ref = refOf(sid);
       let sess = await readRecord(ref);
-      const prevRef = previousRefOf(sid);
       let moved = false;
+      // Only on a miss: the previous key's ref costs an HMAC, and is needed during a rotation only.
+      const prevRef = sess ? null : previousRefOf(sid);
       if (!sess && prevRef) {
         // Rotation: the record is still under the previous key's ref. Move it, and leave a pointer
         // for deploys already queued with the old ref.
@@ -130,8 +126,6 @@ export function createSessionStore(opts: SessionStoreOptions) {
       const prevRef = previousRefOf(sid);
       if (prevRef) await destroyRef(prevRef);
     },
-    /** True when a record should be re-sealed with the current key (after rotation). */
-    needsReseal(raw: string): boolean { return isStale(raw, keyring); },
   };
 }
 
