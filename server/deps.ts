@@ -12,6 +12,7 @@ import type { DeployJobData, FairEnqueuer } from './queues/deployQueue.js';
 import type { RenderBudget } from './render/budget.js';
 import type { RenderCallOutcome } from './render/client.js';
 import type { EventHub } from './events/hub.js';
+import type { RouteLimits } from './security/routeLimits.js';
 
 /** Hooks metrics attach to (issue: operations); optional so tests can leave them out. */
 export interface MetricsHooks {
@@ -36,6 +37,8 @@ export interface AppDeps {
   queue: Queue<DeployJobData>;
   enqueuer: FairEnqueuer;
   deploymentService: DeploymentService;
+  /** Per-IP and per-user request limits; each route names its own in its chain. */
+  rateLimits: RouteLimits;
   metrics?: MetricsHooks;
   /** The web process's one Redis subscriber for live updates (absent in workers). */
   events?: EventHub;

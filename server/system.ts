@@ -10,6 +10,8 @@ import { createDeploymentStore } from './deployments/store.js';
 import { createEnvVault } from './deployments/envVars.js';
 import { createDeploymentService } from './deployments/service.js';
 import { createDeployQueue, createFairEnqueuer } from './queues/deployQueue.js';
+import { createRouteLimits } from './security/routeLimits.js';
+import { resolveLimits, type SecurityLimits } from './security/options.js';
 
 export interface BuildDepsArgs {
   config: AppConfig;
@@ -23,6 +25,8 @@ export interface BuildDepsArgs {
   metrics?: MetricsHooks;
   /** Base of the jittered exponential backoff between job retries (default 2 s; tests shrink it). */
   retryBackoffMs?: number;
+  /** Override request limits (server/security/options.ts has the defaults; tests shrink them). */
+  securityLimits?: Partial<SecurityLimits>;
 }
 
 /** Build the shared dependencies (the composition root used by the web and worker processes). */
@@ -37,5 +41,6 @@ export function buildDeps(args: BuildDepsArgs): AppDeps {
   const queue = createDeployQueue(args.queueRedis, prefix, args.retryBackoffMs);
   const enqueuer = createFairEnqueuer({ queue, redis, prefix });
   const deploymentService = createDeploymentService({ redis, prefix, clock, deployments, envVault, enqueuer, queue });
-  return { config, redis, clock, logger, keyring, sessions, budget, deployments, envVault, queue, enqueuer, deploymentService, metrics: args.metrics };
+  const rateLimits = createRouteLimits({ redis, prefix, limits: resolveLimits({ limits: args.securityLimits }) });
+  return { config, redis, clock, logger, keyring, sessions, budget, deployments, envVault, queue, enqueuer, deploymentService, rateLimits, metrics: args.metrics };
 }

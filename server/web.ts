@@ -34,7 +34,7 @@ export async function startWeb(args: { config: AppConfig; logger: Logger; clock?
   const redis = createRedis(config.redisUrl, 'web');
   const queueRedis = createRedis(config.redisUrl, 'web');
   const metrics = createWebMetrics();
-  const base = buildDeps({ config, redis, queueRedis, clock: args.clock ?? systemClock, logger, renderLimits: args.renderLimits, metrics: metrics.hooks });
+  const base = buildDeps({ config, redis, queueRedis, clock: args.clock ?? systemClock, logger, renderLimits: args.renderLimits, metrics: metrics.hooks, securityLimits: args.appOptions?.security?.limits });
   // One subscriber connection for SSE, opened on the first live client; closed with the process.
   const events = createEventHub({ connect: () => createRedis(config.redisUrl, 'subscriber'), channelOf: (userId) => base.deployments.keys.channel(userId) });
   const deps: AppDeps = { ...base, events };

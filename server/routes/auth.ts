@@ -50,7 +50,7 @@ export function authRoutes(router: Router, deps: AppDeps, hooks: AuthHooks = {})
     ctx.redirect(`/?auth_error=${encodeURIComponent(reason)}`);
   };
 
-  router.get('/api/auth/github/login', ...(hooks.loginGuards ?? []), grantMiddleware);
+  router.get('/api/auth/github/login', deps.rateLimits.guard('signInStart'), ...(hooks.loginGuards ?? []), grantMiddleware);
 
   // Without the pre-auth session there is no state to check against: reject before grant sees it
   // (grant would otherwise redirect with its own error text).
@@ -59,7 +59,7 @@ export function authRoutes(router: Router, deps: AppDeps, hooks: AuthHooks = {})
     await next();
   };
 
-  router.get('/api/auth/github/callback', requireOAuthSession, grantMiddleware, async (ctx) => {
+  router.get('/api/auth/github/callback', deps.rateLimits.guard('signInCallback'), requireOAuthSession, grantMiddleware, async (ctx) => {
     const response = (ctx.state.grant as { response?: GrantResponse } | undefined)?.response;
     if (!response || response.error || !response.access_token) {
       const reason = typeof ctx.query.error === 'string' && ctx.query.error === 'access_denied' ? 'access_denied' : 'github_login_failed';
@@ -89,7 +89,7 @@ export function authRoutes(router: Router, deps: AppDeps, hooks: AuthHooks = {})
     ctx.redirect('/');
   });
 
-  router.post('/api/auth/logout', requireUser(), requireCsrf(), async (ctx) => {
+  router.post('/api/auth/logout', requireUser(), requireCsrf(), deps.rateLimits.guard('signOut'), async (ctx) => {
     const user = getSession(ctx).user!;
     const ref = deps.sessions.refOf(ctx.session!.externalKey as string);
     await hooks.beforeSignOut?.(ctx, user, ref);

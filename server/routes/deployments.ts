@@ -30,7 +30,7 @@ export function deploymentRoutes(router: Router, deps: AppDeps, hooks: Deploymen
     return rec;
   };
 
-  router.post('/api/render/deploy', requireUser(), requireCsrf(), ...(hooks.deployGuards ?? []), requireRenderKey(), validateBody(DeployBody), async (ctx) => {
+  router.post('/api/render/deploy', requireUser(), requireCsrf(), deps.rateLimits.guard('deploys'), ...(hooks.deployGuards ?? []), requireRenderKey(), validateBody(DeployBody), async (ctx) => {
     const body = ctx.state.body as DeployBody;
     const sess = getSession(ctx);
     const render = sess.render!;
@@ -66,7 +66,7 @@ export function deploymentRoutes(router: Router, deps: AppDeps, hooks: Deploymen
     ctx.body = presentDeployment(await loadOwn(ctx));
   });
 
-  router.post('/api/render/deployments/:id/cancel', requireUser(), requireCsrf(), async (ctx) => {
+  router.post('/api/render/deployments/:id/cancel', requireUser(), requireCsrf(), deps.rateLimits.guard('lifecycle'), async (ctx) => {
     const rec = await loadOwn(ctx);
     if (isTerminal(rec.status)) throw errors.conflict('deployment_finished', `This deployment already ended (${rec.status}).`);
     if (rec.serviceId && rec.deployId) {

@@ -20,7 +20,7 @@ const DetectQuery = z.object({ branch: z.string().regex(BRANCH, 'branch is not a
  * repository at `branch` (default: the repo's default branch), read with the caller's own GitHub token.
  */
 export function detectRoutes(router: Router, deps: AppDeps, hooks: { guards?: Koa.Middleware[] } = {}) {
-  router.get('/api/github/repos/:owner/:repo/detect', requireUser(), ...(hooks.guards ?? []), validateQuery(DetectQuery), async (ctx) => {
+  router.get('/api/github/repos/:owner/:repo/detect', requireUser(), deps.rateLimits.guard('detect'), ...(hooks.guards ?? []), validateQuery(DetectQuery), async (ctx) => {
     const token = openGithubToken(getSession(ctx), deps.keyring);
     if (!token) throw errors.githubTokenInvalid();
     const gh = createGitHubClient({ apiUrl: deps.config.github.apiUrl, token, retries: deps.config.nodeEnv !== 'test' });

@@ -38,7 +38,7 @@ export function callerGitHub(deps: AppDeps, ctx: Koa.Context): GitHubClient {
  * see is GitHub's 404 (mapped to ours); a revoked token is GitHub's 401 (→ 401 github_token_invalid).
  */
 export function githubRoutes(router: Router, deps: AppDeps, hooks: GitHubRouteHooks = {}) {
-  const guards = hooks.guards ?? [];
+  const guards = [deps.rateLimits.guard('githubReads'), ...(hooks.guards ?? [])];
 
   router.get('/api/github/repos', requireUser(), ...guards, validateQuery(ReposQuery), async (ctx) => {
     const q = ctx.state.query as ReposQuery;

@@ -31,7 +31,7 @@ export interface RenderKeyHooks {
 export function renderKeyRoutes(router: Router, deps: AppDeps, hooks: RenderKeyHooks = {}) {
   const { config, keyring, clock } = deps;
 
-  router.post('/api/render/setup', requireUser(), requireCsrf(), ...(hooks.keyGuards ?? []), validateBody(SetupBody), async (ctx) => {
+  router.post('/api/render/setup', requireUser(), requireCsrf(), deps.rateLimits.guard('keySetup'), deps.rateLimits.guard('keySetupPerUser'), ...(hooks.keyGuards ?? []), validateBody(SetupBody), async (ctx) => {
     const sess = getSession(ctx);
     const user = sess.user!;
     const apiKey = (ctx.state.body as z.infer<typeof SetupBody>).api_key;
@@ -61,10 +61,12 @@ export function renderKeyRoutes(router: Router, deps: AppDeps, hooks: RenderKeyH
     ctx.body = presentRenderStatus(getSession(ctx));
   });
 
-  router.post('/api/render/clear-credentials', requireUser(), requireCsrf(), async (ctx) => {
+  router.post('/api/render/clear-credentials', requireUser(), requireCsrf(), deps.rateLimits.guard('keyClear'), async (ctx) => {
     const sess = getSession(ctx);
+    // Clearing a key that is not set changes nothing, so it records nothing (no audit entry, no revocation).
+    const hadKey = sess.render !== undefined;
     delete sess.render;
-    await hooks.onKeyCleared?.(ctx, sess.user!.id, deps.sessions.refOf(ctx.session!.externalKey as string));
+    if (hadKey) await hooks.onKeyCleared?.(ctx, sess.user!.id, deps.sessions.refOf(ctx.session!.externalKey as string));
     ctx.body = presentRenderStatus(sess);
   });
 }

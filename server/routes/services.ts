@@ -57,7 +57,7 @@ export function serviceRoutes(router: Router, deps: AppDeps, hooks: ServiceRoute
       throw err;
     }
   };
-  const lifecycle = [requireUser(), requireCsrf(), serviceIdParam(), requireRenderKey(), ...(hooks.lifecycleGuards ?? []), reportNotFound];
+  const lifecycle = [requireUser(), requireCsrf(), serviceIdParam(), requireRenderKey(), deps.rateLimits.guard('lifecycle'), ...(hooks.lifecycleGuards ?? []), reportNotFound];
 
   const scopeOf = (ctx: Koa.Context, caller: CallerRender) =>
     ({ userId: getSession(ctx).user!.id, keyFingerprint: caller.keyFingerprint, ownerIds: caller.ownerIds });

@@ -11,10 +11,20 @@ export interface SecurityLimits {
   signInCallback: LimitRule;
   /** Per IP: POST /api/render/setup (every attempt, valid or not). */
   keySetup: LimitRule;
+  /** Per user: POST /api/render/setup (each attempt writes an audit entry). */
+  keySetupPerUser: LimitRule;
+  /** Per user: POST /api/render/clear-credentials. */
+  keyClear: LimitRule;
+  /** Per user: POST /api/auth/logout. */
+  signOut: LimitRule;
   /** Per user: POST /api/render/deploy. */
   deploys: LimitRule;
   /** Per user: POST/DELETE /api/render/services/:id[/action] and POST /api/render/deployments/:id/cancel. */
   lifecycle: LimitRule;
+  /** Per user: GET /api/github/repos and /branches (each spends the caller's GitHub quota). */
+  githubReads: LimitRule;
+  /** Per user: GET /api/github/repos/:owner/:repo/detect (reads and parses many repository files). */
+  detect: LimitRule;
   /** Per user: this many invalid Render keys within windowSec lock key setup for lockSec. */
   invalidKeys: { maxInvalid: number; windowSec: number; lockSec: number };
   /** Per IP: this many failed sign-ins within windowSec raise a security event. */
@@ -34,6 +44,11 @@ export interface SecurityLimits {
  *   per-key budget paces every Render call, so this only bounds queue and Redis growth from a script
  *   gone wrong; legitimate bursts (a batch of services) still queue.
  * - lifecycle: 120 per 10 min per user (Render allows 30 writes a minute per key).
+ * - key setup per user: 30 per 15 min; clear key: 60 per 10 min; sign-out: 60 per 10 min. A person
+ *   does each a few times a day; every one appends audit entries, so a script looping on them would
+ *   otherwise grow Redis without bound (issue 11 part 4).
+ * - GitHub reads: 600 per 10 min per user (the repo picker searches as you type, debounced);
+ *   stack detection: 60 per 10 min per user (one detection reads up to a few dozen files).
  * - invalid keys: 5 within 15 min lock key setup for that user for 15 min (429 locked_out).
  * - failed sign-ins: 5 from one IP within 15 min raise a security event (GitHub does the password
  *   checking; what we see is OAuth callbacks that fail, e.g. forged or replayed ones).
@@ -44,8 +59,13 @@ export const DEFAULT_LIMITS: SecurityLimits = {
   signInStart: { points: 60, durationSec: 600 },
   signInCallback: { points: 60, durationSec: 600 },
   keySetup: { points: 60, durationSec: 900 },
+  keySetupPerUser: { points: 30, durationSec: 900 },
+  keyClear: { points: 60, durationSec: 600 },
+  signOut: { points: 60, durationSec: 600 },
   deploys: { points: 300, durationSec: 600 },
   lifecycle: { points: 120, durationSec: 600 },
+  githubReads: { points: 600, durationSec: 600 },
+  detect: { points: 60, durationSec: 600 },
   invalidKeys: { maxInvalid: 5, windowSec: 900, lockSec: 900 },
   failedSignIns: { threshold: 5, windowSec: 900 },
   notFoundProbes: { threshold: 10, windowSec: 600 },

@@ -9,7 +9,7 @@ import type { AuditInput } from '../audit/types.js';
 import { createSlackAlerter } from '../alerts/slack.js';
 import { auditRoutes } from '../routes/audit.js';
 import { DEFAULT_ALERT_COOLDOWN_SEC, resolveLimits } from './options.js';
-import { byIp, byUser, countOccurrence, createLimiter, limitRequests } from './rateLimits.js';
+import { countOccurrence, createLimiter } from './rateLimits.js';
 import { createKeyLockout } from './lockout.js';
 import { createSecurityEvents, type SecurityEvents } from './events.js';
 import { clientFingerprintGuard } from './fingerprint.js';
@@ -21,11 +21,9 @@ export interface SecurityWiring {
   events: SecurityEvents;
 }
 
-const CANCEL_PATH = /^\/api\/render\/deployments\/[^/]+\/cancel$/;
-
 /**
  * The security layer, attached through createApp's hook options (nothing in the routes knows about
- * it): rate limits as guards, audit entries from the hooks, security events, the changed-client
+ * it): audit entries from the hooks, security events, the changed-client
  * check and GET /api/audit. The caller's own hooks still run, after ours.
  */
 export function withSecurity(deps: AppDeps, opts: CreateAppOptions): SecurityWiring {
@@ -51,11 +49,6 @@ export function withSecurity(deps: AppDeps, opts: CreateAppOptions): SecurityWir
     threshold: limits.notFoundProbes.threshold, deployments: deps.deployments, events,
   });
 
-  const signInStart = limitRequests(limiter('signin-start', limits.signInStart), byIp, 'Too many sign-in attempts from your network. Wait a few minutes, then sign in again.');
-  const signInCallback = limitRequests(limiter('signin-callback', limits.signInCallback), byIp, 'Too many sign-in attempts from your network. Wait a few minutes, then sign in again.');
-  const keySetup = limitRequests(limiter('key-setup', limits.keySetup), byIp, 'Too many Render key attempts from your network. Wait a few minutes, then try again.');
-  const deploys = limitRequests(limiter('deploys', limits.deploys), byUser, 'You are requesting deploys faster than allowed. Wait a moment; deploys already requested keep running.');
-  const lifecycle = limitRequests(limiter('lifecycle', limits.lifecycle), byUser, 'Too many service changes in a short time. Wait a moment, then try again.');
 
   /** Audit from a request: where it came from is added; a failed write is logged, never thrown. */
   const record = async (ctx: Koa.Context, input: AuditInput) => {
@@ -71,13 +64,6 @@ export function withSecurity(deps: AppDeps, opts: CreateAppOptions): SecurityWir
     const seconds = await lockout.lockedFor(getSession(ctx).user!.id);
     if (seconds > 0) throw lockedOut(seconds);
     await next();
-  };
-
-  // Per-IP and per-user limits for routes that offer no guard option of their own.
-  const routeLimits: Koa.Middleware = async (ctx, next) => {
-    if (ctx.method === 'GET' && ctx.path === '/api/auth/github/callback') return signInCallback(ctx, next);
-    if (ctx.method === 'POST' && CANCEL_PATH.test(ctx.path)) return lifecycle(ctx, next);
-    return next();
   };
 
   const fingerprint = clientFingerprintGuard({
@@ -98,7 +84,6 @@ export function withSecurity(deps: AppDeps, opts: CreateAppOptions): SecurityWir
     ...opts,
     authHooks: {
       ...auth,
-      loginGuards: [signInStart, ...(auth.loginGuards ?? [])],
       async onSignedIn(ctx, user) {
         await record(ctx, { userId: user.id, action: 'sign_in', outcome: 'success', detail: { login: user.login } });
         await auth.onSignedIn?.(ctx, user);
@@ -118,7 +103,7 @@ export function withSecurity(deps: AppDeps, opts: CreateAppOptions): SecurityWir
     },
     renderKeyHooks: {
       ...key,
-      keyGuards: [keySetup, lockGuard, ...(key.keyGuards ?? [])],
+      keyGuards: [lockGuard, ...(key.keyGuards ?? [])],
       async onKeySet(ctx, userId) {
         await record(ctx, { userId, action: 'render_key_set', outcome: 'success' });
         await key.onKeySet?.(ctx, userId);
@@ -140,7 +125,6 @@ export function withSecurity(deps: AppDeps, opts: CreateAppOptions): SecurityWir
     },
     deploymentHooks: {
       ...dep,
-      deployGuards: [deploys, ...(dep.deployGuards ?? [])],
       async onDeployRequested(ctx, rec) {
         await record(ctx, { userId: rec.userId, action: 'deploy_requested', outcome: 'success', detail: { deploymentId: rec.id, serviceId: rec.serviceId ?? undefined } });
         await dep.onDeployRequested?.(ctx, rec);
@@ -156,7 +140,6 @@ export function withSecurity(deps: AppDeps, opts: CreateAppOptions): SecurityWir
     },
     serviceHooks: {
       ...svc,
-      lifecycleGuards: [lifecycle, ...(svc.lifecycleGuards ?? [])],
       async onLifecycle(ctx, action, serviceId) {
         await record(ctx, { userId: getSession(ctx).user!.id, action: 'lifecycle', outcome: 'success', detail: { lifecycleAction: action, serviceId } });
         await svc.onLifecycle?.(ctx, action, serviceId);
@@ -166,7 +149,7 @@ export function withSecurity(deps: AppDeps, opts: CreateAppOptions): SecurityWir
         await svc.onNotFound?.(ctx, what);
       },
     },
-    middleware: [fingerprint, routeLimits, ...(opts.middleware ?? [])],
+    middleware: [fingerprint, ...(opts.middleware ?? [])],
     routes: [...(opts.routes ?? []), (router) => auditRoutes(router, audit)],
   };
   return { options, audit, events };
