@@ -51,6 +51,8 @@ export interface TimelineEntry {
 export interface DeploymentFailure {
   code: string;
   message: string;
+  /** service_name_taken: a name nobody in the workspace uses yet. */
+  suggestedName?: string;
 }
 
 export interface DeploymentRecord {
@@ -64,8 +66,15 @@ export interface DeploymentRecord {
   commitSha: string | null;
   serviceId: string | null;
   deployId: string | null;
+  /** The commit Render built (`deploy.commit.id`); may differ from commitSha, the one we checked. */
+  renderCommitId?: string | null;
   /** When we asked Render for a deploy, so a retried trigger can adopt it instead of making another. */
   deployRequestedAt: string | null;
+  /**
+   * Set just before we ask Render to create the service: after a crash, a service found under this
+   * name is adopted only when it was created since then from the same repo, branch and workspace.
+   */
+  serviceCreateRequestedAt?: string | null;
   /** For rollbacks: the deploy to roll back to. */
   rollbackToDeployId: string | null;
   dashboardUrl: string | null;

@@ -21,6 +21,7 @@ export function presentDeployment(rec: DeploymentRecord) {
     },
     stack: rec.stack,
     commitSha: rec.commitSha,
+    renderCommitId: rec.renderCommitId ?? null,
     serviceId: rec.serviceId,
     deployId: rec.deployId,
     dashboardUrl: rec.dashboardUrl,

@@ -40,9 +40,10 @@ test('repo → live for a new service, then a redeploy of the same service', asy
   t.true(statuses.includes('build_in_progress'), `the timeline mirrors Render's build phase: ${statuses}`);
   t.is(renderCalls(stack, accountId, 'POST', '/services').length, 1);
 
-  // Same project again: the existing service gets a new deploy, no second service.
-  const again = await agent.post('/api/render/deploy', { github_repo: 'alice/shop', project_name: 'shop' });
-  t.is(again.status, 202);
+  // Deploying the same project again through the form is a name clash (issue 12): the existing
+  // service is deployed only through its own action, by id — no second service.
+  const again = await agent.post(`/api/render/services/${done.serviceId}/redeploy`);
+  t.is(again.status, 202, again.text);
   const redeployed = await waitFinished(agent, again.json.id);
   t.is(redeployed.status, 'live');
   t.is(redeployed.serviceId, done.serviceId);
@@ -180,30 +181,32 @@ test('build logs come from Render with env var values redacted', async (t) => {
   t.true(text.includes('API_TOKEN=[redacted]'));
 });
 
-test('a deploy to an existing service applies the build/start commands given with it', async (t) => {
+test('a deploy under a taken name leaves the existing service\'s build/start commands alone', async (t) => {
+  // Before issue 12 the form's commands were written over the existing service; now the name clash stops
+  // the deploy before any Render write (service settings are their own feature).
   const { agent, apiKey } = await signedInWithKey(stack, 'commands');
   addNodeRepo(stack, 'commands', 'tool');
   const first = await waitFinished(agent, (await agent.post('/api/render/deploy', { github_repo: 'commands/tool', project_name: 'tool' })).json.id);
   t.is(first.status, 'live');
+  const read = async () => ((await (await fetch(`${stack.render.url}/services/${first.serviceId}`, { headers: { authorization: `Bearer ${apiKey}` } })).json()) as { serviceDetails: { envSpecificDetails: { buildCommand: string; startCommand: string } } }).serviceDetails.envSpecificDetails;
+  const before = await read();
   const again = await agent.post('/api/render/deploy', { github_repo: 'commands/tool', project_name: 'tool', build_command: 'npm ci && npm run build', start_command: 'node dist/index.js' });
   const done = await waitFinished(agent, again.json.id);
-  t.is(done.status, 'live');
-  t.is(done.serviceId, first.serviceId);
-  const res = await fetch(`${stack.render.url}/services/${first.serviceId}`, { headers: { authorization: `Bearer ${apiKey}` } });
-  const service = (await res.json()) as { serviceDetails: { envSpecificDetails: { buildCommand: string; startCommand: string } } };
-  t.is(service.serviceDetails.envSpecificDetails.buildCommand, 'npm ci && npm run build');
-  t.is(service.serviceDetails.envSpecificDetails.startCommand, 'node dist/index.js');
+  t.is(done.status, 'failed');
+  t.is(done.failure.code, 'service_name_taken');
+  t.deepEqual(await read(), before);
 });
 
-test('a deploy to an existing service pins the commit that was verified', async (t) => {
+test('the commit shown is the one Render built; the one we checked is kept beside it', async (t) => {
+  // Was: a second deploy through the form pinned the verified commit on the existing service. Such deploys
+  // are now refused (issue 12); a new service builds the branch head, so both commits are recorded.
   const { agent, apiKey } = await signedInWithKey(stack, 'pinner');
   addNodeRepo(stack, 'pinner', 'pinned');
   const first = await waitFinished(agent, (await agent.post('/api/render/deploy', { github_repo: 'pinner/pinned', project_name: 'pinned' })).json.id);
   t.is(first.status, 'live');
-  const again = await waitFinished(agent, (await agent.post('/api/render/deploy', { github_repo: 'pinner/pinned', project_name: 'pinned' })).json.id);
-  t.is(again.status, 'live');
-  t.regex(again.commitSha, /^[0-9a-f]{40}$/);
-  const res = await fetch(`${stack.render.url}/services/${again.serviceId}/deploys/${again.deployId}`, { headers: { authorization: `Bearer ${apiKey}` } });
+  t.regex(first.commitSha, /^[0-9a-f]{40}$/);
+  const res = await fetch(`${stack.render.url}/services/${first.serviceId}/deploys/${first.deployId}`, { headers: { authorization: `Bearer ${apiKey}` } });
   const deploy = (await res.json()) as { commit: { id: string } | null };
-  t.is(deploy.commit?.id, again.commitSha, 'Render deployed the verified commit');
+  t.truthy(deploy.commit?.id);
+  t.is(first.renderCommitId, deploy.commit?.id, 'the commit Render built is what we show');
 });

@@ -7,6 +7,7 @@ import { repoFilesFromGitHub } from '../../server/stacks/fromGitHub.js';
 import { isTerminal, type DeploymentRecord, type DeploymentStatus, type DeploymentFailure } from '../../server/deployments/types.js';
 import type { DeployJobData } from '../../server/queues/deployQueue.js';
 import type { Deploy, Service } from '../../server/render/types.js';
+import { sameRepo, suggestFreeName } from '../../server/render/serviceNames.js';
 import { loadCredentials, type JobCredentials } from './credentials.js';
 import type { WorkerContext } from '../context.js';
 
@@ -186,26 +187,58 @@ async function findService(render: RenderClient, rec: DeploymentRecord): Promise
   return found.find((s) => s.name === rec.request.serviceName && s.ownerId === rec.request.ownerId) ?? null;
 }
 
-/** Look up before create: a retried job (or a redeploy) adopts the service instead of making a second one. */
+/** Render's clock and ours may differ a little; a service created this long before our request still counts as ours. */
+const CLOCK_SKEW_MS = 120_000;
+
+/**
+ * Whether a service found under the requested name is the one this same deployment asked Render to
+ * create (its answer was lost to a crash or a timeout): same repo, branch and workspace, created since
+ * we asked. Anything else is somebody else's service and is never touched.
+ */
+function createdByThisDeployment(rec: DeploymentRecord, svc: Service): boolean {
+  if (!rec.serviceCreateRequestedAt) return false;
+  return svc.ownerId === rec.request.ownerId
+    && sameRepo(svc.repo, rec.request.githubRepo)
+    && (svc.branch ?? null) === rec.request.branch
+    && Date.parse(svc.createdAt) >= Date.parse(rec.serviceCreateRequestedAt) - CLOCK_SKEW_MS;
+}
+
+/** The name belongs to another service: fail before any Render write, with a free name to use instead. */
+async function nameTaken(render: RenderClient, rec: DeploymentRecord, svc: Service): Promise<never> {
+  const names = new Set((await render.listServices({ ownerId: rec.request.ownerId })).map((s) => s.name));
+  names.add(svc.name);
+  const suggestedName = suggestFreeName(rec.request.serviceName, names);
+  const what = svc.repo ? ` (it deploys ${svc.repo.replace(/^https:\/\/github\.com\//, '')}${svc.branch ? ` @ ${svc.branch}` : ''})` : '';
+  throw new DeployFailed({
+    code: 'service_name_taken',
+    message: `Your workspace already has a service named "${svc.name}"${what}. Nothing was changed on it. Deploy under another name, such as "${suggestedName}", or redeploy that service from the dashboard.`,
+    suggestedName,
+  });
+}
+
+/** A service this deployment created before an interruption: finish its setup and go on to its deploy. */
+async function adoptOwnService(ctx: WorkerContext, rec: DeploymentRecord, render: RenderClient, svc: Service) {
+  // Per-key updates only: the service's other variables stay as they are.
+  for (const v of await ctx.envVault.get(rec.id)) await render.putEnvVar(svc.id, v.key, v.value);
+  await ctx.envVault.drop(rec.id);
+  return ctx.deployments.transition(rec.id, 'triggering_deploy', 'orchestrator', serviceFields(svc, svc.id), `Resumed: service ${svc.name} was created by this deployment`);
+}
+
+/**
+ * Create the service, after making sure the name is free. A service already under that name is adopted
+ * only when this very deployment created it before a crash; any other clash fails as
+ * service_name_taken. Existing services are deployed only through their own actions, by id.
+ */
 async function createOrAdoptService(ctx: WorkerContext, rec: DeploymentRecord, render: RenderClient) {
-  const existing = rec.serviceId ? null : await findService(render, rec);
-  if (existing || rec.serviceId) {
-    const serviceId = rec.serviceId ?? existing!.id;
-    const envVars = await ctx.envVault.get(rec.id);
-    for (const v of envVars) await render.putEnvVar(serviceId, v.key, v.value);
-    await ctx.envVault.drop(rec.id);
-    // Commands the user typed for this deploy apply to the existing service too (updating does not deploy by itself).
-    if (existing && (rec.request.buildCommand || rec.request.startCommand) && rec.stack?.serviceType !== 'static_site' && rec.stack?.runtime !== 'docker') {
-      const native = (existing.serviceDetails as { envSpecificDetails?: { buildCommand?: string; startCommand?: string } }).envSpecificDetails ?? {};
-      await render.updateService(serviceId, {
-        serviceDetails: { envSpecificDetails: {
-          buildCommand: rec.request.buildCommand ?? native.buildCommand ?? '',
-          startCommand: rec.request.startCommand ?? native.startCommand ?? '',
-        } } as never,
-      });
-    }
-    return ctx.deployments.transition(rec.id, 'triggering_deploy', 'orchestrator', serviceFields(existing, serviceId), existing ? `Service ${rec.request.serviceName} exists; deploying it` : undefined);
+  if (rec.serviceId) return ctx.deployments.transition(rec.id, 'triggering_deploy', 'orchestrator');
+  const existing = await findService(render, rec);
+  if (existing) {
+    if (createdByThisDeployment(rec, existing)) return adoptOwnService(ctx, rec, render, existing);
+    return nameTaken(render, rec, existing);
   }
+  const marked = await ctx.deployments.update(rec.id, { serviceCreateRequestedAt: new Date(ctx.clock.now()).toISOString() });
+  if (!marked) return null;
+  rec = marked;
   const stack = rec.stack!;
   const envVars = await ctx.envVault.get(rec.id);
   const details = stack.serviceType === 'static_site'
@@ -232,9 +265,10 @@ async function createOrAdoptService(ctx: WorkerContext, rec: DeploymentRecord, r
     });
   } catch (err) {
     if (err instanceof RenderApiError && err.kind === 'conflict') {
-      // Someone (or a previous attempt of ours) created it between our lookup and our create.
+      // Someone (or a previous attempt of ours whose answer was lost) took the name between our lookup and our create.
       const raced = await findService(render, rec);
-      if (raced) return ctx.deployments.transition(rec.id, 'triggering_deploy', 'orchestrator', serviceFields(raced, raced.id));
+      if (raced && createdByThisDeployment(rec, raced)) return adoptOwnService(ctx, rec, render, raced);
+      if (raced) return nameTaken(render, rec, raced);
     }
     throw err;
   }
@@ -285,10 +319,14 @@ async function triggerDeploy(ctx: WorkerContext, rec: DeploymentRecord, render: 
   return ctx.deployments.transition(rec.id, 'render_queued', 'render', {}, 'Queued behind a running deploy');
 }
 
+/** What we keep of a deploy Render told us about: its id and the commit it builds. */
+const deployFields = (deploy: Deploy, rec: DeploymentRecord): Partial<DeploymentRecord> =>
+  ({ deployId: deploy.id, renderCommitId: deploy.commit?.id ?? rec.renderCommitId ?? null });
+
 function recordDeploy(ctx: WorkerContext, rec: DeploymentRecord, deploy: Deploy) {
   const status = RENDER_TO_STATUS[deploy.status ?? 'created'] ?? 'created';
-  if (isTerminal(status)) return finish(ctx, rec.id, status, failureFor(status), { deployId: deploy.id });
-  return ctx.deployments.transition(rec.id, status, 'render', { deployId: deploy.id });
+  if (isTerminal(status)) return finish(ctx, rec.id, status, failureFor(status), deployFields(deploy, rec));
+  return ctx.deployments.transition(rec.id, status, 'render', deployFields(deploy, rec));
 }
 
 /** One look at the deploy; returns how long to wait before the next, or null when it is over. */
@@ -305,12 +343,14 @@ async function watch(ctx: WorkerContext, rec: DeploymentRecord, render: RenderCl
   if (deploy) {
     const status = RENDER_TO_STATUS[deploy.status ?? ''] ?? rec.status;
     if (isTerminal(status)) {
-      await finish(ctx, rec.id, status, failureFor(status), { deployId: deploy.id, watchChecks: checks });
+      await finish(ctx, rec.id, status, failureFor(status), { ...deployFields(deploy, rec), watchChecks: checks });
       return null;
     }
     if (status !== rec.status || deploy.id !== rec.deployId) {
-      const moved = await ctx.deployments.transition(rec.id, status, 'render', { deployId: deploy.id, watchChecks: checks });
+      const moved = await ctx.deployments.transition(rec.id, status, 'render', { ...deployFields(deploy, rec), watchChecks: checks });
       if (!moved) return null;
+    } else if (deploy.commit?.id && deploy.commit.id !== rec.renderCommitId) {
+      if (!await ctx.deployments.update(rec.id, deployFields(deploy, rec))) return null;
     }
     // Nothing changed: nothing is written or published. Rewriting the record (and waking every SSE
     // client) on each unchanged check was ~3 Redis round trips of a check's cost, and a worker watching
