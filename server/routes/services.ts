@@ -6,7 +6,8 @@ import { AppError, errors } from '../errors.js';
 import { RenderApiError } from '../render/errors.js';
 import { getSession } from '../sessions/middleware.js';
 import { requireCsrf, requireUser } from '../middleware/security.js';
-import { validateBody } from '../middleware/validate.js';
+import { validateBody, validateQuery } from '../middleware/validate.js';
+import { suggestFreeName } from '../render/serviceNames.js';
 import { callerRender, requireRenderKey, type CallerRender } from '../render/forRequest.js';
 import { createServiceCache, type ServiceCacheOptions } from '../render/serviceCache.js';
 import type { Service } from '../render/types.js';
@@ -16,6 +17,11 @@ import { presentDeployment } from '../presenters/deployment.js';
 /** Render service ids (web services and friends, cron jobs): anything else cannot be one of theirs. */
 export const SERVICE_ID = /^(srv|crn)-[0-9a-z]{20}$/;
 const DEPLOY_ID = /^dep-[0-9a-z]{20}$/;
+
+const NameCheckQuery = z.object({
+  name: z.string().trim().toLowerCase().regex(/^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/, 'name: 1–63 lowercase letters, digits and hyphens, not starting or ending with a hyphen'),
+  owner_id: z.string().trim().regex(/^(tea|usr|own)-[0-9a-z]{20}$/, 'owner_id must be a Render workspace id (tea-…)').optional(),
+}).strict();
 
 const RollbackBody = z.object({
   deploy_id: z.string().trim().regex(DEPLOY_ID, 'deploy_id must be a Render deploy id (dep-…)'),
@@ -81,11 +87,28 @@ export function serviceRoutes(router: Router, deps: AppDeps, hooks: ServiceRoute
     id: svc.id, name: svc.name, ownerId: svc.ownerId, repo: svc.repo ?? null, branch: svc.branch ?? null, dashboardUrl: svc.dashboardUrl ?? null,
   });
 
+  const listOwn = (ctx: Koa.Context, caller: CallerRender) => caller.ownerIds.length === 0 ? Promise.resolve([]) : cache.get(scopeOf(ctx, caller), async () =>
+    (await caller.client.listServices({ ownerId: caller.ownerIds })).map(presentService));
+
   router.get('/api/render/services', requireUser(), requireRenderKey(), async (ctx) => {
+    ctx.body = { services: await listOwn(ctx, callerRender(deps, ctx)) };
+  });
+
+  // The deploy form asks as the user types: is this name free in the workspace (names are unique per
+  // workspace on Render), and if not, which one is. Served from the cached list: no Render call per keystroke.
+  router.get('/api/render/services/name-check', requireUser(), requireRenderKey(), validateQuery(NameCheckQuery), async (ctx) => {
+    const q = ctx.state.query as z.infer<typeof NameCheckQuery>;
     const caller = callerRender(deps, ctx);
-    const services = caller.ownerIds.length === 0 ? [] : await cache.get(scopeOf(ctx, caller), async () =>
-      (await caller.client.listServices({ ownerId: caller.ownerIds })).map(presentService));
-    ctx.body = { services };
+    const ownerId = q.owner_id ?? caller.ownerIds[0];
+    if (!ownerId || !caller.ownerIds.includes(ownerId)) throw errors.validation('owner_id is not one of the workspaces your Render key can use');
+    const inWorkspace = (await listOwn(ctx, caller)).filter((s) => s.ownerId === ownerId);
+    const taken = inWorkspace.find((s) => s.name === q.name);
+    ctx.body = {
+      name: q.name,
+      available: !taken,
+      suggestion: taken ? suggestFreeName(q.name, new Set(inWorkspace.map((s) => s.name))) : null,
+      existing: taken ? { id: taken.id, repo: taken.repo, branch: taken.branch } : null,
+    };
   });
 
   router.post('/api/render/services/:id/redeploy', ...lifecycle, async (ctx) => {

@@ -78,6 +78,7 @@ export const ROUTE_CATALOG: RouteSpec[] = [
   { method: 'GET', path: '/api/github/repos/:owner/:repo/branches', access: 'user', params: { owner: 'repoOwner', repo: 'repoName' } },
   { method: 'GET', path: '/api/github/repos/:owner/:repo/detect', access: 'user', params: { owner: 'repoOwner', repo: 'repoName' }, query: ['branch'] },
   { method: 'GET', path: '/api/render/services', access: 'user', renderKey: true },
+  { method: 'GET', path: '/api/render/services/name-check', access: 'user', query: ['name', 'owner_id'], renderKey: true },
   { method: 'POST', path: '/api/render/services/:id/redeploy', access: 'user', params: { id: 'serviceId' }, body: 'ignored', renderKey: true },
   {
     method: 'POST', path: '/api/render/services/:id/rollback', access: 'user', params: { id: 'serviceId' }, body: 'read', renderKey: true,

@@ -261,3 +261,23 @@ test('a revoked key on a lifecycle route is a clean 400 render_key_invalid, not 
   t.is(res.json.error.code, 'render_key_invalid');
   t.false(res.text.includes(rev.apiKey));
 });
+
+test('name-check: free or taken in the chosen workspace, with a free suggestion; bad input is a 400', async (t) => {
+  const nia = await tenant('svc-nia');
+  const other = await tenant('svc-nia-other');
+  await createService(nia, 'blog');
+  await createService(nia, 'blog-2');
+  await createService(other, 'shop');
+  const taken = await nia.agent.get('/api/render/services/name-check?name=blog');
+  t.is(taken.status, 200, taken.text);
+  t.like(taken.json, { name: 'blog', available: false, suggestion: 'blog-3' });
+  t.is(taken.json.existing.repo, 'https://github.com/acme/blog');
+  const free = await nia.agent.get(`/api/render/services/name-check?name=Shop&owner_id=${nia.account.ownerId}`);
+  t.like(free.json, { name: 'shop', available: true, suggestion: null, existing: null }, 'another tenant\'s names do not count');
+  for (const q of ['', 'name=-bad-', `name=${'a'.repeat(64)}`, 'name=ok&owner_id=tea-00000000000000000000', 'name=ok&extra=1', 'name=a&name=b']) {
+    const bad = await nia.agent.get(`/api/render/services/name-check?${q}`);
+    t.is(bad.status, 400, q);
+    t.is(bad.json.error.code, 'validation_failed', q);
+  }
+  t.is((await stack.agent().get('/api/render/services/name-check?name=blog')).status, 401);
+});
