@@ -115,20 +115,13 @@ export function createApp(deps: AppDeps, appOptions: CreateAppOptions = {}): Koa
 
   const router = new Router();
   healthRoutes(router, deps, opts.readiness);
-  // Signing out or clearing the key stops that session's unfinished deploys.
-  const revoke = (userId: number, ref: string) => deps.deploymentService.revokeForSession(userId, ref);
-  authRoutes(router, deps, {
-    ...opts.authHooks,
-    async beforeSignOut(ctx, user, ref) { await revoke(user.id, ref); await opts.authHooks?.beforeSignOut?.(ctx, user, ref); },
-  });
+  // Signing out or clearing the key stops that session's unfinished deploys (server/sessions/endSession.ts).
+  authRoutes(router, deps, opts.authHooks);
   sessionRoutes(router);
   router.get('/api/meta', (ctx) => {
     ctx.body = { sandbox: Boolean(opts.sandbox), demo: opts.sandbox ? { login: opts.sandbox.login, renderApiKey: opts.sandbox.renderApiKey } : null };
   });
-  renderKeyRoutes(router, deps, {
-    ...opts.renderKeyHooks,
-    async onKeyCleared(ctx, userId, ref) { await revoke(userId, ref); await opts.renderKeyHooks?.onKeyCleared?.(ctx, userId, ref); },
-  });
+  renderKeyRoutes(router, deps, opts.renderKeyHooks);
   deploymentRoutes(router, deps, opts.deploymentHooks);
   detectRoutes(router, deps);
   githubRoutes(router, deps);

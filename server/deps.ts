@@ -5,6 +5,7 @@ import type { Clock } from './clock.js';
 import type { Logger } from './logger.js';
 import type { Keyring } from './crypto/keyring.js';
 import type { SessionStore } from './sessions/store.js';
+import type { SessionEnding } from './sessions/endSession.js';
 import type { DeploymentStore } from './deployments/store.js';
 import type { EnvVault } from './deployments/envVars.js';
 import type { DeploymentService } from './deployments/service.js';
@@ -31,6 +32,8 @@ export interface AppDeps {
   logger: Logger;
   keyring: Keyring;
   sessions: SessionStore;
+  /** Sign-out, re-sign-in, expiry, key cleared or changed: one module (server/sessions/endSession.ts). */
+  sessionEnding: SessionEnding;
   budget: RenderBudget;
   deployments: DeploymentStore;
   envVault: EnvVault;

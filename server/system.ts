@@ -5,6 +5,7 @@ import type { Logger } from './logger.js';
 import type { AppDeps, MetricsHooks } from './deps.js';
 import { createKeyring } from './crypto/keyring.js';
 import { createSessionStore } from './sessions/store.js';
+import { createSessionEnding } from './sessions/endSession.js';
 import { createRenderBudget, type RenderLimits } from './render/budget.js';
 import { createDeploymentStore } from './deployments/store.js';
 import { createEnvVault } from './deployments/envVars.js';
@@ -34,7 +35,11 @@ export function buildDeps(args: BuildDepsArgs): AppDeps {
   const { config, redis, clock, logger } = args;
   const prefix = config.redisPrefix;
   const keyring = createKeyring(config.secretKey, config.previousSecretKey);
-  const sessions = createSessionStore({ redis, keyring, clock, prefix, idleMs: config.sessionIdleMs, absoluteMs: config.sessionAbsoluteMs });
+  // Ends the store notices itself (expiry, koa-session's destroy) go through the session-ending module too.
+  const sessions = createSessionStore({
+    redis, keyring, clock, prefix, idleMs: config.sessionIdleMs, absoluteMs: config.sessionAbsoluteMs,
+    onEnded: (ended) => sessionEnding.afterEnded(ended),
+  });
   const budget = createRenderBudget({ redis, prefix, limits: args.renderLimits, onWait: args.metrics?.onBudgetWait });
   const deployments = createDeploymentStore({ redis, prefix, clock });
   const envVault = createEnvVault({ redis, prefix, keyring });
@@ -42,5 +47,6 @@ export function buildDeps(args: BuildDepsArgs): AppDeps {
   const enqueuer = createFairEnqueuer({ queue, redis, prefix });
   const deploymentService = createDeploymentService({ redis, prefix, clock, deployments, envVault, enqueuer, queue });
   const rateLimits = createRouteLimits({ redis, prefix, limits: resolveLimits({ limits: args.securityLimits }) });
-  return { config, redis, clock, logger, keyring, sessions, budget, deployments, envVault, queue, enqueuer, deploymentService, rateLimits, metrics: args.metrics };
+  const sessionEnding = createSessionEnding({ sessions, redis, logger, revokeDeploys: (userId, ref, fp) => deploymentService.revokeForSession(userId, ref, fp) });
+  return { config, redis, clock, logger, keyring, sessions, sessionEnding, budget, deployments, envVault, queue, enqueuer, deploymentService, rateLimits, metrics: args.metrics };
 }

@@ -87,7 +87,7 @@ export async function createTenant(deps: AppDeps, github: GitHubSimulator, rende
   };
   setRenderKey(sess, apiKey, account.workspaces.map((w) => ({ id: w.id, name: w.name, type: w.type })), now, deps.keyring);
   const sid = randomBytes(32).toString('base64url');
-  await deps.sessions.set(sid, sess);
+  await deps.sessions.create(sid, sess);
 
   const grip = new Keygrip([deps.keyring.current.cookieSigning], 'sha256');
   const name = SESSION_COOKIE_PLAIN;

@@ -42,7 +42,7 @@ export async function runSessions(bench: Bench, o: { sessions: number }): Promis
         clientHash: randomBytes(8).toString('hex'),
       };
       setRenderKey(sess, `rnd_${randomBytes(24).toString('base64url')}`, [{ id: `tea-${randomBytes(10).toString('hex')}`, name: `Workspace ${i}`, type: 'team' }], now, deps.keyring);
-      await deps.sessions.set(randomBytes(32).toString('base64url'), sess);
+      await deps.sessions.create(randomBytes(32).toString('base64url'), sess);
     });
     const after = await measure();
     return {

@@ -84,11 +84,13 @@ export function createDeploymentService(opts: {
      * becomes credentials_revoked and the queued/delayed job is removed. A job running right now sees
      * the terminal record (or the missing key) at its next step and stops there.
      */
-    async revokeForSession(userId: number, sessionRef: string): Promise<number> {
+    /** Stop a session's unfinished deploys (only those made with `onlyKeyFingerprint`, when given: a key change). */
+    async revokeForSession(userId: number, sessionRef: string, onlyKeyFingerprint?: string): Promise<number> {
       let stopped = 0;
       for (const id of await deployments.activeIds(userId)) {
         const rec = await deployments.get(id);
         if (!rec || rec.sessionRef !== sessionRef) continue;
+        if (onlyKeyFingerprint !== undefined && rec.keyFingerprint !== onlyKeyFingerprint) continue;
         const done = await deployments.transition(id, 'credentials_revoked', 'orchestrator', {
           failure: { code: 'credentials_revoked', message: 'Stopped because you signed out or cleared your Render key.' },
         });

@@ -6,6 +6,7 @@ import type { AppDeps } from '../deps.js';
 import { randomToken } from '../crypto/keyring.js';
 import { getSession } from '../sessions/middleware.js';
 import { sealGithubToken } from '../sessions/credentials.js';
+import type { AppSession } from '../sessions/types.js';
 import { createGitHubClient, GitHubError } from '../github/client.js';
 import { requireCsrf, requireUser } from '../middleware/security.js';
 
@@ -50,7 +51,14 @@ export function authRoutes(router: Router, deps: AppDeps, hooks: AuthHooks = {})
     ctx.redirect(`/?auth_error=${encodeURIComponent(reason)}`);
   };
 
-  router.get('/api/auth/github/login', deps.rateLimits.guard('signInStart'), ...(hooks.loginGuards ?? []), grantMiddleware);
+  // Already signed in: leave the session alone. A cross-site top-level GET (any link) must not end a
+  // signed-in session and its deploys; switching accounts is sign out, then sign in.
+  const unlessSignedIn: Koa.Middleware = async (ctx, next) => {
+    if (getSession(ctx)?.user) return ctx.redirect('/');
+    await next();
+  };
+
+  router.get('/api/auth/github/login', deps.rateLimits.guard('signInStart'), ...(hooks.loginGuards ?? []), unlessSignedIn, grantMiddleware);
 
   // Without the pre-auth session there is no state to check against: reject before grant sees it
   // (grant would otherwise redirect with its own error text).
@@ -73,19 +81,32 @@ export function authRoutes(router: Router, deps: AppDeps, hooks: AuthHooks = {})
       ctx.state.log.warn({ kind: err instanceof GitHubError ? err.kind : 'unknown' }, 'GitHub profile lookup failed');
       return failed(ctx, 'github_profile_failed');
     }
-    // New session id at login: the pre-auth id is destroyed server-side (session fixation).
-    await ctx.session!.regenerate();
+    // The signed-in session is built from nothing: of the session this request came with (pre-auth,
+    // or somebody else's) no key, workspace, CSRF token or id survives. A signed-in previous session
+    // ends exactly as at sign-out (destroyed, its deploys stopped, its streams closed).
+    const previous = getSession(ctx);
+    const previousRef = deps.sessions.refOf(ctx.session!.externalKey as string);
+    if (previous.user) {
+      await hooks.beforeSignOut?.(ctx, previous.user, previousRef);
+      await deps.sessionEnding.end(previousRef, previous.user.id, 'signed_in_again');
+    }
     const now = clock.now();
-    const sess = getSession(ctx);
-    delete sess.grant;
-    sess.createdAt = now;
-    sess.lastSeenAt = now;
-    sess.user = { id: viewer.id, login: viewer.login, name: viewer.name, avatarUrl: viewer.avatarUrl };
-    sess.githubTokenSealed = sealGithubToken(viewer.id, token, keyring);
-    sess.csrfToken = randomToken();
-    sess.clientHash = clientHash(ctx);
+    const user = { id: viewer.id, login: viewer.login, name: viewer.name, avatarUrl: viewer.avatarUrl };
+    const fresh: AppSession = {
+      createdAt: now,
+      lastSeenAt: now,
+      user,
+      githubTokenSealed: sealGithubToken(viewer.id, token, keyring),
+      csrfToken: randomToken(),
+      clientHash: clientHash(ctx),
+    };
+    const session = ctx.session!;
+    for (const field of Object.keys(session.toJSON())) Reflect.deleteProperty(session, field);
+    Object.assign(session, fresh);
+    // New session id: the old one is destroyed server-side (session fixation), the fresh record saved under a new id.
+    await session.regenerate();
     ctx.state.userId = viewer.id;
-    await hooks.onSignedIn?.(ctx, sess.user);
+    await hooks.onSignedIn?.(ctx, user);
     ctx.redirect('/');
   });
 
@@ -93,7 +114,9 @@ export function authRoutes(router: Router, deps: AppDeps, hooks: AuthHooks = {})
     const user = getSession(ctx).user!;
     const ref = deps.sessions.refOf(ctx.session!.externalKey as string);
     await hooks.beforeSignOut?.(ctx, user, ref);
-    ctx.session = null; // koa-session calls store.destroy: the record is gone, the old cookie is useless
+    // Destroyed now (and tombstoned: a request still in flight cannot write it back), deploys stopped, streams closed.
+    await deps.sessionEnding.end(ref, user.id, 'signed_out');
+    ctx.session = null; // koa-session clears the cookie
     ctx.set('Clear-Site-Data', '"cookies", "storage"');
     ctx.body = { signedOut: true };
   });

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import type { AppDeps } from '../deps.js';
 import { errors } from '../errors.js';
 import { getSession } from '../sessions/middleware.js';
-import { setRenderKey } from '../sessions/credentials.js';
+import { sealRenderCredentials } from '../sessions/credentials.js';
 import { requireCsrf, requireUser } from '../middleware/security.js';
 import { validateBody } from '../middleware/validate.js';
 import { presentRenderStatus } from '../presenters/session.js';
@@ -30,6 +30,7 @@ export interface RenderKeyHooks {
 /** The Render key vault: verify against Render, then keep it sealed in the session and nowhere else. */
 export function renderKeyRoutes(router: Router, deps: AppDeps, hooks: RenderKeyHooks = {}) {
   const { config, keyring, clock } = deps;
+  const sessionRefOf = (ctx: Koa.Context) => deps.sessions.refOf(ctx.session!.externalKey as string);
 
   router.post('/api/render/setup', requireUser(), requireCsrf(), deps.rateLimits.guard('keySetup'), deps.rateLimits.guard('keySetupPerUser'), ...(hooks.keyGuards ?? []), validateBody(SetupBody), async (ctx) => {
     const sess = getSession(ctx);
@@ -52,9 +53,12 @@ export function renderKeyRoutes(router: Router, deps: AppDeps, hooks: RenderKeyH
       throw errors.renderUnavailable();
     }
     if (owners.length === 0) throw errors.renderKeyInvalid('This Render API key has no workspaces it can use.');
-    setRenderKey(sess as typeof sess & { user: NonNullable<typeof sess.user> }, apiKey, owners, clock.now(), keyring);
+    // One field update: a request that loaded the session earlier cannot revert it, and a session
+    // that ended while Render was being asked is not brought back (401, nothing stored).
+    const render = sealRenderCredentials(user.id, apiKey, owners, clock.now(), keyring);
+    if (!(await deps.sessionEnding.setKey(sessionRefOf(ctx), user.id, render))) throw errors.unauthenticated();
     await hooks.onKeySet?.(ctx, user.id);
-    ctx.body = presentRenderStatus(sess);
+    ctx.body = presentRenderStatus({ render });
   });
 
   router.get('/api/render/status', requireUser(), (ctx) => {
@@ -62,11 +66,11 @@ export function renderKeyRoutes(router: Router, deps: AppDeps, hooks: RenderKeyH
   });
 
   router.post('/api/render/clear-credentials', requireUser(), requireCsrf(), deps.rateLimits.guard('keyClear'), async (ctx) => {
-    const sess = getSession(ctx);
+    const userId = getSession(ctx).user!.id;
+    const ref = sessionRefOf(ctx);
+    // One field update (a stale whole-record write cannot bring the key back); deploys stop, streams close.
     // Clearing a key that is not set changes nothing, so it records nothing (no audit entry, no revocation).
-    const hadKey = sess.render !== undefined;
-    delete sess.render;
-    if (hadKey) await hooks.onKeyCleared?.(ctx, sess.user!.id, deps.sessions.refOf(ctx.session!.externalKey as string));
-    ctx.body = presentRenderStatus(sess);
+    if (await deps.sessionEnding.clearKey(ref, userId)) await hooks.onKeyCleared?.(ctx, userId, ref);
+    ctx.body = presentRenderStatus({});
   });
 }

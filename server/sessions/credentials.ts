@@ -1,5 +1,5 @@
 import { fingerprint, isStale, open, seal, type Keyring } from '../crypto/keyring.js';
-import type { AppSession, RenderOwner } from './types.js';
+import type { AppSession, RenderOwner, SessionRenderCredentials } from './types.js';
 
 /**
  * Sealing and opening the two credentials a session holds. The AAD binds each ciphertext to its user
@@ -16,14 +16,20 @@ export function openGithubToken(sess: AppSession, keyring: Keyring): string | nu
   try { return open(sess.githubTokenSealed, aad(sess.user.id, 'github-token'), keyring); } catch { return null; }
 }
 
-export function setRenderKey(sess: AppSession & { user: { id: number } }, apiKey: string, owners: RenderOwner[], now: number, keyring: Keyring): void {
-  sess.render = {
-    apiKeySealed: seal(apiKey, aad(sess.user.id, 'render-api-key'), keyring),
+/** Seal a verified Render key with what the session shows about it (hint, workspaces). */
+export function sealRenderCredentials(userId: number, apiKey: string, owners: RenderOwner[], now: number, keyring: Keyring): SessionRenderCredentials {
+  return {
+    apiKeySealed: seal(apiKey, aad(userId, 'render-api-key'), keyring),
     keyFingerprint: fingerprint(apiKey, keyring),
     keyHint: apiKey.slice(-4),
     owners,
     verifiedAt: now,
   };
+}
+
+/** Put a Render key into a session object that is about to be created (SessionStore.create). */
+export function setRenderKey(sess: AppSession & { user: { id: number } }, apiKey: string, owners: RenderOwner[], now: number, keyring: Keyring): void {
+  sess.render = sealRenderCredentials(sess.user.id, apiKey, owners, now, keyring);
 }
 
 export function openRenderKey(sess: AppSession, keyring: Keyring): string | null {

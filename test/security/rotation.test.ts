@@ -93,10 +93,10 @@ test.serial('store: a moved session is still found by its old ref, and its crede
   const sid = randomBytes(32).toString('base64url');
   const now = Date.now();
   const user = { id: 4242, login: 'mover', name: null, avatarUrl: '' };
-  const sess = { createdAt: now, lastSeenAt: now, user, githubTokenSealed: sealGithubToken(user.id, 'gho_token', a) } as Parameters<typeof storeA.set>[1];
+  const sess = { createdAt: now, lastSeenAt: now, user, githubTokenSealed: sealGithubToken(user.id, 'gho_token', a) } as Parameters<typeof storeA.create>[1];
   setRenderKey(sess as typeof sess & { user: typeof user }, 'rnd_moverkey0123456789', [{ id: 'tea-1', name: 'w', type: 'user' }], now, a);
   const fingerprintA = sess.render!.keyFingerprint;
-  await storeA.set(sid, sess);
+  await storeA.create(sid, sess);
   const oldRef = storeA.refOf(sid);
 
   const loaded = await storeBA.get(sid);
