@@ -18,7 +18,7 @@ import { detectRoutes } from './routes/detect.js';
 import { uiRoutes } from './routes/ui.js';
 import { githubRoutes } from './routes/github.js';
 import { serviceRoutes, type ServiceRouteHooks } from './routes/services.js';
-import { eventRoutes } from './routes/events.js';
+import { eventRoutes, type EventRouteOptions } from './routes/events.js';
 import { withSecurity } from './security/wire.js';
 import type { SecurityOptions } from './security/options.js';
 
@@ -45,6 +45,8 @@ export interface CreateAppOptions {
    * (server/metrics/http.ts) and the web process's in-flight tracking for graceful shutdown.
    */
   outer?: Koa.Middleware;
+  /** Live stream limits (tests and the bench open many streams). */
+  events?: EventRouteOptions;
   /** Called once with the router after every route is mounted (tests walk it to discover all routes). */
   onRouter?(router: Router): void;
 }
@@ -126,7 +128,7 @@ export function createApp(deps: AppDeps, appOptions: CreateAppOptions = {}): Koa
   detectRoutes(router, deps);
   githubRoutes(router, deps);
   serviceRoutes(router, deps, opts.serviceHooks);
-  eventRoutes(router, deps); // uses deps.events (closed by the web process)
+  eventRoutes(router, deps, opts.events); // uses deps.events (closed by the web process)
   uiRoutes(router);
   for (const mount of opts.routes ?? []) mount(router);
   opts.onRouter?.(router);

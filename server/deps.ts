@@ -14,6 +14,7 @@ import type { RenderBudget } from './render/budget.js';
 import type { RenderCallOutcome } from './render/client.js';
 import type { EventHub } from './events/hub.js';
 import type { RouteLimits } from './security/routeLimits.js';
+import type { LogTailer } from './deployments/logTail.js';
 
 /** Hooks metrics attach to (issue: operations); optional so tests can leave them out. */
 export interface MetricsHooks {
@@ -45,4 +46,6 @@ export interface AppDeps {
   metrics?: MetricsHooks;
   /** The web process's one Redis subscriber for live updates (absent in workers). */
   events?: EventHub;
+  /** The web process's log tail pollers (one per followed deployment across processes; absent in workers). */
+  logTails?: LogTailer;
 }

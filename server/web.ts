@@ -8,6 +8,7 @@ import { createApp, type CreateAppOptions } from './app.js';
 import type { AppDeps } from './deps.js';
 import type { RenderLimits } from './render/budget.js';
 import { createEventHub } from './events/hub.js';
+import { createLogTailer, type LogTailOptions } from './deployments/logTail.js';
 import { createWebMetrics, type WebMetrics } from './metrics/registry.js';
 import { requestMetrics } from './metrics/http.js';
 import { webMetricsRoute } from './metrics/web.js';
@@ -29,7 +30,7 @@ export interface WebProcess {
  * Compose and start the web process: Redis connection, dependencies, the Koa app, the HTTP server.
  * Used by the production entry point and by tests alike, so tests exercise the real wiring.
  */
-export async function startWeb(args: { config: AppConfig; logger: Logger; clock?: Clock; host?: string; appOptions?: CreateAppOptions; renderLimits?: RenderLimits }): Promise<WebProcess> {
+export async function startWeb(args: { config: AppConfig; logger: Logger; clock?: Clock; host?: string; appOptions?: CreateAppOptions; renderLimits?: RenderLimits; logTail?: LogTailOptions }): Promise<WebProcess> {
   const { config, logger } = args;
   const redis = createRedis(config.redisUrl, 'web');
   const queueRedis = createRedis(config.redisUrl, 'web');
@@ -37,7 +38,8 @@ export async function startWeb(args: { config: AppConfig; logger: Logger; clock?
   const base = buildDeps({ config, redis, queueRedis, clock: args.clock ?? systemClock, logger, renderLimits: args.renderLimits, metrics: metrics.hooks, securityLimits: args.appOptions?.security?.limits });
   // One subscriber connection for SSE, opened on the first live client; closed with the process.
   const events = createEventHub({ connect: () => createRedis(config.redisUrl, 'subscriber'), channelOf: (userId) => base.deployments.keys.channel(userId) });
-  const deps: AppDeps = { ...base, events };
+  const logTails = createLogTailer({ ...base, prefix: config.redisPrefix, renderApiUrl: config.renderApiUrl, onRenderCall: metrics.hooks.onRenderCall }, args.logTail);
+  const deps: AppDeps = { ...base, events, logTails };
   const inflight = createInflightTracker();
   const observe = requestMetrics(metrics);
   let closing = false;
@@ -68,6 +70,7 @@ export async function startWeb(args: { config: AppConfig; logger: Logger; clock?
       await stopped;
       // Redis may be the reason we are stopping: never wait on it unbounded.
       await bounded(deps.queue.close(), 2_000);
+      await bounded(logTails.close(), 1_000);
       await bounded(events.close(), 2_000);
       await Promise.all([redis, queueRedis].map(async (r) => { await bounded(r.quit(), 1_000); r.disconnect(); }));
     },

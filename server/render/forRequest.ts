@@ -14,10 +14,10 @@ export interface CallerRender {
 
 /**
  * The caller's own Render client: their key (opened from their session for this request only),
- * spending from the same per-key budget the workers use. A web request waits up to 2 s for budget,
- * then gets a 429 with Retry-After.
+ * spending from the same per-key budget the workers use. A web request waits up to 2 s for budget
+ * (`budgetWaitMs`: longer for a download that must read every page), then gets a 429 with Retry-After.
  */
-export function callerRender(deps: AppDeps, ctx: Koa.Context): CallerRender {
+export function callerRender(deps: AppDeps, ctx: Koa.Context, opts: { budgetWaitMs?: number } = {}): CallerRender {
   const sess = getSession(ctx);
   const apiKey = openRenderKey(sess, deps.keyring);
   if (!apiKey || !sess.render) throw errors.renderKeyMissing();
@@ -27,7 +27,7 @@ export function callerRender(deps: AppDeps, ctx: Koa.Context): CallerRender {
       baseUrl: deps.config.renderApiUrl,
       apiKey,
       timeoutMs: 10_000,
-      beforeRequest: (call) => deps.budget.acquire(fp, call, 2_000),
+      beforeRequest: (call) => deps.budget.acquire(fp, call, opts.budgetWaitMs ?? 2_000),
       afterResponse: deps.metrics?.onRenderCall,
     }),
     keyFingerprint: fp,

@@ -9,8 +9,11 @@ import { callerRender, requireRenderKey } from '../render/forRequest.js';
 import { presentDeployment } from '../presenters/deployment.js';
 import { DeployBody, envVarList, IDEMPOTENCY_KEY, PageQuery } from '../deployments/input.js';
 import { isTerminal, type DeploymentRecord } from '../deployments/types.js';
-import { redactSecrets } from '../deployments/redact.js';
+import { LogPageQuery, loadLogSource, logText, readLogPage } from '../deployments/logs.js';
 import type Koa from 'koa';
+
+const LOG_PAGE_BUDGET_WAIT_MS = 8_000;
+const LOG_DOWNLOAD_BUDGET_WAIT_MS = 65_000;
 
 export interface DeploymentRouteHooks {
   deployGuards?: Koa.Middleware[];
@@ -23,6 +26,7 @@ export interface DeploymentRouteHooks {
 /** Deploy requests and the caller's deployment records. Someone else's id is a 404, like a missing one. */
 export function deploymentRoutes(router: Router, deps: AppDeps, hooks: DeploymentRouteHooks = {}) {
   const { deployments, deploymentService } = deps;
+  const nowIso = () => new Date(deps.clock.now()).toISOString();
 
   const loadOwn = async (ctx: Koa.Context): Promise<DeploymentRecord> => {
     const rec = await deployments.getForUser(String(ctx.params.id), getSession(ctx).user!.id);
@@ -82,24 +86,26 @@ export function deploymentRoutes(router: Router, deps: AppDeps, hooks: Deploymen
     ctx.body = presentDeployment((await deployments.get(rec.id))!);
   });
 
-  router.get('/api/render/deployments/:id/logs', requireUser(), requireRenderKey(), async (ctx) => {
+  // Logs of this deploy only (server/deployments/logWindows.ts), a page at a time: newest first, older
+  // ones through nextCursor. Waiting for the shared budget a little longer than other reads: the
+  // panel would rather load slowly than show an error.
+  router.get('/api/render/deployments/:id/logs', requireUser(), requireRenderKey(), validateQuery(LogPageQuery), async (ctx) => {
     const rec = await loadOwn(ctx);
-    if (!rec.serviceId) { ctx.body = { logs: [], hasMore: false }; return; }
-    const { client } = callerRender(deps, ctx);
-    const since = new Date(Date.parse(rec.createdAt) - 60_000).toISOString();
-    const until = rec.finishedAt ? new Date(Date.parse(rec.finishedAt) + 5 * 60_000).toISOString() : new Date(deps.clock.now()).toISOString();
-    const [page, envVars] = await Promise.all([
-      client.listLogs({ ownerId: rec.request.ownerId, resource: [rec.serviceId], startTime: since, endTime: until, direction: 'forward', limit: 100 }),
-      client.listEnvVars(rec.serviceId).catch(() => []),
-    ]);
-    const secrets = envVars.map((v) => v.value).filter((v): v is string => typeof v === 'string');
-    ctx.body = {
-      logs: page.logs.map((l) => ({
-        id: l.id, timestamp: l.timestamp, message: redactSecrets(l.message, secrets),
-        type: l.labels.find((x) => x.name === 'type')?.value ?? null,
-        level: l.labels.find((x) => x.name === 'level')?.value ?? null,
-      })),
-      hasMore: page.hasMore,
-    };
+    const src = await loadLogSource(callerRender(deps, ctx, { budgetWaitMs: LOG_PAGE_BUDGET_WAIT_MS }).client, rec);
+    const q = ctx.state.query as z.infer<typeof LogPageQuery>;
+    ctx.body = src ? await readLogPage(src, q, nowIso()) : { logs: [], hasMore: false, nextCursor: null, phases: [], deployStatus: null };
+  });
+
+  // The whole log as text: every page of every phase, redacted like the JSON. Each page may wait for
+  // budget (a log of 2,000 lines is 20 Render calls of Render's ~30 a minute).
+  router.get('/api/render/deployments/:id/logs.txt', requireUser(), requireRenderKey(), async (ctx) => {
+    const rec = await loadOwn(ctx);
+    const src = await loadLogSource(callerRender(deps, ctx, { budgetWaitMs: LOG_DOWNLOAD_BUDGET_WAIT_MS }).client, rec);
+    let text = `# ${rec.request.serviceName} · deployment ${rec.id}${rec.deployId ? ` · Render deploy ${rec.deployId}` : ''}\n`;
+    if (src) for await (const chunk of logText(src, nowIso())) text += chunk;
+    else text += 'Render has not started this deploy yet.\n';
+    ctx.type = 'text/plain; charset=utf-8';
+    ctx.set('Content-Disposition', `attachment; filename="deployment-${rec.id}.log.txt"`);
+    ctx.body = text;
   });
 }

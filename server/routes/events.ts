@@ -7,6 +7,8 @@ import { requireUser } from '../middleware/security.js';
 import { createRedis } from '../redis.js';
 import { createEventHub, type EventHub } from '../events/hub.js';
 import { openSse } from '../events/sse.js';
+import { followedDeployment, logsEvent } from '../events/logEvents.js';
+import { createLogTailer } from '../deployments/logTail.js';
 
 export interface EventRouteOptions {
   /** Live streams one user may hold open on one process (tabs); beyond it 429. Default 10. */
@@ -44,12 +46,15 @@ export function eventRoutes(router: Router, deps: AppDeps, opts: EventRouteOptio
     channelOf: (userId) => deps.deployments.keys.channel(userId),
   });
   const hub = deps.events ?? owned!;
+  const tailer = deps.logTails ?? createLogTailer({ ...deps, prefix: deps.config.redisPrefix, renderApiUrl: deps.config.renderApiUrl });
   const maxStreams = opts.maxStreamsPerUser ?? 10;
   const openByUser = new Map<number, number>();
 
   router.get('/api/events', requireUser(), async (ctx) => {
     const userId = getSession(ctx).user!.id;
     const ref = deps.sessions.refOf(ctx.session!.externalKey as string);
+    // ?logs=<deployment id>: this stream also carries that deployment's new log lines.
+    const following = await followedDeployment(ctx, deps, userId);
     const open = openByUser.get(userId) ?? 0;
     if (open >= maxStreams) throw errors.rateLimited(15, 'Too many live update streams are open. Close some tabs and reload.');
     openByUser.set(userId, open + 1);
@@ -74,9 +79,12 @@ export function eventRoutes(router: Router, deps: AppDeps, opts: EventRouteOptio
     });
     forward = (message) => {
       const data = deploymentEvent(message);
-      if (data) stream.send('deployment', data);
+      if (data) { stream.send('deployment', data); return; }
+      const logs = following ? logsEvent(message, following) : null;
+      if (logs) stream.send('logs', logs);
     };
-    stream.onClose(() => { leave(); release(); });
+    const unfollow = following ? tailer.watch({ deploymentId: following, userId, sessionRef: ref }) : null;
+    stream.onClose(() => { leave(); release(); unfollow?.(); });
     opts.onStream?.(ctx);
   });
 

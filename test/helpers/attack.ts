@@ -73,7 +73,8 @@ export const ROUTE_CATALOG: RouteSpec[] = [
   { method: 'GET', path: '/api/render/my-deployments', access: 'user', query: ['limit', 'cursor'] },
   { method: 'GET', path: '/api/render/deployments/:id', access: 'user', params: { id: 'deploymentId' } },
   { method: 'POST', path: '/api/render/deployments/:id/cancel', access: 'user', params: { id: 'deploymentId' }, body: 'ignored' },
-  { method: 'GET', path: '/api/render/deployments/:id/logs', access: 'user', params: { id: 'deploymentId' }, renderKey: true },
+  { method: 'GET', path: '/api/render/deployments/:id/logs', access: 'user', params: { id: 'deploymentId' }, query: ['limit', 'cursor'], renderKey: true },
+  { method: 'GET', path: '/api/render/deployments/:id/logs.txt', access: 'user', params: { id: 'deploymentId' }, renderKey: true },
   { method: 'GET', path: '/api/github/repos', access: 'user', query: ['page', 'per_page', 'q'] },
   { method: 'GET', path: '/api/github/repos/:owner/:repo/branches', access: 'user', params: { owner: 'repoOwner', repo: 'repoName' } },
   { method: 'GET', path: '/api/github/repos/:owner/:repo/detect', access: 'user', params: { owner: 'repoOwner', repo: 'repoName' }, query: ['branch'] },
@@ -87,7 +88,7 @@ export const ROUTE_CATALOG: RouteSpec[] = [
   { method: 'POST', path: '/api/render/services/:id/suspend', access: 'user', params: { id: 'serviceId' }, body: 'ignored', renderKey: true },
   { method: 'POST', path: '/api/render/services/:id/resume', access: 'user', params: { id: 'serviceId' }, body: 'ignored', renderKey: true },
   { method: 'DELETE', path: '/api/render/services/:id', access: 'user', params: { id: 'serviceId' }, body: 'ignored', renderKey: true },
-  { method: 'GET', path: '/api/events', access: 'user', stream: true },
+  { method: 'GET', path: '/api/events', access: 'user', stream: true, query: ['logs'] },
   { method: 'GET', path: '/api/audit', access: 'user', query: ['limit', 'cursor'] },
 ];
 

@@ -5,6 +5,8 @@ import { createLogger } from '../../server/logger.js';
 import { startWeb, type WebProcess } from '../../server/web.js';
 import type { Clock } from '../../server/clock.js';
 import type { CreateAppOptions } from '../../server/app.js';
+import type { RenderLimits } from '../../server/render/budget.js';
+import type { LogTailOptions } from '../../server/deployments/logTail.js';
 import { startGitHubSimulator, type GitHubSimulator } from '../../sandbox/github/index.js';
 import { startRenderSimulator, type RenderSimulator, type RenderSimOptions } from '../../sandbox/render/index.js';
 import { startTestRedis, type TestRedis } from './redis.js';
@@ -27,7 +29,7 @@ export interface Stack {
 }
 
 /** Real Redis, both simulators and the real web process, on private ports. */
-export async function startStack(opts: { env?: Record<string, string>; clock?: Clock; renderOptions?: RenderSimOptions; appOptions?: CreateAppOptions } = {}): Promise<Stack> {
+export async function startStack(opts: { env?: Record<string, string>; clock?: Clock; renderOptions?: RenderSimOptions; appOptions?: CreateAppOptions; renderLimits?: RenderLimits; logTail?: LogTailOptions } = {}): Promise<Stack> {
   const [redis, github, render, port] = await Promise.all([
     startTestRedis(), startGitHubSimulator(), startRenderSimulator(opts.renderOptions), freePort(),
   ]);
@@ -48,7 +50,7 @@ export async function startStack(opts: { env?: Record<string, string>; clock?: C
     RENDER_API_URL: render.url,
     ...opts.env,
   });
-  const web = await startWeb({ config, logger, clock: opts.clock, host: '127.0.0.1', appOptions: opts.appOptions });
+  const web = await startWeb({ config, logger, clock: opts.clock, host: '127.0.0.1', appOptions: opts.appOptions, renderLimits: opts.renderLimits, logTail: opts.logTail });
   const url = `http://127.0.0.1:${port}`;
   const knownUsers = new Set<string>();
   let nextId = 1000 + Math.floor(Math.random() * 1000);

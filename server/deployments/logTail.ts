@@ -1,0 +1,282 @@
+import type { Redis } from 'ioredis';
+import type { Clock } from '../clock.js';
+import type { Logger } from '../logger.js';
+import type { Keyring } from '../crypto/keyring.js';
+import type { SessionStore } from '../sessions/store.js';
+import { openRenderKey } from '../sessions/credentials.js';
+import { createRenderClient, type RenderCallOutcome, type RenderClient } from '../render/client.js';
+import { BudgetExhausted, type RenderBudget } from '../render/budget.js';
+import type { Deploy, LogEntry } from '../render/types.js';
+import type { DeploymentStore } from './store.js';
+import { isTerminal } from './types.js';
+import { presentLine, type LogLine } from './logs.js';
+import { clampToWindow, deployLogWindows, deployRunning, type LogPhase } from './logWindows.js';
+
+/**
+ * Live log tails: one poller per deployment across all web processes, however many tabs watch it.
+ * Each process tracks which of its SSE streams follow which deployment; for a followed deployment
+ * it tries to take a Redis lease, and only the lease holder calls Render. New lines go to the
+ * owner's pub/sub channel, which every web process already fans out to its streams, so 100 tabs
+ * cost the Render calls of one. Where the tail stands (phase, last timestamp, ids at it) lives in
+ * Redis, so another process takes over without repeating or skipping lines.
+ *
+ * Budget: polls take a slot from the key's shared budget without waiting; when it is spent the
+ * poller waits until a slot frees (it slows down; nobody sees an error).
+ */
+export interface LogTailOptions {
+  /** Between polls while the deploy's build runs. Default 3 s (20 calls/min of Render's ~30 for logs). */
+  buildIntervalMs?: number;
+  /** Between polls of a live deploy's runtime lines. Default 10 s. */
+  runtimeIntervalMs?: number;
+  /** A lease not renewed for this long is taken over by another process. Default 15 s. */
+  leaseMs?: number;
+  /** Render's log pipeline lags its statuses: a finished window is read once more after this. Default 3 s. */
+  settleMs?: number;
+  /** How long the service's env var values (for redaction) are reused. Default 5 min. */
+  secretsTtlMs?: number;
+}
+
+export interface LogTailDeps {
+  redis: Redis;
+  prefix: string;
+  renderApiUrl: string;
+  sessions: Pick<SessionStore, 'loadByRef'>;
+  keyring: Keyring;
+  budget: RenderBudget;
+  deployments: Pick<DeploymentStore, 'get' | 'keys'>;
+  clock: Clock;
+  logger: Logger;
+  onRenderCall?: (call: RenderCallOutcome) => void;
+}
+
+export interface Watcher { deploymentId: string; userId: number; sessionRef: string }
+
+export interface LogTailStats {
+  /** Deployments followed by this process's streams. */
+  followed: number;
+  /** Polls this process ran while holding a lease. */
+  polls: number;
+  /** GET /logs calls this process made for tails. */
+  renderLogCalls: number;
+}
+
+export interface LogTailer {
+  /** Follow a deployment (the caller checked it is the user's); call the result when the stream ends. */
+  watch(w: Watcher): () => void;
+  stats(): LogTailStats;
+  close(): Promise<void>;
+}
+
+/** The message published on the owner's channel (server/events/logEvents.ts re-serialises it for SSE). */
+export interface LogsMessage { type: 'logs'; deploymentId: string; lines: LogLine[] }
+
+interface TailState { phase: LogPhase | null; pos: string | null; ids: string[]; settleAt: number | null; done: boolean }
+
+interface Tail {
+  deploymentId: string;
+  userId: number;
+  refs: Map<string, number>;
+  timer: NodeJS.Timeout | null;
+  stopped: boolean;
+  deploy: Deploy | null;
+  secrets: { values: string[]; at: number } | null;
+}
+
+const PAGE = 100;
+const CATCH_UP_MS = 250;
+const STATE_TTL_S = 3600;
+
+// Take the lease, or renew it when it is already ours. 1 = held.
+const LEASE = `
+local v = redis.call('GET', KEYS[1])
+if v == ARGV[1] then redis.call('PEXPIRE', KEYS[1], ARGV[2]) return 1 end
+if not v then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 1 end
+return 0`;
+const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
+
+export function createLogTailer(deps: LogTailDeps, opts: LogTailOptions = {}): LogTailer {
+  const buildMs = opts.buildIntervalMs ?? 3_000;
+  const runtimeMs = opts.runtimeIntervalMs ?? 10_000;
+  const leaseMs = opts.leaseMs ?? 15_000;
+  const settleMs = opts.settleMs ?? 3_000;
+  const secretsTtlMs = opts.secretsTtlMs ?? 300_000;
+  const token = `${process.pid}-${Math.random().toString(36).slice(2)}`;
+  const tails = new Map<string, Tail>();
+  const counters = { polls: 0, renderLogCalls: 0 };
+  const stateKey = (id: string) => `${deps.prefix}:logtail:${id}`;
+  const leaseKey = (id: string) => `${deps.prefix}:logtail:${id}:lease`;
+  const nowIso = () => new Date(deps.clock.now()).toISOString();
+
+  async function loadState(id: string): Promise<TailState> {
+    const raw = await deps.redis.get(stateKey(id));
+    if (raw) {
+      try { return JSON.parse(raw) as TailState; } catch { /* a broken state starts over */ }
+    }
+    return { phase: null, pos: null, ids: [], settleAt: null, done: false };
+  }
+  const saveState = (id: string, s: TailState) => deps.redis.set(stateKey(id), JSON.stringify(s), 'EX', STATE_TTL_S);
+
+  /** A client on the key of one of the watching sessions (any of them: they are the owner's). */
+  async function clientFor(tail: Tail): Promise<RenderClient | null> {
+    for (const ref of tail.refs.keys()) {
+      const sess = await deps.sessions.loadByRef(ref);
+      if (!sess?.user || sess.user.id !== tail.userId || !sess.render) continue;
+      const apiKey = openRenderKey(sess, deps.keyring);
+      if (!apiKey) continue;
+      const fp = sess.render.keyFingerprint;
+      return createRenderClient({
+        baseUrl: deps.renderApiUrl, apiKey, timeoutMs: 10_000,
+        beforeRequest: (call) => deps.budget.acquireOrThrow(fp, call),
+        afterResponse: (call) => {
+          if (call.route === '/logs') counters.renderLogCalls += 1;
+          deps.onRenderCall?.(call);
+        },
+      });
+    }
+    return null;
+  }
+
+  async function secretsOf(tail: Tail, client: RenderClient, serviceId: string): Promise<string[]> {
+    const now = deps.clock.now();
+    if (!tail.secrets || now - tail.secrets.at > secretsTtlMs) {
+      const vars = await client.listEnvVars(serviceId);
+      tail.secrets = { values: vars.map((v) => v.value).filter((v): v is string => typeof v === 'string'), at: now };
+    }
+    return tail.secrets.values;
+  }
+
+  async function publish(tail: Tail, lines: LogLine[]): Promise<void> {
+    if (lines.length === 0) return;
+    const msg: LogsMessage = { type: 'logs', deploymentId: tail.deploymentId, lines };
+    await deps.redis.publish(deps.deployments.keys.channel(tail.userId), JSON.stringify(msg));
+  }
+
+  /** One poll; the delay until the next, or null when this deployment's log is complete. */
+  async function poll(tail: Tail): Promise<number | null> {
+    const state = await loadState(tail.deploymentId);
+    if (state.done) return null;
+    const rec = await deps.deployments.get(tail.deploymentId);
+    if (!rec || rec.userId !== tail.userId) return null;
+    if (!rec.serviceId || !rec.deployId) return isTerminal(rec.status) ? null : buildMs;
+    const client = await clientFor(tail);
+    if (!client) return buildMs;
+    counters.polls += 1;
+
+    // Render's deploy object bounds the windows; re-read only when it can have changed.
+    let deploy = tail.deploy;
+    const stale = !deploy || deploy.id !== rec.deployId || deploy.status === 'live' || deploy.status === 'queued'
+      || (deployRunning(deploy) && (isTerminal(rec.status) || !deploy.startedAt));
+    if (stale) deploy = tail.deploy = await client.getDeploy(rec.serviceId, rec.deployId);
+    const windows = deployLogWindows(deploy!, nowIso());
+    if (windows.length === 0) return buildMs;
+    const secrets = await secretsOf(tail, client, rec.serviceId);
+    const query = { ownerId: rec.request.ownerId, resource: [rec.serviceId], limit: PAGE };
+    const present = (logs: LogEntry[], phase: LogPhase) => logs.map((l) => presentLine(l, phase, secrets));
+
+    if (!state.phase) {
+      // First poll: the newest page of the latest phase (what a panel opening now shows), then forward.
+      const w = windows[windows.length - 1]!;
+      const page = await client.listLogs({ ...query, type: w.types, startTime: w.startTime, endTime: w.endTime, direction: 'backward' });
+      const lines = page.logs.slice().reverse();
+      await publish(tail, present(lines, w.phase));
+      const newest = lines[lines.length - 1]?.timestamp ?? null;
+      await saveState(tail.deploymentId, { phase: w.phase, pos: newest, ids: lines.filter((l) => l.timestamp === newest).map((l) => l.id), settleAt: null, done: false });
+      return w.phase === 'build' ? buildMs : runtimeMs;
+    }
+
+    const index = windows.findIndex((w) => w.phase === state.phase);
+    if (index < 0) return null;
+    const w = windows[index]!;
+    const interval = w.phase === 'build' ? buildMs : runtimeMs;
+    const range = clampToWindow(w, state.pos ?? w.startTime, w.endTime);
+    if (range) {
+      const page = await client.listLogs({ ...query, type: w.types, ...range, direction: 'forward' });
+      const seen = new Set(state.ids);
+      await publish(tail, present(page.logs.filter((l) => !seen.has(l.id)), w.phase));
+      const last = page.logs[page.logs.length - 1];
+      if (last) {
+        const atLast = page.logs.filter((l) => l.timestamp === last.timestamp).map((l) => l.id);
+        state.ids = last.timestamp === state.pos ? [...new Set([...state.ids, ...atLast])] : atLast;
+        state.pos = last.timestamp;
+      }
+      if (page.hasMore) { await saveState(tail.deploymentId, state); return CATCH_UP_MS; }
+    }
+    // This window is read up to now. It is complete once Render closed it and the pipeline settled.
+    const closed = w.phase === 'build' ? !deployRunning(deploy!) : deploy!.status === 'deactivated';
+    if (!closed) { await saveState(tail.deploymentId, state); return interval; }
+    const now = deps.clock.now();
+    if (state.settleAt === null || now < state.settleAt) {
+      state.settleAt ??= now + settleMs;
+      await saveState(tail.deploymentId, state);
+      return Math.max(CATCH_UP_MS, state.settleAt - now);
+    }
+    const next = windows[index + 1];
+    if (next) {
+      await saveState(tail.deploymentId, { phase: next.phase, pos: null, ids: [], settleAt: null, done: false });
+      return CATCH_UP_MS;
+    }
+    await saveState(tail.deploymentId, { ...state, done: true });
+    return null;
+  }
+
+  async function tick(tail: Tail): Promise<void> {
+    tail.timer = null;
+    if (tail.stopped) return;
+    let delay: number | null = buildMs;
+    try {
+      const held = Number(await deps.redis.eval(LEASE, 1, leaseKey(tail.deploymentId), token, leaseMs)) === 1;
+      if (held) {
+        delay = await poll(tail);
+        if (delay === null) await deps.redis.eval(RELEASE, 1, leaseKey(tail.deploymentId), token);
+        // Hold the lease over the pause too, so no other process starts polling in between.
+        else await deps.redis.eval(LEASE, 1, leaseKey(tail.deploymentId), token, delay + leaseMs);
+      }
+    } catch (err) {
+      if (err instanceof BudgetExhausted) delay = Math.max(err.retryAfterMs, CATCH_UP_MS);
+      else {
+        // Name and status only: messages of HTTP errors are not ours to log.
+        const e = err as { name?: string; status?: number };
+        deps.logger.warn({ deploymentId: tail.deploymentId, err: { name: e.name, status: e.status } }, 'log tail poll failed');
+        delay = runtimeMs;
+      }
+    }
+    if (delay === null || tail.stopped) return;
+    tail.timer = setTimeout(() => void tick(tail), delay);
+    tail.timer.unref();
+  }
+
+  function stop(tail: Tail): void {
+    tail.stopped = true;
+    if (tail.timer) clearTimeout(tail.timer);
+    tail.timer = null;
+    tails.delete(tail.deploymentId);
+    deps.redis.eval(RELEASE, 1, leaseKey(tail.deploymentId), token).catch(() => {});
+  }
+
+  return {
+    watch(w) {
+      let tail = tails.get(w.deploymentId);
+      if (!tail) {
+        tail = { deploymentId: w.deploymentId, userId: w.userId, refs: new Map(), timer: null, stopped: false, deploy: null, secrets: null };
+        tails.set(w.deploymentId, tail);
+        const t = tail;
+        t.timer = setTimeout(() => void tick(t), 0);
+        t.timer.unref();
+      }
+      const mine = tail;
+      mine.refs.set(w.sessionRef, (mine.refs.get(w.sessionRef) ?? 0) + 1);
+      let left = false;
+      return () => {
+        if (left) return;
+        left = true;
+        const n = (mine.refs.get(w.sessionRef) ?? 1) - 1;
+        if (n > 0) mine.refs.set(w.sessionRef, n); else mine.refs.delete(w.sessionRef);
+        if (mine.refs.size === 0 && tails.get(mine.deploymentId) === mine) stop(mine);
+      };
+    },
+    stats: () => ({ followed: tails.size, polls: counters.polls, renderLogCalls: counters.renderLogCalls }),
+    async close() {
+      for (const tail of [...tails.values()]) stop(tail);
+    },
+  };
+}

@@ -1,0 +1,154 @@
+import { z } from 'zod';
+import type { RenderClient } from '../render/client.js';
+import type { Deploy, LogEntry } from '../render/types.js';
+import { errors } from '../errors.js';
+import { redactSecrets } from './redact.js';
+import type { DeploymentRecord } from './types.js';
+import { clampToWindow, deployLogWindows, type LogPhase, type LogWindow } from './logWindows.js';
+
+/**
+ * A deployment's logs as Render has them, bounded to that deploy (logWindows.ts), paged the way
+ * Render pages `GET /logs` (hasMore, nextStartTime/nextEndTime; docs/render-api.md), with every
+ * env var value of the service redacted.
+ */
+
+export interface LogLine {
+  id: string;
+  timestamp: string;
+  message: string;
+  phase: LogPhase;
+  type: string | null;
+  level: string | null;
+}
+
+export interface LogPage {
+  /** Oldest first. */
+  logs: LogLine[];
+  /** Older lines exist: pass `nextCursor` back to read them ("load earlier"). */
+  hasMore: boolean;
+  nextCursor: string | null;
+  /** The phases this deploy has, oldest first (runtime only once it went live). */
+  phases: LogPhase[];
+  /** Render's deploy status, so the panel can say whether more lines may come. */
+  deployStatus: string | null;
+}
+
+/** `?limit` (lines per Render request, Render's maximum by default) and `?cursor` from a previous page. */
+export const LogPageQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(100).default(100),
+  cursor: z.string().max(400).regex(/^[A-Za-z0-9_-]+$/, 'not a cursor from this API').optional(),
+}).strict();
+
+const Cursor = z.object({
+  p: z.enum(['build', 'runtime']),
+  s: z.string().max(40),
+  e: z.string().max(40),
+}).strict();
+type Cursor = z.infer<typeof Cursor>;
+
+export function encodeCursor(c: Cursor): string {
+  return Buffer.from(JSON.stringify(c)).toString('base64url');
+}
+
+function decodeCursor(text: string): Cursor {
+  try {
+    const parsed = Cursor.safeParse(JSON.parse(Buffer.from(text, 'base64url').toString('utf8')));
+    if (parsed.success) return parsed.data;
+  } catch { /* fall through */ }
+  throw errors.validation('cursor: not a cursor from this API');
+}
+
+/** What a deployment needs from Render to read its logs; null when Render has no deploy for it yet. */
+export interface LogSource {
+  client: RenderClient;
+  ownerId: string;
+  serviceId: string;
+  deploy: Deploy;
+  secrets: string[];
+}
+
+/** The Render deploy and the values to redact (two read calls). Null before the deploy exists at Render. */
+export async function loadLogSource(client: RenderClient, rec: DeploymentRecord): Promise<LogSource | null> {
+  if (!rec.serviceId || !rec.deployId) return null;
+  const [deploy, envVars] = await Promise.all([
+    client.getDeploy(rec.serviceId, rec.deployId),
+    client.listEnvVars(rec.serviceId).catch(() => []),
+  ]);
+  const secrets = envVars.map((v) => v.value).filter((v): v is string => typeof v === 'string');
+  return { client, ownerId: rec.request.ownerId, serviceId: rec.serviceId, deploy, secrets };
+}
+
+const label = (l: LogEntry, name: string) => l.labels.find((x) => x.name === name)?.value ?? null;
+
+export function presentLine(l: LogEntry, phase: LogPhase, secrets: string[]): LogLine {
+  return { id: l.id, timestamp: l.timestamp, message: redactSecrets(l.message, secrets), phase, type: label(l, 'type'), level: label(l, 'level') };
+}
+
+/**
+ * One page, newest lines first in Render's terms (direction=backward), returned oldest first. Without
+ * a cursor it ends at the newest line of the latest phase; a page that exhausts a phase continues
+ * into the earlier one in the same request, so at most one Render log call per phase.
+ */
+export async function readLogPage(src: LogSource, q: { limit: number; cursor?: string }, now: string): Promise<LogPage> {
+  const windows = deployLogWindows(src.deploy, now);
+  const phases = windows.map((w) => w.phase);
+  const empty: LogPage = { logs: [], hasMore: false, nextCursor: null, phases, deployStatus: src.deploy.status ?? null };
+  if (windows.length === 0) return empty;
+  let index = windows.length - 1;
+  let range: { startTime: string; endTime: string } | null = { startTime: windows[index]!.startTime, endTime: windows[index]!.endTime };
+  if (q.cursor) {
+    const c = decodeCursor(q.cursor);
+    index = windows.findIndex((w) => w.phase === c.p);
+    if (index < 0) throw errors.validation('cursor: this deploy has no such phase');
+    range = clampToWindow(windows[index]!, c.s, c.e);
+  }
+  let out: LogLine[] = [];
+  for (;;) {
+    const w = windows[index]!;
+    if (range) {
+      const page = await src.client.listLogs({
+        ownerId: src.ownerId, resource: [src.serviceId], type: w.types, startTime: range.startTime, endTime: range.endTime,
+        direction: 'backward', limit: q.limit - out.length,
+      });
+      out = [...page.logs.map((l) => presentLine(l, w.phase, src.secrets)).reverse(), ...out];
+      if (page.hasMore && page.nextStartTime && page.nextEndTime) {
+        return { ...empty, logs: out, hasMore: true, nextCursor: encodeCursor({ p: w.phase, s: page.nextStartTime, e: page.nextEndTime }) };
+      }
+    }
+    if (index === 0) return { ...empty, logs: out };
+    index -= 1;
+    const earlier: LogWindow = windows[index]!;
+    range = { startTime: earlier.startTime, endTime: earlier.endTime };
+    if (out.length >= q.limit) {
+      return { ...empty, logs: out, hasMore: true, nextCursor: encodeCursor({ p: earlier.phase, s: earlier.startTime, e: earlier.endTime }) };
+    }
+  }
+}
+
+/** Upper bound of a download (pages of 100 lines): a runaway runtime log cannot hold a request forever. */
+export const MAX_DOWNLOAD_PAGES = 500;
+
+/**
+ * The whole log as text, oldest first, every page of every phase (forward, 100 lines per request).
+ * Each phase starts with a heading line; a download cut by MAX_DOWNLOAD_PAGES says so at the end.
+ */
+export async function* logText(src: LogSource, now: string): AsyncGenerator<string, void, undefined> {
+  const windows = deployLogWindows(src.deploy, now);
+  let pages = 0;
+  for (const w of windows) {
+    yield `=== ${w.phase === 'build' ? 'Build and deploy' : 'Runtime (after the deploy went live)'} · ${w.startTime} – ${w.endTime} ===\n`;
+    const params = { ownerId: src.ownerId, resource: [src.serviceId], type: w.types, startTime: w.startTime, endTime: w.endTime, direction: 'forward' as const, limit: 100 };
+    for await (const page of src.client.logPages(params, { maxPages: MAX_DOWNLOAD_PAGES - pages })) {
+      pages += 1;
+      let chunk = '';
+      for (const l of page.logs) {
+        const line = presentLine(l, w.phase, src.secrets);
+        const level = line.level && line.level !== 'info' ? ` ${line.level.toUpperCase()}` : '';
+        chunk += `${line.timestamp}${level} ${line.message.replace(/\r?\n/g, '\n    ')}\n`;
+      }
+      if (chunk) yield chunk;
+      if (pages >= MAX_DOWNLOAD_PAGES && page.hasMore) { yield `[truncated after ${pages * 100} lines: read the rest on Render]\n`; return; }
+    }
+  }
+  if (windows.length === 0) yield 'Render has not started this deploy yet.\n';
+}

@@ -1,0 +1,33 @@
+import type Koa from 'koa';
+import type { AppDeps } from '../deps.js';
+import { errors } from '../errors.js';
+
+/**
+ * Log lines on the SSE stream (`GET /api/events?logs=<deployment id>`): a stream follows at most one
+ * deployment, which must be the caller's (anyone else's id is a 404, like a missing one). The lines
+ * come from the one poller per deployment (server/deployments/logTail.ts) over the owner's channel.
+ */
+export async function followedDeployment(ctx: Koa.Context, deps: AppDeps, userId: number): Promise<string | null> {
+  const raw = ctx.query.logs;
+  if (raw === undefined) return null;
+  if (typeof raw !== 'string' || raw.length > 64) throw errors.validation('logs: one deployment id');
+  const rec = await deps.deployments.getForUser(raw, userId);
+  if (!rec) throw errors.notFound('Deployment');
+  return rec.id;
+}
+
+const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
+
+/** The SSE `logs` event for a published message, only for the followed deployment; fields whitelisted. */
+export function logsEvent(message: string, deploymentId: string): string | null {
+  try {
+    const m = JSON.parse(message) as Record<string, unknown>;
+    if (m?.type !== 'logs' || m.deploymentId !== deploymentId || !Array.isArray(m.lines)) return null;
+    const lines = (m.lines as Array<Record<string, unknown>>).filter((l) => l && typeof l.id === 'string' && typeof l.message === 'string').map((l) => ({
+      id: l.id, timestamp: str(l.timestamp), message: l.message, phase: l.phase === 'runtime' ? 'runtime' : 'build', type: str(l.type), level: str(l.level),
+    }));
+    return lines.length ? JSON.stringify({ type: 'logs', deploymentId, lines }) : null;
+  } catch {
+    return null;
+  }
+}

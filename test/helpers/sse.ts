@@ -1,0 +1,53 @@
+import type { Agent } from './agent.js';
+
+/** A raw SSE client over fetch, as a browser tab's EventSource would hold it. */
+export interface SseClient {
+  status: number;
+  text(): string;
+  /** Resolves once `until(text)` holds; rejects after `ms` or when the stream ends first. */
+  waitFor(until: (text: string) => boolean, ms?: number): Promise<string>;
+  close(): void;
+}
+
+/** Opens `path` with the agent's cookies and headers (sessions are bound to the user agent). */
+export async function openSseAs(agent: Agent, path: string): Promise<SseClient> {
+  const abort = new AbortController();
+  const res = await fetch(agent.baseUrl + path, { headers: { ...agent.defaults, cookie: agent.cookieHeader() }, signal: abort.signal });
+  let buf = '';
+  let ended = false;
+  const waiters = new Set<() => void>();
+  const wake = () => { for (const w of [...waiters]) w(); };
+  if (res.body) {
+    void (async () => {
+      const decoder = new TextDecoder();
+      try {
+        for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) { buf += decoder.decode(chunk, { stream: true }); wake(); }
+      } catch { /* aborted */ }
+      ended = true;
+      wake();
+    })();
+  }
+  return {
+    status: res.status,
+    text: () => buf,
+    waitFor(until, ms = 10_000) {
+      return new Promise((resolve, reject) => {
+        const check = () => {
+          if (until(buf)) { done(); resolve(buf); } else if (ended) { done(); reject(new Error(`stream ended: ${buf.slice(0, 500)}`)); }
+        };
+        const timer = setTimeout(() => { done(); reject(new Error(`condition not met; got: ${JSON.stringify(buf.slice(-500))}`)); }, ms);
+        const done = () => { clearTimeout(timer); waiters.delete(check); };
+        waiters.add(check);
+        check();
+      });
+    },
+    close: () => abort.abort(),
+  };
+}
+
+export interface SseLogLine { id: string; timestamp: string; message: string; phase: string; level: string | null }
+
+/** The lines of every `event: logs` message in a stream's text, in arrival order. */
+export function sseLogLines(text: string): SseLogLine[] {
+  return text.split('\n\n').filter((b) => b.startsWith('event: logs\n')).flatMap((b) => (JSON.parse(b.split('\ndata: ')[1]!) as { lines: SseLogLine[] }).lines);
+}
