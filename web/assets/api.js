@@ -102,7 +102,8 @@ export function createApi(hooks = {}) {
     myDeployments: ({ limit = 20, cursor = null } = {}) =>
       get(`/api/render/my-deployments?limit=${limit}${cursor ? `&cursor=${enc(cursor)}` : ''}`),
     deployment: (id) => get(`/api/render/deployments/${enc(id)}`),
-    deploymentLogs: (id) => get(`/api/render/deployments/${enc(id)}/logs`),
+    deploymentLogs: (id, { limit = 100, cursor = null } = {}) =>
+      get(`/api/render/deployments/${enc(id)}/logs?limit=${limit}${cursor ? `&cursor=${enc(cursor)}` : ''}`),
     cancelDeployment: (id) => post(`/api/render/deployments/${enc(id)}/cancel`),
 
     services: () => get('/api/render/services'),

@@ -50,6 +50,7 @@ const live = createLive({
   api,
   onEvent: (e) => current?.onDeployment?.(e),
   onResync: () => current?.onResync?.(),
+  onLogs: (e) => current?.onLogs?.(e),
   onMode: (mode) => {
     liveMode.textContent = MODE_TEXT[mode] ?? '';
     liveMode.dataset.mode = mode;
@@ -63,6 +64,7 @@ const ctx = {
   get session() { return session; },
   get auditAvailable() { return auditAvailable; },
   get liveMode() { return live.mode; },
+  followLogs: (deploymentId) => live.follow(deploymentId),
   navigate(hash) {
     if (location.hash === hash) route(); else location.hash = hash;
   },

@@ -1,6 +1,8 @@
 /**
  * Live deployment updates: Server-Sent Events from GET /api/events, and polling when EventSource is
- * missing or keeps failing. Views see the same {id, status, updatedAt} events either way.
+ * missing or keeps failing. Views see the same {id, status, updatedAt} events either way. A view can
+ * follow one deployment's logs (`follow(id)`): the stream is reopened with ?logs=<id> and its `logs`
+ * events go to onLogs (while polling, the log panel reads pages itself).
  */
 
 const POLL_MS = 3000;
@@ -11,7 +13,7 @@ const MAX_SSE_ERRORS = 3;
  * @param {{ api: object, onEvent: (e: {id: string, status: string, updatedAt: string}) => void,
  *           onResync: () => void, onMode: (mode: 'connecting'|'live'|'polling') => void }} opts
  */
-export function createLive({ api, onEvent, onResync, onMode }) {
+export function createLive({ api, onEvent, onResync, onMode, onLogs = () => {} }) {
   let source = null;
   let pollTimer = null;
   let retryTimer = null;
@@ -19,6 +21,7 @@ export function createLive({ api, onEvent, onResync, onMode }) {
   let opened = false;
   let stopped = true;
   let mode = 'connecting';
+  let following = null;
   /** Last seen status per deployment, for turning polled lists into change events. */
   const seen = new Map();
 
@@ -34,7 +37,7 @@ export function createLive({ api, onEvent, onResync, onMode }) {
     errors = 0;
     opened = false;
     setMode('connecting');
-    source = new EventSource('/api/events');
+    source = new EventSource(following ? `/api/events?logs=${encodeURIComponent(following)}` : '/api/events');
     source.addEventListener('open', () => {
       errors = 0;
       const reconnect = opened || pollTimer !== null;
@@ -51,6 +54,11 @@ export function createLive({ api, onEvent, onResync, onMode }) {
         seen.set(data.id, data.status);
         onEvent(data);
       }
+    });
+    source.addEventListener('logs', (e) => {
+      let data;
+      try { data = JSON.parse(e.data); } catch { return; }
+      if (data && typeof data.deploymentId === 'string' && Array.isArray(data.lines)) onLogs(data);
     });
     source.addEventListener('error', () => {
       errors += 1;
@@ -90,6 +98,15 @@ export function createLive({ api, onEvent, onResync, onMode }) {
 
   return {
     get mode() { return mode; },
+    /** Follow one deployment's log lines (null: none). Reopens the stream when it changes. */
+    follow(deploymentId) {
+      if (deploymentId === following) return;
+      following = deploymentId;
+      if (stopped || !source) return;
+      source.close();
+      source = null;
+      connect();
+    },
     start() {
       if (!stopped) return;
       stopped = false;

@@ -1,16 +1,14 @@
 /**
- * One deployment: live status, progress through the phases, failure reason, status timeline, logs
- * (polled while it runs), and cancel / redeploy / roll back.
+ * One deployment: live status, progress through the phases, failure reason, status timeline, its
+ * logs (log-panel.js: live over the event stream), and cancel / redeploy / roll back.
  */
 import { ApiError } from './api.js';
 import { busy, confirmButton, h, notice, replace } from './dom.js';
 import { duration, formatClock, formatTime, timeEl } from './format.js';
 import { STEPS, isTerminal, setBadge, statusBadge, statusLabel, statusTone, stepState } from './status.js';
+import { createLogPanel } from './log-panel.js';
 
-const LOG_POLL_MS = 1500;
 const STACK_LABELS = { node: 'Node.js', python: 'Python', go: 'Go', ruby: 'Ruby', rust: 'Rust', elixir: 'Elixir', docker: 'Docker', static: 'Static site' };
-/** Render's log pipeline lags the status a little: read the logs once more after the end. */
-const FINAL_LOG_DELAY_MS = 1200;
 
 export function deploymentView(ctx, route) {
   const id = route.id;
@@ -18,9 +16,6 @@ export function deploymentView(ctx, route) {
   let disposed = false;
   let fetching = null;
   let refetch = false;
-  let logTimer = null;
-  let finalLogsRead = false;
-  const logIds = new Set();
 
   const heading = h('h1', { tabindex: '-1', class: 'deployment__title' }, 'Deployment');
   const subtitle = h('p', { class: 'deployment__subtitle' });
@@ -36,8 +31,7 @@ export function deploymentView(ctx, route) {
   const actionFlash = h('div', { class: 'flash' });
   const details = h('dl', { class: 'details' });
   const timeline = h('ol', { class: 'timeline', 'data-testid': 'timeline' });
-  const logStatus = h('p', { class: 'muted', role: 'status' }, 'Waiting for logs…');
-  const logBox = h('div', { class: 'logs', role: 'log', 'aria-live': 'off', 'aria-label': 'Build and deploy logs', tabindex: '0', 'data-testid': 'logs' });
+  const logPanel = createLogPanel(ctx, id);
 
   const el = h('section', { class: 'page deployment' },
     h('p', { class: 'back' }, h('a', { href: '#/' }, '← Dashboard')),
@@ -55,9 +49,7 @@ export function deploymentView(ctx, route) {
         h('h2', { id: 'timeline-heading' }, 'Timeline'), timeline),
       h('section', { class: 'card', 'aria-labelledby': 'details-heading' },
         h('h2', { id: 'details-heading' }, 'Details'), details)),
-    h('section', { class: 'card', 'aria-labelledby': 'logs-heading' },
-      h('div', { class: 'card__head' }, h('h2', { id: 'logs-heading' }, 'Build and deploy logs'), logStatus),
-      logBox));
+    logPanel.el);
 
   // --- rendering -------------------------------------------------------------------------------
 
@@ -191,7 +183,7 @@ export function deploymentView(ctx, route) {
     drawDetails();
     drawTimeline();
     document.title = `${statusLabel(rec.status)} · ${heading.textContent} · Render Deployer`;
-    if (rec.finished) scheduleFinalLogs(); else ensureLogPolling();
+    logPanel.onRecord(rec);
   }
 
   // --- data ------------------------------------------------------------------------------------
@@ -206,7 +198,7 @@ export function deploymentView(ctx, route) {
       } catch (err) {
         if (disposed) return;
         if (err instanceof ApiError && err.status === 404) {
-          stopLogs();
+          logPanel.dispose();
           replace(el, h('h1', { tabindex: '-1' }, 'Deployment not found'),
             h('p', null, 'There is no deployment of yours with this id. ', h('a', { href: '#/' }, 'Back to the dashboard'), '.'));
           return;
@@ -220,70 +212,14 @@ export function deploymentView(ctx, route) {
     return fetching;
   }
 
-  function renderLogs(entries) {
-    const nearBottom = logBox.scrollHeight - logBox.scrollTop - logBox.clientHeight < 40;
-    let added = 0;
-    for (const l of entries) {
-      if (logIds.has(l.id)) continue;
-      logIds.add(l.id);
-      added += 1;
-      const level = l.level === 'error' ? 'error' : l.level === 'warning' || l.level === 'warn' ? 'warn' : 'info';
-      logBox.append(h('div', { class: `log-line log-line--${level}`, 'data-testid': 'log-line' },
-        h('time', { class: 'log-line__time', datetime: l.timestamp }, formatClock(l.timestamp)),
-        level === 'info' ? null : h('span', { class: 'log-line__level' }, level === 'error' ? 'ERROR' : 'WARN'),
-        h('span', { class: 'log-line__msg' }, l.message)));
-    }
-    if (added && nearBottom) logBox.scrollTop = logBox.scrollHeight;
-  }
-
-  async function readLogs() {
-    try {
-      const res = await ctx.api.deploymentLogs(id);
-      if (disposed) return;
-      renderLogs(res.logs ?? []);
-      const n = logIds.size;
-      logStatus.textContent = rec?.finished
-        ? (n ? `${n} lines` : 'No logs were recorded for this deployment.')
-        : (n ? `${n} lines · updating` : 'Waiting for logs…');
-    } catch (err) {
-      if (disposed) return;
-      logStatus.textContent = err instanceof ApiError && err.code === 'render_key_missing'
-        ? 'Connect your Render key to read the logs.'
-        : `Could not read the logs: ${err.message}`;
-    }
-  }
-
-  function ensureLogPolling() {
-    if (logTimer || disposed) return;
-    const tick = async () => {
-      await readLogs();
-      // Without the event stream, the record is refreshed with the logs.
-      if (ctx.liveMode !== 'live' && rec && !rec.finished) await load();
-      if (!disposed && rec && !rec.finished) logTimer = setTimeout(tick, LOG_POLL_MS); else logTimer = null;
-    };
-    logTimer = setTimeout(tick, 0);
-  }
-
-  function scheduleFinalLogs() {
-    if (finalLogsRead) return;
-    finalLogsRead = true;
-    stopLogs();
-    void readLogs();
-    logTimer = setTimeout(() => { logTimer = null; void readLogs(); }, FINAL_LOG_DELAY_MS);
-  }
-
-  function stopLogs() {
-    clearTimeout(logTimer);
-    logTimer = null;
-  }
-
   void load();
 
   return {
     title: 'Deployment',
     el,
     onDeployment(e) { if (e.id === id && e.status !== rec?.status) void load(); },
-    onResync() { void load(); },
-    dispose() { disposed = true; stopLogs(); },
+    onLogs(e) { logPanel.onLogs(e); },
+    onResync() { void load(); logPanel.onResync(); },
+    dispose() { disposed = true; logPanel.dispose(); },
   };
 }

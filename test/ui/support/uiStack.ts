@@ -22,8 +22,8 @@ export interface UiStack extends Stack {
 const PHASES: RenderSimOptions['phaseMs'] = { created: 150, build_in_progress: 700, pre_deploy_in_progress: 100, update_in_progress: 400 };
 
 /** The real stack (Redis, simulators, web) plus a real worker, so deploys move through phases. */
-export async function startUiStack(opts: { appOptions?: CreateAppOptions } = {}): Promise<UiStack> {
-  const stack = await startStack({ renderOptions: { phaseMs: PHASES }, appOptions: opts.appOptions });
+export async function startUiStack(opts: { appOptions?: CreateAppOptions; stack?: Parameters<typeof startStack>[0] } = {}): Promise<UiStack> {
+  const stack = await startStack({ renderOptions: { phaseMs: PHASES }, appOptions: opts.appOptions, ...opts.stack });
   const workerLogs: string[] = [];
   const sink = new Writable({ write(chunk, _e, cb) { workerLogs.push(String(chunk)); cb(); } });
   const worker = await startWorker({

@@ -1,0 +1,143 @@
+import test from 'ava';
+import type { Browser, Page } from 'playwright-core';
+import { DESKTOP, launchChromium, newContext, screenshot } from './support/browser.js';
+import { connectKey, deployThroughForm, startUiStack, type UiStack } from './support/uiStack.js';
+import { budgetFrom, RENDER_DOCUMENTED_LIMITS } from '../../server/render/budget.js';
+
+// The log panel in Chromium (issue 12 part 2): each deployment shows only its own lines (two deploys
+// of one service and a canceled one), lines arrive live over the event stream, and a 2,000-line
+// build is all reachable ("Load earlier lines") and downloadable.
+
+let stack: UiStack;
+let browser: Browser;
+test.before(async () => {
+  [stack, browser] = await Promise.all([
+    startUiStack({
+      appOptions: { events: { maxStreamsPerUser: 20 } },
+      stack: {
+        // Deploys move when the test says so: every line lands in a known deploy.
+        renderOptions: { manualDeploys: true },
+        renderLimits: budgetFrom({ ...RENDER_DOCUMENTED_LIMITS, logs: { limit: 1_000, windowMs: 60_000 } }),
+        logTail: { buildIntervalMs: 200, runtimeIntervalMs: 500, settleMs: 200, leaseMs: 3_000 },
+      },
+    }),
+    launchChromium(),
+  ]);
+});
+test.after.always(async () => {
+  await browser?.close();
+  await stack?.closeAll();
+});
+
+async function renderIds(page: Page, id: string): Promise<{ serviceId: string; deployId: string }> {
+  for (let i = 0; i < 300; i++) {
+    const rec = await page.evaluate(async (d) => (await fetch(`/api/render/deployments/${d}`)).json() as Promise<{ serviceId?: string; deployId?: string }>, id);
+    if (rec.serviceId && rec.deployId) return { serviceId: rec.serviceId, deployId: rec.deployId };
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`no Render deploy for ${id}`);
+}
+
+const panelText = (page: Page) => page.getByTestId('logs').innerText();
+const occurrences = (text: string, needle: string) => text.split(needle).length - 1;
+const waitStatus = (page: Page, status: string) => page.locator(`#deployment-status[data-status="${status}"]`).waitFor({ timeout: 15_000 });
+const waitLine = (page: Page, text: string | RegExp) => page.getByTestId('logs').getByText(text).first().waitFor({ timeout: 15_000 });
+
+test('two deploys of one service and a canceled one: each panel shows only its own lines, live', async (t) => {
+  const { page, problems } = await newContext(browser, DESKTOP);
+  const apiKey = stack.renderAccount('logbleed');
+  stack.addNodeRepo('logbleed', 'site');
+  await stack.signInBrowser(page, 'logbleed');
+  await connectKey(page, apiKey);
+
+  const a = await deployThroughForm(page, 'logbleed/site');
+  const ra = await renderIds(page, a);
+  stack.render.advanceDeploy(ra.deployId);
+  await waitLine(page, /==> Cloning from/); // pushed by the tail while the page is open
+  stack.render.advanceDeploy(ra.deployId);
+  stack.render.advanceDeploy(ra.deployId);
+  await waitStatus(page, 'live');
+  await waitLine(page, 'Your service is live');
+
+  await page.getByTestId('redeploy').click();
+  await page.waitForURL((u) => !u.hash.endsWith(a));
+  const b = page.url().split('#/deployments/')[1]!;
+  const rb = await renderIds(page, b);
+  for (let i = 0; i < 3; i++) stack.render.advanceDeploy(rb.deployId);
+  await waitStatus(page, 'live');
+  await waitLine(page, 'Your service is live');
+  let text = await panelText(page);
+  t.is(occurrences(text, '==> Cloning from'), 1, 'the second deploy shows one clone: its own');
+  t.is(occurrences(text, 'Your service is live'), 1);
+
+  await page.getByTestId('redeploy').click();
+  await page.waitForURL((u) => !u.hash.endsWith(b));
+  const c = page.url().split('#/deployments/')[1]!;
+  const rc = await renderIds(page, c);
+  stack.render.advanceDeploy(rc.deployId);
+  await waitLine(page, /==> Cloning from/);
+  await page.getByTestId('cancel').click();
+  await page.getByTestId('cancel-confirm').click();
+  await waitStatus(page, 'canceled');
+  await waitLine(page, 'Deploy canceled');
+  text = await panelText(page);
+  t.is(occurrences(text, 'Your service is live'), 0, 'no earlier deploy\'s "live" in a canceled one');
+  t.is(occurrences(text, '==> Cloning from'), 1);
+  await screenshot(page, 'logs-canceled-deploy');
+
+  await page.goto(`${stack.url}/#/deployments/${a}`);
+  await waitLine(page, 'Your service is live');
+  text = await panelText(page);
+  t.is(occurrences(text, '==> Cloning from'), 1, 'the first deploy shows none of the later ones');
+  t.is(occurrences(text, 'Your service is live'), 1);
+  t.is(occurrences(text, 'Deploy canceled'), 0);
+  t.deepEqual(problems, []);
+});
+
+test('a 2,000-line build: lines stream in, every page loads with "Load earlier lines", and the download has all', async (t) => {
+  const { page, problems } = await newContext(browser, DESKTOP);
+  const apiKey = stack.renderAccount('logbig');
+  stack.addNodeRepo('logbig', 'mono');
+  await stack.signInBrowser(page, 'logbig');
+  await connectKey(page, apiKey);
+  const id = await deployThroughForm(page, 'logbig/mono');
+  const r = await renderIds(page, id);
+  stack.render.advanceDeploy(r.deployId);
+  await waitLine(page, /==> Cloning from/);
+  for (let i = 0; i < 2000; i++) {
+    stack.render.appendLog(r.serviceId, `[${String(i).padStart(4, '0')}/2000] compiling packages/app/src/module-${i}.ts`, { type: 'build', level: i % 400 === 399 ? 'warning' : 'info' });
+  }
+  await waitLine(page, '[1999/2000] compiling packages/app/src/module-1999.ts');
+  stack.render.advanceDeploy(r.deployId);
+  stack.render.advanceDeploy(r.deployId);
+  await waitStatus(page, 'live');
+  await waitLine(page, 'Your service is live');
+  const streamed = await page.getByTestId('log-line').count();
+  t.true(streamed >= 2008, `the live tail delivered every line (${streamed})`);
+
+  // A fresh page starts from the newest 100 lines and pages back through the rest.
+  await page.reload();
+  await waitLine(page, 'Your service is live');
+  t.is(await page.getByTestId('log-line').count(), 100);
+  const earlier = page.getByTestId('logs-earlier');
+  let clicks = 0;
+  while (await earlier.isVisible() && clicks < 40) {
+    const before = await page.getByTestId('log-line').count();
+    await earlier.click();
+    await page.waitForFunction((n) => (globalThis as any).document.querySelectorAll('[data-testid=log-line]').length > n, before);
+    clicks += 1;
+  }
+  const lines = await page.getByTestId('log-line').count();
+  t.true(lines >= 2008, `all lines after ${clicks} pages: ${lines}`);
+  t.regex(await page.getByTestId('logs-status').innerText(), /2,0\d\d lines/);
+  const first = await page.getByTestId('log-line').first().innerText();
+  t.regex(first, /Cloning from/, 'the oldest line is the clone');
+
+  const href = await page.getByTestId('logs-download').getAttribute('href');
+  const download = await page.evaluate(async (u) => (await fetch(u!)).text(), href);
+  t.is(download.split('\n').filter((l) => /compiling packages\/app\/src\/module-\d+\.ts$/.test(l)).length, 2000);
+
+  await page.getByTestId('logs').evaluate((el: any) => { el.scrollTop = 0; });
+  await screenshot(page, 'logs-2000-lines-1280');
+  t.deepEqual(problems, []);
+});

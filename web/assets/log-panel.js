@@ -1,0 +1,176 @@
+/**
+ * A deployment's log panel: the newest page of its own lines (build and deploy, then runtime once it
+ * went live), "Load earlier lines" for older pages, new lines pushed over the live stream
+ * (GET /api/events?logs=<id>: one poller per deployment on the server, however many tabs), and a
+ * download of the whole log as text. Render's rate limit slows it down; it never shows as an error.
+ */
+import { ApiError } from './api.js';
+import { h, replace } from './dom.js';
+import { formatClock } from './format.js';
+
+const PAGE = 100;
+/** Without the live stream (polling mode), the newest page is re-read this often. */
+const FALLBACK_POLL_MS = 10_000;
+const PHASE_ORDER = { build: 0, runtime: 1 };
+const PHASE_TITLE = { build: 'Build and deploy', runtime: 'Runtime · after the deploy went live' };
+
+export function createLogPanel(ctx, id) {
+  const byId = new Map();
+  let sorted = [];
+  let nextCursor = null;
+  let loadedOnce = false;
+  let finished = false;
+  let disposed = false;
+  let pollTimer = null;
+  let retryTimer = null;
+  let loading = false;
+
+  const status = h('p', { class: 'muted logs__status', role: 'status', 'data-testid': 'logs-status' }, 'Loading logs…');
+  const download = h('a', {
+    class: 'btn btn--secondary btn--small', href: `/api/render/deployments/${encodeURIComponent(id)}/logs.txt`,
+    download: `deployment-${id}.log.txt`, 'data-testid': 'logs-download',
+  }, 'Download .txt');
+  const earlier = h('button', { type: 'button', class: 'btn btn--ghost btn--small logs__earlier', 'data-testid': 'logs-earlier', hidden: true }, 'Load earlier lines');
+  const box = h('div', { class: 'logs', role: 'log', 'aria-live': 'off', 'aria-label': 'Deployment logs', tabindex: '0', 'data-testid': 'logs' });
+  const el = h('section', { class: 'card', 'aria-labelledby': 'logs-heading' },
+    h('div', { class: 'card__head' }, h('h2', { id: 'logs-heading' }, 'Logs'), h('div', { class: 'logs__tools' }, status, download)),
+    earlier,
+    box);
+
+  earlier.addEventListener('click', () => void loadEarlier());
+
+  const key = (l) => `${PHASE_ORDER[l.phase] ?? 0}|${l.timestamp ?? ''}|${l.id}`;
+
+  /** Adds lines (deduplicated by id) and redraws, keeping the reader's place. */
+  function merge(lines, { prepend = false } = {}) {
+    let added = 0;
+    for (const l of lines) {
+      if (!l || typeof l.id !== 'string' || byId.has(l.id)) continue;
+      byId.set(l.id, l);
+      added += 1;
+    }
+    if (!added) return;
+    sorted = [...byId.values()].sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
+    const fromBottom = box.scrollHeight - box.scrollTop;
+    const nearBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 40;
+    draw();
+    if (prepend) box.scrollTop = box.scrollHeight - fromBottom;
+    else if (nearBottom) box.scrollTop = box.scrollHeight;
+  }
+
+  function draw() {
+    const frag = document.createDocumentFragment();
+    let phase = null;
+    const phases = new Set(sorted.map((l) => l.phase));
+    for (const l of sorted) {
+      // A heading where the phase changes, and on top when runtime lines are all there is so far.
+      if (l.phase !== phase && (phases.size > 1 || l.phase === 'runtime')) {
+        frag.append(h('div', { class: `log-phase log-phase--${l.phase}`, 'data-testid': 'log-phase' }, PHASE_TITLE[l.phase] ?? l.phase));
+      }
+      phase = l.phase;
+      const level = l.level === 'error' ? 'error' : l.level === 'warning' || l.level === 'warn' ? 'warn' : 'info';
+      frag.append(h('div', { class: `log-line log-line--${level}`, 'data-testid': 'log-line', dataset: { phase: l.phase } },
+        h('time', { class: 'log-line__time', datetime: l.timestamp }, formatClock(l.timestamp)),
+        level === 'info' ? null : h('span', { class: 'log-line__level' }, level === 'error' ? 'ERROR' : 'WARN'),
+        h('span', { class: 'log-line__msg' }, l.message)));
+    }
+    box.replaceChildren(frag);
+    drawStatus();
+  }
+
+  function drawStatus(note = null) {
+    const n = sorted.length;
+    earlier.hidden = !nextCursor;
+    if (note) { status.textContent = note; return; }
+    if (!loadedOnce) { status.textContent = 'Loading logs…'; return; }
+    const count = `${n.toLocaleString('en-US')} line${n === 1 ? '' : 's'}${nextCursor ? ' shown' : ''}`;
+    if (finished) status.textContent = n ? count : 'No logs were recorded for this deploy.';
+    else status.textContent = n ? `${count} · following new lines` : 'Waiting for logs…';
+  }
+
+  /** A 429 (Render's limit or our share of it) is a reason to wait, not an error. */
+  function waitAndRetry(err, fn) {
+    const seconds = Math.min(60, Math.max(2, Number(err.retryAfter) || 5));
+    drawStatus(`Render is pacing log reads; continuing in ${seconds} s…`);
+    clearTimeout(retryTimer);
+    retryTimer = setTimeout(() => { retryTimer = null; if (!disposed) void fn(); }, seconds * 1000);
+  }
+
+  function failed(err, retry) {
+    if (disposed) return;
+    if (err instanceof ApiError && err.status === 429) { waitAndRetry(err, retry); return; }
+    if (err instanceof ApiError && err.code === 'render_key_missing') { drawStatus('Connect your Render key to read the logs.'); return; }
+    drawStatus(`Could not read the logs: ${err.message}`);
+  }
+
+  /** The newest page: on open, after the live stream reconnects, and while polling without it. */
+  async function loadNewest() {
+    if (loading) return;
+    loading = true;
+    try {
+      const page = await ctx.api.deploymentLogs(id, { limit: PAGE });
+      if (disposed) return;
+      if (!loadedOnce) nextCursor = page.nextCursor ?? null;
+      loadedOnce = true;
+      merge(page.logs ?? []);
+      drawStatus();
+      box.scrollTop = box.scrollHeight;
+    } catch (err) {
+      failed(err, loadNewest);
+    } finally {
+      loading = false;
+    }
+  }
+
+  async function loadEarlier() {
+    if (!nextCursor || loading) return;
+    loading = true;
+    earlier.disabled = true;
+    try {
+      const page = await ctx.api.deploymentLogs(id, { limit: PAGE, cursor: nextCursor });
+      if (disposed) return;
+      nextCursor = page.nextCursor ?? null;
+      merge(page.logs ?? [], { prepend: true });
+      drawStatus();
+    } catch (err) {
+      failed(err, loadEarlier);
+    } finally {
+      loading = false;
+      earlier.disabled = false;
+    }
+  }
+
+  function schedulePoll() {
+    clearTimeout(pollTimer);
+    pollTimer = null;
+    if (disposed || finished || ctx.liveMode === 'live') return;
+    pollTimer = setTimeout(async () => { await loadNewest(); schedulePoll(); }, FALLBACK_POLL_MS);
+  }
+
+  ctx.followLogs?.(id);
+  void loadNewest();
+
+  return {
+    el,
+    /** The deployment record changed (finished deploys get no more build lines). */
+    onRecord(rec) {
+      const was = finished;
+      finished = Boolean(rec.finished) && rec.status !== 'live';
+      if (was !== finished) drawStatus();
+      schedulePoll();
+    },
+    /** Lines pushed over the live stream. */
+    onLogs(e) {
+      if (e.deploymentId !== id || !Array.isArray(e.lines)) return;
+      merge(e.lines);
+    },
+    /** The live stream came back after a gap: catch up. */
+    onResync() { void loadNewest(); },
+    dispose() {
+      disposed = true;
+      clearTimeout(pollTimer);
+      clearTimeout(retryTimer);
+      ctx.followLogs?.(null);
+    },
+  };
+}
