@@ -8,6 +8,7 @@ import { errors } from './errors.js';
 import { requestContext } from './middleware/requestContext.js';
 import { errorHandler } from './middleware/errorHandler.js';
 import { noStore, sameOrigin } from './middleware/security.js';
+import { httpsRedirect } from './middleware/httpsRedirect.js';
 import { sessionMiddleware, touchSession } from './sessions/middleware.js';
 import { authRoutes, type AuthHooks } from './routes/auth.js';
 import { sessionRoutes } from './routes/session.js';
@@ -69,17 +70,7 @@ export function createApp(deps: AppDeps, appOptions: CreateAppOptions = {}): Koa
   if (opts.outer) app.use(opts.outer);
   app.use(requestContext(deps.logger));
   app.use(errorHandler());
-  if (config.httpsOnly && config.trustProxy) {
-    app.use(async (ctx, next) => {
-      // Probes and Prometheus reach the instance directly over Render's private network (plain http).
-      if (ctx.protocol === 'http' && ctx.path !== '/healthz' && ctx.path !== '/readyz' && ctx.path !== '/metrics') {
-        ctx.status = 308;
-        ctx.redirect(`https://${ctx.host}${ctx.originalUrl}`);
-        return;
-      }
-      await next();
-    });
-  }
+  if (config.httpsOnly && config.trustProxy) app.use(httpsRedirect(config.origin));
   app.use(helmet({
     contentSecurityPolicy: {
       useDefaults: false,

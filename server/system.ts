@@ -41,11 +41,11 @@ export function buildDeps(args: BuildDepsArgs): AppDeps {
     onEnded: (ended) => sessionEnding.afterEnded(ended),
   });
   const budget = createRenderBudget({ redis, prefix, limits: args.renderLimits, onWait: args.metrics?.onBudgetWait });
-  const deployments = createDeploymentStore({ redis, prefix, clock });
+  const deployments = createDeploymentStore({ redis, prefix, clock, keyring });
   const envVault = createEnvVault({ redis, prefix, keyring });
   const queue = createDeployQueue(args.queueRedis, prefix, args.retryBackoffMs);
   const enqueuer = createFairEnqueuer({ queue, redis, prefix });
-  const deploymentService = createDeploymentService({ redis, prefix, clock, deployments, envVault, enqueuer, queue });
+  const deploymentService = createDeploymentService({ redis, prefix, clock, keyring, deployments, envVault, enqueuer, queue });
   const rateLimits = createRouteLimits({ redis, prefix, limits: resolveLimits({ limits: args.securityLimits }) });
   const sessionEnding = createSessionEnding({ sessions, redis, logger, revokeDeploys: (userId, ref, fp) => deploymentService.revokeForSession(userId, ref, fp) });
   return { config, redis, clock, logger, keyring, sessions, sessionEnding, budget, deployments, envVault, queue, enqueuer, deploymentService, rateLimits, metrics: args.metrics };

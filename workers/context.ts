@@ -1,5 +1,6 @@
 import type { AppDeps } from '../server/deps.js';
 import type { RenderCallOutcome } from '../server/render/client.js';
+import type { SecurityEvents } from '../server/security/events.js';
 
 /** Delayed re-checks while a deploy runs: 3 s growing ×1.2 to 15 s, for at most maxMs in all. */
 export interface WatchPolicy { initialMs: number; factor: number; maxDelayMs: number; maxMs: number }
@@ -13,6 +14,8 @@ export interface WorkerContext extends Pick<AppDeps, 'config' | 'redis' | 'clock
   onRenderCall?: (call: RenderCallOutcome) => void;
   /** A deployment reached a final status (metrics; the owner's audit trail). */
   onFinished?: (status: string, durationMs: number, deployment: { deploymentId: string; userId: number }) => void;
+  /** Audit entry, metric and alert for what the worker refuses (a record or job that fails its MAC). */
+  securityEvents?: SecurityEvents;
   /**
    * Fault injection for crash tests: called at the riskiest moments (Render answered, nothing recorded
    * yet). Production leaves it unset.

@@ -14,6 +14,9 @@ import { createWorkerMetrics, type WorkerMetrics } from '../server/metrics/regis
 import { publishSnapshots } from '../server/metrics/snapshots.js';
 import { createAuditLog } from '../server/audit/auditLog.js';
 import { auditDeployFinished } from '../server/audit/deployFinished.js';
+import { createSecurityEvents } from '../server/security/events.js';
+import { createSlackAlerter } from '../server/alerts/slack.js';
+import { DEFAULT_ALERT_COOLDOWN_SEC } from '../server/security/options.js';
 
 export interface WorkerProcess {
   worker: Worker<DeployJobData>;
@@ -42,10 +45,15 @@ export async function startWorker(args: {
   const instance = `${hostname()}-${process.pid}-${randomBytes(2).toString('hex')}`;
   const metrics = createWorkerMetrics({ instance });
   const deps = buildDeps({ config, redis, queueRedis, clock: args.clock ?? systemClock, logger, renderLimits: args.renderLimits, retryBackoffMs: args.retryBackoffMs, metrics: metrics.hooks });
+  const audit = createAuditLog({ redis, prefix: config.redisPrefix, clock: deps.clock });
+  const securityEvents = createSecurityEvents({
+    audit, alerter: createSlackAlerter({ webhookUrl: config.slackWebhookUrl, logger }), redis, prefix: config.redisPrefix, logger,
+    cooldownSec: DEFAULT_ALERT_COOLDOWN_SEC,
+  });
   const context: WorkerContext = {
     config, redis, clock: deps.clock, logger, keyring: deps.keyring, sessions: deps.sessions, deployments: deps.deployments,
     enqueuer: deps.enqueuer, budget: deps.budget, envVault: deps.envVault, watch: { ...DEFAULT_WATCH, ...args.watch }, renderTimeoutMs: args.renderTimeoutMs ?? 15_000, crashPoint: args.crashPoint,
-    onFinished: auditDeployFinished(createAuditLog({ redis, prefix: config.redisPrefix, clock: deps.clock }), logger),
+    onFinished: auditDeployFinished(audit, logger), securityEvents,
   };
   const audited = context.onFinished!;
   context.onRenderCall = metrics.hooks.onRenderCall;

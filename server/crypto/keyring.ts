@@ -17,6 +17,10 @@ export interface DerivedKeys {
   cookieSigning: string;
   /** HMAC key for session-id hashes (Redis key names) and secret fingerprints. */
   hashing: KeyObject;
+  /** HMAC key for deployment records and deploy jobs, so a Redis writer without SECRET_KEY cannot forge or alter them. */
+  integrity: KeyObject;
+  /** HMAC key for Idempotency-Key request fingerprints (a Redis reader cannot confirm guesses of env values). */
+  idempotency: KeyObject;
 }
 
 export interface Keyring {
@@ -34,6 +38,8 @@ export function deriveKeys(master: Buffer): DerivedKeys {
     encryption: createSecretKey(derive(master, 'credential-encryption')),
     cookieSigning: derive(master, 'cookie-signing').toString('base64url'),
     hashing: createSecretKey(derive(master, 'id-hashing')),
+    integrity: createSecretKey(derive(master, 'record-integrity')),
+    idempotency: createSecretKey(derive(master, 'idempotency-fingerprint')),
   };
 }
 
@@ -91,6 +97,39 @@ export function keyedHash(value: string, keys: DerivedKeys): string {
 /** A short, non-reversible fingerprint of a secret, to tell "same key?" without keeping it. */
 export function fingerprint(secret: string, keyring: Keyring): string {
   return keyedHash(`fp:${secret}`, keyring.current).slice(0, 24);
+}
+
+const MAC_FORMAT = 'm1';
+
+/**
+ * A MAC over a stored value, under the integrity key: m1.<kid>.<base64url HMAC-SHA256>. The kid says
+ * which SECRET_KEY made it, so records written before a rotation still verify with the previous one.
+ */
+export function signIntegrity(value: string, keyring: Keyring): string {
+  const key = keyring.current;
+  return [MAC_FORMAT, key.kid, createHmac('sha256', key.integrity).update(value).digest('base64url')].join('.');
+}
+
+/** Which key made a valid MAC ('current' or 'previous': re-sign it), or null for a missing, unknown or wrong one. */
+export function verifyIntegrity(value: string, mac: string | null | undefined, keyring: Keyring): 'current' | 'previous' | null {
+  const parts = (mac ?? '').split('.');
+  if (parts.length !== 3 || parts[0] !== MAC_FORMAT) return null;
+  const which = parts[1] === keyring.current.kid ? 'current' : parts[1] === keyring.previous?.kid ? 'previous' : null;
+  if (!which) return null;
+  const key = which === 'current' ? keyring.current : keyring.previous!;
+  const expected = createHmac('sha256', key.integrity).update(value).digest('base64url');
+  return safeEqual(expected, parts[2]!) ? which : null;
+}
+
+/**
+ * Idempotency fingerprints of a request body (which holds env values): an HMAC, not a bare hash, so
+ * a Redis dump cannot confirm guesses of a secret. One per key in the keyring (current first), so a
+ * retry made across a rotation still matches its first request.
+ */
+export function requestFingerprints(body: string, keyring: Keyring): string[] {
+  return [keyring.current, keyring.previous]
+    .filter((k): k is DerivedKeys => k !== null)
+    .map((k) => createHmac('sha256', k.idempotency).update(body).digest('hex'));
 }
 
 /** Constant-time string comparison for tokens. */

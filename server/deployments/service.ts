@@ -1,5 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Queue } from 'bullmq';
+import { requestFingerprints, type Keyring } from '../crypto/keyring.js';
+import { RecordTamperedError, signRequest } from './integrity.js';
 import type { Redis } from 'ioredis';
 import type { Clock } from '../clock.js';
 import type { FairEnqueuer, DeployJobData } from '../queues/deployQueue.js';
@@ -11,14 +13,19 @@ import type { DeploymentKind, DeploymentRecord, DeploymentRequest } from './type
 
 export interface Requester { userId: number; sessionRef: string; keyFingerprint: string }
 
+// Give an Idempotency-Key claim back only while it still names our deployment.
+const RELEASE_CLAIM = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0`;
+
 /**
  * Creating deployments and stopping them: the one place that writes a new record, seals its env
  * values, honours Idempotency-Key, and enqueues the job (ids only).
  */
 export function createDeploymentService(opts: {
-  redis: Redis; prefix: string; clock: Clock; deployments: DeploymentStore; envVault: EnvVault; enqueuer: FairEnqueuer; queue: Queue<DeployJobData>;
+  redis: Redis; prefix: string; clock: Clock; keyring: Keyring; deployments: DeploymentStore; envVault: EnvVault; enqueuer: FairEnqueuer; queue: Queue<DeployJobData>;
 }) {
-  const { redis, prefix, clock, deployments, envVault, enqueuer, queue } = opts;
+  const { redis, prefix, clock, keyring, deployments, envVault, enqueuer, queue } = opts;
   const idemKey = (userId: number, key: string) => `${prefix}:user:${userId}:idem:${createHash('sha256').update(key).digest('hex')}`;
 
   function blankRecord(id: string, who: Requester, kind: DeploymentKind, request: DeploymentRequest): DeploymentRecord {
@@ -28,15 +35,31 @@ export function createDeploymentService(opts: {
       timeline: [{ status: 'queued', at: now, source: 'orchestrator' }],
       stack: null, commitSha: null, serviceId: null, deployId: null, deployRequestedAt: null, rollbackToDeployId: null,
       dashboardUrl: null, serviceUrl: null, failure: null,
-      sessionRef: who.sessionRef, keyFingerprint: who.keyFingerprint, watchChecks: 0,
+      sessionRef: who.sessionRef, keyFingerprint: who.keyFingerprint, requestMac: '', watchChecks: 0,
       createdAt: now, updatedAt: now, finishedAt: null,
     };
   }
 
+  /**
+   * Sign, store and enqueue. A failure anywhere undoes what was written (sealed env values, the
+   * record, its pending entry), so the request changes nothing and can simply be retried.
+   */
   async function start(rec: DeploymentRecord, envVars: EnvVarInput[]) {
-    await envVault.put(rec.id, envVars);
-    await deployments.create(rec);
-    await enqueuer.enqueue({ deploymentId: rec.id, userId: rec.userId });
+    rec.requestMac = signRequest(rec, keyring);
+    let created = false;
+    try {
+      await envVault.put(rec.id, envVars);
+      created = true; // from here a failed MULTI may have left part of the record
+      await deployments.create(rec);
+      await enqueuer.enqueue({ deploymentId: rec.id, userId: rec.userId, requestMac: rec.requestMac });
+    } catch (err) {
+      await Promise.allSettled([
+        envVault.drop(rec.id),
+        created ? deployments.discard(rec.id, rec.userId) : Promise.resolve(),
+        enqueuer.started({ deploymentId: rec.id, userId: rec.userId }),
+      ]);
+      throw err;
+    }
     return rec;
   }
 
@@ -47,13 +70,17 @@ export function createDeploymentService(opts: {
      */
     async requestDeploy(who: Requester, request: DeploymentRequest, envVars: EnvVarInput[], idempotencyKey?: string): Promise<{ record: DeploymentRecord; replayed: boolean }> {
       const id = newDeploymentId();
+      let claim: { key: string; value: string } | null = null;
       if (idempotencyKey) {
-        const fingerprint = createHash('sha256').update(JSON.stringify({ request, envVars })).digest('hex');
+        // An HMAC under a derived key: the body holds env values, and a bare hash would let a Redis reader confirm guesses.
+        const fingerprints = requestFingerprints(JSON.stringify({ request, envVars }), keyring);
         const key = idemKey(who.userId, idempotencyKey);
-        const claimed = await redis.set(key, `${id}:${fingerprint}`, 'PX', 24 * 3_600_000, 'NX');
-        if (!claimed) {
+        const value = `${id}:${fingerprints[0]}`;
+        const claimed = await redis.set(key, value, 'PX', 24 * 3_600_000, 'NX');
+        if (claimed) claim = { key, value };
+        else {
           const [existingId, existingFp] = ((await redis.get(key)) ?? '').split(':');
-          if (existingFp !== fingerprint) throw errors.conflict('idempotency_key_reused', 'This Idempotency-Key was already used with a different request.');
+          if (!existingFp || !fingerprints.includes(existingFp)) throw errors.conflict('idempotency_key_reused', 'This Idempotency-Key was already used with a different request.');
           // The first request may still be writing its record: give it a moment.
           for (let i = 0; i < 40; i++) {
             const rec = await deployments.getForUser(existingId!, who.userId);
@@ -63,7 +90,13 @@ export function createDeploymentService(opts: {
           throw errors.conflict('idempotency_in_progress', 'A request with this Idempotency-Key is still being processed. Retry shortly.');
         }
       }
-      return { record: await start(blankRecord(id, who, 'deploy', request), envVars), replayed: false };
+      try {
+        return { record: await start(blankRecord(id, who, 'deploy', request), envVars), replayed: false };
+      } catch (err) {
+        // Nothing was made: release the key, or every retry would answer 409 for 24 hours.
+        if (claim) await redis.eval(RELEASE_CLAIM, 1, claim.key, claim.value).catch(() => 0);
+        throw err;
+      }
     },
 
     /** Redeploy or roll back a service the caller owns: a deployment that starts at the trigger step. */
@@ -93,6 +126,10 @@ export function createDeploymentService(opts: {
         if (onlyKeyFingerprint !== undefined && rec.keyFingerprint !== onlyKeyFingerprint) continue;
         const done = await deployments.transition(id, 'credentials_revoked', 'orchestrator', {
           failure: { code: 'credentials_revoked', message: 'Stopped because you signed out or cleared your Render key.' },
+        }).catch((err: unknown) => {
+          // Altered between our read and our write: the worker refuses it anyway; signing out goes on.
+          if (err instanceof RecordTamperedError) return null;
+          throw err;
         });
         if (done) stopped++;
         await envVault.drop(id);

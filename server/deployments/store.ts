@@ -1,6 +1,8 @@
 import type { Redis } from 'ioredis';
 import { randomBytes } from 'node:crypto';
 import type { Clock } from '../clock.js';
+import { signIntegrity, verifyIntegrity, type Keyring } from '../crypto/keyring.js';
+import { quarantinedRecord, recordMacInput, RecordTamperedError } from './integrity.js';
 import { isTerminal, TERMINAL_STATUSES, type DeploymentRecord, type DeploymentStatus, type TimelineEntry } from './types.js';
 
 /** Render-style ids: prefix + 20 characters of [0-9a-z]. Never all digits, never a colon (BullMQ job ids). */
@@ -19,18 +21,30 @@ export const DEPLOYMENT_ID = /^dpl-[0-9a-z]{20}$/;
 const UPDATE_UNLESS_TERMINAL = `
 local current = redis.call('HGET', KEYS[1], 'status')
 if not current then return -1 end
-for i = 3, #ARGV do if current == ARGV[i] then return 0 end end
-redis.call('HSET', KEYS[1], 'json', ARGV[1], 'status', ARGV[2])
+for i = 4, #ARGV do if current == ARGV[i] then return 0 end end
+redis.call('HSET', KEYS[1], 'json', ARGV[1], 'mac', ARGV[2], 'status', ARGV[3])
+return 1`;
+
+// Re-sign a record made under the previous SECRET_KEY, unless it changed since it was verified.
+const RESIGN_IF_UNCHANGED = `
+if redis.call('HGET', KEYS[1], 'json') ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'mac', ARGV[2])
 return 1`;
 
 export interface DeploymentPage { items: DeploymentRecord[]; nextCursor: string | null }
+
+/** A record as stored: missing, verified (ours), or failing its MAC (with the user id it claims, if any). */
+export type Inspection =
+  | { state: 'missing' }
+  | { state: 'valid'; record: DeploymentRecord }
+  | { state: 'tampered'; claimedUserId: number | null; stored: unknown };
 
 /**
  * Deployment records in Redis, keyed by the caller's GitHub id: a hash per record, a sorted set per
  * user (newest first), a set of the user's unfinished ones, and a pub/sub channel per user for live updates.
  */
-export function createDeploymentStore(opts: { redis: Redis; prefix: string; clock: Clock; retentionMs?: number }) {
-  const { redis, prefix, clock } = opts;
+export function createDeploymentStore(opts: { redis: Redis; prefix: string; clock: Clock; keyring: Keyring; retentionMs?: number }) {
+  const { redis, prefix, clock, keyring } = opts;
   const retentionMs = opts.retentionMs ?? 30 * 24 * 3_600_000;
   const k = {
     record: (id: string) => `${prefix}:deployment:${id}`,
@@ -40,10 +54,39 @@ export function createDeploymentStore(opts: { redis: Redis; prefix: string; cloc
   };
   const iso = () => new Date(clock.now()).toISOString();
 
+  const signed = (rec: DeploymentRecord) => {
+    const json = JSON.stringify(rec);
+    return { json, mac: signIntegrity(recordMacInput(rec.id, json), keyring) };
+  };
+
+  /** Read and verify a record. One made under SECRET_KEY_PREVIOUS verifies and is re-signed with the current key. */
+  async function inspect(id: string): Promise<Inspection> {
+    if (!DEPLOYMENT_ID.test(id)) return { state: 'missing' };
+    const [json, mac] = await redis.hmget(k.record(id), 'json', 'mac');
+    if (!json) return { state: 'missing' };
+    const which = verifyIntegrity(recordMacInput(id, json), mac, keyring);
+    let stored: unknown = null;
+    try { stored = JSON.parse(json); } catch { /* unreadable: tampered */ }
+    const claimed = (stored as { userId?: unknown; id?: unknown } | null);
+    if (!which || !stored || claimed?.id !== id) {
+      const userId = typeof claimed?.userId === 'number' && Number.isSafeInteger(claimed.userId) && claimed.userId > 0 ? claimed.userId : null;
+      return { state: 'tampered', claimedUserId: userId, stored };
+    }
+    if (which === 'previous') await redis.eval(RESIGN_IF_UNCHANGED, 1, k.record(id), json, signIntegrity(recordMacInput(id, json), keyring));
+    return { state: 'valid', record: stored as DeploymentRecord };
+  }
+
+  /** A verified record, or null when it is missing or fails its MAC (never shown, never acted on). */
   async function get(id: string): Promise<DeploymentRecord | null> {
-    if (!DEPLOYMENT_ID.test(id)) return null;
-    const json = await redis.hget(k.record(id), 'json');
-    return json ? (JSON.parse(json) as DeploymentRecord) : null;
+    const found = await inspect(id);
+    return found.state === 'valid' ? found.record : null;
+  }
+
+  /** The current record for a change: throws when it fails its MAC, so no write launders a forgery. */
+  async function current(id: string): Promise<DeploymentRecord | null> {
+    const found = await inspect(id);
+    if (found.state === 'tampered') throw new RecordTamperedError(id);
+    return found.state === 'valid' ? found.record : null;
   }
 
   async function publish(rec: DeploymentRecord): Promise<void> {
@@ -53,6 +96,7 @@ export function createDeploymentStore(opts: { redis: Redis; prefix: string; cloc
   return {
     keys: k,
     get,
+    inspect,
     /** The record only if it belongs to userId: anyone else's id looks exactly like a missing one. */
     async getForUser(id: string, userId: number): Promise<DeploymentRecord | null> {
       const rec = await get(id);
@@ -61,27 +105,59 @@ export function createDeploymentStore(opts: { redis: Redis; prefix: string; cloc
 
     async create(rec: DeploymentRecord): Promise<void> {
       const score = Date.parse(rec.createdAt);
-      await redis.multi()
-        .hset(k.record(rec.id), 'json', JSON.stringify(rec), 'status', rec.status, 'userId', String(rec.userId))
+      const { json, mac } = signed(rec);
+      const results = await redis.multi()
+        .hset(k.record(rec.id), 'json', json, 'mac', mac, 'status', rec.status, 'userId', String(rec.userId))
         .pexpire(k.record(rec.id), retentionMs)
         .zadd(k.byUser(rec.userId), score, rec.id)
         .sadd(k.active(rec.userId), rec.id)
         .exec();
+      // MULTI reports a failed command in its results, not by rejecting: a half-written record is an error.
+      const failed = results?.find(([err]) => err);
+      if (!results || failed) throw failed?.[0] ?? new Error('deployment record write was aborted');
       await publish(rec);
+    },
+
+    /** Undo create() for a request that failed before its job was queued: nobody ever saw its id. */
+    async discard(id: string, userId: number): Promise<void> {
+      await redis.multi().del(k.record(id)).zrem(k.byUser(userId), id).srem(k.active(userId), id).exec();
+    },
+
+    /**
+     * Replace a tampered record of a real user with a failed one we signed (integrity.ts
+     * quarantinedRecord), so the owner sees what happened and nothing can act on it.
+     */
+    async quarantine(id: string, userId: number, stored: unknown): Promise<DeploymentRecord> {
+      const rec = quarantinedRecord(id, userId, stored, iso());
+      const { json, mac } = signed(rec);
+      await redis.multi().del(k.record(id))
+        .hset(k.record(id), 'json', json, 'mac', mac, 'status', rec.status, 'userId', String(userId))
+        .pexpire(k.record(id), retentionMs)
+        .srem(k.active(userId), id)
+        .exec();
+      await publish(rec);
+      return rec;
+    },
+
+    /** Is this id in the user's own list (a deployment of a real user, as opposed to a stray key)? */
+    async listedFor(id: string, userId: number): Promise<boolean> {
+      return (await redis.zscore(k.byUser(userId), id)) !== null;
     },
 
     /**
      * Apply a change (and, when the status changes, a timeline entry). Returns the new record, or null
-     * when the record is gone or already terminal (the change is then dropped).
+     * when the record is gone or already terminal (the change is then dropped). Throws
+     * RecordTamperedError when the stored record fails its MAC.
      */
     async update(id: string, change: Partial<DeploymentRecord>, timeline?: Omit<TimelineEntry, 'at'>): Promise<DeploymentRecord | null> {
-      const current = await get(id);
-      if (!current || isTerminal(current.status)) return null;
+      const before = await current(id);
+      if (!before || isTerminal(before.status)) return null;
       const now = iso();
-      const next: DeploymentRecord = { ...current, ...change, updatedAt: now };
-      if (timeline) next.timeline = [...current.timeline, { ...timeline, at: now }];
+      const next: DeploymentRecord = { ...before, ...change, updatedAt: now };
+      if (timeline) next.timeline = [...before.timeline, { ...timeline, at: now }];
       if (isTerminal(next.status)) next.finishedAt = now;
-      const written = await redis.eval(UPDATE_UNLESS_TERMINAL, 1, k.record(id), JSON.stringify(next), next.status, ...TERMINAL_STATUSES);
+      const { json, mac } = signed(next);
+      const written = await redis.eval(UPDATE_UNLESS_TERMINAL, 1, k.record(id), json, mac, next.status, ...TERMINAL_STATUSES);
       if (written !== 1) return null;
       if (isTerminal(next.status)) await redis.srem(k.active(next.userId), id);
       await publish(next);
@@ -93,10 +169,11 @@ export function createDeploymentStore(opts: { redis: Redis; prefix: string; cloc
      * only, the status stays as it is.
      */
     async noteAfterEnd(id: string, fields: Pick<Partial<DeploymentRecord>, 'serviceId' | 'dashboardUrl' | 'serviceUrl'>): Promise<void> {
-      const current = await get(id);
-      if (!current || current.serviceId) return;
-      const next = { ...current, ...fields, updatedAt: iso() };
-      await redis.hset(k.record(id), 'json', JSON.stringify(next));
+      const before = await current(id);
+      if (!before || before.serviceId) return;
+      const next = { ...before, ...fields, updatedAt: iso() };
+      const { json, mac } = signed(next);
+      await redis.hset(k.record(id), 'json', json, 'mac', mac);
       await publish(next);
     },
 

@@ -83,6 +83,12 @@ export interface DeploymentRecord {
   /** Ids that tie the job to its consent: the session (by hashed ref) and the key (by fingerprint). */
   sessionRef: string;
   keyFingerprint: string;
+  /**
+   * MAC (server/crypto/keyring.ts signIntegrity) over who asked for what, made once when the deployment
+   * was requested: id, user, kind, session ref, key fingerprint, the whole request, the target service
+   * and rollback deploy. Its job carries the same value, which ties the job to this record.
+   */
+  requestMac: string;
   watchChecks: number;
   createdAt: string;
   updatedAt: string;

@@ -3,10 +3,15 @@ import type { Redis } from 'ioredis';
 
 export const DEPLOY_QUEUE = 'deploys';
 
-/** Job data: ids only. The worker reloads everything else, and reads the key from the session. */
+/**
+ * Job data: ids only, plus the record's requestMac (a MAC, not a secret), which ties the job to the
+ * record it was made for. The worker reloads everything else, verifies it, and reads the key from
+ * the session.
+ */
 export interface DeployJobData {
   deploymentId: string;
   userId: number;
+  requestMac: string;
 }
 
 /**
@@ -48,7 +53,7 @@ export function createFairEnqueuer(opts: { queue: Queue<DeployJobData>; redis: R
       await opts.queue.add('deploy', data, { jobId: data.deploymentId, priority: Math.min(Math.max(1, count), 2_000_000), delay: delayMs });
     },
     /** The job started: it no longer counts against its user's priority. */
-    async started(data: DeployJobData): Promise<void> {
+    async started(data: Pick<DeployJobData, 'deploymentId' | 'userId'>): Promise<void> {
       await opts.redis.zrem(pendingKey(data.userId), data.deploymentId);
     },
   };

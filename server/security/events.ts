@@ -14,7 +14,9 @@ export type SecurityEventType =
   /** A session used from a different client than the one that signed in. */
   | 'client_changed'
   /** 404s on someone else's ids (or many 404s on ids). */
-  | 'cross_tenant_probe';
+  | 'cross_tenant_probe'
+  /** A deployment record or deploy job that fails its MAC (a Redis writer without SECRET_KEY); raised by the worker. */
+  | 'record_tampered';
 
 export interface SecurityEvent {
   type: SecurityEventType;

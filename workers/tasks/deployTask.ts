@@ -10,6 +10,7 @@ import type { Deploy, Service } from '../../server/render/types.js';
 import { sameRepo, suggestFreeName } from '../../server/render/serviceNames.js';
 import { loadCredentials, type JobCredentials } from './credentials.js';
 import type { WorkerContext } from '../context.js';
+import { verifiedRecord } from './verifyJob.js';
 
 /** A step ended the deployment with a reason the user can act on. */
 class DeployFailed extends Error {
@@ -46,10 +47,11 @@ const FAILURE_TEXT: Partial<Record<DeploymentStatus, string>> = {
  * per-key budget, Render's Retry-After) is a delayed job, never a held worker slot.
  */
 export async function runDeployJob(ctx: WorkerContext, job: Job<DeployJobData>, token: string | undefined): Promise<void> {
-  const { deploymentId, userId } = job.data;
-  const rec = await ctx.deployments.get(deploymentId);
-  if (!rec || rec.userId !== userId || isTerminal(rec.status)) return; // vanished, not ours, or already over
-  await ctx.enqueuer.started(job.data);
+  // Integrity first (verifyJob.ts): an unsigned or altered record or job is refused before any call.
+  const rec = await verifiedRecord(ctx, job);
+  if (!rec || isTerminal(rec.status)) return; // vanished, refused, or already over
+  const { id: deploymentId, userId } = rec;
+  await ctx.enqueuer.started({ deploymentId, userId });
   const log = ctx.logger.child({ deploymentId, userId, attempt: job.attemptsMade + 1 });
 
   const creds = await loadCredentials(ctx, rec);
