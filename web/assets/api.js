@@ -107,6 +107,7 @@ export function createApi(hooks = {}) {
     cancelDeployment: (id) => post(`/api/render/deployments/${enc(id)}/cancel`),
 
     services: () => get('/api/render/services'),
+    serviceNameCheck: (name, ownerId) => get(`/api/render/services/name-check?name=${enc(name)}${ownerId ? `&owner_id=${enc(ownerId)}` : ''}`),
     serviceAction: (id, action, body) => post(`/api/render/services/${enc(id)}/${action}`, body),
     deleteService: (id) => del(`/api/render/services/${enc(id)}`),
 

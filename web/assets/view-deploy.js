@@ -51,11 +51,52 @@ export function deployView(ctx) {
   const name = field({ label: 'Service name', control: nameInput, hint: 'Becomes <name>.onrender.com: lowercase letters, digits and hyphens.' });
   let nameEdited = false;
   nameInput.addEventListener('input', () => { nameEdited = nameInput.value.trim() !== ''; });
+  // Whether the name is free in the workspace, checked as the user types (a name in use belongs to
+  // another service, which a deploy never touches).
+  const nameStatus = h('p', { class: 'field__status', role: 'status', 'aria-live': 'polite', 'data-testid': 'service-name-status' });
+  name.el.append(nameStatus);
+  const nameCheck = { seq: 0, timer: null, result: null };
 
   const workspace = field({
     label: 'Workspace',
     control: select((render.owners ?? []).map((o) => [o.id, o.name]), render.owners?.[0]?.id ?? '', { 'data-testid': 'workspace-select' }),
   });
+  workspace.control.addEventListener('change', () => scheduleNameCheck(0));
+
+  function scheduleNameCheck(delayMs = 300) {
+    clearTimeout(nameCheck.timer);
+    nameCheck.result = null;
+    const nm = nameInput.value.trim().toLowerCase();
+    if (!SERVICE_NAME.test(nm)) { nameStatus.replaceChildren(); nameStatus.dataset.state = ''; return; }
+    nameCheck.timer = setTimeout(() => checkName(nm, workspace.control.value), delayMs);
+  }
+
+  async function checkName(nm, ownerId) {
+    const mine = ++nameCheck.seq;
+    try {
+      const res = await ctx.api.serviceNameCheck(nm, ownerId || undefined);
+      if (mine !== nameCheck.seq) return;
+      nameCheck.result = { name: nm, ownerId, ...res };
+      nameStatus.dataset.state = res.available ? 'free' : 'taken';
+      if (res.available) {
+        replace(nameStatus, h('span', { class: 'ok-mark', 'aria-hidden': 'true' }, '✓ '), `${nm} is free in this workspace.`);
+        name.setError(null);
+        return;
+      }
+      const what = res.existing?.repo ? ` (it deploys ${String(res.existing.repo).replace(/^https:\/\/github\.com\//, '')}${res.existing.branch ? ` @ ${res.existing.branch}` : ''})` : '';
+      const use = h('button', { type: 'button', class: 'btn btn--secondary btn--small', 'data-testid': 'service-name-use-suggestion' }, `Use ${res.suggestion}`);
+      use.addEventListener('click', () => { nameInput.value = res.suggestion; nameEdited = true; scheduleNameCheck(0); nameInput.focus(); });
+      nameStatus.replaceChildren();
+      name.setError(`You already have a service named ${nm}${what}. A deploy never changes an existing service: choose another name, or redeploy that service from the dashboard.`);
+      replace(nameStatus, 'Free instead: ', h('strong', { class: 'mono' }, res.suggestion), ' ', use);
+    } catch (err) {
+      if (mine !== nameCheck.seq) return;
+      nameStatus.dataset.state = 'unknown';
+      replace(nameStatus, `Could not check the name right now (${err.message}); the deploy checks it again.`);
+    }
+  }
+  nameInput.addEventListener('input', () => scheduleNameCheck());
+
   const region = field({ label: 'Region', control: select(REGIONS, 'oregon', { 'data-testid': 'region-select' }) });
   const plan = field({ label: 'Plan', control: select(PLANS, 'starter', { 'data-testid': 'plan-select' }), hint: 'Paid plans bill your Render account.' });
 
@@ -77,6 +118,7 @@ export function deployView(ctx) {
     formError.replaceChildren();
     if (!nameEdited) nameInput.value = serviceNameFromRepo(r.name);
     name.setError(null);
+    scheduleNameCheck(0);
     const sel = branch.control;
     sel.disabled = true;
     replace(sel, h('option', { value: '' }, 'Loading branches…'));
@@ -145,8 +187,11 @@ export function deployView(ctx) {
       first = picker.el.querySelector('input, button');
     }
     const nm = nameInput.value.trim().toLowerCase();
+    const check = nameCheck.result;
     if (!SERVICE_NAME.test(nm)) fail(name, 'Use 1–63 lowercase letters, digits and hyphens, not starting or ending with a hyphen.');
-    else name.setError(null);
+    else if (check && check.name === nm && check.ownerId === workspace.control.value && !check.available) {
+      fail(name, `You already have a service named ${nm}. Choose another name, such as ${check.suggestion}.`);
+    } else name.setError(null);
     if (repo && !branch.control.value) fail(branch, 'Choose a branch.');
     const { vars, firstInvalid } = env.collect();
     first ??= firstInvalid;
@@ -204,5 +249,5 @@ export function deployView(ctx) {
     h('h1', { id: 'deploy-heading', tabindex: '-1' }, 'New deploy'),
     h('p', { class: 'lead' }, 'Deploy a GitHub repository to your Render account.'),
     form);
-  return { title: 'New deploy', el, dispose() { picker.dispose(); detectSeq += 1; } };
+  return { title: 'New deploy', el, dispose() { picker.dispose(); detectSeq += 1; nameCheck.seq += 1; clearTimeout(nameCheck.timer); } };
 }

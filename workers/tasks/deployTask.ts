@@ -8,6 +8,7 @@ import { isTerminal, type DeploymentRecord, type DeploymentStatus, type Deployme
 import type { DeployJobData } from '../../server/queues/deployQueue.js';
 import type { Deploy, Service } from '../../server/render/types.js';
 import { sameRepo, suggestFreeName } from '../../server/render/serviceNames.js';
+import { createServiceCache, type ServiceCache } from '../../server/render/serviceCache.js';
 import { loadCredentials, type JobCredentials } from './credentials.js';
 import type { WorkerContext } from '../context.js';
 import { verifiedRecord } from './verifyJob.js';
@@ -275,6 +276,7 @@ async function createOrAdoptService(ctx: WorkerContext, rec: DeploymentRecord, r
     throw err;
   }
   ctx.crashPoint?.('service_created');
+  await serviceListChanged(ctx, rec);
   const service = created.service;
   if (!service) throw new DeployFailed({ code: 'render_bad_response', message: 'Render created the service but did not say which one. Check your Render dashboard.' });
   // Record the ids the moment Render returns them.
@@ -372,8 +374,20 @@ function failureFor(status: DeploymentStatus): DeploymentFailure | null {
   return { code: status, message: FAILURE_TEXT[status] ?? 'The deploy did not complete.' };
 }
 
+/**
+ * The user's cached service list is stale once a service appears or a deploy ends (the name check and
+ * the service cards read it): drop it, as the web routes do after their own changes.
+ */
+const serviceCaches = new WeakMap<WorkerContext, ServiceCache>();
+async function serviceListChanged(ctx: WorkerContext, rec: Pick<DeploymentRecord, 'userId' | 'keyFingerprint'>) {
+  let cache = serviceCaches.get(ctx);
+  if (!cache) serviceCaches.set(ctx, cache = createServiceCache({ redis: ctx.redis, prefix: ctx.config.redisPrefix }));
+  await cache.invalidate({ userId: rec.userId, keyFingerprint: rec.keyFingerprint }).catch(() => undefined);
+}
+
 async function finish(ctx: WorkerContext, id: string, status: DeploymentStatus, failure: DeploymentFailure | null, extra: Partial<DeploymentRecord> = {}) {
   const done = await ctx.deployments.transition(id, status, status === 'failed' || status === 'credentials_revoked' ? 'orchestrator' : 'render', { ...extra, failure }, failure?.message);
+  if (done?.serviceId) await serviceListChanged(ctx, done);
   if (done) ctx.onFinished?.(status, Date.parse(done.finishedAt ?? done.updatedAt) - Date.parse(done.createdAt), { deploymentId: done.id, userId: done.userId });
   await ctx.envVault.drop(id);
   return null;

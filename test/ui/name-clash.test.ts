@@ -1,0 +1,82 @@
+import test from 'ava';
+import type { Browser } from 'playwright-core';
+import { launchChromium, newContext, screenshot } from './support/browser.js';
+import { connectKey, deployThroughForm, startUiStack, type UiStack } from './support/uiStack.js';
+
+// Issue 12, part 1 in the browser: deploying go-service under the name of an existing service is
+// caught in the form as the user types, and the server refuses it anyway if the form is bypassed.
+
+let stack: UiStack;
+let browser: Browser;
+test.before(async () => {
+  [stack, browser] = await Promise.all([startUiStack(), launchChromium()]);
+});
+test.after.always(async () => {
+  await browser?.close();
+  await stack?.closeAll();
+});
+
+test('the deploy form says a name is taken, offers a free one, and never deploys over the other service', async (t) => {
+  const { context, page, problems } = await newContext(browser);
+  const apiKey = stack.renderAccount('demo-clash');
+  stack.addNodeRepo('demo-clash', 'hello-node');
+  stack.github.addRepo({ owner: 'demo-clash', name: 'go-service', branches: { main: { 'go.mod': 'module example.com/go-service\n\ngo 1.22\n', 'main.go': 'package main\nfunc main() {}\n' } } });
+  await stack.signInBrowser(page, 'demo-clash');
+  await connectKey(page, apiKey);
+
+  const firstId = await deployThroughForm(page, 'demo-clash/hello-node');
+  await page.locator('#deployment-status[data-status="live"]').waitFor({ timeout: 20_000 });
+  const deploysBefore = stack.render.calls.filter((c) => c.method === 'POST' && /deploys|services$/.test(c.route)).length;
+
+  // go-service: its own name is free.
+  await page.getByRole('link', { name: 'New deploy' }).first().click();
+  await page.getByTestId('repo-search').fill('go-service');
+  await page.locator('[data-testid=repo-option][data-repo="demo-clash/go-service"]').click();
+  await page.getByTestId('detected-stack-name').waitFor();
+  const status = page.getByTestId('service-name-status');
+  await page.locator('[data-testid=service-name-status][data-state="free"]').waitFor();
+  t.regex(await status.innerText(), /go-service is free/);
+
+  // Typing the other service's name: said at once, with a free name to use instead.
+  await page.getByTestId('service-name').fill('hello-node');
+  await page.locator('[data-testid=service-name-status][data-state="taken"]').waitFor();
+  const error = page.locator('.field__error').filter({ hasText: /already have a service named hello-node/ });
+  await error.waitFor();
+  t.regex(await error.innerText(), /demo-clash\/hello-node @ main/, 'it says which service has the name');
+  t.is(await page.getByTestId('service-name').getAttribute('aria-invalid'), 'true');
+  await screenshot(page, 'deploy-name-taken-desktop');
+
+  // Submitting anyway is stopped in the form: no deploy request is sent.
+  let sent = 0;
+  page.on('request', (r) => { if (r.url().endsWith('/api/render/deploy')) sent += 1; });
+  await page.getByTestId('deploy-submit').click();
+  t.true(await page.getByTestId('service-name').evaluate((el) => el === (el as any).ownerDocument.activeElement), 'focus goes to the name');
+  t.is(sent, 0);
+  t.regex(new URL(page.url()).hash, /#\/deploy$/);
+
+  // The suggestion fills in a free name.
+  await page.getByTestId('service-name-use-suggestion').click();
+  t.is(await page.getByTestId('service-name').inputValue(), 'hello-node-2');
+  await page.locator('[data-testid=service-name-status][data-state="free"]').waitFor();
+  t.is(await page.getByTestId('service-name').getAttribute('aria-invalid'), null);
+
+  // Bypassing the form (a request straight to the API) is refused by the worker before any Render write.
+  const bypass = await page.evaluate(async () => {
+    const session = await (await fetch('/api/session')).json();
+    const res = await fetch('/api/render/deploy', {
+      method: 'POST', headers: { 'content-type': 'application/json', 'x-csrf-token': session.csrfToken },
+      body: JSON.stringify({ github_repo: 'demo-clash/go-service', project_name: 'hello-node' }),
+    });
+    return (await res.json()).id as string;
+  });
+  await page.goto(`${stack.url}/#/deployments/${bypass}`);
+  await page.locator('#deployment-status[data-status="failed"]').waitFor({ timeout: 20_000 });
+  t.regex(await page.getByTestId('failure-message').innerText(), /already has a service named "hello-node".*"hello-node-2"/);
+  t.is(await page.getByTestId('redeploy').count(), 0, 'nothing to redeploy: it never had a service');
+  t.is(stack.render.calls.filter((c) => c.method === 'POST' && /deploys|services$/.test(c.route)).length, deploysBefore, 'no deploy and no service was made');
+
+  await page.goto(`${stack.url}/#/deployments/${firstId}`);
+  await page.locator('#deployment-status[data-status="live"]').waitFor();
+  t.deepEqual(problems, []);
+  await context.close();
+});
