@@ -10,9 +10,27 @@ import { detectRust } from './rust.js';
 import { detectElixir } from './elixir.js';
 import { detectDocker } from './docker.js';
 import { detectStatic } from './static.js';
+import { MAX_FILE_CHARS } from './lines.js';
 
 export { loadTemplates, type Template } from './templates.js';
 export { StackDetectionError, type DetectedStack, type RepoFiles, type StackName } from './types.js';
+
+/**
+ * The repository as the detectors may read it: no file above MAX_FILE_CHARS, whatever RepoFiles was
+ * given (the GitHub client refuses them too), so every parser's work is bounded by the file size.
+ */
+function sizeCapped(files: RepoFiles): RepoFiles {
+  return {
+    list: files.list,
+    async read(path) {
+      const text = await files.read(path);
+      if (text !== null && text.length > MAX_FILE_CHARS) {
+        throw new StackDetectionError(`${path} is larger than ${MAX_FILE_CHARS / 1024} KiB, too large to read for stack detection.`);
+      }
+      return text;
+    },
+  };
+}
 
 const REFINERS: Record<StackName, Refiner> = {
   node: detectNode, python: detectPython, go: detectGo, ruby: detectRuby,
@@ -24,7 +42,8 @@ const REFINERS: Record<StackName, Refiner> = {
  * Order: a usable render.yaml web service, then presets by priority (Dockerfile first, plain
  * static last). A repo's render.yaml is always returned raw in `blueprint`.
  */
-export async function detectStack(files: RepoFiles, opts: { templates?: Template[] } = {}): Promise<DetectedStack> {
+export async function detectStack(repoFiles: RepoFiles, opts: { templates?: Template[] } = {}): Promise<DetectedStack> {
+  const files = sizeCapped(repoFiles);
   const blueprint = files.list.includes('render.yaml') ? ((await files.read('render.yaml')) ?? undefined) : undefined;
   const withBlueprint = (d: DetectedStack): DetectedStack => (blueprint === undefined ? d : { ...d, blueprint });
 

@@ -1,8 +1,18 @@
 import { fromTemplate, procfileStart, type Refiner } from './refiner.js';
+import { occurrences, skipSpaces, skipSpacesBack } from './lines.js';
+
+/** Whether mix.exs declares `{:phoenix, …}` (spaces allowed around the atom), found by indexOf scans only. */
+export function mixUsesPhoenix(mix: string): boolean {
+  const atom = ':phoenix';
+  for (const at of occurrences(mix, atom)) {
+    if (mix[skipSpacesBack(mix, at) - 1] === '{' && mix[skipSpaces(mix, at + atom.length)] === ',') return true;
+  }
+  return false;
+}
 
 export const detectElixir: Refiner = async (files, t) => {
   const mix = (await files.read('mix.exs')) ?? '';
-  const phoenix = /\{\s*:phoenix\s*,/.test(mix);
+  const phoenix = mixUsesPhoenix(mix);
   const assets = phoenix && mix.includes('"assets.deploy"');
   const buildCommand = assets ? `${t.buildCommand} && MIX_ENV=prod mix assets.deploy` : t.buildCommand;
   const procfile = await procfileStart(files);

@@ -1,5 +1,6 @@
 import { StackDetectionError, type RepoFiles } from './types.js';
 import { fromTemplate, has, procfileStart, type Refiner } from './refiner.js';
+import { MAX_LINE_CHARS } from './lines.js';
 
 interface PackageJson {
   main?: unknown;
@@ -32,6 +33,11 @@ const PUBLISH_DIRS: Array<[string, string]> = [
   ['vite', 'dist'], ['astro', 'dist'], ['@vue/cli-service', 'dist'], ['parcel', 'dist'],
 ];
 
+/** Whether a dependencies object names `dep` (anything else, e.g. a huge array, names nothing). */
+function declares(deps: unknown, dep: string): boolean {
+  return typeof deps === 'object' && deps !== null && !Array.isArray(deps) && Object.hasOwn(deps, dep);
+}
+
 export const detectNode: Refiner = async (files, t) => {
   const raw = await files.read('package.json');
   if (raw === null) return 'package.json could not be read';
@@ -54,7 +60,7 @@ export const detectNode: Refiner = async (files, t) => {
   let why = '';
   if (procfile) [start, why] = [procfile, 'the Procfile web: command'];
   else if (typeof scripts.start === 'string') [start, why] = [pm.start, 'the start script'];
-  else if (typeof pkg.main === 'string' && pkg.main.trim()) [start, why] = [`node ${pkg.main.trim()}`, '"main" in package.json'];
+  else if (typeof pkg.main === 'string' && pkg.main.trim() && pkg.main.length <= MAX_LINE_CHARS) [start, why] = [`node ${pkg.main.trim()}`, '"main" in package.json'];
   else if (has(files, 'server.js')) [start, why] = ['node server.js', 'server.js (what npm start runs without a start script)'];
   else if (has(files, 'index.js')) [start, why] = ['node index.js', 'index.js'];
 
@@ -62,8 +68,7 @@ export const detectNode: Refiner = async (files, t) => {
     return fromTemplate(t, `package.json found; installs with ${via}${hasBuild ? ', runs the build script' : ''} and starts with ${why}.`, { buildCommand, startCommand: start });
   }
   if (hasBuild) {
-    const deps = { ...(pkg.dependencies ?? {}), ...(pkg.devDependencies ?? {}) };
-    const found = PUBLISH_DIRS.find(([dep]) => dep in deps);
+    const found = PUBLISH_DIRS.find(([dep]) => declares(pkg.dependencies, dep) || declares(pkg.devDependencies, dep));
     const publishPath = found?.[1] ?? 'dist';
     return {
       stack: 'static',

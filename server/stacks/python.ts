@@ -1,12 +1,13 @@
 import { fromTemplate, has, procfileStart, type Refiner } from './refiner.js';
 import type { RepoFiles } from './types.js';
+import { isSpace, linesOf, occurrences, skipSpaces } from './lines.js';
 
 interface Installer { build: string; run: string; via: string }
 
 async function installer(files: RepoFiles, pyproject: string | null): Promise<Installer> {
   if (has(files, 'requirements.txt')) return { build: 'pip install -r requirements.txt', run: '', via: 'requirements.txt' };
   if (has(files, 'uv.lock')) return { build: 'pip install uv && uv sync --frozen', run: 'uv run ', via: 'uv (uv.lock)' };
-  if (has(files, 'poetry.lock') || /^\[tool\.poetry\]/m.test(pyproject ?? '')) {
+  if (has(files, 'poetry.lock') || hasTomlTable(pyproject ?? '', 'tool.poetry')) {
     return { build: 'poetry install --no-root', run: 'poetry run ', via: 'Poetry' };
   }
   if (has(files, 'Pipfile')) return { build: 'pip install pipenv && pipenv install --deploy --system', run: '', via: 'Pipfile' };
@@ -20,9 +21,56 @@ async function dependencyText(files: RepoFiles, pyproject: string | null): Promi
   return parts.join('\n').toLowerCase();
 }
 
-function uses(deps: string, name: string): boolean {
-  return new RegExp(`(^|[\\s"'\\[,])${name}([\\s=<>~!\\[;,"']|$)`, 'm').test(deps);
+/** Whether a TOML file has a line starting with the table header `[name]`. */
+function hasTomlTable(toml: string, name: string): boolean {
+  const header = `[${name}]`;
+  for (const { text } of linesOf(toml)) if (text.startsWith(header)) return true;
+  return false;
 }
+
+// What may stand either side of a package name in requirements.txt, pyproject.toml or a Pipfile.
+const BEFORE_NAME = new Set(['"', "'", '[', ',']);
+const AFTER_NAME = new Set(['=', '<', '>', '~', '!', '[', ';', ',', '"', "'"]);
+
+/** Whether `name` appears as a whole dependency name on some line of `deps` (one indexOf scan per line). */
+export function uses(deps: string, name: string): boolean {
+  for (const { text, clipped } of linesOf(deps)) {
+    if (clipped) continue;
+    for (const at of occurrences(text, name)) {
+      const before = text[at - 1];
+      const after = text[at + name.length];
+      if ((before === undefined || isSpace(before) || BEFORE_NAME.has(before)) && (after === undefined || isSpace(after) || AFTER_NAME.has(after))) return true;
+    }
+  }
+  return false;
+}
+
+/**
+ * The Django project module from manage.py's `…'DJANGO_SETTINGS_MODULE', 'mysite.settings'…`: a scan
+ * from each occurrence of the key, never backtracking (spaces between the tokens may span lines).
+ */
+export function djangoProject(manage: string): string | undefined {
+  const key = 'DJANGO_SETTINGS_MODULE';
+  for (const at of occurrences(manage, key)) {
+    let i = at + key.length;
+    if (!isQuote(manage[i])) continue;
+    i = skipSpaces(manage, i + 1);
+    if (manage[i] !== ',') continue;
+    i = skipSpaces(manage, i + 1);
+    if (!isQuote(manage[i])) continue;
+    const start = i + 1;
+    let end = start;
+    while (end < manage.length && isModuleChar(manage[end]!)) end++;
+    if (!isQuote(manage[end])) continue;
+    const module = manage.slice(start, end);
+    if (module.endsWith('.settings') && module.length > '.settings'.length) return module.slice(0, -'.settings'.length);
+  }
+  return undefined;
+}
+
+const isQuote = (ch: string | undefined) => ch === '"' || ch === "'";
+// Python identifier characters as the old /[\w.]/ saw them: ASCII letters, digits, _ and dots.
+const isModuleChar = (ch: string) => (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch === '_' || ch === '.';
 
 export const detectPython: Refiner = async (files, t) => {
   const pyproject = has(files, 'pyproject.toml') ? await files.read('pyproject.toml') : null;
@@ -36,7 +84,7 @@ export const detectPython: Refiner = async (files, t) => {
 
   if (has(files, 'manage.py') && uses(deps, 'django')) {
     const manage = (await files.read('manage.py')) ?? '';
-    const settings = /DJANGO_SETTINGS_MODULE['"]\s*,\s*['"]([\w.]+)\.settings['"]/.exec(manage)?.[1];
+    const settings = djangoProject(manage);
     const project = settings ?? 'config';
     return fromTemplate(t, `Django project (${inst.via}, manage.py)${settings ? '' : '; the project module was not found in manage.py, so "config" is assumed'}.${missing('gunicorn')}`, {
       buildCommand: inst.build,

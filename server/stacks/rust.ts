@@ -1,14 +1,17 @@
 import { fromTemplate, procfileStart, type Refiner } from './refiner.js';
+import { linesOf } from './lines.js';
 
 /**
  * The binary cargo builds: the first [[bin]] name, else [package] name. A tiny reader for the two
  * keys we need rather than a TOML dependency; it only looks at `name = "…"` inside those tables.
+ * One pass over lines of bounded length; both patterns are anchored and pass the regex-safety test.
  */
 export function cargoBinaryName(toml: string): string | null {
   let table = '';
   let pkg: string | null = null;
   let bin: string | null = null;
-  for (const line of toml.split(/\r?\n/)) {
+  for (const { text: line, clipped } of linesOf(toml)) {
+    if (clipped) continue;
     const header = /^\s*\[\[?\s*([\w.-]+)\s*\]\]?\s*(#.*)?$/.exec(line);
     if (header) {
       table = header[1]!;

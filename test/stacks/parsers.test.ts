@@ -1,0 +1,73 @@
+/**
+ * The linear manifest readers answer what the backtracking regexes they replaced answered, on every
+ * short input fast-check can build from the tokens that matter (the old regexes are safe at these
+ * sizes; they are kept here only as the reference).
+ */
+import test from 'ava';
+import fc from 'fast-check';
+import { procfileWeb } from '../../server/stacks/procfile.js';
+import { gemfileGems } from '../../server/stacks/ruby.js';
+import { djangoProject, uses } from '../../server/stacks/python.js';
+import { mixUsesPhoenix } from '../../server/stacks/elixir.js';
+import { linesOf, MAX_LINE_CHARS } from '../../server/stacks/lines.js';
+import { StackDetectionError } from '../../server/stacks/types.js';
+
+/** Text glued from tokens, so matches are frequent rather than accidental. */
+const textOf = (tokens: string[], maxLength = 12) => fc.array(fc.constantFrom(...tokens), { maxLength }).map((parts) => parts.join(''));
+const RUNS = { numRuns: 3_000 };
+
+test('procfileWeb equals /^\\s*web\\s*:\\s*(.+?)\\s*$/ per line', (t) => {
+  const old = (text: string) => {
+    for (const line of text.split(/\r?\n/)) {
+      const m = /^\s*web\s*:\s*(.+?)\s*$/.exec(line);
+      // The old regex returned a lone whitespace character for `web: \t`; that line holds no command.
+      if (m?.[1]?.trim()) return m[1];
+    }
+    return null;
+  };
+  fc.assert(fc.property(textOf(['web', ':', ' ', '\t', '\n', '\r', '\r\n', '\u2028', '\u00a0', 'x', 'npm start', 'worker', '#']), (text) => {
+    t.is(procfileWeb(text), old(text), JSON.stringify(text));
+  }), RUNS);
+});
+
+test('gemfileGems equals /^\\s*gem\\s+[\'"]name[\'"]/m on one-line-per-gem Gemfiles', (t) => {
+  const old = (gemfile: string, name: string) => new RegExp(`^[ \\t]*gem[ \\t]+['"]${name}['"]`, 'm').test(gemfile.toLowerCase());
+  fc.assert(fc.property(textOf(['gem', 'GEM', ' ', '\t', '\n', "'", '"', 'rails', 'puma', 'railties', ',', 'x']), (text) => {
+    const gems = gemfileGems(text);
+    for (const name of ['rails', 'puma', 'railties']) t.is(gems.has(name), old(text, name), `${name} in ${JSON.stringify(text)}`);
+  }), RUNS);
+});
+
+test('uses() equals the dependency-name regex', (t) => {
+  const old = (deps: string, name: string) => new RegExp(`(^|[\\s"'\\[,])${name}([\\s=<>~!\\[;,"']|$)`, 'm').test(deps);
+  fc.assert(fc.property(textOf(['django', 'gunicorn', 'x', ' ', '\n', '"', "'", '[', ',', '=', '>', ';', '.', '-', '_']), (text) => {
+    for (const name of ['django', 'gunicorn']) t.is(uses(text, name), old(text, name), `${name} in ${JSON.stringify(text)}`);
+  }), RUNS);
+});
+
+test('djangoProject equals the manage.py settings regex', (t) => {
+  const old = (manage: string) => /DJANGO_SETTINGS_MODULE['"]\s*,\s*['"]([\w.]+)\.settings['"]/.exec(manage)?.[1];
+  fc.assert(fc.property(textOf(['DJANGO_SETTINGS_MODULE', "'", '"', ',', ' ', '\n', 'mysite', '.settings', '.', 'x_1', '-'], 16), (text) => {
+    t.is(djangoProject(text), old(text), JSON.stringify(text));
+  }), RUNS);
+});
+
+test('mixUsesPhoenix equals /\\{\\s*:phoenix\\s*,/', (t) => {
+  fc.assert(fc.property(textOf(['{', ':phoenix', ':phoenix_live_view', ' ', '\n', ',', '"~> 1.7"', '}', 'x']), (text) => {
+    t.is(mixUsesPhoenix(text), /\{\s*:phoenix\s*,/.test(text), JSON.stringify(text));
+  }), RUNS);
+});
+
+test('linesOf splits like /\\r?\\n/ and clips long lines', (t) => {
+  fc.assert(fc.property(textOf(['a', '\n', '\r', '\r\n', ' ']), (text) => {
+    t.deepEqual([...linesOf(text)].map((l) => l.text), text.split(/\r?\n/));
+  }), RUNS);
+  const long = [...linesOf(`${'x'.repeat(MAX_LINE_CHARS + 1)}\r\nshort`)];
+  t.deepEqual(long.map((l) => [l.text.length, l.clipped]), [[MAX_LINE_CHARS, true], [5, false]]);
+});
+
+test('a Procfile web: line too long to read is a clear error; other long lines are skipped', (t) => {
+  const err = t.throws(() => procfileWeb(`web: ${'x'.repeat(MAX_LINE_CHARS)}\n`), { instanceOf: StackDetectionError });
+  t.regex(err!.message, /Procfile web: line is longer than 4096 characters/);
+  t.is(procfileWeb(`worker: ${'x'.repeat(MAX_LINE_CHARS)}\nweb: bin/web\n`), 'bin/web');
+});
