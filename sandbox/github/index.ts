@@ -4,6 +4,7 @@ import { SimState, type NewRepo, type SimGitHubUser } from './state.js';
 import { handleAccessToken, handleAuthorize, type OAuthConfig } from './oauth.js';
 import { handleApi, type ApiContext } from './api.js';
 import { sendError, sendJson, sendText } from './http.js';
+import { withoutTrailingSlashes } from '../text.js';
 
 export type { SimGitHubUser } from './state.js';
 
@@ -105,7 +106,7 @@ export async function startGitHubSimulator(opts: GitHubSimulatorOptions = {}): P
   const { port } = server.address() as AddressInfo;
   const origin = `http://127.0.0.1:${port}`;
   const apiUrl = `${origin}/api/v3`;
-  api = { state, bases: { api: apiUrl, web: (opts.webUrl ?? 'https://github.com').replace(/\/+$/, '') }, origin, now };
+  api = { state, bases: { api: apiUrl, web: withoutTrailingSlashes(opts.webUrl ?? 'https://github.com') }, origin, now };
 
   return {
     oauthUrl: origin,

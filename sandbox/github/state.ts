@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { trimRuns } from '../text.js';
 
 /** A GitHub account known to the simulator. */
 export interface SimGitHubUser {
@@ -137,7 +138,7 @@ export class SimState {
 }
 
 export function normalisePath(p: string): string {
-  return p.replace(/^\/+|\/+$/g, '');
+  return trimRuns(p, '/');
 }
 
 /** Git's blob id: sha1("blob <size>\0<content>"). */

@@ -135,7 +135,7 @@ function focusedErrors(
   for (const e of rootErrors) {
     if (e.keyword === 'anyOf' || inItem(e.instancePath)) continue;
     const prop = (e.params as { unevaluatedProperty?: string }).unevaluatedProperty;
-    if (e.keyword === 'unevaluatedProperties' && prop && (e.instancePath === '' ? v.rootKeys.has(prop) : /\/(environments\/\d+|ungrouped)$/.test(e.instancePath))) {
+    if (e.keyword === 'unevaluatedProperties' && prop && (e.instancePath === '' ? v.rootKeys.has(prop) : isPreviewEnvironmentPath(e.instancePath))) {
       continue;
     }
     out.push(toError(e, '', doc, lines));
@@ -144,6 +144,14 @@ function focusedErrors(
     for (const e of rootErrors) if (e.keyword !== 'anyOf') out.push(toError(e, '', doc, lines));
   }
   return out;
+}
+
+/** A JSON pointer ending in /environments/<n> or /ungrouped (what /\/(environments\/\d+|ungrouped)$/ tested, without backtracking). */
+function isPreviewEnvironmentPath(pointer: string): boolean {
+  const segments = pointer.split('/');
+  const last = segments.at(-1) ?? '';
+  if (segments.length >= 2 && last === 'ungrouped') return true;
+  return segments.length >= 3 && segments.at(-2) === 'environments' && /^\d+$/.test(last);
 }
 
 function toError(e: ErrorObject, base: string, doc: Document, lines: LineCounter): BlueprintError {

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { readBody, send } from './http.js';
 import { isObject } from './router.js';
 import type { AppendLogOptions, BuildFailureStatus, FaultRule, RenderSimulator, SimAccountInput } from './types.js';
+import { withoutTrailingSlashes } from '../text.js';
 
 /**
  * The control surface under /__control: the simulator's test hooks over HTTP (JSON, no auth;
@@ -23,7 +24,7 @@ export function createControlHandler(sim: () => RenderSimulator) {
     }
     const s = sim();
     try {
-      const route = `${method} ${subPath.replace(/\/+$/, '') || '/'}`;
+      const route = `${method} ${withoutTrailingSlashes(subPath) || '/'}`;
       const advance = /^POST \/deploys\/([^/]+)\/advance$/.exec(route);
       if (advance) {
         s.advanceDeploy(decodeURIComponent(advance[1] ?? ''));

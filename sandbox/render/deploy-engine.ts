@@ -4,6 +4,7 @@ import { createDeployNarrator } from './deploy-narration.js';
 import type { Recorder } from './records.js';
 import { deploysOf, nextSeq, type DeployRec, type ServiceRec, type SimState } from './state.js';
 import type { BuildFailureStatus, DeployPhase, DeployStatus } from './types.js';
+import { withoutTrailingSlashes } from '../text.js';
 
 /**
  * The deploy state machine of REFERENCE §6.1: created → build_in_progress →
@@ -205,7 +206,8 @@ export function createDeployEngine(state: SimState, clock: SimClock, rec: Record
 }
 
 function normalizeRepo(repo: string): string {
-  return repo.trim().toLowerCase().replace(/\.git$/, '').replace(/\/+$/, '').replace(/^https?:\/\/(www\.)?github\.com\//, '');
+  const trimmed = repo.trim().toLowerCase().replace(/\.git$/, '');
+  return withoutTrailingSlashes(trimmed).replace(/^https?:\/\/(www\.)?github\.com\//, '');
 }
 
 const MESSAGES = ['Fix typo in README', 'Update dependencies', 'Add health check endpoint', 'Refactor config loading', 'Bump version'];

@@ -36,28 +36,37 @@ export interface Router {
   match(method: string, path: string): RouteMatch | { route: string; methodMismatch: true } | null;
 }
 
+/** The decoded params when `parts` fit the route's segments (a param needs a non-empty segment), else null. */
+function matchSegments(segments: Array<{ literal: string; param?: string }>, parts: string[]): Record<string, string> | null {
+  if (segments.length !== parts.length) return null;
+  const params: Record<string, string> = {};
+  for (let i = 0; i < parts.length; i++) {
+    const { literal, param } = segments[i]!;
+    const part = parts[i]!;
+    if (param === undefined ? part !== literal : part === '') return null;
+    if (param !== undefined) params[param] = safeDecode(part);
+  }
+  return params;
+}
+
 export function createRouter(defs: RouteDef[]): Router {
-  const compiled = defs.map((def) => {
-    const names: string[] = [];
-    const pattern = def.route.replace(/[.*+?^$()|[\]\\]/g, '\\$&').replace(/\{(\w+)\}/g, (_m, name: string) => {
-      names.push(name);
-      return '([^/]+)';
-    });
-    return { def, names, regex: new RegExp(`^${pattern}/?$`) };
-  });
+  // Segment by segment, no built regex: every {param} in the spec's paths is a whole segment.
+  const compiled = defs.map((def) => ({
+    def,
+    segments: def.route.split('/').map((segment) => ({ literal: segment, param: /^\{(\w+)\}$/.exec(segment)?.[1] })),
+  }));
   return {
     match(method, path) {
       let other: string | null = null;
+      const parts = (path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path).split('/');
       for (const c of compiled) {
-        const m = c.regex.exec(path);
+        const m = matchSegments(c.segments, parts);
         if (!m) continue;
         if (c.def.method !== method) {
           other ??= c.def.route;
           continue;
         }
-        const params: Record<string, string> = {};
-        c.names.forEach((n, i) => { params[n] = safeDecode(m[i + 1] ?? ''); });
-        return { def: c.def, params };
+        return { def: c.def, params: m };
       }
       return other ? { route: other, methodMismatch: true } : null;
     },

@@ -5,6 +5,7 @@ import { isObject } from './router.js';
 import type { SpecValidator } from './spec-schemas.js';
 import type { ServiceRec, SimState } from './state.js';
 import { assertSpec } from './routes/deps.js';
+import { trimRuns } from '../text.js';
 
 /**
  * Turns a `servicePOST` body into a stored service, and applies `servicePATCH` bodies.
@@ -197,7 +198,8 @@ export function assertPlanAllowed(details: Obj, type: ServiceType, freePlanAllow
 }
 
 export function slugify(name: string): string {
-  return name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '') || 'service';
+  const slug = name.toLowerCase().replace(/[^a-z0-9]+/g, '-');
+  return trimRuns(slug, '-') || 'service';
 }
 
 /** Hostname prefix, with a random suffix when another service already has it (as onrender.com does). */

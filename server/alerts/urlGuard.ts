@@ -35,11 +35,13 @@ function embeddedIpv4(ip: string): string | null {
 
 /** Eight 16-bit groups of an IPv6 address (with an optional dotted IPv4 tail), or null. */
 function expandIpv6(ip: string): number[] | null {
-  let text = ip.toLowerCase().replace(/%.*$/, '');
-  const dotted = /(\d+\.\d+\.\d+\.\d+)$/.exec(text);
-  if (dotted) {
-    const parts = dotted[1]!.split('.').map(Number);
-    text = text.slice(0, -dotted[1]!.length) + `${((parts[0]! << 8) | parts[1]!).toString(16)}:${((parts[2]! << 8) | parts[3]!).toString(16)}`;
+  // Drop a zone id (fe80::1%eth0), then read a dotted IPv4 tail after the last colon; no unanchored regex.
+  const zone = ip.indexOf('%');
+  let text = (zone === -1 ? ip : ip.slice(0, zone)).toLowerCase();
+  const tail = text.slice(text.lastIndexOf(':') + 1);
+  if (/^\d+\.\d+\.\d+\.\d+$/.test(tail)) {
+    const parts = tail.split('.').map(Number);
+    text = text.slice(0, -tail.length) + `${((parts[0]! << 8) | parts[1]!).toString(16)}:${((parts[2]! << 8) | parts[3]!).toString(16)}`;
   }
   const [left, right] = text.split('::') as [string, string | undefined];
   const l = left ? left.split(':') : [];

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { withoutTrailingSlashes } from '../urls.js';
 
 /**
  * The one place that reads the environment. Everything else receives an AppConfig.
@@ -83,7 +84,7 @@ export function decodeSecret(raw: string): Buffer | null {
   return buf && buf.length >= 32 ? buf : null;
 }
 
-const stripSlash = (v: string) => v.replace(/\/+$/, '');
+const stripSlash = withoutTrailingSlashes;
 
 export function loadConfig(env: Record<string, string | undefined>): AppConfig {
   // Empty strings mean "unset" (Render and shells often pass them through).

@@ -1,6 +1,7 @@
 import { Octokit } from 'octokit';
 import { z } from 'zod';
 import { GitHubError, toGitHubError } from './errors.js';
+import { withoutTrailingSlashes } from '../urls.js';
 import { branchSchema, dirEntrySchema, fileSchema, repoSchema, toRepoSummary, viewerSchema, type RepoSummary } from './schemas.js';
 
 export { GitHubError, type GitHubErrorKind } from './errors.js';
@@ -49,7 +50,7 @@ export function createGitHubClient(opts: GitHubClientOptions): GitHubClient {
   const timeoutMs = opts.timeoutMs ?? 10_000;
   const octokit = new Octokit({
     auth: token,
-    baseUrl: opts.apiUrl.replace(/\/+$/, ''),
+    baseUrl: withoutTrailingSlashes(opts.apiUrl),
     userAgent: opts.userAgent ?? 'render-orchestrator',
     retry: { enabled: retries },
     throttle: {

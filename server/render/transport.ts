@@ -5,6 +5,7 @@ import { RenderApiError, type RenderErrorKind } from './errors.js';
 import type { QueryBuilder } from './query.js';
 import { parseRateLimit, parseRetryAfterMs, type HeaderGetter, type RateLimitInfo } from './rate-limit.js';
 import type { HttpMethod, RenderRoute } from './types.js';
+import { withoutTrailingSlashes } from '../urls.js';
 
 export interface RenderCallInfo {
   method: HttpMethod;
@@ -52,7 +53,7 @@ const MAX_RENDER_MESSAGE_CHARS = 500;
 
 export function createTransport(opts: TransportOptions): Transport {
   const http: AxiosInstance = axios.create({
-    baseURL: opts.baseUrl.replace(/\/+$/, ''),
+    baseURL: withoutTrailingSlashes(opts.baseUrl),
     timeout: opts.timeoutMs,
     headers: { accept: 'application/json' },
     // Status handling, JSON parsing and redirects are ours: a redirect must not carry the key away.
@@ -137,15 +138,18 @@ export function unexpectedShape(raw: RenderRawResponse, call: Pick<RenderRequest
   return new RenderApiError({ kind: 'bad_response', status: raw.status, method: call.method, route: call.route, detail: `expected ${what}` });
 }
 
+// Every parameter in the spec's paths is a whole segment ("/services/{serviceId}/deploys").
 function fillRoute(route: RenderRoute, params: Record<string, string>): string {
-  return route.replace(/\{(\w+)\}/g, (_, name: string) => {
+  return route.split('/').map((segment) => {
+    const name = /^\{(\w+)\}$/.exec(segment)?.[1];
+    if (name === undefined) return segment;
     const value = params[name];
     // An empty or dot segment would silently address a different endpoint (e.g. the list).
     if (typeof value !== 'string' || value === '' || value === '.' || value === '..') {
       throw new TypeError(`Render client: path parameter ${name} must be a non-empty id`);
     }
     return encodeURIComponent(value);
-  });
+  }).join('/');
 }
 
 function errorFromResponse(raw: RenderRawResponse, info: RenderCallInfo, apiKey: string): RenderApiError {
@@ -207,9 +211,26 @@ function extractRenderMessage(text: string, apiKey: string): string | undefined 
   if (typeof message !== 'string') return undefined;
   let clean = message.replace(/[\u0000-\u001f\u007f]+/g, ' ').trim();
   if (apiKey) clean = clean.split(apiKey).join('[redacted]');
-  clean = clean.replace(/Bearer\s+\S+/gi, 'Bearer [redacted]');
+  clean = redactBearerTokens(clean);
   if (clean.length > MAX_RENDER_MESSAGE_CHARS) clean = `${clean.slice(0, MAX_RENDER_MESSAGE_CHARS)}…`;
   return clean === '' ? undefined : clean;
+}
+
+/**
+ * "Bearer <token>" (any case) becomes "Bearer [redacted]". Works on whitespace-separated words, since
+ * /Bearer\s+\S+/ backtracks quadratically on a long run of spaces in a hostile error message.
+ */
+function redactBearerTokens(text: string): string {
+  const parts = text.split(/(\s+)/); // words at even indexes, whitespace runs at odd ones
+  for (let i = 0; i + 2 < parts.length; i += 2) {
+    const word = parts[i]!;
+    if (!word.toLowerCase().endsWith('bearer') || parts[i + 2] === '') continue;
+    parts[i] = `${word.slice(0, -'bearer'.length)}Bearer`;
+    parts[i + 1] = ' ';
+    parts[i + 2] = '[redacted]';
+    i += 2;
+  }
+  return parts.join('');
 }
 
 type TransportFailure = { kind: 'network' | 'timeout'; detail: string } | { kind: 'aborted' };

@@ -72,8 +72,23 @@ export function logRoutes({ state, clock }: RouteDeps): RouteDef[] {
   ];
 }
 
-/** Render's `text` filter allows wildcards; here `*` matches anything and the rest is literal. */
-function wildcard(pattern: string): RegExp {
-  const escaped = pattern.split('*').map((p) => p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('.*');
-  return new RegExp(escaped, 'i');
+/**
+ * Render's `text` filter allows wildcards; here `*` matches anything and the rest is literal, case
+ * insensitive. The pieces between stars are found in order with indexOf (leftmost is always right for
+ * an unanchored match), not with a built regex: `a*a*a*…` as `a.*a.*a.*` backtracks polynomially.
+ */
+function wildcard(pattern: string): { test(text: string): boolean } {
+  const pieces = pattern.toLowerCase().split('*');
+  return {
+    test(text) {
+      const haystack = text.toLowerCase();
+      let from = 0;
+      for (const piece of pieces) {
+        const at = haystack.indexOf(piece, from);
+        if (at === -1) return false;
+        from = at + piece.length;
+      }
+      return true;
+    },
+  };
 }
