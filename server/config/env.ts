@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { withoutTrailingSlashes } from '../urls.js';
+import { withoutTrailingSlashes } from '../text.js';
 
 /**
  * The one place that reads the environment. Everything else receives an AppConfig.

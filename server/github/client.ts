@@ -1,7 +1,7 @@
 import { Octokit } from 'octokit';
 import { z } from 'zod';
 import { GitHubError, toGitHubError } from './errors.js';
-import { withoutTrailingSlashes } from '../urls.js';
+import { withoutTrailingSlashes } from '../text.js';
 import { branchSchema, dirEntrySchema, fileSchema, repoSchema, toRepoSummary, viewerSchema, type RepoSummary } from './schemas.js';
 
 export { GitHubError, type GitHubErrorKind } from './errors.js';

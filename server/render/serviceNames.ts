@@ -3,6 +3,8 @@
  * workspace, and a repository is the same one whatever URL form points at it.
  */
 
+import { trimTrailing, withoutTrailingSlashes } from '../text.js';
+
 const MAX_NAME = 63;
 
 /** `https://github.com/Owner/Repo.git`, `git@github.com:owner/repo`, `owner/repo` → `github.com/owner/repo`. */
@@ -10,7 +12,9 @@ export function normalizeRepo(repo: string | null | undefined): string | null {
   if (!repo) return null;
   let s = repo.trim().toLowerCase();
   s = s.replace(/^git@([^:]+):/, '$1/').replace(/^[a-z+]+:\/\//, '').replace(/^[^@/]+@/, '').replace(/^www\./, '');
-  s = s.replace(/[?#].*$/, '').replace(/\/+$/, '').replace(/\.git$/, '');
+  const query = s.search(/[?#]/);
+  if (query !== -1) s = s.slice(0, query);
+  s = withoutTrailingSlashes(s).replace(/\.git$/, '');
   if (!s.includes('.')) s = `github.com/${s}`; // a bare owner/name is a GitHub repository here
   return s || null;
 }
@@ -24,7 +28,7 @@ export const sameRepo = (a: string | null | undefined, b: string | null | undefi
 export function suggestFreeName(name: string, taken: ReadonlySet<string>): string {
   for (let n = 2; n < 1_000; n++) {
     const suffix = `-${n}`;
-    const candidate = `${name.slice(0, MAX_NAME - suffix.length).replace(/-+$/, '')}${suffix}`;
+    const candidate = `${trimTrailing(name.slice(0, MAX_NAME - suffix.length), '-')}${suffix}`;
     if (!taken.has(candidate)) return candidate;
   }
   return `${name.slice(0, MAX_NAME - 7)}-${Date.now().toString(36).slice(-6)}`;

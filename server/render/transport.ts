@@ -5,7 +5,7 @@ import { RenderApiError, type RenderErrorKind } from './errors.js';
 import type { QueryBuilder } from './query.js';
 import { parseRateLimit, parseRetryAfterMs, type HeaderGetter, type RateLimitInfo } from './rate-limit.js';
 import type { HttpMethod, RenderRoute } from './types.js';
-import { withoutTrailingSlashes } from '../urls.js';
+import { withoutTrailingSlashes } from '../text.js';
 
 export interface RenderCallInfo {
   method: HttpMethod;
