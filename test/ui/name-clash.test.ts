@@ -62,12 +62,12 @@ test('the deploy form says a name is taken, offers a free one, and never deploys
 
   // Bypassing the form (a request straight to the API) is refused by the worker before any Render write.
   const bypass = await page.evaluate(async () => {
-    const session = await (await fetch('/api/session')).json();
+    const session = (await (await fetch('/api/session')).json()) as { csrfToken: string };
     const res = await fetch('/api/render/deploy', {
       method: 'POST', headers: { 'content-type': 'application/json', 'x-csrf-token': session.csrfToken },
       body: JSON.stringify({ github_repo: 'demo-clash/go-service', project_name: 'hello-node' }),
     });
-    return (await res.json()).id as string;
+    return ((await res.json()) as { id: string }).id;
   });
   await page.goto(`${stack.url}/#/deployments/${bypass}`);
   await page.locator('#deployment-status[data-status="failed"]').waitFor({ timeout: 20_000 });
