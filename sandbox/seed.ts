@@ -21,15 +21,24 @@ const files = {
   failing: { 'package.json': JSON.stringify({ name: 'broken-build', scripts: { start: 'node index.js', build: 'exit 1' } }, null, 2) },
 };
 
+/**
+ * Seeds each simulator whose world was not loaded from its state file: a restarted sandbox keeps
+ * what the demo user did instead of getting a second demo account.
+ */
 export function seedSandbox(github: GitHubSimulator, render: RenderSimulator): void {
-  github.addUser({ id: 4242, login: DEMO.login, name: DEMO.name });
-  github.setAuthorizingUser(DEMO.login);
-  github.addRepo({ owner: DEMO.login, name: 'hello-node', branches: { main: files.node, develop: files.node } });
-  github.addRepo({ owner: DEMO.login, name: 'flask-api', private: true, branches: { main: files.python } });
-  github.addRepo({ owner: DEMO.login, name: 'go-service', branches: { main: files.go } });
-  github.addRepo({ owner: DEMO.login, name: 'landing-page', branches: { main: files.static } });
-  github.addRepo({ owner: DEMO.login, name: 'nginx-docker', branches: { main: files.docker } });
-  github.addRepo({ owner: DEMO.login, name: 'broken-build', branches: { main: files.failing } });
-  render.addAccount({ apiKey: DEMO.renderApiKey, user: { name: DEMO.name, email: 'demo@example.com' }, workspaces: [{ name: 'Demo workspace' }] });
-  render.failBuilds({ repo: `https://github.com/${DEMO.login}/broken-build` }, 'build_failed');
+  if (!github.restored) {
+    github.addUser({ id: 4242, login: DEMO.login, name: DEMO.name });
+    github.setAuthorizingUser(DEMO.login);
+    github.addRepo({ owner: DEMO.login, name: 'hello-node', branches: { main: files.node, develop: files.node } });
+    github.addRepo({ owner: DEMO.login, name: 'flask-api', private: true, branches: { main: files.python } });
+    github.addRepo({ owner: DEMO.login, name: 'go-service', branches: { main: files.go } });
+    github.addRepo({ owner: DEMO.login, name: 'landing-page', branches: { main: files.static } });
+    github.addRepo({ owner: DEMO.login, name: 'nginx-docker', branches: { main: files.docker } });
+    github.addRepo({ owner: DEMO.login, name: 'broken-build', branches: { main: files.failing } });
+  }
+  if (!render.restored) {
+    render.addAccount({ apiKey: DEMO.renderApiKey, user: { name: DEMO.name, email: 'demo@example.com' }, workspaces: [{ name: 'Demo workspace' }] });
+    // Every build of it fails, not only the first (a count that survives JSON, unlike Infinity).
+    render.failBuilds({ repo: `https://github.com/${DEMO.login}/broken-build` }, 'build_failed', 1_000_000);
+  }
 }

@@ -1,43 +1,56 @@
 /**
- * `npm start`: the whole system in one process — web and worker, Redis from REDIS_URL or a private
- * redis-server it starts (persistence on), and, without GitHub credentials, sandbox mode with the
- * built-in GitHub and Render simulators. Production uses start:web and start:worker instead.
+ * `npm start`: the whole system in one process — web and worker, Redis from REDIS_URL (used as given)
+ * or a private redis-server it starts, and, without GitHub credentials, sandbox mode with the built-in
+ * GitHub and Render simulators. Everything local lives in SANDBOX_DIR (default `.sandbox/`): Redis
+ * data, the simulators' worlds, the secret key and the request log, so a restart keeps the world whole.
+ * Production uses start:web and start:worker instead.
  */
-import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
-import { Redis } from 'ioredis';
+import { join, relative, resolve } from 'node:path';
+import type { Middleware } from 'koa';
 import { loadConfigOrExit } from '../server/config/env.js';
-import { createLogger } from '../server/logger.js';
+import { createLogger, type Logger } from '../server/logger.js';
 import { startWeb } from '../server/web.js';
 import { startWorker } from '../workers/process.js';
-import { startGitHubSimulator } from '../sandbox/github/index.js';
+import { startGitHubSimulator, type GitHubSimulator } from '../sandbox/github/index.js';
 import { startRenderSimulator } from '../sandbox/render/index.js';
 import { DEMO, seedSandbox } from '../sandbox/seed.js';
+import { redisAnswers, startPrivateRedis } from './start/privateRedis.js';
+import { createSandboxLogger } from './start/sandboxLog.js';
 
-const STATE_DIR = join(process.cwd(), '.sandbox');
 const env: Record<string, string | undefined> = { ...process.env };
-const cleanups: Array<() => Promise<void>> = [];
+const STATE_DIR = resolve(env.SANDBOX_DIR || join(process.cwd(), '.sandbox'));
+/** Where the GitHub simulator answers on the app's own origin: sign-in works through one forwarded port. */
+const GITHUB_MOUNT = '/sandbox/github';
+const PHASE_MS = { created: 800, build_in_progress: 4000, pre_deploy_in_progress: 1000, update_in_progress: 2500 };
+const cleanups: Array<() => Promise<void> | void> = [];
+/** Stopped after every cleanup: the web, worker and simulators may still write to it until then. */
+let stopRedis: (() => Promise<void>) | null = null;
+const shown = (path: string) => {
+  const rel = relative(process.cwd(), path);
+  return rel && !rel.startsWith('..') ? rel : path;
+};
 
-async function redisAnswers(url: string): Promise<boolean> {
-  const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 1000 });
-  probe.on('error', () => {});
-  try { await probe.connect(); return (await probe.ping()) === 'PONG'; } catch { return false; } finally { probe.disconnect(); }
+/** REDIS_URL set → used as given; otherwise a private redis-server with its data under STATE_DIR. */
+async function ensureRedis(): Promise<string> {
+  if (env.REDIS_URL) {
+    if (!(await redisAnswers(env.REDIS_URL))) throw new Error(`REDIS_URL=${withoutPassword(env.REDIS_URL)} does not answer.`);
+    return `REDIS_URL ${withoutPassword(env.REDIS_URL)} (as given)`;
+  }
+  const dir = join(STATE_DIR, 'redis');
+  const redis = await startPrivateRedis(dir);
+  stopRedis = () => redis.stop();
+  env.REDIS_URL = redis.url;
+  return `private redis-server on 127.0.0.1:${redis.port}, data in ${shown(dir)}/`;
 }
 
-async function ensureRedis(): Promise<void> {
-  const url = env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-  if (await redisAnswers(url)) { env.REDIS_URL = url; return; }
-  if (env.REDIS_URL) throw new Error(`REDIS_URL=${env.REDIS_URL} does not answer.`);
-  const port = 6390;
-  const dir = join(STATE_DIR, 'redis');
-  mkdirSync(dir, { recursive: true });
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--maxmemory-policy', 'noeviction'], { stdio: 'ignore' });
-  child.on('error', () => { console.error('No Redis answered and redis-server is not installed. Install Redis or set REDIS_URL.'); process.exit(1); });
-  cleanups.push(async () => { child.kill('SIGTERM'); });
-  env.REDIS_URL = `redis://127.0.0.1:${port}`;
-  for (let i = 0; i < 100 && !(await redisAnswers(env.REDIS_URL)); i++) await new Promise((r) => setTimeout(r, 50));
+function withoutPassword(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch { return '(unparseable URL)'; }
 }
 
 function ensureSecretKey(): void {
@@ -48,42 +61,91 @@ function ensureSecretKey(): void {
   env.SECRET_KEY = readFileSync(file, 'utf8').trim();
 }
 
+/** Serves the GitHub simulator under GITHUB_MOUNT, before any app middleware (it reads its own bodies). */
+function mountGitHub(github: GitHubSimulator): Middleware {
+  return async (ctx, next) => {
+    if (ctx.path !== GITHUB_MOUNT && !ctx.path.startsWith(`${GITHUB_MOUNT}/`)) return next();
+    ctx.respond = false;
+    ctx.req.url = (ctx.req.url ?? '/').slice(GITHUB_MOUNT.length) || '/';
+    await new Promise<void>((done) => {
+      ctx.res.once('close', done);
+      github.handle(ctx.req, ctx.res);
+    });
+  };
+}
+
+/** Starts the simulators with their saved worlds and points the app's GitHub and Render URLs at them. */
+async function startSandbox(): Promise<Middleware> {
+  const pre = loadConfigOrExit(env);
+  // Server-side GitHub API calls go straight to the loopback; only the OAuth pages need the public origin.
+  const listenHost = pre.host === '0.0.0.0' || pre.host === '::' ? '127.0.0.1' : pre.host.includes(':') ? `[${pre.host}]` : pre.host;
+  const internal = `http://${listenHost}:${pre.port}${GITHUB_MOUNT}`;
+  const github = await startGitHubSimulator({ mount: { publicUrl: internal }, stateFile: join(STATE_DIR, 'github.json') });
+  const render = await startRenderSimulator({ phaseMs: PHASE_MS, stateFile: join(STATE_DIR, 'render.json') });
+  seedSandbox(github, render);
+  cleanups.push(() => github.close(), () => render.close());
+  Object.assign(env, {
+    GITHUB_CLIENT_ID: github.clientId, GITHUB_CLIENT_SECRET: github.clientSecret,
+    GITHUB_OAUTH_URL: `${pre.baseUrl}${GITHUB_MOUNT}`, GITHUB_API_URL: github.apiUrl, RENDER_API_URL: render.url,
+    // The simulators' credentials are set now, so the config no longer sees sandbox mode: keep its loopback default.
+    HOST: pre.host,
+  });
+  return mountGitHub(github);
+}
+
 async function main() {
-  await ensureRedis();
+  const redisLine = await ensureRedis();
   ensureSecretKey();
   const sandbox = !env.GITHUB_CLIENT_ID && !env.GITHUB_CLIENT_SECRET;
-  if (sandbox) {
-    const github = await startGitHubSimulator({ port: Number(env.SANDBOX_GITHUB_PORT ?? 0) });
-    const render = await startRenderSimulator({ phaseMs: { created: 800, build_in_progress: 4000, pre_deploy_in_progress: 1000, update_in_progress: 2500 } });
-    seedSandbox(github, render);
-    cleanups.push(() => github.close(), () => render.close());
-    Object.assign(env, {
-      GITHUB_CLIENT_ID: github.clientId, GITHUB_CLIENT_SECRET: github.clientSecret,
-      GITHUB_OAUTH_URL: github.oauthUrl, GITHUB_API_URL: github.apiUrl, RENDER_API_URL: render.url,
-      SANDBOX: 'true', SANDBOX_RENDER_KEY: DEMO.renderApiKey,
-    });
-  }
+  const outer = sandbox ? await startSandbox() : undefined;
   const config = loadConfigOrExit(env);
-  const logger = createLogger({ level: config.logLevel, name: 'orchestrator' });
-  const web = await startWeb({ config, logger, appOptions: { sandbox: sandbox ? { renderApiKey: DEMO.renderApiKey, login: DEMO.login } : undefined } });
+  let logger: Logger;
+  const logFile = join(STATE_DIR, 'app.log');
+  if (sandbox) {
+    const sandboxLog = createSandboxLogger(logFile, config.logLevel);
+    logger = sandboxLog.logger;
+    cleanups.push(() => sandboxLog.flush());
+  } else {
+    logger = createLogger({ level: config.logLevel, name: 'orchestrator' });
+  }
+  const web = await startWeb({
+    config, logger,
+    appOptions: { outer, sandbox: sandbox ? { renderApiKey: DEMO.renderApiKey, login: DEMO.login } : undefined },
+  });
   const worker = await startWorker({ config, logger });
   cleanups.unshift(() => web.close(), () => worker.close(10_000));
   const line = '─'.repeat(64);
-  const sandboxText = sandbox
-    ? `\n  SANDBOX MODE: GitHub and Render are simulated on this machine.\n  Sign in (you are "${DEMO.login}"), connect the demo Render key\n    ${DEMO.renderApiKey}\n  and deploy one of the demo repositories.`
-    : '';
+  const lines = [
+    `Render orchestrator running at ${config.baseUrl}`,
+    `  listening on ${config.host}:${config.port}${config.host === '127.0.0.1' || config.host === '::1' ? ' (this machine only)' : ''}`,
+    `  Redis: ${redisLine}`,
+  ];
+  if (sandbox) {
+    lines.push(
+      `  Request log: ${shown(logFile)} (warnings and errors also print here)`,
+      '',
+      'SANDBOX MODE: GitHub and Render are simulated on this machine, and',
+      `their state is kept in ${shown(STATE_DIR)}/ (delete it to start afresh).`,
+      `Sign in (you are "${DEMO.login}"), connect the demo Render key`,
+      `  ${DEMO.renderApiKey}`,
+      'and deploy one of the demo repositories.',
+    );
+  }
   // One write, so whoever reads the output sees the banner whole.
-  process.stdout.write(`\n${line}\n  Render orchestrator running at ${config.baseUrl}${sandboxText}\n${line}\n\n`);
+  process.stdout.write(`\n${line}\n${lines.map((l) => (l ? `  ${l}` : '')).join('\n')}\n${line}\n\n`);
 }
 
 let stopping = false;
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(signal, async () => {
-    if (stopping) return;
-    stopping = true;
-    for (const c of cleanups) await c().catch(() => {});
-    process.exit(0);
-  });
+async function stop(code: number) {
+  if (stopping) return;
+  stopping = true;
+  for (const c of cleanups) await Promise.resolve().then(c).catch(() => {});
+  await stopRedis?.().catch(() => {});
+  process.exit(code);
 }
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => void stop(0));
 
-main().catch((err) => { console.error(err instanceof Error ? err.message : err); process.exit(1); });
+main().catch((err) => {
+  console.error(err instanceof Error ? err.message : err);
+  void stop(1);
+});

@@ -50,7 +50,7 @@ export async function startWeb(args: { config: AppConfig; logger: Logger; clock?
     readiness: [...(opts.readiness ?? []), { name: 'accepting', check: async () => !closing }],
     routes: [...(opts.routes ?? []), webMetricsRoute(metrics, deps)],
   });
-  const server = app.listen(config.port, args.host ?? '0.0.0.0');
+  const server = app.listen(config.port, args.host ?? config.host);
   await new Promise<void>((resolve, reject) => { server.once('listening', resolve); server.once('error', reject); });
   server.keepAliveTimeout = 65_000; // longer than Render's proxy idle timeout, avoiding 502s on reuse
   const addr = server.address();

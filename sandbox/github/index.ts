@@ -1,6 +1,7 @@
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { SimState, type NewRepo, type SimGitHubUser } from './state.js';
+import { createJsonStateFile } from '../persist.js';
 import { handleAccessToken, handleAuthorize, type OAuthConfig } from './oauth.js';
 import { handleApi, type ApiContext } from './api.js';
 import { sendError, sendJson, sendText } from './http.js';
@@ -16,6 +17,13 @@ export interface GitHubSimulatorOptions {
   webUrl?: string;
   /** Clock for code expiry and rate-limit windows (tests move time forward). */
   now?: () => number;
+  /** Keep users, repos and tokens in this JSON file: loaded at start, saved after changes and on close. */
+  stateFile?: string;
+  /**
+   * Serve through `handle()` from another server (sandbox mode mounts it on the app's own origin)
+   * instead of listening on a port: `publicUrl` is then where it is reachable, e.g. http://localhost:3000/sandbox/github.
+   */
+  mount?: { publicUrl: string };
 }
 
 /** A canned API failure for the next matching requests (sim-only; GitHub has no such thing). */
@@ -50,6 +58,10 @@ export interface GitHubSimulator {
   issueToken(login: string, scope?: string): string;
   revokeToken(token: string): void;
   injectFault(f: SimFault): void;
+  /** Answers one request whose URL is relative to the simulator's root (/login/oauth/…, /api/v3/…). */
+  handle(req: IncomingMessage, res: ServerResponse): void;
+  /** True when the world was loaded from `stateFile`. */
+  restored: boolean;
   /** Request log: method, path without query string, status, authenticated login. Never a token or code. */
   calls: SimCall[];
   close(): Promise<void>;
@@ -58,6 +70,12 @@ export interface GitHubSimulator {
 /** Starts an in-memory GitHub (OAuth web flow + the REST endpoints the product uses) on 127.0.0.1. */
 export async function startGitHubSimulator(opts: GitHubSimulatorOptions = {}): Promise<GitHubSimulator> {
   const state = new SimState();
+  const saved = opts.stateFile ? createJsonStateFile(opts.stateFile, () => state.toSnapshot()) : null;
+  const loaded = saved?.load();
+  if (loaded) {
+    try { state.restore(loaded); } catch (err) { throw new Error(`${opts.stateFile}: ${(err as Error).message}`); }
+  }
+  const changed = () => saved?.changed();
   const now = opts.now ?? Date.now;
   const oauth: OAuthConfig = {
     clientId: opts.clientId ?? 'sim-client-id',
@@ -88,8 +106,10 @@ export async function startGitHubSimulator(opts: GitHubSimulatorOptions = {}): P
     return {};
   };
 
-  const server = createServer((req, res) => {
+  const handle = (req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
+    // Tokens and codes change on OAuth requests; an unchanged world is not rewritten.
+    if (saved) res.once('finish', changed);
     route(req, res).then(
       (r) => calls.push({ method: req.method ?? 'GET', path, status: res.statusCode, ...(r.login ? { login: r.login } : {}) }),
       () => {
@@ -98,13 +118,20 @@ export async function startGitHubSimulator(opts: GitHubSimulatorOptions = {}): P
         calls.push({ method: req.method ?? 'GET', path, status: 500 });
       },
     );
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port ?? 0, '127.0.0.1', () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
-  const origin = `http://127.0.0.1:${port}`;
+  };
+  let server: Server | null = null;
+  let origin: string;
+  if (opts.mount) {
+    origin = opts.mount.publicUrl.replace(/\/+$/, '');
+  } else {
+    const listening = createServer(handle);
+    await new Promise<void>((resolve, reject) => {
+      listening.once('error', reject);
+      listening.listen(opts.port ?? 0, '127.0.0.1', () => resolve());
+    });
+    server = listening;
+    origin = `http://127.0.0.1:${(listening.address() as AddressInfo).port}`;
+  }
   const apiUrl = `${origin}/api/v3`;
   api = { state, bases: { api: apiUrl, web: withoutTrailingSlashes(opts.webUrl ?? 'https://github.com') }, origin, now };
 
@@ -113,21 +140,30 @@ export async function startGitHubSimulator(opts: GitHubSimulatorOptions = {}): P
     apiUrl,
     clientId: oauth.clientId,
     clientSecret: oauth.clientSecret,
-    addUser: (u) => state.addUser(u),
-    setAuthorizingUser: (login) => { state.authorizingUser = login; },
-    addRepo: (r) => { state.addRepo(r); },
+    addUser: (u) => { const user = state.addUser(u); changed(); return user; },
+    setAuthorizingUser: (login) => { state.authorizingUser = login; changed(); },
+    addRepo: (r) => { state.addRepo(r); changed(); },
     tokensFor: (login) => [...state.tokens].filter(([, t]) => t.login.toLowerCase() === login.toLowerCase()).map(([k]) => k),
     issueToken: (login, scope = 'read:user,repo') => {
       const user = state.user(login);
       if (!user) throw new Error(`unknown simulated user ${login}`);
-      return state.issueToken(user.login, scope, now());
+      const token = state.issueToken(user.login, scope, now());
+      changed();
+      return token;
     },
-    revokeToken: (token) => { state.tokens.delete(token); },
+    revokeToken: (token) => { state.tokens.delete(token); changed(); },
     injectFault: (f) => { faults.push({ ...f, left: f.times ?? 1 }); },
+    handle,
+    restored: Boolean(loaded),
     calls,
-    close: () => new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections();
-    }),
+    close: async () => {
+      saved?.flush();
+      if (!server) return;
+      const closing = server;
+      await new Promise<void>((resolve) => {
+        closing.close(() => resolve());
+        closing.closeAllConnections();
+      });
+    },
   };
 }

@@ -56,6 +56,21 @@ export interface NewRepo {
   collaborators?: string[];
 }
 
+export interface GitHubSnapshot {
+  version: 1;
+  users: SimGitHubUser[];
+  repos: Array<Omit<SimRepo, 'owner' | 'branches' | 'collaborators'> & {
+    owner: string;
+    branches: Array<{ name: string; sha: string; files: Record<string, string> }>;
+    collaborators: string[];
+  }>;
+  tokens: Array<[string, SimToken]>;
+  authorizingUser?: string | null;
+  nextUserId: number;
+  nextRepoId: number;
+  clock: number;
+}
+
 /** The simulator's whole world, in memory. Logins and repo names are case-insensitive as on GitHub. */
 export class SimState {
   readonly users = new Map<string, SimGitHubUser>();
@@ -128,6 +143,48 @@ export class SimState {
     if (!login) return false;
     const l = login.toLowerCase();
     return repo.owner.login.toLowerCase() === l || repo.collaborators.has(l);
+  }
+
+  /** Users, repos, tokens and counters as plain JSON (pending OAuth codes are short-lived and left out). */
+  toSnapshot(): GitHubSnapshot {
+    return {
+      version: 1,
+      users: [...this.users.values()],
+      repos: [...this.repos.values()].map((r) => ({
+        ...r,
+        owner: r.owner.login,
+        branches: [...r.branches.values()].map((b) => ({ name: b.name, sha: b.sha, files: Object.fromEntries(b.files) })),
+        collaborators: [...r.collaborators],
+      })),
+      tokens: [...this.tokens],
+      // Absent = nobody chose yet (undefined); null = deny.
+      ...(this.authorizingUser === undefined ? {} : { authorizingUser: this.authorizingUser }),
+      nextUserId: this.nextUserId,
+      nextRepoId: this.nextRepoId,
+      clock: this.clock,
+    };
+  }
+
+  /** Replaces this world with a saved one (see toSnapshot). Throws on a file of another shape. */
+  restore(raw: unknown): void {
+    const s = raw as Partial<GitHubSnapshot> | null;
+    if (!s || s.version !== 1 || !Array.isArray(s.users) || !Array.isArray(s.repos) || !Array.isArray(s.tokens)) {
+      throw new Error('the saved GitHub simulator state has an unknown format');
+    }
+    this.users.clear();
+    this.repos.clear();
+    this.tokens.clear();
+    for (const u of s.users) this.users.set(u.login.toLowerCase(), u);
+    for (const r of s.repos) {
+      const owner = this.user(r.owner) ?? this.addUser({ login: r.owner });
+      const branches = new Map(r.branches.map((b) => [b.name, { name: b.name, sha: b.sha, files: new Map(Object.entries(b.files)) }] as const));
+      this.repos.set(`${owner.login}/${r.name}`.toLowerCase(), { ...r, owner, branches, collaborators: new Set(r.collaborators) });
+    }
+    for (const [token, t] of s.tokens) this.tokens.set(token, t);
+    this.authorizingUser = s.authorizingUser;
+    this.nextUserId = s.nextUserId ?? this.nextUserId;
+    this.nextRepoId = s.nextRepoId ?? this.nextRepoId;
+    this.clock = s.clock ?? this.clock;
   }
 
   issueToken(login: string, scope: string, now: number): string {

@@ -41,17 +41,22 @@ export interface DeployEngine {
   /** Stops the timers of one service's deploys (service deleted). */
   dropService(serviceId: string): void;
   stopAll(): void;
+  /** Restarts the phase timers of deploys that were in progress when the state was saved. */
+  resumeAll(): void;
 }
 
 export interface DeployEngineOptions {
   phaseMs: Record<DeployPhase, number>;
   manual: boolean;
+  /** Called after every status change (the sandbox saves its state then). */
+  onChange?: () => void;
 }
 
 export function createDeployEngine(state: SimState, clock: SimClock, rec: Recorder, opts: DeployEngineOptions): DeployEngine {
   const setStatus = (d: DeployRec, status: DeployStatus) => {
     d.status = status;
     d.updatedUs = clock.nowUs();
+    opts.onChange?.();
   };
 
   const narrator = createDeployNarrator(state, rec);
@@ -201,6 +206,9 @@ export function createDeployEngine(state: SimState, clock: SimClock, rec: Record
         if (d.timer) clearTimeout(d.timer);
         d.timer = null;
       }
+    },
+    resumeAll() {
+      for (const d of state.deploys.values()) if (!d.timer) schedule(d);
     },
   };
 }

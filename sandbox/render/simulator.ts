@@ -20,7 +20,8 @@ import { logRoutes } from './routes/logs.js';
 import { ownerRoutes } from './routes/owners.js';
 import { serviceRoutes } from './routes/services.js';
 import { sharedSpecValidator } from './spec-schemas.js';
-import { createState, type SimState } from './state.js';
+import { createState, restoreState, snapshotState, type SimState } from './state.js';
+import { createJsonStateFile } from '../persist.js';
 import type { DeployPhase, RenderSimOptions, RenderSimulator, SimCall, SimStats } from './types.js';
 
 const DEFAULT_PHASE_MS = 40;
@@ -29,6 +30,12 @@ const DEFAULT_PHASE_MS = 40;
 export async function startRenderSimulator(opts: RenderSimOptions = {}): Promise<RenderSimulator> {
   const clock = createClock(opts.now);
   const state: SimState = createState();
+  const saved = opts.stateFile ? createJsonStateFile(opts.stateFile, () => snapshotState(state)) : null;
+  const loaded = saved?.load();
+  if (loaded) {
+    try { Object.assign(state, restoreState(loaded)); } catch (err) { throw new Error(`${opts.stateFile}: ${(err as Error).message}`); }
+  }
+  const changed = () => saved?.changed();
   const recorder = createRecorder(state, clock);
   const phaseMs: Record<DeployPhase, number> = {
     created: opts.phaseMs?.created ?? DEFAULT_PHASE_MS,
@@ -36,7 +43,7 @@ export async function startRenderSimulator(opts: RenderSimOptions = {}): Promise
     pre_deploy_in_progress: opts.phaseMs?.pre_deploy_in_progress ?? DEFAULT_PHASE_MS,
     update_in_progress: opts.phaseMs?.update_in_progress ?? DEFAULT_PHASE_MS,
   };
-  const engine = createDeployEngine(state, clock, recorder, { phaseMs, manual: opts.manualDeploys ?? false });
+  const engine = createDeployEngine(state, clock, recorder, { phaseMs, manual: opts.manualDeploys ?? false, onChange: changed });
   const faults = createFaultSet();
   const limiter = createRateLimiter(resolveRateLimits(opts.rateLimits), clock.nowMs);
   const sleeper = createSleeper();
@@ -59,6 +66,8 @@ export async function startRenderSimulator(opts: RenderSimOptions = {}): Promise
   const handleControl = createControlHandler(() => sim);
 
   const server = createServer((req, res) => {
+    // Simpler than listing which requests write; a world that did not change is not rewritten.
+    if (saved) res.once('finish', changed);
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     const path = url.pathname;
     const handle = path === '/v1' || path.startsWith('/v1/')
@@ -87,20 +96,24 @@ export async function startRenderSimulator(opts: RenderSimOptions = {}): Promise
   const sim: RenderSimulator = {
     url: `${base}/v1`,
     controlUrl: `${base}/__control`,
-    addAccount: (input) => addAccount(state, input),
+    restored: Boolean(loaded),
+    addAccount: (input) => { const account = addAccount(state, input); changed(); return account; },
     revokeKey(apiKey) {
       state.keys.delete(apiKey);
       state.revokedKeys.add(apiKey);
+      changed();
     },
     setFault: (rule) => faults.add(rule),
     clearFaults: () => faults.clear(),
     failBuilds(match, status, count = 1) {
       if (!['build_failed', 'update_failed', 'pre_deploy_failed'].includes(status)) throw new Error(`failBuilds: unknown status ${status}`);
       state.buildFailures.push({ match: { ...match }, status, remaining: count });
+      changed();
     },
     advanceDeploy(deployId) {
       if (!state.deploys.has(deployId)) throw new Error(`advanceDeploy: unknown deploy ${deployId}`);
       engine.advance(deployId);
+      changed();
     },
     appendLog(resourceId, message, logOpts = {}) {
       const svc = state.services.get(resourceId);
@@ -113,12 +126,14 @@ export async function startRenderSimulator(opts: RenderSimOptions = {}): Promise
         level: logOpts.level ?? 'info',
         ...(svc && type === 'app' ? { instance: instanceOf(svc.id) } : {}),
       });
+      changed();
     },
     addAuditEvent(ownerId, event, metadata = {}) {
       if (!state.workspaces.has(ownerId)) throw new Error(`addAuditEvent: unknown owner ${ownerId}`);
       if (!event) throw new Error('addAuditEvent: event is required');
       const actor = [...state.accounts.values()].find((a) => a.workspaceIds.includes(ownerId)) ?? null;
       recorder.audit({ ownerId, event, actor, actorType: 'user', metadata });
+      changed();
     },
     calls,
     stats(): SimStats {
@@ -134,9 +149,11 @@ export async function startRenderSimulator(opts: RenderSimOptions = {}): Promise
       counters.rateLimited = 0;
       counters.byRoute.clear();
       dropHung();
+      changed();
     },
     async close() {
       engine.stopAll();
+      saved?.flush();
       sleeper.cancelAll();
       dropHung();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
@@ -144,5 +161,7 @@ export async function startRenderSimulator(opts: RenderSimOptions = {}): Promise
       await closed;
     },
   };
+  // Deploys that were moving when the state was saved move on from where they were.
+  if (loaded) engine.resumeAll();
   return sim;
 }

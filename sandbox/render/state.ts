@@ -157,3 +157,62 @@ export function deploysOf(state: SimState, serviceId: string): DeployRec[] {
   for (const d of state.deploys.values()) if (d.serviceId === serviceId) out.push(d);
   return out.sort((a, b) => b.seq - a.seq);
 }
+
+/** The state as plain JSON (timers left out): what a sandbox keeps across restarts. */
+export interface StateSnapshot {
+  version: 1;
+  seq: number;
+  accounts: AccountRec[];
+  keys: Array<[string, string]>;
+  revokedKeys: string[];
+  workspaces: WorkspaceRec[];
+  services: ServiceRec[];
+  deploys: Array<Omit<DeployRec, 'timer'>>;
+  logs: LogRec[];
+  audit: AuditRec[];
+  events: EventRec[];
+  buildFailures: BuildFailureRule[];
+}
+
+/** Log lines kept across a restart: the newest ones (a long-lived sandbox would otherwise grow without end). */
+const MAX_PERSISTED_LOGS = 50_000;
+
+export function snapshotState(state: SimState): StateSnapshot {
+  return {
+    version: 1,
+    seq: state.seq,
+    accounts: [...state.accounts.values()],
+    keys: [...state.keys],
+    revokedKeys: [...state.revokedKeys],
+    workspaces: [...state.workspaces.values()],
+    services: [...state.services.values()],
+    deploys: [...state.deploys.values()].map(({ timer: _timer, ...d }) => d),
+    logs: state.logs.slice(-MAX_PERSISTED_LOGS),
+    audit: state.audit,
+    events: state.events,
+    buildFailures: state.buildFailures,
+  };
+}
+
+/** The inverse of snapshotState. Throws on a file of another shape rather than running on half a world. */
+export function restoreState(raw: unknown): SimState {
+  const s = raw as Partial<StateSnapshot> | null;
+  const arrays = ['accounts', 'keys', 'revokedKeys', 'workspaces', 'services', 'deploys', 'logs', 'audit', 'events', 'buildFailures'] as const;
+  if (!s || s.version !== 1 || typeof s.seq !== 'number' || arrays.some((k) => !Array.isArray(s[k]))) {
+    throw new Error('the saved Render simulator state has an unknown format');
+  }
+  const snap = s as StateSnapshot;
+  return {
+    seq: snap.seq,
+    accounts: new Map(snap.accounts.map((a) => [a.id, a])),
+    keys: new Map(snap.keys),
+    revokedKeys: new Set(snap.revokedKeys),
+    workspaces: new Map(snap.workspaces.map((w) => [w.id, w])),
+    services: new Map(snap.services.map((x) => [x.id, x])),
+    deploys: new Map(snap.deploys.map((d) => [d.id, { ...d, timer: null }])),
+    logs: snap.logs,
+    audit: snap.audit,
+    events: snap.events,
+    buildFailures: snap.buildFailures,
+  };
+}

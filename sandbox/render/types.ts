@@ -35,6 +35,11 @@ export interface RenderSimOptions {
   maxCalls?: number;
   /** Whether `plan: "free"` may be created through the API (default true; REFERENCE §5.3 says this is uncertain). */
   freePlanAllowed?: boolean;
+  /**
+   * Keep the simulated world in this JSON file: loaded at start (deploys in progress resume), saved
+   * shortly after every change and on close. Sandbox mode uses it so restarts keep services and deploys.
+   */
+  stateFile?: string;
 }
 
 export interface SimWorkspace {
@@ -120,6 +125,8 @@ export interface RenderSimulator {
   /** e.g. http://127.0.0.1:PORT/__control (not under /v1). */
   controlUrl: string;
   addAccount(a: SimAccountInput): SimAccount;
+  /** True when the world was loaded from `stateFile` (seeding it again would duplicate accounts). */
+  restored: boolean;
   revokeKey(apiKey: string): void;
   setFault(rule: FaultRule): string;
   clearFaults(): void;

@@ -8,6 +8,8 @@ import { withoutTrailingSlashes } from '../text.js';
 export interface AppConfig {
   nodeEnv: 'development' | 'production' | 'test';
   port: number;
+  /** Address the HTTP server listens on: loopback in sandbox mode (anyone who reaches it can sign in as the demo user). */
+  host: string;
   baseUrl: string;
   /** scheme://host[:port] of baseUrl: what Origin headers must equal. */
   origin: string;
@@ -53,6 +55,7 @@ const schema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   PORT: z.string().trim().regex(/^\d+$/, 'PORT must be a port number').transform(Number)
     .refine((n) => n >= 0 && n < 65536, 'PORT must be between 0 and 65535').default(3000),
+  HOST: z.string().trim().regex(/^[A-Za-z0-9.:-]{1,253}$/, 'HOST must be an address to listen on, e.g. 127.0.0.1, 0.0.0.0 or ::').optional(),
   BASE_URL: url('BASE_URL').optional(),
   SECRET_KEY: z.string().trim().optional(),
   SECRET_KEY_PREVIOUS: z.string().trim().optional(),
@@ -137,6 +140,7 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
   return {
     nodeEnv: e.NODE_ENV,
     port: e.PORT,
+    host: e.HOST ?? (sandbox ? '127.0.0.1' : '0.0.0.0'),
     baseUrl,
     origin: new URL(baseUrl).origin,
     // Outside production a missing key is generated: fine for tests and sandbox, where nothing outlives the process
