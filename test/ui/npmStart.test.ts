@@ -1,6 +1,9 @@
 import test from 'ava';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Browser } from 'playwright-core';
 import { launchChromium, newContext, screenshot } from './support/browser.js';
@@ -11,6 +14,7 @@ import { DEMO } from '../../sandbox/seed.js';
 // What a newcomer does: `npm start` with no credentials (the real scripts/start.ts in its own
 // process), open the printed URL, sign in, paste the demo key, deploy a repo, watch it go live.
 const root = fileURLToPath(new URL('../../', import.meta.url));
+const sandboxDir = mkdtempSync(join(tmpdir(), 'npm-start-'));
 let redis: TestRedis;
 let browser: Browser;
 let proc: ChildProcess | undefined;
@@ -28,6 +32,7 @@ test.after.always(async () => {
   }
   await browser?.close();
   await redis?.stop();
+  rmSync(sandboxDir, { recursive: true, force: true });
 });
 
 test('npm start in sandbox mode: sign in, connect the demo key, deploy, live', async (t) => {
@@ -35,8 +40,8 @@ test('npm start in sandbox mode: sign in, connect the demo key, deploy, live', a
   const port = await freePort();
   proc = spawn(process.execPath, ['--import=tsx', 'scripts/start.ts'], {
     cwd: root,
-    // No GitHub credentials: sandbox mode. A private Redis and a key, so nothing on this machine is touched.
-    env: { PATH: process.env.PATH ?? '', PORT: String(port), REDIS_URL: redis.url, REDIS_PREFIX: redis.prefix, SECRET_KEY: randomBytes(32).toString('hex'), LOG_LEVEL: 'warn' },
+    // No GitHub credentials: sandbox mode. A private Redis, a key and a state directory, so nothing on this machine is touched.
+    env: { PATH: process.env.PATH ?? '', PORT: String(port), SANDBOX_DIR: sandboxDir, REDIS_URL: redis.url, REDIS_PREFIX: redis.prefix, SECRET_KEY: randomBytes(32).toString('hex'), LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   proc.stdout!.on('data', (d) => output.push(String(d)));
