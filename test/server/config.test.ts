@@ -63,3 +63,11 @@ test('Slack webhook must be https; CORS origins are parsed', (t) => {
   t.true(problems({ SLACK_WEBHOOK_URL: 'http://hooks.slack.com/x' }).some((m) => m.includes('https')));
   t.deepEqual(loadConfig({ CORS_ORIGINS: 'https://a.example.com, https://b.example.com/path' }).corsOrigins, ['https://a.example.com', 'https://b.example.com']);
 });
+
+test('HOST: loopback in sandbox mode (the demo user signs in without a password), all interfaces otherwise, as given when set', (t) => {
+  t.is(loadConfig({}).host, '127.0.0.1');
+  t.is(loadConfig({ GITHUB_CLIENT_ID: 'x', GITHUB_CLIENT_SECRET: 'y' }).host, '0.0.0.0');
+  t.is(loadConfig({ HOST: '0.0.0.0' }).host, '0.0.0.0');
+  t.is(loadConfig({ HOST: '::' }).host, '::');
+  t.true(problems({ HOST: 'a b' }).some((m) => m.includes('HOST must be an address')));
+});
