@@ -66,6 +66,13 @@ export async function startWorker(args: {
   worker.on('completed', (job) => logger.info({ deploymentId: job.data.deploymentId, worker: instance }, 'deploy job done'));
   const snapshots = publishSnapshots({ redis, prefix: config.redisPrefix, instance, registry: metrics.registry, intervalMs: args.metricsPushMs });
   await worker.waitUntilReady();
+  if (deps.keyring.previous) {
+    // A rotation is under way: records signed with the previous key are re-signed in the background.
+    void deps.deployments.resignStale().then(
+      (count) => logger.info({ worker: instance, count }, 'deployment records re-signed with the new SECRET_KEY'),
+      (err: Error) => logger.error({ err: { message: err.message } }, 're-signing deployment records failed'),
+    );
+  }
   let closing: Promise<void> | null = null;
   return {
     worker, context, metrics, instance,

@@ -139,6 +139,30 @@ export function createDeploymentStore(opts: { redis: Redis; prefix: string; cloc
       return rec;
     },
 
+    /**
+     * During a SECRET_KEY rotation: re-sign every record still signed with the previous key (each
+     * worker runs this once at start), so finished records nobody opens during the overlap still
+     * verify once SECRET_KEY_PREVIOUS is removed. Returns how many were re-signed.
+     */
+    async resignStale(): Promise<number> {
+      const previous = keyring.previous;
+      if (!previous) return 0;
+      let cursor = '0';
+      let resigned = 0;
+      do {
+        const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:deployment:dpl-*`, 'COUNT', 500);
+        cursor = next;
+        for (const key of keys) {
+          const id = key.slice(`${prefix}:deployment:`.length);
+          if (!DEPLOYMENT_ID.test(id)) continue; // the sealed env values live next to the records
+          const mac = await redis.hget(key, 'mac');
+          if (mac?.split('.')[1] !== previous.kid) continue;
+          if ((await inspect(id)).state === 'valid') resigned++;
+        }
+      } while (cursor !== '0');
+      return resigned;
+    },
+
     /** Is this id in the user's own list (a deployment of a real user, as opposed to a stray key)? */
     async listedFor(id: string, userId: number): Promise<boolean> {
       return (await redis.zscore(k.byUser(userId), id)) !== null;

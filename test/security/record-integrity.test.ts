@@ -223,6 +223,10 @@ test.serial('rotation: a record signed under SECRET_KEY_PREVIOUS still verifies,
     t.is(found.state === 'valid' ? found.record.status : null, 'live');
     t.is((await storeWith(onlyNew).inspect(res.json.id)).state, 'valid', 're-signed with the new key');
     t.is(await tamperEvents(res.json.id), 0);
+    // Finished records nobody touches during the overlap are re-signed by the rotated worker's sweep.
+    const untouched = storeWith(onlyNew);
+    for (let i = 0; i < 200 && (await untouched.inspect(genuine.id)).state !== 'valid'; i++) await new Promise((r) => setTimeout(r, 25));
+    t.is((await untouched.inspect(genuine.id)).state, 'valid', 'the first deployment (made under A, long finished) verifies with the new key alone');
   } finally {
     await rotated?.close(5_000);
     worker = await startTestWorker(stack);
