@@ -46,6 +46,8 @@ export interface Deployment {
 
 export async function startDeployment(bench: Bench, opts: {
   name: string; render?: RenderSimOptions; worker?: { concurrency?: number; watch?: Record<string, number> }; workerConcurrency?: number;
+  /** Web process options (bench/children/webMain.ts): e.g. more live streams per user than the default 10. */
+  web?: { maxStreamsPerUser?: number };
 }): Promise<Deployment> {
   const render = await startRenderSimulator({ maxCalls: 2_000_000, ...opts.render });
   const stopRender = bench.cleanup.add(`Render simulator (${opts.name})`, () => render.close());
@@ -58,7 +60,7 @@ export async function startDeployment(bench: Bench, opts: {
   const config = configOf(env);
   const deps = serverSide(bench.cleanup, config);
   const [web, worker] = await Promise.all([
-    startChild(bench.cleanup, `web-${opts.name}`, 'webMain.ts', env, { cpuProfDir: bench.cpuProfDir }),
+    startChild(bench.cleanup, `web-${opts.name}`, 'webMain.ts', opts.web ? { ...env, BENCH_WEB_OPTIONS: JSON.stringify(opts.web) } : env, { cpuProfDir: bench.cpuProfDir }),
     opts.worker
       ? startChild(bench.cleanup, `worker-${opts.name}`, 'workerMain.ts', { ...env, BENCH_WORKER_OPTIONS: JSON.stringify(opts.worker) }, { cpuProfDir: bench.cpuProfDir })
       : Promise.resolve(undefined),

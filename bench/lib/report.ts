@@ -3,6 +3,7 @@ import type { ServicesResult } from '../scenarios/services.js';
 import type { PipelineResult } from '../scenarios/pipeline.js';
 import type { ScaleResult } from '../scenarios/scale.js';
 import type { SessionsResult } from '../scenarios/sessions.js';
+import type { LogTailResult } from '../scenarios/logTail.js';
 
 export interface Row {
   metric: string;
@@ -95,6 +96,17 @@ export function buildTable(results: Record<string, unknown>): Row[] {
   if (!failed('sessions')) {
     const m = results.sessions as SessionsResult;
     rows.push({ metric: `Redis memory per idle session (${fmt(m.sessions, 0)} sessions)`, value: `${fmt(m.bytesPerSession, 0)} bytes (${m.keysPerSession} keys each)` });
+  }
+
+  if (!failed('logs')) {
+    const l = results.logs as LogTailResult;
+    // Equal up to one poll at a window's edge: a per-tab poller would multiply the calls by the tabs.
+    const slack = 60 / l.windowS;
+    rows.push({
+      metric: `log tail fan-out: ${l.clients} SSE clients on one deployment (${l.windowS} s)`,
+      value: `Render log calls ${fmt(l.manyClientsPerMin)}/min vs ${fmt(l.oneClientPerMin)}/min for one client; every tab got ${l.linesReceived.min === l.linesAppended ? 'all' : `${l.linesReceived.min}–${l.linesReceived.max} of`} ${l.linesAppended} new lines${l.renderRateLimited ? `; ${l.renderRateLimited} 429s` : ''}`,
+      target: 'equal', verdict: verdict(l.manyClientsPerMin <= l.oneClientPerMin + slack && l.linesReceived.min === l.linesAppended && l.renderRateLimited === 0),
+    });
   }
 
   const limited = (['services', 'pipeline', 'scale'] as const).map((k) => results[k] as { renderRateLimited?: number; renderCalls?: number } | undefined).filter((r) => r && r.renderCalls !== undefined);

@@ -64,6 +64,8 @@ export interface LogTailer {
   /** Follow a deployment (the caller checked it is the user's); call the result when the stream ends. */
   watch(w: Watcher): () => void;
   stats(): LogTailStats;
+  /** The same counters for one deployment's tail in this process (zeros when it is not followed here). */
+  tailStats(deploymentId: string): { followed: boolean; polls: number; renderLogCalls: number };
   close(): Promise<void>;
 }
 
@@ -80,6 +82,8 @@ interface Tail {
   stopped: boolean;
   deploy: Deploy | null;
   secrets: { values: string[]; at: number } | null;
+  polls: number;
+  renderLogCalls: number;
 }
 
 const PAGE = 100;
@@ -128,7 +132,7 @@ export function createLogTailer(deps: LogTailDeps, opts: LogTailOptions = {}): L
         baseUrl: deps.renderApiUrl, apiKey, timeoutMs: 10_000,
         beforeRequest: (call) => deps.budget.acquireOrThrow(fp, call),
         afterResponse: (call) => {
-          if (call.route === '/logs') counters.renderLogCalls += 1;
+          if (call.route === '/logs') { counters.renderLogCalls += 1; tail.renderLogCalls += 1; }
           deps.onRenderCall?.(call);
         },
       });
@@ -161,6 +165,7 @@ export function createLogTailer(deps: LogTailDeps, opts: LogTailOptions = {}): L
     const client = await clientFor(tail);
     if (!client) return buildMs;
     counters.polls += 1;
+    tail.polls += 1;
 
     // Render's deploy object bounds the windows; re-read only when it can have changed.
     let deploy = tail.deploy;
@@ -257,7 +262,7 @@ export function createLogTailer(deps: LogTailDeps, opts: LogTailOptions = {}): L
     watch(w) {
       let tail = tails.get(w.deploymentId);
       if (!tail) {
-        tail = { deploymentId: w.deploymentId, userId: w.userId, refs: new Map(), timer: null, stopped: false, deploy: null, secrets: null };
+        tail = { deploymentId: w.deploymentId, userId: w.userId, refs: new Map(), timer: null, stopped: false, deploy: null, secrets: null, polls: 0, renderLogCalls: 0 };
         tails.set(w.deploymentId, tail);
         const t = tail;
         t.timer = setTimeout(() => void tick(t), 0);
@@ -275,6 +280,10 @@ export function createLogTailer(deps: LogTailDeps, opts: LogTailOptions = {}): L
       };
     },
     stats: () => ({ followed: tails.size, polls: counters.polls, renderLogCalls: counters.renderLogCalls }),
+    tailStats(deploymentId) {
+      const tail = tails.get(deploymentId);
+      return tail ? { followed: true, polls: tail.polls, renderLogCalls: tail.renderLogCalls } : { followed: false, polls: 0, renderLogCalls: 0 };
+    },
     async close() {
       for (const tail of [...tails.values()]) stop(tail);
     },

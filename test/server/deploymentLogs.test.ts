@@ -1,11 +1,14 @@
 import test from 'ava';
 import { startStack, type Stack } from '../helpers/stack.js';
-import type { Agent } from '../helpers/agent.js';
+import { Agent } from '../helpers/agent.js';
 import { addNodeRepo, signedInWithKey, startTestWorker, waitFinished } from '../helpers/pipeline.js';
 import { openSseAs, sseLogLines } from '../helpers/sse.js';
 import { assertNoSecrets, witnessSecrets, type SecretWitness } from '../helpers/secretScan.js';
 import { budgetFrom, RENDER_DOCUMENTED_LIMITS } from '../../server/render/budget.js';
 import type { WorkerProcess } from '../../workers/process.js';
+import { startWeb } from '../../server/web.js';
+import { createLogger } from '../../server/logger.js';
+import { freePort } from '../helpers/ports.js';
 
 // A deployment's logs (issue 12 part 2): only that deploy's lines (bounded by Render's own deploy
 // times, `type=build`), every page reachable, the whole log as text, redacted, and a live tail over
@@ -214,25 +217,25 @@ test('100 SSE clients on one deployment cost the same Render log calls as one cl
       t.true(tabs.every((tab) => tab.status === 200));
       await Promise.all(tabs.map((tab) => tab.waitFor((text) => text.includes('retry:'))));
       // Let the tail settle (its first poll), then count over whole polls.
-      const settled = tailer.stats().polls + 2;
-      await until('tail polls', async () => tailer.stats().polls >= settled);
+      const settled = tailer.tailStats(id).polls + 2;
+      await until('tail polls', async () => tailer.tailStats(id).polls >= settled);
       const c0 = renderLogCalls();
-      const p0 = tailer.stats().polls;
-      const t0 = tailer.stats().renderLogCalls;
+      const p0 = tailer.tailStats(id).polls;
+      const t0 = tailer.tailStats(id).renderLogCalls;
       stack.render.appendLog(r.serviceId, marker, { type: 'build' });
       await Promise.all(tabs.map((tab) => tab.waitFor((text) => sseLogLines(text).some((l) => l.message === marker))));
-      await until('more polls', async () => tailer.stats().polls >= p0 + polls);
+      await until('more polls', async () => tailer.tailStats(id).polls >= p0 + polls);
       // Read the counters between polls: the tail's call for a poll is done when the next poll starts.
-      const p1 = tailer.stats().polls;
-      await until('the next poll', async () => tailer.stats().polls > p1);
-      return { calls: renderLogCalls() - c0, tailCalls: tailer.stats().renderLogCalls - t0, polls: tailer.stats().polls - p0 };
+      const p1 = tailer.tailStats(id).polls;
+      await until('the next poll', async () => tailer.tailStats(id).polls > p1);
+      return { calls: renderLogCalls() - c0, tailCalls: tailer.tailStats(id).renderLogCalls - t0, polls: tailer.tailStats(id).polls - p0 };
     } finally {
       for (const tab of tabs) tab.close();
     }
   }
 
   const one = await measure(1, 8, 'marker for one tab');
-  await until('the tail to stop', async () => tailer.stats().followed === 0);
+  await until('the tail to stop', async () => !tailer.tailStats(id).followed);
   const hundred = await measure(100, 8, 'marker for a hundred tabs');
   t.log(`1 tab: ${one.calls} Render log calls in ${one.polls} polls; 100 tabs: ${hundred.calls} in ${hundred.polls} polls`);
   for (const m of [one, hundred]) {
@@ -243,4 +246,40 @@ test('100 SSE clients on one deployment cost the same Render log calls as one cl
   }
   // Per poll, a hundred tabs cost what one does: at most one call (a per-tab poller would make 100).
   t.true(hundred.calls / hundred.polls <= 1 + 1 / hundred.polls, JSON.stringify(hundred));
+});
+
+test('two web processes, 50 tabs on each: one of them polls Render, both deliver every line', async (t) => {
+  const { agent, accountId } = await signedInWithKey(stack, 'twoweb');
+  addNodeRepo(stack, 'twoweb', 'app');
+  const id = (await agent.post('/api/render/deploy', { github_repo: 'twoweb/app', project_name: 'two-web' })).json.id as string;
+  const r = await renderIds(agent, id);
+  stack.render.advanceDeploy(r.deployId);
+  const port = await freePort();
+  const other = await startWeb({
+    config: { ...stack.config, port }, logger: createLogger({ level: 'silent' }), host: '127.0.0.1',
+    logTail: { buildIntervalMs: 150, runtimeIntervalMs: 300, settleMs: 150, leaseMs: 3_000 }, appOptions: { events: { maxStreamsPerUser: 200 } },
+  });
+  t.teardown(() => other.close(2_000));
+  // The same browser session, talking to the other process (same Redis, same SECRET_KEY).
+  const there = new Agent(other.url, agent.defaults);
+  for (const [k, v] of agent.jar) there.jar.set(k, v);
+  const tabs = await Promise.all([
+    ...Array.from({ length: 50 }, () => openSseAs(agent, `/api/events?logs=${id}`)),
+    ...Array.from({ length: 50 }, () => openSseAs(there, `/api/events?logs=${id}`)),
+  ]);
+  t.teardown(() => { for (const tab of tabs) tab.close(); });
+  t.true(tabs.every((tab) => tab.status === 200));
+  const tails = [stack.web.deps.logTails!, other.deps.logTails!];
+  await until('both processes follow the deployment', async () => tails.every((x) => x.tailStats(id).followed));
+  const before = tails.map((x) => x.tailStats(id).renderLogCalls);
+  const c0 = stack.render.calls.filter((c) => c.accountId === accountId && c.route === '/logs').length;
+  for (let i = 0; i < 5; i++) stack.render.appendLog(r.serviceId, `two-process line ${i}`, { type: 'build' });
+  await Promise.all(tabs.map((tab) => tab.waitFor((text) => sseLogLines(text).filter((l) => l.message.startsWith('two-process line ')).length === 5)));
+  const made = tails.map((x, i) => x.tailStats(id).renderLogCalls - before[i]!);
+  t.log(`log calls by process: ${made.join(', ')}; Render saw ${stack.render.calls.filter((c) => c.accountId === accountId && c.route === '/logs').length - c0}`);
+  t.is(made.filter((n) => n > 0).length, 1, 'exactly one process polled Render');
+  for (const tab of tabs) {
+    const mine = sseLogLines(tab.text()).filter((l) => l.message.startsWith('two-process line ')).map((l) => l.message);
+    t.deepEqual(mine, [0, 1, 2, 3, 4].map((i) => `two-process line ${i}`), 'each tab: every line once, in order');
+  }
 });
