@@ -199,6 +199,18 @@ test.serial('a genuine record whose job was altered (unsigned) ends record_tampe
   t.true(await tamperEvents(id) >= 2, 'both refusals recorded');
 });
 
+test.serial('a finished deployment\'s job replayed without its MAC is refused and the history stays as it was', async (t) => {
+  const before = victimCalls();
+  await attackerQueue.remove(genuine.id);
+  await attackerQueue.add('deploy', { deploymentId: genuine.id, userId: victim.userId }, { jobId: genuine.id, priority: 1 });
+  await jobSettled(genuine.id);
+  t.deepEqual(victimCalls(), before);
+  const seen = (await victim.agent.get(`/api/render/deployments/${genuine.id}`)).json;
+  t.is(seen.status, 'live');
+  t.is(seen.serviceId, genuine.serviceId);
+  t.true(await tamperEvents(genuine.id) >= 1);
+});
+
 test.serial('rotation: a record signed under SECRET_KEY_PREVIOUS still verifies, runs, and is re-signed with the new key', async (t) => {
   addNodeRepo(stack, victim.login, 'rotated');
   const rotatedConfig = loadConfig(envFor(stack.config, { SECRET_KEY: SECRET_B, SECRET_KEY_PREVIOUS: SECRET_A }));

@@ -1,6 +1,6 @@
 import type { Job } from 'bullmq';
 import { safeEqual } from '../../server/crypto/keyring.js';
-import type { DeploymentRecord } from '../../server/deployments/types.js';
+import { isTerminal, type DeploymentRecord } from '../../server/deployments/types.js';
 import type { DeployJobData } from '../../server/queues/deployQueue.js';
 import type { WorkerContext } from '../context.js';
 
@@ -29,9 +29,10 @@ export async function verifiedRecord(ctx: WorkerContext, job: Job<DeployJobData>
   const rec = found.record;
   const signedJob = typeof data.requestMac === 'string' && safeEqual(data.requestMac, rec.requestMac);
   if (job.id === rec.id && data.userId === rec.userId && signedJob) return rec;
-  if (job.id !== rec.id) {
-    // An extra job aimed at a genuine record: refuse it, and leave the record to its own job.
-    await raise(ctx, deploymentId, rec.userId, 'job_not_for_record');
+  if (job.id !== rec.id || isTerminal(rec.status)) {
+    // An extra job aimed at a genuine record, or a finished one's job replayed: refuse it, and leave
+    // the record as it is (to its own job, or to its history).
+    await raise(ctx, deploymentId, rec.userId, job.id !== rec.id ? 'job_not_for_record' : 'job_mac_invalid');
     return null;
   }
   // The record's own job, altered or unsigned: that deployment cannot run safely any more.
