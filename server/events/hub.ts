@@ -14,6 +14,8 @@ export interface EventHubOptions {
 export interface EventHub {
   /** Resolves once Redis confirmed the subscription; call the returned function to leave. */
   subscribe(userId: number, listener: EventListener): Promise<() => void>;
+  /** The same for any channel (e.g. a session's end channel). */
+  subscribeChannel(channel: string, listener: EventListener): Promise<() => void>;
   /** Listeners attached in this process (for tests and metrics). */
   listenerCount(): number;
   close(): Promise<void>;
@@ -57,10 +59,13 @@ export function createEventHub(opts: EventHubOptions): EventHub {
     return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
   }
 
-  return {
-    async subscribe(userId, listener) {
+  const hub: EventHub = {
+    subscribe(userId, listener) {
+      return hub.subscribeChannel(opts.channelOf(userId), listener);
+    },
+
+    async subscribeChannel(channel, listener) {
       if (closed) throw new EventHubUnavailable('event hub is closed');
-      const channel = opts.channelOf(userId);
       let entry = channels.get(channel);
       if (!entry) {
         entry = { listeners: new Set(), ready: connection().subscribe(channel) };
@@ -102,4 +107,5 @@ export function createEventHub(opts: EventHubOptions): EventHub {
       if (c) await c.quit().catch(() => c.disconnect());
     },
   };
+  return hub;
 }

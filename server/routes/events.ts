@@ -7,6 +7,8 @@ import { requireUser } from '../middleware/security.js';
 import { createRedis } from '../redis.js';
 import { createEventHub, type EventHub } from '../events/hub.js';
 import { openSse } from '../events/sse.js';
+import { watchSessionEnd } from '../events/sessionEnd.js';
+import { SESSION_END_REASONS } from '../sessions/endSession.js';
 import { followedDeployment, logsEvent } from '../events/logEvents.js';
 import { createLogTailer } from '../deployments/logTail.js';
 
@@ -35,10 +37,14 @@ function deploymentEvent(message: string): string | null {
   }
 }
 
+/** What the last event of a stream may say about why it ended (anything else is sent as 'ended'). */
+const END_REASONS = new Set<string>(SESSION_END_REASONS);
+
 /**
  * GET /api/events: the caller's deployment updates as Server-Sent Events. Workers publish to the
  * per-user channel; this process holds one subscriber connection and fans out by user id. The stream
- * ends when the session does (checked at each keepalive).
+ * ends as soon as its session ends or loses its key (events/sessionEnd.ts), with a last `session`
+ * event; the keepalive re-check of the session stays as a backstop.
  */
 export function eventRoutes(router: Router, deps: AppDeps, opts: EventRouteOptions = {}): EventRoutesHandle {
   const owned = deps.events ? null : createEventHub({
@@ -65,9 +71,20 @@ export function eventRoutes(router: Router, deps: AppDeps, opts: EventRouteOptio
 
     // Subscribe before answering, so anything published after the client sees `retry:` reaches it.
     let forward: (message: string) => void = () => {};
+    let ended: (reason: string) => void = () => {};
     let leave: () => void;
+    let unwatch: () => void = () => {};
     try {
       leave = await hub.subscribe(userId, (message) => forward(message));
+      // The stream ends with its session: sign-out, re-sign-in, key cleared or changed, expiry.
+      try {
+        unwatch = await watchSessionEnd({
+          hub, sessions: deps.sessions, clock: deps.clock, ref, deadline: deps.sessions.deadlineOf(getSession(ctx)), onEnd: (reason) => ended(reason),
+        });
+      } catch (err) {
+        leave();
+        throw err;
+      }
     } catch {
       release();
       throw new AppError(503, 'events_unavailable', 'Live updates are unavailable right now. The page will retry.', { 'Retry-After': '5' });
@@ -83,8 +100,12 @@ export function eventRoutes(router: Router, deps: AppDeps, opts: EventRouteOptio
       const logs = following ? logsEvent(message, following) : null;
       if (logs) stream.send('logs', logs);
     };
+    ended = (reason) => {
+      stream.send('session', JSON.stringify({ type: 'session_ended', reason: END_REASONS.has(reason) ? reason : 'ended' }));
+      stream.end();
+    };
     const unfollow = following ? tailer.watch({ deploymentId: following, userId, sessionRef: ref }) : null;
-    stream.onClose(() => { leave(); release(); unfollow?.(); });
+    stream.onClose(() => { leave(); unwatch(); release(); unfollow?.(); });
     opts.onStream?.(ctx);
   });
 

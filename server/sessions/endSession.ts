@@ -4,7 +4,8 @@ import type { SessionStore } from './store.js';
 import type { SessionRenderCredentials } from './types.js';
 
 /** Why a session (or its consent to use a Render key) ended. Sent to the session's live streams. */
-export type SessionEndReason = 'signed_out' | 'signed_in_again' | 'expired' | 'destroyed' | 'key_cleared' | 'key_changed';
+export const SESSION_END_REASONS = ['signed_out', 'signed_in_again', 'expired', 'destroyed', 'key_cleared', 'key_changed'] as const;
+export type SessionEndReason = typeof SESSION_END_REASONS[number];
 
 export interface SessionEndingDeps {
   sessions: SessionStore;
