@@ -15,6 +15,7 @@ import type { RenderCallOutcome } from './render/client.js';
 import type { EventHub } from './events/hub.js';
 import type { RouteLimits } from './security/routeLimits.js';
 import type { LogTailer } from './deployments/logTail.js';
+import type { AuditLog } from './audit/auditLog.js';
 
 /** Hooks metrics attach to (issue: operations); optional so tests can leave them out. */
 export interface MetricsHooks {
@@ -43,6 +44,8 @@ export interface AppDeps {
   deploymentService: DeploymentService;
   /** Per-IP and per-user request limits; each route names its own in its chain. */
   rateLimits: RouteLimits;
+  /** The hash-chained audit trail (one instance per process, web and worker alike). */
+  audit: AuditLog;
   metrics?: MetricsHooks;
   /** The web process's one Redis subscriber for live updates (absent in workers). */
   events?: EventHub;

@@ -12,6 +12,7 @@ import { createEnvVault } from './deployments/envVars.js';
 import { createDeploymentService } from './deployments/service.js';
 import { createDeployQueue, createFairEnqueuer } from './queues/deployQueue.js';
 import { createRouteLimits } from './security/routeLimits.js';
+import { createAuditLog } from './audit/auditLog.js';
 import { resolveLimits, type SecurityLimits } from './security/options.js';
 
 export interface BuildDepsArgs {
@@ -48,5 +49,6 @@ export function buildDeps(args: BuildDepsArgs): AppDeps {
   const deploymentService = createDeploymentService({ redis, prefix, clock, keyring, deployments, envVault, enqueuer, queue });
   const rateLimits = createRouteLimits({ redis, prefix, limits: resolveLimits({ limits: args.securityLimits }) });
   const sessionEnding = createSessionEnding({ sessions, redis, logger, revokeDeploys: (userId, ref, fp) => deploymentService.revokeForSession(userId, ref, fp) });
-  return { config, redis, clock, logger, keyring, sessions, sessionEnding, budget, deployments, envVault, queue, enqueuer, deploymentService, rateLimits, metrics: args.metrics };
+  const audit = createAuditLog({ redis, prefix, clock, keyring, retention: config.auditRetention });
+  return { config, redis, clock, logger, keyring, sessions, sessionEnding, budget, deployments, envVault, queue, enqueuer, deploymentService, rateLimits, audit, metrics: args.metrics };
 }

@@ -12,7 +12,6 @@ import { createDeployWorker, type DeployWorkerOptions } from './worker.js';
 import { DEFAULT_WATCH, type WatchPolicy, type WorkerContext } from './context.js';
 import { createWorkerMetrics, type WorkerMetrics } from '../server/metrics/registry.js';
 import { publishSnapshots } from '../server/metrics/snapshots.js';
-import { createAuditLog } from '../server/audit/auditLog.js';
 import { auditDeployFinished } from '../server/audit/deployFinished.js';
 import { createSecurityEvents } from '../server/security/events.js';
 import { createSlackAlerter } from '../server/alerts/slack.js';
@@ -45,7 +44,7 @@ export async function startWorker(args: {
   const instance = `${hostname()}-${process.pid}-${randomBytes(2).toString('hex')}`;
   const metrics = createWorkerMetrics({ instance });
   const deps = buildDeps({ config, redis, queueRedis, clock: args.clock ?? systemClock, logger, renderLimits: args.renderLimits, retryBackoffMs: args.retryBackoffMs, metrics: metrics.hooks });
-  const audit = createAuditLog({ redis, prefix: config.redisPrefix, clock: deps.clock });
+  const { audit } = deps;
   const securityEvents = createSecurityEvents({
     audit, alerter: createSlackAlerter({ webhookUrl: config.slackWebhookUrl, logger }), redis, prefix: config.redisPrefix, logger,
     cooldownSec: DEFAULT_ALERT_COOLDOWN_SEC,

@@ -1,34 +1,12 @@
 import type { Redis } from 'ioredis';
 import type { Clock } from '../clock.js';
+import type { Keyring } from '../crypto/keyring.js';
 import { entryHash, GENESIS_HASH } from './canonical.js';
 import { sanitizeDetail } from './sanitize.js';
+import { APPEND_IF_HEADS, READ_PAGE, TRIM_TO_CHECKPOINT } from './scripts.js';
+import { checkpointText, createAuditSigner, headText, type Checkpoint } from './signing.js';
+import { GENESIS, verifySegment, type Anchor } from './verify.js';
 import type { AuditEntry, AuditInput, ChainScope, ChainVerdict } from './types.js';
-
-/**
- * Append to one or two chains at once, but only if every chain head is still what the caller hashed
- * against (compare-and-set). A writer that lost the race gets the current heads back and re-hashes,
- * so concurrent writers in several processes can never fork a chain.
- * KEYS: per chain (entries list, head hash). ARGV: per chain (expected seq, expected hash, new seq, new hash, entry JSON).
- */
-const APPEND_IF_HEADS = `
-local n = #KEYS / 2
-for i = 0, n - 1 do
-  local head = redis.call('HMGET', KEYS[i * 2 + 2], 'seq', 'hash')
-  if (head[1] or '0') ~= ARGV[i * 5 + 1] or (head[2] or '') ~= ARGV[i * 5 + 2] then
-    local out = {0}
-    for j = 0, n - 1 do
-      local h = redis.call('HMGET', KEYS[j * 2 + 2], 'seq', 'hash')
-      table.insert(out, h[1] or '0')
-      table.insert(out, h[2] or '')
-    end
-    return out
-  end
-end
-for i = 0, n - 1 do
-  redis.call('RPUSH', KEYS[i * 2 + 1], ARGV[i * 5 + 5])
-  redis.call('HSET', KEYS[i * 2 + 2], 'seq', ARGV[i * 5 + 3], 'hash', ARGV[i * 5 + 4])
-end
-return {1}`;
 
 /**
  * Losing the compare-and-set means another process appended in between. Retries back off with
@@ -38,29 +16,58 @@ return {1}`;
 const MAX_ATTEMPTS = 100;
 const backoff = (attempt: number) => new Promise((r) => setTimeout(r, Math.random() * Math.min(50, 2 ** Math.min(attempt, 6))));
 
-interface Head { seq: number; hash: string }
+/** How long chains grow. Old entries go in steps of the checkpoint interval, never past a checkpoint. */
+export interface AuditRetention {
+  /** Entries kept per user chain. */
+  maxEntries: number;
+  /** Entries kept in the global chain (every user's entries and the security events). */
+  globalMaxEntries: number;
+  /** Entries older than this are removed (when their chain is next written or read). */
+  maxAgeMs: number;
+}
 
-export interface AuditPage { entries: AuditEntry[]; nextCursor: string | null }
+export const DEFAULT_RETENTION: AuditRetention = { maxEntries: 5_000, globalMaxEntries: 200_000, maxAgeMs: 90 * 86_400_000 };
+
+/** A signed checkpoint every this many entries: what verification starts from and trimming stops at. */
+export const CHECKPOINT_EVERY = 100;
+
+interface Head { seq: number; hash: string; base: number }
+
+/** A page of a chain and the verdict on it: `from`–`to` is the stretch that was checked, between two signed anchors. */
+export interface AuditPage {
+  entries: AuditEntry[];
+  nextCursor: string | null;
+  verdict: ChainVerdict & { from: number; to: number };
+  /** seq of the oldest entry still kept (older ones were removed by retention). */
+  retainedFrom: number;
+}
+
+const parse = <T>(raw: string | null | undefined): T | null => { try { return raw ? JSON.parse(raw) as T : null; } catch { return null; } };
 
 /**
- * The append-only, hash-chained audit trail: one chain per user and one global chain, in Redis lists
- * (index = seq - 1) with a head hash {seq, hash} per chain. Each entry's hash covers its content and
- * the previous entry's hash, so an edited, removed, reordered or inserted entry breaks the chain
- * where it happened. Someone able to rewrite a whole chain and its head in Redis could still forge a
- * consistent history; the hashes make tampering evident, not impossible (ship the global head to the
- * log or an external store to anchor it).
+ * The append-only, hash-chained audit trail: one chain per user and one global chain. Each entry's
+ * hash covers its content and the previous entry's hash, so an edited, removed, reordered or
+ * inserted entry breaks the chain where it happened. The head and every CHECKPOINT_EVERY-th entry
+ * are signed under a key derived from SECRET_KEY: reading a page verifies only the stretch between
+ * the signed anchors around it (cost independent of the chain's length), retention can drop
+ * everything before a checkpoint and the rest still proves its continuity, and someone who can
+ * write Redis without SECRET_KEY cannot forge a consistent history.
  */
-export function createAuditLog(opts: { redis: Redis; prefix: string; clock: Clock }) {
+export function createAuditLog(opts: { redis: Redis; prefix: string; clock: Clock; keyring: Keyring; retention?: Partial<AuditRetention>; checkpointEvery?: number }) {
   const { redis, prefix, clock } = opts;
+  const retention = { ...DEFAULT_RETENTION, ...opts.retention };
+  const every = opts.checkpointEvery ?? CHECKPOINT_EVERY;
+  const signer = createAuditSigner(opts.keyring);
   const chainId = (scope: ChainScope) => (scope === 'global' ? 'global' : `user:${scope.userId}`);
   const keys = (scope: ChainScope) => {
     const base = `${prefix}:audit:${chainId(scope)}`;
-    return { entries: `${base}:entries`, head: `${base}:head` };
+    return { entries: `${base}:entries`, head: `${base}:head`, checkpoints: `${base}:checkpoints` };
   };
+  const keyList = (scope: ChainScope) => { const k = keys(scope); return [k.entries, k.head, k.checkpoints]; };
 
   async function readHead(scope: ChainScope): Promise<Head> {
-    const [seq, hash] = await redis.hmget(keys(scope).head, 'seq', 'hash');
-    return { seq: Number(seq ?? 0), hash: hash ?? '' };
+    const [seq, hash, base] = await redis.hmget(keys(scope).head, 'seq', 'hash', 'base');
+    return { seq: Number(seq ?? 0), hash: hash ?? '', base: Number(base ?? 0) };
   }
 
   // One append at a time per process: every append touches the global head, so letting them race
@@ -81,80 +88,147 @@ export function createAuditLog(opts: { redis: Redis; prefix: string; clock: Cloc
         };
         return { ...body, hash: entryHash(body) };
       });
-      const redisKeys = scopes.flatMap((s) => [keys(s).entries, keys(s).head]);
-      const args = scopes.flatMap((_, i) => [String(heads[i]!.seq), heads[i]!.hash, String(entries[i]!.seq), entries[i]!.hash, JSON.stringify(entries[i])]);
+      const args = scopes.flatMap((_, i) => {
+        const head = heads[i]!;
+        const e = entries[i]!;
+        const sig = signer.sign(headText(e.chain, e.seq, e.hash, head.base));
+        const checkpoint: Checkpoint | null = e.seq % every === 0 ? { seq: e.seq, hash: e.hash, at, ...signer.sign(checkpointText(e.chain, e.seq, e.hash, at)) } : null;
+        return [String(head.seq), head.hash, String(head.base), String(e.seq), e.hash, JSON.stringify(e), sig.kid, sig.mac, checkpoint ? JSON.stringify(checkpoint) : ''];
+      });
+      const redisKeys = scopes.flatMap(keyList);
       const res = (await redis.eval(APPEND_IF_HEADS, redisKeys.length, ...redisKeys, ...args)) as Array<number | string>;
-      if (Number(res[0]) === 1) return entries[0]!;
-      heads = scopes.map((_, i) => ({ seq: Number(res[1 + i * 2]), hash: String(res[2 + i * 2] ?? '') }));
+      if (Number(res[0]) === 1) {
+        // A new checkpoint is where retention can cut: trim that chain now (bounded work, every `every` appends).
+        for (const [i, scope] of scopes.entries()) if (entries[i]!.seq % every === 0) await enforceRetention(scope).catch(() => 0);
+        return entries[0]!;
+      }
+      heads = scopes.map((_, i) => ({ seq: Number(res[1 + i * 3]), hash: String(res[2 + i * 3] ?? ''), base: Number(res[3 + i * 3]) }));
       if (attempt > 0) await backoff(attempt);
     }
     throw new Error('audit append: chain head kept moving; gave up');
   }
 
-  /** Entries and head in one MULTI: a consistent snapshot even while other processes append. */
-  async function snapshot(scope: ChainScope): Promise<{ entries: Array<AuditEntry | null>; head: Head }> {
+  /** A checkpoint as stored, if its signature holds. */
+  function checkedCheckpoint(chain: string, raw: string | null | undefined, seq: number): Anchor | null {
+    const cp = parse<Checkpoint>(raw);
+    if (!cp || cp.seq !== seq || typeof cp.hash !== 'string' || typeof cp.at !== 'string') return null;
+    return signer.verify(checkpointText(chain, cp.seq, cp.hash, cp.at), cp) ? { seq: cp.seq, hash: cp.hash } : null;
+  }
+
+  const unsigned = (seq: number, message: string): Extract<ChainVerdict, { valid: false }> => ({ valid: false, length: 0, seq, problem: 'unsigned', message });
+
+  /**
+   * Drop entries beyond the retention policy, up to the newest checkpoint that is over the count or
+   * age limit; the head is re-signed with the new base. Returns how many entries were removed.
+   */
+  async function enforceRetention(scope: ChainScope): Promise<number> {
     const k = keys(scope);
-    const res = await redis.multi().hmget(k.head, 'seq', 'hash').lrange(k.entries, 0, -1).exec();
+    const res = await redis.multi().hmget(k.head, 'seq', 'hash', 'base').hgetall(k.checkpoints).exec();
+    if (!res || res.some(([err]) => err)) return 0;
+    const [seqRaw, hash, baseRaw] = res[0]![1] as Array<string | null>;
+    const seq = Number(seqRaw ?? 0);
+    const base = Number(baseRaw ?? 0);
+    const checkpoints = res[1]![1] as Record<string, string>;
+    const max = scope === 'global' ? retention.globalMaxEntries : retention.maxEntries;
+    let target = seq - base > max ? Math.ceil((seq - max) / every) * every : base;
+    const cutoff = clock.now() - retention.maxAgeMs;
+    for (const raw of Object.values(checkpoints)) {
+      const cp = parse<Checkpoint>(raw);
+      if (cp && cp.seq > target && cp.seq <= seq && Date.parse(cp.at) < cutoff) target = cp.seq;
+    }
+    if (target <= base || target > seq || !checkpoints[String(target)]) return 0;
+    const sig = signer.sign(headText(chainId(scope), seq, hash ?? '', target));
+    const done = await redis.eval(TRIM_TO_CHECKPOINT, 3, ...keyList(scope), String(seq), hash ?? '', String(base), String(target), sig.kid, sig.mac);
+    return Number(done) === 1 ? target - base : 0;
+  }
+
+  /** Newest first; the cursor is the seq of the oldest entry already returned. Verifies what it returns. */
+  async function page(scope: ChainScope, req: { limit: number; cursor?: string | null }): Promise<AuditPage> {
+    await enforceRetention(scope).catch(() => 0);
+    const chain = chainId(scope);
+    const r = (await redis.eval(READ_PAGE, 3, ...keyList(scope), String(req.cursor ? Number(req.cursor) : 0), String(req.limit), String(every))) as Array<string | number | string[]>;
+    const [seq, hash, base] = [Number(r[0]), String(r[1]), Number(r[2])];
+    const head = { kid: String(r[3]), mac: String(r[4]) };
+    const [lo, hi, c0] = [Number(r[5]), Number(r[6]), Number(r[7])];
+    const raw = r[10] as string[];
+    const retainedFrom = base + 1;
+    if (hi === 0) return { entries: [], nextCursor: null, verdict: { valid: true, length: 0, from: 0, to: 0 }, retainedFrom };
+    const entries = raw.map((x) => parse<AuditEntry>(x));
+    const c1 = Math.ceil(hi / every) * every;
+    const from = c0 + 1;
+    const to = Math.min(c1, seq);
+    const start = c0 === 0 ? GENESIS : checkedCheckpoint(chain, String(r[8]), c0);
+    const end = c1 <= seq ? checkedCheckpoint(chain, String(r[9]), c1)
+      : signer.verify(headText(chain, seq, hash, base), head) ? { seq, hash } : null;
+    let verdict: ChainVerdict;
+    if (!start) verdict = unsigned(c0, `the checkpoint at entry ${c0} is missing or its signature does not verify`);
+    else if (!end) verdict = unsigned(to, c1 <= seq ? `the checkpoint at entry ${c1} is missing or its signature does not verify` : 'the chain head\'s signature does not verify: the chain was rewritten');
+    else verdict = verifySegment(chain, entries, start, end);
+    const shown = entries.filter((e): e is AuditEntry => e !== null && e.seq >= lo && e.seq <= hi).reverse();
+    return { entries: shown, nextCursor: lo > retainedFrom ? String(lo) : null, verdict: { ...verdict, from, to }, retainedFrom };
+  }
+
+  /** The whole retained chain, every checkpoint in it and the head (operations and tests; O(length)). */
+  async function verifyChain(scope: ChainScope): Promise<ChainVerdict> {
+    const chain = chainId(scope);
+    const k = keys(scope);
+    const res = await redis.multi().hmget(k.head, 'seq', 'hash', 'base', 'kid', 'mac').hgetall(k.checkpoints).lrange(k.entries, 0, -1).exec();
     if (!res || res.some(([err]) => err)) throw new Error('audit: cannot read the chain');
-    const [seq, hash] = res[0]![1] as [string | null, string | null];
-    const entries = (res[1]![1] as string[]).map((r) => { try { return JSON.parse(r) as AuditEntry; } catch { return null; } });
-    return { entries, head: { seq: Number(seq ?? 0), hash: hash ?? '' } };
+    const [seqRaw, hashRaw, baseRaw, kid, mac] = res[0]![1] as Array<string | null>;
+    const [seq, hash, base] = [Number(seqRaw ?? 0), hashRaw ?? '', Number(baseRaw ?? 0)];
+    const checkpoints = res[1]![1] as Record<string, string>;
+    const entries = (res[2]![1] as string[]).map((x) => parse<AuditEntry>(x));
+    const start = base === 0 ? GENESIS : checkedCheckpoint(chain, checkpoints[String(base)], base);
+    if (!start) return unsigned(base, `the checkpoint at entry ${base}, where the kept part of the chain starts, is missing or forged`);
+    if (seq > 0 && !signer.verify(headText(chain, seq, hash, base), { kid: kid ?? undefined, mac: mac ?? undefined })) {
+      return unsigned(seq, 'the chain head\'s signature does not verify: the chain was rewritten');
+    }
+    const verdict = verifySegment(chain, entries, start, { seq, hash });
+    if (!verdict.valid) return verdict;
+    for (const [field, raw] of Object.entries(checkpoints)) {
+      const at = Number(field);
+      const cp = checkedCheckpoint(chain, raw, at);
+      if (!cp || (at > base && entries[at - base - 1]?.hash !== cp.hash)) return { ...unsigned(at, `the checkpoint at entry ${at} does not match the chain`), length: verdict.length };
+    }
+    return verdict;
+  }
+
+  /**
+   * A cursor that starts a page at the newest entry written before `ms` (binary search on the
+   * entries' times: O(log length) reads). null when every kept entry is older (start at the newest).
+   */
+  async function cursorAfter(scope: ChainScope, ms: number): Promise<string | null> {
+    const k = keys(scope);
+    const [len, baseRaw] = await Promise.all([redis.llen(k.entries), redis.hget(k.head, 'base')]);
+    let [lo, hi] = [0, len]; // first index whose entry is at or after ms
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      const e = parse<AuditEntry>(await redis.lindex(k.entries, mid));
+      if (e && Date.parse(e.at) < ms) lo = mid + 1; else hi = mid;
+    }
+    return lo >= len ? null : String(Number(baseRaw ?? 0) + lo + 1);
   }
 
   return {
     keys,
+    cursorAfter,
     /** Append to the user's chain (if any) and the global chain, atomically. Returns the user's (or global) entry. */
     append(input: AuditInput): Promise<AuditEntry> {
       const run = tail.then(() => appendNow(input), () => appendNow(input));
       tail = run.catch(() => {});
       return run;
     },
-
-    /** The user's entries, newest first. The cursor is the seq of the oldest entry already returned. */
-    async listForUser(userId: number, page: { limit: number; cursor?: string | null }): Promise<AuditPage> {
-      const key = keys({ userId }).entries;
-      const end = page.cursor ? Number(page.cursor) - 2 : (await redis.llen(key)) - 1;
-      if (!Number.isSafeInteger(end) || end < 0) return { entries: [], nextCursor: null };
-      const start = Math.max(0, end - page.limit + 1);
-      const raw = await redis.lrange(key, start, end);
-      const entries = raw.map((r) => { try { return JSON.parse(r) as AuditEntry; } catch { return null; } })
-        .filter((e): e is AuditEntry => e !== null).reverse();
-      return { entries, nextCursor: start > 0 ? String(start + 1) : null };
+    page,
+    /** The user's entries, newest first (see page). */
+    async listForUser(userId: number, req: { limit: number; cursor?: string | null }): Promise<{ entries: AuditEntry[]; nextCursor: string | null }> {
+      const { entries, nextCursor } = await page({ userId }, req);
+      return { entries, nextCursor };
     },
-
-    /** Walk a chain from the start; the first broken place is reported with its seq. */
-    async verifyChain(scope: ChainScope): Promise<ChainVerdict> {
-      const { entries, head } = await snapshot(scope);
-      return verifyEntries(chainId(scope), entries, head);
-    },
+    verifyChain,
+    enforceRetention,
   };
 }
 
 export type AuditLog = ReturnType<typeof createAuditLog>;
 
-/** The verification itself, separate from Redis so its judgement can be tested on any sequence. */
-export function verifyEntries(chain: string, entries: Array<AuditEntry | null>, head: Head): ChainVerdict {
-  const length = entries.length;
-  const bad = (seq: number, problem: Extract<ChainVerdict, { valid: false }>['problem'], message: string): ChainVerdict =>
-    ({ valid: false, length, seq, problem, message });
-  const seqs = entries.map((e) => e?.seq);
-  let prev = GENESIS_HASH;
-  for (let i = 0; i < entries.length; i++) {
-    const expected = i + 1;
-    const e = entries[i];
-    if (!e || typeof e !== 'object') return bad(expected, 'unreadable', `entry ${expected} is not readable`);
-    if (e.seq !== expected) {
-      if (seqs.filter((s) => s === e.seq).length > 1) return bad(e.seq, 'inserted', `two entries claim seq ${e.seq}: one was inserted`);
-      if (!seqs.includes(expected)) return bad(expected, 'missing', `entry ${expected} was removed`);
-      return bad(expected, 'reordered', `entry ${e.seq} sits where entry ${expected} belongs`);
-    }
-    if (e.chain !== chain) return bad(e.seq, 'inserted', `entry ${e.seq} belongs to another chain`);
-    if (entryHash(e) !== e.hash) return bad(e.seq, 'edited', `entry ${e.seq} was changed after it was written`);
-    if (e.prevHash !== prev) return bad(e.seq, 'broken_link', `entry ${e.seq} does not follow entry ${e.seq - 1}: one of them was replaced`);
-    prev = e.hash;
-  }
-  if (head.seq > length) return bad(length + 1, 'truncated', `entries ${length + 1}–${head.seq} were removed from the end`);
-  if (head.seq < length) return bad(head.seq + 1, 'inserted', `entries after ${head.seq} were appended outside the audit log`);
-  if (length > 0 && head.hash !== prev) return bad(length, 'edited', `entry ${length} does not match the chain head`);
-  return { valid: true, length };
-}
+export { verifyEntries } from './verify.js';

@@ -69,7 +69,8 @@ export interface AuditEntry {
 
 export type ChainScope = 'global' | { userId: number };
 
-export type ChainProblem = 'edited' | 'missing' | 'reordered' | 'inserted' | 'broken_link' | 'unreadable' | 'truncated';
+/** unsigned: a chain head or checkpoint whose signature does not verify (forged, or written without SECRET_KEY). */
+export type ChainProblem = 'edited' | 'missing' | 'reordered' | 'inserted' | 'broken_link' | 'unreadable' | 'truncated' | 'unsigned';
 
 export type ChainVerdict =
   | { valid: true; length: number }

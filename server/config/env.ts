@@ -33,6 +33,8 @@ export interface AppConfig {
   metricsToken: string | null;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   workerConcurrency: number;
+  /** How long audit chains grow (server/audit/auditLog.ts): entries per user chain, in the global chain, and their age. */
+  auditRetention: { maxEntries: number; globalMaxEntries: number; maxAgeMs: number };
 }
 
 export class ConfigError extends Error {
@@ -76,6 +78,10 @@ const schema = z.object({
   METRICS_TOKEN: z.string().trim().optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   WORKER_CONCURRENCY: positiveInt('WORKER_CONCURRENCY').default(50),
+  // At least one checkpoint interval (100 entries): retention removes whole intervals.
+  AUDIT_MAX_ENTRIES: positiveInt('AUDIT_MAX_ENTRIES').refine((n) => n >= 100, 'AUDIT_MAX_ENTRIES must be at least 100').default(5000),
+  AUDIT_GLOBAL_MAX_ENTRIES: positiveInt('AUDIT_GLOBAL_MAX_ENTRIES').refine((n) => n >= 100, 'AUDIT_GLOBAL_MAX_ENTRIES must be at least 100').default(200000),
+  AUDIT_MAX_AGE_DAYS: positiveInt('AUDIT_MAX_AGE_DAYS').default(90),
 });
 
 /** Decode a master secret given as hex or base64; null when it is neither or shorter than 32 bytes. */
@@ -166,6 +172,7 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
     metricsToken: e.METRICS_TOKEN ?? null,
     logLevel: e.LOG_LEVEL,
     workerConcurrency: e.WORKER_CONCURRENCY,
+    auditRetention: { maxEntries: e.AUDIT_MAX_ENTRIES, globalMaxEntries: e.AUDIT_GLOBAL_MAX_ENTRIES, maxAgeMs: e.AUDIT_MAX_AGE_DAYS * 86_400_000 },
   };
 }
 

@@ -21,6 +21,8 @@ export interface DerivedKeys {
   integrity: KeyObject;
   /** HMAC key for Idempotency-Key request fingerprints (a Redis reader cannot confirm guesses of env values). */
   idempotency: KeyObject;
+  /** HMAC key for audit chain heads and checkpoints (server/audit/signing.ts). */
+  auditSigning: KeyObject;
 }
 
 export interface Keyring {
@@ -40,6 +42,7 @@ export function deriveKeys(master: Buffer): DerivedKeys {
     hashing: createSecretKey(derive(master, 'id-hashing')),
     integrity: createSecretKey(derive(master, 'record-integrity')),
     idempotency: createSecretKey(derive(master, 'idempotency-fingerprint')),
+    auditSigning: createSecretKey(derive(master, 'audit-checkpoints')),
   };
 }
 

@@ -1,6 +1,6 @@
 import type Router from '@koa/router';
 import { z } from 'zod';
-import type { AuditLog } from '../audit/auditLog.js';
+import type { AuditLog, AuditPage } from '../audit/auditLog.js';
 import type { AuditEntry } from '../audit/types.js';
 import { getSession } from '../sessions/middleware.js';
 import { requireUser } from '../middleware/security.js';
@@ -11,6 +11,8 @@ const blankIsAbsent = (v: unknown) => (v === '' ? undefined : v);
 const AuditQuery = z.object({
   limit: z.preprocess(blankIsAbsent, z.coerce.number().int().min(1).max(100).default(50)),
   cursor: z.preprocess(blankIsAbsent, z.string().regex(/^\d{1,12}$/, 'cursor must be the nextCursor of a previous page').optional()),
+  until: z.preprocess(blankIsAbsent, z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'until must be a date like 2026-12-01')
+    .refine((d) => !Number.isNaN(Date.parse(`${d}T00:00:00Z`)), 'until must be a real date').optional()),
 });
 
 /** What the caller sees of an entry: no chain internals, no user id (it is always theirs). */
@@ -18,16 +20,28 @@ function presentEntry(e: AuditEntry) {
   return { seq: e.seq, at: e.at, action: e.action, outcome: e.outcome, detail: e.detail };
 }
 
-/** GET /api/audit: the caller's own trail, newest first, and whether their chain verifies. */
+/** What was checked for this page: the stretch between two signed anchors, and the first problem in it. */
+function presentIntegrity(page: AuditPage) {
+  const v = page.verdict;
+  return {
+    valid: v.valid, checkedFrom: v.from, checkedTo: v.to, retainedFrom: page.retainedFrom,
+    problem: v.valid ? null : { seq: v.seq, kind: v.problem, message: v.message },
+  };
+}
+
+/**
+ * GET /api/audit: the caller's own trail, newest first, a page at a time (limit ≤ 100, cursor from
+ * the previous page, or `until` a date). Each page is verified from the signed checkpoint below it
+ * to the one above it (or the signed head), so a call costs the same however long the history is.
+ */
 export function auditRoutes(router: Router, audit: AuditLog) {
   router.get('/api/audit', requireUser(), validateQuery(AuditQuery), async (ctx) => {
     const q = ctx.state.query as z.infer<typeof AuditQuery>;
     const userId = getSession(ctx).user!.id;
-    const [page, verdict] = await Promise.all([
-      audit.listForUser(userId, { limit: q.limit, cursor: q.cursor ?? null }),
-      audit.verifyChain({ userId }),
-    ]);
-    if (!verdict.valid) ctx.state.log.error({ userId, seq: verdict.seq, problem: verdict.problem }, 'audit chain does not verify');
-    ctx.body = { entries: page.entries.map(presentEntry), nextCursor: page.nextCursor, chainValid: verdict.valid };
+    const cursor = q.cursor ?? (q.until ? await audit.cursorAfter({ userId }, Date.parse(`${q.until}T00:00:00Z`) + 86_400_000) : null);
+    const page = await audit.page({ userId }, { limit: q.limit, cursor });
+    const integrity = presentIntegrity(page);
+    if (!integrity.valid) ctx.state.log.error({ userId, seq: integrity.problem?.seq, problem: integrity.problem?.kind }, 'audit chain does not verify');
+    ctx.body = { entries: page.entries.map(presentEntry), nextCursor: page.nextCursor, chainValid: integrity.valid, integrity };
   });
 }

@@ -3,7 +3,7 @@ import type { AppDeps } from '../deps.js';
 import type { CreateAppOptions } from '../app.js';
 import { errors } from '../errors.js';
 import { getSession } from '../sessions/middleware.js';
-import { createAuditLog, type AuditLog } from '../audit/auditLog.js';
+import type { AuditLog } from '../audit/auditLog.js';
 import { requestDetail } from '../audit/fromRequest.js';
 import type { AuditInput } from '../audit/types.js';
 import { createSlackAlerter } from '../alerts/slack.js';
@@ -32,7 +32,7 @@ export function withSecurity(deps: AppDeps, opts: CreateAppOptions): SecurityWir
   const { redis, clock, logger, config } = deps;
   const prefix = config.redisPrefix;
 
-  const audit = createAuditLog({ redis, prefix, clock });
+  const { audit } = deps;
   const alerter = createSlackAlerter({
     webhookUrl: sec.alerts?.webhookUrl !== undefined ? sec.alerts.webhookUrl : config.slackWebhookUrl,
     logger, post: sec.alerts?.post, guard: sec.alerts?.guard,

@@ -13,7 +13,7 @@ let stack: Stack;
 let audit: AuditLog;
 test.before(async () => {
   stack = await startStack();
-  audit = createAuditLog({ redis: stack.redis.client, prefix: stack.redis.prefix, clock: systemClock });
+  audit = createAuditLog({ redis: stack.redis.client, prefix: stack.redis.prefix, clock: systemClock, keyring: stack.web.deps.keyring });
 });
 test.after.always(async () => { await stack?.close(); });
 
@@ -57,7 +57,7 @@ test('concurrent appends from several processes never fork a chain', async (t) =
   // Separate connections and separate audit instances: the same race as separate processes.
   const conns = Array.from({ length: 6 }, () => new Redis(stack.redis.url));
   try {
-    const writers = conns.map((redis) => createAuditLog({ redis, prefix: stack.redis.prefix, clock: systemClock }));
+    const writers = conns.map((redis) => createAuditLog({ redis, prefix: stack.redis.prefix, clock: systemClock, keyring: stack.web.deps.keyring }));
     const userId = nextUser++;
     const other = nextUser++;
     await Promise.all(writers.flatMap((w, i) => Array.from({ length: 30 }, (_, j) =>

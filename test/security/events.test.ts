@@ -38,7 +38,7 @@ test.before(async () => {
       },
     },
   });
-  audit = createAuditLog({ redis: stack.redis.client, prefix: stack.redis.prefix, clock: systemClock });
+  audit = createAuditLog({ redis: stack.redis.client, prefix: stack.redis.prefix, clock: systemClock, keyring: stack.web.deps.keyring });
 });
 test.after.always(async () => {
   await stack?.close();
@@ -163,7 +163,7 @@ test.serial('cross-tenant probes: another user\'s deployment id at once, many un
 test.serial('events module: one audit entry and one counter tick per event; alerts throttled per type and subject', async (t) => {
   const counted: string[] = [];
   const prefix = `${stack.redis.prefix}ev`;
-  const log = createAuditLog({ redis: stack.redis.client, prefix, clock: systemClock });
+  const log = createAuditLog({ redis: stack.redis.client, prefix, clock: systemClock, keyring: stack.web.deps.keyring });
   const logger = createLogger({ level: 'silent', destination: new Writable({ write(_c, _e, cb) { cb(); } }) });
   const before = slack.texts.length;
   const events = createSecurityEvents({

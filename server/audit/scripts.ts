@@ -1,0 +1,88 @@
+/**
+ * Lua for the audit chains. Per chain three keys: entries (list; index i holds seq base+1+i), head
+ * (hash: seq, hash, base, kid, mac) and checkpoints (hash: seq → signed checkpoint JSON).
+ */
+
+/**
+ * Append to one or two chains at once, but only if every chain head (seq, hash, base) is still what
+ * the caller hashed and signed against (compare-and-set). A writer that lost the race gets the
+ * current heads back and re-hashes, so concurrent writers in several processes never fork a chain.
+ * KEYS: per chain (entries, head, checkpoints).
+ * ARGV: per chain (expected seq, expected hash, expected base, new seq, new hash, entry JSON, kid, head mac, checkpoint JSON or '').
+ */
+export const APPEND_IF_HEADS = `
+local n = #KEYS / 3
+for i = 0, n - 1 do
+  local head = redis.call('HMGET', KEYS[i * 3 + 2], 'seq', 'hash', 'base')
+  if (head[1] or '0') ~= ARGV[i * 9 + 1] or (head[2] or '') ~= ARGV[i * 9 + 2] or (head[3] or '0') ~= ARGV[i * 9 + 3] then
+    local out = {0}
+    for j = 0, n - 1 do
+      local h = redis.call('HMGET', KEYS[j * 3 + 2], 'seq', 'hash', 'base')
+      table.insert(out, h[1] or '0')
+      table.insert(out, h[2] or '')
+      table.insert(out, h[3] or '0')
+    end
+    return out
+  end
+end
+for i = 0, n - 1 do
+  local a = i * 9
+  redis.call('RPUSH', KEYS[i * 3 + 1], ARGV[a + 6])
+  redis.call('HSET', KEYS[i * 3 + 2], 'seq', ARGV[a + 4], 'hash', ARGV[a + 5], 'kid', ARGV[a + 7], 'mac', ARGV[a + 8])
+  if ARGV[a + 9] ~= '' then redis.call('HSET', KEYS[i * 3 + 3], ARGV[a + 4], ARGV[a + 9]) end
+end
+return {1}`;
+
+/**
+ * Retention: drop every entry up to a checkpoint (the new base) and the checkpoints before it, and
+ * re-sign the head for the new base — only if the head is still the one the caller signed.
+ * KEYS: entries, head, checkpoints. ARGV: expected seq, expected hash, expected base, new base, kid, head mac.
+ */
+export const TRIM_TO_CHECKPOINT = `
+local h = redis.call('HMGET', KEYS[2], 'seq', 'hash', 'base')
+if (h[1] or '0') ~= ARGV[1] or (h[2] or '') ~= ARGV[2] or (h[3] or '0') ~= ARGV[3] then return 0 end
+local base = tonumber(ARGV[3])
+local newBase = tonumber(ARGV[4])
+if newBase <= base or newBase > tonumber(ARGV[1]) then return 0 end
+if redis.call('HEXISTS', KEYS[3], ARGV[4]) == 0 then return 0 end
+redis.call('LTRIM', KEYS[1], newBase - base, -1)
+redis.call('HSET', KEYS[2], 'base', ARGV[4], 'kid', ARGV[5], 'mac', ARGV[6])
+for _, field in ipairs(redis.call('HKEYS', KEYS[3])) do
+  if tonumber(field) == nil or tonumber(field) < newBase then redis.call('HDEL', KEYS[3], field) end
+end
+return 1`;
+
+/**
+ * One page, newest first, with exactly what it takes to verify it: the signed checkpoint at or below
+ * the page (c0), the one at or above it (c1, or the head), and the entries between them — at most
+ * limit + 2 × checkpoint interval, however long the chain is. Atomic, so a concurrent trim cannot
+ * shift the list under the indexes.
+ * KEYS: entries, head, checkpoints. ARGV: cursor (seq of the oldest entry already shown, 0 = newest), limit, interval.
+ * Returns: {seq, hash, base, kid, mac, lo, hi, c0, checkpoint c0 JSON or '', checkpoint c1 JSON or '', entries}.
+ */
+export const READ_PAGE = `
+local h = redis.call('HMGET', KEYS[2], 'seq', 'hash', 'base', 'kid', 'mac')
+local seq = tonumber(h[1] or '0')
+local base = tonumber(h[3] or '0')
+local cursor = tonumber(ARGV[1])
+local limit = tonumber(ARGV[2])
+local k = tonumber(ARGV[3])
+local hi = seq
+if cursor > 0 then hi = math.min(seq, cursor - 1) end
+local head = {h[1] or '0', h[2] or '', h[3] or '0', h[4] or '', h[5] or ''}
+if hi <= base then
+  table.insert(head, 0); table.insert(head, 0); table.insert(head, 0); table.insert(head, ''); table.insert(head, ''); table.insert(head, {})
+  return head
+end
+local lo = math.max(base + 1, hi - limit + 1)
+local c0 = math.floor((lo - 1) / k) * k
+if c0 < base then c0 = base end
+local c1 = math.ceil(hi / k) * k
+local last = math.min(c1, seq)
+local cp0 = ''
+if c0 > 0 then cp0 = redis.call('HGET', KEYS[3], tostring(c0)) or '' end
+local cp1 = ''
+if c1 <= seq then cp1 = redis.call('HGET', KEYS[3], tostring(c1)) or '' end
+local entries = redis.call('LRANGE', KEYS[1], c0 - base, last - base - 1)
+table.insert(head, lo); table.insert(head, hi); table.insert(head, c0); table.insert(head, cp0); table.insert(head, cp1); table.insert(head, entries)
+return head`;

@@ -1,0 +1,195 @@
+import test from 'ava';
+import { systemClock, type Clock } from '../../server/clock.js';
+import { createAuditLog, type AuditLog } from '../../server/audit/auditLog.js';
+import { entryHash } from '../../server/audit/canonical.js';
+import type { AuditEntry } from '../../server/audit/types.js';
+import { startStack, type Stack } from '../helpers/stack.js';
+import type { Agent } from '../helpers/agent.js';
+
+// Issue 11 part 4: audit chains cannot bloat Redis or slow reads. Chains are trimmed by count and
+// age behind signed checkpoints, and GET /api/audit verifies only the stretch between the signed
+// anchors around the page it returns — its cost does not depend on the chain's length.
+
+const HISTORY = 30_000;
+
+let stack: Stack;
+let audit: AuditLog;
+test.before(async () => {
+  // Retention above the history here, so the long chain is kept whole and its reads can be measured.
+  stack = await startStack({ env: { AUDIT_MAX_ENTRIES: '100000', AUDIT_GLOBAL_MAX_ENTRIES: '1000000' } });
+  audit = createAuditLog({ redis: stack.redis.client, prefix: stack.redis.prefix, clock: systemClock, keyring: stack.web.deps.keyring, retention: stack.config.auditRetention });
+});
+test.after.always(async () => { await stack?.close(); });
+
+async function signedIn(login: string): Promise<{ agent: Agent; userId: number }> {
+  const agent = stack.agent();
+  await stack.signIn(agent, login);
+  return { agent, userId: (await agent.get('/api/session')).json.user.id };
+}
+
+async function appendMany(log: AuditLog, userId: number, n: number) {
+  // Through the audit module, in flights of 500 (the module serialises them itself).
+  for (let i = 0; i < n; i += 500) {
+    await Promise.all(Array.from({ length: Math.min(500, n - i) }, (_, j) =>
+      log.append({ userId, action: 'lifecycle', outcome: 'success', detail: { lifecycleAction: 'redeploy', serviceId: `srv-${i + j}` } })));
+  }
+}
+
+/** Redis commands the server ran while `fn` ran (INFO commandstats; nothing else uses this Redis meanwhile). */
+async function commandsDuring(fn: () => Promise<unknown>): Promise<number> {
+  const total = async () => {
+    const info = await stack.redis.client.info('commandstats');
+    return [...info.matchAll(/^cmdstat_(\w+):calls=(\d+)/gm)].filter(([, name]) => name !== 'info').reduce((s, [, , n]) => s + Number(n), 0);
+  };
+  const before = await total();
+  await fn();
+  return (await total()) - before;
+}
+
+const entryKey = (userId: number) => audit.keys({ userId }).entries;
+
+test.serial(`GET /api/audit costs the same with ${HISTORY.toLocaleString('en')} entries as with 150, and pages through all of them`, async (t) => {
+  t.timeout(300_000);
+  const long = await signedIn('historian');
+  const short = await signedIn('newcomer');
+  await appendMany(audit, long.userId, HISTORY);
+  await appendMany(audit, short.userId, 150);
+
+  let longPage: any;
+  let shortPage: any;
+  const longCost = await commandsDuring(async () => { longPage = (await long.agent.get('/api/audit')).json; });
+  const shortCost = await commandsDuring(async () => { shortPage = (await short.agent.get('/api/audit')).json; });
+  t.is(longPage.entries.length, 50);
+  t.is(longPage.entries[0].seq, HISTORY + 1, 'newest first (sign-in was entry 1)');
+  t.true(longPage.chainValid);
+  t.true(shortPage.chainValid);
+  const checked = (p: any) => p.integrity.checkedTo - p.integrity.checkedFrom + 1;
+  t.true(checked(longPage) <= 50 + 2 * 100, `verified ${checked(longPage)} entries for a page of 50`);
+  t.is(longCost, shortCost, `Redis commands per call: ${longCost} with ${HISTORY} entries, ${shortCost} with 150`);
+  t.true(longCost <= 12, `${longCost} Redis commands`);
+  t.log(`Redis commands per GET /api/audit: ${longCost} (30k entries), ${shortCost} (150); entries verified: ${checked(longPage)}`);
+
+  // Deep pages cost the same, and limit is capped at 100.
+  const deep = (await long.agent.get('/api/audit?cursor=15000&limit=100')).json;
+  t.deepEqual([deep.entries[0].seq, deep.entries.at(-1).seq], [14_999, 14_900]);
+  t.true(deep.chainValid);
+  t.true(checked(deep) <= 100 + 2 * 100);
+  t.is((await long.agent.get('/api/audit?limit=101')).status, 400);
+
+  // Walk every page: no gaps, no repeats, every page verified.
+  const seen: number[] = [];
+  let cursor: string | null = null;
+  let pages = 0;
+  do {
+    const res: any = (await long.agent.get(`/api/audit?limit=100${cursor ? `&cursor=${cursor}` : ''}`)).json;
+    t.true(res.chainValid, `page ending ${cursor}`);
+    seen.push(...res.entries.map((e: { seq: number }) => e.seq));
+    cursor = res.nextCursor;
+    pages++;
+  } while (cursor);
+  t.is(pages, Math.ceil((HISTORY + 1) / 100));
+  t.is(seen.length, HISTORY + 1);
+  t.true(seen.every((s, i) => s === HISTORY + 1 - i));
+
+  // A date: the page starts at the newest entry of that day or before.
+  const yesterday = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10);
+  t.deepEqual((await long.agent.get(`/api/audit?until=${yesterday}`)).json.entries, [], 'nothing is older than today');
+  const today = new Date().toISOString().slice(0, 10);
+  t.is((await long.agent.get(`/api/audit?until=${today}`)).json.entries[0].seq, HISTORY + 1);
+  t.is((await long.agent.get('/api/audit?until=2026-13-45')).status, 400);
+
+  // A tampered entry deep in the history is found and named on the page that shows it.
+  const redis = stack.redis.client;
+  const victimSeq = 12_345;
+  const original = JSON.parse((await redis.lindex(entryKey(long.userId), victimSeq - 1))!) as AuditEntry;
+  await redis.lset(entryKey(long.userId), victimSeq - 1, JSON.stringify({ ...original, detail: { ...original.detail, serviceId: 'srv-evil' } }));
+  const tampered = (await long.agent.get(`/api/audit?cursor=${victimSeq + 20}&limit=50`)).json;
+  t.false(tampered.chainValid);
+  t.like(tampered.integrity.problem, { seq: victimSeq, kind: 'edited' });
+  t.regex(tampered.integrity.problem.message, /12345/);
+  // Re-hashed so it looks consistent on its own: the next link (or the signed checkpoint) gives it away.
+  const forged = { ...original, outcome: 'failure' as const };
+  await redis.lset(entryKey(long.userId), victimSeq - 1, JSON.stringify({ ...forged, hash: entryHash(forged) }));
+  const rehashed = (await long.agent.get(`/api/audit?cursor=${victimSeq + 20}&limit=50`)).json;
+  t.like(rehashed.integrity.problem, { seq: victimSeq + 1, kind: 'broken_link' });
+  await redis.lset(entryKey(long.userId), victimSeq - 1, JSON.stringify(original));
+  t.true((await long.agent.get(`/api/audit?cursor=${victimSeq + 20}&limit=50`)).json.chainValid, 'restored');
+});
+
+/** A clock the test moves. */
+function manualClock(start: number): Clock & { set(ms: number): void } {
+  let now = start;
+  return { now: () => now, set: (ms) => { now = ms; } } as Clock & { set(ms: number): void };
+}
+
+test.serial('retention by count keeps at most maxEntries, trims at signed checkpoints, and what is kept still verifies', async (t) => {
+  const log = createAuditLog({ redis: stack.redis.client, prefix: `${stack.redis.prefix}-count`, clock: systemClock, keyring: stack.web.deps.keyring, retention: { maxEntries: 250, globalMaxEntries: 400 }, checkpointEvery: 50 });
+  const userId = 77;
+  await appendMany(log, userId, 1_000);
+  const kept = await stack.redis.client.llen(log.keys({ userId }).entries);
+  t.true(kept <= 250 && kept > 200, `${kept} entries kept`);
+  t.true(await stack.redis.client.llen(log.keys('global').entries) <= 400);
+  t.deepEqual(await log.verifyChain({ userId }), { valid: true, length: kept });
+  t.true((await log.verifyChain('global')).valid);
+  const oldest = await log.page({ userId }, { limit: 100, cursor: String(1_000 - kept + 60) });
+  t.true(oldest.verdict.valid);
+  t.is(oldest.retainedFrom, 1_000 - kept + 1);
+  t.is(oldest.entries.at(-1)!.seq, oldest.retainedFrom, 'the first kept entry, anchored on the checkpoint before it');
+  t.is(oldest.nextCursor, null);
+  // Checkpoints before the kept part are gone too.
+  const checkpointSeqs = (await stack.redis.client.hkeys(log.keys({ userId }).checkpoints)).map(Number);
+  t.true(checkpointSeqs.every((s) => s >= oldest.retainedFrom - 1));
+});
+
+test.serial('retention by age drops entries older than maxAge (up to a checkpoint)', async (t) => {
+  const day = 86_400_000;
+  const clock = manualClock(Date.parse('2026-01-01T00:00:00Z'));
+  const log = createAuditLog({ redis: stack.redis.client, prefix: `${stack.redis.prefix}-age`, clock, keyring: stack.web.deps.keyring, retention: { maxAgeMs: 30 * day }, checkpointEvery: 50 });
+  const userId = 78;
+  await appendMany(log, userId, 120);
+  clock.set(Date.parse('2026-03-01T00:00:00Z'));
+  await appendMany(log, userId, 80);
+  // The append that wrote checkpoint 200 trimmed everything up to checkpoint 100 (the last one older than 30 days).
+  const page = await log.page({ userId }, { limit: 100, cursor: null });
+  t.is(page.retainedFrom, 101);
+  t.true(page.verdict.valid);
+  t.is(await stack.redis.client.llen(log.keys({ userId }).entries), 100);
+  // Reading also applies the policy: two months later everything before the newest checkpoint goes.
+  clock.set(Date.parse('2026-05-01T00:00:00Z'));
+  const later = await log.page({ userId }, { limit: 100, cursor: null });
+  t.is(later.retainedFrom, 201);
+  t.deepEqual(later.entries, []);
+  t.true(later.verdict.valid);
+});
+
+test.serial('a Redis writer without SECRET_KEY cannot trim history or rewrite a chain consistently', async (t) => {
+  const log = createAuditLog({ redis: stack.redis.client, prefix: `${stack.redis.prefix}-forge`, clock: systemClock, keyring: stack.web.deps.keyring, checkpointEvery: 50 });
+  const redis = stack.redis.client;
+  const userId = 79;
+  await appendMany(log, userId, 120);
+  const k = log.keys({ userId });
+
+  // Drop the first 100 entries and move the base, as retention would (but without the key).
+  const entries = await redis.lrange(k.entries, 0, -1);
+  await redis.ltrim(k.entries, 100, -1);
+  await redis.hset(k.head, 'base', '100');
+  t.like(await log.verifyChain({ userId }), { valid: false, problem: 'unsigned' });
+  t.like((await log.page({ userId }, { limit: 10, cursor: null })).verdict, { valid: false, problem: 'unsigned' });
+  await redis.del(k.entries);
+  await redis.rpush(k.entries, ...entries);
+  await redis.hset(k.head, 'base', '0');
+  t.true((await log.verifyChain({ userId })).valid, 'restored');
+
+  // Rewrite entry 110 and re-chain everything after it, head hash included: the head signature gives it away.
+  const parsed = entries.map((e) => JSON.parse(e) as AuditEntry);
+  let prev = parsed[108]!.hash;
+  for (let i = 109; i < parsed.length; i++) {
+    const body = { ...parsed[i]!, prevHash: prev, ...(i === 109 ? { outcome: 'failure' as const } : {}) };
+    const e = { ...body, hash: entryHash(body) };
+    await redis.lset(k.entries, i, JSON.stringify(e));
+    prev = e.hash;
+  }
+  await redis.hset(k.head, 'hash', prev);
+  t.like(await log.verifyChain({ userId }), { valid: false, problem: 'unsigned' });
+  t.like((await log.page({ userId }, { limit: 5, cursor: null })).verdict, { valid: false, problem: 'unsigned' });
+});
