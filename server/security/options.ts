@@ -25,8 +25,12 @@ export interface SecurityLimits {
   githubReads: LimitRule;
   /** Per user: GET /api/github/repos/:owner/:repo/detect (reads and parses many repository files). */
   detect: LimitRule;
-  /** Per user: this many invalid Render keys within windowSec lock key setup for lockSec. */
-  invalidKeys: { maxInvalid: number; windowSec: number; lockSec: number };
+  /**
+   * Invalid Render keys within windowSec: the same key maxInvalid times locks that key for the user;
+   * maxInvalidPerUser invalid keys of any kind (default 4 × maxInvalid) lock key setup for the user.
+   * Both for lockSec; a key Render accepts clears the counts.
+   */
+  invalidKeys: { maxInvalid: number; windowSec: number; lockSec: number; maxInvalidPerUser?: number };
   /** Per IP: this many failed sign-ins within windowSec raise a security event. */
   failedSignIns: { threshold: number; windowSec: number };
   /** Per user: this many 404s on ids within windowSec raise a cross-tenant probe event. */
@@ -49,7 +53,9 @@ export interface SecurityLimits {
  *   otherwise grow Redis without bound (issue 11 part 4).
  * - GitHub reads: 600 per 10 min per user (the repo picker searches as you type, debounced);
  *   stack detection: 60 per 10 min per user (one detection reads up to a few dozen files).
- * - invalid keys: 5 within 15 min lock key setup for that user for 15 min (429 locked_out).
+ * - invalid keys: the same wrong key 5 times within 15 min locks that key for the user; 20 wrong keys
+ *   of any kind lock key setup for the user (guessing); each lock lasts 15 min (429 locked_out). A typo
+ *   of one key never blocks the correct one, and a verified key clears the counts.
  * - failed sign-ins: 5 from one IP within 15 min raise a security event (GitHub does the password
  *   checking; what we see is OAuth callbacks that fail, e.g. forged or replayed ones).
  * - 404 probes: 10 404s on resource ids within 10 min raise a cross-tenant probe event; a 404 on an
@@ -66,7 +72,7 @@ export const DEFAULT_LIMITS: SecurityLimits = {
   lifecycle: { points: 120, durationSec: 600 },
   githubReads: { points: 600, durationSec: 600 },
   detect: { points: 60, durationSec: 600 },
-  invalidKeys: { maxInvalid: 5, windowSec: 900, lockSec: 900 },
+  invalidKeys: { maxInvalid: 5, windowSec: 900, lockSec: 900, maxInvalidPerUser: 20 },
   failedSignIns: { threshold: 5, windowSec: 900 },
   notFoundProbes: { threshold: 10, windowSec: 600 },
 };

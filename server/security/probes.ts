@@ -1,4 +1,5 @@
 import type Koa from 'koa';
+import type { Redis } from 'ioredis';
 import type { RateLimiterRedis } from 'rate-limiter-flexible';
 import type { DeploymentStore } from '../deployments/store.js';
 import { getSession } from '../sessions/middleware.js';
@@ -15,8 +16,14 @@ const ID = /^[A-Za-z0-9_-]{1,64}$/;
  * a deployment id that exists but belongs to someone else is a probe at once (ids are random, so
  * holding one means it leaked), and many 404s on ids in a short window are a probe too (scanning,
  * or trying service ids against Render through our server).
+ *
+ * Aggregated: at most one event (one global audit entry, one alert) per user per window, written
+ * when the first probe of the window qualifies and carrying the count of 404s so far. A prober
+ * hammering someone else's id adds to a counter, not to the audit chain (issue 11 part 4).
  */
-export function createProbeDetector(opts: { counter: RateLimiterRedis; threshold: number; deployments: DeploymentStore; events: SecurityEvents }) {
+export function createProbeDetector(opts: {
+  counter: RateLimiterRedis; threshold: number; windowSec: number; deployments: DeploymentStore; events: SecurityEvents; redis: Redis; prefix: string;
+}) {
   return async (ctx: Koa.Context, resource: ProbedResource): Promise<void> => {
     const user = getSession(ctx)?.user;
     if (!user) return;
@@ -27,7 +34,9 @@ export function createProbeDetector(opts: { counter: RateLimiterRedis; threshold
       foreign = Boolean(rec && rec.userId !== user.id);
     }
     const count = await countOccurrence(opts.counter, `user:${user.id}`);
-    if (!foreign && count !== opts.threshold) return;
+    if (!foreign && count < opts.threshold) return;
+    const first = await opts.redis.set(`${opts.prefix}:rl:probe-reported:user:${user.id}`, '1', 'EX', opts.windowSec, 'NX');
+    if (first !== 'OK') return;
     // Global chain only: in the prober's own trail, "foreign_id" would confirm what the 404 hides.
     await opts.events.raise({
       type: 'cross_tenant_probe', userId: user.id, login: user.login, subject: `user:${user.id}`, outcome: 'denied', globalOnly: true,

@@ -2,6 +2,7 @@ import type Koa from 'koa';
 import type { AppDeps } from '../deps.js';
 import type { CreateAppOptions } from '../app.js';
 import { errors } from '../errors.js';
+import { fingerprint, type Keyring } from '../crypto/keyring.js';
 import { getSession } from '../sessions/middleware.js';
 import type { AuditLog } from '../audit/auditLog.js';
 import { requestDetail } from '../audit/fromRequest.js';
@@ -46,7 +47,7 @@ export function withSecurity(deps: AppDeps, opts: CreateAppOptions): SecurityWir
   const failedSignIns = limiter('signin-failed', { points: limits.failedSignIns.threshold, durationSec: limits.failedSignIns.windowSec });
   const probes = createProbeDetector({
     counter: limiter('not-found', { points: limits.notFoundProbes.threshold, durationSec: limits.notFoundProbes.windowSec }),
-    threshold: limits.notFoundProbes.threshold, deployments: deps.deployments, events,
+    threshold: limits.notFoundProbes.threshold, windowSec: limits.notFoundProbes.windowSec, deployments: deps.deployments, events, redis, prefix,
   });
 
 
@@ -60,11 +61,16 @@ export function withSecurity(deps: AppDeps, opts: CreateAppOptions): SecurityWir
   };
   const loginOf = (ctx: Koa.Context) => getSession(ctx)?.user?.login;
 
+  // The lock is checked before the key is sent to Render; the key's fingerprint (never the key) is
+  // kept on the request for the outcome hooks below.
   const lockGuard: Koa.Middleware = async (ctx, next) => {
-    const seconds = await lockout.lockedFor(getSession(ctx).user!.id);
-    if (seconds > 0) throw lockedOut(seconds);
+    const fp = attemptFingerprint(ctx, deps.keyring);
+    ctx.state.keyAttemptFp = fp;
+    const lock = await lockout.lockedFor(getSession(ctx).user!.id, fp);
+    if (lock.seconds > 0) throw lockedOut(lock.seconds, lock.scope, clock.now());
     await next();
   };
+  const fpOf = (ctx: Koa.Context) => (typeof ctx.state.keyAttemptFp === 'string' ? ctx.state.keyAttemptFp : 'unknown');
 
   const fingerprint = clientFingerprintGuard({
     refOf: (ctx) => deps.sessions.refOf(ctx.session!.externalKey as string),
@@ -105,6 +111,7 @@ export function withSecurity(deps: AppDeps, opts: CreateAppOptions): SecurityWir
       ...key,
       keyGuards: [lockGuard, ...(key.keyGuards ?? [])],
       async onKeySet(ctx, userId) {
+        await lockout.clear(userId, fpOf(ctx));
         await record(ctx, { userId, action: 'render_key_set', outcome: 'success' });
         await key.onKeySet?.(ctx, userId);
       },
@@ -112,11 +119,16 @@ export function withSecurity(deps: AppDeps, opts: CreateAppOptions): SecurityWir
         const login = loginOf(ctx);
         await events.raise({ type: 'invalid_render_key', action: 'render_key_invalid', outcome: 'failure', userId, login, subject: `user:${userId}`, detail: { ...requestDetail(ctx), reason } });
         await key.onKeyInvalid?.(ctx, userId, reason);
-        const { count, lockedForSec } = await lockout.recordInvalid(userId);
+        const { count, triesLeft, lockedForSec, scope } = await lockout.recordInvalid(userId, fpOf(ctx));
         if (lockedForSec > 0) {
           await events.raise({ type: 'render_key_lockout', userId, login, subject: `user:${userId}`, outcome: 'denied', detail: { ...requestDetail(ctx), count, retryAfterSec: lockedForSec } });
-          throw lockedOut(lockedForSec);
+          throw lockedOut(lockedForSec, scope, clock.now());
         }
+        const minutes = Math.ceil(limits.invalidKeys.lockSec / 60);
+        const left = `${triesLeft} more ${triesLeft === 1 ? 'try' : 'tries'} before key setup is locked for ${minutes} minute${minutes === 1 ? '' : 's'}.`;
+        throw errors.renderKeyInvalid(reason === 'forbidden'
+          ? `This Render API key is not allowed to list workspaces. Use a key with read access to your workspace. ${left}`
+          : `Render rejected this API key. Check that you copied the whole key and that it has not been revoked. ${left}`);
       },
       async onKeyCleared(ctx, userId, ref) {
         await record(ctx, { userId, action: 'render_key_cleared', outcome: 'success' });
@@ -155,7 +167,19 @@ export function withSecurity(deps: AppDeps, opts: CreateAppOptions): SecurityWir
   return { options, audit, events };
 }
 
-function lockedOut(seconds: number) {
+/** 429 locked_out that says what is locked, until when, and how long that is. */
+function lockedOut(seconds: number, scope: 'user' | 'key', now: number) {
   const minutes = Math.max(1, Math.ceil(seconds / 60));
-  return errors.locked(seconds, `Too many invalid Render API keys. Key setup is locked for your account; try again in ${minutes} minute${minutes === 1 ? '' : 's'}.`);
+  const until = new Date(now + seconds * 1000).toISOString().slice(11, 16);
+  const what = scope === 'key'
+    ? 'Render rejected this key too many times, so it is locked for your account'
+    : 'Too many invalid Render API keys were tried, so key setup is locked for your account';
+  return errors.locked(seconds, `${what} until ${until} UTC: try again in ${minutes} minute${minutes === 1 ? '' : 's'}.`);
+}
+
+/** The fingerprint of the key in a setup request body, or null when there is none to fingerprint. */
+function attemptFingerprint(ctx: Koa.Context, keyring: Keyring): string | null {
+  const body = ctx.request.body as { api_key?: unknown } | undefined;
+  const key = typeof body?.api_key === 'string' ? body.api_key.trim() : '';
+  return key ? fingerprint(key, keyring) : null;
 }

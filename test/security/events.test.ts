@@ -160,6 +160,34 @@ test.serial('cross-tenant probes: another user\'s deployment id at once, many un
   t.true((await audit.verifyChain('global')).valid);
 });
 
+// Issue 11 part 4: probes cannot be used to grow the global chain. However many 404s a user
+// causes in a window, they are one entry with a count; the counter and Redis stay small.
+test.serial('cross-tenant probes are aggregated: one audit entry per user per window, with a count', async (t) => {
+  const owner = stack.agent({ 'x-forwarded-for': freshIp() });
+  await stack.signIn(owner, 'owner2');
+  const ownerKey = `rnd_ownertwo${'o'.repeat(24)}`;
+  stack.render.addAccount({ apiKey: ownerKey });
+  t.is((await owner.post('/api/render/setup', { api_key: ownerKey })).status, 200);
+  addNodeRepo(stack, 'owner2', 'secret-app');
+  const dep = await owner.post('/api/render/deploy', { github_repo: 'owner2/secret-app', project_name: 'secret-app' });
+  t.is(dep.status, 202);
+
+  const hammer = stack.agent({ 'x-forwarded-for': freshIp() });
+  await stack.signIn(hammer, 'hammer');
+  const hammerKey = `rnd_hammer${'h'.repeat(24)}`;
+  stack.render.addAccount({ apiKey: hammerKey });
+  t.is((await hammer.post('/api/render/setup', { api_key: hammerKey })).status, 200);
+  const hammerId = (await hammer.get('/api/session')).json.user.id;
+  const globalBefore = Number(await stack.redis.client.hget(audit.keys('global').head, 'seq'));
+  for (let i = 0; i < 25; i++) t.is((await hammer.get(`/api/render/deployments/${dep.json.id}`)).status, 404);
+  for (let i = 0; i < 5; i++) t.is((await hammer.post(`/api/render/deployments/${dep.json.id}/cancel`)).status, 404);
+  const probes = (await globalEntries()).filter((e) => e.userId === hammerId && e.detail.securityEvent === 'cross_tenant_probe');
+  t.is(probes.length, 1, 'one entry for the window, not one per 404');
+  t.like(probes[0], { detail: { resource: 'deployment', reason: 'foreign_id', count: 1 } });
+  t.is(Number(await stack.redis.client.hget(audit.keys('global').head, 'seq')) - globalBefore, 1, 'the global chain grew by one entry');
+  t.false((await userEntries(hammer)).some((e) => e.action === 'security'));
+});
+
 test.serial('events module: one audit entry and one counter tick per event; alerts throttled per type and subject', async (t) => {
   const counted: string[] = [];
   const prefix = `${stack.redis.prefix}ev`;

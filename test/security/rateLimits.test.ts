@@ -18,7 +18,7 @@ test.before(async () => {
           keySetup: { points: 5, durationSec: 60 },
           deploys: { points: 2, durationSec: 60 },
           lifecycle: { points: 2, durationSec: 60 },
-          invalidKeys: { maxInvalid: 3, windowSec: 60, lockSec: 30 },
+          invalidKeys: { maxInvalid: 3, windowSec: 60, lockSec: 30, maxInvalidPerUser: 4 },
         },
       },
     },
@@ -75,20 +75,49 @@ test('key setup is limited per IP, counting every attempt', async (t) => {
   t.is((await elsewhere.post('/api/render/setup', { api_key: withKey('keyspammer2') })).status, 200);
 });
 
-test('repeated invalid Render keys lock key setup for that user (429 locked_out), even for a valid key', async (t) => {
-  const agent = await signedIn('guesser');
+// Lock-out (issue 12 part 5): counted per key fingerprint and user, so a typo retried locks only
+// that key; the correct key still works and clears the count; only a guessing-sized run of
+// different keys locks key setup for the user. Each answer says how many tries are left or when the lock lifts.
+// Serial: it counts Render /owners calls, which concurrent tests would add to.
+test.serial('a wrong key retried is locked for that user; the correct key still works and clears the count', async (t) => {
+  const agent = await signedIn('typist');
   const owners = () => stack.render.calls.filter((c) => c.route === '/owners').length;
-  for (let i = 0; i < 2; i++) {
-    const res = await agent.post('/api/render/setup', { api_key: `rnd_wrongguess${i}${'z'.repeat(20)}` });
+  const typo = `rnd_typo${'z'.repeat(24)}`;
+  const attempt = (apiKey: string) => { agent.defaults['x-forwarded-for'] = freshIp(); return agent.post('/api/render/setup', { api_key: apiKey }); };
+  const first = await attempt(typo);
+  t.is(first.status, 400);
+  t.is(first.json.error.code, 'render_key_invalid');
+  t.regex(first.json.error.message, /2 more tries before key setup is locked for 1 minute\./);
+  t.regex((await attempt(typo)).json.error.message, /1 more try before/);
+  const locked = await attempt(typo);
+  assert429(t, locked, 'locked_out', 30);
+  t.regex(locked.json.error.message, /locked for your account until \d\d:\d\d UTC: try again in 1 minute\./);
+  const before = owners();
+  assert429(t, await attempt(typo), 'locked_out', 30);
+  t.is(owners(), before, 'a locked key is not even sent to Render');
+
+  // The correct key is not refused because of the typo, and clears the counts.
+  t.is((await attempt(withKey('typist'))).status, 200);
+  t.true((await agent.get('/api/render/status')).json.configured);
+  t.regex((await attempt(`rnd_othertypo${'y'.repeat(20)}`)).json.error.message, /2 more tries/);
+});
+
+test('many different invalid keys lock key setup for the user (guessing), even for a valid key', async (t) => {
+  const agent = await signedIn('guesser');
+  const attempt = (apiKey: string) => { agent.defaults['x-forwarded-for'] = freshIp(); return agent.post('/api/render/setup', { api_key: apiKey }); };
+  for (let i = 0; i < 3; i++) {
+    const res = await attempt(`rnd_wrongguess${i}${'z'.repeat(20)}`);
     t.is(res.status, 400);
     t.is(res.json.error.code, 'render_key_invalid');
+    t.regex(res.json.error.message, new RegExp(`${[2, 2, 1][i]} more tr`), 'the smaller of the per-key and per-user allowance');
   }
-  assert429(t, await agent.post('/api/render/setup', { api_key: `rnd_wrongguess2${'z'.repeat(20)}` }), 'locked_out', 30);
-  const before = owners();
-  const locked = await agent.post('/api/render/setup', { api_key: withKey('guesser') });
+  const locked = await attempt(`rnd_wrongguess3${'z'.repeat(20)}`);
   assert429(t, locked, 'locked_out', 30);
-  t.regex(locked.json.error.message, /try again in \d+ minute/);
-  t.is(owners(), before, 'a locked user\'s key is not even sent to Render');
+  t.regex(locked.json.error.message, /key setup is locked for your account until \d\d:\d\d UTC: try again in 1 minute/);
+  const validKey = `rnd_guesservalid${'q'.repeat(20)}`;
+  const account = stack.render.addAccount({ apiKey: validKey });
+  assert429(t, await attempt(validKey), 'locked_out', 30);
+  t.is(stack.render.calls.filter((c) => c.accountId === account.id).length, 0, 'a locked user\'s key is not even sent to Render');
   t.false((await agent.get('/api/render/status')).json.configured);
 
   const other = await signedIn('honest');
