@@ -111,6 +111,7 @@ export function createApi(hooks = {}) {
     serviceAction: (id, action, body) => post(`/api/render/services/${enc(id)}/${action}`, body),
     deleteService: (id) => del(`/api/render/services/${enc(id)}`),
 
-    audit: ({ limit = 50, cursor = null } = {}) => get(`/api/audit?limit=${limit}${cursor ? `&cursor=${enc(cursor)}` : ''}`),
+    audit: ({ limit = 50, cursor = null, until = null } = {}) =>
+      get(`/api/audit?limit=${limit}${cursor ? `&cursor=${enc(cursor)}` : ''}${until ? `&until=${enc(until)}` : ''}`),
   };
 }

@@ -1,0 +1,113 @@
+import test from 'ava';
+import type { Browser } from 'playwright-core';
+import { launchChromium, newContext, screenshot } from './support/browser.js';
+import { startUiStack, type UiStack } from './support/uiStack.js';
+import { createAuditLog } from '../../server/audit/auditLog.js';
+import type { AuditInput } from '../../server/audit/types.js';
+import type { Clock } from '../../server/clock.js';
+
+// Issue 12 part 5: the audit page — one line per event, humane times, filters by kind and date,
+// "Load more" paging, and no unexplained hashes. Entries are written through the audit module
+// (older ones with a clock set to January), the page is driven in Chromium at 1280 px.
+
+let stack: UiStack;
+let browser: Browser;
+test.before(async () => {
+  [stack, browser] = await Promise.all([startUiStack(), launchChromium()]);
+});
+test.after.always(async () => {
+  await browser?.close();
+  await stack?.closeAll();
+});
+
+const USER_ID = 424_242;
+const LOGIN = 'auditor';
+
+function janClock(): Clock & { tick(): void } {
+  let now = Date.parse('2026-01-10T09:00:00Z');
+  return { now: () => now, tick: () => { now += 12 * 3_600_000; } } as Clock & { tick(): void };
+}
+
+/** A mix of everything the trail records, in the caller's chain. */
+function mixed(i: number): AuditInput {
+  const kinds: AuditInput[] = [
+    { userId: USER_ID, action: 'deploy_requested', outcome: 'success', detail: { deploymentId: `dpl-${String(i).padStart(20, '0')}`, ip: '203.0.113.7' } },
+    { userId: USER_ID, action: 'deploy_finished', outcome: 'success', detail: { deploymentId: `dpl-${String(i).padStart(20, '0')}`, status: 'live', durationMs: 83_000 } },
+    { userId: USER_ID, action: 'lifecycle', outcome: 'success', detail: { lifecycleAction: 'suspend', serviceId: `srv-${String(i).padStart(20, 'a')}`, ip: '203.0.113.7' } },
+    { userId: USER_ID, action: 'render_key_invalid', outcome: 'failure', detail: { reason: 'unauthorized', ip: '203.0.113.7', uaHash: 'c1a562e6f00dbeef' } },
+    { userId: USER_ID, action: 'security', outcome: 'denied', detail: { securityEvent: 'client_changed', uaHash: 'c1a562e6f00dbeef', ip: '198.51.100.4' } },
+    { userId: USER_ID, action: 'security', outcome: 'denied', detail: { securityEvent: 'render_key_lockout', count: 5, retryAfterSec: 900 } },
+  ];
+  return kinds[i % kinds.length]!;
+}
+
+test('audit page: one line per event, humane times, kind and date filters, Load more; screenshot at 1280 px', async (t) => {
+  t.timeout(120_000);
+  const deps = stack.web.deps;
+  // January history first (the chain's times only move forward), then today's.
+  const clock = janClock();
+  const january = createAuditLog({ redis: deps.redis, prefix: deps.config.redisPrefix, clock, keyring: deps.keyring });
+  for (let i = 0; i < 30; i++) { await january.append(mixed(i)); clock.tick(); }
+
+  const { page, problems } = await newContext(browser);
+  stack.github.addUser({ id: USER_ID, login: LOGIN, name: 'Audit Tester' });
+  stack.github.setAuthorizingUser(LOGIN);
+  await page.goto(stack.url + '/');
+  await page.getByTestId('sign-in').click();
+  await page.getByTestId('user-login').filter({ hasText: LOGIN }).waitFor();
+  for (let i = 0; i < 90; i++) await deps.audit.append(mixed(i));
+  // 30 (January) + 1 sign-in + 90 = 121 entries.
+
+  await page.goto(`${stack.url}/#/audit`);
+  const rows = page.getByTestId('audit-entry');
+  await rows.first().waitFor();
+  t.is(await rows.count(), 50, 'first page');
+  await page.getByTestId('audit-integrity').getByText('Integrity check passed').waitFor();
+
+  // One line per event at 1280 px: every row is a single text line high.
+  const heights = await rows.evaluateAll((els) => els.map((el) => el.getBoundingClientRect().height));
+  t.true(heights.every((hgt) => hgt < 44), `row heights ${[...new Set(heights)].join(', ')}`);
+
+  // Humane times and sentences; the fingerprint is labelled, and no bare hash appears anywhere.
+  t.regex(await rows.first().locator('time').innerText(), /^(just now|\d+ s ago|\d+ min ago)$/);
+  const text = await page.locator('main').innerText();
+  t.regex(text, /Deploy went live after 1 min 23 s/);
+  t.regex(text, /Suspended service srv-/);
+  t.regex(text, /Session ended: browser changed \(fingerprint c1a562e6\)/);
+  t.regex(text, /Key setup locked for 15 min after 5 rejected keys/);
+  t.regex(text, /Render API key rejected \(Render did not accept it\)/);
+  t.notRegex(text, /c1a562e6f00dbeef|(?<![-\w])[0-9a-f]{16,}/, 'no unexplained hashes (ids like srv-… are fine)');
+  t.notRegex(text, /deploy_finished|render_key_invalid|client_changed/, 'no raw action codes');
+
+  // Load more until everything is shown.
+  await page.getByTestId('audit-more').click();
+  await rows.nth(99).waitFor();
+  await page.getByTestId('audit-more').click();
+  await rows.nth(120).waitFor();
+  t.is(await rows.count(), 121);
+  t.true(await page.getByTestId('audit-more').isHidden());
+  t.is(await rows.last().getAttribute('data-seq'), '1');
+  t.regex(await rows.last().locator('time').innerText(), /2026/, 'old entries show their date');
+
+  // Kind filter: only security events.
+  await page.getByTestId('audit-kind').selectOption('security');
+  const actions = await rows.evaluateAll((els) => els.map((el) => (el as unknown as { dataset: { action: string } }).dataset.action));
+  t.true(actions.length > 0 && actions.every((a) => a === 'security'), actions.join(','));
+  t.regex(await page.getByRole('status').first().innerText(), /of 121 loaded events match/);
+  await page.getByTestId('audit-kind').selectOption('all');
+
+  // Date filter: entries on or before 15 January 2026 only (the server pages from that day).
+  await page.getByTestId('audit-until').fill('2026-01-15');
+  await page.getByTestId('audit-until').dispatchEvent('change');
+  await page.waitForFunction(() => (globalThis as any).document.querySelectorAll('[data-testid="audit-entry"]').length === 12);
+  const times = await rows.locator('time').evaluateAll((els) => els.map((el) => el.getAttribute('datetime') ?? ''));
+  t.true(times.every((iso) => iso < '2026-01-16'), times.join(','));
+  t.is(times[0], '2026-01-15T21:00:00.000Z');
+
+  await page.getByTestId('audit-until').fill('');
+  await page.getByTestId('audit-until').dispatchEvent('change');
+  await page.waitForFunction(() => (globalThis as any).document.querySelectorAll('[data-testid="audit-entry"]').length === 50);
+  await page.getByTestId('audit-until').blur();
+  await screenshot(page, 'audit-page-desktop');
+  t.deepEqual(problems, []);
+});
