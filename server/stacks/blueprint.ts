@@ -1,5 +1,5 @@
-import { parse } from 'yaml';
 import { z } from 'zod';
+import { blueprintServices } from './blueprintServices.js';
 import { STACKS, type DetectedStack, type StackName } from './types.js';
 
 // Just the fields we read from the repository's render.yaml; Render's own
@@ -14,19 +14,13 @@ const serviceSchema = z.object({
   staticPublishPath: z.string().optional(),
   dockerfilePath: z.string().optional(),
 });
-const blueprintSchema = z.object({ services: z.array(z.unknown()).optional() });
 
 /** The stack the blueprint's first web service declares, or null if it declares none we can use. */
 export function stackFromBlueprint(raw: string): DetectedStack | null {
-  let doc: unknown;
-  try {
-    doc = parse(raw);
-  } catch {
-    return null;
-  }
-  const bp = blueprintSchema.safeParse(doc);
-  if (!bp.success) return null;
-  for (const entry of bp.data.services ?? []) {
+  // Linear-time reader of the services block; null when the file is not plain block-style YAML.
+  const services = blueprintServices(raw);
+  for (const entry of services ?? []) {
+    if (entry === 'not a mapping') continue;
     const svc = serviceSchema.safeParse(entry);
     if (!svc.success || svc.data.type !== 'web') continue;
     const runtime = svc.data.runtime ?? svc.data.env;

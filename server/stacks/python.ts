@@ -32,10 +32,16 @@ function hasTomlTable(toml: string, name: string): boolean {
 const BEFORE_NAME = new Set(['"', "'", '[', ',']);
 const AFTER_NAME = new Set(['=', '<', '>', '~', '!', '[', ';', ',', '"', "'"]);
 
-/** Whether `name` appears as a whole dependency name on some line of `deps` (one indexOf scan per line). */
-export function uses(deps: string, name: string): boolean {
-  for (const { text, clipped } of linesOf(deps)) {
-    if (clipped) continue;
+/** The lines of dependency declarations worth searching: not blank, not too long to read. */
+export function dependencyLines(deps: string): string[] {
+  const out: string[] = [];
+  for (const { text, clipped } of linesOf(deps)) if (!clipped && text.trim() !== '') out.push(text);
+  return out;
+}
+
+/** Whether `name` appears as a whole dependency name on some line (one indexOf scan per line). */
+export function uses(lines: readonly string[], name: string): boolean {
+  for (const text of lines) {
     for (const at of occurrences(text, name)) {
       const before = text[at - 1];
       const after = text[at + name.length];
@@ -79,7 +85,7 @@ export const detectPython: Refiner = async (files, t) => {
   if (procfile) {
     return fromTemplate(t, `Python project (${inst.via}); starts with the Procfile web: command.`, { buildCommand: inst.build, startCommand: procfile });
   }
-  const deps = await dependencyText(files, pyproject);
+  const deps = dependencyLines(await dependencyText(files, pyproject));
   const missing = (server: string) => (uses(deps, server) ? '' : ` Add ${server} to your dependencies.`);
 
   if (has(files, 'manage.py') && uses(deps, 'django')) {

@@ -7,7 +7,7 @@ import test from 'ava';
 import fc from 'fast-check';
 import { procfileWeb } from '../../server/stacks/procfile.js';
 import { gemfileGems } from '../../server/stacks/ruby.js';
-import { djangoProject, uses } from '../../server/stacks/python.js';
+import { dependencyLines, djangoProject, uses } from '../../server/stacks/python.js';
 import { mixUsesPhoenix } from '../../server/stacks/elixir.js';
 import { linesOf, MAX_LINE_CHARS } from '../../server/stacks/lines.js';
 import { StackDetectionError } from '../../server/stacks/types.js';
@@ -41,7 +41,7 @@ test('gemfileGems equals /^\\s*gem\\s+[\'"]name[\'"]/m on one-line-per-gem Gemfi
 test('uses() equals the dependency-name regex', (t) => {
   const old = (deps: string, name: string) => new RegExp(`(^|[\\s"'\\[,])${name}([\\s=<>~!\\[;,"']|$)`, 'm').test(deps);
   fc.assert(fc.property(textOf(['django', 'gunicorn', 'x', ' ', '\n', '"', "'", '[', ',', '=', '>', ';', '.', '-', '_']), (text) => {
-    for (const name of ['django', 'gunicorn']) t.is(uses(text, name), old(text, name), `${name} in ${JSON.stringify(text)}`);
+    for (const name of ['django', 'gunicorn']) t.is(uses(dependencyLines(text), name), old(text, name), `${name} in ${JSON.stringify(text)}`);
   }), RUNS);
 });
 

@@ -1,0 +1,210 @@
+import { parse } from 'yaml';
+import { linesOf } from './lines.js';
+
+/**
+ * The `services:` entries of a render.yaml, read line by line in linear time: for each entry, the
+ * few scalar fields detection uses. Render's own POST /blueprints/validate judges the whole file; this
+ * only has to find the web service, and must never stall on a hostile file (a general YAML parser
+ * took seconds on 256 KiB of blank lines, nested brackets or distinct keys).
+ *
+ * It reads the block style Render documents (docs/render-api.md, "Blueprint files"): a top-level
+ * `services:` sequence of mappings, one `key: value` per line. Values may be plain, quoted or block
+ * scalars; the yaml package only ever sees one such value (a few bounded lines). Anything else it
+ * meets on the way (flow collections, anchors and aliases, tags, merge keys, duplicate keys, several
+ * documents, tabs as indentation, lines over MAX_LINE_CHARS) makes the answer `null`: "not readable
+ * here", and detection falls back to the repository's other files, as for invalid YAML.
+ */
+export type BlueprintEntry = Record<string, unknown> | 'not a mapping';
+
+const FIELDS = new Set(['type', 'name', 'runtime', 'env', 'buildCommand', 'startCommand', 'staticPublishPath', 'dockerfilePath']);
+// A value starting with one of these is a collection, alias, anchor, tag or reserved: not read here.
+const UNSUPPORTED_START = new Set(['[', '{', '&', '*', '!', '%', '@', '`']);
+
+class Unreadable extends Error {}
+function unreadable(): never {
+  throw new Unreadable();
+}
+
+interface PendingValue { key: string; keyIndent: number; first: string; more: string[] }
+
+/** The entries of the top-level services sequence ([] when there is none), or null when not readable here. */
+export function blueprintServices(raw: string): BlueprintEntry[] | null {
+  try {
+    return readServices(raw);
+  } catch (err) {
+    if (err instanceof Unreadable) return null;
+    throw err;
+  }
+}
+
+function readServices(raw: string): BlueprintEntry[] {
+  const entries: BlueprintEntry[] = [];
+  const topKeys = new Set<string>();
+  let inServices = false;
+  let seqIndent = -1; // column of the services' "-", once seen
+  let item: { fields: Record<string, unknown>; keys: Set<string>; keyIndent: number } | 'not a mapping' | null = null;
+  let pending: PendingValue | null = null;
+  let started = false;
+
+  const finishItem = () => {
+    if (pending && item && item !== 'not a mapping') item.fields[pending.key] = scalarValue(pending);
+    pending = null;
+    // "-" with nothing under it is a null entry.
+    if (item) entries.push(item === 'not a mapping' || item.keyIndent === -1 ? 'not a mapping' : item.fields);
+    item = null;
+  };
+
+  for (const { text: line, clipped } of linesOf(raw)) {
+    if (clipped) unreadable();
+    let indent = 0;
+    while (line[indent] === ' ') indent++;
+    const rest = line.slice(indent);
+    const blank = rest.trim() === '';
+    if (pending) {
+      if (blank || indent > pending.keyIndent) { pending.more.push(line.slice(pending.keyIndent)); continue; }
+      if (item && item !== 'not a mapping') item.fields[pending.key] = scalarValue(pending);
+      pending = null;
+    }
+    if (blank || rest.startsWith('#')) continue;
+    if (rest.startsWith('\t')) unreadable(); // tabs are not YAML indentation
+    if (indent === 0 && (rest === '---' || rest.startsWith('--- ') || rest === '...' || rest.startsWith('%'))) {
+      if (started || rest !== '---' && !rest.startsWith('%')) unreadable(); // a second document, or content after a marker
+      continue;
+    }
+    started = true;
+
+    if (inServices && indent === 0 && !isDash(rest)) {
+      finishItem();
+      inServices = false;
+    }
+    if (!inServices) {
+      if (indent > 0 || isDash(rest)) continue; // inside another top-level key's value
+      const { key, value } = keyLine(rest);
+      if (topKeys.has(key)) unreadable();
+      topKeys.add(key);
+      if (key !== 'services') continue;
+      if (value === '[]') continue; // no services
+      if (value !== '') unreadable(); // flow style or an alias
+      inServices = true;
+      continue;
+    }
+
+    if (isDash(rest) && (seqIndent === -1 || indent === seqIndent)) {
+      finishItem();
+      seqIndent = indent;
+      const content = rest.slice(1).trimStart();
+      const keyIndent = indent + (rest.length - content.length);
+      if (content === '' || content.startsWith('#')) { item = { fields: {}, keys: new Set(), keyIndent: -1 }; continue; }
+      if (UNSUPPORTED_START.has(content[0]!) || isDash(content) || content.startsWith('? ')) unreadable();
+      if (!looksLikeKey(content)) {
+        if (content.includes(':')) unreadable(); // a key we do not read plainly ("<<", quoted…)
+        item = 'not a mapping';
+        continue;
+      }
+      item = { fields: {}, keys: new Set(), keyIndent };
+      pending = readKey(item, content, keyIndent);
+      continue;
+    }
+    if (seqIndent === -1 || indent <= seqIndent || !item) unreadable(); // services is not a block sequence
+    if (item === 'not a mapping') continue;
+    if (item.keyIndent === -1) item.keyIndent = indent; // "-" alone, keys on the next lines
+    if (indent > item.keyIndent) continue; // nested in a field we do not read (envVars, disk, …)
+    if (indent < item.keyIndent) unreadable();
+    pending = readKey(item, rest, indent);
+  }
+  finishItem();
+  return entries;
+}
+
+/** Records `key:` in the item; returns the pending value when it is a field we read. */
+function readKey(item: { keys: Set<string> }, text: string, keyIndent: number): PendingValue | null {
+  const { key, value } = keyLine(text);
+  if (item.keys.has(key)) unreadable(); // duplicate keys are invalid YAML
+  item.keys.add(key);
+  return FIELDS.has(key) ? { key, keyIndent, first: value, more: [] } : null;
+}
+
+const isDash = (text: string) => text === '-' || text.startsWith('- ');
+
+function looksLikeKey(text: string): boolean {
+  const colon = text.indexOf(':');
+  return colon > 0 && (colon === text.length - 1 || text[colon + 1] === ' ') && isPlainKey(text.slice(0, colon));
+}
+
+/** `key: value` → the key and the value text (comment and spaces trimmed); anything else is unreadable. */
+function keyLine(text: string): { key: string; value: string } {
+  if (!looksLikeKey(text)) unreadable();
+  const colon = text.indexOf(':');
+  return { key: text.slice(0, colon), value: withoutComment(text.slice(colon + 1)).trim() };
+}
+
+function isPlainKey(key: string): boolean {
+  for (const ch of key) {
+    if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch === '_' || ch === '-' || ch === '.')) return false;
+  }
+  return true;
+}
+
+/** A plain value without its ` # comment` (quoted values are left alone: the yaml package reads them). */
+function withoutComment(value: string): string {
+  const trimmed = value.trimStart();
+  if (trimmed.startsWith('"') || trimmed.startsWith("'")) return value;
+  if (trimmed.startsWith('#')) return '';
+  const hash = value.indexOf(' #');
+  return hash === -1 ? value : value.slice(0, hash);
+}
+
+/** One field's value: a plain one-line string directly; anything else through the yaml package, one value only. */
+function scalarValue(v: PendingValue): unknown {
+  const more = v.more.filter((l) => l.trim() !== '');
+  const first = v.first;
+  if (first === '' && more.length === 0) return null;
+  if (first === '' || UNSUPPORTED_START.has(first[0]!)) unreadable(); // a nested collection, alias, tag…
+  const quoted = first[0] === '"' || first[0] === "'";
+  const block = first[0] === '|' || first[0] === '>';
+  if (!quoted && !block) {
+    // A plain scalar: its continuation lines must not be structure, or yaml would parse a whole tree.
+    for (const l of more) {
+      const t = l.trim();
+      if (t.startsWith('#') || isDash(t) || t.startsWith('? ') || t.includes(': ') || t.endsWith(':') || t.includes(' #')) unreadable();
+    }
+    if (more.length === 0 && isPlainString(first)) return first;
+  }
+  if (quoted && !quoteClosesCleanly(first, v.more)) unreadable();
+  let doc: unknown;
+  try {
+    doc = parse(`v: ${first}\n${v.more.join('\n')}`, { uniqueKeys: false, maxAliasCount: 0 });
+  } catch {
+    unreadable();
+  }
+  return doc && typeof doc === 'object' && 'v' in doc ? (doc as { v: unknown }).v : unreadable();
+}
+
+// The YAML 1.2 core schema reads these as null, booleans or numbers, not strings.
+const NOT_STRINGS = new Set(['~', 'null', 'Null', 'NULL', 'true', 'True', 'TRUE', 'false', 'False', 'FALSE']);
+
+/** A one-line plain value that is certainly a string (anything that could be a number goes to yaml). */
+function isPlainString(value: string): boolean {
+  const c = value[0]!;
+  if (NOT_STRINGS.has(value) || (c >= '0' && c <= '9') || c === '-' || c === '+' || c === '.' || c === '?' || c === ':' || c === '#') return false;
+  return !value.includes(': ') && !value.endsWith(':');
+}
+
+/** Whether a quoted value's closing quote is followed only by spaces or a comment (then yaml reads one scalar). */
+function quoteClosesCleanly(first: string, more: string[]): boolean {
+  const text = [first, ...more].join('\n');
+  const quote = text[0];
+  let i = 1;
+  while (i < text.length) {
+    const ch = text[i];
+    if (quote === '"' && ch === '\\') { i += 2; continue; }
+    if (ch === quote) {
+      if (quote === "'" && text[i + 1] === "'") { i += 2; continue; }
+      break;
+    }
+    i++;
+  }
+  if (i >= text.length) return false;
+  const after = text.slice(i + 1).trim();
+  return after === '' || (after.startsWith('#') && !after.includes('\n'));
+}
