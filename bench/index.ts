@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: the orchestrator's performance, measured in one run against baselines measured in
  * the same run (bare Koa, raw BullMQ), on a private redis-server and the simulators. Prints a table and
- * writes bench/results/latest.json. BENCH_ONLY=api,services,pipeline,scale,sessions,logs runs a subset;
+ * writes bench/results/latest.json. BENCH_ONLY=api,services,pipeline,scale,sessions,logs,detect runs a subset;
  * BENCH_CPU_PROF=<dir> writes .cpuprofile files of every web/worker child.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -15,9 +15,10 @@ import { runPipeline } from './scenarios/pipeline.js';
 import { runScale } from './scenarios/scale.js';
 import { runSessions } from './scenarios/sessions.js';
 import { runLogTail } from './scenarios/logTail.js';
+import { runDetect } from './scenarios/detect.js';
 import { buildTable, printTable } from './lib/report.js';
 
-const SCENARIOS = ['sessions', 'api', 'services', 'pipeline', 'scale', 'logs'] as const;
+const SCENARIOS = ['sessions', 'api', 'services', 'pipeline', 'scale', 'logs', 'detect'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
 const only = new Set((process.env.BENCH_ONLY ?? SCENARIOS.join(',')).split(',').map((s) => s.trim()).filter(Boolean));
@@ -75,6 +76,7 @@ try {
   await run('api', () => runApi(bench, { connections: 50, warmupS: 2, durationS: 8, users: 50 }));
   await run('services', () => runServices(bench, { users: 200, pollEveryMs: 1_000, durationS: 20, renderLatencyMs: 80, servicesPerUser: 3 }));
   await run('pipeline', () => runPipeline(bench, { concurrency: 50, burst: 200, rate: 50, sustainS: 10, noopJobs: 5_000, fairnessBurst: 200 }));
+  await run('detect', () => runDetect({ runs: 7 }));
   await run('scale', () => runScale(bench, { tenants: 500, deploysPerTenant: 10, holdSeconds: 20, minDeploySeconds: 60, timeoutS: 110 }));
   await run('logs', () => runLogTail(bench, { clients: 100, windowS: 30, warmupS: 4 }));
 } catch (err) {

@@ -4,6 +4,7 @@ import type { PipelineResult } from '../scenarios/pipeline.js';
 import type { ScaleResult } from '../scenarios/scale.js';
 import type { SessionsResult } from '../scenarios/sessions.js';
 import type { LogTailResult } from '../scenarios/logTail.js';
+import type { DetectResult } from '../scenarios/detect.js';
 
 export interface Row {
   metric: string;
@@ -106,6 +107,15 @@ export function buildTable(results: Record<string, unknown>): Row[] {
       metric: `log tail fan-out: ${l.clients} SSE clients on one deployment (${l.windowS} s)`,
       value: `Render log calls ${fmt(l.manyClientsPerMin)}/min vs ${fmt(l.oneClientPerMin)}/min for one client; every tab got ${l.linesReceived.min === l.linesAppended ? 'all' : `${l.linesReceived.min}–${l.linesReceived.max} of`} ${l.linesAppended} new lines${l.renderRateLimited ? `; ${l.renderRateLimited} 429s` : ''}`,
       target: 'equal', verdict: verdict(l.manyClientsPerMin <= l.oneClientPerMin + slack && l.linesReceived.min === l.linesAppended && l.renderRateLimited === 0),
+    });
+  }
+
+  if (!failed('detect')) {
+    const d = results.detect as DetectResult;
+    rows.push({
+      metric: 'stack detection, worst adversarial 256 KiB file',
+      value: `${fmt(d.worst.cpuMsMedian, 2)} ms CPU (wall ${fmt(d.worst.wallMsMedian, 2)} ms), median of ${d.runs}: ${d.worst.name}; ${d.files} files`,
+      target: '< 50 ms', verdict: verdict(d.worst.cpuMsMedian < 50),
     });
   }
 

@@ -1,0 +1,97 @@
+/**
+ * Hostile repository files at the 256 KiB read limit, shared by test/security/adversarial-files.test.ts
+ * and the bench's "stack detection, worst adversarial 256 KiB file" row. Each case names the files a
+ * repository root holds and what detection must answer for it: every case is a real repository shape
+ * (a manifest the detector reads) padded with the input that made a backtracking parser stall.
+ */
+import type { DetectedStack } from '../../server/stacks/detect.js';
+
+/** The GitHub client refuses files above this; every padded file here is exactly this long (ASCII). */
+export const LIMIT = 256 * 1024;
+
+export interface AdversarialCase {
+  name: string;
+  files: Record<string, string>;
+  /** Fields the detected stack must have, or the message the StackDetectionError must match. */
+  expect: Partial<DetectedStack> | { error: RegExp };
+}
+
+/**
+ * `head`, then `pad` characters, then whole `unit`s, then `tail`: exactly LIMIT characters. The pad
+ * (default a space) makes up what whole units cannot, so every unit stays intact (valid JSON, YAML).
+ */
+export function fill(head: string, unit: string, tail = '', pad = ' '): string {
+  const room = LIMIT - head.length - tail.length;
+  if (room < 0) throw new Error('fill: head and tail exceed the limit');
+  const units = Math.floor(room / unit.length);
+  return head + pad.repeat(room - units * unit.length) + unit.repeat(units) + tail;
+}
+
+const startScript = JSON.stringify({ scripts: { start: 'node server.js' } });
+
+/** YAML "billion laughs": each level aliases the previous one ten times. */
+function billionLaughs(): string {
+  let doc = 'a0: &a0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n';
+  for (let i = 1; i <= 9; i++) doc += `a${i}: &a${i} [${Array.from({ length: 10 }, () => `*a${i - 1}`).join(',')}]\n`;
+  return fill(`${doc}services:\n  - type: web\n    runtime: node\n    buildCommand: npm ci\n    startCommand: node lol.js\n    x: *a9\n`, '#');
+}
+
+/** One alias used as often as fits: every use re-expands the anchored collection. */
+function aliasFlood(): string {
+  const head = 'x: &x [' + Array.from({ length: 2_000 }, () => '"lol"').join(',') + ']\ny: [';
+  return fill(head, '*x,', '*x]\n');
+}
+
+export const ADVERSARIAL_CASES: AdversarialCase[] = [
+  // The two stalls the issue reported, at full size.
+  { name: 'Procfile: one 256 KiB web: line that never ends cleanly', files: { Procfile: fill('web: a', ' ', '\rx'), 'package.json': startScript }, expect: { error: /Procfile web: line is longer than/ } },
+  { name: 'Procfile: 256 KiB of whitespace on one line', files: { Procfile: fill('', ' \t'), 'package.json': startScript }, expect: { stack: 'node', startCommand: 'npm start' } },
+  { name: 'Procfile: 256 KiB of blank lines, web: last', files: { Procfile: fill('', '\n', '\nweb: node web.js\n'), 'package.json': startScript }, expect: { stack: 'node', startCommand: 'node web.js' } },
+  { name: 'Procfile: a long worker line does not hide web:', files: { Procfile: fill('worker: ', 'x', '\nweb: bin/web\n'), 'package.json': startScript }, expect: { startCommand: 'bin/web' } },
+  { name: 'Gemfile: 256 KiB of blank lines', files: { Gemfile: fill('', '\n') }, expect: { stack: 'ruby', startCommand: 'bundle exec puma' } },
+  { name: 'Gemfile: one line of spaces, then rails', files: { Gemfile: fill('', ' ', '\ngem "rails", "~> 8.0"\n') }, expect: { stack: 'ruby', startCommand: 'bundle exec puma -C config/puma.rb' } },
+  { name: 'Gemfile: gem with whitespace and no quote, repeated', files: { Gemfile: fill('', 'gem \t \n', "gem 'puma'\n") }, expect: { stack: 'ruby', startCommand: 'bundle exec puma' } },
+  // JSON.
+  { name: 'package.json: 128 Ki nested brackets', files: { 'package.json': `{"scripts":{"start":"node ."},"x":${'['.repeat(LIMIT / 2 - 20)}${']'.repeat(LIMIT / 2 - 20)}}`.padEnd(LIMIT, ' ') }, expect: { stack: 'node', startCommand: 'npm start' } },
+  { name: 'package.json: thousands of dependencies, build only', files: { 'package.json': fill('{"scripts":{"build":"vite build"},"dependencies":{', '"d0000000":"1",', '"vite":"7"}}'), 'index.html': '' }, expect: { stack: 'static', publishPath: 'dist' } },
+  { name: 'package.json: dependencies as a huge array', files: { 'package.json': fill('{"scripts":{"build":"x"},"dependencies":[', '0,', '0]}') }, expect: { stack: 'static', publishPath: 'dist' } },
+  { name: 'package.json: a 256 KiB "main"', files: { 'package.json': fill('{"main":"', 'a', '"}') }, expect: { error: /no start script/ } },
+  { name: 'package.json: unclosed brackets', files: { 'package.json': fill('', '[{') }, expect: { error: /package\.json is not valid JSON/ } },
+  // Python.
+  { name: 'requirements.txt: names glued together', files: { 'requirements.txt': fill('', 'djangofastapigunicorn'), 'app.py': '' }, expect: { stack: 'python', startCommand: 'gunicorn app:app' } },
+  { name: 'requirements.txt: blank lines, fastapi last', files: { 'requirements.txt': fill('', '\r\n', '\nfastapi\nuvicorn\n'), 'main.py': '' }, expect: { startCommand: 'uvicorn main:app --host 0.0.0.0 --port $PORT' } },
+  { name: 'pyproject.toml: huge TOML, poetry last', files: { 'pyproject.toml': fill('[project]\nname = "x"\n', '[tool.x]\nk = "v"\n', '[tool.poetry]\nname = "x"\n'), 'main.py': '' }, expect: { buildCommand: 'poetry install --no-root' } },
+  { name: 'manage.py: settings module name never closes', files: { 'requirements.txt': 'django\ngunicorn\n', 'manage.py': fill('', "'DJANGO_SETTINGS_MODULE' ,  '", "\nos.environ.setdefault('DJANGO_SETTINGS_MODULE', 'mysite.settings')\n") }, expect: { startCommand: 'gunicorn mysite.wsgi:application' } },
+  { name: 'manage.py: whitespace after the key', files: { 'requirements.txt': 'django\n', 'manage.py': fill('"DJANGO_SETTINGS_MODULE"', ' \n') }, expect: { startCommand: 'gunicorn config.wsgi:application' } },
+  // Go, Rust, Elixir, Docker.
+  { name: 'go.mod: 256 KiB of requires', files: { 'go.mod': fill('module example.com/app\n\ngo 1.23\n\nrequire (\n', '\texample.com/dep v1.0.0\n', ')\n') }, expect: { stack: 'go', startCommand: './app' } },
+  { name: 'Cargo.toml: nested brackets on one line', files: { 'Cargo.toml': fill('[package]\nname = "svc"\n', '[') }, expect: { stack: 'rust', startCommand: './target/release/svc' } },
+  { name: 'Cargo.toml: blank lines and spaces, [[bin]] last', files: { 'Cargo.toml': fill('[package]\nname = "lib"\n', ' \n', '[[bin]]\nname = "server"\n') }, expect: { startCommand: './target/release/server' } },
+  { name: 'Cargo.toml: a table header that never closes', files: { 'Cargo.toml': fill('[package]\nname = "svc"\n[ ', 'a.b-', '\n') }, expect: { startCommand: './target/release/svc' } },
+  { name: 'mix.exs: braces and whitespace, phoenix last', files: { 'mix.exs': fill('defmodule App.MixProject do\n', '{ \n', '\n{:phoenix, "~> 1.7"}\n') }, expect: { stack: 'elixir', startCommand: 'MIX_ENV=prod mix phx.server' } },
+  { name: 'mix.exs: :phoenix without a comma, repeated', files: { 'mix.exs': fill('', '{ :phoenix ') }, expect: { stack: 'elixir', startCommand: 'MIX_ENV=prod mix run --no-halt' } },
+  { name: 'Dockerfile: 256 KiB of RUN lines', files: { Dockerfile: fill('FROM node:24\n', 'RUN true\n') }, expect: { stack: 'docker', dockerfilePath: './Dockerfile' } },
+  // YAML (render.yaml is parsed by the yaml package, with its alias and depth limits).
+  { name: 'render.yaml: billion laughs', files: { 'render.yaml': billionLaughs(), 'package.json': startScript }, expect: { stack: 'node', startCommand: 'npm start' } },
+  { name: 'render.yaml: one alias used thousands of times', files: { 'render.yaml': aliasFlood(), 'package.json': startScript }, expect: { stack: 'node', startCommand: 'npm start' } },
+  { name: 'render.yaml: 128 Ki nested flow brackets', files: { 'render.yaml': `${'['.repeat(LIMIT / 2)}${']'.repeat(LIMIT / 2)}`, 'package.json': startScript }, expect: { stack: 'node', startCommand: 'npm start' } },
+  { name: 'render.yaml: deeply indented block mappings', files: { 'render.yaml': deepBlock(), 'package.json': startScript }, expect: { stack: 'node', startCommand: 'npm start' } },
+  { name: 'render.yaml: thousands of services, web last', files: { 'render.yaml': fill('services:\n', '  - type: worker\n    name: w\n', '  - type: web\n    runtime: python\n    buildCommand: pip install .\n    startCommand: gunicorn app:app\n', '\n') }, expect: { stack: 'python', startCommand: 'gunicorn app:app' } },
+  { name: 'render.yaml: 256 KiB of blank lines', files: { 'render.yaml': fill('', '\n'), 'package.json': startScript }, expect: { stack: 'node', startCommand: 'npm start' } },
+  { name: 'render.yaml: one 256 KiB plain scalar', files: { 'render.yaml': fill('services: ', 'a '), 'package.json': startScript }, expect: { stack: 'node', startCommand: 'npm start' } },
+  { name: 'render.yaml: huge flat map', files: { 'render.yaml': distinctKeys(), 'package.json': startScript }, expect: { stack: 'node', startCommand: 'npm start' } },
+];
+
+/** As many distinct top-level keys as fit (a general YAML parser compares each new key with all before it). */
+function distinctKeys(): string {
+  let doc = '';
+  for (let i = 0; doc.length < LIMIT - 32; i++) doc += `k${i.toString(36).padStart(6, '0')}: v\n`;
+  return doc.slice(0, doc.lastIndexOf('\n', LIMIT - 1) + 1).padEnd(LIMIT, '\n');
+}
+
+/** Mappings nested as deep as 256 KiB of indentation allows. */
+function deepBlock(): string {
+  let doc = '';
+  for (let depth = 0; doc.length < LIMIT - 2_000; depth++) doc += `${' '.repeat(depth)}k:\n`;
+  return doc.padEnd(LIMIT, '#');
+}
