@@ -122,7 +122,7 @@ export async function startGitHubSimulator(opts: GitHubSimulatorOptions = {}): P
   let server: Server | null = null;
   let origin: string;
   if (opts.mount) {
-    origin = opts.mount.publicUrl.replace(/\/+$/, '');
+    origin = withoutTrailingSlashes(opts.mount.publicUrl);
   } else {
     const listening = createServer(handle);
     await new Promise<void>((resolve, reject) => {
