@@ -30,7 +30,7 @@ export const errors = {
   rateLimited: (retryAfterSeconds: number, message = 'Too many requests. Try again later.') =>
     new AppError(429, 'rate_limited', message, { 'Retry-After': String(Math.max(1, Math.ceil(retryAfterSeconds))) }),
   renderKeyMissing: () => new AppError(400, 'render_key_missing', 'Connect your Render API key first (Settings → Render API key).'),
-  renderKeyInvalid: (message = 'Render rejected this API key. Check that you copied the whole key (it starts with rnd_) and that it has not been revoked, then try again.') =>
+  renderKeyInvalid: (message = 'Render rejected this API key. Check that you copied the whole key and that it has not been revoked, then try again.') =>
     new AppError(400, 'render_key_invalid', message),
   renderUnavailable: (message = 'Render did not answer. Nothing was saved; try again in a minute.') =>
     new AppError(503, 'render_unavailable', message, { 'Retry-After': '30' }),

@@ -12,7 +12,13 @@ const BRANCH = /^(?!\/)(?!.*\/\/)(?!.*\.\.)(?!.*@\{)(?!.*\.lock$)(?!.*\/$)[A-Za-
 const ENV_KEY = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
 const OWNER_ID = /^(tea|usr|own)-[0-9a-z]{20}$/;
 
-const envVar = z.object({ key: z.string().regex(ENV_KEY, 'env var names are letters, digits and _, not starting with a digit'), value: z.string().max(32_768) }).strict();
+/**
+ * Per value, in UTF-8 bytes: well below the 64 KB body limit, so one big value is a validation error
+ * on that field (env_vars.N.value) rather than "request body too large" (the form checks the same).
+ */
+export const ENV_VALUE_MAX_BYTES = 16 * 1024;
+const envValue = z.string().refine((v) => Buffer.byteLength(v, 'utf8') <= ENV_VALUE_MAX_BYTES, 'This value is larger than 16 KB, the most a variable can hold here.');
+const envVar = z.object({ key: z.string().regex(ENV_KEY, 'env var names are letters, digits and _, not starting with a digit'), value: envValue }).strict();
 
 export const DeployBody = z.object({
   github_repo: z.string().trim().regex(REPO, 'github_repo must look like owner/name'),
@@ -23,7 +29,7 @@ export const DeployBody = z.object({
   plan: z.enum(RENDER_PLANS).default('starter'),
   env_vars: z.union([
     z.array(envVar).max(100),
-    z.record(z.string().regex(ENV_KEY, 'env var names are letters, digits and _, not starting with a digit'), z.string().max(32_768)),
+    z.record(z.string().regex(ENV_KEY, 'env var names are letters, digits and _, not starting with a digit'), envValue),
   ]).optional(),
   build_command: z.string().trim().min(1).max(1_000).optional(),
   start_command: z.string().trim().min(1).max(1_000).optional(),

@@ -64,7 +64,7 @@ export function errorHandler(): Middleware {
       if (known) {
         ctx.status = known.status;
         for (const [k, v] of Object.entries(known.headers)) ctx.set(k, v);
-        ctx.body = { error: { code: known.code, message: known.message } };
+        ctx.body = { error: { code: known.code, message: known.message, ...fieldOf(known.details) } };
         if (known.status >= 500) ctx.state.log?.warn({ errorCode: known.code }, known.message);
         return;
       }
@@ -73,6 +73,12 @@ export function errorHandler(): Middleware {
       ctx.body = { error: { code: 'internal_error', message: `Something went wrong on our side. Reference: ${ctx.state.requestId ?? 'n/a'}` } };
     }
   };
+}
+
+/** A validation error names the field it is about (`field`), so a form can show it there. */
+function fieldOf(details: unknown): { field?: string } {
+  const field = (details as { field?: unknown } | undefined)?.field;
+  return typeof field === 'string' ? { field } : {};
 }
 
 /** Keep only name, message and stack: never an error's attached request config (it can carry headers). */

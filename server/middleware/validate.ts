@@ -16,11 +16,30 @@ function describe(issues: z.core.$ZodIssue[]): string {
   }).join('; ');
 }
 
+/** The first problem's field path (env_vars.3.value), so a form can put the message on that field. */
+function firstField(issues: z.core.$ZodIssue[]): { field: string } | undefined {
+  const path = issues[0]?.path ?? [];
+  return path.length ? { field: path.map(fieldName).join('.') } : undefined;
+}
+
+export interface ValidateOptions {
+  /**
+   * 'as-written': the schema's messages are sentences for people (a form shows them under its field):
+   * the first one only, without the "field: " prefix. Default: every problem, prefixed with its field.
+   */
+  messages?: 'as-written' | 'prefixed';
+}
+
 /** Validate the JSON body with zod; the parsed value lands in ctx.state.body. Bad input → 400, nothing changed. */
-export function validateBody<S extends z.ZodType>(schema: S): Middleware {
+export function validateBody<S extends z.ZodType>(schema: S, opts: ValidateOptions = {}): Middleware {
   return async (ctx, next) => {
     const parsed = schema.safeParse(ctx.request.body ?? {});
-    if (!parsed.success) throw errors.validation(describe(parsed.error.issues));
+    if (!parsed.success) {
+      const { issues } = parsed.error;
+      const first = issues[0];
+      const message = opts.messages === 'as-written' && first && first.code !== 'unrecognized_keys' ? first.message : describe(issues);
+      throw errors.validation(message, firstField(issues));
+    }
     ctx.state.body = parsed.data;
     await next();
   };

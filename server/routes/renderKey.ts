@@ -12,11 +12,18 @@ import { createRenderClient } from '../render/client.js';
 import { RenderApiError } from '../render/errors.js';
 import type { RenderOwner } from '../sessions/types.js';
 
+// Messages are shown under the key field as written (one at a time), so each says what is wrong with
+// what was pasted: "keys start with rnd_" only for a key that does not.
+const RENDER_KEY_SHAPE = /^rnd_[A-Za-z0-9_-]{8,}$/;
 const SetupBody = z.object({
-  api_key: z.string().trim()
-    .min(1, 'api_key is required')
-    .max(200, 'api_key is too long to be a Render API key')
-    .regex(/^rnd_[A-Za-z0-9_-]{8,}$/, 'That does not look like a Render API key: keys start with rnd_ (Render Dashboard → Account Settings → API Keys)'),
+  api_key: z.string({ error: (issue) => (issue.input === undefined ? 'Paste your Render API key first.' : 'Paste your Render API key as text.') }).trim().superRefine((key, ctx) => {
+    const problem = !key ? 'Paste your Render API key first.'
+      : key.length > 200 ? 'That is too long to be a Render API key. Paste only the key.'
+        : !key.startsWith('rnd_') ? 'That does not look like a Render API key: Render keys start with rnd_ (Render Dashboard → Account Settings → API Keys).'
+          : !RENDER_KEY_SHAPE.test(key) ? 'This key is incomplete or has characters a Render key does not have (spaces, quotes). Copy it again from Render.'
+            : null;
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  }),
   _csrf: z.string().optional(),
 }).strict();
 
@@ -32,7 +39,7 @@ export function renderKeyRoutes(router: Router, deps: AppDeps, hooks: RenderKeyH
   const { config, keyring, clock } = deps;
   const sessionRefOf = (ctx: Koa.Context) => deps.sessions.refOf(ctx.session!.externalKey as string);
 
-  router.post('/api/render/setup', requireUser(), requireCsrf(), deps.rateLimits.guard('keySetup'), deps.rateLimits.guard('keySetupPerUser'), ...(hooks.keyGuards ?? []), validateBody(SetupBody), async (ctx) => {
+  router.post('/api/render/setup', requireUser(), requireCsrf(), deps.rateLimits.guard('keySetup'), deps.rateLimits.guard('keySetupPerUser'), ...(hooks.keyGuards ?? []), validateBody(SetupBody, { messages: 'as-written' }), async (ctx) => {
     const sess = getSession(ctx);
     const user = sess.user!;
     const apiKey = (ctx.state.body as z.infer<typeof SetupBody>).api_key;

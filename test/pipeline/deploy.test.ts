@@ -166,6 +166,22 @@ test('deploy input is validated: clear 400s, nothing enqueued', async (t) => {
   t.is(res.json.error.code, 'render_key_missing');
 });
 
+test('a too-large env value is a 400 naming that value, not "request body too large"; nothing enqueued', async (t) => {
+  const { agent } = await signedInWithKey(stack, 'bigvalue');
+  const big = 'x'.repeat(20 * 1024); // over the 16 KB per value, under the 64 KB body limit
+  const res = await agent.post('/api/render/deploy', { github_repo: 'a/b', project_name: 'ok', env_vars: [{ key: 'SMALL', value: 'v' }, { key: 'CERT', value: big }] });
+  t.is(res.status, 400, res.text);
+  t.is(res.json.error.code, 'validation_failed');
+  t.is(res.json.error.field, 'env_vars.1.value', 'the form can put it on the second row');
+  t.regex(res.json.error.message, /larger than 16 KB/);
+  t.false(res.text.includes(big.slice(0, 100)), 'the value is not echoed');
+  // Multi-byte characters count as the bytes they take.
+  const wide = await agent.post('/api/render/deploy', { github_repo: 'a/b', project_name: 'ok', env_vars: { EMOJI: '€'.repeat(6000) } });
+  t.is(wide.status, 400);
+  t.is(wide.json.error.field, 'env_vars.EMOJI');
+  t.is((await agent.get('/api/render/my-deployments')).json.deployments.length, 0);
+});
+
 test('build logs come from Render with env var values redacted', async (t) => {
   const { agent } = await signedInWithKey(stack, 'logger');
   addNodeRepo(stack, 'logger', 'chatty');

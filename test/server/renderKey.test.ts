@@ -37,6 +37,33 @@ test('an invalid key gets 400 render_key_invalid and nothing is stored', async (
   t.false((await agent.get('/api/render/status')).json.configured);
 });
 
+test('key shape errors read as one sentence about what was pasted, no field names, and name the field for the form', async (t) => {
+  const agent = stack.agent();
+  await stack.signIn(agent, 'shapes');
+  const cases: Array<[unknown, RegExp]> = [
+    ['', /Paste your Render API key first/],
+    [undefined, /Paste your Render API key first/],
+    [42, /as text/],
+    ['sk_live_1234567890', /Render keys start with rnd_/],
+    ['rnd_short', /incomplete/],
+    ['rnd_abcdefghij klmnop', /incomplete|characters/],
+    [`rnd_${'a'.repeat(300)}`, /too long/],
+  ];
+  for (const [apiKey, expected] of cases) {
+    const res = await agent.post('/api/render/setup', apiKey === undefined ? {} : { api_key: apiKey });
+    t.is(res.status, 400, String(apiKey));
+    t.is(res.json.error.code, 'validation_failed');
+    t.regex(res.json.error.message, expected);
+    t.false(res.json.error.message.includes('api_key'), `no raw field name: ${res.json.error.message}`);
+    t.false(res.json.error.message.includes(';'), `one message: ${res.json.error.message}`);
+    if (typeof apiKey === 'string' && apiKey.startsWith('rnd_')) t.notRegex(res.json.error.message, /start with rnd_/, 'not told to start with rnd_ when it does');
+    t.is(res.json.error.field, 'api_key');
+  }
+  const unknown = await agent.post('/api/render/setup', { api_key: key('unknownkey') });
+  t.is(unknown.json.error.code, 'render_key_invalid');
+  t.notRegex(unknown.json.error.message, /starts? with rnd_/);
+});
+
 test('a revoked key is rejected', async (t) => {
   const apiKey = key('revoked');
   stack.render.addAccount({ apiKey });

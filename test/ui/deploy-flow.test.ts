@@ -30,7 +30,7 @@ test('sign in → connect key → deploy → watch it go live without reloading'
   t.is(new URL(page.url()).pathname, '/');
   await page.getByTestId('connect-key-link').waitFor();
 
-  // A wrong key: clear message, nothing stored, the input is emptied.
+  // A wrong key: clear message, nothing stored, the key stays in the field to be corrected (issue 12 part 5).
   await page.getByTestId('connect-key-link').click();
   const input = page.getByTestId('render-key-input');
   t.is(await input.getAttribute('type'), 'password', 'the key is masked');
@@ -39,7 +39,7 @@ test('sign in → connect key → deploy → watch it go live without reloading'
   const err = page.locator('.field__error').filter({ hasText: /Render rejected this API key/ });
   await err.waitFor();
   t.is(await input.getAttribute('aria-invalid'), 'true');
-  t.is(await input.inputValue(), '');
+  t.is(await input.inputValue(), 'rnd_thisKeyDoesNotExist0000000');
 
   await connectKey(page, apiKey);
   t.regex(await page.getByTestId('key-status').innerText(), /Connected: rnd_….{4}/);

@@ -4,12 +4,14 @@
  */
 
 export class ApiError extends Error {
-  constructor(status, code, message, retryAfter = null) {
+  constructor(status, code, message, retryAfter = null, field = null) {
     super(message);
     this.name = 'ApiError';
     this.status = status;
     this.code = code;
     this.retryAfter = retryAfter;
+    /** The request field a validation error is about (e.g. env_vars.2.value), when the server names one. */
+    this.field = field;
   }
 }
 
@@ -46,6 +48,7 @@ export function createApi(hooks = {}) {
         typeof err.code === 'string' ? err.code : `http_${res.status}`,
         typeof err.message === 'string' ? err.message : `The server answered ${res.status}.`,
         res.headers.get('retry-after'),
+        typeof err.field === 'string' ? err.field : null,
       );
     }
     return data;

@@ -6,6 +6,12 @@ import { h, revealToggle, uid } from './dom.js';
 
 const NAME = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
 const MAX_VARS = 100;
+// The server's limits (server/deployments/input.ts): per value, and all values together so the request
+// stays under the 64 KB body limit. Checked here so a big value is an error on its own row.
+export const MAX_VALUE_BYTES = 16 * 1024;
+const MAX_TOTAL_BYTES = 48 * 1024;
+const bytes = (s) => new TextEncoder().encode(s).length;
+const kb = (n) => `${(n / 1024).toFixed(n < 10 * 1024 ? 1 : 0)} KB`;
 
 export function createEnvEditor() {
   const rows = h('ol', { class: 'env-rows', 'aria-label': 'Environment variables' });
@@ -32,7 +38,7 @@ export function createEnvEditor() {
     });
     const val = h('input', {
       type: 'password', class: 'input input--mono env-value', placeholder: 'value', autocomplete: 'off', spellcheck: 'false',
-      value, 'data-testid': 'env-value',
+      value, 'aria-describedby': errId, 'data-testid': 'env-value',
     });
     const remove = h('button', { type: 'button', class: 'btn btn--ghost btn--small env-remove' }, 'Remove');
     const error = h('p', { class: 'field__error', id: errId, hidden: true, 'data-testid': 'env-error' });
@@ -53,6 +59,19 @@ export function createEnvEditor() {
   add.addEventListener('click', () => addRow().focus());
   renumber();
 
+  /** Rows behind the variables of the last collect(), in order: the server's env_vars.N is lastSent[N]. */
+  let lastSent = [];
+
+  function showProblem(row, problem, badInput) {
+    const error = row.querySelector('.field__error');
+    error.textContent = problem ?? '';
+    error.hidden = !problem;
+    for (const input of row.querySelectorAll('input')) {
+      if (problem && input === badInput) input.setAttribute('aria-invalid', 'true');
+      else input.removeAttribute('aria-invalid');
+    }
+  }
+
   return {
     el,
     /**
@@ -63,29 +82,49 @@ export function createEnvEditor() {
       const vars = [];
       const seen = new Set();
       let firstInvalid = null;
+      let total = 0;
+      lastSent = [];
       for (const row of rows.children) {
         const nameInput = row.querySelector('.env-name');
         const valueInput = row.querySelector('.env-value');
-        const error = row.querySelector('.field__error');
         const key = nameInput.value.trim();
         const value = valueInput.value;
+        const size = bytes(value);
+        total += size;
         let problem = null;
+        let badInput = nameInput;
         if (!key && !value) problem = null;
         else if (!key) problem = 'Give this variable a name.';
         else if (!NAME.test(key)) problem = `“${key}” is not a valid name: use letters, digits and _, not starting with a digit.`;
         else if (seen.has(key)) problem = `“${key}” is set twice.`;
-        error.textContent = problem ?? '';
-        error.hidden = !problem;
-        if (problem) {
-          nameInput.setAttribute('aria-invalid', 'true');
-          firstInvalid ??= nameInput;
-        } else nameInput.removeAttribute('aria-invalid');
+        else if (size > MAX_VALUE_BYTES) {
+          problem = `This value is ${kb(size)}; a variable can hold at most ${kb(MAX_VALUE_BYTES)}.`;
+          badInput = valueInput;
+        } else if (total > MAX_TOTAL_BYTES) {
+          problem = `All values together may be at most ${kb(MAX_TOTAL_BYTES)}; with this one they are ${kb(total)}.`;
+          badInput = valueInput;
+        }
+        showProblem(row, problem, badInput);
+        if (problem) firstInvalid ??= badInput;
         if (key && !problem) {
           seen.add(key);
           vars.push({ key, value });
+          lastSent.push(row);
         }
       }
       return { vars, firstInvalid };
+    },
+    /**
+     * Puts the server's complaint about `env_vars.N.key|value` on that row; null when the field is not one of its rows.
+     * @returns {HTMLElement|null} the input to focus
+     */
+    showServerError(field, message) {
+      const m = /^env_vars\.(\d+)\.(key|value)$/.exec(field ?? '');
+      const row = m ? lastSent[Number(m[1])] : null;
+      if (!row) return null;
+      const input = row.querySelector(m[2] === 'key' ? '.env-name' : '.env-value');
+      showProblem(row, message, input);
+      return input;
     },
   };
 }

@@ -62,8 +62,10 @@ export function createRepoPicker({ api, onSelect }) {
   }
 
   function choose(repo) {
+    // Hiding the list drops focus to <body> when the chosen button had it (Enter or a click): keep it in the form.
+    const hadFocus = chooser.contains(document.activeElement);
     selected = repo;
-    const change = h('button', { type: 'button', class: 'btn btn--ghost btn--small', 'data-testid': 'repo-change' }, 'Change');
+    const change = h('button', { type: 'button', class: 'btn btn--ghost btn--small', 'aria-label': `Change the repository (${repo.fullName} is chosen)`, 'data-testid': 'repo-change' }, 'Change');
     change.addEventListener('click', () => {
       chooser.hidden = false;
       selectedBox.hidden = true;
@@ -77,6 +79,7 @@ export function createRepoPicker({ api, onSelect }) {
     selectedBox.hidden = false;
     chooser.hidden = true;
     for (const b of list.querySelectorAll('.repo-option')) b.setAttribute('aria-pressed', String(b.dataset.repo === repo.fullName));
+    if (hadFocus) change.focus();
     onSelect(repo);
   }
 

@@ -240,6 +240,10 @@ export function deployView(ctx) {
       ctx.announce(`Deploy of ${rec.request?.serviceName ?? v.serviceName} queued`);
       ctx.navigate(`#/deployments/${rec.id}`);
     } catch (err) {
+      // A problem with one variable goes on its row, worded without the API's field path.
+      const field = err instanceof ApiError ? err.field : null;
+      const onRow = field && env.showServerError(field, err.message.startsWith(`${field}: `) ? err.message.slice(field.length + 2) : err.message);
+      if (onRow) { onRow.focus(); return; }
       replace(formError, notice('error', h('strong', null, 'The deploy did not start. '), err.message));
       formError.focus();
     }

@@ -10,6 +10,24 @@ import { createLogPanel } from './log-panel.js';
 
 const STACK_LABELS = { node: 'Node.js', python: 'Python', go: 'Go', ruby: 'Ruby', rust: 'Rust', elixir: 'Elixir', docker: 'Docker', static: 'Static site' };
 
+/** Statuses whose note says something about that same entry (a wait, an outcome), not about the step before. */
+const SELF_NOTED = new Set(['render_queued']);
+
+/**
+ * The worker writes what a step found as it moves on: "Branch main at 1a2b3c4" arrives with the move to
+ * "detecting" but is what "verifying" found. Such notes go to the entry before; notes on an ending
+ * (failure reason) or a wait describe their own entry.
+ */
+function notesByStep(entries) {
+  const notes = entries.map(() => []);
+  entries.forEach((t, i) => {
+    if (!t.note) return;
+    const own = i === 0 || isTerminal(t.status) || SELF_NOTED.has(t.status);
+    notes[own ? i : i - 1].push(t.note);
+  });
+  return notes;
+}
+
 export function deploymentView(ctx, route) {
   const id = route.id;
   let rec = null;
@@ -150,6 +168,7 @@ export function deploymentView(ctx, route) {
 
   function drawTimeline() {
     const entries = rec.timeline ?? [];
+    const notes = notesByStep(entries);
     replace(timeline, entries.map((t, i) => {
       // Past phases read as passed; only the latest entry of a running deploy is "in progress".
       const running = i === entries.length - 1 && !rec.finished;
@@ -162,7 +181,7 @@ export function deploymentView(ctx, route) {
           h('span', { class: 'timeline__meta' },
             h('time', { datetime: t.at, title: formatTime(t.at) }, formatClock(t.at)),
             t.source === 'render' ? ' · Render' : ' · orchestrator'),
-          t.note ? h('span', { class: 'timeline__note' }, t.note) : null));
+          notes[i].map((note) => h('span', { class: 'timeline__note', 'data-testid': 'timeline-note' }, note))));
     }));
   }
 

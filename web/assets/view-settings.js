@@ -76,12 +76,11 @@ export function settingsView(ctx) {
       try {
         await busy(submit, 'Checking with Render…', () => ctx.api.setupRenderKey(key));
       } catch (err) {
-        input.value = '';
-        const message = err instanceof ApiError && err.code === 'render_key_invalid'
-          ? err.message
-          : `The key was not saved: ${err.message}`;
-        keyField.setError(message);
+        // The key stays in the field (masked) so a typo can be fixed rather than pasted again.
+        const aboutTheKey = err instanceof ApiError && (err.code === 'render_key_invalid' || err.code === 'validation_failed');
+        keyField.setError(aboutTheKey ? err.message : `The key was not saved: ${err.message}`);
         input.focus();
+        input.select();
         return;
       }
       input.value = '';

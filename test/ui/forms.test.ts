@@ -1,0 +1,137 @@
+import test from 'ava';
+import type { Browser, Page } from 'playwright-core';
+import { DESKTOP, PHONE, horizontalOverflow, launchChromium, newContext, screenshot } from './support/browser.js';
+import { connectKey, startUiStack, type UiStack } from './support/uiStack.js';
+
+// Code inside page.evaluate runs in the browser; these stand in for the DOM types this (Node-only) project does not load.
+declare const document: any;
+
+// Forms a person can use (issue 12 part 5): key errors, a too-large env value, where timeline notes
+// sit, and choosing a repository with the keyboard.
+let stack: UiStack;
+let browser: Browser;
+test.before(async () => {
+  [stack, browser] = await Promise.all([startUiStack(), launchChromium()]);
+});
+test.after.always(async () => {
+  await browser?.close();
+  await stack?.closeAll();
+});
+
+async function bothSizes(t: { true(v: boolean, m?: string): void }, page: Page, name: string) {
+  for (const [label, size] of [['desktop', DESKTOP], ['phone', PHONE]] as const) {
+    await page.setViewportSize(size);
+    const o = await horizontalOverflow(page);
+    t.true(o.scrollWidth <= o.innerWidth, `${name} @ ${label}: ${o.culprits.join(', ')}`);
+    await screenshot(page, `${name}-${label}`);
+  }
+  await page.setViewportSize(DESKTOP);
+}
+
+const occurrences = (text: string, part: string) => text.split(part).length - 1;
+
+test('key errors: one sentence about what was pasted, shown once, no field names, and the key stays in the field', async (t) => {
+  const { context, page, problems } = await newContext(browser);
+  await stack.signInBrowser(page, 'keyerrors');
+  await page.goto(`${stack.url}/#/settings`);
+  const input = page.getByTestId('render-key-input');
+  const error = page.locator('.field__error:not([hidden])');
+
+  // Starts with rnd_ but is cut short: not told that keys start with rnd_.
+  await input.fill('rnd_short');
+  await page.getByTestId('render-key-submit').click();
+  await error.waitFor();
+  let body = await page.locator('main, body').first().innerText();
+  const shortMessage = await error.innerText();
+  t.regex(shortMessage, /incomplete/);
+  t.notRegex(body, /start with rnd_|api_key/);
+  t.is(occurrences(body, shortMessage), 1, 'the message appears once');
+  t.is(await input.inputValue(), 'rnd_short', 'the key stays to be corrected');
+  t.is(await input.getAttribute('aria-invalid'), 'true');
+  await bothSizes(t, page, 'settings-key-error');
+
+  // Something else entirely: told what Render keys look like.
+  await input.fill('sk_live_0123456789abcdef');
+  await page.getByTestId('render-key-submit').click();
+  await error.filter({ hasText: 'start with rnd_' }).waitFor();
+  body = await page.locator('body').innerText();
+  t.is(occurrences(body, 'start with rnd_'), 1);
+  t.notRegex(body, /api_key/);
+
+  // Well formed but unknown to Render: Render's refusal, still no rnd_ lecture, the key kept.
+  await input.fill('rnd_wellFormedButUnknown000000');
+  await page.getByTestId('render-key-submit').click();
+  await error.filter({ hasText: 'Render rejected this API key' }).waitFor();
+  t.notRegex(await page.locator('body').innerText(), /starts? with rnd_/);
+  t.is(await input.inputValue(), 'rnd_wellFormedButUnknown000000');
+  t.deepEqual(problems, []);
+  await context.close();
+});
+
+test('deploy form: Enter on a repository keeps focus in the form; a too-large env value is an error on its row', async (t) => {
+  const { context, page, problems } = await newContext(browser);
+  const apiKey = stack.renderAccount('envbig');
+  stack.addNodeRepo('envbig', 'certs');
+  await stack.signInBrowser(page, 'envbig');
+  await connectKey(page, apiKey);
+  await page.goto(`${stack.url}/#/deploy`);
+
+  // Keyboard only: type, Enter moves to the first result, Enter chooses it.
+  await page.getByTestId('repo-search').fill('certs');
+  await page.locator('[data-testid=repo-option][data-repo="envbig/certs"]').waitFor();
+  await page.getByTestId('repo-search').press('Enter');
+  t.is(await page.evaluate(() => document.activeElement?.dataset?.repo), 'envbig/certs');
+  await page.keyboard.press('Enter');
+  await page.getByTestId('repo-selected').waitFor();
+  const focus = await page.evaluate(() => ({
+    inForm: Boolean(document.activeElement?.closest('form')),
+    testId: document.activeElement?.dataset?.testid ?? null,
+  }));
+  t.deepEqual(focus, { inForm: true, testId: 'repo-change' }, 'focus stays in the form, on the chosen repository');
+  t.regex(page.url(), /#\/deploy$/, 'Enter did not submit the form');
+  await page.getByTestId('detected-stack-name').waitFor();
+
+  await page.getByTestId('env-add').click();
+  await page.getByTestId('env-name').last().fill('SMALL');
+  await page.getByTestId('env-value').last().fill('ok');
+  await page.getByTestId('env-add').click();
+  await page.getByTestId('env-name').last().fill('TLS_CERT');
+  await page.getByTestId('env-value').last().fill('A'.repeat(20 * 1024));
+  await page.getByTestId('deploy-submit').click();
+  const rowError = page.getByTestId('env-error').nth(1);
+  await rowError.waitFor();
+  t.regex(await rowError.innerText(), /This value is 20 KB; a variable can hold at most 16 KB/);
+  t.is(await page.getByTestId('env-value').nth(1).getAttribute('aria-invalid'), 'true');
+  t.true(await page.getByTestId('env-error').nth(0).isHidden(), 'the other row is fine');
+  t.is(await page.evaluate(() => document.activeElement?.dataset?.testid), 'env-value', 'focus on the value to fix');
+  t.notRegex(await page.locator('body').innerText(), /request body|64 ?kb/i);
+  t.regex(page.url(), /#\/deploy$/);
+  const mine = await page.evaluate(async () => ((await (await fetch('/api/render/my-deployments')).json()) as { deployments: unknown[] }).deployments.length);
+  t.is(mine, 0, 'no deployment was started');
+  await bothSizes(t, page, 'deploy-env-error');
+  t.deepEqual(problems, []);
+  await context.close();
+});
+
+test('timeline notes sit on the step they describe', async (t) => {
+  const { context, page, problems } = await newContext(browser);
+  const apiKey = stack.renderAccount('notes');
+  stack.addNodeRepo('notes', 'noted');
+  await stack.signInBrowser(page, 'notes');
+  await connectKey(page, apiKey);
+  await page.goto(`${stack.url}/#/deploy`);
+  await page.getByTestId('repo-search').fill('noted');
+  await page.locator('[data-testid=repo-option][data-repo="notes/noted"]').click();
+  await page.getByTestId('detected-stack-name').waitFor();
+  await page.getByTestId('deploy-submit').click();
+  await page.waitForURL(/#\/deployments\//);
+  await page.locator('#deployment-status[data-status="live"]').waitFor({ timeout: 60_000 });
+  const timeline = page.getByTestId('timeline');
+  // Checking the repository found the branch head; detecting found the stack.
+  t.regex(await timeline.locator('[data-status="verifying"]').innerText(), /Branch main at [0-9a-f]{7}/);
+  t.regex(await timeline.locator('[data-status="detecting"]').innerText(), /Detected node/);
+  t.notRegex(await timeline.locator('[data-status="creating_service"]').innerText(), /Detected/);
+  await screenshot(page, 'deployment-timeline-notes-desktop');
+  t.deepEqual(problems, []);
+  await context.close();
+});
