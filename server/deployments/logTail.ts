@@ -70,7 +70,13 @@ export interface LogTailer {
 }
 
 /** The message published on the owner's channel (server/events/logEvents.ts re-serialises it for SSE). */
-export interface LogsMessage { type: 'logs'; deploymentId: string; lines: LogLine[] }
+export interface LogsMessage {
+  type: 'logs';
+  deploymentId: string;
+  lines: LogLine[];
+  /** Older lines exist that no message carried (a tail's first look is its newest page): a panel whose newest line is older reads back to it. */
+  partial?: boolean;
+}
 
 interface TailState { phase: LogPhase | null; pos: string | null; ids: string[]; settleAt: number | null; done: boolean }
 
@@ -149,9 +155,10 @@ export function createLogTailer(deps: LogTailDeps, opts: LogTailOptions = {}): L
     return tail.secrets.values;
   }
 
-  async function publish(tail: Tail, lines: LogLine[]): Promise<void> {
-    if (lines.length === 0) return;
-    const msg: LogsMessage = { type: 'logs', deploymentId: tail.deploymentId, lines };
+  async function publish(tail: Tail, lines: LogLine[], partial = false): Promise<void> {
+    // An empty message only to say "there is more before this point" (e.g. a tail that starts at runtime).
+    if (lines.length === 0 && !partial) return;
+    const msg: LogsMessage = { type: 'logs', deploymentId: tail.deploymentId, lines, ...(partial ? { partial } : {}) };
     await deps.redis.publish(deps.deployments.keys.channel(tail.userId), JSON.stringify(msg));
   }
 
@@ -180,10 +187,11 @@ export function createLogTailer(deps: LogTailDeps, opts: LogTailOptions = {}): L
 
     if (!state.phase) {
       // First poll: the newest page of the latest phase (what a panel opening now shows), then forward.
-      const w = windows[windows.length - 1]!;
+      const index = windows.length - 1;
+      const w = windows[index]!;
       const page = await client.listLogs({ ...query, type: w.types, startTime: w.startTime, endTime: w.endTime, direction: 'backward' });
       const lines = page.logs.slice().reverse();
-      await publish(tail, present(lines, w.phase));
+      await publish(tail, present(lines, w.phase), page.hasMore || index > 0);
       const newest = lines[lines.length - 1]?.timestamp ?? null;
       await saveState(tail.deploymentId, { phase: w.phase, pos: newest, ids: lines.filter((l) => l.timestamp === newest).map((l) => l.id), settleAt: null, done: false });
       return w.phase === 'build' ? buildMs : runtimeMs;

@@ -26,7 +26,8 @@ export function logsEvent(message: string, deploymentId: string): string | null 
     const lines = (m.lines as Array<Record<string, unknown>>).filter((l) => l && typeof l.id === 'string' && typeof l.message === 'string').map((l) => ({
       id: l.id, timestamp: str(l.timestamp), message: l.message, phase: l.phase === 'runtime' ? 'runtime' : 'build', type: str(l.type), level: str(l.level),
     }));
-    return lines.length ? JSON.stringify({ type: 'logs', deploymentId, lines }) : null;
+    const partial = m.partial === true;
+    return lines.length || partial ? JSON.stringify({ type: 'logs', deploymentId, lines, partial }) : null;
   } catch {
     return null;
   }

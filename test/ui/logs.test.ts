@@ -3,6 +3,7 @@ import type { Browser, Page } from 'playwright-core';
 import { DESKTOP, launchChromium, newContext, screenshot } from './support/browser.js';
 import { connectKey, deployThroughForm, startUiStack, type UiStack } from './support/uiStack.js';
 import { budgetFrom, RENDER_DOCUMENTED_LIMITS } from '../../server/render/budget.js';
+import { fingerprint } from '../../server/crypto/keyring.js';
 
 // The log panel in Chromium (issue 12 part 2): each deployment shows only its own lines (two deploys
 // of one service and a canceled one), lines arrive live over the event stream, and a 2,000-line
@@ -40,8 +41,8 @@ async function renderIds(page: Page, id: string): Promise<{ serviceId: string; d
 
 const panelText = (page: Page) => page.getByTestId('logs').innerText();
 const occurrences = (text: string, needle: string) => text.split(needle).length - 1;
-const waitStatus = (page: Page, status: string) => page.locator(`#deployment-status[data-status="${status}"]`).waitFor({ timeout: 15_000 });
-const waitLine = (page: Page, text: string | RegExp) => page.getByTestId('logs').getByText(text).first().waitFor({ timeout: 15_000 });
+const waitStatus = (page: Page, status: string) => page.locator(`#deployment-status[data-status="${status}"]`).waitFor({ timeout: 45_000 });
+const waitLine = (page: Page, text: string | RegExp) => page.getByTestId("logs").getByText(text).first().waitFor({ timeout: 45_000 });
 
 test('two deploys of one service and a canceled one: each panel shows only its own lines, live', async (t) => {
   const { page, problems } = await newContext(browser, DESKTOP);
@@ -69,6 +70,12 @@ test('two deploys of one service and a canceled one: each panel shows only its o
   let text = await panelText(page);
   t.is(occurrences(text, '==> Cloning from'), 1, 'the second deploy shows one clone: its own');
   t.is(occurrences(text, 'Your service is live'), 1);
+  // After it went live, the app's own lines follow under their own heading.
+  stack.render.appendLog(rb.serviceId, 'GET /healthz 200 in 2ms', { type: 'request' });
+  stack.render.appendLog(rb.serviceId, 'worker connected to queue', { type: 'app' });
+  await waitLine(page, 'worker connected to queue');
+  t.deepEqual(await page.getByTestId('log-phase').allInnerTexts(), ['BUILD AND DEPLOY', 'RUNTIME · AFTER THE DEPLOY WENT LIVE']);
+  await screenshot(page, 'logs-live-with-runtime');
 
   await page.getByTestId('redeploy').click();
   await page.waitForURL((u) => !u.hash.endsWith(b));
@@ -139,5 +146,27 @@ test('a 2,000-line build: lines stream in, every page loads with "Load earlier l
 
   await page.getByTestId('logs').evaluate((el: any) => { el.scrollTop = 0; });
   await screenshot(page, 'logs-2000-lines-1280');
+  t.deepEqual(problems, []);
+});
+
+test('with Render\'s log budget spent, the panel says it is waiting, not that something failed', async (t) => {
+  const { page, problems } = await newContext(browser, DESKTOP);
+  const apiKey = stack.renderAccount('logpace');
+  stack.addNodeRepo('logpace', 'calm');
+  await stack.signInBrowser(page, 'logpace');
+  await connectKey(page, apiKey);
+  const id = await deployThroughForm(page, 'logpace/calm');
+  const r = await renderIds(page, id);
+  for (let i = 0; i < 3; i++) stack.render.advanceDeploy(r.deployId);
+  await waitStatus(page, 'live');
+  await waitLine(page, 'Your service is live');
+  // Spend this key's whole log budget (as other tabs and downloads would), then open the page anew.
+  const fp = fingerprint(apiKey, stack.web.deps.keyring);
+  for (let spent = 0; spent < 2_000; spent++) {
+    try { await stack.web.deps.budget.acquireOrThrow(fp, { method: 'GET', route: '/logs' }); } catch { break; }
+  }
+  await page.reload();
+  await page.getByTestId('logs-status').filter({ hasText: /Render is pacing log reads; continuing in \d+ s/ }).waitFor({ timeout: 30_000 });
+  t.notRegex(await page.getByTestId('logs').locator('..').innerText(), /Could not read/);
   t.deepEqual(problems, []);
 });

@@ -11,6 +11,7 @@ import { formatClock } from './format.js';
 const PAGE = 100;
 /** Without the live stream (polling mode), the newest page is re-read this often. */
 const FALLBACK_POLL_MS = 10_000;
+const FINAL_READ_MS = 1_500;
 const PHASE_ORDER = { build: 0, runtime: 1 };
 const PHASE_TITLE = { build: 'Build and deploy', runtime: 'Runtime · after the deploy went live' };
 
@@ -23,7 +24,11 @@ export function createLogPanel(ctx, id) {
   let disposed = false;
   let pollTimer = null;
   let retryTimer = null;
-  let loading = false;
+  let loadingNewest = false;
+  let loadingEarlier = false;
+  let sawRunning = false;
+  let finalRead = false;
+  let finalTimer = null;
 
   const status = h('p', { class: 'muted logs__status', role: 'status', 'data-testid': 'logs-status' }, 'Loading logs…');
   const download = h('a', {
@@ -103,28 +108,39 @@ export function createLogPanel(ctx, id) {
     drawStatus(`Could not read the logs: ${err.message}`);
   }
 
-  /** The newest page: on open, after the live stream reconnects, and while polling without it. */
+  const newestKey = () => (sorted.length ? key(sorted[sorted.length - 1]) : null);
+
+  /**
+   * The newest page: on open, after the live stream reconnects, and while polling without it. When
+   * lines were already shown, older pages are read back until they meet them, so a burst while the
+   * stream was away (or before the server's tail started) leaves no hole.
+   */
   async function loadNewest() {
-    if (loading) return;
-    loading = true;
+    if (loadingNewest) return;
+    loadingNewest = true;
     try {
-      const page = await ctx.api.deploymentLogs(id, { limit: PAGE });
+      const known = loadedOnce ? newestKey() : null;
+      let page = await ctx.api.deploymentLogs(id, { limit: PAGE });
       if (disposed) return;
-      if (!loadedOnce) nextCursor = page.nextCursor ?? null;
+      if (!known) nextCursor = page.nextCursor ?? null;
       loadedOnce = true;
       merge(page.logs ?? []);
+      for (let i = 0; known && page.nextCursor && i < 50 && !(page.logs ?? []).some((l) => key(l) <= known); i++) {
+        page = await ctx.api.deploymentLogs(id, { limit: PAGE, cursor: page.nextCursor });
+        if (disposed) return;
+        merge(page.logs ?? []);
+      }
       drawStatus();
-      box.scrollTop = box.scrollHeight;
     } catch (err) {
       failed(err, loadNewest);
     } finally {
-      loading = false;
+      loadingNewest = false;
     }
   }
 
   async function loadEarlier() {
-    if (!nextCursor || loading) return;
-    loading = true;
+    if (!nextCursor || loadingEarlier) return;
+    loadingEarlier = true;
     earlier.disabled = true;
     try {
       const page = await ctx.api.deploymentLogs(id, { limit: PAGE, cursor: nextCursor });
@@ -135,7 +151,7 @@ export function createLogPanel(ctx, id) {
     } catch (err) {
       failed(err, loadEarlier);
     } finally {
-      loading = false;
+      loadingEarlier = false;
       earlier.disabled = false;
     }
   }
@@ -157,12 +173,23 @@ export function createLogPanel(ctx, id) {
       const was = finished;
       finished = Boolean(rec.finished) && rec.status !== 'live';
       if (was !== finished) drawStatus();
+      // Render's log pipeline lags its statuses: when the deploy ends while watched, read the newest lines once more.
+      if (!rec.finished) sawRunning = true;
+      if (rec.finished && sawRunning && !finalRead) {
+        finalRead = true;
+        clearTimeout(finalTimer);
+        finalTimer = setTimeout(() => { if (!disposed) void loadNewest(); }, FINAL_READ_MS);
+      }
       schedulePoll();
     },
     /** Lines pushed over the live stream. */
     onLogs(e) {
       if (e.deploymentId !== id || !Array.isArray(e.lines)) return;
+      // The server's tail began at its newest page: lines between ours and those may be missing.
+      const known = newestKey();
+      const gap = e.partial && loadedOnce && (!known || e.lines.every((l) => key(l) > known));
       merge(e.lines);
+      if (gap) void loadNewest();
     },
     /** The live stream came back after a gap: catch up. */
     onResync() { void loadNewest(); },
@@ -170,6 +197,7 @@ export function createLogPanel(ctx, id) {
       disposed = true;
       clearTimeout(pollTimer);
       clearTimeout(retryTimer);
+      clearTimeout(finalTimer);
       ctx.followLogs?.(null);
     },
   };
