@@ -3,9 +3,9 @@ import type { Clock } from '../clock.js';
 import type { Keyring } from '../crypto/keyring.js';
 import { entryHash, GENESIS_HASH } from './canonical.js';
 import { sanitizeDetail } from './sanitize.js';
-import { APPEND_IF_HEADS, READ_PAGE, TRIM_TO_CHECKPOINT } from './scripts.js';
+import { ADOPT_UNSIGNED, APPEND_IF_HEADS, READ_PAGE, TRIM_TO_CHECKPOINT } from './scripts.js';
 import { checkpointText, createAuditSigner, headText, type Checkpoint } from './signing.js';
-import { GENESIS, verifySegment, type Anchor } from './verify.js';
+import { GENESIS, verifyEntries, verifySegment, type Anchor } from './verify.js';
 import type { AuditEntry, AuditInput, ChainScope, ChainVerdict } from './types.js';
 
 /**
@@ -53,7 +53,11 @@ const parse = <T>(raw: string | null | undefined): T | null => { try { return ra
  * everything before a checkpoint and the rest still proves its continuity, and someone who can
  * write Redis without SECRET_KEY cannot forge a consistent history.
  */
-export function createAuditLog(opts: { redis: Redis; prefix: string; clock: Clock; keyring: Keyring; retention?: Partial<AuditRetention>; checkpointEvery?: number }) {
+export function createAuditLog(opts: {
+  redis: Redis; prefix: string; clock: Clock; keyring: Keyring; retention?: Partial<AuditRetention>; checkpointEvery?: number;
+  /** A chain without a signed head was verified and adopted (logged: see adoptUnsigned). */
+  onAdopted?: (chain: string, length: number) => void;
+}) {
   const { redis, prefix, clock } = opts;
   const retention = { ...DEFAULT_RETENTION, ...opts.retention };
   const every = opts.checkpointEvery ?? CHECKPOINT_EVERY;
@@ -66,8 +70,34 @@ export function createAuditLog(opts: { redis: Redis; prefix: string; clock: Cloc
   const keyList = (scope: ChainScope) => { const k = keys(scope); return [k.entries, k.head, k.checkpoints]; };
 
   async function readHead(scope: ChainScope): Promise<Head> {
-    const [seq, hash, base] = await redis.hmget(keys(scope).head, 'seq', 'hash', 'base');
+    const [seq, hash, base, mac] = await redis.hmget(keys(scope).head, 'seq', 'hash', 'base', 'mac');
+    if (Number(seq ?? 0) > 0 && !mac && await adoptUnsigned(scope)) return readHead(scope);
     return { seq: Number(seq ?? 0), hash: hash ?? '', base: Number(base ?? 0) };
+  }
+
+  /**
+   * A chain from before heads and checkpoints were signed (no head mac): verified once from its
+   * first entry, then given its checkpoints and a signed head, so it pages and trims like any other.
+   * A chain that does not verify is left unsigned: every read then reports it. O(length), once.
+   * Each adoption is reported (a warning in the log): someone who can write Redis could strip a
+   * head's signature to get a rewritten chain adopted, so adoptions after the upgrade are suspect.
+   */
+  async function adoptUnsigned(scope: ChainScope): Promise<boolean> {
+    const chain = chainId(scope);
+    const k = keys(scope);
+    const res = await redis.multi().hmget(k.head, 'seq', 'hash', 'base', 'mac').lrange(k.entries, 0, -1).exec();
+    if (!res || res.some(([err]) => err)) return false;
+    const [seqRaw, hashRaw, baseRaw, mac] = res[0]![1] as Array<string | null>;
+    const [seq, hash] = [Number(seqRaw ?? 0), hashRaw ?? ''];
+    if (mac || seq === 0 || Number(baseRaw ?? 0) !== 0) return false;
+    const entries = (res[1]![1] as string[]).map((x) => parse<AuditEntry>(x));
+    if (!verifyEntries(chain, entries, { seq, hash }).valid) return false;
+    const checkpoints = entries.filter((e): e is AuditEntry => e !== null && e.seq % every === 0)
+      .flatMap((e) => [String(e.seq), JSON.stringify({ seq: e.seq, hash: e.hash, at: e.at, ...signer.sign(checkpointText(chain, e.seq, e.hash, e.at)) })]);
+    const sig = signer.sign(headText(chain, seq, hash, 0));
+    const adopted = Number(await redis.eval(ADOPT_UNSIGNED, 3, ...keyList(scope), String(seq), hash, sig.kid, sig.mac, ...checkpoints)) === 1;
+    if (adopted) opts.onAdopted?.(chain, seq);
+    return adopted;
   }
 
   // One append at a time per process: every append touches the global head, so letting them race
@@ -143,12 +173,13 @@ export function createAuditLog(opts: { redis: Redis; prefix: string; clock: Cloc
   }
 
   /** Newest first; the cursor is the seq of the oldest entry already returned. Verifies what it returns. */
-  async function page(scope: ChainScope, req: { limit: number; cursor?: string | null }): Promise<AuditPage> {
+  async function page(scope: ChainScope, req: { limit: number; cursor?: string | null }, adopted = false): Promise<AuditPage> {
     await enforceRetention(scope).catch(() => 0);
     const chain = chainId(scope);
     const r = (await redis.eval(READ_PAGE, 3, ...keyList(scope), String(req.cursor ? Number(req.cursor) : 0), String(req.limit), String(every))) as Array<string | number | string[]>;
     const [seq, hash, base] = [Number(r[0]), String(r[1]), Number(r[2])];
     const head = { kid: String(r[3]), mac: String(r[4]) };
+    if (seq > 0 && !head.mac && !adopted && await adoptUnsigned(scope)) return page(scope, req, true);
     const [lo, hi, c0] = [Number(r[5]), Number(r[6]), Number(r[7])];
     const raw = r[10] as string[];
     const retainedFrom = base + 1;
@@ -218,7 +249,7 @@ export function createAuditLog(opts: { redis: Redis; prefix: string; clock: Cloc
       tail = run.catch(() => {});
       return run;
     },
-    page,
+    page: (scope: ChainScope, req: { limit: number; cursor?: string | null }) => page(scope, req),
     /** The user's entries, newest first (see page). */
     async listForUser(userId: number, req: { limit: number; cursor?: string | null }): Promise<{ entries: AuditEntry[]; nextCursor: string | null }> {
       const { entries, nextCursor } = await page({ userId }, req);

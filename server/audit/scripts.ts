@@ -86,3 +86,15 @@ if c1 <= seq then cp1 = redis.call('HGET', KEYS[3], tostring(c1)) or '' end
 local entries = redis.call('LRANGE', KEYS[1], c0 - base, last - base - 1)
 table.insert(head, lo); table.insert(head, hi); table.insert(head, c0); table.insert(head, cp0); table.insert(head, cp1); table.insert(head, entries)
 return head`;
+
+/**
+ * Adopt a chain written before heads and checkpoints were signed: add its checkpoints and sign its
+ * head, only if the head is still unsigned and unchanged (the caller verified the whole chain).
+ * KEYS: entries, head, checkpoints. ARGV: expected seq, expected hash, kid, head mac, then pairs (checkpoint seq, checkpoint JSON).
+ */
+export const ADOPT_UNSIGNED = `
+local h = redis.call('HMGET', KEYS[2], 'seq', 'hash', 'mac')
+if (h[1] or '0') ~= ARGV[1] or (h[2] or '') ~= ARGV[2] or h[3] then return 0 end
+redis.call('HSET', KEYS[2], 'kid', ARGV[3], 'mac', ARGV[4])
+for i = 5, #ARGV, 2 do redis.call('HSET', KEYS[3], ARGV[i], ARGV[i + 1]) end
+return 1`;

@@ -193,3 +193,38 @@ test.serial('a Redis writer without SECRET_KEY cannot trim history or rewrite a 
   t.like(await log.verifyChain({ userId }), { valid: false, problem: 'unsigned' });
   t.like((await log.page({ userId }, { limit: 5, cursor: null })).verdict, { valid: false, problem: 'unsigned' });
 });
+
+test.serial('chains written before signing are verified once, then given checkpoints and a signed head; a tampered one is not', async (t) => {
+  const prefix = `${stack.redis.prefix}-legacy`;
+  const log = createAuditLog({ redis: stack.redis.client, prefix, clock: systemClock, keyring: stack.web.deps.keyring, checkpointEvery: 50 });
+  const redis = stack.redis.client;
+  /** The old format: entries and a head {seq, hash}, nothing signed. */
+  async function legacyChain(userId: number, n: number) {
+    let prev = '0'.repeat(64);
+    const k = log.keys({ userId });
+    for (let seq = 1; seq <= n; seq++) {
+      const body = { chain: `user:${userId}`, seq, at: new Date(Date.now() - (n - seq) * 1000).toISOString(), userId, action: 'sign_in' as const, outcome: 'success' as const, detail: {}, prevHash: prev };
+      const e = { ...body, hash: entryHash(body) };
+      await redis.rpush(k.entries, JSON.stringify(e));
+      prev = e.hash;
+    }
+    await redis.hset(k.head, 'seq', String(n), 'hash', prev);
+    return k;
+  }
+  const k = await legacyChain(90, 130);
+  const first = await log.page({ userId: 90 }, { limit: 10, cursor: '70' });
+  t.true(first.verdict.valid, JSON.stringify(first.verdict));
+  t.deepEqual((await redis.hkeys(k.checkpoints)).map(Number).sort((a, b) => a - b), [50, 100]);
+  t.truthy(await redis.hget(k.head, 'mac'));
+  t.true((await log.verifyChain({ userId: 90 })).valid);
+  await log.append({ userId: 90, action: 'sign_out', outcome: 'success' });
+  t.true((await log.verifyChain({ userId: 90 })).valid, 'appends continue the adopted chain');
+
+  // A legacy chain someone edited is not adopted: its pages say so.
+  const bad = await legacyChain(91, 130);
+  const e60 = JSON.parse((await redis.lindex(bad.entries, 59))!) as AuditEntry;
+  await redis.lset(bad.entries, 59, JSON.stringify({ ...e60, outcome: 'failure' }));
+  const page = await log.page({ userId: 91 }, { limit: 10, cursor: '70' });
+  t.false(page.verdict.valid);
+  t.is(await redis.hget(bad.head, 'mac'), null, 'not signed');
+});
