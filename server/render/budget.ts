@@ -65,6 +65,28 @@ end
 local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
 return math.max(1, tonumber(oldest[2]) + window - now)`;
 
+// A background share (Sentinel): take a slot in the shared bucket (KEYS[1]) only while the share's own
+// log (KEYS[2]) holds fewer than ARGV[4] calls AND the shared bucket keeps ARGV[5] slots free for
+// deploys. Returns 0 when taken, else ms until a retry could succeed.
+const TAKE_SHARE = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local window = tonumber(ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - window)
+local shared = redis.call('ZCARD', KEYS[1])
+local mine = redis.call('ZCARD', KEYS[2])
+if mine < tonumber(ARGV[4]) and shared + tonumber(ARGV[5]) < tonumber(ARGV[1]) then
+  redis.call('ZADD', KEYS[1], now, ARGV[3])
+  redis.call('ZADD', KEYS[2], now, ARGV[3])
+  redis.call('PEXPIRE', KEYS[1], window)
+  redis.call('PEXPIRE', KEYS[2], window)
+  return 0
+end
+local oldest = redis.call('ZRANGE', mine < tonumber(ARGV[4]) and KEYS[1] or KEYS[2], 0, 0, 'WITHSCORES')
+if not oldest[2] then return window end
+return math.max(1, tonumber(oldest[2]) + window - now)`;
+
 /**
  * One budget per Render key (identified by its fingerprint, never the key), in Redis, shared by every
  * worker and web process, so bursts wait here instead of drawing 429s from Render.
@@ -84,6 +106,19 @@ export function createRenderBudget(opts: { redis: Redis; prefix: string; limits?
 
   return {
     limits,
+    /**
+     * Background work (Sentinel): at most `share` of a bucket per window, and only while the bucket
+     * keeps the same share free, so deploys always come first. Throws BudgetExhausted at once.
+     */
+    async acquireShare(keyId: string, call: RenderCallInfo & { serviceId?: string }, share: number, label = 'background'): Promise<void> {
+      const { name, scope } = bucketOf(call);
+      const bucket = scope === 'key' ? name : `${name}:${scope}`;
+      const { limit, windowMs } = limits[name];
+      const slots = Math.max(1, Math.floor(limit * share));
+      const reserve = Math.max(1, Math.ceil(limit * share));
+      const waitMs = Number(await opts.redis.eval(TAKE_SHARE, 2, `${opts.prefix}:budget:${keyId}:${bucket}`, `${opts.prefix}:budget:${keyId}:${label}:${bucket}`, limit, windowMs, token(), slots, reserve));
+      if (waitMs > 0) throw new BudgetExhausted(waitMs, `${label}:${bucket}`);
+    },
     /** Take a slot or throw BudgetExhausted at once (workers: the job is delayed, no slot held). */
     async acquireOrThrow(keyId: string, call: RenderCallInfo & { serviceId?: string }): Promise<void> {
       const { bucket, waitMs } = await take(keyId, call);

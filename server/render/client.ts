@@ -27,6 +27,7 @@ import type {
   RenderRoute,
   Service,
   ServiceAndDeploy,
+  ServiceEvent,
   ServicePATCH,
   ServicePOST,
   ServiceType,
@@ -153,6 +154,8 @@ export interface RenderClient {
   collectLogs(params: ListLogsParams, options?: LogPagingOptions): Promise<{ logs: LogEntry[]; hasMore: boolean }>;
   validateBlueprint(ownerId: string, yamlText: string): Promise<BlueprintValidation>;
   listAuditLogs(ownerId: string, params?: ListAuditLogsParams): Promise<CursorPage<AuditLog>>;
+  /** One page of a service's events (newest first), optionally since startTime. */
+  listServiceEvents(serviceId: string, params?: { startTime?: string | null; limit?: number | null; cursor?: string | null }): Promise<CursorPage<ServiceEvent>>;
 }
 
 const DEFAULT_TIMEOUT_MS = 15_000;
@@ -401,6 +404,13 @@ export function createRenderClient(opts: RenderClientOptions): RenderClient {
         { method: 'GET', route: '/owners/{ownerId}/audit-logs', pathParams: { ownerId }, query },
         'auditLog',
       );
+      return toCursorPage(entries, limit);
+    },
+
+    async listServiceEvents(serviceId, params = {}) {
+      const limit = pageSize(params.limit, DEFAULT_PAGE_SIZE);
+      const query = new QueryBuilder().set('startTime', params.startTime).set('cursor', params.cursor || undefined).set('limit', limit);
+      const entries = await listPage<ServiceEvent>({ ...serviceRoute('GET', '/services/{serviceId}/events', serviceId), query }, 'event');
       return toCursorPage(entries, limit);
     },
   };

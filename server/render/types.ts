@@ -17,6 +17,7 @@ export type Deploy = Schemas['deploy'];
 export type DeployStatus = Schemas['deployStatus'];
 export type EnvVar = Schemas['envVar'];
 export type AuditLog = Schemas['auditLog'];
+export type ServiceEvent = Schemas['serviceEventWithCursor']['event'];
 export type Region = Schemas['region'];
 
 export type OwnerWithCursor = Schemas['ownerWithCursor'];

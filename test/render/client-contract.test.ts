@@ -341,6 +341,20 @@ const cases: Record<keyof RenderClient, (t: ExecutionContext) => Promise<void>> 
     t.is(request.rawQuery, 'direction=backward&cursor=start&limit=2');
     t.deepEqual(server.violations, []);
   },
+
+  async listServiceEvents(t) {
+    const event = (n: number) => ({ id: `evt-${String(n).padStart(20, '0')}`, timestamp: '2026-11-01T12:00:00Z', serviceId: fx.SERVICE_ID, type: 'server_failed' as const, details: { reason: { nonZeroExit: 1 } } });
+    const { server, client } = await scripted(t, {
+      'list-events': () => ({ status: 200, json: fx.wrap('event', [event(1), event(2)], 'evt-c') }),
+    });
+    const page = await client.listServiceEvents(fx.SERVICE_ID, { startTime: '2026-11-01T11:00:00Z', limit: 2 });
+    t.deepEqual(page.items.map((e) => e.type), ['server_failed', 'server_failed']);
+    t.is(page.nextCursor, 'evt-c1');
+    const request = only(t, server.requests);
+    t.is(request.path, `/services/${fx.SERVICE_ID}/events`);
+    t.is(request.rawQuery, 'startTime=2026-11-01T11%3A00%3A00Z&limit=2');
+    t.deepEqual(server.violations, []);
+  },
 };
 
 for (const [name, run] of Object.entries(cases)) test(`contract: ${name}`, run);

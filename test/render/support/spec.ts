@@ -11,7 +11,9 @@ const SPEC_PATH = fileURLToPath(new URL('../../../spec/render-openapi.json', imp
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
 export function loadRenderSpec(): Document {
-  const root = JSON.parse(readFileSync(SPEC_PATH, 'utf8')) as Json;
+  // Refs into the service-event details variants are re-pointed at the anyOf made below.
+  const text = readFileSync(SPEC_PATH, 'utf8').replaceAll('/event/properties/details/oneOf/', '/event/properties/details/anyOf/');
+  const root = JSON.parse(text) as Json;
   const spec = inlinePathRefs(root, root, []) as unknown as SpecShape;
   // The spec says `serviceDetails` is oneOf five detail schemas, but none forbids extra fields, so
   // every real web service matches both webServiceDetails and privateServiceDetails (and every
@@ -22,12 +24,17 @@ export function loadRenderSpec(): Document {
     details.anyOf = details.oneOf;
     delete details.oneOf;
   }
+  // Service event details have the same problem: several variants (Server Available, Server Failed…)
+  // have no required field, so any details object matches more than one.
+  const eventDetails = spec.components.schemas.serviceEventWithCursor.properties.event.properties.details;
+  eventDetails.anyOf = eventDetails.oneOf;
+  delete eventDetails.oneOf;
   return spec as unknown as Document;
 }
 
 type OneOfHolder = { properties: { serviceDetails: { oneOf?: Json; anyOf?: Json } } };
 interface SpecShape {
-  components: { schemas: { service: OneOfHolder; servicePATCH: OneOfHolder } };
+  components: { schemas: { service: OneOfHolder; servicePATCH: OneOfHolder; serviceEventWithCursor: { properties: { event: { properties: { details: { oneOf?: Json; anyOf?: Json } } } } } } };
 }
 
 /** An initialised openapi-backend over the Render spec (validation only, no handlers). */

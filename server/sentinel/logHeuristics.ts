@@ -1,0 +1,109 @@
+/**
+ * App-log error heuristics. A line is matched by plain string checks (no backtracking regex runs on
+ * log text, which is attacker-influenced), after being cut to MAX_LINE characters. Case rules follow
+ * the languages: Go's `panic:` and Rust's `panicked at` are lower case, log levels FATAL/CRITICAL are
+ * whole upper-case words, exception classes are capitalised identifiers ending in Exception or Error
+ * (Java, Python, JS, C#); memory and segfault messages are matched case-insensitively.
+ */
+export const MAX_LINE = 2_000;
+
+export interface LogSignature {
+  /** Grouping key within a service, e.g. 'exception:TypeError', 'panic', 'oom'. */
+  signature: string;
+  /** What the page says, e.g. 'TypeError', 'Go/Rust panic'. */
+  label: string;
+}
+
+const CLASS_NAME = /^[A-Za-z_$][\w$.]*$/;
+
+export function classifyLine(raw: string): LogSignature | null {
+  const line = raw.length > MAX_LINE ? raw.slice(0, MAX_LINE) : raw;
+  const lower = line.toLowerCase();
+  if (lower.includes('out of memory') || lower.includes('outofmemoryerror') || lower.includes('oomkilled') || lower.includes('oom-killed') || lower.includes('memory limit exceeded')) {
+    return { signature: 'oom', label: 'Out of memory' };
+  }
+  if (lower.includes('segmentation fault') || lower.includes('segfault') || line.includes('SIGSEGV')) return { signature: 'segfault', label: 'Segmentation fault' };
+  if (line.startsWith('panic: ') || line.includes(' panic: ') || line.includes("' panicked at")) return { signature: 'panic', label: 'Panic' };
+  if (line.includes('Traceback (most recent call last)')) return { signature: 'traceback', label: 'Python traceback' };
+  const exception = exceptionClass(line);
+  if (exception) return { signature: `exception:${exception}`, label: exception };
+  if (hasWord(line, 'FATAL')) return { signature: 'fatal', label: 'FATAL' };
+  if (hasWord(line, 'CRITICAL')) return { signature: 'critical', label: 'CRITICAL' };
+  return null;
+}
+
+/** The first token that names an exception class: `TypeError:`, `java.lang.IllegalStateException`, `Unhandled…Exception`. */
+function exceptionClass(line: string): string | null {
+  for (const token of line.split(/\s+/, 64)) {
+    const word = trimPunctuation(token);
+    if (word.length < 6 || word.length > 120) continue;
+    if (!(word.endsWith('Exception') || word.endsWith('Error'))) continue;
+    if (!CLASS_NAME.test(word)) continue;
+    const simple = word.slice(word.lastIndexOf('.') + 1);
+    const first = simple.charCodeAt(0);
+    if (first < 65 || first > 90) continue; // class names are capitalised: "error" in prose is not one
+    if (simple === 'Error' && !token.endsWith(':')) continue; // a bare "Error" word only counts as "Error:"
+    return simple;
+  }
+  return null;
+}
+
+function isWordChar(code: number): boolean {
+  return (code >= 48 && code <= 57) || (code >= 65 && code <= 90) || (code >= 97 && code <= 122) || code === 95;
+}
+
+/** `word` as a whole word (case-sensitive). */
+function hasWord(line: string, word: string): boolean {
+  let from = 0;
+  for (;;) {
+    const at = line.indexOf(word, from);
+    if (at < 0) return false;
+    const before = at === 0 ? 32 : line.charCodeAt(at - 1);
+    const after = at + word.length >= line.length ? 32 : line.charCodeAt(at + word.length);
+    if (!isWordChar(before) && !isWordChar(after)) return true;
+    from = at + 1;
+  }
+}
+
+/** A log line fit for storage: secrets the caller knows replaced, credential-shaped tokens masked, shortened. */
+export function sanitizeLine(line: string, secrets: string[], maxLength = 300): string {
+  let out = line.length > MAX_LINE ? line.slice(0, MAX_LINE) : line;
+  const values = [...new Set(secrets.filter((s) => s.length >= 4))].sort((a, b) => b.length - a.length);
+  for (const v of values) out = out.split(v).join('[redacted]');
+  out = out.replace(/(rnd_|gh[pousr]_|github_pat_|xox[abprs]-|sk_live_)[A-Za-z0-9]+/g, '$1[redacted]');
+  out = out.replace(/\b(password|passwd|secret|token|api_key|apikey)=[^\s&]+/gi, '$1=[redacted]');
+  out = maskUrlCredentials(out);
+  // eslint-disable-next-line no-control-regex
+  out = out.replace(/[\u0000-\u0008\u000b-\u001f\u007f]/g, '');
+  return out.length > maxLength ? `${out.slice(0, maxLength - 1)}…` : out;
+}
+
+const PUNCTUATION = new Set([':', ',', ';', '(', ')', '[', ']']);
+
+function trimPunctuation(token: string): string {
+  let start = 0;
+  let end = token.length;
+  while (start < end && (token[start] === '(' || token[start] === '[')) start += 1;
+  while (end > start && PUNCTUATION.has(token[end - 1]!)) end -= 1;
+  return token.slice(start, end);
+}
+
+/** scheme://user:password@host → scheme://[redacted]@host (a linear scan, no regex). */
+function maskUrlCredentials(text: string): string {
+  let out = '';
+  let from = 0;
+  for (;;) {
+    const at = text.indexOf('://', from);
+    if (at < 0) return out + text.slice(from);
+    let end = at + 3;
+    while (end < text.length && text[end] !== '@' && text[end] !== '/' && text[end] !== ' ' && text[end] !== '\n') end += 1;
+    const userinfo = text.slice(at + 3, end);
+    if (text[end] === '@' && userinfo.includes(':')) {
+      out += `${text.slice(from, at)}://[redacted]`;
+      from = end;
+    } else {
+      out += text.slice(from, at + 3);
+      from = at + 3;
+    }
+  }
+}

@@ -1,0 +1,154 @@
+import { createHash } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { open, seal, type Keyring } from '../crypto/keyring.js';
+import type { Finding, SentinelSettings, SentinelStatus } from './types.js';
+
+export const MAX_FINDINGS = 500;
+const FINDINGS_TTL_SEC = 30 * 24 * 3600;
+/** How long a note of our own audited Render call is kept, and how far apart call and audit entry may be. */
+const SELF_CALL_KEEP_MS = 60 * 60_000;
+export const SELF_CALL_WINDOW_MS = 2 * 60_000;
+
+export function sentinelKeys(prefix: string) {
+  const base = `${prefix}:sentinel`;
+  return {
+    settings: (userId: number) => `${base}:settings:${userId}`,
+    findings: (userId: number) => `${base}:findings:${userId}`,
+    order: (userId: number) => `${base}:findings:${userId}:order`,
+    cursors: (userId: number) => `${base}:cursors:${userId}`,
+    groups: (userId: number) => `${base}:groups:${userId}`,
+    status: (userId: number) => `${base}:status:${userId}`,
+    selfCalls: (userId: number) => `${base}:self:${userId}`,
+    alertOnce: (userId: number, key: string) => `${base}:alerted:${userId}:${key}`,
+    alertRate: (userId: number) => `${base}:alert-rate:${userId}`,
+  };
+}
+
+/** A stable id from parts (never from secrets): the same Render entry always maps to the same finding. */
+export function findingId(...parts: string[]): string {
+  return `fnd_${createHash('sha256').update(parts.join('\u0000')).digest('base64url').slice(0, 20)}`;
+}
+
+const settingsAad = (userId: number, ref: string) => `sentinel-settings:user:${userId}:ref:${ref}`;
+const slackAad = (userId: number) => `sentinel-slack:user:${userId}`;
+
+/** Keep the newest MAX_FINDINGS per user; a finding is kept 30 days after it was last seen. */
+const UPSERT = `
+local created = redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2])
+if created == 0 and ARGV[4] == '1' then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end
+redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
+local n = redis.call('ZCARD', KEYS[2])
+if n > tonumber(ARGV[5]) then
+  local old = redis.call('ZRANGE', KEYS[2], 0, n - tonumber(ARGV[5]) - 1)
+  for _, id in ipairs(old) do redis.call('HDEL', KEYS[1], id) end
+  redis.call('ZREMRANGEBYRANK', KEYS[2], 0, n - tonumber(ARGV[5]) - 1)
+end
+redis.call('EXPIRE', KEYS[1], ARGV[6])
+redis.call('EXPIRE', KEYS[2], ARGV[6])
+return created`;
+
+/**
+ * Sentinel's Redis state. Settings are sealed with the enabling session's ref in the AAD, so a record
+ * moved to another session (or edited) does not open; the Slack URL inside is sealed again on its
+ * own. Findings hold no secrets (titles, ids, redacted lines) and outlive the session: they are history.
+ */
+export function createSentinelStore(opts: { redis: Redis; prefix: string; keyring: Keyring; absoluteMs: number }) {
+  const { redis, keyring } = opts;
+  const keys = sentinelKeys(opts.prefix);
+
+  return {
+    keys,
+    sealSlackUrl: (userId: number, url: string) => seal(url, slackAad(userId), keyring),
+    openSlackUrl(userId: number, sealed: string | null): string | null {
+      if (!sealed) return null;
+      try { return open(sealed, slackAad(userId), keyring); } catch { return null; }
+    },
+
+    async getSettings(userId: number): Promise<SentinelSettings | null> {
+      const [ref, data] = await redis.hmget(keys.settings(userId), 'ref', 'data');
+      if (!ref || !data) return null;
+      try {
+        const s = JSON.parse(open(data, settingsAad(userId, ref), keyring)) as SentinelSettings;
+        return s.sessionRef === ref ? s : null;
+      } catch {
+        return null; // edited, moved, or sealed with a retired SECRET_KEY
+      }
+    },
+    /** Written with a TTL of the session's absolute lifetime: settings never outlive the consent. */
+    async putSettings(userId: number, s: SentinelSettings): Promise<void> {
+      await redis.multi()
+        .del(keys.settings(userId))
+        .hset(keys.settings(userId), 'ref', s.sessionRef, 'data', seal(JSON.stringify(s), settingsAad(userId, s.sessionRef), keyring))
+        .pexpire(keys.settings(userId), opts.absoluteMs)
+        .exec();
+    },
+    /** The watch ended (session gone, key cleared, switched off): settings, sealed URL and cursors go. */
+    async dropWatch(userId: number): Promise<void> {
+      await redis.del(keys.settings(userId), keys.cursors(userId), keys.groups(userId), keys.selfCalls(userId));
+    },
+
+    async getCursor<T>(userId: number, field: string): Promise<T | null> {
+      const raw = await redis.hget(keys.cursors(userId), field);
+      if (!raw) return null;
+      try { return JSON.parse(raw) as T; } catch { return null; }
+    },
+    async setCursor(userId: number, field: string, value: unknown): Promise<void> {
+      await redis.multi().hset(keys.cursors(userId), field, JSON.stringify(value)).pexpire(keys.cursors(userId), opts.absoluteMs).exec();
+    },
+
+    async getGroup(userId: number, field: string): Promise<{ findingId: string; lastUs: number } | null> {
+      const raw = await redis.hget(keys.groups(userId), field);
+      return raw ? (JSON.parse(raw) as { findingId: string; lastUs: number }) : null;
+    },
+    async setGroup(userId: number, field: string, value: { findingId: string; lastUs: number }): Promise<void> {
+      await redis.multi().hset(keys.groups(userId), field, JSON.stringify(value)).pexpire(keys.groups(userId), opts.absoluteMs).exec();
+    },
+
+    /** Insert or (replace=true) update; true when the finding is new. */
+    async upsert(userId: number, f: Finding, replace: boolean): Promise<boolean> {
+      const created = await redis.eval(UPSERT, 2, keys.findings(userId), keys.order(userId), f.id, JSON.stringify(f), Date.parse(f.lastAt) || 0, replace ? '1' : '0', MAX_FINDINGS, FINDINGS_TTL_SEC);
+      return Number(created) === 1;
+    },
+    async getFinding(userId: number, id: string): Promise<Finding | null> {
+      const raw = await redis.hget(keys.findings(userId), id);
+      return raw ? (JSON.parse(raw) as Finding) : null;
+    },
+    /** Newest first. */
+    async listFindings(userId: number, limit = 100): Promise<Finding[]> {
+      const ids = await redis.zrevrange(keys.order(userId), 0, limit - 1);
+      if (ids.length === 0) return [];
+      const raws = await redis.hmget(keys.findings(userId), ...ids);
+      return raws.filter((r): r is string => typeof r === 'string').map((r) => JSON.parse(r) as Finding);
+    },
+    async countFindings(userId: number): Promise<number> {
+      return redis.zcard(keys.order(userId));
+    },
+
+    async getStatus(userId: number): Promise<SentinelStatus> {
+      const raw = await redis.get(keys.status(userId));
+      return raw ? (JSON.parse(raw) as SentinelStatus) : { lastRunAt: null, auditUnavailable: [], lastProblem: null };
+    },
+    async setStatus(userId: number, s: SentinelStatus): Promise<void> {
+      await redis.set(keys.status(userId), JSON.stringify(s), 'EX', FINDINGS_TTL_SEC);
+    },
+
+    /**
+     * Note a Render call of ours that Render writes to the audit log (reading env var values to redact
+     * logs), before making it, so the watch can tell our own reads from someone else's.
+     */
+    async noteSelfCall(userId: number, event: string, serviceId: string, atMs: number): Promise<void> {
+      const key = keys.selfCalls(userId);
+      await redis.multi()
+        .zadd(key, atMs, `${event}|${serviceId}|${atMs}|${Math.random().toString(36).slice(2, 8)}`)
+        .zremrangebyscore(key, '-inf', atMs - SELF_CALL_KEEP_MS)
+        .pexpire(key, SELF_CALL_KEEP_MS)
+        .exec();
+    },
+    async isSelfCaused(userId: number, event: string, serviceId: string, atMs: number): Promise<boolean> {
+      const near = await redis.zrangebyscore(keys.selfCalls(userId), atMs - SELF_CALL_WINDOW_MS, atMs + SELF_CALL_WINDOW_MS);
+      return near.some((m) => m.startsWith(`${event}|${serviceId}|`));
+    },
+  };
+}
+
+export type SentinelStore = ReturnType<typeof createSentinelStore>;

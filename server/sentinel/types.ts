@@ -1,0 +1,50 @@
+/** What Sentinel stores and shows. No field ever holds a key, token, webhook URL or env value. */
+export type Severity = 'high' | 'medium' | 'low';
+export type FindingKind = 'audit' | 'app_log' | 'service_event';
+
+export interface Finding {
+  /** Deterministic (from what Render gave us), so re-running a round after a crash finds the same finding. */
+  id: string;
+  kind: FindingKind;
+  /** A short machine name, e.g. 'view_connection_info', 'app_log_exception', 'server_failed'. */
+  rule: string;
+  severity: Severity;
+  title: string;
+  ownerId: string | null;
+  serviceId: string | null;
+  /** Grouped findings (app-log lines) count their occurrences; everything else is 1. */
+  count: number;
+  firstAt: string;
+  lastAt: string;
+  /** App logs: first and last line of the group, redacted and shortened. */
+  firstLine?: string;
+  lastLine?: string;
+  /** Audit entries: who did it (type, and the email Render reports for a user). */
+  actor?: { type: string; email?: string };
+  /** Whitelisted context (e.g. the env var's name, the Render event id), never values. */
+  context?: Record<string, string>;
+}
+
+/** A finding before the store merges it (a log group may add to an existing one). */
+export type FindingInput = Omit<Finding, 'id'> & { id: string; /** Log groups: the newest line's timestamp, for idempotent merging. */ lastLineUs?: number };
+
+/** Per-user settings. The Slack URL is sealed (AES-GCM) and only opened in the worker to send. */
+export interface SentinelSettings {
+  enabled: boolean;
+  /** The session whose key the watch uses (its hashed ref); the watch ends with that session. */
+  sessionRef: string;
+  intervalMs: number;
+  slackSealed: string | null;
+  /** Last 6 characters of the webhook path, for display. */
+  slackHint: string | null;
+  enabledAt: number;
+}
+
+/** How the last rounds went, for the Security page. */
+export interface SentinelStatus {
+  lastRunAt: string | null;
+  /** Workspaces whose plan has no audit-log API (Render answered 403). */
+  auditUnavailable: string[];
+  /** Short machine reason when the last round could not finish (budget, render_unavailable). */
+  lastProblem: string | null;
+}
