@@ -20,6 +20,7 @@ import { uiRoutes } from './routes/ui.js';
 import { githubRoutes } from './routes/github.js';
 import { serviceRoutes, type ServiceRouteHooks } from './routes/services.js';
 import { eventRoutes, type EventRouteOptions } from './routes/events.js';
+import { sentinelRoutes, type SentinelRouteOptions } from './routes/sentinel.js';
 import { withSecurity } from './security/wire.js';
 import type { SecurityOptions } from './security/options.js';
 
@@ -48,6 +49,8 @@ export interface CreateAppOptions {
   outer?: Koa.Middleware;
   /** Live stream limits (tests and the bench open many streams). */
   events?: EventRouteOptions;
+  /** Sentinel's tenant alerts (allowed webhook hosts, guard; tests point them at a local receiver). */
+  sentinel?: SentinelRouteOptions;
   /** Called once with the router after every route is mounted (tests walk it to discover all routes). */
   onRouter?(router: Router): void;
 }
@@ -120,6 +123,7 @@ export function createApp(deps: AppDeps, appOptions: CreateAppOptions = {}): Koa
   githubRoutes(router, deps);
   serviceRoutes(router, deps, opts.serviceHooks);
   eventRoutes(router, deps, opts.events); // uses deps.events (closed by the web process)
+  sentinelRoutes(router, deps, opts.sentinel);
   uiRoutes(router);
   for (const mount of opts.routes ?? []) mount(router);
   opts.onRouter?.(router);

@@ -16,6 +16,7 @@ import { auditDeployFinished } from '../server/audit/deployFinished.js';
 import { createSecurityEvents } from '../server/security/events.js';
 import { createSlackAlerter } from '../server/alerts/slack.js';
 import { DEFAULT_ALERT_COOLDOWN_SEC } from '../server/security/options.js';
+import { startSentinelWorker, type SentinelWorkerOptions } from './sentinelWorker.js';
 
 export interface WorkerProcess {
   worker: Worker<DeployJobData>;
@@ -33,6 +34,8 @@ export async function startWorker(args: {
   crashPoint?: WorkerContext['crashPoint'];
   /** How often this worker's metrics snapshot is pushed to Redis for the web's /metrics (default 10 s). */
   metricsPushMs?: number;
+  /** Sentinel (server/sentinel): alert transport and hosts for tests. */
+  sentinel?: SentinelWorkerOptions;
 }): Promise<WorkerProcess> {
   const { config, logger } = args;
   // The data connection (records, sessions, budget, pub/sub publishes) auto-pipelines: commands issued by
@@ -58,6 +61,8 @@ export async function startWorker(args: {
   context.onRenderCall = metrics.hooks.onRenderCall;
   context.onFinished = (status, durationMs, deployment) => { metrics.deployFinished(status, durationMs); audited(status, durationMs, deployment); };
   const worker = createDeployWorker(context, workerRedis, args.workerOptions);
+  const sentinelRedis = createRedis(config.redisUrl, 'worker');
+  const sentinel = startSentinelWorker(context, { connection: sentinelRedis, queueConnection: queueRedis, registry: metrics.registry, options: args.sentinel });
   worker.on('active', (job) => {
     // First pickup only (later ones are re-checks after a delay): time spent waiting since enqueue.
     if (job.attemptsStarted <= 1 && job.processedOn) metrics.jobWaited((job.processedOn - job.timestamp - (job.opts.delay ?? 0)) / 1000);
@@ -85,15 +90,16 @@ export async function startWorker(args: {
         snapshots.stop();
         let timer: NodeJS.Timeout | undefined;
         const deadline = new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(false), timeoutMs); });
-        const drained = await Promise.race([worker.close().then(() => true, () => true), deadline]);
+        const drained = await Promise.race([Promise.all([worker.close(), sentinel.close()]).then(() => true, () => true), deadline]);
         clearTimeout(timer);
         if (!drained) {
           logger.warn({ worker: instance }, 'steps still running at the shutdown deadline are left to other workers');
           void worker.close(true).catch(() => {});
+          void sentinel.close(true).catch(() => {});
         }
         await bounded(snapshots.publish(), 1_000);
         await bounded(deps.queue.close(), 2_000);
-        await Promise.all([redis, queueRedis, workerRedis].map(async (r) => { await bounded(r.quit(), 1_000); r.disconnect(); }));
+        await Promise.all([redis, queueRedis, workerRedis, sentinelRedis].map(async (r) => { await bounded(r.quit(), 1_000); r.disconnect(); }));
       })();
       return closing;
     },

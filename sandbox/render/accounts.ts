@@ -38,6 +38,7 @@ export function addAccount(state: SimState, input: SimAccountInput): SimAccount 
     workspaceIds: workspaces.map((w) => w.id),
     scoped: input.scoped ?? false,
     hasPaymentInfo: input.hasPaymentInfo ?? true,
+    auditLogs: input.auditLogs ?? true,
   });
   state.keys.set(input.apiKey, userId);
   return {

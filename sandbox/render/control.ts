@@ -56,15 +56,28 @@ export function createControlHandler(sim: () => RenderSimulator) {
           send(res, 204, undefined);
           return;
         }
-        case 'POST /logs':
-          s.appendLog(String(body.resourceId ?? ''), String(body.message ?? ''), {
-            type: str(body.type) as AppendLogOptions['type'],
-            level: str(body.level),
+        case 'POST /logs': {
+          // One line (`message`) or many (`messages`, e.g. a crash loop), in order.
+          const messages = Array.isArray(body.messages) ? body.messages.map(String) : [String(body.message ?? '')];
+          for (const message of messages) {
+            s.appendLog(String(body.resourceId ?? ''), message, { type: str(body.type) as AppendLogOptions['type'], level: str(body.level) });
+          }
+          send(res, 204, undefined);
+          return;
+        }
+        case 'POST /audit':
+          s.addAuditEvent(String(body.ownerId ?? ''), String(body.event ?? ''), isObject(body.metadata) ? (body.metadata as Record<string, string>) : undefined, {
+            actorType: str(body.actorType) as 'user' | 'rest_api' | 'system' | undefined,
+            status: str(body.status) as 'success' | 'error' | undefined,
           });
           send(res, 204, undefined);
           return;
-        case 'POST /audit':
-          s.addAuditEvent(String(body.ownerId ?? ''), String(body.event ?? ''), isObject(body.metadata) ? (body.metadata as Record<string, string>) : undefined);
+        case 'POST /audit-access':
+          s.setAuditLogAccess(String(body.apiKey ?? ''), body.allowed !== false);
+          send(res, 204, undefined);
+          return;
+        case 'POST /events':
+          s.addServiceEvent(String(body.serviceId ?? ''), String(body.type ?? ''), isObject(body.details) ? body.details : undefined);
           send(res, 204, undefined);
           return;
         case 'GET /calls':

@@ -128,11 +128,23 @@ export async function startRenderSimulator(opts: RenderSimOptions = {}): Promise
       });
       changed();
     },
-    addAuditEvent(ownerId, event, metadata = {}) {
+    addAuditEvent(ownerId, event, metadata = {}, auditOpts = {}) {
       if (!state.workspaces.has(ownerId)) throw new Error(`addAuditEvent: unknown owner ${ownerId}`);
       if (!event) throw new Error('addAuditEvent: event is required');
       const actor = [...state.accounts.values()].find((a) => a.workspaceIds.includes(ownerId)) ?? null;
-      recorder.audit({ ownerId, event, actor, actorType: 'user', metadata });
+      recorder.audit({ ownerId, event, actor, actorType: auditOpts.actorType ?? 'user', metadata, status: auditOpts.status });
+      changed();
+    },
+    setAuditLogAccess(apiKey, allowed) {
+      const account = state.accounts.get(state.keys.get(apiKey) ?? '');
+      if (!account) throw new Error('setAuditLogAccess: unknown API key');
+      account.auditLogs = allowed;
+      changed();
+    },
+    addServiceEvent(serviceId, type, details = {}) {
+      if (!state.services.has(serviceId)) throw new Error(`addServiceEvent: unknown service ${serviceId}`);
+      if (!type) throw new Error('addServiceEvent: type is required');
+      recorder.event(serviceId, type, details);
       changed();
     },
     calls,

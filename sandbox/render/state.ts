@@ -10,6 +10,8 @@ export interface AccountRec {
   workspaceIds: string[];
   scoped: boolean;
   hasPaymentInfo: boolean;
+  /** false = a plan without the audit-log API: GET …/audit-logs answers 403. */
+  auditLogs: boolean;
 }
 
 export interface WorkspaceRec extends SimWorkspace {

@@ -57,6 +57,8 @@ export interface SimAccountInput {
   scoped?: boolean;
   /** false = no payment method on file: creating a paid service answers 402 (default true). */
   hasPaymentInfo?: boolean;
+  /** false = the account's plan has no audit-log API (GET …/audit-logs answers 403); default true. */
+  auditLogs?: boolean;
 }
 
 export interface SimAccount {
@@ -135,7 +137,11 @@ export interface RenderSimulator {
   advanceDeploy(deployId: string): void;
   appendLog(resourceId: string, message: string, opts?: AppendLogOptions): void;
   /** Add an audit-log entry (e.g. ViewConnectionInfoEvent, StartShellEvent). */
-  addAuditEvent(ownerId: string, event: string, metadata?: Record<string, string>): void;
+  addAuditEvent(ownerId: string, event: string, metadata?: Record<string, string>, opts?: { actorType?: 'user' | 'rest_api' | 'system'; status?: 'success' | 'error' }): void;
+  /** Plan switch: whether this key's account may read audit logs (false → 403 there). */
+  setAuditLogAccess(apiKey: string, allowed: boolean): void;
+  /** Add a service event (e.g. server_failed with details.reason.oomKilled, server_unhealthy). */
+  addServiceEvent(serviceId: string, type: string, details?: Record<string, unknown>): void;
   calls: SimCall[];
   stats(): SimStats;
   reset(): void;

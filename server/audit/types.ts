@@ -4,7 +4,9 @@ export type AuditAction =
   | 'render_key_set' | 'render_key_cleared' | 'render_key_invalid'
   | 'deploy_requested' | 'deploy_finished'
   | 'lifecycle'
-  | 'security';
+  | 'security'
+  /** Sentinel found something in the user's Render workspace (detail: rule, severity, service). */
+  | 'sentinel_finding';
 
 export type AuditOutcome = 'success' | 'failure' | 'denied' | 'detected';
 

@@ -35,6 +35,8 @@ export interface AppConfig {
   workerConcurrency: number;
   /** How long audit chains grow (server/audit/auditLog.ts): entries per user chain, in the global chain, and their age. */
   auditRetention: { maxEntries: number; globalMaxEntries: number; maxAgeMs: number };
+  /** Default Sentinel round interval (users may pick a longer one). */
+  sentinelIntervalMs: number;
 }
 
 export class ConfigError extends Error {
@@ -82,6 +84,7 @@ const schema = z.object({
   AUDIT_MAX_ENTRIES: positiveInt('AUDIT_MAX_ENTRIES').refine((n) => n >= 100, 'AUDIT_MAX_ENTRIES must be at least 100').default(5000),
   AUDIT_GLOBAL_MAX_ENTRIES: positiveInt('AUDIT_GLOBAL_MAX_ENTRIES').refine((n) => n >= 100, 'AUDIT_GLOBAL_MAX_ENTRIES must be at least 100').default(200000),
   AUDIT_MAX_AGE_DAYS: positiveInt('AUDIT_MAX_AGE_DAYS').default(90),
+  SENTINEL_INTERVAL_SECONDS: positiveInt('SENTINEL_INTERVAL_SECONDS').default(60),
 });
 
 /** Decode a master secret given as hex or base64; null when it is neither or shorter than 32 bytes. */
@@ -173,6 +176,7 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
     logLevel: e.LOG_LEVEL,
     workerConcurrency: e.WORKER_CONCURRENCY,
     auditRetention: { maxEntries: e.AUDIT_MAX_ENTRIES, globalMaxEntries: e.AUDIT_GLOBAL_MAX_ENTRIES, maxAgeMs: e.AUDIT_MAX_AGE_DAYS * 86_400_000 },
+    sentinelIntervalMs: e.SENTINEL_INTERVAL_SECONDS * 1000,
   };
 }
 

@@ -4,6 +4,7 @@ import { errors } from '../errors.js';
 import { getSession } from '../sessions/middleware.js';
 import { openRenderKey } from '../sessions/credentials.js';
 import { createRenderClient, type RenderClient } from './client.js';
+import { AUDITED_READS, noteSelfCall } from '../sentinel/store.js';
 
 export interface CallerRender {
   client: RenderClient;
@@ -27,7 +28,12 @@ export function callerRender(deps: AppDeps, ctx: Koa.Context, opts: { budgetWait
       baseUrl: deps.config.renderApiUrl,
       apiKey,
       timeoutMs: 10_000,
-      beforeRequest: (call) => deps.budget.acquire(fp, call, opts.budgetWaitMs ?? 2_000),
+      beforeRequest: async (call) => {
+        await deps.budget.acquire(fp, call, opts.budgetWaitMs ?? 2_000);
+        // Reads Render records in the audit log are noted first, so Sentinel does not report our own.
+        const audited = call.method === 'GET' ? AUDITED_READS[call.route] : undefined;
+        if (audited && call.serviceId && sess.user) await noteSelfCall(deps.redis, deps.config.redisPrefix, sess.user.id, audited, call.serviceId, deps.clock.now());
+      },
       afterResponse: deps.metrics?.onRenderCall,
     }),
     keyFingerprint: fp,

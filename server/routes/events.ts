@@ -11,6 +11,7 @@ import { watchSessionEnd } from '../events/sessionEnd.js';
 import { SESSION_END_REASONS } from '../sessions/endSession.js';
 import { followedDeployment, logsEvent } from '../events/logEvents.js';
 import { createLogTailer } from '../deployments/logTail.js';
+import { sentinelEventData } from '../sentinel/present.js';
 
 export interface EventRouteOptions {
   /** Live streams one user may hold open on one process (tabs); beyond it 429. Default 10. */
@@ -95,6 +96,8 @@ export function eventRoutes(router: Router, deps: AppDeps, opts: EventRouteOptio
       stillAllowed: async () => (await deps.sessions.loadByRef(ref))?.user?.id === userId,
     });
     forward = (message) => {
+      const finding = sentinelEventData(message);
+      if (finding) { stream.send('sentinel', finding); return; }
       const data = deploymentEvent(message);
       if (data) { stream.send('deployment', data); return; }
       const logs = following ? logsEvent(message, following) : null;

@@ -96,11 +96,11 @@ export function createSentinelStore(opts: { redis: Redis; prefix: string; keyrin
       await redis.multi().hset(keys.cursors(userId), field, JSON.stringify(value)).pexpire(keys.cursors(userId), opts.absoluteMs).exec();
     },
 
-    async getGroup(userId: number, field: string): Promise<{ findingId: string; lastUs: number } | null> {
+    async getGroup(userId: number, field: string): Promise<{ findingId: string; lastTs: string } | null> {
       const raw = await redis.hget(keys.groups(userId), field);
-      return raw ? (JSON.parse(raw) as { findingId: string; lastUs: number }) : null;
+      return raw ? (JSON.parse(raw) as { findingId: string; lastTs: string }) : null;
     },
-    async setGroup(userId: number, field: string, value: { findingId: string; lastUs: number }): Promise<void> {
+    async setGroup(userId: number, field: string, value: { findingId: string; lastTs: string }): Promise<void> {
       await redis.multi().hset(keys.groups(userId), field, JSON.stringify(value)).pexpire(keys.groups(userId), opts.absoluteMs).exec();
     },
 
@@ -136,19 +136,28 @@ export function createSentinelStore(opts: { redis: Redis; prefix: string; keyrin
      * Note a Render call of ours that Render writes to the audit log (reading env var values to redact
      * logs), before making it, so the watch can tell our own reads from someone else's.
      */
-    async noteSelfCall(userId: number, event: string, serviceId: string, atMs: number): Promise<void> {
-      const key = keys.selfCalls(userId);
-      await redis.multi()
-        .zadd(key, atMs, `${event}|${serviceId}|${atMs}|${Math.random().toString(36).slice(2, 8)}`)
-        .zremrangebyscore(key, '-inf', atMs - SELF_CALL_KEEP_MS)
-        .pexpire(key, SELF_CALL_KEEP_MS)
-        .exec();
-    },
+    noteSelfCall: (userId: number, event: string, serviceId: string, atMs: number) => noteSelfCall(redis, opts.prefix, userId, event, serviceId, atMs),
     async isSelfCaused(userId: number, event: string, serviceId: string, atMs: number): Promise<boolean> {
       const near = await redis.zrangebyscore(keys.selfCalls(userId), atMs - SELF_CALL_WINDOW_MS, atMs + SELF_CALL_WINDOW_MS);
       return near.some((m) => m.startsWith(`${event}|${serviceId}|`));
     },
   };
+}
+
+/** Render calls of ours that Render writes into the audit log, by route: what the entry will be called. */
+export const AUDITED_READS: Readonly<Record<string, string>> = { '/services/{serviceId}/env-vars': 'ViewEnvVarValuesEvent' };
+
+/**
+ * Note a Render call of ours that Render writes to the audit log (reading env var values to redact
+ * logs), before making it, so the watch can tell our own reads from someone else's.
+ */
+export async function noteSelfCall(redis: Redis, prefix: string, userId: number, event: string, serviceId: string, atMs: number): Promise<void> {
+  const key = sentinelKeys(prefix).selfCalls(userId);
+  await redis.multi()
+    .zadd(key, atMs, `${event}|${serviceId}|${atMs}|${Math.random().toString(36).slice(2, 8)}`)
+    .zremrangebyscore(key, '-inf', atMs - SELF_CALL_KEEP_MS)
+    .pexpire(key, SELF_CALL_KEEP_MS)
+    .exec();
 }
 
 export type SentinelStore = ReturnType<typeof createSentinelStore>;

@@ -1,5 +1,5 @@
 import { requireOwner } from '../access.js';
-import { badRequest } from '../errors.js';
+import { badRequest, forbidden } from '../errors.js';
 import { paginate, timeParam } from '../pagination.js';
 import { presentAudit } from '../present.js';
 import type { RouteDef } from '../router.js';
@@ -13,6 +13,8 @@ export function auditLogRoutes({ state }: RouteDeps): RouteDef[] {
       route: '/owners/{ownerId}/audit-logs',
       handler: ({ account, params, query }) => {
         const owner = requireOwner(state, account, params.ownerId ?? '');
+        // Plans without the audit-log API (the per-account plan switch) answer 403.
+        if (account.auditLogs === false) throw forbidden();
         const direction = query.get('direction') ?? 'backward';
         if (direction !== 'forward' && direction !== 'backward') throw badRequest(`invalid direction: ${direction}`);
         const startUs = timeParam(query, 'startTime');

@@ -1,0 +1,111 @@
+import type Router from '@koa/router';
+import type Koa from 'koa';
+import { z } from 'zod';
+import type { AppDeps } from '../deps.js';
+import { AppError, errors } from '../errors.js';
+import { getSession } from '../sessions/middleware.js';
+import { requireCsrf, requireUser } from '../middleware/security.js';
+import { validateBody, validateQuery } from '../middleware/validate.js';
+import { requireRenderKey } from '../render/forRequest.js';
+import { byUser, createLimiter, limitRequests } from '../security/rateLimits.js';
+import { createSentinelStore } from '../sentinel/store.js';
+import { checkSlackWebhook, createSentinelAlerts, type SentinelAlertOptions } from '../sentinel/alerts.js';
+import { createSentinelQueue, scheduleWatch, unscheduleWatch } from '../sentinel/queue.js';
+import { presentFinding, presentSettings } from '../sentinel/present.js';
+import type { SentinelSettings } from '../sentinel/types.js';
+
+export type SentinelRouteOptions = SentinelAlertOptions;
+
+const MIN_INTERVAL_SEC = 30;
+const MAX_INTERVAL_SEC = 3_600;
+
+const SettingsBody = z.object({
+  enabled: z.boolean(),
+  intervalSeconds: z.number().int().min(MIN_INTERVAL_SEC, `intervalSeconds must be at least ${MIN_INTERVAL_SEC}`).max(MAX_INTERVAL_SEC, `intervalSeconds must be at most ${MAX_INTERVAL_SEC}`).optional(),
+  /** A new webhook URL; null removes it; absent keeps the current one. */
+  slackWebhookUrl: z.string().trim().max(500, 'slackWebhookUrl is too long').nullable().optional(),
+  _csrf: z.string().optional(),
+}).strict();
+
+const blankIsAbsent = (v: unknown) => (v === '' ? undefined : v);
+const FindingsQuery = z.object({ limit: z.preprocess(blankIsAbsent, z.coerce.number().int().min(1).max(200).default(100)) });
+const FINDING_ID = /^fnd_[A-Za-z0-9_-]{20}$/;
+
+/**
+ * Sentinel settings and findings. Enabling binds the watch to this session (its key is read from it
+ * each round); the settings record is sealed with the session ref and expires with the session's
+ * absolute lifetime. Findings are the caller's own; any other id is a 404.
+ */
+export function sentinelRoutes(router: Router, deps: AppDeps, opts: SentinelRouteOptions = {}) {
+  const { config, redis, keyring } = deps;
+  const store = createSentinelStore({ redis, prefix: config.redisPrefix, keyring, absoluteMs: config.sessionAbsoluteMs });
+  const alerts = createSentinelAlerts({ ...opts, redis, prefix: config.redisPrefix, logger: deps.logger });
+  const queue = createSentinelQueue(redis, config.redisPrefix);
+  const changes = limitRequests(createLimiter(redis, config.redisPrefix, 'sentinel-settings', { points: 30, durationSec: 600 }), byUser, 'Too many Sentinel changes in a short time. Wait a moment, then try again.');
+  const tests = limitRequests(createLimiter(redis, config.redisPrefix, 'sentinel-test', { points: 5, durationSec: 600 }), byUser, 'Too many test messages. Wait a few minutes, then try again.');
+  const refOf = (ctx: Koa.Context) => deps.sessions.refOf(ctx.session!.externalKey as string);
+
+  const view = async (userId: number, currentRef: string) => {
+    const sess = await deps.sessions.loadByRef(currentRef);
+    const ownerNames = new Map((sess?.render?.owners ?? []).map((o) => [o.id, o.name] as const));
+    const [settings, status, findings] = await Promise.all([store.getSettings(userId), store.getStatus(userId), store.listFindings(userId, 200)]);
+    const counts = { high: 0, medium: 0, low: 0, total: findings.length };
+    for (const f of findings) counts[f.severity] += 1;
+    return { ...presentSettings(settings, status, { currentRef, defaultIntervalMs: config.sentinelIntervalMs, ownerNames }), counts };
+  };
+
+  router.get('/api/sentinel', requireUser(), async (ctx) => {
+    ctx.body = await view(getSession(ctx).user!.id, refOf(ctx));
+  });
+
+  router.put('/api/sentinel', requireUser(), requireCsrf(), changes, validateBody(SettingsBody), async (ctx) => {
+    const body = ctx.state.body as z.infer<typeof SettingsBody>;
+    const userId = getSession(ctx).user!.id;
+    const ref = refOf(ctx);
+    const current = await store.getSettings(userId);
+    if (!body.enabled) {
+      await unscheduleWatch(queue, userId);
+      await store.dropWatch(userId);
+      ctx.body = await view(userId, ref);
+      return;
+    }
+    if (!getSession(ctx).render) throw errors.renderKeyMissing();
+    let slackSealed = current?.slackSealed ?? null;
+    let slackHint = current?.slackHint ?? null;
+    if (body.slackWebhookUrl === null) { slackSealed = null; slackHint = null; }
+    if (typeof body.slackWebhookUrl === 'string') {
+      const problem = checkSlackWebhook(body.slackWebhookUrl, alerts.hosts);
+      if (problem) throw errors.validation(`slackWebhookUrl: ${problem}`);
+      slackSealed = store.sealSlackUrl(userId, body.slackWebhookUrl);
+      slackHint = `…${body.slackWebhookUrl.slice(-4)}`;
+    }
+    const intervalMs = (body.intervalSeconds ?? Math.round((current?.intervalMs ?? config.sentinelIntervalMs) / 1000)) * 1000;
+    const settings: SentinelSettings = { enabled: true, sessionRef: ref, intervalMs, slackSealed, slackHint, enabledAt: current?.enabledAt ?? deps.clock.now() };
+    await store.putSettings(userId, settings);
+    await scheduleWatch(queue, userId, intervalMs);
+    ctx.body = await view(userId, ref);
+  });
+
+  router.post('/api/sentinel/test-alert', requireUser(), requireCsrf(), requireRenderKey(), tests, async (ctx) => {
+    const userId = getSession(ctx).user!.id;
+    const settings = await store.getSettings(userId);
+    const url = store.openSlackUrl(userId, settings?.slackSealed ?? null);
+    if (!url) throw new AppError(400, 'slack_not_configured', 'Add a Slack incoming webhook URL first.');
+    await alerts.test(url);
+    ctx.status = 202;
+    ctx.body = { sent: true };
+  });
+
+  router.get('/api/sentinel/findings', requireUser(), validateQuery(FindingsQuery), async (ctx) => {
+    const q = ctx.state.query as z.infer<typeof FindingsQuery>;
+    const findings = await store.listFindings(getSession(ctx).user!.id, q.limit);
+    ctx.body = { findings: findings.map(presentFinding) };
+  });
+
+  router.get('/api/sentinel/findings/:id', requireUser(), async (ctx) => {
+    const id = ctx.params.id ?? '';
+    const f = FINDING_ID.test(id) ? await store.getFinding(getSession(ctx).user!.id, id) : null;
+    if (!f) throw errors.notFound('Finding');
+    ctx.body = presentFinding(f);
+  });
+}

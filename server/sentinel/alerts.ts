@@ -1,0 +1,65 @@
+import type { Redis } from 'ioredis';
+import type { Logger } from '../logger.js';
+import { createSlackAlerter, type AlertPost } from '../alerts/slack.js';
+import type { UrlGuardOptions } from '../alerts/urlGuard.js';
+import { sentinelKeys } from './store.js';
+import type { Finding } from './types.js';
+
+export interface SentinelAlertOptions {
+  /** Hosts a tenant's webhook may point at (default hooks.slack.com); tests add a local receiver. */
+  slackHosts?: string[];
+  guard?: UrlGuardOptions;
+  post?: AlertPost;
+}
+
+/** Alerts per user per window, and how long one rule on one service stays quiet after an alert. */
+export const ALERT_LIMIT = { perWindow: 10, windowSec: 600, dedupeSec: 3_600 };
+
+/** A tenant's webhook must be https://hooks.slack.com/services/… (no port, no credentials). */
+export function checkSlackWebhook(raw: string, hosts: string[] = ['hooks.slack.com']): string | null {
+  let url: URL;
+  try { url = new URL(raw); } catch { return 'Enter the whole webhook URL (https://hooks.slack.com/services/…).'; }
+  const local = hosts.includes(url.host) && url.host !== 'hooks.slack.com';
+  if (url.protocol !== 'https:' && !(local && url.protocol === 'http:')) return 'The webhook URL must start with https://hooks.slack.com/.';
+  if (!hosts.includes(url.host)) return 'Only Slack incoming webhooks (https://hooks.slack.com/…) are accepted.';
+  if (url.username || url.password || url.hash) return 'The webhook URL must not carry credentials or a fragment.';
+  if (!url.pathname.startsWith('/services/') || url.pathname.length < 20) return 'The webhook URL looks incomplete (https://hooks.slack.com/services/…).';
+  return null;
+}
+
+/** The message: severity, title, ids and time. No log lines, emails or metadata values. */
+export function alertText(f: Finding): string {
+  const where = [f.ownerId ? `workspace ${f.ownerId}` : null, f.serviceId ? `service ${f.context?.serviceName ? `${f.context.serviceName} (${f.serviceId})` : f.serviceId}` : null].filter(Boolean).join(' · ');
+  return `[Sentinel] ${f.severity.toUpperCase()}: ${f.title}${where ? ` · ${where}` : ''} · ${f.lastAt}`;
+}
+
+/**
+ * Tenant alerts to the tenant's own Slack webhook, through the SSRF guard. Deduplicated per rule and
+ * service for an hour, and at most ALERT_LIMIT.perWindow per user per window; only high and medium.
+ */
+export function createSentinelAlerts(opts: SentinelAlertOptions & { redis: Redis; prefix: string; logger: Logger }) {
+  const keys = sentinelKeys(opts.prefix);
+  const hosts = opts.slackHosts ?? ['hooks.slack.com'];
+  const deliver = async (url: string, text: string) => {
+    if (checkSlackWebhook(url, hosts)) return; // a stored URL that no longer passes is not used
+    await createSlackAlerter({ webhookUrl: url, logger: opts.logger, post: opts.post, guard: opts.guard }).send(text);
+  };
+  return {
+    hosts,
+    async notify(userId: number, url: string | null, f: Finding): Promise<boolean> {
+      if (!url || f.severity === 'low') return false;
+      const once = await opts.redis.set(keys.alertOnce(userId, `${f.rule}:${f.serviceId ?? f.ownerId ?? '-'}`), '1', 'EX', ALERT_LIMIT.dedupeSec, 'NX');
+      if (once !== 'OK') return false;
+      const rate = keys.alertRate(userId);
+      const [[, count]] = (await opts.redis.multi().incr(rate).expire(rate, ALERT_LIMIT.windowSec, 'NX').exec()) as [[null, number], unknown];
+      if (count > ALERT_LIMIT.perWindow) return false;
+      await deliver(url, alertText(f));
+      return true;
+    },
+    async test(url: string): Promise<void> {
+      await deliver(url, '[Sentinel] Test message from render-orchestrator: alerts for your Render workspace will arrive here.');
+    },
+  };
+}
+
+export type SentinelAlerts = ReturnType<typeof createSentinelAlerts>;

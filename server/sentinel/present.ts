@@ -1,0 +1,50 @@
+import type { Finding, SentinelSettings, SentinelStatus } from './types.js';
+
+/** What leaves the server about a finding: a whitelist. */
+export function presentFinding(f: Finding) {
+  return {
+    id: f.id, kind: f.kind, rule: f.rule, severity: f.severity, title: f.title,
+    ownerId: f.ownerId, serviceId: f.serviceId, serviceName: f.context?.serviceName ?? null,
+    count: f.count, firstAt: f.firstAt, lastAt: f.lastAt,
+    firstLine: f.firstLine ?? null, lastLine: f.lastLine ?? null,
+    actor: f.actor ? { type: f.actor.type, email: f.actor.email ?? null } : null,
+    renderEvent: f.context?.renderEvent ?? null,
+    envVarKey: f.context?.key ?? null,
+  };
+}
+
+export function presentSettings(s: SentinelSettings | null, status: SentinelStatus, ctx: { currentRef: string; defaultIntervalMs: number; ownerNames: Map<string, string> }) {
+  const unavailable = status.auditUnavailable.map((id) => ({ ownerId: id, name: ctx.ownerNames.get(id) ?? id }));
+  return {
+    enabled: Boolean(s?.enabled),
+    /** Watching with another session's consent (another browser): that session's end stops it. */
+    watchingThisSession: Boolean(s?.enabled && s.sessionRef === ctx.currentRef),
+    intervalSeconds: Math.round((s?.intervalMs ?? ctx.defaultIntervalMs) / 1000),
+    slack: { configured: Boolean(s?.slackSealed), hint: s?.slackHint ?? null },
+    lastRunAt: status.lastRunAt,
+    auditLogUnavailable: unavailable,
+    notices: [
+      ...unavailable.map((u) => `Your Render plan has no audit log API for ${u.name}; app-log watch continues.`),
+      ...(status.lastProblem === 'budget' ? ['The last round paused to leave Render API capacity for deploys; it continues next round.'] : []),
+      ...(status.lastProblem === 'render_key_rejected' ? ['Render rejected your API key during the last round.'] : []),
+      ...(status.lastProblem === 'render_unavailable' ? ['Render did not answer during the last round; it is retried next round.'] : []),
+    ],
+  };
+}
+
+/** The SSE payload for a finding (published on the user's channel, re-serialised by the stream). */
+export function sentinelMessage(f: Finding, isNew: boolean): string {
+  return JSON.stringify({ sentinel: { id: f.id, severity: f.severity, title: f.title, count: f.count, lastAt: f.lastAt, isNew } });
+}
+
+/** For the SSE route: the whitelisted event data, or null when the message is not a Sentinel one. */
+export function sentinelEventData(message: string): string | null {
+  try {
+    const m = JSON.parse(message) as { sentinel?: Record<string, unknown> };
+    const s = m?.sentinel;
+    if (!s || typeof s !== 'object' || typeof s.id !== 'string') return null;
+    return JSON.stringify({ type: 'sentinel', id: s.id, severity: s.severity ?? null, title: s.title ?? null, count: s.count ?? null, lastAt: s.lastAt ?? null, isNew: s.isNew === true });
+  } catch {
+    return null;
+  }
+}

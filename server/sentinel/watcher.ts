@@ -1,0 +1,229 @@
+import { BudgetExhausted } from '../render/budget.js';
+import { RenderApiError, type RenderClient, type Service } from '../render/client.js';
+import { AUDIT_CONTEXT_KEYS, AUDIT_RULES, FAILED_LOGIN, serviceEventRule } from './rules.js';
+import { classifyLine, sanitizeLine } from './logHeuristics.js';
+import { findingId, type SentinelStore } from './store.js';
+import type { Finding, SentinelStatus } from './types.js';
+
+/** Lines of one signature more than this apart start a new finding; closer ones are the same crash loop. */
+export const GROUP_GAP_MS = 10 * 60_000;
+/** On the first round, look back this far. */
+export const FIRST_LOOKBACK_MS = 15 * 60_000;
+/** Logs further behind than this are skipped: a chatty service must not keep the watch in the past. */
+const MAX_LOG_LAG_MS = 30 * 60_000;
+const AUDIT_RECHECK_MS = 30 * 60_000;
+
+export interface RoundInput {
+  userId: number;
+  ownerIds: string[];
+  client: RenderClient;
+  store: SentinelStore;
+  now: () => number;
+  /** A finding was created (isNew) or grew (a log group). */
+  onFinding(f: Finding, isNew: boolean): Promise<void>;
+}
+
+export interface RoundResult { calls: number; findings: number; stoppedBy: 'done' | 'budget' }
+
+interface Cursor { ts: string; seen: string[] }
+
+/** Timestamps of any precision, comparable as strings (nanosecond fraction, zero-padded). */
+export function tsKey(ts: string): string {
+  const dot = ts.indexOf('.');
+  const base = (dot < 0 ? ts.replace(/Z$/i, '') : ts.slice(0, dot)).slice(0, 19);
+  const frac = dot < 0 ? '' : ts.slice(dot + 1).replace(/Z$/i, '');
+  return `${base}.${frac.padEnd(9, '0').slice(0, 9)}`;
+}
+
+/**
+ * One watch round for one user: audit logs per workspace, service events, then app logs. Every call
+ * goes through the caller's budget-guarded client; a BudgetExhausted ends the round early and the
+ * cursors (advanced only after findings are written) make the next round continue where this one
+ * stopped. Re-running a round after a crash writes the same findings (deterministic ids).
+ */
+export async function runRound(input: RoundInput): Promise<RoundResult> {
+  const { userId, client, store } = input;
+  const status: SentinelStatus = await store.getStatus(userId);
+  const result: RoundResult = { calls: 0, findings: 0, stoppedBy: 'done' };
+  const since = (c: Cursor | null) => c?.ts ?? new Date(input.now() - FIRST_LOOKBACK_MS).toISOString();
+  const emit = async (f: Finding, replace: boolean) => {
+    const isNew = await store.upsert(userId, f, replace);
+    if (isNew || replace) { result.findings += 1; await input.onFinding(f, isNew); }
+  };
+  try {
+    for (const ownerId of input.ownerIds) {
+      await auditRound(ownerId);
+      result.calls += 1;
+      const services = await client.listServices({ ownerId, limit: 200 });
+      result.calls += 1;
+      await eventsRound(services);
+      await logsRound(ownerId, services);
+    }
+    status.lastProblem = null;
+  } catch (err) {
+    if (!(err instanceof BudgetExhausted)) throw err;
+    result.stoppedBy = 'budget';
+    status.lastProblem = 'budget';
+  } finally {
+    status.lastRunAt = new Date(input.now()).toISOString();
+    await store.setStatus(userId, status);
+  }
+  return result;
+
+  async function auditRound(ownerId: string) {
+    const checkedKey = `auditChecked:${ownerId}`;
+    if (status.auditUnavailable.includes(ownerId)) {
+      const checked = await store.getCursor<number>(userId, checkedKey);
+      if (checked && input.now() - checked < AUDIT_RECHECK_MS) return;
+    }
+    const field = `audit:${ownerId}`;
+    const cursor = await store.getCursor<Cursor>(userId, field);
+    let page;
+    try {
+      page = await client.listAuditLogs(ownerId, { startTime: since(cursor), direction: 'forward', limit: 100 });
+    } catch (err) {
+      if (err instanceof RenderApiError && (err.kind === 'forbidden' || err.status === 403)) {
+        if (!status.auditUnavailable.includes(ownerId)) status.auditUnavailable.push(ownerId);
+        await store.setCursor(userId, checkedKey, input.now());
+        return;
+      }
+      throw err;
+    }
+    status.auditUnavailable = status.auditUnavailable.filter((o) => o !== ownerId);
+    const seen = new Set(cursor?.seen ?? []);
+    for (const entry of page.items) {
+      if (seen.has(entry.id)) continue;
+      const rule = AUDIT_RULES[entry.event] ?? (entry.event === 'LoginEvent' && entry.status === 'error' ? FAILED_LOGIN : null);
+      if (!rule) continue;
+      const serviceId = entry.metadata.service ?? null;
+      // Our own env-var reads (to redact deployment logs) are noted before they are made.
+      if (entry.actor.type === 'rest_api' && serviceId && await store.isSelfCaused(userId, entry.event, serviceId, Date.parse(entry.timestamp))) continue;
+      const context: Record<string, string> = { renderEvent: entry.event, auditId: entry.id };
+      for (const k of AUDIT_CONTEXT_KEYS) if (typeof entry.metadata[k] === 'string') context[k] = sanitizeLine(entry.metadata[k]!, [], 80);
+      if (entry.status === 'error') context.outcome = 'error';
+      await emit({
+        id: findingId(String(userId), 'audit', ownerId, entry.id), kind: 'audit', rule: rule.rule, severity: rule.severity, title: rule.title,
+        ownerId, serviceId, count: 1, firstAt: entry.timestamp, lastAt: entry.timestamp,
+        actor: { type: entry.actor.type, ...(entry.actor.email ? { email: sanitizeLine(entry.actor.email, [], 120) } : {}) }, context,
+      }, false);
+    }
+    await store.setCursor(userId, field, advance(cursor, page.items.map((e) => ({ id: e.id, ts: e.timestamp }))));
+  }
+
+  async function eventsRound(services: Service[]) {
+    for (const svc of services) {
+      const field = `events:${svc.id}`;
+      const cursor = await store.getCursor<Cursor>(userId, field);
+      const page = await client.listServiceEvents(svc.id, { startTime: since(cursor), limit: 50 });
+      result.calls += 1;
+      const seen = new Set(cursor?.seen ?? []);
+      for (const ev of page.items) {
+        if (seen.has(ev.id)) continue;
+        const rule = serviceEventRule(ev.type, ev.details);
+        if (!rule) continue;
+        await emit({
+          id: findingId(String(userId), 'event', ev.id), kind: 'service_event', rule: rule.rule, severity: rule.severity, title: rule.title,
+          ownerId: svc.ownerId, serviceId: svc.id, count: 1, firstAt: ev.timestamp, lastAt: ev.timestamp,
+          context: { serviceName: svc.name, renderEvent: ev.type, eventId: ev.id },
+        }, false);
+      }
+      await store.setCursor(userId, field, advance(cursor, page.items.map((e) => ({ id: e.id, ts: e.timestamp }))));
+    }
+  }
+
+  async function logsRound(ownerId: string, services: Service[]) {
+    // Render wants every resource of one logs query in the same region.
+    const byRegion = new Map<string, Service[]>();
+    for (const s of services) {
+      const region = (s.serviceDetails as { region?: string } | undefined)?.region ?? 'any';
+      byRegion.set(region, [...(byRegion.get(region) ?? []), s]);
+    }
+    for (const [region, list] of byRegion) {
+      for (let i = 0; i < list.length; i += 20) {
+        const chunk = list.slice(i, i + 20);
+        const field = `logs:${ownerId}:${region}:${i / 20}`;
+        const cursor = await store.getCursor<Cursor>(userId, field);
+        let start = since(cursor);
+        if (input.now() - Date.parse(start) > MAX_LOG_LAG_MS) start = new Date(input.now() - MAX_LOG_LAG_MS).toISOString();
+        const page = await client.listLogs({ ownerId, resource: chunk.map((s) => s.id), type: ['app'], direction: 'forward', startTime: start, endTime: new Date(input.now()).toISOString(), limit: 100 });
+        result.calls += 1;
+        const seen = new Set(cursor?.seen ?? []);
+        const fresh = page.logs.filter((l) => !seen.has(l.id));
+        await groupLogLines(ownerId, chunk, fresh);
+        const next = advance(cursor, page.logs.map((l) => ({ id: l.id, ts: l.timestamp })));
+        await store.setCursor(userId, field, page.hasMore && page.nextStartTime ? { ts: page.nextStartTime, seen: [] } : next);
+      }
+    }
+  }
+
+  async function groupLogLines(ownerId: string, services: Service[], logs: Array<{ id: string; message: string; timestamp: string; labels: Array<{ name: string; value: string }> }>) {
+    const groups = new Map<string, { serviceId: string; signature: string; label: string; lines: typeof logs }>();
+    for (const l of logs) {
+      const sig = classifyLine(l.message);
+      if (!sig) continue;
+      const serviceId = l.labels.find((x) => x.name === 'resource')?.value ?? services[0]?.id ?? 'unknown';
+      const key = `${serviceId}|${sig.signature}`;
+      const g = groups.get(key) ?? { serviceId, signature: sig.signature, label: sig.label, lines: [] };
+      g.lines.push(l);
+      groups.set(key, g);
+    }
+    const secretsByService = new Map<string, string[] | null>();
+    for (const [key, g] of groups) {
+      if (!secretsByService.has(g.serviceId)) secretsByService.set(g.serviceId, await envValues(g.serviceId));
+      const secrets = secretsByService.get(g.serviceId) ?? null;
+      const line = (m: string) => (secrets ? sanitizeLine(m, secrets) : '(hidden: env values could not be read to redact this line)');
+      const svcName = services.find((s) => s.id === g.serviceId)?.name ?? g.serviceId;
+      let state = await store.getGroup(userId, key);
+      let current: Finding | null = state ? await store.getFinding(userId, state.findingId) : null;
+      for (const l of g.lines) {
+        const at = tsKey(l.timestamp);
+        if (state && current && at <= state.lastTs) continue; // counted before a crash
+        if (!current || !state || Date.parse(l.timestamp) - Date.parse(current.lastAt) > GROUP_GAP_MS) {
+          current = {
+            id: findingId(String(userId), 'log', g.serviceId, g.signature, l.id), kind: 'app_log', rule: `app_log_${g.signature.split(':')[0]}`, severity: severityOf(g.signature),
+            title: '', ownerId, serviceId: g.serviceId, count: 0, firstAt: l.timestamp, lastAt: l.timestamp, firstLine: line(l.message),
+            context: { serviceName: svcName, signature: g.label },
+          };
+        }
+        current.count += 1;
+        current.lastAt = l.timestamp;
+        current.lastLine = line(l.message);
+        state = { findingId: current.id, lastTs: at };
+      }
+      if (!current || !state) continue;
+      const minutes = Math.max(1, Math.ceil((Date.parse(current.lastAt) - Date.parse(current.firstAt)) / 60_000));
+      current.title = `${g.label} ×${current.count} in ${minutes} min`;
+      await emit(current, true);
+      await store.setGroup(userId, key, state);
+    }
+  }
+
+  /** Env var values of a service, to redact log lines like deployment logs are; our read is noted first. */
+  async function envValues(serviceId: string): Promise<string[] | null> {
+    await store.noteSelfCall(userId, 'ViewEnvVarValuesEvent', serviceId, input.now());
+    try {
+      const vars = await client.listEnvVars(serviceId);
+      result.calls += 1;
+      return vars.map((v) => v.value).filter((v): v is string => typeof v === 'string');
+    } catch (err) {
+      if (err instanceof BudgetExhausted) throw err;
+      return null;
+    }
+  }
+}
+
+function severityOf(signature: string): Finding['severity'] {
+  if (signature === 'oom' || signature === 'segfault' || signature === 'panic' || signature === 'fatal') return 'high';
+  return 'medium';
+}
+
+/** Move a cursor to the newest timestamp seen, remembering the ids at that timestamp (a later page may repeat them). */
+function advance(cursor: Cursor | null, items: Array<{ id: string; ts: string }>): Cursor | null {
+  if (items.length === 0) return cursor;
+  let max = cursor ? tsKey(cursor.ts) : '';
+  let maxTs = cursor?.ts ?? '';
+  for (const it of items) { const k = tsKey(it.ts); if (k > max) { max = k; maxTs = it.ts; } }
+  const seen = items.filter((it) => tsKey(it.ts) === max).map((it) => it.id);
+  const carried = cursor && tsKey(cursor.ts) === max ? cursor.seen : [];
+  return { ts: maxTs, seen: [...new Set([...carried, ...seen])].slice(-500) };
+}

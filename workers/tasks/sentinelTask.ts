@@ -1,0 +1,90 @@
+import type { Job } from 'bullmq';
+import type { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Logger } from '../../server/logger.js';
+import type { Keyring } from '../../server/crypto/keyring.js';
+import type { SessionStore } from '../../server/sessions/store.js';
+import type { RenderBudget } from '../../server/render/budget.js';
+import { createRenderClient, RenderApiError, type RenderCallOutcome } from '../../server/render/client.js';
+import { openRenderKey } from '../../server/sessions/credentials.js';
+import type { AuditLog } from '../../server/audit/auditLog.js';
+import { runRound } from '../../server/sentinel/watcher.js';
+import type { SentinelStore } from '../../server/sentinel/store.js';
+import type { SentinelAlerts } from '../../server/sentinel/alerts.js';
+import { sentinelMessage } from '../../server/sentinel/present.js';
+import { unscheduleWatch, type SentinelJobData } from '../../server/sentinel/queue.js';
+import type { Finding } from '../../server/sentinel/types.js';
+
+/** Sentinel never takes more than this share of any Render bucket of a key, and only while as much is left for deploys. */
+export const SENTINEL_BUDGET_SHARE = 0.1;
+
+export interface SentinelContext {
+  redis: Redis;
+  logger: Logger;
+  keyring: Keyring;
+  sessions: SessionStore;
+  budget: RenderBudget;
+  store: SentinelStore;
+  alerts: SentinelAlerts;
+  audit: AuditLog;
+  queue: Queue<SentinelJobData>;
+  renderApiUrl: string;
+  now: () => number;
+  /** The per-user channel SSE listens on (the deployment store's). */
+  channelOf: (userId: number) => string;
+  onRenderCall?: (call: RenderCallOutcome) => void;
+  onFinding?: (f: Finding) => void;
+  onRound?: (outcome: 'done' | 'budget' | 'stopped' | 'error' | 'skipped') => void;
+}
+
+/**
+ * One round for one watching user. The watch lives only as long as the session that enabled it: no
+ * settings, no session, another user, or no key → the repeatable job removes itself and the sealed
+ * settings (with the Slack URL) are deleted. Render trouble never fails the job: the next round retries.
+ */
+export async function runSentinelJob(ctx: SentinelContext, job: Job<SentinelJobData>): Promise<void> {
+  const { userId } = job.data;
+  const stop = async () => {
+    await ctx.store.dropWatch(userId);
+    await unscheduleWatch(ctx.queue, userId);
+    ctx.onRound?.('stopped');
+  };
+  const settings = await ctx.store.getSettings(userId);
+  if (!settings?.enabled) return stop();
+  const sess = await ctx.sessions.loadByRef(settings.sessionRef);
+  const apiKey = sess ? openRenderKey(sess, ctx.keyring) : null;
+  if (!sess?.user || sess.user.id !== userId || !sess.render || !apiKey) return stop();
+
+  // One round per user at a time, even if a slow round overlaps the next tick (the lock lapses on a crash).
+  const lock = `${ctx.store.keys.status(userId)}:lock`;
+  if ((await ctx.redis.set(lock, job.id ?? '1', 'PX', Math.max(30_000, settings.intervalMs * 2), 'NX')) !== 'OK') { ctx.onRound?.('skipped'); return; }
+  const fp = sess.render.keyFingerprint;
+  const client = createRenderClient({
+    baseUrl: ctx.renderApiUrl, apiKey, timeoutMs: 10_000,
+    beforeRequest: (call) => ctx.budget.acquireShare(fp, call, SENTINEL_BUDGET_SHARE, 'sentinel'),
+    afterResponse: ctx.onRenderCall,
+  });
+  const slackUrl = ctx.store.openSlackUrl(userId, settings.slackSealed);
+  try {
+    const result = await runRound({
+      userId, ownerIds: sess.render.owners.map((o) => o.id), client, store: ctx.store, now: ctx.now,
+      onFinding: async (f, isNew) => {
+        await ctx.redis.publish(ctx.channelOf(userId), sentinelMessage(f, isNew));
+        if (!isNew) return;
+        ctx.onFinding?.(f);
+        await ctx.audit.append({ userId, action: 'sentinel_finding', outcome: 'detected', detail: { securityEvent: f.rule, reason: f.severity, serviceId: f.serviceId ?? undefined, count: f.count } })
+          .catch((err: Error) => ctx.logger.error({ err: { message: err.message } }, 'audit append failed'));
+        await ctx.alerts.notify(userId, slackUrl, f).catch(() => false);
+      },
+    });
+    ctx.onRound?.(result.stoppedBy);
+  } catch (err) {
+    const rejected = err instanceof RenderApiError && (err.kind === 'unauthorized');
+    const status = await ctx.store.getStatus(userId);
+    await ctx.store.setStatus(userId, { ...status, lastProblem: rejected ? 'render_key_rejected' : 'render_unavailable' });
+    ctx.logger.warn({ userId, reason: err instanceof RenderApiError ? err.kind : (err as Error).name }, 'sentinel round failed');
+    ctx.onRound?.('error');
+  } finally {
+    await ctx.redis.del(lock);
+  }
+}
