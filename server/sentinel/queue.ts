@@ -18,7 +18,7 @@ export function createSentinelQueue(connection: Redis, redisPrefix: string): Que
 
 /** One repeatable job per watching user (BullMQ job scheduler); re-scheduling replaces the interval. */
 export async function scheduleWatch(queue: Queue<SentinelJobData>, userId: number, everyMs: number): Promise<void> {
-  await queue.upsertJobScheduler(schedulerId(userId), { every: everyMs, immediately: true }, { name: 'watch', data: { userId } });
+  await queue.upsertJobScheduler(schedulerId(userId), { every: everyMs }, { name: 'watch', data: { userId } });
 }
 
 export async function unscheduleWatch(queue: Queue<SentinelJobData>, userId: number): Promise<void> {

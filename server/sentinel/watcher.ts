@@ -12,6 +12,7 @@ export const FIRST_LOOKBACK_MS = 15 * 60_000;
 /** Logs further behind than this are skipped: a chatty service must not keep the watch in the past. */
 const MAX_LOG_LAG_MS = 30 * 60_000;
 const AUDIT_RECHECK_MS = 30 * 60_000;
+const LOG_PAGES_PER_ROUND = 5;
 
 export interface RoundInput {
   userId: number;
@@ -145,13 +146,27 @@ export async function runRound(input: RoundInput): Promise<RoundResult> {
         const cursor = await store.getCursor<Cursor>(userId, field);
         let start = since(cursor);
         if (input.now() - Date.parse(start) > MAX_LOG_LAG_MS) start = new Date(input.now() - MAX_LOG_LAG_MS).toISOString();
-        const page = await client.listLogs({ ownerId, resource: chunk.map((s) => s.id), type: ['app'], direction: 'forward', startTime: start, endTime: new Date(input.now()).toISOString(), limit: 100 });
-        result.calls += 1;
+        // Up to LOG_PAGES_PER_ROUND pages; what was read is processed even when the budget stops paging.
+        const lines: Parameters<typeof groupLogLines>[2] = [];
+        let next: Cursor | null = cursor;
         const seen = new Set(cursor?.seen ?? []);
-        const fresh = page.logs.filter((l) => !seen.has(l.id));
-        await groupLogLines(ownerId, chunk, fresh);
-        const next = advance(cursor, page.logs.map((l) => ({ id: l.id, ts: l.timestamp })));
-        await store.setCursor(userId, field, page.hasMore && page.nextStartTime ? { ts: page.nextStartTime, seen: [] } : next);
+        let window = { startTime: start, endTime: new Date(input.now()).toISOString() };
+        for (let p = 0; p < LOG_PAGES_PER_ROUND; p += 1) {
+          let page;
+          try {
+            page = await client.listLogs({ ownerId, resource: chunk.map((s) => s.id), type: ['app'], direction: 'forward', ...window, limit: 100 });
+          } catch (err) {
+            if (p > 0 && err instanceof BudgetExhausted) break;
+            throw err;
+          }
+          result.calls += 1;
+          lines.push(...page.logs.filter((l) => !seen.has(l.id)));
+          next = page.hasMore && page.nextStartTime ? { ts: page.nextStartTime, seen: [] } : advance(next, page.logs.map((l) => ({ id: l.id, ts: l.timestamp })));
+          if (!page.hasMore || !page.nextStartTime) break;
+          window = { startTime: page.nextStartTime, endTime: page.nextEndTime ?? window.endTime };
+        }
+        await groupLogLines(ownerId, chunk, lines);
+        await store.setCursor(userId, field, next);
       }
     }
   }

@@ -1,0 +1,124 @@
+import test from 'ava';
+import { BUDGET_FOR_TESTS } from './limits.js';
+import { enable, findings, SECRET_ENV_VALUE, startSentinelStack, tenant, waitFor, type SentinelStack } from './support.js';
+import { addNodeRepo, waitFinished } from '../helpers/pipeline.js';
+import { dumpRedis } from '../helpers/stack.js';
+
+let s: SentinelStack;
+test.before(async () => { s = await startSentinelStack({ renderLimits: BUDGET_FOR_TESTS }); });
+test.after.always(async () => { await s?.close(); });
+
+const EXPECTED: Array<[string, string, string]> = [
+  ['ViewConnectionInfoEvent', 'view_connection_info', 'high'],
+  ['StartShellEvent', 'start_shell', 'high'],
+  ['DownloadDatabaseBackupEvent', 'download_database_backup', 'high'],
+  ['ViewEnvVarValuesEvent', 'view_env_var_values', 'medium'],
+  ['ProvisionOrganizationSCIMToken', 'scim_token_created', 'medium'],
+  ['AddOrgMemberEvent', 'member_added', 'medium'],
+  ['ChangeTeamMemberRoleEvent', 'role_changed', 'medium'],
+  ['UpdateIPAllowListEvent', 'ip_allow_list_changed', 'medium'],
+  ['ChangeTeam2FAEnforcementEvent', 'two_factor_changed', 'medium'],
+  ['RemoveUserFromTeamEvent', 'member_removed', 'low'],
+];
+
+test.serial('each audit-log event type becomes the right finding; ordinary events are not findings; each is audited and counted', async (t) => {
+  const ada = await tenant(s.stack, 'ada-audit');
+  await enable(ada.agent);
+  const control = async (path: string, body: unknown) => {
+    const res = await fetch(`${s.stack.render.controlUrl}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    t.true(res.status < 300, `${path}: ${res.status}`);
+  };
+  for (const [event] of EXPECTED) await control('/audit', { ownerId: ada.ownerId, event, metadata: { service: ada.services[0]!.id } });
+  await control('/audit', { ownerId: ada.ownerId, event: 'CreateServerEvent', metadata: { service: ada.services[0]!.id } });
+  await control('/audit', { ownerId: ada.ownerId, event: 'LoginEvent', status: 'success' });
+  const list = await waitFor('audit findings', async () => { const f = await findings(ada.agent); return f.length >= EXPECTED.length ? f : null; });
+  await new Promise((r) => setTimeout(r, 2_500)); // two more rounds: nothing is reported twice
+  const again = await findings(ada.agent);
+  t.is(again.length, EXPECTED.length, again.map((f) => f.renderEvent).join(','));
+  for (const [event, rule, severity] of EXPECTED) {
+    const f = list.find((x) => x.renderEvent === event);
+    t.truthy(f, event);
+    t.is(f.rule, rule, event);
+    t.is(f.severity, severity, event);
+    t.is(f.kind, 'audit');
+    t.is(f.serviceId, ada.services[0]!.id);
+  }
+  const audit = await ada.agent.get('/api/audit?limit=100');
+  t.is(audit.json.entries.filter((e: any) => e.action === 'sentinel_finding').length, EXPECTED.length);
+  const metric = await s.worker.metrics.registry.getSingleMetricAsString('orchestrator_sentinel_findings_total');
+  t.regex(metric, /severity="high",kind="audit"[^\n]* 3/);
+  const status = await ada.agent.get('/api/sentinel');
+  t.is(status.json.counts.high, 3);
+  t.true(status.json.enabled && status.json.watchingThisSession);
+});
+
+test.serial('env-var reads the orchestrator makes (log redaction) are not findings; the same read by someone else is', async (t) => {
+  const bob = await tenant(s.stack, 'bob-self', ['api', 'other']);
+  addNodeRepo(s.stack, 'bob-self', 'app');
+  await enable(bob.agent);
+  const deploy = await bob.agent.post('/api/render/deploy', { github_repo: 'bob-self/app', project_name: 'bob-app' });
+  t.is(deploy.status, 202, deploy.text);
+  const done = await waitFinished(bob.agent, deploy.json.id);
+  t.is(done.status, 'live');
+  // The deployment logs view reads env values to redact them: Render writes ViewEnvVarValuesEvent (actor rest_api).
+  const logs = await bob.agent.get(`/api/render/deployments/${deploy.json.id}/logs`);
+  t.is(logs.status, 200);
+  t.true(s.stack.render.calls.some((c) => c.method === 'GET' && c.route === '/services/{serviceId}/env-vars' && c.accountId === bob.accountId));
+  // Someone else with API access reads env values of another service.
+  await fetch(`${s.stack.render.controlUrl}/audit`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ownerId: bob.ownerId, event: 'ViewEnvVarValuesEvent', actorType: 'rest_api', metadata: { service: bob.services[1]!.id, field: 'env_vars' } }) });
+  const list = await waitFor('the foreign read', async () => { const f = await findings(bob.agent); return f.some((x) => x.serviceId === bob.services[1]!.id) ? f : null; });
+  await new Promise((r) => setTimeout(r, 2_000));
+  const env = (await findings(bob.agent)).filter((f) => f.rule === 'view_env_var_values');
+  t.is(env.length, 1, JSON.stringify(list));
+  t.is(env[0].serviceId, bob.services[1]!.id);
+});
+
+test.serial('a crash loop of 500 lines is one grouped finding with first and last line, secrets redacted', async (t) => {
+  const cy = await tenant(s.stack, 'cy-crash');
+  await enable(cy.agent);
+  const svc = cy.services[0]!.id;
+  const messages: string[] = [];
+  for (let i = 0; i < 500; i += 1) {
+    messages.push(`GET /health 200 ${i}`);
+    messages.push(`TypeError: Cannot read properties of undefined (reading 'id') #${i} password=${SECRET_ENV_VALUE} db=${SECRET_ENV_VALUE}`);
+  }
+  await fetch(`${s.stack.render.controlUrl}/logs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ resourceId: svc, messages }) });
+  let last: unknown[] = [];
+  const f = await waitFor('500 grouped lines', async () => { const l = await findings(cy.agent); last = l; return l.find((x) => x.kind === 'app_log' && x.count === 500); }, 60_000)
+    .catch((err: Error) => { t.log(JSON.stringify(last), s.worker.logs.filter((l) => l.includes('sentinel')).slice(-5)); throw err; });
+  const all = (await findings(cy.agent)).filter((x) => x.kind === 'app_log');
+  t.is(all.length, 1);
+  t.is(f.severity, 'medium');
+  t.regex(f.title, /^TypeError ×500 in \d+ min$/);
+  t.regex(f.firstLine, /#0 /);
+  t.regex(f.lastLine, /#499 /);
+  t.false(JSON.stringify(f).includes(SECRET_ENV_VALUE));
+  t.false((await dumpRedis(s.stack.redis.client)).includes(SECRET_ENV_VALUE));
+  // The watcher read env values to redact: that read is not reported as someone viewing them.
+  t.false((await findings(cy.agent)).some((x) => x.rule === 'view_env_var_values'));
+});
+
+test.serial('service events that mean silent failure become findings (OOM, failed, unhealthy)', async (t) => {
+  const di = await tenant(s.stack, 'di-events');
+  await enable(di.agent);
+  const svc = di.services[0]!.id;
+  const add = (type: string, details: unknown) => fetch(`${s.stack.render.controlUrl}/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ serviceId: svc, type, details }) });
+  await add('server_failed', { reason: { oomKilled: { memoryLimit: '512Mi' } } });
+  await add('server_failed', { reason: { nonZeroExit: 1 } });
+  await add('server_unhealthy', {});
+  const list = await waitFor('event findings', async () => { const l = await findings(di.agent); return l.length >= 3 ? l : null; });
+  t.deepEqual(list.map((f) => `${f.rule}:${f.severity}`).sort(), ['server_failed:high', 'server_oom:high', 'server_unhealthy:medium']);
+  t.true(list.every((f) => f.serviceId === svc && f.kind === 'service_event'));
+});
+
+test.serial('a plan without audit logs (403) is shown plainly and the app-log watch continues', async (t) => {
+  const ed = await tenant(s.stack, 'ed-plan');
+  s.stack.render.setAuditLogAccess(ed.apiKey, false);
+  await enable(ed.agent);
+  await fetch(`${s.stack.render.controlUrl}/logs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ resourceId: ed.services[0]!.id, messages: ['panic: runtime error: index out of range [3] with length 3'] }) });
+  const f = await waitFor('panic finding', async () => (await findings(ed.agent)).find((x) => x.rule === 'app_log_panic'));
+  t.is(f.severity, 'high');
+  const view = await ed.agent.get('/api/sentinel');
+  t.deepEqual(view.json.auditLogUnavailable.map((o: any) => o.ownerId), [ed.ownerId]);
+  t.true(view.json.notices.some((n: string) => n.includes('no audit log API') && n.includes('app-log watch continues')));
+});

@@ -1,0 +1,101 @@
+import { createServer, type Server } from 'node:http';
+import { Writable } from 'node:stream';
+import type { AddressInfo } from 'node:net';
+import { createLogger } from '../../server/logger.js';
+import { startWorker, type WorkerProcess } from '../../workers/process.js';
+import type { RenderLimits } from '../../server/render/budget.js';
+import { startStack, type Stack } from '../helpers/stack.js';
+import { FAST_WATCH, signedInWithKey } from '../helpers/pipeline.js';
+import { renderTestClient, webServiceBody } from '../sandbox/render-test-client.js';
+import type { Agent } from '../helpers/agent.js';
+
+/** A local Slack stand-in (plain http on loopback, admitted only through the guard's test seam). */
+export interface SlackReceiver { url: string; host: string; texts: string[]; bodies: string[]; close(): Promise<void> }
+
+export async function startSlackReceiver(path = '/services/T000/B000/XXXXXXXXXXXXXXXX'): Promise<SlackReceiver> {
+  const texts: string[] = [];
+  const bodies: string[] = [];
+  const server: Server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c) => { body += String(c); });
+    req.on('end', () => {
+      bodies.push(`${req.method} ${req.url} ${body}`);
+      try { texts.push(String((JSON.parse(body) as { text?: unknown }).text)); } catch { texts.push(body); }
+      res.writeHead(200).end('ok');
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const host = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return { url: `http://${host}${path}`, host, texts, bodies, close: () => new Promise<void>((r) => server.close(() => r())) };
+}
+
+export interface SentinelStack { stack: Stack; worker: WorkerProcess & { logs: string[] }; tenantSlack: SlackReceiver; operatorSlack: SlackReceiver; close(): Promise<void> }
+
+/** Web + worker (with Sentinel) on real Redis and the simulators; rounds every second. */
+export async function startSentinelStack(opts: { renderLimits?: RenderLimits; env?: Record<string, string> } = {}): Promise<SentinelStack> {
+  const [tenantSlack, operatorSlack] = await Promise.all([startSlackReceiver(), startSlackReceiver('/services/OPERATOR/OPERATOR/OPERATOR0000')]);
+  const hosts = [tenantSlack.host, operatorSlack.host];
+  const stack = await startStack({
+    env: { SENTINEL_INTERVAL_SECONDS: '1', ...opts.env },
+    renderOptions: { phaseMs: { created: 0, build_in_progress: 0, pre_deploy_in_progress: 0, update_in_progress: 0 } },
+    appOptions: {
+      sentinel: { slackHosts: ['hooks.slack.com', tenantSlack.host], guard: { allowHosts: hosts } },
+      // The operator's SLACK_WEBHOOK_URL (platform security events) points at its own receiver.
+      security: { alerts: { webhookUrl: operatorSlack.url, guard: { allowHosts: hosts } } },
+    },
+  });
+  const logs: string[] = [];
+  const sink = new Writable({ write(chunk, _e, cb) { logs.push(String(chunk)); cb(); } });
+  const proc = await startWorker({
+    config: stack.config, logger: createLogger({ level: 'debug', destination: sink }), watch: FAST_WATCH, renderLimits: opts.renderLimits,
+    workerOptions: { concurrency: 20, lockDurationMs: 5_000, stalledIntervalMs: 1_000 },
+    sentinel: { alerts: { slackHosts: ['hooks.slack.com', tenantSlack.host], guard: { allowHosts: hosts } } },
+  });
+  const worker = Object.assign(proc, { logs });
+  return {
+    stack, worker, tenantSlack, operatorSlack,
+    async close() {
+      await worker.close(5_000);
+      await stack.close();
+      await Promise.all([tenantSlack.close(), operatorSlack.close()]);
+    },
+  };
+}
+
+export const SECRET_ENV_VALUE = 'sup3r-secret-db-passw0rd';
+
+/** A signed-in user with a Render key and one web service (with a secret env value) in their workspace. */
+export async function tenant(stack: Stack, login: string, serviceNames = ['api']) {
+  const user = await signedInWithKey(stack, login);
+  const api = renderTestClient(stack.render.url, user.apiKey);
+  const services: Array<{ id: string; name: string }> = [];
+  for (const name of serviceNames) {
+    const res = await api.call('POST', '/services', webServiceBody(user.ownerId, `${login}-${name}`, { envVars: [{ key: 'DATABASE_PASSWORD', value: SECRET_ENV_VALUE }] }));
+    if (res.status !== 201) throw new Error(`create service: ${res.status} ${res.text}`);
+    services.push({ id: res.body.service.id, name: res.body.service.name });
+  }
+  return { ...user, services };
+}
+
+export async function enable(agent: Agent, body: Record<string, unknown> = {}) {
+  const res = await agent.request('PUT', '/api/sentinel', { json: { enabled: true, ...body } });
+  if (res.status !== 200) throw new Error(`enable sentinel: ${res.status} ${res.text}`);
+  return res.json;
+}
+
+export async function findings(agent: Agent): Promise<any[]> {
+  const res = await agent.get('/api/sentinel/findings');
+  if (res.status !== 200) throw new Error(`findings: ${res.status} ${res.text}`);
+  return res.json.findings;
+}
+
+/** Poll until check() returns a value (bounded; the bound is a hang guard, not an assertion). */
+export async function waitFor<T>(what: string, check: () => Promise<T | null | undefined | false>, timeoutMs = 30_000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await check();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
