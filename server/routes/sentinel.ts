@@ -27,6 +27,12 @@ const SettingsBody = z.object({
   _csrf: z.string().optional(),
 }).strict();
 
+const TestAlertBody = z.object({
+  /** Test a URL before saving it; absent → the saved one. */
+  slackWebhookUrl: z.string().trim().max(500, 'slackWebhookUrl is too long').optional(),
+  _csrf: z.string().optional(),
+}).strict();
+
 const blankIsAbsent = (v: unknown) => (v === '' ? undefined : v);
 const FindingsQuery = z.object({ limit: z.preprocess(blankIsAbsent, z.coerce.number().int().min(1).max(200).default(100)) });
 const FINDING_ID = /^fnd_[A-Za-z0-9_-]{20}$/;
@@ -58,7 +64,7 @@ export function sentinelRoutes(router: Router, deps: AppDeps, opts: SentinelRout
     ctx.body = await view(getSession(ctx).user!.id, refOf(ctx));
   });
 
-  router.put('/api/sentinel', requireUser(), requireCsrf(), changes, validateBody(SettingsBody), async (ctx) => {
+  router.put('/api/sentinel', requireUser(), requireCsrf(), validateBody(SettingsBody), changes, async (ctx) => {
     const body = ctx.state.body as z.infer<typeof SettingsBody>;
     const userId = getSession(ctx).user!.id;
     const ref = refOf(ctx);
@@ -86,14 +92,19 @@ export function sentinelRoutes(router: Router, deps: AppDeps, opts: SentinelRout
     ctx.body = await view(userId, ref);
   });
 
-  router.post('/api/sentinel/test-alert', requireUser(), requireCsrf(), requireRenderKey(), tests, async (ctx) => {
+  router.post('/api/sentinel/test-alert', requireUser(), requireCsrf(), requireRenderKey(), validateBody(TestAlertBody), tests, async (ctx) => {
+    const body = ctx.state.body as z.infer<typeof TestAlertBody>;
     const userId = getSession(ctx).user!.id;
-    const settings = await store.getSettings(userId);
-    const url = store.openSlackUrl(userId, settings?.slackSealed ?? null);
+    if (body.slackWebhookUrl) {
+      const problem = checkSlackWebhook(body.slackWebhookUrl, alerts.hosts);
+      if (problem) throw errors.validation(`slackWebhookUrl: ${problem}`);
+    }
+    const url = body.slackWebhookUrl ?? store.openSlackUrl(userId, (await store.getSettings(userId))?.slackSealed ?? null);
     if (!url) throw new AppError(400, 'slack_not_configured', 'Add a Slack incoming webhook URL first.');
-    await alerts.test(url);
+    // Delivery goes through the SSRF guard in the background; Slack's answer is logged, not awaited.
+    void alerts.test(url);
     ctx.status = 202;
-    ctx.body = { sent: true };
+    ctx.body = { queued: true };
   });
 
   router.get('/api/sentinel/findings', requireUser(), validateQuery(FindingsQuery), async (ctx) => {

@@ -4,6 +4,7 @@ import fc from 'fast-check';
 import type { Stack } from './stack.js';
 import type { Agent } from './agent.js';
 import { createRenderClient, type RenderClient } from '../../server/render/client.js';
+import { createSentinelStore, findingId } from '../../server/sentinel/store.js';
 
 // Shared pieces of the proof-by-attack suites (test/security/attack-*.test.ts): the routes the app
 // really mounts (walked from its router), what each route's params mean, raw HTTP that is sent
@@ -18,7 +19,7 @@ export const ATTACK_UA = 'attack-suite/1.0';
 export interface RouteRef { method: string; path: string }
 
 /** What a path parameter holds, so a suite can fill it with the right (or the wrong) kind of id. */
-export type ParamKind = 'deploymentId' | 'serviceId' | 'repoOwner' | 'repoName' | 'assetPath';
+export type ParamKind = 'deploymentId' | 'serviceId' | 'repoOwner' | 'repoName' | 'assetPath' | 'findingId';
 
 export interface RouteSpec extends RouteRef {
   /** public: anyone; signin: the OAuth dance; user: needs a signed-in session; internal: private network only. */
@@ -45,6 +46,8 @@ export interface TenantIds {
   repoName: string;
   ownerId: string;
   apiKey: string;
+  /** A Sentinel finding of the tenant. */
+  findingId: string;
 }
 
 /**
@@ -90,6 +93,11 @@ export const ROUTE_CATALOG: RouteSpec[] = [
   { method: 'DELETE', path: '/api/render/services/:id', access: 'user', params: { id: 'serviceId' }, body: 'ignored', renderKey: true },
   { method: 'GET', path: '/api/events', access: 'user', stream: true, query: ['logs'] },
   { method: 'GET', path: '/api/audit', access: 'user', query: ['limit', 'cursor'] },
+  { method: 'GET', path: '/api/sentinel', access: 'user' },
+  { method: 'PUT', path: '/api/sentinel', access: 'user', body: 'read', renderKey: true, validBody: () => ({ enabled: true, intervalSeconds: 60 }) },
+  { method: 'POST', path: '/api/sentinel/test-alert', access: 'user', body: 'read', renderKey: true, validBody: () => ({ slackWebhookUrl: 'https://hooks.slack.com/services/T0000/B0000/attacksuite0000' }) },
+  { method: 'GET', path: '/api/sentinel/findings', access: 'user', query: ['limit'] },
+  { method: 'GET', path: '/api/sentinel/findings/:id', access: 'user', params: { id: 'findingId' } },
 ];
 
 const routeKey = (r: RouteRef) => `${r.method} ${r.path}`;
@@ -136,7 +144,7 @@ export function fillPath(spec: RouteSpec, byKind: Partial<Record<ParamKind, stri
 /** The same ids with every value URL-encoded for use as a path segment. */
 export function encodeIds(ids: Partial<TenantIds>): Partial<Record<ParamKind, string>> {
   const out: Partial<Record<ParamKind, string>> = {};
-  for (const k of ['deploymentId', 'serviceId', 'repoOwner', 'repoName'] as const) if (ids[k] !== undefined) out[k] = encodeURIComponent(ids[k]!);
+  for (const k of ['deploymentId', 'serviceId', 'repoOwner', 'repoName', 'findingId'] as const) if (ids[k] !== undefined) out[k] = encodeURIComponent(ids[k]!);
   out.assetPath = 'app.js';
   return out;
 }
@@ -268,7 +276,18 @@ export async function withResources(stack: Stack, tn: Tenant, name = `${tn.login
   const svc = await serviceWithLiveDeploy(tn, `${name}-web`);
   const dep = await tn.agent.post('/api/render/deploy', { github_repo: `${tn.login}/${name}`, project_name: name });
   if (dep.status !== 202) throw new Error(`deploy for ${tn.login}: ${dep.status} ${dep.text}`);
-  return { deploymentId: dep.json.id, ...svc, repoOwner: tn.login, repoName: name, ownerId: tn.ownerId, apiKey: tn.apiKey };
+  const findingId = await plantFinding(stack, tn.userId, svc.serviceId);
+  return { deploymentId: dep.json.id, ...svc, repoOwner: tn.login, repoName: name, ownerId: tn.ownerId, apiKey: tn.apiKey, findingId };
+}
+
+/** A Sentinel finding in the tenant's store (what a watch round would have written), so its id can be probed. */
+export async function plantFinding(stack: Stack, userId: number, serviceId: string): Promise<string> {
+  const { deps } = stack.web;
+  const store = createSentinelStore({ redis: deps.redis, prefix: deps.config.redisPrefix, keyring: deps.keyring, absoluteMs: deps.config.sessionAbsoluteMs });
+  const at = new Date().toISOString();
+  const id = findingId(String(userId), 'attack-suite', serviceId);
+  await store.upsert(userId, { id, kind: 'service_event', rule: 'server_failed', severity: 'high', title: 'Instance failed', ownerId: null, serviceId, count: 1, firstAt: at, lastAt: at }, false);
+  return id;
 }
 
 /** The request a catalogued route takes from a tenant: path with their ids, the valid body when there is one. */

@@ -4,7 +4,8 @@ import fc from 'fast-check';
 import { gzipSync } from 'node:zlib';
 import { startStack, type Stack } from '../helpers/stack.js';
 import {
-  addPrivateRepo, contractViolation, discoverRoutes, encodeIds, fillPath, hostileJsonText, hostileQuery, hostileScalar, hostileSegment,
+  addPrivateRepo, plantFinding,
+  contractViolation, discoverRoutes, encodeIds, fillPath, hostileJsonText, hostileQuery, hostileScalar, hostileSegment,
   malformedJson, oversizedJson, send, serviceWithLiveDeploy, snapshot, specsFor, tenantWithKey, uncatalogued, unhandledErrors,
   FOREIGN_CONTENT_TYPES, ODD_CONTENT_TYPES, type AttackRequest, type RawResponse, type RouteSpec, type Tenant, type TenantIds,
 } from '../helpers/attack.js';
@@ -56,15 +57,16 @@ test.before(async () => {
   const myDep = await me.agent.post('/api/render/deploy', { github_repo: `${me.login}/mine`, project_name: 'mine', env_vars: { FUZZ_SECRET: 'fuzz-env-value-0123456789' } });
   const theirDep = await victim.agent.post('/api/render/deploy', { github_repo: `${victim.login}/theirs`, project_name: 'theirs', env_vars: { VICTIM_SECRET: 'victim-env-value-987654321' } });
   if (myDep.status !== 202 || theirDep.status !== 202) throw new Error(`deploy setup: ${myDep.status} ${theirDep.status}`);
-  myIds = { deploymentId: myDep.json.id, ...mySvc, repoOwner: me.login, repoName: 'mine', ownerId: me.ownerId, apiKey: me.apiKey };
-  victimIds = { deploymentId: theirDep.json.id, ...theirSvc, repoOwner: victim.login, repoName: 'theirs', ownerId: victim.ownerId, apiKey: victim.apiKey };
+  const [myFinding, theirFinding] = [await plantFinding(stack, me.userId, mySvc.serviceId), await plantFinding(stack, victim.userId, theirSvc.serviceId)];
+  myIds = { deploymentId: myDep.json.id, ...mySvc, repoOwner: me.login, repoName: 'mine', ownerId: me.ownerId, apiKey: me.apiKey, findingId: myFinding };
+  victimIds = { deploymentId: theirDep.json.id, ...theirSvc, repoOwner: victim.login, repoName: 'theirs', ownerId: victim.ownerId, apiKey: victim.apiKey, findingId: theirFinding };
   baseline = await snapshot(stack, [me, victim]);
 });
 test.after.always(async () => { await stack?.close(); });
 
-const foreignIds = () => [victimIds.deploymentId, victimIds.serviceId, victimIds.deployId, victimIds.ownerId, victimIds.repoOwner, victimIds.repoName];
+const foreignIds = () => [victimIds.findingId, victimIds.deploymentId, victimIds.serviceId, victimIds.deployId, victimIds.ownerId, victimIds.repoOwner, victimIds.repoName];
 /** The victim's identifiers: none may appear in anything the attacker gets back. */
-const victimMarkers = () => [victimIds.deploymentId, victimIds.serviceId, victimIds.deployId, victimIds.ownerId, 'fuzz-victim-web', `${victim.login}/theirs`];
+const victimMarkers = () => [victimIds.findingId, victimIds.deploymentId, victimIds.serviceId, victimIds.deployId, victimIds.ownerId, 'fuzz-victim-web', `${victim.login}/theirs`];
 
 /** Sends as `me` and throws (so fast-check reports and shrinks) when the answer breaks the contract. */
 async function probe(req: AttackRequest, extra?: (res: RawResponse) => string | null): Promise<RawResponse> {
@@ -197,6 +199,17 @@ const invalidFields = (): Record<string, Record<string, fc.Arbitrary<unknown>>> 
     ),
     build_command: fc.oneof(notString, fc.constantFrom('', '   '), tooLong(1_000)),
     start_command: fc.oneof(notString, fc.constantFrom('', '\t'), tooLong(1_000)),
+  },
+  '/api/sentinel': {
+    enabled: fc.oneof(notString, fc.constantFrom('true', 1, 0, null, 'yes')).filter((v) => typeof v !== 'boolean'),
+    intervalSeconds: fc.oneof(fc.constantFrom('60', 0, 29, 3_601, 1.5, -60, null, 1e309), badToken),
+    slackWebhookUrl: fc.oneof(badToken, tooLong(500), fc.constantFrom('http://hooks.slack.com/services/T0/B0/xxxxxxxxxxxx', 'https://hooks.slack.com.evil.example/services/T0/B0/xxxxxxx',
+      'https://127.0.0.1/services/T0/B0/xxxxxxxxxxxxxxxx', 'https://hooks.slack.com:8443/services/T0/B0/xxxxxxxxxx', 'https://u:p@hooks.slack.com/services/T0/B0/xxxxxxxxxx',
+      'https://hooks.slack.com/other', 'file:///etc/passwd', 'not a url', 42)),
+  },
+  '/api/sentinel/test-alert': {
+    slackWebhookUrl: fc.oneof(badToken, tooLong(500), fc.constantFrom('http://hooks.slack.com/services/T0/B0/xxxxxxxxxxxx', 'https://169.254.169.254/services/T0/B0/xxxxxxxxxxx',
+      'https://hooks.slack.com@evil.example/services/T0/B0/xxxxxxxxx', 'https://2130706433/services/T0/B0/xxxxxxxxxxxxxx', '', 42, null)),
   },
   '/api/render/services/:id/rollback': {
     deploy_id: fc.oneof(notString, badToken, fc.constantFrom('', 'dep-', 'dep-short', 'srv-00000000000000000000', 'DEP-00000000000000000000')),
