@@ -7,7 +7,6 @@ import { getSession } from '../sessions/middleware.js';
 import { requireCsrf, requireUser } from '../middleware/security.js';
 import { validateBody, validateQuery } from '../middleware/validate.js';
 import { requireRenderKey } from '../render/forRequest.js';
-import { byUser, createLimiter, limitRequests } from '../security/rateLimits.js';
 import { createSentinelStore } from '../sentinel/store.js';
 import { checkSlackWebhook, createSentinelAlerts, type SentinelAlertOptions } from '../sentinel/alerts.js';
 import { createSentinelQueue, scheduleWatch, unscheduleWatch } from '../sentinel/queue.js';
@@ -47,8 +46,8 @@ export function sentinelRoutes(router: Router, deps: AppDeps, opts: SentinelRout
   const store = createSentinelStore({ redis, prefix: config.redisPrefix, keyring, absoluteMs: config.sessionAbsoluteMs });
   const alerts = createSentinelAlerts({ ...opts, redis, prefix: config.redisPrefix, logger: deps.logger });
   const queue = createSentinelQueue(redis, config.redisPrefix);
-  const changes = limitRequests(createLimiter(redis, config.redisPrefix, 'sentinel-settings', { points: 30, durationSec: 600 }), byUser, 'Too many Sentinel changes in a short time. Wait a moment, then try again.');
-  const tests = limitRequests(createLimiter(redis, config.redisPrefix, 'sentinel-test', { points: 5, durationSec: 600 }), byUser, 'Too many test messages. Wait a few minutes, then try again.');
+  const changes = deps.rateLimits.guard('sentinelSettings');
+  const tests = deps.rateLimits.guard('sentinelTest');
   const refOf = (ctx: Koa.Context) => deps.sessions.refOf(ctx.session!.externalKey as string);
 
   const view = async (userId: number, currentRef: string) => {
@@ -108,6 +107,8 @@ export function sentinelRoutes(router: Router, deps: AppDeps, opts: SentinelRout
   });
 
   router.get('/api/sentinel/findings', requireUser(), validateQuery(FindingsQuery), async (ctx) => {
+    // "/api/sentinel/findings/" is an empty finding id, not the list.
+    if (ctx.path.endsWith('/')) throw errors.notFound('Finding');
     const q = ctx.state.query as z.infer<typeof FindingsQuery>;
     const findings = await store.listFindings(getSession(ctx).user!.id, q.limit);
     ctx.body = { findings: findings.map(presentFinding) };

@@ -25,6 +25,10 @@ export interface SecurityLimits {
   githubReads: LimitRule;
   /** Per user: GET /api/github/repos/:owner/:repo/detect (reads and parses many repository files). */
   detect: LimitRule;
+  /** Per user: PUT /api/sentinel (each change re-schedules the watch). */
+  sentinelSettings: LimitRule;
+  /** Per user: POST /api/sentinel/test-alert (each one posts to the user's Slack). */
+  sentinelTest: LimitRule;
   /**
    * Invalid Render keys within windowSec: the same key maxInvalid times locks that key for the user;
    * maxInvalidPerUser invalid keys of any kind (default 4 × maxInvalid) lock key setup for the user.
@@ -53,6 +57,8 @@ export interface SecurityLimits {
  *   otherwise grow Redis without bound (issue 11 part 4).
  * - GitHub reads: 600 per 10 min per user (the repo picker searches as you type, debounced);
  *   stack detection: 60 per 10 min per user (one detection reads up to a few dozen files).
+ * - Sentinel settings: 30 per 10 min per user; Slack test messages: 5 per 10 min per user (each
+ *   one is a real post to the user's channel).
  * - invalid keys: the same wrong key 5 times within 15 min locks that key for the user; 20 wrong keys
  *   of any kind lock key setup for the user (guessing); each lock lasts 15 min (429 locked_out). A typo
  *   of one key never blocks the correct one, and a verified key clears the counts.
@@ -72,6 +78,8 @@ export const DEFAULT_LIMITS: SecurityLimits = {
   lifecycle: { points: 120, durationSec: 600 },
   githubReads: { points: 600, durationSec: 600 },
   detect: { points: 60, durationSec: 600 },
+  sentinelSettings: { points: 30, durationSec: 600 },
+  sentinelTest: { points: 5, durationSec: 600 },
   invalidKeys: { maxInvalid: 5, windowSec: 900, lockSec: 900, maxInvalidPerUser: 20 },
   failedSignIns: { threshold: 5, windowSec: 900 },
   notFoundProbes: { threshold: 10, windowSec: 600 },

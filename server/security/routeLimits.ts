@@ -20,6 +20,8 @@ const ROUTE_LIMITS: Record<RouteLimitName, { keyOf: KeyOf; message: string }> = 
   lifecycle: { keyOf: byUser, message: 'Too many service changes in a short time. Wait a moment, then try again.' },
   githubReads: { keyOf: byUser, message: 'Too many GitHub lookups in a short time. Wait a moment, then try again.' },
   detect: { keyOf: byUser, message: 'Too many stack detections in a short time. Wait a moment, then pick the repository again.' },
+  sentinelSettings: { keyOf: byUser, message: `Too many Sentinel changes in a short time. ${TRY_LATER}` },
+  sentinelTest: { keyOf: byUser, message: `Too many test messages. ${TRY_LATER}` },
 };
 
 export interface RouteLimits {
@@ -51,4 +53,5 @@ export function createRouteLimits(opts: { redis: Redis; prefix: string; limits: 
 const LIMITER_NAMES: Record<RouteLimitName, string> = {
   signInStart: 'signin-start', signInCallback: 'signin-callback', keySetup: 'key-setup', keySetupPerUser: 'key-setup-user',
   keyClear: 'key-clear', signOut: 'sign-out', deploys: 'deploys', lifecycle: 'lifecycle', githubReads: 'github-reads', detect: 'detect',
+  sentinelSettings: 'sentinel-settings', sentinelTest: 'sentinel-test',
 };

@@ -135,7 +135,8 @@ test.serial('other HTTP methods on every route path: a JSON 405 under /api, neve
   // Methods Node's parser knows (it answers anything else itself, before the app sees it).
   const methods = fc.constantFrom('PUT', 'PATCH', 'PROPFIND', 'TRACE', 'OPTIONS', 'SEARCH', 'LINK', 'UNLINK', 'PURGE', 'MKCOL', 'LOCK', 'REPORT', 'COPY', 'MOVE', 'DELETE', 'POST', 'GET');
   await fc.assert(fc.asyncProperty(fc.constantFrom(...specs.filter((s) => !s.stream)), methods, async (spec, method) => {
-    if (method === spec.method) return;
+    // A path may serve several methods (GET and PUT /api/sentinel): those are routes of their own.
+    if (method === spec.method || specs.some((s) => s.path === spec.path && s.method === method)) return;
     const path = fillPath(spec, encodeIds(myIds));
     await probe({ method, path, json: method === 'GET' ? undefined : {} }, (res) =>
       (res.status < 400 && method !== 'OPTIONS' && !(spec.method === 'GET' && method === 'GET') && spec.access === 'user' ? `${method} was served (${res.status})` : null));
