@@ -62,7 +62,7 @@ export async function startWorker(args: {
   context.onFinished = (status, durationMs, deployment) => { metrics.deployFinished(status, durationMs); audited(status, durationMs, deployment); };
   const worker = createDeployWorker(context, workerRedis, args.workerOptions);
   const sentinelRedis = createRedis(config.redisUrl, 'worker');
-  const sentinel = startSentinelWorker(context, { connection: sentinelRedis, queueConnection: queueRedis, registry: metrics.registry, options: args.sentinel });
+  const sentinel = startSentinelWorker(context, { connection: sentinelRedis, queueConnection: queueRedis, audit, registry: metrics.registry, options: args.sentinel });
   worker.on('active', (job) => {
     // First pickup only (later ones are re-checks after a delay): time spent waiting since enqueue.
     if (job.attemptsStarted <= 1 && job.processedOn) metrics.jobWaited((job.processedOn - job.timestamp - (job.opts.delay ?? 0)) / 1000);

@@ -3,7 +3,7 @@ import { Counter, type Registry } from 'prom-client';
 import type { Redis } from 'ioredis';
 import type { WorkerContext } from './context.js';
 import { queuePrefix } from '../server/queues/deployQueue.js';
-import { createAuditLog } from '../server/audit/auditLog.js';
+import type { AuditLog } from '../server/audit/auditLog.js';
 import { createSentinelStore } from '../server/sentinel/store.js';
 import { createSentinelAlerts, type SentinelAlertOptions } from '../server/sentinel/alerts.js';
 import { createSentinelQueue, SENTINEL_QUEUE, type SentinelJobData } from '../server/sentinel/queue.js';
@@ -21,7 +21,7 @@ export interface SentinelWorker { close(force?: boolean): Promise<void>; worker:
  * The Sentinel worker: runs each watching user's repeatable round (workers/tasks/sentinelTask.ts).
  * Counts findings and rounds in the worker's metrics registry (pushed to the web's /metrics).
  */
-export function startSentinelWorker(ctx: WorkerContext, args: { connection: Redis; queueConnection: Redis; registry: Registry; options?: SentinelWorkerOptions }): SentinelWorker {
+export function startSentinelWorker(ctx: WorkerContext, args: { connection: Redis; queueConnection: Redis; registry: Registry; audit: AuditLog; options?: SentinelWorkerOptions }): SentinelWorker {
   const { config, redis } = ctx;
   const findings = new Counter({ name: 'orchestrator_sentinel_findings_total', help: 'Sentinel findings created, by severity and kind.', labelNames: ['severity', 'kind'] as const, registers: [args.registry] });
   const rounds = new Counter({ name: 'orchestrator_sentinel_rounds_total', help: 'Sentinel rounds, by outcome (done, budget, stopped, error, skipped).', labelNames: ['outcome'] as const, registers: [args.registry] });
@@ -30,7 +30,7 @@ export function startSentinelWorker(ctx: WorkerContext, args: { connection: Redi
     redis, logger: ctx.logger, keyring: ctx.keyring, sessions: ctx.sessions, budget: ctx.budget, queue,
     store: createSentinelStore({ redis, prefix: config.redisPrefix, keyring: ctx.keyring, absoluteMs: config.sessionAbsoluteMs }),
     alerts: createSentinelAlerts({ ...args.options?.alerts, redis, prefix: config.redisPrefix, logger: ctx.logger }),
-    audit: createAuditLog({ redis, prefix: config.redisPrefix, clock: ctx.clock }),
+    audit: args.audit,
     renderApiUrl: config.renderApiUrl, now: () => ctx.clock.now(),
     channelOf: (userId: number) => ctx.deployments.keys.channel(userId),
     onRenderCall: ctx.onRenderCall,
