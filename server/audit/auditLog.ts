@@ -3,7 +3,7 @@ import type { Clock } from '../clock.js';
 import type { Keyring } from '../crypto/keyring.js';
 import { entryHash, GENESIS_HASH } from './canonical.js';
 import { sanitizeDetail } from './sanitize.js';
-import { ADOPT_UNSIGNED, APPEND_IF_HEADS, READ_PAGE, TRIM_TO_CHECKPOINT } from './scripts.js';
+import { ADOPT_UNSIGNED, APPEND_IF_HEADS, READ_PAGE, RESIGN_CHECKPOINT, TRIM_TO_CHECKPOINT } from './scripts.js';
 import { checkpointText, createAuditSigner, headText, type Checkpoint } from './signing.js';
 import { GENESIS, verifyEntries, verifySegment, type Anchor } from './verify.js';
 import type { AuditEntry, AuditInput, ChainScope, ChainVerdict } from './types.js';
@@ -138,11 +138,22 @@ export function createAuditLog(opts: {
     throw new Error('audit append: chain head kept moving; gave up');
   }
 
-  /** A checkpoint as stored, if its signature holds. */
-  function checkedCheckpoint(chain: string, raw: string | null | undefined, seq: number): Anchor | null {
+  /**
+   * A checkpoint as stored, if its signature holds. One signed with SECRET_KEY_PREVIOUS (during a
+   * rotation) is re-signed with the current key as it is read, so it still verifies once the
+   * previous key is removed (only if the checkpoint is still there).
+   */
+  async function checkedCheckpoint(scope: ChainScope, raw: string | null | undefined, seq: number): Promise<Anchor | null> {
+    const chain = chainId(scope);
     const cp = parse<Checkpoint>(raw);
     if (!cp || cp.seq !== seq || typeof cp.hash !== 'string' || typeof cp.at !== 'string') return null;
-    return signer.verify(checkpointText(chain, cp.seq, cp.hash, cp.at), cp) ? { seq: cp.seq, hash: cp.hash } : null;
+    const text = checkpointText(chain, cp.seq, cp.hash, cp.at);
+    if (!signer.verify(text, cp)) return null;
+    if (cp.kid !== opts.keyring.current.kid) {
+      const fresh = JSON.stringify({ seq: cp.seq, hash: cp.hash, at: cp.at, ...signer.sign(text) });
+      await redis.eval(RESIGN_CHECKPOINT, 1, keys(scope).checkpoints, String(seq), fresh).catch(() => 0);
+    }
+    return { seq: cp.seq, hash: cp.hash };
   }
 
   const unsigned = (seq: number, message: string): Extract<ChainVerdict, { valid: false }> => ({ valid: false, length: 0, seq, problem: 'unsigned', message });
@@ -188,8 +199,8 @@ export function createAuditLog(opts: {
     const c1 = Math.ceil(hi / every) * every;
     const from = c0 + 1;
     const to = Math.min(c1, seq);
-    const start = c0 === 0 ? GENESIS : checkedCheckpoint(chain, String(r[8]), c0);
-    const end = c1 <= seq ? checkedCheckpoint(chain, String(r[9]), c1)
+    const start = c0 === 0 ? GENESIS : await checkedCheckpoint(scope, String(r[8]), c0);
+    const end = c1 <= seq ? await checkedCheckpoint(scope, String(r[9]), c1)
       : signer.verify(headText(chain, seq, hash, base), head) ? { seq, hash } : null;
     let verdict: ChainVerdict;
     if (!start) verdict = unsigned(c0, `the checkpoint at entry ${c0} is missing or its signature does not verify`);
@@ -209,7 +220,7 @@ export function createAuditLog(opts: {
     const [seq, hash, base] = [Number(seqRaw ?? 0), hashRaw ?? '', Number(baseRaw ?? 0)];
     const checkpoints = res[1]![1] as Record<string, string>;
     const entries = (res[2]![1] as string[]).map((x) => parse<AuditEntry>(x));
-    const start = base === 0 ? GENESIS : checkedCheckpoint(chain, checkpoints[String(base)], base);
+    const start = base === 0 ? GENESIS : await checkedCheckpoint(scope, checkpoints[String(base)], base);
     if (!start) return unsigned(base, `the checkpoint at entry ${base}, where the kept part of the chain starts, is missing or forged`);
     if (seq > 0 && !signer.verify(headText(chain, seq, hash, base), { kid: kid ?? undefined, mac: mac ?? undefined })) {
       return unsigned(seq, 'the chain head\'s signature does not verify: the chain was rewritten');
@@ -218,7 +229,7 @@ export function createAuditLog(opts: {
     if (!verdict.valid) return verdict;
     for (const [field, raw] of Object.entries(checkpoints)) {
       const at = Number(field);
-      const cp = checkedCheckpoint(chain, raw, at);
+      const cp = await checkedCheckpoint(scope, raw, at);
       if (!cp || (at > base && entries[at - base - 1]?.hash !== cp.hash)) return { ...unsigned(at, `the checkpoint at entry ${at} does not match the chain`), length: verdict.length };
     }
     return verdict;

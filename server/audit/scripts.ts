@@ -98,3 +98,9 @@ if (h[1] or '0') ~= ARGV[1] or (h[2] or '') ~= ARGV[2] or h[3] then return 0 end
 redis.call('HSET', KEYS[2], 'kid', ARGV[3], 'mac', ARGV[4])
 for i = 5, #ARGV, 2 do redis.call('HSET', KEYS[3], ARGV[i], ARGV[i + 1]) end
 return 1`;
+
+/** Replace a checkpoint's signature (rotation), only if the checkpoint still exists. KEYS: checkpoints. ARGV: seq, checkpoint JSON. */
+export const RESIGN_CHECKPOINT = `
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+return 1`;

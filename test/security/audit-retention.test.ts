@@ -4,6 +4,8 @@ import { createAuditLog, type AuditLog } from '../../server/audit/auditLog.js';
 import { entryHash } from '../../server/audit/canonical.js';
 import type { AuditEntry } from '../../server/audit/types.js';
 import { startStack, type Stack } from '../helpers/stack.js';
+import { createKeyring } from '../../server/crypto/keyring.js';
+import { randomBytes } from 'node:crypto';
 import type { Agent } from '../helpers/agent.js';
 
 // Issue 11 part 4: audit chains cannot bloat Redis or slow reads. Chains are trimmed by count and
@@ -227,4 +229,19 @@ test.serial('chains written before signing are verified once, then given checkpo
   const page = await log.page({ userId: 91 }, { limit: 10, cursor: '70' });
   t.false(page.verdict.valid);
   t.is(await redis.hget(bad.head, 'mac'), null, 'not signed');
+});
+
+test.serial('SECRET_KEY rotation: checkpoints and heads signed with the previous key are re-signed while it is still set', async (t) => {
+  const [oldSecret, newSecret] = [randomBytes(32), randomBytes(32)];
+  const base = { redis: stack.redis.client, prefix: `${stack.redis.prefix}-rotate`, clock: systemClock, checkpointEvery: 50 };
+  const before = createAuditLog({ ...base, keyring: createKeyring(oldSecret) });
+  const during = createAuditLog({ ...base, keyring: createKeyring(newSecret, oldSecret) });
+  const after = createAuditLog({ ...base, keyring: createKeyring(newSecret) });
+  await appendMany(before, 95, 120);
+  t.like(await after.verifyChain({ userId: 95 }), { valid: false, problem: 'unsigned' }, 'the new key alone does not vouch for old signatures');
+  // During the overlap: everything verifies; a read re-signs checkpoints, an append re-signs the head.
+  t.true((await during.verifyChain({ userId: 95 })).valid);
+  await during.append({ userId: 95, action: 'sign_in', outcome: 'success' });
+  t.true((await after.verifyChain({ userId: 95 })).valid, 'valid under the new key alone');
+  t.true((await after.page({ userId: 95 }, { limit: 10, cursor: '60' })).verdict.valid);
 });

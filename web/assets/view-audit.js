@@ -14,6 +14,10 @@ const KINDS = {
 
 // Plain glyphs: emoji such as ⛔ are missing from many system fonts.
 const OUTCOMES = { success: ['success', '✓', 'succeeded'], failure: ['failure', '✕', 'failed'], denied: ['failure', '✕', 'refused'], detected: ['warning', '!', 'detected'] };
+const FINISHED = {
+  live: 'went live', build_failed: 'failed: the build failed', update_failed: 'failed: the update failed', pre_deploy_failed: 'failed: the pre-deploy step failed',
+  failed: 'failed', canceled: 'was canceled', credentials_revoked: 'stopped: the Render key was removed', deactivated: 'was replaced',
+};
 const LIFECYCLE = { redeploy: 'Redeployed', rollback: 'Rolled back', suspend: 'Suspended', resume: 'Resumed', delete: 'Deleted', cancel: 'Canceled' };
 const REASONS = {
   access_denied: 'you declined on GitHub', github_login_failed: 'GitHub did not confirm it', github_profile_failed: 'GitHub profile unavailable',
@@ -53,7 +57,7 @@ function sentence(entry) {
     case 'deploy_requested': return ['Deploy requested', deployment ? [' · ', deployment] : null];
     case 'deploy_finished': {
       const took = humaneDuration(d.durationMs);
-      const status = str(d.status) === 'live' ? 'went live' : `ended ${str(d.status)?.replaceAll('_', ' ') ?? ''}`.trim();
+      const status = FINISHED[d.status] ?? `ended (${str(d.status)?.replaceAll('_', ' ') ?? 'unknown'})`;
       return [`Deploy ${status}${took ? ` after ${took}` : ''}`, deployment ? [' · ', deployment] : null];
     }
     case 'lifecycle': {
