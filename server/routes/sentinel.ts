@@ -91,13 +91,15 @@ export function sentinelRoutes(router: Router, deps: AppDeps, opts: SentinelRout
     ctx.body = await view(userId, ref);
   });
 
-  router.post('/api/sentinel/test-alert', requireUser(), requireCsrf(), requireRenderKey(), validateBody(TestAlertBody), tests, async (ctx) => {
+  router.post('/api/sentinel/test-alert', requireUser(), requireCsrf(), requireRenderKey(), validateBody(TestAlertBody), async (ctx, next) => {
+    // A URL that is not a Slack webhook is refused before it counts against the limit.
+    const given = (ctx.state.body as z.infer<typeof TestAlertBody>).slackWebhookUrl;
+    const problem = given ? checkSlackWebhook(given, alerts.hosts) : null;
+    if (problem) throw errors.validation(`slackWebhookUrl: ${problem}`);
+    await next();
+  }, tests, async (ctx) => {
     const body = ctx.state.body as z.infer<typeof TestAlertBody>;
     const userId = getSession(ctx).user!.id;
-    if (body.slackWebhookUrl) {
-      const problem = checkSlackWebhook(body.slackWebhookUrl, alerts.hosts);
-      if (problem) throw errors.validation(`slackWebhookUrl: ${problem}`);
-    }
     const url = body.slackWebhookUrl ?? store.openSlackUrl(userId, (await store.getSettings(userId))?.slackSealed ?? null);
     if (!url) throw new AppError(400, 'slack_not_configured', 'Add a Slack incoming webhook URL first.');
     // Delivery goes through the SSRF guard in the background; Slack's answer is logged, not awaited.

@@ -1,0 +1,98 @@
+import test from 'ava';
+import { BUDGET_FOR_TESTS } from './limits.js';
+import { enable, findings, SECRET_ENV_VALUE, startSentinelStack, tenant, waitFor, type SentinelStack } from './support.js';
+import { createSentinelQueue, schedulerId } from '../../server/sentinel/queue.js';
+import { sentinelKeys } from '../../server/sentinel/store.js';
+
+let s: SentinelStack;
+test.before(async () => { s = await startSentinelStack({ renderLimits: BUDGET_FOR_TESTS }); });
+test.after.always(async () => { await s?.close(); });
+
+const control = (path: string, body: unknown) => fetch(`${s.stack.render.controlUrl}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+
+test.serial('two users see only their own findings; the other one\'s finding id is a 404', async (t) => {
+  const [ann, ben] = [await tenant(s.stack, 'ann-iso'), await tenant(s.stack, 'ben-iso')];
+  await enable(ann.agent);
+  await enable(ben.agent);
+  await control('/audit', { ownerId: ann.ownerId, event: 'StartShellEvent', metadata: { service: ann.services[0]!.id } });
+  await control('/audit', { ownerId: ben.ownerId, event: 'ViewConnectionInfoEvent', metadata: { postgres: 'dpg-ben' } });
+  const annF = await waitFor('ann', async () => { const l = await findings(ann.agent); return l.length ? l : null; });
+  const benF = await waitFor('ben', async () => { const l = await findings(ben.agent); return l.length ? l : null; });
+  t.deepEqual(annF.map((f) => f.rule), ['start_shell']);
+  t.deepEqual(benF.map((f) => f.rule), ['view_connection_info']);
+  t.is((await ann.agent.get(`/api/sentinel/findings/${annF[0].id}`)).status, 200);
+  const probe = await ann.agent.get(`/api/sentinel/findings/${benF[0].id}`);
+  t.is(probe.status, 404);
+  t.is(probe.json.error.code, 'not_found');
+  const missing = await ann.agent.get('/api/sentinel/findings/fnd_AAAAAAAAAAAAAAAAAAAA');
+  t.is(missing.text, probe.text, 'someone else\'s id answers exactly like an id that does not exist');
+  t.false(JSON.stringify(await findings(ann.agent)).includes(ben.ownerId));
+});
+
+test.serial('the watch stops within one interval of logout: job scheduler removed, sealed settings deleted, no more Render calls', async (t) => {
+  const cal = await tenant(s.stack, 'cal-logout');
+  await enable(cal.agent, { slackWebhookUrl: s.tenantSlack.url });
+  const prefix = s.stack.config.redisPrefix;
+  const settingsKey = sentinelKeys(prefix).settings(await userIdOf(cal.agent));
+  const audits = () => s.stack.render.calls.filter((c) => c.accountId === cal.accountId && c.route === '/owners/{ownerId}/audit-logs').length;
+  await waitFor('a first round', async () => audits() > 0);
+  t.is(await s.stack.redis.client.exists(settingsKey), 1);
+  const raw = JSON.stringify(await s.stack.redis.client.hgetall(settingsKey));
+  t.false(raw.includes(s.tenantSlack.url), 'the webhook URL is sealed');
+  t.false(raw.includes('127.0.0.1'), 'not even its host shows');
+  const out = await cal.agent.post('/api/auth/logout', {});
+  t.true(out.status < 300, out.text);
+  const queue = createSentinelQueue(s.stack.redis.client, prefix);
+  try {
+    await waitFor('the watch to remove itself', async () => !(await queue.getJobScheduler(schedulerId(await userIdOf(cal.agent, true)))) && (await s.stack.redis.client.exists(settingsKey)) === 0, 10_000);
+  } finally { await queue.close(); }
+  const after = audits();
+  await new Promise((r) => setTimeout(r, 2_500)); // two more intervals
+  t.is(audits(), after, 'no Render calls with that key after the watch ended');
+});
+
+let ids = new Map<unknown, number>();
+async function userIdOf(agent: { get(p: string): Promise<{ json: any }> }, cached = false): Promise<number> {
+  if (cached && ids.has(agent)) return ids.get(agent)!;
+  const id = (await agent.get('/api/session')).json.user.id as number;
+  ids.set(agent, id);
+  return id;
+}
+
+test.serial('Slack: the tenant\'s webhook gets the alert (no secrets, deduplicated); the operator\'s webhook gets none of it', async (t) => {
+  const dee = await tenant(s.stack, 'dee-slack');
+  const before = { tenant: s.tenantSlack.texts.length, operator: s.operatorSlack.texts.length };
+  await enable(dee.agent, { slackWebhookUrl: s.tenantSlack.url });
+  const test1 = await dee.agent.post('/api/sentinel/test-alert', {});
+  t.is(test1.status, 202);
+  await control('/audit', { ownerId: dee.ownerId, event: 'DownloadDatabaseBackupEvent', metadata: { postgres: 'dpg-dee' } });
+  await control('/audit', { ownerId: dee.ownerId, event: 'DownloadDatabaseBackupEvent', metadata: { postgres: 'dpg-dee' } });
+  await control('/logs', { resourceId: dee.services[0]!.id, messages: [`FATAL: password authentication failed for user "app" password=${SECRET_ENV_VALUE}`] });
+  await waitFor('alerts', async () => s.tenantSlack.texts.slice(before.tenant).some((x) => x.includes('FATAL')) && s.tenantSlack.texts.slice(before.tenant).some((x) => x.includes('backup')));
+  await new Promise((r) => setTimeout(r, 1_500));
+  const mine = s.tenantSlack.texts.slice(before.tenant);
+  t.true(mine.some((x) => x.startsWith('[Sentinel] Test message')));
+  t.is(mine.filter((x) => x.includes('Database backup downloaded')).length, 1, 'the second backup download within the hour is deduplicated');
+  for (const text of mine) {
+    t.false(text.includes(SECRET_ENV_VALUE));
+    t.false(text.includes(dee.apiKey));
+    t.false(text.includes('password=')); // log lines never go to Slack
+  }
+  t.is(s.operatorSlack.texts.length, before.operator, 'tenant findings never reach the operator channel');
+  t.true(s.tenantSlack.bodies.every((b) => b.startsWith('POST /services/T000/B000/')));
+});
+
+test.serial('only Slack incoming webhooks are accepted: other hosts, http, ports, credentials and private addresses are refused and nothing is stored', async (t) => {
+  const eve = await tenant(s.stack, 'eve-hosts');
+  const key = sentinelKeys(s.stack.config.redisPrefix).settings(await userIdOf(eve.agent));
+  for (const url of ['https://hooks.slack.com.evil.example/services/T0/B0/xxxxxxxxxx', 'http://hooks.slack.com/services/T0/B0/xxxxxxxxxxxx', 'https://evil.example/services/T0/B0/xxxxxxxxxx',
+    'https://127.0.0.1/services/T0/B0/xxxxxxxxxxxxxx', 'https://hooks.slack.com:444/services/T0/B0/xxxxxxxxxx', 'https://u:p@hooks.slack.com/services/T0/B0/xxxxxxxx', 'https://hooks.slack.com/api/chat.postMessage']) {
+    const res = await eve.agent.request('PUT', '/api/sentinel', { json: { enabled: true, slackWebhookUrl: url } });
+    t.is(res.status, 400, url);
+    t.is(res.json.error.code, 'validation_failed');
+    t.false(res.text.includes('evil.example') && res.text.includes('xxxxxxxxxx'), 'the URL is not echoed');
+    const tested = await eve.agent.post('/api/sentinel/test-alert', { slackWebhookUrl: url });
+    t.is(tested.status, 400, `test ${url}`);
+  }
+  t.is(await s.stack.redis.client.exists(key), 0);
+});
