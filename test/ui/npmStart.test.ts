@@ -56,6 +56,7 @@ test('npm start in sandbox mode: sign in, connect the demo key, deploy, live', a
     proc!.once('exit', (code) => reject(new Error(`npm start exited ${code}: ${output.join('')}`)));
   });
   t.regex(output.join(''), /SANDBOX MODE/);
+  t.true(output.join('').includes(`Redis: REDIS_URL ${redis.url}`), 'an explicit REDIS_URL is used as given, and the banner says so');
   t.true(output.join('').includes(DEMO.renderApiKey), 'the banner names the demo key');
 
   const { context, page, problems } = await newContext(browser);
