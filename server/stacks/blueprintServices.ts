@@ -150,8 +150,9 @@ function withoutComment(value: string): string {
   const trimmed = value.trimStart();
   if (trimmed.startsWith('"') || trimmed.startsWith("'")) return value;
   if (trimmed.startsWith('#')) return '';
-  const hash = value.indexOf(' #');
-  return hash === -1 ? value : value.slice(0, hash);
+  // A comment starts at a # after a space or tab.
+  for (let i = 1; i < value.length; i++) if (value[i] === '#' && (value[i - 1] === ' ' || value[i - 1] === '\t')) return value.slice(0, i);
+  return value;
 }
 
 /** One field's value: a plain one-line string directly; anything else through the yaml package, one value only. */
@@ -186,8 +187,8 @@ const NOT_STRINGS = new Set(['~', 'null', 'Null', 'NULL', 'true', 'True', 'TRUE'
 /** A one-line plain value that is certainly a string (anything that could be a number goes to yaml). */
 function isPlainString(value: string): boolean {
   const c = value[0]!;
-  if (NOT_STRINGS.has(value) || (c >= '0' && c <= '9') || c === '-' || c === '+' || c === '.' || c === '?' || c === ':' || c === '#') return false;
-  return !value.includes(': ') && !value.endsWith(':');
+  if (NOT_STRINGS.has(value) || (c >= '0' && c <= '9') || '-+.?:#,]}'.includes(c)) return false;
+  return !value.includes(': ') && !value.includes(':\t') && !value.endsWith(':');
 }
 
 /** Whether a quoted value's closing quote is followed only by spaces or a comment (then yaml reads one scalar). */

@@ -97,6 +97,7 @@ const LINE = fc.constantFrom(
   "    buildCommand: 'npm ci'", '    buildCommand: npm ci # c', '    startCommand: "npm start"', '    startCommand: |', '      npm start', '',
   '    envVars:', '      - key: A', '        value: b', '    name: x: y', '# comment', '  - name: db', '- type: web', '  runtime: go',
   '    startCommand: >', '    plan: free', '    name: ~', '    dockerfilePath: ./Dockerfile',
+  '    startCommand: npm start\t# c', '    buildCommand: ]x', '    name: a:\tb', '    runtime: "node" # q', "    name: 'it''s'",
 );
 
 test('on random block-style documents: the yaml package\'s answer, or null', (t) => {
