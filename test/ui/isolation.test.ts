@@ -112,7 +112,9 @@ test('repo, branch, user, env var and log text with markup renders as text', asy
   await page.waitForURL(/#\/deployments\//);
   await page.locator('#deployment-status[data-status="live"]').waitFor({ timeout: 20_000 });
   const serviceId = (await page.locator('.details dd.mono').filter({ hasText: /^srv-/ }).innerText()).trim();
-  stack.render.appendLog(serviceId, '<img src=x onerror=window.__xss=5><b>bold?</b>', { type: 'build' });
+  // After the deploy went live the service's lines are runtime (`app`) lines: a `build` line written then
+  // belongs to no deploy and is not shown (issue 12 part 2).
+  stack.render.appendLog(serviceId, '<img src=x onerror=window.__xss=5><b>bold?</b>', { type: 'app' });
   await page.reload();
   await page.getByText('<img src=x onerror=window.__xss=5><b>bold?</b>').waitFor();
 
