@@ -175,6 +175,32 @@ test.serial('a queued record altered in Redis (build command → curl | sh) is r
   t.true(await tamperEvents(id) >= 1);
 });
 
+test.serial('a record altered while the worker is mid-run (a detected build command) is refused at its next write: the service is never created', async (t) => {
+  addNodeRepo(stack, victim.login, 'midrun');
+  // Hold the worker's name lookup (the call right before creating the service) long enough to alter the record.
+  stack.render.setFault({ kind: 'latency', method: 'GET', route: '/services', apiKey: victim.apiKey, ms: 3_000, count: 1 });
+  const before = victimCalls().render.length;
+  const res = await victim.agent.post('/api/render/deploy', { github_repo: `${victim.login}/midrun`, project_name: 'victim-midrun' });
+  t.is(res.status, 202);
+  const id = res.json.id as string;
+  let stored: { status: string; stack: { buildCommand: string } | null } | null = null;
+  for (let i = 0; i < 400; i++) {
+    stored = JSON.parse((await stack.redis.client.hget(recordKey(id), 'json'))!);
+    if (stored!.status === 'creating_service') break;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  t.is(stored!.status, 'creating_service');
+  stored!.stack!.buildCommand = EVIL;
+  await stack.redis.client.hset(recordKey(id), 'json', JSON.stringify(stored));
+  await jobSettled(id);
+  const made = victimCalls().render.slice(before);
+  t.false(made.includes('POST /services'), `no service created (calls: ${made.join(', ')})`);
+  const seen = (await victim.agent.get(`/api/render/deployments/${id}`)).json;
+  t.is(seen.status, 'failed');
+  t.is(seen.failure.code, 'record_tampered');
+  t.true(await tamperEvents(id) >= 1);
+});
+
 test.serial('a genuine record whose job was altered (unsigned) ends record_tampered; an extra job aimed at a genuine record is refused and the record left alone', async (t) => {
   addNodeRepo(stack, victim.login, 'third');
   const before = victimCalls();

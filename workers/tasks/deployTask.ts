@@ -12,6 +12,7 @@ import { createServiceCache, type ServiceCache } from '../../server/render/servi
 import { loadCredentials, type JobCredentials } from './credentials.js';
 import type { WorkerContext } from '../context.js';
 import { verifiedRecord } from './verifyJob.js';
+import { RecordTamperedError } from '../../server/deployments/integrity.js';
 
 /** A step ended the deployment with a reason the user can act on. */
 class DeployFailed extends Error {
@@ -76,6 +77,11 @@ export async function runDeployJob(ctx: WorkerContext, job: Job<DeployJobData>, 
     if (waitMs !== null) await delay(job, token, waitMs);
   } catch (err) {
     if (err instanceof DelayedError) throw err;
+    // The record was altered in Redis while this run held it: refused as at the start, no further call.
+    if (err instanceof RecordTamperedError) {
+      if (await verifiedRecord(ctx, job)) throw sanitizeForQueue(err); // intact again: retry normally
+      return;
+    }
     if (err instanceof BudgetExhausted) return delay(job, token, err.retryAfterMs + jitter(250));
     if (err instanceof RenderApiError && err.kind === 'rate_limited') return delay(job, token, (err.retryAfterMs ?? 10_000) + jitter(500));
     const failure = classify(err);
