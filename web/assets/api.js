@@ -75,6 +75,7 @@ export function createApi(hooks = {}) {
   const get = (path) => request('GET', path);
   const post = (path, body, headers) => request('POST', path, body, headers);
   const del = (path) => request('DELETE', path);
+  const put = (path, body) => request('PUT', path, body);
 
   return {
     setCsrfToken(token) { csrfToken = token; },
@@ -113,6 +114,11 @@ export function createApi(hooks = {}) {
     serviceNameCheck: (name, ownerId) => get(`/api/render/services/name-check?name=${enc(name)}${ownerId ? `&owner_id=${enc(ownerId)}` : ''}`),
     serviceAction: (id, action, body) => post(`/api/render/services/${enc(id)}/${action}`, body),
     deleteService: (id) => del(`/api/render/services/${enc(id)}`),
+
+    sentinel: () => get('/api/sentinel'),
+    putSentinel: (body) => put('/api/sentinel', body),
+    sentinelFindings: () => get('/api/sentinel/findings?limit=100'),
+    sentinelTestAlert: (body) => post('/api/sentinel/test-alert', body),
 
     audit: ({ limit = 50, cursor = null, until = null } = {}) =>
       get(`/api/audit?limit=${limit}${cursor ? `&cursor=${enc(cursor)}` : ''}${until ? `&until=${enc(until)}` : ''}`),

@@ -14,6 +14,7 @@ import { deployView } from './view-deploy.js';
 import { deploymentView } from './view-deployment.js';
 import { settingsView } from './view-settings.js';
 import { auditView } from './view-audit.js';
+import { securityView } from './view-security.js';
 import { notFoundView } from './view-notfound.js';
 
 const VIEWS = {
@@ -22,6 +23,7 @@ const VIEWS = {
   deployment: deploymentView,
   settings: settingsView,
   audit: auditView,
+  security: securityView,
   notfound: notFoundView,
 };
 
@@ -51,6 +53,7 @@ const live = createLive({
   onEvent: (e) => current?.onDeployment?.(e),
   onResync: () => current?.onResync?.(),
   onLogs: (e) => current?.onLogs?.(e),
+  onSentinel: (e) => { current?.onSentinel?.(e); void refreshBadge(); },
   onMode: (mode) => {
     liveMode.textContent = MODE_TEXT[mode] ?? '';
     liveMode.dataset.mode = mode;
@@ -65,6 +68,7 @@ const ctx = {
   get auditAvailable() { return auditAvailable; },
   get liveMode() { return live.mode; },
   followLogs: (deploymentId) => live.follow(deploymentId),
+  onSentinelChanged: () => void refreshBadge(),
   navigate(hash) {
     if (location.hash === hash) route(); else location.hash = hash;
   },
@@ -87,8 +91,21 @@ function drawNav(active) {
     link('dashboard', '#/', 'Dashboard'),
     link('deploy', '#/deploy', 'New deploy'),
     auditAvailable ? link('audit', '#/audit', 'Audit') : null,
+    h('a', { href: '#/security', class: 'nav__link', 'aria-current': active === 'security' ? 'page' : null, dataset: { nav: 'security' } }, 'Security', securityBadge),
     link('settings', '#/settings', 'Settings'));
   nav.hidden = false;
+}
+
+/** Header badge: high and medium findings Sentinel has recorded (hidden while there are none). */
+const securityBadge = h('span', { class: 'nav__badge', hidden: true, 'data-testid': 'security-badge' });
+async function refreshBadge() {
+  try {
+    const s = await api.sentinel();
+    const n = (s?.counts?.high ?? 0) + (s?.counts?.medium ?? 0);
+    securityBadge.textContent = String(n);
+    securityBadge.hidden = n === 0;
+    securityBadge.setAttribute('aria-label', `${n} security finding${n === 1 ? '' : 's'}`);
+  } catch { /* the badge is a hint; the page shows errors */ }
 }
 
 function drawAccount() {
@@ -171,6 +188,7 @@ async function boot() {
   route();
   setInterval(() => refreshRelativeTimes(main), 30_000);
   void probeAudit();
+  void refreshBadge();
 }
 
 document.getElementById('skip-link').addEventListener('click', (e) => {

@@ -13,7 +13,7 @@ const MAX_SSE_ERRORS = 3;
  * @param {{ api: object, onEvent: (e: {id: string, status: string, updatedAt: string}) => void,
  *           onResync: () => void, onMode: (mode: 'connecting'|'live'|'polling') => void }} opts
  */
-export function createLive({ api, onEvent, onResync, onMode, onLogs = () => {} }) {
+export function createLive({ api, onEvent, onResync, onMode, onLogs = () => {}, onSentinel = () => {} }) {
   let source = null;
   let pollTimer = null;
   let retryTimer = null;
@@ -54,6 +54,11 @@ export function createLive({ api, onEvent, onResync, onMode, onLogs = () => {} }
         seen.set(data.id, data.status);
         onEvent(data);
       }
+    });
+    source.addEventListener('sentinel', (e) => {
+      let data;
+      try { data = JSON.parse(e.data); } catch { return; }
+      if (data && typeof data.id === 'string') onSentinel(data);
     });
     source.addEventListener('logs', (e) => {
       let data;

@@ -1,4 +1,4 @@
-/** Hash routes: #/, #/deploy, #/deployments/:id, #/settings, #/audit. */
+/** Hash routes: #/, #/deploy, #/deployments/:id, #/settings, #/audit, #/security. */
 
 const ID = /^[A-Za-z0-9_-]{1,64}$/;
 
@@ -8,6 +8,7 @@ export function parseRoute(hash) {
   if (path === '/deploy') return { name: 'deploy' };
   if (path === '/settings') return { name: 'settings' };
   if (path === '/audit') return { name: 'audit' };
+  if (path === '/security') return { name: 'security' };
   const m = /^\/deployments\/([^/]+)$/.exec(path);
   if (m && ID.test(m[1])) return { name: 'deployment', id: m[1] };
   return { name: 'notfound' };

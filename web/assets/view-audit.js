@@ -9,7 +9,7 @@ const KINDS = {
   key: { label: 'Render key', actions: ['render_key_set', 'render_key_cleared', 'render_key_invalid'] },
   deploys: { label: 'Deploys', actions: ['deploy_requested', 'deploy_finished'] },
   services: { label: 'Service actions', actions: ['lifecycle'] },
-  security: { label: 'Security', actions: ['security'] },
+  security: { label: 'Security', actions: ['security', 'sentinel_finding'] },
 };
 
 // Plain glyphs: emoji such as ⛔ are missing from many system fonts.
@@ -74,6 +74,7 @@ function sentence(entry) {
         default: return [`Security event: ${str(d.securityEvent)?.replaceAll('_', ' ') ?? 'unknown'}`];
       }
     }
+    case 'sentinel_finding': return [`Sentinel finding (${str(d.reason) ?? 'unknown'} severity): ${str(d.securityEvent)?.replaceAll('_', ' ') ?? 'unknown'}`, service ? [' · ', service] : null];
     default: return [String(entry.action ?? 'Unknown event')];
   }
 }

@@ -1,0 +1,63 @@
+import test from 'ava';
+import type { Browser } from 'playwright-core';
+import { launchChromium, newContext, screenshot } from './support/browser.js';
+import { connectKey, startUiStack, type UiStack } from './support/uiStack.js';
+
+// Issue 14: the Security page in Chromium — opt in, findings arrive live (SSE) with the header
+// badge, a grouped crash loop shows first and last line, a 403 plan is explained, a non-Slack
+// webhook is refused inline.
+
+let stack: UiStack;
+let browser: Browser;
+test.before(async () => {
+  [stack, browser] = await Promise.all([startUiStack({ stack: { env: { SENTINEL_INTERVAL_SECONDS: '1' } } }), launchChromium()]);
+});
+test.after.always(async () => {
+  await browser?.close();
+  await stack?.closeAll();
+});
+
+test('Security page: opt in, live findings with severity and badge, grouped log lines, 403 plan notice, webhook validation; screenshot', async (t) => {
+  t.timeout(120_000);
+  const apiKey = 'rnd_securitypage' + 'x'.repeat(20);
+  const account = stack.render.addAccount({ apiKey, workspaces: [{ name: 'Sec workspace' }] });
+  stack.render.setAuditLogAccess(apiKey, false);
+  const { page, problems } = await newContext(browser);
+  stack.github.addUser({ id: 515_151, login: 'sec-user', name: 'Sec User' });
+  stack.github.setAuthorizingUser('sec-user');
+  await page.goto(stack.url + '/');
+  await page.getByTestId('sign-in').click();
+  await page.getByTestId('user-login').filter({ hasText: 'sec-user' }).waitFor();
+  await connectKey(page, apiKey);
+
+  await page.goto(`${stack.url}/#/security`);
+  await page.getByText('Sentinel is off.').waitFor();
+  // A webhook that is not Slack's is refused next to the field.
+  await page.getByTestId('sentinel-enabled').check();
+  await page.getByTestId('sentinel-slack').fill('https://evil.example/services/T0/B0/xxxxxxxxxxxx');
+  await page.getByTestId('sentinel-save').click();
+  await page.getByText('Only Slack incoming webhooks').waitFor();
+  await page.getByTestId('sentinel-slack').fill('');
+  await page.getByTestId('sentinel-save').click();
+
+  // A service with a crash loop and a failed instance, injected on "Render".
+  const svc = await fetch(`${stack.render.url}/services`, {
+    method: 'POST', headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ type: 'web_service', name: 'sec-api', ownerId: account.ownerId, repo: 'https://github.com/sec-user/api', branch: 'main', autoDeploy: 'yes',
+      serviceDetails: { runtime: 'node', plan: 'starter', region: 'oregon', envSpecificDetails: { buildCommand: 'npm ci', startCommand: 'npm start' } } }),
+  }).then((r) => r.json() as Promise<{ service: { id: string } }>);
+  for (let i = 0; i < 37; i++) stack.render.appendLog(svc.service.id, `java.lang.IllegalStateException: pool exhausted (attempt ${i})`);
+  stack.render.addServiceEvent(svc.service.id, 'server_failed', { reason: { oomKilled: { memoryLimit: '512Mi' } } });
+
+  const findings = page.getByTestId('finding');
+  await page.getByTestId('finding-title').filter({ hasText: /IllegalStateException ×37 in \d+ min/ }).waitFor({ timeout: 30_000 });
+  await page.getByTestId('finding-title').filter({ hasText: 'Instance killed: out of memory' }).waitFor({ timeout: 30_000 });
+  t.is(await findings.count(), 2, 'a crash loop is one finding');
+  t.regex(await page.getByTestId('finding-first-line').first().innerText(), /attempt 0\)/);
+  t.is(await page.locator('[data-testid=finding][data-severity=high]').count(), 1);
+  // The header badge counts high and medium findings.
+  await page.getByTestId('security-badge').filter({ hasText: '2' }).waitFor();
+  await page.getByText('Your Render plan has no audit log API').waitFor();
+  await screenshot(page, 'security-page');
+  t.deepEqual(problems, [], 'no console errors, no CSP violations');
+});

@@ -1,0 +1,129 @@
+/**
+ * Security (Sentinel): opt in to watching your Render workspace, an optional Slack webhook, and the
+ * findings — audit-log events, grouped app-log errors and silent service failures — live over SSE.
+ */
+import { busy, field, h, notice, replace } from './dom.js';
+import { timeEl } from './format.js';
+
+const SEVERITY = { high: ['failure', 'High'], medium: ['progress', 'Medium'], low: ['neutral', 'Low'] };
+const KIND = { audit: 'Audit log', app_log: 'App logs', service_event: 'Service event' };
+
+function findingRow(f) {
+  const [tone, label] = SEVERITY[f.severity] ?? ['neutral', String(f.severity)];
+  const where = [f.serviceName ?? f.serviceId, f.ownerId].filter(Boolean).join(' · ');
+  const who = f.actor ? `by ${f.actor.email ?? f.actor.type}` : null;
+  const lines = f.firstLine ? h('div', { class: 'finding__lines' },
+    h('div', {}, h('span', { class: 'muted' }, 'First: '), h('code', { 'data-testid': 'finding-first-line' }, f.firstLine)),
+    f.lastLine && f.count > 1 ? h('div', {}, h('span', { class: 'muted' }, 'Last: '), h('code', {}, f.lastLine)) : null) : null;
+  return h('li', { class: 'row finding', 'data-testid': 'finding', dataset: { severity: String(f.severity), rule: String(f.rule) } },
+    h('div', { class: 'finding__head' },
+      h('span', { class: `badge badge--${tone}`, 'data-testid': 'finding-severity' }, label),
+      h('strong', { class: 'finding__title', 'data-testid': 'finding-title' }, f.title),
+      h('span', { class: 'muted' }, KIND[f.kind] ?? f.kind)),
+    h('div', { class: 'finding__meta muted' },
+      where ? h('span', { class: 'mono' }, where) : null,
+      who ? h('span', {}, who) : null,
+      f.envVarKey ? h('span', { class: 'mono' }, f.envVarKey) : null,
+      f.lastAt ? timeEl(h, f.lastAt) : null),
+    lines);
+}
+
+export function securityView(ctx) {
+  const notices = h('div', { 'data-testid': 'sentinel-notices' });
+  const status = h('p', { class: 'muted', role: 'status' }, 'Loading…');
+  const list = h('ol', { class: 'rows', 'aria-label': 'Findings', 'data-testid': 'findings' });
+  const enabled = h('input', { type: 'checkbox', id: 'sentinel-enabled', 'data-testid': 'sentinel-enabled' });
+  const interval = field({ label: 'Check every (seconds)', control: h('input', { type: 'number', class: 'input', min: '30', max: '3600', step: '10', inputmode: 'numeric', 'data-testid': 'sentinel-interval' }), hint: 'At least 30 seconds. Sentinel uses at most 10% of your key\'s Render API budget; deploys come first.' });
+  const slack = field({ label: 'Slack incoming webhook (optional)', control: h('input', { type: 'url', class: 'input input--mono', autocomplete: 'off', placeholder: 'https://hooks.slack.com/services/…', 'data-testid': 'sentinel-slack' }), hint: 'Only hooks.slack.com. Kept encrypted for this session only; high and medium findings are sent, at most 10 per 10 minutes.' });
+  const save = h('button', { type: 'submit', class: 'btn btn--primary', 'data-testid': 'sentinel-save' }, 'Save');
+  const testBtn = h('button', { type: 'button', class: 'btn btn--secondary', 'data-testid': 'sentinel-test' }, 'Send a test message');
+  const removeSlack = h('button', { type: 'button', class: 'btn btn--ghost', hidden: true, 'data-testid': 'sentinel-slack-remove' }, 'Remove webhook');
+  const form = h('form', { class: 'card', 'data-testid': 'sentinel-form' },
+    h('label', { class: 'checkbox', for: 'sentinel-enabled' }, enabled, ' Watch my Render workspace while I am signed in'),
+    interval.el, slack.el, h('div', { class: 'actions' }, save, testBtn, removeSlack));
+  let disposed = false;
+  let settings = null;
+
+  function drawSettings(s) {
+    settings = s;
+    enabled.checked = Boolean(s.enabled);
+    interval.control.value = String(s.intervalSeconds);
+    // The operator's default may be shorter than what a user may pick; it stays valid as it is.
+    interval.control.min = String(Math.min(30, s.intervalSeconds));
+    slack.control.placeholder = s.slack?.configured ? `Saved webhook ${s.slack.hint ?? ''} (enter a new one to replace it)` : 'https://hooks.slack.com/services/…';
+    removeSlack.hidden = !s.slack?.configured;
+    const items = (s.notices ?? []).map((text) => notice('warning', text));
+    if (s.enabled && !s.watchingThisSession) items.push(notice('warning', 'Sentinel is watching with another of your sessions; saving here moves it to this one.'));
+    if (!s.enabled) items.push(notice('info', 'Sentinel is off. Turn it on to be told when someone views database credentials, opens a shell, downloads a backup, or a service fails silently.'));
+    replace(notices, ...items);
+  }
+
+  async function loadFindings() {
+    try {
+      const res = await ctx.api.sentinelFindings();
+      if (disposed) return;
+      const findings = Array.isArray(res?.findings) ? res.findings : [];
+      replace(list, findings.map(findingRow));
+      status.textContent = findings.length ? `${findings.length} finding${findings.length === 1 ? '' : 's'}, newest first.` : 'No findings yet.';
+    } catch (err) {
+      if (!disposed) status.textContent = `Could not load findings: ${err.message}`;
+    }
+  }
+
+  async function loadSettings() {
+    try {
+      const s = await ctx.api.sentinel();
+      if (!disposed) drawSettings(s);
+    } catch (err) {
+      if (!disposed) replace(notices, notice('error', `Could not load Sentinel settings: ${err.message}`));
+    }
+  }
+
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    interval.setError(null);
+    slack.setError(null);
+    void busy(save, 'Saving…', async () => {
+      const body = { enabled: enabled.checked };
+      if (enabled.checked) {
+        const secs = Number(interval.control.value);
+        if (Number.isFinite(secs) && secs > 0 && secs !== settings?.intervalSeconds) body.intervalSeconds = Math.round(secs);
+        if (slack.control.value.trim()) body.slackWebhookUrl = slack.control.value.trim();
+      }
+      try {
+        drawSettings(await ctx.api.putSentinel(body));
+        slack.control.value = '';
+        ctx.announce(body.enabled ? 'Sentinel is on.' : 'Sentinel is off.');
+        ctx.onSentinelChanged?.();
+      } catch (err) {
+        if (/slackWebhookUrl/.test(err.message)) slack.setError(err.message.replace(/^slackWebhookUrl: /, ''));
+        else if (/intervalSeconds/.test(err.message)) interval.setError(err.message.replace(/^intervalSeconds: /, ''));
+        else replace(notices, notice('error', err.message));
+      }
+    });
+  });
+  testBtn.addEventListener('click', () => busy(testBtn, 'Sending…', async () => {
+    try {
+      const url = slack.control.value.trim();
+      await ctx.api.sentinelTestAlert(url ? { slackWebhookUrl: url } : {});
+      ctx.announce('Test message sent to Slack.');
+    } catch (err) { slack.setError(err.message.replace(/^slackWebhookUrl: /, '')); }
+  }));
+  removeSlack.addEventListener('click', () => busy(removeSlack, 'Removing…', async () => {
+    try { drawSettings(await ctx.api.putSentinel({ enabled: Boolean(settings?.enabled), slackWebhookUrl: null })); } catch (err) { replace(notices, notice('error', err.message)); }
+  }));
+
+  loadSettings();
+  loadFindings();
+
+  return {
+    title: 'Security',
+    el: h('section', { class: 'page' },
+      h('h1', { tabindex: '-1' }, 'Security'),
+      h('p', { class: 'lead' }, 'Sentinel watches your Render workspace with your key while you are signed in: audit-log events, error bursts in app logs, and services failing silently.'),
+      notices, form, h('h2', {}, 'Findings'), status, list),
+    onSentinel() { void loadFindings(); void loadSettings(); },
+    onResync() { void loadFindings(); },
+    dispose() { disposed = true; },
+  };
+}
