@@ -9,7 +9,7 @@ import type { AuditLog } from './auditLog.js';
 export function auditDeployFinished(audit: AuditLog, logger: Logger) {
   return (status: string, durationMs: number, deployment: { deploymentId: string; userId: number }): void => {
     audit.append({
-      userId: deployment.userId, action: 'deploy_finished', outcome: status === 'live' ? 'success' : 'failure',
+      userId: deployment.userId, action: 'deploy_finished', outcome: status === 'live' || status === 'deactivated' ? 'success' : 'failure',
       detail: { deploymentId: deployment.deploymentId, status, durationMs: Math.max(0, Math.round(durationMs)) },
     }).catch((err: Error) => logger.error({ err: { message: err.message }, deploymentId: deployment.deploymentId }, 'audit append failed'));
   };

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import type { Clock } from '../clock.js';
 import { signIntegrity, verifyIntegrity, type Keyring } from '../crypto/keyring.js';
 import { quarantinedRecord, recordMacInput, RecordTamperedError } from './integrity.js';
-import { isTerminal, TERMINAL_STATUSES, type DeploymentRecord, type DeploymentStatus, type TimelineEntry } from './types.js';
+import { isTerminal, TERMINAL_STATUSES, type DeploymentRecord, type DeploymentStatus, type ReplacedBy, type TimelineEntry } from './types.js';
 
 /** Render-style ids: prefix + 20 characters of [0-9a-z]. Never all digits, never a colon (BullMQ job ids). */
 export function newDeploymentId(): string {
@@ -31,6 +31,13 @@ if redis.call('HGET', KEYS[1], 'json') ~= ARGV[1] then return 0 end
 redis.call('HSET', KEYS[1], 'mac', ARGV[2])
 return 1`;
 
+// Write the record only while its status is still ARGV[4] (a compare-and-set for changes made after
+// the end: live → deactivated, or a note on a finished record). Returns 1 when written.
+const UPDATE_IF_STATUS = `
+if redis.call('HGET', KEYS[1], 'status') ~= ARGV[4] then return 0 end
+redis.call('HSET', KEYS[1], 'json', ARGV[1], 'mac', ARGV[2], 'status', ARGV[3])
+return 1`;
+
 export interface DeploymentPage { items: DeploymentRecord[]; nextCursor: string | null }
 
 /** A record as stored: missing, verified (ours), or failing its MAC (with the user id it claims, if any). */
@@ -51,6 +58,10 @@ export function createDeploymentStore(opts: { redis: Redis; prefix: string; cloc
     byUser: (userId: number) => `${prefix}:user:${userId}:deployments`,
     active: (userId: number) => `${prefix}:user:${userId}:active`,
     channel: (userId: number) => `${prefix}:events:${userId}`,
+    /** A user's deployments of one Render service (zset by creation time). */
+    byService: (userId: number, serviceId: string) => `${prefix}:user:${userId}:service:${serviceId}`,
+    /** The Render services a user's deployments point at: serviceId → workspace id. */
+    services: (userId: number) => `${prefix}:user:${userId}:services`,
   };
   const iso = () => new Date(clock.now()).toISOString();
 
@@ -89,6 +100,16 @@ export function createDeploymentStore(opts: { redis: Redis; prefix: string; cloc
     return found.state === 'valid' ? found.record : null;
   }
 
+  /** Remember which service a deployment is of (for deactivation and deleted-service reconciliation). */
+  async function indexService(rec: DeploymentRecord): Promise<void> {
+    await redis.multi()
+      .zadd(k.byService(rec.userId, rec.serviceId!), Date.parse(rec.createdAt), rec.id)
+      .pexpire(k.byService(rec.userId, rec.serviceId!), retentionMs)
+      .hset(k.services(rec.userId), rec.serviceId!, rec.request.ownerId)
+      .pexpire(k.services(rec.userId), retentionMs)
+      .exec();
+  }
+
   async function publish(rec: DeploymentRecord): Promise<void> {
     await redis.publish(k.channel(rec.userId), JSON.stringify({ type: 'deployment', id: rec.id, status: rec.status, updatedAt: rec.updatedAt }));
   }
@@ -115,6 +136,7 @@ export function createDeploymentStore(opts: { redis: Redis; prefix: string; cloc
       // MULTI reports a failed command in its results, not by rejecting: a half-written record is an error.
       const failed = results?.find(([err]) => err);
       if (!results || failed) throw failed?.[0] ?? new Error('deployment record write was aborted');
+      if (rec.serviceId) await indexService(rec);
       await publish(rec);
     },
 
@@ -184,6 +206,7 @@ export function createDeploymentStore(opts: { redis: Redis; prefix: string; cloc
       const written = await redis.eval(UPDATE_UNLESS_TERMINAL, 1, k.record(id), json, mac, next.status, ...TERMINAL_STATUSES);
       if (written !== 1) return null;
       if (isTerminal(next.status)) await redis.srem(k.active(next.userId), id);
+      if (next.serviceId && next.serviceId !== before.serviceId) await indexService(next);
       await publish(next);
       return next;
     },
@@ -198,7 +221,54 @@ export function createDeploymentStore(opts: { redis: Redis; prefix: string; cloc
       const next = { ...before, ...fields, updatedAt: iso() };
       const { json, mac } = signed(next);
       await redis.hset(k.record(id), 'json', json, 'mac', mac);
+      if (next.serviceId) await indexService(next);
       await publish(next);
+    },
+
+    /**
+     * A newer deploy of the same service went live: this one, if still live, becomes Render's
+     * `deactivated`, saying what replaced it. Returns the new record, or null when it was not live.
+     */
+    async markReplaced(id: string, replacedBy: ReplacedBy): Promise<DeploymentRecord | null> {
+      const before = await get(id); // a record failing its MAC is left alone, never re-signed
+      if (!before || before.status !== 'live') return null;
+      const next: DeploymentRecord = {
+        ...before, status: 'deactivated', replacedBy, updatedAt: iso(),
+        timeline: [...before.timeline, { status: 'deactivated', at: replacedBy.at || iso(), source: 'render', note: 'Replaced by a newer deploy of this service' }],
+      };
+      const { json, mac } = signed(next);
+      if (await redis.eval(UPDATE_IF_STATUS, 1, k.record(id), json, mac, next.status, 'live') !== 1) return null;
+      await publish(next);
+      return next;
+    },
+
+    /** The service is gone from Render: every deployment of it says so (their statuses stay as they were). */
+    async markServiceDeleted(userId: number, serviceId: string): Promise<number> {
+      const ids = await redis.zrange(k.byService(userId, serviceId), '0', '-1');
+      const at = iso();
+      let marked = 0;
+      for (const id of ids) {
+        const before = await get(id); // a record failing its MAC is skipped, never re-signed
+        if (!before || before.userId !== userId || before.serviceDeletedAt) continue;
+        const next: DeploymentRecord = { ...before, serviceDeletedAt: at, updatedAt: at };
+        const { json, mac } = signed(next);
+        if (await redis.eval(UPDATE_IF_STATUS, 1, k.record(id), json, mac, next.status, before.status) === 1) {
+          marked++;
+          await publish(next);
+        }
+      }
+      await redis.hdel(k.services(userId), serviceId);
+      return marked;
+    },
+
+    /** The user's deployments of one service, oldest first. */
+    async idsOfService(userId: number, serviceId: string): Promise<string[]> {
+      return redis.zrange(k.byService(userId, serviceId), '0', '-1');
+    },
+
+    /** The services the user's deployments point at, with their workspace ids. */
+    async servicesOfUser(userId: number): Promise<Record<string, string>> {
+      return redis.hgetall(k.services(userId));
     },
 
     /** Move to a status with a timeline entry (no-op when already there without a note). */

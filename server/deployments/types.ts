@@ -7,7 +7,8 @@
 export const ORCHESTRATOR_PHASES = ['queued', 'verifying', 'detecting', 'creating_service', 'triggering_deploy'] as const;
 /** Render's in-progress deploy statuses, mirrored while we watch (Render's `queued` shows as `render_queued`). */
 export const RENDER_PROGRESS = ['created', 'render_queued', 'build_in_progress', 'pre_deploy_in_progress', 'update_in_progress'] as const;
-export const TERMINAL_STATUSES = ['live', 'build_failed', 'update_failed', 'pre_deploy_failed', 'canceled', 'failed', 'credentials_revoked'] as const;
+/** `deactivated` is Render's word for a deploy that was live and has been replaced by a newer one. */
+export const TERMINAL_STATUSES = ['live', 'deactivated', 'build_failed', 'update_failed', 'pre_deploy_failed', 'canceled', 'failed', 'credentials_revoked'] as const;
 
 export type OrchestratorPhase = (typeof ORCHESTRATOR_PHASES)[number];
 export type RenderProgress = (typeof RENDER_PROGRESS)[number];
@@ -55,6 +56,13 @@ export interface DeploymentFailure {
   suggestedName?: string;
 }
 
+/** What replaced a live deploy: our deployment when we made it, else only Render's deploy id. */
+export interface ReplacedBy {
+  deploymentId: string | null;
+  deployId: string | null;
+  at: string;
+}
+
 export interface DeploymentRecord {
   id: string;
   userId: number;
@@ -75,6 +83,10 @@ export interface DeploymentRecord {
    * name is adopted only when it was created since then from the same repo, branch and workspace.
    */
   serviceCreateRequestedAt?: string | null;
+  /** Set when a newer deploy of the same service went live (status becomes `deactivated`). */
+  replacedBy?: ReplacedBy | null;
+  /** Set when the service is gone from Render (deleted here or on Render): nothing to redeploy. */
+  serviceDeletedAt?: string | null;
   /** For rollbacks: the deploy to roll back to. */
   rollbackToDeployId: string | null;
   dashboardUrl: string | null;

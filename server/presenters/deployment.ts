@@ -27,6 +27,8 @@ export function presentDeployment(rec: DeploymentRecord) {
     dashboardUrl: rec.dashboardUrl,
     serviceUrl: rec.serviceUrl,
     failure: rec.failure,
+    replacedBy: rec.replacedBy ? { deploymentId: rec.replacedBy.deploymentId, deployId: rec.replacedBy.deployId, at: rec.replacedBy.at } : null,
+    serviceDeleted: Boolean(rec.serviceDeletedAt),
     timeline: rec.timeline.map((t) => ({ status: t.status, at: t.at, source: t.source, note: t.note ?? null })),
     createdAt: rec.createdAt,
     updatedAt: rec.updatedAt,

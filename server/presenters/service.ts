@@ -1,4 +1,20 @@
-import type { Service } from '../render/types.js';
+import type { Deploy, Service } from '../render/types.js';
+
+/** A service's latest deploy, as Render reports it. */
+export interface PresentedDeploySummary {
+  id: string;
+  status: string | null;
+  commitId: string | null;
+  trigger: string | null;
+  createdAt: string | null;
+  finishedAt: string | null;
+}
+
+/**
+ * What a service card says, from the service and its latest deploy: a service whose newest build broke
+ * is `deploy_failed` (Render keeps serving the previous deploy, but the last change did not ship).
+ */
+export type ServiceState = 'suspended' | 'not_deployed' | 'deploying' | 'live' | 'deploy_failed' | 'deploy_canceled' | 'unknown';
 
 export interface PresentedService {
   id: string;
@@ -8,6 +24,8 @@ export interface PresentedService {
   repo: string | null;
   branch: string | null;
   suspended: boolean;
+  state: ServiceState;
+  latestDeploy: PresentedDeploySummary | null;
   dashboardUrl: string | null;
   url: string | null;
   region: string | null;
@@ -17,13 +35,38 @@ export interface PresentedService {
   updatedAt: string;
 }
 
+const IN_PROGRESS = new Set(['created', 'queued', 'build_in_progress', 'update_in_progress', 'pre_deploy_in_progress']);
+const FAILED = new Set(['build_failed', 'update_failed', 'pre_deploy_failed']);
+
+function stateOf(suspended: boolean, latest: Deploy | null | undefined): ServiceState {
+  if (suspended) return 'suspended';
+  if (latest === undefined) return 'unknown';
+  if (latest === null) return 'not_deployed';
+  const s = latest.status ?? '';
+  if (IN_PROGRESS.has(s)) return 'deploying';
+  if (FAILED.has(s)) return 'deploy_failed';
+  if (s === 'canceled') return 'deploy_canceled';
+  if (s === 'live' || s === 'deactivated') return 'live';
+  return 'unknown';
+}
+
+export function presentDeploySummary(d: Deploy): PresentedDeploySummary {
+  const text = (v: unknown): string | null => (typeof v === 'string' && v ? v : null);
+  return {
+    id: d.id, status: text(d.status), commitId: text(d.commit?.id), trigger: text(d.trigger),
+    createdAt: text(d.createdAt), finishedAt: text(d.finishedAt),
+  };
+}
+
 /**
  * A whitelist of a Render service: anything Render adds later (or details such as env-specific
  * commands, disks, IP allow lists) never reaches the browser or the cache by accident.
+ * `latest` is the service's newest deploy (null: it has none; undefined: not looked up).
  */
-export function presentService(s: Service): PresentedService {
+export function presentService(s: Service, latest?: Deploy | null): PresentedService {
   const details = (s.serviceDetails ?? {}) as Record<string, unknown>;
   const text = (v: unknown): string | null => (typeof v === 'string' && v ? v : null);
+  const suspended = s.suspended === 'suspended';
   return {
     id: s.id,
     name: s.name,
@@ -31,7 +74,9 @@ export function presentService(s: Service): PresentedService {
     ownerId: s.ownerId,
     repo: text(s.repo),
     branch: text(s.branch),
-    suspended: s.suspended === 'suspended',
+    suspended,
+    state: stateOf(suspended, latest),
+    latestDeploy: latest ? presentDeploySummary(latest) : null,
     dashboardUrl: text(s.dashboardUrl),
     url: text(details.url),
     region: text(details.region),

@@ -12,6 +12,7 @@ import { callerRender, requireRenderKey, type CallerRender } from '../render/for
 import { createServiceCache, type ServiceCacheOptions } from '../render/serviceCache.js';
 import type { Service } from '../render/types.js';
 import { presentService } from '../presenters/service.js';
+import { loadServiceOverview } from '../render/serviceOverview.js';
 import { presentDeployment } from '../presenters/deployment.js';
 
 /** Render service ids (web services and friends, cron jobs): anything else cannot be one of theirs. */
@@ -60,9 +61,19 @@ export function serviceRoutes(router: Router, deps: AppDeps, hooks: ServiceRoute
   const reportNotFound: Koa.Middleware = async (ctx, next) => {
     try { await next(); } catch (err) {
       if ((err instanceof RenderApiError && err.kind === 'not_found') || (err instanceof AppError && err.status === 404)) await hooks.onNotFound?.(ctx, 'service');
+      if (err instanceof RenderApiError && err.kind === 'not_found') await forgetDeletedService(ctx, String(ctx.params.id));
       throw err;
     }
   };
+  /**
+   * Render no longer knows a service our records point at, in a workspace this key sees: it was deleted
+   * (on Render's dashboard, say). Its deployments say so from now on, instead of offering a redeploy.
+   */
+  async function forgetDeletedService(ctx: Koa.Context, serviceId: string) {
+    const sess = getSession(ctx);
+    const ownerId = (await deps.deployments.servicesOfUser(sess.user!.id))[serviceId];
+    if (ownerId && sess.render?.owners.some((o) => o.id === ownerId)) await deps.deployments.markServiceDeleted(sess.user!.id, serviceId);
+  }
   const lifecycle = [requireUser(), requireCsrf(), serviceIdParam(), requireRenderKey(), deps.rateLimits.guard('lifecycle'), ...(hooks.lifecycleGuards ?? []), reportNotFound];
 
   const scopeOf = (ctx: Koa.Context, caller: CallerRender) =>
@@ -87,8 +98,8 @@ export function serviceRoutes(router: Router, deps: AppDeps, hooks: ServiceRoute
     id: svc.id, name: svc.name, ownerId: svc.ownerId, repo: svc.repo ?? null, branch: svc.branch ?? null, dashboardUrl: svc.dashboardUrl ?? null,
   });
 
-  const listOwn = (ctx: Koa.Context, caller: CallerRender) => caller.ownerIds.length === 0 ? Promise.resolve([]) : cache.get(scopeOf(ctx, caller), async () =>
-    (await caller.client.listServices({ ownerId: caller.ownerIds })).map(presentService));
+  const listOwn = (ctx: Koa.Context, caller: CallerRender) => caller.ownerIds.length === 0 ? Promise.resolve([]) : cache.get(scopeOf(ctx, caller), () =>
+    loadServiceOverview({ client: caller.client, ownerIds: caller.ownerIds, userId: getSession(ctx).user!.id }, deps.deployments));
 
   router.get('/api/render/services', requireUser(), requireRenderKey(), async (ctx) => {
     ctx.body = { services: await listOwn(ctx, callerRender(deps, ctx)) };
@@ -144,7 +155,8 @@ export function serviceRoutes(router: Router, deps: AppDeps, hooks: ServiceRoute
       if (action === 'suspend') await caller.client.suspendService(svc.id);
       else await caller.client.resumeService(svc.id);
       await done(ctx, caller, action, svc.id);
-      ctx.body = { ok: true, service: presentService(await caller.client.getService(svc.id)) };
+      const [after, latest] = await Promise.all([caller.client.getService(svc.id), caller.client.listDeploys(svc.id, { limit: 1 })]);
+      ctx.body = { ok: true, service: presentService(after, latest[0] ?? null) };
     });
   }
 
@@ -152,6 +164,8 @@ export function serviceRoutes(router: Router, deps: AppDeps, hooks: ServiceRoute
     const caller = callerRender(deps, ctx);
     const svc = await loadOwn(caller, String(ctx.params.id));
     await caller.client.deleteService(svc.id);
+    // Its deployments now say "service deleted" (and offer no redeploy).
+    await deps.deployments.markServiceDeleted(getSession(ctx).user!.id, svc.id);
     await done(ctx, caller, 'delete', svc.id);
     ctx.status = 204;
   });

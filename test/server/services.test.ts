@@ -23,7 +23,8 @@ test.after('no secret anywhere after all the flows', async (t) => {
 });
 test.after.always(async () => { await stack?.close(); });
 
-const SERVICE_FIELDS = ['branch', 'createdAt', 'dashboardUrl', 'id', 'name', 'ownerId', 'plan', 'region', 'repo', 'runtime', 'suspended', 'type', 'updatedAt', 'url'];
+// state and latestDeploy since issue 12 (a card shows its latest deploy's outcome).
+const SERVICE_FIELDS = ['branch', 'createdAt', 'dashboardUrl', 'id', 'latestDeploy', 'name', 'ownerId', 'plan', 'region', 'repo', 'runtime', 'state', 'suspended', 'type', 'updatedAt', 'url'];
 
 interface Tenant { agent: Agent; account: SimAccount; apiKey: string; render: RenderClient }
 

@@ -16,6 +16,7 @@ const STATUS = {
   pre_deploy_in_progress: ['Running pre-deploy', 'progress'],
   update_in_progress: ['Deploying', 'progress'],
   live: ['Live', 'success'],
+  deactivated: ['Deactivated', 'neutral'],
   build_failed: ['Build failed', 'failure'],
   update_failed: ['Deploy failed', 'failure'],
   pre_deploy_failed: ['Pre-deploy failed', 'failure'],
@@ -26,7 +27,7 @@ const STATUS = {
 
 const ICONS = { progress: '◔', success: '✓', failure: '✕', neutral: '■' };
 
-export const TERMINAL = new Set(['live', 'build_failed', 'update_failed', 'pre_deploy_failed', 'canceled', 'failed', 'credentials_revoked']);
+export const TERMINAL = new Set(['live', 'deactivated', 'build_failed', 'update_failed', 'pre_deploy_failed', 'canceled', 'failed', 'credentials_revoked']);
 export const isTerminal = (status) => TERMINAL.has(status);
 
 export function statusLabel(status) {
@@ -57,6 +58,24 @@ export function setBadge(badge, status) {
   text.textContent = statusLabel(status);
 }
 
+/** A Render service as its card shows it (server/presenters/service.ts decides the state). */
+const SERVICE_STATES = {
+  live: ['Live', 'success', '●'],
+  deploying: ['Deploying', 'progress', '◔'],
+  deploy_failed: ['Deploy failed', 'failure', '✕'],
+  deploy_canceled: ['Deploy canceled', 'neutral', '■'],
+  suspended: ['Suspended', 'neutral', '❚❚'],
+  not_deployed: ['Never deployed', 'neutral', '○'],
+  unknown: ['Status unknown', 'neutral', '?'],
+};
+
+export function serviceStateBadge(state) {
+  const [label, tone, icon] = SERVICE_STATES[state] ?? SERVICE_STATES.unknown;
+  return h('span', { class: `badge badge--${tone}`, dataset: { state, tone }, 'data-testid': 'service-state' },
+    h('span', { class: `badge__icon${tone === 'progress' ? ' badge__icon--spin' : ''}`, 'aria-hidden': 'true' }, icon),
+    h('span', { class: 'badge__text' }, label));
+}
+
 /** The phases a deploy goes through, in order, and the statuses that belong to each. */
 export const STEPS = [
   { key: 'queue', label: 'Queued', statuses: ['queued'] },
@@ -77,7 +96,7 @@ const FAILED_AT = { build_failed: 'build', update_failed: 'deploy', pre_deploy_f
 export function stepState(deployment) {
   const index = (status) => STEPS.findIndex((s) => s.statuses.includes(status));
   const { status } = deployment;
-  if (status === 'live') return { current: STEPS.length - 1, outcome: 'done' };
+  if (status === 'live' || status === 'deactivated') return { current: STEPS.length - 1, outcome: 'done' };
   if (!isTerminal(status)) return { current: Math.max(0, index(status)), outcome: 'running' };
   const fixed = FAILED_AT[status] ? STEPS.findIndex((s) => s.key === FAILED_AT[status]) : -1;
   if (fixed >= 0) return { current: fixed, outcome: 'failed' };

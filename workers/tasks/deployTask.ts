@@ -28,7 +28,7 @@ const RENDER_TO_STATUS: Record<string, DeploymentStatus> = {
   pre_deploy_in_progress: 'pre_deploy_in_progress',
   update_in_progress: 'update_in_progress',
   live: 'live',
-  deactivated: 'live', // it was live, then a newer deploy replaced it: this one succeeded
+  deactivated: 'deactivated', // it went live, then a newer deploy replaced it (between two of our checks)
   build_failed: 'build_failed',
   update_failed: 'update_failed',
   pre_deploy_failed: 'pre_deploy_failed',
@@ -376,7 +376,7 @@ async function watch(ctx: WorkerContext, rec: DeploymentRecord, render: RenderCl
 }
 
 function failureFor(status: DeploymentStatus): DeploymentFailure | null {
-  if (status === 'live') return null;
+  if (status === 'live' || status === 'deactivated') return null;
   return { code: status, message: FAILURE_TEXT[status] ?? 'The deploy did not complete.' };
 }
 
@@ -391,9 +391,22 @@ async function serviceListChanged(ctx: WorkerContext, rec: Pick<DeploymentRecord
   await cache.invalidate({ userId: rec.userId, keyFingerprint: rec.keyFingerprint }).catch(() => undefined);
 }
 
+/** Render deactivates a service's previous live deploy when a new one goes live: our records follow. */
+async function replaceOlderLive(ctx: WorkerContext, done: DeploymentRecord) {
+  const finishedAt = done.finishedAt ?? done.updatedAt;
+  for (const id of await ctx.deployments.idsOfService(done.userId, done.serviceId!)) {
+    if (id === done.id) continue;
+    const older = await ctx.deployments.get(id);
+    if (older?.status !== 'live' || Date.parse(older.finishedAt ?? older.updatedAt) > Date.parse(finishedAt)) continue;
+    await ctx.deployments.markReplaced(id, { deploymentId: done.id, deployId: done.deployId, at: finishedAt });
+  }
+}
+
 async function finish(ctx: WorkerContext, id: string, status: DeploymentStatus, failure: DeploymentFailure | null, extra: Partial<DeploymentRecord> = {}) {
   const done = await ctx.deployments.transition(id, status, status === 'failed' || status === 'credentials_revoked' ? 'orchestrator' : 'render', { ...extra, failure }, failure?.message);
   if (done?.serviceId) await serviceListChanged(ctx, done);
+  // Best effort: the record is final either way, and a later service list reconciles what this misses.
+  if (done?.status === 'live') await replaceOlderLive(ctx, done).catch((err: Error) => ctx.logger.warn({ deploymentId: id, err: { message: err.message } }, 'could not mark older deploys replaced'));
   if (done) ctx.onFinished?.(status, Date.parse(done.finishedAt ?? done.updatedAt) - Date.parse(done.createdAt), { deploymentId: done.id, userId: done.userId });
   await ctx.envVault.drop(id);
   return null;

@@ -1,0 +1,69 @@
+import type { DeploymentStore } from '../deployments/store.js';
+import { presentService, type PresentedService } from '../presenters/service.js';
+import type { RenderClient } from './client.js';
+import { RenderApiError } from './errors.js';
+import type { Deploy, Service } from './types.js';
+
+/** Latest-deploy look-ups in flight at once for one list (each is one Render GET from the caller's budget). */
+const DEPLOY_LOOKUPS = 6;
+
+export interface OverviewCaller { client: RenderClient; ownerIds: readonly string[]; userId: number }
+
+/**
+ * The caller's services as the dashboard shows them: each with its latest deploy (so a service whose
+ * last build broke says so), and the caller's deployment records brought in line with what Render
+ * reports: a service gone from Render marks its deployments "service deleted", and a live record whose
+ * deploy Render has since replaced (a push, the Render dashboard) becomes `deactivated`. Runs once per
+ * cache period (see serviceCache.ts), not per request.
+ */
+export async function loadServiceOverview(caller: OverviewCaller, deployments: DeploymentStore): Promise<PresentedService[]> {
+  const services = await caller.client.listServices({ ownerId: [...caller.ownerIds] });
+  const latest = await mapLimited(services, DEPLOY_LOOKUPS, async (s) => (await caller.client.listDeploys(s.id, { limit: 1 }))[0] ?? null);
+  await reconcileRecords(caller, deployments, services, latest);
+  return services.map((s, i) => presentService(s, latest[i]));
+}
+
+async function reconcileRecords(caller: OverviewCaller, deployments: DeploymentStore, services: Service[], latest: Array<Deploy | null>) {
+  const known = await deployments.servicesOfUser(caller.userId);
+  const listed = new Map(services.map((s, i) => [s.id, latest[i] ?? null]));
+  for (const [serviceId, ownerId] of Object.entries(known)) {
+    if (!caller.ownerIds.includes(ownerId)) continue; // another workspace (another key): not ours to judge
+    if (!listed.has(serviceId)) {
+      if (await isGone(caller.client, serviceId)) await deployments.markServiceDeleted(caller.userId, serviceId);
+      continue;
+    }
+    const newest = listed.get(serviceId);
+    if (newest?.status !== 'live') continue;
+    const ids = await deployments.idsOfService(caller.userId, serviceId);
+    const records = (await Promise.all(ids.map((id) => deployments.get(id)))).filter((r) => r !== null);
+    const replacer = records.find((r) => r.deployId === newest.id) ?? null;
+    for (const rec of records) {
+      if (rec.status !== 'live' || rec.deployId === newest.id) continue;
+      await deployments.markReplaced(rec.id, { deploymentId: replacer?.id ?? null, deployId: newest.id, at: newest.finishedAt ?? newest.updatedAt ?? newest.createdAt ?? '' });
+    }
+  }
+}
+
+/** Render says 404 for the service (a missing list entry alone could be a paging race). */
+async function isGone(client: RenderClient, serviceId: string): Promise<boolean> {
+  try {
+    await client.getService(serviceId);
+    return false;
+  } catch (err) {
+    if (err instanceof RenderApiError && err.kind === 'not_found') return true;
+    return false;
+  }
+}
+
+async function mapLimited<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const lane = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+  return out;
+}
