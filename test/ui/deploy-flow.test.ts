@@ -244,8 +244,9 @@ test('cancel, redeploy and roll back from the deployment page', async (t) => {
   await page.locator('#deployment-status[data-status="live"]').waitFor({ timeout: 20_000 });
   t.regex(await page.locator('.deployment__subtitle').innerText(), /redeploy/);
 
+  // The redeploy replaced it (issue 12: Render's `deactivated`, not a second "Live"): rollback is offered here.
   await page.goto(`${stack.url}/#/deployments/${firstId}`);
-  await page.locator('#deployment-status[data-status="live"]').waitFor();
+  await page.locator('#deployment-status[data-status="deactivated"]').waitFor();
   await page.getByTestId('rollback').click();
   await page.getByTestId('rollback-confirm').click();
   await page.waitForURL((url) => !url.hash.endsWith(firstId));

@@ -105,6 +105,8 @@ export function createLogPanel(ctx, id) {
     if (disposed) return;
     if (err instanceof ApiError && err.status === 429) { waitAndRetry(err, retry); return; }
     if (err instanceof ApiError && err.code === 'render_key_missing') { drawStatus('Connect your Render key to read the logs.'); return; }
+    // Render answers 404 for a deleted service's logs: say why instead of "Resource not found".
+    if (err instanceof ApiError && err.status === 404) { drawStatus('No logs: the service was deleted on Render, and its logs with it.'); return; }
     drawStatus(`Could not read the logs: ${err.message}`);
   }
 

@@ -23,6 +23,8 @@ const STATUS = {
   canceled: ['Canceled', 'neutral'],
   failed: ['Failed', 'failure'],
   credentials_revoked: ['Stopped: key removed', 'neutral'],
+  // Not a deploy status: what a finished deployment shows once its service is gone from Render.
+  service_deleted: ['Service deleted', 'neutral'],
 };
 
 const ICONS = { progress: '◔', success: '✓', failure: '✕', neutral: '■' };

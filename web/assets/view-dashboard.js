@@ -1,7 +1,7 @@
 /** Dashboard: the caller's deployments (live statuses) and Render services (with lifecycle actions). */
 import { busy, confirmButton, h, notice, replace } from './dom.js';
 import { relativeTime, timeEl } from './format.js';
-import { isTerminal, setBadge, statusBadge, statusLabel } from './status.js';
+import { isTerminal, serviceStateBadge, setBadge, statusBadge, statusLabel } from './status.js';
 
 const TYPE_LABELS = {
   web_service: 'Web service', static_site: 'Static site', private_service: 'Private service',
@@ -10,7 +10,9 @@ const TYPE_LABELS = {
 
 export function deploymentRow(d) {
   const req = d.request ?? {};
-  const badge = statusBadge(d.status, { 'data-testid': 'deployment-row-status' });
+  // A finished deployment of a deleted service is not "Live" any more, whatever its last status was.
+  const shown = d.serviceDeleted && d.finished ? 'service_deleted' : d.status;
+  const badge = statusBadge(shown, { 'data-testid': 'deployment-row-status', title: shown === d.status ? null : `Last status: ${statusLabel(d.status)}` });
   return h('li', { class: 'row', dataset: { deploymentId: d.id }, 'data-testid': 'deployment-row' },
     h('a', { class: 'row__link', href: `#/deployments/${d.id}` },
       h('span', { class: 'row__main' },
@@ -18,7 +20,9 @@ export function deploymentRow(d) {
         h('span', { class: 'row__meta' },
           req.githubRepo ? h('span', { class: 'mono' }, req.githubRepo) : null,
           req.branch ? h('span', { class: 'mono' }, ` @ ${req.branch}`) : null,
-          d.kind && d.kind !== 'deploy' ? h('span', { class: 'tag' }, d.kind) : null)),
+          d.kind && d.kind !== 'deploy' ? h('span', { class: 'tag' }, d.kind) : null,
+          d.serviceDeleted ? h('span', { class: 'tag', 'data-testid': 'service-deleted' }, `was ${statusLabel(d.status).toLowerCase()}`) : null,
+          d.status === 'deactivated' ? h('span', { class: 'muted' }, ' replaced by a newer deploy') : null)),
       h('span', { class: 'row__side' }, badge, h('span', { class: 'row__time' }, timeEl(h, d.updatedAt ?? d.createdAt)))));
 }
 
@@ -31,6 +35,7 @@ export function dashboardView(ctx) {
   const services = h('div', { class: 'services', 'data-testid': 'service-list' });
   let nextCursor = null;
   let reloadTimer = null;
+  let servicesTimer = null;
   let disposed = false;
 
   async function loadDeployments({ append = false } = {}) {
@@ -50,6 +55,16 @@ export function dashboardView(ctx) {
     }
   }
   more.addEventListener('click', () => busy(more, 'Loading…', () => loadDeployments({ append: true })));
+
+  /** "Latest deploy: build failed · 1a2b3c4 · 3 min ago" */
+  function latestDeployLine(s) {
+    const d = s.latestDeploy;
+    if (!d) return s.state === 'not_deployed' ? h('p', { class: 'service__latest muted' }, 'Render has no deploy of this service yet.') : null;
+    return h('p', { class: 'service__latest', 'data-testid': 'service-latest-deploy' },
+      h('span', { class: 'muted' }, 'Latest deploy: '), statusLabel(d.status === 'queued' ? 'render_queued' : d.status),
+      d.commitId ? [' · ', h('span', { class: 'mono', title: d.commitId }, d.commitId.slice(0, 7))] : null,
+      d.finishedAt || d.createdAt ? [' · ', timeEl(h, d.finishedAt ?? d.createdAt)] : null);
+  }
 
   function serviceCard(s) {
     const suspended = s.suspended === true || s.suspended === 'suspended';
@@ -73,15 +88,14 @@ export function dashboardView(ctx) {
       return b;
     };
     const url = s.url ?? null;
-    return h('li', { class: 'card service', dataset: { serviceId: s.id }, 'data-testid': 'service-card' },
+    return h('li', { class: 'card service', dataset: { serviceId: s.id, state: s.state ?? (suspended ? 'suspended' : 'unknown') }, 'data-testid': 'service-card' },
       h('div', { class: 'service__head' },
         h('h3', { class: 'service__name' }, s.name),
-        h('span', { class: `badge ${suspended ? 'badge--neutral' : 'badge--success'}` },
-          h('span', { class: 'badge__icon', 'aria-hidden': 'true' }, suspended ? '❚❚' : '●'),
-          h('span', { class: 'badge__text' }, suspended ? 'Suspended' : 'Active'))),
+        serviceStateBadge(s.state ?? (suspended ? 'suspended' : 'unknown'))),
       h('p', { class: 'service__meta' },
         [TYPE_LABELS[s.type] ?? s.type, s.runtime, s.region, s.plan].filter(Boolean).join(' · ')),
       s.repo ? h('p', { class: 'service__repo mono' }, String(s.repo).replace(/^https:\/\/github\.com\//, ''), s.branch ? ` @ ${s.branch}` : '') : null,
+      latestDeployLine(s),
       h('p', { class: 'service__links' },
         url ? h('a', { href: url, rel: 'noopener noreferrer', target: '_blank' }, 'Open site', h('span', { class: 'visually-hidden' }, ' (new tab)')) : null,
         s.dashboardUrl ? h('a', { href: s.dashboardUrl, rel: 'noopener noreferrer', target: '_blank' }, 'Render dashboard', h('span', { class: 'visually-hidden' }, ' (new tab)')) : null,
@@ -141,16 +155,23 @@ export function dashboardView(ctx) {
         return;
       }
       const badge = row.querySelector('.badge');
-      if (badge.dataset.status === e.status) return;
+      if (badge.dataset.status === e.status || badge.dataset.status === 'service_deleted') {
+        // Same status, changed record (its service was deleted, say): re-read the list once things settle.
+        if (isTerminal(e.status)) { clearTimeout(reloadTimer); reloadTimer = setTimeout(() => loadDeployments(), 300); }
+        return;
+      }
       setBadge(badge, e.status);
       const time = row.querySelector('time');
       if (time && e.updatedAt) { time.dateTime = e.updatedAt; time.textContent = relativeTime(e.updatedAt); }
       if (isTerminal(e.status)) {
         const name = row.querySelector('.row__title')?.textContent ?? 'Deployment';
         ctx.announce(`${name}: ${statusLabel(e.status)}`);
+        // The service card shows the latest deploy's outcome: read it again once the burst settles.
+        clearTimeout(servicesTimer);
+        servicesTimer = setTimeout(() => loadServices(), 500);
       }
     },
     onResync() { loadDeployments(); },
-    dispose() { disposed = true; clearTimeout(reloadTimer); },
+    dispose() { disposed = true; clearTimeout(reloadTimer); clearTimeout(servicesTimer); },
   };
 }

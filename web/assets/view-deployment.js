@@ -44,6 +44,7 @@ export function deploymentView(ctx, route) {
   // Phones show the steps as dots; this line names where the deploy is.
   const stepCaption = h('p', { class: 'steps-caption', 'aria-hidden': 'true' });
   const failureBox = h('div', { 'data-testid': 'failure' });
+  const stateNote = h('div', { 'data-testid': 'state-note' });
   const links = h('p', { class: 'deployment__links' });
   const actions = h('div', { class: 'actions' });
   const actionFlash = h('div', { class: 'flash' });
@@ -59,6 +60,7 @@ export function deploymentView(ctx, route) {
       steps,
       stepCaption,
       failureBox,
+      stateNote,
       links,
       actions,
       actionFlash),
@@ -96,7 +98,26 @@ export function deploymentView(ctx, route) {
       h('span', { class: 'muted' }, ` (${rec.failure.code})`)));
   }
 
+  /** What Render says about this deploy since it ended: replaced by a newer one, or its service deleted. */
+  function drawStateNote() {
+    const parts = [];
+    if (rec.serviceDeleted) {
+      parts.push(notice('warning', h('strong', null, 'Service deleted. '),
+        `${rec.request?.serviceName || 'This service'} no longer exists on Render, so it cannot be redeployed or rolled back.`));
+    }
+    if (rec.status === 'deactivated') {
+      const by = rec.replacedBy;
+      const what = by?.deploymentId
+        ? h('a', { href: `#/deployments/${by.deploymentId}`, 'data-testid': 'replaced-by-link' }, 'a newer deploy')
+        : h('span', null, 'a newer deploy', by?.deployId ? h('span', { class: 'mono' }, ` (${by.deployId}, made outside this app)`) : null);
+      parts.push(notice('info', h('strong', null, 'Deactivated: '), 'replaced by ', what,
+        by?.at ? [' ', timeEl(h, by.at)] : null, '. This deploy is no longer live.'));
+    }
+    replace(stateNote, ...parts);
+  }
+
   function drawLinks() {
+    if (rec.serviceDeleted) { links.replaceChildren(); return; }
     const a = (href, text) => h('a', { href, rel: 'noopener noreferrer', target: '_blank' }, text, h('span', { class: 'visually-hidden' }, ' (new tab)'));
     replace(links,
       rec.serviceUrl && rec.status === 'live' ? a(rec.serviceUrl, 'Open the live site') : null,
@@ -106,8 +127,9 @@ export function deploymentView(ctx, route) {
   let actionsKey = null;
   function drawActions() {
     const canCancel = !rec.finished;
-    const canRedeploy = Boolean(rec.serviceId && rec.finished);
-    const canRollback = Boolean(rec.serviceId && rec.deployId && rec.status === 'live' && rec.kind !== 'rollback');
+    const canRedeploy = Boolean(rec.serviceId && rec.finished && !rec.serviceDeleted);
+    // Only a deploy that was live and has been replaced can be made live again; the live one already is.
+    const canRollback = Boolean(rec.serviceId && rec.deployId && rec.status === 'deactivated' && !rec.serviceDeleted);
     // Rebuild only when the choice of actions changes: a status update must not swallow a pending "Confirm".
     const key = `${canCancel}|${canRedeploy}|${canRollback}|${rec.serviceId}|${rec.deployId}`;
     if (key === actionsKey) return;
@@ -153,7 +175,7 @@ export function deploymentView(ctx, route) {
     replace(details,
       row('Repository', r.githubRepo, true),
       row('Branch', r.branch ?? 'default branch', true),
-      row('Commit', rec.commitSha ? rec.commitSha.slice(0, 12) : null, true),
+      row('Commit', commitDetail(), true),
       row('Kind', rec.kind),
       row('Stack', rec.stack ? `${STACK_LABELS[rec.stack.stack] ?? rec.stack.stack} · ${rec.stack.serviceType === 'static_site' ? 'static site' : 'web service'}${rec.stack.fromBlueprint ? ' · from render.yaml' : ''}` : null),
       row('Build command', r.buildCommand ?? rec.stack?.buildCommand ?? null, true),
@@ -164,6 +186,18 @@ export function deploymentView(ctx, route) {
       row('Service', rec.serviceId, true),
       row('Render deploy', rec.deployId, true),
       row('Requested', formatTime(rec.createdAt)));
+  }
+
+  /** The commit Render built; the one we checked beside it when they differ (a new service builds the branch head). */
+  function commitDetail() {
+    const built = rec.renderCommitId ?? null;
+    const checked = rec.commitSha ?? null;
+    if (!built && !checked) return null;
+    if (!built || built === checked) return h('span', { 'data-testid': 'commit-built' }, (built ?? checked).slice(0, 12));
+    if (!checked) return h('span', { 'data-testid': 'commit-built' }, built.slice(0, 12));
+    return h('span', null,
+      h('span', { 'data-testid': 'commit-built' }, built.slice(0, 12)), h('span', { class: 'muted' }, ' built by Render'),
+      h('br'), h('span', { 'data-testid': 'commit-checked' }, checked.slice(0, 12)), h('span', { class: 'muted' }, ' checked when requested'));
   }
 
   function drawTimeline() {
@@ -193,10 +227,11 @@ export function deploymentView(ctx, route) {
       h('span', { class: 'mono' }, rec.request?.githubRepo ?? ''),
       rec.request?.branch ? h('span', { class: 'mono' }, ` @ ${rec.request.branch}`) : null,
       ` · ${rec.kind} · started `, timeEl(h, rec.createdAt));
-    setBadge(badge, rec.status);
+    setBadge(badge, rec.serviceDeleted && rec.finished ? 'service_deleted' : rec.status);
     elapsed.textContent = rec.finishedAt ? `took ${duration(rec.createdAt, rec.finishedAt)}` : '';
     drawSteps();
     drawFailure();
+    drawStateNote();
     drawLinks();
     drawActions();
     drawDetails();
@@ -236,7 +271,8 @@ export function deploymentView(ctx, route) {
   return {
     title: 'Deployment',
     el,
-    onDeployment(e) { if (e.id === id && e.status !== rec?.status) void load(); },
+    // Changes after the end (deactivated, service deleted) keep or change the status: compare the time too.
+    onDeployment(e) { if (e.id === id && (e.status !== rec?.status || e.updatedAt !== rec?.updatedAt)) void load(); },
     onLogs(e) { logPanel.onLogs(e); },
     onResync() { void load(); logPanel.onResync(); },
     dispose() { disposed = true; logPanel.dispose(); },
