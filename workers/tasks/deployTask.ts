@@ -6,20 +6,14 @@ import { detectStack, StackDetectionError } from '../../server/stacks/detect.js'
 import { repoFilesFromGitHub } from '../../server/stacks/fromGitHub.js';
 import { isTerminal, type DeploymentRecord, type DeploymentStatus, type DeploymentFailure } from '../../server/deployments/types.js';
 import type { DeployJobData } from '../../server/queues/deployQueue.js';
-import type { Deploy, Service } from '../../server/render/types.js';
-import { sameRepo, suggestFreeName } from '../../server/render/serviceNames.js';
-import { createServiceCache, type ServiceCache } from '../../server/render/serviceCache.js';
+import type { Deploy } from '../../server/render/types.js';
 import { loadCredentials, type JobCredentials } from './credentials.js';
+import { DeployFailed } from './deployFailed.js';
+import { createOrAdoptService, serviceListChanged } from './createService.js';
 import type { WorkerContext } from '../context.js';
 import { verifiedRecord } from './verifyJob.js';
 import { RecordTamperedError } from '../../server/deployments/integrity.js';
 
-/** A step ended the deployment with a reason the user can act on. */
-class DeployFailed extends Error {
-  constructor(public readonly failure: DeploymentFailure, public readonly status: DeploymentStatus = 'failed') {
-    super(failure.message);
-  }
-}
 
 const RENDER_TO_STATUS: Record<string, DeploymentStatus> = {
   created: 'created',
@@ -191,119 +185,6 @@ async function detect(ctx: WorkerContext, rec: DeploymentRecord, render: RenderC
   return ctx.deployments.transition(rec.id, 'creating_service', 'orchestrator', { stack: summary }, `Detected ${summary.stack}: ${summary.reason}`);
 }
 
-async function findService(render: RenderClient, rec: DeploymentRecord): Promise<Service | null> {
-  const found = await render.listServices({ ownerId: rec.request.ownerId, name: rec.request.serviceName, limit: 20 });
-  return found.find((s) => s.name === rec.request.serviceName && s.ownerId === rec.request.ownerId) ?? null;
-}
-
-/** Render's clock and ours may differ a little; a service created this long before our request still counts as ours. */
-const CLOCK_SKEW_MS = 120_000;
-
-/**
- * Whether a service found under the requested name is the one this same deployment asked Render to
- * create (its answer was lost to a crash or a timeout): same repo, branch and workspace, created since
- * we asked. Anything else is somebody else's service and is never touched.
- */
-function createdByThisDeployment(rec: DeploymentRecord, svc: Service): boolean {
-  if (!rec.serviceCreateRequestedAt) return false;
-  return svc.ownerId === rec.request.ownerId
-    && sameRepo(svc.repo, rec.request.githubRepo)
-    && (svc.branch ?? null) === rec.request.branch
-    && Date.parse(svc.createdAt) >= Date.parse(rec.serviceCreateRequestedAt) - CLOCK_SKEW_MS;
-}
-
-/** The name belongs to another service: fail before any Render write, with a free name to use instead. */
-async function nameTaken(render: RenderClient, rec: DeploymentRecord, svc: Service): Promise<never> {
-  const names = new Set((await render.listServices({ ownerId: rec.request.ownerId })).map((s) => s.name));
-  names.add(svc.name);
-  const suggestedName = suggestFreeName(rec.request.serviceName, names);
-  const what = svc.repo ? ` (it deploys ${svc.repo.replace(/^https:\/\/github\.com\//, '')}${svc.branch ? ` @ ${svc.branch}` : ''})` : '';
-  throw new DeployFailed({
-    code: 'service_name_taken',
-    message: `Your workspace already has a service named "${svc.name}"${what}. Nothing was changed on it. Deploy under another name, such as "${suggestedName}", or redeploy that service from the dashboard.`,
-    suggestedName,
-  });
-}
-
-/** A service this deployment created before an interruption: finish its setup and go on to its deploy. */
-async function adoptOwnService(ctx: WorkerContext, rec: DeploymentRecord, render: RenderClient, svc: Service) {
-  // Per-key updates only: the service's other variables stay as they are.
-  for (const v of await ctx.envVault.get(rec.id)) await render.putEnvVar(svc.id, v.key, v.value);
-  await ctx.envVault.drop(rec.id);
-  return ctx.deployments.transition(rec.id, 'triggering_deploy', 'orchestrator', serviceFields(svc, svc.id), `Resumed: service ${svc.name} was created by this deployment`);
-}
-
-/**
- * Create the service, after making sure the name is free. A service already under that name is adopted
- * only when this very deployment created it before a crash; any other clash fails as
- * service_name_taken. Existing services are deployed only through their own actions, by id.
- */
-async function createOrAdoptService(ctx: WorkerContext, rec: DeploymentRecord, render: RenderClient) {
-  if (rec.serviceId) return ctx.deployments.transition(rec.id, 'triggering_deploy', 'orchestrator');
-  const existing = await findService(render, rec);
-  if (existing) {
-    if (createdByThisDeployment(rec, existing)) return adoptOwnService(ctx, rec, render, existing);
-    return nameTaken(render, rec, existing);
-  }
-  const marked = await ctx.deployments.update(rec.id, { serviceCreateRequestedAt: new Date(ctx.clock.now()).toISOString() });
-  if (!marked) return null;
-  rec = marked;
-  const stack = rec.stack!;
-  const envVars = await ctx.envVault.get(rec.id);
-  const details = stack.serviceType === 'static_site'
-    ? { buildCommand: stack.buildCommand, publishPath: (stack as { publishPath?: string | null }).publishPath ?? 'public' }
-    : {
-      runtime: stack.runtime as 'node',
-      plan: rec.request.plan as 'starter',
-      region: rec.request.region as 'oregon',
-      envSpecificDetails: stack.runtime === 'docker'
-        ? { dockerfilePath: (stack as { dockerfilePath?: string | null }).dockerfilePath ?? './Dockerfile', dockerContext: '.' }
-        : { buildCommand: stack.buildCommand || 'true', startCommand: stack.startCommand ?? 'true' },
-    };
-  let created;
-  try {
-    created = await render.createService({
-      type: stack.serviceType as 'web_service',
-      name: rec.request.serviceName,
-      ownerId: rec.request.ownerId,
-      repo: `https://github.com/${rec.request.githubRepo}`,
-      branch: rec.request.branch ?? undefined,
-      autoDeploy: 'yes',
-      envVars: envVars.map((v) => ({ key: v.key, value: v.value })),
-      serviceDetails: details as never,
-    });
-  } catch (err) {
-    if (err instanceof RenderApiError && err.kind === 'conflict') {
-      // Someone (or a previous attempt of ours whose answer was lost) took the name between our lookup and our create.
-      const raced = await findService(render, rec);
-      if (raced && createdByThisDeployment(rec, raced)) return adoptOwnService(ctx, rec, render, raced);
-      if (raced) return nameTaken(render, rec, raced);
-    }
-    throw err;
-  }
-  ctx.crashPoint?.('service_created');
-  await serviceListChanged(ctx, rec);
-  const service = created.service;
-  if (!service) throw new DeployFailed({ code: 'render_bad_response', message: 'Render created the service but did not say which one. Check your Render dashboard.' });
-  // Record the ids the moment Render returns them.
-  const next = await ctx.deployments.transition(rec.id, 'created', 'render', {
-    ...serviceFields(service, service.id), deployId: created.deployId ?? null, deployRequestedAt: new Date(ctx.clock.now()).toISOString(),
-  }, 'Service created on Render');
-  await ctx.envVault.drop(rec.id);
-  if (!next && created.deployId) {
-    // Canceled (or revoked) while Render was creating the service: keep the service, stop its first build,
-    // and note where it is so the user can find (or delete) it.
-    await render.cancelDeploy(service.id, created.deployId).catch(() => undefined);
-    await ctx.deployments.noteAfterEnd(rec.id, serviceFields(service, service.id));
-  }
-  return next;
-}
-
-function serviceFields(service: Service | null, serviceId: string): Partial<DeploymentRecord> {
-  if (!service) return { serviceId };
-  const url = (service.serviceDetails as { url?: string } | undefined)?.url ?? null;
-  return { serviceId, dashboardUrl: service.dashboardUrl ?? null, serviceUrl: url || null };
-}
 
 /** Ask for a deploy once: a retry first adopts a deploy made since the last request. */
 async function triggerDeploy(ctx: WorkerContext, rec: DeploymentRecord, render: RenderClient) {
@@ -380,16 +261,6 @@ function failureFor(status: DeploymentStatus): DeploymentFailure | null {
   return { code: status, message: FAILURE_TEXT[status] ?? 'The deploy did not complete.' };
 }
 
-/**
- * The user's cached service list is stale once a service appears or a deploy ends (the name check and
- * the service cards read it): drop it, as the web routes do after their own changes.
- */
-const serviceCaches = new WeakMap<WorkerContext, ServiceCache>();
-async function serviceListChanged(ctx: WorkerContext, rec: Pick<DeploymentRecord, 'userId' | 'keyFingerprint'>) {
-  let cache = serviceCaches.get(ctx);
-  if (!cache) serviceCaches.set(ctx, cache = createServiceCache({ redis: ctx.redis, prefix: ctx.config.redisPrefix }));
-  await cache.invalidate({ userId: rec.userId, keyFingerprint: rec.keyFingerprint }).catch(() => undefined);
-}
 
 /** Render deactivates a service's previous live deploy when a new one goes live: our records follow. */
 async function replaceOlderLive(ctx: WorkerContext, done: DeploymentRecord) {
