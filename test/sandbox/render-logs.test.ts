@@ -117,3 +117,26 @@ test('appendLog over the control surface, also for resources the simulator does 
   const logs = (await api.get(`/logs?ownerId=${account.ownerId}&resource=dpg-aaaaaaaaaaaaaaaaaaaa`)).body.logs;
   t.deepEqual(logs.map((l: { message: string }) => l.message), ['checkpoint complete']);
 });
+
+test('a queued deploy\'s build lines start at its startedAt, not its createdAt (which falls inside the previous build)', async (t) => {
+  const { sim, account, api, serviceId, deployId, tick } = await setup();
+  t.teardown(() => sim.close());
+  tick(10);
+  await api.call('POST', `/services/${serviceId}/deploys`, {}); // behind the active one: queued
+  const list = (await api.get(`/services/${serviceId}/deploys`)).body as Array<{ deploy: { id: string; status: string } }>;
+  const second = list.map((x) => x.deploy).find((d) => d.status === 'queued')!;
+  t.truthy(second);
+  for (let i = 0; i < 3; i++) { tick(1000); sim.advanceDeploy(deployId); } // the first goes live; the second starts
+  for (let i = 0; i < 3; i++) { tick(1000); sim.advanceDeploy(second.id); }
+  const d1 = (await api.get(`/services/${serviceId}/deploys/${deployId}`)).body;
+  const d2 = (await api.get(`/services/${serviceId}/deploys/${second.id}`)).body;
+  const build = async (from: string, to: string) => (await api.get(`/logs?ownerId=${account.ownerId}&resource=${serviceId}&type=build&direction=forward&limit=100&startTime=${encodeURIComponent(from)}&endTime=${encodeURIComponent(to)}`)).body.logs.map((l: { message: string }) => l.message) as string[];
+  const own1 = await build(d1.startedAt, d1.finishedAt);
+  const own2 = await build(d2.startedAt, d2.finishedAt);
+  for (const own of [own1, own2]) {
+    t.is(own.filter((m) => m.startsWith('==> Cloning from')).length, 1);
+    t.is(own.filter((m) => m.includes('Your service is live')).length, 1);
+  }
+  const fromCreated = await build(d2.createdAt, d2.finishedAt);
+  t.is(fromCreated.filter((m) => m.startsWith('==> Cloning from')).length, 2, 'createdAt of a queued deploy reaches into the previous build');
+});
