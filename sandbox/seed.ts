@@ -42,3 +42,28 @@ export function seedSandbox(github: GitHubSimulator, render: RenderSimulator): v
     render.failBuilds({ repo: `https://github.com/${DEMO.login}/broken-build` }, 'build_failed', 1_000_000);
   }
 }
+
+/**
+ * Sandbox Sentinel demo: a little while after start, and every 10 minutes after, the demo workspace
+ * gets a finding-worthy audit entry (someone viewing a database's connection info, opening a shell),
+ * so a demo user who turns Sentinel on sees a finding or two within a round. Returns a stop function.
+ */
+export function scheduleSentinelDemo(render: RenderSimulator, opts: { firstAfterMs?: number; everyMs?: number } = {}): () => void {
+  const events = ['ViewConnectionInfoEvent', 'StartShellEvent'] as const;
+  let n = 0;
+  const emit = async () => {
+    try {
+      const res = await fetch(`${render.url}/owners?limit=1`, { headers: { authorization: `Bearer ${DEMO.renderApiKey}`, accept: 'application/json' } });
+      const owners = (await res.json()) as Array<{ owner?: { id?: string } }>;
+      const ownerId = owners[0]?.owner?.id;
+      if (!ownerId) return;
+      const event = events[n++ % events.length]!;
+      render.addAuditEvent(ownerId, event, event === 'ViewConnectionInfoEvent' ? { postgres: 'dpg-demo-database' } : { service: 'srv-demo-shell' });
+    } catch { /* the demo is best effort */ }
+  };
+  const first = setTimeout(() => { void emit(); }, opts.firstAfterMs ?? 30_000);
+  const every = setInterval(() => { void emit(); }, opts.everyMs ?? 10 * 60_000);
+  first.unref();
+  every.unref();
+  return () => { clearTimeout(first); clearInterval(every); };
+}

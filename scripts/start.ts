@@ -15,7 +15,7 @@ import { startWeb } from '../server/web.js';
 import { startWorker } from '../workers/process.js';
 import { startGitHubSimulator, type GitHubSimulator } from '../sandbox/github/index.js';
 import { startRenderSimulator } from '../sandbox/render/index.js';
-import { DEMO, seedSandbox } from '../sandbox/seed.js';
+import { DEMO, scheduleSentinelDemo, seedSandbox } from '../sandbox/seed.js';
 import { redisAnswers, startPrivateRedis } from './start/privateRedis.js';
 import { createSandboxLogger } from './start/sandboxLog.js';
 
@@ -83,12 +83,15 @@ async function startSandbox(): Promise<Middleware> {
   const github = await startGitHubSimulator({ mount: { publicUrl: internal }, stateFile: join(STATE_DIR, 'github.json') });
   const render = await startRenderSimulator({ phaseMs: PHASE_MS, stateFile: join(STATE_DIR, 'render.json') });
   seedSandbox(github, render);
-  cleanups.push(() => github.close(), () => render.close());
+  const stopDemo = scheduleSentinelDemo(render);
+  cleanups.push(async () => stopDemo(), () => github.close(), () => render.close());
   Object.assign(env, {
     GITHUB_CLIENT_ID: github.clientId, GITHUB_CLIENT_SECRET: github.clientSecret,
     GITHUB_OAUTH_URL: `${pre.baseUrl}${GITHUB_MOUNT}`, GITHUB_API_URL: github.apiUrl, RENDER_API_URL: render.url,
     // The simulators' credentials are set now, so the config no longer sees sandbox mode: keep its loopback default.
     HOST: pre.host,
+    // Sentinel rounds every 15 s in the sandbox, so the demo finding shows up soon after opting in.
+    SENTINEL_INTERVAL_SECONDS: env.SENTINEL_INTERVAL_SECONDS ?? '15',
   });
   return mountGitHub(github);
 }
