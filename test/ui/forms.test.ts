@@ -78,9 +78,10 @@ test('deploy form: Enter on a repository keeps focus in the form; a too-large en
 
   // Keyboard only: type, Enter moves to the first result, Enter chooses it.
   await page.getByTestId('repo-search').fill('certs');
-  await page.locator('[data-testid=repo-option][data-repo="envbig/certs"]').waitFor();
-  await page.getByTestId('repo-search').press('Enter');
-  t.is(await page.evaluate(() => document.activeElement?.dataset?.repo), 'envbig/certs');
+  await page.getByTestId('repo-search').press('Enter'); // at once: before the typed search has run
+  await page.waitForFunction(() => document.activeElement?.dataset?.repo === 'envbig/certs');
+  await page.getByText('1 repository matching “certs”.').waitFor();
+  t.is(await page.evaluate(() => document.activeElement?.dataset?.repo), 'envbig/certs', 'the results did not replace the focused one');
   await page.keyboard.press('Enter');
   await page.getByTestId('repo-selected').waitFor();
   const focus = await page.evaluate(() => ({

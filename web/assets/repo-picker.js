@@ -29,7 +29,14 @@ export function createRepoPicker({ api, onSelect }) {
   let debounce = null;
   let count = 0;
 
-  async function load({ append = false } = {}) {
+  /** The search being answered now: Enter waits for it, so it lands on those results. */
+  let loading = Promise.resolve();
+  function load(opts) {
+    loading = fetchPage(opts);
+    return loading;
+  }
+
+  async function fetchPage({ append = false } = {}) {
     const mine = ++seq;
     if (!append) { page = 1; count = 0; }
     status.textContent = 'Loading…';
@@ -90,12 +97,18 @@ export function createRepoPicker({ api, onSelect }) {
       load();
     }, 250);
   });
-  // Enter in the search box must not submit the deploy form.
-  search.addEventListener('keydown', (e) => {
-    if (e.key === 'Enter') {
-      e.preventDefault();
-      list.querySelector('.repo-option')?.focus();
+  // Enter in the search box must not submit the deploy form: it moves to the first result of what was typed
+  // (a search still waiting for its debounce runs now; otherwise its answer would replace the focused button).
+  search.addEventListener('keydown', async (e) => {
+    if (e.key !== 'Enter') return;
+    e.preventDefault();
+    if (search.value.trim() !== query) {
+      clearTimeout(debounce);
+      query = search.value.trim();
+      load();
     }
+    await loading;
+    list.querySelector('.repo-option')?.focus();
   });
   more.addEventListener('click', () => { page += 1; load({ append: true }); });
 
