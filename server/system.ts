@@ -48,10 +48,10 @@ export function buildDeps(args: BuildDepsArgs): AppDeps {
   const enqueuer = createFairEnqueuer({ queue, redis, prefix });
   const deploymentService = createDeploymentService({ redis, prefix, clock, keyring, deployments, envVault, enqueuer, queue });
   const rateLimits = createRouteLimits({ redis, prefix, limits: resolveLimits({ limits: args.securityLimits }) });
-  const sessionEnding = createSessionEnding({ sessions, redis, logger, revokeDeploys: (userId, ref, fp) => deploymentService.revokeForSession(userId, ref, fp) });
   const audit = createAuditLog({
     redis, prefix, clock, keyring, retention: config.auditRetention,
     onAdopted: (chain, length) => logger.warn({ chain, length }, 'audit: adopted a chain written without signatures (expected once per chain after upgrading; otherwise someone edited Redis)'),
   });
+  const sessionEnding = createSessionEnding({ sessions, redis, logger, audit, revokeDeploys: (userId, ref, fp) => deploymentService.revokeForSession(userId, ref, fp) });
   return { config, redis, clock, logger, keyring, sessions, sessionEnding, budget, deployments, envVault, queue, enqueuer, deploymentService, rateLimits, audit, metrics: args.metrics };
 }

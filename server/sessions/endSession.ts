@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from '../logger.js';
+import type { AuditInput } from '../audit/types.js';
 import type { SessionStore } from './store.js';
 import type { SessionRenderCredentials } from './types.js';
 
@@ -14,6 +15,8 @@ export interface SessionEndingDeps {
   logger: Logger;
   /** Stops the session's unfinished deploys (all of them, or only those made with one key). */
   revokeDeploys(userId: number, sessionRef: string, onlyKeyFingerprint?: string): Promise<number>;
+  /** The audit trail, for the end no route asked for (expiry); routes audit what they do themselves. */
+  audit?: { append(input: AuditInput): Promise<unknown> };
 }
 
 /**
@@ -22,7 +25,8 @@ export interface SessionEndingDeps {
  *   1. changes the record atomically (destroy + tombstone, or one credential-field update),
  *   2. stops the deploys that session started with the key that is no longer allowed, and
  *   3. publishes the end on the session's channel, so its live streams close in every web process.
- * Audit entries stay with the route that acted (it knows who asked and from where).
+ * Ends that a request asked for are audited by its route (it knows who asked and from where); an
+ * expiry, which nobody asked for, is audited here as a sign-out with reason `expired`.
  */
 export function createSessionEnding(deps: SessionEndingDeps) {
   const { sessions, redis, logger } = deps;
@@ -53,6 +57,12 @@ export function createSessionEnding(deps: SessionEndingDeps) {
     async afterEnded(ended: { ref: string; userId: number; reason: 'expired' | 'destroyed' }): Promise<void> {
       await stopDeploys(ended.userId, ended.ref);
       await announce(ended.ref, ended.reason);
+      // 'destroyed' is the changed-client check ending the session: it raises its own security event.
+      if (ended.reason === 'expired') {
+        await deps.audit?.append({ userId: ended.userId, action: 'sign_out', outcome: 'success', detail: { reason: 'expired' } }).catch((err: unknown) => {
+          logger.error({ err: { message: (err as Error).message } }, 'audit append failed (session expiry)');
+        });
+      }
     },
 
     /** Clear-credentials. False when no key was set (nothing happened). */

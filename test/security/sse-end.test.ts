@@ -122,6 +122,11 @@ test.serial('expiry found by a request ends the stream', async (t) => {
   t.is((await who.agent.get('/api/session')).status, 401);
   t.log(`idle expiry: ended after ${await endedAfter(stream, before, 'idle expiry')} ms`);
   t.is(lastEvent(stream).data?.reason, 'expired');
+  // The end nobody asked for is in the user's audit trail.
+  const again = stack.agent();
+  await stack.signIn(again, 'sse-idle');
+  const entries = (await again.get('/api/audit?limit=100')).json.entries as Array<{ action: string; detail: { reason?: string } }>;
+  t.true(entries.some((e) => e.action === 'sign_out' && e.detail.reason === 'expired'), JSON.stringify(entries.map((e) => e.action)));
 });
 
 test.serial('expiry with nobody asking: the stream ends at the session\'s absolute deadline', async (t) => {
