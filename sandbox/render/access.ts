@@ -4,7 +4,7 @@ import type { AccountRec, ServiceRec, SimState, WorkspaceRec } from './state.js'
 /**
  * Tenancy: a key sees only its account's workspaces (a scoped key only the first). Anything
  * outside the account is a 404, exactly as for an id that does not exist; a workspace of the
- * account that a scoped key is not allowed into is a 403 (REFERENCE §3).
+ * account that a scoped key is not allowed into is a 403 (docs/render-api.md §3).
  */
 
 export function visibleOwnerIds(account: AccountRec): string[] {

@@ -5,7 +5,7 @@ import { LineCounter, isMap, isSeq, parseDocument, type Document } from 'yaml';
 import { specFilePath } from './spec-schemas.js';
 
 /**
- * What POST /blueprints/validate answers (REFERENCE §14): the YAML is parsed with `yaml`, checked
+ * What POST /blueprints/validate answers (docs/render-api.md §14): the YAML is parsed with `yaml`, checked
  * against Render's Blueprint JSON Schema (spec/render.yaml.json, draft 2020-12) and summarised
  * as a plan. Errors carry a `services[0].plan`-style path and a 1-based line/column.
  */

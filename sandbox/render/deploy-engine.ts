@@ -7,13 +7,13 @@ import type { BuildFailureStatus, DeployPhase, DeployStatus } from './types.js';
 import { withoutTrailingSlashes } from '../text.js';
 
 /**
- * The deploy state machine of REFERENCE §6.1: created → build_in_progress →
+ * The deploy state machine of docs/render-api.md §6.1: created → build_in_progress →
  * [pre_deploy_in_progress] → update_in_progress → live, one active deploy per service, later ones
  * `queued` (FIFO), the previous `live` one `deactivated` when a new one goes live.
  */
 
 export const IN_PROGRESS: ReadonlySet<DeployStatus> = new Set(['created', 'build_in_progress', 'pre_deploy_in_progress', 'update_in_progress']);
-/** Per the Render CLI (REFERENCE §6.1). */
+/** Per the Render CLI (docs/render-api.md §6.1). */
 export const CANCELABLE = IN_PROGRESS;
 
 const FAILURE_OF: Partial<Record<DeployStatus, BuildFailureStatus>> = {

@@ -2,9 +2,9 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 
 /** Low-level HTTP helpers shared by the API and the control surface. */
 
-export const MAX_BODY_BYTES = 11 * 1024 * 1024; // Blueprint files may be up to 10 MB (REFERENCE §14)
+export const MAX_BODY_BYTES = 11 * 1024 * 1024; // Blueprint files may be up to 10 MB (docs/render-api.md §14)
 
-/** Headers Render puts on every response (REFERENCE §1). */
+/** Headers Render puts on every response (docs/render-api.md §1). */
 export function securityHeaders(requestId: string): Record<string, string> {
   return {
     'Render-Request-Id': requestId,

@@ -2,7 +2,7 @@ import { ApiError } from './errors.js';
 import { parseTimeUs } from './clock.js';
 
 /**
- * Cursor pagination as Render does it (REFERENCE §4): a bare array of `{<key>: item, cursor}`;
+ * Cursor pagination as Render does it (docs/render-api.md §4): a bare array of `{<key>: item, cursor}`;
  * the cursor of the last item fetches the next page; `[]` after the last item; a short page
  * only when it really is the last one.
  */
@@ -57,7 +57,7 @@ export function paginate<T extends Sequenced, K extends string, P>(
 }
 
 /**
- * Array query param in either encoding (REFERENCE §1): comma-separated (`?a=x,y`) or repeated
+ * Array query param in either encoding (docs/render-api.md §1): comma-separated (`?a=x,y`) or repeated
  * keys (`?a=x&a=y`), or both mixed. Empty pieces are dropped.
  */
 export function arrayParam(params: URLSearchParams, name: string): string[] {

@@ -1,7 +1,7 @@
 import type { RateLimitBucket, RateLimitConfig, RenderSimOptions } from './types.js';
 
 /**
- * Fixed-window rate limits per API key as REFERENCE §9 documents them: service creation
+ * Fixed-window rate limits per API key as docs/render-api.md §9 documents them: service creation
  * 20/hour, deploy-type actions 10/min per service, other writes 30/min, GETs 400/min.
  */
 

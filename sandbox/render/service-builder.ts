@@ -10,7 +10,7 @@ import { trimRuns } from '../text.js';
 /**
  * Turns a `servicePOST` body into a stored service, and applies `servicePATCH` bodies.
  * Defaults follow the spec ("plan defaults to starter", "region defaults to oregon",
- * "numInstances defaults to 1") and the real web-service body quoted in REFERENCE §5.2.
+ * "numInstances defaults to 1") and the real web-service body quoted in docs/render-api.md §5.2.
  */
 
 type ServiceType = ServiceRec['type'];

@@ -26,7 +26,7 @@ import type { DeployPhase, RenderSimOptions, RenderSimulator, SimCall, SimStats 
 
 const DEFAULT_PHASE_MS = 40;
 
-/** Starts the Render API simulator on 127.0.0.1 (REFERENCE §19). */
+/** Starts the Render API simulator on 127.0.0.1 (docs/render-api.md §19). */
 export async function startRenderSimulator(opts: RenderSimOptions = {}): Promise<RenderSimulator> {
   const clock = createClock(opts.now);
   const state: SimState = createState();

@@ -4,9 +4,9 @@ import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 
 /**
- * Request-body validation against Render's own OpenAPI spec (REFERENCE §19.11), compiled lazily
+ * Request-body validation against Render's own OpenAPI spec (docs/render-api.md §19), compiled lazily
  * so the simulator starts fast. Two deliberate leniencies:
- * - `plan` enums accept any string: Render has more plans than the spec lists (REFERENCE §5.3);
+ * - `plan` enums accept any string: Render has more plans than the spec lists (docs/render-api.md §5.3);
  * - `oneOf` is read as `anyOf`: the spec's variants overlap (a web service's details also match
  *   the background-worker variant), so strict `oneOf` would reject every real body. The
  *   type-specific variant is checked separately by the caller.

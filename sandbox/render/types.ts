@@ -8,7 +8,7 @@ export type DeployStatus =
 
 export type BuildFailureStatus = 'build_failed' | 'update_failed' | 'pre_deploy_failed';
 
-/** Rate-limit buckets of REFERENCE §9. `deploy` is counted per key and service. */
+/** Rate-limit buckets of docs/render-api.md §9. `deploy` is counted per key and service. */
 export type RateLimitBucket = 'createService' | 'deploy' | 'write' | 'read';
 
 export interface RateLimitWindow {
@@ -33,7 +33,7 @@ export interface RenderSimOptions {
   now?: () => number;
   /** How many recent requests `calls` keeps (default 10 000; stats() counts all of them). */
   maxCalls?: number;
-  /** Whether `plan: "free"` may be created through the API (default true; REFERENCE §5.3 says this is uncertain). */
+  /** Whether `plan: "free"` may be created through the API (default true; docs/render-api.md §5.3 says this is uncertain). */
   freePlanAllowed?: boolean;
   /**
    * Keep the simulated world in this JSON file: loaded at start (deploys in progress resume), saved

@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import type { RenderCallInfo } from './transport.js';
 
 /**
- * Render's documented limits (REFERENCE.md §9) per API key, deploy-type actions per service.
+ * Render's documented limits (docs/render-api.md §9) per API key, deploy-type actions per service.
  * We spend a little less than Render allows, so latency between our clock and Render's never tips a
  * request over: a sliding window of N calls guarantees at most N in any of Render's fixed windows.
  */

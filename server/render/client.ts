@@ -120,7 +120,7 @@ export type TriggerDeployResult = { kind: 'created'; deploy: Deploy } | { kind: 
 export type EnvVarValueInput = string | { generateValue: true };
 
 export interface RenderClient {
-  /** Every workspace the key can see (also the cheapest key check: REFERENCE §3). */
+  /** Every workspace the key can see (also the cheapest key check: docs/render-api.md §3). */
   listOwners(): Promise<Owner[]>;
   getUser(): Promise<User>;
   listServices(filter?: ListServicesFilter): Promise<Service[]>;
@@ -128,13 +128,13 @@ export interface RenderClient {
   getService(serviceId: string): Promise<Service>;
   /** Creating a service starts its first deploy; `deployId` names it. */
   createService(body: ServicePOST): Promise<ServiceAndDeploy>;
-  /** Does not deploy by itself (REFERENCE §5.4). */
+  /** Does not deploy by itself (docs/render-api.md §5.4). */
   updateService(serviceId: string, patch: ServicePATCH): Promise<Service>;
   deleteService(serviceId: string): Promise<void>;
   suspendService(serviceId: string): Promise<void>;
   resumeService(serviceId: string): Promise<void>;
   restartService(serviceId: string): Promise<void>;
-  /** 201 → the new deploy; 202 with an empty body → queued behind a running one (REFERENCE §6.3). */
+  /** 201 → the new deploy; 202 with an empty body → queued behind a running one (docs/render-api.md §6.3). */
   triggerDeploy(serviceId: string, body?: TriggerDeployBody): Promise<TriggerDeployResult>;
   /** The newest queued deploy, to learn the id after a 202. */
   findQueuedDeploy(serviceId: string): Promise<Deploy | null>;
@@ -144,7 +144,7 @@ export interface RenderClient {
   cancelDeploy(serviceId: string, deployId: string): Promise<Deploy>;
   rollbackDeploy(serviceId: string, deployId: string): Promise<Deploy>;
   listEnvVars(serviceId: string): Promise<EnvVar[]>;
-  /** Adds or updates one variable; never the replace-all PUT (REFERENCE §7). */
+  /** Adds or updates one variable; never the replace-all PUT (docs/render-api.md §7). */
   putEnvVar(serviceId: string, key: string, value: EnvVarValueInput): Promise<EnvVar>;
   /** One page of logs; continue with nextStartTime/nextEndTime while hasMore. */
   listLogs(params: ListLogsParams): Promise<LogsResponse>;
@@ -301,7 +301,7 @@ export function createRenderClient(opts: RenderClientOptions): RenderClient {
     async triggerDeploy(serviceId, body = {}) {
       const request: RenderRequest = { ...serviceRoute('POST', '/services/{serviceId}/deploys', serviceId), json: body };
       const raw = await send(request);
-      // 202 "Queued" normally has an empty body: another deploy is running (REFERENCE §6.3).
+      // 202 "Queued" normally has an empty body: another deploy is running (docs/render-api.md §6.3).
       if (raw.status === 202) return { kind: 'queued' };
       const deploy = parseJsonBody(raw, request);
       if (!isObject(deploy) || typeof deploy.id !== 'string') throw unexpectedShape(raw, request, 'a deploy');

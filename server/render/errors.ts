@@ -1,5 +1,5 @@
 // Errors raised by the Render API client. They carry only safe, user-actionable facts: never the
-// API key, request headers or the axios config (REFERENCE §2, notes/libraries.md §1.6).
+// API key, request headers or the axios config (docs/render-api.md §2; axios errors carry the request config, headers included).
 
 export type RenderErrorKind =
   | 'unauthorized'

@@ -1,4 +1,4 @@
-// Cursor pagination as Render documents it (REFERENCE §4): a bare array of `{<resource>, cursor}`
+// Cursor pagination as Render documents it (docs/render-api.md §4): a bare array of `{<resource>, cursor}`
 // wrappers; the next page starts after the last item's cursor; the end is an empty page. Like
 // Render's CLI we ask for 100 at a time and also stop on a short page, saving one request.
 

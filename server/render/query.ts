@@ -1,4 +1,4 @@
-// Builds Render query strings. The spec uses two array encodings (REFERENCE §1):
+// Builds Render query strings. The spec uses two array encodings (docs/render-api.md §1):
 // shared filter params (style form, explode false) are comma-separated; inline array params
 // (explode true, the OpenAPI default) repeat the key. null/undefined mean "not set".
 

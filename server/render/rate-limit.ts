@@ -1,4 +1,4 @@
-// Reads Render's rate-limit response headers (REFERENCE §9).
+// Reads Render's rate-limit response headers (docs/render-api.md §9).
 
 export interface RateLimitInfo {
   limit?: number;

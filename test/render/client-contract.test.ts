@@ -72,7 +72,7 @@ const cases: Record<keyof RenderClient, (t: ExecutionContext) => Promise<void>> 
     t.is(services.length, 1);
     t.is(services[0]!.id, fx.service(1).id);
     const request = only(t, server.requests);
-    // Shared filter params are comma-separated, never repeated (REFERENCE §1).
+    // Shared filter params are comma-separated, never repeated (docs/render-api.md §1).
     t.is(request.rawQuery, `name=my-app&type=web_service,static_site&ownerId=${fx.OWNER_ID},tea-other&region=oregon&suspended=not_suspended&includePreviews=false&limit=100`);
     t.deepEqual(server.violations, []);
   },
@@ -155,7 +155,7 @@ const cases: Record<keyof RenderClient, (t: ExecutionContext) => Promise<void>> 
   async triggerDeploy(t) {
     let queued = false;
     const { server, client } = await scripted(t, {
-      // 201 with the deploy, then 202 with an EMPTY body while that one runs (REFERENCE §6.3).
+      // 201 with the deploy, then 202 with an EMPTY body while that one runs (docs/render-api.md §6.3).
       'create-deploy': () => (queued ? { status: 202 } : ((queued = true), { status: 201, json: fx.deploy() })),
     });
     const first = await client.triggerDeploy(fx.SERVICE_ID);
@@ -188,7 +188,7 @@ const cases: Record<keyof RenderClient, (t: ExecutionContext) => Promise<void>> 
     t.deepEqual(deploys.map((d) => d.status), ['live', 'build_failed']);
     const request = only(t, server.requests);
     t.is(request.path, `/services/${fx.SERVICE_ID}/deploys`);
-    // Inline array params repeat the key (REFERENCE §1); the cap becomes the page size.
+    // Inline array params repeat the key (docs/render-api.md §1); the cap becomes the page size.
     t.is(request.rawQuery, 'status=live&status=build_failed&limit=5');
     t.deepEqual(server.violations, []);
   },
@@ -287,7 +287,7 @@ const cases: Record<keyof RenderClient, (t: ExecutionContext) => Promise<void>> 
     const seen: string[] = [];
     for await (const page of client.logPages({ ownerId: fx.OWNER_ID, resource: fx.SERVICE_ID })) seen.push(...page.logs.map((l) => l.id));
     t.deepEqual(seen, ['p1', 'p2', 'p3']);
-    // Each next request uses the previous page's nextStartTime/nextEndTime (REFERENCE §8).
+    // Each next request uses the previous page's nextStartTime/nextEndTime (docs/render-api.md §8).
     t.is(server.requests[1]!.query.get('startTime'), windows[0]!.start);
     t.is(server.requests[1]!.query.get('endTime'), windows[0]!.end);
     t.is(server.requests[2]!.query.get('startTime'), windows[1]!.start);

@@ -123,7 +123,7 @@ test('a throwing afterResponse hook does not fail a good call', async (t) => {
 });
 
 test('null where the spec says "optional" is accepted, as Render really sends it', async (t) => {
-  // A real 201 deploy body has "commit":null and "finishedAt":null (REFERENCE §1, §6.2).
+  // A real 201 deploy body has "commit":null and "finishedAt":null (docs/render-api.md §1, §6.2).
   const body = { ...fx.deploy(), commit: null, finishedAt: null, image: null };
   const server = await startServer(t, () => ({ status: 201, json: body, unchecked: true }));
   const result = await clientFor(server).triggerDeploy(fx.SERVICE_ID, {});

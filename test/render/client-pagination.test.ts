@@ -1,4 +1,4 @@
-// Cursor pagination (REFERENCE §4) and time-window log paging (§8), against a server that pages
+// Cursor pagination (docs/render-api.md §4) and time-window log paging (docs/render-api.md §8), against a server that pages
 // like Render: `[{<key>, cursor}]`, items after the given cursor, `[]` after the last item.
 import test, { type ExecutionContext } from 'ava';
 import type { RecordedRequest, Reply } from './support/contract-server.js';

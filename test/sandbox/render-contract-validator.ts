@@ -5,7 +5,7 @@ import { OpenAPIBackend, type Request as OpenApiRequest } from 'openapi-backend'
 /**
  * Contract checks for requests and responses against Render's OpenAPI spec
  * (spec/render-openapi.json), using openapi-backend's validators. Deliberate leniencies, each
- * documented in REFERENCE.md:
+ * documented in docs/render-api.md:
  * - enums known to grow accept any string: `plan`/`paidPlan` (§5.3), audit `event` (§10),
  *   webhook/service event types (§12);
  * - a JSON `null` counts as an absent field (§1: "Unset fields can be JSON null"); a required

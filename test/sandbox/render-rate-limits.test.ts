@@ -2,7 +2,7 @@ import test from 'ava';
 import { DEFAULT_RATE_LIMITS, startRenderSimulator } from '../../sandbox/render/index.js';
 import { renderTestClient, sleep, webServiceBody, type ApiResponse } from './render-test-client.js';
 
-// Rate limits of REFERENCE §9 per key (deploy-type actions per service), with shrunk windows.
+// Rate limits of docs/render-api.md §9 per key (deploy-type actions per service), with shrunk windows.
 
 const SECURITY_HEADERS: Record<string, string> = {
   'referrer-policy': 'same-origin',

@@ -46,7 +46,7 @@ export function renderTestClient(baseUrl: string, apiKey: string, contract?: Con
   return { call, get: (p) => call('GET', p), problems };
 }
 
-/** Minimal valid POST /services body for a Node web service (REFERENCE §5.3). */
+/** Minimal valid POST /services body for a Node web service (docs/render-api.md §5.3). */
 export function webServiceBody(ownerId: string, name: string, extra: Record<string, unknown> = {}) {
   return {
     type: 'web_service',

@@ -5,7 +5,7 @@ import { presentAudit } from '../present.js';
 import type { RouteDef } from '../router.js';
 import type { RouteDeps } from './deps.js';
 
-/** GET /owners/{ownerId}/audit-logs (REFERENCE §10): cursor pagination, limit up to 1000, newest first by default. */
+/** GET /owners/{ownerId}/audit-logs (docs/render-api.md §10): cursor pagination, limit up to 1000, newest first by default. */
 export function auditLogRoutes({ state }: RouteDeps): RouteDef[] {
   return [
     {

@@ -7,7 +7,7 @@ import type { RouteDeps } from './deps.js';
 
 const MAX_FILE_BYTES = 10 * 1024 * 1024;
 
-/** POST /blueprints/validate: multipart/form-data with `ownerId` and `file` (REFERENCE §14). */
+/** POST /blueprints/validate: multipart/form-data with `ownerId` and `file` (docs/render-api.md §14). */
 export function blueprintRoutes({ state }: RouteDeps): RouteDef[] {
   const validator = sharedBlueprintValidator();
   return [

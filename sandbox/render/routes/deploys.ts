@@ -7,7 +7,7 @@ import { isObject, jsonBody, type RouteDef } from '../router.js';
 import { deploysOf, type AccountRec, type DeployRec } from '../state.js';
 import { assertSpec, type RouteDeps } from './deps.js';
 
-/** Deploys: trigger (201, or 202 with an empty body when queued), list, retrieve, cancel, rollback (REFERENCE §6). */
+/** Deploys: trigger (201, or 202 with an empty body when queued), list, retrieve, cancel, rollback (docs/render-api.md §6). */
 
 const STATUSES = [
   'created', 'queued', 'build_in_progress', 'update_in_progress', 'live', 'deactivated',
@@ -63,7 +63,7 @@ export function deployRoutes({ state, engine, spec }: RouteDeps): RouteDef[] {
           clearCache: body.clearCache === 'clear',
           ...(body.deployMode === 'deploy_only' ? { deployMode: 'deploy_only' as const } : {}),
         });
-        // Render answers "202 Queued" with no body when another deploy is running (REFERENCE §6.3).
+        // Render answers "202 Queued" with no body when another deploy is running (docs/render-api.md §6.3).
         return queued ? { status: 202 } : { status: 201, body: presentDeploy(deploy) };
       },
     },

@@ -8,8 +8,8 @@ import { assertSpec, type RouteDeps } from './deps.js';
 import { envVarsFromInput, generateSecretValue } from './services.js';
 
 /**
- * Service env vars (REFERENCE §7): PUT on the collection replaces the whole set; the per-key
- * routes upsert/delete one. Reading values is audited as ViewEnvVarValuesEvent (REFERENCE §10).
+ * Service env vars (docs/render-api.md §7): PUT on the collection replaces the whole set; the per-key
+ * routes upsert/delete one. Reading values is audited as ViewEnvVarValuesEvent (docs/render-api.md §10).
  * None of these starts a deploy.
  */
 export function envVarRoutes({ state, clock, recorder, spec }: RouteDeps): RouteDef[] {

@@ -6,7 +6,7 @@ import type { RouteDef } from '../router.js';
 import type { RouteDeps } from './deps.js';
 
 /**
- * Service events (REFERENCE §11): build_started/ended, pre_deploy_started/ended,
+ * Service events (docs/render-api.md §11): build_started/ended, pre_deploy_started/ended,
  * deploy_started/ended, server_available, service_suspended/resumed — a polling alternative to
  * webhooks. Newest first, cursor pagination.
  */

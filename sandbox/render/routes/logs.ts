@@ -8,7 +8,7 @@ import type { LogRec } from '../state.js';
 import type { RouteDeps } from './deps.js';
 
 /**
- * GET /logs (REFERENCE §8): `ownerId` and `resource` required; a time window (default the last
+ * GET /logs (docs/render-api.md §8): `ownerId` and `resource` required; a time window (default the last
  * hour) paged by time: while `hasMore`, pass `nextStartTime`/`nextEndTime` back as
  * `startTime`/`endTime`. Timestamps are unique microseconds, so a page boundary never drops
  * or repeats an entry.

@@ -5,7 +5,7 @@ import type { RouteDef } from '../router.js';
 import type { WorkspaceRec } from '../state.js';
 import type { RouteDeps } from './deps.js';
 
-/** GET /users, GET /owners, GET /owners/{ownerId} (REFERENCE §3). */
+/** GET /users, GET /owners, GET /owners/{ownerId} (docs/render-api.md §3). */
 export function ownerRoutes({ state }: RouteDeps): RouteDef[] {
   return [
     {

@@ -10,7 +10,7 @@ import { applyServicePatch, assertPlanAllowed, buildService } from '../service-b
 import { nextSeq, type EnvVarRec, type ServiceRec, type SimState } from '../state.js';
 import type { RouteDeps } from './deps.js';
 
-/** Services: list/create/retrieve/update/delete, suspend/resume/restart (REFERENCE §5). */
+/** Services: list/create/retrieve/update/delete, suspend/resume/restart (docs/render-api.md §5). */
 
 const SERVICE_TYPES = ['static_site', 'web_service', 'private_service', 'background_worker', 'cron_job'] as const;
 const RUNTIMES = ['docker', 'elixir', 'go', 'node', 'python', 'ruby', 'rust', 'image'] as const;

@@ -171,7 +171,7 @@ function parseMultipart(req: IncomingMessage): Promise<NonNullable<RecordedReque
 }
 
 /**
- * openapi-backend accepts either array encoding; Render's spec does not (REFERENCE §1):
+ * openapi-backend accepts either array encoding; Render's spec does not (docs/render-api.md §1):
  * explode=false params must be one comma-separated key, exploded arrays must repeat the key.
  */
 function checkArrayEncoding(operation: Operation, rawQuery: string): string[] {

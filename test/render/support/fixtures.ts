@@ -1,4 +1,4 @@
-// Small response bodies shaped like Render's real ones (REFERENCE §5.2, §6.2 and [CAS] samples),
+// Small response bodies shaped like Render's real ones (docs/render-api.md §5.2, §6.2 and recorded real exchanges),
 // typed by the generated spec types so the compiler and the contract server both check them.
 import type { components } from '../../../server/render/schema.js';
 import type { LogsResponse } from '../../../server/render/types.js';
@@ -97,7 +97,7 @@ export function logsPage(ids: string[], hasMore: boolean, next: { start: string;
   };
 }
 
-/** `[{<key>: item, cursor}]` as Render returns lists (REFERENCE §4). */
+/** `[{<key>: item, cursor}]` as Render returns lists (docs/render-api.md §4). */
 export function wrap<K extends string, T>(key: K, items: T[], cursorPrefix = 'c'): Array<Record<K, T> & { cursor: string }> {
   return items.map((item, i) => ({ [key]: item, cursor: `${cursorPrefix}${i}` }) as Record<K, T> & { cursor: string });
 }
