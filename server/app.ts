@@ -22,6 +22,7 @@ import { serviceRoutes, type ServiceRouteHooks } from './routes/services.js';
 import { eventRoutes, type EventRouteOptions } from './routes/events.js';
 import { sentinelRoutes, type SentinelRouteOptions } from './routes/sentinel.js';
 import { withSecurity } from './security/wire.js';
+import { bearerAuth, type BearerHooks } from './bearer/middleware.js';
 import type { SecurityOptions } from './security/options.js';
 
 export const BODY_LIMIT = '64kb';
@@ -29,6 +30,8 @@ export const BODY_LIMIT = '64kb';
 export interface CreateAppOptions {
   authHooks?: AuthHooks;
   renderKeyHooks?: RenderKeyHooks;
+  /** Bearer-token requests: key lock-out and invalid-key events for X-Render-Api-Key (attached by security/wire.ts). */
+  bearerHooks?: BearerHooks;
   deploymentHooks?: DeploymentRouteHooks;
   serviceHooks?: ServiceRouteHooks;
   /** Rate limits, lock-out, alerts (server/security/options.ts documents the defaults; tests shrink them). */
@@ -105,6 +108,14 @@ export function createApp(deps: AppDeps, appOptions: CreateAppOptions = {}): Koa
     },
   }));
   app.use(sameOrigin([config.origin, ...config.corsOrigins]));
+  // Authorization: Bearer <GitHub token> → its token session, loaded by koa-session below instead of a cookie.
+  const signInLimit = deps.rateLimits.guard('signInCallback');
+  app.use(bearerAuth(deps, {
+    ...opts.bearerHooks,
+    beforeCheck: (ctx) => signInLimit(ctx, async () => {}),
+    onSignedIn: opts.authHooks?.onSignedIn,
+    onSignInFailed: opts.authHooks?.onSignInFailed,
+  }));
   app.use(sessionMiddleware(app, { store: deps.sessions, secure: config.httpsOnly }));
   app.use(touchSession(deps.clock, opts.sessionTouchMs ?? 60_000));
   for (const mw of opts.middleware ?? []) app.use(mw);

@@ -39,7 +39,8 @@ export const errors = {
       'Retry-After': String(Math.max(1, Math.ceil(retryAfterSeconds))),
     }),
   githubUnavailable: () => new AppError(503, 'github_unavailable', 'GitHub did not answer. Try again in a minute.', { 'Retry-After': '30' }),
-  githubTokenInvalid: () => new AppError(401, 'github_token_invalid', 'Your GitHub authorization has expired or was revoked. Sign in again.'),
+  githubTokenInvalid: (message = 'Your GitHub authorization has expired or was revoked. Sign in again.') => new AppError(401, 'github_token_invalid', message),
+  bearerWithCookie: () => new AppError(400, 'bearer_with_cookie', 'Send either a session cookie or an Authorization: Bearer token, not both.'),
   locked: (retryAfterSeconds: number, message: string) =>
     new AppError(429, 'locked_out', message, { 'Retry-After': String(Math.max(1, Math.ceil(retryAfterSeconds))) }),
 };

@@ -28,6 +28,14 @@ export interface WorkerProcess {
 }
 
 /** Compose and start a worker process (production entry point and tests share this). */
+/** A deploy started with X-Render-Api-Key (server/bearer/middleware.ts): its key's session ends with it. */
+async function discardPerRequestKey(deps: ReturnType<typeof buildDeps>, deploymentId: string): Promise<void> {
+  const rec = await deps.deployments.get(deploymentId);
+  if (!rec?.sessionRef) return;
+  const sess = await deps.sessions.loadByRef(rec.sessionRef);
+  if (sess?.ephemeral && sess.user) await deps.sessions.discard(rec.sessionRef, sess.user.id);
+}
+
 export async function startWorker(args: {
   config: AppConfig; logger: Logger; clock?: Clock; watch?: Partial<WatchPolicy>; renderLimits?: RenderLimits; workerOptions?: DeployWorkerOptions;
   renderTimeoutMs?: number; retryBackoffMs?: number;
@@ -59,7 +67,11 @@ export async function startWorker(args: {
   };
   const audited = context.onFinished!;
   context.onRenderCall = metrics.hooks.onRenderCall;
-  context.onFinished = (status, durationMs, deployment) => { metrics.deployFinished(status, durationMs); audited(status, durationMs, deployment); };
+  context.onFinished = (status, durationMs, deployment) => {
+    metrics.deployFinished(status, durationMs);
+    audited(status, durationMs, deployment);
+    void discardPerRequestKey(deps, deployment.deploymentId).catch((err: unknown) => logger.warn({ err: { message: (err as Error).message } }, 'could not discard a per-request key session (it expires on its own)'));
+  };
   const worker = createDeployWorker(context, workerRedis, args.workerOptions);
   const sentinelRedis = createRedis(config.redisUrl, 'worker');
   const sentinel = startSentinelWorker(context, { connection: sentinelRedis, queueConnection: queueRedis, audit, registry: metrics.registry, options: args.sentinel });

@@ -100,7 +100,7 @@ function authenticate(ctx: ApiContext, req: IncomingMessage, res: ServerResponse
   }
   const m = /^(?:bearer|token)\s+(\S+)$/i.exec(header.trim());
   const token = m ? ctx.state.tokens.get(m[1]!) : undefined;
-  if (!token || !ctx.state.user(token.login)) {
+  if (!token || !ctx.state.user(token.login) || (token.expiresAt !== undefined && token.expiresAt <= ctx.now())) {
     sendError(res, 401, 'Bad credentials', DOCS.root, rateHeaders(60, 59, nowSec + 3600, 'core'));
     return 'sent';
   }

@@ -56,7 +56,11 @@ export interface GitHubSimulator {
   tokensFor(login: string): string[];
   /** Mints a token for a known user without the browser dance (sim-only shortcut for tests). */
   issueToken(login: string, scope?: string): string;
+  /** Mints a fine-grained personal access token (github_pat_…), optionally expiring at `expiresAt` (simulator clock, ms). */
+  issuePat(login: string, opts?: { expiresAt?: number }): string;
   revokeToken(token: string): void;
+  /** The token stops working now, as when its expiry date passes (401 Bad credentials). */
+  expireToken(token: string): void;
   injectFault(f: SimFault): void;
   /** Answers one request whose URL is relative to the simulator's root (/login/oauth/…, /api/v3/…). */
   handle(req: IncomingMessage, res: ServerResponse): void;
@@ -151,7 +155,19 @@ export async function startGitHubSimulator(opts: GitHubSimulatorOptions = {}): P
       changed();
       return token;
     },
+    issuePat: (login, o = {}) => {
+      const user = state.user(login);
+      if (!user) throw new Error(`unknown simulated user ${login}`);
+      const token = state.issueToken(user.login, '', now(), 'pat');
+      if (o.expiresAt !== undefined) state.tokens.get(token)!.expiresAt = o.expiresAt;
+      changed();
+      return token;
+    },
     revokeToken: (token) => { state.tokens.delete(token); changed(); },
+    expireToken: (token) => {
+      const t = state.tokens.get(token);
+      if (t) { t.expiresAt = now() - 1; changed(); }
+    },
     injectFault: (f) => { faults.push({ ...f, left: f.times ?? 1 }); },
     handle,
     restored: Boolean(loaded),

@@ -45,6 +45,8 @@ export interface SimToken {
   /** Rate limit window per token, like GitHub's per-user core budget. */
   remaining: number;
   resetAt: number;
+  /** When the token stops working (ms, simulator clock); absent: never. */
+  expiresAt?: number;
 }
 
 export interface NewRepo {
@@ -187,8 +189,9 @@ export class SimState {
     this.clock = s.clock ?? this.clock;
   }
 
-  issueToken(login: string, scope: string, now: number): string {
-    const token = `gho_${base62(36)}`;
+  issueToken(login: string, scope: string, now: number, kind: 'oauth' | 'pat' = 'oauth'): string {
+    // GitHub's shapes: OAuth user tokens gho_…, fine-grained personal access tokens github_pat_….
+    const token = kind === 'pat' ? `github_pat_${base62(22)}_${base62(59)}` : `gho_${base62(36)}`;
     this.tokens.set(token, { login, scope, remaining: 5000, resetAt: Math.floor(now / 1000) + 3600 });
     return token;
   }

@@ -28,6 +28,8 @@ export interface AppConfig {
   trustProxy: boolean;
   sessionIdleMs: number;
   sessionAbsoluteMs: number;
+  /** A bearer token verified with GitHub is re-checked after this long (a revoked token stops within it). */
+  bearerRecheckMs: number;
   corsOrigins: string[];
   slackWebhookUrl: string | null;
   metricsToken: string | null;
@@ -85,6 +87,7 @@ const schema = z.object({
   AUDIT_GLOBAL_MAX_ENTRIES: positiveInt('AUDIT_GLOBAL_MAX_ENTRIES').refine((n) => n >= 100, 'AUDIT_GLOBAL_MAX_ENTRIES must be at least 100').default(200000),
   AUDIT_MAX_AGE_DAYS: positiveInt('AUDIT_MAX_AGE_DAYS').default(90),
   SENTINEL_INTERVAL_SECONDS: positiveInt('SENTINEL_INTERVAL_SECONDS').default(60),
+  BEARER_RECHECK_SECONDS: positiveInt('BEARER_RECHECK_SECONDS').default(300),
 });
 
 /** Decode a master secret given as hex or base64; null when it is neither or shorter than 32 bytes. */
@@ -170,6 +173,7 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
     trustProxy: e.TRUST_PROXY ?? production,
     sessionIdleMs: e.SESSION_IDLE_MINUTES * 60_000,
     sessionAbsoluteMs: e.SESSION_ABSOLUTE_HOURS * 3_600_000,
+    bearerRecheckMs: e.BEARER_RECHECK_SECONDS * 1000,
     corsOrigins,
     slackWebhookUrl,
     metricsToken: e.METRICS_TOKEN ?? null,

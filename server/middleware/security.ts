@@ -1,7 +1,7 @@
 import type { Middleware } from 'koa';
 import { errors } from '../errors.js';
 import { safeEqual } from '../crypto/keyring.js';
-import { getSession } from '../sessions/middleware.js';
+import { bearerSessionId, getSession } from '../sessions/middleware.js';
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
@@ -31,10 +31,13 @@ export function requireUser(): Middleware {
   };
 }
 
-/** Synchronizer token: X-CSRF-Token header (or _csrf form field) must equal the session's token. */
+/**
+ * Synchronizer token: X-CSRF-Token header (or _csrf form field) must equal the session's token.
+ * Bearer requests need none: they read no cookie, so a browser cannot be made to send one.
+ */
 export function requireCsrf(): Middleware {
   return async (ctx, next) => {
-    if (!SAFE_METHODS.has(ctx.method)) {
+    if (!SAFE_METHODS.has(ctx.method) && !bearerSessionId(ctx)) {
       const expected = getSession(ctx)?.csrfToken;
       const body = ctx.request.body as Record<string, unknown> | undefined;
       const given = ctx.get('x-csrf-token') || (typeof body?._csrf === 'string' ? body._csrf : '');

@@ -8,22 +8,22 @@ import { sealRenderCredentials } from '../sessions/credentials.js';
 import { requireCsrf, requireUser } from '../middleware/security.js';
 import { validateBody } from '../middleware/validate.js';
 import { presentRenderStatus } from '../presenters/session.js';
-import { createRenderClient } from '../render/client.js';
-import { RenderApiError } from '../render/errors.js';
-import type { RenderOwner } from '../sessions/types.js';
+import { checkRenderKey } from '../render/verifyKey.js';
 
 // Messages are shown under the key field as written (one at a time), so each says what is wrong with
 // what was pasted: "keys start with rnd_" only for a key that does not.
 const RENDER_KEY_SHAPE = /^rnd_[A-Za-z0-9_-]{8,}$/;
-const SetupBody = z.object({
-  api_key: z.string({ error: (issue) => (issue.input === undefined ? 'Paste your Render API key first.' : 'Paste your Render API key as text.') }).trim().superRefine((key, ctx) => {
+/** A Render API key as pasted (setup body, or the X-Render-Api-Key header of a bearer request). */
+export const RenderApiKey = z.string({ error: (issue) => (issue.input === undefined ? 'Paste your Render API key first.' : 'Paste your Render API key as text.') }).trim().superRefine((key, ctx) => {
     const problem = !key ? 'Paste your Render API key first.'
       : key.length > 200 ? 'That is too long to be a Render API key. Paste only the key.'
         : !key.startsWith('rnd_') ? 'That does not look like a Render API key: Render keys start with rnd_ (Render Dashboard → Account Settings → API Keys).'
           : !RENDER_KEY_SHAPE.test(key) ? 'This key is incomplete or has characters a Render key does not have (spaces, quotes). Copy it again from Render.'
             : null;
     if (problem) ctx.addIssue({ code: 'custom', message: problem });
-  }),
+  });
+const SetupBody = z.object({
+  api_key: RenderApiKey,
   _csrf: z.string().optional(),
 }).strict();
 
@@ -43,22 +43,14 @@ export function renderKeyRoutes(router: Router, deps: AppDeps, hooks: RenderKeyH
     const sess = getSession(ctx);
     const user = sess.user!;
     const apiKey = (ctx.state.body as z.infer<typeof SetupBody>).api_key;
-    let owners: RenderOwner[];
-    try {
-      const list = await createRenderClient({ baseUrl: config.renderApiUrl, apiKey, timeoutMs: 10_000, afterResponse: deps.metrics?.onRenderCall }).listOwners();
-      owners = list.map((o) => ({ id: o.id, name: o.name, type: o.type === 'user' ? 'user' : 'team' }));
-    } catch (err) {
-      if (!(err instanceof RenderApiError)) throw err;
-      if (err.kind === 'unauthorized' || err.kind === 'forbidden') {
-        await hooks.onKeyInvalid?.(ctx, user.id, err.kind);
-        throw errors.renderKeyInvalid(err.kind === 'forbidden'
-          ? 'This Render API key is not allowed to list workspaces. Use a key with read access to your workspace.'
-          : undefined);
-      }
-      if (err.kind === 'rate_limited') throw errors.renderRateLimited((err.retryAfterMs ?? 30_000) / 1000);
-      ctx.state.log.warn({ kind: err.kind, status: err.status ?? null }, 'Render unavailable during key check');
-      throw errors.renderUnavailable();
+    const checked = await checkRenderKey(deps, apiKey, ctx.state.log);
+    if (!checked.ok) {
+      await hooks.onKeyInvalid?.(ctx, user.id, checked.reason);
+      throw errors.renderKeyInvalid(checked.reason === 'forbidden'
+        ? 'This Render API key is not allowed to list workspaces. Use a key with read access to your workspace.'
+        : undefined);
     }
+    const owners = checked.owners;
     if (owners.length === 0) throw errors.renderKeyInvalid('This Render API key has no workspaces it can use.');
     // One field update: a request that loaded the session earlier cannot revert it, and a session
     // that ended while Render was being asked is not brought back (401, nothing stored).

@@ -164,6 +164,15 @@ export function withSecurity(deps: AppDeps, opts: CreateAppOptions): SecurityWir
     middleware: [fingerprint, ...(opts.middleware ?? [])],
     routes: [...(opts.routes ?? []), (router) => auditRoutes(router, audit)],
   };
+  // X-Render-Api-Key on bearer requests: the same lock-out and invalid-key events as key setup.
+  options.bearerHooks = {
+    ...opts.bearerHooks,
+    async checkKeyLock(ctx, userId, fp) {
+      const lock = await lockout.lockedFor(userId, fp);
+      if (lock.seconds > 0) throw lockedOut(lock.seconds, lock.scope, clock.now());
+    },
+    onKeyInvalid: options.renderKeyHooks!.onKeyInvalid,
+  };
   return { options, audit, events };
 }
 

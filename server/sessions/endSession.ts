@@ -5,7 +5,7 @@ import type { SessionStore } from './store.js';
 import type { SessionRenderCredentials } from './types.js';
 
 /** Why a session (or its consent to use a Render key) ended. Sent to the session's live streams. */
-export const SESSION_END_REASONS = ['signed_out', 'signed_in_again', 'expired', 'destroyed', 'key_cleared', 'key_changed'] as const;
+export const SESSION_END_REASONS = ['signed_out', 'signed_in_again', 'expired', 'destroyed', 'key_cleared', 'key_changed', 'token_revoked'] as const;
 export type SessionEndReason = typeof SESSION_END_REASONS[number];
 
 export interface SessionEndingDeps {
@@ -47,7 +47,7 @@ export function createSessionEnding(deps: SessionEndingDeps) {
 
   return {
     /** Destroy the session (it can never be written again), stop its deploys, close its streams. */
-    async end(ref: string, userId: number, reason: 'signed_out' | 'signed_in_again'): Promise<void> {
+    async end(ref: string, userId: number, reason: 'signed_out' | 'signed_in_again' | 'token_revoked'): Promise<void> {
       await sessions.destroyByRef(ref);
       await stopDeploys(userId, ref);
       await announce(ref, reason);

@@ -15,9 +15,18 @@ export const SESSION_COOKIE_PLAIN = 'sid';
  */
 export function sessionMiddleware(app: Koa, opts: { store: SessionStore; secure: boolean }): Koa.Middleware {
   if (!opts.store) throw new Error('refusing to start: sessions need the Redis store');
+  const key = opts.secure ? SESSION_COOKIE_SECURE : SESSION_COOKIE_PLAIN;
+  const cookie = { httpOnly: true, secure: opts.secure, sameSite: 'lax' as const, signed: true, overwrite: true };
   return session(
     {
-      key: opts.secure ? SESSION_COOKIE_SECURE : SESSION_COOKIE_PLAIN,
+      key,
+      // A bearer request (server/auth/bearer.ts) names its token session itself and never gets a cookie.
+      externalKey: {
+        get: (ctx: Koa.Context) => bearerSessionId(ctx) ?? ctx.cookies.get(key, { signed: true }) ?? '',
+        set: (ctx: Koa.Context, value: string) => { if (!bearerSessionId(ctx)) ctx.cookies.set(key, value, cookie); },
+      },
+      // A token session is never reachable through a cookie, nor a cookie session through a token.
+      valid: (ctx: Koa.Context, data: AppSession) => Boolean(bearerSessionId(ctx)) === Boolean(data.bearer),
       maxAge: 'session',
       rolling: false,
       renew: false,
@@ -31,6 +40,12 @@ export function sessionMiddleware(app: Koa, opts: { store: SessionStore; secure:
     },
     app,
   );
+}
+
+/** The token session this request runs on (set by the bearer middleware), or undefined for cookie requests. */
+export function bearerSessionId(ctx: Koa.Context): string | undefined {
+  const sid: unknown = ctx.state.bearerSid;
+  return typeof sid === 'string' ? sid : undefined;
 }
 
 /** Typed access to the session. */

@@ -211,6 +211,14 @@ export function createSessionStore(opts: SessionStoreOptions) {
     destroyByRef: destroyRef,
 
     /**
+     * Delete a per-request key session (X-Render-Api-Key) without a tombstone: its id is random and
+     * never reused, and a whole-record write needs the record to exist, so nothing can bring it back.
+     */
+    async discard(ref: string, userId: number): Promise<void> {
+      await redis.multi().del(keys.record(ref)).srem(keys.userIndex(userId), ref).exec();
+    },
+
+    /**
      * Store a verified key in a live session of this user, as one field update (a whole-record write
      * can neither revert nor resurrect it). `stored` false: the session ended meanwhile.
      */

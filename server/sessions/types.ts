@@ -32,6 +32,13 @@ export interface AppSession {
   /** Client fingerprint at login (hash of user agent), for the changed-client security event. */
   clientHash?: string;
   render?: SessionRenderCredentials;
+  /**
+   * A token session (Authorization: Bearer): reachable only with the GitHub token it was made for,
+   * never through a cookie, and a cookie session is never reachable with a token.
+   */
+  bearer?: true;
+  /** A per-request Render key (X-Render-Api-Key): deleted when its request or its deploy ends. */
+  ephemeral?: true;
   /** grant's pre-auth OAuth state (state, code_verifier); dropped at login. */
   grant?: unknown;
 }

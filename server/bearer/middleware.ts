@@ -1,0 +1,102 @@
+import type Koa from 'koa';
+import { randomBytes } from 'node:crypto';
+import type { AppDeps } from '../deps.js';
+import { errors } from '../errors.js';
+import { fingerprint } from '../crypto/keyring.js';
+import { RenderApiKey } from '../routes/renderKey.js';
+import { checkRenderKey } from '../render/verifyKey.js';
+import { sealGithubToken, sealRenderCredentials } from '../sessions/credentials.js';
+import { SESSION_COOKIE_PLAIN, SESSION_COOKIE_SECURE } from '../sessions/middleware.js';
+import { createTokenSessions, type TokenSessionHooks, type VerifiedToken } from './tokenSessions.js';
+
+export interface BearerHooks extends TokenSessionHooks {
+  /** Before an X-Render-Api-Key is sent to Render: the invalid-key lock-out (throws 429 locked_out). */
+  checkKeyLock?(ctx: Koa.Context, userId: number, keyFingerprint: string): Promise<void>;
+  /** Render rejected an X-Render-Api-Key: security event and lock-out count, as for key setup (throws). */
+  onKeyInvalid?(ctx: Koa.Context, userId: number, reason: string): Promise<void> | void;
+}
+
+/** Where bearer tokens are accepted (/metrics has its own token and is not a user route). */
+const covers = (path: string) => path.startsWith('/api/') || path === '/mcp';
+
+/** The token from `Authorization: Bearer <token>`, or null when the request does not use that scheme. */
+export function bearerToken(ctx: Koa.Context): string | null {
+  const header = ctx.get('authorization');
+  if (header.length < 7 || header.slice(0, 7).toLowerCase() !== 'bearer ') return null;
+  return header.slice(7).trim();
+}
+
+/**
+ * Bearer authentication, mounted before koa-session: a request with `Authorization: Bearer` runs on
+ * its token session (server/bearer/tokenSessions.ts), which koa-session then loads by id instead of a
+ * cookie (sessions/middleware.ts). No cookie is read or set on such a request, so it needs no CSRF
+ * token; one that carries a session cookie as well is refused, so a token can never drive a browser
+ * session.
+ *
+ * `X-Render-Api-Key` (stateless CI): the key is checked with Render and sealed into a session record
+ * of its own for this request only; if the request started a deploy, the record lives until that
+ * deploy ends (the worker discards it), else it is deleted when the request ends.
+ */
+export function bearerAuth(deps: AppDeps, hooks: BearerHooks = {}): Koa.Middleware {
+  const tokens = createTokenSessions(deps, hooks);
+
+  async function perRequestKey(ctx: Koa.Context, verified: VerifiedToken, token: string, raw: string): Promise<string> {
+    const parsed = RenderApiKey.safeParse(raw);
+    if (!parsed.success) throw errors.validation(`X-Render-Api-Key: ${parsed.error.issues[0]?.message ?? 'not a Render API key'}`);
+    const apiKey = parsed.data;
+    const { user } = verified;
+    const fp = fingerprint(apiKey, deps.keyring);
+    ctx.state.keyAttemptFp = fp;
+    await hooks.checkKeyLock?.(ctx, user.id, fp);
+    const checked = await checkRenderKey(deps, apiKey, ctx.state.log);
+    if (!checked.ok) {
+      await hooks.onKeyInvalid?.(ctx, user.id, checked.reason);
+      throw errors.renderKeyInvalid('Render rejected the key in X-Render-Api-Key.');
+    }
+    if (checked.owners.length === 0) throw errors.renderKeyInvalid('The key in X-Render-Api-Key has no workspaces it can use.');
+    const sid = randomBytes(32).toString('base64url');
+    const created = await deps.sessions.create(sid, {
+      user, bearer: true, ephemeral: true,
+      githubTokenSealed: sealGithubToken(user.id, token, deps.keyring),
+      render: sealRenderCredentials(user.id, apiKey, checked.owners, deps.clock.now(), deps.keyring),
+    });
+    if (!created) throw errors.githubTokenInvalid('Could not start a session for this token. Try again.');
+    return sid;
+  }
+
+  /** Keep a per-request key session only while a deploy it started is unfinished. */
+  async function discardUnlessDeploying(sid: string, userId: number): Promise<void> {
+    const ref = deps.sessions.refOf(sid);
+    for (const id of await deps.deployments.activeIds(userId)) {
+      if ((await deps.deployments.get(id))?.sessionRef === ref) return;
+    }
+    await deps.sessions.discard(ref, userId);
+  }
+
+  return async (ctx, next) => {
+    const token = covers(ctx.path) ? bearerToken(ctx) : null;
+    if (token === null) {
+      if (ctx.get('x-render-api-key') && covers(ctx.path)) throw errors.badRequest('X-Render-Api-Key is accepted only with Authorization: Bearer <GitHub token>.');
+      await next();
+      return;
+    }
+    if (ctx.cookies.get(SESSION_COOKIE_PLAIN) !== undefined || ctx.cookies.get(SESSION_COOKIE_SECURE) !== undefined) throw errors.bearerWithCookie();
+    const verified = await tokens.resolve(ctx, token);
+    ctx.state.auth = 'bearer';
+    ctx.state.userId = verified.user.id;
+    const rawKey = ctx.get('x-render-api-key');
+    const ephemeralSid = rawKey ? await perRequestKey(ctx, verified, token, rawKey) : null;
+    ctx.state.bearerSid = ephemeralSid ?? verified.sid;
+    try {
+      await next();
+    } finally {
+      // koa-session's removal path sets an expired cookie; a bearer response carries no cookie at all.
+      ctx.res.removeHeader('Set-Cookie');
+      if (ephemeralSid) {
+        await discardUnlessDeploying(ephemeralSid, verified.user.id).catch((err: unknown) => {
+          ctx.state.log?.warn({ err: { message: (err as Error).message } }, 'could not discard a per-request key session (it expires on its own)');
+        });
+      }
+    }
+  };
+}

@@ -1,0 +1,113 @@
+import type Koa from 'koa';
+import type { AppDeps } from '../deps.js';
+import { keyedHash } from '../crypto/keyring.js';
+import { errors } from '../errors.js';
+import { createGitHubClient, GitHubError } from '../github/client.js';
+import { sealGithubToken } from '../sessions/credentials.js';
+import type { AppSession, SessionUser } from '../sessions/types.js';
+
+/**
+ * Token sessions: `Authorization: Bearer <GitHub user token>` maps to a server-side session like a
+ * cookie's, found by an HMAC of the token (the token itself is never a key or a value in Redis).
+ *
+ * `<prefix>:bearer:<HMAC(token)>` is a hash {uid, login, name, avatar, gen, checkedAt}: who GitHub said the token
+ * belongs to, and when it last said so. The session id is HMAC(tokenId, gen): a generation number,
+ * because an ended session is tombstoned for its whole absolute lifetime (server/sessions/scripts.ts)
+ * and the same token must still be able to start a new one after a logout or an expiry.
+ */
+export interface VerifiedToken { tokenId: string; user: SessionUser; sid: string; ref: string }
+
+export interface TokenSessionHooks {
+  /** Before a token is sent to GitHub: a per-IP limit (sign-in attempts), throwing 429 when spent. */
+  beforeCheck?(ctx: Koa.Context): Promise<void>;
+  onSignedIn?(ctx: Koa.Context, user: { id: number; login: string }): Promise<void> | void;
+  onSignInFailed?(ctx: Koa.Context, reason: string): Promise<void> | void;
+}
+
+/** Compare-and-bump the generation, so concurrent requests agree on the next one. KEYS: entry. ARGV: gen seen. */
+const NEXT_GENERATION = `
+local g = redis.call('HGET', KEYS[1], 'gen') or '0'
+if g == ARGV[1] then return redis.call('HINCRBY', KEYS[1], 'gen', 1) end
+return tonumber(g)`;
+
+/** GitHub's token alphabet; anything else (or longer) is not a token and never reaches GitHub. */
+const TOKEN_SHAPE = /^[A-Za-z0-9_]{20,255}$/;
+
+export function createTokenSessions(deps: AppDeps, hooks: TokenSessionHooks = {}) {
+  const { redis, keyring, clock, sessions, config } = deps;
+  const entryKey = (tokenId: string) => `${config.redisPrefix}:bearer:${tokenId}`;
+  const sidOf = (tokenId: string, gen: number) => keyedHash(`bearer-session:${tokenId}:${gen}`, keyring.current);
+
+  async function endSessionOf(entry: Record<string, string>, tokenId: string): Promise<void> {
+    if (!entry.uid) return;
+    const ref = sessions.refOf(sidOf(tokenId, Number(entry.gen ?? 0)));
+    await deps.sessionEnding.end(ref, Number(entry.uid), 'token_revoked');
+  }
+
+  /** Ask GitHub who the token belongs to; a bad, expired or revoked token ends its session (401). */
+  async function check(ctx: Koa.Context, token: string, tokenId: string, entry: Record<string, string>): Promise<SessionUser> {
+    await hooks.beforeCheck?.(ctx);
+    try {
+      const viewer = await createGitHubClient({ apiUrl: config.github.apiUrl, token, retries: config.nodeEnv !== 'test' }).getViewer();
+      const user = { id: viewer.id, login: viewer.login, name: viewer.name, avatarUrl: viewer.avatarUrl };
+      if (entry.uid && entry.uid !== String(user.id)) await endSessionOf(entry, tokenId);
+      await redis.multi()
+        .hset(entryKey(tokenId), 'uid', String(user.id), 'login', user.login, 'name', user.name ?? '', 'avatar', user.avatarUrl, 'checkedAt', String(clock.now()))
+        .pexpire(entryKey(tokenId), config.sessionAbsoluteMs)
+        .exec();
+      return user;
+    } catch (err) {
+      if (!(err instanceof GitHubError)) throw err;
+      if (err.kind === 'unauthorized') {
+        await endSessionOf(entry, tokenId);
+        await redis.del(entryKey(tokenId));
+        await hooks.onSignInFailed?.(ctx, 'github_token_invalid');
+        throw errors.githubTokenInvalid('GitHub does not accept this token (bad, expired or revoked). Create a new token and try again.');
+      }
+      ctx.state.log?.warn({ kind: err.kind }, 'GitHub token check failed');
+      throw errors.githubUnavailable();
+    }
+  }
+
+  /** The live token session for this request's user, created (as a new generation if need be). */
+  async function sessionFor(ctx: Koa.Context, token: string, tokenId: string, user: SessionUser, seenGen: number): Promise<string> {
+    let gen = seenGen;
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const sid = sidOf(tokenId, gen);
+      const sess = await sessions.loadByRef(sessions.refOf(sid));
+      if (sess?.bearer && sess.user?.id === user.id) return sid;
+      if (!sess) {
+        const fresh: AppSession = { user, githubTokenSealed: sealGithubToken(user.id, token, keyring), bearer: true };
+        if (await sessions.create(sid, fresh)) {
+          await hooks.onSignedIn?.(ctx, user);
+          return sid;
+        }
+      }
+      // Ended (tombstoned), or raced by another request: the next generation, agreed through Redis.
+      gen = Number(await redis.eval(NEXT_GENERATION, 1, entryKey(tokenId), String(gen)));
+    }
+    throw errors.githubTokenInvalid('Could not start a session for this token. Try again.');
+  }
+
+  return {
+    /** Verify the token (GitHub at most every BEARER_RECHECK_SECONDS) and return its live session. */
+    async resolve(ctx: Koa.Context, token: string): Promise<VerifiedToken> {
+      if (!TOKEN_SHAPE.test(token)) throw errors.githubTokenInvalid('This is not a GitHub token. Send a GitHub OAuth token or personal access token.');
+      const tokenId = keyedHash(`github-token:${token}`, keyring.current);
+      const entry = await redis.hgetall(entryKey(tokenId));
+      const checkedAt = Number(entry.checkedAt ?? 0);
+      const now = clock.now();
+      const fresh = entry.uid && entry.login && checkedAt <= now && now - checkedAt < config.bearerRecheckMs;
+      let user: SessionUser;
+      if (fresh) {
+        user = { id: Number(entry.uid), login: entry.login!, name: entry.name || null, avatarUrl: entry.avatar ?? '' };
+      } else {
+        user = await check(ctx, token, tokenId, entry);
+      }
+      const sid = await sessionFor(ctx, token, tokenId, user, Number(entry.gen ?? 0));
+      return { tokenId, user, sid, ref: sessions.refOf(sid) };
+    },
+  };
+}
+
+export type TokenSessions = ReturnType<typeof createTokenSessions>;
