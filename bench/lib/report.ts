@@ -1,5 +1,6 @@
 import type { ApiResult } from '../scenarios/api.js';
 import type { ServicesResult } from '../scenarios/services.js';
+import type { SentinelResult } from '../scenarios/sentinel.js';
 import type { PipelineResult } from '../scenarios/pipeline.js';
 import type { ScaleResult } from '../scenarios/scale.js';
 import type { SessionsResult } from '../scenarios/sessions.js';
@@ -97,6 +98,16 @@ export function buildTable(results: Record<string, unknown>): Row[] {
   if (!failed('sessions')) {
     const m = results.sessions as SessionsResult;
     rows.push({ metric: `Redis memory per idle session (${fmt(m.sessions, 0)} sessions)`, value: `${fmt(m.bytesPerSession, 0)} bytes (${m.keysPerSession} keys each)` });
+  }
+
+  if (!failed('sentinel')) {
+    const v = results.sentinel as SentinelResult;
+    rows.push({
+      metric: `Sentinel, ${fmt(v.users, 0)} watching users × ${v.servicesPerUser} services (Render +${v.renderLatencyMs} ms, ${v.windowS} s)`,
+      value: `Render calls per user per minute: mean ${fmt(v.renderCallsPerUserMin.mean, 2)}, max ${fmt(v.renderCallsPerUserMin.max, 2)}${v.renderRateLimited ? `, ${v.renderRateLimited} × 429` : ''}`,
+      target: '≤ 40 (10% of 400 reads/min)', verdict: verdict(v.renderCallsPerUserMin.max <= 40 && v.renderRateLimited === 0),
+    });
+    rows.push({ metric: '  worker CPU per watching user per minute', value: `${fmt(v.workerCpuMsPerUserMin, 3)} ms`, target: '< 5 ms', verdict: verdict(v.workerCpuMsPerUserMin < 5) });
   }
 
   if (!failed('logs')) {
