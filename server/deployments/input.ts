@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { SERVICE_TYPES, SERVICE_TYPE_PRESETS } from '../stacks/serviceTypes.js';
+import { cronScheduleProblem, CRON_SCHEDULE_MAX_CHARS } from './cron.js';
 
 /** Render's enums for what the deploy form offers (checked against the spec in test/deployments/input.test.ts). */
 export const RENDER_REGIONS = ['frankfurt', 'oregon', 'ohio', 'singapore', 'virginia'] as const;
@@ -33,10 +35,14 @@ export const DeployBody = z.object({
   ]).optional(),
   build_command: z.string().trim().min(1).max(1_000).optional(),
   start_command: z.string().trim().min(1).max(1_000).optional(),
+  /** Absent: the type detection finds (a Procfile worker: entry, a cron service in render.yaml, else web). */
+  service_type: z.enum(SERVICE_TYPES, { message: `service_type must be one of ${SERVICE_TYPES.join(', ')}` }).optional(),
+  schedule: z.string().trim().min(1, 'Enter a cron schedule, e.g. "0 3 * * *".').max(CRON_SCHEDULE_MAX_CHARS).optional(),
   _csrf: z.string().optional(),
 }).strict().superRefine((b, ctx) => {
   const list = Array.isArray(b.env_vars) ? b.env_vars : Object.entries(b.env_vars ?? {}).map(([key, value]) => ({ key, value }));
   if (list.length > 100) ctx.addIssue({ code: 'custom', path: ['env_vars'], message: 'at most 100 env vars' });
+  serviceTypeRules(b, ctx);
   const seen = new Set<string>();
   for (const v of list) {
     if (seen.has(v.key)) ctx.addIssue({ code: 'custom', path: ['env_vars'], message: `env var ${v.key} is given twice` });
@@ -44,6 +50,24 @@ export const DeployBody = z.object({
   }
 });
 export type DeployBody = z.infer<typeof DeployBody>;
+
+/** A cron job needs a valid schedule and nothing else takes one; Render's free instance type is for web services only. */
+function serviceTypeRules(b: { service_type?: (typeof SERVICE_TYPES)[number]; schedule?: string; plan: string }, ctx: z.RefinementCtx) {
+  const preset = b.service_type ? SERVICE_TYPE_PRESETS[b.service_type] : null;
+  if (preset?.needsSchedule && b.schedule === undefined) {
+    ctx.addIssue({ code: 'custom', path: ['schedule'], message: 'A cron job needs a schedule (five fields, UTC), e.g. "0 3 * * *" for 03:00 daily.' });
+  }
+  if (b.schedule !== undefined) {
+    if (!preset?.needsSchedule) ctx.addIssue({ code: 'custom', path: ['schedule'], message: 'Only cron jobs take a schedule: choose "Cron job" as the service type, or leave the schedule empty.' });
+    else {
+      const problem = cronScheduleProblem(b.schedule);
+      if (problem) ctx.addIssue({ code: 'custom', path: ['schedule'], message: problem });
+    }
+  }
+  if (preset && preset.hasPlan && !preset.freePlan && b.plan === 'free') {
+    ctx.addIssue({ code: 'custom', path: ['plan'], message: `Render has no free instance type for a ${preset.label.toLowerCase()}: choose Starter or above.` });
+  }
+}
 
 export function envVarList(body: DeployBody): Array<{ key: string; value: string }> {
   return Array.isArray(body.env_vars) ? body.env_vars : Object.entries(body.env_vars ?? {}).map(([key, value]) => ({ key, value }));

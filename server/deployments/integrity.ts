@@ -24,6 +24,9 @@ function bindingInput(rec: Pick<DeploymentRecord, 'id' | 'userId' | 'kind' | 'se
     { sessionRef: rec.sessionRef, keyFingerprint: rec.keyFingerprint },
     [r.githubRepo, r.serviceName, r.branch, r.ownerId, r.region, r.plan, r.envVarKeys, r.buildCommand, r.startCommand],
     rec.serviceId, rec.rollbackToDeployId,
+    // The service type and schedule chosen in the form (issue 15). Only present when set, so a request
+    // signed before they existed (a plain web service from detection) keeps its MAC.
+    ...(r.serviceType || r.schedule ? [{ serviceType: r.serviceType ?? null, schedule: r.schedule ?? null }] : []),
   ]);
 }
 

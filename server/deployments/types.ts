@@ -1,3 +1,4 @@
+import type { ServiceTypeName } from '../stacks/serviceTypes.js';
 /**
  * A deployment: one request to get a repo running on the caller's Render account, and everything
  * that happened to it. Records hold no secrets: env var names are kept, values never.
@@ -30,6 +31,10 @@ export interface DeploymentRequest {
   envVarKeys: string[];
   buildCommand: string | null;
   startCommand: string | null;
+  /** Chosen in the form; absent or null: the type detection finds. Signed by requestMac when set. */
+  serviceType?: ServiceTypeName | null;
+  /** Cron jobs only: the five-field schedule (validated by server/deployments/cron.ts). */
+  schedule?: string | null;
 }
 
 export interface DetectedStackSummary {
@@ -40,6 +45,10 @@ export interface DetectedStackSummary {
   startCommand: string | null;
   reason: string;
   fromBlueprint: boolean;
+  /** Cron jobs: the schedule Render runs them on. */
+  schedule?: string | null;
+  publishPath?: string | null;
+  dockerfilePath?: string | null;
 }
 
 export interface TimelineEntry {

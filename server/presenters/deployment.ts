@@ -18,6 +18,8 @@ export function presentDeployment(rec: DeploymentRecord) {
       envVarKeys: rec.request.envVarKeys,
       buildCommand: rec.request.buildCommand,
       startCommand: rec.request.startCommand,
+      serviceType: rec.request.serviceType ?? null,
+      schedule: rec.request.schedule ?? null,
     },
     stack: rec.stack,
     commitSha: rec.commitSha,

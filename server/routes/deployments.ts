@@ -49,6 +49,7 @@ export function deploymentRoutes(router: Router, deps: AppDeps, hooks: Deploymen
         githubRepo: body.github_repo, serviceName: body.project_name, branch: body.branch ?? null, ownerId,
         region: body.region, plan: body.plan, envVarKeys: envVars.map((v) => v.key),
         buildCommand: body.build_command ?? null, startCommand: body.start_command ?? null,
+        ...(body.service_type ? { serviceType: body.service_type, schedule: body.schedule ?? null } : {}),
       },
       envVars,
       idem || undefined,

@@ -32,6 +32,7 @@ export function detectRoutes(router: Router, deps: AppDeps, hooks: { guards?: Ko
       ctx.body = {
         stack: found.stack,
         serviceType: found.serviceType,
+        schedule: found.schedule ?? null,
         runtime: found.runtime,
         buildCommand: found.buildCommand,
         startCommand: found.startCommand,

@@ -16,7 +16,7 @@ import { linesOf } from './lines.js';
  */
 export type BlueprintEntry = Record<string, unknown> | 'not a mapping';
 
-const FIELDS = new Set(['type', 'name', 'runtime', 'env', 'buildCommand', 'startCommand', 'staticPublishPath', 'dockerfilePath']);
+const FIELDS = new Set(['type', 'name', 'runtime', 'env', 'buildCommand', 'startCommand', 'staticPublishPath', 'dockerfilePath', 'schedule']);
 // A value starting with one of these is a collection, alias, anchor, tag or reserved: not read here.
 const UNSUPPORTED_START = new Set(['[', '{', '&', '*', '!', '%', '@', '`']);
 

@@ -11,6 +11,7 @@ import { detectElixir } from './elixir.js';
 import { detectDocker } from './docker.js';
 import { detectStatic } from './static.js';
 import { MAX_FILE_CHARS } from './lines.js';
+import { procfileProcess } from './procfile.js';
 
 export { loadTemplates, type Template } from './templates.js';
 export { StackDetectionError, type DetectedStack, type RepoFiles, type StackName } from './types.js';
@@ -56,7 +57,7 @@ export async function detectStack(repoFiles: RepoFiles, opts: { templates?: Temp
   for (const t of templates) {
     if (!t.detect.files.some((f) => files.list.includes(f))) continue;
     const result = await REFINERS[t.stack](files, t);
-    if (typeof result !== 'string') return withBlueprint(result);
+    if (typeof result !== 'string') return withBlueprint(await workerFromProcfile(files, result));
     misses.push(result);
   }
   const looked = [...new Set(templates.flatMap((t) => t.detect.files.filter((f) => /\./.test(f) || /^[A-Z]/.test(f))))].join(', ');
@@ -65,4 +66,17 @@ export async function detectStack(repoFiles: RepoFiles, opts: { templates?: Temp
     `We could not tell how to build this repository${detail}. Looked at its root for ${looked}. ` +
     'Add a Dockerfile or a render.yaml, or enter the build and start commands yourself.',
   );
+}
+
+/**
+ * A Procfile with a `worker:` process and no `web:` one is a background worker (Heroku's convention,
+ * which Render follows for such repositories): same build, the worker's command as the start command.
+ */
+async function workerFromProcfile(files: RepoFiles, found: DetectedStack): Promise<DetectedStack> {
+  if (found.serviceType !== 'web_service' || found.runtime === 'docker' || !files.list.includes('Procfile')) return found;
+  const procfile = await files.read('Procfile');
+  if (procfileProcess(procfile, 'web') !== null) return found;
+  const worker = procfileProcess(procfile, 'worker');
+  if (worker === null) return found;
+  return { ...found, serviceType: 'background_worker', startCommand: worker, reason: `${found.reason} The Procfile declares a worker: process and no web: one, so it runs as a background worker.` };
 }

@@ -1,3 +1,5 @@
+import type { ServiceTypeName } from './serviceTypes.js';
+
 export const STACKS = ['node', 'python', 'go', 'ruby', 'rust', 'elixir', 'docker', 'static'] as const;
 export type StackName = (typeof STACKS)[number];
 
@@ -10,7 +12,9 @@ export interface RepoFiles {
 
 export interface DetectedStack {
   stack: StackName;
-  serviceType: 'web_service' | 'static_site';
+  serviceType: ServiceTypeName;
+  /** Cron jobs: the schedule render.yaml declares. */
+  schedule?: string;
   /** Render runtime enum value; 'static' for static sites. */
   runtime: string;
   /** '' when nothing needs building (docker, plain static). */

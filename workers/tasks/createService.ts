@@ -1,7 +1,8 @@
 import { RenderApiError, type RenderClient } from '../../server/render/client.js';
 import { createServiceCache, type ServiceCache } from '../../server/render/serviceCache.js';
 import { sameRepo, suggestFreeName } from '../../server/render/serviceNames.js';
-import type { Service } from '../../server/render/types.js';
+import type { Service, ServiceType } from '../../server/render/types.js';
+import { serviceDetailsFor } from './serviceDetails.js';
 import type { DeploymentRecord } from '../../server/deployments/types.js';
 import type { WorkerContext } from '../context.js';
 import { DeployFailed } from './deployFailed.js';
@@ -67,27 +68,18 @@ export async function createOrAdoptService(ctx: WorkerContext, rec: DeploymentRe
   rec = marked;
   const stack = rec.stack!;
   const envVars = await ctx.envVault.get(rec.id);
-  const details = stack.serviceType === 'static_site'
-    ? { buildCommand: stack.buildCommand, publishPath: (stack as { publishPath?: string | null }).publishPath ?? 'public' }
-    : {
-      runtime: stack.runtime as 'node',
-      plan: rec.request.plan as 'starter',
-      region: rec.request.region as 'oregon',
-      envSpecificDetails: stack.runtime === 'docker'
-        ? { dockerfilePath: (stack as { dockerfilePath?: string | null }).dockerfilePath ?? './Dockerfile', dockerContext: '.' }
-        : { buildCommand: stack.buildCommand || 'true', startCommand: stack.startCommand ?? 'true' },
-    };
+  const details = serviceDetailsFor(rec);
   let created;
   try {
     created = await render.createService({
-      type: stack.serviceType as 'web_service',
+      type: stack.serviceType as ServiceType,
       name: rec.request.serviceName,
       ownerId: rec.request.ownerId,
       repo: `https://github.com/${rec.request.githubRepo}`,
       branch: rec.request.branch ?? undefined,
       autoDeploy: 'yes',
       envVars: envVars.map((v) => ({ key: v.key, value: v.value })),
-      serviceDetails: details as never,
+      serviceDetails: details,
     });
   } catch (err) {
     if (err instanceof RenderApiError && err.kind === 'conflict') {

@@ -12,6 +12,7 @@ import { DeployFailed } from './deployFailed.js';
 import { createOrAdoptService, serviceListChanged } from './createService.js';
 import type { WorkerContext } from '../context.js';
 import { verifiedRecord } from './verifyJob.js';
+import { withServiceType } from './serviceType.js';
 import { RecordTamperedError } from '../../server/deployments/integrity.js';
 
 
@@ -171,7 +172,7 @@ async function detect(ctx: WorkerContext, rec: DeploymentRecord, render: RenderC
       throw new DeployFailed({ code: 'invalid_blueprint', message: `The repository's render.yaml is not valid: ${problems || 'Render rejected it'}. Fix it and deploy again.` });
     }
   }
-  const summary = {
+  const summary = withServiceType(rec, {
     stack: stack?.stack ?? 'custom',
     runtime: stack?.runtime ?? 'node',
     serviceType: stack?.serviceType ?? 'web_service',
@@ -181,7 +182,8 @@ async function detect(ctx: WorkerContext, rec: DeploymentRecord, render: RenderC
     fromBlueprint: Boolean(stack?.blueprint),
     publishPath: stack?.publishPath ?? null,
     dockerfilePath: stack?.dockerfilePath ?? null,
-  };
+    schedule: stack?.schedule ?? null,
+  });
   return ctx.deployments.transition(rec.id, 'creating_service', 'orchestrator', { stack: summary }, `Detected ${summary.stack}: ${summary.reason}`);
 }
 

@@ -54,7 +54,8 @@ export function serviceRoutes(deps: RouteDeps): RouteDef[] {
         if (!isObject(body)) throw badRequest('request body must be a JSON object');
         const seq = nextSeq(state);
         const nowUs = clock.nowUs();
-        const svc = buildService(spec, state, { body, id: newId('srv'), seq, nowUs });
+        // Render gives cron jobs crn- ids (docs/render-api.md, "Service types").
+        const svc = buildService(spec, state, { body, id: newId(body.type === 'cron_job' ? 'crn' : 'srv'), seq, nowUs });
         requireOwnerForCreate(state, ctx.account, svc.ownerId);
         if (svc.image && svc.image.ownerId !== svc.ownerId) throw badRequest('image.ownerId must match ownerId');
         if (nameTaken(state, svc.ownerId, svc.name)) {
