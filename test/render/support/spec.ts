@@ -19,10 +19,19 @@ export function loadRenderSpec(): Document {
   // every real web service matches both webServiceDetails and privateServiceDetails (and every
   // PATCH matches all five) and fails "exactly one". anyOf keeps the field checks without that
   // false failure.
-  for (const name of ['service', 'servicePATCH'] as const) {
+  // servicePOST too (issue 15): a background worker's or private service's details match the web
+  // service variant as well. The type's own variant is checked by test/render/serviceTypes-contract.test.ts.
+  for (const name of ['service', 'servicePATCH', 'servicePOST'] as const) {
     const details = spec.components.schemas[name].properties.serviceDetails;
     details.anyOf = details.oneOf;
     delete details.oneOf;
+  }
+  // Same for the build details: dockerDetailsPOST has no required field, so native build and start
+  // commands match it as well as nativeEnvironmentDetailsPOST.
+  for (const name of ['envSpecificDetailsPOST', 'envSpecificDetails'] as const) {
+    const variants = spec.components.schemas[name];
+    variants.anyOf = variants.oneOf;
+    delete variants.oneOf;
   }
   // Service event details have the same problem: several variants (Server Available, Server Failed…)
   // have no required field, so any details object matches more than one.
@@ -33,8 +42,9 @@ export function loadRenderSpec(): Document {
 }
 
 type OneOfHolder = { properties: { serviceDetails: { oneOf?: Json; anyOf?: Json } } };
+type OneOf = { oneOf?: Json; anyOf?: Json };
 interface SpecShape {
-  components: { schemas: { service: OneOfHolder; servicePATCH: OneOfHolder; serviceEventWithCursor: { properties: { event: { properties: { details: { oneOf?: Json; anyOf?: Json } } } } } } };
+  components: { schemas: { service: OneOfHolder; servicePATCH: OneOfHolder; servicePOST: OneOfHolder; envSpecificDetailsPOST: OneOf; envSpecificDetails: OneOf; serviceEventWithCursor: { properties: { event: { properties: { details: { oneOf?: Json; anyOf?: Json } } } } } } };
 }
 
 /** An initialised openapi-backend over the Render spec (validation only, no handlers). */
