@@ -8,6 +8,7 @@ import { busy, field, h, notice, replace } from './dom.js';
 import { serviceNameFromRepo } from './format.js';
 import { createRepoPicker } from './repo-picker.js';
 import { createEnvEditor } from './env-editor.js';
+import { createServiceTypePicker, serviceTypeLabel } from './service-type.js';
 
 // The same choices the API accepts (server/deployments/input.ts).
 const REGIONS = [
@@ -110,6 +111,7 @@ export function deployView(ctx) {
   buildInput.addEventListener('input', () => { edited.build = true; });
   startInput.addEventListener('input', () => { edited.start = true; });
 
+  const serviceType = createServiceTypePicker();
   const env = createEnvEditor();
   const submit = h('button', { type: 'submit', class: 'btn btn--primary btn--large', 'data-testid': 'deploy-submit' }, 'Deploy');
 
@@ -150,6 +152,7 @@ export function deployView(ctx) {
       const d = await ctx.api.detect(repo.owner, repo.name, br);
       if (mine !== detectSeq) return;
       detected = d;
+      serviceType.setDetected(d);
       if (!edited.build) buildInput.value = d.buildCommand ?? '';
       if (!edited.start) startInput.value = d.startCommand ?? '';
       startInput.placeholder = d.startCommand === null ? (d.stack === 'docker' ? "The image's CMD" : 'Not needed') : '';
@@ -158,12 +161,13 @@ export function deployView(ctx) {
         h('p', { class: 'stack-panel__title' },
           h('span', { class: 'ok-mark', 'aria-hidden': 'true' }, '✓ '),
           'Detected: ', h('strong', { 'data-testid': 'detected-stack-name' }, STACK_LABELS[d.stack] ?? d.stack),
-          h('span', { class: 'muted' }, ` · ${d.serviceType === 'static_site' ? 'static site' : 'web service'} · runtime ${d.runtime}`)),
+          h('span', { class: 'muted' }, ` · ${serviceTypeLabel(d.serviceType).toLowerCase()}${d.schedule ? ` (${d.schedule})` : ''} · runtime ${d.runtime}`)),
         h('p', { class: 'stack-panel__reason' }, d.reason),
         d.hasBlueprint ? h('p', { class: 'muted' }, 'This repository has its own render.yaml; it is checked with Render before deploying.') : null);
     } catch (err) {
       if (mine !== detectSeq) return;
       detected = null;
+      serviceType.setDetected(null);
       if (err instanceof ApiError && err.code === 'stack_not_detected') {
         replace(stackPanel, notice('warning', h('strong', null, 'Could not detect the stack. '), err.message, ' Enter the build and start commands below.'));
       } else {
@@ -193,9 +197,11 @@ export function deployView(ctx) {
       fail(name, `You already have a service named ${nm}. Choose another name, such as ${check.suggestion}.`);
     } else name.setError(null);
     if (repo && !branch.control.value) fail(branch, 'Choose a branch.');
+    const typed = serviceType.collect(plan.control.value);
+    first ??= typed.first ?? null;
     const { vars, firstInvalid } = env.collect();
     first ??= firstInvalid;
-    return { ok: !first, first, vars, serviceName: nm };
+    return { ok: !first, first, vars, serviceName: nm, typeFields: typed.body ?? {} };
   }
 
   const form = h('form', { class: 'form deploy-form', novalidate: true, 'aria-labelledby': 'deploy-heading' },
@@ -211,6 +217,7 @@ export function deployView(ctx) {
     h('fieldset', { class: 'card' },
       h('legend', { class: 'card__legend' }, 'Build and start'),
       stackPanel,
+      serviceType.el,
       h('div', { class: 'grid-2' }, build.el, start.el)),
     h('fieldset', { class: 'card' },
       h('legend', { class: 'card__legend' }, 'Environment variables'),
@@ -231,6 +238,7 @@ export function deployView(ctx) {
       env_vars: v.vars.length ? v.vars : undefined,
       build_command: commandIfChanged(buildInput, detected?.buildCommand),
       start_command: commandIfChanged(startInput, detected?.startCommand),
+      ...v.typeFields,
     };
     // Same request again (double click, retry after a network error) → same key → same deployment.
     const signature = JSON.stringify(body);
@@ -244,6 +252,8 @@ export function deployView(ctx) {
       const field = err instanceof ApiError ? err.field : null;
       const onRow = field && env.showServerError(field, err.message.startsWith(`${field}: `) ? err.message.slice(field.length + 2) : err.message);
       if (onRow) { onRow.focus(); return; }
+      const onField = field && serviceType.showServerError(field, err.message.startsWith(`${field}: `) ? err.message.slice(field.length + 2) : err.message);
+      if (onField) { onField.focus(); return; }
       replace(formError, notice('error', h('strong', null, 'The deploy did not start. '), err.message));
       formError.focus();
     }

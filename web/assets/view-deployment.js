@@ -7,6 +7,7 @@ import { busy, confirmButton, h, notice, replace } from './dom.js';
 import { duration, formatClock, formatTime, timeEl } from './format.js';
 import { STEPS, isTerminal, setBadge, statusBadge, statusLabel, statusTone, stepState } from './status.js';
 import { createLogPanel } from './log-panel.js';
+import { serviceTypeLabel } from './service-type.js';
 
 const STACK_LABELS = { node: 'Node.js', python: 'Python', go: 'Go', ruby: 'Ruby', rust: 'Rust', elixir: 'Elixir', docker: 'Docker', static: 'Static site' };
 
@@ -177,7 +178,8 @@ export function deploymentView(ctx, route) {
       row('Branch', r.branch ?? 'default branch', true),
       row('Commit', commitDetail(), true),
       row('Kind', rec.kind),
-      row('Stack', rec.stack ? `${STACK_LABELS[rec.stack.stack] ?? rec.stack.stack} · ${rec.stack.serviceType === 'static_site' ? 'static site' : 'web service'}${rec.stack.fromBlueprint ? ' · from render.yaml' : ''}` : null),
+      row('Stack', rec.stack ? `${STACK_LABELS[rec.stack.stack] ?? rec.stack.stack} · ${serviceTypeLabel(rec.stack.serviceType).toLowerCase()}${rec.stack.fromBlueprint ? ' · from render.yaml' : ''}` : null),
+      row('Schedule', rec.stack?.schedule ?? r.schedule ?? null, true),
       row('Build command', r.buildCommand ?? rec.stack?.buildCommand ?? null, true),
       row('Start command', r.startCommand ?? rec.stack?.startCommand ?? null, true),
       row('Region', r.region),

@@ -1,0 +1,91 @@
+import test from 'ava';
+import type { Browser } from 'playwright-core';
+import { DESKTOP, PHONE, horizontalOverflow, launchChromium, newContext, screenshot } from './support/browser.js';
+import { connectKey, startUiStack, type UiStack } from './support/uiStack.js';
+
+// Issue 15: the deploy form offers the service type (detected or chosen), a cron job's schedule with
+// field-level errors from the form and from the server.
+let stack: UiStack;
+let browser: Browser;
+test.before(async () => {
+  [stack, browser] = await Promise.all([startUiStack(), launchChromium()]);
+});
+test.after.always(async () => {
+  await browser?.close();
+  await stack?.closeAll();
+});
+
+const nodeFiles = (name: string, extra: Record<string, string> = {}) => ({
+  'package.json': JSON.stringify({ name, scripts: { start: 'node index.js' } }), 'package-lock.json': '{}', 'index.js': '', ...extra,
+});
+
+test('deploy form: a detected worker, then a cron job chosen with its schedule checked by the form and the server', async (t) => {
+  const { context, page, problems } = await newContext(browser);
+  const apiKey = stack.renderAccount('typer');
+  stack.github.addRepo({ owner: 'typer', name: 'jobs', branches: { main: nodeFiles('jobs', { Procfile: 'worker: node worker.js\n' }) } });
+  await stack.signInBrowser(page, 'typer');
+  await connectKey(page, apiKey);
+
+  await page.getByRole('link', { name: 'New deploy' }).first().click();
+  await page.getByTestId('repo-search').fill('jobs');
+  await page.locator('[data-testid=repo-option][data-repo="typer/jobs"]').click();
+  await page.getByTestId('detected-stack-name').waitFor();
+  t.regex(await page.getByTestId('detected-stack').innerText(), /background worker/);
+  const typeSelect = page.getByTestId('service-type-select');
+  const options = await typeSelect.locator('option').allInnerTexts();
+  t.deepEqual(options, ['As detected', 'Web service', 'Background worker', 'Cron job', 'Private service', 'Static site']);
+  t.regex(await page.locator('.field', { has: typeSelect }).innerText(), /Detected: Background worker/);
+  t.false(await page.getByTestId('schedule-input').isVisible(), 'no schedule for a worker');
+  t.is(await page.getByTestId('start-command').inputValue(), 'node worker.js');
+  for (const [label, size] of [['desktop', DESKTOP], ['phone', PHONE]] as const) {
+    await page.setViewportSize(size);
+    const o = await horizontalOverflow(page);
+    t.true(o.scrollWidth <= o.innerWidth, `deploy form @ ${label}: ${o.culprits.join(', ')}`);
+    await screenshot(page, `deploy-service-type-${label}`);
+  }
+  await page.setViewportSize(DESKTOP);
+
+  // Cron job: the schedule appears; empty is caught by the form, an out-of-range minute by the server.
+  await typeSelect.selectOption('cron_job');
+  const schedule = page.getByTestId('schedule-input');
+  await schedule.waitFor();
+  await page.getByTestId('deploy-submit').click();
+  const scheduleError = page.locator('.field', { has: schedule }).locator('.field__error:not([hidden])');
+  t.regex(await scheduleError.innerText(), /needs a schedule/);
+  await schedule.fill('61 3 * * *');
+  await page.getByTestId('deploy-submit').click();
+  await scheduleError.filter({ hasText: /not a valid minute/ }).waitFor();
+  t.is(await schedule.getAttribute('aria-invalid'), 'true');
+  t.true(await schedule.evaluate((el: unknown) => el === (el as { ownerDocument: { activeElement: unknown } }).ownerDocument.activeElement), 'focus on the schedule');
+  t.regex(page.url(), /#\/deploy/, 'still on the form');
+  await screenshot(page, 'deploy-schedule-error');
+
+  await schedule.fill('*/30 * * * *');
+  await page.getByTestId('deploy-submit').click();
+  await page.waitForURL(/#\/deployments\/[A-Za-z0-9_-]+$/);
+  await page.locator('#deployment-status[data-status="live"]').waitFor({ timeout: 30_000 });
+  const details = await page.locator('main').innerText();
+  t.regex(details, /cron job/i);
+  t.regex(details, /\*\/30 \* \* \* \*/);
+  t.deepEqual(problems, []);
+  await context.close();
+});
+
+test('deploy form: a cron service in render.yaml fills the schedule', async (t) => {
+  const { context, page, problems } = await newContext(browser);
+  const apiKey = stack.renderAccount('croner');
+  stack.github.addRepo({ owner: 'croner', name: 'nightly', branches: { main: nodeFiles('nightly', {
+    'render.yaml': 'services:\n  - type: cron\n    name: nightly\n    runtime: node\n    schedule: "0 3 * * *"\n    buildCommand: npm ci\n    startCommand: node job.js\n',
+  }) } });
+  await stack.signInBrowser(page, 'croner');
+  await connectKey(page, apiKey);
+  await page.getByRole('link', { name: 'New deploy' }).first().click();
+  await page.getByTestId('repo-search').fill('nightly');
+  await page.locator('[data-testid=repo-option][data-repo="croner/nightly"]').click();
+  await page.getByTestId('detected-stack-name').waitFor();
+  t.regex(await page.getByTestId('detected-stack').innerText(), /cron job \(0 3 \* \* \*\)/);
+  t.true(await page.getByTestId('schedule-input').isVisible());
+  t.is(await page.getByTestId('schedule-input').inputValue(), '0 3 * * *');
+  t.deepEqual(problems, []);
+  await context.close();
+});
