@@ -10,6 +10,12 @@ export interface SentinelAlertOptions {
   slackHosts?: string[];
   guard?: UrlGuardOptions;
   post?: AlertPost;
+  /**
+   * Test seam: deliver every webhook to this origin (a local receiver) with the webhook's own path,
+   * so tests never resolve or reach hooks.slack.com. The URL is still checked as a Slack webhook
+   * first; production never sets it.
+   */
+  slackOrigin?: string;
 }
 
 /** Alerts per user per window, and how long one rule on one service stays quiet after an alert. */
@@ -42,7 +48,9 @@ export function createSentinelAlerts(opts: SentinelAlertOptions & { redis: Redis
   const hosts = opts.slackHosts ?? ['hooks.slack.com'];
   const deliver = async (url: string, text: string) => {
     if (checkSlackWebhook(url, hosts)) return; // a stored URL that no longer passes is not used
-    await createSlackAlerter({ webhookUrl: url, logger: opts.logger, post: opts.post, guard: opts.guard }).send(text);
+    const { pathname, search } = new URL(url);
+    const target = opts.slackOrigin ? new URL(`${pathname}${search}`, opts.slackOrigin).toString() : url;
+    await createSlackAlerter({ webhookUrl: target, logger: opts.logger, post: opts.post, guard: opts.guard }).send(text);
   };
   return {
     hosts,

@@ -15,6 +15,7 @@ export async function startTestWorker(stack: Stack, opts: { renderLimits?: Rende
   const proc = await startWorker({
     config: stack.config, logger: createLogger({ level: 'debug', destination: sink }), watch: FAST_WATCH, renderLimits: opts.renderLimits,
     workerOptions: { concurrency: opts.concurrency ?? 20, lockDurationMs: 5_000, stalledIntervalMs: 1_000 },
+    sentinel: { alerts: stack.slackAlerts },
   });
   return Object.assign(proc, { logs });
 }

@@ -12,6 +12,8 @@ import { startRenderSimulator, type RenderSimulator, type RenderSimOptions } fro
 import { startTestRedis, type TestRedis } from './redis.js';
 import { freePort } from './ports.js';
 import { Agent } from './agent.js';
+import { localSlackAlerts, startSlackReceiver, type SlackReceiver } from './slackReceiver.js';
+import type { SentinelAlertOptions } from '../../server/sentinel/alerts.js';
 
 export interface Stack {
   url: string;
@@ -20,6 +22,9 @@ export interface Stack {
   redis: TestRedis;
   github: GitHubSimulator;
   render: RenderSimulator;
+  /** Where tenant Slack alerts go (tests never reach hooks.slack.com); `slackAlerts` for a worker. */
+  slack: SlackReceiver;
+  slackAlerts: SentinelAlertOptions;
   /** Every log line the app wrote. */
   logs: string[];
   agent(headers?: Record<string, string>): Agent;
@@ -30,9 +35,10 @@ export interface Stack {
 
 /** Real Redis, both simulators and the real web process, on private ports. */
 export async function startStack(opts: { env?: Record<string, string>; clock?: Clock; renderOptions?: RenderSimOptions; appOptions?: CreateAppOptions; renderLimits?: RenderLimits; logTail?: LogTailOptions } = {}): Promise<Stack> {
-  const [redis, github, render, port] = await Promise.all([
-    startTestRedis(), startGitHubSimulator(), startRenderSimulator(opts.renderOptions), freePort(),
+  const [redis, github, render, port, slack] = await Promise.all([
+    startTestRedis(), startGitHubSimulator(), startRenderSimulator(opts.renderOptions), freePort(), startSlackReceiver(),
   ]);
+  const slackAlerts = opts.appOptions?.sentinel ?? localSlackAlerts(slack);
   const logs: string[] = [];
   const sink = new Writable({ write(chunk, _enc, cb) { logs.push(String(chunk)); cb(); } });
   const logger = createLogger({ level: 'debug', destination: sink });
@@ -50,13 +56,13 @@ export async function startStack(opts: { env?: Record<string, string>; clock?: C
     RENDER_API_URL: render.url,
     ...opts.env,
   });
-  const web = await startWeb({ config, logger, clock: opts.clock, host: '127.0.0.1', appOptions: opts.appOptions, renderLimits: opts.renderLimits, logTail: opts.logTail });
+  const web = await startWeb({ config, logger, clock: opts.clock, host: '127.0.0.1', appOptions: { ...opts.appOptions, sentinel: slackAlerts }, renderLimits: opts.renderLimits, logTail: opts.logTail });
   const url = `http://127.0.0.1:${port}`;
   const knownUsers = new Set<string>();
   let nextId = 1000 + Math.floor(Math.random() * 1000);
 
   return {
-    url, config, web, redis, github, render, logs,
+    url, config, web, redis, github, render, logs, slack, slackAlerts,
     agent: (headers) => new Agent(url, headers),
     async signIn(agent, login, o = {}) {
       if (!knownUsers.has(login)) { github.addUser({ id: o.id ?? nextId++, login, name: `${login} name` }); knownUsers.add(login); }
@@ -73,7 +79,7 @@ export async function startStack(opts: { env?: Record<string, string>; clock?: C
     },
     async close() {
       await web.close();
-      await Promise.all([github.close(), render.close()]);
+      await Promise.all([github.close(), render.close(), slack.close()]);
       await redis.stop();
     },
   };

@@ -1,6 +1,4 @@
-import { createServer, type Server } from 'node:http';
 import { Writable } from 'node:stream';
-import type { AddressInfo } from 'node:net';
 import { createLogger } from '../../server/logger.js';
 import { startWorker, type WorkerProcess } from '../../workers/process.js';
 import type { RenderLimits } from '../../server/render/budget.js';
@@ -8,26 +6,9 @@ import { startStack, type Stack } from '../helpers/stack.js';
 import { FAST_WATCH, signedInWithKey } from '../helpers/pipeline.js';
 import { renderTestClient, webServiceBody } from '../sandbox/render-test-client.js';
 import type { Agent } from '../helpers/agent.js';
+import { startSlackReceiver, type SlackReceiver } from '../helpers/slackReceiver.js';
 
-/** A local Slack stand-in (plain http on loopback, admitted only through the guard's test seam). */
-export interface SlackReceiver { url: string; host: string; texts: string[]; bodies: string[]; close(): Promise<void> }
-
-export async function startSlackReceiver(path = '/services/T000/B000/XXXXXXXXXXXXXXXX'): Promise<SlackReceiver> {
-  const texts: string[] = [];
-  const bodies: string[] = [];
-  const server: Server = createServer((req, res) => {
-    let body = '';
-    req.on('data', (c) => { body += String(c); });
-    req.on('end', () => {
-      bodies.push(`${req.method} ${req.url} ${body}`);
-      try { texts.push(String((JSON.parse(body) as { text?: unknown }).text)); } catch { texts.push(body); }
-      res.writeHead(200).end('ok');
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const host = `127.0.0.1:${(server.address() as AddressInfo).port}`;
-  return { url: `http://${host}${path}`, host, texts, bodies, close: () => new Promise<void>((r) => server.close(() => r())) };
-}
+export { startSlackReceiver, type SlackReceiver };
 
 export interface SentinelStack { stack: Stack; worker: WorkerProcess & { logs: string[] }; tenantSlack: SlackReceiver; operatorSlack: SlackReceiver; close(): Promise<void> }
 
@@ -39,7 +20,7 @@ export async function startSentinelStack(opts: { renderLimits?: RenderLimits; en
     env: { SENTINEL_INTERVAL_SECONDS: '1', ...opts.env },
     renderOptions: { phaseMs: { created: 0, build_in_progress: 0, pre_deploy_in_progress: 0, update_in_progress: 0 } },
     appOptions: {
-      sentinel: { slackHosts: ['hooks.slack.com', tenantSlack.host], guard: { allowHosts: hosts } },
+      sentinel: { slackHosts: ['hooks.slack.com', tenantSlack.host], slackOrigin: tenantSlack.origin, guard: { allowHosts: hosts } },
       // The operator's SLACK_WEBHOOK_URL (platform security events) points at its own receiver.
       security: { alerts: { webhookUrl: operatorSlack.url, guard: { allowHosts: hosts } } },
     },
@@ -49,7 +30,7 @@ export async function startSentinelStack(opts: { renderLimits?: RenderLimits; en
   const proc = await startWorker({
     config: stack.config, logger: createLogger({ level: 'debug', destination: sink }), watch: FAST_WATCH, renderLimits: opts.renderLimits,
     workerOptions: { concurrency: 20, lockDurationMs: 5_000, stalledIntervalMs: 1_000 },
-    sentinel: { alerts: { slackHosts: ['hooks.slack.com', tenantSlack.host], guard: { allowHosts: hosts } } },
+    sentinel: { alerts: { slackHosts: ['hooks.slack.com', tenantSlack.host], slackOrigin: tenantSlack.origin, guard: { allowHosts: hosts } } },
   });
   const worker = Object.assign(proc, { logs });
   return {

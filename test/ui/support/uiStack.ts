@@ -30,6 +30,7 @@ export async function startUiStack(opts: { appOptions?: CreateAppOptions; stack?
     config: stack.config,
     logger: createLogger({ level: 'debug', destination: sink }),
     watch: { initialMs: 50, factor: 1.2, maxDelayMs: 200 },
+    sentinel: { alerts: stack.slackAlerts },
   });
   const users = new Map<string, number>();
   let nextId = 7000 + Math.floor(Math.random() * 1000);

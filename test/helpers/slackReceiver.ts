@@ -1,0 +1,37 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { SentinelAlertOptions } from '../../server/sentinel/alerts.js';
+
+/** A local Slack stand-in (plain http on loopback, admitted only through the guard's test seam). */
+export interface SlackReceiver {
+  url: string;
+  /** `http://127.0.0.1:port`: where tests deliver hooks.slack.com webhooks instead of Slack. */
+  origin: string;
+  host: string;
+  texts: string[];
+  /** `METHOD /path body` of every request received. */
+  bodies: string[];
+  close(): Promise<void>;
+}
+
+export async function startSlackReceiver(path = '/services/T000/B000/XXXXXXXXXXXXXXXX'): Promise<SlackReceiver> {
+  const texts: string[] = [];
+  const bodies: string[] = [];
+  const server: Server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c) => { body += String(c); });
+    req.on('end', () => {
+      bodies.push(`${req.method} ${req.url} ${body}`);
+      try { texts.push(String((JSON.parse(body) as { text?: unknown }).text)); } catch { texts.push(body); }
+      res.writeHead(200).end('ok');
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const host = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return { url: `http://${host}${path}`, origin: `http://${host}`, host, texts, bodies, close: () => new Promise<void>((r) => server.close(() => r())) };
+}
+
+/** Sentinel alert options that deliver every tenant webhook (hooks.slack.com included) to `receiver`. */
+export function localSlackAlerts(receiver: SlackReceiver, extraHosts: string[] = []): SentinelAlertOptions {
+  return { slackOrigin: receiver.origin, guard: { allowHosts: [receiver.host, ...extraHosts] } };
+}
