@@ -21,6 +21,7 @@ import { githubRoutes } from './routes/github.js';
 import { serviceRoutes, type ServiceRouteHooks } from './routes/services.js';
 import { eventRoutes, type EventRouteOptions } from './routes/events.js';
 import { sentinelRoutes, type SentinelRouteOptions } from './routes/sentinel.js';
+import { mcpRoutes } from './routes/mcp.js';
 import { withSecurity } from './security/wire.js';
 import { bearerAuth, type BearerHooks } from './bearer/middleware.js';
 import type { SecurityOptions } from './security/options.js';
@@ -135,6 +136,7 @@ export function createApp(deps: AppDeps, appOptions: CreateAppOptions = {}): Koa
   serviceRoutes(router, deps, opts.serviceHooks);
   eventRoutes(router, deps, opts.events); // uses deps.events (closed by the web process)
   sentinelRoutes(router, deps, opts.sentinel);
+  mcpRoutes(router, deps); // bearer only; each tool is one of the routes above
   uiRoutes(router);
   for (const mount of opts.routes ?? []) mount(router);
   opts.onRouter?.(router);

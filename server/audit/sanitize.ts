@@ -22,6 +22,7 @@ const RULES: { [K in keyof AuditDetail]-?: (v: unknown) => boolean } = {
   durationMs: (v) => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0,
   retryAfterSec: (v) => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0,
   count: (v) => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0,
+  tool: (v) => typeof v === 'string' && CODE.test(v),
 };
 
 /**

@@ -6,7 +6,9 @@ export type AuditAction =
   | 'lifecycle'
   | 'security'
   /** Sentinel found something in the user's Render workspace (detail: rule, severity, service). */
-  | 'sentinel_finding';
+  | 'sentinel_finding'
+  /** An MCP tool call (detail: tool, and the error code as reason when it failed). */
+  | 'mcp_tool';
 
 export type AuditOutcome = 'success' | 'failure' | 'denied' | 'detected';
 
@@ -40,6 +42,8 @@ export interface AuditDetail {
   retryAfterSec?: number;
   /** Threshold events: how many occurrences triggered it. */
   count?: number;
+  /** mcp_tool: the tool's name (list_services, deploy_repo, …). */
+  tool?: string;
 }
 
 export interface AuditInput {

@@ -9,7 +9,8 @@ const TOKEN_LIKE = /^(rnd|gh[pousr]|github_pat)_/i;
 const fieldName = (k: PropertyKey) =>
   typeof k === 'number' ? String(k) : typeof k === 'string' && FIELD_NAME.test(k) && !TOKEN_LIKE.test(k) ? k : '(unnamed field)';
 
-function describe(issues: z.core.$ZodIssue[]): string {
+/** Every problem (up to five), each prefixed with its field: the 400 validation_failed message. */
+export function describeIssues(issues: z.core.$ZodIssue[]): string {
   return issues.slice(0, 5).map((i) => {
     const message = i.code === 'unrecognized_keys' ? `Unrecognized key${i.keys.length === 1 ? '' : 's'}: ${i.keys.map(fieldName).join(', ')}` : i.message;
     return i.path.length ? `${i.path.map(fieldName).join('.')}: ${message}` : message;
@@ -37,7 +38,7 @@ export function validateBody<S extends z.ZodType>(schema: S, opts: ValidateOptio
     if (!parsed.success) {
       const { issues } = parsed.error;
       const first = issues[0];
-      const message = opts.messages === 'as-written' && first && first.code !== 'unrecognized_keys' ? first.message : describe(issues);
+      const message = opts.messages === 'as-written' && first && first.code !== 'unrecognized_keys' ? first.message : describeIssues(issues);
       throw errors.validation(message, firstField(issues));
     }
     ctx.state.body = parsed.data;
@@ -48,7 +49,7 @@ export function validateBody<S extends z.ZodType>(schema: S, opts: ValidateOptio
 export function validateQuery<S extends z.ZodType>(schema: S): Middleware {
   return async (ctx, next) => {
     const parsed = schema.safeParse(ctx.query);
-    if (!parsed.success) throw errors.validation(describe(parsed.error.issues));
+    if (!parsed.success) throw errors.validation(describeIssues(parsed.error.issues));
     ctx.state.query = parsed.data;
     await next();
   };

@@ -10,10 +10,14 @@ import { validateQuery } from '../middleware/validate.js';
 import { createGitHubClient } from '../github/client.js';
 import { repoFilesFromGitHub } from '../stacks/fromGitHub.js';
 import { detectStack, StackDetectionError } from '../stacks/detect.js';
+import { callerRender, requireRenderKey } from '../render/forRequest.js';
 
 // git check-ref-format, the parts that matter for a branch in a query string (same rule as the deploy form).
 const BRANCH = /^(?!\/)(?!.*\/\/)(?!.*\.\.)(?!.*@\{)(?!.*\.lock$)(?!.*\/$)[A-Za-z0-9._\/-]{1,255}$/;
-const DetectQuery = z.object({ branch: z.string().regex(BRANCH, 'branch is not a valid git branch name').optional() });
+export const DetectQuery = z.object({ branch: z.string().regex(BRANCH, 'branch is not a valid git branch name').optional() });
+export const BlueprintQuery = DetectQuery.extend({
+  owner_id: z.string().trim().regex(/^(tea|usr|own)-[0-9a-z]{20}$/, 'owner_id must be a Render workspace id (tea-…)').optional(),
+}).strict();
 
 /**
  * What the deploy form shows as "Detected stack": the same detection the deploy pipeline runs, over the
@@ -43,5 +47,28 @@ export function detectRoutes(router: Router, deps: AppDeps, hooks: { guards?: Ko
       if (err instanceof StackDetectionError) throw new AppError(422, 'stack_not_detected', err.message);
       throw err;
     }
+  });
+
+  // The repository's render.yaml (at `branch`, default the repo's default branch), judged by Render's
+  // Blueprint validation with the caller's own key: the check the deploy pipeline makes, without deploying.
+  router.get('/api/github/repos/:owner/:repo/blueprint', requireUser(), requireRenderKey(), deps.rateLimits.guard('detect'), validateQuery(BlueprintQuery), async (ctx) => {
+    const token = openGithubToken(getSession(ctx), deps.keyring);
+    if (!token) throw errors.githubTokenInvalid();
+    const gh = createGitHubClient({ apiUrl: deps.config.github.apiUrl, token, retries: deps.config.nodeEnv !== 'test' });
+    const owner = String(ctx.params.owner);
+    const repo = String(ctx.params.repo);
+    const q = ctx.state.query as z.infer<typeof BlueprintQuery>;
+    const branch = q.branch ?? (await gh.getRepo(owner, repo)).defaultBranch;
+    const text = await gh.readFile(owner, repo, 'render.yaml', branch);
+    if (text === null) throw new AppError(404, 'blueprint_not_found', `${owner}/${repo} has no render.yaml on ${branch}.`);
+    const caller = callerRender(deps, ctx);
+    const ownerId = q.owner_id ?? caller.ownerIds[0];
+    if (!ownerId || !caller.ownerIds.includes(ownerId)) throw errors.validation('owner_id is not one of the workspaces your Render key can use');
+    const result = await caller.client.validateBlueprint(ownerId, text);
+    ctx.body = {
+      branch,
+      valid: Boolean(result.valid),
+      errors: (result.errors ?? []).slice(0, 50).map((e) => ({ path: e.path ?? null, error: e.error ?? '' })),
+    };
   });
 }

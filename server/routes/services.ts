@@ -24,7 +24,7 @@ const NameCheckQuery = z.object({
   owner_id: z.string().trim().regex(/^(tea|usr|own)-[0-9a-z]{20}$/, 'owner_id must be a Render workspace id (tea-…)').optional(),
 }).strict();
 
-const RollbackBody = z.object({
+export const RollbackBody = z.object({
   deploy_id: z.string().trim().regex(DEPLOY_ID, 'deploy_id must be a Render deploy id (dep-…)'),
   _csrf: z.string().optional(),
 }).strict();

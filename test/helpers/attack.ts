@@ -22,8 +22,11 @@ export interface RouteRef { method: string; path: string }
 export type ParamKind = 'deploymentId' | 'serviceId' | 'repoOwner' | 'repoName' | 'assetPath' | 'findingId';
 
 export interface RouteSpec extends RouteRef {
-  /** public: anyone; signin: the OAuth dance; user: needs a signed-in session; internal: private network only. */
-  access: 'public' | 'signin' | 'user' | 'internal';
+  /**
+   * public: anyone; signin: the OAuth dance; user: needs a signed-in session (cookie or bearer token);
+   * bearer: a bearer token only (a session cookie is refused); internal: private network only.
+   */
+  access: 'public' | 'signin' | 'user' | 'bearer' | 'internal';
   params?: Record<string, ParamKind>;
   /** read: validates a body; ignored: state-changing but takes no input beyond the path. */
   body?: 'read' | 'ignored';
@@ -81,6 +84,7 @@ export const ROUTE_CATALOG: RouteSpec[] = [
   { method: 'GET', path: '/api/github/repos', access: 'user', query: ['page', 'per_page', 'q'] },
   { method: 'GET', path: '/api/github/repos/:owner/:repo/branches', access: 'user', params: { owner: 'repoOwner', repo: 'repoName' } },
   { method: 'GET', path: '/api/github/repos/:owner/:repo/detect', access: 'user', params: { owner: 'repoOwner', repo: 'repoName' }, query: ['branch'] },
+  { method: 'GET', path: '/api/github/repos/:owner/:repo/blueprint', access: 'user', params: { owner: 'repoOwner', repo: 'repoName' }, query: ['branch', 'owner_id'], renderKey: true },
   { method: 'GET', path: '/api/render/services', access: 'user', renderKey: true },
   { method: 'GET', path: '/api/render/services/name-check', access: 'user', query: ['name', 'owner_id'], renderKey: true },
   { method: 'POST', path: '/api/render/services/:id/redeploy', access: 'user', params: { id: 'serviceId' }, body: 'ignored', renderKey: true },
@@ -98,6 +102,8 @@ export const ROUTE_CATALOG: RouteSpec[] = [
   { method: 'POST', path: '/api/sentinel/test-alert', access: 'user', body: 'read', renderKey: true, validBody: () => ({ slackWebhookUrl: 'https://hooks.slack.com/services/T0000/B0000/attacksuite0000' }) },
   { method: 'GET', path: '/api/sentinel/findings', access: 'user', query: ['limit'] },
   { method: 'GET', path: '/api/sentinel/findings/:id', access: 'user', params: { id: 'findingId' } },
+  { method: 'POST', path: '/mcp', access: 'bearer', body: 'read' },
+  { method: 'GET', path: '/mcp', access: 'bearer' },
 ];
 
 const routeKey = (r: RouteRef) => `${r.method} ${r.path}`;

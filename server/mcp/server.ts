@@ -1,0 +1,82 @@
+import type Koa from 'koa';
+import { Server } from '@modelcontextprotocol/sdk/server/index.js';
+import { CallToolRequestSchema, ListToolsRequestSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import type { AppDeps } from '../deps.js';
+import { describeIssues } from '../middleware/validate.js';
+import { requestDetail } from '../audit/fromRequest.js';
+import { getSession } from '../sessions/middleware.js';
+import { inputJsonSchema, TOOLS, type ToolRequest } from './tools.js';
+
+const TOOL_TIMEOUT_MS = 75_000; // above the log routes' longest budget wait
+
+type ErrorBody = { error: { code: string; message: string } };
+
+function result(body: unknown, isError: boolean): CallToolResult {
+  const structured = body && typeof body === 'object' && !Array.isArray(body) ? body as Record<string, unknown> : { value: body ?? null };
+  return { content: [{ type: 'text', text: JSON.stringify(structured) }], structuredContent: structured, ...(isError ? { isError: true } : {}) };
+}
+const toolError = (code: string, message: string) => result({ error: { code, message } } satisfies ErrorBody, true);
+
+/**
+ * One MCP server per /mcp request (stateless Streamable HTTP), bound to that request's caller. A tool
+ * call is the REST route it names, sent to this same web process over loopback with the caller's own
+ * Authorization header: the route's own auth, tenant scoping (someone else's id is a 404), validation,
+ * rate limit, lock-out and audit apply unchanged, and there is no second implementation to drift.
+ * Each call also leaves an `mcp_tool` audit entry (tool name and outcome, never arguments).
+ */
+export function createMcpServer(deps: AppDeps, ctx: Koa.Context): Server {
+  const server = new Server({ name: 'render-orchestrator', version: '1.0.0' }, { capabilities: { tools: {} } });
+  const userId = getSession(ctx).user!.id;
+
+  server.setRequestHandler(ListToolsRequestSchema, async () => ({
+    tools: TOOLS.map((t) => ({ name: t.name, description: t.description, inputSchema: inputJsonSchema(t.schema), annotations: t.annotations })),
+  }));
+
+  server.setRequestHandler(CallToolRequestSchema, async (req) => {
+    const tool = TOOLS.find((t) => t.name === req.params.name);
+    if (!tool) return toolError('not_found', `There is no tool named ${JSON.stringify(req.params.name).slice(0, 80)}.`);
+    const args = req.params.arguments ?? {};
+    const parsed = tool.schema.safeParse(args);
+    let res: ToolResponse;
+    if (!parsed.success) {
+      res = { status: 400, body: { error: { code: 'validation_failed', message: describeIssues(parsed.error.issues) } } };
+    } else {
+      // The arguments as the client sent them (they passed the route's schema): the route parses them itself.
+      res = await callRoute(ctx, tool.request(args as Record<string, unknown>));
+    }
+    const ok = res.status < 400;
+    const code = ok ? undefined : (res.body as Partial<ErrorBody> | undefined)?.error?.code;
+    await deps.audit.append({ userId, action: 'mcp_tool', outcome: ok ? 'success' : 'failure', detail: { ...requestDetail(ctx), tool: tool.name, ...(code ? { reason: code } : {}) } })
+      .catch((err: unknown) => ctx.state.log?.error({ err: { message: (err as Error).message } }, 'audit append failed'));
+    return result(res.body, !ok);
+  });
+  return server;
+}
+
+interface ToolResponse { status: number; body: unknown }
+
+/** The route, over loopback to the address this request came in on, as the caller. */
+async function callRoute(ctx: Koa.Context, r: ToolRequest): Promise<ToolResponse> {
+  const socket = ctx.req.socket;
+  const host = socket.localFamily === 'IPv6' ? `[${socket.localAddress}]` : socket.localAddress;
+  const url = new URL(`http://${host}:${socket.localPort}${r.path}`);
+  for (const [k, v] of Object.entries(r.query ?? {})) if (v !== undefined && v !== null) url.searchParams.set(k, String(v));
+  const headers: Record<string, string> = {
+    authorization: ctx.get('authorization'),
+    'user-agent': ctx.get('user-agent') || 'mcp',
+    // Read only when TRUST_PROXY is set: the caller's address as this request resolved it (audit, per-IP limits).
+    'x-forwarded-for': ctx.ip,
+    'x-forwarded-proto': ctx.protocol,
+  };
+  if (r.body !== undefined) headers['content-type'] = 'application/json';
+  try {
+    const res = await fetch(url, { method: r.method, headers, body: r.body === undefined ? undefined : JSON.stringify(r.body), redirect: 'manual', signal: AbortSignal.timeout(TOOL_TIMEOUT_MS) });
+    const text = await res.text();
+    let body: unknown = null;
+    try { body = text ? JSON.parse(text) : null; } catch { body = { error: { code: 'bad_response', message: 'The route did not answer with JSON.' } }; }
+    return { status: res.status, body };
+  } catch (err) {
+    ctx.state.log?.warn({ err: { message: (err as Error).message }, path: url.pathname }, 'MCP tool call failed');
+    return { status: 503, body: { error: { code: 'unavailable', message: 'The orchestrator did not answer this tool call. Try again.' } } };
+  }
+}

@@ -1,0 +1,97 @@
+import { z } from 'zod';
+import { DeployBody, PageQuery, SERVICE_ID } from '../deployments/input.js';
+import { LogPageQuery } from '../deployments/logs.js';
+import { RollbackBody } from '../routes/services.js';
+import { BlueprintQuery, DetectQuery } from '../routes/detect.js';
+
+/**
+ * The MCP tools: each one is a REST route of this app, called with the caller's own bearer token
+ * (server/mcp/server.ts), so scoping, validation, rate limits, lock-out and audit are the route's own.
+ * Input schemas are the routes' zod schemas; path ids become named arguments.
+ */
+export interface ToolRequest { method: 'GET' | 'POST'; path: string; query?: Record<string, unknown>; body?: Record<string, unknown> }
+
+export interface ToolSpec {
+  name: string;
+  description: string;
+  schema: z.ZodType;
+  /** MCP annotations: what a client may assume before calling. */
+  annotations: { readOnlyHint: boolean; destructiveHint: boolean; idempotentHint?: boolean; openWorldHint: boolean };
+  /** The REST request for validated-as-given arguments (ids go into the path, the rest as query or body). */
+  request(args: Record<string, unknown>): ToolRequest;
+}
+
+const DeploymentRef = z.object({ deployment_id: z.string().trim().min(1).max(200).describe('A deployment id from deploy_repo or list_deployments') });
+const ServiceRef = z.object({ service_id: z.string().trim().regex(SERVICE_ID, 'service_id must be a Render service id (srv-…)').describe('A Render service id (srv-…) from list_services') });
+const RepoRef = z.object({ github_repo: DeployBody.shape.github_repo.describe('owner/name of a GitHub repository you can read') });
+
+const enc = encodeURIComponent;
+const without = (args: Record<string, unknown>, ...keys: string[]) => Object.fromEntries(Object.entries(args).filter(([k]) => !keys.includes(k)));
+const repoPath = (args: Record<string, unknown>) => String(args.github_repo).split('/').map(enc).join('/');
+
+const READ = { readOnlyHint: true, destructiveHint: false, openWorldHint: true } as const;
+const CHANGE = { readOnlyHint: false, destructiveHint: false, openWorldHint: true } as const;
+const DESTRUCTIVE = { readOnlyHint: false, destructiveHint: true, openWorldHint: true } as const;
+
+export const TOOLS: ToolSpec[] = [
+  {
+    name: 'list_services', description: 'Your Render services in the workspaces your Render key can use.', schema: z.object({}).strict(), annotations: READ,
+    request: () => ({ method: 'GET', path: '/api/render/services' }),
+  },
+  {
+    name: 'list_deployments', description: 'Deployments you requested through this orchestrator, newest first (limit, cursor).', schema: PageQuery.strict(), annotations: READ,
+    request: (a) => ({ method: 'GET', path: '/api/render/my-deployments', query: a }),
+  },
+  {
+    name: 'get_deployment', description: 'One of your deployments: status, phase history, service URL.', schema: DeploymentRef.strict(), annotations: READ,
+    request: (a) => ({ method: 'GET', path: `/api/render/deployments/${enc(String(a.deployment_id))}` }),
+  },
+  {
+    name: 'get_deployment_logs', description: 'A page of a deployment\'s build and runtime log lines (newest first; pass nextCursor for older ones).',
+    schema: LogPageQuery.extend(DeploymentRef.shape), annotations: READ,
+    request: (a) => ({ method: 'GET', path: `/api/render/deployments/${enc(String(a.deployment_id))}/logs`, query: without(a, 'deployment_id') }),
+  },
+  {
+    name: 'detect_stack', description: 'Detect a repository\'s stack (runtime, build and start commands) as a deploy would.',
+    schema: DetectQuery.extend(RepoRef.shape).strict(), annotations: READ,
+    request: (a) => ({ method: 'GET', path: `/api/github/repos/${repoPath(a)}/detect`, query: without(a, 'github_repo') }),
+  },
+  {
+    name: 'validate_blueprint', description: 'Validate a repository\'s render.yaml with Render\'s Blueprint validation, without deploying.',
+    schema: BlueprintQuery.extend(RepoRef.shape), annotations: READ,
+    request: (a) => ({ method: 'GET', path: `/api/github/repos/${repoPath(a)}/blueprint`, query: without(a, 'github_repo') }),
+  },
+  {
+    name: 'deploy_repo', description: 'Deploy a GitHub repository to your Render account. Returns at once with the deployment id; follow it with get_deployment.',
+    schema: DeployBody, annotations: CHANGE,
+    request: (a) => ({ method: 'POST', path: '/api/render/deploy', body: a }),
+  },
+  {
+    name: 'redeploy', description: 'Deploy the latest commit of one of your services again.', schema: ServiceRef.strict(), annotations: CHANGE,
+    request: (a) => ({ method: 'POST', path: `/api/render/services/${enc(String(a.service_id))}/redeploy`, body: {} }),
+  },
+  {
+    name: 'cancel_deployment', description: 'Cancel one of your unfinished deployments.', schema: DeploymentRef.strict(), annotations: DESTRUCTIVE,
+    request: (a) => ({ method: 'POST', path: `/api/render/deployments/${enc(String(a.deployment_id))}/cancel`, body: {} }),
+  },
+  {
+    name: 'rollback', description: 'Roll a service back to an earlier deploy that went live.', schema: RollbackBody.extend(ServiceRef.shape), annotations: DESTRUCTIVE,
+    request: (a) => ({ method: 'POST', path: `/api/render/services/${enc(String(a.service_id))}/rollback`, body: without(a, 'service_id') }),
+  },
+  {
+    name: 'suspend_service', description: 'Suspend one of your services (it stops serving until resumed).', schema: ServiceRef.strict(), annotations: DESTRUCTIVE,
+    request: (a) => ({ method: 'POST', path: `/api/render/services/${enc(String(a.service_id))}/suspend`, body: {} }),
+  },
+  {
+    name: 'resume_service', description: 'Resume one of your suspended services.', schema: ServiceRef.strict(), annotations: CHANGE,
+    request: (a) => ({ method: 'POST', path: `/api/render/services/${enc(String(a.service_id))}/resume`, body: {} }),
+  },
+];
+
+/** The JSON Schema a client sees: the REST schema's input side, without the browser-only _csrf field. */
+export function inputJsonSchema(schema: z.ZodType): { type: 'object'; properties?: Record<string, object>; required?: string[] } {
+  const json = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as { type?: string; properties?: Record<string, object>; required?: string[] };
+  const properties = { ...json.properties };
+  delete properties._csrf;
+  return { ...json, type: 'object', properties, ...(json.required ? { required: json.required.filter((k) => k !== '_csrf') } : {}) };
+}

@@ -1,0 +1,136 @@
+import test from 'ava';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { manualClock } from '../../server/clock.js';
+import { createRenderClient } from '../../server/render/client.js';
+import { startStack, dumpRedis, type Stack } from '../helpers/stack.js';
+import { Agent } from '../helpers/agent.js';
+import { serviceWithLiveDeploy, type Tenant } from '../helpers/attack.js';
+
+// The MCP endpoint (issue 13 part 3) through the SDK's own client over real HTTP. No worker runs, so
+// deploys stay queued (deploy_repo must answer at once, and cancel has something to cancel).
+const clock = manualClock();
+let stack: Stack;
+test.after.always(async () => { await stack?.close(); });
+
+const BLUEPRINT = 'services:\n  - type: web\n    name: bp-web\n    runtime: node\n    plan: starter\n    buildCommand: npm ci\n    startCommand: npm start\n';
+let nextId = 7000;
+
+interface McpUser { login: string; token: string; ownerId: string; serviceId: string; deployId: string; client: Client }
+
+async function mcpUser(login: string): Promise<McpUser> {
+  stack.github.addUser({ id: nextId++, login });
+  const token = stack.github.issueToken(login);
+  const apiKey = `rnd_${login}${'m'.repeat(24)}`;
+  stack.render.addAccount({ apiKey, workspaces: [{ name: `${login} ws` }] });
+  const setup = await new Agent(stack.url, { authorization: `Bearer ${token}` }).post('/api/render/setup', { api_key: apiKey });
+  if (setup.status !== 200) throw new Error(`setup ${setup.status} ${setup.text}`);
+  const ownerId = setup.json.owners[0].id as string;
+  const render = createRenderClient({ baseUrl: stack.render.url, apiKey });
+  const svc = await serviceWithLiveDeploy({ login, ownerId, render } as Tenant, `${login}-svc`);
+  stack.github.addRepo({ owner: login, name: 'app', branches: { main: { 'package.json': JSON.stringify({ name: 'app', scripts: { start: 'node index.js' } }), 'index.js': '', 'render.yaml': BLUEPRINT } } });
+  return { login, token, ownerId, ...svc, client: await connect(token) };
+}
+
+async function connect(token: string): Promise<Client> {
+  const client = new Client({ name: 'mcp-test', version: '1.0.0' });
+  await client.connect(new StreamableHTTPClientTransport(new URL(`${stack.url}/mcp`), { requestInit: { headers: { authorization: `Bearer ${token}` } } }));
+  return client;
+}
+
+type ToolOut = { isError?: boolean; structuredContent?: Record<string, any> };
+const call = async (u: McpUser, name: string, args: Record<string, unknown> = {}) => (await u.client.callTool({ name, arguments: args })) as ToolOut;
+const errorCode = (r: ToolOut) => (r.isError ? r.structuredContent?.error?.code : undefined);
+
+let alice: McpUser;
+let bob: McpUser;
+test.before(async () => {
+  stack = await startStack({ clock, env: { BEARER_RECHECK_SECONDS: '120' } });
+  alice = await mcpUser('mcpalice');
+  bob = await mcpUser('mcpbob');
+});
+
+test.serial('tools are listed with the REST schemas and destructive hints', async (t) => {
+  const { tools } = await alice.client.listTools();
+  t.deepEqual(tools.map((x) => x.name).sort(), ['cancel_deployment', 'deploy_repo', 'detect_stack', 'get_deployment', 'get_deployment_logs', 'list_deployments',
+    'list_services', 'redeploy', 'resume_service', 'rollback', 'suspend_service', 'validate_blueprint']);
+  const hint = (n: string) => tools.find((x) => x.name === n)!.annotations?.destructiveHint;
+  for (const n of ['cancel_deployment', 'rollback', 'suspend_service']) t.true(hint(n), n);
+  for (const n of ['list_services', 'deploy_repo', 'get_deployment']) t.false(hint(n), n);
+  const deploy = tools.find((x) => x.name === 'deploy_repo')!.inputSchema as { properties: Record<string, unknown>; required: string[] };
+  t.deepEqual(deploy.required.sort(), ['github_repo', 'project_name']);
+  t.truthy(deploy.properties.env_vars);
+  t.falsy(deploy.properties._csrf);
+});
+
+test.serial('every tool once, scoped to the caller', async (t) => {
+  const services = await call(alice, 'list_services');
+  t.deepEqual(services.structuredContent?.services.map((s: { id: string }) => s.id), [alice.serviceId]);
+  const detected = await call(alice, 'detect_stack', { github_repo: 'mcpalice/app' });
+  t.falsy(detected.isError, JSON.stringify(detected));
+  t.is(detected.structuredContent?.hasBlueprint, true);
+  const blueprint = await call(alice, 'validate_blueprint', { github_repo: 'mcpalice/app' });
+  t.is(blueprint.structuredContent?.valid, true, JSON.stringify(blueprint));
+
+  const deployed = await call(alice, 'deploy_repo', { github_repo: 'mcpalice/app', project_name: 'mcp-app', env_vars: { GREETING: 'hello-from-mcp' } });
+  t.falsy(deployed.isError, JSON.stringify(deployed));
+  const id = deployed.structuredContent?.id as string;
+  t.is(deployed.structuredContent?.status, 'queued', 'answers at once');
+  t.is((await call(alice, 'get_deployment', { deployment_id: id })).structuredContent?.id, id);
+  t.true((await call(alice, 'list_deployments', { limit: 10 })).structuredContent?.deployments.some((d: { id: string }) => d.id === id));
+  const logs = await call(alice, 'get_deployment_logs', { deployment_id: id });
+  t.deepEqual(logs.structuredContent?.logs, [], JSON.stringify(logs));
+  const canceled = await call(alice, 'cancel_deployment', { deployment_id: id });
+  t.is(canceled.structuredContent?.status, 'canceled', JSON.stringify(canceled));
+
+  t.falsy((await call(alice, 'redeploy', { service_id: alice.serviceId })).isError);
+  const rolled = await call(alice, 'rollback', { service_id: alice.serviceId, deploy_id: alice.deployId });
+  t.falsy(rolled.isError, JSON.stringify(rolled));
+  t.is((await call(alice, 'suspend_service', { service_id: alice.serviceId })).structuredContent?.service.suspended, true);
+  t.is((await call(alice, 'resume_service', { service_id: alice.serviceId })).structuredContent?.service.suspended, false);
+
+  // Audited: one mcp_tool entry per call, with the tool's name.
+  const audit = await new Agent(stack.url, { authorization: `Bearer ${alice.token}` }).get('/api/audit?limit=100');
+  const tools = audit.json.entries.filter((e: { action: string }) => e.action === 'mcp_tool').map((e: { detail: { tool: string } }) => e.detail.tool);
+  for (const n of ['list_services', 'deploy_repo', 'cancel_deployment', 'suspend_service']) t.true(tools.includes(n), n);
+  t.false(JSON.stringify(audit.json).includes('hello-from-mcp'));
+  t.false((await dumpRedis(stack.web.deps.redis)).includes(alice.token));
+});
+
+test.serial('another user\'s ids are not found; bad arguments are tool errors with our codes', async (t) => {
+  t.deepEqual((await call(bob, 'list_services')).structuredContent?.services.map((s: { id: string }) => s.id), [bob.serviceId]);
+  const mine = (await call(alice, 'list_deployments')).structuredContent?.deployments[0].id as string;
+  t.is(errorCode(await call(bob, 'get_deployment', { deployment_id: mine })), 'not_found');
+  t.is(errorCode(await call(bob, 'cancel_deployment', { deployment_id: mine })), 'not_found');
+  t.is(errorCode(await call(bob, 'suspend_service', { service_id: alice.serviceId })), 'not_found');
+  t.is(errorCode(await call(bob, 'rollback', { service_id: alice.serviceId, deploy_id: alice.deployId })), 'not_found');
+  t.is(errorCode(await call(bob, 'detect_stack', { github_repo: 'mcpalice/nothere' })), 'not_found');
+
+  const bad = await call(alice, 'deploy_repo', { github_repo: 'not a repo', project_name: 'X' });
+  t.is(errorCode(bad), 'validation_failed');
+  t.regex(bad.structuredContent?.error.message, /github_repo/);
+  t.is(errorCode(await call(alice, 'suspend_service', { service_id: '../../etc' })), 'validation_failed');
+  t.is(errorCode(await call(alice, 'list_deployments', { limit: 'lots' })), 'validation_failed');
+  t.is(errorCode(await call(alice, 'no_such_tool')), 'not_found');
+  t.is((await call(alice, 'list_services')).structuredContent?.services.length, 1, 'nothing changed');
+});
+
+test.serial('a session cookie is refused at /mcp; GET is 405', async (t) => {
+  const browser = stack.agent();
+  await stack.signIn(browser, 'mcpcookie');
+  const res = await browser.post('/mcp', { jsonrpc: '2.0', id: 1, method: 'tools/list' }, { headers: { accept: 'application/json, text/event-stream' } });
+  t.is(res.status, 401);
+  t.is(res.json.error.code, 'bearer_required');
+  const get = await new Agent(stack.url, { authorization: `Bearer ${alice.token}` }).get('/mcp');
+  t.is(get.status, 405);
+});
+
+test.serial('a token revoked mid-session stops working within the re-check window', async (t) => {
+  const carol = await mcpUser('mcpcarol');
+  t.falsy((await call(carol, 'list_services')).isError);
+  stack.github.revokeToken(carol.token);
+  clock.advance(121_000);
+  const err = await t.throwsAsync(() => call(carol, 'list_services'));
+  t.regex(String(err?.message), /401|github_token_invalid/);
+  t.false(String(err?.message).includes(carol.token));
+});
