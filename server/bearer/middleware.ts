@@ -91,7 +91,7 @@ export function bearerAuth(deps: AppDeps, hooks: BearerHooks = {}): Koa.Middlewa
       await next();
     } finally {
       // koa-session's removal path sets an expired cookie; a bearer response carries no cookie at all.
-      ctx.res.removeHeader('Set-Cookie');
+      if (!ctx.res.headersSent) ctx.res.removeHeader('Set-Cookie'); // /mcp writes its own response
       if (ephemeralSid) {
         await discardUnlessDeploying(ephemeralSid, verified.user.id).catch((err: unknown) => {
           ctx.state.log?.warn({ err: { message: (err as Error).message } }, 'could not discard a per-request key session (it expires on its own)');

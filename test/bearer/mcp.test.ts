@@ -134,3 +134,7 @@ test.serial('a token revoked mid-session stops working within the re-check windo
   t.regex(String(err?.message), /401|github_token_invalid/);
   t.false(String(err?.message).includes(carol.token));
 });
+
+test.serial('afterwards: no unhandled error in the web process', (t) => {
+  t.deepEqual(stack.logs.filter((l) => l.includes('unhandled error') || l.includes('"level":50')).map((l) => l.slice(0, 300)), []);
+});

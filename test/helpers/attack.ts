@@ -102,7 +102,8 @@ export const ROUTE_CATALOG: RouteSpec[] = [
   { method: 'POST', path: '/api/sentinel/test-alert', access: 'user', body: 'read', renderKey: true, validBody: () => ({ slackWebhookUrl: 'https://hooks.slack.com/services/T0000/B0000/attacksuite0000' }) },
   { method: 'GET', path: '/api/sentinel/findings', access: 'user', query: ['limit'] },
   { method: 'GET', path: '/api/sentinel/findings/:id', access: 'user', params: { id: 'findingId' } },
-  { method: 'POST', path: '/mcp', access: 'bearer', body: 'read' },
+  // A cookie caller is refused before the body matters; the MCP arguments are fuzzed in test/bearer/mcp.test.ts.
+  { method: 'POST', path: '/mcp', access: 'bearer', body: 'ignored' },
   { method: 'GET', path: '/mcp', access: 'bearer' },
 ];
 

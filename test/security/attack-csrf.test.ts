@@ -39,7 +39,8 @@ test.before(async () => {
 });
 test.after.always(async () => { await stack?.close(); });
 
-const writers = () => specs.filter((s) => s.method !== 'GET');
+// Bearer-only routes (/mcp) read no cookie at all: nothing to forge; the bearer test below covers them.
+const writers = () => specs.filter((s) => s.method !== 'GET' && s.access !== 'bearer');
 const userRoutes = () => specs.filter((s) => s.access === 'user');
 const as = (who: Caller | null, req: AttackRequest) => send(stack.url, who, req, transcript);
 
@@ -115,6 +116,36 @@ test.serial('with the session\'s token and our own Origin every state-changing r
     const res = await as(tn, { method: 'POST', path: requestFor(spec, ids).path, csrf: 'none', body: fields.toString(), headers: { 'content-type': 'application/x-www-form-urlencoded', ...sameOrigin } });
     t.true(res.status >= 200 && res.status < 300, `form ${spec.method} ${spec.path}: ${res.status} ${res.text}`);
   }
+});
+
+test.serial('bearer tokens: every state-changing route accepts one without a CSRF token; with a session cookie as well it is 400 and changes nothing', async (t) => {
+  let n = 0;
+  for (const spec of writers()) {
+    const { tn, ids } = await prepared(spec, `bearer-ok-${n++}`);
+    const token = stack.github.issueToken(tn.login);
+    const auth = { authorization: `Bearer ${token}` };
+    // The token session is its own: the key goes in with a bearer setup (unless that is the route under test).
+    if (spec.path !== '/api/render/setup') t.is((await as(null, { method: 'POST', path: '/api/render/setup', json: { api_key: tn.apiKey }, csrf: 'none', headers: auth })).status, 200);
+    if (spec.path.endsWith('/resume')) await tn.render.suspendService(ids.serviceId);
+    const res = await as(null, { ...requestFor(spec, ids), csrf: 'none', headers: auth });
+    t.true(res.status >= 200 && res.status < 300, `bearer ${spec.method} ${spec.path}: ${res.status} ${res.text}`);
+    t.is(res.headers['set-cookie'], undefined, `bearer ${spec.method} ${spec.path} sets no cookie`);
+  }
+  // A browser can never be driven by a token: cookie + bearer is refused before anything happens.
+  const before = await snapshot(stack, [owner, other]);
+  const ownerToken = stack.github.issueToken(owner.login);
+  for (const spec of specs.filter((s) => s.access === 'user' || s.access === 'bearer')) {
+    if (spec.stream) continue;
+    const res = await as(owner, { ...requestFor(spec, ownerIds), headers: { authorization: `Bearer ${ownerToken}` } });
+    t.is(res.status, 400, `${spec.method} ${spec.path} with cookie and bearer: ${res.text}`);
+    t.is(res.json?.error?.code, 'bearer_with_cookie', `${spec.method} ${spec.path}`);
+  }
+  // A bearer-only route refuses the cookie alone.
+  for (const spec of specs.filter((s) => s.access === 'bearer')) {
+    const res = await as(owner, requestFor(spec, ownerIds));
+    t.is(res.status, 401, `${spec.method} ${spec.path} with a cookie only`);
+  }
+  t.deepEqual(await snapshot(stack, [owner, other]), before, 'no refused request changed anything');
 });
 
 test.serial('session fixation: a cookie planted before sign-in never becomes the signed-in session', async (t) => {

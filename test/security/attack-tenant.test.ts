@@ -32,6 +32,8 @@ let aService = '';
 let aServiceName = '';
 const A_REPO = 'a-private-app';
 const transcript: string[] = [];
+/** Tokens, keys and env values of the bearer flows, for the final scan (not all belong to a signed-in login). */
+const bearerSecrets: string[] = [];
 
 /** B's request, recorded, with the contract checked on the way. */
 async function asB(req: AttackRequest): Promise<RawResponse> {
@@ -191,6 +193,71 @@ test.serial('B\'s audit trail is no oracle: nothing in it tells B that A\'s ids 
   t.true((await dumpRedis(stack.redis.client)).includes('cross_tenant_probe'), 'the probes were recorded for the operators');
 });
 
+test.serial('B with a bearer token: every id-bearing route and MCP tool with A\'s ids is 404, like an id that does not exist', async (t) => {
+  const aBefore = await tenantState(stack, a);
+  const callsBefore = stack.render.calls.length;
+  const token = stack.github.issueToken(b.login);
+  const auth = { authorization: `Bearer ${token}`, 'user-agent': ATTACK_UA };
+  const asBearer = async (req: AttackRequest) => {
+    const res = await send(stack.url, null, { ...req, csrf: 'none', headers: { ...req.headers, ...auth } }, transcript);
+    const problem = contractViolation(req.path, res);
+    if (problem) throw new Error(`bearer ${req.method} ${req.path}: ${problem}`);
+    return res;
+  };
+  t.is((await asBearer({ method: 'POST', path: '/api/render/setup', json: { api_key: b.apiKey } })).status, 200);
+  for (const spec of idBearing()) {
+    const missing = await asBearer(requestFor(spec, { ...bIds, ...missingValues(spec) } as TenantIds));
+    for (const values of aValues(spec)) {
+      const res = await asBearer(requestFor(spec, { ...bIds, ...values } as TenantIds));
+      t.is(res.status, 404, `bearer ${spec.method} ${spec.path} with A's ${JSON.stringify(values)}: ${res.status} ${res.text.slice(0, 200)}`);
+      t.deepEqual(res.json, missing.json, `bearer ${spec.method} ${spec.path}: indistinguishable from a missing id`);
+      for (const m of aMarkers()) t.false(res.text.includes(m) && !Object.values(values).includes(m), `${spec.path} answer shows ${m}`);
+    }
+  }
+  // A's ids only: B's own records by now hold A's repo name (B's replay of A's request above).
+  const aIds = () => [...aDeployments, ...aDeploys, aService, a.ownerId, a.accountId, A_SECRET];
+  for (const spec of lists()) {
+    const res = await asBearer({ method: 'GET', path: spec.path });
+    for (const m of aIds()) t.false(res.text.includes(m), `bearer ${spec.path} shows ${m}`);
+  }
+  // The same ids through the MCP tools (JSON-RPC over POST /mcp, as an assistant sends them).
+  const mcpCall = async (name: string, args: Record<string, unknown>) => (await asBearer({
+    method: 'POST', path: '/mcp', headers: { accept: 'application/json, text/event-stream' },
+    json: { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name, arguments: args } },
+  })).json?.result;
+  for (const id of aDeployments) {
+    for (const tool of ['get_deployment', 'get_deployment_logs', 'cancel_deployment']) t.is((await mcpCall(tool, { deployment_id: id }))?.structuredContent?.error?.code, 'not_found', `${tool} ${id}`);
+  }
+  for (const tool of ['redeploy', 'suspend_service', 'resume_service']) t.is((await mcpCall(tool, { service_id: aService }))?.structuredContent?.error?.code, 'not_found', tool);
+  t.is((await mcpCall('rollback', { service_id: aService, deploy_id: aDeploys[0] }))?.structuredContent?.error?.code, 'not_found');
+  t.is((await mcpCall('detect_stack', { github_repo: `${a.login}/${A_REPO}` }))?.structuredContent?.error?.code, 'not_found');
+  const listed = JSON.stringify(await mcpCall('list_services', {})) + JSON.stringify(await mcpCall('list_deployments', { limit: 100 }));
+  for (const m of aIds()) t.false(listed.includes(m), `MCP lists show ${m}`);
+  t.is(stack.render.calls.slice(callsBefore).filter((c) => c.accountId === a.accountId).length, 0, 'no Render call was made with A\'s key');
+  t.deepEqual(await tenantState(stack, a), aBefore, 'A is unchanged');
+});
+
+test.serial('a whole sign-in-free CI flow (token + X-Render-Api-Key deploy with an env secret, status, logs) leaves no secret behind', async (t) => {
+  stack.github.addUser({ id: 424242, login: 'tenant-ci' });
+  const token = stack.github.issuePat('tenant-ci');
+  const apiKey = `rnd_tenantci${'C'.repeat(24)}`;
+  stack.render.addAccount({ apiKey, workspaces: [{ name: 'ci workspace' }] });
+  const secret = 'tenant-ci-env-secret-9a8b7c6d';
+  bearerSecrets.push(token, apiKey, secret);
+  addPrivateRepo(stack, 'tenant-ci', 'ci-app');
+  const ci = (req: AttackRequest) => send(stack.url, null, { ...req, csrf: 'none', headers: { authorization: `Bearer ${token}`, 'x-render-api-key': apiKey, ...req.headers } }, transcript);
+  const dep = await ci({ method: 'POST', path: '/api/render/deploy', json: { github_repo: 'tenant-ci/ci-app', project_name: 'ci-app', env_vars: { CI_SECRET: secret } } });
+  t.is(dep.status, 202, dep.text);
+  let status = '';
+  for (let i = 0; i < 600 && !['live', 'failed'].includes(status); i++) {
+    status = (await ci({ method: 'GET', path: `/api/render/deployments/${dep.json.id}` })).json.status;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  t.is(status, 'live');
+  t.is((await ci({ method: 'GET', path: `/api/render/deployments/${dep.json.id}/logs` })).status, 200);
+  t.is((await ci({ method: 'GET', path: `/api/render/deployments/${dep.json.id}/logs.txt` })).status, 200);
+});
+
 test.serial('B\'s own state-changing routes touch only B: key cleared, signed out, A still fine', async (t) => {
   const aBefore = await tenantState(stack, a);
   const ordered = specs.filter((s) => s.method !== 'GET' && !s.params)
@@ -207,5 +274,5 @@ test.serial('B\'s own state-changing routes touch only B: key cleared, signed ou
 
 test.serial('afterwards: no unhandled error, no secret anywhere', async (t) => {
   t.deepEqual(unhandledErrors([...stack.logs, ...worker.logs]).map((l) => l.slice(0, 300)), []);
-  await assertNoSecrets(t, { stack, agents: witness.agents, transcripts: [transcript], extraLogs: [worker.logs], secrets: [...witness.secrets(), A_SECRET] });
+  await assertNoSecrets(t, { stack, agents: witness.agents, transcripts: [transcript], extraLogs: [worker.logs], secrets: [...witness.secrets(), A_SECRET, ...bearerSecrets] });
 });

@@ -124,7 +124,7 @@ test.serial('every state-changing route answers 429 after its limit, with our er
 test.serial('GitHub reads and stack detection have per-user limits; other users are unaffected', async (t) => {
   t.timeout(60_000);
   const reads = routes.filter((r) => r.method === 'GET' && r.path.startsWith('/api/github/'));
-  t.deepEqual(reads.map((r) => r.path).sort(), ['/api/github/repos', '/api/github/repos/:owner/:repo/branches', '/api/github/repos/:owner/:repo/detect']);
+  t.deepEqual(reads.map((r) => r.path).sort(), ['/api/github/repos', '/api/github/repos/:owner/:repo/blueprint', '/api/github/repos/:owner/:repo/branches', '/api/github/repos/:owner/:repo/detect']);
   const { tn, ids } = await freshTenant();
   // repos and branches share one budget (githubReads); detection has its own.
   for (const path of ['/api/github/repos', '/api/github/repos/:owner/:repo/detect']) {
@@ -133,8 +133,11 @@ test.serial('GitHub reads and stack detection have per-user limits; other users 
     assertLimited(t, path, await call(tn.agent, spec, ids));
   }
   assertLimited(t, 'branches', await call(tn.agent, reads.find((r) => r.path.endsWith('/branches'))!, ids));
+  // Blueprint validation reads repository files too: it spends the detection budget.
+  assertLimited(t, 'blueprint', await call(tn.agent, reads.find((r) => r.path.endsWith('/blueprint'))!, ids));
   const other = await freshTenant();
-  for (const spec of reads) t.is((await call(other.tn.agent, spec, other.ids)).status, 200, `${spec.path} for another user`);
+  // The tenant's repo has no render.yaml: blueprint validation answers 404 blueprint_not_found, not 429.
+  for (const spec of reads) t.is((await call(other.tn.agent, spec, other.ids)).status, spec.path.endsWith('/blueprint') ? 404 : 200, `${spec.path} for another user`);
 });
 
 test.serial('a no-op records nothing: clearing a key that is not set appends no audit entry', async (t) => {
