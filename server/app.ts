@@ -25,6 +25,7 @@ import { mcpRoutes } from './routes/mcp.js';
 import { withSecurity } from './security/wire.js';
 import { bearerAuth, type BearerHooks } from './bearer/middleware.js';
 import type { SecurityOptions } from './security/options.js';
+import { telemetryMiddleware } from './telemetry/middleware.js';
 
 export const BODY_LIMIT = '64kb';
 
@@ -119,6 +120,8 @@ export function createApp(deps: AppDeps, appOptions: CreateAppOptions = {}): Koa
   }));
   app.use(sessionMiddleware(app, { store: deps.sessions, secure: config.httpsOnly }));
   app.use(touchSession(deps.clock, opts.sessionTouchMs ?? 60_000));
+  // Anomaly throttles/blocks, then per-user request telemetry (server/telemetry/).
+  if (config.telemetry.enabled) app.use(telemetryMiddleware(deps.telemetry, deps.clock));
   for (const mw of opts.middleware ?? []) app.use(mw);
 
   const router = new Router();

@@ -16,6 +16,7 @@ import type { EventHub } from './events/hub.js';
 import type { RouteLimits } from './security/routeLimits.js';
 import type { LogTailer } from './deployments/logTail.js';
 import type { AuditLog } from './audit/auditLog.js';
+import type { Telemetry } from './telemetry/telemetry.js';
 
 /** Hooks metrics attach to (issue: operations); optional so tests can leave them out. */
 export interface MetricsHooks {
@@ -24,6 +25,8 @@ export interface MetricsHooks {
   onBudgetWait?: (bucket: string, waitMs: number) => void;
   /** A security event was raised; `kind` is a short fixed name (e.g. 'render_key_invalid'), never user data. */
   onSecurityEvent?: (kind: string) => void;
+  /** A request refused because its user is throttled or blocked by the anomaly detector. */
+  onAnomalyRefused?: (state: 'throttled' | 'blocked') => void;
 }
 
 /** What route modules are built from. Everything is injected; nothing reads process.env. */
@@ -46,6 +49,8 @@ export interface AppDeps {
   rateLimits: RouteLimits;
   /** The hash-chained audit trail (one instance per process, web and worker alike). */
   audit: AuditLog;
+  /** Request telemetry, and the anomaly detector's throttles and blocks (server/telemetry/). */
+  telemetry: Telemetry;
   metrics?: MetricsHooks;
   /** The web process's one Redis subscriber for live updates (absent in workers). */
   events?: EventHub;

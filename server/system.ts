@@ -14,6 +14,7 @@ import { createDeployQueue, createFairEnqueuer } from './queues/deployQueue.js';
 import { createRouteLimits } from './security/routeLimits.js';
 import { createAuditLog } from './audit/auditLog.js';
 import { resolveLimits, type SecurityLimits } from './security/options.js';
+import { createTelemetry } from './telemetry/telemetry.js';
 
 export interface BuildDepsArgs {
   config: AppConfig;
@@ -29,6 +30,8 @@ export interface BuildDepsArgs {
   retryBackoffMs?: number;
   /** Override request limits (server/security/options.ts has the defaults; tests shrink them). */
   securityLimits?: Partial<SecurityLimits>;
+  /** Telemetry flush and guard sync intervals (defaults 5 s and 1 s; tests shrink them). */
+  telemetry?: { flushMs?: number; syncMs?: number };
 }
 
 /** Build the shared dependencies (the composition root used by the web and worker processes). */
@@ -53,5 +56,9 @@ export function buildDeps(args: BuildDepsArgs): AppDeps {
     onAdopted: (chain, length) => logger.warn({ chain, length }, 'audit: adopted a chain written without signatures (expected once per chain after upgrading; otherwise someone edited Redis)'),
   });
   const sessionEnding = createSessionEnding({ sessions, redis, logger, audit, revokeDeploys: (userId, ref, fp) => deploymentService.revokeForSession(userId, ref, fp) });
-  return { config, redis, clock, logger, keyring, sessions, sessionEnding, budget, deployments, envVault, queue, enqueuer, deploymentService, rateLimits, audit, metrics: args.metrics };
+  const telemetry = createTelemetry({
+    redis, prefix, settings: config.telemetry, logger, ...args.telemetry,
+    metrics: { onRefused: (state) => args.metrics?.onAnomalyRefused?.(state) },
+  });
+  return { config, redis, clock, logger, keyring, sessions, sessionEnding, budget, deployments, envVault, queue, enqueuer, deploymentService, rateLimits, audit, telemetry, metrics: args.metrics };
 }

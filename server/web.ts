@@ -30,12 +30,16 @@ export interface WebProcess {
  * Compose and start the web process: Redis connection, dependencies, the Koa app, the HTTP server.
  * Used by the production entry point and by tests alike, so tests exercise the real wiring.
  */
-export async function startWeb(args: { config: AppConfig; logger: Logger; clock?: Clock; host?: string; appOptions?: CreateAppOptions; renderLimits?: RenderLimits; logTail?: LogTailOptions }): Promise<WebProcess> {
+export async function startWeb(args: {
+  config: AppConfig; logger: Logger; clock?: Clock; host?: string; appOptions?: CreateAppOptions; renderLimits?: RenderLimits; logTail?: LogTailOptions;
+  /** Telemetry flush and guard sync intervals (tests shrink them). */
+  telemetry?: { flushMs?: number; syncMs?: number };
+}): Promise<WebProcess> {
   const { config, logger } = args;
   const redis = createRedis(config.redisUrl, 'web');
   const queueRedis = createRedis(config.redisUrl, 'web');
   const metrics = createWebMetrics();
-  const base = buildDeps({ config, redis, queueRedis, clock: args.clock ?? systemClock, logger, renderLimits: args.renderLimits, metrics: metrics.hooks, securityLimits: args.appOptions?.security?.limits });
+  const base = buildDeps({ config, redis, queueRedis, clock: args.clock ?? systemClock, logger, renderLimits: args.renderLimits, metrics: metrics.hooks, securityLimits: args.appOptions?.security?.limits, telemetry: args.telemetry });
   // One subscriber connection for SSE, opened on the first live client; closed with the process.
   const events = createEventHub({ connect: () => createRedis(config.redisUrl, 'subscriber'), channelOf: (userId) => base.deployments.keys.channel(userId) });
   const logTails = createLogTailer({ ...base, prefix: config.redisPrefix, renderApiUrl: config.renderApiUrl, onRenderCall: metrics.hooks.onRenderCall }, args.logTail);
@@ -70,6 +74,7 @@ export async function startWeb(args: { config: AppConfig; logger: Logger; clock?
       await stopped;
       // Redis may be the reason we are stopping: never wait on it unbounded.
       await bounded(deps.queue.close(), 2_000);
+      await bounded(deps.telemetry.close(), 1_000); // the last counts of this process
       await bounded(logTails.close(), 1_000);
       await bounded(events.close(), 2_000);
       await Promise.all([redis, queueRedis].map(async (r) => { await bounded(r.quit(), 1_000); r.disconnect(); }));

@@ -17,6 +17,7 @@ import { createSecurityEvents } from '../server/security/events.js';
 import { createSlackAlerter } from '../server/alerts/slack.js';
 import { DEFAULT_ALERT_COOLDOWN_SEC } from '../server/security/options.js';
 import { startSentinelWorker, type SentinelWorkerOptions } from './sentinelWorker.js';
+import { startAnomalyDetection, type AnomalyOptions } from './anomalyWorker.js';
 
 export interface WorkerProcess {
   worker: Worker<DeployJobData>;
@@ -44,6 +45,8 @@ export async function startWorker(args: {
   metricsPushMs?: number;
   /** Sentinel (server/sentinel): alert transport and hosts for tests. */
   sentinel?: SentinelWorkerOptions;
+  /** The anomaly detector's schedule and statistics (server/telemetry/options.ts; tests shrink them). */
+  anomaly?: AnomalyOptions;
 }): Promise<WorkerProcess> {
   const { config, logger } = args;
   // The data connection (records, sessions, budget, pub/sub publishes) auto-pipelines: commands issued by
@@ -75,6 +78,8 @@ export async function startWorker(args: {
   const worker = createDeployWorker(context, workerRedis, args.workerOptions);
   const sentinelRedis = createRedis(config.redisUrl, 'worker');
   const sentinel = startSentinelWorker(context, { connection: sentinelRedis, queueConnection: queueRedis, audit, registry: metrics.registry, options: args.sentinel });
+  const anomalyRedis = createRedis(config.redisUrl, 'worker');
+  const anomaly = await startAnomalyDetection({ deps, securityEvents, connection: anomalyRedis, queueConnection: queueRedis, registry: metrics.registry, options: args.anomaly });
   worker.on('active', (job) => {
     // First pickup only (later ones are re-checks after a delay): time spent waiting since enqueue.
     if (job.attemptsStarted <= 1 && job.processedOn) metrics.jobWaited((job.processedOn - job.timestamp - (job.opts.delay ?? 0)) / 1000);
@@ -102,16 +107,17 @@ export async function startWorker(args: {
         snapshots.stop();
         let timer: NodeJS.Timeout | undefined;
         const deadline = new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(false), timeoutMs); });
-        const drained = await Promise.race([Promise.all([worker.close(), sentinel.close()]).then(() => true, () => true), deadline]);
+        const drained = await Promise.race([Promise.all([worker.close(), sentinel.close(), anomaly.close()]).then(() => true, () => true), deadline]);
         clearTimeout(timer);
         if (!drained) {
           logger.warn({ worker: instance }, 'steps still running at the shutdown deadline are left to other workers');
           void worker.close(true).catch(() => {});
           void sentinel.close(true).catch(() => {});
+          void anomaly.close(true).catch(() => {});
         }
         await bounded(snapshots.publish(), 1_000);
         await bounded(deps.queue.close(), 2_000);
-        await Promise.all([redis, queueRedis, workerRedis, sentinelRedis].map(async (r) => { await bounded(r.quit(), 1_000); r.disconnect(); }));
+        await Promise.all([redis, queueRedis, workerRedis, sentinelRedis, anomalyRedis].map(async (r) => { await bounded(r.quit(), 1_000); r.disconnect(); }));
       })();
       return closing;
     },

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { withoutTrailingSlashes } from '../text.js';
+import type { TelemetrySettings } from '../telemetry/options.js';
 
 /**
  * The one place that reads the environment. Everything else receives an AppConfig.
@@ -39,6 +40,8 @@ export interface AppConfig {
   auditRetention: { maxEntries: number; globalMaxEntries: number; maxAgeMs: number };
   /** Default Sentinel round interval (users may pick a longer one). */
   sentinelIntervalMs: number;
+  /** Request telemetry and the anomaly detector's responses (server/telemetry/). */
+  telemetry: TelemetrySettings;
 }
 
 export class ConfigError extends Error {
@@ -88,6 +91,14 @@ const schema = z.object({
   AUDIT_MAX_AGE_DAYS: positiveInt('AUDIT_MAX_AGE_DAYS').default(90),
   SENTINEL_INTERVAL_SECONDS: positiveInt('SENTINEL_INTERVAL_SECONDS').default(60),
   BEARER_RECHECK_SECONDS: positiveInt('BEARER_RECHECK_SECONDS').default(300),
+  TELEMETRY_ENABLED: bool.default(true),
+  TELEMETRY_MINUTE_RETENTION_HOURS: positiveInt('TELEMETRY_MINUTE_RETENTION_HOURS').default(24),
+  TELEMETRY_HOUR_RETENTION_DAYS: positiveInt('TELEMETRY_HOUR_RETENTION_DAYS').default(14),
+  ANOMALY_THROTTLE_MINUTES: positiveInt('ANOMALY_THROTTLE_MINUTES').default(15),
+  ANOMALY_THROTTLE_PER_MINUTE: positiveInt('ANOMALY_THROTTLE_PER_MINUTE').default(60),
+  ANOMALY_BLOCK_AFTER: positiveInt('ANOMALY_BLOCK_AFTER').refine((n) => n >= 2, 'ANOMALY_BLOCK_AFTER must be at least 2 (the first anomalous minute throttles)').default(3),
+  ANOMALY_BLOCK_MINUTES: positiveInt('ANOMALY_BLOCK_MINUTES').default(60),
+  ANOMALY_GRACE_MINUTES: positiveInt('ANOMALY_GRACE_MINUTES').default(60),
 });
 
 /** Decode a master secret given as hex or base64; null when it is neither or shorter than 32 bytes. */
@@ -181,6 +192,11 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
     workerConcurrency: e.WORKER_CONCURRENCY,
     auditRetention: { maxEntries: e.AUDIT_MAX_ENTRIES, globalMaxEntries: e.AUDIT_GLOBAL_MAX_ENTRIES, maxAgeMs: e.AUDIT_MAX_AGE_DAYS * 86_400_000 },
     sentinelIntervalMs: e.SENTINEL_INTERVAL_SECONDS * 1000,
+    telemetry: {
+      enabled: e.TELEMETRY_ENABLED, minuteRetentionHours: e.TELEMETRY_MINUTE_RETENTION_HOURS, hourRetentionDays: e.TELEMETRY_HOUR_RETENTION_DAYS,
+      throttleMinutes: e.ANOMALY_THROTTLE_MINUTES, throttlePerMinute: e.ANOMALY_THROTTLE_PER_MINUTE, blockAfter: e.ANOMALY_BLOCK_AFTER,
+      blockMinutes: e.ANOMALY_BLOCK_MINUTES, graceMinutes: e.ANOMALY_GRACE_MINUTES,
+    },
   };
 }
 

@@ -56,6 +56,8 @@ export interface WebMetrics {
   queueJobs: Gauge<'state'>;
   sseListeners: Gauge;
   workersReporting: Gauge;
+  /** Users the anomaly detector throttles or blocks right now (this process's copy, read at scrape). */
+  anomalyGuarded: Gauge<'state'>;
 }
 
 export function createWebMetrics(opts: { defaultMetrics?: boolean } = {}): WebMetrics {
@@ -79,6 +81,11 @@ export function createWebMetrics(opts: { defaultMetrics?: boolean } = {}): WebMe
   });
   const sseListeners = new Gauge({ name: 'orchestrator_sse_listeners', help: 'Live update (SSE) listeners attached to this web process.', registers: [registry] });
   const workersReporting = new Gauge({ name: 'orchestrator_workers_reporting', help: 'Worker processes whose metrics snapshot (pushed through Redis) is fresh and included here.', registers: [registry] });
+  const anomalyRefused = new Counter({
+    name: 'orchestrator_anomaly_refused_requests_total', help: 'Requests refused because the anomaly detector throttles (over the tighter limit) or blocks their user, by state.',
+    labelNames: ['state'] as const, registers: [registry],
+  });
+  const anomalyGuarded = new Gauge({ name: 'orchestrator_anomaly_guarded_users', help: 'Users the anomaly detector throttles or blocks right now, by state.', labelNames: ['state'] as const, registers: [registry] });
   const render = renderFamilies(registry);
   return {
     registry,
@@ -86,10 +93,11 @@ export function createWebMetrics(opts: { defaultMetrics?: boolean } = {}): WebMe
       onRenderCall: render.onRenderCall,
       onBudgetWait: render.onBudgetWait,
       onSecurityEvent: (kind) => security.inc({ kind: nameLabel(kind) }),
+      onAnomalyRefused: (state) => anomalyRefused.inc({ state }),
     },
     observeRequest: (labels, seconds) => http.observe(labels, seconds),
     keyValidated: (outcome) => keys.inc({ outcome }),
-    queueJobs, sseListeners, workersReporting,
+    queueJobs, sseListeners, workersReporting, anomalyGuarded,
   };
 }
 

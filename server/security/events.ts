@@ -16,7 +16,13 @@ export type SecurityEventType =
   /** 404s on someone else's ids (or many 404s on ids). */
   | 'cross_tenant_probe'
   /** A deployment record or deploy job that fails its MAC (a Redis writer without SECRET_KEY); raised by the worker. */
-  | 'record_tampered';
+  | 'record_tampered'
+  /** The anomaly detector slowed a user down (traffic far above their baseline); raised by the worker. */
+  | 'anomaly_throttled'
+  /** The anomaly persisted: the user is blocked until the block expires; raised by the worker. */
+  | 'anomaly_blocked'
+  /** An operator lifted a throttle or block (`npm run admin -- unblock`). */
+  | 'anomaly_unblocked';
 
 export interface SecurityEvent {
   type: SecurityEventType;

@@ -1,0 +1,112 @@
+import type { Redis } from 'ioredis';
+import type { TelemetryKeys } from './keys.js';
+import type { Signal } from './options.js';
+
+/** What the detector decided about a user: slowed down (throttled) or refused (blocked), until when. */
+export interface GuardEntry {
+  state: 'throttled' | 'blocked';
+  /** Epoch ms when it lifts. */
+  until: number;
+  since: number;
+  /** Anomalous minutes in a row so far. */
+  strikes: number;
+  /** The signal that tripped last, what was seen and what the user's baseline allowed. */
+  signal: Signal;
+  observed: number;
+  threshold: number;
+  login: string | null;
+}
+
+function parseEntry(raw: string | undefined | null): GuardEntry | null {
+  if (!raw) return null;
+  try {
+    const e = JSON.parse(raw) as GuardEntry;
+    return (e.state === 'throttled' || e.state === 'blocked') && Number.isFinite(e.until) ? e : null;
+  } catch { return null; }
+}
+
+/** Throttles and blocks in Redis: one hash for every process, and a version counter to poll. */
+export function createGuardStore(redis: Redis, keys: TelemetryKeys) {
+  return {
+    async all(): Promise<Map<number, GuardEntry>> {
+      const raw = await redis.hgetall(keys.guard);
+      const out = new Map<number, GuardEntry>();
+      for (const [id, json] of Object.entries(raw)) {
+        const e = parseEntry(json);
+        if (e && Number.isSafeInteger(Number(id))) out.set(Number(id), e);
+      }
+      return out;
+    },
+    async get(userId: number): Promise<GuardEntry | null> {
+      return parseEntry(await redis.hget(keys.guard, String(userId)));
+    },
+    async set(userId: number, entry: GuardEntry): Promise<void> {
+      await redis.multi().hset(keys.guard, String(userId), JSON.stringify(entry)).incr(keys.guardVersion).exec();
+    },
+    /** Remove a user's entry; true when there was one. */
+    async remove(userId: number): Promise<boolean> {
+      const [[, removed]] = (await redis.multi().hdel(keys.guard, String(userId)).incr(keys.guardVersion).exec()) as [[Error | null, number]];
+      return removed === 1;
+    },
+    async version(): Promise<string | null> {
+      return redis.get(keys.guardVersion);
+    },
+  };
+}
+export type GuardStore = ReturnType<typeof createGuardStore>;
+
+export interface GuardCache {
+  /** The user's live entry (expired ones are ignored), from this process's copy: no Redis call. */
+  lookup(userId: number, now: number): GuardEntry | null;
+  /** Re-read Redis now if the version moved (the timer does this every syncMs). */
+  sync(): Promise<void>;
+  /** Entries by state, for /metrics. */
+  counts(now: number): { throttled: number; blocked: number };
+  close(): void;
+}
+
+/**
+ * Each web process keeps a copy of the guard hash, refreshed when its version counter moves (one
+ * GET per syncMs), so checking a request costs a map lookup. A block written by the detector or
+ * lifted by an operator reaches every web process within syncMs.
+ */
+export function createGuardCache(store: GuardStore, opts: { syncMs?: number; onError?: (err: Error) => void } = {}): GuardCache {
+  let entries = new Map<number, GuardEntry>();
+  let version: string | null | undefined;
+  let timer: NodeJS.Timeout | null = null;
+  let running: Promise<void> | null = null;
+  const sync = () => {
+    running ??= (async () => {
+      try {
+        const v = await store.version();
+        if (v !== version || version === undefined) {
+          entries = await store.all();
+          version = v;
+        }
+      } catch (err) {
+        opts.onError?.(err as Error); // keep the last copy: Redis trouble neither blocks nor unblocks anyone
+      } finally { running = null; }
+    })();
+    return running;
+  };
+  const start = () => {
+    if (timer) return;
+    timer = setInterval(() => { void sync(); }, opts.syncMs ?? 1_000);
+    timer.unref();
+    void sync();
+  };
+  return {
+    lookup(userId, now) {
+      if (!timer) start();
+      const e = entries.get(userId);
+      return e && e.until > now ? e : null;
+    },
+    sync: () => { if (!timer) start(); return sync(); },
+    counts(now) {
+      let throttled = 0; let blocked = 0;
+      for (const e of entries.values()) if (e.until > now) { if (e.state === 'blocked') blocked++; else throttled++; }
+      return { throttled, blocked };
+    },
+    close() { if (timer) clearInterval(timer); timer = null; },
+  };
+}

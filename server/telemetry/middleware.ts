@@ -1,0 +1,111 @@
+import type Koa from 'koa';
+import { RateLimiterRes } from 'rate-limiter-flexible';
+import { AppError, errors } from '../errors.js';
+import type { Clock } from '../clock.js';
+import { getSession } from '../sessions/middleware.js';
+import type { Telemetry } from './telemetry.js';
+import type { GuardEntry } from './guards.js';
+
+/** Routes that count as deploy requests (the deploy-rate signal). */
+const DEPLOY_ROUTES = new Set(['POST /api/render/deploy', 'POST /api/render/services/:id/redeploy', 'POST /api/render/services/:id/rollback']);
+const MAX_TARGET = 200;
+
+/**
+ * The user a request acts for: a browser session or a bearer token alike resolve to a GitHub user
+ * id (ctx.state.userId, set by touchSession and by token auth), else the session's user.
+ */
+function userIdOf(ctx: Koa.Context): number | null {
+  const fromState = ctx.state.userId;
+  if (typeof fromState === 'number') return fromState;
+  const id = getSession(ctx)?.user?.id;
+  return typeof id === 'number' ? id : null;
+}
+
+/** The API surface: the UI's static files and health probes are neither recorded nor refused. */
+const isApi = (path: string) => path.startsWith('/api/') || path === '/mcp' || path.startsWith('/mcp/');
+
+/** Signing in or out stays possible while blocked: it can only shorten what a token or cookie holder can do. */
+const isAuth = (path: string) => path.startsWith('/api/auth/');
+
+function statusOf(err: unknown): number {
+  if (err instanceof AppError) return err.status;
+  const s = (err as { status?: unknown })?.status;
+  return typeof s === 'number' && s >= 400 && s < 600 ? s : 500;
+}
+
+/** What a request names that the distinct-targets signal counts: a repository or a service. */
+function targetOf(ctx: Koa.Context, route: string): string | null {
+  const p = ctx.params as Record<string, string | undefined> | undefined;
+  if (p?.owner && p.repo) return `r:${p.owner}/${p.repo}`.slice(0, MAX_TARGET).toLowerCase();
+  if (p?.id && route.startsWith('/api/render/services/:id')) return `s:${p.id}`.slice(0, MAX_TARGET);
+  if (route === '/api/render/deploy') {
+    const repo = (ctx.request.body as { github_repo?: unknown } | undefined)?.github_repo;
+    if (typeof repo === 'string' && repo) return `r:${repo}`.slice(0, MAX_TARGET).toLowerCase();
+  }
+  return null;
+}
+
+const hhmm = (ms: number) => new Date(ms).toISOString().slice(11, 16);
+
+export function blockedError(entry: GuardEntry, now: number): AppError {
+  const seconds = Math.max(1, Math.ceil((entry.until - now) / 1000));
+  const minutes = Math.ceil(seconds / 60);
+  return new AppError(429, 'account_temporarily_blocked',
+    `Your account is temporarily blocked because its traffic jumped far above its usual level (${entry.signal}). ` +
+    `Requests are refused until ${hhmm(entry.until)} UTC (in ${minutes} minute${minutes === 1 ? '' : 's'}). Deploys already running continue. ` +
+    'If this was not you, sign out everywhere and revoke your GitHub token and Render API key.',
+    { 'Retry-After': String(seconds) });
+}
+
+/**
+ * Mounted after the session: refuses blocked users (429 account_temporarily_blocked), slows throttled
+ * ones (a tight per-user limit, 429 rate_limited), then records the finished request (user id,
+ * method, route template, status, latency) into the in-memory aggregate. Refused requests are
+ * recorded too: a script that keeps hammering through 429s is what turns a throttle into a block.
+ */
+export function telemetryMiddleware(t: Telemetry, clock: Clock): Koa.Middleware {
+  return async (ctx, next) => {
+    if (!isApi(ctx.path)) return next();
+    const started = performance.now();
+    let status = 0;
+    try {
+      const userId = userIdOf(ctx);
+      if (userId !== null && !isAuth(ctx.path)) {
+        const entry = t.guards.lookup(userId, clock.now());
+        if (entry) await refuseOrThrottle(t, entry, userId, clock.now());
+      }
+      await next();
+      status = ctx.status;
+    } catch (err) {
+      status = statusOf(err);
+      throw err;
+    } finally {
+      const userId = userIdOf(ctx);
+      if (userId !== null) {
+        const route = (ctx as { _matchedRoute?: unknown })._matchedRoute;
+        const template = typeof route === 'string' ? route : 'unmatched';
+        t.recorder.record({
+          userId, login: getSession(ctx)?.user?.login ?? null, method: ctx.method.length <= 7 ? ctx.method : 'OTHER', route: template,
+          status, ms: performance.now() - started, at: clock.now(),
+          target: template === 'unmatched' ? null : targetOf(ctx, template), deploy: DEPLOY_ROUTES.has(`${ctx.method} ${template}`),
+        });
+      }
+    }
+  };
+}
+
+async function refuseOrThrottle(t: Telemetry, entry: GuardEntry, userId: number, now: number): Promise<void> {
+  if (entry.state === 'blocked') {
+    t.metrics?.onRefused?.('blocked');
+    throw blockedError(entry, now);
+  }
+  try {
+    await t.throttle.consume(`user:${userId}`);
+  } catch (err) {
+    if (!(err instanceof RateLimiterRes)) throw err;
+    t.metrics?.onRefused?.('throttled');
+    throw errors.rateLimited(Math.ceil(err.msBeforeNext / 1000),
+      `Your account's traffic is far above its usual level, so it is slowed down until ${hhmm(entry.until)} UTC: ` +
+      `at most ${t.settings.throttlePerMinute} requests a minute. Wait a moment, then try again.`);
+  }
+}
