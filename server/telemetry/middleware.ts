@@ -1,5 +1,4 @@
 import type Koa from 'koa';
-import { RateLimiterRes } from 'rate-limiter-flexible';
 import { AppError, errors } from '../errors.js';
 import type { Clock } from '../clock.js';
 import { getSession } from '../sessions/middleware.js';
@@ -99,12 +98,10 @@ async function refuseOrThrottle(t: Telemetry, entry: GuardEntry, userId: number,
     t.metrics?.onRefused?.('blocked');
     throw blockedError(entry, now);
   }
-  try {
-    await t.throttle.consume(`user:${userId}`);
-  } catch (err) {
-    if (!(err instanceof RateLimiterRes)) throw err;
+  const minute = Math.floor(now / 60_000);
+  if ((await t.throttleCount(userId, minute)) > t.settings.throttlePerMinute) {
     t.metrics?.onRefused?.('throttled');
-    throw errors.rateLimited(Math.ceil(err.msBeforeNext / 1000),
+    throw errors.rateLimited(Math.ceil(((minute + 1) * 60_000 - now) / 1000),
       `Your account's traffic is far above its usual level, so it is slowed down until ${hhmm(entry.until)} UTC: ` +
       `at most ${t.settings.throttlePerMinute} requests a minute. Wait a moment, then try again.`);
   }

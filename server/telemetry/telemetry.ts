@@ -1,11 +1,9 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from '../logger.js';
-import { createLimiter } from '../security/rateLimits.js';
 import { telemetryKeys, type TelemetryKeys } from './keys.js';
 import { createRecorder, type TelemetryRecorder } from './recorder.js';
 import { createGuardCache, createGuardStore, type GuardCache, type GuardStore } from './guards.js';
 import type { TelemetrySettings } from './options.js';
-import type { RateLimiterRedis } from 'rate-limiter-flexible';
 
 /** Counters the web process exposes in /metrics (server/metrics/registry.ts wires them). */
 export interface TelemetryMetricsHooks {
@@ -19,8 +17,11 @@ export interface Telemetry {
   recorder: TelemetryRecorder;
   store: GuardStore;
   guards: GuardCache;
-  /** Tighter per-user limit while throttled (rl:anomaly-throttle). */
-  throttle: RateLimiterRedis;
+  /**
+   * Count one request of a throttled user in the current minute (of the injected clock, like every
+   * other telemetry time); resolves to the count so far. Keys rl:anomaly-throttle:<id>:<minute>.
+   */
+  throttleCount(userId: number, minute: number): Promise<number>;
   metrics?: TelemetryMetricsHooks;
   close(): Promise<void>;
 }
@@ -33,9 +34,13 @@ export function createTelemetry(opts: {
   const store = createGuardStore(opts.redis, keys);
   const recorder = createRecorder({ redis: opts.redis, keys, settings: opts.settings, logger: opts.logger, flushMs: opts.flushMs });
   const guards = createGuardCache(store, { syncMs: opts.syncMs, onError: (err) => opts.logger.warn({ err: { message: err.message } }, 'telemetry: guard sync failed') });
-  const throttle = createLimiter(opts.redis, opts.prefix, 'anomaly-throttle', { points: opts.settings.throttlePerMinute, durationSec: 60 });
+  const throttleCount = async (userId: number, minute: number) => {
+    const key = `${opts.prefix}:rl:anomaly-throttle:${userId}:${minute}`;
+    const [[, n]] = (await opts.redis.multi().incr(key).expire(key, 120).exec()) as [[Error | null, number], unknown];
+    return n;
+  };
   return {
-    settings: opts.settings, keys, recorder, store, guards, throttle, metrics: opts.metrics,
+    settings: opts.settings, keys, recorder, store, guards, throttleCount, metrics: opts.metrics,
     async close() { guards.close(); await recorder.close(); },
   };
 }

@@ -306,8 +306,8 @@ export function requestFor(spec: RouteSpec, ids: TenantIds): AttackRequest {
 // ---------------------------------------------------------------------------------------------
 // State snapshots ("nothing changed")
 
-/** Key families that legitimately change on any request (rate limits, Render budget, audit, alerts, caches, metrics). */
-const VOLATILE = /:(rl|budget|audit|alert|svc-cache|metrics):/;
+/** Key families that legitimately change on any request (rate limits, Render budget, audit, alerts, caches, metrics, request telemetry). */
+const VOLATILE = /:(rl|budget|audit|alert|svc-cache|metrics|tel):/;
 
 /** Every Redis key except the volatile families, sorted. */
 export async function durableRedisKeys(stack: Stack): Promise<string[]> {

@@ -34,7 +34,10 @@ export interface Stack {
 }
 
 /** Real Redis, both simulators and the real web process, on private ports. */
-export async function startStack(opts: { env?: Record<string, string>; clock?: Clock; renderOptions?: RenderSimOptions; appOptions?: CreateAppOptions; renderLimits?: RenderLimits; logTail?: LogTailOptions } = {}): Promise<Stack> {
+export async function startStack(opts: {
+  env?: Record<string, string>; clock?: Clock; renderOptions?: RenderSimOptions; appOptions?: CreateAppOptions; renderLimits?: RenderLimits; logTail?: LogTailOptions;
+  telemetry?: { flushMs?: number; syncMs?: number };
+} = {}): Promise<Stack> {
   const [redis, github, render, port, slack] = await Promise.all([
     startTestRedis(), startGitHubSimulator(), startRenderSimulator(opts.renderOptions), freePort(), startSlackReceiver(),
   ]);
@@ -56,7 +59,7 @@ export async function startStack(opts: { env?: Record<string, string>; clock?: C
     RENDER_API_URL: render.url,
     ...opts.env,
   });
-  const web = await startWeb({ config, logger, clock: opts.clock, host: '127.0.0.1', appOptions: { ...opts.appOptions, sentinel: slackAlerts }, renderLimits: opts.renderLimits, logTail: opts.logTail });
+  const web = await startWeb({ config, logger, clock: opts.clock, host: '127.0.0.1', appOptions: { ...opts.appOptions, sentinel: slackAlerts }, renderLimits: opts.renderLimits, logTail: opts.logTail, telemetry: opts.telemetry });
   const url = `http://127.0.0.1:${port}`;
   const knownUsers = new Set<string>();
   let nextId = 1000 + Math.floor(Math.random() * 1000);

@@ -1,0 +1,144 @@
+import test from 'ava';
+import { createAuditLog } from '../../server/audit/auditLog.js';
+import type { AuditEntry } from '../../server/audit/types.js';
+import { startAnomalyStack, burst, count, userIdOf, type AnomalyStack } from './support.js';
+
+// Serial: one manual clock drives the web process and the detector; tests move it minute by minute.
+// Issue 18: a user's traffic is judged against their own baseline; an anomalous minute throttles,
+// anomalous minutes in a row block (429 account_temporarily_blocked until the block expires), each
+// with an audit entry and an operator alert, counted in /metrics.
+
+let s: AnomalyStack;
+test.before(async () => { s = await startAnomalyStack(); });
+test.after.always(async () => { await s?.close(); });
+
+async function globalEntries(): Promise<AuditEntry[]> {
+  const audit = createAuditLog({ redis: s.stack.redis.client, prefix: s.stack.redis.prefix, clock: s.clock, keyring: s.stack.web.deps.keyring });
+  return (await s.stack.redis.client.lrange(audit.keys('global').entries, 0, -1)).map((r) => JSON.parse(r) as AuditEntry);
+}
+
+async function alertMatching(pattern: RegExp): Promise<string> {
+  for (let i = 0; i < 300; i++) {
+    const hit = s.slack.texts.find((x) => pattern.test(x));
+    if (hit) return hit;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  throw new Error(`no Slack alert matching ${pattern}; got ${JSON.stringify(s.slack.texts)}`);
+}
+
+async function metricsText(): Promise<string> {
+  return (await fetch(`${s.stack.url}/metrics`)).text();
+}
+
+/** A signed-in user with `minutes` of synthetic baseline at `perMinute` requests a minute. */
+async function withBaseline(login: string, perMinute: number, minutes: number) {
+  const agent = s.stack.agent();
+  await s.stack.signIn(agent, login);
+  const userId = await userIdOf(agent);
+  for (let m = 0; m < minutes; m++) {
+    s.synthetic(userId, login, perMinute + (m % 3) - 1);
+    await s.nextMinute();
+  }
+  return { agent, userId };
+}
+
+test.serial('a synthetic baseline, then a burst: throttled, then blocked until the block expires; audit, alert and metrics each time', async (t) => {
+  t.timeout(120_000);
+  const alice = await withBaseline('alice18', 8, 6);
+  const bob = await withBaseline('bob18', 8, 0);
+
+  // Minute 1 of the burst: 60 requests against a baseline of ~8 (floor 40).
+  t.is(count(await burst(alice.agent, 60), 200), 60);
+  const first = await s.nextMinute();
+  t.like(first.actions.find((a) => a.userId === alice.userId), { action: 'throttled', signal: 'requests', observed: 60 });
+  // Throttled: at most 20 a minute get through (ANOMALY_THROTTLE_PER_MINUTE), the rest are 429 rate_limited.
+  const throttled = await burst(alice.agent, 60);
+  t.is(count(throttled, 200), 20);
+  t.is(count(throttled, 429), 40);
+  const limited = await alice.agent.get('/api/render/my-deployments');
+  t.is(limited.json.error.code, 'rate_limited');
+  t.regex(limited.json.error.message, /slowed down until \d\d:\d\d UTC/);
+  t.is((await bob.agent.get('/api/render/my-deployments')).status, 200, 'another user is not slowed');
+
+  // The script keeps hammering through the 429s: still anomalous (strike 2), then blocked (strike 3).
+  t.deepEqual((await s.nextMinute()).actions.filter((a) => a.userId === alice.userId), []);
+  await burst(alice.agent, 60);
+  const third = await s.nextMinute();
+  t.like(third.actions.find((a) => a.userId === alice.userId), { action: 'blocked', signal: 'requests' });
+
+  const blocked = await alice.agent.get('/api/render/my-deployments');
+  t.is(blocked.status, 429);
+  t.is(blocked.json.error.code, 'account_temporarily_blocked');
+  const until = new Date(s.clock.now() + 30 * 60_000).toISOString().slice(11, 16);
+  t.true(blocked.json.error.message.includes(`until ${until} UTC`), blocked.json.error.message);
+  t.regex(blocked.json.error.message, /Deploys already running continue/);
+  t.is(Number(blocked.headers.get('retry-after')), 30 * 60);
+  for (const path of ['/api/session', '/api/render/services', '/api/audit', '/api/github/repos']) {
+    t.is((await alice.agent.get(path)).json?.error?.code, 'account_temporarily_blocked', path);
+  }
+  t.is((await alice.agent.post('/api/render/deploy', { github_repo: 'alice18/app', project_name: 'app' })).json?.error?.code, 'account_temporarily_blocked');
+  t.is((await bob.agent.get('/api/session')).status, 200, 'another user is not blocked');
+
+  // One audit entry and one operator alert for the throttle, and again for the block.
+  const mine = (await globalEntries()).filter((e) => e.userId === alice.userId && e.action === 'security');
+  t.deepEqual(mine.map((e) => e.detail.securityEvent), ['anomaly_throttled', 'anomaly_blocked']);
+  t.like(mine[1]!.detail, { login: 'alice18', reason: 'requests', retryAfterSec: 30 * 60 });
+  const own = await s.stack.web.deps.audit.listForUser(alice.userId, { limit: 10 });
+  t.true(own.entries.some((e) => e.detail.securityEvent === 'anomaly_blocked'), 'in the user\'s own trail too');
+  t.regex(await alertMatching(/anomaly_throttled/), /alice18/);
+  t.regex(await alertMatching(/anomaly_blocked/), /alice18/);
+
+  const metrics = await metricsText();
+  t.regex(metrics, /orchestrator_anomaly_refused_requests_total\{state="throttled"\} (4[0-9]|[5-9][0-9]|1[0-9][0-9])/);
+  t.regex(metrics, /orchestrator_anomaly_refused_requests_total\{state="blocked"\} ([6-9]|\d\d+)/);
+  t.regex(metrics, /orchestrator_anomaly_guarded_users\{state="blocked"\} 1/);
+  t.regex(metrics, /orchestrator_security_events_total\{kind="anomaly_blocked"\}|orchestrator_anomaly_guarded_users/);
+
+  // Expiry on the injected clock: nothing else changes, the block lifts at its time.
+  s.clock.advance(29 * 60_000);
+  t.is((await alice.agent.get('/api/session')).status, 429, 'a minute before it lifts');
+  s.clock.advance(61_000);
+  t.is((await alice.agent.get('/api/session')).status, 200, 'lifted when it expires');
+  const lifted = await s.nextMinute();
+  t.true(lifted.actions.some((a) => a.userId === alice.userId && a.action === 'lifted'), 'the detector removes the expired entry');
+  t.is(await s.stack.redis.client.hget(s.stack.web.deps.telemetry.keys.guard, String(alice.userId)), null);
+});
+
+test.serial('a steady heavy user is not throttled; the same traffic from a light user is: baselines are per user', async (t) => {
+  t.timeout(120_000);
+  const heavy = await withBaseline('heavy18', 36, 6);
+  const light = await withBaseline('light18', 4, 6);
+  // 20 more minutes: the heavy user stays around their usual ~36/min (up to 55, above the floor of 40).
+  for (let m = 0; m < 20; m++) {
+    s.synthetic(heavy.userId, 'heavy18', 30 + ((m * 7) % 26));
+    s.synthetic(light.userId, 'light18', 3 + (m % 3));
+    const run = await s.nextMinute();
+    t.deepEqual(run.actions.filter((a) => a.userId === heavy.userId || a.userId === light.userId), [], `minute ${m}`);
+  }
+  t.is((await heavy.agent.get('/api/session')).status, 200);
+  // The light user makes the heavy user's usual traffic: far above their own baseline.
+  s.synthetic(light.userId, 'light18', 50);
+  s.synthetic(heavy.userId, 'heavy18', 50);
+  const run = await s.nextMinute();
+  t.like(run.actions.find((a) => a.userId === light.userId), { action: 'throttled', signal: 'requests' });
+  t.is(run.actions.find((a) => a.userId === heavy.userId), undefined);
+  const baselines = await Promise.all([heavy.userId, light.userId].map(async (id) => JSON.parse((await s.stack.redis.client.get(s.stack.web.deps.telemetry.keys.baseline(id)))!)));
+  t.true(baselines[0].all.requests[0] > 25 && baselines[1].all.requests[0] < 8, JSON.stringify(baselines.map((b) => b.all.requests)));
+});
+
+test.serial('a probe storm of 404s on ids throttles, then blocks', async (t) => {
+  t.timeout(120_000);
+  const prober = await withBaseline('prober18', 6, 6);
+  const statuses: number[][] = [];
+  const actions: string[] = [];
+  for (let m = 0; m < 3; m++) {
+    // 30 guessed deployment ids a minute: under the request floor (40), far over the probe floor (10).
+    const res: number[] = [];
+    for (let i = 0; i < 30; i++) res.push((await prober.agent.get(`/api/render/deployments/dep${m}x${i}guess`)).status);
+    statuses.push(res);
+    actions.push(...(await s.nextMinute()).actions.filter((a) => a.userId === prober.userId).map((a) => `${a.action}:${a.signal}`));
+  }
+  t.is(count(statuses[0]!, 404), 30);
+  t.deepEqual(actions, ['throttled:probes', 'blocked:probes']);
+  t.is((await prober.agent.get('/api/render/my-deployments')).json.error.code, 'account_temporarily_blocked');
+});
