@@ -7,6 +7,7 @@ import { createDetector, type Detector } from '../../server/telemetry/detector.j
 import { resolveDetector, type DetectorOptions } from '../../server/telemetry/options.js';
 import { startStack, type Stack } from '../helpers/stack.js';
 import type { Agent } from '../helpers/agent.js';
+import type { RenderSimOptions } from '../../sandbox/render/index.js';
 import { startSlackReceiver, type SlackReceiver } from '../sentinel/support.js';
 
 /** Small floors so a burst is tens of requests, not hundreds; baselines trusted after 5 minutes. */
@@ -34,12 +35,12 @@ export interface AnomalyStack {
 }
 
 /** The real web process on a manual clock, and the real detector (what the worker's job runs) on the same clock. */
-export async function startAnomalyStack(opts: { detector?: DetectorOptions; env?: Record<string, string> } = {}): Promise<AnomalyStack> {
-  // 09:00:05 UTC on a fixed day: every minute of a test is in the same hour-of-day slot.
-  const clock = manualClock(Date.UTC(2026, 10, 2, 9, 0, 5));
+export async function startAnomalyStack(opts: { detector?: DetectorOptions; env?: Record<string, string>; start?: number; renderOptions?: RenderSimOptions } = {}): Promise<AnomalyStack> {
+  // Default 09:00:05 UTC on a fixed day: every minute of a test is in the same hour-of-day slot.
+  const clock = manualClock(opts.start ?? Date.UTC(2026, 10, 2, 9, 0, 5));
   const slack = await startSlackReceiver();
   const stack = await startStack({
-    clock, env: { ...TEST_ENV, ...opts.env }, telemetry: { flushMs: 60_000, syncMs: 100 },
+    clock, env: { ...TEST_ENV, ...opts.env }, telemetry: { flushMs: 60_000, syncMs: 100 }, renderOptions: opts.renderOptions,
     appOptions: { security: { alerts: { webhookUrl: slack.url, guard: { allowHosts: [slack.host] } } } },
   });
   const detectorLogs: string[] = [];

@@ -1,0 +1,50 @@
+/**
+ * Operator CLI on the app's own configuration (same environment as the web and worker processes);
+ * no HTTP surface. `npm run admin -- blocks | unblock <github-login> | telemetry <github-login>`.
+ */
+import { loadConfigOrExit } from '../server/config/env.js';
+import { createLogger } from '../server/logger.js';
+import { createRedis } from '../server/redis.js';
+import { createKeyring } from '../server/crypto/keyring.js';
+import { createAuditLog } from '../server/audit/auditLog.js';
+import { createSecurityEvents } from '../server/security/events.js';
+import { createSlackAlerter } from '../server/alerts/slack.js';
+import { DEFAULT_ALERT_COOLDOWN_SEC } from '../server/security/options.js';
+import { systemClock } from '../server/clock.js';
+import { telemetryKeys } from '../server/telemetry/keys.js';
+import { createGuardStore } from '../server/telemetry/guards.js';
+import { AdminError, listBlocks, unblock, userTelemetry, type AdminDeps } from '../server/telemetry/admin.js';
+
+const USAGE = `usage: npm run admin -- <command>
+  blocks                    users the anomaly detector throttles or blocks, and until when
+  unblock <github-login>    lift a user's throttle or block now (audited, alerted)
+  telemetry <github-login>  a user's recent traffic, per minute and per route, and their baseline`;
+
+const [command, arg] = process.argv.slice(2);
+if (!command || !['blocks', 'unblock', 'telemetry'].includes(command) || (command !== 'blocks' && !arg)) {
+  process.stderr.write(`${USAGE}\n`);
+  process.exit(2);
+}
+
+const config = loadConfigOrExit(process.env);
+const logger = createLogger({ level: 'warn', name: 'admin', destination: process.stderr });
+const redis = createRedis(config.redisUrl, 'worker', { maxRetriesPerRequest: 2 });
+const keys = telemetryKeys(config.redisPrefix);
+const audit = createAuditLog({ redis, prefix: config.redisPrefix, clock: systemClock, keyring: createKeyring(config.secretKey, config.previousSecretKey), retention: config.auditRetention });
+const alerter = createSlackAlerter({ webhookUrl: config.slackWebhookUrl, logger });
+const events = createSecurityEvents({ audit, alerter, redis, prefix: config.redisPrefix, logger, cooldownSec: DEFAULT_ALERT_COOLDOWN_SEC });
+const deps: AdminDeps = { redis, keys, store: createGuardStore(redis, keys), settings: config.telemetry, events, now: () => systemClock.now() };
+
+let code = 0;
+try {
+  const lines = command === 'blocks' ? await listBlocks(deps) : command === 'unblock' ? [await unblock(deps, arg!)] : await userTelemetry(deps, arg!);
+  process.stdout.write(`${lines.join('\n')}\n`);
+  // The Slack alert of an unblock is sent in the background: give it a moment before exiting.
+  if (command === 'unblock' && alerter.enabled) await new Promise((r) => setTimeout(r, 3_000));
+} catch (err) {
+  process.stderr.write(`${err instanceof AdminError ? err.message : `failed: ${(err as Error).message}`}\n`);
+  code = 1;
+} finally {
+  redis.disconnect();
+}
+process.exit(code);

@@ -1,0 +1,111 @@
+import type { Redis } from 'ioredis';
+import type { SecurityEvents } from '../security/events.js';
+import type { TelemetryKeys } from './keys.js';
+import { hourIndex, minuteIndex } from './keys.js';
+import type { GuardStore } from './guards.js';
+import { parseBaseline } from './baseline.js';
+import { RECORDER_FIELDS } from './recorder.js';
+import { SIGNALS, type TelemetrySettings } from './options.js';
+
+/** What the operator CLI (scripts/admin.ts) works with: the same Redis, keys and settings as the app. */
+export interface AdminDeps {
+  redis: Redis;
+  keys: TelemetryKeys;
+  store: GuardStore;
+  settings: TelemetrySettings;
+  events: SecurityEvents;
+  now: () => number;
+}
+
+export class AdminError extends Error {}
+
+const iso = (ms: number) => new Date(ms).toISOString().replace('.000Z', 'Z');
+
+/** A GitHub login (as telemetry last saw it) → user id; a bare number is taken as the id. */
+export async function resolveUser(d: AdminDeps, loginOrId: string): Promise<{ userId: number; login: string | null }> {
+  if (/^\d{1,15}$/.test(loginOrId)) {
+    const userId = Number(loginOrId);
+    return { userId, login: await d.redis.hget(d.keys.user(userId), 'login') };
+  }
+  if (!/^[A-Za-z0-9][A-Za-z0-9-]{0,38}$/.test(loginOrId)) throw new AdminError(`"${loginOrId}" is not a GitHub login`);
+  const id = await d.redis.get(d.keys.login(loginOrId));
+  if (!id) throw new AdminError(`no telemetry for ${loginOrId}: that login made no request within the retention (${d.settings.hourRetentionDays} days)`);
+  return { userId: Number(id), login: await d.redis.hget(d.keys.user(Number(id)), 'login') ?? loginOrId };
+}
+
+/** Every throttle and block, soonest to lift first. */
+export async function listBlocks(d: AdminDeps): Promise<string[]> {
+  const now = d.now();
+  const entries = [...(await d.store.all())].sort((a, b) => a[1].until - b[1].until);
+  if (!entries.length) return ['No user is throttled or blocked.'];
+  return entries.map(([userId, e]) => {
+    const left = e.until > now ? `until ${iso(e.until)} (${Math.ceil((e.until - now) / 60_000)} min left)` : `expired at ${iso(e.until)} (removed at the detector's next run)`;
+    return `${e.state.padEnd(9)} ${(e.login ?? '?').padEnd(20)} id ${String(userId).padEnd(10)} ${left}; since ${iso(e.since)}; ${e.signal} ${e.observed} > ${e.threshold}; ${e.strikes} anomalous minute${e.strikes === 1 ? '' : 's'} in a row`;
+  });
+}
+
+/**
+ * Lift a user's throttle or block at once (every web process within its sync interval). For
+ * graceMinutes afterwards the detector only learns from the user's traffic, so a legitimate new
+ * level of use becomes their baseline instead of tripping again. Audited, and alerted like the block.
+ */
+export async function unblock(d: AdminDeps, loginOrId: string): Promise<string> {
+  const { userId, login } = await resolveUser(d, loginOrId);
+  const entry = await d.store.get(userId);
+  await d.redis.set(d.keys.grace(userId), '1', 'EX', d.settings.graceMinutes * 60);
+  if (!entry) return `${login ?? userId} is neither throttled nor blocked; the detector only learns from their traffic for the next ${d.settings.graceMinutes} minutes.`;
+  await d.store.remove(userId);
+  await d.events.raise({
+    type: 'anomaly_unblocked', userId, login: login ?? undefined, subject: `user:${userId}`, outcome: 'success',
+    detail: { ...(login ? { login } : {}), reason: `operator_lifted_${entry.state}` },
+  });
+  return `Lifted the ${entry.state === 'blocked' ? 'block' : 'throttle'} of ${login ?? userId} (id ${userId}); the detector only learns from their traffic for the next ${d.settings.graceMinutes} minutes.`;
+}
+
+/** A user's recent traffic: the last hour minute by minute, the last day per route and hour, baseline and guard. */
+export async function userTelemetry(d: AdminDeps, loginOrId: string): Promise<string[]> {
+  const { userId, login } = await resolveUser(d, loginOrId);
+  const now = d.now();
+  const out = [`${login ?? '?'} (GitHub id ${userId}) at ${iso(now)}`];
+  const entry = await d.store.get(userId);
+  out.push(entry ? `state: ${entry.state} until ${iso(entry.until)} (${entry.signal} ${entry.observed} > ${entry.threshold})` : 'state: normal');
+
+  out.push('', 'last 60 minutes (requests / 401-403-404 / deploys / 429 / 5xx):');
+  const nowMin = minuteIndex(now);
+  const hours = [Math.floor((nowMin - 59) / 60), Math.floor(nowMin / 60)];
+  const minuteHashes = new Map<number, Record<string, string>>();
+  for (const h of new Set(hours)) minuteHashes.set(h, await d.redis.hgetall(d.keys.minutes(userId, h)));
+  for (let m = nowMin - 59; m <= nowMin; m++) {
+    const hash = minuteHashes.get(Math.floor(m / 60)) ?? {};
+    const v = RECORDER_FIELDS.minute.map((f) => Number(hash[`${m % 60}.${f}`] ?? 0));
+    if (v[0]) out.push(`  ${iso(m * 60_000).slice(11, 16)}  ${v.join(' / ')}`);
+  }
+
+  out.push('', 'last 24 hours per route (status classes; latency buckets <10/<50/<250/<1000/<5000/≥5000 ms):');
+  const routes = await d.redis.hgetall(d.keys.routes);
+  const nowHour = hourIndex(now);
+  for (let h = nowHour - 23; h <= nowHour; h++) {
+    const hash = await d.redis.hgetall(d.keys.hour(userId, h));
+    const byRoute = new Map<string, Record<string, number>>();
+    for (const [field, value] of Object.entries(hash)) {
+      const dot = field.indexOf('.');
+      const rid = field.slice(0, dot);
+      const counts = byRoute.get(rid) ?? {};
+      counts[field.slice(dot + 1)] = Number(value);
+      byRoute.set(rid, counts);
+    }
+    for (const [rid, c] of byRoute) {
+      const classes = ['s1', 's2', 's3', 's4', 's5'].filter((k) => c[k]).map((k) => `${k[1]}xx ${c[k]}`).join(', ');
+      const latency = ['l0', 'l1', 'l2', 'l3', 'l4', 'l5'].map((k) => c[k] ?? 0).join('/');
+      out.push(`  ${iso(h * 3_600_000).slice(0, 13)}h  ${(routes[rid] ?? `route ${rid}`).padEnd(48)} ${classes}; latency ${latency}`);
+    }
+  }
+
+  const b = parseBaseline(await d.redis.get(d.keys.baseline(userId)));
+  out.push('', 'baseline per minute (mean ± sd over samples):');
+  for (const s of SIGNALS) {
+    const e = b.all[s];
+    out.push(`  ${s.padEnd(9)} ${e ? `${e[0].toFixed(1)} ± ${Math.sqrt(e[1]).toFixed(1)} over ${e[2]} minutes` : 'none yet'}`);
+  }
+  return out;
+}
