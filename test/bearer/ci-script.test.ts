@@ -1,0 +1,70 @@
+import test from 'ava';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { startStack, dumpRedis, type Stack } from '../helpers/stack.js';
+import { addNodeRepo, startTestWorker } from '../helpers/pipeline.js';
+import type { WorkerProcess } from '../../workers/process.js';
+
+// scripts/ci-deploy.mjs (the README's GitHub Actions step) run as a real child process against a
+// stack with the simulators: exit 0 and the service URL when live, 1 when the build fails.
+const SCRIPT = fileURLToPath(new URL('../../scripts/ci-deploy.mjs', import.meta.url));
+let stack: Stack;
+let worker: WorkerProcess;
+let token: string;
+let apiKey: string;
+test.before(async () => {
+  stack = await startStack();
+  worker = await startTestWorker(stack);
+  stack.github.addUser({ id: 9100, login: 'ciowner' });
+  token = stack.github.issuePat('ciowner');
+  apiKey = `rnd_ciowner${'s'.repeat(24)}`;
+  stack.render.addAccount({ apiKey, workspaces: [{ name: 'ci ws' }] });
+  addNodeRepo(stack, 'ciowner', 'good-app');
+  addNodeRepo(stack, 'ciowner', 'bad-app');
+});
+test.after.always(async () => { await worker?.close(); await stack?.close(); });
+
+function run(repo: string, extra: Record<string, string> = {}): Promise<{ code: number | null; out: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [SCRIPT], {
+      env: { PATH: process.env.PATH ?? '', ORCHESTRATOR_URL: stack.url, GH_USER_TOKEN: token, RENDER_API_KEY: apiKey, GITHUB_REPOSITORY: repo, GITHUB_REF_NAME: 'main', GITHUB_SHA: `sha-${repo.replace('/', '-')}`, POLL_SECONDS: '0.05', ...extra },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (d) => { out += String(d); });
+    child.stderr.on('data', (d) => { out += String(d); });
+    child.on('close', (code) => resolve({ code, out }));
+  });
+}
+
+test.serial('a deploy that goes live: exit 0, the service URL printed', async (t) => {
+  const { code, out } = await run('ciowner/good-app');
+  t.is(code, 0, out);
+  t.regex(out, /^status: live$/m);
+  t.regex(out, /live: https:\/\/good-app[^\s]*\.onrender\.com/);
+  t.false(out.includes(token));
+  t.false(out.includes(apiKey));
+});
+
+test.serial('a deploy whose build fails: exit 1 with the reason', async (t) => {
+  stack.render.failBuilds({ serviceName: 'bad-app' }, 'build_failed');
+  const { code, out } = await run('ciowner/bad-app');
+  t.is(code, 1, out);
+  t.regex(out, /ci-deploy: (build_failed|failed)/);
+});
+
+test.serial('bad input: exit 2; the same commit re-run does not deploy twice', async (t) => {
+  t.is((await run('ciowner/good-app', { GH_USER_TOKEN: '' })).code, 2);
+  const bad = await run('ciowner/good-app', { RENDER_API_KEY: 'not-a-key' });
+  t.is(bad.code, 2, bad.out);
+  t.regex(bad.out, /validation_failed/);
+  const again = await run('ciowner/good-app');
+  t.is(again.code, 0, again.out);
+  const ids = [...again.out.matchAll(/deployment (\S+):/g)].map((m) => m[1]);
+  const mine = await fetch(`${stack.url}/api/render/my-deployments?limit=100`, { headers: { authorization: `Bearer ${token}` } }).then((r) => r.json() as Promise<{ deployments: Array<{ id: string; request: { serviceName: string } }> }>);
+  t.is(mine.deployments.filter((d) => d.request.serviceName === 'good-app').length, 1, 'Idempotency-Key ci-<sha>: one deployment');
+  t.true(ids.length === 1 && mine.deployments.some((d) => d.id === ids[0]));
+  const dump = await dumpRedis(stack.web.deps.redis);
+  t.false(dump.includes(token));
+  t.false(dump.includes(apiKey));
+});
