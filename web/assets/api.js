@@ -18,7 +18,8 @@ export class ApiError extends Error {
 const enc = encodeURIComponent;
 
 /**
- * @param {{ onSignedOut?: (err: ApiError) => void }} hooks onSignedOut runs when a call answers 401 (session ended, GitHub token revoked).
+ * @param {{ onSignedOut?: (err: ApiError) => void, onBlocked?: (err: ApiError) => void }} hooks onSignedOut runs when a call answers 401
+ *   (session ended, GitHub token revoked); onBlocked when one answers 429 account_temporarily_blocked.
  */
 export function createApi(hooks = {}) {
   let csrfToken = null;
@@ -43,13 +44,16 @@ export function createApi(hooks = {}) {
     }
     if (!res.ok) {
       const err = data && typeof data === 'object' && data.error ? data.error : {};
-      throw new ApiError(
+      const apiError = new ApiError(
         res.status,
         typeof err.code === 'string' ? err.code : `http_${res.status}`,
         typeof err.message === 'string' ? err.message : `The server answered ${res.status}.`,
         res.headers.get('retry-after'),
         typeof err.field === 'string' ? err.field : null,
       );
+      // The anomaly detector blocked this account: every call says so until it lifts (banner).
+      if (apiError.code === 'account_temporarily_blocked') hooks.onBlocked?.(apiError);
+      throw apiError;
     }
     return data;
   }

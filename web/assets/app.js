@@ -7,6 +7,7 @@ import { announce, h, replace } from './dom.js';
 import { createLive } from './live.js';
 import { navKey, parseRoute } from './router.js';
 import { renderSandboxBanner } from './banner.js';
+import { showBlockBanner } from './block-banner.js';
 import { refreshRelativeTimes } from './format.js';
 import { renderSignIn } from './view-signin.js';
 import { dashboardView } from './view-dashboard.js';
@@ -41,6 +42,7 @@ const liveMode = document.getElementById('live-mode');
 const SESSION_ENDED = 'Your session has ended. Sign in again to continue.';
 const api = createApi({
   onSignedOut: (err) => showSignedOut({ message: err.code === 'unauthenticated' ? SESSION_ENDED : err.message }),
+  onBlocked: (err) => showBlockBanner(document.getElementById('block-banner'), err),
 });
 let meta = { sandbox: false, demo: null };
 let session = null;
@@ -178,7 +180,9 @@ async function boot() {
   try {
     session = await api.session();
   } catch (err) {
-    replace(main, h('div', { class: 'notice notice--error', role: 'alert' }, `Could not load the app: ${err.message}`));
+    const blocked = err instanceof ApiError && err.code === 'account_temporarily_blocked';
+    replace(main, h('div', { class: 'notice notice--error', role: blocked ? null : 'alert' },
+      blocked ? 'The app loads again when the block lifts (see above).' : `Could not load the app: ${err.message}`));
     return;
   }
   if (!session) { showSignedOut({ authError }); return; }

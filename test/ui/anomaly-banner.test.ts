@@ -1,0 +1,52 @@
+import test from 'ava';
+import type { Browser } from 'playwright-core';
+import { launchChromium, newContext, screenshot } from './support/browser.js';
+import { startUiStack, type UiStack } from './support/uiStack.js';
+
+// Issue 18: a user the anomaly detector blocked sees a clear banner (what happened, when it lifts,
+// that running deploys continue) on load and on any call; it is gone once the block is lifted.
+
+let stack: UiStack;
+let browser: Browser;
+test.before(async () => {
+  [stack, browser] = await Promise.all([startUiStack({ stack: { telemetry: { syncMs: 100 } } }), launchChromium()]);
+});
+test.after.always(async () => {
+  await browser?.close();
+  await stack?.closeAll();
+});
+
+test('a blocked account sees the banner with when it lifts; lifted, the app works again; screenshot', async (t) => {
+  t.timeout(120_000);
+  const { page, problems } = await newContext(browser);
+  await stack.signInBrowser(page, 'blocked-ui');
+  const userId = (await page.evaluate(async () => (await (await fetch('/api/session')).json()).user.id)) as number;
+  const { telemetry } = stack.web.deps;
+  await page.getByRole('link', { name: 'New deploy' }).first().click();
+
+  // What the detector writes when an anomaly persists (server/telemetry/detector.ts).
+  const until = Date.now() + 25 * 60_000;
+  await telemetry.store.set(userId, { state: 'blocked', until, since: Date.now(), strikes: 3, signal: 'requests', observed: 900, threshold: 300, login: 'blocked-ui' });
+  await telemetry.guards.sync();
+
+  // An in-app call (the dashboard lists deployments and services) answers 429: the banner appears.
+  await page.getByRole('link', { name: 'Dashboard' }).first().click();
+  const banner = page.locator('#block-banner');
+  await banner.getByTestId('block-banner-title').waitFor();
+  t.regex(await banner.innerText(), /Your account is temporarily blocked\. It lifts at \d\d?:\d\d.*\(in 2[45] minutes\)\. Deploys already running continue\./s);
+  t.regex(await banner.getByTestId('block-banner-reason').innerText(), /until \d\d:\d\d UTC/);
+  t.is(await banner.getAttribute('role'), 'alert');
+
+  // A reload: the session itself is refused, the banner explains it.
+  await page.reload();
+  await banner.getByTestId('block-banner-title').waitFor();
+  await page.getByText('The app loads again when the block lifts').waitFor();
+  await screenshot(page, 'anomaly-block-banner');
+
+  await telemetry.store.remove(userId);
+  await telemetry.guards.sync();
+  await page.reload();
+  await page.getByTestId('user-login').filter({ hasText: 'blocked-ui' }).waitFor();
+  t.true(await banner.isHidden(), 'no banner once the block is lifted');
+  t.deepEqual(problems, []);
+});

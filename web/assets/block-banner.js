@@ -1,0 +1,27 @@
+/**
+ * The anomaly block banner: the server refused a call with 429 account_temporarily_blocked (issue 18).
+ * Says what happened, when it lifts (local time, from Retry-After), that running deploys continue,
+ * and reloads the page once the block has lifted.
+ */
+import { h, replace } from './dom.js';
+
+let reloadTimer = null;
+
+export function showBlockBanner(el, err) {
+  if (!el) return;
+  const seconds = Math.max(1, Number(err.retryAfter) || 60);
+  const liftsAt = new Date(Date.now() + seconds * 1000);
+  const time = liftsAt.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+  const minutes = Math.ceil(seconds / 60);
+  replace(el,
+    h('div', { class: 'block-banner__inner' },
+      h('p', { class: 'block-banner__text', 'data-testid': 'block-banner-title' },
+        h('strong', null, 'Your account is temporarily blocked. '),
+        `It lifts at ${time} (in ${minutes} minute${minutes === 1 ? '' : 's'}). Deploys already running continue.`),
+      h('p', { class: 'block-banner__text', 'data-testid': 'block-banner-reason' }, err.message)));
+  el.setAttribute('role', 'alert');
+  el.dataset.liftsAt = liftsAt.toISOString();
+  el.hidden = false;
+  clearTimeout(reloadTimer);
+  reloadTimer = setTimeout(() => location.reload(), seconds * 1000 + 1000);
+}
