@@ -89,3 +89,35 @@ test('deploy form: a cron service in render.yaml fills the schedule', async (t) 
   t.deepEqual(problems, []);
   await context.close();
 });
+
+test('deploy as Blueprint: Render\'s plan is shown before anything is created', async (t) => {
+  const { context, page, problems } = await newContext(browser);
+  const apiKey = stack.renderAccount('bluer');
+  stack.github.addRepo({ owner: 'bluer', name: 'stack', branches: { main: nodeFiles('stack', {
+    'render.yaml': 'services:\n  - type: web\n    name: stack-web\n    runtime: node\n    buildCommand: npm ci\n    startCommand: npm start\n  - type: worker\n    name: stack-jobs\n    runtime: node\n    buildCommand: npm ci\n    startCommand: node jobs.js\ndatabases:\n  - name: stack-db\n',
+  }) } });
+  await stack.signInBrowser(page, 'bluer');
+  await connectKey(page, apiKey);
+  await page.getByRole('link', { name: 'New deploy' }).first().click();
+  await page.getByTestId('repo-search').fill('stack');
+  await page.locator('[data-testid=repo-option][data-repo="bluer/stack"]').click();
+  await page.getByTestId('detected-stack-name').waitFor();
+  await page.getByTestId('blueprint-plan-button').click();
+  await page.getByTestId('blueprint-services').waitFor();
+  t.is(await page.getByTestId('blueprint-services').innerText(), 'stack-web, stack-jobs');
+  t.is(await page.getByTestId('blueprint-databases').innerText(), 'stack-db');
+  t.regex(await page.getByTestId('blueprint-plan').innerText(), /Render would create 3 resources[\s\S]*Nothing has been created/);
+  const open = page.getByTestId('blueprint-open');
+  t.is(await open.getAttribute('href'), `https://render.com/deploy?repo=${encodeURIComponent('https://github.com/bluer/stack/tree/main')}`);
+  t.is(await open.getAttribute('rel'), 'noopener noreferrer');
+  for (const [label, size] of [['desktop', DESKTOP], ['phone', PHONE]] as const) {
+    await page.setViewportSize(size);
+    const o = await horizontalOverflow(page);
+    t.true(o.scrollWidth <= o.innerWidth, `blueprint plan @ ${label}: ${o.culprits.join(', ')}`);
+    await screenshot(page, `deploy-blueprint-plan-${label}`);
+  }
+  const services = await fetch(`${stack.config.renderApiUrl}/services`, { headers: { authorization: `Bearer ${apiKey}`, accept: 'application/json' } });
+  t.deepEqual(await services.json(), [], 'nothing created in this Render account');
+  t.deepEqual(problems, []);
+  await context.close();
+});

@@ -9,6 +9,7 @@ import { serviceNameFromRepo } from './format.js';
 import { createRepoPicker } from './repo-picker.js';
 import { createEnvEditor } from './env-editor.js';
 import { createServiceTypePicker, serviceTypeLabel } from './service-type.js';
+import { createBlueprintPlan } from './blueprint-plan.js';
 
 // The same choices the API accepts (server/deployments/input.ts).
 const REGIONS = [
@@ -112,6 +113,10 @@ export function deployView(ctx) {
   startInput.addEventListener('input', () => { edited.start = true; });
 
   const serviceType = createServiceTypePicker();
+  const blueprint = createBlueprintPlan({
+    api: ctx.api,
+    target: () => ({ owner: repo.owner, repo: repo.name, branch: branch.control.value || undefined, ownerId: workspace.control.value || undefined }),
+  });
   const env = createEnvEditor();
   const submit = h('button', { type: 'submit', class: 'btn btn--primary btn--large', 'data-testid': 'deploy-submit' }, 'Deploy');
 
@@ -163,7 +168,7 @@ export function deployView(ctx) {
           'Detected: ', h('strong', { 'data-testid': 'detected-stack-name' }, STACK_LABELS[d.stack] ?? d.stack),
           h('span', { class: 'muted' }, ` · ${serviceTypeLabel(d.serviceType).toLowerCase()}${d.schedule ? ` (${d.schedule})` : ''} · runtime ${d.runtime}`)),
         h('p', { class: 'stack-panel__reason' }, d.reason),
-        d.hasBlueprint ? h('p', { class: 'muted' }, 'This repository has its own render.yaml; it is checked with Render before deploying.') : null);
+        d.hasBlueprint ? (blueprint.reset(), blueprint.el) : null);
     } catch (err) {
       if (mine !== detectSeq) return;
       detected = null;

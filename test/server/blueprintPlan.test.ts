@@ -1,0 +1,63 @@
+import test from 'ava';
+import { startStack, type Stack } from '../helpers/stack.js';
+import { addNodeRepo, renderCalls, signedInWithKey } from '../helpers/pipeline.js';
+
+// Issue 15: "deploy as Blueprint" shows Render's plan for the repository's render.yaml before anything
+// happens: Render's validate endpoint only, nothing created.
+let stack: Stack;
+test.before(async () => { stack = await startStack(); });
+test.after.always(async () => { await stack?.close(); });
+
+const BLUEPRINT = [
+  'services:',
+  '  - type: web', '    name: shop-web', '    runtime: node', '    buildCommand: npm ci', '    startCommand: npm start',
+  '  - type: cron', '    name: shop-nightly', '    runtime: node', '    schedule: "0 3 * * *"', '    buildCommand: npm ci', '    startCommand: node job.js',
+  '  - type: keyvalue', '    name: shop-cache', '    ipAllowList: []',
+  'databases:', '  - name: shop-db',
+  '',
+].join('\n');
+
+test('the plan lists what Render would create, and nothing is created', async (t) => {
+  const { agent, accountId, ownerId } = await signedInWithKey(stack, 'bp');
+  addNodeRepo(stack, 'bp', 'shop', { 'render.yaml': BLUEPRINT });
+  const res = await agent.get('/api/github/repos/bp/shop/blueprint-plan');
+  t.is(res.status, 200, res.text);
+  t.true(res.json.valid);
+  t.is(res.json.branch, 'main');
+  t.is(res.json.ownerId, ownerId);
+  t.deepEqual(res.json.plan.services, ['shop-web', 'shop-nightly']);
+  t.deepEqual(res.json.plan.keyValue, ['shop-cache']);
+  t.deepEqual(res.json.plan.databases, ['shop-db']);
+  t.is(res.json.plan.totalActions, 4);
+  t.is(res.json.deployUrl, `https://render.com/deploy?repo=${encodeURIComponent('https://github.com/bp/shop/tree/main')}`);
+  t.is(renderCalls(stack, accountId, 'POST', '/blueprints/validate').length, 1);
+  t.is(stack.render.calls.filter((c) => c.accountId === accountId && c.method !== 'GET' && c.route !== '/blueprints/validate').length, 0, 'only the validation was sent');
+});
+
+test('an invalid render.yaml comes back with Render\'s errors and no plan', async (t) => {
+  const { agent } = await signedInWithKey(stack, 'bpbad');
+  addNodeRepo(stack, 'bpbad', 'app', { 'render.yaml': 'services:\n  - type: spaceship\n    name: x\n' });
+  const res = await agent.get('/api/github/repos/bpbad/app/blueprint-plan');
+  t.is(res.status, 200, res.text);
+  t.false(res.json.valid);
+  t.true(res.json.errors.length > 0);
+  t.is(res.json.plan, null);
+  t.is(res.json.deployUrl, null);
+});
+
+test('bad input: no render.yaml 404, a workspace not yours 400, bad branch 400, no key 400, signed out 401', async (t) => {
+  const { agent } = await signedInWithKey(stack, 'bpin');
+  addNodeRepo(stack, 'bpin', 'plain');
+  const none = await agent.get('/api/github/repos/bpin/plain/blueprint-plan');
+  t.is(none.status, 404);
+  t.is(none.json.error.code, 'blueprint_not_found');
+  const other = await agent.get(`/api/github/repos/bpin/plain/blueprint-plan?owner_id=tea-${'z'.repeat(20)}`);
+  t.is(other.status, 400);
+  t.is(other.json.error.code, 'validation_failed');
+  const branch = await agent.get('/api/github/repos/bpin/plain/blueprint-plan?branch=a..b');
+  t.is(branch.status, 400);
+  const noKey = stack.agent();
+  await stack.signIn(noKey, 'bpnokey');
+  t.is((await noKey.get('/api/github/repos/bpin/plain/blueprint-plan')).json.error.code, 'render_key_missing');
+  t.is((await stack.agent().get('/api/github/repos/bpin/plain/blueprint-plan')).status, 401);
+});
