@@ -16,7 +16,6 @@ import { renderKeyRoutes, type RenderKeyHooks } from './routes/renderKey.js';
 import { healthRoutes, type ReadinessCheck } from './routes/health.js';
 import { deploymentRoutes, type DeploymentRouteHooks } from './routes/deployments.js';
 import { detectRoutes } from './routes/detect.js';
-import { blueprintPlanRoutes } from './routes/blueprintPlan.js';
 import { uiRoutes } from './routes/ui.js';
 import { githubRoutes } from './routes/github.js';
 import { serviceRoutes, type ServiceRouteHooks } from './routes/services.js';
@@ -136,7 +135,6 @@ export function createApp(deps: AppDeps, appOptions: CreateAppOptions = {}): Koa
   renderKeyRoutes(router, deps, opts.renderKeyHooks);
   deploymentRoutes(router, deps, opts.deploymentHooks);
   detectRoutes(router, deps);
-  blueprintPlanRoutes(router, deps);
   githubRoutes(router, deps);
   serviceRoutes(router, deps, opts.serviceHooks);
   eventRoutes(router, deps, opts.events); // uses deps.events (closed by the web process)

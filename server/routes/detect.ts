@@ -51,6 +51,9 @@ export function detectRoutes(router: Router, deps: AppDeps, hooks: { guards?: Ko
 
   // The repository's render.yaml (at `branch`, default the repo's default branch), judged by Render's
   // Blueprint validation with the caller's own key: the check the deploy pipeline makes, without deploying.
+  // Also the deploy form's "Deploy as Blueprint" (issue 15): Render's plan of what the file would create,
+  // shown before anything happens. The API cannot create a Blueprint (docs/render-api.md, "Blueprint
+  // files"), so a valid file comes with Render's Deploy to Render link, where the user applies it.
   router.get('/api/github/repos/:owner/:repo/blueprint', requireUser(), requireRenderKey(), deps.rateLimits.guard('detect'), validateQuery(BlueprintQuery), async (ctx) => {
     const token = openGithubToken(getSession(ctx), deps.keyring);
     if (!token) throw errors.githubTokenInvalid();
@@ -65,10 +68,17 @@ export function detectRoutes(router: Router, deps: AppDeps, hooks: { guards?: Ko
     const ownerId = q.owner_id ?? caller.ownerIds[0];
     if (!ownerId || !caller.ownerIds.includes(ownerId)) throw errors.validation('owner_id is not one of the workspaces your Render key can use');
     const result = await caller.client.validateBlueprint(ownerId, text);
+    const plan = result.valid && result.plan ? result.plan : null;
     ctx.body = {
       branch,
+      ownerId,
       valid: Boolean(result.valid),
-      errors: (result.errors ?? []).slice(0, 50).map((e) => ({ path: e.path ?? null, error: e.error ?? '' })),
+      errors: (result.errors ?? []).slice(0, 50).map((e) => ({ path: e.path ?? null, error: e.error ?? '', line: e.line ?? null, column: e.column ?? null })),
+      plan: plan && {
+        services: plan.services ?? [], databases: plan.databases ?? [], keyValue: plan.keyValue ?? [],
+        envGroups: plan.envGroups ?? [], totalActions: plan.totalActions ?? 0,
+      },
+      deployUrl: plan ? `https://render.com/deploy?repo=${encodeURIComponent(`https://github.com/${owner}/${repo}/tree/${branch}`)}` : null,
     };
   });
 }

@@ -20,7 +20,7 @@ const BLUEPRINT = [
 test('the plan lists what Render would create, and nothing is created', async (t) => {
   const { agent, accountId, ownerId } = await signedInWithKey(stack, 'bp');
   addNodeRepo(stack, 'bp', 'shop', { 'render.yaml': BLUEPRINT });
-  const res = await agent.get('/api/github/repos/bp/shop/blueprint-plan');
+  const res = await agent.get('/api/github/repos/bp/shop/blueprint');
   t.is(res.status, 200, res.text);
   t.true(res.json.valid);
   t.is(res.json.branch, 'main');
@@ -37,7 +37,7 @@ test('the plan lists what Render would create, and nothing is created', async (t
 test('an invalid render.yaml comes back with Render\'s errors and no plan', async (t) => {
   const { agent } = await signedInWithKey(stack, 'bpbad');
   addNodeRepo(stack, 'bpbad', 'app', { 'render.yaml': 'services:\n  - type: spaceship\n    name: x\n' });
-  const res = await agent.get('/api/github/repos/bpbad/app/blueprint-plan');
+  const res = await agent.get('/api/github/repos/bpbad/app/blueprint');
   t.is(res.status, 200, res.text);
   t.false(res.json.valid);
   t.true(res.json.errors.length > 0);
@@ -45,19 +45,21 @@ test('an invalid render.yaml comes back with Render\'s errors and no plan', asyn
   t.is(res.json.deployUrl, null);
 });
 
-test('bad input: no render.yaml 404, a workspace not yours 400, bad branch 400, no key 400, signed out 401', async (t) => {
-  const { agent } = await signedInWithKey(stack, 'bpin');
+test('bad input: no render.yaml 404, a workspace not yours 400 (nothing sent to Render), bad branch 400, no key 400, signed out 401', async (t) => {
+  const { agent, accountId } = await signedInWithKey(stack, 'bpin');
   addNodeRepo(stack, 'bpin', 'plain');
-  const none = await agent.get('/api/github/repos/bpin/plain/blueprint-plan');
+  addNodeRepo(stack, 'bpin', 'withyaml', { 'render.yaml': BLUEPRINT });
+  const none = await agent.get('/api/github/repos/bpin/plain/blueprint');
   t.is(none.status, 404);
   t.is(none.json.error.code, 'blueprint_not_found');
-  const other = await agent.get(`/api/github/repos/bpin/plain/blueprint-plan?owner_id=tea-${'z'.repeat(20)}`);
+  const other = await agent.get(`/api/github/repos/bpin/withyaml/blueprint?owner_id=tea-${'z'.repeat(20)}`);
   t.is(other.status, 400);
   t.is(other.json.error.code, 'validation_failed');
-  const branch = await agent.get('/api/github/repos/bpin/plain/blueprint-plan?branch=a..b');
+  t.is(stack.render.calls.filter((c) => c.route === '/blueprints/validate' && c.accountId === accountId).length, 0);
+  const branch = await agent.get('/api/github/repos/bpin/plain/blueprint?branch=a..b');
   t.is(branch.status, 400);
   const noKey = stack.agent();
   await stack.signIn(noKey, 'bpnokey');
-  t.is((await noKey.get('/api/github/repos/bpin/plain/blueprint-plan')).json.error.code, 'render_key_missing');
-  t.is((await stack.agent().get('/api/github/repos/bpin/plain/blueprint-plan')).status, 401);
+  t.is((await noKey.get('/api/github/repos/bpin/plain/blueprint')).json.error.code, 'render_key_missing');
+  t.is((await stack.agent().get('/api/github/repos/bpin/plain/blueprint')).status, 401);
 });

@@ -105,7 +105,7 @@ export function createApi(hooks = {}) {
     branches: (owner, repo) => get(`/api/github/repos/${enc(owner)}/${enc(repo)}/branches`),
     detect: (owner, repo, branch) =>
       get(`/api/github/repos/${enc(owner)}/${enc(repo)}/detect${branch ? `?branch=${enc(branch)}` : ''}`),
-    blueprintPlan: (owner, repo, branch, ownerId) => get(`/api/github/repos/${enc(owner)}/${enc(repo)}/blueprint-plan?${new URLSearchParams({ ...(branch ? { branch } : {}), ...(ownerId ? { owner_id: ownerId } : {}) })}`),
+    blueprintPlan: (owner, repo, branch, ownerId) => get(`/api/github/repos/${enc(owner)}/${enc(repo)}/blueprint?${new URLSearchParams({ ...(branch ? { branch } : {}), ...(ownerId ? { owner_id: ownerId } : {}) })}`),
 
     deploy: (body, idempotencyKey) => post('/api/render/deploy', body, idempotencyKey ? { 'idempotency-key': idempotencyKey } : {}),
     myDeployments: ({ limit = 20, cursor = null } = {}) =>
