@@ -20,7 +20,7 @@ test('a blocked account sees the banner with when it lifts; lifted, the app work
   t.timeout(120_000);
   const { page, problems } = await newContext(browser);
   await stack.signInBrowser(page, 'blocked-ui');
-  const userId = (await page.evaluate(async () => (await (await fetch('/api/session')).json()).user.id)) as number;
+  const userId = await page.evaluate(async () => ((await (await fetch('/api/session')).json()) as { user: { id: number } }).user.id);
   const { telemetry } = stack.web.deps;
   await page.getByRole('link', { name: 'New deploy' }).first().click();
 
