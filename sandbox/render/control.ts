@@ -80,6 +80,10 @@ export function createControlHandler(sim: () => RenderSimulator) {
           s.addServiceEvent(String(body.serviceId ?? ''), String(body.type ?? ''), isObject(body.details) ? body.details : undefined);
           send(res, 204, undefined);
           return;
+        case 'POST /dns':
+          s.configureDns(String(body.name ?? ''));
+          send(res, 204, undefined);
+          return;
         case 'GET /calls':
           send(res, 200, s.calls);
           return;

@@ -15,6 +15,8 @@ import { blueprintRoutes } from './routes/blueprints.js';
 import { deployRoutes } from './routes/deploys.js';
 import type { RouteDeps } from './routes/deps.js';
 import { envVarRoutes } from './routes/env-vars.js';
+import { secretFileRoutes } from './routes/secret-files.js';
+import { customDomainRoutes } from './routes/custom-domains.js';
 import { eventRoutes } from './routes/events.js';
 import { logRoutes } from './routes/logs.js';
 import { ownerRoutes } from './routes/owners.js';
@@ -57,6 +59,8 @@ export async function startRenderSimulator(opts: RenderSimOptions = {}): Promise
     ...serviceRoutes(deps),
     ...deployRoutes(deps),
     ...envVarRoutes(deps),
+    ...secretFileRoutes(deps),
+    ...customDomainRoutes(deps),
     ...eventRoutes(deps),
     ...logRoutes(deps),
     ...auditLogRoutes(deps),
@@ -145,6 +149,11 @@ export async function startRenderSimulator(opts: RenderSimOptions = {}): Promise
       if (!state.services.has(serviceId)) throw new Error(`addServiceEvent: unknown service ${serviceId}`);
       if (!type) throw new Error('addServiceEvent: type is required');
       recorder.event(serviceId, type, details);
+      changed();
+    },
+    configureDns(name) {
+      const dns = (state.dnsReady ??= []);
+      if (!dns.includes(name)) dns.push(name);
       changed();
     },
     calls,

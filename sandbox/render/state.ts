@@ -25,6 +25,24 @@ export interface EnvVarRec {
   value: string;
 }
 
+export interface SecretFileRec {
+  seq: number;
+  name: string;
+  content: string;
+}
+
+export interface CustomDomainRec {
+  seq: number;
+  id: string; // cdm-…
+  name: string;
+  domainType: 'apex' | 'subdomain';
+  publicSuffix: string;
+  /** The apex a www entry redirects to (or the www name an apex redirects from), '' when none. */
+  redirectForName: string;
+  verificationStatus: 'verified' | 'unverified';
+  createdUs: number;
+}
+
 export interface ImageRef {
   ownerId: string;
   imagePath: string;
@@ -53,6 +71,9 @@ export interface ServiceRec {
   /** The `serviceDetails` object exactly as presented (type-specific). */
   details: Record<string, unknown>;
   envVars: EnvVarRec[];
+  /** Absent in worlds saved before secret files and domains were simulated: read with `?? []`. */
+  secretFiles?: SecretFileRec[];
+  customDomains?: CustomDomainRec[];
 }
 
 export interface DeployRec {
@@ -130,6 +151,8 @@ export interface SimState {
   audit: AuditRec[];
   events: EventRec[];
   buildFailures: BuildFailureRule[];
+  /** Domain names whose DNS records "exist": verifying them succeeds (sim.configureDns). */
+  dnsReady?: string[];
 }
 
 export function createState(): SimState {
@@ -174,6 +197,7 @@ export interface StateSnapshot {
   audit: AuditRec[];
   events: EventRec[];
   buildFailures: BuildFailureRule[];
+  dnsReady?: string[];
 }
 
 /** Log lines kept across a restart: the newest ones (a long-lived sandbox would otherwise grow without end). */
@@ -193,6 +217,7 @@ export function snapshotState(state: SimState): StateSnapshot {
     audit: state.audit,
     events: state.events,
     buildFailures: state.buildFailures,
+    dnsReady: state.dnsReady ?? [],
   };
 }
 
@@ -216,5 +241,6 @@ export function restoreState(raw: unknown): SimState {
     audit: snap.audit,
     events: snap.events,
     buildFailures: snap.buildFailures,
+    dnsReady: Array.isArray(snap.dnsReady) ? snap.dnsReady : [],
   };
 }

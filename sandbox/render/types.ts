@@ -142,6 +142,8 @@ export interface RenderSimulator {
   setAuditLogAccess(apiKey: string, allowed: boolean): void;
   /** Add a service event (e.g. server_failed with details.reason.oomKilled, server_unhealthy). */
   addServiceEvent(serviceId: string, type: string, details?: Record<string, unknown>): void;
+  /** The DNS records of this custom domain now exist: verifying it succeeds. */
+  configureDns(name: string): void;
   calls: SimCall[];
   stats(): SimStats;
   reset(): void;

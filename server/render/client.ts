@@ -16,6 +16,7 @@ import {
 import type {
   AuditLog,
   BlueprintValidation,
+  CustomDomain,
   Deploy,
   DeployStatus,
   EnvVar,
@@ -31,6 +32,7 @@ import type {
   ServicePATCH,
   ServicePOST,
   ServiceType,
+  SecretFile,
   TriggerDeployBody,
   User,
 } from './types.js';
@@ -146,6 +148,23 @@ export interface RenderClient {
   listEnvVars(serviceId: string): Promise<EnvVar[]>;
   /** Adds or updates one variable; never the replace-all PUT (docs/render-api.md §7). */
   putEnvVar(serviceId: string, key: string, value: EnvVarValueInput): Promise<EnvVar>;
+  /** One variable with its value (Render records the read in the workspace's audit log). */
+  getEnvVar(serviceId: string, key: string): Promise<EnvVar>;
+  deleteEnvVar(serviceId: string, key: string): Promise<void>;
+  listSecretFiles(serviceId: string): Promise<SecretFile[]>;
+  getSecretFile(serviceId: string, name: string): Promise<SecretFile>;
+  /** Adds or updates one file; never the replace-all PUT. */
+  putSecretFile(serviceId: string, name: string, content: string): Promise<SecretFile>;
+  deleteSecretFile(serviceId: string, name: string): Promise<void>;
+  listCustomDomains(serviceId: string): Promise<CustomDomain[]>;
+  /** 201 with every entry created (an apex name also gets its www entry). */
+  addCustomDomain(serviceId: string, name: string): Promise<CustomDomain[]>;
+  getCustomDomain(serviceId: string, idOrName: string): Promise<CustomDomain>;
+  deleteCustomDomain(serviceId: string, idOrName: string): Promise<void>;
+  /** 202: Render re-checks the domain's DNS; read the domain again for the outcome. */
+  verifyCustomDomain(serviceId: string, idOrName: string): Promise<void>;
+  /** 202, empty: sets the instance count (not with autoscaling). */
+  scaleService(serviceId: string, numInstances: number): Promise<void>;
   /** One page of logs; continue with nextStartTime/nextEndTime while hasMore. */
   listLogs(params: ListLogsParams): Promise<LogsResponse>;
   /** Pages through logs by time window, at most `maxPages` pages. */
@@ -363,6 +382,59 @@ export function createRenderClient(opts: RenderClientOptions): RenderClient {
     async putEnvVar(serviceId, key, value) {
       const body: components['schemas']['addUpdateEnvVarInput'] = typeof value === 'string' ? { value } : { generateValue: true };
       return object<EnvVar>({ ...serviceRoute('PUT', '/services/{serviceId}/env-vars/{envVarKey}', serviceId, { envVarKey: key }), json: body });
+    },
+
+    async getEnvVar(serviceId, key) {
+      return object<EnvVar>(serviceRoute('GET', '/services/{serviceId}/env-vars/{envVarKey}', serviceId, { envVarKey: key }));
+    },
+
+    async deleteEnvVar(serviceId, key) {
+      await send(serviceRoute('DELETE', '/services/{serviceId}/env-vars/{envVarKey}', serviceId, { envVarKey: key }));
+    },
+
+    async listSecretFiles(serviceId) {
+      return collectAllPages<SecretFile>((cursor, limit) =>
+        listPage({ ...serviceRoute('GET', '/services/{serviceId}/secret-files', serviceId), query: new QueryBuilder().set('cursor', cursor).set('limit', limit) }, 'secretFile'));
+    },
+
+    async getSecretFile(serviceId, name) {
+      return object<SecretFile>(serviceRoute('GET', '/services/{serviceId}/secret-files/{secretFileName}', serviceId, { secretFileName: name }));
+    },
+
+    async putSecretFile(serviceId, name, content) {
+      return object<SecretFile>({ ...serviceRoute('PUT', '/services/{serviceId}/secret-files/{secretFileName}', serviceId, { secretFileName: name }), json: { content } });
+    },
+
+    async deleteSecretFile(serviceId, name) {
+      await send(serviceRoute('DELETE', '/services/{serviceId}/secret-files/{secretFileName}', serviceId, { secretFileName: name }));
+    },
+
+    async listCustomDomains(serviceId) {
+      return collectAllPages<CustomDomain>((cursor, limit) =>
+        listPage({ ...serviceRoute('GET', '/services/{serviceId}/custom-domains', serviceId), query: new QueryBuilder().set('cursor', cursor).set('limit', limit) }, 'customDomain'));
+    },
+
+    async addCustomDomain(serviceId, name) {
+      const request: RenderRequest = { ...serviceRoute('POST', '/services/{serviceId}/custom-domains', serviceId), json: { name } };
+      const { raw, body } = await json(request);
+      if (!Array.isArray(body) || !body.every(isObject)) throw unexpectedShape(raw, request, 'an array of custom domains');
+      return body as CustomDomain[];
+    },
+
+    async getCustomDomain(serviceId, idOrName) {
+      return object<CustomDomain>(serviceRoute('GET', '/services/{serviceId}/custom-domains/{customDomainIdOrName}', serviceId, { customDomainIdOrName: idOrName }));
+    },
+
+    async deleteCustomDomain(serviceId, idOrName) {
+      await send(serviceRoute('DELETE', '/services/{serviceId}/custom-domains/{customDomainIdOrName}', serviceId, { customDomainIdOrName: idOrName }));
+    },
+
+    async verifyCustomDomain(serviceId, idOrName) {
+      await send(serviceRoute('POST', '/services/{serviceId}/custom-domains/{customDomainIdOrName}/verify', serviceId, { customDomainIdOrName: idOrName }));
+    },
+
+    async scaleService(serviceId, numInstances) {
+      await send({ ...serviceRoute('POST', '/services/{serviceId}/scale', serviceId), json: { numInstances } });
     },
 
     async listLogs(params) {

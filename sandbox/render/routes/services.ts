@@ -8,13 +8,16 @@ import { instanceOf } from '../records.js';
 import { isObject, jsonBody, type RouteDef } from '../router.js';
 import { applyServicePatch, assertPlanAllowed, buildService } from '../service-builder.js';
 import { nextSeq, type EnvVarRec, type ServiceRec, type SimState } from '../state.js';
-import type { RouteDeps } from './deps.js';
+import { assertSpec, type RouteDeps } from './deps.js';
 
 /** Services: list/create/retrieve/update/delete, suspend/resume/restart (docs/render-api.md §5). */
 
 const SERVICE_TYPES = ['static_site', 'web_service', 'private_service', 'background_worker', 'cron_job'] as const;
 const RUNTIMES = ['docker', 'elixir', 'go', 'node', 'python', 'ruby', 'rust', 'image'] as const;
 const REGIONS = ['frankfurt', 'oregon', 'ohio', 'singapore', 'virginia'] as const;
+const SCALE_BODY = '/paths/~1services~1{serviceId}~1scale/post/requestBody/content/application~1json/schema';
+/** Render's dashboard offers up to 100 instances for manual scaling. */
+const MAX_INSTANCES = 100;
 
 export function serviceRoutes(deps: RouteDeps): RouteDef[] {
   const { state, clock, engine, recorder, spec } = deps;
@@ -137,6 +140,24 @@ export function serviceRoutes(deps: RouteDeps): RouteDef[] {
           engine.create(svc, { trigger: 'service_resumed' });
         }
         recorder.audit({ ownerId: svc.ownerId, event: 'ResumeServiceEvent', actor: account, metadata: { service: svc.id } });
+        return { status: 202 };
+      },
+    },
+    {
+      // 202 with an empty body (REFERENCE §5.4). Only services that run instances can scale.
+      method: 'POST',
+      route: '/services/{serviceId}/scale',
+      handler: (ctx) => {
+        const svc = requireService(state, ctx.account, ctx.params.serviceId ?? '');
+        const body = jsonBody(ctx);
+        if (!isObject(body)) throw badRequest('request body must be a JSON object');
+        assertSpec(spec.checkPointer(SCALE_BODY, body));
+        if (svc.type === 'static_site' || svc.type === 'cron_job') throw badRequest(`${svc.type} cannot be scaled`);
+        const n = body.numInstances;
+        if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > MAX_INSTANCES) throw badRequest(`numInstances must be an integer from 1 to ${MAX_INSTANCES}`);
+        svc.details.numInstances = n;
+        svc.updatedUs = clock.nowUs();
+        recorder.audit({ ownerId: svc.ownerId, event: 'ScaleServiceEvent', actor: ctx.account, metadata: { service: svc.id, numInstances: String(n) } });
         return { status: 202 };
       },
     },
