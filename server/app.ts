@@ -19,6 +19,7 @@ import { detectRoutes } from './routes/detect.js';
 import { uiRoutes } from './routes/ui.js';
 import { githubRoutes } from './routes/github.js';
 import { serviceRoutes, type ServiceRouteHooks } from './routes/services.js';
+import { serviceSettingsRoutes } from './routes/serviceSettings/index.js';
 import { eventRoutes, type EventRouteOptions } from './routes/events.js';
 import { sentinelRoutes, type SentinelRouteOptions } from './routes/sentinel.js';
 import { mcpRoutes } from './routes/mcp.js';
@@ -137,6 +138,7 @@ export function createApp(deps: AppDeps, appOptions: CreateAppOptions = {}): Koa
   detectRoutes(router, deps);
   githubRoutes(router, deps);
   serviceRoutes(router, deps, opts.serviceHooks);
+  serviceSettingsRoutes(router, deps, opts.serviceHooks);
   eventRoutes(router, deps, opts.events); // uses deps.events (closed by the web process)
   sentinelRoutes(router, deps, opts.sentinel);
   mcpRoutes(router, deps); // bearer only; each tool is one of the routes above

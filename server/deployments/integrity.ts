@@ -27,6 +27,8 @@ function bindingInput(rec: Pick<DeploymentRecord, 'id' | 'userId' | 'kind' | 'se
     // The service type and schedule chosen in the form (issue 15). Only present when set, so a request
     // signed before they existed (a plain web service from detection) keeps its MAC.
     ...(r.serviceType || r.schedule ? [{ serviceType: r.serviceType ?? null, schedule: r.schedule ?? null }] : []),
+    // Added only when set, so requests signed before clear-cache redeploys existed still verify.
+    ...(r.clearCache ? ['clear-cache'] : []),
   ]);
 }
 

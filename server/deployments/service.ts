@@ -100,10 +100,11 @@ export function createDeploymentService(opts: {
     },
 
     /** Redeploy or roll back a service the caller owns: a deployment that starts at the trigger step. */
-    async requestServiceDeploy(who: Requester, kind: 'redeploy' | 'rollback', service: { id: string; name: string; ownerId: string; repo: string | null; branch: string | null; dashboardUrl: string | null }, rollbackToDeployId?: string) {
+    async requestServiceDeploy(who: Requester, kind: 'redeploy' | 'rollback', service: { id: string; name: string; ownerId: string; repo: string | null; branch: string | null; dashboardUrl: string | null }, rollbackToDeployId?: string, opts: { clearCache?: boolean } = {}) {
       const request: DeploymentRequest = {
         githubRepo: service.repo?.replace(/^https:\/\/github\.com\//, '') ?? '', serviceName: service.name, branch: service.branch,
         ownerId: service.ownerId, region: '', plan: '', envVarKeys: [], buildCommand: null, startCommand: null,
+        ...(opts.clearCache && kind === 'redeploy' ? { clearCache: true as const } : {}),
       };
       const rec = blankRecord(newDeploymentId(), who, kind, request);
       rec.serviceId = service.id;

@@ -35,6 +35,8 @@ export interface DeploymentRequest {
   serviceType?: ServiceTypeName | null;
   /** Cron jobs only: the five-field schedule (validated by server/deployments/cron.ts). */
   schedule?: string | null;
+  /** A redeploy that builds without Render's build cache (set only when true). */
+  clearCache?: true;
 }
 
 export interface DetectedStackSummary {

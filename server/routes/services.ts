@@ -14,6 +14,7 @@ import type { Service } from '../render/types.js';
 import { presentService } from '../presenters/service.js';
 import { loadServiceOverview } from '../render/serviceOverview.js';
 import { presentDeployment } from '../presenters/deployment.js';
+import type { SettingsAction } from './serviceSettings/scope.js';
 
 /** Render service ids (web services and friends, cron jobs): anything else cannot be one of theirs. */
 export const SERVICE_ID = /^(srv|crn)-[0-9a-z]{20}$/;
@@ -29,7 +30,7 @@ export const RollbackBody = z.object({
   _csrf: z.string().optional(),
 }).strict();
 
-export type ServiceAction = 'redeploy' | 'rollback' | 'suspend' | 'resume' | 'delete';
+export type ServiceAction = 'redeploy' | 'rollback' | 'suspend' | 'resume' | 'delete' | SettingsAction;
 
 export interface ServiceRouteHooks {
   /** Extra middleware for the lifecycle routes (e.g. per-user rate limits). */

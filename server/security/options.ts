@@ -21,6 +21,8 @@ export interface SecurityLimits {
   deploys: LimitRule;
   /** Per user: POST/DELETE /api/render/services/:id[/action] and POST /api/render/deployments/:id/cancel. */
   lifecycle: LimitRule;
+  /** Per user: changes on a service's settings page (env vars, secret files, domains, settings). */
+  serviceSettings: LimitRule;
   /** Per user: GET /api/github/repos and /branches (each spends the caller's GitHub quota). */
   githubReads: LimitRule;
   /** Per user: GET /api/github/repos/:owner/:repo/detect (reads and parses many repository files). */
@@ -52,6 +54,8 @@ export interface SecurityLimits {
  *   per-key budget paces every Render call, so this only bounds queue and Redis growth from a script
  *   gone wrong; legitimate bursts (a batch of services) still queue.
  * - lifecycle: 120 per 10 min per user (Render allows 30 writes a minute per key).
+ * - service settings: 300 per 10 min per user. Editing variables one key at a time is bursty (a dozen
+ *   keys pasted in a row); the per-key budget still paces the Render writes themselves.
  * - key setup per user: 30 per 15 min; clear key: 60 per 10 min; sign-out: 60 per 10 min. A person
  *   does each a few times a day; every one appends audit entries, so a script looping on them would
  *   otherwise grow Redis without bound (issue 11 part 4).
@@ -76,6 +80,7 @@ export const DEFAULT_LIMITS: SecurityLimits = {
   signOut: { points: 60, durationSec: 600 },
   deploys: { points: 300, durationSec: 600 },
   lifecycle: { points: 120, durationSec: 600 },
+  serviceSettings: { points: 300, durationSec: 600 },
   githubReads: { points: 600, durationSec: 600 },
   detect: { points: 60, durationSec: 600 },
   sentinelSettings: { points: 30, durationSec: 600 },

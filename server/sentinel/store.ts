@@ -145,7 +145,11 @@ export function createSentinelStore(opts: { redis: Redis; prefix: string; keyrin
 }
 
 /** Render calls of ours that Render writes into the audit log, by route: what the entry will be called. */
-export const AUDITED_READS: Readonly<Record<string, string>> = { '/services/{serviceId}/env-vars': 'ViewEnvVarValuesEvent' };
+export const AUDITED_READS: Readonly<Record<string, string>> = {
+  '/services/{serviceId}/env-vars': 'ViewEnvVarValuesEvent',
+  // The settings page's reveal of one value (issue 15): the user's own action through us, not a finding.
+  '/services/{serviceId}/env-vars/{envVarKey}': 'ViewEnvVarValuesEvent',
+};
 
 /**
  * Note a Render call of ours that Render writes to the audit log (reading env var values to redact

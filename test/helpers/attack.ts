@@ -19,7 +19,7 @@ export const ATTACK_UA = 'attack-suite/1.0';
 export interface RouteRef { method: string; path: string }
 
 /** What a path parameter holds, so a suite can fill it with the right (or the wrong) kind of id. */
-export type ParamKind = 'deploymentId' | 'serviceId' | 'repoOwner' | 'repoName' | 'assetPath' | 'findingId';
+export type ParamKind = 'deploymentId' | 'serviceId' | 'repoOwner' | 'repoName' | 'assetPath' | 'findingId' | 'envVarKey' | 'secretFileName' | 'customDomainId';
 
 export interface RouteSpec extends RouteRef {
   /**
@@ -51,6 +51,10 @@ export interface TenantIds {
   apiKey: string;
   /** A Sentinel finding of the tenant. */
   findingId: string;
+  /** An env var, a secret file and a custom domain on the tenant's service (the settings page's resources). */
+  envVarKey: string;
+  secretFileName: string;
+  customDomainId: string;
 }
 
 /**
@@ -95,6 +99,23 @@ export const ROUTE_CATALOG: RouteSpec[] = [
   { method: 'POST', path: '/api/render/services/:id/suspend', access: 'user', params: { id: 'serviceId' }, body: 'ignored', renderKey: true },
   { method: 'POST', path: '/api/render/services/:id/resume', access: 'user', params: { id: 'serviceId' }, body: 'ignored', renderKey: true },
   { method: 'DELETE', path: '/api/render/services/:id', access: 'user', params: { id: 'serviceId' }, body: 'ignored', renderKey: true },
+  // The service settings page (issue 15).
+  { method: 'GET', path: '/api/render/services/:id/env-vars', access: 'user', params: { id: 'serviceId' }, renderKey: true },
+  { method: 'GET', path: '/api/render/services/:id/env-vars/:key', access: 'user', params: { id: 'serviceId', key: 'envVarKey' }, renderKey: true },
+  { method: 'PUT', path: '/api/render/services/:id/env-vars/:key', access: 'user', params: { id: 'serviceId', key: 'envVarKey' }, body: 'read', renderKey: true, validBody: () => ({ value: 'attack-suite-value' }) },
+  { method: 'DELETE', path: '/api/render/services/:id/env-vars/:key', access: 'user', params: { id: 'serviceId', key: 'envVarKey' }, body: 'ignored', renderKey: true },
+  { method: 'GET', path: '/api/render/services/:id/secret-files', access: 'user', params: { id: 'serviceId' }, renderKey: true },
+  { method: 'GET', path: '/api/render/services/:id/secret-files/:name', access: 'user', params: { id: 'serviceId', name: 'secretFileName' }, renderKey: true },
+  { method: 'PUT', path: '/api/render/services/:id/secret-files/:name', access: 'user', params: { id: 'serviceId', name: 'secretFileName' }, body: 'read', renderKey: true, validBody: () => ({ content: 'attack-suite-file' }) },
+  { method: 'DELETE', path: '/api/render/services/:id/secret-files/:name', access: 'user', params: { id: 'serviceId', name: 'secretFileName' }, body: 'ignored', renderKey: true },
+  { method: 'GET', path: '/api/render/services/:id/custom-domains', access: 'user', params: { id: 'serviceId' }, renderKey: true },
+  { method: 'POST', path: '/api/render/services/:id/custom-domains', access: 'user', params: { id: 'serviceId' }, body: 'read', renderKey: true, validBody: (ids) => ({ name: `more-${ids.serviceId}.example.net` }) },
+  { method: 'POST', path: '/api/render/services/:id/custom-domains/:domainId/verify', access: 'user', params: { id: 'serviceId', domainId: 'customDomainId' }, body: 'ignored', renderKey: true },
+  { method: 'DELETE', path: '/api/render/services/:id/custom-domains/:domainId', access: 'user', params: { id: 'serviceId', domainId: 'customDomainId' }, body: 'ignored', renderKey: true },
+  { method: 'GET', path: '/api/render/services/:id/settings', access: 'user', params: { id: 'serviceId' }, renderKey: true },
+  { method: 'PATCH', path: '/api/render/services/:id/settings', access: 'user', params: { id: 'serviceId' }, body: 'read', renderKey: true, validBody: () => ({ auto_deploy: false }) },
+  { method: 'GET', path: '/api/render/services/:id/deploys', access: 'user', params: { id: 'serviceId' }, query: ['limit', 'cursor'], renderKey: true },
+  { method: 'POST', path: '/api/render/services/:id/deploys', access: 'user', params: { id: 'serviceId' }, body: 'read', renderKey: true, validBody: () => ({ clear_cache: true }) },
   { method: 'GET', path: '/api/events', access: 'user', stream: true, query: ['logs'] },
   { method: 'GET', path: '/api/audit', access: 'user', query: ['limit', 'cursor'] },
   { method: 'GET', path: '/api/sentinel', access: 'user' },
@@ -151,7 +172,7 @@ export function fillPath(spec: RouteSpec, byKind: Partial<Record<ParamKind, stri
 /** The same ids with every value URL-encoded for use as a path segment. */
 export function encodeIds(ids: Partial<TenantIds>): Partial<Record<ParamKind, string>> {
   const out: Partial<Record<ParamKind, string>> = {};
-  for (const k of ['deploymentId', 'serviceId', 'repoOwner', 'repoName', 'findingId'] as const) if (ids[k] !== undefined) out[k] = encodeURIComponent(ids[k]!);
+  for (const k of ['deploymentId', 'serviceId', 'repoOwner', 'repoName', 'findingId', 'envVarKey', 'secretFileName', 'customDomainId'] as const) if (ids[k] !== undefined) out[k] = encodeURIComponent(ids[k]!);
   out.assetPath = 'app.js';
   return out;
 }
@@ -284,7 +305,15 @@ export async function withResources(stack: Stack, tn: Tenant, name = `${tn.login
   const dep = await tn.agent.post('/api/render/deploy', { github_repo: `${tn.login}/${name}`, project_name: name });
   if (dep.status !== 202) throw new Error(`deploy for ${tn.login}: ${dep.status} ${dep.text}`);
   const findingId = await plantFinding(stack, tn.userId, svc.serviceId);
-  return { deploymentId: dep.json.id, ...svc, repoOwner: tn.login, repoName: name, ownerId: tn.ownerId, apiKey: tn.apiKey, findingId };
+  return { deploymentId: dep.json.id, ...svc, repoOwner: tn.login, repoName: name, ownerId: tn.ownerId, apiKey: tn.apiKey, findingId, ...await plantSettings(tn, svc.serviceId) };
+}
+
+/** An env var, a secret file and a custom domain on the tenant's service, set on "Render" as the user might have. */
+export async function plantSettings(tn: Pick<Tenant, 'render'>, serviceId: string): Promise<Pick<TenantIds, 'envVarKey' | 'secretFileName' | 'customDomainId'>> {
+  await tn.render.putEnvVar(serviceId, 'ATTACK_SUITE_KEY', 'attack-suite-env-value');
+  await tn.render.putSecretFile(serviceId, 'attack-suite.pem', 'attack-suite-file-content');
+  const [domain] = await tn.render.addCustomDomain(serviceId, `${serviceId}.example.org`);
+  return { envVarKey: 'ATTACK_SUITE_KEY', secretFileName: 'attack-suite.pem', customDomainId: domain!.id };
 }
 
 /** A Sentinel finding in the tenant's store (what a watch round would have written), so its id can be probed. */

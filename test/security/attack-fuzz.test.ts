@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { gzipSync } from 'node:zlib';
 import { startStack, type Stack } from '../helpers/stack.js';
 import {
-  addPrivateRepo, plantFinding,
+  addPrivateRepo, plantFinding, plantSettings,
   contractViolation, discoverRoutes, encodeIds, fillPath, hostileJsonText, hostileQuery, hostileScalar, hostileSegment,
   malformedJson, oversizedJson, send, serviceWithLiveDeploy, snapshot, specsFor, tenantWithKey, uncatalogued, unhandledErrors,
   FOREIGN_CONTENT_TYPES, ODD_CONTENT_TYPES, type AttackRequest, type RawResponse, type RouteSpec, type Tenant, type TenantIds,
@@ -39,7 +39,7 @@ test.before(async () => {
     appOptions: {
       onRouter: (r) => { router = r; },
       // Only the limits are lifted (a fuzz run is a burst by design); every check they guard stays.
-      security: { limits: { keySetup: HUGE, keySetupPerUser: HUGE, keyClear: HUGE, signOut: HUGE, deploys: HUGE, lifecycle: HUGE, githubReads: HUGE, detect: HUGE, invalidKeys: { maxInvalid: 1_000_000, windowSec: 900, lockSec: 900 } } },
+      security: { limits: { keySetup: HUGE, keySetupPerUser: HUGE, keyClear: HUGE, signOut: HUGE, deploys: HUGE, lifecycle: HUGE, serviceSettings: HUGE, githubReads: HUGE, detect: HUGE, invalidKeys: { maxInvalid: 1_000_000, windowSec: 900, lockSec: 900 } } },
     },
     renderOptions: { rateLimits: { read: { limit: 100_000 }, write: { limit: 100_000 }, createService: { limit: 10_000 } } },
   });
@@ -58,15 +58,16 @@ test.before(async () => {
   const theirDep = await victim.agent.post('/api/render/deploy', { github_repo: `${victim.login}/theirs`, project_name: 'theirs', env_vars: { VICTIM_SECRET: 'victim-env-value-987654321' } });
   if (myDep.status !== 202 || theirDep.status !== 202) throw new Error(`deploy setup: ${myDep.status} ${theirDep.status}`);
   const [myFinding, theirFinding] = [await plantFinding(stack, me.userId, mySvc.serviceId), await plantFinding(stack, victim.userId, theirSvc.serviceId)];
-  myIds = { deploymentId: myDep.json.id, ...mySvc, repoOwner: me.login, repoName: 'mine', ownerId: me.ownerId, apiKey: me.apiKey, findingId: myFinding };
-  victimIds = { deploymentId: theirDep.json.id, ...theirSvc, repoOwner: victim.login, repoName: 'theirs', ownerId: victim.ownerId, apiKey: victim.apiKey, findingId: theirFinding };
+  const [mySettings, theirSettings] = [await plantSettings(me, mySvc.serviceId), await plantSettings(victim, theirSvc.serviceId)];
+  myIds = { deploymentId: myDep.json.id, ...mySvc, repoOwner: me.login, repoName: 'mine', ownerId: me.ownerId, apiKey: me.apiKey, findingId: myFinding, ...mySettings };
+  victimIds = { deploymentId: theirDep.json.id, ...theirSvc, repoOwner: victim.login, repoName: 'theirs', ownerId: victim.ownerId, apiKey: victim.apiKey, findingId: theirFinding, ...theirSettings };
   baseline = await snapshot(stack, [me, victim]);
 });
 test.after.always(async () => { await stack?.close(); });
 
-const foreignIds = () => [victimIds.findingId, victimIds.deploymentId, victimIds.serviceId, victimIds.deployId, victimIds.ownerId, victimIds.repoOwner, victimIds.repoName];
+const foreignIds = () => [victimIds.findingId, victimIds.deploymentId, victimIds.serviceId, victimIds.deployId, victimIds.ownerId, victimIds.repoOwner, victimIds.repoName, victimIds.customDomainId];
 /** The victim's identifiers: none may appear in anything the attacker gets back. */
-const victimMarkers = () => [victimIds.findingId, victimIds.deploymentId, victimIds.serviceId, victimIds.deployId, victimIds.ownerId, 'fuzz-victim-web', `${victim.login}/theirs`];
+const victimMarkers = () => [victimIds.findingId, victimIds.deploymentId, victimIds.serviceId, victimIds.deployId, victimIds.ownerId, 'fuzz-victim-web', `${victim.login}/theirs`, victimIds.customDomainId];
 
 /** Sends as `me` and throws (so fast-check reports and shrinks) when the answer breaks the contract. */
 async function probe(req: AttackRequest, extra?: (res: RawResponse) => string | null): Promise<RawResponse> {
@@ -211,6 +212,27 @@ const invalidFields = (): Record<string, Record<string, fc.Arbitrary<unknown>>> 
   '/api/sentinel/test-alert': {
     slackWebhookUrl: fc.oneof(badToken, tooLong(500), fc.constantFrom('http://hooks.slack.com/services/T0/B0/xxxxxxxxxxxx', 'https://169.254.169.254/services/T0/B0/xxxxxxxxxxx',
       'https://hooks.slack.com@evil.example/services/T0/B0/xxxxxxxxx', 'https://2130706433/services/T0/B0/xxxxxxxxxxxxxx', '', 42, null)),
+  },
+  '/api/render/services/:id/env-vars/:key': {
+    value: fc.oneof(notString, fc.integer({ min: 16 * 1024 + 1, max: 40_000 }).map((n) => 'v'.repeat(n))),
+    generate_value: fc.oneof(fc.constantFrom(false, 'true', 1, null, 'yes')),
+  },
+  '/api/render/services/:id/secret-files/:name': {
+    content: fc.oneof(notString, fc.integer({ min: 48 * 1024 + 1, max: 60_000 }).map((n) => 'c'.repeat(n))),
+  },
+  '/api/render/services/:id/custom-domains': {
+    name: fc.oneof(notString, badToken, fc.constantFrom('', 'localhost', 'example', '-a.example.com', 'a-.example.com', 'a..example.com', 'https://a.example.com',
+      'a.example.com/x', 'a.example.com:8080', '1.2.3.4', 'x.onrender.com', 'a b.example.com', 'ex\u00e4mple.com'), tooLong(253)),
+  },
+  '/api/render/services/:id/settings': {
+    auto_deploy: fc.oneof(fc.constantFrom('true', 'yes', 1, 0, null, 'no')),
+    previews: fc.oneof(notString, fc.constantFrom('', 'on', 'AUTOMATIC', 'auto')),
+    num_instances: fc.oneof(fc.constantFrom(0, -1, 101, 1.5, '2', null, 1e309, Number.MAX_SAFE_INTEGER + 2), badToken),
+    plan: fc.oneof(notString, fc.constantFrom('gold', 'FREE', 'free ', '', 'pro_max_ultra')),
+    health_check_path: fc.oneof(notString, fc.constantFrom('healthz', '/a b', '/\u0000', 'http://x/healthz', '/x\n'), tooLong(256).map((v) => `/${v}`)),
+  },
+  '/api/render/services/:id/deploys': {
+    clear_cache: fc.oneof(fc.constantFrom('true', 'yes', 1, 0, null, 'clear')),
   },
   '/api/render/services/:id/rollback': {
     deploy_id: fc.oneof(notString, badToken, fc.constantFrom('', 'dep-', 'dep-short', 'srv-00000000000000000000', 'DEP-00000000000000000000')),

@@ -3,7 +3,7 @@ import type Router from '@koa/router';
 import { startStack, type Stack } from '../helpers/stack.js';
 import type { Agent, AgentResponse } from '../helpers/agent.js';
 import {
-  addPrivateRepo, plantFinding, ATTACK_UA, discoverRoutes, requestFor, serviceWithLiveDeploy, snapshot, specsFor, uncatalogued,
+  addPrivateRepo, plantFinding, plantSettings, ATTACK_UA, discoverRoutes, requestFor, serviceWithLiveDeploy, snapshot, specsFor, uncatalogued,
   type RouteSpec, type Tenant, type TenantIds,
 } from '../helpers/attack.js';
 import { createRenderClient } from '../../server/render/client.js';
@@ -26,7 +26,7 @@ let unknown: string[];
 test.before(async () => {
   let router: Router | undefined;
   const limits: Partial<Record<RouteLimitName, typeof SMALL>> = {
-    keySetup: SMALL, keySetupPerUser: SMALL, keyClear: SMALL, signOut: SMALL, deploys: SMALL, lifecycle: SMALL, githubReads: SMALL, detect: SMALL, sentinelSettings: SMALL, sentinelTest: SMALL,
+    keySetup: SMALL, keySetupPerUser: SMALL, keyClear: SMALL, signOut: SMALL, deploys: SMALL, lifecycle: SMALL, serviceSettings: SMALL, githubReads: SMALL, detect: SMALL, sentinelSettings: SMALL, sentinelTest: SMALL,
     // Sign-in is limited per IP and tested in rateLimits.test.ts; here tenants sign in again and again.
     signInStart: ROOMY, signInCallback: ROOMY,
   };
@@ -60,7 +60,7 @@ async function freshTenant(): Promise<{ tn: Tenant; ids: TenantIds }> {
   const dep = await agent.post('/api/render/deploy', { github_repo: `${login}/app`, project_name: 'app' });
   if (dep.status !== 202) throw new Error(`deploy: ${dep.status} ${dep.text}`);
   const findingId = await plantFinding(stack, userId, svc.serviceId);
-  return { tn, ids: { deploymentId: dep.json.id, ...svc, repoOwner: login, repoName: 'app', ownerId: tn.ownerId, apiKey, findingId } };
+  return { tn, ids: { deploymentId: dep.json.id, ...svc, repoOwner: login, repoName: 'app', ownerId: tn.ownerId, apiKey, findingId, ...await plantSettings(tn, svc.serviceId) } };
 }
 
 async function call(agent: Agent, spec: RouteSpec, ids: TenantIds): Promise<AgentResponse<any>> {

@@ -203,7 +203,7 @@ async function triggerDeploy(ctx: WorkerContext, rec: DeploymentRecord, render: 
     return recordDeploy(ctx, marked, await render.rollbackDeploy(serviceId, rec.rollbackToDeployId));
   }
   // Deploy exactly the commit that was verified and detected, not whatever the branch points at by now.
-  const result = await render.triggerDeploy(serviceId, { clearCache: 'do_not_clear', ...(rec.commitSha ? { commitId: rec.commitSha } : {}) });
+  const result = await render.triggerDeploy(serviceId, { clearCache: rec.request.clearCache ? 'clear' : 'do_not_clear', ...(rec.commitSha ? { commitId: rec.commitSha } : {}) });
   ctx.crashPoint?.('deploy_triggered');
   if (result.kind === 'created') return recordDeploy(ctx, marked, result.deploy);
   // 202 with an empty body: Render queued it behind a running deploy. Find it; else the next check will.

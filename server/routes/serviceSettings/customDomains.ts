@@ -1,0 +1,106 @@
+import type Router from '@koa/router';
+import type Koa from 'koa';
+import { z } from 'zod';
+import type { AppDeps } from '../../deps.js';
+import { errors } from '../../errors.js';
+import { validateBody, validateQuery } from '../../middleware/validate.js';
+import type { CustomDomain, Service } from '../../render/types.js';
+import { NoQuery } from './envVars.js';
+import { own, plainRender, type settingsScope } from './scope.js';
+
+const DOMAIN_ID = /^cdm-[0-9a-z]{20}$/;
+const LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+/** Render's documented address for root domains whose DNS provider has no ALIAS/ANAME (docs/render-api.md). */
+export const RENDER_APEX_IP = '216.24.57.1';
+const DOMAIN_RULE = 'Enter a domain such as app.example.com: letters, digits and hyphens between dots, no scheme, path or port (convert Unicode names to Punycode, xn--…).';
+
+/** A host name people own: at least two labels, a non-numeric top label, not one of Render's own. */
+export function domainProblem(name: string): string | null {
+  if (name.length > 253) return 'A domain name has at most 253 characters.';
+  const labels = name.split('.');
+  if (labels.length < 2 || !labels.every((l) => LABEL.test(l))) return DOMAIN_RULE;
+  if (/^[0-9]+$/.test(labels[labels.length - 1]!)) return 'Use a domain name, not an IP address.';
+  if (name === 'onrender.com' || name.endsWith('.onrender.com')) return 'onrender.com addresses are Render\'s own; the service already has one.';
+  return null;
+}
+
+const DomainBody = z.object({
+  name: z.string().trim().toLowerCase().max(300, 'A domain name has at most 253 characters.')
+    .transform((v) => (v.endsWith('.') ? v.slice(0, -1) : v))
+    .superRefine((v, ctx) => { const problem = domainProblem(v); if (problem) ctx.addIssue({ code: 'custom', message: problem }); }),
+  _csrf: z.string().optional(),
+}).strict();
+
+/** The DNS records to create at the domain's provider for it to reach the service (docs/render-api.md). */
+function dnsRecords(d: CustomDomain, target: string | null) {
+  if (!target) return [];
+  if (d.domainType === 'apex') {
+    return [
+      { type: 'ALIAS', name: d.name, value: target, note: 'ALIAS, ANAME or flattened CNAME, if your DNS provider has one' },
+      { type: 'A', name: d.name, value: RENDER_APEX_IP, note: 'otherwise' },
+    ];
+  }
+  return [{ type: 'CNAME', name: d.name, value: target, note: null }];
+}
+
+const hostOf = (svc: Service): string | null => {
+  const url = (svc.serviceDetails as { url?: unknown } | undefined)?.url;
+  if (typeof url !== 'string' || !url) return null;
+  try { return new URL(url.includes('://') ? url : `https://${url}`).hostname; } catch { return null; }
+};
+
+export function presentDomain(d: CustomDomain, target: string | null) {
+  return {
+    id: d.id, name: d.name, domainType: d.domainType, verificationStatus: d.verificationStatus,
+    redirectForName: d.redirectForName || null, createdAt: d.createdAt, dns: dnsRecords(d, target),
+  };
+}
+
+function domainIdParam(): Koa.Middleware {
+  return async (ctx, next) => {
+    if (!DOMAIN_ID.test(String(ctx.params.domainId ?? ''))) throw errors.notFound('Custom domain');
+    await next();
+  };
+}
+
+const DOMAIN_TYPES = new Set(['web_service', 'static_site']);
+
+/** Custom domains of web services and static sites: add (an apex brings its www), verify, remove. */
+export function customDomainRoutes(router: Router, deps: AppDeps, scope: ReturnType<typeof settingsScope>) {
+  const base = '/api/render/services/:id/custom-domains';
+
+  router.get(base, ...scope.read, validateQuery(NoQuery), scope.ownService, async (ctx) => {
+    const { caller, service } = own(ctx);
+    if (!DOMAIN_TYPES.has(service.type)) { ctx.body = { supported: false, target: null, domains: [] }; return; }
+    const target = hostOf(service);
+    const domains = await caller.client.listCustomDomains(service.id);
+    ctx.body = { supported: true, target, apexIp: RENDER_APEX_IP, domains: domains.map((d) => presentDomain(d, target)) };
+  });
+
+  router.post(base, ...scope.write(), validateBody(DomainBody, { messages: 'as-written' }), scope.ownService, async (ctx) => {
+    const { caller, service } = own(ctx);
+    if (!DOMAIN_TYPES.has(service.type)) throw errors.validation('Only web services and static sites can have custom domains.', { field: 'name' });
+    const { name } = ctx.state.body as z.infer<typeof DomainBody>;
+    const created = await plainRender(`the domain ${name}`, 'name', () => caller.client.addCustomDomain(service.id, name), { quote: true });
+    await scope.changed(ctx, 'domain_add');
+    const target = hostOf(service);
+    ctx.status = 201;
+    ctx.body = { domains: created.map((d) => presentDomain(d, target)) };
+  });
+
+  router.post(`${base}/:domainId/verify`, ...scope.write(), domainIdParam(), scope.ownService, async (ctx) => {
+    const { caller, service } = own(ctx);
+    const id = String(ctx.params.domainId);
+    await plainRender('verifying the domain', null, () => caller.client.verifyCustomDomain(service.id, id), { notFound: 'Custom domain', quote: true });
+    const domain = await plainRender('reading the domain', null, () => caller.client.getCustomDomain(service.id, id), { notFound: 'Custom domain' });
+    await scope.changed(ctx, 'domain_verify');
+    ctx.body = { domain: presentDomain(domain, hostOf(service)) };
+  });
+
+  router.delete(`${base}/:domainId`, ...scope.write(), domainIdParam(), scope.ownService, async (ctx) => {
+    const { caller, service } = own(ctx);
+    await plainRender('removing the domain', null, () => caller.client.deleteCustomDomain(service.id, String(ctx.params.domainId)), { notFound: 'Custom domain' });
+    await scope.changed(ctx, 'domain_delete');
+    ctx.status = 204;
+  });
+}

@@ -1,0 +1,68 @@
+import type Router from '@koa/router';
+import { z } from 'zod';
+import type { AppDeps } from '../../deps.js';
+import { validateBody, validateQuery } from '../../middleware/validate.js';
+import { presentDeployment } from '../../presenters/deployment.js';
+import type { Deploy } from '../../render/types.js';
+import { getSession } from '../../sessions/middleware.js';
+import { own, type settingsScope } from './scope.js';
+
+const HistoryQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(100).default(20),
+  cursor: z.string().max(200).regex(/^[A-Za-z0-9_=-]{1,200}$/, 'cursor is the nextCursor of a previous page').optional(),
+}).strict();
+
+const ClearCacheBody = z.object({
+  clear_cache: z.boolean('clear_cache is true or false'),
+  _csrf: z.string().optional(),
+}).strict();
+
+/** Statuses Render counts as a deploy that ran: only those can be rolled back to. */
+const WENT_LIVE = new Set(['live', 'deactivated']);
+
+function firstLine(text: unknown): string | null {
+  if (typeof text !== 'string' || !text) return null;
+  const line = text.split('\n', 1)[0]!.trim();
+  return line.length > 120 ? `${line.slice(0, 119)}…` : line;
+}
+
+/** One row of a service's deploy history: Render's own status, and what the page may offer for it. */
+export function presentHistoryEntry(d: Deploy, liveId: string | null) {
+  return {
+    id: d.id, status: d.status ?? null, trigger: d.trigger ?? null,
+    commitId: d.commit?.id ?? null, commitMessage: firstLine(d.commit?.message),
+    createdAt: d.createdAt ?? null, finishedAt: d.finishedAt ?? null,
+    current: d.id === liveId,
+    rollbackable: WENT_LIVE.has(d.status ?? '') && d.id !== liveId,
+  };
+}
+
+/** Per-service deploy history (Render's statuses, deactivated included) and the clear-cache redeploy. */
+export function deployRoutes(router: Router, deps: AppDeps, scope: ReturnType<typeof settingsScope>) {
+  const path = '/api/render/services/:id/deploys';
+
+  router.get(path, ...scope.read, validateQuery(HistoryQuery), scope.ownService, async (ctx) => {
+    const { caller, service } = own(ctx);
+    const q = ctx.state.query as z.infer<typeof HistoryQuery>;
+    const [page, live] = await Promise.all([
+      caller.client.listDeploysPage(service.id, { limit: q.limit, cursor: q.cursor ?? null }),
+      caller.client.listDeploys(service.id, { status: 'live', limit: 1 }),
+    ]);
+    const liveId = live[0]?.id ?? null;
+    ctx.body = { deploys: page.items.map((d) => presentHistoryEntry(d, liveId)), nextCursor: page.nextCursor ?? null, autoDeploy: service.autoDeploy === 'yes' };
+  });
+
+  // A redeploy like the lifecycle one (same limit, a deployment record the worker runs), optionally
+  // without Render's build cache.
+  router.post(path, ...scope.write('lifecycle'), validateBody(ClearCacheBody, { messages: 'as-written' }), scope.ownService, async (ctx) => {
+    const { caller, service } = own(ctx);
+    const { clear_cache: clearCache } = ctx.state.body as z.infer<typeof ClearCacheBody>;
+    const who = { userId: getSession(ctx).user!.id, sessionRef: caller.sessionRef, keyFingerprint: caller.keyFingerprint };
+    const forDeploy = { id: service.id, name: service.name, ownerId: service.ownerId, repo: service.repo ?? null, branch: service.branch ?? null, dashboardUrl: service.dashboardUrl ?? null };
+    const record = await deps.deploymentService.requestServiceDeploy(who, 'redeploy', forDeploy, undefined, { clearCache });
+    await scope.changed(ctx, clearCache ? 'clear_cache_redeploy' : 'redeploy');
+    ctx.status = 202;
+    ctx.set('Location', `/api/render/deployments/${record.id}`);
+    ctx.body = presentDeployment(record);
+  });
+}

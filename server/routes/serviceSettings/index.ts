@@ -1,0 +1,23 @@
+import type Router from '@koa/router';
+import type { AppDeps } from '../../deps.js';
+import type { ServiceRouteHooks } from '../services.js';
+import { customDomainRoutes } from './customDomains.js';
+import { deployRoutes } from './deploys.js';
+import { envVarRoutes } from './envVars.js';
+import { settingsScope } from './scope.js';
+import { secretFileRoutes } from './secretFiles.js';
+import { settingsRoutes } from './settings.js';
+
+/**
+ * A deployed service's settings page: env vars, secret files, custom domains, auto-deploy /
+ * previews / scale / plan / health check, and its deploy history. Same hooks as the lifecycle
+ * routes (audit trail, probe detection), every Render call through the caller's own key.
+ */
+export function serviceSettingsRoutes(router: Router, deps: AppDeps, hooks: ServiceRouteHooks = {}) {
+  const scope = settingsScope(deps, hooks);
+  envVarRoutes(router, deps, scope);
+  secretFileRoutes(router, deps, scope);
+  customDomainRoutes(router, deps, scope);
+  settingsRoutes(router, deps, scope);
+  deployRoutes(router, deps, scope);
+}

@@ -1,0 +1,107 @@
+import type Koa from 'koa';
+import type { AppDeps } from '../../deps.js';
+import { AppError, errors } from '../../errors.js';
+import { RenderApiError } from '../../render/errors.js';
+import { callerRender, requireRenderKey, type CallerRender } from '../../render/forRequest.js';
+import { createServiceCache } from '../../render/serviceCache.js';
+import type { Service } from '../../render/types.js';
+import { requireCsrf, requireUser } from '../../middleware/security.js';
+import { getSession } from '../../sessions/middleware.js';
+import { SERVICE_ID, type ServiceAction, type ServiceRouteHooks } from '../services.js';
+import type { RouteLimitName } from '../../security/routeLimits.js';
+
+/** What the settings routes record in the audit trail (detail.lifecycleAction). */
+export type SettingsAction =
+  | 'env_var_set' | 'env_var_delete' | 'env_var_reveal'
+  | 'secret_file_set' | 'secret_file_delete' | 'secret_file_reveal'
+  | 'domain_add' | 'domain_delete' | 'domain_verify'
+  | 'settings_update' | 'clear_cache_redeploy';
+
+/** The caller's service, loaded once per request by `ownService`. */
+export interface OwnService { caller: CallerRender; service: Service }
+export const own = (ctx: Koa.Context): OwnService => ctx.state.own as OwnService;
+
+/**
+ * The chains every settings route shares. Scoping is the lifecycle routes': the service must be one
+ * the caller's own key sees, in a workspace this session was set up with; anything else (another
+ * tenant's id, a deleted service, a malformed id) is the same 404, reported to probe detection.
+ */
+export function settingsScope(deps: AppDeps, hooks: ServiceRouteHooks) {
+  const cache = createServiceCache({ redis: deps.redis, prefix: deps.config.redisPrefix });
+
+  const serviceIdParam: Koa.Middleware = async (ctx, next) => {
+    // A malformed id is a 404 like any id that is not theirs, before a Render call is spent on it.
+    if (!SERVICE_ID.test(String(ctx.params.id ?? ''))) throw errors.notFound('Service');
+    await next();
+  };
+
+  /** Loads the service through the caller's key; must come after validation (no Render call on bad input). */
+  const ownService: Koa.Middleware = async (ctx, next) => {
+    const caller = callerRender(deps, ctx);
+    const serviceId = String(ctx.params.id);
+    let service: Service;
+    try {
+      service = await caller.client.getService(serviceId);
+    } catch (err) {
+      if (!(err instanceof RenderApiError && err.kind === 'not_found')) throw err;
+      await forgetDeletedService(ctx, serviceId);
+      service = { ownerId: '' } as Service;
+    }
+    if (!caller.ownerIds.includes(service.ownerId)) {
+      await hooks.onNotFound?.(ctx, 'service');
+      throw errors.notFound('Service');
+    }
+    ctx.state.own = { caller, service } satisfies OwnService;
+    await next();
+  };
+
+  /** Render no longer knows a service our records point at: its deployments say so from now on. */
+  async function forgetDeletedService(ctx: Koa.Context, serviceId: string) {
+    const sess = getSession(ctx);
+    const ownerId = (await deps.deployments.servicesOfUser(sess.user!.id))[serviceId];
+    if (ownerId && sess.render?.owners.some((o) => o.id === ownerId)) await deps.deployments.markServiceDeleted(sess.user!.id, serviceId);
+  }
+
+  return {
+    /** GET routes: signed in, a Render key, a well-formed id. Validation and then `ownService` follow. */
+    read: [requireUser(), serviceIdParam, requireRenderKey()] as Koa.Middleware[],
+    /** State-changing routes: the same plus CSRF and the route's limit, before anything happens. */
+    write: (limit: RouteLimitName = 'serviceSettings') =>
+      [requireUser(), requireCsrf(), serviceIdParam, requireRenderKey(), deps.rateLimits.guard(limit)] as Koa.Middleware[],
+    ownService,
+    /** After a change: the cached service list is stale, and the audit trail records it. */
+    async changed(ctx: Koa.Context, action: ServiceAction) {
+      const { caller, service } = own(ctx);
+      await cache.invalidate({ userId: getSession(ctx).user!.id, keyFingerprint: caller.keyFingerprint });
+      await hooks.onLifecycle?.(ctx, action, service.id);
+    },
+  };
+}
+
+/**
+ * Render's 4xx answers to a settings change, in plain words, on the field they concern. Render's own
+ * message is quoted only where it cannot carry a secret (never for env var values or file contents).
+ */
+export async function plainRender<T>(what: string, field: string | null, call: () => Promise<T>, opts: { quote?: boolean; notFound?: string } = {}): Promise<T> {
+  try {
+    return await call();
+  } catch (err) {
+    if (!(err instanceof RenderApiError)) throw err;
+    const said = opts.quote && err.renderMessage ? ` Render said: “${err.renderMessage.slice(0, 200)}”.` : '';
+    const details = field ? { field } : undefined;
+    switch (err.kind) {
+      case 'not_found':
+        throw errors.notFound(opts.notFound ?? 'Resource');
+      case 'bad_request':
+        throw new AppError(400, 'render_rejected', `Render did not accept ${what}.${said} Nothing was changed.`, {}, details);
+      case 'conflict':
+        throw new AppError(409, 'render_conflict', `Render refused ${what} because it conflicts with the current state.${said} Nothing was changed.`, {}, details);
+      case 'payment_required':
+        throw new AppError(400, 'render_payment_required', `Render needs a payment method on the account for ${what}. Add one in the Render Dashboard (Billing); nothing was changed.`, {}, details);
+      case 'forbidden':
+        throw new AppError(403, 'render_forbidden', `Your Render API key is not allowed to change ${what}. Nothing was changed.`, {}, details);
+      default:
+        throw err;
+    }
+  }
+}

@@ -1,0 +1,128 @@
+import type Router from '@koa/router';
+import { z } from 'zod';
+import type { AppDeps } from '../../deps.js';
+import { errors } from '../../errors.js';
+import { RENDER_PLANS } from '../../deployments/input.js';
+import { validateBody, validateQuery } from '../../middleware/validate.js';
+import type { Service, ServicePATCH } from '../../render/types.js';
+import { NoQuery } from './envVars.js';
+import { own, plainRender, type settingsScope } from './scope.js';
+
+type ServiceType = Service['type'];
+/** Which setting each service type has on Render (spec: the *DetailsPATCH schemas; scale: REFERENCE-backed docs/render-api.md). */
+const HAS: Record<'previews' | 'plan' | 'healthCheckPath' | 'numInstances', ReadonlySet<ServiceType>> = {
+  previews: new Set(['web_service', 'static_site', 'private_service', 'background_worker']),
+  plan: new Set(['web_service', 'private_service', 'background_worker', 'cron_job']),
+  healthCheckPath: new Set(['web_service']),
+  numInstances: new Set(['web_service', 'private_service', 'background_worker']),
+};
+export const MAX_INSTANCES = 100;
+const HEALTH_PATH = /^\/[\x21-\x7e]{0,255}$/;
+
+const SettingsPatch = z.object({
+  auto_deploy: z.boolean('auto_deploy is true or false').optional(),
+  previews: z.enum(['off', 'manual', 'automatic'], 'Pull request previews are off, manual or automatic.').optional(),
+  num_instances: z.number('Enter a whole number of instances.').int('Enter a whole number of instances.')
+    .min(1, 'At least 1 instance (suspend the service to stop it).').max(MAX_INSTANCES, `At most ${MAX_INSTANCES} instances.`).optional(),
+  plan: z.enum(RENDER_PLANS, `Choose one of Render's instance types: ${RENDER_PLANS.join(', ')}.`).optional(),
+  health_check_path: z.string('The health check path is text.').trim()
+    .refine((v) => v === '' || HEALTH_PATH.test(v), 'A health check path starts with / and has no spaces (at most 256 characters); leave it empty to turn the check off.').optional(),
+  _csrf: z.string().optional(),
+}).strict().refine((b) => Object.keys(b).some((k) => k !== '_csrf'), 'Nothing to change: send at least one setting.');
+type Patch = z.infer<typeof SettingsPatch>;
+
+const details = (svc: Service) => (svc.serviceDetails ?? {}) as Record<string, unknown>;
+const str = (v: unknown) => (typeof v === 'string' && v ? v : null);
+
+/** What the settings page shows; a whitelist of the service's fields. */
+export function presentSettings(svc: Service, previewServices: Service[]) {
+  const d = details(svc);
+  const autoscaling = d.autoscaling as { enabled?: boolean; min?: number; max?: number } | undefined;
+  return {
+    id: svc.id, name: svc.name, type: svc.type, repo: svc.repo ?? null, branch: svc.branch ?? null,
+    imageBacked: !svc.repo, suspended: svc.suspended === 'suspended', dashboardUrl: svc.dashboardUrl ?? null,
+    url: str(d.url), region: str(d.region), runtime: str(d.runtime),
+    autoDeploy: svc.autoDeploy === 'yes',
+    previews: HAS.previews.has(svc.type) ? ((d.previews as { generation?: string } | undefined)?.generation ?? 'off') : null,
+    plan: HAS.plan.has(svc.type) ? str(d.plan) : null,
+    healthCheckPath: HAS.healthCheckPath.has(svc.type) ? (typeof d.healthCheckPath === 'string' ? d.healthCheckPath : '') : null,
+    numInstances: HAS.numInstances.has(svc.type) && typeof d.numInstances === 'number' ? d.numInstances : null,
+    autoscaling: autoscaling?.enabled ? { min: autoscaling.min ?? null, max: autoscaling.max ?? null } : null,
+    plans: RENDER_PLANS, maxInstances: MAX_INSTANCES,
+    previewServices: previewServices.map((p) => ({ id: p.id, name: p.name, url: str(details(p).url), dashboardUrl: p.dashboardUrl ?? null })),
+  };
+}
+
+/** A setting this type of service does not have is a field error, before Render is asked. */
+function refuseMissing(svc: Service, patch: Patch) {
+  const checks: Array<[keyof Patch, keyof typeof HAS, string]> = [
+    ['previews', 'previews', 'Cron jobs have no pull request previews.'],
+    ['plan', 'plan', 'Static sites have no instance type to change.'],
+    ['health_check_path', 'healthCheckPath', 'Only web services have a health check path.'],
+    ['num_instances', 'numInstances', 'Static sites and cron jobs have no instance count.'],
+  ];
+  for (const [field, has, message] of checks) if (patch[field] !== undefined && !HAS[has].has(svc.type)) throw errors.validation(message, { field });
+  if (patch.num_instances !== undefined && (details(svc).autoscaling as { enabled?: boolean } | undefined)?.enabled) {
+    throw errors.validation('Autoscaling is on for this service: Render sets the instance count. Change the autoscaling range in the Render Dashboard.', { field: 'num_instances' });
+  }
+}
+
+/** The PATCH body for everything but the instance count, or null when only the count changes. */
+function servicePatch(patch: Patch): ServicePATCH | null {
+  const sd: Record<string, unknown> = {};
+  if (patch.previews !== undefined) sd.previews = { generation: patch.previews };
+  if (patch.plan !== undefined) sd.plan = patch.plan;
+  if (patch.health_check_path !== undefined) sd.healthCheckPath = patch.health_check_path;
+  const body: Record<string, unknown> = {};
+  if (patch.auto_deploy !== undefined) body.autoDeploy = patch.auto_deploy ? 'yes' : 'no';
+  if (Object.keys(sd).length) body.serviceDetails = sd;
+  return Object.keys(body).length ? (body as ServicePATCH) : null;
+}
+
+/** The same fields as they were, to put back if a later step fails. */
+function undoPatch(svc: Service, patch: Patch): ServicePATCH {
+  const d = details(svc);
+  return servicePatch({
+    ...(patch.auto_deploy !== undefined ? { auto_deploy: svc.autoDeploy === 'yes' } : {}),
+    ...(patch.previews !== undefined ? { previews: ((d.previews as { generation?: Patch['previews'] } | undefined)?.generation ?? 'off') } : {}),
+    ...(patch.plan !== undefined && typeof d.plan === 'string' ? { plan: d.plan as Patch['plan'] } : {}),
+    ...(patch.health_check_path !== undefined ? { health_check_path: typeof d.healthCheckPath === 'string' ? d.healthCheckPath : '' } : {}),
+  })!;
+}
+
+/** Auto-deploy, PR previews, instance count, plan and health check of one service. */
+export function settingsRoutes(router: Router, deps: AppDeps, scope: ReturnType<typeof settingsScope>) {
+  const path = '/api/render/services/:id/settings';
+
+  router.get(path, ...scope.read, validateQuery(NoQuery), scope.ownService, async (ctx) => {
+    const { caller, service } = own(ctx);
+    // Preview services are services of their own whose parentServer is this one.
+    const previews = HAS.previews.has(service.type)
+      ? (await caller.client.listServices({ ownerId: [service.ownerId], includePreviews: true, limit: 500 }))
+        .filter((s) => (details(s).parentServer as { id?: string } | undefined)?.id === service.id)
+      : [];
+    ctx.body = { settings: presentSettings(service, previews) };
+  });
+
+  router.patch(path, ...scope.write(), validateBody(SettingsPatch, { messages: 'as-written' }), scope.ownService, async (ctx) => {
+    const { caller, service } = own(ctx);
+    const patch = ctx.state.body as Patch;
+    refuseMissing(service, patch);
+    const body = servicePatch(patch);
+    if (body) await plainRender('these settings', Object.keys(patch).find((k) => k !== '_csrf' && k !== 'num_instances') ?? null, () => caller.client.updateService(service.id, body), { quote: true });
+    if (patch.num_instances !== undefined) {
+      try {
+        await plainRender('the instance count', 'num_instances', () => caller.client.scaleService(service.id, patch.num_instances!), { quote: true });
+      } catch (err) {
+        // Nothing half-applied: the fields changed a moment ago go back to what they were.
+        if (body) await caller.client.updateService(service.id, undoPatch(service, patch)).catch((undoErr: unknown) => {
+          ctx.state.log?.warn({ err: { message: (undoErr as Error).message } }, 'settings: could not undo after a failed scale');
+        });
+        throw err;
+      }
+    }
+    await scope.changed(ctx, 'settings_update');
+    const after = await caller.client.getService(service.id);
+    ctx.body = { settings: presentSettings(after, []) };
+  });
+}
