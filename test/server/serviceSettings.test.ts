@@ -1,0 +1,262 @@
+import test from 'ava';
+import { startStack, type Stack } from '../helpers/stack.js';
+import { startTestWorker, waitFinished } from '../helpers/pipeline.js';
+import type { Agent } from '../helpers/agent.js';
+import { createRenderClient, type RenderClient, type Service } from '../../server/render/client.js';
+import type { SimAccount } from '../../sandbox/render/index.js';
+import { assertNoSecrets, witnessSecrets, type SecretWitness } from '../helpers/secretScan.js';
+
+// The service settings page's routes (issue 15) through the real web process and the Render
+// simulator: env vars and secret files one key at a time, custom domains, settings, deploy history.
+
+let stack: Stack;
+let seen: SecretWitness;
+test.before(async () => {
+  stack = await startStack({
+    renderOptions: { phaseMs: { created: 5, build_in_progress: 5, pre_deploy_in_progress: 5, update_in_progress: 5 }, rateLimits: { createService: { limit: 10_000 }, write: { limit: 10_000 } } },
+  });
+  seen = witnessSecrets(stack);
+});
+test.after('no Render key or GitHub token anywhere', async (t) => {
+  await assertNoSecrets(t, { stack, agents: seen.agents, secrets: seen.secrets() });
+});
+test.after.always(async () => { await stack?.close(); });
+
+interface Tenant { agent: Agent; account: SimAccount; render: RenderClient }
+
+async function tenant(name: string): Promise<Tenant> {
+  const apiKey = `rnd_${name.replace(/[^a-z0-9]/g, '').padEnd(24, 'z')}`;
+  const account = stack.render.addAccount({ apiKey });
+  const agent = stack.agent();
+  await stack.signIn(agent, name);
+  const setup = await agent.post('/api/render/setup', { api_key: apiKey });
+  if (setup.status !== 200) throw new Error(`setup: ${setup.status} ${setup.text}`);
+  return { agent, account, render: createRenderClient({ baseUrl: stack.render.url, apiKey }) };
+}
+
+async function webService(tn: Tenant, name: string, type: 'web_service' | 'cron_job' = 'web_service'): Promise<Service> {
+  const details = type === 'cron_job'
+    ? { runtime: 'node' as const, schedule: '*/5 * * * *', envSpecificDetails: { buildCommand: 'npm ci', startCommand: 'node job.js' } }
+    : { runtime: 'node' as const, plan: 'starter' as const, region: 'oregon' as const, envSpecificDetails: { buildCommand: 'npm ci', startCommand: 'npm start' } };
+  const { service } = await tn.render.createService({ type, name, ownerId: tn.account.ownerId, repo: `https://github.com/acme/${name}`, branch: 'main', autoDeploy: 'yes', serviceDetails: details });
+  return service!;
+}
+
+const put = (a: Agent, path: string, json: unknown) => a.request('PUT', path, { json });
+const patch = (a: Agent, path: string, json: unknown) => a.request('PATCH', path, { json });
+const renderWrites = (tn: Tenant) => stack.render.calls.filter((c) => c.accountId === tn.account.id && c.method !== 'GET').length;
+
+test('env vars: names listed without values, set and generated one key at a time, revealed on demand, deleted', async (t) => {
+  const ada = await tenant('set-ada');
+  const svc = await webService(ada, 'ada-settings');
+  await ada.render.putEnvVar(svc.id, 'DATABASE_URL', 'postgres://secret-db-password@db/app');
+  const base = `/api/render/services/${svc.id}/env-vars`;
+
+  const list = await ada.agent.get(base);
+  t.is(list.status, 200, list.text);
+  t.deepEqual(list.json, { envVars: [{ key: 'DATABASE_URL' }] });
+  t.false(list.text.includes('secret-db-password'), 'values stay on Render until revealed');
+
+  const set = await put(ada.agent, `${base}/API_URL`, { value: 'https://api.example.com' });
+  t.is(set.status, 200, set.text);
+  t.deepEqual(set.json, { key: 'API_URL', redeployToApply: true });
+  t.is((await put(ada.agent, `${base}/SESSION_SECRET`, { generate_value: true })).status, 200);
+  t.is((await ada.render.getEnvVar(svc.id, 'SESSION_SECRET')).value.length, 44, 'Render generated a 256-bit value');
+  // Never the replace-all PUT, which deletes every key it is not sent.
+  t.is(stack.render.calls.filter((c) => c.method === 'PUT' && c.route === '/services/{serviceId}/env-vars').length, 0);
+  t.deepEqual((await ada.agent.get(base)).json.envVars.map((v: { key: string }) => v.key), ['API_URL', 'DATABASE_URL', 'SESSION_SECRET']);
+
+  const shown = await ada.agent.get(`${base}/DATABASE_URL`);
+  t.is(shown.status, 200);
+  t.deepEqual(shown.json, { key: 'DATABASE_URL', value: 'postgres://secret-db-password@db/app' });
+  const audit = await ada.render.listAuditLogs(ada.account.ownerId, { limit: 100 });
+  t.true(audit.items.some((a) => a.event === 'ViewEnvVarValuesEvent' && a.metadata?.key === 'DATABASE_URL'), 'the reveal is in the user\'s Render audit log');
+  const trail = await ada.agent.get('/api/audit?limit=20');
+  t.true(trail.json.entries.some((e: { detail: { lifecycleAction?: string } }) => e.detail.lifecycleAction === 'env_var_reveal'));
+
+  t.is((await ada.agent.delete(`${base}/API_URL`)).status, 200);
+  const gone = await ada.agent.get(`${base}/API_URL`);
+  t.is(gone.status, 404);
+  t.is(gone.json.error.message, 'Environment variable not found.');
+  t.is((await ada.agent.delete(`${base}/API_URL`)).status, 404);
+});
+
+test('env vars: bad names and values are field errors that reach Render not at all', async (t) => {
+  const bob = await tenant('set-bob');
+  const svc = await webService(bob, 'bob-settings');
+  const base = `/api/render/services/${svc.id}/env-vars`;
+  const before = renderWrites(bob);
+  const cases: Array<[string, unknown, string]> = [
+    [`${base}/1BAD`, { value: 'x' }, 'key'],
+    [`${base}/A-B`, { value: 'x' }, 'key'],
+    [`${base}/OK`, { value: 'x'.repeat(16 * 1024 + 1) }, 'value'],
+    [`${base}/OK`, { value: 5 }, 'value'],
+    [`${base}/OK`, {}, 'value'],
+    [`${base}/OK`, { value: 'x', generate_value: true }, 'value'],
+  ];
+  for (const [path, body, field] of cases) {
+    const res = await put(bob.agent, path, body);
+    t.is(res.status, 400, `${path} ${JSON.stringify(body).slice(0, 40)}: ${res.text.slice(0, 200)}`);
+    t.is(res.json.error.code, 'validation_failed');
+    t.is(res.json.error.field, field);
+  }
+  t.is(renderWrites(bob), before);
+});
+
+test('secret files: names listed, content on reveal, set and deleted one file at a time', async (t) => {
+  const cy = await tenant('set-cy');
+  const svc = await webService(cy, 'cy-settings');
+  const base = `/api/render/services/${svc.id}/secret-files`;
+  t.is((await put(cy.agent, `${base}/.npmrc`, { content: '//registry.npmjs.org/:_authToken=npm-secret' })).status, 200);
+  const list = await cy.agent.get(base);
+  t.deepEqual(list.json, { secretFiles: [{ name: '.npmrc' }] });
+  t.false(list.text.includes('npm-secret'));
+  t.is((await cy.agent.get(`${base}/.npmrc`)).json.content, '//registry.npmjs.org/:_authToken=npm-secret');
+  const bad = await put(cy.agent, `${base}/bad%20name`, { content: 'x' });
+  t.is(bad.status, 400);
+  t.is(bad.json.error.field, 'name');
+  t.is((await cy.agent.delete(`${base}/.npmrc`)).status, 200);
+  t.deepEqual((await cy.agent.get(base)).json.secretFiles, []);
+});
+
+test('custom domains: DNS records to create, Render\'s refusals in plain words, verification, removal', async (t) => {
+  const dee = await tenant('set-dee');
+  const svc = await webService(dee, 'dee-settings');
+  const base = `/api/render/services/${svc.id}/custom-domains`;
+  const apex = await dee.agent.post(base, { name: 'Dee-Example.com.' });
+  t.is(apex.status, 201, apex.text);
+  t.deepEqual(apex.json.domains.map((d: { name: string }) => d.name), ['dee-example.com', 'www.dee-example.com']);
+  const host = new URL(String((svc.serviceDetails as { url: string }).url)).hostname;
+  t.deepEqual(apex.json.domains[0].dns.map((r: { type: string; value: string }) => `${r.type} ${r.value}`), [`ALIAS ${host}`, 'A 216.24.57.1']);
+  t.deepEqual(apex.json.domains[1].dns.map((r: { type: string; value: string }) => `${r.type} ${r.value}`), [`CNAME ${host}`]);
+
+  for (const name of ['not a domain', 'https://x.example.com', 'x.onrender.com', '10.0.0.1', 'localhost']) {
+    const res = await dee.agent.post(base, { name });
+    t.is(res.status, 400, name);
+    t.is(res.json.error.field, 'name', name);
+  }
+  const taken = await dee.agent.post(base, { name: 'dee-example.com' });
+  t.is(taken.status, 409);
+  t.is(taken.json.error.code, 'render_conflict');
+  t.regex(taken.json.error.message, /already in use.*Nothing was changed/);
+  t.is(taken.json.error.field, 'name');
+
+  const www = apex.json.domains[1];
+  const unverified = await dee.agent.post(`${base}/${www.id}/verify`);
+  t.is(unverified.status, 200, unverified.text);
+  t.is(unverified.json.domain.verificationStatus, 'unverified');
+  stack.render.configureDns('www.dee-example.com');
+  t.is((await dee.agent.post(`${base}/${www.id}/verify`)).json.domain.verificationStatus, 'verified');
+  t.is((await dee.agent.delete(`${base}/${www.id}`)).status, 204);
+  t.deepEqual((await dee.agent.get(base)).json.domains.map((d: { name: string }) => d.name), ['dee-example.com']);
+  t.is((await dee.agent.delete(`${base}/cdm-00000000000000000000`)).status, 404);
+});
+
+test('settings: shown, changed field by field, field errors for what a type does not have', async (t) => {
+  const eve = await tenant('set-eve');
+  const svc = await webService(eve, 'eve-settings');
+  const path = `/api/render/services/${svc.id}/settings`;
+  const got = await eve.agent.get(path);
+  t.is(got.status, 200, got.text);
+  t.like(got.json.settings, { id: svc.id, autoDeploy: true, previews: 'off', plan: 'starter', healthCheckPath: '', numInstances: 1, region: 'oregon', previewServices: [] });
+
+  const changed = await patch(eve.agent, path, { auto_deploy: false, previews: 'manual', plan: 'standard', health_check_path: '/healthz', num_instances: 3 });
+  t.is(changed.status, 200, changed.text);
+  t.like(changed.json.settings, { autoDeploy: false, previews: 'manual', plan: 'standard', healthCheckPath: '/healthz', numInstances: 3 });
+  const onRender = await eve.render.getService(svc.id);
+  t.is(onRender.autoDeploy, 'no');
+  t.is((onRender.serviceDetails as { numInstances: number }).numInstances, 3);
+
+  const bad: Array<[unknown, string]> = [
+    [{}, ''], [{ num_instances: 0 }, 'num_instances'], [{ num_instances: 101 }, 'num_instances'], [{ num_instances: 1.5 }, 'num_instances'],
+    [{ health_check_path: 'healthz' }, 'health_check_path'], [{ health_check_path: '/a b' }, 'health_check_path'],
+    [{ plan: 'gold' }, 'plan'], [{ previews: 'on' }, 'previews'], [{ auto_deploy: 'yes' }, 'auto_deploy'],
+  ];
+  const cron = await webService(eve, 'eve-cron', 'cron_job');
+  const writes = renderWrites(eve);
+  for (const [body, field] of bad) {
+    const res = await patch(eve.agent, path, body);
+    t.is(res.status, 400, JSON.stringify(body));
+    t.is(res.json.error.field ?? '', field, JSON.stringify(body));
+  }
+  const cronRes = await patch(eve.agent, `/api/render/services/${cron.id}/settings`, { num_instances: 2 });
+  t.is(cronRes.status, 400);
+  t.is(cronRes.json.error.field, 'num_instances');
+  t.is(renderWrites(eve), writes, 'no refused change reached Render');
+});
+
+test.serial('settings: nothing half-applied when Render refuses the instance count', async (t) => {
+  const fay = await tenant('set-fay');
+  const svc = await webService(fay, 'fay-settings');
+  stack.render.setFault({ method: 'POST', route: '/services/{serviceId}/scale', kind: 'status', status: 400, count: 1 });
+  t.teardown(() => stack.render.clearFaults());
+  const res = await patch(fay.agent, `/api/render/services/${svc.id}/settings`, { auto_deploy: false, plan: 'standard', num_instances: 4 });
+  t.is(res.status, 400, res.text);
+  t.is(res.json.error.code, 'render_rejected');
+  t.is(res.json.error.field, 'num_instances');
+  t.regex(res.json.error.message, /Nothing was changed/);
+  const after = await fay.render.getService(svc.id);
+  t.is(after.autoDeploy, 'yes', 'auto-deploy put back');
+  t.is((after.serviceDetails as { plan: string }).plan, 'starter', 'plan put back');
+  t.is((after.serviceDetails as { numInstances: number }).numInstances, 1);
+});
+
+test.serial('deploy history with Render\'s statuses, and a clear-cache redeploy the worker runs', async (t) => {
+  const gus = await tenant('set-gus');
+  const svc = await webService(gus, 'gus-settings');
+  for (let i = 0; i < 300 && !(await gus.render.listDeploys(svc.id)).some((d) => d.status === 'live'); i++) await new Promise((r) => setTimeout(r, 20));
+  const worker = await startTestWorker(stack);
+  t.teardown(() => worker.close(5_000));
+  const redeploy = await gus.agent.post(`/api/render/services/${svc.id}/deploys`, { clear_cache: true });
+  t.is(redeploy.status, 202, redeploy.text);
+  t.like(redeploy.json, { kind: 'redeploy', serviceId: svc.id });
+  const done = await waitFinished(gus.agent, redeploy.json.id);
+  t.is(done.status, 'live');
+  const events = await gus.render.listServiceEvents(svc.id, { limit: 100 });
+  const build = events.items.find((e) => e.type === 'build_started' && (e.details as { trigger?: { clearCache?: boolean } }).trigger?.clearCache);
+  t.truthy(build, 'Render was asked to build without its cache');
+
+  const history = await gus.agent.get(`/api/render/services/${svc.id}/deploys?limit=10`);
+  t.is(history.status, 200, history.text);
+  t.deepEqual(history.json.deploys.map((d: { status: string; current: boolean; rollbackable: boolean }) => `${d.status}:${d.current}:${d.rollbackable}`), ['live:true:false', 'deactivated:false:true']);
+  t.is(history.json.deploys[0].id, done.deployId);
+  const bad = await gus.agent.get(`/api/render/services/${svc.id}/deploys?limit=0`);
+  t.is(bad.status, 400);
+});
+
+test('cross-tenant: every settings route with another tenant\'s service is the same 404 as a missing one, and nothing reaches their Render account', async (t) => {
+  const owner = await tenant('set-owner');
+  const other = await tenant('set-other');
+  const svc = await webService(owner, 'owner-settings');
+  await owner.render.putEnvVar(svc.id, 'OWNER_SECRET', 'owner-secret-value');
+  const [domain] = await owner.render.addCustomDomain(svc.id, 'owner-settings.example.com');
+  const calls = stack.render.calls.length;
+  const routes: Array<[string, string, unknown?]> = [
+    ['GET', 'env-vars'], ['GET', 'env-vars/OWNER_SECRET'], ['PUT', 'env-vars/OWNER_SECRET', { value: 'stolen' }], ['DELETE', 'env-vars/OWNER_SECRET'],
+    ['GET', 'secret-files'], ['GET', 'secret-files/a.pem'], ['PUT', 'secret-files/a.pem', { content: 'x' }], ['DELETE', 'secret-files/a.pem'],
+    ['GET', 'custom-domains'], ['POST', 'custom-domains', { name: 'stolen.example.com' }], ['POST', `custom-domains/${domain!.id}/verify`], ['DELETE', `custom-domains/${domain!.id}`],
+    ['GET', 'settings'], ['PATCH', 'settings', { auto_deploy: false }], ['GET', 'deploys'], ['POST', 'deploys', { clear_cache: true }],
+  ];
+  for (const [method, sub, json] of routes) {
+    const theirs = await other.agent.request(method, `/api/render/services/${svc.id}/${sub}`, json === undefined ? {} : { json });
+    const missing = await other.agent.request(method, `/api/render/services/srv-00000000000000000000/${sub}`, json === undefined ? {} : { json });
+    t.is(theirs.status, 404, `${method} ${sub}: ${theirs.text}`);
+    t.deepEqual(theirs.json, missing.json, `${method} ${sub}`);
+    t.false(theirs.text.includes('owner-secret-value'));
+  }
+  t.is(stack.render.calls.slice(calls).filter((c) => c.accountId === owner.account.id).length, 0, 'no call with the owner\'s key');
+  t.is((await owner.render.getEnvVar(svc.id, 'OWNER_SECRET')).value, 'owner-secret-value');
+  t.is((await owner.render.getService(svc.id)).autoDeploy, 'yes');
+});
+
+test('writes need the CSRF token and a Render key', async (t) => {
+  const hal = await tenant('set-hal');
+  const svc = await webService(hal, 'hal-settings');
+  const res = await hal.agent.request('PUT', `/api/render/services/${svc.id}/env-vars/X`, { json: { value: 'y' }, csrf: false });
+  t.is(res.status, 403);
+  t.is(res.json.error.code, 'csrf_failed');
+  await hal.agent.post('/api/render/clear-credentials');
+  const noKey = await hal.agent.get(`/api/render/services/${svc.id}/settings`);
+  t.is(noKey.status, 400);
+  t.is(noKey.json.error.code, 'render_key_missing');
+});
