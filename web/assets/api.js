@@ -80,6 +80,8 @@ export function createApi(hooks = {}) {
   const post = (path, body, headers) => request('POST', path, body, headers);
   const del = (path) => request('DELETE', path);
   const put = (path, body) => request('PUT', path, body);
+  const patch = (path, body) => request('PATCH', path, body);
+  const svc = (id) => `/api/render/services/${enc(id)}`;
 
   return {
     setCsrfToken(token) { csrfToken = token; },
@@ -119,6 +121,23 @@ export function createApi(hooks = {}) {
     serviceNameCheck: (name, ownerId) => get(`/api/render/services/name-check?name=${enc(name)}${ownerId ? `&owner_id=${enc(ownerId)}` : ''}`),
     serviceAction: (id, action, body) => post(`/api/render/services/${enc(id)}/${action}`, body),
     deleteService: (id) => del(`/api/render/services/${enc(id)}`),
+    // The service settings page (view-service.js).
+    serviceSettings: (id) => get(`${svc(id)}/settings`),
+    patchServiceSettings: (id, body) => patch(`${svc(id)}/settings`, body),
+    envVars: (id) => get(`${svc(id)}/env-vars`),
+    revealEnvVar: (id, key) => get(`${svc(id)}/env-vars/${enc(key)}`),
+    putEnvVar: (id, key, body) => put(`${svc(id)}/env-vars/${enc(key)}`, body),
+    deleteEnvVar: (id, key) => del(`${svc(id)}/env-vars/${enc(key)}`),
+    secretFiles: (id) => get(`${svc(id)}/secret-files`),
+    revealSecretFile: (id, name) => get(`${svc(id)}/secret-files/${enc(name)}`),
+    putSecretFile: (id, name, content) => put(`${svc(id)}/secret-files/${enc(name)}`, { content }),
+    deleteSecretFile: (id, name) => del(`${svc(id)}/secret-files/${enc(name)}`),
+    customDomains: (id) => get(`${svc(id)}/custom-domains`),
+    addCustomDomain: (id, name) => post(`${svc(id)}/custom-domains`, { name }),
+    verifyCustomDomain: (id, domainId) => post(`${svc(id)}/custom-domains/${enc(domainId)}/verify`),
+    deleteCustomDomain: (id, domainId) => del(`${svc(id)}/custom-domains/${enc(domainId)}`),
+    serviceDeploys: (id, cursor = null) => get(`${svc(id)}/deploys?limit=20${cursor ? `&cursor=${enc(cursor)}` : ''}`),
+    redeployService: (id, clearCache) => post(`${svc(id)}/deploys`, { clear_cache: Boolean(clearCache) }),
 
     sentinel: () => get('/api/sentinel'),
     putSentinel: (body) => put('/api/sentinel', body),

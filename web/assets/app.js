@@ -13,6 +13,7 @@ import { renderSignIn } from './view-signin.js';
 import { dashboardView } from './view-dashboard.js';
 import { deployView } from './view-deploy.js';
 import { deploymentView } from './view-deployment.js';
+import { serviceView } from './view-service.js';
 import { settingsView } from './view-settings.js';
 import { auditView } from './view-audit.js';
 import { securityView } from './view-security.js';
@@ -22,6 +23,7 @@ const VIEWS = {
   dashboard: dashboardView,
   deploy: deployView,
   deployment: deploymentView,
+  service: serviceView,
   settings: settingsView,
   audit: auditView,
   security: securityView,

@@ -101,6 +101,7 @@ export function dashboardView(ctx) {
         s.dashboardUrl ? h('a', { href: s.dashboardUrl, rel: 'noopener noreferrer', target: '_blank' }, 'Render dashboard', h('span', { class: 'visually-hidden' }, ' (new tab)')) : null,
         s.updatedAt ? h('span', { class: 'muted' }, `updated ${relativeTime(s.updatedAt)}`) : null),
       h('div', { class: 'actions actions--compact' },
+        h('a', { class: 'btn btn--secondary btn--small', href: `#/services/${s.id}`, 'data-testid': 'service-settings' }, 'Settings'),
         suspended ? null : actionButton('Redeploy', 'Starting…', 'redeploy', 'service-redeploy'),
         suspended ? actionButton('Resume', 'Resuming…', 'resume', 'service-resume') : actionButton('Suspend', 'Suspending…', 'suspend', 'service-suspend'),
         confirmButton({

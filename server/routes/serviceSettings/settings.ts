@@ -25,7 +25,7 @@ const SettingsPatch = z.object({
   num_instances: z.number('Enter a whole number of instances.').int('Enter a whole number of instances.')
     .min(1, 'At least 1 instance (suspend the service to stop it).').max(MAX_INSTANCES, `At most ${MAX_INSTANCES} instances.`).optional(),
   plan: z.enum(RENDER_PLANS, `Choose one of Render's instance types: ${RENDER_PLANS.join(', ')}.`).optional(),
-  health_check_path: z.string('The health check path is text.').trim()
+  health_check_path: z.string('The health check path is text.')
     .refine((v) => v === '' || HEALTH_PATH.test(v), 'A health check path starts with / and has no spaces (at most 256 characters); leave it empty to turn the check off.').optional(),
   _csrf: z.string().optional(),
 }).strict().refine((b) => Object.keys(b).some((k) => k !== '_csrf'), 'Nothing to change: send at least one setting.');

@@ -1,0 +1,97 @@
+import test from 'ava';
+import type { Browser } from 'playwright-core';
+import { horizontalOverflow, launchChromium, newContext, PHONE, screenshot } from './support/browser.js';
+import { connectKey, startUiStack, type UiStack } from './support/uiStack.js';
+import { createRenderClient } from '../../server/render/client.js';
+
+// Issue 15: the service settings page in Chromium, reached from the dashboard's service card: edit
+// an env var (value hidden until shown), toggle auto-deploy, add a custom domain and see its DNS
+// records; a bad domain is refused on its field. Screenshots at 1280 px and 375 px.
+
+let stack: UiStack;
+let browser: Browser;
+test.before(async () => {
+  [stack, browser] = await Promise.all([startUiStack(), launchChromium()]);
+});
+test.after.always(async () => {
+  await browser?.close();
+  await stack?.closeAll();
+});
+
+test('settings page: env var edit and reveal, auto-deploy toggle, a custom domain with its DNS records; desktop and phone screenshots', async (t) => {
+  t.timeout(120_000);
+  const apiKey = 'rnd_settingspage' + 'x'.repeat(20);
+  const account = stack.render.addAccount({ apiKey, workspaces: [{ name: 'Settings workspace' }] });
+  const render = createRenderClient({ baseUrl: stack.render.url, apiKey });
+  const { service } = await render.createService({
+    type: 'web_service', name: 'settings-api', ownerId: account.ownerId, repo: 'https://github.com/set-user/api', branch: 'main', autoDeploy: 'yes',
+    serviceDetails: { runtime: 'node', plan: 'starter', region: 'frankfurt', envSpecificDetails: { buildCommand: 'npm ci', startCommand: 'npm start' } },
+  });
+  await render.putEnvVar(service!.id, 'DATABASE_URL', 'postgres://db-password-123@db/app');
+
+  const { page, problems } = await newContext(browser);
+  stack.github.addUser({ id: 616_161, login: 'set-user', name: 'Set User' });
+  stack.github.setAuthorizingUser('set-user');
+  await page.goto(stack.url + '/');
+  await page.getByTestId('sign-in').click();
+  await page.getByTestId('user-login').filter({ hasText: 'set-user' }).waitFor();
+  await connectKey(page, apiKey);
+
+  // From the dashboard's card to the page.
+  await page.goto(`${stack.url}/#/`);
+  await page.locator(`[data-testid=service-card][data-service-id=${service!.id}]`).getByTestId('service-settings').click();
+  await page.getByRole('heading', { name: 'settings-api' }).waitFor();
+  t.regex(await page.getByTestId('service-meta').innerText(), /frankfurt/);
+
+  // Env vars: the value is hidden until asked for, and the page says the read is audited.
+  const envRow = page.locator('[data-testid=env-list] li[data-key=DATABASE_URL]');
+  await envRow.waitFor();
+  t.false((await page.getByTestId('env-section').innerText()).includes('db-password-123'));
+  t.regex(await page.getByTestId('env-section').innerText(), /Render audit log/);
+  await envRow.getByTestId('reveal').click();
+  await envRow.getByTestId('revealed').filter({ hasText: 'postgres://db-password-123@db/app' }).waitFor();
+  // A bad name is refused on its field; then a real edit.
+  await page.getByTestId('env-key').fill('1BAD');
+  await page.getByTestId('env-value').fill('x');
+  await page.getByTestId('env-save').click();
+  await page.getByText('Variable names are letters, digits and _').waitFor();
+  await page.getByTestId('env-key').fill('API_URL');
+  await page.getByTestId('env-value').fill('https://api.example.com');
+  await page.getByTestId('env-save').click();
+  await page.locator('[data-testid=env-list] li[data-key=API_URL]').waitFor();
+  await page.getByTestId('apply-redeploy').waitFor();
+  t.is((await render.getEnvVar(service!.id, 'API_URL')).value, 'https://api.example.com');
+
+  // Auto-deploy off.
+  const auto = page.getByTestId('auto-deploy');
+  t.true(await auto.isChecked());
+  await auto.uncheck();
+  await page.getByTestId('auto-deploy-note').filter({ hasText: 'does not deploy on push' }).waitFor();
+  t.is((await render.getService(service!.id)).autoDeploy, 'no');
+
+  // A domain: a bad one refused on the field, a good one listed with its DNS records.
+  await page.getByTestId('domain-name').fill('https://shop.example.com/');
+  await page.getByTestId('domain-add').click();
+  await page.getByText('Enter a domain such as app.example.com').waitFor();
+  await page.getByTestId('domain-name').fill('shop.example.com');
+  await page.getByTestId('domain-add').click();
+  const domainRow = page.locator('[data-testid=domain-row][data-domain="shop.example.com"]');
+  await domainRow.waitFor();
+  t.is(await domainRow.getByTestId('domain-status').innerText(), 'Waiting for DNS');
+  t.regex(await domainRow.getByTestId('domain-dns').innerText(), /CNAME\s+shop\.example\.com\s+settings-api\.onrender\.com/);
+  t.deepEqual((await render.listCustomDomains(service!.id)).map((d) => d.name), ['shop.example.com']);
+
+  // The deploy history lists Render's deploys.
+  await page.locator('[data-testid=history-row]').first().waitFor();
+  await screenshot(page, 'service-settings-1280');
+  t.deepEqual((await horizontalOverflow(page)).culprits, []);
+
+  await page.setViewportSize(PHONE);
+  await page.reload();
+  await page.locator('[data-testid=domain-row]').first().waitFor();
+  await page.locator('[data-testid=history-row]').first().waitFor();
+  await screenshot(page, 'service-settings-375');
+  const overflow = await horizontalOverflow(page);
+  t.true(overflow.scrollWidth <= overflow.innerWidth, `no horizontal scrolling at 375 px: ${overflow.culprits.join(', ')}`);
+  t.deepEqual(problems, [], 'no console errors, no CSP violations');
+});

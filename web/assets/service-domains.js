@@ -1,0 +1,84 @@
+/** The settings page's custom domains: add one, the DNS records to create for it, verify, remove. */
+import { busy, confirmButton, field, h, notice, replace } from './dom.js';
+
+const VERIFIED = { verified: ['success', 'Verified'], unverified: ['progress', 'Waiting for DNS'] };
+
+export function domainsSection({ ctx, serviceId }) {
+  const api = ctx.api;
+  const list = h('ul', { class: 'rows', 'aria-label': 'Custom domains', 'data-testid': 'domain-list' });
+  const status = h('p', { class: 'muted', role: 'status' }, 'Loading…');
+  const flash = h('div');
+  const name = field({
+    label: 'Domain', control: h('input', { class: 'input input--mono', autocomplete: 'off', spellcheck: 'false', placeholder: 'app.example.com', 'data-testid': 'domain-name' }),
+    hint: 'A root domain (example.com) also gets www.example.com, which redirects to it.',
+  });
+  const add = h('button', { type: 'submit', class: 'btn btn--primary', 'data-testid': 'domain-add' }, 'Add domain');
+  const form = h('form', { class: 'kv__form', 'data-testid': 'domain-form' }, h('div', { class: 'input-row' }, name.el), h('div', { class: 'actions' }, add));
+  const body = h('div', { class: 'card' }, status, list, flash, form);
+
+  function dnsTable(records) {
+    if (!records.length) return null;
+    return h('table', { class: 'dns', 'data-testid': 'domain-dns' },
+      h('caption', { class: 'field__hint' }, 'Create at your DNS provider (and remove any AAAA records for this name):'),
+      h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Type'), h('th', { scope: 'col' }, 'Name'), h('th', { scope: 'col' }, 'Value'))),
+      h('tbody', {}, records.map((r) => h('tr', {},
+        h('td', { class: 'mono' }, r.type), h('td', { class: 'mono' }, r.name),
+        h('td', { class: 'mono' }, r.value, r.note ? h('span', { class: 'muted' }, ` (${r.note})`) : null)))));
+  }
+
+  function row(d) {
+    const [tone, text] = VERIFIED[d.verificationStatus] ?? ['neutral', d.verificationStatus];
+    const verify = h('button', { type: 'button', class: 'btn btn--secondary btn--small', 'data-testid': 'domain-verify' }, 'Verify');
+    verify.addEventListener('click', () => busy(verify, 'Checking…', async () => {
+      try {
+        const res = await api.verifyCustomDomain(serviceId, d.id);
+        ctx.announce(res.domain.verificationStatus === 'verified' ? `${d.name} verified` : `${d.name}: Render does not see the DNS records yet`);
+        await load();
+      } catch (err) { replace(flash, notice('error', err.message)); }
+    }));
+    const remove = confirmButton({
+      label: 'Remove', question: `Remove ${d.name}?`, confirmLabel: 'Remove', danger: true, small: true, testId: 'domain-remove',
+      onConfirm: async () => {
+        try { await api.deleteCustomDomain(serviceId, d.id); await load(); } catch (err) { replace(flash, notice('error', err.message)); }
+      },
+    });
+    return h('li', { class: 'row domain', dataset: { domain: d.name }, 'data-testid': 'domain-row' },
+      h('div', { class: 'kv__head' },
+        h('span', { class: 'mono kv__key' }, d.name),
+        h('span', { class: `badge badge--${tone}`, 'data-testid': 'domain-status' }, text),
+        d.redirectForName ? h('span', { class: 'muted' }, `redirects to ${d.redirectForName}`) : null,
+        h('span', { class: 'kv__actions' }, d.verificationStatus === 'verified' ? null : verify, remove)),
+      d.verificationStatus === 'verified' ? null : dnsTable(d.dns));
+  }
+
+  async function load() {
+    try {
+      const res = await api.customDomains(serviceId);
+      if (!res.supported) {
+        replace(body, h('p', { class: 'muted' }, 'Only web services and static sites can have custom domains.'));
+        return;
+      }
+      replace(list, res.domains.map(row));
+      status.textContent = res.domains.length ? `Traffic reaches ${res.target ?? 'the service'} through these names.` : 'No custom domains yet.';
+    } catch (err) { status.textContent = `Could not load domains: ${err.message}`; }
+  }
+
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    name.setError(null);
+    replace(flash);
+    void busy(add, 'Adding…', async () => {
+      try {
+        await api.addCustomDomain(serviceId, name.control.value);
+        name.control.value = '';
+        await load();
+      } catch (err) {
+        if (err.field === 'name') name.setError(err.message); else replace(flash, notice('error', err.message));
+      }
+    });
+  });
+
+  void load();
+  return h('section', { class: 'section', 'aria-labelledby': 'domains-heading', 'data-testid': 'domains-section' },
+    h('h2', { id: 'domains-heading' }, 'Custom domains'), body);
+}

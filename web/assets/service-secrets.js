@@ -1,0 +1,110 @@
+/**
+ * The settings page's env vars and secret files: names listed, a value only when asked for (that read
+ * appears in the user's Render audit log), one key or file added, changed or removed at a time.
+ */
+import { busy, confirmButton, field, h, notice, replace, revealToggle } from './dom.js';
+
+const AUDIT_NOTE = 'Showing a value reads it from Render, which records the read in your workspace\'s Render audit log.';
+
+/**
+ * @param {object} o
+ * @param {'env'|'file'} o.kind
+ * @param {object} o.ctx
+ * @param {string} o.serviceId
+ * @param {() => void} o.onChanged  a change applies at the next deploy: the page offers one
+ */
+export function secretsSection({ kind, ctx, serviceId, onChanged }) {
+  const env = kind === 'env';
+  const api = ctx.api;
+  const label = env ? 'Environment variables' : 'Secret files';
+  const list = h('ul', { class: 'rows kv', 'data-testid': env ? 'env-list' : 'file-list', 'aria-label': label });
+  const status = h('p', { class: 'muted', role: 'status' }, 'Loading…');
+  const flash = h('div');
+
+  const name = field({
+    label: env ? 'Name' : 'File name',
+    control: h('input', { class: 'input input--mono', autocomplete: 'off', spellcheck: 'false', 'data-testid': env ? 'env-key' : 'file-name', placeholder: env ? 'DATABASE_URL' : 'credentials.json' }),
+    hint: env ? 'Letters, digits and _, not starting with a digit.' : 'Render mounts it at /etc/secrets/<name>.',
+  });
+  const valueControl = env
+    ? h('input', { class: 'input input--mono', type: 'password', autocomplete: 'off', spellcheck: 'false', 'data-testid': 'env-value' })
+    : h('textarea', { class: 'input input--mono', rows: '4', spellcheck: 'false', 'data-testid': 'file-content' });
+  const value = field({ label: env ? 'Value' : 'Contents', control: valueControl, addon: env ? revealToggle(valueControl) : null });
+  const generate = env ? h('input', { type: 'checkbox', 'data-testid': 'env-generate' }) : null;
+  const save = h('button', { type: 'submit', class: 'btn btn--primary', 'data-testid': env ? 'env-save' : 'file-save' }, env ? 'Save variable' : 'Save file');
+  const form = h('form', { class: 'kv__form', 'data-testid': env ? 'env-form' : 'file-form' },
+    h('div', { class: 'kv__fields' }, name.el, value.el),
+    generate ? h('label', { class: 'checkbox' }, generate, ' Let Render generate a random value') : null,
+    h('div', { class: 'actions' }, save));
+  generate?.addEventListener('change', () => { valueControl.disabled = generate.checked; });
+
+  function row(item) {
+    const key = env ? item.key : item.name;
+    const shown = h('div', { class: 'kv__value', hidden: true });
+    const show = h('button', { type: 'button', class: 'btn btn--ghost btn--small', 'aria-expanded': 'false', 'data-testid': 'reveal' }, 'Show');
+    show.addEventListener('click', () => {
+      if (!shown.hidden) { shown.hidden = true; replace(shown); show.textContent = 'Show'; show.setAttribute('aria-expanded', 'false'); return; }
+      void busy(show, 'Reading…', async () => {
+        try {
+          const res = env ? await api.revealEnvVar(serviceId, key) : await api.revealSecretFile(serviceId, key);
+          replace(shown, h('pre', { class: 'mono kv__pre', 'data-testid': 'revealed' }, env ? res.value : res.content), h('p', { class: 'field__hint' }, 'This read is now in your Render audit log.'));
+          shown.hidden = false;
+        } catch (err) { replace(flash, notice('error', err.message)); }
+      }).then(() => { if (!shown.hidden) { show.textContent = 'Hide'; show.setAttribute('aria-expanded', 'true'); } });
+    });
+    const edit = h('button', { type: 'button', class: 'btn btn--ghost btn--small' }, 'Change');
+    edit.addEventListener('click', () => { name.control.value = key; valueControl.value = ''; valueControl.focus(); });
+    const remove = confirmButton({
+      label: 'Delete', question: `Delete ${key}?`, confirmLabel: 'Delete', danger: true, small: true, testId: 'kv-delete',
+      onConfirm: async () => {
+        try {
+          if (env) await api.deleteEnvVar(serviceId, key); else await api.deleteSecretFile(serviceId, key);
+          ctx.announce(`${key} deleted`);
+          onChanged();
+          await load();
+        } catch (err) { replace(flash, notice('error', err.message)); }
+      },
+    });
+    return h('li', { class: 'row kv__row', dataset: { key } },
+      h('div', { class: 'kv__head' }, h('span', { class: 'mono kv__key' }, key), h('span', { class: 'muted kv__mask', 'aria-hidden': 'true' }, '••••••'),
+        h('span', { class: 'kv__actions' }, show, edit, remove)),
+      shown);
+  }
+
+  async function load() {
+    try {
+      const res = env ? await api.envVars(serviceId) : await api.secretFiles(serviceId);
+      const items = env ? res.envVars : res.secretFiles;
+      replace(list, items.map(row));
+      status.textContent = items.length ? `${items.length} ${env ? 'variable' : 'file'}${items.length === 1 ? '' : 's'}.` : (env ? 'No variables set on this service.' : 'No secret files.');
+    } catch (err) { status.textContent = `Could not load ${label.toLowerCase()}: ${err.message}`; }
+  }
+
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    name.setError(null);
+    value.setError(null);
+    replace(flash);
+    const key = name.control.value.trim();
+    void busy(save, 'Saving…', async () => {
+      try {
+        if (env) await api.putEnvVar(serviceId, key, generate.checked ? { generate_value: true } : { value: valueControl.value });
+        else await api.putSecretFile(serviceId, key, valueControl.value);
+        ctx.announce(`${key} saved`);
+        name.control.value = '';
+        valueControl.value = '';
+        onChanged();
+        await load();
+      } catch (err) {
+        const target = err.field === 'key' || err.field === 'name' ? name : err.field === 'value' || err.field === 'content' ? value : null;
+        if (target) target.setError(err.message); else replace(flash, notice('error', err.message));
+      }
+    });
+  });
+
+  void load();
+  return h('section', { class: 'section', 'aria-labelledby': `${kind}-heading`, 'data-testid': env ? 'env-section' : 'file-section' },
+    h('h2', { id: `${kind}-heading` }, label),
+    h('p', { class: 'muted' }, env ? ['Values are hidden. ', AUDIT_NOTE] : 'Contents are hidden; showing a file reads it from Render.', ' Changes apply at the next deploy.'),
+    h('div', { class: 'card' }, status, list, flash, form));
+}

@@ -1,0 +1,192 @@
+/**
+ * A service's settings page (#/services/:id): auto-deploy and its deploy history (rollback, clear-cache
+ * redeploy), instances / plan / health check / PR previews, env vars, secret files and custom domains.
+ */
+import { busy, field, h, notice, replace } from './dom.js';
+import { timeEl } from './format.js';
+import { statusBadge } from './status.js';
+import { secretsSection } from './service-secrets.js';
+import { domainsSection } from './service-domains.js';
+
+const TYPE_LABELS = { web_service: 'Web service', static_site: 'Static site', private_service: 'Private service', background_worker: 'Background worker', cron_job: 'Cron job' };
+const PREVIEW_WARNING = 'Preview instances get this service\'s environment variables, database URLs and secrets included, and run code from pull requests.';
+
+export function serviceView(ctx, route) {
+  const id = route.id;
+  const heading = h('h1', { tabindex: '-1' }, 'Service settings');
+  const meta = h('p', { class: 'muted', 'data-testid': 'service-meta' });
+  const links = h('p', { class: 'service__links' });
+  const applyBanner = h('div', { 'data-testid': 'apply-banner' });
+  const top = h('div', { 'data-testid': 'service-notices' });
+  const autoBox = h('input', { type: 'checkbox', id: 'auto-deploy', 'data-testid': 'auto-deploy' });
+  const autoNote = h('p', { class: 'field__hint', 'data-testid': 'auto-deploy-note' });
+  const history = h('ol', { class: 'rows', 'aria-label': 'Deploys', 'data-testid': 'deploy-history' });
+  const historyFlash = h('div');
+  const more = h('button', { type: 'button', class: 'btn btn--ghost', hidden: true }, 'Load older deploys');
+  const scaling = h('div', { 'data-testid': 'scaling-section' });
+  let settings = null;
+  let nextCursor = null;
+  let disposed = false;
+
+  const offerRedeploy = () => replace(applyBanner, notice('info', 'Saved on Render. It takes effect at the next deploy. ', redeployButton('Redeploy to apply', false, 'apply-redeploy')));
+
+  function redeployButton(label, clearCache, testId) {
+    const b = h('button', { type: 'button', class: `btn ${testId === 'apply-redeploy' ? 'btn--primary' : 'btn--secondary'} btn--small`, 'data-testid': testId }, label);
+    b.addEventListener('click', () => busy(b, 'Starting…', async () => {
+      try { const rec = await ctx.api.redeployService(id, clearCache); ctx.navigate(`#/deployments/${rec.id}`); } catch (err) { replace(historyFlash, notice('error', err.message)); }
+    }));
+    return b;
+  }
+
+  async function patch(body) {
+    const res = await ctx.api.patchServiceSettings(id, body);
+    settings = { ...res.settings, previewServices: settings?.previewServices ?? [] };
+    return settings;
+  }
+
+  function drawAuto() {
+    autoBox.checked = settings.autoDeploy;
+    autoNote.textContent = settings.imageBacked
+      ? 'This service deploys from an image: there are no pushes to follow.'
+      : settings.autoDeploy
+        ? `Render deploys each push to ${settings.branch ?? 'the branch'}, if your Render account's GitHub connection can see this repository; when pushes do not deploy, connect GitHub under Account Settings in the Render Dashboard.`
+        : 'Render does not deploy on push: deploy from here or the Render Dashboard.';
+  }
+  autoBox.addEventListener('change', async () => {
+    autoBox.disabled = true;
+    try { await patch({ auto_deploy: autoBox.checked }); drawAuto(); ctx.announce(`Auto-deploy ${settings.autoDeploy ? 'on' : 'off'}`); } catch (err) {
+      autoBox.checked = !autoBox.checked;
+      replace(top, notice('error', err.message));
+    } finally { autoBox.disabled = false; }
+  });
+
+  function rollbackControl(d) {
+    const wrap = h('span', { class: 'confirm' });
+    const start = h('button', { type: 'button', class: 'btn btn--secondary btn--small', 'data-testid': 'history-rollback' }, 'Roll back to this');
+    const showStart = () => replace(wrap, start);
+    start.addEventListener('click', () => {
+      const off = h('input', { type: 'checkbox', checked: settings.autoDeploy, 'data-testid': 'rollback-auto-off' });
+      const yes = h('button', { type: 'button', class: 'btn btn--primary btn--small', 'data-testid': 'history-rollback-confirm' }, 'Roll back');
+      const no = h('button', { type: 'button', class: 'btn btn--ghost btn--small' }, 'Keep');
+      yes.addEventListener('click', () => busy(yes, 'Rolling back…', async () => {
+        try {
+          // Render's rollback leaves auto-deploy on, so the next push would silently undo it.
+          if (off.checked && settings.autoDeploy) { await patch({ auto_deploy: false }); drawAuto(); }
+          const rec = await ctx.api.serviceAction(id, 'rollback', { deploy_id: d.id });
+          ctx.navigate(`#/deployments/${rec.id}`);
+        } catch (err) { replace(historyFlash, notice('error', err.message)); }
+      }));
+      no.addEventListener('click', showStart);
+      replace(wrap, h('span', { class: 'confirm__question' }, `Roll back to ${d.commitId ? d.commitId.slice(0, 7) : d.id}?`),
+        settings.autoDeploy ? h('label', { class: 'checkbox' }, off, ' and turn auto-deploy off (else the next push replaces it)') : null, yes, no);
+      yes.focus();
+    });
+    showStart();
+    return wrap;
+  }
+
+  function historyRow(d) {
+    return h('li', { class: 'row history', dataset: { deployId: d.id, status: d.status ?? '' }, 'data-testid': 'history-row' },
+      h('div', { class: 'history__main' },
+        statusBadge(d.status ?? 'unknown'),
+        d.current ? h('span', { class: 'badge badge--success' }, 'Serving now') : null,
+        h('span', { class: 'mono', title: d.commitId ?? '' }, d.commitId ? d.commitId.slice(0, 7) : d.id),
+        d.commitMessage ? h('span', { class: 'history__msg' }, d.commitMessage) : null),
+      h('div', { class: 'history__side' },
+        h('span', { class: 'muted' }, d.trigger ? d.trigger.replaceAll('_', ' ') : ''),
+        d.finishedAt || d.createdAt ? timeEl(h, d.finishedAt ?? d.createdAt) : null,
+        d.rollbackable ? rollbackControl(d) : null));
+  }
+
+  async function loadHistory(append = false) {
+    try {
+      const res = await ctx.api.serviceDeploys(id, append ? nextCursor : null);
+      if (disposed) return;
+      const rows = res.deploys.map(historyRow);
+      if (append) history.append(...rows); else replace(history, rows);
+      nextCursor = res.nextCursor;
+      more.hidden = !nextCursor;
+    } catch (err) { replace(historyFlash, notice('error', `Could not load deploys: ${err.message}`)); }
+  }
+  more.addEventListener('click', () => busy(more, 'Loading…', () => loadHistory(true)));
+
+  function drawScaling() {
+    const s = settings;
+    const fields = [];
+    const instances = s.numInstances === null ? null : field({ label: 'Instances', control: h('input', { type: 'number', class: 'input', min: '1', max: String(s.maxInstances), step: '1', value: String(s.numInstances), disabled: Boolean(s.autoscaling), 'data-testid': 'num-instances' }),
+      hint: s.autoscaling ? `Autoscaling is on (${s.autoscaling.min}–${s.autoscaling.max}); Render sets the count.` : `1 to ${s.maxInstances}. Billed per instance.` });
+    const plan = s.plan === null ? null : field({ label: 'Instance type', control: h('select', { class: 'input', 'data-testid': 'plan', value: s.plan }, s.plans.map((p) => h('option', { value: p }, p))), hint: 'Changing it restarts the service on the new type; paid types need a payment method on Render.' });
+    if (plan && !s.plans.includes(s.plan)) plan.control.append(h('option', { value: s.plan, selected: true }, s.plan));
+    const health = s.healthCheckPath === null ? null : field({ label: 'Health check path', control: h('input', { class: 'input input--mono', value: s.healthCheckPath, placeholder: '/healthz', 'data-testid': 'health-check' }), hint: 'Render waits for 2xx/3xx here before switching traffic. Empty: no check.' });
+    const previews = s.previews === null ? null : field({ label: 'Pull request previews', control: h('select', { class: 'input', 'data-testid': 'previews', value: s.previews }, ['off', 'manual', 'automatic'].map((v) => h('option', { value: v }, v))), hint: PREVIEW_WARNING });
+    for (const f of [instances, plan, health, previews]) if (f) fields.push(f.el);
+    const flash = h('div');
+    const save = h('button', { type: 'submit', class: 'btn btn--primary', 'data-testid': 'settings-save' }, 'Save settings');
+    const form = h('form', { class: 'card', 'data-testid': 'settings-form' },
+      h('p', { class: 'muted' }, `Region: ${s.region ?? 'unknown'} (fixed when the service is created).`),
+      h('div', { class: 'grid-2' }, fields), flash, h('div', { class: 'actions' }, save),
+      s.previewServices.length ? h('div', {}, h('h3', {}, 'Preview services'), h('ul', {}, s.previewServices.map((p) => h('li', {}, p.url ? h('a', { href: p.url, rel: 'noopener noreferrer', target: '_blank' }, p.name) : p.name)))) : null);
+    form.addEventListener('submit', (e) => {
+      e.preventDefault();
+      const byField = { num_instances: instances, plan, health_check_path: health, previews };
+      for (const f of Object.values(byField)) f?.setError(null);
+      replace(flash);
+      const body = {};
+      if (instances && !s.autoscaling && Number(instances.control.value) !== s.numInstances) body.num_instances = Number(instances.control.value);
+      if (plan && plan.control.value !== s.plan) body.plan = plan.control.value;
+      if (health && health.control.value.trim() !== s.healthCheckPath) body.health_check_path = health.control.value.trim();
+      if (previews && previews.control.value !== s.previews) body.previews = previews.control.value;
+      if (!Object.keys(body).length) { replace(flash, notice('info', 'Nothing changed.')); return; }
+      void busy(save, 'Saving…', async () => {
+        try { await patch(body); drawScaling(); ctx.announce('Settings saved'); } catch (err) {
+          const f = byField[err.field];
+          if (f) f.setError(err.message); else replace(flash, notice('error', err.message));
+        }
+      });
+    });
+    replace(scaling, form);
+  }
+
+  async function load() {
+    try {
+      const res = await ctx.api.serviceSettings(id);
+      if (disposed) return;
+      settings = res.settings;
+      heading.textContent = settings.name;
+      meta.textContent = [TYPE_LABELS[settings.type] ?? settings.type, settings.runtime, settings.region, settings.plan, settings.repo ? `${settings.repo.replace(/^https:\/\/github\.com\//, '')}${settings.branch ? ` @ ${settings.branch}` : ''}` : null].filter(Boolean).join(' · ');
+      replace(links,
+        settings.url ? h('a', { href: settings.url, rel: 'noopener noreferrer', target: '_blank' }, 'Open site') : null,
+        settings.dashboardUrl ? h('a', { href: settings.dashboardUrl, rel: 'noopener noreferrer', target: '_blank' }, 'Render dashboard') : null);
+      if (settings.suspended) replace(top, notice('warning', 'This service is suspended: changes are saved but nothing runs until you resume it.'));
+      drawAuto();
+      drawScaling();
+      void loadHistory();
+      body.append(
+        secretsSection({ kind: 'env', ctx, serviceId: id, onChanged: offerRedeploy }),
+        secretsSection({ kind: 'file', ctx, serviceId: id, onChanged: offerRedeploy }),
+        domainsSection({ ctx, serviceId: id }));
+      body.hidden = false;
+    } catch (err) {
+      replace(top, notice('error', err.status === 404 ? 'There is no such service among your Render workspaces.' : `Could not load the service: ${err.message}`));
+    }
+  }
+
+  const body = h('div', { hidden: true },
+    h('section', { class: 'section', 'aria-labelledby': 'deploys-heading' },
+      h('h2', { id: 'deploys-heading' }, 'Deploys'),
+      h('div', { class: 'card' },
+        h('label', { class: 'checkbox', for: 'auto-deploy' }, autoBox, ' Auto-deploy on push'), autoNote,
+        h('div', { class: 'actions' }, redeployButton('Redeploy', false, 'service-redeploy-now'), redeployButton('Redeploy, clearing the build cache', true, 'service-redeploy-clear'))),
+      historyFlash, history, more),
+    h('section', { class: 'section', 'aria-labelledby': 'scaling-heading' }, h('h2', { id: 'scaling-heading' }, 'Scaling, plan and previews'), scaling));
+
+  void load();
+  return {
+    title: 'Service settings',
+    el: h('section', { class: 'page page--narrow', 'data-testid': 'service-page' },
+      h('p', {}, h('a', { href: '#/' }, '← Dashboard')),
+      h('div', { class: 'page__head' }, h('div', {}, heading, meta, links)),
+      top, applyBanner, body),
+    dispose() { disposed = true; },
+  };
+}
