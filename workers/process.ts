@@ -5,6 +5,7 @@ import type { AppConfig } from '../server/config/env.js';
 import { systemClock, type Clock } from '../server/clock.js';
 import type { Logger } from '../server/logger.js';
 import { createRedis } from '../server/redis.js';
+import { discardKeySessionOf } from '../server/bearer/keySessions.js';
 import { buildDeps } from '../server/system.js';
 import type { RenderLimits } from '../server/render/budget.js';
 import type { DeployJobData } from '../server/queues/deployQueue.js';
@@ -29,14 +30,6 @@ export interface WorkerProcess {
 }
 
 /** Compose and start a worker process (production entry point and tests share this). */
-/** A deploy started with X-Render-Api-Key (server/bearer/middleware.ts): its key's session ends with it. */
-async function discardPerRequestKey(deps: ReturnType<typeof buildDeps>, deploymentId: string): Promise<void> {
-  const rec = await deps.deployments.get(deploymentId);
-  if (!rec?.sessionRef) return;
-  const sess = await deps.sessions.loadByRef(rec.sessionRef);
-  if (sess?.ephemeral && sess.user) await deps.sessions.discard(rec.sessionRef, sess.user.id);
-}
-
 export async function startWorker(args: {
   config: AppConfig; logger: Logger; clock?: Clock; watch?: Partial<WatchPolicy>; renderLimits?: RenderLimits; workerOptions?: DeployWorkerOptions;
   renderTimeoutMs?: number; retryBackoffMs?: number;
@@ -73,7 +66,7 @@ export async function startWorker(args: {
   context.onFinished = (status, durationMs, deployment) => {
     metrics.deployFinished(status, durationMs);
     audited(status, durationMs, deployment);
-    void discardPerRequestKey(deps, deployment.deploymentId).catch((err: unknown) => logger.warn({ err: { message: (err as Error).message } }, 'could not discard a per-request key session (it expires on its own)'));
+    void discardKeySessionOf(deps, deployment.deploymentId).catch((err: unknown) => logger.warn({ err: { message: (err as Error).message } }, 'could not discard a per-request key session (it expires on its own)'));
   };
   const worker = createDeployWorker(context, workerRedis, args.workerOptions);
   const sentinelRedis = createRedis(config.redisUrl, 'worker');

@@ -11,6 +11,7 @@ import { DeployBody, envVarList, IDEMPOTENCY_KEY, PageQuery } from '../deploymen
 import { isTerminal, type DeploymentRecord } from '../deployments/types.js';
 import { LogPageQuery, loadLogSource, logText, readLogPage } from '../deployments/logs.js';
 import type Koa from 'koa';
+import { discardKeySessionOf } from '../bearer/keySessions.js';
 
 const LOG_PAGE_BUDGET_WAIT_MS = 8_000;
 const LOG_DOWNLOAD_BUDGET_WAIT_MS = 65_000;
@@ -83,6 +84,7 @@ export function deploymentRoutes(router: Router, deps: AppDeps, hooks: Deploymen
     }
     await deploymentService.markCanceled(rec.id);
     await deps.queue.remove(rec.id).catch(() => 0);
+    await discardKeySessionOf(deps, rec.id); // a per-request key (X-Render-Api-Key) ends with its deploy
     await hooks.onCanceled?.(ctx, rec);
     ctx.body = presentDeployment((await deployments.get(rec.id))!);
   });

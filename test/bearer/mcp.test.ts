@@ -135,6 +135,27 @@ test.serial('a token revoked mid-session stops working within the re-check windo
   t.false(String(err?.message).includes(carol.token));
 });
 
+test.serial('X-Render-Api-Key (no worker runs here): its session is kept while the deploy is queued and deleted when it is canceled', async (t) => {
+  stack.github.addUser({ id: nextId++, login: 'keyonly' });
+  const token = stack.github.issueToken('keyonly');
+  const apiKey = `rnd_keyonly${'k'.repeat(24)}`;
+  stack.render.addAccount({ apiKey, workspaces: [{ name: 'keyonly ws' }] });
+  stack.github.addRepo({ owner: 'keyonly', name: 'app', branches: { main: { 'package.json': '{}', 'index.js': '' } } });
+  const redis = stack.web.deps.redis;
+  const sessions = async () => (await redis.keys(`${stack.config.redisPrefix}:sess:*`)).length;
+  const plain = new Agent(stack.url, { authorization: `Bearer ${token}` });
+  t.is((await plain.get('/api/session')).status, 200);
+  const before = await sessions();
+  const dep = await new Agent(stack.url, { authorization: `Bearer ${token}`, 'x-render-api-key': apiKey }).post('/api/render/deploy', { github_repo: 'keyonly/app', project_name: 'keyonly-app' });
+  t.is(dep.status, 202, dep.text);
+  t.is(await sessions(), before + 1, 'kept for the queued deploy');
+  t.is((await plain.get('/api/render/services')).json.error.code, 'render_key_missing', 'the token session never held the key');
+  const canceled = await plain.post(`/api/render/deployments/${dep.json.id}/cancel`);
+  t.is(canceled.json.status, 'canceled', canceled.text);
+  t.is(await sessions(), before, 'deleted with its deploy');
+  t.false((await dumpRedis(redis)).includes(apiKey));
+});
+
 test.serial('afterwards: no unhandled error in the web process', (t) => {
   t.deepEqual(stack.logs.filter((l) => l.includes('unhandled error') || l.includes('"level":50')).map((l) => l.slice(0, 300)), []);
 });
