@@ -9,6 +9,7 @@ const KINDS = {
   key: { label: 'Render key', actions: ['render_key_set', 'render_key_cleared', 'render_key_invalid'] },
   deploys: { label: 'Deploys', actions: ['deploy_requested', 'deploy_finished'] },
   services: { label: 'Service actions', actions: ['lifecycle'] },
+  assistants: { label: 'AI assistants (MCP)', actions: ['mcp_tool'] },
   security: { label: 'Security', actions: ['security', 'sentinel_finding'] },
 };
 
@@ -74,6 +75,7 @@ function sentence(entry) {
         default: return [`Security event: ${str(d.securityEvent)?.replaceAll('_', ' ') ?? 'unknown'}`];
       }
     }
+    case 'mcp_tool': return [`Assistant (MCP) used ${str(d.tool)?.replaceAll('_', ' ') ?? 'a tool'}${entry.outcome === 'success' ? '' : `: ${str(d.reason)?.replaceAll('_', ' ') ?? 'failed'}`}`];
     case 'sentinel_finding': return [`Sentinel finding (${str(d.reason) ?? 'unknown'} severity): ${str(d.securityEvent)?.replaceAll('_', ' ') ?? 'unknown'}`, service ? [' · ', service] : null];
     default: return [String(entry.action ?? 'Unknown event')];
   }
