@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: the orchestrator's performance, measured in one run against baselines measured in
  * the same run (bare Koa, raw BullMQ), on a private redis-server and the simulators. Prints a table and
- * writes bench/results/latest.json. BENCH_ONLY=api,services,pipeline,scale,sessions,logs,detect,sentinel runs a subset;
+ * writes bench/results/latest.json. BENCH_ONLY=api,services,pipeline,scale,sessions,logs,detect,sentinel,telemetry runs a subset;
  * BENCH_CPU_PROF=<dir> writes .cpuprofile files of every web/worker child.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -16,10 +16,11 @@ import { runScale } from './scenarios/scale.js';
 import { runSessions } from './scenarios/sessions.js';
 import { runLogTail } from './scenarios/logTail.js';
 import { runDetect } from './scenarios/detect.js';
+import { runTelemetry } from './scenarios/telemetry.js';
 import { runSentinel } from './scenarios/sentinel.js';
 import { buildTable, printTable } from './lib/report.js';
 
-const SCENARIOS = ['sessions', 'api', 'services', 'pipeline', 'scale', 'logs', 'detect', 'sentinel'] as const;
+const SCENARIOS = ['sessions', 'api', 'services', 'pipeline', 'scale', 'logs', 'detect', 'sentinel', 'telemetry'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
 const only = new Set((process.env.BENCH_ONLY ?? SCENARIOS.join(',')).split(',').map((s) => s.trim()).filter(Boolean));
@@ -78,6 +79,7 @@ try {
   await run('services', () => runServices(bench, { users: 200, pollEveryMs: 1_000, durationS: 20, renderLatencyMs: 80, servicesPerUser: 3 }));
   await run('pipeline', () => runPipeline(bench, { concurrency: 50, burst: 200, rate: 50, sustainS: 10, noopJobs: 5_000, fairnessBurst: 200 }));
   await run('detect', () => runDetect({ runs: 7 }));
+  await run('telemetry', () => runTelemetry(bench, { requests: 200_000, users: 2_000 }));
   await run('scale', () => runScale(bench, { tenants: 500, deploysPerTenant: 10, holdSeconds: 20, minDeploySeconds: 60, timeoutS: 110 }));
   await run('logs', () => runLogTail(bench, { clients: 100, windowS: 30, warmupS: 4 }));
   await run('sentinel', () => runSentinel(bench, { users: 1_000, servicesPerUser: 2, windowS: 75, renderLatencyMs: 80 }));

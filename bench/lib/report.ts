@@ -6,6 +6,7 @@ import type { ScaleResult } from '../scenarios/scale.js';
 import type { SessionsResult } from '../scenarios/sessions.js';
 import type { LogTailResult } from '../scenarios/logTail.js';
 import type { DetectResult } from '../scenarios/detect.js';
+import type { TelemetryResult } from '../scenarios/telemetry.js';
 
 export interface Row {
   metric: string;
@@ -127,6 +128,19 @@ export function buildTable(results: Record<string, unknown>): Row[] {
       metric: 'stack detection, worst adversarial 256 KiB file',
       value: `${fmt(d.worst.cpuMsMedian, 2)} ms CPU (wall ${fmt(d.worst.wallMsMedian, 2)} ms), median of ${d.runs}: ${d.worst.name}; ${d.files} files`,
       target: '< 50 ms', verdict: verdict(d.worst.cpuMsMedian < 50),
+    });
+  }
+
+  if (!failed('telemetry')) {
+    const m = results.telemetry as TelemetryResult;
+    rows.push({
+      metric: `telemetry overhead per request (${fmt(m.requests, 0)} requests, ${fmt(m.users, 0)} users)`,
+      value: `${fmt(m.cpuUsPerRequest, 2)} µs CPU (guard lookup, recording, flushes); Redis ${fmt(m.redisCpuUsPerRequest, 2)} µs`,
+      target: '< 10 µs', verdict: verdict(m.cpuUsPerRequest < 10),
+    });
+    rows.push({
+      metric: '  Redis bytes per active user',
+      value: `${fmt(m.bytesPerActiveUserDay / 1024)} KiB for a day of 8 h × 10 req/min (${fmt(m.hourBytesPerActiveUserDay / 1024)} KiB of it hourly per-route); ${fmt(m.bytesPerActiveUserRetained / 1024)} KiB with 14 days of hourly counts`,
     });
   }
 
