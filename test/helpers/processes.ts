@@ -4,6 +4,13 @@ import type { AppConfig } from '../../server/config/env.js';
 
 const WORKER_MAIN = fileURLToPath(new URL('./workerMain.ts', import.meta.url));
 
+/**
+ * How long a forked entry point may take to say it is ready. Starting under tsx on a 2-core machine
+ * shared with other suites can take tens of seconds; this bounds a child that hangs, it is not an
+ * assertion about speed (ava's own test timeout still applies).
+ */
+export const CHILD_START_TIMEOUT_MS = 110_000;
+
 /** The environment that reproduces a stack's config in another process. */
 export function envFor(config: AppConfig, extra: Record<string, string> = {}): Record<string, string> {
   return {
@@ -16,31 +23,57 @@ export function envFor(config: AppConfig, extra: Record<string, string> = {}): R
   };
 }
 
-export interface ChildWorker { proc: ChildProcess; output: string[]; kill(signal?: NodeJS.Signals): Promise<number | null> }
+/** The child ended before it said it was ready (a crash test's worker may die at a crash point that early). */
+export class ChildExitedEarly extends Error {
+  constructor(readonly code: number | null, readonly signal: NodeJS.Signals | null, output: string) {
+    super(`child exited (${signal ?? code}) before it was ready: ${output}`);
+    this.name = 'ChildExitedEarly';
+  }
+}
 
-/** Start a worker as a real child process (node --import tsx), resolved once it is consuming jobs. */
-export async function spawnWorker(config: AppConfig, options: object, extraEnv: Record<string, string> = {}): Promise<ChildWorker> {
-  const output: string[] = [];
-  const proc = fork(WORKER_MAIN, [], {
-    env: { ...envFor(config, extraEnv), TEST_WORKER_OPTIONS: JSON.stringify(options) },
-    execArgv: ['--import=tsx'],
-    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+export interface ReadyChild<M> { proc: ChildProcess; output: string[]; message: M; stop(signal?: NodeJS.Signals): Promise<number | null> }
+
+/** Send `signal` unless the child already ended; resolves with its exit code once it has. */
+export function stopChild(proc: ChildProcess, signal: NodeJS.Signals): Promise<number | null> {
+  return new Promise((resolve) => {
+    if (proc.exitCode !== null || proc.signalCode !== null) return resolve(proc.exitCode);
+    proc.once('exit', (code) => resolve(code));
+    proc.kill(signal);
   });
+}
+
+/**
+ * Fork a test entry point (node --import tsx) and wait for its first IPC message. `onSpawn` gets the
+ * child's stop before anything is awaited, so whoever registers it there (a teardown, an env's
+ * list) ends it even when the start fails; a child that does not start in time is killed here.
+ */
+export async function forkReady<M>(main: string, env: Record<string, string>, onSpawn?: (stop: (signal?: NodeJS.Signals) => Promise<number | null>) => void): Promise<ReadyChild<M>> {
+  const output: string[] = [];
+  const proc = fork(main, [], { env, execArgv: ['--import=tsx'], stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
+  const stop = (signal: NodeJS.Signals = 'SIGKILL') => stopChild(proc, signal);
+  onSpawn?.(stop);
   proc.stdout!.on('data', (d) => output.push(String(d)));
   proc.stderr!.on('data', (d) => output.push(String(d)));
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`worker did not start: ${output.join('')}`)), 20_000);
-    proc.once('message', () => { clearTimeout(timer); resolve(); });
-    proc.once('exit', (code) => { clearTimeout(timer); reject(new Error(`worker exited ${code}: ${output.join('')}`)); });
-  });
-  return {
-    proc, output,
-    kill(signal = 'SIGKILL') {
-      return new Promise((resolve) => {
-        if (proc.exitCode !== null || proc.signalCode !== null) return resolve(proc.exitCode);
-        proc.once('exit', (code) => resolve(code));
-        proc.kill(signal);
-      });
-    },
-  };
+  try {
+    const message = await new Promise<M>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`${main} did not start within ${CHILD_START_TIMEOUT_MS} ms: ${output.join('')}`)), CHILD_START_TIMEOUT_MS);
+      proc.once('message', (m: M) => { clearTimeout(timer); resolve(m); });
+      proc.once('exit', (code, signal) => { clearTimeout(timer); reject(new ChildExitedEarly(code, signal, output.join(''))); });
+    });
+    return { proc, output, message, stop };
+  } catch (err) {
+    await stop('SIGKILL');
+    throw err;
+  }
+}
+
+export interface ChildWorker { proc: ChildProcess; output: string[]; kill(signal?: NodeJS.Signals): Promise<number | null> }
+
+/**
+ * Start a worker as a real child process, resolved once it is consuming jobs. On any failure to start
+ * the child is killed before this rejects (ChildExitedEarly when it died by itself).
+ */
+export async function spawnWorker(config: AppConfig, options: object, extraEnv: Record<string, string> = {}, onSpawn?: (stop: (signal?: NodeJS.Signals) => Promise<number | null>) => void): Promise<ChildWorker> {
+  const child = await forkReady(WORKER_MAIN, { ...envFor(config, extraEnv), TEST_WORKER_OPTIONS: JSON.stringify(options) }, onSpawn);
+  return { proc: child.proc, output: child.output, kill: (signal = 'SIGKILL') => child.stop(signal) };
 }

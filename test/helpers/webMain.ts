@@ -7,6 +7,8 @@ import { loadConfig } from '../../server/config/env.js';
 import { createLogger } from '../../server/logger.js';
 import { startWeb } from '../../server/web.js';
 
+// The test process that forked us is gone (it crashed or was killed): end too, never run on as an orphan.
+process.once('disconnect', () => process.kill(process.pid, 'SIGKILL'));
 const opts = JSON.parse(process.env.TEST_WEB_OPTIONS ?? '{}') as { shutdownMs?: number; sessionTouchMs?: number };
 const config = loadConfig(process.env);
 const logger = createLogger({ level: 'info', name: 'web' });

@@ -6,14 +6,18 @@ import { loadConfig } from '../../server/config/env.js';
 import { createLogger } from '../../server/logger.js';
 import { startWorker } from '../../workers/process.js';
 
+// The test process that forked us is gone (it crashed or was killed): end too, never run on as an orphan.
+process.once('disconnect', () => process.kill(process.pid, 'SIGKILL'));
 const opts = JSON.parse(process.env.TEST_WORKER_OPTIONS ?? '{}');
 const config = loadConfig(process.env);
 const logger = createLogger({ level: 'info', name: 'worker' });
 const proc = await startWorker({
   config, logger, watch: opts.watch, renderLimits: opts.renderLimits, renderTimeoutMs: opts.renderTimeoutMs, retryBackoffMs: opts.retryBackoffMs,
   workerOptions: opts.workerOptions,
-  // Crash tests: die (like kill -9) at the riskiest points with the given probability.
-  crashPoint: opts.crashProbability ? () => { if (Math.random() < opts.crashProbability) process.kill(process.pid, 'SIGKILL'); } : undefined,
+  // Crash tests: die (like kill -9) at the riskiest points (all, or those in crashPoints) with the given probability.
+  crashPoint: opts.crashProbability ? (point: string) => {
+    if ((!opts.crashPoints || opts.crashPoints.includes(point)) && Math.random() < opts.crashProbability) process.kill(process.pid, 'SIGKILL');
+  } : undefined,
 });
 process.send?.({ ready: true });
 process.on('SIGTERM', async () => { await proc.close(10_000); process.exit(0); });

@@ -1,4 +1,4 @@
-import { fork, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { loadConfig, type AppConfig } from '../../../server/config/env.js';
@@ -6,7 +6,7 @@ import { startGitHubSimulator, type GitHubSimulator } from '../../../sandbox/git
 import { startRenderSimulator, type RenderSimulator, type RenderSimOptions } from '../../../sandbox/render/index.js';
 import { startTestRedis, type TestRedis } from '../../helpers/redis.js';
 import { freePort } from '../../helpers/ports.js';
-import { envFor, spawnWorker, type ChildWorker } from '../../helpers/processes.js';
+import { envFor, forkReady, spawnWorker, type ChildWorker } from '../../helpers/processes.js';
 import { FAST_WATCH } from '../../helpers/pipeline.js';
 
 const WEB_MAIN = fileURLToPath(new URL('../../helpers/webMain.ts', import.meta.url));
@@ -51,14 +51,11 @@ export async function startOpsEnv(opts: { persistence?: boolean; renderOptions?:
     async spawnWeb(o = {}) {
       const port = first ? basePort : await freePort();
       first = false;
-      const web = await forkWeb({ ...envFor(config, { PORT: String(port), ...o.env }), TEST_WEB_OPTIONS: JSON.stringify({ shutdownMs: o.shutdownMs }) });
-      children.push(web);
-      return web;
+      // Registered before it starts, so close() ends it even when starting fails.
+      return forkWeb({ ...envFor(config, { PORT: String(port), ...o.env }), TEST_WEB_OPTIONS: JSON.stringify({ shutdownMs: o.shutdownMs }) }, (stop) => children.push({ stop }));
     },
     async spawnWorker(options = WORKER_OPTIONS) {
-      const w = await spawnWorker(config, options);
-      children.push({ stop: () => w.kill('SIGKILL') });
-      return w;
+      return spawnWorker(config, options, {}, (stop) => children.push({ stop }));
     },
     async close() {
       await Promise.all(children.map((c) => c.stop('SIGKILL')));
@@ -68,26 +65,10 @@ export async function startOpsEnv(opts: { persistence?: boolean; renderOptions?:
   };
 }
 
-async function forkWeb(env: Record<string, string>): Promise<ChildWeb> {
-  const output: string[] = [];
-  const proc = fork(WEB_MAIN, [], { env, execArgv: ['--import=tsx'], stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
-  proc.stdout!.on('data', (d) => output.push(String(d)));
-  proc.stderr!.on('data', (d) => output.push(String(d)));
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`web did not start: ${output.join('')}`)), 20_000);
-    proc.once('message', (m: { url: string }) => { clearTimeout(timer); resolve(m.url); });
-    proc.once('exit', (code) => { clearTimeout(timer); reject(new Error(`web exited ${code}: ${output.join('')}`)); });
-  });
-  return {
-    url, proc, output,
-    stop(signal = 'SIGTERM') {
-      return new Promise((resolve) => {
-        if (proc.exitCode !== null || proc.signalCode !== null) return resolve(proc.exitCode);
-        proc.once('exit', (code) => resolve(code));
-        proc.kill(signal);
-      });
-    },
-  };
+/** A web process (test/helpers/webMain.ts); `onSpawn` gets its stop before it has started. */
+async function forkWeb(env: Record<string, string>, onSpawn: (stop: (signal?: NodeJS.Signals) => Promise<number | null>) => void): Promise<ChildWeb> {
+  const child = await forkReady<{ url: string }>(WEB_MAIN, env, onSpawn);
+  return { url: child.message.url, proc: child.proc, output: child.output, stop: (signal = 'SIGTERM') => child.stop(signal) };
 }
 
 /** JSON log lines a child printed with this message. */
