@@ -15,13 +15,15 @@ import { freePort } from '../helpers/ports.js';
 let stack: Stack;
 let worker: WorkerProcess;
 test.before(async () => {
-  stack = await startStack({ renderOptions: { phaseMs: { created: 20, build_in_progress: 150, pre_deploy_in_progress: 0, update_in_progress: 80 } } });
+  // Render's deploys move only when the test advances them, so the deploy below is held on Render
+  // until its status checks have met the read budget (whatever the machine's load).
+  stack = await startStack({ renderOptions: { manualDeploys: true } });
   const sink = new Writable({ write(_c, _e, cb) { cb(); } });
   worker = await startWorker({
     config: stack.config, logger: createLogger({ level: 'silent', destination: sink }), watch: FAST_WATCH, metricsPushMs: 100,
     workerOptions: { concurrency: 5, lockDurationMs: 5_000, stalledIntervalMs: 1_000 },
-    // Few reads per second: the deploy's status checks must wait on the shared budget.
-    renderLimits: { ...RENDER_DOCUMENTED_LIMITS, read: { limit: 2, windowMs: 1_000 } },
+    // One read per 5 s: a deploy whose status is checked every ≤ 200 ms must wait on the shared budget.
+    renderLimits: { ...RENDER_DOCUMENTED_LIMITS, read: { limit: 1, windowMs: 5_000 } },
   });
 });
 test.after.always(async () => { await worker?.close(5_000); await stack?.close(); });
@@ -43,7 +45,20 @@ test('/metrics exposes request, key, deploy, queue, Render, budget and security 
   addNodeRepo(stack, 'metered', 'zq-meter-app');
   const res = await agent.post('/api/render/deploy', { github_repo: 'metered/zq-meter-app', project_name: 'zq-meter-app' });
   t.is(res.status, 202);
-  const done = await waitFinished(agent, res.json.id);
+  // Held on Render until the worker's checks waited on the read budget (/metrics shows it), then finished.
+  let watched: { deployId?: string | null } = {};
+  for (let i = 0; i < 600 && !watched.deployId; i++) {
+    watched = (await agent.get(`/api/render/deployments/${res.json.id}`)).json;
+    if (!watched.deployId) await new Promise((r) => setTimeout(r, 100));
+  }
+  t.truthy(watched.deployId, 'the worker created the service and its deploy');
+  let waits: number | null = null;
+  for (let i = 0; i < 600 && !waits; i++) {
+    waits = sample(await (await fetch(`${stack.url}/metrics`)).text(), 'orchestrator_render_budget_waits_total', { bucket: 'read' });
+    if (!waits) await new Promise((r) => setTimeout(r, 100));
+  }
+  for (let phase = 0; phase < 4; phase++) stack.render.advanceDeploy(watched.deployId!);
+  const done = await waitFinished(agent, res.json.id, 60_000);
   t.is(done.status, 'live');
 
   // The worker pushes its snapshot every 100 ms; wait for one taken after the deploy finished.
