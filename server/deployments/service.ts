@@ -4,7 +4,7 @@ import { requestFingerprints, type Keyring } from '../crypto/keyring.js';
 import { RecordTamperedError, signRequest } from './integrity.js';
 import type { Redis } from 'ioredis';
 import type { Clock } from '../clock.js';
-import type { FairEnqueuer, DeployJobData } from '../queues/deployQueue.js';
+import { removeDeployJob, type FairEnqueuer, type DeployJobData } from '../queues/deployQueue.js';
 import type { DeploymentStore } from './store.js';
 import type { EnvVault, EnvVarInput } from './envVars.js';
 import { newDeploymentId } from './store.js';
@@ -115,12 +115,13 @@ export function createDeploymentService(opts: {
 
     /**
      * Stop a user's unfinished deployments that belong to a session (logout, cleared key): the record
-     * becomes credentials_revoked and the queued/delayed job is removed. A job running right now sees
-     * the terminal record (or the missing key) at its next step and stops there.
+     * becomes credentials_revoked and its job is removed (one running right now once its step ends:
+     * that step sees the terminal record, or the missing key, at its next write and stops there).
+     * Only those made with `onlyKeyFingerprint`, when given (a key change).
      */
-    /** Stop a session's unfinished deploys (only those made with `onlyKeyFingerprint`, when given: a key change). */
     async revokeForSession(userId: number, sessionRef: string, onlyKeyFingerprint?: string): Promise<number> {
       let stopped = 0;
+      const jobs: string[] = [];
       for (const id of await deployments.activeIds(userId)) {
         const rec = await deployments.get(id);
         if (!rec || rec.sessionRef !== sessionRef) continue;
@@ -134,8 +135,10 @@ export function createDeploymentService(opts: {
         });
         if (done) stopped++;
         await envVault.drop(id);
-        await queue.remove(id).catch(() => 0); // active (locked) jobs cannot be removed; they stop themselves
+        jobs.push(id);
       }
+      // Queued and delayed jobs go at once; one a worker is running goes as soon as its step ends.
+      await Promise.all(jobs.map((id) => removeDeployJob(queue, id)));
       return stopped;
     },
 

@@ -34,6 +34,27 @@ export function createDeployQueue(connection: Redis | ConnectionOptions, redisPr
   });
 }
 
+/** How long stopping a deployment waits for a worker's running step on its job (a Render call is bounded well below). */
+export const RUNNING_STEP_WAIT_MS = 5_000;
+
+/**
+ * Remove a deployment's job after its record became final (canceled, revoked), so nothing is left
+ * queued or delayed that would act for it later. BullMQ refuses to remove a job a worker holds
+ * (active, locked): the step running now ends at its next write (the record is final) and then the
+ * job is delayed or completed, which is removable; so the lock is waited on, for at most waitMs. A
+ * job still locked then (a stuck or dead worker) stops itself at its next run, which finds the record final.
+ * Returns whether the job is gone.
+ */
+export async function removeDeployJob(queue: Queue<DeployJobData>, deploymentId: string, waitMs = RUNNING_STEP_WAIT_MS): Promise<boolean> {
+  const end = Date.now() + waitMs;
+  for (;;) {
+    const removed = await queue.remove(deploymentId).catch(() => 0);
+    if (removed === 1) return true; // removed, or there was no such job
+    if (Date.now() >= end) return false;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
 /**
  * Fair enqueue. BullMQ OSS has no per-tenant groups, so fairness comes from priorities: a job's
  * priority is 1 + the number of that user's jobs still waiting to start. A lone tenant's deploy gets

@@ -9,6 +9,7 @@ import { callerRender, requireRenderKey } from '../render/forRequest.js';
 import { presentDeployment } from '../presenters/deployment.js';
 import { DeployBody, envVarList, IDEMPOTENCY_KEY, PageQuery } from '../deployments/input.js';
 import { isTerminal, type DeploymentRecord } from '../deployments/types.js';
+import { removeDeployJob } from '../queues/deployQueue.js';
 import { LogPageQuery, loadLogSource, logText, readLogPage } from '../deployments/logs.js';
 import type Koa from 'koa';
 import { discardKeySessionOf } from '../bearer/keySessions.js';
@@ -83,7 +84,7 @@ export function deploymentRoutes(router: Router, deps: AppDeps, hooks: Deploymen
       }
     }
     await deploymentService.markCanceled(rec.id);
-    await deps.queue.remove(rec.id).catch(() => 0);
+    await removeDeployJob(deps.queue, rec.id);
     await discardKeySessionOf(deps, rec.id); // a per-request key (X-Render-Api-Key) ends with its deploy
     await hooks.onCanceled?.(ctx, rec);
     ctx.body = presentDeployment((await deployments.get(rec.id))!);

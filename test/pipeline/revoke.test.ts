@@ -59,6 +59,25 @@ test.serial('logout stops the session\'s queued deploys before any Render call',
   }
 });
 
+test('clear-credentials while the worker is in the middle of a check: its job is gone too, once the check ends', async (t) => {
+  const { agent, apiKey, accountId } = await signedInWithKey(stack, 'midcheck');
+  addNodeRepo(stack, 'midcheck', 'busy');
+  const res = await agent.post('/api/render/deploy', { github_repo: 'midcheck/busy', project_name: 'busy' });
+  await waitStatus(agent, res.json.id, 'build_in_progress');
+  // Render answers this key's status checks slowly: the watch job is active (locked) while one is pending.
+  stack.render.setFault({ kind: 'latency', ms: 3_000, method: 'GET', route: '/services/{serviceId}/deploys/{deployId}', apiKey });
+  const checks = () => renderCalls(stack, accountId, 'GET', '/services/{serviceId}/deploys/{deployId}');
+  for (let i = 0; i < 400 && !checks().some((c) => c.status === 0); i++) await new Promise((r) => setTimeout(r, 25));
+  t.true(checks().some((c) => c.status === 0), 'a status check is pending on Render');
+  t.is((await stack.web.deps.queue.getJob(res.json.id))?.id, res.json.id);
+  t.is(await (await stack.web.deps.queue.getJob(res.json.id))!.getState(), 'active', 'the worker holds the job');
+
+  const cleared = await agent.post('/api/render/clear-credentials');
+  t.is(cleared.status, 200);
+  t.is((await agent.get(`/api/render/deployments/${res.json.id}`)).json.status, 'credentials_revoked');
+  t.is(await stack.web.deps.queue.getJob(res.json.id), undefined, 'no job is left to act for the revoked deploy later');
+});
+
 test('a key revoked at Render mid-deploy ends the deploy as credentials_revoked with the reason', async (t) => {
   const { agent, apiKey } = await signedInWithKey(stack, 'revokedkey');
   addNodeRepo(stack, 'revokedkey', 'app');
