@@ -89,11 +89,6 @@ export interface DeploymentRecord {
   renderCommitId?: string | null;
   /** When we asked Render for a deploy, so a retried trigger can adopt it instead of making another. */
   deployRequestedAt: string | null;
-  /**
-   * Set just before we ask Render to create the service: after a crash, a service found under this
-   * name is adopted only when it was created since then from the same repo, branch and workspace.
-   */
-  serviceCreateRequestedAt?: string | null;
   /** Set when a newer deploy of the same service went live (status becomes `deactivated`). */
   replacedBy?: ReplacedBy | null;
   /** Set when the service is gone from Render (deleted here or on Render): nothing to redeploy. */

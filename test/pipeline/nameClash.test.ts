@@ -102,3 +102,74 @@ test.serial('a crash right after Render created the service still adopts it (sam
     worker = await startTestWorker(stack);
   }
 });
+
+test.serial('a crash after Render created the service, then Redis lost every write the job made: its resumed job still adopts its own service', async (t) => {
+  const { agent, apiKey } = await signedInWithKey(stack, 'lost-writes');
+  addNodeRepo(stack, 'lost-writes', 'ember');
+  await worker.close(5_000);
+  const { startWorker } = await import('../../workers/process.js');
+  const { createLogger } = await import('../../server/logger.js');
+  const { FAST_WATCH } = await import('../helpers/pipeline.js');
+  // Dies the first time Render answers a create, before the service id is recorded; it stops taking
+  // jobs right there, so the retry runs only after the test has rolled the record back.
+  let crashed = false;
+  let closing: Promise<void> | null = null;
+  const crashy: WorkerProcess = await startWorker({
+    config: stack.config, logger: createLogger({ level: 'silent' }), watch: FAST_WATCH, retryBackoffMs: 20,
+    crashPoint: (point) => {
+      if (point !== 'service_created' || crashed) return;
+      crashed = true;
+      closing = crashy.close(10_000);
+      throw new Error('simulated crash after create');
+    },
+    workerOptions: { concurrency: 5, lockDurationMs: 5_000, stalledIntervalMs: 1_000 },
+  });
+  await crashy.worker.pause();
+  try {
+    const res = await agent.post('/api/render/deploy', { github_repo: 'lost-writes/ember', project_name: 'ember' });
+    t.is(res.status, 202, res.text);
+    // The record as it was before its job ran, authentic and signed: what a Redis that lost the job's
+    // writes (a restart before they reached disk, a failover to a lagging replica) hands back.
+    const key = `${stack.config.redisPrefix}:deployment:${res.json.id}`;
+    const before = await stack.redis.client.dumpBuffer(key);
+    crashy.worker.resume();
+    for (let i = 0; i < 1_200 && !closing; i++) await new Promise((r) => setTimeout(r, 25));
+    t.true(crashed, 'the worker died right after Render created the service');
+    await closing;
+    const ttl = await stack.redis.client.pttl(key);
+    await stack.redis.client.restore(key, Math.max(0, ttl), before, 'REPLACE');
+    t.is((await agent.get(`/api/render/deployments/${res.json.id}`)).json.status, 'queued', 'every write of the crashed run is gone');
+
+    worker = await startTestWorker(stack);
+    const done = await waitFinished(agent, res.json.id);
+    t.is(done.status, 'live', JSON.stringify(done.failure));
+    const list = await (await fetch(`${stack.render.url}/services?name=ember`, { headers: { authorization: `Bearer ${apiKey}` } })).json() as any[];
+    t.is(list.length, 1, 'one service');
+    t.is(list[0].service.id, done.serviceId, 'the deployment adopted the service it had created');
+    t.true(done.timeline.some((e: { note?: string | null }) => /Resumed/.test(e.note ?? '')));
+  } finally {
+    await crashy.close(5_000);
+    if (!worker.worker.isRunning()) worker = await startTestWorker(stack);
+  }
+});
+
+test.serial('a service of the same repo and branch made outside the app just before the deployment is not adopted', async (t) => {
+  const { agent, apiKey, ownerId, accountId } = await signedInWithKey(stack, 'outside-user');
+  addNodeRepo(stack, 'outside-user', 'kiosk');
+  // Made on Render directly (the dashboard, another tool), from the very repo and branch we deploy.
+  const made = await fetch(`${stack.render.url}/services`, {
+    method: 'POST', headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ type: 'web_service', name: 'kiosk', ownerId, repo: 'https://github.com/outside-user/kiosk', branch: 'main', serviceDetails: { runtime: 'node', envSpecificDetails: { buildCommand: 'npm ci', startCommand: 'node index.js' } } }),
+  });
+  t.is(made.status, 201);
+  const theirs = ((await made.json()) as { service: { id: string } }).service.id;
+  const before = await snapshot(apiKey, theirs);
+  const writesBefore = stack.render.calls.filter((c) => c.accountId === accountId && c.method !== 'GET').length;
+
+  const res = await agent.post('/api/render/deploy', { github_repo: 'outside-user/kiosk', project_name: 'kiosk' });
+  const done = await waitFinished(agent, res.json.id);
+  t.is(done.failure?.code, 'service_name_taken');
+  t.is(done.serviceId, null);
+  t.deepEqual(await snapshot(apiKey, theirs), before, 'untouched');
+  t.is(stack.render.calls.filter((c) => c.accountId === accountId && c.method !== 'GET').length, writesBefore, 'no Render write at all');
+});

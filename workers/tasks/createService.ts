@@ -14,20 +14,22 @@ async function findService(render: RenderClient, rec: DeploymentRecord): Promise
   return found.find((s) => s.name === rec.request.serviceName && s.ownerId === rec.request.ownerId) ?? null;
 }
 
-/** Render's clock and ours may differ a little; a service created this long before our request still counts as ours. */
-const CLOCK_SKEW_MS = 120_000;
-
 /**
  * Whether a service found under the requested name is the one this same deployment asked Render to
- * create (its answer was lost to a crash or a timeout): same repo, branch and workspace, created since
- * we asked. Anything else is somebody else's service and is never touched.
+ * create (its answer was lost to a crash, a timeout or a Redis restart): same repo, branch and
+ * workspace, created after this deployment's record was (the record exists before its job, so no
+ * lost or stale write can move this anchor), and no other deployment of this user points at it.
+ * Anything else — another repo, branch or workspace, a service older than this deployment, or one a
+ * deployment already claims — is somebody else's service and is never touched.
  */
-function createdByThisDeployment(rec: DeploymentRecord, svc: Service): boolean {
-  if (!rec.serviceCreateRequestedAt) return false;
-  return svc.ownerId === rec.request.ownerId
+async function createdByThisDeployment(ctx: WorkerContext, rec: DeploymentRecord, svc: Service): Promise<boolean> {
+  const mine = svc.ownerId === rec.request.ownerId
     && sameRepo(svc.repo, rec.request.githubRepo)
     && (svc.branch ?? null) === rec.request.branch
-    && Date.parse(svc.createdAt) >= Date.parse(rec.serviceCreateRequestedAt) - CLOCK_SKEW_MS;
+    && Date.parse(svc.createdAt) > Date.parse(rec.createdAt);
+  if (!mine) return false;
+  const claimants = await ctx.deployments.idsOfService(rec.userId, svc.id);
+  return claimants.every((id) => id === rec.id);
 }
 
 /** The name belongs to another service: fail before any Render write, with a free name to use instead. */
@@ -60,12 +62,9 @@ export async function createOrAdoptService(ctx: WorkerContext, rec: DeploymentRe
   if (rec.serviceId) return ctx.deployments.transition(rec.id, 'triggering_deploy', 'orchestrator');
   const existing = await findService(render, rec);
   if (existing) {
-    if (createdByThisDeployment(rec, existing)) return adoptOwnService(ctx, rec, render, existing);
+    if (await createdByThisDeployment(ctx, rec, existing)) return adoptOwnService(ctx, rec, render, existing);
     return nameTaken(render, rec, existing);
   }
-  const marked = await ctx.deployments.update(rec.id, { serviceCreateRequestedAt: new Date(ctx.clock.now()).toISOString() });
-  if (!marked) return null;
-  rec = marked;
   const stack = rec.stack!;
   const envVars = await ctx.envVault.get(rec.id);
   const details = serviceDetailsFor(rec);
@@ -85,7 +84,7 @@ export async function createOrAdoptService(ctx: WorkerContext, rec: DeploymentRe
     if (err instanceof RenderApiError && err.kind === 'conflict') {
       // Someone (or a previous attempt of ours whose answer was lost) took the name between our lookup and our create.
       const raced = await findService(render, rec);
-      if (raced && createdByThisDeployment(rec, raced)) return adoptOwnService(ctx, rec, render, raced);
+      if (raced && await createdByThisDeployment(ctx, rec, raced)) return adoptOwnService(ctx, rec, render, raced);
       if (raced) return nameTaken(render, rec, raced);
     }
     throw err;
