@@ -1,5 +1,5 @@
 import test from 'ava';
-import { startOpsEnv, logLines, eventually, type OpsEnv, type ChildWeb } from './support/cluster.js';
+import { startOpsEnv, logLines, eventually, PROCESS_TEST_TIMEOUT_MS, PROGRESS_WAIT_MS, type OpsEnv, type ChildWeb } from './support/cluster.js';
 import { Roamer, signInAcross, connectRenderKey, addNodeRepo, servicesNamed, openEvents } from './support/users.js';
 import type { ChildWorker } from '../helpers/processes.js';
 
@@ -17,7 +17,7 @@ test.before(async () => {
 test.after.always(async () => { await env?.close(); });
 
 test('one user across two web processes; deploys spread over two workers; SSE from either web', async (t) => {
-  t.timeout(40_000);
+  t.timeout(PROCESS_TEST_TIMEOUT_MS);
   const user = new Roamer(webs.map((w) => w.url));
   await signInAcross(env, user, 'roamer');
 
@@ -47,7 +47,7 @@ test('one user across two web processes; deploys spread over two workers; SSE fr
   const finished = await eventually(async () => {
     const states = await Promise.all(projects.map((p) => user.next().get(`/api/render/deployments/${p.id}`)));
     return states.every((s) => s.json.finished);
-  }, 30_000, 100);
+  }, PROGRESS_WAIT_MS, 100);
   t.true(finished, 'every deploy finished');
   for (const p of projects) {
     const rec = await user.next().get(`/api/render/deployments/${p.id}`);
@@ -57,7 +57,7 @@ test('one user across two web processes; deploys spread over two workers; SSE fr
 
   // Every deployment's final update reached the browser through both processes.
   const sawLive = (i: number) => projects.every((p) => streams[i]!.events.some((e) => e.event === 'deployment' && JSON.parse(e.data).id === p.id && JSON.parse(e.data).status === 'live'));
-  t.true(await eventually(() => sawLive(0) && sawLive(1), 5_000), 'both SSE streams saw every deploy go live');
+  t.true(await eventually(() => sawLive(0) && sawLive(1), PROGRESS_WAIT_MS), 'both SSE streams saw every deploy go live');
   for (const s of streams) s.close();
 
   // Each job finished exactly once, and both workers took part.

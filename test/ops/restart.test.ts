@@ -1,5 +1,5 @@
 import test from 'ava';
-import { startOpsEnv, eventually, type OpsEnv, type ChildWeb } from './support/cluster.js';
+import { startOpsEnv, eventually, PROCESS_TEST_TIMEOUT_MS, PROGRESS_WAIT_MS, type OpsEnv, type ChildWeb } from './support/cluster.js';
 import { Roamer, signInAcross, connectRenderKey, addNodeRepo, servicesNamed } from './support/users.js';
 
 // Redis (with persistence, like Render Key Value) restarted while deploys run through two web and
@@ -27,7 +27,7 @@ async function readiness(url: string): Promise<{ status: number; checks?: Record
 }
 
 run('Redis restart mid-load: /readyz goes 503 and back to 200, no accepted deploy is lost', async (t) => {
-  t.timeout(40_000);
+  t.timeout(PROCESS_TEST_TIMEOUT_MS);
   const user = new Roamer(webs.map((w) => w.url));
   await signInAcross(env, user, 'restarter');
   const { apiKey } = await connectRenderKey(env, user.next(), 'restarter');
@@ -58,7 +58,7 @@ run('Redis restart mid-load: /readyz goes 503 and back to 200, no accepted deplo
   await new Promise((r) => setTimeout(r, 800));
   await deploy('during-0'); // refused or accepted; either way it is not lost
   await during;
-  const recovered = await eventually(async () => (await Promise.all(webs.map((w) => readiness(w.url)))).every((s) => s.status === 200), 15_000, 100);
+  const recovered = await eventually(async () => (await Promise.all(webs.map((w) => readiness(w.url)))).every((s) => s.status === 200), PROGRESS_WAIT_MS, 100);
   watching = false;
   await watcher;
   t.true(recovered, 'both web processes ready again');
@@ -74,7 +74,7 @@ run('Redis restart mid-load: /readyz goes 503 and back to 200, no accepted deplo
   const finished = await eventually(async () => {
     const states = await Promise.all(accepted.map((p) => user.next().get(`/api/render/deployments/${p.id}`)));
     return states.every((s) => s.status === 200 && s.json.finished);
-  }, 25_000, 200);
+  }, PROGRESS_WAIT_MS, 200);
   t.true(finished, 'every accepted deploy finished');
   for (const p of accepted) {
     const rec = await user.next().get(`/api/render/deployments/${p.id}`);

@@ -3,9 +3,9 @@ import { spawn } from 'node:child_process';
 import { request } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { Queue } from 'bullmq';
-import { startOpsEnv, logLines, eventually, type OpsEnv } from './support/cluster.js';
+import { startOpsEnv, logLines, eventually, PROCESS_TEST_TIMEOUT_MS, PROGRESS_WAIT_MS, type OpsEnv } from './support/cluster.js';
 import { Roamer, signInAcross, connectRenderKey, addNodeRepo, servicesNamed, openEvents } from './support/users.js';
-import { envFor } from '../helpers/processes.js';
+import { CHILD_START_TIMEOUT_MS, envFor } from '../helpers/processes.js';
 import { freePort } from '../helpers/ports.js';
 import { DEPLOY_QUEUE, queuePrefix } from '../../server/queues/deployQueue.js';
 
@@ -17,7 +17,7 @@ test.before(async () => { env = await startOpsEnv(); });
 test.after.always(async () => { await env?.close(); });
 
 test.serial('SIGTERM to a worker during active deploys: nothing lost or duplicated, the other worker finishes them', async (t) => {
-  t.timeout(40_000);
+  t.timeout(PROCESS_TEST_TIMEOUT_MS);
   const web = await env.spawnWeb();
   const user = new Roamer([web.url]);
   await signInAcross(env, user, 'termed');
@@ -37,7 +37,7 @@ test.serial('SIGTERM to a worker during active deploys: nothing lost or duplicat
 
   const queue = new Queue(DEPLOY_QUEUE, { connection: { url: env.config.redisUrl }, prefix: queuePrefix(env.config.redisPrefix) });
   t.teardown(() => queue.close());
-  t.true(await eventually(async () => ((await queue.getJobCounts('active')).active ?? 0) >= 2, 10_000, 20), 'steps are running');
+  t.true(await eventually(async () => ((await queue.getJobCounts('active')).active ?? 0) >= 2, PROGRESS_WAIT_MS, 20), 'steps are running');
   const exitCode = await workers[0]!.kill('SIGTERM');
   t.is(exitCode, 0, 'the worker drained and exited cleanly');
   t.deepEqual(logLines(workers[0]!.output, 'steps still running at the shutdown deadline are left to other workers'), [], 'its running steps finished before it exited');
@@ -45,7 +45,7 @@ test.serial('SIGTERM to a worker during active deploys: nothing lost or duplicat
   const finished = await eventually(async () => {
     const states = await Promise.all(projects.map((p) => user.next().get(`/api/render/deployments/${p.id}`)));
     return states.every((s) => s.json.finished);
-  }, 25_000, 100);
+  }, PROGRESS_WAIT_MS, 100);
   t.true(finished, 'every deploy finished');
   for (const p of projects) {
     const rec = await user.next().get(`/api/render/deployments/${p.id}`);
@@ -62,7 +62,7 @@ test.serial('SIGTERM to a worker during active deploys: nothing lost or duplicat
 });
 
 test.serial('SIGTERM to a web process: in-flight requests finish, SSE streams end, new connections are refused', async (t) => {
-  t.timeout(30_000);
+  t.timeout(PROCESS_TEST_TIMEOUT_MS);
   const web = await env.spawnWeb({ shutdownMs: 10_000 });
   const user = new Roamer([web.url]);
   await signInAcross(env, user, 'draining');
@@ -78,7 +78,7 @@ test.serial('SIGTERM to a web process: in-flight requests finish, SSE streams en
   const exited = web.stop('SIGTERM');
 
   const port = Number(new URL(web.url).port);
-  t.true(await eventually(async () => (await connectRefused(port)), 5_000, 25), 'the listener closed');
+  t.true(await eventually(async () => (await connectRefused(port)), PROGRESS_WAIT_MS, 25), 'the listener closed');
   await stream.ended;
   t.pass('the SSE stream was ended by the server');
   const res = await slow;
@@ -90,14 +90,17 @@ test.serial('SIGTERM to a web process: in-flight requests finish, SSE streams en
 });
 
 test.serial('the production entry points (server/index.ts, workers/index.ts) stop cleanly on SIGTERM', async (t) => {
-  t.timeout(40_000);
+  t.timeout(PROCESS_TEST_TIMEOUT_MS);
   const port = await freePort();
   const processEnv = envFor(env.config, { PORT: String(port) });
   const web = startEntry('server/index.ts', processEnv);
   const worker = startEntry('workers/index.ts', processEnv);
   t.teardown(() => { web.proc.kill('SIGKILL'); worker.proc.kill('SIGKILL'); });
-  t.true(await eventually(() => logLines(web.output, 'web listening').length === 1, 20_000), web.output.join(''));
-  t.true(await eventually(() => logLines(worker.output, 'worker started').length === 1, 20_000), worker.output.join(''));
+  // Started (or ended early, which the next two lines then report with the child's output).
+  await eventually(() => logLines(web.output, 'web listening').length === 1 || web.proc.exitCode !== null, CHILD_START_TIMEOUT_MS);
+  await eventually(() => logLines(worker.output, 'worker started').length === 1 || worker.proc.exitCode !== null, CHILD_START_TIMEOUT_MS);
+  t.is(logLines(web.output, 'web listening').length, 1, web.output.join(''));
+  t.is(logLines(worker.output, 'worker started').length, 1, worker.output.join(''));
   const ready = await fetch(`http://127.0.0.1:${port}/readyz`);
   t.is(ready.status, 200);
   t.deepEqual(((await ready.json()) as { checks: unknown }).checks, { redis: 'ok', queue: 'ok', accepting: 'ok' });

@@ -84,6 +84,15 @@ export function logLines(output: string[], msg: string): Array<Record<string, un
   return out;
 }
 
+/**
+ * Bound for waits on progress in multi-process tests (deploys finishing, a process listening, a
+ * stream ending): only against a hang. On a 2-core machine shared with other suites the same run
+ * takes several times longer than on a quiet one, so this is no claim about speed.
+ */
+export const PROGRESS_WAIT_MS = 90_000;
+/** Per-test bound for tests that start child processes (tsx start-up under load included). */
+export const PROCESS_TEST_TIMEOUT_MS = 240_000;
+
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Poll until check() is true (bounded); returns whether it became true. */
