@@ -84,7 +84,12 @@ export async function runRound(input: RoundInput): Promise<RoundResult> {
       page = await client.listAuditLogs(ownerId, { startTime: since(cursor), direction: 'forward', limit: 100 });
     } catch (err) {
       if (err instanceof RenderApiError && (err.kind === 'forbidden' || err.status === 403)) {
-        if (!status.auditUnavailable.includes(ownerId)) status.auditUnavailable.push(ownerId);
+        if (!status.auditUnavailable.includes(ownerId)) {
+          status.auditUnavailable.push(ownerId);
+          // Saved now, not only at the round's end: the page reloads its notices when a finding of
+          // this round arrives over SSE, and must find the plan notice there already.
+          await store.setStatus(userId, status);
+        }
         await store.setCursor(userId, checkedKey, input.now());
         return;
       }

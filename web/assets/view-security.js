@@ -123,7 +123,8 @@ export function securityView(ctx) {
       h('p', { class: 'lead' }, 'Sentinel watches your Render workspace with your key while you are signed in: audit-log events, error bursts in app logs, and services failing silently.'),
       notices, form, h('h2', {}, 'Findings'), status, list),
     onSentinel() { void loadFindings(); void loadSettings(); },
-    onResync() { void loadFindings(); },
+    // After a gap in the stream (reconnect, polling) the notices may have changed too.
+    onResync() { void loadFindings(); void loadSettings(); },
     dispose() { disposed = true; },
   };
 }
