@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { SimBranch, SimRepo, SimState } from './state.js';
 import { normalisePath } from './state.js';
-import { paginate, sendError, sendJson } from './http.js';
+import { paginate, readBody, sendError, sendJson } from './http.js';
 import {
   presentAuthenticatedUser, presentBranch, presentBranchShort, presentCommit, presentDirEntry, presentFile, presentRepo,
   type Bases,
@@ -32,6 +32,52 @@ interface Caller { login: string | undefined; headers: Record<string, string> }
  * Serves the REST API under /api/v3 (GitHub Enterprise layout, so octokit's baseUrl is simply the
  * simulator URL + /api/v3). Returns the authenticated login for the call log.
  */
+/**
+ * POST /repos/{owner}/{repo}/statuses/{sha} ([docs](https://docs.github.com/rest/commits/statuses#create-a-commit-status)):
+ * needs a token with the `repo` or `repo:status` scope (else 404, as GitHub answers a token that may not
+ * write), a commit of the repository (else 422), and `state` ∈ error, failure, pending, success.
+ */
+export async function handleStatusPost(ctx: ApiContext, req: IncomingMessage, segs: string[], res: ServerResponse): Promise<{ login?: string }> {
+  const auth = authenticate(ctx, req, res);
+  if (auth === 'sent') return {};
+  const { login, headers } = auth;
+  const docs = 'https://docs.github.com/rest/commits/statuses#create-a-commit-status';
+  const repo = ctx.state.repo(segs[1]!, segs[2]!);
+  const token = tokenOf(ctx, req);
+  const scopes = (token?.scope ?? '').split(',').map((x) => x.trim());
+  if (!login) { sendError(res, 401, 'Requires authentication', docs, headers); return {}; }
+  if (!repo || !ctx.state.canSee(repo, login) || !(scopes.includes('repo') || scopes.includes('repo:status'))) {
+    sendError(res, 404, 'Not Found', docs, { ...headers, 'x-accepted-oauth-scopes': 'repo, repo:status' });
+    return { login };
+  }
+  const raw = await readBody(req);
+  let body: Record<string, unknown> = {};
+  try { body = raw ? JSON.parse(raw) as Record<string, unknown> : {}; } catch { sendError(res, 400, 'Problems parsing JSON', docs, headers); return { login }; }
+  const sha = segs[4] ?? '';
+  const known = [...repo.branches.values()].some((b) => b.sha === sha);
+  const state = body.state;
+  if (!known) { sendError(res, 422, `No commit found for SHA: ${sha}`, docs, headers); return { login }; }
+  if (typeof state !== 'string' || !['error', 'failure', 'pending', 'success'].includes(state)) {
+    sendError(res, 422, 'Validation Failed', docs, headers);
+    return { login };
+  }
+  const status = {
+    state, login, createdAt: new Date(ctx.now()).toISOString(),
+    targetUrl: typeof body.target_url === 'string' ? body.target_url : null,
+    description: typeof body.description === 'string' ? body.description.slice(0, 140) : null,
+    context: typeof body.context === 'string' ? body.context : 'default',
+  };
+  const key = `${repo.owner.login}/${repo.name}@${sha}`.toLowerCase();
+  ctx.state.statuses.set(key, [...(ctx.state.statuses.get(key) ?? []), status]);
+  sendJson(res, 201, { state, target_url: status.targetUrl, description: status.description, context: status.context, created_at: status.createdAt }, headers);
+  return { login };
+}
+
+function tokenOf(ctx: ApiContext, req: IncomingMessage) {
+  const m = /^(?:bearer|token)\s+(\S+)$/i.exec((req.headers.authorization ?? '').trim());
+  return m ? ctx.state.tokens.get(m[1]!) : undefined;
+}
+
 export function handleApi(ctx: ApiContext, req: IncomingMessage, url: URL, apiPath: string, res: ServerResponse): { login?: string } {
   const auth = authenticate(ctx, req, res);
   if (auth === 'sent') return {};

@@ -1,9 +1,9 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { SimState, type NewRepo, type SimGitHubUser } from './state.js';
+import { SimState, type NewRepo, type SimCommitStatus, type SimGitHubUser } from './state.js';
 import { createJsonStateFile } from '../persist.js';
 import { handleAccessToken, handleAuthorize, type OAuthConfig } from './oauth.js';
-import { handleApi, type ApiContext } from './api.js';
+import { handleApi, handleStatusPost, type ApiContext } from './api.js';
 import { sendError, sendJson, sendText } from './http.js';
 import { withoutTrailingSlashes } from '../text.js';
 
@@ -66,6 +66,8 @@ export interface GitHubSimulator {
   handle(req: IncomingMessage, res: ServerResponse): void;
   /** True when the world was loaded from `stateFile`. */
   restored: boolean;
+  /** Commit statuses posted to owner/name at sha, oldest first. */
+  statusesFor(owner: string, name: string, sha: string): SimCommitStatus[];
   /** Request log: method, path without query string, status, authenticated login. Never a token or code. */
   calls: SimCall[];
   close(): Promise<void>;
@@ -104,6 +106,8 @@ export async function startGitHubSimulator(opts: GitHubSimulatorOptions = {}): P
         else sendJson(res, fault.status, fault.body ?? { message: 'Simulated failure', status: String(fault.status) }, fault.headers);
         return {};
       }
+      const segs = apiPath.split('/').filter(Boolean);
+      if (method === 'POST' && segs.length === 5 && segs[0] === 'repos' && segs[3] === 'statuses') return handleStatusPost(api!, req, segs.map((seg) => { try { return decodeURIComponent(seg); } catch { return seg; } }), res);
       return handleApi(api!, req, url, apiPath, res);
     }
     sendError(res, 404, 'Not Found', 'https://docs.github.com/rest');
@@ -147,6 +151,7 @@ export async function startGitHubSimulator(opts: GitHubSimulatorOptions = {}): P
     addUser: (u) => { const user = state.addUser(u); changed(); return user; },
     setAuthorizingUser: (login) => { state.authorizingUser = login; changed(); },
     addRepo: (r) => { state.addRepo(r); changed(); },
+    statusesFor: (owner, name, sha) => [...(state.statuses.get(`${owner}/${name}@${sha}`.toLowerCase()) ?? [])],
     tokensFor: (login) => [...state.tokens].filter(([, t]) => t.login.toLowerCase() === login.toLowerCase()).map(([k]) => k),
     issueToken: (login, scope = 'read:user,repo') => {
       const user = state.user(login);

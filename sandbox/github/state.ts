@@ -73,12 +73,16 @@ export interface GitHubSnapshot {
   clock: number;
 }
 
+export interface SimCommitStatus { state: string; targetUrl: string | null; description: string | null; context: string; login: string; createdAt: string }
+
 /** The simulator's whole world, in memory. Logins and repo names are case-insensitive as on GitHub. */
 export class SimState {
   readonly users = new Map<string, SimGitHubUser>();
   readonly repos = new Map<string, SimRepo>();
   readonly codes = new Map<string, SimCode>();
   readonly tokens = new Map<string, SimToken>();
+  /** Commit statuses by `owner/name@sha` (lower-cased repo), oldest first; not persisted. */
+  readonly statuses = new Map<string, SimCommitStatus[]>();
   /** undefined = nobody chose yet: the first user added approves. */
   authorizingUser: string | null | undefined = undefined;
   private nextUserId = 1000;

@@ -37,6 +37,21 @@ export interface GitHubClient {
   listRootFiles(owner: string, name: string, ref: string): Promise<string[]>;
   /** File text, or null when it does not exist (or is a directory). Throws bad_response above 256 KiB. */
   readFile(owner: string, name: string, path: string, ref: string): Promise<string | null>;
+  /**
+   * The OAuth scopes the token carries (GitHub's X-OAuth-Scopes header on GET /user), or null when
+   * GitHub does not say (fine-grained tokens and GitHub App tokens have no scopes).
+   */
+  tokenScopes(): Promise<string[] | null>;
+  /** POST /repos/{owner}/{repo}/statuses/{sha}: a commit status (needs the repo or repo:status scope). */
+  createCommitStatus(owner: string, name: string, sha: string, status: CommitStatus): Promise<void>;
+}
+
+export interface CommitStatus {
+  state: 'pending' | 'success' | 'failure' | 'error';
+  targetUrl: string;
+  /** At most 140 characters (GitHub's limit). */
+  description: string;
+  context: string;
 }
 
 // GitHub's own rules; checking them first keeps "../" and friends out of request URLs.
@@ -145,6 +160,25 @@ export function createGitHubClient(opts: GitHubClientOptions): GitHubClient {
       checkRepo(owner, name);
       const entries = await call('list files', z.array(dirEntrySchema), () => octokit.rest.repos.getContent({ owner, repo: name, path: '', ref }));
       return entries.map((e) => e.name);
+    },
+
+    async tokenScopes() {
+      let header: string | undefined;
+      await call('get user', viewerSchema, async () => {
+        const res = await octokit.rest.users.getAuthenticated();
+        header = res.headers['x-oauth-scopes'];
+        return res;
+      });
+      if (header === undefined) return null;
+      return header.split(',').map((x) => x.trim()).filter(Boolean);
+    },
+
+    async createCommitStatus(owner, name, sha, status) {
+      checkRepo(owner, name);
+      if (!/^[0-9a-f]{40}$/.test(sha)) throw new GitHubError('not_found', 'Commit not found', { status: 404 });
+      await call('create commit status', z.unknown(), () => octokit.rest.repos.createCommitStatus({
+        owner, repo: name, sha, state: status.state, target_url: status.targetUrl, description: status.description.slice(0, 140), context: status.context,
+      }));
     },
 
     async readFile(owner, name, path, ref) {

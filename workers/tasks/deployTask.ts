@@ -13,6 +13,7 @@ import { createOrAdoptService, serviceListChanged } from './createService.js';
 import type { WorkerContext } from '../context.js';
 import { verifiedRecord } from './verifyJob.js';
 import { withServiceType } from './serviceType.js';
+import { postCommitStatus } from './commitStatus.js';
 import { RecordTamperedError } from '../../server/deployments/integrity.js';
 
 
@@ -70,6 +71,7 @@ export async function runDeployJob(ctx: WorkerContext, job: Job<DeployJobData>, 
   try {
     const waitMs = await advance(ctx, rec, render, creds);
     if (waitMs !== null) await delay(job, token, waitMs);
+    await deployEnded(ctx, rec.id, creds);
   } catch (err) {
     if (err instanceof DelayedError) throw err;
     // The record was altered in Redis while this run held it: refused as at the start, no further call.
@@ -82,6 +84,7 @@ export async function runDeployJob(ctx: WorkerContext, job: Job<DeployJobData>, 
     const failure = classify(err);
     if (failure) {
       await finish(ctx, rec.id, failure.status, failure.failure);
+      await deployEnded(ctx, rec.id, creds);
       return;
     }
     // Transient (5xx, network, timeout, malformed answer): BullMQ retries with jittered backoff.
@@ -89,6 +92,7 @@ export async function runDeployJob(ctx: WorkerContext, job: Job<DeployJobData>, 
     log.warn({ kind: (err as { kind?: string }).kind ?? 'unknown', finalAttempt }, 'deploy step failed; will retry');
     if (finalAttempt) {
       await finish(ctx, rec.id, 'failed', { code: 'upstream_unavailable', message: `Render or GitHub kept failing (${safeMessage(err)}). Try again later.` });
+      await deployEnded(ctx, rec.id, creds);
       return;
     }
     throw sanitizeForQueue(err);
@@ -184,7 +188,9 @@ async function detect(ctx: WorkerContext, rec: DeploymentRecord, render: RenderC
     dockerfilePath: stack?.dockerfilePath ?? null,
     schedule: stack?.schedule ?? null,
   });
-  return ctx.deployments.transition(rec.id, 'creating_service', 'orchestrator', { stack: summary }, `Detected ${summary.stack}: ${summary.reason}`);
+  const next = await ctx.deployments.transition(rec.id, 'creating_service', 'orchestrator', { stack: summary }, `Detected ${summary.stack}: ${summary.reason}`);
+  if (next) await postCommitStatus(ctx, gh, next, 'pending');
+  return next;
 }
 
 
@@ -283,6 +289,13 @@ async function finish(ctx: WorkerContext, id: string, status: DeploymentStatus, 
   if (done) ctx.onFinished?.(status, Date.parse(done.finishedAt ?? done.updatedAt) - Date.parse(done.createdAt), { deploymentId: done.id, userId: done.userId });
   await ctx.envVault.drop(id);
   return null;
+}
+
+/** After a run that ended the deployment: the final commit status on GitHub (best effort, never throws). */
+async function deployEnded(ctx: WorkerContext, id: string, creds: JobCredentials) {
+  if (!creds.githubToken) return;
+  const done = await ctx.deployments.get(id).catch(() => null);
+  if (done && isTerminal(done.status)) await postCommitStatus(ctx, githubFor(ctx, creds), done, 'final');
 }
 
 /** Non-retryable errors become a final status with a clear reason; retryable ones return null. */

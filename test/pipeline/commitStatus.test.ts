@@ -1,0 +1,101 @@
+import test from 'ava';
+import { startStack, type Stack } from '../helpers/stack.js';
+import { addNodeRepo, signedInWithKey, startTestWorker, waitFinished } from '../helpers/pipeline.js';
+import type { Agent } from '../helpers/agent.js';
+import type { WorkerProcess } from '../../workers/process.js';
+
+// Issue 15: a GitHub commit status on the deployed commit, pending → success/failure, linking to the
+// deployment page, when the user's token has the repo (or repo:status) scope; skipped quietly otherwise.
+let stack: Stack;
+let worker: WorkerProcess & { logs: string[] };
+test.before(async () => {
+  stack = await startStack({ renderOptions: { phaseMs: { created: 10, build_in_progress: 60, pre_deploy_in_progress: 10, update_in_progress: 20 } } });
+  worker = await startTestWorker(stack);
+});
+test.after.always(async () => { await worker?.close(5_000); await stack?.close(); });
+
+/** Sign-in where the user grants only `scope` on GitHub's consent page (the simulator issues that). */
+async function signInWithScope(agent: Agent, login: string, scope: string) {
+  stack.github.addUser({ login, name: login });
+  const start = await agent.get('/api/auth/github/login');
+  const authorizeUrl = new URL(start.location!);
+  authorizeUrl.searchParams.set('scope', scope);
+  authorizeUrl.searchParams.set('login', login);
+  const authorize = await fetch(authorizeUrl, { redirect: 'manual' });
+  const done = await agent.get(authorize.headers.get('location')!.replace(stack.url, ''));
+  if (done.status !== 302) throw new Error(`callback: ${done.status}`);
+  agent.csrfToken = (await agent.get('/api/session')).json.csrfToken;
+}
+
+/** The statuses on a commit once `n` are there (the final one is posted just after the record ends). */
+async function statusesWhenPosted(owner: string, repo: string, sha: string, n: number) {
+  for (let i = 0; i < 200; i++) {
+    const found = stack.github.statusesFor(owner, repo, sha);
+    if (found.length >= n) return found;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return stack.github.statusesFor(owner, repo, sha);
+}
+
+test('repo scope: pending, then success on the deployed commit, linking to the deployment page', async (t) => {
+  const { agent } = await signedInWithKey(stack, 'stat');
+  addNodeRepo(stack, 'stat', 'shop');
+  const res = await agent.post('/api/render/deploy', { github_repo: 'stat/shop', project_name: 'stat-shop' });
+  const done = await waitFinished(agent, res.json.id);
+  t.is(done.status, 'live');
+  const statuses = await statusesWhenPosted('stat', 'shop', done.commitSha, 2);
+  t.deepEqual(statuses.map((s) => s.state), ['pending', 'success']);
+  for (const s of statuses) {
+    t.is(s.targetUrl, `${stack.config.baseUrl}/#/deployments/${done.id}`);
+    t.is(s.context, 'render-orchestrator');
+    t.is(s.login, 'stat');
+  }
+  t.regex(statuses[1]!.description!, /stat-shop is live/);
+});
+
+test('a failed build: pending, then failure', async (t) => {
+  const { agent } = await signedInWithKey(stack, 'statfail');
+  addNodeRepo(stack, 'statfail', 'breaks');
+  stack.render.failBuilds({ serviceName: 'statfail-breaks' }, 'build_failed');
+  const res = await agent.post('/api/render/deploy', { github_repo: 'statfail/breaks', project_name: 'statfail-breaks' });
+  const done = await waitFinished(agent, res.json.id);
+  t.is(done.status, 'build_failed');
+  t.deepEqual((await statusesWhenPosted('statfail', 'breaks', done.commitSha, 2)).map((s) => [s.state, s.description]), [
+    ['pending', 'Deploying statfail-breaks to Render'], ['failure', 'Deploy of statfail-breaks ended: build_failed'],
+  ]);
+});
+
+test('a token without the repo or repo:status scope: no status, no status request, the deploy is unaffected', async (t) => {
+  const agent = stack.agent();
+  await signInWithScope(agent, 'nostat', 'read:user');
+  const apiKey = `rnd_nostat${'k'.repeat(24)}`;
+  stack.render.addAccount({ apiKey, workspaces: [{ name: 'nostat workspace' }] });
+  t.is((await agent.post('/api/render/setup', { api_key: apiKey })).status, 200);
+  stack.github.addRepo({ owner: 'nostat', name: 'pub', branches: { main: { 'package.json': '{"scripts":{"start":"node i.js"}}', 'package-lock.json': '{}' } } });
+  const scopeChecks = () => stack.github.calls.filter((c) => c.method === 'GET' && c.path === '/api/v3/user' && c.login === 'nostat').length;
+  const checksBefore = scopeChecks();
+  const res = await agent.post('/api/render/deploy', { github_repo: 'nostat/pub', project_name: 'nostat-pub' });
+  t.is(res.status, 202, res.text);
+  const done = await waitFinished(agent, res.json.id);
+  t.is(done.status, 'live', JSON.stringify(done.failure));
+  t.deepEqual(stack.github.statusesFor('nostat', 'pub', done.commitSha), []);
+  // The worker looked at the token's scopes for the pending and the final status, and stopped there.
+  for (let i = 0; i < 200 && scopeChecks() < checksBefore + 2; i++) await new Promise((r) => setTimeout(r, 50));
+  t.is(scopeChecks(), checksBefore + 2);
+  t.false(stack.github.calls.some((c) => c.method === 'POST' && c.path.includes('/repos/nostat/pub/statuses/')), 'no status was even attempted');
+  t.deepEqual(stack.github.statusesFor('nostat', 'pub', done.commitSha), []);
+});
+
+test('the simulator refuses a status from a token without the scope (404) and accepts repo:status', async (t) => {
+  addNodeRepo(stack, 'simstat', 'x');
+  stack.github.addUser({ login: 'simstat', name: 'simstat' });
+  const sha = (await (await fetch(`${stack.github.apiUrl}/repos/simstat/x/branches/main`, { headers: { authorization: `token ${stack.github.issueToken('simstat', 'repo')}` } })).json() as { commit: { sha: string } }).commit.sha;
+  const post = (token: string) => fetch(`${stack.github.apiUrl}/repos/simstat/x/statuses/${sha}`, {
+    method: 'POST', headers: { authorization: `token ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ state: 'success', context: 'c' }),
+  });
+  t.is((await post(stack.github.issueToken('simstat', 'read:user'))).status, 404);
+  const ok = await post(stack.github.issueToken('simstat', 'read:user,repo:status'));
+  t.is(ok.status, 201);
+  t.is(ok.headers.get('x-oauth-scopes'), 'read:user, repo:status');
+  t.deepEqual(stack.github.statusesFor('simstat', 'x', sha).map((s) => s.state), ['success']);
+});
