@@ -5,6 +5,7 @@
 import { ApiError, createApi } from './api.js';
 import { announce, h, replace } from './dom.js';
 import { createLive } from './live.js';
+import { notifyDeployEnded } from './deploy-notify.js';
 import { navKey, parseRoute } from './router.js';
 import { renderSandboxBanner } from './banner.js';
 import { showBlockBanner } from './block-banner.js';
@@ -54,7 +55,7 @@ let firstRender = true;
 
 const live = createLive({
   api,
-  onEvent: (e) => current?.onDeployment?.(e),
+  onEvent: (e) => { current?.onDeployment?.(e); notifyDeployEnded(e, (id) => { location.hash = `#/deployments/${id}`; }); },
   onResync: () => current?.onResync?.(),
   onLogs: (e) => current?.onLogs?.(e),
   onSentinel: (e) => { current?.onSentinel?.(e); void refreshBadge(); },

@@ -10,6 +10,7 @@ import { createRepoPicker } from './repo-picker.js';
 import { createEnvEditor } from './env-editor.js';
 import { createServiceTypePicker, serviceTypeLabel } from './service-type.js';
 import { createBlueprintPlan } from './blueprint-plan.js';
+import { askNotificationPermissionOnce, rememberStartedDeploy } from './deploy-notify.js';
 
 // The same choices the API accepts (server/deployments/input.ts).
 const REGIONS = [
@@ -231,6 +232,7 @@ export function deployView(ctx) {
 
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
+    askNotificationPermissionOnce(); // on the click itself: browsers ask only during a user gesture
     const v = validate();
     if (!v.ok) { v.first?.focus(); return; }
     const body = {
@@ -250,6 +252,7 @@ export function deployView(ctx) {
     if (lastAttempt.body !== signature) lastAttempt = { body: signature, key: crypto.randomUUID() };
     try {
       const rec = await busy(submit, 'Starting deploy…', () => ctx.api.deploy(body, lastAttempt.key));
+      rememberStartedDeploy(rec.id, rec.request?.serviceName ?? v.serviceName);
       ctx.announce(`Deploy of ${rec.request?.serviceName ?? v.serviceName} queued`);
       ctx.navigate(`#/deployments/${rec.id}`);
     } catch (err) {

@@ -1,0 +1,83 @@
+import test from 'ava';
+import type { Browser } from 'playwright-core';
+import { launchChromium, newContext } from './support/browser.js';
+import { connectKey, deployThroughForm, startUiStack, type UiStack } from './support/uiStack.js';
+
+// Code inside page.evaluate runs in the browser; these stand in for the DOM types this (Node-only) project does not load.
+declare const window: any;
+
+// Issue 15: browser notifications when a deploy the user started ends, even in another tab; the
+// permission is asked once, on the Deploy click. The page's Notification is wrapped (and still called)
+// so the test can see what the app showed and asked.
+let stack: UiStack;
+let browser: Browser;
+test.before(async () => {
+  [stack, browser] = await Promise.all([startUiStack(), launchChromium()]);
+});
+test.after.always(async () => {
+  await browser?.close();
+  await stack?.closeAll();
+});
+
+const RECORD_NOTIFICATIONS = `(() => {
+  const Real = window.Notification;
+  window.__notes = [];
+  window.__asks = 0;
+  class Recorded extends Real {
+    constructor(title, options) { super(title, options); window.__notes.push({ title, tag: options && options.tag, body: options && options.body }); }
+    static requestPermission(...args) { window.__asks += 1; return Real.requestPermission(...args); }
+  }
+  window.Notification = Recorded;
+})()`;
+
+test('permission is asked once, on the Deploy click, never on load', async (t) => {
+  const { context, page, problems } = await newContext(browser);
+  await context.addInitScript(RECORD_NOTIFICATIONS);
+  const apiKey = stack.renderAccount('asker');
+  stack.addNodeRepo('asker', 'one');
+  stack.addNodeRepo('asker', 'two');
+  await stack.signInBrowser(page, 'asker');
+  await connectKey(page, apiKey);
+  t.is(await page.evaluate(() => window.__asks), 0, 'not asked before any gesture');
+  await deployThroughForm(page, 'asker/one');
+  t.is(await page.evaluate(() => window.__asks), 1);
+  await deployThroughForm(page, 'asker/two');
+  t.is(await page.evaluate(() => window.__asks), 1, 'asked once');
+  await page.reload();
+  await deployThroughForm(page, 'asker/one', { serviceName: 'one-again' });
+  t.is(await page.evaluate(() => window.__asks), 0, 'not asked again after a reload either');
+  t.deepEqual(problems, []);
+  await context.close();
+});
+
+test('a deploy started in one tab notifies in another tab when it goes live; a failed one says so', async (t) => {
+  const { context, page: starter, problems } = await newContext(browser);
+  await context.grantPermissions(['notifications'], { origin: stack.url });
+  await context.addInitScript(RECORD_NOTIFICATIONS);
+  const apiKey = stack.renderAccount('notified');
+  stack.addNodeRepo('notified', 'shop');
+  stack.addNodeRepo('notified', 'broken');
+  stack.render.failBuilds({ serviceName: 'broken' }, 'build_failed');
+  await stack.signInBrowser(starter, 'notified');
+  await connectKey(starter, apiKey);
+  const other = await context.newPage();
+  await other.goto(`${stack.url}/#/`);
+  await other.getByTestId('user-login').waitFor();
+
+  // Started in the first tab, which is closed before the deploy ends: the other tab notifies.
+  await deployThroughForm(starter, 'notified/shop');
+  await starter.close();
+  await other.waitForFunction(() => window.__notes.length >= 1, null, { timeout: 30_000 });
+  const [live] = await other.evaluate(() => window.__notes);
+  t.is(live.title, 'shop is live');
+  t.regex(live.tag, /^deploy-/);
+
+  await deployThroughForm(other, 'notified/broken');
+  await other.waitForFunction(() => window.__notes.length >= 2, null, { timeout: 30_000 });
+  const notes = await other.evaluate(() => window.__notes);
+  t.is(notes[1].title, 'Deploy of broken failed');
+  t.regex(notes[1].body, /build failed/);
+  t.is(notes.length, 2, 'one notification per deploy');
+  t.deepEqual(problems, []);
+  await context.close();
+});

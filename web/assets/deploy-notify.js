@@ -1,0 +1,58 @@
+/**
+ * Browser notifications when a deploy the user started here ends (issue 15): live, or failed. The
+ * deployments started from this browser are kept in localStorage, so whichever tab of the app is open
+ * when the live stream reports the end shows it, even if the deploy was started from another tab.
+ * Every tab hears the same event: the first tab to claim it in localStorage notifies, and the
+ * notification's tag (the deployment id) folds any duplicate. Permission is asked at most once, from
+ * the Deploy button's click (browsers only ask on a user gesture).
+ */
+const STARTED = 'orch.notify.started';
+const ASKED = 'orch.notify.asked';
+const CLAIM = 'orch.notify.done.';
+const KEEP_MS = 24 * 3_600_000;
+const FAILED = new Set(['build_failed', 'update_failed', 'pre_deploy_failed', 'failed', 'credentials_revoked']);
+
+const supported = () => typeof Notification !== 'undefined' && typeof localStorage !== 'undefined';
+
+function readStarted() {
+  try {
+    const all = JSON.parse(localStorage.getItem(STARTED) ?? '{}');
+    return all && typeof all === 'object' ? all : {};
+  } catch { return {}; }
+}
+
+/** Call first thing in the Deploy click/submit handler: asks for permission once, ever, per browser. */
+export function askNotificationPermissionOnce() {
+  if (!supported() || Notification.permission !== 'default' || localStorage.getItem(ASKED)) return;
+  localStorage.setItem(ASKED, new Date().toISOString());
+  try { void Notification.requestPermission(); } catch { /* old browsers: callback form only; skip */ }
+}
+
+/** A deploy this browser started: notify when it ends. */
+export function rememberStartedDeploy(id, serviceName, now = Date.now()) {
+  if (!supported()) return;
+  const all = readStarted();
+  for (const [k, v] of Object.entries(all)) if (!(now - (v?.at ?? 0) < KEEP_MS)) delete all[k];
+  all[id] = { name: String(serviceName ?? ''), at: now };
+  localStorage.setItem(STARTED, JSON.stringify(all));
+}
+
+/** A live-stream event {id, status}: a notification when a deploy started here went live or failed. */
+export function notifyDeployEnded(event, onOpen) {
+  if (!supported() || Notification.permission !== 'granted') return;
+  const live = event.status === 'live';
+  if (!live && !FAILED.has(event.status)) return;
+  const all = readStarted();
+  const started = all[event.id];
+  if (!started) return;
+  delete all[event.id];
+  localStorage.setItem(STARTED, JSON.stringify(all));
+  if (localStorage.getItem(CLAIM + event.id)) return; // another tab already told
+  localStorage.setItem(CLAIM + event.id, '1');
+  const name = started.name || 'Your service';
+  const n = new Notification(live ? `${name} is live` : `Deploy of ${name} failed`, {
+    body: live ? 'The deploy finished and the service is running on Render.' : `Status: ${event.status.replaceAll('_', ' ')}. Open it to see the logs.`,
+    tag: `deploy-${event.id}`,
+  });
+  n.addEventListener('click', () => { window.focus(); onOpen?.(event.id); n.close(); });
+}
