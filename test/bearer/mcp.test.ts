@@ -156,6 +156,22 @@ test.serial('X-Render-Api-Key (no worker runs here): its session is kept while t
   t.false((await dumpRedis(redis)).includes(apiKey));
 });
 
+test.serial('hostile JSON-RPC at /mcp: refused with a 4xx, never a 5xx', async (t) => {
+  const api = new Agent(stack.url, { authorization: `Bearer ${alice.token}`, accept: 'application/json, text/event-stream' });
+  const bodies: unknown[] = [{}, [], [{}], { jsonrpc: '2.0' }, { jsonrpc: '1.0', id: 1, method: 'tools/list' }, { jsonrpc: '2.0', id: { a: 1 }, method: 'tools/call' },
+    { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'deploy_repo', arguments: 'x' } }, { jsonrpc: '2.0', id: 1, method: '__proto__' },
+    { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'list_services', arguments: { __proto__: { polluted: 1 } } } }];
+  for (const body of bodies) {
+    const res = await api.post('/mcp', body);
+    t.true(res.status < 500, `${JSON.stringify(body)} → ${res.status} ${res.text.slice(0, 200)}`);
+  }
+  const noAccept = await new Agent(stack.url, { authorization: `Bearer ${alice.token}` }).post('/mcp', { jsonrpc: '2.0', id: 1, method: 'tools/list' });
+  t.true(noAccept.status >= 400 && noAccept.status < 500, `without Accept: ${noAccept.status}`);
+  const malformed = await api.request('POST', '/mcp', { body: '{"jsonrpc":', headers: { 'content-type': 'application/json' } });
+  t.is(malformed.status, 400);
+  t.is(({} as Record<string, unknown>).polluted, undefined);
+});
+
 test.serial('afterwards: no unhandled error in the web process', (t) => {
   t.deepEqual(stack.logs.filter((l) => l.includes('unhandled error') || l.includes('"level":50')).map((l) => l.slice(0, 300)), []);
 });
