@@ -6,7 +6,8 @@ import { createRenderClient } from '../../server/render/client.js';
 
 // Issue 15: the service settings page in Chromium, reached from the dashboard's service card: edit
 // an env var (value hidden until shown), toggle auto-deploy, add a custom domain and see its DNS
-// records; a bad domain is refused on its field. Screenshots at 1280 px and 375 px.
+// records; a bad domain is refused on its field; a rollback from the history turns auto-deploy off
+// first. Screenshots at 1280 px and 375 px.
 
 let stack: UiStack;
 let browser: Browser;
@@ -86,6 +87,19 @@ test('settings page: env var edit and reveal, auto-deploy toggle, a custom domai
   await screenshot(page, 'service-settings-1280');
   t.deepEqual((await horizontalOverflow(page)).culprits, []);
 
+  // Rollback offers to turn auto-deploy off (Render's rollback leaves it on: the next push would undo it).
+  await render.updateService(service!.id, { autoDeploy: 'yes' });
+  await render.triggerDeploy(service!.id, {});
+  for (let i = 0; i < 300 && (await render.listDeploys(service!.id)).filter((d) => d.status === 'live' || d.status === 'deactivated').length < 2; i++) await new Promise((r) => setTimeout(r, 20));
+  await page.reload();
+  const older = page.locator('[data-testid=history-row][data-status=deactivated]');
+  await older.getByTestId('history-rollback').click();
+  t.true(await older.getByTestId('rollback-auto-off').isChecked(), 'turning auto-deploy off is offered, and on by default');
+  await older.getByTestId('history-rollback-confirm').click();
+  await page.waitForURL(/#\/deployments\/dpl-/);
+  t.is((await render.getService(service!.id)).autoDeploy, 'no');
+
+  await page.goto(`${stack.url}/#/services/${service!.id}`);
   await page.setViewportSize(PHONE);
   await page.reload();
   await page.locator('[data-testid=domain-row]').first().waitFor();
