@@ -14,6 +14,8 @@ export interface WorkerContext extends Pick<AppDeps, 'config' | 'redis' | 'clock
   onRenderCall?: (call: RenderCallOutcome) => void;
   /** A deployment reached a final status (metrics; the owner's audit trail). */
   onFinished?: (status: string, durationMs: number, deployment: { deploymentId: string; userId: number }) => void;
+  /** A deployment ended: its result to the user's Slack, when they asked for it (workers/tasks/deploySlack.ts). */
+  deploySlack?: (rec: import('../server/deployments/types.js').DeploymentRecord) => Promise<void>;
   /** Audit entry, metric and alert for what the worker refuses (a record or job that fails its MAC). */
   securityEvents?: SecurityEvents;
   /**

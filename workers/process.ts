@@ -18,6 +18,7 @@ import { createSecurityEvents } from '../server/security/events.js';
 import { createSlackAlerter } from '../server/alerts/slack.js';
 import { DEFAULT_ALERT_COOLDOWN_SEC } from '../server/security/options.js';
 import { startSentinelWorker, type SentinelWorkerOptions } from './sentinelWorker.js';
+import { createDeploySlack } from './tasks/deploySlack.js';
 import { startAnomalyDetection, type AnomalyOptions } from './anomalyWorker.js';
 
 export interface WorkerProcess {
@@ -61,6 +62,9 @@ export async function startWorker(args: {
     enqueuer: deps.enqueuer, budget: deps.budget, envVault: deps.envVault, watch: { ...DEFAULT_WATCH, ...args.watch }, renderTimeoutMs: args.renderTimeoutMs ?? 15_000, crashPoint: args.crashPoint,
     onFinished: auditDeployFinished(audit, logger), securityEvents,
   };
+  context.deploySlack = createDeploySlack({
+    redis, prefix: config.redisPrefix, keyring: deps.keyring, absoluteMs: config.sessionAbsoluteMs, baseUrl: config.baseUrl, logger, alerts: args.sentinel?.alerts,
+  });
   const audited = context.onFinished!;
   context.onRenderCall = metrics.hooks.onRenderCall;
   context.onFinished = (status, durationMs, deployment) => {

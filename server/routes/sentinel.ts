@@ -23,6 +23,8 @@ const SettingsBody = z.object({
   intervalSeconds: z.number().int().min(MIN_INTERVAL_SEC, `intervalSeconds must be at least ${MIN_INTERVAL_SEC}`).max(MAX_INTERVAL_SEC, `intervalSeconds must be at most ${MAX_INTERVAL_SEC}`).optional(),
   /** A new webhook URL; null removes it; absent keeps the current one. */
   slackWebhookUrl: z.string().trim().max(500, 'slackWebhookUrl is too long').nullable().optional(),
+  /** Also post deploy results to the webhook; absent keeps the current choice. */
+  slackDeployResults: z.boolean().optional(),
   _csrf: z.string().optional(),
 }).strict();
 
@@ -85,7 +87,8 @@ export function sentinelRoutes(router: Router, deps: AppDeps, opts: SentinelRout
       slackHint = `…${body.slackWebhookUrl.slice(-4)}`;
     }
     const intervalMs = (body.intervalSeconds ?? Math.round((current?.intervalMs ?? config.sentinelIntervalMs) / 1000)) * 1000;
-    const settings: SentinelSettings = { enabled: true, sessionRef: ref, intervalMs, slackSealed, slackHint, enabledAt: current?.enabledAt ?? deps.clock.now() };
+    const slackDeployResults = body.slackDeployResults ?? current?.slackDeployResults ?? false;
+    const settings: SentinelSettings = { enabled: true, sessionRef: ref, intervalMs, slackSealed, slackHint, slackDeployResults, enabledAt: current?.enabledAt ?? deps.clock.now() };
     await store.putSettings(userId, settings);
     await scheduleWatch(queue, userId, intervalMs);
     ctx.body = await view(userId, ref);

@@ -20,6 +20,8 @@ export interface SentinelAlertOptions {
 
 /** Alerts per user per window, and how long one rule on one service stays quiet after an alert. */
 export const ALERT_LIMIT = { perWindow: 10, windowSec: 600, dedupeSec: 3_600 };
+/** Deploy results sent to a user's Slack per window. */
+export const DEPLOY_ALERT_LIMIT = { perWindow: 30, windowSec: 600 };
 
 /** A tenant's webhook must be https://hooks.slack.com/services/… (no port, no credentials). */
 export function checkSlackWebhook(raw: string, hosts: string[] = ['hooks.slack.com']): string | null {
@@ -54,6 +56,18 @@ export function createSentinelAlerts(opts: SentinelAlertOptions & { redis: Redis
   };
   return {
     hosts,
+    /**
+     * A deploy result (issue 15), when the user turned them on: its own per-user budget
+     * (DEPLOY_ALERT_LIMIT), so a burst of deploys never uses up the security alerts' one.
+     */
+    async notifyDeploy(userId: number, url: string | null, text: string): Promise<boolean> {
+      if (!url) return false;
+      const rate = keys.deployAlertRate(userId);
+      const [[, count]] = (await opts.redis.multi().incr(rate).expire(rate, DEPLOY_ALERT_LIMIT.windowSec, 'NX').exec()) as [[null, number], unknown];
+      if (count > DEPLOY_ALERT_LIMIT.perWindow) return false;
+      await deliver(url, text);
+      return true;
+    },
     async notify(userId: number, url: string | null, f: Finding): Promise<boolean> {
       if (!url || f.severity === 'low') return false;
       const once = await opts.redis.set(keys.alertOnce(userId, `${f.rule}:${f.serviceId ?? f.ownerId ?? '-'}`), '1', 'EX', ALERT_LIMIT.dedupeSec, 'NX');

@@ -20,7 +20,7 @@ export function presentSettings(s: SentinelSettings | null, status: SentinelStat
     /** Watching with another session's consent (another browser): that session's end stops it. */
     watchingThisSession: Boolean(s?.enabled && s.sessionRef === ctx.currentRef),
     intervalSeconds: Math.round((s?.intervalMs ?? ctx.defaultIntervalMs) / 1000),
-    slack: { configured: Boolean(s?.slackSealed), hint: s?.slackHint ?? null },
+    slack: { configured: Boolean(s?.slackSealed), hint: s?.slackHint ?? null, deployResults: Boolean(s?.slackDeployResults) },
     lastRunAt: status.lastRunAt,
     auditLogUnavailable: unavailable,
     notices: [

@@ -21,6 +21,7 @@ export function sentinelKeys(prefix: string) {
     selfCalls: (userId: number) => `${base}:self:${userId}`,
     alertOnce: (userId: number, key: string) => `${base}:alerted:${userId}:${key}`,
     alertRate: (userId: number) => `${base}:alert-rate:${userId}`,
+    deployAlertRate: (userId: number) => `${base}:deploy-alert-rate:${userId}`,
   };
 }
 

@@ -37,6 +37,8 @@ export interface SentinelSettings {
   slackSealed: string | null;
   /** Last 6 characters of the webhook path, for display. */
   slackHint: string | null;
+  /** Also post deploy results (live / failed) to the webhook (issue 15). */
+  slackDeployResults?: boolean;
   enabledAt: number;
 }
 

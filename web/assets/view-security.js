@@ -35,12 +35,16 @@ export function securityView(ctx) {
   const enabled = h('input', { type: 'checkbox', id: 'sentinel-enabled', 'data-testid': 'sentinel-enabled' });
   const interval = field({ label: 'Check every (seconds)', control: h('input', { type: 'number', class: 'input', min: '30', max: '3600', step: '10', inputmode: 'numeric', 'data-testid': 'sentinel-interval' }), hint: 'At least 30 seconds. Sentinel uses at most 10% of your key\'s Render API budget; deploys come first.' });
   const slack = field({ label: 'Slack incoming webhook (optional)', control: h('input', { type: 'url', class: 'input input--mono', autocomplete: 'off', placeholder: 'https://hooks.slack.com/services/…', 'data-testid': 'sentinel-slack' }), hint: 'Only hooks.slack.com. Kept encrypted for this session only; high and medium findings are sent, at most 10 per 10 minutes.' });
+  // Deploy results (issue 15) share this webhook: a message when a deploy goes live or fails.
+  const deployResults = h('input', { type: 'checkbox', id: 'sentinel-deploy-results', 'data-testid': 'sentinel-deploy-results' });
   const save = h('button', { type: 'submit', class: 'btn btn--primary', 'data-testid': 'sentinel-save' }, 'Save');
   const testBtn = h('button', { type: 'button', class: 'btn btn--secondary', 'data-testid': 'sentinel-test' }, 'Send a test message');
   const removeSlack = h('button', { type: 'button', class: 'btn btn--ghost', hidden: true, 'data-testid': 'sentinel-slack-remove' }, 'Remove webhook');
   const form = h('form', { class: 'card', 'data-testid': 'sentinel-form' },
     h('label', { class: 'checkbox', for: 'sentinel-enabled' }, enabled, ' Watch my Render workspace while I am signed in'),
-    interval.el, slack.el, h('div', { class: 'actions' }, save, testBtn, removeSlack));
+    interval.el, slack.el,
+    h('label', { class: 'checkbox', for: 'sentinel-deploy-results' }, deployResults, ' Also post my deploy results (live or failed) to this webhook'),
+    h('div', { class: 'actions' }, save, testBtn, removeSlack));
   let disposed = false;
   let settings = null;
 
@@ -52,6 +56,7 @@ export function securityView(ctx) {
     interval.control.min = String(Math.min(30, s.intervalSeconds));
     slack.control.placeholder = s.slack?.configured ? `Saved webhook ${s.slack.hint ?? ''} (enter a new one to replace it)` : 'https://hooks.slack.com/services/…';
     removeSlack.hidden = !s.slack?.configured;
+    deployResults.checked = Boolean(s.slack?.deployResults);
     const items = (s.notices ?? []).map((text) => notice('warning', text));
     if (s.enabled && !s.watchingThisSession) items.push(notice('warning', 'Sentinel is watching with another of your sessions; saving here moves it to this one.'));
     if (!s.enabled) items.push(notice('info', 'Sentinel is off. Turn it on to be told when someone views database credentials, opens a shell, downloads a backup, or a service fails silently.'));
@@ -89,6 +94,7 @@ export function securityView(ctx) {
         const secs = Number(interval.control.value);
         if (Number.isFinite(secs) && secs > 0 && secs !== settings?.intervalSeconds) body.intervalSeconds = Math.round(secs);
         if (slack.control.value.trim()) body.slackWebhookUrl = slack.control.value.trim();
+        body.slackDeployResults = deployResults.checked;
       }
       try {
         drawSettings(await ctx.api.putSentinel(body));

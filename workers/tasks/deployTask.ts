@@ -291,11 +291,12 @@ async function finish(ctx: WorkerContext, id: string, status: DeploymentStatus, 
   return null;
 }
 
-/** After a run that ended the deployment: the final commit status on GitHub (best effort, never throws). */
+/** After a run that ended the deployment: the final commit status on GitHub and the Slack result (best effort, never throw). */
 async function deployEnded(ctx: WorkerContext, id: string, creds: JobCredentials) {
-  if (!creds.githubToken) return;
   const done = await ctx.deployments.get(id).catch(() => null);
-  if (done && isTerminal(done.status)) await postCommitStatus(ctx, githubFor(ctx, creds), done, 'final');
+  if (!done || !isTerminal(done.status)) return;
+  await ctx.deploySlack?.(done);
+  if (creds.githubToken) await postCommitStatus(ctx, githubFor(ctx, creds), done, 'final');
 }
 
 /** Non-retryable errors become a final status with a clear reason; retryable ones return null. */

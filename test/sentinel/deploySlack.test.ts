@@ -1,0 +1,63 @@
+import test from 'ava';
+import { startStack, type Stack } from '../helpers/stack.js';
+import { addNodeRepo, signedInWithKey, startTestWorker, waitFinished } from '../helpers/pipeline.js';
+import type { WorkerProcess } from '../../workers/process.js';
+
+// Issue 15: deploy results to the user's own Slack webhook (Sentinel's webhook setting and SSRF guard),
+// only when they turned deploy results on. The stack delivers hooks.slack.com webhooks to a local receiver.
+let stack: Stack;
+let worker: WorkerProcess & { logs: string[] };
+test.before(async () => {
+  stack = await startStack({ renderOptions: { phaseMs: { created: 10, build_in_progress: 60, pre_deploy_in_progress: 10, update_in_progress: 20 } } });
+  worker = await startTestWorker(stack);
+});
+test.after.always(async () => { await worker?.close(5_000); await stack?.close(); });
+
+const webhook = (team: string) => `https://hooks.slack.com/services/${team}/B000/XXXXXXXXXXXXXXXX`;
+
+async function waitForText(match: RegExp) {
+  for (let i = 0; i < 200; i++) {
+    const found = stack.slack.texts.find((x) => match.test(x));
+    if (found) return found;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return null;
+}
+
+test('turned on: one message when the deploy is live and one when a build fails, ids and names only', async (t) => {
+  const { agent, apiKey } = await signedInWithKey(stack, 'slacker');
+  const put = await agent.request('PUT', '/api/sentinel', { json: { enabled: true, slackWebhookUrl: webhook('TSLACKER'), slackDeployResults: true } });
+  t.is(put.status, 200, put.text);
+  t.true(put.json.slack.deployResults);
+  addNodeRepo(stack, 'slacker', 'shop');
+  addNodeRepo(stack, 'slacker', 'broken');
+  stack.render.failBuilds({ serviceName: 'slacker-broken' }, 'build_failed');
+  const ok = await waitFinished(agent, (await agent.post('/api/render/deploy', { github_repo: 'slacker/shop', project_name: 'slacker-shop', env_vars: [{ key: 'TOKEN', value: 'slack-secret-value-1' }] })).json.id);
+  t.is(ok.status, 'live');
+  const live = await waitForText(/slacker-shop is live/);
+  t.truthy(live, stack.slack.texts.join('\n'));
+  t.true(live!.includes(`${stack.config.baseUrl}/#/deployments/${ok.id}`));
+  t.true(live!.includes('slacker/shop@main'));
+  const bad = await waitFinished(agent, (await agent.post('/api/render/deploy', { github_repo: 'slacker/broken', project_name: 'slacker-broken' })).json.id);
+  t.is(bad.status, 'build_failed');
+  t.truthy(await waitForText(/slacker-broken failed: build_failed/));
+  t.is(stack.slack.bodies.filter((b) => b.includes('slacker-shop is live')).length, 1, 'one message per deployment');
+  for (const secret of [apiKey, 'slack-secret-value-1', ...stack.github.tokensFor('slacker')]) t.false(stack.slack.bodies.join('\n').includes(secret));
+  t.true(stack.slack.bodies.filter((b) => b.includes('slacker-')).every((b) => b.startsWith('POST /services/TSLACKER/')), 'to the user\'s own webhook');
+});
+
+test('webhook set but deploy results off (the default): no deploy message', async (t) => {
+  const { agent } = await signedInWithKey(stack, 'quiet');
+  const put = await agent.request('PUT', '/api/sentinel', { json: { enabled: true, slackWebhookUrl: webhook('TQUIET') } });
+  t.false(put.json.slack.deployResults);
+  addNodeRepo(stack, 'quiet', 'app');
+  const done = await waitFinished(agent, (await agent.post('/api/render/deploy', { github_repo: 'quiet/app', project_name: 'quiet-app' })).json.id);
+  t.is(done.status, 'live');
+  // The worker's run is over once the record is final and its GitHub status is posted.
+  for (let i = 0; i < 200 && stack.github.statusesFor('quiet', 'app', done.commitSha).length < 2; i++) await new Promise((r) => setTimeout(r, 50));
+  t.is(stack.github.statusesFor('quiet', 'app', done.commitSha).length, 2);
+  t.false(stack.slack.texts.some((x) => x.includes('quiet-app')));
+  const bad = await agent.request('PUT', '/api/sentinel', { json: { enabled: true, slackDeployResults: 'yes' } });
+  t.is(bad.status, 400);
+  t.is(bad.json.error.code, 'validation_failed');
+});

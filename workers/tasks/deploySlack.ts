@@ -1,0 +1,40 @@
+import type { Redis } from 'ioredis';
+import type { Keyring } from '../../server/crypto/keyring.js';
+import type { Logger } from '../../server/logger.js';
+import { isTerminal, type DeploymentRecord } from '../../server/deployments/types.js';
+import { createSentinelAlerts, type SentinelAlertOptions } from '../../server/sentinel/alerts.js';
+import { createSentinelStore } from '../../server/sentinel/store.js';
+
+export type DeploySlack = (rec: DeploymentRecord) => Promise<void>;
+
+/**
+ * Deploy results to the user's own Slack webhook (issue 15): the webhook and SSRF guard of Sentinel's
+ * alerts (server/sentinel/alerts.ts), only when the user turned "deploy results" on for it. One message
+ * per deployment (live, or failed with its code), ids and names only; never throws.
+ */
+export function createDeploySlack(opts: { redis: Redis; prefix: string; keyring: Keyring; absoluteMs: number; baseUrl: string; logger: Logger; alerts?: SentinelAlertOptions }): DeploySlack {
+  const store = createSentinelStore({ redis: opts.redis, prefix: opts.prefix, keyring: opts.keyring, absoluteMs: opts.absoluteMs });
+  const alerts = createSentinelAlerts({ ...opts.alerts, redis: opts.redis, prefix: opts.prefix, logger: opts.logger });
+  return async (rec) => {
+    if (!isTerminal(rec.status) || rec.status === 'canceled') return;
+    try {
+      const settings = await store.getSettings(rec.userId);
+      if (!settings?.slackDeployResults) return;
+      const url = store.openSlackUrl(rec.userId, settings.slackSealed);
+      if (!url) return;
+      const once = await opts.redis.set(`${opts.prefix}:deployment:${rec.id}:slack`, '1', 'EX', 7 * 24 * 3600, 'NX');
+      if (once !== 'OK') return;
+      await alerts.notifyDeploy(rec.userId, url, deployText(rec, opts.baseUrl));
+    } catch (err) {
+      opts.logger.warn({ deploymentId: rec.id, err: { message: (err as Error)?.message ?? 'unknown' } }, 'deploy result not sent to Slack');
+    }
+  };
+}
+
+export function deployText(rec: DeploymentRecord, baseUrl: string): string {
+  const live = rec.status === 'live' || rec.status === 'deactivated';
+  const commit = rec.renderCommitId ?? rec.commitSha;
+  const what = `${rec.request.githubRepo}${rec.request.branch ? `@${rec.request.branch}` : ''}${commit ? ` (${commit.slice(0, 7)})` : ''}`;
+  const outcome = live ? 'is live' : `failed: ${rec.failure?.code ?? rec.status}`;
+  return `[Deploy] ${rec.request.serviceName} ${outcome} · ${what} · ${baseUrl}/#/deployments/${rec.id}`;
+}
