@@ -6,7 +6,7 @@ import type { Telemetry } from './telemetry.js';
 import type { GuardEntry } from './guards.js';
 
 /** Routes that count as deploy requests (the deploy-rate signal). */
-const DEPLOY_ROUTES = new Set(['POST /api/render/deploy', 'POST /api/render/services/:id/redeploy', 'POST /api/render/services/:id/rollback']);
+const DEPLOY_ROUTES = new Set(['POST /api/render/deploy', 'POST /api/render/services/:id/redeploy', 'POST /api/render/services/:id/rollback', 'POST /api/render/services/:id/deploys']);
 const MAX_TARGET = 200;
 
 /**
