@@ -4,7 +4,8 @@ import type { Clock } from './clock.js';
 import type { Logger } from './logger.js';
 import type { AppDeps, MetricsHooks } from './deps.js';
 import { createKeyring } from './crypto/keyring.js';
-import { createSessionStore } from './sessions/store.js';
+import { createSessionStore, type LoadedSession } from './sessions/store.js';
+import type { SessionCache } from './sessions/cache.js';
 import { createSessionEnding } from './sessions/endSession.js';
 import { createRenderBudget, type RenderLimits } from './render/budget.js';
 import { createDeploymentStore } from './deployments/store.js';
@@ -32,6 +33,8 @@ export interface BuildDepsArgs {
   securityLimits?: Partial<SecurityLimits>;
   /** Telemetry flush and guard sync intervals (defaults 5 s and 1 s; tests shrink them). */
   telemetry?: { flushMs?: number; syncMs?: number };
+  /** The web process's cache of decrypted sessions (server/sessions/cache.ts); workers read Redis each time. */
+  sessionCache?: SessionCache<LoadedSession>;
 }
 
 /** Build the shared dependencies (the composition root used by the web and worker processes). */
@@ -42,7 +45,7 @@ export function buildDeps(args: BuildDepsArgs): AppDeps {
   // Ends the store notices itself (expiry, koa-session's destroy) go through the session-ending module too.
   const sessions = createSessionStore({
     redis, keyring, clock, prefix, idleMs: config.sessionIdleMs, absoluteMs: config.sessionAbsoluteMs,
-    onEnded: (ended) => sessionEnding.afterEnded(ended),
+    onEnded: (ended) => sessionEnding.afterEnded(ended), cache: args.sessionCache,
   });
   const budget = createRenderBudget({ redis, prefix, limits: args.renderLimits, onWait: args.metrics?.onBudgetWait });
   const deployments = createDeploymentStore({ redis, prefix, clock, keyring });

@@ -13,6 +13,8 @@ import { createWebMetrics, type WebMetrics } from './metrics/registry.js';
 import { requestMetrics } from './metrics/http.js';
 import { webMetricsRoute } from './metrics/web.js';
 import { createInflightTracker } from './metrics/inflight.js';
+import { createSessionCache } from './sessions/cache.js';
+import { sessionKeys, type LoadedSession } from './sessions/store.js';
 
 export interface WebProcess {
   server: Server;
@@ -39,7 +41,13 @@ export async function startWeb(args: {
   const redis = createRedis(config.redisUrl, 'web');
   const queueRedis = createRedis(config.redisUrl, 'web');
   const metrics = createWebMetrics();
-  const base = buildDeps({ config, redis, queueRedis, clock: args.clock ?? systemClock, logger, renderLimits: args.renderLimits, metrics: metrics.hooks, securityLimits: args.appOptions?.security?.limits, telemetry: args.telemetry });
+  // Decrypted sessions kept here, dropped by Redis' invalidation messages (RESP2: they arrive as pub/sub).
+  const sessionCache = createSessionCache<LoadedSession>({
+    connect: () => createRedis(config.redisUrl, 'subscriber', { protocol: 2, autoResubscribe: false }),
+    recordPrefix: sessionKeys(config.redisPrefix).record(''),
+    onError: (err) => logger.warn({ err: { message: err.message } }, 'session cache: tracking not set up; reading sessions from Redis'),
+  });
+  const base = buildDeps({ config, redis, queueRedis, sessionCache, clock: args.clock ?? systemClock, logger, renderLimits: args.renderLimits, metrics: metrics.hooks, securityLimits: args.appOptions?.security?.limits, telemetry: args.telemetry });
   // One subscriber connection for SSE, opened on the first live client; closed with the process.
   const events = createEventHub({ connect: () => createRedis(config.redisUrl, 'subscriber'), channelOf: (userId) => base.deployments.keys.channel(userId) });
   const logTails = createLogTailer({ ...base, prefix: config.redisPrefix, renderApiUrl: config.renderApiUrl, onRenderCall: metrics.hooks.onRenderCall }, args.logTail);
@@ -77,6 +85,7 @@ export async function startWeb(args: {
       await bounded(deps.telemetry.close(), 1_000); // the last counts of this process
       await bounded(logTails.close(), 1_000);
       await bounded(events.close(), 2_000);
+      await bounded(sessionCache.close(), 1_000);
       await Promise.all([redis, queueRedis].map(async (r) => { await bounded(r.quit(), 1_000); r.disconnect(); }));
     },
   };

@@ -1,9 +1,10 @@
 import type { Redis } from 'ioredis';
-import { keyedHash, open, seal, type Keyring } from '../crypto/keyring.js';
+import { isStale, keyedHash, open, seal, type Keyring } from '../crypto/keyring.js';
 import type { Clock } from '../clock.js';
 import type { AppSession, SessionRenderCredentials } from './types.js';
 import { resealCredentials } from './credentials.js';
 import { sessionScripts as lua } from './scripts.js';
+import type { SessionCache } from './cache.js';
 
 export interface SessionStoreOptions {
   redis: Redis;
@@ -19,6 +20,8 @@ export interface SessionStoreOptions {
    * through koa-session (`ctx.session = null`). The session-ending module stops what it started.
    */
   onEnded?: (ended: EndedSession) => Promise<void>;
+  /** Decrypted records kept in this process, invalidated by Redis (server/sessions/cache.ts). */
+  cache?: SessionCache<LoadedSession>;
 }
 
 export interface EndedSession { ref: string; userId: number; reason: 'expired' | 'destroyed' }
@@ -37,7 +40,17 @@ export function sessionKeys(prefix: string) {
   };
 }
 
-interface Loaded { sess: AppSession; version: string; credSealed: string | null }
+export interface LoadedSession { sess: AppSession; version: string; credSealed: string | null }
+type Loaded = LoadedSession;
+
+/** Cached records are shared by requests: nested parts are frozen, each caller gets its own top level. */
+function freezeShared(loaded: Loaded): Loaded {
+  const { sess } = loaded;
+  if (sess.user) Object.freeze(sess.user);
+  if (sess.render) { for (const o of sess.render.owners) Object.freeze(o); Object.freeze(sess.render.owners); Object.freeze(sess.render); }
+  return Object.freeze(loaded);
+}
+const copyOf = (loaded: Loaded): Loaded => ({ ...loaded, sess: { ...loaded.sess } });
 
 /**
  * Session store for koa-session: records live in Redis under an HMAC of the session id (its "ref"),
@@ -82,6 +95,33 @@ export function createSessionStore(opts: SessionStoreOptions) {
     }
   }
 
+  /** Signed-in records that need no re-sealing are cached (pre-auth ones carry grant's mutable state). */
+  const cacheable = (l: Loaded) => Boolean(l.sess.user) && l.sess.grant === undefined
+    && !(l.sess.githubTokenSealed && isStale(l.sess.githubTokenSealed, keyring))
+    && !(l.sess.render && isStale(l.sess.render.apiKeySealed, keyring));
+
+  /** readRecord through the per-process cache. A hit is used after pending invalidations have run. */
+  async function readThrough(ref: string): Promise<Loaded | undefined> {
+    const { cache } = opts;
+    if (!cache) return readRecord(ref);
+    if (cache.lookup(ref)) {
+      await cache.settle();
+      const hit = cache.lookup(ref);
+      if (hit) return copyOf(hit);
+    }
+    const ticket = cache.begin(ref);
+    let loaded: Loaded | undefined;
+    try {
+      loaded = await readRecord(ref);
+    } finally {
+      cache.fill(ticket, loaded && cacheable(loaded) ? freezeShared(copyOf(loaded)) : undefined);
+    }
+    return loaded;
+  }
+
+  /** After every write of ours: this process never answers from the version it just replaced. */
+  const changed = (ref: string) => opts.cache?.invalidate(ref);
+
   function expired(sess: AppSession): boolean {
     return clock.now() >= deadlineOf(sess);
   }
@@ -121,7 +161,7 @@ export function createSessionStore(opts: SessionStoreOptions) {
     const cred = sess.render ? seal(JSON.stringify(sess.render), credAad(ref), keyring) : '';
     const created = await lua.create(redis, [keys.record(ref), keys.tombstone(ref)], [
       sealRecord(ref, sess), ttlOf(sess), sess.user ? String(sess.user.id) : '', cred, sess.render?.keyFingerprint ?? '',
-    ]);
+    ]).finally(() => changed(ref));
     if (created === 1) await indexUser(ref, sess.user?.id);
     return created === 1;
   }
@@ -130,7 +170,7 @@ export function createSessionStore(opts: SessionStoreOptions) {
   async function writeIfVersion(ref: string, version: string, sess: AppSession): Promise<string | null> {
     const next = await lua.writeIfVersion(redis, [keys.record(ref), keys.tombstone(ref)], [
       version, sealRecord(ref, sess), ttlOf(sess), sess.user ? String(sess.user.id) : '',
-    ]);
+    ]).finally(() => changed(ref));
     if (typeof next !== 'number' || next === 0) return null;
     await indexUser(ref, sess.user?.id);
     return String(next);
@@ -138,7 +178,7 @@ export function createSessionStore(opts: SessionStoreOptions) {
 
   /** Delete and tombstone. The user id the session had (null: pre-auth or already gone). */
   async function destroyRef(ref: string): Promise<number | null> {
-    const uid = await lua.destroy(redis, [keys.record(ref), keys.tombstone(ref)], [absoluteMs]);
+    const uid = await lua.destroy(redis, [keys.record(ref), keys.tombstone(ref)], [absoluteMs]).finally(() => changed(ref));
     if (typeof uid !== 'string' || uid === '') return null;
     const userId = Number(uid);
     await redis.srem(keys.userIndex(userId), ref);
@@ -158,7 +198,7 @@ export function createSessionStore(opts: SessionStoreOptions) {
     if (!resealCredentials(sess, keyring)) return loaded.version;
     if (sess.render && sess.render.apiKeySealed !== keyBefore && loaded.credSealed) {
       const cred = seal(JSON.stringify(sess.render), credAad(ref), keyring);
-      await lua.resealCredentials(redis, [keys.record(ref)], [loaded.credSealed, cred]);
+      await lua.resealCredentials(redis, [keys.record(ref)], [loaded.credSealed, cred]).finally(() => changed(ref));
     }
     if (sess.githubTokenSealed !== tokenBefore) return (await writeIfVersion(ref, loaded.version, sess)) ?? loaded.version;
     return loaded.version;
@@ -172,7 +212,7 @@ export function createSessionStore(opts: SessionStoreOptions) {
     const old = await readRecord(prevRef);
     if (!old) return undefined;
     if (!(await createRecord(ref, old.sess))) return readRecord(ref); // another request moved it first
-    await redis.multi().del(keys.record(prevRef)).set(keys.movedTo(prevRef), ref, 'PX', absoluteMs).exec();
+    await redis.multi().del(keys.record(prevRef)).set(keys.movedTo(prevRef), ref, 'PX', absoluteMs).exec().finally(() => changed(prevRef));
     if (old.sess.user) await redis.srem(keys.userIndex(old.sess.user.id), prevRef);
     return readRecord(ref);
   }
@@ -191,7 +231,7 @@ export function createSessionStore(opts: SessionStoreOptions) {
 
     /** Load a live session by ref (workers, SSE): undefined when gone or expired. */
     async loadByRef(ref: string): Promise<AppSession | undefined> {
-      let loaded = await readRecord(ref);
+      let loaded = await readThrough(ref);
       if (!loaded) {
         const moved = await redis.get(keys.movedTo(ref));
         if (moved) { ref = moved; loaded = await readRecord(moved); }
@@ -225,20 +265,20 @@ export function createSessionStore(opts: SessionStoreOptions) {
     async storeCredentials(ref: string, userId: number, cred: SessionRenderCredentials): Promise<{ stored: boolean; previousFingerprint: string | null }> {
       const res = await lua.storeCredentials(redis, [keys.record(ref), keys.tombstone(ref)], [
         seal(JSON.stringify(cred), credAad(ref), keyring), cred.keyFingerprint, String(userId),
-      ]) as [number, string];
+      ]).finally(() => changed(ref)) as [number, string];
       return { stored: res[0] === 1, previousFingerprint: res[1] || null };
     },
 
     /** Remove the key as one field update. The fingerprint of the key that was removed, null if none was set. */
     async clearCredentials(ref: string): Promise<string | null> {
-      const previous = await lua.clearCredentials(redis, [keys.record(ref)], []);
+      const previous = await lua.clearCredentials(redis, [keys.record(ref)], []).finally(() => changed(ref));
       return typeof previous === 'string' && previous !== '' ? previous : null;
     },
 
     // koa-session store interface
     async get(sid: string, _maxAge?: unknown, ko?: { ctx?: object }): Promise<AppSession | undefined> {
-      let ref = refOf(sid);
-      let loaded = await readRecord(ref);
+      const ref = refOf(sid);
+      let loaded = await readThrough(ref);
       // Only on a miss: the previous key's ref costs an HMAC, and is needed during a rotation only.
       const prevRef = loaded ? null : previousRefOf(sid);
       if (!loaded && prevRef) loaded = await moveFromPrevious(prevRef, ref);

@@ -1,0 +1,150 @@
+import type { Redis } from 'ioredis';
+
+/**
+ * A per-process cache of decrypted session records, kept correct by Redis itself (server-assisted
+ * client-side caching): one connection runs `CLIENT TRACKING on REDIRECT <own id> BCAST PREFIX …`
+ * and subscribes to `__redis__:invalidate`, so every change to a key under the session prefixes, by
+ * any process, a Lua script, a Redis writer editing by hand, expiry or FLUSHALL, drops the entry here.
+ *
+ * Why it stays correct:
+ * - Nothing is cached while tracking is not confirmed active; losing the connection empties the
+ *   cache and stops filling until tracking is set up again (a new epoch).
+ * - A read from Redis fills the cache only when no invalidation for that key arrived since the read
+ *   was started (the ticket): a write that lands between our read and our fill is never papered over.
+ * - A hit waits for one turn of the event loop's I/O phase before it is used (`settle`): an
+ *   invalidation Redis sent before the request reached us (a logout on another process, answered
+ *   before this request was sent) is already in our socket and is processed first.
+ * - The store also drops an entry itself after each of its own writes, so this process never
+ *   answers from a version it has just replaced.
+ */
+export interface SessionCache<T> {
+  /** A cached value, if tracking is active. */
+  lookup(ref: string): T | undefined;
+  /** Start a read from Redis; pass the ticket to `fill` with what was read (undefined: nothing to keep). */
+  begin(ref: string): CacheTicket;
+  fill(ticket: CacheTicket, value: T | undefined): void;
+  /** Drop an entry (and spoil reads of it in flight). */
+  invalidate(ref: string): void;
+  /** Let invalidations already received by the process run (one event-loop turn). */
+  settle(): Promise<void>;
+  readonly active: boolean;
+  readonly size: number;
+  close(): Promise<void>;
+}
+
+export interface CacheTicket { readonly ref: string; readonly epoch: number; spoiled: boolean }
+
+export interface SessionCacheOptions {
+  /** A new Redis connection (RESP2: invalidations arrive as pub/sub messages). Owned by the cache. */
+  connect: () => Redis;
+  /** Key prefix of the records; the ref is what follows it. */
+  recordPrefix: string;
+  /** Other key prefixes whose change should drop the ref that follows them (e.g. the moved-to pointer). */
+  relatedPrefixes?: string[];
+  maxEntries?: number;
+  /** Defence in depth: an entry is not used after this long even without an invalidation. */
+  maxAgeMs?: number;
+  now?: () => number;
+  onError?: (err: Error) => void;
+}
+
+const INVALIDATE_CHANNEL = '__redis__:invalidate';
+
+export function createSessionCache<T>(opts: SessionCacheOptions): SessionCache<T> {
+  const maxEntries = opts.maxEntries ?? 10_000;
+  const maxAgeMs = opts.maxAgeMs ?? 60_000;
+  const now = opts.now ?? Date.now;
+  const prefixes = [opts.recordPrefix, ...(opts.relatedPrefixes ?? [])];
+  const entries = new Map<string, { value: T; at: number }>();
+  const inFlight = new Map<string, Set<CacheTicket>>();
+  let epoch = 0;
+  let active = false;
+  let closed = false;
+
+  const conn = opts.connect();
+
+  function dropAll(): void {
+    entries.clear();
+    for (const tickets of inFlight.values()) for (const t of tickets) t.spoiled = true;
+  }
+
+  function invalidate(ref: string): void {
+    entries.delete(ref);
+    const tickets = inFlight.get(ref);
+    if (tickets) for (const t of tickets) t.spoiled = true;
+  }
+
+  function refOfKey(key: string): string | null {
+    for (const p of prefixes) if (key.startsWith(p)) return key.slice(p.length);
+    return null;
+  }
+
+  function lost(): void {
+    active = false;
+    epoch++;
+    dropAll();
+  }
+
+  async function track(): Promise<void> {
+    const id = await conn.client('ID');
+    const args = ['TRACKING', 'on', 'REDIRECT', String(id), 'BCAST'];
+    for (const p of prefixes) args.push('PREFIX', p);
+    await conn.call('CLIENT', ...args);
+    await conn.subscribe(INVALIDATE_CHANNEL);
+    if (closed) return;
+    epoch++;
+    dropAll();
+    active = true;
+  }
+
+  conn.on('messageBuffer', (channel: Buffer, message: Buffer[] | Buffer | null) => {
+    if (channel.toString() !== INVALIDATE_CHANNEL) return;
+    if (message === null || !Array.isArray(message)) { dropAll(); return; } // FLUSHALL / FLUSHDB
+    for (const key of message) {
+      const ref = refOfKey(key.toString());
+      if (ref !== null) invalidate(ref);
+    }
+  });
+  // Tracking lives and dies with the connection: set it up on every (re)connect, drop all on loss.
+  conn.on('ready', () => { track().catch((err: Error) => { lost(); opts.onError?.(err); }); });
+  conn.on('close', lost);
+  conn.on('end', lost);
+
+  return {
+    lookup(ref) {
+      if (!active) return undefined;
+      const e = entries.get(ref);
+      if (!e) return undefined;
+      if (now() - e.at > maxAgeMs) { entries.delete(ref); return undefined; }
+      return e.value;
+    },
+    begin(ref) {
+      const ticket: CacheTicket = { ref, epoch, spoiled: false };
+      let tickets = inFlight.get(ref);
+      if (!tickets) { tickets = new Set(); inFlight.set(ref, tickets); }
+      tickets.add(ticket);
+      return ticket;
+    },
+    fill(ticket, value) {
+      const tickets = inFlight.get(ticket.ref);
+      tickets?.delete(ticket);
+      if (tickets?.size === 0) inFlight.delete(ticket.ref);
+      if (value === undefined || !active || ticket.spoiled || ticket.epoch !== epoch) return;
+      if (entries.size >= maxEntries && !entries.has(ticket.ref)) {
+        const oldest = entries.keys().next();
+        if (!oldest.done) entries.delete(oldest.value);
+      }
+      entries.set(ticket.ref, { value, at: now() });
+    },
+    invalidate,
+    settle: () => new Promise<void>((resolve) => setImmediate(resolve)),
+    get active() { return active; },
+    get size() { return entries.size; },
+    async close() {
+      closed = true;
+      lost();
+      try { await conn.quit(); } catch { /* already gone */ }
+      conn.disconnect();
+    },
+  };
+}
