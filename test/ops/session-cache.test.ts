@@ -1,0 +1,85 @@
+import test from 'ava';
+import { startOpsEnv, sleep, type OpsEnv, type ChildWeb } from './support/cluster.js';
+import { Roamer, signInAcross, connectRenderKey } from './support/users.js';
+
+// Each web process keeps decrypted sessions in memory (server/sessions/cache.ts), dropped by Redis'
+// invalidation messages. Two real web processes against one Redis: whatever one of them (or a Redis
+// writer) does to a session, the other stops answering from its copy before the next request.
+// Serial: the tests count Redis commands.
+
+let env: OpsEnv;
+let webs: ChildWeb[];
+test.before(async () => {
+  env = await startOpsEnv();
+  webs = await Promise.all([env.spawnWeb(), env.spawnWeb()]);
+});
+test.after.always(async () => { await env?.close(); });
+
+/** How many times Redis ran a command so far (INFO commandstats). */
+async function calls(command: string): Promise<number> {
+  const info = await env.redis.client.info('commandstats');
+  const line = info.split('\n').find((l) => l.startsWith(`cmdstat_${command}:`));
+  return Number(/calls=(\d+)/.exec(line ?? '')?.[1] ?? 0);
+}
+
+const getSession = (url: string, cookie: string) => fetch(`${url}/api/session`, { headers: { cookie } });
+
+test.serial('repeated reads of one session are answered from memory, not from Redis', async (t) => {
+  const user = new Roamer(webs.map((w) => w.url));
+  await signInAcross(env, user, 'cached-reader');
+  const cookie = user.at(0).cookieHeader();
+  t.is((await getSession(webs[0]!.url, cookie)).status, 200);
+  const before = await calls('hmget');
+  for (let i = 0; i < 20; i++) t.is((await getSession(webs[0]!.url, cookie)).status, 200);
+  t.true((await calls('hmget')) - before <= 1, 'at most one record read for 20 requests');
+});
+
+test.serial('signing out on one process while the other serves the same cookie: every later request there is 401', async (t) => {
+  const user = new Roamer(webs.map((w) => w.url));
+  await signInAcross(env, user, 'cache-leaver');
+  const cookie = user.at(0).cookieHeader();
+  // webs[1] serves the cookie in a loop (its copy is warm) while the sign-out goes through webs[0].
+  const served: Array<{ sentAt: number; status: number }> = [];
+  let stop = false;
+  const reader = (async () => {
+    while (!stop) {
+      const sentAt = performance.now();
+      served.push({ sentAt, status: (await getSession(webs[1]!.url, cookie)).status });
+    }
+  })();
+  await sleep(200);
+  const out = await user.at(0).post('/api/auth/logout');
+  const loggedOutAt = performance.now();
+  t.true(out.status === 200 || out.status === 204, `logout: ${out.status}`);
+  await sleep(300);
+  stop = true;
+  await reader;
+  const before = served.filter((r) => r.sentAt < loggedOutAt - 50);
+  const after = served.filter((r) => r.sentAt > loggedOutAt);
+  t.true(before.length > 0 && before.every((r) => r.status === 200), 'served while signed in');
+  t.true(after.length > 0, 'requests were sent after the sign-out');
+  t.deepEqual(after.filter((r) => r.status !== 401), [], 'nothing sent after the sign-out was answered from the old copy');
+});
+
+test.serial('clearing the key on one process: the other shows no key at its next request (the version does not change)', async (t) => {
+  const user = new Roamer(webs.map((w) => w.url));
+  await signInAcross(env, user, 'cache-clearer');
+  await connectRenderKey(env, user.at(0), 'cache-clearer');
+  const status = () => user.at(1).get('/api/render/status');
+  t.true((await status()).json.configured);
+  t.true((await status()).json.configured, 'warm on the second process');
+  const cleared = await user.at(0).post('/api/render/clear-credentials');
+  t.is(cleared.status, 200, cleared.text);
+  t.false((await status()).json.configured, 'the cleared key is gone on the other process too');
+});
+
+test.serial('a Redis writer deleting the record: the cached copy is dropped as well', async (t) => {
+  const user = new Roamer(webs.map((w) => w.url));
+  await signInAcross(env, user, 'cache-deleted');
+  const cookie = user.at(0).cookieHeader();
+  for (const w of webs) t.is((await getSession(w.url, cookie)).status, 200);
+  const records = await env.redis.client.keys(`${env.redis.prefix}:sess:*`);
+  // Every session of this test file is deleted: the one just used is among them.
+  await env.redis.client.del(...records);
+  for (const w of webs) t.is((await getSession(w.url, cookie)).status, 401);
+});
