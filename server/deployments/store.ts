@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import type { Clock } from '../clock.js';
 import { signIntegrity, verifyIntegrity, type Keyring } from '../crypto/keyring.js';
 import { quarantinedRecord, recordMacInput, RecordTamperedError } from './integrity.js';
+import { createKnownRecords, transitionScript } from './transition.js';
 import { isTerminal, TERMINAL_STATUSES, type DeploymentRecord, type DeploymentStatus, type ReplacedBy, type TimelineEntry } from './types.js';
 
 /** Render-style ids: prefix + 20 characters of [0-9a-z]. Never all digits, never a colon (BullMQ job ids). */
@@ -15,15 +16,6 @@ export function newDeploymentId(): string {
 }
 
 export const DEPLOYMENT_ID = /^dpl-[0-9a-z]{20}$/;
-
-// Write the record unless it already reached a terminal status: a late worker write can never
-// resurrect a deployment that was canceled or revoked meanwhile. Returns 1 when written.
-const UPDATE_UNLESS_TERMINAL = `
-local current = redis.call('HGET', KEYS[1], 'status')
-if not current then return -1 end
-for i = 4, #ARGV do if current == ARGV[i] then return 0 end end
-redis.call('HSET', KEYS[1], 'json', ARGV[1], 'mac', ARGV[2], 'status', ARGV[3])
-return 1`;
 
 // Re-sign a record made under the previous SECRET_KEY, unless it changed since it was verified.
 const RESIGN_IF_UNCHANGED = `
@@ -64,6 +56,7 @@ export function createDeploymentStore(opts: { redis: Redis; prefix: string; cloc
     services: (userId: number) => `${prefix}:user:${userId}:services`,
   };
   const iso = () => new Date(clock.now()).toISOString();
+  const known = createKnownRecords();
 
   const signed = (rec: DeploymentRecord) => {
     const json = JSON.stringify(rec);
@@ -110,8 +103,33 @@ export function createDeploymentStore(opts: { redis: Redis; prefix: string; cloc
       .exec();
   }
 
+  const eventOf = (rec: DeploymentRecord) => JSON.stringify({ type: 'deployment', id: rec.id, status: rec.status, updatedAt: rec.updatedAt });
   async function publish(rec: DeploymentRecord): Promise<void> {
-    await redis.publish(k.channel(rec.userId), JSON.stringify({ type: 'deployment', id: rec.id, status: rec.status, updatedAt: rec.updatedAt }));
+    await redis.publish(k.channel(rec.userId), eventOf(rec));
+  }
+
+  /**
+   * Write a change in one round trip (transition.ts), a late write never resurrecting a terminal
+   * record. Based on `base` (verified or written here); when Redis no longer holds that exact JSON,
+   * the record is read and verified again and the change re-applied to it, once.
+   */
+  async function applyChange(id: string, build: (before: DeploymentRecord, now: string) => DeploymentRecord): Promise<DeploymentRecord | null> {
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const guess = attempt === 0 ? known.get(id) : undefined;
+      const before = guess?.rec ?? await current(id);
+      if (!before || isTerminal(before.status)) { known.forget(id); return null; }
+      const next = build(before, iso());
+      const { json, mac } = signed(next);
+      const terminal = isTerminal(next.status);
+      const written = await transitionScript(redis, [k.record(id), k.active(next.userId), k.channel(next.userId)], [
+        guess?.sha ?? '', json, mac, next.status, terminal ? '1' : '', id, eventOf(next), ...TERMINAL_STATUSES,
+      ]);
+      if (written === -2 && guess) { known.forget(id); continue; }
+      if (written !== 1 || terminal) { known.forget(id); return written === 1 ? next : null; }
+      known.set(id, json);
+      return next;
+    }
+    return null;
   }
 
   return {
@@ -196,18 +214,15 @@ export function createDeploymentStore(opts: { redis: Redis; prefix: string; cloc
      * RecordTamperedError when the stored record fails its MAC.
      */
     async update(id: string, change: Partial<DeploymentRecord>, timeline?: Omit<TimelineEntry, 'at'>): Promise<DeploymentRecord | null> {
-      const before = await current(id);
-      if (!before || isTerminal(before.status)) return null;
-      const now = iso();
-      const next: DeploymentRecord = { ...before, ...change, updatedAt: now };
-      if (timeline) next.timeline = [...before.timeline, { ...timeline, at: now }];
-      if (isTerminal(next.status)) next.finishedAt = now;
-      const { json, mac } = signed(next);
-      const written = await redis.eval(UPDATE_UNLESS_TERMINAL, 1, k.record(id), json, mac, next.status, ...TERMINAL_STATUSES);
-      if (written !== 1) return null;
-      if (isTerminal(next.status)) await redis.srem(k.active(next.userId), id);
-      if (next.serviceId && next.serviceId !== before.serviceId) await indexService(next);
-      await publish(next);
+      let serviceBefore: string | null | undefined;
+      const next = await applyChange(id, (before, now) => {
+        serviceBefore = before.serviceId;
+        const rec: DeploymentRecord = { ...before, ...change, updatedAt: now };
+        if (timeline) rec.timeline = [...before.timeline, { ...timeline, at: now }];
+        if (isTerminal(rec.status)) rec.finishedAt = now;
+        return rec;
+      });
+      if (next?.serviceId && next.serviceId !== serviceBefore) await indexService(next);
       return next;
     },
 
@@ -220,6 +235,7 @@ export function createDeploymentStore(opts: { redis: Redis; prefix: string; cloc
       if (!before || before.serviceId) return;
       const next = { ...before, ...fields, updatedAt: iso() };
       const { json, mac } = signed(next);
+      known.forget(id);
       await redis.hset(k.record(id), 'json', json, 'mac', mac);
       if (next.serviceId) await indexService(next);
       await publish(next);
@@ -237,6 +253,7 @@ export function createDeploymentStore(opts: { redis: Redis; prefix: string; cloc
         timeline: [...before.timeline, { status: 'deactivated', at: replacedBy.at || iso(), source: 'render', note: 'Replaced by a newer deploy of this service' }],
       };
       const { json, mac } = signed(next);
+      known.forget(id);
       if (await redis.eval(UPDATE_IF_STATUS, 1, k.record(id), json, mac, next.status, 'live') !== 1) return null;
       await publish(next);
       return next;
@@ -252,6 +269,7 @@ export function createDeploymentStore(opts: { redis: Redis; prefix: string; cloc
         if (!before || before.userId !== userId || before.serviceDeletedAt) continue;
         const next: DeploymentRecord = { ...before, serviceDeletedAt: at, updatedAt: at };
         const { json, mac } = signed(next);
+        known.forget(id);
         if (await redis.eval(UPDATE_IF_STATUS, 1, k.record(id), json, mac, next.status, before.status) === 1) {
           marked++;
           await publish(next);

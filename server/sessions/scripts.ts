@@ -1,5 +1,4 @@
-import { createHash } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import { redisScript } from '../redisScript.js';
 
 /**
  * The session store's Redis scripts. A record is a hash: `v` (version), `rec` (the sealed record),
@@ -66,18 +65,7 @@ if redis.call('HGET', KEYS[1], 'cred') ~= ARGV[1] then return 0 end
 redis.call('HSET', KEYS[1], 'cred', ARGV[2])
 return 1`;
 
-/** EVALSHA with the script text as fallback (the script cache is empty after a Redis restart). */
-function script(lua: string) {
-  const sha = createHash('sha1').update(lua).digest('hex');
-  return async (redis: Redis, keys: string[], args: Array<string | number>): Promise<unknown> => {
-    try {
-      return await redis.evalsha(sha, keys.length, ...keys, ...args);
-    } catch (err) {
-      if (!(err instanceof Error) || !err.message.includes('NOSCRIPT')) throw err;
-      return redis.eval(lua, keys.length, ...keys, ...args);
-    }
-  };
-}
+const script = redisScript;
 
 export const sessionScripts = {
   create: script(CREATE),
