@@ -19,8 +19,17 @@ interface GrantResponse { access_token?: string; error?: unknown }
 
 /** Hash of the user agent, kept to notice a session reused from a different client. */
 export function clientHash(ctx: Koa.Context): string {
-  return createHash('sha256').update(ctx.get('user-agent')).digest('hex').slice(0, 16);
+  const ua = ctx.get('user-agent');
+  let hash = recentClientHashes.get(ua);
+  if (hash === undefined) {
+    hash = createHash('sha256').update(ua).digest('hex').slice(0, 16);
+    // Checked on every signed-in request, and a process sees few distinct user agents: remember some.
+    if (recentClientHashes.size >= 1_000) recentClientHashes.clear();
+    if (ua.length <= 512) recentClientHashes.set(ua, hash);
+  }
+  return hash;
 }
+const recentClientHashes = new Map<string, string>();
 
 /**
  * GitHub sign-in through grant: `state` and PKCE on, transport 'state' so the token is handed to our
