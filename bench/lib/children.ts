@@ -46,7 +46,7 @@ export async function startChild(cleanup: Cleanup, name: string, file: string, e
 
   const ready = await new Promise<Record<string, unknown>>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`${name} did not start in 30 s: ${tail.join('')}`)), 30_000);
-    proc.on('message', (m: { type?: string }) => { if (m?.type === 'ready') { clearTimeout(timer); resolve(m as Record<string, unknown>); } });
+    proc.on('message', (m: { type?: string }) => { if (m?.type === 'ready') { clearTimeout(timer); resolve(m); } });
     proc.once('exit', (code, signal) => { clearTimeout(timer); reject(new Error(`${name} exited (${code ?? signal}) before it was ready: ${tail.join('')}`)); });
   }).catch(async (err) => { await stop(); throw err; });
 

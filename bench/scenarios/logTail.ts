@@ -42,7 +42,7 @@ export async function runLogTail(bench: Bench, o: { clients: number; windowS: nu
     let appended = 0;
     const appender = (async () => {
       while (appending) {
-        dep.render.appendLog(ids!.serviceId, `step ${appended} of a long build`, { type: 'build' });
+        dep.render.appendLog(ids.serviceId, `step ${appended} of a long build`, { type: 'build' });
         appended += 1;
         await sleep(200);
       }

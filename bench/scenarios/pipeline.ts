@@ -182,7 +182,7 @@ async function runNoop(bench: Bench, dep: Deployment, concurrency: number, jobs:
 async function runFairness(bench: Bench, dep: Deployment, tracker: DeploymentTracker, burstSize: number) {
   const big = await createTenant(dep.deps, bench.github, dep.render, { login: 'fair-big', repos: burstSize });
   const lone = await createTenant(dep.deps, bench.github, dep.render, { login: 'fair-lone', repos: 1 });
-  const burst = await mapLimit(big.repos, 20, (repo) => requestDeploy(dep, big, repo, repo.split('/')[1]!));
+  const burst = await mapLimit(big.repos, 20, (repo) => requestDeploy(dep, big, repo, repo.split('/')[1]));
   const mine = await requestDeploy(dep, lone);
   const ok = await waitFor(() => tracker.get(mine.id)?.at.verifying !== undefined, 30_000, 20);
   if (!ok) throw new Error('the lone tenant\'s deploy did not start within 30 s');

@@ -79,7 +79,7 @@ export async function startGitHubSimulator(opts: GitHubSimulatorOptions = {}): P
   const saved = opts.stateFile ? createJsonStateFile(opts.stateFile, () => state.toSnapshot()) : null;
   const loaded = saved?.load();
   if (loaded) {
-    try { state.restore(loaded); } catch (err) { throw new Error(`${opts.stateFile}: ${(err as Error).message}`); }
+    try { state.restore(loaded); } catch (err) { throw new Error(`${opts.stateFile}: ${(err as Error).message}`, { cause: err }); }
   }
   const changed = () => saved?.changed();
   const now = opts.now ?? Date.now;

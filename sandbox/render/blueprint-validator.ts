@@ -78,7 +78,7 @@ export function createBlueprintValidator(): BlueprintValidator {
       }
       const v = load();
       const errors: BlueprintError[] = [];
-      if (!v.root(data)) errors.push(...focusedErrors(v, data as Json, v.root.errors ?? [], doc, lines));
+      if (!v.root(data)) errors.push(...focusedErrors(v, data, v.root.errors ?? [], doc, lines));
       errors.push(...duplicateNames(data as Json, doc, lines));
       if (errors.length > 0) return { valid: false, errors: dedupe(errors).slice(0, 50) };
       return { valid: true, errors: [], plan: planOf(data as Json) };

@@ -36,7 +36,7 @@ export function createControlHandler(sim: () => RenderSimulator) {
           send(res, 201, s.addAccount(body as unknown as SimAccountInput));
           return;
         case 'POST /keys/revoke':
-          s.revokeKey(String(body.apiKey ?? ''));
+          s.revokeKey(str(body.apiKey) ?? '');
           send(res, 204, undefined);
           return;
         case 'POST /faults':
@@ -50,7 +50,7 @@ export function createControlHandler(sim: () => RenderSimulator) {
           const match = isObject(body.match) ? body.match : body;
           s.failBuilds(
             { repo: str(match.repo), serviceId: str(match.serviceId), serviceName: str(match.serviceName) },
-            String(body.status ?? 'build_failed') as BuildFailureStatus,
+            (str(body.status) ?? 'build_failed') as BuildFailureStatus,
             typeof body.count === 'number' ? body.count : undefined,
           );
           send(res, 204, undefined);
@@ -58,26 +58,26 @@ export function createControlHandler(sim: () => RenderSimulator) {
         }
         case 'POST /logs': {
           // One line (`message`) or many (`messages`, e.g. a crash loop), in order.
-          const messages = Array.isArray(body.messages) ? body.messages.map(String) : [String(body.message ?? '')];
+          const messages = Array.isArray(body.messages) ? body.messages.map(String) : [str(body.message) ?? ''];
           for (const message of messages) {
-            s.appendLog(String(body.resourceId ?? ''), message, { type: str(body.type) as AppendLogOptions['type'], level: str(body.level) });
+            s.appendLog(str(body.resourceId) ?? '', message, { type: str(body.type) as AppendLogOptions['type'], level: str(body.level) });
           }
           send(res, 204, undefined);
           return;
         }
         case 'POST /audit':
-          s.addAuditEvent(String(body.ownerId ?? ''), String(body.event ?? ''), isObject(body.metadata) ? (body.metadata as Record<string, string>) : undefined, {
+          s.addAuditEvent(str(body.ownerId) ?? '', str(body.event) ?? '', isObject(body.metadata) ? (body.metadata as Record<string, string>) : undefined, {
             actorType: str(body.actorType) as 'user' | 'rest_api' | 'system' | undefined,
             status: str(body.status) as 'success' | 'error' | undefined,
           });
           send(res, 204, undefined);
           return;
         case 'POST /audit-access':
-          s.setAuditLogAccess(String(body.apiKey ?? ''), body.allowed !== false);
+          s.setAuditLogAccess(str(body.apiKey) ?? '', body.allowed !== false);
           send(res, 204, undefined);
           return;
         case 'POST /events':
-          s.addServiceEvent(String(body.serviceId ?? ''), String(body.type ?? ''), isObject(body.details) ? body.details : undefined);
+          s.addServiceEvent(str(body.serviceId) ?? '', str(body.type) ?? '', isObject(body.details) ? body.details : undefined);
           send(res, 204, undefined);
           return;
         case 'POST /dns':

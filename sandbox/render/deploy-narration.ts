@@ -64,7 +64,7 @@ export function createDeployNarrator(state: SimState, rec: Recorder): DeployNarr
           log(d, `==> Checking out commit ${d.commit?.id ?? 'HEAD'} in branch ${svc.branch ?? 'main'}`);
         }
         if (e.dockerfilePath !== undefined) log(d, `==> Building Docker image from ${e.dockerfilePath || './Dockerfile'}`);
-        else log(d, `==> Running build command '${e.buildCommand ?? String(svc?.details.buildCommand ?? '')}'...`);
+        else log(d, `==> Running build command '${e.buildCommand ?? (typeof svc?.details.buildCommand === 'string' ? svc.details.buildCommand : '')}'...`);
       } else if (phase === 'pre_deploy_in_progress') {
         rec.event(d.serviceId, 'pre_deploy_started', { deployCommandExecutionId: d.preDeployId, deployId: d.id });
         log(d, `==> Running pre-deploy command '${e.preDeployCommand ?? ''}'...`);

@@ -55,7 +55,7 @@ export function buildService(spec: SpecValidator, state: SimState, { body, id, s
   const name = String(body.name).trim();
   if (!name) throw badRequest('name must not be empty');
 
-  const runtime = type === 'static_site' ? null : String(details.runtime ?? details.env ?? (image ? 'image' : ''));
+  const runtime = type === 'static_site' ? null : (textOf(details.runtime) ?? textOf(details.env) ?? (image ? 'image' : ''));
   const region = typeof details.region === 'string' ? details.region : 'oregon';
   const slug = slugify(name);
   const host = uniqueHost(state, slug);
@@ -211,4 +211,9 @@ function uniqueHost(state: SimState, slug: string): string {
     if (m?.[1]) taken.add(m[1]);
   }
   return taken.has(slug) ? `${slug}-${randomBytes(2).toString('hex')}` : slug;
+}
+
+/** A string field of a request body, or undefined for anything else. */
+function textOf(v: unknown): string | undefined {
+  return typeof v === 'string' ? v : undefined;
 }

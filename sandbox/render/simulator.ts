@@ -35,7 +35,7 @@ export async function startRenderSimulator(opts: RenderSimOptions = {}): Promise
   const saved = opts.stateFile ? createJsonStateFile(opts.stateFile, () => snapshotState(state)) : null;
   const loaded = saved?.load();
   if (loaded) {
-    try { Object.assign(state, restoreState(loaded)); } catch (err) { throw new Error(`${opts.stateFile}: ${(err as Error).message}`); }
+    try { Object.assign(state, restoreState(loaded)); } catch (err) { throw new Error(`${opts.stateFile}: ${(err as Error).message}`, { cause: err }); }
   }
   const changed = () => saved?.changed();
   const recorder = createRecorder(state, clock);
@@ -47,7 +47,7 @@ export async function startRenderSimulator(opts: RenderSimOptions = {}): Promise
   };
   const engine = createDeployEngine(state, clock, recorder, { phaseMs, manual: opts.manualDeploys ?? false, onChange: changed });
   const faults = createFaultSet();
-  const limiter = createRateLimiter(resolveRateLimits(opts.rateLimits), clock.nowMs);
+  const limiter = createRateLimiter(resolveRateLimits(opts.rateLimits), () => clock.nowMs());
   const sleeper = createSleeper();
   const calls: SimCall[] = [];
   const counters = { requests: 0, rateLimited: 0, seq: 0, byRoute: new Map<string, number>() };

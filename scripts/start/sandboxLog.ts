@@ -22,7 +22,7 @@ export function createSandboxLogger(file: string, level: string): { logger: Logg
       done();
     },
   });
-  const streams = pino.multistream([{ level: level as pino.Level, stream: toFile }, { level: 'warn', stream: toTerminal }]);
+  const streams = pino.multistream([{ level: level, stream: toFile }, { level: 'warn', stream: toTerminal }]);
   return { logger: createLogger({ level, destination: streams }), flush: () => toFile.flushSync() };
 }
 
@@ -35,5 +35,5 @@ export function terminalLine(json: string): string | null {
   const time = new Date(typeof entry.time === 'number' ? entry.time : Date.now()).toISOString().slice(11, 19);
   const extra = Object.fromEntries(Object.entries(entry).filter(([k]) => !QUIET_KEYS.has(k)));
   const rest = Object.keys(extra).length ? ` ${JSON.stringify(extra)}` : '';
-  return `${time} ${LEVELS[level] ?? level} ${String(entry.msg ?? '')}${rest}\n`;
+  return `${time} ${LEVELS[level] ?? level} ${typeof entry.msg === 'string' ? entry.msg : ''}${rest}\n`;
 }
