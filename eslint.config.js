@@ -25,6 +25,10 @@ export default tseslint.config(
       '@typescript-eslint/no-unsafe-return': 'off',
       // async functions that satisfy a Promise-returning interface without awaiting are fine.
       '@typescript-eslint/require-await': 'off',
+      // A `let` assigned once, after closures that read it were made (a subscription, a server's origin).
+      'prefer-const': ['error', { ignoreReadBeforeAssign: true }],
+      // Our hook interfaces use method syntax for plain functions; none of them reads `this`.
+      '@typescript-eslint/unbound-method': 'off',
       // `_name` marks a value deliberately dropped (destructured out of a record, an unused parameter).
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', ignoreRestSiblings: true }],
     },

@@ -73,7 +73,7 @@ export function createApp(deps: AppDeps, appOptions: CreateAppOptions = {}): Koa
   const cookieKeys = [deps.keyring.current.cookieSigning];
   if (deps.keyring.previous) cookieKeys.push(deps.keyring.previous.cookieSigning);
   // Keygrip-compatible signatures without keygrip's per-read cost (see crypto/cookieKeys.ts).
-  app.keys = createCookieKeys(cookieKeys) as unknown as string[];
+  app.keys = createCookieKeys(cookieKeys);
   app.silent = true; // errors are logged by our middleware, with the request id
 
   if (opts.outer) app.use(opts.outer);

@@ -16,7 +16,8 @@ logger.info({ port: config.port, baseUrl: config.baseUrl, sandbox: config.sandbo
 // requests in flight get 20 s to finish, and whatever still hangs at 25 s is cut by exiting.
 let closing = false;
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-  process.on(signal, async () => {
+  // The handler never rejects (it catches and exits), so its promise is dropped on purpose.
+  process.on(signal, () => void (async () => {
     if (closing) return;
     closing = true;
     logger.info({ signal }, 'shutting down');
@@ -30,5 +31,5 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
       logger.error({ err: { message: (err as Error).message } }, 'shutdown failed');
       process.exit(1);
     }
-  });
+  })());
 }

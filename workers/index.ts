@@ -13,7 +13,8 @@ logger.info({ concurrency: config.workerConcurrency, worker: proc.instance }, 'w
 // cut short is run again by another worker once its job lock lapses: every step is idempotent.
 let closing = false;
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-  process.on(signal, async () => {
+  // The handler never rejects (it catches and exits), so its promise is dropped on purpose.
+  process.on(signal, () => void (async () => {
     if (closing) return;
     closing = true;
     logger.info({ signal, worker: proc.instance }, 'worker draining');
@@ -27,5 +28,5 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
       logger.error({ err: { message: (err as Error).message } }, 'shutdown failed');
       process.exit(1);
     }
-  });
+  })());
 }

@@ -38,5 +38,5 @@ export function sanitizeDetail(detail: Record<string, unknown> | undefined): Aud
     if (typeof value === 'string' && SECRET_LIKE.test(value)) continue;
     if (rule(value)) out[key] = value;
   }
-  return out as AuditDetail;
+  return out;
 }

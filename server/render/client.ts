@@ -294,7 +294,7 @@ export function createRenderClient(opts: RenderClientOptions): RenderClient {
       const request: RenderRequest = { method: 'POST', route: '/services', json: body };
       const { raw, body: created } = await json(request);
       if (!isObject(created) || !isObject(created.service)) throw unexpectedShape(raw, request, '{service, deployId}');
-      return created as ServiceAndDeploy;
+      return created;
     },
 
     async updateService(serviceId, patch) {

@@ -104,7 +104,7 @@ export function createTransport(opts: TransportOptions): Transport {
     }
 
     const durationMs = performance.now() - started;
-    const header = headerGetter(response.headers as Record<string, unknown>);
+    const header = headerGetter(response.headers);
     const rateLimit = parseRateLimit(header);
     const outcome: RenderCallOutcome = { ...info, status: response.status, durationMs };
     if (rateLimit) outcome.rateLimit = rateLimit;
@@ -209,6 +209,8 @@ function extractRenderMessage(text: string, apiKey: string): string | undefined 
     return undefined;
   }
   if (typeof message !== 'string') return undefined;
+  // Control characters are exactly what this strips from Render's message.
+  // eslint-disable-next-line no-control-regex
   let clean = message.replace(/[\u0000-\u001f\u007f]+/g, ' ').trim();
   if (apiKey) clean = clean.split(apiKey).join('[redacted]');
   clean = redactBearerTokens(clean);
@@ -268,7 +270,6 @@ function headerGetter(headers: Record<string, unknown>): HeaderGetter {
   return (name) => {
     const value = lower.get(name.toLowerCase());
     if (Array.isArray(value)) return value.length > 0 ? String(value[0]) : undefined;
-    if (value === undefined || value === null) return undefined;
-    return String(value);
+    return typeof value === 'string' || typeof value === 'number' ? String(value) : undefined;
   };
 }

@@ -3,7 +3,7 @@ import type { components, operations, paths } from './schema.js';
 
 type Schemas = components['schemas'];
 
-export type RenderRoute = keyof paths & string;
+export type RenderRoute = Extract<keyof paths, string>;
 export type HttpMethod = 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE';
 
 export type Owner = Schemas['owner'];

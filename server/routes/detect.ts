@@ -13,7 +13,7 @@ import { detectStack, StackDetectionError } from '../stacks/detect.js';
 import { callerRender, requireRenderKey } from '../render/forRequest.js';
 
 // git check-ref-format, the parts that matter for a branch in a query string (same rule as the deploy form).
-const BRANCH = /^(?!\/)(?!.*\/\/)(?!.*\.\.)(?!.*@\{)(?!.*\.lock$)(?!.*\/$)[A-Za-z0-9._\/-]{1,255}$/;
+const BRANCH = /^(?!\/)(?!.*\/\/)(?!.*\.\.)(?!.*@\{)(?!.*\.lock$)(?!.*\/$)[A-Za-z0-9._/-]{1,255}$/;
 export const DetectQuery = z.object({ branch: z.string().regex(BRANCH, 'branch is not a valid git branch name').optional() });
 export const BlueprintQuery = DetectQuery.extend({
   owner_id: z.string().trim().regex(/^(tea|usr|own)-[0-9a-z]{20}$/, 'owner_id must be a Render workspace id (tea-…)').optional(),

@@ -36,7 +36,7 @@ export interface RenderKeyHooks {
 
 /** The Render key vault: verify against Render, then keep it sealed in the session and nowhere else. */
 export function renderKeyRoutes(router: Router, deps: AppDeps, hooks: RenderKeyHooks = {}) {
-  const { config, keyring, clock } = deps;
+  const { keyring, clock } = deps;
   const sessionRefOf = (ctx: Koa.Context) => deps.sessions.refOf(ctx.session!.externalKey as string);
 
   router.post('/api/render/setup', requireUser(), requireCsrf(), deps.rateLimits.guard('keySetup'), deps.rateLimits.guard('keySetupPerUser'), ...(hooks.keyGuards ?? []), validateBody(SetupBody, { messages: 'as-written' }), async (ctx) => {

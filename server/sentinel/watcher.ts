@@ -105,7 +105,7 @@ export async function runRound(input: RoundInput): Promise<RoundResult> {
       // Our own env-var reads (to redact deployment logs) are noted before they are made.
       if (entry.actor.type === 'rest_api' && serviceId && await store.isSelfCaused(userId, entry.event, serviceId, Date.parse(entry.timestamp))) continue;
       const context: Record<string, string> = { renderEvent: entry.event, auditId: entry.id };
-      for (const k of AUDIT_CONTEXT_KEYS) if (typeof entry.metadata[k] === 'string') context[k] = sanitizeLine(entry.metadata[k]!, [], 80);
+      for (const k of AUDIT_CONTEXT_KEYS) if (typeof entry.metadata[k] === 'string') context[k] = sanitizeLine(entry.metadata[k], [], 80);
       if (entry.status === 'error') context.outcome = 'error';
       await emit({
         id: findingId(String(userId), 'audit', ownerId, entry.id), kind: 'audit', rule: rule.rule, severity: rule.severity, title: rule.title,

@@ -50,7 +50,7 @@ export function bearerSessionId(ctx: Koa.Context): string | undefined {
 
 /** Typed access to the session. */
 export function getSession(ctx: Koa.Context): AppSession {
-  return ctx.session as unknown as AppSession;
+  return ctx.session;
 }
 
 /**

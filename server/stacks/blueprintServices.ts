@@ -178,7 +178,7 @@ function scalarValue(v: PendingValue): unknown {
   } catch {
     unreadable();
   }
-  return doc && typeof doc === 'object' && 'v' in doc ? (doc as { v: unknown }).v : unreadable();
+  return doc && typeof doc === 'object' && 'v' in doc ? (doc).v : unreadable();
 }
 
 // The YAML 1.2 core schema reads these as null, booleans or numbers, not strings.

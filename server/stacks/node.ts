@@ -45,7 +45,7 @@ export const detectNode: Refiner = async (files, t) => {
   try {
     const parsed: unknown = JSON.parse(raw);
     if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('not an object');
-    pkg = parsed as PackageJson;
+    pkg = parsed;
   } catch {
     throw new StackDetectionError('package.json is not valid JSON, so the Node.js build cannot be set up. Fix package.json and deploy again.');
   }

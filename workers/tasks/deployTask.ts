@@ -235,7 +235,7 @@ async function watch(ctx: WorkerContext, rec: DeploymentRecord, render: RenderCl
     await finish(ctx, rec.id, 'failed', { code: 'watch_timeout', message: 'Render did not finish this deploy within the time limit. Check it in the Render dashboard.' });
     return null;
   }
-  let deploy: Deploy | null = null;
+  let deploy: Deploy | null;
   if (rec.deployId) deploy = await render.getDeploy(rec.serviceId!, rec.deployId);
   else deploy = await render.findQueuedDeploy(rec.serviceId!) ?? (await render.listDeploys(rec.serviceId!, { limit: 1 }))[0] ?? null;
   const checks = rec.watchChecks + 1;
