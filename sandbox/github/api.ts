@@ -51,7 +51,7 @@ export async function handleStatusPost(ctx: ApiContext, req: IncomingMessage, se
     return { login };
   }
   const raw = await readBody(req);
-  let body: Record<string, unknown> = {};
+  let body: Record<string, unknown>;
   try { body = raw ? JSON.parse(raw) as Record<string, unknown> : {}; } catch { sendError(res, 400, 'Problems parsing JSON', docs, headers); return { login }; }
   const sha = segs[4] ?? '';
   const known = [...repo.branches.values()].some((b) => b.sha === sha);

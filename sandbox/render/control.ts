@@ -81,7 +81,7 @@ export function createControlHandler(sim: () => RenderSimulator) {
           send(res, 204, undefined);
           return;
         case 'POST /dns':
-          s.configureDns(String(body.name ?? ''));
+          s.configureDns(str(body.name) ?? '');
           send(res, 204, undefined);
           return;
         case 'GET /calls':

@@ -42,7 +42,7 @@ export function createMcpServer(deps: AppDeps, ctx: Koa.Context): Server {
       res = { status: 400, body: { error: { code: 'validation_failed', message: describeIssues(parsed.error.issues) } } };
     } else {
       // The arguments as the client sent them (they passed the route's schema): the route parses them itself.
-      res = await callRoute(ctx, tool.request(args as Record<string, unknown>));
+      res = await callRoute(ctx, tool.request(args));
     }
     const ok = res.status < 400;
     const code = ok ? undefined : (res.body as Partial<ErrorBody> | undefined)?.error?.code;
@@ -60,7 +60,7 @@ async function callRoute(ctx: Koa.Context, r: ToolRequest): Promise<ToolResponse
   const socket = ctx.req.socket;
   const host = socket.localFamily === 'IPv6' ? `[${socket.localAddress}]` : socket.localAddress;
   const url = new URL(`http://${host}:${socket.localPort}${r.path}`);
-  for (const [k, v] of Object.entries(r.query ?? {})) if (v !== undefined && v !== null) url.searchParams.set(k, String(v));
+  for (const [k, v] of Object.entries(r.query ?? {})) if (v !== undefined && v !== null) url.searchParams.set(k, typeof v === 'object' ? JSON.stringify(v) : `${v as string | number | boolean}`);
   const headers: Record<string, string> = {
     authorization: ctx.get('authorization'),
     'user-agent': ctx.get('user-agent') || 'mcp',

@@ -146,7 +146,7 @@ export function createRecorder(opts: {
     }
     const results = await pipe.exec();
     const failed = results?.find(([err]) => err);
-    if (failed) throw failed[0];
+    if (failed?.[0]) throw failed[0];
   }
 
   function flush(): Promise<void> {

@@ -76,7 +76,7 @@ function servicePatch(patch: Patch): ServicePATCH | null {
   const body: Record<string, unknown> = {};
   if (patch.auto_deploy !== undefined) body.autoDeploy = patch.auto_deploy ? 'yes' : 'no';
   if (Object.keys(sd).length) body.serviceDetails = sd;
-  return Object.keys(body).length ? (body as ServicePATCH) : null;
+  return Object.keys(body).length ? body : null;
 }
 
 /** The same fields as they were, to put back if a later step fails. */
