@@ -142,3 +142,21 @@ test.serial('a probe storm of 404s on ids throttles, then blocks', async (t) => 
   t.deepEqual(actions, ['throttled:probes', 'blocked:probes']);
   t.is((await prober.agent.get('/api/render/my-deployments')).json.error.code, 'account_temporarily_blocked');
 });
+
+test.serial('a deploy-rate spike and many distinct repositories in a short time are anomalies of their own', async (t) => {
+  t.timeout(120_000);
+  const deployer = await withBaseline('deployer18', 5, 6);
+  // 6 deploy requests in a minute (floor 5): refused here for want of a Render key, but requested all the same.
+  for (let i = 0; i < 6; i++) await deployer.agent.post('/api/render/deploy', { github_repo: `deployer18/app${i % 2}`, project_name: `app${i}` });
+  t.like((await s.nextMinute()).actions.find((a) => a.userId === deployer.userId), { action: 'throttled', signal: 'deploys', observed: 6 });
+
+  const crawler = await withBaseline('crawler18', 5, 6);
+  for (let i = 0; i < 12; i++) s.stack.github.addRepo({ owner: 'crawler18', name: `repo${i}`, branches: { main: { 'README.md': 'x' } } });
+  // 12 distinct repositories (floor 10 in 10 minutes), each one answered normally.
+  const statuses = await Promise.all(Array.from({ length: 12 }, (_, i) => crawler.agent.get(`/api/github/repos/crawler18/repo${i}/branches`).then((r) => r.status)));
+  t.deepEqual(statuses, Array(12).fill(200));
+  t.like((await s.nextMinute()).actions.find((a) => a.userId === crawler.userId), { action: 'throttled', signal: 'targets', observed: 12 });
+  // Nothing about which repositories: the sketch counts them without storing them.
+  const dump = await import('../helpers/stack.js').then((m) => m.dumpRedis(s.stack.redis.client));
+  t.false(dump.includes('crawler18/repo'), 'no repository name anywhere in Redis');
+});
