@@ -42,6 +42,9 @@ test.before(async () => {
   addNodeRepo(stack, login, 'app');
   const res = await signed.agent.post('/api/render/deploy', { github_repo: `${login}/app`, project_name: 'victim-app' });
   const done = await waitFinished(signed.agent, res.json.id);
+  // The worker posts the commit's final GitHub status just after the record ends (issue 15): let it,
+  // so the victim's calls counted by the tests below start from a quiet state.
+  for (let i = 0; i < 400 && stack.github.statusesFor(login, 'app', done.commitSha).length < 2; i++) await new Promise((r) => setTimeout(r, 25));
   if (done.status !== 'live') throw new Error(`setup deploy ended ${done.status}`);
   const [json, mac] = await stack.redis.client.hmget(recordKey(done.id), 'json', 'mac');
   const rec = JSON.parse(json!);

@@ -78,6 +78,19 @@ test('a deploy started in one tab notifies in another tab when it goes live; a f
   t.is(notes[1].title, 'Deploy of broken failed');
   t.regex(notes[1].body, /build failed/);
   t.is(notes.length, 2, 'one notification per deploy');
+
+  // Two tabs open: both hear the end, only one shows it.
+  const third = await context.newPage();
+  await third.goto(`${stack.url}/#/`);
+  await third.getByTestId('user-login').waitFor();
+  stack.addNodeRepo('notified', 'twice');
+  await deployThroughForm(other, 'notified/twice');
+  const total = async () => (await other.evaluate(() => window.__notes.length)) + (await third.evaluate(() => window.__notes.length));
+  // Each tab has handled the end once its view shows it (the notification is decided in the same handler).
+  await other.locator('#deployment-status[data-status="live"]').waitFor({ timeout: 30_000 });
+  await third.locator('[data-testid=service-card][data-state="live"]').filter({ hasText: 'twice' }).waitFor({ timeout: 30_000 });
+  for (let i = 0; i < 100 && await total() < 3; i++) await other.waitForTimeout(50);
+  t.is(await total(), 3, 'the third deploy was shown once across the two open tabs');
   t.deepEqual(problems, []);
   await context.close();
 });

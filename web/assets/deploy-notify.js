@@ -2,8 +2,8 @@
  * Browser notifications when a deploy the user started here ends (issue 15): live, or failed. The
  * deployments started from this browser are kept in localStorage, so whichever tab of the app is open
  * when the live stream reports the end shows it, even if the deploy was started from another tab.
- * Every tab hears the same event: the first tab to claim it in localStorage notifies, and the
- * notification's tag (the deployment id) folds any duplicate. Permission is asked at most once, from
+ * Every tab hears the same event: the first tab to claim it in localStorage (under a Web Lock shared
+ * by the origin's tabs) notifies; the notification's tag (the deployment id) folds any duplicate. Permission is asked at most once, from
  * the Deploy button's click (browsers only ask on a user gesture).
  */
 const STARTED = 'orch.notify.started';
@@ -42,17 +42,23 @@ export function notifyDeployEnded(event, onOpen) {
   if (!supported() || Notification.permission !== 'granted') return;
   const live = event.status === 'live';
   if (!live && !FAILED.has(event.status)) return;
-  const all = readStarted();
-  const started = all[event.id];
-  if (!started) return;
-  delete all[event.id];
-  localStorage.setItem(STARTED, JSON.stringify(all));
-  if (localStorage.getItem(CLAIM + event.id)) return; // another tab already told
-  localStorage.setItem(CLAIM + event.id, '1');
-  const name = started.name || 'Your service';
-  const n = new Notification(live ? `${name} is live` : `Deploy of ${name} failed`, {
-    body: live ? 'The deploy finished and the service is running on Render.' : `Status: ${event.status.replaceAll('_', ' ')}. Open it to see the logs.`,
-    tag: `deploy-${event.id}`,
-  });
-  n.addEventListener('click', () => { window.focus(); onOpen?.(event.id); n.close(); });
+  if (!readStarted()[event.id]) return;
+  // Every open tab hears the same event: the claim is made under a lock all tabs of this origin share,
+  // so exactly one of them shows it.
+  const claimAndShow = () => {
+    const all = readStarted();
+    const started = all[event.id];
+    if (!started || localStorage.getItem(CLAIM + event.id)) return;
+    localStorage.setItem(CLAIM + event.id, '1');
+    delete all[event.id];
+    localStorage.setItem(STARTED, JSON.stringify(all));
+    const name = started.name || 'Your service';
+    const n = new Notification(live ? `${name} is live` : `Deploy of ${name} failed`, {
+      body: live ? 'The deploy finished and the service is running on Render.' : `Status: ${event.status.replaceAll('_', ' ')}. Open it to see the logs.`,
+      tag: `deploy-${event.id}`,
+    });
+    n.addEventListener('click', () => { window.focus(); onOpen?.(event.id); n.close(); });
+  };
+  if (navigator.locks?.request) void navigator.locks.request('orch-deploy-notify', async () => claimAndShow()).catch(() => {});
+  else claimAndShow();
 }

@@ -3,7 +3,8 @@ import { createServiceCache, type ServiceCache } from '../../server/render/servi
 import { sameRepo, suggestFreeName } from '../../server/render/serviceNames.js';
 import type { Service, ServiceType } from '../../server/render/types.js';
 import { serviceDetailsFor } from './serviceDetails.js';
-import type { DeploymentRecord } from '../../server/deployments/types.js';
+import { isTerminal, type DeploymentRecord } from '../../server/deployments/types.js';
+import { RecordTamperedError } from '../../server/deployments/integrity.js';
 import type { WorkerContext } from '../context.js';
 import { DeployFailed } from './deployFailed.js';
 
@@ -65,6 +66,12 @@ export async function createOrAdoptService(ctx: WorkerContext, rec: DeploymentRe
     if (await createdByThisDeployment(ctx, rec, existing)) return adoptOwnService(ctx, rec, render, existing);
     return nameTaken(render, rec, existing);
   }
+  // The record as stored right now, verified: the last check before anything is written on Render, so a
+  // record altered in Redis while the name lookup ran (its detected build command, say) is refused here.
+  const fresh = await ctx.deployments.get(rec.id);
+  if (!fresh) throw new RecordTamperedError(rec.id);
+  if (isTerminal(fresh.status)) return null;
+  rec = fresh;
   const stack = rec.stack!;
   const envVars = await ctx.envVault.get(rec.id);
   const details = serviceDetailsFor(rec);
