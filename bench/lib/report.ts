@@ -40,6 +40,10 @@ export function buildTable(results: Record<string, unknown>): Row[] {
         target: '≥ 0.5× bare Koa', verdict: verdict(f.ratio >= 0.5 && f.non2xx === 0),
       });
       rows.push({ metric: `  ${label} CPU`, value: cpu(f) });
+      rows.push({
+        metric: `  ${label}: session reads from Redis`, value: `${fmt(f.redisReadsPerRequest, 3)} HMGET per request (the web process's session cache answers the rest)`,
+        target: '< 0.05', verdict: verdict(f.redisReadsPerRequest < 0.05),
+      });
     }
   }
 

@@ -10,6 +10,8 @@ export interface LoadFigures {
   reqPerSec: number; p50Ms: number; p99Ms: number; non2xx: number; errors: number;
   /** CPU per request: the server process, Redis, and the bench process (autocannon), in µs. */
   serverCpuUs: number; redisCpuUs: number; loadGenCpuUs: number;
+  /** Session records read from Redis (HMGET) per request: near 0 when the web process's cache answers. */
+  redisReadsPerRequest: number;
 }
 export interface ApiResult {
   connections: number; warmupS: number; durationS: number;
@@ -18,7 +20,7 @@ export interface ApiResult {
   renderStatus: LoadFigures & { ratio: number };
 }
 
-interface CpuSpent { server: number; redis: number; loadGen: number }
+interface CpuSpent { server: number; redis: number; loadGen: number; hmgets: number }
 
 const figures = (r: AutocannonResult, cpu: CpuSpent): LoadFigures => {
   const total = r['2xx'] + r.non2xx;
@@ -27,6 +29,7 @@ const figures = (r: AutocannonResult, cpu: CpuSpent): LoadFigures => {
     reqPerSec: round(r['2xx'] / r.duration, 0),
     p50Ms: r.latency.p50, p99Ms: r.latency.p99, non2xx: r.non2xx, errors: r.errors,
     serverCpuUs: per(cpu.server), redisCpuUs: per(cpu.redis), loadGenCpuUs: per(cpu.loadGen),
+    redisReadsPerRequest: round(cpu.hmgets / Math.max(1, total), 3),
   };
 };
 
@@ -35,6 +38,12 @@ export async function redisCpuMs(client: Redis): Promise<number> {
   const info = await client.info('cpu');
   const num = (k: string) => Number(new RegExp(`${k}:([0-9.]+)`).exec(info)?.[1] ?? 0);
   return (num('used_cpu_sys') + num('used_cpu_user')) * 1000;
+}
+
+/** How many HMGETs Redis ran so far (INFO commandstats). */
+async function hmgetCalls(client: Redis): Promise<number> {
+  const info = await client.info('commandstats');
+  return Number(/cmdstat_hmget:calls=(\d+)/.exec(info)?.[1] ?? 0);
 }
 
 const ownCpuMs = () => { const c = process.cpuUsage(); return (c.user + c.system) / 1000; };
@@ -57,10 +66,10 @@ export async function runApi(bench: Bench, o: { connections: number; warmupS: nu
       let next = 0;
       const setupClient = (client: { setHeaders(h: Record<string, string>): void }) => client.setHeaders(headers[next++ % headers.length]!);
       await autocannon({ url, connections: o.connections, duration: o.warmupS, setupClient });
-      const [s0, r0, l0] = [await server.stats(), await redisCpuMs(bench.redis.client), ownCpuMs()];
+      const [s0, r0, l0, h0] = [await server.stats(), await redisCpuMs(bench.redis.client), ownCpuMs(), await hmgetCalls(bench.redis.client)];
       const result = await autocannon({ url, connections: o.connections, duration: o.durationS, setupClient });
-      const [s1, r1, l1] = [await server.stats(), await redisCpuMs(bench.redis.client), ownCpuMs()];
-      return figures(result, { server: cpuMsBetween(s0, s1), redis: r1 - r0, loadGen: l1 - l0 });
+      const [s1, r1, l1, h1] = [await server.stats(), await redisCpuMs(bench.redis.client), ownCpuMs(), await hmgetCalls(bench.redis.client)];
+      return figures(result, { server: cpuMsBetween(s0, s1), redis: r1 - r0, loadGen: l1 - l0, hmgets: h1 - h0 });
     };
     const userHeaders = tenants.map((t) => headersOf(t));
     bench.log('  bare Koa …');
