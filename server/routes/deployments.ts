@@ -6,6 +6,7 @@ import { getSession } from '../sessions/middleware.js';
 import { requireCsrf, requireUser } from '../middleware/security.js';
 import { validateBody, validateQuery } from '../middleware/validate.js';
 import { callerRender, requireRenderKey } from '../render/forRequest.js';
+import { RenderApiError } from '../render/errors.js';
 import { presentDeployment } from '../presenters/deployment.js';
 import { DeployBody, envVarList, IDEMPOTENCY_KEY, PageQuery } from '../deployments/input.js';
 import { isTerminal, type DeploymentRecord } from '../deployments/types.js';
@@ -14,6 +15,7 @@ import { LogPageQuery, loadLogSource, logText, readLogPage } from '../deployment
 import type Koa from 'koa';
 import { discardKeySessionOf } from '../bearer/keySessions.js';
 
+const CANCELABLE = ['created', 'build_in_progress', 'update_in_progress', 'pre_deploy_in_progress', 'queued'];
 const LOG_PAGE_BUDGET_WAIT_MS = 8_000;
 const LOG_DOWNLOAD_BUDGET_WAIT_MS = 65_000;
 
@@ -79,8 +81,14 @@ export function deploymentRoutes(router: Router, deps: AppDeps, hooks: Deploymen
     if (rec.serviceId && rec.deployId) {
       const { client } = callerRender(deps, ctx);
       const deploy = await client.getDeploy(rec.serviceId, rec.deployId);
-      if (deploy.status && ['created', 'build_in_progress', 'update_in_progress', 'pre_deploy_in_progress', 'queued'].includes(deploy.status)) {
-        await client.cancelDeploy(rec.serviceId, rec.deployId);
+      if (deploy.status && CANCELABLE.includes(deploy.status)) {
+        await client.cancelDeploy(rec.serviceId, rec.deployId).catch(async (err: unknown) => {
+          // It ended on Render between our look and the cancel (Render answers 400): say so, change nothing.
+          if (!(err instanceof RenderApiError) || err.status !== 400) throw err;
+          const now = await client.getDeploy(rec.serviceId!, rec.deployId!);
+          if (now.status && CANCELABLE.includes(now.status)) throw err;
+          throw errors.conflict('deployment_finished', `This deploy already ended on Render (${now.status ?? 'finished'}).`);
+        });
       }
     }
     await deploymentService.markCanceled(rec.id);
