@@ -172,7 +172,7 @@ export function fillPath(spec: RouteSpec, byKind: Partial<Record<ParamKind, stri
 /** The same ids with every value URL-encoded for use as a path segment. */
 export function encodeIds(ids: Partial<TenantIds>): Partial<Record<ParamKind, string>> {
   const out: Partial<Record<ParamKind, string>> = {};
-  for (const k of ['deploymentId', 'serviceId', 'repoOwner', 'repoName', 'findingId', 'envVarKey', 'secretFileName', 'customDomainId'] as const) if (ids[k] !== undefined) out[k] = encodeURIComponent(ids[k]!);
+  for (const k of ['deploymentId', 'serviceId', 'repoOwner', 'repoName', 'findingId', 'envVarKey', 'secretFileName', 'customDomainId'] as const) if (ids[k] !== undefined) out[k] = encodeURIComponent(ids[k]);
   out.assetPath = 'app.js';
   return out;
 }
@@ -196,7 +196,7 @@ export interface AttackRequest {
   /** Serialised as JSON with content-type application/json. */
   json?: unknown;
   /** 'session' (default for non-GET): the tenant's token; 'none'; or this exact value. */
-  csrf?: 'session' | 'none' | string;
+  csrf?: string;
   /** Resolve once the status line arrived and drop the connection (SSE). */
   stream?: boolean;
 }
@@ -216,7 +216,7 @@ export function send(baseUrl: string, as: Caller | null, req: AttackRequest, tra
   if (req.json !== undefined) { body = JSON.stringify(req.json); headers['content-type'] ??= 'application/json'; }
   if (body !== undefined) headers['content-length'] = String(Buffer.byteLength(body));
   return new Promise((resolve, reject) => {
-    let answered = false;
+    const answered = false;
     const r = httpRequest({ host: url.hostname, port: url.port, method: req.method, path: req.path, headers, agent: false }, (res) => {
       const chunks: Buffer[] = [];
       let finished = false;

@@ -14,9 +14,9 @@ const config = loadConfig(process.env);
 const logger = createLogger({ level: 'info', name: 'web' });
 const web = await startWeb({ config, logger, host: '127.0.0.1', appOptions: { sessionTouchMs: opts.sessionTouchMs } });
 process.send?.({ ready: true, url: web.url });
-process.on('SIGTERM', async () => {
+process.on('SIGTERM', () => void (async () => {
   logger.info('web draining');
   await web.close(opts.shutdownMs ?? 10_000);
   logger.info('web stopped');
   process.exit(0);
-});
+})());

@@ -20,4 +20,4 @@ const proc = await startWorker({
   } : undefined,
 });
 process.send?.({ ready: true });
-process.on('SIGTERM', async () => { await proc.close(10_000); process.exit(0); });
+process.on('SIGTERM', () => void (async () => { await proc.close(10_000); process.exit(0); })());

@@ -63,7 +63,7 @@ run('Redis restart mid-load: /readyz goes 503 and back to 200, no accepted deplo
   await watcher;
   t.true(recovered, 'both web processes ready again');
   seen.forEach((statuses, i) => {
-    t.true(statuses.has(503), `web ${i} reported 503 while Redis was down (saw ${[...statuses]})`);
+    t.true(statuses.has(503), `web ${i} reported 503 while Redis was down (saw ${[...statuses].join(',')})`);
     t.true(statuses.has(200), `web ${i} reported 200`);
   });
 

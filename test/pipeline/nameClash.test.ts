@@ -113,7 +113,8 @@ test.serial('a crash after Render created the service, then Redis lost every wri
   // Dies the first time Render answers a create, before the service id is recorded; it stops taking
   // jobs right there, so the retry runs only after the test has rolled the record back.
   let crashed = false;
-  let closing: Promise<void> | null = null;
+  // Set from the crash hook: a cast, so the type checker does not narrow it to null here.
+  let closing = null as Promise<void> | null;
   const crashy: WorkerProcess = await startWorker({
     config: stack.config, logger: createLogger({ level: 'silent' }), watch: FAST_WATCH, retryBackoffMs: 20,
     crashPoint: (point) => {
@@ -132,7 +133,7 @@ test.serial('a crash after Render created the service, then Redis lost every wri
     // writes (a restart before they reached disk, a failover to a lagging replica) hands back.
     const key = `${stack.config.redisPrefix}:deployment:${res.json.id}`;
     const before = await stack.redis.client.dumpBuffer(key);
-    crashy.worker.resume();
+    await crashy.worker.resume();
     for (let i = 0; i < 1_200 && !closing; i++) await new Promise((r) => setTimeout(r, 25));
     t.true(crashed, 'the worker died right after Render created the service');
     await closing;

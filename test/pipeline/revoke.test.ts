@@ -47,7 +47,7 @@ test.serial('logout stops the session\'s queued deploys before any Render call',
     const res = await agent.post('/api/render/deploy', { github_repo: 'leaver/never', project_name: 'never' });
     t.is(res.status, 202);
     t.is((await agent.post('/api/auth/logout')).status, 200);
-    worker.worker.resume();
+    await worker.worker.resume();
     await new Promise((r) => setTimeout(r, 500));
     t.is(stack.render.calls.filter((c) => c.accountId === accountId).length, before, 'the worker never used the key');
     const b = stack.agent();
@@ -55,7 +55,7 @@ test.serial('logout stops the session\'s queued deploys before any Render call',
     const rec = (await b.get(`/api/render/deployments/${res.json.id}`)).json;
     t.is(rec.status, 'credentials_revoked');
   } finally {
-    worker.worker.resume();
+    await worker.worker.resume();
   }
 });
 

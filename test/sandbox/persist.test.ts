@@ -58,5 +58,5 @@ test('a state file that is not JSON stops the start with a message naming the fi
   const stateFile = join(dir, 'broken.json');
   writeFileSync(stateFile, '{"version":1,');
   const err = await t.throwsAsync(startRenderSimulator({ stateFile }));
-  t.true(err!.message.includes(stateFile));
+  t.true(err.message.includes(stateFile));
 });

@@ -204,7 +204,7 @@ const invalidFields = (): Record<string, Record<string, fc.Arbitrary<unknown>>> 
   },
   '/api/sentinel': {
     enabled: fc.oneof(notString, fc.constantFrom('true', 1, 0, null, 'yes')).filter((v) => typeof v !== 'boolean'),
-    intervalSeconds: fc.oneof(fc.constantFrom('60', 0, 29, 3_601, 1.5, -60, null, 1e309), badToken),
+    intervalSeconds: fc.oneof(fc.constantFrom('60', 0, 29, 3_601, 1.5, -60, null, Infinity), badToken),
     slackWebhookUrl: fc.oneof(badToken, tooLong(500), fc.constantFrom('http://hooks.slack.com/services/T0/B0/xxxxxxxxxxxx', 'https://hooks.slack.com.evil.example/services/T0/B0/xxxxxxx',
       'https://127.0.0.1/services/T0/B0/xxxxxxxxxxxxxxxx', 'https://hooks.slack.com:8443/services/T0/B0/xxxxxxxxxx', 'https://u:p@hooks.slack.com/services/T0/B0/xxxxxxxxxx',
       'https://hooks.slack.com/other', 'file:///etc/passwd', 'not a url', 42)),
@@ -227,7 +227,7 @@ const invalidFields = (): Record<string, Record<string, fc.Arbitrary<unknown>>> 
   '/api/render/services/:id/settings': {
     auto_deploy: fc.oneof(fc.constantFrom('true', 'yes', 1, 0, null, 'no')),
     previews: fc.oneof(notString, fc.constantFrom('', 'on', 'AUTOMATIC', 'auto')),
-    num_instances: fc.oneof(fc.constantFrom(0, -1, 101, 1.5, '2', null, 1e309, Number.MAX_SAFE_INTEGER + 2), badToken),
+    num_instances: fc.oneof(fc.constantFrom(0, -1, 101, 1.5, '2', null, Infinity, Number.MAX_SAFE_INTEGER + 2), badToken),
     plan: fc.oneof(notString, fc.constantFrom('gold', 'FREE', 'free ', '', 'pro_max_ultra')),
     health_check_path: fc.oneof(notString, fc.constantFrom('healthz', '/a b', '/\u0000', 'http://x/healthz', '/x\n'), tooLong(256).map((v) => `/${v}`)),
   },

@@ -151,9 +151,9 @@ test.serial('every id-bearing route with A\'s ids: 404, the same answer as for a
   const callsBefore = stack.render.calls.length;
   const seen: string[] = [];
   for (const spec of idBearing()) {
-    const missing = await asB(requestFor(spec, { ...bIds, ...missingValues(spec) } as TenantIds));
+    const missing = await asB(requestFor(spec, { ...bIds, ...missingValues(spec) }));
     for (const values of aValues(spec)) {
-      const res = await asB(requestFor(spec, { ...bIds, ...values } as TenantIds));
+      const res = await asB(requestFor(spec, { ...bIds, ...values }));
       seen.push(`${spec.method} ${spec.path} ${res.status}`);
       t.is(res.status, 404, `${spec.method} ${spec.path} with A's ${JSON.stringify(values)}: ${res.status} ${res.text.slice(0, 200)}`);
       t.is(res.json?.error?.code, 'not_found');
@@ -206,9 +206,9 @@ test.serial('B with a bearer token: every id-bearing route and MCP tool with A\'
   };
   t.is((await asBearer({ method: 'POST', path: '/api/render/setup', json: { api_key: b.apiKey } })).status, 200);
   for (const spec of idBearing()) {
-    const missing = await asBearer(requestFor(spec, { ...bIds, ...missingValues(spec) } as TenantIds));
+    const missing = await asBearer(requestFor(spec, { ...bIds, ...missingValues(spec) }));
     for (const values of aValues(spec)) {
-      const res = await asBearer(requestFor(spec, { ...bIds, ...values } as TenantIds));
+      const res = await asBearer(requestFor(spec, { ...bIds, ...values }));
       t.is(res.status, 404, `bearer ${spec.method} ${spec.path} with A's ${JSON.stringify(values)}: ${res.status} ${res.text.slice(0, 200)}`);
       t.deepEqual(res.json, missing.json, `bearer ${spec.method} ${spec.path}: indistinguishable from a missing id`);
       for (const m of aMarkers()) t.false(res.text.includes(m) && !Object.values(values).includes(m), `${spec.path} answer shows ${m}`);

@@ -121,7 +121,7 @@ test.serial(`GET /api/audit costs the same with ${HISTORY.toLocaleString('en')} 
 /** A clock the test moves. */
 function manualClock(start: number): Clock & { set(ms: number): void } {
   let now = start;
-  return { now: () => now, set: (ms) => { now = ms; } } as Clock & { set(ms: number): void };
+  return { now: () => now, set: (ms) => { now = ms; } };
 }
 
 test.serial('retention by count keeps at most maxEntries, trims at signed checkpoints, and what is kept still verifies', async (t) => {

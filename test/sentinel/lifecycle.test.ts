@@ -51,7 +51,7 @@ test.serial('the watch stops within one interval of logout: job scheduler remove
   t.is(audits(), after, 'no Render calls with that key after the watch ended');
 });
 
-let ids = new Map<unknown, number>();
+const ids = new Map<unknown, number>();
 async function userIdOf(agent: { get(p: string): Promise<{ json: any }> }, cached = false): Promise<number> {
   if (cached && ids.has(agent)) return ids.get(agent)!;
   const id = (await agent.get('/api/session')).json.user.id as number;

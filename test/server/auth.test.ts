@@ -62,7 +62,7 @@ test('a forged state is rejected and no session is created', async (t) => {
   const start = await agent.get('/api/auth/github/login');
   const forged = new URL(start.location!);
   forged.searchParams.set('state', 'f'.repeat(40));
-  const toCallback = await fetch(`${forged}&login=mallory`, { redirect: 'manual' });
+  const toCallback = await fetch(`${forged.href}&login=mallory`, { redirect: 'manual' });
   const done = await agent.get(new URL(toCallback.headers.get('location')!).pathname + new URL(toCallback.headers.get('location')!).search);
   t.is(done.status, 302);
   t.is(done.location, '/?auth_error=github_login_failed');

@@ -51,7 +51,7 @@ test('node: a build script with no server is a static site publishing the tool\'
 
 test('node: broken package.json is a clear StackDetectionError', async (t) => {
   const err = await t.throwsAsync(detectStack(repo({ 'package.json': '{ nope' })), { instanceOf: StackDetectionError });
-  t.regex(err!.message, /package\.json is not valid JSON/);
+  t.regex(err.message, /package\.json is not valid JSON/);
 });
 
 test('python: requirements.txt with gunicorn; Procfile web: wins', async (t) => {
@@ -135,11 +135,11 @@ test('render.yaml wins, even over a Dockerfile, and is returned raw in blueprint
 
 test('a repository with nothing recognisable gets a clear StackDetectionError', async (t) => {
   const err = await t.throwsAsync(detectStack(repo({ 'README.md': '# hi', 'notes.txt': '' })), { instanceOf: StackDetectionError });
-  t.regex(err!.message, /could not tell how to build/);
-  t.regex(err!.message, /Dockerfile/);
-  t.regex(err!.message, /package\.json/);
+  t.regex(err.message, /could not tell how to build/);
+  t.regex(err.message, /Dockerfile/);
+  t.regex(err.message, /package\.json/);
   const pkgOnly = await t.throwsAsync(detectStack(repo({ 'package.json': pkg({ name: 'lib' }) })), { instanceOf: StackDetectionError });
-  t.regex(pkgOnly!.message, /no start script/);
+  t.regex(pkgOnly.message, /no start script/);
 });
 
 test('loadTemplates: one valid preset per runtime, highest priority first', async (t) => {

@@ -68,6 +68,6 @@ test('linesOf splits like /\\r?\\n/ and clips long lines', (t) => {
 
 test('a Procfile web: line too long to read is a clear error; other long lines are skipped', (t) => {
   const err = t.throws(() => procfileWeb(`web: ${'x'.repeat(MAX_LINE_CHARS)}\n`), { instanceOf: StackDetectionError });
-  t.regex(err!.message, /Procfile web: line is longer than 4096 characters/);
+  t.regex(err.message, /Procfile web: line is longer than 4096 characters/);
   t.is(procfileWeb(`worker: ${'x'.repeat(MAX_LINE_CHARS)}\nweb: bin/web\n`), 'bin/web');
 });

@@ -108,7 +108,7 @@ test.serial('telemetry keys stay bounded for up to 10,000 users, whatever the tr
       const k = sample[j]!;
       const ttl = res[j * 2]![1] as number;
       const family = /:tel:([a-z]+)/.exec(k)![1]!;
-      if (TTL_OF[family]) t.true(ttl > 0 && ttl <= TTL_OF[family]!, `${k} TTL ${ttl}`);
+      if (TTL_OF[family]) t.true(ttl > 0 && ttl <= TTL_OF[family], `${k} TTL ${ttl}`);
       if (k.includes(':tel:m:')) for (const f of await redis.client.hkeys(k)) t.regex(f, MINUTE_FIELD);
       if (k.includes(':tel:h:')) for (const f of await redis.client.hkeys(k)) { t.regex(f, ROUTE_FIELD); t.truthy(routeIds[f.slice(0, 6)]); }
     }

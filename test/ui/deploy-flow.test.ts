@@ -46,7 +46,7 @@ test('sign in → connect key → deploy → watch it go live without reloading'
   t.false((await page.content()).includes(apiKey), 'the key never comes back to the page');
 
   // Deploy through the form and watch the status change in place.
-  await page.evaluate(() => { (window as any).__noReload = 'still-here'; });
+  await page.evaluate(() => { (window).__noReload = 'still-here'; });
   await page.getByRole('link', { name: 'New deploy' }).first().click();
   await page.getByTestId('repo-search').fill('sho');
   await page.getByText('1 repository matching “sho”.').waitFor();
@@ -78,14 +78,14 @@ test('sign in → connect key → deploy → watch it go live without reloading'
   await page.evaluate(() => {
     const badge = document.getElementById('deployment-status')!;
     const seen = [badge.dataset.status];
-    (window as any).__seen = seen;
+    (window).__seen = seen;
     new (globalThis as any).MutationObserver(() => { if (seen.at(-1) !== badge.dataset.status) seen.push(badge.dataset.status); }).observe(badge, { attributes: true });
   });
   await page.locator('#deployment-status[data-status="live"]').waitFor({ timeout: 20_000 });
-  const seen: string[] = await page.evaluate(() => (window as any).__seen);
+  const seen: string[] = await page.evaluate(() => (window).__seen);
   t.true(seen.length >= 2, `status changed in place: ${seen.join(' → ')}`);
   t.is(seen.at(-1), 'live');
-  t.is(await page.evaluate(() => (window as any).__noReload), 'still-here', 'no page reload happened');
+  t.is(await page.evaluate(() => (window).__noReload), 'still-here', 'no page reload happened');
   t.is(await page.locator('#live-mode').getAttribute('data-mode'), 'live', 'updates came over the event stream');
   await page.locator('.step[data-step="live"][data-state="done"]').waitFor();
   t.true(await page.getByTestId('timeline').locator('[data-status="build_in_progress"]').count() >= 1);

@@ -21,7 +21,7 @@ test.after.always(async () => {
 async function recordEvents(page: Page) {
   await page.evaluate(() => new Promise<void>((resolve) => {
     const seen: string[] = [];
-    (window as any).__events = seen;
+    (window).__events = seen;
     const es = new EventSource('/api/events');
     es.addEventListener('deployment', (e) => seen.push(JSON.parse((e as MessageEvent).data).id));
     es.addEventListener('open', () => resolve());
@@ -54,7 +54,7 @@ test('two users in two browsers never see each other’s services, deployments o
   t.is(await erin.page.locator('#live-mode').getAttribute('data-mode'), 'live');
   t.is(await frank.page.locator('#live-mode').getAttribute('data-mode'), 'polling', 'fell back to polling');
 
-  const erinEvents: string[] = await erin.page.evaluate(() => (window as any).__events);
+  const erinEvents: string[] = await erin.page.evaluate(() => (window).__events);
   t.true(erinEvents.includes(erinId), 'erin got her own events');
   t.false(erinEvents.includes(frankId), 'erin never got frank’s events');
 
@@ -104,7 +104,7 @@ test('repo, branch, user, env var and log text with markup renders as text', asy
   await page.getByText('“<img src=x onerror=window.__xss=4>” is not a valid name').waitFor();
   await page.getByRole('button', { name: 'Remove variable 1' }).click();
 
-  t.is(await page.evaluate(() => (window as any).__xss), undefined);
+  t.is(await page.evaluate(() => (window).__xss), undefined);
   t.is(await page.evaluate(() => document.querySelectorAll('img[src="x"], script:not([src])').length), 0, 'no element came from data');
 
   // A deploy whose Render log carries markup.
@@ -118,7 +118,7 @@ test('repo, branch, user, env var and log text with markup renders as text', asy
   await page.reload();
   await page.getByText('<img src=x onerror=window.__xss=5><b>bold?</b>').waitFor();
 
-  t.is(await page.evaluate(() => (window as any).__xss), undefined);
+  t.is(await page.evaluate(() => (window).__xss), undefined);
   t.is(await page.evaluate(() => document.querySelectorAll('img[src="x"], script:not([src]), b').length), 0, 'no element came from data');
   t.deepEqual(problems, []);
   await context.close();

@@ -41,11 +41,11 @@ async function npmStart(port: number): Promise<{ proc: ChildProcess; output: str
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   running = { proc, output };
-  proc.stdout!.on('data', (d) => output.push(String(d)));
-  proc.stderr!.on('data', (d) => output.push(String(d)));
+  proc.stdout.on('data', (d) => output.push(String(d)));
+  proc.stderr.on('data', (d) => output.push(String(d)));
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`npm start printed no URL: ${output.join('')}`)), 60_000);
-    proc.stdout!.on('data', () => {
+    proc.stdout.on('data', () => {
       const m = /running at (http:\/\/\S+)/.exec(output.join(''));
       if (m) { clearTimeout(timer); resolve(m[1]!); }
     });

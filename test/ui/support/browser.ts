@@ -56,7 +56,7 @@ export async function horizontalOverflow(page: Page): Promise<{ scrollWidth: num
   return page.evaluate(() => {
     const innerWidth = window.innerWidth;
     const culprits: string[] = [];
-    for (const el of Array.from(document.querySelectorAll('body *')) as any[]) {
+    for (const el of Array.from<any>(document.querySelectorAll('body *'))) {
       const r = el.getBoundingClientRect();
       if (r.width > 0 && r.right > innerWidth + 1) culprits.push(`${el.tagName.toLowerCase()}.${el.className} right=${Math.round(r.right)}`);
       if (culprits.length >= 5) break;
