@@ -75,6 +75,7 @@ test.serial('blocks hold across two web processes, are decided by one detector j
     }));
   }
   const queue = new Queue(ANOMALY_QUEUE, { connection: { url: s.stack.config.redisUrl }, prefix: queuePrefix(s.stack.config.redisPrefix) });
+  await until('the detector schedule', async () => (await queue.getJobSchedulers()).length > 0);
   t.is((await queue.getJobSchedulers()).length, 1, 'one schedule, however many workers upserted it');
   await queue.close();
 

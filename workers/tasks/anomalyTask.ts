@@ -50,7 +50,9 @@ export async function startAnomalyWorker(args: {
     connection: args.queueConnection, prefix: queuePrefix(args.prefix),
     defaultJobOptions: { attempts: 1, removeOnComplete: { count: 10 }, removeOnFail: { count: 100 } },
   });
-  await queue.upsertJobScheduler(SCHEDULER_ID, { every: everyMs }, { name: 'detect', data: {} });
+  // In the background: a worker's start never waits on it (and a Redis hiccup here is retried by the next start's upsert).
+  void queue.upsertJobScheduler(SCHEDULER_ID, { every: everyMs }, { name: 'detect', data: {} })
+    .catch((err: Error) => args.logger.error({ err: { message: err.message } }, 'anomaly detector: scheduling failed'));
   const worker = new Worker(ANOMALY_QUEUE, async () => {
     try {
       const { outcome, run } = await runAnomalyJob({ redis: args.redis, keys: args.keys, detector: args.detector, lockMs: Math.max(30_000, everyMs * 2), logger: args.logger });
