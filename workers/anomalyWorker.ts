@@ -20,7 +20,7 @@ export async function startAnomalyDetection(args: {
   deps: AppDeps; securityEvents: SecurityEvents; connection: Redis; queueConnection: Redis; registry: Registry; options?: AnomalyOptions;
 }): Promise<{ close(force?: boolean): Promise<void> }> {
   const { deps } = args;
-  if (!deps.config.telemetry.enabled) return { close: async () => {} };
+  if (!deps.config.telemetry.enabled || !deps.config.telemetry.detection) return { close: async () => {} };
   const actions = new Counter({
     name: 'orchestrator_anomaly_actions_total', help: 'What the anomaly detector did: throttled or blocked a user, or lifted an expired throttle or block.',
     labelNames: ['action'] as const, registers: [args.registry],

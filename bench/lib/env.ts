@@ -30,6 +30,8 @@ export function appEnv(i: AppEnvInput): Record<string, string> {
     GITHUB_OAUTH_URL: i.github.oauthUrl,
     GITHUB_API_URL: i.github.apiUrl,
     RENDER_API_URL: i.renderApiUrl,
+    // The load generators are runaway scripts by design: the anomaly detector would throttle them.
+    ANOMALY_DETECTION: 'false',
     LOG_LEVEL: 'info',
     WORKER_CONCURRENCY: String(i.workerConcurrency ?? 50),
   };

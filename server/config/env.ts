@@ -92,6 +92,7 @@ const schema = z.object({
   SENTINEL_INTERVAL_SECONDS: positiveInt('SENTINEL_INTERVAL_SECONDS').default(60),
   BEARER_RECHECK_SECONDS: positiveInt('BEARER_RECHECK_SECONDS').default(300),
   TELEMETRY_ENABLED: bool.default(true),
+  ANOMALY_DETECTION: bool.default(true),
   TELEMETRY_MINUTE_RETENTION_HOURS: positiveInt('TELEMETRY_MINUTE_RETENTION_HOURS').default(24),
   TELEMETRY_HOUR_RETENTION_DAYS: positiveInt('TELEMETRY_HOUR_RETENTION_DAYS').default(14),
   ANOMALY_THROTTLE_MINUTES: positiveInt('ANOMALY_THROTTLE_MINUTES').default(15),
@@ -193,7 +194,7 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
     auditRetention: { maxEntries: e.AUDIT_MAX_ENTRIES, globalMaxEntries: e.AUDIT_GLOBAL_MAX_ENTRIES, maxAgeMs: e.AUDIT_MAX_AGE_DAYS * 86_400_000 },
     sentinelIntervalMs: e.SENTINEL_INTERVAL_SECONDS * 1000,
     telemetry: {
-      enabled: e.TELEMETRY_ENABLED, minuteRetentionHours: e.TELEMETRY_MINUTE_RETENTION_HOURS, hourRetentionDays: e.TELEMETRY_HOUR_RETENTION_DAYS,
+      enabled: e.TELEMETRY_ENABLED, detection: e.TELEMETRY_ENABLED && e.ANOMALY_DETECTION, minuteRetentionHours: e.TELEMETRY_MINUTE_RETENTION_HOURS, hourRetentionDays: e.TELEMETRY_HOUR_RETENTION_DAYS,
       throttleMinutes: e.ANOMALY_THROTTLE_MINUTES, throttlePerMinute: e.ANOMALY_THROTTLE_PER_MINUTE, blockAfter: e.ANOMALY_BLOCK_AFTER,
       blockMinutes: e.ANOMALY_BLOCK_MINUTES, graceMinutes: e.ANOMALY_GRACE_MINUTES,
     },

@@ -10,6 +10,8 @@ export type Signal = (typeof SIGNALS)[number];
 
 export interface TelemetrySettings {
   enabled: boolean;
+  /** Run the anomaly detector job in worker processes (telemetry is still recorded without it). */
+  detection: boolean;
   /** Per-minute buckets are kept this long (hours). */
   minuteRetentionHours: number;
   /** Per-hour, per-route buckets are kept this long (days). */
@@ -27,7 +29,7 @@ export interface TelemetrySettings {
 }
 
 export const DEFAULT_TELEMETRY: TelemetrySettings = {
-  enabled: true, minuteRetentionHours: 24, hourRetentionDays: 14, throttleMinutes: 15, throttlePerMinute: 60,
+  enabled: true, detection: true, minuteRetentionHours: 24, hourRetentionDays: 14, throttleMinutes: 15, throttlePerMinute: 60,
   blockAfter: 3, blockMinutes: 60, graceMinutes: 60,
 };
 

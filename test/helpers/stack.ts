@@ -57,6 +57,9 @@ export async function startStack(opts: {
     GITHUB_OAUTH_URL: github.oauthUrl,
     GITHUB_API_URL: github.apiUrl,
     RENDER_API_URL: render.url,
+    // Tests poll far faster than any person (every 50 ms): the detector would rightly throttle them.
+    // Off unless a test opts in (test/telemetry/); telemetry is still recorded.
+    ANOMALY_DETECTION: 'false',
     ...opts.env,
   });
   const web = await startWeb({ config, logger, clock: opts.clock, host: '127.0.0.1', appOptions: { ...opts.appOptions, sentinel: slackAlerts }, renderLimits: opts.renderLimits, logTail: opts.logTail, telemetry: opts.telemetry });

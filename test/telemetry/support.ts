@@ -18,6 +18,7 @@ export const TEST_DETECTOR: DetectorOptions = {
 export const TEST_ENV = {
   // The manual clock runs through many minutes: sessions must outlive them.
   SESSION_IDLE_MINUTES: '600', SESSION_ABSOLUTE_HOURS: '48',
+  ANOMALY_DETECTION: 'true',
   ANOMALY_THROTTLE_PER_MINUTE: '20', ANOMALY_BLOCK_AFTER: '3', ANOMALY_BLOCK_MINUTES: '30', ANOMALY_THROTTLE_MINUTES: '10',
 };
 
