@@ -9,7 +9,7 @@ import { requestContext } from './middleware/requestContext.js';
 import { errorHandler } from './middleware/errorHandler.js';
 import { noStore, sameOrigin } from './middleware/security.js';
 import { httpsRedirect } from './middleware/httpsRedirect.js';
-import { sessionMiddleware, touchSession } from './sessions/middleware.js';
+import { SESSION_COOKIE_PLAIN, SESSION_COOKIE_SECURE, sessionMiddleware, touchSession } from './sessions/middleware.js';
 import { authRoutes, type AuthHooks } from './routes/auth.js';
 import { sessionRoutes } from './routes/session.js';
 import { renderKeyRoutes, type RenderKeyHooks } from './routes/renderKey.js';
@@ -25,6 +25,9 @@ import { sentinelRoutes, type SentinelRouteOptions } from './routes/sentinel.js'
 import { mcpRoutes } from './routes/mcp.js';
 import { withSecurity } from './security/wire.js';
 import { bearerAuth, type BearerHooks } from './bearer/middleware.js';
+import { documented } from './openapi/describe.js';
+import { openApiRoutes } from './openapi/route.js';
+import { MetaView } from './presenters/meta.js';
 import type { SecurityOptions } from './security/options.js';
 import { telemetryMiddleware } from './telemetry/middleware.js';
 
@@ -130,8 +133,8 @@ export function createApp(deps: AppDeps, appOptions: CreateAppOptions = {}): Koa
   // Signing out or clearing the key stops that session's unfinished deploys (server/sessions/endSession.ts).
   authRoutes(router, deps, opts.authHooks);
   sessionRoutes(router);
-  router.get('/api/meta', (ctx) => {
-    ctx.body = { sandbox: Boolean(opts.sandbox), demo: opts.sandbox ? { login: opts.sandbox.login, renderApiKey: opts.sandbox.renderApiKey } : null };
+  router.get('/api/meta', documented({ summary: 'Whether this is sandbox mode (and its demo login and key)', tag: 'meta', responses: { 200: MetaView } }), (ctx) => {
+    ctx.body = { sandbox: Boolean(opts.sandbox), demo: opts.sandbox ? { login: opts.sandbox.login, renderApiKey: opts.sandbox.renderApiKey } : null } satisfies MetaView;
   });
   renderKeyRoutes(router, deps, opts.renderKeyHooks);
   deploymentRoutes(router, deps, opts.deploymentHooks);
@@ -142,6 +145,7 @@ export function createApp(deps: AppDeps, appOptions: CreateAppOptions = {}): Koa
   eventRoutes(router, deps, opts.events); // uses deps.events (closed by the web process)
   sentinelRoutes(router, deps, opts.sentinel);
   mcpRoutes(router, deps); // bearer only; each tool is one of the routes above
+  openApiRoutes(router, { sessionCookie: config.httpsOnly ? SESSION_COOKIE_SECURE : SESSION_COOKIE_PLAIN, version: '1.0.0' });
   uiRoutes(router);
   for (const mount of opts.routes ?? []) mount(router);
   opts.onRouter?.(router);

@@ -15,18 +15,26 @@ export class AppError extends Error {
   }
 }
 
+/**
+ * The codes a 409 may carry. Every code the API answers with comes from a factory below (the
+ * OpenAPI document lists them by calling each one: server/openapi/errorCodes.ts), so a new code is a
+ * new factory, or a new entry here.
+ */
+export const CONFLICT_CODES = ['render_conflict', 'idempotency_key_reused', 'idempotency_in_progress', 'deployment_finished', 'deploy_not_rollbackable'] as const;
+export type ConflictCode = (typeof CONFLICT_CODES)[number];
+
 export const errors = {
   badRequest: (message: string, details?: unknown) => new AppError(400, 'bad_request', message, {}, details),
   validation: (message: string, details?: unknown) => new AppError(400, 'validation_failed', message, {}, details),
   malformedJson: () => new AppError(400, 'malformed_json', 'The request body is not valid JSON.'),
   payloadTooLarge: (limit: string) => new AppError(413, 'payload_too_large', `The request body is larger than ${limit}.`),
   unsupportedMediaType: () => new AppError(415, 'unsupported_media_type', 'Send the request body as application/json.'),
-  unauthenticated: () => new AppError(401, 'unauthenticated', 'Sign in with GitHub first.'),
+  unauthenticated: (message = 'Sign in with GitHub first.') => new AppError(401, 'unauthenticated', message),
   csrfFailed: () => new AppError(403, 'csrf_failed', 'Missing or invalid CSRF token. Reload the page and try again.'),
   originRejected: () => new AppError(403, 'origin_rejected', 'Cross-origin requests are not allowed.'),
   notFound: (what = 'Resource') => new AppError(404, 'not_found', `${what} not found.`),
   methodNotAllowed: (allow: string) => new AppError(405, 'method_not_allowed', 'This method is not allowed on this route.', allow ? { Allow: allow } : {}),
-  conflict: (code: string, message: string) => new AppError(409, code, message),
+  conflict: (code: ConflictCode, message: string) => new AppError(409, code, message),
   rateLimited: (retryAfterSeconds: number, message = 'Too many requests. Try again later.') =>
     new AppError(429, 'rate_limited', message, { 'Retry-After': String(Math.max(1, Math.ceil(retryAfterSeconds))) }),
   renderKeyMissing: () => new AppError(400, 'render_key_missing', 'Connect your Render API key first (Settings → Render API key).'),
@@ -41,6 +49,13 @@ export const errors = {
   githubUnavailable: () => new AppError(503, 'github_unavailable', 'GitHub did not answer. Try again in a minute.', { 'Retry-After': '30' }),
   githubTokenInvalid: (message = 'Your GitHub authorization has expired or was revoked. Sign in again.') => new AppError(401, 'github_token_invalid', message),
   bearerWithCookie: () => new AppError(400, 'bearer_with_cookie', 'Send either a session cookie or an Authorization: Bearer token, not both.'),
+  renderForbidden: () => new AppError(403, 'render_forbidden', 'Your Render API key is not allowed to do this.'),
+  renderRejected: (message = 'Render refused the request.') => new AppError(400, 'render_rejected', message),
+  blueprintNotFound: (message = 'This repository has no render.yaml on that branch.') => new AppError(404, 'blueprint_not_found', message),
+  stackNotDetected: (message = 'No supported stack was found in this repository.') => new AppError(422, 'stack_not_detected', message),
+  slackNotConfigured: () => new AppError(400, 'slack_not_configured', 'Add a Slack incoming webhook URL first.'),
+  eventsUnavailable: () => new AppError(503, 'events_unavailable', 'Live updates are unavailable right now. The page will retry.', { 'Retry-After': '5' }),
+  internal: (reference = 'n/a') => new AppError(500, 'internal_error', `Something went wrong on our side. Reference: ${reference}`),
   locked: (retryAfterSeconds: number, message: string) =>
     new AppError(429, 'locked_out', message, { 'Retry-After': String(Math.max(1, Math.ceil(retryAfterSeconds))) }),
 };

@@ -3,6 +3,7 @@ import { AggregatorRegistry } from 'prom-client';
 import type { WebMetrics } from './registry.js';
 import type { MetricsSnapshot } from './snapshots.js';
 import { metricsAllowed } from './access.js';
+import { documented } from '../openapi/describe.js';
 
 export interface MetricsRouteOptions {
   metrics: WebMetrics;
@@ -20,7 +21,10 @@ export interface MetricsRouteOptions {
  * nothing is summed. Refused requests get a plain 404, as if the route did not exist.
  */
 export function metricsRoutes(router: Router, opts: MetricsRouteOptions): void {
-  router.get('/metrics', async (ctx) => {
+  router.get('/metrics', documented({
+    summary: 'Prometheus metrics', tag: 'metrics', access: 'Authorization: Bearer METRICS_TOKEN, or from a private address when no token is set; anyone else gets a plain 404.',
+    responses: { 200: { contentType: 'text/plain', description: 'Prometheus text format.' }, 404: { contentType: 'text/plain', description: 'Refused: answered as if the route did not exist.' } },
+  }), async (ctx) => {
     if (!metricsAllowed(ctx, opts.token)) {
       ctx.status = 404;
       return;

@@ -28,11 +28,11 @@ function fromRender(err: RenderApiError): AppError {
   switch (err.kind) {
     case 'not_found': return errors.notFound();
     case 'unauthorized': return errors.renderKeyInvalid('Render rejected your API key; it may have been revoked. Connect a valid key.');
-    case 'forbidden': return new AppError(403, 'render_forbidden', 'Your Render API key is not allowed to do this.');
+    case 'forbidden': return errors.renderForbidden();
     case 'rate_limited': return errors.renderRateLimited((err.retryAfterMs ?? 30_000) / 1000);
     case 'conflict': return errors.conflict('render_conflict', `Render refused: ${err.renderMessage ?? 'conflict'}`);
     case 'bad_request':
-    case 'payment_required': return new AppError(400, 'render_rejected', `Render refused the request: ${err.renderMessage ?? err.kind}`);
+    case 'payment_required': return errors.renderRejected(`Render refused the request: ${err.renderMessage ?? err.kind}`);
     default: return errors.renderUnavailable('Render did not answer properly. Try again in a minute.');
   }
 }
@@ -70,7 +70,8 @@ export function errorHandler(): Middleware {
       }
       ctx.state.log?.error({ err: sanitize(err) }, 'unhandled error');
       ctx.status = 500;
-      ctx.body = { error: { code: 'internal_error', message: `Something went wrong on our side. Reference: ${ctx.state.requestId ?? 'n/a'}` } };
+      const internal = errors.internal(ctx.state.requestId);
+      ctx.body = { error: { code: internal.code, message: internal.message } };
     }
   };
 }

@@ -2,6 +2,7 @@ import type { Middleware } from 'koa';
 import { errors } from '../errors.js';
 import { safeEqual } from '../crypto/keyring.js';
 import { bearerSessionId, getSession } from '../sessions/middleware.js';
+import { tagged } from '../openapi/describe.js';
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
@@ -24,11 +25,11 @@ export function sameOrigin(allowed: string[]): Middleware {
 
 /** 401 unless signed in. */
 export function requireUser(): Middleware {
-  return async (ctx, next) => {
+  return tagged(async (ctx, next) => {
     const s = getSession(ctx);
     if (!s?.user) throw errors.unauthenticated();
     await next();
-  };
+  }, { kind: 'user' });
 }
 
 /**
@@ -36,7 +37,7 @@ export function requireUser(): Middleware {
  * Bearer requests need none: they read no cookie, so a browser cannot be made to send one.
  */
 export function requireCsrf(): Middleware {
-  return async (ctx, next) => {
+  return tagged(async (ctx, next) => {
     if (!SAFE_METHODS.has(ctx.method) && !bearerSessionId(ctx)) {
       const expected = getSession(ctx)?.csrfToken;
       const body = ctx.request.body as Record<string, unknown> | undefined;
@@ -44,7 +45,7 @@ export function requireCsrf(): Middleware {
       if (!expected || !given || !safeEqual(given, expected)) throw errors.csrfFailed();
     }
     await next();
-  };
+  }, { kind: 'csrf' });
 }
 
 /** API responses are per-user: never cache them anywhere. */

@@ -1,6 +1,7 @@
 import type { Middleware } from 'koa';
 import type { z } from 'zod';
 import { errors } from '../errors.js';
+import { tagged } from '../openapi/describe.js';
 
 // Field names are echoed only when they look like field names: an unknown key or a record key is
 // caller input, and may be a pasted secret (a Render key, a GitHub token) that must not come back.
@@ -33,7 +34,8 @@ export interface ValidateOptions {
 
 /** Validate the JSON body with zod; the parsed value lands in ctx.state.body. Bad input → 400, nothing changed. */
 export function validateBody<S extends z.ZodType>(schema: S, opts: ValidateOptions = {}): Middleware {
-  return async (ctx, next) => {
+  // Tagged: GET /api/openapi.json documents the request body with this same schema.
+  return tagged(async (ctx, next) => {
     const parsed = schema.safeParse(ctx.request.body ?? {});
     if (!parsed.success) {
       const { issues } = parsed.error;
@@ -43,14 +45,14 @@ export function validateBody<S extends z.ZodType>(schema: S, opts: ValidateOptio
     }
     ctx.state.body = parsed.data;
     await next();
-  };
+  }, { kind: 'body', schema });
 }
 
 export function validateQuery<S extends z.ZodType>(schema: S): Middleware {
-  return async (ctx, next) => {
+  return tagged(async (ctx, next) => {
     const parsed = schema.safeParse(ctx.query);
     if (!parsed.success) throw errors.validation(describeIssues(parsed.error.issues));
     ctx.state.query = parsed.data;
     await next();
-  };
+  }, { kind: 'query', schema });
 }

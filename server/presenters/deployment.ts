@@ -1,8 +1,51 @@
+import { z } from 'zod';
 import type { DeploymentRecord } from '../deployments/types.js';
-import { isTerminal } from '../deployments/types.js';
+import { isTerminal, ORCHESTRATOR_PHASES, RENDER_PROGRESS, TERMINAL_STATUSES } from '../deployments/types.js';
+import { view } from '../openapi/describe.js';
+
+const DeploymentStatus = z.enum([...ORCHESTRATOR_PHASES, ...RENDER_PROGRESS, ...TERMINAL_STATUSES]);
+
+/** What a client sees of a deployment (GET /api/openapi.json documents it under this name). */
+export const DeploymentView = view('Deployment', z.object({
+  id: z.string(),
+  kind: z.enum(['deploy', 'redeploy', 'rollback']),
+  status: DeploymentStatus,
+  finished: z.boolean(),
+  request: z.object({
+    githubRepo: z.string(),
+    serviceName: z.string(),
+    branch: z.string().nullable(),
+    ownerId: z.string(),
+    region: z.string().nullable(),
+    plan: z.string().nullable(),
+    envVarKeys: z.array(z.string()),
+    buildCommand: z.string().nullable(),
+    startCommand: z.string().nullable(),
+    serviceType: z.string().nullable(),
+    schedule: z.string().nullable(),
+  }),
+  stack: z.object({
+    stack: z.string(), runtime: z.string(), serviceType: z.string(), buildCommand: z.string(),
+    startCommand: z.string().nullable(), reason: z.string(), fromBlueprint: z.boolean(),
+  }).nullable(),
+  commitSha: z.string().nullable(),
+  renderCommitId: z.string().nullable(),
+  serviceId: z.string().nullable(),
+  deployId: z.string().nullable(),
+  dashboardUrl: z.string().nullable(),
+  serviceUrl: z.string().nullable(),
+  failure: z.object({ code: z.string(), message: z.string(), suggestedName: z.string().optional() }).nullable(),
+  replacedBy: z.object({ deploymentId: z.string().nullable(), deployId: z.string().nullable(), at: z.string() }).nullable(),
+  serviceDeleted: z.boolean(),
+  timeline: z.array(z.object({ status: DeploymentStatus, at: z.string(), source: z.enum(['orchestrator', 'render']), note: z.string().nullable() })),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+  finishedAt: z.string().nullable(),
+}), 'A deployment: one request to get a repository running on the caller\'s Render account, and what happened to it.');
+export type DeploymentView = z.infer<typeof DeploymentView>;
 
 /** What a client may see of a deployment: never the session ref or the key fingerprint. */
-export function presentDeployment(rec: DeploymentRecord) {
+export function presentDeployment(rec: DeploymentRecord): DeploymentView {
   return {
     id: rec.id,
     kind: rec.kind,
@@ -37,3 +80,5 @@ export function presentDeployment(rec: DeploymentRecord) {
     finishedAt: rec.finishedAt,
   };
 }
+
+export const DeploymentPageView = view('DeploymentPage', z.object({ deployments: z.array(DeploymentView), nextCursor: z.string().nullable() }));

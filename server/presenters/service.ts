@@ -1,39 +1,44 @@
+import { z } from 'zod';
 import type { Deploy, Service } from '../render/types.js';
+import { view } from '../openapi/describe.js';
 
 /** A service's latest deploy, as Render reports it. */
-export interface PresentedDeploySummary {
-  id: string;
-  status: string | null;
-  commitId: string | null;
-  trigger: string | null;
-  createdAt: string | null;
-  finishedAt: string | null;
-}
+export const DeploySummaryView = view('DeploySummary', z.object({
+  id: z.string(),
+  status: z.string().nullable(),
+  commitId: z.string().nullable(),
+  trigger: z.string().nullable(),
+  createdAt: z.string().nullable(),
+  finishedAt: z.string().nullable(),
+}));
+export type PresentedDeploySummary = z.infer<typeof DeploySummaryView>;
 
 /**
  * What a service card says, from the service and its latest deploy: a service whose newest build broke
  * is `deploy_failed` (Render keeps serving the previous deploy, but the last change did not ship).
  */
-export type ServiceState = 'suspended' | 'not_deployed' | 'deploying' | 'live' | 'deploy_failed' | 'deploy_canceled' | 'unknown';
+export const SERVICE_STATES = ['suspended', 'not_deployed', 'deploying', 'live', 'deploy_failed', 'deploy_canceled', 'unknown'] as const;
+export type ServiceState = (typeof SERVICE_STATES)[number];
 
-export interface PresentedService {
-  id: string;
-  name: string;
-  type: string;
-  ownerId: string;
-  repo: string | null;
-  branch: string | null;
-  suspended: boolean;
-  state: ServiceState;
-  latestDeploy: PresentedDeploySummary | null;
-  dashboardUrl: string | null;
-  url: string | null;
-  region: string | null;
-  plan: string | null;
-  runtime: string | null;
-  createdAt: string;
-  updatedAt: string;
-}
+export const ServiceView = view('Service', z.object({
+  id: z.string(),
+  name: z.string(),
+  type: z.string(),
+  ownerId: z.string(),
+  repo: z.string().nullable(),
+  branch: z.string().nullable(),
+  suspended: z.boolean(),
+  state: z.enum(SERVICE_STATES),
+  latestDeploy: DeploySummaryView.nullable(),
+  dashboardUrl: z.string().nullable(),
+  url: z.string().nullable(),
+  region: z.string().nullable(),
+  plan: z.string().nullable(),
+  runtime: z.string().nullable(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+}), 'A Render service of the caller (a whitelist of what Render reports).');
+export type PresentedService = z.infer<typeof ServiceView>;
 
 const IN_PROGRESS = new Set(['created', 'queued', 'build_in_progress', 'update_in_progress', 'pre_deploy_in_progress']);
 const FAILED = new Set(['build_failed', 'update_failed', 'pre_deploy_failed']);

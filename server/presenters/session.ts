@@ -1,7 +1,30 @@
+import { z } from 'zod';
 import type { AppSession, RenderOwner } from '../sessions/types.js';
+import { view } from '../openapi/describe.js';
+
+export const OwnerView = view('RenderWorkspace', z.object({ id: z.string(), name: z.string(), type: z.enum(['user', 'team']) }));
+export type OwnerView = z.infer<typeof OwnerView>;
+
+export const RenderStatusView = view('RenderKeyStatus', z.object({
+  configured: z.boolean(),
+  verified: z.boolean(),
+  verifiedAt: z.string().nullable(),
+  /** rnd_… and the key's last characters, never the key. */
+  keyHint: z.string().nullable(),
+  owners: z.array(OwnerView),
+}), 'Whether a Render API key is connected to this session, and the workspaces it can use (never the key).');
+export type RenderStatusView = z.infer<typeof RenderStatusView>;
+
+export const SessionView = view('Session', z.object({
+  user: z.object({ id: z.number().int(), login: z.string(), name: z.string().nullable(), avatarUrl: z.string() }),
+  render: RenderStatusView.omit({ verifiedAt: true }),
+  /** Browser sessions only: send it as X-CSRF-Token on state-changing requests. */
+  csrfToken: z.string().optional(),
+}), 'The signed-in user, their Render key status and (browser sessions) the CSRF token for state-changing requests.');
+export type SessionView = z.infer<typeof SessionView>;
 
 /** Whitelists what leaves the server about a session: never a sealed value, fingerprint or grant state. */
-export function presentRenderStatus(sess: AppSession) {
+export function presentRenderStatus(sess: AppSession): RenderStatusView {
   const r = sess.render;
   return {
     configured: Boolean(r),
@@ -12,11 +35,11 @@ export function presentRenderStatus(sess: AppSession) {
   };
 }
 
-export function presentOwner(o: RenderOwner) {
+export function presentOwner(o: RenderOwner): OwnerView {
   return { id: o.id, name: o.name, type: o.type };
 }
 
-export function presentSession(sess: AppSession & { user: NonNullable<AppSession['user']> }) {
+export function presentSession(sess: AppSession & { user: NonNullable<AppSession['user']> }): SessionView {
   const status = presentRenderStatus(sess);
   return {
     user: { id: sess.user.id, login: sess.user.login, name: sess.user.name, avatarUrl: sess.user.avatarUrl },

@@ -5,6 +5,7 @@ import { getSession } from '../sessions/middleware.js';
 import { openRenderKey } from '../sessions/credentials.js';
 import { createRenderClient, type RenderClient } from './client.js';
 import { AUDITED_READS, noteSelfCall } from '../sentinel/store.js';
+import { tagged } from '../openapi/describe.js';
 
 export interface CallerRender {
   client: RenderClient;
@@ -44,8 +45,8 @@ export function callerRender(deps: AppDeps, ctx: Koa.Context, opts: { budgetWait
 
 /** Middleware form: 400 render_key_missing unless the session holds a verified key. */
 export function requireRenderKey(): Koa.Middleware {
-  return async (ctx, next) => {
+  return tagged(async (ctx, next) => {
     if (!getSession(ctx)?.render) throw errors.renderKeyMissing();
     await next();
-  };
+  }, { kind: 'renderKey' });
 }

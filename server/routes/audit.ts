@@ -5,6 +5,25 @@ import type { AuditEntry } from '../audit/types.js';
 import { getSession } from '../sessions/middleware.js';
 import { requireUser } from '../middleware/security.js';
 import { validateQuery } from '../middleware/validate.js';
+import { documented, view } from '../openapi/describe.js';
+
+const AuditPageView = view('AuditPage', z.object({
+  entries: z.array(z.object({
+    seq: z.number().int(), at: z.string(), action: z.string(), outcome: z.enum(['success', 'failure', 'denied', 'detected']),
+    /** Whitelisted fields only (ids, logins, statuses, routes, reasons): never free text. */
+    detail: z.object({
+      login: z.string(), ip: z.string(), uaHash: z.string(), route: z.string(), method: z.string(), deploymentId: z.string(), serviceId: z.string(),
+      status: z.string(), lifecycleAction: z.string(), reason: z.string(), securityEvent: z.string(), resource: z.string(),
+      durationMs: z.number(), retryAfterSec: z.number(), count: z.number(),
+    }).partial(),
+  })),
+  nextCursor: z.string().nullable(),
+  chainValid: z.boolean(),
+  integrity: z.object({
+    valid: z.boolean(), checkedFrom: z.number().int().nullable(), checkedTo: z.number().int().nullable(), retainedFrom: z.number().int().nullable(),
+    problem: z.object({ seq: z.number().int(), kind: z.string(), message: z.string() }).nullable(),
+  }),
+}));
 
 // An empty parameter (?limit=&cursor=) means "not given".
 const blankIsAbsent = (v: unknown) => (v === '' ? undefined : v);
@@ -35,13 +54,13 @@ function presentIntegrity(page: AuditPage) {
  * to the one above it (or the signed head), so a call costs the same however long the history is.
  */
 export function auditRoutes(router: Router, audit: AuditLog) {
-  router.get('/api/audit', requireUser(), validateQuery(AuditQuery), async (ctx) => {
+  router.get('/api/audit', documented({ summary: 'The caller\'s audit trail, newest first, each page verified against the signed chain', tag: 'audit', responses: { 200: AuditPageView } }), requireUser(), validateQuery(AuditQuery), async (ctx) => {
     const q = ctx.state.query as z.infer<typeof AuditQuery>;
     const userId = getSession(ctx).user!.id;
     const cursor = q.cursor ?? (q.until ? await audit.cursorAfter({ userId }, Date.parse(`${q.until}T00:00:00Z`) + 86_400_000) : null);
     const page = await audit.page({ userId }, { limit: q.limit, cursor });
     const integrity = presentIntegrity(page);
     if (!integrity.valid) ctx.state.log.error({ userId, seq: integrity.problem?.seq, problem: integrity.problem?.kind }, 'audit chain does not verify');
-    ctx.body = { entries: page.entries.map(presentEntry), nextCursor: page.nextCursor, chainValid: integrity.valid, integrity };
+    ctx.body = { entries: page.entries.map(presentEntry), nextCursor: page.nextCursor, chainValid: integrity.valid, integrity } satisfies z.infer<typeof AuditPageView>;
   });
 }

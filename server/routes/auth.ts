@@ -9,6 +9,11 @@ import { sealGithubToken } from '../sessions/credentials.js';
 import type { AppSession } from '../sessions/types.js';
 import { createGitHubClient, GitHubError } from '../github/client.js';
 import { requireCsrf, requireUser } from '../middleware/security.js';
+import { z } from 'zod';
+import { documented, view } from '../openapi/describe.js';
+
+const SignedOutView = view('SignedOut', z.object({ signedOut: z.literal(true) }));
+type SignedOutView = z.infer<typeof SignedOutView>;
 
 // grant ships `export default` types over a CommonJS module; under nodenext the default import is module.exports.
 const grant = grantModule as unknown as typeof grantModule.default;
@@ -67,7 +72,10 @@ export function authRoutes(router: Router, deps: AppDeps, hooks: AuthHooks = {})
     await next();
   };
 
-  router.get('/api/auth/github/login', deps.rateLimits.guard('signInStart'), ...(hooks.loginGuards ?? []), unlessSignedIn, grantMiddleware);
+  router.get('/api/auth/github/login', documented({
+    summary: 'Start GitHub sign-in (browser)', tag: 'auth',
+    responses: { 302: { redirect: 'To GitHub\'s authorize page (or to / when already signed in).' } },
+  }), deps.rateLimits.guard('signInStart'), ...(hooks.loginGuards ?? []), unlessSignedIn, grantMiddleware);
 
   // Without the pre-auth session there is no state to check against: reject before grant sees it
   // (grant would otherwise redirect with its own error text).
@@ -76,7 +84,10 @@ export function authRoutes(router: Router, deps: AppDeps, hooks: AuthHooks = {})
     await next();
   };
 
-  router.get('/api/auth/github/callback', deps.rateLimits.guard('signInCallback'), requireOAuthSession, grantMiddleware, async (ctx) => {
+  router.get('/api/auth/github/callback', documented({
+    summary: 'GitHub sign-in callback (browser)', tag: 'auth',
+    responses: { 302: { redirect: 'To / (signed in), or /?auth_error=<reason>.' } },
+  }), deps.rateLimits.guard('signInCallback'), requireOAuthSession, grantMiddleware, async (ctx) => {
     const response = (ctx.state.grant as { response?: GrantResponse } | undefined)?.response;
     if (!response || response.error || !response.access_token) {
       const reason = typeof ctx.query.error === 'string' && ctx.query.error === 'access_denied' ? 'access_denied' : 'github_login_failed';
@@ -119,7 +130,7 @@ export function authRoutes(router: Router, deps: AppDeps, hooks: AuthHooks = {})
     ctx.redirect('/');
   });
 
-  router.post('/api/auth/logout', requireUser(), requireCsrf(), deps.rateLimits.guard('signOut'), async (ctx) => {
+  router.post('/api/auth/logout', documented({ summary: 'Sign out: ends this session, its deploys and streams', tag: 'auth', responses: { 200: SignedOutView } }), requireUser(), requireCsrf(), deps.rateLimits.guard('signOut'), async (ctx) => {
     const user = getSession(ctx).user!;
     const ref = deps.sessions.refOf(ctx.session!.externalKey as string);
     await hooks.beforeSignOut?.(ctx, user, ref);
@@ -127,7 +138,7 @@ export function authRoutes(router: Router, deps: AppDeps, hooks: AuthHooks = {})
     await deps.sessionEnding.end(ref, user.id, 'signed_out');
     ctx.session = null; // koa-session clears the cookie
     ctx.set('Clear-Site-Data', '"cookies", "storage"');
-    ctx.body = { signedOut: true };
+    ctx.body = { signedOut: true } satisfies SignedOutView;
   });
 }
 

@@ -7,7 +7,9 @@ import { requireCsrf, requireUser } from '../middleware/security.js';
 import { validateBody, validateQuery } from '../middleware/validate.js';
 import { callerRender, requireRenderKey } from '../render/forRequest.js';
 import { RenderApiError } from '../render/errors.js';
-import { presentDeployment } from '../presenters/deployment.js';
+import { DeploymentPageView, DeploymentView, presentDeployment } from '../presenters/deployment.js';
+import { LogPageView } from '../presenters/logs.js';
+import { documented } from '../openapi/describe.js';
 import { DeployBody, envVarList, IDEMPOTENCY_KEY, PageQuery } from '../deployments/input.js';
 import { isTerminal, type DeploymentRecord } from '../deployments/types.js';
 import { removeDeployJob } from '../queues/deployQueue.js';
@@ -38,7 +40,12 @@ export function deploymentRoutes(router: Router, deps: AppDeps, hooks: Deploymen
     return rec;
   };
 
-  router.post('/api/render/deploy', requireUser(), requireCsrf(), deps.rateLimits.guard('deploys'), ...(hooks.deployGuards ?? []), requireRenderKey(), validateBody(DeployBody), async (ctx) => {
+  router.post('/api/render/deploy', documented({
+    summary: 'Deploy a repository to a new Render service (answers at once; follow the deployment)', tag: 'deployments',
+    responses: { 202: DeploymentView },
+    headers: { 'Idempotency-Key': 'Optional, 1–255 of letters, digits and ._:-; a retry with the same key and body answers with the same deployment (Idempotent-Replayed: true).' },
+    errors: ['idempotency_key_reused', 'idempotency_in_progress'],
+  }), requireUser(), requireCsrf(), deps.rateLimits.guard('deploys'), ...(hooks.deployGuards ?? []), requireRenderKey(), validateBody(DeployBody), async (ctx) => {
     const body = ctx.state.body as DeployBody;
     const sess = getSession(ctx);
     const render = sess.render!;
@@ -65,17 +72,20 @@ export function deploymentRoutes(router: Router, deps: AppDeps, hooks: Deploymen
     ctx.body = presentDeployment(record);
   });
 
-  router.get('/api/render/my-deployments', requireUser(), validateQuery(PageQuery), async (ctx) => {
+  router.get('/api/render/my-deployments', documented({ summary: 'The caller\'s deployments, newest first', tag: 'deployments', responses: { 200: DeploymentPageView } }), requireUser(), validateQuery(PageQuery), async (ctx) => {
     const q = ctx.state.query as z.infer<typeof PageQuery>;
     const page = await deployments.listForUser(getSession(ctx).user!.id, { limit: q.limit, cursor: q.cursor ?? null });
-    ctx.body = { deployments: page.items.map(presentDeployment), nextCursor: page.nextCursor };
+    ctx.body = { deployments: page.items.map(presentDeployment), nextCursor: page.nextCursor } satisfies z.infer<typeof DeploymentPageView>;
   });
 
-  router.get('/api/render/deployments/:id', requireUser(), async (ctx) => {
+  router.get('/api/render/deployments/:id', documented({ summary: 'One of the caller\'s deployments', tag: 'deployments', responses: { 200: DeploymentView } }), requireUser(), async (ctx) => {
     ctx.body = presentDeployment(await loadOwn(ctx));
   });
 
-  router.post('/api/render/deployments/:id/cancel', requireUser(), requireCsrf(), deps.rateLimits.guard('lifecycle'), async (ctx) => {
+  router.post('/api/render/deployments/:id/cancel', documented({
+    summary: 'Cancel a deployment that has not finished', tag: 'deployments', responses: { 200: DeploymentView },
+    errors: ['deployment_finished', 'render_unavailable', 'render_rate_limited'],
+  }), requireUser(), requireCsrf(), deps.rateLimits.guard('lifecycle'), async (ctx) => {
     const rec = await loadOwn(ctx);
     if (isTerminal(rec.status)) throw errors.conflict('deployment_finished', `This deployment already ended (${rec.status}).`);
     if (rec.serviceId && rec.deployId) {
@@ -101,16 +111,19 @@ export function deploymentRoutes(router: Router, deps: AppDeps, hooks: Deploymen
   // Logs of this deploy only (server/deployments/logWindows.ts), a page at a time: newest first, older
   // ones through nextCursor. Waiting for the shared budget a little longer than other reads: the
   // panel would rather load slowly than show an error.
-  router.get('/api/render/deployments/:id/logs', requireUser(), requireRenderKey(), validateQuery(LogPageQuery), async (ctx) => {
+  router.get('/api/render/deployments/:id/logs', documented({ summary: 'A page of this deploy\'s log lines (redacted), newest page first', tag: 'deployments', responses: { 200: LogPageView } }), requireUser(), requireRenderKey(), validateQuery(LogPageQuery), async (ctx) => {
     const rec = await loadOwn(ctx);
     const src = await loadLogSource(callerRender(deps, ctx, { budgetWaitMs: LOG_PAGE_BUDGET_WAIT_MS }).client, rec);
     const q = ctx.state.query as z.infer<typeof LogPageQuery>;
-    ctx.body = src ? await readLogPage(src, q, nowIso()) : { logs: [], hasMore: false, nextCursor: null, phases: [], deployStatus: null };
+    ctx.body = (src ? await readLogPage(src, q, nowIso()) : { logs: [], hasMore: false, nextCursor: null, phases: [], deployStatus: null }) satisfies LogPageView;
   });
 
   // The whole log as text: every page of every phase, redacted like the JSON. Each page may wait for
   // budget (a log of 2,000 lines is 20 Render calls of Render's ~30 a minute).
-  router.get('/api/render/deployments/:id/logs.txt', requireUser(), requireRenderKey(), async (ctx) => {
+  router.get('/api/render/deployments/:id/logs.txt', documented({
+    summary: 'This deploy\'s whole log as a text download (redacted)', tag: 'deployments',
+    responses: { 200: { contentType: 'text/plain', description: 'Every line of every phase, oldest first.' } },
+  }), requireUser(), requireRenderKey(), async (ctx) => {
     const rec = await loadOwn(ctx);
     const src = await loadLogSource(callerRender(deps, ctx, { budgetWaitMs: LOG_DOWNLOAD_BUDGET_WAIT_MS }).client, rec);
     let text = `# ${rec.request.serviceName} · deployment ${rec.id}${rec.deployId ? ` · Render deploy ${rec.deployId}` : ''}\n`;

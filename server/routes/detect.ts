@@ -2,7 +2,7 @@ import type Router from '@koa/router';
 import type Koa from 'koa';
 import { z } from 'zod';
 import type { AppDeps } from '../deps.js';
-import { AppError, errors } from '../errors.js';
+import { errors } from '../errors.js';
 import { getSession } from '../sessions/middleware.js';
 import { openGithubToken } from '../sessions/credentials.js';
 import { requireUser } from '../middleware/security.js';
@@ -11,6 +11,13 @@ import { createGitHubClient } from '../github/client.js';
 import { repoFilesFromGitHub } from '../stacks/fromGitHub.js';
 import { detectStack, StackDetectionError } from '../stacks/detect.js';
 import { callerRender, requireRenderKey } from '../render/forRequest.js';
+import { documented, view } from '../openapi/describe.js';
+
+const DetectView = view('DetectedStack', z.object({
+  stack: z.string(), serviceType: z.string(), schedule: z.string().nullable(), runtime: z.string(), buildCommand: z.string(), startCommand: z.string().nullable(),
+  reason: z.string(), hasBlueprint: z.boolean(),
+}));
+type DetectView = z.infer<typeof DetectView>;
 
 // git check-ref-format, the parts that matter for a branch in a query string (same rule as the deploy form).
 const BRANCH = /^(?!\/)(?!.*\/\/)(?!.*\.\.)(?!.*@\{)(?!.*\.lock$)(?!.*\/$)[A-Za-z0-9._/-]{1,255}$/;
@@ -24,7 +31,10 @@ export const BlueprintQuery = DetectQuery.extend({
  * repository at `branch` (default: the repo's default branch), read with the caller's own GitHub token.
  */
 export function detectRoutes(router: Router, deps: AppDeps, hooks: { guards?: Koa.Middleware[] } = {}) {
-  router.get('/api/github/repos/:owner/:repo/detect', requireUser(), deps.rateLimits.guard('detect'), ...(hooks.guards ?? []), validateQuery(DetectQuery), async (ctx) => {
+  router.get('/api/github/repos/:owner/:repo/detect', documented({
+    summary: 'Detect the stack of a repository (what a deploy would run)', tag: 'github', responses: { 200: DetectView },
+    errors: ['stack_not_detected', 'github_unavailable'],
+  }), requireUser(), deps.rateLimits.guard('detect'), ...(hooks.guards ?? []), validateQuery(DetectQuery), async (ctx) => {
     const token = openGithubToken(getSession(ctx), deps.keyring);
     if (!token) throw errors.githubTokenInvalid();
     const gh = createGitHubClient({ apiUrl: deps.config.github.apiUrl, token, retries: deps.config.nodeEnv !== 'test' });
@@ -42,9 +52,9 @@ export function detectRoutes(router: Router, deps: AppDeps, hooks: { guards?: Ko
         startCommand: found.startCommand,
         reason: found.reason,
         hasBlueprint: found.blueprint !== undefined,
-      };
+      } satisfies DetectView;
     } catch (err) {
-      if (err instanceof StackDetectionError) throw new AppError(422, 'stack_not_detected', err.message);
+      if (err instanceof StackDetectionError) throw errors.stackNotDetected(err.message);
       throw err;
     }
   });
@@ -63,7 +73,7 @@ export function detectRoutes(router: Router, deps: AppDeps, hooks: { guards?: Ko
     const q = ctx.state.query as z.infer<typeof BlueprintQuery>;
     const branch = q.branch ?? (await gh.getRepo(owner, repo)).defaultBranch;
     const text = await gh.readFile(owner, repo, 'render.yaml', branch);
-    if (text === null) throw new AppError(404, 'blueprint_not_found', `${owner}/${repo} has no render.yaml on ${branch}.`);
+    if (text === null) throw errors.blueprintNotFound(`${owner}/${repo} has no render.yaml on ${branch}.`);
     const caller = callerRender(deps, ctx);
     const ownerId = q.owner_id ?? caller.ownerIds[0];
     if (!ownerId || !caller.ownerIds.includes(ownerId)) throw errors.validation('owner_id is not one of the workspaces your Render key can use');

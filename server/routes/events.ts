@@ -1,7 +1,7 @@
 import type Router from '@koa/router';
 import type Koa from 'koa';
 import type { AppDeps } from '../deps.js';
-import { AppError, errors } from '../errors.js';
+import { errors } from '../errors.js';
 import { getSession } from '../sessions/middleware.js';
 import { requireUser } from '../middleware/security.js';
 import { createRedis } from '../redis.js';
@@ -12,6 +12,7 @@ import { SESSION_END_REASONS } from '../sessions/endSession.js';
 import { followedDeployment, logsEvent } from '../events/logEvents.js';
 import { createLogTailer } from '../deployments/logTail.js';
 import { sentinelEventData } from '../sentinel/present.js';
+import { documented } from '../openapi/describe.js';
 
 export interface EventRouteOptions {
   /** Live streams one user may hold open on one process (tabs); beyond it 429. Default 10. */
@@ -57,7 +58,11 @@ export function eventRoutes(router: Router, deps: AppDeps, opts: EventRouteOptio
   const maxStreams = opts.maxStreamsPerUser ?? 10;
   const openByUser = new Map<number, number>();
 
-  router.get('/api/events', requireUser(), async (ctx) => {
+  router.get('/api/events', documented({
+    summary: 'Live updates (Server-Sent Events): deployment, sentinel, logs (with ?logs=<deployment id>) and a last session event', tag: 'events',
+    responses: { 200: { contentType: 'text/event-stream', description: 'event: deployment|sentinel|logs|session, data: one JSON object per event.' } },
+    errors: ['events_unavailable', 'rate_limited'],
+  }), requireUser(), async (ctx) => {
     const userId = getSession(ctx).user!.id;
     const ref = deps.sessions.refOf(ctx.session!.externalKey as string);
     // ?logs=<deployment id>: this stream also carries that deployment's new log lines.
@@ -88,7 +93,7 @@ export function eventRoutes(router: Router, deps: AppDeps, opts: EventRouteOptio
       }
     } catch {
       release();
-      throw new AppError(503, 'events_unavailable', 'Live updates are unavailable right now. The page will retry.', { 'Retry-After': '5' });
+      throw errors.eventsUnavailable();
     }
 
     const stream = openSse(ctx, {

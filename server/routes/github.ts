@@ -8,7 +8,8 @@ import { openGithubToken } from '../sessions/credentials.js';
 import { requireUser } from '../middleware/security.js';
 import { validateQuery } from '../middleware/validate.js';
 import { createGitHubClient, type GitHubClient, type RepoSummary } from '../github/client.js';
-import { presentRepo } from '../presenters/repo.js';
+import { BranchesView, presentRepo, RepoPageView } from '../presenters/repo.js';
+import { documented } from '../openapi/describe.js';
 
 /** A name filter looks at this many pages of 100 (most recently pushed first), then says it stopped. */
 export const REPO_SEARCH_MAX_PAGES = 5;
@@ -40,13 +41,13 @@ export function callerGitHub(deps: AppDeps, ctx: Koa.Context): GitHubClient {
 export function githubRoutes(router: Router, deps: AppDeps, hooks: GitHubRouteHooks = {}) {
   const guards = [deps.rateLimits.guard('githubReads'), ...(hooks.guards ?? [])];
 
-  router.get('/api/github/repos', requireUser(), ...guards, validateQuery(ReposQuery), async (ctx) => {
+  router.get('/api/github/repos', documented({ summary: 'The caller\'s GitHub repositories (most recently pushed first), optionally filtered by name', tag: 'github', responses: { 200: RepoPageView }, errors: ['github_unavailable'] }), requireUser(), ...guards, validateQuery(ReposQuery), async (ctx) => {
     const q = ctx.state.query as ReposQuery;
     const github = callerGitHub(deps, ctx);
     const needle = q.q?.toLowerCase();
     if (!needle) {
       const { repos, hasMore } = await github.listRepos({ page: q.page, perPage: q.per_page });
-      ctx.body = { repos: repos.map(presentRepo), page: q.page, perPage: q.per_page, hasMore, truncated: false };
+      ctx.body = { repos: repos.map(presentRepo), page: q.page, perPage: q.per_page, hasMore, truncated: false } satisfies z.infer<typeof RepoPageView>;
       return;
     }
     const { matches, truncated } = await searchRepos(github, needle);
@@ -54,17 +55,17 @@ export function githubRoutes(router: Router, deps: AppDeps, hooks: GitHubRouteHo
     ctx.body = {
       repos: matches.slice(start, start + q.per_page).map(presentRepo),
       page: q.page, perPage: q.per_page, hasMore: matches.length > start + q.per_page, truncated,
-    };
+    } satisfies z.infer<typeof RepoPageView>;
   });
 
-  router.get('/api/github/repos/:owner/:repo/branches', requireUser(), ...guards, async (ctx) => {
+  router.get('/api/github/repos/:owner/:repo/branches', documented({ summary: 'A repository\'s branches and its default branch', tag: 'github', responses: { 200: BranchesView }, errors: ['github_unavailable'] }), requireUser(), ...guards, async (ctx) => {
     const github = callerGitHub(deps, ctx);
     const owner = String(ctx.params.owner);
     const name = String(ctx.params.repo);
     // getRepo first: it is the visibility check, and it names the default branch.
     const repo = await github.getRepo(owner, name);
     const branches = await github.listBranches(repo.owner, repo.name);
-    ctx.body = { branches, defaultBranch: repo.defaultBranch };
+    ctx.body = { branches, defaultBranch: repo.defaultBranch } satisfies z.infer<typeof BranchesView>;
   });
 }
 

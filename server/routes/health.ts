@@ -1,5 +1,12 @@
 import type Router from '@koa/router';
 import type { AppDeps } from '../deps.js';
+import { z } from 'zod';
+import { documented, view } from '../openapi/describe.js';
+
+const HealthView = view('Health', z.object({ status: z.literal('ok') }));
+type HealthView = z.infer<typeof HealthView>;
+const ReadyView = view('Readiness', z.object({ status: z.enum(['ready', 'not_ready']), checks: z.record(z.string(), z.enum(['ok', 'fail'])) }));
+type ReadyView = z.infer<typeof ReadyView>;
 
 export interface ReadinessCheck { name: string; check(): Promise<boolean> }
 
@@ -8,8 +15,8 @@ export interface ReadinessCheck { name: string; check(): Promise<boolean> }
  * 1 s each, and any extra checks pass (the web process adds one that fails while it shuts down).
  */
 export function healthRoutes(router: Router, deps: AppDeps, extra: ReadinessCheck[] = []) {
-  router.get('/healthz', (ctx) => { ctx.body = { status: 'ok' }; });
-  router.get('/readyz', async (ctx) => {
+  router.get('/healthz', documented({ summary: 'Liveness: the process runs', tag: 'health', responses: { 200: HealthView } }), (ctx) => { ctx.body = { status: 'ok' } satisfies HealthView; });
+  router.get('/readyz', documented({ summary: 'Readiness: Redis and the deploy queue answer', tag: 'health', responses: { 200: ReadyView, 503: ReadyView } }), async (ctx) => {
     // All at once, each bounded to 1 s. The deploy queue has its own connection: it must answer too,
     // or a deploy accepted now could not be enqueued.
     const all: ReadinessCheck[] = [
@@ -22,7 +29,7 @@ export function healthRoutes(router: Router, deps: AppDeps, extra: ReadinessChec
     all.forEach((c, i) => { checks[c.name] = results[i] ? 'ok' : 'fail'; });
     const ready = Object.values(checks).every((v) => v === 'ok');
     ctx.status = ready ? 200 : 503;
-    ctx.body = { status: ready ? 'ready' : 'not_ready', checks };
+    ctx.body = { status: ready ? 'ready' : 'not_ready', checks } satisfies ReadyView;
   });
 }
 

@@ -7,8 +7,9 @@ import { getSession } from '../sessions/middleware.js';
 import { sealRenderCredentials } from '../sessions/credentials.js';
 import { requireCsrf, requireUser } from '../middleware/security.js';
 import { validateBody } from '../middleware/validate.js';
-import { presentRenderStatus } from '../presenters/session.js';
+import { presentRenderStatus, RenderStatusView } from '../presenters/session.js';
 import { checkRenderKey } from '../render/verifyKey.js';
+import { documented } from '../openapi/describe.js';
 
 // Messages are shown under the key field as written (one at a time), so each says what is wrong with
 // what was pasted: "keys start with rnd_" only for a key that does not.
@@ -39,7 +40,10 @@ export function renderKeyRoutes(router: Router, deps: AppDeps, hooks: RenderKeyH
   const { keyring, clock } = deps;
   const sessionRefOf = (ctx: Koa.Context) => deps.sessions.refOf(ctx.session!.externalKey as string);
 
-  router.post('/api/render/setup', requireUser(), requireCsrf(), deps.rateLimits.guard('keySetup'), deps.rateLimits.guard('keySetupPerUser'), ...(hooks.keyGuards ?? []), validateBody(SetupBody, { messages: 'as-written' }), async (ctx) => {
+  router.post('/api/render/setup', documented({
+    summary: 'Connect a Render API key to this session (checked with Render, kept sealed in the session only)', tag: 'render-key',
+    responses: { 200: RenderStatusView },
+  }), requireUser(), requireCsrf(), deps.rateLimits.guard('keySetup'), deps.rateLimits.guard('keySetupPerUser'), ...(hooks.keyGuards ?? []), validateBody(SetupBody, { messages: 'as-written' }), async (ctx) => {
     const sess = getSession(ctx);
     const user = sess.user!;
     const apiKey = (ctx.state.body as z.infer<typeof SetupBody>).api_key;
@@ -60,11 +64,11 @@ export function renderKeyRoutes(router: Router, deps: AppDeps, hooks: RenderKeyH
     ctx.body = presentRenderStatus({ render });
   });
 
-  router.get('/api/render/status', requireUser(), (ctx) => {
+  router.get('/api/render/status', documented({ summary: 'Whether a Render key is connected, and its workspaces', tag: 'render-key', responses: { 200: RenderStatusView } }), requireUser(), (ctx) => {
     ctx.body = presentRenderStatus(getSession(ctx));
   });
 
-  router.post('/api/render/clear-credentials', requireUser(), requireCsrf(), deps.rateLimits.guard('keyClear'), async (ctx) => {
+  router.post('/api/render/clear-credentials', documented({ summary: 'Forget the Render key (stops this session\'s unfinished deploys)', tag: 'render-key', responses: { 200: RenderStatusView } }), requireUser(), requireCsrf(), deps.rateLimits.guard('keyClear'), async (ctx) => {
     const userId = getSession(ctx).user!.id;
     const ref = sessionRefOf(ctx);
     // One field update (a stale whole-record write cannot bring the key back); deploys stop, streams close.

@@ -2,7 +2,7 @@ import type Router from '@koa/router';
 import type Koa from 'koa';
 import { z } from 'zod';
 import type { AppDeps } from '../deps.js';
-import { AppError, errors } from '../errors.js';
+import { errors } from '../errors.js';
 import { getSession } from '../sessions/middleware.js';
 import { requireCsrf, requireUser } from '../middleware/security.js';
 import { validateBody, validateQuery } from '../middleware/validate.js';
@@ -10,7 +10,8 @@ import { requireRenderKey } from '../render/forRequest.js';
 import { createSentinelStore } from '../sentinel/store.js';
 import { checkSlackWebhook, createSentinelAlerts, type SentinelAlertOptions } from '../sentinel/alerts.js';
 import { createSentinelQueue, scheduleWatch, unscheduleWatch } from '../sentinel/queue.js';
-import { presentFinding, presentSettings } from '../sentinel/present.js';
+import { FindingView, presentFinding, presentSettings, SentinelSettingsView } from '../sentinel/present.js';
+import { documented, view } from '../openapi/describe.js';
 import type { SentinelSettings } from '../sentinel/types.js';
 
 export type SentinelRouteOptions = SentinelAlertOptions;
@@ -33,6 +34,12 @@ const TestAlertBody = z.object({
   slackWebhookUrl: z.string().trim().max(500, 'slackWebhookUrl is too long').optional(),
   _csrf: z.string().optional(),
 }).strict();
+
+const SentinelView = view('Sentinel', SentinelSettingsView.extend({
+  counts: z.object({ high: z.number().int(), medium: z.number().int(), low: z.number().int(), total: z.number().int() }),
+}));
+const TestAlertView = view('TestAlertQueued', z.object({ queued: z.literal(true) }));
+const FindingListView = view('SentinelFindingList', z.object({ findings: z.array(FindingView) }));
 
 const blankIsAbsent = (v: unknown) => (v === '' ? undefined : v);
 const FindingsQuery = z.object({ limit: z.preprocess(blankIsAbsent, z.coerce.number().int().min(1).max(200).default(100)) });
@@ -58,14 +65,14 @@ export function sentinelRoutes(router: Router, deps: AppDeps, opts: SentinelRout
     const [settings, status, findings] = await Promise.all([store.getSettings(userId), store.getStatus(userId), store.listFindings(userId, 200)]);
     const counts = { high: 0, medium: 0, low: 0, total: findings.length };
     for (const f of findings) counts[f.severity] += 1;
-    return { ...presentSettings(settings, status, { currentRef, defaultIntervalMs: config.sentinelIntervalMs, ownerNames }), counts };
+    return { ...presentSettings(settings, status, { currentRef, defaultIntervalMs: config.sentinelIntervalMs, ownerNames }), counts } satisfies z.infer<typeof SentinelView>;
   };
 
-  router.get('/api/sentinel', requireUser(), async (ctx) => {
+  router.get('/api/sentinel', documented({ summary: 'Sentinel settings, status and finding counts', tag: 'sentinel', responses: { 200: SentinelView } }), requireUser(), async (ctx) => {
     ctx.body = await view(getSession(ctx).user!.id, refOf(ctx));
   });
 
-  router.put('/api/sentinel', requireUser(), requireCsrf(), validateBody(SettingsBody), changes, async (ctx) => {
+  router.put('/api/sentinel', documented({ summary: 'Turn Sentinel on or off, set its interval and Slack webhook', tag: 'sentinel', responses: { 200: SentinelView }, errors: ['render_key_missing'] }), requireUser(), requireCsrf(), validateBody(SettingsBody), changes, async (ctx) => {
     const body = ctx.state.body as z.infer<typeof SettingsBody>;
     const userId = getSession(ctx).user!.id;
     const ref = refOf(ctx);
@@ -94,7 +101,7 @@ export function sentinelRoutes(router: Router, deps: AppDeps, opts: SentinelRout
     ctx.body = await view(userId, ref);
   });
 
-  router.post('/api/sentinel/test-alert', requireUser(), requireCsrf(), requireRenderKey(), validateBody(TestAlertBody), async (ctx, next) => {
+  router.post('/api/sentinel/test-alert', documented({ summary: 'Send a test alert to a Slack webhook (given, or the saved one)', tag: 'sentinel', responses: { 202: TestAlertView }, errors: ['slack_not_configured'] }), requireUser(), requireCsrf(), requireRenderKey(), validateBody(TestAlertBody), async (ctx, next) => {
     // A URL that is not a Slack webhook is refused before it counts against the limit.
     const given = (ctx.state.body as z.infer<typeof TestAlertBody>).slackWebhookUrl;
     const problem = given ? checkSlackWebhook(given, alerts.hosts) : null;
@@ -104,22 +111,22 @@ export function sentinelRoutes(router: Router, deps: AppDeps, opts: SentinelRout
     const body = ctx.state.body as z.infer<typeof TestAlertBody>;
     const userId = getSession(ctx).user!.id;
     const url = body.slackWebhookUrl ?? store.openSlackUrl(userId, (await store.getSettings(userId))?.slackSealed ?? null);
-    if (!url) throw new AppError(400, 'slack_not_configured', 'Add a Slack incoming webhook URL first.');
+    if (!url) throw errors.slackNotConfigured();
     // Delivery goes through the SSRF guard in the background; Slack's answer is logged, not awaited.
     void alerts.test(url);
     ctx.status = 202;
-    ctx.body = { queued: true };
+    ctx.body = { queued: true } satisfies z.infer<typeof TestAlertView>;
   });
 
-  router.get('/api/sentinel/findings', requireUser(), validateQuery(FindingsQuery), async (ctx) => {
+  router.get('/api/sentinel/findings', documented({ summary: 'The caller\'s Sentinel findings, newest first', tag: 'sentinel', responses: { 200: FindingListView } }), requireUser(), validateQuery(FindingsQuery), async (ctx) => {
     // "/api/sentinel/findings/" is an empty finding id, not the list.
     if (ctx.path.endsWith('/')) throw errors.notFound('Finding');
     const q = ctx.state.query as z.infer<typeof FindingsQuery>;
     const findings = await store.listFindings(getSession(ctx).user!.id, q.limit);
-    ctx.body = { findings: findings.map(presentFinding) };
+    ctx.body = { findings: findings.map(presentFinding) } satisfies z.infer<typeof FindingListView>;
   });
 
-  router.get('/api/sentinel/findings/:id', requireUser(), async (ctx) => {
+  router.get('/api/sentinel/findings/:id', documented({ summary: 'One of the caller\'s findings', tag: 'sentinel', responses: { 200: FindingView } }), requireUser(), async (ctx) => {
     const id = ctx.params.id ?? '';
     const f = FINDING_ID.test(id) ? await store.getFinding(getSession(ctx).user!.id, id) : null;
     if (!f) throw errors.notFound('Finding');

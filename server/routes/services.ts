@@ -11,10 +11,11 @@ import { suggestFreeName } from '../render/serviceNames.js';
 import { callerRender, requireRenderKey, type CallerRender } from '../render/forRequest.js';
 import { createServiceCache, type ServiceCacheOptions } from '../render/serviceCache.js';
 import type { Service } from '../render/types.js';
-import { presentService } from '../presenters/service.js';
+import { presentService, ServiceView } from '../presenters/service.js';
 import { loadServiceOverview } from '../render/serviceOverview.js';
-import { presentDeployment } from '../presenters/deployment.js';
+import { DeploymentView, presentDeployment } from '../presenters/deployment.js';
 import type { SettingsAction } from './serviceSettings/scope.js';
+import { documented, view } from '../openapi/describe.js';
 
 /** Render service ids (web services and friends, cron jobs): anything else cannot be one of theirs. */
 export const SERVICE_ID = /^(srv|crn)-[0-9a-z]{20}$/;
@@ -29,6 +30,16 @@ export const RollbackBody = z.object({
   deploy_id: z.string().trim().regex(DEPLOY_ID, 'deploy_id must be a Render deploy id (dep-…)'),
   _csrf: z.string().optional(),
 }).strict();
+
+const ServiceListView = view('ServiceList', z.object({ services: z.array(ServiceView) }));
+const ServiceActionView = view('ServiceActionResult', z.object({ ok: z.literal(true), service: ServiceView }));
+const NameCheckView = view('NameCheck', z.object({
+  name: z.string(),
+  available: z.boolean(),
+  /** A free name like the one asked for, when it is taken. */
+  suggestion: z.string().nullable(),
+  existing: z.object({ id: z.string(), repo: z.string().nullable(), branch: z.string().nullable() }).nullable(),
+}));
 
 export type ServiceAction = 'redeploy' | 'rollback' | 'suspend' | 'resume' | 'delete' | SettingsAction;
 
@@ -102,13 +113,13 @@ export function serviceRoutes(router: Router, deps: AppDeps, hooks: ServiceRoute
   const listOwn = (ctx: Koa.Context, caller: CallerRender) => caller.ownerIds.length === 0 ? Promise.resolve([]) : cache.get(scopeOf(ctx, caller), () =>
     loadServiceOverview({ client: caller.client, ownerIds: caller.ownerIds, userId: getSession(ctx).user!.id }, deps.deployments));
 
-  router.get('/api/render/services', requireUser(), requireRenderKey(), async (ctx) => {
-    ctx.body = { services: await listOwn(ctx, callerRender(deps, ctx)) };
+  router.get('/api/render/services', documented({ summary: 'The caller\'s Render services (in the workspaces of their key), with each one\'s latest deploy', tag: 'services', responses: { 200: ServiceListView } }), requireUser(), requireRenderKey(), async (ctx) => {
+    ctx.body = { services: await listOwn(ctx, callerRender(deps, ctx)) } satisfies z.infer<typeof ServiceListView>;
   });
 
   // The deploy form asks as the user types: is this name free in the workspace (names are unique per
   // workspace on Render), and if not, which one is. Served from the cached list: no Render call per keystroke.
-  router.get('/api/render/services/name-check', requireUser(), requireRenderKey(), validateQuery(NameCheckQuery), async (ctx) => {
+  router.get('/api/render/services/name-check', documented({ summary: 'Is this service name free in the workspace (and if not, a free one)', tag: 'services', responses: { 200: NameCheckView } }), requireUser(), requireRenderKey(), validateQuery(NameCheckQuery), async (ctx) => {
     const q = ctx.state.query as z.infer<typeof NameCheckQuery>;
     const caller = callerRender(deps, ctx);
     const ownerId = q.owner_id ?? caller.ownerIds[0];
@@ -120,10 +131,10 @@ export function serviceRoutes(router: Router, deps: AppDeps, hooks: ServiceRoute
       available: !taken,
       suggestion: taken ? suggestFreeName(q.name, new Set(inWorkspace.map((s) => s.name))) : null,
       existing: taken ? { id: taken.id, repo: taken.repo, branch: taken.branch } : null,
-    };
+    } satisfies z.infer<typeof NameCheckView>;
   });
 
-  router.post('/api/render/services/:id/redeploy', ...lifecycle, async (ctx) => {
+  router.post('/api/render/services/:id/redeploy', documented({ summary: 'Deploy the service again from its branch', tag: 'services', responses: { 202: DeploymentView } }), ...lifecycle, async (ctx) => {
     const caller = callerRender(deps, ctx);
     const svc = await loadOwn(caller, String(ctx.params.id));
     const record = await deps.deploymentService.requestServiceDeploy(who(ctx, caller), 'redeploy', forDeploy(svc));
@@ -133,7 +144,7 @@ export function serviceRoutes(router: Router, deps: AppDeps, hooks: ServiceRoute
     ctx.body = presentDeployment(record);
   });
 
-  router.post('/api/render/services/:id/rollback', ...lifecycle, validateBody(RollbackBody), async (ctx) => {
+  router.post('/api/render/services/:id/rollback', documented({ summary: 'Roll the service back to one of its deploys that went live', tag: 'services', responses: { 202: DeploymentView }, errors: ['deploy_not_rollbackable'] }), ...lifecycle, validateBody(RollbackBody), async (ctx) => {
     const { deploy_id: deployId } = ctx.state.body as z.infer<typeof RollbackBody>;
     const caller = callerRender(deps, ctx);
     const svc = await loadOwn(caller, String(ctx.params.id));
@@ -150,18 +161,18 @@ export function serviceRoutes(router: Router, deps: AppDeps, hooks: ServiceRoute
   });
 
   for (const action of ['suspend', 'resume'] as const) {
-    router.post(`/api/render/services/:id/${action}`, ...lifecycle, async (ctx) => {
+    router.post(`/api/render/services/:id/${action}`, documented({ summary: action === 'suspend' ? 'Suspend the service' : 'Resume a suspended service', tag: 'services', responses: { 200: ServiceActionView } }), ...lifecycle, async (ctx) => {
       const caller = callerRender(deps, ctx);
       const svc = await loadOwn(caller, String(ctx.params.id));
       if (action === 'suspend') await caller.client.suspendService(svc.id);
       else await caller.client.resumeService(svc.id);
       await done(ctx, caller, action, svc.id);
       const [after, latest] = await Promise.all([caller.client.getService(svc.id), caller.client.listDeploys(svc.id, { limit: 1 })]);
-      ctx.body = { ok: true, service: presentService(after, latest[0] ?? null) };
+      ctx.body = { ok: true, service: presentService(after, latest[0] ?? null) } satisfies z.infer<typeof ServiceActionView>;
     });
   }
 
-  router.delete('/api/render/services/:id', ...lifecycle, async (ctx) => {
+  router.delete('/api/render/services/:id', documented({ summary: 'Delete the service on Render (its deployments say so from then on)', tag: 'services', responses: { 204: null } }), ...lifecycle, async (ctx) => {
     const caller = callerRender(deps, ctx);
     const svc = await loadOwn(caller, String(ctx.params.id));
     await caller.client.deleteService(svc.id);

@@ -5,6 +5,7 @@ import { existsSync, realpathSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { dirname, extname, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { documented } from '../openapi/describe.js';
 
 /** Only these file types are served from web/assets; anything else is a 404. */
 const CONTENT_TYPES: Record<string, string> = {
@@ -78,10 +79,14 @@ export function uiRoutes(router: Router, opts: UiRouteOptions = {}) {
     if (!file) { ctx.status = 404; ctx.body = 'UI not found'; return; }
     send(ctx, file, 'text/html; charset=utf-8');
   };
-  router.get('/', page);
-  router.get('/index.html', page);
+  const pageDoc = documented({ summary: 'The web UI', tag: 'ui', responses: { 200: { contentType: 'text/html', description: 'The single page.' }, 304: null, 404: { contentType: 'text/plain', description: 'The UI is not installed.' } } });
+  router.get('/', pageDoc, page);
+  router.get('/index.html', pageDoc, page);
 
-  router.get('/assets/{*path}', async (ctx) => {
+  router.get('/assets/{*path}', documented({
+    summary: 'The UI\'s scripts, styles and images', tag: 'ui',
+    responses: { 200: { contentType: '*/*', description: 'The file (ETag; Cache-Control: no-cache).' }, 304: null, 404: { contentType: 'text/plain', description: 'No such file.' } },
+  }), async (ctx) => {
     const rel = typeof ctx.params.path === 'string' ? ctx.params.path : '';
     const file = await resolveAsset(assetsRoot, rel);
     const type = CONTENT_TYPES[extname(rel).toLowerCase()];

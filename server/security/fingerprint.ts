@@ -1,5 +1,5 @@
 import type Koa from 'koa';
-import { AppError } from '../errors.js';
+import { errors } from '../errors.js';
 import { clientHash } from '../routes/auth.js';
 import { getSession } from '../sessions/middleware.js';
 
@@ -32,7 +32,7 @@ export function clientFingerprintGuard(opts: {
       ctx.session = null; // koa-session destroys the record when the request ends (also on errors)
       ctx.state.userId = undefined;
       await opts.onChanged(ctx, change);
-      throw new AppError(401, 'unauthenticated', 'This session was used from a different browser or app, so it was ended to protect your account. Sign in again.');
+      throw errors.unauthenticated('This session was used from a different browser or app, so it was ended to protect your account. Sign in again.');
     }
     await next();
   };

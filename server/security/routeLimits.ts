@@ -2,6 +2,7 @@ import type Koa from 'koa';
 import type { Redis } from 'ioredis';
 import type { LimitRule, SecurityLimits } from './options.js';
 import { byIp, byUser, createLimiter, limitRequests, type KeyOf } from './rateLimits.js';
+import { tagged } from '../openapi/describe.js';
 
 /** The limits that guard a route (the others in SecurityLimits are thresholds, not request limits). */
 export type RouteLimitName = { [K in keyof SecurityLimits]: SecurityLimits[K] extends LimitRule ? K : never }[keyof SecurityLimits];
@@ -43,7 +44,7 @@ export function createRouteLimits(opts: { redis: Redis; prefix: string; limits: 
       if (!mw) {
         const { keyOf, message } = ROUTE_LIMITS[name];
         // Limiter key prefixes keep their historical names where they existed (rl:signin-start, …).
-        mw = limitRequests(createLimiter(opts.redis, opts.prefix, LIMITER_NAMES[name], opts.limits[name]), keyOf, message);
+        mw = tagged(limitRequests(createLimiter(opts.redis, opts.prefix, LIMITER_NAMES[name], opts.limits[name]), keyOf, message), { kind: 'rateLimit', name });
         guards.set(name, mw);
       }
       return mw;

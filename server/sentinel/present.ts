@@ -1,7 +1,31 @@
+import { z } from 'zod';
 import type { Finding, SentinelSettings, SentinelStatus } from './types.js';
+import { view } from '../openapi/describe.js';
+
+export const FindingView = view('SentinelFinding', z.object({
+  id: z.string(), kind: z.enum(['audit', 'app_log', 'service_event']), rule: z.string(), severity: z.enum(['high', 'medium', 'low']), title: z.string(),
+  ownerId: z.string().nullable(), serviceId: z.string().nullable(), serviceName: z.string().nullable(),
+  count: z.number().int(), firstAt: z.string(), lastAt: z.string(),
+  firstLine: z.string().nullable(), lastLine: z.string().nullable(),
+  actor: z.object({ type: z.string(), email: z.string().nullable() }).nullable(),
+  renderEvent: z.string().nullable(),
+  envVarKey: z.string().nullable(),
+}), 'Something Sentinel noticed in the caller\'s Render workspace (names and ids only, never values).');
+export type FindingView = z.infer<typeof FindingView>;
+
+export const SentinelSettingsView = z.object({
+  enabled: z.boolean(),
+  watchingThisSession: z.boolean(),
+  intervalSeconds: z.number().int(),
+  slack: z.object({ configured: z.boolean(), hint: z.string().nullable() }),
+  lastRunAt: z.string().nullable(),
+  auditLogUnavailable: z.array(z.object({ ownerId: z.string(), name: z.string() })),
+  notices: z.array(z.string()),
+});
+export type SentinelSettingsView = z.infer<typeof SentinelSettingsView>;
 
 /** What leaves the server about a finding: a whitelist. */
-export function presentFinding(f: Finding) {
+export function presentFinding(f: Finding): FindingView {
   return {
     id: f.id, kind: f.kind, rule: f.rule, severity: f.severity, title: f.title,
     ownerId: f.ownerId, serviceId: f.serviceId, serviceName: f.context?.serviceName ?? null,
@@ -13,7 +37,7 @@ export function presentFinding(f: Finding) {
   };
 }
 
-export function presentSettings(s: SentinelSettings | null, status: SentinelStatus, ctx: { currentRef: string; defaultIntervalMs: number; ownerNames: Map<string, string> }) {
+export function presentSettings(s: SentinelSettings | null, status: SentinelStatus, ctx: { currentRef: string; defaultIntervalMs: number; ownerNames: Map<string, string> }): SentinelSettingsView {
   const unavailable = status.auditUnavailable.map((id) => ({ ownerId: id, name: ctx.ownerNames.get(id) ?? id }));
   return {
     enabled: Boolean(s?.enabled),

@@ -1,3 +1,5 @@
+import { assertConforms } from './apiContract.js';
+
 /**
  * A tiny browser stand-in over real HTTP: a cookie jar, manual redirects, JSON helpers.
  * Cookies are kept by name regardless of the Secure flag (tests run over plain http).
@@ -46,6 +48,8 @@ export class Agent {
     this.transcript.push(`${method} ${url} -> ${res.status}\n${[...res.headers].map(([k, v]) => `${k}: ${v}`).join('\n')}\n${text}`);
     let json: any = undefined;
     try { json = text ? JSON.parse(text) : undefined; } catch { /* not JSON */ }
+    // Every response from a stack's web process must match its own OpenAPI document.
+    assertConforms(url, { method, status: res.status, contentType: res.headers.get('content-type') ?? '', text });
     return { status: res.status, headers: res.headers, text, json, location: res.headers.get('location'), setCookies };
   }
 

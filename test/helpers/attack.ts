@@ -3,6 +3,7 @@ import type Router from '@koa/router';
 import fc from 'fast-check';
 import type { Stack } from './stack.js';
 import type { Agent } from './agent.js';
+import { assertConforms } from './apiContract.js';
 import { createRenderClient, type RenderClient } from '../../server/render/client.js';
 import { createSentinelStore, findingId } from '../../server/sentinel/store.js';
 
@@ -69,6 +70,7 @@ export const ROUTE_CATALOG: RouteSpec[] = [
   { method: 'GET', path: '/index.html', access: 'public' },
   { method: 'GET', path: '/assets/{*path}', access: 'public', params: { path: 'assetPath' } },
   { method: 'GET', path: '/api/meta', access: 'public' },
+  { method: 'GET', path: '/api/openapi.json', access: 'public' },
   { method: 'GET', path: '/api/auth/github/login', access: 'signin' },
   { method: 'GET', path: '/api/auth/github/callback', access: 'signin', query: ['code', 'state', 'error'] },
   { method: 'POST', path: '/api/auth/logout', access: 'user', body: 'ignored' },
@@ -227,6 +229,10 @@ export function send(baseUrl: string, as: Caller | null, req: AttackRequest, tra
         let json: unknown;
         try { json = text ? JSON.parse(text) : undefined; } catch { /* not JSON */ }
         transcript?.push(`${req.method} ${req.path} -> ${res.statusCode}\n${Object.entries(res.headers).map(([k, v]) => `${k}: ${String(v)}`).join('\n')}\n${text}`);
+        // Hostile input too gets answers the document describes (a streamed answer: its content type only).
+        try {
+          assertConforms(`${url.origin}${req.path.startsWith('/') ? req.path : '/'}`, { method: req.method, status: res.statusCode ?? 0, contentType: String(res.headers['content-type'] ?? ''), text });
+        } catch (err) { reject(err); return; }
         resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json });
       };
       if (req.stream) {

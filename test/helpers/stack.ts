@@ -14,6 +14,7 @@ import { freePort } from './ports.js';
 import { Agent } from './agent.js';
 import { localSlackAlerts, startSlackReceiver, type SlackReceiver } from './slackReceiver.js';
 import type { SentinelAlertOptions } from '../../server/sentinel/alerts.js';
+import { registerApiContract, unregisterApiContract } from './apiContract.js';
 
 export interface Stack {
   url: string;
@@ -64,6 +65,8 @@ export async function startStack(opts: {
   });
   const web = await startWeb({ config, logger, clock: opts.clock, host: '127.0.0.1', appOptions: { ...opts.appOptions, sentinel: slackAlerts }, renderLimits: opts.renderLimits, logTail: opts.logTail, telemetry: opts.telemetry });
   const url = `http://127.0.0.1:${port}`;
+  // From here on every response the suites see through Agent or send() is checked against the document.
+  await registerApiContract(url);
   const knownUsers = new Set<string>();
   let nextId = 1000 + Math.floor(Math.random() * 1000);
 
@@ -84,6 +87,7 @@ export async function startStack(opts: {
       agent.csrfToken = session.json.csrfToken;
     },
     async close() {
+      unregisterApiContract(url);
       await web.close();
       await Promise.all([github.close(), render.close(), slack.close()]);
       await redis.stop();

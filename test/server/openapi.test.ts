@@ -1,0 +1,161 @@
+import test from 'ava';
+import type Router from '@koa/router';
+import { OpenAPIBackend } from 'openapi-backend';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import addFormatsModule from 'ajv-formats';
+import { startStack, type Stack } from '../helpers/stack.js';
+import { discoverRoutes, ROUTE_CATALOG, send, type RouteRef } from '../helpers/attack.js';
+import { documented } from '../../server/openapi/describe.js';
+import { MetaView } from '../../server/presenters/meta.js';
+import { compileContract } from '../helpers/apiContract.js';
+import { openApiPath } from '../../server/openapi/document.js';
+import { errorCatalogue } from '../../server/openapi/errorCodes.js';
+
+// Issue 13 part 2: GET /api/openapi.json describes every route the app mounts (walked from its router,
+// so a new route cannot be left out), with both security schemes and every error code. That every
+// response the suites see matches it is checked by the shared helpers (test/helpers/apiContract.ts).
+
+const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ?? addFormatsModule) as (ajv: Ajv2020) => Ajv2020;
+
+type Doc = {
+  openapi: string;
+  paths: Record<string, Record<string, { operationId: string; summary: string; security: Array<Record<string, string[]>>; parameters: Array<{ name: string; in: string; required?: boolean }>; responses: Record<string, unknown>; requestBody?: unknown; 'x-undocumented'?: boolean }>>;
+  components: { securitySchemes: Record<string, { type: string; in?: string; name?: string; scheme?: string }>; schemas: Record<string, { enum?: string[] }>; responses: Record<string, unknown> };
+};
+
+let stack: Stack;
+let router: Router;
+let doc: Doc;
+test.before(async () => {
+  stack = await startStack({
+    appOptions: {
+      onRouter: (r) => { router = r; },
+      // A route whose answer drifted from its declaration (a presenter that grew a field): the shared agent must refuse it.
+      routes: [(r) => r.get('/api/test/drifted', documented({ summary: 'drifted on purpose', responses: { 200: MetaView } }), (ctx) => {
+        ctx.body = { sandbox: false, demo: null, renderApiKey: 'rnd_notwhitelisted' };
+      })],
+    },
+  });
+  const res = await stack.agent().get('/api/openapi.json');
+  if (res.status !== 200) throw new Error(`openapi.json: ${res.status}`);
+  doc = res.json as Doc;
+});
+test.after.always(async () => { await stack?.close(); });
+
+const key = (r: RouteRef) => `${r.method} ${r.path}`;
+
+test('the document is OpenAPI 3.1 that a standard tool routes by, public and never cached', async (t) => {
+  t.is(doc.openapi, '3.1.0');
+  const res = await fetch(`${stack.url}/api/openapi.json`);
+  t.is(res.status, 200);
+  t.regex(res.headers.get('content-type') ?? '', /^application\/json/);
+  t.is(res.headers.get('cache-control'), 'no-store');
+  // openapi-backend has only the 3.0 meta-schema (strict mode would judge 3.1's JSON Schema by it), so it loads
+  // the document unvalidated; it must still route by it, and ajv (2020-12) must compile every component.
+  const api = new OpenAPIBackend({ definition: structuredClone(doc) as unknown as ConstructorParameters<typeof OpenAPIBackend>[0]['definition'], strict: false, quick: true, validate: false });
+  await api.init();
+  t.is(api.matchOperation({ method: 'get', path: '/api/render/deployments/dpl_x', headers: {} })?.operationId, doc.paths['/api/render/deployments/{id}']!.get!.operationId);
+  t.is(api.matchOperation({ method: 'post', path: '/api/render/services/srv-x/rollback', headers: {} })?.operationId, doc.paths['/api/render/services/{id}/rollback']!.post!.operationId);
+  const ids = Object.values(doc.paths).flatMap((m) => Object.values(m).map((op) => op.operationId));
+  t.is(new Set(ids).size, ids.length, 'operationIds are unique');
+  const ajv = new Ajv2020({ strict: false });
+  addFormats(ajv);
+  t.notThrows(() => ajv.compile({ $defs: JSON.parse(JSON.stringify(doc.components.schemas).replaceAll('#/components/schemas/', '#/$defs/')) }));
+});
+
+test('every route the router serves is in the document with its method and path params, and nothing else is', (t) => {
+  const routes = discoverRoutes(router);
+  t.true(routes.length > 30);
+  for (const r of routes) {
+    const op = doc.paths[openApiPath(r.path)]?.[r.method.toLowerCase()];
+    if (!op) { t.fail(`${key(r)} is not in the document`); continue; }
+    t.falsy(op['x-undocumented'], `${key(r)} has no documented({...}) in its chain`);
+    t.truthy(op.summary, key(r));
+    const inPath = [...openApiPath(r.path).matchAll(/\{(\w+)\}/g)].map((m) => m[1]);
+    const declared = op.parameters.filter((p) => p.in === 'path');
+    t.deepEqual(declared.map((p) => p.name), inPath, `${key(r)}: path params`);
+    t.true(declared.every((p) => p.required), `${key(r)}: path params are required`);
+    // The attack catalogue's idea of the params (what they hold) names the same ones.
+    const spec = ROUTE_CATALOG.find((s) => key(s) === key(r));
+    if (spec) t.deepEqual(Object.keys(spec.params ?? {}).sort(), [...inPath].sort(), `${key(r)}: ROUTE_CATALOG params`);
+    const successes = Object.keys(op.responses).filter((s) => /^[23]/.test(s));
+    t.true(successes.length > 0, `${key(r)} declares what it answers`);
+  }
+  const served = new Set(routes.map((r) => `${r.method.toLowerCase()} ${openApiPath(r.path)}`));
+  for (const [path, methods] of Object.entries(doc.paths)) {
+    for (const method of Object.keys(methods)) t.true(served.has(`${method} ${path}`), `${method} ${path} is documented but not served`);
+  }
+});
+
+test('both security schemes: cookie (+ CSRF header on writes) or a GitHub bearer token; public routes need neither', (t) => {
+  const schemes = doc.components.securitySchemes;
+  t.like(schemes.sessionCookie, { type: 'apiKey', in: 'cookie', name: 'sid' });
+  t.like(schemes.csrfHeader, { type: 'apiKey', in: 'header', name: 'X-CSRF-Token' });
+  t.like(schemes.githubBearer, { type: 'http', scheme: 'bearer' });
+  const deploy = doc.paths['/api/render/deploy']!.post!;
+  t.deepEqual(deploy.security, [{ sessionCookie: [], csrfHeader: [] }, { githubBearer: [] }]);
+  t.deepEqual(doc.paths['/api/render/deployments/{id}']!.get!.security, [{ sessionCookie: [] }, { githubBearer: [] }]);
+  t.deepEqual(doc.paths['/healthz']!.get!.security, []);
+  t.deepEqual(doc.paths['/api/openapi.json']!.get!.security, []);
+  // Every state-changing /api route behind sign-in asks for the CSRF header with the cookie.
+  for (const [path, methods] of Object.entries(doc.paths)) {
+    for (const [method, op] of Object.entries(methods)) {
+      if (method === 'get' || !path.startsWith('/api/') || op.security.length === 0) continue;
+      t.deepEqual(op.security[0], { sessionCookie: [], csrfHeader: [] }, `${method} ${path}`);
+    }
+  }
+});
+
+test('every error code the factories make is listed with its status; each status has its own response', (t) => {
+  const catalogue = errorCatalogue();
+  const codes = doc.components.schemas.ErrorCode!.enum!;
+  t.deepEqual([...codes].sort(), catalogue.map((e) => e.code).sort());
+  for (const code of ['unauthenticated', 'csrf_failed', 'validation_failed', 'render_key_missing', 'rate_limited', 'locked_out', 'deployment_finished', 'deploy_not_rollbackable', 'stack_not_detected', 'internal_error']) {
+    t.true(codes.includes(code), code);
+  }
+  for (const status of new Set(catalogue.map((e) => e.status))) t.truthy(doc.components.responses[`Error${status}`], `Error${status}`);
+  // The chain implies the errors: a validated body → 400, sign-in → 401, a rate limit → 429.
+  t.truthy(doc.paths['/api/render/deploy']!.post!.responses['400']);
+  t.truthy(doc.paths['/api/render/deploy']!.post!.responses['401']);
+  t.truthy(doc.paths['/api/render/deploy']!.post!.responses['429']);
+  t.truthy(doc.paths['/api/render/deploy']!.post!.responses['409']);
+});
+
+test('request schemas are the validating zod schemas', (t) => {
+  const body = doc.paths['/api/render/deploy']!.post!.requestBody as { required: boolean; content: Record<string, { schema: { required: string[]; additionalProperties: boolean; properties: Record<string, unknown> } }> };
+  t.true(body.required);
+  const schema = body.content['application/json']!.schema;
+  t.deepEqual(schema.required.sort(), ['github_repo', 'project_name']);
+  t.false(schema.additionalProperties);
+  t.like(schema.properties.region, { enum: ['frankfurt', 'oregon', 'ohio', 'singapore', 'virginia'] });
+  const limit = doc.paths['/api/render/my-deployments']!.get!.parameters.find((p) => p.name === 'limit');
+  t.like(limit, { in: 'query', required: false, schema: { type: 'integer', minimum: 1, maximum: 100 } });
+  const name = doc.paths['/api/render/services/name-check']!.get!.parameters.find((p) => p.name === 'name');
+  t.like(name, { in: 'query', required: true });
+});
+
+test('the contract check fails on a response the document does not describe', (t) => {
+  const contract = compileContract(doc as never);
+  const json = 'application/json; charset=utf-8';
+  const session = { user: { id: 1, login: 'ada', name: null, avatarUrl: 'x' }, render: { configured: false, verified: false, keyHint: null, owners: [] }, csrfToken: 'c' };
+  t.deepEqual(contract.problems({ method: 'GET', path: '/api/session', status: 200, contentType: json, text: JSON.stringify(session) }), []);
+  // A field the presenter does not whitelist, a missing one, a wrong type.
+  t.true(contract.problems({ method: 'GET', path: '/api/session', status: 200, contentType: json, text: JSON.stringify({ ...session, githubToken: 'gho_x' }) }).length > 0);
+  t.true(contract.problems({ method: 'GET', path: '/api/session', status: 200, contentType: json, text: JSON.stringify({ user: session.user, csrfToken: 'c' }) }).length > 0);
+  t.true(contract.problems({ method: 'GET', path: '/api/render/deployments/dpl_1', status: 200, contentType: json, text: '{"id":1}' }).length > 0);
+  // An undeclared success status, an unknown error code, a code with the wrong status, a non-JSON error.
+  t.true(contract.problems({ method: 'GET', path: '/api/session', status: 201, contentType: json, text: JSON.stringify(session) }).length > 0);
+  t.true(contract.problems({ method: 'GET', path: '/api/session', status: 401, contentType: json, text: '{"error":{"code":"nope","message":"x"}}' }).length > 0);
+  t.true(contract.problems({ method: 'GET', path: '/api/session', status: 401, contentType: json, text: '{"error":{"code":"rate_limited","message":"x"}}' }).length > 0);
+  t.deepEqual(contract.problems({ method: 'GET', path: '/api/session', status: 401, contentType: json, text: '{"error":{"code":"unauthenticated","message":"x"}}' }), []);
+  t.true(contract.problems({ method: 'GET', path: '/api/nothing-here', status: 404, contentType: 'text/plain', text: 'Not Found' }).length > 0);
+  t.true(contract.problems({ method: 'GET', path: '/api/nothing-here', status: 200, contentType: json, text: '{}' }).length > 0);
+});
+
+test('the shared agent and send() fail the request when the server answers outside the document', async (t) => {
+  const agent = stack.agent();
+  t.is((await agent.get('/api/meta')).status, 200);
+  const err = await t.throwsAsync(() => agent.get('/api/test/drifted'));
+  t.regex(err!.message, /does not match GET \/api\/openapi\.json[\s\S]*renderApiKey/);
+  await t.throwsAsync(() => send(stack.url, null, { method: 'GET', path: '/api/test/drifted' }), { message: /does not match/ });
+});
