@@ -49,6 +49,7 @@ export interface DetectedStackSummary {
   fromBlueprint: boolean;
   /** Cron jobs: the schedule Render runs them on. */
   schedule?: string | null;
+  /** Static sites and Docker: where the site is built to, which Dockerfile (null otherwise; absent in older records). */
   publishPath?: string | null;
   dockerfilePath?: string | null;
 }
