@@ -47,6 +47,8 @@ export interface RouteDoc {
   headers?: Record<string, string>;
   /** Error codes particular to this route (beyond the ones its chain implies). */
   errors?: ErrorCode[];
+  /** 'bearer': a GitHub bearer token only, never the session cookie (/mcp). */
+  auth?: 'bearer';
   /** Not behind requireUser, but not public either (e.g. /metrics: a token or the private network). */
   access?: string;
 }

@@ -95,7 +95,8 @@ function errorComponents(catalogue: ErrorCodeEntry[]): { schemas: JsonObject; re
 }
 
 /** The security requirement of a route: public, or a browser session (with CSRF for writes) or a bearer token. */
-function securityOf(method: string, parts: ChainPart[]): Json {
+function securityOf(method: string, parts: ChainPart[], doc: RouteDoc | undefined): Json {
+  if (doc?.auth === 'bearer') return [{ githubBearer: [] }];
   if (!parts.some((p) => p.kind === 'user')) return [];
   const csrf = !SAFE_METHODS.has(method) && parts.some((p) => p.kind === 'csrf');
   return [csrf ? { sessionCookie: [], csrfHeader: [] } : { sessionCookie: [] }, { githubBearer: [] }];
@@ -150,7 +151,7 @@ export function buildOpenApiDocument(router: Router, opts: DocumentOptions): Jso
         operationId: id,
         summary: doc?.summary ?? '(undocumented: add documented({...}) to this route\'s chain)',
         tags: [doc?.tag ?? (path.split('/')[path.startsWith('/api/') ? 2 : 1] || 'ui')],
-        security: securityOf(method, parts),
+        security: securityOf(method, parts, doc),
         parameters,
         responses,
       };

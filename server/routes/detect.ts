@@ -18,6 +18,16 @@ const DetectView = view('DetectedStack', z.object({
   reason: z.string(), hasBlueprint: z.boolean(),
 }));
 type DetectView = z.infer<typeof DetectView>;
+const BlueprintCheckView = view('BlueprintCheck', z.object({
+  branch: z.string(), ownerId: z.string(), valid: z.boolean(),
+  errors: z.array(z.object({ path: z.string().nullable(), error: z.string(), line: z.number().nullable(), column: z.number().nullable() })),
+  /** Render's plan: what applying the Blueprint would create (Render's own shapes). */
+  plan: z.object({
+    services: z.array(z.unknown()), databases: z.array(z.unknown()), keyValue: z.array(z.unknown()), envGroups: z.array(z.unknown()), totalActions: z.number(),
+  }).nullable(),
+  /** Render's Deploy to Render link, where the user applies a valid Blueprint. */
+  deployUrl: z.string().nullable(),
+}));
 
 // git check-ref-format, the parts that matter for a branch in a query string (same rule as the deploy form).
 const BRANCH = /^(?!\/)(?!.*\/\/)(?!.*\.\.)(?!.*@\{)(?!.*\.lock$)(?!.*\/$)[A-Za-z0-9._/-]{1,255}$/;
@@ -64,7 +74,10 @@ export function detectRoutes(router: Router, deps: AppDeps, hooks: { guards?: Ko
   // Also the deploy form's "Deploy as Blueprint" (issue 15): Render's plan of what the file would create,
   // shown before anything happens. The API cannot create a Blueprint (docs/render-api.md, "Blueprint
   // files"), so a valid file comes with Render's Deploy to Render link, where the user applies it.
-  router.get('/api/github/repos/:owner/:repo/blueprint', requireUser(), requireRenderKey(), deps.rateLimits.guard('detect'), validateQuery(BlueprintQuery), async (ctx) => {
+  router.get('/api/github/repos/:owner/:repo/blueprint', documented({
+    summary: 'Validate the repository\'s render.yaml with Render (and Render\'s plan of what it would create)', tag: 'github',
+    responses: { 200: BlueprintCheckView }, errors: ['blueprint_not_found', 'github_unavailable'],
+  }), requireUser(), requireRenderKey(), deps.rateLimits.guard('detect'), validateQuery(BlueprintQuery), async (ctx) => {
     const token = openGithubToken(getSession(ctx), deps.keyring);
     if (!token) throw errors.githubTokenInvalid();
     const gh = createGitHubClient({ apiUrl: deps.config.github.apiUrl, token, retries: deps.config.nodeEnv !== 'test' });
@@ -89,6 +102,6 @@ export function detectRoutes(router: Router, deps: AppDeps, hooks: { guards?: Ko
         envGroups: plan.envGroups ?? [], totalActions: plan.totalActions ?? 0,
       },
       deployUrl: plan ? `https://render.com/deploy?repo=${encodeURIComponent(`https://github.com/${owner}/${repo}/tree/${branch}`)}` : null,
-    };
+    } satisfies z.infer<typeof BlueprintCheckView>;
   });
 }

@@ -2,15 +2,16 @@ import type Router from '@koa/router';
 import type Koa from 'koa';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import type { AppDeps } from '../deps.js';
-import { AppError } from '../errors.js';
+import { errors } from '../errors.js';
 import { requireUser } from '../middleware/security.js';
 import { bearerSessionId } from '../sessions/middleware.js';
 import { createMcpServer } from '../mcp/server.js';
+import { documented } from '../openapi/describe.js';
 
 /** /mcp takes a bearer token only: a browser's session cookie never drives an assistant's tools. */
 function requireBearer(): Koa.Middleware {
   return async (ctx, next) => {
-    if (!bearerSessionId(ctx)) throw new AppError(401, 'bearer_required', 'The MCP endpoint takes Authorization: Bearer <GitHub token>, not a session cookie.');
+    if (!bearerSessionId(ctx)) throw errors.bearerRequired();
     await next();
   };
 }
@@ -21,7 +22,18 @@ function requireBearer(): Koa.Middleware {
  * protocol allows, so no idle stream is held open per assistant.
  */
 export function mcpRoutes(router: Router, deps: AppDeps) {
-  router.post('/mcp', requireBearer(), requireUser(), async (ctx) => {
+  router.post('/mcp', documented({
+    summary: 'Model Context Protocol (Streamable HTTP, stateless): JSON-RPC tool calls for AI assistants', tag: 'mcp', auth: 'bearer',
+    description: 'Tools are scoped to the caller exactly like the REST routes; their errors are MCP tool errors carrying our error codes.',
+    responses: {
+      200: { contentType: 'application/json', description: 'A JSON-RPC response.' },
+      202: null,
+      400: { contentType: 'application/json', description: 'A JSON-RPC error (not a JSON-RPC message).' },
+      406: { contentType: 'application/json', description: 'A JSON-RPC error: Accept must name application/json and text/event-stream.' },
+      415: { contentType: 'application/json', description: 'A JSON-RPC error: send application/json.' },
+    },
+    errors: ['bearer_required'],
+  }), requireBearer(), requireUser(), async (ctx) => {
     const server = createMcpServer(deps, ctx);
     const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
     await server.connect(transport);
@@ -31,8 +43,8 @@ export function mcpRoutes(router: Router, deps: AppDeps) {
     ctx.status = ctx.res.statusCode; // for the access log (ignored by Koa once headers are sent)
   });
 
-  router.get('/mcp', requireBearer(), requireUser(), (ctx) => {
+  router.get('/mcp', documented({ summary: 'No server-to-client stream is offered (405)', tag: 'mcp', auth: 'bearer', responses: {}, errors: ['bearer_required', 'method_not_allowed'] }), requireBearer(), requireUser(), (ctx) => {
     ctx.set('Allow', 'POST');
-    throw new AppError(405, 'method_not_allowed', 'This MCP server is stateless: send JSON-RPC requests with POST /mcp.', { Allow: 'POST' });
+    throw errors.methodNotAllowed('POST', 'This MCP server is stateless: send JSON-RPC requests with POST /mcp.');
   });
 }

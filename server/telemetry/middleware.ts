@@ -49,11 +49,10 @@ const hhmm = (ms: number) => new Date(ms).toISOString().slice(11, 16);
 export function blockedError(entry: GuardEntry, now: number): AppError {
   const seconds = Math.max(1, Math.ceil((entry.until - now) / 1000));
   const minutes = Math.ceil(seconds / 60);
-  return new AppError(429, 'account_temporarily_blocked',
+  return errors.accountTemporarilyBlocked(seconds,
     `Your account is temporarily blocked because its traffic jumped far above its usual level (${entry.signal}). ` +
     `Requests are refused until ${hhmm(entry.until)} UTC (in ${minutes} minute${minutes === 1 ? '' : 's'}). Deploys already running continue. ` +
-    'If this was not you, sign out everywhere and revoke your GitHub token and Render API key.',
-    { 'Retry-After': String(seconds) });
+    'If this was not you, sign out everywhere and revoke your GitHub token and Render API key.');
 }
 
 /**

@@ -7,6 +7,8 @@ import { validateBody, validateQuery } from '../../middleware/validate.js';
 import type { CustomDomain, Service } from '../../render/types.js';
 import { NoQuery } from './envVars.js';
 import { own, plainRender, type settingsScope } from './scope.js';
+import { documented } from '../../openapi/describe.js';
+import { CustomDomainListView, CustomDomainsAddedView, CustomDomainVerifiedView, type CustomDomainView } from './views.js';
 
 const DOMAIN_ID = /^cdm-[0-9a-z]{20}$/;
 const LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
@@ -49,7 +51,7 @@ const hostOf = (svc: Service): string | null => {
   try { return new URL(url.includes('://') ? url : `https://${url}`).hostname; } catch { return null; }
 };
 
-export function presentDomain(d: CustomDomain, target: string | null) {
+export function presentDomain(d: CustomDomain, target: string | null): CustomDomainView {
   return {
     id: d.id, name: d.name, domainType: d.domainType, verificationStatus: d.verificationStatus,
     redirectForName: d.redirectForName || null, createdAt: d.createdAt, dns: dnsRecords(d, target),
@@ -69,7 +71,7 @@ const DOMAIN_TYPES = new Set(['web_service', 'static_site']);
 export function customDomainRoutes(router: Router, deps: AppDeps, scope: ReturnType<typeof settingsScope>) {
   const base = '/api/render/services/:id/custom-domains';
 
-  router.get(base, ...scope.read, validateQuery(NoQuery), scope.ownService, async (ctx) => {
+  router.get(base, documented({ summary: 'Custom domains of a web service or static site, with the DNS records each needs', tag: 'service-settings', responses: { 200: CustomDomainListView } }), ...scope.read, validateQuery(NoQuery), scope.ownService, async (ctx) => {
     const { caller, service } = own(ctx);
     if (!DOMAIN_TYPES.has(service.type)) { ctx.body = { supported: false, target: null, domains: [] }; return; }
     const target = hostOf(service);
@@ -77,7 +79,7 @@ export function customDomainRoutes(router: Router, deps: AppDeps, scope: ReturnT
     ctx.body = { supported: true, target, apexIp: RENDER_APEX_IP, domains: domains.map((d) => presentDomain(d, target)) };
   });
 
-  router.post(base, ...scope.write(), validateBody(DomainBody, { messages: 'as-written' }), scope.ownService, async (ctx) => {
+  router.post(base, documented({ summary: 'Add a custom domain (an apex domain brings its www)', tag: 'service-settings', responses: { 201: CustomDomainsAddedView }, errors: ['render_rejected', 'render_payment_required', 'render_conflict'] }), ...scope.write(), validateBody(DomainBody, { messages: 'as-written' }), scope.ownService, async (ctx) => {
     const { caller, service } = own(ctx);
     if (!DOMAIN_TYPES.has(service.type)) throw errors.validation('Only web services and static sites can have custom domains.', { field: 'name' });
     const { name } = ctx.state.body as z.infer<typeof DomainBody>;
@@ -88,7 +90,7 @@ export function customDomainRoutes(router: Router, deps: AppDeps, scope: ReturnT
     ctx.body = { domains: created.map((d) => presentDomain(d, target)) };
   });
 
-  router.post(`${base}/:domainId/verify`, ...scope.write(), domainIdParam(), scope.ownService, async (ctx) => {
+  router.post(`${base}/:domainId/verify`, documented({ summary: 'Ask Render to verify a domain\'s DNS', tag: 'service-settings', responses: { 200: CustomDomainVerifiedView }, errors: ['render_rejected', 'render_conflict'] }), ...scope.write(), domainIdParam(), scope.ownService, async (ctx) => {
     const { caller, service } = own(ctx);
     const id = String(ctx.params.domainId);
     await plainRender('verifying the domain', null, () => caller.client.verifyCustomDomain(service.id, id), { notFound: 'Custom domain', quote: true });
@@ -97,7 +99,7 @@ export function customDomainRoutes(router: Router, deps: AppDeps, scope: ReturnT
     ctx.body = { domain: presentDomain(domain, hostOf(service)) };
   });
 
-  router.delete(`${base}/:domainId`, ...scope.write(), domainIdParam(), scope.ownService, async (ctx) => {
+  router.delete(`${base}/:domainId`, documented({ summary: 'Remove a custom domain', tag: 'service-settings', responses: { 204: null } }), ...scope.write(), domainIdParam(), scope.ownService, async (ctx) => {
     const { caller, service } = own(ctx);
     await plainRender('removing the domain', null, () => caller.client.deleteCustomDomain(service.id, String(ctx.params.domainId)), { notFound: 'Custom domain' });
     await scope.changed(ctx, 'domain_delete');

@@ -6,6 +6,9 @@ import { presentDeployment } from '../../presenters/deployment.js';
 import type { Deploy } from '../../render/types.js';
 import { getSession } from '../../sessions/middleware.js';
 import { own, type settingsScope } from './scope.js';
+import { documented } from '../../openapi/describe.js';
+import { DeploymentView } from '../../presenters/deployment.js';
+import { DeployHistoryView, type DeployHistoryEntryView } from './views.js';
 
 const HistoryQuery = z.object({
   limit: z.coerce.number().int().min(1).max(100).default(20),
@@ -27,7 +30,7 @@ function firstLine(text: unknown): string | null {
 }
 
 /** One row of a service's deploy history: Render's own status, and what the page may offer for it. */
-export function presentHistoryEntry(d: Deploy, liveId: string | null) {
+export function presentHistoryEntry(d: Deploy, liveId: string | null): DeployHistoryEntryView {
   return {
     id: d.id, status: d.status ?? null, trigger: d.trigger ?? null,
     commitId: d.commit?.id ?? null, commitMessage: firstLine(d.commit?.message),
@@ -41,7 +44,7 @@ export function presentHistoryEntry(d: Deploy, liveId: string | null) {
 export function deployRoutes(router: Router, deps: AppDeps, scope: ReturnType<typeof settingsScope>) {
   const path = '/api/render/services/:id/deploys';
 
-  router.get(path, ...scope.read, validateQuery(HistoryQuery), scope.ownService, async (ctx) => {
+  router.get(path, documented({ summary: 'A service\'s deploy history as Render has it (which one is live, which can be rolled back to)', tag: 'service-settings', responses: { 200: DeployHistoryView } }), ...scope.read, validateQuery(HistoryQuery), scope.ownService, async (ctx) => {
     const { caller, service } = own(ctx);
     const q = ctx.state.query as z.infer<typeof HistoryQuery>;
     const [page, live] = await Promise.all([
@@ -54,7 +57,7 @@ export function deployRoutes(router: Router, deps: AppDeps, scope: ReturnType<ty
 
   // A redeploy like the lifecycle one (same limit, a deployment record the worker runs), optionally
   // without Render's build cache.
-  router.post(path, ...scope.write('lifecycle'), validateBody(ClearCacheBody, { messages: 'as-written' }), scope.ownService, async (ctx) => {
+  router.post(path, documented({ summary: 'Redeploy, optionally without Render\'s build cache', tag: 'service-settings', responses: { 202: DeploymentView } }), ...scope.write('lifecycle'), validateBody(ClearCacheBody, { messages: 'as-written' }), scope.ownService, async (ctx) => {
     const { caller, service } = own(ctx);
     const { clear_cache: clearCache } = ctx.state.body as z.infer<typeof ClearCacheBody>;
     const who = { userId: getSession(ctx).user!.id, sessionRef: caller.sessionRef, keyFingerprint: caller.keyFingerprint };

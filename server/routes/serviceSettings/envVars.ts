@@ -6,6 +6,8 @@ import { errors } from '../../errors.js';
 import { ENV_VALUE_MAX_BYTES } from '../../deployments/input.js';
 import { validateBody, validateQuery } from '../../middleware/validate.js';
 import { own, plainRender, type settingsScope } from './scope.js';
+import { documented } from '../../openapi/describe.js';
+import { EnvVarDeletedView, EnvVarNamesView, EnvVarSetView, EnvVarValueView } from './views.js';
 
 /** Render's env var names as the deploy form takes them: letters, digits and _, not starting with a digit. */
 export const ENV_KEY = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
@@ -38,13 +40,13 @@ function keyParam(): Koa.Middleware {
 export function envVarRoutes(router: Router, deps: AppDeps, scope: ReturnType<typeof settingsScope>) {
   const base = '/api/render/services/:id/env-vars';
 
-  router.get(base, ...scope.read, validateQuery(NoQuery), scope.ownService, async (ctx) => {
+  router.get(base, documented({ summary: 'A service\'s env var names (never values)', tag: 'service-settings', responses: { 200: EnvVarNamesView } }), ...scope.read, validateQuery(NoQuery), scope.ownService, async (ctx) => {
     const { caller, service } = own(ctx);
     const vars = await caller.client.listEnvVars(service.id);
     ctx.body = { envVars: vars.map((v) => ({ key: v.key })).sort((a, b) => a.key.localeCompare(b.key)) };
   });
 
-  router.get(`${base}/:key`, ...scope.read, keyParam(), validateQuery(NoQuery), scope.ownService, async (ctx) => {
+  router.get(`${base}/:key`, documented({ summary: 'Reveal one env var\'s value (audited by Render)', tag: 'service-settings', responses: { 200: EnvVarValueView } }), ...scope.read, keyParam(), validateQuery(NoQuery), scope.ownService, async (ctx) => {
     const { caller, service } = own(ctx);
     const key = String(ctx.params.key);
     const v = await plainRender('the variable', 'key', () => caller.client.getEnvVar(service.id, key), { notFound: 'Environment variable' });
@@ -52,7 +54,7 @@ export function envVarRoutes(router: Router, deps: AppDeps, scope: ReturnType<ty
     ctx.body = { key: v.key, value: v.value };
   });
 
-  router.put(`${base}/:key`, ...scope.write(), keyParam(), validateBody(EnvVarBody, { messages: 'as-written' }), scope.ownService, async (ctx) => {
+  router.put(`${base}/:key`, documented({ summary: 'Set one env var (a value, or generate_value: true); applies at the next deploy', tag: 'service-settings', responses: { 200: EnvVarSetView }, errors: ['render_rejected', 'render_payment_required', 'render_conflict'] }), ...scope.write(), keyParam(), validateBody(EnvVarBody, { messages: 'as-written' }), scope.ownService, async (ctx) => {
     const { caller, service } = own(ctx);
     const key = String(ctx.params.key);
     const body = ctx.state.body as z.infer<typeof EnvVarBody>;
@@ -62,7 +64,7 @@ export function envVarRoutes(router: Router, deps: AppDeps, scope: ReturnType<ty
     ctx.body = { key, redeployToApply: true };
   });
 
-  router.delete(`${base}/:key`, ...scope.write(), keyParam(), scope.ownService, async (ctx) => {
+  router.delete(`${base}/:key`, documented({ summary: 'Remove one env var; applies at the next deploy', tag: 'service-settings', responses: { 200: EnvVarDeletedView } }), ...scope.write(), keyParam(), scope.ownService, async (ctx) => {
     const { caller, service } = own(ctx);
     const key = String(ctx.params.key);
     await plainRender(`removing ${key}`, 'key', () => caller.client.deleteEnvVar(service.id, key), { notFound: 'Environment variable' });

@@ -1,6 +1,6 @@
 import type Koa from 'koa';
 import type { AppDeps } from '../../deps.js';
-import { AppError, errors } from '../../errors.js';
+import { errors } from '../../errors.js';
 import { RenderApiError } from '../../render/errors.js';
 import { callerRender, requireRenderKey, type CallerRender } from '../../render/forRequest.js';
 import { createServiceCache } from '../../render/serviceCache.js';
@@ -93,13 +93,13 @@ export async function plainRender<T>(what: string, field: string | null, call: (
       case 'not_found':
         throw errors.notFound(opts.notFound ?? 'Resource');
       case 'bad_request':
-        throw new AppError(400, 'render_rejected', `Render did not accept ${what}.${said} Nothing was changed.`, {}, details);
+        throw errors.renderRejected(`Render did not accept ${what}.${said} Nothing was changed.`, details);
       case 'conflict':
-        throw new AppError(409, 'render_conflict', `Render refused ${what} because it conflicts with the current state.${said} Nothing was changed.`, {}, details);
+        throw errors.conflict('render_conflict', `Render refused ${what} because it conflicts with the current state.${said} Nothing was changed.`, details);
       case 'payment_required':
-        throw new AppError(400, 'render_payment_required', `Render needs a payment method on the account for ${what}. Add one in the Render Dashboard (Billing); nothing was changed.`, {}, details);
+        throw errors.renderPaymentRequired(`Render needs a payment method on the account for ${what}. Add one in the Render Dashboard (Billing); nothing was changed.`, details);
       case 'forbidden':
-        throw new AppError(403, 'render_forbidden', `Your Render API key is not allowed to change ${what}. Nothing was changed.`, {}, details);
+        throw errors.renderForbidden(`Your Render API key is not allowed to change ${what}. Nothing was changed.`, details);
       default:
         throw err;
     }

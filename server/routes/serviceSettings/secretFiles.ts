@@ -6,6 +6,8 @@ import { errors } from '../../errors.js';
 import { validateBody, validateQuery } from '../../middleware/validate.js';
 import { NoQuery } from './envVars.js';
 import { own, plainRender, type settingsScope } from './scope.js';
+import { documented } from '../../openapi/describe.js';
+import { SecretFileDeletedView, SecretFileNamesView, SecretFileSetView, SecretFileView } from './views.js';
 
 /** A file name under /etc/secrets: letters, digits, dot, dash and underscore; not "." or "..". */
 export const SECRET_FILE_NAME = /^(?!\.\.?$)[A-Za-z0-9._-]{1,255}$/;
@@ -32,20 +34,20 @@ function nameParam(): Koa.Middleware {
 export function secretFileRoutes(router: Router, deps: AppDeps, scope: ReturnType<typeof settingsScope>) {
   const base = '/api/render/services/:id/secret-files';
 
-  router.get(base, ...scope.read, validateQuery(NoQuery), scope.ownService, async (ctx) => {
+  router.get(base, documented({ summary: 'A service\'s secret file names (never contents)', tag: 'service-settings', responses: { 200: SecretFileNamesView } }), ...scope.read, validateQuery(NoQuery), scope.ownService, async (ctx) => {
     const { caller, service } = own(ctx);
     const files = await caller.client.listSecretFiles(service.id);
     ctx.body = { secretFiles: files.map((f) => ({ name: f.name })).sort((a, b) => a.name.localeCompare(b.name)) };
   });
 
-  router.get(`${base}/:name`, ...scope.read, nameParam(), validateQuery(NoQuery), scope.ownService, async (ctx) => {
+  router.get(`${base}/:name`, documented({ summary: 'Reveal one secret file\'s content', tag: 'service-settings', responses: { 200: SecretFileView } }), ...scope.read, nameParam(), validateQuery(NoQuery), scope.ownService, async (ctx) => {
     const { caller, service } = own(ctx);
     const file = await plainRender('the file', 'name', () => caller.client.getSecretFile(service.id, String(ctx.params.name)), { notFound: 'Secret file' });
     await scope.changed(ctx, 'secret_file_reveal');
     ctx.body = { name: file.name, content: file.content };
   });
 
-  router.put(`${base}/:name`, ...scope.write(), nameParam(), validateBody(SecretFileBody, { messages: 'as-written' }), scope.ownService, async (ctx) => {
+  router.put(`${base}/:name`, documented({ summary: 'Set one secret file (mounted at /etc/secrets/<name>); applies at the next deploy', tag: 'service-settings', responses: { 200: SecretFileSetView }, errors: ['render_rejected', 'render_payment_required', 'render_conflict'] }), ...scope.write(), nameParam(), validateBody(SecretFileBody, { messages: 'as-written' }), scope.ownService, async (ctx) => {
     const { caller, service } = own(ctx);
     const name = String(ctx.params.name);
     const { content } = ctx.state.body as z.infer<typeof SecretFileBody>;
@@ -54,7 +56,7 @@ export function secretFileRoutes(router: Router, deps: AppDeps, scope: ReturnTyp
     ctx.body = { name, redeployToApply: true };
   });
 
-  router.delete(`${base}/:name`, ...scope.write(), nameParam(), scope.ownService, async (ctx) => {
+  router.delete(`${base}/:name`, documented({ summary: 'Remove one secret file; applies at the next deploy', tag: 'service-settings', responses: { 200: SecretFileDeletedView } }), ...scope.write(), nameParam(), scope.ownService, async (ctx) => {
     const { caller, service } = own(ctx);
     const name = String(ctx.params.name);
     await plainRender(`removing ${name}`, 'name', () => caller.client.deleteSecretFile(service.id, name), { notFound: 'Secret file' });

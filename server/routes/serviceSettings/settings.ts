@@ -7,6 +7,8 @@ import { validateBody, validateQuery } from '../../middleware/validate.js';
 import type { Service, ServicePATCH } from '../../render/types.js';
 import { NoQuery } from './envVars.js';
 import { own, plainRender, type settingsScope } from './scope.js';
+import { documented } from '../../openapi/describe.js';
+import { ServiceSettingsEnvelope, type ServiceSettingsView } from './views.js';
 
 type ServiceType = Service['type'];
 /** Which setting each service type has on Render (spec: the *DetailsPATCH schemas; scale: REFERENCE-backed docs/render-api.md). */
@@ -35,7 +37,7 @@ const details = (svc: Service) => (svc.serviceDetails ?? {}) as Record<string, u
 const str = (v: unknown) => (typeof v === 'string' && v ? v : null);
 
 /** What the settings page shows; a whitelist of the service's fields. */
-export function presentSettings(svc: Service, previewServices: Service[]) {
+export function presentSettings(svc: Service, previewServices: Service[]): ServiceSettingsView {
   const d = details(svc);
   const autoscaling = d.autoscaling as { enabled?: boolean; min?: number; max?: number } | undefined;
   return {
@@ -94,7 +96,7 @@ function undoPatch(svc: Service, patch: Patch): ServicePATCH {
 export function settingsRoutes(router: Router, deps: AppDeps, scope: ReturnType<typeof settingsScope>) {
   const path = '/api/render/services/:id/settings';
 
-  router.get(path, ...scope.read, validateQuery(NoQuery), scope.ownService, async (ctx) => {
+  router.get(path, documented({ summary: 'A service\'s settings: auto-deploy, previews, instances, plan, health check', tag: 'service-settings', responses: { 200: ServiceSettingsEnvelope } }), ...scope.read, validateQuery(NoQuery), scope.ownService, async (ctx) => {
     const { caller, service } = own(ctx);
     // Preview services are services of their own whose parentServer is this one.
     const previews = HAS.previews.has(service.type)
@@ -104,7 +106,7 @@ export function settingsRoutes(router: Router, deps: AppDeps, scope: ReturnType<
     ctx.body = { settings: presentSettings(service, previews) };
   });
 
-  router.patch(path, ...scope.write(), validateBody(SettingsPatch, { messages: 'as-written' }), scope.ownService, async (ctx) => {
+  router.patch(path, documented({ summary: 'Change some settings (all or nothing)', tag: 'service-settings', responses: { 200: ServiceSettingsEnvelope }, errors: ['render_rejected', 'render_payment_required', 'render_conflict'] }), ...scope.write(), validateBody(SettingsPatch, { messages: 'as-written' }), scope.ownService, async (ctx) => {
     const { caller, service } = own(ctx);
     const patch = ctx.state.body as Patch;
     refuseMissing(service, patch);
