@@ -1,21 +1,27 @@
 import type Router from '@koa/router';
 import { z } from 'zod';
 import type { AuditLog, AuditPage } from '../audit/auditLog.js';
-import type { AuditEntry } from '../audit/types.js';
+import type { AuditDetail, AuditEntry } from '../audit/types.js';
 import { getSession } from '../sessions/middleware.js';
 import { requireUser } from '../middleware/security.js';
 import { validateQuery } from '../middleware/validate.js';
 import { documented, view } from '../openapi/describe.js';
 
+/** Whitelisted fields only (ids, logins, statuses, routes, reasons): never free text. */
+const AuditDetailView = z.object({
+  login: z.string(), ip: z.string(), uaHash: z.string(), route: z.string(), method: z.string(), deploymentId: z.string(), serviceId: z.string(),
+  status: z.string(), lifecycleAction: z.string(), reason: z.string(), securityEvent: z.string(), resource: z.string(),
+  durationMs: z.number(), retryAfterSec: z.number(), count: z.number(), tool: z.string(),
+}).partial();
+// A field added to AuditDetail must be added above too (else this line stops compiling), or the document would refuse it.
+const detailCovered: Exclude<keyof AuditDetail, keyof z.infer<typeof AuditDetailView>> extends never ? true : never = true;
+void detailCovered;
+
 const AuditPageView = view('AuditPage', z.object({
   entries: z.array(z.object({
     seq: z.number().int(), at: z.string(), action: z.string(), outcome: z.enum(['success', 'failure', 'denied', 'detected']),
     /** Whitelisted fields only (ids, logins, statuses, routes, reasons): never free text. */
-    detail: z.object({
-      login: z.string(), ip: z.string(), uaHash: z.string(), route: z.string(), method: z.string(), deploymentId: z.string(), serviceId: z.string(),
-      status: z.string(), lifecycleAction: z.string(), reason: z.string(), securityEvent: z.string(), resource: z.string(),
-      durationMs: z.number(), retryAfterSec: z.number(), count: z.number(),
-    }).partial(),
+    detail: AuditDetailView,
   })),
   nextCursor: z.string().nullable(),
   chainValid: z.boolean(),
