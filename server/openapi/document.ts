@@ -26,7 +26,12 @@ const COMPONENT = (id: string) => `#/components/schemas/${id}`;
 
 /** Koa's `/a/:id` and `/a/{*rest}` as OpenAPI's `/a/{id}` and `/a/{rest}`. */
 export function openApiPath(koaPath: string): string {
-  return koaPath.replace(/:(\w+)|\{\*(\w+)\}/g, (_m, a?: string, b?: string) => `{${a ?? b}}`);
+  // Segment by segment (params are whole segments in our routes): no regex to backtrack.
+  return koaPath.split('/').map((seg) => {
+    if (seg.startsWith(':')) return `{${seg.slice(1)}}`;
+    if (seg.startsWith('{*') && seg.endsWith('}')) return `{${seg.slice(2, -1)}}`;
+    return seg;
+  }).join('/');
 }
 
 function operationId(method: string, path: string): string {

@@ -98,7 +98,8 @@ const byText = new Map<string, ApiContract>();
 
 /** Loads the document from a running web process and checks every later response from that origin against it. */
 export async function registerApiContract(baseUrl: string): Promise<ApiContract> {
-  const res = await fetch(`${baseUrl}/api/openapi.json`);
+  // As if through the proxy over https: an HTTPS_ONLY stack would otherwise redirect this plain-http request.
+  const res = await fetch(`${baseUrl}/api/openapi.json`, { headers: { 'x-forwarded-proto': 'https' }, redirect: 'manual' });
   const text = await res.text();
   if (res.status !== 200) throw new Error(`GET /api/openapi.json: ${res.status} ${text.slice(0, 200)}`);
   let contract = byText.get(text);
