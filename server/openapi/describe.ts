@@ -53,8 +53,11 @@ export interface RouteDoc {
   access?: string;
 }
 
-const parts = new WeakMap<Function, ChainPart>();
-const docs = new WeakMap<Function, RouteDoc>();
+/** A middleware as the router keeps it (only its identity matters here). */
+export type AnyFunction = (...args: never[]) => unknown;
+
+const parts = new WeakMap<AnyFunction, ChainPart>();
+const docs = new WeakMap<AnyFunction, RouteDoc>();
 
 /** Marks a chain part (used by the middleware factories that check requests). Returns the same middleware. */
 export function tagged<M extends Middleware>(mw: M, part: ChainPart): M {
@@ -69,8 +72,8 @@ export function documented(doc: RouteDoc): Middleware {
   return mw;
 }
 
-export function chainPartOf(mw: Function): ChainPart | undefined { return parts.get(mw); }
-export function routeDocOf(mw: Function): RouteDoc | undefined { return docs.get(mw); }
+export function chainPartOf(mw: AnyFunction): ChainPart | undefined { return parts.get(mw); }
+export function routeDocOf(mw: AnyFunction): RouteDoc | undefined { return docs.get(mw); }
 
 /** Response views (what presenters return) land in the document's components under these names. */
 export const apiViews = z.registry<{ id: string; description?: string }>();

@@ -1,6 +1,6 @@
 import type Router from '@koa/router';
 import { z } from 'zod';
-import { apiViews, chainPartOf, routeDocOf, type Answer, type ChainPart, type RouteDoc } from './describe.js';
+import { apiViews, chainPartOf, routeDocOf, type AnyFunction, type Answer, type ChainPart, type RouteDoc } from './describe.js';
 import { errorCatalogue, type ErrorCodeEntry } from './errorCodes.js';
 
 /**
@@ -19,7 +19,7 @@ export interface DocumentOptions {
   version: string;
 }
 
-interface LayerLike { methods: string[]; path: string | RegExp; stack: Function[]; paramNames: Array<{ name: string }> }
+interface LayerLike { methods: string[]; path: string | RegExp; stack: AnyFunction[]; paramNames: Array<{ name: string }> }
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 const COMPONENT = (id: string) => `#/components/schemas/${id}`;
@@ -135,14 +135,14 @@ export function buildOpenApiDocument(router: Router, opts: DocumentOptions): Jso
       }));
       const query = parts.find((p) => p.kind === 'query');
       if (query?.kind === 'query' && query.schema instanceof z.ZodObject) {
-        for (const [name, field] of Object.entries(query.schema.shape as Record<string, z.ZodType>)) {
+        for (const [name, field] of Object.entries(query.schema.shape)) {
           parameters.push({ name, in: 'query', required: !field.safeParse(undefined).success, schema: inputSchema(field) });
         }
       }
       for (const [name, description] of Object.entries(doc?.headers ?? {})) parameters.push({ name, in: 'header', required: false, description, schema: { type: 'string' } });
 
       const responses: JsonObject = {};
-      for (const [status, answer] of Object.entries(doc?.responses ?? {})) responses[status] = answerOf(answer as Answer, () => schemaRef(answer as z.ZodType, `${id[0]!.toUpperCase()}${id.slice(1)}${status}`));
+      for (const [status, answer] of Object.entries(doc?.responses ?? {})) responses[status] = answerOf(answer, () => schemaRef(answer as z.ZodType, `${id[0]!.toUpperCase()}${id.slice(1)}${status}`));
       const codes = [...impliedCodes(method, parts, parameters.some((p) => (p as JsonObject).in === 'path')), ...(doc?.errors ?? [])];
       for (const code of codes) {
         const entry = known.get(code);

@@ -17,7 +17,7 @@ export const SentinelSettingsView = z.object({
   enabled: z.boolean(),
   watchingThisSession: z.boolean(),
   intervalSeconds: z.number().int(),
-  slack: z.object({ configured: z.boolean(), hint: z.string().nullable() }),
+  slack: z.object({ configured: z.boolean(), hint: z.string().nullable(), deployResults: z.boolean() }),
   lastRunAt: z.string().nullable(),
   auditLogUnavailable: z.array(z.object({ ownerId: z.string(), name: z.string() })),
   notices: z.array(z.string()),

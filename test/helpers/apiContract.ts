@@ -37,7 +37,7 @@ export function compileContract(doc: JsonObject): ApiContract {
   const rebase = (node: Json): Json => JSON.parse(JSON.stringify(node).replaceAll('"#/components/schemas/', '"api#/$defs/')) as Json;
   const ajv = new Ajv2020({ strict: false, allErrors: true });
   addFormats(ajv);
-  ajv.addSchema({ $id: 'api', $defs: rebase(components.schemas) } as JsonObject);
+  ajv.addSchema({ $id: 'api', $defs: rebase(components.schemas) });
   const compiled = new Map<string, ValidateFunction>();
   const validatorFor = (key: string, schema: Json) => {
     let v = compiled.get(key);

@@ -232,7 +232,7 @@ export function send(baseUrl: string, as: Caller | null, req: AttackRequest, tra
         // Hostile input too gets answers the document describes (a streamed answer: its content type only).
         try {
           assertConforms(`${url.origin}${req.path.startsWith('/') ? req.path : '/'}`, { method: req.method, status: res.statusCode ?? 0, contentType: String(res.headers['content-type'] ?? ''), text });
-        } catch (err) { reject(err); return; }
+        } catch (err) { reject(err instanceof Error ? err : new Error(String(err))); return; }
         resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json });
       };
       if (req.stream) {

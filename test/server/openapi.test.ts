@@ -181,6 +181,6 @@ test('the shared agent and send() fail the request when the server answers outsi
   const agent = stack.agent();
   t.is((await agent.get('/api/meta')).status, 200);
   const err = await t.throwsAsync(() => agent.get('/api/test/drifted'));
-  t.regex(err!.message, /does not match GET \/api\/openapi\.json[\s\S]*renderApiKey/);
+  t.regex(err.message, /does not match GET \/api\/openapi\.json[\s\S]*renderApiKey/);
   await t.throwsAsync(() => send(stack.url, null, { method: 'GET', path: '/api/test/drifted' }), { message: /does not match/ });
 });
