@@ -28,7 +28,7 @@ export function presentDomain(d: CustomDomainRec) {
 }
 
 /**
- * Custom domains (REFERENCE §13): list, add (201 with an array: an apex also gets its www entry),
+ * Custom domains (docs/render-api.md §13): list, add (201 with an array: an apex also gets its www entry),
  * retrieve / delete by id or name, verify (202). A domain verifies once its DNS "exists"
  * (`sim.configureDns(name)`); a name used by any service is a 409.
  */

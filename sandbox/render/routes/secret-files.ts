@@ -10,7 +10,7 @@ const PUT_ONE = '/paths/~1services~1{serviceId}~1secret-files~1{secretFileName}/
 const present = (f: SecretFileRec) => ({ name: f.name, content: f.content });
 
 /**
- * Service secret files (REFERENCE §7: "the same shape" as env vars): list, and per-name
+ * Service secret files (docs/render-api.md §7: "the same shape" as env vars): list, and per-name
  * retrieve / add-or-update / delete. Reading contents is audited like env var values. None deploys.
  */
 export function secretFileRoutes({ state, clock, recorder, spec }: RouteDeps): RouteDef[] {

@@ -144,7 +144,7 @@ export function serviceRoutes(deps: RouteDeps): RouteDef[] {
       },
     },
     {
-      // 202 with an empty body (REFERENCE §5.4). Only services that run instances can scale.
+      // 202 with an empty body (docs/render-api.md §5.4). Only services that run instances can scale.
       method: 'POST',
       route: '/services/{serviceId}/scale',
       handler: (ctx) => {
