@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { Octokit } from 'octokit';
 import { z } from 'zod';
 import { GitHubError, toGitHubError } from './errors.js';
@@ -70,6 +71,10 @@ export function createGitHubClient(opts: GitHubClientOptions): GitHubClient {
     retry: { enabled: retries },
     throttle: {
       enabled: retries,
+      // octokit's throttling pools every client with the same id (default "no-id") in one process-wide
+      // limiter — writes at one per second for all users together, which held worker slots for minutes in a
+      // burst (commit statuses). GitHub paces per token, so the pool is per token (a digest, never the token).
+      id: createHash('sha256').update(token).digest('hex').slice(0, 32),
       // Retry once after GitHub's stated wait; beyond that the caller sees rate_limited.
       onRateLimit: (_after: number, options: { request: { retryCount: number } }) => options.request.retryCount === 0,
       onSecondaryRateLimit: (_after: number, options: { request: { retryCount: number } }) => options.request.retryCount === 0,
