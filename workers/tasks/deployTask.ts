@@ -189,9 +189,7 @@ async function detect(ctx: WorkerContext, rec: DeploymentRecord, render: RenderC
     schedule: stack?.schedule ?? null,
   });
   const next = await ctx.deployments.transition(rec.id, 'creating_service', 'orchestrator', { stack: summary }, `Detected ${summary.stack}: ${summary.reason}`);
-  // Not awaited: GitHub paces writes per token (one a second), and a slot waiting on that would hold back
-  // other tenants' deploys. postCommitStatus catches and logs its own failures.
-  if (next) void postCommitStatus(ctx, gh, next, 'pending');
+  if (next) await postCommitStatus(ctx, gh, next, 'pending');
   return next;
 }
 
@@ -307,7 +305,7 @@ async function deployEnded(ctx: WorkerContext, id: string, creds: JobCredentials
   const done = await ctx.deployments.get(id).catch(() => null);
   if (!done || !isTerminal(done.status)) return;
   await ctx.deploySlack?.(done);
-  if (creds.githubToken) void postCommitStatus(ctx, githubFor(ctx, creds), done, 'final'); // not awaited, as above
+  if (creds.githubToken) await postCommitStatus(ctx, githubFor(ctx, creds), done, 'final');
 }
 
 /** Non-retryable errors become a final status with a clear reason; retryable ones return null. */
