@@ -17,6 +17,7 @@ import type { RouteLimits } from './security/routeLimits.js';
 import type { LogTailer } from './deployments/logTail.js';
 import type { AuditLog } from './audit/auditLog.js';
 import type { Telemetry } from './telemetry/telemetry.js';
+import type { UpstreamClients } from './upstream.js';
 
 /** Hooks metrics attach to (issue: operations); optional so tests can leave them out. */
 export interface MetricsHooks {
@@ -40,6 +41,8 @@ export interface AppDeps {
   /** Sign-out, re-sign-in, expiry, key cleared or changed: one module (server/sessions/endSession.ts). */
   sessionEnding: SessionEnding;
   budget: RenderBudget;
+  /** The caller's GitHub and Render clients and the service list cache (server/upstream.ts). */
+  upstream: UpstreamClients;
   deployments: DeploymentStore;
   envVault: EnvVault;
   queue: Queue<DeployJobData>;

@@ -16,6 +16,7 @@ import { createRouteLimits } from './security/routeLimits.js';
 import { createAuditLog } from './audit/auditLog.js';
 import { resolveLimits, type SecurityLimits } from './security/options.js';
 import { createTelemetry } from './telemetry/telemetry.js';
+import { createUpstreamClients } from './upstream.js';
 
 export interface BuildDepsArgs {
   config: AppConfig;
@@ -48,6 +49,7 @@ export function buildDeps(args: BuildDepsArgs): AppDeps {
     onEnded: (ended) => sessionEnding.afterEnded(ended), cache: args.sessionCache,
   });
   const budget = createRenderBudget({ redis, prefix, limits: args.renderLimits, onWait: args.metrics?.onBudgetWait });
+  const upstream = createUpstreamClients({ config, redis, metrics: args.metrics });
   const deployments = createDeploymentStore({ redis, prefix, clock, keyring });
   const envVault = createEnvVault({ redis, prefix, keyring });
   const queue = createDeployQueue(args.queueRedis, prefix, args.retryBackoffMs);
@@ -63,5 +65,5 @@ export function buildDeps(args: BuildDepsArgs): AppDeps {
     redis, prefix, settings: config.telemetry, logger, ...args.telemetry,
     metrics: { onRefused: (state) => args.metrics?.onAnomalyRefused?.(state) },
   });
-  return { config, redis, clock, logger, keyring, sessions, sessionEnding, budget, deployments, envVault, queue, enqueuer, deploymentService, rateLimits, audit, telemetry, metrics: args.metrics };
+  return { config, redis, clock, logger, keyring, sessions, sessionEnding, budget, upstream, deployments, envVault, queue, enqueuer, deploymentService, rateLimits, audit, telemetry, metrics: args.metrics };
 }

@@ -50,7 +50,7 @@ export async function startWeb(args: {
   const base = buildDeps({ config, redis, queueRedis, sessionCache, clock: args.clock ?? systemClock, logger, renderLimits: args.renderLimits, metrics: metrics.hooks, securityLimits: args.appOptions?.security?.limits, telemetry: args.telemetry });
   // One subscriber connection for SSE, opened on the first live client; closed with the process.
   const events = createEventHub({ connect: () => createRedis(config.redisUrl, 'subscriber'), channelOf: (userId) => base.deployments.keys.channel(userId) });
-  const logTails = createLogTailer({ ...base, prefix: config.redisPrefix, renderApiUrl: config.renderApiUrl, onRenderCall: metrics.hooks.onRenderCall }, args.logTail);
+  const logTails = createLogTailer({ ...base, prefix: config.redisPrefix }, args.logTail);
   const deps: AppDeps = { ...base, events, logTails };
   const inflight = createInflightTracker();
   const observe = requestMetrics(metrics);

@@ -1,5 +1,4 @@
 import type { AppDeps } from '../server/deps.js';
-import type { RenderCallOutcome } from '../server/render/client.js';
 import type { SecurityEvents } from '../server/security/events.js';
 
 /** Delayed re-checks while a deploy runs: 3 s growing ×1.2 to 15 s, for at most maxMs in all. */
@@ -7,11 +6,10 @@ export interface WatchPolicy { initialMs: number; factor: number; maxDelayMs: nu
 export const DEFAULT_WATCH: WatchPolicy = { initialMs: 3_000, factor: 1.2, maxDelayMs: 15_000, maxMs: 3 * 3_600_000 };
 
 /** Everything the deploy task needs, injected (tests build real ones on private ports): the shared dependencies it uses, plus its own. */
-export interface WorkerContext extends Pick<AppDeps, 'config' | 'redis' | 'clock' | 'logger' | 'keyring' | 'sessions' | 'deployments' | 'enqueuer' | 'budget' | 'envVault'> {
+export interface WorkerContext extends Pick<AppDeps, 'config' | 'redis' | 'clock' | 'logger' | 'keyring' | 'sessions' | 'deployments' | 'enqueuer' | 'budget' | 'envVault' | 'upstream'> {
   watch: WatchPolicy;
   /** Per-request deadline for Render calls. */
   renderTimeoutMs: number;
-  onRenderCall?: (call: RenderCallOutcome) => void;
   /** A deployment reached a final status (metrics; the owner's audit trail). */
   onFinished?: (status: string, durationMs: number, deployment: { deploymentId: string; userId: number }) => void;
   /** A deployment ended: its result to the user's Slack, when they asked for it (workers/tasks/deploySlack.ts). */

@@ -59,14 +59,13 @@ export async function startWorker(args: {
   });
   const context: WorkerContext = {
     config, redis, clock: deps.clock, logger, keyring: deps.keyring, sessions: deps.sessions, deployments: deps.deployments,
-    enqueuer: deps.enqueuer, budget: deps.budget, envVault: deps.envVault, watch: { ...DEFAULT_WATCH, ...args.watch }, renderTimeoutMs: args.renderTimeoutMs ?? 15_000, crashPoint: args.crashPoint,
+    enqueuer: deps.enqueuer, budget: deps.budget, envVault: deps.envVault, upstream: deps.upstream, watch: { ...DEFAULT_WATCH, ...args.watch }, renderTimeoutMs: args.renderTimeoutMs ?? 15_000, crashPoint: args.crashPoint,
     onFinished: auditDeployFinished(audit, logger), securityEvents,
   };
   context.deploySlack = createDeploySlack({
     redis, prefix: config.redisPrefix, keyring: deps.keyring, absoluteMs: config.sessionAbsoluteMs, baseUrl: config.baseUrl, logger, alerts: args.sentinel?.alerts,
   });
   const audited = context.onFinished!;
-  context.onRenderCall = metrics.hooks.onRenderCall;
   context.onFinished = (status, durationMs, deployment) => {
     metrics.deployFinished(status, durationMs);
     audited(status, durationMs, deployment);

@@ -31,9 +31,8 @@ export function startSentinelWorker(ctx: WorkerContext, args: { connection: Redi
     store: createSentinelStore({ redis, prefix: config.redisPrefix, keyring: ctx.keyring, absoluteMs: config.sessionAbsoluteMs }),
     alerts: createSentinelAlerts({ ...args.options?.alerts, redis, prefix: config.redisPrefix, logger: ctx.logger }),
     audit: args.audit,
-    renderApiUrl: config.renderApiUrl, now: () => ctx.clock.now(),
+    upstream: ctx.upstream, now: () => ctx.clock.now(),
     channelOf: (userId: number) => ctx.deployments.keys.channel(userId),
-    onRenderCall: ctx.onRenderCall,
     onFinding: (f: { severity: string; kind: string }) => findings.inc({ severity: f.severity, kind: f.kind }),
     onRound: (outcome: string) => rounds.inc({ outcome }),
   };

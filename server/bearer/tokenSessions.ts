@@ -2,7 +2,7 @@ import type Koa from 'koa';
 import type { AppDeps } from '../deps.js';
 import { keyedHash } from '../crypto/keyring.js';
 import { errors } from '../errors.js';
-import { createGitHubClient, GitHubError } from '../github/client.js';
+import { GitHubError } from '../github/client.js';
 import { sealGithubToken } from '../sessions/credentials.js';
 import type { AppSession, SessionUser } from '../sessions/types.js';
 
@@ -48,7 +48,7 @@ export function createTokenSessions(deps: AppDeps, hooks: TokenSessionHooks = {}
   async function check(ctx: Koa.Context, token: string, tokenId: string, entry: Record<string, string>): Promise<SessionUser> {
     await hooks.beforeCheck?.(ctx);
     try {
-      const viewer = await createGitHubClient({ apiUrl: config.github.apiUrl, token, retries: config.nodeEnv !== 'test' }).getViewer();
+      const viewer = await deps.upstream.github(token).getViewer();
       const user = { id: viewer.id, login: viewer.login, name: viewer.name, avatarUrl: viewer.avatarUrl };
       if (entry.uid && entry.uid !== String(user.id)) await endSessionOf(entry, tokenId);
       await redis.multi()

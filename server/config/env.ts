@@ -21,7 +21,8 @@ export interface AppConfig {
   redisUrl: string;
   /** Key prefix for everything this app writes to Redis (sessions, records, queues). */
   redisPrefix: string;
-  github: { clientId: string; clientSecret: string; oauthUrl: string; apiUrl: string };
+  /** `retries`: the GitHub client's retry and throttling (GITHUB_RETRIES; the test harness turns it off for determinism). */
+  github: { clientId: string; clientSecret: string; oauthUrl: string; apiUrl: string; retries: boolean };
   /** True when no GitHub credentials were given: `npm start` then runs the built-in simulators. */
   sandbox: boolean;
   renderApiUrl: string;
@@ -75,6 +76,7 @@ const schema = z.object({
   GITHUB_CLIENT_SECRET: z.string().trim().optional(),
   GITHUB_OAUTH_URL: url('GITHUB_OAUTH_URL').default('https://github.com'),
   GITHUB_API_URL: url('GITHUB_API_URL').default('https://api.github.com'),
+  GITHUB_RETRIES: bool.default(true),
   RENDER_API_URL: url('RENDER_API_URL').default('https://api.render.com/v1'),
   HTTPS_ONLY: bool.optional(),
   TRUST_PROXY: bool.optional(),
@@ -178,6 +180,7 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
       clientSecret: e.GITHUB_CLIENT_SECRET ?? '',
       oauthUrl: stripSlash(e.GITHUB_OAUTH_URL),
       apiUrl: stripSlash(e.GITHUB_API_URL),
+      retries: e.GITHUB_RETRIES,
     },
     sandbox,
     renderApiUrl: stripSlash(e.RENDER_API_URL),

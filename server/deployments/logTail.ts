@@ -4,7 +4,8 @@ import type { Logger } from '../logger.js';
 import type { Keyring } from '../crypto/keyring.js';
 import type { SessionStore } from '../sessions/store.js';
 import { openRenderKey } from '../sessions/credentials.js';
-import { createRenderClient, type RenderCallOutcome, type RenderClient } from '../render/client.js';
+import type { RenderClient } from '../render/client.js';
+import type { UpstreamClients } from '../upstream.js';
 import { BudgetExhausted, type RenderBudget } from '../render/budget.js';
 import type { Deploy, LogEntry } from '../render/types.js';
 import type { DeploymentStore } from './store.js';
@@ -39,14 +40,13 @@ export interface LogTailOptions {
 export interface LogTailDeps {
   redis: Redis;
   prefix: string;
-  renderApiUrl: string;
+  upstream: Pick<UpstreamClients, 'render'>;
   sessions: Pick<SessionStore, 'loadByRef'>;
   keyring: Keyring;
   budget: RenderBudget;
   deployments: Pick<DeploymentStore, 'get' | 'keys'>;
   clock: Clock;
   logger: Logger;
-  onRenderCall?: (call: RenderCallOutcome) => void;
 }
 
 export interface Watcher { deploymentId: string; userId: number; sessionRef: string }
@@ -134,12 +134,10 @@ export function createLogTailer(deps: LogTailDeps, opts: LogTailOptions = {}): L
       const apiKey = openRenderKey(sess, deps.keyring);
       if (!apiKey) continue;
       const fp = sess.render.keyFingerprint;
-      return createRenderClient({
-        baseUrl: deps.renderApiUrl, apiKey, timeoutMs: 10_000,
+      return deps.upstream.render(apiKey, {
         beforeRequest: (call) => deps.budget.acquireOrThrow(fp, call),
         afterResponse: (call) => {
           if (call.route === '/logs') { counters.renderLogCalls += 1; tail.renderLogCalls += 1; }
-          deps.onRenderCall?.(call);
         },
       });
     }

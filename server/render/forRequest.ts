@@ -3,7 +3,7 @@ import type { AppDeps } from '../deps.js';
 import { errors } from '../errors.js';
 import { getSession } from '../sessions/middleware.js';
 import { openRenderKey } from '../sessions/credentials.js';
-import { createRenderClient, type RenderClient } from './client.js';
+import type { RenderClient } from './client.js';
 import { AUDITED_READS, noteSelfCall } from '../sentinel/store.js';
 import { tagged } from '../openapi/describe.js';
 
@@ -25,17 +25,13 @@ export function callerRender(deps: AppDeps, ctx: Koa.Context, opts: { budgetWait
   if (!apiKey || !sess.render) throw errors.renderKeyMissing();
   const fp = sess.render.keyFingerprint;
   return {
-    client: createRenderClient({
-      baseUrl: deps.config.renderApiUrl,
-      apiKey,
-      timeoutMs: 10_000,
+    client: deps.upstream.render(apiKey, {
       beforeRequest: async (call) => {
         await deps.budget.acquire(fp, call, opts.budgetWaitMs ?? 2_000);
         // Reads Render records in the audit log are noted first, so Sentinel does not report our own.
         const audited = call.method === 'GET' ? AUDITED_READS[call.route] : undefined;
         if (audited && call.serviceId && sess.user) await noteSelfCall(deps.redis, deps.config.redisPrefix, sess.user.id, audited, call.serviceId, deps.clock.now());
       },
-      afterResponse: deps.metrics?.onRenderCall,
     }),
     keyFingerprint: fp,
     ownerIds: sess.render.owners.map((o) => o.id),

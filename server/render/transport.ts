@@ -1,5 +1,7 @@
 // One HTTP exchange with Render: hooks, auth header, deadline, and mapping every failure to a
 // RenderApiError. Axios errors never escape: their config holds the Authorization header.
+import { Agent as HttpAgent } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
 import axios, { type AxiosInstance, type AxiosResponse } from 'axios';
 import { RenderApiError, type RenderErrorKind } from './errors.js';
 import type { QueryBuilder } from './query.js';
@@ -51,19 +53,26 @@ export type Transport = (request: RenderRequest) => Promise<RenderRawResponse>;
 const MAX_RESPONSE_BYTES = 32 * 1024 * 1024;
 const MAX_RENDER_MESSAGE_CHARS = 500;
 
+// One axios instance and one keep-alive pool per process, shared by every caller's client (issue 17):
+// a client is built per request or job run, and building an instance (or opening a TLS connection)
+// for each would cost more than the call. Nothing caller-specific lives here; the key and the base URL
+// are per request.
+const keepAlive = { keepAlive: true, maxSockets: 256, maxFreeSockets: 32, timeout: 60_000 };
+const http: AxiosInstance = axios.create({
+  headers: { accept: 'application/json' },
+  httpAgent: new HttpAgent(keepAlive),
+  httpsAgent: new HttpsAgent(keepAlive),
+  // Status handling, JSON parsing and redirects are ours: a redirect must not carry the key away.
+  validateStatus: () => true,
+  responseType: 'text',
+  transformResponse: [(data: unknown) => data],
+  maxRedirects: 0,
+  maxContentLength: MAX_RESPONSE_BYTES,
+  transitional: { clarifyTimeoutError: true, silentJSONParsing: true, forcedJSONParsing: false },
+});
+
 export function createTransport(opts: TransportOptions): Transport {
-  const http: AxiosInstance = axios.create({
-    baseURL: withoutTrailingSlashes(opts.baseUrl),
-    timeout: opts.timeoutMs,
-    headers: { accept: 'application/json' },
-    // Status handling, JSON parsing and redirects are ours: a redirect must not carry the key away.
-    validateStatus: () => true,
-    responseType: 'text',
-    transformResponse: [(data: unknown) => data],
-    maxRedirects: 0,
-    maxContentLength: MAX_RESPONSE_BYTES,
-    transitional: { clarifyTimeoutError: true, silentJSONParsing: true, forcedJSONParsing: false },
-  });
+  const baseURL = withoutTrailingSlashes(opts.baseUrl);
 
   return async function send(request: RenderRequest): Promise<RenderRawResponse> {
     const info: RenderCallInfo = { method: request.method, route: request.route };
@@ -89,6 +98,8 @@ export function createTransport(opts: TransportOptions): Transport {
     let response: AxiosResponse<unknown>;
     try {
       response = await http.request({
+        baseURL,
+        timeout: opts.timeoutMs,
         method: request.method,
         url: path + (request.query?.toString() ?? ''),
         data,

@@ -2,7 +2,6 @@ import type { AppDeps } from '../deps.js';
 import type { Logger } from '../logger.js';
 import { errors } from '../errors.js';
 import type { RenderOwner } from '../sessions/types.js';
-import { createRenderClient } from './client.js';
 import { RenderApiError } from './errors.js';
 
 export type KeyCheck = { ok: true; owners: RenderOwner[] } | { ok: false; reason: 'unauthorized' | 'forbidden' };
@@ -12,9 +11,9 @@ export type KeyCheck = { ok: true; owners: RenderOwner[] } | { ok: false; reason
  * A rejected key is a result (the caller records the attempt); Render being down or pacing us is a
  * typed error, and nothing is stored either way.
  */
-export async function checkRenderKey(deps: Pick<AppDeps, 'config' | 'metrics'>, apiKey: string, log?: Logger): Promise<KeyCheck> {
+export async function checkRenderKey(deps: Pick<AppDeps, 'upstream'>, apiKey: string, log?: Logger): Promise<KeyCheck> {
   try {
-    const list = await createRenderClient({ baseUrl: deps.config.renderApiUrl, apiKey, timeoutMs: 10_000, afterResponse: deps.metrics?.onRenderCall }).listOwners();
+    const list = await deps.upstream.render(apiKey).listOwners();
     return { ok: true, owners: list.map((o) => ({ id: o.id, name: o.name, type: o.type === 'user' ? 'user' : 'team' })) };
   } catch (err) {
     if (!(err instanceof RenderApiError)) throw err;

@@ -7,7 +7,7 @@ import { randomToken } from '../crypto/keyring.js';
 import { getSession } from '../sessions/middleware.js';
 import { sealGithubToken } from '../sessions/credentials.js';
 import type { AppSession } from '../sessions/types.js';
-import { createGitHubClient, GitHubError } from '../github/client.js';
+import { GitHubError } from '../github/client.js';
 import { requireCsrf, requireUser } from '../middleware/security.js';
 import { z } from 'zod';
 import { documented, view } from '../openapi/describe.js';
@@ -96,7 +96,7 @@ export function authRoutes(router: Router, deps: AppDeps, hooks: AuthHooks = {})
     const token = response.access_token;
     let viewer;
     try {
-      viewer = await createGitHubClient({ apiUrl: config.github.apiUrl, token, retries: config.nodeEnv !== 'test' }).getViewer();
+      viewer = await deps.upstream.github(token).getViewer();
     } catch (err) {
       ctx.state.log.warn({ kind: err instanceof GitHubError ? err.kind : 'unknown' }, 'GitHub profile lookup failed');
       return failed(ctx, 'github_profile_failed');

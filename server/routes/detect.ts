@@ -7,7 +7,6 @@ import { getSession } from '../sessions/middleware.js';
 import { openGithubToken } from '../sessions/credentials.js';
 import { requireUser } from '../middleware/security.js';
 import { validateQuery } from '../middleware/validate.js';
-import { createGitHubClient } from '../github/client.js';
 import { repoFilesFromGitHub } from '../stacks/fromGitHub.js';
 import { detectStack, StackDetectionError } from '../stacks/detect.js';
 import { callerRender, requireRenderKey } from '../render/forRequest.js';
@@ -47,7 +46,7 @@ export function detectRoutes(router: Router, deps: AppDeps, hooks: { guards?: Ko
   }), requireUser(), deps.rateLimits.guard('detect'), ...(hooks.guards ?? []), validateQuery(DetectQuery), async (ctx) => {
     const token = openGithubToken(getSession(ctx), deps.keyring);
     if (!token) throw errors.githubTokenInvalid();
-    const gh = createGitHubClient({ apiUrl: deps.config.github.apiUrl, token, retries: deps.config.nodeEnv !== 'test' });
+    const gh = deps.upstream.github(token);
     const owner = String(ctx.params.owner);
     const repo = String(ctx.params.repo);
     const branch = (ctx.state.query as z.infer<typeof DetectQuery>).branch ?? (await gh.getRepo(owner, repo)).defaultBranch;
@@ -80,7 +79,7 @@ export function detectRoutes(router: Router, deps: AppDeps, hooks: { guards?: Ko
   }), requireUser(), requireRenderKey(), deps.rateLimits.guard('detect'), validateQuery(BlueprintQuery), async (ctx) => {
     const token = openGithubToken(getSession(ctx), deps.keyring);
     if (!token) throw errors.githubTokenInvalid();
-    const gh = createGitHubClient({ apiUrl: deps.config.github.apiUrl, token, retries: deps.config.nodeEnv !== 'test' });
+    const gh = deps.upstream.github(token);
     const owner = String(ctx.params.owner);
     const repo = String(ctx.params.repo);
     const q = ctx.state.query as z.infer<typeof BlueprintQuery>;

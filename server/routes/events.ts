@@ -54,7 +54,7 @@ export function eventRoutes(router: Router, deps: AppDeps, opts: EventRouteOptio
     channelOf: (userId) => deps.deployments.keys.channel(userId),
   });
   const hub = deps.events ?? owned!;
-  const tailer = deps.logTails ?? createLogTailer({ ...deps, prefix: deps.config.redisPrefix, renderApiUrl: deps.config.renderApiUrl });
+  const tailer = deps.logTails ?? createLogTailer({ ...deps, prefix: deps.config.redisPrefix });
   const maxStreams = opts.maxStreamsPerUser ?? 10;
   const openByUser = new Map<number, number>();
 

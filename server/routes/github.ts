@@ -7,7 +7,7 @@ import { getSession } from '../sessions/middleware.js';
 import { openGithubToken } from '../sessions/credentials.js';
 import { requireUser } from '../middleware/security.js';
 import { validateQuery } from '../middleware/validate.js';
-import { createGitHubClient, type GitHubClient, type RepoSummary } from '../github/client.js';
+import type { GitHubClient, RepoSummary } from '../github/client.js';
 import { BranchesView, presentRepo, RepoPageView } from '../presenters/repo.js';
 import { documented } from '../openapi/describe.js';
 
@@ -31,7 +31,7 @@ export interface GitHubRouteHooks {
 export function callerGitHub(deps: AppDeps, ctx: Koa.Context): GitHubClient {
   const token = openGithubToken(getSession(ctx), deps.keyring);
   if (!token) throw errors.githubTokenInvalid();
-  return createGitHubClient({ apiUrl: deps.config.github.apiUrl, token });
+  return deps.upstream.github(token);
 }
 
 /**

@@ -9,7 +9,6 @@ import { requireCsrf, requireUser } from '../middleware/security.js';
 import { validateBody, validateQuery } from '../middleware/validate.js';
 import { suggestFreeName } from '../render/serviceNames.js';
 import { callerRender, requireRenderKey, type CallerRender } from '../render/forRequest.js';
-import { createServiceCache, type ServiceCacheOptions } from '../render/serviceCache.js';
 import type { Service } from '../render/types.js';
 import { presentService, ServiceView } from '../presenters/service.js';
 import { loadServiceOverview } from '../render/serviceOverview.js';
@@ -50,8 +49,6 @@ export interface ServiceRouteHooks {
   onLifecycle?(ctx: Koa.Context, action: ServiceAction, serviceId: string): Promise<void> | void;
   /** A service id the caller's key cannot see (or outside their workspaces): cross-tenant probe detection. */
   onNotFound?(ctx: Koa.Context, what: string): Promise<void> | void;
-  /** Cache tuning (tests). */
-  cache?: Omit<ServiceCacheOptions, 'redis' | 'prefix'>;
 }
 
 /** A malformed id is a 404 like any id that is not theirs, before a Render call is spent on it. */
@@ -68,7 +65,7 @@ function serviceIdParam(): Koa.Middleware {
  * services outside the workspaces this session was set up with.
  */
 export function serviceRoutes(router: Router, deps: AppDeps, hooks: ServiceRouteHooks = {}) {
-  const cache = createServiceCache({ redis: deps.redis, prefix: deps.config.redisPrefix, ...hooks.cache });
+  const cache = deps.upstream.serviceCache;
   // A 404 from here on (Render's for an id this key cannot see, or ours for another workspace) is reported.
   const reportNotFound: Koa.Middleware = async (ctx, next) => {
     try { await next(); } catch (err) {

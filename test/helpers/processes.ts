@@ -19,7 +19,7 @@ export function envFor(config: AppConfig, extra: Record<string, string> = {}): R
     REDIS_URL: config.redisUrl, REDIS_PREFIX: config.redisPrefix,
     GITHUB_CLIENT_ID: config.github.clientId, GITHUB_CLIENT_SECRET: config.github.clientSecret,
     GITHUB_OAUTH_URL: config.github.oauthUrl, GITHUB_API_URL: config.github.apiUrl, RENDER_API_URL: config.renderApiUrl,
-    ANOMALY_DETECTION: String(config.telemetry.detection),
+    ANOMALY_DETECTION: String(config.telemetry.detection), GITHUB_RETRIES: String(config.github.retries),
     ...extra,
   };
 }

@@ -61,6 +61,9 @@ export async function startStack(opts: {
     // Tests poll far faster than any person (every 50 ms): the detector would rightly throttle them.
     // Off unless a test opts in (test/telemetry/); telemetry is still recorded.
     ANOMALY_DETECTION: 'false',
+    // No GitHub retries or write pacing (one commit status a second per token): deterministic and quick.
+    // test/github/client.test.ts builds a client with them on.
+    GITHUB_RETRIES: 'false',
     ...opts.env,
   });
   const web = await startWeb({ config, logger, clock: opts.clock, host: '127.0.0.1', appOptions: { ...opts.appOptions, sentinel: slackAlerts }, renderLimits: opts.renderLimits, logTail: opts.logTail, telemetry: opts.telemetry });

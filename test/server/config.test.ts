@@ -17,6 +17,9 @@ test('defaults follow DESIGN.md and no credentials means sandbox mode', (t) => {
   t.is(c.renderApiUrl, 'https://api.render.com/v1');
   t.is(c.github.oauthUrl, 'https://github.com');
   t.is(c.github.apiUrl, 'https://api.github.com');
+  t.true(c.github.retries, 'GitHub retries are on unless GITHUB_RETRIES=false (whatever NODE_ENV says)');
+  t.false(loadConfig({ GITHUB_RETRIES: 'false' }).github.retries);
+  t.true(loadConfig({ NODE_ENV: 'test' }).github.retries);
   t.true(c.sandbox);
   t.false(c.httpsOnly);
   t.is(c.sessionIdleMs, 30 * 60_000);

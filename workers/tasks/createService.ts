@@ -1,5 +1,4 @@
 import { RenderApiError, type RenderClient } from '../../server/render/client.js';
-import { createServiceCache, type ServiceCache } from '../../server/render/serviceCache.js';
 import { sameRepo, suggestFreeName } from '../../server/render/serviceNames.js';
 import type { Service, ServiceType } from '../../server/render/types.js';
 import { serviceDetailsFor } from './serviceDetails.js';
@@ -124,9 +123,6 @@ export function serviceFields(service: Service | null, serviceId: string): Parti
  * The user's cached service list is stale once a service appears or a deploy ends (the name check and
  * the service cards read it): drop it, as the web routes do after their own changes.
  */
-const serviceCaches = new WeakMap<WorkerContext, ServiceCache>();
 export async function serviceListChanged(ctx: WorkerContext, rec: Pick<DeploymentRecord, 'userId' | 'keyFingerprint'>) {
-  let cache = serviceCaches.get(ctx);
-  if (!cache) serviceCaches.set(ctx, cache = createServiceCache({ redis: ctx.redis, prefix: ctx.config.redisPrefix }));
-  await cache.invalidate({ userId: rec.userId, keyFingerprint: rec.keyFingerprint }).catch(() => undefined);
+  await ctx.upstream.serviceCache.invalidate({ userId: rec.userId, keyFingerprint: rec.keyFingerprint }).catch(() => undefined);
 }

@@ -1,7 +1,7 @@
 import { DelayedError, type Job } from 'bullmq';
-import { createRenderClient, RenderApiError, type RenderClient } from '../../server/render/client.js';
+import { RenderApiError, type RenderClient } from '../../server/render/client.js';
 import { BudgetExhausted } from '../../server/render/budget.js';
-import { createGitHubClient, GitHubError, type GitHubClient } from '../../server/github/client.js';
+import { GitHubError, type GitHubClient } from '../../server/github/client.js';
 import { detectStack, StackDetectionError } from '../../server/stacks/detect.js';
 import { repoFilesFromGitHub } from '../../server/stacks/fromGitHub.js';
 import { isTerminal, type DeploymentRecord, type DeploymentStatus, type DeploymentFailure } from '../../server/deployments/types.js';
@@ -60,12 +60,9 @@ export async function runDeployJob(ctx: WorkerContext, job: Job<DeployJobData>, 
     ctx.onFinished?.('credentials_revoked', ctx.clock.now() - Date.parse(rec.createdAt), { deploymentId: rec.id, userId: rec.userId });
     return;
   }
-  const render = createRenderClient({
-    baseUrl: ctx.config.renderApiUrl,
-    apiKey: creds.renderKey,
+  const render = ctx.upstream.render(creds.renderKey, {
     timeoutMs: ctx.renderTimeoutMs,
     beforeRequest: (call) => ctx.budget.acquireOrThrow(rec.keyFingerprint, call),
-    afterResponse: ctx.onRenderCall,
   });
 
   try {
@@ -353,7 +350,7 @@ const githubClients = new WeakMap<JobCredentials, GitHubClient>();
 function githubFor(ctx: WorkerContext, creds: JobCredentials): GitHubClient {
   let gh = githubClients.get(creds);
   if (!gh) {
-    gh = createGitHubClient({ apiUrl: ctx.config.github.apiUrl, token: creds.githubToken!, retries: ctx.config.nodeEnv !== 'test' });
+    gh = ctx.upstream.github(creds.githubToken!);
     githubClients.set(creds, gh);
   }
   return gh;

@@ -5,7 +5,8 @@ import type { Logger } from '../../server/logger.js';
 import type { Keyring } from '../../server/crypto/keyring.js';
 import type { SessionStore } from '../../server/sessions/store.js';
 import type { RenderBudget } from '../../server/render/budget.js';
-import { createRenderClient, RenderApiError, type RenderCallOutcome } from '../../server/render/client.js';
+import { RenderApiError } from '../../server/render/client.js';
+import type { UpstreamClients } from '../../server/upstream.js';
 import { openRenderKey } from '../../server/sessions/credentials.js';
 import type { AuditLog } from '../../server/audit/auditLog.js';
 import { runRound } from '../../server/sentinel/watcher.js';
@@ -28,11 +29,10 @@ export interface SentinelContext {
   alerts: SentinelAlerts;
   audit: AuditLog;
   queue: Queue<SentinelJobData>;
-  renderApiUrl: string;
+  upstream: Pick<UpstreamClients, 'render'>;
   now: () => number;
   /** The per-user channel SSE listens on (the deployment store's). */
   channelOf: (userId: number) => string;
-  onRenderCall?: (call: RenderCallOutcome) => void;
   onFinding?: (f: Finding) => void;
   onRound?: (outcome: 'done' | 'budget' | 'stopped' | 'error' | 'skipped') => void;
 }
@@ -59,11 +59,7 @@ export async function runSentinelJob(ctx: SentinelContext, job: Job<SentinelJobD
   const lock = `${ctx.store.keys.status(userId)}:lock`;
   if ((await ctx.redis.set(lock, job.id ?? '1', 'PX', Math.max(30_000, settings.intervalMs * 2), 'NX')) !== 'OK') { ctx.onRound?.('skipped'); return; }
   const fp = sess.render.keyFingerprint;
-  const client = createRenderClient({
-    baseUrl: ctx.renderApiUrl, apiKey, timeoutMs: 10_000,
-    beforeRequest: (call) => ctx.budget.acquireShare(fp, call, SENTINEL_BUDGET_SHARE, 'sentinel'),
-    afterResponse: ctx.onRenderCall,
-  });
+  const client = ctx.upstream.render(apiKey, { beforeRequest: (call) => ctx.budget.acquireShare(fp, call, SENTINEL_BUDGET_SHARE, 'sentinel') });
   const slackUrl = ctx.store.openSlackUrl(userId, settings.slackSealed);
   try {
     const result = await runRound({

@@ -3,7 +3,6 @@ import type { AppDeps } from '../../deps.js';
 import { errors } from '../../errors.js';
 import { RenderApiError } from '../../render/errors.js';
 import { callerRender, requireRenderKey, type CallerRender } from '../../render/forRequest.js';
-import { createServiceCache } from '../../render/serviceCache.js';
 import type { Service } from '../../render/types.js';
 import { requireCsrf, requireUser } from '../../middleware/security.js';
 import { getSession } from '../../sessions/middleware.js';
@@ -27,7 +26,7 @@ export const own = (ctx: Koa.Context): OwnService => ctx.state.own as OwnService
  * tenant's id, a deleted service, a malformed id) is the same 404, reported to probe detection.
  */
 export function settingsScope(deps: AppDeps, hooks: ServiceRouteHooks) {
-  const cache = createServiceCache({ redis: deps.redis, prefix: deps.config.redisPrefix });
+  const cache = deps.upstream.serviceCache;
 
   const serviceIdParam: Koa.Middleware = async (ctx, next) => {
     // A malformed id is a 404 like any id that is not theirs, before a Render call is spent on it.

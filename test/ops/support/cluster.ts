@@ -42,6 +42,7 @@ export async function startOpsEnv(opts: { persistence?: boolean; renderOptions?:
     SECRET_KEY: randomBytes(32).toString('hex'), REDIS_URL: redis.url, REDIS_PREFIX: redis.prefix,
     GITHUB_CLIENT_ID: github.clientId, GITHUB_CLIENT_SECRET: github.clientSecret,
     GITHUB_OAUTH_URL: github.oauthUrl, GITHUB_API_URL: github.apiUrl, RENDER_API_URL: render.url,
+    GITHUB_RETRIES: 'false', // deterministic: no retries, no write pacing (the suites that test them build their own client)
   });
   const children: Array<{ stop(signal?: NodeJS.Signals): Promise<unknown> }> = [];
   let first = true;
