@@ -15,6 +15,7 @@ declare module 'autocannon' {
     pipelining?: number;
     timeout?: number;
     method?: string;
+    body?: string;
     headers?: Record<string, string>;
     setupClient?: (client: AutocannonClient) => void;
   }

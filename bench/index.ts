@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: the orchestrator's performance, measured in one run against baselines measured in
  * the same run (bare Koa, raw BullMQ), on a private redis-server and the simulators. Prints a table and
- * writes bench/results/latest.json. BENCH_ONLY=api,services,pipeline,scale,sessions,logs,detect,sentinel,telemetry runs a subset;
+ * writes bench/results/latest.json. BENCH_ONLY=api,bearer,services,pipeline,scale,sessions,logs,detect,sentinel,telemetry runs a subset;
  * BENCH_CPU_PROF=<dir> writes .cpuprofile files of every web/worker child.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -10,6 +10,7 @@ import { cpus, loadavg } from 'node:os';
 import { createCleanup } from './lib/cleanup.js';
 import { startBench } from './lib/bench.js';
 import { runApi } from './scenarios/api.js';
+import { runBearer } from './scenarios/bearer.js';
 import { runServices } from './scenarios/services.js';
 import { runPipeline } from './scenarios/pipeline.js';
 import { runScale } from './scenarios/scale.js';
@@ -20,7 +21,7 @@ import { runTelemetry } from './scenarios/telemetry.js';
 import { runSentinel } from './scenarios/sentinel.js';
 import { buildTable, printTable } from './lib/report.js';
 
-const SCENARIOS = ['sessions', 'api', 'services', 'pipeline', 'scale', 'logs', 'detect', 'sentinel', 'telemetry'] as const;
+const SCENARIOS = ['sessions', 'api', 'bearer', 'services', 'pipeline', 'scale', 'logs', 'detect', 'sentinel', 'telemetry'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
 const only = new Set((process.env.BENCH_ONLY ?? SCENARIOS.join(',')).split(',').map((s) => s.trim()).filter(Boolean));
@@ -76,6 +77,7 @@ try {
   // Quiet Redis first: the memory-per-session figure needs nothing else writing meanwhile.
   await run('sessions', () => runSessions(bench, { sessions: 2_000 }));
   await run('api', () => runApi(bench, { connections: 50, warmupS: 2, durationS: 8, users: 50 }));
+  await run('bearer', () => runBearer(bench, { connections: 50, warmupS: 2, durationS: 8, users: 20, deploymentsPerUser: 5 }));
   await run('services', () => runServices(bench, { users: 200, pollEveryMs: 1_000, durationS: 20, renderLatencyMs: 80, servicesPerUser: 3 }));
   await run('pipeline', () => runPipeline(bench, { concurrency: 50, burst: 200, rate: 50, sustainS: 10, noopJobs: 5_000, fairnessBurst: 200 }));
   await run('detect', () => runDetect({ runs: 7 }));

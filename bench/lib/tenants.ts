@@ -6,6 +6,7 @@ import type { AppConfig } from '../../server/config/env.js';
 import { systemClock } from '../../server/clock.js';
 import { buildDeps } from '../../server/system.js';
 import type { AppDeps } from '../../server/deps.js';
+import type { DeploymentRecord } from '../../server/deployments/types.js';
 import { randomToken } from '../../server/crypto/keyring.js';
 import { sealGithubToken, setRenderKey } from '../../server/sessions/credentials.js';
 import { SESSION_COOKIE_PLAIN } from '../../server/sessions/middleware.js';
@@ -24,6 +25,8 @@ export interface Tenant {
   cookie: string;
   csrfToken: string;
   apiKey: string;
+  /** The GitHub token the simulator issued (sealed in the session; sent as `Authorization: Bearer` by the bearer scenario). */
+  githubToken: string;
   /** Render simulator account id (what SimCall.accountId holds). */
   accountId: string;
   ownerId: string;
@@ -93,7 +96,7 @@ export async function createTenant(deps: AppDeps, github: GitHubSimulator, rende
   const name = SESSION_COOKIE_PLAIN;
   const cookie = `${name}=${sid}; ${name}.sig=${grip.sign(`${name}=${sid}`)}`;
   return {
-    userId, login, cookie, csrfToken: sess.csrfToken!, apiKey, accountId: account.id, ownerId: account.ownerId,
+    userId, login, cookie, csrfToken: sess.csrfToken!, apiKey, githubToken, accountId: account.id, ownerId: account.ownerId,
     sessionRef: deps.sessions.refOf(sid), keyFingerprint: sess.render!.keyFingerprint, repos,
   };
 }
@@ -101,4 +104,33 @@ export async function createTenant(deps: AppDeps, github: GitHubSimulator, rende
 /** Headers for an authenticated API request as the tenant. */
 export function headersOf(t: Tenant, extra: Record<string, string> = {}): Record<string, string> {
   return { cookie: t.cookie, 'user-agent': BENCH_USER_AGENT, ...extra };
+}
+
+/**
+ * A service the tenant already has on Render, created straight on the simulator (not through the
+ * orchestrator): what the services list and Sentinel find in a user's workspace.
+ */
+export async function seedService(renderUrl: string, t: Tenant, name: string): Promise<void> {
+  const res = await fetch(`${renderUrl}/services`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${t.apiKey}`, 'content-type': 'application/json' },
+    body: JSON.stringify({
+      type: 'web_service', name, ownerId: t.ownerId, repo: `https://github.com/${t.login}/${name}`, autoDeploy: 'no',
+      serviceDetails: { runtime: 'node', plan: 'starter', region: 'oregon', envSpecificDetails: { buildCommand: 'npm ci', startCommand: 'node index.js' } },
+    }),
+  });
+  if (res.status !== 201) throw new Error(`seeding a service for ${t.login}: Render simulator answered ${res.status}`);
+}
+
+/**
+ * A deployment of one of the tenant's repositories (the first by default), requested through the server's own deployment
+ * service (as POST /api/render/deploy does after validation): a signed record and a queued job.
+ */
+export async function requestDeployAs(deps: AppDeps, t: Tenant, serviceName: string, repo = t.repos[0]!): Promise<DeploymentRecord> {
+  const { record } = await deps.deploymentService.requestDeploy(
+    { userId: t.userId, sessionRef: t.sessionRef, keyFingerprint: t.keyFingerprint },
+    { githubRepo: repo, serviceName, branch: null, ownerId: t.ownerId, region: 'oregon', plan: 'starter', envVarKeys: [], buildCommand: null, startCommand: null },
+    [],
+  );
+  return record;
 }

@@ -1,6 +1,7 @@
 import { detectStack, loadTemplates, type RepoFiles } from '../../server/stacks/detect.js';
 import { ADVERSARIAL_CASES } from '../../test/stacks/adversarial.js';
 import { round } from '../lib/stats.js';
+import { fmt, verdict, type Row } from '../lib/rows.js';
 
 export interface DetectCaseResult { name: string; cpuMsMedian: number; wallMsMedian: number }
 export interface DetectResult { files: number; runs: number; worst: DetectCaseResult; cases: DetectCaseResult[] }
@@ -35,4 +36,12 @@ export async function runDetect(o: { runs: number }): Promise<DetectResult> {
   }
   const worst = cases.reduce((a, b) => (b.cpuMsMedian > a.cpuMsMedian ? b : a));
   return { files: cases.length, runs: o.runs, worst, cases: [...cases].sort((a, b) => b.cpuMsMedian - a.cpuMsMedian) };
+}
+
+export function detectRows(d: DetectResult): Row[] {
+  return [{
+    metric: 'stack detection, worst adversarial 256 KiB file',
+    value: `${fmt(d.worst.cpuMsMedian, 2)} ms CPU (wall ${fmt(d.worst.wallMsMedian, 2)} ms), median of ${d.runs}: ${d.worst.name}; ${d.files} files`,
+    target: '< 50 ms', verdict: verdict(d.worst.cpuMsMedian < 50),
+  }];
 }

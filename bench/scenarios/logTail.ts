@@ -1,7 +1,8 @@
 import type { Bench } from '../lib/bench.js';
 import { startDeployment } from '../lib/bench.js';
-import { createTenant, headersOf, type Tenant } from '../lib/tenants.js';
+import { createTenant, headersOf, requestDeployAs, type Tenant } from '../lib/tenants.js';
 import { round, sleep } from '../lib/stats.js';
+import { fmt, verdict, type Row } from '../lib/rows.js';
 
 export interface LogTailResult {
   windowS: number;
@@ -26,11 +27,7 @@ export async function runLogTail(bench: Bench, o: { clients: number; windowS: nu
   let appending = true;
   try {
     const t = await createTenant(dep.deps, bench.github, dep.render, { login: 'log-tail', repos: 1 });
-    const { record } = await dep.deps.deploymentService.requestDeploy(
-      { userId: t.userId, sessionRef: t.sessionRef, keyFingerprint: t.keyFingerprint },
-      { githubRepo: t.repos[0]!, serviceName: 'tail', branch: null, ownerId: t.ownerId, region: 'oregon', plan: 'starter', envVarKeys: [], buildCommand: null, startCommand: null },
-      [],
-    );
+    const record = await requestDeployAs(dep.deps, t, 'tail');
     let ids: { serviceId: string; deployId: string } | null = null;
     for (let i = 0; i < 600 && !ids; i++) {
       const rec = await dep.deps.deployments.get(record.id);
@@ -110,4 +107,22 @@ async function openTab(url: string, t: Tenant, deploymentId: string) {
     stepsSeen: (from: number, to: number) => [...steps].filter((n) => n >= from && n < to).length,
     close: () => abort.abort(),
   };
+}
+
+export function logTailRows(l: LogTailResult): Row[] {
+  // Equal up to one poll at a window's edge (a 30 s window holds 10 or 11 polls at 3 s): a poller per
+  // tab would multiply the calls by the tabs.
+  const slack = 60 / l.windowS;
+  return [
+    {
+      metric: `log tail fan-out: ${l.clients} SSE clients on one deployment (${l.windowS} s)`,
+      value: `Render GET /logs ${fmt(l.manyClientsPerMin)}/min with ${l.clients} tabs vs ${fmt(l.oneClientPerMin)}/min with one${l.renderRateLimited ? `; ${l.renderRateLimited} × 429` : ''}`,
+      target: `= one tab's (± ${fmt(slack)}/min: 1 poll)`, verdict: verdict(Math.abs(l.manyClientsPerMin - l.oneClientPerMin) <= slack && l.renderRateLimited === 0),
+    },
+    {
+      metric: `  lines delivered to each of the ${l.clients} tabs`,
+      value: `${l.linesReceived.min === l.linesAppended ? 'all' : `${l.linesReceived.min}–${l.linesReceived.max} of`} ${l.linesAppended} new lines`,
+      target: 'every line, every tab', verdict: verdict(l.linesReceived.min === l.linesAppended),
+    },
+  ];
 }

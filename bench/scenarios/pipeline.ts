@@ -6,6 +6,7 @@ import { cpuMsBetween, startChild, type BenchChild } from '../lib/children.js';
 import { createTenant, headersOf, type Tenant } from '../lib/tenants.js';
 import { trackDeployments, type DeploymentTracker } from '../lib/tracker.js';
 import { mapLimit, percentile, round, sleep, waitFor } from '../lib/stats.js';
+import { fmt, verdict, type Row } from '../lib/rows.js';
 
 export interface Latency { p50Ms: number; p99Ms: number; maxMs: number }
 export interface PipelineRun {
@@ -190,4 +191,34 @@ async function runFairness(bench: Bench, dep: Deployment, tracker: DeploymentTra
   const burstStartedBefore = burst.filter((b) => (tracker.get(b.id)?.at.verifying ?? Infinity) < startedAt).length;
   await waitFinished(tracker, [mine.id], 30_000);
   return { burst: burstSize, loneDelayMs: startedAt - mine.createdAt, burstStartedBefore };
+}
+
+/** Issue 8's targets: ≤ 5 ms of orchestrator CPU per deploy, p99 < 250 ms to the first Render call at 50/s, a lone tenant started within 2 s. */
+export function pipelineRows(p: PipelineResult): Row[] {
+  const cpu = (r: PipelineRun) => `${fmt(r.cpuMsPerDeploy.total, 2)} ms (web ${fmt(r.cpuMsPerDeploy.web, 2)} + worker ${fmt(r.cpuMsPerDeploy.worker, 2)})`;
+  const b = p.burst;
+  const s = p.sustained;
+  return [
+    {
+      metric: `deploy pipeline, burst of ${b.deploys} (instant Render deploys)`,
+      value: `${fmt(b.deploysPerSec)} deploys/s = ${fmt(p.burstVsNoop, 3)}× raw BullMQ no-op (${fmt(p.noopBullmq.jobsPerSec, 0)} jobs/s, concurrency ${p.concurrency}); enqueue → first Render call p50 ${fmt(b.enqueueToFirstRenderCall.p50Ms)} ms, p99 ${fmt(b.enqueueToFirstRenderCall.p99Ms)} ms; → live p99 ${fmt(b.enqueueToLive.p99Ms)} ms`,
+      target: 'all live', verdict: verdict(b.live === b.deploys),
+    },
+    {
+      metric: '  burst: orchestrator CPU per deploy',
+      value: `${cpu(b)}; a no-op BullMQ job ${fmt(p.noopBullmq.cpuMsPerJob, 3)} ms; per deploy GitHub ${fmt(b.githubCallsPerDeploy)}, Render ${fmt(b.renderCallsPerDeploy)} calls, Redis ${fmt(b.redisCommandsPerDeploy, 0)} commands (${Object.entries(b.topRedisCommands).slice(0, 4).map(([k, v]) => `${k} ${v}`).join(', ')})`,
+      target: '≤ 5 ms', verdict: verdict(b.cpuMsPerDeploy.total <= 5),
+    },
+    {
+      metric: `deploys at ${s.targetRate}/s for ${s.deploys / s.targetRate} s: enqueue → first Render call`,
+      value: `p50 ${fmt(s.enqueueToFirstRenderCall.p50Ms)} ms, p99 ${fmt(s.enqueueToFirstRenderCall.p99Ms)} ms (${fmt(s.achievedRate)}/s requested, ${s.live}/${s.deploys} live)`,
+      target: 'p99 < 250 ms', verdict: verdict(s.enqueueToFirstRenderCall.p99Ms < 250 && s.achievedRate >= s.targetRate * 0.95),
+    },
+    { metric: `  at ${s.targetRate}/s: orchestrator CPU per deploy`, value: cpu(s), target: '≤ 5 ms', verdict: verdict(s.cpuMsPerDeploy.total <= 5) },
+    {
+      metric: `fairness: lone tenant behind a ${p.fairness.burst}-deploy burst`,
+      value: `started ${fmt(p.fairness.loneDelayMs, 0)} ms after its request (${p.fairness.burstStartedBefore} burst deploys started before it)`,
+      target: '≤ 2 s', verdict: verdict(p.fairness.loneDelayMs <= 2_000),
+    },
+  ];
 }

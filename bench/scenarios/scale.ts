@@ -1,8 +1,9 @@
 import type { Bench } from '../lib/bench.js';
 import { startDeployment } from '../lib/bench.js';
-import { createTenant, type Tenant } from '../lib/tenants.js';
+import { createTenant, requestDeployAs } from '../lib/tenants.js';
 import { trackDeployments } from '../lib/tracker.js';
 import { mapLimit, percentile, round, sleep } from '../lib/stats.js';
+import { fmt, verdict, type Row } from '../lib/rows.js';
 
 export interface ScaleResult {
   tenants: number; deploys: number;
@@ -62,7 +63,7 @@ export async function runScale(bench: Bench, o: { tenants: number; deploysPerTen
     const total = o.tenants * o.deploysPerTenant;
     const jobs = tenants.flatMap((t) => t.repos.map((repo) => ({ t, repo })));
     const started = Date.now();
-    const ids = await mapLimit(jobs, 50, async ({ t, repo }) => (await enqueue(dep.deps, t, repo)).id);
+    const ids = await mapLimit(jobs, 50, async ({ t, repo }) => (await requestDeployAs(dep.deps, t, repo.split('/')[1]!, repo)).id);
     bench.log(`  ${total} deploys enqueued in ${((Date.now() - started) / 1000).toFixed(1)} s; waiting until all are watched …`);
 
     const deadline = started + o.timeoutS * 1000;
@@ -132,11 +133,27 @@ async function sleepSampling(ms: number, sample: () => Promise<void>) {
   }
 }
 
-function enqueue(deps: Awaited<ReturnType<typeof startDeployment>>['deps'], t: Tenant, repo: string) {
-  const name = repo.split('/')[1]!;
-  return deps.deploymentService.requestDeploy(
-    { userId: t.userId, sessionRef: t.sessionRef, keyFingerprint: t.keyFingerprint },
-    { githubRepo: repo, serviceName: name, branch: null, ownerId: t.ownerId, region: 'oregon', plan: 'starter', envVarKeys: [], buildCommand: null, startCommand: null },
-    [],
-  ).then((r) => r.record);
+/** Redis per watched deploy: 5,000 in flight within 40 MB of Key Value (bench's own budget, see README). */
+const MAX_BYTES_PER_WATCHED = 8 * 1024;
+/** The watch policy's longest delay between two looks at a deploy (3 s × 1.2 up to 15 s). */
+const MAX_RECHECK_S = 15;
+
+export function scaleRows(c: ScaleResult): Row[] {
+  return [
+    {
+      metric: `in-flight deploys one worker watches (${c.tenants} tenants)`,
+      value: `${fmt(c.peakWatched, 0)} of ${fmt(c.deploys, 0)} at once after ${fmt(c.rampSeconds)} s (${fmt(c.rampPerSec)} deploys/s started); worker RSS peak ${c.peakWorkerRssMb} MB (heap ${c.peakWorkerHeapMb} MB; after GC ${c.liveHeapMb} MB heap, ${c.rssAfterGcMb} MB RSS)`,
+      target: '≥ 5,000 & RSS < 512 MB', verdict: verdict(c.peakWatched >= 5_000 && c.peakWorkerRssMb < 512),
+    },
+    {
+      metric: `  Redis per watched deploy (all in flight ${fmt(c.holdSeconds, 0)} s)`,
+      value: `${fmt(c.redisBytesPerWatched, 0)} bytes; ${fmt(c.watchChecksPerSec)} Render status GETs/s; each on Render ≥ ${fmt(c.deployDurationS.min)} s (p50 ${fmt(c.deployDurationS.p50)} s)`,
+      target: `≤ ${fmt(MAX_BYTES_PER_WATCHED / 1024)} KiB`, verdict: verdict(c.redisBytesPerWatched <= MAX_BYTES_PER_WATCHED),
+    },
+    {
+      metric: '  Render finished all at once → recorded live',
+      value: `p50 ${fmt(c.detectLagS.p50)} s, p99 ${fmt(c.detectLagS.p99)} s, max ${fmt(c.detectLagS.max)} s${c.allLive ? '' : ' (NOT all live)'}`,
+      target: `all live, p99 ≤ ${MAX_RECHECK_S} s`, verdict: verdict(c.allLive && c.detectLagS.p99 <= MAX_RECHECK_S),
+    },
+  ];
 }

@@ -1,8 +1,9 @@
 import type { Bench } from '../lib/bench.js';
 import { startDeployment } from '../lib/bench.js';
 import { cpuMsBetween } from '../lib/children.js';
-import { createTenant, headersOf, type Tenant } from '../lib/tenants.js';
+import { createTenant, headersOf, seedService } from '../lib/tenants.js';
 import { mapLimit, round, sleep } from '../lib/stats.js';
+import { fmt, verdict, type Row } from '../lib/rows.js';
 
 export interface SentinelResult {
   users: number; servicesPerUser: number; windowS: number; renderLatencyMs: number;
@@ -22,7 +23,7 @@ export async function runSentinel(bench: Bench, o: { users: number; servicesPerU
   try {
     const tenants = await mapLimit(Array.from({ length: o.users }, (_, i) => i), 20, (i) =>
       createTenant(dep.deps, bench.github, dep.render, { login: `sentinel-user-${i}`, repos: 0 }));
-    await mapLimit(tenants.flatMap((t) => Array.from({ length: o.servicesPerUser }, (_, i) => ({ t, i }))), 50, ({ t, i }) => createService(dep.render.url, t, `sen-${i}`));
+    await mapLimit(tenants.flatMap((t) => Array.from({ length: o.servicesPerUser }, (_, i) => ({ t, i }))), 50, ({ t, i }) => seedService(dep.render.url, t, `sen-${i}`));
     const w0 = await dep.worker!.stats();
     const callsBefore = dep.render.calls.length;
     const windowStart = Date.now();
@@ -50,14 +51,13 @@ export async function runSentinel(bench: Bench, o: { users: number; servicesPerU
   }
 }
 
-async function createService(renderUrl: string, t: Tenant, name: string): Promise<void> {
-  const res = await fetch(`${renderUrl}/services`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${t.apiKey}`, 'content-type': 'application/json' },
-    body: JSON.stringify({
-      type: 'web_service', name, ownerId: t.ownerId, repo: `https://github.com/${t.login}/${name}`, autoDeploy: 'no',
-      serviceDetails: { runtime: 'node', plan: 'starter', region: 'oregon', envSpecificDetails: { buildCommand: 'npm ci', startCommand: 'node index.js' } },
-    }),
-  });
-  if (res.status !== 201) throw new Error(`seeding a service for ${t.login}: Render simulator answered ${res.status}`);
+export function sentinelRows(v: SentinelResult): Row[] {
+  return [
+    {
+      metric: `Sentinel, ${fmt(v.users, 0)} watching users × ${v.servicesPerUser} services (Render +${v.renderLatencyMs} ms, ${v.windowS} s)`,
+      value: `Render calls per user per minute: mean ${fmt(v.renderCallsPerUserMin.mean, 2)}, max ${fmt(v.renderCallsPerUserMin.max, 2)}${v.renderRateLimited ? `, ${v.renderRateLimited} × 429` : ''}`,
+      target: '≤ 40 (10% of 400 reads/min)', verdict: verdict(v.renderCallsPerUserMin.max <= 40 && v.renderRateLimited === 0),
+    },
+    { metric: '  worker CPU per watching user per minute', value: `${fmt(v.workerCpuMsPerUserMin, 3)} ms`, target: '< 5 ms', verdict: verdict(v.workerCpuMsPerUserMin < 5) },
+  ];
 }

@@ -1,7 +1,8 @@
 import type { Bench } from '../lib/bench.js';
 import { startDeployment } from '../lib/bench.js';
-import { createTenant, headersOf, type Tenant } from '../lib/tenants.js';
+import { createTenant, headersOf, seedService } from '../lib/tenants.js';
 import { mapLimit, percentile, round, sleep } from '../lib/stats.js';
+import { fmt, verdict, type Row } from '../lib/rows.js';
 
 export interface ServicesResult {
   users: number; pollEveryMs: number; durationS: number; renderLatencyMs: number; servicesPerUser: number;
@@ -24,7 +25,7 @@ export async function runServices(bench: Bench, o: { users: number; pollEveryMs:
     const tenants = await mapLimit(Array.from({ length: o.users }, (_, i) => i), 20, (i) =>
       createTenant(dep.deps, bench.github, dep.render, { login: `svc-user-${i}`, repos: 0 }));
     // Each user's existing services, created straight on the simulator (not through the orchestrator).
-    await mapLimit(tenants.flatMap((t) => Array.from({ length: o.servicesPerUser }, (_, i) => ({ t, i }))), 50, ({ t, i }) => createService(dep.render.url, t, `svc-${i}`));
+    await mapLimit(tenants.flatMap((t) => Array.from({ length: o.servicesPerUser }, (_, i) => ({ t, i }))), 50, ({ t, i }) => seedService(dep.render.url, t, `svc-${i}`));
 
     const callsBefore = dep.render.calls.length;
     const windowStart = Date.now();
@@ -61,14 +62,20 @@ export async function runServices(bench: Bench, o: { users: number; pollEveryMs:
   }
 }
 
-async function createService(renderUrl: string, t: Tenant, name: string): Promise<void> {
-  const res = await fetch(`${renderUrl}/services`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${t.apiKey}`, 'content-type': 'application/json' },
-    body: JSON.stringify({
-      type: 'web_service', name, ownerId: t.ownerId, repo: `https://github.com/${t.login}/${name}`, autoDeploy: 'no',
-      serviceDetails: { runtime: 'node', plan: 'starter', region: 'oregon', envSpecificDetails: { buildCommand: 'npm ci', startCommand: 'node index.js' } },
-    }),
-  });
-  if (res.status !== 201) throw new Error(`seeding a service for ${t.login}: Render simulator answered ${res.status}`);
+export function servicesRows(v: ServicesResult): Row[] {
+  // A cache miss costs one Render round trip; concurrent misses share it (single flight). Beyond two
+  // round trips, requests are queueing somewhere.
+  const p99Max = 2 * v.renderLatencyMs;
+  return [
+    {
+      metric: `GET /api/render/services, ${v.users} users × 1/${v.pollEveryMs / 1000} s (Render +${v.renderLatencyMs} ms)`,
+      value: `p50 ${fmt(v.p50Ms)} ms, p99 ${fmt(v.p99Ms)} ms over ${fmt(v.requests, 0)} requests${v.non200 ? `, ${v.non200} non-200` : ''}`,
+      target: `p99 ≤ ${p99Max} ms (2 Render calls), all 200`, verdict: verdict(v.p99Ms <= p99Max && v.non200 === 0),
+    },
+    {
+      metric: '  Render GETs per user per minute',
+      value: `mean ${fmt(v.renderGetsPerUserMin.mean)}, max ${fmt(v.renderGetsPerUserMin.max)}`,
+      target: '< 400', verdict: verdict(v.renderGetsPerUserMin.max < 400),
+    },
+  ];
 }

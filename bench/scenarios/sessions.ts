@@ -8,6 +8,7 @@ import { buildDeps } from '../../server/system.js';
 import { randomToken } from '../../server/crypto/keyring.js';
 import { sealGithubToken, setRenderKey } from '../../server/sessions/credentials.js';
 import { mapLimit, round } from '../lib/stats.js';
+import { fmt, verdict, type Row } from '../lib/rows.js';
 
 export interface SessionsResult { sessions: number; bytesPerSession: number; keysPerSession: number }
 
@@ -53,4 +54,14 @@ export async function runSessions(bench: Bench, o: { sessions: number }): Promis
   } finally {
     await stop();
   }
+}
+
+/** Bench's own budget: 100,000 idle sessions in 256 MB of Key Value (see README). */
+const MAX_BYTES_PER_SESSION = 2.5 * 1024;
+
+export function sessionsRows(m: SessionsResult): Row[] {
+  return [{
+    metric: `Redis memory per idle session (${fmt(m.sessions, 0)} sessions)`, value: `${fmt(m.bytesPerSession, 0)} bytes (${m.keysPerSession} keys each)`,
+    target: `≤ ${fmt(MAX_BYTES_PER_SESSION / 1024)} KiB`, verdict: verdict(m.bytesPerSession <= MAX_BYTES_PER_SESSION),
+  }];
 }

@@ -2,6 +2,7 @@ import type Koa from 'koa';
 import { pino } from 'pino';
 import type { Bench } from '../lib/bench.js';
 import { round } from '../lib/stats.js';
+import { fmt, verdict, type Row } from '../lib/rows.js';
 import { manualClock } from '../../server/clock.js';
 import { createTelemetry } from '../../server/telemetry/telemetry.js';
 import { telemetryMiddleware } from '../../server/telemetry/middleware.js';
@@ -115,4 +116,22 @@ export async function runTelemetry(b: Bench, o: { requests: number; users: numbe
     bytesPerActiveUserDay: Math.round(bytes), hourBytesPerActiveUserDay: Math.round(hourBytes),
     bytesPerActiveUserRetained: Math.round(minuteAndRest + hourBytes * DEFAULT_TELEMETRY.hourRetentionDays),
   };
+}
+
+/** Issue 18's target: under 10 µs of CPU per request. Memory: bounded (bench's own budget, see README). */
+const MAX_RETAINED_BYTES_PER_USER = 64 * 1024;
+
+export function telemetryRows(m: TelemetryResult): Row[] {
+  return [
+    {
+      metric: `telemetry overhead per request (${fmt(m.requests, 0)} requests, ${fmt(m.users, 0)} users)`,
+      value: `${fmt(m.cpuUsPerRequest, 2)} µs CPU (guard lookup, recording, flushes); Redis ${fmt(m.redisCpuUsPerRequest, 2)} µs`,
+      target: '< 10 µs', verdict: verdict(m.cpuUsPerRequest < 10),
+    },
+    {
+      metric: '  Redis bytes per active user',
+      value: `${fmt(m.bytesPerActiveUserDay / 1024)} KiB for a day of 8 h × 10 req/min (${fmt(m.hourBytesPerActiveUserDay / 1024)} KiB of it hourly per-route); ${fmt(m.bytesPerActiveUserRetained / 1024)} KiB with 14 days of hourly counts`,
+      target: `≤ ${fmt(MAX_RETAINED_BYTES_PER_USER / 1024)} KiB retained`, verdict: verdict(m.bytesPerActiveUserRetained <= MAX_RETAINED_BYTES_PER_USER),
+    },
+  ];
 }
