@@ -93,8 +93,7 @@ export function createDeployNarrator(state: SimState, rec: Recorder): DeployNarr
     stopped(d, status) {
       const outcome: Outcome = status === 'canceled' ? 'canceled' : 'failed';
       // A deploy canceled while queued never started: it has no build log (and must not write into the running one's).
-      if (status === 'canceled') { if (d.status !== 'queued') log(d, '==> Deploy canceled'); }
-      else if (status === 'build_failed') {
+      if (status === 'canceled') { if (d.status !== 'queued') log(d, '==> Deploy canceled'); } else if (status === 'build_failed') {
         log(d, 'error: build command exited with code 1', 'error');
         log(d, '==> Build failed 😞', 'error');
       } else if (status === 'pre_deploy_failed') log(d, '==> Pre-deploy command failed with exit status 1', 'error');

@@ -489,8 +489,6 @@ export function createRenderClient(opts: RenderClientOptions): RenderClient {
   return client;
 }
 
-
-
 /** Shared filter params are comma-separated (style form, explode false). */
 function servicesQuery(filter: Omit<ListServicesFilter, 'limit'>): QueryBuilder {
   return new QueryBuilder()

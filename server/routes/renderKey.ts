@@ -16,13 +16,13 @@ import { documented } from '../openapi/describe.js';
 const RENDER_KEY_SHAPE = /^rnd_[A-Za-z0-9_-]{8,}$/;
 /** A Render API key as pasted (setup body, or the X-Render-Api-Key header of a bearer request). */
 export const RenderApiKey = z.string({ error: (issue) => (issue.input === undefined ? 'Paste your Render API key first.' : 'Paste your Render API key as text.') }).trim().superRefine((key, ctx) => {
-    const problem = !key ? 'Paste your Render API key first.'
-      : key.length > 200 ? 'That is too long to be a Render API key. Paste only the key.'
-        : !key.startsWith('rnd_') ? 'That does not look like a Render API key: Render keys start with rnd_ (Render Dashboard → Account Settings → API Keys).'
-          : !RENDER_KEY_SHAPE.test(key) ? 'This key is incomplete or has characters a Render key does not have (spaces, quotes). Copy it again from Render.'
-            : null;
-    if (problem) ctx.addIssue({ code: 'custom', message: problem });
-  });
+  const problem = !key ? 'Paste your Render API key first.'
+    : key.length > 200 ? 'That is too long to be a Render API key. Paste only the key.'
+    : !key.startsWith('rnd_') ? 'That does not look like a Render API key: Render keys start with rnd_ (Render Dashboard → Account Settings → API Keys).'
+    : !RENDER_KEY_SHAPE.test(key) ? 'This key is incomplete or has characters a Render key does not have (spaces, quotes). Copy it again from Render.'
+    : null;
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+});
 const SetupBody = z.object({
   api_key: RenderApiKey,
   _csrf: z.string().optional(),

@@ -50,7 +50,6 @@ export function withSecurity(deps: AppDeps, opts: CreateAppOptions): SecurityWir
     threshold: limits.notFoundProbes.threshold, windowSec: limits.notFoundProbes.windowSec, deployments: deps.deployments, events, redis, prefix,
   });
 
-
   /** Audit from a request: where it came from is added; a failed write is logged, never thrown. */
   const record = async (ctx: Koa.Context, input: AuditInput) => {
     try {

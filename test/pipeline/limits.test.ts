@@ -82,7 +82,7 @@ test.serial('429s, 5xx and timeouts on 20% of Render calls: every deploy still e
     }
     for (const j of jobs) {
       const done = await waitFinished(j.agent, j.id, 100_000);
-      t.is(done.status, "live", `${j.name}: ${JSON.stringify(done.failure)}`);
+      t.is(done.status, 'live', `${j.name}: ${JSON.stringify(done.failure)}`);
     }
     stack.render.clearFaults();
     for (const j of jobs) {

@@ -120,4 +120,3 @@ test('blueprint validation and logs through the simulator', async (t) => {
   const { logs } = await client.collectLogs({ ownerId, resource: serviceId, direction: 'backward' }, { maxPages: 5 });
   t.true(logs.some((l) => l.message === 'hello from the app'));
 });
-

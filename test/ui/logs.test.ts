@@ -42,7 +42,7 @@ async function renderIds(page: Page, id: string): Promise<{ serviceId: string; d
 const panelText = (page: Page) => page.getByTestId('logs').innerText();
 const occurrences = (text: string, needle: string) => text.split(needle).length - 1;
 const waitStatus = (page: Page, status: string) => page.locator(`#deployment-status[data-status="${status}"]`).waitFor({ timeout: 45_000 });
-const waitLine = (page: Page, text: string | RegExp) => page.getByTestId("logs").getByText(text).first().waitFor({ timeout: 45_000 });
+const waitLine = (page: Page, text: string | RegExp) => page.getByTestId('logs').getByText(text).first().waitFor({ timeout: 45_000 });
 
 test('two deploys of one service and a canceled one: each panel shows only its own lines, live', async (t) => {
   const { page, problems } = await newContext(browser, DESKTOP);

@@ -16,7 +16,6 @@ import { withServiceType } from './serviceType.js';
 import { postCommitStatus } from './commitStatus.js';
 import { RecordTamperedError } from '../../server/deployments/integrity.js';
 
-
 const RENDER_TO_STATUS: Record<string, DeploymentStatus> = {
   created: 'created',
   queued: 'render_queued',
@@ -190,7 +189,6 @@ async function detect(ctx: WorkerContext, rec: DeploymentRecord, render: RenderC
   return next;
 }
 
-
 /** Ask for a deploy once: a retry first adopts a deploy made since the last request. */
 async function triggerDeploy(ctx: WorkerContext, rec: DeploymentRecord, render: RenderClient) {
   const serviceId = rec.serviceId!;
@@ -265,7 +263,6 @@ function failureFor(status: DeploymentStatus): DeploymentFailure | null {
   if (status === 'live' || status === 'deactivated') return null;
   return { code: status, message: FAILURE_TEXT[status] ?? 'The deploy did not complete.' };
 }
-
 
 /**
  * Render deactivates a service's previous live deploy when a new one goes live: our records follow.

@@ -101,7 +101,7 @@ export function settingsRoutes(router: Router, deps: AppDeps, scope: ReturnType<
     // Preview services are services of their own whose parentServer is this one.
     const previews = HAS.previews.has(service.type)
       ? (await caller.client.listServices({ ownerId: [service.ownerId], includePreviews: true, limit: 500 }))
-        .filter((s) => (details(s).parentServer as { id?: string } | undefined)?.id === service.id)
+          .filter((s) => (details(s).parentServer as { id?: string } | undefined)?.id === service.id)
       : [];
     ctx.body = { settings: presentSettings(service, previews) };
   });

@@ -9,13 +9,13 @@ import type { OpenAPIBackend, Operation } from 'openapi-backend';
 
 export type Reply =
   | {
-      status: number;
-      json?: unknown;
-      text?: string;
-      headers?: Record<string, string>;
-      /** Skip the response-schema check, for replies that are off-spec on purpose (e.g. real nulls). */
-      unchecked?: boolean;
-    }
+    status: number;
+    json?: unknown;
+    text?: string;
+    headers?: Record<string, string>;
+    /** Skip the response-schema check, for replies that are off-spec on purpose (e.g. real nulls). */
+    unchecked?: boolean;
+  }
   | { action: 'reset' }
   | { action: 'hang' };
 
