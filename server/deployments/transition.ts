@@ -1,44 +1,143 @@
 import { createHash } from 'node:crypto';
+import type { Redis } from 'ioredis';
 import { redisScript } from '../redisScript.js';
-import type { DeploymentRecord } from './types.js';
+import { TERMINAL_STATUSES, type DeploymentRecord } from './types.js';
 
 /**
- * One round trip per record change: write (unless terminal, and only over the exact JSON this
- * process verified or wrote), drop it from the user's unfinished set when it ends, and publish the
- * live update. KEYS: record, active set, events channel. ARGV: expected sha1 of the stored JSON ('':
- * do not compare), json, mac, status, '1' when terminal, id, event, then the terminal statuses.
- * Returns 1 written, 0 already terminal, -1 missing, -2 the stored JSON is not the one expected.
- *
- * The MAC is computed by the caller (Redis never sees SECRET_KEY); the compare is what lets the
- * caller skip re-reading a record it wrote itself: anything else that changed it (another process,
- * a Redis writer) fails the compare, and the caller then reads and verifies it as usual.
+ * The deployment store's Redis scripts: every record write is ONE round trip that also keeps the
+ * indexes and publishes the live update (issue 17), so a change is never half-applied and a worker
+ * pays one EVALSHA per transition. The MAC is computed in Node before the call (Redis never sees
+ * SECRET_KEY); the scripts only decide whether the write may happen.
  */
-export const transitionScript = redisScript(`
-local current = redis.call('HGET', KEYS[1], 'status')
-if not current then return -1 end
-for i = 8, #ARGV do if current == ARGV[i] then return 0 end end
-if ARGV[1] ~= '' and redis.sha1hex(redis.call('HGET', KEYS[1], 'json') or '') ~= ARGV[1] then return -2 end
-redis.call('HSET', KEYS[1], 'json', ARGV[2], 'mac', ARGV[3], 'status', ARGV[4])
-if ARGV[5] == '1' then redis.call('SREM', KEYS[2], ARGV[6]) end
-redis.call('PUBLISH', KEYS[3], ARGV[7])
-return 1`);
 
-export const sha1 = (s: string) => createHash('sha1').update(s).digest('hex');
+/** Lua: the terminal statuses, so a script can tell without an argument. */
+const TERMINAL_TABLE = `local terminal = {${TERMINAL_STATUSES.map((s) => `['${s}'] = true`).join(', ')}}`;
 
 /**
- * Records this process verified or wrote last, by id, with the sha1 of their stored JSON: the base
- * of the next change without reading it back. Bounded; an entry is only ever a guess that the
- * transition script checks.
+ * Lua: the user's deployments of one Render service (zset by creation time) and the services their
+ * deployments point at (serviceId → workspace id); both expire with the records. Runs only when the
+ * caller passed the two index keys (KEYS[n], KEYS[n + 1]) and the service arguments.
+ */
+const INDEX_SERVICE = `
+local function indexService(byService, services, id, serviceId, score, ownerId, ttl)
+  redis.call('ZADD', byService, score, id)
+  redis.call('PEXPIRE', byService, ttl)
+  redis.call('HSET', services, serviceId, ownerId)
+  redis.call('PEXPIRE', services, ttl)
+end`;
+
+/**
+ * A change to an existing record, as a compare-and-set on the exact JSON the caller verified: the
+ * stored JSON's sha1 must be ARGV[2], else -2 (someone else wrote it: the caller reads and verifies it
+ * again, so no write launders a forgery). Guard ARGV[1]: '' = only while the status is not terminal
+ * (a late worker write never resurrects a canceled or revoked record); a status = only while it is
+ * exactly that one (changes made after the end: live → deactivated, a note on a finished record).
+ * Leaves the user's unfinished set when the new status is terminal, indexes the service when asked,
+ * publishes the event.
+ * KEYS: record, active set, events channel, [by-service zset, services hash].
+ * ARGV: guard, sha1, json, mac, status, id, event, ttl ms, [serviceId, score, ownerId].
+ * Returns 1 written, 0 refused by the guard, -1 missing, -2 changed since the caller's copy.
+ */
+const WRITE_CHANGE = `${TERMINAL_TABLE}${INDEX_SERVICE}
+local stored = redis.call('HMGET', KEYS[1], 'status', 'json')
+if not stored[1] then return -1 end
+if ARGV[1] == '' then
+  if terminal[stored[1]] then return 0 end
+elseif stored[1] ~= ARGV[1] then return 0 end
+if redis.sha1hex(stored[2] or '') ~= ARGV[2] then return -2 end
+redis.call('HSET', KEYS[1], 'json', ARGV[3], 'mac', ARGV[4], 'status', ARGV[5])
+if terminal[ARGV[5]] then redis.call('SREM', KEYS[2], ARGV[6]) end
+if #KEYS == 5 then indexService(KEYS[4], KEYS[5], ARGV[6], ARGV[9], ARGV[10], ARGV[11], ARGV[8]) end
+redis.call('PUBLISH', KEYS[3], ARGV[7])
+return 1`;
+
+/**
+ * A whole record: 'create' (refused, 0, when the key exists; lists it under the user) or 'replace'
+ * (a quarantined record over a tampered one). The user's unfinished set follows the status.
+ * KEYS: record, active set, events channel, user's list, [by-service zset, services hash].
+ * ARGV: mode, json, mac, status, userId, id, event, ttl ms, score, [serviceId, ownerId].
+ */
+const PUT_RECORD = `${TERMINAL_TABLE}${INDEX_SERVICE}
+if ARGV[1] == 'create' then
+  if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+else
+  redis.call('DEL', KEYS[1])
+end
+redis.call('HSET', KEYS[1], 'json', ARGV[2], 'mac', ARGV[3], 'status', ARGV[4], 'userId', ARGV[5])
+redis.call('PEXPIRE', KEYS[1], ARGV[8])
+if ARGV[1] == 'create' then redis.call('ZADD', KEYS[4], ARGV[9], ARGV[6]) end
+if terminal[ARGV[4]] then redis.call('SREM', KEYS[2], ARGV[6]) else redis.call('SADD', KEYS[2], ARGV[6]) end
+if #KEYS == 6 then indexService(KEYS[5], KEYS[6], ARGV[6], ARGV[10], ARGV[9], ARGV[11], ARGV[8]) end
+redis.call('PUBLISH', KEYS[3], ARGV[7])
+return 1`;
+
+/** Re-sign a record made under the previous SECRET_KEY, unless it changed since it was verified. KEYS: record. ARGV: json, mac. */
+const RESIGN_IF_UNCHANGED = `
+if redis.call('HGET', KEYS[1], 'json') ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'mac', ARGV[2])
+return 1`;
+
+const writeChangeScript = redisScript(WRITE_CHANGE);
+const putRecordScript = redisScript(PUT_RECORD);
+export const resignIfUnchanged = redisScript(RESIGN_IF_UNCHANGED);
+
+/** The keys a write touches. */
+export interface RecordKeys { record: string; active: string; channel: string }
+/** The service index to add the record to (its own keys, passed only when it changes). */
+export interface ServiceIndex { byService: string; services: string; serviceId: string; ownerId: string; score: number }
+/** A record as it goes to Redis: its JSON and the MAC made over it in Node. */
+export interface SignedRecord { id: string; json: string; mac: string; status: string; event: string }
+
+export type ChangeResult = 'written' | 'refused' | 'missing' | 'changed';
+const CHANGE_RESULTS = new Map<unknown, ChangeResult>([[1, 'written'], [0, 'refused'], [-1, 'missing'], [-2, 'changed']]);
+
+/** Write a change over the stored JSON whose sha1 is `baseSha` (see WRITE_CHANGE). */
+export async function writeChange(redis: Redis, keys: RecordKeys, rec: SignedRecord, o: {
+  baseSha: string; onlyIfStatus: string | null; ttlMs: number; index: ServiceIndex | null;
+}): Promise<ChangeResult> {
+  const index = o.index ? [o.index.serviceId, o.index.score, o.index.ownerId] : [];
+  const result = await writeChangeScript(redis,
+    [keys.record, keys.active, keys.channel, ...(o.index ? [o.index.byService, o.index.services] : [])],
+    [o.onlyIfStatus ?? '', o.baseSha, rec.json, rec.mac, rec.status, rec.id, rec.event, o.ttlMs, ...index]);
+  const known = CHANGE_RESULTS.get(result);
+  if (!known) throw new Error(`unexpected answer from the record write script: ${String(result)}`);
+  return known;
+}
+
+/** Write a whole record (see PUT_RECORD). Returns false when 'create' found the key taken. */
+export async function putRecord(redis: Redis, keys: RecordKeys & { byUser: string }, rec: SignedRecord & { userId: number }, o: {
+  mode: 'create' | 'replace'; ttlMs: number; score: number; index: ServiceIndex | null;
+}): Promise<boolean> {
+  // The by-service score is the record's creation time, as in the user's list (o.score).
+  const index = o.index ? [o.index.serviceId, o.index.ownerId] : [];
+  const result = await putRecordScript(redis,
+    [keys.record, keys.active, keys.channel, keys.byUser, ...(o.index ? [o.index.byService, o.index.services] : [])],
+    [o.mode, rec.json, rec.mac, rec.status, rec.userId, rec.id, rec.event, o.ttlMs, o.score, ...index]);
+  return result === 1;
+}
+
+const sha1 = (s: string) => createHash('sha1').update(s).digest('hex');
+
+/** A verified record's stored JSON: the base of a change, compared by the script through its sha1. */
+export interface RecordBase { rec: DeploymentRecord; json: string; sha: string }
+export const baseOf = (json: string, rec = JSON.parse(json) as DeploymentRecord): RecordBase => ({ rec, json, sha: sha1(json) });
+
+/**
+ * Records this process verified or wrote last, by id, as their stored JSON: the base of the next
+ * change without reading it back. Bounded; an entry is only ever a guess that WRITE_CHANGE checks.
+ * Kept as JSON so each use parses its own copy (callers may change the record they were handed).
  */
 export function createKnownRecords(max = 5_000) {
-  const known = new Map<string, { rec: DeploymentRecord; sha: string }>();
+  const known = new Map<string, string>();
   return {
-    get: (id: string) => known.get(id),
+    get(id: string): RecordBase | undefined {
+      const json = known.get(id);
+      return json === undefined ? undefined : baseOf(json);
+    },
     set(id: string, json: string) {
       known.delete(id);
       if (known.size >= max) { const oldest = known.keys().next(); if (!oldest.done) known.delete(oldest.value); }
-      // Its own copy (as a read would give): callers may change the record they were handed.
-      known.set(id, { rec: JSON.parse(json) as DeploymentRecord, sha: sha1(json) });
+      known.set(id, json);
     },
     forget: (id: string) => { known.delete(id); },
   };

@@ -1,0 +1,50 @@
+import type { Redis } from 'ioredis';
+import type { DeploymentKeys } from './storeKeys.js';
+import type { DeploymentRecord } from './types.js';
+
+export interface DeploymentPage { items: DeploymentRecord[]; nextCursor: string | null }
+
+/** Reading the per-user indexes: the user's list (newest first), unfinished set and per-service indexes. */
+export function createDeploymentListing(o: { redis: Redis; keys: DeploymentKeys; get: (id: string) => Promise<DeploymentRecord | null> }) {
+  const { redis, keys, get } = o;
+  return {
+    /** A page of the user's deployments, newest first; the cursor is `<score>_<id>` of the last one shown. */
+    async listForUser(userId: number, opts: { limit: number; cursor?: string | null }): Promise<DeploymentPage> {
+      const key = keys.byUser(userId);
+      let entries: string[];
+      let after: { score: number; id: string } | null = null;
+      if (opts.cursor) {
+        const m = /^(\d+)_(dpl-[0-9a-z]{20})$/.exec(opts.cursor);
+        if (!m) return { items: [], nextCursor: null };
+        after = { score: Number(m[1]), id: m[2]! };
+        const sameScore = await redis.zcount(key, after.score, after.score);
+        entries = await redis.zrevrangebyscore(key, after.score, '-inf', 'WITHSCORES', 'LIMIT', 0, opts.limit + sameScore + 1);
+      } else {
+        entries = await redis.zrevrangebyscore(key, '+inf', '-inf', 'WITHSCORES', 'LIMIT', 0, opts.limit + 1);
+      }
+      const pairs: Array<{ id: string; score: number }> = [];
+      for (let i = 0; i < entries.length; i += 2) pairs.push({ id: entries[i]!, score: Number(entries[i + 1]) });
+      // Equal scores come in reverse lexical order; skip everything up to and including the cursor.
+      const rest = after ? pairs.filter((p) => p.score < after.score || (p.score === after.score && p.id < after.id)) : pairs;
+      const page = rest.slice(0, opts.limit);
+      const records = await Promise.all(page.map((p) => get(p.id)));
+      const items = records.filter((r): r is DeploymentRecord => r !== null);
+      const last = page[page.length - 1];
+      return { items, nextCursor: rest.length > opts.limit && last ? `${last.score}_${last.id}` : null };
+    },
+
+    /** Is this id in the user's own list (a deployment of a real user, as opposed to a stray key)? */
+    async listedFor(id: string, userId: number): Promise<boolean> {
+      return (await redis.zscore(keys.byUser(userId), id)) !== null;
+    },
+
+    /** Unfinished deployments of a user (for credential revocation). */
+    activeIds: (userId: number): Promise<string[]> => redis.smembers(keys.active(userId)),
+
+    /** The user's deployments of one service, oldest first. */
+    idsOfService: (userId: number, serviceId: string): Promise<string[]> => redis.zrange(keys.byService(userId, serviceId), '0', '-1'),
+
+    /** The services the user's deployments point at, with their workspace ids. */
+    servicesOfUser: (userId: number): Promise<Record<string, string>> => redis.hgetall(keys.services(userId)),
+  };
+}

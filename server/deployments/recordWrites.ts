@@ -1,0 +1,151 @@
+import type { Redis } from 'ioredis';
+import type { Clock } from '../clock.js';
+import { quarantinedRecord } from './integrity.js';
+import type { createRecordReader } from './records.js';
+import type { DeploymentKeys } from './storeKeys.js';
+import { putRecord, writeChange, type createKnownRecords, type ServiceIndex } from './transition.js';
+import { isTerminal, type DeploymentRecord, type DeploymentStatus, type ReplacedBy, type TimelineEntry } from './types.js';
+
+/** A change to write: the new record, the status the stored one must still have (null: any unfinished one), and whether its service is new to the indexes. */
+interface Planned { next: DeploymentRecord; onlyIfStatus: DeploymentStatus | null; indexService: boolean }
+
+/** One guess from `known`, then fresh verified reads while others keep writing the same record. */
+const ATTEMPTS = 4;
+
+/**
+ * Every write of a deployment record: one Lua script per write (transition.ts) that checks, writes,
+ * keeps the indexes and publishes the live update. The MAC is made here, over the exact JSON stored.
+ */
+export function createRecordWriter(o: {
+  redis: Redis; keys: DeploymentKeys; clock: Clock; retentionMs: number;
+  known: ReturnType<typeof createKnownRecords>; reader: ReturnType<typeof createRecordReader>;
+}) {
+  const { redis, keys, clock, retentionMs, known, reader } = o;
+  const iso = () => new Date(clock.now()).toISOString();
+  const keysOf = (rec: DeploymentRecord) => ({ record: keys.record(rec.id), active: keys.active(rec.userId), channel: keys.channel(rec.userId) });
+  const serviceIndexOf = (rec: DeploymentRecord): ServiceIndex => ({
+    byService: keys.byService(rec.userId, rec.serviceId!), services: keys.services(rec.userId),
+    serviceId: rec.serviceId!, ownerId: rec.request.ownerId, score: Date.parse(rec.createdAt),
+  });
+
+  /**
+   * Plan a change on the record this process verified or wrote last (`known`) or on a fresh verified
+   * read, and write it as a compare-and-set on that exact JSON. When Redis holds something else the
+   * record is read, verified (tampered: throw or skip) and the change planned again. A guess that
+   * plans nothing is checked against a fresh read too (it may be older than the stored record).
+   * Returns the record written, or null when there was nothing to change or the guard refused.
+   */
+  async function change(id: string, tampered: 'throw' | 'skip', plan: (before: DeploymentRecord, now: string) => Planned | null): Promise<DeploymentRecord | null> {
+    for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
+      const guess = attempt === 0 ? known.get(id) : undefined;
+      const base = guess ?? await reader.readBase(id, tampered);
+      if (!base) return null;
+      const planned = plan(base.rec, iso());
+      if (!planned && guess) continue;
+      if (!planned) return null;
+      const signed = reader.sign(planned.next);
+      const result = await writeChange(redis, keysOf(planned.next), signed, {
+        baseSha: base.sha, onlyIfStatus: planned.onlyIfStatus, ttlMs: retentionMs,
+        index: planned.indexService ? serviceIndexOf(planned.next) : null,
+      });
+      if (result === 'written') { known.set(id, signed.json); return planned.next; }
+      known.forget(id);
+      if (result !== 'changed') return null;
+    }
+    throw new Error(`deployment record ${id} kept changing while being written`);
+  }
+
+  /**
+   * Apply a change (and, when the status changes, a timeline entry). Returns the new record, or null
+   * when the record is gone or already terminal (the change is then dropped). Throws
+   * RecordTamperedError when the stored record fails its MAC.
+   */
+  function update(id: string, fields: Partial<DeploymentRecord>, timeline?: Omit<TimelineEntry, 'at'>): Promise<DeploymentRecord | null> {
+    return change(id, 'throw', (before, now) => {
+      if (isTerminal(before.status)) return null;
+      const next: DeploymentRecord = { ...before, ...fields, updatedAt: now };
+      if (timeline) next.timeline = [...before.timeline, { ...timeline, at: now }];
+      if (isTerminal(next.status)) next.finishedAt = now;
+      return { next, onlyIfStatus: null, indexService: !!next.serviceId && next.serviceId !== before.serviceId };
+    });
+  }
+
+  return {
+    async create(rec: DeploymentRecord): Promise<void> {
+      const signed = reader.sign(rec);
+      const created = await putRecord(redis, { ...keysOf(rec), byUser: keys.byUser(rec.userId) }, { ...signed, userId: rec.userId }, {
+        mode: 'create', ttlMs: retentionMs, score: Date.parse(rec.createdAt), index: rec.serviceId ? serviceIndexOf(rec) : null,
+      });
+      if (!created) throw new Error(`deployment record ${rec.id} already exists`);
+      known.set(rec.id, signed.json);
+    },
+
+    /** Undo create() for a request that failed before its job was queued: nobody ever saw its id. */
+    async discard(id: string, userId: number): Promise<void> {
+      known.forget(id);
+      await redis.multi().del(keys.record(id)).zrem(keys.byUser(userId), id).srem(keys.active(userId), id).exec();
+    },
+
+    /**
+     * Replace a tampered record of a real user with a failed one we signed (integrity.ts
+     * quarantinedRecord), so the owner sees what happened and nothing can act on it.
+     */
+    async quarantine(id: string, userId: number, stored: unknown): Promise<DeploymentRecord> {
+      const rec = quarantinedRecord(id, userId, stored, iso());
+      const signed = reader.sign(rec);
+      await putRecord(redis, { ...keysOf(rec), byUser: keys.byUser(userId) }, { ...signed, userId }, {
+        mode: 'replace', ttlMs: retentionMs, score: Date.parse(rec.createdAt), index: null,
+      });
+      known.set(id, signed.json);
+      return rec;
+    },
+
+    update,
+
+    /** Move to a status with a timeline entry (no-op when already there without a note). */
+    transition(id: string, status: DeploymentStatus, source: TimelineEntry['source'], extra: Partial<DeploymentRecord> = {}, note?: string) {
+      return update(id, { ...extra, status }, { status, source, ...(note ? { note } : {}) });
+    },
+
+    /**
+     * Record where a finished deployment's service ended up (a cancel that raced a creation): ids
+     * only, the status stays as it is. Throws RecordTamperedError when the stored record fails its MAC.
+     */
+    async noteAfterEnd(id: string, fields: Pick<Partial<DeploymentRecord>, 'serviceId' | 'dashboardUrl' | 'serviceUrl'>): Promise<void> {
+      await change(id, 'throw', (before, now) => (before.serviceId ? null : {
+        next: { ...before, ...fields, updatedAt: now }, onlyIfStatus: before.status, indexService: !!fields.serviceId,
+      }));
+    },
+
+    /**
+     * A newer deploy of the same service went live: this one, if still live, becomes Render's
+     * `deactivated`, saying what replaced it. Returns the new record, or null when it was not live.
+     * A record failing its MAC is left alone, never re-signed.
+     */
+    markReplaced(id: string, replacedBy: ReplacedBy): Promise<DeploymentRecord | null> {
+      return change(id, 'skip', (before, now) => (before.status !== 'live' ? null : {
+        next: {
+          ...before, status: 'deactivated', replacedBy, updatedAt: now,
+          timeline: [...before.timeline, { status: 'deactivated', at: replacedBy.at || now, source: 'render', note: 'Replaced by a newer deploy of this service' }],
+        },
+        onlyIfStatus: 'live', indexService: false,
+      }));
+    },
+
+    /** The service is gone from Render: every deployment of it says so (their statuses stay as they were). */
+    async markServiceDeleted(userId: number, serviceId: string): Promise<number> {
+      const ids = await redis.zrange(keys.byService(userId, serviceId), '0', '-1');
+      const at = iso();
+      let marked = 0;
+      for (const id of ids) {
+        // A record failing its MAC is skipped, never re-signed.
+        const next = await change(id, 'skip', (before) => (before.userId !== userId || before.serviceDeletedAt ? null : {
+          next: { ...before, serviceDeletedAt: at, updatedAt: at }, onlyIfStatus: before.status, indexService: false,
+        }));
+        if (next) marked++;
+      }
+      await redis.hdel(keys.services(userId), serviceId);
+      return marked;
+    },
+  };
+}

@@ -1,0 +1,23 @@
+import type { DeploymentRecord } from './types.js';
+
+/**
+ * Where deployment records live in Redis (ARCHITECTURE.md, "Data in Redis"): a hash per record, a
+ * sorted set per user (newest first), a set of the user's unfinished ones, a pub/sub channel per
+ * user for live updates, and the per-service indexes (deactivation, deleted-service reconciliation).
+ */
+export function deploymentKeys(prefix: string) {
+  return {
+    record: (id: string) => `${prefix}:deployment:${id}`,
+    byUser: (userId: number) => `${prefix}:user:${userId}:deployments`,
+    active: (userId: number) => `${prefix}:user:${userId}:active`,
+    channel: (userId: number) => `${prefix}:events:${userId}`,
+    /** A user's deployments of one Render service (zset by creation time). */
+    byService: (userId: number, serviceId: string) => `${prefix}:user:${userId}:service:${serviceId}`,
+    /** The Render services a user's deployments point at: serviceId → workspace id. */
+    services: (userId: number) => `${prefix}:user:${userId}:services`,
+  };
+}
+export type DeploymentKeys = ReturnType<typeof deploymentKeys>;
+
+/** What every record write publishes on the owner's channel (server/events/hub.ts → SSE `deployment`). */
+export const deploymentEvent = (rec: DeploymentRecord) => JSON.stringify({ type: 'deployment', id: rec.id, status: rec.status, updatedAt: rec.updatedAt });
