@@ -15,12 +15,10 @@ export interface RenderLimits {
   logs: BucketLimit;
 }
 
+const perMinute = (limit: number): BucketLimit => ({ limit, windowMs: 60_000 });
 export const RENDER_DOCUMENTED_LIMITS: RenderLimits = {
   createService: { limit: 20, windowMs: 3_600_000 },
-  deploy: { limit: 10, windowMs: 60_000 },
-  write: { limit: 30, windowMs: 60_000 },
-  read: { limit: 400, windowMs: 60_000 },
-  logs: { limit: 30, windowMs: 60_000 },
+  deploy: perMinute(10), write: perMinute(30), read: perMinute(400), logs: perMinute(30),
 };
 
 /** What we allow ourselves: 90% of each limit (at least 1) over a window one second longer. */
@@ -32,7 +30,7 @@ export function budgetFrom(limits: RenderLimits, margin = 0.9, extraWindowMs = 1
 const DEPLOY_ROUTES = new Set(['/services/{serviceId}', '/services/{serviceId}/deploys', '/services/{serviceId}/resume', '/services/{serviceId}/suspend']);
 
 /** Which bucket a call spends from. */
-export function bucketOf(call: Pick<RenderCallInfo, 'method' | 'route'> & { serviceId?: string }): { name: keyof RenderLimits; scope: string } {
+function bucketOf(call: Pick<RenderCallInfo, 'method' | 'route'> & { serviceId?: string }): { name: keyof RenderLimits; scope: string } {
   if (call.method === 'GET') return call.route === '/logs' ? { name: 'logs', scope: 'key' } : { name: 'read', scope: 'key' };
   if (call.method === 'POST' && call.route === '/services') return { name: 'createService', scope: 'key' };
   if ((call.method === 'POST' || call.method === 'PATCH') && DEPLOY_ROUTES.has(call.route) && call.serviceId) {

@@ -30,6 +30,13 @@ export class QueryBuilder {
     return this;
   }
 
+  /** A builder with the same parameters, to add to without changing this one. */
+  copy(): QueryBuilder {
+    const next = new QueryBuilder();
+    next.parts.push(...this.parts);
+    return next;
+  }
+
   /** `''` or `?a=b&…`. */
   toString(): string {
     return this.parts.length === 0 ? '' : `?${this.parts.join('&')}`;

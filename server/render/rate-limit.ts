@@ -27,7 +27,7 @@ export function parseRateLimit(header: HeaderGetter, nowMs: number = Date.now())
 }
 
 /** Ratelimit-Reset: < 1e9 → seconds from now, otherwise epoch seconds. */
-export function resetToDelayMs(reset: number, nowMs: number = Date.now()): number {
+function resetToDelayMs(reset: number, nowMs: number = Date.now()): number {
   if (reset < EPOCH_THRESHOLD_SECONDS) return Math.round(reset * 1000);
   return Math.max(0, Math.round(reset * 1000 - nowMs));
 }

@@ -182,7 +182,7 @@ function errorFromResponse(raw: RenderRawResponse, info: RenderCallInfo, apiKey:
   return new RenderApiError(init);
 }
 
-export function kindForStatus(status: number): RenderErrorKind {
+function kindForStatus(status: number): RenderErrorKind {
   switch (status) {
     case 400:
       return 'bad_request';

@@ -22,12 +22,6 @@ export type AuditLog = Schemas['auditLog'];
 export type ServiceEvent = Schemas['serviceEventWithCursor']['event'];
 export type Region = Schemas['region'];
 
-export type OwnerWithCursor = Schemas['ownerWithCursor'];
-export type ServiceWithCursor = Schemas['serviceWithCursor'];
-export type DeployWithCursor = Schemas['deployWithCursor'];
-export type EnvVarWithCursor = Schemas['envVarWithCursor'];
-export type AuditLogWithCursor = Schemas['auditLogWithCursor'];
-
 export type TriggerDeployBody = NonNullable<
   operations['create-deploy']['requestBody']
 >['content']['application/json'];

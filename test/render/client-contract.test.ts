@@ -2,7 +2,8 @@
 // (method, path, query encoding, headers, body) against Render's OpenAPI spec and answers with
 // replies that themselves validate against the spec.
 import test, { type ExecutionContext } from 'ava';
-import type { RenderClient, ServicePOST } from '../../server/render/client.js';
+import type { ServicePOST } from '../../server/render/client.js';
+import type { TestRenderClient } from '../helpers/renderTestClient.js';
 import type { RecordedRequest, Reply } from './support/contract-server.js';
 import * as fx from './support/fixtures.js';
 import { API_KEY, clientFor, startServer } from './support/harness.js';
@@ -43,7 +44,7 @@ function customDomain(name: string, domainType: 'apex' | 'subdomain' = 'subdomai
   return { id: 'cdm-00000000000000000001', name, domainType, publicSuffix: 'com', redirectForName, verificationStatus: 'unverified' as const, createdAt: '2026-11-01T12:00:00Z' };
 }
 
-const cases: Record<keyof RenderClient, (t: ExecutionContext) => Promise<void>> = {
+const cases: Record<keyof TestRenderClient, (t: ExecutionContext) => Promise<void>> = {
   async listOwners(t) {
     const { server, client } = await scripted(t, { 'list-owners': () => ({ status: 200, json: fx.wrap('owner', [fx.owner(0), fx.owner(1)]) }) });
     const owners = await client.listOwners();

@@ -7,7 +7,7 @@ import { Writable } from 'node:stream';
 import test from 'ava';
 import pino from 'pino';
 import { RenderApiError, isRetryable, type RenderErrorKind } from '../../server/render/errors.js';
-import { createRenderClient } from '../../server/render/client.js';
+import { createTestRenderClient } from '../helpers/renderTestClient.js';
 import { API_KEY, clientFor, startServer } from './support/harness.js';
 import * as fixtures from './support/fixtures.js';
 
@@ -154,7 +154,7 @@ test('a refused connection is a network error', async (t) => {
   const { port } = probe.address() as import('node:net').AddressInfo;
   probe.close();
   await once(probe, 'close');
-  const client = createRenderClient({ baseUrl: `http://127.0.0.1:${port}/v1`, apiKey: API_KEY });
+  const client = createTestRenderClient({ baseUrl: `http://127.0.0.1:${port}/v1`, apiKey: API_KEY });
   const err = await t.throwsAsync(client.getUser(), { instanceOf: RenderApiError });
   t.is(err.kind, 'network');
   t.regex(err.message, /ECONNREFUSED/);

@@ -1,21 +1,22 @@
 // The client against the Render simulator (sandbox/render): the same code path the workers use,
 // end to end: key check, create service, deploy progresses to live, queueing, lifecycle.
 import test, { type ExecutionContext } from 'ava';
-import { createRenderClient, RenderApiError, type RenderClient } from '../../server/render/client.js';
+import { RenderApiError } from '../../server/render/client.js';
+import { createTestRenderClient, type TestRenderClient } from '../helpers/renderTestClient.js';
 import type { Deploy } from '../../server/render/types.js';
 import { startRenderSimulator, type RenderSimulator } from '../../sandbox/render/index.js';
 
 const TERMINAL = new Set(['live', 'deactivated', 'build_failed', 'update_failed', 'pre_deploy_failed', 'canceled']);
 
-async function setUp(t: ExecutionContext, apiKey: string, manualDeploys = false): Promise<{ sim: RenderSimulator; client: RenderClient; ownerId: string }> {
+async function setUp(t: ExecutionContext, apiKey: string, manualDeploys = false): Promise<{ sim: RenderSimulator; client: TestRenderClient; ownerId: string }> {
   const sim = await startRenderSimulator({ manualDeploys });
   t.teardown(() => sim.close());
   const account = sim.addAccount({ apiKey, user: { name: 'Ada', email: 'ada@example.com' } });
-  return { sim, client: createRenderClient({ baseUrl: sim.url, apiKey }), ownerId: account.ownerId };
+  return { sim, client: createTestRenderClient({ baseUrl: sim.url, apiKey }), ownerId: account.ownerId };
 }
 
 /** Polls until the deploy is terminal; bounded so a stuck simulator fails the test, not hangs it. */
-async function waitForTerminal(client: RenderClient, serviceId: string, deployId: string): Promise<Deploy[]> {
+async function waitForTerminal(client: TestRenderClient, serviceId: string, deployId: string): Promise<Deploy[]> {
   const seen: Deploy[] = [];
   for (let i = 0; i < 400; i += 1) {
     const deploy = await client.getDeploy(serviceId, deployId);
@@ -102,7 +103,7 @@ test('env vars, lifecycle and errors through the simulator', async (t) => {
   const gone = await t.throwsAsync(client.getService(serviceId), { instanceOf: RenderApiError });
   t.is(gone.kind, 'not_found');
 
-  const stranger = createRenderClient({ baseUrl: sim.url, apiKey: 'rnd_unknown_key' });
+  const stranger = createTestRenderClient({ baseUrl: sim.url, apiKey: 'rnd_unknown_key' });
   const unauthorized = await t.throwsAsync(stranger.listOwners(), { instanceOf: RenderApiError });
   t.is(unauthorized.kind, 'unauthorized');
   t.false(unauthorized.message.includes('rnd_unknown_key'));

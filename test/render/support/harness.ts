@@ -2,7 +2,8 @@
 // server per test (tests in a file run concurrently, so servers are never shared).
 import type { ExecutionContext } from 'ava';
 import type { OpenAPIBackend } from 'openapi-backend';
-import { createRenderClient, type RenderClient, type RenderClientOptions } from '../../../server/render/client.js';
+import type { RenderClientOptions } from '../../../server/render/client.js';
+import { createTestRenderClient, type TestRenderClient } from '../../helpers/renderTestClient.js';
 import { startContractServer, type ContractServer, type Handler } from './contract-server.js';
 import { createSpecValidator } from './spec.js';
 
@@ -22,6 +23,6 @@ export async function startServer(t: ExecutionContext, handler?: Handler): Promi
   return server;
 }
 
-export function clientFor(server: { url: string }, extra: Partial<RenderClientOptions> = {}): RenderClient {
-  return createRenderClient({ baseUrl: server.url, apiKey: API_KEY, ...extra });
+export function clientFor(server: { url: string }, extra: Partial<RenderClientOptions> = {}): TestRenderClient {
+  return createTestRenderClient({ baseUrl: server.url, apiKey: API_KEY, ...extra });
 }
