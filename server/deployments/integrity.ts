@@ -44,7 +44,7 @@ export class RecordTamperedError extends Error {
   }
 }
 
-export const TAMPERED_FAILURE = {
+const TAMPERED_FAILURE = {
   code: 'record_tampered',
   message: 'This deployment\'s stored record was changed outside the orchestrator, so it was stopped and nothing was sent to Render. Deploy again if you meant to.',
 } as const;

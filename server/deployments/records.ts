@@ -9,7 +9,7 @@ import type { DeploymentRecord } from './types.js';
 export const DEPLOYMENT_ID = /^dpl-[0-9a-z]{20}$/;
 
 /** A record as stored: missing, verified (ours), or failing its MAC (with the user id it claims, if any). */
-export type Inspection =
+type Inspection =
   | { state: 'missing' }
   | { state: 'valid'; record: DeploymentRecord }
   | { state: 'tampered'; claimedUserId: number | null; stored: unknown };

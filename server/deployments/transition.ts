@@ -82,13 +82,13 @@ const putRecordScript = redisScript(PUT_RECORD);
 export const resignIfUnchanged = redisScript(RESIGN_IF_UNCHANGED);
 
 /** The keys a write touches. */
-export interface RecordKeys { record: string; active: string; channel: string }
+interface RecordKeys { record: string; active: string; channel: string }
 /** The service index to add the record to (its own keys, passed only when it changes). */
 export interface ServiceIndex { byService: string; services: string; serviceId: string; ownerId: string; score: number }
 /** A record as it goes to Redis: its JSON and the MAC made over it in Node. */
 export interface SignedRecord { id: string; json: string; mac: string; status: string; event: string }
 
-export type ChangeResult = 'written' | 'refused' | 'missing' | 'changed';
+type ChangeResult = 'written' | 'refused' | 'missing' | 'changed';
 const CHANGE_RESULTS = new Map<unknown, ChangeResult>([[1, 'written'], [0, 'refused'], [-1, 'missing'], [-2, 'changed']]);
 
 /** Write a change over the stored JSON whose sha1 is `baseSha` (see WRITE_CHANGE). */
