@@ -1,5 +1,7 @@
 import type { AppDeps } from '../server/deps.js';
 import type { SecurityEvents } from '../server/security/events.js';
+import type { Queue } from 'bullmq';
+import type { CommitStatusJobData } from '../server/queues/commitStatusQueue.js';
 
 /** Delayed re-checks while a deploy runs: 3 s growing ×1.2 to 15 s, for at most maxMs in all. */
 export interface WatchPolicy { initialMs: number; factor: number; maxDelayMs: number; maxMs: number }
@@ -14,6 +16,8 @@ export interface WorkerContext extends Pick<AppDeps, 'config' | 'redis' | 'clock
   onFinished?: (status: string, durationMs: number, deployment: { deploymentId: string; userId: number }) => void;
   /** A deployment ended: its result to the user's Slack, when they asked for it (workers/tasks/deploySlack.ts). */
   deploySlack?: (rec: import('../server/deployments/types.js').DeploymentRecord) => Promise<void>;
+  /** Where a deploy step asks for a GitHub commit status (workers/tasks/commitStatus.ts); unset, none is posted. */
+  commitStatusQueue?: Queue<CommitStatusJobData>;
   /** Audit entry, metric and alert for what the worker refuses (a record or job that fails its MAC). */
   securityEvents?: SecurityEvents;
   /**

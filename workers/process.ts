@@ -20,6 +20,8 @@ import { DEFAULT_ALERT_COOLDOWN_SEC } from '../server/security/options.js';
 import { startSentinelWorker, type SentinelWorkerOptions } from './sentinelWorker.js';
 import { createDeploySlack } from './tasks/deploySlack.js';
 import { startAnomalyDetection, type AnomalyOptions } from './anomalyWorker.js';
+import { createCommitStatusQueue } from '../server/queues/commitStatusQueue.js';
+import { createCommitStatusWorker, type CommitStatusWorkerOptions } from './commitStatusWorker.js';
 
 export interface WorkerProcess {
   worker: Worker<DeployJobData>;
@@ -41,6 +43,8 @@ export async function startWorker(args: {
   sentinel?: SentinelWorkerOptions;
   /** The anomaly detector's schedule and statistics (server/telemetry/options.ts; tests shrink them). */
   anomaly?: AnomalyOptions;
+  /** The commit-status worker (workers/commitStatusWorker.ts): its concurrency and write pacing. */
+  commitStatus?: CommitStatusWorkerOptions;
 }): Promise<WorkerProcess> {
   const { config, logger } = args;
   // The data connection (records, sessions, budget, pub/sub publishes) auto-pipelines: commands issued by
@@ -61,6 +65,7 @@ export async function startWorker(args: {
     config, redis, clock: deps.clock, logger, keyring: deps.keyring, sessions: deps.sessions, deployments: deps.deployments,
     enqueuer: deps.enqueuer, budget: deps.budget, envVault: deps.envVault, upstream: deps.upstream, watch: { ...DEFAULT_WATCH, ...args.watch }, renderTimeoutMs: args.renderTimeoutMs ?? 15_000, crashPoint: args.crashPoint,
     onFinished: auditDeployFinished(audit, logger), securityEvents,
+    commitStatusQueue: createCommitStatusQueue(queueRedis, config.redisPrefix),
   };
   context.deploySlack = createDeploySlack({
     redis, prefix: config.redisPrefix, keyring: deps.keyring, absoluteMs: config.sessionAbsoluteMs, baseUrl: config.baseUrl, logger, alerts: args.sentinel?.alerts,
@@ -72,6 +77,8 @@ export async function startWorker(args: {
     void discardKeySessionOf(deps, deployment.deploymentId).catch((err: unknown) => logger.warn({ err: { message: (err as Error).message } }, 'could not discard a per-request key session (it expires on its own)'));
   };
   const worker = createDeployWorker(context, workerRedis, args.workerOptions);
+  const statusRedis = createRedis(config.redisUrl, 'worker');
+  const statuses = createCommitStatusWorker(context, statusRedis, args.commitStatus);
   const sentinelRedis = createRedis(config.redisUrl, 'worker');
   const sentinel = startSentinelWorker(context, { connection: sentinelRedis, queueConnection: queueRedis, audit, registry: metrics.registry, options: args.sentinel });
   const anomalyRedis = createRedis(config.redisUrl, 'worker');
@@ -103,17 +110,19 @@ export async function startWorker(args: {
         snapshots.stop();
         let timer: NodeJS.Timeout | undefined;
         const deadline = new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(false), timeoutMs); });
-        const drained = await Promise.race([Promise.all([worker.close(), sentinel.close(), anomaly.close()]).then(() => true, () => true), deadline]);
+        const drained = await Promise.race([Promise.all([worker.close(), statuses.close(), sentinel.close(), anomaly.close()]).then(() => true, () => true), deadline]);
         clearTimeout(timer);
         if (!drained) {
           logger.warn({ worker: instance }, 'steps still running at the shutdown deadline are left to other workers');
           void worker.close(true).catch(() => {});
+          void statuses.close(true).catch(() => {});
           void sentinel.close(true).catch(() => {});
           void anomaly.close(true).catch(() => {});
         }
         await bounded(snapshots.publish(), 1_000);
         await bounded(deps.queue.close(), 2_000);
-        await Promise.all([redis, queueRedis, workerRedis, sentinelRedis, anomalyRedis].map(async (r) => { await bounded(r.quit(), 1_000); r.disconnect(); }));
+        await bounded(context.commitStatusQueue!.close(), 2_000);
+        await Promise.all([redis, queueRedis, workerRedis, statusRedis, sentinelRedis, anomalyRedis].map(async (r) => { await bounded(r.quit(), 1_000); r.disconnect(); }));
       })();
       return closing;
     },

@@ -68,6 +68,8 @@ export interface GitHubSimulator {
   restored: boolean;
   /** Commit statuses posted to owner/name at sha, oldest first. */
   statusesFor(owner: string, name: string, sha: string): SimCommitStatus[];
+  /** Status posts wait (unanswered) until the returned function is called: a GitHub that holds writes. */
+  holdStatuses(): () => void;
   /** Request log: method, path without query string, status, authenticated login. Never a token or code. */
   calls: SimCall[];
   close(): Promise<void>;
@@ -91,6 +93,7 @@ export async function startGitHubSimulator(opts: GitHubSimulatorOptions = {}): P
   const calls: SimCall[] = [];
   const faults: Array<SimFault & { left: number }> = [];
   let api: ApiContext | undefined;
+  let statusHold: Promise<void> | null = null;
 
   const route = async (req: IncomingMessage, res: ServerResponse): Promise<{ login?: string }> => {
     const url = new URL(req.url ?? '/', 'http://sim.invalid');
@@ -107,7 +110,10 @@ export async function startGitHubSimulator(opts: GitHubSimulatorOptions = {}): P
         return {};
       }
       const segs = apiPath.split('/').filter(Boolean);
-      if (method === 'POST' && segs.length === 5 && segs[0] === 'repos' && segs[3] === 'statuses') return handleStatusPost(api!, req, segs.map((seg) => { try { return decodeURIComponent(seg); } catch { return seg; } }), res);
+      if (method === 'POST' && segs.length === 5 && segs[0] === 'repos' && segs[3] === 'statuses') {
+        if (statusHold) await statusHold;
+        return handleStatusPost(api!, req, segs.map((seg) => { try { return decodeURIComponent(seg); } catch { return seg; } }), res);
+      }
       return handleApi(api!, req, url, apiPath, res);
     }
     sendError(res, 404, 'Not Found', 'https://docs.github.com/rest');
@@ -151,6 +157,11 @@ export async function startGitHubSimulator(opts: GitHubSimulatorOptions = {}): P
     addUser: (u) => { const user = state.addUser(u); changed(); return user; },
     setAuthorizingUser: (login) => { state.authorizingUser = login; changed(); },
     addRepo: (r) => { state.addRepo(r); changed(); },
+    holdStatuses: () => {
+      let release!: () => void;
+      statusHold = new Promise<void>((r) => { release = r; });
+      return () => { statusHold = null; release(); };
+    },
     statusesFor: (owner, name, sha) => [...(state.statuses.get(`${owner}/${name}@${sha}`.toLowerCase()) ?? [])],
     tokensFor: (login) => [...state.tokens].filter(([, t]) => t.login.toLowerCase() === login.toLowerCase()).map(([k]) => k),
     issueToken: (login, scope = 'read:user,repo') => {

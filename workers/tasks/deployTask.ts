@@ -13,7 +13,8 @@ import { createOrAdoptService, serviceListChanged } from './createService.js';
 import type { WorkerContext } from '../context.js';
 import { verifiedRecord } from './verifyJob.js';
 import { withServiceType } from './serviceType.js';
-import { postCommitStatus } from './commitStatus.js';
+import { requestCommitStatus } from './commitStatus.js';
+import { delayJob } from './delayJob.js';
 import { RecordTamperedError } from '../../server/deployments/integrity.js';
 
 const RENDER_TO_STATUS: Record<string, DeploymentStatus> = {
@@ -66,7 +67,7 @@ export async function runDeployJob(ctx: WorkerContext, job: Job<DeployJobData>, 
 
   try {
     const waitMs = await advance(ctx, rec, render, creds);
-    if (waitMs !== null) await delay(job, token, waitMs);
+    if (waitMs !== null) await delayJob(job, token, waitMs);
     await deployEnded(ctx, rec.id, creds);
   } catch (err) {
     if (err instanceof DelayedError) throw err;
@@ -75,8 +76,8 @@ export async function runDeployJob(ctx: WorkerContext, job: Job<DeployJobData>, 
       if (await verifiedRecord(ctx, job)) throw sanitizeForQueue(err); // intact again: retry normally
       return;
     }
-    if (err instanceof BudgetExhausted) return delay(job, token, err.retryAfterMs + jitter(250));
-    if (err instanceof RenderApiError && err.kind === 'rate_limited') return delay(job, token, (err.retryAfterMs ?? 10_000) + jitter(500));
+    if (err instanceof BudgetExhausted) return delayJob(job, token, err.retryAfterMs + jitter(250));
+    if (err instanceof RenderApiError && err.kind === 'rate_limited') return delayJob(job, token, (err.retryAfterMs ?? 10_000) + jitter(500));
     const failure = classify(err);
     if (failure) {
       await finish(ctx, rec.id, failure.status, failure.failure);
@@ -185,7 +186,8 @@ async function detect(ctx: WorkerContext, rec: DeploymentRecord, render: RenderC
     schedule: stack?.schedule ?? null,
   });
   const next = await ctx.deployments.transition(rec.id, 'creating_service', 'orchestrator', { stack: summary }, `Detected ${summary.stack}: ${summary.reason}`);
-  if (next) await postCommitStatus(ctx, gh, next, 'pending');
+  // Only asked for here: the status job posts it, so this slot never waits on GitHub's pacing.
+  if (next) await requestCommitStatus(ctx, next, 'pending');
   return next;
 }
 
@@ -299,7 +301,7 @@ async function deployEnded(ctx: WorkerContext, id: string, creds: JobCredentials
   const done = await ctx.deployments.get(id).catch(() => null);
   if (!done || !isTerminal(done.status)) return;
   await ctx.deploySlack?.(done);
-  if (creds.githubToken) await postCommitStatus(ctx, githubFor(ctx, creds), done, 'final');
+  if (creds.githubToken) await requestCommitStatus(ctx, done, 'final');
 }
 
 /** Non-retryable errors become a final status with a clear reason; retryable ones return null. */
@@ -320,10 +322,6 @@ function classify(err: unknown): { status: DeploymentStatus; failure: Deployment
   return null;
 }
 
-async function delay(job: Job<DeployJobData>, token: string | undefined, ms: number): Promise<never> {
-  await job.moveToDelayed(Date.now() + Math.max(1, Math.round(ms)), token);
-  throw new DelayedError();
-}
 
 const jitter = (ms: number) => Math.floor(Math.random() * ms);
 

@@ -1,0 +1,35 @@
+import { Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { queuePrefix } from '../server/queues/deployQueue.js';
+import { COMMIT_STATUS_QUEUE, type CommitStatusJobData } from '../server/queues/commitStatusQueue.js';
+import { runCommitStatusJob } from './tasks/commitStatus.js';
+import { createWritePacer } from './tasks/writePacer.js';
+import type { WorkerContext } from './context.js';
+
+export interface CommitStatusWorkerOptions {
+  /** Status posts in flight per process (each is two short GitHub calls; pacing waits as delayed jobs). */
+  concurrency?: number;
+  /** Time between one user's status writes (GitHub: at least a second). 0 turns this pacing off. */
+  writeIntervalMs?: number;
+}
+
+/**
+ * The worker for GitHub commit statuses, apart from the deploy worker so that its slots, and not the
+ * deploy slots, are what GitHub's pacing takes up (workers/tasks/commitStatus.ts). Give it its own
+ * connection (maxRetriesPerRequest: null).
+ */
+export function createCommitStatusWorker(ctx: WorkerContext, connection: Redis, opts: CommitStatusWorkerOptions = {}): Worker<CommitStatusJobData> {
+  // Tests turn octokit's pacing off (config.nodeEnv 'test'), and this one with it, for determinism.
+  const intervalMs = opts.writeIntervalMs ?? (ctx.config.nodeEnv === 'test' ? 0 : 1_000);
+  const pacer = intervalMs > 0 ? createWritePacer({ intervalMs, now: () => Date.now() }) : null;
+  const worker = new Worker<CommitStatusJobData>(COMMIT_STATUS_QUEUE, (job, token) => runCommitStatusJob(ctx, job, token, pacer), {
+    connection,
+    prefix: queuePrefix(ctx.config.redisPrefix),
+    concurrency: opts.concurrency ?? 20,
+    lockDuration: 30_000,
+    stalledInterval: 30_000,
+    maxStalledCount: 2,
+  });
+  worker.on('error', (err) => ctx.logger.error({ err: { message: err.message } }, 'commit status worker error'));
+  return worker;
+}
