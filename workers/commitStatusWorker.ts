@@ -19,8 +19,8 @@ export interface CommitStatusWorkerOptions {
  * connection (maxRetriesPerRequest: null).
  */
 export function createCommitStatusWorker(ctx: WorkerContext, connection: Redis, opts: CommitStatusWorkerOptions = {}): Worker<CommitStatusJobData> {
-  // Tests turn octokit's pacing off (config.nodeEnv 'test'), and this one with it, for determinism.
-  const intervalMs = opts.writeIntervalMs ?? (ctx.config.nodeEnv === 'test' ? 0 : 1_000);
+  // Follows octokit's own pacing: GITHUB_RETRIES=false (the test harness) turns both off, for determinism.
+  const intervalMs = opts.writeIntervalMs ?? (ctx.config.github.retries ? 1_000 : 0);
   const pacer = intervalMs > 0 ? createWritePacer({ intervalMs, now: () => Date.now() }) : null;
   const worker = new Worker<CommitStatusJobData>(COMMIT_STATUS_QUEUE, (job, token) => runCommitStatusJob(ctx, job, token, pacer), {
     connection,

@@ -1,5 +1,5 @@
 import type { Job } from 'bullmq';
-import { createGitHubClient, GitHubError } from '../../server/github/client.js';
+import { GitHubError } from '../../server/github/client.js';
 import { safeEqual } from '../../server/crypto/keyring.js';
 import { openGithubToken } from '../../server/sessions/credentials.js';
 import { isTerminal, type DeploymentRecord } from '../../server/deployments/types.js';
@@ -57,7 +57,7 @@ export async function runCommitStatusJob(ctx: WorkerContext, job: Job<CommitStat
   if (!githubToken) return;
   const wait = pacer?.book(rec.userId, job.id) ?? 0;
   if (wait > 0) return delayJob(job, token, wait);
-  const gh = createGitHubClient({ apiUrl: ctx.config.github.apiUrl, token: githubToken, retries: ctx.config.nodeEnv !== 'test' });
+  const gh = ctx.upstream.github(githubToken);
   const state = phase === 'pending' ? 'pending' : rec.status === 'live' || rec.status === 'deactivated' ? 'success' : 'failure';
   const log = ctx.logger.child({ deploymentId: rec.id, userId: rec.userId });
   try {
