@@ -322,7 +322,6 @@ function classify(err: unknown): { status: DeploymentStatus; failure: Deployment
   return null;
 }
 
-
 const jitter = (ms: number) => Math.floor(Math.random() * ms);
 
 function safeMessage(err: unknown): string {
