@@ -10,21 +10,22 @@ import { errorHandler } from './middleware/errorHandler.js';
 import { noStore, sameOrigin } from './middleware/security.js';
 import { httpsRedirect } from './middleware/httpsRedirect.js';
 import { SESSION_COOKIE_PLAIN, SESSION_COOKIE_SECURE, sessionMiddleware, touchSession } from './sessions/middleware.js';
-import { authRoutes, type AuthHooks } from './routes/auth.js';
+import { authRoutes } from './routes/auth.js';
 import { sessionRoutes } from './routes/session.js';
-import { renderKeyRoutes, type RenderKeyHooks } from './routes/renderKey.js';
+import { renderKeyRoutes } from './routes/renderKey.js';
 import { healthRoutes, type ReadinessCheck } from './routes/health.js';
-import { deploymentRoutes, type DeploymentRouteHooks } from './routes/deployments.js';
+import { deploymentRoutes } from './routes/deployments.js';
 import { detectRoutes } from './routes/detect.js';
 import { uiRoutes } from './routes/ui.js';
 import { githubRoutes } from './routes/github.js';
-import { serviceRoutes, type ServiceRouteHooks } from './routes/services.js';
+import { serviceRoutes } from './routes/services.js';
 import { serviceSettingsRoutes } from './routes/serviceSettings/index.js';
 import { eventRoutes, type EventRouteOptions } from './routes/events.js';
 import { sentinelRoutes, type SentinelRouteOptions } from './routes/sentinel.js';
 import { mcpRoutes } from './routes/mcp.js';
-import { withSecurity } from './security/wire.js';
-import { bearerAuth, type BearerHooks } from './bearer/middleware.js';
+import { auditRoutes } from './routes/audit.js';
+import { clientFingerprintGuard } from './security/fingerprint.js';
+import { bearerAuth } from './bearer/middleware.js';
 import { documented } from './openapi/describe.js';
 import { openApiRoutes } from './openapi/route.js';
 import { MetaView } from './presenters/meta.js';
@@ -34,19 +35,14 @@ import { telemetryMiddleware } from './telemetry/middleware.js';
 export const BODY_LIMIT = '64kb';
 
 export interface CreateAppOptions {
-  authHooks?: AuthHooks;
-  renderKeyHooks?: RenderKeyHooks;
-  /** Bearer-token requests: key lock-out and invalid-key events for X-Render-Api-Key (attached by security/wire.ts). */
-  bearerHooks?: BearerHooks;
-  deploymentHooks?: DeploymentRouteHooks;
-  serviceHooks?: ServiceRouteHooks;
-  /** Rate limits, lock-out, alerts (server/security/options.ts documents the defaults; tests shrink them). */
+  /**
+   * Rate limits, lock-out, alerts (server/security/options.ts documents the defaults; tests shrink them).
+   * Read by startWeb, which hands them to buildDeps: the security layer is built there, once per process.
+   */
   security?: SecurityOptions;
   readiness?: ReadinessCheck[];
   /** Extra route modules (deployments, events, audit, UI) mounted after the core ones. */
   routes?: Array<(router: Router) => void>;
-  /** Middleware mounted after sessions and before routes (e.g. security-event detectors). */
-  middleware?: Koa.Middleware[];
   /** Sandbox mode (npm start without GitHub credentials): the UI shows a banner and the demo key. */
   sandbox?: { renderApiKey: string; login: string };
   /** How often an active session's idle window is slid forward (one Redis write per interval). */
@@ -68,9 +64,7 @@ export interface CreateAppOptions {
  * The web app, built from injected dependencies. Tests construct real instances on private ports.
  * Order matters: request id/logging → errors → headers → body → same-origin → session → routes.
  */
-export function createApp(deps: AppDeps, appOptions: CreateAppOptions = {}): Koa {
-  // Audit trail, rate limits and security events attach through the hook options below.
-  const opts = withSecurity(deps, appOptions).options;
+export function createApp(deps: AppDeps, opts: CreateAppOptions = {}): Koa {
   const { config } = deps;
   const app = new Koa({ proxy: config.trustProxy, maxIpsCount: 1 });
   const cookieKeys = [deps.keyring.current.cookieSigning];
@@ -115,36 +109,32 @@ export function createApp(deps: AppDeps, appOptions: CreateAppOptions = {}): Koa
   }));
   app.use(sameOrigin([config.origin, ...config.corsOrigins]));
   // Authorization: Bearer <GitHub token> → its token session, loaded by koa-session below instead of a cookie.
-  const signInLimit = deps.rateLimits.guard('signInCallback');
-  app.use(bearerAuth(deps, {
-    ...opts.bearerHooks,
-    beforeCheck: (ctx) => signInLimit(ctx, async () => {}),
-    onSignedIn: opts.authHooks?.onSignedIn,
-    onSignInFailed: opts.authHooks?.onSignInFailed,
-  }));
+  app.use(bearerAuth(deps));
   app.use(sessionMiddleware(app, { store: deps.sessions, secure: config.httpsOnly }));
   app.use(touchSession(deps.clock, opts.sessionTouchMs ?? 60_000));
   // Anomaly throttles/blocks, then per-user request telemetry (server/telemetry/).
   if (config.telemetry.enabled) app.use(telemetryMiddleware(deps.telemetry, deps.clock));
-  for (const mw of opts.middleware ?? []) app.use(mw);
+  // A cookie replayed from another client ends its session (server/security/fingerprint.ts).
+  app.use(clientFingerprintGuard(deps));
 
   const router = new Router();
   healthRoutes(router, deps, opts.readiness);
   // Signing out or clearing the key stops that session's unfinished deploys (server/sessions/endSession.ts).
-  authRoutes(router, deps, opts.authHooks);
+  authRoutes(router, deps);
   sessionRoutes(router);
   router.get('/api/meta', documented({ summary: 'Whether this is sandbox mode (and its demo login and key)', tag: 'meta', responses: { 200: MetaView } }), (ctx) => {
     ctx.body = { sandbox: Boolean(opts.sandbox), demo: opts.sandbox ? { login: opts.sandbox.login, renderApiKey: opts.sandbox.renderApiKey } : null } satisfies MetaView;
   });
-  renderKeyRoutes(router, deps, opts.renderKeyHooks);
-  deploymentRoutes(router, deps, opts.deploymentHooks);
+  renderKeyRoutes(router, deps);
+  deploymentRoutes(router, deps);
   detectRoutes(router, deps);
   githubRoutes(router, deps);
-  serviceRoutes(router, deps, opts.serviceHooks);
-  serviceSettingsRoutes(router, deps, opts.serviceHooks);
+  serviceRoutes(router, deps);
+  serviceSettingsRoutes(router, deps);
   eventRoutes(router, deps, opts.events); // uses deps.events (closed by the web process)
   sentinelRoutes(router, deps, opts.sentinel);
   mcpRoutes(router, deps); // bearer only; each tool is one of the routes above
+  auditRoutes(router, deps);
   openApiRoutes(router, { sessionCookie: config.httpsOnly ? SESSION_COOKIE_SECURE : SESSION_COOKIE_PLAIN, version: '1.0.0' });
   uiRoutes(router);
   for (const mount of opts.routes ?? []) mount(router);

@@ -16,11 +16,12 @@ import type { EventHub } from './events/hub.js';
 import type { RouteLimits } from './security/routeLimits.js';
 import type { LogTailer } from './deployments/logTail.js';
 import type { AuditLog } from './audit/auditLog.js';
+import type { SecurityLayer } from './security/layer.js';
 import type { Telemetry } from './telemetry/telemetry.js';
 import type { UpstreamClients } from './upstream.js';
 
-/** Hooks metrics attach to (issue: operations); optional so tests can leave them out. */
-export interface MetricsHooks {
+/** Where a process's counters go (server/metrics/registry.ts builds one); optional so tests can leave it out. */
+export interface MetricsSink {
   onRenderCall?: (call: RenderCallOutcome) => void;
   /** The shared per-key Render budget made a caller wait (bucket like 'deploy:srv-…'; the scope is dropped). */
   onBudgetWait?: (bucket: string, waitMs: number) => void;
@@ -52,9 +53,11 @@ export interface AppDeps {
   rateLimits: RouteLimits;
   /** The hash-chained audit trail (one instance per process, web and worker alike). */
   audit: AuditLog;
+  /** Security events, key lock-out, probe detection and request-aware audit (server/security/layer.ts), web and worker alike. */
+  security: SecurityLayer;
   /** Request telemetry, and the anomaly detector's throttles and blocks (server/telemetry/). */
   telemetry: Telemetry;
-  metrics?: MetricsHooks;
+  metrics?: MetricsSink;
   /** The web process's one Redis subscriber for live updates (absent in workers). */
   events?: EventHub;
   /** The web process's log tail pollers (one per followed deployment across processes; absent in workers). */

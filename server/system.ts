@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import type { AppConfig } from './config/env.js';
 import type { Clock } from './clock.js';
 import type { Logger } from './logger.js';
-import type { AppDeps, MetricsHooks } from './deps.js';
+import type { AppDeps, MetricsSink } from './deps.js';
 import { createKeyring } from './crypto/keyring.js';
 import { createSessionStore, type LoadedSession } from './sessions/store.js';
 import type { SessionCache } from './sessions/cache.js';
@@ -14,7 +14,8 @@ import { createDeploymentService } from './deployments/service.js';
 import { createDeployQueue, createFairEnqueuer } from './queues/deployQueue.js';
 import { createRouteLimits } from './security/routeLimits.js';
 import { createAuditLog } from './audit/auditLog.js';
-import { resolveLimits, type SecurityLimits } from './security/options.js';
+import type { SecurityOptions } from './security/options.js';
+import { createSecurityLayer } from './security/layer.js';
 import { createTelemetry } from './telemetry/telemetry.js';
 import { createUpstreamClients } from './upstream.js';
 
@@ -27,11 +28,11 @@ export interface BuildDepsArgs {
   logger: Logger;
   /** Override Render's limits (tests shrink the windows together with the simulator's). */
   renderLimits?: RenderLimits;
-  metrics?: MetricsHooks;
+  metrics?: MetricsSink;
   /** Base of the jittered exponential backoff between job retries (default 2 s; tests shrink it). */
   retryBackoffMs?: number;
-  /** Override request limits (server/security/options.ts has the defaults; tests shrink them). */
-  securityLimits?: Partial<SecurityLimits>;
+  /** Request limits, lock-out thresholds, alert cooldown and transport (server/security/options.ts has the defaults; tests shrink them). */
+  security?: SecurityOptions;
   /** Telemetry flush and guard sync intervals (defaults 5 s and 1 s; tests shrink them). */
   telemetry?: { flushMs?: number; syncMs?: number };
   /** The web process's cache of decrypted sessions (server/sessions/cache.ts); workers read Redis each time. */
@@ -55,15 +56,22 @@ export function buildDeps(args: BuildDepsArgs): AppDeps {
   const queue = createDeployQueue(args.queueRedis, prefix, args.retryBackoffMs);
   const enqueuer = createFairEnqueuer({ queue, redis, prefix });
   const deploymentService = createDeploymentService({ redis, prefix, clock, keyring, deployments, envVault, enqueuer, queue });
-  const rateLimits = createRouteLimits({ redis, prefix, limits: resolveLimits({ limits: args.securityLimits }) });
   const audit = createAuditLog({
     redis, prefix, clock, keyring, retention: config.auditRetention,
     onAdopted: (chain, length) => logger.warn({ chain, length }, 'audit: adopted a chain written without signatures (expected once per chain after upgrading; otherwise someone edited Redis)'),
   });
-  const sessionEnding = createSessionEnding({ sessions, redis, logger, audit, revokeDeploys: (userId, ref, fp) => deploymentService.revokeForSession(userId, ref, fp) });
+  // One security layer per process, web and worker alike: routes and tasks call it where things happen.
+  const security = createSecurityLayer({
+    redis, prefix, clock, logger, audit, deployments, slackWebhookUrl: config.slackWebhookUrl, options: args.security,
+    onEvent: (type) => args.metrics?.onSecurityEvent?.(type),
+  });
+  const rateLimits = createRouteLimits({ redis, prefix, limits: security.limits });
+  const sessionEnding = createSessionEnding({
+    sessions, redis, logger, audit, events: security.events, revokeDeploys: (userId, ref, fp) => deploymentService.revokeForSession(userId, ref, fp),
+  });
   const telemetry = createTelemetry({
     redis, prefix, settings: config.telemetry, logger, ...args.telemetry,
     metrics: { onRefused: (state) => args.metrics?.onAnomalyRefused?.(state) },
   });
-  return { config, redis, clock, logger, keyring, sessions, sessionEnding, budget, upstream, deployments, envVault, queue, enqueuer, deploymentService, rateLimits, audit, telemetry, metrics: args.metrics };
+  return { config, redis, clock, logger, keyring, sessions, sessionEnding, budget, upstream, deployments, envVault, queue, enqueuer, deploymentService, rateLimits, audit, security, telemetry, metrics: args.metrics };
 }

@@ -47,7 +47,7 @@ export async function startWeb(args: {
     recordPrefix: sessionKeys(config.redisPrefix).record(''),
     onError: (err) => logger.warn({ err: { message: err.message } }, 'session cache: tracking not set up; reading sessions from Redis'),
   });
-  const base = buildDeps({ config, redis, queueRedis, sessionCache, clock: args.clock ?? systemClock, logger, renderLimits: args.renderLimits, metrics: metrics.hooks, securityLimits: args.appOptions?.security?.limits, telemetry: args.telemetry });
+  const base = buildDeps({ config, redis, queueRedis, sessionCache, clock: args.clock ?? systemClock, logger, renderLimits: args.renderLimits, metrics: metrics.sink, security: args.appOptions?.security, telemetry: args.telemetry });
   // One subscriber connection for SSE, opened on the first live client; closed with the process.
   const events = createEventHub({ connect: () => createRedis(config.redisUrl, 'subscriber'), channelOf: (userId) => base.deployments.keys.channel(userId) });
   const logTails = createLogTailer({ ...base, prefix: config.redisPrefix }, args.logTail);

@@ -14,9 +14,6 @@ import { DEFAULT_WATCH, type WatchPolicy, type WorkerContext } from './context.j
 import { createWorkerMetrics, type WorkerMetrics } from '../server/metrics/registry.js';
 import { publishSnapshots } from '../server/metrics/snapshots.js';
 import { auditDeployFinished } from '../server/audit/deployFinished.js';
-import { createSecurityEvents } from '../server/security/events.js';
-import { createSlackAlerter } from '../server/alerts/slack.js';
-import { DEFAULT_ALERT_COOLDOWN_SEC } from '../server/security/options.js';
 import { startSentinelWorker, type SentinelWorkerOptions } from './sentinelWorker.js';
 import { createDeploySlack } from './tasks/deploySlack.js';
 import { startAnomalyDetection, type AnomalyOptions } from './anomalyWorker.js';
@@ -55,12 +52,9 @@ export async function startWorker(args: {
   const workerRedis = createRedis(config.redisUrl, 'worker');
   const instance = `${hostname()}-${process.pid}-${randomBytes(2).toString('hex')}`;
   const metrics = createWorkerMetrics({ instance });
-  const deps = buildDeps({ config, redis, queueRedis, clock: args.clock ?? systemClock, logger, renderLimits: args.renderLimits, retryBackoffMs: args.retryBackoffMs, metrics: metrics.hooks });
-  const { audit } = deps;
-  const securityEvents = createSecurityEvents({
-    audit, alerter: createSlackAlerter({ webhookUrl: config.slackWebhookUrl, logger }), redis, prefix: config.redisPrefix, logger,
-    cooldownSec: DEFAULT_ALERT_COOLDOWN_SEC,
-  });
+  const deps = buildDeps({ config, redis, queueRedis, clock: args.clock ?? systemClock, logger, renderLimits: args.renderLimits, retryBackoffMs: args.retryBackoffMs, metrics: metrics.sink });
+  // The same security layer as the web's (buildDeps): audit trail and security events.
+  const { audit, security: { events: securityEvents } } = deps;
   const context: WorkerContext = {
     config, redis, clock: deps.clock, logger, keyring: deps.keyring, sessions: deps.sessions, deployments: deps.deployments,
     enqueuer: deps.enqueuer, budget: deps.budget, envVault: deps.envVault, upstream: deps.upstream, watch: { ...DEFAULT_WATCH, ...args.watch }, renderTimeoutMs: args.renderTimeoutMs ?? 15_000, crashPoint: args.crashPoint,

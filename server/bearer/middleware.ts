@@ -7,14 +7,7 @@ import { RenderApiKey } from '../routes/renderKey.js';
 import { checkRenderKey } from '../render/verifyKey.js';
 import { sealGithubToken, sealRenderCredentials } from '../sessions/credentials.js';
 import { SESSION_COOKIE_PLAIN, SESSION_COOKIE_SECURE } from '../sessions/middleware.js';
-import { createTokenSessions, type TokenSessionHooks, type VerifiedToken } from './tokenSessions.js';
-
-export interface BearerHooks extends TokenSessionHooks {
-  /** Before an X-Render-Api-Key is sent to Render: the invalid-key lock-out (throws 429 locked_out). */
-  checkKeyLock?(ctx: Koa.Context, userId: number, keyFingerprint: string): Promise<void>;
-  /** Render rejected an X-Render-Api-Key: security event and lock-out count, as for key setup (throws). */
-  onKeyInvalid?(ctx: Koa.Context, userId: number, reason: string): Promise<void> | void;
-}
+import { createTokenSessions, type VerifiedToken } from './tokenSessions.js';
 
 /** Where bearer tokens are accepted (/metrics has its own token and is not a user route). */
 const covers = (path: string) => path.startsWith('/api/') || path === '/mcp';
@@ -35,24 +28,21 @@ export function bearerToken(ctx: Koa.Context): string | null {
  *
  * `X-Render-Api-Key` (stateless CI): the key is checked with Render and sealed into a session record
  * of its own for this request only; if the request started a deploy, the record lives until that
- * deploy ends (the worker discards it), else it is deleted when the request ends.
+ * deploy ends (the worker discards it), else it is deleted when the request ends. Such a key is under
+ * the same invalid-key lock-out and security events as key setup (deps.security).
  */
-export function bearerAuth(deps: AppDeps, hooks: BearerHooks = {}): Koa.Middleware {
-  const tokens = createTokenSessions(deps, hooks);
+export function bearerAuth(deps: AppDeps): Koa.Middleware {
+  const tokens = createTokenSessions(deps);
 
   async function perRequestKey(ctx: Koa.Context, verified: VerifiedToken, token: string, raw: string): Promise<string> {
     const parsed = RenderApiKey.safeParse(raw);
     if (!parsed.success) throw errors.validation(`X-Render-Api-Key: ${parsed.error.issues[0]?.message ?? 'not a Render API key'}`);
     const apiKey = parsed.data;
     const { user } = verified;
-    const fp = fingerprint(apiKey, deps.keyring);
-    ctx.state.keyAttemptFp = fp;
-    await hooks.checkKeyLock?.(ctx, user.id, fp);
+    const attempt = { userId: user.id, login: user.login, keyFingerprint: fingerprint(apiKey, deps.keyring) };
+    await deps.security.checkKeyLock(attempt);
     const checked = await checkRenderKey(deps, apiKey, ctx.state.log);
-    if (!checked.ok) {
-      await hooks.onKeyInvalid?.(ctx, user.id, checked.reason);
-      throw errors.renderKeyInvalid('Render rejected the key in X-Render-Api-Key.');
-    }
+    if (!checked.ok) throw await deps.security.keyRejected(ctx, attempt, checked.reason);
     if (checked.owners.length === 0) throw errors.renderKeyInvalid('The key in X-Render-Api-Key has no workspaces it can use.');
     const sid = randomBytes(32).toString('base64url');
     const created = await deps.sessions.create(sid, {

@@ -17,13 +17,6 @@ import type { AppSession, SessionUser } from '../sessions/types.js';
  */
 export interface VerifiedToken { tokenId: string; user: SessionUser; sid: string; ref: string }
 
-export interface TokenSessionHooks {
-  /** Before a token is sent to GitHub: a per-IP limit (sign-in attempts), throwing 429 when spent. */
-  beforeCheck?(ctx: Koa.Context): Promise<void>;
-  onSignedIn?(ctx: Koa.Context, user: { id: number; login: string }): Promise<void> | void;
-  onSignInFailed?(ctx: Koa.Context, reason: string): Promise<void> | void;
-}
-
 /** Compare-and-bump the generation, so concurrent requests agree on the next one. KEYS: entry. ARGV: gen seen. */
 const NEXT_GENERATION = `
 local g = redis.call('HGET', KEYS[1], 'gen') or '0'
@@ -33,8 +26,10 @@ return tonumber(g)`;
 /** GitHub's token alphabet; anything else (or longer) is not a token and never reaches GitHub. */
 const TOKEN_SHAPE = /^[A-Za-z0-9_]{20,255}$/;
 
-export function createTokenSessions(deps: AppDeps, hooks: TokenSessionHooks = {}) {
+export function createTokenSessions(deps: AppDeps) {
   const { redis, keyring, clock, sessions, config } = deps;
+  // Sending a token to GitHub is a sign-in attempt: the callback's per-IP limit (429 when spent).
+  const signInLimit = deps.rateLimits.guard('signInCallback');
   const entryKey = (tokenId: string) => `${config.redisPrefix}:bearer:${tokenId}`;
   const sidOf = (tokenId: string, gen: number) => keyedHash(`bearer-session:${tokenId}:${gen}`, keyring.current);
 
@@ -46,7 +41,7 @@ export function createTokenSessions(deps: AppDeps, hooks: TokenSessionHooks = {}
 
   /** Ask GitHub who the token belongs to; a bad, expired or revoked token ends its session (401). */
   async function check(ctx: Koa.Context, token: string, tokenId: string, entry: Record<string, string>): Promise<SessionUser> {
-    await hooks.beforeCheck?.(ctx);
+    await signInLimit(ctx, async () => {});
     try {
       const viewer = await deps.upstream.github(token).getViewer();
       const user = { id: viewer.id, login: viewer.login, name: viewer.name, avatarUrl: viewer.avatarUrl };
@@ -61,7 +56,7 @@ export function createTokenSessions(deps: AppDeps, hooks: TokenSessionHooks = {}
       if (err.kind === 'unauthorized') {
         await endSessionOf(entry, tokenId);
         await redis.del(entryKey(tokenId));
-        await hooks.onSignInFailed?.(ctx, 'github_token_invalid');
+        await deps.security.signInFailed(ctx, 'github_token_invalid');
         throw errors.githubTokenInvalid('GitHub does not accept this token (bad, expired or revoked). Create a new token and try again.');
       }
       ctx.state.log?.warn({ kind: err.kind }, 'GitHub token check failed');
@@ -79,7 +74,7 @@ export function createTokenSessions(deps: AppDeps, hooks: TokenSessionHooks = {}
       if (!sess) {
         const fresh: AppSession = { user, githubTokenSealed: sealGithubToken(user.id, token, keyring), bearer: true };
         if (await sessions.create(sid, fresh)) {
-          await hooks.onSignedIn?.(ctx, user);
+          await deps.security.recordAudit(ctx, { userId: user.id, action: 'sign_in', outcome: 'success', detail: { login: user.login } });
           return sid;
         }
       }

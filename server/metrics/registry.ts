@@ -1,6 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { RenderCallOutcome } from '../render/client.js';
-import type { MetricsHooks } from '../deps.js';
+import type { MetricsSink } from '../deps.js';
 import { budgetBucketLabel, nameLabel, renderRouteLabel, renderStatusLabel } from './labels.js';
 
 /**
@@ -48,8 +48,8 @@ export type KeyValidationOutcome = 'valid' | 'invalid' | 'unavailable';
 
 export interface WebMetrics {
   registry: Registry;
-  /** Hooks for buildDeps (Render calls, budget waits, security events). */
-  hooks: Required<MetricsHooks>;
+  /** What buildDeps reports to (Render calls, budget waits, security events). */
+  sink: Required<MetricsSink>;
   observeRequest(labels: { method: string; route: string; status_class: string }, seconds: number): void;
   keyValidated(outcome: KeyValidationOutcome): void;
   /** Gauges read at scrape time (queue depth, live streams): set by collectors, see queue.ts. */
@@ -89,7 +89,7 @@ export function createWebMetrics(opts: { defaultMetrics?: boolean } = {}): WebMe
   const render = renderFamilies(registry);
   return {
     registry,
-    hooks: {
+    sink: {
       onRenderCall: render.onRenderCall,
       onBudgetWait: render.onBudgetWait,
       onSecurityEvent: (kind) => security.inc({ kind: nameLabel(kind) }),
@@ -103,7 +103,7 @@ export function createWebMetrics(opts: { defaultMetrics?: boolean } = {}): WebMe
 
 export interface WorkerMetrics {
   registry: Registry;
-  hooks: Required<Pick<MetricsHooks, 'onRenderCall' | 'onBudgetWait'>>;
+  sink: Required<Pick<MetricsSink, 'onRenderCall' | 'onBudgetWait'>>;
   /** WorkerContext.onFinished: a deployment reached a terminal status. */
   deployFinished(status: string, durationMs: number): void;
   /** A job was picked up for the first time: how long it waited since it was enqueued. */
@@ -133,7 +133,7 @@ export function createWorkerMetrics(opts: { instance: string }): WorkerMetrics {
   const render = renderFamilies(registry);
   return {
     registry,
-    hooks: { onRenderCall: render.onRenderCall, onBudgetWait: render.onBudgetWait },
+    sink: { onRenderCall: render.onRenderCall, onBudgetWait: render.onBudgetWait },
     deployFinished(status, durationMs) {
       const outcome = nameLabel(status);
       finished.inc({ outcome });

@@ -1,6 +1,7 @@
 import type Router from '@koa/router';
 import { z } from 'zod';
-import type { AuditLog, AuditPage } from '../audit/auditLog.js';
+import type { AppDeps } from '../deps.js';
+import type { AuditPage } from '../audit/auditLog.js';
 import type { AuditDetail, AuditEntry } from '../audit/types.js';
 import { getSession } from '../sessions/middleware.js';
 import { requireUser } from '../middleware/security.js';
@@ -59,7 +60,7 @@ function presentIntegrity(page: AuditPage) {
  * the previous page, or `until` a date). Each page is verified from the signed checkpoint below it
  * to the one above it (or the signed head), so a call costs the same however long the history is.
  */
-export function auditRoutes(router: Router, audit: AuditLog) {
+export function auditRoutes(router: Router, { audit }: Pick<AppDeps, 'audit'>) {
   router.get('/api/audit', documented({ summary: 'The caller\'s audit trail, newest first, each page verified against the signed chain', tag: 'audit', responses: { 200: AuditPageView } }), requireUser(), validateQuery(AuditQuery), async (ctx) => {
     const q = ctx.state.query as z.infer<typeof AuditQuery>;
     const userId = getSession(ctx).user!.id;

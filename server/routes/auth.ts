@@ -11,6 +11,7 @@ import { GitHubError } from '../github/client.js';
 import { requireCsrf, requireUser } from '../middleware/security.js';
 import { z } from 'zod';
 import { documented, view } from '../openapi/describe.js';
+import { requestDetail } from '../audit/fromRequest.js';
 
 const SignedOutView = view('SignedOut', z.object({ signedOut: z.literal(true) }));
 type SignedOutView = z.infer<typeof SignedOutView>;
@@ -40,7 +41,7 @@ const recentClientHashes = new Map<string, string>();
  * GitHub sign-in through grant: `state` and PKCE on, transport 'state' so the token is handed to our
  * callback in memory and never appears in a URL. The profile comes from GITHUB_API_URL via octokit.
  */
-export function authRoutes(router: Router, deps: AppDeps, hooks: AuthHooks = {}) {
+export function authRoutes(router: Router, deps: AppDeps) {
   const { config, keyring, clock } = deps;
   const grantMiddleware = grant.koa()({
     defaults: { origin: config.baseUrl, prefix: AUTH_PREFIX, transport: 'state', state: true },
@@ -61,7 +62,7 @@ export function authRoutes(router: Router, deps: AppDeps, hooks: AuthHooks = {})
     const sess = getSession(ctx);
     if (sess?.user) delete sess.grant;
     else ctx.session = null;
-    await hooks.onSignInFailed?.(ctx, reason);
+    await deps.security.signInFailed(ctx, reason);
     ctx.redirect(`/?auth_error=${encodeURIComponent(reason)}`);
   };
 
@@ -75,7 +76,7 @@ export function authRoutes(router: Router, deps: AppDeps, hooks: AuthHooks = {})
   router.get('/api/auth/github/login', documented({
     summary: 'Start GitHub sign-in (browser)', tag: 'auth',
     responses: { 302: { redirect: 'To GitHub\'s authorize page (or to / when already signed in).' } },
-  }), deps.rateLimits.guard('signInStart'), ...(hooks.loginGuards ?? []), unlessSignedIn, grantMiddleware);
+  }), deps.rateLimits.guard('signInStart'), unlessSignedIn, grantMiddleware);
 
   // Without the pre-auth session there is no state to check against: reject before grant sees it
   // (grant would otherwise redirect with its own error text).
@@ -106,10 +107,7 @@ export function authRoutes(router: Router, deps: AppDeps, hooks: AuthHooks = {})
     // ends exactly as at sign-out (destroyed, its deploys stopped, its streams closed).
     const previous = getSession(ctx);
     const previousRef = deps.sessions.refOf(ctx.session!.externalKey as string);
-    if (previous.user) {
-      await hooks.beforeSignOut?.(ctx, previous.user, previousRef);
-      await deps.sessionEnding.end(previousRef, previous.user.id, 'signed_in_again');
-    }
+    if (previous.user) await deps.sessionEnding.end(previousRef, previous.user.id, 'signed_in_again', { login: previous.user.login, detail: requestDetail(ctx) });
     const now = clock.now();
     const user = { id: viewer.id, login: viewer.login, name: viewer.name, avatarUrl: viewer.avatarUrl };
     const fresh: AppSession = {
@@ -126,25 +124,17 @@ export function authRoutes(router: Router, deps: AppDeps, hooks: AuthHooks = {})
     // New session id: the old one is destroyed server-side (session fixation), the fresh record saved under a new id.
     await session.regenerate();
     ctx.state.userId = viewer.id;
-    await hooks.onSignedIn?.(ctx, user);
+    await deps.security.recordAudit(ctx, { userId: user.id, action: 'sign_in', outcome: 'success', detail: { login: user.login } });
     ctx.redirect('/');
   });
 
   router.post('/api/auth/logout', documented({ summary: 'Sign out: ends this session, its deploys and streams', tag: 'auth', responses: { 200: SignedOutView } }), requireUser(), requireCsrf(), deps.rateLimits.guard('signOut'), async (ctx) => {
     const user = getSession(ctx).user!;
     const ref = deps.sessions.refOf(ctx.session!.externalKey as string);
-    await hooks.beforeSignOut?.(ctx, user, ref);
-    // Destroyed now (and tombstoned: a request still in flight cannot write it back), deploys stopped, streams closed.
-    await deps.sessionEnding.end(ref, user.id, 'signed_out');
+    // Destroyed now (and tombstoned: a request still in flight cannot write it back), deploys stopped, streams closed, audited.
+    await deps.sessionEnding.end(ref, user.id, 'signed_out', { login: user.login, detail: requestDetail(ctx) });
     ctx.session = null; // koa-session clears the cookie
     ctx.set('Clear-Site-Data', '"cookies", "storage"');
     ctx.body = { signedOut: true } satisfies SignedOutView;
   });
-}
-
-export interface AuthHooks {
-  loginGuards?: Koa.Middleware[];
-  onSignedIn?(ctx: Koa.Context, user: { id: number; login: string }): Promise<void> | void;
-  onSignInFailed?(ctx: Koa.Context, reason: string): Promise<void> | void;
-  beforeSignOut?(ctx: Koa.Context, user: { id: number; login: string }, sessionRef: string): Promise<void> | void;
 }

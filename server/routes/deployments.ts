@@ -16,27 +16,20 @@ import { removeDeployJob } from '../queues/deployQueue.js';
 import { LogPageQuery, loadLogSource, logText, readLogPage } from '../deployments/logs.js';
 import type Koa from 'koa';
 import { discardKeySessionOf } from '../bearer/keySessions.js';
+import { noteTelemetryTarget } from '../telemetry/middleware.js';
 
 const CANCELABLE = ['created', 'build_in_progress', 'update_in_progress', 'pre_deploy_in_progress', 'queued'];
 const LOG_PAGE_BUDGET_WAIT_MS = 8_000;
 const LOG_DOWNLOAD_BUDGET_WAIT_MS = 65_000;
 
-export interface DeploymentRouteHooks {
-  deployGuards?: Koa.Middleware[];
-  onDeployRequested?(ctx: Koa.Context, rec: DeploymentRecord): Promise<void> | void;
-  onNotFound?(ctx: Koa.Context, what: string): Promise<void> | void;
-  /** After a deployment was canceled by its owner (audit trail). */
-  onCanceled?(ctx: Koa.Context, rec: DeploymentRecord): Promise<void> | void;
-}
-
 /** Deploy requests and the caller's deployment records. Someone else's id is a 404, like a missing one. */
-export function deploymentRoutes(router: Router, deps: AppDeps, hooks: DeploymentRouteHooks = {}) {
+export function deploymentRoutes(router: Router, deps: AppDeps) {
   const { deployments, deploymentService } = deps;
   const nowIso = () => new Date(deps.clock.now()).toISOString();
 
   const loadOwn = async (ctx: Koa.Context): Promise<DeploymentRecord> => {
     const rec = await deployments.getForUser(String(ctx.params.id), getSession(ctx).user!.id);
-    if (!rec) { await hooks.onNotFound?.(ctx, 'deployment'); throw errors.notFound('Deployment'); }
+    if (!rec) { await deps.security.notFound(ctx, 'deployment'); throw errors.notFound('Deployment'); }
     return rec;
   };
 
@@ -45,8 +38,9 @@ export function deploymentRoutes(router: Router, deps: AppDeps, hooks: Deploymen
     responses: { 202: DeploymentView },
     headers: { 'Idempotency-Key': 'Optional, 1–255 of letters, digits and ._:-; a retry with the same key and body answers with the same deployment (Idempotent-Replayed: true).' },
     errors: ['idempotency_key_reused', 'idempotency_in_progress'],
-  }), requireUser(), requireCsrf(), deps.rateLimits.guard('deploys'), ...(hooks.deployGuards ?? []), requireRenderKey(), validateBody(DeployBody), async (ctx) => {
+  }), requireUser(), requireCsrf(), deps.rateLimits.guard('deploys'), requireRenderKey(), validateBody(DeployBody), async (ctx) => {
     const body = ctx.state.body as DeployBody;
+    noteTelemetryTarget(ctx, { repo: body.github_repo });
     const sess = getSession(ctx);
     const render = sess.render!;
     const idem = ctx.get('idempotency-key');
@@ -65,7 +59,7 @@ export function deploymentRoutes(router: Router, deps: AppDeps, hooks: Deploymen
       envVars,
       idem || undefined,
     );
-    if (!replayed) await hooks.onDeployRequested?.(ctx, record);
+    if (!replayed) await deps.security.recordAudit(ctx, { userId: record.userId, action: 'deploy_requested', outcome: 'success', detail: { deploymentId: record.id, serviceId: record.serviceId ?? undefined } });
     ctx.status = 202;
     ctx.set('Location', `/api/render/deployments/${record.id}`);
     if (replayed) ctx.set('Idempotent-Replayed', 'true');
@@ -104,7 +98,7 @@ export function deploymentRoutes(router: Router, deps: AppDeps, hooks: Deploymen
     await deploymentService.markCanceled(rec.id);
     await removeDeployJob(deps.queue, rec.id);
     await discardKeySessionOf(deps, rec.id); // a per-request key (X-Render-Api-Key) ends with its deploy
-    await hooks.onCanceled?.(ctx, rec);
+    await deps.security.recordAudit(ctx, { userId: rec.userId, action: 'lifecycle', outcome: 'success', detail: { lifecycleAction: 'cancel', deploymentId: rec.id, serviceId: rec.serviceId ?? undefined } });
     ctx.body = presentDeployment((await deployments.get(rec.id))!);
   });
 

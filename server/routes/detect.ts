@@ -1,5 +1,4 @@
 import type Router from '@koa/router';
-import type Koa from 'koa';
 import { z } from 'zod';
 import type { AppDeps } from '../deps.js';
 import { errors } from '../errors.js';
@@ -39,11 +38,11 @@ export const BlueprintQuery = DetectQuery.extend({
  * What the deploy form shows as "Detected stack": the same detection the deploy pipeline runs, over the
  * repository at `branch` (default: the repo's default branch), read with the caller's own GitHub token.
  */
-export function detectRoutes(router: Router, deps: AppDeps, hooks: { guards?: Koa.Middleware[] } = {}) {
+export function detectRoutes(router: Router, deps: AppDeps) {
   router.get('/api/github/repos/:owner/:repo/detect', documented({
     summary: 'Detect the stack of a repository (what a deploy would run)', tag: 'github', responses: { 200: DetectView },
     errors: ['stack_not_detected', 'github_unavailable'],
-  }), requireUser(), deps.rateLimits.guard('detect'), ...(hooks.guards ?? []), validateQuery(DetectQuery), async (ctx) => {
+  }), requireUser(), deps.rateLimits.guard('detect'), validateQuery(DetectQuery), async (ctx) => {
     const token = openGithubToken(getSession(ctx), deps.keyring);
     if (!token) throw errors.githubTokenInvalid();
     const gh = deps.upstream.github(token);

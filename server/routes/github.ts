@@ -22,11 +22,6 @@ const ReposQuery = z.object({
 }).strict();
 type ReposQuery = z.infer<typeof ReposQuery>;
 
-export interface GitHubRouteHooks {
-  /** Extra middleware (e.g. per-user rate limits) before the GitHub calls. */
-  guards?: Koa.Middleware[];
-}
-
 /** The caller's GitHub client, with the token opened from their session for this request only. */
 export function callerGitHub(deps: AppDeps, ctx: Koa.Context): GitHubClient {
   const token = openGithubToken(getSession(ctx), deps.keyring);
@@ -38,8 +33,8 @@ export function callerGitHub(deps: AppDeps, ctx: Koa.Context): GitHubClient {
  * The repo and branch picker. GitHub answers for the caller's own token, so a repository they cannot
  * see is GitHub's 404 (mapped to ours); a revoked token is GitHub's 401 (→ 401 github_token_invalid).
  */
-export function githubRoutes(router: Router, deps: AppDeps, hooks: GitHubRouteHooks = {}) {
-  const guards = [deps.rateLimits.guard('githubReads'), ...(hooks.guards ?? [])];
+export function githubRoutes(router: Router, deps: AppDeps) {
+  const guards = [deps.rateLimits.guard('githubReads')];
 
   router.get('/api/github/repos', documented({ summary: 'The caller\'s GitHub repositories (most recently pushed first), optionally filtered by name', tag: 'github', responses: { 200: RepoPageView }, errors: ['github_unavailable'] }), requireUser(), ...guards, validateQuery(ReposQuery), async (ctx) => {
     const q = ctx.state.query as ReposQuery;

@@ -10,6 +10,8 @@ import { validateBody } from '../middleware/validate.js';
 import { presentRenderStatus, RenderStatusView } from '../presenters/session.js';
 import { checkRenderKey } from '../render/verifyKey.js';
 import { documented } from '../openapi/describe.js';
+import { fingerprint } from '../crypto/keyring.js';
+import { requestDetail } from '../audit/fromRequest.js';
 
 // Messages are shown under the key field as written (one at a time), so each says what is wrong with
 // what was pasted: "keys start with rnd_" only for a key that does not.
@@ -28,39 +30,33 @@ const SetupBody = z.object({
   _csrf: z.string().optional(),
 }).strict();
 
-export interface RenderKeyHooks {
-  keyGuards?: Koa.Middleware[];
-  onKeySet?(ctx: Koa.Context, userId: number): Promise<void> | void;
-  onKeyInvalid?(ctx: Koa.Context, userId: number, reason: string): Promise<void> | void;
-  onKeyCleared?(ctx: Koa.Context, userId: number, sessionRef: string): Promise<void> | void;
-}
-
-/** The Render key vault: verify against Render, then keep it sealed in the session and nowhere else. */
-export function renderKeyRoutes(router: Router, deps: AppDeps, hooks: RenderKeyHooks = {}) {
+/**
+ * The Render key vault: verify against Render, then keep it sealed in the session and nowhere else.
+ * Invalid keys count towards a lock-out (server/security/lockout.ts): a locked key is not even sent to Render.
+ */
+export function renderKeyRoutes(router: Router, deps: AppDeps) {
   const { keyring, clock } = deps;
   const sessionRefOf = (ctx: Koa.Context) => deps.sessions.refOf(ctx.session!.externalKey as string);
 
   router.post('/api/render/setup', documented({
     summary: 'Connect a Render API key to this session (checked with Render, kept sealed in the session only)', tag: 'render-key',
     responses: { 200: RenderStatusView },
-  }), requireUser(), requireCsrf(), deps.rateLimits.guard('keySetup'), deps.rateLimits.guard('keySetupPerUser'), ...(hooks.keyGuards ?? []), validateBody(SetupBody, { messages: 'as-written' }), async (ctx) => {
+  }), requireUser(), requireCsrf(), deps.rateLimits.guard('keySetup'), deps.rateLimits.guard('keySetupPerUser'), validateBody(SetupBody, { messages: 'as-written' }), async (ctx) => {
     const sess = getSession(ctx);
     const user = sess.user!;
     const apiKey = (ctx.state.body as z.infer<typeof SetupBody>).api_key;
+    const attempt = { userId: user.id, login: user.login, keyFingerprint: fingerprint(apiKey, keyring) };
+    await deps.security.checkKeyLock(attempt);
     const checked = await checkRenderKey(deps, apiKey, ctx.state.log);
-    if (!checked.ok) {
-      await hooks.onKeyInvalid?.(ctx, user.id, checked.reason);
-      throw errors.renderKeyInvalid(checked.reason === 'forbidden'
-        ? 'This Render API key is not allowed to list workspaces. Use a key with read access to your workspace.'
-        : undefined);
-    }
+    if (!checked.ok) throw await deps.security.keyRejected(ctx, attempt, checked.reason);
     const owners = checked.owners;
     if (owners.length === 0) throw errors.renderKeyInvalid('This Render API key has no workspaces it can use.');
     // One field update: a request that loaded the session earlier cannot revert it, and a session
     // that ended while Render was being asked is not brought back (401, nothing stored).
     const render = sealRenderCredentials(user.id, apiKey, owners, clock.now(), keyring);
     if (!(await deps.sessionEnding.setKey(sessionRefOf(ctx), user.id, render))) throw errors.unauthenticated();
-    await hooks.onKeySet?.(ctx, user.id);
+    await deps.security.keyAccepted(attempt);
+    await deps.security.recordAudit(ctx, { userId: user.id, action: 'render_key_set', outcome: 'success' });
     ctx.body = presentRenderStatus({ render });
   });
 
@@ -73,7 +69,7 @@ export function renderKeyRoutes(router: Router, deps: AppDeps, hooks: RenderKeyH
     const ref = sessionRefOf(ctx);
     // One field update (a stale whole-record write cannot bring the key back); deploys stop, streams close.
     // Clearing a key that is not set changes nothing, so it records nothing (no audit entry, no revocation).
-    if (await deps.sessionEnding.clearKey(ref, userId)) await hooks.onKeyCleared?.(ctx, userId, ref);
+    await deps.sessionEnding.clearKey(ref, userId, { detail: requestDetail(ctx) });
     ctx.body = presentRenderStatus({});
   });
 }

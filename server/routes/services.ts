@@ -42,15 +42,6 @@ const NameCheckView = view('NameCheck', z.object({
 
 export type ServiceAction = 'redeploy' | 'rollback' | 'suspend' | 'resume' | 'delete' | SettingsAction;
 
-export interface ServiceRouteHooks {
-  /** Extra middleware for the lifecycle routes (e.g. per-user rate limits). */
-  lifecycleGuards?: Koa.Middleware[];
-  /** After a lifecycle action succeeded (audit trail). */
-  onLifecycle?(ctx: Koa.Context, action: ServiceAction, serviceId: string): Promise<void> | void;
-  /** A service id the caller's key cannot see (or outside their workspaces): cross-tenant probe detection. */
-  onNotFound?(ctx: Koa.Context, what: string): Promise<void> | void;
-}
-
 /** A malformed id is a 404 like any id that is not theirs, before a Render call is spent on it. */
 function serviceIdParam(): Koa.Middleware {
   return async (ctx, next) => {
@@ -64,12 +55,12 @@ function serviceIdParam(): Koa.Middleware {
  * itself answers 404 for a service that key cannot see (mapped to our 404), and we also hide
  * services outside the workspaces this session was set up with.
  */
-export function serviceRoutes(router: Router, deps: AppDeps, hooks: ServiceRouteHooks = {}) {
+export function serviceRoutes(router: Router, deps: AppDeps) {
   const cache = deps.upstream.serviceCache;
   // A 404 from here on (Render's for an id this key cannot see, or ours for another workspace) is reported.
   const reportNotFound: Koa.Middleware = async (ctx, next) => {
     try { await next(); } catch (err) {
-      if ((err instanceof RenderApiError && err.kind === 'not_found') || (err instanceof AppError && err.status === 404)) await hooks.onNotFound?.(ctx, 'service');
+      if ((err instanceof RenderApiError && err.kind === 'not_found') || (err instanceof AppError && err.status === 404)) await deps.security.notFound(ctx, 'service');
       if (err instanceof RenderApiError && err.kind === 'not_found') await forgetDeletedService(ctx, String(ctx.params.id));
       throw err;
     }
@@ -83,7 +74,7 @@ export function serviceRoutes(router: Router, deps: AppDeps, hooks: ServiceRoute
     const ownerId = (await deps.deployments.servicesOfUser(sess.user!.id))[serviceId];
     if (ownerId && sess.render?.owners.some((o) => o.id === ownerId)) await deps.deployments.markServiceDeleted(sess.user!.id, serviceId);
   }
-  const lifecycle = [requireUser(), requireCsrf(), serviceIdParam(), requireRenderKey(), deps.rateLimits.guard('lifecycle'), ...(hooks.lifecycleGuards ?? []), reportNotFound];
+  const lifecycle = [requireUser(), requireCsrf(), serviceIdParam(), requireRenderKey(), deps.rateLimits.guard('lifecycle'), reportNotFound];
 
   const scopeOf = (ctx: Koa.Context, caller: CallerRender) =>
     ({ userId: getSession(ctx).user!.id, keyFingerprint: caller.keyFingerprint, ownerIds: caller.ownerIds });
@@ -97,7 +88,7 @@ export function serviceRoutes(router: Router, deps: AppDeps, hooks: ServiceRoute
 
   async function done(ctx: Koa.Context, caller: CallerRender, action: ServiceAction, serviceId: string) {
     await cache.invalidate(scopeOf(ctx, caller));
-    await hooks.onLifecycle?.(ctx, action, serviceId);
+    await deps.security.recordAudit(ctx, { userId: getSession(ctx).user!.id, action: 'lifecycle', outcome: 'success', detail: { lifecycleAction: action, serviceId } });
   }
 
   const who = (ctx: Koa.Context, caller: CallerRender) =>

@@ -1,14 +1,9 @@
 import type Koa from 'koa';
+import type { AppDeps } from '../deps.js';
 import { errors } from '../errors.js';
 import { clientHash } from '../routes/auth.js';
+import { requestDetail } from '../audit/fromRequest.js';
 import { getSession } from '../sessions/middleware.js';
-
-export interface ClientChange {
-  userId: number;
-  login: string;
-  /** The session's ref (HMAC of its id), to stop its unfinished deploys. */
-  sessionRef: string;
-}
 
 /**
  * Changed-client check on every signed-in request: the session remembers a hash of the user agent
@@ -18,20 +13,20 @@ export interface ClientChange {
  * mid-session is one sign-in, the cost of letting a stolen cookie through is their Render account.
  * The user agent is only a weak fingerprint (an attacker can copy it), but it is free and catches
  * the careless replay; the IP is deliberately not used since it legitimately changes (mobile, VPN).
+ * Ending it is the session-ending use case (server/sessions/endSession.ts): destroyed, its deploys
+ * stopped, its streams closed, and the `client_changed` security event raised.
  */
-export function clientFingerprintGuard(opts: {
-  refOf: (ctx: Koa.Context) => string;
-  onChanged: (ctx: Koa.Context, change: ClientChange) => Promise<void>;
-}): Koa.Middleware {
+export function clientFingerprintGuard(deps: Pick<AppDeps, 'sessions' | 'sessionEnding'>): Koa.Middleware {
   return async (ctx, next) => {
     const sess = getSession(ctx);
     const expected = sess?.user ? sess.clientHash : undefined;
     // Sessions created before fingerprints existed carry none: nothing to compare against.
     if (sess?.user && expected && expected !== clientHash(ctx)) {
-      const change = { userId: sess.user.id, login: sess.user.login, sessionRef: opts.refOf(ctx) };
-      ctx.session = null; // koa-session destroys the record when the request ends (also on errors)
+      const { id, login } = sess.user;
+      const ref = deps.sessions.refOf(ctx.session!.externalKey as string);
+      ctx.session = null; // koa-session clears the cookie (the record is already gone: nothing to destroy)
       ctx.state.userId = undefined;
-      await opts.onChanged(ctx, change);
+      await deps.sessionEnding.end(ref, id, 'client_changed', { login, detail: requestDetail(ctx) });
       throw errors.unauthenticated('This session was used from a different browser or app, so it was ended to protect your account. Sign in again.');
     }
     await next();

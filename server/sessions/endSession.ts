@@ -1,12 +1,16 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from '../logger.js';
-import type { AuditInput } from '../audit/types.js';
+import type { AuditDetail, AuditInput } from '../audit/types.js';
+import type { SecurityEvents } from '../security/events.js';
 import type { SessionStore } from './store.js';
 import type { SessionRenderCredentials } from './types.js';
 
 /** Why a session (or its consent to use a Render key) ended. Sent to the session's live streams. */
-export const SESSION_END_REASONS = ['signed_out', 'signed_in_again', 'expired', 'destroyed', 'key_cleared', 'key_changed', 'token_revoked'] as const;
+export const SESSION_END_REASONS = ['signed_out', 'signed_in_again', 'expired', 'destroyed', 'key_cleared', 'key_changed', 'token_revoked', 'client_changed'] as const;
 export type SessionEndReason = typeof SESSION_END_REASONS[number];
+
+/** The request that asked for an end, for its audit entry: its origin (requestDetail) and the user's login. */
+export interface EndRequest { login?: string; detail: AuditDetail }
 
 export interface SessionEndingDeps {
   sessions: SessionStore;
@@ -15,18 +19,23 @@ export interface SessionEndingDeps {
   logger: Logger;
   /** Stops the session's unfinished deploys (all of them, or only those made with one key). */
   revokeDeploys(userId: number, sessionRef: string, onlyKeyFingerprint?: string): Promise<number>;
-  /** The audit trail, for the end no route asked for (expiry); routes audit what they do themselves. */
+  /** The audit trail: every end is recorded here (with the request that asked for it, when one did). */
   audit?: { append(input: AuditInput): Promise<unknown> };
+  /** A changed client is a security event (audit entry, counter, alert), not a plain sign-out. */
+  events?: Pick<SecurityEvents, 'raise'>;
 }
 
 /**
- * Ending a session, in one place: sign-out, a new sign-in over it, a changed client, expiry, and the
- * two ways its consent to use a Render key ends (the key cleared or replaced). Each one
+ * Ending a session, in one place: sign-out, a new sign-in over it, a changed client, a revoked bearer
+ * token, expiry, and the two ways its consent to use a Render key ends (the key cleared or replaced).
+ * Each one
  *   1. changes the record atomically (destroy + tombstone, or one credential-field update),
- *   2. stops the deploys that session started with the key that is no longer allowed, and
- *   3. publishes the end on the session's channel, so its live streams close in every web process.
- * Ends that a request asked for are audited by its route (it knows who asked and from where); an
- * expiry, which nobody asked for, is audited here as a sign-out with reason `expired`.
+ *   2. stops the deploys that session started with the key that is no longer allowed,
+ *   3. publishes the end on the session's channel, so its live streams close in every web process, and
+ *   4. is audited: a sign-out (with the asking request's origin; an expiry with reason `expired`), a
+ *      cleared key, or, for a changed client, the `client_changed` security event. A replaced key is
+ *      audited by the key route as the new key's `render_key_set`; a revoked token is not audited
+ *      (nobody asked: GitHub stopped accepting it).
  */
 export function createSessionEnding(deps: SessionEndingDeps) {
   const { sessions, redis, logger } = deps;
@@ -38,6 +47,12 @@ export function createSessionEnding(deps: SessionEndingDeps) {
     });
   }
 
+  async function audit(input: AuditInput): Promise<void> {
+    await deps.audit?.append(input).catch((err: unknown) => {
+      logger.error({ err: { message: (err as Error).message }, action: input.action }, 'audit append failed (session end)');
+    });
+  }
+
   async function stopDeploys(userId: number, ref: string, onlyKeyFingerprint?: string): Promise<void> {
     await deps.revokeDeploys(userId, ref, onlyKeyFingerprint).catch((err: unknown) => {
       // The worker stops them anyway when it next loads the session (gone, or another key).
@@ -46,31 +61,35 @@ export function createSessionEnding(deps: SessionEndingDeps) {
   }
 
   return {
-    /** Destroy the session (it can never be written again), stop its deploys, close its streams. */
-    async end(ref: string, userId: number, reason: 'signed_out' | 'signed_in_again' | 'token_revoked'): Promise<void> {
+    /** Destroy the session (it can never be written again), stop its deploys, close its streams, audit. */
+    async end(ref: string, userId: number, reason: 'signed_out' | 'signed_in_again' | 'token_revoked' | 'client_changed', by?: EndRequest): Promise<void> {
       await sessions.destroyByRef(ref);
       await stopDeploys(userId, ref);
       await announce(ref, reason);
+      const detail = { ...by?.detail, ...(by?.login ? { login: by.login } : {}) };
+      if (reason === 'client_changed') {
+        // The detail is the new client's (ip, user agent hash): what the user needs to judge it.
+        await deps.events?.raise({ type: 'client_changed', userId, login: by?.login, subject: `user:${userId}`, outcome: 'denied', detail: by?.detail ?? {} });
+      } else if (reason !== 'token_revoked') {
+        await audit({ userId, action: 'sign_out', outcome: 'success', detail });
+      }
     },
 
     /** The store found the session expired, or koa-session destroyed it: it is already gone. */
     async afterEnded(ended: { ref: string; userId: number; reason: 'expired' | 'destroyed' }): Promise<void> {
       await stopDeploys(ended.userId, ended.ref);
       await announce(ended.ref, ended.reason);
-      // 'destroyed' is the changed-client check ending the session: it raises its own security event.
-      if (ended.reason === 'expired') {
-        await deps.audit?.append({ userId: ended.userId, action: 'sign_out', outcome: 'success', detail: { reason: 'expired' } }).catch((err: unknown) => {
-          logger.error({ err: { message: (err as Error).message } }, 'audit append failed (session expiry)');
-        });
-      }
+      // 'destroyed': koa-session dropped a session (ctx.session = null on a pre-auth session), nothing to audit.
+      if (ended.reason === 'expired') await audit({ userId: ended.userId, action: 'sign_out', outcome: 'success', detail: { reason: 'expired' } });
     },
 
-    /** Clear-credentials. False when no key was set (nothing happened). */
-    async clearKey(ref: string, userId: number): Promise<boolean> {
+    /** Clear-credentials. False when no key was set (nothing happened, nothing is audited). */
+    async clearKey(ref: string, userId: number, by?: EndRequest): Promise<boolean> {
       const removed = await sessions.clearCredentials(ref);
       if (removed === null) return false;
       await stopDeploys(userId, ref);
       await announce(ref, 'key_cleared');
+      await audit({ userId, action: 'render_key_cleared', outcome: 'success', detail: by?.detail });
       return true;
     },
 

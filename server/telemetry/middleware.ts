@@ -32,15 +32,26 @@ function statusOf(err: unknown): number {
   return typeof s === 'number' && s >= 400 && s < 600 ? s : 500;
 }
 
+const repoTarget = (fullName: string) => `r:${fullName}`.slice(0, MAX_TARGET).toLowerCase();
+
+/** Targets routes named themselves (a body the URL does not show), per request. */
+const statedTargets = new WeakMap<Koa.Context, string>();
+
+/**
+ * A route states what its request acts on when the URL does not say it (the deploy form names its
+ * repository in the body): called after validation, so only well-formed names are counted.
+ */
+export function noteTelemetryTarget(ctx: Koa.Context, target: { repo: string }): void {
+  statedTargets.set(ctx, repoTarget(target.repo));
+}
+
 /** What a request names that the distinct-targets signal counts: a repository or a service. */
 function targetOf(ctx: Koa.Context, route: string): string | null {
+  const stated = statedTargets.get(ctx);
+  if (stated) return stated;
   const p = ctx.params as Record<string, string | undefined> | undefined;
-  if (p?.owner && p.repo) return `r:${p.owner}/${p.repo}`.slice(0, MAX_TARGET).toLowerCase();
+  if (p?.owner && p.repo) return repoTarget(`${p.owner}/${p.repo}`);
   if (p?.id && route.startsWith('/api/render/services/:id')) return `s:${p.id}`.slice(0, MAX_TARGET);
-  if (route === '/api/render/deploy') {
-    const repo = (ctx.request.body as { github_repo?: unknown } | undefined)?.github_repo;
-    if (typeof repo === 'string' && repo) return `r:${repo}`.slice(0, MAX_TARGET).toLowerCase();
-  }
   return null;
 }
 

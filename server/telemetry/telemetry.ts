@@ -6,7 +6,7 @@ import { createGuardCache, createGuardStore, type GuardCache, type GuardStore } 
 import type { TelemetrySettings } from './options.js';
 
 /** Counters the web process exposes in /metrics (server/metrics/registry.ts wires them). */
-export interface TelemetryMetricsHooks {
+export interface TelemetryMetricsSink {
   onRefused?(state: 'throttled' | 'blocked'): void;
 }
 
@@ -22,13 +22,13 @@ export interface Telemetry {
    * other telemetry time); resolves to the count so far. Keys rl:anomaly-throttle:<id>:<minute>.
    */
   throttleCount(userId: number, minute: number): Promise<number>;
-  metrics?: TelemetryMetricsHooks;
+  metrics?: TelemetryMetricsSink;
   close(): Promise<void>;
 }
 
 export function createTelemetry(opts: {
   redis: Redis; prefix: string; settings: TelemetrySettings; logger: Logger;
-  flushMs?: number; syncMs?: number; metrics?: TelemetryMetricsHooks;
+  flushMs?: number; syncMs?: number; metrics?: TelemetryMetricsSink;
 }): Telemetry {
   const keys = telemetryKeys(opts.prefix);
   const store = createGuardStore(opts.redis, keys);

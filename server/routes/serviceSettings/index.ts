@@ -1,6 +1,5 @@
 import type Router from '@koa/router';
 import type { AppDeps } from '../../deps.js';
-import type { ServiceRouteHooks } from '../services.js';
 import { customDomainRoutes } from './customDomains.js';
 import { deployRoutes } from './deploys.js';
 import { envVarRoutes } from './envVars.js';
@@ -10,11 +9,11 @@ import { settingsRoutes } from './settings.js';
 
 /**
  * A deployed service's settings page: env vars, secret files, custom domains, auto-deploy /
- * previews / scale / plan / health check, and its deploy history. Same hooks as the lifecycle
- * routes (audit trail, probe detection), every Render call through the caller's own key.
+ * previews / scale / plan / health check, and its deploy history. Audited and probe-checked like the
+ * lifecycle routes, every Render call through the caller's own key.
  */
-export function serviceSettingsRoutes(router: Router, deps: AppDeps, hooks: ServiceRouteHooks = {}) {
-  const scope = settingsScope(deps, hooks);
+export function serviceSettingsRoutes(router: Router, deps: AppDeps) {
+  const scope = settingsScope(deps);
   envVarRoutes(router, deps, scope);
   secretFileRoutes(router, deps, scope);
   customDomainRoutes(router, deps, scope);

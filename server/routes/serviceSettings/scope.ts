@@ -6,7 +6,7 @@ import { callerRender, requireRenderKey, type CallerRender } from '../../render/
 import type { Service } from '../../render/types.js';
 import { requireCsrf, requireUser } from '../../middleware/security.js';
 import { getSession } from '../../sessions/middleware.js';
-import { SERVICE_ID, type ServiceAction, type ServiceRouteHooks } from '../services.js';
+import { SERVICE_ID, type ServiceAction } from '../services.js';
 import type { RouteLimitName } from '../../security/routeLimits.js';
 
 /** What the settings routes record in the audit trail (detail.lifecycleAction). */
@@ -25,7 +25,7 @@ export const own = (ctx: Koa.Context): OwnService => ctx.state.own as OwnService
  * the caller's own key sees, in a workspace this session was set up with; anything else (another
  * tenant's id, a deleted service, a malformed id) is the same 404, reported to probe detection.
  */
-export function settingsScope(deps: AppDeps, hooks: ServiceRouteHooks) {
+export function settingsScope(deps: AppDeps) {
   const cache = deps.upstream.serviceCache;
 
   const serviceIdParam: Koa.Middleware = async (ctx, next) => {
@@ -47,7 +47,7 @@ export function settingsScope(deps: AppDeps, hooks: ServiceRouteHooks) {
       service = { ownerId: '' } as Service;
     }
     if (!caller.ownerIds.includes(service.ownerId)) {
-      await hooks.onNotFound?.(ctx, 'service');
+      await deps.security.notFound(ctx, 'service');
       throw errors.notFound('Service');
     }
     ctx.state.own = { caller, service } satisfies OwnService;
@@ -72,7 +72,7 @@ export function settingsScope(deps: AppDeps, hooks: ServiceRouteHooks) {
     async changed(ctx: Koa.Context, action: ServiceAction) {
       const { caller, service } = own(ctx);
       await cache.invalidate({ userId: getSession(ctx).user!.id, keyFingerprint: caller.keyFingerprint });
-      await hooks.onLifecycle?.(ctx, action, service.id);
+      await deps.security.recordAudit(ctx, { userId: getSession(ctx).user!.id, action: 'lifecycle', outcome: 'success', detail: { lifecycleAction: action, serviceId: service.id } });
     },
   };
 }

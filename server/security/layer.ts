@@ -1,0 +1,135 @@
+import type Koa from 'koa';
+import type { Redis } from 'ioredis';
+import type { Clock } from '../clock.js';
+import type { Logger } from '../logger.js';
+import { AppError, errors } from '../errors.js';
+import type { AuditLog } from '../audit/auditLog.js';
+import { requestDetail } from '../audit/fromRequest.js';
+import type { AuditInput } from '../audit/types.js';
+import type { DeploymentStore } from '../deployments/store.js';
+import { createSlackAlerter } from '../alerts/slack.js';
+import { DEFAULT_ALERT_COOLDOWN_SEC, resolveLimits, type SecurityLimits, type SecurityOptions } from './options.js';
+import { countOccurrence, createLimiter } from './rateLimits.js';
+import { createKeyLockout, type KeyLockout } from './lockout.js';
+import { createSecurityEvents, type SecurityEvents, type SecurityEventType } from './events.js';
+import { createProbeDetector, type ProbedResource } from './probes.js';
+
+/** Who tried a Render key: the user, and the key's fingerprint (never the key). */
+export interface KeyAttempt { userId: number; login?: string; keyFingerprint: string }
+
+/**
+ * The security layer a process shares (`deps.security`, built once in buildDeps for web and worker
+ * alike). Routes call it where the action happens: nothing here is attached from outside a route.
+ */
+export interface SecurityLayer {
+  limits: SecurityLimits;
+  /** Raise → audit entry (never throttled) + counter + Slack alert per cooldown. */
+  events: SecurityEvents;
+  lockout: KeyLockout;
+  /** Audit from a request: where it came from (ip, user agent hash, route) is added; a failed write is logged, never thrown. */
+  recordAudit(ctx: Koa.Context, input: AuditInput): Promise<void>;
+  /** A failed sign-in (OAuth callback, bearer token): audited, and an event when one IP reaches the threshold. */
+  signInFailed(ctx: Koa.Context, reason: string): Promise<void>;
+  /** Before a key is sent to Render: throws 429 locked_out while this user (or this key, for them) is locked. */
+  checkKeyLock(attempt: Omit<KeyAttempt, 'login'>): Promise<void>;
+  /**
+   * Render rejected a key: security event, lock-out count. Returns the error to answer with (how many
+   * tries are left, or the lock that this attempt started).
+   */
+  keyRejected(ctx: Koa.Context, attempt: KeyAttempt, reason: string): Promise<AppError>;
+  /** Render accepted a key: the user starts again with a clean lock-out count. */
+  keyAccepted(attempt: Omit<KeyAttempt, 'login'>): Promise<void>;
+  /** A 404 on a resource id: cross-tenant probe detection (never throws). */
+  notFound(ctx: Koa.Context, resource: ProbedResource): Promise<void>;
+}
+
+export interface SecurityLayerArgs {
+  redis: Redis;
+  prefix: string;
+  clock: Clock;
+  logger: Logger;
+  audit: AuditLog;
+  deployments: DeploymentStore;
+  /** The operator's SLACK_WEBHOOK_URL; `options.alerts.webhookUrl` overrides it (tests). */
+  slackWebhookUrl: string | null;
+  /** Limits, alert cooldown and alert transport (server/security/options.ts has the defaults; tests shrink them). */
+  options?: SecurityOptions;
+  /** A security event was raised (the metrics counter). */
+  onEvent?: (type: SecurityEventType) => void;
+}
+
+export function createSecurityLayer(args: SecurityLayerArgs): SecurityLayer {
+  const { redis, prefix, clock, logger, audit } = args;
+  const opts = args.options ?? {};
+  const limits = resolveLimits(opts);
+  const alerter = createSlackAlerter({
+    webhookUrl: opts.alerts?.webhookUrl !== undefined ? opts.alerts.webhookUrl : args.slackWebhookUrl,
+    logger, post: opts.alerts?.post, guard: opts.alerts?.guard,
+  });
+  const events = createSecurityEvents({
+    audit, alerter, redis, prefix, logger, cooldownSec: opts.alertCooldownSec ?? DEFAULT_ALERT_COOLDOWN_SEC, onEvent: args.onEvent,
+  });
+  const lockout = createKeyLockout(redis, prefix, limits.invalidKeys);
+  const failedSignIns = createLimiter(redis, prefix, 'signin-failed', { points: limits.failedSignIns.threshold, durationSec: limits.failedSignIns.windowSec });
+  const probes = createProbeDetector({
+    counter: createLimiter(redis, prefix, 'not-found', { points: limits.notFoundProbes.threshold, durationSec: limits.notFoundProbes.windowSec }),
+    threshold: limits.notFoundProbes.threshold, windowSec: limits.notFoundProbes.windowSec, deployments: args.deployments, events, redis, prefix,
+  });
+
+  const recordAudit = async (ctx: Koa.Context, input: AuditInput) => {
+    try {
+      await audit.append({ ...input, detail: { ...requestDetail(ctx), ...input.detail } });
+    } catch (err) {
+      (ctx.state.log ?? logger).error({ err: { message: (err as Error).message }, action: input.action }, 'audit append failed');
+    }
+  };
+
+  return {
+    limits, events, lockout, recordAudit,
+
+    async signInFailed(ctx, reason) {
+      await recordAudit(ctx, { userId: null, action: 'sign_in_failed', outcome: 'failure', detail: { reason } });
+      const count = await countOccurrence(failedSignIns, `ip:${ctx.ip}`).catch(() => 0);
+      if (count === limits.failedSignIns.threshold) {
+        await events.raise({ type: 'repeated_sign_in_failures', userId: null, subject: `ip:${ctx.ip}`, outcome: 'failure', detail: { ...requestDetail(ctx), reason, count } });
+      }
+    },
+
+    async checkKeyLock({ userId, keyFingerprint }) {
+      const lock = await lockout.lockedFor(userId, keyFingerprint);
+      if (lock.seconds > 0) throw lockedOut(lock.seconds, lock.scope, clock.now());
+    },
+
+    async keyRejected(ctx, { userId, login, keyFingerprint }, reason) {
+      await events.raise({ type: 'invalid_render_key', action: 'render_key_invalid', outcome: 'failure', userId, login, subject: `user:${userId}`, detail: { ...requestDetail(ctx), reason } });
+      const { count, triesLeft, lockedForSec, scope } = await lockout.recordInvalid(userId, keyFingerprint);
+      if (lockedForSec > 0) {
+        await events.raise({ type: 'render_key_lockout', userId, login, subject: `user:${userId}`, outcome: 'denied', detail: { ...requestDetail(ctx), count, retryAfterSec: lockedForSec } });
+        return lockedOut(lockedForSec, scope, clock.now());
+      }
+      const minutes = Math.ceil(limits.invalidKeys.lockSec / 60);
+      const left = `${triesLeft} more ${triesLeft === 1 ? 'try' : 'tries'} before key setup is locked for ${minutes} minute${minutes === 1 ? '' : 's'}.`;
+      return errors.renderKeyInvalid(reason === 'forbidden'
+        ? `This Render API key is not allowed to list workspaces. Use a key with read access to your workspace. ${left}`
+        : `Render rejected this API key. Check that you copied the whole key and that it has not been revoked. ${left}`);
+    },
+
+    async keyAccepted({ userId, keyFingerprint }) {
+      await lockout.clear(userId, keyFingerprint);
+    },
+
+    async notFound(ctx, resource) {
+      await probes(ctx, resource).catch((err: unknown) => (ctx.state.log ?? logger).warn({ err: { message: (err as Error).message } }, 'probe check failed'));
+    },
+  };
+}
+
+/** 429 locked_out that says what is locked, until when, and how long that is. */
+function lockedOut(seconds: number, scope: 'user' | 'key', now: number): AppError {
+  const minutes = Math.max(1, Math.ceil(seconds / 60));
+  const until = new Date(now + seconds * 1000).toISOString().slice(11, 16);
+  const what = scope === 'key'
+    ? 'Render rejected this key too many times, so it is locked for your account'
+    : 'Too many invalid Render API keys were tried, so key setup is locked for your account';
+  return errors.locked(seconds, `${what} until ${until} UTC: try again in ${minutes} minute${minutes === 1 ? '' : 's'}.`);
+}
