@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { AppConfig } from './config/env.js';
-import type { MetricsHooks } from './deps.js';
+import type { MetricsSink } from './deps.js';
 import { createGitHubClient, type GitHubClient } from './github/client.js';
 import { createRenderClient, type RenderCallInfo, type RenderCallOutcome, type RenderClient } from './render/client.js';
 import { createServiceCache, type ServiceCache } from './render/serviceCache.js';
@@ -29,7 +29,7 @@ export interface UpstreamClients {
 export interface UpstreamArgs {
   config: Pick<AppConfig, 'github' | 'renderApiUrl' | 'redisPrefix'>;
   redis: Redis;
-  metrics?: MetricsHooks;
+  metrics?: MetricsSink;
 }
 
 const DEFAULT_RENDER_TIMEOUT_MS = 10_000;
