@@ -8,6 +8,10 @@ import { TERMINAL_STATUSES, type DeploymentRecord } from './types.js';
  * indexes and publishes the live update (issue 17), so a change is never half-applied and a worker
  * pays one EVALSHA per transition. The MAC is computed in Node before the call (Redis never sees
  * SECRET_KEY); the scripts only decide whether the write may happen.
+ *
+ * Cost, measured in-process against a private Redis (a deploy's record work: create, 9 changes, 3
+ * verified reads): 0.35 ms CPU and 47 Redis commands, from 0.45–0.50 ms and 57 with separate index
+ * and publish calls. The rest of a deploy's ~12 ms is BullMQ, the GitHub and Render clients (bench/).
  */
 
 /** Lua: the terminal statuses, so a script can tell without an argument. */
