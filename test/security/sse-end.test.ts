@@ -1,12 +1,12 @@
 import test from 'ava';
 import { manualClock } from '../../server/clock.js';
 import { startStack, type Stack } from '../helpers/stack.js';
-import { signedInWithKey } from '../helpers/pipeline.js';
+import { addNodeRepo, signedInWithKey } from '../helpers/pipeline.js';
 import type { Agent } from '../helpers/agent.js';
 
 // Attack (issue 11 part 6): the live-updates stream outlived sign-out by up to 15 s (the keepalive
 // re-check) and kept delivering events. It must end at once when its session ends or loses its key
-// (sign-out, clear-credentials, key change, expiry), and only that session's streams end.
+// (sign-out, clear-credentials, key change, a changed client, expiry), and only that session's streams end.
 // The wait bound below (5 s) is a third of the keepalive, so passing proves the end was pushed.
 
 const clock = manualClock(Date.parse('2026-11-23T09:00:00Z'));
@@ -87,6 +87,27 @@ test.serial('sign-out ends that session\'s stream at once; the same user\'s othe
   t.false(onLaptop.text().includes('dep-after-signout'), 'nothing reaches the signed-out stream');
   t.true(onPhone.isOpen() && ofBob.isOpen());
   for (const s of [onPhone, ofBob]) s.close();
+});
+
+// A cookie replayed from another client ends the session through the same use case as a sign-out
+// (server/sessions/endSession.ts), not a path of its own: the stream closes and the deploys stop.
+test.serial('a session replayed from another client ends like a sign-out: its stream closes, its deploys stop', async (t) => {
+  const victim = await signedInWithKey(stack, 'sse-replayed');
+  addNodeRepo(stack, 'sse-replayed', 'app');
+  const dep = await victim.agent.post('/api/render/deploy', { github_repo: 'sse-replayed/app', project_name: 'app' });
+  t.is(dep.status, 202);
+  const stream = await openStream(victim.agent);
+
+  const thief = stack.agent({ 'user-agent': 'curl/8.0' });
+  for (const [k, v] of victim.agent.jar) thief.jar.set(k, v);
+  const before = Date.now();
+  t.is((await thief.get('/api/render/status')).status, 401);
+  t.log(`changed client: ended after ${await endedAfter(stream, before, 'changed client')} ms`);
+  t.is(lastEvent(stream).data?.reason, 'client_changed');
+
+  const again = stack.agent();
+  await stack.signIn(again, 'sse-replayed');
+  t.is((await again.get(`/api/render/deployments/${dep.json.id}`)).json.status, 'credentials_revoked', 'what the session started stops with it');
 });
 
 test.serial('clear-credentials and a key change end the stream; a reconnect works; storing the same key again does not', async (t) => {
