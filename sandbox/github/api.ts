@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { SimBranch, SimRepo, SimState } from './state.js';
 import { normalisePath } from './state.js';
-import { paginate, readBody, sendError, sendJson } from './http.js';
+import { answerConditionally, paginate, readBody, sendError, sendJson } from './http.js';
 import {
   presentAuthenticatedUser, presentBranch, presentBranchShort, presentCommit, presentDirEntry, presentFile, presentRepo,
   type Bases,
@@ -26,10 +26,15 @@ const DOCS = {
   commit: 'https://docs.github.com/rest/commits/commits#get-a-commit',
 };
 
-interface Caller { login: string | undefined; headers: Record<string, string> }
+interface Caller {
+  login: string | undefined;
+  headers: Record<string, string>;
+  /** Gives this call back to the token's rate limit (a 304 is free); the rate headers to send then. */
+  refund: () => Record<string, string>;
+}
 
 /**
- * Serves the REST API under /api/v3 (GitHub Enterprise layout, so octokit's baseUrl is simply the
+ * Serves the REST API under /api/v3 (GitHub Enterprise layout, so the client's base URL is simply the
  * simulator URL + /api/v3). Returns the authenticated login for the call log.
  */
 /**
@@ -89,6 +94,7 @@ export function handleApi(ctx: ApiContext, req: IncomingMessage, url: URL, apiPa
     notFound();
     return { login };
   }
+  answerConditionally(res, req.headers['if-none-match'], auth.refund);
 
   if (segs[0] === 'rate_limit' && segs.length === 1) {
     sendJson(res, 200, { resources: { core: rateBody(headers) }, rate: rateBody(headers) }, headers);
@@ -142,7 +148,8 @@ function authenticate(ctx: ApiContext, req: IncomingMessage, res: ServerResponse
   const header = req.headers.authorization;
   const nowSec = Math.floor(ctx.now() / 1000);
   if (!header) {
-    return { login: undefined, headers: rateHeaders(60, 59, nowSec + 3600, 'core') };
+    const headers = rateHeaders(60, 59, nowSec + 3600, 'core');
+    return { login: undefined, headers, refund: () => headers };
   }
   const m = /^(?:bearer|token)\s+(\S+)$/i.exec(header.trim());
   const token = m ? ctx.state.tokens.get(m[1]!) : undefined;
@@ -165,7 +172,11 @@ function authenticate(ctx: ApiContext, req: IncomingMessage, res: ServerResponse
   const scopes = token.scope.split(',').filter(Boolean).join(', ');
   headers['x-oauth-scopes'] = scopes;
   headers['x-accepted-oauth-scopes'] = '';
-  return { login: token.login, headers };
+  const refund = () => {
+    token.remaining = Math.min(5000, token.remaining + 1);
+    return rateHeaders(5000, token.remaining, token.resetAt, 'core');
+  };
+  return { login: token.login, headers, refund };
 }
 
 function rateHeaders(limit: number, remaining: number, reset: number, resource: string): Record<string, string> {

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 
 const MAX_BODY = 64 * 1024;
 
@@ -45,8 +45,38 @@ export function commonHeaders(): Record<string, string> {
   };
 }
 
+interface Conditional { ifNoneMatch: string | undefined; onNotModified: () => Record<string, string> }
+const conditionals = new WeakMap<ServerResponse, Conditional>();
+
+/**
+ * Conditional requests as GitHub answers them (https://docs.github.com/rest/using-the-rest-api/best-practices-for-using-the-rest-api#use-conditional-requests-if-appropriate):
+ * a 200 to this GET carries an ETag; when the request's If-None-Match names it, the answer is
+ * 304 Not Modified without a body, and `onNotModified` (which gives the call back to the token's
+ * rate limit, returning the headers to send) runs, since a 304 does not count against it.
+ */
+export function answerConditionally(res: ServerResponse, ifNoneMatch: string | undefined, onNotModified: () => Record<string, string>): void {
+  conditionals.set(res, { ifNoneMatch, onNotModified });
+}
+
+function etagMatches(ifNoneMatch: string | undefined, etag: string): boolean {
+  if (!ifNoneMatch) return false;
+  const bare = (tag: string) => tag.trim().replace(/^W\//, '');
+  return ifNoneMatch.split(',').some((tag) => tag.trim() === '*' || bare(tag) === bare(etag));
+}
+
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body);
+  const conditional = conditionals.get(res);
+  if (conditional && status === 200) {
+    // Weak, like GitHub's for JSON answers; the same representation always gets the same tag.
+    const etag = `W/"${createHash('sha256').update(text).digest('hex').slice(0, 40)}"`;
+    if (etagMatches(conditional.ifNoneMatch, etag)) {
+      res.writeHead(304, { ...commonHeaders(), ...headers, ...conditional.onNotModified(), etag });
+      res.end();
+      return;
+    }
+    headers = { ...headers, etag };
+  }
   res.writeHead(status, {
     ...commonHeaders(),
     ...headers,
@@ -70,7 +100,7 @@ export interface Page<T> { items: T[]; link: string | undefined }
 
 /**
  * Slices one page and builds GitHub's Link header (prev, next, last, first), with absolute URLs
- * that keep the caller's other query parameters, so octokit.paginate can follow them verbatim.
+ * that keep the caller's other query parameters, so a client can follow them verbatim.
  */
 export function paginate<T>(all: T[], url: URL, publicBase: string, defaults = { perPage: 30, max: 100 }): Page<T> {
   const perPageRaw = Number.parseInt(url.searchParams.get('per_page') ?? '', 10);

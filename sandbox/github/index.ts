@@ -43,7 +43,7 @@ export interface SimCall { method: string; path: string; status: number; login?:
 export interface GitHubSimulator {
   /** Base where /login/oauth/authorize and /login/oauth/access_token live (GITHUB_OAUTH_URL). */
   oauthUrl: string;
-  /** REST base (GITHUB_API_URL; octokit baseUrl). */
+  /** REST base (GITHUB_API_URL). */
   apiUrl: string;
   clientId: string;
   clientSecret: string;

@@ -1,7 +1,6 @@
-import { createHash } from 'node:crypto';
-import { Octokit } from 'octokit';
 import { z } from 'zod';
-import { GitHubError, toGitHubError } from './errors.js';
+import { GitHubError } from './errors.js';
+import { createGitHubHttp, type GitHubRequest } from './http.js';
 import { withoutTrailingSlashes } from '../text.js';
 import { branchSchema, dirEntrySchema, fileSchema, repoSchema, toRepoSummary, viewerSchema, type RepoSummary } from './schemas.js';
 
@@ -19,7 +18,7 @@ export interface GitHubClientOptions {
   /** The user's OAuth token. Used only in the Authorization header, never in messages. */
   token: string;
   userAgent?: string;
-  /** octokit's retry + throttling plugins (default on; tests turn them off for determinism). */
+  /** Retries, a short rate-limit wait and per-token write pacing (server/github/http.ts; default on). */
   retries?: boolean;
   /** Per-request timeout. Default 10 s. */
   timeoutMs?: number;
@@ -61,144 +60,103 @@ const REPO_RE = /^(?!\.\.?$)[A-Za-z0-9._-]{1,100}$/;
 
 /** The one place the product talks to GitHub. */
 export function createGitHubClient(opts: GitHubClientOptions): GitHubClient {
-  const { token } = opts;
-  const retries = opts.retries ?? true;
-  const timeoutMs = opts.timeoutMs ?? 10_000;
-  const octokit = new Octokit({
-    auth: token,
-    baseUrl: withoutTrailingSlashes(opts.apiUrl),
+  const http = createGitHubHttp({
+    apiUrl: withoutTrailingSlashes(opts.apiUrl),
+    token: opts.token,
     userAgent: opts.userAgent ?? 'render-orchestrator',
-    retry: { enabled: retries },
-    throttle: {
-      enabled: retries,
-      // octokit's throttling pools every client with the same id (default "no-id") in one process-wide
-      // limiter — writes at one per second for all users together, which held worker slots for minutes in a
-      // burst (commit statuses). GitHub paces per token, so the pool is per token (a digest, never the token).
-      id: createHash('sha256').update(token).digest('hex').slice(0, 32),
-      // Retry once after GitHub's stated wait; beyond that the caller sees rate_limited.
-      onRateLimit: (_after: number, options: { request: { retryCount: number } }) => options.request.retryCount === 0,
-      onSecondaryRateLimit: (_after: number, options: { request: { retryCount: number } }) => options.request.retryCount === 0,
-    },
-    // octokit's default logger prints request URLs on warnings; keep it quiet and let callers log GitHubError.
-    log: { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} },
-    request: {
-      fetch: (url: string | URL, init?: RequestInit) =>
-        fetch(url, { ...init, signal: init?.signal ?? AbortSignal.timeout(timeoutMs) }),
-    },
+    retries: opts.retries ?? true,
+    timeoutMs: opts.timeoutMs ?? 10_000,
   });
 
-  /** Runs one call, validates its data, and converts every failure to a GitHubError. */
-  async function call<S extends z.ZodType>(what: string, schema: S, fn: () => Promise<{ data: unknown }>): Promise<z.infer<S>> {
-    let data: unknown;
-    try {
-      ({ data } = await fn());
-    } catch (err) {
-      throw toGitHubError(err, what, token);
-    }
-    const parsed = schema.safeParse(data);
-    if (!parsed.success) throw new GitHubError('bad_response', `GitHub ${what}: unexpected response shape`);
-    return parsed.data;
+  /** One call whose data must match `schema` (else bad_response). */
+  async function call<S extends z.ZodType>(req: GitHubRequest, schema: S): Promise<{ data: z.infer<S>; headers: Record<string, string> }> {
+    const res = await http.request(req);
+    const parsed = schema.safeParse(res.data);
+    if (!parsed.success) throw new GitHubError('bad_response', `GitHub ${req.what}: unexpected response shape`);
+    return { data: parsed.data, headers: res.headers };
   }
 
-  function checkRepo(owner: string, name: string): void {
-    if (!OWNER_RE.test(owner) || !REPO_RE.test(name)) throw new GitHubError('not_found', 'Repository not found', { status: 404 });
-  }
-
-  async function paginateAll<T>(what: string, max: number, iterate: () => AsyncIterable<{ data: unknown }>, item: z.ZodType<T>): Promise<T[]> {
+  /** Follows Link rel="next" from `path` until done or `max` items. */
+  async function paginateAll<T>(what: string, path: string, max: number, item: z.ZodType<T>): Promise<T[]> {
     const out: T[] = [];
-    try {
-      for await (const page of iterate()) {
-        const parsed = z.array(item).safeParse(page.data);
-        if (!parsed.success) throw new GitHubError('bad_response', `GitHub ${what}: unexpected response shape`);
-        out.push(...parsed.data);
-        if (out.length >= max) break;
-      }
-    } catch (err) {
-      throw toGitHubError(err, what, token);
+    let next: string | null = path;
+    while (next !== null && out.length < max) {
+      const page: { data: T[]; headers: Record<string, string> } = await call({ what, path: next }, z.array(item));
+      out.push(...page.data);
+      next = linkNext(page.headers.link);
     }
     return out.slice(0, max);
   }
 
+  const repoPath = (owner: string, name: string) => {
+    if (!OWNER_RE.test(owner) || !REPO_RE.test(name)) throw new GitHubError('not_found', 'Repository not found', { status: 404 });
+    return `/repos/${owner}/${name}`;
+  };
+  const viewer = () => call({ what: 'get user', path: '/user', conditional: true }, viewerSchema);
+
   return {
     async getViewer() {
-      const u = await call('get user', viewerSchema, () => octokit.rest.users.getAuthenticated());
+      const { data: u } = await viewer();
       return { id: u.id, login: u.login, name: u.name ?? null, avatarUrl: u.avatar_url };
     },
 
     async listRepos({ page = 1, perPage = 30 } = {}) {
-      const safePage = Math.max(1, Math.floor(page));
-      const safePer = Math.min(100, Math.max(1, Math.floor(perPage)));
-      let link = '';
-      const repos = await call('list repositories', z.array(repoSchema), async () => {
-        const res = await octokit.rest.repos.listForAuthenticatedUser({ page: safePage, per_page: safePer, sort: 'pushed' });
-        link = res.headers.link ?? '';
-        return res;
-      });
-      return { repos: repos.map(toRepoSummary), hasMore: /rel="next"/.test(link) };
+      const query = new URLSearchParams({ page: String(Math.max(1, Math.floor(page))), per_page: String(Math.min(100, Math.max(1, Math.floor(perPage)))), sort: 'pushed' });
+      const { data, headers } = await call({ what: 'list repositories', path: `/user/repos?${query.toString()}` }, z.array(repoSchema));
+      return { repos: data.map(toRepoSummary), hasMore: linkNext(headers.link) !== null };
     },
 
     async listAllRepos(max = DEFAULT_MAX_REPOS) {
-      const repos = await paginateAll('list repositories', max,
-        () => octokit.paginate.iterator(octokit.rest.repos.listForAuthenticatedUser, { per_page: 100, sort: 'pushed' }), repoSchema);
-      return repos.map(toRepoSummary);
+      return (await paginateAll('list repositories', '/user/repos?per_page=100&sort=pushed', max, repoSchema)).map(toRepoSummary);
     },
 
     async getRepo(owner, name) {
-      checkRepo(owner, name);
-      return toRepoSummary(await call('get repository', repoSchema, () => octokit.rest.repos.get({ owner, repo: name })));
+      return toRepoSummary((await call({ what: 'get repository', path: repoPath(owner, name), conditional: true }, repoSchema)).data);
     },
 
     async listBranches(owner, name) {
-      checkRepo(owner, name);
-      const branches = await paginateAll('list branches', MAX_BRANCHES,
-        () => octokit.paginate.iterator(octokit.rest.repos.listBranches, { owner, repo: name, per_page: 100 }), branchSchema);
+      const branches = await paginateAll('list branches', `${repoPath(owner, name)}/branches?per_page=100`, MAX_BRANCHES, branchSchema);
       return branches.map((b) => b.name);
     },
 
     async getBranchHead(owner, name, branch) {
-      checkRepo(owner, name);
-      const b = await call('get branch', branchSchema, () => octokit.rest.repos.getBranch({ owner, repo: name, branch }));
+      const { data: b } = await call({ what: 'get branch', path: `${repoPath(owner, name)}/branches/${encodeURIComponent(branch)}`, conditional: true }, branchSchema);
       return { name: b.name, sha: b.commit.sha };
     },
 
     async listRootFiles(owner, name, ref) {
-      checkRepo(owner, name);
-      const entries = await call('list files', z.array(dirEntrySchema), () => octokit.rest.repos.getContent({ owner, repo: name, path: '', ref }));
-      return entries.map((e) => e.name);
+      const path = `${repoPath(owner, name)}/contents/?ref=${encodeURIComponent(ref)}`;
+      return (await call({ what: 'list files', path, conditional: true }, z.array(dirEntrySchema))).data.map((e) => e.name);
     },
 
     async tokenScopes() {
-      let header: string | undefined;
-      await call('get user', viewerSchema, async () => {
-        const res = await octokit.rest.users.getAuthenticated();
-        header = res.headers['x-oauth-scopes'];
-        return res;
-      });
+      const header = (await viewer()).headers['x-oauth-scopes'];
       if (header === undefined) return null;
       return header.split(',').map((x) => x.trim()).filter(Boolean);
     },
 
     async createCommitStatus(owner, name, sha, status) {
-      checkRepo(owner, name);
+      const path = `${repoPath(owner, name)}/statuses/${sha}`;
       if (!/^[0-9a-f]{40}$/.test(sha)) throw new GitHubError('not_found', 'Commit not found', { status: 404 });
-      await call('create commit status', z.unknown(), () => octokit.rest.repos.createCommitStatus({
-        owner, repo: name, sha, state: status.state, target_url: status.targetUrl, description: status.description.slice(0, 140), context: status.context,
-      }));
+      await http.request({
+        what: 'create commit status', method: 'POST', path,
+        body: { state: status.state, target_url: status.targetUrl, description: status.description.slice(0, 140), context: status.context },
+      });
     },
 
     async readFile(owner, name, path, ref) {
-      checkRepo(owner, name);
+      const repo = repoPath(owner, name);
       const clean = path.replace(/^\/+/, '');
-      if (!clean || clean.split('/').some((s) => s === '..' || s === '.' || s === '')) {
+      const segments = clean.split('/');
+      if (!clean || segments.some((s) => s === '..' || s === '.' || s === '')) {
         throw new GitHubError('not_found', 'File not found', { status: 404 });
       }
       let data: unknown;
       try {
-        ({ data } = await octokit.rest.repos.getContent({ owner, repo: name, path: clean, ref }));
+        ({ data } = await http.request({ what: 'read file', path: `${repo}/contents/${segments.map(encodeURIComponent).join('/')}?ref=${encodeURIComponent(ref)}`, conditional: true }));
       } catch (err) {
-        const ge = toGitHubError(err, 'read file', token);
-        if (ge.kind === 'not_found') return null;
-        throw ge;
+        if (err instanceof GitHubError && err.kind === 'not_found') return null;
+        throw err;
       }
       if (Array.isArray(data)) return null; // a directory
       const file = fileSchema.safeParse(data);
@@ -213,4 +171,13 @@ export function createGitHubClient(opts: GitHubClientOptions): GitHubClient {
       return Buffer.from(file.data.content, 'base64').toString('utf8');
     },
   };
+}
+
+/** The rel="next" URL of a Link header, or null. */
+function linkNext(link: string | undefined): string | null {
+  for (const part of (link ?? '').split(',')) {
+    const [target, ...params] = part.split(';').map((x) => x.trim());
+    if (params.includes('rel="next"') && target?.startsWith('<') && target.endsWith('>')) return target.slice(1, -1);
+  }
+  return null;
 }

@@ -25,7 +25,7 @@ interface HttpLikeError {
 }
 
 /**
- * Turns whatever octokit (or our response validation) threw into a GitHubError.
+ * Turns a failed exchange (server/github/http.ts: status, headers, GitHub's body) into a GitHubError.
  * `secret` is scrubbed from the final message in case GitHub ever echoed it back.
  */
 export function toGitHubError(err: unknown, what: string, secret: string): GitHubError {
@@ -34,7 +34,7 @@ export function toGitHubError(err: unknown, what: string, secret: string): GitHu
   const status = typeof e.status === 'number' ? e.status : undefined;
   const scrub = (s: string) => (secret ? s.split(secret).join('[REDACTED]') : s);
 
-  // octokit reports network failures and timeouts as status 500 without a response.
+  // A failure without a response (no status: not an HTTP answer at all) is GitHub not answering.
   if (!e.response || status === undefined) {
     if (status === undefined) return new GitHubError('bad_response', scrub(`GitHub ${what}: unexpected response`));
     return new GitHubError('unavailable', scrub(`GitHub ${what}: GitHub did not answer`));

@@ -39,7 +39,7 @@ const recentClientHashes = new Map<string, string>();
 
 /**
  * GitHub sign-in through grant: `state` and PKCE on, transport 'state' so the token is handed to our
- * callback in memory and never appears in a URL. The profile comes from GITHUB_API_URL via octokit.
+ * callback in memory and never appears in a URL. The profile comes from GITHUB_API_URL (server/github/client.ts).
  */
 export function authRoutes(router: Router, deps: AppDeps) {
   const { config, keyring, clock } = deps;

@@ -154,10 +154,43 @@ test('a server that never answers or refuses connections is unavailable', async 
   t.is((await kindOf(refused.listRepos())).kind, 'unavailable');
 });
 
-test('with retries on, a passing 502 is retried by octokit and the call succeeds', async (t) => {
+test('with retries on, a passing 502 is retried and the call succeeds', async (t) => {
   const { sim } = await world(t);
   const gh = createGitHubClient({ apiUrl: sim.apiUrl, token: sim.issueToken('alice'), retries: true });
   sim.injectFault({ path: '/user', status: 502, body: { message: 'Server Error' } });
   t.is((await gh.getViewer()).login, 'alice');
   t.deepEqual(sim.calls.filter((c) => c.path === '/api/v3/user').map((c) => c.status), [502, 200]);
+});
+
+test('per-deploy reads are conditional: the second read of the same thing is a 304 from GitHub, answered from the cache', async (t) => {
+  const { sim, token } = await world(t);
+  const gh = createGitHubClient({ apiUrl: sim.apiUrl, token, retries: false });
+  const statuses = (path: string) => sim.calls.filter((c) => c.path === `/api/v3${path}`).map((c) => c.status);
+  const repo = await gh.getRepo('alice', 'app');
+  t.deepEqual(await gh.getRepo('alice', 'app'), repo);
+  t.deepEqual(statuses('/repos/alice/app'), [200, 304]);
+  t.is(await gh.readFile('alice', 'app', 'package.json', 'main'), '{"scripts":{"start":"node ."}}');
+  t.is(await gh.readFile('alice', 'app', 'package.json', 'main'), '{"scripts":{"start":"node ."}}');
+  t.deepEqual(statuses('/repos/alice/app/contents/package.json'), [200, 304]);
+  t.deepEqual(await gh.tokenScopes(), await gh.tokenScopes(), 'scopes come from the cached answer on a 304');
+  t.deepEqual(statuses('/user'), [200, 304]);
+  // Another token never gets this token's cached answer: its request carries no tag.
+  const other = createGitHubClient({ apiUrl: sim.apiUrl, token: sim.issueToken('alice'), retries: false });
+  await other.getRepo('alice', 'app');
+  t.deepEqual(statuses('/repos/alice/app'), [200, 304, 200]);
+});
+
+test('with retries on, writes are paced per token: two statuses on one token a second apart, another token not held up', async (t) => {
+  const { sim } = await world(t);
+  const sha = (await createGitHubClient({ apiUrl: sim.apiUrl, token: sim.issueToken('alice', 'repo'), retries: false }).getBranchHead('alice', 'app', 'main')).sha;
+  const one = createGitHubClient({ apiUrl: sim.apiUrl, token: sim.issueToken('alice', 'repo'), retries: true });
+  const other = createGitHubClient({ apiUrl: sim.apiUrl, token: sim.issueToken('alice', 'repo'), retries: true });
+  const status = { state: 'pending' as const, targetUrl: 'https://example.com/x', description: 'd', context: 'c' };
+  const started = Date.now();
+  const times: Record<string, number> = {};
+  const post = (name: string, gh: ReturnType<typeof createGitHubClient>) => gh.createCommitStatus('alice', 'app', sha, status).then(() => { times[name] = Date.now() - started; });
+  await Promise.all([post('first', one), post('second', one), post('other', other)]);
+  t.true(times.second! - times.first! >= 900, JSON.stringify(times));
+  t.true(times.other! < 900, JSON.stringify(times));
+  t.is(sim.statusesFor('alice', 'app', sha).length, 3);
 });

@@ -133,3 +133,29 @@ test('injected faults answer the next matching request, then stop', async (t) =>
   t.is((await fetch(`${sim.apiUrl}/user`, { headers: { authorization: `Bearer ${alice}` } })).status, 503);
   t.is((await get(sim, '/user', alice)).status, 200);
 });
+
+test('conditional requests: a GET carries an ETag; If-None-Match with it is a 304 without a body that costs no rate limit', async (t) => {
+  const { sim, alice } = await world(t);
+  const auth = { authorization: `Bearer ${alice}` };
+  const first = await fetch(`${sim.apiUrl}/repos/alice/secret-app/contents/package.json?ref=main`, { headers: auth });
+  const etag = first.headers.get('etag');
+  t.is(first.status, 200);
+  t.regex(etag ?? '', /^W\/"[0-9a-f]{40}"$/);
+  const remaining = Number(first.headers.get('x-ratelimit-remaining'));
+
+  const again = await fetch(`${sim.apiUrl}/repos/alice/secret-app/contents/package.json?ref=main`, { headers: { ...auth, 'if-none-match': etag! } });
+  t.is(again.status, 304);
+  t.is(await again.text(), '');
+  t.is(again.headers.get('etag'), etag);
+  t.is(Number(again.headers.get('x-ratelimit-remaining')), remaining, 'a 304 is not counted');
+
+  // Another representation (another ref) has another tag; a stale tag gets the full answer.
+  const other = await fetch(`${sim.apiUrl}/repos/alice/secret-app/contents/package.json?ref=feature%2Flogin`, { headers: { ...auth, 'if-none-match': etag! } });
+  t.is(other.status, 200);
+  t.not(other.headers.get('etag'), etag);
+  t.is(Number(other.headers.get('x-ratelimit-remaining')), remaining - 1);
+  // Errors carry no tag and are never 304.
+  const missing = await fetch(`${sim.apiUrl}/repos/alice/secret-app/contents/nope?ref=main`, { headers: { ...auth, 'if-none-match': '*' } });
+  t.is(missing.status, 404);
+  t.is(missing.headers.get('etag'), null);
+});

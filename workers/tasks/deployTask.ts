@@ -337,8 +337,7 @@ function sanitizeForQueue(err: unknown): Error {
   return e;
 }
 
-// One GitHub client per job run (verify and detect share it): building an octokit with its retry and
-// throttling plugins costs ~0.2 ms of CPU, and the credentials object lives exactly as long as the run.
+// One GitHub client per job run (verify and detect share it): the credentials object lives exactly as long as the run.
 const githubClients = new WeakMap<JobCredentials, GitHubClient>();
 
 function githubFor(ctx: WorkerContext, creds: JobCredentials): GitHubClient {
