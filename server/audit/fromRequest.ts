@@ -1,5 +1,5 @@
 import type Koa from 'koa';
-import { clientHash } from '../routes/auth.js';
+import { clientHash } from '../security/clientHash.js';
 import type { AuditDetail } from './types.js';
 
 /**

@@ -1,7 +1,6 @@
 import type Router from '@koa/router';
 import type Koa from 'koa';
 import grantModule from 'grant';
-import { createHash } from 'node:crypto';
 import type { AppDeps } from '../deps.js';
 import { randomToken } from '../crypto/keyring.js';
 import { getSession } from '../sessions/middleware.js';
@@ -12,6 +11,7 @@ import { requireCsrf, requireUser } from '../middleware/security.js';
 import { z } from 'zod';
 import { documented, view } from '../openapi/describe.js';
 import { requestDetail } from '../audit/fromRequest.js';
+import { clientHash } from '../security/clientHash.js';
 
 const SignedOutView = view('SignedOut', z.object({ signedOut: z.literal(true) }));
 type SignedOutView = z.infer<typeof SignedOutView>;
@@ -22,20 +22,6 @@ const grant = grantModule as unknown as typeof grantModule.default;
 export const AUTH_PREFIX = '/api/auth';
 
 interface GrantResponse { access_token?: string; error?: unknown }
-
-/** Hash of the user agent, kept to notice a session reused from a different client. */
-export function clientHash(ctx: Koa.Context): string {
-  const ua = ctx.get('user-agent');
-  let hash = recentClientHashes.get(ua);
-  if (hash === undefined) {
-    hash = createHash('sha256').update(ua).digest('hex').slice(0, 16);
-    // Checked on every signed-in request, and a process sees few distinct user agents: remember some.
-    if (recentClientHashes.size >= 1_000) recentClientHashes.clear();
-    if (ua.length <= 512) recentClientHashes.set(ua, hash);
-  }
-  return hash;
-}
-const recentClientHashes = new Map<string, string>();
 
 /**
  * GitHub sign-in through grant: `state` and PKCE on, transport 'state' so the token is handed to our

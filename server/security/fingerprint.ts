@@ -1,7 +1,7 @@
 import type Koa from 'koa';
 import type { AppDeps } from '../deps.js';
 import { errors } from '../errors.js';
-import { clientHash } from '../routes/auth.js';
+import { clientHash } from './clientHash.js';
 import { requestDetail } from '../audit/fromRequest.js';
 import { getSession } from '../sessions/middleware.js';
 
