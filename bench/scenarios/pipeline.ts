@@ -7,6 +7,8 @@ import { createTenant, headersOf, type Tenant } from '../lib/tenants.js';
 import { trackDeployments, type DeploymentTracker } from '../lib/tracker.js';
 import { mapLimit, percentile, round, sleep, waitFor } from '../lib/stats.js';
 import { fmt, verdict, type Row } from '../lib/rows.js';
+import { COMMIT_STATUS_QUEUE } from '../../server/queues/commitStatusQueue.js';
+import { queuePrefix } from '../../server/queues/deployQueue.js';
 
 export interface Latency { p50Ms: number; p99Ms: number; maxMs: number }
 export interface PipelineRun {
@@ -48,6 +50,7 @@ export async function runPipeline(bench: Bench, o: { concurrency: number; burst:
   });
   try {
     const tracker = await trackDeployments(bench.cleanup, dep.config.redisUrl, dep.config.redisPrefix);
+    const statuses = commitStatuses(bench, dep);
     const sustainedCount = Math.round(o.rate * o.sustainS);
     bench.log(`  setting up ${o.burst + sustainedCount} tenants …`);
     const tenants = await mapLimit(Array.from({ length: o.burst + sustainedCount }, (_, i) => i), 20, (i) =>
@@ -57,14 +60,15 @@ export async function runPipeline(bench: Bench, o: { concurrency: number; burst:
     const warm = await mapLimit(Array.from({ length: 10 }, (_, i) => i), 10, async (i) =>
       requestDeploy(dep, await createTenant(dep.deps, bench.github, dep.render, { login: `pipe-warm-${i}`, repos: 1 })));
     await waitFinished(tracker, warm.map((w) => w.id), 30_000);
+    await statuses.drained();
 
     bench.log(`  burst: ${o.burst} deploys as fast as they can be requested …`);
-    const burst = await measure(bench, dep, tracker, async () => mapLimit(tenants.slice(0, o.burst), 25, (t) => requestDeploy(dep, t)));
+    const burst = await measure(bench, dep, tracker, statuses, async () => mapLimit(tenants.slice(0, o.burst), 25, (t) => requestDeploy(dep, t)));
 
     bench.log(`  sustained: ${o.rate} deploys/s for ${o.sustainS} s …`);
     const sustainedTenants = tenants.slice(o.burst);
     let achieved = 0;
-    const sustained = await measure(bench, dep, tracker, async () => {
+    const sustained = await measure(bench, dep, tracker, statuses, async () => {
       const t0 = Date.now();
       const out = await Promise.all(sustainedTenants.map(async (t, i) => {
         await sleep(Math.max(0, t0 + (i * 1000) / o.rate - Date.now()));
@@ -109,13 +113,33 @@ async function waitFinished(tracker: DeploymentTracker, ids: string[], timeoutMs
 }
 
 /** Run a batch of deploy requests, wait for all to finish, and measure rate, CPU and latencies. */
-async function measure(bench: Bench, dep: Deployment, tracker: DeploymentTracker, request: () => Promise<Requested[]>): Promise<PipelineRun> {
+/**
+ * Commit statuses are jobs of their own (workers/tasks/commitStatus.ts), posted after a deploy's step
+ * asks for them, the final one after the deploy ended: a batch's CPU and GitHub calls include them, so
+ * a batch ends when that queue is empty too (twice in a row: a final status is asked for just after
+ * the record goes live).
+ */
+function commitStatuses(bench: Bench, dep: Deployment) {
+  const connection = new Redis(dep.config.redisUrl, { maxRetriesPerRequest: null });
+  const queue = new Queue(COMMIT_STATUS_QUEUE, { connection, prefix: queuePrefix(dep.config.redisPrefix) });
+  bench.cleanup.add('commit-status queue (pipeline)', async () => { await queue.close(); connection.disconnect(); });
+  const empty = async () => Object.values(await queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'waiting-children')).every((n) => n === 0);
+  return {
+    async drained(timeoutMs = 60_000): Promise<void> {
+      const ok = await waitFor(async () => (await empty()) && (await sleep(250), await empty()), timeoutMs, 250);
+      if (!ok) bench.log(`  commit statuses still queued after ${timeoutMs / 1000} s: the batch's figures leave them out`);
+    },
+  };
+}
+
+async function measure(bench: Bench, dep: Deployment, tracker: DeploymentTracker, statuses: ReturnType<typeof commitStatuses>, request: () => Promise<Requested[]>): Promise<PipelineRun> {
   const worker = dep.worker!;
   const [gh0, rc0] = [bench.github.calls.length, dep.render.calls.length];
   const [w0, k0, c0] = await Promise.all([dep.web.stats(), worker.stats(), commandStats(dep)]);
   const started = Date.now();
   const reqs = await request();
   await waitFinished(tracker, reqs.map((r) => r.id), 120_000);
+  await statuses.drained();
   const ended = Math.max(...reqs.map((r) => tracker.get(r.id)!.finishedAt!));
   const [w1, k1, c1] = await Promise.all([dep.web.stats(), worker.stats(), commandStats(dep)]);
   const n = reqs.length;
