@@ -1,45 +1,193 @@
 import type Koa from 'koa';
-import session from 'koa-session';
-import { randomBytes } from 'node:crypto';
 import type { Clock } from '../clock.js';
+import type { CookieKeys } from '../crypto/cookieKeys.js';
 import type { AppSession } from './types.js';
 import type { SessionStore } from './store.js';
+import { fieldsChanged, newSessionId, RequestSession, type SessionControl } from './requestSession.js';
 
 export const SESSION_COOKIE_SECURE = '__Host-sid';
 export const SESSION_COOKIE_PLAIN = 'sid';
 
+declare module 'koa' {
+  interface ExtendableContext {
+    /** The request's session (server/sessions/middleware.ts); null once destroyed (`ctx.session = null`). */
+    session: RequestSession | null;
+  }
+}
+
+const STATE = Symbol('session state');
+type WithState = Koa.Context & { [STATE]?: SessionState };
+
 /**
- * koa-session wired to the Redis store only: there is no code path that keeps session data in the
- * cookie. The cookie holds a random 256-bit id, signed (HMAC-SHA256, keys from SECRET_KEY).
- * It is a browser-session cookie (no Expires); expiry is enforced server-side by the store.
+ * The session middleware, over the Redis store only: there is no code path that keeps session data in
+ * the cookie. The cookie holds a random 256-bit id, signed (HMAC-SHA256 with the current or previous
+ * key from SECRET_KEY: crypto/cookieKeys.ts), HttpOnly, SameSite=Lax (not Strict: the OAuth callback
+ * is a cross-site top-level navigation), Secure with HTTPS_ONLY; a browser-session cookie (no
+ * Expires), as expiry is enforced by the store. A bearer request (server/bearer/) names its token
+ * session in `ctx.state.bearerSid` and never gets a cookie.
+ *
+ * Per request: one signature check, one lookup (the store's cache answers a signed-in browser without
+ * Redis), and no serialisation to find out whether to save: a loaded session is written back (one
+ * compare-and-set) only when a top-level field was set or deleted, a new one only when it has fields.
+ * Replaces koa-session, which hashed the whole session twice per request to decide (bench/README.md).
  */
 export function sessionMiddleware(app: Koa, opts: { store: SessionStore; secure: boolean }): Koa.Middleware {
   if (!opts.store) throw new Error('refusing to start: sessions need the Redis store');
-  const key = opts.secure ? SESSION_COOKIE_SECURE : SESSION_COOKIE_PLAIN;
-  const cookie = { httpOnly: true, secure: opts.secure, sameSite: 'lax' as const, signed: true, overwrite: true };
-  return session(
-    {
-      key,
-      // A bearer request (server/auth/bearer.ts) names its token session itself and never gets a cookie.
-      externalKey: {
-        get: (ctx: Koa.Context) => bearerSessionId(ctx) ?? ctx.cookies.get(key, { signed: true }) ?? '',
-        set: (ctx: Koa.Context, value: string) => { if (!bearerSessionId(ctx)) ctx.cookies.set(key, value, cookie); },
-      },
-      // A token session is never reachable through a cookie, nor a cookie session through a token.
-      valid: (ctx: Koa.Context, data: AppSession) => Boolean(bearerSessionId(ctx)) === Boolean(data.bearer),
-      maxAge: 'session',
-      rolling: false,
-      renew: false,
-      httpOnly: true,
-      secure: opts.secure,
-      sameSite: 'lax', // not strict: the OAuth callback is a cross-site top-level navigation
-      signed: true,
-      overwrite: true,
-      store: opts.store,
-      genid: () => randomBytes(32).toString('base64url'),
+  const keys = app.keys as unknown as CookieKeys;
+  if (typeof keys?.index !== 'function') throw new Error('refusing to start: app.keys must be crypto/cookieKeys.ts signing keys');
+  const name = opts.secure ? SESSION_COOKIE_SECURE : SESSION_COOKIE_PLAIN;
+  const config: SessionConfig = {
+    store: opts.store, keys, name,
+    cookie: { httpOnly: true, secure: opts.secure, sameSite: 'lax', signed: true, overwrite: true, path: '/' },
+  };
+  Object.defineProperty(app.context, 'session', {
+    get(this: WithState) { return this[STATE]?.session ?? null; },
+    set(this: WithState, value: AppSession | null) {
+      const state = this[STATE];
+      if (!state) throw new Error('ctx.session is set only behind the session middleware');
+      state.replace(value);
     },
-    app,
-  );
+    configurable: true,
+  });
+  return async (ctx, next) => {
+    const state = new SessionState(ctx, config);
+    (ctx as WithState)[STATE] = state;
+    await state.load();
+    try {
+      await next();
+    } finally {
+      await state.commit();
+    }
+  };
+}
+
+interface SessionConfig {
+  store: SessionStore;
+  keys: CookieKeys;
+  name: string;
+  cookie: { httpOnly: true; secure: boolean; sameSite: 'lax'; signed: true; overwrite: true; path: '/' };
+}
+
+/** One request's session: which id it runs on, the version it loaded, and what to write at the end. */
+class SessionState implements SessionControl {
+  session: RequestSession | null = null;
+  /** The id this request runs on; undefined until a new session needs one. */
+  private sid: string | undefined;
+  /** The version loaded (or last written): set when a record exists under `sid`. */
+  private version: string | undefined;
+  /** The fields as loaded or last written, to tell whether anything changed. */
+  private saved: Readonly<AppSession> = {};
+  /** grant's OAuth state is a nested object grant may change in place: compared by its JSON. */
+  private savedGrant: string | undefined;
+  private destroyRequested = false;
+  private readonly bearerSid: string | undefined;
+
+  constructor(private readonly ctx: Koa.Context, private readonly config: SessionConfig) {
+    this.bearerSid = bearerSessionId(ctx);
+  }
+
+  async load(): Promise<void> {
+    const sid = this.bearerSid ?? this.cookieSessionId();
+    const found = sid ? await this.config.store.load(sid) : undefined;
+    // A token session is never reachable through a cookie, nor a cookie session through a token.
+    if (found && Boolean(this.bearerSid) === Boolean(found.sess.bearer)) {
+      this.sid = sid;
+      this.version = found.version;
+      this.remember(found.sess);
+      this.session = new RequestSession(this, found.sess);
+    } else {
+      this.session = new RequestSession(this);
+    }
+  }
+
+  sessionId(): string {
+    return (this.sid ??= newSessionId());
+  }
+
+  async regenerate(session: RequestSession): Promise<void> {
+    if (this.version !== undefined && this.sid) await this.config.store.destroy(this.sid);
+    this.sid = newSessionId();
+    this.version = undefined;
+    this.session = session;
+    this.destroyRequested = false;
+    await this.saveNew(session);
+  }
+
+  replace(value: AppSession | null): void {
+    if (value === null) { this.session = null; this.destroyRequested = true; return; }
+    this.session = new RequestSession(this, value instanceof RequestSession ? value.toJSON() : value);
+    this.destroyRequested = false;
+  }
+
+  async commit(): Promise<void> {
+    const { session } = this;
+    if (this.destroyRequested || !session) {
+      if (this.version !== undefined && this.sid) await this.config.store.destroy(this.sid);
+      this.version = undefined;
+      if (!this.bearerSid) this.ctx.cookies.set(this.config.name, '', this.config.cookie);
+      return;
+    }
+    if (this.version === undefined) { await this.saveNew(session); return; }
+    if (!this.changed(session)) return;
+    const next = await this.config.store.save(this.sid!, this.version, session.toJSON());
+    // Null: the record moved on (ended, expired or written by another request); this write is dropped.
+    if (next !== null) { this.version = next; this.remember(session.toJSON()); }
+  }
+
+  /** A session that has no record yet is created when it has fields; never on a bearer request (no cookie to carry it). */
+  private async saveNew(session: RequestSession): Promise<void> {
+    const fields = session.toJSON();
+    if (this.bearerSid || Object.keys(fields).length === 0) return;
+    // Credentials are never copied into a new session from memory: only the credential calls set them.
+    delete fields.render;
+    const sid = this.sessionId();
+    if (!(await this.config.store.create(sid, fields))) return;
+    this.version = '1';
+    this.remember(fields);
+    this.ctx.cookies.set(this.config.name, sid, this.config.cookie);
+  }
+
+  private remember(fields: Readonly<AppSession>): void {
+    this.saved = fields;
+    this.savedGrant = fields.grant === undefined ? undefined : JSON.stringify(fields.grant);
+  }
+
+  private changed(session: RequestSession): boolean {
+    if (fieldsChanged(this.saved, session)) return true;
+    return this.savedGrant !== undefined && JSON.stringify(session.grant) !== this.savedGrant;
+  }
+
+  /** The signed cookie's session id, or undefined (absent, or the signature does not match either key). */
+  private cookieSessionId(): string | undefined {
+    const header = this.ctx.req.headers.cookie;
+    if (!header) return undefined;
+    const { name, keys } = this.config;
+    const sid = cookieValue(header, name);
+    const signature = sid === undefined ? undefined : cookieValue(header, `${name}.sig`);
+    if (!sid || !signature) return undefined;
+    const index = keys.index(`${name}=${sid}`, signature);
+    if (index < 0) return undefined;
+    // Signed with the previous key (a SECRET_KEY rotation): signed again with the current one.
+    if (index > 0) this.ctx.cookies.set(name, sid, this.config.cookie);
+    return sid;
+  }
+}
+
+/**
+ * A cookie's value from a Cookie header, as the `cookies` package reads it: the first `name=` at the
+ * start or after a `;` and spaces, up to the next `;`, surrounding double quotes removed.
+ */
+export function cookieValue(header: string, name: string): string | undefined {
+  const needle = `${name}=`;
+  for (let at = header.indexOf(needle); at >= 0; at = header.indexOf(needle, at + 1)) {
+    let before = at - 1;
+    while (before >= 0 && header.charCodeAt(before) === 0x20) before--;
+    if (before >= 0 && header.charCodeAt(before) !== 0x3b) continue;
+    const end = header.indexOf(';', at);
+    const value = header.slice(at + needle.length, end < 0 ? header.length : end);
+    return value.charCodeAt(0) === 0x22 ? value.slice(1, -1) : value;
+  }
+  return undefined;
 }
 
 /** The token session this request runs on (set by the bearer middleware), or undefined for cookie requests. */
@@ -50,7 +198,7 @@ export function bearerSessionId(ctx: Koa.Context): string | undefined {
 
 /** Typed access to the session. */
 export function getSession(ctx: Koa.Context): AppSession {
-  return ctx.session;
+  return ctx.session as AppSession;
 }
 
 /**
@@ -59,7 +207,7 @@ export function getSession(ctx: Koa.Context): AppSession {
  */
 export function touchSession(clock: Clock, touchMs: number): Koa.Middleware {
   return async (ctx, next) => {
-    const s = ctx.session as unknown as AppSession | null;
+    const s = ctx.session;
     if (s?.user) {
       const now = clock.now();
       if (typeof s.lastSeenAt !== 'number' || now - s.lastSeenAt >= touchMs) s.lastSeenAt = now;

@@ -33,17 +33,17 @@ async function navigate(agent: Agent, path: string, githubLogin: string, headers
 
 /**
  * OAuth state for `login`'s sign-in, planted in the session `into` holds: the state a signed-in
- * session would carry had sign-in started in it (written through the store's own koa-session
- * interface). Returns GitHub's redirect back to our callback for that sign-in.
+ * session would carry had sign-in started in it (written through the store's own
+ * compare-and-set write). Returns GitHub's redirect back to our callback for that sign-in.
  */
 async function plantSignIn(into: Agent, login: string): Promise<string> {
   const sessions = stack.web.deps.sessions;
   const other = stack.agent();
   const start = await other.get('/api/auth/github/login');
   const oauthState = (await sessions.get(sidOf(other)))!.grant;
-  const request = {};
-  const target = (await sessions.get(sidOf(into), undefined, { ctx: request })) as AppSession;
-  await sessions.set(sidOf(into), { ...target, grant: oauthState }, undefined, { ctx: request });
+  // A compare-and-set write at the version read, as the session middleware writes at the end of a request.
+  const target = (await sessions.load(sidOf(into)))!;
+  await sessions.save(sidOf(into), target.version, { ...target.sess, grant: oauthState } as AppSession);
   const authorize = await fetch(`${start.location}&login=${encodeURIComponent(login)}`, { redirect: 'manual' });
   return authorize.headers.get('location')!.replace(stack.url, '');
 }

@@ -1,0 +1,180 @@
+import type { Redis } from 'ioredis';
+import { keyedHash, open, seal, type Keyring } from '../crypto/keyring.js';
+import type { Clock } from '../clock.js';
+import type { AppSession, SessionRenderCredentials } from './types.js';
+import { resealCredentials } from './credentials.js';
+import { sessionScripts as lua } from './scripts.js';
+
+/** Record key names and the per-user index, shared by the web app and the workers. */
+export function sessionKeys(prefix: string) {
+  return {
+    record: (ref: string) => `${prefix}:sess:${ref}`,
+    /** Left by a destroyed session for its whole absolute lifetime: no write can bring it back. */
+    tombstone: (ref: string) => `${prefix}:sess-ended:${ref}`,
+    userIndex: (userId: number) => `${prefix}:user:${userId}:sessions`,
+    /** After a key rotation moved a record: old ref → new ref, so jobs queued with the old ref still find it. */
+    movedTo: (ref: string) => `${prefix}:sess-moved:${ref}`,
+    /** Pub/sub: a message here means the session ended or its Render key was cleared or changed. */
+    endChannel: (ref: string) => `${prefix}:session-ended:${ref}`,
+  };
+}
+
+export interface LoadedSession { sess: AppSession; version: string; credSealed: string | null }
+
+export interface SessionRecordOptions {
+  redis: Redis;
+  keyring: Keyring;
+  clock: Clock;
+  prefix: string;
+  idleMs: number;
+  absoluteMs: number;
+  /** Lifetime of a session that has not signed in (an OAuth round trip in progress). */
+  preAuthMs: number;
+  /** Called after every write to a ref (the store drops its cached copy). */
+  changed(ref: string): void;
+}
+
+/**
+ * The session records in Redis, without a cache: each lives under an HMAC of the session id (its
+ * "ref"), sealed (AES-256-GCM) with the ref as AAD; the Render key is a separate field that only the
+ * explicit credential calls write. Idle and absolute expiry are computed here on the injected clock.
+ * Every write is conditional (scripts.ts): a whole-record write carries the version it was loaded at,
+ * and a destroyed session leaves a tombstone that every write checks.
+ */
+export function createSessionRecords(opts: SessionRecordOptions) {
+  const { redis, keyring, clock, idleMs, absoluteMs, preAuthMs, changed } = opts;
+  const keys = sessionKeys(opts.prefix);
+  const refOf = (sid: string) => keyedHash(`sid:${sid}`, keyring.current);
+  const previousRefOf = (sid: string) => (keyring.previous ? keyedHash(`sid:${sid}`, keyring.previous) : null);
+  const credAad = (ref: string) => `${ref}:render`;
+
+  async function read(ref: string): Promise<LoadedSession | undefined> {
+    let fields: Array<string | null>;
+    try {
+      fields = await redis.hmget(keys.record(ref), 'v', 'rec', 'cred');
+    } catch (err) {
+      if (err instanceof Error && err.message.includes('WRONGTYPE')) return undefined; // a record from before versioned sessions
+      throw err;
+    }
+    const [version, rec, cred] = fields;
+    if (!version || !rec) return undefined;
+    try {
+      const sess = JSON.parse(open(rec, ref, keyring)) as AppSession;
+      delete sess.render;
+      if (cred) sess.render = JSON.parse(open(cred, credAad(ref), keyring)) as SessionRenderCredentials;
+      return { sess, version, credSealed: cred ?? null };
+    } catch {
+      return undefined; // tampered, or sealed with a key we no longer hold
+    }
+  }
+
+  /** When this session expires (idle or absolute, whichever is first), on the injected clock. */
+  function deadlineOf(sess: AppSession): number {
+    if (typeof sess.createdAt !== 'number') return 0;
+    const absolute = sess.createdAt + absoluteMs;
+    if (typeof sess.lastSeenAt !== 'number') return absolute;
+    return Math.min(absolute, sess.lastSeenAt + (sess.user ? idleMs : preAuthMs));
+  }
+
+  function ttlOf(sess: AppSession): number {
+    const now = clock.now();
+    const createdAt = sess.createdAt ?? now;
+    const idle = sess.user ? idleMs : preAuthMs;
+    // Redis TTL as a backstop: never beyond the idle window nor the absolute end.
+    return Math.max(1000, Math.min(idle, createdAt + absoluteMs - now));
+  }
+
+  /** The record as sealed: everything except the credentials, which have their own field. */
+  function sealRecord(ref: string, sess: AppSession): string {
+    const { render: _credentials, ...rest } = sess as AppSession & { _expire?: unknown; _maxAge?: unknown; _session?: unknown };
+    const record: Record<string, unknown> = { ...rest };
+    // Left in records written by koa-session (before server/sessions/middleware.ts replaced it).
+    delete record._expire;
+    delete record._maxAge;
+    delete record._session;
+    return seal(JSON.stringify(record), ref, keyring);
+  }
+
+  async function indexUser(ref: string, userId: number | undefined): Promise<void> {
+    if (userId === undefined) return;
+    await redis.multi().sadd(keys.userIndex(userId), ref).pexpire(keys.userIndex(userId), absoluteMs).exec();
+  }
+
+  /** Only if neither the record nor a tombstone exists (an id is never used twice). */
+  async function create(ref: string, sess: AppSession): Promise<boolean> {
+    const cred = sess.render ? seal(JSON.stringify(sess.render), credAad(ref), keyring) : '';
+    const created = await lua.create(redis, [keys.record(ref), keys.tombstone(ref)], [
+      sealRecord(ref, sess), ttlOf(sess), sess.user ? String(sess.user.id) : '', cred, sess.render?.keyFingerprint ?? '',
+    ]).finally(() => changed(ref));
+    if (created === 1) await indexUser(ref, sess.user?.id);
+    return created === 1;
+  }
+
+  /** Compare-and-set of the whole record (never the credentials). The new version, or null when stale. */
+  async function writeIfVersion(ref: string, version: string, sess: AppSession): Promise<string | null> {
+    const next = await lua.writeIfVersion(redis, [keys.record(ref), keys.tombstone(ref)], [
+      version, sealRecord(ref, sess), ttlOf(sess), sess.user ? String(sess.user.id) : '',
+    ]).finally(() => changed(ref));
+    if (typeof next !== 'number' || next === 0) return null;
+    await indexUser(ref, sess.user?.id);
+    return String(next);
+  }
+
+  /** Delete and tombstone. The user id the session had (null: pre-auth or already gone). */
+  async function destroy(ref: string): Promise<number | null> {
+    const uid = await lua.destroy(redis, [keys.record(ref), keys.tombstone(ref)], [absoluteMs]).finally(() => changed(ref));
+    if (typeof uid !== 'string' || uid === '') return null;
+    const userId = Number(uid);
+    await redis.srem(keys.userIndex(userId), ref);
+    return userId;
+  }
+
+  /** After a SECRET_KEY rotation: credentials sealed with the previous key are re-sealed now. The version after. */
+  async function reseal(ref: string, loaded: LoadedSession): Promise<string> {
+    const { sess } = loaded;
+    const tokenBefore = sess.githubTokenSealed;
+    const keyBefore = sess.render?.apiKeySealed;
+    if (!resealCredentials(sess, keyring)) return loaded.version;
+    if (sess.render && sess.render.apiKeySealed !== keyBefore && loaded.credSealed) {
+      const cred = seal(JSON.stringify(sess.render), credAad(ref), keyring);
+      await lua.resealCredentials(redis, [keys.record(ref)], [loaded.credSealed, cred]).finally(() => changed(ref));
+    }
+    if (sess.githubTokenSealed !== tokenBefore) return (await writeIfVersion(ref, loaded.version, sess)) ?? loaded.version;
+    return loaded.version;
+  }
+
+  /**
+   * Rotation: the record is still under the previous key's ref. Re-create it under the current ref
+   * (re-sealed), drop the old one, and leave a pointer for deploys already queued with the old ref.
+   */
+  async function moveFromPrevious(prevRef: string, ref: string): Promise<LoadedSession | undefined> {
+    const old = await read(prevRef);
+    if (!old) return undefined;
+    if (!(await create(ref, old.sess))) return read(ref); // another request moved it first
+    await redis.multi().del(keys.record(prevRef)).set(keys.movedTo(prevRef), ref, 'PX', absoluteMs).exec().finally(() => changed(prevRef));
+    if (old.sess.user) await redis.srem(keys.userIndex(old.sess.user.id), prevRef);
+    return read(ref);
+  }
+
+  async function storeCredentials(ref: string, userId: number, cred: SessionRenderCredentials): Promise<{ stored: boolean; previousFingerprint: string | null }> {
+    const res = await lua.storeCredentials(redis, [keys.record(ref), keys.tombstone(ref)], [
+      seal(JSON.stringify(cred), credAad(ref), keyring), cred.keyFingerprint, String(userId),
+    ]).finally(() => changed(ref)) as [number, string];
+    return { stored: res[0] === 1, previousFingerprint: res[1] || null };
+  }
+
+  async function clearCredentials(ref: string): Promise<string | null> {
+    const previous = await lua.clearCredentials(redis, [keys.record(ref)], []).finally(() => changed(ref));
+    return typeof previous === 'string' && previous !== '' ? previous : null;
+  }
+
+  async function discard(ref: string, userId: number): Promise<void> {
+    await redis.multi().del(keys.record(ref)).srem(keys.userIndex(userId), ref).exec();
+  }
+
+  return {
+    keys, refOf, previousRefOf, read, deadlineOf, create, writeIfVersion, destroy, reseal, moveFromPrevious,
+    storeCredentials, clearCredentials, discard,
+    expired: (sess: AppSession) => clock.now() >= deadlineOf(sess),
+  };
+}
