@@ -36,8 +36,11 @@ export class RequestSession implements AppSession {
     if (fields) Object.assign(this, fields);
   }
 
-  /** The session id (koa-session's name for it). */
-  get externalKey(): string { return this.#control.sessionId(); }
+  /**
+   * The session id (koa-session's name for it). Always a string here; typed as koa-session typed it,
+   * so the routes' `as string` stays meaningful until they take the ref from a typed context (issue 16).
+   */
+  get externalKey(): string | undefined { return this.#control.sessionId(); }
 
   regenerate(): Promise<void> { return this.#control.regenerate(this); }
 

@@ -1,20 +1,12 @@
-import type { Redis } from 'ioredis';
-import { isStale, type Keyring } from '../crypto/keyring.js';
-import type { Clock } from '../clock.js';
+import { isStale } from '../crypto/keyring.js';
 import type { AppSession, SessionRenderCredentials } from './types.js';
 import type { SessionCache } from './cache.js';
-import { createSessionRecords, sessionKeys, type LoadedSession } from './records.js';
+import { createSessionRecords, sessionKeys, type LoadedSession, type SessionRecordOptions } from './records.js';
 
 export { sessionKeys, type LoadedSession };
 
-export interface SessionStoreOptions {
-  redis: Redis;
-  keyring: Keyring;
-  clock: Clock;
-  prefix: string;
-  idleMs: number;
-  absoluteMs: number;
-  /** Lifetime of a session that has not signed in (an OAuth round trip in progress). */
+export interface SessionStoreOptions extends Omit<SessionRecordOptions, 'preAuthMs' | 'changed'> {
+  /** Lifetime of a session that has not signed in (an OAuth round trip in progress); default 10 minutes. */
   preAuthMs?: number;
   /**
    * A session ended without anyone asking for it here: found expired on a read, or destroyed

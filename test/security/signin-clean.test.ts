@@ -1,6 +1,5 @@
 import test from 'ava';
 import { manualClock } from '../../server/clock.js';
-import type { AppSession } from '../../server/sessions/types.js';
 import { startStack, type Stack } from '../helpers/stack.js';
 import { addNodeRepo, signedInWithKey } from '../helpers/pipeline.js';
 import type { Agent } from '../helpers/agent.js';
@@ -43,7 +42,7 @@ async function plantSignIn(into: Agent, login: string): Promise<string> {
   const oauthState = (await sessions.get(sidOf(other)))!.grant;
   // A compare-and-set write at the version read, as the session middleware writes at the end of a request.
   const target = (await sessions.load(sidOf(into)))!;
-  await sessions.save(sidOf(into), target.version, { ...target.sess, grant: oauthState } as AppSession);
+  await sessions.save(sidOf(into), target.version, { ...target.sess, grant: oauthState });
   const authorize = await fetch(`${start.location}&login=${encodeURIComponent(login)}`, { redirect: 'manual' });
   return authorize.headers.get('location')!.replace(stack.url, '');
 }
