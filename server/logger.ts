@@ -24,28 +24,9 @@ export function createLogger(opts: { level?: string; destination?: DestinationSt
       base: { pid: process.pid },
       serializers: { err: pino.stdSerializers.err },
     },
-    opts.destination ?? batchedStdout(),
+    // Stdout by default, written asynchronously: lines logged while a write is in flight go out
+    // together in the next one, instead of one blocking write per line (the access log writes one
+    // line per request). pino flushes what is left synchronously when the process exits.
+    opts.destination ?? pino.destination({ dest: 1, sync: false }),
   );
-}
-
-/** Lines wait at most this long for others to share their write. */
-const FLUSH_MS = 100;
-
-/**
- * Stdout, written asynchronously and in batches: lines go out together once 4 KiB have gathered or
- * after FLUSH_MS, instead of one write (a thread-pool round trip) per line; the access log writes one
- * line per request, and one write each was the largest single cost of an authenticated GET after the
- * response itself (see bench/). pino flushes what is left synchronously when the process exits, so
- * only a SIGKILL loses lines (at most FLUSH_MS of them).
- */
-function batchedStdout(): DestinationStream {
-  const stream = pino.destination({ dest: 1, sync: false, minLength: 4096 });
-  // sonic-boom's buffered length (an internal field; if it ever goes missing, flush every time).
-  const pending = () => (stream as unknown as { _len?: number })._len ?? 1;
-  const timer = setInterval(() => {
-    try { if (pending() > 0) stream.flush(); } catch { clearInterval(timer); } // destroyed: the process is ending
-  }, FLUSH_MS);
-  timer.unref();
-  stream.once('close', () => clearInterval(timer));
-  return stream;
 }
