@@ -108,7 +108,7 @@ export function createApp(deps: AppDeps, opts: CreateAppOptions = {}): Koa {
     },
   }));
   app.use(sameOrigin([config.origin, ...config.corsOrigins]));
-  // Authorization: Bearer <GitHub token> → its token session, loaded by koa-session below instead of a cookie.
+  // Authorization: Bearer <GitHub token> → its token session, loaded by the session middleware below instead of a cookie.
   app.use(bearerAuth(deps));
   app.use(sessionMiddleware(app, { store: deps.sessions, secure: config.httpsOnly }));
   app.use(touchSession(deps.clock, opts.sessionTouchMs ?? 60_000));

@@ -44,7 +44,7 @@ export function buildDeps(args: BuildDepsArgs): AppDeps {
   const { config, redis, clock, logger } = args;
   const prefix = config.redisPrefix;
   const keyring = createKeyring(config.secretKey, config.previousSecretKey);
-  // Ends the store notices itself (expiry, koa-session's destroy) go through the session-ending module too.
+  // Ends the store notices itself (expiry, `ctx.session = null`) go through the session-ending module too.
   const sessions = createSessionStore({
     redis, keyring, clock, prefix, idleMs: config.sessionIdleMs, absoluteMs: config.sessionAbsoluteMs,
     onEnded: (ended) => sessionEnding.afterEnded(ended), cache: args.sessionCache,

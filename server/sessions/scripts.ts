@@ -16,7 +16,7 @@ redis.call('PEXPIRE', KEYS[1], ARGV[2])
 return 1`;
 
 /**
- * Whole-record write (koa-session's save): only when the version is still the one this request
+ * Whole-record write (the session middleware's save): only when the version is still the one this request
  * loaded. Never touches the credential fields. KEYS: record, tombstone. ARGV: expected v, rec, ttl, uid.
  * Returns the new version, or 0 when the record changed, ended or expired meanwhile.
  */
