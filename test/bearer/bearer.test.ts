@@ -1,19 +1,14 @@
 import test from 'ava';
 import { manualClock } from '../../server/clock.js';
-import { startStack, dumpRedis, type Stack } from '../helpers/stack.js';
+import { dumpRedis, type Stack } from '../helpers/stack.js';
+import { usePipelineStack } from '../helpers/pipelineStack.js';
 import { Agent } from '../helpers/agent.js';
-import { addNodeRepo, startTestWorker, waitFinished } from '../helpers/pipeline.js';
-import type { WorkerProcess } from '../../workers/process.js';
+import { addNodeRepo, waitFinished } from '../helpers/pipeline.js';
 
 // Bearer-token REST (issue 13 part 1): GitHub user tokens and PATs from the GitHub simulator, over real HTTP.
 const clock = manualClock();
 let stack: Stack;
-let worker: WorkerProcess;
-test.before(async () => {
-  stack = await startStack({ clock, env: { BEARER_RECHECK_SECONDS: '120' } });
-  worker = await startTestWorker(stack);
-});
-test.after.always(async () => { await worker?.close(); await stack?.close(); });
+usePipelineStack(test, { clock, env: { BEARER_RECHECK_SECONDS: '120' } }, (p) => ({ stack } = p));
 
 let nextId = 5000;
 function user(login: string) {

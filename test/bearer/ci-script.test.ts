@@ -1,20 +1,18 @@
 import test from 'ava';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { startStack, dumpRedis, type Stack } from '../helpers/stack.js';
-import { addNodeRepo, startTestWorker } from '../helpers/pipeline.js';
-import type { WorkerProcess } from '../../workers/process.js';
+import { dumpRedis, type Stack } from '../helpers/stack.js';
+import { usePipelineStack } from '../helpers/pipelineStack.js';
+import { addNodeRepo } from '../helpers/pipeline.js';
 
 // scripts/ci-deploy.mjs (the README's GitHub Actions step) run as a real child process against a
 // stack with the simulators: exit 0 and the service URL when live, 1 when the build fails.
 const SCRIPT = fileURLToPath(new URL('../../scripts/ci-deploy.mjs', import.meta.url));
 let stack: Stack;
-let worker: WorkerProcess;
 let token: string;
 let apiKey: string;
-test.before(async () => {
-  stack = await startStack();
-  worker = await startTestWorker(stack);
+usePipelineStack(test, {}, (p) => {
+  ({ stack } = p);
   stack.github.addUser({ id: 9100, login: 'ciowner' });
   token = stack.github.issuePat('ciowner');
   apiKey = `rnd_ciowner${'s'.repeat(24)}`;
@@ -22,7 +20,6 @@ test.before(async () => {
   addNodeRepo(stack, 'ciowner', 'good-app');
   addNodeRepo(stack, 'ciowner', 'bad-app');
 });
-test.after.always(async () => { await worker?.close(); await stack?.close(); });
 
 function run(repo: string, extra: Record<string, string> = {}): Promise<{ code: number | null; out: string }> {
   return new Promise((resolve) => {

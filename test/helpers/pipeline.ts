@@ -8,8 +8,11 @@ import type { Agent } from './agent.js';
 /** Fast watch policy for tests: the deploy task's backoff, shrunk. */
 export const FAST_WATCH = { initialMs: 40, factor: 1.2, maxDelayMs: 200 };
 
+/** A worker process object plus every log line it wrote. */
+export type TestWorker = WorkerProcess & { logs: string[] };
+
 /** A real worker (in this process) on the stack's config and Redis. */
-export async function startTestWorker(stack: Stack, opts: { renderLimits?: RenderLimits; concurrency?: number } = {}): Promise<WorkerProcess & { logs: string[] }> {
+export async function startTestWorker(stack: Stack, opts: { renderLimits?: RenderLimits; concurrency?: number } = {}): Promise<TestWorker> {
   const logs: string[] = [];
   const sink = new Writable({ write(chunk, _e, cb) { logs.push(String(chunk)); cb(); } });
   const proc = await startWorker({

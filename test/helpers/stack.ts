@@ -34,11 +34,13 @@ export interface Stack {
   close(): Promise<void>;
 }
 
-/** Real Redis, both simulators and the real web process, on private ports. */
-export async function startStack(opts: {
+export interface StackOptions {
   env?: Record<string, string>; clock?: Clock; renderOptions?: RenderSimOptions; appOptions?: CreateAppOptions; renderLimits?: RenderLimits; logTail?: LogTailOptions;
   telemetry?: { flushMs?: number; syncMs?: number };
-} = {}): Promise<Stack> {
+}
+
+/** Real Redis, both simulators and the real web process, on private ports. */
+export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const [redis, github, render, port, slack] = await Promise.all([
     startTestRedis(), startGitHubSimulator(), startRenderSimulator(opts.renderOptions), freePort(), startSlackReceiver(),
   ]);

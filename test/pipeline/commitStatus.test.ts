@@ -1,18 +1,13 @@
 import test from 'ava';
-import { startStack, type Stack } from '../helpers/stack.js';
-import { addNodeRepo, signedInWithKey, startTestWorker, waitFinished } from '../helpers/pipeline.js';
+import type { Stack } from '../helpers/stack.js';
+import { QUICK_PHASES, usePipelineStack } from '../helpers/pipelineStack.js';
+import { addNodeRepo, signedInWithKey, waitFinished } from '../helpers/pipeline.js';
 import type { Agent } from '../helpers/agent.js';
-import type { WorkerProcess } from '../../workers/process.js';
 
 // Issue 15: a GitHub commit status on the deployed commit, pending → success/failure, linking to the
 // deployment page, when the user's token has the repo (or repo:status) scope; skipped quietly otherwise.
 let stack: Stack;
-let worker: WorkerProcess & { logs: string[] };
-test.before(async () => {
-  stack = await startStack({ renderOptions: { phaseMs: { created: 10, build_in_progress: 60, pre_deploy_in_progress: 10, update_in_progress: 20 } } });
-  worker = await startTestWorker(stack);
-});
-test.after.always(async () => { await worker?.close(5_000); await stack?.close(); });
+usePipelineStack(test, { renderOptions: { phaseMs: QUICK_PHASES } }, (p) => ({ stack } = p));
 
 /** Sign-in where the user grants only `scope` on GitHub's consent page (the simulator issues that). */
 async function signInWithScope(agent: Agent, login: string, scope: string) {

@@ -1,22 +1,20 @@
 import test from 'ava';
-import { startStack, dumpRedis, type Stack } from '../helpers/stack.js';
-import { addNodeRepo, renderCalls, signedInWithKey, startTestWorker, waitFinished } from '../helpers/pipeline.js';
-import type { WorkerProcess } from '../../workers/process.js';
+import { dumpRedis, type Stack } from '../helpers/stack.js';
+import { usePipelineStack } from '../helpers/pipelineStack.js';
+import { addNodeRepo, renderCalls, signedInWithKey, waitFinished, type TestWorker } from '../helpers/pipeline.js';
 import { assertNoSecrets, witnessSecrets, type SecretWitness } from '../helpers/secretScan.js';
 
 let stack: Stack;
 let seen: SecretWitness;
-let worker: WorkerProcess & { logs: string[] };
-test.before(async () => {
-  stack = await startStack({ renderOptions: { phaseMs: { created: 20, build_in_progress: 600, pre_deploy_in_progress: 20, update_in_progress: 40 } } });
+let worker: TestWorker;
+usePipelineStack(test, { renderOptions: { phaseMs: { created: 20, build_in_progress: 600, pre_deploy_in_progress: 20, update_in_progress: 40 } } }, (p) => {
+  ({ stack, worker } = p);
   seen = witnessSecrets(stack);
-  worker = await startTestWorker(stack);
 });
 // End state of every test above: no Render key, GitHub token or env value in Redis, logs, answers or Render calls.
 test.after('no secret anywhere after all the flows', async (t) => {
   await assertNoSecrets(t, { stack, agents: seen.agents, extraLogs: [worker.logs], secrets: [...seen.secrets(), 'hunter2-very-secret', 'tok_live_abcdef123456'] });
 });
-test.after.always(async () => { await worker?.close(5_000); await stack?.close(); });
 
 test('repo → live for a new service, then a redeploy of the same service', async (t) => {
   const { agent, ownerId, apiKey, accountId } = await signedInWithKey(stack, 'alice');

@@ -1,15 +1,12 @@
 import test from 'ava';
-import { startStack, type Stack } from '../helpers/stack.js';
-import { addNodeRepo, renderCalls, signedInWithKey, startTestWorker, waitFinished } from '../helpers/pipeline.js';
+import type { Stack } from '../helpers/stack.js';
+import { usePipelineStack } from '../helpers/pipelineStack.js';
 import type { WorkerProcess } from '../../workers/process.js';
+import { addNodeRepo, renderCalls, signedInWithKey, startTestWorker, waitFinished, type TestWorker } from '../helpers/pipeline.js';
 
 let stack: Stack;
-let worker: WorkerProcess & { logs: string[] };
-test.before(async () => {
-  stack = await startStack({ renderOptions: { phaseMs: { created: 20, build_in_progress: 100, pre_deploy_in_progress: 20, update_in_progress: 40 } } });
-  worker = await startTestWorker(stack);
-});
-test.after.always(async () => { await worker?.close(5_000); await stack?.close(); });
+let worker: TestWorker;
+usePipelineStack(test, { renderOptions: { phaseMs: { created: 20, build_in_progress: 100, pre_deploy_in_progress: 20, update_in_progress: 40 } } }, (p) => ({ stack, worker } = p));
 
 /** What a service is on Render right now, read straight from the simulator with the user's key. */
 async function snapshot(apiKey: string, serviceId: string) {

@@ -1,15 +1,11 @@
 import test from 'ava';
-import { startStack, type Stack } from '../helpers/stack.js';
-import { addNodeRepo, renderCalls, signedInWithKey, startTestWorker, waitFinished } from '../helpers/pipeline.js';
-import type { WorkerProcess } from '../../workers/process.js';
+import type { Stack } from '../helpers/stack.js';
+import { usePipelineStack } from '../helpers/pipelineStack.js';
+import { addNodeRepo, renderCalls, signedInWithKey, waitFinished, type TestWorker } from '../helpers/pipeline.js';
 
 let stack: Stack;
-let worker: WorkerProcess;
-test.before(async () => {
-  stack = await startStack({ renderOptions: { phaseMs: { created: 20, build_in_progress: 4_000, pre_deploy_in_progress: 0, update_in_progress: 50 } } });
-  worker = await startTestWorker(stack);
-});
-test.after.always(async () => { await worker?.close(5_000); await stack?.close(); });
+let worker: TestWorker;
+usePipelineStack(test, { renderOptions: { phaseMs: { created: 20, build_in_progress: 4_000, pre_deploy_in_progress: 0, update_in_progress: 50 } } }, (p) => ({ stack, worker } = p));
 
 async function waitStatus(agent: Awaited<ReturnType<typeof signedInWithKey>>['agent'], id: string, status: string) {
   for (let i = 0; i < 400; i++) {

@@ -1,19 +1,14 @@
 import test from 'ava';
-import { startStack, type Stack } from '../helpers/stack.js';
-import { addNodeRepo, renderCalls, signedInWithKey, startTestWorker, waitFinished } from '../helpers/pipeline.js';
-import type { WorkerProcess } from '../../workers/process.js';
+import type { Stack } from '../helpers/stack.js';
+import { QUICK_PHASES, usePipelineStack } from '../helpers/pipelineStack.js';
+import { addNodeRepo, renderCalls, signedInWithKey, waitFinished } from '../helpers/pipeline.js';
 
 // Issue 15: background workers, cron jobs, private services and static sites next to web services,
 // chosen by detection or in the form, created with the right serviceDetails (the simulator checks every
 // body against Render's spec) and deployed to live.
 
 let stack: Stack;
-let worker: WorkerProcess & { logs: string[] };
-test.before(async () => {
-  stack = await startStack({ renderOptions: { phaseMs: { created: 10, build_in_progress: 60, pre_deploy_in_progress: 10, update_in_progress: 20 } } });
-  worker = await startTestWorker(stack);
-});
-test.after.always(async () => { await worker?.close(5_000); await stack?.close(); });
+usePipelineStack(test, { renderOptions: { phaseMs: QUICK_PHASES } }, (p) => ({ stack } = p));
 
 /** The service as Render (the simulator) has it, read with the user's own key. */
 async function renderService(apiKey: string, id: string) {

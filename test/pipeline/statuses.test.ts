@@ -1,7 +1,7 @@
 import test from 'ava';
-import { startStack, type Stack } from '../helpers/stack.js';
-import { addNodeRepo, signedInWithKey, startTestWorker, waitFinished } from '../helpers/pipeline.js';
-import type { WorkerProcess } from '../../workers/process.js';
+import type { Stack } from '../helpers/stack.js';
+import { usePipelineStack } from '../helpers/pipelineStack.js';
+import { addNodeRepo, signedInWithKey, waitFinished } from '../helpers/pipeline.js';
 import { presentService } from '../../server/presenters/service.js';
 import type { Service } from '../../server/render/types.js';
 
@@ -9,12 +9,7 @@ import type { Service } from '../../server/render/types.js';
 // a real worker, Redis and the Render simulator.
 
 let stack: Stack;
-let worker: WorkerProcess & { logs: string[] };
-test.before(async () => {
-  stack = await startStack({ renderOptions: { phaseMs: { created: 20, build_in_progress: 150, pre_deploy_in_progress: 20, update_in_progress: 40 } } });
-  worker = await startTestWorker(stack);
-});
-test.after.always(async () => { await worker?.close(5_000); await stack?.close(); });
+usePipelineStack(test, { renderOptions: { phaseMs: { created: 20, build_in_progress: 150, pre_deploy_in_progress: 20, update_in_progress: 40 } } }, (p) => ({ stack } = p));
 
 const sim = (apiKey: string) => ({
   get: async (path: string) => (await fetch(`${stack.render.url}${path}`, { headers: { authorization: `Bearer ${apiKey}` } })).json() as Promise<any>,

@@ -1,17 +1,12 @@
 import test from 'ava';
-import { startStack, type Stack } from '../helpers/stack.js';
-import { addNodeRepo, signedInWithKey, startTestWorker, waitFinished } from '../helpers/pipeline.js';
-import type { WorkerProcess } from '../../workers/process.js';
+import type { Stack } from '../helpers/stack.js';
+import { QUICK_PHASES, usePipelineStack } from '../helpers/pipelineStack.js';
+import { addNodeRepo, signedInWithKey, waitFinished } from '../helpers/pipeline.js';
 
 // Issue 15: deploy results to the user's own Slack webhook (Sentinel's webhook setting and SSRF guard),
 // only when they turned deploy results on. The stack delivers hooks.slack.com webhooks to a local receiver.
 let stack: Stack;
-let worker: WorkerProcess & { logs: string[] };
-test.before(async () => {
-  stack = await startStack({ renderOptions: { phaseMs: { created: 10, build_in_progress: 60, pre_deploy_in_progress: 10, update_in_progress: 20 } } });
-  worker = await startTestWorker(stack);
-});
-test.after.always(async () => { await worker?.close(5_000); await stack?.close(); });
+usePipelineStack(test, { renderOptions: { phaseMs: QUICK_PHASES } }, (p) => ({ stack } = p));
 
 const webhook = (team: string) => `https://hooks.slack.com/services/${team}/B000/XXXXXXXXXXXXXXXX`;
 

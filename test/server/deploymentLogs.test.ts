@@ -1,11 +1,11 @@
 import test from 'ava';
-import { startStack, type Stack } from '../helpers/stack.js';
+import type { Stack } from '../helpers/stack.js';
+import { usePipelineStack } from '../helpers/pipelineStack.js';
 import { Agent } from '../helpers/agent.js';
-import { addNodeRepo, signedInWithKey, startTestWorker, waitFinished } from '../helpers/pipeline.js';
+import { addNodeRepo, signedInWithKey, waitFinished, type TestWorker } from '../helpers/pipeline.js';
 import { openSseAs, sseLogLines } from '../helpers/sse.js';
 import { assertNoSecrets, witnessSecrets, type SecretWitness } from '../helpers/secretScan.js';
 import { budgetFrom, RENDER_DOCUMENTED_LIMITS } from '../../server/render/budget.js';
-import type { WorkerProcess } from '../../workers/process.js';
 import { startWeb } from '../../server/web.js';
 import { createLogger } from '../../server/logger.js';
 import { freePort } from '../helpers/ports.js';
@@ -16,26 +16,24 @@ import { freePort } from '../helpers/ports.js';
 
 const TOKEN = 'tok_live_logsecret987654';
 let stack: Stack;
-let worker: WorkerProcess & { logs: string[] };
+let worker: TestWorker;
 let seen: SecretWitness;
 
-test.before(async () => {
-  stack = await startStack({
-    // Deploys move only when a test advances them, so every line lands in a known phase.
-    renderOptions: { manualDeploys: true },
-    // Paging 2,000 lines twice must not wait a minute for Render's 30 log reads; the tail test
-    // below checks the calls themselves.
-    renderLimits: budgetFrom({ ...RENDER_DOCUMENTED_LIMITS, logs: { limit: 1_000, windowMs: 60_000 } }),
-    logTail: { buildIntervalMs: 150, runtimeIntervalMs: 300, settleMs: 150, leaseMs: 3_000 },
-    appOptions: { events: { maxStreamsPerUser: 200 } },
-  });
+usePipelineStack(test, {
+  // Deploys move only when a test advances them, so every line lands in a known phase.
+  renderOptions: { manualDeploys: true },
+  // Paging 2,000 lines twice must not wait a minute for Render's 30 log reads; the tail test
+  // below checks the calls themselves.
+  renderLimits: budgetFrom({ ...RENDER_DOCUMENTED_LIMITS, logs: { limit: 1_000, windowMs: 60_000 } }),
+  logTail: { buildIntervalMs: 150, runtimeIntervalMs: 300, settleMs: 150, leaseMs: 3_000 },
+  appOptions: { events: { maxStreamsPerUser: 200 } },
+}, (p) => {
+  ({ stack, worker } = p);
   seen = witnessSecrets(stack);
-  worker = await startTestWorker(stack);
 });
 test.after('no secret anywhere after all the flows', async (t) => {
   await assertNoSecrets(t, { stack, agents: seen.agents, extraLogs: [worker.logs], secrets: [...seen.secrets(), TOKEN] });
 });
-test.after.always(async () => { await worker?.close(5_000); await stack?.close(); });
 
 interface Line { id: string; timestamp: string; message: string; phase: string; level: string | null }
 

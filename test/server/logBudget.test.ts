@@ -1,9 +1,9 @@
 import test from 'ava';
-import { startStack, type Stack } from '../helpers/stack.js';
-import { addNodeRepo, signedInWithKey, startTestWorker } from '../helpers/pipeline.js';
+import type { Stack } from '../helpers/stack.js';
+import { usePipelineStack } from '../helpers/pipelineStack.js';
+import { addNodeRepo, signedInWithKey } from '../helpers/pipeline.js';
 import { openSseAs, sseLogLines } from '../helpers/sse.js';
 import { RENDER_DOCUMENTED_LIMITS } from '../../server/render/budget.js';
-import type { WorkerProcess } from '../../workers/process.js';
 
 // A log tail under a spent budget slows down instead of failing: every line still arrives, and Render
 // never sees more log reads than the budget allows (so never a 429). (The panel's side, a page read
@@ -11,16 +11,11 @@ import type { WorkerProcess } from '../../workers/process.js';
 
 const LOG_BUDGET = { limit: 2, windowMs: 1_000 };
 let stack: Stack;
-let worker: WorkerProcess;
-test.before(async () => {
-  stack = await startStack({
-    renderOptions: { manualDeploys: true },
-    renderLimits: { ...RENDER_DOCUMENTED_LIMITS, logs: LOG_BUDGET },
-    logTail: { buildIntervalMs: 50, runtimeIntervalMs: 100, settleMs: 100, leaseMs: 3_000 },
-  });
-  worker = await startTestWorker(stack);
-});
-test.after.always(async () => { await worker?.close(5_000); await stack?.close(); });
+usePipelineStack(test, {
+  renderOptions: { manualDeploys: true },
+  renderLimits: { ...RENDER_DOCUMENTED_LIMITS, logs: LOG_BUDGET },
+  logTail: { buildIntervalMs: 50, runtimeIntervalMs: 100, settleMs: 100, leaseMs: 3_000 },
+}, (p) => ({ stack } = p));
 
 test('a tail polling faster than the budget allows waits for it and still delivers every line once, in order', async (t) => {
   const { agent, accountId } = await signedInWithKey(stack, 'budget');
