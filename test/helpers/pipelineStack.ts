@@ -11,27 +11,38 @@ export const QUICK_PHASES: RenderSimOptions['phaseMs'] = { created: 10, build_in
 export interface PipelineStack {
   stack: Stack;
   worker: TestWorker;
+  /** Another worker on the stack (a suite that stops its worker to crash one of its own): closed with the rest. */
+  startWorker(opts?: Parameters<typeof startTestWorker>[1]): Promise<TestWorker>;
+  /** Every worker it started (closing twice is harmless), then the stack. */
   close(): Promise<void>;
 }
 
 export async function startPipelineStack(opts: StackOptions = {}): Promise<PipelineStack> {
   const stack = await startStack(opts);
+  const workers: TestWorker[] = [];
+  const startWorker = async (workerOpts?: Parameters<typeof startTestWorker>[1]) => {
+    const worker = await startTestWorker(stack, workerOpts);
+    workers.push(worker);
+    return worker;
+  };
   let worker: TestWorker;
   try {
-    worker = await startTestWorker(stack);
+    worker = await startWorker();
   } catch (err) {
     await stack.close();
     throw err;
   }
   return {
-    stack, worker,
-    async close() { await worker.close(5_000); await stack.close(); },
+    stack, worker, startWorker,
+    async close() {
+      await Promise.all(workers.map((w) => w.close(5_000)));
+      await stack.close();
+    },
   };
 }
 
 /**
  * A pipeline stack for the whole file: `usePipelineStack(test, opts, (p) => ({ stack, worker } = p))`.
- * The worker it closes is the one it started (a suite that swaps workers closes its own).
  */
 export function usePipelineStack(test: TestFn, opts: StackOptions, started: (p: PipelineStack) => unknown): void {
   sharedFixture(test, () => startPipelineStack(opts), started);

@@ -1,12 +1,14 @@
 import test from 'ava';
 import type { Stack } from '../helpers/stack.js';
-import { usePipelineStack } from '../helpers/pipelineStack.js';
+import { usePipelineStack, type PipelineStack } from '../helpers/pipelineStack.js';
 import type { WorkerProcess } from '../../workers/process.js';
-import { addNodeRepo, renderCalls, signedInWithKey, startTestWorker, waitFinished, type TestWorker } from '../helpers/pipeline.js';
+import { addNodeRepo, renderCalls, signedInWithKey, waitFinished, type TestWorker } from '../helpers/pipeline.js';
 
 let stack: Stack;
 let worker: TestWorker;
-usePipelineStack(test, { renderOptions: { phaseMs: { created: 20, build_in_progress: 100, pre_deploy_in_progress: 20, update_in_progress: 40 } } }, (p) => ({ stack, worker } = p));
+// The crash tests stop `worker` and start others: through `pipeline`, so the file's end closes them all.
+let pipeline: PipelineStack;
+usePipelineStack(test, { renderOptions: { phaseMs: { created: 20, build_in_progress: 100, pre_deploy_in_progress: 20, update_in_progress: 40 } } }, (p) => ({ stack, worker } = pipeline = p));
 
 /** What a service is on Render right now, read straight from the simulator with the user's key. */
 async function snapshot(apiKey: string, serviceId: string) {
@@ -96,7 +98,7 @@ test.serial('a crash right after Render created the service still adopts it (sam
     t.true(done.timeline.some((e: { note?: string | null }) => /Resumed/.test(e.note ?? '')));
   } finally {
     await crashy.close(5_000);
-    worker = await startTestWorker(stack);
+    worker = await pipeline.startWorker();
   }
 });
 
@@ -138,7 +140,7 @@ test.serial('a crash after Render created the service, then Redis lost every wri
     await stack.redis.client.restore(key, Math.max(0, ttl), before, 'REPLACE');
     t.is((await agent.get(`/api/render/deployments/${res.json.id}`)).json.status, 'queued', 'every write of the crashed run is gone');
 
-    worker = await startTestWorker(stack);
+    worker = await pipeline.startWorker();
     const done = await waitFinished(agent, res.json.id);
     t.is(done.status, 'live', JSON.stringify(done.failure));
     const list = await (await fetch(`${stack.render.url}/services?name=ember`, { headers: { authorization: `Bearer ${apiKey}` } })).json() as any[];
@@ -147,7 +149,7 @@ test.serial('a crash after Render created the service, then Redis lost every wri
     t.true(done.timeline.some((e: { note?: string | null }) => /Resumed/.test(e.note ?? '')));
   } finally {
     await crashy.close(5_000);
-    if (!worker.worker.isRunning()) worker = await startTestWorker(stack);
+    if (!worker.worker.isRunning()) worker = await pipeline.startWorker();
   }
 });
 

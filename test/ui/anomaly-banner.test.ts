@@ -1,20 +1,15 @@
 import test from 'ava';
 import type { Browser } from 'playwright-core';
-import { launchChromium, newContext, screenshot } from './support/browser.js';
-import { startUiStack, type UiStack } from './support/uiStack.js';
+import { newContext, screenshot } from './support/browser.js';
+import type { UiStack } from './support/uiStack.js';
+import { useBrowserStack } from './support/browserStack.js';
 
 // Issue 18: a user the anomaly detector blocked sees a clear banner (what happened, when it lifts,
 // that running deploys continue) on load and on any call; it is gone once the block is lifted.
 
 let stack: UiStack;
 let browser: Browser;
-test.before(async () => {
-  [stack, browser] = await Promise.all([startUiStack({ stack: { telemetry: { syncMs: 100 } } }), launchChromium()]);
-});
-test.after.always(async () => {
-  await browser?.close();
-  await stack?.closeAll();
-});
+useBrowserStack(test, { stack: { telemetry: { syncMs: 100 } } }, (b) => ({ stack, browser } = b));
 
 test('a blocked account sees the banner with when it lifts; lifted, the app works again; screenshot', async (t) => {
   t.timeout(120_000);

@@ -1,7 +1,8 @@
 import test from 'ava';
 import type { Browser } from 'playwright-core';
-import { launchChromium, newContext, screenshot } from './support/browser.js';
-import { startUiStack, type UiStack } from './support/uiStack.js';
+import { newContext, screenshot } from './support/browser.js';
+import type { UiStack } from './support/uiStack.js';
+import { useBrowserStack } from './support/browserStack.js';
 import { createAuditLog } from '../../server/audit/auditLog.js';
 import type { AuditInput } from '../../server/audit/types.js';
 import type { Clock } from '../../server/clock.js';
@@ -12,13 +13,7 @@ import type { Clock } from '../../server/clock.js';
 
 let stack: UiStack;
 let browser: Browser;
-test.before(async () => {
-  [stack, browser] = await Promise.all([startUiStack(), launchChromium()]);
-});
-test.after.always(async () => {
-  await browser?.close();
-  await stack?.closeAll();
-});
+useBrowserStack(test, {}, (b) => ({ stack, browser } = b));
 
 const USER_ID = 424_242;
 const LOGIN = 'auditor';

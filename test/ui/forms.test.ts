@@ -1,7 +1,8 @@
 import test from 'ava';
 import type { Browser, Page } from 'playwright-core';
-import { DESKTOP, PHONE, horizontalOverflow, launchChromium, newContext, screenshot } from './support/browser.js';
-import { connectKey, startUiStack, type UiStack } from './support/uiStack.js';
+import { DESKTOP, PHONE, horizontalOverflow, newContext, screenshot } from './support/browser.js';
+import { connectKey, type UiStack } from './support/uiStack.js';
+import { useBrowserStack } from './support/browserStack.js';
 
 // Code inside page.evaluate runs in the browser; these stand in for the DOM types this (Node-only) project does not load.
 declare const document: any;
@@ -10,13 +11,7 @@ declare const document: any;
 // sit, and choosing a repository with the keyboard.
 let stack: UiStack;
 let browser: Browser;
-test.before(async () => {
-  [stack, browser] = await Promise.all([startUiStack(), launchChromium()]);
-});
-test.after.always(async () => {
-  await browser?.close();
-  await stack?.closeAll();
-});
+useBrowserStack(test, {}, (b) => ({ stack, browser } = b));
 
 async function bothSizes(t: { true(v: boolean, m?: string): void }, page: Page, name: string) {
   for (const [label, size] of [['desktop', DESKTOP], ['phone', PHONE]] as const) {

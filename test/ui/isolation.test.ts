@@ -1,7 +1,8 @@
 import test from 'ava';
 import type { Browser, Page } from 'playwright-core';
-import { launchChromium, newContext } from './support/browser.js';
-import { connectKey, deployThroughForm, startUiStack, type UiStack } from './support/uiStack.js';
+import { newContext } from './support/browser.js';
+import { connectKey, deployThroughForm, type UiStack } from './support/uiStack.js';
+import { useBrowserStack } from './support/browserStack.js';
 
 // Code inside page.evaluate runs in the browser; these stand in for the DOM types this (Node-only) project does not load.
 declare const window: any;
@@ -9,13 +10,7 @@ declare const document: any;
 
 let stack: UiStack;
 let browser: Browser;
-test.before(async () => {
-  [stack, browser] = await Promise.all([startUiStack(), launchChromium()]);
-});
-test.after.always(async () => {
-  await browser?.close();
-  await stack?.closeAll();
-});
+useBrowserStack(test, {}, (b) => ({ stack, browser } = b));
 
 /** Every deployment event this page's own EventSource receives, kept in window.__events. */
 async function recordEvents(page: Page) {

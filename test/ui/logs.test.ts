@@ -1,7 +1,8 @@
 import test from 'ava';
 import type { Browser, Page } from 'playwright-core';
-import { DESKTOP, launchChromium, newContext, screenshot } from './support/browser.js';
-import { connectKey, deployThroughForm, startUiStack, type UiStack } from './support/uiStack.js';
+import { DESKTOP, newContext, screenshot } from './support/browser.js';
+import { connectKey, deployThroughForm, type UiStack } from './support/uiStack.js';
+import { useBrowserStack } from './support/browserStack.js';
 import { budgetFrom, RENDER_DOCUMENTED_LIMITS } from '../../server/render/budget.js';
 import { fingerprint } from '../../server/crypto/keyring.js';
 
@@ -11,24 +12,15 @@ import { fingerprint } from '../../server/crypto/keyring.js';
 
 let stack: UiStack;
 let browser: Browser;
-test.before(async () => {
-  [stack, browser] = await Promise.all([
-    startUiStack({
-      appOptions: { events: { maxStreamsPerUser: 20 } },
-      stack: {
-        // Deploys move when the test says so: every line lands in a known deploy.
-        renderOptions: { manualDeploys: true },
-        renderLimits: budgetFrom({ ...RENDER_DOCUMENTED_LIMITS, logs: { limit: 1_000, windowMs: 60_000 } }),
-        logTail: { buildIntervalMs: 200, runtimeIntervalMs: 500, settleMs: 200, leaseMs: 3_000 },
-      },
-    }),
-    launchChromium(),
-  ]);
-});
-test.after.always(async () => {
-  await browser?.close();
-  await stack?.closeAll();
-});
+useBrowserStack(test, {
+  appOptions: { events: { maxStreamsPerUser: 20 } },
+  stack: {
+    // Deploys move when the test says so: every line lands in a known deploy.
+    renderOptions: { manualDeploys: true },
+    renderLimits: budgetFrom({ ...RENDER_DOCUMENTED_LIMITS, logs: { limit: 1_000, windowMs: 60_000 } }),
+    logTail: { buildIntervalMs: 200, runtimeIntervalMs: 500, settleMs: 200, leaseMs: 3_000 },
+  },
+}, (b) => ({ stack, browser } = b));
 
 async function renderIds(page: Page, id: string): Promise<{ serviceId: string; deployId: string }> {
   for (let i = 0; i < 300; i++) {

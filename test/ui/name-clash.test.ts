@@ -1,20 +1,15 @@
 import test from 'ava';
 import type { Browser } from 'playwright-core';
-import { launchChromium, newContext, screenshot } from './support/browser.js';
-import { connectKey, deployThroughForm, startUiStack, type UiStack } from './support/uiStack.js';
+import { newContext, screenshot } from './support/browser.js';
+import { connectKey, deployThroughForm, type UiStack } from './support/uiStack.js';
+import { useBrowserStack } from './support/browserStack.js';
 
 // Issue 12, part 1 in the browser: deploying go-service under the name of an existing service is
 // caught in the form as the user types, and the server refuses it anyway if the form is bypassed.
 
 let stack: UiStack;
 let browser: Browser;
-test.before(async () => {
-  [stack, browser] = await Promise.all([startUiStack(), launchChromium()]);
-});
-test.after.always(async () => {
-  await browser?.close();
-  await stack?.closeAll();
-});
+useBrowserStack(test, {}, (b) => ({ stack, browser } = b));
 
 test('the deploy form says a name is taken, offers a free one, and never deploys over the other service', async (t) => {
   const { context, page, problems } = await newContext(browser);

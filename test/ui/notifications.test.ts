@@ -1,7 +1,8 @@
 import test from 'ava';
 import type { Browser } from 'playwright-core';
-import { launchChromium, newContext } from './support/browser.js';
-import { connectKey, deployThroughForm, startUiStack, type UiStack } from './support/uiStack.js';
+import { newContext } from './support/browser.js';
+import { connectKey, deployThroughForm, type UiStack } from './support/uiStack.js';
+import { useBrowserStack } from './support/browserStack.js';
 
 // Code inside page.evaluate runs in the browser; these stand in for the DOM types this (Node-only) project does not load.
 declare const window: any;
@@ -11,13 +12,7 @@ declare const window: any;
 // so the test can see what the app showed and asked.
 let stack: UiStack;
 let browser: Browser;
-test.before(async () => {
-  [stack, browser] = await Promise.all([startUiStack(), launchChromium()]);
-});
-test.after.always(async () => {
-  await browser?.close();
-  await stack?.closeAll();
-});
+useBrowserStack(test, {}, (b) => ({ stack, browser } = b));
 
 const RECORD_NOTIFICATIONS = `(() => {
   const Real = window.Notification;

@@ -1,21 +1,13 @@
 import test from 'ava';
 import type { Browser } from 'playwright-core';
-import { DESKTOP, PHONE, horizontalOverflow, launchChromium, newContext, screenshot } from './support/browser.js';
-import { startUiStack, type UiStack } from './support/uiStack.js';
+import { DESKTOP, PHONE, horizontalOverflow, newContext, screenshot } from './support/browser.js';
+import type { UiStack } from './support/uiStack.js';
+import { useBrowserStack } from './support/browserStack.js';
 import { DEMO } from '../../sandbox/seed.js';
 
 let stack: UiStack;
 let browser: Browser;
-test.before(async () => {
-  [stack, browser] = await Promise.all([
-    startUiStack({ appOptions: { sandbox: { renderApiKey: DEMO.renderApiKey, login: DEMO.login } } }),
-    launchChromium(),
-  ]);
-});
-test.after.always(async () => {
-  await browser?.close();
-  await stack?.closeAll();
-});
+useBrowserStack(test, { appOptions: { sandbox: { renderApiKey: DEMO.renderApiKey, login: DEMO.login } } }, (b) => ({ stack, browser } = b));
 
 test('sandbox mode: a banner with the demo key, which the settings page can fill in', async (t) => {
   const { context, page, problems } = await newContext(browser);

@@ -1,7 +1,8 @@
 import test from 'ava';
 import type { Browser } from 'playwright-core';
-import { launchChromium, newContext, screenshot } from './support/browser.js';
-import { connectKey, startUiStack, type UiStack } from './support/uiStack.js';
+import { newContext, screenshot } from './support/browser.js';
+import { connectKey, type UiStack } from './support/uiStack.js';
+import { useBrowserStack } from './support/browserStack.js';
 
 // Issue 14: the Security page in Chromium — opt in, findings arrive live (SSE) with the header
 // badge, a grouped crash loop shows first and last line, a 403 plan is explained, a non-Slack
@@ -9,13 +10,7 @@ import { connectKey, startUiStack, type UiStack } from './support/uiStack.js';
 
 let stack: UiStack;
 let browser: Browser;
-test.before(async () => {
-  [stack, browser] = await Promise.all([startUiStack({ stack: { env: { SENTINEL_INTERVAL_SECONDS: '1' } } }), launchChromium()]);
-});
-test.after.always(async () => {
-  await browser?.close();
-  await stack?.closeAll();
-});
+useBrowserStack(test, { stack: { env: { SENTINEL_INTERVAL_SECONDS: '1' } } }, (b) => ({ stack, browser } = b));
 
 test('Security page: opt in, live findings with severity and badge, grouped log lines, 403 plan notice, webhook validation; screenshot', async (t) => {
   t.timeout(120_000);

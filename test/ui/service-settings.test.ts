@@ -1,7 +1,8 @@
 import test from 'ava';
 import type { Browser } from 'playwright-core';
-import { horizontalOverflow, launchChromium, newContext, PHONE, screenshot } from './support/browser.js';
-import { connectKey, startUiStack, type UiStack } from './support/uiStack.js';
+import { horizontalOverflow, newContext, PHONE, screenshot } from './support/browser.js';
+import { connectKey, type UiStack } from './support/uiStack.js';
+import { useBrowserStack } from './support/browserStack.js';
 import { createRenderClient } from '../../server/render/client.js';
 
 // Issue 15: the service settings page in Chromium, reached from the dashboard's service card: edit
@@ -11,13 +12,7 @@ import { createRenderClient } from '../../server/render/client.js';
 
 let stack: UiStack;
 let browser: Browser;
-test.before(async () => {
-  [stack, browser] = await Promise.all([startUiStack(), launchChromium()]);
-});
-test.after.always(async () => {
-  await browser?.close();
-  await stack?.closeAll();
-});
+useBrowserStack(test, {}, (b) => ({ stack, browser } = b));
 
 test('settings page: env var edit and reveal, auto-deploy toggle, a custom domain with its DNS records; desktop and phone screenshots', async (t) => {
   t.timeout(120_000);

@@ -1,19 +1,14 @@
 import test from 'ava';
 import type { Browser } from 'playwright-core';
-import { DESKTOP, PHONE, horizontalOverflow, launchChromium, newContext, screenshot } from './support/browser.js';
-import { connectKey, startUiStack, type UiStack } from './support/uiStack.js';
+import { DESKTOP, PHONE, horizontalOverflow, newContext, screenshot } from './support/browser.js';
+import { connectKey, type UiStack } from './support/uiStack.js';
+import { useBrowserStack } from './support/browserStack.js';
 
 // Issue 15: the deploy form offers the service type (detected or chosen), a cron job's schedule with
 // field-level errors from the form and from the server.
 let stack: UiStack;
 let browser: Browser;
-test.before(async () => {
-  [stack, browser] = await Promise.all([startUiStack(), launchChromium()]);
-});
-test.after.always(async () => {
-  await browser?.close();
-  await stack?.closeAll();
-});
+useBrowserStack(test, {}, (b) => ({ stack, browser } = b));
 
 const nodeFiles = (name: string, extra: Record<string, string> = {}) => ({
   'package.json': JSON.stringify({ name, scripts: { start: 'node index.js' } }), 'package-lock.json': '{}', 'index.js': '', ...extra,

@@ -1,20 +1,15 @@
 import test from 'ava';
 import type { Browser } from 'playwright-core';
-import { DESKTOP, launchChromium, newContext, screenshot } from './support/browser.js';
-import { connectKey, deployThroughForm, startUiStack, type UiStack } from './support/uiStack.js';
+import { DESKTOP, newContext, screenshot } from './support/browser.js';
+import { connectKey, deployThroughForm, type UiStack } from './support/uiStack.js';
+import { useBrowserStack } from './support/browserStack.js';
 
 // Issue 12 part 3 in the browser: replaced deploys, service cards by their latest deploy, deleted
 // services, and the commit Render built.
 
 let stack: UiStack;
 let browser: Browser;
-test.before(async () => {
-  [stack, browser] = await Promise.all([startUiStack(), launchChromium()]);
-});
-test.after.always(async () => {
-  await browser?.close();
-  await stack?.closeAll();
-});
+useBrowserStack(test, {}, (b) => ({ stack, browser } = b));
 
 test('replaced deploys say so and link to what replaced them; cards show the latest outcome; deleted services offer nothing', async (t) => {
   const { context, page, problems } = await newContext(browser, DESKTOP);

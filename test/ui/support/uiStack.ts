@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import type { Page } from 'playwright-core';
-import { startStack, type Stack } from '../../helpers/stack.js';
+import { startStack, type Stack, type StackOptions } from '../../helpers/stack.js';
 import { createLogger } from '../../../server/logger.js';
 import { startWorker, type WorkerProcess } from '../../../workers/process.js';
 import type { RenderSimOptions } from '../../../sandbox/render/index.js';
@@ -21,8 +21,10 @@ export interface UiStack extends Stack {
 /** Deploy phases on the Render simulator: slow enough to watch, fast enough for a quick suite. */
 const PHASES: RenderSimOptions['phaseMs'] = { created: 150, build_in_progress: 700, pre_deploy_in_progress: 100, update_in_progress: 400 };
 
+export interface UiStackOptions { appOptions?: CreateAppOptions; stack?: StackOptions }
+
 /** The real stack (Redis, simulators, web) plus a real worker, so deploys move through phases. */
-export async function startUiStack(opts: { appOptions?: CreateAppOptions; stack?: Parameters<typeof startStack>[0] } = {}): Promise<UiStack> {
+export async function startUiStack(opts: UiStackOptions = {}): Promise<UiStack> {
   const stack = await startStack({ renderOptions: { phaseMs: PHASES }, appOptions: opts.appOptions, ...opts.stack });
   const workerLogs: string[] = [];
   const sink = new Writable({ write(chunk, _e, cb) { workerLogs.push(String(chunk)); cb(); } });
