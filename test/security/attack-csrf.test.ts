@@ -1,12 +1,12 @@
 import test from 'ava';
-import type Router from '@koa/router';
 import { randomBytes } from 'node:crypto';
-import { startStack, type Stack } from '../helpers/stack.js';
+import type { Stack } from '../helpers/stack.js';
+import { useAttackStack } from '../helpers/attackStack.js';
 import {
-  ATTACK_UA, contractViolation, discoverRoutes, requestFor, send, snapshot, specsFor, tenantWithKey, uncatalogued, unhandledErrors, withResources,
+  ATTACK_UA, contractViolation, requestFor, send, snapshot, tenantWithKey, unhandledErrors, withResources,
   type AttackRequest, type Caller, type RouteSpec, type Tenant, type TenantIds,
 } from '../helpers/attack.js';
-import { assertNoSecrets, findSecrets, witnessSecrets, type SecretWitness } from '../helpers/secretScan.js';
+import { assertNoSecrets, findSecrets, type SecretWitness } from '../helpers/secretScan.js';
 
 // CSRF on every state-changing route the app mounts (discovered from its router), session fixation,
 // and a signed-out cookie replayed on every route.
@@ -22,22 +22,16 @@ let ownerIds: TenantIds;
 let other: Tenant;
 const transcript: string[] = [];
 
-test.before(async () => {
-  let router: Router | undefined;
-  // Sign-in and key-setup limits are lifted: this suite signs in many fresh users from one address.
-  stack = await startStack({
-    appOptions: { onRouter: (r) => { router = r; }, security: { limits: { signInStart: ROOMY, signInCallback: ROOMY, keySetup: ROOMY } } },
-    renderOptions: { rateLimits: { createService: { limit: 10_000 }, write: { limit: 10_000 } } },
-  });
-  witness = witnessSecrets(stack);
-  const discovered = discoverRoutes(router!);
-  unknownRoutes = uncatalogued(discovered);
-  specs = unknownRoutes.length ? [] : specsFor(discovered);
+// Sign-in and key-setup limits are lifted: this suite signs in many fresh users from one address.
+useAttackStack(test, {
+  appOptions: { security: { limits: { signInStart: ROOMY, signInCallback: ROOMY, keySetup: ROOMY } } },
+  renderOptions: { rateLimits: { createService: { limit: 10_000 }, write: { limit: 10_000 } } },
+}, async (s) => {
+  ({ stack, witness, specs, unknownRoutes } = s);
   owner = await tenantWithKey(stack, 'csrf-owner');
   ownerIds = await withResources(stack, owner);
   other = await tenantWithKey(stack, 'csrf-other');
 });
-test.after.always(async () => { await stack?.close(); });
 
 // Bearer-only routes (/mcp) read no cookie at all: nothing to forge; the bearer test below covers them.
 const writers = () => specs.filter((s) => s.method !== 'GET' && s.access !== 'bearer');

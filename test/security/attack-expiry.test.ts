@@ -1,12 +1,12 @@
 import test from 'ava';
-import type Router from '@koa/router';
 import { manualClock } from '../../server/clock.js';
-import { startStack, type Stack } from '../helpers/stack.js';
+import type { Stack } from '../helpers/stack.js';
+import { useAttackStack } from '../helpers/attackStack.js';
 import {
-  ATTACK_UA, contractViolation, discoverRoutes, requestFor, send, specsFor, tenantWithKey, uncatalogued, withResources,
+  ATTACK_UA, contractViolation, requestFor, send, tenantWithKey, withResources,
   type Caller, type RouteSpec, type TenantIds,
 } from '../helpers/attack.js';
-import { assertNoSecrets, witnessSecrets, type SecretWitness } from '../helpers/secretScan.js';
+import { assertNoSecrets, type SecretWitness } from '../helpers/secretScan.js';
 
 // Expired sessions on every route that needs one (discovered from the router), with the app's clock
 // moved by hand: idle expiry and absolute expiry. Each route gets its own expired session, so every
@@ -22,20 +22,14 @@ let unknownRoutes: string[];
 let ids: TenantIds;
 const transcript: string[] = [];
 
-test.before(async () => {
-  let router: Router | undefined;
-  stack = await startStack({
-    clock,
-    env: { SESSION_IDLE_MINUTES: '30', SESSION_ABSOLUTE_HOURS: '2' },
-    appOptions: { onRouter: (r) => { router = r; }, security: { limits: { signInStart: ROOMY, signInCallback: ROOMY, keySetup: ROOMY } } },
-  });
-  witness = witnessSecrets(stack);
-  const discovered = discoverRoutes(router!);
-  unknownRoutes = uncatalogued(discovered);
-  specs = unknownRoutes.length ? [] : specsFor(discovered);
+useAttackStack(test, {
+  clock,
+  env: { SESSION_IDLE_MINUTES: '30', SESSION_ABSOLUTE_HOURS: '2' },
+  appOptions: { security: { limits: { signInStart: ROOMY, signInCallback: ROOMY, keySetup: ROOMY } } },
+}, async (s) => {
+  ({ stack, witness, specs, unknownRoutes } = s);
   ids = await withResources(stack, await tenantWithKey(stack, 'expiring'));
 });
-test.after.always(async () => { await stack?.close(); });
 
 const userRoutes = () => specs.filter((s) => s.access === 'user');
 

@@ -1,15 +1,15 @@
 import test from 'ava';
-import type Router from '@koa/router';
 import fc from 'fast-check';
 import { gzipSync } from 'node:zlib';
-import { startStack, type Stack } from '../helpers/stack.js';
+import type { Stack } from '../helpers/stack.js';
+import { useAttackStack } from '../helpers/attackStack.js';
 import {
   addPrivateRepo, plantFinding, plantSettings,
-  contractViolation, discoverRoutes, encodeIds, fillPath, hostileJsonText, hostileQuery, hostileScalar, hostileSegment,
-  malformedJson, oversizedJson, send, serviceWithLiveDeploy, snapshot, specsFor, tenantWithKey, uncatalogued, unhandledErrors,
+  contractViolation, encodeIds, fillPath, hostileJsonText, hostileQuery, hostileScalar, hostileSegment,
+  malformedJson, oversizedJson, send, serviceWithLiveDeploy, snapshot, tenantWithKey, unhandledErrors,
   FOREIGN_CONTENT_TYPES, ODD_CONTENT_TYPES, type AttackRequest, type RawResponse, type RouteSpec, type Tenant, type TenantIds,
 } from '../helpers/attack.js';
-import { assertNoSecrets, witnessSecrets, type SecretWitness } from '../helpers/secretScan.js';
+import { assertNoSecrets, type SecretWitness } from '../helpers/secretScan.js';
 
 // Property tests over every route the app mounts (discovered from its router): hostile path params,
 // query strings, JSON bodies, malformed / oversized / mis-typed bodies. For all of them: never a 5xx,
@@ -33,20 +33,14 @@ let baseline: Awaited<ReturnType<typeof snapshot>>;
 const transcript: string[] = [];
 const protoKeys = Object.getOwnPropertyNames(Object.prototype).sort();
 
-test.before(async () => {
-  let router: Router | undefined;
-  stack = await startStack({
-    appOptions: {
-      onRouter: (r) => { router = r; },
-      // Only the limits are lifted (a fuzz run is a burst by design); every check they guard stays.
-      security: { limits: { keySetup: HUGE, keySetupPerUser: HUGE, keyClear: HUGE, signOut: HUGE, deploys: HUGE, lifecycle: HUGE, serviceSettings: HUGE, githubReads: HUGE, detect: HUGE, invalidKeys: { maxInvalid: 1_000_000, windowSec: 900, lockSec: 900 } } },
-    },
-    renderOptions: { rateLimits: { read: { limit: 100_000 }, write: { limit: 100_000 }, createService: { limit: 10_000 } } },
-  });
-  witness = witnessSecrets(stack);
-  const discovered = discoverRoutes(router!);
-  discoveredUnknown = uncatalogued(discovered);
-  specs = discoveredUnknown.length ? [] : specsFor(discovered);
+useAttackStack(test, {
+  appOptions: {
+    // Only the limits are lifted (a fuzz run is a burst by design); every check they guard stays.
+    security: { limits: { keySetup: HUGE, keySetupPerUser: HUGE, keyClear: HUGE, signOut: HUGE, deploys: HUGE, lifecycle: HUGE, serviceSettings: HUGE, githubReads: HUGE, detect: HUGE, invalidKeys: { maxInvalid: 1_000_000, windowSec: 900, lockSec: 900 } } },
+  },
+  renderOptions: { rateLimits: { read: { limit: 100_000 }, write: { limit: 100_000 }, createService: { limit: 10_000 } } },
+}, async (s) => {
+  ({ stack, witness, specs, unknownRoutes: discoveredUnknown } = s);
 
   me = await tenantWithKey(stack, 'fuzz-me');
   victim = await tenantWithKey(stack, 'fuzz-victim');
@@ -63,7 +57,6 @@ test.before(async () => {
   victimIds = { deploymentId: theirDep.json.id, ...theirSvc, repoOwner: victim.login, repoName: 'theirs', ownerId: victim.ownerId, apiKey: victim.apiKey, findingId: theirFinding, ...theirSettings };
   baseline = await snapshot(stack, [me, victim]);
 });
-test.after.always(async () => { await stack?.close(); });
 
 const foreignIds = () => [victimIds.findingId, victimIds.deploymentId, victimIds.serviceId, victimIds.deployId, victimIds.ownerId, victimIds.repoOwner, victimIds.repoName, victimIds.customDomainId];
 /** The victim's identifiers: none may appear in anything the attacker gets back. */

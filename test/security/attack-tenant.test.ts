@@ -1,14 +1,13 @@
 import test from 'ava';
-import type Router from '@koa/router';
 import { randomBytes } from 'node:crypto';
-import { dumpRedis, startStack, type Stack } from '../helpers/stack.js';
-import { startTestWorker, waitFinished } from '../helpers/pipeline.js';
+import { dumpRedis, type Stack } from '../helpers/stack.js';
+import { useAttackStack } from '../helpers/attackStack.js';
+import { waitFinished, type TestWorker } from '../helpers/pipeline.js';
 import {
-  ATTACK_UA, addPrivateRepo, contractViolation, discoverRoutes, requestFor, send, specsFor, tenantState,
-  tenantWithKey, uncatalogued, unhandledErrors, withResources, type AttackRequest, type RawResponse, type RouteSpec, type Tenant, type TenantIds,
+  ATTACK_UA, addPrivateRepo, contractViolation, requestFor, send, tenantState,
+  tenantWithKey, unhandledErrors, withResources, type AttackRequest, type RawResponse, type RouteSpec, type Tenant, type TenantIds,
 } from '../helpers/attack.js';
-import { assertNoSecrets, witnessSecrets, type SecretWitness } from '../helpers/secretScan.js';
-import type { WorkerProcess } from '../../workers/process.js';
+import { assertNoSecrets, type SecretWitness } from '../helpers/secretScan.js';
 
 // Cross-tenant probes: user A has a real deployment history (a deploy and a redeploy that went live
 // through a real worker); user B, with a key of their own, tries every route the app mounts with A's
@@ -19,7 +18,7 @@ const A_SECRET = 'tenant-a-env-secret-5f1e2d3c';
 const A_IDEM = 'tenant-a-idem-0001';
 
 let stack: Stack;
-let worker: WorkerProcess & { logs: string[] };
+let worker: TestWorker;
 let witness: SecretWitness;
 let specs: RouteSpec[];
 let unknownRoutes: string[];
@@ -46,17 +45,12 @@ async function asB(req: AttackRequest): Promise<RawResponse> {
 /** Strings that identify A's resources; none may reach B in an answer (except ids B typed in, see the audit test). */
 const aMarkers = () => [...aDeployments, ...aDeploys, aService, aServiceName, a.ownerId, a.accountId, `${a.login}/${A_REPO}`, A_SECRET];
 
-test.before(async () => {
-  let router: Router | undefined;
-  stack = await startStack({
-    appOptions: { onRouter: (r) => { router = r; } },
-    renderOptions: { phaseMs: { created: 20, build_in_progress: 40, pre_deploy_in_progress: 10, update_in_progress: 20 } },
-  });
-  witness = witnessSecrets(stack);
-  worker = await startTestWorker(stack);
-  const discovered = discoverRoutes(router!);
-  unknownRoutes = uncatalogued(discovered);
-  specs = unknownRoutes.length ? [] : specsFor(discovered);
+useAttackStack(test, {
+  worker: true,
+  renderOptions: { phaseMs: { created: 20, build_in_progress: 40, pre_deploy_in_progress: 10, update_in_progress: 20 } },
+}, async (s) => {
+  ({ stack, witness, specs, unknownRoutes } = s);
+  worker = s.worker!;
 
   a = await tenantWithKey(stack, 'tenant-a');
   addPrivateRepo(stack, a.login, A_REPO);
@@ -80,7 +74,6 @@ test.before(async () => {
   bIds = await withResources(stack, b);
   await waitFinished(b.agent, bIds.deploymentId);
 });
-test.after.always(async () => { await worker?.close(5_000); await stack?.close(); });
 
 /** A's values for each param kind, every combination B will try. */
 function aValues(spec: RouteSpec): Array<Partial<Record<string, string>>> {
