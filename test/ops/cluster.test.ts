@@ -1,6 +1,7 @@
 import test from 'ava';
 import { startOpsEnv, logLines, eventually, PROCESS_TEST_TIMEOUT_MS, PROGRESS_WAIT_MS, type OpsEnv, type ChildWeb } from './support/cluster.js';
-import { Roamer, signInAcross, connectRenderKey, addNodeRepo, servicesNamed, openEvents } from './support/users.js';
+import { Roamer, signInAcross, connectRenderKey, addNodeRepo, openEvents } from './support/users.js';
+import { assertEveryDeployLiveOnce } from './support/liveOnce.js';
 import type { ChildWorker } from '../helpers/processes.js';
 
 // Two web processes and two worker processes (real child processes) against one Redis: whichever
@@ -44,16 +45,7 @@ test('one user across two web processes; deploys spread over two workers; SSE fr
     projects.push({ id: res.json.id, name });
   }
 
-  const finished = await eventually(async () => {
-    const states = await Promise.all(projects.map((p) => user.next().get(`/api/render/deployments/${p.id}`)));
-    return states.every((s) => s.json.finished);
-  }, PROGRESS_WAIT_MS, 100);
-  t.true(finished, 'every deploy finished');
-  for (const p of projects) {
-    const rec = await user.next().get(`/api/render/deployments/${p.id}`);
-    t.is(rec.json.status, 'live', `${p.name}: ${JSON.stringify(rec.json.failure)}`);
-    t.is(await servicesNamed(env, apiKey, p.name), 1, `${p.name} has exactly one service`);
-  }
+  await assertEveryDeployLiveOnce(t, env, apiKey, user, projects, { finishedMessage: 'every deploy finished' });
 
   // Every deployment's final update reached the browser through both processes.
   const sawLive = (i: number) => projects.every((p) => streams[i]!.events.some((e) => e.event === 'deployment' && JSON.parse(e.data).id === p.id && JSON.parse(e.data).status === 'live'));

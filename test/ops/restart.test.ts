@@ -1,6 +1,7 @@
 import test from 'ava';
 import { startOpsEnv, eventually, PROCESS_TEST_TIMEOUT_MS, PROGRESS_WAIT_MS, type OpsEnv, type ChildWeb } from './support/cluster.js';
-import { Roamer, signInAcross, connectRenderKey, addNodeRepo, servicesNamed } from './support/users.js';
+import { Roamer, signInAcross, connectRenderKey, addNodeRepo } from './support/users.js';
+import { assertEveryDeployLiveOnce } from './support/liveOnce.js';
 
 // Redis (with persistence, like Render Key Value) restarted while deploys run through two web and
 // two worker processes: readiness reports it, and every deploy that was accepted still ends live.
@@ -71,14 +72,5 @@ run('Redis restart mid-load: /readyz goes 503 and back to 200, no accepted deplo
   t.log(`${accepted.length} deploys accepted (one was requested while Redis was down)`);
   t.true(accepted.length >= 9);
 
-  const finished = await eventually(async () => {
-    const states = await Promise.all(accepted.map((p) => user.next().get(`/api/render/deployments/${p.id}`)));
-    return states.every((s) => s.status === 200 && s.json.finished);
-  }, PROGRESS_WAIT_MS, 200);
-  t.true(finished, 'every accepted deploy finished');
-  for (const p of accepted) {
-    const rec = await user.next().get(`/api/render/deployments/${p.id}`);
-    t.is(rec.json.status, 'live', `${p.name}: ${JSON.stringify(rec.json.failure)}`);
-    t.is(await servicesNamed(env, apiKey, p.name), 1, `${p.name} has exactly one service`);
-  }
+  await assertEveryDeployLiveOnce(t, env, apiKey, user, accepted, { finishedMessage: 'every accepted deploy finished', everyMs: 200 });
 });

@@ -4,7 +4,8 @@ import { request } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { Queue } from 'bullmq';
 import { startOpsEnv, logLines, eventually, PROCESS_TEST_TIMEOUT_MS, PROGRESS_WAIT_MS, type OpsEnv } from './support/cluster.js';
-import { Roamer, signInAcross, connectRenderKey, addNodeRepo, servicesNamed, openEvents } from './support/users.js';
+import { Roamer, signInAcross, connectRenderKey, addNodeRepo, openEvents } from './support/users.js';
+import { assertEveryDeployLiveOnce } from './support/liveOnce.js';
 import { CHILD_START_TIMEOUT_MS, envFor } from '../helpers/processes.js';
 import { freePort } from '../helpers/ports.js';
 import { DEPLOY_QUEUE, queuePrefix } from '../../server/queues/deployQueue.js';
@@ -42,16 +43,7 @@ test.serial('SIGTERM to a worker during active deploys: nothing lost or duplicat
   t.is(exitCode, 0, 'the worker drained and exited cleanly');
   t.deepEqual(logLines(workers[0]!.output, 'steps still running at the shutdown deadline are left to other workers'), [], 'its running steps finished before it exited');
 
-  const finished = await eventually(async () => {
-    const states = await Promise.all(projects.map((p) => user.next().get(`/api/render/deployments/${p.id}`)));
-    return states.every((s) => s.json.finished);
-  }, PROGRESS_WAIT_MS, 100);
-  t.true(finished, 'every deploy finished');
-  for (const p of projects) {
-    const rec = await user.next().get(`/api/render/deployments/${p.id}`);
-    t.is(rec.json.status, 'live', `${p.name}: ${JSON.stringify(rec.json.failure)}`);
-    t.is(await servicesNamed(env, apiKey, p.name), 1, `${p.name} has exactly one service`);
-  }
+  await assertEveryDeployLiveOnce(t, env, apiKey, user, projects, { finishedMessage: 'every deploy finished' });
   const created = env.render.calls.filter((c) => c.accountId === accountId && c.method === 'POST' && c.route === '/services' && c.status === 201);
   t.is(created.length, projects.length, 'one service created per project, none twice');
   const doneBy = workers.map((w) => logLines(w.output, 'deploy job done').map((l) => l.deploymentId as string));
