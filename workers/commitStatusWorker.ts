@@ -19,7 +19,7 @@ export interface CommitStatusWorkerOptions {
  * connection (maxRetriesPerRequest: null).
  */
 export function createCommitStatusWorker(ctx: WorkerContext, connection: Redis, opts: CommitStatusWorkerOptions = {}): Worker<CommitStatusJobData> {
-  // Follows octokit's own pacing: GITHUB_RETRIES=false (the test harness) turns both off, for determinism.
+  // Follows the GitHub client's own pacing: GITHUB_RETRIES=false (the test harness) turns both off, for determinism.
   const intervalMs = opts.writeIntervalMs ?? (ctx.config.github.retries ? 1_000 : 0);
   const pacer = intervalMs > 0 ? createWritePacer({ intervalMs, now: () => Date.now() }) : null;
   const worker = new Worker<CommitStatusJobData>(COMMIT_STATUS_QUEUE, (job, token) => runCommitStatusJob(ctx, job, token, pacer), {

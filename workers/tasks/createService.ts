@@ -61,52 +61,73 @@ async function adoptOwnService(ctx: WorkerContext, rec: DeploymentRecord, render
 export async function createOrAdoptService(ctx: WorkerContext, rec: DeploymentRecord, render: RenderClient) {
   if (rec.serviceId) return ctx.deployments.transition(rec.id, 'triggering_deploy', 'orchestrator');
   const existing = await findService(render, rec);
-  if (existing) {
-    if (await createdByThisDeployment(ctx, rec, existing)) return adoptOwnService(ctx, rec, render, existing);
-    return nameTaken(render, rec, existing);
-  }
-  // The record as stored right now, verified: the last check before anything is written on Render, so a
-  // record altered in Redis while the name lookup ran (its detected build command, say) is refused here.
-  const fresh = await ctx.deployments.get(rec.id);
-  if (!fresh) throw new RecordTamperedError(rec.id);
-  if (isTerminal(fresh.status)) return null;
-  rec = fresh;
-  const stack = rec.stack!;
+  if (existing) return adoptOrRefuse(ctx, rec, render, existing);
+  const fresh = await recordBeforeCreate(ctx, rec.id);
+  if (!fresh) return null;
+  const outcome = await createOnRender(ctx, fresh, render);
+  if (outcome.kind === 'name_taken_meanwhile') return adoptOrRefuse(ctx, fresh, render, outcome.service);
+  return recordCreated(ctx, fresh, render, outcome.created);
+}
+
+/** A service under the requested name: ours from before an interruption is adopted, anyone else's refused. */
+async function adoptOrRefuse(ctx: WorkerContext, rec: DeploymentRecord, render: RenderClient, svc: Service) {
+  if (await createdByThisDeployment(ctx, rec, svc)) return adoptOwnService(ctx, rec, render, svc);
+  return nameTaken(render, rec, svc);
+}
+
+/**
+ * The record as stored right now, verified: the last check before anything is written on Render, so a
+ * record altered in Redis while the name lookup ran (its detected build command, say) is refused here.
+ * Null when the deployment ended meanwhile (canceled, revoked).
+ */
+async function recordBeforeCreate(ctx: WorkerContext, id: string): Promise<DeploymentRecord | null> {
+  const fresh = await ctx.deployments.get(id);
+  if (!fresh) throw new RecordTamperedError(id);
+  return isTerminal(fresh.status) ? null : fresh;
+}
+
+type CreatedService = Awaited<ReturnType<RenderClient['createService']>>;
+
+/** POST /services with the detected stack and the env values; a 409 means the name was taken since the lookup. */
+async function createOnRender(ctx: WorkerContext, rec: DeploymentRecord, render: RenderClient): Promise<{ kind: 'created'; created: CreatedService } | { kind: 'name_taken_meanwhile'; service: Service }> {
   const envVars = await ctx.envVault.get(rec.id);
-  const details = serviceDetailsFor(rec);
-  let created;
   try {
-    created = await render.createService({
-      type: stack.serviceType as ServiceType,
+    const created = await render.createService({
+      type: rec.stack!.serviceType as ServiceType,
       name: rec.request.serviceName,
       ownerId: rec.request.ownerId,
       repo: `https://github.com/${rec.request.githubRepo}`,
       branch: rec.request.branch ?? undefined,
       autoDeploy: 'yes',
       envVars: envVars.map((v) => ({ key: v.key, value: v.value })),
-      serviceDetails: details,
+      serviceDetails: serviceDetailsFor(rec),
     });
+    return { kind: 'created', created };
   } catch (err) {
     if (err instanceof RenderApiError && err.kind === 'conflict') {
       // Someone (or a previous attempt of ours whose answer was lost) took the name between our lookup and our create.
       const raced = await findService(render, rec);
-      if (raced && await createdByThisDeployment(ctx, rec, raced)) return adoptOwnService(ctx, rec, render, raced);
-      if (raced) return nameTaken(render, rec, raced);
+      if (raced) return { kind: 'name_taken_meanwhile', service: raced };
     }
     throw err;
   }
+}
+
+/**
+ * Record the ids the moment Render returns them. A deployment canceled (or revoked) while Render was
+ * creating the service keeps the service, has its first build stopped, and notes where the service is
+ * so the user can find (or delete) it.
+ */
+async function recordCreated(ctx: WorkerContext, rec: DeploymentRecord, render: RenderClient, created: CreatedService) {
   ctx.crashPoint?.('service_created');
   await serviceListChanged(ctx, rec);
   const service = created.service;
   if (!service) throw new DeployFailed({ code: 'render_bad_response', message: 'Render created the service but did not say which one. Check your Render dashboard.' });
-  // Record the ids the moment Render returns them.
   const next = await ctx.deployments.transition(rec.id, 'created', 'render', {
     ...serviceFields(service, service.id), deployId: created.deployId ?? null, deployRequestedAt: new Date(ctx.clock.now()).toISOString(),
   }, 'Service created on Render');
   await ctx.envVault.drop(rec.id);
   if (!next && created.deployId) {
-    // Canceled (or revoked) while Render was creating the service: keep the service, stop its first build,
-    // and note where it is so the user can find (or delete) it.
     await render.cancelDeploy(service.id, created.deployId).catch(() => undefined);
     await ctx.deployments.noteAfterEnd(rec.id, serviceFields(service, service.id));
   }

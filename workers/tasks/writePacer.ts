@@ -1,10 +1,9 @@
 /**
- * GitHub asks that writes for one user be spaced at least a second apart
- * (https://docs.github.com/rest/using-the-rest-api/best-practices-for-using-the-rest-api). octokit's
- * throttling does that by holding the request, which would hold a worker slot as well; this pacer
- * books each job a time instead and says how long to wait, so the job waits as a delayed BullMQ job
- * and the slot serves other tenants meanwhile. Per process: another worker process books its own
- * times, and octokit's per-token pacing stays as the backstop.
+ * GitHub asks that writes for one user be spaced about a second apart (server/github/pacing.ts). The
+ * client's own pacing does that by holding the request, which would hold a worker slot as well; this
+ * pacer books each status job a time instead and says how long to wait, so the job waits as a delayed
+ * BullMQ job and the slot serves other tenants meanwhile. Per process, like the client's: another
+ * worker process books its own times, and the client's per-token pacing stays as the backstop.
  */
 export interface WritePacer {
   /** 0 when the job may write now (its time is booked), else ms to wait before asking again. */

@@ -1,0 +1,34 @@
+import type { DeploymentRecord, DeploymentStatus, DeploymentFailure } from '../../server/deployments/types.js';
+import type { WorkerContext } from '../context.js';
+import { serviceListChanged } from './createService.js';
+
+/**
+ * Render deactivates a service's previous live deploy when a new one goes live: our records follow.
+ * Done before the new record says live, so whoever sees it live finds the older one deactivated.
+ */
+async function replaceOlderLive(ctx: WorkerContext, live: Pick<DeploymentRecord, 'id' | 'userId' | 'serviceId' | 'deployId'>, at: string) {
+  for (const id of await ctx.deployments.idsOfService(live.userId, live.serviceId!)) {
+    if (id === live.id) continue;
+    const older = await ctx.deployments.get(id);
+    if (older?.status !== 'live' || Date.parse(older.finishedAt ?? older.updatedAt) > Date.parse(at)) continue;
+    await ctx.deployments.markReplaced(id, { deploymentId: live.id, deployId: live.deployId, at });
+  }
+}
+
+/** The deployment's final status, with what ending it entails (older live records, caches, metrics, env values). */
+export async function finish(ctx: WorkerContext, id: string, status: DeploymentStatus, failure: DeploymentFailure | null, extra: Partial<DeploymentRecord> = {}) {
+  if (status === 'live') {
+    // Best effort: a later service list reconciles what this misses.
+    const going = await ctx.deployments.get(id);
+    const serviceId = extra.serviceId ?? going?.serviceId;
+    if (going && serviceId) {
+      await replaceOlderLive(ctx, { id, userId: going.userId, serviceId, deployId: extra.deployId ?? going.deployId }, new Date(ctx.clock.now()).toISOString())
+        .catch((err: Error) => ctx.logger.warn({ deploymentId: id, err: { message: err.message } }, 'could not mark older deploys replaced'));
+    }
+  }
+  const done = await ctx.deployments.transition(id, status, status === 'failed' || status === 'credentials_revoked' ? 'orchestrator' : 'render', { ...extra, failure }, failure?.message);
+  if (done?.serviceId) await serviceListChanged(ctx, done);
+  if (done) ctx.onFinished?.(status, Date.parse(done.finishedAt ?? done.updatedAt) - Date.parse(done.createdAt), { deploymentId: done.id, userId: done.userId });
+  await ctx.envVault.drop(id);
+  return null;
+}

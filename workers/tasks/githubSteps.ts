@@ -1,0 +1,92 @@
+import { GitHubError, type GitHubClient } from '../../server/github/client.js';
+import type { RenderClient } from '../../server/render/client.js';
+import { detectStack, StackDetectionError } from '../../server/stacks/detect.js';
+import { repoFilesFromGitHub } from '../../server/stacks/fromGitHub.js';
+import type { DeploymentRecord } from '../../server/deployments/types.js';
+import type { WorkerContext } from '../context.js';
+import type { JobCredentials } from './credentials.js';
+import { DeployFailed } from './deployFailed.js';
+import { withServiceType } from './serviceType.js';
+import { requestCommitStatus } from './commitStatus.js';
+
+// The GitHub steps of a deploy (workers/tasks/deployTask.ts): verifying → detecting → creating_service.
+
+export async function verifyRepo(ctx: WorkerContext, rec: DeploymentRecord, creds: JobCredentials) {
+  if (rec.status === 'queued') {
+    const moved = await ctx.deployments.transition(rec.id, 'verifying', 'orchestrator');
+    if (!moved) return null;
+    rec = moved;
+  }
+  if (!creds.githubToken) throw new DeployFailed({ code: 'github_token_missing', message: 'Your GitHub authorization is missing. Sign in again.' }, 'credentials_revoked');
+  const gh = githubFor(ctx, creds);
+  const [owner, name] = rec.request.githubRepo.split('/') as [string, string];
+  let repo;
+  try {
+    repo = await gh.getRepo(owner, name);
+  } catch (err) {
+    if (err instanceof GitHubError && (err.kind === 'not_found' || err.kind === 'forbidden')) {
+      throw new DeployFailed({ code: 'repo_not_found', message: `GitHub repository ${rec.request.githubRepo} was not found, or your GitHub account cannot see it.` });
+    }
+    throw err;
+  }
+  const branch = rec.request.branch ?? repo.defaultBranch;
+  let head;
+  try {
+    head = await gh.getBranchHead(owner, name, branch);
+  } catch (err) {
+    if (err instanceof GitHubError && err.kind === 'not_found') {
+      throw new DeployFailed({ code: 'branch_not_found', message: `Branch "${branch}" does not exist in ${rec.request.githubRepo}.` });
+    }
+    throw err;
+  }
+  return ctx.deployments.transition(rec.id, 'detecting', 'orchestrator', { commitSha: head.sha, request: { ...rec.request, branch } }, `Branch ${branch} at ${head.sha.slice(0, 7)}`);
+}
+
+export async function detect(ctx: WorkerContext, rec: DeploymentRecord, render: RenderClient, creds: JobCredentials) {
+  const gh = githubFor(ctx, creds);
+  const [owner, name] = rec.request.githubRepo.split('/') as [string, string];
+  const files = await repoFilesFromGitHub(gh, owner, name, rec.request.branch!);
+  let stack;
+  try {
+    stack = await detectStack(files);
+  } catch (err) {
+    if (err instanceof StackDetectionError && (rec.request.buildCommand && rec.request.startCommand)) {
+      stack = null; // the user told us how to build and run it
+    } else throw err;
+  }
+  if (stack?.blueprint) {
+    const result = await render.validateBlueprint(rec.request.ownerId, stack.blueprint);
+    if (!result.valid) {
+      const problems = (result.errors ?? []).slice(0, 5).map((e) => `${e.path ? `${e.path}: ` : ''}${e.error}`).join('; ');
+      throw new DeployFailed({ code: 'invalid_blueprint', message: `The repository's render.yaml is not valid: ${problems || 'Render rejected it'}. Fix it and deploy again.` });
+    }
+  }
+  const summary = withServiceType(rec, {
+    stack: stack?.stack ?? 'custom',
+    runtime: stack?.runtime ?? 'node',
+    serviceType: stack?.serviceType ?? 'web_service',
+    buildCommand: rec.request.buildCommand ?? stack?.buildCommand ?? '',
+    startCommand: rec.request.startCommand ?? stack?.startCommand ?? null,
+    reason: stack?.reason ?? 'Build and start commands given with the request.',
+    fromBlueprint: Boolean(stack?.blueprint),
+    publishPath: stack?.publishPath ?? null,
+    dockerfilePath: stack?.dockerfilePath ?? null,
+    schedule: stack?.schedule ?? null,
+  });
+  const next = await ctx.deployments.transition(rec.id, 'creating_service', 'orchestrator', { stack: summary }, `Detected ${summary.stack}: ${summary.reason}`);
+  // Only asked for here: the status job posts it, so this slot never waits on GitHub's pacing.
+  if (next) await requestCommitStatus(ctx, next, 'pending');
+  return next;
+}
+
+// One GitHub client per job run (verify and detect share it): the credentials object lives exactly as long as the run.
+const githubClients = new WeakMap<JobCredentials, GitHubClient>();
+
+function githubFor(ctx: WorkerContext, creds: JobCredentials): GitHubClient {
+  let gh = githubClients.get(creds);
+  if (!gh) {
+    gh = ctx.upstream.github(creds.githubToken!);
+    githubClients.set(creds, gh);
+  }
+  return gh;
+}

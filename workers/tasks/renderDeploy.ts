@@ -1,0 +1,104 @@
+import type { RenderClient } from '../../server/render/client.js';
+import type { Deploy } from '../../server/render/types.js';
+import { isTerminal, type DeploymentRecord, type DeploymentStatus, type DeploymentFailure } from '../../server/deployments/types.js';
+import type { WorkerContext } from '../context.js';
+import { finish } from './finishDeploy.js';
+
+// The Render deploy of a deployment (workers/tasks/deployTask.ts): triggering_deploy → Render's
+// statuses → live or a failure, watched with delayed jobs.
+
+const RENDER_TO_STATUS: Record<string, DeploymentStatus> = {
+  created: 'created',
+  queued: 'render_queued',
+  build_in_progress: 'build_in_progress',
+  pre_deploy_in_progress: 'pre_deploy_in_progress',
+  update_in_progress: 'update_in_progress',
+  live: 'live',
+  deactivated: 'deactivated', // it went live, then a newer deploy replaced it (between two of our checks)
+  build_failed: 'build_failed',
+  update_failed: 'update_failed',
+  pre_deploy_failed: 'pre_deploy_failed',
+  canceled: 'canceled',
+};
+
+const FAILURE_TEXT: Partial<Record<DeploymentStatus, string>> = {
+  build_failed: 'The build failed on Render. The build log below shows the failing step.',
+  update_failed: 'Render built the service but it did not start (health check or crash). See the deploy log.',
+  pre_deploy_failed: 'The pre-deploy command failed on Render. See the deploy log.',
+  canceled: 'The deploy was canceled.',
+};
+
+/** Ask for a deploy once: a retry first adopts a deploy made since the last request. */
+export async function triggerDeploy(ctx: WorkerContext, rec: DeploymentRecord, render: RenderClient) {
+  const serviceId = rec.serviceId!;
+  // A deploy Render started for this deployment already (our earlier request whose answer was lost,
+  // or the first deploy of a service whose creation we adopted) is taken over, not doubled.
+  const since = rec.deployRequestedAt ? Date.parse(rec.deployRequestedAt) - 2_000 : Date.parse(rec.createdAt);
+  const recent = await render.listDeploys(serviceId, { limit: 5 });
+  const adopted = recent.find((d) => d.createdAt && Date.parse(d.createdAt) >= since && (rec.kind !== 'rollback' || d.trigger === 'rollback'));
+  if (adopted) return recordDeploy(ctx, rec, adopted);
+  const marked = await ctx.deployments.update(rec.id, { deployRequestedAt: new Date(ctx.clock.now()).toISOString() });
+  if (!marked) return null;
+  if (rec.kind === 'rollback' && rec.rollbackToDeployId) {
+    return recordDeploy(ctx, marked, await render.rollbackDeploy(serviceId, rec.rollbackToDeployId));
+  }
+  // Deploy exactly the commit that was verified and detected, not whatever the branch points at by now.
+  const result = await render.triggerDeploy(serviceId, { clearCache: rec.request.clearCache ? 'clear' : 'do_not_clear', ...(rec.commitSha ? { commitId: rec.commitSha } : {}) });
+  ctx.crashPoint?.('deploy_triggered');
+  if (result.kind === 'created') return recordDeploy(ctx, marked, result.deploy);
+  // 202 with an empty body: Render queued it behind a running deploy. Find it; else the next check will.
+  const queued = await render.findQueuedDeploy(serviceId);
+  if (queued) return recordDeploy(ctx, marked, queued);
+  return ctx.deployments.transition(rec.id, 'render_queued', 'render', {}, 'Queued behind a running deploy');
+}
+
+/** What we keep of a deploy Render told us about: its id and the commit it builds. */
+const deployFields = (deploy: Deploy, rec: DeploymentRecord): Partial<DeploymentRecord> =>
+  ({ deployId: deploy.id, renderCommitId: deploy.commit?.id ?? rec.renderCommitId ?? null });
+
+function recordDeploy(ctx: WorkerContext, rec: DeploymentRecord, deploy: Deploy) {
+  const status = RENDER_TO_STATUS[deploy.status ?? 'created'] ?? 'created';
+  if (isTerminal(status)) return finish(ctx, rec.id, status, failureFor(status), deployFields(deploy, rec));
+  return ctx.deployments.transition(rec.id, status, 'render', deployFields(deploy, rec));
+}
+
+/** One look at the deploy; returns how long to wait before the next, or null when it is over. */
+export async function watch(ctx: WorkerContext, rec: DeploymentRecord, render: RenderClient): Promise<number | null> {
+  const started = Date.parse(rec.deployRequestedAt ?? rec.createdAt);
+  if (ctx.clock.now() - started > ctx.watch.maxMs) {
+    await finish(ctx, rec.id, 'failed', { code: 'watch_timeout', message: 'Render did not finish this deploy within the time limit. Check it in the Render dashboard.' });
+    return null;
+  }
+  let deploy: Deploy | null;
+  if (rec.deployId) deploy = await render.getDeploy(rec.serviceId!, rec.deployId);
+  else deploy = await render.findQueuedDeploy(rec.serviceId!) ?? (await render.listDeploys(rec.serviceId!, { limit: 1 }))[0] ?? null;
+  const checks = rec.watchChecks + 1;
+  if (deploy) {
+    const status = RENDER_TO_STATUS[deploy.status ?? ''] ?? rec.status;
+    if (isTerminal(status)) {
+      await finish(ctx, rec.id, status, failureFor(status), { ...deployFields(deploy, rec), watchChecks: checks });
+      return null;
+    }
+    if (status !== rec.status || deploy.id !== rec.deployId) {
+      const moved = await ctx.deployments.transition(rec.id, status, 'render', { ...deployFields(deploy, rec), watchChecks: checks });
+      if (!moved) return null;
+    } else if (deploy.commit?.id && deploy.commit.id !== rec.renderCommitId) {
+      if (!await ctx.deployments.update(rec.id, deployFields(deploy, rec))) return null;
+    }
+    // Nothing changed: nothing is written or published. Rewriting the record (and waking every SSE
+    // client) on each unchanged check was ~3 Redis round trips of a check's cost, and a worker watching
+    // thousands of deploys spends most of its time on such checks (see bench/). A deploy canceled or
+    // revoked meanwhile is seen at the next check, whose job starts by reloading the record.
+  }
+  // Backoff from the time spent watching, not a stored count: after n checks of a geometric schedule
+  // (initialMs × factor^k) the elapsed time is initialMs × (factor^n − 1) / (factor − 1), so the next
+  // delay, initialMs × factor^n, is initialMs + (factor − 1) × elapsed. Same cadence, no write needed.
+  const { initialMs, factor, maxDelayMs } = ctx.watch;
+  const watching = Math.max(0, ctx.clock.now() - started);
+  return Math.min(maxDelayMs, Math.round(initialMs + (factor - 1) * watching));
+}
+
+function failureFor(status: DeploymentStatus): DeploymentFailure | null {
+  if (status === 'live' || status === 'deactivated') return null;
+  return { code: status, message: FAILURE_TEXT[status] ?? 'The deploy did not complete.' };
+}
