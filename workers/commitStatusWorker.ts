@@ -4,6 +4,7 @@ import { queuePrefix } from '../server/queues/deployQueue.js';
 import { COMMIT_STATUS_QUEUE, type CommitStatusJobData } from '../server/queues/commitStatusQueue.js';
 import { runCommitStatusJob } from './tasks/commitStatus.js';
 import { createWritePacer } from './tasks/writePacer.js';
+import { WRITE_SPACING_MS } from '../server/github/pacing.js';
 import type { WorkerContext } from './context.js';
 
 export interface CommitStatusWorkerOptions {
@@ -20,7 +21,7 @@ export interface CommitStatusWorkerOptions {
  */
 export function createCommitStatusWorker(ctx: WorkerContext, connection: Redis, opts: CommitStatusWorkerOptions = {}): Worker<CommitStatusJobData> {
   // Follows the GitHub client's own pacing: GITHUB_RETRIES=false (the test harness) turns both off, for determinism.
-  const intervalMs = opts.writeIntervalMs ?? (ctx.config.github.retries ? 1_000 : 0);
+  const intervalMs = opts.writeIntervalMs ?? (ctx.config.github.retries ? WRITE_SPACING_MS : 0);
   const pacer = intervalMs > 0 ? createWritePacer({ intervalMs, now: () => Date.now() }) : null;
   const worker = new Worker<CommitStatusJobData>(COMMIT_STATUS_QUEUE, (job, token) => runCommitStatusJob(ctx, job, token, pacer), {
     connection,
