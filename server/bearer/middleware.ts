@@ -20,8 +20,8 @@ export function bearerToken(ctx: Koa.Context): string | null {
 }
 
 /**
- * Bearer authentication, mounted before koa-session: a request with `Authorization: Bearer` runs on
- * its token session (server/bearer/tokenSessions.ts), which koa-session then loads by id instead of a
+ * Bearer authentication, mounted before the session middleware: a request with `Authorization: Bearer` runs on
+ * its token session (server/bearer/tokenSessions.ts), which the session middleware then loads by id instead of a
  * cookie (sessions/middleware.ts). No cookie is read or set on such a request, so it needs no CSRF
  * token; one that carries a session cookie as well is refused, so a token can never drive a browser
  * session.
@@ -80,7 +80,7 @@ export function bearerAuth(deps: AppDeps): Koa.Middleware {
     try {
       await next();
     } finally {
-      // koa-session's removal path sets an expired cookie; a bearer response carries no cookie at all.
+      // the session middleware's removal path sets an expired cookie; a bearer response carries no cookie at all.
       if (!ctx.res.headersSent) ctx.res.removeHeader('Set-Cookie'); // /mcp writes its own response
       if (ephemeralSid) {
         await discardUnlessDeploying(ephemeralSid, verified.user.id).catch((err: unknown) => {

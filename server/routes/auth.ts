@@ -119,7 +119,7 @@ export function authRoutes(router: Router, deps: AppDeps) {
     const ref = deps.sessions.refOf(ctx.session!.externalKey as string);
     // Destroyed now (and tombstoned: a request still in flight cannot write it back), deploys stopped, streams closed, audited.
     await deps.sessionEnding.end(ref, user.id, 'signed_out', { login: user.login, detail: requestDetail(ctx) });
-    ctx.session = null; // koa-session clears the cookie
+    ctx.session = null; // the session middleware clears the cookie
     ctx.set('Clear-Site-Data', '"cookies", "storage"');
     ctx.body = { signedOut: true } satisfies SignedOutView;
   });

@@ -24,7 +24,7 @@ export function clientFingerprintGuard(deps: Pick<AppDeps, 'sessions' | 'session
     if (sess?.user && expected && expected !== clientHash(ctx)) {
       const { id, login } = sess.user;
       const ref = deps.sessions.refOf(ctx.session!.externalKey as string);
-      ctx.session = null; // koa-session clears the cookie (the record is already gone: nothing to destroy)
+      ctx.session = null; // the session middleware clears the cookie (the record is already gone: nothing to destroy)
       ctx.state.userId = undefined;
       await deps.sessionEnding.end(ref, id, 'client_changed', { login, detail: requestDetail(ctx) });
       throw errors.unauthenticated('This session was used from a different browser or app, so it was ended to protect your account. Sign in again.');

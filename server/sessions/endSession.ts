@@ -75,11 +75,11 @@ export function createSessionEnding(deps: SessionEndingDeps) {
       }
     },
 
-    /** The store found the session expired, or koa-session destroyed it: it is already gone. */
+    /** The store found the session expired, or the session middleware destroyed it: it is already gone. */
     async afterEnded(ended: { ref: string; userId: number; reason: 'expired' | 'destroyed' }): Promise<void> {
       await stopDeploys(ended.userId, ended.ref);
       await announce(ended.ref, ended.reason);
-      // 'destroyed': koa-session dropped a session (ctx.session = null on a pre-auth session), nothing to audit.
+      // 'destroyed': the session middleware dropped a session (ctx.session = null on a pre-auth session), nothing to audit.
       if (ended.reason === 'expired') await audit({ userId: ended.userId, action: 'sign_out', outcome: 'success', detail: { reason: 'expired' } });
     },
 
