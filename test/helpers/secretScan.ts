@@ -14,7 +14,7 @@ export interface SecretScanOptions {
   extraLogs?: Array<string[] | string>;
   /** Agents whose transcripts (response status, headers, bodies) are searched. */
   agents?: Agent[];
-  /** Other transcripts (e.g. the raw attack requests of test/helpers/attack.ts). */
+  /** Other transcripts (e.g. the raw attack requests of test/helpers/attackHttp.ts). */
   transcripts?: string[][];
 }
 

@@ -39,7 +39,7 @@ const userRoutes = () => specs.filter((s) => s.access === 'user');
 const as = (who: Caller | null, req: AttackRequest) => send(stack.url, who, req, transcript);
 
 test.serial('every route the app mounts is in the attack catalogue', (t) => {
-  t.deepEqual(unknownRoutes, [], 'new routes: add them to ROUTE_CATALOG in test/helpers/attack.ts');
+  t.deepEqual(unknownRoutes, [], 'new routes: add them to ROUTE_CATALOG in test/helpers/attackRoutes.ts');
   t.true(writers().length >= 9, `${writers().length} state-changing routes`);
 });
 

@@ -78,7 +78,7 @@ async function unchanged(t: import('ava').ExecutionContext) {
 }
 
 test.serial('every route the app mounts is in the attack catalogue', (t) => {
-  t.deepEqual(discoveredUnknown, [], 'new routes: add them to ROUTE_CATALOG in test/helpers/attack.ts with their params and body');
+  t.deepEqual(discoveredUnknown, [], 'new routes: add them to ROUTE_CATALOG in test/helpers/attackRoutes.ts with their params and body');
   t.true(specs.length >= 25, `discovered ${specs.length} routes`);
 });
 

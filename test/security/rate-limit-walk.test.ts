@@ -95,7 +95,7 @@ async function exhaust(tn: Tenant, spec: RouteSpec, ids: TenantIds, logout: bool
 }
 
 test.serial('the router walk knows every route', (t) => {
-  t.deepEqual(unknown, [], 'describe new routes in ROUTE_CATALOG (test/helpers/attack.ts)');
+  t.deepEqual(unknown, [], 'describe new routes in ROUTE_CATALOG (test/helpers/attackRoutes.ts)');
   t.true(routes.length > 20);
 });
 
