@@ -12,7 +12,7 @@ export interface AppEnvInput {
 
 /**
  * The environment a production web or worker process would get, pointed at the bench's private Redis
- * and simulators. NODE_ENV=production so production code paths run (octokit retry/throttle plugins,
+ * and simulators. NODE_ENV=production so production code paths run (GitHub retries and write pacing,
  * info-level access log); plain http on loopback, so no Secure cookies and no proxy trust.
  */
 export function appEnv(i: AppEnvInput): Record<string, string> {
