@@ -14,6 +14,8 @@ export const COMMIT_STATUS_CONTEXT = 'render-orchestrator';
 const STATUS_SCOPES = ['repo', 'repo:status'];
 /** Job states in which a pending status may still be posted: a final one waits for it. */
 const UNFINISHED = new Set(['waiting', 'active', 'delayed', 'prioritized', 'waiting-children']);
+/** Longest pacing wait a status job sleeps through holding its slot (about one write spacing). */
+const HELD_WAIT_MAX_MS = 1_100;
 
 /**
  * GitHub commit status on the deployed commit (issue 15): `pending` once the commit is checked and the
@@ -55,8 +57,12 @@ export async function runCommitStatusJob(ctx: WorkerContext, job: Job<CommitStat
   if (phase === 'final' && UNFINISHED.has(await queue.getJobState(commitStatusJobId(rec.id, 'pending')))) return delayJob(job, token, 1_000);
   const githubToken = await sessionToken(ctx, rec);
   if (!githubToken) return;
-  const wait = pacer?.book(rec.userId, job.id) ?? 0;
-  if (wait > 0) return delayJob(job, token, wait);
+  // A wait up to one write spacing is slept in the slot (a delayed job costs a BullMQ round trip more);
+  // a longer one, a tenant's burst queuing, is a delayed job so the slot serves other tenants.
+  for (let wait = pacer?.book(rec.userId, job.id) ?? 0; wait > 0; wait = pacer!.book(rec.userId, job.id)) {
+    if (wait > HELD_WAIT_MAX_MS) return delayJob(job, token, wait);
+    await new Promise((resolve) => setTimeout(resolve, wait));
+  }
   const gh = ctx.upstream.github(githubToken);
   const state = phase === 'pending' ? 'pending' : rec.status === 'live' || rec.status === 'deactivated' ? 'success' : 'failure';
   const log = ctx.logger.child({ deploymentId: rec.id, userId: rec.userId });
