@@ -48,8 +48,8 @@ export async function startWorker(args: {
   // concurrent jobs in the same tick share one socket write instead of one syscall each, which was the
   // worker's largest CPU cost per deploy (see bench/). BullMQ's own connections stay as they are.
   const redis = createRedis(config.redisUrl, 'worker', { enableAutoPipelining: true });
-  const queueRedis = createRedis(config.redisUrl, 'worker');
-  const workerRedis = createRedis(config.redisUrl, 'worker');
+  const queueRedis = createRedis(config.redisUrl, 'worker', { enableAutoPipelining: true });
+  const workerRedis = createRedis(config.redisUrl, 'worker', { enableAutoPipelining: true });
   const instance = `${hostname()}-${process.pid}-${randomBytes(2).toString('hex')}`;
   const metrics = createWorkerMetrics({ instance });
   const deps = buildDeps({ config, redis, queueRedis, clock: args.clock ?? systemClock, logger, renderLimits: args.renderLimits, retryBackoffMs: args.retryBackoffMs, metrics: metrics.sink });
@@ -71,7 +71,7 @@ export async function startWorker(args: {
     void discardKeySessionOf(deps, deployment.deploymentId).catch((err: unknown) => logger.warn({ err: { message: (err as Error).message } }, 'could not discard a per-request key session (it expires on its own)'));
   };
   const worker = createDeployWorker(context, workerRedis, args.workerOptions);
-  const statusRedis = createRedis(config.redisUrl, 'worker');
+  const statusRedis = createRedis(config.redisUrl, 'worker', { enableAutoPipelining: true });
   const statuses = createCommitStatusWorker(context, statusRedis, args.commitStatus);
   const sentinelRedis = createRedis(config.redisUrl, 'worker');
   const sentinel = startSentinelWorker(context, { connection: sentinelRedis, queueConnection: queueRedis, audit, registry: metrics.registry, options: args.sentinel });

@@ -62,7 +62,7 @@ export async function runDeployJob(ctx: WorkerContext, job: Job<DeployJobData>, 
     if (err instanceof RenderApiError && err.kind === 'rate_limited') return delayJob(job, token, (err.retryAfterMs ?? 10_000) + jitter(500));
     const failure = classify(err);
     if (failure) {
-      await finish(ctx, rec.id, failure.status, failure.failure);
+      await finish(ctx, rec, failure.status, failure.failure);
       await deployEnded(ctx, rec.id, creds);
       return;
     }
@@ -70,7 +70,7 @@ export async function runDeployJob(ctx: WorkerContext, job: Job<DeployJobData>, 
     const finalAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
     log.warn({ kind: (err as { kind?: string }).kind ?? 'unknown', finalAttempt }, 'deploy step failed; will retry');
     if (finalAttempt) {
-      await finish(ctx, rec.id, 'failed', { code: 'upstream_unavailable', message: `Render or GitHub kept failing (${safeMessage(err)}). Try again later.` });
+      await finish(ctx, rec, 'failed', { code: 'upstream_unavailable', message: `Render or GitHub kept failing (${safeMessage(err)}). Try again later.` });
       await deployEnded(ctx, rec.id, creds);
       return;
     }

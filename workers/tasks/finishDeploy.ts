@@ -15,16 +15,17 @@ async function replaceOlderLive(ctx: WorkerContext, live: Pick<DeploymentRecord,
   }
 }
 
-/** The deployment's final status, with what ending it entails (older live records, caches, metrics, env values). */
-export async function finish(ctx: WorkerContext, id: string, status: DeploymentStatus, failure: DeploymentFailure | null, extra: Partial<DeploymentRecord> = {}) {
-  if (status === 'live') {
+/**
+ * The deployment's final status, with what ending it entails (older live records, caches, metrics, env
+ * values). `rec` is the record as this run last had it: its ids are enough, so nothing is re-read.
+ */
+export async function finish(ctx: WorkerContext, rec: DeploymentRecord, status: DeploymentStatus, failure: DeploymentFailure | null, extra: Partial<DeploymentRecord> = {}) {
+  const { id } = rec;
+  const serviceId = extra.serviceId ?? rec.serviceId;
+  if (status === 'live' && serviceId) {
     // Best effort: a later service list reconciles what this misses.
-    const going = await ctx.deployments.get(id);
-    const serviceId = extra.serviceId ?? going?.serviceId;
-    if (going && serviceId) {
-      await replaceOlderLive(ctx, { id, userId: going.userId, serviceId, deployId: extra.deployId ?? going.deployId }, new Date(ctx.clock.now()).toISOString())
-        .catch((err: Error) => ctx.logger.warn({ deploymentId: id, err: { message: err.message } }, 'could not mark older deploys replaced'));
-    }
+    await replaceOlderLive(ctx, { id, userId: rec.userId, serviceId, deployId: extra.deployId ?? rec.deployId }, new Date(ctx.clock.now()).toISOString())
+      .catch((err: Error) => ctx.logger.warn({ deploymentId: id, err: { message: err.message } }, 'could not mark older deploys replaced'));
   }
   const done = await ctx.deployments.transition(id, status, status === 'failed' || status === 'credentials_revoked' ? 'orchestrator' : 'render', { ...extra, failure }, failure?.message);
   if (done?.serviceId) await serviceListChanged(ctx, done);

@@ -58,7 +58,7 @@ const deployFields = (deploy: Deploy, rec: DeploymentRecord): Partial<Deployment
 
 function recordDeploy(ctx: WorkerContext, rec: DeploymentRecord, deploy: Deploy) {
   const status = RENDER_TO_STATUS[deploy.status ?? 'created'] ?? 'created';
-  if (isTerminal(status)) return finish(ctx, rec.id, status, failureFor(status), deployFields(deploy, rec));
+  if (isTerminal(status)) return finish(ctx, rec, status, failureFor(status), deployFields(deploy, rec));
   return ctx.deployments.transition(rec.id, status, 'render', deployFields(deploy, rec));
 }
 
@@ -66,7 +66,7 @@ function recordDeploy(ctx: WorkerContext, rec: DeploymentRecord, deploy: Deploy)
 export async function watch(ctx: WorkerContext, rec: DeploymentRecord, render: RenderClient): Promise<number | null> {
   const started = Date.parse(rec.deployRequestedAt ?? rec.createdAt);
   if (ctx.clock.now() - started > ctx.watch.maxMs) {
-    await finish(ctx, rec.id, 'failed', { code: 'watch_timeout', message: 'Render did not finish this deploy within the time limit. Check it in the Render dashboard.' });
+    await finish(ctx, rec, 'failed', { code: 'watch_timeout', message: 'Render did not finish this deploy within the time limit. Check it in the Render dashboard.' });
     return null;
   }
   let deploy: Deploy | null;
@@ -76,7 +76,7 @@ export async function watch(ctx: WorkerContext, rec: DeploymentRecord, render: R
   if (deploy) {
     const status = RENDER_TO_STATUS[deploy.status ?? ''] ?? rec.status;
     if (isTerminal(status)) {
-      await finish(ctx, rec.id, status, failureFor(status), { ...deployFields(deploy, rec), watchChecks: checks });
+      await finish(ctx, rec, status, failureFor(status), { ...deployFields(deploy, rec), watchChecks: checks });
       return null;
     }
     if (status !== rec.status || deploy.id !== rec.deployId) {
