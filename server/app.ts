@@ -7,7 +7,7 @@ import type { AppDeps } from './deps.js';
 import { errors } from './errors.js';
 import { requestContext } from './middleware/requestContext.js';
 import { errorHandler } from './middleware/errorHandler.js';
-import { noStore, sameOrigin } from './middleware/security.js';
+import { fixedHeaders, noStore, sameOrigin } from './middleware/security.js';
 import { httpsRedirect } from './middleware/httpsRedirect.js';
 import { SESSION_COOKIE_PLAIN, SESSION_COOKIE_SECURE, sessionMiddleware, touchSession } from './sessions/middleware.js';
 import { authRoutes } from './routes/auth.js';
@@ -77,7 +77,7 @@ export function createApp(deps: AppDeps, opts: CreateAppOptions = {}): Koa {
   app.use(requestContext(deps.logger));
   app.use(errorHandler());
   if (config.httpsOnly && config.trustProxy) app.use(httpsRedirect(config.origin));
-  app.use(helmet({
+  app.use(fixedHeaders(helmet({
     contentSecurityPolicy: {
       useDefaults: false,
       directives: {
@@ -96,7 +96,7 @@ export function createApp(deps: AppDeps, opts: CreateAppOptions = {}): Koa {
     },
     strictTransportSecurity: config.httpsOnly ? { maxAge: 31_536_000, includeSubDomains: true } : false,
     crossOriginEmbedderPolicy: false,
-  }));
+  })));
   app.use(noStore());
   app.use(bodyParser({
     enableTypes: ['json', 'form'], jsonLimit: BODY_LIMIT, formLimit: BODY_LIMIT, textLimit: BODY_LIMIT,
