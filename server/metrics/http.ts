@@ -16,6 +16,23 @@ export function keyValidationOutcome(status: number, body: unknown): KeyValidati
   return null;
 }
 
+type RequestLabels = { method: string; route: string; status_class: string };
+
+/**
+ * One label object per series, reused: a request adds no allocation here (the series count is
+ * bounded by the label sets in labels.ts: methods × route templates × status classes).
+ */
+const labelSets = new Map<string, Map<string, Map<string, RequestLabels>>>();
+function labelsFor(method: string, route: string, statusClass: string): RequestLabels {
+  let byMethod = labelSets.get(route);
+  if (!byMethod) labelSets.set(route, (byMethod = new Map()));
+  let byClass = byMethod.get(method);
+  if (!byClass) byMethod.set(method, (byClass = new Map()));
+  let labels = byClass.get(statusClass);
+  if (!labels) byClass.set(statusClass, (labels = { method, route, status_class: statusClass }));
+  return labels;
+}
+
 /**
  * Mounted first: times every request until its handler returned (for SSE that is when the stream
  * opened), labelled by method, the route template @koa/router matched, and status class.
@@ -32,7 +49,7 @@ export function requestMetrics(metrics: WebMetrics): Koa.Middleware {
     } finally {
       const status = failed ? 500 : ctx.status;
       const route = routeLabel((ctx as { _matchedRoute?: unknown })._matchedRoute);
-      metrics.observeRequest({ method: methodLabel(ctx.method), route, status_class: statusClass(status) }, (performance.now() - started) / 1000);
+      metrics.observeRequest(labelsFor(methodLabel(ctx.method), route, statusClass(status)), (performance.now() - started) / 1000);
       if (route === KEY_SETUP_ROUTE && ctx.method === 'POST') {
         const outcome = keyValidationOutcome(status, ctx.body);
         if (outcome) metrics.keyValidated(outcome);

@@ -4,13 +4,16 @@
 const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
 
 export function methodLabel(method: string): string {
+  if (METHODS.has(method)) return method; // Node's parser gives methods in upper case: no new string
   const m = method.toUpperCase();
   return METHODS.has(m) ? m : 'OTHER';
 }
 
+const STATUS_CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx'];
+
 /** 2xx, 3xx, 4xx, 5xx. */
 export function statusClass(status: number): string {
-  return status >= 100 && status < 600 ? `${Math.floor(status / 100)}xx` : 'other';
+  return status >= 100 && status < 600 ? STATUS_CLASSES[Math.floor(status / 100) - 1]! : 'other';
 }
 
 /**
