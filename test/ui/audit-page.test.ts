@@ -45,11 +45,7 @@ test('audit page: one line per event, humane times, kind and date filters, Load 
   for (let i = 0; i < 30; i++) { await january.append(mixed(i)); clock.tick(); }
 
   const { page, problems } = await newContext(browser);
-  stack.github.addUser({ id: USER_ID, login: LOGIN, name: 'Audit Tester' });
-  stack.github.setAuthorizingUser(LOGIN);
-  await page.goto(stack.url + '/');
-  await page.getByTestId('sign-in').click();
-  await page.getByTestId('user-login').filter({ hasText: LOGIN }).waitFor();
+  await stack.signInBrowser(page, LOGIN, { id: USER_ID, name: 'Audit Tester' });
   for (let i = 0; i < 90; i++) await deps.audit.append(mixed(i));
   // 30 (January) + 1 sign-in + 90 = 121 entries.
 

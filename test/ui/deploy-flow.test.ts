@@ -102,12 +102,8 @@ test('sign in → connect key → deploy → watch it go live without reloading'
 });
 
 test('a failed build shows its reason and its logs', async (t) => {
-  const { context, page, problems } = await newContext(browser);
-  const apiKey = stack.renderAccount('carol');
-  stack.addNodeRepo('carol', 'broken');
+  const { context, page, problems } = await stack.signedInWithKey(browser, 'carol', ['broken']);
   stack.render.failBuilds({ repo: 'https://github.com/carol/broken' }, 'build_failed');
-  await stack.signInBrowser(page, 'carol');
-  await connectKey(page, apiKey);
   await deployThroughForm(page, 'carol/broken');
   await page.locator('#deployment-status[data-status="build_failed"]').waitFor({ timeout: 20_000 });
   t.is(await page.locator('#deployment-status .badge__text').innerText(), 'Build failed', 'words, not only colour');
@@ -209,11 +205,7 @@ test('every page at phone and desktop width: no horizontal overflow; screenshots
 });
 
 test('cancel, redeploy and roll back from the deployment page', async (t) => {
-  const { context, page, problems } = await newContext(browser);
-  const apiKey = stack.renderAccount('kim');
-  stack.addNodeRepo('kim', 'app');
-  await stack.signInBrowser(page, 'kim');
-  await connectKey(page, apiKey);
+  const { context, page, problems, apiKey } = await stack.signedInWithKey(browser, 'kim', ['app']);
 
   // Render is slow to create the service: the deploy is still running when the user cancels it.
   stack.render.setFault({ method: 'POST', route: '/services', kind: 'latency', ms: 4000, count: 1, apiKey });

@@ -1,7 +1,7 @@
 import test from 'ava';
 import type { Browser, Page } from 'playwright-core';
 import { DESKTOP, PHONE, horizontalOverflow, newContext, screenshot } from './support/browser.js';
-import { connectKey, type UiStack } from './support/uiStack.js';
+import { type UiStack } from './support/uiStack.js';
 import { useBrowserStack } from './support/browserStack.js';
 
 // Code inside page.evaluate runs in the browser; these stand in for the DOM types this (Node-only) project does not load.
@@ -64,11 +64,7 @@ test('key errors: one sentence about what was pasted, shown once, no field names
 });
 
 test('deploy form: Enter on a repository keeps focus in the form; a too-large env value is an error on its row', async (t) => {
-  const { context, page, problems } = await newContext(browser);
-  const apiKey = stack.renderAccount('envbig');
-  stack.addNodeRepo('envbig', 'certs');
-  await stack.signInBrowser(page, 'envbig');
-  await connectKey(page, apiKey);
+  const { context, page, problems } = await stack.signedInWithKey(browser, 'envbig', ['certs']);
   await page.goto(`${stack.url}/#/deploy`);
 
   // Keyboard only: type, Enter moves to the first result, Enter chooses it.
@@ -110,11 +106,7 @@ test('deploy form: Enter on a repository keeps focus in the form; a too-large en
 });
 
 test('timeline notes sit on the step they describe', async (t) => {
-  const { context, page, problems } = await newContext(browser);
-  const apiKey = stack.renderAccount('notes');
-  stack.addNodeRepo('notes', 'noted');
-  await stack.signInBrowser(page, 'notes');
-  await connectKey(page, apiKey);
+  const { context, page, problems } = await stack.signedInWithKey(browser, 'notes', ['noted']);
   await page.goto(`${stack.url}/#/deploy`);
   await page.getByTestId('repo-search').fill('noted');
   await page.locator('[data-testid=repo-option][data-repo="notes/noted"]').click();

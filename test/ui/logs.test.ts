@@ -1,7 +1,7 @@
 import test from 'ava';
 import type { Browser, Page } from 'playwright-core';
-import { DESKTOP, newContext, screenshot } from './support/browser.js';
-import { connectKey, deployThroughForm, type UiStack } from './support/uiStack.js';
+import { DESKTOP, screenshot } from './support/browser.js';
+import { deployThroughForm, type UiStack } from './support/uiStack.js';
 import { useBrowserStack } from './support/browserStack.js';
 import { budgetFrom, RENDER_DOCUMENTED_LIMITS } from '../../server/render/budget.js';
 import { fingerprint } from '../../server/crypto/keyring.js';
@@ -37,11 +37,7 @@ const waitStatus = (page: Page, status: string) => page.locator(`#deployment-sta
 const waitLine = (page: Page, text: string | RegExp) => page.getByTestId('logs').getByText(text).first().waitFor({ timeout: 45_000 });
 
 test('two deploys of one service and a canceled one: each panel shows only its own lines, live', async (t) => {
-  const { page, problems } = await newContext(browser, DESKTOP);
-  const apiKey = stack.renderAccount('logbleed');
-  stack.addNodeRepo('logbleed', 'site');
-  await stack.signInBrowser(page, 'logbleed');
-  await connectKey(page, apiKey);
+  const { page, problems } = await stack.signedInWithKey(browser, 'logbleed', ['site'], DESKTOP);
 
   const a = await deployThroughForm(page, 'logbleed/site');
   const ra = await renderIds(page, a);
@@ -94,11 +90,7 @@ test('two deploys of one service and a canceled one: each panel shows only its o
 });
 
 test('a 2,000-line build: lines stream in, every page loads with "Load earlier lines", and the download has all', async (t) => {
-  const { page, problems } = await newContext(browser, DESKTOP);
-  const apiKey = stack.renderAccount('logbig');
-  stack.addNodeRepo('logbig', 'mono');
-  await stack.signInBrowser(page, 'logbig');
-  await connectKey(page, apiKey);
+  const { page, problems } = await stack.signedInWithKey(browser, 'logbig', ['mono'], DESKTOP);
   const id = await deployThroughForm(page, 'logbig/mono');
   const r = await renderIds(page, id);
   stack.render.advanceDeploy(r.deployId);
@@ -142,11 +134,7 @@ test('a 2,000-line build: lines stream in, every page loads with "Load earlier l
 });
 
 test('with Render\'s log budget spent, the panel says it is waiting, not that something failed', async (t) => {
-  const { page, problems } = await newContext(browser, DESKTOP);
-  const apiKey = stack.renderAccount('logpace');
-  stack.addNodeRepo('logpace', 'calm');
-  await stack.signInBrowser(page, 'logpace');
-  await connectKey(page, apiKey);
+  const { page, problems, apiKey } = await stack.signedInWithKey(browser, 'logpace', ['calm'], DESKTOP);
   const id = await deployThroughForm(page, 'logpace/calm');
   const r = await renderIds(page, id);
   for (let i = 0; i < 3; i++) stack.render.advanceDeploy(r.deployId);

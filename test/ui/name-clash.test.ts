@@ -1,7 +1,7 @@
 import test from 'ava';
 import type { Browser } from 'playwright-core';
-import { newContext, screenshot } from './support/browser.js';
-import { connectKey, deployThroughForm, type UiStack } from './support/uiStack.js';
+import { screenshot } from './support/browser.js';
+import { deployThroughForm, type UiStack } from './support/uiStack.js';
 import { useBrowserStack } from './support/browserStack.js';
 
 // Issue 12, part 1 in the browser: deploying go-service under the name of an existing service is
@@ -12,12 +12,8 @@ let browser: Browser;
 useBrowserStack(test, {}, (b) => ({ stack, browser } = b));
 
 test('the deploy form says a name is taken, offers a free one, and never deploys over the other service', async (t) => {
-  const { context, page, problems } = await newContext(browser);
-  const apiKey = stack.renderAccount('demo-clash');
-  stack.addNodeRepo('demo-clash', 'hello-node');
+  const { context, page, problems } = await stack.signedInWithKey(browser, 'demo-clash', ['hello-node']);
   stack.github.addRepo({ owner: 'demo-clash', name: 'go-service', branches: { main: { 'go.mod': 'module example.com/go-service\n\ngo 1.22\n', 'main.go': 'package main\nfunc main() {}\n' } } });
-  await stack.signInBrowser(page, 'demo-clash');
-  await connectKey(page, apiKey);
 
   const firstId = await deployThroughForm(page, 'demo-clash/hello-node');
   await page.locator('#deployment-status[data-status="live"]').waitFor({ timeout: 20_000 });

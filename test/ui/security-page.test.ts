@@ -18,11 +18,7 @@ test('Security page: opt in, live findings with severity and badge, grouped log 
   const account = stack.render.addAccount({ apiKey, workspaces: [{ name: 'Sec workspace' }] });
   stack.render.setAuditLogAccess(apiKey, false);
   const { page, problems } = await newContext(browser);
-  stack.github.addUser({ id: 515_151, login: 'sec-user', name: 'Sec User' });
-  stack.github.setAuthorizingUser('sec-user');
-  await page.goto(stack.url + '/');
-  await page.getByTestId('sign-in').click();
-  await page.getByTestId('user-login').filter({ hasText: 'sec-user' }).waitFor();
+  await stack.signInBrowser(page, 'sec-user', { id: 515_151, name: 'Sec User' });
   await connectKey(page, apiKey);
 
   await page.goto(`${stack.url}/#/security`);

@@ -26,11 +26,7 @@ test('settings page: env var edit and reveal, auto-deploy toggle, a custom domai
   await render.putEnvVar(service!.id, 'DATABASE_URL', 'postgres://db-password-123@db/app');
 
   const { page, problems } = await newContext(browser);
-  stack.github.addUser({ id: 616_161, login: 'set-user', name: 'Set User' });
-  stack.github.setAuthorizingUser('set-user');
-  await page.goto(stack.url + '/');
-  await page.getByTestId('sign-in').click();
-  await page.getByTestId('user-login').filter({ hasText: 'set-user' }).waitFor();
+  await stack.signInBrowser(page, 'set-user', { id: 616_161, name: 'Set User' });
   await connectKey(page, apiKey);
 
   // From the dashboard's card to the page.

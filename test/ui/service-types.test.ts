@@ -15,11 +15,8 @@ const nodeFiles = (name: string, extra: Record<string, string> = {}) => ({
 });
 
 test('deploy form: a detected worker, then a cron job chosen with its schedule checked by the form and the server', async (t) => {
-  const { context, page, problems } = await newContext(browser);
-  const apiKey = stack.renderAccount('typer');
+  const { context, page, problems } = await stack.signedInWithKey(browser, 'typer', []);
   stack.github.addRepo({ owner: 'typer', name: 'jobs', branches: { main: nodeFiles('jobs', { Procfile: 'worker: node worker.js\n' }) } });
-  await stack.signInBrowser(page, 'typer');
-  await connectKey(page, apiKey);
 
   await page.getByRole('link', { name: 'New deploy' }).first().click();
   await page.getByTestId('repo-search').fill('jobs');

@@ -1,7 +1,7 @@
 import test from 'ava';
 import type { Browser } from 'playwright-core';
-import { DESKTOP, newContext, screenshot } from './support/browser.js';
-import { connectKey, deployThroughForm, type UiStack } from './support/uiStack.js';
+import { DESKTOP, screenshot } from './support/browser.js';
+import { deployThroughForm, type UiStack } from './support/uiStack.js';
 import { useBrowserStack } from './support/browserStack.js';
 
 // Issue 12 part 3 in the browser: replaced deploys, service cards by their latest deploy, deleted
@@ -12,14 +12,8 @@ let browser: Browser;
 useBrowserStack(test, {}, (b) => ({ stack, browser } = b));
 
 test('replaced deploys say so and link to what replaced them; cards show the latest outcome; deleted services offer nothing', async (t) => {
-  const { context, page, problems } = await newContext(browser, DESKTOP);
-  const apiKey = stack.renderAccount('stat-ui');
-  stack.addNodeRepo('stat-ui', 'shop');
-  stack.addNodeRepo('stat-ui', 'broken-build');
-  stack.addNodeRepo('stat-ui', 'old-blog');
+  const { context, page, problems } = await stack.signedInWithKey(browser, 'stat-ui', ['shop', 'broken-build', 'old-blog'], DESKTOP);
   stack.render.failBuilds({ repo: 'https://github.com/stat-ui/broken-build' }, 'build_failed');
-  await stack.signInBrowser(page, 'stat-ui');
-  await connectKey(page, apiKey);
 
   const firstId = await deployThroughForm(page, 'stat-ui/shop');
   await page.locator('#deployment-status[data-status="live"]').waitFor({ timeout: 20_000 });

@@ -23,11 +23,14 @@ export async function launchChromium(): Promise<Browser> {
   });
 }
 
+/** A page in its own context, and what went wrong on it (see newContext). */
+export interface BrowserPage { context: BrowserContext; page: Page; problems: string[] }
+
 /**
  * A browser context that records what would mean the page is broken: uncaught errors, console
  * errors, and CSP violations (an inline script or style would show up here).
  */
-export async function newContext(browser: Browser, viewport = DESKTOP): Promise<{ context: BrowserContext; page: Page; problems: string[] }> {
+export async function newContext(browser: Browser, viewport = DESKTOP): Promise<BrowserPage> {
   const context = await browser.newContext({ viewport, reducedMotion: 'reduce' });
   // The simulator's users have GitHub avatar URLs; this machine has no internet. Serve a 1×1 PNG instead.
   await context.route('https://avatars.githubusercontent.com/**', (route) => route.fulfill({ status: 200, contentType: 'image/png', body: PIXEL }));

@@ -1,5 +1,6 @@
 import { Writable } from 'node:stream';
-import type { Page } from 'playwright-core';
+import type { Browser, Page, ViewportSize } from 'playwright-core';
+import { newContext, type BrowserPage } from './browser.js';
 import { startStack, type Stack, type StackOptions } from '../../helpers/stack.js';
 import { createLogger } from '../../../server/logger.js';
 import { startWorker, type WorkerProcess } from '../../../workers/process.js';
@@ -10,11 +11,13 @@ export interface UiStack extends Stack {
   worker: WorkerProcess;
   workerLogs: string[];
   /** Sign in through the browser (GitHub simulator approves `login`); resolves on the signed-in page. */
-  signInBrowser(page: Page, login: string, opts?: { name?: string }): Promise<void>;
+  signInBrowser(page: Page, login: string, opts?: { id?: number; name?: string }): Promise<void>;
   /** A Render account for `login`; returns its API key. */
   renderAccount(login: string): string;
   /** A Node app repo on `main` (plus any extra branches). */
   addNodeRepo(owner: string, name: string, extraBranches?: string[]): void;
+  /** A fresh browser context signed in as `login`, its own Render key connected, and a Node repo per name in `repos`. */
+  signedInWithKey(browser: Browser, login: string, repos: string[], viewport?: ViewportSize): Promise<BrowserPage & { apiKey: string }>;
   closeAll(): Promise<void>;
 }
 
@@ -42,10 +45,10 @@ export async function startUiStack(opts: UiStackOptions = {}): Promise<UiStack> 
   return Object.assign(stack, {
     worker,
     workerLogs,
-    async signInBrowser(page: Page, login: string, opts: { name?: string } = {}) {
+    async signInBrowser(page: Page, login: string, opts: { id?: number; name?: string } = {}) {
       const run = async () => {
         if (!users.has(login)) {
-          const id = nextId++;
+          const id = opts.id ?? nextId++;
           stack.github.addUser({ id, login, name: opts.name ?? `${login} tester` });
           users.set(login, id);
         }
@@ -68,6 +71,14 @@ export async function startUiStack(opts: UiStackOptions = {}): Promise<UiStack> 
       const branches: Record<string, Record<string, string>> = { main: files };
       for (const b of extraBranches) branches[b] = files;
       stack.github.addRepo({ owner, name, branches });
+    },
+    async signedInWithKey(browser: Browser, login: string, repos: string[], viewport?: ViewportSize) {
+      const opened = await newContext(browser, viewport);
+      const apiKey = this.renderAccount(login);
+      for (const repo of repos) this.addNodeRepo(login, repo);
+      await this.signInBrowser(opened.page, login);
+      await connectKey(opened.page, apiKey);
+      return { ...opened, apiKey };
     },
     async closeAll() {
       await worker.close(5_000).catch(() => {});
