@@ -1,5 +1,6 @@
-import type { ExecutionContext } from 'ava';
-import { dumpRedis, type Stack } from './stack.js';
+import type { ExecutionContext, TestFn } from 'ava';
+import { dumpRedis, startStack, type Stack, type StackOptions } from './stack.js';
+import { sharedFixture } from './fixture.js';
 import type { Agent } from './agent.js';
 
 // The end-of-suite secret scan: plaintext Render keys, GitHub tokens and env var values must appear
@@ -88,4 +89,29 @@ export function witnessSecrets(stack: Stack): SecretWitness {
   const addAccount = stack.render.addAccount.bind(stack.render);
   stack.render.addAccount = (input) => { witness.renderKeys.add(input.apiKey); return addAccount(input); };
   return witness;
+}
+
+export interface WitnessedStack { stack: Stack; witness: SecretWitness; close(): Promise<void> }
+
+/**
+ * A stack for the whole file, witnessed from its start, whose last check is the secret scan over
+ * everything the suite made, plus what `more()` adds (worker logs, values the tests typed in).
+ */
+export function useScannedStack(
+  test: TestFn, opts: StackOptions, started: (s: WitnessedStack) => unknown, more: () => Partial<SecretScanOptions> = () => ({}),
+): void {
+  let scanned: WitnessedStack | undefined;
+  sharedFixture(test, async () => {
+    const stack = await startStack(opts);
+    return { stack, witness: witnessSecrets(stack), close: () => stack.close() };
+  }, (s) => {
+    scanned = s;
+    return started(s);
+  });
+  test.after('no Render key, GitHub token or other secret anywhere after every test', async (t) => {
+    if (!scanned) return;
+    const { agents = [], secrets = [], ...rest } = more();
+    const { stack, witness } = scanned;
+    await assertNoSecrets(t, { ...rest, stack, agents: [...witness.agents, ...agents], secrets: [...witness.secrets(), ...secrets] });
+  });
 }

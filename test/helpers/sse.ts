@@ -3,16 +3,22 @@ import type { Agent } from './agent.js';
 /** A raw SSE client over fetch, as a browser tab's EventSource would hold it. */
 export interface SseClient {
   status: number;
+  headers: Headers;
   text(): string;
-  /** Resolves once `until(text)` holds; rejects after `ms` or when the stream ends first. */
+  /** Resolves with the whole text once `until(text)` holds; rejects after `ms` or when the stream ends first (a broken stream fails the test). */
   waitFor(until: (text: string) => boolean, ms?: number): Promise<string>;
   close(): void;
 }
 
 /** Opens `path` with the agent's cookies and headers (sessions are bound to the user agent). */
-export async function openSseAs(agent: Agent, path: string): Promise<SseClient> {
+export function openSseAs(agent: Agent, path: string): Promise<SseClient> {
+  return openSseStream(agent.baseUrl + path, { ...agent.defaults, cookie: agent.cookieHeader() });
+}
+
+/** Opens an event stream at `url`; `waitFor` gives up after `defaultWaitMs` unless told otherwise. */
+export async function openSseStream(url: string, headers: Record<string, string> = {}, defaultWaitMs = 10_000): Promise<SseClient> {
   const abort = new AbortController();
-  const res = await fetch(agent.baseUrl + path, { headers: { ...agent.defaults, cookie: agent.cookieHeader() }, signal: abort.signal });
+  const res = await fetch(url, { headers, signal: abort.signal });
   let buf = '';
   let ended = false;
   const waiters = new Set<() => void>();
@@ -28,9 +34,9 @@ export async function openSseAs(agent: Agent, path: string): Promise<SseClient> 
     })();
   }
   return {
-    status: res.status,
+    status: res.status, headers: res.headers,
     text: () => buf,
-    waitFor(until, ms = 10_000) {
+    waitFor(until, ms = defaultWaitMs) {
       return new Promise((resolve, reject) => {
         const check = () => {
           if (until(buf)) { done(); resolve(buf); } else if (ended) { done(); reject(new Error(`stream ended: ${buf.slice(0, 500)}`)); }

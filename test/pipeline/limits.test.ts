@@ -1,8 +1,8 @@
 import test from 'ava';
-import { startStack, type Stack } from '../helpers/stack.js';
+import type { Stack } from '../helpers/stack.js';
 import { addNodeRepo, signedInWithKey, startTestWorker, waitFinished } from '../helpers/pipeline.js';
 import { budgetFrom } from '../../server/render/budget.js';
-import { assertNoSecrets, witnessSecrets, type SecretWitness } from '../helpers/secretScan.js';
+import { useScannedStack } from '../helpers/secretScan.js';
 
 // Render's limits with the windows shrunk (same counts, seconds instead of minutes/hours), given to the
 // simulator and to our budget alike, so a burst meets the real shape of the limits in test time.
@@ -15,19 +15,11 @@ const SHRUNK = {
 const OUR_BUDGET = budgetFrom({ ...SHRUNK, logs: { limit: 30, windowMs: 1_000 } }, 0.9, 100);
 
 let stack: Stack;
-let seen: SecretWitness;
 const workerLogs: string[][] = [];
-test.before(async () => {
-  stack = await startStack({
-    renderOptions: { rateLimits: SHRUNK, phaseMs: { created: 20, build_in_progress: 100, pre_deploy_in_progress: 0, update_in_progress: 50 } },
-  });
-  seen = witnessSecrets(stack);
-});
-// End state of the bursts and fault storms: no Render key or GitHub token anywhere.
-test.after('no secret anywhere after all the flows', async (t) => {
-  await assertNoSecrets(t, { stack, agents: seen.agents, extraLogs: workerLogs, secrets: seen.secrets() });
-});
-test.after.always(async () => { await stack?.close(); });
+// The file ends with the secret scan over the bursts and fault storms: no Render key or GitHub token anywhere.
+useScannedStack(test, {
+  renderOptions: { rateLimits: SHRUNK, phaseMs: { created: 20, build_in_progress: 100, pre_deploy_in_progress: 0, update_in_progress: 50 } },
+}, (s) => ({ stack } = s), () => ({ extraLogs: workerLogs }));
 
 test.serial('a burst of 100 deploys for one key draws no 429 from Render', async (t) => {
   t.timeout(120_000);

@@ -3,6 +3,7 @@ import { createLogger } from '../../server/logger.js';
 import { startWorker, type WorkerProcess } from '../../workers/process.js';
 import type { RenderLimits } from '../../server/render/budget.js';
 import { startStack, type Stack } from '../helpers/stack.js';
+import { waitUntil } from '../helpers/wait.js';
 import { FAST_WATCH, signedInWithKey } from '../helpers/pipeline.js';
 import { renderTestClient, webServiceBody } from '../sandbox/render-test-client.js';
 import type { Agent } from '../helpers/agent.js';
@@ -71,12 +72,6 @@ export async function findings(agent: Agent): Promise<any[]> {
 }
 
 /** Poll until check() returns a value (bounded; the bound is a hang guard, not an assertion). */
-export async function waitFor<T>(what: string, check: () => Promise<T | null | undefined | false>, timeoutMs = 30_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await check();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+export function waitFor<T>(what: string, check: () => Promise<T | null | undefined | false>, timeoutMs = 30_000): Promise<T> {
+  return waitUntil(what, check, timeoutMs, 100);
 }

@@ -4,6 +4,7 @@ import { usePipelineStack } from '../helpers/pipelineStack.js';
 import { Agent } from '../helpers/agent.js';
 import { addNodeRepo, signedInWithKey, waitFinished, type TestWorker } from '../helpers/pipeline.js';
 import { openSseAs, sseLogLines } from '../helpers/sse.js';
+import { waitUntil } from '../helpers/wait.js';
 import { assertNoSecrets, witnessSecrets, type SecretWitness } from '../helpers/secretScan.js';
 import { budgetFrom, RENDER_DOCUMENTED_LIMITS } from '../../server/render/budget.js';
 import { startWeb } from '../../server/web.js';
@@ -37,15 +38,7 @@ test.after('no secret anywhere after all the flows', async (t) => {
 
 interface Line { id: string; timestamp: string; message: string; phase: string; level: string | null }
 
-async function until<T>(what: string, fn: () => Promise<T | null | undefined | false>, ms = 15_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 40));
-  }
-}
+const until = <T>(what: string, fn: () => Promise<T | null | undefined | false>, ms = 15_000) => waitUntil(what, fn, ms, 40);
 
 /** The Render service and deploy of a deployment, once the worker has them. */
 async function renderIds(agent: Agent, id: string): Promise<{ serviceId: string; deployId: string }> {

@@ -1,67 +1,20 @@
 import test from 'ava';
 import Koa from 'koa';
 import type { AddressInfo } from 'node:net';
-import { startStack, type Stack } from '../helpers/stack.js';
+import type { Stack } from '../helpers/stack.js';
 import type { Agent } from '../helpers/agent.js';
 import { openSse } from '../../server/events/sse.js';
-import { assertNoSecrets, witnessSecrets, type SecretWitness } from '../helpers/secretScan.js';
+import { useScannedStack } from '../helpers/secretScan.js';
+import { openSseStream } from '../helpers/sse.js';
 
 // GET /api/events: each signed-in user gets their own deployment updates over SSE, fanned out from
 // one Redis subscriber per web process.
 
 let stack: Stack;
-let seen: SecretWitness;
-test.before(async () => { stack = await startStack(); seen = witnessSecrets(stack); });
 // End state of every test above: no Render key or GitHub token anywhere.
-test.after('no secret anywhere after all the flows', async (t) => {
-  await assertNoSecrets(t, { stack, agents: seen.agents, secrets: seen.secrets() });
-});
-test.after.always(async () => { await stack?.close(); });
+useScannedStack(test, {}, (s) => ({ stack } = s));
 
-interface SseClient {
-  status: number;
-  headers: Headers;
-  text(): string;
-  /** Resolves with the whole text once `until` holds (rejects after `ms`, so a broken stream fails the test). */
-  waitFor(until: (text: string) => boolean, ms?: number): Promise<string>;
-  close(): void;
-}
-
-async function openEvents(url: string, headers: Record<string, string> = {}): Promise<SseClient> {
-  const abort = new AbortController();
-  const res = await fetch(url, { headers, signal: abort.signal });
-  let buf = '';
-  let ended = false;
-  const waiters = new Set<() => void>();
-  const wake = () => { for (const w of [...waiters]) w(); };
-  if (res.body) {
-    void (async () => {
-      const decoder = new TextDecoder();
-      try {
-        for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) { buf += decoder.decode(chunk, { stream: true }); wake(); }
-      } catch { /* aborted */ }
-      ended = true;
-      wake();
-    })();
-  }
-  return {
-    status: res.status, headers: res.headers,
-    text: () => buf,
-    waitFor(until, ms = 5_000) {
-      return new Promise((resolve, reject) => {
-        const check = () => {
-          if (until(buf)) { done(); resolve(buf); } else if (ended) { done(); reject(new Error(`stream ended: ${buf}`)); }
-        };
-        const timer = setTimeout(() => { done(); reject(new Error(`condition not met; got: ${JSON.stringify(buf)}`)); }, ms);
-        const done = () => { clearTimeout(timer); waiters.delete(check); };
-        waiters.add(check);
-        check();
-      });
-    },
-    close: () => abort.abort(),
-  };
-}
-
+const openEvents = (url: string, headers: Record<string, string> = {}) => openSseStream(url, headers, 5_000);
 const eventsOf = (agent: Agent) => openEvents(`${stack.url}/api/events`, { cookie: agent.cookieHeader() });
 
 /** Parsed `event: deployment` messages in a stream's text. */

@@ -1,15 +1,10 @@
 import test from 'ava';
-import { startStack, dumpRedis, type Stack } from '../helpers/stack.js';
-import { assertNoSecrets, witnessSecrets, type SecretWitness } from '../helpers/secretScan.js';
+import { dumpRedis, type Stack } from '../helpers/stack.js';
+import { useScannedStack } from '../helpers/secretScan.js';
 
 let stack: Stack;
-let seen: SecretWitness;
-test.before(async () => { stack = await startStack(); seen = witnessSecrets(stack); });
 // The shared scan too (it also covers the Render simulator's call log).
-test.after('no secret anywhere after the flow', async (t) => {
-  await assertNoSecrets(t, { stack, agents: seen.agents, secrets: seen.secrets() });
-});
-test.after.always(async () => { await stack?.close(); });
+useScannedStack(test, {}, (s) => ({ stack } = s));
 
 test('after a full flow the Render key and GitHub token appear nowhere: Redis, logs, responses', async (t) => {
   const apiKey = 'rnd_SECRETscanKEY0123456789abcdef';

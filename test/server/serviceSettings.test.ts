@@ -1,26 +1,19 @@
 import test from 'ava';
-import { startStack, type Stack } from '../helpers/stack.js';
+import type { Stack } from '../helpers/stack.js';
 import { startTestWorker, waitFinished } from '../helpers/pipeline.js';
 import type { Agent } from '../helpers/agent.js';
 import { createRenderClient, type RenderClient, type Service } from '../../server/render/client.js';
 import type { SimAccount } from '../../sandbox/render/index.js';
-import { assertNoSecrets, witnessSecrets, type SecretWitness } from '../helpers/secretScan.js';
+import { useScannedStack } from '../helpers/secretScan.js';
 
 // The service settings page's routes (issue 15) through the real web process and the Render
 // simulator: env vars and secret files one key at a time, custom domains, settings, deploy history.
 
 let stack: Stack;
-let seen: SecretWitness;
-test.before(async () => {
-  stack = await startStack({
-    renderOptions: { phaseMs: { created: 5, build_in_progress: 5, pre_deploy_in_progress: 5, update_in_progress: 5 }, rateLimits: { createService: { limit: 10_000 }, write: { limit: 10_000 } } },
-  });
-  seen = witnessSecrets(stack);
-});
-test.after('no Render key or GitHub token anywhere', async (t) => {
-  await assertNoSecrets(t, { stack, agents: seen.agents, secrets: seen.secrets() });
-});
-test.after.always(async () => { await stack?.close(); });
+// The file ends with the secret scan: no Render key or GitHub token anywhere.
+useScannedStack(test, {
+  renderOptions: { phaseMs: { created: 5, build_in_progress: 5, pre_deploy_in_progress: 5, update_in_progress: 5 }, rateLimits: { createService: { limit: 10_000 }, write: { limit: 10_000 } } },
+}, (s) => ({ stack } = s));
 
 interface Tenant { agent: Agent; account: SimAccount; render: RenderClient }
 

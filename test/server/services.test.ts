@@ -1,27 +1,19 @@
 import test from 'ava';
-import { startStack, type Stack } from '../helpers/stack.js';
+import type { Stack } from '../helpers/stack.js';
 import type { Agent } from '../helpers/agent.js';
 import { createRenderClient, type RenderClient, type Service } from '../../server/render/client.js';
 import { createServiceCache } from '../../server/render/serviceCache.js';
 import type { PresentedService } from '../../server/presenters/service.js';
 import type { SimAccount } from '../../sandbox/render/index.js';
-import { assertNoSecrets, witnessSecrets, type SecretWitness } from '../helpers/secretScan.js';
+import { useScannedStack } from '../helpers/secretScan.js';
 
 // GET /api/render/services (cached, single-flight) and the service lifecycle routes, through the
 // real web process and the Render simulator, each user with their own key.
 
 let stack: Stack;
-let seen: SecretWitness;
-test.before(async () => {
-  // Tests create many services straight through the simulator; lift its creation limits (not the app's budget).
-  stack = await startStack({ renderOptions: { rateLimits: { createService: { limit: 10_000 }, write: { limit: 10_000 } } } });
-  seen = witnessSecrets(stack);
-});
-// End state of every test above: no Render key or GitHub token anywhere.
-test.after('no secret anywhere after all the flows', async (t) => {
-  await assertNoSecrets(t, { stack, agents: seen.agents, secrets: seen.secrets() });
-});
-test.after.always(async () => { await stack?.close(); });
+// Tests create many services straight through the simulator; lift its creation limits (not the app's budget).
+// The file ends with the secret scan: no Render key or GitHub token anywhere.
+useScannedStack(test, { renderOptions: { rateLimits: { createService: { limit: 10_000 }, write: { limit: 10_000 } } } }, (s) => ({ stack } = s));
 
 // state and latestDeploy since issue 12 (a card shows its latest deploy's outcome).
 const SERVICE_FIELDS = ['branch', 'createdAt', 'dashboardUrl', 'id', 'latestDeploy', 'name', 'ownerId', 'plan', 'region', 'repo', 'runtime', 'state', 'suspended', 'type', 'updatedAt', 'url'];

@@ -9,6 +9,7 @@ import { queuePrefix } from '../../server/queues/deployQueue.js';
 import { ANOMALY_QUEUE } from '../../workers/tasks/anomalyTask.js';
 import { isTerminal } from '../../server/deployments/types.js';
 import { Agent } from '../helpers/agent.js';
+import { waitUntil } from '../helpers/wait.js';
 import { FAST_WATCH, addNodeRepo, signedInWithKey } from '../helpers/pipeline.js';
 import { startAnomalyStack, burst, count, TEST_DETECTOR, type AnomalyStack } from './support.js';
 
@@ -47,15 +48,7 @@ function admin(...args: string[]): Promise<{ code: number | null; out: string; e
   });
 }
 
-async function until<T>(what: string, fn: () => Promise<T | null | undefined | false>, timeoutMs = 20_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const until = <T>(what: string, fn: () => Promise<T | null | undefined | false>, timeoutMs = 20_000) => waitUntil(what, fn, timeoutMs, 50);
 
 /** The same browser session, talking to the second web process. */
 function twin(agent: Agent): Agent {
