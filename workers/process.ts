@@ -18,6 +18,8 @@ import { startSentinelWorker, type SentinelWorkerOptions } from './sentinelWorke
 import { createDeploySlack } from './tasks/deploySlack.js';
 import { startAnomalyDetection, type AnomalyOptions } from './anomalyWorker.js';
 import { createCommitStatusQueue } from '../server/queues/commitStatusQueue.js';
+import { createSessionCache } from '../server/sessions/cache.js';
+import { sessionKeys, type LoadedSession } from '../server/sessions/store.js';
 import { createCommitStatusWorker, type CommitStatusWorkerOptions } from './commitStatusWorker.js';
 
 export interface WorkerProcess {
@@ -52,7 +54,15 @@ export async function startWorker(args: {
   const workerRedis = createRedis(config.redisUrl, 'worker', { enableAutoPipelining: true });
   const instance = `${hostname()}-${process.pid}-${randomBytes(2).toString('hex')}`;
   const metrics = createWorkerMetrics({ instance });
-  const deps = buildDeps({ config, redis, queueRedis, clock: args.clock ?? systemClock, logger, renderLimits: args.renderLimits, retryBackoffMs: args.retryBackoffMs, metrics: metrics.sink });
+  // The web's cache of decrypted sessions (kept correct by Redis' invalidation messages): a deploy reads
+  // its session up to four times within seconds (its credentials, both commit statuses, the key-session
+  // check when it ends), each a round trip and a decryption without it.
+  const sessionCache = createSessionCache<LoadedSession>({
+    connect: () => createRedis(config.redisUrl, 'subscriber', { protocol: 2, autoResubscribe: false }),
+    recordPrefix: sessionKeys(config.redisPrefix).record(''),
+    onError: (err) => logger.warn({ err: { message: err.message } }, 'session cache: tracking not set up; reading sessions from Redis'),
+  });
+  const deps = buildDeps({ config, redis, queueRedis, sessionCache, clock: args.clock ?? systemClock, logger, renderLimits: args.renderLimits, retryBackoffMs: args.retryBackoffMs, metrics: metrics.sink });
   // The same security layer as the web's (buildDeps): audit trail and security events.
   const { audit, security: { events: securityEvents } } = deps;
   const context: WorkerContext = {
@@ -116,6 +126,7 @@ export async function startWorker(args: {
         await bounded(snapshots.publish(), 1_000);
         await bounded(deps.queue.close(), 2_000);
         await bounded(context.commitStatusQueue!.close(), 2_000);
+        await bounded(sessionCache.close(), 1_000);
         await Promise.all([redis, queueRedis, workerRedis, statusRedis, sentinelRedis, anomalyRedis].map(async (r) => { await bounded(r.quit(), 1_000); r.disconnect(); }));
       })();
       return closing;
