@@ -22,6 +22,12 @@ export function createCookieKeys(keys: readonly string[]): CookieKeys {
   // keygrip used each key string's UTF-8 bytes as the HMAC key: keep that, so signatures match.
   const imported = keys.map((k) => createSecretKey(Buffer.from(k, 'utf8')));
   const mac = (data: string, i: number) => createHmac('sha256', imported[i]!).update(data).digest();
+  // The current key's signature of cookies that verified recently: a signed-in browser sends the same
+  // cookie all day, and its signature is the same every time. Every request is still checked (in
+  // constant time, against the signature we would compute); only the HMAC is not recomputed. Filled
+  // only after a successful check, so requests with made-up cookies cannot fill it.
+  const verified = new Map<string, Buffer>();
+  const expectedOf = (data: string, i: number) => (i === 0 ? verified.get(data) : undefined) ?? mac(data, i);
   return {
     sign: (data) => mac(data, 0).toString('base64url'),
     verify(data, digest) { return this.index(data, digest) > -1; },
@@ -29,11 +35,20 @@ export function createCookieKeys(keys: readonly string[]): CookieKeys {
       if (typeof digest !== 'string') return -1;
       const given = Buffer.from(digest, 'base64url');
       for (let i = 0; i < imported.length; i++) {
-        const expected = mac(data, i);
+        const expected = expectedOf(data, i);
         // Length is public (always 32 bytes for a well-formed signature); compare contents in constant time.
-        if (given.length === expected.length && timingSafeEqual(given, expected) && given.toString('base64url') === digest) return i;
+        if (given.length === expected.length && timingSafeEqual(given, expected) && given.toString('base64url') === digest) {
+          if (i === 0 && !verified.has(data)) {
+            if (verified.size >= VERIFIED_MAX) verified.clear();
+            verified.set(data, expected);
+          }
+          return i;
+        }
       }
       return -1;
     },
   };
 }
+
+/** Cookies whose signature is remembered (≈ signed-in browsers per process); past it the memory starts over. */
+const VERIFIED_MAX = 10_000;

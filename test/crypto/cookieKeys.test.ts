@@ -30,3 +30,20 @@ test('rotation: a signature by the previous key verifies (index 1); others do no
   t.false(rotated.verify('sid=abc', undefined as unknown as string));
   t.throws(() => createCookieKeys([]));
 });
+
+test('a remembered signature is still checked: once a cookie verified, altered signatures and other data do not', (t) => {
+  const current = randomBytes(32).toString('base64url');
+  const previous = randomBytes(32).toString('base64url');
+  const keys = createCookieKeys([current, previous]);
+  const sig = keys.sign('sid=abc');
+  t.is(keys.index('sid=abc', sig), 0);
+  t.is(keys.index('sid=abc', sig), 0, 'again, from memory');
+  const flipped = (sig[0] === 'A' ? 'B' : 'A') + sig.slice(1);
+  t.is(keys.index('sid=abc', flipped), -1, 'one character changed');
+  t.is(keys.index('sid=abc', `${sig}=`), -1, 'non-canonical encoding');
+  t.is(keys.index('sid=abd', sig), -1, 'bound to the data');
+  t.is(keys.index('sid=abc', createCookieKeys([previous]).sign('sid=abc')), 1, 'the previous key\'s signature of a remembered cookie');
+  // Made-up cookies are never remembered: thousands of them leave the genuine one verifying.
+  for (let i = 0; i < 12_000; i++) keys.index(`sid=${i}`, sig);
+  t.is(keys.index('sid=abc', sig), 0);
+});
