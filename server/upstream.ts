@@ -9,7 +9,6 @@ import { createServiceCache, type ServiceCache } from './render/serviceCache.js'
 export interface RenderCallOptions {
   /** Per request; default 10 s (workers pass their own). */
   timeoutMs?: number;
-  signal?: AbortSignal;
   /** Awaited before every request: the per-key budget (which share, how long to wait) is the caller's. */
   beforeRequest?: (call: RenderCallInfo) => Promise<void>;
   /** After every exchange, besides the process's Render metrics. */
@@ -53,7 +52,6 @@ export function createUpstreamClients(args: UpstreamArgs): UpstreamClients {
         baseUrl: config.renderApiUrl,
         apiKey,
         timeoutMs: options.timeoutMs ?? DEFAULT_RENDER_TIMEOUT_MS,
-        signal: options.signal,
         beforeRequest: options.beforeRequest,
         afterResponse: afterResponse && onRenderCall ? (call) => { afterResponse(call); onRenderCall(call); } : afterResponse ?? onRenderCall,
       });

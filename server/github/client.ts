@@ -9,7 +9,6 @@ export type { RepoSummary } from './schemas.js';
 
 /** Files bigger than this are not read (stack detection only needs small manifests). */
 export const MAX_FILE_BYTES = 256 * 1024;
-const DEFAULT_MAX_REPOS = 1000;
 const MAX_BRANCHES = 1000;
 
 export interface GitHubClientOptions {
@@ -17,7 +16,6 @@ export interface GitHubClientOptions {
   apiUrl: string;
   /** The user's OAuth token. Used only in the Authorization header, never in messages. */
   token: string;
-  userAgent?: string;
   /** Retries, a short rate-limit wait and per-token write pacing (server/github/http.ts; default on). */
   retries?: boolean;
   /** Per-request timeout. Default 10 s. */
@@ -28,8 +26,6 @@ export interface GitHubClient {
   getViewer(): Promise<{ id: number; login: string; name: string | null; avatarUrl: string }>;
   /** One page for the picker, most recently pushed first. */
   listRepos(opts?: { page?: number; perPage?: number }): Promise<{ repos: RepoSummary[]; hasMore: boolean }>;
-  /** Follows Link rel="next" until done or `max` repos. */
-  listAllRepos(max?: number): Promise<RepoSummary[]>;
   getRepo(owner: string, name: string): Promise<RepoSummary>;
   listBranches(owner: string, name: string): Promise<string[]>;
   getBranchHead(owner: string, name: string, branch: string): Promise<{ name: string; sha: string }>;
@@ -63,7 +59,7 @@ export function createGitHubClient(opts: GitHubClientOptions): GitHubClient {
   const http = createGitHubHttp({
     apiUrl: withoutTrailingSlashes(opts.apiUrl),
     token: opts.token,
-    userAgent: opts.userAgent ?? 'render-orchestrator',
+    userAgent: 'render-orchestrator',
     retries: opts.retries ?? true,
     timeoutMs: opts.timeoutMs ?? 10_000,
   });
@@ -104,10 +100,6 @@ export function createGitHubClient(opts: GitHubClientOptions): GitHubClient {
       const query = new URLSearchParams({ page: String(Math.max(1, Math.floor(page))), per_page: String(Math.min(100, Math.max(1, Math.floor(perPage)))), sort: 'pushed' });
       const { data, headers } = await call({ what: 'list repositories', path: `/user/repos?${query.toString()}` }, z.array(repoSchema));
       return { repos: data.map(toRepoSummary), hasMore: linkNext(headers.link) !== null };
-    },
-
-    async listAllRepos(max = DEFAULT_MAX_REPOS) {
-      return (await paginateAll('list repositories', '/user/repos?per_page=100&sort=pushed', max, repoSchema)).map(toRepoSummary);
     },
 
     async getRepo(owner, name) {

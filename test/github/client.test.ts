@@ -32,28 +32,25 @@ test('getViewer maps /user', async (t) => {
   t.deepEqual(await gh.getViewer(), { id: 7, login: 'alice', name: 'Alice', avatarUrl: 'https://avatars.githubusercontent.com/u/7?v=4' });
 });
 
-test('listAllRepos follows Link rel="next" across 3+ pages; listRepos returns one page with hasMore', async (t) => {
+// listAllRepos (every page at once) was removed with octokit: nothing in the product used it (the picker
+// pages with listRepos); following Link rel="next" is covered by listBranches below.
+test('listRepos returns one page with hasMore, three pages of 100 cover 251 repos, each summarised', async (t) => {
   const { sim, gh } = await world(t);
   for (let i = 0; i < 250; i++) sim.addRepo({ owner: 'alice', name: `repo-${i}` });
-  const before = sim.calls.length;
-  const all = await gh.listAllRepos();
-  t.is(all.length, 251);
+  const p1 = await gh.listRepos({ perPage: 100 });
+  t.is(p1.repos.length, 100);
+  t.true(p1.hasMore);
+  const p2 = await gh.listRepos({ perPage: 100, page: 2 });
+  const p3 = await gh.listRepos({ perPage: 100, page: 3 });
+  t.is(p3.repos.length, 51);
+  t.false(p3.hasMore);
+  const all = [...p1.repos, ...p2.repos, ...p3.repos];
   t.is(new Set(all.map((r) => r.fullName)).size, 251);
-  const pages = sim.calls.slice(before).filter((c) => c.path === '/api/v3/user/repos');
-  t.is(pages.length, 3, 'three pages of 100');
   const app = all.find((r) => r.fullName === 'alice/app')!;
   t.deepEqual(app, {
     fullName: 'alice/app', owner: 'alice', name: 'app', private: true, defaultBranch: 'main',
     htmlUrl: 'https://github.com/alice/app', cloneUrl: 'https://github.com/alice/app.git', pushedAt: app.pushedAt,
   });
-  t.is((await gh.listAllRepos(150)).length, 150, 'max stops early');
-
-  const p1 = await gh.listRepos({ perPage: 100 });
-  t.is(p1.repos.length, 100);
-  t.true(p1.hasMore);
-  const p3 = await gh.listRepos({ perPage: 100, page: 3 });
-  t.is(p3.repos.length, 51);
-  t.false(p3.hasMore);
 });
 
 test('listBranches paginates; getBranchHead returns the sha; missing branch is not_found', async (t) => {
@@ -61,7 +58,9 @@ test('listBranches paginates; getBranchHead returns the sha; missing branch is n
   const files: Record<string, Record<string, string>> = {};
   for (let i = 0; i < 230; i++) files[`b${i}`] = { 'a.txt': String(i) };
   sim.addRepo({ owner: 'alice', name: 'many', defaultBranch: 'b0', branches: files });
+  const before = sim.calls.length;
   t.is((await gh.listBranches('alice', 'many')).length, 230);
+  t.is(sim.calls.slice(before).filter((c) => c.path === '/api/v3/repos/alice/many/branches').length, 3, 'Link rel="next" followed: three pages of 100');
   t.deepEqual(await gh.listBranches('alice', 'app'), ['dev', 'main']);
   const head = await gh.getBranchHead('alice', 'app', 'main');
   t.is(head.name, 'main');
@@ -193,4 +192,14 @@ test('with retries on, writes are paced per token: two statuses on one token a s
   t.true(times.second! - times.first! >= 900, JSON.stringify(times));
   t.true(times.other! < 900, JSON.stringify(times));
   t.is(sim.statusesFor('alice', 'app', sha).length, 3);
+});
+
+test('a Link rel="next" off the API (another origin or path) is refused: the token never follows it', async (t) => {
+  const { sim, gh } = await world(t);
+  const page = [{ name: 'main', commit: { sha: 'a'.repeat(40) } }];
+  for (const next of ['http://evil.example/api/v3/repos/alice/app/branches?page=2', `${new URL(sim.apiUrl).origin}/elsewhere?page=2`]) {
+    sim.injectFault({ path: '/repos/alice/app/branches', status: 200, body: page, headers: { link: `<${next}>; rel="next"` } });
+    const err = await kindOf(gh.listBranches('alice', 'app'));
+    t.is(err.kind, 'bad_response');
+  }
 });
