@@ -61,13 +61,15 @@ test('/metrics exposes request, key, deploy, queue, Render, budget and security 
   const done = await waitFinished(agent, res.json.id, 60_000);
   t.is(done.status, 'live');
 
-  // The worker pushes its snapshot every 100 ms; wait for one taken after the deploy finished.
+  // The worker pushes its snapshot every 100 ms; wait for one taken after the deploy finished, and
+  // for BullMQ to have moved the job out of 'active' (the record turns live inside the job, a moment
+  // before the job itself completes).
   let text = '';
   for (let i = 0; i < 50; i++) {
     const m = await fetch(`${stack.url}/metrics`);
     t.is(m.status, 200);
     text = await m.text();
-    if (sample(text, 'orchestrator_deploys_finished_total', { outcome: 'live' })) break;
+    if (sample(text, 'orchestrator_deploys_finished_total', { outcome: 'live' }) && sample(text, 'orchestrator_queue_jobs', { state: 'active' }) === 0) break;
     await new Promise((r) => setTimeout(r, 100));
   }
 
