@@ -6,25 +6,30 @@ type Schemas = components['schemas'];
 export type RenderRoute = Extract<keyof paths, string>;
 export type HttpMethod = 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE';
 
+// The key's workspaces and what happens in them.
 export type Owner = Schemas['owner'];
 export type User = Schemas['user'];
+export type Region = Schemas['region'];
+export type AuditLog = Schemas['auditLog'];
+export type ServiceEvent = Schemas['serviceEventWithCursor']['event'];
+
+// Services and their deploys.
 export type Service = Schemas['service'];
 export type ServiceType = Schemas['serviceType'];
 export type ServicePOST = Schemas['servicePOST'];
 export type ServicePATCH = Schemas['servicePATCH'];
 export type ServiceAndDeploy = Schemas['serviceAndDeploy'];
-export type Deploy = Schemas['deploy'];
-export type DeployStatus = Schemas['deployStatus'];
-export type EnvVar = Schemas['envVar'];
-export type SecretFile = Schemas['secretFile'];
-export type CustomDomain = Schemas['customDomain'];
-export type AuditLog = Schemas['auditLog'];
-export type ServiceEvent = Schemas['serviceEventWithCursor']['event'];
-export type Region = Schemas['region'];
-
 export type TriggerDeployBody = NonNullable<
   operations['create-deploy']['requestBody']
 >['content']['application/json'];
+export type Deploy = Schemas['deploy'];
+export type DeployStatus = Schemas['deployStatus'];
+
+// A service's settings, one entry at a time.
+export type EnvVar = Schemas['envVar'];
+export type SecretFile = Schemas['secretFile'];
+export type CustomDomain = Schemas['customDomain'];
+
 // The generated Logs200Response points its `logs` items at a path openapi-typescript cannot
 // resolve (it becomes `any`), so the entry type is taken from the same schema's other use.
 export type LogEntry = operations['subscribe-logs']['responses'][101]['content']['application/json'];
