@@ -64,7 +64,7 @@ function ensureSecretKey(): void {
 /** Serves the GitHub simulator under GITHUB_MOUNT, before any app middleware (it reads its own bodies). */
 function mountGitHub(github: GitHubSimulator): Middleware {
   return async (ctx, next) => {
-    if (ctx.path !== GITHUB_MOUNT && !ctx.path.startsWith(`${GITHUB_MOUNT}/`)) return next();
+    if (ctx.path !== GITHUB_MOUNT && !ctx.path.startsWith(`${GITHUB_MOUNT}/`)) { await next(); return; }
     ctx.respond = false;
     ctx.req.url = (ctx.req.url ?? '/').slice(GITHUB_MOUNT.length) || '/';
     await new Promise<void>((done) => {

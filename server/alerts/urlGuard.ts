@@ -47,7 +47,7 @@ function expandIpv6(ip: string): number[] | null {
   const l = left ? left.split(':') : [];
   const r = right !== undefined && right ? right.split(':') : [];
   const fill = text.includes('::') ? 8 - l.length - r.length : 0;
-  const all = [...l, ...Array(Math.max(0, fill)).fill('0'), ...r];
+  const all = [...l, ...Array<string>(Math.max(0, fill)).fill('0'), ...r];
   if (all.length !== 8) return null;
   const nums = all.map((g) => parseInt(g, 16));
   return nums.every((n) => Number.isInteger(n) && n >= 0 && n <= 0xffff) ? nums : null;

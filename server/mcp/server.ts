@@ -4,7 +4,6 @@ import { CallToolRequestSchema, ListToolsRequestSchema, type CallToolResult } fr
 import type { AppDeps } from '../deps.js';
 import { describeIssues } from '../middleware/validate.js';
 import { requestDetail } from '../audit/fromRequest.js';
-import { getSession } from '../sessions/middleware.js';
 import { inputJsonSchema, TOOLS, type ToolRequest } from './tools.js';
 
 const TOOL_TIMEOUT_MS = 75_000; // above the log routes' longest budget wait
@@ -24,9 +23,8 @@ const toolError = (code: string, message: string) => result({ error: { code, mes
  * rate limit, lock-out and audit apply unchanged, and there is no second implementation to drift.
  * Each call also leaves an `mcp_tool` audit entry (tool name and outcome, never arguments).
  */
-export function createMcpServer(deps: AppDeps, ctx: Koa.Context): Server {
+export function createMcpServer(deps: AppDeps, ctx: Koa.Context, userId: number): Server {
   const server = new Server({ name: 'render-orchestrator', version: '1.0.0' }, { capabilities: { tools: {} } });
-  const userId = getSession(ctx).user!.id;
 
   server.setRequestHandler(ListToolsRequestSchema, async () => ({
     tools: TOOLS.map((t) => ({ name: t.name, description: t.description, inputSchema: inputJsonSchema(t.schema), annotations: t.annotations })),
@@ -47,7 +45,7 @@ export function createMcpServer(deps: AppDeps, ctx: Koa.Context): Server {
     const ok = res.status < 400;
     const code = ok ? undefined : (res.body as Partial<ErrorBody> | undefined)?.error?.code;
     await deps.audit.append({ userId, action: 'mcp_tool', outcome: ok ? 'success' : 'failure', detail: { ...requestDetail(ctx), tool: tool.name, ...(code ? { reason: code } : {}) } })
-      .catch((err: unknown) => ctx.state.log?.error({ err: { message: (err as Error).message } }, 'audit append failed'));
+      .catch((err: unknown) => ctx.state.log.error({ err: { message: (err as Error).message } }, 'audit append failed'));
     return result(res.body, !ok);
   });
   return server;
@@ -60,7 +58,7 @@ async function callRoute(ctx: Koa.Context, r: ToolRequest): Promise<ToolResponse
   const socket = ctx.req.socket;
   const host = socket.localFamily === 'IPv6' ? `[${socket.localAddress}]` : socket.localAddress;
   const url = new URL(`http://${host}:${socket.localPort}${r.path}`);
-  for (const [k, v] of Object.entries(r.query ?? {})) if (v !== undefined && v !== null) url.searchParams.set(k, typeof v === 'object' ? JSON.stringify(v) : `${v as string | number | boolean}`);
+  for (const [k, v] of Object.entries(r.query ?? {})) if (v !== undefined && v !== null) url.searchParams.set(k, typeof v === 'string' ? v : JSON.stringify(v));
   const headers: Record<string, string> = {
     authorization: ctx.get('authorization'),
     'user-agent': ctx.get('user-agent') || 'mcp',
@@ -76,7 +74,7 @@ async function callRoute(ctx: Koa.Context, r: ToolRequest): Promise<ToolResponse
     try { body = text ? JSON.parse(text) : null; } catch { body = { error: { code: 'bad_response', message: 'The route did not answer with JSON.' } }; }
     return { status: res.status, body };
   } catch (err) {
-    ctx.state.log?.warn({ err: { message: (err as Error).message }, path: url.pathname }, 'MCP tool call failed');
+    ctx.state.log.warn({ err: { message: (err as Error).message }, path: url.pathname }, 'MCP tool call failed');
     return { status: 503, body: { error: { code: 'unavailable', message: 'The orchestrator did not answer this tool call. Try again.' } } };
   }
 }

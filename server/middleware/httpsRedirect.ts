@@ -26,7 +26,7 @@ export function httpsRedirect(baseOrigin: string): Koa.Middleware {
     const proto = forwardedProto(ctx);
     // Koa's ctx.protocol / ctx.secure (and so Secure cookies) read the first entry: give them the trusted one.
     ctx.req.headers['x-forwarded-proto'] = proto;
-    if (proto === 'https' || DIRECT_PATHS.has(ctx.path)) return next();
+    if (proto === 'https' || DIRECT_PATHS.has(ctx.path)) { await next(); return; }
     // ctx.path is the parsed path (an absolute-form request line cannot smuggle a host in).
     const path = ctx.path.startsWith('/') ? ctx.path : '/';
     ctx.status = 308;

@@ -23,14 +23,8 @@ export function sameOrigin(allowed: string[]): Middleware {
   };
 }
 
-/** 401 unless signed in. */
-export function requireUser(): Middleware {
-  return tagged(async (ctx, next) => {
-    const s = getSession(ctx);
-    if (!s?.user) throw errors.unauthenticated();
-    await next();
-  }, { kind: 'user' });
-}
+// requireUser lives with the typed request context it fills (ctx.state.user, .session, .sessionId).
+export { requireUser } from './context.js';
 
 /**
  * Synchronizer token: X-CSRF-Token header (or _csrf form field) must equal the session's token.

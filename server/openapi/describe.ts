@@ -19,7 +19,8 @@ export type ChainPart =
   | { kind: 'renderKey' }
   | { kind: 'rateLimit'; name: string }
   | { kind: 'body'; schema: z.ZodType }
-  | { kind: 'query'; schema: z.ZodType };
+  | { kind: 'query'; schema: z.ZodType }
+  | { kind: 'params'; schema: z.ZodType };
 
 /** A success (or redirect) answer that is not JSON. */
 export interface MediaAnswer {
@@ -56,12 +57,12 @@ export interface RouteDoc {
 /** A middleware as the router keeps it (only its identity matters here). */
 export type AnyFunction = (...args: never[]) => unknown;
 
-const parts = new WeakMap<AnyFunction, ChainPart>();
+const parts = new WeakMap<AnyFunction, ChainPart[]>();
 const docs = new WeakMap<AnyFunction, RouteDoc>();
 
 /** Marks a chain part (used by the middleware factories that check requests). Returns the same middleware. */
-export function tagged<M extends Middleware>(mw: M, part: ChainPart): M {
-  parts.set(mw, part);
+export function tagged<M extends AnyFunction>(mw: M, ...chainParts: ChainPart[]): M {
+  parts.set(mw, chainParts);
   return mw;
 }
 
@@ -72,7 +73,8 @@ export function documented(doc: RouteDoc): Middleware {
   return mw;
 }
 
-export function chainPartOf(mw: AnyFunction): ChainPart | undefined { return parts.get(mw); }
+/** What a chain part contributes (validate({ body, query }) contributes two). */
+export function chainPartsOf(mw: AnyFunction): ChainPart[] { return parts.get(mw) ?? []; }
 export function routeDocOf(mw: AnyFunction): RouteDoc | undefined { return docs.get(mw); }
 
 /** Response views (what presenters return) land in the document's components under these names. */

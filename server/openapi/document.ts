@@ -1,6 +1,6 @@
 import type Router from '@koa/router';
 import { z } from 'zod';
-import { apiViews, chainPartOf, routeDocOf, type AnyFunction, type Answer, type ChainPart, type RouteDoc } from './describe.js';
+import { apiViews, chainPartsOf, routeDocOf, type AnyFunction, type Answer, type ChainPart, type RouteDoc } from './describe.js';
 import { errorCatalogue, type ErrorCodeEntry } from './errorCodes.js';
 
 /**
@@ -45,6 +45,9 @@ function inputSchema(schema: z.ZodType): JsonObject {
   return rest;
 }
 
+/** A path parameter's JSON Schema: a plain string unless a schema says more. */
+const inputSchemaOr = (schema: z.ZodType | undefined): JsonObject => (schema ? inputSchema(schema) : { type: 'string' });
+
 /** Codes implied by the chain: who may call, what is validated, which limit guards it. */
 function impliedCodes(method: string, parts: ChainPart[], hasParams: boolean): string[] {
   const codes = ['internal_error'];
@@ -54,7 +57,7 @@ function impliedCodes(method: string, parts: ChainPart[], hasParams: boolean): s
     if (p.kind === 'user') codes.push('unauthenticated', 'github_token_invalid');
     if (p.kind === 'csrf' && !SAFE_METHODS.has(method)) codes.push('csrf_failed');
     if (p.kind === 'body') codes.push('validation_failed', 'malformed_json', 'payload_too_large', 'unsupported_media_type');
-    if (p.kind === 'query') codes.push('validation_failed');
+    if (p.kind === 'query' || p.kind === 'params') codes.push('validation_failed');
     if (p.kind === 'renderKey') codes.push('render_key_missing', 'render_key_invalid', 'render_forbidden', 'render_rate_limited', 'render_unavailable');
     if (p.kind === 'rateLimit') codes.push('rate_limited', 'locked_out');
   }
@@ -124,18 +127,21 @@ export function buildOpenApiDocument(router: Router, opts: DocumentOptions): Jso
   const paths: Record<string, JsonObject> = {};
   for (const layer of (router as unknown as { stack: LayerLike[] }).stack) {
     if (layer.methods.length === 0 || typeof layer.path !== 'string') continue;
-    const parts = layer.stack.map((mw) => chainPartOf(mw)).filter((p): p is ChainPart => p !== undefined);
+    const parts = layer.stack.flatMap((mw) => chainPartsOf(mw));
     const doc: RouteDoc | undefined = layer.stack.map((mw) => routeDocOf(mw)).find(Boolean);
+    const params = parts.find((p) => p.kind === 'params');
+    // A path parameter's schema: the route's documented one, else the one validate({ params }) checks.
+    const paramSchema = (name: string) => doc?.params?.[name] ?? (params?.schema instanceof z.ZodObject ? (params.schema.shape as Record<string, z.ZodType>)[name] : undefined);
     const path = openApiPath(layer.path);
     for (const method of layer.methods) {
       if (method === 'HEAD') continue;
       const id = operationId(method, layer.path);
       const parameters: Json[] = layer.paramNames.map(({ name }) => ({
-        name, in: 'path', required: true, schema: doc?.params?.[name] ? inputSchema(doc.params[name]) : { type: 'string' },
+        name, in: 'path', required: true, schema: inputSchemaOr(paramSchema(name)),
       }));
       const query = parts.find((p) => p.kind === 'query');
       if (query?.kind === 'query' && query.schema instanceof z.ZodObject) {
-        for (const [name, field] of Object.entries(query.schema.shape)) {
+        for (const [name, field] of Object.entries(query.schema.shape as Record<string, z.ZodType>)) {
           parameters.push({ name, in: 'query', required: !field.safeParse(undefined).success, schema: inputSchema(field) });
         }
       }

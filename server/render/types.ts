@@ -11,7 +11,9 @@ export type Owner = Schemas['owner'];
 export type User = Schemas['user'];
 export type Region = Schemas['region'];
 export type AuditLog = Schemas['auditLog'];
-export type ServiceEvent = Schemas['serviceEventWithCursor']['event'];
+// The generated schema types `id` and `type` through references that do not resolve (an error type,
+// hidden by skipLibCheck): both are strings in Render's spec.
+export type ServiceEvent = Omit<Schemas['serviceEventWithCursor']['event'], 'id' | 'type'> & { id: string; type: string };
 
 // Services and their deploys.
 export type Service = Schemas['service'];

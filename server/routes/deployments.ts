@@ -2,10 +2,10 @@ import type Router from '@koa/router';
 import { z } from 'zod';
 import type { AppDeps } from '../deps.js';
 import { errors } from '../errors.js';
-import { getSession } from '../sessions/middleware.js';
-import { requireCsrf, requireUser } from '../middleware/security.js';
-import { validateBody, validateQuery } from '../middleware/validate.js';
-import { callerRender, requireRenderKey } from '../render/forRequest.js';
+import { requireCsrf } from '../middleware/security.js';
+import { requireRenderKey, requireUser, withRenderKey, type SignedInState } from '../middleware/context.js';
+import { validate } from '../middleware/validate.js';
+import { callerRender } from '../render/forRequest.js';
 import { RenderApiError } from '../render/errors.js';
 import { DeploymentPageView, DeploymentView, presentDeployment } from '../presenters/deployment.js';
 import { LogPageView } from '../presenters/logs.js';
@@ -27,8 +27,8 @@ export function deploymentRoutes(router: Router, deps: AppDeps) {
   const { deployments, deploymentService } = deps;
   const nowIso = () => new Date(deps.clock.now()).toISOString();
 
-  const loadOwn = async (ctx: Koa.Context): Promise<DeploymentRecord> => {
-    const rec = await deployments.getForUser(String(ctx.params.id), getSession(ctx).user!.id);
+  const loadOwn = async (ctx: Koa.ParameterizedContext<Koa.DefaultState & SignedInState, { params: Record<string, string> }>): Promise<DeploymentRecord> => {
+    const rec = await deployments.getForUser(String(ctx.params.id), ctx.state.user.id);
     if (!rec) { await deps.security.notFound(ctx, 'deployment'); throw errors.notFound('Deployment'); }
     return rec;
   };
@@ -38,18 +38,17 @@ export function deploymentRoutes(router: Router, deps: AppDeps) {
     responses: { 202: DeploymentView },
     headers: { 'Idempotency-Key': 'Optional, 1–255 of letters, digits and ._:-; a retry with the same key and body answers with the same deployment (Idempotent-Replayed: true).' },
     errors: ['idempotency_key_reused', 'idempotency_in_progress'],
-  }), requireUser(), requireCsrf(), deps.rateLimits.guard('deploys'), requireRenderKey(), validateBody(DeployBody), async (ctx) => {
-    const body = ctx.state.body as DeployBody;
+  }), requireUser(), requireCsrf(), deps.rateLimits.guard('deploys'), requireRenderKey(), validate({ body: DeployBody }), async (ctx) => {
+    const body = ctx.input.body;
     noteTelemetryTarget(ctx, { repo: body.github_repo });
-    const sess = getSession(ctx);
-    const render = sess.render!;
+    const { render } = ctx.state;
     const idem = ctx.get('idempotency-key');
     if (idem && !IDEMPOTENCY_KEY.test(idem)) throw errors.validation('Idempotency-Key: 1–255 characters of letters, digits and ._:-');
     const ownerId = body.owner_id ?? render.owners[0]?.id;
     if (!ownerId || !render.owners.some((o) => o.id === ownerId)) throw errors.validation('owner_id is not one of the workspaces your Render key can use');
     const envVars = envVarList(body);
     const { record, replayed } = await deploymentService.requestDeploy(
-      { userId: sess.user!.id, sessionRef: deps.sessions.refOf(ctx.session!.externalKey as string), keyFingerprint: render.keyFingerprint },
+      { userId: ctx.state.user.id, sessionRef: deps.sessions.refOf(ctx.state.sessionId), keyFingerprint: render.keyFingerprint },
       {
         githubRepo: body.github_repo, serviceName: body.project_name, branch: body.branch ?? null, ownerId,
         region: body.region, plan: body.plan, envVarKeys: envVars.map((v) => v.key),
@@ -66,9 +65,9 @@ export function deploymentRoutes(router: Router, deps: AppDeps) {
     ctx.body = presentDeployment(record);
   });
 
-  router.get('/api/render/my-deployments', documented({ summary: 'The caller\'s deployments, newest first', tag: 'deployments', responses: { 200: DeploymentPageView } }), requireUser(), validateQuery(PageQuery), async (ctx) => {
-    const q = ctx.state.query as z.infer<typeof PageQuery>;
-    const page = await deployments.listForUser(getSession(ctx).user!.id, { limit: q.limit, cursor: q.cursor ?? null });
+  router.get('/api/render/my-deployments', documented({ summary: 'The caller\'s deployments, newest first', tag: 'deployments', responses: { 200: DeploymentPageView } }), requireUser(), validate({ query: PageQuery }), async (ctx) => {
+    const q = ctx.input.query;
+    const page = await deployments.listForUser(ctx.state.user.id, { limit: q.limit, cursor: q.cursor ?? null });
     ctx.body = { deployments: page.items.map(presentDeployment), nextCursor: page.nextCursor } satisfies z.infer<typeof DeploymentPageView>;
   });
 
@@ -83,7 +82,7 @@ export function deploymentRoutes(router: Router, deps: AppDeps) {
     const rec = await loadOwn(ctx);
     if (isTerminal(rec.status)) throw errors.conflict('deployment_finished', `This deployment already ended (${rec.status}).`);
     if (rec.serviceId && rec.deployId) {
-      const { client } = callerRender(deps, ctx);
+      const { client } = callerRender(deps, withRenderKey(ctx.state));
       const deploy = await client.getDeploy(rec.serviceId, rec.deployId);
       if (deploy.status && CANCELABLE.includes(deploy.status)) {
         await client.cancelDeploy(rec.serviceId, rec.deployId).catch(async (err: unknown) => {
@@ -105,11 +104,10 @@ export function deploymentRoutes(router: Router, deps: AppDeps) {
   // Logs of this deploy only (server/deployments/logWindows.ts), a page at a time: newest first, older
   // ones through nextCursor. Waiting for the shared budget a little longer than other reads: the
   // panel would rather load slowly than show an error.
-  router.get('/api/render/deployments/:id/logs', documented({ summary: 'A page of this deploy\'s log lines (redacted), newest page first', tag: 'deployments', responses: { 200: LogPageView } }), requireUser(), requireRenderKey(), validateQuery(LogPageQuery), async (ctx) => {
+  router.get('/api/render/deployments/:id/logs', documented({ summary: 'A page of this deploy\'s log lines (redacted), newest page first', tag: 'deployments', responses: { 200: LogPageView } }), requireUser(), requireRenderKey(), validate({ query: LogPageQuery }), async (ctx) => {
     const rec = await loadOwn(ctx);
-    const src = await loadLogSource(callerRender(deps, ctx, { budgetWaitMs: LOG_PAGE_BUDGET_WAIT_MS }).client, rec);
-    const q = ctx.state.query as z.infer<typeof LogPageQuery>;
-    ctx.body = (src ? await readLogPage(src, q, nowIso()) : { logs: [], hasMore: false, nextCursor: null, phases: [], deployStatus: null }) satisfies LogPageView;
+    const src = await loadLogSource(callerRender(deps, ctx.state, { budgetWaitMs: LOG_PAGE_BUDGET_WAIT_MS }).client, rec);
+    ctx.body = (src ? await readLogPage(src, ctx.input.query, nowIso()) : { logs: [], hasMore: false, nextCursor: null, phases: [], deployStatus: null }) satisfies LogPageView;
   });
 
   // The whole log as text: every page of every phase, redacted like the JSON. Each page may wait for
@@ -119,7 +117,7 @@ export function deploymentRoutes(router: Router, deps: AppDeps) {
     responses: { 200: { contentType: 'text/plain', description: 'Every line of every phase, oldest first.' } },
   }), requireUser(), requireRenderKey(), async (ctx) => {
     const rec = await loadOwn(ctx);
-    const src = await loadLogSource(callerRender(deps, ctx, { budgetWaitMs: LOG_DOWNLOAD_BUDGET_WAIT_MS }).client, rec);
+    const src = await loadLogSource(callerRender(deps, ctx.state, { budgetWaitMs: LOG_DOWNLOAD_BUDGET_WAIT_MS }).client, rec);
     let text = `# ${rec.request.serviceName} · deployment ${rec.id}${rec.deployId ? ` · Render deploy ${rec.deployId}` : ''}\n`;
     if (src) for await (const chunk of logText(src, nowIso())) text += chunk;
     else text += 'Render has not started this deploy yet.\n';

@@ -2,13 +2,12 @@ import type Router from '@koa/router';
 import { z } from 'zod';
 import type { AppDeps } from '../deps.js';
 import { errors } from '../errors.js';
-import { getSession } from '../sessions/middleware.js';
 import { openGithubToken } from '../sessions/credentials.js';
-import { requireUser } from '../middleware/security.js';
-import { validateQuery } from '../middleware/validate.js';
+import { requireRenderKey, requireUser } from '../middleware/context.js';
+import { validate } from '../middleware/validate.js';
 import { repoFilesFromGitHub } from '../stacks/fromGitHub.js';
 import { detectStack, StackDetectionError } from '../stacks/detect.js';
-import { callerRender, requireRenderKey } from '../render/forRequest.js';
+import { callerRender } from '../render/forRequest.js';
 import { documented, view } from '../openapi/describe.js';
 
 const DetectView = view('DetectedStack', z.object({
@@ -42,13 +41,13 @@ export function detectRoutes(router: Router, deps: AppDeps) {
   router.get('/api/github/repos/:owner/:repo/detect', documented({
     summary: 'Detect the stack of a repository (what a deploy would run)', tag: 'github', responses: { 200: DetectView },
     errors: ['stack_not_detected', 'github_unavailable'],
-  }), requireUser(), deps.rateLimits.guard('detect'), validateQuery(DetectQuery), async (ctx) => {
-    const token = openGithubToken(getSession(ctx), deps.keyring);
+  }), requireUser(), deps.rateLimits.guard('detect'), validate({ query: DetectQuery }), async (ctx) => {
+    const token = openGithubToken(ctx.state.session, deps.keyring);
     if (!token) throw errors.githubTokenInvalid();
     const gh = deps.upstream.github(token);
     const owner = String(ctx.params.owner);
     const repo = String(ctx.params.repo);
-    const branch = (ctx.state.query as z.infer<typeof DetectQuery>).branch ?? (await gh.getRepo(owner, repo)).defaultBranch;
+    const branch = ctx.input.query.branch ?? (await gh.getRepo(owner, repo)).defaultBranch;
     try {
       const found = await detectStack(await repoFilesFromGitHub(gh, owner, repo, branch));
       ctx.body = {
@@ -75,17 +74,17 @@ export function detectRoutes(router: Router, deps: AppDeps) {
   router.get('/api/github/repos/:owner/:repo/blueprint', documented({
     summary: 'Validate the repository\'s render.yaml with Render (and Render\'s plan of what it would create)', tag: 'github',
     responses: { 200: BlueprintCheckView }, errors: ['blueprint_not_found', 'github_unavailable'],
-  }), requireUser(), requireRenderKey(), deps.rateLimits.guard('detect'), validateQuery(BlueprintQuery), async (ctx) => {
-    const token = openGithubToken(getSession(ctx), deps.keyring);
+  }), requireUser(), requireRenderKey(), deps.rateLimits.guard('detect'), validate({ query: BlueprintQuery }), async (ctx) => {
+    const token = openGithubToken(ctx.state.session, deps.keyring);
     if (!token) throw errors.githubTokenInvalid();
     const gh = deps.upstream.github(token);
     const owner = String(ctx.params.owner);
     const repo = String(ctx.params.repo);
-    const q = ctx.state.query as z.infer<typeof BlueprintQuery>;
+    const q = ctx.input.query;
     const branch = q.branch ?? (await gh.getRepo(owner, repo)).defaultBranch;
     const text = await gh.readFile(owner, repo, 'render.yaml', branch);
     if (text === null) throw errors.blueprintNotFound(`${owner}/${repo} has no render.yaml on ${branch}.`);
-    const caller = callerRender(deps, ctx);
+    const caller = callerRender(deps, ctx.state);
     const ownerId = q.owner_id ?? caller.ownerIds[0];
     if (!ownerId || !caller.ownerIds.includes(ownerId)) throw errors.validation('owner_id is not one of the workspaces your Render key can use');
     const result = await caller.client.validateBlueprint(ownerId, text);

@@ -2,8 +2,7 @@ import type Router from '@koa/router';
 import type Koa from 'koa';
 import type { AppDeps } from '../deps.js';
 import { errors } from '../errors.js';
-import { getSession } from '../sessions/middleware.js';
-import { requireUser } from '../middleware/security.js';
+import { requireUser } from '../middleware/context.js';
 import { createRedis } from '../redis.js';
 import { createEventHub, type EventHub } from '../events/hub.js';
 import { openSse } from '../events/sse.js';
@@ -49,11 +48,12 @@ const END_REASONS = new Set<string>(SESSION_END_REASONS);
  * event; the keepalive re-check of the session stays as a backstop.
  */
 export function eventRoutes(router: Router, deps: AppDeps, opts: EventRouteOptions = {}): EventRoutesHandle {
-  const owned = deps.events ? null : createEventHub({
+  const hub = deps.events ?? createEventHub({
     connect: () => createRedis(deps.config.redisUrl, 'subscriber'),
     channelOf: (userId) => deps.deployments.keys.channel(userId),
   });
-  const hub = deps.events ?? owned!;
+  // A hub made here (no process-wide one in deps) is closed with these routes.
+  const owned = deps.events ? null : hub;
   const tailer = deps.logTails ?? createLogTailer({ ...deps, prefix: deps.config.redisPrefix });
   const maxStreams = opts.maxStreamsPerUser ?? 10;
   const openByUser = new Map<number, number>();
@@ -63,8 +63,8 @@ export function eventRoutes(router: Router, deps: AppDeps, opts: EventRouteOptio
     responses: { 200: { contentType: 'text/event-stream', description: 'event: deployment|sentinel|logs|session, data: one JSON object per event.' } },
     errors: ['events_unavailable', 'rate_limited'],
   }), requireUser(), async (ctx) => {
-    const userId = getSession(ctx).user!.id;
-    const ref = deps.sessions.refOf(ctx.session!.externalKey as string);
+    const userId = ctx.state.user.id;
+    const ref = deps.sessions.refOf(ctx.state.sessionId);
     // ?logs=<deployment id>: this stream also carries that deployment's new log lines.
     const following = await followedDeployment(ctx, deps, userId);
     const open = openByUser.get(userId) ?? 0;
@@ -85,7 +85,7 @@ export function eventRoutes(router: Router, deps: AppDeps, opts: EventRouteOptio
       // The stream ends with its session: sign-out, re-sign-in, key cleared or changed, expiry.
       try {
         unwatch = await watchSessionEnd({
-          hub, sessions: deps.sessions, clock: deps.clock, ref, deadline: deps.sessions.deadlineOf(getSession(ctx)), onEnd: (reason) => ended(reason),
+          hub, sessions: deps.sessions, clock: deps.clock, ref, deadline: deps.sessions.deadlineOf(ctx.state.session), onEnd: (reason) => ended(reason),
         });
       } catch (err) {
         leave();

@@ -3,10 +3,10 @@ import type Koa from 'koa';
 import { z } from 'zod';
 import type { AppDeps } from '../deps.js';
 import { errors } from '../errors.js';
-import { getSession } from '../sessions/middleware.js';
 import { openGithubToken } from '../sessions/credentials.js';
-import { requireUser } from '../middleware/security.js';
-import { validateQuery } from '../middleware/validate.js';
+import { requireUser } from '../middleware/context.js';
+import { validate } from '../middleware/validate.js';
+import type { AppSession } from '../sessions/types.js';
 import type { GitHubClient, RepoSummary } from '../github/client.js';
 import { BranchesView, presentRepo, RepoPageView } from '../presenters/repo.js';
 import { documented } from '../openapi/describe.js';
@@ -23,8 +23,8 @@ const ReposQuery = z.object({
 type ReposQuery = z.infer<typeof ReposQuery>;
 
 /** The caller's GitHub client, with the token opened from their session for this request only. */
-export function callerGitHub(deps: AppDeps, ctx: Koa.Context): GitHubClient {
-  const token = openGithubToken(getSession(ctx), deps.keyring);
+function callerGitHub(deps: AppDeps, session: AppSession): GitHubClient {
+  const token = openGithubToken(session, deps.keyring);
   if (!token) throw errors.githubTokenInvalid();
   return deps.upstream.github(token);
 }
@@ -36,9 +36,9 @@ export function callerGitHub(deps: AppDeps, ctx: Koa.Context): GitHubClient {
 export function githubRoutes(router: Router, deps: AppDeps) {
   const guards = [deps.rateLimits.guard('githubReads')];
 
-  router.get('/api/github/repos', documented({ summary: 'The caller\'s GitHub repositories (most recently pushed first), optionally filtered by name', tag: 'github', responses: { 200: RepoPageView }, errors: ['github_unavailable'] }), requireUser(), ...guards, validateQuery(ReposQuery), async (ctx) => {
-    const q = ctx.state.query as ReposQuery;
-    const github = callerGitHub(deps, ctx);
+  router.get('/api/github/repos', documented({ summary: 'The caller\'s GitHub repositories (most recently pushed first), optionally filtered by name', tag: 'github', responses: { 200: RepoPageView }, errors: ['github_unavailable'] }), requireUser(), ...guards, validate({ query: ReposQuery }), async (ctx) => {
+    const q = ctx.input.query;
+    const github = callerGitHub(deps, ctx.state.session);
     const needle = q.q?.toLowerCase();
     if (!needle) {
       const { repos, hasMore } = await github.listRepos({ page: q.page, perPage: q.per_page });
@@ -54,7 +54,7 @@ export function githubRoutes(router: Router, deps: AppDeps) {
   });
 
   router.get('/api/github/repos/:owner/:repo/branches', documented({ summary: 'A repository\'s branches and its default branch', tag: 'github', responses: { 200: BranchesView }, errors: ['github_unavailable'] }), requireUser(), ...guards, async (ctx) => {
-    const github = callerGitHub(deps, ctx);
+    const github = callerGitHub(deps, ctx.state.session);
     const owner = String(ctx.params.owner);
     const name = String(ctx.params.repo);
     // getRepo first: it is the visibility check, and it names the default branch.

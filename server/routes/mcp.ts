@@ -3,7 +3,7 @@ import type Koa from 'koa';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import type { AppDeps } from '../deps.js';
 import { errors } from '../errors.js';
-import { requireUser } from '../middleware/security.js';
+import { requireUser } from '../middleware/context.js';
 import { bearerSessionId } from '../sessions/middleware.js';
 import { createMcpServer } from '../mcp/server.js';
 import { documented } from '../openapi/describe.js';
@@ -34,7 +34,7 @@ export function mcpRoutes(router: Router, deps: AppDeps) {
     },
     errors: ['bearer_required'],
   }), requireBearer(), requireUser(), async (ctx) => {
-    const server = createMcpServer(deps, ctx);
+    const server = createMcpServer(deps, ctx, ctx.state.user.id);
     const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
     await server.connect(transport);
     ctx.respond = false; // the transport writes the response

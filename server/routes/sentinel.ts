@@ -3,10 +3,9 @@ import type Koa from 'koa';
 import { z } from 'zod';
 import type { AppDeps } from '../deps.js';
 import { errors } from '../errors.js';
-import { getSession } from '../sessions/middleware.js';
-import { requireCsrf, requireUser } from '../middleware/security.js';
-import { validateBody, validateQuery } from '../middleware/validate.js';
-import { requireRenderKey } from '../render/forRequest.js';
+import { requireCsrf } from '../middleware/security.js';
+import { requireRenderKey, requireUser } from '../middleware/context.js';
+import { validate } from '../middleware/validate.js';
 import { createSentinelStore } from '../sentinel/store.js';
 import { checkSlackWebhook, createSentinelAlerts, type SentinelAlertOptions } from '../sentinel/alerts.js';
 import { createSentinelQueue, scheduleWatch, unscheduleWatch } from '../sentinel/queue.js';
@@ -57,7 +56,6 @@ export function sentinelRoutes(router: Router, deps: AppDeps, opts: SentinelRout
   const queue = createSentinelQueue(redis, config.redisPrefix);
   const changes = deps.rateLimits.guard('sentinelSettings');
   const tests = deps.rateLimits.guard('sentinelTest');
-  const refOf = (ctx: Koa.Context) => deps.sessions.refOf(ctx.session!.externalKey as string);
 
   const view = async (userId: number, currentRef: string) => {
     const sess = await deps.sessions.loadByRef(currentRef);
@@ -69,13 +67,13 @@ export function sentinelRoutes(router: Router, deps: AppDeps, opts: SentinelRout
   };
 
   router.get('/api/sentinel', documented({ summary: 'Sentinel settings, status and finding counts', tag: 'sentinel', responses: { 200: SentinelView } }), requireUser(), async (ctx) => {
-    ctx.body = await view(getSession(ctx).user!.id, refOf(ctx));
+    ctx.body = await view(ctx.state.user.id, deps.sessions.refOf(ctx.state.sessionId));
   });
 
-  router.put('/api/sentinel', documented({ summary: 'Turn Sentinel on or off, set its interval and Slack webhook', tag: 'sentinel', responses: { 200: SentinelView }, errors: ['render_key_missing'] }), requireUser(), requireCsrf(), validateBody(SettingsBody), changes, async (ctx) => {
-    const body = ctx.state.body as z.infer<typeof SettingsBody>;
-    const userId = getSession(ctx).user!.id;
-    const ref = refOf(ctx);
+  router.put('/api/sentinel', documented({ summary: 'Turn Sentinel on or off, set its interval and Slack webhook', tag: 'sentinel', responses: { 200: SentinelView }, errors: ['render_key_missing'] }), requireUser(), requireCsrf(), validate({ body: SettingsBody }), changes, async (ctx) => {
+    const body = ctx.input.body;
+    const userId = ctx.state.user.id;
+    const ref = deps.sessions.refOf(ctx.state.sessionId);
     const current = await store.getSettings(userId);
     if (!body.enabled) {
       await unscheduleWatch(queue, userId);
@@ -83,7 +81,7 @@ export function sentinelRoutes(router: Router, deps: AppDeps, opts: SentinelRout
       ctx.body = await view(userId, ref);
       return;
     }
-    if (!getSession(ctx).render) throw errors.renderKeyMissing();
+    if (!ctx.state.session.render) throw errors.renderKeyMissing();
     let slackSealed = current?.slackSealed ?? null;
     let slackHint = current?.slackHint ?? null;
     if (body.slackWebhookUrl === null) { slackSealed = null; slackHint = null; }
@@ -101,15 +99,15 @@ export function sentinelRoutes(router: Router, deps: AppDeps, opts: SentinelRout
     ctx.body = await view(userId, ref);
   });
 
-  router.post('/api/sentinel/test-alert', documented({ summary: 'Send a test alert to a Slack webhook (given, or the saved one)', tag: 'sentinel', responses: { 202: TestAlertView }, errors: ['slack_not_configured'] }), requireUser(), requireCsrf(), requireRenderKey(), validateBody(TestAlertBody), async (ctx, next) => {
+  router.post('/api/sentinel/test-alert', documented({ summary: 'Send a test alert to a Slack webhook (given, or the saved one)', tag: 'sentinel', responses: { 202: TestAlertView }, errors: ['slack_not_configured'] }), requireUser(), requireCsrf(), requireRenderKey(), validate({ body: TestAlertBody }), async (ctx, next) => {
     // A URL that is not a Slack webhook is refused before it counts against the limit.
-    const given = (ctx.state.body as z.infer<typeof TestAlertBody>).slackWebhookUrl;
+    const given = ctx.input.body.slackWebhookUrl;
     const problem = given ? checkSlackWebhook(given, alerts.hosts) : null;
     if (problem) throw errors.validation(`slackWebhookUrl: ${problem}`);
     await next();
   }, tests, async (ctx) => {
-    const body = ctx.state.body as z.infer<typeof TestAlertBody>;
-    const userId = getSession(ctx).user!.id;
+    const body = ctx.input.body;
+    const userId = ctx.state.user.id;
     const url = body.slackWebhookUrl ?? store.openSlackUrl(userId, (await store.getSettings(userId))?.slackSealed ?? null);
     if (!url) throw errors.slackNotConfigured();
     // Delivery goes through the SSRF guard in the background; Slack's answer is logged, not awaited.
@@ -118,17 +116,16 @@ export function sentinelRoutes(router: Router, deps: AppDeps, opts: SentinelRout
     ctx.body = { queued: true } satisfies z.infer<typeof TestAlertView>;
   });
 
-  router.get('/api/sentinel/findings', documented({ summary: 'The caller\'s Sentinel findings, newest first', tag: 'sentinel', responses: { 200: FindingListView } }), requireUser(), validateQuery(FindingsQuery), async (ctx) => {
+  router.get('/api/sentinel/findings', documented({ summary: 'The caller\'s Sentinel findings, newest first', tag: 'sentinel', responses: { 200: FindingListView } }), requireUser(), validate({ query: FindingsQuery }), async (ctx) => {
     // "/api/sentinel/findings/" is an empty finding id, not the list.
     if (ctx.path.endsWith('/')) throw errors.notFound('Finding');
-    const q = ctx.state.query as z.infer<typeof FindingsQuery>;
-    const findings = await store.listFindings(getSession(ctx).user!.id, q.limit);
+    const findings = await store.listFindings(ctx.state.user.id, ctx.input.query.limit);
     ctx.body = { findings: findings.map(presentFinding) } satisfies z.infer<typeof FindingListView>;
   });
 
   router.get('/api/sentinel/findings/:id', documented({ summary: 'One of the caller\'s findings', tag: 'sentinel', responses: { 200: FindingView } }), requireUser(), async (ctx) => {
     const id = ctx.params.id ?? '';
-    const f = FINDING_ID.test(id) ? await store.getFinding(getSession(ctx).user!.id, id) : null;
+    const f = FINDING_ID.test(id) ? await store.getFinding(ctx.state.user.id, id) : null;
     if (!f) throw errors.notFound('Finding');
     ctx.body = presentFinding(f);
   });

@@ -1,14 +1,16 @@
 import type Router from '@koa/router';
 import type Koa from 'koa';
+import type { DefaultState } from 'koa';
+import type { RouterMiddleware } from '@koa/router';
 import { z } from 'zod';
 import type { AppDeps } from '../deps.js';
 import { AppError, errors } from '../errors.js';
 import { RenderApiError } from '../render/errors.js';
-import { getSession } from '../sessions/middleware.js';
-import { requireCsrf, requireUser } from '../middleware/security.js';
-import { validateBody, validateQuery } from '../middleware/validate.js';
+import { requireCsrf } from '../middleware/security.js';
+import { requireRenderKey, requireUser, type RenderKeyState } from '../middleware/context.js';
+import { pathParam, validate } from '../middleware/validate.js';
 import { suggestFreeName } from '../render/serviceNames.js';
-import { callerRender, requireRenderKey, type CallerRender } from '../render/forRequest.js';
+import { callerRender, type CallerRender } from '../render/forRequest.js';
 import type { Service } from '../render/types.js';
 import { presentService, ServiceView } from '../presenters/service.js';
 import { loadServiceOverview } from '../render/serviceOverview.js';
@@ -43,12 +45,7 @@ const NameCheckView = view('NameCheck', z.object({
 export type ServiceAction = 'redeploy' | 'rollback' | 'suspend' | 'resume' | 'delete' | SettingsAction;
 
 /** A malformed id is a 404 like any id that is not theirs, before a Render call is spent on it. */
-function serviceIdParam(): Koa.Middleware {
-  return async (ctx, next) => {
-    if (!SERVICE_ID.test(String(ctx.params.id ?? ''))) throw errors.notFound('Service');
-    await next();
-  };
-}
+export const serviceIdParam = () => pathParam('id', SERVICE_ID, () => errors.notFound('Service'));
 
 /**
  * The caller's Render services and their lifecycle, always through the caller's own key: Render
@@ -58,10 +55,10 @@ function serviceIdParam(): Koa.Middleware {
 export function serviceRoutes(router: Router, deps: AppDeps) {
   const cache = deps.upstream.serviceCache;
   // A 404 from here on (Render's for an id this key cannot see, or ours for another workspace) is reported.
-  const reportNotFound: Koa.Middleware = async (ctx, next) => {
+  const reportNotFound: RouterMiddleware<DefaultState & RenderKeyState> = async (ctx, next) => {
     try { await next(); } catch (err) {
       if ((err instanceof RenderApiError && err.kind === 'not_found') || (err instanceof AppError && err.status === 404)) await deps.security.notFound(ctx, 'service');
-      if (err instanceof RenderApiError && err.kind === 'not_found') await forgetDeletedService(ctx, String(ctx.params.id));
+      if (err instanceof RenderApiError && err.kind === 'not_found') await forgetDeletedService(ctx.state, String(ctx.params.id));
       throw err;
     }
   };
@@ -69,15 +66,13 @@ export function serviceRoutes(router: Router, deps: AppDeps) {
    * Render no longer knows a service our records point at, in a workspace this key sees: it was deleted
    * (on Render's dashboard, say). Its deployments say so from now on, instead of offering a redeploy.
    */
-  async function forgetDeletedService(ctx: Koa.Context, serviceId: string) {
-    const sess = getSession(ctx);
-    const ownerId = (await deps.deployments.servicesOfUser(sess.user!.id))[serviceId];
-    if (ownerId && sess.render?.owners.some((o) => o.id === ownerId)) await deps.deployments.markServiceDeleted(sess.user!.id, serviceId);
+  async function forgetDeletedService(caller: RenderKeyState, serviceId: string) {
+    const ownerId = (await deps.deployments.servicesOfUser(caller.user.id))[serviceId];
+    if (ownerId && caller.render.owners.some((o) => o.id === ownerId)) await deps.deployments.markServiceDeleted(caller.user.id, serviceId);
   }
-  const lifecycle = [requireUser(), requireCsrf(), serviceIdParam(), requireRenderKey(), deps.rateLimits.guard('lifecycle'), reportNotFound];
+  const lifecycle = [requireUser(), requireCsrf(), serviceIdParam(), requireRenderKey(), deps.rateLimits.guard('lifecycle'), reportNotFound] as const;
 
-  const scopeOf = (ctx: Koa.Context, caller: CallerRender) =>
-    ({ userId: getSession(ctx).user!.id, keyFingerprint: caller.keyFingerprint, ownerIds: caller.ownerIds });
+  const scopeOf = (caller: CallerRender) => ({ userId: caller.userId, keyFingerprint: caller.keyFingerprint, ownerIds: caller.ownerIds });
 
   /** The service, if the caller's key sees it in one of the session's workspaces; else 404. */
   async function loadOwn(caller: CallerRender, serviceId: string): Promise<Service> {
@@ -87,32 +82,31 @@ export function serviceRoutes(router: Router, deps: AppDeps) {
   }
 
   async function done(ctx: Koa.Context, caller: CallerRender, action: ServiceAction, serviceId: string) {
-    await cache.invalidate(scopeOf(ctx, caller));
-    await deps.security.recordAudit(ctx, { userId: getSession(ctx).user!.id, action: 'lifecycle', outcome: 'success', detail: { lifecycleAction: action, serviceId } });
+    await cache.invalidate(scopeOf(caller));
+    await deps.security.recordAudit(ctx, { userId: caller.userId, action: 'lifecycle', outcome: 'success', detail: { lifecycleAction: action, serviceId } });
   }
 
-  const who = (ctx: Koa.Context, caller: CallerRender) =>
-    ({ userId: getSession(ctx).user!.id, sessionRef: caller.sessionRef, keyFingerprint: caller.keyFingerprint });
+  const who = (caller: CallerRender) => ({ userId: caller.userId, sessionRef: caller.sessionRef, keyFingerprint: caller.keyFingerprint });
 
   const forDeploy = (svc: Service) => ({
     id: svc.id, name: svc.name, ownerId: svc.ownerId, repo: svc.repo ?? null, branch: svc.branch ?? null, dashboardUrl: svc.dashboardUrl ?? null,
   });
 
-  const listOwn = (ctx: Koa.Context, caller: CallerRender) => caller.ownerIds.length === 0 ? Promise.resolve([]) : cache.get(scopeOf(ctx, caller), () =>
-    loadServiceOverview({ client: caller.client, ownerIds: caller.ownerIds, userId: getSession(ctx).user!.id }, deps.deployments));
+  const listOwn = (caller: CallerRender) => caller.ownerIds.length === 0 ? Promise.resolve([]) : cache.get(scopeOf(caller), () =>
+    loadServiceOverview({ client: caller.client, ownerIds: caller.ownerIds, userId: caller.userId }, deps.deployments));
 
   router.get('/api/render/services', documented({ summary: 'The caller\'s Render services (in the workspaces of their key), with each one\'s latest deploy', tag: 'services', responses: { 200: ServiceListView } }), requireUser(), requireRenderKey(), async (ctx) => {
-    ctx.body = { services: await listOwn(ctx, callerRender(deps, ctx)) } satisfies z.infer<typeof ServiceListView>;
+    ctx.body = { services: await listOwn(callerRender(deps, ctx.state)) } satisfies z.infer<typeof ServiceListView>;
   });
 
   // The deploy form asks as the user types: is this name free in the workspace (names are unique per
   // workspace on Render), and if not, which one is. Served from the cached list: no Render call per keystroke.
-  router.get('/api/render/services/name-check', documented({ summary: 'Is this service name free in the workspace (and if not, a free one)', tag: 'services', responses: { 200: NameCheckView } }), requireUser(), requireRenderKey(), validateQuery(NameCheckQuery), async (ctx) => {
-    const q = ctx.state.query as z.infer<typeof NameCheckQuery>;
-    const caller = callerRender(deps, ctx);
+  router.get('/api/render/services/name-check', documented({ summary: 'Is this service name free in the workspace (and if not, a free one)', tag: 'services', responses: { 200: NameCheckView } }), requireUser(), requireRenderKey(), validate({ query: NameCheckQuery }), async (ctx) => {
+    const q = ctx.input.query;
+    const caller = callerRender(deps, ctx.state);
     const ownerId = q.owner_id ?? caller.ownerIds[0];
     if (!ownerId || !caller.ownerIds.includes(ownerId)) throw errors.validation('owner_id is not one of the workspaces your Render key can use');
-    const inWorkspace = (await listOwn(ctx, caller)).filter((s) => s.ownerId === ownerId);
+    const inWorkspace = (await listOwn(caller)).filter((s) => s.ownerId === ownerId);
     const taken = inWorkspace.find((s) => s.name === q.name);
     ctx.body = {
       name: q.name,
@@ -123,25 +117,25 @@ export function serviceRoutes(router: Router, deps: AppDeps) {
   });
 
   router.post('/api/render/services/:id/redeploy', documented({ summary: 'Deploy the service again from its branch', tag: 'services', responses: { 202: DeploymentView } }), ...lifecycle, async (ctx) => {
-    const caller = callerRender(deps, ctx);
+    const caller = callerRender(deps, ctx.state);
     const svc = await loadOwn(caller, String(ctx.params.id));
-    const record = await deps.deploymentService.requestServiceDeploy(who(ctx, caller), 'redeploy', forDeploy(svc));
+    const record = await deps.deploymentService.requestServiceDeploy(who(caller), 'redeploy', forDeploy(svc));
     await done(ctx, caller, 'redeploy', svc.id);
     ctx.status = 202;
     ctx.set('Location', `/api/render/deployments/${record.id}`);
     ctx.body = presentDeployment(record);
   });
 
-  router.post('/api/render/services/:id/rollback', documented({ summary: 'Roll the service back to one of its deploys that went live', tag: 'services', responses: { 202: DeploymentView }, errors: ['deploy_not_rollbackable'] }), ...lifecycle, validateBody(RollbackBody), async (ctx) => {
-    const { deploy_id: deployId } = ctx.state.body as z.infer<typeof RollbackBody>;
-    const caller = callerRender(deps, ctx);
+  router.post('/api/render/services/:id/rollback', documented({ summary: 'Roll the service back to one of its deploys that went live', tag: 'services', responses: { 202: DeploymentView }, errors: ['deploy_not_rollbackable'] }), ...lifecycle, validate({ body: RollbackBody }), async (ctx) => {
+    const { deploy_id: deployId } = ctx.input.body;
+    const caller = callerRender(deps, ctx.state);
     const svc = await loadOwn(caller, String(ctx.params.id));
     // Render answers 404 unless the deploy belongs to this service.
     const target = await caller.client.getDeploy(svc.id, deployId);
     if (target.status !== 'live' && target.status !== 'deactivated') {
       throw errors.conflict('deploy_not_rollbackable', 'Only a deploy that went live can be rolled back to.');
     }
-    const record = await deps.deploymentService.requestServiceDeploy(who(ctx, caller), 'rollback', forDeploy(svc), deployId);
+    const record = await deps.deploymentService.requestServiceDeploy(who(caller), 'rollback', forDeploy(svc), deployId);
     await done(ctx, caller, 'rollback', svc.id);
     ctx.status = 202;
     ctx.set('Location', `/api/render/deployments/${record.id}`);
@@ -150,7 +144,7 @@ export function serviceRoutes(router: Router, deps: AppDeps) {
 
   for (const action of ['suspend', 'resume'] as const) {
     router.post(`/api/render/services/:id/${action}`, documented({ summary: action === 'suspend' ? 'Suspend the service' : 'Resume a suspended service', tag: 'services', responses: { 200: ServiceActionView } }), ...lifecycle, async (ctx) => {
-      const caller = callerRender(deps, ctx);
+      const caller = callerRender(deps, ctx.state);
       const svc = await loadOwn(caller, String(ctx.params.id));
       if (action === 'suspend') await caller.client.suspendService(svc.id);
       else await caller.client.resumeService(svc.id);
@@ -161,11 +155,11 @@ export function serviceRoutes(router: Router, deps: AppDeps) {
   }
 
   router.delete('/api/render/services/:id', documented({ summary: 'Delete the service on Render (its deployments say so from then on)', tag: 'services', responses: { 204: null } }), ...lifecycle, async (ctx) => {
-    const caller = callerRender(deps, ctx);
+    const caller = callerRender(deps, ctx.state);
     const svc = await loadOwn(caller, String(ctx.params.id));
     await caller.client.deleteService(svc.id);
     // Its deployments now say "service deleted" (and offer no redeploy).
-    await deps.deployments.markServiceDeleted(getSession(ctx).user!.id, svc.id);
+    await deps.deployments.markServiceDeleted(caller.userId, svc.id);
     await done(ctx, caller, 'delete', svc.id);
     ctx.status = 204;
   });

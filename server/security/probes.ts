@@ -27,7 +27,8 @@ export function createProbeDetector(opts: {
   return async (ctx: Koa.Context, resource: ProbedResource): Promise<void> => {
     const user = getSession(ctx)?.user;
     if (!user) return;
-    const id = String(ctx.params?.id ?? '');
+    const params: unknown = ctx.params;
+    const id = params && typeof params === 'object' && 'id' in params && typeof params.id === 'string' ? params.id : '';
     let foreign = false;
     if (resource === 'deployment' && ID.test(id)) {
       const rec = await opts.deployments.get(id);

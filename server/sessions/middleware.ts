@@ -196,9 +196,9 @@ export function bearerSessionId(ctx: Koa.Context): string | undefined {
   return typeof sid === 'string' ? sid : undefined;
 }
 
-/** Typed access to the session. */
+/** Typed access to the session (an empty one when the request has none). */
 export function getSession(ctx: Koa.Context): AppSession {
-  return ctx.session as AppSession;
+  return ctx.session ?? {};
 }
 
 /**

@@ -74,7 +74,7 @@ export function blockedError(entry: GuardEntry, now: number): AppError {
  */
 export function telemetryMiddleware(t: Telemetry, clock: Clock): Koa.Middleware {
   return async (ctx, next) => {
-    if (!isApi(ctx.path)) return next();
+    if (!isApi(ctx.path)) { await next(); return; }
     const started = performance.now();
     let status = 0;
     try {

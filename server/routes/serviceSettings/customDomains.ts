@@ -3,10 +3,10 @@ import type Koa from 'koa';
 import { z } from 'zod';
 import type { AppDeps } from '../../deps.js';
 import { errors } from '../../errors.js';
-import { validateBody, validateQuery } from '../../middleware/validate.js';
+import { pathParam, validate } from '../../middleware/validate.js';
 import type { CustomDomain, Service } from '../../render/types.js';
 import { NoQuery } from './envVars.js';
-import { own, plainRender, type settingsScope } from './scope.js';
+import { plainRender, type settingsScope } from './scope.js';
 import { documented } from '../../openapi/describe.js';
 import { CustomDomainListView, CustomDomainsAddedView, CustomDomainVerifiedView, type CustomDomainView } from './views.js';
 
@@ -58,12 +58,7 @@ export function presentDomain(d: CustomDomain, target: string | null): CustomDom
   };
 }
 
-function domainIdParam(): Koa.Middleware {
-  return async (ctx, next) => {
-    if (!DOMAIN_ID.test(String(ctx.params.domainId ?? ''))) throw errors.notFound('Custom domain');
-    await next();
-  };
-}
+const domainIdParam = () => pathParam('domainId', DOMAIN_ID, () => errors.notFound('Custom domain'));
 
 const DOMAIN_TYPES = new Set(['web_service', 'static_site']);
 
@@ -71,18 +66,18 @@ const DOMAIN_TYPES = new Set(['web_service', 'static_site']);
 export function customDomainRoutes(router: Router, deps: AppDeps, scope: ReturnType<typeof settingsScope>) {
   const base = '/api/render/services/:id/custom-domains';
 
-  router.get(base, documented({ summary: 'Custom domains of a web service or static site, with the DNS records each needs', tag: 'service-settings', responses: { 200: CustomDomainListView } }), ...scope.read, validateQuery(NoQuery), scope.ownService, async (ctx) => {
-    const { caller, service } = own(ctx);
+  router.get(base, documented({ summary: 'Custom domains of a web service or static site, with the DNS records each needs', tag: 'service-settings', responses: { 200: CustomDomainListView } }), ...scope.read, validate({ query: NoQuery }), scope.ownService, async (ctx) => {
+    const { caller, service } = ctx.state.own;
     if (!DOMAIN_TYPES.has(service.type)) { ctx.body = { supported: false, target: null, domains: [] }; return; }
     const target = hostOf(service);
     const domains = await caller.client.listCustomDomains(service.id);
     ctx.body = { supported: true, target, apexIp: RENDER_APEX_IP, domains: domains.map((d) => presentDomain(d, target)) };
   });
 
-  router.post(base, documented({ summary: 'Add a custom domain (an apex domain brings its www)', tag: 'service-settings', responses: { 201: CustomDomainsAddedView }, errors: ['render_rejected', 'render_payment_required', 'render_conflict'] }), ...scope.write(), validateBody(DomainBody, { messages: 'as-written' }), scope.ownService, async (ctx) => {
-    const { caller, service } = own(ctx);
+  router.post(base, documented({ summary: 'Add a custom domain (an apex domain brings its www)', tag: 'service-settings', responses: { 201: CustomDomainsAddedView }, errors: ['render_rejected', 'render_payment_required', 'render_conflict'] }), ...scope.write(), validate({ body: DomainBody }, { messages: 'as-written' }), scope.ownService, async (ctx) => {
+    const { caller, service } = ctx.state.own;
     if (!DOMAIN_TYPES.has(service.type)) throw errors.validation('Only web services and static sites can have custom domains.', { field: 'name' });
-    const { name } = ctx.state.body as z.infer<typeof DomainBody>;
+    const { name } = ctx.input.body;
     const created = await plainRender(`the domain ${name}`, 'name', () => caller.client.addCustomDomain(service.id, name), { quote: true });
     await scope.changed(ctx, 'domain_add');
     const target = hostOf(service);
@@ -91,7 +86,7 @@ export function customDomainRoutes(router: Router, deps: AppDeps, scope: ReturnT
   });
 
   router.post(`${base}/:domainId/verify`, documented({ summary: 'Ask Render to verify a domain\'s DNS', tag: 'service-settings', responses: { 200: CustomDomainVerifiedView }, errors: ['render_rejected', 'render_conflict'] }), ...scope.write(), domainIdParam(), scope.ownService, async (ctx) => {
-    const { caller, service } = own(ctx);
+    const { caller, service } = ctx.state.own;
     const id = String(ctx.params.domainId);
     await plainRender('verifying the domain', null, () => caller.client.verifyCustomDomain(service.id, id), { notFound: 'Custom domain', quote: true });
     const domain = await plainRender('reading the domain', null, () => caller.client.getCustomDomain(service.id, id), { notFound: 'Custom domain' });
@@ -100,7 +95,7 @@ export function customDomainRoutes(router: Router, deps: AppDeps, scope: ReturnT
   });
 
   router.delete(`${base}/:domainId`, documented({ summary: 'Remove a custom domain', tag: 'service-settings', responses: { 204: null } }), ...scope.write(), domainIdParam(), scope.ownService, async (ctx) => {
-    const { caller, service } = own(ctx);
+    const { caller, service } = ctx.state.own;
     await plainRender('removing the domain', null, () => caller.client.deleteCustomDomain(service.id, String(ctx.params.domainId)), { notFound: 'Custom domain' });
     await scope.changed(ctx, 'domain_delete');
     ctx.status = 204;

@@ -1,11 +1,10 @@
 import type Router from '@koa/router';
 import { z } from 'zod';
 import type { AppDeps } from '../../deps.js';
-import { validateBody, validateQuery } from '../../middleware/validate.js';
+import { validate } from '../../middleware/validate.js';
 import { presentDeployment } from '../../presenters/deployment.js';
 import type { Deploy } from '../../render/types.js';
-import { getSession } from '../../sessions/middleware.js';
-import { own, type settingsScope } from './scope.js';
+import { type settingsScope } from './scope.js';
 import { documented } from '../../openapi/describe.js';
 import { DeploymentView } from '../../presenters/deployment.js';
 import { DeployHistoryView, type DeployHistoryEntryView } from './views.js';
@@ -44,9 +43,9 @@ export function presentHistoryEntry(d: Deploy, liveId: string | null): DeployHis
 export function deployRoutes(router: Router, deps: AppDeps, scope: ReturnType<typeof settingsScope>) {
   const path = '/api/render/services/:id/deploys';
 
-  router.get(path, documented({ summary: 'A service\'s deploy history as Render has it (which one is live, which can be rolled back to)', tag: 'service-settings', responses: { 200: DeployHistoryView } }), ...scope.read, validateQuery(HistoryQuery), scope.ownService, async (ctx) => {
-    const { caller, service } = own(ctx);
-    const q = ctx.state.query as z.infer<typeof HistoryQuery>;
+  router.get(path, documented({ summary: 'A service\'s deploy history as Render has it (which one is live, which can be rolled back to)', tag: 'service-settings', responses: { 200: DeployHistoryView } }), ...scope.read, validate({ query: HistoryQuery }), scope.ownService, async (ctx) => {
+    const { caller, service } = ctx.state.own;
+    const q = ctx.input.query;
     const [page, live] = await Promise.all([
       caller.client.listDeploysPage(service.id, { limit: q.limit, cursor: q.cursor ?? null }),
       caller.client.listDeploys(service.id, { status: 'live', limit: 1 }),
@@ -57,10 +56,10 @@ export function deployRoutes(router: Router, deps: AppDeps, scope: ReturnType<ty
 
   // A redeploy like the lifecycle one (same limit, a deployment record the worker runs), optionally
   // without Render's build cache.
-  router.post(path, documented({ summary: 'Redeploy, optionally without Render\'s build cache', tag: 'service-settings', responses: { 202: DeploymentView } }), ...scope.write('lifecycle'), validateBody(ClearCacheBody, { messages: 'as-written' }), scope.ownService, async (ctx) => {
-    const { caller, service } = own(ctx);
-    const { clear_cache: clearCache } = ctx.state.body as z.infer<typeof ClearCacheBody>;
-    const who = { userId: getSession(ctx).user!.id, sessionRef: caller.sessionRef, keyFingerprint: caller.keyFingerprint };
+  router.post(path, documented({ summary: 'Redeploy, optionally without Render\'s build cache', tag: 'service-settings', responses: { 202: DeploymentView } }), ...scope.write('lifecycle'), validate({ body: ClearCacheBody }, { messages: 'as-written' }), scope.ownService, async (ctx) => {
+    const { caller, service } = ctx.state.own;
+    const { clear_cache: clearCache } = ctx.input.body;
+    const who = { userId: caller.userId, sessionRef: caller.sessionRef, keyFingerprint: caller.keyFingerprint };
     const forDeploy = { id: service.id, name: service.name, ownerId: service.ownerId, repo: service.repo ?? null, branch: service.branch ?? null, dashboardUrl: service.dashboardUrl ?? null };
     const record = await deps.deploymentService.requestServiceDeploy(who, 'redeploy', forDeploy, undefined, { clearCache });
     await scope.changed(ctx, clearCache ? 'clear_cache_redeploy' : 'redeploy');

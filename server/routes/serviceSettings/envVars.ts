@@ -4,8 +4,8 @@ import { z } from 'zod';
 import type { AppDeps } from '../../deps.js';
 import { errors } from '../../errors.js';
 import { ENV_VALUE_MAX_BYTES } from '../../deployments/input.js';
-import { validateBody, validateQuery } from '../../middleware/validate.js';
-import { own, plainRender, type settingsScope } from './scope.js';
+import { pathParam, validate } from '../../middleware/validate.js';
+import { plainRender, type settingsScope } from './scope.js';
 import { documented } from '../../openapi/describe.js';
 import { EnvVarDeletedView, EnvVarNamesView, EnvVarSetView, EnvVarValueView } from './views.js';
 
@@ -24,12 +24,7 @@ const EnvVarBody = z.object({
 export const NoQuery = z.object({}).strict();
 
 /** A malformed name in the path is a field error on `key`, before any Render call. */
-function keyParam(): Koa.Middleware {
-  return async (ctx, next) => {
-    if (!ENV_KEY.test(String(ctx.params.key ?? ''))) throw errors.validation(KEY_RULE, { field: 'key' });
-    await next();
-  };
-}
+const keyParam = () => pathParam('key', ENV_KEY, () => errors.validation(KEY_RULE, { field: 'key' }));
 
 /**
  * A service's env vars, one key at a time through Render's per-key endpoints (never the replace-all
@@ -40,24 +35,24 @@ function keyParam(): Koa.Middleware {
 export function envVarRoutes(router: Router, deps: AppDeps, scope: ReturnType<typeof settingsScope>) {
   const base = '/api/render/services/:id/env-vars';
 
-  router.get(base, documented({ summary: 'A service\'s env var names (never values)', tag: 'service-settings', responses: { 200: EnvVarNamesView } }), ...scope.read, validateQuery(NoQuery), scope.ownService, async (ctx) => {
-    const { caller, service } = own(ctx);
+  router.get(base, documented({ summary: 'A service\'s env var names (never values)', tag: 'service-settings', responses: { 200: EnvVarNamesView } }), ...scope.read, validate({ query: NoQuery }), scope.ownService, async (ctx) => {
+    const { caller, service } = ctx.state.own;
     const vars = await caller.client.listEnvVars(service.id);
     ctx.body = { envVars: vars.map((v) => ({ key: v.key })).sort((a, b) => a.key.localeCompare(b.key)) };
   });
 
-  router.get(`${base}/:key`, documented({ summary: 'Reveal one env var\'s value (audited by Render)', tag: 'service-settings', responses: { 200: EnvVarValueView } }), ...scope.read, keyParam(), validateQuery(NoQuery), scope.ownService, async (ctx) => {
-    const { caller, service } = own(ctx);
+  router.get(`${base}/:key`, documented({ summary: 'Reveal one env var\'s value (audited by Render)', tag: 'service-settings', responses: { 200: EnvVarValueView } }), ...scope.read, keyParam(), validate({ query: NoQuery }), scope.ownService, async (ctx) => {
+    const { caller, service } = ctx.state.own;
     const key = String(ctx.params.key);
     const v = await plainRender('the variable', 'key', () => caller.client.getEnvVar(service.id, key), { notFound: 'Environment variable' });
     await scope.changed(ctx, 'env_var_reveal');
     ctx.body = { key: v.key, value: v.value };
   });
 
-  router.put(`${base}/:key`, documented({ summary: 'Set one env var (a value, or generate_value: true); applies at the next deploy', tag: 'service-settings', responses: { 200: EnvVarSetView }, errors: ['render_rejected', 'render_payment_required', 'render_conflict'] }), ...scope.write(), keyParam(), validateBody(EnvVarBody, { messages: 'as-written' }), scope.ownService, async (ctx) => {
-    const { caller, service } = own(ctx);
+  router.put(`${base}/:key`, documented({ summary: 'Set one env var (a value, or generate_value: true); applies at the next deploy', tag: 'service-settings', responses: { 200: EnvVarSetView }, errors: ['render_rejected', 'render_payment_required', 'render_conflict'] }), ...scope.write(), keyParam(), validate({ body: EnvVarBody }, { messages: 'as-written' }), scope.ownService, async (ctx) => {
+    const { caller, service } = ctx.state.own;
     const key = String(ctx.params.key);
-    const body = ctx.state.body as z.infer<typeof EnvVarBody>;
+    const body = ctx.input.body;
     const input = body.value !== undefined ? body.value : { generateValue: true as const };
     await plainRender(`the variable ${key}`, 'value', () => caller.client.putEnvVar(service.id, key, input));
     await scope.changed(ctx, 'env_var_set');
@@ -65,7 +60,7 @@ export function envVarRoutes(router: Router, deps: AppDeps, scope: ReturnType<ty
   });
 
   router.delete(`${base}/:key`, documented({ summary: 'Remove one env var; applies at the next deploy', tag: 'service-settings', responses: { 200: EnvVarDeletedView } }), ...scope.write(), keyParam(), scope.ownService, async (ctx) => {
-    const { caller, service } = own(ctx);
+    const { caller, service } = ctx.state.own;
     const key = String(ctx.params.key);
     await plainRender(`removing ${key}`, 'key', () => caller.client.deleteEnvVar(service.id, key), { notFound: 'Environment variable' });
     await scope.changed(ctx, 'env_var_delete');

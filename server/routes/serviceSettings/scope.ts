@@ -1,12 +1,14 @@
 import type Koa from 'koa';
+import type { DefaultState } from 'koa';
+import type { RouterMiddleware } from '@koa/router';
 import type { AppDeps } from '../../deps.js';
 import { errors } from '../../errors.js';
 import { RenderApiError } from '../../render/errors.js';
-import { callerRender, requireRenderKey, type CallerRender } from '../../render/forRequest.js';
+import { callerRender, type CallerRender } from '../../render/forRequest.js';
 import type { Service } from '../../render/types.js';
-import { requireCsrf, requireUser } from '../../middleware/security.js';
-import { getSession } from '../../sessions/middleware.js';
-import { SERVICE_ID, type ServiceAction } from '../services.js';
+import { requireCsrf } from '../../middleware/security.js';
+import { requireRenderKey, requireUser, type RenderKeyState } from '../../middleware/context.js';
+import { serviceIdParam, type ServiceAction } from '../services.js';
 import type { RouteLimitName } from '../../security/routeLimits.js';
 
 /** What the settings routes record in the audit trail (detail.lifecycleAction). */
@@ -18,7 +20,8 @@ export type SettingsAction =
 
 /** The caller's service, loaded once per request by `ownService`. */
 export interface OwnService { caller: CallerRender; service: Service }
-export const own = (ctx: Koa.Context): OwnService => ctx.state.own as OwnService;
+/** What `ownService` adds to the request's state: `ctx.state.own`. */
+export interface OwnServiceState extends RenderKeyState { own: OwnService }
 
 /**
  * The chains every settings route shares. Scoping is the lifecycle routes': the service must be one
@@ -28,22 +31,18 @@ export const own = (ctx: Koa.Context): OwnService => ctx.state.own as OwnService
 export function settingsScope(deps: AppDeps) {
   const cache = deps.upstream.serviceCache;
 
-  const serviceIdParam: Koa.Middleware = async (ctx, next) => {
-    // A malformed id is a 404 like any id that is not theirs, before a Render call is spent on it.
-    if (!SERVICE_ID.test(String(ctx.params.id ?? ''))) throw errors.notFound('Service');
-    await next();
-  };
+  const serviceId = serviceIdParam();
 
   /** Loads the service through the caller's key; must come after validation (no Render call on bad input). */
-  const ownService: Koa.Middleware = async (ctx, next) => {
-    const caller = callerRender(deps, ctx);
+  const ownService: RouterMiddleware<DefaultState & OwnServiceState> = async (ctx, next) => {
+    const caller = callerRender(deps, ctx.state);
     const serviceId = String(ctx.params.id);
     let service: Service;
     try {
       service = await caller.client.getService(serviceId);
     } catch (err) {
       if (!(err instanceof RenderApiError && err.kind === 'not_found')) throw err;
-      await forgetDeletedService(ctx, serviceId);
+      await forgetDeletedService(ctx.state, serviceId);
       service = { ownerId: '' } as Service;
     }
     if (!caller.ownerIds.includes(service.ownerId)) {
@@ -55,24 +54,23 @@ export function settingsScope(deps: AppDeps) {
   };
 
   /** Render no longer knows a service our records point at: its deployments say so from now on. */
-  async function forgetDeletedService(ctx: Koa.Context, serviceId: string) {
-    const sess = getSession(ctx);
-    const ownerId = (await deps.deployments.servicesOfUser(sess.user!.id))[serviceId];
-    if (ownerId && sess.render?.owners.some((o) => o.id === ownerId)) await deps.deployments.markServiceDeleted(sess.user!.id, serviceId);
+  async function forgetDeletedService(caller: RenderKeyState, serviceId: string) {
+    const ownerId = (await deps.deployments.servicesOfUser(caller.user.id))[serviceId];
+    if (ownerId && caller.render.owners.some((o) => o.id === ownerId)) await deps.deployments.markServiceDeleted(caller.user.id, serviceId);
   }
 
   return {
     /** GET routes: signed in, a Render key, a well-formed id. Validation and then `ownService` follow. */
-    read: [requireUser(), serviceIdParam, requireRenderKey()] as Koa.Middleware[],
+    read: [requireUser(), serviceId, requireRenderKey()] as const,
     /** State-changing routes: the same plus CSRF and the route's limit, before anything happens. */
     write: (limit: RouteLimitName = 'serviceSettings') =>
-      [requireUser(), requireCsrf(), serviceIdParam, requireRenderKey(), deps.rateLimits.guard(limit)] as Koa.Middleware[],
+      [requireUser(), requireCsrf(), serviceId, requireRenderKey(), deps.rateLimits.guard(limit)] as const,
     ownService,
     /** After a change: the cached service list is stale, and the audit trail records it. */
-    async changed(ctx: Koa.Context, action: ServiceAction) {
-      const { caller, service } = own(ctx);
-      await cache.invalidate({ userId: getSession(ctx).user!.id, keyFingerprint: caller.keyFingerprint });
-      await deps.security.recordAudit(ctx, { userId: getSession(ctx).user!.id, action: 'lifecycle', outcome: 'success', detail: { lifecycleAction: action, serviceId: service.id } });
+    async changed(ctx: Koa.ParameterizedContext<DefaultState & OwnServiceState>, action: ServiceAction) {
+      const { caller, service } = ctx.state.own;
+      await cache.invalidate({ userId: caller.userId, keyFingerprint: caller.keyFingerprint });
+      await deps.security.recordAudit(ctx, { userId: caller.userId, action: 'lifecycle', outcome: 'success', detail: { lifecycleAction: action, serviceId: service.id } });
     },
   };
 }

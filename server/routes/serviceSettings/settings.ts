@@ -3,10 +3,10 @@ import { z } from 'zod';
 import type { AppDeps } from '../../deps.js';
 import { errors } from '../../errors.js';
 import { RENDER_PLANS } from '../../deployments/input.js';
-import { validateBody, validateQuery } from '../../middleware/validate.js';
+import { validate } from '../../middleware/validate.js';
 import type { Service, ServicePATCH } from '../../render/types.js';
 import { NoQuery } from './envVars.js';
-import { own, plainRender, type settingsScope } from './scope.js';
+import { plainRender, type settingsScope } from './scope.js';
 import { documented } from '../../openapi/describe.js';
 import { ServiceSettingsEnvelope, type ServiceSettingsView } from './views.js';
 
@@ -96,8 +96,8 @@ function undoPatch(svc: Service, patch: Patch): ServicePATCH {
 export function settingsRoutes(router: Router, deps: AppDeps, scope: ReturnType<typeof settingsScope>) {
   const path = '/api/render/services/:id/settings';
 
-  router.get(path, documented({ summary: 'A service\'s settings: auto-deploy, previews, instances, plan, health check', tag: 'service-settings', responses: { 200: ServiceSettingsEnvelope } }), ...scope.read, validateQuery(NoQuery), scope.ownService, async (ctx) => {
-    const { caller, service } = own(ctx);
+  router.get(path, documented({ summary: 'A service\'s settings: auto-deploy, previews, instances, plan, health check', tag: 'service-settings', responses: { 200: ServiceSettingsEnvelope } }), ...scope.read, validate({ query: NoQuery }), scope.ownService, async (ctx) => {
+    const { caller, service } = ctx.state.own;
     // Preview services are services of their own whose parentServer is this one.
     const previews = HAS.previews.has(service.type)
       ? (await caller.client.listServices({ ownerId: [service.ownerId], includePreviews: true, limit: 500 }))
@@ -106,9 +106,9 @@ export function settingsRoutes(router: Router, deps: AppDeps, scope: ReturnType<
     ctx.body = { settings: presentSettings(service, previews) };
   });
 
-  router.patch(path, documented({ summary: 'Change some settings (all or nothing)', tag: 'service-settings', responses: { 200: ServiceSettingsEnvelope }, errors: ['render_rejected', 'render_payment_required', 'render_conflict'] }), ...scope.write(), validateBody(SettingsPatch, { messages: 'as-written' }), scope.ownService, async (ctx) => {
-    const { caller, service } = own(ctx);
-    const patch = ctx.state.body as Patch;
+  router.patch(path, documented({ summary: 'Change some settings (all or nothing)', tag: 'service-settings', responses: { 200: ServiceSettingsEnvelope }, errors: ['render_rejected', 'render_payment_required', 'render_conflict'] }), ...scope.write(), validate({ body: SettingsPatch }, { messages: 'as-written' }), scope.ownService, async (ctx) => {
+    const { caller, service } = ctx.state.own;
+    const patch = ctx.input.body;
     refuseMissing(service, patch);
     const body = servicePatch(patch);
     if (body) await plainRender('these settings', Object.keys(patch).find((k) => k !== '_csrf' && k !== 'num_instances') ?? null, () => caller.client.updateService(service.id, body), { quote: true });
@@ -118,7 +118,7 @@ export function settingsRoutes(router: Router, deps: AppDeps, scope: ReturnType<
       } catch (err) {
         // Nothing half-applied: the fields changed a moment ago go back to what they were.
         if (body) await caller.client.updateService(service.id, undoPatch(service, patch)).catch((undoErr: unknown) => {
-          ctx.state.log?.warn({ err: { message: (undoErr as Error).message } }, 'settings: could not undo after a failed scale');
+          ctx.state.log.warn({ err: { message: (undoErr as Error).message } }, 'settings: could not undo after a failed scale');
         });
         throw err;
       }
