@@ -58,7 +58,10 @@ export async function startWeb(args: {
   const opts = args.appOptions ?? {};
   const app = createApp(deps, {
     ...opts,
-    outer: async (ctx, next) => { await inflight.middleware(ctx, () => observe(ctx, async () => { await (opts.outer ? opts.outer(ctx, next) : next()); })); },
+    outer: async (ctx, next) => {
+      const inner = async () => { await (opts.outer ? opts.outer(ctx, next) : next()); };
+      await inflight.middleware(ctx, async () => { await observe(ctx, inner); });
+    },
     readiness: [...(opts.readiness ?? []), { name: 'accepting', check: async () => !closing }],
     routes: [...(opts.routes ?? []), webMetricsRoute(metrics, deps)],
   });

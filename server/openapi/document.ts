@@ -141,7 +141,7 @@ export function buildOpenApiDocument(router: Router, opts: DocumentOptions): Jso
       }));
       const query = parts.find((p) => p.kind === 'query');
       if (query?.kind === 'query' && query.schema instanceof z.ZodObject) {
-        for (const [name, field] of Object.entries(query.schema.shape as Record<string, z.ZodType>)) {
+        for (const [name, field] of Object.entries<z.ZodType>(query.schema.shape)) {
           parameters.push({ name, in: 'query', required: !field.safeParse(undefined).success, schema: inputSchema(field) });
         }
       }

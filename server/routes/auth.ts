@@ -8,6 +8,7 @@ import { sealGithubToken } from '../sessions/credentials.js';
 import type { AppSession } from '../sessions/types.js';
 import { GitHubError } from '../github/client.js';
 import { requireCsrf, requireUser } from '../middleware/security.js';
+import { sessionIdOf } from '../middleware/context.js';
 import { z } from 'zod';
 import { documented, view } from '../openapi/describe.js';
 import { requestDetail } from '../audit/fromRequest.js';
@@ -92,7 +93,7 @@ export function authRoutes(router: Router, deps: AppDeps) {
     // or somebody else's) no key, workspace, CSRF token or id survives. A signed-in previous session
     // ends exactly as at sign-out (destroyed, its deploys stopped, its streams closed).
     const previous = getSession(ctx);
-    const previousRef = deps.sessions.refOf(ctx.session!.externalKey as string);
+    const previousRef = deps.sessions.refOf(sessionIdOf(ctx) ?? '');
     if (previous.user) await deps.sessionEnding.end(previousRef, previous.user.id, 'signed_in_again', { login: previous.user.login, detail: requestDetail(ctx) });
     const now = clock.now();
     const user = { id: viewer.id, login: viewer.login, name: viewer.name, avatarUrl: viewer.avatarUrl };
@@ -104,7 +105,8 @@ export function authRoutes(router: Router, deps: AppDeps) {
       csrfToken: randomToken(),
       clientHash: clientHash(ctx),
     };
-    const session = ctx.session!;
+    const session = ctx.session;
+    if (!session) throw new Error('sign-in needs the session middleware mounted before the auth routes');
     for (const field of Object.keys(session.toJSON())) Reflect.deleteProperty(session, field);
     Object.assign(session, fresh);
     // New session id: the old one is destroyed server-side (session fixation), the fresh record saved under a new id.
@@ -115,8 +117,8 @@ export function authRoutes(router: Router, deps: AppDeps) {
   });
 
   router.post('/api/auth/logout', documented({ summary: 'Sign out: ends this session, its deploys and streams', tag: 'auth', responses: { 200: SignedOutView } }), requireUser(), requireCsrf(), deps.rateLimits.guard('signOut'), async (ctx) => {
-    const user = getSession(ctx).user!;
-    const ref = deps.sessions.refOf(ctx.session!.externalKey as string);
+    const { user } = ctx.state;
+    const ref = deps.sessions.refOf(ctx.state.sessionId);
     // Destroyed now (and tombstoned: a request still in flight cannot write it back), deploys stopped, streams closed, audited.
     await deps.sessionEnding.end(ref, user.id, 'signed_out', { login: user.login, detail: requestDetail(ctx) });
     ctx.session = null; // the session middleware clears the cookie

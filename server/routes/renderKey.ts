@@ -6,6 +6,7 @@ import { errors } from '../errors.js';
 import { getSession } from '../sessions/middleware.js';
 import { sealRenderCredentials } from '../sessions/credentials.js';
 import { requireCsrf, requireUser } from '../middleware/security.js';
+import { sessionIdOf } from '../middleware/context.js';
 import { validateBody } from '../middleware/validate.js';
 import { presentRenderStatus, RenderStatusView } from '../presenters/session.js';
 import { checkRenderKey } from '../render/verifyKey.js';
@@ -36,7 +37,7 @@ const SetupBody = z.object({
  */
 export function renderKeyRoutes(router: Router, deps: AppDeps) {
   const { keyring, clock } = deps;
-  const sessionRefOf = (ctx: Koa.Context) => deps.sessions.refOf(ctx.session!.externalKey as string);
+  const sessionRefOf = (ctx: Koa.Context) => deps.sessions.refOf(sessionIdOf(ctx) ?? '');
 
   router.post('/api/render/setup', documented({
     summary: 'Connect a Render API key to this session (checked with Render, kept sealed in the session only)', tag: 'render-key',

@@ -4,6 +4,7 @@ import { errors } from '../errors.js';
 import { clientHash } from './clientHash.js';
 import { requestDetail } from '../audit/fromRequest.js';
 import { getSession } from '../sessions/middleware.js';
+import { sessionIdOf } from '../middleware/context.js';
 
 /**
  * Changed-client check on every signed-in request: the session remembers a hash of the user agent
@@ -23,7 +24,7 @@ export function clientFingerprintGuard(deps: Pick<AppDeps, 'sessions' | 'session
     // Sessions created before fingerprints existed carry none: nothing to compare against.
     if (sess?.user && expected && expected !== clientHash(ctx)) {
       const { id, login } = sess.user;
-      const ref = deps.sessions.refOf(ctx.session!.externalKey as string);
+      const ref = deps.sessions.refOf(sessionIdOf(ctx) ?? '');
       ctx.session = null; // the session middleware clears the cookie (the record is already gone: nothing to destroy)
       ctx.state.userId = undefined;
       await deps.sessionEnding.end(ref, id, 'client_changed', { login, detail: requestDetail(ctx) });
