@@ -8,7 +8,7 @@ import type { SessionStore } from './sessions/store.js';
 import type { SessionEnding } from './sessions/endSession.js';
 import type { DeploymentStore } from './deployments/store.js';
 import type { EnvVault } from './deployments/envVars.js';
-import type { DeploymentService } from './deployments/service.js';
+import type { DeployRequests } from './deployments/requests.js';
 import type { DeployJobData, FairEnqueuer } from './queues/deployQueue.js';
 import type { RenderBudget } from './render/budget.js';
 import type { RenderCallOutcome } from './render/client.js';
@@ -48,7 +48,7 @@ export interface AppDeps {
   envVault: EnvVault;
   queue: Queue<DeployJobData>;
   enqueuer: FairEnqueuer;
-  deploymentService: DeploymentService;
+  deployRequests: DeployRequests;
   /** Per-IP and per-user request limits; each route names its own in its chain. */
   rateLimits: RouteLimits;
   /** The hash-chained audit trail (one instance per process, web and worker alike). */

@@ -10,7 +10,7 @@ import { createSessionEnding } from './sessions/endSession.js';
 import { createRenderBudget, type RenderLimits } from './render/budget.js';
 import { createDeploymentStore } from './deployments/store.js';
 import { createEnvVault } from './deployments/envVars.js';
-import { createDeploymentService } from './deployments/service.js';
+import { createDeployRequests } from './deployments/requests.js';
 import { createDeployQueue, createFairEnqueuer } from './queues/deployQueue.js';
 import { createRouteLimits } from './security/routeLimits.js';
 import { createAuditLog } from './audit/auditLog.js';
@@ -55,7 +55,7 @@ export function buildDeps(args: BuildDepsArgs): AppDeps {
   const envVault = createEnvVault({ redis, prefix, keyring });
   const queue = createDeployQueue(args.queueRedis, prefix, args.retryBackoffMs);
   const enqueuer = createFairEnqueuer({ queue, redis, prefix });
-  const deploymentService = createDeploymentService({ redis, prefix, clock, keyring, deployments, envVault, enqueuer, queue });
+  const deployRequests = createDeployRequests({ redis, prefix, clock, keyring, deployments, envVault, enqueuer, queue });
   const audit = createAuditLog({
     redis, prefix, clock, keyring, retention: config.auditRetention,
     onAdopted: (chain, length) => logger.warn({ chain, length }, 'audit: adopted a chain written without signatures (expected once per chain after upgrading; otherwise someone edited Redis)'),
@@ -67,11 +67,11 @@ export function buildDeps(args: BuildDepsArgs): AppDeps {
   });
   const rateLimits = createRouteLimits({ redis, prefix, limits: security.limits });
   const sessionEnding = createSessionEnding({
-    sessions, redis, logger, audit, events: security.events, revokeDeploys: (userId, ref, fp) => deploymentService.revokeForSession(userId, ref, fp),
+    sessions, redis, logger, audit, events: security.events, revokeDeploys: (userId, ref, fp) => deployRequests.revokeForSession(userId, ref, fp),
   });
   const telemetry = createTelemetry({
     redis, prefix, settings: config.telemetry, logger, ...args.telemetry,
     metrics: { onRefused: (state) => args.metrics?.onAnomalyRefused?.(state) },
   });
-  return { config, redis, clock, logger, keyring, sessions, sessionEnding, budget, upstream, deployments, envVault, queue, enqueuer, deploymentService, rateLimits, audit, security, telemetry, metrics: args.metrics };
+  return { config, redis, clock, logger, keyring, sessions, sessionEnding, budget, upstream, deployments, envVault, queue, enqueuer, deployRequests, rateLimits, audit, security, telemetry, metrics: args.metrics };
 }

@@ -127,7 +127,7 @@ export async function seedService(renderUrl: string, t: Tenant, name: string): P
  * service (as POST /api/render/deploy does after validation): a signed record and a queued job.
  */
 export async function requestDeployAs(deps: AppDeps, t: Tenant, serviceName: string, repo = t.repos[0]!): Promise<DeploymentRecord> {
-  const { record } = await deps.deploymentService.requestDeploy(
+  const { record } = await deps.deployRequests.requestDeploy(
     { userId: t.userId, sessionRef: t.sessionRef, keyFingerprint: t.keyFingerprint },
     { githubRepo: repo, serviceName, branch: null, ownerId: t.ownerId, region: 'oregon', plan: 'starter', envVarKeys: [], buildCommand: null, startCommand: null },
     [],

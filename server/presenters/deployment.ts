@@ -1,3 +1,4 @@
+import type Koa from 'koa';
 import { z } from 'zod';
 import type { DeploymentRecord } from '../deployments/types.js';
 import { isTerminal, ORCHESTRATOR_PHASES, RENDER_PROGRESS, TERMINAL_STATUSES } from '../deployments/types.js';
@@ -44,6 +45,17 @@ export const DeploymentView = view('Deployment', z.object({
   finishedAt: z.string().nullable(),
 }), 'A deployment: one request to get a repository running on the caller\'s Render account, and what happened to it.');
 export type DeploymentView = z.infer<typeof DeploymentView>;
+
+/**
+ * The answer to a request that started a deployment (deploy, redeploy, rollback): 202, where to
+ * follow it (Location), and the deployment as presented. A replayed Idempotency-Key says so.
+ */
+export function answerDeploymentStarted(ctx: Pick<Koa.Context, 'status' | 'set' | 'body'>, rec: DeploymentRecord, opts: { replayed?: boolean } = {}): void {
+  ctx.status = 202;
+  ctx.set('Location', `/api/render/deployments/${rec.id}`);
+  if (opts.replayed) ctx.set('Idempotent-Replayed', 'true');
+  ctx.body = presentDeployment(rec);
+}
 
 /** What a client may see of a deployment: never the session ref or the key fingerprint. */
 export function presentDeployment(rec: DeploymentRecord): DeploymentView {

@@ -1,4 +1,5 @@
 import type Router from '@koa/router';
+import type Koa from 'koa';
 import { z } from 'zod';
 import type { AppDeps } from '../deps.js';
 import { errors } from '../errors.js';
@@ -6,25 +7,19 @@ import { requireCsrf } from '../middleware/security.js';
 import { requireRenderKey, requireUser, withRenderKey, type SignedInState } from '../middleware/context.js';
 import { validate } from '../middleware/validate.js';
 import { callerRender } from '../render/forRequest.js';
-import { RenderApiError } from '../render/errors.js';
-import { DeploymentPageView, DeploymentView, presentDeployment } from '../presenters/deployment.js';
+import { answerDeploymentStarted, DeploymentPageView, DeploymentView, presentDeployment } from '../presenters/deployment.js';
 import { LogPageView } from '../presenters/logs.js';
 import { documented } from '../openapi/describe.js';
 import { DeployBody, envVarList, IDEMPOTENCY_KEY, PageQuery } from '../deployments/input.js';
-import { isTerminal, type DeploymentRecord } from '../deployments/types.js';
-import { removeDeployJob } from '../queues/deployQueue.js';
-import { LogPageQuery, loadLogSource, logText, readLogPage } from '../deployments/logs.js';
-import type Koa from 'koa';
-import { discardKeySessionOf } from '../bearer/keySessions.js';
+import type { DeploymentRecord } from '../deployments/types.js';
+import { LogPageQuery } from '../deployments/logs.js';
+import { deploymentLogFile, deploymentLogPage, LOG_BUDGET_WAIT_MS } from '../deployments/logReads.js';
+import { cancelDeployment } from '../deployments/cancel.js';
 import { noteTelemetryTarget } from '../telemetry/middleware.js';
-
-const CANCELABLE = ['created', 'build_in_progress', 'update_in_progress', 'pre_deploy_in_progress', 'queued'];
-const LOG_PAGE_BUDGET_WAIT_MS = 8_000;
-const LOG_DOWNLOAD_BUDGET_WAIT_MS = 65_000;
 
 /** Deploy requests and the caller's deployment records. Someone else's id is a 404, like a missing one. */
 export function deploymentRoutes(router: Router, deps: AppDeps) {
-  const { deployments, deploymentService } = deps;
+  const { deployments, deployRequests } = deps;
   const nowIso = () => new Date(deps.clock.now()).toISOString();
 
   const loadOwn = async (ctx: Koa.ParameterizedContext<Koa.DefaultState & SignedInState, { params: Record<string, string> }>): Promise<DeploymentRecord> => {
@@ -47,7 +42,7 @@ export function deploymentRoutes(router: Router, deps: AppDeps) {
     const ownerId = body.owner_id ?? render.owners[0]?.id;
     if (!ownerId || !render.owners.some((o) => o.id === ownerId)) throw errors.validation('owner_id is not one of the workspaces your Render key can use');
     const envVars = envVarList(body);
-    const { record, replayed } = await deploymentService.requestDeploy(
+    const { record, replayed } = await deployRequests.requestDeploy(
       { userId: ctx.state.user.id, sessionRef: deps.sessions.refOf(ctx.state.sessionId), keyFingerprint: render.keyFingerprint },
       {
         githubRepo: body.github_repo, serviceName: body.project_name, branch: body.branch ?? null, ownerId,
@@ -59,10 +54,7 @@ export function deploymentRoutes(router: Router, deps: AppDeps) {
       idem || undefined,
     );
     if (!replayed) await deps.security.recordAudit(ctx, { userId: record.userId, action: 'deploy_requested', outcome: 'success', detail: { deploymentId: record.id, serviceId: record.serviceId ?? undefined } });
-    ctx.status = 202;
-    ctx.set('Location', `/api/render/deployments/${record.id}`);
-    if (replayed) ctx.set('Idempotent-Replayed', 'true');
-    ctx.body = presentDeployment(record);
+    answerDeploymentStarted(ctx, record, { replayed });
   });
 
   router.get('/api/render/my-deployments', documented({ summary: 'The caller\'s deployments, newest first', tag: 'deployments', responses: { 200: DeploymentPageView } }), requireUser(), validate({ query: PageQuery }), async (ctx) => {
@@ -80,49 +72,29 @@ export function deploymentRoutes(router: Router, deps: AppDeps) {
     errors: ['deployment_finished', 'render_unavailable', 'render_rate_limited'],
   }), requireUser(), requireCsrf(), deps.rateLimits.guard('lifecycle'), async (ctx) => {
     const rec = await loadOwn(ctx);
-    if (isTerminal(rec.status)) throw errors.conflict('deployment_finished', `This deployment already ended (${rec.status}).`);
-    if (rec.serviceId && rec.deployId) {
-      const { client } = callerRender(deps, withRenderKey(ctx.state));
-      const deploy = await client.getDeploy(rec.serviceId, rec.deployId);
-      if (deploy.status && CANCELABLE.includes(deploy.status)) {
-        await client.cancelDeploy(rec.serviceId, rec.deployId).catch(async (err: unknown) => {
-          // It ended on Render between our look and the cancel (Render answers 400): say so, change nothing.
-          if (!(err instanceof RenderApiError) || err.status !== 400) throw err;
-          const now = await client.getDeploy(rec.serviceId!, rec.deployId!);
-          if (now.status && CANCELABLE.includes(now.status)) throw err;
-          throw errors.conflict('deployment_finished', `This deploy already ended on Render (${now.status ?? 'finished'}).`);
-        });
-      }
-    }
-    await deploymentService.markCanceled(rec.id);
-    await removeDeployJob(deps.queue, rec.id);
-    await discardKeySessionOf(deps, rec.id); // a per-request key (X-Render-Api-Key) ends with its deploy
+    const canceled = await cancelDeployment(deps, rec, () => callerRender(deps, withRenderKey(ctx.state)).client);
     await deps.security.recordAudit(ctx, { userId: rec.userId, action: 'lifecycle', outcome: 'success', detail: { lifecycleAction: 'cancel', deploymentId: rec.id, serviceId: rec.serviceId ?? undefined } });
-    ctx.body = presentDeployment((await deployments.get(rec.id))!);
+    ctx.body = presentDeployment(canceled);
   });
 
-  // Logs of this deploy only (server/deployments/logWindows.ts), a page at a time: newest first, older
-  // ones through nextCursor. Waiting for the shared budget a little longer than other reads: the
-  // panel would rather load slowly than show an error.
+  // Logs of this deploy only (server/deployments/logReads.ts), a page at a time: newest first, older
+  // ones through nextCursor.
   router.get('/api/render/deployments/:id/logs', documented({ summary: 'A page of this deploy\'s log lines (redacted), newest page first', tag: 'deployments', responses: { 200: LogPageView } }), requireUser(), requireRenderKey(), validate({ query: LogPageQuery }), async (ctx) => {
     const rec = await loadOwn(ctx);
-    const src = await loadLogSource(callerRender(deps, ctx.state, { budgetWaitMs: LOG_PAGE_BUDGET_WAIT_MS }).client, rec);
-    ctx.body = (src ? await readLogPage(src, ctx.input.query, nowIso()) : { logs: [], hasMore: false, nextCursor: null, phases: [], deployStatus: null }) satisfies LogPageView;
+    const { client } = callerRender(deps, ctx.state, { budgetWaitMs: LOG_BUDGET_WAIT_MS.page });
+    ctx.body = (await deploymentLogPage(client, rec, ctx.input.query, nowIso())) satisfies LogPageView;
   });
 
-  // The whole log as text: every page of every phase, redacted like the JSON. Each page may wait for
-  // budget (a log of 2,000 lines is 20 Render calls of Render's ~30 a minute).
+  // The whole log as text, redacted like the pages.
   router.get('/api/render/deployments/:id/logs.txt', documented({
     summary: 'This deploy\'s whole log as a text download (redacted)', tag: 'deployments',
     responses: { 200: { contentType: 'text/plain', description: 'Every line of every phase, oldest first.' } },
   }), requireUser(), requireRenderKey(), async (ctx) => {
     const rec = await loadOwn(ctx);
-    const src = await loadLogSource(callerRender(deps, ctx.state, { budgetWaitMs: LOG_DOWNLOAD_BUDGET_WAIT_MS }).client, rec);
-    let text = `# ${rec.request.serviceName} · deployment ${rec.id}${rec.deployId ? ` · Render deploy ${rec.deployId}` : ''}\n`;
-    if (src) for await (const chunk of logText(src, nowIso())) text += chunk;
-    else text += 'Render has not started this deploy yet.\n';
+    const { client } = callerRender(deps, ctx.state, { budgetWaitMs: LOG_BUDGET_WAIT_MS.download });
+    const { filename, text } = await deploymentLogFile(client, rec, nowIso());
     ctx.type = 'text/plain; charset=utf-8';
-    ctx.set('Content-Disposition', `attachment; filename="deployment-${rec.id}.log.txt"`);
+    ctx.set('Content-Disposition', `attachment; filename="${filename}"`);
     ctx.body = text;
   });
 }

@@ -14,7 +14,7 @@ import { callerRender, type CallerRender } from '../render/forRequest.js';
 import type { Service } from '../render/types.js';
 import { presentService, ServiceView } from '../presenters/service.js';
 import { loadServiceOverview } from '../render/serviceOverview.js';
-import { DeploymentView, presentDeployment } from '../presenters/deployment.js';
+import { answerDeploymentStarted, DeploymentView } from '../presenters/deployment.js';
 import type { SettingsAction } from './serviceSettings/scope.js';
 import { documented, view } from '../openapi/describe.js';
 
@@ -119,11 +119,9 @@ export function serviceRoutes(router: Router, deps: AppDeps) {
   router.post('/api/render/services/:id/redeploy', documented({ summary: 'Deploy the service again from its branch', tag: 'services', responses: { 202: DeploymentView } }), ...lifecycle, async (ctx) => {
     const caller = callerRender(deps, ctx.state);
     const svc = await loadOwn(caller, String(ctx.params.id));
-    const record = await deps.deploymentService.requestServiceDeploy(who(caller), 'redeploy', forDeploy(svc));
+    const record = await deps.deployRequests.requestServiceDeploy(who(caller), 'redeploy', forDeploy(svc));
     await done(ctx, caller, 'redeploy', svc.id);
-    ctx.status = 202;
-    ctx.set('Location', `/api/render/deployments/${record.id}`);
-    ctx.body = presentDeployment(record);
+    answerDeploymentStarted(ctx, record);
   });
 
   router.post('/api/render/services/:id/rollback', documented({ summary: 'Roll the service back to one of its deploys that went live', tag: 'services', responses: { 202: DeploymentView }, errors: ['deploy_not_rollbackable'] }), ...lifecycle, validate({ body: RollbackBody }), async (ctx) => {
@@ -135,11 +133,9 @@ export function serviceRoutes(router: Router, deps: AppDeps) {
     if (target.status !== 'live' && target.status !== 'deactivated') {
       throw errors.conflict('deploy_not_rollbackable', 'Only a deploy that went live can be rolled back to.');
     }
-    const record = await deps.deploymentService.requestServiceDeploy(who(caller), 'rollback', forDeploy(svc), deployId);
+    const record = await deps.deployRequests.requestServiceDeploy(who(caller), 'rollback', forDeploy(svc), deployId);
     await done(ctx, caller, 'rollback', svc.id);
-    ctx.status = 202;
-    ctx.set('Location', `/api/render/deployments/${record.id}`);
-    ctx.body = presentDeployment(record);
+    answerDeploymentStarted(ctx, record);
   });
 
   for (const action of ['suspend', 'resume'] as const) {

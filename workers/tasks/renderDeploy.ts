@@ -3,30 +3,10 @@ import type { Deploy } from '../../server/render/types.js';
 import { isTerminal, type DeploymentRecord, type DeploymentStatus, type DeploymentFailure } from '../../server/deployments/types.js';
 import type { WorkerContext } from '../context.js';
 import { finish } from './finishDeploy.js';
+import { FAILURE_TEXT, RENDER_TO_STATUS } from '../../server/deployments/renderStatus.js';
 
 // The Render deploy of a deployment (workers/tasks/deployTask.ts): triggering_deploy → Render's
 // statuses → live or a failure, watched with delayed jobs.
-
-const RENDER_TO_STATUS: Record<string, DeploymentStatus> = {
-  created: 'created',
-  queued: 'render_queued',
-  build_in_progress: 'build_in_progress',
-  pre_deploy_in_progress: 'pre_deploy_in_progress',
-  update_in_progress: 'update_in_progress',
-  live: 'live',
-  deactivated: 'deactivated', // it went live, then a newer deploy replaced it (between two of our checks)
-  build_failed: 'build_failed',
-  update_failed: 'update_failed',
-  pre_deploy_failed: 'pre_deploy_failed',
-  canceled: 'canceled',
-};
-
-const FAILURE_TEXT: Partial<Record<DeploymentStatus, string>> = {
-  build_failed: 'The build failed on Render. The build log below shows the failing step.',
-  update_failed: 'Render built the service but it did not start (health check or crash). See the deploy log.',
-  pre_deploy_failed: 'The pre-deploy command failed on Render. See the deploy log.',
-  canceled: 'The deploy was canceled.',
-};
 
 /** Ask for a deploy once: a retry first adopts a deploy made since the last request. */
 export async function triggerDeploy(ctx: WorkerContext, rec: DeploymentRecord, render: RenderClient) {

@@ -2,7 +2,7 @@ import type Router from '@koa/router';
 import { z } from 'zod';
 import type { AppDeps } from '../../deps.js';
 import { validate } from '../../middleware/validate.js';
-import { presentDeployment } from '../../presenters/deployment.js';
+import { answerDeploymentStarted } from '../../presenters/deployment.js';
 import type { Deploy } from '../../render/types.js';
 import { type settingsScope } from './scope.js';
 import { documented } from '../../openapi/describe.js';
@@ -61,10 +61,8 @@ export function deployRoutes(router: Router, deps: AppDeps, scope: ReturnType<ty
     const { clear_cache: clearCache } = ctx.input.body;
     const who = { userId: caller.userId, sessionRef: caller.sessionRef, keyFingerprint: caller.keyFingerprint };
     const forDeploy = { id: service.id, name: service.name, ownerId: service.ownerId, repo: service.repo ?? null, branch: service.branch ?? null, dashboardUrl: service.dashboardUrl ?? null };
-    const record = await deps.deploymentService.requestServiceDeploy(who, 'redeploy', forDeploy, undefined, { clearCache });
+    const record = await deps.deployRequests.requestServiceDeploy(who, 'redeploy', forDeploy, undefined, { clearCache });
     await scope.changed(ctx, clearCache ? 'clear_cache_redeploy' : 'redeploy');
-    ctx.status = 202;
-    ctx.set('Location', `/api/render/deployments/${record.id}`);
-    ctx.body = presentDeployment(record);
+    answerDeploymentStarted(ctx, record);
   });
 }

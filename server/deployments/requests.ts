@@ -22,7 +22,7 @@ return 0`;
  * Creating deployments and stopping them: the one place that writes a new record, seals its env
  * values, honours Idempotency-Key, and enqueues the job (ids only).
  */
-export function createDeploymentService(opts: {
+export function createDeployRequests(opts: {
   redis: Redis; prefix: string; clock: Clock; keyring: Keyring; deployments: DeploymentStore; envVault: EnvVault; enqueuer: FairEnqueuer; queue: Queue<DeployJobData>;
 }) {
   const { redis, prefix, clock, keyring, deployments, envVault, enqueuer, queue } = opts;
@@ -148,4 +148,5 @@ export function createDeploymentService(opts: {
   };
 }
 
-export type DeploymentService = ReturnType<typeof createDeploymentService>;
+/** Requests for new deployments (deploy, redeploy, rollback) and stopping them: `deps.deployRequests`. */
+export type DeployRequests = ReturnType<typeof createDeployRequests>;

@@ -1,0 +1,36 @@
+import type { AppDeps } from '../deps.js';
+import { errors } from '../errors.js';
+import { RenderApiError, type RenderClient } from '../render/client.js';
+import { removeDeployJob } from '../queues/deployQueue.js';
+import { discardKeySessionOf } from '../bearer/keySessions.js';
+import { isCancelableOnRender } from './renderStatus.js';
+import { isTerminal, type DeploymentRecord } from './types.js';
+
+/**
+ * The owner cancels a deployment that has not finished: Render's deploy is canceled first when it
+ * is still running there, then the record becomes `canceled` (a compare-and-set that wins over a
+ * late worker write), its job goes, and a per-request key (X-Render-Api-Key) ends with it.
+ * `render` is asked for only when there is a Render deploy to cancel. Returns the record as it now is.
+ */
+export async function cancelDeployment(deps: AppDeps, rec: DeploymentRecord, render: () => RenderClient): Promise<DeploymentRecord> {
+  if (isTerminal(rec.status)) throw errors.conflict('deployment_finished', `This deployment already ended (${rec.status}).`);
+  if (rec.serviceId && rec.deployId) await cancelOnRender(render(), rec.serviceId, rec.deployId);
+  await deps.deployRequests.markCanceled(rec.id);
+  await removeDeployJob(deps.queue, rec.id);
+  await discardKeySessionOf(deps, rec.id);
+  return (await deps.deployments.get(rec.id)) ?? rec;
+}
+
+async function cancelOnRender(client: RenderClient, serviceId: string, deployId: string): Promise<void> {
+  const deploy = await client.getDeploy(serviceId, deployId);
+  if (!isCancelableOnRender(deploy.status)) return;
+  try {
+    await client.cancelDeploy(serviceId, deployId);
+  } catch (err) {
+    // It ended on Render between our look and the cancel (Render answers 400): say so, change nothing.
+    if (!(err instanceof RenderApiError) || err.status !== 400) throw err;
+    const now = await client.getDeploy(serviceId, deployId);
+    if (isCancelableOnRender(now.status)) throw err;
+    throw errors.conflict('deployment_finished', `This deploy already ended on Render (${now.status ?? 'finished'}).`);
+  }
+}

@@ -1,0 +1,33 @@
+import type { DeploymentStatus } from './types.js';
+
+/**
+ * Render's deploy-status vocabulary (docs/render-api.md §6.1), in one place: what each of Render's
+ * statuses is as a deployment status here, which ones a cancel can still stop, and how a failure
+ * reads. The deploy task (workers/tasks/deployTask.ts) and the cancel use case (cancel.ts) read it.
+ */
+export const RENDER_TO_STATUS: Readonly<Record<string, DeploymentStatus>> = {
+  created: 'created',
+  queued: 'render_queued',
+  build_in_progress: 'build_in_progress',
+  pre_deploy_in_progress: 'pre_deploy_in_progress',
+  update_in_progress: 'update_in_progress',
+  live: 'live',
+  deactivated: 'deactivated', // it went live, then a newer deploy replaced it (between two of our checks)
+  build_failed: 'build_failed',
+  update_failed: 'update_failed',
+  pre_deploy_failed: 'pre_deploy_failed',
+  canceled: 'canceled',
+};
+
+/** What a deployment that ended in one of Render's failure statuses tells its owner. */
+export const FAILURE_TEXT: Partial<Record<DeploymentStatus, string>> = {
+  build_failed: 'The build failed on Render. The build log below shows the failing step.',
+  update_failed: 'Render built the service but it did not start (health check or crash). See the deploy log.',
+  pre_deploy_failed: 'The pre-deploy command failed on Render. See the deploy log.',
+  canceled: 'The deploy was canceled.',
+};
+
+/** Render's statuses of a deploy that has not finished, so a cancel can still stop it (§6.4). */
+const CANCELABLE_ON_RENDER = new Set(['created', 'queued', 'build_in_progress', 'pre_deploy_in_progress', 'update_in_progress']);
+
+export const isCancelableOnRender = (renderStatus: string | null | undefined): boolean => CANCELABLE_ON_RENDER.has(renderStatus ?? '');
