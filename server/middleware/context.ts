@@ -30,6 +30,8 @@ declare module 'koa' {
     userId?: number;
     /** Fingerprint of a Render key this request tried (lock-out accounting). */
     keyAttemptFp?: string | null;
+    /** grant's OAuth state and answer (server/routes/auth.ts reads it with checks: grant is untyped). */
+    grant?: unknown;
   }
 }
 

@@ -45,14 +45,15 @@ export type ValidatedInput<S extends InputSchemas> = {
   [K in keyof InputSchemas]-?: S[K] extends z.ZodType ? z.output<S[K]> : undefined;
 };
 
-function parseOrThrow(schema: z.ZodType | undefined, value: unknown, opts: ValidateOptions): unknown {
+// A query string's problems carry no field (no form field shows them); a body's and a path's do.
+function parseOrThrow(schema: z.ZodType | undefined, value: unknown, opts: ValidateOptions & { field?: boolean }): unknown {
   if (!schema) return undefined;
   const parsed = schema.safeParse(value);
   if (parsed.success) return parsed.data;
   const { issues } = parsed.error;
   const first = issues[0];
   const message = opts.messages === 'as-written' && first && first.code !== 'unrecognized_keys' ? first.message : describeIssues(issues);
-  throw errors.validation(message, firstField(issues));
+  throw errors.validation(message, opts.field === false ? undefined : firstField(issues));
 }
 
 /**
@@ -64,7 +65,7 @@ export function validate<S extends InputSchemas>(schemas: S, opts: ValidateOptio
   const mw: RouterMiddleware<DefaultState, { input: ValidatedInput<S> }> = async (ctx, next) => {
     const input = {
       params: parseOrThrow(schemas.params, ctx.params, opts),
-      query: parseOrThrow(schemas.query, ctx.query, opts),
+      query: parseOrThrow(schemas.query, ctx.query, { field: false }),
       body: parseOrThrow(schemas.body, ctx.request.body ?? {}, opts),
     };
     // The one place parsed values meet their static type: each came from the schema named in S.
@@ -87,29 +88,4 @@ export function pathParam(name: string, rule: RegExp, refuse: () => Error): Rout
     if (!rule.test(ctx.params[name] ?? '')) throw refuse();
     await next();
   };
-}
-
-/** Validate the JSON body with zod; the parsed value lands in ctx.state.body. Bad input → 400, nothing changed. */
-export function validateBody<S extends z.ZodType>(schema: S, opts: ValidateOptions = {}): Middleware {
-  // Tagged: GET /api/openapi.json documents the request body with this same schema.
-  return tagged(async (ctx, next) => {
-    const parsed = schema.safeParse(ctx.request.body ?? {});
-    if (!parsed.success) {
-      const { issues } = parsed.error;
-      const first = issues[0];
-      const message = opts.messages === 'as-written' && first && first.code !== 'unrecognized_keys' ? first.message : describeIssues(issues);
-      throw errors.validation(message, firstField(issues));
-    }
-    ctx.state.body = parsed.data;
-    await next();
-  }, { kind: 'body', schema });
-}
-
-export function validateQuery<S extends z.ZodType>(schema: S): Middleware {
-  return tagged(async (ctx, next) => {
-    const parsed = schema.safeParse(ctx.query);
-    if (!parsed.success) throw errors.validation(describeIssues(parsed.error.issues));
-    ctx.state.query = parsed.data;
-    await next();
-  }, { kind: 'query', schema });
 }

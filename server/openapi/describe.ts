@@ -5,7 +5,7 @@ import type { ErrorCode } from './errorCodes.js';
 /**
  * How a route describes itself to GET /api/openapi.json. Nothing is declared twice: the document is
  * built by walking the router, and each route's chain already holds what it needs.
- * - The parts that check requests tag themselves (validateBody/validateQuery carry their zod schema,
+ * - The parts that check requests tag themselves (validate({ body, query, params }) carries its zod schemas,
  *   requireUser/requireCsrf/requireRenderKey and the rate-limit guards their meaning), so the
  *   request schemas in the document are the very schemas that validate.
  * - What a route answers is declared once in its chain with `documented({...})`, a pass-through

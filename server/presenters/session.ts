@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { AppSession, RenderOwner } from '../sessions/types.js';
+import type { AppSession, RenderOwner, SessionUser } from '../sessions/types.js';
 import { view } from '../openapi/describe.js';
 
 export const OwnerView = view('RenderWorkspace', z.object({ id: z.string(), name: z.string(), type: z.enum(['user', 'team']) }));
@@ -39,10 +39,10 @@ export function presentOwner(o: RenderOwner): OwnerView {
   return { id: o.id, name: o.name, type: o.type };
 }
 
-export function presentSession(sess: AppSession & { user: NonNullable<AppSession['user']> }): SessionView {
+export function presentSession(sess: AppSession, user: SessionUser): SessionView {
   const status = presentRenderStatus(sess);
   return {
-    user: { id: sess.user.id, login: sess.user.login, name: sess.user.name, avatarUrl: sess.user.avatarUrl },
+    user: { id: user.id, login: user.login, name: user.name, avatarUrl: user.avatarUrl },
     render: { configured: status.configured, verified: status.verified, keyHint: status.keyHint, owners: status.owners },
     csrfToken: sess.csrfToken,
   };

@@ -3,9 +3,8 @@ import { z } from 'zod';
 import type { AppDeps } from '../deps.js';
 import type { AuditPage } from '../audit/auditLog.js';
 import type { AuditDetail, AuditEntry } from '../audit/types.js';
-import { getSession } from '../sessions/middleware.js';
-import { requireUser } from '../middleware/security.js';
-import { validateQuery } from '../middleware/validate.js';
+import { requireUser } from '../middleware/context.js';
+import { validate } from '../middleware/validate.js';
 import { documented, view } from '../openapi/describe.js';
 
 /** Whitelisted fields only (ids, logins, statuses, routes, reasons): never free text. */
@@ -61,9 +60,9 @@ function presentIntegrity(page: AuditPage) {
  * to the one above it (or the signed head), so a call costs the same however long the history is.
  */
 export function auditRoutes(router: Router, { audit }: Pick<AppDeps, 'audit'>) {
-  router.get('/api/audit', documented({ summary: 'The caller\'s audit trail, newest first, each page verified against the signed chain', tag: 'audit', responses: { 200: AuditPageView } }), requireUser(), validateQuery(AuditQuery), async (ctx) => {
-    const q = ctx.state.query as z.infer<typeof AuditQuery>;
-    const userId = getSession(ctx).user!.id;
+  router.get('/api/audit', documented({ summary: 'The caller\'s audit trail, newest first, each page verified against the signed chain', tag: 'audit', responses: { 200: AuditPageView } }), requireUser(), validate({ query: AuditQuery }), async (ctx) => {
+    const q = ctx.input.query;
+    const userId = ctx.state.user.id;
     const cursor = q.cursor ?? (q.until ? await audit.cursorAfter({ userId }, Date.parse(`${q.until}T00:00:00Z`) + 86_400_000) : null);
     const page = await audit.page({ userId }, { limit: q.limit, cursor });
     const integrity = presentIntegrity(page);

@@ -24,6 +24,14 @@ export const AUTH_PREFIX = '/api/auth';
 
 interface GrantResponse { access_token?: string; error?: unknown }
 
+/** grant's answer (ctx.state.grant.response), checked field by field: grant is untyped. */
+function grantResponse(grant: unknown): GrantResponse | undefined {
+  if (!grant || typeof grant !== 'object' || !('response' in grant)) return undefined;
+  const r = grant.response;
+  if (!r || typeof r !== 'object') return undefined;
+  return { access_token: 'access_token' in r && typeof r.access_token === 'string' ? r.access_token : undefined, error: 'error' in r ? r.error : undefined };
+}
+
 /**
  * GitHub sign-in through grant: `state` and PKCE on, transport 'state' so the token is handed to our
  * callback in memory and never appears in a URL. The profile comes from GITHUB_API_URL (server/github/client.ts).
@@ -76,7 +84,7 @@ export function authRoutes(router: Router, deps: AppDeps) {
     summary: 'GitHub sign-in callback (browser)', tag: 'auth',
     responses: { 302: { redirect: 'To / (signed in), or /?auth_error=<reason>.' } },
   }), deps.rateLimits.guard('signInCallback'), requireOAuthSession, grantMiddleware, async (ctx) => {
-    const response = (ctx.state.grant as { response?: GrantResponse } | undefined)?.response;
+    const response = grantResponse(ctx.state.grant);
     if (!response || response.error || !response.access_token) {
       const reason = typeof ctx.query.error === 'string' && ctx.query.error === 'access_denied' ? 'access_denied' : 'github_login_failed';
       return failed(ctx, reason);

@@ -1,5 +1,4 @@
 import type Router from '@koa/router';
-import type Koa from 'koa';
 import { z } from 'zod';
 import type { AppDeps } from '../deps.js';
 import { errors } from '../errors.js';

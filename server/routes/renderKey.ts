@@ -1,13 +1,11 @@
 import type Router from '@koa/router';
-import type Koa from 'koa';
 import { z } from 'zod';
 import type { AppDeps } from '../deps.js';
 import { errors } from '../errors.js';
-import { getSession } from '../sessions/middleware.js';
 import { sealRenderCredentials } from '../sessions/credentials.js';
-import { requireCsrf, requireUser } from '../middleware/security.js';
-import { sessionIdOf } from '../middleware/context.js';
-import { validateBody } from '../middleware/validate.js';
+import { requireCsrf } from '../middleware/security.js';
+import { requireUser } from '../middleware/context.js';
+import { validate } from '../middleware/validate.js';
 import { presentRenderStatus, RenderStatusView } from '../presenters/session.js';
 import { checkRenderKey } from '../render/verifyKey.js';
 import { documented } from '../openapi/describe.js';
@@ -37,15 +35,13 @@ const SetupBody = z.object({
  */
 export function renderKeyRoutes(router: Router, deps: AppDeps) {
   const { keyring, clock } = deps;
-  const sessionRefOf = (ctx: Koa.Context) => deps.sessions.refOf(sessionIdOf(ctx) ?? '');
 
   router.post('/api/render/setup', documented({
     summary: 'Connect a Render API key to this session (checked with Render, kept sealed in the session only)', tag: 'render-key',
     responses: { 200: RenderStatusView },
-  }), requireUser(), requireCsrf(), deps.rateLimits.guard('keySetup'), deps.rateLimits.guard('keySetupPerUser'), validateBody(SetupBody, { messages: 'as-written' }), async (ctx) => {
-    const sess = getSession(ctx);
-    const user = sess.user!;
-    const apiKey = (ctx.state.body as z.infer<typeof SetupBody>).api_key;
+  }), requireUser(), requireCsrf(), deps.rateLimits.guard('keySetup'), deps.rateLimits.guard('keySetupPerUser'), validate({ body: SetupBody }, { messages: 'as-written' }), async (ctx) => {
+    const { user } = ctx.state;
+    const apiKey = ctx.input.body.api_key;
     const attempt = { userId: user.id, login: user.login, keyFingerprint: fingerprint(apiKey, keyring) };
     await deps.security.checkKeyLock(attempt);
     const checked = await checkRenderKey(deps, apiKey, ctx.state.log);
@@ -55,19 +51,19 @@ export function renderKeyRoutes(router: Router, deps: AppDeps) {
     // One field update: a request that loaded the session earlier cannot revert it, and a session
     // that ended while Render was being asked is not brought back (401, nothing stored).
     const render = sealRenderCredentials(user.id, apiKey, owners, clock.now(), keyring);
-    if (!(await deps.sessionEnding.setKey(sessionRefOf(ctx), user.id, render))) throw errors.unauthenticated();
+    if (!(await deps.sessionEnding.setKey(deps.sessions.refOf(ctx.state.sessionId), user.id, render))) throw errors.unauthenticated();
     await deps.security.keyAccepted(attempt);
     await deps.security.recordAudit(ctx, { userId: user.id, action: 'render_key_set', outcome: 'success' });
     ctx.body = presentRenderStatus({ render });
   });
 
   router.get('/api/render/status', documented({ summary: 'Whether a Render key is connected, and its workspaces', tag: 'render-key', responses: { 200: RenderStatusView } }), requireUser(), (ctx) => {
-    ctx.body = presentRenderStatus(getSession(ctx));
+    ctx.body = presentRenderStatus(ctx.state.session);
   });
 
   router.post('/api/render/clear-credentials', documented({ summary: 'Forget the Render key (stops this session\'s unfinished deploys)', tag: 'render-key', responses: { 200: RenderStatusView } }), requireUser(), requireCsrf(), deps.rateLimits.guard('keyClear'), async (ctx) => {
-    const userId = getSession(ctx).user!.id;
-    const ref = sessionRefOf(ctx);
+    const userId = ctx.state.user.id;
+    const ref = deps.sessions.refOf(ctx.state.sessionId);
     // One field update (a stale whole-record write cannot bring the key back); deploys stop, streams close.
     // Clearing a key that is not set changes nothing, so it records nothing (no audit entry, no revocation).
     await deps.sessionEnding.clearKey(ref, userId, { detail: requestDetail(ctx) });
