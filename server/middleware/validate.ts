@@ -1,4 +1,4 @@
-import type { DefaultState, Middleware } from 'koa';
+import type { DefaultState } from 'koa';
 import type { RouterMiddleware } from '@koa/router';
 import type { z } from 'zod';
 import { errors } from '../errors.js';
