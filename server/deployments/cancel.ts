@@ -3,7 +3,7 @@ import { errors } from '../errors.js';
 import { RenderApiError, type RenderClient } from '../render/client.js';
 import { removeDeployJob } from '../queues/deployQueue.js';
 import { discardKeySessionOf } from '../bearer/keySessions.js';
-import { isCancelableOnRender } from './renderStatus.js';
+import { isInProgressOnRender } from './renderStatus.js';
 import { isTerminal, type DeploymentRecord } from './types.js';
 
 /**
@@ -23,14 +23,14 @@ export async function cancelDeployment(deps: AppDeps, rec: DeploymentRecord, ren
 
 async function cancelOnRender(client: RenderClient, serviceId: string, deployId: string): Promise<void> {
   const deploy = await client.getDeploy(serviceId, deployId);
-  if (!isCancelableOnRender(deploy.status)) return;
+  if (!isInProgressOnRender(deploy.status)) return;
   try {
     await client.cancelDeploy(serviceId, deployId);
   } catch (err) {
     // It ended on Render between our look and the cancel (Render answers 400): say so, change nothing.
     if (!(err instanceof RenderApiError) || err.status !== 400) throw err;
     const now = await client.getDeploy(serviceId, deployId);
-    if (isCancelableOnRender(now.status)) throw err;
+    if (isInProgressOnRender(now.status)) throw err;
     throw errors.conflict('deployment_finished', `This deploy already ended on Render (${now.status ?? 'finished'}).`);
   }
 }

@@ -3,7 +3,8 @@ import type { DeploymentStatus } from './types.js';
 /**
  * Render's deploy-status vocabulary (docs/render-api.md §6.1), in one place: what each of Render's
  * statuses is as a deployment status here, which ones a cancel can still stop, and how a failure
- * reads. The deploy task (workers/tasks/deployTask.ts) and the cancel use case (cancel.ts) read it.
+ * reads. The deploy task (workers/tasks/deployTask.ts), the cancel use case (cancel.ts) and the
+ * service card (server/presenters/service.ts) read it.
  */
 export const RENDER_TO_STATUS: Readonly<Record<string, DeploymentStatus>> = {
   created: 'created',
@@ -27,7 +28,10 @@ export const FAILURE_TEXT: Partial<Record<DeploymentStatus, string>> = {
   canceled: 'The deploy was canceled.',
 };
 
-/** Render's statuses of a deploy that has not finished, so a cancel can still stop it (§6.4). */
-const CANCELABLE_ON_RENDER = new Set(['created', 'queued', 'build_in_progress', 'pre_deploy_in_progress', 'update_in_progress']);
+const IN_PROGRESS = new Set(['created', 'queued', 'build_in_progress', 'pre_deploy_in_progress', 'update_in_progress']);
+const FAILED = new Set(['build_failed', 'update_failed', 'pre_deploy_failed']);
 
-export const isCancelableOnRender = (renderStatus: string | null | undefined): boolean => CANCELABLE_ON_RENDER.has(renderStatus ?? '');
+/** A deploy Render has not finished: a cancel can still stop it (§6.4), a service card says "deploying". */
+export const isInProgressOnRender = (renderStatus: string | null | undefined): boolean => IN_PROGRESS.has(renderStatus ?? '');
+/** A deploy that failed on Render (a cancel is not a failure). */
+export const isFailedOnRender = (renderStatus: string | null | undefined): boolean => FAILED.has(renderStatus ?? '');

@@ -34,16 +34,18 @@ export interface ValidateOptions {
 }
 
 /** What a route validates: any of its JSON body, query string and path parameters, a zod schema each. */
-export interface InputSchemas {
-  body?: z.ZodType;
-  query?: z.ZodType;
-  params?: z.ZodType;
+export interface InputSchemas<B extends z.ZodType, Q extends z.ZodType, P extends z.ZodType> {
+  body?: B;
+  query?: Q;
+  params?: P;
 }
 
-/** The parsed input a handler reads as `ctx.input` (a part without a schema is `undefined`). */
-export type ValidatedInput<S extends InputSchemas> = {
-  [K in keyof InputSchemas]-?: S[K] extends z.ZodType ? z.output<S[K]> : undefined;
-};
+/** The parsed input a handler reads as `ctx.input` (a part without a schema is `never`: there is nothing to read). */
+export interface ValidatedInput<B extends z.ZodType, Q extends z.ZodType, P extends z.ZodType> {
+  body: z.output<B>;
+  query: z.output<Q>;
+  params: z.output<P>;
+}
 
 // A query string's problems carry no field (no form field shows them); a body's and a path's do.
 function parseOrThrow(schema: z.ZodType | undefined, value: unknown, opts: ValidateOptions & { field?: boolean }): unknown {
@@ -61,15 +63,17 @@ function parseOrThrow(schema: z.ZodType | undefined, value: unknown, opts: Valid
  * `ctx.input` (server/middleware/context.ts). Bad input → 400 validation_failed, nothing changed.
  * Tagged: GET /api/openapi.json documents the request with these same schemas.
  */
-export function validate<S extends InputSchemas>(schemas: S, opts: ValidateOptions = {}): RouterMiddleware<DefaultState, { input: ValidatedInput<S> }> {
-  const mw: RouterMiddleware<DefaultState, { input: ValidatedInput<S> }> = async (ctx, next) => {
+export function validate<B extends z.ZodType = never, Q extends z.ZodType = never, P extends z.ZodType = never>(
+  schemas: InputSchemas<B, Q, P>, opts: ValidateOptions = {},
+): RouterMiddleware<DefaultState, { input: ValidatedInput<B, Q, P> }> {
+  const mw: RouterMiddleware<DefaultState, { input: ValidatedInput<B, Q, P> }> = async (ctx, next) => {
     const input = {
       params: parseOrThrow(schemas.params, ctx.params, opts),
       query: parseOrThrow(schemas.query, ctx.query, { field: false }),
       body: parseOrThrow(schemas.body, ctx.request.body ?? {}, opts),
     };
-    // The one place parsed values meet their static type: each came from the schema named in S.
-    ctx.input = input as ValidatedInput<S>;
+    // The one place parsed values meet their static type: each came from the schema typed B, Q or P.
+    ctx.input = input as ValidatedInput<B, Q, P>;
     await next();
   };
   const parts: ChainPart[] = [];

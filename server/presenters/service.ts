@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { Deploy, Service } from '../render/types.js';
 import { view } from '../openapi/describe.js';
+import { isFailedOnRender, isInProgressOnRender } from '../deployments/renderStatus.js';
 
 /** A service's latest deploy, as Render reports it. */
 export const DeploySummaryView = view('DeploySummary', z.object({
@@ -40,23 +41,22 @@ export const ServiceView = view('Service', z.object({
 }), 'A Render service of the caller (a whitelist of what Render reports).');
 export type PresentedService = z.infer<typeof ServiceView>;
 
-const IN_PROGRESS = new Set(['created', 'queued', 'build_in_progress', 'update_in_progress', 'pre_deploy_in_progress']);
-const FAILED = new Set(['build_failed', 'update_failed', 'pre_deploy_failed']);
+/** Render's optional strings as the views have them: a non-empty string, else null. */
+const text = (v: unknown): string | null => (typeof v === 'string' && v ? v : null);
 
 function stateOf(suspended: boolean, latest: Deploy | null | undefined): ServiceState {
   if (suspended) return 'suspended';
   if (latest === undefined) return 'unknown';
   if (latest === null) return 'not_deployed';
   const s = latest.status ?? '';
-  if (IN_PROGRESS.has(s)) return 'deploying';
-  if (FAILED.has(s)) return 'deploy_failed';
+  if (isInProgressOnRender(s)) return 'deploying';
+  if (isFailedOnRender(s)) return 'deploy_failed';
   if (s === 'canceled') return 'deploy_canceled';
   if (s === 'live' || s === 'deactivated') return 'live';
   return 'unknown';
 }
 
 export function presentDeploySummary(d: Deploy): PresentedDeploySummary {
-  const text = (v: unknown): string | null => (typeof v === 'string' && v ? v : null);
   return {
     id: d.id, status: text(d.status), commitId: text(d.commit?.id), trigger: text(d.trigger),
     createdAt: text(d.createdAt), finishedAt: text(d.finishedAt),
@@ -70,7 +70,6 @@ export function presentDeploySummary(d: Deploy): PresentedDeploySummary {
  */
 export function presentService(s: Service, latest?: Deploy | null): PresentedService {
   const details = (s.serviceDetails ?? {}) as Record<string, unknown>;
-  const text = (v: unknown): string | null => (typeof v === 'string' && v ? v : null);
   const suspended = s.suspended === 'suspended';
   return {
     id: s.id,

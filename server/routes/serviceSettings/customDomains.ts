@@ -4,7 +4,7 @@ import type { AppDeps } from '../../deps.js';
 import { errors } from '../../errors.js';
 import { pathParam, validate } from '../../middleware/validate.js';
 import type { CustomDomain, Service } from '../../render/types.js';
-import { NoQuery } from './envVars.js';
+import { NoQuery } from './keyedItems.js';
 import { plainRender, type settingsScope } from './scope.js';
 import { documented } from '../../openapi/describe.js';
 import { CustomDomainListView, CustomDomainsAddedView, CustomDomainVerifiedView, type CustomDomainView } from './views.js';

@@ -14,8 +14,8 @@ import { settingsRoutes } from './settings.js';
  */
 export function serviceSettingsRoutes(router: Router, deps: AppDeps) {
   const scope = settingsScope(deps);
-  envVarRoutes(router, deps, scope);
-  secretFileRoutes(router, deps, scope);
+  envVarRoutes(router, scope);
+  secretFileRoutes(router, scope);
   customDomainRoutes(router, deps, scope);
   settingsRoutes(router, deps, scope);
   deployRoutes(router, deps, scope);

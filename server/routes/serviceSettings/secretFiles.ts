@@ -1,11 +1,7 @@
 import type Router from '@koa/router';
 import { z } from 'zod';
-import type { AppDeps } from '../../deps.js';
-import { errors } from '../../errors.js';
-import { pathParam, validate } from '../../middleware/validate.js';
-import { NoQuery } from './envVars.js';
-import { plainRender, type settingsScope } from './scope.js';
-import { documented } from '../../openapi/describe.js';
+import type { settingsScope } from './scope.js';
+import { keyedItemRoutes } from './keyedItems.js';
 import { SecretFileDeletedView, SecretFileNamesView, SecretFileSetView, SecretFileView } from './views.js';
 
 /** A file name under /etc/secrets: letters, digits, dot, dash and underscore; not "." or "..". */
@@ -19,42 +15,30 @@ const SecretFileBody = z.object({
   _csrf: z.string().optional(),
 }).strict();
 
-const nameParam = () => pathParam('name', SECRET_FILE_NAME, () => errors.validation(NAME_RULE, { field: 'name' }));
-
 /**
  * Secret files (mounted at /etc/secrets/<name> on Render), managed like env vars: names listed,
  * contents only on a reveal, one file at a time, applied at the next deploy.
  */
-export function secretFileRoutes(router: Router, deps: AppDeps, scope: ReturnType<typeof settingsScope>) {
-  const base = '/api/render/services/:id/secret-files';
-
-  router.get(base, documented({ summary: 'A service\'s secret file names (never contents)', tag: 'service-settings', responses: { 200: SecretFileNamesView } }), ...scope.read, validate({ query: NoQuery }), scope.ownService, async (ctx) => {
-    const { caller, service } = ctx.state.own;
-    const files = await caller.client.listSecretFiles(service.id);
-    ctx.body = { secretFiles: files.map((f) => ({ name: f.name })).sort((a, b) => a.name.localeCompare(b.name)) };
-  });
-
-  router.get(`${base}/:name`, documented({ summary: 'Reveal one secret file\'s content', tag: 'service-settings', responses: { 200: SecretFileView } }), ...scope.read, nameParam(), validate({ query: NoQuery }), scope.ownService, async (ctx) => {
-    const { caller, service } = ctx.state.own;
-    const file = await plainRender('the file', 'name', () => caller.client.getSecretFile(service.id, String(ctx.params.name)), { notFound: 'Secret file' });
-    await scope.changed(ctx, 'secret_file_reveal');
-    ctx.body = { name: file.name, content: file.content };
-  });
-
-  router.put(`${base}/:name`, documented({ summary: 'Set one secret file (mounted at /etc/secrets/<name>); applies at the next deploy', tag: 'service-settings', responses: { 200: SecretFileSetView }, errors: ['render_rejected', 'render_payment_required', 'render_conflict'] }), ...scope.write(), nameParam(), validate({ body: SecretFileBody }, { messages: 'as-written' }), scope.ownService, async (ctx) => {
-    const { caller, service } = ctx.state.own;
-    const name = String(ctx.params.name);
-    const { content } = ctx.input.body;
-    await plainRender(`the file ${name}`, 'content', () => caller.client.putSecretFile(service.id, name, content));
-    await scope.changed(ctx, 'secret_file_set');
-    ctx.body = { name, redeployToApply: true };
-  });
-
-  router.delete(`${base}/:name`, documented({ summary: 'Remove one secret file; applies at the next deploy', tag: 'service-settings', responses: { 200: SecretFileDeletedView } }), ...scope.write(), nameParam(), scope.ownService, async (ctx) => {
-    const { caller, service } = ctx.state.own;
-    const name = String(ctx.params.name);
-    await plainRender(`removing ${name}`, 'name', () => caller.client.deleteSecretFile(service.id, name), { notFound: 'Secret file' });
-    await scope.changed(ctx, 'secret_file_delete');
-    ctx.body = { name, deleted: true, redeployToApply: true };
+export function secretFileRoutes(router: Router, scope: ReturnType<typeof settingsScope>) {
+  keyedItemRoutes(router, scope, {
+    path: '/api/render/services/:id/secret-files', param: 'name', rule: SECRET_FILE_NAME, ruleText: NAME_RULE,
+    noun: 'the file', notFound: 'Secret file', body: SecretFileBody, bodyField: 'content',
+    actions: { reveal: 'secret_file_reveal', set: 'secret_file_set', remove: 'secret_file_delete' },
+    docs: {
+      list: { summary: 'A service\'s secret file names (never contents)', responses: { 200: SecretFileNamesView } },
+      reveal: { summary: 'Reveal one secret file\'s content', responses: { 200: SecretFileView } },
+      set: { summary: 'Set one secret file (mounted at /etc/secrets/<name>); applies at the next deploy', responses: { 200: SecretFileSetView } },
+      remove: { summary: 'Remove one secret file; applies at the next deploy', responses: { 200: SecretFileDeletedView } },
+    },
+    async list(client, serviceId) {
+      const files = await client.listSecretFiles(serviceId);
+      return { secretFiles: files.map((f) => ({ name: f.name })).sort((a, b) => a.name.localeCompare(b.name)) } satisfies z.infer<typeof SecretFileNamesView>;
+    },
+    async reveal(client, serviceId, name) {
+      const file = await client.getSecretFile(serviceId, name);
+      return { name: file.name, content: file.content } satisfies z.infer<typeof SecretFileView>;
+    },
+    put: (client, serviceId, name, body) => client.putSecretFile(serviceId, name, body.content),
+    remove: (client, serviceId, name) => client.deleteSecretFile(serviceId, name),
   });
 }

@@ -5,7 +5,7 @@ import { errors } from '../../errors.js';
 import { RENDER_PLANS } from '../../deployments/input.js';
 import { validate } from '../../middleware/validate.js';
 import type { Service, ServicePATCH } from '../../render/types.js';
-import { NoQuery } from './envVars.js';
+import { NoQuery } from './keyedItems.js';
 import { plainRender, type settingsScope } from './scope.js';
 import { documented } from '../../openapi/describe.js';
 import { ServiceSettingsEnvelope, type ServiceSettingsView } from './views.js';

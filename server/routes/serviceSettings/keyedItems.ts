@@ -1,0 +1,75 @@
+import type Router from '@koa/router';
+import { z } from 'zod';
+import { errors } from '../../errors.js';
+import { pathParam, validate } from '../../middleware/validate.js';
+import { documented, type RouteDoc } from '../../openapi/describe.js';
+import type { RenderClient } from '../../render/client.js';
+import { plainRender, type SettingsAction, type settingsScope } from './scope.js';
+
+/** These routes take no query: an unexpected parameter is refused before Render is asked (and the read audited). */
+export const NoQuery = z.object({}).strict();
+
+/**
+ * A kind of named item a service holds, handled one at a time through Render's per-item endpoints
+ * (env vars, secret files): a list of names only, a value only on a reveal, set and remove one item,
+ * each change applied at the next deploy. Everything that differs between kinds is here.
+ */
+export interface KeyedItemKind<Body extends z.ZodType> {
+  /** The collection's path, e.g. '/api/render/services/:id/env-vars'; one item is `${path}/:${param}`. */
+  path: string;
+  /** The path parameter naming an item, also its field in the answers ('key', 'name'). */
+  param: string;
+  /** What a well-formed name is, and the field error for one that is not (before any Render call). */
+  rule: RegExp;
+  ruleText: string;
+  /** How Render's refusals name an item ('the variable') and how a missing one is named ('Secret file'). */
+  noun: string;
+  notFound: string;
+  /** The body of a set, and its field that Render's refusal of a set concerns ('value', 'content'). */
+  body: Body;
+  bodyField: string;
+  actions: { reveal: SettingsAction; set: SettingsAction; remove: SettingsAction };
+  docs: Record<'list' | 'reveal' | 'set' | 'remove', Pick<RouteDoc, 'summary' | 'responses'>>;
+  /** The list answer (names only), one item's answer (with its value), and the Render calls. */
+  list(client: RenderClient, serviceId: string): Promise<unknown>;
+  reveal(client: RenderClient, serviceId: string, name: string): Promise<unknown>;
+  put(client: RenderClient, serviceId: string, name: string, body: z.output<Body>): Promise<unknown>;
+  remove(client: RenderClient, serviceId: string, name: string): Promise<void>;
+}
+
+/** The four routes of a keyed item kind, behind the settings scope's guards (server/routes/serviceSettings/scope.ts). */
+export function keyedItemRoutes<Body extends z.ZodType>(router: Router, scope: ReturnType<typeof settingsScope>, kind: KeyedItemKind<Body>) {
+  const item = `${kind.path}/:${kind.param}`;
+  const tag = 'service-settings';
+  const nameParam = () => pathParam(kind.param, kind.rule, () => errors.validation(kind.ruleText, { field: kind.param }));
+  const changes: Pick<RouteDoc, 'errors'> = { errors: ['render_rejected', 'render_payment_required', 'render_conflict'] };
+
+  router.get(kind.path, documented({ ...kind.docs.list, tag }), ...scope.read, validate({ query: NoQuery }), scope.ownService, async (ctx) => {
+    const { caller, service } = ctx.state.own;
+    ctx.body = await kind.list(caller.client, service.id);
+  });
+
+  router.get(item, documented({ ...kind.docs.reveal, tag }), ...scope.read, nameParam(), validate({ query: NoQuery }), scope.ownService, async (ctx) => {
+    const { caller, service } = ctx.state.own;
+    const name = String(ctx.params[kind.param]);
+    const answer = await plainRender(kind.noun, kind.param, () => kind.reveal(caller.client, service.id, name), { notFound: kind.notFound });
+    await scope.changed(ctx, kind.actions.reveal);
+    ctx.body = answer;
+  });
+
+  router.put(item, documented({ ...kind.docs.set, tag, ...changes }), ...scope.write(), nameParam(), validate({ body: kind.body }, { messages: 'as-written' }), scope.ownService, async (ctx) => {
+    const { caller, service } = ctx.state.own;
+    const name = String(ctx.params[kind.param]);
+    await plainRender(`${kind.noun} ${name}`, kind.bodyField, () => kind.put(caller.client, service.id, name, ctx.input.body));
+    await scope.changed(ctx, kind.actions.set);
+    ctx.body = { [kind.param]: name, redeployToApply: true };
+  });
+
+  router.delete(item, documented({ ...kind.docs.remove, tag }), ...scope.write(), nameParam(), scope.ownService, async (ctx) => {
+    const { caller, service } = ctx.state.own;
+    const name = String(ctx.params[kind.param]);
+    await plainRender(`removing ${name}`, kind.param, () => kind.remove(caller.client, service.id, name), { notFound: kind.notFound });
+    await scope.changed(ctx, kind.actions.remove);
+    ctx.body = { [kind.param]: name, deleted: true, redeployToApply: true };
+  });
+}
