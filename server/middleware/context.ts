@@ -16,6 +16,12 @@ import { tagged } from '../openapi/describe.js';
  *
  *   router.post(path, documented({...}), requireUser(), requireCsrf(), validate({ body: Schema }),
  *     async (ctx) => { ctx.state.user.id; ctx.input.body.field; })
+ *
+ * Pitfall: @koa/router gives a chain ONE state type and ONE context type, inferred from all its
+ * middleware. Guards typed with unrelated states (say `{ a }` and `{ b }`) do not add up: TypeScript
+ * picks one and the chain fails to compile. So a new guard's state extends the one it follows
+ * (like OwnServiceState extends RenderKeyState), and only validate() contributes to the context.
+ * Plain `Koa.Middleware` (limits, CSRF, documented) contributes nothing and fits anywhere.
  */
 declare module 'koa' {
   interface DefaultState {
