@@ -2,29 +2,14 @@ import type Router from '@koa/router';
 import { z } from 'zod';
 import type { AppDeps } from '../deps.js';
 import { errors } from '../errors.js';
-import { openGithubToken } from '../sessions/credentials.js';
+import { callerGitHub } from './github.js';
 import { requireRenderKey, requireUser } from '../middleware/context.js';
 import { validate } from '../middleware/validate.js';
 import { repoFilesFromGitHub } from '../stacks/fromGitHub.js';
 import { detectStack, StackDetectionError } from '../stacks/detect.js';
 import { callerRender } from '../render/forRequest.js';
-import { documented, view } from '../openapi/describe.js';
-
-const DetectView = view('DetectedStack', z.object({
-  stack: z.string(), serviceType: z.string(), schedule: z.string().nullable(), runtime: z.string(), buildCommand: z.string(), startCommand: z.string().nullable(),
-  reason: z.string(), hasBlueprint: z.boolean(),
-}));
-type DetectView = z.infer<typeof DetectView>;
-const BlueprintCheckView = view('BlueprintCheck', z.object({
-  branch: z.string(), ownerId: z.string(), valid: z.boolean(),
-  errors: z.array(z.object({ path: z.string().nullable(), error: z.string(), line: z.number().nullable(), column: z.number().nullable() })),
-  /** Render's plan: what applying the Blueprint would create (Render's own shapes). */
-  plan: z.object({
-    services: z.array(z.unknown()), databases: z.array(z.unknown()), keyValue: z.array(z.unknown()), envGroups: z.array(z.unknown()), totalActions: z.number(),
-  }).nullable(),
-  /** Render's Deploy to Render link, where the user applies a valid Blueprint. */
-  deployUrl: z.string().nullable(),
-}));
+import { documented } from '../openapi/describe.js';
+import { BlueprintCheckView, DetectView, presentBlueprintCheck, presentDetectedStack } from '../presenters/stack.js';
 
 // git check-ref-format, the parts that matter for a branch in a query string (same rule as the deploy form).
 const BRANCH = /^(?!\/)(?!.*\/\/)(?!.*\.\.)(?!.*@\{)(?!.*\.lock$)(?!.*\/$)[A-Za-z0-9._/-]{1,255}$/;
@@ -42,24 +27,13 @@ export function detectRoutes(router: Router, deps: AppDeps) {
     summary: 'Detect the stack of a repository (what a deploy would run)', tag: 'github', responses: { 200: DetectView },
     errors: ['stack_not_detected', 'github_unavailable'],
   }), requireUser(), deps.rateLimits.guard('detect'), validate({ query: DetectQuery }), async (ctx) => {
-    const token = openGithubToken(ctx.state.session, deps.keyring);
-    if (!token) throw errors.githubTokenInvalid();
-    const gh = deps.upstream.github(token);
+    const gh = callerGitHub(deps, ctx.state.session);
     const owner = String(ctx.params.owner);
     const repo = String(ctx.params.repo);
     const branch = ctx.input.query.branch ?? (await gh.getRepo(owner, repo)).defaultBranch;
     try {
       const found = await detectStack(await repoFilesFromGitHub(gh, owner, repo, branch));
-      ctx.body = {
-        stack: found.stack,
-        serviceType: found.serviceType,
-        schedule: found.schedule ?? null,
-        runtime: found.runtime,
-        buildCommand: found.buildCommand,
-        startCommand: found.startCommand,
-        reason: found.reason,
-        hasBlueprint: found.blueprint !== undefined,
-      } satisfies DetectView;
+      ctx.body = presentDetectedStack(found);
     } catch (err) {
       if (err instanceof StackDetectionError) throw errors.stackNotDetected(err.message);
       throw err;
@@ -75,9 +49,7 @@ export function detectRoutes(router: Router, deps: AppDeps) {
     summary: 'Validate the repository\'s render.yaml with Render (and Render\'s plan of what it would create)', tag: 'github',
     responses: { 200: BlueprintCheckView }, errors: ['blueprint_not_found', 'github_unavailable'],
   }), requireUser(), requireRenderKey(), deps.rateLimits.guard('detect'), validate({ query: BlueprintQuery }), async (ctx) => {
-    const token = openGithubToken(ctx.state.session, deps.keyring);
-    if (!token) throw errors.githubTokenInvalid();
-    const gh = deps.upstream.github(token);
+    const gh = callerGitHub(deps, ctx.state.session);
     const owner = String(ctx.params.owner);
     const repo = String(ctx.params.repo);
     const q = ctx.input.query;
@@ -88,17 +60,6 @@ export function detectRoutes(router: Router, deps: AppDeps) {
     const ownerId = q.owner_id ?? caller.ownerIds[0];
     if (!ownerId || !caller.ownerIds.includes(ownerId)) throw errors.validation('owner_id is not one of the workspaces your Render key can use');
     const result = await caller.client.validateBlueprint(ownerId, text);
-    const plan = result.valid && result.plan ? result.plan : null;
-    ctx.body = {
-      branch,
-      ownerId,
-      valid: Boolean(result.valid),
-      errors: (result.errors ?? []).slice(0, 50).map((e) => ({ path: e.path ?? null, error: e.error ?? '', line: e.line ?? null, column: e.column ?? null })),
-      plan: plan && {
-        services: plan.services ?? [], databases: plan.databases ?? [], keyValue: plan.keyValue ?? [],
-        envGroups: plan.envGroups ?? [], totalActions: plan.totalActions ?? 0,
-      },
-      deployUrl: plan ? `https://render.com/deploy?repo=${encodeURIComponent(`https://github.com/${owner}/${repo}/tree/${branch}`)}` : null,
-    } satisfies z.infer<typeof BlueprintCheckView>;
+    ctx.body = presentBlueprintCheck({ owner, name: repo, branch }, ownerId, result);
   });
 }

@@ -22,7 +22,7 @@ const ReposQuery = z.object({
 type ReposQuery = z.infer<typeof ReposQuery>;
 
 /** The caller's GitHub client, with the token opened from their session for this request only. */
-function callerGitHub(deps: AppDeps, session: AppSession): GitHubClient {
+export function callerGitHub(deps: AppDeps, session: AppSession): GitHubClient {
   const token = openGithubToken(session, deps.keyring);
   if (!token) throw errors.githubTokenInvalid();
   return deps.upstream.github(token);
