@@ -25,9 +25,9 @@ type RequestLabels = { method: string; route: string; status_class: string };
 const labelSets = new Map<string, Map<string, Map<string, RequestLabels>>>();
 function labelsFor(method: string, route: string, statusClass: string): RequestLabels {
   let byMethod = labelSets.get(route);
-  if (!byMethod) labelSets.set(route, (byMethod = new Map()));
+  if (!byMethod) labelSets.set(route, (byMethod = new Map<string, Map<string, RequestLabels>>()));
   let byClass = byMethod.get(method);
-  if (!byClass) byMethod.set(method, (byClass = new Map()));
+  if (!byClass) byMethod.set(method, (byClass = new Map<string, RequestLabels>()));
   let labels = byClass.get(statusClass);
   if (!labels) byClass.set(statusClass, (labels = { method, route, status_class: statusClass }));
   return labels;
