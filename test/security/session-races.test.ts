@@ -4,11 +4,11 @@ import { startStack, type Stack } from '../helpers/stack.js';
 import { addNodeRepo, renderCalls, signedInWithKey } from '../helpers/pipeline.js';
 import type { Agent, AgentResponse } from '../helpers/agent.js';
 
-// Attack (issue 11 part 1): koa-session writes the whole session back at the end of every request
+// Attack (issue 11 part 1): the session middleware writes the whole session back at the end of every request
 // that changed it. A request that loaded the session before a logout, clear-credentials or key change
 // and ends after it must not undo that. The held request is a real one made slow through the Render
 // simulator's control surface; it is the first request after a minute idle, so it updates last-seen
-// and koa-session writes the session back when it ends (the "idle-touch GET").
+// and the session middleware writes the session back when it ends (the "idle-touch GET").
 
 const clock = manualClock(Date.parse('2026-11-23T09:00:00Z'));
 let stack: Stack;
