@@ -167,8 +167,9 @@ class SessionState implements SessionControl {
     if (!sid || !signature) return undefined;
     const index = keys.index(`${name}=${sid}`, signature);
     if (index < 0) return undefined;
-    // Signed with the previous key (a SECRET_KEY rotation): signed again with the current one.
-    if (index > 0) this.ctx.cookies.set(name, sid, this.config.cookie);
+    // Signed with the previous key (a SECRET_KEY rotation): signed again with the current one (a Secure
+    // cookie only over HTTPS, where the cookies package allows setting it; elsewhere it stays as it is).
+    if (index > 0 && (this.ctx.secure || !this.config.cookie.secure)) this.ctx.cookies.set(name, sid, this.config.cookie);
     return sid;
   }
 }
