@@ -23,19 +23,25 @@ export interface LoadRequest {
   headers: Array<Record<string, string>>;
 }
 
-interface CpuSpent { server: number; redis: number; loadGen: number; hmgets: number }
+/** What one slice of load added up to; slices of the same target are summed into its figures. */
+interface Slice { ok: number; non2xx: number; errors: number; seconds: number; p50Ms: number; p99Ms: number; serverMs: number; redisMs: number; loadGenMs: number; hmgets: number }
 
-const figures = (r: AutocannonResult, cpu: CpuSpent): LoadFigures => {
-  const total = r['2xx'] + r.non2xx;
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN;
+
+function figures(slices: Slice[]): LoadFigures {
+  const sum = (k: keyof Slice) => slices.reduce((a, x) => a + x[k], 0);
+  const total = sum('ok') + sum('non2xx');
   const per = (ms: number) => round((ms * 1000) / Math.max(1, total), 0);
   return {
     requests: total,
-    reqPerSec: round(r['2xx'] / r.duration, 0),
-    p50Ms: r.latency.p50, p99Ms: r.latency.p99, non2xx: r.non2xx, errors: r.errors,
-    serverCpuUs: per(cpu.server), redisCpuUs: per(cpu.redis), loadGenCpuUs: per(cpu.loadGen),
-    redisReadsPerRequest: round(cpu.hmgets / Math.max(1, total), 3),
+    reqPerSec: round(sum('ok') / Math.max(0.001, sum('seconds')), 0),
+    // Percentiles do not add up across slices: the median slice's p50, and the worst slice's p99.
+    p50Ms: median(slices.map((x) => x.p50Ms)), p99Ms: Math.max(...slices.map((x) => x.p99Ms)),
+    non2xx: sum('non2xx'), errors: sum('errors'),
+    serverCpuUs: per(sum('serverMs')), redisCpuUs: per(sum('redisMs')), loadGenCpuUs: per(sum('loadGenMs')),
+    redisReadsPerRequest: round(sum('hmgets') / Math.max(1, total), 3),
   };
-};
+}
 
 /** Redis' own CPU time so far (INFO cpu), in ms. */
 async function redisCpuMs(client: Redis): Promise<number> {
@@ -52,22 +58,41 @@ async function hmgetCalls(client: Redis): Promise<number> {
 
 const ownCpuMs = () => { const c = process.cpuUsage(); return (c.user + c.system) / 1000; };
 
+/** Slices per target: 4 of 2 s for the usual 8 s, each side measured in every quarter. */
+export const SLICES = 4;
+
+export interface LoadTarget { server: BenchChild; req: LoadRequest }
+
 /**
- * Warm up, then measure: autocannon with `connections` for `durationS`, CPU read around the measured
- * part only (the server child's own process.cpuUsage(), Redis' INFO cpu, this process for autocannon).
- * Only 2xx answers count as throughput. Every row that is a ratio runs this on both sides, back to back.
+ * Warm each target up, then measure them in interleaved slices (A, B, C, A, B, C, …: `slices` rounds
+ * of durationS / slices each), so that a ratio compares sides that saw the same competing load: on a
+ * shared machine, back-to-back runs of 8 s each were measured minutes apart in load terms, and a
+ * starved baseline made a ratio of 1.3× possible. autocannon with `connections`; CPU read around each
+ * slice (the server child's own process.cpuUsage(), Redis' INFO cpu, this process for autocannon).
+ * Only 2xx answers count as throughput.
  */
-export async function measureLoad(bench: Bench, server: BenchChild, req: LoadRequest, o: { connections: number; warmupS: number; durationS: number }): Promise<LoadFigures> {
-  let next = 0;
-  const setupClient = (client: { setHeaders(h: Record<string, string>): void }) => client.setHeaders(req.headers[next++ % req.headers.length]!);
-  const shape = { url: req.url, method: req.method ?? 'GET', body: req.body, connections: o.connections, setupClient };
-  await autocannon({ ...shape, duration: o.warmupS });
-  const snapshot = async () => ({ server: await server.stats(), redis: await redisCpuMs(bench.redis.client), loadGen: ownCpuMs(), hmgets: await hmgetCalls(bench.redis.client) });
-  const before = await snapshot();
-  const result = await autocannon({ ...shape, duration: o.durationS });
-  const after = await snapshot();
-  return figures(result, { server: cpuMsBetween(before.server, after.server), redis: after.redis - before.redis, loadGen: after.loadGen - before.loadGen, hmgets: after.hmgets - before.hmgets });
+export async function measureInterleaved(bench: Bench, targets: LoadTarget[], o: { connections: number; warmupS: number; durationS: number; slices: number }): Promise<LoadFigures[]> {
+  const run = (t: LoadTarget, duration: number) => {
+    let next = 0;
+    const setupClient = (client: { setHeaders(h: Record<string, string>): void }) => client.setHeaders(t.req.headers[next++ % t.req.headers.length]!);
+    return autocannon({ url: t.req.url, method: t.req.method ?? 'GET', body: t.req.body, connections: o.connections, duration, setupClient });
+  };
+  for (const t of targets) await run(t, o.warmupS);
+  const slices: Slice[][] = targets.map(() => []);
+  for (let round = 0; round < o.slices; round++) {
+    for (const [i, t] of targets.entries()) {
+      const snapshot = async () => ({ server: await t.server.stats(), redis: await redisCpuMs(bench.redis.client), loadGen: ownCpuMs(), hmgets: await hmgetCalls(bench.redis.client) });
+      const before = await snapshot();
+      const r: AutocannonResult = await run(t, o.durationS / o.slices);
+      const after = await snapshot();
+      slices[i]!.push({
+        ok: r['2xx'], non2xx: r.non2xx, errors: r.errors, seconds: r.duration, p50Ms: r.latency.p50, p99Ms: r.latency.p99,
+        serverMs: cpuMsBetween(before.server, after.server), redisMs: after.redis - before.redis, loadGenMs: after.loadGen - before.loadGen, hmgets: after.hmgets - before.hmgets,
+      });
+    }
+  }
+  return slices.map(figures);
 }
 
-/** `figures` as a ratio of a baseline's throughput (same run, same connections). */
+/** `figures` as a ratio of a baseline's throughput (same run, same connections, interleaved). */
 export const ratioTo = (baseline: LoadFigures, f: LoadFigures) => ({ ...f, ratio: round(f.reqPerSec / baseline.reqPerSec, 2) });

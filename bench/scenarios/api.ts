@@ -1,7 +1,7 @@
 import type { Bench } from '../lib/bench.js';
 import { startDeployment } from '../lib/bench.js';
 import { startChild } from '../lib/children.js';
-import { measureLoad, ratioTo, type LoadFigures } from '../lib/load.js';
+import { measureInterleaved, ratioTo, SLICES, type LoadFigures } from '../lib/load.js';
 import { createTenant, headersOf, type Tenant } from '../lib/tenants.js';
 import { mapLimit } from '../lib/stats.js';
 import { baselineRow, cpuRow, fmt, ratioRow, verdict, type Row } from '../lib/rows.js';
@@ -9,6 +9,7 @@ import { baselineRow, cpuRow, fmt, ratioRow, verdict, type Row } from '../lib/ro
 export type { LoadFigures } from '../lib/load.js';
 export interface ApiResult {
   connections: number; warmupS: number; durationS: number;
+  /** Measured interleaved with the rows that divide by it (lib/load.ts). */
   bareKoa: LoadFigures;
   session: LoadFigures & { ratio: number };
   renderStatus: LoadFigures & { ratio: number };
@@ -28,12 +29,12 @@ export async function runApi(bench: Bench, o: { connections: number; warmupS: nu
     await assertSignedIn(dep.url, tenants);
 
     const userHeaders = tenants.map((t) => headersOf(t));
-    bench.log('  bare Koa …');
-    const bareKoa = await measureLoad(bench, bare, { url: `${String(bare.ready.url)}/api/session`, headers: [{ 'user-agent': 'bench' }] }, o);
-    bench.log('  GET /api/session …');
-    const session = await measureLoad(bench, dep.web, { url: `${dep.url}/api/session`, headers: userHeaders }, o);
-    bench.log('  GET /api/render/status …');
-    const renderStatus = await measureLoad(bench, dep.web, { url: `${dep.url}/api/render/status`, headers: userHeaders }, o);
+    bench.log('  bare Koa, GET /api/session, GET /api/render/status (interleaved) …');
+    const [bareKoa, session, renderStatus] = await measureInterleaved(bench, [
+      { server: bare, req: { url: `${String(bare.ready.url)}/api/session`, headers: [{ 'user-agent': 'bench' }] } },
+      { server: dep.web, req: { url: `${dep.url}/api/session`, headers: userHeaders } },
+      { server: dep.web, req: { url: `${dep.url}/api/render/status`, headers: userHeaders } },
+    ], { ...o, slices: SLICES }) as [LoadFigures, LoadFigures, LoadFigures];
     return {
       connections: o.connections, warmupS: o.warmupS, durationS: o.durationS, bareKoa,
       session: ratioTo(bareKoa, session), renderStatus: ratioTo(bareKoa, renderStatus),

@@ -1,7 +1,7 @@
 import type { Bench } from '../lib/bench.js';
 import { startDeployment } from '../lib/bench.js';
 import { startChild } from '../lib/children.js';
-import { measureLoad, ratioTo, type LoadFigures } from '../lib/load.js';
+import { measureInterleaved, ratioTo, SLICES, type LoadFigures } from '../lib/load.js';
 import { BENCH_USER_AGENT, createTenant, requestDeployAs, type Tenant } from '../lib/tenants.js';
 import { mapLimit } from '../lib/stats.js';
 import { baselineRow, cpuRow, fmt, loadValue, ratioRow, verdict, type Row } from '../lib/rows.js';
@@ -47,22 +47,17 @@ export async function runBearer(bench: Bench, o: { connections: number; warmupS:
     await assertServed(dep.url, tenants, o.deploymentsPerUser);
 
     const load = { connections: o.connections, warmupS: o.warmupS, durationS: o.durationS };
-    bench.log('  bare Koa …');
-    const bareKoa = await measureLoad(bench, bare, { url: `${String(bare.ready.url)}/api/session`, headers: [{ 'user-agent': 'bench' }] }, load);
-    const measured = { calls: 0, requests: 0 };
-    const counted = async (fn: () => Promise<LoadFigures>) => {
-      const before = userCalls();
-      const f = await fn();
-      measured.calls += userCalls() - before;
-      measured.requests += f.requests;
-      return f;
-    };
-    bench.log('  bearer GET /api/session …');
-    const session = await counted(() => measureLoad(bench, dep.web, { url: `${dep.url}/api/session`, headers: tenants.map((t) => bearerHeaders(t)) }, load));
-    bench.log('  bearer GET /api/render/my-deployments …');
-    const rest = await counted(() => measureLoad(bench, dep.web, { url: `${dep.url}/api/render/my-deployments?limit=${LIMIT}`, headers: tenants.map((t) => bearerHeaders(t)) }, load));
-    bench.log('  MCP tools/call list_deployments …');
-    const mcp = await counted(() => measureLoad(bench, dep.web, { url: `${dep.url}/mcp`, method: 'POST', body: mcpCall, headers: tenants.map(mcpHeaders) }, load));
+    const bearer = tenants.map((t) => bearerHeaders(t));
+    bench.log('  bare Koa, bearer GET /api/session, bearer GET /api/render/my-deployments, MCP tools/call (interleaved) …');
+    const before = userCalls();
+    const [bareKoa, session, rest, mcp] = await measureInterleaved(bench, [
+      { server: bare, req: { url: `${String(bare.ready.url)}/api/session`, headers: [{ 'user-agent': 'bench' }] } },
+      { server: dep.web, req: { url: `${dep.url}/api/session`, headers: bearer } },
+      { server: dep.web, req: { url: `${dep.url}/api/render/my-deployments?limit=${LIMIT}`, headers: bearer } },
+      { server: dep.web, req: { url: `${dep.url}/mcp`, method: 'POST', body: mcpCall, headers: tenants.map(mcpHeaders) } },
+    ], { ...load, slices: SLICES }) as [LoadFigures, LoadFigures, LoadFigures, LoadFigures];
+    // Warm-ups included: every bearer request after each token's first (in assertServed).
+    const measured = { calls: userCalls() - before, requests: session.requests + rest.requests + mcp.requests };
     return {
       ...load, users: o.users, deploymentsPerUser: o.deploymentsPerUser, bareKoa,
       session: ratioTo(bareKoa, session), rest: ratioTo(bareKoa, rest),
