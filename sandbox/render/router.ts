@@ -91,6 +91,13 @@ export function jsonBody(ctx: RequestContext): unknown {
   }
 }
 
+/** The JSON body, which must be an object (a 400 otherwise). */
+export function objectBody(ctx: RequestContext): Record<string, unknown> {
+  const body = jsonBody(ctx);
+  if (!isObject(body)) throw badRequest('request body must be a JSON object');
+  return body;
+}
+
 export function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }

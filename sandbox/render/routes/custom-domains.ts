@@ -1,10 +1,9 @@
-import { requireService } from '../access.js';
 import { newId, formatUs } from '../clock.js';
 import { ApiError, badRequest, notFound } from '../errors.js';
 import { arrayParam, paginate } from '../pagination.js';
-import { isObject, jsonBody, type RouteDef } from '../router.js';
+import { objectBody, type RouteDef } from '../router.js';
 import { nextSeq, type CustomDomainRec, type ServiceRec, type SimState } from '../state.js';
-import { assertSpec, type RouteDeps } from './deps.js';
+import { assertSpec, serviceRoute, type RouteDeps } from './deps.js';
 
 const POST_BODY = '/paths/~1services~1{serviceId}~1custom-domains/post/requestBody/content/application~1json/schema';
 /** Suffixes of two labels, so "example.co.uk" is an apex like "example.com" (a small list: the simulator's needs). */
@@ -40,80 +39,54 @@ export function customDomainRoutes({ state, clock, recorder, spec }: RouteDeps):
     return d;
   };
   return [
-    {
-      method: 'GET',
-      route: '/services/{serviceId}/custom-domains',
-      handler: ({ account, params, query }) => {
-        const svc = requireService(state, account, params.serviceId ?? '');
-        const names = arrayParam(query, 'name');
-        const types = arrayParam(query, 'domainType');
-        const statuses = arrayParam(query, 'verificationStatus');
-        const list = domains(svc)
-          .filter((d) => names.length === 0 || names.includes(d.name))
-          .filter((d) => types.length === 0 || types.includes(d.domainType))
-          .filter((d) => statuses.length === 0 || statuses.includes(d.verificationStatus));
-        return { status: 200, body: paginate(list, query, 'customDomain', presentDomain, { order: 'asc' }) };
-      },
-    },
-    {
-      method: 'POST',
-      route: '/services/{serviceId}/custom-domains',
-      handler: (ctx) => {
-        const svc = requireService(state, ctx.account, ctx.params.serviceId ?? '');
-        const body = jsonBody(ctx);
-        if (!isObject(body)) throw badRequest('request body must be a JSON object');
-        assertSpec(spec.checkPointer(POST_BODY, body));
-        const name = String(body.name).trim().toLowerCase().replace(/\.$/, '');
-        if (!WITH_DOMAINS.has(svc.type)) throw badRequest(`custom domains are not supported for ${svc.type}`);
-        const labels = name.split('.');
-        if (name.length > 253 || labels.length < 2 || !labels.every((l) => LABEL.test(l)) || /^[0-9]+$/.test(labels.at(-1) ?? '')) {
-          throw badRequest(`invalid domain name: ${name}`);
-        }
-        if (name.endsWith('.onrender.com') || name === 'onrender.com') throw badRequest('onrender.com domains cannot be added');
-        const { suffix, apex } = suffixOf(name);
-        const entries = apex ? [name, `www.${name}`] : [name];
-        for (const n of entries) if (domainInUse(state, n)) throw new ApiError(409, `custom domain ${n} is already in use`);
-        const nowUs = clock.nowUs();
-        const created = entries.map((n, i): CustomDomainRec => ({
-          seq: nextSeq(state), id: newId('cdm'), name: n, domainType: i === 0 && apex ? 'apex' : 'subdomain', publicSuffix: suffix,
-          redirectForName: i === 1 ? name : '', verificationStatus: 'unverified', createdUs: nowUs,
-        }));
-        domains(svc).push(...created);
-        svc.updatedUs = nowUs;
-        recorder.audit({ ownerId: svc.ownerId, event: 'CreateCustomDomainEvent', actor: ctx.account, metadata: { service: svc.id, domain: name } });
-        return { status: 201, body: created.map(presentDomain) };
-      },
-    },
-    {
-      method: 'GET',
-      route: '/services/{serviceId}/custom-domains/{customDomainIdOrName}',
-      handler: ({ account, params }) => {
-        const svc = requireService(state, account, params.serviceId ?? '');
-        return { status: 200, body: presentDomain(find(svc, params.customDomainIdOrName ?? '')) };
-      },
-    },
-    {
-      method: 'DELETE',
-      route: '/services/{serviceId}/custom-domains/{customDomainIdOrName}',
-      handler: ({ account, params }) => {
-        const svc = requireService(state, account, params.serviceId ?? '');
-        const d = find(svc, params.customDomainIdOrName ?? '');
-        svc.customDomains = domains(svc).filter((x) => x !== d);
-        svc.updatedUs = clock.nowUs();
-        recorder.audit({ ownerId: svc.ownerId, event: 'DeleteCustomDomainEvent', actor: account, metadata: { service: svc.id, domain: d.name } });
-        return { status: 204 };
-      },
-    },
-    {
-      method: 'POST',
-      route: '/services/{serviceId}/custom-domains/{customDomainIdOrName}/verify',
-      handler: ({ account, params }) => {
-        const svc = requireService(state, account, params.serviceId ?? '');
-        const d = find(svc, params.customDomainIdOrName ?? '');
-        if ((state.dnsReady ?? []).includes(d.name)) d.verificationStatus = 'verified';
-        return { status: 202 };
-      },
-    },
+    serviceRoute(state, 'GET', '/services/{serviceId}/custom-domains', (svc, { query }) => {
+      const names = arrayParam(query, 'name');
+      const types = arrayParam(query, 'domainType');
+      const statuses = arrayParam(query, 'verificationStatus');
+      const list = domains(svc)
+        .filter((d) => names.length === 0 || names.includes(d.name))
+        .filter((d) => types.length === 0 || types.includes(d.domainType))
+        .filter((d) => statuses.length === 0 || statuses.includes(d.verificationStatus));
+      return { status: 200, body: paginate(list, query, 'customDomain', presentDomain, { order: 'asc' }) };
+    }),
+    serviceRoute(state, 'POST', '/services/{serviceId}/custom-domains', (svc, ctx) => {
+      const body = objectBody(ctx);
+      assertSpec(spec.checkPointer(POST_BODY, body));
+      const name = String(body.name).trim().toLowerCase().replace(/\.$/, '');
+      if (!WITH_DOMAINS.has(svc.type)) throw badRequest(`custom domains are not supported for ${svc.type}`);
+      const labels = name.split('.');
+      if (name.length > 253 || labels.length < 2 || !labels.every((l) => LABEL.test(l)) || /^[0-9]+$/.test(labels.at(-1) ?? '')) {
+        throw badRequest(`invalid domain name: ${name}`);
+      }
+      if (name.endsWith('.onrender.com') || name === 'onrender.com') throw badRequest('onrender.com domains cannot be added');
+      const { suffix, apex } = suffixOf(name);
+      const entries = apex ? [name, `www.${name}`] : [name];
+      for (const n of entries) if (domainInUse(state, n)) throw new ApiError(409, `custom domain ${n} is already in use`);
+      const nowUs = clock.nowUs();
+      const created = entries.map((n, i): CustomDomainRec => ({
+        seq: nextSeq(state), id: newId('cdm'), name: n, domainType: i === 0 && apex ? 'apex' : 'subdomain', publicSuffix: suffix,
+        redirectForName: i === 1 ? name : '', verificationStatus: 'unverified', createdUs: nowUs,
+      }));
+      domains(svc).push(...created);
+      svc.updatedUs = nowUs;
+      recorder.audit({ ownerId: svc.ownerId, event: 'CreateCustomDomainEvent', actor: ctx.account, metadata: { service: svc.id, domain: name } });
+      return { status: 201, body: created.map(presentDomain) };
+    }),
+    serviceRoute(state, 'GET', '/services/{serviceId}/custom-domains/{customDomainIdOrName}', (svc, { params }) => {
+      return { status: 200, body: presentDomain(find(svc, params.customDomainIdOrName ?? '')) };
+    }),
+    serviceRoute(state, 'DELETE', '/services/{serviceId}/custom-domains/{customDomainIdOrName}', (svc, { account, params }) => {
+      const d = find(svc, params.customDomainIdOrName ?? '');
+      svc.customDomains = domains(svc).filter((x) => x !== d);
+      svc.updatedUs = clock.nowUs();
+      recorder.audit({ ownerId: svc.ownerId, event: 'DeleteCustomDomainEvent', actor: account, metadata: { service: svc.id, domain: d.name } });
+      return { status: 204 };
+    }),
+    serviceRoute(state, 'POST', '/services/{serviceId}/custom-domains/{customDomainIdOrName}/verify', (svc, { params }) => {
+      const d = find(svc, params.customDomainIdOrName ?? '');
+      if ((state.dnsReady ?? []).includes(d.name)) d.verificationStatus = 'verified';
+      return { status: 202 };
+    }),
   ];
 }
 

@@ -1,10 +1,9 @@
-import { requireService } from '../access.js';
 import { badRequest } from '../errors.js';
 import { encodeCursor } from '../pagination.js';
 import { presentEnvVar } from '../present.js';
-import { isObject, jsonBody, type RouteDef } from '../router.js';
+import { jsonBody, objectBody, type RouteDef } from '../router.js';
 import { nextSeq, type EnvVarRec, type ServiceRec } from '../state.js';
-import { assertSpec, type RouteDeps } from './deps.js';
+import { assertSpec, serviceRoute, type RouteDeps } from './deps.js';
 import { envVarsFromInput, generateSecretValue } from './services.js';
 import { itemAudit, namedItemRoutes, type NamedItems } from './named-items.js';
 
@@ -27,40 +26,29 @@ export function envVarRoutes(deps: RouteDeps): RouteDef[] {
 
   return [
     ...namedItemRoutes(deps, ENV_VARS),
-    {
-      method: 'PUT',
-      route: '/services/{serviceId}/env-vars',
-      handler: (ctx) => {
-        const svc = requireService(state, ctx.account, ctx.params.serviceId ?? '');
-        const body = jsonBody(ctx);
-        if (!Array.isArray(body)) throw badRequest('request body must be an array of env vars');
-        assertSpec(spec.check('envVarInputArray', body));
-        svc.envVars = envVarsFromInput(body, state);
-        svc.updatedUs = clock.nowUs();
-        audit(svc, ctx.account, 'UpdateEnvVarsEvent');
-        return { status: 200, body: withCursor(svc) };
-      },
-    },
-    {
-      method: 'PUT',
-      route: '/services/{serviceId}/env-vars/{envVarKey}',
-      handler: (ctx) => {
-        const svc = requireService(state, ctx.account, ctx.params.serviceId ?? '');
-        const key = ctx.params.envVarKey ?? '';
-        const body = jsonBody(ctx);
-        if (!isObject(body)) throw badRequest('request body must be a JSON object');
-        assertSpec(spec.check('addUpdateEnvVarInput', body));
-        let value: string;
-        if (typeof body.value === 'string') value = body.value;
-        else if (body.generateValue === true) value = generateSecretValue();
-        else throw badRequest('provide value or generateValue: true');
-        const existing = svc.envVars.find((e) => e.key === key);
-        if (existing) existing.value = value;
-        else svc.envVars.push({ seq: nextSeq(state), key, value });
-        svc.updatedUs = clock.nowUs();
-        audit(svc, ctx.account, existing ? 'UpdateEnvVarsEvent' : 'CreateEnvVarsEvent', { key });
-        return { status: 200, body: { key, value } };
-      },
-    },
+    serviceRoute(state, 'PUT', '/services/{serviceId}/env-vars', (svc, ctx) => {
+      const body = jsonBody(ctx);
+      if (!Array.isArray(body)) throw badRequest('request body must be an array of env vars');
+      assertSpec(spec.check('envVarInputArray', body));
+      svc.envVars = envVarsFromInput(body, state);
+      svc.updatedUs = clock.nowUs();
+      audit(svc, ctx.account, 'UpdateEnvVarsEvent');
+      return { status: 200, body: withCursor(svc) };
+    }),
+    serviceRoute(state, 'PUT', '/services/{serviceId}/env-vars/{envVarKey}', (svc, ctx) => {
+      const key = ctx.params.envVarKey ?? '';
+      const body = objectBody(ctx);
+      assertSpec(spec.check('addUpdateEnvVarInput', body));
+      let value: string;
+      if (typeof body.value === 'string') value = body.value;
+      else if (body.generateValue === true) value = generateSecretValue();
+      else throw badRequest('provide value or generateValue: true');
+      const existing = svc.envVars.find((e) => e.key === key);
+      if (existing) existing.value = value;
+      else svc.envVars.push({ seq: nextSeq(state), key, value });
+      svc.updatedUs = clock.nowUs();
+      audit(svc, ctx.account, existing ? 'UpdateEnvVarsEvent' : 'CreateEnvVarsEvent', { key });
+      return { status: 200, body: { key, value } };
+    }),
   ];
 }

@@ -3,7 +3,7 @@ import { notFound } from '../errors.js';
 import { arrayParam, paginate, timeParam } from '../pagination.js';
 import { presentEvent } from '../present.js';
 import type { RouteDef } from '../router.js';
-import type { RouteDeps } from './deps.js';
+import { serviceRoute, type RouteDeps } from './deps.js';
 
 /**
  * Service events (docs/render-api.md §11): build_started/ended, pre_deploy_started/ended,
@@ -12,22 +12,17 @@ import type { RouteDeps } from './deps.js';
  */
 export function eventRoutes({ state }: RouteDeps): RouteDef[] {
   return [
-    {
-      method: 'GET',
-      route: '/services/{serviceId}/events',
-      handler: ({ account, params, query }) => {
-        const svc = requireService(state, account, params.serviceId ?? '');
-        const types = arrayParam(query, 'type');
-        const startUs = timeParam(query, 'startTime');
-        const endUs = timeParam(query, 'endTime');
-        const events = state.events
-          .filter((e) => e.serviceId === svc.id)
-          .filter((e) => types.length === 0 || types.includes(e.type))
-          .filter((e) => (startUs === undefined || e.us >= startUs) && (endUs === undefined || e.us <= endUs))
-          .sort((a, b) => b.seq - a.seq);
-        return { status: 200, body: paginate(events, query, 'event', presentEvent, { order: 'desc' }) };
-      },
-    },
+    serviceRoute(state, 'GET', '/services/{serviceId}/events', (svc, { query }) => {
+      const types = arrayParam(query, 'type');
+      const startUs = timeParam(query, 'startTime');
+      const endUs = timeParam(query, 'endTime');
+      const events = state.events
+        .filter((e) => e.serviceId === svc.id)
+        .filter((e) => types.length === 0 || types.includes(e.type))
+        .filter((e) => (startUs === undefined || e.us >= startUs) && (endUs === undefined || e.us <= endUs))
+        .sort((a, b) => b.seq - a.seq);
+      return { status: 200, body: paginate(events, query, 'event', presentEvent, { order: 'desc' }) };
+    }),
     {
       method: 'GET',
       route: '/events/{eventId}',

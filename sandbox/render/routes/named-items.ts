@@ -1,9 +1,8 @@
-import { requireService } from '../access.js';
 import { notFound } from '../errors.js';
 import { paginate } from '../pagination.js';
 import type { RouteDef } from '../router.js';
 import type { AccountRec, ServiceRec } from '../state.js';
-import type { RouteDeps } from './deps.js';
+import { serviceRoute, type RouteDeps } from './deps.js';
 
 /**
  * A service's named items that Render serves alike (docs/render-api.md §7: secret files take "the
@@ -38,41 +37,26 @@ export function namedItemRoutes<T extends { seq: number }>({ state, clock, recor
   const collection = `/services/{serviceId}/${kind.path}`;
   const one = `${collection}/{${kind.param}}`;
   return [
-    {
-      method: 'GET',
-      route: collection,
-      handler: ({ account, params, query }) => {
-        const svc = requireService(state, account, params.serviceId ?? '');
-        const page = paginate(kind.items(svc), query, kind.listKey, kind.present, { order: 'asc' });
-        audit(svc, account, kind.viewEvent);
-        return { status: 200, body: page };
-      },
-    },
-    {
-      method: 'GET',
-      route: one,
-      handler: ({ account, params }) => {
-        const svc = requireService(state, account, params.serviceId ?? '');
-        const name = params[kind.param] ?? '';
-        const item = kind.items(svc).find((i) => kind.nameOf(i) === name);
-        if (!item) throw notFound(name);
-        audit(svc, account, kind.viewEvent, { [kind.auditKey]: name });
-        return { status: 200, body: kind.present(item) };
-      },
-    },
-    {
-      method: 'DELETE',
-      route: one,
-      handler: ({ account, params }) => {
-        const svc = requireService(state, account, params.serviceId ?? '');
-        const name = params[kind.param] ?? '';
-        const kept = kind.items(svc).filter((i) => kind.nameOf(i) !== name);
-        if (kept.length === kind.items(svc).length) throw notFound(name);
-        kind.setItems(svc, kept);
-        svc.updatedUs = clock.nowUs();
-        audit(svc, account, kind.deleteEvent, { [kind.auditKey]: name });
-        return { status: 204 };
-      },
-    },
+    serviceRoute(state, 'GET', collection, (svc, { account, query }) => {
+      const page = paginate(kind.items(svc), query, kind.listKey, kind.present, { order: 'asc' });
+      audit(svc, account, kind.viewEvent);
+      return { status: 200, body: page };
+    }),
+    serviceRoute(state, 'GET', one, (svc, { account, params }) => {
+      const name = params[kind.param] ?? '';
+      const item = kind.items(svc).find((i) => kind.nameOf(i) === name);
+      if (!item) throw notFound(name);
+      audit(svc, account, kind.viewEvent, { [kind.auditKey]: name });
+      return { status: 200, body: kind.present(item) };
+    }),
+    serviceRoute(state, 'DELETE', one, (svc, { account, params }) => {
+      const name = params[kind.param] ?? '';
+      const kept = kind.items(svc).filter((i) => kind.nameOf(i) !== name);
+      if (kept.length === kind.items(svc).length) throw notFound(name);
+      kind.setItems(svc, kept);
+      svc.updatedUs = clock.nowUs();
+      audit(svc, account, kind.deleteEvent, { [kind.auditKey]: name });
+      return { status: 204 };
+    }),
   ];
 }

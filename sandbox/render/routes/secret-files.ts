@@ -1,8 +1,7 @@
-import { requireService } from '../access.js';
 import { badRequest } from '../errors.js';
-import { isObject, jsonBody, type RouteDef } from '../router.js';
+import { objectBody, type RouteDef } from '../router.js';
 import { nextSeq, type SecretFileRec, type ServiceRec } from '../state.js';
-import { assertSpec, type RouteDeps } from './deps.js';
+import { assertSpec, serviceRoute, type RouteDeps } from './deps.js';
 import { itemAudit, namedItemRoutes, type NamedItems } from './named-items.js';
 
 const PUT_ONE = '/paths/~1services~1{serviceId}~1secret-files~1{secretFileName}/put/requestBody/content/application~1json/schema';
@@ -26,24 +25,18 @@ export function secretFileRoutes(deps: RouteDeps): RouteDef[] {
 
   return [
     ...namedItemRoutes(deps, SECRET_FILES),
-    {
-      method: 'PUT',
-      route: '/services/{serviceId}/secret-files/{secretFileName}',
-      handler: (ctx) => {
-        const svc = requireService(state, ctx.account, ctx.params.serviceId ?? '');
-        const name = ctx.params.secretFileName ?? '';
-        const body = jsonBody(ctx);
-        if (!isObject(body)) throw badRequest('request body must be a JSON object');
-        assertSpec(spec.checkPointer(PUT_ONE, body));
-        if (typeof body.content !== 'string') throw badRequest('content is required');
-        const existing = files(svc).find((f) => f.name === name);
-        if (existing) existing.content = body.content;
-        else files(svc).push({ seq: nextSeq(state), name, content: body.content });
-        svc.updatedUs = clock.nowUs();
-        audit(svc, ctx.account, existing ? 'UpdateSecretFilesEvent' : 'CreateSecretFilesEvent', { name });
-        // The spec answers 201 here (env vars answer 200).
-        return { status: 201, body: { name, content: body.content } };
-      },
-    },
+    serviceRoute(state, 'PUT', '/services/{serviceId}/secret-files/{secretFileName}', (svc, ctx) => {
+      const name = ctx.params.secretFileName ?? '';
+      const body = objectBody(ctx);
+      assertSpec(spec.checkPointer(PUT_ONE, body));
+      if (typeof body.content !== 'string') throw badRequest('content is required');
+      const existing = files(svc).find((f) => f.name === name);
+      if (existing) existing.content = body.content;
+      else files(svc).push({ seq: nextSeq(state), name, content: body.content });
+      svc.updatedUs = clock.nowUs();
+      audit(svc, ctx.account, existing ? 'UpdateSecretFilesEvent' : 'CreateSecretFilesEvent', { name });
+      // The spec answers 201 here (env vars answer 200).
+      return { status: 201, body: { name, content: body.content } };
+    }),
   ];
 }

@@ -5,10 +5,10 @@ import { badRequest, conflict } from '../errors.js';
 import { arrayParam, enumArrayParam, paginate, withinBounds } from '../pagination.js';
 import { presentService } from '../present.js';
 import { instanceOf } from '../records.js';
-import { isObject, jsonBody, type RouteDef } from '../router.js';
+import { isObject, objectBody, type RouteDef } from '../router.js';
 import { applyServicePatch, assertPlanAllowed, buildService } from '../service-builder.js';
 import { nextSeq, type EnvVarRec, type ServiceRec, type SimState } from '../state.js';
-import { assertSpec, type RouteDeps } from './deps.js';
+import { assertSpec, serviceRoute, type RouteDeps } from './deps.js';
 
 /** Services: list/create/retrieve/update/delete, suspend/resume/restart (docs/render-api.md §5). */
 
@@ -53,8 +53,7 @@ export function serviceRoutes(deps: RouteDeps): RouteDef[] {
       method: 'POST',
       route: '/services',
       handler: (ctx) => {
-        const body = jsonBody(ctx);
-        if (!isObject(body)) throw badRequest('request body must be a JSON object');
+        const body = objectBody(ctx);
         const seq = nextSeq(state);
         const nowUs = clock.nowUs();
         // Render gives cron jobs crn- ids (docs/render-api.md, "Service types").
@@ -77,101 +76,69 @@ export function serviceRoutes(deps: RouteDeps): RouteDef[] {
       route: '/services/{serviceId}',
       handler: ({ account, params }) => ({ status: 200, body: presentService(requireService(state, account, params.serviceId ?? '')) }),
     },
-    {
-      method: 'PATCH',
-      route: '/services/{serviceId}',
-      handler: (ctx) => {
-        const svc = requireService(state, ctx.account, ctx.params.serviceId ?? '');
-        const body = jsonBody(ctx);
-        if (!isObject(body)) throw badRequest('request body must be a JSON object');
-        if (typeof body.name === 'string' && body.name !== svc.name && nameTaken(state, svc.ownerId, body.name)) {
-          throw conflict(`a service named "${body.name}" already exists in this workspace`);
-        }
-        // Validate on a copy so a 400 leaves the service untouched.
-        const draft: ServiceRec = { ...svc, details: structuredClone(svc.details) };
-        const { renamed } = applyServicePatch(spec, draft, body);
-        Object.assign(svc, draft, { updatedUs: clock.nowUs() });
-        if (renamed) {
-          recorder.audit({ ownerId: svc.ownerId, event: 'UpdateServiceNameEvent', actor: ctx.account, metadata: { service: svc.id, serviceName: svc.name } });
-        }
-        return { status: 200, body: presentService(svc) };
-      },
-    },
-    {
-      method: 'DELETE',
-      route: '/services/{serviceId}',
-      handler: ({ account, params }) => {
-        const svc = requireService(state, account, params.serviceId ?? '');
-        engine.dropService(svc.id);
-        for (const [id, d] of state.deploys) if (d.serviceId === svc.id) state.deploys.delete(id);
-        state.logs = state.logs.filter((l) => l.resourceId !== svc.id);
-        state.events = state.events.filter((e) => e.serviceId !== svc.id);
-        state.services.delete(svc.id);
-        recorder.audit({ ownerId: svc.ownerId, event: 'DeleteServerEvent', actor: account, metadata: { service: svc.id, serviceName: svc.name } });
-        return { status: 204 };
-      },
-    },
-    {
-      method: 'POST',
-      route: '/services/{serviceId}/suspend',
-      handler: ({ account, params }) => {
-        const svc = requireService(state, account, params.serviceId ?? '');
-        if (svc.suspended !== 'suspended') {
-          svc.suspended = 'suspended';
-          svc.suspenders = ['user'];
-          svc.updatedUs = clock.nowUs();
-          recorder.log({ resourceId: svc.id, ownerId: svc.ownerId, message: '==> Service suspended', type: 'app' });
-          recorder.event(svc.id, 'service_suspended');
-        }
-        recorder.audit({ ownerId: svc.ownerId, event: 'SuspendServiceEvent', actor: account, metadata: { service: svc.id } });
-        return { status: 202 };
-      },
-    },
-    {
-      method: 'POST',
-      route: '/services/{serviceId}/resume',
-      handler: ({ account, params }) => {
-        const svc = requireService(state, account, params.serviceId ?? '');
-        if (svc.suspended === 'suspended') {
-          svc.suspended = 'not_suspended';
-          svc.suspenders = [];
-          svc.updatedUs = clock.nowUs();
-          recorder.event(svc.id, 'service_resumed');
-          engine.create(svc, { trigger: 'service_resumed' });
-        }
-        recorder.audit({ ownerId: svc.ownerId, event: 'ResumeServiceEvent', actor: account, metadata: { service: svc.id } });
-        return { status: 202 };
-      },
-    },
-    {
-      // 202 with an empty body (docs/render-api.md §5.4). Only services that run instances can scale.
-      method: 'POST',
-      route: '/services/{serviceId}/scale',
-      handler: (ctx) => {
-        const svc = requireService(state, ctx.account, ctx.params.serviceId ?? '');
-        const body = jsonBody(ctx);
-        if (!isObject(body)) throw badRequest('request body must be a JSON object');
-        assertSpec(spec.checkPointer(SCALE_BODY, body));
-        if (svc.type === 'static_site' || svc.type === 'cron_job') throw badRequest(`${svc.type} cannot be scaled`);
-        const n = body.numInstances;
-        if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > MAX_INSTANCES) throw badRequest(`numInstances must be an integer from 1 to ${MAX_INSTANCES}`);
-        svc.details.numInstances = n;
+    serviceRoute(state, 'PATCH', '/services/{serviceId}', (svc, ctx) => {
+      const body = objectBody(ctx);
+      if (typeof body.name === 'string' && body.name !== svc.name && nameTaken(state, svc.ownerId, body.name)) {
+        throw conflict(`a service named "${body.name}" already exists in this workspace`);
+      }
+      // Validate on a copy so a 400 leaves the service untouched.
+      const draft: ServiceRec = { ...svc, details: structuredClone(svc.details) };
+      const { renamed } = applyServicePatch(spec, draft, body);
+      Object.assign(svc, draft, { updatedUs: clock.nowUs() });
+      if (renamed) {
+        recorder.audit({ ownerId: svc.ownerId, event: 'UpdateServiceNameEvent', actor: ctx.account, metadata: { service: svc.id, serviceName: svc.name } });
+      }
+      return { status: 200, body: presentService(svc) };
+    }),
+    serviceRoute(state, 'DELETE', '/services/{serviceId}', (svc, { account }) => {
+      engine.dropService(svc.id);
+      for (const [id, d] of state.deploys) if (d.serviceId === svc.id) state.deploys.delete(id);
+      state.logs = state.logs.filter((l) => l.resourceId !== svc.id);
+      state.events = state.events.filter((e) => e.serviceId !== svc.id);
+      state.services.delete(svc.id);
+      recorder.audit({ ownerId: svc.ownerId, event: 'DeleteServerEvent', actor: account, metadata: { service: svc.id, serviceName: svc.name } });
+      return { status: 204 };
+    }),
+    serviceRoute(state, 'POST', '/services/{serviceId}/suspend', (svc, { account }) => {
+      if (svc.suspended !== 'suspended') {
+        svc.suspended = 'suspended';
+        svc.suspenders = ['user'];
         svc.updatedUs = clock.nowUs();
-        recorder.audit({ ownerId: svc.ownerId, event: 'ScaleServiceEvent', actor: ctx.account, metadata: { service: svc.id, numInstances: String(n) } });
-        return { status: 202 };
-      },
-    },
-    {
-      method: 'POST',
-      route: '/services/{serviceId}/restart',
-      handler: ({ account, params }) => {
-        const svc = requireService(state, account, params.serviceId ?? '');
-        if (svc.type === 'cron_job') throw badRequest('restart is not supported for cron jobs');
-        if (svc.suspended === 'suspended') throw badRequest('cannot restart a suspended service');
-        recorder.log({ resourceId: svc.id, ownerId: svc.ownerId, message: '==> Restarting service...', type: 'app', instance: instanceOf(svc.id) });
-        return { status: 200 };
-      },
-    },
+        recorder.log({ resourceId: svc.id, ownerId: svc.ownerId, message: '==> Service suspended', type: 'app' });
+        recorder.event(svc.id, 'service_suspended');
+      }
+      recorder.audit({ ownerId: svc.ownerId, event: 'SuspendServiceEvent', actor: account, metadata: { service: svc.id } });
+      return { status: 202 };
+    }),
+    serviceRoute(state, 'POST', '/services/{serviceId}/resume', (svc, { account }) => {
+      if (svc.suspended === 'suspended') {
+        svc.suspended = 'not_suspended';
+        svc.suspenders = [];
+        svc.updatedUs = clock.nowUs();
+        recorder.event(svc.id, 'service_resumed');
+        engine.create(svc, { trigger: 'service_resumed' });
+      }
+      recorder.audit({ ownerId: svc.ownerId, event: 'ResumeServiceEvent', actor: account, metadata: { service: svc.id } });
+      return { status: 202 };
+    }),
+    // 202 with an empty body (docs/render-api.md §5.4). Only services that run instances can scale.
+    serviceRoute(state, 'POST', '/services/{serviceId}/scale', (svc, ctx) => {
+      const body = objectBody(ctx);
+      assertSpec(spec.checkPointer(SCALE_BODY, body));
+      if (svc.type === 'static_site' || svc.type === 'cron_job') throw badRequest(`${svc.type} cannot be scaled`);
+      const n = body.numInstances;
+      if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > MAX_INSTANCES) throw badRequest(`numInstances must be an integer from 1 to ${MAX_INSTANCES}`);
+      svc.details.numInstances = n;
+      svc.updatedUs = clock.nowUs();
+      recorder.audit({ ownerId: svc.ownerId, event: 'ScaleServiceEvent', actor: ctx.account, metadata: { service: svc.id, numInstances: String(n) } });
+      return { status: 202 };
+    }),
+    serviceRoute(state, 'POST', '/services/{serviceId}/restart', (svc) => {
+      if (svc.type === 'cron_job') throw badRequest('restart is not supported for cron jobs');
+      if (svc.suspended === 'suspended') throw badRequest('cannot restart a suspended service');
+      recorder.log({ resourceId: svc.id, ownerId: svc.ownerId, message: '==> Restarting service...', type: 'app', instance: instanceOf(svc.id) });
+      return { status: 200 };
+    }),
   ];
 }
 
