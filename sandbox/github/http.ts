@@ -1,19 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createHash, randomBytes } from 'node:crypto';
+import { readBodyUpTo } from '../body.js';
 
 const MAX_BODY = 64 * 1024;
 
 /** Reads a small request body (OAuth forms, JSON). Anything bigger is cut off with 413. */
 export async function readBody(req: IncomingMessage): Promise<string | null> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    const buf = chunk as Buffer;
-    size += buf.length;
-    if (size > MAX_BODY) return null;
-    chunks.push(buf);
-  }
-  return Buffer.concat(chunks).toString('utf8');
+  return (await readBodyUpTo(req, MAX_BODY))?.toString('utf8') ?? null;
 }
 
 /** Parses a form-urlencoded or JSON body into flat string fields. */

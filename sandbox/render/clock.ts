@@ -22,25 +22,12 @@ export function createClock(now: () => number = Date.now): SimClock {
   };
 }
 
-/** RFC 3339 with microseconds, as Render writes them: 2024-12-02T18:24:16.047704Z */
-export function formatUs(us: number): string {
-  const ms = Math.floor(us / 1000);
-  const iso = new Date(ms).toISOString(); // 2024-12-02T18:24:16.047Z
-  const micro = String(us % 1000).padStart(3, '0');
-  return `${iso.slice(0, 23)}${micro}Z`;
-}
-
-const RFC3339 = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:\d{2})$/i;
-
-/** Parses an RFC 3339 date-time to epoch microseconds, or returns null when it is not one. */
-export function parseTimeUs(text: string): number | null {
-  const m = RFC3339.exec(text);
-  if (!m) return null;
-  const seconds = Date.parse(`${m[1]}${m[3]}`);
-  if (Number.isNaN(seconds)) return null;
-  const frac = (m[2] ?? '').padEnd(6, '0').slice(0, 6);
-  return seconds * 1000 + Number(frac);
-}
+/**
+ * Times as Render writes and reads them (RFC 3339 with microseconds: 2024-12-02T18:24:16.047704Z):
+ * the orchestrator's own parser and formatter, one implementation for both sides; the contract
+ * tests check the simulator's answers against Render's spec on their own.
+ */
+export { formatUs, timeUs as parseTimeUs } from '../../server/deployments/logWindows.js';
 
 const ID_ALPHABET = '0123456789abcdefghijklmnopqrstuvwxyz';
 

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { readBodyUpTo } from '../body.js';
 
 /** Low-level HTTP helpers shared by the API and the control surface. */
 
@@ -17,16 +18,8 @@ export function securityHeaders(requestId: string): Record<string, string> {
 }
 
 /** Reads the whole body; null when it is larger than the limit. */
-export async function readBody(req: IncomingMessage, limit = MAX_BODY_BYTES): Promise<Buffer | null> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    const buf = chunk as Buffer;
-    size += buf.length;
-    if (size > limit) return null;
-    chunks.push(buf);
-  }
-  return Buffer.concat(chunks);
+export function readBody(req: IncomingMessage, limit = MAX_BODY_BYTES): Promise<Buffer | null> {
+  return readBodyUpTo(req, limit);
 }
 
 /** JSON (followed by a newline, as Render's bodies are) or an empty body when `body` is undefined. */
