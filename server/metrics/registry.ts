@@ -12,24 +12,24 @@ const SECONDS_FAST = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 const SECONDS_DEPLOY = [5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600, 10800];
 const SECONDS_QUEUE = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900];
 
+/** Metric constructors bound to one registry: every family is registered there and nowhere else. */
+function familiesIn(registry: Registry) {
+  const registers = [registry];
+  return {
+    counter: <L extends string = never>(name: string, help: string, labelNames: readonly L[] = []) => new Counter<L>({ name, help, labelNames, registers }),
+    gauge: <L extends string = never>(name: string, help: string, labelNames: readonly L[] = []) => new Gauge<L>({ name, help, labelNames, registers }),
+    histogram: <L extends string = never>(name: string, help: string, buckets: number[], labelNames: readonly L[] = []) =>
+      new Histogram<L>({ name, help, labelNames, buckets, registers }),
+  };
+}
+
 /** Render calls and budget waits happen in both processes (web: key checks, lifecycle; worker: deploys). */
 function renderFamilies(registry: Registry) {
-  const calls = new Counter({
-    name: 'orchestrator_render_api_requests_total', help: 'Render API requests by method, templated route and answer status (or network/timeout).',
-    labelNames: ['method', 'route', 'status'] as const, registers: [registry],
-  });
-  const duration = new Histogram({
-    name: 'orchestrator_render_api_request_duration_seconds', help: 'Render API request duration by method and templated route.',
-    labelNames: ['method', 'route'] as const, buckets: SECONDS_FAST, registers: [registry],
-  });
-  const budgetWaits = new Counter({
-    name: 'orchestrator_render_budget_waits_total', help: 'Times the shared per-key Render budget made a call wait (instead of drawing a 429), by bucket.',
-    labelNames: ['bucket'] as const, registers: [registry],
-  });
-  const budgetWaitSeconds = new Counter({
-    name: 'orchestrator_render_budget_wait_seconds_total', help: 'Waiting the Render budget asked for, in seconds, by bucket.',
-    labelNames: ['bucket'] as const, registers: [registry],
-  });
+  const f = familiesIn(registry);
+  const calls = f.counter('orchestrator_render_api_requests_total', 'Render API requests by method, templated route and answer status (or network/timeout).', ['method', 'route', 'status']);
+  const duration = f.histogram('orchestrator_render_api_request_duration_seconds', 'Render API request duration by method and templated route.', SECONDS_FAST, ['method', 'route']);
+  const budgetWaits = f.counter('orchestrator_render_budget_waits_total', 'Times the shared per-key Render budget made a call wait (instead of drawing a 429), by bucket.', ['bucket']);
+  const budgetWaitSeconds = f.counter('orchestrator_render_budget_wait_seconds_total', 'Waiting the Render budget asked for, in seconds, by bucket.', ['bucket']);
   return {
     onRenderCall(call: RenderCallOutcome) {
       const route = renderRouteLabel(call.route);
@@ -63,29 +63,15 @@ export interface WebMetrics {
 export function createWebMetrics(opts: { defaultMetrics?: boolean } = {}): WebMetrics {
   const registry = new Registry();
   if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
-  const http = new Histogram({
-    name: 'orchestrator_http_request_duration_seconds', help: 'HTTP request duration (until the handler returned) by method, route template and status class.',
-    labelNames: ['method', 'route', 'status_class'] as const, buckets: SECONDS_FAST, registers: [registry],
-  });
-  const keys = new Counter({
-    name: 'orchestrator_render_key_validations_total', help: 'Render API key checks against Render by outcome: valid, invalid (Render refused it) or unavailable (Render did not answer).',
-    labelNames: ['outcome'] as const, registers: [registry],
-  });
-  const security = new Counter({
-    name: 'orchestrator_security_events_total', help: 'Security events raised (repeated invalid keys, failed logins, …) by kind.',
-    labelNames: ['kind'] as const, registers: [registry],
-  });
-  const queueJobs = new Gauge({
-    name: 'orchestrator_queue_jobs', help: 'Deploy queue jobs by state, read from BullMQ at scrape time (delayed = deploys waiting for their next check).',
-    labelNames: ['state'] as const, registers: [registry],
-  });
-  const sseListeners = new Gauge({ name: 'orchestrator_sse_listeners', help: 'Live update (SSE) listeners attached to this web process.', registers: [registry] });
-  const workersReporting = new Gauge({ name: 'orchestrator_workers_reporting', help: 'Worker processes whose metrics snapshot (pushed through Redis) is fresh and included here.', registers: [registry] });
-  const anomalyRefused = new Counter({
-    name: 'orchestrator_anomaly_refused_requests_total', help: 'Requests refused because the anomaly detector throttles (over the tighter limit) or blocks their user, by state.',
-    labelNames: ['state'] as const, registers: [registry],
-  });
-  const anomalyGuarded = new Gauge({ name: 'orchestrator_anomaly_guarded_users', help: 'Users the anomaly detector throttles or blocks right now, by state.', labelNames: ['state'] as const, registers: [registry] });
+  const f = familiesIn(registry);
+  const http = f.histogram('orchestrator_http_request_duration_seconds', 'HTTP request duration (until the handler returned) by method, route template and status class.', SECONDS_FAST, ['method', 'route', 'status_class']);
+  const keys = f.counter('orchestrator_render_key_validations_total', 'Render API key checks against Render by outcome: valid, invalid (Render refused it) or unavailable (Render did not answer).', ['outcome']);
+  const security = f.counter('orchestrator_security_events_total', 'Security events raised (repeated invalid keys, failed logins, …) by kind.', ['kind']);
+  const queueJobs = f.gauge('orchestrator_queue_jobs', 'Deploy queue jobs by state, read from BullMQ at scrape time (delayed = deploys waiting for their next check).', ['state']);
+  const sseListeners = f.gauge('orchestrator_sse_listeners', 'Live update (SSE) listeners attached to this web process.');
+  const workersReporting = f.gauge('orchestrator_workers_reporting', 'Worker processes whose metrics snapshot (pushed through Redis) is fresh and included here.');
+  const anomalyRefused = f.counter('orchestrator_anomaly_refused_requests_total', 'Requests refused because the anomaly detector throttles (over the tighter limit) or blocks their user, by state.', ['state']);
+  const anomalyGuarded = f.gauge('orchestrator_anomaly_guarded_users', 'Users the anomaly detector throttles or blocks right now, by state.', ['state']);
   const render = renderFamilies(registry);
   return {
     registry,
@@ -118,18 +104,10 @@ export interface WorkerMetrics {
 export function createWorkerMetrics(opts: { instance: string }): WorkerMetrics {
   const registry = new Registry();
   registry.setDefaultLabels({ worker: opts.instance });
-  const finished = new Counter({
-    name: 'orchestrator_deploys_finished_total', help: 'Deployments that reached a final status in a worker, by outcome (live, build_failed, …).',
-    labelNames: ['outcome'] as const, registers: [registry],
-  });
-  const duration = new Histogram({
-    name: 'orchestrator_deploy_duration_seconds', help: 'Time from the deploy request to its final status, by outcome.',
-    labelNames: ['outcome'] as const, buckets: SECONDS_DEPLOY, registers: [registry],
-  });
-  const waited = new Histogram({
-    name: 'orchestrator_queue_wait_seconds', help: 'Time a deploy job waited in the queue before a worker first took it.',
-    buckets: SECONDS_QUEUE, registers: [registry],
-  });
+  const f = familiesIn(registry);
+  const finished = f.counter('orchestrator_deploys_finished_total', 'Deployments that reached a final status in a worker, by outcome (live, build_failed, …).', ['outcome']);
+  const duration = f.histogram('orchestrator_deploy_duration_seconds', 'Time from the deploy request to its final status, by outcome.', SECONDS_DEPLOY, ['outcome']);
+  const waited = f.histogram('orchestrator_queue_wait_seconds', 'Time a deploy job waited in the queue before a worker first took it.', SECONDS_QUEUE);
   const render = renderFamilies(registry);
   return {
     registry,
