@@ -43,6 +43,9 @@ export interface SecurityLimits {
   notFoundProbes: { threshold: number; windowSec: number };
 }
 
+/** `points` requests per `minutes` (rate-limiter-flexible's points and duration). */
+const perMinutes = (points: number, minutes: number) => ({ points, durationSec: minutes * 60 });
+
 /**
  * Defaults, and why:
  * - sign-in start / callback: 60 per 10 min per IP. A person signs in a few times a day; an office
@@ -72,19 +75,19 @@ export interface SecurityLimits {
  *   id that exists but belongs to someone else raises one at once.
  */
 export const DEFAULT_LIMITS: SecurityLimits = {
-  signInStart: { points: 60, durationSec: 600 },
-  signInCallback: { points: 60, durationSec: 600 },
-  keySetup: { points: 60, durationSec: 900 },
-  keySetupPerUser: { points: 30, durationSec: 900 },
-  keyClear: { points: 60, durationSec: 600 },
-  signOut: { points: 60, durationSec: 600 },
-  deploys: { points: 300, durationSec: 600 },
-  lifecycle: { points: 120, durationSec: 600 },
-  serviceSettings: { points: 300, durationSec: 600 },
-  githubReads: { points: 600, durationSec: 600 },
-  detect: { points: 60, durationSec: 600 },
-  sentinelSettings: { points: 30, durationSec: 600 },
-  sentinelTest: { points: 5, durationSec: 600 },
+  signInStart: perMinutes(60, 10),
+  signInCallback: perMinutes(60, 10),
+  keySetup: perMinutes(60, 15),
+  keySetupPerUser: perMinutes(30, 15),
+  keyClear: perMinutes(60, 10),
+  signOut: perMinutes(60, 10),
+  deploys: perMinutes(300, 10),
+  lifecycle: perMinutes(120, 10),
+  serviceSettings: perMinutes(300, 10),
+  githubReads: perMinutes(600, 10),
+  detect: perMinutes(60, 10),
+  sentinelSettings: perMinutes(30, 10),
+  sentinelTest: perMinutes(5, 10),
   invalidKeys: { maxInvalid: 5, windowSec: 900, lockSec: 900, maxInvalidPerUser: 20 },
   failedSignIns: { threshold: 5, windowSec: 900 },
   notFoundProbes: { threshold: 10, windowSec: 600 },
