@@ -13,10 +13,8 @@ import { assertNoSecrets, findSecrets, type SecretWitness } from '../helpers/sec
 
 const ROOMY = { points: 10_000, durationSec: 600 };
 
-let stack: Stack;
-let witness: SecretWitness;
-let specs: RouteSpec[];
-let unknownRoutes: string[];
+// What useAttackStack hands over (below).
+let stack: Stack, witness: SecretWitness, specs: RouteSpec[], unknownRoutes: string[];
 let owner: Tenant;
 let ownerIds: TenantIds;
 let other: Tenant;

@@ -15,10 +15,8 @@ import { assertNoSecrets, type SecretWitness } from '../helpers/secretScan.js';
 const clock = manualClock(Date.now());
 const ROOMY = { points: 10_000, durationSec: 600 };
 
-let stack: Stack;
-let witness: SecretWitness;
-let specs: RouteSpec[];
-let unknownRoutes: string[];
+// What useAttackStack hands over (below).
+let stack: Stack, witness: SecretWitness, specs: RouteSpec[], unknownRoutes: string[];
 let ids: TenantIds;
 const transcript: string[] = [];
 

@@ -21,10 +21,8 @@ const RUNS = 30;
 fc.configureGlobal({ includeErrorInReport: true });
 const HUGE = { points: 1_000_000, durationSec: 600 };
 
-let stack: Stack;
-let witness: SecretWitness;
-let specs: RouteSpec[];
-let discoveredUnknown: string[];
+// What useAttackStack hands over (below).
+let stack: Stack, witness: SecretWitness, specs: RouteSpec[], discoveredUnknown: string[];
 let me: Tenant;
 let victim: Tenant;
 let myIds: TenantIds;

@@ -17,11 +17,9 @@ import { assertNoSecrets, type SecretWitness } from '../helpers/secretScan.js';
 const A_SECRET = 'tenant-a-env-secret-5f1e2d3c';
 const A_IDEM = 'tenant-a-idem-0001';
 
-let stack: Stack;
 let worker: TestWorker;
-let witness: SecretWitness;
-let specs: RouteSpec[];
-let unknownRoutes: string[];
+// What useAttackStack hands over (below).
+let stack: Stack, witness: SecretWitness, specs: RouteSpec[], unknownRoutes: string[];
 let a: Tenant;
 let b: Tenant;
 let bIds: TenantIds;
