@@ -41,8 +41,9 @@ export function toGitHubError(err: unknown, what: string, secret: string): GitHu
   }
   const headers = e.response.headers ?? {};
   const data = e.response.data;
+  // Scrubbed before it is cut to length: cut first, an echoed token straddling the cut would keep its first half.
   const ghMessage = data && typeof data === 'object' && typeof (data as { message?: unknown }).message === 'string'
-    ? String((data as { message: string }).message).slice(0, 200)
+    ? scrub((data as { message: string }).message).slice(0, 200)
     : '';
   const message = scrub(`GitHub ${what} failed (${status}${ghMessage ? `: ${ghMessage}` : ''})`);
   const remaining = headers['x-ratelimit-remaining'];

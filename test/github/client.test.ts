@@ -126,6 +126,12 @@ test('error kinds: unauthorized, forbidden, rate_limited, unavailable, bad_respo
   // A hostile upstream echoing the Authorization header back must not leak it into our message.
   sim.injectFault({ path: '/user', status: 401, body: { message: `bad token ${token}` } });
   await expectKind('unauthorized', gh.getViewer());
+  // Echoed where GitHub's message is cut (200 characters): the token is scrubbed before the cut, so no
+  // prefix of it survives (scrubbing the cut message found no whole token and left half of one).
+  const half = Math.floor(token.length / 2);
+  sim.injectFault({ path: '/user', status: 401, body: { message: `${'x'.repeat(200 - half)}${token}` } });
+  const cut = await expectKind('unauthorized', gh.getViewer());
+  t.false(cut.message.includes(token.slice(0, half)), cut.message);
 
   for (const err of seen) {
     t.false(err.message.includes(token), err.message);
