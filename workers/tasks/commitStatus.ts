@@ -55,14 +55,18 @@ export async function runCommitStatusJob(ctx: WorkerContext, job: Job<CommitStat
   const queue = ctx.commitStatusQueue;
   if (!queue) return;
   if (phase === 'final' && UNFINISHED.has(await queue.getJobState(commitStatusJobId(rec.id, 'pending')))) return delayJob(job, token, 1_000);
-  const githubToken = await sessionToken(ctx, rec);
+  let githubToken = await sessionToken(ctx, rec);
   if (!githubToken) return;
   // A wait up to one write spacing is slept in the slot (a delayed job costs a BullMQ round trip more);
   // a longer one, a tenant's burst queuing, is a delayed job so the slot serves other tenants.
+  let slept = false;
   for (let wait = pacer?.book(rec.userId, job.id) ?? 0; wait > 0; wait = pacer!.book(rec.userId, job.id)) {
     if (wait > HELD_WAIT_MAX_MS) return delayJob(job, token, wait);
     await new Promise((resolve) => setTimeout(resolve, wait));
+    slept = true;
   }
+  // The session may have ended during the wait (sign-out): the token is read again, never used after its session ended.
+  if (slept && !(githubToken = await sessionToken(ctx, rec))) return;
   const gh = ctx.upstream.github(githubToken);
   const state = phase === 'pending' ? 'pending' : rec.status === 'live' || rec.status === 'deactivated' ? 'success' : 'failure';
   const log = ctx.logger.child({ deploymentId: rec.id, userId: rec.userId });
