@@ -30,6 +30,12 @@ type WithState = Koa.Context & { [STATE]?: SessionState };
  * Redis), and no serialisation to find out whether to save: a loaded session is written back (one
  * compare-and-set) only when a top-level field was set or deleted, a new one only when it has fields.
  * Replaces koa-session, which hashed the whole session twice per request to decide (bench/README.md).
+ *
+ * Pitfalls: change a session by assigning (or deleting) a top-level field of `ctx.session`; nested
+ * objects of a loaded session are frozen (a cached record is shared by requests), so mutating one
+ * throws. grant's OAuth state is the one nested object compared by value. `ctx.session = null`
+ * destroys the session when the request ends and leaves `ctx.session` null for the rest of it. A new
+ * session on a bearer request is never saved. The package `koa-session` is no longer imported.
  */
 export function sessionMiddleware(app: Koa, opts: { store: SessionStore; secure: boolean }): Koa.Middleware {
   if (!opts.store) throw new Error('refusing to start: sessions need the Redis store');
