@@ -37,15 +37,15 @@ export function settingsScope(deps: AppDeps) {
   const ownService: RouterMiddleware<DefaultState & OwnServiceState> = async (ctx, next) => {
     const caller = callerRender(deps, ctx.state);
     const serviceId = String(ctx.params.id);
-    let service: Service;
+    let service: Service | null = null;
     try {
       service = await caller.client.getService(serviceId);
     } catch (err) {
       if (!(err instanceof RenderApiError && err.kind === 'not_found')) throw err;
       await forgetDeletedService(ctx.state, serviceId);
-      service = { ownerId: '' } as Service;
     }
-    if (!caller.ownerIds.includes(service.ownerId)) {
+    // Gone on Render, or in a workspace this session was not set up with: the same 404.
+    if (!service || !caller.ownerIds.includes(service.ownerId)) {
       await deps.security.notFound(ctx, 'service');
       throw errors.notFound('Service');
     }
