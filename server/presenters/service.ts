@@ -5,12 +5,8 @@ import { isFailedOnRender, isInProgressOnRender } from '../deployments/renderSta
 
 /** A service's latest deploy, as Render reports it. */
 export const DeploySummaryView = view('DeploySummary', z.object({
-  id: z.string(),
-  status: z.string().nullable(),
-  commitId: z.string().nullable(),
-  trigger: z.string().nullable(),
-  createdAt: z.string().nullable(),
-  finishedAt: z.string().nullable(),
+  id: z.string(), status: z.string().nullable(), commitId: z.string().nullable(), trigger: z.string().nullable(),
+  createdAt: z.string().nullable(), finishedAt: z.string().nullable(),
 }));
 export type PresentedDeploySummary = z.infer<typeof DeploySummaryView>;
 
