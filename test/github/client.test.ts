@@ -209,3 +209,23 @@ test('a Link rel="next" off the API (another origin or path) is refused: the tok
     t.is(err.kind, 'bad_response');
   }
 });
+
+// fetch follows redirects; the token must not: Node's fetch drops Authorization when a redirect leaves
+// the origin (checked here so a runtime or client change that kept it fails loudly). A same-origin
+// redirect (GitHub's 301 for a renamed repository) keeps it, as it should.
+test('a redirect to another origin is followed without the token', async (t) => {
+  const seen: Array<{ host: string; authorization: string | null }> = [];
+  const other = createServer((req, res) => { seen.push({ host: 'other', authorization: req.headers.authorization ?? null }); res.end('{}'); });
+  await new Promise<void>((r) => other.listen(0, '127.0.0.1', r));
+  t.teardown(() => other.close());
+  const api = createServer((req, res) => {
+    seen.push({ host: 'api', authorization: req.headers.authorization ?? null });
+    // Another port is another origin.
+    res.writeHead(302, { location: `http://127.0.0.1:${(other.address() as AddressInfo).port}/user` }).end();
+  });
+  await new Promise<void>((r) => api.listen(0, '127.0.0.1', r));
+  t.teardown(() => api.close());
+  const gh = createGitHubClient({ apiUrl: `http://127.0.0.1:${(api.address() as AddressInfo).port}`, token: 'gho_secret123', retries: false });
+  await gh.getViewer().catch(() => undefined); // '{}' is no user: what matters is where the token went
+  t.deepEqual(seen, [{ host: 'api', authorization: 'token gho_secret123' }, { host: 'other', authorization: null }]);
+});
