@@ -33,7 +33,8 @@ end`;
 /**
  * A change to an existing record, as a compare-and-set on the exact JSON the caller verified: the
  * stored JSON's sha1 must be ARGV[2], else -2 (someone else wrote it: the caller reads and verifies it
- * again, so no write launders a forgery). Guard ARGV[1]: '' = only while the status is not terminal
+ * again, so no write launders a forgery). Checked before the guard: a guard naming the status of an
+ * older copy would otherwise refuse (and drop) a change the caller would make on the fresh one. Guard ARGV[1]: '' = only while the status is not terminal
  * (a late worker write never resurrects a canceled or revoked record); a status = only while it is
  * exactly that one (changes made after the end: live → deactivated, a note on a finished record).
  * Leaves the user's unfinished set when the new status is terminal, indexes the service when asked,
@@ -45,10 +46,10 @@ end`;
 const WRITE_CHANGE = `${TERMINAL_TABLE}${INDEX_SERVICE}
 local stored = redis.call('HMGET', KEYS[1], 'status', 'json')
 if not stored[1] then return -1 end
+if redis.sha1hex(stored[2] or '') ~= ARGV[2] then return -2 end
 if ARGV[1] == '' then
   if terminal[stored[1]] then return 0 end
 elseif stored[1] ~= ARGV[1] then return 0 end
-if redis.sha1hex(stored[2] or '') ~= ARGV[2] then return -2 end
 redis.call('HSET', KEYS[1], 'json', ARGV[3], 'mac', ARGV[4], 'status', ARGV[5])
 if terminal[ARGV[5]] then redis.call('SREM', KEYS[2], ARGV[6]) end
 if #KEYS == 5 then indexService(KEYS[4], KEYS[5], ARGV[6], ARGV[9], ARGV[10], ARGV[11], ARGV[8]) end

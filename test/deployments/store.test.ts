@@ -126,6 +126,30 @@ test.serial('a remembered copy older than the stored record does not stop a late
   t.deepEqual(await b.store.servicesOfUser(rec.userId), {});
 });
 
+// The status guard of a change made after the end (a note, the deleted-service mark) names the status of
+// the copy the change was planned on. When another process moved the status on meanwhile, the stored
+// JSON differs too: that is "changed" (re-read, plan again), not "refused". Before, the guard was
+// checked first and the change was silently dropped whenever this process's remembered copy was older.
+test.serial('a deleted service or a note after the end is recorded even when the remembered copy has an older status', async (t) => {
+  const a = processStore();
+  const b = processStore();
+  const rec = blank();
+  await a.store.create(rec);
+  await a.store.transition(rec.id, 'update_in_progress', 'render', { serviceId: 'srv-three' }); // a remembers this
+  await b.store.transition(rec.id, 'live', 'render');
+  t.is(await a.store.markServiceDeleted(rec.userId, 'srv-three'), 1);
+  t.truthy((await b.store.get(rec.id))?.serviceDeletedAt, 'the mark is stored');
+
+  const other = blank();
+  await a.store.create(other);
+  await a.store.transition(other.id, 'creating_service', 'orchestrator'); // a remembers this
+  await b.store.transition(other.id, 'canceled', 'orchestrator');
+  await a.store.noteAfterEnd(other.id, { serviceId: 'srv-four', dashboardUrl: null, serviceUrl: null });
+  const noted = await b.store.get(other.id);
+  t.is(noted?.serviceId, 'srv-four', 'where the service ended up is noted');
+  t.is(noted?.status, 'canceled');
+});
+
 test.serial('creation lists the record, marks it unfinished and refuses an id already taken', async (t) => {
   const { store, sent } = processStore();
   const rec = blank();
