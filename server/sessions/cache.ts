@@ -60,6 +60,7 @@ export function createSessionCache<T>(opts: SessionCacheOptions): SessionCache<T
   let epoch = 0;
   let active = false;
   let closed = false;
+  let settling: Promise<void> | undefined;
 
   const conn = opts.connect();
 
@@ -137,7 +138,9 @@ export function createSessionCache<T>(opts: SessionCacheOptions): SessionCache<T
       entries.set(ticket.ref, { value, at: now() });
     },
     invalidate,
-    settle: () => new Promise<void>((resolve) => setImmediate(resolve)),
+    // One wait shared by every hit of this event-loop turn: the immediates they would each schedule
+    // run in the same check phase, after the same I/O, so one promise serves them all.
+    settle: () => (settling ??= new Promise<void>((resolve) => setImmediate(() => { settling = undefined; resolve(); }))),
     get active() { return active; },
     get size() { return entries.size; },
     async close() {
