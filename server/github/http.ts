@@ -58,10 +58,12 @@ export function createGitHubHttp(opts: GitHubHttpOptions) {
   const base = new URL(`${opts.apiUrl}/`);
 
   function urlOf(path: string): string {
-    if (!path.startsWith('http')) return `${opts.apiUrl}${path}`;
-    // Link headers name absolute URLs: the token only ever goes to the API it was given for.
-    const url = new URL(path);
-    if (url.origin !== base.origin || !url.pathname.startsWith(base.pathname)) throw new GitHubError('bad_response', 'GitHub pagination pointed outside the API');
+    // Our own paths start with '/': appended to the base they cannot change its host or port.
+    if (path.startsWith('/')) return `${opts.apiUrl}${path}`;
+    // Link headers name absolute URLs: the token only ever goes to the API it was given for. Anything
+    // else is refused, not appended (".evil.example/x" after https://api.github.com is another host).
+    const url = URL.canParse(path) ? new URL(path) : null;
+    if (!url || url.origin !== base.origin || !url.pathname.startsWith(base.pathname)) throw new GitHubError('bad_response', 'GitHub pagination pointed outside the API');
     return url.toString();
   }
 
