@@ -36,7 +36,7 @@ export interface GitHubRequest {
   /** Short words for messages: "get repository". */
   what: string;
   method?: 'GET' | 'POST';
-  /** Path below the API base (already encoded), or an absolute URL on the API's origin (Link pages). */
+  /** Path below the API base, starting with '/' (already encoded), or an absolute URL on the API's origin (Link pages). */
   path: string;
   body?: unknown;
   /** Use and refresh the conditional cache (GET only): a 304 answers from it and costs no rate limit. */
