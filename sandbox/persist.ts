@@ -7,7 +7,7 @@ import { dirname } from 'node:path';
  * Writes are debounced (a burst of requests costs one write) and atomic (temp file + rename: a
  * crash mid-write leaves the previous file, never half a file).
  */
-export interface JsonStateFile {
+interface JsonStateFile {
   /** The parsed file, or null when there is none yet. A file that is not JSON throws (say which file). */
   load(): unknown;
   /** Something changed: write within `debounceMs`. */

@@ -26,7 +26,7 @@ export function parseFields(body: string, contentType: string | undefined): Reco
 }
 
 /** Headers every api.github.com response carries. */
-export function commonHeaders(): Record<string, string> {
+function commonHeaders(): Record<string, string> {
   return {
     'x-github-media-type': 'github.v3; format=json',
     'x-github-api-version-selected': '2022-11-28',

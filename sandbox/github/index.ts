@@ -9,7 +9,7 @@ import { withoutTrailingSlashes } from '../text.js';
 
 export type { SimGitHubUser } from './state.js';
 
-export interface GitHubSimulatorOptions {
+interface GitHubSimulatorOptions {
   port?: number;
   clientId?: string;
   clientSecret?: string;
@@ -27,7 +27,7 @@ export interface GitHubSimulatorOptions {
 }
 
 /** A canned API failure for the next matching requests (sim-only; GitHub has no such thing). */
-export interface SimFault {
+interface SimFault {
   /** Matches API paths starting with this, e.g. '/user' or '/repos/alice/app/contents'. Default: every API path. */
   path?: string;
   status: number;

@@ -3,7 +3,7 @@ import { blobSha, type SimBranch, type SimGitHubUser, type SimRepo } from './sta
 /** Where links in responses point: the simulator's API, and the "website" (github.com by default). */
 export interface Bases { api: string; web: string }
 
-export function presentSimpleUser(u: SimGitHubUser, b: Bases) {
+function presentSimpleUser(u: SimGitHubUser, b: Bases) {
   return {
     login: u.login,
     id: u.id,

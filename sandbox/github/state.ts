@@ -29,7 +29,7 @@ export interface SimRepo {
   pushedAt: string;
 }
 
-export interface SimCode {
+interface SimCode {
   login: string;
   clientId: string;
   redirectUri: string | undefined;
@@ -39,7 +39,7 @@ export interface SimCode {
   codeChallengeMethod: string | undefined;
 }
 
-export interface SimToken {
+interface SimToken {
   login: string;
   scope: string;
   /** Rate limit window per token, like GitHub's per-user core budget. */
@@ -58,7 +58,7 @@ export interface NewRepo {
   collaborators?: string[];
 }
 
-export interface GitHubSnapshot {
+interface GitHubSnapshot {
   version: 1;
   users: SimGitHubUser[];
   repos: Array<Omit<SimRepo, 'owner' | 'branches' | 'collaborators'> & {

@@ -11,7 +11,7 @@ export function visibleOwnerIds(account: AccountRec): string[] {
   return account.scoped ? account.workspaceIds.slice(0, 1) : [...account.workspaceIds];
 }
 
-export function canSeeOwner(account: AccountRec, ownerId: string): boolean {
+function canSeeOwner(account: AccountRec, ownerId: string): boolean {
   return visibleOwnerIds(account).includes(ownerId);
 }
 

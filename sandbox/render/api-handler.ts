@@ -14,7 +14,7 @@ import type { FaultRule, SimCall } from './types.js';
  * headers; every request is recorded in `calls` (with the account id, never the key).
  */
 
-export interface ApiHandlerDeps {
+interface ApiHandlerDeps {
   state: SimState;
   clock: SimClock;
   router: Router;

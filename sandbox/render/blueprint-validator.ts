@@ -10,14 +10,14 @@ import { specFilePath } from './spec-schemas.js';
  * as a plan. Errors carry a `services[0].plan`-style path and a 1-based line/column.
  */
 
-export interface BlueprintError {
+interface BlueprintError {
   path?: string;
   error: string;
   line?: number;
   column?: number;
 }
 
-export interface BlueprintResult {
+interface BlueprintResult {
   valid: boolean;
   errors?: BlueprintError[];
   plan?: { services: string[]; databases: string[]; keyValue: string[]; envGroups: string[]; totalActions: number };
@@ -29,11 +29,11 @@ const addFormats = ((addFormatsModule as unknown as { default?: unknown }).defau
 const SCHEMA_ID = 'https://render.com/schema/render.yaml.json';
 const KEY_VALUE_TYPES = new Set(['keyvalue', 'redis']);
 
-export interface BlueprintValidator {
+interface BlueprintValidator {
   validate(text: string): BlueprintResult;
 }
 
-export function createBlueprintValidator(): BlueprintValidator {
+function createBlueprintValidator(): BlueprintValidator {
   let compiled: { root: ValidateFunction; branch: (name: string) => ValidateFunction; rootKeys: Set<string> } | undefined;
   const load = () => {
     if (compiled) return compiled;

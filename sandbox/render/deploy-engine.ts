@@ -22,7 +22,7 @@ const FAILURE_OF: Partial<Record<DeployStatus, BuildFailureStatus>> = {
   update_in_progress: 'update_failed',
 };
 
-export interface DeployRequest {
+interface DeployRequest {
   trigger: string;
   commitId?: string;
   clearCache?: boolean;
@@ -45,7 +45,7 @@ export interface DeployEngine {
   resumeAll(): void;
 }
 
-export interface DeployEngineOptions {
+interface DeployEngineOptions {
   phaseMs: Record<DeployPhase, number>;
   manual: boolean;
   /** Called after every status change (the sandbox saves its state then). */

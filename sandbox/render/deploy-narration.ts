@@ -7,7 +7,7 @@ import type { DeployStatus } from './types.js';
  * them (cloning, build command, upload, "Your service is live") and service events
  * (build_started/ended, pre_deploy_started/ended, deploy_started/ended, server_available).
  */
-export interface DeployNarrator {
+interface DeployNarrator {
   /** The deploy just entered an active phase. */
   entered(d: DeployRec, phase: DeployStatus): void;
   /** The deploy finished `phase` successfully and moves on. */

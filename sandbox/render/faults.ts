@@ -8,7 +8,7 @@ interface ActiveRule extends FaultRule {
   remaining: number;
 }
 
-export interface FaultPlan {
+interface FaultPlan {
   /** Sum of matching latency rules, in ms. */
   delayMs: number;
   /** The first matching non-latency rule, if any. */

@@ -3,7 +3,7 @@ import { readBodyUpTo } from '../body.js';
 
 /** Low-level HTTP helpers shared by the API and the control surface. */
 
-export const MAX_BODY_BYTES = 11 * 1024 * 1024; // Blueprint files may be up to 10 MB (docs/render-api.md §14)
+const MAX_BODY_BYTES = 11 * 1024 * 1024; // Blueprint files may be up to 10 MB (docs/render-api.md §14)
 
 /** Headers Render puts on every response (docs/render-api.md §1). */
 export function securityHeaders(requestId: string): Record<string, string> {

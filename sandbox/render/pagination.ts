@@ -7,7 +7,7 @@ import { parseTimeUs } from './clock.js';
  * only when it really is the last one.
  */
 
-export interface Sequenced {
+interface Sequenced {
   /** Insertion order; also what a cursor encodes. */
   seq: number;
 }

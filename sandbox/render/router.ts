@@ -26,7 +26,7 @@ export interface RouteDef {
   handler: Handler;
 }
 
-export interface RouteMatch {
+interface RouteMatch {
   def: RouteDef;
   params: Record<string, string>;
 }

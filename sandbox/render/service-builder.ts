@@ -34,7 +34,7 @@ const PATCH_DETAILS: Record<ServiceType, string> = {
 
 const CONTAINER_RUNTIMES = new Set(['docker', 'image']);
 
-export interface NewServiceInput {
+interface NewServiceInput {
   body: Obj;
   id: string;
   seq: number;
@@ -197,7 +197,7 @@ export function assertPlanAllowed(details: Obj, type: ServiceType, freePlanAllow
   if (!hasPaymentInfo) throw new ApiError(402, 'payment information is required to create a service on a paid instance type');
 }
 
-export function slugify(name: string): string {
+function slugify(name: string): string {
   const slug = name.toLowerCase().replace(/[^a-z0-9]+/g, '-');
   return trimRuns(slug, '-') || 'service';
 }

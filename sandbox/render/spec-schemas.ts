@@ -43,7 +43,7 @@ export interface SpecValidator {
   checkPointer(pointer: string, value: unknown): SpecError[];
 }
 
-export interface SpecError {
+interface SpecError {
   path: string;
   message: string;
 }

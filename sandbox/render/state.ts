@@ -43,7 +43,7 @@ export interface CustomDomainRec {
   createdUs: number;
 }
 
-export interface ImageRef {
+interface ImageRef {
   ownerId: string;
   imagePath: string;
   registryCredentialId?: string;
@@ -132,7 +132,7 @@ export interface EventRec {
   details: Record<string, unknown>;
 }
 
-export interface BuildFailureRule {
+interface BuildFailureRule {
   match: BuildFailureMatch;
   status: BuildFailureStatus;
   remaining: number;
@@ -184,7 +184,7 @@ export function deploysOf(state: SimState, serviceId: string): DeployRec[] {
 }
 
 /** The state as plain JSON (timers left out): what a sandbox keeps across restarts. */
-export interface StateSnapshot {
+interface StateSnapshot {
   version: 1;
   seq: number;
   accounts: AccountRec[];

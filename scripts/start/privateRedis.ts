@@ -22,7 +22,7 @@ function freePort(): Promise<number> {
   });
 }
 
-export interface PrivateRedis {
+interface PrivateRedis {
   url: string;
   port: number;
   stop(): Promise<void>;

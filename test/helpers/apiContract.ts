@@ -12,7 +12,7 @@ const addFormats = ((addFormatsModule as unknown as { default?: unknown }).defau
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 type JsonObject = { [k: string]: Json };
 
-export interface SeenResponse {
+interface SeenResponse {
   method: string;
   /** Path and query as sent. */
   path: string;
@@ -21,7 +21,7 @@ export interface SeenResponse {
   text: string;
 }
 
-export interface ApiContract {
+interface ApiContract {
   /** What is wrong with this response according to the document ([] when it conforms). */
   problems(res: SeenResponse): string[];
 }

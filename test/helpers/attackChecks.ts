@@ -12,7 +12,7 @@ import type { Tenant } from './attackTenants.js';
 const VOLATILE = /:(rl|budget|audit|alert|svc-cache|metrics|tel):/;
 
 /** Every Redis key except the volatile families, sorted. */
-export async function durableRedisKeys(stack: Stack): Promise<string[]> {
+async function durableRedisKeys(stack: Stack): Promise<string[]> {
   const keys: string[] = [];
   let cursor = '0';
   do {

@@ -50,7 +50,7 @@ export function hostileScalar(foreign: string[] = []): fc.Arbitrary<string> {
 }
 
 /** URL encoding that never throws on lone surrogates (they are sent as U+FFFD bytes). */
-export function encodeQueryValue(s: string): string {
+function encodeQueryValue(s: string): string {
   // Lone surrogates become U+FFFD (what String.prototype.toWellFormed does).
   return encodeURIComponent(s.replace(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, '\ufffd'));
 }

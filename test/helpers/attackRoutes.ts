@@ -7,7 +7,7 @@ import type { AttackRequest } from './attackHttp.js';
 export interface RouteRef { method: string; path: string }
 
 /** What a path parameter holds, so a suite can fill it with the right (or the wrong) kind of id. */
-export type ParamKind = 'deploymentId' | 'serviceId' | 'repoOwner' | 'repoName' | 'assetPath' | 'findingId' | 'envVarKey' | 'secretFileName' | 'customDomainId';
+type ParamKind = 'deploymentId' | 'serviceId' | 'repoOwner' | 'repoName' | 'assetPath' | 'findingId' | 'envVarKey' | 'secretFileName' | 'customDomainId';
 
 export interface RouteSpec extends RouteRef {
   /**

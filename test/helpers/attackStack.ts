@@ -11,7 +11,7 @@ import { sharedFixture } from './fixture.js';
  * What every proof-by-attack suite starts from: the real stack, its router walked for the routes it
  * really mounts, and a witness of every secret it hands out (for the end-of-suite scan).
  */
-export interface AttackStack {
+interface AttackStack {
   stack: Stack;
   witness: SecretWitness;
   /** The catalogue entries of every mounted route; empty when some route is not catalogued. */
@@ -23,7 +23,7 @@ export interface AttackStack {
   close(): Promise<void>;
 }
 
-export async function startAttackStack(opts: StackOptions & { worker?: boolean }): Promise<AttackStack> {
+async function startAttackStack(opts: StackOptions & { worker?: boolean }): Promise<AttackStack> {
   const { worker: withWorker, ...stackOpts } = opts;
   let router: Router | undefined;
   const withRouter = { ...stackOpts, appOptions: { ...stackOpts.appOptions, onRouter: (r: Router) => { router = r; } } };

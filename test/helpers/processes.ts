@@ -32,10 +32,10 @@ export class ChildExitedEarly extends Error {
   }
 }
 
-export interface ReadyChild<M> { proc: ChildProcess; output: string[]; message: M; stop(signal?: NodeJS.Signals): Promise<number | null> }
+interface ReadyChild<M> { proc: ChildProcess; output: string[]; message: M; stop(signal?: NodeJS.Signals): Promise<number | null> }
 
 /** Send `signal` unless the child already ended; resolves with its exit code once it has. */
-export function stopChild(proc: ChildProcess, signal: NodeJS.Signals): Promise<number | null> {
+function stopChild(proc: ChildProcess, signal: NodeJS.Signals): Promise<number | null> {
   return new Promise((resolve) => {
     if (proc.exitCode !== null || proc.signalCode !== null) return resolve(proc.exitCode);
     proc.once('exit', (code) => resolve(code));

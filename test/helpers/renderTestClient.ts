@@ -5,7 +5,7 @@ import { createRenderCalls, createRenderClient, type CursorPage, type ListLogsPa
 import { serviceRoute } from '../../server/render/calls.js';
 import { servicesQuery, type ListServicesFilter } from '../../server/render/resources/services.js';
 
-export interface ListServicesPageParams extends Pick<ListServicesFilter, 'ownerId' | 'name' | 'type'> {
+interface ListServicesPageParams extends Pick<ListServicesFilter, 'ownerId' | 'name' | 'type'> {
   cursor?: string | null;
   /** Page size, 1–100 (default 20). */
   limit?: number | null;

@@ -7,7 +7,7 @@ import type { Agent } from './agent.js';
 // nowhere the system writes or answers — Redis (every key and value), the web and worker logs,
 // every response body and header an agent saw, and the Render simulator's call log.
 
-export interface SecretScanOptions {
+interface SecretScanOptions {
   stack: Stack;
   /** Plaintext values that must appear nowhere (Render keys, GitHub tokens, env var values). */
   secrets: string[];
@@ -19,7 +19,7 @@ export interface SecretScanOptions {
   transcripts?: string[][];
 }
 
-export interface SecretFinding {
+interface SecretFinding {
   /** Where it was found: 'redis', 'web log', 'extra log #n', 'agent #n transcript', 'transcript #n', 'render calls'. */
   where: string;
   /** The secret, masked (first 6 characters): the report itself must not leak it. */
@@ -91,7 +91,7 @@ export function witnessSecrets(stack: Stack): SecretWitness {
   return witness;
 }
 
-export interface WitnessedStack { stack: Stack; witness: SecretWitness; close(): Promise<void> }
+interface WitnessedStack { stack: Stack; witness: SecretWitness; close(): Promise<void> }
 
 /**
  * A stack for the whole file, witnessed from its start, whose last check is the secret scan over

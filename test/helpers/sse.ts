@@ -51,7 +51,7 @@ export async function openSseStream(url: string, headers: Record<string, string>
   };
 }
 
-export interface SseLogLine { id: string; timestamp: string; message: string; phase: string; level: string | null }
+interface SseLogLine { id: string; timestamp: string; message: string; phase: string; level: string | null }
 
 /** The lines of every `event: logs` message in a stream's text, in arrival order. */
 export function sseLogLines(text: string): SseLogLine[] {
