@@ -65,7 +65,7 @@ function inlineRefs(root: Json): Json {
 }
 
 /** Recursively removes null-valued object keys (null ≡ absent). */
-export function dropNulls(value: unknown): unknown {
+function dropNulls(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(dropNulls);
   if (value === null || typeof value !== 'object') return value;
   const out: Record<string, unknown> = {};

@@ -9,7 +9,7 @@ import type { DetectedStack } from '../../server/stacks/detect.js';
 /** The GitHub client refuses files above this; every padded file here is exactly this long (ASCII). */
 export const LIMIT = 256 * 1024;
 
-export interface AdversarialCase {
+interface AdversarialCase {
   name: string;
   files: Record<string, string>;
   /** Fields the detected stack must have, or the message the StackDetectionError must match. */

@@ -15,7 +15,7 @@ export const TEST_DETECTOR: DetectorOptions = {
   floors: { requests: 40, probes: 10, deploys: 5, targets: 10 }, minSamples: 5, settleMs: 0,
 };
 
-export const TEST_ENV = {
+const TEST_ENV = {
   // The manual clock runs through many minutes: sessions must outlive them.
   SESSION_IDLE_MINUTES: '600', SESSION_ABSOLUTE_HOURS: '48',
   ANOMALY_DETECTION: 'true',

@@ -17,7 +17,7 @@ export const WORKER_OPTIONS = {
   workerOptions: { concurrency: 10, lockDurationMs: 2_000, stalledIntervalMs: 500 },
 };
 
-export const QUICK_DEPLOYS: RenderSimOptions = { phaseMs: { created: 100, build_in_progress: 500, pre_deploy_in_progress: 0, update_in_progress: 300 } };
+const QUICK_DEPLOYS: RenderSimOptions = { phaseMs: { created: 100, build_in_progress: 500, pre_deploy_in_progress: 0, update_in_progress: 300 } };
 
 export interface ChildWeb { url: string; proc: ChildProcess; output: string[]; stop(signal?: NodeJS.Signals): Promise<number | null> }
 

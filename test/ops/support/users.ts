@@ -63,7 +63,7 @@ export async function servicesNamed(env: OpsEnv, apiKey: string, name: string): 
   return list.filter((e) => e.service.name === name).length;
 }
 
-export interface SseEvent { event: string; data: string }
+interface SseEvent { event: string; data: string }
 
 export interface SseClient {
   status: number;

@@ -12,7 +12,7 @@ export const API_KEY = 'rnd_S3cretKeyMustNeverLeak0123456789';
 
 let validator: Promise<OpenAPIBackend> | undefined;
 
-export function specValidator(): Promise<OpenAPIBackend> {
+function specValidator(): Promise<OpenAPIBackend> {
   validator ??= createSpecValidator();
   return validator;
 }

@@ -10,7 +10,7 @@ const SPEC_PATH = fileURLToPath(new URL('../../../spec/render-openapi.json', imp
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
-export function loadRenderSpec(): Document {
+function loadRenderSpec(): Document {
   // Refs into the service-event details variants are re-pointed at the anyOf made below.
   const text = readFileSync(SPEC_PATH, 'utf8').replaceAll('/event/properties/details/oneOf/', '/event/properties/details/anyOf/');
   const root = JSON.parse(text) as Json;

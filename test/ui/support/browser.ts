@@ -6,8 +6,8 @@ import { chromium, type Browser, type BrowserContext, type Page } from 'playwrig
 declare const window: any;
 declare const document: any;
 
-export const CHROMIUM = '/usr/bin/chromium';
-export const SCREENSHOT_DIR = join(process.cwd(), 'test-results', 'screenshots');
+const CHROMIUM = '/usr/bin/chromium';
+const SCREENSHOT_DIR = join(process.cwd(), 'test-results', 'screenshots');
 export const PHONE = { width: 375, height: 812 };
 export const DESKTOP = { width: 1280, height: 800 };
 const PIXEL = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4nGPomHnmPwAGhwLtXERxZAAAAABJRU5ErkJggg==', 'base64');

@@ -5,13 +5,13 @@ import { startUiStack, type UiStackOptions, type UiStack } from './uiStack.js';
 import { sharedFixture } from '../../helpers/fixture.js';
 
 /** The UI stack (web, worker, simulators) and a headless Chromium, started side by side. */
-export interface BrowserStack {
+interface BrowserStack {
   stack: UiStack;
   browser: Browser;
   close(): Promise<void>;
 }
 
-export async function startBrowserStack(opts: UiStackOptions = {}): Promise<BrowserStack> {
+async function startBrowserStack(opts: UiStackOptions = {}): Promise<BrowserStack> {
   const [stack, browser] = await Promise.allSettled([startUiStack(opts), launchChromium()]);
   if (stack.status === 'rejected' || browser.status === 'rejected') {
     // One of them started: close it before failing, or the file's process never exits.
