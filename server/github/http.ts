@@ -84,7 +84,11 @@ export function createGitHubHttp(opts: GitHubHttpOptions) {
         body: req.body === undefined ? undefined : JSON.stringify(req.body),
       });
       text = await res.text();
-    } catch {
+      // Node's fetch drops the token when a redirect leaves the API's origin; the answer from there is
+      // not GitHub's either, so it is refused rather than trusted.
+      if (res.redirected && new URL(res.url).origin !== base.origin) throw new GitHubError('bad_response', `GitHub ${req.what}: GitHub redirected off its API`);
+    } catch (err) {
+      if (err instanceof GitHubError) throw err;
       // The cause can hold the URL or request; the message is ours alone.
       throw new GitHubError('unavailable', `GitHub ${req.what}: GitHub did not answer`);
     }
@@ -103,7 +107,7 @@ export function createGitHubHttp(opts: GitHubHttpOptions) {
       try {
         res = await exchange(req, url, cached?.etag);
       } catch (err) {
-        const waitMs = opts.retries && err instanceof GitHubError ? RETRY_DELAYS_MS[attempt] : undefined;
+        const waitMs = opts.retries && err instanceof GitHubError && err.kind === 'unavailable' ? RETRY_DELAYS_MS[attempt] : undefined;
         if (waitMs === undefined) throw err;
         await sleep(waitMs);
         continue;
