@@ -22,6 +22,10 @@ import { tagged } from '../openapi/describe.js';
  * picks one and the chain fails to compile. So a new guard's state extends the one it follows
  * (like OwnServiceState extends RenderKeyState), and only validate() contributes to the context.
  * Plain `Koa.Middleware` (limits, CSRF, documented) contributes nothing and fits anywhere.
+ * A guard typed as @koa/router's `RouterMiddleware` with the default context does contribute (Koa's
+ * DefaultContext, whose index signature is `any`): tsc still types the handler, but type-aware lint
+ * resolves the chain lazily and sees `ctx.input` as `any` when a file is linted alone. So guards that
+ * add nothing are plain `Koa.Middleware` (see pathParam in validate.ts).
  */
 declare module 'koa' {
   interface DefaultState {

@@ -1,4 +1,4 @@
-import type { DefaultState } from 'koa';
+import type { DefaultState, Middleware } from 'koa';
 import type { RouterMiddleware } from '@koa/router';
 import type { z } from 'zod';
 import { errors } from '../errors.js';
@@ -87,9 +87,13 @@ export function validate<B extends z.ZodType = never, Q extends z.ZodType = neve
  * A path parameter that must match `rule` before anything is spent on it; otherwise `refuse()`'s error
  * (a 404 for an id that cannot be anyone's, a field error for a name the caller typed).
  */
-export function pathParam(name: string, rule: RegExp, refuse: () => Error): RouterMiddleware {
+export function pathParam(name: string, rule: RegExp, refuse: () => Error): Middleware {
+  // A plain Koa middleware, not a RouterMiddleware: a router-typed guard in a chain makes type-aware
+  // lint see the handler's ctx.input as `any` (TypeScript infers the chain's context lazily there).
   return async (ctx, next) => {
-    if (!rule.test(ctx.params[name] ?? '')) throw refuse();
+    const params: unknown = ctx.params;
+    const value: unknown = params && typeof params === 'object' ? Reflect.get(params, name) : undefined;
+    if (typeof value !== 'string' || !rule.test(value)) throw refuse();
     await next();
   };
 }
