@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Browser } from 'playwright-core';
 import { launchChromium, newContext, screenshot } from './support/browser.js';
+import { deployDemoApp } from './support/uiStack.js';
 import { freePort } from '../helpers/ports.js';
-import { DEMO } from '../../sandbox/seed.js';
 
 // A sandbox that survives real use: the real `npm start` script with no REDIS_URL and no GitHub
 // credentials starts its own Redis, serves the GitHub simulator on its own origin, logs requests to a
@@ -69,19 +69,7 @@ test('npm start keeps the sandbox world across a restart: the service is still t
   const origins = new Set<string>();
   page.on('request', (r) => { if (!r.url().startsWith('https://avatars.githubusercontent.com/')) origins.add(new URL(r.url()).origin); });
   await page.goto(first.url);
-  await page.getByTestId('sign-in').click();
-  await page.getByTestId('user-login').filter({ hasText: DEMO.login }).waitFor();
-  await page.goto(`${first.url}/#/settings`);
-  await page.getByTestId('use-demo-key').click();
-  await page.getByTestId('render-key-submit').click();
-  await page.getByTestId('key-status').waitFor();
-  await page.getByRole('link', { name: 'New deploy' }).first().click();
-  await page.getByTestId('repo-search').fill('hello-node');
-  await page.locator(`[data-testid=repo-option][data-repo="${DEMO.login}/hello-node"]`).click();
-  await page.getByTestId('detected-stack-name').waitFor();
-  await page.getByTestId('deploy-submit').click();
-  await page.waitForURL(/#\/deployments\//);
-  await page.locator('#deployment-status[data-status="live"]').waitFor({ timeout: 90_000 });
+  await deployDemoApp(page, first.url, 90_000);
   t.deepEqual([...origins], [new URL(first.url).origin]);
 
   // Requests went to the log file, not to the terminal.

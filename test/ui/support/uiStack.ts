@@ -6,6 +6,7 @@ import { createLogger } from '../../../server/logger.js';
 import { startWorker, type WorkerProcess } from '../../../workers/process.js';
 import type { RenderSimOptions } from '../../../sandbox/render/index.js';
 import type { CreateAppOptions } from '../../../server/app.js';
+import { DEMO } from '../../../sandbox/seed.js';
 
 export interface UiStack extends Stack {
   worker: WorkerProcess;
@@ -111,4 +112,19 @@ export async function deployThroughForm(page: Page, fullName: string, opts: { se
   await page.getByTestId('deploy-submit').click();
   await page.waitForURL(/#\/deployments\/[A-Za-z0-9_-]+$/);
   return page.url().split('#/deployments/')[1]!;
+}
+
+/**
+ * Sandbox mode (`npm start` without GitHub credentials) at `url`, from its sign-in page: sign in as
+ * the demo user, connect the demo key, deploy hello-node through the form; resolves once it is live.
+ */
+export async function deployDemoApp(page: Page, url: string, liveTimeoutMs: number): Promise<void> {
+  await page.getByTestId('sign-in').click();
+  await page.getByTestId('user-login').filter({ hasText: DEMO.login }).waitFor();
+  await page.goto(`${url}/#/settings`);
+  await page.getByTestId('use-demo-key').click();
+  await page.getByTestId('render-key-submit').click();
+  await page.getByTestId('key-status').waitFor();
+  await deployThroughForm(page, `${DEMO.login}/hello-node`);
+  await page.locator('#deployment-status[data-status="live"]').waitFor({ timeout: liveTimeoutMs });
 }
