@@ -1,6 +1,7 @@
 import type Koa from 'koa';
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
-import { CallToolRequestSchema, ListToolsRequestSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { CallToolRequestSchema, ListToolsRequestSchema, type CallToolResult, type Tool } from '@modelcontextprotocol/sdk/types.js';
+import { AjvJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/ajv';
 import type { AppDeps } from '../deps.js';
 import { describeIssues } from '../middleware/validate.js';
 import { requestDetail } from '../audit/fromRequest.js';
@@ -16,6 +17,15 @@ function result(body: unknown, isError: boolean): CallToolResult {
 }
 const toolError = (code: string, message: string) => result({ error: { code, message } } satisfies ErrorBody, true);
 
+// Built once per process, not per request (issue 17: a tool call cost ~10× its REST route). A Server
+// left to itself builds its own Ajv instance (~90 µs, only ever used to check elicitation answers,
+// which these tools never ask for); the validator holds no per-request state, so one is shared.
+// The Server and its transport stay per request: a stateless transport must not serve two at once.
+const jsonSchemaValidator = new AjvJsonSchemaValidator();
+const TOOL_BY_NAME = new Map(TOOLS.map((t) => [t.name, t]));
+let toolList: Tool[] | undefined; // the tools/list answer: z.toJSONSchema of every tool, on first use
+const listTools = () => (toolList ??= TOOLS.map((t) => ({ name: t.name, description: t.description, inputSchema: inputJsonSchema(t.schema), annotations: t.annotations })));
+
 /**
  * One MCP server per /mcp request (stateless Streamable HTTP), bound to that request's caller. A tool
  * call is the REST route it names, sent to this same web process over loopback with the caller's own
@@ -24,14 +34,12 @@ const toolError = (code: string, message: string) => result({ error: { code, mes
  * Each call also leaves an `mcp_tool` audit entry (tool name and outcome, never arguments).
  */
 export function createMcpServer(deps: AppDeps, ctx: Koa.Context, userId: number): Server {
-  const server = new Server({ name: 'render-orchestrator', version: '1.0.0' }, { capabilities: { tools: {} } });
+  const server = new Server({ name: 'render-orchestrator', version: '1.0.0' }, { capabilities: { tools: {} }, jsonSchemaValidator });
 
-  server.setRequestHandler(ListToolsRequestSchema, async () => ({
-    tools: TOOLS.map((t) => ({ name: t.name, description: t.description, inputSchema: inputJsonSchema(t.schema), annotations: t.annotations })),
-  }));
+  server.setRequestHandler(ListToolsRequestSchema, async () => ({ tools: listTools() }));
 
   server.setRequestHandler(CallToolRequestSchema, async (req) => {
-    const tool = TOOLS.find((t) => t.name === req.params.name);
+    const tool = TOOL_BY_NAME.get(req.params.name);
     if (!tool) return toolError('not_found', `There is no tool named ${JSON.stringify(req.params.name).slice(0, 80)}.`);
     const args = req.params.arguments ?? {};
     const parsed = tool.schema.safeParse(args);
@@ -53,7 +61,7 @@ export function createMcpServer(deps: AppDeps, ctx: Koa.Context, userId: number)
 
 interface ToolResponse { status: number; body: unknown }
 
-/** The route, over loopback to the address this request came in on, as the caller. */
+/** The route, over loopback to the address this request came in on, as the caller (fetch's default agent keeps the connection alive). */
 async function callRoute(ctx: Koa.Context, r: ToolRequest): Promise<ToolResponse> {
   const socket = ctx.req.socket;
   const host = socket.localFamily === 'IPv6' ? `[${socket.localAddress}]` : socket.localAddress;
