@@ -17,7 +17,7 @@ const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const local = (url: string) => url.replace(/^file:\/\//, '').replace(ROOT, '');
 const pkgOf = (url: string) => (url.includes('/node_modules/') ? `nm:${/node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url)?.[1]}` : '');
 
-export function summarizeProfile(file: string, top = 25, window: { fromS?: number; toS?: number } = {}): string {
+function summarizeProfile(file: string, top = 25, window: { fromS?: number; toS?: number } = {}): string {
   const p = JSON.parse(readFileSync(file, 'utf8')) as Profile;
   const byId = new Map<number, Node>();
   const parent = new Map<number, number>();

@@ -32,7 +32,7 @@ import { MetaView } from './presenters/meta.js';
 import type { SecurityOptions } from './security/options.js';
 import { telemetryMiddleware } from './telemetry/middleware.js';
 
-export const BODY_LIMIT = '64kb';
+const BODY_LIMIT = '64kb';
 
 export interface CreateAppOptions {
   /**

@@ -63,7 +63,3 @@ export const errors = {
   locked: (retryAfterSeconds: number, message: string) =>
     new AppError(429, 'locked_out', message, { 'Retry-After': String(Math.max(1, Math.ceil(retryAfterSeconds))) }),
 };
-
-export function isAppError(err: unknown): err is AppError {
-  return err instanceof AppError;
-}

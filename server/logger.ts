@@ -6,7 +6,7 @@ export type { Logger };
  * Paths pino must never print. Values for these keys are replaced wherever they appear one level deep.
  * The request logger logs paths without query strings, so OAuth `code`/`state` never reach the log either.
  */
-export const REDACT_PATHS = [
+const REDACT_PATHS = [
   'req.headers.cookie', 'req.headers.authorization', 'req.headers["x-csrf-token"]', 'res.headers["set-cookie"]',
   'headers.cookie', 'headers.authorization', 'config.headers.authorization', 'err.config.headers.authorization',
   'api_key', '*.api_key', 'apiKey', '*.apiKey', 'renderApiKey', '*.renderApiKey', 'apiKeySealed', '*.apiKeySealed',

@@ -6,10 +6,6 @@ export function percentile(values: readonly number[], p: number): number {
   return sorted[rank]!;
 }
 
-export function summarize(values: readonly number[]) {
-  return { n: values.length, p50: percentile(values, 50), p99: percentile(values, 99), max: values.length ? Math.max(...values) : Number.NaN };
-}
-
 export const round = (n: number, digits = 1) => (Number.isFinite(n) ? Math.round(n * 10 ** digits) / 10 ** digits : n);
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

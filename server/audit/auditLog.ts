@@ -26,10 +26,10 @@ export interface AuditRetention {
   maxAgeMs: number;
 }
 
-export const DEFAULT_RETENTION: AuditRetention = { maxEntries: 5_000, globalMaxEntries: 200_000, maxAgeMs: 90 * 86_400_000 };
+const DEFAULT_RETENTION: AuditRetention = { maxEntries: 5_000, globalMaxEntries: 200_000, maxAgeMs: 90 * 86_400_000 };
 
 /** A signed checkpoint every this many entries: what verification starts from and trimming stops at. */
-export const CHECKPOINT_EVERY = 100;
+const CHECKPOINT_EVERY = 100;
 
 interface Head { seq: number; hash: string; base: number }
 

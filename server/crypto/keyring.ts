@@ -34,7 +34,7 @@ function derive(master: Buffer, purpose: string, length = 32): Buffer {
   return Buffer.from(hkdfSync('sha256', master, Buffer.from('render-orchestrator/v1'), Buffer.from(purpose), length));
 }
 
-export function deriveKeys(master: Buffer): DerivedKeys {
+function deriveKeys(master: Buffer): DerivedKeys {
   return {
     kid: createHash('sha256').update(derive(master, 'key-id')).digest('hex').slice(0, 8),
     encryption: createSecretKey(derive(master, 'credential-encryption')),

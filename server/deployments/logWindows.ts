@@ -12,7 +12,6 @@ import type { Deploy } from '../render/types.js';
  *   never ran, so they have no runtime lines.
  */
 export type LogPhase = 'build' | 'runtime';
-export const LOG_PHASES: readonly LogPhase[] = ['build', 'runtime'];
 
 export interface LogWindow {
   phase: LogPhase;

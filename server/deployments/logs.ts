@@ -126,7 +126,7 @@ export async function readLogPage(src: LogSource, q: { limit: number; cursor?: s
 }
 
 /** Upper bound of a download (pages of 100 lines): a runaway runtime log cannot hold a request forever. */
-export const MAX_DOWNLOAD_PAGES = 500;
+const MAX_DOWNLOAD_PAGES = 500;
 
 /**
  * The whole log as text, oldest first, every page of every phase (forward, 100 lines per request).

@@ -13,7 +13,7 @@ export type MetricsSnapshot = Awaited<ReturnType<Registry['getMetricsAsJSON']>>;
 
 interface StoredSnapshot { expiresAt: number; metrics: MetricsSnapshot }
 
-export const snapshotsKey = (prefix: string) => `${prefix}:metrics:workers`;
+const snapshotsKey = (prefix: string) => `${prefix}:metrics:workers`;
 
 export interface SnapshotPublisher {
   /** Write the current snapshot now (also called on shutdown, so the last counts are not lost). */

@@ -62,7 +62,7 @@ export interface RenderKeyState extends SignedInState {
 export type RouteContext<State = object, Input = unknown> = RouterContext<Koa.DefaultState & State, Koa.DefaultContext & { input: Input }>;
 
 /** The request's session (server/sessions/middleware.ts), or null when it has none (e.g. after sign-out). */
-export function sessionOf(ctx: Koa.Context): RequestSession | null {
+function sessionOf(ctx: Koa.Context): RequestSession | null {
   return ctx.session;
 }
 

@@ -8,7 +8,7 @@ const DIRECT_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
  * entry, read exactly like the client IP (app.proxy with maxIpsCount 1 takes the last
  * X-Forwarded-For entry). Entries before it come from the client and are ignored.
  */
-export function forwardedProto(ctx: Koa.Context): 'http' | 'https' {
+function forwardedProto(ctx: Koa.Context): 'http' | 'https' {
   const hops = ctx.get('x-forwarded-proto').split(',').map((p) => p.trim().toLowerCase()).filter(Boolean);
   return hops[hops.length - 1] === 'https' ? 'https' : 'http';
 }

@@ -14,7 +14,7 @@ export type PresentedDeploySummary = z.infer<typeof DeploySummaryView>;
  * What a service card says, from the service and its latest deploy: a service whose newest build broke
  * is `deploy_failed` (Render keeps serving the previous deploy, but the last change did not ship).
  */
-export const SERVICE_STATES = ['suspended', 'not_deployed', 'deploying', 'live', 'deploy_failed', 'deploy_canceled', 'unknown'] as const;
+const SERVICE_STATES = ['suspended', 'not_deployed', 'deploying', 'live', 'deploy_failed', 'deploy_canceled', 'unknown'] as const;
 export type ServiceState = (typeof SERVICE_STATES)[number];
 
 export const ServiceView = view('Service', z.object({
@@ -52,7 +52,7 @@ function stateOf(suspended: boolean, latest: Deploy | null | undefined): Service
   return 'unknown';
 }
 
-export function presentDeploySummary(d: Deploy): PresentedDeploySummary {
+function presentDeploySummary(d: Deploy): PresentedDeploySummary {
   return {
     id: d.id, status: text(d.status), commitId: text(d.commit?.id), trigger: text(d.trigger),
     createdAt: text(d.createdAt), finishedAt: text(d.finishedAt),

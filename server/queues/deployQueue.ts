@@ -35,7 +35,7 @@ export function createDeployQueue(connection: Redis | ConnectionOptions, redisPr
 }
 
 /** How long stopping a deployment waits for a worker's running step on its job (a Render call is bounded well below). */
-export const RUNNING_STEP_WAIT_MS = 5_000;
+const RUNNING_STEP_WAIT_MS = 5_000;
 
 /**
  * Remove a deployment's job after its record became final (canceled, revoked), so nothing is left

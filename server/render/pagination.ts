@@ -2,7 +2,7 @@
 // wrappers; the next page starts after the last item's cursor; the end is an empty page. Like
 // Render's CLI we ask for 100 at a time and also stop on a short page, saving one request.
 
-export const MAX_PAGE_SIZE = 100;
+const MAX_PAGE_SIZE = 100;
 // A runaway guard: a misbehaving server that keeps returning full pages cannot loop us forever.
 const MAX_PAGES = 1000;
 

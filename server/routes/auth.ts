@@ -20,7 +20,7 @@ type SignedOutView = z.infer<typeof SignedOutView>;
 // grant ships `export default` types over a CommonJS module; under nodenext the default import is module.exports.
 const grant = grantModule as unknown as typeof grantModule.default;
 
-export const AUTH_PREFIX = '/api/auth';
+const AUTH_PREFIX = '/api/auth';
 
 interface GrantResponse { access_token?: string; error?: unknown }
 

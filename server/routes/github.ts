@@ -11,7 +11,7 @@ import { BranchesView, presentRepo, RepoPageView } from '../presenters/repo.js';
 import { documented } from '../openapi/describe.js';
 
 /** A name filter looks at this many pages of 100 (most recently pushed first), then says it stopped. */
-export const REPO_SEARCH_MAX_PAGES = 5;
+const REPO_SEARCH_MAX_PAGES = 5;
 const GITHUB_PAGE_MAX = 100;
 
 const ReposQuery = z.object({

@@ -74,7 +74,7 @@ const perMinutes = (points: number, minutes: number) => ({ points, durationSec: 
  * - 404 probes: 10 404s on resource ids within 10 min raise a cross-tenant probe event; a 404 on an
  *   id that exists but belongs to someone else raises one at once.
  */
-export const DEFAULT_LIMITS: SecurityLimits = {
+const DEFAULT_LIMITS: SecurityLimits = {
   signInStart: perMinutes(60, 10),
   signInCallback: perMinutes(60, 10),
   keySetup: perMinutes(60, 15),

@@ -19,9 +19,9 @@ export interface SentinelAlertOptions {
 }
 
 /** Alerts per user per window, and how long one rule on one service stays quiet after an alert. */
-export const ALERT_LIMIT = { perWindow: 10, windowSec: 600, dedupeSec: 3_600 };
+const ALERT_LIMIT = { perWindow: 10, windowSec: 600, dedupeSec: 3_600 };
 /** Deploy results sent to a user's Slack per window. */
-export const DEPLOY_ALERT_LIMIT = { perWindow: 30, windowSec: 600 };
+const DEPLOY_ALERT_LIMIT = { perWindow: 30, windowSec: 600 };
 
 /** A tenant's webhook must be https://hooks.slack.com/services/… (no port, no credentials). */
 export function checkSlackWebhook(raw: string, hosts: string[] = ['hooks.slack.com']): string | null {

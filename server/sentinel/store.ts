@@ -3,11 +3,11 @@ import type { Redis } from 'ioredis';
 import { open, seal, type Keyring } from '../crypto/keyring.js';
 import type { Finding, SentinelSettings, SentinelStatus } from './types.js';
 
-export const MAX_FINDINGS = 500;
+const MAX_FINDINGS = 500;
 const FINDINGS_TTL_SEC = 30 * 24 * 3600;
 /** How long a note of our own audited Render call is kept, and how far apart call and audit entry may be. */
 const SELF_CALL_KEEP_MS = 60 * 60_000;
-export const SELF_CALL_WINDOW_MS = 2 * 60_000;
+const SELF_CALL_WINDOW_MS = 2 * 60_000;
 
 export function sentinelKeys(prefix: string) {
   const base = `${prefix}:sentinel`;

@@ -6,9 +6,9 @@ import { findingId, type SentinelStore } from './store.js';
 import type { Finding, SentinelStatus } from './types.js';
 
 /** Lines of one signature more than this apart start a new finding; closer ones are the same crash loop. */
-export const GROUP_GAP_MS = 10 * 60_000;
+const GROUP_GAP_MS = 10 * 60_000;
 /** On the first round, look back this far. */
-export const FIRST_LOOKBACK_MS = 15 * 60_000;
+const FIRST_LOOKBACK_MS = 15 * 60_000;
 /** Logs further behind than this are skipped: a chatty service must not keep the watch in the past. */
 const MAX_LOG_LAG_MS = 30 * 60_000;
 const AUDIT_RECHECK_MS = 30 * 60_000;
@@ -29,7 +29,7 @@ export interface RoundResult { calls: number; findings: number; stoppedBy: 'done
 interface Cursor { ts: string; seen: string[] }
 
 /** Timestamps of any precision, comparable as strings (nanosecond fraction, zero-padded). */
-export function tsKey(ts: string): string {
+function tsKey(ts: string): string {
   const dot = ts.indexOf('.');
   const base = (dot < 0 ? ts.replace(/Z$/i, '') : ts.slice(0, dot)).slice(0, 19);
   const frac = dot < 0 ? '' : ts.slice(dot + 1).replace(/Z$/i, '');

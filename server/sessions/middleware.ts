@@ -184,7 +184,7 @@ class SessionState implements SessionControl {
  * A cookie's value from a Cookie header, as the `cookies` package reads it: the first `name=` at the
  * start or after a `;` and spaces, up to the next `;`, surrounding double quotes removed.
  */
-export function cookieValue(header: string, name: string): string | undefined {
+function cookieValue(header: string, name: string): string | undefined {
   const needle = `${name}=`;
   for (let at = header.indexOf(needle); at >= 0; at = header.indexOf(needle, at + 1)) {
     let before = at - 1;

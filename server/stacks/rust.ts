@@ -6,7 +6,7 @@ import { linesOf } from './lines.js';
  * keys we need rather than a TOML dependency; it only looks at `name = "…"` inside those tables.
  * One pass over lines of bounded length; both patterns are anchored and pass the regex-safety test.
  */
-export function cargoBinaryName(toml: string): string | null {
+function cargoBinaryName(toml: string): string | null {
   let table = '';
   let pkg: string | null = null;
   let bin: string | null = null;

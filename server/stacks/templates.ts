@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { STACKS } from './types.js';
 
-export const templateSchema = z.object({
+const templateSchema = z.object({
   stack: z.enum(STACKS),
   runtime: z.enum(['node', 'python', 'go', 'ruby', 'rust', 'elixir', 'docker', 'static']),
   serviceType: z.enum(['web_service', 'static_site']),

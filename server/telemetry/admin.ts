@@ -22,7 +22,7 @@ export class AdminError extends Error {}
 const iso = (ms: number) => new Date(ms).toISOString().replace('.000Z', 'Z');
 
 /** A GitHub login (as telemetry last saw it) → user id; a bare number is taken as the id. */
-export async function resolveUser(d: AdminDeps, loginOrId: string): Promise<{ userId: number; login: string | null }> {
+async function resolveUser(d: AdminDeps, loginOrId: string): Promise<{ userId: number; login: string | null }> {
   if (/^\d{1,15}$/.test(loginOrId)) {
     const userId = Number(loginOrId);
     return { userId, login: await d.redis.hget(d.keys.user(userId), 'login') };

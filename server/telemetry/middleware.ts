@@ -57,7 +57,7 @@ function targetOf(ctx: Koa.Context, route: string): string | null {
 
 const hhmm = (ms: number) => new Date(ms).toISOString().slice(11, 16);
 
-export function blockedError(entry: GuardEntry, now: number): AppError {
+function blockedError(entry: GuardEntry, now: number): AppError {
   const seconds = Math.max(1, Math.ceil((entry.until - now) / 1000));
   const minutes = Math.ceil(seconds / 60);
   return errors.accountTemporarilyBlocked(seconds,

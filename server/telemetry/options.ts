@@ -74,6 +74,3 @@ export interface DetectorOptions extends Partial<Omit<DetectorStats, 'floors' | 
 export function resolveDetector(o: DetectorOptions = {}): DetectorStats {
   return { ...DEFAULT_DETECTOR, ...o, floors: { ...DEFAULT_DETECTOR.floors, ...o.floors }, minSd: { ...DEFAULT_DETECTOR.minSd, ...o.minSd } };
 }
-
-export const MINUTE_MS = 60_000;
-export const HOUR_MS = 3_600_000;

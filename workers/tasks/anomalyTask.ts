@@ -20,7 +20,7 @@ export type AnomalyRunOutcome = 'done' | 'skipped' | 'error';
  * guards the run, and the detector itself judges each minute once (tel:detector:last), so a late or
  * duplicated job does nothing.
  */
-export async function runAnomalyJob(ctx: { redis: Redis; keys: TelemetryKeys; detector: Detector; lockMs: number; logger: Logger }): Promise<{ outcome: AnomalyRunOutcome; run?: DetectorRun }> {
+async function runAnomalyJob(ctx: { redis: Redis; keys: TelemetryKeys; detector: Detector; lockMs: number; logger: Logger }): Promise<{ outcome: AnomalyRunOutcome; run?: DetectorRun }> {
   const token = randomBytes(8).toString('hex');
   if ((await ctx.redis.set(ctx.keys.detectorLock, token, 'PX', ctx.lockMs, 'NX')) !== 'OK') return { outcome: 'skipped' };
   try {

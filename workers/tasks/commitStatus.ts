@@ -9,7 +9,7 @@ import type { WritePacer } from './writePacer.js';
 import { delayJob } from './delayJob.js';
 
 /** The status's name on the commit (one line per context in GitHub's checks list). */
-export const COMMIT_STATUS_CONTEXT = 'render-orchestrator';
+const COMMIT_STATUS_CONTEXT = 'render-orchestrator';
 /** Scopes that may write commit statuses (GitHub: `repo:status`, or `repo` which includes it). */
 const STATUS_SCOPES = ['repo', 'repo:status'];
 /** Job states in which a pending status may still be posted: a final one waits for it. */

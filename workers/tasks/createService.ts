@@ -134,7 +134,7 @@ async function recordCreated(ctx: WorkerContext, rec: DeploymentRecord, render: 
   return next;
 }
 
-export function serviceFields(service: Service | null, serviceId: string): Partial<DeploymentRecord> {
+function serviceFields(service: Service | null, serviceId: string): Partial<DeploymentRecord> {
   if (!service) return { serviceId };
   const url = (service.serviceDetails as { url?: string } | undefined)?.url ?? null;
   return { serviceId, dashboardUrl: service.dashboardUrl ?? null, serviceUrl: url || null };

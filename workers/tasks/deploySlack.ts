@@ -31,7 +31,7 @@ export function createDeploySlack(opts: { redis: Redis; prefix: string; keyring:
   };
 }
 
-export function deployText(rec: DeploymentRecord, baseUrl: string): string {
+function deployText(rec: DeploymentRecord, baseUrl: string): string {
   const live = rec.status === 'live' || rec.status === 'deactivated';
   const commit = rec.renderCommitId ?? rec.commitSha;
   const what = `${rec.request.githubRepo}${rec.request.branch ? `@${rec.request.branch}` : ''}${commit ? ` (${commit.slice(0, 7)})` : ''}`;

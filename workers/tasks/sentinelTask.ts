@@ -17,7 +17,7 @@ import { unscheduleWatch, type SentinelJobData } from '../../server/sentinel/que
 import type { Finding } from '../../server/sentinel/types.js';
 
 /** Sentinel never takes more than this share of any Render bucket of a key, and only while as much is left for deploys. */
-export const SENTINEL_BUDGET_SHARE = 0.1;
+const SENTINEL_BUDGET_SHARE = 0.1;
 
 export interface SentinelContext {
   redis: Redis;

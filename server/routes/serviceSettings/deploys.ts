@@ -29,7 +29,7 @@ function firstLine(text: unknown): string | null {
 }
 
 /** One row of a service's deploy history: Render's own status, and what the page may offer for it. */
-export function presentHistoryEntry(d: Deploy, liveId: string | null): DeployHistoryEntryView {
+function presentHistoryEntry(d: Deploy, liveId: string | null): DeployHistoryEntryView {
   return {
     id: d.id, status: d.status ?? null, trigger: d.trigger ?? null,
     commitId: d.commit?.id ?? null, commitMessage: firstLine(d.commit?.message),

@@ -5,10 +5,10 @@ import { keyedItemRoutes } from './keyedItems.js';
 import { SecretFileDeletedView, SecretFileNamesView, SecretFileSetView, SecretFileView } from './views.js';
 
 /** A file name under /etc/secrets: letters, digits, dot, dash and underscore; not "." or "..". */
-export const SECRET_FILE_NAME = /^(?!\.\.?$)[A-Za-z0-9._-]{1,255}$/;
+const SECRET_FILE_NAME = /^(?!\.\.?$)[A-Za-z0-9._-]{1,255}$/;
 const NAME_RULE = 'File names are letters, digits, dots, dashes and underscores (at most 255), and not "." or "..".';
 /** Under the 64 KB body limit, so an oversized file is a field error rather than "body too large". */
-export const SECRET_FILE_MAX_BYTES = 48 * 1024;
+const SECRET_FILE_MAX_BYTES = 48 * 1024;
 
 const SecretFileBody = z.object({
   content: z.string().refine((v) => Buffer.byteLength(v, 'utf8') <= SECRET_FILE_MAX_BYTES, 'This file is larger than 48 KB, the most this page can send.'),
