@@ -21,7 +21,7 @@ export class AppError extends Error {
  * new factory, or a new entry here.
  */
 export const CONFLICT_CODES = ['render_conflict', 'idempotency_key_reused', 'idempotency_in_progress', 'deployment_finished', 'deploy_not_rollbackable'] as const;
-export type ConflictCode = (typeof CONFLICT_CODES)[number];
+type ConflictCode = (typeof CONFLICT_CODES)[number];
 
 export const errors = {
   badRequest: (message: string, details?: unknown) => new AppError(400, 'bad_request', message, {}, details),

@@ -19,7 +19,7 @@ import { createSecurityLayer } from './security/layer.js';
 import { createTelemetry } from './telemetry/telemetry.js';
 import { createUpstreamClients } from './upstream.js';
 
-export interface BuildDepsArgs {
+interface BuildDepsArgs {
   config: AppConfig;
   redis: Redis;
   /** Connection for the BullMQ producer (kept separate so queue traffic never blocks sessions). */

@@ -6,7 +6,7 @@ import { createRenderClient, type RenderCallInfo, type RenderCallOutcome, type R
 import { createServiceCache, type ServiceCache } from './render/serviceCache.js';
 
 /** What a call site decides about one Render client: its deadline, its budget, its own counting. */
-export interface RenderCallOptions {
+interface RenderCallOptions {
   /** Per request; default 10 s (workers pass their own). */
   timeoutMs?: number;
   /** Awaited before every request: the per-key budget (which share, how long to wait) is the caller's. */
@@ -25,7 +25,7 @@ export interface UpstreamClients {
   serviceCache: ServiceCache;
 }
 
-export interface UpstreamArgs {
+interface UpstreamArgs {
   config: Pick<AppConfig, 'github' | 'renderApiUrl' | 'redisPrefix'>;
   redis: Redis;
   metrics?: MetricsSink;

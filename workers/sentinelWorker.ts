@@ -15,7 +15,7 @@ export interface SentinelWorkerOptions {
   concurrency?: number;
 }
 
-export interface SentinelWorker { close(force?: boolean): Promise<void>; worker: Worker<SentinelJobData> }
+interface SentinelWorker { close(force?: boolean): Promise<void>; worker: Worker<SentinelJobData> }
 
 /**
  * The Sentinel worker: runs each watching user's repeatable round (workers/tasks/sentinelTask.ts).

@@ -10,7 +10,7 @@ export interface SlackAlerter {
   readonly enabled: boolean;
 }
 
-export interface SlackAlerterOptions {
+interface SlackAlerterOptions {
   /** Incoming-webhook URL (SLACK_WEBHOOK_URL); null disables alerts. */
   webhookUrl: string | null;
   logger: Logger;

@@ -69,7 +69,7 @@ export class UnsafeUrlError extends Error {
   constructor(reason: string) { super(`refused webhook URL: ${reason}`); this.name = 'UnsafeUrlError'; }
 }
 
-export interface ResolvedAddress { address: string; family: 4 | 6 }
+interface ResolvedAddress { address: string; family: 4 | 6 }
 export type Resolver = (hostname: string) => Promise<ResolvedAddress[]>;
 
 export interface UrlGuardOptions {

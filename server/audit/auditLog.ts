@@ -17,7 +17,7 @@ const MAX_ATTEMPTS = 100;
 const backoff = (attempt: number) => new Promise((r) => setTimeout(r, Math.random() * Math.min(50, 2 ** Math.min(attempt, 6))));
 
 /** How long chains grow. Old entries go in steps of the checkpoint interval, never past a checkpoint. */
-export interface AuditRetention {
+interface AuditRetention {
   /** Entries kept per user chain. */
   maxEntries: number;
   /** Entries kept in the global chain (every user's entries and the security events). */

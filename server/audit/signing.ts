@@ -2,7 +2,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { Keyring } from '../crypto/keyring.js';
 
 /** A MAC with the id of the SECRET_KEY it was made under (rotation: the previous key still verifies). */
-export interface Signature { kid: string; mac: string }
+interface Signature { kid: string; mac: string }
 
 /**
  * Signatures over chain heads and checkpoints, under a key derived from SECRET_KEY (keyring
@@ -27,8 +27,6 @@ export function createAuditSigner(keyring: Keyring) {
     },
   };
 }
-
-export type AuditSigner = ReturnType<typeof createAuditSigner>;
 
 /** What a head signature covers: the last entry, and where the retained part of the chain starts. */
 export const headText = (chain: string, seq: number, hash: string, base: number) => `audit-head|${chain}|${seq}|${hash}|${base}`;

@@ -104,5 +104,3 @@ export function createTokenSessions(deps: AppDeps) {
     },
   };
 }
-
-export type TokenSessions = ReturnType<typeof createTokenSessions>;

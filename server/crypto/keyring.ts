@@ -5,7 +5,7 @@ import { createCipheriv, createDecipheriv, createHash, createHmac, createSecretK
  * so a leak of one derived key says nothing about the others. A previous SECRET_KEY can be kept
  * while sessions roll over: it still decrypts, verifies cookies and finds session records.
  */
-export interface DerivedKeys {
+interface DerivedKeys {
   /** Short id of the master secret, stored with every ciphertext so rotation knows which key opens it. */
   kid: string;
   /**

@@ -37,7 +37,7 @@ export interface LogTailOptions {
   secretsTtlMs?: number;
 }
 
-export interface LogTailDeps {
+interface LogTailDeps {
   redis: Redis;
   prefix: string;
   upstream: Pick<UpstreamClients, 'render'>;
@@ -49,9 +49,9 @@ export interface LogTailDeps {
   logger: Logger;
 }
 
-export interface Watcher { deploymentId: string; userId: number; sessionRef: string }
+interface Watcher { deploymentId: string; userId: number; sessionRef: string }
 
-export interface LogTailStats {
+interface LogTailStats {
   /** Deployments followed by this process's streams. */
   followed: number;
   /** Polls this process ran while holding a lease. */
@@ -70,7 +70,7 @@ export interface LogTailer {
 }
 
 /** The message published on the owner's channel (server/events/logEvents.ts re-serialises it for SSE). */
-export interface LogsMessage {
+interface LogsMessage {
   type: 'logs';
   deploymentId: string;
   lines: LogLine[];

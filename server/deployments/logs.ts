@@ -59,7 +59,7 @@ function decodeCursor(text: string): Cursor {
 }
 
 /** What a deployment needs from Render to read its logs; null when Render has no deploy for it yet. */
-export interface LogSource {
+interface LogSource {
   client: RenderClient;
   ownerId: string;
   serviceId: string;

@@ -11,7 +11,7 @@ import { newDeploymentId } from './store.js';
 import { errors } from '../errors.js';
 import type { DeploymentKind, DeploymentRecord, DeploymentRequest } from './types.js';
 
-export interface Requester { userId: number; sessionRef: string; keyFingerprint: string }
+interface Requester { userId: number; sessionRef: string; keyFingerprint: string }
 
 // Give an Idempotency-Key claim back only while it still names our deployment.
 const RELEASE_CLAIM = `

@@ -11,9 +11,9 @@ export const RENDER_PROGRESS = ['created', 'render_queued', 'build_in_progress',
 /** `deactivated` is Render's word for a deploy that was live and has been replaced by a newer one. */
 export const TERMINAL_STATUSES = ['live', 'deactivated', 'build_failed', 'update_failed', 'pre_deploy_failed', 'canceled', 'failed', 'credentials_revoked'] as const;
 
-export type OrchestratorPhase = (typeof ORCHESTRATOR_PHASES)[number];
-export type RenderProgress = (typeof RENDER_PROGRESS)[number];
-export type TerminalStatus = (typeof TERMINAL_STATUSES)[number];
+type OrchestratorPhase = (typeof ORCHESTRATOR_PHASES)[number];
+type RenderProgress = (typeof RENDER_PROGRESS)[number];
+type TerminalStatus = (typeof TERMINAL_STATUSES)[number];
 export type DeploymentStatus = OrchestratorPhase | RenderProgress | TerminalStatus;
 
 const terminal = new Set<string>(TERMINAL_STATUSES);

@@ -1,8 +1,8 @@
 import type { Redis } from 'ioredis';
 
-export type EventListener = (message: string) => void;
+type EventListener = (message: string) => void;
 
-export interface EventHubOptions {
+interface EventHubOptions {
   /** Opens the one subscriber connection (on first use). */
   connect: () => Redis;
   /** The per-user channel, e.g. the deployment store's `${prefix}:events:${userId}`. */

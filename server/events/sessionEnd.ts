@@ -7,7 +7,7 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 /** After a failed check (Redis away), look again this much later. */
 const RETRY_MS = 5_000;
 
-export interface SessionEndWatch {
+interface SessionEndWatch {
   hub: EventHub;
   sessions: SessionStore;
   clock: Clock;

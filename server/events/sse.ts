@@ -1,7 +1,7 @@
 import { PassThrough } from 'node:stream';
 import type Koa from 'koa';
 
-export interface SseOptions {
+interface SseOptions {
   /** Reconnection delay suggested to the browser. Default 3000 ms. */
   retryMs?: number;
   /** Comment lines keep proxies from closing an idle stream. Default 15 s. */
@@ -10,7 +10,7 @@ export interface SseOptions {
   stillAllowed?: () => Promise<boolean>;
 }
 
-export interface SseStream {
+interface SseStream {
   /** One event; `data` is written as a single line, so it must not contain newlines (JSON does not). */
   send(event: string, data: string): void;
   /** Ends the stream (the client reconnects after `retry`). */

@@ -11,7 +11,7 @@ export type { RepoSummary } from './schemas.js';
 export const MAX_FILE_BYTES = 256 * 1024;
 const MAX_BRANCHES = 1000;
 
-export interface GitHubClientOptions {
+interface GitHubClientOptions {
   /** REST base, e.g. https://api.github.com or the simulator's /api/v3. */
   apiUrl: string;
   /** The user's OAuth token. Used only in the Authorization header, never in messages. */
@@ -42,7 +42,7 @@ export interface GitHubClient {
   createCommitStatus(owner: string, name: string, sha: string, status: CommitStatus): Promise<void>;
 }
 
-export interface CommitStatus {
+interface CommitStatus {
   state: 'pending' | 'success' | 'failure' | 'error';
   targetUrl: string;
   /** At most 140 characters (GitHub's limit). */

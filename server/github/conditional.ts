@@ -5,7 +5,7 @@
  * can only ever be revalidated with, and returned to, the same token. Bounded by bytes and entries,
  * least recently used first out; answers bigger than MAX_ENTRY_BYTES are not kept.
  */
-export interface ConditionalEntry { etag: string; data: unknown; headers: Record<string, string> }
+interface ConditionalEntry { etag: string; data: unknown; headers: Record<string, string> }
 
 const MAX_ENTRIES = 2_000;
 const MAX_BYTES = 16 * 1024 * 1024;

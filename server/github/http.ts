@@ -13,7 +13,7 @@ import { GitHubError, toGitHubError } from './errors.js';
 import { createConditionalCache } from './conditional.js';
 import { writePacer } from './pacing.js';
 
-export interface GitHubHttpOptions {
+interface GitHubHttpOptions {
   /** REST base, no trailing slash. */
   apiUrl: string;
   token: string;
@@ -23,7 +23,7 @@ export interface GitHubHttpOptions {
   timeoutMs: number;
 }
 
-export interface GitHubResponse {
+interface GitHubResponse {
   status: number;
   data: unknown;
   /** Lower-case header names. */

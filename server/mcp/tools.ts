@@ -11,7 +11,7 @@ import { BlueprintQuery, DetectQuery } from '../routes/detect.js';
  */
 export interface ToolRequest { method: 'GET' | 'POST'; path: string; query?: Record<string, unknown>; body?: Record<string, unknown> }
 
-export interface ToolSpec {
+interface ToolSpec {
   name: string;
   description: string;
   schema: z.ZodType;

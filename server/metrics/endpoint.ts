@@ -5,7 +5,7 @@ import type { MetricsSnapshot } from './snapshots.js';
 import { metricsAllowed } from './access.js';
 import { documented } from '../openapi/describe.js';
 
-export interface MetricsRouteOptions {
+interface MetricsRouteOptions {
   metrics: WebMetrics;
   /** config.metricsToken: null means "internal addresses only". */
   token: string | null;

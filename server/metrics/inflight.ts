@@ -1,7 +1,7 @@
 import type { Writable } from 'node:stream';
 import type Koa from 'koa';
 
-export interface InflightTracker {
+interface InflightTracker {
   /** Mount outermost: counts requests until their response closed; remembers event streams. */
   middleware: Koa.Middleware;
   /** Requests being answered now (event streams excluded: they are ended, not waited for). */

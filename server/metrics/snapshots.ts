@@ -15,7 +15,7 @@ interface StoredSnapshot { expiresAt: number; metrics: MetricsSnapshot }
 
 const snapshotsKey = (prefix: string) => `${prefix}:metrics:workers`;
 
-export interface SnapshotPublisher {
+interface SnapshotPublisher {
   /** Write the current snapshot now (also called on shutdown, so the last counts are not lost). */
   publish(): Promise<void>;
   stop(): void;

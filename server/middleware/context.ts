@@ -1,6 +1,5 @@
 import type Koa from 'koa';
 import type { Middleware } from 'koa';
-import type { RouterContext } from '@koa/router';
 import type { Logger } from '../logger.js';
 import type { AppSession, SessionRenderCredentials, SessionUser } from '../sessions/types.js';
 import type { RequestSession } from '../sessions/requestSession.js';
@@ -57,9 +56,6 @@ export interface SignedInState {
 export interface RenderKeyState extends SignedInState {
   render: SessionRenderCredentials;
 }
-
-/** A route handler's context after guards adding `State` and validation adding `Input`. */
-export type RouteContext<State = object, Input = unknown> = RouterContext<Koa.DefaultState & State, Koa.DefaultContext & { input: Input }>;
 
 /** The request's session (server/sessions/middleware.ts), or null when it has none (e.g. after sign-out). */
 function sessionOf(ctx: Koa.Context): RequestSession | null {

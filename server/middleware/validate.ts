@@ -25,7 +25,7 @@ function firstField(issues: z.core.$ZodIssue[]): { field: string } | undefined {
   return path.length ? { field: path.map(fieldName).join('.') } : undefined;
 }
 
-export interface ValidateOptions {
+interface ValidateOptions {
   /**
    * 'as-written': the schema's messages are sentences for people (a form shows them under its field):
    * the first one only, without the "field: " prefix. Default: every problem, prefixed with its field.
@@ -34,14 +34,14 @@ export interface ValidateOptions {
 }
 
 /** What a route validates: any of its JSON body, query string and path parameters, a zod schema each. */
-export interface InputSchemas<B extends z.ZodType, Q extends z.ZodType, P extends z.ZodType> {
+interface InputSchemas<B extends z.ZodType, Q extends z.ZodType, P extends z.ZodType> {
   body?: B;
   query?: Q;
   params?: P;
 }
 
 /** The parsed input a handler reads as `ctx.input` (a part without a schema is `never`: there is nothing to read). */
-export interface ValidatedInput<B extends z.ZodType, Q extends z.ZodType, P extends z.ZodType> {
+interface ValidatedInput<B extends z.ZodType, Q extends z.ZodType, P extends z.ZodType> {
   body: z.output<B>;
   query: z.output<Q>;
   params: z.output<P>;

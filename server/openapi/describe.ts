@@ -23,14 +23,14 @@ export type ChainPart =
   | { kind: 'params'; schema: z.ZodType };
 
 /** A success (or redirect) answer that is not JSON. */
-export interface MediaAnswer {
+interface MediaAnswer {
   /** e.g. 'text/plain', 'text/event-stream', 'text/html'. */
   contentType: string;
   description: string;
 }
 
 /** A redirect answer (Location header). */
-export interface RedirectAnswer { redirect: string }
+interface RedirectAnswer { redirect: string }
 
 /** null: an empty body (204). */
 export type Answer = z.ZodType | MediaAnswer | RedirectAnswer | null;

@@ -5,7 +5,7 @@ import { view } from '../openapi/describe.js';
 export const RepoView = view('Repo', z.object({
   fullName: z.string(), owner: z.string(), name: z.string(), private: z.boolean(), defaultBranch: z.string(), pushedAt: z.string().nullable(),
 }));
-export type RepoView = z.infer<typeof RepoView>;
+type RepoView = z.infer<typeof RepoView>;
 
 /** What the repo picker gets: no clone URLs or anything the UI does not need. */
 export function presentRepo(r: RepoSummary): RepoView {

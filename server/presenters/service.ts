@@ -8,14 +8,14 @@ export const DeploySummaryView = view('DeploySummary', z.object({
   id: z.string(), status: z.string().nullable(), commitId: z.string().nullable(), trigger: z.string().nullable(),
   createdAt: z.string().nullable(), finishedAt: z.string().nullable(),
 }));
-export type PresentedDeploySummary = z.infer<typeof DeploySummaryView>;
+type PresentedDeploySummary = z.infer<typeof DeploySummaryView>;
 
 /**
  * What a service card says, from the service and its latest deploy: a service whose newest build broke
  * is `deploy_failed` (Render keeps serving the previous deploy, but the last change did not ship).
  */
 const SERVICE_STATES = ['suspended', 'not_deployed', 'deploying', 'live', 'deploy_failed', 'deploy_canceled', 'unknown'] as const;
-export type ServiceState = (typeof SERVICE_STATES)[number];
+type ServiceState = (typeof SERVICE_STATES)[number];
 
 export const ServiceView = view('Service', z.object({
   id: z.string(),

@@ -3,7 +3,7 @@ import type { AppSession, RenderOwner, SessionUser } from '../sessions/types.js'
 import { view } from '../openapi/describe.js';
 
 export const OwnerView = view('RenderWorkspace', z.object({ id: z.string(), name: z.string(), type: z.enum(['user', 'team']) }));
-export type OwnerView = z.infer<typeof OwnerView>;
+type OwnerView = z.infer<typeof OwnerView>;
 
 export const RenderStatusView = view('RenderKeyStatus', z.object({
   configured: z.boolean(),

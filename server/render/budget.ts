@@ -6,7 +6,7 @@ import type { RenderCallInfo } from './transport.js';
  * We spend a little less than Render allows, so latency between our clock and Render's never tips a
  * request over: a sliding window of N calls guarantees at most N in any of Render's fixed windows.
  */
-export interface BucketLimit { limit: number; windowMs: number }
+interface BucketLimit { limit: number; windowMs: number }
 export interface RenderLimits {
   createService: BucketLimit;
   deploy: BucketLimit;

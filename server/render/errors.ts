@@ -15,7 +15,7 @@ export type RenderErrorKind =
   | 'timeout'
   | 'bad_response';
 
-export interface RenderApiErrorInit {
+interface RenderApiErrorInit {
   kind: RenderErrorKind;
   method: string;
   route: string;

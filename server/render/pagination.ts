@@ -17,7 +17,7 @@ export interface CursorPage<T> {
   nextCursor?: string;
 }
 
-export type PageFetcher<T> = (cursor: string | undefined, limit: number) => Promise<PageEntry<T>[]>;
+type PageFetcher<T> = (cursor: string | undefined, limit: number) => Promise<PageEntry<T>[]>;
 
 /** Follows cursors until the end, or until `cap` items have been collected. */
 export async function collectAllPages<T>(fetchPage: PageFetcher<T>, cap?: number | null): Promise<T[]> {

@@ -3,13 +3,13 @@ import type { Redis } from 'ioredis';
 import type { PresentedService } from '../presenters/service.js';
 
 /** Whose list it is: one user, one key (by fingerprint), the workspaces their session lists. */
-export interface ServiceCacheScope {
+interface ServiceCacheScope {
   userId: number;
   keyFingerprint: string;
   ownerIds: readonly string[];
 }
 
-export interface ServiceCacheOptions {
+interface ServiceCacheOptions {
   redis: Redis;
   prefix: string;
   /** How long a list is served from Redis. Default 10 s. */

@@ -7,7 +7,7 @@ import type { Deploy, Service } from './types.js';
 /** Latest-deploy look-ups in flight at once for one list (each is one Render GET from the caller's budget). */
 const DEPLOY_LOOKUPS = 6;
 
-export interface OverviewCaller { client: RenderClient; ownerIds: readonly string[]; userId: number }
+interface OverviewCaller { client: RenderClient; ownerIds: readonly string[]; userId: number }
 
 /**
  * The caller's services as the dashboard shows them: each with its latest deploy (so a service whose

@@ -22,7 +22,7 @@ export type RenderCallOutcome = RenderCallInfo & {
   rateLimit?: RateLimitInfo;
 };
 
-export interface TransportOptions {
+interface TransportOptions {
   baseUrl: string;
   apiKey: string;
   timeoutMs: number;

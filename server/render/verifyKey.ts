@@ -4,7 +4,7 @@ import { errors } from '../errors.js';
 import type { RenderOwner } from '../sessions/types.js';
 import { RenderApiError } from './errors.js';
 
-export type KeyCheck = { ok: true; owners: RenderOwner[] } | { ok: false; reason: 'unauthorized' | 'forbidden' };
+type KeyCheck = { ok: true; owners: RenderOwner[] } | { ok: false; reason: 'unauthorized' | 'forbidden' };
 
 /**
  * Ask Render which workspaces a key can use (key setup, and a bearer request's X-Render-Api-Key).

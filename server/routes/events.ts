@@ -21,7 +21,7 @@ export interface EventRouteOptions {
   onStream?(ctx: Koa.Context): void;
 }
 
-export interface EventRoutesHandle {
+interface EventRoutesHandle {
   hub: EventHub;
   /** Closes the hub when this module created it (no deps.events given); the composition closes its own. */
   close(): Promise<void>;

@@ -35,7 +35,7 @@ export function findPackageRoot(fromUrl: string = import.meta.url): string {
 
 interface CachedFile { mtimeMs: number; size: number; body: Buffer; etag: string }
 
-export interface UiRouteOptions {
+interface UiRouteOptions {
   /** The web/ folder (index.html, assets/). Default: <package root>/web. */
   webRoot?: string;
 }

@@ -24,7 +24,7 @@ export type SecurityEventType =
   /** An operator lifted a throttle or block (`npm run admin -- unblock`). */
   | 'anomaly_unblocked';
 
-export interface SecurityEvent {
+interface SecurityEvent {
   type: SecurityEventType;
   userId: number | null;
   login?: string;

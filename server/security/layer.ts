@@ -15,7 +15,7 @@ import { createSecurityEvents, type SecurityEvents, type SecurityEventType } fro
 import { createProbeDetector, type ProbedResource } from './probes.js';
 
 /** Who tried a Render key: the user, and the key's fingerprint (never the key). */
-export interface KeyAttempt { userId: number; login?: string; keyFingerprint: string }
+interface KeyAttempt { userId: number; login?: string; keyFingerprint: string }
 
 /**
  * The security layer a process shares (`deps.security`, built once in buildDeps for web and worker
@@ -43,7 +43,7 @@ export interface SecurityLayer {
   notFound(ctx: Koa.Context, resource: ProbedResource): Promise<void>;
 }
 
-export interface SecurityLayerArgs {
+interface SecurityLayerArgs {
   redis: Redis;
   prefix: string;
   clock: Clock;

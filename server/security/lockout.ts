@@ -3,7 +3,7 @@ import type { RateLimiterRedis } from 'rate-limiter-flexible';
 import { createLimiter, retryAfterSec } from './rateLimits.js';
 import type { SecurityLimits } from './options.js';
 
-export interface InvalidKeyOutcome {
+interface InvalidKeyOutcome {
   /** Invalid attempts with this key (by this user) in the window. */
   count: number;
   /** How many more invalid attempts before a lock (the smaller of the per-key and per-user allowance). */

@@ -7,7 +7,7 @@
  */
 export const MAX_LINE = 2_000;
 
-export interface LogSignature {
+interface LogSignature {
   /** Grouping key within a service, e.g. 'exception:TypeError', 'panic', 'oom'. */
   signature: string;
   /** What the page says, e.g. 'TypeError', 'Go/Rust panic'. */

@@ -1,6 +1,6 @@
 /** What Sentinel stores and shows. No field ever holds a key, token, webhook URL or env value. */
 export type Severity = 'high' | 'medium' | 'low';
-export type FindingKind = 'audit' | 'app_log' | 'service_event';
+type FindingKind = 'audit' | 'app_log' | 'service_event';
 
 export interface Finding {
   /** Deterministic (from what Render gave us), so re-running a round after a crash finds the same finding. */
@@ -24,9 +24,6 @@ export interface Finding {
   /** Whitelisted context (e.g. the env var's name, the Render event id), never values. */
   context?: Record<string, string>;
 }
-
-/** A finding before the store merges it (a log group may add to an existing one). */
-export type FindingInput = Omit<Finding, 'id'> & { id: string; /** Log groups: the newest line's timestamp, for idempotent merging. */ lastLineUs?: number };
 
 /** Per-user settings. The Slack URL is sealed (AES-GCM) and only opened in the worker to send. */
 export interface SentinelSettings {

@@ -14,7 +14,7 @@ const MAX_LOG_LAG_MS = 30 * 60_000;
 const AUDIT_RECHECK_MS = 30 * 60_000;
 const LOG_PAGES_PER_ROUND = 5;
 
-export interface RoundInput {
+interface RoundInput {
   userId: number;
   ownerIds: string[];
   client: RenderClient;
@@ -24,7 +24,7 @@ export interface RoundInput {
   onFinding(f: Finding, isNew: boolean): Promise<void>;
 }
 
-export interface RoundResult { calls: number; findings: number; stoppedBy: 'done' | 'budget' }
+interface RoundResult { calls: number; findings: number; stoppedBy: 'done' | 'budget' }
 
 interface Cursor { ts: string; seen: string[] }
 

@@ -32,9 +32,9 @@ export interface SessionCache<T> {
   close(): Promise<void>;
 }
 
-export interface CacheTicket { readonly ref: string; readonly epoch: number; spoiled: boolean }
+interface CacheTicket { readonly ref: string; readonly epoch: number; spoiled: boolean }
 
-export interface SessionCacheOptions {
+interface SessionCacheOptions {
   /** A new Redis connection (RESP2: invalidations arrive as pub/sub messages). Owned by the cache. */
   connect: () => Redis;
   /** Key prefix of the records; the ref is what follows it. */

@@ -7,12 +7,12 @@ import type { SessionRenderCredentials } from './types.js';
 
 /** Why a session (or its consent to use a Render key) ended. Sent to the session's live streams. */
 export const SESSION_END_REASONS = ['signed_out', 'signed_in_again', 'expired', 'destroyed', 'key_cleared', 'key_changed', 'token_revoked', 'client_changed'] as const;
-export type SessionEndReason = typeof SESSION_END_REASONS[number];
+type SessionEndReason = typeof SESSION_END_REASONS[number];
 
 /** The request that asked for an end, for its audit entry: its origin (requestDetail) and the user's login. */
-export interface EndRequest { login?: string; detail: AuditDetail }
+interface EndRequest { login?: string; detail: AuditDetail }
 
-export interface SessionEndingDeps {
+interface SessionEndingDeps {
   sessions: SessionStore;
   /** Publishes on the session's end channel (any connection that is not a subscriber). */
   redis: Redis;

@@ -5,7 +5,7 @@ import { createSessionRecords, sessionKeys, type LoadedSession, type SessionReco
 
 export { sessionKeys, type LoadedSession };
 
-export interface SessionStoreOptions extends Omit<SessionRecordOptions, 'preAuthMs' | 'changed'> {
+interface SessionStoreOptions extends Omit<SessionRecordOptions, 'preAuthMs' | 'changed'> {
   /** Lifetime of a session that has not signed in (an OAuth round trip in progress); default 10 minutes. */
   preAuthMs?: number;
   /**
@@ -17,10 +17,10 @@ export interface SessionStoreOptions extends Omit<SessionRecordOptions, 'preAuth
   cache?: SessionCache<LoadedSession>;
 }
 
-export interface EndedSession { ref: string; userId: number; reason: 'expired' | 'destroyed' }
+interface EndedSession { ref: string; userId: number; reason: 'expired' | 'destroyed' }
 
 /** A session as a request loaded it: the version its writes must carry (compare-and-set). */
-export interface SessionForRequest {
+interface SessionForRequest {
   /** Not to be mutated: nested objects are frozen, and a cached record is shared by requests. */
   sess: Readonly<AppSession>;
   version: string;

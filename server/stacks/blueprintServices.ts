@@ -14,7 +14,7 @@ import { linesOf } from './lines.js';
  * documents, tabs as indentation, lines over MAX_LINE_CHARS) makes the answer `null`: "not readable
  * here", and detection falls back to the repository's other files, as for invalid YAML.
  */
-export type BlueprintEntry = Record<string, unknown> | 'not a mapping';
+type BlueprintEntry = Record<string, unknown> | 'not a mapping';
 
 const FIELDS = new Set(['type', 'name', 'runtime', 'env', 'buildCommand', 'startCommand', 'staticPublishPath', 'dockerfilePath', 'schedule']);
 // A value starting with one of these is a collection, alias, anchor, tag or reserved: not read here.

@@ -21,7 +21,7 @@ const serviceTypeSchema = z.object({
   needsStartCommand: z.boolean(),
   description: z.string().min(1),
 }).strict();
-export type ServiceTypePreset = z.infer<typeof serviceTypeSchema>;
+type ServiceTypePreset = z.infer<typeof serviceTypeSchema>;
 
 function packageRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));

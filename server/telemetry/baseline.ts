@@ -1,10 +1,10 @@
 import { SIGNALS, type DetectorStats, type Signal } from './options.js';
 
 /** EWMA state of one signal: mean, variance, samples seen. */
-export type Ewma = [mean: number, variance: number, samples: number];
+type Ewma = [mean: number, variance: number, samples: number];
 
 /** A user's baseline: overall, and per UTC hour of day (traffic at 09:00 is judged against 09:00s). */
-export interface Baseline {
+interface Baseline {
   v: 1;
   all: Partial<Record<Signal, Ewma>>;
   hours: Record<string, Partial<Record<Signal, Ewma>>>;
@@ -56,7 +56,7 @@ export function threshold(b: Baseline, hour: number, signal: Signal, stats: Dete
   return Math.max(floor, mean + stats.k * sd);
 }
 
-export interface Judgement { anomalous: boolean; signal: Signal; observed: number; threshold: number }
+interface Judgement { anomalous: boolean; signal: Signal; observed: number; threshold: number }
 
 /** The signal furthest above its threshold (relative), or the closest one when none is above. */
 export function judge(b: Baseline, hour: number, x: Sample, stats: DetectorStats): Judgement {

@@ -7,7 +7,7 @@ import type { GuardEntry, GuardStore } from './guards.js';
 import { judge, learn, parseBaseline, type Sample } from './baseline.js';
 import type { DetectorStats, TelemetrySettings } from './options.js';
 
-export type DetectorAction = 'throttled' | 'blocked' | 'lifted';
+type DetectorAction = 'throttled' | 'blocked' | 'lifted';
 
 export interface DetectorRun {
   /** The minute judged (epoch minutes), or null when this minute was already judged. */

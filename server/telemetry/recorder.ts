@@ -4,7 +4,7 @@ import { hourIndex, minuteIndex, routeId, type TelemetryKeys } from './keys.js';
 import type { TelemetrySettings } from './options.js';
 
 /** One finished request, as the recorder needs it: ids, a route template, numbers. Never a path. */
-export interface RequestSample {
+interface RequestSample {
   userId: number;
   login: string | null;
   method: string;

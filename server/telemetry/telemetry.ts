@@ -6,7 +6,7 @@ import { createGuardCache, createGuardStore, type GuardCache, type GuardStore } 
 import type { TelemetrySettings } from './options.js';
 
 /** Counters the web process exposes in /metrics (server/metrics/registry.ts wires them). */
-export interface TelemetryMetricsSink {
+interface TelemetryMetricsSink {
   onRefused?(state: 'throttled' | 'blocked'): void;
 }
 

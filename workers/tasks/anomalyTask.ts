@@ -13,7 +13,7 @@ const SCHEDULER_ID = 'anomaly-detector';
 /** Release the run lock only if it is still ours (a run that outlived its lock must not drop the next one's). */
 const RELEASE = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0`;
 
-export type AnomalyRunOutcome = 'done' | 'skipped' | 'error';
+type AnomalyRunOutcome = 'done' | 'skipped' | 'error';
 
 /**
  * One detector run, at most one at a time across every worker process: a Redis lock (SET NX PX)
@@ -33,7 +33,7 @@ async function runAnomalyJob(ctx: { redis: Redis; keys: TelemetryKeys; detector:
   }
 }
 
-export interface AnomalyWorker { worker: Worker; queue: Queue; close(force?: boolean): Promise<void> }
+interface AnomalyWorker { worker: Worker; queue: Queue; close(force?: boolean): Promise<void> }
 
 /**
  * The repeatable job: one BullMQ job scheduler (the same id from every worker, so upserting it is

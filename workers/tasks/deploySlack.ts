@@ -5,7 +5,7 @@ import { isTerminal, type DeploymentRecord } from '../../server/deployments/type
 import { createSentinelAlerts, type SentinelAlertOptions } from '../../server/sentinel/alerts.js';
 import { createSentinelStore } from '../../server/sentinel/store.js';
 
-export type DeploySlack = (rec: DeploymentRecord) => Promise<void>;
+type DeploySlack = (rec: DeploymentRecord) => Promise<void>;
 
 /**
  * Deploy results to the user's own Slack webhook (issue 15): the webhook and SSRF guard of Sentinel's

@@ -19,7 +19,7 @@ import type { Finding } from '../../server/sentinel/types.js';
 /** Sentinel never takes more than this share of any Render bucket of a key, and only while as much is left for deploys. */
 const SENTINEL_BUDGET_SHARE = 0.1;
 
-export interface SentinelContext {
+interface SentinelContext {
   redis: Redis;
   logger: Logger;
   keyring: Keyring;

@@ -5,7 +5,7 @@ import type { DeployJobData } from '../../server/queues/deployQueue.js';
 import type { WorkerContext } from '../context.js';
 
 /** Why a job was refused (audit reason codes). */
-export type Refusal = 'record_mac_invalid' | 'job_mac_invalid' | 'job_not_for_record';
+type Refusal = 'record_mac_invalid' | 'job_mac_invalid' | 'job_not_for_record';
 
 /**
  * The first step of every deploy job run, before any session, GitHub or Render call: the record

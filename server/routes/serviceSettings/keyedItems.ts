@@ -14,7 +14,7 @@ export const NoQuery = z.object({}).strict();
  * (env vars, secret files): a list of names only, a value only on a reveal, set and remove one item,
  * each change applied at the next deploy. Everything that differs between kinds is here.
  */
-export interface KeyedItemKind<Body extends z.ZodType> {
+interface KeyedItemKind<Body extends z.ZodType> {
   /** The collection's path, e.g. '/api/render/services/:id/env-vars'; one item is `${path}/:${param}`. */
   path: string;
   /** The path parameter naming an item, also its field in the answers ('key', 'name'). */

@@ -19,7 +19,7 @@ export type SettingsAction =
   | 'settings_update' | 'clear_cache_redeploy';
 
 /** The caller's service, loaded once per request by `ownService`. */
-export interface OwnService { caller: CallerRender; service: Service }
+interface OwnService { caller: CallerRender; service: Service }
 /** What `ownService` adds to the request's state: `ctx.state.own`. */
 export interface OwnServiceState extends RenderKeyState { own: OwnService }
 
