@@ -19,6 +19,8 @@ import type { AuditLog } from './audit/auditLog.js';
 import type { SecurityLayer } from './security/layer.js';
 import type { Telemetry } from './telemetry/telemetry.js';
 import type { UpstreamClients } from './upstream.js';
+import type { SessionCache } from './sessions/cache.js';
+import type { TokenEntry } from './bearer/tokenSessions.js';
 
 /** Where a process's counters go (server/metrics/registry.ts builds one); optional so tests can leave it out. */
 export interface MetricsSink {
@@ -62,4 +64,6 @@ export interface AppDeps {
   events?: EventHub;
   /** The web process's log tail pollers (one per followed deployment across processes; absent in workers). */
   logTails?: LogTailer;
+  /** The web process's cache of bearer token entries (server/bearer/tokenSessions.ts; absent in workers). */
+  tokenEntries?: SessionCache<TokenEntry>;
 }

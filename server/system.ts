@@ -37,6 +37,8 @@ interface BuildDepsArgs {
   telemetry?: { flushMs?: number; syncMs?: number };
   /** The web process's cache of decrypted sessions (server/sessions/cache.ts); workers read Redis each time. */
   sessionCache?: SessionCache<LoadedSession>;
+  /** The web process's cache of bearer token entries, tracked like the sessions'. */
+  tokenEntries?: AppDeps['tokenEntries'];
 }
 
 /** Build the shared dependencies (the composition root used by the web and worker processes). */
@@ -73,5 +75,5 @@ export function buildDeps(args: BuildDepsArgs): AppDeps {
     redis, prefix, settings: config.telemetry, logger, ...args.telemetry,
     metrics: { onRefused: (state) => args.metrics?.onAnomalyRefused?.(state) },
   });
-  return { config, redis, clock, logger, keyring, sessions, sessionEnding, budget, upstream, deployments, envVault, queue, enqueuer, deployRequests, rateLimits, audit, security, telemetry, metrics: args.metrics };
+  return { config, redis, clock, logger, keyring, sessions, sessionEnding, budget, upstream, deployments, envVault, queue, enqueuer, deployRequests, rateLimits, audit, security, telemetry, metrics: args.metrics, tokenEntries: args.tokenEntries };
 }

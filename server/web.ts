@@ -14,6 +14,7 @@ import { requestMetrics } from './metrics/http.js';
 import { webMetricsRoute } from './metrics/web.js';
 import { createInflightTracker } from './metrics/inflight.js';
 import { createSessionCache } from './sessions/cache.js';
+import { tokenEntryKey, type TokenEntry } from './bearer/tokenSessions.js';
 import { sessionKeys, type LoadedSession } from './sessions/store.js';
 
 export interface WebProcess {
@@ -41,13 +42,16 @@ export async function startWeb(args: {
   const redis = createRedis(config.redisUrl, 'web');
   const queueRedis = createRedis(config.redisUrl, 'web');
   const metrics = createWebMetrics();
-  // Decrypted sessions kept here, dropped by Redis' invalidation messages (RESP2: they arrive as pub/sub).
-  const sessionCache = createSessionCache<LoadedSession>({
+  // Records kept in this process, dropped by Redis' invalidation messages (RESP2: they arrive as pub/sub).
+  const trackedCache = <T>(recordPrefix: string, records: string) => createSessionCache<T>({
     connect: () => createRedis(config.redisUrl, 'subscriber', { protocol: 2, autoResubscribe: false }),
-    recordPrefix: sessionKeys(config.redisPrefix).record(''),
-    onError: (err) => logger.warn({ err: { message: err.message } }, 'session cache: tracking not set up; reading sessions from Redis'),
+    recordPrefix,
+    onError: (err) => logger.warn({ err: { message: err.message } }, `${records} cache: tracking not set up; reading ${records} from Redis`),
   });
-  const base = buildDeps({ config, redis, queueRedis, sessionCache, clock: args.clock ?? systemClock, logger, renderLimits: args.renderLimits, metrics: metrics.sink, security: args.appOptions?.security, telemetry: args.telemetry });
+  const sessionCache = trackedCache<LoadedSession>(sessionKeys(config.redisPrefix).record(''), 'sessions');
+  // Bearer token entries likewise (a connection of their own: one cache tracks one kind of record).
+  const tokenEntries = trackedCache<TokenEntry>(tokenEntryKey(config.redisPrefix, ''), 'token entries');
+  const base = buildDeps({ config, redis, queueRedis, sessionCache, tokenEntries, clock: args.clock ?? systemClock, logger, renderLimits: args.renderLimits, metrics: metrics.sink, security: args.appOptions?.security, telemetry: args.telemetry });
   // One subscriber connection for SSE, opened on the first live client; closed with the process.
   const events = createEventHub({ connect: () => createRedis(config.redisUrl, 'subscriber'), channelOf: (userId) => base.deployments.keys.channel(userId) });
   const logTails = createLogTailer({ ...base, prefix: config.redisPrefix }, args.logTail);
@@ -88,7 +92,7 @@ export async function startWeb(args: {
       await bounded(deps.telemetry.close(), 1_000); // the last counts of this process
       await bounded(logTails.close(), 1_000);
       await bounded(events.close(), 2_000);
-      await bounded(sessionCache.close(), 1_000);
+      await bounded(Promise.all([sessionCache.close(), tokenEntries.close()]), 1_000);
       await Promise.all([redis, queueRedis].map(async (r) => { await bounded(r.quit(), 1_000); r.disconnect(); }));
     },
   };

@@ -5,6 +5,7 @@ import { errors } from '../errors.js';
 import { GitHubError } from '../github/client.js';
 import { sealGithubToken } from '../sessions/credentials.js';
 import type { AppSession, SessionUser } from '../sessions/types.js';
+import { readThrough } from '../sessions/cache.js';
 
 /**
  * Token sessions: `Authorization: Bearer <GitHub user token>` maps to a server-side session like a
@@ -14,8 +15,17 @@ import type { AppSession, SessionUser } from '../sessions/types.js';
  * belongs to, and when it last said so. The session id is HMAC(tokenId, gen): a generation number,
  * because an ended session is tombstoned for its whole absolute lifetime (server/sessions/scripts.ts)
  * and the same token must still be able to start a new one after a logout or an expiry.
+ *
+ * The web process keeps entries in memory (deps.tokenEntries: the session cache module, tracking this
+ * prefix), so a bearer request reads Redis no more than a cookie request. A stale entry is harmless
+ * by construction: it names a generation, and the session record of that generation (cached and
+ * invalidated the same way) decides whether the session still lives; NEXT_GENERATION answers the
+ * current generation whatever this process saw. Every write here drops the entry in this process too.
  */
 export interface VerifiedToken { tokenId: string; user: SessionUser; sid: string; ref: string }
+
+/** A token entry as read from Redis (empty when there is none); cached entries are frozen and shared. */
+export type TokenEntry = Readonly<Record<string, string>>;
 
 /** Compare-and-bump the generation, so concurrent requests agree on the next one. KEYS: entry. ARGV: gen seen. */
 const NEXT_GENERATION = `
@@ -30,17 +40,20 @@ export function createTokenSessions(deps: AppDeps) {
   const { redis, keyring, clock, sessions, config } = deps;
   // Sending a token to GitHub is a sign-in attempt: the callback's per-IP limit (429 when spent).
   const signInLimit = deps.rateLimits.guard('signInCallback');
-  const entryKey = (tokenId: string) => `${config.redisPrefix}:bearer:${tokenId}`;
+  const entryKey = (tokenId: string) => tokenEntryKey(config.redisPrefix, tokenId);
+  // Only entries that name a user are kept: an empty one is a token GitHub has not vouched for yet.
+  const readEntry = (tokenId: string) => readThrough(deps.tokenEntries, tokenId, () => redis.hgetall(entryKey(tokenId)), (e) => (e.uid ? Object.freeze(e) : undefined));
+  const changed = (tokenId: string) => deps.tokenEntries?.invalidate(tokenId);
   const sidOf = (tokenId: string, gen: number) => keyedHash(`bearer-session:${tokenId}:${gen}`, keyring.current);
 
-  async function endSessionOf(entry: Record<string, string>, tokenId: string): Promise<void> {
+  async function endSessionOf(entry: TokenEntry, tokenId: string): Promise<void> {
     if (!entry.uid) return;
     const ref = sessions.refOf(sidOf(tokenId, Number(entry.gen ?? 0)));
     await deps.sessionEnding.end(ref, Number(entry.uid), 'token_revoked');
   }
 
   /** Ask GitHub who the token belongs to; a bad, expired or revoked token ends its session (401). */
-  async function check(ctx: Koa.Context, token: string, tokenId: string, entry: Record<string, string>): Promise<SessionUser> {
+  async function check(ctx: Koa.Context, token: string, tokenId: string, entry: TokenEntry): Promise<SessionUser> {
     await signInLimit(ctx, async () => {});
     try {
       const viewer = await deps.upstream.github(token).getViewer();
@@ -50,12 +63,14 @@ export function createTokenSessions(deps: AppDeps) {
         .hset(entryKey(tokenId), 'uid', String(user.id), 'login', user.login, 'name', user.name ?? '', 'avatar', user.avatarUrl, 'checkedAt', String(clock.now()))
         .pexpire(entryKey(tokenId), config.sessionAbsoluteMs)
         .exec();
+      changed(tokenId);
       return user;
     } catch (err) {
       if (!(err instanceof GitHubError)) throw err;
       if (err.kind === 'unauthorized') {
         await endSessionOf(entry, tokenId);
         await redis.del(entryKey(tokenId));
+        changed(tokenId);
         await deps.security.signInFailed(ctx, 'github_token_invalid');
         throw errors.githubTokenInvalid('GitHub does not accept this token (bad, expired or revoked). Create a new token and try again.');
       }
@@ -80,6 +95,7 @@ export function createTokenSessions(deps: AppDeps) {
       }
       // Ended (tombstoned), or raced by another request: the next generation, agreed through Redis.
       gen = Number(await redis.eval(NEXT_GENERATION, 1, entryKey(tokenId), String(gen)));
+      changed(tokenId);
     }
     throw errors.githubTokenInvalid('Could not start a session for this token. Try again.');
   }
@@ -89,7 +105,7 @@ export function createTokenSessions(deps: AppDeps) {
     async resolve(ctx: Koa.Context, token: string): Promise<VerifiedToken> {
       if (!TOKEN_SHAPE.test(token)) throw errors.githubTokenInvalid('This is not a GitHub token. Send a GitHub OAuth token or personal access token.');
       const tokenId = keyedHash(`github-token:${token}`, keyring.current);
-      const entry = await redis.hgetall(entryKey(tokenId));
+      const { value: entry } = await readEntry(tokenId);
       const checkedAt = Number(entry.checkedAt ?? 0);
       const now = clock.now();
       const fresh = entry.uid && entry.login && checkedAt <= now && now - checkedAt < config.bearerRecheckMs;
@@ -104,3 +120,6 @@ export function createTokenSessions(deps: AppDeps) {
     },
   };
 }
+
+/** Where a token's entry lives; the web process's entry cache tracks `tokenEntryKey(prefix, '')`. */
+export const tokenEntryKey = (prefix: string, tokenId: string) => `${prefix}:bearer:${tokenId}`;

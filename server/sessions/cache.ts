@@ -151,3 +151,28 @@ export function createSessionCache<T>(opts: SessionCacheOptions): SessionCache<T
     },
   };
 }
+
+/**
+ * Read `ref` through the cache (no cache: straight from Redis). A hit is used only after the
+ * invalidations already received have run (`settle`); a miss is read from Redis under a ticket, and
+ * what `keep` returns for it (undefined: nothing) is filled in unless an invalidation came meanwhile.
+ */
+export async function readThrough<T, R>(
+  cache: SessionCache<T> | undefined, ref: string, read: () => Promise<R>, keep: (read: R) => T | undefined,
+): Promise<{ value: T; hit: true } | { value: R; hit: false }> {
+  if (!cache) return { value: await read(), hit: false };
+  if (cache.lookup(ref) !== undefined) {
+    await cache.settle();
+    const hit = cache.lookup(ref);
+    if (hit !== undefined) return { value: hit, hit: true };
+  }
+  const ticket = cache.begin(ref);
+  let kept: T | undefined;
+  try {
+    const value = await read();
+    kept = keep(value);
+    return { value, hit: false };
+  } finally {
+    cache.fill(ticket, kept);
+  }
+}
