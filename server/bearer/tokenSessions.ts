@@ -80,17 +80,18 @@ export function createTokenSessions(deps: AppDeps) {
   }
 
   /** The live token session for this request's user, created (as a new generation if need be). */
-  async function sessionFor(ctx: Koa.Context, token: string, tokenId: string, user: SessionUser, seenGen: number): Promise<string> {
+  async function sessionFor(ctx: Koa.Context, token: string, tokenId: string, user: SessionUser, seenGen: number): Promise<{ sid: string; ref: string }> {
     let gen = seenGen;
     for (let attempt = 0; attempt < 3; attempt++) {
       const sid = sidOf(tokenId, gen);
-      const sess = await sessions.loadByRef(sessions.refOf(sid));
-      if (sess?.bearer && sess.user?.id === user.id) return sid;
+      const ref = sessions.refOf(sid);
+      const sess = await sessions.loadByRef(ref);
+      if (sess?.bearer && sess.user?.id === user.id) return { sid, ref };
       if (!sess) {
         const fresh: AppSession = { user, githubTokenSealed: sealGithubToken(user.id, token, keyring), bearer: true };
         if (await sessions.create(sid, fresh)) {
           await deps.security.recordAudit(ctx, { userId: user.id, action: 'sign_in', outcome: 'success', detail: { login: user.login } });
-          return sid;
+          return { sid, ref };
         }
       }
       // Ended (tombstoned), or raced by another request: the next generation, agreed through Redis.
@@ -115,8 +116,8 @@ export function createTokenSessions(deps: AppDeps) {
       } else {
         user = await check(ctx, token, tokenId, entry);
       }
-      const sid = await sessionFor(ctx, token, tokenId, user, Number(entry.gen ?? 0));
-      return { tokenId, user, sid, ref: sessions.refOf(sid) };
+      const { sid, ref } = await sessionFor(ctx, token, tokenId, user, Number(entry.gen ?? 0));
+      return { tokenId, user, sid, ref };
     },
   };
 }
