@@ -1,4 +1,5 @@
 import test from 'ava';
+import { sharedFixture } from '../helpers/fixture.js';
 import { startOpsEnv, sleep, type OpsEnv, type ChildWeb } from '../ops/support/cluster.js';
 
 // Each web process keeps bearer token entries (`<prefix>:bearer:<HMAC(token)>`) in memory, dropped by
@@ -9,11 +10,10 @@ import { startOpsEnv, sleep, type OpsEnv, type ChildWeb } from '../ops/support/c
 
 let env: OpsEnv;
 let webs: ChildWeb[];
-test.before(async () => {
-  env = await startOpsEnv();
+sharedFixture(test, () => startOpsEnv(), async (started) => {
+  env = started;
   webs = await Promise.all([env.spawnWeb(), env.spawnWeb()]);
 });
-test.after.always(async () => { await env?.close(); });
 
 let nextUserId = 91_000;
 function tokenFor(login: string): string {
