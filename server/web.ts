@@ -43,14 +43,14 @@ export async function startWeb(args: {
   const queueRedis = createRedis(config.redisUrl, 'web');
   const metrics = createWebMetrics();
   // Records kept in this process, dropped by Redis' invalidation messages (RESP2: they arrive as pub/sub).
-  const trackedCache = <T>(recordPrefix: string, records: string) => createSessionCache<T>({
+  const trackedCache = <T>(recordPrefix: string, what: string) => createSessionCache<T>({
     connect: () => createRedis(config.redisUrl, 'subscriber', { protocol: 2, autoResubscribe: false }),
     recordPrefix,
-    onError: (err) => logger.warn({ err: { message: err.message } }, `${records} cache: tracking not set up; reading ${records} from Redis`),
+    onError: (err) => logger.warn({ err: { message: err.message } }, `${what} cache: tracking not set up; reading from Redis`),
   });
-  const sessionCache = trackedCache<LoadedSession>(sessionKeys(config.redisPrefix).record(''), 'sessions');
+  const sessionCache = trackedCache<LoadedSession>(sessionKeys(config.redisPrefix).record(''), 'session');
   // Bearer token entries likewise (a connection of their own: one cache tracks one kind of record).
-  const tokenEntries = trackedCache<TokenEntry>(tokenEntryKey(config.redisPrefix, ''), 'token entries');
+  const tokenEntries = trackedCache<TokenEntry>(tokenEntryKey(config.redisPrefix, ''), 'token entry');
   const base = buildDeps({ config, redis, queueRedis, sessionCache, tokenEntries, clock: args.clock ?? systemClock, logger, renderLimits: args.renderLimits, metrics: metrics.sink, security: args.appOptions?.security, telemetry: args.telemetry });
   // One subscriber connection for SSE, opened on the first live client; closed with the process.
   const events = createEventHub({ connect: () => createRedis(config.redisUrl, 'subscriber'), channelOf: (userId) => base.deployments.keys.channel(userId) });
