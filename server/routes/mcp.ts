@@ -35,6 +35,8 @@ export function mcpRoutes(router: Router, deps: AppDeps) {
     errors: ['bearer_required'],
   }), requireBearer(), requireUser(), async (ctx) => {
     const server = createMcpServer(deps, ctx, ctx.state.user.id);
+    // Its @hono/node-server conversion is ~10% of a call, but building the web-standard transport's Request
+    // from Koa's headers ourselves measured no cheaper (bench/README.md, MCP rows): not worth owning.
     const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
     await server.connect(transport);
     ctx.respond = false; // the transport writes the response
