@@ -64,7 +64,10 @@ const victimMarkers = () => [victimIds.findingId, victimIds.deploymentId, victim
 async function probe(req: AttackRequest, extra?: (res: RawResponse) => string | null): Promise<RawResponse> {
   const res = await send(stack.url, me, req, transcript);
   const problem = contractViolation(req.path, res) ?? extra?.(res) ?? null;
-  const leaked = victimMarkers().find((m) => res.text.includes(m) || JSON.stringify(res.headers).includes(m));
+  // A refusal may repeat what the attacker sent ("no render.yaml on <branch>", with a victim's id as the
+  // branch): that is the attacker's own input, not the victim's data. Anything else is a leak.
+  const echoed = (m: string) => res.status >= 400 && res.status < 500 && (req.path.includes(m) || String(req.body ?? '').includes(m) || JSON.stringify(req.json ?? null).includes(m));
+  const leaked = victimMarkers().find((m) => (res.text.includes(m) || JSON.stringify(res.headers).includes(m)) && !echoed(m));
   if (problem || leaked) throw new Error(`${req.method} ${req.path.slice(0, 200)} → ${problem ?? `victim data in the answer (${leaked})`}`);
   return res;
 }

@@ -32,7 +32,9 @@ test('settings page: env var edit and reveal, auto-deploy toggle, a custom domai
   // From the dashboard's card to the page.
   await page.goto(`${stack.url}/#/`);
   await page.locator(`[data-testid=service-card][data-service-id=${service!.id}]`).getByTestId('service-settings').click();
-  await page.getByRole('heading', { name: 'settings-api' }).waitFor();
+  // The page's own h1 (the dashboard card has a heading with the same name, which can match while the
+  // settings view is still loading: the meta line was read empty once in CI).
+  await page.getByRole('heading', { level: 1, name: 'settings-api' }).waitFor();
   t.regex(await page.getByTestId('service-meta').innerText(), /frankfurt/);
 
   // Env vars: the value is hidden until asked for, and the page says the read is audited.
