@@ -5,7 +5,6 @@ import { CallToolRequestSchema, ListToolsRequestSchema, type CallToolResult, typ
 import { AjvJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/ajv';
 import type { AppDeps } from '../deps.js';
 import { describeIssues } from '../middleware/validate.js';
-import { requestDetail } from '../audit/fromRequest.js';
 import { inputJsonSchema, TOOLS, type ToolRequest } from './tools.js';
 
 const TOOL_TIMEOUT_MS = 75_000; // above the log routes' longest budget wait
@@ -53,8 +52,7 @@ export function createMcpServer(deps: AppDeps, ctx: Koa.Context, userId: number)
     }
     const ok = res.status < 400;
     const code = ok ? undefined : (res.body as Partial<ErrorBody> | undefined)?.error?.code;
-    await deps.audit.append({ userId, action: 'mcp_tool', outcome: ok ? 'success' : 'failure', detail: { ...requestDetail(ctx), tool: tool.name, ...(code ? { reason: code } : {}) } })
-      .catch((err: unknown) => ctx.state.log.error({ err: { message: (err as Error).message } }, 'audit append failed'));
+    await deps.security.recordAudit(ctx, { userId, action: 'mcp_tool', outcome: ok ? 'success' : 'failure', detail: { tool: tool.name, ...(code ? { reason: code } : {}) } });
     return result(res.body, !ok);
   });
   return server;
