@@ -29,14 +29,12 @@ const DOCS = {
 interface Caller {
   login: string | undefined;
   headers: Record<string, string>;
+  /** The token's OAuth scopes (none without a token). */
+  scopes: string[];
   /** Gives this call back to the token's rate limit (a 304 is free); the rate headers to send then. */
   refund: () => Record<string, string>;
 }
 
-/**
- * Serves the REST API under /api/v3 (GitHub Enterprise layout, so the client's base URL is simply the
- * simulator URL + /api/v3). Returns the authenticated login for the call log.
- */
 /**
  * POST /repos/{owner}/{repo}/statuses/{sha} ([docs](https://docs.github.com/rest/commits/statuses#create-a-commit-status)):
  * needs a token with the `repo` or `repo:status` scope (else 404, as GitHub answers a token that may not
@@ -45,11 +43,9 @@ interface Caller {
 export async function handleStatusPost(ctx: ApiContext, req: IncomingMessage, segs: string[], res: ServerResponse): Promise<{ login?: string }> {
   const auth = authenticate(ctx, req, res);
   if (auth === 'sent') return {};
-  const { login, headers } = auth;
+  const { login, headers, scopes } = auth;
   const docs = 'https://docs.github.com/rest/commits/statuses#create-a-commit-status';
   const repo = ctx.state.repo(segs[1]!, segs[2]!);
-  const token = tokenOf(ctx, req);
-  const scopes = (token?.scope ?? '').split(',').map((x) => x.trim());
   if (!login) { sendError(res, 401, 'Requires authentication', docs, headers); return {}; }
   if (!repo || !ctx.state.canSee(repo, login) || !(scopes.includes('repo') || scopes.includes('repo:status'))) {
     sendError(res, 404, 'Not Found', docs, { ...headers, 'x-accepted-oauth-scopes': 'repo, repo:status' });
@@ -78,11 +74,10 @@ export async function handleStatusPost(ctx: ApiContext, req: IncomingMessage, se
   return { login };
 }
 
-function tokenOf(ctx: ApiContext, req: IncomingMessage) {
-  const m = /^(?:bearer|token)\s+(\S+)$/i.exec((req.headers.authorization ?? '').trim());
-  return m ? ctx.state.tokens.get(m[1]!) : undefined;
-}
-
+/**
+ * Serves the REST API under /api/v3 (GitHub Enterprise layout, so the client's base URL is simply the
+ * simulator URL + /api/v3). Returns the authenticated login for the call log.
+ */
 export function handleApi(ctx: ApiContext, req: IncomingMessage, url: URL, apiPath: string, res: ServerResponse): { login?: string } {
   const auth = authenticate(ctx, req, res);
   if (auth === 'sent') return {};
@@ -149,7 +144,7 @@ function authenticate(ctx: ApiContext, req: IncomingMessage, res: ServerResponse
   const nowSec = Math.floor(ctx.now() / 1000);
   if (!header) {
     const headers = rateHeaders(60, 59, nowSec + 3600, 'core');
-    return { login: undefined, headers, refund: () => headers };
+    return { login: undefined, headers, scopes: [], refund: () => headers };
   }
   const m = /^(?:bearer|token)\s+(\S+)$/i.exec(header.trim());
   const token = m ? ctx.state.tokens.get(m[1]!) : undefined;
@@ -169,14 +164,14 @@ function authenticate(ctx: ApiContext, req: IncomingMessage, res: ServerResponse
   }
   token.remaining -= 1;
   const headers = rateHeaders(5000, token.remaining, token.resetAt, 'core');
-  const scopes = token.scope.split(',').filter(Boolean).join(', ');
-  headers['x-oauth-scopes'] = scopes;
+  const scopes = token.scope.split(',').filter(Boolean);
+  headers['x-oauth-scopes'] = scopes.join(', ');
   headers['x-accepted-oauth-scopes'] = '';
   const refund = () => {
     token.remaining = Math.min(5000, token.remaining + 1);
     return rateHeaders(5000, token.remaining, token.resetAt, 'core');
   };
-  return { login: token.login, headers, refund };
+  return { login: token.login, headers, scopes: scopes.map((x) => x.trim()), refund };
 }
 
 function rateHeaders(limit: number, remaining: number, reset: number, resource: string): Record<string, string> {
@@ -281,6 +276,6 @@ function serveContents(ctx: ApiContext, repo: SimRepo, path: string, url: URL, r
   sendJson(res, 200, entries, headers);
 }
 
-function safeDecode(s: string): string {
+export function safeDecode(s: string): string {
   try { return decodeURIComponent(s); } catch { return s; }
 }

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { SimState, type NewRepo, type SimCommitStatus, type SimGitHubUser } from './state.js';
 import { createJsonStateFile } from '../persist.js';
 import { handleAccessToken, handleAuthorize, type OAuthConfig } from './oauth.js';
-import { handleApi, handleStatusPost, type ApiContext } from './api.js';
+import { handleApi, handleStatusPost, safeDecode, type ApiContext } from './api.js';
 import { sendError, sendJson, sendText } from './http.js';
 import { withoutTrailingSlashes } from '../text.js';
 
@@ -112,7 +112,7 @@ export async function startGitHubSimulator(opts: GitHubSimulatorOptions = {}): P
       const segs = apiPath.split('/').filter(Boolean);
       if (method === 'POST' && segs.length === 5 && segs[0] === 'repos' && segs[3] === 'statuses') {
         if (statusHold) await statusHold;
-        return handleStatusPost(api!, req, segs.map((seg) => { try { return decodeURIComponent(seg); } catch { return seg; } }), res);
+        return handleStatusPost(api!, req, segs.map(safeDecode), res);
       }
       return handleApi(api!, req, url, apiPath, res);
     }
