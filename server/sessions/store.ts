@@ -1,6 +1,6 @@
 import { isStale } from '../crypto/keyring.js';
 import type { AppSession, SessionRenderCredentials } from './types.js';
-import type { SessionCache } from './cache.js';
+import { readThrough as readThroughCache, type SessionCache } from './cache.js';
 import { createSessionRecords, sessionKeys, type LoadedSession, type SessionRecordOptions } from './records.js';
 
 export { sessionKeys, type LoadedSession };
@@ -76,26 +76,10 @@ export function createSessionStore(opts: SessionStoreOptions) {
     && !(l.sess.githubTokenSealed && isStale(l.sess.githubTokenSealed, keyring))
     && !(l.sess.render && isStale(l.sess.render.apiKeySealed, keyring));
 
-  /**
-   * A record through the per-process cache. A hit is used after pending invalidations have run, and is
-   * the shared frozen copy (`hit`): callers that may change it take a copy.
-   */
+  /** A record through the per-process cache (cache.ts readThrough); a hit is the shared frozen copy: callers that may change it take a copy. */
   async function readThrough(ref: string): Promise<{ loaded: LoadedSession; hit: boolean } | undefined> {
-    const { cache } = opts;
-    if (!cache) { const loaded = await records.read(ref); return loaded && { loaded, hit: false }; }
-    if (cache.lookup(ref)) {
-      await cache.settle();
-      const hit = cache.lookup(ref);
-      if (hit) return { loaded: hit, hit: true };
-    }
-    const ticket = cache.begin(ref);
-    let loaded: LoadedSession | undefined;
-    try {
-      loaded = await records.read(ref);
-    } finally {
-      cache.fill(ticket, loaded && cacheable(loaded) ? freezeShared(copyOf(loaded)) : undefined);
-    }
-    return loaded && { loaded, hit: false };
+    const found = await readThroughCache(opts.cache, ref, () => records.read(ref), (l) => (l && cacheable(l) ? freezeShared(copyOf(l)) : undefined));
+    return found.value && { loaded: found.value, hit: found.hit };
   }
 
   async function endExpired(ref: string): Promise<void> {
