@@ -39,8 +39,6 @@ interface SessionCacheOptions {
   connect: () => Redis;
   /** Key prefix of the records; the ref is what follows it. */
   recordPrefix: string;
-  /** Other key prefixes whose change should drop the ref that follows them (e.g. the moved-to pointer). */
-  relatedPrefixes?: string[];
   maxEntries?: number;
   /** Defence in depth: an entry is not used after this long even without an invalidation. */
   maxAgeMs?: number;
@@ -54,7 +52,7 @@ export function createSessionCache<T>(opts: SessionCacheOptions): SessionCache<T
   const maxEntries = opts.maxEntries ?? 10_000;
   const maxAgeMs = opts.maxAgeMs ?? 60_000;
   const now = opts.now ?? Date.now;
-  const prefixes = [opts.recordPrefix, ...(opts.relatedPrefixes ?? [])];
+  const prefix = opts.recordPrefix;
   const entries = new Map<string, { value: T; at: number }>();
   const inFlight = new Map<string, Set<CacheTicket>>();
   let epoch = 0;
@@ -75,10 +73,7 @@ export function createSessionCache<T>(opts: SessionCacheOptions): SessionCache<T
     if (tickets) for (const t of tickets) t.spoiled = true;
   }
 
-  function refOfKey(key: string): string | null {
-    for (const p of prefixes) if (key.startsWith(p)) return key.slice(p.length);
-    return null;
-  }
+  const refOfKey = (key: string): string | null => (key.startsWith(prefix) ? key.slice(prefix.length) : null);
 
   function lost(): void {
     active = false;
@@ -88,9 +83,7 @@ export function createSessionCache<T>(opts: SessionCacheOptions): SessionCache<T
 
   async function track(): Promise<void> {
     const id = await conn.client('ID');
-    const args = ['TRACKING', 'on', 'REDIRECT', String(id), 'BCAST'];
-    for (const p of prefixes) args.push('PREFIX', p);
-    await conn.call('CLIENT', ...args);
+    await conn.call('CLIENT', 'TRACKING', 'on', 'REDIRECT', String(id), 'BCAST', 'PREFIX', prefix);
     await conn.subscribe(INVALIDATE_CHANNEL);
     if (closed) return;
     epoch++;
