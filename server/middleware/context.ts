@@ -37,8 +37,6 @@ declare module 'koa' {
     auth?: 'bearer';
     /** The signed-in user's id, for the access log (touchSession). */
     userId?: number;
-    /** Fingerprint of a Render key this request tried (lock-out accounting). */
-    keyAttemptFp?: string | null;
     /** grant's OAuth state and answer (server/routes/auth.ts reads it with checks: grant is untyped). */
     grant?: unknown;
   }
