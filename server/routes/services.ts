@@ -47,6 +47,23 @@ export type ServiceAction = 'redeploy' | 'rollback' | 'suspend' | 'resume' | 'de
 /** A malformed id is a 404 like any id that is not theirs, before a Render call is spent on it. */
 export const serviceIdParam = () => pathParam('id', SERVICE_ID, () => errors.notFound('Service'));
 
+const scopeOf = (caller: CallerRender) => ({ userId: caller.userId, keyFingerprint: caller.keyFingerprint, ownerIds: caller.ownerIds });
+
+/**
+ * Render no longer knows a service our records point at, in a workspace this key sees: it was deleted
+ * (on Render's dashboard, say). Its deployments say so from now on, instead of offering a redeploy.
+ */
+export async function forgetDeletedService(deps: AppDeps, caller: RenderKeyState, serviceId: string) {
+  const ownerId = (await deps.deployments.servicesOfUser(caller.user.id))[serviceId];
+  if (ownerId && caller.render.owners.some((o) => o.id === ownerId)) await deps.deployments.markServiceDeleted(caller.user.id, serviceId);
+}
+
+/** After a change to a service (lifecycle or settings): the cached service list is stale, and the audit trail records it. */
+export async function serviceChanged(deps: AppDeps, ctx: Koa.Context, caller: CallerRender, action: ServiceAction, serviceId: string) {
+  await deps.upstream.serviceCache.invalidate(scopeOf(caller));
+  await deps.security.recordAudit(ctx, { userId: caller.userId, action: 'lifecycle', outcome: 'success', detail: { lifecycleAction: action, serviceId } });
+}
+
 /**
  * The caller's Render services and their lifecycle, always through the caller's own key: Render
  * itself answers 404 for a service that key cannot see (mapped to our 404), and we also hide
@@ -58,32 +75,17 @@ export function serviceRoutes(router: Router, deps: AppDeps) {
   const reportNotFound: RouterMiddleware<DefaultState & RenderKeyState> = async (ctx, next) => {
     try { await next(); } catch (err) {
       if ((err instanceof RenderApiError && err.kind === 'not_found') || (err instanceof AppError && err.status === 404)) await deps.security.notFound(ctx, 'service');
-      if (err instanceof RenderApiError && err.kind === 'not_found') await forgetDeletedService(ctx.state, String(ctx.params.id));
+      if (err instanceof RenderApiError && err.kind === 'not_found') await forgetDeletedService(deps, ctx.state, String(ctx.params.id));
       throw err;
     }
   };
-  /**
-   * Render no longer knows a service our records point at, in a workspace this key sees: it was deleted
-   * (on Render's dashboard, say). Its deployments say so from now on, instead of offering a redeploy.
-   */
-  async function forgetDeletedService(caller: RenderKeyState, serviceId: string) {
-    const ownerId = (await deps.deployments.servicesOfUser(caller.user.id))[serviceId];
-    if (ownerId && caller.render.owners.some((o) => o.id === ownerId)) await deps.deployments.markServiceDeleted(caller.user.id, serviceId);
-  }
   const lifecycle = [requireUser(), requireCsrf(), serviceIdParam(), requireRenderKey(), deps.rateLimits.guard('lifecycle'), reportNotFound] as const;
-
-  const scopeOf = (caller: CallerRender) => ({ userId: caller.userId, keyFingerprint: caller.keyFingerprint, ownerIds: caller.ownerIds });
 
   /** The service, if the caller's key sees it in one of the session's workspaces; else 404. */
   async function loadOwn(caller: CallerRender, serviceId: string): Promise<Service> {
     const svc = await caller.client.getService(serviceId);
     if (!caller.ownerIds.includes(svc.ownerId)) throw errors.notFound('Service');
     return svc;
-  }
-
-  async function done(ctx: Koa.Context, caller: CallerRender, action: ServiceAction, serviceId: string) {
-    await cache.invalidate(scopeOf(caller));
-    await deps.security.recordAudit(ctx, { userId: caller.userId, action: 'lifecycle', outcome: 'success', detail: { lifecycleAction: action, serviceId } });
   }
 
   const who = (caller: CallerRender) => ({ userId: caller.userId, sessionRef: caller.sessionRef, keyFingerprint: caller.keyFingerprint });
@@ -120,7 +122,7 @@ export function serviceRoutes(router: Router, deps: AppDeps) {
     const caller = callerRender(deps, ctx.state);
     const svc = await loadOwn(caller, String(ctx.params.id));
     const record = await deps.deployRequests.requestServiceDeploy(who(caller), 'redeploy', forDeploy(svc));
-    await done(ctx, caller, 'redeploy', svc.id);
+    await serviceChanged(deps, ctx, caller, 'redeploy', svc.id);
     answerDeploymentStarted(ctx, record);
   });
 
@@ -134,7 +136,7 @@ export function serviceRoutes(router: Router, deps: AppDeps) {
       throw errors.conflict('deploy_not_rollbackable', 'Only a deploy that went live can be rolled back to.');
     }
     const record = await deps.deployRequests.requestServiceDeploy(who(caller), 'rollback', forDeploy(svc), deployId);
-    await done(ctx, caller, 'rollback', svc.id);
+    await serviceChanged(deps, ctx, caller, 'rollback', svc.id);
     answerDeploymentStarted(ctx, record);
   });
 
@@ -144,7 +146,7 @@ export function serviceRoutes(router: Router, deps: AppDeps) {
       const svc = await loadOwn(caller, String(ctx.params.id));
       if (action === 'suspend') await caller.client.suspendService(svc.id);
       else await caller.client.resumeService(svc.id);
-      await done(ctx, caller, action, svc.id);
+      await serviceChanged(deps, ctx, caller, action, svc.id);
       const [after, latest] = await Promise.all([caller.client.getService(svc.id), caller.client.listDeploys(svc.id, { limit: 1 })]);
       ctx.body = { ok: true, service: presentService(after, latest[0] ?? null) } satisfies z.infer<typeof ServiceActionView>;
     });
@@ -156,7 +158,7 @@ export function serviceRoutes(router: Router, deps: AppDeps) {
     await caller.client.deleteService(svc.id);
     // Its deployments now say "service deleted" (and offer no redeploy).
     await deps.deployments.markServiceDeleted(caller.userId, svc.id);
-    await done(ctx, caller, 'delete', svc.id);
+    await serviceChanged(deps, ctx, caller, 'delete', svc.id);
     ctx.status = 204;
   });
 }

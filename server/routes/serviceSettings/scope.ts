@@ -8,7 +8,7 @@ import { callerRender, type CallerRender } from '../../render/forRequest.js';
 import type { Service } from '../../render/types.js';
 import { requireCsrf } from '../../middleware/security.js';
 import { requireRenderKey, requireUser, type RenderKeyState } from '../../middleware/context.js';
-import { serviceIdParam, type ServiceAction } from '../services.js';
+import { forgetDeletedService, serviceChanged, serviceIdParam, type ServiceAction } from '../services.js';
 import type { RouteLimitName } from '../../security/routeLimits.js';
 
 /** What the settings routes record in the audit trail (detail.lifecycleAction). */
@@ -29,8 +29,6 @@ export interface OwnServiceState extends RenderKeyState { own: OwnService }
  * tenant's id, a deleted service, a malformed id) is the same 404, reported to probe detection.
  */
 export function settingsScope(deps: AppDeps) {
-  const cache = deps.upstream.serviceCache;
-
   const serviceId = serviceIdParam();
 
   /** Loads the service through the caller's key; must come after validation (no Render call on bad input). */
@@ -42,7 +40,7 @@ export function settingsScope(deps: AppDeps) {
       service = await caller.client.getService(serviceId);
     } catch (err) {
       if (!(err instanceof RenderApiError && err.kind === 'not_found')) throw err;
-      await forgetDeletedService(ctx.state, serviceId);
+      await forgetDeletedService(deps, ctx.state, serviceId);
     }
     // Gone on Render, or in a workspace this session was not set up with: the same 404.
     if (!service || !caller.ownerIds.includes(service.ownerId)) {
@@ -52,12 +50,6 @@ export function settingsScope(deps: AppDeps) {
     ctx.state.own = { caller, service } satisfies OwnService;
     await next();
   };
-
-  /** Render no longer knows a service our records point at: its deployments say so from now on. */
-  async function forgetDeletedService(caller: RenderKeyState, serviceId: string) {
-    const ownerId = (await deps.deployments.servicesOfUser(caller.user.id))[serviceId];
-    if (ownerId && caller.render.owners.some((o) => o.id === ownerId)) await deps.deployments.markServiceDeleted(caller.user.id, serviceId);
-  }
 
   return {
     /** GET routes: signed in, a Render key, a well-formed id. Validation and then `ownService` follow. */
@@ -69,8 +61,7 @@ export function settingsScope(deps: AppDeps) {
     /** After a change: the cached service list is stale, and the audit trail records it. */
     async changed(ctx: Koa.ParameterizedContext<DefaultState & OwnServiceState>, action: ServiceAction) {
       const { caller, service } = ctx.state.own;
-      await cache.invalidate({ userId: caller.userId, keyFingerprint: caller.keyFingerprint });
-      await deps.security.recordAudit(ctx, { userId: caller.userId, action: 'lifecycle', outcome: 'success', detail: { lifecycleAction: action, serviceId: service.id } });
+      await serviceChanged(deps, ctx, caller, action, service.id);
     },
   };
 }
