@@ -19,12 +19,11 @@ export function createWritePacer(spacingMs = WRITE_SPACING_MS) {
       const result = q.tail.then(async () => {
         const wait = q.lastAt + spacingMs - Date.now();
         if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-        // Spaced launch to launch (as octokit's minTime was), still one at a time: the same measure as
-        // the status worker's bookings (workers/tasks/writePacer.ts), so a write it lets through at its
-        // booked time finds this spacing met. Measured from the end, each write's duration was added
-        // again here and a tenant's backlog of held status jobs grew with every write.
-        q.lastAt = Date.now();
-        return fn();
+        try {
+          return await fn();
+        } finally {
+          q.lastAt = Date.now();
+        }
       });
       q.tail = result.catch(() => undefined).finally(() => {
         q.pending -= 1;
