@@ -79,7 +79,8 @@ export function createGitHubClient(opts: GitHubClientOptions): GitHubClient {
     while (next !== null && out.length < max) {
       const page: { data: T[]; headers: Record<string, string> } = await call({ what, path: next }, z.array(item));
       out.push(...page.data);
-      next = linkNext(page.headers.link);
+      // An empty page ends the list even with a rel="next": one pointing back at itself would loop forever.
+      next = page.data.length === 0 ? null : linkNext(page.headers.link);
     }
     return out.slice(0, max);
   }

@@ -36,3 +36,17 @@ test.serial('a Link on the API itself is followed', async (t) => {
   t.deepEqual(await gh.listBranches('alice', 'app'), ['b1', 'b2']);
   t.deepEqual(asked, ['https://api.github.test/repos/alice/app/branches?per_page=100', link]);
 });
+
+test.serial('an empty page whose Link names itself ends the list: no endless loop', async (t) => {
+  const self = 'https://api.github.test/repos/alice/app/branches?per_page=100';
+  let calls = 0;
+  const stubbed = globalThis.fetch;
+  globalThis.fetch = () => {
+    calls += 1;
+    return Promise.resolve(new Response('[]', { status: 200, headers: { 'content-type': 'application/json', link: `<${self}>; rel="next"` } }));
+  };
+  t.teardown(() => { globalThis.fetch = stubbed; });
+  const gh = createGitHubClient({ apiUrl: 'https://api.github.test', token: 'gho_secret123', retries: false });
+  t.deepEqual(await gh.listBranches('alice', 'app'), []);
+  t.is(calls, 1);
+});
