@@ -108,7 +108,8 @@ export function createSessionStore(opts: SessionStoreOptions) {
   }
 
   return {
-    refOf,
+    // Memoised: routes and the bearer path ask for the ref of the same few ids on every request.
+    refOf: memoRefOf,
     keys,
     deadlineOf: records.deadlineOf,
     load,
