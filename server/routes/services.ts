@@ -58,10 +58,15 @@ export async function forgetDeletedService(deps: AppDeps, caller: RenderKeyState
   if (ownerId && caller.render.owners.some((o) => o.id === ownerId)) await deps.deployments.markServiceDeleted(caller.user.id, serviceId);
 }
 
+/** The audit entry of an action on a service (lifecycle or settings). */
+export async function auditServiceAction(deps: AppDeps, ctx: Koa.Context, caller: CallerRender, action: ServiceAction, serviceId: string) {
+  await deps.security.recordAudit(ctx, { userId: caller.userId, action: 'lifecycle', outcome: 'success', detail: { lifecycleAction: action, serviceId } });
+}
+
 /** After a change to a service (lifecycle or settings): the cached service list is stale, and the audit trail records it. */
 export async function serviceChanged(deps: AppDeps, ctx: Koa.Context, caller: CallerRender, action: ServiceAction, serviceId: string) {
   await deps.upstream.serviceCache.invalidate(scopeOf(caller));
-  await deps.security.recordAudit(ctx, { userId: caller.userId, action: 'lifecycle', outcome: 'success', detail: { lifecycleAction: action, serviceId } });
+  await auditServiceAction(deps, ctx, caller, action, serviceId);
 }
 
 /**

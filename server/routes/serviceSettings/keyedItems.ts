@@ -53,7 +53,7 @@ export function keyedItemRoutes<Body extends z.ZodType>(router: Router, scope: R
     const { caller, service } = ctx.state.own;
     const name = String(ctx.params[kind.param]);
     const answer = await plainRender(kind.noun, kind.param, () => kind.reveal(caller.client, service.id, name), { notFound: kind.notFound });
-    await scope.changed(ctx, kind.actions.reveal);
+    await scope.audited(ctx, kind.actions.reveal); // a read: the cached service list stays valid
     ctx.body = answer;
   });
 

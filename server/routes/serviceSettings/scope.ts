@@ -8,7 +8,7 @@ import { callerRender, type CallerRender } from '../../render/forRequest.js';
 import type { Service } from '../../render/types.js';
 import { requireCsrf } from '../../middleware/security.js';
 import { requireRenderKey, requireUser, type RenderKeyState } from '../../middleware/context.js';
-import { forgetDeletedService, serviceChanged, serviceIdParam, type ServiceAction } from '../services.js';
+import { auditServiceAction, forgetDeletedService, serviceChanged, serviceIdParam, type ServiceAction } from '../services.js';
 import type { RouteLimitName } from '../../security/routeLimits.js';
 
 /** What the settings routes record in the audit trail (detail.lifecycleAction). */
@@ -62,6 +62,11 @@ export function settingsScope(deps: AppDeps) {
     async changed(ctx: Koa.ParameterizedContext<DefaultState & OwnServiceState>, action: ServiceAction) {
       const { caller, service } = ctx.state.own;
       await serviceChanged(deps, ctx, caller, action, service.id);
+    },
+    /** After a read worth recording (a value revealed): audited, while the cached service list stays valid. */
+    async audited(ctx: Koa.ParameterizedContext<DefaultState & OwnServiceState>, action: ServiceAction) {
+      const { caller, service } = ctx.state.own;
+      await auditServiceAction(deps, ctx, caller, action, service.id);
     },
   };
 }
