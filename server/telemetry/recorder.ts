@@ -149,8 +149,13 @@ export function createRecorder(opts: {
     if (failed?.[0]) throw failed[0];
   }
 
+  let flushQueued = false;
   function flush(): Promise<void> {
+    // Calls while one waits (every new user past maxPending, during a slow write) join it: it takes all that is pending when it runs.
+    if (flushQueued) return flushing;
+    flushQueued = true;
     flushing = flushing.then(async () => {
+      flushQueued = false;
       if (!pending.size && !newRoutes.length) return;
       const batch = pending;
       const routesToRegister = newRoutes;
