@@ -4,6 +4,7 @@ import type { Clock } from '../clock.js';
 import { getSession } from '../sessions/middleware.js';
 import type { Telemetry } from './telemetry.js';
 import type { GuardEntry } from './guards.js';
+import { methodLabel, routeLabel } from '../metrics/labels.js';
 
 /** Routes that count as deploy requests (the deploy-rate signal). */
 const DEPLOY_ROUTES = new Set(['POST /api/render/deploy', 'POST /api/render/services/:id/redeploy', 'POST /api/render/services/:id/rollback', 'POST /api/render/services/:id/deploys']);
@@ -91,10 +92,10 @@ export function telemetryMiddleware(t: Telemetry, clock: Clock): Koa.Middleware 
     } finally {
       const userId = userIdOf(ctx);
       if (userId !== null) {
-        const route = (ctx as { _matchedRoute?: unknown })._matchedRoute;
-        const template = typeof route === 'string' ? route : 'unmatched';
+        // The metrics' label rules (server/metrics/labels.ts): a fixed method set, and bounded template names.
+        const template = routeLabel((ctx as { _matchedRoute?: unknown })._matchedRoute);
         t.recorder.record({
-          userId, login: getSession(ctx)?.user?.login ?? null, method: ctx.method.length <= 7 ? ctx.method : 'OTHER', route: template,
+          userId, login: getSession(ctx)?.user?.login ?? null, method: methodLabel(ctx.method), route: template,
           status, ms: performance.now() - started, at: clock.now(),
           target: template === 'unmatched' ? null : targetOf(ctx, template), deploy: DEPLOY_ROUTES.has(`${ctx.method} ${template}`),
         });
