@@ -132,7 +132,9 @@ export function deploymentView(ctx, route) {
     // Only a deploy that was live and has been replaced can be made live again; the live one already is.
     const canRollback = Boolean(rec.serviceId && rec.deployId && rec.status === 'deactivated' && !rec.serviceDeleted);
     // Rebuild only when the choice of actions changes: a status update must not swallow a pending "Confirm".
-    const key = `${canCancel}|${canRedeploy}|${canRollback}|${rec.serviceId}|${rec.deployId}`;
+    // The handlers read the current `rec`, so ids arriving later (Render's deploy id while "Cancel deploy?"
+    // is open) need no rebuild; with them in the key, a CI run lost the cancel confirmation that way.
+    const key = `${canCancel}|${canRedeploy}|${canRollback}`;
     if (key === actionsKey) return;
     actionsKey = key;
     const list = [];
