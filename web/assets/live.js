@@ -18,7 +18,6 @@ export function createLive({ api, onEvent, onResync, onMode, onLogs = () => {}, 
   let pollTimer = null;
   let retryTimer = null;
   let errors = 0;
-  let opened = false;
   let stopped = true;
   let mode = 'connecting';
   let following = null;
@@ -35,17 +34,17 @@ export function createLive({ api, onEvent, onResync, onMode, onLogs = () => {}, 
     if (stopped) return;
     if (typeof EventSource === 'undefined') { startPolling(); return; }
     errors = 0;
-    opened = false;
     setMode('connecting');
     source = new EventSource(following ? `/api/events?logs=${encodeURIComponent(following)}` : '/api/events');
     source.addEventListener('open', () => {
       errors = 0;
-      const reconnect = opened || pollTimer !== null;
-      opened = true;
       stopPolling();
       setMode('live');
-      // After a gap (reconnect or polling), catch up on anything missed.
-      if (reconnect) onResync();
+      // Every open follows a gap — the page loading its data before the stream subscribed, a reconnect,
+      // polling, the stream reopened to follow logs — and an update published while no stream was
+      // subscribed is never sent again (a deploy that failed while its page reopened the stream stayed
+      // "queued" there). So the view catches up on each open: one fetch of what it shows.
+      onResync();
     });
     source.addEventListener('deployment', (e) => {
       let data;
