@@ -12,6 +12,7 @@ import type { DeploymentStore } from './store.js';
 import { isTerminal } from './types.js';
 import { presentLine, type LogLine } from './logs.js';
 import { clampToWindow, deployLogWindows, deployRunning, type LogPhase } from './logWindows.js';
+import { deleteIfOurs } from '../redisOwned.js';
 
 /**
  * Live log tails: one poller per deployment across all web processes, however many tabs watch it.
@@ -102,7 +103,6 @@ local v = redis.call('GET', KEYS[1])
 if v == ARGV[1] then redis.call('PEXPIRE', KEYS[1], ARGV[2]) return 1 end
 if not v then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 1 end
 return 0`;
-const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
 
 export function createLogTailer(deps: LogTailDeps, opts: LogTailOptions = {}): LogTailer {
   const buildMs = opts.buildIntervalMs ?? 3_000;
@@ -238,7 +238,7 @@ export function createLogTailer(deps: LogTailDeps, opts: LogTailOptions = {}): L
       const held = Number(await deps.redis.eval(LEASE, 1, leaseKey(tail.deploymentId), token, leaseMs)) === 1;
       if (held) {
         delay = await poll(tail);
-        if (delay === null) await deps.redis.eval(RELEASE, 1, leaseKey(tail.deploymentId), token);
+        if (delay === null) await deleteIfOurs(deps.redis, leaseKey(tail.deploymentId), token);
         // Hold the lease over the pause too, so no other process starts polling in between.
         else await deps.redis.eval(LEASE, 1, leaseKey(tail.deploymentId), token, delay + leaseMs);
       }
@@ -261,7 +261,7 @@ export function createLogTailer(deps: LogTailDeps, opts: LogTailOptions = {}): L
     if (tail.timer) clearTimeout(tail.timer);
     tail.timer = null;
     tails.delete(tail.deploymentId);
-    deps.redis.eval(RELEASE, 1, leaseKey(tail.deploymentId), token).catch(() => {});
+    deleteIfOurs(deps.redis, leaseKey(tail.deploymentId), token).catch(() => {});
   }
 
   return {

@@ -10,13 +10,9 @@ import type { EnvVault, EnvVarInput } from './envVars.js';
 import { newDeploymentId } from './store.js';
 import { errors } from '../errors.js';
 import type { DeploymentKind, DeploymentRecord, DeploymentRequest } from './types.js';
+import { deleteIfOurs } from '../redisOwned.js';
 
 interface Requester { userId: number; sessionRef: string; keyFingerprint: string }
-
-// Give an Idempotency-Key claim back only while it still names our deployment.
-const RELEASE_CLAIM = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0`;
 
 /**
  * Creating deployments and stopping them: the one place that writes a new record, seals its env
@@ -94,7 +90,8 @@ export function createDeployRequests(opts: {
         return { record: await start(blankRecord(id, who, 'deploy', request), envVars), replayed: false };
       } catch (err) {
         // Nothing was made: release the key, or every retry would answer 409 for 24 hours.
-        if (claim) await redis.eval(RELEASE_CLAIM, 1, claim.key, claim.value).catch(() => 0);
+        // Only while the claim still names our deployment.
+        if (claim) await deleteIfOurs(redis, claim.key, claim.value).catch(() => false);
         throw err;
       }
     },

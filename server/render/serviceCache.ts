@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { PresentedService } from '../presenters/service.js';
+import { deleteIfOurs } from '../redisOwned.js';
 
 /** Whose list it is: one user, one key (by fingerprint), the workspaces their session lists. */
 interface ServiceCacheScope {
@@ -36,10 +37,6 @@ if (redis.call('GET', KEYS[1]) or '0') == ARGV[1] then
   redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
   return 1
 end
-return 0`;
-
-const RELEASE_LOCK = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0`;
 
 interface Entry { gen: string; services: PresentedService[] }
@@ -90,7 +87,7 @@ export function createServiceCache(opts: ServiceCacheOptions): ServiceCache {
           await redis.eval(WRITE_IF_GENERATION, 2, k.gen, k.data, gen, JSON.stringify(entry), String(ttlMs));
           return services;
         } finally {
-          await redis.eval(RELEASE_LOCK, 1, k.lock, token).catch(() => 0);
+          await deleteIfOurs(redis, k.lock, token).catch(() => false);
         }
       }
       // Bounded wait: past it we load ourselves; the per-key Render budget still caps the calls.

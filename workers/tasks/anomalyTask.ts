@@ -6,12 +6,10 @@ import type { Logger } from '../../server/logger.js';
 import { queuePrefix } from '../../server/queues/deployQueue.js';
 import type { Detector, DetectorRun } from '../../server/telemetry/detector.js';
 import type { TelemetryKeys } from '../../server/telemetry/keys.js';
+import { deleteIfOurs } from '../../server/redisOwned.js';
 
 export const ANOMALY_QUEUE = 'anomaly';
 const SCHEDULER_ID = 'anomaly-detector';
-
-/** Release the run lock only if it is still ours (a run that outlived its lock must not drop the next one's). */
-const RELEASE = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0`;
 
 type AnomalyRunOutcome = 'done' | 'skipped' | 'error';
 
@@ -29,7 +27,8 @@ async function runAnomalyJob(ctx: { redis: Redis; keys: TelemetryKeys; detector:
     if (run.actions.length) ctx.logger.info({ minute: run.minute, evaluated: run.evaluated, actions: run.actions.length }, 'anomaly detector acted');
     return { outcome: 'done', run };
   } finally {
-    await ctx.redis.eval(RELEASE, 1, ctx.keys.detectorLock, token).catch(() => 0);
+    // Only if still ours: a run that outlived its lock must not drop the next one's.
+    await deleteIfOurs(ctx.redis, ctx.keys.detectorLock, token).catch(() => false);
   }
 }
 
