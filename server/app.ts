@@ -31,6 +31,7 @@ import { openApiRoutes } from './openapi/route.js';
 import { MetaView } from './presenters/meta.js';
 import type { SecurityOptions } from './security/options.js';
 import { telemetryMiddleware } from './telemetry/middleware.js';
+import { inProcessRoutes } from './mcp/dispatch.js';
 
 const BODY_LIMIT = '64kb';
 
@@ -113,7 +114,8 @@ export function createApp(deps: AppDeps, opts: CreateAppOptions = {}): Koa {
   app.use(sessionMiddleware(app, { store: deps.sessions, secure: config.httpsOnly }));
   app.use(touchSession(deps.clock, opts.sessionTouchMs ?? 60_000));
   // Anomaly throttles/blocks, then per-user request telemetry (server/telemetry/).
-  if (config.telemetry.enabled) app.use(telemetryMiddleware(deps.telemetry, deps.clock));
+  const telemetry = config.telemetry.enabled ? telemetryMiddleware(deps.telemetry, deps.clock) : undefined;
+  if (telemetry) app.use(telemetry);
   // A cookie replayed from another client ends its session (server/security/fingerprint.ts).
   app.use(clientFingerprintGuard(deps));
 
@@ -133,7 +135,10 @@ export function createApp(deps: AppDeps, opts: CreateAppOptions = {}): Koa {
   serviceSettingsRoutes(router, deps);
   eventRoutes(router, deps, opts.events); // uses deps.events (closed by the web process)
   sentinelRoutes(router, deps, opts.sentinel);
-  mcpRoutes(router, deps); // bearer only; each tool is one of the routes above
+  // Bearer only; each tool is one of these routes run in-process for the /mcp request's caller, through
+  // what follows the session and the changed-client check here (both already done for that caller).
+  const errorMiddleware = errorHandler();
+  mcpRoutes(router, deps, inProcessRoutes(app, () => [errorMiddleware, ...(telemetry ? [telemetry] : []), router.routes() as Koa.Middleware]));
   auditRoutes(router, deps);
   openApiRoutes(router, { sessionCookie: config.httpsOnly ? SESSION_COOKIE_SECURE : SESSION_COOKIE_PLAIN, version: '1.0.0' });
   uiRoutes(router);

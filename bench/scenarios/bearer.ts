@@ -30,8 +30,8 @@ const mcpHeaders = (t: Tenant) => bearerHeaders(t, { 'content-type': 'applicatio
  * production web process. Each user's token is checked with GitHub once, on its first request (the
  * check is cached by an HMAC of the token for BEARER_RECHECK_SECONDS); the rows count GitHub's
  * GET /user to show it. The MCP tool is list_deployments, whose REST equivalent is
- * GET /api/render/my-deployments with the same token: a tool call is that route called over loopback
- * as the caller (server/mcp/server.ts), plus JSON-RPC, a fresh MCP server and an audit entry.
+ * GET /api/render/my-deployments with the same token: a tool call is that route run in-process as
+ * the caller (server/mcp/dispatch.ts), plus JSON-RPC, a fresh MCP server and an audit entry.
  */
 export async function runBearer(bench: Bench, o: { connections: number; warmupS: number; durationS: number; users: number; deploymentsPerUser: number }): Promise<BearerResult> {
   const bare = await startChild(bench.cleanup, 'bare-koa-bearer', 'bareKoaMain.ts', {});
@@ -88,8 +88,8 @@ async function assertServed(url: string, tenants: Tenant[], listed: number) {
 }
 
 /**
- * A tool call is at least two requests through the same process (POST /mcp, then the route over
- * loopback) plus JSON-RPC, a fresh MCP server and an audit append: it cannot reach half of the REST
+ * A tool call is the REST request's work (POST /mcp through the whole stack) plus the route run again
+ * in-process, JSON-RPC, a fresh MCP server and an audit append: it cannot reach half of the REST
  * call's rate. The target allows the work of three REST calls.
  */
 const MCP_MIN_RATIO = 0.33;

@@ -3,13 +3,13 @@ import { DeployBody, PageQuery, SERVICE_ID } from '../deployments/input.js';
 import { LogPageQuery } from '../deployments/logs.js';
 import { RollbackBody } from '../routes/services.js';
 import { BlueprintQuery, DetectQuery } from '../routes/detect.js';
+import type { RouteCall } from './dispatch.js';
 
 /**
- * The MCP tools: each one is a REST route of this app, called with the caller's own bearer token
- * (server/mcp/server.ts), so scoping, validation, rate limits, lock-out and audit are the route's own.
+ * The MCP tools: each one is a REST route of this app, run in-process as the caller
+ * (server/mcp/dispatch.ts), so scoping, validation, rate limits, lock-out and audit are the route's own.
  * Input schemas are the routes' zod schemas; path ids become named arguments.
  */
-export interface ToolRequest { method: 'GET' | 'POST'; path: string; query?: Record<string, unknown>; body?: Record<string, unknown> }
 
 interface ToolSpec {
   name: string;
@@ -18,7 +18,7 @@ interface ToolSpec {
   /** MCP annotations: what a client may assume before calling. */
   annotations: { readOnlyHint: boolean; destructiveHint: boolean; idempotentHint?: boolean; openWorldHint: boolean };
   /** The REST request for validated-as-given arguments (ids go into the path, the rest as query or body). */
-  request(args: Record<string, unknown>): ToolRequest;
+  request(args: Record<string, unknown>): RouteCall;
 }
 
 const DeploymentRef = z.object({ deployment_id: z.string().trim().min(1).max(200).describe('A deployment id from deploy_repo or list_deployments') });

@@ -6,6 +6,7 @@ import { errors } from '../errors.js';
 import { requireUser } from '../middleware/context.js';
 import { bearerSessionId } from '../sessions/middleware.js';
 import { createMcpServer } from '../mcp/server.js';
+import type { RouteCaller } from '../mcp/dispatch.js';
 import { documented } from '../openapi/describe.js';
 
 /** /mcp takes a bearer token only: a browser's session cookie never drives an assistant's tools. */
@@ -21,7 +22,7 @@ function requireBearer(): Koa.Middleware {
  * POST, JSON responses. GET (a standalone server-to-client stream) is not offered: 405, as the
  * protocol allows, so no idle stream is held open per assistant.
  */
-export function mcpRoutes(router: Router, deps: AppDeps) {
+export function mcpRoutes(router: Router, deps: AppDeps, callRoute: RouteCaller) {
   router.post('/mcp', documented({
     summary: 'Model Context Protocol (Streamable HTTP, stateless): JSON-RPC tool calls for AI assistants', tag: 'mcp', auth: 'bearer',
     description: 'Tools are scoped to the caller exactly like the REST routes; their errors are MCP tool errors carrying our error codes.',
@@ -34,7 +35,7 @@ export function mcpRoutes(router: Router, deps: AppDeps) {
     },
     errors: ['bearer_required'],
   }), requireBearer(), requireUser(), async (ctx) => {
-    const server = createMcpServer(deps, ctx, ctx.state.user.id);
+    const server = createMcpServer(deps, ctx, ctx.state.user.id, callRoute);
     // Its @hono/node-server conversion is ~10% of a call, but building the web-standard transport's Request
     // from Koa's headers ourselves measured no cheaper (bench/README.md, MCP rows): not worth owning.
     const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });

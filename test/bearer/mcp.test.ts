@@ -1,11 +1,8 @@
 import test from 'ava';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { manualClock } from '../../server/clock.js';
-import { createRenderClient } from '../../server/render/client.js';
 import { startStack, dumpRedis, type Stack } from '../helpers/stack.js';
 import { Agent } from '../helpers/agent.js';
-import { serviceWithLiveDeploy, type Tenant } from '../helpers/attack.js';
+import { call, errorCode, mcpUsers, type McpUser } from './support/mcpUsers.js';
 
 // The MCP endpoint (issue 13 part 3) through the SDK's own client over real HTTP. No worker runs, so
 // deploys stay queued (deploy_repo must answer at once, and cancel has something to cancel).
@@ -13,34 +10,8 @@ const clock = manualClock();
 let stack: Stack;
 test.after.always(async () => { await stack?.close(); });
 
-const BLUEPRINT = 'services:\n  - type: web\n    name: bp-web\n    runtime: node\n    plan: starter\n    buildCommand: npm ci\n    startCommand: npm start\n';
-let nextId = 7000;
-
-interface McpUser { login: string; token: string; ownerId: string; serviceId: string; deployId: string; client: Client }
-
-async function mcpUser(login: string): Promise<McpUser> {
-  stack.github.addUser({ id: nextId++, login });
-  const token = stack.github.issueToken(login);
-  const apiKey = `rnd_${login}${'m'.repeat(24)}`;
-  stack.render.addAccount({ apiKey, workspaces: [{ name: `${login} ws` }] });
-  const setup = await new Agent(stack.url, { authorization: `Bearer ${token}` }).post('/api/render/setup', { api_key: apiKey });
-  if (setup.status !== 200) throw new Error(`setup ${setup.status} ${setup.text}`);
-  const ownerId = setup.json.owners[0].id as string;
-  const render = createRenderClient({ baseUrl: stack.render.url, apiKey });
-  const svc = await serviceWithLiveDeploy({ login, ownerId, render } as Tenant, `${login}-svc`);
-  stack.github.addRepo({ owner: login, name: 'app', branches: { main: { 'package.json': JSON.stringify({ name: 'app', scripts: { start: 'node index.js' } }), 'index.js': '', 'render.yaml': BLUEPRINT } } });
-  return { login, token, ownerId, ...svc, client: await connect(token) };
-}
-
-async function connect(token: string): Promise<Client> {
-  const client = new Client({ name: 'mcp-test', version: '1.0.0' });
-  await client.connect(new StreamableHTTPClientTransport(new URL(`${stack.url}/mcp`), { requestInit: { headers: { authorization: `Bearer ${token}` } } }));
-  return client;
-}
-
-type ToolOut = { isError?: boolean; structuredContent?: Record<string, any> };
-const call = async (u: McpUser, name: string, args: Record<string, unknown> = {}) => (await u.client.callTool({ name, arguments: args })) as ToolOut;
-const errorCode = (r: ToolOut) => (r.isError ? r.structuredContent?.error?.code : undefined);
+const users = mcpUsers(() => stack, 7000);
+const mcpUser = (login: string) => users.create(login);
 
 let alice: McpUser;
 let bob: McpUser;
@@ -136,7 +107,7 @@ test.serial('a token revoked mid-session stops working within the re-check windo
 });
 
 test.serial('X-Render-Api-Key (no worker runs here): its session is kept while the deploy is queued and deleted when it is canceled', async (t) => {
-  stack.github.addUser({ id: nextId++, login: 'keyonly' });
+  stack.github.addUser({ id: users.nextId(), login: 'keyonly' });
   const token = stack.github.issueToken('keyonly');
   const apiKey = `rnd_keyonly${'k'.repeat(24)}`;
   stack.render.addAccount({ apiKey, workspaces: [{ name: 'keyonly ws' }] });

@@ -1,0 +1,45 @@
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { createRenderClient } from '../../../server/render/client.js';
+import type { Stack } from '../../helpers/stack.js';
+import { Agent } from '../../helpers/agent.js';
+import { serviceWithLiveDeploy, type Tenant } from '../../helpers/attack.js';
+
+// Users of the MCP endpoint for test/bearer/mcp*.test.ts: a GitHub token, a Render key set up through
+// the REST route, a service with a live deploy, a repository with a Blueprint, and the SDK's own client.
+
+export const BLUEPRINT = 'services:\n  - type: web\n    name: bp-web\n    runtime: node\n    plan: starter\n    buildCommand: npm ci\n    startCommand: npm start\n';
+
+export interface McpUser { login: string; token: string; apiKey: string; ownerId: string; serviceId: string; deployId: string; client: Client }
+export type ToolOut = { isError?: boolean; structuredContent?: Record<string, any> };
+
+export const errorCode = (r: ToolOut) => (r.isError ? r.structuredContent?.error?.code : undefined);
+export const call = async (u: Pick<McpUser, 'client'>, name: string, args: Record<string, unknown> = {}) => (await u.client.callTool({ name, arguments: args })) as ToolOut;
+
+/** The SDK client over Streamable HTTP with this token (and any other header, e.g. X-Forwarded-For). */
+export async function connectMcp(stack: Stack, token: string, headers: Record<string, string> = {}): Promise<Client> {
+  const client = new Client({ name: 'mcp-test', version: '1.0.0' });
+  await client.connect(new StreamableHTTPClientTransport(new URL(`${stack.url}/mcp`), { requestInit: { headers: { authorization: `Bearer ${token}`, ...headers } } }));
+  return client;
+}
+
+export function mcpUsers(stack: () => Stack, firstId: number) {
+  let nextId = firstId;
+  return {
+    nextId: () => nextId++,
+    async create(login: string, headers: Record<string, string> = {}): Promise<McpUser> {
+      const s = stack();
+      s.github.addUser({ id: nextId++, login });
+      const token = s.github.issueToken(login);
+      const apiKey = `rnd_${login}${'m'.repeat(24)}`;
+      s.render.addAccount({ apiKey, workspaces: [{ name: `${login} ws` }] });
+      const setup = await new Agent(s.url, { authorization: `Bearer ${token}`, ...headers }).post('/api/render/setup', { api_key: apiKey });
+      if (setup.status !== 200) throw new Error(`setup ${setup.status} ${setup.text}`);
+      const ownerId = setup.json.owners[0].id as string;
+      const render = createRenderClient({ baseUrl: s.render.url, apiKey });
+      const svc = await serviceWithLiveDeploy({ login, ownerId, render } as Tenant, `${login}-svc`);
+      s.github.addRepo({ owner: login, name: 'app', branches: { main: { 'package.json': JSON.stringify({ name: 'app', scripts: { start: 'node index.js' } }), 'index.js': '', 'render.yaml': BLUEPRINT } } });
+      return { login, token, apiKey, ownerId, ...svc, client: await connectMcp(s, token, headers) };
+    },
+  };
+}
