@@ -17,8 +17,11 @@ interface RenderCallOptions {
 
 /** The caller's clients for GitHub and Render, and the service list cache: built once per process. */
 export interface UpstreamClients {
-  /** A client on the caller's GitHub token (the token is used for this client only, never kept here). */
-  github(token: string): GitHubClient;
+  /**
+   * A client on the caller's GitHub token (the token is used for this client only, never kept here).
+   * `writesPacedByCaller`: the caller paces this client's writes (the commit-status worker), the client does not.
+   */
+  github(token: string, options?: { writesPacedByCaller?: boolean }): GitHubClient;
   /** A client on the caller's Render key, reporting every call to the process's metrics. */
   render(apiKey: string, options?: RenderCallOptions): RenderClient;
   /** The caller's Render service list, cached per user and key across processes. */
@@ -43,7 +46,10 @@ const DEFAULT_RENDER_TIMEOUT_MS = 10_000;
 export function createUpstreamClients(args: UpstreamArgs): UpstreamClients {
   const { config, metrics } = args;
   return {
-    github: (token) => createGitHubClient({ apiUrl: config.github.apiUrl, token, retries: config.github.retries }),
+    github: (token, options) => createGitHubClient({
+      apiUrl: config.github.apiUrl, token, retries: config.github.retries,
+      pacedWrites: config.github.retries && !options?.writesPacedByCaller,
+    }),
 
     render(apiKey, options = {}) {
       const { afterResponse } = options;

@@ -4,15 +4,19 @@ import { queuePrefix } from '../server/queues/deployQueue.js';
 import { COMMIT_STATUS_QUEUE, type CommitStatusJobData } from '../server/queues/commitStatusQueue.js';
 import { runCommitStatusJob } from './tasks/commitStatus.js';
 import { createWritePacer } from './tasks/writePacer.js';
+import { createScopeCache } from './tasks/scopeCache.js';
 import { WRITE_SPACING_MS } from '../server/github/pacing.js';
 import type { WorkerContext } from './context.js';
 
 export interface CommitStatusWorkerOptions {
   /** Status posts in flight per process (each is two short GitHub calls; pacing waits as delayed jobs). */
   concurrency?: number;
-  /** Time between one user's status writes (GitHub: at least a second). 0 turns this pacing off. */
+  /** Time from the end of one user's status write to the start of the next (GitHub: about a second). 0 turns this pacing off. */
   writeIntervalMs?: number;
 }
+
+/** How long a token's scopes are taken as known (workers/tasks/scopeCache.ts): a deploy's two statuses share one look-up. */
+const SCOPES_TTL_MS = 60_000;
 
 /**
  * The worker for GitHub commit statuses, apart from the deploy worker so that its slots, and not the
@@ -22,8 +26,11 @@ export interface CommitStatusWorkerOptions {
 export function createCommitStatusWorker(ctx: WorkerContext, connection: Redis, opts: CommitStatusWorkerOptions = {}): Worker<CommitStatusJobData> {
   // Follows the GitHub client's own pacing: GITHUB_RETRIES=false (the test harness) turns both off, for determinism.
   const intervalMs = opts.writeIntervalMs ?? (ctx.config.github.retries ? WRITE_SPACING_MS : 0);
-  const pacer = intervalMs > 0 ? createWritePacer({ intervalMs, now: () => Date.now() }) : null;
-  const worker = new Worker<CommitStatusJobData>(COMMIT_STATUS_QUEUE, (job, token) => runCommitStatusJob(ctx, job, token, pacer), {
+  const run = {
+    pacer: intervalMs > 0 ? createWritePacer({ intervalMs, now: () => Date.now() }) : null,
+    scopes: createScopeCache({ ttlMs: SCOPES_TTL_MS, now: () => Date.now() }),
+  };
+  const worker = new Worker<CommitStatusJobData>(COMMIT_STATUS_QUEUE, (job, token) => runCommitStatusJob(ctx, job, token, run), {
     connection,
     prefix: queuePrefix(ctx.config.redisPrefix),
     concurrency: opts.concurrency ?? 20,

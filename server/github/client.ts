@@ -18,6 +18,8 @@ interface GitHubClientOptions {
   token: string;
   /** Retries, a short rate-limit wait and per-token write pacing (server/github/http.ts; default on). */
   retries?: boolean;
+  /** Per-token write pacing in this process; default: as `retries`. Off for a caller that paces its writes itself. */
+  pacedWrites?: boolean;
   /** Per-request timeout. Default 10 s. */
   timeoutMs?: number;
 }
@@ -61,6 +63,7 @@ export function createGitHubClient(opts: GitHubClientOptions): GitHubClient {
     token: opts.token,
     userAgent: 'render-orchestrator',
     retries: opts.retries ?? true,
+    pacedWrites: opts.pacedWrites ?? opts.retries ?? true,
     timeoutMs: opts.timeoutMs ?? 10_000,
   });
 

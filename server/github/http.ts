@@ -18,8 +18,14 @@ interface GitHubHttpOptions {
   apiUrl: string;
   token: string;
   userAgent: string;
-  /** Retry 5xx and network failures (1 s, 4 s, 9 s), retry a short rate-limit wait once, pace writes. */
+  /** Retry 5xx and network failures (1 s, 4 s, 9 s), retry a short rate-limit wait once. */
   retries: boolean;
+  /**
+   * Pace writes per token here (pacing.ts). Off when the caller paces them itself (the commit-status
+   * worker's pacer, workers/tasks/writePacer.ts): two layers each waited a second, one measured from
+   * launch and one from the previous write's end, and each write waited twice.
+   */
+  pacedWrites: boolean;
   timeoutMs: number;
 }
 
@@ -128,7 +134,7 @@ export function createGitHubHttp(opts: GitHubHttpOptions) {
   return {
     /** Writes are paced per token (GitHub asks for one at a time, a second apart); reads go straight out. */
     request(req: GitHubRequest): Promise<GitHubResponse> {
-      if ((req.method ?? 'GET') === 'GET' || !opts.retries) return send(req);
+      if ((req.method ?? 'GET') === 'GET' || !opts.pacedWrites) return send(req);
       return writePacer.run(tokenId, () => send(req));
     },
   };

@@ -1,8 +1,9 @@
 /**
  * GitHub asks integrations to make writes one at a time and about a second apart per user (its REST
  * API best practices; octokit's throttling did the same until it was replaced: server/github/http.ts).
- * One queue per token (named by a digest, never the token) in this process: one tenant's burst of
- * commit statuses waits on its own queue and never on another tenant's.
+ * One queue per token (named by a digest, never the token) in this process: one tenant's writes wait
+ * on its own queue and never on another tenant's. Commit statuses are not paced here: the status
+ * worker paces them itself (workers/tasks/writePacer.ts) and posts with a client that skips this.
  */
 export const WRITE_SPACING_MS = 1_000;
 

@@ -200,6 +200,25 @@ test('with retries on, writes are paced per token: two statuses on one token a s
   t.is(sim.statusesFor('alice', 'app', sha).length, 3);
 });
 
+// The commit-status worker paces its own status writes (workers/tasks/writePacer.ts) and posts with a
+// client that does not pace them again: a write waited in both layers and each one waited twice.
+test('with retries on and pacing left to the caller, a second write on the token goes while the first is in flight', async (t) => {
+  // A GitHub that answers no status until two are in its hands: a client pacing its writes never sends
+  // the second before the first is answered (and would time out here).
+  const held: Array<() => void> = [];
+  const api = createServer((req, res) => {
+    req.resume();
+    held.push(() => res.writeHead(201, { 'content-type': 'application/json' }).end('{}'));
+    if (held.length === 2) for (const answer of held) answer();
+  });
+  await new Promise<void>((r) => api.listen(0, '127.0.0.1', r));
+  t.teardown(() => api.close());
+  const gh = createGitHubClient({ apiUrl: `http://127.0.0.1:${(api.address() as AddressInfo).port}`, token: 'gho_secret123', retries: true, pacedWrites: false, timeoutMs: 5_000 });
+  const status = { state: 'pending' as const, targetUrl: 'https://example.com/x', description: 'd', context: 'c' };
+  await Promise.all([1, 2].map(() => gh.createCommitStatus('alice', 'app', 'a'.repeat(40), status)));
+  t.is(held.length, 2);
+});
+
 test('a Link rel="next" off the API (another origin or path) is refused: the token never follows it', async (t) => {
   const { sim, gh } = await world(t);
   const page = [{ name: 'main', commit: { sha: 'a'.repeat(40) } }];

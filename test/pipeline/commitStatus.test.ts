@@ -1,4 +1,7 @@
 import test from 'ava';
+import { Queue } from 'bullmq';
+import { queuePrefix } from '../../server/queues/deployQueue.js';
+import { COMMIT_STATUS_QUEUE } from '../../server/queues/commitStatusQueue.js';
 import type { Stack } from '../helpers/stack.js';
 import { QUICK_PHASES, usePipelineStack } from '../helpers/pipelineStack.js';
 import { addNodeRepo, signedInWithKey, waitFinished } from '../helpers/pipeline.js';
@@ -20,6 +23,17 @@ async function signInWithScope(agent: Agent, login: string, scope: string) {
   const done = await agent.get(authorize.headers.get('location')!.replace(stack.url, ''));
   if (done.status !== 302) throw new Error(`callback: ${done.status}`);
   agent.csrfToken = (await agent.get('/api/session')).json.csrfToken;
+}
+
+/** Waits (bounded) until the commit-status queue holds no job waiting, running or delayed. */
+async function statusJobsDone() {
+  const queue = new Queue(COMMIT_STATUS_QUEUE, { connection: { url: stack.redis.url }, prefix: queuePrefix(stack.redis.prefix) });
+  try {
+    const busy = async () => (await queue.getJobs(['waiting', 'active', 'delayed', 'prioritized'])).length > 0;
+    for (let i = 0; i < 200 && await busy(); i++) await new Promise((r) => setTimeout(r, 50));
+  } finally {
+    await queue.close();
+  }
 }
 
 /** The statuses on a commit once `n` are there (the final one is posted just after the record ends). */
@@ -74,9 +88,11 @@ test('a token without the repo or repo:status scope: no status, no status reques
   const done = await waitFinished(agent, res.json.id);
   t.is(done.status, 'live', JSON.stringify(done.failure));
   t.deepEqual(stack.github.statusesFor('nostat', 'pub', done.commitSha), []);
-  // The worker looked at the token's scopes for the pending and the final status, and stopped there.
-  for (let i = 0; i < 200 && scopeChecks() < checksBefore + 2; i++) await new Promise((r) => setTimeout(r, 50));
-  t.is(scopeChecks(), checksBefore + 2);
+  // The worker looked at the token's scopes once (the final status's job, if it had one of its own,
+  // found them in the worker's cache) and stopped there.
+  for (let i = 0; i < 200 && scopeChecks() < checksBefore + 1; i++) await new Promise((r) => setTimeout(r, 50));
+  await statusJobsDone();
+  t.is(scopeChecks(), checksBefore + 1);
   t.false(stack.github.calls.some((c) => c.method === 'POST' && c.path.includes('/repos/nostat/pub/statuses/')), 'no status was even attempted');
   t.deepEqual(stack.github.statusesFor('nostat', 'pub', done.commitSha), []);
 });

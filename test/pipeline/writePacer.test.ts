@@ -1,20 +1,55 @@
 import test from 'ava';
 import { createWritePacer } from '../../workers/tasks/writePacer.js';
 
-// The commit-status pacer (workers/tasks/writePacer.ts): one user's writes a second apart, each job
-// told how long to wait (it waits as a delayed job) and let through once its booked time has come.
-test('one user\'s writes are booked a spacing apart; other users are not held up; a job keeps its booking', (t) => {
+// The commit-status pacer (workers/tasks/writePacer.ts), the one authority for status writes: one
+// user's writes one at a time, each a spacing after the previous one ENDED; a job is told how long to
+// wait and keeps its place in the user's line when it asks again.
+test('a user\'s next write goes a spacing after the last one ended, not after it started', (t) => {
   let now = 10_000;
   const pacer = createWritePacer({ intervalMs: 1_000, now: () => now });
   t.is(pacer.book(1, 'a'), 0, 'the first write goes now');
-  t.is(pacer.book(1, 'b'), 1_000);
-  t.is(pacer.book(1, 'c'), 2_000);
-  t.is(pacer.book(2, 'x'), 0, 'another user waits for nobody');
-  now += 400;
-  t.is(pacer.book(1, 'b'), 600, 'asking again early: the same booking, not a new one');
-  now += 600;
-  t.is(pacer.book(1, 'b'), 0, 'its time has come');
-  t.is(pacer.book(1, 'd'), 2_000, 'later jobs queue behind every booking');
+  t.is(pacer.book(1, 'b'), 1_000, 'a write is in flight: at least a spacing');
   now += 1_000;
+  t.true(pacer.book(1, 'b') > 0, 'a\'s write has not ended yet: b waits on, however long it took');
+  now += 300;
+  pacer.wrote(1); // a's write took 1.3 s
+  t.is(pacer.book(1, 'b'), 1_000, 'a spacing from the end of a\'s write');
+  now += 999;
+  t.is(pacer.book(1, 'b'), 1);
+  now += 1;
+  t.is(pacer.book(1, 'b'), 0);
+  pacer.wrote(1);
+  now += 1_000;
+  t.is(pacer.book(1, 'c'), 0, 'a quiet user waits for nothing');
+});
+
+test('jobs keep their place in the user\'s line; a woken job early or late re-books it; other users are not held up', (t) => {
+  let now = 0;
+  const pacer = createWritePacer({ intervalMs: 1_000, now: () => now });
+  t.is(pacer.book(1, 'a'), 0);
+  t.is(pacer.book(1, 'b'), 1_000);
+  t.is(pacer.book(1, 'c'), 2_000, 'behind b');
+  t.is(pacer.book(1, 'd'), 3_000, 'behind c');
+  t.is(pacer.book(2, 'x'), 0, 'another user waits for nobody');
+  now += 50;
+  pacer.wrote(1);
+  now += 1_000;
+  t.true(pacer.book(1, 'c') > 0, 'c woke before b went: it waits, it does not overtake');
+  t.is(pacer.book(1, 'b'), 0, 'b is at the head and its time has come');
+  t.is(pacer.book(1, 'c'), 1_000, 'c is next, behind b\'s write in flight');
+  pacer.wrote(1);
+  now += 1_000;
+  t.is(pacer.book(1, 'd'), 1_000, 'd still behind c');
   t.is(pacer.book(1, 'c'), 0);
+});
+
+test('a queued job that never asks again does not hold its user\'s line for ever', (t) => {
+  let now = 0;
+  const pacer = createWritePacer({ intervalMs: 1_000, now: () => now });
+  t.is(pacer.book(1, 'a'), 0);
+  pacer.wrote(1);
+  t.is(pacer.book(1, 'gone'), 1_000, 'its job is removed after this');
+  t.is(pacer.book(1, 'b'), 2_000);
+  now += 40_000;
+  t.is(pacer.book(1, 'b'), 0, 'the job that vanished is dropped from the line');
 });

@@ -1,4 +1,4 @@
-import type { Job } from 'bullmq';
+import { DelayedError, type Job } from 'bullmq';
 import { GitHubError } from '../../server/github/client.js';
 import { safeEqual } from '../../server/crypto/keyring.js';
 import { openGithubToken } from '../../server/sessions/credentials.js';
@@ -6,16 +6,14 @@ import { isTerminal, type DeploymentRecord } from '../../server/deployments/type
 import { commitStatusJobId, type CommitStatusJobData, type CommitStatusPhase } from '../../server/queues/commitStatusQueue.js';
 import type { WorkerContext } from '../context.js';
 import type { WritePacer } from './writePacer.js';
+import type { ScopeCache } from './scopeCache.js';
+import { commitStatusState } from './commitStatusState.js';
 import { delayJob } from './delayJob.js';
 
 /** The status's name on the commit (one line per context in GitHub's checks list). */
 const COMMIT_STATUS_CONTEXT = 'render-orchestrator';
 /** Scopes that may write commit statuses (GitHub: `repo:status`, or `repo` which includes it). */
 const STATUS_SCOPES = ['repo', 'repo:status'];
-/** Job states in which a pending status may still be posted: a final one waits for it. */
-const UNFINISHED = new Set(['waiting', 'active', 'delayed', 'prioritized', 'waiting-children']);
-/** Longest pacing wait a status job sleeps through holding its slot (about one write spacing). */
-const HELD_WAIT_MAX_MS = 1_100;
 
 /**
  * GitHub commit status on the deployed commit (issue 15): `pending` once the commit is checked and the
@@ -26,70 +24,110 @@ const HELD_WAIT_MAX_MS = 1_100;
  *
  * The deploy step only asks for a status (a job on the commit-statuses queue, jobs hold ids only) and
  * goes on: GitHub paces one user's writes a second apart, and awaited in the step a tenant's burst held
- * every deploy slot. Each state is asked for once per deployment: the marker is written here, in the
- * deploy job, so a status job leaves no key of its own behind (only BullMQ's, under the queue prefix).
+ * every deploy slot. Each state is asked for once per deployment, and a job is added only when no job
+ * of the deployment is posting already (commitStatusState.ts): a deploy that ends before its pending
+ * status went out costs one job and one post, the final one.
  */
 export async function requestCommitStatus(ctx: WorkerContext, rec: DeploymentRecord, phase: CommitStatusPhase): Promise<void> {
   if (!ctx.commitStatusQueue || !commitOf(rec) || (phase === 'final' && !isTerminal(rec.status))) return;
+  const state = commitStatusState(ctx.redis, ctx.config.redisPrefix, rec.id);
+  let owner = false;
   try {
-    const once = await ctx.redis.set(`${ctx.config.redisPrefix}:deployment:${rec.id}:commit-status:${phase}`, '1', 'EX', 7 * 24 * 3600, 'NX');
-    if (once !== 'OK') return;
+    if (!(owner = await state.ask(phase))) return;
     const data: CommitStatusJobData = { deploymentId: rec.id, userId: rec.userId, requestMac: rec.requestMac };
     await ctx.commitStatusQueue.add(phase, data, { jobId: commitStatusJobId(rec.id, phase) });
   } catch (err) {
     ctx.logger.warn({ deploymentId: rec.id, phase, err: { message: (err as Error).message } }, 'commit status not requested');
+    // No job will post it: let go, so that a later status of this deployment gets a job of its own.
+    if (owner) await state.done(phase).catch(() => undefined);
   }
 }
 
+/** What a status job uses besides the worker context: the process's write pacer (null: no pacing) and scope cache. */
+export interface CommitStatusRunner { pacer: WritePacer | null; scopes: ScopeCache }
+
 /**
- * One status job: reload the record (gone or not this job's → nothing to do), wait for the pending
- * status before the final one, take the GitHub token from the requesting session (ended → skipped:
- * a token is never kept anywhere else), keep the user's writes a second apart, post.
+ * One status job, the deployment's only poster while it runs: post the state the record is in now
+ * (a final status supersedes a pending one not yet posted), and go on while a final status asked
+ * meanwhile is still owed. Waiting for the user's turn is a delayed job or, up to about a spacing, a
+ * sleep in the slot; a woken job starts over from the record, so it posts what is current then.
  */
-export async function runCommitStatusJob(ctx: WorkerContext, job: Job<CommitStatusJobData>, token: string | undefined, pacer: WritePacer | null): Promise<void> {
+export async function runCommitStatusJob(ctx: WorkerContext, job: Job<CommitStatusJobData>, token: string | undefined, run: CommitStatusRunner): Promise<void> {
   const phase: CommitStatusPhase = job.name === 'final' ? 'final' : 'pending';
-  const { deploymentId, userId, requestMac } = job.data;
-  const rec = await ctx.deployments.get(deploymentId);
-  if (!rec || rec.userId !== userId || typeof requestMac !== 'string' || !safeEqual(requestMac, rec.requestMac)) return;
-  if (job.id !== commitStatusJobId(rec.id, phase)) return;
-  const queue = ctx.commitStatusQueue;
-  if (!queue) return;
-  if (phase === 'final' && UNFINISHED.has(await queue.getJobState(commitStatusJobId(rec.id, 'pending')))) return delayJob(job, token, 1_000);
-  let githubToken = await sessionToken(ctx, rec);
-  if (!githubToken) return;
-  // A wait up to one write spacing is slept in the slot (a delayed job costs a BullMQ round trip more);
-  // a longer one, a tenant's burst queuing, is a delayed job so the slot serves other tenants.
-  let slept = false;
-  for (let wait = pacer?.book(rec.userId, job.id) ?? 0; wait > 0; wait = pacer!.book(rec.userId, job.id)) {
-    if (wait > HELD_WAIT_MAX_MS) return delayJob(job, token, wait);
-    await new Promise((resolve) => setTimeout(resolve, wait));
-    slept = true;
+  let rec = await ownRecord(ctx, job.data);
+  if (!rec || job.id !== commitStatusJobId(rec.id, phase)) return;
+  const state = commitStatusState(ctx.redis, ctx.config.redisPrefix, rec.id);
+  for (;;) {
+    const handled = await postCurrent(ctx, job, token, rec, run);
+    if (await state.done(handled)) return;
+    // A final status was asked while this job posted the pending one: the record has ended since.
+    if (!(rec = await ownRecord(ctx, job.data))) return;
   }
-  // The session may have ended during the wait (sign-out): the token is read again, never used after its session ended.
-  if (slept && !(githubToken = await sessionToken(ctx, rec))) return;
-  const gh = ctx.upstream.github(githubToken);
-  const state = phase === 'pending' ? 'pending' : rec.status === 'live' || rec.status === 'deactivated' ? 'success' : 'failure';
+}
+
+/** The job's record, when it still exists and is the one the job was made for. */
+async function ownRecord(ctx: WorkerContext, data: CommitStatusJobData): Promise<DeploymentRecord | null> {
+  const rec = await ctx.deployments.get(data.deploymentId);
+  if (!rec || rec.userId !== data.userId || typeof data.requestMac !== 'string' || !safeEqual(data.requestMac, rec.requestMac)) return null;
+  return rec;
+}
+
+/**
+ * Post the status for the record's state once it is the user's turn; resolves with the phase handled
+ * (posted, or given up: no token, no scope, a refusal, retries spent). Throws to wait (DelayedError) or
+ * to have BullMQ retry a GitHub hiccup.
+ */
+async function postCurrent(ctx: WorkerContext, job: Job<CommitStatusJobData>, token: string | undefined, rec: DeploymentRecord, run: CommitStatusRunner): Promise<CommitStatusPhase> {
+  const phaseOf = (r: DeploymentRecord): CommitStatusPhase => (isTerminal(r.status) ? 'final' : 'pending');
   const log = ctx.logger.child({ deploymentId: rec.id, userId: rec.userId });
+  let githubToken = await sessionToken(ctx, rec);
+  if (!githubToken) return phaseOf(rec);
   try {
-    const scopes = await gh.tokenScopes();
+    const gh = ctx.upstream.github(githubToken, { writesPacedByCaller: true });
+    const scopes = await run.scopes.scopesOf(githubToken, () => gh.tokenScopes());
     if (!scopes || !scopes.some((s) => STATUS_SCOPES.includes(s))) {
-      log.debug({ state }, 'commit status skipped: the GitHub token cannot write statuses');
-      return;
+      log.debug({ phase: phaseOf(rec) }, 'commit status skipped: the GitHub token cannot write statuses');
+      return phaseOf(rec);
     }
-    const [owner, name] = rec.request.githubRepo.split('/') as [string, string];
-    await gh.createCommitStatus(owner, name, commitOf(rec)!, {
-      state,
-      targetUrl: `${ctx.config.baseUrl}/#/deployments/${rec.id}`,
-      description: describe(rec, state),
-      context: COMMIT_STATUS_CONTEXT,
-    });
+    const { pacer } = run;
+    let slept = false;
+    for (let wait = pacer?.book(rec.userId, job.id!) ?? 0; wait > 0; wait = pacer!.book(rec.userId, job.id!)) {
+      if (wait > pacer!.holdMaxMs) return await delayJob(job, token, wait);
+      await new Promise((resolve) => setTimeout(resolve, wait));
+      slept = true;
+    }
+    try {
+      // After a wait the record may have ended (its final status goes instead of the pending one), and the
+      // session may have ended (sign-out): the token is read again, never used after its session ended.
+      if (slept) {
+        const now = await ownRecord(ctx, job.data);
+        if (!now || !(githubToken = await sessionToken(ctx, now))) return phaseOf(now ?? rec);
+        rec = now;
+      }
+      await postStatus(ctx, slept ? ctx.upstream.github(githubToken, { writesPacedByCaller: true }) : gh, rec);
+    } finally {
+      pacer?.wrote(rec.userId);
+    }
   } catch (err) {
+    if (err instanceof DelayedError) throw err;
     const kind = err instanceof GitHubError ? err.kind : 'unknown';
     const retry = (kind === 'unavailable' || kind === 'rate_limited') && job.attemptsMade + 1 < (job.opts.attempts ?? 1);
-    log.warn({ state, kind, retry }, 'commit status not posted');
+    log.warn({ phase: phaseOf(rec), kind, retry }, 'commit status not posted');
     // BullMQ keeps a failed job's message and stack (not its cause): ours names the kind only.
     if (retry) throw new Error(`GitHub ${kind}`, { cause: err });
   }
+  return phaseOf(rec);
+}
+
+async function postStatus(ctx: WorkerContext, gh: ReturnType<WorkerContext['upstream']['github']>, rec: DeploymentRecord): Promise<void> {
+  const state = !isTerminal(rec.status) ? 'pending' : rec.status === 'live' || rec.status === 'deactivated' ? 'success' : 'failure';
+  const [owner, name] = rec.request.githubRepo.split('/') as [string, string];
+  await gh.createCommitStatus(owner, name, commitOf(rec)!, {
+    state,
+    targetUrl: `${ctx.config.baseUrl}/#/deployments/${rec.id}`,
+    description: describe(rec, state),
+    context: COMMIT_STATUS_CONTEXT,
+  });
 }
 
 /** The commit the status goes on, when the record knows one and names an owner/repo. */

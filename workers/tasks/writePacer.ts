@@ -1,41 +1,67 @@
 /**
- * GitHub asks that writes for one user be spaced about a second apart (server/github/pacing.ts). The
- * client's own pacing does that by holding the request, which would hold a worker slot as well; this
- * pacer books each status job a time instead and says how long to wait, so the job waits as a delayed
- * BullMQ job and the slot serves other tenants meanwhile. Per process, like the client's: another
- * worker process books its own times, and the client's per-token pacing stays as the backstop.
+ * GitHub asks that writes for one user go one at a time and about a second apart. Status jobs are the
+ * worker's only GitHub writes and this pacer is their one pacing authority: the client they post with
+ * does not pace again (server/github/pacing.ts paces every other client's writes). Waiting twice, here
+ * from launch to launch and again in the client from the previous write's end, held each write in its
+ * slot after its turn came and let a tenant's backlog of held status jobs grow.
+ *
+ * A user's jobs queue in the order they first asked; the head goes once no write of theirs is in
+ * flight and a spacing has passed since the last one ENDED (`wrote`). Others are told how long to wait
+ * (a delayed BullMQ job, or a short sleep in the slot) and ask again: a woken job re-books and keeps
+ * its place. Per process, like the client's pacer: another worker process paces its own jobs.
  */
 export interface WritePacer {
-  /** 0 when the job may write now (its time is booked), else ms to wait before asking again. */
+  /** Waits up to this long are slept in the job's slot (about one spacing); longer ones are delayed jobs. */
+  readonly holdMaxMs: number;
+  /** 0: this job's write goes now (call `wrote` when it ends, whatever happened); else ms to wait before asking again. */
   book(userId: number, jobId: string): number;
+  /** The write the user's turn was taken for ended (posted, failed or not made): the next one is a spacing from now. */
+  wrote(userId: number): void;
 }
 
-/** Within this many ms of its booked time a job goes ahead (a delayed job wakes a little early or late). */
-const TOLERANCE_MS = 50;
+interface UserTurns {
+  /** Jobs waiting for a turn, first asked first, with when each was told to ask again. */
+  queue: Array<{ jobId: string; dueAt: number }>;
+  writing: boolean;
+  /** When the next write may start (a spacing after the last one ended). */
+  freeAt: number;
+}
+
+/** A queued job that has not asked again this long after its time is gone (job removed, process moved). */
+const STALE_MS = 30_000;
 
 export function createWritePacer(opts: { intervalMs: number; now: () => number }): WritePacer {
-  const nextFree = new Map<number, number>(); // user → when their next write may go
-  const booked = new Map<string, number>(); // job → the time it was given
+  const { intervalMs } = opts;
+  const users = new Map<number, UserTurns>();
   const sweep = (now: number) => {
-    // Entries in the past are of no use any more (a booked job that vanished, a user now quiet).
-    for (const [user, at] of nextFree) if (at < now) nextFree.delete(user);
-    for (const [job, at] of booked) if (at < now - 60_000) booked.delete(job);
+    for (const [user, u] of users) if (!u.writing && u.queue.length === 0 && u.freeAt <= now) users.delete(user);
   };
   return {
+    holdMaxMs: intervalMs + 100,
     book(userId, jobId) {
       const now = opts.now();
-      const mine = booked.get(jobId);
-      if (mine !== undefined) {
-        if (mine > now + TOLERANCE_MS) return mine - now;
-        booked.delete(jobId);
+      if (users.size > 10_000) sweep(now);
+      let u = users.get(userId);
+      if (!u) users.set(userId, u = { queue: [], writing: false, freeAt: 0 });
+      u.queue = u.queue.filter((q) => q.jobId === jobId || q.dueAt + STALE_MS > now);
+      let place = u.queue.findIndex((q) => q.jobId === jobId);
+      if (place < 0) place = u.queue.push({ jobId, dueAt: now }) - 1;
+      if (place === 0 && !u.writing && now >= u.freeAt) {
+        u.queue.shift();
+        u.writing = true;
         return 0;
       }
-      if (nextFree.size + booked.size > 10_000) sweep(now);
-      const at = Math.max(now, nextFree.get(userId) ?? 0);
-      nextFree.set(userId, at + opts.intervalMs);
-      if (at <= now + TOLERANCE_MS) return 0;
-      booked.set(jobId, at);
-      return at - now;
+      // A write in flight ends soon (its end is not known yet): count a spacing from now for it.
+      const start = u.writing ? now + intervalMs : Math.max(now, u.freeAt);
+      const wait = Math.max(1, start + place * intervalMs - now);
+      u.queue[place]!.dueAt = now + wait;
+      return wait;
+    },
+    wrote(userId) {
+      const u = users.get(userId);
+      if (!u) return;
+      u.writing = false;
+      u.freeAt = opts.now() + intervalMs;
     },
   };
 }
