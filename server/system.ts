@@ -52,7 +52,7 @@ export function buildDeps(args: BuildDepsArgs): AppDeps {
     onEnded: (ended) => sessionEnding.afterEnded(ended), cache: args.sessionCache,
   });
   const budget = createRenderBudget({ redis, prefix, limits: args.renderLimits, onWait: args.metrics?.onBudgetWait });
-  const upstream = createUpstreamClients({ config, redis, metrics: args.metrics });
+  const upstream = createUpstreamClients({ config, redis, clock, metrics: args.metrics });
   const deployments = createDeploymentStore({ redis, prefix, clock, keyring });
   const envVault = createEnvVault({ redis, prefix, keyring });
   const queue = createDeployQueue(args.queueRedis, prefix, args.retryBackoffMs);

@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { AppConfig } from './config/env.js';
+import type { Clock } from './clock.js';
 import type { MetricsSink } from './deps.js';
 import { createGitHubClient, type GitHubClient } from './github/client.js';
 import { createRenderClient, type RenderCallInfo, type RenderCallOutcome, type RenderClient } from './render/client.js';
@@ -32,6 +33,8 @@ interface UpstreamArgs {
   config: Pick<AppConfig, 'github' | 'renderApiUrl' | 'redisPrefix'>;
   redis: Redis;
   metrics?: MetricsSink;
+  /** The age of a cached service list; default the system clock. */
+  clock?: Clock;
 }
 
 const DEFAULT_RENDER_TIMEOUT_MS = 10_000;
@@ -63,6 +66,6 @@ export function createUpstreamClients(args: UpstreamArgs): UpstreamClients {
       });
     },
 
-    serviceCache: createServiceCache({ redis: args.redis, prefix: config.redisPrefix }),
+    serviceCache: createServiceCache({ redis: args.redis, prefix: config.redisPrefix, clock: args.clock }),
   };
 }

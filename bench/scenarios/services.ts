@@ -1,5 +1,6 @@
 import type { Bench } from '../lib/bench.js';
 import { startDeployment } from '../lib/bench.js';
+import { cpuMsBetween } from '../lib/children.js';
 import { createTenant, headersOf, seedService } from '../lib/tenants.js';
 import { mapLimit, percentile, round, sleep } from '../lib/stats.js';
 import { fmt, verdict, type Row } from '../lib/rows.js';
@@ -8,6 +9,12 @@ export interface ServicesResult {
   users: number; pollEveryMs: number; durationS: number; renderLatencyMs: number; servicesPerUser: number;
   requests: number; non200: number;
   p50Ms: number; p99Ms: number;
+  /** Each user's first poll (nothing cached: it waits for the list and the latest deploys, two Render round trips). */
+  first: { p50Ms: number; p99Ms: number };
+  /** Every later poll: with the list cached, none should wait for Render. */
+  later: { p50Ms: number; p99Ms: number };
+  /** The web process's CPU over the polling window (its background refreshes included), per request. */
+  webCpuUsPerRequest: number;
   /** Render GETs per user per minute over the polling window: mean and the busiest user. */
   renderGetsPerUserMin: { mean: number; max: number };
   renderCalls: number; renderRateLimited: number;
@@ -28,24 +35,32 @@ export async function runServices(bench: Bench, o: { users: number; pollEveryMs:
     await mapLimit(tenants.flatMap((t) => Array.from({ length: o.servicesPerUser }, (_, i) => ({ t, i }))), 50, ({ t, i }) => seedService(dep.render.url, t, `svc-${i}`));
 
     const callsBefore = dep.render.calls.length;
+    const cpuBefore = await dep.web.stats();
     const windowStart = Date.now();
     const latencies: number[] = [];
+    const firstLatencies: number[] = [];
+    const laterLatencies: number[] = [];
     let non200 = 0;
     const endAt = windowStart + o.durationS * 1000;
     // Users start spread over one poll interval, then each polls on its own fixed schedule.
     await Promise.all(tenants.map(async (t, i) => {
       let due = windowStart + Math.floor((i / tenants.length) * o.pollEveryMs);
+      let first = true;
       while (due < endAt) {
         await sleep(Math.max(0, due - Date.now()));
         const t0 = performance.now();
         const res = await fetch(`${dep.url}/api/render/services`, { headers: headersOf(t) });
         await res.arrayBuffer();
-        latencies.push(performance.now() - t0);
+        const ms = performance.now() - t0;
+        latencies.push(ms);
+        (first ? firstLatencies : laterLatencies).push(ms);
+        first = false;
         if (res.status !== 200) non200++;
         due += o.pollEveryMs;
       }
     }));
     const windowMin = (Date.now() - windowStart) / 60_000;
+    const webCpuMs = cpuMsBetween(cpuBefore, await dep.web.stats());
     const calls = dep.render.calls.slice(callsBefore);
     const getsByAccount = new Map<string, number>();
     for (const c of calls) if (c.method === 'GET' && c.accountId) getsByAccount.set(c.accountId, (getsByAccount.get(c.accountId) ?? 0) + 1);
@@ -54,6 +69,9 @@ export async function runServices(bench: Bench, o: { users: number; pollEveryMs:
       users: o.users, pollEveryMs: o.pollEveryMs, durationS: o.durationS, renderLatencyMs: o.renderLatencyMs, servicesPerUser: o.servicesPerUser,
       requests: latencies.length, non200,
       p50Ms: round(percentile(latencies, 50)), p99Ms: round(percentile(latencies, 99)),
+      first: { p50Ms: round(percentile(firstLatencies, 50)), p99Ms: round(percentile(firstLatencies, 99)) },
+      later: { p50Ms: round(percentile(laterLatencies, 50)), p99Ms: round(percentile(laterLatencies, 99)) },
+      webCpuUsPerRequest: round((webCpuMs * 1000) / Math.max(1, latencies.length)),
       renderGetsPerUserMin: { mean: round(perUser.reduce((a, b) => a + b, 0) / perUser.length), max: round(Math.max(...perUser)) },
       renderCalls: calls.length, renderRateLimited: calls.filter((c) => c.status === 429).length,
     };
@@ -71,6 +89,12 @@ export function servicesRows(v: ServicesResult): Row[] {
       metric: `GET /api/render/services, ${v.users} users × 1/${v.pollEveryMs / 1000} s (Render +${v.renderLatencyMs} ms)`,
       value: `p50 ${fmt(v.p50Ms)} ms, p99 ${fmt(v.p99Ms)} ms over ${fmt(v.requests, 0)} requests${v.non200 ? `, ${v.non200} non-200` : ''}`,
       target: `p99 ≤ ${p99Max} ms (2 Render calls), all 200`, verdict: verdict(v.p99Ms <= p99Max && v.non200 === 0),
+    },
+    {
+      // The first polls (one per user, 5% of requests at 20 polls each) cannot be cached; the rest should not wait for Render at all.
+      metric: '  every poll after each user\'s first',
+      value: `p50 ${fmt(v.later.p50Ms)} ms, p99 ${fmt(v.later.p99Ms)} ms (first polls: p50 ${fmt(v.first.p50Ms)} ms, p99 ${fmt(v.first.p99Ms)} ms); web CPU ${fmt(v.webCpuUsPerRequest, 0)} µs per request`,
+      target: `p99 ≤ ${v.renderLatencyMs} ms (no Render call waited for)`, verdict: verdict(v.later.p99Ms <= v.renderLatencyMs),
     },
     {
       metric: '  Render GETs per user per minute',

@@ -1,11 +1,9 @@
 import test from 'ava';
 import type { Stack } from '../helpers/stack.js';
-import type { Agent } from '../helpers/agent.js';
-import { createRenderClient, type RenderClient, type Service } from '../../server/render/client.js';
 import { createServiceCache } from '../../server/render/serviceCache.js';
 import type { PresentedService } from '../../server/presenters/service.js';
-import type { SimAccount } from '../../sandbox/render/index.js';
 import { useScannedStack } from '../helpers/secretScan.js';
+import { createService, listCalls as listCallsOf, names, tenant as tenantOf, type Tenant } from './support/renderTenants.js';
 
 // GET /api/render/services (cached, single-flight) and the service lifecycle routes, through the
 // real web process and the Render simulator, each user with their own key.
@@ -18,29 +16,8 @@ useScannedStack(test, { renderOptions: { rateLimits: { createService: { limit: 1
 // state and latestDeploy since issue 12 (a card shows its latest deploy's outcome).
 const SERVICE_FIELDS = ['branch', 'createdAt', 'dashboardUrl', 'id', 'latestDeploy', 'name', 'ownerId', 'plan', 'region', 'repo', 'runtime', 'state', 'suspended', 'type', 'updatedAt', 'url'];
 
-interface Tenant { agent: Agent; account: SimAccount; apiKey: string; render: RenderClient }
-
-async function tenant(name: string): Promise<Tenant> {
-  const apiKey = `rnd_${name.padEnd(24, 'x')}`;
-  const account = stack.render.addAccount({ apiKey });
-  const agent = stack.agent();
-  await stack.signIn(agent, name);
-  const setup = await agent.post('/api/render/setup', { api_key: apiKey });
-  if (setup.status !== 200) throw new Error(`setup: ${setup.status} ${setup.text}`);
-  return { agent, account, apiKey, render: createRenderClient({ baseUrl: stack.render.url, apiKey }) };
-}
-
-async function createService(tn: Tenant, name: string): Promise<Service> {
-  const { service } = await tn.render.createService({
-    type: 'web_service', name, ownerId: tn.account.ownerId, repo: `https://github.com/acme/${name}`, branch: 'main', autoDeploy: 'yes',
-    serviceDetails: { runtime: 'node', plan: 'starter', region: 'oregon', envSpecificDetails: { buildCommand: 'npm ci', startCommand: 'npm start' } },
-  });
-  if (!service) throw new Error('createService: no service in the answer');
-  return service;
-}
-
-const listCalls = (tn: Tenant) => stack.render.calls.filter((c) => c.method === 'GET' && c.route === '/services' && c.accountId === tn.account.id).length;
-const names = (res: { json: { services: PresentedService[] } }) => res.json.services.map((s) => s.name).sort();
+const tenant = (name: string) => tenantOf(stack, name);
+const listCalls = (tn: Tenant) => listCallsOf(stack, tn);
 
 async function liveDeployOf(tn: Tenant, serviceId: string): Promise<string> {
   for (let i = 0; i < 200; i++) {

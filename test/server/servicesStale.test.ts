@@ -1,0 +1,114 @@
+import test from 'ava';
+import { manualClock } from '../../server/clock.js';
+import type { Stack } from '../helpers/stack.js';
+import { useScannedStack } from '../helpers/secretScan.js';
+import { waitUntil } from '../helpers/wait.js';
+import { createService, listCalls as listCallsOf, names, tenant as tenantOf, type Tenant } from './support/renderTenants.js';
+
+// The service list's stale-while-revalidate (server/render/serviceCache.ts), as a polling client sees
+// it: fresh for 8 s; from 8 to 20 s the cached list at once while one refresh runs behind it; older,
+// invalidated by a change, or dropped by a refresh Render refused (a revoked key), never served.
+// The file moves the web process's clock, so its tests run one at a time.
+
+const clock = manualClock(Date.parse('2026-12-01T12:00:00Z'));
+let stack: Stack;
+useScannedStack(test, { clock }, (s) => ({ stack } = s));
+
+const tenant = (name: string) => tenantOf(stack, name);
+const listCalls = (tn: Tenant) => listCallsOf(stack, tn);
+const list = (tn: Tenant) => tn.agent.get('/api/render/services');
+
+/** The background refresh has ended: its lock (per list and generation) is given back after its write or drop. */
+const refreshEnded = () => waitUntil('the background refresh to end', async () =>
+  (await stack.redis.client.keys(`${stack.redis.prefix}:svc-cache:*:lock:*`)).length === 0, 10_000, 10);
+
+test.serial('past 8 s a poll gets the cached list at once and one refresh runs behind it; later polls get the fresh list', async (t) => {
+  const tn = await tenant('swr-ada');
+  await createService(tn, 'ada-a');
+  t.deepEqual(names(await list(tn)), ['ada-a']);
+  await createService(tn, 'ada-b'); // made on Render behind the cache's back
+  clock.advance(7_000);
+  t.deepEqual(names(await list(tn)), ['ada-a'], 'fresh: no Render call');
+  t.is(listCalls(tn), 1);
+
+  clock.advance(2_000);
+  // A poll that waited for Render would already see ada-b: this one was answered from the cache.
+  const stale = await list(tn);
+  t.is(stale.status, 200);
+  t.deepEqual(names(stale), ['ada-a']);
+  const fresh = await waitUntil('the refreshed list', async () => {
+    const res = await list(tn);
+    return res.json.services.length === 2 && res;
+  }, 10_000, 10);
+  t.deepEqual(names(fresh), ['ada-a', 'ada-b']);
+  t.is(listCalls(tn), 2, 'one refresh, however many polls came while it ran');
+});
+
+test.serial('a list older than 20 s is not served: the poll waits for Render', async (t) => {
+  const tn = await tenant('swr-old');
+  await createService(tn, 'old-a');
+  await list(tn);
+  await createService(tn, 'old-b');
+  clock.advance(20_000);
+  t.deepEqual(names(await list(tn)), ['old-a', 'old-b']);
+  t.is(listCalls(tn), 2);
+});
+
+test.serial('a change is never answered from the stale list, even with a refresh of the old list in flight', async (t) => {
+  const tn = await tenant('swr-sam');
+  const svc = await createService(tn, 'sam-web');
+  t.false((await list(tn)).json.services[0].suspended);
+  clock.advance(9_000);
+  // The refresh reads the list at once, then waits on each service's latest deploy: the change lands in between.
+  stack.render.setFault({ kind: 'latency', ms: 300, method: 'GET', route: '/services/{serviceId}/deploys', apiKey: tn.apiKey, count: 1 });
+  t.false((await list(tn)).json.services[0].suspended, 'stale, and a refresh started');
+  t.is((await tn.agent.post(`/api/render/services/${svc.id}/suspend`)).status, 200);
+  const after = await list(tn);
+  t.true(after.json.services[0].suspended, 'the poll after the change waited for Render');
+  await refreshEnded();
+  t.true((await list(tn)).json.services[0].suspended, 'the old refresh did not write its list over the new one');
+  t.is(listCalls(tn), 3, 'first load, the old refresh, the load after the change');
+});
+
+test.serial('a revoked key: the refresh\'s 401 drops the list, so the next poll says render_key_invalid', async (t) => {
+  const tn = await tenant('swr-rev');
+  await createService(tn, 'rev-web');
+  await list(tn);
+  clock.advance(9_000);
+  stack.render.revokeKey(tn.apiKey);
+  const from = stack.render.calls.length;
+  t.is((await list(tn)).status, 200, 'the poll that starts the refresh still has the list');
+  await waitUntil('the refresh\'s 401', async () => stack.render.calls.slice(from).some((c) => c.route === '/services' && c.status === 401), 10_000, 10);
+  await refreshEnded();
+  for (let i = 0; i < 2; i++) {
+    const res = await list(tn);
+    t.is(res.status, 400, res.text);
+    t.is(res.json.error.code, 'render_key_invalid');
+  }
+});
+
+test.serial('Render failing during a refresh keeps the list until it is 20 s old; then the poll says so', async (t) => {
+  const tn = await tenant('swr-busy');
+  await createService(tn, 'busy-a');
+  await list(tn);
+  await createService(tn, 'busy-b');
+  clock.advance(9_000);
+  stack.render.setFault({ kind: 'status', status: 503, method: 'GET', route: '/services', apiKey: tn.apiKey });
+  try {
+    const from = stack.render.calls.length;
+    t.deepEqual(names(await list(tn)), ['busy-a']);
+    await waitUntil('the refresh\'s 503', async () => stack.render.calls.slice(from).some((c) => c.route === '/services' && c.status === 503), 10_000, 10);
+    await refreshEnded();
+    const kept = await list(tn);
+    t.is(kept.status, 200);
+    t.deepEqual(names(kept), ['busy-a'], 'Render busy: the list is still the best answer');
+    await refreshEnded();
+    clock.advance(11_000);
+    const old = await list(tn);
+    t.is(old.status, 503, old.text);
+    t.is(old.json.error.code, 'render_unavailable');
+  } finally {
+    stack.render.clearFaults();
+  }
+  t.deepEqual(names(await list(tn)), ['busy-a', 'busy-b']);
+});
