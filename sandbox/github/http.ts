@@ -89,6 +89,22 @@ export function sendText(res: ServerResponse, status: number, text: string, cont
   res.end(text);
 }
 
+/** A JSON string `bytes` long, written in 64 KiB chunks as the client reads them, with no Content-Length; stops when the client goes. */
+export async function sendStreamedString(res: ServerResponse, status: number, bytes: number, headers: Record<string, string> = {}): Promise<void> {
+  res.writeHead(status, { ...commonHeaders(), ...headers, 'content-type': 'application/json; charset=utf-8' });
+  const chunk = Buffer.alloc(64 * 1024, 'x');
+  const drained = () => new Promise<void>((resolve) => {
+    const done = () => { res.off('drain', done); res.off('close', done); resolve(); };
+    res.on('drain', done);
+    res.on('close', done);
+  });
+  res.write('"');
+  for (let left = Math.max(0, bytes - 2); left > 0 && !res.destroyed; left -= chunk.length) {
+    if (!res.write(left >= chunk.length ? chunk : chunk.subarray(0, left))) await drained();
+  }
+  if (!res.destroyed) res.end('"');
+}
+
 export interface Page<T> { items: T[]; link: string | undefined }
 
 /**

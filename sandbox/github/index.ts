@@ -4,7 +4,7 @@ import { SimState, type NewRepo, type SimCommitStatus, type SimGitHubUser } from
 import { createJsonStateFile } from '../persist.js';
 import { handleAccessToken, handleAuthorize, type OAuthConfig } from './oauth.js';
 import { handleApi, handleStatusPost, safeDecode, type ApiContext } from './api.js';
-import { sendError, sendJson, sendText } from './http.js';
+import { sendError, sendJson, sendStreamedString, sendText } from './http.js';
 import { withoutTrailingSlashes } from '../text.js';
 
 export type { SimGitHubUser } from './state.js';
@@ -34,6 +34,8 @@ interface SimFault {
   /** Object → JSON; string → sent raw (to simulate a broken proxy page). */
   body?: unknown;
   headers?: Record<string, string>;
+  /** Instead of `body`: a JSON string this many bytes long, streamed without a Content-Length (its size shows only as it arrives). */
+  bodyBytes?: number;
   /** How many requests it applies to. Default 1. */
   times?: number;
 }
@@ -105,7 +107,8 @@ export async function startGitHubSimulator(opts: GitHubSimulatorOptions = {}): P
       const fault = faults.find((f) => apiPath.startsWith(f.path ?? '/'));
       if (fault) {
         if (--fault.left <= 0) faults.splice(faults.indexOf(fault), 1);
-        if (typeof fault.body === 'string') sendText(res, fault.status, fault.body, fault.headers?.['content-type'] ?? 'text/html; charset=utf-8');
+        if (fault.bodyBytes !== undefined) await sendStreamedString(res, fault.status, fault.bodyBytes, fault.headers);
+        else if (typeof fault.body === 'string') sendText(res, fault.status, fault.body, fault.headers?.['content-type'] ?? 'text/html; charset=utf-8');
         else sendJson(res, fault.status, fault.body ?? { message: 'Simulated failure', status: String(fault.status) }, fault.headers);
         return {};
       }

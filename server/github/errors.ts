@@ -1,4 +1,5 @@
-export type GitHubErrorKind = 'not_found' | 'unauthorized' | 'forbidden' | 'rate_limited' | 'unavailable' | 'bad_response';
+/** too_large: an answer over the size this app reads (server/github/http.ts), not retried. */
+export type GitHubErrorKind = 'not_found' | 'unauthorized' | 'forbidden' | 'rate_limited' | 'unavailable' | 'bad_response' | 'too_large';
 
 /**
  * Every failure of a GitHub call, classified. The message is built here from the status and

@@ -54,6 +54,15 @@ const RETRY_DELAYS_MS = [1_000, 4_000, 9_000];
 /** A rate-limited call is retried once when GitHub's stated wait is at most this; longer, the caller decides. */
 const MAX_RATE_LIMIT_WAIT_S = 60;
 const API_VERSION = '2022-11-28';
+/**
+ * The largest answer read (Render's transport: 32 MiB, for its longer lists). GitHub's largest answers
+ * to what we ask: a file's contents answer inlines files up to 1 MB (base64, a newline every 60
+ * characters: ~1.4 MB; a file at our 256 KiB read limit ~360 KB), a page of 100 repositories ~700 KB,
+ * a root listing of up to 1,000 entries ~1 MB. Four MiB is about three times the largest, so a file
+ * over the read limit still gets its own "larger than 256 KiB" message; anything bigger is no answer
+ * to our question (a proxy, a download) and would only cost memory — 50 concurrent deploys × 4 MiB.
+ */
+export const MAX_RESPONSE_BYTES = 4 * 1024 * 1024;
 
 const conditionalCache = createConditionalCache();
 
@@ -89,7 +98,7 @@ export function createGitHubHttp(opts: GitHubHttpOptions) {
         method: req.method ?? 'GET', headers, redirect: 'follow', signal: AbortSignal.timeout(opts.timeoutMs),
         body: req.body === undefined ? undefined : JSON.stringify(req.body),
       });
-      text = await res.text();
+      text = await readCapped(res, req.what);
       // Node's fetch drops the token when a redirect leaves the API's origin; the answer from there is
       // not GitHub's either, so it is refused rather than trusted.
       if (res.redirected && new URL(res.url).origin !== base.origin) throw new GitHubError('bad_response', `GitHub ${req.what}: GitHub redirected off its API`);
@@ -152,6 +161,36 @@ function retryDelayMs(error: GitHubError, status: number, attempt: number): numb
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * The body as text, read as it streams in: past MAX_RESPONSE_BYTES the stream is cancelled (which
+ * closes the connection) and the call fails as too_large, not retried (the same question gets the
+ * same answer). A declared Content-Length over the cap fails before any byte is read.
+ */
+async function readCapped(res: Response, what: string): Promise<string> {
+  const tooLarge = () => new GitHubError('too_large', `GitHub ${what}: the answer was larger than ${MAX_RESPONSE_BYTES / 1024 / 1024} MiB, the most this app reads`, { status: res.status });
+  const encoded = (res.headers.get('content-encoding') ?? 'identity') !== 'identity'; // then Content-Length counts compressed bytes
+  if (!encoded && Number(res.headers.get('content-length')) > MAX_RESPONSE_BYTES) {
+    await res.body?.cancel().catch(() => undefined);
+    throw tooLarge();
+  }
+  if (!res.body) return '';
+  const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > MAX_RESPONSE_BYTES) {
+      await reader.cancel().catch(() => undefined);
+      throw tooLarge();
+    }
+    chunks.push(value);
+  }
+  // As res.text() decodes: UTF-8, a byte order mark dropped.
+  return new TextDecoder().decode(Buffer.concat(chunks, size));
+}
 
 function parseBody(text: string): unknown {
   if (text === '') return undefined;

@@ -1,8 +1,10 @@
 import test from 'ava';
+import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { startGitHubSimulator } from '../../sandbox/github/index.js';
-import { createGitHubClient, GitHubError } from '../../server/github/client.js';
+import { createGitHubClient, GitHubError, MAX_FILE_BYTES } from '../../server/github/client.js';
+import { MAX_RESPONSE_BYTES } from '../../server/github/http.js';
 
 async function world(t: { teardown(fn: () => unknown): void }) {
   const sim = await startGitHubSimulator();
@@ -139,6 +141,32 @@ test('error kinds: unauthorized, forbidden, rate_limited, unavailable, bad_respo
     t.false(JSON.stringify({ ...err, message: err.message, stack: err.stack }).includes(token));
     t.false(/authorization/i.test(err.message));
   }
+});
+
+test('answers are read up to 4 MiB: past it, streamed or declared, a too_large error without retries; the next call works', async (t) => {
+  const { sim, token } = await world(t);
+  const gh = createGitHubClient({ apiUrl: sim.apiUrl, token, retries: true });
+  // A file at the read limit (random bytes: base64 of incompressible content, GitHub's 60-character lines) fits.
+  const limitFile = randomBytes(MAX_FILE_BYTES / 2).toString('hex');
+  sim.addRepo({ owner: 'alice', name: 'edge', branches: { main: { 'at-limit.txt': limitFile } } });
+  t.is(await gh.readFile('alice', 'edge', 'at-limit.txt', 'main'), limitFile);
+
+  const path = '/repos/alice/app/contents/package.json';
+  const calls = () => sim.calls.filter((c) => c.path === `/api/v3${path}`).length;
+  sim.injectFault({ path, status: 200, bodyBytes: MAX_RESPONSE_BYTES + 1 }); // chunked: the size shows as it arrives
+  const streamed = await kindOf(gh.readFile('alice', 'app', 'package.json', 'main'));
+  t.is(streamed.kind, 'too_large');
+  t.is(streamed.message, 'GitHub read file: the answer was larger than 4 MiB, the most this app reads');
+  t.is(calls(), 1, 'not retried: the same question gets the same answer');
+  sim.injectFault({ path: '/user', status: 200, body: 'x'.repeat(MAX_RESPONSE_BYTES + 1) }); // with its Content-Length
+  const declared = await kindOf(gh.getViewer());
+  t.is(declared.kind, 'too_large');
+  for (const err of [streamed, declared]) t.false(JSON.stringify({ ...err, message: err.message, stack: err.stack }).includes(token));
+
+  // Exactly at the cap it is read (and then judged: a bare string is no file).
+  sim.injectFault({ path, status: 200, bodyBytes: MAX_RESPONSE_BYTES });
+  t.is((await kindOf(gh.readFile('alice', 'app', 'package.json', 'main'))).kind, 'bad_response');
+  t.is(await gh.readFile('alice', 'app', 'package.json', 'main'), '{"scripts":{"start":"node ."}}');
 });
 
 test('a server that never answers or refuses connections is unavailable', async (t) => {

@@ -3,6 +3,7 @@ import { dumpRedis, type Stack } from '../helpers/stack.js';
 import { usePipelineStack } from '../helpers/pipelineStack.js';
 import { addNodeRepo, renderCalls, signedInWithKey, waitFinished, type TestWorker } from '../helpers/pipeline.js';
 import { assertNoSecrets, witnessSecrets, type SecretWitness } from '../helpers/secretScan.js';
+import { MAX_RESPONSE_BYTES } from '../../server/github/http.js';
 
 let stack: Stack;
 let seen: SecretWitness;
@@ -106,6 +107,24 @@ test('failures end in a clear failed state', async (t) => {
     t.is(done.failure.code, c.code);
     t.true(done.failure.message.length > 20, 'a sentence the user can act on');
   }
+});
+
+test('an answer from GitHub over 4 MiB ends the deploy at once, saying so; the worker goes on deploying', async (t) => {
+  const { agent, accountId } = await signedInWithKey(stack, 'gina');
+  addNodeRepo(stack, 'gina', 'huge');
+  // The detect step's first read of the repository's files streams more than the cap, with no Content-Length.
+  stack.github.injectFault({ path: '/repos/gina/huge/contents', status: 200, bodyBytes: MAX_RESPONSE_BYTES + 1 });
+  const body = { github_repo: 'gina/huge', project_name: 'huge' };
+  const res = await agent.post('/api/render/deploy', body);
+  t.is(res.status, 202, res.text);
+  const done = await waitFinished(agent, res.json.id);
+  t.is(done.status, 'failed', JSON.stringify(done.failure));
+  t.is(done.failure.code, 'github_answer_too_large');
+  t.regex(done.failure.message, /^GitHub (list files|read file): the answer was larger than 4 MiB/);
+  for (const token of stack.github.tokensFor('gina')) t.false(JSON.stringify(done).includes(token));
+  t.is(renderCalls(stack, accountId, 'POST', '/services').length, 0, 'stopped before any Render write');
+  const again = await agent.post('/api/render/deploy', body);
+  t.is((await waitFinished(agent, again.json.id)).status, 'live');
 });
 
 test('cancel a running deploy', async (t) => {

@@ -126,6 +126,8 @@ function classify(err: unknown): { status: DeploymentStatus; failure: Deployment
   if (err instanceof GitHubError) {
     if (err.kind === 'unauthorized') return { status: 'credentials_revoked', failure: { code: 'github_token_invalid', message: 'GitHub rejected your authorization. Sign in again.' } };
     if (err.kind === 'not_found' || err.kind === 'forbidden') return { status: 'failed', failure: { code: 'github_' + err.kind, message: err.message } };
+    // Asking again gets the same answer: no retries, the reason at once.
+    if (err.kind === 'too_large') return { status: 'failed', failure: { code: 'github_answer_too_large', message: `${err.message}, so the deploy stopped. Deploy again; if it fails the same way, something between this app and GitHub (a proxy) answers for it.` } };
     return null;
   }
   return null;
