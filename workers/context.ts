@@ -13,7 +13,7 @@ export interface WorkerContext extends Pick<AppDeps, 'config' | 'redis' | 'clock
   /** Per-request deadline for Render calls. */
   renderTimeoutMs: number;
   /** A deployment reached a final status (metrics; the owner's audit trail). */
-  onFinished?: (status: string, durationMs: number, deployment: { deploymentId: string; userId: number }) => void;
+  onFinished?: (status: string, durationMs: number, deployment: { deploymentId: string; userId: number; sessionRef: string }) => void;
   /** A deployment ended: its result to the user's Slack, when they asked for it (workers/tasks/deploySlack.ts). */
   deploySlack?: (rec: import('../server/deployments/types.js').DeploymentRecord) => Promise<void>;
   /** Where a deploy step asks for a GitHub commit status (workers/tasks/commitStatus.ts); unset, none is posted. */

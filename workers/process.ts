@@ -78,7 +78,7 @@ export async function startWorker(args: {
   context.onFinished = (status, durationMs, deployment) => {
     metrics.deployFinished(status, durationMs);
     audited(status, durationMs, deployment);
-    void discardKeySessionOf(deps, deployment.deploymentId).catch((err: unknown) => logger.warn({ err: { message: (err as Error).message } }, 'could not discard a per-request key session (it expires on its own)'));
+    void discardKeySessionOf(deps, deployment).catch((err: unknown) => logger.warn({ err: { message: (err as Error).message } }, 'could not discard a per-request key session (it expires on its own)'));
   };
   const worker = createDeployWorker(context, workerRedis, args.workerOptions);
   const statusRedis = createRedis(config.redisUrl, 'worker', { enableAutoPipelining: true });

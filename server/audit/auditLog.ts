@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { Clock } from '../clock.js';
 import type { Keyring } from '../crypto/keyring.js';
+import { redisScript } from '../redisScript.js';
 import { entryHash, GENESIS_HASH } from './canonical.js';
 import { sanitizeDetail } from './sanitize.js';
 import { ADOPT_UNSIGNED, APPEND_IF_HEADS, READ_PAGE, RESIGN_CHECKPOINT, TRIM_TO_CHECKPOINT } from './scripts.js';
@@ -100,6 +101,9 @@ export function createAuditLog(opts: {
     return adopted;
   }
 
+  // By EVALSHA: every audited request appends, and the script's text need not cross the connection each time.
+  const appendIfHeads = redisScript(APPEND_IF_HEADS);
+
   // One append at a time per process: every append touches the global head, so letting them race
   // locally would only turn into compare-and-set retries.
   let tail: Promise<unknown> = Promise.resolve();
@@ -126,7 +130,7 @@ export function createAuditLog(opts: {
         return [String(head.seq), head.hash, String(head.base), String(e.seq), e.hash, JSON.stringify(e), sig.kid, sig.mac, checkpoint ? JSON.stringify(checkpoint) : ''];
       });
       const redisKeys = scopes.flatMap(keyList);
-      const res = (await redis.eval(APPEND_IF_HEADS, redisKeys.length, ...redisKeys, ...args)) as Array<number | string>;
+      const res = (await appendIfHeads(redis, redisKeys, args)) as Array<number | string>;
       if (Number(res[0]) === 1) {
         // A new checkpoint is where retention can cut: trim that chain now (bounded work, every `every` appends).
         for (const [i, scope] of scopes.entries()) if (entries[i]!.seq % every === 0) await enforceRetention(scope).catch(() => 0);

@@ -17,7 +17,7 @@ export async function cancelDeployment(deps: AppDeps, rec: DeploymentRecord, ren
   if (rec.serviceId && rec.deployId) await cancelOnRender(render(), rec.serviceId, rec.deployId);
   await deps.deployRequests.markCanceled(rec.id);
   await removeDeployJob(deps.queue, rec.id);
-  await discardKeySessionOf(deps, rec.id);
+  await discardKeySessionOf(deps, rec);
   return (await deps.deployments.get(rec.id)) ?? rec;
 }
 

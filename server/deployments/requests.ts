@@ -42,16 +42,16 @@ export function createDeployRequests(opts: {
    */
   async function start(rec: DeploymentRecord, envVars: EnvVarInput[]) {
     rec.requestMac = signRequest(rec, keyring);
-    let created = false;
     try {
-      await envVault.put(rec.id, envVars);
-      created = true; // from here a failed MULTI may have left part of the record
-      await deployments.create(rec);
-      await enqueuer.enqueue({ deploymentId: rec.id, userId: rec.userId, requestMac: rec.requestMac });
+      // Sealed values, record and the user's pending count go out together (one round trip on the
+      // auto-pipelined connection); the job is added only once the record and values are stored.
+      const stored = Promise.all([envVault.put(rec.id, envVars), deployments.create(rec)]);
+      await enqueuer.enqueue({ deploymentId: rec.id, userId: rec.userId, requestMac: rec.requestMac }, { after: stored });
     } catch (err) {
+      // Any part may have been written (a failed script or MULTI too): all of it goes.
       await Promise.allSettled([
         envVault.drop(rec.id),
-        created ? deployments.discard(rec.id, rec.userId) : Promise.resolve(),
+        deployments.discard(rec.id, rec.userId),
         enqueuer.started({ deploymentId: rec.id, userId: rec.userId }),
       ]);
       throw err;

@@ -63,15 +63,23 @@ export async function removeDeployJob(queue: Queue<DeployJobData>, deploymentId:
 export function createFairEnqueuer(opts: { queue: Queue<DeployJobData>; redis: Redis; prefix: string }) {
   const pendingKey = (userId: number) => `${opts.prefix}:user:${userId}:pending`;
   return {
-    async enqueue(data: DeployJobData, delayMs = 0): Promise<void> {
+    /**
+     * `after`: what must be stored before the job exists (its record). The user's count is taken
+     * meanwhile, so on an auto-pipelined connection both go out in one round trip; the job is added
+     * only once `after` resolved, and not at all when it failed.
+     */
+    async enqueue(data: DeployJobData, o: { delayMs?: number; after?: Promise<unknown> } = {}): Promise<void> {
       const key = pendingKey(data.userId);
-      const res = await opts.redis.multi()
-        .zadd(key, Date.now(), data.deploymentId)
-        .zcard(key)
-        .pexpire(key, 7 * 24 * 3_600_000)
-        .exec();
+      const [res] = await Promise.all([
+        opts.redis.multi()
+          .zadd(key, Date.now(), data.deploymentId)
+          .zcard(key)
+          .pexpire(key, 7 * 24 * 3_600_000)
+          .exec(),
+        o.after,
+      ]);
       const count = Number(res?.[1]?.[1] ?? 1);
-      await opts.queue.add('deploy', data, { jobId: data.deploymentId, priority: Math.min(Math.max(1, count), 2_000_000), delay: delayMs });
+      await opts.queue.add('deploy', data, { jobId: data.deploymentId, priority: Math.min(Math.max(1, count), 2_000_000), delay: o.delayMs ?? 0 });
     },
     /** The job started: it no longer counts against its user's priority. */
     async started(data: Pick<DeployJobData, 'deploymentId' | 'userId'>): Promise<void> {

@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { RenderCallInfo } from './transport.js';
+import { redisScript } from '../redisScript.js';
 
 /**
  * Render's documented limits (docs/render-api.md §9) per API key, deploy-type actions per service.
@@ -85,6 +86,10 @@ local oldest = redis.call('ZRANGE', mine < tonumber(ARGV[4]) and KEYS[1] or KEYS
 if not oldest[2] then return window end
 return math.max(1, tonumber(oldest[2]) + window - now)`;
 
+// By EVALSHA: a script's text crosses the connection once per process, not before every Render call.
+const takeScript = redisScript(TAKE);
+const takeShareScript = redisScript(TAKE_SHARE);
+
 /**
  * One budget per Render key (identified by its fingerprint, never the key), in Redis, shared by every
  * worker and web process, so bursts wait here instead of drawing 429s from Render.
@@ -98,7 +103,7 @@ export function createRenderBudget(opts: { redis: Redis; prefix: string; limits?
     const { name, scope } = bucketOf(call);
     const bucket = scope === 'key' ? name : `${name}:${scope}`;
     const { limit, windowMs } = limits[name];
-    const waitMs = Number(await opts.redis.eval(TAKE, 1, `${opts.prefix}:budget:${keyId}:${bucket}`, limit, windowMs, token()));
+    const waitMs = Number(await takeScript(opts.redis, [`${opts.prefix}:budget:${keyId}:${bucket}`], [limit, windowMs, token()]));
     return { bucket, waitMs };
   }
 
@@ -114,7 +119,7 @@ export function createRenderBudget(opts: { redis: Redis; prefix: string; limits?
       const { limit, windowMs } = limits[name];
       const slots = Math.max(1, Math.floor(limit * share));
       const reserve = Math.max(1, Math.ceil(limit * share));
-      const waitMs = Number(await opts.redis.eval(TAKE_SHARE, 2, `${opts.prefix}:budget:${keyId}:${bucket}`, `${opts.prefix}:budget:${keyId}:${label}:${bucket}`, limit, windowMs, token(), slots, reserve));
+      const waitMs = Number(await takeShareScript(opts.redis, [`${opts.prefix}:budget:${keyId}:${bucket}`, `${opts.prefix}:budget:${keyId}:${label}:${bucket}`], [limit, windowMs, token(), slots, reserve]));
       if (waitMs > 0) throw new BudgetExhausted(waitMs, `${label}:${bucket}`);
     },
     /** Take a slot or throw BudgetExhausted at once (workers: the job is delayed, no slot held). */

@@ -4,6 +4,7 @@ import type { Service, ServiceType } from '../../server/render/types.js';
 import { serviceDetailsFor } from './serviceDetails.js';
 import { isTerminal, type DeploymentRecord } from '../../server/deployments/types.js';
 import { RecordTamperedError } from '../../server/deployments/integrity.js';
+import type { EnvVarInput } from '../../server/deployments/envVars.js';
 import type { WorkerContext } from '../context.js';
 import { DeployFailed } from './deployFailed.js';
 
@@ -62,9 +63,12 @@ export async function createOrAdoptService(ctx: WorkerContext, rec: DeploymentRe
   if (rec.serviceId) return ctx.deployments.transition(rec.id, 'triggering_deploy', 'orchestrator');
   const existing = await findService(render, rec);
   if (existing) return adoptOrRefuse(ctx, rec, render, existing);
+  // Both reads go out together (one round trip); the record is judged first, the values used only after.
+  const envRead = ctx.envVault.get(rec.id);
+  envRead.catch(() => undefined);
   const fresh = await recordBeforeCreate(ctx, rec.id);
   if (!fresh) return null;
-  const outcome = await createOnRender(ctx, fresh, render);
+  const outcome = await createOnRender(fresh, render, await envRead);
   if (outcome.kind === 'name_taken_meanwhile') return adoptOrRefuse(ctx, fresh, render, outcome.service);
   return recordCreated(ctx, fresh, render, outcome.created);
 }
@@ -89,8 +93,7 @@ async function recordBeforeCreate(ctx: WorkerContext, id: string): Promise<Deplo
 type CreatedService = Awaited<ReturnType<RenderClient['createService']>>;
 
 /** POST /services with the detected stack and the env values; a 409 means the name was taken since the lookup. */
-async function createOnRender(ctx: WorkerContext, rec: DeploymentRecord, render: RenderClient): Promise<{ kind: 'created'; created: CreatedService } | { kind: 'name_taken_meanwhile'; service: Service }> {
-  const envVars = await ctx.envVault.get(rec.id);
+async function createOnRender(rec: DeploymentRecord, render: RenderClient, envVars: EnvVarInput[]): Promise<{ kind: 'created'; created: CreatedService } | { kind: 'name_taken_meanwhile'; service: Service }> {
   try {
     const created = await render.createService({
       type: rec.stack!.serviceType as ServiceType,
@@ -120,12 +123,15 @@ async function createOnRender(ctx: WorkerContext, rec: DeploymentRecord, render:
  */
 async function recordCreated(ctx: WorkerContext, rec: DeploymentRecord, render: RenderClient, created: CreatedService) {
   ctx.crashPoint?.('service_created');
-  await serviceListChanged(ctx, rec);
   const service = created.service;
-  if (!service) throw new DeployFailed({ code: 'render_bad_response', message: 'Render created the service but did not say which one. Check your Render dashboard.' });
-  const next = await ctx.deployments.transition(rec.id, 'created', 'render', {
+  if (!service) {
+    await serviceListChanged(ctx, rec);
+    throw new DeployFailed({ code: 'render_bad_response', message: 'Render created the service but did not say which one. Check your Render dashboard.' });
+  }
+  // The cache drop and the ids go out together (one round trip).
+  const [next] = await Promise.all([ctx.deployments.transition(rec.id, 'created', 'render', {
     ...serviceFields(service, service.id), deployId: created.deployId ?? null, deployRequestedAt: new Date(ctx.clock.now()).toISOString(),
-  }, 'Service created on Render');
+  }, 'Service created on Render'), serviceListChanged(ctx, rec)]);
   await ctx.envVault.drop(rec.id);
   if (!next && created.deployId) {
     await render.cancelDeploy(service.id, created.deployId).catch(() => undefined);

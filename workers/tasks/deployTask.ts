@@ -31,15 +31,14 @@ export async function runDeployJob(ctx: WorkerContext, job: Job<DeployJobData>, 
   const rec = await verifiedRecord(ctx, job);
   if (!rec || isTerminal(rec.status)) return; // vanished, refused, or already over
   const { id: deploymentId, userId } = rec;
-  await ctx.enqueuer.started({ deploymentId, userId });
   const log = ctx.logger.child({ deploymentId, userId, attempt: job.attemptsMade + 1 });
-
-  const creds = await loadCredentials(ctx, rec);
+  // Together: one round trip on the worker's auto-pipelined connection when the session is not cached.
+  const [, creds] = await Promise.all([ctx.enqueuer.started({ deploymentId, userId }), loadCredentials(ctx, rec)]);
   if (!creds) {
     await ctx.deployments.transition(rec.id, 'credentials_revoked', 'orchestrator', {
       failure: { code: 'credentials_revoked', message: 'Your session ended or the Render key was cleared, so this deploy was stopped. Sign in, connect your key and deploy again.' },
     });
-    ctx.onFinished?.('credentials_revoked', ctx.clock.now() - Date.parse(rec.createdAt), { deploymentId: rec.id, userId: rec.userId });
+    ctx.onFinished?.('credentials_revoked', ctx.clock.now() - Date.parse(rec.createdAt), { deploymentId: rec.id, userId: rec.userId, sessionRef: rec.sessionRef });
     return;
   }
   const render = ctx.upstream.render(creds.renderKey, {
@@ -48,9 +47,9 @@ export async function runDeployJob(ctx: WorkerContext, job: Job<DeployJobData>, 
   });
 
   try {
-    const waitMs = await advance(ctx, rec, render, creds);
-    if (waitMs !== null) await delayJob(job, token, waitMs);
-    await deployEnded(ctx, rec.id, creds);
+    const outcome = await advance(ctx, rec, render, creds);
+    if (typeof outcome === 'number') return await delayJob(job, token, outcome);
+    await deployEnded(ctx, rec.id, creds, outcome);
   } catch (err) {
     if (err instanceof DelayedError) throw err;
     // The record was altered in Redis while this run held it: refused as at the start, no further call.
@@ -62,24 +61,25 @@ export async function runDeployJob(ctx: WorkerContext, job: Job<DeployJobData>, 
     if (err instanceof RenderApiError && err.kind === 'rate_limited') return delayJob(job, token, (err.retryAfterMs ?? 10_000) + jitter(500));
     const failure = classify(err);
     if (failure) {
-      await finish(ctx, rec, failure.status, failure.failure);
-      await deployEnded(ctx, rec.id, creds);
+      await deployEnded(ctx, rec.id, creds, await finish(ctx, rec, failure.status, failure.failure));
       return;
     }
     // Transient (5xx, network, timeout, malformed answer): BullMQ retries with jittered backoff.
     const finalAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
     log.warn({ kind: (err as { kind?: string }).kind ?? 'unknown', finalAttempt }, 'deploy step failed; will retry');
     if (finalAttempt) {
-      await finish(ctx, rec, 'failed', { code: 'upstream_unavailable', message: `Render or GitHub kept failing (${safeMessage(err)}). Try again later.` });
-      await deployEnded(ctx, rec.id, creds);
+      await deployEnded(ctx, rec.id, creds, await finish(ctx, rec, 'failed', { code: 'upstream_unavailable', message: `Render or GitHub kept failing (${safeMessage(err)}). Try again later.` }));
       return;
     }
     throw sanitizeForQueue(err);
   }
 }
 
-/** Run steps until the deployment must wait (returns ms) or is over (null). */
-async function advance(ctx: WorkerContext, start: DeploymentRecord, render: RenderClient, creds: JobCredentials): Promise<number | null> {
+/**
+ * Run steps until the deployment must wait (returns ms) or is over: the final record this run wrote,
+ * or null when it ended elsewhere (canceled, revoked) or the step guard ran out.
+ */
+async function advance(ctx: WorkerContext, start: DeploymentRecord, render: RenderClient, creds: JobCredentials): Promise<number | DeploymentRecord | null> {
   let rec: DeploymentRecord | null = start;
   for (let guard = 0; rec && guard < 10; guard++) {
     ctx.crashPoint?.('step');
@@ -98,16 +98,19 @@ async function advance(ctx: WorkerContext, start: DeploymentRecord, render: Rend
         rec = await triggerDeploy(ctx, rec, render);
         break;
       default:
-        if (isTerminal(rec.status)) return null;
+        if (isTerminal(rec.status)) return rec;
         return watch(ctx, rec, render);
     }
   }
   return null;
 }
 
-/** After a run that ended the deployment: the final commit status on GitHub and the Slack result (best effort, never throw). */
-async function deployEnded(ctx: WorkerContext, id: string, creds: JobCredentials) {
-  const done = await ctx.deployments.get(id).catch(() => null);
+/**
+ * After a run that ended the deployment: the final commit status on GitHub and the Slack result (best
+ * effort, never throw). `final` is the terminal record this run wrote, else the record is read.
+ */
+async function deployEnded(ctx: WorkerContext, id: string, creds: JobCredentials, final: DeploymentRecord | null) {
+  const done = final ?? await ctx.deployments.get(id).catch(() => null);
   if (!done || !isTerminal(done.status)) return;
   await ctx.deploySlack?.(done);
   if (creds.githubToken) await requestCommitStatus(ctx, done, 'final');

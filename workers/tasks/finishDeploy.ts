@@ -18,8 +18,10 @@ async function replaceOlderLive(ctx: WorkerContext, live: Pick<DeploymentRecord,
 /**
  * The deployment's final status, with what ending it entails (older live records, caches, metrics, env
  * values). `rec` is the record as this run last had it: its ids are enough, so nothing is re-read.
+ * Returns the final record as written (null when the record had ended meanwhile), which the job's
+ * end (commit status, Slack) uses instead of reading it back.
  */
-export async function finish(ctx: WorkerContext, rec: DeploymentRecord, status: DeploymentStatus, failure: DeploymentFailure | null, extra: Partial<DeploymentRecord> = {}) {
+export async function finish(ctx: WorkerContext, rec: DeploymentRecord, status: DeploymentStatus, failure: DeploymentFailure | null, extra: Partial<DeploymentRecord> = {}): Promise<DeploymentRecord | null> {
   const { id } = rec;
   const serviceId = extra.serviceId ?? rec.serviceId;
   if (status === 'live' && serviceId) {
@@ -28,8 +30,8 @@ export async function finish(ctx: WorkerContext, rec: DeploymentRecord, status: 
       .catch((err: Error) => ctx.logger.warn({ deploymentId: id, err: { message: err.message } }, 'could not mark older deploys replaced'));
   }
   const done = await ctx.deployments.transition(id, status, status === 'failed' || status === 'credentials_revoked' ? 'orchestrator' : 'render', { ...extra, failure }, failure?.message);
-  if (done?.serviceId) await serviceListChanged(ctx, done);
-  if (done) ctx.onFinished?.(status, Date.parse(done.finishedAt ?? done.updatedAt) - Date.parse(done.createdAt), { deploymentId: done.id, userId: done.userId });
-  await ctx.envVault.drop(id);
-  return null;
+  if (done) ctx.onFinished?.(status, Date.parse(done.finishedAt ?? done.updatedAt) - Date.parse(done.createdAt), { deploymentId: done.id, userId: done.userId, sessionRef: done.sessionRef });
+  // Issued together: one round trip on the auto-pipelined connection instead of two.
+  await Promise.all([done?.serviceId ? serviceListChanged(ctx, done) : null, ctx.envVault.drop(id)]);
+  return done;
 }

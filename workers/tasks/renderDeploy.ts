@@ -42,12 +42,14 @@ function recordDeploy(ctx: WorkerContext, rec: DeploymentRecord, deploy: Deploy)
   return ctx.deployments.transition(rec.id, status, 'render', deployFields(deploy, rec));
 }
 
-/** One look at the deploy; returns how long to wait before the next, or null when it is over. */
-export async function watch(ctx: WorkerContext, rec: DeploymentRecord, render: RenderClient): Promise<number | null> {
+/**
+ * One look at the deploy; returns how long to wait before the next, or, when it is over, the final
+ * record (null: it ended elsewhere, canceled or revoked meanwhile).
+ */
+export async function watch(ctx: WorkerContext, rec: DeploymentRecord, render: RenderClient): Promise<number | DeploymentRecord | null> {
   const started = Date.parse(rec.deployRequestedAt ?? rec.createdAt);
   if (ctx.clock.now() - started > ctx.watch.maxMs) {
-    await finish(ctx, rec, 'failed', { code: 'watch_timeout', message: 'Render did not finish this deploy within the time limit. Check it in the Render dashboard.' });
-    return null;
+    return finish(ctx, rec, 'failed', { code: 'watch_timeout', message: 'Render did not finish this deploy within the time limit. Check it in the Render dashboard.' });
   }
   let deploy: Deploy | null;
   if (rec.deployId) deploy = await render.getDeploy(rec.serviceId!, rec.deployId);
@@ -55,10 +57,7 @@ export async function watch(ctx: WorkerContext, rec: DeploymentRecord, render: R
   const checks = rec.watchChecks + 1;
   if (deploy) {
     const status = RENDER_TO_STATUS[deploy.status ?? ''] ?? rec.status;
-    if (isTerminal(status)) {
-      await finish(ctx, rec, status, failureFor(status), { ...deployFields(deploy, rec), watchChecks: checks });
-      return null;
-    }
+    if (isTerminal(status)) return finish(ctx, rec, status, failureFor(status), { ...deployFields(deploy, rec), watchChecks: checks });
     if (status !== rec.status || deploy.id !== rec.deployId) {
       const moved = await ctx.deployments.transition(rec.id, status, 'render', { ...deployFields(deploy, rec), watchChecks: checks });
       if (!moved) return null;

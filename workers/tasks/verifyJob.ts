@@ -46,7 +46,7 @@ async function refuse(ctx: WorkerContext, deploymentId: string, userId: number |
   if (owner !== null) {
     const rec = await ctx.deployments.quarantine(deploymentId, owner, stored);
     await ctx.enqueuer.started({ deploymentId, userId: owner });
-    ctx.onFinished?.('failed', 0, { deploymentId: rec.id, userId: owner });
+    ctx.onFinished?.('failed', 0, { deploymentId: rec.id, userId: owner, sessionRef: rec.sessionRef });
   }
   await ctx.envVault.drop(deploymentId);
   await raise(ctx, deploymentId, owner, reason);
