@@ -163,7 +163,9 @@ export function createServiceCache(opts: ServiceCacheOptions): ServiceCache {
       const b = base(scope);
       // New callers in this process must not join a flight that started before the change.
       for (const key of inflight.keys()) if (key.startsWith(`${b}:`)) inflight.delete(key);
-      await redis.multi().incr(`${b}:gen`).pexpire(`${b}:gen`, 3_600_000).exec();
+      // A fresh random generation, not a counter: one SET instead of a MULTI of INCR and PEXPIRE (a worker
+      // drops the list twice per deploy); a reader only ever compares generations for equality.
+      await redis.set(`${b}:gen`, randomBytes(9).toString('base64url'), 'PX', 3_600_000);
     },
   };
 }
