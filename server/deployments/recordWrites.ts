@@ -56,15 +56,15 @@ export function createRecordWriter(o: {
   }
 
   /**
-   * Apply a change (and, when the status changes, a timeline entry). Returns the new record, or null
-   * when the record is gone or already terminal (the change is then dropped). Throws
-   * RecordTamperedError when the stored record fails its MAC.
+   * Apply a change (and, when the status changes, its timeline entries: timed now unless they carry
+   * their own time). Returns the new record, or null when the record is gone or already terminal (the
+   * change is then dropped). Throws RecordTamperedError when the stored record fails its MAC.
    */
-  function update(id: string, fields: Partial<DeploymentRecord>, timeline?: Omit<TimelineEntry, 'at'>): Promise<DeploymentRecord | null> {
+  function update(id: string, fields: Partial<DeploymentRecord>, timeline: Array<Omit<TimelineEntry, 'at'> & { at?: string }> = []): Promise<DeploymentRecord | null> {
     return change(id, 'throw', (before, now) => {
       if (isTerminal(before.status)) return null;
       const next: DeploymentRecord = { ...before, ...fields, updatedAt: now };
-      if (timeline) next.timeline = [...before.timeline, { ...timeline, at: now }];
+      if (timeline.length) next.timeline = [...before.timeline, ...timeline.map((e) => ({ ...e, at: e.at ?? now }))];
       if (isTerminal(next.status)) next.finishedAt = now;
       return { next, onlyIfStatus: null, indexService: !!next.serviceId && next.serviceId !== before.serviceId };
     });
@@ -102,9 +102,13 @@ export function createRecordWriter(o: {
 
     update,
 
-    /** Move to a status with a timeline entry (no-op when already there without a note). */
-    transition(id: string, status: DeploymentStatus, source: TimelineEntry['source'], extra: Partial<DeploymentRecord> = {}, note?: string) {
-      return update(id, { ...extra, status }, { status, source, ...(note ? { note } : {}) });
+    /**
+     * Move to a status with a timeline entry. `passed`: steps this process went through on the way
+     * without writing them, each with its own time, recorded in the same write (one script, one live
+     * update, instead of one per step).
+     */
+    transition(id: string, status: DeploymentStatus, source: TimelineEntry['source'], extra: Partial<DeploymentRecord> = {}, note?: string, passed: TimelineEntry[] = []) {
+      return update(id, { ...extra, status }, [...passed, { status, source, ...(note ? { note } : {}) }]);
     },
 
     /**

@@ -86,7 +86,7 @@ async function advance(ctx: WorkerContext, start: DeploymentRecord, render: Rend
     switch (rec.status) {
       case 'queued':
       case 'verifying':
-        rec = rec.kind === 'deploy' ? await verifyRepo(ctx, rec, creds) : await ctx.deployments.transition(rec.id, 'triggering_deploy', 'orchestrator');
+        rec = rec.kind === 'deploy' ? await verifyRepo(ctx, rec, render, creds) : await ctx.deployments.transition(rec.id, 'triggering_deploy', 'orchestrator');
         break;
       case 'detecting':
         rec = await detect(ctx, rec, render, creds);

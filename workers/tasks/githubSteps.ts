@@ -2,7 +2,7 @@ import { GitHubError, type GitHubClient } from '../../server/github/client.js';
 import type { RenderClient } from '../../server/render/client.js';
 import { detectStack, StackDetectionError } from '../../server/stacks/detect.js';
 import { repoFilesFromGitHub } from '../../server/stacks/fromGitHub.js';
-import type { DeploymentRecord } from '../../server/deployments/types.js';
+import type { DeploymentRecord, TimelineEntry } from '../../server/deployments/types.js';
 import type { WorkerContext } from '../context.js';
 import type { JobCredentials } from './credentials.js';
 import { DeployFailed } from './deployFailed.js';
@@ -11,7 +11,10 @@ import { requestCommitStatus } from './commitStatus.js';
 
 // The GitHub steps of a deploy (workers/tasks/deployTask.ts): verifying → detecting → creating_service.
 
-export async function verifyRepo(ctx: WorkerContext, rec: DeploymentRecord, creds: JobCredentials) {
+/** What verifying found (the branch and the commit at its head), not yet written: detect() writes it with its own result. */
+interface Verified { fields: Pick<DeploymentRecord, 'commitSha' | 'request'>; entry: TimelineEntry }
+
+export async function verifyRepo(ctx: WorkerContext, rec: DeploymentRecord, render: RenderClient, creds: JobCredentials) {
   if (rec.status === 'queued') {
     const moved = await ctx.deployments.transition(rec.id, 'verifying', 'orchestrator');
     if (!moved) return null;
@@ -39,10 +42,23 @@ export async function verifyRepo(ctx: WorkerContext, rec: DeploymentRecord, cred
     }
     throw err;
   }
-  return ctx.deployments.transition(rec.id, 'detecting', 'orchestrator', { commitSha: head.sha, request: { ...rec.request, branch } }, `Branch ${branch} at ${head.sha.slice(0, 7)}`);
+  const verified: Verified = {
+    fields: { commitSha: head.sha, request: { ...rec.request, branch } },
+    entry: { status: 'detecting', at: new Date(ctx.clock.now()).toISOString(), source: 'orchestrator', note: `Branch ${branch} at ${head.sha.slice(0, 7)}` },
+  };
+  // Detection follows at once and writes both steps (one record write less per deploy). Should it end
+  // any other way, what verifying found is written first, as its own step, so the record (and the
+  // commit status of a failure) keeps the commit, and a retry resumes from detecting.
+  try {
+    return await detect(ctx, { ...rec, ...verified.fields }, render, creds, verified);
+  } catch (err) {
+    // Best effort: unwritten, a retry simply verifies again; the step's own error is what counts.
+    await ctx.deployments.transition(rec.id, 'detecting', 'orchestrator', verified.fields, verified.entry.note).catch(() => null);
+    throw err;
+  }
 }
 
-export async function detect(ctx: WorkerContext, rec: DeploymentRecord, render: RenderClient, creds: JobCredentials) {
+export async function detect(ctx: WorkerContext, rec: DeploymentRecord, render: RenderClient, creds: JobCredentials, verified?: Verified) {
   const gh = githubFor(ctx, creds);
   const [owner, name] = rec.request.githubRepo.split('/') as [string, string];
   const files = await repoFilesFromGitHub(gh, owner, name, rec.request.branch!);
@@ -73,7 +89,7 @@ export async function detect(ctx: WorkerContext, rec: DeploymentRecord, render: 
     dockerfilePath: stack?.dockerfilePath ?? null,
     schedule: stack?.schedule ?? null,
   });
-  const next = await ctx.deployments.transition(rec.id, 'creating_service', 'orchestrator', { stack: summary }, `Detected ${summary.stack}: ${summary.reason}`);
+  const next = await ctx.deployments.transition(rec.id, 'creating_service', 'orchestrator', { ...verified?.fields, stack: summary }, `Detected ${summary.stack}: ${summary.reason}`, verified ? [verified.entry] : []);
   // Only asked for here: the status job posts it, so this slot never waits on GitHub's pacing.
   if (next) await requestCommitStatus(ctx, next, 'pending');
   return next;
