@@ -1,5 +1,6 @@
 import { Queue, type ConnectionOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { redisScript } from '../redisScript.js';
 
 export const DEPLOY_QUEUE = 'deploys';
 
@@ -56,6 +57,16 @@ export async function removeDeployJob(queue: Queue<DeployJobData>, deploymentId:
 }
 
 /**
+ * Lua: add a job to its user's pending set and count them. A script, not a MULTI: ioredis writes a
+ * MULTI on its own, while a script joins the auto-pipelined write of the record it goes with.
+ * KEYS: the user's pending zset. ARGV: now, deployment id, ttl ms.
+ */
+const countPending = redisScript(`
+redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return redis.call('ZCARD', KEYS[1])`);
+
+/**
  * Fair enqueue. BullMQ OSS has no per-tenant groups, so fairness comes from priorities: a job's
  * priority is 1 + the number of that user's jobs still waiting to start. A lone tenant's deploy gets
  * priority 1 and overtakes the tail of another tenant's 200-deploy burst (whose jobs are 1..200).
@@ -70,16 +81,8 @@ export function createFairEnqueuer(opts: { queue: Queue<DeployJobData>; redis: R
      */
     async enqueue(data: DeployJobData, o: { delayMs?: number; after?: Promise<unknown> } = {}): Promise<void> {
       const key = pendingKey(data.userId);
-      const [res] = await Promise.all([
-        opts.redis.multi()
-          .zadd(key, Date.now(), data.deploymentId)
-          .zcard(key)
-          .pexpire(key, 7 * 24 * 3_600_000)
-          .exec(),
-        o.after,
-      ]);
-      const count = Number(res?.[1]?.[1] ?? 1);
-      await opts.queue.add('deploy', data, { jobId: data.deploymentId, priority: Math.min(Math.max(1, count), 2_000_000), delay: o.delayMs ?? 0 });
+      const [count] = await Promise.all([countPending(opts.redis, [key], [Date.now(), data.deploymentId, 7 * 24 * 3_600_000]), o.after]);
+      await opts.queue.add('deploy', data, { jobId: data.deploymentId, priority: Math.min(Math.max(1, Number(count) || 1), 2_000_000), delay: o.delayMs ?? 0 });
     },
     /** The job started: it no longer counts against its user's priority. */
     async started(data: Pick<DeployJobData, 'deploymentId' | 'userId'>): Promise<void> {
