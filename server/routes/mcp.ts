@@ -1,11 +1,11 @@
 import type Router from '@koa/router';
 import type Koa from 'koa';
-import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import type { AppDeps } from '../deps.js';
 import { errors } from '../errors.js';
 import { requireUser } from '../middleware/context.js';
 import { bearerSessionId } from '../sessions/middleware.js';
 import { createMcpServer } from '../mcp/server.js';
+import { answerMcpPost } from '../mcp/transport.js';
 import type { RouteCaller } from '../mcp/dispatch.js';
 import { documented } from '../openapi/describe.js';
 
@@ -18,9 +18,9 @@ function requireBearer(): Koa.Middleware {
 }
 
 /**
- * Model Context Protocol over Streamable HTTP (server/mcp/): stateless, one server and transport per
- * POST, JSON responses. GET (a standalone server-to-client stream) is not offered: 405, as the
- * protocol allows, so no idle stream is held open per assistant.
+ * Model Context Protocol over Streamable HTTP (server/mcp/): stateless, one SDK server per POST on our
+ * own transport (server/mcp/transport.ts), JSON responses. GET (a standalone server-to-client stream)
+ * is not offered: 405, as the protocol allows, so no idle stream is held open per assistant.
  */
 export function mcpRoutes(router: Router, deps: AppDeps, callRoute: RouteCaller) {
   router.post('/mcp', documented({
@@ -35,15 +35,7 @@ export function mcpRoutes(router: Router, deps: AppDeps, callRoute: RouteCaller)
     },
     errors: ['bearer_required'],
   }), requireBearer(), requireUser(), async (ctx) => {
-    const server = createMcpServer(deps, ctx, ctx.state.user.id, callRoute);
-    // Its @hono/node-server conversion is ~10% of a call, but building the web-standard transport's Request
-    // from Koa's headers ourselves measured no cheaper (bench/README.md, MCP rows): not worth owning.
-    const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
-    await server.connect(transport);
-    ctx.respond = false; // the transport writes the response
-    ctx.res.on('close', () => { void transport.close(); void server.close(); });
-    await transport.handleRequest(ctx.req, ctx.res, ctx.request.body);
-    ctx.status = ctx.res.statusCode; // for the access log (ignored by Koa once headers are sent)
+    await answerMcpPost(ctx, createMcpServer(deps, ctx, ctx.state.user.id, callRoute));
   });
 
   router.get('/mcp', documented({ summary: 'No server-to-client stream is offered (405)', tag: 'mcp', auth: 'bearer', responses: {}, errors: ['bearer_required', 'method_not_allowed'] }), requireBearer(), requireUser(), (ctx) => {

@@ -1,0 +1,87 @@
+import type Koa from 'koa';
+import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
+import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
+import { isJsonContentType } from '@modelcontextprotocol/sdk/shared/mediaType.js';
+import { MAX_BATCH_SIZE } from '@modelcontextprotocol/sdk/server/requestBody.js';
+import {
+  isInitializeRequest, isJSONRPCErrorResponse, isJSONRPCRequest, isJSONRPCResultResponse, JSONRPCMessageSchema,
+  SUPPORTED_PROTOCOL_VERSIONS, type JSONRPCMessage, type RequestId,
+} from '@modelcontextprotocol/sdk/types.js';
+
+/**
+ * Streamable HTTP, stateless with JSON responses, answered on Koa's own request and response (issue
+ * 17). The SDK's StreamableHTTPServerTransport is written for Fetch `Request`/`Response`: on Node it
+ * converts every request through @hono/node-server and back, and closing it builds an McpError with a
+ * stack trace; together ~15–20% of a tool call's CPU for a POST that Koa has already parsed. The
+ * protocol itself stays the SDK's: its `Server` answers initialize, ping, tools/*, unknown methods and
+ * bad params; this file does only the HTTP part, with the SDK transport's checks, codes and messages
+ * (Accept 406, Content-Type 415, batch size and JSON-RPC shape 400, one initialize per POST, a
+ * supported MCP-Protocol-Version, 202 for notifications only, one JSON answer for the requests).
+ */
+export async function answerMcpPost(ctx: Koa.Context, server: Server): Promise<void> {
+  const accept = ctx.get('accept');
+  if (!accept.includes('application/json') || !accept.includes('text/event-stream')) {
+    return rpcError(ctx, 406, -32000, 'Not Acceptable: Client must accept both application/json and text/event-stream');
+  }
+  if (!isJsonContentType(ctx.get('content-type'))) return rpcError(ctx, 415, -32000, 'Unsupported Media Type: Content-Type must be application/json');
+  const raw: unknown = ctx.request.body;
+  if (Array.isArray(raw) && raw.length > MAX_BATCH_SIZE) return rpcError(ctx, 400, -32600, `Invalid Request: Batch must not exceed ${MAX_BATCH_SIZE} messages`);
+  const parsed = (Array.isArray(raw) ? raw : [raw]).map((m) => JSONRPCMessageSchema.safeParse(m));
+  const messages: JSONRPCMessage[] = [];
+  for (const p of parsed) {
+    if (!p.success) return rpcError(ctx, 400, -32700, 'Parse error: Invalid JSON-RPC message');
+    messages.push(p.data);
+  }
+  if (messages.some(isInitializeRequest)) {
+    if (messages.length > 1) return rpcError(ctx, 400, -32600, 'Invalid Request: Only one initialization request is allowed');
+  } else {
+    const version = ctx.get('mcp-protocol-version');
+    if (version !== '' && !SUPPORTED_PROTOCOL_VERSIONS.includes(version)) {
+      return rpcError(ctx, 400, -32000, `Bad Request: Unsupported protocol version: ${version} (supported versions: ${SUPPORTED_PROTOCOL_VERSIONS.join(', ')})`);
+    }
+  }
+  const exchange = new OneExchange();
+  await server.connect(exchange);
+  // A request the Server never answers (a batch that also cancels it) must not hold this one forever.
+  const gone = new Promise<null>((resolve) => ctx.res.once('close', () => resolve(null)));
+  const answers = await Promise.race([exchange.run(messages), gone]);
+  if (answers === null) return; // the client left: nobody to answer
+  if (answers.length === 0) {
+    ctx.body = null; // notifications and responses only: accepted, no body
+    ctx.status = 202;
+    return;
+  }
+  ctx.status = 200;
+  ctx.body = answers.length === 1 ? answers[0] : answers;
+}
+
+function rpcError(ctx: Koa.Context, status: number, code: number, message: string): void {
+  ctx.status = status;
+  ctx.body = { jsonrpc: '2.0', error: { code, message }, id: null };
+}
+
+/**
+ * One POST's messages in, the Server's responses to its requests out. The Server is never closed:
+ * nothing of it outlives the request (no timers: it sends no requests of its own), and closing would
+ * only build a "Connection closed" error for handlers that no longer exist.
+ */
+class OneExchange implements Transport {
+  onmessage?: Transport['onmessage'];
+  onclose?: () => void;
+  onerror?: (error: Error) => void;
+  readonly #waiting = new Map<RequestId, (answer: JSONRPCMessage) => void>();
+
+  async start(): Promise<void> {}
+  async close(): Promise<void> {}
+
+  /** Server-to-client requests and notifications have no stream to go on in a JSON answer: dropped, as the SDK's JSON mode does. */
+  async send(message: JSONRPCMessage): Promise<void> {
+    if (isJSONRPCResultResponse(message) || isJSONRPCErrorResponse(message)) this.#waiting.get(message.id ?? '')?.(message);
+  }
+
+  run(messages: JSONRPCMessage[]): Promise<JSONRPCMessage[]> {
+    const answers = messages.filter(isJSONRPCRequest).map((m) => new Promise<JSONRPCMessage>((resolve) => this.#waiting.set(m.id, resolve)));
+    for (const m of messages) this.onmessage?.(m);
+    return Promise.all(answers);
+  }
+}

@@ -1,0 +1,89 @@
+import test from 'ava';
+import type Koa from 'koa';
+import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
+import { LATEST_PROTOCOL_VERSION } from '@modelcontextprotocol/sdk/types.js';
+import { createMcpServer } from '../../server/mcp/server.js';
+import { startStack, type Stack } from '../helpers/stack.js';
+
+// POST /mcp answers on its own small transport (server/mcp/transport.ts) instead of the SDK's
+// Streamable HTTP transport. Every case here is sent both to the app over HTTP and to the SDK's own
+// transport around the same MCP server; the answers must be the same (status, JSON-RPC body, a
+// body or none). Tool calls themselves are driven by the SDK's client in mcp*.test.ts.
+let stack: Stack;
+let token: string;
+test.before(async () => {
+  stack = await startStack();
+  stack.github.addUser({ id: 9100, login: 'protocol' });
+  token = stack.github.issueToken('protocol');
+  // The token's first request starts its session; the cases below then run concurrently on it.
+  const first = await fetch(`${stack.url}/api/session`, { headers: { authorization: `Bearer ${token}` } });
+  if (first.status !== 200) throw new Error(`bearer session: ${first.status}`);
+});
+test.after.always(async () => { await stack?.close(); });
+
+const BOTH = 'application/json, text/event-stream';
+const rpc = (id: number, method: string, params?: object) => ({ jsonrpc: '2.0', id, method, ...(params ? { params } : {}) });
+const init = (version: string) => rpc(1, 'initialize', { protocolVersion: version, capabilities: {}, clientInfo: { name: 'parity', version: '1' } });
+
+interface Case { name: string; body: string; accept?: string; contentType?: string; version?: string }
+const json = (name: string, body: unknown, extra: Partial<Case> = {}): Case => ({ name, body: JSON.stringify(body), ...extra });
+const CASES: Case[] = [
+  json('initialize', init(LATEST_PROTOCOL_VERSION)),
+  json('initialize, a version we do not speak', init('1999-01-01')),
+  json('initialized notification', { jsonrpc: '2.0', method: 'notifications/initialized' }),
+  json('notifications only, in a batch', [{ jsonrpc: '2.0', method: 'notifications/initialized' }, { jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 9 } }]),
+  json('ping', rpc(2, 'ping'), { version: LATEST_PROTOCOL_VERSION }),
+  json('tools/list', rpc(3, 'tools/list')),
+  json('unknown method', rpc(4, 'resources/list')),
+  json('tools/call without a name', rpc(5, 'tools/call', { arguments: {} })),
+  json('a batch of two requests and a notification', [rpc(6, 'ping'), { jsonrpc: '2.0', method: 'notifications/initialized' }, rpc(7, 'tools/list')]),
+  json('initialize in a batch', [init(LATEST_PROTOCOL_VERSION), rpc(8, 'ping')]),
+  json('a batch too large', Array.from({ length: 101 }, (_, i) => rpc(i, 'ping'))),
+  json('not JSON-RPC', { jsonrpc: '1.0', id: 1, method: 'ping' }),
+  json('an empty batch', []),
+  json('no Accept', rpc(9, 'ping'), { accept: '' }),
+  json('Accept without text/event-stream', rpc(10, 'ping'), { accept: 'application/json' }),
+  json('an unsupported MCP-Protocol-Version', rpc(11, 'ping'), { version: '2024-01-01' }),
+  { name: 'a form body', body: 'jsonrpc=2.0&id=1&method=ping', contentType: 'application/x-www-form-urlencoded' },
+  json('JSON under another media type', rpc(12, 'ping'), { contentType: 'application/vnd.api+json' }),
+];
+
+interface Answer { status: number; body: unknown }
+const read = async (res: Response): Promise<Answer> => {
+  const text = await res.text();
+  return { status: res.status, body: text === '' ? null : JSON.parse(text) };
+};
+const headersOf = (c: Case) => ({
+  'content-type': c.contentType ?? 'application/json',
+  ...(c.accept === '' ? {} : { accept: c.accept ?? BOTH }),
+  ...(c.version ? { 'mcp-protocol-version': c.version } : {}),
+});
+
+async function viaApp(c: Case): Promise<Answer> {
+  return read(await fetch(`${stack.url}/mcp`, { method: 'POST', headers: { ...headersOf(c), authorization: `Bearer ${token}` }, body: c.body }));
+}
+
+/** The SDK's transport around the same server (a tool call would need the request: none of these reach one). */
+async function viaSdk(c: Case): Promise<Answer> {
+  const server = createMcpServer(stack.web.deps, {} as Koa.Context, 0, () => Promise.reject(new Error('no tool call expected')));
+  const transport = new WebStandardStreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
+  await server.connect(transport);
+  let parsedBody: unknown;
+  try { parsedBody = JSON.parse(c.body); } catch { parsedBody = undefined; }
+  const res = await transport.handleRequest(new Request('http://sdk.test/mcp', { method: 'POST', headers: headersOf(c), body: c.body }), parsedBody === undefined ? {} : { parsedBody });
+  const answer = await read(res);
+  await server.close();
+  return answer;
+}
+
+for (const c of CASES) {
+  test(`same answer as the SDK's transport: ${c.name}`, async (t) => {
+    const [ours, sdk] = await Promise.all([viaApp(c), viaSdk(c)]);
+    t.deepEqual(ours, sdk);
+  });
+}
+
+test('the parity cases reach every branch: 200, 202 and each refusal status', async (t) => {
+  const statuses = new Set((await Promise.all(CASES.map(viaApp))).map((a) => a.status));
+  t.deepEqual([...statuses].sort(), [200, 202, 400, 406, 415]);
+});
