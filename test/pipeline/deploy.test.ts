@@ -96,6 +96,8 @@ test('failures end in a clear failed state', async (t) => {
     { body: { github_repo: 'bob/breaks', project_name: 'breaks' }, status: 'build_failed', code: 'build_failed' },
     { body: { github_repo: 'carol/private-thing', project_name: 'private-thing' }, status: 'failed', code: 'repo_not_found' },
     { body: { github_repo: 'bob/breaks', project_name: 'breaks-2', branch: 'nope' }, status: 'failed', code: 'branch_not_found' },
+    // A branch named for a repository the caller cannot see: still the repository that is not found.
+    { body: { github_repo: 'carol/private-thing', project_name: 'private-thing-2', branch: 'main' }, status: 'failed', code: 'repo_not_found' },
     { body: { github_repo: 'bob/bad-blueprint', project_name: 'bad-bp' }, status: 'failed', code: 'invalid_blueprint' },
     { body: { github_repo: 'bob/mystery', project_name: 'mystery' }, status: 'failed', code: 'stack_not_detected' },
   ];
@@ -107,6 +109,25 @@ test('failures end in a clear failed state', async (t) => {
     t.is(done.failure.code, c.code);
     t.true(done.failure.message.length > 20, 'a sentence the user can act on');
   }
+});
+
+test('a deploy naming its branch (as the deploy form does) proves access by reading that branch: the repository is read only without one', async (t) => {
+  const { agent } = await signedInWithKey(stack, 'rita');
+  addNodeRepo(stack, 'rita', 'named');
+  addNodeRepo(stack, 'rita', 'unnamed');
+  for (const [repo, branch] of [['named', 'main'], ['unnamed', undefined]] as const) {
+    const res = await agent.post('/api/render/deploy', { github_repo: `rita/${repo}`, project_name: repo, ...(branch ? { branch } : {}) });
+    t.is(res.status, 202, res.text);
+    const done = await waitFinished(agent, res.json.id);
+    t.is(done.status, 'live', JSON.stringify(done.failure));
+    t.is(done.request.branch, 'main');
+    t.regex(done.commitSha, /^[0-9a-f]{40}$/);
+  }
+  const reads = (repo: string) => stack.github.calls
+    .filter((c) => c.method === 'GET' && c.login === 'rita' && c.path.startsWith(`/api/v3/repos/rita/${repo}`))
+    .map((c) => c.path.slice(`/api/v3/repos/rita/${repo}`.length));
+  t.deepEqual(reads('named').filter((p) => !p.startsWith('/contents/')), ['/branches/main']);
+  t.deepEqual(reads('unnamed').filter((p) => !p.startsWith('/contents/')), ['', '/branches/main']);
 });
 
 test('an answer from GitHub over 4 MiB ends the deploy at once, saying so; the worker goes on deploying', async (t) => {

@@ -23,25 +23,7 @@ export async function verifyRepo(ctx: WorkerContext, rec: DeploymentRecord, rend
   if (!creds.githubToken) throw new DeployFailed({ code: 'github_token_missing', message: 'Your GitHub authorization is missing. Sign in again.' }, 'credentials_revoked');
   const gh = githubFor(ctx, creds);
   const [owner, name] = rec.request.githubRepo.split('/') as [string, string];
-  let repo;
-  try {
-    repo = await gh.getRepo(owner, name);
-  } catch (err) {
-    if (err instanceof GitHubError && (err.kind === 'not_found' || err.kind === 'forbidden')) {
-      throw new DeployFailed({ code: 'repo_not_found', message: `GitHub repository ${rec.request.githubRepo} was not found, or your GitHub account cannot see it.` });
-    }
-    throw err;
-  }
-  const branch = rec.request.branch ?? repo.defaultBranch;
-  let head;
-  try {
-    head = await gh.getBranchHead(owner, name, branch);
-  } catch (err) {
-    if (err instanceof GitHubError && err.kind === 'not_found') {
-      throw new DeployFailed({ code: 'branch_not_found', message: `Branch "${branch}" does not exist in ${rec.request.githubRepo}.` });
-    }
-    throw err;
-  }
+  const { branch, head } = await branchToDeploy(gh, rec, owner, name);
   const verified: Verified = {
     fields: { commitSha: head.sha, request: { ...rec.request, branch } },
     entry: { status: 'detecting', at: new Date(ctx.clock.now()).toISOString(), source: 'orchestrator', note: `Branch ${branch} at ${head.sha.slice(0, 7)}` },
@@ -93,6 +75,36 @@ export async function detect(ctx: WorkerContext, rec: DeploymentRecord, render: 
   // Only asked for here: the status job posts it, so this slot never waits on GitHub's pacing.
   if (next) await requestCommitStatus(ctx, next, 'pending');
   return next;
+}
+
+const isHidden = (err: unknown) => err instanceof GitHubError && (err.kind === 'not_found' || err.kind === 'forbidden');
+
+/**
+ * The branch to deploy and the commit at its head, read with the caller's token: proof that the caller
+ * can still read the repository. A branch named in the request (the deploy form always names one) is
+ * read directly: GitHub answers 404 alike for a missing branch and a repository the token cannot see,
+ * so the repository itself is asked for only then, to tell which, or for its default branch.
+ */
+async function branchToDeploy(gh: GitHubClient, rec: DeploymentRecord, owner: string, name: string) {
+  const named = rec.request.branch;
+  const direct = named ? await gh.getBranchHead(owner, name, named).catch((err: unknown) => { if (isHidden(err)) return null; throw err; }) : null;
+  if (named && direct) return { branch: named, head: direct };
+  let repo;
+  try {
+    repo = await gh.getRepo(owner, name);
+  } catch (err) {
+    if (isHidden(err)) throw new DeployFailed({ code: 'repo_not_found', message: `GitHub repository ${rec.request.githubRepo} was not found, or your GitHub account cannot see it.` });
+    throw err;
+  }
+  const branch = named ?? repo.defaultBranch;
+  const missing = () => new DeployFailed({ code: 'branch_not_found', message: `Branch "${branch}" does not exist in ${rec.request.githubRepo}.` });
+  if (named) throw missing(); // the repository is visible, so the named branch is what is missing
+  try {
+    return { branch, head: await gh.getBranchHead(owner, name, branch) };
+  } catch (err) {
+    if (err instanceof GitHubError && err.kind === 'not_found') throw missing();
+    throw err;
+  }
 }
 
 // One GitHub client per job run (verify and detect share it): the credentials object lives exactly as long as the run.
