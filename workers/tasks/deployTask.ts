@@ -112,8 +112,9 @@ async function advance(ctx: WorkerContext, start: DeploymentRecord, render: Rend
 async function deployEnded(ctx: WorkerContext, id: string, creds: JobCredentials, final: DeploymentRecord | null) {
   const done = final ?? await ctx.deployments.get(id).catch(() => null);
   if (!done || !isTerminal(done.status)) return;
-  await ctx.deploySlack?.(done);
-  if (creds.githubToken) await requestCommitStatus(ctx, done, 'final');
+  // Independent (both never throw): their first Redis commands share a round trip, and the status is
+  // not held up by a Slack webhook's answer.
+  await Promise.all([ctx.deploySlack?.(done), creds.githubToken ? requestCommitStatus(ctx, done, 'final') : null]);
 }
 
 /** Non-retryable errors become a final status with a clear reason; retryable ones return null. */
