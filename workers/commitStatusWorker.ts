@@ -18,14 +18,18 @@ export interface CommitStatusWorkerOptions {
 /** How long a token's scopes are taken as known (workers/tasks/scopeCache.ts): a deploy's two statuses share one look-up. */
 const SCOPES_TTL_MS = 60_000;
 
+/** Time between one user's status writes: the option, else GitHub's spacing when the GitHub client paces (GITHUB_RETRIES; the test harness turns it off). */
+export function statusWriteIntervalMs(config: WorkerContext['config'], opts: CommitStatusWorkerOptions = {}): number {
+  return opts.writeIntervalMs ?? (config.github.retries ? WRITE_SPACING_MS : 0);
+}
+
 /**
  * The worker for GitHub commit statuses, apart from the deploy worker so that its slots, and not the
  * deploy slots, are what GitHub's pacing takes up (workers/tasks/commitStatus.ts). Give it its own
  * connection (maxRetriesPerRequest: null).
  */
 export function createCommitStatusWorker(ctx: WorkerContext, connection: Redis, opts: CommitStatusWorkerOptions = {}): Worker<CommitStatusJobData> {
-  // Follows the GitHub client's own pacing: GITHUB_RETRIES=false (the test harness) turns both off, for determinism.
-  const intervalMs = opts.writeIntervalMs ?? (ctx.config.github.retries ? WRITE_SPACING_MS : 0);
+  const intervalMs = statusWriteIntervalMs(ctx.config, opts);
   const run = {
     pacer: intervalMs > 0 ? createWritePacer({ intervalMs, now: () => Date.now() }) : null,
     scopes: createScopeCache({ ttlMs: SCOPES_TTL_MS, now: () => Date.now() }),

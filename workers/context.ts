@@ -18,6 +18,8 @@ export interface WorkerContext extends Pick<AppDeps, 'config' | 'redis' | 'clock
   deploySlack?: (rec: import('../server/deployments/types.js').DeploymentRecord) => Promise<void>;
   /** Where a deploy step asks for a GitHub commit status (workers/tasks/commitStatus.ts); unset, none is posted. */
   commitStatusQueue?: Queue<CommitStatusJobData>;
+  /** How long after it is asked a pending status is due (one write spacing; 0 without pacing): a deploy ending sooner posts only its final one. */
+  commitStatusPendingDelayMs?: number;
   /** Audit entry, metric and alert for what the worker refuses (a record or job that fails its MAC). */
   securityEvents?: SecurityEvents;
   /**

@@ -20,7 +20,7 @@ import { startAnomalyDetection, type AnomalyOptions } from './anomalyWorker.js';
 import { createCommitStatusQueue } from '../server/queues/commitStatusQueue.js';
 import { createSessionCache } from '../server/sessions/cache.js';
 import { sessionKeys, type LoadedSession } from '../server/sessions/store.js';
-import { createCommitStatusWorker, type CommitStatusWorkerOptions } from './commitStatusWorker.js';
+import { createCommitStatusWorker, statusWriteIntervalMs, type CommitStatusWorkerOptions } from './commitStatusWorker.js';
 
 export interface WorkerProcess {
   worker: Worker<DeployJobData>;
@@ -70,6 +70,7 @@ export async function startWorker(args: {
     enqueuer: deps.enqueuer, budget: deps.budget, envVault: deps.envVault, upstream: deps.upstream, watch: { ...DEFAULT_WATCH, ...args.watch }, renderTimeoutMs: args.renderTimeoutMs ?? 15_000, crashPoint: args.crashPoint,
     onFinished: auditDeployFinished(audit, logger), securityEvents,
     commitStatusQueue: createCommitStatusQueue(queueRedis, config.redisPrefix),
+    commitStatusPendingDelayMs: statusWriteIntervalMs(config, args.commitStatus),
   };
   context.deploySlack = createDeploySlack({
     redis, prefix: config.redisPrefix, keyring: deps.keyring, absoluteMs: config.sessionAbsoluteMs, baseUrl: config.baseUrl, logger, alerts: args.sentinel?.alerts,

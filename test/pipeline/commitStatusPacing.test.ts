@@ -16,7 +16,8 @@ let stack: Stack;
 let worker: TestWorker;
 let queue: Queue;
 test.before(async () => {
-  stack = await startStack({ env: { GITHUB_RETRIES: 'true' }, renderOptions: { phaseMs: QUICK_PHASES } });
+  // Builds take 2 s: a pending status (due a spacing after it is asked) goes out while a deploy runs.
+  stack = await startStack({ env: { GITHUB_RETRIES: 'true' }, renderOptions: { phaseMs: { ...QUICK_PHASES, build_in_progress: 2_000 } } });
   worker = await startTestWorker(stack, { commitStatus: { writeIntervalMs: SPACING_MS } });
   queue = new Queue(COMMIT_STATUS_QUEUE, { connection: { url: stack.redis.url }, prefix: queuePrefix(stack.redis.prefix) });
 });
@@ -44,6 +45,18 @@ async function addedJobs(): Promise<string[]> {
   return entries.map(([, f]) => Object.fromEntries(f.flatMap((v, i) => (i % 2 ? [] : [[v, f[i + 1]]])))).filter((e) => e.event === 'added').map((e) => e.jobId as string);
 }
 
+test.serial('a deploy running longer than a spacing: its pending status while it runs, then the result', async (t) => {
+  const { agent } = await signedInWithKey(stack, 'steady');
+  addNodeRepo(stack, 'steady', 'app');
+  const res = await agent.post('/api/render/deploy', { github_repo: 'steady/app', project_name: 'steady-app' });
+  const done = await waitFinished(agent, res.json.id, 15_000);
+  t.is(done.status, 'live');
+  const [statuses] = await finalStatuses([['steady', 'app', done.commitSha]]);
+  t.deepEqual(statuses!.map((s) => s.state), ['pending', 'success']);
+  t.true(Date.parse(statuses![0]!.createdAt) < Date.parse(done.finishedAt), 'the pending status went out while the deploy ran');
+  assertSpaced(t, statuses!);
+});
+
 test.serial('a deploy that ends before its pending status went out gets only its final status: one job, one post', async (t) => {
   const { agent } = await signedInWithKey(stack, 'supersede');
   addNodeRepo(stack, 'supersede', 'one');
@@ -56,6 +69,9 @@ test.serial('a deploy that ends before its pending status went out gets only its
   const ids = await Promise.all(['one', 'two'].map(async (repo) => (await agent.post('/api/render/deploy', { github_repo: `supersede/${repo}`, project_name: `supersede-${repo}` })).json.id as string));
   const done = await Promise.all(ids.map((id) => waitFinished(agent, id, 15_000)));
   t.deepEqual(done.map((d) => d.status), ['live', 'live']);
+  // A record is final just before its deploy job asks for the final status: let both asks be made.
+  const asked = (id: string) => stack.redis.client.hget(`${stack.redis.prefix}:deployment:${id}:commit-status`, 'asked');
+  for (let i = 0; i < 200 && (await Promise.all(ids.map(asked))).some((a) => a !== 'final'); i++) await new Promise((r) => setTimeout(r, 25));
   release();
 
   const commits = done.map((d, i) => ['supersede', ['one', 'two'][i]!, d.commitSha as string] as const);

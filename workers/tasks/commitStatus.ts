@@ -35,7 +35,10 @@ export async function requestCommitStatus(ctx: WorkerContext, rec: DeploymentRec
   try {
     if (!(owner = await state.ask(phase))) return;
     const data: CommitStatusJobData = { deploymentId: rec.id, userId: rec.userId, requestMac: rec.requestMac };
-    await ctx.commitStatusQueue.add(phase, data, { jobId: commitStatusJobId(rec.id, phase) });
+    // A pending status is due a write spacing after it is asked: a deploy that ends sooner (a fast
+    // failure, an instant deploy) gets one job and one post, its final status, instead of two of each.
+    const delay = phase === 'pending' ? ctx.commitStatusPendingDelayMs ?? 0 : 0;
+    await ctx.commitStatusQueue.add(phase, data, { jobId: commitStatusJobId(rec.id, phase), ...(delay > 0 ? { delay } : {}) });
   } catch (err) {
     ctx.logger.warn({ deploymentId: rec.id, phase, err: { message: (err as Error).message } }, 'commit status not requested');
     // No job will post it: let go, so that a later status of this deployment gets a job of its own.
