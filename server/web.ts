@@ -44,7 +44,9 @@ export async function startWeb(args: {
   const metrics = createWebMetrics();
   // Records kept in this process, dropped by Redis' invalidation messages (RESP2: they arrive as pub/sub).
   const trackedCache = <T>(recordPrefix: string, what: string) => createSessionCache<T>({
-    connect: () => createRedis(config.redisUrl, 'subscriber', { protocol: 2, autoResubscribe: false }),
+    // No offline queue and no resending: a setup cut short by a dropped connection must not replay its
+    // SUBSCRIBE on the next one (which then refused CLIENT ID, and the cache stayed off for good).
+    connect: () => createRedis(config.redisUrl, 'subscriber', { protocol: 2, autoResubscribe: false, autoResendUnfulfilledCommands: false, enableOfflineQueue: false }),
     recordPrefix,
     onError: (err) => logger.warn({ err: { message: err.message } }, `${what} cache: tracking not set up; reading from Redis`),
   });

@@ -35,7 +35,10 @@ export interface SessionCache<T> {
 interface CacheTicket { readonly ref: string; readonly epoch: number; spoiled: boolean }
 
 interface SessionCacheOptions {
-  /** A new Redis connection (RESP2: invalidations arrive as pub/sub messages). Owned by the cache. */
+  /**
+   * A new Redis connection (RESP2: invalidations arrive as pub/sub messages). Owned by the cache.
+   * Without offline queue or resending of unanswered commands: each (re)connect sets tracking up afresh.
+   */
   connect: () => Redis;
   /** Key prefix of the records; the ref is what follows it. */
   recordPrefix: string;
@@ -99,8 +102,19 @@ export function createSessionCache<T>(opts: SessionCacheOptions): SessionCache<T
       if (ref !== null) invalidate(ref);
     }
   });
-  // Tracking lives and dies with the connection: set it up on every (re)connect, drop all on loss.
-  conn.on('ready', () => { track().catch((err: Error) => { lost(); opts.onError?.(err); }); });
+  // Tracking lives and dies with the connection: set it up on every (re)connect, drop all on loss. A
+  // setup that failed on a live connection is retried on a fresh one, backing off (Redis may refuse it).
+  let failures = 0;
+  let retry: NodeJS.Timeout | undefined;
+  conn.on('ready', () => {
+    track().then(() => { failures = 0; }, (err: Error) => {
+      lost();
+      opts.onError?.(err);
+      if (closed || retry) return;
+      retry = setTimeout(() => { retry = undefined; if (!closed && conn.status === 'ready' && !active) conn.disconnect(true); }, Math.min(60_000, 500 * 2 ** failures++));
+      retry.unref();
+    });
+  });
   conn.on('close', lost);
   conn.on('end', lost);
 
@@ -138,6 +152,7 @@ export function createSessionCache<T>(opts: SessionCacheOptions): SessionCache<T
     get size() { return entries.size; },
     async close() {
       closed = true;
+      clearTimeout(retry);
       lost();
       try { await conn.quit(); } catch { /* already gone */ }
       conn.disconnect();
