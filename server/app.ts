@@ -7,9 +7,10 @@ import type { AppDeps } from './deps.js';
 import { errors } from './errors.js';
 import { requestContext } from './middleware/requestContext.js';
 import { errorHandler } from './middleware/errorHandler.js';
-import { fixedHeaders, noStore, sameOrigin } from './middleware/security.js';
+import { fixedHeaders, forUnsafeMethods, sameOrigin } from './middleware/security.js';
 import { httpsRedirect } from './middleware/httpsRedirect.js';
-import { SESSION_COOKIE_PLAIN, SESSION_COOKIE_SECURE, sessionMiddleware, touchSession } from './sessions/middleware.js';
+import { memoizeMatch } from './middleware/memoRouter.js';
+import { SESSION_COOKIE_PLAIN, SESSION_COOKIE_SECURE, sessionMiddleware } from './sessions/middleware.js';
 import { authRoutes } from './routes/auth.js';
 import { sessionRoutes } from './routes/session.js';
 import { renderKeyRoutes } from './routes/renderKey.js';
@@ -52,7 +53,7 @@ export interface CreateAppOptions {
    * Mounted before everything else, so it sees whole requests and final statuses: request metrics
    * (server/metrics/http.ts) and the web process's in-flight tracking for graceful shutdown.
    */
-  outer?: Koa.Middleware;
+  outer?: Koa.Middleware | Koa.Middleware[];
   /** Live stream limits (tests and the bench open many streams). */
   events?: EventRouteOptions;
   /** Sentinel's tenant alerts (allowed webhook hosts, guard; tests point them at a local receiver). */
@@ -63,7 +64,7 @@ export interface CreateAppOptions {
 
 /**
  * The web app, built from injected dependencies. Tests construct real instances on private ports.
- * Order matters: request id/logging → errors → headers → body → same-origin → session → routes.
+ * Order matters: request id/logging → errors → headers → body → same-origin → bearer → session → routes.
  */
 export function createApp(deps: AppDeps, opts: CreateAppOptions = {}): Koa {
   const { config } = deps;
@@ -74,7 +75,7 @@ export function createApp(deps: AppDeps, opts: CreateAppOptions = {}): Koa {
   app.keys = createCookieKeys(cookieKeys);
   app.silent = true; // errors are logged by our middleware, with the request id
 
-  if (opts.outer) app.use(opts.outer);
+  for (const mw of [opts.outer ?? []].flat()) app.use(mw);
   app.use(requestContext(deps.logger));
   app.use(errorHandler());
   if (config.httpsOnly && config.trustProxy) app.use(httpsRedirect(config.origin));
@@ -97,9 +98,9 @@ export function createApp(deps: AppDeps, opts: CreateAppOptions = {}): Koa {
     },
     strictTransportSecurity: config.httpsOnly ? { maxAge: 31_536_000, includeSubDomains: true } : false,
     crossOriginEmbedderPolicy: false,
-  })));
-  app.use(noStore());
-  app.use(bodyParser({
+  }), { noStoreApi: true }));
+  // Body parsing and the same-origin check concern writes only: a GET passes neither layer.
+  const parseBody = bodyParser({
     enableTypes: ['json', 'form'], jsonLimit: BODY_LIMIT, formLimit: BODY_LIMIT, textLimit: BODY_LIMIT,
     onError: (err) => {
       const e = err as { status?: number; type?: string };
@@ -107,12 +108,12 @@ export function createApp(deps: AppDeps, opts: CreateAppOptions = {}): Koa {
       if (e.status === 415 || e.type === 'encoding.unsupported') throw errors.unsupportedMediaType();
       throw errors.malformedJson();
     },
-  }));
-  app.use(sameOrigin([config.origin, ...config.corsOrigins]));
+  });
+  const checkOrigin = sameOrigin([config.origin, ...config.corsOrigins]);
+  app.use(forUnsafeMethods((ctx, next) => parseBody(ctx, () => checkOrigin(ctx, next) as Promise<void>) as Promise<void>));
   // Authorization: Bearer <GitHub token> → its token session, loaded by the session middleware below instead of a cookie.
   app.use(bearerAuth(deps));
-  app.use(sessionMiddleware(app, { store: deps.sessions, secure: config.httpsOnly }));
-  app.use(touchSession(deps.clock, opts.sessionTouchMs ?? 60_000));
+  app.use(sessionMiddleware(app, { store: deps.sessions, secure: config.httpsOnly, touch: { clock: deps.clock, everyMs: opts.sessionTouchMs ?? 60_000 } }));
   // Anomaly throttles/blocks, then per-user request telemetry (server/telemetry/).
   const telemetry = config.telemetry.enabled ? telemetryMiddleware(deps.telemetry, deps.clock) : undefined;
   if (telemetry) app.use(telemetry);
@@ -144,6 +145,7 @@ export function createApp(deps: AppDeps, opts: CreateAppOptions = {}): Koa {
   uiRoutes(router);
   for (const mount of opts.routes ?? []) mount(router);
   opts.onRouter?.(router);
+  memoizeMatch(router);
   app.use(router.routes());
   app.use(router.allowedMethods());
   return app;

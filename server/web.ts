@@ -64,10 +64,8 @@ export async function startWeb(args: {
   const opts = args.appOptions ?? {};
   const app = createApp(deps, {
     ...opts,
-    outer: async (ctx, next) => {
-      const inner = async () => { await (opts.outer ? opts.outer(ctx, next) : next()); };
-      await inflight.middleware(ctx, async () => { await observe(ctx, inner); });
-    },
+    // Mounted as layers of their own: wrapping them in one middleware made two closures per request.
+    outer: [inflight.middleware, observe, ...[opts.outer ?? []].flat()],
     readiness: [...(opts.readiness ?? []), { name: 'accepting', check: async () => !closing }],
     routes: [...(opts.routes ?? []), webMetricsRoute(metrics, deps)],
   });

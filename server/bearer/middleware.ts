@@ -6,7 +6,7 @@ import { fingerprint } from '../crypto/keyring.js';
 import { RenderApiKey } from '../routes/renderKey.js';
 import { checkRenderKey } from '../render/verifyKey.js';
 import { sealGithubToken, sealRenderCredentials } from '../sessions/credentials.js';
-import { SESSION_COOKIE_PLAIN, SESSION_COOKIE_SECURE } from '../sessions/middleware.js';
+import { preloadSession, SESSION_COOKIE_PLAIN, SESSION_COOKIE_SECURE } from '../sessions/middleware.js';
 import { createTokenSessions, type VerifiedToken } from './tokenSessions.js';
 
 /** Where bearer tokens are accepted (/metrics has its own token and is not a user route). */
@@ -70,13 +70,15 @@ export function bearerAuth(deps: AppDeps): Koa.Middleware {
       await next();
       return;
     }
-    if (ctx.cookies.get(SESSION_COOKIE_PLAIN) !== undefined || ctx.cookies.get(SESSION_COOKIE_SECURE) !== undefined) throw errors.bearerWithCookie();
+    const withCookie = ctx.req.headers.cookie !== undefined && (ctx.cookies.get(SESSION_COOKIE_PLAIN) !== undefined || ctx.cookies.get(SESSION_COOKIE_SECURE) !== undefined);
+    if (withCookie) throw errors.bearerWithCookie();
     const verified = await tokens.resolve(ctx, token);
     ctx.state.auth = 'bearer';
     ctx.state.userId = verified.user.id;
     const rawKey = ctx.get('x-render-api-key');
     const ephemeralSid = rawKey ? await perRequestKey(ctx, verified, token, rawKey) : null;
     ctx.state.bearerSid = ephemeralSid ?? verified.sid;
+    if (!ephemeralSid && verified.loaded) preloadSession(ctx, verified.sid, verified.loaded);
     try {
       await next();
     } finally {

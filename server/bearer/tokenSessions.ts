@@ -6,6 +6,7 @@ import { GitHubError } from '../github/client.js';
 import { sealGithubToken } from '../sessions/credentials.js';
 import type { AppSession, SessionUser } from '../sessions/types.js';
 import { readThrough } from '../sessions/cache.js';
+import type { LoadedForRequest } from '../sessions/store.js';
 
 /**
  * Token sessions: `Authorization: Bearer <GitHub user token>` maps to a server-side session like a
@@ -22,7 +23,11 @@ import { readThrough } from '../sessions/cache.js';
  * invalidated the same way) decides whether the session still lives; NEXT_GENERATION answers the
  * current generation whatever this process saw. Every write here drops the entry in this process too.
  */
-export interface VerifiedToken { tokenId: string; user: SessionUser; sid: string; ref: string }
+export interface VerifiedToken {
+  tokenId: string; user: SessionUser; sid: string; ref: string;
+  /** The token session as this request loaded it (absent when it was just created): the session middleware uses it instead of loading it again. */
+  loaded?: LoadedForRequest;
+}
 
 /** A token entry as read from Redis (empty when there is none); cached entries are frozen and shared. */
 export type TokenEntry = Readonly<Record<string, string>>;
@@ -32,6 +37,9 @@ const NEXT_GENERATION = `
 local g = redis.call('HGET', KEYS[1], 'gen') or '0'
 if g == ARGV[1] then return redis.call('HINCRBY', KEYS[1], 'gen', 1) end
 return tonumber(g)`;
+
+/** Token session ids remembered (≈ tokens in use per process); past it the memory starts over. */
+const SID_MEMO_MAX = 10_000;
 
 /** GitHub's token alphabet; anything else (or longer) is not a token and never reaches GitHub. */
 const TOKEN_SHAPE = /^[A-Za-z0-9_]{20,255}$/;
@@ -44,7 +52,18 @@ export function createTokenSessions(deps: AppDeps) {
   // Only entries that name a user are kept: an empty one is a token GitHub has not vouched for yet.
   const readEntry = (tokenId: string) => readThrough(deps.tokenEntries, tokenId, () => redis.hgetall(entryKey(tokenId)), (e) => (e.uid ? Object.freeze(e) : undefined));
   const changed = (tokenId: string) => deps.tokenEntries?.invalidate(tokenId);
-  const sidOf = (tokenId: string, gen: number) => keyedHash(`bearer-session:${tokenId}:${gen}`, keyring.current);
+  // A token's session id is an HMAC of its id and generation: remembered, as a token sends the same id all day.
+  const sids = new Map<string, string>();
+  const sidOf = (tokenId: string, gen: number) => {
+    const at = `${tokenId}:${gen}`;
+    let sid = sids.get(at);
+    if (sid === undefined) {
+      if (sids.size >= SID_MEMO_MAX) sids.clear();
+      sid = keyedHash(`bearer-session:${at}`, keyring.current);
+      sids.set(at, sid);
+    }
+    return sid;
+  };
 
   async function endSessionOf(entry: TokenEntry, tokenId: string): Promise<void> {
     if (!entry.uid) return;
@@ -79,22 +98,51 @@ export function createTokenSessions(deps: AppDeps) {
     }
   }
 
+  /** The user an entry names, if GitHub vouched for it within the re-check window. */
+  function freshUser(entry: TokenEntry): SessionUser | undefined {
+    const checkedAt = Number(entry.checkedAt ?? 0);
+    const now = clock.now();
+    if (!entry.uid || !entry.login || checkedAt > now || now - checkedAt >= config.bearerRecheckMs) return undefined;
+    return { id: Number(entry.uid), login: entry.login, name: entry.name || null, avatarUrl: entry.avatar ?? '' };
+  }
+
+  // Concurrent requests of one token that all need a check (a script's first burst) share one GitHub
+  // call per process. The entry is read again first: a check that finished after this request read
+  // it may have written it.
+  const checking = new Map<string, Promise<SessionUser>>();
+  function checkOnce(ctx: Koa.Context, token: string, tokenId: string): Promise<SessionUser> {
+    let pending = checking.get(tokenId);
+    if (!pending) {
+      pending = (async () => {
+        const { value: entry } = await readEntry(tokenId);
+        return freshUser(entry) ?? (await check(ctx, token, tokenId, entry));
+      })().finally(() => checking.delete(tokenId));
+      checking.set(tokenId, pending);
+    }
+    return pending;
+  }
+
   /** The live token session for this request's user, created (as a new generation if need be). */
-  async function sessionFor(ctx: Koa.Context, token: string, tokenId: string, user: SessionUser, seenGen: number): Promise<{ sid: string; ref: string }> {
+  async function sessionFor(ctx: Koa.Context, token: string, tokenId: string, user: SessionUser, seenGen: number): Promise<{ sid: string; ref: string; loaded?: LoadedForRequest }> {
     let gen = seenGen;
     for (let attempt = 0; attempt < 3; attempt++) {
       const sid = sidOf(tokenId, gen);
       const ref = sessions.refOf(sid);
-      const sess = await sessions.loadByRef(ref);
-      if (sess?.bearer && sess.user?.id === user.id) return { sid, ref };
+      const loaded = await sessions.load(sid);
+      const sess = loaded?.sess;
+      if (sess?.bearer && sess.user?.id === user.id) return { sid, ref, loaded };
       if (!sess) {
         const fresh: AppSession = { user, githubTokenSealed: sealGithubToken(user.id, token, keyring), bearer: true };
         if (await sessions.create(sid, fresh)) {
           await deps.security.recordAudit(ctx, { userId: user.id, action: 'sign_in', outcome: 'success', detail: { login: user.login } });
           return { sid, ref };
         }
+        // Raced by a concurrent first request of the same token: its session is this one too (a new
+        // generation here would leave that one orphaned, and the requests on different sessions).
+        const raced = await sessions.load(sid);
+        if (raced?.sess.bearer && raced.sess.user?.id === user.id) return { sid, ref, loaded: raced };
       }
-      // Ended (tombstoned), or raced by another request: the next generation, agreed through Redis.
+      // Ended (tombstoned): the next generation, agreed through Redis.
       gen = Number(await redis.eval(NEXT_GENERATION, 1, entryKey(tokenId), String(gen)));
       changed(tokenId);
     }
@@ -107,17 +155,8 @@ export function createTokenSessions(deps: AppDeps) {
       if (!TOKEN_SHAPE.test(token)) throw errors.githubTokenInvalid('This is not a GitHub token. Send a GitHub OAuth token or personal access token.');
       const tokenId = keyedHash(`github-token:${token}`, keyring.current);
       const { value: entry } = await readEntry(tokenId);
-      const checkedAt = Number(entry.checkedAt ?? 0);
-      const now = clock.now();
-      const fresh = entry.uid && entry.login && checkedAt <= now && now - checkedAt < config.bearerRecheckMs;
-      let user: SessionUser;
-      if (fresh) {
-        user = { id: Number(entry.uid), login: entry.login!, name: entry.name || null, avatarUrl: entry.avatar ?? '' };
-      } else {
-        user = await check(ctx, token, tokenId, entry);
-      }
-      const { sid, ref } = await sessionFor(ctx, token, tokenId, user, Number(entry.gen ?? 0));
-      return { tokenId, user, sid, ref };
+      const user = freshUser(entry) ?? (await checkOnce(ctx, token, tokenId));
+      return { tokenId, user, ...(await sessionFor(ctx, token, tokenId, user, Number(entry.gen ?? 0))) };
     },
   };
 }

@@ -35,7 +35,7 @@ declare module 'koa' {
     bearerSid?: string;
     /** 'bearer' when the request authenticated with Authorization: Bearer. */
     auth?: 'bearer';
-    /** The signed-in user's id, for the access log (touchSession). */
+    /** The signed-in user's id, for the access log (set by the session middleware). */
     userId?: number;
     /** grant's OAuth state and answer (server/routes/auth.ts reads it with checks: grant is untyped). */
     grant?: unknown;

@@ -42,13 +42,12 @@ export function requireCsrf(): Middleware {
   }, { kind: 'csrf' });
 }
 
-/** API responses are per-user: never cache them anywhere. */
-export function noStore(): Middleware {
-  return async (ctx, next) => {
-    // Set before next(): error responses must carry it too.
-    if (ctx.path.startsWith('/api/')) ctx.set('Cache-Control', 'no-store');
-    await next();
-  };
+/**
+ * Middleware that only matters for requests that can change something (body parsing, same-origin):
+ * GET, HEAD and OPTIONS skip it without another async layer (an authenticated GET passes ~15).
+ */
+export function forUnsafeMethods(mw: Middleware): Middleware {
+  return (ctx, next) => (SAFE_METHODS.has(ctx.method) ? next() : (mw(ctx, next) as Promise<void>));
 }
 
 type HeaderValue = number | string | readonly string[];
@@ -59,25 +58,32 @@ type HeaderOp = { set: string; value: HeaderValue } | { remove: string };
  * `headers` (helmet, with our options: fixed directives, no per-request nonces) runs once, on the
  * first request, against a response that records what it sets and removes; every response then gets
  * the same operations directly. koa-helmet runs helmet's chain of a dozen middleware through a
- * promise on every request, a few µs of an authenticated GET (see bench/).
+ * promise on every request, a few µs of an authenticated GET (see bench/). With `noStoreApi`, also
+ * `Cache-Control: no-store` on /api/ (responses are per-user: never cached anywhere), in the same
+ * layer and before next(), so error responses carry it too.
  */
-export function fixedHeaders(headers: Middleware): Middleware {
+export function fixedHeaders(headers: Middleware, opts: { noStoreApi?: boolean } = {}): Middleware {
   let recorded: Promise<HeaderOp[]> | undefined;
+  let ops: HeaderOp[] | undefined; // once recorded: applied without awaiting a promise per request
   const record = async (ctx: Context): Promise<HeaderOp[]> => {
-    const ops: HeaderOp[] = [];
+    const found: HeaderOp[] = [];
     const res = {
-      setHeader(name: string, value: HeaderValue) { ops.push({ set: name, value }); return res; },
-      removeHeader(name: string) { ops.push({ remove: name }); },
+      setHeader(name: string, value: HeaderValue) { found.push({ set: name, value }); return res; },
+      removeHeader(name: string) { found.push({ remove: name }); },
     };
     await headers({ req: ctx.req, res } as unknown as Context, async () => {});
-    return ops;
+    return (ops = found);
   };
-  return async (ctx, next) => {
-    recorded ??= record(ctx).catch((err: unknown) => { recorded = undefined; throw err; });
-    for (const op of await recorded) {
+  const apply = (ctx: Context, list: HeaderOp[]) => {
+    for (const op of list) {
       if ('set' in op) ctx.res.setHeader(op.set, op.value);
       else ctx.res.removeHeader(op.remove);
     }
+    if (opts.noStoreApi && ctx.path.startsWith('/api/')) ctx.res.setHeader('Cache-Control', 'no-store');
+  };
+  return async (ctx, next) => {
+    if (ops) apply(ctx, ops);
+    else apply(ctx, await (recorded ??= record(ctx).catch((err: unknown) => { recorded = undefined; throw err; })));
     await next();
   };
 }

@@ -2,7 +2,7 @@ import type Koa from 'koa';
 import type { Clock } from '../clock.js';
 import type { CookieKeys } from '../crypto/cookieKeys.js';
 import type { AppSession } from './types.js';
-import type { SessionStore } from './store.js';
+import type { LoadedForRequest, SessionStore } from './store.js';
 import { fieldsChanged, newSessionId, RequestSession, type SessionControl } from './requestSession.js';
 
 export const SESSION_COOKIE_SECURE = '__Host-sid';
@@ -16,7 +16,17 @@ declare module 'koa' {
 }
 
 const STATE = Symbol('session state');
-type WithState = Koa.Context & { [STATE]?: SessionState };
+const PRELOADED = Symbol('preloaded session');
+type WithState = Koa.Context & { [STATE]?: SessionState; [PRELOADED]?: { sid: string; found: LoadedForRequest } };
+
+/**
+ * The bearer middleware has just loaded the token session this request runs on (to know it lives):
+ * the session middleware takes it instead of loading it a second time (a cache lookup and a wait for
+ * one event-loop turn), when the request runs on that same id.
+ */
+export function preloadSession(ctx: Koa.Context, sid: string, found: LoadedForRequest): void {
+  (ctx as WithState)[PRELOADED] = { sid, found };
+}
 
 /**
  * The session middleware, over the Redis store only: there is no code path that keeps session data in
@@ -37,7 +47,7 @@ type WithState = Koa.Context & { [STATE]?: SessionState };
  * destroys the session when the request ends and leaves `ctx.session` null for the rest of it. A new
  * session on a bearer request is never saved. The package `koa-session` is no longer imported.
  */
-export function sessionMiddleware(app: Koa, opts: { store: SessionStore; secure: boolean }): Koa.Middleware {
+export function sessionMiddleware(app: Koa, opts: { store: SessionStore; secure: boolean; touch?: { clock: Clock; everyMs: number } }): Koa.Middleware {
   if (!opts.store) throw new Error('refusing to start: sessions need the Redis store');
   const keys = app.keys as unknown as CookieKeys;
   if (typeof keys?.index !== 'function') throw new Error('refusing to start: app.keys must be crypto/cookieKeys.ts signing keys');
@@ -59,6 +69,7 @@ export function sessionMiddleware(app: Koa, opts: { store: SessionStore; secure:
     const state = new SessionState(ctx, config);
     (ctx as WithState)[STATE] = state;
     await state.load();
+    if (opts.touch) touchSession(ctx, opts.touch.clock, opts.touch.everyMs);
     try {
       await next();
     } finally {
@@ -94,7 +105,8 @@ class SessionState implements SessionControl {
 
   async load(): Promise<void> {
     const sid = this.bearerSid ?? this.cookieSessionId();
-    const found = sid ? await this.config.store.load(sid) : undefined;
+    const preloaded = (this.ctx as WithState)[PRELOADED];
+    const found = !sid ? undefined : preloaded?.sid === sid ? preloaded.found : await this.config.store.load(sid);
     // A token session is never reachable through a cookie, nor a cookie session through a token.
     if (found && Boolean(this.bearerSid) === Boolean(found.sess.bearer)) {
       this.sid = sid;
@@ -210,16 +222,14 @@ export function getSession(ctx: Koa.Context): AppSession {
 
 /**
  * Slide the idle window: update lastSeenAt at most once per `touchMs` so an active user stays signed
- * in without a Redis write on every request.
+ * in without a Redis write on every request. Run by the session middleware right after the load (a
+ * layer of its own cost an async step per request).
  */
-export function touchSession(clock: Clock, touchMs: number): Koa.Middleware {
-  return async (ctx, next) => {
-    const s = ctx.session;
-    if (s?.user) {
-      const now = clock.now();
-      if (typeof s.lastSeenAt !== 'number' || now - s.lastSeenAt >= touchMs) s.lastSeenAt = now;
-      ctx.state.userId = s.user.id;
-    }
-    await next();
-  };
+function touchSession(ctx: Koa.Context, clock: Clock, touchMs: number): void {
+  const s = ctx.session;
+  if (s?.user) {
+    const now = clock.now();
+    if (typeof s.lastSeenAt !== 'number' || now - s.lastSeenAt >= touchMs) s.lastSeenAt = now;
+    ctx.state.userId = s.user.id;
+  }
 }

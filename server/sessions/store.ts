@@ -20,7 +20,7 @@ interface SessionStoreOptions extends Omit<SessionRecordOptions, 'preAuthMs' | '
 interface EndedSession { ref: string; userId: number; reason: 'expired' | 'destroyed' }
 
 /** A session as a request loaded it: the version its writes must carry (compare-and-set). */
-interface SessionForRequest {
+export interface LoadedForRequest {
   /** Not to be mutated: nested objects are frozen, and a cached record is shared by requests. */
   sess: Readonly<AppSession>;
   version: string;
@@ -88,7 +88,7 @@ export function createSessionStore(opts: SessionStoreOptions) {
   }
 
   /** The live session behind a session id (cookie or bearer), or undefined when gone or expired. */
-  async function load(sid: string): Promise<SessionForRequest | undefined> {
+  async function load(sid: string): Promise<LoadedForRequest | undefined> {
     const ref = memoRefOf(sid);
     const found = await readThrough(ref);
     if (found?.hit) {

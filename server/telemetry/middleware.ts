@@ -12,7 +12,7 @@ const MAX_TARGET = 200;
 
 /**
  * The user a request acts for: a browser session or a bearer token alike resolve to a GitHub user
- * id (ctx.state.userId, set by touchSession and by token auth), else the session's user.
+ * id (ctx.state.userId, set by the session middleware and by token auth), else the session's user.
  */
 function userIdOf(ctx: Koa.Context): number | null {
   const fromState = ctx.state.userId;

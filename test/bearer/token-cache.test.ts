@@ -99,3 +99,31 @@ test.serial('a Redis writer deleting the token entry: every process checks the t
     t.is((res.json.error as { code: string }).code, 'github_token_invalid');
   }
 });
+
+test.serial('concurrent first requests for a new token, on both processes: the same user, one token session, one entry', async (t) => {
+  const login = 'entry-first-burst';
+  const token = tokenFor(login);
+  const checks = () => env.github.calls.filter((c) => c.path === '/api/v3/user' && c.login === login).length;
+  const burst = () => Promise.all(Array.from({ length: 12 }, (_, i) => call(webs[i % webs.length]!, token, '/api/session')));
+  const first = await burst();
+  t.deepEqual(first.map((r) => r.status), first.map(() => 200), JSON.stringify(first.find((r) => r.status !== 200)?.json));
+  const users = new Set(first.map((r) => (r.json.user as { id: number }).id));
+  t.is(users.size, 1, 'every request ran as the same user');
+  const [userId] = [...users];
+  t.true(checks() <= webs.length, `GitHub was asked at most once per process (${checks()})`);
+  // Live sessions of this user: refs in its index whose record exists. The losers of the race must
+  // join the winner's session, not start generations of their own (which would orphan the first).
+  const live = async () => {
+    const refs = await env.redis.client.smembers(`${env.redis.prefix}:user:${userId}:sessions`);
+    const exists = await Promise.all(refs.map((ref) => env.redis.client.exists(`${env.redis.prefix}:sess:${ref}`)));
+    return refs.filter((_, i) => exists[i] === 1);
+  };
+  t.is((await live()).length, 1, 'one token session');
+  const entries = await env.redis.client.keys(`${env.redis.prefix}:bearer:*`);
+  const uids = await Promise.all(entries.map((k) => env.redis.client.hget(k, 'uid')));
+  t.is(uids.filter((u) => u === String(userId)).length, 1, 'one token entry');
+  // The next requests, warm or not, stay on that session.
+  const again = await burst();
+  t.true(again.every((r) => r.status === 200));
+  t.is((await live()).length, 1, 'still one token session');
+});
