@@ -8,7 +8,7 @@ if (process.env.NODE_DEBUG && /koa-session|http|net/.test(process.env.NODE_DEBUG
   process.exit(1);
 }
 const config = loadConfigOrExit(process.env);
-const logger = createLogger({ level: config.logLevel, name: 'web' });
+const logger = createLogger({ level: config.logLevel, name: 'web', batchMs: 500 });
 const web = await startWeb({ config, logger });
 logger.info({ port: config.port, baseUrl: config.baseUrl, sandbox: config.sandbox }, 'web listening');
 

@@ -6,6 +6,6 @@ import { serveIpc } from './ipc.js';
 
 const opts = JSON.parse(process.env.BENCH_WEB_OPTIONS ?? '{}') as { maxStreamsPerUser?: number };
 const config = loadConfig(process.env);
-const logger = createLogger({ level: config.logLevel, name: 'web' });
+const logger = createLogger({ level: config.logLevel, name: 'web', batchMs: 500 });
 const web = await startWeb({ config, logger, host: '127.0.0.1', appOptions: opts.maxStreamsPerUser ? { events: { maxStreamsPerUser: opts.maxStreamsPerUser } } : undefined });
 serveIpc({ ready: { url: web.url }, stop: () => web.close() });
