@@ -83,9 +83,12 @@ export function createTransport(opts: TransportOptions): Transport {
     if (opts.beforeRequest) await opts.beforeRequest({ ...info });
     throwIfAborted(opts.signal, info);
 
-    // A hard deadline for the whole exchange; axios' own timeout only covers socket idleness.
-    const deadline = AbortSignal.timeout(opts.timeoutMs);
-    const signal = opts.signal ? AbortSignal.any([opts.signal, deadline]) : deadline;
+    // A hard deadline for the whole exchange; axios' own timeout only covers socket idleness. A timer
+    // cleared once the answer is in, not AbortSignal.timeout, whose timer stays armed for the whole
+    // timeout after the call and then fires (as in server/github/http.ts).
+    const deadline = new AbortController();
+    const timer = setTimeout(() => deadline.abort(), opts.timeoutMs).unref();
+    const signal = opts.signal ? AbortSignal.any([opts.signal, deadline.signal]) : deadline.signal;
     const headers: Record<string, string> = { authorization: `Bearer ${opts.apiKey}` };
     let data: unknown;
     if (request.form) data = request.form;
@@ -108,10 +111,12 @@ export function createTransport(opts: TransportOptions): Transport {
       });
     } catch (err) {
       const durationMs = performance.now() - started;
-      const failure = classifyTransportFailure(err, deadline, opts.signal);
+      const failure = classifyTransportFailure(err, deadline.signal, opts.signal);
       if (failure.kind === 'aborted') throw abortError(info);
       report(opts, { ...info, status: failure.kind, durationMs });
       throw new RenderApiError({ kind: failure.kind, method: info.method, route: info.route, detail: failure.detail });
+    } finally {
+      clearTimeout(timer);
     }
 
     const durationMs = performance.now() - started;
