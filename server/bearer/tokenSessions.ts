@@ -128,7 +128,8 @@ export function createTokenSessions(deps: AppDeps) {
     for (let attempt = 0; attempt < 3; attempt++) {
       const sid = sidOf(tokenId, gen);
       const ref = sessions.refOf(sid);
-      const loaded = await sessions.load(sid);
+      // Settled: the entry was just read through its cache (or each later attempt waited on Redis).
+      const loaded = await sessions.load(sid, true);
       const sess = loaded?.sess;
       if (sess?.bearer && sess.user?.id === user.id) return { sid, ref, loaded };
       if (!sess) {
@@ -139,7 +140,7 @@ export function createTokenSessions(deps: AppDeps) {
         }
         // Raced by a concurrent first request of the same token: its session is this one too (a new
         // generation here would leave that one orphaned, and the requests on different sessions).
-        const raced = await sessions.load(sid);
+        const raced = await sessions.load(sid, true);
         if (raced?.sess.bearer && raced.sess.user?.id === user.id) return { sid, ref, loaded: raced };
       }
       // Ended (tombstoned): the next generation, agreed through Redis.

@@ -164,13 +164,16 @@ export function createSessionCache<T>(opts: SessionCacheOptions): SessionCache<T
  * Read `ref` through the cache (no cache: straight from Redis). A hit is used only after the
  * invalidations already received have run (`settle`); a miss is read from Redis under a ticket, and
  * what `keep` returns for it (undefined: nothing) is filled in unless an invalidation came meanwhile.
+ * `settled`: the caller has already waited, since its request arrived, for a read through a cache
+ * (a hit's settle or a Redis round trip), so at least one I/O turn has run and every invalidation
+ * received before the request (on any connection: one turn polls them all) has been processed.
  */
 export async function readThrough<T, R>(
-  cache: SessionCache<T> | undefined, ref: string, read: () => Promise<R>, keep: (read: R) => T | undefined,
+  cache: SessionCache<T> | undefined, ref: string, read: () => Promise<R>, keep: (read: R) => T | undefined, settled = false,
 ): Promise<{ value: T; hit: true } | { value: R; hit: false }> {
   if (!cache) return { value: await read(), hit: false };
   if (cache.lookup(ref) !== undefined) {
-    await cache.settle();
+    if (!settled) await cache.settle();
     const hit = cache.lookup(ref);
     if (hit !== undefined) return { value: hit, hit: true };
   }

@@ -77,8 +77,8 @@ export function createSessionStore(opts: SessionStoreOptions) {
     && !(l.sess.render && isStale(l.sess.render.apiKeySealed, keyring));
 
   /** A record through the per-process cache (cache.ts readThrough); a hit is the shared frozen copy: callers that may change it take a copy. */
-  async function readThrough(ref: string): Promise<{ loaded: LoadedSession; hit: boolean } | undefined> {
-    const found = await readThroughCache(opts.cache, ref, () => records.read(ref), (l) => (l && cacheable(l) ? freezeShared(copyOf(l)) : undefined));
+  async function readThrough(ref: string, settled = false): Promise<{ loaded: LoadedSession; hit: boolean } | undefined> {
+    const found = await readThroughCache(opts.cache, ref, () => records.read(ref), (l) => (l && cacheable(l) ? freezeShared(copyOf(l)) : undefined), settled);
     return found.value && { loaded: found.value, hit: found.hit };
   }
 
@@ -87,10 +87,13 @@ export function createSessionStore(opts: SessionStoreOptions) {
     if (userId !== null) await opts.onEnded?.({ ref, userId, reason: 'expired' });
   }
 
-  /** The live session behind a session id (cookie or bearer), or undefined when gone or expired. */
-  async function load(sid: string): Promise<LoadedForRequest | undefined> {
+  /**
+   * The live session behind a session id (cookie or bearer), or undefined when gone or expired.
+   * `settled`: see cache.ts readThrough (the bearer path, right after reading the token's entry).
+   */
+  async function load(sid: string, settled = false): Promise<LoadedForRequest | undefined> {
     const ref = memoRefOf(sid);
-    const found = await readThrough(ref);
+    const found = await readThrough(ref, settled);
     if (found?.hit) {
       // Cached records are never stale-sealed (cacheable), so there is nothing to re-seal.
       if (expired(found.loaded.sess)) { await endExpired(ref); return undefined; }
