@@ -53,3 +53,16 @@ test('a queued job that never asks again does not hold its user\'s line for ever
   now += 40_000;
   t.is(pacer.book(1, 'b'), 0, 'the job that vanished is dropped from the line');
 });
+
+test('a job that leaves the line (done, or gave up before its turn) holds nobody up', (t) => {
+  let now = 0;
+  const pacer = createWritePacer({ intervalMs: 1_000, now: () => now });
+  t.is(pacer.book(1, 'a'), 0);
+  pacer.wrote(1);
+  t.is(pacer.book(1, 'quitter'), 1_000);
+  t.is(pacer.book(1, 'b'), 2_000);
+  pacer.leave(1, 'quitter');
+  t.is(pacer.book(1, 'b'), 1_000, 'b is at the head now');
+  now += 1_000;
+  t.is(pacer.book(1, 'b'), 0);
+});

@@ -49,6 +49,7 @@ test('a session that ends while the job waits its pacing turn gets no status pos
   const pacer: WritePacer = {
     holdMaxMs: real.holdMaxMs,
     wrote: (user) => real.wrote(user),
+    leave: (user, jobId) => real.leave(user, jobId),
     book: (user, jobId) => {
       const wait = real.book(user, jobId);
       if (wait > 0 && signOutDuringWait) {

@@ -60,11 +60,21 @@ export async function runCommitStatusJob(ctx: WorkerContext, job: Job<CommitStat
   let rec = await ownRecord(ctx, job.data);
   if (!rec || job.id !== commitStatusJobId(rec.id, phase)) return;
   const state = commitStatusState(ctx.redis, ctx.config.redisPrefix, rec.id);
-  for (;;) {
-    const handled = await postCurrent(ctx, job, token, rec, run);
-    if (await state.done(handled)) return;
-    // A final status was asked while this job posted the pending one: the record has ended since.
-    if (!(rec = await ownRecord(ctx, job.data))) return;
+  let waiting = false;
+  try {
+    for (;;) {
+      const handled = await postCurrent(ctx, job, token, rec, run);
+      if (await state.done(handled)) return;
+      // A final status was asked while this job posted the pending one: the record has ended since.
+      if (!(rec = await ownRecord(ctx, job.data))) return;
+    }
+  } catch (err) {
+    waiting = err instanceof DelayedError;
+    throw err;
+  } finally {
+    // Only a job waiting as a delayed job keeps its place in the user's line; one that ended before its
+    // turn (session gone, no scope) would otherwise hold up the jobs behind it until its place went stale.
+    if (!waiting) run.pacer?.leave(job.data.userId, job.id);
   }
 }
 

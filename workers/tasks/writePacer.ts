@@ -17,6 +17,8 @@ export interface WritePacer {
   book(userId: number, jobId: string): number;
   /** The write the user's turn was taken for ended (posted, failed or not made): the next one is a spacing from now. */
   wrote(userId: number): void;
+  /** The job needs no turn any more (done, or gave up before its turn): it leaves the user's line. */
+  leave(userId: number, jobId: string): void;
 }
 
 interface UserTurns {
@@ -56,6 +58,10 @@ export function createWritePacer(opts: { intervalMs: number; now: () => number }
       const wait = Math.max(1, start + place * intervalMs - now);
       u.queue[place]!.dueAt = now + wait;
       return wait;
+    },
+    leave(userId, jobId) {
+      const u = users.get(userId);
+      if (u) u.queue = u.queue.filter((q) => q.jobId !== jobId);
     },
     wrote(userId) {
       const u = users.get(userId);
