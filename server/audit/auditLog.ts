@@ -1,21 +1,11 @@
 import type { Redis } from 'ioredis';
 import type { Clock } from '../clock.js';
 import type { Keyring } from '../crypto/keyring.js';
-import { redisScript } from '../redisScript.js';
-import { entryHash, GENESIS_HASH } from './canonical.js';
-import { sanitizeDetail } from './sanitize.js';
-import { ADOPT_UNSIGNED, APPEND_IF_HEADS, READ_PAGE, RESIGN_CHECKPOINT, TRIM_TO_CHECKPOINT } from './scripts.js';
+import { createAppender, type Head } from './append.js';
+import { ADOPT_UNSIGNED, READ_PAGE, RESIGN_CHECKPOINT, TRIM_TO_CHECKPOINT } from './scripts.js';
 import { checkpointText, createAuditSigner, headText, type Checkpoint } from './signing.js';
 import { GENESIS, verifyEntries, verifySegment, type Anchor } from './verify.js';
-import type { AuditEntry, AuditInput, ChainScope, ChainVerdict } from './types.js';
-
-/**
- * Losing the compare-and-set means another process appended in between. Retries back off with
- * jitter (up to ~50 ms) so a few processes appending at once settle instead of colliding again;
- * within a process appends are already serialised, so contention is only between processes.
- */
-const MAX_ATTEMPTS = 100;
-const backoff = (attempt: number) => new Promise((r) => setTimeout(r, Math.random() * Math.min(50, 2 ** Math.min(attempt, 6))));
+import type { AuditEntry, ChainScope, ChainVerdict } from './types.js';
 
 /** How long chains grow. Old entries go in steps of the checkpoint interval, never past a checkpoint. */
 interface AuditRetention {
@@ -31,8 +21,6 @@ const DEFAULT_RETENTION: AuditRetention = { maxEntries: 5_000, globalMaxEntries:
 
 /** A signed checkpoint every this many entries: what verification starts from and trimming stops at. */
 const CHECKPOINT_EVERY = 100;
-
-interface Head { seq: number; hash: string; base: number }
 
 /** A page of a chain and the verdict on it: `from`–`to` is the stretch that was checked, between two signed anchors. */
 export interface AuditPage {
@@ -101,46 +89,7 @@ export function createAuditLog(opts: {
     return adopted;
   }
 
-  // By EVALSHA: every audited request appends, and the script's text need not cross the connection each time.
-  const appendIfHeads = redisScript(APPEND_IF_HEADS);
-
-  // One append at a time per process: every append touches the global head, so letting them race
-  // locally would only turn into compare-and-set retries.
-  let tail: Promise<unknown> = Promise.resolve();
-
-  async function appendNow(input: AuditInput): Promise<AuditEntry> {
-    const at = new Date(clock.now()).toISOString();
-    const detail = sanitizeDetail(input.detail as Record<string, unknown> | undefined);
-    const scopes: ChainScope[] = input.userId === null || input.globalOnly ? ['global'] : [{ userId: input.userId }, 'global'];
-    let heads = await Promise.all(scopes.map(readHead));
-    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-      const entries = scopes.map((scope, i) => {
-        const head = heads[i]!;
-        const body: Omit<AuditEntry, 'hash'> = {
-          chain: chainId(scope), seq: head.seq + 1, at, userId: input.userId, action: input.action, outcome: input.outcome,
-          detail, prevHash: head.seq === 0 ? GENESIS_HASH : head.hash,
-        };
-        return { ...body, hash: entryHash(body) };
-      });
-      const args = scopes.flatMap((_, i) => {
-        const head = heads[i]!;
-        const e = entries[i]!;
-        const sig = signer.sign(headText(e.chain, e.seq, e.hash, head.base));
-        const checkpoint: Checkpoint | null = e.seq % every === 0 ? { seq: e.seq, hash: e.hash, at, ...signer.sign(checkpointText(e.chain, e.seq, e.hash, at)) } : null;
-        return [String(head.seq), head.hash, String(head.base), String(e.seq), e.hash, JSON.stringify(e), sig.kid, sig.mac, checkpoint ? JSON.stringify(checkpoint) : ''];
-      });
-      const redisKeys = scopes.flatMap(keyList);
-      const res = (await appendIfHeads(redis, redisKeys, args)) as Array<number | string>;
-      if (Number(res[0]) === 1) {
-        // A new checkpoint is where retention can cut: trim that chain now (bounded work, every `every` appends).
-        for (const [i, scope] of scopes.entries()) if (entries[i]!.seq % every === 0) await enforceRetention(scope).catch(() => 0);
-        return entries[0]!;
-      }
-      heads = scopes.map((_, i) => ({ seq: Number(res[1 + i * 3]), hash: String(res[2 + i * 3] ?? ''), base: Number(res[3 + i * 3]) }));
-      if (attempt > 0) await backoff(attempt);
-    }
-    throw new Error('audit append: chain head kept moving; gave up');
-  }
+  const appender = createAppender({ redis, clock, signer, every, chainId, keyList, readHead, enforceRetention });
 
   /**
    * A checkpoint as stored, if its signature holds. One signed with SECRET_KEY_PREVIOUS (during a
@@ -184,7 +133,9 @@ export function createAuditLog(opts: {
     if (target <= base || target > seq || !checkpoints[String(target)]) return 0;
     const sig = signer.sign(headText(chainId(scope), seq, hash ?? '', target));
     const done = await redis.eval(TRIM_TO_CHECKPOINT, 3, ...keyList(scope), String(seq), hash ?? '', String(base), String(target), sig.kid, sig.mac);
-    return Number(done) === 1 ? target - base : 0;
+    if (Number(done) !== 1) return 0;
+    appender.remember(chainId(scope), { seq, hash: hash ?? '', base: target });
+    return target - base;
   }
 
   /** Newest first; the cursor is the seq of the oldest entry already returned. Verifies what it returns. */
@@ -259,11 +210,7 @@ export function createAuditLog(opts: {
     keys,
     cursorAfter,
     /** Append to the user's chain (if any) and the global chain, atomically. Returns the user's (or global) entry. */
-    append(input: AuditInput): Promise<AuditEntry> {
-      const run = tail.then(() => appendNow(input), () => appendNow(input));
-      tail = run.catch(() => {});
-      return run;
-    },
+    append: appender.append,
     page: (scope: ChainScope, req: { limit: number; cursor?: string | null }) => page(scope, req),
     /** The user's entries, newest first (see page). */
     async listForUser(userId: number, req: { limit: number; cursor?: string | null }): Promise<{ entries: AuditEntry[]; nextCursor: string | null }> {

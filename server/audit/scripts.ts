@@ -4,20 +4,29 @@
  */
 
 /**
- * Append to one or two chains at once, but only if every chain head (seq, hash, base) is still what
- * the caller hashed and signed against (compare-and-set). A writer that lost the race gets the
- * current heads back and re-hashes, so concurrent writers in several processes never fork a chain.
+ * Append entries to one or more chains at once, but only if every chain head (seq, hash, base) is
+ * still what the caller hashed and signed against (compare-and-set). A writer that lost the race
+ * gets the current heads back and re-hashes, so concurrent writers in several processes never fork
+ * a chain.
  * KEYS: per chain (entries, head, checkpoints).
- * ARGV: per chain (expected seq, expected hash, expected base, new seq, new hash, entry JSON, kid, head mac, checkpoint JSON or '').
+ * ARGV: per chain a header (expected seq, expected hash, expected base, new seq, new hash, kid, head
+ * mac, entry count e, checkpoint count c), then its e entry JSONs, then c pairs (checkpoint seq, checkpoint JSON).
  */
 export const APPEND_IF_HEADS = `
 local n = #KEYS / 3
-for i = 0, n - 1 do
-  local head = redis.call('HMGET', KEYS[i * 3 + 2], 'seq', 'hash', 'base')
-  if (head[1] or '0') ~= ARGV[i * 9 + 1] or (head[2] or '') ~= ARGV[i * 9 + 2] or (head[3] or '0') ~= ARGV[i * 9 + 3] then
+local at = {}
+local p = 1
+for i = 1, n do
+  at[i] = p
+  p = p + 9 + tonumber(ARGV[p + 7]) + 2 * tonumber(ARGV[p + 8])
+end
+for i = 1, n do
+  local a = at[i]
+  local head = redis.call('HMGET', KEYS[i * 3 - 1], 'seq', 'hash', 'base')
+  if (head[1] or '0') ~= ARGV[a] or (head[2] or '') ~= ARGV[a + 1] or (head[3] or '0') ~= ARGV[a + 2] then
     local out = {0}
-    for j = 0, n - 1 do
-      local h = redis.call('HMGET', KEYS[j * 3 + 2], 'seq', 'hash', 'base')
+    for j = 1, n do
+      local h = redis.call('HMGET', KEYS[j * 3 - 1], 'seq', 'hash', 'base')
       table.insert(out, h[1] or '0')
       table.insert(out, h[2] or '')
       table.insert(out, h[3] or '0')
@@ -25,11 +34,13 @@ for i = 0, n - 1 do
     return out
   end
 end
-for i = 0, n - 1 do
-  local a = i * 9
-  redis.call('RPUSH', KEYS[i * 3 + 1], ARGV[a + 6])
-  redis.call('HSET', KEYS[i * 3 + 2], 'seq', ARGV[a + 4], 'hash', ARGV[a + 5], 'kid', ARGV[a + 7], 'mac', ARGV[a + 8])
-  if ARGV[a + 9] ~= '' then redis.call('HSET', KEYS[i * 3 + 3], ARGV[a + 4], ARGV[a + 9]) end
+for i = 1, n do
+  local a = at[i]
+  local e = tonumber(ARGV[a + 7])
+  local c = tonumber(ARGV[a + 8])
+  redis.call('RPUSH', KEYS[i * 3 - 2], unpack(ARGV, a + 9, a + 8 + e))
+  redis.call('HSET', KEYS[i * 3 - 1], 'seq', ARGV[a + 3], 'hash', ARGV[a + 4], 'kid', ARGV[a + 5], 'mac', ARGV[a + 6])
+  if c > 0 then redis.call('HSET', KEYS[i * 3], unpack(ARGV, a + 9 + e, a + 8 + e + 2 * c)) end
 end
 return {1}`;
 

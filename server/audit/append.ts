@@ -1,0 +1,126 @@
+import type { Redis } from 'ioredis';
+import type { Clock } from '../clock.js';
+import { redisScript } from '../redisScript.js';
+import { entryHash, GENESIS_HASH } from './canonical.js';
+import { sanitizeDetail } from './sanitize.js';
+import { APPEND_IF_HEADS } from './scripts.js';
+import { checkpointText, headText, type Checkpoint, type createAuditSigner } from './signing.js';
+import type { AuditEntry, AuditInput, ChainScope } from './types.js';
+
+export interface Head { seq: number; hash: string; base: number }
+
+/**
+ * Losing the compare-and-set means another process appended in between. Retries back off with
+ * jitter (up to ~50 ms) so a few processes appending at once settle instead of colliding again;
+ * within a process appends are already serialised, so contention is only between processes.
+ */
+const MAX_ATTEMPTS = 100;
+const backoff = (attempt: number) => new Promise((r) => setTimeout(r, Math.random() * Math.min(50, 2 ** Math.min(attempt, 6))));
+
+/** Appends written by one script call at most (bounds the script's arguments and its time in Redis). */
+const MAX_BATCH = 128;
+
+/** The user's chain (unless there is no user, or the entry is for the global chain only) and the global chain. */
+const scopesOf = (input: AuditInput): ChainScope[] => (input.userId === null || input.globalOnly ? ['global'] : [{ userId: input.userId }, 'global']);
+
+interface Pending { input: AuditInput; resolve: (e: AuditEntry) => void; reject: (err: unknown) => void }
+
+/**
+ * Appends, one batch at a time per process (every append touches the global head, so racing them
+ * locally would only turn into compare-and-set retries): the appends that arrive while a batch is
+ * in Redis go together in the next one — one EVALSHA and one head signature per chain for all of
+ * them (group commit), instead of one round trip each behind the previous one.
+ */
+export function createAppender(opts: {
+  redis: Redis; clock: Clock; signer: ReturnType<typeof createAuditSigner>; every: number;
+  chainId: (scope: ChainScope) => string; keyList: (scope: ChainScope) => string[];
+  readHead: (scope: ChainScope) => Promise<Head>; enforceRetention: (scope: ChainScope) => Promise<number>;
+}) {
+  const { redis, clock, signer, every, chainId, keyList } = opts;
+  // By EVALSHA: every audited request appends, and the script's text need not cross the connection each time.
+  const appendIfHeads = redisScript(APPEND_IF_HEADS);
+
+  // The heads this process last wrote or was told of, per chain: a batch hashes and signs against
+  // them without reading them first. The script compares seq, hash and base, so a stale one
+  // (another process appended, or trimmed) only costs a retry with the heads it returns. Bounded:
+  // a miss just reads the head.
+  const known = new Map<string, Head>();
+  const remember = (chain: string, head: Head) => {
+    if (known.size >= 10_000 && !known.has(chain)) known.clear();
+    known.set(chain, head);
+  };
+
+  async function write(batch: Pending[]): Promise<AuditEntry[]> {
+    const at = new Date(clock.now()).toISOString();
+    const items = batch.map(({ input }) => ({
+      input, detail: sanitizeDetail(input.detail as Record<string, unknown> | undefined),
+      scopes: scopesOf(input),
+    }));
+    const chains = new Map<string, ChainScope>();
+    for (const item of items) for (const scope of item.scopes) chains.set(chainId(scope), scope);
+    const order = [...chains.keys()];
+    let heads = new Map<string, Head>();
+    await Promise.all(order.map(async (chain) => heads.set(chain, known.get(chain) ?? await opts.readHead(chains.get(chain)!))));
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      const running = new Map([...heads].map(([chain, h]) => [chain, { seq: h.seq, hash: h.hash, entries: [] as string[], checkpoints: [] as string[] }]));
+      const firsts = items.map(({ input, detail, scopes }) => scopes.map((scope) => {
+        const chain = chainId(scope);
+        const r = running.get(chain)!;
+        const body: Omit<AuditEntry, 'hash'> = {
+          chain, seq: r.seq + 1, at, userId: input.userId, action: input.action, outcome: input.outcome,
+          detail, prevHash: r.seq === 0 ? GENESIS_HASH : r.hash,
+        };
+        const e: AuditEntry = { ...body, hash: entryHash(body) };
+        [r.seq, r.hash] = [e.seq, e.hash];
+        r.entries.push(JSON.stringify(e));
+        if (e.seq % every === 0) {
+          const cp: Checkpoint = { seq: e.seq, hash: e.hash, at, ...signer.sign(checkpointText(chain, e.seq, e.hash, at)) };
+          r.checkpoints.push(String(e.seq), JSON.stringify(cp));
+        }
+        return e;
+      })[0]!);
+      const args = order.flatMap((chain) => {
+        const [h, r] = [heads.get(chain)!, running.get(chain)!];
+        const sig = signer.sign(headText(chain, r.seq, r.hash, h.base));
+        return [String(h.seq), h.hash, String(h.base), String(r.seq), r.hash, sig.kid, sig.mac, String(r.entries.length), String(r.checkpoints.length / 2), ...r.entries, ...r.checkpoints];
+      });
+      const res = (await appendIfHeads(redis, order.flatMap((chain) => keyList(chains.get(chain)!)), args)) as Array<number | string>;
+      if (Number(res[0]) === 1) {
+        for (const chain of order) remember(chain, { seq: running.get(chain)!.seq, hash: running.get(chain)!.hash, base: heads.get(chain)!.base });
+        // A new checkpoint is where retention can cut: trim that chain now (bounded work, every `every` appends).
+        for (const chain of order) if (running.get(chain)!.checkpoints.length > 0) await opts.enforceRetention(chains.get(chain)!).catch(() => 0);
+        return firsts;
+      }
+      heads = new Map(order.map((chain, i) => [chain, { seq: Number(res[1 + i * 3]), hash: String(res[2 + i * 3] ?? ''), base: Number(res[3 + i * 3]) }]));
+      for (const [chain, h] of heads) remember(chain, h);
+      if (attempt > 0) await backoff(attempt);
+    }
+    throw new Error('audit append: chain head kept moving; gave up');
+  }
+
+  const queue: Pending[] = [];
+  let writing = false;
+  async function drain() {
+    writing = true;
+    while (queue.length > 0) {
+      const batch = queue.splice(0, MAX_BATCH);
+      try {
+        const entries = await write(batch);
+        batch.forEach((p, i) => p.resolve(entries[i]!));
+      } catch (err) {
+        for (const p of batch) p.reject(err);
+      }
+    }
+    writing = false;
+  }
+
+  return {
+    remember,
+    append(input: AuditInput): Promise<AuditEntry> {
+      return new Promise<AuditEntry>((resolve, reject) => {
+        queue.push({ input, resolve, reject });
+        if (!writing) void drain();
+      });
+    },
+  };
+}
