@@ -1,4 +1,4 @@
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -213,14 +213,30 @@ test('per-deploy reads are conditional: the second read of the same thing is a 3
   t.deepEqual(statuses('/repos/alice/app'), [200, 304, 200]);
 });
 
+/**
+ * A GitHub that answers no write until two are in its hands: a write held behind another (by a pacer)
+ * never gets there, and its call times out. Returns its URL and how many writes reached it.
+ */
+async function gitHubHoldingTwoWrites(t: ExecutionContext): Promise<{ apiUrl: string; received: () => number }> {
+  const held: Array<() => void> = [];
+  const api = createServer((req, res) => {
+    req.resume();
+    held.push(() => res.writeHead(201, { 'content-type': 'application/json' }).end('{}'));
+    if (held.length === 2) for (const answer of held) answer();
+  });
+  await new Promise<void>((r) => api.listen(0, '127.0.0.1', r));
+  t.teardown(() => api.close());
+  return { apiUrl: `http://127.0.0.1:${(api.address() as AddressInfo).port}`, received: () => held.length };
+}
+const pendingStatus = { state: 'pending' as const, targetUrl: 'https://example.com/x', description: 'd', context: 'c' };
+
 test('with retries on, writes are paced per token: two statuses on one token a second apart', async (t) => {
   const { sim } = await world(t);
   const sha = (await createGitHubClient({ apiUrl: sim.apiUrl, token: sim.issueToken('alice', 'repo'), retries: false }).getBranchHead('alice', 'app', 'main')).sha;
   const one = createGitHubClient({ apiUrl: sim.apiUrl, token: sim.issueToken('alice', 'repo'), retries: true });
-  const status = { state: 'pending' as const, targetUrl: 'https://example.com/x', description: 'd', context: 'c' };
   const started = Date.now();
   const times: Record<string, number> = {};
-  const post = (name: string, gh: ReturnType<typeof createGitHubClient>) => gh.createCommitStatus('alice', 'app', sha, status).then(() => { times[name] = Date.now() - started; });
+  const post = (name: string, gh: ReturnType<typeof createGitHubClient>) => gh.createCommitStatus('alice', 'app', sha, pendingStatus).then(() => { times[name] = Date.now() - started; });
   await Promise.all([post('first', one), post('second', one)]);
   t.true(times.second! - times.first! >= 900, JSON.stringify(times));
   t.is(sim.statusesFor('alice', 'app', sha).length, 2);
@@ -229,37 +245,19 @@ test('with retries on, writes are paced per token: two statuses on one token a s
 // Was a bound on wall time (under 900 ms), which a loaded machine missed: now a GitHub that answers
 // nothing until both writes are in its hands, so a token held behind another's write never gets there.
 test('with retries on, a token\'s write in flight does not hold up another token\'s', async (t) => {
-  const held: Array<() => void> = [];
-  const api = createServer((req, res) => {
-    req.resume();
-    held.push(() => res.writeHead(201, { 'content-type': 'application/json' }).end('{}'));
-    if (held.length === 2) for (const answer of held) answer();
-  });
-  await new Promise<void>((r) => api.listen(0, '127.0.0.1', r));
-  t.teardown(() => api.close());
-  const apiUrl = `http://127.0.0.1:${(api.address() as AddressInfo).port}`;
-  const status = { state: 'pending' as const, targetUrl: 'https://example.com/x', description: 'd', context: 'c' };
-  await Promise.all(['gho_tokenone', 'gho_tokentwo'].map((token) => createGitHubClient({ apiUrl, token, retries: true, timeoutMs: 5_000 }).createCommitStatus('alice', 'app', 'a'.repeat(40), status)));
-  t.is(held.length, 2);
+  const { apiUrl, received } = await gitHubHoldingTwoWrites(t);
+  await Promise.all(['gho_tokenone', 'gho_tokentwo'].map((token) => createGitHubClient({ apiUrl, token, retries: true, timeoutMs: 5_000 }).createCommitStatus('alice', 'app', 'a'.repeat(40), pendingStatus)));
+  t.is(received(), 2);
 });
 
 // The commit-status worker paces its own status writes (workers/tasks/writePacer.ts) and posts with a
 // client that does not pace them again: a write waited in both layers and each one waited twice.
 test('with retries on and pacing left to the caller, a second write on the token goes while the first is in flight', async (t) => {
-  // A GitHub that answers no status until two are in its hands: a client pacing its writes never sends
-  // the second before the first is answered (and would time out here).
-  const held: Array<() => void> = [];
-  const api = createServer((req, res) => {
-    req.resume();
-    held.push(() => res.writeHead(201, { 'content-type': 'application/json' }).end('{}'));
-    if (held.length === 2) for (const answer of held) answer();
-  });
-  await new Promise<void>((r) => api.listen(0, '127.0.0.1', r));
-  t.teardown(() => api.close());
-  const gh = createGitHubClient({ apiUrl: `http://127.0.0.1:${(api.address() as AddressInfo).port}`, token: 'gho_secret123', retries: true, pacedWrites: false, timeoutMs: 5_000 });
-  const status = { state: 'pending' as const, targetUrl: 'https://example.com/x', description: 'd', context: 'c' };
-  await Promise.all([1, 2].map(() => gh.createCommitStatus('alice', 'app', 'a'.repeat(40), status)));
-  t.is(held.length, 2);
+  // A client pacing its writes never sends the second before the first is answered (and would time out here).
+  const { apiUrl, received } = await gitHubHoldingTwoWrites(t);
+  const gh = createGitHubClient({ apiUrl, token: 'gho_secret123', retries: true, pacedWrites: false, timeoutMs: 5_000 });
+  await Promise.all([1, 2].map(() => gh.createCommitStatus('alice', 'app', 'a'.repeat(40), pendingStatus)));
+  t.is(received(), 2);
 });
 
 test('a Link rel="next" off the API (another origin or path) is refused: the token never follows it', async (t) => {
