@@ -51,7 +51,8 @@ export function createUpstreamClients(args: UpstreamArgs): UpstreamClients {
   return {
     github: (token, options) => createGitHubClient({
       apiUrl: config.github.apiUrl, token, retries: config.github.retries,
-      pacedWrites: config.github.retries && !options?.writesPacedByCaller,
+      // Unset: the client's own default (paced when it retries); a caller that paces its writes turns it off.
+      ...(options?.writesPacedByCaller ? { pacedWrites: false } : {}),
     }),
 
     render(apiKey, options = {}) {

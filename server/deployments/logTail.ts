@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { redisScript } from '../redisScript.js';
 import type { Clock } from '../clock.js';
 import type { Logger } from '../logger.js';
 import type { Keyring } from '../crypto/keyring.js';
@@ -103,6 +104,8 @@ local v = redis.call('GET', KEYS[1])
 if v == ARGV[1] then redis.call('PEXPIRE', KEYS[1], ARGV[2]) return 1 end
 if not v then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 1 end
 return 0`;
+// By EVALSHA like the release (server/redisOwned.ts): taken or renewed twice per poll, the text need not cross each time.
+const leaseScript = redisScript(LEASE);
 
 export function createLogTailer(deps: LogTailDeps, opts: LogTailOptions = {}): LogTailer {
   const buildMs = opts.buildIntervalMs ?? 3_000;
@@ -235,12 +238,12 @@ export function createLogTailer(deps: LogTailDeps, opts: LogTailOptions = {}): L
     if (tail.stopped) return;
     let delay: number | null = buildMs;
     try {
-      const held = Number(await deps.redis.eval(LEASE, 1, leaseKey(tail.deploymentId), token, leaseMs)) === 1;
+      const held = Number(await leaseScript(deps.redis, [leaseKey(tail.deploymentId)], [token, leaseMs])) === 1;
       if (held) {
         delay = await poll(tail);
         if (delay === null) await deleteIfOurs(deps.redis, leaseKey(tail.deploymentId), token);
         // Hold the lease over the pause too, so no other process starts polling in between.
-        else await deps.redis.eval(LEASE, 1, leaseKey(tail.deploymentId), token, delay + leaseMs);
+        else await leaseScript(deps.redis, [leaseKey(tail.deploymentId)], [token, delay + leaseMs]);
       }
     } catch (err) {
       if (err instanceof BudgetExhausted) delay = Math.max(err.retryAfterMs, CATCH_UP_MS);

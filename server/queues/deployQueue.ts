@@ -79,10 +79,10 @@ export function createFairEnqueuer(opts: { queue: Queue<DeployJobData>; redis: R
      * meanwhile, so on an auto-pipelined connection both go out in one round trip; the job is added
      * only once `after` resolved, and not at all when it failed.
      */
-    async enqueue(data: DeployJobData, o: { delayMs?: number; after?: Promise<unknown> } = {}): Promise<void> {
+    async enqueue(data: DeployJobData, o: { after?: Promise<unknown> } = {}): Promise<void> {
       const key = pendingKey(data.userId);
       const [count] = await Promise.all([countPending(opts.redis, [key], [Date.now(), data.deploymentId, 7 * 24 * 3_600_000]), o.after]);
-      await opts.queue.add('deploy', data, { jobId: data.deploymentId, priority: Math.min(Math.max(1, Number(count) || 1), 2_000_000), delay: o.delayMs ?? 0 });
+      await opts.queue.add('deploy', data, { jobId: data.deploymentId, priority: Math.min(Math.max(1, Number(count) || 1), 2_000_000) });
     },
     /** The job started: it no longer counts against its user's priority. */
     async started(data: Pick<DeployJobData, 'deploymentId' | 'userId'>): Promise<void> {
