@@ -40,9 +40,12 @@ export async function answerMcpPost(ctx: Koa.Context, server: Server): Promise<v
       return rpcError(ctx, 400, -32000, `Bad Request: Unsupported protocol version: ${version} (supported versions: ${SUPPORTED_PROTOCOL_VERSIONS.join(', ')})`);
     }
   }
+  // Answers are matched to requests by id: a batch naming one id twice would leave one waiting forever.
+  const ids = messages.filter(isJSONRPCRequest).map((m) => m.id);
+  if (new Set(ids).size !== ids.length) return rpcError(ctx, 400, -32600, 'Invalid Request: request ids in a batch must be unique');
   const exchange = new OneExchange();
   await server.connect(exchange);
-  // A request the Server never answers (a batch that also cancels it) must not hold this one forever.
+  // Should the Server leave a request unanswered anyway, a client that leaves does not hold this one.
   const gone = new Promise<null>((resolve) => ctx.res.once('close', () => resolve(null)));
   const answers = await Promise.race([exchange.run(messages), gone]);
   if (answers === null) return; // the client left: nobody to answer
@@ -80,7 +83,11 @@ class OneExchange implements Transport {
   }
 
   run(messages: JSONRPCMessage[]): Promise<JSONRPCMessage[]> {
-    const answers = messages.filter(isJSONRPCRequest).map((m) => new Promise<JSONRPCMessage>((resolve) => this.#waiting.set(m.id, resolve)));
+    // A request the same batch cancels is never answered by the Server: it is not waited for.
+    const cancelled = new Set(messages.filter((m) => 'method' in m && m.method === 'notifications/cancelled' && !('id' in m))
+      .map((m) => (m as { params?: { requestId?: RequestId } }).params?.requestId));
+    const answers = messages.filter(isJSONRPCRequest).filter((m) => !cancelled.has(m.id))
+      .map((m) => new Promise<JSONRPCMessage>((resolve) => this.#waiting.set(m.id, resolve)));
     for (const m of messages) this.onmessage?.(m);
     return Promise.all(answers);
   }

@@ -87,3 +87,15 @@ test('the parity cases reach every branch: 200, 202 and each refusal status', as
   const statuses = new Set((await Promise.all(CASES.map(viaApp))).map((a) => a.status));
   t.deepEqual([...statuses].sort(), [200, 202, 400, 406, 415]);
 });
+
+// Answers are matched to requests by id: a batch that named one id twice, or cancelled one of its own
+// requests, used to leave a request unanswered and the POST open until the client gave up.
+test('a batch naming one request id twice is refused; one cancelling its own request answers the rest', async (t) => {
+  const twice = await viaApp(json('one id twice', [rpc(20, 'ping'), rpc(20, 'tools/list')]));
+  t.is(twice.status, 400);
+  t.like(twice.body, { error: { code: -32600 } });
+  const cancelling = await viaApp(json('a request and its cancellation', [rpc(21, 'tools/list'), rpc(22, 'ping'), { jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 21 } }]));
+  t.is(cancelling.status, 200);
+  const answers = [cancelling.body].flat() as Array<{ id: number }>;
+  t.deepEqual(answers.map((a) => a.id), [22]);
+});
