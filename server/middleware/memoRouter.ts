@@ -6,6 +6,8 @@ interface Matching<L> {
 
 /** Method + path pairs remembered; past it the memory starts over (paths carry ids, so they are unbounded). */
 const MATCH_MEMO_MAX = 2_000;
+/** Longer paths are matched, not remembered: anyone can send unique long paths, and they would crowd out the real ones. */
+const MATCH_MEMO_PATH_MAX = 256;
 
 /**
  * @koa/router tests a request's path against every route's regular expression, in order (over a hundred
@@ -20,10 +22,13 @@ export function memoizeMatch<L>(router: Matching<L>): void {
   let routes = -1;
   router.match = (path, method) => {
     if (router.stack.length !== routes) { memo.clear(); routes = router.stack.length; }
+    if (path.length > MATCH_MEMO_PATH_MAX) return match(path, method);
     const key = `${method} ${path}`;
     let found = memo.get(key);
     if (!found) {
       found = match(path, method);
+      // Only paths that reach a route: a scan of made-up paths (404s) must not wipe what real clients ask for.
+      if (!found.route) return found;
       if (memo.size >= MATCH_MEMO_MAX) memo.clear();
       memo.set(key, found);
     }
