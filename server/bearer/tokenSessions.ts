@@ -73,7 +73,6 @@ export function createTokenSessions(deps: AppDeps) {
 
   /** Ask GitHub who the token belongs to; a bad, expired or revoked token ends its session (401). */
   async function check(ctx: Koa.Context, token: string, tokenId: string, entry: TokenEntry): Promise<SessionUser> {
-    await signInLimit(ctx, async () => {});
     try {
       const viewer = await deps.upstream.github(token).getViewer();
       const user = { id: viewer.id, login: viewer.login, name: viewer.name, avatarUrl: viewer.avatarUrl };
@@ -110,7 +109,10 @@ export function createTokenSessions(deps: AppDeps) {
   // call per process. The entry is read again first: a check that finished after this request read
   // it may have written it.
   const checking = new Map<string, Promise<SessionUser>>();
-  function checkOnce(ctx: Koa.Context, token: string, tokenId: string): Promise<SessionUser> {
+  // Each request that needs a check counts against its own address's sign-in limit before it starts or
+  // joins one: a joiner must not ride past its limit on another's check, nor share another's 429.
+  async function checkOnce(ctx: Koa.Context, token: string, tokenId: string): Promise<SessionUser> {
+    await signInLimit(ctx, async () => {});
     let pending = checking.get(tokenId);
     if (!pending) {
       pending = (async () => {

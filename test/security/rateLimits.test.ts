@@ -148,3 +148,20 @@ test('lifecycle calls (services and cancel) share one per-user limit', async (t)
   assert429(t, await agent.post(`/api/render/deployments/dpl-${'b'.repeat(20)}/cancel`), 'rate_limited', 60);
   t.is((await agent.get('/api/render/my-deployments')).status, 200, 'reads are not limited by it');
 });
+
+// A bearer token's first request is a sign-in (its token goes to GitHub). Concurrent first requests of
+// one token share one GitHub check, but each counts against its own address's limit: an address over
+// its limit does not get through on another's check, nor does its 429 reach the other.
+test('concurrent first bearer requests of one token: the limit is each address\'s own', async (t) => {
+  const [spent, fresh] = [freshIp(), freshIp()];
+  const bearer = async (token: string, ip: string) => fetch(`${stack.url}/api/session`, { headers: { authorization: `Bearer ${token}`, 'x-forwarded-for': ip } });
+  for (let i = 0; i < 4; i++) t.is((await bearer(`gho_notatoken${i}${'x'.repeat(20)}`, spent)).status, 401);
+  for (const [n, order] of [[1, [fresh, spent]], [2, [spent, fresh]]] as const) {
+    stack.github.addUser({ id: 9300 + n, login: `limited-joiner-${n}` });
+    const token = stack.github.issueToken(`limited-joiner-${n}`);
+    const answers = await Promise.all(order.map((ip) => bearer(token, ip)));
+    const byIp = new Map(order.map((ip, i) => [ip, answers[i]!.status]));
+    t.is(byIp.get(spent), 429, `round ${n}: the spent address is refused`);
+    t.is(byIp.get(fresh), 200, `round ${n}: the other address signs in`);
+  }
+});
