@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import type { PresentedService } from '../presenters/service.js';
 import { systemClock, type Clock } from '../clock.js';
 import { deleteIfOurs } from '../redisOwned.js';
+import { redisScript } from '../redisScript.js';
 import { BudgetExhausted } from './budget.js';
 import { RenderApiError } from './errors.js';
 
@@ -45,6 +46,13 @@ if (redis.call('GET', KEYS[1]) or '0') == ARGV[1] then
   return 1
 end
 return 0`;
+/** Drop the list only while the generation is still the one it was loaded for (a newer list is left alone). */
+const DROP_IF_GENERATION = `
+if (redis.call('GET', KEYS[1]) or '0') == ARGV[1] then return redis.call('DEL', KEYS[2]) end
+return 0`;
+// By EVALSHA: the text need not cross on every refresh.
+const writeIfGeneration = redisScript(WRITE_IF_GENERATION);
+const dropIfGeneration = redisScript(DROP_IF_GENERATION);
 
 /** `at`: when the loader finished (the clock's ms), so any process can tell its age. */
 interface Entry { gen: string; at: number; services: PresentedService[] }
@@ -100,7 +108,7 @@ export function createServiceCache(opts: ServiceCacheOptions): ServiceCache {
   async function loadAndWrite(k: Keys, gen: string, load: () => Promise<PresentedService[]>): Promise<PresentedService[]> {
     const services = await load();
     const entry: Entry = { gen, at: clock.now(), services };
-    await redis.eval(WRITE_IF_GENERATION, 2, k.gen, k.data, gen, JSON.stringify(entry), String(maxStaleMs));
+    await writeIfGeneration(redis, [k.gen, k.data], [gen, JSON.stringify(entry), String(maxStaleMs)]);
     return services;
   }
 
@@ -115,7 +123,7 @@ export function createServiceCache(opts: ServiceCacheOptions): ServiceCache {
       try {
         await loadAndWrite(k, gen, load);
       } catch (err) {
-        if (!keepsStale(err)) await redis.del(k.data);
+        if (!keepsStale(err)) await dropIfGeneration(redis, [k.gen, k.data], [gen]);
       } finally {
         await deleteIfOurs(redis, lock, token).catch(() => false);
       }
