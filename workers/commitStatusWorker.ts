@@ -2,7 +2,7 @@ import { Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { queuePrefix } from '../server/queues/deployQueue.js';
 import { COMMIT_STATUS_QUEUE, type CommitStatusJobData } from '../server/queues/commitStatusQueue.js';
-import { runCommitStatusJob } from './tasks/commitStatus.js';
+import { commitStatusJobFailed, runCommitStatusJob } from './tasks/commitStatus.js';
 import { createWritePacer } from './tasks/writePacer.js';
 import { createScopeCache } from './tasks/scopeCache.js';
 import { WRITE_SPACING_MS } from '../server/github/pacing.js';
@@ -42,6 +42,8 @@ export function createCommitStatusWorker(ctx: WorkerContext, connection: Redis, 
     stalledInterval: 30_000,
     maxStalledCount: 2,
   });
+  // Only a job that failed for good has finishedOn set (one that will be retried has not).
+  worker.on('failed', (job) => { if (job?.finishedOn) void commitStatusJobFailed(ctx, job); });
   worker.on('error', (err) => ctx.logger.error({ err: { message: err.message } }, 'commit status worker error'));
   return worker;
 }

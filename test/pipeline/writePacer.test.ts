@@ -43,15 +43,36 @@ test('jobs keep their place in the user\'s line; a woken job early or late re-bo
   t.is(pacer.book(1, 'c'), 0);
 });
 
-test('a queued job that never asks again does not hold its user\'s line for ever', (t) => {
+test('a queued job that never asks again holds its user\'s line two spacings past its time, no longer', (t) => {
   let now = 0;
   const pacer = createWritePacer({ intervalMs: 1_000, now: () => now });
   t.is(pacer.book(1, 'a'), 0);
   pacer.wrote(1);
   t.is(pacer.book(1, 'gone'), 1_000, 'its job is removed after this');
   t.is(pacer.book(1, 'b'), 2_000);
-  now += 40_000;
+  now = 2_999;
+  t.is(pacer.book(1, 'b'), 1_000, 'gone\'s place holds until two spacings past its time');
+  now = 3_000;
   t.is(pacer.book(1, 'b'), 0, 'the job that vanished is dropped from the line');
+});
+
+test('a job whose worker died while it waited its turn holds the jobs behind it about two spacings, not 30 s', (t) => {
+  let now = 0;
+  const pacer = createWritePacer({ intervalMs: 1_000, now: () => now });
+  t.is(pacer.book(1, 'a'), 0);
+  pacer.wrote(1);
+  t.is(pacer.book(1, 'crashed'), 1_000, 'its worker dies during the wait: it never asks again');
+  t.is(pacer.book(1, 'b'), 2_000);
+  t.is(pacer.book(1, 'c'), 3_000);
+  // b and c ask when told to: each waits once more behind the dead place, then the line moves on.
+  now = 2_000;
+  t.is(pacer.book(1, 'b'), 1_000);
+  now = 3_000;
+  t.is(pacer.book(1, 'c'), 1_000, 'c is behind b, which is at the head now');
+  t.is(pacer.book(1, 'b'), 0, 'b writes 3 s in, where it would have at 2 s: one spacing lost to the dead job');
+  pacer.wrote(1);
+  now = 4_000;
+  t.is(pacer.book(1, 'c'), 0);
 });
 
 test('a job that leaves the line (done, or gave up before its turn) holds nobody up', (t) => {

@@ -78,6 +78,28 @@ export async function runCommitStatusJob(ctx: WorkerContext, job: Job<CommitStat
   }
 }
 
+/**
+ * A status job failed for good (Redis failing on every attempt, stalled too often): it never reached
+ * DONE, so its ownership is let go here, and a final status it would have gone on to post gets a job
+ * of its own. Best effort like the status itself: a failure here is logged.
+ */
+export async function commitStatusJobFailed(ctx: WorkerContext, job: Job<CommitStatusJobData>): Promise<void> {
+  const phase: CommitStatusPhase = job.name === 'final' ? 'final' : 'pending';
+  const { deploymentId } = job.data;
+  if (job.id !== commitStatusJobId(deploymentId, phase)) return;
+  const state = commitStatusState(ctx.redis, ctx.config.redisPrefix, deploymentId);
+  const warn = (err: unknown) => ctx.logger.warn({ deploymentId, phase, err: { message: (err as Error).message } }, 'commit status job failed for good: ownership not handed on');
+  const owed = await state.failed(phase).catch((err: unknown) => { warn(err); return false; });
+  if (!owed) return;
+  try {
+    if (!ctx.commitStatusQueue) throw new Error('no commit status queue');
+    await ctx.commitStatusQueue.add('final', job.data, { jobId: commitStatusJobId(deploymentId, 'final') });
+  } catch (err) {
+    warn(err);
+    await state.done('final').catch(() => undefined);
+  }
+}
+
 /** The job's record, when it still exists and is the one the job was made for. */
 async function ownRecord(ctx: WorkerContext, data: CommitStatusJobData): Promise<DeploymentRecord | null> {
   const rec = await ctx.deployments.get(data.deploymentId);

@@ -45,8 +45,23 @@ redis.call('HSET', KEYS[1], 'posted', ARGV[1], 'owned', '0')
 return 1
 `;
 
+/**
+ * A status job failed for good (retries spent, or stalled too often) before its DONE: its ownership
+ * must not outlive it, or no later status of the deployment would get a job. ARGV: its phase. 1 = a
+ * final status is owed that only a pending job would have gone on to post: ownership stays, for a
+ * final job the caller adds; 0 = ownership let go.
+ */
+const FAILED = `
+local v = redis.call('HMGET', KEYS[1], 'asked', 'posted', 'owned')
+if v[3] ~= '1' then return 0 end
+if ARGV[1] == 'pending' and v[1] == 'final' and v[2] ~= 'final' then return 1 end
+redis.call('HSET', KEYS[1], 'owned', '0')
+return 0
+`;
+
 const askScript = redisScript(ASK);
 const doneScript = redisScript(DONE);
+const failedScript = redisScript(FAILED);
 
 export function commitStatusState(redis: Redis, prefix: string, deploymentId: string) {
   const key = `${prefix}:deployment:${deploymentId}:commit-status`;
@@ -55,5 +70,7 @@ export function commitStatusState(redis: Redis, prefix: string, deploymentId: st
     ask: async (phase: CommitStatusPhase) => Number(await askScript(redis, [key], [phase, TTL_S])) === 1,
     /** The owning job posted (or skipped) `phase`: true when nothing more is owed and it let go. */
     done: async (phase: CommitStatusPhase) => Number(await doneScript(redis, [key], [phase])) === 1,
+    /** The owning job of `phase` failed for good: true when a final status is still owed and the caller must add its job. */
+    failed: async (phase: CommitStatusPhase) => Number(await failedScript(redis, [key], [phase])) === 1,
   };
 }

@@ -29,11 +29,12 @@ interface UserTurns {
   freeAt: number;
 }
 
-/** A queued job that has not asked again this long after its time is gone (job removed, process moved). */
-const STALE_MS = 30_000;
-
 export function createWritePacer(opts: { intervalMs: number; now: () => number }): WritePacer {
   const { intervalMs } = opts;
+  // A queued job that has not asked again two spacings after its time is gone (job removed, its worker
+  // died, the job moved on): its place would hold up every job behind it. A live job asks on time (a
+  // timer in its slot, or a delayed job); one that is late only goes to the back of the line.
+  const staleMs = 2 * intervalMs;
   const users = new Map<number, UserTurns>();
   const sweep = (now: number) => {
     for (const [user, u] of users) if (!u.writing && u.queue.length === 0 && u.freeAt <= now) users.delete(user);
@@ -45,7 +46,7 @@ export function createWritePacer(opts: { intervalMs: number; now: () => number }
       if (users.size > 10_000) sweep(now);
       let u = users.get(userId);
       if (!u) users.set(userId, u = { queue: [], writing: false, freeAt: 0 });
-      u.queue = u.queue.filter((q) => q.jobId === jobId || q.dueAt + STALE_MS > now);
+      u.queue = u.queue.filter((q) => q.jobId === jobId || q.dueAt + staleMs > now);
       let place = u.queue.findIndex((q) => q.jobId === jobId);
       if (place < 0) place = u.queue.push({ jobId, dueAt: now }) - 1;
       if (place === 0 && !u.writing && now >= u.freeAt) {

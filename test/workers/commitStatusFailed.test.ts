@@ -1,0 +1,117 @@
+import test from 'ava';
+import { randomBytes } from 'node:crypto';
+import { Queue } from 'bullmq';
+import { createKeyring } from '../../server/crypto/keyring.js';
+import { sealGithubToken } from '../../server/sessions/credentials.js';
+import { queuePrefix } from '../../server/queues/deployQueue.js';
+import { COMMIT_STATUS_QUEUE, commitStatusJobId, type CommitStatusJobData } from '../../server/queues/commitStatusQueue.js';
+import { requestCommitStatus } from '../../workers/tasks/commitStatus.js';
+import { createCommitStatusWorker } from '../../workers/commitStatusWorker.js';
+import type { WorkerContext } from '../../workers/context.js';
+import type { DeploymentRecord } from '../../server/deployments/types.js';
+import { createRedis } from '../../server/redis.js';
+import { startTestRedis, type TestRedis } from '../helpers/redis.js';
+
+// One status job of a deployment posts at a time (workers/tasks/commitStatusState.ts). A job that fails
+// for good without reaching its DONE (here: reading the record fails on every attempt, as when Redis
+// fails) used to leave the deployment owned for ever, so its final status was never posted.
+let redis: TestRedis;
+test.before(async () => { redis = await startTestRedis(); });
+test.after.always(async () => { redis?.client.disconnect(); await redis?.stop(); });
+
+const until = async (what: () => Promise<boolean> | boolean, ms = 5_000) => {
+  for (const end = Date.now() + ms; Date.now() < end && !(await what());) await new Promise((r) => setTimeout(r, 20));
+};
+
+async function statusStack(t: { teardown(fn: () => unknown): void }) {
+  // A queue of its own per test: another test's worker would take this one's jobs.
+  const prefix = `${redis.prefix}-${randomBytes(4).toString('hex')}`;
+  const keyring = createKeyring(randomBytes(32));
+  const recs = new Map<string, DeploymentRecord>();
+  /** Reads of a record that fail (each waits for `gate` first, when set). */
+  const failing = new Map<string, { left: number; gate?: Promise<void> }>();
+  const posted = new Map<string, string[]>();
+  const session = { user: { id: 7, login: 'alice' }, githubTokenSealed: sealGithubToken(7, 'gho_token', keyring) };
+  const quiet = { debug() {}, info() {}, warn() {}, error() {} };
+  const connection = createRedis(redis.url, 'worker');
+  // Two attempts a few ms apart: the job is retried once, then fails for good.
+  const queue = new Queue<CommitStatusJobData>(COMMIT_STATUS_QUEUE, {
+    connection, prefix: queuePrefix(prefix),
+    defaultJobOptions: { attempts: 2, backoff: { type: 'fixed', delay: 50 }, removeOnComplete: true, removeOnFail: false },
+  });
+  const ctx = {
+    keyring,
+    redis: redis.client,
+    config: { baseUrl: 'http://app.test', redisPrefix: prefix },
+    logger: { ...quiet, child: () => quiet },
+    commitStatusQueue: queue,
+    deployments: {
+      get: async (id: string) => {
+        const f = failing.get(id);
+        if (f && f.left > 0) {
+          await f.gate;
+          f.left--;
+          throw new Error('Connection is closed.');
+        }
+        return recs.get(id) ?? null;
+      },
+    },
+    sessions: { loadByRef: async () => session },
+    upstream: {
+      github: () => ({
+        tokenScopes: async () => ['repo'],
+        createCommitStatus: async (_o: string, repo: string, _sha: string, body: { state: string }) => {
+          posted.set(repo, [...posted.get(repo) ?? [], body.state]);
+        },
+      }),
+    },
+  } as unknown as WorkerContext;
+  const workerConnection = createRedis(redis.url, 'worker');
+  const worker = createCommitStatusWorker(ctx, workerConnection, { writeIntervalMs: 0 });
+  t.teardown(async () => { await worker.close(); await queue.close(); connection.disconnect(); workerConnection.disconnect(); });
+  const record = (n: number): DeploymentRecord => {
+    const rec = {
+      id: `dpl-${String(n).padStart(20, '0')}`, userId: 7, requestMac: 'mac', sessionRef: 'ref', status: 'build_in_progress',
+      commitSha: 'a'.repeat(40), request: { githubRepo: `alice/app${n}`, serviceName: `app${n}` },
+    } as unknown as DeploymentRecord;
+    recs.set(rec.id, rec);
+    return rec;
+  };
+  const failedForGood = (rec: DeploymentRecord) => async () => (await queue.getJobState(commitStatusJobId(rec.id, 'pending'))) === 'failed';
+  return { ctx, queue, prefix, record, failing, posted, failedForGood };
+}
+
+test('a pending status job that failed for good lets go: the final status asked later is posted', async (t) => {
+  const s = await statusStack(t);
+  const rec = s.record(1);
+  s.failing.set(rec.id, { left: 2 });
+  await requestCommitStatus(s.ctx, rec, 'pending');
+  await until(s.failedForGood(rec));
+  t.true(await s.failedForGood(rec)(), 'the pending job failed on both attempts');
+  const key = `${s.prefix}:deployment:${rec.id}:commit-status`;
+  await until(async () => (await redis.client.hget(key, 'owned')) === '0', 2_000);
+
+  (rec as { status: string }).status = 'live';
+  await requestCommitStatus(s.ctx, rec, 'final');
+  await until(() => (s.posted.get('app1') ?? []).length > 0);
+  t.deepEqual(s.posted.get('app1'), ['success']);
+});
+
+test('a final status asked while the pending job was failing is posted once that job failed for good', async (t) => {
+  const s = await statusStack(t);
+  const rec = s.record(2);
+  let open!: () => void;
+  s.failing.set(rec.id, { left: 2, gate: new Promise<void>((r) => { open = r; }) });
+  await requestCommitStatus(s.ctx, rec, 'pending');
+  // The pending job is running (its record read is held) when the deploy ends and asks for its final
+  // status: the job owns the posting, so no job is added for it.
+  await until(async () => (await s.queue.getJobState(commitStatusJobId(rec.id, 'pending'))) === 'active');
+  (rec as { status: string }).status = 'live';
+  await requestCommitStatus(s.ctx, rec, 'final');
+  t.is(await s.queue.getJobState(commitStatusJobId(rec.id, 'final')), 'unknown', 'the owning job was to post it');
+  open();
+  await until(s.failedForGood(rec));
+  t.true(await s.failedForGood(rec)());
+  await until(() => (s.posted.get('app2') ?? []).length > 0);
+  t.deepEqual(s.posted.get('app2'), ['success']);
+});
