@@ -37,15 +37,33 @@ async function appendMany(log: AuditLog, userId: number, n: number) {
   }
 }
 
-/** Redis commands the server ran while `fn` ran (INFO commandstats; nothing else uses this Redis meanwhile). */
+/**
+ * Redis commands run while `fn` ran, Lua's own included (MONITOR, between two markers). The web's
+ * timers run meanwhile, whatever the requests: the throttle-guard poll and the telemetry flush, both on
+ * `tel:` keys (requests only count in memory); they are not the request's cost and are left out. (INFO
+ * commandstats counted them too, when one fell inside the measured request.)
+ */
 async function commandsDuring(fn: () => Promise<unknown>): Promise<number> {
-  const total = async () => {
-    const info = await stack.redis.client.info('commandstats');
-    return [...info.matchAll(/^cmdstat_(\w+):calls=(\d+)/gm)].filter(([, name]) => name !== 'info').reduce((s, [, , n]) => s + Number(n), 0);
-  };
-  const before = await total();
-  await fn();
-  return (await total()) - before;
+  const monitor = await stack.redis.client.monitor();
+  const mark = `commands-during-${Math.random()}`;
+  const seen: string[][] = [];
+  let ended!: () => void;
+  const end = new Promise<void>((resolve) => { ended = resolve; });
+  monitor.on('monitor', (_time: string, args: string[]) => {
+    seen.push(args);
+    if (args[0]?.toLowerCase() === 'echo' && args[1] === `${mark}-end`) ended();
+  });
+  try {
+    await stack.redis.client.echo(`${mark}-start`);
+    await fn();
+    await stack.redis.client.echo(`${mark}-end`);
+    await end;
+  } finally {
+    monitor.disconnect();
+  }
+  const from = seen.findIndex((a) => a[1] === `${mark}-start`);
+  const timers = `${stack.redis.prefix}:tel:`;
+  return seen.slice(from + 1, -1).filter((a) => !a[1]?.startsWith(timers)).length;
 }
 
 const entryKey = (userId: number) => audit.keys({ userId }).entries;
