@@ -49,3 +49,31 @@ test('a deploy that goes live while the page has no open event stream shows live
   t.deepEqual(problems, []);
   await context.close();
 });
+
+// Each page view reads its data once. Before, the page read the deployment and its log page on load and
+// again when its stream opened (the catch-up for a gap there was not: the view could have read after the
+// stream subscribed), and once more when the stream was reopened to follow the logs.
+test('a page view reads the deployment and its first log page once', async (t) => {
+  const { context, page, problems } = await stack.signedInWithKey(browser, 'onceuser', ['site'], DESKTOP);
+  const id = await deployThroughForm(page, 'onceuser/site');
+  await waitFor(async () => (await serverRecord(page, id)).deployId ?? undefined);
+  const userId = await page.evaluate(async () => ((await (await fetch('/api/session')).json()) as { user: { id: number } }).user.id);
+
+  const reads: string[] = [];
+  page.on('request', (r) => {
+    const path = new URL(r.url()).pathname;
+    if (path.startsWith(`/api/render/deployments/${id}`)) reads.push(path.slice(`/api/render/deployments/${id}`.length) || 'record');
+  });
+  await page.reload();
+  // A log line published on the user's channel reaches the page only over the stream that follows
+  // the logs, after that stream opened: once it shows, every read the opens caused has been made.
+  const marker = `marker line ${Date.now()}`;
+  const message = JSON.stringify({ type: 'logs', deploymentId: id, lines: [{ id: `marker-${Date.now()}`, timestamp: new Date().toISOString(), message: marker, phase: 'build' }] });
+  await waitFor(async () => {
+    await stack.redis.client.publish(`${stack.redis.prefix}:events:${userId}`, message);
+    return (await page.getByTestId('logs').getByText(marker).count()) > 0 ? true : undefined;
+  });
+  t.deepEqual(reads.sort(), ['/logs', 'record'], 'one read of the record and one of its log page');
+  t.deepEqual(problems, []);
+  await context.close();
+});

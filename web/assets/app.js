@@ -192,6 +192,9 @@ async function boot() {
   drawAccount();
   window.addEventListener('hashchange', route);
   live.start();
+  // The first view reads its data once the stream is subscribed: nothing published meanwhile is lost,
+  // and the stream's open needs no second read.
+  await live.opened();
   route();
   setInterval(() => refreshRelativeTimes(main), 30_000);
   void probeAudit();

@@ -165,8 +165,8 @@ export function createLogPanel(ctx, id) {
     pollTimer = setTimeout(async () => { await loadNewest(); schedulePoll(); }, FALLBACK_POLL_MS);
   }
 
-  ctx.followLogs?.(id);
-  void loadNewest();
+  // The first page is read once the stream follows this log: lines published after it reach us live.
+  void Promise.resolve(ctx.followLogs?.(id)).then(() => { if (!disposed) void loadNewest(); });
 
   return {
     el,
