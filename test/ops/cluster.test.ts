@@ -52,7 +52,11 @@ test('one user across two web processes; deploys spread over two workers; SSE fr
   t.true(await eventually(() => sawLive(0) && sawLive(1), PROGRESS_WAIT_MS), 'both SSE streams saw every deploy go live');
   for (const s of streams) s.close();
 
-  // Each job finished exactly once, and both workers took part.
+  // Each job finished exactly once, and both workers took part. A record is final before its job is
+  // done (the job still asks for the commit status and Slack message, then BullMQ completes it, then the
+  // line is written and piped here): wait for every deployment's line instead of reading them at once.
+  const finishedIds = () => new Set(workers.flatMap((w) => logLines(w.output, 'deploy job done').map((l) => l.deploymentId as string)));
+  t.true(await eventually(() => projects.every((p) => finishedIds().has(p.id)), PROGRESS_WAIT_MS), 'every deploy job logged done');
   const doneBy = workers.map((w) => logLines(w.output, 'deploy job done').map((l) => l.deploymentId as string));
   t.log(`jobs finished per worker: ${doneBy.map((d) => d.length).join(' / ')}`);
   const all = doneBy.flat();
