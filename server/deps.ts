@@ -37,6 +37,12 @@ export interface MetricsSink {
 export interface AppDeps {
   config: AppConfig;
   redis: Redis;
+  /**
+   * The connection BullMQ queues are built on (the deploy queue, Sentinel's): BullMQ defines its ~60
+   * scripts on a connection, and ioredis copies every defined script onto each auto-pipelined batch,
+   * so `redis`, which every request uses, carries none of them.
+   */
+  queueRedis: Redis;
   clock: Clock;
   logger: Logger;
   keyring: Keyring;

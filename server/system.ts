@@ -75,5 +75,5 @@ export function buildDeps(args: BuildDepsArgs): AppDeps {
     redis, prefix, settings: config.telemetry, logger, ...args.telemetry,
     metrics: { onRefused: (state) => args.metrics?.onAnomalyRefused?.(state) },
   });
-  return { config, redis, clock, logger, keyring, sessions, sessionEnding, budget, upstream, deployments, envVault, queue, enqueuer, deployRequests, rateLimits, audit, security, telemetry, metrics: args.metrics, tokenEntries: args.tokenEntries };
+  return { config, redis, queueRedis: args.queueRedis, clock, logger, keyring, sessions, sessionEnding, budget, upstream, deployments, envVault, queue, enqueuer, deployRequests, rateLimits, audit, security, telemetry, metrics: args.metrics, tokenEntries: args.tokenEntries };
 }

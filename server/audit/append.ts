@@ -49,6 +49,26 @@ export function createAppender(opts: {
     if (known.size >= 10_000 && !known.has(chain)) known.clear();
     known.set(chain, head);
   };
+  // Head reads in flight (a batch's or a prefetch's): a batch waits for one rather than sending another.
+  // What a read finds is kept unless this process has since written a later head.
+  const reading = new Map<string, Promise<Head>>();
+  const readHead = (chain: string, scope: ChainScope): Promise<Head> => {
+    let p = reading.get(chain);
+    if (!p) {
+      const read: Promise<Head> = opts.readHead(scope).then((head) => {
+        if (!(head.seq < (known.get(chain)?.seq ?? 0))) remember(chain, head);
+        return head;
+      }).finally(() => { if (reading.get(chain) === read) reading.delete(chain); });
+      reading.set(chain, p = read);
+    }
+    return p;
+  };
+  // When any head is unknown, all are read: one round trip either way, and a known one may be stale
+  // (the global head, after another process appended) and would cost a retry.
+  const readHeads = (chains: Map<string, ChainScope>): Promise<Head[]> | null => {
+    if ([...chains.keys()].every((chain) => known.has(chain) && !reading.has(chain))) return null;
+    return Promise.all([...chains].map(([chain, scope]) => readHead(chain, scope)));
+  };
 
   async function write(batch: Pending[]): Promise<AuditEntry[]> {
     const at = new Date(clock.now()).toISOString();
@@ -59,8 +79,9 @@ export function createAppender(opts: {
     const chains = new Map<string, ChainScope>();
     for (const item of items) for (const scope of item.scopes) chains.set(chainId(scope), scope);
     const order = [...chains.keys()];
-    let heads = new Map<string, Head>();
-    await Promise.all(order.map(async (chain) => heads.set(chain, known.get(chain) ?? await opts.readHead(chains.get(chain)!))));
+    // After a read, what the process knows is the later of it and what a batch wrote meanwhile.
+    const read = await readHeads(chains);
+    let heads = new Map(order.map((chain, i) => [chain, known.get(chain) ?? read![i]!]));
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       const running = new Map([...heads].map(([chain, h]) => [chain, { seq: h.seq, hash: h.hash, entries: [] as string[], checkpoints: [] as string[] }]));
       const firsts = items.map(({ input, detail, scopes }) => scopes.map((scope) => {
@@ -116,6 +137,14 @@ export function createAppender(opts: {
 
   return {
     remember,
+    /**
+     * Read the heads an append to this user's chain needs, unless this process knows them. Called
+     * where a request sends other commands, the reads share their round trip and the append that
+     * follows sends none.
+     */
+    prefetch(userId: number): void {
+      void readHeads(new Map<string, ChainScope>([[chainId({ userId }), { userId }], [chainId('global'), 'global']]))?.catch(() => {});
+    },
     append(input: AuditInput): Promise<AuditEntry> {
       return new Promise<AuditEntry>((resolve, reject) => {
         queue.push({ input, resolve, reject });

@@ -211,6 +211,8 @@ export function createAuditLog(opts: {
     cursorAfter,
     /** Append to the user's chain (if any) and the global chain, atomically. Returns the user's (or global) entry. */
     append: appender.append,
+    /** Read ahead what an append for this user will need (see createAppender's prefetch). */
+    prefetch: appender.prefetch,
     page: (scope: ChainScope, req: { limit: number; cursor?: string | null }) => page(scope, req),
     /** The user's entries, newest first (see page). */
     async listForUser(userId: number, req: { limit: number; cursor?: string | null }): Promise<{ entries: AuditEntry[]; nextCursor: string | null }> {

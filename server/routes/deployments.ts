@@ -42,6 +42,8 @@ export function deploymentRoutes(router: Router, deps: AppDeps) {
     const ownerId = body.owner_id ?? render.owners[0]?.id;
     if (!ownerId || !render.owners.some((o) => o.id === ownerId)) throw errors.validation('owner_id is not one of the workspaces your Render key can use');
     const envVars = envVarList(body);
+    // The audit heads are read with the record's writes, in their round trip.
+    deps.audit.prefetch(ctx.state.user.id);
     const { record, replayed } = await deployRequests.requestDeploy(
       { userId: ctx.state.user.id, sessionRef: deps.sessions.refOf(ctx.state.sessionId), keyFingerprint: render.keyFingerprint },
       {

@@ -52,7 +52,7 @@ export function sentinelRoutes(router: Router, deps: AppDeps, opts: SentinelRout
   const { config, redis, keyring } = deps;
   const store = createSentinelStore({ redis, prefix: config.redisPrefix, keyring, absoluteMs: config.sessionAbsoluteMs });
   const alerts = createSentinelAlerts({ ...opts, redis, prefix: config.redisPrefix, logger: deps.logger });
-  const queue = createSentinelQueue(redis, config.redisPrefix);
+  const queue = createSentinelQueue(deps.queueRedis, config.redisPrefix);
   const changes = deps.rateLimits.guard('sentinelSettings');
   const tests = deps.rateLimits.guard('sentinelTest');
 

@@ -96,3 +96,13 @@ test.serial('only Slack incoming webhooks are accepted: other hosts, http, ports
   }
   t.is(await s.stack.redis.client.exists(key), 0);
 });
+
+test.serial('Sentinel\'s queue is on the web process\'s queue connection, not on the one every request uses', async (t) => {
+  // ioredis copies every script defined on a connection onto each auto-pipelined batch: BullMQ's ~60
+  // on the shared connection made every request's Redis round trips cost more CPU.
+  const fay = await tenant(s.stack, 'fay-conn');
+  await enable(fay.agent);
+  const scripts = (r: { scriptsSet: object }) => Object.keys(r.scriptsSet);
+  t.true(scripts(s.stack.web.deps.queueRedis).some((name) => name.startsWith('addJobScheduler')), 'the scheduler was set up on the queue connection');
+  t.deepEqual(scripts(s.stack.web.deps.redis).filter((name) => name.includes(':')), [], 'no BullMQ script on the shared connection');
+});
