@@ -44,7 +44,7 @@ const DEFAULT_RENDER_TIMEOUT_MS = 10_000;
  * route, worker task and poller gets its GitHub and Render clients here, so the retry policy
  * (`config.github.retries`, GITHUB_RETRIES), base URLs and metrics hooks are decided in one place.
  * Connections are pooled per process, not per client: Render's transport shares one keep-alive agent
- * (server/render/transport.ts) and GitHub's fetch uses Node's global keep-alive dispatcher.
+ * (server/render/transport.ts) and so does GitHub's (server/github/transport.ts).
  */
 export function createUpstreamClients(args: UpstreamArgs): UpstreamClients {
   const { config, metrics } = args;

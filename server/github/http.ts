@@ -1,17 +1,22 @@
-// One exchange with GitHub's REST API over fetch: auth header, deadline, conditional reads, retries,
-// per-token pacing of writes, and every failure mapped to a GitHubError (errors.ts).
+// One exchange with GitHub's REST API (over node:http: transport.ts): auth header, deadline, conditional
+// reads, retries, per-token pacing of writes, and every failure mapped to a GitHubError (errors.ts).
 //
 // Why not octokit (issue 17): measured against the GitHub simulator in another process (client
 // process CPU only; the per-deploy reads: repo, branch, root listing, one file; a new client per four
 // calls as the worker builds them; 1,200 calls per row, twice; load 16–21 on 2 cores): octokit with
 // its retry and throttling plugins (production until then) 1.7–1.9 ms CPU and ~20 ms wall per call
 // (Bottleneck's scheduling), octokit without plugins 0.32–0.48 ms, bare fetch with the same
-// validation and error mapping 0.20 ms, this client with retries on 0.14–0.18 ms CPU and
-// 0.24–0.34 ms wall (its repeated reads are 304s). A deploy makes ~8 GitHub calls.
+// validation and error mapping 0.20 ms, this client (then over fetch) with retries on 0.14–0.18 ms
+// CPU and 0.24–0.34 ms wall (its repeated reads are 304s). A deploy makes ~6 GitHub calls.
+// Then node:http on a keep-alive agent instead of fetch (undici and its wasm parser were ~15% of the
+// worker's busy time in the pipeline bench): the same harness, 1,600 calls per row, three rows each,
+// alternating, load 11–16: fetch 0.44–0.87 ms CPU and 0.85–3.2 ms wall per call, node:http
+// 0.21–0.37 ms CPU and 0.44–0.99 ms wall.
 import { createHash } from 'node:crypto';
 import { GitHubError, toGitHubError } from './errors.js';
 import { createConditionalCache } from './conditional.js';
 import { writePacer } from './pacing.js';
+import { exchange as transportExchange, type Answer } from './transport.js';
 
 interface GitHubHttpOptions {
   /** REST base, no trailing slash. */
@@ -32,7 +37,7 @@ interface GitHubHttpOptions {
 interface GitHubResponse {
   status: number;
   data: unknown;
-  /** Lower-case header names. */
+  /** Lower-case names; only RESPONSE_HEADERS. */
   headers: Record<string, string>;
   /** Length of the body as received. */
   bytes: number;
@@ -54,6 +59,8 @@ const RETRY_DELAYS_MS = [1_000, 4_000, 9_000];
 /** A rate-limited call is retried once when GitHub's stated wait is at most this; longer, the caller decides. */
 const MAX_RATE_LIMIT_WAIT_S = 60;
 const API_VERSION = '2022-11-28';
+/** The answer's headers this client reads (client.ts, errors.ts, the conditional cache); no others are kept. */
+const RESPONSE_HEADERS: ReadonlySet<string> = new Set(['etag', 'link', 'x-oauth-scopes', 'retry-after', 'x-ratelimit-remaining', 'x-ratelimit-reset']);
 /**
  * The largest answer read (Render's transport: 32 MiB, for its longer lists). GitHub's largest answers
  * to what we ask: a file's contents answer inlines files up to 1 MB (base64, a newline every 60
@@ -85,38 +92,29 @@ export function createGitHubHttp(opts: GitHubHttpOptions) {
   async function exchange(req: GitHubRequest, url: string, etag: string | undefined): Promise<GitHubResponse> {
     const headers: Record<string, string> = {
       accept: 'application/vnd.github+json',
+      // What fetch asked for (transport.ts decodes it): GitHub compresses its JSON when asked.
+      'accept-encoding': 'gzip, deflate',
       authorization: `token ${token}`,
       'user-agent': opts.userAgent,
       'x-github-api-version': API_VERSION,
     };
     if (etag) headers['if-none-match'] = etag;
     if (req.body !== undefined) headers['content-type'] = 'application/json; charset=utf-8';
-    let res: Response;
-    let text: string;
-    // A timer cleared once the answer is read, not AbortSignal.timeout: that one's timer stays armed for
-    // the whole timeout after the call is over (a deploy makes several calls; its firing and the signal's
-    // bookkeeping were ~1% of the worker's busy time in the pipeline bench).
-    const deadline = new AbortController();
-    const timer = setTimeout(() => deadline.abort(), opts.timeoutMs).unref();
+    let res: Answer;
     try {
-      res = await fetch(url, {
-        method: req.method ?? 'GET', headers, redirect: 'follow', signal: deadline.signal,
-        body: req.body === undefined ? undefined : JSON.stringify(req.body),
+      res = await transportExchange(url, {
+        what: req.what, method: req.method ?? 'GET', headers, timeoutMs: opts.timeoutMs, maxBytes: MAX_RESPONSE_BYTES, keepHeaders: RESPONSE_HEADERS,
+        ...(req.body === undefined ? {} : { body: JSON.stringify(req.body) }),
       });
-      text = await readCapped(res, req.what);
-      // Node's fetch drops the token when a redirect leaves the API's origin; the answer from there is
-      // not GitHub's either, so it is refused rather than trusted.
-      if (res.redirected && new URL(res.url).origin !== base.origin) throw new GitHubError('bad_response', `GitHub ${req.what}: GitHub redirected off its API`);
     } catch (err) {
       if (err instanceof GitHubError) throw err;
       // The cause can hold the URL or request; the message is ours alone.
       throw new GitHubError('unavailable', `GitHub ${req.what}: GitHub did not answer`);
-    } finally {
-      clearTimeout(timer);
     }
-    const responseHeaders: Record<string, string> = {};
-    res.headers.forEach((value, name) => { responseHeaders[name] = value; });
-    return { status: res.status, data: parseBody(text), headers: responseHeaders, bytes: text.length };
+    // The token is dropped when a redirect leaves the API's origin (transport.ts, as fetch does); the
+    // answer from there is not GitHub's either, so it is refused rather than trusted.
+    if (res.redirected && res.url.origin !== base.origin) throw new GitHubError('bad_response', `GitHub ${req.what}: GitHub redirected off its API`);
+    return { status: res.status, data: parseBody(res.text), headers: res.headers, bytes: res.text.length };
   }
 
   /** One attempt plus the retries the policy allows; resolves with a 2xx (or a 304 answered from the cache). */
@@ -168,36 +166,6 @@ function retryDelayMs(error: GitHubError, status: number, attempt: number): numb
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/**
- * The body as text, read as it streams in: past MAX_RESPONSE_BYTES the stream is cancelled (which
- * closes the connection) and the call fails as too_large, not retried (the same question gets the
- * same answer). A declared Content-Length over the cap fails before any byte is read.
- */
-async function readCapped(res: Response, what: string): Promise<string> {
-  const tooLarge = () => new GitHubError('too_large', `GitHub ${what}: the answer was larger than ${MAX_RESPONSE_BYTES / 1024 / 1024} MiB, the most this app reads`, { status: res.status });
-  const encoded = (res.headers.get('content-encoding') ?? 'identity') !== 'identity'; // then Content-Length counts compressed bytes
-  if (!encoded && Number(res.headers.get('content-length')) > MAX_RESPONSE_BYTES) {
-    await res.body?.cancel().catch(() => undefined);
-    throw tooLarge();
-  }
-  if (!res.body) return '';
-  const reader = (res.body as ReadableStream<Uint8Array>).getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > MAX_RESPONSE_BYTES) {
-      await reader.cancel().catch(() => undefined);
-      throw tooLarge();
-    }
-    chunks.push(value);
-  }
-  // As res.text() decodes: UTF-8, a byte order mark dropped.
-  return new TextDecoder().decode(Buffer.concat(chunks, size));
-}
 
 function parseBody(text: string): unknown {
   if (text === '') return undefined;
