@@ -15,14 +15,20 @@ import { isTerminal, type DeploymentRecord } from './types.js';
 export async function cancelDeployment(deps: AppDeps, rec: DeploymentRecord, render: () => RenderClient): Promise<DeploymentRecord> {
   if (isTerminal(rec.status)) throw errors.conflict('deployment_finished', `This deployment already ended (${rec.status}).`);
   if (rec.serviceId && rec.deployId) await cancelOnRender(render(), rec.serviceId, rec.deployId);
-  await deps.deployRequests.markCanceled(rec.id);
+  // The worker's write of the end wins when it came first: nothing was canceled.
+  const canceled = await deps.deployRequests.markCanceled(rec.id);
+  if (!canceled) throw errors.conflict('deployment_finished', 'This deployment ended before the cancel reached it.');
   await removeDeployJob(deps.queue, rec.id);
   await discardKeySessionOf(deps, rec);
-  return (await deps.deployments.get(rec.id)) ?? rec;
+  return canceled;
 }
 
 async function cancelOnRender(client: RenderClient, serviceId: string, deployId: string): Promise<void> {
   const deploy = await client.getDeploy(serviceId, deployId);
+  // Ended on Render before the worker saw it (live, failed): nothing to cancel, the worker records it.
+  if (!isInProgressOnRender(deploy.status) && deploy.status !== 'canceled') {
+    throw errors.conflict('deployment_finished', `This deploy already ended on Render (${deploy.status ?? 'finished'}).`);
+  }
   if (!isInProgressOnRender(deploy.status)) return;
   try {
     await client.cancelDeploy(serviceId, deployId);
