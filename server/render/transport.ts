@@ -1,8 +1,7 @@
 // One HTTP exchange with Render: hooks, auth header, deadline, and mapping every failure to a
 // RenderApiError. Axios errors never escape: their config holds the Authorization header.
-import { Agent as HttpAgent } from 'node:http';
-import { Agent as HttpsAgent } from 'node:https';
-import axios, { type AxiosInstance, type AxiosResponse } from 'axios';
+import axios, { Axios, type AxiosRequestConfig, type AxiosResponse } from 'axios';
+import { renderAdapter } from './adapter.js';
 import { RenderApiError, type RenderErrorKind } from './errors.js';
 import type { QueryBuilder } from './query.js';
 import { parseRateLimit, parseRetryAfterMs, type HeaderGetter, type RateLimitInfo } from './rate-limit.js';
@@ -53,26 +52,22 @@ export type Transport = (request: RenderRequest) => Promise<RenderRawResponse>;
 const MAX_RESPONSE_BYTES = 32 * 1024 * 1024;
 const MAX_RENDER_MESSAGE_CHARS = 500;
 
-// One axios instance and one keep-alive pool per process, shared by every caller's client (issue 17):
-// a client is built per request or job run, and building an instance (or opening a TLS connection)
-// for each would cost more than the call. Nothing caller-specific lives here; the key and the base URL
-// are per request.
-const keepAlive = { keepAlive: true, maxSockets: 256, maxFreeSockets: 32, timeout: 60_000 };
-const http: AxiosInstance = axios.create({
+// One axios client per process, shared by every caller's client; its adapter (./adapter.ts) holds the
+// keep-alive pool. Nothing caller-specific lives here: the key and the base URL are per request. An
+// `Axios` with only these defaults, not axios.create(), which copies in all of axios' own (header
+// buckets per method, XSRF names, and transforms that would parse each JSON body we send again),
+// each merged into every request's config. The adapter answers text, never follows a redirect (it
+// must not carry the key away), and leaves status handling and JSON parsing to us.
+const http = new Axios({
+  adapter: renderAdapter,
   headers: { accept: 'application/json' },
-  httpAgent: new HttpAgent(keepAlive),
-  httpsAgent: new HttpsAgent(keepAlive),
-  // Status handling, JSON parsing and redirects are ours: a redirect must not carry the key away.
-  validateStatus: () => true,
-  responseType: 'text',
-  transformResponse: [(data: unknown) => data],
-  maxRedirects: 0,
+  validateStatus: null,
   maxContentLength: MAX_RESPONSE_BYTES,
-  transitional: { clarifyTimeoutError: true, silentJSONParsing: true, forcedJSONParsing: false },
 });
 
 export function createTransport(opts: TransportOptions): Transport {
   const baseURL = withoutTrailingSlashes(opts.baseUrl);
+  const authorization = `Bearer ${opts.apiKey}`;
 
   return async function send(request: RenderRequest): Promise<RenderRawResponse> {
     const info: RenderCallInfo = { method: request.method, route: request.route };
@@ -83,40 +78,27 @@ export function createTransport(opts: TransportOptions): Transport {
     if (opts.beforeRequest) await opts.beforeRequest({ ...info });
     throwIfAborted(opts.signal, info);
 
-    // A hard deadline for the whole exchange; axios' own timeout only covers socket idleness. A timer
-    // cleared once the answer is in, not AbortSignal.timeout, whose timer stays armed for the whole
-    // timeout after the call and then fires (as in server/github/http.ts).
-    const deadline = new AbortController();
-    const timer = setTimeout(() => deadline.abort(), opts.timeoutMs).unref();
-    const signal = opts.signal ? AbortSignal.any([opts.signal, deadline.signal]) : deadline.signal;
-    const headers: Record<string, string> = { authorization: `Bearer ${opts.apiKey}` };
-    let data: unknown;
-    if (request.form) data = request.form;
+    const headers: Record<string, string> = { authorization };
+    // The adapter's timeout is a deadline for the whole exchange (a timer cleared once the answer is
+    // in), so the caller's signal goes to axios as it is. Only the keys in use: axios merges each one.
+    const config: AxiosRequestConfig = { baseURL, timeout: opts.timeoutMs, method: request.method, url: path + (request.query?.toString() ?? ''), headers };
+    if (request.form) config.data = request.form;
     else if (request.json !== undefined) {
-      data = JSON.stringify(request.json);
+      config.data = JSON.stringify(request.json);
       headers['content-type'] = 'application/json';
     }
+    if (opts.signal) config.signal = opts.signal;
 
     const started = performance.now();
     let response: AxiosResponse<unknown>;
     try {
-      response = await http.request({
-        baseURL,
-        timeout: opts.timeoutMs,
-        method: request.method,
-        url: path + (request.query?.toString() ?? ''),
-        data,
-        headers,
-        signal,
-      });
+      response = await http.request(config);
     } catch (err) {
       const durationMs = performance.now() - started;
-      const failure = classifyTransportFailure(err, deadline.signal, opts.signal);
+      const failure = classifyTransportFailure(err, opts.signal);
       if (failure.kind === 'aborted') throw abortError(info);
       report(opts, { ...info, status: failure.kind, durationMs });
       throw new RenderApiError({ kind: failure.kind, method: info.method, route: info.route, detail: failure.detail });
-    } finally {
-      clearTimeout(timer);
     }
 
     const durationMs = performance.now() - started;
@@ -154,18 +136,35 @@ export function unexpectedShape(raw: RenderRawResponse, call: Pick<RenderRequest
   return new RenderApiError({ kind: 'bad_response', status: raw.status, method: call.method, route: call.route, detail: `expected ${what}` });
 }
 
-// Every parameter in the spec's paths is a whole segment ("/services/{serviceId}/deploys").
+// Every parameter in the spec's paths is a whole segment ("/services/{serviceId}/deploys"). A route
+// is split once: routes are the spec's templates, a fixed set.
+const routeParts = new Map<string, Array<string | { param: string }>>();
+
 function fillRoute(route: RenderRoute, params: Record<string, string>): string {
-  return route.split('/').map((segment) => {
-    const name = /^\{(\w+)\}$/.exec(segment)?.[1];
-    if (name === undefined) return segment;
-    const value = params[name];
+  let parts = routeParts.get(route);
+  if (!parts) {
+    parts = route.split('/').map((segment) => {
+      const name = /^\{(\w+)\}$/.exec(segment)?.[1];
+      return name === undefined ? segment : { param: name };
+    });
+    routeParts.set(route, parts);
+  }
+  let path = '';
+  for (let i = 0; i < parts.length; i++) {
+    const part = parts[i]!;
+    if (i > 0) path += '/';
+    if (typeof part === 'string') {
+      path += part;
+      continue;
+    }
+    const value = params[part.param];
     // An empty or dot segment would silently address a different endpoint (e.g. the list).
     if (typeof value !== 'string' || value === '' || value === '.' || value === '..') {
-      throw new TypeError(`Render client: path parameter ${name} must be a non-empty id`);
+      throw new TypeError(`Render client: path parameter ${part.param} must be a non-empty id`);
     }
-    return encodeURIComponent(value);
-  }).join('/');
+    path += encodeURIComponent(value);
+  }
+  return path;
 }
 
 function errorFromResponse(raw: RenderRawResponse, info: RenderCallInfo, apiKey: string): RenderApiError {
@@ -253,10 +252,10 @@ function redactBearerTokens(text: string): string {
 
 type TransportFailure = { kind: 'network' | 'timeout'; detail: string } | { kind: 'aborted' };
 
-function classifyTransportFailure(err: unknown, deadline: AbortSignal, callerSignal: AbortSignal | undefined): TransportFailure {
+function classifyTransportFailure(err: unknown, callerSignal: AbortSignal | undefined): TransportFailure {
   if (callerSignal?.aborted) return { kind: 'aborted' };
   const code = axios.isAxiosError(err) ? err.code : undefined;
-  if (deadline.aborted || code === 'ETIMEDOUT') {
+  if (code === 'ETIMEDOUT') {
     return { kind: 'timeout', detail: 'no complete response before the time limit' };
   }
   // Only the errno-style code is kept: the message or config could echo the request.
@@ -280,11 +279,12 @@ function report(opts: TransportOptions, outcome: RenderCallOutcome): void {
   }
 }
 
+// Node lower-cases response header names and axios keeps them as they came: an own-property read,
+// no copy of every header per response.
 function headerGetter(headers: Record<string, unknown>): HeaderGetter {
-  const lower = new Map<string, unknown>();
-  for (const [name, value] of Object.entries(headers ?? {})) lower.set(name.toLowerCase(), value);
   return (name) => {
-    const value = lower.get(name.toLowerCase());
+    const key = name.toLowerCase();
+    const value = Object.hasOwn(headers, key) ? headers[key] : undefined;
     if (Array.isArray(value)) return value.length > 0 ? String(value[0]) : undefined;
     return typeof value === 'string' || typeof value === 'number' ? String(value) : undefined;
   };
