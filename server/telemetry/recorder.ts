@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from '../logger.js';
 import { hourIndex, minuteIndex, routeId, type TelemetryKeys } from './keys.js';
 import type { TelemetrySettings } from './options.js';
+import { FlushBatch } from './flushScript.js';
 
 /** One finished request, as the recorder needs it: ids, a route template, numbers. Never a path. */
 interface RequestSample {
@@ -24,6 +25,8 @@ const MINUTE_FIELDS = ['n', 'p', 'd', 'r', 'x'] as const;
 /** Route fields: status classes then latency buckets. */
 const ROUTE_FIELDS = ['s1', 's2', 's3', 's4', 's5', 'l0', 'l1', 'l2', 'l3', 'l4', 'l5'] as const;
 const LATENCY_MS = [10, 50, 250, 1_000, 5_000];
+/** Users per flush script call (each is ~12 commands in Redis). */
+const FLUSH_CHUNK = 200;
 
 interface UserPending {
   login: string | null;
@@ -38,7 +41,7 @@ interface UserPending {
 
 export interface TelemetryRecorder {
   record(s: RequestSample): void;
-  /** Write what is pending to Redis (one pipeline). Safe to call concurrently. */
+  /** Write what is pending to Redis (one script call per 200 users, sent together). Safe to call concurrently. */
   flush(): Promise<void>;
   /** Stop the timer and flush once more. */
   close(): Promise<void>;
@@ -47,8 +50,9 @@ export interface TelemetryRecorder {
 }
 
 /**
- * Aggregates requests in memory and writes them to Redis every flushMs as HINCRBYs: the request
- * path costs a few map updates, not a Redis round trip (bench: telemetry overhead per request).
+ * Aggregates requests in memory and writes them to Redis every flushMs as HINCRBYs (by script,
+ * `flushScript.ts`): the request path costs a few map updates, not a Redis round trip (bench:
+ * telemetry overhead per request).
  * Memory in Redis is bounded by time (every key expires with its retention) and by vocabulary
  * (route ids from the router's templates, fixed field names), whatever the traffic.
  */
@@ -114,39 +118,31 @@ export function createRecorder(opts: {
   }
 
   async function write(batch: Map<number, UserPending>, routesToRegister: Array<[string, string]>): Promise<void> {
-    const pipe = redis.pipeline();
-    if (routesToRegister.length) pipe.hset(keys.routes, Object.fromEntries(routesToRegister));
+    // Script calls of up to FLUSH_CHUNK users each, so none holds Redis long; sent together.
+    const calls: FlushBatch[] = [new FlushBatch()];
+    let users = 0;
+    if (routesToRegister.length) calls[0]!.hset(keys.routes, routesToRegister.flat());
     for (const [userId, u] of batch) {
+      if (users++ === FLUSH_CHUNK) { calls.push(new FlushBatch()); users = 1; }
+      const call = calls[calls.length - 1]!;
       for (const [minute, counts] of u.minutes) {
-        const key = keys.minutes(userId, Math.floor(minute / 60));
         const mm = minute % 60;
-        for (let i = 0; i < MINUTE_FIELDS.length; i++) if (counts[i]) pipe.hincrby(key, `${mm}.${MINUTE_FIELDS[i]}`, counts[i]!);
-        pipe.expire(key, minuteTtl);
+        const pairs: Array<string | number> = [];
+        for (let i = 0; i < MINUTE_FIELDS.length; i++) if (counts[i]) pairs.push(`${mm}.${MINUTE_FIELDS[i]}`, counts[i]!);
+        call.counts(keys.minutes(userId, Math.floor(minute / 60)), minuteTtl, pairs);
       }
       for (const [rk, counts] of u.routes) {
         const sep = rk.indexOf('|');
-        const key = keys.hour(userId, Number(rk.slice(0, sep)));
         const rid = rk.slice(sep + 1);
-        for (let i = 0; i < ROUTE_FIELDS.length; i++) if (counts[i]) pipe.hincrby(key, `${rid}.${ROUTE_FIELDS[i]}`, counts[i]!);
-        pipe.expire(key, hourTtl);
+        const pairs: Array<string | number> = [];
+        for (let i = 0; i < ROUTE_FIELDS.length; i++) if (counts[i]) pairs.push(`${rid}.${ROUTE_FIELDS[i]}`, counts[i]!);
+        call.counts(keys.hour(userId, Number(rk.slice(0, sep))), hourTtl, pairs);
       }
-      if (u.targets) {
-        for (const [minute, set] of u.targets) {
-          const key = keys.targets(userId, minute);
-          pipe.pfadd(key, ...set);
-          pipe.expire(key, targetTtl);
-        }
-      }
-      pipe.zadd(keys.active, 'GT', u.lastMinute, String(userId));
-      if (u.login) {
-        pipe.hset(keys.user(userId), 'login', u.login);
-        pipe.expire(keys.user(userId), hourTtl);
-        pipe.set(keys.login(u.login), String(userId), 'EX', hourTtl);
-      }
+      if (u.targets) for (const [minute, set] of u.targets) call.hll(keys.targets(userId, minute), targetTtl, [...set]);
+      call.zaddGt(keys.active, u.lastMinute, String(userId));
+      if (u.login) call.login(keys.user(userId), keys.login(u.login), u.login, userId, hourTtl);
     }
-    const results = await pipe.exec();
-    const failed = results?.find(([err]) => err);
-    if (failed?.[0]) throw failed[0];
+    await Promise.all(calls.filter((c) => !c.empty).map((c) => c.run(redis)));
   }
 
   let flushQueued = false;

@@ -1,0 +1,73 @@
+import test from 'ava';
+import { Redis } from 'ioredis';
+import { createLogger } from '../../server/logger.js';
+import { hourIndex, minuteIndex, routeId, telemetryKeys } from '../../server/telemetry/keys.js';
+import { createRecorder } from '../../server/telemetry/recorder.js';
+import { DEFAULT_TELEMETRY } from '../../server/telemetry/options.js';
+import { startTestRedis, type TestRedis } from '../helpers/redis.js';
+
+// What a flush writes, and what it costs the process: every user's counts go in one script call
+// (per 200 users), not ~12 commands per user (a command object, a promise and a reply each).
+let redis: TestRedis;
+test.before(async () => { redis = await startTestRedis(); });
+test.after.always(async () => { await redis?.stop(); });
+
+const settings = DEFAULT_TELEMETRY;
+const HOUR_TTL = settings.hourRetentionDays * 86_400 + 3_600;
+const MINUTE_TTL = (settings.minuteRetentionHours + 1) * 3_600;
+
+test('a flush writes every count, sketch, login and TTL, in one command for its users', async (t) => {
+  const conn = new Redis(redis.url, { enableAutoPipelining: true });
+  const sent: string[] = [];
+  const send = conn.sendCommand.bind(conn);
+  conn.sendCommand = (cmd, stream) => { sent.push(cmd.name); return send(cmd, stream); };
+  try {
+    // The connection's setup and the script's first load (EVAL after NOSCRIPT) happen before.
+    const warm = createRecorder({ redis: conn, keys: telemetryKeys(`${redis.prefix}w`), settings, logger: createLogger({ level: 'silent' }), flushMs: 3_600_000 });
+    warm.record({ userId: 9, login: null, method: 'GET', route: '/api/session', status: 200, ms: 1, at: Date.now(), target: null, deploy: false });
+    await warm.flush();
+    sent.length = 0;
+    const keys = telemetryKeys(`${redis.prefix}f`);
+    const recorder = createRecorder({ redis: conn, keys, settings, logger: createLogger({ level: 'silent' }), flushMs: 3_600_000 });
+    const at = Date.UTC(2026, 10, 20, 12, 34, 5);
+    const [min, hour] = [minuteIndex(at), hourIndex(at)];
+    const deploy = routeId('POST', '/api/render/deploy');
+    const list = routeId('GET', '/api/render/services');
+    recorder.record({ userId: 1, login: 'Ann', method: 'POST', route: '/api/render/deploy', status: 202, ms: 12, at, target: 'ann/shop', deploy: true });
+    recorder.record({ userId: 1, login: 'Ann', method: 'POST', route: '/api/render/deploy', status: 429, ms: 3, at, target: 'ann/blog', deploy: true });
+    recorder.record({ userId: 1, login: 'Ann', method: 'GET', route: '/api/render/services', status: 404, ms: 700, at: at + 60_000, target: null, deploy: false });
+    recorder.record({ userId: 2, login: null, method: 'GET', route: '/api/render/services', status: 500, ms: 6_000, at, target: null, deploy: false });
+    await recorder.flush();
+    t.deepEqual(sent, ['evalsha'], 'one script call (EVALSHA) for both users');
+
+    const c = redis.client;
+    t.deepEqual(await c.hgetall(keys.minutes(1, hour)), { '34.n': '2', '34.d': '2', '34.r': '1', '35.n': '1', '35.p': '1' });
+    t.deepEqual(await c.hgetall(keys.hour(1, hour)), { [`${deploy}.s2`]: '1', [`${deploy}.s4`]: '1', [`${deploy}.l0`]: '1', [`${deploy}.l1`]: '1', [`${list}.s4`]: '1', [`${list}.l3`]: '1' });
+    t.deepEqual(await c.hgetall(keys.minutes(2, hour)), { '34.n': '1', '34.x': '1' });
+    t.deepEqual(await c.hgetall(keys.hour(2, hour)), { [`${list}.s5`]: '1', [`${list}.l5`]: '1' });
+    t.is(await c.pfcount(keys.targets(1, min)), 2);
+    t.is(await c.exists(keys.targets(1, min + 1), keys.targets(2, min)), 0);
+    t.is(await c.zscore(keys.active, '1'), String(min + 1));
+    t.is(await c.zscore(keys.active, '2'), String(min));
+    t.deepEqual(await c.hgetall(keys.user(1)), { login: 'Ann' });
+    t.is(await c.get(keys.login('ann')), '1');
+    t.is(await c.exists(keys.user(2)), 0);
+    t.deepEqual(await c.hgetall(keys.routes), { [deploy]: 'POST /api/render/deploy', [list]: 'GET /api/render/services' });
+    const ttl = async (k: string) => c.ttl(k);
+    for (const k of [keys.minutes(1, hour), keys.minutes(2, hour)]) t.true(Math.abs((await ttl(k)) - MINUTE_TTL) <= 2, k);
+    for (const k of [keys.hour(1, hour), keys.hour(2, hour), keys.user(1), keys.login('ann')]) t.true(Math.abs((await ttl(k)) - HOUR_TTL) <= 2, k);
+    t.true(Math.abs((await ttl(keys.targets(1, min))) - 30 * 60) <= 2);
+
+    // Counts add up across flushes; the active minute never goes back.
+    sent.length = 0;
+    recorder.record({ userId: 1, login: 'Ann', method: 'POST', route: '/api/render/deploy', status: 202, ms: 20, at, target: 'ann/shop', deploy: true });
+    await recorder.flush();
+    t.deepEqual(sent, ['evalsha']);
+    t.is(await c.hget(keys.minutes(1, hour), '34.n'), '3');
+    t.is(await c.hget(keys.hour(1, hour), `${deploy}.s2`), '2');
+    t.is(await c.zscore(keys.active, '1'), String(min + 1));
+    t.is(await c.pfcount(keys.targets(1, min)), 2);
+  } finally {
+    conn.disconnect();
+  }
+});
