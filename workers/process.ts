@@ -22,6 +22,14 @@ import { createSessionCache } from '../server/sessions/cache.js';
 import { sessionKeys, type LoadedSession } from '../server/sessions/store.js';
 import { createCommitStatusWorker, statusWriteIntervalMs, type CommitStatusWorkerOptions } from './commitStatusWorker.js';
 
+/**
+ * A BullMQ worker's connection: auto-pipelined, except its blocking wait for the next job. BullMQ's
+ * blocking connection is a duplicate of this one (same options), and an auto-pipelined command builds a
+ * pipeline that copies each of BullMQ's ~60 scripts onto it: every wait for a job paid that for a
+ * command that always goes out alone (bench/, the worker's profile).
+ */
+const BULLMQ_WORKER_REDIS = { enableAutoPipelining: true, autoPipeliningIgnoredCommands: ['bzpopmin'] };
+
 export interface WorkerProcess {
   worker: Worker<DeployJobData>;
   context: WorkerContext;
@@ -51,7 +59,7 @@ export async function startWorker(args: {
   // worker's largest CPU cost per deploy (see bench/). BullMQ's own connections stay as they are.
   const redis = createRedis(config.redisUrl, 'worker', { enableAutoPipelining: true });
   const queueRedis = createRedis(config.redisUrl, 'worker', { enableAutoPipelining: true });
-  const workerRedis = createRedis(config.redisUrl, 'worker', { enableAutoPipelining: true });
+  const workerRedis = createRedis(config.redisUrl, 'worker', BULLMQ_WORKER_REDIS);
   const instance = `${hostname()}-${process.pid}-${randomBytes(2).toString('hex')}`;
   const metrics = createWorkerMetrics({ instance });
   // The web's cache of decrypted sessions (kept correct by Redis' invalidation messages): a deploy reads
@@ -82,7 +90,7 @@ export async function startWorker(args: {
     void discardKeySessionOf(deps, deployment).catch((err: unknown) => logger.warn({ err: { message: (err as Error).message } }, 'could not discard a per-request key session (it expires on its own)'));
   };
   const worker = createDeployWorker(context, workerRedis, args.workerOptions);
-  const statusRedis = createRedis(config.redisUrl, 'worker', { enableAutoPipelining: true });
+  const statusRedis = createRedis(config.redisUrl, 'worker', BULLMQ_WORKER_REDIS);
   const statuses = createCommitStatusWorker(context, statusRedis, args.commitStatus);
   const sentinelRedis = createRedis(config.redisUrl, 'worker');
   const sentinel = startSentinelWorker(context, { connection: sentinelRedis, queueConnection: queueRedis, audit, registry: metrics.registry, options: args.sentinel });

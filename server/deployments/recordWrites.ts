@@ -9,6 +9,13 @@ import { isTerminal, type DeploymentRecord, type DeploymentStatus, type Replaced
 /** A change to write: the new record, the status the stored one must still have (null: any unfinished one), and whether its service is new to the indexes. */
 interface Planned { next: DeploymentRecord; onlyIfStatus: DeploymentStatus | null; indexService: boolean }
 
+/**
+ * Called with the ids of the user's other deployments of the record's service, when there are any,
+ * before the change is written (then written regardless of what it did): one script checks and writes
+ * when there are none, instead of a read of the index before every such write.
+ */
+export type OthersOfService = (ids: string[]) => Promise<void>;
+
 /** One guess from `known`, then fresh verified reads while others keep writing the same record. */
 const ATTEMPTS = 4;
 
@@ -35,7 +42,8 @@ export function createRecordWriter(o: {
    * plans nothing is checked against a fresh read too (it may be older than the stored record).
    * Returns the record written, or null when there was nothing to change or the guard refused.
    */
-  async function change(id: string, tampered: 'throw' | 'skip', plan: (before: DeploymentRecord, now: string) => Planned | null): Promise<DeploymentRecord | null> {
+  async function change(id: string, tampered: 'throw' | 'skip', plan: (before: DeploymentRecord, now: string) => Planned | null, othersOfService?: OthersOfService): Promise<DeploymentRecord | null> {
+    let othersSeen = !othersOfService;
     for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
       const guess = attempt === 0 ? known.get(id) : undefined;
       const base = guess ?? await reader.readBase(id, tampered);
@@ -44,10 +52,16 @@ export function createRecordWriter(o: {
       if (!planned && guess) continue;
       if (!planned) return null;
       const signed = reader.sign(planned.next);
-      const result = await writeChange(redis, keysOf(planned.next), signed, {
+      const write = (soleOf: string | null) => writeChange(redis, keysOf(planned.next), signed, {
         baseSha: base.sha, onlyIfStatus: planned.onlyIfStatus, ttlMs: retentionMs,
-        index: planned.indexService ? serviceIndexOf(planned.next) : null,
+        index: planned.indexService ? serviceIndexOf(planned.next) : null, soleOf,
       });
+      let result = await write(!othersSeen && planned.next.serviceId ? keys.byService(planned.next.userId, planned.next.serviceId) : null);
+      if (typeof result === 'object') {
+        othersSeen = true;
+        await othersOfService!(result.others);
+        result = await write(null);
+      }
       if (result === 'written') { known.set(id, signed.json); return planned.next; }
       known.forget(id);
       if (result !== 'changed') return null;
@@ -60,14 +74,14 @@ export function createRecordWriter(o: {
    * their own time). Returns the new record, or null when the record is gone or already terminal (the
    * change is then dropped). Throws RecordTamperedError when the stored record fails its MAC.
    */
-  function update(id: string, fields: Partial<DeploymentRecord>, timeline: Array<Omit<TimelineEntry, 'at'> & { at?: string }> = []): Promise<DeploymentRecord | null> {
+  function update(id: string, fields: Partial<DeploymentRecord>, timeline: Array<Omit<TimelineEntry, 'at'> & { at?: string }> = [], othersOfService?: OthersOfService): Promise<DeploymentRecord | null> {
     return change(id, 'throw', (before, now) => {
       if (isTerminal(before.status)) return null;
       const next: DeploymentRecord = { ...before, ...fields, updatedAt: now };
       if (timeline.length) next.timeline = [...before.timeline, ...timeline.map((e) => ({ ...e, at: e.at ?? now }))];
       if (isTerminal(next.status)) next.finishedAt = now;
       return { next, onlyIfStatus: null, indexService: !!next.serviceId && next.serviceId !== before.serviceId };
-    });
+    }, othersOfService);
   }
 
   return {
@@ -105,10 +119,10 @@ export function createRecordWriter(o: {
     /**
      * Move to a status with a timeline entry. `passed`: steps this process went through on the way
      * without writing them, each with its own time, recorded in the same write (one script, one live
-     * update, instead of one per step).
+     * update, instead of one per step). `othersOfService`: see OthersOfService.
      */
-    transition(id: string, status: DeploymentStatus, source: TimelineEntry['source'], extra: Partial<DeploymentRecord> = {}, note?: string, passed: TimelineEntry[] = []) {
-      return update(id, { ...extra, status }, [...passed, { status, source, ...(note ? { note } : {}) }]);
+    transition(id: string, status: DeploymentStatus, source: TimelineEntry['source'], extra: Partial<DeploymentRecord> = {}, note?: string, passed: TimelineEntry[] = [], othersOfService?: OthersOfService) {
+      return update(id, { ...extra, status }, [...passed, { status, source, ...(note ? { note } : {}) }], othersOfService);
     },
 
     /**

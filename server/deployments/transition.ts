@@ -37,11 +37,15 @@ end`;
  * older copy would otherwise refuse (and drop) a change the caller would make on the fresh one. Guard ARGV[1]: '' = only while the status is not terminal
  * (a late worker write never resurrects a canceled or revoked record); a status = only while it is
  * exactly that one (changes made after the end: live → deactivated, a note on a finished record).
+ * ARGV[9] '1': only while no other deployment of the user is indexed under the record's service
+ * (KEYS[4]), else nothing is written and their ids come back: a deploy going live first has the older
+ * ones deactivated (the usual first deploy of a new service has none, and costs no read for them).
  * Leaves the user's unfinished set when the new status is terminal, indexes the service when asked,
  * publishes the event.
- * KEYS: record, active set, events channel, [by-service zset, services hash].
- * ARGV: guard, sha1, json, mac, status, id, event, ttl ms, [serviceId, score, ownerId].
- * Returns 1 written, 0 refused by the guard, -1 missing, -2 changed since the caller's copy.
+ * KEYS: record, active set, events channel, [by-service zset, [services hash]].
+ * ARGV: guard, sha1, json, mac, status, id, event, ttl ms, sole, [serviceId, score, ownerId].
+ * Returns 1 written, 0 refused by the guard, -1 missing, -2 changed since the caller's copy, or the
+ * other ids of the service (ARGV[9]).
  */
 const WRITE_CHANGE = `${TERMINAL_TABLE}${INDEX_SERVICE}
 local stored = redis.call('HMGET', KEYS[1], 'status', 'json')
@@ -50,9 +54,16 @@ if redis.sha1hex(stored[2] or '') ~= ARGV[2] then return -2 end
 if ARGV[1] == '' then
   if terminal[stored[1]] then return 0 end
 elseif stored[1] ~= ARGV[1] then return 0 end
+if ARGV[9] == '1' then
+  local others = {}
+  for _, member in ipairs(redis.call('ZRANGE', KEYS[4], 0, -1)) do
+    if member ~= ARGV[6] then others[#others + 1] = member end
+  end
+  if #others > 0 then return others end
+end
 redis.call('HSET', KEYS[1], 'json', ARGV[3], 'mac', ARGV[4], 'status', ARGV[5])
 if terminal[ARGV[5]] then redis.call('SREM', KEYS[2], ARGV[6]) end
-if #KEYS == 5 then indexService(KEYS[4], KEYS[5], ARGV[6], ARGV[9], ARGV[10], ARGV[11], ARGV[8]) end
+if #KEYS == 5 then indexService(KEYS[4], KEYS[5], ARGV[6], ARGV[10], ARGV[11], ARGV[12], ARGV[8]) end
 redis.call('PUBLISH', KEYS[3], ARGV[7])
 return 1`;
 
@@ -96,14 +107,21 @@ export interface SignedRecord { id: string; json: string; mac: string; status: s
 type ChangeResult = 'written' | 'refused' | 'missing' | 'changed';
 const CHANGE_RESULTS = new Map<unknown, ChangeResult>([[1, 'written'], [0, 'refused'], [-1, 'missing'], [-2, 'changed']]);
 
-/** Write a change over the stored JSON whose sha1 is `baseSha` (see WRITE_CHANGE). */
+/**
+ * Write a change over the stored JSON whose sha1 is `baseSha` (see WRITE_CHANGE). `soleOf`: the
+ * record's by-service index, when the change may only be written while no other deployment is in it;
+ * the others' ids come back instead (`{ others }`), nothing written.
+ */
 export async function writeChange(redis: Redis, keys: RecordKeys, rec: SignedRecord, o: {
-  baseSha: string; onlyIfStatus: string | null; ttlMs: number; index: ServiceIndex | null;
-}): Promise<ChangeResult> {
+  baseSha: string; onlyIfStatus: string | null; ttlMs: number; index: ServiceIndex | null; soleOf?: string | null;
+}): Promise<ChangeResult | { others: string[] }> {
   const index = o.index ? [o.index.serviceId, o.index.score, o.index.ownerId] : [];
+  const indexKeys = o.index ? [o.index.byService, o.index.services] : o.soleOf ? [o.soleOf] : [];
+  if (o.index && o.soleOf && o.soleOf !== o.index.byService) throw new Error('the sole-of-service check names another service than the index');
   const result = await writeChangeScript(redis,
-    [keys.record, keys.active, keys.channel, ...(o.index ? [o.index.byService, o.index.services] : [])],
-    [o.onlyIfStatus ?? '', o.baseSha, rec.json, rec.mac, rec.status, rec.id, rec.event, o.ttlMs, ...index]);
+    [keys.record, keys.active, keys.channel, ...indexKeys],
+    [o.onlyIfStatus ?? '', o.baseSha, rec.json, rec.mac, rec.status, rec.id, rec.event, o.ttlMs, o.soleOf ? '1' : '', ...index]);
+  if (Array.isArray(result)) return { others: result.map(String) };
   const known = CHANGE_RESULTS.get(result);
   if (!known) throw new Error(`unexpected answer from the record write script: ${String(result)}`);
   return known;

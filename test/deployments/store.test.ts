@@ -79,6 +79,36 @@ test.serial('a transition that names the service is one round trip: record, serv
   t.deepEqual(await store.activeIds(rec.userId), []);
 });
 
+// A deploy going live first has the user's older deployments of its service deactivated (workers/tasks/
+// finishDeploy.ts). The write itself looks for them: a new service's first deploy, the usual case, has
+// none and goes live in one command; with others, they are handed over before the record changes.
+test.serial('a live write with othersOfService: alone it is one command; with others they are handed over first, then it is written', async (t) => {
+  const { store, sent } = processStore();
+  const first = blank();
+  await store.create(first);
+  await store.transition(first.id, 'created', 'render', { serviceId: 'srv-solo' });
+  const seen: string[][] = [];
+  sent.length = 0;
+  const live = await store.transition(first.id, 'live', 'render', {}, undefined, [], async (ids) => { seen.push(ids); });
+  t.deepEqual(sent, ['evalsha'], 'no read of the service index of its own');
+  t.deepEqual(seen, [], 'nobody else to deactivate');
+  t.is(live?.status, 'live');
+
+  const second = { ...blank(), userId: first.userId, serviceId: 'srv-solo' };
+  await store.create(second);
+  await store.transition(second.id, 'update_in_progress', 'render');
+  sent.length = 0;
+  const done = await store.transition(second.id, 'live', 'render', {}, undefined, [], async (ids) => {
+    seen.push(ids);
+    t.is((await store.get(second.id))?.status, 'update_in_progress', 'handed over before the record changes');
+    await store.markReplaced(first.id, { deploymentId: second.id, deployId: null, at: new Date().toISOString() });
+  });
+  t.deepEqual(seen, [[first.id]]);
+  t.is(done?.status, 'live');
+  t.is((await store.get(first.id))?.status, 'deactivated');
+  t.deepEqual(await store.idsOfService(first.userId, 'srv-solo'), [first.id, second.id]);
+});
+
 test.serial('a change over a record another process wrote meanwhile is planned again on a fresh read', async (t) => {
   const { a, b, rec } = await twoProcesses();
   await b.store.transition(rec.id, 'detecting', 'orchestrator', { commitSha: 'abc' });

@@ -128,11 +128,11 @@ async function recordCreated(ctx: WorkerContext, rec: DeploymentRecord, render: 
     await serviceListChanged(ctx, rec);
     throw new DeployFailed({ code: 'render_bad_response', message: 'Render created the service but did not say which one. Check your Render dashboard.' });
   }
-  // The cache drop and the ids go out together (one round trip).
+  // The ids, the cache drop and the env values' deletion go out together (one round trip): Render holds
+  // the values now, whatever the record write answers.
   const [next] = await Promise.all([ctx.deployments.transition(rec.id, 'created', 'render', {
     ...serviceFields(service, service.id), deployId: created.deployId ?? null, deployRequestedAt: new Date(ctx.clock.now()).toISOString(),
-  }, 'Service created on Render'), serviceListChanged(ctx, rec)]);
-  await ctx.envVault.drop(rec.id);
+  }, 'Service created on Render'), serviceListChanged(ctx, rec), ctx.envVault.drop(rec.id)]);
   if (!next && created.deployId) {
     await render.cancelDeploy(service.id, created.deployId).catch(() => undefined);
     await ctx.deployments.noteAfterEnd(rec.id, serviceFields(service, service.id));

@@ -11,7 +11,7 @@ import { loadCredentials, type JobCredentials } from './credentials.js';
 import { DeployFailed } from './deployFailed.js';
 import { verifiedRecord } from './verifyJob.js';
 import { detect, verifyRepo } from './githubSteps.js';
-import { createOrAdoptService } from './createService.js';
+import { createOrAdoptService, serviceListChanged } from './createService.js';
 import { triggerDeploy, watch } from './renderDeploy.js';
 import { finish } from './finishDeploy.js';
 import { requestCommitStatus } from './commitStatus.js';
@@ -33,7 +33,9 @@ export async function runDeployJob(ctx: WorkerContext, job: Job<DeployJobData>, 
   const { id: deploymentId, userId } = rec;
   const log = ctx.logger.child({ deploymentId, userId, attempt: job.attemptsMade + 1 });
   // Together: one round trip on the worker's auto-pipelined connection when the session is not cached.
-  const [, creds] = await Promise.all([ctx.enqueuer.started({ deploymentId, userId }), loadCredentials(ctx, rec)]);
+  // The job leaves its user's pending count on its first run, which is the only one that finds the
+  // record queued (each run takes this before any step): a later run (each watch check) has nothing to take.
+  const [, creds] = await Promise.all([rec.status === 'queued' ? ctx.enqueuer.started({ deploymentId, userId }) : null, loadCredentials(ctx, rec)]);
   if (!creds) {
     await ctx.deployments.transition(rec.id, 'credentials_revoked', 'orchestrator', {
       failure: { code: 'credentials_revoked', message: 'Your session ended or the Render key was cleared, so this deploy was stopped. Sign in, connect your key and deploy again.' },
@@ -80,6 +82,19 @@ export async function runDeployJob(ctx: WorkerContext, job: Job<DeployJobData>, 
  * or null when it ended elsewhere (canceled, revoked) or the step guard ran out.
  */
 async function advance(ctx: WorkerContext, start: DeploymentRecord, render: RenderClient, creds: JobCredentials): Promise<number | DeploymentRecord | null> {
+  // The pending commit status, asked for once the commit is checked and its stack detected. Only asked:
+  // the status job posts it, so this slot never waits on GitHub's pacing; and not awaited before the
+  // next step, whose first commands its own go out with. Settled before the run ends (it never throws),
+  // so it is asked before any final status is.
+  const asked: Array<Promise<void>> = [];
+  try {
+    return await steps(ctx, start, render, creds, (rec) => asked.push(requestCommitStatus(ctx, rec, 'pending')));
+  } finally {
+    await Promise.all(asked);
+  }
+}
+
+async function steps(ctx: WorkerContext, start: DeploymentRecord, render: RenderClient, creds: JobCredentials, detected: (rec: DeploymentRecord) => unknown): Promise<number | DeploymentRecord | null> {
   let rec: DeploymentRecord | null = start;
   for (let guard = 0; rec && guard < 10; guard++) {
     ctx.crashPoint?.('step');
@@ -87,9 +102,11 @@ async function advance(ctx: WorkerContext, start: DeploymentRecord, render: Rend
       case 'queued':
       case 'verifying':
         rec = rec.kind === 'deploy' ? await verifyRepo(ctx, rec, render, creds) : await ctx.deployments.transition(rec.id, 'triggering_deploy', 'orchestrator');
+        if (rec?.status === 'creating_service') detected(rec);
         break;
       case 'detecting':
         rec = await detect(ctx, rec, render, creds);
+        if (rec?.status === 'creating_service') detected(rec);
         break;
       case 'creating_service':
         rec = await createOrAdoptService(ctx, rec, render);
@@ -106,15 +123,24 @@ async function advance(ctx: WorkerContext, start: DeploymentRecord, render: Rend
 }
 
 /**
- * After a run that ended the deployment: the final commit status on GitHub and the Slack result (best
- * effort, never throw). `final` is the terminal record this run wrote, else the record is read.
+ * After a run that ended the deployment: its env values go (Render has them, or they are no longer
+ * needed), the user's service list is stale when this run wrote the end, and the final commit status on
+ * GitHub and the Slack result are asked for (best effort, never throw). `final` is the terminal record
+ * this run wrote (finish()), else the record is read. All of it is independent: the first Redis command
+ * of each shares one round trip, and the status is not held up by a Slack webhook's answer.
  */
 async function deployEnded(ctx: WorkerContext, id: string, creds: JobCredentials, final: DeploymentRecord | null) {
-  const done = final ?? await ctx.deployments.get(id).catch(() => null);
-  if (!done || !isTerminal(done.status)) return;
-  // Independent (both never throw): their first Redis commands share a round trip, and the status is
-  // not held up by a Slack webhook's answer.
-  await Promise.all([ctx.deploySlack?.(done), creds.githubToken ? requestCommitStatus(ctx, done, 'final') : null]);
+  let done = final;
+  if (!done) {
+    try { done = await ctx.deployments.get(id); } catch { return; }
+    if (done && !isTerminal(done.status)) return; // the step guard ran out: still running, its values still needed
+  }
+  await Promise.all([
+    ctx.envVault.drop(id),
+    final?.serviceId ? serviceListChanged(ctx, final) : null,
+    done ? ctx.deploySlack?.(done) : null,
+    done && creds.githubToken ? requestCommitStatus(ctx, done, 'final') : null,
+  ]);
 }
 
 /** Non-retryable errors become a final status with a clear reason; retryable ones return null. */

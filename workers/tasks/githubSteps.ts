@@ -7,7 +7,6 @@ import type { WorkerContext } from '../context.js';
 import type { JobCredentials } from './credentials.js';
 import { DeployFailed } from './deployFailed.js';
 import { withServiceType } from './serviceType.js';
-import { requestCommitStatus } from './commitStatus.js';
 
 // The GitHub steps of a deploy (workers/tasks/deployTask.ts): verifying → detecting → creating_service.
 
@@ -71,10 +70,9 @@ export async function detect(ctx: WorkerContext, rec: DeploymentRecord, render: 
     dockerfilePath: stack?.dockerfilePath ?? null,
     schedule: stack?.schedule ?? null,
   });
-  const next = await ctx.deployments.transition(rec.id, 'creating_service', 'orchestrator', { ...verified?.fields, stack: summary }, `Detected ${summary.stack}: ${summary.reason}`, verified ? [verified.entry] : []);
-  // Only asked for here: the status job posts it, so this slot never waits on GitHub's pacing.
-  if (next) await requestCommitStatus(ctx, next, 'pending');
-  return next;
+  // The pending commit status is asked for by the job's run once this returns (deployTask.ts advance),
+  // alongside the next step's first commands.
+  return ctx.deployments.transition(rec.id, 'creating_service', 'orchestrator', { ...verified?.fields, stack: summary }, `Detected ${summary.stack}: ${summary.reason}`, verified ? [verified.entry] : []);
 }
 
 const isHidden = (err: unknown) => err instanceof GitHubError && (err.kind === 'not_found' || err.kind === 'forbidden');
