@@ -3,7 +3,7 @@ import { fakeSha, formatUs, newId, type SimClock } from './clock.js';
 import { createDeployNarrator } from './deploy-narration.js';
 import type { Recorder } from './records.js';
 import { deploysOf, nextSeq, type DeployRec, type ServiceRec, type SimState } from './state.js';
-import type { BuildFailureStatus, DeployPhase, DeployStatus } from './types.js';
+import type { BuildFailureMatch, BuildFailureStatus, DeployPhase, DeployStatus } from './types.js';
 import { withoutTrailingSlashes } from '../text.js';
 
 /**
@@ -37,6 +37,8 @@ export interface DeployEngine {
   /** One phase forward; false when the deploy is queued or already finished. */
   advance(deployId: string): boolean;
   cancel(deploy: DeployRec): void;
+  /** Deploys of matching services that enter `phase` stay in it until the returned release is called; then they move on at once. */
+  hold(match: BuildFailureMatch, phase: DeployPhase): () => void;
   hasActive(serviceId: string): boolean;
   /** Stops the timers of one service's deploys (service deleted). */
   dropService(serviceId: string): void;
@@ -60,9 +62,21 @@ export function createDeployEngine(state: SimState, clock: SimClock, rec: Record
   };
 
   const narrator = createDeployNarrator(state, rec);
+  // A test that must see a phase holds it instead of betting that its observer looks within the phase's time.
+  const holds = new Set<{ match: BuildFailureMatch; phase: DeployPhase; held: Set<DeployRec> }>();
+  const holdOf = (d: DeployRec) => {
+    const svc = state.services.get(d.serviceId);
+    for (const h of holds) if (svc && h.phase === d.status && matches(h.match, svc)) return h;
+    return null;
+  };
 
   const schedule = (d: DeployRec) => {
     if (opts.manual || !IN_PROGRESS.has(d.status)) return;
+    const hold = holdOf(d);
+    if (hold) {
+      hold.held.add(d);
+      return;
+    }
     const ms = opts.phaseMs[d.status as DeployPhase];
     if (ms <= 0) {
       advance(d);
@@ -126,11 +140,7 @@ export function createDeployEngine(state: SimState, clock: SimClock, rec: Record
 
   const takeFailure = (svc: ServiceRec, phases: DeployStatus[]): BuildFailureStatus | null => {
     for (const rule of state.buildFailures) {
-      if (rule.remaining <= 0) continue;
-      const m = rule.match;
-      if (m.serviceId && m.serviceId !== svc.id) continue;
-      if (m.serviceName && m.serviceName !== svc.name) continue;
-      if (m.repo && normalizeRepo(m.repo) !== normalizeRepo(svc.repo ?? '')) continue;
+      if (rule.remaining <= 0 || !matches(rule.match, svc)) continue;
       const phase = Object.entries(FAILURE_OF).find(([, f]) => f === rule.status)?.[0] as DeployStatus;
       if (rule.status !== 'pre_deploy_failed' && !phases.includes(phase)) continue;
       rule.remaining -= 1;
@@ -194,6 +204,15 @@ export function createDeployEngine(state: SimState, clock: SimClock, rec: Record
       narrator.stopped(d, 'canceled');
       finish(d, 'canceled');
     },
+    hold(match, phase) {
+      const h = { match: { ...match }, phase, held: new Set<DeployRec>() };
+      holds.add(h);
+      return () => {
+        holds.delete(h);
+        for (const d of h.held) if (d.status === phase) advance(d);
+        h.held.clear();
+      };
+    },
     hasActive,
     dropService(serviceId) {
       for (const d of deploysOf(state, serviceId)) {
@@ -202,6 +221,7 @@ export function createDeployEngine(state: SimState, clock: SimClock, rec: Record
       }
     },
     stopAll() {
+      holds.clear();
       for (const d of state.deploys.values()) {
         if (d.timer) clearTimeout(d.timer);
         d.timer = null;
@@ -211,6 +231,12 @@ export function createDeployEngine(state: SimState, clock: SimClock, rec: Record
       for (const d of state.deploys.values()) if (!d.timer) schedule(d);
     },
   };
+}
+
+function matches(m: BuildFailureMatch, svc: ServiceRec): boolean {
+  if (m.serviceId && m.serviceId !== svc.id) return false;
+  if (m.serviceName && m.serviceName !== svc.name) return false;
+  return !m.repo || normalizeRepo(m.repo) === normalizeRepo(svc.repo ?? '');
 }
 
 function normalizeRepo(repo: string): string {

@@ -114,6 +114,7 @@ export async function startRenderSimulator(opts: RenderSimOptions = {}): Promise
       state.buildFailures.push({ match: { ...match }, status, remaining: count });
       changed();
     },
+    holdPhase: (match, phase) => engine.hold(match, phase),
     advanceDeploy(deployId) {
       if (!state.deploys.has(deployId)) throw new Error(`advanceDeploy: unknown deploy ${deployId}`);
       engine.advance(deployId);

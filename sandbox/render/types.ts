@@ -133,6 +133,11 @@ export interface RenderSimulator {
   setFault(rule: FaultRule): string;
   clearFaults(): void;
   failBuilds(match: BuildFailureMatch, status: BuildFailureStatus, count?: number): void;
+  /**
+   * Deploys of matching services that enter `phase` from now on stay in it (past its phaseMs) until the
+   * returned function is called; then they move on at once. For a test that must observe a phase.
+   */
+  holdPhase(match: BuildFailureMatch, phase: DeployPhase): () => void;
   /** Move a deploy one phase forward (meant for manual mode). */
   advanceDeploy(deployId: string): void;
   appendLog(resourceId: string, message: string, opts?: AppendLogOptions): void;

@@ -55,6 +55,18 @@ export async function waitFinished(agent: Agent, id: string, timeoutMs = 30_000)
   }
 }
 
+/** Poll a deployment until it has `status` (bounded); finishing without it first is an error. */
+export async function waitStatus(agent: Agent, id: string, status: string, timeoutMs = 30_000): Promise<any> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const rec = (await agent.get(`/api/render/deployments/${id}`)).json;
+    if (rec.status === status) return rec;
+    if (rec.finished) throw new Error(`deployment ${id} finished as ${rec.status} before ${status}`);
+    if (Date.now() > end) throw new Error(`deployment ${id} still ${rec.status}, not ${status}, after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
 /** Render API calls one account made, by method and templated route. */
 export function renderCalls(stack: Stack, accountId: string, method: string, route: string) {
   return stack.render.calls.filter((c) => c.accountId === accountId && c.method === method && c.route === route);

@@ -1,7 +1,7 @@
 import test from 'ava';
 import { dumpRedis, type Stack } from '../helpers/stack.js';
 import { usePipelineStack } from '../helpers/pipelineStack.js';
-import { addNodeRepo, renderCalls, signedInWithKey, waitFinished, type TestWorker } from '../helpers/pipeline.js';
+import { addNodeRepo, renderCalls, signedInWithKey, waitFinished, waitStatus, type TestWorker } from '../helpers/pipeline.js';
 import { assertNoSecrets, witnessSecrets, type SecretWitness } from '../helpers/secretScan.js';
 import { MAX_RESPONSE_BYTES } from '../../server/github/http.js';
 
@@ -20,6 +20,10 @@ test.after('no secret anywhere after all the flows', async (t) => {
 test('repo → live for a new service, then a redeploy of the same service', async (t) => {
   const { agent, ownerId, apiKey, accountId } = await signedInWithKey(stack, 'alice');
   addNodeRepo(stack, 'alice', 'shop');
+  // Render's build lasts until the record shows it: under load the worker's looks can be further apart
+  // than any fixed build time, and a phase between two looks is rightly never recorded.
+  const release = stack.render.holdPhase({ serviceName: 'shop' }, 'build_in_progress');
+  t.teardown(release);
   const res = await agent.post('/api/render/deploy', {
     github_repo: 'alice/shop', project_name: 'shop', env_vars: [{ key: 'DATABASE_PASSWORD', value: 'hunter2-very-secret' }],
   });
@@ -28,6 +32,8 @@ test('repo → live for a new service, then a redeploy of the same service', asy
   t.is(res.json.request.ownerId, ownerId);
   t.deepEqual(res.json.request.envVarKeys, ['DATABASE_PASSWORD']);
   t.false(res.text.includes('hunter2'), 'env values never come back');
+  await waitStatus(agent, res.json.id, 'build_in_progress');
+  release();
   const done = await waitFinished(agent, res.json.id);
   t.is(done.status, 'live', JSON.stringify(done.failure));
   t.regex(done.serviceId, /^srv-/);

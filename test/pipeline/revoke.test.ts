@@ -1,21 +1,11 @@
 import test from 'ava';
 import type { Stack } from '../helpers/stack.js';
 import { usePipelineStack } from '../helpers/pipelineStack.js';
-import { addNodeRepo, renderCalls, signedInWithKey, waitFinished, type TestWorker } from '../helpers/pipeline.js';
+import { addNodeRepo, renderCalls, signedInWithKey, waitFinished, waitStatus, type TestWorker } from '../helpers/pipeline.js';
 
 let stack: Stack;
 let worker: TestWorker;
 usePipelineStack(test, { renderOptions: { phaseMs: { created: 20, build_in_progress: 4_000, pre_deploy_in_progress: 0, update_in_progress: 50 } } }, (p) => ({ stack, worker } = p));
-
-async function waitStatus(agent: Awaited<ReturnType<typeof signedInWithKey>>['agent'], id: string, status: string) {
-  for (let i = 0; i < 400; i++) {
-    const rec = (await agent.get(`/api/render/deployments/${id}`)).json;
-    if (rec.status === status) return rec;
-    if (rec.finished) throw new Error(`finished as ${rec.status} before ${status}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error(`never reached ${status}`);
-}
 
 test('clear-credentials while a deploy is being watched stops it with credentials_revoked', async (t) => {
   const { agent, accountId } = await signedInWithKey(stack, 'clearer');

@@ -60,6 +60,22 @@ test('without a pre-deploy command the phase is skipped; phaseMs 0 makes deploys
   t.is((await deploy(serviceId, deployId)).status, 'live');
 });
 
+test('holdPhase keeps matching deploys in that phase past its time until released; other services run on', async (t) => {
+  const { sim, api, create, deploy } = await setup({ phaseMs: { created: 0, build_in_progress: 0, pre_deploy_in_progress: 0, update_in_progress: 0 } });
+  t.teardown(() => sim.close());
+  const release = sim.holdPhase({ serviceName: 'held' }, 'build_in_progress');
+  const held = await create('held');
+  const other = await create('free');
+  t.is((await deploy(other.serviceId, other.deployId)).status, 'live');
+  await new Promise((r) => setTimeout(r, 50));
+  t.is((await deploy(held.serviceId, held.deployId)).status, 'build_in_progress');
+  release();
+  t.is((await deploy(held.serviceId, held.deployId)).status, 'live');
+  const again = await api.call('POST', `/services/${held.serviceId}/deploys`, {});
+  t.is(again.status, 201);
+  t.is((await deploy(held.serviceId, again.body.id)).status, 'live', 'released: the next deploy is not held');
+});
+
 test('a deploy requested while one runs answers 202 with an empty body, is queued, then runs', async (t) => {
   // 'created' lasts a minute so deploy #1 is surely still running when #2 is requested; the test
   // nudges each deploy past 'created' with advanceDeploy and the timers do the rest.
