@@ -40,8 +40,9 @@ async function appendMany(log: AuditLog, userId: number, n: number) {
 /**
  * Redis commands run while `fn` ran, Lua's own included (MONITOR, between two markers). The web's
  * timers run meanwhile, whatever the requests: the throttle-guard poll and the telemetry flush, both on
- * `tel:` keys (requests only count in memory); they are not the request's cost and are left out. (INFO
- * commandstats counted them too, when one fell inside the measured request.)
+ * `tel:` keys (requests only count in memory); they are not the request's cost and are left out, the
+ * flush's script call included. (INFO commandstats counted them too, when one fell inside the measured
+ * request.)
  */
 async function commandsDuring(fn: () => Promise<unknown>): Promise<number> {
   const monitor = await stack.redis.client.monitor();
@@ -63,7 +64,8 @@ async function commandsDuring(fn: () => Promise<unknown>): Promise<number> {
   }
   const from = seen.findIndex((a) => a[1] === `${mark}-start`);
   const timers = `${stack.redis.prefix}:tel:`;
-  return seen.slice(from + 1, -1).filter((a) => !a[1]?.startsWith(timers)).length;
+  // Any argument, not only the first: the telemetry flush is one EVALSHA whose keys follow the sha.
+  return seen.slice(from + 1, -1).filter((a) => !a.some((arg) => arg.startsWith(timers))).length;
 }
 
 const entryKey = (userId: number) => audit.keys({ userId }).entries;
