@@ -1,7 +1,7 @@
 import test, { type ExecutionContext } from 'ava';
 import type { Stack } from '../helpers/stack.js';
-import { usePipelineStack } from '../helpers/pipelineStack.js';
-import { addNodeRepo, signedInWithKey, waitFinished, type TestWorker } from '../helpers/pipeline.js';
+import { usePipelineStack, QUICK_PHASES } from '../helpers/pipelineStack.js';
+import { addNodeRepo, signedInWithKey, waitFinished, waitStatus, type TestWorker } from '../helpers/pipeline.js';
 
 // What one deploy asks of Redis on the worker's data connection (issue 17: each round trip is a socket
 // write, a wake-up and promise work in the worker). Commands sent in one auto-pipelined write share the
@@ -9,8 +9,7 @@ import { addNodeRepo, signedInWithKey, waitFinished, type TestWorker } from '../
 
 let stack: Stack;
 let worker: TestWorker;
-// A build long enough to be watched over several runs of the job, however loaded the machine.
-usePipelineStack(test, { renderOptions: { phaseMs: { created: 20, build_in_progress: 600, pre_deploy_in_progress: 20, update_in_progress: 40 } } }, (p) => ({ stack, worker } = p));
+usePipelineStack(test, { renderOptions: { phaseMs: QUICK_PHASES } }, (p) => ({ stack, worker } = p));
 
 interface Sent { name: string; args: string[]; write: object }
 
@@ -33,9 +32,14 @@ test('a new service deployed and watched: its pending entry goes once, its live 
   const { agent } = await signedInWithKey(stack, 'trips');
   addNodeRepo(stack, 'trips', 'app');
   const sent = recordCommands(t);
+  // Render's build lasts until the record shows it, so the job runs again (a watch check) whatever the load.
+  const release = stack.render.holdPhase({ serviceName: 'trips-app' }, 'build_in_progress');
+  t.teardown(release);
   const res = await agent.post('/api/render/deploy', { github_repo: 'trips/app', project_name: 'trips-app', env_vars: [{ key: 'TOKEN', value: 'round-trip-secret' }] });
   t.is(res.status, 202, res.text);
   const id = res.json.id as string;
+  await waitStatus(agent, id, 'build_in_progress');
+  release();
   const done = await waitFinished(agent, id);
   t.is(done.status, 'live', JSON.stringify(done.failure));
   const statuses = done.timeline.map((e: { status: string }) => e.status);
