@@ -7,9 +7,16 @@ let stack: Stack;
 let worker: TestWorker;
 usePipelineStack(test, { renderOptions: { phaseMs: { created: 20, build_in_progress: 4_000, pre_deploy_in_progress: 0, update_in_progress: 50 } } }, (p) => ({ stack, worker } = p));
 
+/**
+ * Render keeps this service's build going until the test is over: what a test does "mid-build" happens
+ * mid-build however slow the machine (a 4 s build once bet that the worker saw it and the test acted in time).
+ */
+const holdBuild = (serviceName: string) => { stack.render.holdPhase({ serviceName }, 'build_in_progress'); };
+
 test('clear-credentials while a deploy is being watched stops it with credentials_revoked', async (t) => {
   const { agent, accountId } = await signedInWithKey(stack, 'clearer');
   addNodeRepo(stack, 'clearer', 'watched');
+  holdBuild('watched');
   const res = await agent.post('/api/render/deploy', { github_repo: 'clearer/watched', project_name: 'watched' });
   await waitStatus(agent, res.json.id, 'build_in_progress');
   const cleared = await agent.post('/api/render/clear-credentials');
@@ -50,6 +57,7 @@ test.serial('logout stops the session\'s queued deploys before any Render call',
 test('clear-credentials while the worker is in the middle of a check: its job is gone too, once the check ends', async (t) => {
   const { agent, apiKey, accountId } = await signedInWithKey(stack, 'midcheck');
   addNodeRepo(stack, 'midcheck', 'busy');
+  holdBuild('busy');
   const res = await agent.post('/api/render/deploy', { github_repo: 'midcheck/busy', project_name: 'busy' });
   await waitStatus(agent, res.json.id, 'build_in_progress');
   // Render answers this key's status checks slowly: the watch job is active (locked) while one is pending.
@@ -69,6 +77,7 @@ test('clear-credentials while the worker is in the middle of a check: its job is
 test('a key revoked at Render mid-deploy ends the deploy as credentials_revoked with the reason', async (t) => {
   const { agent, apiKey } = await signedInWithKey(stack, 'revokedkey');
   addNodeRepo(stack, 'revokedkey', 'app');
+  holdBuild('app-rk');
   const res = await agent.post('/api/render/deploy', { github_repo: 'revokedkey/app', project_name: 'app-rk' });
   await waitStatus(agent, res.json.id, 'build_in_progress');
   stack.render.revokeKey(apiKey);
