@@ -3,8 +3,8 @@
 // deadline, decoding. Node's own client is cheaper per call than undici's fetch (measured: http.ts).
 import { Agent as HttpAgent, request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
-import { brotliDecompressSync, gunzipSync, inflateRawSync, inflateSync } from 'node:zlib';
 import { GitHubError } from './errors.js';
+import { decodeContent } from '../contentCoding.js';
 
 export interface Exchange {
   /** Short words for messages: "get repository". */
@@ -163,14 +163,12 @@ function readAnswer(res: IncomingMessage, ex: Exchange): Promise<string> {
       chunks.push(chunk);
     });
     res.on('end', () => {
-      let body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
-      try {
-        // Undone in the reverse of the order they were applied; one we do not know is left as is (as fetch did).
-        for (const coding of codings.toReversed()) body = decode(coding, body, ex.maxBytes);
-      } catch (err) {
-        return reject((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE' ? tooLarge() : new TransportFailure('an answer that did not decode'));
-      }
-      resolve(decoder.decode(body));
+      let body = Promise.resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
+      // Undone in the reverse of the order they were applied; one we do not know is left as is (as fetch did).
+      for (const coding of codings.toReversed()) body = body.then((b) => decodeContent(coding, b, ex.maxBytes));
+      body.then((b) => resolve(decoder.decode(b)), (err: NodeJS.ErrnoException) => {
+        reject(err.code === 'ERR_BUFFER_TOO_LARGE' ? tooLarge() : new TransportFailure('an answer that did not decode'));
+      });
     });
     res.on('close', () => { if (!res.complete) reject(new TransportFailure('the answer broke off')); });
   });
@@ -178,12 +176,3 @@ function readAnswer(res: IncomingMessage, ex: Exchange): Promise<string> {
 
 // As res.text() decodes: UTF-8, a byte order mark dropped.
 const decoder = new TextDecoder();
-
-function decode(coding: string, body: Buffer, maxBytes: number): Buffer {
-  const limit = { maxOutputLength: maxBytes };
-  if (coding === 'gzip' || coding === 'x-gzip') return gunzipSync(body, limit);
-  // "deflate" is meant zlib-wrapped; some servers send it raw (fetch accepts both).
-  if (coding === 'deflate') return (body[0]! & 0x0f) === 0x08 ? inflateSync(body, limit) : inflateRawSync(body, limit);
-  if (coding === 'br') return brotliDecompressSync(body, limit);
-  return body;
-}

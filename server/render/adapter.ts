@@ -13,9 +13,9 @@
 // the key never travels to another host).
 import { Agent as HttpAgent, request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
-import { brotliDecompress, inflate, inflateRaw, unzip } from 'node:zlib';
 import axios, { AxiosError, AxiosHeaders, CanceledError, type AxiosResponse, type InternalAxiosRequestConfig } from 'axios';
 import { withoutTrailingSlashes } from '../text.js';
+import { contentDecoder } from '../contentCoding.js';
 
 // One keep-alive pool per process, shared by every caller's client: a client is built per request or
 // job run, and opening a TLS connection per client would cost more than the call.
@@ -224,7 +224,7 @@ function onEnd(this: IncomingMessage & Tagged): void {
   const { chunks } = exchange;
   const raw = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
   const encoding = exchange.config.method === 'head' || this.statusCode === 204 ? undefined : this.headers['content-encoding'];
-  const inflate = raw.length === 0 ? undefined : decoderFor(encoding);
+  const inflate = raw.length === 0 ? undefined : contentDecoder(encoding);
   if (!inflate) return exchange.answer(this, raw);
   const limit = exchange.limit === Infinity ? {} : { maxOutputLength: exchange.limit };
   inflate(raw, limit, (err, decoded) => {
@@ -246,24 +246,6 @@ function bodyBytes(data: unknown): Buffer | undefined {
   if (typeof data === 'string') return Buffer.from(data, 'utf8');
   if (Buffer.isBuffer(data)) return data;
   throw new TypeError('data must be a string, a Buffer or FormData');
-}
-
-type Inflate = (raw: Buffer, opts: { maxOutputLength?: number }, done: (err: Error | null, out: Buffer) => void) => void;
-
-/** The one-step decompressor for an encoded answer (bounded like the raw body), if it is encoded. */
-function decoderFor(encoding: string | undefined): Inflate | undefined {
-  switch ((encoding ?? '').trim().toLowerCase()) {
-    case 'gzip':
-    case 'x-gzip':
-      return unzip;
-    case 'deflate':
-      // zlib-wrapped (what the RFC says) or raw deflate (what some servers send).
-      return (raw, opts, done) => ((raw[0]! & 0x0f) === 8 ? inflate : inflateRaw)(raw, opts, done);
-    case 'br':
-      return brotliDecompress;
-    default:
-      return undefined;
-  }
 }
 
 function stripBom(text: string): string {
