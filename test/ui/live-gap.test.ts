@@ -4,6 +4,12 @@ import { DESKTOP } from './support/browser.js';
 import { deployThroughForm, type UiStack } from './support/uiStack.js';
 import { useBrowserStack } from './support/browserStack.js';
 
+// Code inside page.evaluate runs in the browser; these stand in for the DOM types this (Node-only) project does not load.
+declare const document: any;
+declare const window: any;
+declare const location: any;
+declare const MutationObserver: any;
+
 // An update published while no event stream is subscribed is never sent again. The page must catch up
 // when its stream opens: here the stream is held (as a slow proxy or a reopen to follow logs would) while
 // the deploy goes live, and the page — which loaded the deploy still building — must show it live.
@@ -74,6 +80,39 @@ test('a page view reads the deployment and its first log page once', async (t) =
     return (await page.getByTestId('logs').getByText(marker).count()) > 0 ? true : undefined;
   });
   t.deepEqual(reads.sort(), ['/logs', 'record'], 'one read of the record and one of its log page');
+  t.deepEqual(problems, []);
+  await context.close();
+});
+
+// The first view is drawn once the stream is open. A page chosen while it was opening (a link, a typed
+// address) is that first view, drawn once: it used to be drawn on the hash change and again when the
+// stream opened, and the second drawing replaced a form the person may already have typed into.
+test('a page chosen while the stream opens is drawn once, when it is open', async (t) => {
+  const { context, page, problems } = await stack.signedInWithKey(browser, 'earlyuser', ['site'], DESKTOP);
+  await page.goto(`${stack.url}/#/`);
+  const held: Route[] = [];
+  await page.route('**/api/events**', (route) => { held.push(route); });
+  await page.reload();
+  await page.getByTestId('user-login').filter({ hasText: 'earlyuser' }).waitFor();
+  await waitFor(async () => (held.length > 0 ? true : undefined));
+
+  // Count each drawing of the settings page into <main>, then choose it while the stream is held.
+  await page.evaluate(() => {
+    const main = document.getElementById('main');
+    window.settingsDrawn = 0;
+    new MutationObserver((records: Array<{ addedNodes: Iterable<any> }>) => {
+      for (const r of records) for (const n of r.addedNodes) if (n.querySelector?.('h1')?.textContent === 'Settings') window.settingsDrawn++;
+    }).observe(main, { childList: true });
+    location.hash = '#/settings';
+  });
+  await page.unroute('**/api/events**');
+  for (const route of held) await route.continue().catch(() => undefined);
+  await page.locator('#live-mode[data-mode="live"]').waitFor();
+  await page.getByTestId('render-key-section').waitFor();
+  await page.getByTestId('render-key-section').getByRole('button', { name: 'Replace key' }).click();
+  await page.getByTestId('render-key-input').fill('rnd_typedAfterTheFirstDrawing');
+  t.is(await page.evaluate(() => window.settingsDrawn as number), 1, 'drawn once');
+  t.is(await page.getByTestId('render-key-input').inputValue(), 'rnd_typedAfterTheFirstDrawing');
   t.deepEqual(problems, []);
   await context.close();
 });

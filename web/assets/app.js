@@ -190,12 +190,14 @@ async function boot() {
   }
   if (!session) { showSignedOut({ authError }); return; }
   drawAccount();
-  window.addEventListener('hashchange', route);
   live.start();
   // The first view reads its data once the stream is subscribed: nothing published meanwhile is lost,
   // and the stream's open needs no second read.
   await live.opened();
   route();
+  // Listened for only now: a hash changed while the stream opened is drawn by the route() above, once.
+  // Listening earlier drew that view twice, and the second drawing replaced a form already typed in.
+  window.addEventListener('hashchange', route);
   setInterval(() => refreshRelativeTimes(main), 30_000);
   void probeAudit();
   void refreshBadge();
