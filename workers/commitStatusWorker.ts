@@ -2,7 +2,7 @@ import { Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { queuePrefix } from '../server/queues/deployQueue.js';
 import { COMMIT_STATUS_QUEUE, type CommitStatusJobData } from '../server/queues/commitStatusQueue.js';
-import { commitStatusJobFailed, runCommitStatusJob } from './tasks/commitStatus.js';
+import { commitStatusJobFailed, runCommitStatusJob, sweepFailedCommitStatusJobs } from './tasks/commitStatus.js';
 import { createWritePacer } from './tasks/writePacer.js';
 import { createScopeCache } from './tasks/scopeCache.js';
 import { WRITE_SPACING_MS } from '../server/github/pacing.js';
@@ -45,5 +45,7 @@ export function createCommitStatusWorker(ctx: WorkerContext, connection: Redis, 
   // Only a job that failed for good has finishedOn set (one that will be retried has not).
   worker.on('failed', (job) => { if (job?.finishedOn) void commitStatusJobFailed(ctx, job); });
   worker.on('error', (err) => ctx.logger.error({ err: { message: err.message } }, 'commit status worker error'));
+  // The same for jobs whose failing process died before that handler ran.
+  void sweepFailedCommitStatusJobs(ctx).catch((err: unknown) => ctx.logger.warn({ err: { message: (err as Error).message } }, 'failed commit status jobs not swept'));
   return worker;
 }

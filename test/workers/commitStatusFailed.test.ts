@@ -1,11 +1,12 @@
 import test from 'ava';
 import { randomBytes } from 'node:crypto';
-import { Queue } from 'bullmq';
+import { Queue, Worker } from 'bullmq';
 import { createKeyring } from '../../server/crypto/keyring.js';
 import { sealGithubToken } from '../../server/sessions/credentials.js';
 import { queuePrefix } from '../../server/queues/deployQueue.js';
 import { COMMIT_STATUS_QUEUE, commitStatusJobId, type CommitStatusJobData } from '../../server/queues/commitStatusQueue.js';
-import { requestCommitStatus } from '../../workers/tasks/commitStatus.js';
+import { requestCommitStatus, runCommitStatusJob, sweepFailedCommitStatusJobs } from '../../workers/tasks/commitStatus.js';
+import { createScopeCache } from '../../workers/tasks/scopeCache.js';
 import { createCommitStatusWorker } from '../../workers/commitStatusWorker.js';
 import type { WorkerContext } from '../../workers/context.js';
 import type { DeploymentRecord } from '../../server/deployments/types.js';
@@ -19,7 +20,7 @@ let redis: TestRedis;
 test.before(async () => { redis = await startTestRedis(); });
 test.after.always(async () => { redis?.client.disconnect(); await redis?.stop(); });
 
-const until = async (what: () => Promise<boolean> | boolean, ms = 5_000) => {
+const waitFor = async (what: () => Promise<boolean> | boolean, ms = 5_000) => {
   for (const end = Date.now() + ms; Date.now() < end && !(await what());) await new Promise((r) => setTimeout(r, 20));
 };
 
@@ -66,9 +67,30 @@ async function statusStack(t: { teardown(fn: () => unknown): void }) {
       }),
     },
   } as unknown as WorkerContext;
-  const workerConnection = createRedis(redis.url, 'worker');
-  const worker = createCommitStatusWorker(ctx, workerConnection, { writeIntervalMs: 0 });
-  t.teardown(async () => { await worker.close(); await queue.close(); connection.disconnect(); workerConnection.disconnect(); });
+  const closers: Array<() => Promise<void>> = [];
+  t.teardown(async () => { for (const close of closers.reverse()) await close(); await queue.close(); connection.disconnect(); });
+  /** Start a commit status worker as the worker process does (on a connection of its own). */
+  const startWorker = () => {
+    const workerConnection = createRedis(redis.url, 'worker');
+    const worker = createCommitStatusWorker(ctx, workerConnection, { writeIntervalMs: 0 });
+    closers.push(async () => { await worker.close(); workerConnection.disconnect(); });
+    return worker;
+  };
+  /**
+   * A process that dies after BullMQ failed a job for good and before the worker's `failed` handler ran:
+   * the same processor, without the handler. Stopped once it is done with `until`.
+   */
+  const crashingWorker = async (until: () => Promise<boolean>) => {
+    const workerConnection = createRedis(redis.url, 'worker');
+    const run = { pacer: null, scopes: createScopeCache({ ttlMs: 60_000, now: () => Date.now() }) };
+    const worker = new Worker<CommitStatusJobData>(COMMIT_STATUS_QUEUE, (job, token) => runCommitStatusJob(ctx, job, token, run), { connection: workerConnection, prefix: queuePrefix(prefix) });
+    try {
+      await waitFor(until);
+    } finally {
+      await worker.close();
+      workerConnection.disconnect();
+    }
+  };
   const record = (n: number): DeploymentRecord => {
     const rec = {
       id: `dpl-${String(n).padStart(20, '0')}`, userId: 7, requestMac: 'mac', sessionRef: 'ref', status: 'build_in_progress',
@@ -78,40 +100,82 @@ async function statusStack(t: { teardown(fn: () => unknown): void }) {
     return rec;
   };
   const failedForGood = (rec: DeploymentRecord) => async () => (await queue.getJobState(commitStatusJobId(rec.id, 'pending'))) === 'failed';
-  return { ctx, queue, prefix, record, failing, posted, failedForGood };
+  return { ctx, queue, prefix, record, failing, posted, failedForGood, startWorker, crashingWorker };
 }
 
 test('a pending status job that failed for good lets go: the final status asked later is posted', async (t) => {
   const s = await statusStack(t);
+  s.startWorker();
   const rec = s.record(1);
   s.failing.set(rec.id, { left: 2 });
   await requestCommitStatus(s.ctx, rec, 'pending');
-  await until(s.failedForGood(rec));
+  await waitFor(s.failedForGood(rec));
   t.true(await s.failedForGood(rec)(), 'the pending job failed on both attempts');
   const key = `${s.prefix}:deployment:${rec.id}:commit-status`;
-  await until(async () => (await redis.client.hget(key, 'owned')) === '0', 2_000);
+  await waitFor(async () => (await redis.client.hget(key, 'owned')) === '0', 2_000);
 
   (rec as { status: string }).status = 'live';
   await requestCommitStatus(s.ctx, rec, 'final');
-  await until(() => (s.posted.get('app1') ?? []).length > 0);
+  await waitFor(() => (s.posted.get('app1') ?? []).length > 0);
   t.deepEqual(s.posted.get('app1'), ['success']);
 });
 
 test('a final status asked while the pending job was failing is posted once that job failed for good', async (t) => {
   const s = await statusStack(t);
+  s.startWorker();
   const rec = s.record(2);
   let open!: () => void;
   s.failing.set(rec.id, { left: 2, gate: new Promise<void>((r) => { open = r; }) });
   await requestCommitStatus(s.ctx, rec, 'pending');
   // The pending job is running (its record read is held) when the deploy ends and asks for its final
   // status: the job owns the posting, so no job is added for it.
-  await until(async () => (await s.queue.getJobState(commitStatusJobId(rec.id, 'pending'))) === 'active');
+  await waitFor(async () => (await s.queue.getJobState(commitStatusJobId(rec.id, 'pending'))) === 'active');
   (rec as { status: string }).status = 'live';
   await requestCommitStatus(s.ctx, rec, 'final');
   t.is(await s.queue.getJobState(commitStatusJobId(rec.id, 'final')), 'unknown', 'the owning job was to post it');
   open();
-  await until(s.failedForGood(rec));
+  await waitFor(s.failedForGood(rec));
   t.true(await s.failedForGood(rec)());
-  await until(() => (s.posted.get('app2') ?? []).length > 0);
+  await waitFor(() => (s.posted.get('app2') ?? []).length > 0);
   t.deepEqual(s.posted.get('app2'), ['success']);
+});
+
+test('a pending job failed for good by a process that died before its failed handler: the next worker start hands the final status on', async (t) => {
+  const s = await statusStack(t);
+  const rec = s.record(3);
+  s.failing.set(rec.id, { left: 2 });
+  await requestCommitStatus(s.ctx, rec, 'pending');
+  await s.crashingWorker(s.failedForGood(rec));
+  t.true(await s.failedForGood(rec)(), 'the pending job failed on both attempts');
+  // The deploy ends: the dead job still owns the posting, so asking adds no job.
+  (rec as { status: string }).status = 'live';
+  await requestCommitStatus(s.ctx, rec, 'final');
+  t.is(await s.queue.getJobState(commitStatusJobId(rec.id, 'final')), 'unknown');
+
+  s.startWorker();
+  await waitFor(() => (s.posted.get('app3') ?? []).length > 0);
+  t.deepEqual(s.posted.get('app3'), ['success']);
+  // Another worker's start sweeps the same failed job again: its ownership was handed on and let go, so
+  // no job is added and nothing more is posted.
+  await waitFor(async () => (await s.queue.getJobState(commitStatusJobId(rec.id, 'final'))) === 'unknown');
+  t.true(await sweepFailedCommitStatusJobs(s.ctx) >= 1);
+  t.is(await s.queue.getJobState(commitStatusJobId(rec.id, 'final')), 'unknown', 'no second final job');
+  t.is(await redis.client.hget(`${s.prefix}:deployment:${rec.id}:commit-status`, 'owned'), '0');
+  t.deepEqual(s.posted.get('app3'), ['success']);
+});
+
+test('a pending job failed for good by a dead process, the deploy ending later: the next worker start lets go', async (t) => {
+  const s = await statusStack(t);
+  const rec = s.record(4);
+  s.failing.set(rec.id, { left: 2 });
+  await requestCommitStatus(s.ctx, rec, 'pending');
+  await s.crashingWorker(s.failedForGood(rec));
+  s.startWorker();
+  const key = `${s.prefix}:deployment:${rec.id}:commit-status`;
+  await waitFor(async () => (await redis.client.hget(key, 'owned')) === '0');
+  t.is(await redis.client.hget(key, 'owned'), '0', 'the sweep let go');
+  (rec as { status: string }).status = 'failed';
+  await requestCommitStatus(s.ctx, rec, 'final');
+  await waitFor(() => (s.posted.get('app4') ?? []).length > 0);
+  t.deepEqual(s.posted.get('app4'), ['failure']);
 });

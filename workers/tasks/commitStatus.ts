@@ -100,6 +100,27 @@ export async function commitStatusJobFailed(ctx: WorkerContext, job: Job<CommitS
   }
 }
 
+/** Failed jobs read per page by the sweep at worker start. */
+const SWEEP_PAGE = 200;
+
+/**
+ * Worker start: a process that died after BullMQ failed a status job for good and before its `failed`
+ * handler ran left the deployment owned for ever, its final status never posted. Every failed status job
+ * BullMQ still keeps (removeOnFail: a day) is handled again here; a job whose ownership was already let
+ * go or handed on costs one script call and changes nothing (the FAILED script checks the owner).
+ * Resolves with the number of failed jobs looked at.
+ */
+export async function sweepFailedCommitStatusJobs(ctx: WorkerContext): Promise<number> {
+  const queue = ctx.commitStatusQueue;
+  if (!queue) return 0;
+  for (let seen = 0; ;) {
+    const page = await queue.getFailed(seen, seen + SWEEP_PAGE - 1);
+    for (const job of page) if (job) await commitStatusJobFailed(ctx, job);
+    seen += page.length;
+    if (page.length < SWEEP_PAGE) return seen;
+  }
+}
+
 /** The job's record, when it still exists and is the one the job was made for. */
 async function ownRecord(ctx: WorkerContext, data: CommitStatusJobData): Promise<DeploymentRecord | null> {
   const rec = await ctx.deployments.get(data.deploymentId);

@@ -3,8 +3,10 @@ import { redisScript } from '../../server/redisScript.js';
 import type { CommitStatusPhase } from '../../server/queues/commitStatusQueue.js';
 
 /**
- * Which commit statuses a deployment asked for, which one was posted, and whether a status job owns
- * the posting: one hash per deployment, `deployment:<id>:commit-status` {asked, posted, owned}.
+ * Which commit statuses a deployment asked for, which one was posted, and which status job owns the
+ * posting: one hash per deployment, `deployment:<id>:commit-status` {asked, posted, owned}; `owned` is
+ * the owning job's phase (one job per deployment and phase), '0' for none ('1': a job of either phase,
+ * written before the owner was named).
  *
  * At most one status job of a deployment posts at a time, and it posts what the record says when it
  * runs, so statuses never go out of order and a final status supersedes a pending one not yet posted
@@ -21,11 +23,11 @@ const TTL_S = 7 * 24 * 3600;
 const ASK = `
 local v = redis.call('HMGET', KEYS[1], 'asked', 'posted', 'owned')
 if v[1] and (ARGV[1] == 'pending' or v[1] == 'final' or v[2] == 'final') then return 0 end
-if v[3] == '1' then
+if v[3] and v[3] ~= '0' then
   redis.call('HSET', KEYS[1], 'asked', ARGV[1])
   return 0
 end
-redis.call('HSET', KEYS[1], 'asked', ARGV[1], 'owned', '1')
+redis.call('HSET', KEYS[1], 'asked', ARGV[1], 'owned', ARGV[1])
 if not v[1] then redis.call('EXPIRE', KEYS[1], ARGV[2]) end
 return 1
 `;
@@ -48,13 +50,17 @@ return 1
 /**
  * A status job failed for good (retries spent, or stalled too often) before its DONE: its ownership
  * must not outlive it, or no later status of the deployment would get a job. ARGV: its phase. 1 = a
- * final status is owed that only a pending job would have gone on to post: ownership stays, for a
- * final job the caller adds; 0 = ownership let go.
+ * final status is owed that only a pending job would have gone on to post: ownership passes to the
+ * final job the caller adds; 0 = ownership let go, or this job did not own (it was let go before: the
+ * same failed job is handled again by the sweep at worker start, commitStatus.ts).
  */
 const FAILED = `
 local v = redis.call('HMGET', KEYS[1], 'asked', 'posted', 'owned')
-if v[3] ~= '1' then return 0 end
-if ARGV[1] == 'pending' and v[1] == 'final' and v[2] ~= 'final' then return 1 end
+if v[3] ~= ARGV[1] and v[3] ~= '1' then return 0 end
+if ARGV[1] == 'pending' and v[1] == 'final' and v[2] ~= 'final' then
+  redis.call('HSET', KEYS[1], 'owned', 'final')
+  return 1
+end
 redis.call('HSET', KEYS[1], 'owned', '0')
 return 0
 `;
