@@ -12,56 +12,85 @@ import { redisScript } from '../redisScript.js';
  *   z key score member        : ZADD key GT score member
  *   s key n field value …     : HSET the fields
  *   u userKey loginKey login id ttl : HSET userKey login, EXPIRE userKey ttl, SET loginKey id EX ttl
+ * A command Redis refuses (a key of another type: WRONGTYPE; a field that is not a number) ends its
+ * operation only: by redis.call it would end the script, losing every later user's counts in the call.
+ * Returns the failed operations, each its ordinal (from 1) and Redis's error.
  */
 const FLUSH = redisScript(`
-local i, n = 1, #ARGV
-while i <= n do
-  local op, key = ARGV[i], KEYS[tonumber(ARGV[i + 1])]
-  if op == 'h' then
-    local c = tonumber(ARGV[i + 3])
-    for j = 0, c - 1 do redis.call('HINCRBY', key, ARGV[i + 4 + 2 * j], ARGV[i + 5 + 2 * j]) end
-    redis.call('EXPIRE', key, ARGV[i + 2])
-    i = i + 4 + 2 * c
-  elseif op == 'p' then
-    local c = tonumber(ARGV[i + 3])
-    redis.call('PFADD', key, unpack(ARGV, i + 4, i + 3 + c))
-    redis.call('EXPIRE', key, ARGV[i + 2])
-    i = i + 4 + c
-  elseif op == 'z' then
-    redis.call('ZADD', key, 'GT', ARGV[i + 2], ARGV[i + 3])
-    i = i + 4
-  elseif op == 's' then
-    local c = tonumber(ARGV[i + 2])
-    redis.call('HSET', key, unpack(ARGV, i + 3, i + 2 + 2 * c))
-    i = i + 3 + 2 * c
-  elseif op == 'u' then
-    redis.call('HSET', key, 'login', ARGV[i + 3])
-    redis.call('EXPIRE', key, ARGV[i + 5])
-    redis.call('SET', KEYS[tonumber(ARGV[i + 2])], ARGV[i + 4], 'EX', ARGV[i + 5])
-    i = i + 6
-  else
-    return redis.error_reply('telemetry flush: unknown operation ' .. tostring(op))
+local failed, op, ok = {}, 0, true
+local function call(...)
+  if not ok then return end
+  local r = redis.pcall(...)
+  if type(r) == 'table' and r.err then
+    ok = false
+    failed[#failed + 1] = op
+    failed[#failed + 1] = r.err
   end
 end
-return 1`);
+local i, n = 1, #ARGV
+while i <= n do
+  local code, key = ARGV[i], KEYS[tonumber(ARGV[i + 1])]
+  op, ok = op + 1, true
+  if code == 'h' then
+    local c = tonumber(ARGV[i + 3])
+    for j = 0, c - 1 do call('HINCRBY', key, ARGV[i + 4 + 2 * j], ARGV[i + 5 + 2 * j]) end
+    call('EXPIRE', key, ARGV[i + 2])
+    i = i + 4 + 2 * c
+  elseif code == 'p' then
+    local c = tonumber(ARGV[i + 3])
+    call('PFADD', key, unpack(ARGV, i + 4, i + 3 + c))
+    call('EXPIRE', key, ARGV[i + 2])
+    i = i + 4 + c
+  elseif code == 'z' then
+    call('ZADD', key, 'GT', ARGV[i + 2], ARGV[i + 3])
+    i = i + 4
+  elseif code == 's' then
+    local c = tonumber(ARGV[i + 2])
+    call('HSET', key, unpack(ARGV, i + 3, i + 2 + 2 * c))
+    i = i + 3 + 2 * c
+  elseif code == 'u' then
+    call('HSET', key, 'login', ARGV[i + 3])
+    call('EXPIRE', key, ARGV[i + 5])
+    call('SET', KEYS[tonumber(ARGV[i + 2])], ARGV[i + 4], 'EX', ARGV[i + 5])
+    i = i + 6
+  else
+    return redis.error_reply('telemetry flush: unknown operation ' .. tostring(code))
+  end
+end
+return failed`);
+
+/** An operation of a flush that Redis refused: whose it was (a user id; null: the route names) and why. */
+export interface FlushFailure { userId: number | null; message: string }
 
 /** Builds one call of the flush script. */
 export class FlushBatch {
   readonly keys: string[] = [];
   readonly args: Array<string | number> = [];
   private readonly index = new Map<string, number>();
+  /** Whose each operation is, in order: the script names a failed one by its ordinal. */
+  private readonly owners: Array<number | null> = [];
+  private owner: number | null = null;
 
   private key(k: string): number {
     let i = this.index.get(k);
     if (i === undefined) { this.keys.push(k); i = this.keys.length; this.index.set(k, i); }
     return i;
   }
+  private op(...args: Array<string | number>): void { this.args.push(...args); this.owners.push(this.owner); }
+  /** The operations added from now on are this user's. */
+  user(userId: number): void { this.owner = userId; }
   /** HINCRBY each [field, by] pair, then EXPIRE. */
-  counts(key: string, ttl: number, pairs: Array<string | number>): void { this.args.push('h', this.key(key), ttl, pairs.length / 2, ...pairs); }
-  hll(key: string, ttl: number, members: string[]): void { this.args.push('p', this.key(key), ttl, members.length, ...members); }
-  zaddGt(key: string, score: number, member: string): void { this.args.push('z', this.key(key), score, member); }
-  hset(key: string, pairs: string[]): void { this.args.push('s', this.key(key), pairs.length / 2, ...pairs); }
-  login(userKey: string, loginKey: string, login: string, userId: number, ttl: number): void { this.args.push('u', this.key(userKey), this.key(loginKey), login, userId, ttl); }
+  counts(key: string, ttl: number, pairs: Array<string | number>): void { this.op('h', this.key(key), ttl, pairs.length / 2, ...pairs); }
+  hll(key: string, ttl: number, members: string[]): void { this.op('p', this.key(key), ttl, members.length, ...members); }
+  zaddGt(key: string, score: number, member: string): void { this.op('z', this.key(key), score, member); }
+  hset(key: string, pairs: string[]): void { this.op('s', this.key(key), pairs.length / 2, ...pairs); }
+  login(userKey: string, loginKey: string, login: string, userId: number, ttl: number): void { this.op('u', this.key(userKey), this.key(loginKey), login, userId, ttl); }
   get empty(): boolean { return this.args.length === 0; }
-  run(redis: Redis): Promise<unknown> { return FLUSH(redis, this.keys, this.args); }
+  /** Run the call; resolves with the operations Redis refused (the others are written). */
+  async run(redis: Redis): Promise<FlushFailure[]> {
+    const reply = (await FLUSH(redis, this.keys, this.args)) as Array<number | string>;
+    const failures: FlushFailure[] = [];
+    for (let i = 0; i + 1 < reply.length; i += 2) failures.push({ userId: this.owners[Number(reply[i]) - 1] ?? null, message: String(reply[i + 1]) });
+    return failures;
+  }
 }

@@ -125,6 +125,7 @@ export function createRecorder(opts: {
     for (const [userId, u] of batch) {
       if (users++ === FLUSH_CHUNK) { calls.push(new FlushBatch()); users = 1; }
       const call = calls[calls.length - 1]!;
+      call.user(userId);
       for (const [minute, counts] of u.minutes) {
         const mm = minute % 60;
         const pairs: Array<string | number> = [];
@@ -142,7 +143,13 @@ export function createRecorder(opts: {
       call.zaddGt(keys.active, u.lastMinute, String(userId));
       if (u.login) call.login(keys.user(userId), keys.login(u.login), u.login, userId, hourTtl);
     }
-    await Promise.all(calls.filter((c) => !c.empty).map((c) => c.run(redis)));
+    const failures = (await Promise.all(calls.filter((c) => !c.empty).map((c) => c.run(redis)))).flat();
+    if (failures.length) {
+      // A key someone else wrote with another type costs its own counts only; the rest of the call is written.
+      const users = [...new Set(failures.map((f) => f.userId))];
+      opts.logger.warn({ users: users.slice(0, 20), count: users.length, err: { message: failures[0]!.message } }, 'telemetry flush: some counts refused by Redis');
+      if (failures.some((f) => f.userId === null)) newRoutes.push(...routesToRegister);
+    }
   }
 
   let flushQueued = false;

@@ -71,3 +71,35 @@ test('a flush writes every count, sketch, login and TTL, in one command for its 
     conn.disconnect();
   }
 });
+
+test('a key of the wrong type costs only its own counts: the rest of its users\' script call is written, and it is logged', async (t) => {
+  const keys = telemetryKeys(`${redis.prefix}wrong`);
+  const lines: string[] = [];
+  const logger = createLogger({ level: 'warn', destination: { write: (line: string) => { lines.push(line); } } });
+  const recorder = createRecorder({ redis: redis.client, keys, settings, logger, flushMs: 3_600_000 });
+  const at = Date.UTC(2026, 10, 20, 12, 34, 5);
+  const hour = hourIndex(at);
+  // One script call of 150 users (a chunk is 200); user 40's per-route hash is someone's string.
+  await redis.client.set(keys.hour(40, hour), 'not a hash');
+  const ids = Array.from({ length: 150 }, (_, i) => i + 1);
+  for (const id of ids) recorder.record({ userId: id, login: `user${id}`, method: 'GET', route: '/api/session', status: 200, ms: 1, at, target: null, deploy: false });
+  await recorder.flush();
+
+  const route = routeId('GET', '/api/session');
+  const c = redis.client;
+  for (const id of ids) {
+    t.deepEqual(await c.hgetall(keys.minutes(id, hour)), { '34.n': '1' }, `user ${id}'s minute counts`);
+    t.is(await c.hget(keys.user(id), 'login'), `user${id}`, `user ${id}'s login`);
+    if (id !== 40) t.deepEqual(await c.hgetall(keys.hour(id, hour)), { [`${route}.s2`]: '1', [`${route}.l0`]: '1' }, `user ${id}'s route counts`);
+  }
+  t.is(await c.zcard(keys.active), ids.length);
+  t.is(await c.get(keys.hour(40, hour)), 'not a hash', 'the other writer\'s key is left as it was');
+  t.is(await c.ttl(keys.hour(40, hour)), -1, 'and its expiry too');
+  t.deepEqual(await c.hgetall(keys.routes), { [route]: 'GET /api/session' });
+
+  const warned = lines.map((l) => JSON.parse(l) as { msg: string; users?: number[]; err?: { message: string } }).filter((l) => l.msg.startsWith('telemetry flush'));
+  t.is(warned.length, 1, lines.join(''));
+  t.deepEqual(warned[0]!.users, [40]);
+  t.regex(warned[0]!.err!.message, /WRONGTYPE/);
+  t.false(lines.join('').includes('not a hash'), 'the key\'s value is not logged');
+});
