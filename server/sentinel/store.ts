@@ -18,6 +18,7 @@ export function sentinelKeys(prefix: string) {
     cursors: (userId: number) => `${base}:cursors:${userId}`,
     groups: (userId: number) => `${base}:groups:${userId}`,
     status: (userId: number) => `${base}:status:${userId}`,
+    lock: (userId: number) => `${base}:status:${userId}:lock`,
     selfCalls: (userId: number) => `${base}:self:${userId}`,
     alertOnce: (userId: number, key: string) => `${base}:alerted:${userId}:${key}`,
     alertRate: (userId: number) => `${base}:alert-rate:${userId}`,
@@ -31,6 +32,43 @@ export function findingId(...parts: string[]): string {
 }
 
 const settingsAad = (userId: number, ref: string) => `sentinel-settings:user:${userId}:ref:${ref}`;
+
+/** Settings as stored (the ref in clear, the record sealed with it in the AAD), or null. */
+function openSettings(userId: number, ref: string | null | undefined, data: string | null | undefined, keyring: Keyring): SentinelSettings | null {
+  if (!ref || !data) return null;
+  try {
+    const s = JSON.parse(open(data, settingsAad(userId, ref), keyring)) as SentinelSettings;
+    return s.sessionRef === ref ? s : null;
+  } catch {
+    return null; // edited, moved, or sealed with a retired SECRET_KEY
+  }
+}
+
+const parseStatus = (raw: string | null): SentinelStatus => (raw ? (JSON.parse(raw) as SentinelStatus) : { lastRunAt: null, auditUnavailable: [], lastProblem: null });
+
+/**
+ * A round's cursors (JSON by field), read at its start; a cursor set to what it already holds is not
+ * written back, so a round that found nothing new writes none.
+ */
+export function roundCursors(raw: Record<string, string>) {
+  const values = new Map(Object.entries(raw));
+  const changed = new Map<string, string>();
+  return {
+    changed,
+    get<T>(field: string): T | null {
+      const text = values.get(field);
+      if (!text) return null;
+      try { return JSON.parse(text) as T; } catch { return null; }
+    },
+    set(field: string, value: unknown): void {
+      const text = JSON.stringify(value);
+      if (values.get(field) === text) return;
+      values.set(field, text);
+      changed.set(field, text);
+    },
+  };
+}
+export type RoundCursors = ReturnType<typeof roundCursors>;
 const slackAad = (userId: number) => `sentinel-slack:user:${userId}`;
 
 /** Keep the newest MAX_FINDINGS per user; a finding is kept 30 days after it was last seen. */
@@ -67,13 +105,7 @@ export function createSentinelStore(opts: { redis: Redis; prefix: string; keyrin
 
     async getSettings(userId: number): Promise<SentinelSettings | null> {
       const [ref, data] = await redis.hmget(keys.settings(userId), 'ref', 'data');
-      if (!ref || !data) return null;
-      try {
-        const s = JSON.parse(open(data, settingsAad(userId, ref), keyring)) as SentinelSettings;
-        return s.sessionRef === ref ? s : null;
-      } catch {
-        return null; // edited, moved, or sealed with a retired SECRET_KEY
-      }
+      return openSettings(userId, ref, data, keyring);
     },
     /** Written with a TTL of the session's absolute lifetime: settings never outlive the consent. */
     async putSettings(userId: number, s: SentinelSettings): Promise<void> {
@@ -85,16 +117,29 @@ export function createSentinelStore(opts: { redis: Redis; prefix: string; keyrin
     },
     /** The watch ended (session gone, key cleared, switched off): settings, sealed URL and cursors go. */
     async dropWatch(userId: number): Promise<void> {
-      await redis.del(keys.settings(userId), keys.cursors(userId), keys.groups(userId), keys.selfCalls(userId));
+      await redis.del(keys.settings(userId), keys.cursors(userId), keys.groups(userId), keys.selfCalls(userId), keys.lock(userId));
     },
 
-    async getCursor<T>(userId: number, field: string): Promise<T | null> {
-      const raw = await redis.hget(keys.cursors(userId), field);
-      if (!raw) return null;
-      try { return JSON.parse(raw) as T; } catch { return null; }
+    /**
+     * A round's start in one round trip (each is a socket write, the larger part of a round's CPU): its
+     * lock (one round per user at a time; it lapses after lockMs should the worker die), settings,
+     * status and every cursor. `locked` false: another round of this user is running.
+     */
+    async beginRound(userId: number, lockMs: number): Promise<{ locked: boolean; settings: SentinelSettings | null; status: SentinelStatus; cursors: RoundCursors }> {
+      const res = await redis.pipeline()
+        .set(keys.lock(userId), '1', 'PX', lockMs, 'NX')
+        .hmget(keys.settings(userId), 'ref', 'data')
+        .get(keys.status(userId))
+        .hgetall(keys.cursors(userId))
+        .exec();
+      const [lock, [ref, data], status, cursors] = (res ?? []).map(([err, value]) => { if (err) throw err; return value; }) as [string | null, Array<string | null>, string | null, Record<string, string>];
+      return { locked: lock === 'OK', settings: openSettings(userId, ref, data, keyring), status: parseStatus(status), cursors: roundCursors(cursors) };
     },
-    async setCursor(userId: number, field: string, value: unknown): Promise<void> {
-      await redis.multi().hset(keys.cursors(userId), field, JSON.stringify(value)).pexpire(keys.cursors(userId), opts.absoluteMs).exec();
+    /** A round's end in one round trip: the cursors it moved (none when it found nothing new), its status, its lock released. */
+    async endRound(userId: number, status: SentinelStatus, cursors: RoundCursors): Promise<void> {
+      const tx = redis.multi();
+      if (cursors.changed.size > 0) tx.hset(keys.cursors(userId), cursors.changed).pexpire(keys.cursors(userId), opts.absoluteMs);
+      await tx.set(keys.status(userId), JSON.stringify(status), 'EX', FINDINGS_TTL_SEC).del(keys.lock(userId)).exec();
     },
 
     async getGroup(userId: number, field: string): Promise<{ findingId: string; lastTs: string } | null> {
@@ -126,8 +171,7 @@ export function createSentinelStore(opts: { redis: Redis; prefix: string; keyrin
     },
 
     async getStatus(userId: number): Promise<SentinelStatus> {
-      const raw = await redis.get(keys.status(userId));
-      return raw ? (JSON.parse(raw) as SentinelStatus) : { lastRunAt: null, auditUnavailable: [], lastProblem: null };
+      return parseStatus(await redis.get(keys.status(userId)));
     },
     async setStatus(userId: number, s: SentinelStatus): Promise<void> {
       await redis.set(keys.status(userId), JSON.stringify(s), 'EX', FINDINGS_TTL_SEC);

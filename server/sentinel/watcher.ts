@@ -2,7 +2,7 @@ import { BudgetExhausted } from '../render/budget.js';
 import { RenderApiError, type RenderClient, type Service } from '../render/client.js';
 import { AUDIT_CONTEXT_KEYS, AUDIT_RULES, FAILED_LOGIN, serviceEventRule } from './rules.js';
 import { classifyLine, sanitizeLine } from './logHeuristics.js';
-import { findingId, type SentinelStore } from './store.js';
+import { findingId, type RoundCursors, type SentinelStore } from './store.js';
 import type { Finding, SentinelStatus } from './types.js';
 
 /** Lines of one signature more than this apart start a new finding; closer ones are the same crash loop. */
@@ -22,6 +22,12 @@ interface RoundInput {
   now: () => number;
   /** A finding was created (isNew) or grew (a log group). */
   onFinding(f: Finding, isNew: boolean): Promise<void>;
+  /**
+   * What the round starts from (store.beginRound): the round updates both, and the caller writes them
+   * back in one round trip (store.endRound), also when the round ends early.
+   */
+  status: SentinelStatus;
+  cursors: RoundCursors;
 }
 
 interface RoundResult { calls: number; findings: number; stoppedBy: 'done' | 'budget' }
@@ -37,14 +43,29 @@ function tsKey(ts: string): string {
 }
 
 /**
- * One watch round for one user: audit logs per workspace, service events, then app logs. Every call
- * goes through the caller's budget-guarded client; a BudgetExhausted ends the round early and the
- * cursors (advanced only after findings are written) make the next round continue where this one
- * stopped. Re-running a round after a crash writes the same findings (deterministic ids).
+ * Settles every promise, then throws the first rejection in argument order: what the others read is
+ * processed (findings written, cursors moved) before an error or a spent budget ends the round.
+ */
+async function settle<T extends readonly unknown[]>(work: { [K in keyof T]: Promise<T[K]> }): Promise<T> {
+  const out = await Promise.allSettled(work);
+  const failed = out.find((o) => o.status === 'rejected');
+  if (failed) throw failed.reason;
+  return out.map((o) => (o as PromiseFulfilledResult<unknown>).value) as unknown as T;
+}
+
+/** Events calls in flight together per user: a workspace with hundreds of services is read in slices. */
+const EVENTS_AT_ONCE = 10;
+
+/**
+ * One watch round for one user: per workspace, its audit log and service list, then each service's
+ * events and the app logs. Calls that do not depend on each other go out together, so their budget
+ * checks share one Redis round trip (auto-pipelining). Every call goes through the caller's
+ * budget-guarded client; a BudgetExhausted ends the round early and the cursors (advanced only after
+ * findings are written) make the next round continue where this one stopped. Re-running a round after
+ * a crash writes the same findings (deterministic ids).
  */
 export async function runRound(input: RoundInput): Promise<RoundResult> {
-  const { userId, client, store } = input;
-  const status: SentinelStatus = await store.getStatus(userId);
+  const { userId, client, store, status, cursors } = input;
   const result: RoundResult = { calls: 0, findings: 0, stoppedBy: 'done' };
   const since = (c: Cursor | null) => c?.ts ?? new Date(input.now() - FIRST_LOOKBACK_MS).toISOString();
   const emit = async (f: Finding, replace: boolean) => {
@@ -53,12 +74,8 @@ export async function runRound(input: RoundInput): Promise<RoundResult> {
   };
   try {
     for (const ownerId of input.ownerIds) {
-      await auditRound(ownerId);
-      result.calls += 1;
-      const services = await client.listServices({ ownerId, limit: 200 });
-      result.calls += 1;
-      await eventsRound(services);
-      await logsRound(ownerId, services);
+      const [, services] = await settle([auditRound(ownerId), client.listServices({ ownerId, limit: 200 }).then((list) => { result.calls += 1; return list; })]);
+      await settle([eventsRound(services), logsRound(ownerId, services)]);
     }
     status.lastProblem = null;
   } catch (err) {
@@ -67,18 +84,17 @@ export async function runRound(input: RoundInput): Promise<RoundResult> {
     status.lastProblem = 'budget';
   } finally {
     status.lastRunAt = new Date(input.now()).toISOString();
-    await store.setStatus(userId, status);
   }
   return result;
 
   async function auditRound(ownerId: string) {
     const checkedKey = `auditChecked:${ownerId}`;
     if (status.auditUnavailable.includes(ownerId)) {
-      const checked = await store.getCursor<number>(userId, checkedKey);
+      const checked = cursors.get<number>(checkedKey);
       if (checked && input.now() - checked < AUDIT_RECHECK_MS) return;
     }
     const field = `audit:${ownerId}`;
-    const cursor = await store.getCursor<Cursor>(userId, field);
+    const cursor = cursors.get<Cursor>(field);
     let page;
     try {
       page = await client.listAuditLogs(ownerId, { startTime: since(cursor), direction: 'forward', limit: 100 });
@@ -90,11 +106,12 @@ export async function runRound(input: RoundInput): Promise<RoundResult> {
           // this round arrives over SSE, and must find the plan notice there already.
           await store.setStatus(userId, status);
         }
-        await store.setCursor(userId, checkedKey, input.now());
+        cursors.set(checkedKey, input.now());
         return;
       }
       throw err;
     }
+    result.calls += 1;
     status.auditUnavailable = status.auditUnavailable.filter((o) => o !== ownerId);
     const seen = new Set(cursor?.seen ?? []);
     for (const entry of page.items) {
@@ -113,28 +130,30 @@ export async function runRound(input: RoundInput): Promise<RoundResult> {
         actor: { type: entry.actor.type, ...(entry.actor.email ? { email: sanitizeLine(entry.actor.email, [], 120) } : {}) }, context,
       }, false);
     }
-    await store.setCursor(userId, field, advance(cursor, page.items.map((e) => ({ id: e.id, ts: e.timestamp }))));
+    cursors.set(field, advance(cursor, page.items.map((e) => ({ id: e.id, ts: e.timestamp }))));
   }
 
   async function eventsRound(services: Service[]) {
-    for (const svc of services) {
-      const field = `events:${svc.id}`;
-      const cursor = await store.getCursor<Cursor>(userId, field);
-      const page = await client.listServiceEvents(svc.id, { startTime: since(cursor), limit: 50 });
-      result.calls += 1;
-      const seen = new Set(cursor?.seen ?? []);
-      for (const ev of page.items) {
-        if (seen.has(ev.id)) continue;
-        const rule = serviceEventRule(ev.type, ev.details);
-        if (!rule) continue;
-        await emit({
-          id: findingId(String(userId), 'event', ev.id), kind: 'service_event', rule: rule.rule, severity: rule.severity, title: rule.title,
-          ownerId: svc.ownerId, serviceId: svc.id, count: 1, firstAt: ev.timestamp, lastAt: ev.timestamp,
-          context: { serviceName: svc.name, renderEvent: ev.type, eventId: ev.id },
-        }, false);
-      }
-      await store.setCursor(userId, field, advance(cursor, page.items.map((e) => ({ id: e.id, ts: e.timestamp }))));
+    for (let i = 0; i < services.length; i += EVENTS_AT_ONCE) await settle(services.slice(i, i + EVENTS_AT_ONCE).map(serviceEvents));
+  }
+
+  async function serviceEvents(svc: Service) {
+    const field = `events:${svc.id}`;
+    const cursor = cursors.get<Cursor>(field);
+    const page = await client.listServiceEvents(svc.id, { startTime: since(cursor), limit: 50 });
+    result.calls += 1;
+    const seen = new Set(cursor?.seen ?? []);
+    for (const ev of page.items) {
+      if (seen.has(ev.id)) continue;
+      const rule = serviceEventRule(ev.type, ev.details);
+      if (!rule) continue;
+      await emit({
+        id: findingId(String(userId), 'event', ev.id), kind: 'service_event', rule: rule.rule, severity: rule.severity, title: rule.title,
+        ownerId: svc.ownerId, serviceId: svc.id, count: 1, firstAt: ev.timestamp, lastAt: ev.timestamp,
+        context: { serviceName: svc.name, renderEvent: ev.type, eventId: ev.id },
+      }, false);
     }
+    cursors.set(field, advance(cursor, page.items.map((e) => ({ id: e.id, ts: e.timestamp }))));
   }
 
   async function logsRound(ownerId: string, services: Service[]) {
@@ -148,7 +167,7 @@ export async function runRound(input: RoundInput): Promise<RoundResult> {
       for (let i = 0; i < list.length; i += 20) {
         const chunk = list.slice(i, i + 20);
         const field = `logs:${ownerId}:${region}:${i / 20}`;
-        const cursor = await store.getCursor<Cursor>(userId, field);
+        const cursor = cursors.get<Cursor>(field);
         let start = since(cursor);
         if (input.now() - Date.parse(start) > MAX_LOG_LAG_MS) start = new Date(input.now() - MAX_LOG_LAG_MS).toISOString();
         // Up to LOG_PAGES_PER_ROUND pages; what was read is processed even when the budget stops paging.
@@ -171,7 +190,7 @@ export async function runRound(input: RoundInput): Promise<RoundResult> {
           window = { startTime: page.nextStartTime, endTime: page.nextEndTime ?? window.endTime };
         }
         await groupLogLines(ownerId, chunk, lines);
-        await store.setCursor(userId, field, next);
+        cursors.set(field, next);
       }
     }
   }

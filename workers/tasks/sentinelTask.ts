@@ -1,4 +1,4 @@
-import type { Job } from 'bullmq';
+import type { Job, JobSchedulerJobOptions } from 'bullmq';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../../server/logger.js';
@@ -49,21 +49,22 @@ export async function runSentinelJob(ctx: SentinelContext, job: Job<SentinelJobD
     await unscheduleWatch(ctx.queue, userId);
     ctx.onRound?.('stopped');
   };
-  const settings = await ctx.store.getSettings(userId);
+  // One round per user at a time, even if a slow round overlaps the next tick; the lock lapses after two
+  // intervals should the worker die (the job's interval is the settings' one: scheduleWatch).
+  const lockMs = Math.max(30_000, ((job.opts as JobSchedulerJobOptions).repeat?.every ?? 0) * 2);
+  const { locked, settings, status, cursors } = await ctx.store.beginRound(userId, lockMs);
+  if (!locked) { ctx.onRound?.('skipped'); return; }
   if (!settings?.enabled) return stop();
-  const sess = await ctx.sessions.loadByRef(settings.sessionRef);
+  const sess = await ctx.sessions.loadByRef(settings.sessionRef).catch(async (err: unknown) => { await ctx.redis.del(ctx.store.keys.lock(userId)); throw err; });
   const apiKey = sess ? openRenderKey(sess, ctx.keyring) : null;
   if (!sess?.user || sess.user.id !== userId || !sess.render || !apiKey) return stop();
 
-  // One round per user at a time, even if a slow round overlaps the next tick (the lock lapses on a crash).
-  const lock = `${ctx.store.keys.status(userId)}:lock`;
-  if ((await ctx.redis.set(lock, job.id ?? '1', 'PX', Math.max(30_000, settings.intervalMs * 2), 'NX')) !== 'OK') { ctx.onRound?.('skipped'); return; }
   const fp = sess.render.keyFingerprint;
   const client = ctx.upstream.render(apiKey, { beforeRequest: (call) => ctx.budget.acquireShare(fp, call, SENTINEL_BUDGET_SHARE, 'sentinel') });
   const slackUrl = ctx.store.openSlackUrl(userId, settings.slackSealed);
   try {
     const result = await runRound({
-      userId, ownerIds: sess.render.owners.map((o) => o.id), client, store: ctx.store, now: ctx.now,
+      userId, ownerIds: sess.render.owners.map((o) => o.id), client, store: ctx.store, now: ctx.now, status, cursors,
       onFinding: async (f, isNew) => {
         await ctx.redis.publish(ctx.channelOf(userId), sentinelMessage(f, isNew));
         if (!isNew) return;
@@ -76,11 +77,10 @@ export async function runSentinelJob(ctx: SentinelContext, job: Job<SentinelJobD
     ctx.onRound?.(result.stoppedBy);
   } catch (err) {
     const rejected = err instanceof RenderApiError && (err.kind === 'unauthorized');
-    const status = await ctx.store.getStatus(userId);
-    await ctx.store.setStatus(userId, { ...status, lastProblem: rejected ? 'render_key_rejected' : 'render_unavailable' });
+    status.lastProblem = rejected ? 'render_key_rejected' : 'render_unavailable';
     ctx.logger.warn({ userId, reason: err instanceof RenderApiError ? err.kind : (err as Error).name }, 'sentinel round failed');
     ctx.onRound?.('error');
   } finally {
-    await ctx.redis.del(lock);
+    await ctx.store.endRound(userId, status, cursors);
   }
 }

@@ -1,0 +1,53 @@
+import test from 'ava';
+import { BUDGET_FOR_TESTS } from './limits.js';
+import { enable, startSentinelStack, tenant, waitFor, type SentinelStack } from './support.js';
+import { sentinelKeys } from '../../server/sentinel/store.js';
+
+// What one Sentinel round asks of Redis on the worker's data connection (issue 17's sentinel row: each
+// round trip is a socket write and a wake-up, the larger part of a round's CPU). Commands sent in one
+// write share the `stream` ioredis hands to sendCommand, so the writes can be told apart.
+
+let s: SentinelStack;
+test.before(async () => { s = await startSentinelStack({ renderLimits: BUDGET_FOR_TESTS }); });
+test.after.always(async () => { await s?.close(); });
+
+interface Sent { name: string; args: string[]; write: object }
+
+test('a round that finds nothing new: four writes to Redis (its start, two budget takes, its end) and no cursor written', async (t) => {
+  const gil = await tenant(s.stack, 'gil-trips', ['api', 'web']);
+  const userId = (await gil.agent.get('/api/session')).json.user.id as number;
+  const keys = sentinelKeys(s.stack.config.redisPrefix);
+  const lock = `${keys.status(userId)}:lock`;
+  const redis = s.worker.context.redis;
+  const sent: Sent[] = [];
+  const original = redis.sendCommand.bind(redis);
+  type Args = Parameters<typeof original>;
+  redis.sendCommand = (command: Args[0], stream?: Args[1]) => {
+    sent.push({ name: command.name, args: command.args.map(String), write: stream ?? {} });
+    return original(command, stream);
+  };
+  t.teardown(() => { redis.sendCommand = original; });
+
+  await enable(gil.agent);
+  // Rounds run every second: the first ones move the cursors to what the workspace already holds.
+  const ends = () => sent.filter((c) => c.name === 'del' && c.args.includes(lock)).length;
+  await waitFor('five rounds', async () => ends() >= 5, 60_000);
+
+  // The fourth and fifth rounds (nothing happened in the workspace since the first).
+  const rounds: Sent[][] = [];
+  let current: Sent[] | null = null;
+  for (const c of sent) {
+    if (c.name === 'set' && c.args[0] === lock) current = [];
+    if (!current) continue;
+    // This user's Sentinel keys and the key's budget (the only key in this worker's Redis traffic here).
+    if (c.args.some((a) => a.includes(`:sentinel:`) || a.includes(':budget:'))) current.push(c);
+    if (c.name === 'del' && c.args.includes(lock)) { rounds.push(current); current = null; }
+  }
+  for (const round of rounds.slice(3, 5)) {
+    const writes = new Set(round.map((c) => c.write));
+    const names = round.map((c) => c.name).join(' ');
+    t.is(round.filter((c) => c.name === 'evalsha').length, 5, `audit, services, two events, logs: ${names}`);
+    t.is(writes.size, 4, names);
+    t.deepEqual(round.filter((c) => c.name === 'hset' && c.args[0] === keys.cursors(userId)), [], 'no cursor moved: none written');
+  }
+});
