@@ -6,6 +6,8 @@ import type { FaultRule } from './types.js';
 interface ActiveRule extends FaultRule {
   id: string;
   remaining: number;
+  /** Requests matched so far (for `every`). */
+  seen: number;
 }
 
 interface FaultPlan {
@@ -30,7 +32,7 @@ export function createFaultSet(random: () => number = Math.random): FaultSet {
     && (!r.apiKey || r.apiKey === apiKey);
   const fire = (r: ActiveRule): boolean => {
     if (r.remaining <= 0) return false;
-    if (random() >= (r.probability ?? 1)) return false;
+    if (r.every !== undefined ? ++r.seen % r.every !== 0 : random() >= (r.probability ?? 1)) return false;
     r.remaining -= 1;
     return true;
   };
@@ -40,7 +42,8 @@ export function createFaultSet(random: () => number = Math.random): FaultSet {
         throw new Error(`unknown fault kind: ${String(rule.kind)}`);
       }
       const id = `flt-${randomUUID()}`;
-      rules.push({ ...rule, id, remaining: rule.count ?? Number.POSITIVE_INFINITY });
+      if (rule.every !== undefined && !(Number.isInteger(rule.every) && rule.every >= 1)) throw new Error('every: a whole number of requests, at least 1');
+      rules.push({ ...rule, id, remaining: rule.count ?? Number.POSITIVE_INFINITY, seen: 0 });
       return id;
     },
     clear() {

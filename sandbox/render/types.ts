@@ -81,6 +81,11 @@ export interface FaultRule {
   ms?: number;
   /** 0..1, default 1 */
   probability?: number;
+  /**
+   * A schedule instead of chance: the rule fires on the n-th, 2n-th, 3n-th… request it matches, so a
+   * test knows how many faults a number of requests meets (probability is then ignored).
+   */
+  every?: number;
   /** How many times the rule fires; default unlimited. */
   count?: number;
   /** Only requests made with this key. */

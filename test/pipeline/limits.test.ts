@@ -45,22 +45,27 @@ test.serial('a burst of 100 deploys for one key draws no 429 from Render', async
   }
 });
 
-test.serial('429s, 5xx and timeouts on 20% of Render calls: every deploy still ends live, one service each', async (t) => {
+test.serial('429s, 5xx and timeouts on a fifth of Render calls: every deploy still ends live, one service each', async (t) => {
   t.timeout(120_000);
   const users = await Promise.all(['flaky-a', 'flaky-b'].map((l) => signedInWithKey(stack, l)));
   const { startWorker } = await import('../../workers/process.js');
   const { createLogger } = await import('../../server/logger.js');
   const worker = await startWorker({
     config: stack.config, logger: createLogger({ level: 'silent' }), watch: { initialMs: 40, factor: 1.2, maxDelayMs: 200 },
-    renderLimits: OUR_BUDGET, renderTimeoutMs: 400, retryBackoffMs: 30, workerOptions: { concurrency: 20, lockDurationMs: 5_000, stalledIntervalMs: 1_000 },
+    // The client gives up on a hung answer (the timeout faults) after 1.5 s: a shorter deadline was also
+    // met by answers merely slow on a loaded machine, each a retry more than the faults account for.
+    renderLimits: OUR_BUDGET, renderTimeoutMs: 1_500, retryBackoffMs: 30, workerOptions: { concurrency: 20, lockDurationMs: 5_000, stalledIntervalMs: 1_000 },
   });
+  // On a schedule, not by chance (about 7%, 4%, 3% and 6% of calls): how many faults the run meets
+  // follows from how many calls it makes, never from luck (the first rule that fires answers).
   const rules = [
-    stack.render.setFault({ route: '*', kind: 'status', status: 429, probability: 0.07 }),
-    stack.render.setFault({ route: '*', kind: 'status', status: 503, probability: 0.04 }),
-    stack.render.setFault({ route: '*', kind: 'status', status: 500, probability: 0.03 }),
-    stack.render.setFault({ route: '*', kind: 'timeout', probability: 0.06 }),
+    stack.render.setFault({ route: '*', kind: 'status', status: 429, every: 14 }),
+    stack.render.setFault({ route: '*', kind: 'status', status: 503, every: 25 }),
+    stack.render.setFault({ route: '*', kind: 'status', status: 500, every: 33 }),
+    stack.render.setFault({ route: '*', kind: 'timeout', every: 17 }),
   ];
   t.is(rules.length, 4);
+  const callsBefore = stack.render.calls.length;
   try {
     const jobs: Array<{ agent: (typeof users)[number]['agent']; apiKey: string; id: string; name: string }> = [];
     for (const [u, user] of users.entries()) {
@@ -82,9 +87,13 @@ test.serial('429s, 5xx and timeouts on 20% of Render calls: every deploy still e
       const list = (await res.json()) as Array<{ service: { name: string } }>;
       t.is(list.filter((e) => e.service.name === j.name).length, 1, `${j.name}: exactly one service`);
     }
-    const faulted = stack.render.calls.filter((c) => users.some((u) => u.accountId === c.accountId) && (c.status === 429 || c.status >= 500 || c.status === 0));
-    t.log(`${faulted.length} injected faults answered`);
-    t.true(faulted.length > 5, 'faults were really injected');
+    const theirs = stack.render.calls.slice(callsBefore).filter((c) => users.some((u) => u.accountId === c.accountId));
+    const faulted = theirs.filter((c) => c.status === 429 || c.status >= 500 || c.status === 0);
+    t.log(`${faulted.length} injected faults answered in ${theirs.length} calls`);
+    // 16 deploys make at least 48 calls (each looks its name up, creates its service, reads its deploy),
+    // and the schedule has fired every kind by the 40th.
+    t.true(theirs.length >= 48, `${theirs.length} calls`);
+    for (const status of [429, 503, 500, 0]) t.true(faulted.some((c) => c.status === status), `a ${status || 'timeout'} fault was injected`);
   } finally {
     stack.render.clearFaults();
     await worker.close(5_000);
@@ -117,7 +126,8 @@ test.serial('fairness: a lone tenant\'s deploy is not held back by another tenan
     const workerStart = Date.parse(loneDone.createdAt);
     t.log(`lone deploy started after ${startedBefore} of 200 burst deploys; ${waitMs} ms after its request (worker started after both were queued, ${workerStart ? 'see note' : ''})`);
     t.true(startedBefore <= 20, `the lone deploy waited behind ${startedBefore} burst deploys`);
-    await Promise.all(burst.map((id) => waitFinished(big, id, 100_000)));
+    // The rest of the burst is left to the worker's close: how long 200 deploys take on a loaded machine
+    // (100 s and more seen) says nothing about fairness, and the 100-deploy burst above already ends live.
   } finally {
     await worker.close(5_000);
   }

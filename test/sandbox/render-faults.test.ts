@@ -102,3 +102,16 @@ test('rules match by key and probability; clearFaults removes them; the control 
   const bad = await fetch(`${sim.controlUrl}/faults`, { method: 'POST', body: JSON.stringify({ kind: 'explode' }) });
   t.is(bad.status, 400);
 });
+
+test('every: a schedule, the n-th matching request and each n-th after it; a rule that fired first takes the request', async (t) => {
+  const { sim, api } = await setup();
+  t.teardown(() => sim.close());
+  sim.setFault({ method: 'GET', route: '/users', kind: 'status', status: 503, every: 3 });
+  sim.setFault({ method: 'GET', route: '/users', kind: 'status', status: 500, every: 2 });
+  const statuses: number[] = [];
+  for (let i = 0; i < 9; i++) statuses.push((await api.get('/users')).status);
+  // The 500 rule counts only the requests the 503 rule left it: 1, 2 (fires), -, 3, 4 (fires), -, 5, 6 (fires), -.
+  t.deepEqual(statuses, [200, 500, 503, 200, 500, 503, 200, 500, 503]);
+  t.is((await api.get('/owners')).status, 200, 'route filter');
+  t.throws(() => sim.setFault({ route: '*', kind: 'status', status: 500, every: 0 }));
+});
