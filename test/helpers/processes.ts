@@ -68,7 +68,24 @@ export async function forkReady<M>(main: string, env: Record<string, string>, on
   }
 }
 
-export interface ChildWorker { proc: ChildProcess; output: string[]; kill(signal?: NodeJS.Signals): Promise<number | null> }
+export interface ChildWorker {
+  proc: ChildProcess; output: string[]; kill(signal?: NodeJS.Signals): Promise<number | null>;
+  /** Its deploy worker takes no job once this resolves (runs in flight finished first). */
+  pause(): Promise<void>;
+  resume(): Promise<void>;
+}
+
+/** Send `msg` to a child worker and wait for its answer naming `reply` (workerMain.ts). */
+function ask(proc: ChildProcess, msg: object, reply: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onMessage = (m: Record<string, unknown>) => { if (m?.[reply]) { done(); resolve(); } };
+    const onExit = () => { done(); reject(new Error(`worker exited before answering ${JSON.stringify(msg)}`)); };
+    const done = () => { proc.off('message', onMessage); proc.off('exit', onExit); };
+    proc.on('message', onMessage);
+    proc.once('exit', onExit);
+    proc.send(msg);
+  });
+}
 
 /**
  * Start a worker as a real child process, resolved once it is consuming jobs. On any failure to start
@@ -76,5 +93,8 @@ export interface ChildWorker { proc: ChildProcess; output: string[]; kill(signal
  */
 export async function spawnWorker(config: AppConfig, options: object, extraEnv: Record<string, string> = {}, onSpawn?: (stop: (signal?: NodeJS.Signals) => Promise<number | null>) => void): Promise<ChildWorker> {
   const child = await forkReady(WORKER_MAIN, { ...envFor(config, extraEnv), TEST_WORKER_OPTIONS: JSON.stringify(options) }, onSpawn);
-  return { proc: child.proc, output: child.output, kill: (signal = 'SIGKILL') => child.stop(signal) };
+  return {
+    proc: child.proc, output: child.output, kill: (signal = 'SIGKILL') => child.stop(signal),
+    pause: () => ask(child.proc, { pause: true }, 'paused'), resume: () => ask(child.proc, { resume: true }, 'resumed'),
+  };
 }

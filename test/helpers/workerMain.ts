@@ -19,5 +19,11 @@ const proc = await startWorker({
     if ((!opts.crashPoints || opts.crashPoints.includes(point)) && Math.random() < opts.crashProbability) process.kill(process.pid, 'SIGKILL');
   } : undefined,
 });
+// Tests that steer which process runs the deploy jobs pause this one's deploy worker (once its runs in
+// flight are over: none starts after the reply) and resume it.
+process.on('message', (m: { pause?: boolean; resume?: boolean }) => void (async () => {
+  if (m.pause) { await proc.worker.pause(); process.send?.({ paused: true }); }
+  if (m.resume) { await proc.worker.resume(); process.send?.({ resumed: true }); }
+})());
 process.send?.({ ready: true });
 process.on('SIGTERM', () => void (async () => { await proc.close(10_000); process.exit(0); })());

@@ -36,6 +36,13 @@ test('one user across two web processes; deploys spread over two workers; SSE fr
   const cookie = user.at(0).cookieHeader();
   const streams = await Promise.all(webs.map((w) => openEvents(w.url, cookie)));
   t.deepEqual(streams.map((s) => s.status), [200, 200]);
+  // Render holds every build until this test lets it go: the deploys get under way on either worker,
+  // then finish in two halves, each while the other worker is paused, so both workers finish deploys
+  // whatever the machine's load (left to chance, a loaded machine once let one worker take all ten).
+  const holds = new Map<string, () => void>();
+  const release = (name: string) => { holds.get(name)?.(); holds.delete(name); };
+  t.teardown(() => { for (const name of [...holds.keys()]) release(name); });
+  for (let i = 0; i < 10; i++) holds.set(`roam-app-${i}`, env.render.holdPhase({ serviceName: `roam-app-${i}` }, 'build_in_progress'));
   const projects: Array<{ id: string; name: string }> = [];
   for (let i = 0; i < 10; i++) {
     const name = `roam-app-${i}`;
@@ -43,6 +50,18 @@ test('one user across two web processes; deploys spread over two workers; SSE fr
     const res = await user.next().post('/api/render/deploy', { github_repo: `roamer/${name}`, project_name: name });
     t.is(res.status, 202, res.text);
     projects.push({ id: res.json.id, name });
+  }
+
+  const building = async () => (await Promise.all(projects.map((p) => user.next().get(`/api/render/deployments/${p.id}`)))).every((r) => r.json.status === 'build_in_progress');
+  t.true(await eventually(building, PROGRESS_WAIT_MS), 'every deploy reached its held build');
+  const doneIn = (w: ChildWorker) => logLines(w.output, 'deploy job done').map((l) => l.deploymentId as string);
+  const turns: Array<[ChildWorker, ChildWorker]> = [[workers[0]!, workers[1]!], [workers[1]!, workers[0]!]];
+  for (const [half, [runs, paused]] of turns.entries()) {
+    const mine = projects.slice(half * 5, half * 5 + 5);
+    await paused.pause();
+    for (const p of mine) release(p.name);
+    t.true(await eventually(() => mine.every((p) => doneIn(runs).includes(p.id)), PROGRESS_WAIT_MS), `half ${half + 1} finished by the running worker`);
+    await paused.resume();
   }
 
   await assertEveryDeployLiveOnce(t, env, apiKey, user, projects, { finishedMessage: 'every deploy finished' });
@@ -57,7 +76,7 @@ test('one user across two web processes; deploys spread over two workers; SSE fr
   // line is written and piped here): wait for every deployment's line instead of reading them at once.
   const finishedIds = () => new Set(workers.flatMap((w) => logLines(w.output, 'deploy job done').map((l) => l.deploymentId as string)));
   t.true(await eventually(() => projects.every((p) => finishedIds().has(p.id)), PROGRESS_WAIT_MS), 'every deploy job logged done');
-  const doneBy = workers.map((w) => logLines(w.output, 'deploy job done').map((l) => l.deploymentId as string));
+  const doneBy = workers.map(doneIn);
   t.log(`jobs finished per worker: ${doneBy.map((d) => d.length).join(' / ')}`);
   const all = doneBy.flat();
   t.is(all.length, projects.length, 'no job finished twice');
