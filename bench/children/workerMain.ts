@@ -2,10 +2,20 @@
 import { loadConfig } from '../../server/config/env.js';
 import { createLogger } from '../../server/logger.js';
 import { startWorker } from '../../workers/process.js';
+import type { Socket } from 'node:net';
 import { serveIpc } from './ipc.js';
+import { portOf, probeSockets } from './socketProbe.js';
 
 const opts = JSON.parse(process.env.BENCH_WORKER_OPTIONS ?? '{}') as { watch?: Record<string, number>; concurrency?: number };
 const config = loadConfig(process.env);
+// Socket writes and connections by peer, reported with each stats answer (the pipeline scenario's rows).
+const sockets = probeSockets({ redis: portOf(config.redisUrl), github: portOf(config.github.apiUrl), render: portOf(config.renderApiUrl) });
 const logger = createLogger({ level: config.logLevel, name: 'worker' });
 const proc = await startWorker({ config, logger, watch: opts.watch, workerOptions: opts.concurrency ? { concurrency: opts.concurrency } : undefined });
-serveIpc({ ready: {}, stop: () => proc.close(10_000) });
+// The Redis connections the deploy path uses, told apart from the rest (subscriber, other queues' workers).
+// BullMQ's Redis backend hands out its ioredis client (behind a proxy that forwards `stream`).
+const streamOf = async (owner: unknown) => (await (owner as { backend: { client: Promise<{ stream: Socket }> } }).backend.client).stream;
+sockets.label(proc.context.redis.stream, 'redis-data');
+sockets.label(await streamOf(proc.context.commitStatusQueue), 'redis-queue');
+sockets.label(await streamOf(proc.worker), 'redis-deploy-worker');
+serveIpc({ ready: {}, stop: () => proc.close(10_000), extra: sockets.counts });

@@ -18,6 +18,8 @@ export interface PipelineRun {
   /** Redis commands per deploy (all clients: web, worker, BullMQ), and the busiest commands. */
   redisCommandsPerDeploy: number;
   topRedisCommands: Record<string, number>;
+  /** The worker's socket writes and new connections per deploy, by peer (bench/children/socketProbe.ts). */
+  workerSockets: Record<string, number>;
   /** Orchestrator CPU (web + worker processes; simulators excluded) per deploy, ms. */
   cpuMsPerDeploy: { web: number; worker: number; total: number };
   enqueueToFirstRenderCall: Latency;
@@ -145,6 +147,7 @@ async function measure(bench: Bench, dep: Deployment, tracker: DeploymentTracker
   const n = reqs.length;
   const perCommand = [...c1].map(([k, v]) => [k, (v - (c0.get(k) ?? 0)) / n] as const).filter(([, v]) => v > 0).sort((a, b) => b[1] - a[1]);
   const web = cpuMsBetween(w0, w1) / n;
+  const workerSockets = Object.fromEntries(Object.entries(k1.extra ?? {}).map(([key, v]) => [key, round((v - (k0.extra?.[key] ?? 0)) / n, 1)]));
   const wrk = cpuMsBetween(k0, k1) / n;
 
   // First Render call of each deployment: the first simulator call by its tenant's account after it was requested.
@@ -159,6 +162,7 @@ async function measure(bench: Bench, dep: Deployment, tracker: DeploymentTracker
     githubCallsPerDeploy: round((bench.github.calls.length - gh0) / n), renderCallsPerDeploy: round((dep.render.calls.length - rc0) / n),
     redisCommandsPerDeploy: round(perCommand.reduce((a, [, v]) => a + v, 0)),
     topRedisCommands: Object.fromEntries(perCommand.slice(0, 8).map(([k, v]) => [k, round(v)])),
+    workerSockets,
     cpuMsPerDeploy: { web: round(web, 2), worker: round(wrk, 2), total: round(web + wrk, 2) },
     enqueueToFirstRenderCall: lat(toFirst), enqueueToLive: lat(toLive),
   };
@@ -220,6 +224,8 @@ async function runFairness(bench: Bench, dep: Deployment, tracker: DeploymentTra
 /** Issue 8's targets: ≤ 5 ms of orchestrator CPU per deploy, p99 < 250 ms to the first Render call at 50/s, a lone tenant started within 2 s. */
 export function pipelineRows(p: PipelineResult): Row[] {
   const cpu = (r: PipelineRun) => `${fmt(r.cpuMsPerDeploy.total, 2)} ms (web ${fmt(r.cpuMsPerDeploy.web, 2)} + worker ${fmt(r.cpuMsPerDeploy.worker, 2)})`;
+  const sockets = (r: PipelineRun) => ['redis-data', 'redis-queue', 'redis-deploy-worker', 'redis', 'github', 'render'].map((k) => `${k} ${fmt(r.workerSockets[`writes.${k}`] ?? 0)}`).join(', ')
+    + `; new connections ${fmt(Object.entries(r.workerSockets).filter(([k]) => k.startsWith('connects.')).reduce((a, [, v]) => a + v, 0))}`;
   const b = p.burst;
   const s = p.sustained;
   return [
@@ -230,7 +236,7 @@ export function pipelineRows(p: PipelineResult): Row[] {
     },
     {
       metric: '  burst: orchestrator CPU per deploy',
-      value: `${cpu(b)}; a no-op BullMQ job ${fmt(p.noopBullmq.cpuMsPerJob, 3)} ms; per deploy GitHub ${fmt(b.githubCallsPerDeploy)}, Render ${fmt(b.renderCallsPerDeploy)} calls, Redis ${fmt(b.redisCommandsPerDeploy, 0)} commands (${Object.entries(b.topRedisCommands).slice(0, 4).map(([k, v]) => `${k} ${v}`).join(', ')})`,
+      value: `${cpu(b)}; a no-op BullMQ job ${fmt(p.noopBullmq.cpuMsPerJob, 3)} ms; per deploy GitHub ${fmt(b.githubCallsPerDeploy)}, Render ${fmt(b.renderCallsPerDeploy)} calls, Redis ${fmt(b.redisCommandsPerDeploy, 0)} commands (${Object.entries(b.topRedisCommands).slice(0, 4).map(([k, v]) => `${k} ${v}`).join(', ')}); the worker's socket writes per deploy: ${sockets(b)}`,
       target: '≤ 5 ms', verdict: verdict(b.cpuMsPerDeploy.total <= 5),
     },
     {
@@ -238,7 +244,7 @@ export function pipelineRows(p: PipelineResult): Row[] {
       value: `p50 ${fmt(s.enqueueToFirstRenderCall.p50Ms)} ms, p99 ${fmt(s.enqueueToFirstRenderCall.p99Ms)} ms (${fmt(s.achievedRate)}/s requested, ${s.live}/${s.deploys} live)`,
       target: 'p99 < 250 ms', verdict: verdict(s.enqueueToFirstRenderCall.p99Ms < 250 && s.achievedRate >= s.targetRate * 0.95),
     },
-    { metric: `  at ${s.targetRate}/s: orchestrator CPU per deploy`, value: cpu(s), target: '≤ 5 ms', verdict: verdict(s.cpuMsPerDeploy.total <= 5) },
+    { metric: `  at ${s.targetRate}/s: orchestrator CPU per deploy`, value: `${cpu(s)}; the worker's socket writes per deploy: ${sockets(s)}`, target: '≤ 5 ms', verdict: verdict(s.cpuMsPerDeploy.total <= 5) },
     {
       metric: `fairness: lone tenant behind a ${p.fairness.burst}-deploy burst`,
       value: `started ${fmt(p.fairness.loneDelayMs, 0)} ms after its request (${p.fairness.burstStartedBefore} burst deploys started before it)`,
