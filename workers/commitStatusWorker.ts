@@ -15,8 +15,11 @@ export interface CommitStatusWorkerOptions {
   writeIntervalMs?: number;
 }
 
-/** How long a token's scopes are taken as known (workers/tasks/scopeCache.ts): a deploy's two statuses share one look-up. */
+/** How long a token's scopes are taken as known (workers/tasks/scopeCache.ts): a deploy's reads and its statuses share one answer. */
 const SCOPES_TTL_MS = 60_000;
+
+/** The process's scope cache (WorkerContext.tokenScopes). */
+export const createTokenScopes = () => createScopeCache({ ttlMs: SCOPES_TTL_MS, now: () => Date.now() });
 
 /** Time between one user's status writes: the option, else GitHub's spacing when the GitHub client paces (GITHUB_RETRIES; the test harness turns it off). */
 export function statusWriteIntervalMs(config: WorkerContext['config'], opts: CommitStatusWorkerOptions = {}): number {
@@ -32,7 +35,7 @@ export function createCommitStatusWorker(ctx: WorkerContext, connection: Redis, 
   const intervalMs = statusWriteIntervalMs(ctx.config, opts);
   const run = {
     pacer: intervalMs > 0 ? createWritePacer({ intervalMs, now: () => Date.now() }) : null,
-    scopes: createScopeCache({ ttlMs: SCOPES_TTL_MS, now: () => Date.now() }),
+    scopes: ctx.tokenScopes ?? createTokenScopes(),
   };
   const worker = new Worker<CommitStatusJobData>(COMMIT_STATUS_QUEUE, (job, token) => runCommitStatusJob(ctx, job, token, run), {
     connection,

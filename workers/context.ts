@@ -2,6 +2,7 @@ import type { AppDeps } from '../server/deps.js';
 import type { SecurityEvents } from '../server/security/events.js';
 import type { Queue } from 'bullmq';
 import type { CommitStatusJobData } from '../server/queues/commitStatusQueue.js';
+import type { ScopeCache } from './tasks/scopeCache.js';
 
 /** Delayed re-checks while a deploy runs: 3 s growing ×1.2 to 15 s, for at most maxMs in all. */
 export interface WatchPolicy { initialMs: number; factor: number; maxDelayMs: number; maxMs: number }
@@ -20,6 +21,8 @@ export interface WorkerContext extends Pick<AppDeps, 'config' | 'redis' | 'clock
   commitStatusQueue?: Queue<CommitStatusJobData>;
   /** How long after it is asked a pending status is due (one write spacing; 0 without pacing): a deploy ending sooner posts only its final one. */
   commitStatusPendingDelayMs?: number;
+  /** The process's memory of tokens' OAuth scopes: the deploy's GitHub reads fill it, its commit statuses read it. */
+  tokenScopes?: ScopeCache;
   /** Audit entry, metric and alert for what the worker refuses (a record or job that fails its MAC). */
   securityEvents?: SecurityEvents;
   /**

@@ -20,7 +20,7 @@ import { startAnomalyDetection, type AnomalyOptions } from './anomalyWorker.js';
 import { createCommitStatusQueue } from '../server/queues/commitStatusQueue.js';
 import { createSessionCache } from '../server/sessions/cache.js';
 import { sessionKeys, type LoadedSession } from '../server/sessions/store.js';
-import { createCommitStatusWorker, statusWriteIntervalMs, type CommitStatusWorkerOptions } from './commitStatusWorker.js';
+import { createCommitStatusWorker, createTokenScopes, statusWriteIntervalMs, type CommitStatusWorkerOptions } from './commitStatusWorker.js';
 
 /**
  * A BullMQ worker's connection: auto-pipelined, except its blocking wait for the next job. BullMQ's
@@ -79,6 +79,7 @@ export async function startWorker(args: {
     onFinished: auditDeployFinished(audit, logger), securityEvents,
     commitStatusQueue: createCommitStatusQueue(queueRedis, config.redisPrefix),
     commitStatusPendingDelayMs: statusWriteIntervalMs(config, args.commitStatus),
+    tokenScopes: createTokenScopes(),
   };
   context.deploySlack = createDeploySlack({
     redis, prefix: config.redisPrefix, keyring: deps.keyring, absoluteMs: config.sessionAbsoluteMs, baseUrl: config.baseUrl, logger, alerts: args.sentinel?.alerts,

@@ -40,6 +40,12 @@ export interface GitHubClient {
    * GitHub does not say (fine-grained tokens and GitHub App tokens have no scopes).
    */
   tokenScopes(): Promise<string[] | null>;
+  /**
+   * The token's scopes as this client's last answer stated them: GitHub sends X-OAuth-Scopes on every
+   * authenticated answer, not only GET /user's (docs/github-api.md). Null when an answer came without
+   * it (no OAuth scopes), undefined before any answer.
+   */
+  seenScopes(): string[] | null | undefined;
   /** POST /repos/{owner}/{repo}/statuses/{sha}: a commit status (needs the repo or repo:status scope). */
   createCommitStatus(owner: string, name: string, sha: string, status: CommitStatus): Promise<void>;
 }
@@ -67,9 +73,20 @@ export function createGitHubClient(opts: GitHubClientOptions): GitHubClient {
     timeoutMs: opts.timeoutMs ?? 10_000,
   });
 
+  let seen: string[] | null | undefined;
+  const scopesOf = (headers: Record<string, string>) => {
+    const header = headers['x-oauth-scopes'];
+    return (seen = header === undefined ? null : header.split(',').map((x) => x.trim()).filter(Boolean));
+  };
+  const request = async (req: GitHubRequest) => {
+    const res = await http.request(req);
+    scopesOf(res.headers);
+    return res;
+  };
+
   /** One call whose data must match `schema` (else bad_response). */
   async function call<S extends z.ZodType>(req: GitHubRequest, schema: S): Promise<{ data: z.infer<S>; headers: Record<string, string> }> {
-    const res = await http.request(req);
+    const res = await request(req);
     const parsed = schema.safeParse(res.data);
     if (!parsed.success) throw new GitHubError('bad_response', `GitHub ${req.what}: unexpected response shape`);
     return { data: parsed.data, headers: res.headers };
@@ -126,15 +143,15 @@ export function createGitHubClient(opts: GitHubClientOptions): GitHubClient {
     },
 
     async tokenScopes() {
-      const header = (await viewer()).headers['x-oauth-scopes'];
-      if (header === undefined) return null;
-      return header.split(',').map((x) => x.trim()).filter(Boolean);
+      return scopesOf((await viewer()).headers);
     },
+
+    seenScopes: () => seen,
 
     async createCommitStatus(owner, name, sha, status) {
       const path = `${repoPath(owner, name)}/statuses/${sha}`;
       if (!/^[0-9a-f]{40}$/.test(sha)) throw new GitHubError('not_found', 'Commit not found', { status: 404 });
-      await http.request({
+      await request({
         what: 'create commit status', method: 'POST', path,
         body: { state: status.state, target_url: status.targetUrl, description: status.description.slice(0, 140), context: status.context },
       });
@@ -149,7 +166,7 @@ export function createGitHubClient(opts: GitHubClientOptions): GitHubClient {
       }
       let data: unknown;
       try {
-        ({ data } = await http.request({ what: 'read file', path: `${repo}/contents/${segments.map(encodeURIComponent).join('/')}?ref=${encodeURIComponent(ref)}`, conditional: true }));
+        ({ data } = await request({ what: 'read file', path: `${repo}/contents/${segments.map(encodeURIComponent).join('/')}?ref=${encodeURIComponent(ref)}`, conditional: true }));
       } catch (err) {
         if (err instanceof GitHubError && err.kind === 'not_found') return null;
         throw err;

@@ -291,3 +291,15 @@ test('a redirect to another origin is followed without the token', async (t) => 
   t.true(err instanceof GitHubError && err.kind === 'bad_response', String(err));
   t.deepEqual(seen, [{ host: 'api', authorization: 'token gho_secret123' }, { host: 'other', authorization: null }]);
 });
+
+test('every answer states the token\'s scopes (X-OAuth-Scopes), a 304 from the cache too: seenScopes is what GET /user would say', async (t) => {
+  const { sim } = await world(t);
+  const gh = createGitHubClient({ apiUrl: sim.apiUrl, token: sim.issueToken('alice', 'read:user,repo:status'), retries: false });
+  t.is(gh.seenScopes(), undefined, 'nothing seen before an answer');
+  await gh.getBranchHead('alice', 'app', 'main');
+  t.deepEqual(gh.seenScopes(), ['read:user', 'repo:status']);
+  await gh.getBranchHead('alice', 'app', 'main');
+  t.deepEqual(sim.calls.filter((c) => c.path === '/api/v3/repos/alice/app/branches/main').map((c) => c.status), [200, 304]);
+  t.deepEqual(gh.seenScopes(), ['read:user', 'repo:status']);
+  t.deepEqual(await gh.tokenScopes(), gh.seenScopes());
+});

@@ -49,6 +49,7 @@ async function statusesWhenPosted(owner: string, repo: string, sha: string, n: n
 test('repo scope: pending, then success on the deployed commit, linking to the deployment page', async (t) => {
   const { agent } = await signedInWithKey(stack, 'stat');
   addNodeRepo(stack, 'stat', 'shop');
+  const callsBefore = stack.github.calls.length;
   const res = await agent.post('/api/render/deploy', { github_repo: 'stat/shop', project_name: 'stat-shop' });
   const done = await waitFinished(agent, res.json.id);
   t.is(done.status, 'live');
@@ -60,6 +61,10 @@ test('repo scope: pending, then success on the deployed commit, linking to the d
     t.is(s.login, 'stat');
   }
   t.regex(statuses[1]!.description!, /stat-shop is live/);
+  await statusJobsDone();
+  const mine = stack.github.calls.slice(callsBefore).filter((c) => c.login === 'stat');
+  t.deepEqual(mine.filter((c) => c.path === '/api/v3/user'), [], 'the token\'s scopes came with the deploy\'s reads: no GET /user');
+  t.is(mine.filter((c) => c.method === 'POST').length, 2);
 });
 
 test('a failed build: pending, then failure', async (t) => {
@@ -88,11 +93,10 @@ test('a token without the repo or repo:status scope: no status, no status reques
   const done = await waitFinished(agent, res.json.id);
   t.is(done.status, 'live', JSON.stringify(done.failure));
   t.deepEqual(stack.github.statusesFor('nostat', 'pub', done.commitSha), []);
-  // The worker looked at the token's scopes once (the final status's job, if it had one of its own,
-  // found them in the worker's cache) and stopped there.
-  for (let i = 0; i < 200 && scopeChecks() < checksBefore + 1; i++) await new Promise((r) => setTimeout(r, 50));
+  // The deploy's own reads told the worker the token's scopes (X-OAuth-Scopes): its status jobs found
+  // them in the worker's cache, asked GitHub nothing, and stopped there.
   await statusJobsDone();
-  t.is(scopeChecks(), checksBefore + 1);
+  t.is(scopeChecks(), checksBefore, 'no GET /user: the scopes came with the deploy\'s reads');
   t.false(stack.github.calls.some((c) => c.method === 'POST' && c.path.includes('/repos/nostat/pub/statuses/')), 'no status was even attempted');
   t.deepEqual(stack.github.statusesFor('nostat', 'pub', done.commitSha), []);
 });

@@ -43,6 +43,9 @@ export async function detect(ctx: WorkerContext, rec: DeploymentRecord, render: 
   const gh = githubFor(ctx, creds);
   const [owner, name] = rec.request.githubRepo.split('/') as [string, string];
   const files = await repoFilesFromGitHub(gh, owner, name, rec.request.branch!);
+  // The answers stated the token's scopes: the deploy's commit statuses need not ask GitHub for them.
+  const scopes = gh.seenScopes();
+  if (scopes !== undefined) ctx.tokenScopes?.remember(creds.githubToken!, scopes);
   let stack;
   try {
     stack = await detectStack(files);
