@@ -33,8 +33,10 @@ export interface Answer {
 
 // One pool per process for every client and token (as undici's global dispatcher was). Idle sockets
 // go after 4 s (undici's default; a server's shorter Keep-Alive hint wins), so few are stale when reused.
-// At most 64 per origin: GitHub refuses more than 100 concurrent requests (secondary rate limit).
-const pool = { keepAlive: true, scheduling: 'lifo' as const, timeout: 4_000, maxSockets: 64, maxFreeSockets: 16 };
+// At most 64 per origin: GitHub refuses more than 100 concurrent requests (secondary rate limit). As
+// many may stay open idle: with 16, a worker running 50 deploys closed a socket past the 16th as each
+// call ended and opened another for the next (0.7 new connections per deploy in the pipeline bench).
+const pool = { keepAlive: true, scheduling: 'lifo' as const, timeout: 4_000, maxSockets: 64, maxFreeSockets: 64 };
 const agents = { http: new HttpAgent(pool), https: new HttpsAgent(pool) };
 
 // fetch's limits and rules (WHATWG Fetch, "HTTP-redirect fetch").
