@@ -1,4 +1,5 @@
 import { Redis, type RedisOptions } from 'ioredis';
+import { sharedPipelineScripts } from './redisPipelines.js';
 
 /**
  * Redis connections by role. Web-side commands fail fast when Redis is down (a request should get a
@@ -12,6 +13,8 @@ export function createRedis(url: string, role: 'web' | 'worker' | 'subscriber', 
     ...(role === 'web' ? { maxRetriesPerRequest: 1, enableOfflineQueue: true, connectTimeout: 2000 } : { maxRetriesPerRequest: null }),
   };
   const redis = new Redis(url, { ...base, ...extra });
+  // Each auto-pipelined batch is a new pipeline: not one that copies every script of the connection.
+  if (redis.options.enableAutoPipelining) sharedPipelineScripts(redis);
   // ioredis emits 'error' on every failed reconnect; readiness reports it, so don't crash or spam.
   redis.on('error', () => {});
   return redis;
