@@ -4,7 +4,8 @@ import { startWorker } from './process.js';
 
 // Entry point of `npm run start:worker`.
 const config = loadConfigOrExit(process.env);
-const logger = createLogger({ level: config.logLevel, name: 'worker' });
+// Lines gathered and written together, as on the web (server/logger.ts): a line per deploy job otherwise costs a write.
+const logger = createLogger({ level: config.logLevel, name: 'worker', batchMs: 500 });
 const proc = await startWorker({ config, logger });
 logger.info({ concurrency: config.workerConcurrency, worker: proc.instance }, 'worker started');
 

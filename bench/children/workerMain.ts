@@ -10,7 +10,7 @@ const opts = JSON.parse(process.env.BENCH_WORKER_OPTIONS ?? '{}') as { watch?: R
 const config = loadConfig(process.env);
 // Socket writes and connections by peer, reported with each stats answer (the pipeline scenario's rows).
 const sockets = probeSockets({ redis: portOf(config.redisUrl), github: portOf(config.github.apiUrl), render: portOf(config.renderApiUrl) });
-const logger = createLogger({ level: config.logLevel, name: 'worker' });
+const logger = createLogger({ level: config.logLevel, name: 'worker', batchMs: 500 });
 const proc = await startWorker({ config, logger, watch: opts.watch, workerOptions: opts.concurrency ? { concurrency: opts.concurrency } : undefined });
 // The Redis connections the deploy path uses, told apart from the rest (subscriber, other queues' workers).
 // BullMQ's Redis backend hands out its ioredis client (behind a proxy that forwards `stream`).

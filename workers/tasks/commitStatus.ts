@@ -135,14 +135,14 @@ async function ownRecord(ctx: WorkerContext, data: CommitStatusJobData): Promise
  */
 async function postCurrent(ctx: WorkerContext, job: Job<CommitStatusJobData>, token: string | undefined, rec: DeploymentRecord, run: CommitStatusRunner): Promise<CommitStatusPhase> {
   const phaseOf = (r: DeploymentRecord): CommitStatusPhase => (isTerminal(r.status) ? 'final' : 'pending');
-  const log = ctx.logger.child({ deploymentId: rec.id, userId: rec.userId });
+  const log = () => ctx.logger.child({ deploymentId: rec.id, userId: rec.userId }); // only when something is logged
   let githubToken = await sessionToken(ctx, rec);
   if (!githubToken) return phaseOf(rec);
   try {
     const gh = ctx.upstream.github(githubToken, { writesPacedByCaller: true });
     const scopes = await run.scopes.scopesOf(githubToken, () => gh.tokenScopes());
     if (!scopes || !scopes.some((s) => STATUS_SCOPES.includes(s))) {
-      log.debug({ phase: phaseOf(rec) }, 'commit status skipped: the GitHub token cannot write statuses');
+      log().debug({ phase: phaseOf(rec) }, 'commit status skipped: the GitHub token cannot write statuses');
       return phaseOf(rec);
     }
     const { pacer } = run;
@@ -168,7 +168,7 @@ async function postCurrent(ctx: WorkerContext, job: Job<CommitStatusJobData>, to
     if (err instanceof DelayedError) throw err;
     const kind = err instanceof GitHubError ? err.kind : 'unknown';
     const retry = (kind === 'unavailable' || kind === 'rate_limited') && job.attemptsMade + 1 < (job.opts.attempts ?? 1);
-    log.warn({ phase: phaseOf(rec), kind, retry }, 'commit status not posted');
+    log().warn({ phase: phaseOf(rec), kind, retry }, 'commit status not posted');
     // BullMQ keeps a failed job's message and stack (not its cause): ours names the kind only.
     if (retry) throw new Error(`GitHub ${kind}`, { cause: err });
   }
