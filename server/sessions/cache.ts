@@ -7,8 +7,9 @@ import type { Redis } from 'ioredis';
  * any process, a Lua script, a Redis writer editing by hand, expiry or FLUSHALL, drops the entry here.
  *
  * Why it stays correct:
- * - Nothing is cached while tracking is not confirmed active; losing the connection empties the
- *   cache and stops filling until tracking is set up again (a new epoch).
+ * - Nothing is cached while tracking is not confirmed active; losing the connection (its socket's
+ *   end, read in the same turn as a request sent after it) empties the cache and stops filling until
+ *   tracking is set up again (a new epoch).
  * - A read from Redis fills the cache only when no invalidation for that key arrived since the read
  *   was started (the ticket): a write that lands between our read and our fill is never papered over.
  * - A hit waits for one turn of the event loop's I/O phase before it is used (`settle`): an
@@ -117,6 +118,10 @@ export function createSessionCache<T>(opts: SessionCacheOptions): SessionCache<T
   });
   conn.on('close', lost);
   conn.on('end', lost);
+  // The socket's end (Redis dropped us: CLIENT KILL, a restart) comes in the turn it is read; ioredis'
+  // 'close' only a turn or two later, once the socket is shut down, after a hit's settle has let a
+  // request read the entry of a session that ended meanwhile (no invalidation reached us for it).
+  conn.on('connect', () => conn.stream.once('end', lost));
 
   return {
     lookup(ref) {
