@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { open, seal, type Keyring } from '../crypto/keyring.js';
+import { redisScript } from '../redisScript.js';
 import type { Finding, SentinelSettings, SentinelStatus } from './types.js';
 
 const MAX_FINDINGS = 500;
@@ -85,6 +86,8 @@ end
 redis.call('EXPIRE', KEYS[1], ARGV[6])
 redis.call('EXPIRE', KEYS[2], ARGV[6])
 return created`;
+// By EVALSHA: the script's text crosses the connection once per process, not with every finding.
+const upsertScript = redisScript(UPSERT);
 
 /**
  * Sentinel's Redis state. Settings are sealed with the enabling session's ref in the AAD, so a record
@@ -123,16 +126,17 @@ export function createSentinelStore(opts: { redis: Redis; prefix: string; keyrin
     /**
      * A round's start in one round trip (each is a socket write, the larger part of a round's CPU): its
      * lock (one round per user at a time; it lapses after lockMs should the worker die), settings,
-     * status and every cursor. `locked` false: another round of this user is running.
+     * status and every cursor, auto-pipelined (the worker's data connection) so that a read the
+     * caller starts in the same tick (the session's) goes in the same write. `locked` false: another
+     * round of this user is running.
      */
     async beginRound(userId: number, lockMs: number): Promise<{ locked: boolean; settings: SentinelSettings | null; status: SentinelStatus; cursors: RoundCursors }> {
-      const res = await redis.pipeline()
-        .set(keys.lock(userId), '1', 'PX', lockMs, 'NX')
-        .hmget(keys.settings(userId), 'ref', 'data')
-        .get(keys.status(userId))
-        .hgetall(keys.cursors(userId))
-        .exec();
-      const [lock, [ref, data], status, cursors] = (res ?? []).map(([err, value]) => { if (err) throw err; return value; }) as [string | null, Array<string | null>, string | null, Record<string, string>];
+      const [lock, [ref, data], status, cursors] = await Promise.all([
+        redis.set(keys.lock(userId), '1', 'PX', lockMs, 'NX'),
+        redis.hmget(keys.settings(userId), 'ref', 'data'),
+        redis.get(keys.status(userId)),
+        redis.hgetall(keys.cursors(userId)),
+      ]);
       return { locked: lock === 'OK', settings: openSettings(userId, ref, data, keyring), status: parseStatus(status), cursors: roundCursors(cursors) };
     },
     /** A round's end in one round trip: the cursors it moved (none when it found nothing new), its status, its lock released. */
@@ -152,7 +156,7 @@ export function createSentinelStore(opts: { redis: Redis; prefix: string; keyrin
 
     /** Insert or (replace=true) update; true when the finding is new. */
     async upsert(userId: number, f: Finding, replace: boolean): Promise<boolean> {
-      const created = await redis.eval(UPSERT, 2, keys.findings(userId), keys.order(userId), f.id, JSON.stringify(f), Date.parse(f.lastAt) || 0, replace ? '1' : '0', MAX_FINDINGS, FINDINGS_TTL_SEC);
+      const created = await upsertScript(redis, [keys.findings(userId), keys.order(userId)], [f.id, JSON.stringify(f), Date.parse(f.lastAt) || 0, replace ? '1' : '0', MAX_FINDINGS, FINDINGS_TTL_SEC]);
       return Number(created) === 1;
     },
     async getFinding(userId: number, id: string): Promise<Finding | null> {

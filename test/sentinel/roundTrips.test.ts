@@ -2,6 +2,7 @@ import test from 'ava';
 import { BUDGET_FOR_TESTS } from './limits.js';
 import { enable, startSentinelStack, tenant, waitFor, type SentinelStack } from './support.js';
 import { sentinelKeys } from '../../server/sentinel/store.js';
+import { sessionKeys } from '../../server/sessions/records.js';
 
 // What one Sentinel round asks of Redis on the worker's data connection (issue 17's sentinel row: each
 // round trip is a socket write and a wake-up, the larger part of a round's CPU). Commands sent in one
@@ -13,7 +14,7 @@ test.after.always(async () => { await s?.close(); });
 
 interface Sent { name: string; args: string[]; write: object }
 
-test('a round that finds nothing new: four writes to Redis (its start, two budget takes, its end) and no cursor written', async (t) => {
+test('a round that finds nothing new: four writes to Redis (its start with the session read, two budget takes, its end) and no cursor written', async (t) => {
   const gil = await tenant(s.stack, 'gil-trips', ['api', 'web']);
   const userId = (await gil.agent.get('/api/session')).json.user.id as number;
   const keys = sentinelKeys(s.stack.config.redisPrefix);
@@ -32,22 +33,31 @@ test('a round that finds nothing new: four writes to Redis (its start, two budge
   // Rounds run every second: the first ones move the cursors to what the workspace already holds.
   const ends = () => sent.filter((c) => c.name === 'del' && c.args.includes(lock)).length;
   await waitFor('five rounds', async () => ends() >= 5, 60_000);
+  // The worker's copy of the session is dropped (as the web's idle touch does; a field nothing reads):
+  // the next round reads the session from Redis.
+  const [ref] = await s.stack.redis.client.smembers(sessionKeys(s.stack.config.redisPrefix).userIndex(userId));
+  await s.stack.redis.client.hset(sessionKeys(s.stack.config.redisPrefix).record(ref!), 'probe', '1');
+  await waitFor('three more rounds', async () => ends() >= 8, 60_000);
 
-  // The fourth and fifth rounds (nothing happened in the workspace since the first).
+  // From the fourth round on (nothing happened in the workspace since the first).
   const rounds: Sent[][] = [];
   let current: Sent[] | null = null;
   for (const c of sent) {
     if (c.name === 'set' && c.args[0] === lock) current = [];
     if (!current) continue;
-    // This user's Sentinel keys and the key's budget (the only key in this worker's Redis traffic here).
-    if (c.args.some((a) => a.includes(`:sentinel:`) || a.includes(':budget:'))) current.push(c);
+    // This user's Sentinel keys, session and the key's budget (the only key in this worker's Redis traffic here).
+    if (c.args.some((a) => a.includes(`:sentinel:`) || a.includes(':budget:') || a.includes(':sess:'))) current.push(c);
     if (c.name === 'del' && c.args.includes(lock)) { rounds.push(current); current = null; }
   }
-  for (const round of rounds.slice(3, 5)) {
+  const later = rounds.slice(3, 8);
+  for (const round of later) {
     const writes = new Set(round.map((c) => c.write));
     const names = round.map((c) => c.name).join(' ');
     t.is(round.filter((c) => c.name === 'evalsha').length, 5, `audit, services, two events, logs: ${names}`);
     t.is(writes.size, 4, names);
     t.deepEqual(round.filter((c) => c.name === 'hset' && c.args[0] === keys.cursors(userId)), [], 'no cursor moved: none written');
   }
+  const sessionReads = later.flatMap((round) => round.filter((c) => c.name === 'hmget' && c.args[0]!.includes(':sess:')).map((c) => ({ c, start: round[0]! })));
+  t.true(sessionReads.length >= 1, 'a round read the session from Redis');
+  for (const { c, start } of sessionReads) t.is(c.write, start.write, 'the session read goes with the round\'s start');
 });

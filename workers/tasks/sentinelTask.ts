@@ -35,6 +35,8 @@ interface SentinelContext {
   channelOf: (userId: number) => string;
   onFinding?: (f: Finding) => void;
   onRound?: (outcome: 'done' | 'budget' | 'stopped' | 'error' | 'skipped') => void;
+  /** The session each user's watch used last round here: read alongside the round's start (one write). */
+  sessionRefs: Map<number, string>;
 }
 
 /**
@@ -45,6 +47,7 @@ interface SentinelContext {
 export async function runSentinelJob(ctx: SentinelContext, job: Job<SentinelJobData>): Promise<void> {
   const { userId } = job.data;
   const stop = async () => {
+    ctx.sessionRefs.delete(userId);
     await ctx.store.dropWatch(userId);
     await unscheduleWatch(ctx.queue, userId);
     ctx.onRound?.('stopped');
@@ -52,10 +55,18 @@ export async function runSentinelJob(ctx: SentinelContext, job: Job<SentinelJobD
   // One round per user at a time, even if a slow round overlaps the next tick; the lock lapses after two
   // intervals should the worker die (the job's interval is the settings' one: scheduleWatch).
   const lockMs = Math.max(30_000, ((job.opts as JobSchedulerJobOptions).repeat?.every ?? 0) * 2);
-  const { locked, settings, status, cursors } = await ctx.store.beginRound(userId, lockMs);
+  // The session is read with the round's start, under the ref the settings named last round (they
+  // rarely change): only a ref the settings name now is used, another one is read again.
+  const guess = ctx.sessionRefs.get(userId);
+  const [{ locked, settings, status, cursors }, early] = await Promise.all([
+    ctx.store.beginRound(userId, lockMs),
+    guess === undefined ? undefined : ctx.sessions.loadByRef(guess).catch(() => undefined),
+  ]);
   if (!locked) { ctx.onRound?.('skipped'); return; }
   if (!settings?.enabled) return stop();
-  const sess = await ctx.sessions.loadByRef(settings.sessionRef).catch(async (err: unknown) => { await ctx.redis.del(ctx.store.keys.lock(userId)); throw err; });
+  const sess = settings.sessionRef === guess && early ? early
+    : await ctx.sessions.loadByRef(settings.sessionRef).catch(async (err: unknown) => { await ctx.redis.del(ctx.store.keys.lock(userId)); throw err; });
+  ctx.sessionRefs.set(userId, settings.sessionRef);
   const apiKey = sess ? openRenderKey(sess, ctx.keyring) : null;
   if (!sess?.user || sess.user.id !== userId || !sess.render || !apiKey) return stop();
 
