@@ -81,7 +81,8 @@ run('after a FLUSHALL no process serves a session or token entry from memory', a
 
 run('a logout while the tracking connections are down: no process serves the ended session, and tracking comes back', async (t) => {
   const { browser, cookie, token } = await warmUsers('dropped');
-  t.is((await trackingClients()).length, 4, 'two caches per process track their keys');
+  // Each cache sets tracking up on its own after its process starts: waited for, not assumed done.
+  t.true(await eventually(async () => (await trackingClients()).length === 4), 'two caches per process track their keys');
   // webs[1] serves both sessions in a loop (its copies are warm) throughout.
   const served: Array<{ sentAt: number; answeredAt: number; cookie: number; configured: unknown }> = [];
   let reading = true;
