@@ -40,7 +40,10 @@ export async function startWeb(args: {
 }): Promise<WebProcess> {
   const { config, logger } = args;
   const redis = createRedis(config.redisUrl, 'web');
-  const queueRedis = createRedis(config.redisUrl, 'web');
+  // Not auto-pipelined: each auto-pipelined batch is a new ioredis Pipeline, which copies every script
+  // defined on the connection (BullMQ's ~60) onto itself, and this connection carries little else
+  // than one job add per deploy request.
+  const queueRedis = createRedis(config.redisUrl, 'web', { enableAutoPipelining: false });
   const metrics = createWebMetrics();
   // Records kept in this process, dropped by Redis' invalidation messages (RESP2: they arrive as pub/sub).
   const trackedCache = <T>(recordPrefix: string, what: string) => createSessionCache<T>({
