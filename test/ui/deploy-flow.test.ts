@@ -84,7 +84,7 @@ test('sign in → connect key → deploy → watch it go live without reloading'
   t.is(await page.locator('#live-mode').getAttribute('data-mode'), 'live', 'updates came over the event stream');
   await page.locator('.step[data-step="live"][data-state="done"]').waitFor();
   t.true(await page.getByTestId('timeline').locator('[data-status="build_in_progress"]').count() >= 1);
-  await page.getByTestId('logs').getByText(/Build successful/).first().waitFor({ timeout: 10_000 });
+  await page.getByTestId('logs').getByText(/Build successful/).first().waitFor({ timeout: 30_000 });
   t.regex(await page.getByTestId('logs').innerText(), /Build successful/);
   t.is(await page.getByRole('link', { name: /Open the live site/ }).count(), 1);
   t.false((await page.content()).includes('hunter2-very-secret'), 'env values are not shown after the deploy');
@@ -112,7 +112,7 @@ test('a failed build shows its reason and its logs', async (t) => {
   await failure.waitFor();
   t.regex(await failure.innerText(), /\S/, 'the reason is shown');
   t.is(await page.locator('.step[data-step="build"]').getAttribute('data-state'), 'failed');
-  await page.getByTestId('logs').getByText(/Running build command/).first().waitFor({ timeout: 10_000 });
+  await page.getByTestId('logs').getByText(/Running build command/).first().waitFor({ timeout: 30_000 });
   t.regex(await page.getByTestId('logs').innerText(), /Running build command/);
   t.is(await page.getByTestId('cancel').count(), 0, 'a finished deploy cannot be canceled');
   t.is(await page.getByTestId('redeploy').count(), 1, 'but its service can be redeployed');
@@ -222,7 +222,7 @@ test('cancel, redeploy and roll back from the deployment page', async (t) => {
   await page.locator('#deployment-status[data-status="live"]').waitFor({ timeout: 20_000 });
   t.regex(await page.locator('.details').innerText(), /npm ci && npm run build/, 'an edited build command is sent and used');
   // The log panel fetches after the status change: wait for the line rather than reading at once.
-  await page.getByTestId('logs').getByText("Running build command 'npm ci && npm run build'").first().waitFor({ timeout: 10_000 });
+  await page.getByTestId('logs').getByText("Running build command 'npm ci && npm run build'").first().waitFor({ timeout: 30_000 });
   t.regex(await page.getByTestId('logs').innerText(), /Running build command 'npm ci && npm run build'/);
 
   await page.getByTestId('redeploy').click();

@@ -20,7 +20,7 @@ let redis: TestRedis;
 test.before(async () => { redis = await startTestRedis(); });
 test.after.always(async () => { redis?.client.disconnect(); await redis?.stop(); });
 
-const waitFor = async (what: () => Promise<boolean> | boolean, ms = 5_000) => {
+const waitFor = async (what: () => Promise<boolean> | boolean, ms = 30_000) => {
   for (const end = Date.now() + ms; Date.now() < end && !(await what());) await new Promise((r) => setTimeout(r, 20));
 };
 
@@ -112,7 +112,7 @@ test('a pending status job that failed for good lets go: the final status asked 
   await waitFor(s.failedForGood(rec));
   t.true(await s.failedForGood(rec)(), 'the pending job failed on both attempts');
   const key = `${s.prefix}:deployment:${rec.id}:commit-status`;
-  await waitFor(async () => (await redis.client.hget(key, 'owned')) === '0', 2_000);
+  await waitFor(async () => (await redis.client.hget(key, 'owned')) === '0');
 
   (rec as { status: string }).status = 'live';
   await requestCommitStatus(s.ctx, rec, 'final');
