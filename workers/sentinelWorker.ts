@@ -35,7 +35,7 @@ export function startSentinelWorker(ctx: WorkerContext, args: { connection: Redi
     channelOf: (userId: number) => ctx.deployments.keys.channel(userId),
     onFinding: (f: { severity: string; kind: string }) => findings.inc({ severity: f.severity, kind: f.kind }),
     onRound: (outcome: string) => rounds.inc({ outcome }),
-    sessionRefs: new Map<number, string>(),
+    lastRound: new Map<number, { ref: string; fp: string }>(),
   };
   const worker = new Worker<SentinelJobData>(SENTINEL_QUEUE, (job) => runSentinelJob(sentinel, job), {
     connection: args.connection, prefix: queuePrefix(config.redisPrefix), concurrency: args.options?.concurrency ?? 20,

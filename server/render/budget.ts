@@ -31,7 +31,7 @@ export function budgetFrom(limits: RenderLimits, margin = 0.9, extraWindowMs = 1
 const DEPLOY_ROUTES = new Set(['/services/{serviceId}', '/services/{serviceId}/deploys', '/services/{serviceId}/resume', '/services/{serviceId}/suspend']);
 
 /** Which bucket a call spends from. */
-function bucketOf(call: Pick<RenderCallInfo, 'method' | 'route'> & { serviceId?: string }): { name: keyof RenderLimits; scope: string } {
+export function bucketOf(call: Pick<RenderCallInfo, 'method' | 'route'> & { serviceId?: string }): { name: keyof RenderLimits; scope: string } {
   if (call.method === 'GET') return call.route === '/logs' ? { name: 'logs', scope: 'key' } : { name: 'read', scope: 'key' };
   if (call.method === 'POST' && call.route === '/services') return { name: 'createService', scope: 'key' };
   if ((call.method === 'POST' || call.method === 'PATCH') && DEPLOY_ROUTES.has(call.route) && call.serviceId) {

@@ -4,7 +4,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from '../../server/logger.js';
 import type { Keyring } from '../../server/crypto/keyring.js';
 import type { SessionStore } from '../../server/sessions/store.js';
-import type { RenderBudget } from '../../server/render/budget.js';
+import { bucketOf, type RenderBudget } from '../../server/render/budget.js';
 import { RenderApiError } from '../../server/render/client.js';
 import type { UpstreamClients } from '../../server/upstream.js';
 import { openRenderKey } from '../../server/sessions/credentials.js';
@@ -18,6 +18,8 @@ import type { Finding } from '../../server/sentinel/types.js';
 
 /** Sentinel never takes more than this share of any Render bucket of a key, and only while as much is left for deploys. */
 const SENTINEL_BUDGET_SHARE = 0.1;
+/** A round's first calls (audit log, service list) spend from the key's read bucket. */
+const FIRST_READS = { method: 'GET', route: '/services' } as const;
 
 interface SentinelContext {
   redis: Redis;
@@ -35,8 +37,8 @@ interface SentinelContext {
   channelOf: (userId: number) => string;
   onFinding?: (f: Finding) => void;
   onRound?: (outcome: 'done' | 'budget' | 'stopped' | 'error' | 'skipped') => void;
-  /** The session each user's watch used last round here: read alongside the round's start (one write). */
-  sessionRefs: Map<number, string>;
+  /** The session and key each user's watch used last round here: see runSentinelJob. */
+  lastRound: Map<number, { ref: string; fp: string }>;
 }
 
 /**
@@ -47,7 +49,7 @@ interface SentinelContext {
 export async function runSentinelJob(ctx: SentinelContext, job: Job<SentinelJobData>): Promise<void> {
   const { userId } = job.data;
   const stop = async () => {
-    ctx.sessionRefs.delete(userId);
+    ctx.lastRound.delete(userId);
     await ctx.store.dropWatch(userId);
     await unscheduleWatch(ctx.queue, userId);
     ctx.onRound?.('stopped');
@@ -55,23 +57,36 @@ export async function runSentinelJob(ctx: SentinelContext, job: Job<SentinelJobD
   // One round per user at a time, even if a slow round overlaps the next tick; the lock lapses after two
   // intervals should the worker die (the job's interval is the settings' one: scheduleWatch).
   const lockMs = Math.max(30_000, ((job.opts as JobSchedulerJobOptions).repeat?.every ?? 0) * 2);
-  // The session is read with the round's start, under the ref the settings named last round (they
-  // rarely change): only a ref the settings name now is used, another one is read again.
-  const guess = ctx.sessionRefs.get(userId);
-  const [{ locked, settings, status, cursors }, early] = await Promise.all([
+  // With the round's start, in the same write (auto-pipelined), go what last round's session and key
+  // (they rarely change) let us ask for now: the session, under the ref the settings named, and the
+  // budget for the round's first two reads (audit log, service list). Only a ref the settings name now
+  // is used, another one is read again; slots taken for another key are left unused.
+  const last = ctx.lastRound.get(userId);
+  const take = (fp: string) => ctx.budget.acquireShare(fp, FIRST_READS, SENTINEL_BUDGET_SHARE, 'sentinel').then(() => null, (err: Error) => err);
+  const begun = Promise.all([
     ctx.store.beginRound(userId, lockMs),
-    guess === undefined ? undefined : ctx.sessions.loadByRef(guess).catch(() => undefined),
+    last === undefined ? undefined : ctx.sessions.loadByRef(last.ref).catch(() => undefined),
   ]);
+  const prepaid = last ? [take(last.fp), take(last.fp)] : [];
+  const [{ locked, settings, status, cursors }, early] = await begun;
   if (!locked) { ctx.onRound?.('skipped'); return; }
   if (!settings?.enabled) return stop();
-  const sess = settings.sessionRef === guess && early ? early
+  const sess = settings.sessionRef === last?.ref && early ? early
     : await ctx.sessions.loadByRef(settings.sessionRef).catch(async (err: unknown) => { await ctx.redis.del(ctx.store.keys.lock(userId)); throw err; });
-  ctx.sessionRefs.set(userId, settings.sessionRef);
   const apiKey = sess ? openRenderKey(sess, ctx.keyring) : null;
   if (!sess?.user || sess.user.id !== userId || !sess.render || !apiKey) return stop();
 
   const fp = sess.render.keyFingerprint;
-  const client = ctx.upstream.render(apiKey, { beforeRequest: (call) => ctx.budget.acquireShare(fp, call, SENTINEL_BUDGET_SHARE, 'sentinel') });
+  ctx.lastRound.set(userId, { ref: settings.sessionRef, fp });
+  const reads = fp === last?.fp ? prepaid : [];
+  const client = ctx.upstream.render(apiKey, {
+    async beforeRequest(call) {
+      const paid = bucketOf(call).name === 'read' ? reads.shift() : undefined;
+      if (!paid) return ctx.budget.acquireShare(fp, call, SENTINEL_BUDGET_SHARE, 'sentinel');
+      const refused = await paid;
+      if (refused) throw refused;
+    },
+  });
   const slackUrl = ctx.store.openSlackUrl(userId, settings.slackSealed);
   try {
     const result = await runRound({
