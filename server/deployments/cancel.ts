@@ -14,24 +14,33 @@ import { isTerminal, type DeploymentRecord } from './types.js';
  */
 export async function cancelDeployment(deps: AppDeps, rec: DeploymentRecord, render: () => RenderClient): Promise<DeploymentRecord> {
   if (isTerminal(rec.status)) throw errors.conflict('deployment_finished', `This deployment already ended (${rec.status}).`);
-  if (rec.serviceId && rec.deployId) await cancelOnRender(render(), rec.serviceId, rec.deployId);
-  // The worker's write of the end wins when it came first: nothing was canceled.
-  const canceled = await deps.deployRequests.markCanceled(rec.id);
+  const ours = rec.serviceId && rec.deployId ? await cancelOnRender(render(), rec.serviceId, rec.deployId) : false;
+  // The worker's write of the end wins when it came first: nothing was canceled — unless the end it
+  // wrote is Render's cancel that this request made (its watch looked between our two steps).
+  const canceled = await deps.deployRequests.markCanceled(rec.id) ?? (ours ? await endedByOurCancel(deps, rec.id) : null);
   if (!canceled) throw errors.conflict('deployment_finished', 'This deployment ended before the cancel reached it.');
   await removeDeployJob(deps.queue, rec.id);
   await discardKeySessionOf(deps, rec);
   return canceled;
 }
 
-async function cancelOnRender(client: RenderClient, serviceId: string, deployId: string): Promise<void> {
+/** The record, when the worker recorded it canceled: Render's end it saw is the cancel we just made. */
+async function endedByOurCancel(deps: AppDeps, id: string): Promise<DeploymentRecord | null> {
+  const now = await deps.deployments.get(id);
+  return now?.status === 'canceled' ? now : null;
+}
+
+/** Cancels the deploy on Render when it still runs there; true when this call canceled it. */
+async function cancelOnRender(client: RenderClient, serviceId: string, deployId: string): Promise<boolean> {
   const deploy = await client.getDeploy(serviceId, deployId);
   // Ended on Render before the worker saw it (live, failed): nothing to cancel, the worker records it.
   if (!isInProgressOnRender(deploy.status) && deploy.status !== 'canceled') {
     throw errors.conflict('deployment_finished', `This deploy already ended on Render (${deploy.status ?? 'finished'}).`);
   }
-  if (!isInProgressOnRender(deploy.status)) return;
+  if (!isInProgressOnRender(deploy.status)) return false;
   try {
     await client.cancelDeploy(serviceId, deployId);
+    return true;
   } catch (err) {
     // It ended on Render between our look and the cancel (Render answers 400): say so, change nothing.
     if (!(err instanceof RenderApiError) || err.status !== 400) throw err;
