@@ -126,7 +126,7 @@ test('a long build of 2,000 lines: every page is reachable and the download has 
   t.is((await waitFinished(agent, id)).status, 'live');
 
   const first = await agent.get(`/api/render/deployments/${id}/logs?limit=100`);
-  t.is(first.status, 200);
+  t.is(first.status, 200, first.text);
   t.is(first.json.logs.length, 100);
   t.true(first.json.hasMore);
   t.deepEqual(first.json.phases, ['build', 'runtime']);
