@@ -46,7 +46,9 @@ test('a deploy that goes live while the page has no open event stream shows live
 
   for (let i = 0; i < 3; i++) stack.render.advanceDeploy(deployId);
   await waitFor(async () => ((await serverRecord(page, id)).status === 'live' ? true : undefined));
-  t.not(await page.locator('#deployment-status').getAttribute('data-status'), 'live', 'no stream yet: the page could not know');
+  // The message names the page's live mode: a page that fell back to polling could know, and the test's premise failed.
+  const mode = await page.locator('#live-mode').getAttribute('data-mode');
+  t.not(await page.locator('#deployment-status').getAttribute('data-status'), 'live', `no stream yet: the page could not know (live mode: ${mode})`);
 
   await page.unroute('**/api/events**');
   // A stream the page already closed (it reopens one to follow the deploy's logs) may refuse to continue.
