@@ -27,6 +27,8 @@ const ROUTE_FIELDS = ['s1', 's2', 's3', 's4', 's5', 'l0', 'l1', 'l2', 'l3', 'l4'
 const LATENCY_MS = [10, 50, 250, 1_000, 5_000];
 /** Users per flush script call (each is ~12 commands in Redis). */
 const FLUSH_CHUNK = 200;
+/** Arguments per flush script call, at most (a user's are never split): a call holds Redis for its whole run. */
+const FLUSH_MAX_ARGS = 20_000;
 
 interface UserPending {
   login: string | null;
@@ -118,12 +120,12 @@ export function createRecorder(opts: {
   }
 
   async function write(batch: Map<number, UserPending>, routesToRegister: Array<[string, string]>): Promise<void> {
-    // Script calls of up to FLUSH_CHUNK users each, so none holds Redis long; sent together.
+    // Script calls of up to FLUSH_CHUNK users (and about FLUSH_MAX_ARGS arguments) each, so none holds Redis long; sent together.
     const calls: FlushBatch[] = [new FlushBatch()];
     let users = 0;
     if (routesToRegister.length) calls[0]!.hset(keys.routes, routesToRegister.flat());
     for (const [userId, u] of batch) {
-      if (users++ === FLUSH_CHUNK) { calls.push(new FlushBatch()); users = 1; }
+      if (users++ === FLUSH_CHUNK || calls[calls.length - 1]!.args.length >= FLUSH_MAX_ARGS) { calls.push(new FlushBatch()); users = 1; }
       const call = calls[calls.length - 1]!;
       call.user(userId);
       for (const [minute, counts] of u.minutes) {

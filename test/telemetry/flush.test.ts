@@ -103,3 +103,35 @@ test('a key of the wrong type costs only its own counts: the rest of its users\'
   t.regex(warned[0]!.err!.message, /WRONGTYPE/);
   t.false(lines.join('').includes('not a hash'), 'the key\'s value is not logged');
 });
+
+// The bench's day of traffic: 200 users flushed once an hour. One script call of all their counts
+// (~120,000 arguments, spread into the call) overflowed the call stack and every count was lost.
+test('an hour of 200 users\' counts, flushed at once, is written in full', async (t) => {
+  const keys = telemetryKeys(`${redis.prefix}big`);
+  const warnings: string[] = [];
+  const logger = createLogger({ level: 'warn', destination: { write: (line: string) => { warnings.push(line); return true; } } as unknown as NodeJS.WritableStream });
+  const recorder = createRecorder({ redis: redis.client, keys, settings, logger, flushMs: 3_600_000 });
+  const routes = ['/api/session', '/api/render/services', '/api/render/deployments/:id', '/api/events', '/api/render/my-deployments', '/api/audit'];
+  const start = Date.UTC(2026, 10, 20, 8, 0, 0);
+  const users = 200;
+  for (let minute = 0; minute < 60; minute++) {
+    for (let u = 1; u <= users; u++) {
+      for (let r = 0; r < 10; r++) {
+        recorder.record({ userId: u, login: `user${u}`, method: 'GET', route: routes[(u + r) % routes.length]!, status: r === 9 ? 404 : 200, ms: 3 + ((u * r) % 400), at: start + minute * 60_000 + r * 1_000, target: r === 3 ? `r:user${u}/app${minute % 4}` : null, deploy: false });
+      }
+    }
+  }
+  await recorder.flush();
+  t.deepEqual(warnings, []);
+  const hour = hourIndex(start);
+  const c = redis.client;
+  for (let u = 1; u <= users; u++) {
+    const minutes = await c.hgetall(keys.minutes(u, hour));
+    t.is(minutes['0.n'], '10', `user ${u}: first minute`);
+    t.is(minutes['59.n'], '10', `user ${u}: last minute`);
+    const hourly = Object.entries(await c.hgetall(keys.hour(u, hour)));
+    t.is(hourly.filter(([f]) => f.endsWith('.s2') || f.endsWith('.s4')).reduce((n, [, v]) => n + Number(v), 0), 600, `user ${u}: every request in the hour's per-route counts`);
+    t.is(await c.get(keys.login(`user${u}`)), String(u));
+  }
+  await recorder.close();
+});
