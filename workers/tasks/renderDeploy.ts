@@ -12,11 +12,16 @@ import { FAILURE_TEXT, RENDER_TO_STATUS } from '../../server/deployments/renderS
 export async function triggerDeploy(ctx: WorkerContext, rec: DeploymentRecord, render: RenderClient) {
   const serviceId = rec.serviceId!;
   // A deploy Render started for this deployment already (our earlier request whose answer was lost,
-  // or the first deploy of a service whose creation we adopted) is taken over, not doubled.
-  const since = rec.deployRequestedAt ? Date.parse(rec.deployRequestedAt) - 2_000 : Date.parse(rec.createdAt);
-  const recent = await render.listDeploys(serviceId, { limit: 5 });
-  const adopted = recent.find((d) => d.createdAt && Date.parse(d.createdAt) >= since && (rec.kind !== 'rollback' || d.trigger === 'rollback'));
-  if (adopted) return recordDeploy(ctx, rec, adopted);
+  // or the first deploy of a service whose creation we adopted) is taken over, not doubled. A redeploy
+  // or rollback that has not asked yet (deployRequestedAt is written before the ask) has none: a deploy
+  // of its service made since is someone else's (the dashboard, a push) and is never taken over.
+  const mayHaveOne = Boolean(rec.deployRequestedAt) || rec.kind === 'deploy';
+  if (mayHaveOne) {
+    const since = rec.deployRequestedAt ? Date.parse(rec.deployRequestedAt) - 2_000 : Date.parse(rec.createdAt);
+    const recent = await render.listDeploys(serviceId, { limit: 5 });
+    const adopted = recent.find((d) => d.createdAt && Date.parse(d.createdAt) >= since && (rec.kind !== 'rollback' || d.trigger === 'rollback'));
+    if (adopted) return recordDeploy(ctx, rec, adopted);
+  }
   const marked = await ctx.deployments.update(rec.id, { deployRequestedAt: new Date(ctx.clock.now()).toISOString() });
   if (!marked) return null;
   if (rec.kind === 'rollback' && rec.rollbackToDeployId) {
