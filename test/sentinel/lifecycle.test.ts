@@ -106,3 +106,23 @@ test.serial('Sentinel\'s queue is on the web process\'s queue connection, not on
   t.true(scripts(s.stack.web.deps.queueRedis).some((name) => name.startsWith('addJobScheduler')), 'the scheduler was set up on the queue connection');
   t.deepEqual(scripts(s.stack.web.deps.redis).filter((name) => name.includes(':')), [], 'no BullMQ script on the shared connection');
 });
+
+// The worker remembers each watch's session and key from its last round, to ask for them with the next
+// round's start. A key replaced in the session between rounds must end the old key's use at once: the
+// next rounds call Render with the new key only, whatever was remembered or paid ahead for the old one.
+test.serial('a key replaced between rounds: later rounds call Render with the new key only', async (t) => {
+  const dee = await tenant(s.stack, 'dee-rekey');
+  await enable(dee.agent);
+  const audits = (accountId: string) => s.stack.render.calls.filter((c) => c.accountId === accountId && c.route === '/owners/{ownerId}/audit-logs').length;
+  await waitFor('two rounds with the first key', async () => audits(dee.accountId) >= 2);
+
+  const newKey = `rnd_deerekeyed${'n'.repeat(20)}`;
+  const second = s.stack.render.addAccount({ apiKey: newKey, workspaces: [{ name: 'dee second workspace' }] });
+  const res = await dee.agent.post('/api/render/setup', { api_key: newKey });
+  t.is(res.status, 200, res.text);
+  // A round that began before the replace may still finish with the old key; none begins after it.
+  await waitFor('two rounds with the new key', async () => audits(second.id) >= 2);
+  const oldCalls = audits(dee.accountId);
+  await waitFor('two more rounds with the new key', async () => audits(second.id) >= 4);
+  t.is(audits(dee.accountId), oldCalls, 'no Render call with the replaced key');
+});

@@ -7,6 +7,7 @@ import { queuePrefix } from '../../server/queues/deployQueue.js';
 import { COMMIT_STATUS_QUEUE, commitStatusJobId, type CommitStatusJobData } from '../../server/queues/commitStatusQueue.js';
 import { requestCommitStatus, runCommitStatusJob, sweepFailedCommitStatusJobs } from '../../workers/tasks/commitStatus.js';
 import { createScopeCache } from '../../workers/tasks/scopeCache.js';
+import { commitStatusState } from '../../workers/tasks/commitStatusState.js';
 import { createCommitStatusWorker } from '../../workers/commitStatusWorker.js';
 import type { WorkerContext } from '../../workers/context.js';
 import type { DeploymentRecord } from '../../server/deployments/types.js';
@@ -100,7 +101,16 @@ async function statusStack(t: { teardown(fn: () => unknown): void }) {
     return rec;
   };
   const failedForGood = (rec: DeploymentRecord) => async () => (await queue.getJobState(commitStatusJobId(rec.id, 'pending'))) === 'failed';
-  return { ctx, queue, prefix, record, failing, posted, failedForGood, startWorker, crashingWorker };
+  const stateKey = (rec: DeploymentRecord) => `${prefix}:deployment:${rec.id}:commit-status`;
+  /** Deployment n's pending status job, failed on both attempts by a worker that died before its failed handler. */
+  const pendingFailedInDeadProcess = async (n: number) => {
+    const rec = record(n);
+    failing.set(rec.id, { left: 2 });
+    await requestCommitStatus(ctx, rec, 'pending');
+    await crashingWorker(failedForGood(rec));
+    return rec;
+  };
+  return { ctx, queue, prefix, record, failing, posted, failedForGood, startWorker, crashingWorker, stateKey, pendingFailedInDeadProcess };
 }
 
 test('a pending status job that failed for good lets go: the final status asked later is posted', async (t) => {
@@ -111,7 +121,7 @@ test('a pending status job that failed for good lets go: the final status asked 
   await requestCommitStatus(s.ctx, rec, 'pending');
   await waitFor(s.failedForGood(rec));
   t.true(await s.failedForGood(rec)(), 'the pending job failed on both attempts');
-  const key = `${s.prefix}:deployment:${rec.id}:commit-status`;
+  const key = s.stateKey(rec);
   await waitFor(async () => (await redis.client.hget(key, 'owned')) === '0');
 
   (rec as { status: string }).status = 'live';
@@ -142,10 +152,7 @@ test('a final status asked while the pending job was failing is posted once that
 
 test('a pending job failed for good by a process that died before its failed handler: the next worker start hands the final status on', async (t) => {
   const s = await statusStack(t);
-  const rec = s.record(3);
-  s.failing.set(rec.id, { left: 2 });
-  await requestCommitStatus(s.ctx, rec, 'pending');
-  await s.crashingWorker(s.failedForGood(rec));
+  const rec = await s.pendingFailedInDeadProcess(3);
   t.true(await s.failedForGood(rec)(), 'the pending job failed on both attempts');
   // The deploy ends: the dead job still owns the posting, so asking adds no job.
   (rec as { status: string }).status = 'live';
@@ -160,22 +167,35 @@ test('a pending job failed for good by a process that died before its failed han
   await waitFor(async () => (await s.queue.getJobState(commitStatusJobId(rec.id, 'final'))) === 'unknown');
   t.true(await sweepFailedCommitStatusJobs(s.ctx) >= 1);
   t.is(await s.queue.getJobState(commitStatusJobId(rec.id, 'final')), 'unknown', 'no second final job');
-  t.is(await redis.client.hget(`${s.prefix}:deployment:${rec.id}:commit-status`, 'owned'), '0');
+  t.is(await redis.client.hget(s.stateKey(rec), 'owned'), '0');
   t.deepEqual(s.posted.get('app3'), ['success']);
 });
 
 test('a pending job failed for good by a dead process, the deploy ending later: the next worker start lets go', async (t) => {
   const s = await statusStack(t);
-  const rec = s.record(4);
-  s.failing.set(rec.id, { left: 2 });
-  await requestCommitStatus(s.ctx, rec, 'pending');
-  await s.crashingWorker(s.failedForGood(rec));
+  const rec = await s.pendingFailedInDeadProcess(4);
   s.startWorker();
-  const key = `${s.prefix}:deployment:${rec.id}:commit-status`;
+  const key = s.stateKey(rec);
   await waitFor(async () => (await redis.client.hget(key, 'owned')) === '0');
   t.is(await redis.client.hget(key, 'owned'), '0', 'the sweep let go');
   (rec as { status: string }).status = 'failed';
   await requestCommitStatus(s.ctx, rec, 'final');
   await waitFor(() => (s.posted.get('app4') ?? []).length > 0);
   t.deepEqual(s.posted.get('app4'), ['failure']);
+});
+
+// A rolling upgrade: the version before named no owner ('owned' = '1', a job of either phase). A failed
+// job of a deployment it left in that state must still let go, or hand the owed final status on.
+test('a state written before owners were named (owned = 1): a failed job still lets go or hands the final status on', async (t) => {
+  const s = await statusStack(t);
+  const [pendingOnly, finalOwed] = [s.record(5), s.record(6)];
+  await redis.client.hset(s.stateKey(pendingOnly), 'asked', 'pending', 'owned', '1');
+  await redis.client.hset(s.stateKey(finalOwed), 'asked', 'final', 'owned', '1');
+  t.false(await commitStatusState(redis.client, s.prefix, pendingOnly.id).failed('pending'), 'nothing more owed');
+  t.is(await redis.client.hget(s.stateKey(pendingOnly), 'owned'), '0');
+  t.true(await commitStatusState(redis.client, s.prefix, finalOwed.id).failed('pending'), 'the final status is owed: its job is to be added');
+  t.is(await redis.client.hget(s.stateKey(finalOwed), 'owned'), 'final');
+  // Handled again (the sweep at the next worker start): nothing changes.
+  t.false(await commitStatusState(redis.client, s.prefix, finalOwed.id).failed('pending'));
+  t.is(await redis.client.hget(s.stateKey(finalOwed), 'owned'), 'final');
 });
