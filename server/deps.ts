@@ -39,8 +39,9 @@ export interface AppDeps {
   redis: Redis;
   /**
    * The connection BullMQ queues are built on (the deploy queue, Sentinel's): BullMQ defines its ~60
-   * scripts on a connection, and ioredis copies every defined script onto each auto-pipelined batch,
-   * so `redis`, which every request uses, carries none of them.
+   * scripts on a connection, and ioredis copies every defined script onto each auto-pipelined batch
+   * (unless server/redisPipelines.ts could take that over), so `redis`, which every request uses,
+   * carries none of them.
    */
   queueRedis: Redis;
   clock: Clock;

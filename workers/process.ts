@@ -25,8 +25,8 @@ import { createCommitStatusWorker, createTokenScopes, statusWriteIntervalMs, typ
 /**
  * A BullMQ worker's connection: auto-pipelined, except its blocking wait for the next job. BullMQ's
  * blocking connection is a duplicate of this one (same options), and an auto-pipelined command builds a
- * pipeline that copies each of BullMQ's ~60 scripts onto it: every wait for a job paid that for a
- * command that always goes out alone (bench/, the worker's profile).
+ * pipeline (which, before server/redisPipelines.ts, also copied each of BullMQ's ~60 scripts onto it)
+ * for a command that always goes out alone (bench/, the worker's profile).
  */
 const BULLMQ_WORKER_REDIS = { enableAutoPipelining: true, autoPipeliningIgnoredCommands: ['bzpopmin'] };
 
