@@ -14,7 +14,7 @@ import { DEFAULT_WATCH, type WatchPolicy, type WorkerContext } from './context.j
 import { createWorkerMetrics, type WorkerMetrics } from '../server/metrics/registry.js';
 import { publishSnapshots } from '../server/metrics/snapshots.js';
 import { auditDeployFinished } from '../server/audit/deployFinished.js';
-import { startSentinelWorker, type SentinelWorkerOptions } from './sentinelWorker.js';
+import { startSentinelWorker, type SentinelWorker, type SentinelWorkerOptions } from './sentinelWorker.js';
 import { createDeploySlack } from './tasks/deploySlack.js';
 import { startAnomalyDetection, type AnomalyOptions } from './anomalyWorker.js';
 import { createCommitStatusQueue } from '../server/queues/commitStatusQueue.js';
@@ -36,6 +36,8 @@ export interface WorkerProcess {
   metrics: WorkerMetrics;
   /** This process in metrics and logs: hostname, pid and a random suffix. */
   instance: string;
+  /** The Sentinel tick of this process (workers/sentinelWorker.ts). */
+  sentinel: SentinelWorker;
   close(timeoutMs?: number): Promise<void>;
 }
 
@@ -94,7 +96,7 @@ export async function startWorker(args: {
   const statusRedis = createRedis(config.redisUrl, 'worker', BULLMQ_WORKER_REDIS);
   const statuses = createCommitStatusWorker(context, statusRedis, args.commitStatus);
   const sentinelRedis = createRedis(config.redisUrl, 'worker');
-  const sentinel = startSentinelWorker(context, { connection: sentinelRedis, queueConnection: queueRedis, audit, registry: metrics.registry, options: args.sentinel });
+  const sentinel = await startSentinelWorker(context, { connection: sentinelRedis, queueConnection: queueRedis, audit, registry: metrics.registry, options: args.sentinel });
   const anomalyRedis = createRedis(config.redisUrl, 'worker');
   const anomaly = await startAnomalyDetection({ deps, securityEvents, connection: anomalyRedis, queueConnection: queueRedis, registry: metrics.registry, options: args.anomaly });
   worker.on('active', (job) => {
@@ -113,7 +115,7 @@ export async function startWorker(args: {
   }
   let closing: Promise<void> | null = null;
   return {
-    worker, context, metrics, instance,
+    worker, context, metrics, instance, sentinel,
     /**
      * Stop taking jobs and let running steps finish, for at most timeoutMs. A step still running then
      * is abandoned: its job lock lapses and another worker runs the step again (every step is

@@ -1,33 +1,44 @@
-import { Worker } from 'bullmq';
 import { Counter, type Registry } from 'prom-client';
 import type { Redis } from 'ioredis';
 import type { WorkerContext } from './context.js';
-import { queuePrefix } from '../server/queues/deployQueue.js';
 import type { AuditLog } from '../server/audit/auditLog.js';
 import { createSentinelStore } from '../server/sentinel/store.js';
 import { createSentinelAlerts, type SentinelAlertOptions } from '../server/sentinel/alerts.js';
-import { createSentinelQueue, SENTINEL_QUEUE, type SentinelJobData } from '../server/sentinel/queue.js';
-import { runSentinelJob } from './tasks/sentinelTask.js';
+import { migrateOldSchedulers } from '../server/sentinel/queue.js';
+import { runSentinelRound, type LastRound } from './tasks/sentinelTask.js';
+import { startSentinelTick } from './sentinelTick.js';
 
 export interface SentinelWorkerOptions {
   alerts?: SentinelAlertOptions;
   /** Rounds in flight per process (each is a few short Render calls). */
   concurrency?: number;
+  /** How often the process claims the users due (default 1 s). */
+  tickMs?: number;
+  /** A claim's (and a round's lock's) shortest lease, default 30 s: how soon a round lost with its worker runs again. */
+  minLeaseMs?: number;
 }
 
-interface SentinelWorker { close(force?: boolean): Promise<void>; worker: Worker<SentinelJobData> }
+export interface SentinelWorker {
+  close(force?: boolean): Promise<void>;
+  /** Rounds running in this process now. */
+  readonly running: number;
+  /** Users whose last round here this process remembers (tests: it forgets stopped watches). */
+  remembered(): number[];
+}
 
 /**
- * The Sentinel worker: runs each watching user's repeatable round (workers/tasks/sentinelTask.ts).
- * Counts findings and rounds in the worker's metrics registry (pushed to the web's /metrics).
+ * The Sentinel worker: the batched tick (workers/sentinelTick.ts) runs the rounds of the watching users
+ * due (workers/tasks/sentinelTask.ts). On start, what the old design left (a BullMQ job scheduler per
+ * user) moves onto the schedule first. Counts findings and rounds in the worker's metrics registry
+ * (pushed to the web's /metrics).
  */
-export function startSentinelWorker(ctx: WorkerContext, args: { connection: Redis; queueConnection: Redis; registry: Registry; audit: AuditLog; options?: SentinelWorkerOptions }): SentinelWorker {
+export async function startSentinelWorker(ctx: WorkerContext, args: { connection: Redis; queueConnection: Redis; registry: Registry; audit: AuditLog; options?: SentinelWorkerOptions }): Promise<SentinelWorker> {
   const { config, redis } = ctx;
   const findings = new Counter({ name: 'orchestrator_sentinel_findings_total', help: 'Sentinel findings created, by severity and kind.', labelNames: ['severity', 'kind'] as const, registers: [args.registry] });
   const rounds = new Counter({ name: 'orchestrator_sentinel_rounds_total', help: 'Sentinel rounds, by outcome (done, budget, stopped, error, skipped).', labelNames: ['outcome'] as const, registers: [args.registry] });
-  const queue = createSentinelQueue(args.queueConnection, config.redisPrefix);
+  const lastRound = new Map<number, LastRound>();
   const sentinel = {
-    redis, logger: ctx.logger, keyring: ctx.keyring, sessions: ctx.sessions, budget: ctx.budget, queue,
+    redis, logger: ctx.logger, keyring: ctx.keyring, sessions: ctx.sessions, budget: ctx.budget,
     store: createSentinelStore({ redis, prefix: config.redisPrefix, keyring: ctx.keyring, absoluteMs: config.sessionAbsoluteMs }),
     alerts: createSentinelAlerts({ ...args.options?.alerts, redis, prefix: config.redisPrefix, logger: ctx.logger }),
     audit: args.audit,
@@ -35,15 +46,23 @@ export function startSentinelWorker(ctx: WorkerContext, args: { connection: Redi
     channelOf: (userId: number) => ctx.deployments.keys.channel(userId),
     onFinding: (f: { severity: string; kind: string }) => findings.inc({ severity: f.severity, kind: f.kind }),
     onRound: (outcome: string) => rounds.inc({ outcome }),
-    lastRound: new Map<number, { ref: string; fp: string }>(),
+    lastRound,
   };
-  const worker = new Worker<SentinelJobData>(SENTINEL_QUEUE, (job) => runSentinelJob(sentinel, job), {
-    connection: args.connection, prefix: queuePrefix(config.redisPrefix), concurrency: args.options?.concurrency ?? 20,
-    lockDuration: 60_000, stalledInterval: 30_000, maxStalledCount: 1,
+  // A failed move is logged, not fatal: the schedulers stay where they are and the next start moves them.
+  await migrateOldSchedulers({ redis, queueConnection: args.queueConnection, prefix: config.redisPrefix, nowMs: ctx.clock.now(), defaultEveryMs: config.sentinelIntervalMs }).then(
+    (moved) => { if (moved > 0) ctx.logger.info({ moved }, 'sentinel: per-user job schedulers of the old design moved onto the schedule'); },
+    (err: Error) => ctx.logger.error({ err: { message: err.message } }, 'sentinel: moving the old job schedulers failed'),
+  );
+  // Claims go on a connection of their own (not auto-pipelined): a tick never joins a round's writes.
+  const tick = startSentinelTick({
+    redis: args.connection, prefix: config.redisPrefix, logger: ctx.logger, now: sentinel.now,
+    tickMs: args.options?.tickMs ?? 1_000, concurrency: args.options?.concurrency ?? 20,
+    defaultEveryMs: config.sentinelIntervalMs, minLeaseMs: args.options?.minLeaseMs,
+    runRound: (claim) => runSentinelRound(sentinel, claim), lastRound,
   });
-  worker.on('error', (err) => ctx.logger.error({ err: { message: err.message } }, 'sentinel worker error'));
   return {
-    worker,
-    async close(force = false) { await worker.close(force); await queue.close(); },
+    get running() { return tick.running; },
+    remembered: () => [...lastRound.keys()],
+    close: (force = false) => tick.close(force),
   };
 }

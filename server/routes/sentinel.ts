@@ -7,7 +7,6 @@ import { requireRenderKey, requireUser } from '../middleware/context.js';
 import { validate } from '../middleware/validate.js';
 import { createSentinelStore } from '../sentinel/store.js';
 import { checkSlackWebhook, createSentinelAlerts, type SentinelAlertOptions } from '../sentinel/alerts.js';
-import { createSentinelQueue, scheduleWatch, unscheduleWatch } from '../sentinel/queue.js';
 import { FindingView, presentFinding, presentSettings, SentinelSettingsView } from '../sentinel/present.js';
 import { documented, view } from '../openapi/describe.js';
 import type { SentinelSettings } from '../sentinel/types.js';
@@ -52,7 +51,6 @@ export function sentinelRoutes(router: Router, deps: AppDeps, opts: SentinelRout
   const { config, redis, keyring } = deps;
   const store = createSentinelStore({ redis, prefix: config.redisPrefix, keyring, absoluteMs: config.sessionAbsoluteMs });
   const alerts = createSentinelAlerts({ ...opts, redis, prefix: config.redisPrefix, logger: deps.logger });
-  const queue = createSentinelQueue(deps.queueRedis, config.redisPrefix);
   const changes = deps.rateLimits.guard('sentinelSettings');
   const tests = deps.rateLimits.guard('sentinelTest');
 
@@ -75,7 +73,6 @@ export function sentinelRoutes(router: Router, deps: AppDeps, opts: SentinelRout
     const ref = deps.sessions.refOf(ctx.state.sessionId);
     const current = await store.getSettings(userId);
     if (!body.enabled) {
-      await unscheduleWatch(queue, userId);
       await store.dropWatch(userId);
       ctx.body = await view(userId, ref);
       return;
@@ -93,8 +90,8 @@ export function sentinelRoutes(router: Router, deps: AppDeps, opts: SentinelRout
     const intervalMs = (body.intervalSeconds ?? Math.round((current?.intervalMs ?? config.sentinelIntervalMs) / 1000)) * 1000;
     const slackDeployResults = body.slackDeployResults ?? current?.slackDeployResults ?? false;
     const settings: SentinelSettings = { enabled: true, sessionRef: ref, intervalMs, slackSealed, slackHint, slackDeployResults, enabledAt: current?.enabledAt ?? deps.clock.now() };
-    await store.putSettings(userId, settings);
-    await scheduleWatch(queue, userId, intervalMs);
+    // A new watch or a new interval runs at once; the same settings again keep the watch's rhythm.
+    await store.putSettings(userId, settings, { restart: !current?.enabled || current.intervalMs !== intervalMs, nowMs: deps.clock.now() });
     ctx.body = await view(userId, ref);
   });
 

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { open, seal, type Keyring } from '../crypto/keyring.js';
 import { redisScript } from '../redisScript.js';
+import { rescheduleWatch, scheduleWatch, unscheduleWatch } from './schedule.js';
 import type { Finding, SentinelSettings, SentinelStatus } from './types.js';
 
 const MAX_FINDINGS = 500;
@@ -110,17 +111,23 @@ export function createSentinelStore(opts: { redis: Redis; prefix: string; keyrin
       const [ref, data] = await redis.hmget(keys.settings(userId), 'ref', 'data');
       return openSettings(userId, ref, data, keyring);
     },
-    /** Written with a TTL of the session's absolute lifetime: settings never outlive the consent. */
-    async putSettings(userId: number, s: SentinelSettings): Promise<void> {
-      await redis.multi()
+    /**
+     * Written with a TTL of the session's absolute lifetime: settings never outlive the consent. The
+     * watch is scheduled in the same MULTI (schedule.ts): `restart` makes it due at once (a new watch,
+     * or a new interval).
+     */
+    async putSettings(userId: number, s: SentinelSettings, schedule: { restart: boolean; nowMs: number }): Promise<void> {
+      const tx = redis.multi()
         .del(keys.settings(userId))
         .hset(keys.settings(userId), 'ref', s.sessionRef, 'data', seal(JSON.stringify(s), settingsAad(userId, s.sessionRef), keyring))
-        .pexpire(keys.settings(userId), opts.absoluteMs)
-        .exec();
+        .pexpire(keys.settings(userId), opts.absoluteMs);
+      await scheduleWatch(tx, opts.prefix, userId, s.intervalMs, schedule.restart, schedule.nowMs).exec();
     },
-    /** The watch ended (session gone, key cleared, switched off): settings, sealed URL and cursors go. */
+    /** The watch ended (session gone, key cleared, switched off): off the schedule; settings, sealed URL and cursors go. */
     async dropWatch(userId: number): Promise<void> {
-      await redis.del(keys.settings(userId), keys.cursors(userId), keys.groups(userId), keys.selfCalls(userId), keys.lock(userId));
+      await unscheduleWatch(redis.multi(), opts.prefix, userId)
+        .del(keys.settings(userId), keys.cursors(userId), keys.groups(userId), keys.selfCalls(userId), keys.lock(userId))
+        .exec();
     },
 
     /**
@@ -139,10 +146,14 @@ export function createSentinelStore(opts: { redis: Redis; prefix: string; keyrin
       ]);
       return { locked: lock === 'OK', settings: openSettings(userId, ref, data, keyring), status: parseStatus(status), cursors: roundCursors(cursors) };
     },
-    /** A round's end in one round trip: the cursors it moved (none when it found nothing new), its status, its lock released. */
-    async endRound(userId: number, status: SentinelStatus, cursors: RoundCursors): Promise<void> {
+    /**
+     * A round's end in one round trip: the cursors it moved (none when it found nothing new), its status,
+     * its lock released and, for a round that ran (nextDueMs), the watch's next due time (schedule.ts).
+     */
+    async endRound(userId: number, status: SentinelStatus, cursors: RoundCursors, nextDueMs?: number): Promise<void> {
       const tx = redis.multi();
       if (cursors.changed.size > 0) tx.hset(keys.cursors(userId), cursors.changed).pexpire(keys.cursors(userId), opts.absoluteMs);
+      if (nextDueMs !== undefined) rescheduleWatch(tx, opts.prefix, userId, nextDueMs);
       await tx.set(keys.status(userId), JSON.stringify(status), 'EX', FINDINGS_TTL_SEC).del(keys.lock(userId)).exec();
     },
 

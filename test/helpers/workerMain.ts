@@ -13,7 +13,7 @@ const config = loadConfig(process.env);
 const logger = createLogger({ level: 'info', name: 'worker' });
 const proc = await startWorker({
   config, logger, watch: opts.watch, renderLimits: opts.renderLimits, renderTimeoutMs: opts.renderTimeoutMs, retryBackoffMs: opts.retryBackoffMs,
-  workerOptions: opts.workerOptions,
+  workerOptions: opts.workerOptions, sentinel: opts.sentinel,
   // Crash tests: die (like kill -9) at the riskiest points (all, or those in crashPoints) with the given probability.
   crashPoint: opts.crashProbability ? (point: string) => {
     if ((!opts.crashPoints || opts.crashPoints.includes(point)) && Math.random() < opts.crashProbability) process.kill(process.pid, 'SIGKILL');

@@ -1,7 +1,8 @@
 import test from 'ava';
 import { BUDGET_FOR_TESTS } from './limits.js';
 import { enable, findings, SECRET_ENV_VALUE, startSentinelStack, tenant, waitFor, type SentinelStack } from './support.js';
-import { createSentinelQueue, schedulerId } from '../../server/sentinel/queue.js';
+import { scheduleKeys } from '../../server/sentinel/schedule.js';
+import { createSentinelQueue } from '../../server/sentinel/queue.js';
 import { sentinelKeys } from '../../server/sentinel/store.js';
 
 let s: SentinelStack;
@@ -29,7 +30,7 @@ test.serial('two users see only their own findings; the other one\'s finding id 
   t.false(JSON.stringify(await findings(ann.agent)).includes(ben.ownerId));
 });
 
-test.serial('the watch stops within one interval of logout: job scheduler removed, sealed settings deleted, no more Render calls', async (t) => {
+test.serial('the watch stops within one interval of logout: off the schedule, sealed settings deleted, no more Render calls', async (t) => {
   const cal = await tenant(s.stack, 'cal-logout');
   await enable(cal.agent, { slackWebhookUrl: s.tenantSlack.url });
   const prefix = s.stack.config.redisPrefix;
@@ -42,10 +43,10 @@ test.serial('the watch stops within one interval of logout: job scheduler remove
   t.false(raw.includes('127.0.0.1'), 'not even its host shows');
   const out = await cal.agent.post('/api/auth/logout', {});
   t.true(out.status < 300, out.text);
-  const queue = createSentinelQueue(s.stack.redis.client, prefix);
-  try {
-    await waitFor('the watch to remove itself', async () => !(await queue.getJobScheduler(schedulerId(await userIdOf(cal.agent, true)))) && (await s.stack.redis.client.exists(settingsKey)) === 0, 10_000);
-  } finally { await queue.close(); }
+  const userId = String(await userIdOf(cal.agent, true));
+  const { due, intervals } = scheduleKeys(prefix);
+  await waitFor('the watch to remove itself', async () => (await s.stack.redis.client.zscore(due, userId)) === null
+    && (await s.stack.redis.client.hexists(intervals, userId)) === 0 && (await s.stack.redis.client.exists(settingsKey)) === 0, 10_000);
   const after = audits();
   await new Promise((r) => setTimeout(r, 2_500)); // two more intervals
   t.is(audits(), after, 'no Render calls with that key after the watch ended');
@@ -97,14 +98,18 @@ test.serial('only Slack incoming webhooks are accepted: other hosts, http, ports
   t.is(await s.stack.redis.client.exists(key), 0);
 });
 
-test.serial('Sentinel\'s queue is on the web process\'s queue connection, not on the one every request uses', async (t) => {
+test.serial('enabling Sentinel sets up no BullMQ job scheduler, and no BullMQ script lands on the connection every request uses', async (t) => {
   // ioredis copies every script defined on a connection onto each auto-pipelined batch: BullMQ's ~60
-  // on the shared connection made every request's Redis round trips cost more CPU.
+  // on the shared connection made every request's Redis round trips cost more CPU. A watch is now an
+  // entry of the schedule (server/sentinel/schedule.ts), written with the settings.
   const fay = await tenant(s.stack, 'fay-conn');
   await enable(fay.agent);
   const scripts = (r: { scriptsSet: object }) => Object.keys(r.scriptsSet);
-  t.true(scripts(s.stack.web.deps.queueRedis).some((name) => name.startsWith('addJobScheduler')), 'the scheduler was set up on the queue connection');
+  const queue = createSentinelQueue(s.stack.redis.client, s.stack.config.redisPrefix);
+  try { t.is(await queue.getJobSchedulersCount(), 0, 'no job scheduler per user'); } finally { await queue.close(); }
   t.deepEqual(scripts(s.stack.web.deps.redis).filter((name) => name.includes(':')), [], 'no BullMQ script on the shared connection');
+  const userId = String(await userIdOf(fay.agent));
+  t.not(await s.stack.redis.client.zscore(scheduleKeys(s.stack.config.redisPrefix).due, userId), null, 'the watch is on the schedule');
 });
 
 // The worker remembers each watch's session and key from its last round, to ask for them with the next

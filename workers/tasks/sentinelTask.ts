@@ -1,5 +1,3 @@
-import type { Job, JobSchedulerJobOptions } from 'bullmq';
-import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../../server/logger.js';
 import type { Keyring } from '../../server/crypto/keyring.js';
@@ -13,7 +11,7 @@ import { runRound } from '../../server/sentinel/watcher.js';
 import type { SentinelStore } from '../../server/sentinel/store.js';
 import type { SentinelAlerts } from '../../server/sentinel/alerts.js';
 import { sentinelMessage } from '../../server/sentinel/present.js';
-import { unscheduleWatch, type SentinelJobData } from '../../server/sentinel/queue.js';
+import { nextDue, type Claim } from '../../server/sentinel/schedule.js';
 import type { Finding } from '../../server/sentinel/types.js';
 
 /** Sentinel never takes more than this share of any Render bucket of a key, and only while as much is left for deploys. */
@@ -30,33 +28,36 @@ interface SentinelContext {
   store: SentinelStore;
   alerts: SentinelAlerts;
   audit: AuditLog;
-  queue: Queue<SentinelJobData>;
   upstream: Pick<UpstreamClients, 'render'>;
   now: () => number;
   /** The per-user channel SSE listens on (the deployment store's). */
   channelOf: (userId: number) => string;
   onFinding?: (f: Finding) => void;
   onRound?: (outcome: 'done' | 'budget' | 'stopped' | 'error' | 'skipped') => void;
-  /** The session and key each user's watch used last round here: see runSentinelJob. */
-  lastRound: Map<number, { ref: string; fp: string }>;
+  /** The session and key each user's watch used last round here (see runSentinelRound), and when: the tick forgets old ones. */
+  lastRound: Map<number, LastRound>;
 }
 
+export interface LastRound { ref: string; fp: string; atMs: number; everyMs: number }
+
 /**
- * One round for one watching user. The watch lives only as long as the session that enabled it: no
- * settings, no session, another user, or no key → the repeatable job removes itself and the sealed
- * settings (with the Slack URL) are deleted. Render trouble never fails the job: the next round retries.
+ * One round for one watching user, claimed by the tick (workers/sentinelTick.ts). The watch lives only
+ * as long as the session that enabled it: no settings, no session, another user, or no key → the watch
+ * leaves the schedule and the sealed settings (with the Slack URL) are deleted. Render trouble never
+ * fails the round: the next one retries.
  */
-export async function runSentinelJob(ctx: SentinelContext, job: Job<SentinelJobData>): Promise<void> {
-  const { userId } = job.data;
+export async function runSentinelRound(ctx: SentinelContext, claim: Claim): Promise<void> {
+  const { userId } = claim;
   const stop = async () => {
     ctx.lastRound.delete(userId);
     await ctx.store.dropWatch(userId);
-    await unscheduleWatch(ctx.queue, userId);
     ctx.onRound?.('stopped');
   };
-  // One round per user at a time, even if a slow round overlaps the next tick; the lock lapses after two
-  // intervals should the worker die (the job's interval is the settings' one: scheduleWatch).
-  const lockMs = Math.max(30_000, ((job.opts as JobSchedulerJobOptions).repeat?.every ?? 0) * 2);
+  // One round per user at a time across processes: the claim's lease keeps other ticks off this user,
+  // and the lock (same length, two intervals) also keeps off a round of another kind (a job of the old
+  // per-user schedulers still running in an old worker while they are migrated). Both lapse should the
+  // worker die, and the next tick claims the user again.
+  const lockMs = claim.leaseMs;
   // With the round's start, in the same write (auto-pipelined), go what last round's session and key
   // (they rarely change) let us ask for now: the session, under the ref the settings named, and the
   // budget for the round's first two reads (audit log, service list). Only a ref the settings name now
@@ -77,7 +78,7 @@ export async function runSentinelJob(ctx: SentinelContext, job: Job<SentinelJobD
   if (!sess?.user || sess.user.id !== userId || !sess.render || !apiKey) return stop();
 
   const fp = sess.render.keyFingerprint;
-  ctx.lastRound.set(userId, { ref: settings.sessionRef, fp });
+  ctx.lastRound.set(userId, { ref: settings.sessionRef, fp, atMs: ctx.now(), everyMs: settings.intervalMs });
   const reads = fp === last?.fp ? prepaid : [];
   const client = ctx.upstream.render(apiKey, {
     async beforeRequest(call) {
@@ -107,6 +108,6 @@ export async function runSentinelJob(ctx: SentinelContext, job: Job<SentinelJobD
     ctx.logger.warn({ userId, reason: err instanceof RenderApiError ? err.kind : (err as Error).name }, 'sentinel round failed');
     ctx.onRound?.('error');
   } finally {
-    await ctx.store.endRound(userId, status, cursors);
+    await ctx.store.endRound(userId, status, cursors, nextDue(claim.dueAtMs, settings.intervalMs, ctx.now()));
   }
 }
