@@ -41,6 +41,9 @@ return tonumber(g)`;
 /** Token session ids remembered (≈ tokens in use per process); past it the memory starts over. */
 const SID_MEMO_MAX = 10_000;
 
+/** Token ids remembered (≈ tokens in use per process); past it the memory starts over. */
+const TOKEN_ID_MEMO_MAX = 10_000;
+
 /** GitHub's token alphabet; anything else (or longer) is not a token and never reaches GitHub. */
 const TOKEN_SHAPE = /^[A-Za-z0-9_]{20,255}$/;
 
@@ -54,6 +57,23 @@ export function createTokenSessions(deps: AppDeps) {
   const changed = (tokenId: string) => deps.tokenEntries?.invalidate(tokenId);
   // A token's session id is an HMAC of its id and generation: remembered, as a token sends the same id all day.
   const sids = new Map<string, string>();
+  // A token's id is an HMAC of the token: remembered for tokens that resolved to a live session, as a
+  // script sends the same token all day. Keyed by the token itself, so: bounded in number and in time
+  // (no longer than GitHub's word is trusted, BEARER_RECHECK_SECONDS), filled only by tokens GitHub
+  // vouched for (made-up ones never fill it), dropped when GitHub refuses the token. SECURITY.md
+  // ("What is stored where") says why this is no worse than the session cache.
+  const tokenIds = new Map<string, { id: string; until: number }>();
+  const tokenIdOf = (token: string) => {
+    const known = tokenIds.get(token);
+    if (known && known.until > clock.now()) return known.id;
+    if (known) tokenIds.delete(token);
+    return keyedHash(`github-token:${token}`, keyring.current);
+  };
+  const rememberTokenId = (token: string, id: string) => {
+    if (tokenIds.has(token)) return;
+    if (tokenIds.size >= TOKEN_ID_MEMO_MAX) tokenIds.clear();
+    tokenIds.set(token, { id, until: clock.now() + config.bearerRecheckMs });
+  };
   const sidOf = (tokenId: string, gen: number) => {
     const at = `${tokenId}:${gen}`;
     let sid = sids.get(at);
@@ -86,6 +106,7 @@ export function createTokenSessions(deps: AppDeps) {
     } catch (err) {
       if (!(err instanceof GitHubError)) throw err;
       if (err.kind === 'unauthorized') {
+        tokenIds.delete(token);
         await endSessionOf(entry, tokenId);
         await redis.del(entryKey(tokenId));
         changed(tokenId);
@@ -156,10 +177,12 @@ export function createTokenSessions(deps: AppDeps) {
     /** Verify the token (GitHub at most every BEARER_RECHECK_SECONDS) and return its live session. */
     async resolve(ctx: Koa.Context, token: string): Promise<VerifiedToken> {
       if (!TOKEN_SHAPE.test(token)) throw errors.githubTokenInvalid('This is not a GitHub token. Send a GitHub OAuth token or personal access token.');
-      const tokenId = keyedHash(`github-token:${token}`, keyring.current);
+      const tokenId = tokenIdOf(token);
       const { value: entry } = await readEntry(tokenId);
       const user = freshUser(entry) ?? (await checkOnce(ctx, token, tokenId));
-      return { tokenId, user, ...(await sessionFor(ctx, token, tokenId, user, Number(entry.gen ?? 0))) };
+      const session = await sessionFor(ctx, token, tokenId, user, Number(entry.gen ?? 0));
+      rememberTokenId(token, tokenId);
+      return { tokenId, user, ...session };
     },
   };
 }
