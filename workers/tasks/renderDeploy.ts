@@ -3,29 +3,26 @@ import type { Deploy } from '../../server/render/types.js';
 import { isTerminal, type DeploymentRecord, type DeploymentStatus, type DeploymentFailure } from '../../server/deployments/types.js';
 import type { WorkerContext } from '../context.js';
 import { finish } from './finishDeploy.js';
+import { deployAlreadyOurs } from './ownDeploy.js';
 import { FAILURE_TEXT, RENDER_TO_STATUS } from '../../server/deployments/renderStatus.js';
 
 // The Render deploy of a deployment (workers/tasks/deployTask.ts): triggering_deploy → Render's
 // statuses → live or a failure, watched with delayed jobs.
 
-/** Ask for a deploy once: a retry first adopts a deploy made since the last request. */
+/** Ask for a deploy once: a retry first adopts the deploy its lost answer would have named (ownDeploy.ts). */
 export async function triggerDeploy(ctx: WorkerContext, rec: DeploymentRecord, render: RenderClient) {
   const serviceId = rec.serviceId!;
   // A deploy Render started for this deployment already (our earlier request whose answer was lost,
-  // or the first deploy of a service whose creation we adopted) is taken over, not doubled. A redeploy
-  // or rollback that has not asked yet (deployRequestedAt is written before the ask) has none: a deploy
-  // of its service made since is someone else's (the dashboard, a push) and is never taken over.
-  const mayHaveOne = Boolean(rec.deployRequestedAt) || rec.kind === 'deploy';
-  if (mayHaveOne) {
-    const since = rec.deployRequestedAt ? Date.parse(rec.deployRequestedAt) - 2_000 : Date.parse(rec.createdAt);
-    const recent = await render.listDeploys(serviceId, { limit: 5 });
-    const adopted = recent.find((d) => d.createdAt && Date.parse(d.createdAt) >= since && (rec.kind !== 'rollback' || d.trigger === 'rollback'));
-    if (adopted) return recordDeploy(ctx, rec, adopted);
-  }
+  // or the first deploy of a service whose creation we adopted) is taken over, not doubled; one
+  // someone else started meanwhile (the dashboard, a push, another commit) never is.
+  const adopted = await deployAlreadyOurs(render, rec);
+  if (adopted) return recordDeploy(ctx, rec, adopted);
   const marked = await ctx.deployments.update(rec.id, { deployRequestedAt: new Date(ctx.clock.now()).toISOString() });
   if (!marked) return null;
   if (rec.kind === 'rollback' && rec.rollbackToDeployId) {
-    return recordDeploy(ctx, marked, await render.rollbackDeploy(serviceId, rec.rollbackToDeployId));
+    const rollback = await render.rollbackDeploy(serviceId, rec.rollbackToDeployId);
+    ctx.crashPoint?.('deploy_triggered');
+    return recordDeploy(ctx, marked, rollback);
   }
   // Deploy exactly the commit that was verified and detected, not whatever the branch points at by now.
   const result = await render.triggerDeploy(serviceId, { clearCache: rec.request.clearCache ? 'clear' : 'do_not_clear', ...(rec.commitSha ? { commitId: rec.commitSha } : {}) });
