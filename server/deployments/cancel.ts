@@ -19,7 +19,8 @@ export async function cancelDeployment(deps: AppDeps, rec: DeploymentRecord, ren
   // wrote is Render's cancel that this request made (its watch looked between our two steps).
   const canceled = await deps.deployRequests.markCanceled(rec.id) ?? (ours ? await endedByOurCancel(deps, rec.id) : null);
   if (!canceled) throw errors.conflict('deployment_finished', 'This deployment ended before the cancel reached it.');
-  await removeDeployJob(deps.queue, rec.id);
+  // Its env values (sealed until the worker hands them to Render) go with it.
+  await Promise.all([removeDeployJob(deps.queue, rec.id), deps.envVault.drop(rec.id)]);
   await discardKeySessionOf(deps, rec);
   return canceled;
 }

@@ -29,7 +29,9 @@ import { delayJob } from './delayJob.js';
 export async function runDeployJob(ctx: WorkerContext, job: Job<DeployJobData>, token: string | undefined): Promise<void> {
   // Integrity first (verifyJob.ts): an unsigned or altered record or job is refused before any call.
   const rec = await verifiedRecord(ctx, job);
-  if (!rec || isTerminal(rec.status)) return; // vanished, refused, or already over
+  if (!rec) return; // vanished or refused (a refused one's env values are dropped there)
+  // Already over: ended elsewhere (a cancel, a revocation). Its env values go, whoever ended it.
+  if (isTerminal(rec.status)) return ctx.envVault.drop(rec.id);
   const { id: deploymentId, userId } = rec;
   // Made only when something is logged: a child logger per run (most runs log nothing) was 0.4% of the worker's busy time.
   const log = () => ctx.logger.child({ deploymentId, userId, attempt: job.attemptsMade + 1 });
@@ -38,9 +40,10 @@ export async function runDeployJob(ctx: WorkerContext, job: Job<DeployJobData>, 
   // record queued (each run takes this before any step): a later run (each watch check) has nothing to take.
   const [, creds] = await Promise.all([rec.status === 'queued' ? ctx.enqueuer.started({ deploymentId, userId }) : null, loadCredentials(ctx, rec)]);
   if (!creds) {
-    await ctx.deployments.transition(rec.id, 'credentials_revoked', 'orchestrator', {
+    // The session ended on its own (expiry) or the key went: the sealed env values go with the deploy.
+    await Promise.all([ctx.deployments.transition(rec.id, 'credentials_revoked', 'orchestrator', {
       failure: { code: 'credentials_revoked', message: 'Your session ended or the Render key was cleared, so this deploy was stopped. Sign in, connect your key and deploy again.' },
-    });
+    }), ctx.envVault.drop(rec.id)]);
     ctx.onFinished?.('credentials_revoked', ctx.clock.now() - Date.parse(rec.createdAt), { deploymentId: rec.id, userId: rec.userId, sessionRef: rec.sessionRef });
     return;
   }
