@@ -25,11 +25,14 @@ const FORGET_AFTER_INTERVALS = 3;
 /**
  * The batched tick: every tickMs this process claims as many due users as it has free round slots (one
  * script call for all of them, server/sentinel/schedule.ts) and runs their rounds; while a claim came
- * back full, a round's end claims again at once rather than waiting for the tick. One claim per tick
+ * back full, the rounds' ends claim again (a quarter of the slots at a time) rather than waiting for the tick. One claim per tick
  * replaces a BullMQ job cycle per user per round (issue 17).
  */
 export function startSentinelTick(o: SentinelTickOptions) {
   const inFlight = new Set<Promise<void>>();
+  // While users wait, slots are refilled a quarter at a time: one claim and one start write for several
+  // users, rather than one each as every round ends.
+  const refillAt = Math.max(1, Math.ceil(o.concurrency / 4));
   let claiming = false;
   let backlog = false;
   let closed = false;
@@ -62,7 +65,7 @@ export function startSentinelTick(o: SentinelTickOptions) {
       .catch((err: Error) => o.logger.error({ userId: claim.userId, err: { message: err.message } }, 'sentinel round failed'))
       .finally(() => {
         inFlight.delete(round);
-        if (backlog) void pump();
+        if (backlog && o.concurrency - inFlight.size >= refillAt) void pump();
       });
     inFlight.add(round);
   }

@@ -16,8 +16,10 @@ import type { Finding } from '../../server/sentinel/types.js';
 
 /** Sentinel never takes more than this share of any Render bucket of a key, and only while as much is left for deploys. */
 const SENTINEL_BUDGET_SHARE = 0.1;
-/** A round's first calls (audit log, service list) spend from the key's read bucket. */
-const FIRST_READS = { method: 'GET', route: '/services' } as const;
+/** A call of each bucket a round spends from (both per key): what is paid ahead is taken as these. */
+const PREPAID_CALLS = { read: { method: 'GET', route: '/services' }, logs: { method: 'GET', route: '/logs' } } as const;
+type PrepaidBucket = keyof typeof PREPAID_CALLS;
+const isPrepaidBucket = (name: string): name is PrepaidBucket => name in PREPAID_CALLS;
 
 interface SentinelContext {
   redis: Redis;
@@ -38,7 +40,14 @@ interface SentinelContext {
   lastRound: Map<number, LastRound>;
 }
 
-export interface LastRound { ref: string; fp: string; atMs: number; everyMs: number }
+export interface LastRound {
+  ref: string; fp: string; atMs: number; everyMs: number;
+  /**
+   * The round's steady Render calls, by bucket, paid ahead with the next round's start: reads but env
+   * values' (only when log lines need redacting), one logs call (later pages and chunks only now and then).
+   */
+  calls: Record<PrepaidBucket, number>;
+}
 
 /**
  * One round for one watching user, claimed by the tick (workers/sentinelTick.ts). The watch lives only
@@ -60,15 +69,18 @@ export async function runSentinelRound(ctx: SentinelContext, claim: Claim): Prom
   const lockMs = claim.leaseMs;
   // With the round's start, in the same write (auto-pipelined), go what last round's session and key
   // (they rarely change) let us ask for now: the session, under the ref the settings named, and the
-  // budget for the round's first two reads (audit log, service list). Only a ref the settings name now
-  // is used, another one is read again; slots taken for another key are left unused.
+  // budget for as many calls of each bucket as last round made (audit log, service list, each service's
+  // events; logs). Only a ref the settings name now is used, another one is read again; slots taken for
+  // another key, or beyond what this round calls (a service gone since), are left unused: Sentinel then
+  // takes less than its share, never more.
   const last = ctx.lastRound.get(userId);
-  const take = (fp: string) => ctx.budget.acquireShare(fp, FIRST_READS, SENTINEL_BUDGET_SHARE, 'sentinel').then(() => null, (err: Error) => err);
+  const take = (fp: string, bucket: PrepaidBucket) => ctx.budget.acquireShare(fp, PREPAID_CALLS[bucket], SENTINEL_BUDGET_SHARE, 'sentinel').then(() => null, (err: Error) => err);
   const begun = Promise.all([
     ctx.store.beginRound(userId, lockMs),
     last === undefined ? undefined : ctx.sessions.loadByRef(last.ref).catch(() => undefined),
   ]);
-  const prepaid = last ? [take(last.fp), take(last.fp)] : [];
+  const prepaid = { read: [] as Array<Promise<Error | null>>, logs: [] as Array<Promise<Error | null>> };
+  if (last) for (const bucket of ['read', 'logs'] as const) for (let i = 0; i < last.calls[bucket]; i += 1) prepaid[bucket].push(take(last.fp, bucket));
   const [{ locked, settings, status, cursors }, early] = await begun;
   if (!locked) { ctx.onRound?.('skipped'); return; }
   if (!settings?.enabled) return stop();
@@ -78,11 +90,15 @@ export async function runSentinelRound(ctx: SentinelContext, claim: Claim): Prom
   if (!sess?.user || sess.user.id !== userId || !sess.render || !apiKey) return stop();
 
   const fp = sess.render.keyFingerprint;
-  ctx.lastRound.set(userId, { ref: settings.sessionRef, fp, atMs: ctx.now(), everyMs: settings.intervalMs });
-  const reads = fp === last?.fp ? prepaid : [];
+  const calls = { read: 0, logs: 0 };
+  ctx.lastRound.set(userId, { ref: settings.sessionRef, fp, atMs: ctx.now(), everyMs: settings.intervalMs, calls });
+  const paidAhead = fp === last?.fp ? prepaid : { read: [], logs: [] };
   const client = ctx.upstream.render(apiKey, {
     async beforeRequest(call) {
-      const paid = bucketOf(call).name === 'read' ? reads.shift() : undefined;
+      const bucket = bucketOf(call).name;
+      if (bucket === 'read' && call.route !== '/services/{serviceId}/env-vars') calls.read += 1;
+      if (bucket === 'logs') calls.logs = 1;
+      const paid = isPrepaidBucket(bucket) ? paidAhead[bucket].shift() : undefined;
       if (!paid) return ctx.budget.acquireShare(fp, call, SENTINEL_BUDGET_SHARE, 'sentinel');
       const refused = await paid;
       if (refused) throw refused;
