@@ -17,7 +17,7 @@ import { auditDeployFinished } from '../server/audit/deployFinished.js';
 import { startSentinelWorker, type SentinelWorker, type SentinelWorkerOptions } from './sentinelWorker.js';
 import { createDeploySlack } from './tasks/deploySlack.js';
 import { startAnomalyDetection, type AnomalyOptions } from './anomalyWorker.js';
-import { createCommitStatusQueue } from '../server/queues/commitStatusQueue.js';
+import { createCommitStatusQueue, type CommitStatusJobData } from '../server/queues/commitStatusQueue.js';
 import { createSessionCache } from '../server/sessions/cache.js';
 import { sessionKeys, type LoadedSession } from '../server/sessions/store.js';
 import { createCommitStatusWorker, createTokenScopes, statusWriteIntervalMs, type CommitStatusWorkerOptions } from './commitStatusWorker.js';
@@ -32,6 +32,8 @@ const BULLMQ_WORKER_REDIS = { enableAutoPipelining: true, autoPipeliningIgnoredC
 
 export interface WorkerProcess {
   worker: Worker<DeployJobData>;
+  /** The commit-status worker (workers/commitStatusWorker.ts). */
+  statusWorker: Worker<CommitStatusJobData>;
   context: WorkerContext;
   metrics: WorkerMetrics;
   /** This process in metrics and logs: hostname, pid and a random suffix. */
@@ -115,7 +117,7 @@ export async function startWorker(args: {
   }
   let closing: Promise<void> | null = null;
   return {
-    worker, context, metrics, instance, sentinel,
+    worker, statusWorker: statuses, context, metrics, instance, sentinel,
     /**
      * Stop taking jobs and let running steps finish, for at most timeoutMs. A step still running then
      * is abandoned: its job lock lapses and another worker runs the step again (every step is

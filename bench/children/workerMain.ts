@@ -14,8 +14,14 @@ const logger = createLogger({ level: config.logLevel, name: 'worker', batchMs: 5
 const proc = await startWorker({ config, logger, watch: opts.watch, workerOptions: opts.concurrency ? { concurrency: opts.concurrency } : undefined });
 // The Redis connections the deploy path uses, told apart from the rest (subscriber, other queues' workers).
 // BullMQ's Redis backend hands out its ioredis client (behind a proxy that forwards `stream`).
-const streamOf = async (owner: unknown) => (await (owner as { backend: { client: Promise<{ stream: Socket }> } }).backend.client).stream;
-sockets.label(proc.context.redis.stream, 'redis-data');
-sockets.label(await streamOf(proc.context.commitStatusQueue), 'redis-queue');
-sockets.label(await streamOf(proc.worker), 'redis-deploy-worker');
+type Backend = { backend: { client: Promise<{ stream: Socket }>; blockingClient?: Promise<{ stream: Socket }> } };
+const streamOf = async (owner: unknown) => (await (owner as Backend).backend.client).stream;
+const blockingStreamOf = async (owner: unknown) => (await (owner as Backend).backend.blockingClient)?.stream;
+const label = (s: Socket | undefined, name: string) => { if (s) sockets.label(s, name); };
+label(proc.context.redis.stream, 'redis-data');
+label(await streamOf(proc.context.commitStatusQueue), 'redis-queue');
+label(await streamOf(proc.worker), 'redis-deploy-worker');
+label(await blockingStreamOf(proc.worker), 'redis-deploy-worker-blocking');
+label(await streamOf(proc.statusWorker), 'redis-status-worker');
+label(await blockingStreamOf(proc.statusWorker), 'redis-status-worker-blocking');
 serveIpc({ ready: {}, stop: () => proc.close(10_000), extra: sockets.counts });

@@ -224,7 +224,7 @@ async function runFairness(bench: Bench, dep: Deployment, tracker: DeploymentTra
 /** Issue 8's targets: ≤ 5 ms of orchestrator CPU per deploy, p99 < 250 ms to the first Render call at 50/s, a lone tenant started within 2 s. */
 export function pipelineRows(p: PipelineResult): Row[] {
   const cpu = (r: PipelineRun) => `${fmt(r.cpuMsPerDeploy.total, 2)} ms (web ${fmt(r.cpuMsPerDeploy.web, 2)} + worker ${fmt(r.cpuMsPerDeploy.worker, 2)})`;
-  const sockets = (r: PipelineRun) => ['redis-data', 'redis-queue', 'redis-deploy-worker', 'redis', 'github', 'render'].map((k) => `${k} ${fmt(r.workerSockets[`writes.${k}`] ?? 0)}`).join(', ')
+  const sockets = (r: PipelineRun) => ['redis-data', 'redis-queue', 'redis-deploy-worker', 'redis-deploy-worker-blocking', 'redis-status-worker', 'redis-status-worker-blocking', 'redis', 'github', 'render'].map((k) => `${k} ${fmt(r.workerSockets[`writes.${k}`] ?? 0)}`).join(', ')
     + `; new connections ${fmt(Object.entries(r.workerSockets).filter(([k]) => k.startsWith('connects.')).reduce((a, [, v]) => a + v, 0))}`;
   const b = p.burst;
   const s = p.sustained;
