@@ -1,11 +1,11 @@
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { PresentedService } from '../presenters/service.js';
 import { systemClock, type Clock } from '../clock.js';
 import { deleteIfOurs } from '../redisOwned.js';
-import { redisScript } from '../redisScript.js';
 import { BudgetExhausted } from './budget.js';
 import { RenderApiError } from './errors.js';
+import { finishLoad, readOrClaim } from './serviceCacheScripts.js';
 
 /** Whose list it is: one user, one key (by fingerprint), the workspaces their session lists. */
 interface ServiceCacheScope {
@@ -38,24 +38,18 @@ export interface ServiceCache {
   invalidate(scope: Pick<ServiceCacheScope, 'userId' | 'keyFingerprint'>): Promise<void>;
 }
 
-// Write only if nobody invalidated since the loader read the generation: a list fetched before a
-// suspend must not be cached after it.
-const WRITE_IF_GENERATION = `
-if (redis.call('GET', KEYS[1]) or '0') == ARGV[1] then
-  redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
-  return 1
-end
-return 0`;
-/** Drop the list only while the generation is still the one it was loaded for (a newer list is left alone). */
-const DROP_IF_GENERATION = `
-if (redis.call('GET', KEYS[1]) or '0') == ARGV[1] then return redis.call('DEL', KEYS[2]) end
-return 0`;
-// By EVALSHA: the text need not cross on every refresh.
-const writeIfGeneration = redisScript(WRITE_IF_GENERATION);
-const dropIfGeneration = redisScript(DROP_IF_GENERATION);
-
 /** `at`: when the loader finished (the clock's ms), so any process can tell its age. */
 interface Entry { gen: string; at: number; services: PresentedService[] }
+
+/** The stored entry: `gen` (a UUID or '0') and a whole `at` first, as `readOrClaim` reads them from its head. */
+const entryJson = (gen: string, at: number, services: PresentedService[]) =>
+  JSON.stringify({ gen, at: Math.floor(at), services } satisfies Entry);
+
+/** A list, and when the flight that got it is over (its write done, if it loaded). */
+interface Flight { services: PresentedService[]; written: Promise<unknown> }
+const SETTLED = Promise.resolve();
+/** Lists whose generation this process remembers (see `lastGen`); past it, it forgets them all. */
+const MAX_REMEMBERED_GENERATIONS = 10_000;
 
 /**
  * A refresh that failed this way keeps the list it would have replaced (Render busy or slow, the
@@ -84,6 +78,18 @@ export function createServiceCache(opts: ServiceCacheOptions): ServiceCache {
   const inflight = new Map<string, Promise<PresentedService[]>>();
   /** Lock keys of the background refreshes this process runs (one per list and generation). */
   const refreshing = new Set<string>();
+  // The generation last seen per user and key, so a read can claim the right lock in its own round trip
+  // (a list never invalidated is at '0'; a guess made stale by another process costs one more trip).
+  const lastGen = new Map<string, string>();
+  const remember = (listBase: string, gen: string) => {
+    if (lastGen.get(listBase) === gen) return;
+    if (lastGen.size >= MAX_REMEMBERED_GENERATIONS) lastGen.clear();
+    lastGen.set(listBase, gen);
+  };
+  // Lock tokens: unique per process and claim; nothing secret, so no random draw per read.
+  const tokenBase = randomUUID();
+  let tokens = 0;
+  const nextToken = () => `${tokenBase}.${tokens++}`;
 
   const base = (s: Pick<ServiceCacheScope, 'userId' | 'keyFingerprint'>) => `${prefix}:svc-cache:${s.userId}:${s.keyFingerprint}`;
   const keysOf = (s: ServiceCacheScope) => {
@@ -105,11 +111,22 @@ export function createServiceCache(opts: ServiceCacheOptions): ServiceCache {
     }
   }
 
-  async function loadAndWrite(k: Keys, gen: string, load: () => Promise<PresentedService[]>): Promise<PresentedService[]> {
-    const services = await load();
-    const entry: Entry = { gen, at: clock.now(), services };
-    await writeIfGeneration(redis, [k.gen, k.data], [gen, JSON.stringify(entry), String(maxStaleMs)]);
-    return services;
+  /**
+   * Loads, then writes the list and gives the lock back in one round trip. The list is answered as soon
+   * as Render's answers are in, before its write (`written` settles after it; a failed write costs only a
+   * later reload, the lock lapsing after lockMs). A failed load gives the lock back; when Render refused
+   * the refresh of a served list (`dropOnRefusal`), it drops that list in the same step.
+   */
+  async function loadAndWrite(k: Keys, gen: string, token: string, load: () => Promise<PresentedService[]>, dropOnRefusal = false): Promise<Flight> {
+    const finish = (entry: string) => finishLoad(redis, [k.gen, k.data, lockOf(k, gen)], [gen, entry, maxStaleMs, token]);
+    let services: PresentedService[];
+    try {
+      services = await load();
+    } catch (err) {
+      await (dropOnRefusal && !keepsStale(err) ? finish('') : deleteIfOurs(redis, lockOf(k, gen), token)).catch(() => false);
+      throw err;
+    }
+    return { services, written: finish(entryJson(gen, clock.now(), services)).catch(() => undefined) };
   }
 
   /** One refresh behind a served list, unless one already runs (here, or in another process: the lock). */
@@ -117,42 +134,33 @@ export function createServiceCache(opts: ServiceCacheOptions): ServiceCache {
     const lock = lockOf(k, gen);
     if (refreshing.has(lock)) return;
     refreshing.add(lock);
-    const token = randomBytes(12).toString('hex');
+    const token = nextToken();
     void (async () => {
       if (!(await redis.set(lock, token, 'PX', lockMs, 'NX'))) return;
-      try {
-        await loadAndWrite(k, gen, load);
-      } catch (err) {
-        if (!keepsStale(err)) await dropIfGeneration(redis, [k.gen, k.data], [gen]);
-      } finally {
-        await deleteIfOurs(redis, lock, token).catch(() => false);
-      }
+      await (await loadAndWrite(k, gen, token, load, true)).written;
     })().catch(() => undefined).finally(() => refreshing.delete(lock));
   }
 
-  async function loadOnce(k: Keys, load: () => Promise<PresentedService[]>): Promise<PresentedService[]> {
+  async function loadOnce(k: Keys, load: () => Promise<PresentedService[]>): Promise<Flight> {
     const deadline = Date.now() + waitMs;
     for (;;) {
-      const [genRaw, raw] = await redis.mget(k.gen, k.data);
-      const gen = genRaw ?? '0';
-      const hit = read(raw ?? null, gen);
-      const age = hit ? clock.now() - hit.at : Infinity;
-      if (hit && age < freshMs) return hit.services;
+      const token = nextToken();
+      const now = clock.now();
+      const expected = lastGen.get(k.base) ?? '0';
+      const [gen, raw, claimed] = await readOrClaim(redis, [k.gen, k.data, lockOf(k, expected)], [expected, token, lockMs, Math.floor(now), maxStaleMs]) as [string, string | null, number];
+      remember(k.base, gen);
+      if (claimed === 1) return loadAndWrite(k, gen, token, load);
+      if (claimed === -1) continue; // not the generation this process knew: ask again with its lock
+      const hit = read(raw, gen);
+      const age = hit ? now - hit.at : Infinity;
+      if (hit && age < freshMs) return { services: hit.services, written: SETTLED };
       if (hit && age < maxStaleMs) {
         refreshInBackground(k, gen, load);
-        return hit.services;
+        return { services: hit.services, written: SETTLED };
       }
-      const lock = lockOf(k, gen);
-      const token = randomBytes(12).toString('hex');
-      if (await redis.set(lock, token, 'PX', lockMs, 'NX')) {
-        try {
-          return await loadAndWrite(k, gen, load);
-        } finally {
-          await deleteIfOurs(redis, lock, token).catch(() => false);
-        }
-      }
-      // Bounded wait: past it we load ourselves; the per-key Render budget still caps the calls.
-      if (Date.now() >= deadline) return load();
+      // Another loader holds this generation's lock. Bounded wait: past it we load ourselves; the
+      // per-key Render budget still caps the calls.
+      if (Date.now() >= deadline) return { services: await load(), written: SETTLED };
       await new Promise((r) => setTimeout(r, pollMs));
     }
   }
@@ -162,8 +170,12 @@ export function createServiceCache(opts: ServiceCacheOptions): ServiceCache {
       const k = keysOf(scope);
       const running = inflight.get(k.data);
       if (running) return running;
-      const p = loadOnce(k, load).finally(() => { if (inflight.get(k.data) === p) inflight.delete(k.data); });
+      // Callers in this process join the flight until its list is written, not only until it is answered.
+      const flight = loadOnce(k, load);
+      const p = flight.then((f) => f.services);
       inflight.set(k.data, p);
+      const forget = () => { if (inflight.get(k.data) === p) inflight.delete(k.data); };
+      flight.then((f) => f.written).then(forget, forget);
       return p;
     },
 
@@ -175,7 +187,9 @@ export function createServiceCache(opts: ServiceCacheOptions): ServiceCache {
       // drops the list twice per deploy); a reader only ever compares generations for equality.
       // randomUUID draws from a pool Node refills 128 at a time: randomBytes was a getrandom call each
       // (0.6% of the worker's busy time in the pipeline profile, twice per deploy).
-      await redis.set(`${b}:gen`, randomUUID(), 'PX', 3_600_000);
+      const gen = randomUUID();
+      await redis.set(`${b}:gen`, gen, 'PX', 3_600_000);
+      remember(b, gen);
     },
   };
 }

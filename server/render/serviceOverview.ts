@@ -17,14 +17,16 @@ interface OverviewCaller { client: RenderClient; ownerIds: readonly string[]; us
  * cache period (see serviceCache.ts), not per request.
  */
 export async function loadServiceOverview(caller: OverviewCaller, deployments: DeploymentStore): Promise<PresentedService[]> {
+  // The services our records point at are read while Render answers: no round trip of their own after it.
+  const known = deployments.servicesOfUser(caller.userId);
+  known.catch(() => undefined); // awaited below; a Render failure first must not leave it unhandled
   const services = await caller.client.listServices({ ownerId: [...caller.ownerIds] });
   const latest = await mapLimited(services, DEPLOY_LOOKUPS, async (s) => (await caller.client.listDeploys(s.id, { limit: 1 }))[0] ?? null);
-  await reconcileRecords(caller, deployments, services, latest);
+  await reconcileRecords(caller, deployments, await known, services, latest);
   return services.map((s, i) => presentService(s, latest[i]));
 }
 
-async function reconcileRecords(caller: OverviewCaller, deployments: DeploymentStore, services: Service[], latest: Array<Deploy | null>) {
-  const known = await deployments.servicesOfUser(caller.userId);
+async function reconcileRecords(caller: OverviewCaller, deployments: DeploymentStore, known: Record<string, string>, services: Service[], latest: Array<Deploy | null>) {
   const listed = new Map(services.map((s, i) => [s.id, latest[i] ?? null]));
   for (const [serviceId, ownerId] of Object.entries(known)) {
     if (!caller.ownerIds.includes(ownerId)) continue; // another workspace (another key): not ours to judge
