@@ -69,6 +69,24 @@ test('50 concurrent list requests from one user make one round of Render calls',
   t.is(listCalls(busy), 1);
 });
 
+test('a list load reads the services our records name while Render answers, not after', async (t) => {
+  const kit = await tenant('svc-kit');
+  await createService(kit, 'kit-web');
+  const userId = (await kit.agent.get('/api/session')).json.user.id as number;
+  const redis = stack.web.deps.redis;
+  const original = redis.sendCommand.bind(redis);
+  type Args = Parameters<typeof original>;
+  // Render list calls already made when the records' service index was read (other tests' commands pass by).
+  const listCallsAtRead: number[] = [];
+  redis.sendCommand = (command: Args[0], stream?: Args[1]) => {
+    if (command.name === 'hgetall' && String(command.args[0]).endsWith(`:user:${userId}:services`)) listCallsAtRead.push(listCalls(kit));
+    return original(command, stream);
+  };
+  t.teardown(() => { redis.sendCommand = original; });
+  t.deepEqual(names(await kit.agent.get('/api/render/services')), ['kit-web']);
+  t.deepEqual(listCallsAtRead, [0], 'read once, before the Render list was asked for');
+});
+
 test('single flight across processes: two caches on one Redis load once', async (t) => {
   const prefix = `${stack.redis.prefix}-xproc`;
   const caches = [0, 1].map(() => createServiceCache({ redis: stack.web.deps.redis, prefix, pollMs: 10 }));

@@ -1,0 +1,97 @@
+import test from 'ava';
+import { Redis } from 'ioredis';
+import { createServiceCache } from '../../server/render/serviceCache.js';
+import type { PresentedService } from '../../server/presenters/service.js';
+import { startTestRedis, type TestRedis } from '../helpers/redis.js';
+import { waitUntil } from '../helpers/wait.js';
+
+// What a list that is not cached asks of Redis (issue 17's services row: each first poll of 200 users
+// waits for its Redis round trips as well as Render's two), on a private redis-server.
+
+let r: TestRedis;
+let redis: Redis;
+test.before(async () => {
+  r = await startTestRedis();
+  redis = new Redis(r.url, { maxRetriesPerRequest: null, enableAutoPipelining: true });
+});
+test.after.always(async () => { redis?.disconnect(); await r?.stop(); });
+
+/** Names of the commands the cache sends, in order, until `restore`. */
+function spy(conn: Redis): { sent: string[]; restore: () => void } {
+  const sent: string[] = [];
+  const original = conn.sendCommand.bind(conn);
+  type Args = Parameters<typeof original>;
+  conn.sendCommand = (command: Args[0], stream?: Args[1]) => {
+    sent.push(command.name);
+    return original(command, stream);
+  };
+  return { sent, restore: () => { conn.sendCommand = original; } };
+}
+
+const list = (name: string): PresentedService[] => [{ id: `srv-${name}`, name } as PresentedService];
+const gated = () => {
+  let release!: () => void;
+  const gate = new Promise<void>((ok) => { release = ok; });
+  return { gate, release };
+};
+const keysOf = async (prefix: string, suffix: string) => r.client.keys(`${prefix}:svc-cache:*${suffix}`);
+
+test.serial('a list not cached: one command before the load (its read claims it), one after (the write gives the lock back)', async (t) => {
+  const prefix = `${r.prefix}-trips`;
+  const cache = createServiceCache({ redis, prefix });
+  // The scripts are loaded into Redis once (EVALSHA's first call falls back to EVAL): not counted.
+  await cache.get({ userId: 1, keyFingerprint: 'fp', ownerIds: ['tea-1'] }, async () => list('warm'));
+  await waitUntil('the warm-up written', async () => (await keysOf(prefix, ':lock:*')).length === 0 && (await keysOf(prefix, ':data')).length === 1, 10_000, 5);
+
+  const { sent, restore } = spy(redis);
+  t.teardown(restore);
+  let beforeLoad: string[] = [];
+  const got = await cache.get({ userId: 2, keyFingerprint: 'fp', ownerIds: ['tea-1'] }, async () => {
+    beforeLoad = [...sent];
+    return list('two');
+  });
+  t.deepEqual(got, list('two'));
+  t.deepEqual(beforeLoad, ['evalsha'], 'read and claim in one command');
+  await waitUntil('the list written', async () => (await keysOf(prefix, ':lock:*')).length === 0 && (await keysOf(prefix, ':data')).length === 2, 10_000, 5);
+  t.deepEqual(sent.slice(beforeLoad.length), ['evalsha'], 'write and lock release in one command');
+});
+
+test.serial('the list is answered before its write, and a read meanwhile joins the flight instead of loading again', async (t) => {
+  const prefix = `${r.prefix}-early`;
+  const cache = createServiceCache({ redis, prefix });
+  const scope = { userId: 3, keyFingerprint: 'fp', ownerIds: ['tea-1'] };
+  const { gate, release } = gated();
+  let loads = 0;
+  let loading!: () => void;
+  const started = new Promise<void>((ok) => { loading = ok; });
+  const answer = cache.get(scope, async () => { loads++; loading(); await gate; return list('early'); });
+  await started;
+  // Writes wait in Redis from here on (reads go on): the cache's write cannot land until the unpause.
+  const admin = new Redis(r.url);
+  t.teardown(async () => { await admin.call('client', 'unpause'); admin.disconnect(); });
+  await admin.call('client', 'pause', '20000', 'WRITE');
+  release();
+  t.deepEqual(await answer, list('early'));
+  t.deepEqual(await keysOf(prefix, ':data'), [], 'answered while its write waits');
+  t.deepEqual(await cache.get(scope, async () => { loads++; return list('again'); }), list('early'));
+  t.is(loads, 1);
+  await admin.call('client', 'unpause');
+  await waitUntil('the list written', async () => (await keysOf(prefix, ':data')).length === 1, 10_000, 5);
+  t.deepEqual(await cache.get(scope, async () => { loads++; return list('again'); }), list('early'));
+  t.is(loads, 1);
+});
+
+test.serial('a generation changed by another process: the read asks again with its lock, and claims it', async (t) => {
+  const prefix = `${r.prefix}-gen`;
+  const [here, there] = [createServiceCache({ redis, prefix }), createServiceCache({ redis, prefix })];
+  const scope = { userId: 4, keyFingerprint: 'fp', ownerIds: ['tea-1'] };
+  t.deepEqual(await here.get(scope, async () => list('first')), list('first'));
+  await waitUntil('the list written', async () => (await keysOf(prefix, ':data')).length === 1, 10_000, 5);
+  await there.invalidate(scope);
+  let loads = 0;
+  t.deepEqual(await here.get(scope, async () => { loads++; return list('after'); }), list('after'), 'not the list from before the change');
+  t.is(loads, 1);
+  await waitUntil('the new list written', async () => (await keysOf(prefix, ':lock:*')).length === 0, 10_000, 5);
+  t.deepEqual(await there.get(scope, async () => { loads++; return list('again'); }), list('after'));
+  t.is(loads, 1);
+});
