@@ -9,7 +9,8 @@ import { isTerminal, type DeploymentRecord } from './types.js';
 /**
  * The owner cancels a deployment that has not finished: Render's deploy is canceled first when it
  * is still running there, then the record becomes `canceled` (a compare-and-set that wins over a
- * late worker write), its job goes, and a per-request key (X-Render-Api-Key) ends with it.
+ * late worker write, and deletes its sealed env values), its job goes, and a per-request key
+ * (X-Render-Api-Key) ends with it.
  * `render` is asked for only when there is a Render deploy to cancel. Returns the record as it now is.
  */
 export async function cancelDeployment(deps: AppDeps, rec: DeploymentRecord, render: () => RenderClient): Promise<DeploymentRecord> {
@@ -19,8 +20,8 @@ export async function cancelDeployment(deps: AppDeps, rec: DeploymentRecord, ren
   // wrote is Render's cancel that this request made (its watch looked between our two steps).
   const canceled = await deps.deployRequests.markCanceled(rec.id) ?? (ours ? await endedByOurCancel(deps, rec.id) : null);
   if (!canceled) throw errors.conflict('deployment_finished', 'This deployment ended before the cancel reached it.');
-  // Its env values (sealed until the worker hands them to Render) go with it.
-  await Promise.all([removeDeployJob(deps.queue, rec.id), deps.envVault.drop(rec.id)]);
+  // Its env values went with the canceled write (transition.ts); its job goes now.
+  await removeDeployJob(deps.queue, rec.id);
   await discardKeySessionOf(deps, rec);
   return canceled;
 }

@@ -1,14 +1,17 @@
 import type { Redis } from 'ioredis';
 import { open, seal, type Keyring } from '../crypto/keyring.js';
+import { deploymentKeys } from './storeKeys.js';
 
 export interface EnvVarInput { key: string; value: string }
 
 /**
  * Env var values are user secrets. They never go into the record or the job: they wait sealed
  * (AES-256-GCM, AAD = deployment id) until the worker hands them to Render, then they are deleted.
+ * However the deployment ends, the record write that ends it deletes them too (transition.ts), so no
+ * end path has to remember to.
  */
 export function createEnvVault(opts: { redis: Redis; prefix: string; keyring: Keyring; ttlMs?: number }) {
-  const key = (id: string) => `${opts.prefix}:deployment:${id}:env`;
+  const key = deploymentKeys(opts.prefix).env;
   const aad = (id: string) => `deployment:${id}:env`;
   return {
     async put(deploymentId: string, vars: EnvVarInput[]): Promise<void> {

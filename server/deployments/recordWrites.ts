@@ -29,7 +29,7 @@ export function createRecordWriter(o: {
 }) {
   const { redis, keys, clock, retentionMs, known, reader } = o;
   const iso = () => new Date(clock.now()).toISOString();
-  const keysOf = (rec: DeploymentRecord) => ({ record: keys.record(rec.id), active: keys.active(rec.userId), channel: keys.channel(rec.userId) });
+  const keysOf = (rec: DeploymentRecord) => ({ record: keys.record(rec.id), active: keys.active(rec.userId), channel: keys.channel(rec.userId), env: keys.env(rec.id) });
   const serviceIndexOf = (rec: DeploymentRecord): ServiceIndex => ({
     byService: keys.byService(rec.userId, rec.serviceId!), services: keys.services(rec.userId),
     serviceId: rec.serviceId!, ownerId: rec.request.ownerId, score: Date.parse(rec.createdAt),

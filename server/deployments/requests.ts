@@ -112,8 +112,9 @@ export function createDeployRequests(opts: {
 
     /**
      * Stop a user's unfinished deployments that belong to a session (logout, cleared key): the record
-     * becomes credentials_revoked and its job is removed (one running right now once its step ends:
-     * that step sees the terminal record, or the missing key, at its next write and stops there).
+     * becomes credentials_revoked (its sealed env values go with that write) and its job is removed
+     * (one running right now once its step ends: that step sees the terminal record, or the missing
+     * key, at its next write and stops there).
      * Only those made with `onlyKeyFingerprint`, when given (a key change).
      */
     async revokeForSession(userId: number, sessionRef: string, onlyKeyFingerprint?: string): Promise<number> {
@@ -125,13 +126,14 @@ export function createDeployRequests(opts: {
         if (onlyKeyFingerprint !== undefined && rec.keyFingerprint !== onlyKeyFingerprint) continue;
         const done = await deployments.transition(id, 'credentials_revoked', 'orchestrator', {
           failure: { code: 'credentials_revoked', message: 'Stopped because you signed out or cleared your Render key.' },
-        }).catch((err: unknown) => {
-          // Altered between our read and our write: the worker refuses it anyway; signing out goes on.
-          if (err instanceof RecordTamperedError) return null;
-          throw err;
+        }).catch(async (err: unknown) => {
+          // Altered between our read and our write: signing out goes on. Its job goes below, so no
+          // worker refuses it (which would drop its env values): they go here.
+          if (!(err instanceof RecordTamperedError)) throw err;
+          await envVault.drop(id);
+          return null;
         });
         if (done) stopped++;
-        await envVault.drop(id);
         jobs.push(id);
       }
       // Queued and delayed jobs go at once; one a worker is running goes as soon as its step ends.

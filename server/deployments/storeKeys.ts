@@ -8,6 +8,8 @@ import type { DeploymentRecord } from './types.js';
 export function deploymentKeys(prefix: string) {
   return {
     record: (id: string) => `${prefix}:deployment:${id}`,
+    /** Its sealed env values (envVars.ts), deleted by the record write that ends it (transition.ts). */
+    env: (id: string) => `${prefix}:deployment:${id}:env`,
     byUser: (userId: number) => `${prefix}:user:${userId}:deployments`,
     active: (userId: number) => `${prefix}:user:${userId}:active`,
     channel: (userId: number) => `${prefix}:events:${userId}`,

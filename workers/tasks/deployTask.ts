@@ -30,7 +30,8 @@ export async function runDeployJob(ctx: WorkerContext, job: Job<DeployJobData>, 
   // Integrity first (verifyJob.ts): an unsigned or altered record or job is refused before any call.
   const rec = await verifiedRecord(ctx, job);
   if (!rec) return; // vanished or refused (a refused one's env values are dropped there)
-  // Already over: ended elsewhere (a cancel, a revocation). Its env values go, whoever ended it.
+  // Already over: ended elsewhere (a cancel, a revocation), whose write deleted its env values. Only a
+  // record ended by an older version (its end and its drop were two steps) may still have them.
   if (isTerminal(rec.status)) return ctx.envVault.drop(rec.id);
   const { id: deploymentId, userId } = rec;
   // Made only when something is logged: a child logger per run (most runs log nothing) was 0.4% of the worker's busy time.
@@ -40,10 +41,10 @@ export async function runDeployJob(ctx: WorkerContext, job: Job<DeployJobData>, 
   // record queued (each run takes this before any step): a later run (each watch check) has nothing to take.
   const [, creds] = await Promise.all([rec.status === 'queued' ? ctx.enqueuer.started({ deploymentId, userId }) : null, loadCredentials(ctx, rec)]);
   if (!creds) {
-    // The session ended on its own (expiry) or the key went: the sealed env values go with the deploy.
-    await Promise.all([ctx.deployments.transition(rec.id, 'credentials_revoked', 'orchestrator', {
+    // The session ended on its own (expiry) or the key went: the deploy stops (its env values go with the write).
+    await ctx.deployments.transition(rec.id, 'credentials_revoked', 'orchestrator', {
       failure: { code: 'credentials_revoked', message: 'Your session ended or the Render key was cleared, so this deploy was stopped. Sign in, connect your key and deploy again.' },
-    }), ctx.envVault.drop(rec.id)]);
+    });
     ctx.onFinished?.('credentials_revoked', ctx.clock.now() - Date.parse(rec.createdAt), { deploymentId: rec.id, userId: rec.userId, sessionRef: rec.sessionRef });
     return;
   }
@@ -127,11 +128,11 @@ async function steps(ctx: WorkerContext, start: DeploymentRecord, render: Render
 }
 
 /**
- * After a run that ended the deployment: its env values go (Render has them, or they are no longer
- * needed), the user's service list is stale when this run wrote the end, and the final commit status on
- * GitHub and the Slack result are asked for (best effort, never throw). `final` is the terminal record
- * this run wrote (finish()), else the record is read. All of it is independent: the first Redis command
- * of each shares one round trip, and the status is not held up by a Slack webhook's answer.
+ * After a run that ended the deployment (whose write deleted its env values, transition.ts): the user's
+ * service list is stale when this run wrote the end, and the final commit status on GitHub and the
+ * Slack result are asked for (best effort, never throw). `final` is the terminal record this run wrote
+ * (finish()), else the record is read. All of it is independent: the first Redis command of each shares
+ * one round trip, and the status is not held up by a Slack webhook's answer.
  */
 async function deployEnded(ctx: WorkerContext, id: string, creds: JobCredentials, final: DeploymentRecord | null) {
   let done = final;
@@ -140,7 +141,6 @@ async function deployEnded(ctx: WorkerContext, id: string, creds: JobCredentials
     if (done && !isTerminal(done.status)) return; // the step guard ran out: still running, its values still needed
   }
   await Promise.all([
-    ctx.envVault.drop(id),
     final?.serviceId ? serviceListChanged(ctx, final) : null,
     done ? ctx.deploySlack?.(done) : null,
     done && creds.githubToken ? requestCommitStatus(ctx, done, 'final') : null,
