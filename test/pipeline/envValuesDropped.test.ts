@@ -3,6 +3,7 @@ import type { Stack } from '../helpers/stack.js';
 import { usePipelineStack, type PipelineStack } from '../helpers/pipelineStack.js';
 import { addNodeRepo, signedInWithKey, waitFinished, type TestWorker } from '../helpers/pipeline.js';
 import { sessionKeys } from '../../server/sessions/records.js';
+import { waitUntil } from '../helpers/wait.js';
 
 // A deployment's env values wait sealed in Redis (`deployment:<id>:env`, server/deployments/envVars.ts)
 // until the worker hands them to Render. However the deployment ends, they go then, not at their TTL
@@ -27,13 +28,13 @@ const envKey = (id: string) => `${stack.config.redisPrefix}:deployment:${id}:env
 
 /** A deploy with env values (recorded while no worker runs). */
 async function queuedWithEnv(login: string) {
-  const { agent } = await signedInWithKey(stack, login);
+  const { agent, accountId } = await signedInWithKey(stack, login);
   addNodeRepo(stack, login, 'app');
   const res = await agent.post('/api/render/deploy', { github_repo: `${login}/app`, project_name: 'app', env_vars: { API_TOKEN: 'sekrit-value' } });
   if (res.status !== 202) throw new Error(`deploy: ${res.status} ${res.text}`);
   const id = res.json.id as string;
   if (await stack.redis.client.exists(envKey(id)) !== 1) throw new Error('the env values were not stored');
-  return { agent, id };
+  return { agent, accountId, id };
 }
 
 test.serial('a deploy whose session expired before the worker ran it ends credentials_revoked, and its env values go', async (t) => {
@@ -59,4 +60,31 @@ test.serial('a deploy canceled before the worker ran it drops its env values at 
     t.is(canceled.json.status, 'canceled');
     t.is(await stack.redis.client.exists(envKey(id)), 0, 'the sealed env values are gone');
   });
+});
+
+test.serial('a deploy ended by any write through the deployments store loses its env values with that write; its job then ends with no call to Render', async (t) => {
+  const { id, accountId } = await withoutWorker(async () => {
+    const queued = await queuedWithEnv('store-ended-env');
+    // An end path with no drop call of its own: a terminal status written straight through the store.
+    const ended = await stack.web.deps.deployments.transition(queued.id, 'failed', 'orchestrator', { failure: { code: 'test_end', message: 'Ended by a new end path.' } });
+    t.is(ended?.status, 'failed');
+    t.is(await stack.redis.client.exists(envKey(queued.id)), 0, 'gone with the write, not when a job runs');
+    return queued;
+  });
+  const jobState = () => stack.web.deps.queue.getJobState(id);
+  await waitUntil('the job to finish', async () => ['completed', 'unknown'].includes(await jobState()), 30_000, 25);
+  t.deepEqual(stack.render.calls.filter((c) => c.accountId === accountId && c.method !== 'GET'), [], 'no Render write');
+  t.is((await stack.web.deps.deployments.get(id))?.status, 'failed');
+});
+
+test.serial('a record an older version ended, with its env values left and its job still queued: the job drops them', async (t) => {
+  const id = await withoutWorker(async () => {
+    const queued = await queuedWithEnv('leftover-env');
+    // What an older version could leave: the end written, its drop (a second step) not yet made.
+    await stack.web.deps.deployments.transition(queued.id, 'canceled', 'orchestrator', { failure: { code: 'canceled', message: 'You canceled this deploy.' } });
+    await stack.web.deps.envVault.put(queued.id, [{ key: 'API_TOKEN', value: 'left-by-an-older-version' }]);
+    return queued.id;
+  });
+  await waitUntil('the leftover env values to go', async () => await stack.redis.client.exists(envKey(id)) === 0, 30_000, 25);
+  t.is((await stack.web.deps.deployments.get(id))?.status, 'canceled');
 });
