@@ -35,6 +35,8 @@ export function deploymentView(ctx, route) {
   let disposed = false;
   let fetching = null;
   let refetch = false;
+  /** The latest update heard while a read was on its way: that read may already have it (see load). */
+  let heard = null;
 
   const heading = h('h1', { tabindex: '-1', class: 'deployment__title' }, 'Deployment');
   const subtitle = h('p', { class: 'deployment__subtitle' });
@@ -246,7 +248,14 @@ export function deploymentView(ctx, route) {
 
   // --- data ------------------------------------------------------------------------------------
 
-  /** Fetch the record; overlapping requests collapse into one more fetch after the current one. */
+  /** Whether the record shown is the one an update names (its write publishes status and updatedAt). */
+  const shows = (e) => e.status === rec?.status && e.updatedAt === rec?.updatedAt;
+
+  /**
+   * Fetch the record; overlapping requests collapse into one more fetch after the current one. An update
+   * heard meanwhile asks for one only if the read did not bring it: updates arrive in the order they were
+   * published (one stream delivers at a time, live.js), so the last one heard is the newest.
+   */
   async function load() {
     if (fetching) { refetch = true; return fetching; }
     fetching = (async () => {
@@ -264,7 +273,10 @@ export function deploymentView(ctx, route) {
         replace(actionFlash, notice('error', `Could not refresh this deployment: ${err.message}`));
       } finally {
         fetching = null;
-        if (refetch && !disposed) { refetch = false; void load(); }
+        const again = refetch || (heard !== null && !shows(heard));
+        refetch = false;
+        heard = null;
+        if (again && !disposed) void load();
       }
     })();
     return fetching;
@@ -276,7 +288,10 @@ export function deploymentView(ctx, route) {
     title: 'Deployment',
     el,
     // Changes after the end (deactivated, service deleted) keep or change the status: compare the time too.
-    onDeployment(e) { if (e.id === id && (e.status !== rec?.status || e.updatedAt !== rec?.updatedAt)) void load(); },
+    onDeployment(e) {
+      if (e.id !== id || shows(e)) return;
+      if (fetching) heard = e; else void load();
+    },
     onLogs(e) { logPanel.onLogs(e); },
     onResync() { void load(); logPanel.onResync(); },
     dispose() { disposed = true; logPanel.dispose(); },
