@@ -2,6 +2,7 @@ import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:ht
 import { newRequestId, type SimClock } from './clock.js';
 import { ApiError, unauthorized } from './errors.js';
 import type { FaultSet } from './faults.js';
+import type { RequestHolds } from './request-holds.js';
 import { bearerToken, readBody, securityHeaders, send, sendText, type Sleeper } from './http.js';
 import { classify, type RateLimitDecision, type RateLimiter } from './rate-limits.js';
 import type { Router } from './router.js';
@@ -9,7 +10,7 @@ import type { AccountRec, SimState } from './state.js';
 import type { FaultRule, SimCall } from './types.js';
 
 /**
- * The /v1 request pipeline: route → faults → base latency → auth (401) → rate limit (429) →
+ * The /v1 request pipeline: route → faults → base latency → a test's hold → auth (401) → rate limit (429) →
  * handler. Every answer carries the Ratelimit-* headers, Render-Request-Id and the security
  * headers; every request is recorded in `calls` (with the account id, never the key).
  */
@@ -19,6 +20,7 @@ interface ApiHandlerDeps {
   clock: SimClock;
   router: Router;
   faults: FaultSet;
+  holds: RequestHolds;
   limiter: RateLimiter;
   sleeper: Sleeper;
   latencyMs: number;
@@ -30,7 +32,7 @@ interface ApiHandlerDeps {
 }
 
 export function createApiHandler(deps: ApiHandlerDeps) {
-  const { state, clock, router, faults, limiter, sleeper, calls, counters, hung } = deps;
+  const { state, clock, router, faults, holds, limiter, sleeper, calls, counters, hung } = deps;
 
   const rateHeaders = (d: RateLimitDecision): Record<string, string> => ({
     'Ratelimit-Limit': String(d.limit),
@@ -73,6 +75,7 @@ export function createApiHandler(deps: ApiHandlerDeps) {
 
     const plan = faults.plan(method, call.route, apiKey);
     await sleeper.sleep(deps.latencyMs + plan.delayMs);
+    await holds.wait(method, call.route, apiKey);
     if (res.destroyed) return;
     if (plan.fault) {
       injectFault(plan.fault, req, res, call, { ...securityHeaders(requestId), ...rateHeaders(limiter.peek(identity, bucket, scope)) }, hung);

@@ -6,6 +6,7 @@ import { createClock } from './clock.js';
 import { createControlHandler } from './control.js';
 import { createDeployEngine } from './deploy-engine.js';
 import { createFaultSet } from './faults.js';
+import { createRequestHolds } from './request-holds.js';
 import { createSleeper, send } from './http.js';
 import { createRateLimiter, resolveRateLimits } from './rate-limits.js';
 import { createRecorder, instanceOf } from './records.js';
@@ -47,6 +48,7 @@ export async function startRenderSimulator(opts: RenderSimOptions = {}): Promise
   };
   const engine = createDeployEngine(state, clock, recorder, { phaseMs, manual: opts.manualDeploys ?? false, onChange: changed });
   const faults = createFaultSet();
+  const holds = createRequestHolds();
   const limiter = createRateLimiter(resolveRateLimits(opts.rateLimits), () => clock.nowMs());
   const sleeper = createSleeper();
   const calls: SimCall[] = [];
@@ -66,7 +68,7 @@ export async function startRenderSimulator(opts: RenderSimOptions = {}): Promise
     ...auditLogRoutes(deps),
     ...blueprintRoutes(deps),
   ]);
-  const handleApi = createApiHandler({ state, clock, router, faults, limiter, sleeper, latencyMs: opts.latencyMs ?? 0, calls, maxCalls: opts.maxCalls ?? 10_000, counters, hung });
+  const handleApi = createApiHandler({ state, clock, router, faults, holds, limiter, sleeper, latencyMs: opts.latencyMs ?? 0, calls, maxCalls: opts.maxCalls ?? 10_000, counters, hung });
   const handleControl = createControlHandler(() => sim);
 
   const server = createServer((req, res) => {
@@ -109,6 +111,7 @@ export async function startRenderSimulator(opts: RenderSimOptions = {}): Promise
     },
     setFault: (rule) => faults.add(rule),
     clearFaults: () => faults.clear(),
+    holdRequest: (rule) => holds.add(rule),
     failBuilds(match, status, count = 1) {
       if (!['build_failed', 'update_failed', 'pre_deploy_failed'].includes(status)) throw new Error(`failBuilds: unknown status ${status}`);
       state.buildFailures.push({ match: { ...match }, status, remaining: count });
@@ -165,6 +168,7 @@ export async function startRenderSimulator(opts: RenderSimOptions = {}): Promise
       engine.stopAll();
       Object.assign(state, createState());
       faults.clear();
+      holds.releaseAll();
       limiter.reset();
       calls.length = 0;
       counters.requests = 0;
@@ -177,6 +181,7 @@ export async function startRenderSimulator(opts: RenderSimOptions = {}): Promise
       engine.stopAll();
       saved?.flush();
       sleeper.cancelAll();
+      holds.releaseAll();
       dropHung();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();

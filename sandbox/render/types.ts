@@ -1,4 +1,5 @@
 /** Public types of the Render API simulator (a stand-in for api.render.com/v1). */
+import type { RequestHold, RequestHoldRule } from './request-holds.js';
 
 export type DeployPhase = 'created' | 'build_in_progress' | 'pre_deploy_in_progress' | 'update_in_progress';
 
@@ -137,6 +138,8 @@ export interface RenderSimulator {
   revokeKey(apiKey: string): void;
   setFault(rule: FaultRule): string;
   clearFaults(): void;
+  /** The next request matching `rule` waits, before it is handled, until the hold is released. */
+  holdRequest(rule: RequestHoldRule): RequestHold;
   failBuilds(match: BuildFailureMatch, status: BuildFailureStatus, count?: number): void;
   /**
    * Deploys of matching services that enter `phase` from now on stay in it (past its phaseMs) until the

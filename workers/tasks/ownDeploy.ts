@@ -1,16 +1,20 @@
 import type { RenderClient } from '../../server/render/client.js';
 import type { Deploy } from '../../server/render/types.js';
 import type { DeploymentRecord } from '../../server/deployments/types.js';
+import type { WorkerContext } from '../context.js';
 
-// Which deploy of the service, if any, this deployment already has on Render before it asks (again):
+// Which deploy of the service is this deployment's while Render has not named it to us: a retried ask
+// whose answer was lost, an ask Render queued (202, no body), a service created without its deploy's id.
 // Render's deploys carry no mark of who started them, so a deploy is ours only when it is the one we
-// made happen — never merely one made around the time we asked (the dashboard, a push, another
-// client of the key may start one on the same service then).
+// made happen — never merely one made around the time we asked (the dashboard, a push, another client
+// of the key, another of our deployments may start one on the same service then).
 
 /** Deploys looked at (newest first); Render's list is per service. */
 const PAGE = 5;
 /** Render's clock may be behind ours by this much (its createdAt against our deployRequestedAt). */
 const CLOCK_SLACK_MS = 2_000;
+/** The service's newest other deployments whose recorded deploys are set aside. */
+const OTHERS_LOOKED_AT = 20;
 
 const createdSince = (d: Deploy, since: number) => Boolean(d.createdAt) && Date.parse(d.createdAt!) >= since;
 
@@ -28,22 +32,60 @@ async function matcherFor(render: RenderClient, rec: DeploymentRecord): Promise<
 }
 
 /**
- * The deploy of this deployment Render already has, or null (ask for one):
- * - asked before (deployRequestedAt, written before the ask; its answer was lost): the oldest deploy
- *   made since the ask that matches it (trigger, commit or rollback target); ours was made at the ask;
- * - never asked, a deploy whose service it created (the creation's answer was lost): the service's
- *   first deploy, which Render starts with the service, when its whole history fits in one page;
- * - a redeploy or rollback that never asked has none.
+ * Deploy ids the service's other deployments have recorded: two redeploys asked within the clock slack
+ * match each other's deploys, and a deploy another deployment watches is never this one's.
  */
-export async function deployAlreadyOurs(render: RenderClient, rec: DeploymentRecord): Promise<Deploy | null> {
-  const serviceId = rec.serviceId!;
-  if (rec.deployRequestedAt) {
-    const since = Date.parse(rec.deployRequestedAt) - CLOCK_SLACK_MS;
-    const [recent, matches] = await Promise.all([render.listDeploys(serviceId, { limit: PAGE }), matcherFor(render, rec)]);
-    return recent.filter((d) => createdSince(d, since) && matches(d)).at(-1) ?? null;
-  }
-  if (rec.kind !== 'deploy') return null;
-  const recent = await render.listDeploys(serviceId, { limit: PAGE });
+async function recordedByOthers(ctx: WorkerContext, rec: DeploymentRecord): Promise<Set<string>> {
+  const ids = (await ctx.deployments.idsOfService(rec.userId, rec.serviceId!)).filter((id) => id !== rec.id).slice(-OTHERS_LOOKED_AT);
+  // A record that fails its MAC claims nothing (it is refused wherever it is read).
+  const others = await Promise.all(ids.map((id) => ctx.deployments.get(id).catch(() => null)));
+  return new Set(others.flatMap((o) => (o?.deployId ? [o.deployId] : [])));
+}
+
+/**
+ * The deploy this deployment's ask made (deployRequestedAt is written before the ask), or null: the
+ * oldest deploy made since the ask that matches it (trigger, commit or rollback target) and that no
+ * other deployment of ours has recorded; ours was made at the ask. `queued`: Render answered 202, so
+ * the deploy was queued then; only queued ones are looked at, which keeps out the deploy running then.
+ */
+export async function deployOfAsk(ctx: WorkerContext, render: RenderClient, rec: DeploymentRecord, opts: { queued?: boolean } = {}): Promise<Deploy | null> {
+  const since = Date.parse(rec.deployRequestedAt!) - CLOCK_SLACK_MS;
+  const [recent, matches, recorded] = await Promise.all([
+    render.listDeploys(rec.serviceId!, { limit: PAGE, ...(opts.queued ? { status: 'queued' as const } : {}) }),
+    matcherFor(render, rec),
+    recordedByOthers(ctx, rec),
+  ]);
+  return recent.filter((d) => createdSince(d, since) && !recorded.has(d.id) && matches(d)).at(-1) ?? null;
+}
+
+/**
+ * The deploy Render started with a service this deployment created (its creation's answer was lost or
+ * named no deploy): the service's first deploy, when its whole history fits in one page.
+ */
+async function firstDeployOfOurService(render: RenderClient, rec: DeploymentRecord): Promise<Deploy | null> {
+  const recent = await render.listDeploys(rec.serviceId!, { limit: PAGE });
   const first = recent.length < PAGE ? recent.at(-1) : undefined;
   return first && createdSince(first, Date.parse(rec.createdAt)) ? first : null;
+}
+
+/**
+ * The deploy of this deployment Render already has, or null (ask for one):
+ * - asked before (its answer was lost): the deploy of that ask (deployOfAsk);
+ * - never asked, a deploy whose service it created (the creation's answer was lost): that service's
+ *   first deploy;
+ * - a redeploy or rollback that never asked has none.
+ */
+export async function deployAlreadyOurs(ctx: WorkerContext, render: RenderClient, rec: DeploymentRecord): Promise<Deploy | null> {
+  if (rec.deployRequestedAt) return deployOfAsk(ctx, render, rec);
+  return rec.kind === 'deploy' ? firstDeployOfOurService(render, rec) : null;
+}
+
+/**
+ * A watched deployment whose deploy id is not recorded yet: the deploy of its ask once Render lists
+ * it (queued: the ask's 202 named none), else the first deploy of the service it created (the
+ * creation's answer named none). Null: not there yet, look again at the next check.
+ */
+export function deployToWatch(ctx: WorkerContext, render: RenderClient, rec: DeploymentRecord): Promise<Deploy | null> {
+  if (rec.status === 'render_queued') return deployOfAsk(ctx, render, rec);
+  return rec.kind === 'deploy' ? firstDeployOfOurService(render, rec) : Promise.resolve(null);
 }

@@ -3,7 +3,7 @@ import type { Deploy } from '../../server/render/types.js';
 import { isTerminal, type DeploymentRecord, type DeploymentStatus, type DeploymentFailure } from '../../server/deployments/types.js';
 import type { WorkerContext } from '../context.js';
 import { finish } from './finishDeploy.js';
-import { deployAlreadyOurs } from './ownDeploy.js';
+import { deployAlreadyOurs, deployOfAsk, deployToWatch } from './ownDeploy.js';
 import { FAILURE_TEXT, RENDER_TO_STATUS } from '../../server/deployments/renderStatus.js';
 
 // The Render deploy of a deployment (workers/tasks/deployTask.ts): triggering_deploy → Render's
@@ -15,7 +15,7 @@ export async function triggerDeploy(ctx: WorkerContext, rec: DeploymentRecord, r
   // A deploy Render started for this deployment already (our earlier request whose answer was lost,
   // or the first deploy of a service whose creation we adopted) is taken over, not doubled; one
   // someone else started meanwhile (the dashboard, a push, another commit) never is.
-  const adopted = await deployAlreadyOurs(render, rec);
+  const adopted = await deployAlreadyOurs(ctx, render, rec);
   if (adopted) return recordDeploy(ctx, rec, adopted);
   const marked = await ctx.deployments.update(rec.id, { deployRequestedAt: new Date(ctx.clock.now()).toISOString() });
   if (!marked) return null;
@@ -28,8 +28,9 @@ export async function triggerDeploy(ctx: WorkerContext, rec: DeploymentRecord, r
   const result = await render.triggerDeploy(serviceId, { clearCache: rec.request.clearCache ? 'clear' : 'do_not_clear', ...(rec.commitSha ? { commitId: rec.commitSha } : {}) });
   ctx.crashPoint?.('deploy_triggered');
   if (result.kind === 'created') return recordDeploy(ctx, marked, result.deploy);
-  // 202 with an empty body: Render queued it behind a running deploy. Find it; else the next check will.
-  const queued = await render.findQueuedDeploy(serviceId);
+  // 202 with an empty body: Render queued it behind a running deploy. Find it among the queued ones by
+  // what we asked (never merely the newest: someone else's may be queued after it); else a check will.
+  const queued = await deployOfAsk(ctx, render, marked, { queued: true });
   if (queued) return recordDeploy(ctx, marked, queued);
   return ctx.deployments.transition(rec.id, 'render_queued', 'render', {}, 'Queued behind a running deploy');
 }
@@ -55,7 +56,7 @@ export async function watch(ctx: WorkerContext, rec: DeploymentRecord, render: R
   }
   let deploy: Deploy | null;
   if (rec.deployId) deploy = await render.getDeploy(rec.serviceId!, rec.deployId);
-  else deploy = await render.findQueuedDeploy(rec.serviceId!) ?? (await render.listDeploys(rec.serviceId!, { limit: 1 }))[0] ?? null;
+  else deploy = await deployToWatch(ctx, render, rec); // not the newest deploy: it may be someone else's
   const checks = rec.watchChecks + 1;
   if (deploy) {
     const status = RENDER_TO_STATUS[deploy.status ?? ''] ?? rec.status;

@@ -1,0 +1,114 @@
+import test from 'ava';
+import type { Stack } from '../helpers/stack.js';
+import { usePipelineStack } from '../helpers/pipelineStack.js';
+import { addNodeRepo, signedInWithKey, waitFinished, waitStatus } from '../helpers/pipeline.js';
+
+// A deploy Render queues behind a running one (202, no body) is found by what this deployment asked
+// for (workers/tasks/ownDeploy.ts). The worker used to take Render's newest queued deploy right after
+// the 202, and while it had no deploy id, the newest queued or else the newest deploy of the service
+// at each check: a deploy someone else started on the service (the dashboard, a push, another client
+// of the key, another of our deployments) became this record's, and ours was never watched. The first
+// test fails on that code; the other two keep what it got right (the newest queued was ours) true of
+// the matching, whose clock slack reaches back past our ask.
+let stack: Stack;
+usePipelineStack(test, { renderOptions: { phaseMs: { created: 20, build_in_progress: 100, pre_deploy_in_progress: 20, update_in_progress: 40 } } }, (p) => {
+  ({ stack } = p);
+});
+
+interface RenderDeploy { id: string; status: string; trigger: string; createdAt: string }
+
+async function renderApi(apiKey: string, method: string, path: string, body?: unknown): Promise<any> {
+  const res = await fetch(`${stack.render.url}${path}`, {
+    method, headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' }, ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`);
+  return res.status === 202 ? null : res.json();
+}
+
+const deploysOf = async (apiKey: string, serviceId: string): Promise<RenderDeploy[]> =>
+  ((await renderApi(apiKey, 'GET', `/services/${serviceId}/deploys?limit=20`)) as Array<{ deploy: RenderDeploy }>).map((e) => e.deploy);
+
+async function until<T>(what: string, look: () => Promise<T | null | undefined>): Promise<T> {
+  const end = Date.now() + 30_000;
+  for (;;) {
+    const found = await look();
+    if (found) return found;
+    if (Date.now() > end) throw new Error(`never: ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+async function liveService(login: string) {
+  const user = await signedInWithKey(stack, login);
+  addNodeRepo(stack, login, 'app');
+  const first = await waitFinished(user.agent, (await user.agent.post('/api/render/deploy', { github_repo: `${login}/app`, project_name: 'app' })).json.id);
+  if (first.status !== 'live') throw new Error(`first deploy: ${first.status}`);
+  return { ...user, serviceId: first.serviceId as string, firstDeployId: first.deployId as string };
+}
+
+test.serial('a redeploy queued behind a running deploy takes its own deploy, not a foreign one queued after it', async (t) => {
+  const u = await liveService('queued-foreign');
+  // Someone rolls the service back on Render; the rollback is held in its last phase, still running.
+  const finishRunning = stack.render.holdPhase({ serviceId: u.serviceId }, 'update_in_progress');
+  t.teardown(finishRunning);
+  const running = (await renderApi(u.apiKey, 'POST', `/services/${u.serviceId}/rollback`, { deployId: u.firstDeployId })).id as string;
+  await until('the rollback in its last phase', async () => (await deploysOf(u.apiKey, u.serviceId)).find((d) => d.id === running && d.status === 'update_in_progress'));
+
+  // The worker's first look at the service's deploys after its trigger (answered 202) waits here.
+  const look = stack.render.holdRequest({ method: 'GET', route: '/services/{serviceId}/deploys', apiKey: u.apiKey });
+  t.teardown(look.release);
+  const asked = await u.agent.post(`/api/render/services/${u.serviceId}/redeploy`);
+  t.is(asked.status, 202, asked.text);
+  await look.arrived;
+  // Meanwhile someone rolls back again (queued behind ours, the newest queued deploy), and the running
+  // rollback ends, so ours has left the queue when the worker looks.
+  const foreign = (await renderApi(u.apiKey, 'POST', `/services/${u.serviceId}/rollback`, { deployId: u.firstDeployId })).id as string;
+  finishRunning();
+  look.release();
+
+  const done = await waitFinished(u.agent, asked.json.id);
+  const ours = (await deploysOf(u.apiKey, u.serviceId)).filter((d) => d.trigger === 'api' && d.id !== u.firstDeployId);
+  t.is(ours.length, 1, 'the redeploy asked Render for one deploy');
+  t.is(done.deployId, ours[0]!.id, 'the record ends with the deploy the redeploy made');
+  const watchedForeign = stack.render.calls.filter((c) => c.path.includes(foreign) || c.path.includes(running));
+  t.deepEqual(watchedForeign.map((c) => `${c.method} ${c.path}`), [], 'the foreign deploys were never looked at as ours');
+});
+
+test.serial('two redeploys of one service asked back to back each take their own deploy', async (t) => {
+  const u = await liveService('queued-burst');
+  const release = stack.render.holdPhase({ serviceId: u.serviceId }, 'build_in_progress');
+  t.teardown(release);
+  const first = (await u.agent.post(`/api/render/services/${u.serviceId}/redeploy`)).json.id as string;
+  const running = await waitStatus(u.agent, first, 'build_in_progress');
+  // Asked while the first one's deploy runs (made well within the clock slack): Render queues it (202).
+  const second = (await u.agent.post(`/api/render/services/${u.serviceId}/redeploy`)).json.id as string;
+  const queued = await until('the second redeploy\'s deploy id', async () => {
+    const rec = (await u.agent.get(`/api/render/deployments/${second}`)).json;
+    return rec.deployId ? rec : null;
+  });
+  t.not(queued.deployId, running.deployId, 'not the deploy the first redeploy recorded');
+  release();
+  const [a, b] = await Promise.all([waitFinished(u.agent, first), waitFinished(u.agent, second)]);
+  t.is(a.deployId, running.deployId);
+  t.is(b.deployId, queued.deployId);
+  const asked = (await deploysOf(u.apiKey, u.serviceId)).filter((d) => d.trigger === 'api' && d.id !== u.firstDeployId).map((d) => d.id);
+  t.deepEqual(asked.sort(), [a.deployId, b.deployId].sort(), 'each record holds one of the two deploys asked for');
+});
+
+test.serial('a redeploy queued behind a deploy someone else started just before takes its queued deploy, not the running one', async (t) => {
+  const u = await liveService('queued-after-foreign');
+  const release = stack.render.holdPhase({ serviceId: u.serviceId }, 'build_in_progress');
+  t.teardown(release);
+  // Another client of the key redeploys (trigger api, no commit: what a redeploy of ours looks like too).
+  const running = (await renderApi(u.apiKey, 'POST', `/services/${u.serviceId}/deploys`, {})).id as string;
+  const asked = await u.agent.post(`/api/render/services/${u.serviceId}/redeploy`);
+  t.is(asked.status, 202, asked.text);
+  const queued = await until('the redeploy\'s deploy id', async () => {
+    const rec = (await u.agent.get(`/api/render/deployments/${asked.json.id}`)).json;
+    return rec.deployId ? rec : null;
+  });
+  t.not(queued.deployId, running, 'the deploy running when Render queued ours is not ours');
+  release();
+  const done = await waitFinished(u.agent, asked.json.id);
+  t.is(done.deployId, queued.deployId);
+});
