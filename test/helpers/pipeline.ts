@@ -71,3 +71,19 @@ export async function waitStatus(agent: Agent, id: string, status: string, timeo
 export function renderCalls(stack: Stack, accountId: string, method: string, route: string) {
   return stack.render.calls.filter((c) => c.accountId === accountId && c.method === method && c.route === route);
 }
+
+/** One call to the Render simulator's API with a key, as another client of that key (a 202's empty body is null). */
+export async function renderApi(stack: Stack, apiKey: string, method: string, path: string, body?: unknown): Promise<any> {
+  const res = await fetch(`${stack.render.url}${path}`, {
+    method, headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' }, ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`);
+  return res.status === 202 ? null : res.json();
+}
+
+/** What these tests read of a Render deploy. */
+export interface RenderDeploySeen { id: string; status: string; trigger: string; createdAt: string; commit: { id: string } | null }
+
+/** A service's deploys on the simulator, newest first (up to 20). */
+export const renderDeploysOf = async (stack: Stack, apiKey: string, serviceId: string): Promise<RenderDeploySeen[]> =>
+  ((await renderApi(stack, apiKey, 'GET', `/services/${serviceId}/deploys?limit=20`)) as Array<{ deploy: RenderDeploySeen }>).map((e) => e.deploy);

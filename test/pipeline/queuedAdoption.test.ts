@@ -1,7 +1,7 @@
 import test from 'ava';
 import type { Stack } from '../helpers/stack.js';
 import { usePipelineStack } from '../helpers/pipelineStack.js';
-import { addNodeRepo, signedInWithKey, waitFinished, waitStatus } from '../helpers/pipeline.js';
+import { addNodeRepo, signedInWithKey, waitFinished, renderApi, renderDeploysOf, waitStatus } from '../helpers/pipeline.js';
 
 // A deploy Render queues behind a running one (202, no body) is found by what this deployment asked
 // for (workers/tasks/ownDeploy.ts). The worker used to take Render's newest queued deploy right after
@@ -14,19 +14,6 @@ let stack: Stack;
 usePipelineStack(test, { renderOptions: { phaseMs: { created: 20, build_in_progress: 100, pre_deploy_in_progress: 20, update_in_progress: 40 } } }, (p) => {
   ({ stack } = p);
 });
-
-interface RenderDeploy { id: string; status: string; trigger: string; createdAt: string }
-
-async function renderApi(apiKey: string, method: string, path: string, body?: unknown): Promise<any> {
-  const res = await fetch(`${stack.render.url}${path}`, {
-    method, headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' }, ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`);
-  return res.status === 202 ? null : res.json();
-}
-
-const deploysOf = async (apiKey: string, serviceId: string): Promise<RenderDeploy[]> =>
-  ((await renderApi(apiKey, 'GET', `/services/${serviceId}/deploys?limit=20`)) as Array<{ deploy: RenderDeploy }>).map((e) => e.deploy);
 
 async function until<T>(what: string, look: () => Promise<T | null | undefined>): Promise<T> {
   const end = Date.now() + 30_000;
@@ -51,8 +38,8 @@ test.serial('a redeploy queued behind a running deploy takes its own deploy, not
   // Someone rolls the service back on Render; the rollback is held in its last phase, still running.
   const finishRunning = stack.render.holdPhase({ serviceId: u.serviceId }, 'update_in_progress');
   t.teardown(finishRunning);
-  const running = (await renderApi(u.apiKey, 'POST', `/services/${u.serviceId}/rollback`, { deployId: u.firstDeployId })).id as string;
-  await until('the rollback in its last phase', async () => (await deploysOf(u.apiKey, u.serviceId)).find((d) => d.id === running && d.status === 'update_in_progress'));
+  const running = (await renderApi(stack, u.apiKey, 'POST', `/services/${u.serviceId}/rollback`, { deployId: u.firstDeployId })).id as string;
+  await until('the rollback in its last phase', async () => (await renderDeploysOf(stack, u.apiKey, u.serviceId)).find((d) => d.id === running && d.status === 'update_in_progress'));
 
   // The worker's first look at the service's deploys after its trigger (answered 202) waits here.
   const look = stack.render.holdRequest({ method: 'GET', route: '/services/{serviceId}/deploys', apiKey: u.apiKey });
@@ -62,12 +49,12 @@ test.serial('a redeploy queued behind a running deploy takes its own deploy, not
   await look.arrived;
   // Meanwhile someone rolls back again (queued behind ours, the newest queued deploy), and the running
   // rollback ends, so ours has left the queue when the worker looks.
-  const foreign = (await renderApi(u.apiKey, 'POST', `/services/${u.serviceId}/rollback`, { deployId: u.firstDeployId })).id as string;
+  const foreign = (await renderApi(stack, u.apiKey, 'POST', `/services/${u.serviceId}/rollback`, { deployId: u.firstDeployId })).id as string;
   finishRunning();
   look.release();
 
   const done = await waitFinished(u.agent, asked.json.id);
-  const ours = (await deploysOf(u.apiKey, u.serviceId)).filter((d) => d.trigger === 'api' && d.id !== u.firstDeployId);
+  const ours = (await renderDeploysOf(stack, u.apiKey, u.serviceId)).filter((d) => d.trigger === 'api' && d.id !== u.firstDeployId);
   t.is(ours.length, 1, 'the redeploy asked Render for one deploy');
   t.is(done.deployId, ours[0]!.id, 'the record ends with the deploy the redeploy made');
   const watchedForeign = stack.render.calls.filter((c) => c.path.includes(foreign) || c.path.includes(running));
@@ -91,7 +78,7 @@ test.serial('two redeploys of one service asked back to back each take their own
   const [a, b] = await Promise.all([waitFinished(u.agent, first), waitFinished(u.agent, second)]);
   t.is(a.deployId, running.deployId);
   t.is(b.deployId, queued.deployId);
-  const asked = (await deploysOf(u.apiKey, u.serviceId)).filter((d) => d.trigger === 'api' && d.id !== u.firstDeployId).map((d) => d.id);
+  const asked = (await renderDeploysOf(stack, u.apiKey, u.serviceId)).filter((d) => d.trigger === 'api' && d.id !== u.firstDeployId).map((d) => d.id);
   t.deepEqual(asked.sort(), [a.deployId, b.deployId].sort(), 'each record holds one of the two deploys asked for');
 });
 
@@ -100,7 +87,7 @@ test.serial('a redeploy queued behind a deploy someone else started just before 
   const release = stack.render.holdPhase({ serviceId: u.serviceId }, 'build_in_progress');
   t.teardown(release);
   // Another client of the key redeploys (trigger api, no commit: what a redeploy of ours looks like too).
-  const running = (await renderApi(u.apiKey, 'POST', `/services/${u.serviceId}/deploys`, {})).id as string;
+  const running = (await renderApi(stack, u.apiKey, 'POST', `/services/${u.serviceId}/deploys`, {})).id as string;
   const asked = await u.agent.post(`/api/render/services/${u.serviceId}/redeploy`);
   t.is(asked.status, 202, asked.text);
   const queued = await until('the redeploy\'s deploy id', async () => {

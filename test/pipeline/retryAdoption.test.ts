@@ -1,7 +1,7 @@
 import test from 'ava';
 import type { Stack } from '../helpers/stack.js';
 import { usePipelineStack, type PipelineStack } from '../helpers/pipelineStack.js';
-import { addNodeRepo, FAST_WATCH, renderCalls, signedInWithKey, waitFinished, type TestWorker } from '../helpers/pipeline.js';
+import { addNodeRepo, FAST_WATCH, renderCalls, signedInWithKey, waitFinished, renderApi, renderDeploysOf, type TestWorker } from '../helpers/pipeline.js';
 import { startWorker, type WorkerProcess } from '../../workers/process.js';
 import { createLogger } from '../../server/logger.js';
 
@@ -17,8 +17,6 @@ usePipelineStack(test, { renderOptions: { phaseMs: { created: 20, build_in_progr
   pipeline = p;
   ({ stack, worker } = p);
 });
-
-interface RenderDeploy { id: string; trigger: string; commit: { id: string } | null }
 
 /**
  * Run `ask` with a worker that dies (throws and stops taking jobs) right after Render answers at
@@ -51,17 +49,6 @@ async function answerLostAt(point: string, ask: () => Promise<string>, meanwhile
   }
 }
 
-async function renderApi(apiKey: string, method: string, path: string, body?: unknown): Promise<any> {
-  const res = await fetch(`${stack.render.url}${path}`, {
-    method, headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' }, ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`);
-  return res.status === 202 ? null : res.json();
-}
-
-const deploysOf = async (apiKey: string, serviceId: string): Promise<RenderDeploy[]> =>
-  ((await renderApi(apiKey, 'GET', `/services/${serviceId}/deploys?limit=20`)) as Array<{ deploy: RenderDeploy }>).map((e) => e.deploy);
-
 /** A live service with two deploys that went live, of different commits. */
 async function serviceWithTwoDeploys(login: string) {
   const user = await signedInWithKey(stack, login);
@@ -82,10 +69,10 @@ test.serial('a rollback retried after its answer was lost takes its own rollback
     return res.json.id;
   }, async () => {
     // Someone rolls the service back to its other deploy (another commit) before the retry runs.
-    foreign = (await renderApi(u.apiKey, 'POST', `/services/${u.serviceId}/rollback`, { deployId: u.secondDeployId })).id;
+    foreign = (await renderApi(stack, u.apiKey, 'POST', `/services/${u.serviceId}/rollback`, { deployId: u.secondDeployId })).id;
   });
   const done = await waitFinished(u.agent, id);
-  const rollbacks = (await deploysOf(u.apiKey, u.serviceId)).filter((d) => d.trigger === 'rollback');
+  const rollbacks = (await renderDeploysOf(stack, u.apiKey, u.serviceId)).filter((d) => d.trigger === 'rollback');
   const ours = rollbacks.find((d) => d.id !== foreign);
   t.is(rollbacks.length, 2, 'our rollback and the other one: the retry asked for none');
   t.not(done.deployId, foreign, 'the rollback to another deploy was not taken over');
@@ -102,8 +89,8 @@ test.serial('a redeploy retried after its answer was lost takes its own deploy, 
     return res.json.id;
   }, async () => {
     // Another client of the key deploys a given commit (queued behind ours: 202, found in the list).
-    await renderApi(u.apiKey, 'POST', `/services/${u.serviceId}/deploys`, { commitId: 'f00dfeed'.repeat(5) });
-    foreign = (await deploysOf(u.apiKey, u.serviceId)).find((d) => d.commit?.id === 'f00dfeed'.repeat(5))!.id;
+    await renderApi(stack, u.apiKey, 'POST', `/services/${u.serviceId}/deploys`, { commitId: 'f00dfeed'.repeat(5) });
+    foreign = (await renderDeploysOf(stack, u.apiKey, u.serviceId)).find((d) => d.commit?.id === 'f00dfeed'.repeat(5))!.id;
   });
   const done = await waitFinished(u.agent, id);
   t.not(done.deployId, foreign, 'the deploy of another commit was not taken over');
@@ -122,13 +109,13 @@ test.serial('a deployment that created its service (answer lost) takes the deplo
     return res.json.id;
   }, async () => {
     // A deploy of another commit on the new service (a push, another client) before the retry.
-    const [found] = (await renderApi(apiKey, 'GET', '/services?name=fresh')) as Array<{ service: { id: string } }>;
+    const [found] = (await renderApi(stack, apiKey, 'GET', '/services?name=fresh')) as Array<{ service: { id: string } }>;
     serviceId = found!.service.id;
-    await renderApi(apiKey, 'POST', `/services/${serviceId}/deploys`, { commitId: 'beefcafe'.repeat(5) });
-    foreign = (await deploysOf(apiKey, serviceId)).find((d) => d.commit?.id === 'beefcafe'.repeat(5))!.id;
+    await renderApi(stack, apiKey, 'POST', `/services/${serviceId}/deploys`, { commitId: 'beefcafe'.repeat(5) });
+    foreign = (await renderDeploysOf(stack, apiKey, serviceId)).find((d) => d.commit?.id === 'beefcafe'.repeat(5))!.id;
   });
   const done = await waitFinished(agent, id);
-  const deploys = await deploysOf(apiKey, serviceId);
+  const deploys = await renderDeploysOf(stack, apiKey, serviceId);
   t.is(done.serviceId, serviceId);
   t.not(done.deployId, foreign, 'the later deploy was not taken over');
   t.is(done.deployId, deploys.at(-1)?.id, 'the service\'s first deploy');
