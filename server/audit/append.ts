@@ -6,6 +6,7 @@ import { sanitizeDetail } from './sanitize.js';
 import { APPEND_IF_HEADS } from './scripts.js';
 import { checkpointText, headText, type Checkpoint, type createAuditSigner } from './signing.js';
 import type { AuditEntry, AuditInput, ChainScope } from './types.js';
+import { boundedMemo } from '../boundedMemo.js';
 
 export interface Head { seq: number; hash: string; base: number }
 
@@ -44,11 +45,8 @@ export function createAppender(opts: {
   // them without reading them first. The script compares seq, hash and base, so a stale one
   // (another process appended, or trimmed) only costs a retry with the heads it returns. Bounded:
   // a miss just reads the head.
-  const known = new Map<string, Head>();
-  const remember = (chain: string, head: Head) => {
-    if (known.size >= 10_000 && !known.has(chain)) known.clear();
-    known.set(chain, head);
-  };
+  const known = boundedMemo<string, Head>(10_000);
+  const remember = (chain: string, head: Head) => { known.set(chain, head); };
   // Head reads in flight (a batch's or a prefetch's): a batch waits for one rather than sending another.
   // What a read finds is kept unless this process has since written a later head.
   const reading = new Map<string, Promise<Head>>();

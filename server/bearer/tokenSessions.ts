@@ -7,6 +7,7 @@ import { sealGithubToken } from '../sessions/credentials.js';
 import type { AppSession, SessionUser } from '../sessions/types.js';
 import { readThrough } from '../sessions/cache.js';
 import type { LoadedForRequest } from '../sessions/store.js';
+import { boundedMemo } from '../boundedMemo.js';
 
 /**
  * Token sessions: `Authorization: Bearer <GitHub user token>` maps to a server-side session like a
@@ -56,13 +57,13 @@ export function createTokenSessions(deps: AppDeps) {
   const readEntry = (tokenId: string) => readThrough(deps.tokenEntries, tokenId, () => redis.hgetall(entryKey(tokenId)), (e) => (e.uid ? Object.freeze(e) : undefined));
   const changed = (tokenId: string) => deps.tokenEntries?.invalidate(tokenId);
   // A token's session id is an HMAC of its id and generation: remembered, as a token sends the same id all day.
-  const sids = new Map<string, string>();
+  const sids = boundedMemo<string, string>(SID_MEMO_MAX);
   // A token's id is an HMAC of the token: remembered for tokens that resolved to a live session, as a
   // script sends the same token all day. Keyed by the token itself, so: bounded in number and in time
   // (no longer than GitHub's word is trusted, BEARER_RECHECK_SECONDS), filled only by tokens GitHub
   // vouched for (made-up ones never fill it), dropped when GitHub refuses the token. SECURITY.md
   // ("What is stored where") says why this is no worse than the session cache.
-  const tokenIds = new Map<string, { id: string; until: number }>();
+  const tokenIds = boundedMemo<string, { id: string; until: number }>(TOKEN_ID_MEMO_MAX);
   const tokenIdOf = (token: string) => {
     const known = tokenIds.get(token);
     if (known && known.until > clock.now()) return known.id;
@@ -71,14 +72,12 @@ export function createTokenSessions(deps: AppDeps) {
   };
   const rememberTokenId = (token: string, id: string) => {
     if (tokenIds.has(token)) return;
-    if (tokenIds.size >= TOKEN_ID_MEMO_MAX) tokenIds.clear();
     tokenIds.set(token, { id, until: clock.now() + config.bearerRecheckMs });
   };
   const sidOf = (tokenId: string, gen: number) => {
     const at = `${tokenId}:${gen}`;
     let sid = sids.get(at);
     if (sid === undefined) {
-      if (sids.size >= SID_MEMO_MAX) sids.clear();
       sid = keyedHash(`bearer-session:${at}`, keyring.current);
       sids.set(at, sid);
     }

@@ -1,4 +1,5 @@
 import { createHmac, createSecretKey, timingSafeEqual } from 'node:crypto';
+import { boundedMemo } from '../boundedMemo.js';
 
 /**
  * Cookie signing keys for Koa (`app.keys`), a drop-in for `new Keygrip(keys, 'sha256')`: the same
@@ -26,7 +27,7 @@ export function createCookieKeys(keys: readonly string[]): CookieKeys {
   // cookie all day, and its signature is the same every time. Every request is still checked (in
   // constant time, against the signature we would compute); only the HMAC is not recomputed. Filled
   // only after a successful check, so requests with made-up cookies cannot fill it.
-  const verified = new Map<string, Buffer>();
+  const verified = boundedMemo<string, Buffer>(VERIFIED_MAX);
   const expectedOf = (data: string, i: number) => (i === 0 ? verified.get(data) : undefined) ?? mac(data, i);
   return {
     sign: (data) => mac(data, 0).toString('base64url'),
@@ -38,10 +39,7 @@ export function createCookieKeys(keys: readonly string[]): CookieKeys {
         const expected = expectedOf(data, i);
         // Length is public (always 32 bytes for a well-formed signature); compare contents in constant time.
         if (given.length === expected.length && timingSafeEqual(given, expected) && given.toString('base64url') === digest) {
-          if (i === 0 && !verified.has(data)) {
-            if (verified.size >= VERIFIED_MAX) verified.clear();
-            verified.set(data, expected);
-          }
+          if (i === 0 && !verified.has(data)) verified.set(data, expected);
           return i;
         }
       }

@@ -1,3 +1,5 @@
+import { boundedMemo } from '../boundedMemo.js';
+
 /** What is used of @koa/router's Router (typed structurally: naming its generic types here upset the routes' inference). */
 interface Matching<L> {
   stack: readonly unknown[];
@@ -18,7 +20,7 @@ const MATCH_MEMO_PATH_MAX = 256;
  */
 export function memoizeMatch<L>(router: Matching<L>): void {
   const match = router.match.bind(router);
-  const memo = new Map<string, ReturnType<Matching<L>['match']>>();
+  const memo = boundedMemo<string, ReturnType<Matching<L>['match']>>(MATCH_MEMO_MAX);
   let routes = -1;
   router.match = (path, method) => {
     if (router.stack.length !== routes) { memo.clear(); routes = router.stack.length; }
@@ -29,7 +31,6 @@ export function memoizeMatch<L>(router: Matching<L>): void {
       found = match(path, method);
       // Only paths that reach a route: a scan of made-up paths (404s) must not wipe what real clients ask for.
       if (!found.route) return found;
-      if (memo.size >= MATCH_MEMO_MAX) memo.clear();
       memo.set(key, found);
     }
     return { path: [...found.path], pathAndMethod: [...found.pathAndMethod], route: found.route };

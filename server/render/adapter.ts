@@ -16,6 +16,7 @@ import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import axios, { AxiosError, AxiosHeaders, CanceledError, type AxiosResponse, type InternalAxiosRequestConfig } from 'axios';
 import { withoutTrailingSlashes } from '../text.js';
 import { contentDecoder } from '../contentCoding.js';
+import { boundedMemo } from '../boundedMemo.js';
 
 // One keep-alive pool per process, shared by every caller's client: a client is built per request or
 // job run, and opening a TLS connection per client would cost more than the call.
@@ -31,7 +32,7 @@ interface Target {
 }
 
 // Parsed base URLs: a process has one RENDER_API_URL (tests a few simulators); the cap bounds it anyway.
-const targets = new Map<string, Target>();
+const targets = boundedMemo<string, Target>(32);
 
 function targetOf(baseURL: string): Target {
   let target = targets.get(baseURL);
@@ -41,7 +42,6 @@ function targetOf(baseURL: string): Target {
   if (url.username || url.password || url.search || url.hash) throw new TypeError('the base URL must be an origin and a path');
   const hostname = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
   target = { secure: url.protocol === 'https:', hostname, port: url.port, basePath: withoutTrailingSlashes(url.pathname) };
-  if (targets.size >= 32) targets.clear();
   targets.set(baseURL, target);
   return target;
 }

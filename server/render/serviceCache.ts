@@ -6,6 +6,7 @@ import { deleteIfOurs } from '../redisOwned.js';
 import { BudgetExhausted } from './budget.js';
 import { RenderApiError } from './errors.js';
 import { finishLoad, readOrClaim } from './serviceCacheScripts.js';
+import { boundedMemo } from '../boundedMemo.js';
 
 /** Whose list it is: one user, one key (by fingerprint), the workspaces their session lists. */
 interface ServiceCacheScope {
@@ -80,11 +81,9 @@ export function createServiceCache(opts: ServiceCacheOptions): ServiceCache {
   const refreshing = new Set<string>();
   // The generation last seen per user and key, so a read can claim the right lock in its own round trip
   // (a list never invalidated is at '0'; a guess made stale by another process costs one more trip).
-  const lastGen = new Map<string, string>();
+  const lastGen = boundedMemo<string, string>(MAX_REMEMBERED_GENERATIONS);
   const remember = (listBase: string, gen: string) => {
-    if (lastGen.get(listBase) === gen) return;
-    if (lastGen.size >= MAX_REMEMBERED_GENERATIONS) lastGen.clear();
-    lastGen.set(listBase, gen);
+    if (lastGen.get(listBase) !== gen) lastGen.set(listBase, gen);
   };
   // Lock tokens: unique per process and claim; nothing secret, so no random draw per read.
   const tokenBase = randomUUID();

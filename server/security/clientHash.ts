@@ -1,5 +1,6 @@
 import type Koa from 'koa';
 import { createHash } from 'node:crypto';
+import { boundedMemo } from '../boundedMemo.js';
 
 /**
  * Hash of the user agent: kept in the session at sign-in to notice it reused from a different client
@@ -11,9 +12,8 @@ export function clientHash(ctx: Koa.Context): string {
   if (hash === undefined) {
     hash = createHash('sha256').update(ua).digest('hex').slice(0, 16);
     // Checked on every signed-in request, and a process sees few distinct user agents: remember some.
-    if (recentClientHashes.size >= 1_000) recentClientHashes.clear();
     if (ua.length <= 512) recentClientHashes.set(ua, hash);
   }
   return hash;
 }
-const recentClientHashes = new Map<string, string>();
+const recentClientHashes = boundedMemo<string, string>(1_000);

@@ -2,6 +2,7 @@ import { isStale } from '../crypto/keyring.js';
 import type { AppSession, SessionRenderCredentials } from './types.js';
 import { readThrough as readThroughCache, type SessionCache } from './cache.js';
 import { createSessionRecords, sessionKeys, type LoadedSession, type SessionRecordOptions } from './records.js';
+import { boundedMemo } from '../boundedMemo.js';
 
 export { sessionKeys, type LoadedSession };
 
@@ -60,11 +61,10 @@ export function createSessionStore(opts: SessionStoreOptions) {
     changed: (ref) => opts.cache?.invalidate(ref),
   });
   const { keys, refOf, previousRefOf, expired } = records;
-  const refMemo = new Map<string, string>();
+  const refMemo = boundedMemo<string, string>(REF_MEMO_MAX);
   function memoRefOf(sid: string): string {
     let ref = refMemo.get(sid);
     if (ref === undefined) {
-      if (refMemo.size >= REF_MEMO_MAX) refMemo.clear();
       ref = refOf(sid);
       refMemo.set(sid, ref);
     }
