@@ -14,6 +14,7 @@ import { requestMetrics } from './metrics/http.js';
 import { webMetricsRoute } from './metrics/web.js';
 import { createInflightTracker } from './metrics/inflight.js';
 import { createSessionCache } from './sessions/cache.js';
+import { createProcessFence, type EndingFence } from './sessions/fence.js';
 import { tokenEntryKey, type TokenEntry } from './bearer/tokenSessions.js';
 import { sessionKeys, type LoadedSession } from './sessions/store.js';
 
@@ -46,14 +47,17 @@ export async function startWeb(args: {
   const queueRedis = createRedis(config.redisUrl, 'web', { enableAutoPipelining: false });
   const metrics = createWebMetrics();
   // Records kept in this process, dropped by Redis' invalidation messages (RESP2: they arrive as pub/sub).
-  const trackedCache = <T>(recordPrefix: string, what: string) => createSessionCache<T>({
+  const trackedCache = <T>(recordPrefix: string, what: string, fence?: EndingFence) => createSessionCache<T>({
     // No offline queue and no resending: a setup cut short by a dropped connection must not replay its
     // SUBSCRIBE on the next one (which then refused CLIENT ID, and the cache stayed off for good).
     connect: () => createRedis(config.redisUrl, 'subscriber', { protocol: 2, autoResubscribe: false, autoResendUnfulfilledCommands: false, enableOfflineQueue: false }),
     recordPrefix,
     onError: (err) => logger.warn({ err: { message: err.message } }, `${what} cache: tracking not set up; reading from Redis`),
+    fence,
   });
-  const sessionCache = trackedCache<LoadedSession>(sessionKeys(config.redisPrefix).record(''), 'session');
+  // Sessions ended here are answered once every process dropped its copy (sessions/fence.ts).
+  const fence = createProcessFence({ prefix: config.redisPrefix, redis, timeoutMs: config.sessionEndFenceMs, logger });
+  const sessionCache = trackedCache<LoadedSession>(sessionKeys(config.redisPrefix).record(''), 'session', fence);
   // Bearer token entries likewise (a connection of their own: one cache tracks one kind of record).
   const tokenEntries = trackedCache<TokenEntry>(tokenEntryKey(config.redisPrefix, ''), 'token entry');
   const base = buildDeps({ config, redis, queueRedis, sessionCache, tokenEntries, clock: args.clock ?? systemClock, logger, renderLimits: args.renderLimits, metrics: metrics.sink, security: args.appOptions?.security, telemetry: args.telemetry });

@@ -19,6 +19,7 @@ import { createDeploySlack } from './tasks/deploySlack.js';
 import { startAnomalyDetection, type AnomalyOptions } from './anomalyWorker.js';
 import { createCommitStatusQueue, type CommitStatusJobData } from '../server/queues/commitStatusQueue.js';
 import { createSessionCache } from '../server/sessions/cache.js';
+import { createProcessFence } from '../server/sessions/fence.js';
 import { sessionKeys, type LoadedSession } from '../server/sessions/store.js';
 import { createCommitStatusWorker, createTokenScopes, statusWriteIntervalMs, type CommitStatusWorkerOptions } from './commitStatusWorker.js';
 
@@ -73,6 +74,8 @@ export async function startWorker(args: {
     connect: () => createRedis(config.redisUrl, 'subscriber', { protocol: 2, autoResubscribe: false }),
     recordPrefix: sessionKeys(config.redisPrefix).record(''),
     onError: (err) => logger.warn({ err: { message: err.message } }, 'session cache: tracking not set up; reading sessions from Redis'),
+    // Acks the ending side's fences like a web process (and fences the ends it makes: an expiry found here).
+    fence: createProcessFence({ prefix: config.redisPrefix, redis, timeoutMs: config.sessionEndFenceMs, logger }),
   });
   const deps = buildDeps({ config, redis, queueRedis, sessionCache, clock: args.clock ?? systemClock, logger, renderLimits: args.renderLimits, retryBackoffMs: args.retryBackoffMs, metrics: metrics.sink });
   // The same security layer as the web's (buildDeps): audit trail and security events.

@@ -32,6 +32,8 @@ export interface AppConfig {
   sessionAbsoluteMs: number;
   /** A bearer token verified with GitHub is re-checked after this long (a revoked token stops within it). */
   bearerRecheckMs: number;
+  /** How long an ended session's answer waits for every process to confirm it dropped its cached copy (server/sessions/fence.ts). */
+  sessionEndFenceMs: number;
   corsOrigins: string[];
   slackWebhookUrl: string | null;
   metricsToken: string | null;
@@ -93,6 +95,7 @@ const schema = z.object({
   AUDIT_MAX_AGE_DAYS: positiveInt('AUDIT_MAX_AGE_DAYS').default(90),
   SENTINEL_INTERVAL_SECONDS: positiveInt('SENTINEL_INTERVAL_SECONDS').default(60),
   BEARER_RECHECK_SECONDS: positiveInt('BEARER_RECHECK_SECONDS').default(300),
+  SESSION_END_FENCE_MS: positiveInt('SESSION_END_FENCE_MS').default(1000),
   TELEMETRY_ENABLED: bool.default(true),
   ANOMALY_DETECTION: bool.default(true),
   TELEMETRY_MINUTE_RETENTION_HOURS: positiveInt('TELEMETRY_MINUTE_RETENTION_HOURS').default(24),
@@ -189,6 +192,7 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
     sessionIdleMs: e.SESSION_IDLE_MINUTES * 60_000,
     sessionAbsoluteMs: e.SESSION_ABSOLUTE_HOURS * 3_600_000,
     bearerRecheckMs: e.BEARER_RECHECK_SECONDS * 1000,
+    sessionEndFenceMs: e.SESSION_END_FENCE_MS,
     corsOrigins,
     slackWebhookUrl,
     metricsToken: e.METRICS_TOKEN ?? null,

@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import type { EndingFence } from './fence.js';
 
 /**
  * A per-process cache of decrypted session records, kept correct by Redis itself (server-assisted
@@ -17,6 +18,9 @@ import type { Redis } from 'ioredis';
  *   before this request was sent) is already in our socket and is processed first.
  * - The store also drops an entry itself after each of its own writes, so this process never
  *   answers from a version it has just replaced.
+ * - A write that ends a session or takes authority from it is answered only once every process has
+ *   dropped its copy (`dropEverywhere`, fence.ts): the one window the rules above leave (Redis may
+ *   write the ender's reply before another process's invalidation) is closed from the ending side.
  */
 export interface SessionCache<T> {
   /** A cached value, if tracking is active. */
@@ -28,6 +32,11 @@ export interface SessionCache<T> {
   invalidate(ref: string): void;
   /** Let invalidations already received by the process run (one event-loop turn). */
   settle(): Promise<void>;
+  /**
+   * After a write of ours (answered) that ended a session or took authority from it: resolves once every
+   * process tracking these records has handled its invalidations (or at the fence's timeout).
+   */
+  dropEverywhere(): Promise<void>;
   readonly active: boolean;
   readonly size: number;
   close(): Promise<void>;
@@ -48,6 +57,8 @@ interface SessionCacheOptions {
   maxAgeMs?: number;
   now?: () => number;
   onError?: (err: Error) => void;
+  /** The ending side's fence (fence.ts), its channels subscribed on the tracking connection. */
+  fence?: EndingFence;
 }
 
 const INVALIDATE_CHANNEL = '__redis__:invalidate';
@@ -88,15 +99,19 @@ export function createSessionCache<T>(opts: SessionCacheOptions): SessionCache<T
   async function track(): Promise<void> {
     const id = await conn.client('ID');
     await conn.call('CLIENT', 'TRACKING', 'on', 'REDIRECT', String(id), 'BCAST', 'PREFIX', prefix);
-    await conn.subscribe(INVALIDATE_CHANNEL);
+    await conn.subscribe(INVALIDATE_CHANNEL, ...(opts.fence?.channels ?? []));
     if (closed) return;
     epoch++;
     dropAll();
     active = true;
   }
 
-  conn.on('messageBuffer', (channel: Buffer, message: Buffer[] | Buffer | null) => {
-    if (channel.toString() !== INVALIDATE_CHANNEL) return;
+  conn.on('messageBuffer', (channelBuf: Buffer, message: Buffer[] | Buffer | null) => {
+    const channel = channelBuf.toString();
+    if (channel !== INVALIDATE_CHANNEL) {
+      if (Buffer.isBuffer(message)) opts.fence?.handle(channel, message.toString());
+      return;
+    }
     if (message === null || !Array.isArray(message)) { dropAll(); return; } // FLUSHALL / FLUSHDB
     for (const key of message) {
       const ref = refOfKey(key.toString());
@@ -153,6 +168,7 @@ export function createSessionCache<T>(opts: SessionCacheOptions): SessionCache<T
     // One wait shared by every hit of this event-loop turn: the immediates they would each schedule
     // run in the same check phase, after the same I/O, so one promise serves them all.
     settle: () => (settling ??= new Promise<void>((resolve) => setImmediate(() => { settling = undefined; resolve(); }))),
+    dropEverywhere: () => opts.fence?.wait() ?? Promise.resolve(),
     get active() { return active; },
     get size() { return entries.size; },
     async close() {

@@ -16,6 +16,9 @@ export function sessionKeys(prefix: string) {
     movedTo: (ref: string) => `${prefix}:sess-moved:${ref}`,
     /** Pub/sub: a message here means the session ended or its Render key was cleared or changed. */
     endChannel: (ref: string) => `${prefix}:session-ended:${ref}`,
+    /** Pub/sub: the ending side's fence (fence.ts), to every process's tracking connection; acks on each one's own channel. */
+    fenceChannel: `${prefix}:session-fence`,
+    fenceAckChannel: (instance: string) => `${prefix}:session-fence-ack:${instance}`,
   };
 }
 

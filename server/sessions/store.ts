@@ -82,8 +82,21 @@ export function createSessionStore(opts: SessionStoreOptions) {
     return found.value && { loaded: found.value, hit: found.hit };
   }
 
-  async function endExpired(ref: string): Promise<void> {
+  /**
+   * The writes that end a session or take authority from it (destroy, a key cleared or replaced) are
+   * answered only once every process caching sessions has dropped its copy (cache.ts dropEverywhere),
+   * so a request sent after the answer, to whichever process, sees the change. Only when something
+   * changed: a session already gone was fenced by whoever ended it.
+   */
+  const dropEverywhere = async () => { await opts.cache?.dropEverywhere(); };
+  async function destroyByRef(ref: string): Promise<number | null> {
     const userId = await records.destroy(ref);
+    if (userId !== null) await dropEverywhere();
+    return userId;
+  }
+
+  async function endExpired(ref: string): Promise<void> {
+    const userId = await destroyByRef(ref);
     if (userId !== null) await opts.onEnded?.({ ref, userId, reason: 'expired' });
   }
 
@@ -151,14 +164,15 @@ export function createSessionStore(opts: SessionStoreOptions) {
     },
 
     /** Destroy by ref (the session-ending module). The user id the live session had, else null. */
-    destroyByRef: records.destroy,
+    destroyByRef,
 
     /** Destroy by id (sign-in's new id, `ctx.session = null`), under the previous key's ref too. */
     async destroy(sid: string): Promise<void> {
       const ref = memoRefOf(sid);
       const userId = await records.destroy(ref);
       const prevRef = previousRefOf(sid);
-      if (prevRef) await records.destroy(prevRef);
+      const prevUserId = prevRef ? await records.destroy(prevRef) : null;
+      if (userId !== null || prevUserId !== null) await dropEverywhere();
       if (userId !== null) await opts.onEnded?.({ ref, userId, reason: 'destroyed' });
     },
 
@@ -172,10 +186,18 @@ export function createSessionStore(opts: SessionStoreOptions) {
      * Store a verified key in a live session of this user, as one field update (a whole-record write
      * can neither revert nor resurrect it). `stored` false: the session ended meanwhile.
      */
-    storeCredentials: (ref: string, userId: number, cred: SessionRenderCredentials) => records.storeCredentials(ref, userId, cred),
+    async storeCredentials(ref: string, userId: number, cred: SessionRenderCredentials) {
+      const stored = await records.storeCredentials(ref, userId, cred);
+      if (stored.previousFingerprint && stored.previousFingerprint !== cred.keyFingerprint) await dropEverywhere(); // a key replaced
+      return stored;
+    },
 
     /** Remove the key as one field update. The fingerprint of the key that was removed, null if none was set. */
-    clearCredentials: (ref: string) => records.clearCredentials(ref),
+    async clearCredentials(ref: string): Promise<string | null> {
+      const removed = await records.clearCredentials(ref);
+      if (removed !== null) await dropEverywhere();
+      return removed;
+    },
   };
 }
 

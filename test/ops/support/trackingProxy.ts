@@ -1,0 +1,81 @@
+import { createServer, connect, type Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
+
+/**
+ * A TCP proxy in front of Redis for one web process, which can hold what Redis sends to that process's
+ * session tracking connection (the one that sent `CLIENT TRACKING … PREFIX <trackedPrefix>`): held
+ * bytes are kept in order and sent on release, as if Redis had been slow to write them. Every other
+ * connection passes straight through.
+ */
+export interface TrackingProxy {
+  url: string;
+  hold(): void;
+  /** Send what was held, in order, and pass everything through again. */
+  release(): void;
+  /** Resolves once bytes held so far contain `marker` (guarded: rejects after `guardMs`). */
+  whenHeld(marker: string, guardMs: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Bytes of a connection's first commands looked at to tell the tracking connection (set up first). */
+const SNIFF_LIMIT = 64 * 1024;
+
+export async function startTrackingProxy(redisUrl: string, trackedPrefix: string): Promise<TrackingProxy> {
+  const target = new URL(redisUrl);
+  let holding = false;
+  let heldText = '';
+  const held: Array<{ to: Socket; chunk: Buffer }> = [];
+  const watchers = new Set<() => void>();
+  const sockets = new Set<Socket>();
+
+  const server = createServer((client) => {
+    const upstream = connect(Number(target.port), target.hostname);
+    sockets.add(client).add(upstream);
+    let sniffed = '';
+    let tracking = false;
+    client.on('data', (chunk) => {
+      if (!tracking && sniffed.length < SNIFF_LIMIT) {
+        sniffed += chunk.toString('latin1');
+        tracking = /TRACKING/i.test(sniffed) && sniffed.includes(trackedPrefix);
+      }
+      upstream.write(chunk);
+    });
+    upstream.on('data', (chunk) => {
+      if (!(holding && tracking)) { client.write(chunk); return; }
+      held.push({ to: client, chunk });
+      heldText += chunk.toString('latin1');
+      for (const w of watchers) w();
+    });
+    const end = () => { client.destroy(); upstream.destroy(); sockets.delete(client); sockets.delete(upstream); };
+    client.on('close', end).on('error', end);
+    upstream.on('close', end).on('error', end);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    hold() { holding = true; heldText = ''; },
+    release() {
+      holding = false;
+      for (const { to, chunk } of held.splice(0)) if (!to.destroyed) to.write(chunk);
+    },
+    whenHeld(marker, guardMs) {
+      return new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => { watchers.delete(check); reject(new Error(`nothing held contained ${marker} within ${guardMs} ms`)); }, guardMs);
+        function check() {
+          if (!heldText.includes(marker)) return;
+          clearTimeout(timer);
+          watchers.delete(check);
+          resolve();
+        }
+        watchers.add(check);
+        check();
+      });
+    },
+    async close() {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
