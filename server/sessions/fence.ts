@@ -23,12 +23,12 @@ import { sessionKeys } from './records.js';
  * - What Redis sends one connection (replies, Pub/Sub messages) goes out in the order it was produced:
  *   one output buffer per client, one TCP stream.
  * - A BCAST invalidation is put in the redirect client's output buffer in `beforeSleep` of the event
- *   loop turn that ran the write, before that turn writes any pending reply (server.c:
- *   `trackingBroadcastInvalidationMessages()` precedes `handleClientsWithPendingWritesUsingThreads()`),
- *   so before the writer can have read its reply; PUBLISH puts its message in each subscriber's buffer
- *   while it runs. A PUBLISH sent after the write's reply was read therefore queues behind the
- *   invalidation. (Not in one script or pipeline with the write: there the PUBLISH would run in the
- *   same turn, before the broadcast.)
+ *   loop turn that ran the write (server.c: `trackingBroadcastInvalidationMessages()`, before the
+ *   turn's replies are written by `handleClientsWithPendingWritesUsingThreads()`), so before Redis
+ *   reads any further command; PUBLISH puts its message in each subscriber's buffer while it runs.
+ *   The fence is published on the writer's own connection once the write's reply was read, so it runs
+ *   in a later turn and its message queues behind the invalidation on every tracking connection. Never
+ *   in one script, MULTI or pipeline with the write: it would run in the same turn, before the broadcast.
  * - PUBLISH returns the number of clients that received the message (one Redis node: all of them).
  */
 export interface EndingFence {
@@ -56,7 +56,6 @@ export interface EndingFenceOptions {
 }
 
 interface Waiter { acked: number; expected: number | null; done(): void }
-
 
 export function createEndingFence(opts: EndingFenceOptions): EndingFence {
   const timeoutMs = opts.timeoutMs ?? 1_000;
@@ -110,7 +109,10 @@ export function createEndingFence(opts: EndingFenceOptions): EndingFence {
   };
 }
 
-/** A web or worker process's fence: acks on a channel of its own, publishes on its data connection. */
+/**
+ * A web or worker process's fence: acks on a channel of its own, publishes on `redis`, which must be
+ * the connection the session store writes on (the fence follows the write's reply on it, above).
+ */
 export function createProcessFence(args: { prefix: string; redis: Redis; timeoutMs: number; logger: Logger }): EndingFence {
   const keys = sessionKeys(args.prefix);
   const { logger } = args;

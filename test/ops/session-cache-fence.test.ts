@@ -2,7 +2,6 @@ import test from 'ava';
 import { startOpsEnv, PROGRESS_WAIT_MS, PROCESS_TEST_TIMEOUT_MS, type OpsEnv, type ChildWeb } from './support/cluster.js';
 import { startTrackingProxy, type TrackingProxy } from './support/trackingProxy.js';
 import { Roamer, signInAcross, connectRenderKey } from './support/users.js';
-import type { Agent } from '../helpers/agent.js';
 
 // The known window of the session cache (SECURITY.md): Redis may write a sign-out's reply before the
 // invalidation it sends another process, so a request sent after the sign-out answered could reach that
@@ -67,7 +66,7 @@ test.serial('a key cleared on A answers only once B dropped its copy: B shows no
   const user = new Roamer([a.url, b.url]);
   await signInAcross(env, user, 'fence-clearer');
   await connectRenderKey(env, user.at(0), 'fence-clearer');
-  const onB = async () => ((await (user.at(1) as Agent).get('/api/render/status')).json as { configured: boolean }).configured;
+  const onB = async () => ((await (user.at(1)).get('/api/render/status')).json as { configured: boolean }).configured;
   t.true(await onB());
   t.true(await onB(), 'B serves it from its copy');
   const { order, answer, seen } = await endWhileHeld(() => user.at(0).post('/api/render/clear-credentials'), onB);
