@@ -86,7 +86,8 @@ export function createSessionStore(opts: SessionStoreOptions) {
    * The writes that end a session or take authority from it (destroy, a key cleared or replaced) are
    * answered only once every process caching sessions has dropped its copy (cache.ts dropEverywhere),
    * so a request sent after the answer, to whichever process, sees the change. Only when something
-   * changed: a session already gone was fenced by whoever ended it.
+   * changed: a session already gone was fenced by whoever ended it. An expiry is not fenced: every
+   * process checks the deadline on each hit itself.
    */
   const dropEverywhere = async () => { await opts.cache?.dropEverywhere(); };
   async function destroyByRef(ref: string): Promise<number | null> {
@@ -96,7 +97,7 @@ export function createSessionStore(opts: SessionStoreOptions) {
   }
 
   async function endExpired(ref: string): Promise<void> {
-    const userId = await destroyByRef(ref);
+    const userId = await records.destroy(ref);
     if (userId !== null) await opts.onEnded?.({ ref, userId, reason: 'expired' });
   }
 
