@@ -18,6 +18,9 @@ export function newDeploymentId(): string {
   return out;
 }
 
+/** A claim outlives the watch's limit (3 h): by then its deployment has recorded the deploy or ended. */
+const DEPLOY_CLAIM_MS = 24 * 3_600_000;
+
 /**
  * Deployment records in Redis, keyed by the caller's GitHub id (keys: storeKeys.ts). The only way
  * records are read (verified: records.ts) and written (signed, one Lua script per write that also
@@ -39,6 +42,15 @@ export function createDeploymentStore(opts: { redis: Redis; prefix: string; cloc
     async getForUser(id: string, userId: number): Promise<DeploymentRecord | null> {
       const rec = await reader.get(id);
       return rec && rec.userId === userId ? rec : null;
+    },
+    /**
+     * Take a Render deploy for deployment `id` (first come; true again for the same id, as after a
+     * retried job): two of our deployments matching the same deploys at once take different ones.
+     */
+    async claimRenderDeploy(deployId: string, id: string): Promise<boolean> {
+      const key = keys.deployClaim(deployId);
+      if (await redis.set(key, id, 'PX', DEPLOY_CLAIM_MS, 'NX')) return true;
+      return (await redis.get(key)) === id;
     },
     ...writer,
     ...createDeploymentListing({ redis, keys, get: reader.get }),

@@ -17,6 +17,8 @@ export function deploymentKeys(prefix: string) {
     byService: (userId: number, serviceId: string) => `${prefix}:user:${userId}:service:${serviceId}`,
     /** The Render services a user's deployments point at: serviceId → workspace id. */
     services: (userId: number) => `${prefix}:user:${userId}:services`,
+    /** Which of our deployments took a Render deploy it found by matching (workers/tasks/ownDeploy.ts). */
+    deployClaim: (deployId: string) => `${prefix}:deploy-claim:${deployId}`,
   };
 }
 export type DeploymentKeys = ReturnType<typeof deploymentKeys>;

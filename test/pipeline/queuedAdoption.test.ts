@@ -1,7 +1,7 @@
 import test from 'ava';
 import type { Stack } from '../helpers/stack.js';
-import { usePipelineStack } from '../helpers/pipelineStack.js';
-import { addNodeRepo, signedInWithKey, waitFinished, renderApi, renderDeploysOf, waitStatus } from '../helpers/pipeline.js';
+import { usePipelineStack, type PipelineStack } from '../helpers/pipelineStack.js';
+import { addNodeRepo, signedInWithKey, waitFinished, renderApi, renderDeploysOf, waitStatus, type TestWorker } from '../helpers/pipeline.js';
 
 // A deploy Render queues behind a running one (202, no body) is found by what this deployment asked
 // for (workers/tasks/ownDeploy.ts). The worker used to take Render's newest queued deploy right after
@@ -10,10 +10,23 @@ import { addNodeRepo, signedInWithKey, waitFinished, renderApi, renderDeploysOf,
 // of the key, another of our deployments) became this record's, and ours was never watched. The first
 // test fails on that code; the other two keep what it got right (the newest queued was ours) true of
 // the matching, whose clock slack reaches back past our ask.
+let pipeline: PipelineStack;
 let stack: Stack;
+let worker: TestWorker;
 usePipelineStack(test, { renderOptions: { phaseMs: { created: 20, build_in_progress: 100, pre_deploy_in_progress: 20, update_in_progress: 40 } } }, (p) => {
-  ({ stack } = p);
+  pipeline = p;
+  ({ stack, worker } = p);
 });
+
+/** Run `what` with no worker at all (a paused one may still take a job its waiting fetch returns). */
+async function withoutWorker<T>(what: () => Promise<T>): Promise<T> {
+  await worker.close(5_000);
+  try {
+    return await what();
+  } finally {
+    worker = await pipeline.startWorker();
+  }
+}
 
 async function until<T>(what: string, look: () => Promise<T | null | undefined>): Promise<T> {
   const end = Date.now() + 30_000;
@@ -98,4 +111,32 @@ test.serial('a redeploy queued behind a deploy someone else started just before 
   release();
   const done = await waitFinished(u.agent, asked.json.id);
   t.is(done.deployId, queued.deployId);
+});
+
+// Neither has recorded a deploy while the other looks, so setting aside recorded ones is not enough:
+// both took the older of the two queued deploys (on 96eadc4), and the other was never watched.
+test.serial('two redeploys queued at once whose looks for their deploys overlap take one deploy each', async (t) => {
+  const u = await liveService('queued-together');
+  const finishRunning = stack.render.holdPhase({ serviceId: u.serviceId }, 'build_in_progress');
+  t.teardown(finishRunning);
+  // Another client of the key deploys, so Render queues both of ours (202).
+  const running = (await renderApi(stack, u.apiKey, 'POST', `/services/${u.serviceId}/deploys`, {})).id as string;
+  // The look that follows each 202 waits here until both have been made.
+  const looks = [0, 1].map(() => stack.render.holdRequest({ method: 'GET', route: '/services/{serviceId}/deploys', apiKey: u.apiKey }));
+  t.teardown(() => looks.forEach((l) => l.release()));
+  // Asked while no worker runs, so a worker takes both at once: both asks fall within the clock slack.
+  const ids = await withoutWorker(async () => {
+    const asked = [];
+    for (let i = 0; i < 2; i++) asked.push((await u.agent.post(`/api/render/services/${u.serviceId}/redeploy`)).json.id as string);
+    return asked;
+  });
+  await Promise.all(looks.map((l) => l.arrived));
+  looks.forEach((l) => l.release());
+  finishRunning();
+
+  const done = await Promise.all(ids.map((id) => waitFinished(u.agent, id)));
+  const asked = (await renderDeploysOf(stack, u.apiKey, u.serviceId)).filter((d) => d.trigger === 'api' && d.id !== u.firstDeployId && d.id !== running).map((d) => d.id);
+  t.is(asked.length, 2, 'the two redeploys asked Render for one deploy each');
+  t.not(done[0]!.deployId, done[1]!.deployId, 'not the same deploy');
+  t.deepEqual(done.map((d) => d.deployId).sort(), asked.sort(), 'each record holds one of the two deploys asked for');
 });

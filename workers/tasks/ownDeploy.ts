@@ -44,8 +44,10 @@ async function recordedByOthers(ctx: WorkerContext, rec: DeploymentRecord): Prom
 
 /**
  * The deploy this deployment's ask made (deployRequestedAt is written before the ask), or null: the
- * oldest deploy made since the ask that matches it (trigger, commit or rollback target) and that no
- * other deployment of ours has recorded; ours was made at the ask. `queued`: Render answered 202, so
+ * oldest deploy made since the ask that matches it (trigger, commit or rollback target), that no
+ * other deployment of ours has recorded and that this one claims (none recorded yet: two of ours
+ * looking at once would both take the oldest; matching deploys were asked alike, so which each takes
+ * matters less than that they differ); ours was made at the ask. `queued`: Render answered 202, so
  * the deploy was queued then; only queued ones are looked at, which keeps out the deploy running then.
  */
 export async function deployOfAsk(ctx: WorkerContext, render: RenderClient, rec: DeploymentRecord, opts: { queued?: boolean } = {}): Promise<Deploy | null> {
@@ -55,7 +57,9 @@ export async function deployOfAsk(ctx: WorkerContext, render: RenderClient, rec:
     matcherFor(render, rec),
     recordedByOthers(ctx, rec),
   ]);
-  return recent.filter((d) => createdSince(d, since) && !recorded.has(d.id) && matches(d)).at(-1) ?? null;
+  const candidates = recent.filter((d) => createdSince(d, since) && !recorded.has(d.id) && matches(d)).reverse();
+  for (const d of candidates) if (await ctx.deployments.claimRenderDeploy(d.id, rec.id)) return d;
+  return null;
 }
 
 /**
