@@ -4,7 +4,7 @@ import type { WorkerContext } from './context.js';
 import type { AuditLog } from '../server/audit/auditLog.js';
 import { createSentinelStore } from '../server/sentinel/store.js';
 import { createSentinelAlerts, type SentinelAlertOptions } from '../server/sentinel/alerts.js';
-import { migrateOldSchedulers } from '../server/sentinel/queue.js';
+import { startOldSchedulerMoves } from '../server/sentinel/queue.js';
 import { runSentinelRound, type LastRound } from './tasks/sentinelTask.js';
 import { startSentinelTick } from './sentinelTick.js';
 
@@ -16,6 +16,8 @@ export interface SentinelWorkerOptions {
   tickMs?: number;
   /** A claim's (and a round's lock's) shortest lease, default 30 s: how soon a round lost with its worker runs again. */
   minLeaseMs?: number;
+  /** How often the process moves per-user job schedulers an old web process added (rolling upgrade), default 60 s. */
+  oldSchedulersEveryMs?: number;
 }
 
 export interface SentinelWorker {
@@ -29,8 +31,9 @@ export interface SentinelWorker {
 /**
  * The Sentinel worker: the batched tick (workers/sentinelTick.ts) runs the rounds of the watching users
  * due (workers/tasks/sentinelTask.ts). On start, what the old design left (a BullMQ job scheduler per
- * user) moves onto the schedule first. Counts findings and rounds in the worker's metrics registry
- * (pushed to the web's /metrics).
+ * user) moves onto the schedule first, and again every minute: an old web process may still add one
+ * during a rolling upgrade (server/sentinel/queue.ts). Counts findings and rounds in the worker's
+ * metrics registry (pushed to the web's /metrics).
  */
 export async function startSentinelWorker(ctx: WorkerContext, args: { connection: Redis; queueConnection: Redis; registry: Registry; audit: AuditLog; options?: SentinelWorkerOptions }): Promise<SentinelWorker> {
   const { config, redis } = ctx;
@@ -48,11 +51,10 @@ export async function startSentinelWorker(ctx: WorkerContext, args: { connection
     onRound: (outcome: string) => rounds.inc({ outcome }),
     lastRound,
   };
-  // A failed move is logged, not fatal: the schedulers stay where they are and the next start moves them.
-  await migrateOldSchedulers({ redis, queueConnection: args.queueConnection, prefix: config.redisPrefix, nowMs: ctx.clock.now(), defaultEveryMs: config.sentinelIntervalMs }).then(
-    (moved) => { if (moved > 0) ctx.logger.info({ moved }, 'sentinel: per-user job schedulers of the old design moved onto the schedule'); },
-    (err: Error) => ctx.logger.error({ err: { message: err.message } }, 'sentinel: moving the old job schedulers failed'),
-  );
+  const oldSchedulers = await startOldSchedulerMoves({
+    redis, queueConnection: args.queueConnection, prefix: config.redisPrefix, logger: ctx.logger, now: sentinel.now,
+    defaultEveryMs: config.sentinelIntervalMs, everyMs: args.options?.oldSchedulersEveryMs ?? 60_000,
+  });
   // Claims go on a connection of their own (not auto-pipelined): a tick never joins a round's writes.
   const tick = startSentinelTick({
     redis: args.connection, prefix: config.redisPrefix, logger: ctx.logger, now: sentinel.now,
@@ -63,6 +65,6 @@ export async function startSentinelWorker(ctx: WorkerContext, args: { connection
   return {
     get running() { return tick.running; },
     remembered: () => [...lastRound.keys()],
-    close: (force = false) => tick.close(force),
+    close: async (force = false) => { await Promise.all([tick.close(force), oldSchedulers.close(force)]); },
   };
 }

@@ -7,6 +7,8 @@ import { enable, tenant, waitFor } from './support.js';
 import { nextDue, scheduleKeys } from '../../server/sentinel/schedule.js';
 import { createSentinelQueue, schedulerId } from '../../server/sentinel/queue.js';
 import { queuePrefix } from '../../server/queues/deployQueue.js';
+import { sentinelKeys } from '../../server/sentinel/store.js';
+import type { SentinelWorkerOptions } from '../../workers/sentinelWorker.js';
 
 // The batched tick's state (workers/sentinelTick.ts, server/sentinel/schedule.ts): what the old design
 // left in Redis, what a worker remembers of watches, and the rounds' rhythm.
@@ -19,8 +21,8 @@ test.after.always(async () => {
   await stack?.close();
 });
 
-async function worker(): Promise<WorkerProcess> {
-  const w = await startWorker({ config: stack.config, logger: createLogger({ level: 'silent' }), renderLimits: BUDGET_FOR_TESTS, sentinel: { minLeaseMs: 3_000 } });
+async function worker(sentinel: SentinelWorkerOptions = {}): Promise<WorkerProcess> {
+  const w = await startWorker({ config: stack.config, logger: createLogger({ level: 'silent' }), renderLimits: BUDGET_FOR_TESTS, sentinel: { minLeaseMs: 3_000, ...sentinel } });
   workers.push(w);
   return w;
 }
@@ -90,4 +92,46 @@ test.serial('a worker forgets a watch stopped elsewhere (its last round\'s sessi
   t.is(off.status, 200, off.text);
   await waitFor('the worker to forget it', async () => !w.sentinel.remembered().includes(userId));
   t.false(w.sentinel.remembered().includes(userId));
+});
+
+// A rolling upgrade: web processes of the old design still run beside the new workers for a while.
+test.serial('a job scheduler an old web process adds after the worker started is moved onto the schedule, and the watch\'s rounds run without a restart', async (t) => {
+  t.timeout(120_000);
+  await worker({ oldSchedulersEveryMs: 200 });
+  const gus = await tenant(stack, 'gus-late');
+  const userId = await userIdOf(gus.agent);
+  await enable(gus.agent);
+  // The old web process turned the watch on: the same settings, but the watch a job scheduler, not on the schedule.
+  const { due, intervals } = scheduleKeys(stack.config.redisPrefix);
+  await stack.redis.client.multi().zrem(due, String(userId)).hdel(intervals, String(userId)).exec();
+  // A round claimed before may still be running (at most one); none starts after it while nothing schedules the user.
+  const lock = sentinelKeys(stack.config.redisPrefix).lock(userId);
+  await waitFor('no round of this user running', async () => (await stack.redis.client.exists(lock)) === 0);
+  const before = audits(gus.accountId);
+  const queue = createSentinelQueue(stack.redis.client, stack.config.redisPrefix);
+  try {
+    await queue.upsertJobScheduler(schedulerId(userId), { every: 1_000 }, { name: 'watch', data: { userId } });
+    await waitFor('the scheduler moved onto the schedule', async () => (await stack.redis.client.zscore(due, String(userId))) !== null && await queue.getJobSchedulersCount() === 0);
+  } finally { await queue.close(); }
+  t.is(await stack.redis.client.hget(intervals, String(userId)), '1000', 'with its interval');
+  await waitFor('rounds from the schedule', async () => audits(gus.accountId) >= before + 2);
+  t.pass();
+});
+
+test.serial('a watch stopped by an old web process after the move leaves the schedule: the round finds its settings gone', async (t) => {
+  t.timeout(120_000);
+  if (workers.length === 0) await worker();
+  const hal = await tenant(stack, 'hal-oldstop');
+  const userId = await userIdOf(hal.agent);
+  await enable(hal.agent);
+  await waitFor('a round', async () => audits(hal.accountId) >= 1);
+  // The old web process's stop: its job scheduler removed (there is none after the move) and the watch's
+  // keys deleted (the old dropWatch); it knows nothing of the schedule.
+  const queue = createSentinelQueue(stack.redis.client, stack.config.redisPrefix);
+  try { await queue.removeJobScheduler(schedulerId(userId)); } finally { await queue.close(); }
+  const keys = sentinelKeys(stack.config.redisPrefix);
+  await stack.redis.client.del(keys.settings(userId), keys.cursors(userId), keys.groups(userId), keys.selfCalls(userId), keys.lock(userId));
+  const { due, intervals } = scheduleKeys(stack.config.redisPrefix);
+  await waitFor('the watch off the schedule', async () => (await stack.redis.client.zscore(due, String(userId))) === null && (await stack.redis.client.hget(intervals, String(userId))) === null);
+  t.pass();
 });
