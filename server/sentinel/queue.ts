@@ -62,8 +62,9 @@ async function migrateAtStart(queue: Queue<SentinelJobData>, o: MoveOptions): Pr
  * move is done), then every `everyMs`: during a rolling upgrade an old web process still adds a
  * per-user scheduler when a user turns the watch on, and nothing else would run that watch until the
  * next worker start. The later moves cost one ZCARD while there is nothing to move, never overlap,
- * and leave the queue's keys alone: an obliterate also deletes a scheduler added while it runs, which
- * at a start is a narrow window once, but every minute during an upgrade would lose watches. A move
+ * and leave the rest of the queue (a moved scheduler's first job, which only an old worker would run,
+ * under the round's lock) to the next start: an obliterate also deletes a scheduler added while it
+ * runs, a narrow window once at a start, but every minute of an upgrade it would lose watches. A move
  * that fails is logged, not fatal: the schedulers stay where they are for the next one.
  */
 export async function startOldSchedulerMoves(o: MoveOptions & { queueConnection: Redis; logger: Logger; everyMs: number }) {
