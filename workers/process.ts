@@ -74,7 +74,7 @@ export async function startWorker(args: {
     connect: () => createRedis(config.redisUrl, 'subscriber', { protocol: 2, autoResubscribe: false }),
     recordPrefix: sessionKeys(config.redisPrefix).record(''),
     onError: (err) => logger.warn({ err: { message: err.message } }, 'session cache: tracking not set up; reading sessions from Redis'),
-    // Acks the ending side's fences like a web process (and fences the ends it makes: an expiry found here).
+    // Acks the ending side's fences like a web process (it fences no end itself: an expiry it finds is not fenced, store.ts).
     fence: createProcessFence({ prefix: config.redisPrefix, redis, timeoutMs: config.sessionEndFenceMs, logger }),
   });
   const deps = buildDeps({ config, redis, queueRedis, sessionCache, clock: args.clock ?? systemClock, logger, renderLimits: args.renderLimits, retryBackoffMs: args.retryBackoffMs, metrics: metrics.sink });

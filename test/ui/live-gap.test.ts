@@ -152,6 +152,38 @@ test('an update heard while the page reads the deployment costs no second read w
   await context.close();
 });
 
+// The other half: an update heard while the read is on its way, which that read's answer does not have
+// (the server read the record before the write), is read again, so the page never stays behind it.
+test('an update heard while the page reads the deployment is read again when that read missed it', async (t) => {
+  const { context, page, problems } = await stack.signedInWithKey(browser, 'misseduser', ['site'], DESKTOP);
+  const id = await deployThroughForm(page, 'misseduser/site');
+  const deployId = await settled(page, id);
+  await page.goto('about:blank');
+
+  // The view's first read of the record is answered by the server at once, before the update; that answer
+  // reaches the page only once the update has.
+  let first: Promise<{ status: string; deliver: () => Promise<void> }> | undefined;
+  await page.route(`**/api/render/deployments/${id}`, (route) => {
+    if (first) { void route.continue(); return; }
+    first = route.fetch().then(async (response) => ({ status: (await response.json() as { status: string }).status, deliver: () => route.fulfill({ response }) }));
+  });
+  const reads = countReads(page, id);
+  await page.goto(`${stack.url}/#/deployments/${id}`);
+  await waitFor(async () => (first && reads.includes('/logs') ? true : undefined));
+  const answered = await first!;
+
+  stack.render.advanceDeploy(deployId);
+  await waitFor(async () => ((await stack.redis.client.hget(`${stack.redis.prefix}:deployment:${id}`, 'status')) === 'build_in_progress' ? true : undefined));
+  t.not(answered.status, 'build_in_progress', 'the first answer was read before the update');
+  await logLineShown(page, id); // published after the update, on the same stream: the update was delivered
+  await answered.deliver();
+  await page.locator('#deployment-status[data-status="build_in_progress"]').waitFor();
+  await requestsSeen(page);
+  t.deepEqual(reads.filter((r) => r === 'record'), ['record', 'record'], 'read again once');
+  t.deepEqual(problems, []);
+  await context.close();
+});
+
 // The first view is drawn once the stream is open. A page chosen while it was opening (a link, a typed
 // address) is that first view, drawn once: it used to be drawn on the hash change and again when the
 // stream opened, and the second drawing replaced a form the person may already have typed into.
