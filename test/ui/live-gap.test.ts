@@ -3,6 +3,7 @@ import type { Browser, Page, Route } from 'playwright-core';
 import { DESKTOP } from './support/browser.js';
 import { deployThroughForm, type UiStack } from './support/uiStack.js';
 import { useBrowserStack } from './support/browserStack.js';
+import { startStreamProxy } from './support/streamProxy.js';
 
 // Code inside page.evaluate runs in the browser; these stand in for the DOM types this (Node-only) project does not load.
 declare const document: any;
@@ -213,6 +214,54 @@ test('a page chosen while the stream opens is drawn once, when it is open', asyn
   await page.getByTestId('render-key-input').fill('rnd_typedAfterTheFirstDrawing');
   t.is(await page.evaluate(() => window.settingsDrawn as number), 1, 'drawn once');
   t.is(await page.getByTestId('render-key-input').inputValue(), 'rnd_typedAfterTheFirstDrawing');
+  t.deepEqual(problems, []);
+  await context.close();
+});
+
+// The page reopens its stream to follow a deployment's logs. The new stream is subscribed when it opens,
+// but an update published just before may still be on its way over the stream it replaces (a proxy, a
+// busy web process): the page used to close that one on the new one's open, and the update was lost.
+// Here the replaced stream's bytes are held in a real proxy while the deploy goes live, then released
+// once the new stream is open.
+test('an update still on its way over the replaced stream when the page reopens its stream is shown', async (t) => {
+  const { context, page, problems } = await stack.signedInWithKey(browser, 'switchuser', ['site'], DESKTOP);
+  const id = await deployThroughForm(page, 'switchuser/site');
+  const deployId = await settled(page, id);
+  const before = await stack.redis.client.hget(`${stack.redis.prefix}:deployment:${id}`, 'status');
+  await page.goto('about:blank');
+
+  const proxy = await startStreamProxy(new URL(stack.url));
+  t.teardown(() => proxy.close());
+  const viaProxy = (route: Route) => {
+    const u = new URL(route.request().url());
+    return route.continue({ url: `${proxy.url}${u.pathname}${u.search}` });
+  };
+  // Every stream goes through the proxy; the one following the logs waits until the test lets it go.
+  let follow: Route | null = null;
+  await page.route('**/api/events**', (route) => {
+    if (!follow && new URL(route.request().url()).searchParams.has('logs')) follow = route;
+    else void viaProxy(route);
+  });
+  await page.goto(`${stack.url}/#/deployments/${id}`);
+  await page.locator(`#deployment-status[data-status="${before}"]`).waitFor();
+  const following = await waitFor(async () => follow ?? undefined);
+  t.is(proxy.streams.length, 1);
+  const replaced = proxy.streams[0]!;
+  t.regex(replaced.requestLine, /^GET \/api\/events HTTP/);
+
+  replaced.hold();
+  for (let i = 0; i < 3; i++) stack.render.advanceDeploy(deployId);
+  // The server wrote the update on the page's open stream; it has not reached the page.
+  await waitFor(async () => (replaced.fromServer.includes('"status":"live"') ? true : undefined));
+  t.not(await page.locator('#deployment-status').getAttribute('data-status'), 'live');
+
+  // Published before the new stream subscribed: only the held stream carries it.
+  const logsRead = page.waitForRequest(`**/api/render/deployments/${id}/logs?**`);
+  await viaProxy(following);
+  await logsRead; // the new stream is open: the log panel reads its first page
+  replaced.release();
+  await page.locator('#deployment-status[data-status="live"]').waitFor({ timeout: 30_000 });
+  await replaced.browserClosed; // and the replaced stream is let go
   t.deepEqual(problems, []);
   await context.close();
 });

@@ -1,0 +1,83 @@
+import { createServer, connect, type Server, type Socket } from 'node:net';
+import { once } from 'node:events';
+
+/**
+ * One event stream's connection through the proxy: what the server has sent on it so far, and a hold on
+ * what reaches the browser (as a slow or buffering proxy on the way would do).
+ */
+export interface ProxiedStream {
+  /** The request line the browser sent, e.g. `GET /api/events?logs=dpl-… HTTP/1.1`. */
+  readonly requestLine: string;
+  /** Everything the server wrote on this connection, delivered to the browser or held. */
+  readonly fromServer: string;
+  /** From now on, the server's bytes are kept here instead of reaching the browser. */
+  hold(): void;
+  /** Hands on what was held, and everything after. */
+  release(): void;
+  /** Resolves when the browser closed its side (it closed the EventSource). */
+  readonly browserClosed: Promise<void>;
+}
+
+export interface StreamProxy {
+  /** `http://127.0.0.1:<port>`: a request sent here goes on to the target unchanged. */
+  url: string;
+  /** Each connection the browser opened, in order. */
+  streams: ProxiedStream[];
+  close(): Promise<void>;
+}
+
+/**
+ * A TCP proxy in front of the web process for event streams (a page routes its `/api/events` requests
+ * here with page.route): a real network hop the test can hold, byte for byte, with nothing faked on
+ * either end.
+ */
+export async function startStreamProxy(target: URL): Promise<StreamProxy> {
+  const streams: ProxiedStream[] = [];
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((browser) => {
+    const upstream = connect(Number(target.port), target.hostname);
+    sockets.add(browser);
+    sockets.add(upstream);
+    let requestLine = '';
+    let fromServer = '';
+    let held: Buffer[] | null = null;
+    let closedByBrowser!: () => void;
+    const browserClosed = new Promise<void>((resolve) => { closedByBrowser = resolve; });
+    const stream: ProxiedStream = {
+      get requestLine() { return requestLine; },
+      get fromServer() { return fromServer; },
+      hold() { held ??= []; },
+      release() {
+        const chunks = held ?? [];
+        held = null;
+        for (const chunk of chunks) if (!browser.destroyed) browser.write(chunk);
+      },
+      browserClosed,
+    };
+    streams.push(stream);
+    browser.on('data', (chunk: Buffer) => {
+      if (!requestLine) requestLine = chunk.toString('latin1').split('\r\n')[0] ?? '';
+      upstream.write(chunk);
+    });
+    upstream.on('data', (chunk: Buffer) => {
+      fromServer += chunk.toString('utf8');
+      if (held) held.push(chunk); else if (!browser.destroyed) browser.write(chunk);
+    });
+    const end = () => { browser.destroy(); upstream.destroy(); };
+    browser.on('close', () => { closedByBrowser(); upstream.destroy(); sockets.delete(browser); });
+    upstream.on('close', () => { if (!held) browser.destroy(); sockets.delete(upstream); });
+    browser.on('error', end);
+    upstream.on('error', end);
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as { port: number };
+  return {
+    url: `http://127.0.0.1:${port}`,
+    streams,
+    async close() {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
