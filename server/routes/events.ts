@@ -9,6 +9,7 @@ import { openSse } from '../events/sse.js';
 import { watchSessionEnd } from '../events/sessionEnd.js';
 import { SESSION_END_REASONS } from '../sessions/endSession.js';
 import { followedDeployment, logsEvent } from '../events/logEvents.js';
+import { newStreamMarker, subscribedEvent, subscribedMessage } from '../events/handover.js';
 import { createLogTailer } from '../deployments/logTail.js';
 import { sentinelEventData } from '../sentinel/present.js';
 import { documented } from '../openapi/describe.js';
@@ -59,8 +60,8 @@ export function eventRoutes(router: Router, deps: AppDeps, opts: EventRouteOptio
   const openByUser = new Map<number, number>();
 
   router.get('/api/events', documented({
-    summary: 'Live updates (Server-Sent Events): deployment, sentinel, logs (with ?logs=<deployment id>) and a last session event', tag: 'events',
-    responses: { 200: { contentType: 'text/event-stream', description: 'event: deployment|sentinel|logs|session, data: one JSON object per event.' } },
+    summary: 'Live updates (Server-Sent Events): deployment, sentinel, logs (with ?logs=<deployment id>), the stream markers (stream, subscribed) and a last session event', tag: 'events',
+    responses: { 200: { contentType: 'text/event-stream', description: 'event: stream (first: this stream\'s marker), deployment|sentinel|logs|subscribed (a stream of the user with that marker is subscribed)|session, data: one JSON object per event.' } },
     errors: ['events_unavailable', 'rate_limited'],
   }), requireUser(), async (ctx) => {
     const userId = ctx.state.user.id;
@@ -100,7 +101,12 @@ export function eventRoutes(router: Router, deps: AppDeps, opts: EventRouteOptio
       keepAliveMs: opts.keepAliveMs,
       stillAllowed: async () => (await deps.sessions.loadByRef(ref))?.user?.id === userId,
     });
+    // This stream's marker, then published once it forwards: see events/handover.ts.
+    const marker = newStreamMarker();
+    stream.send('stream', JSON.stringify({ type: 'stream', marker }));
     forward = (message) => {
+      const subscribed = subscribedEvent(message);
+      if (subscribed) { stream.send('subscribed', subscribed); return; }
       const finding = sentinelEventData(message);
       if (finding) { stream.send('sentinel', finding); return; }
       const data = deploymentEvent(message);
@@ -114,6 +120,8 @@ export function eventRoutes(router: Router, deps: AppDeps, opts: EventRouteOptio
     };
     const unfollow = following ? tailer.watch({ deploymentId: following, userId, sessionRef: ref }) : null;
     stream.onClose(() => { leave(); unwatch(); release(); unfollow?.(); });
+    // Not awaited: without it the page lets the stream this one replaces go after a wait, and catches up.
+    deps.redis.publish(deps.deployments.keys.channel(userId), subscribedMessage(marker)).catch(() => {});
     opts.onStream?.(ctx);
   });
 

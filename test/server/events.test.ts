@@ -84,6 +84,33 @@ test('several tabs of one user share one Redis subscription; closing them cleans
   t.is(await numsub(), 0, 'the channel is unsubscribed when the last tab leaves');
 });
 
+// A page that reopens its stream lets the old one go once that has delivered the new one's marker
+// (web/assets/live.js, server/events/handover.ts): the marker comes to the new stream first, and out of
+// every stream of the user after what was published before the new one subscribed. The new stream
+// answers (the page's open) only once subscribed: what is published from then on reaches it.
+test('a new stream names its marker first; the user\'s streams deliver it after what was published before', async (t) => {
+  const eve = await tenant('sse-eve');
+  const old = await eventsOf(eve);
+  t.teardown(() => old.close());
+  await old.waitFor((s) => s.includes('event: stream\n'));
+  const id = await deploy(eve, 'eve-app');
+  await stack.web.deps.deployments.transition(id, 'verifying', 'orchestrator');
+
+  const fresh = await eventsOf(eve);
+  t.teardown(() => fresh.close());
+  await stack.web.deps.deployments.transition(id, 'detecting', 'orchestrator');
+  const freshText = await fresh.waitFor((s) => deploymentEvents(s).some((e) => e.status === 'detecting'));
+  const marker = /^retry: 3000\n\nevent: stream\ndata: \{"type":"stream","marker":"([A-Za-z0-9_-]{16})"\}\n\n/.exec(freshText)?.[1];
+  if (!marker) { t.fail(`no marker first: ${freshText.slice(0, 200)}`); return; }
+  const subscribed = `event: subscribed\ndata: {"type":"subscribed","marker":"${marker}"}\n\n`;
+  t.deepEqual(deploymentEvents(freshText).map((e) => e.status), ['detecting'], 'published after its open, not before');
+  t.true(freshText.includes(subscribed), 'its own marker comes to it too');
+
+  const oldText = await old.waitFor((s) => s.includes(subscribed));
+  const before = oldText.slice(0, oldText.indexOf(subscribed));
+  t.deepEqual(deploymentEvents(before).map((e) => e.status), ['queued', 'verifying'], 'what was published before the new stream subscribed came first');
+});
+
 test('401 without a session; the stream is not opened', async (t) => {
   const res = await fetch(`${stack.url}/api/events`);
   t.is(res.status, 401);

@@ -1,9 +1,9 @@
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import type { Browser, Page, Route } from 'playwright-core';
 import { DESKTOP } from './support/browser.js';
 import { deployThroughForm, type UiStack } from './support/uiStack.js';
 import { useBrowserStack } from './support/browserStack.js';
-import { startStreamProxy } from './support/streamProxy.js';
+import { startStreamProxy, type StreamProxy } from './support/streamProxy.js';
 
 // Code inside page.evaluate runs in the browser; these stand in for the DOM types this (Node-only) project does not load.
 declare const document: any;
@@ -71,6 +71,21 @@ async function settled(page: Page, id: string): Promise<string> {
   });
 }
 
+/**
+ * Sends the page's event streams through a proxy the test can hold (support/streamProxy.ts); `keep`
+ * may take a stream's request for the test to let go later with `continue`.
+ */
+async function streamsViaProxy(t: ExecutionContext, page: Page, keep: (route: Route) => boolean = () => false): Promise<StreamProxy & { continue(route: Route): Promise<void> }> {
+  const proxy = await startStreamProxy(new URL(stack.url));
+  t.teardown(() => proxy.close());
+  const via = (route: Route) => {
+    const u = new URL(route.request().url());
+    return route.continue({ url: `${proxy.url}${u.pathname}${u.search}` });
+  };
+  await page.route('**/api/events**', (route) => { if (!keep(route)) void via(route); });
+  return Object.assign(proxy, { continue: via });
+}
+
 /** Reads of the deployment `id` and its logs from now on, as 'record', '/logs', … */
 function countReads(page: Page, id: string): string[] {
   const reads: string[] = [];
@@ -115,11 +130,15 @@ test('a page view reads the deployment and its first log page once', async (t) =
   await settled(page, id);
   await page.goto('about:blank');
 
+  // The streams go through a proxy that only watches them: the test sees the page let the first one go.
+  const proxy = await streamsViaProxy(t, page);
   const reads = countReads(page, id);
   await page.goto(`${stack.url}/#/deployments/${id}`);
   // A log line reaches the page only over the stream that follows the logs, after that stream opened:
-  // once it shows, every read the opens caused has been made.
+  // once it shows, every read the opens caused has been made. The first stream is let go once it has
+  // handed over (a handover that failed or timed out would have cost a catch-up read).
   await logLineShown(page, id);
+  await proxy.streams[0]!.browserClosed;
   await requestsSeen(page);
   t.deepEqual(reads.sort(), ['/logs', 'record'], 'one read of the record and one of its log page');
   t.deepEqual(problems, []);
@@ -230,17 +249,12 @@ test('an update still on its way over the replaced stream when the page reopens 
   const before = await stack.redis.client.hget(`${stack.redis.prefix}:deployment:${id}`, 'status');
   await page.goto('about:blank');
 
-  const proxy = await startStreamProxy(new URL(stack.url));
-  t.teardown(() => proxy.close());
-  const viaProxy = (route: Route) => {
-    const u = new URL(route.request().url());
-    return route.continue({ url: `${proxy.url}${u.pathname}${u.search}` });
-  };
   // Every stream goes through the proxy; the one following the logs waits until the test lets it go.
   let follow: Route | null = null;
-  await page.route('**/api/events**', (route) => {
-    if (!follow && new URL(route.request().url()).searchParams.has('logs')) follow = route;
-    else void viaProxy(route);
+  const proxy = await streamsViaProxy(t, page, (route) => {
+    if (follow || !new URL(route.request().url()).searchParams.has('logs')) return false;
+    follow = route;
+    return true;
   });
   await page.goto(`${stack.url}/#/deployments/${id}`);
   await page.locator(`#deployment-status[data-status="${before}"]`).waitFor();
@@ -257,7 +271,7 @@ test('an update still on its way over the replaced stream when the page reopens 
 
   // Published before the new stream subscribed: only the held stream carries it.
   const logsRead = page.waitForRequest(`**/api/render/deployments/${id}/logs?**`);
-  await viaProxy(following);
+  await proxy.continue(following);
   await logsRead; // the new stream is open: the log panel reads its first page
   replaced.release();
   await page.locator('#deployment-status[data-status="live"]').waitFor({ timeout: 30_000 });

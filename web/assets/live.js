@@ -6,9 +6,15 @@
  *
  * An update published while no stream is subscribed is never sent again, so what a view shows must be
  * read after its stream subscribed, or read again once it has (`onResync`). Reads are made once: the
- * app routes to the first view once the stream is open (`opened()`), a stream reopened to follow logs
- * replaces the open one only once it is open itself (deployment updates never stop), and `follow`
- * resolves then, for the log panel to read its first page.
+ * app routes to the first view once the stream is open (`opened()`), and `follow` resolves once the
+ * reopened stream is open, for the log panel to read its first page.
+ *
+ * A stream's open comes after the server subscribed it (it answers only then), but updates published
+ * just before may still be on their way over the stream it replaces (a proxy, a busy web process). So
+ * the replaced stream keeps delivering until it has delivered the new one's marker (server/events/
+ * handover.ts: published once the new one is subscribed, so everything before it came first); the new
+ * one's updates are held until then, and those before its own marker dropped (the old one had them).
+ * A replaced stream that fails or takes too long is let go with a catch-up read instead.
  */
 
 const POLL_MS = 3000;
@@ -16,6 +22,10 @@ const SSE_RETRY_MS = 30_000;
 const MAX_SSE_ERRORS = 3;
 /** How long a read waits for its stream to open (a proxy may hold it); one made sooner is caught up on at the open. */
 const OPEN_WAIT_MS = 2000;
+/** How long a replaced stream may take to deliver the new one's marker before the view catches up instead. */
+const HANDOVER_WAIT_MS = 3000;
+/** Markers of other tabs' streams a replaced stream may deliver before the new one names its own. */
+const MAX_PASSED = 50;
 
 /**
  * @param {{ api: object, onEvent: (e: {id: string, status: string, updatedAt: string}) => void,
@@ -23,8 +33,16 @@ const OPEN_WAIT_MS = 2000;
  */
 export function createLive({ api, onEvent, onResync, onMode, onLogs = () => {}, onSentinel = () => {} }) {
   let source = null;
-  /** The open stream a reopened one replaces: still delivering until that one is open. */
+  /** The open stream a reopened one replaces: it delivers the updates until it has delivered the new one's marker. */
   let previous = null;
+  /** The handover: the new stream's marker, whether it has delivered it, and its updates held meanwhile. */
+  let marker = null;
+  let markerSeen = false;
+  let early = [];
+  let later = [];
+  /** Markers the replaced stream delivered before the new one named its own. */
+  const passed = new Set();
+  let handoverTimer = null;
   let pollTimer = null;
   let retryTimer = null;
   let errors = 0;
@@ -59,9 +77,53 @@ export function createLive({ api, onEvent, onResync, onMode, onLogs = () => {}, 
     });
   }
 
+  /** A new stream (or a new attempt of it) starts its handover afresh. */
+  function resetHandover() {
+    clearTimeout(handoverTimer);
+    handoverTimer = null;
+    marker = null;
+    markerSeen = false;
+    early = [];
+    later = [];
+    passed.clear();
+  }
+
+  /**
+   * Lets the replaced stream go. After its delivery of the new one's marker, the new one's updates after
+   * that marker follow; otherwise (it failed, or took too long) it may have left some undelivered: all of
+   * the new one's go, and the view catches up (here if the new one is open, else at its open).
+   */
+  function handOver(missed) {
+    const queued = missed ? [...early, ...later] : later;
+    const open = source?.readyState === EventSource.OPEN;
+    previous?.close();
+    previous = null;
+    clearTimeout(handoverTimer);
+    handoverTimer = null;
+    early = [];
+    later = [];
+    passed.clear();
+    for (const deliver of queued) deliver();
+    if (missed && open) onResync();
+  }
+
   function dropPrevious() {
     previous?.close();
     previous = null;
+    resetHandover();
+  }
+
+  /** An update from `es`: from the stream that delivers them now, or held by the handover. */
+  function update(es, deliver) {
+    if (es === previous || (es === source && !previous)) deliver();
+    else if (es === source) (markerSeen ? later : early).push(deliver);
+  }
+
+  function markerOf(e) {
+    try {
+      const data = JSON.parse(e.data);
+      return data && typeof data.marker === 'string' ? data.marker : null;
+    } catch { return null; }
   }
 
   function connect() {
@@ -71,6 +133,7 @@ export function createLive({ api, onEvent, onResync, onMode, onLogs = () => {}, 
     if (!previous) setMode('connecting');
     const es = new EventSource(following ? `/api/events?logs=${encodeURIComponent(following)}` : '/api/events');
     source = es;
+    resetHandover();
     const listening = () => es === source || es === previous;
     es.addEventListener('open', () => {
       if (es !== source) return;
@@ -79,27 +142,40 @@ export function createLive({ api, onEvent, onResync, onMode, onLogs = () => {}, 
       setMode('live');
       // Every other open follows a gap — a reconnect, polling, a stream that never opened — and the view
       // catches up: one fetch of what it shows (a deploy that failed while its page reopened the stream
-      // stayed "queued" there). A replaced stream that was open until now left none.
-      const gap = previous?.readyState !== EventSource.OPEN || readEarly;
+      // stayed "queued" there). A replaced stream still open leaves none: it hands over.
+      const switching = previous?.readyState === EventSource.OPEN;
+      const gap = !switching || readEarly;
       readEarly = false;
-      dropPrevious();
+      if (switching) handoverTimer = setTimeout(() => handOver(true), HANDOVER_WAIT_MS);
+      else dropPrevious();
       release();
       if (gap) onResync();
     });
+    es.addEventListener('stream', (e) => {
+      if (es !== source) return;
+      marker = markerOf(e);
+      if (previous && passed.has(marker)) handOver(false);
+    });
+    es.addEventListener('subscribed', (e) => {
+      const m = markerOf(e);
+      if (es === source && m !== null && m === marker) markerSeen = true;
+      else if (es === previous && m !== null && m === marker) handOver(false);
+      else if (es === previous && m !== null && passed.size < MAX_PASSED) passed.add(m);
+    });
     es.addEventListener('deployment', (e) => {
-      if (!listening()) return;
       let data;
       try { data = JSON.parse(e.data); } catch { return; }
       if (data && typeof data.id === 'string' && typeof data.status === 'string') {
-        seen.set(data.id, data.status);
-        onEvent(data);
+        update(es, () => {
+          seen.set(data.id, data.status);
+          onEvent(data);
+        });
       }
     });
     es.addEventListener('sentinel', (e) => {
-      if (!listening()) return;
       let data;
       try { data = JSON.parse(e.data); } catch { return; }
-      if (data && typeof data.id === 'string') onSentinel(data);
+      if (data && typeof data.id === 'string') update(es, () => onSentinel(data));
     });
     es.addEventListener('logs', (e) => {
       if (!listening()) return;
@@ -108,10 +184,11 @@ export function createLive({ api, onEvent, onResync, onMode, onLogs = () => {}, 
       if (data && typeof data.deploymentId === 'string' && Array.isArray(data.lines)) onLogs(data);
     });
     es.addEventListener('error', () => {
-      if (es !== source) {
-        if (es === previous && es.readyState === EventSource.CLOSED) previous = null;
-        return;
-      }
+      // A replaced stream that lost its connection may have lost updates on their way.
+      if (es === previous) { handOver(true); return; }
+      if (es !== source) return;
+      // Its next attempt names a marker of its own; the replaced stream delivers meanwhile.
+      if (previous) resetHandover();
       errors += 1;
       // CLOSED: the server refused the stream (e.g. not an event stream). Repeated errors: a proxy
       // that keeps cutting it. Either way poll, and try the stream again later.
@@ -161,14 +238,15 @@ export function createLive({ api, onEvent, onResync, onMode, onLogs = () => {}, 
       following = deploymentId;
       if (stopped || !source) return Promise.resolve();
       const opened = waitForOpen();
-      if (source.readyState === EventSource.OPEN) { dropPrevious(); previous = source; } else source.close();
+      // A stream still handing over goes on delivering; the one that was to replace it goes instead.
+      if (!previous && source.readyState === EventSource.OPEN) previous = source; else source.close();
       source = null;
       connect();
       return opened;
     },
     /** Resolves once the stream is open (or polling, or after a wait): the first view reads its data then. */
     opened() {
-      if (stopped || mode === 'polling' || (source?.readyState === EventSource.OPEN && !previous)) return Promise.resolve();
+      if (stopped || mode === 'polling' || source?.readyState === EventSource.OPEN) return Promise.resolve();
       return waitForOpen();
     },
     start() {
