@@ -11,11 +11,13 @@ import { sessionKeys } from './records.js';
  *
  * How: every process's tracking connection (cache.ts) also subscribes to one fence channel and to an
  * ack channel of its own. The ender, once its write is answered, PUBLISHes a nonce and its ack channel
- * on the fence channel; PUBLISH answers how many connections received it (N). A process handling the
- * message has already handled the write's invalidation, because both went to that same connection in
- * order (below); it acks by PUBLISHing the nonce on the ender's ack channel. The ender returns at N
- * acks, or at the timeout with a warning: a process that has not acked by then either lost its
- * tracking connection (which empties its cache) or is stalled.
+ * on the fence channel, counting the connections SUBSCRIBEd to that channel that received it (N:
+ * `publishToSubscribers`, not PUBLISH's own count, which includes pattern subscribers that never ack).
+ * A process handling the message has already handled the write's invalidation, because both went to
+ * that same connection in order (below); it acks by PUBLISHing the nonce on the ender's ack channel.
+ * The ender returns at N acks, or at the timeout with a warning: a process that has not acked by then
+ * either lost its tracking connection (which empties its cache) or is stalled. An outside connection
+ * SUBSCRIBEd to the exact fence channel is counted and never acks (an operator error, SECURITY.md).
  *
  * The facts relied on (Redis 6/7):
  * - With `CLIENT TRACKING on REDIRECT <id> BCAST`, invalidations are Pub/Sub messages on
@@ -29,7 +31,9 @@ import { sessionKeys } from './records.js';
  *   The fence is published on the writer's own connection once the write's reply was read, so it runs
  *   in a later turn and its message queues behind the invalidation on every tracking connection. Never
  *   in one script, MULTI or pipeline with the write: it would run in the same turn, before the broadcast.
- * - PUBLISH returns the number of clients that received the message (one Redis node: all of them).
+ *   (The fence's own MULTI, PUBLISH + PUBSUB NUMSUB, is a later command on that connection: unaffected.)
+ * - PUBSUB NUMSUB counts a channel's exact subscribers (patterns not); in one MULTI with the PUBLISH no
+ *   subscription changes in between, so it counts exactly the channel's subscribers that received it.
  */
 export interface EndingFence {
   /** Channels the tracking connection subscribes to, with `__redis__:invalidate`. */
@@ -45,8 +49,13 @@ export interface EndingFenceOptions {
   channel: string;
   /** This process's own ack channel (unique per process). */
   ackChannel: string;
-  /** PUBLISH on a connection that is not a subscriber (the process's data connection): receivers. */
-  publish(channel: string, message: string): Promise<number>;
+  /**
+   * PUBLISH a fence message on `channel`, on a connection that is not a subscriber (the process's data
+   * connection): how many exact subscribers of the channel received it (`publishToSubscribers`).
+   */
+  publishFence(message: string): Promise<number>;
+  /** PUBLISH an ack on an ender's ack channel (nothing counted). */
+  publishAck(ackChannel: string, nonce: string): Promise<unknown>;
   /** Bound on one wait, publish included (default 1 s). */
   timeoutMs?: number;
   /** Not every receiver acked in time (counts only: nothing about the session). */
@@ -79,7 +88,7 @@ export function createEndingFence(opts: EndingFenceOptions): EndingFence {
       const nonce = message.slice(0, space);
       const replyTo = message.slice(space + 1);
       if (replyTo === opts.ackChannel) acked(nonce); // our own: no round trip
-      else opts.publish(replyTo, nonce).catch((err: Error) => opts.onError?.(err));
+      else opts.publishAck(replyTo, nonce).catch((err: Error) => opts.onError?.(err));
       return true;
     },
     async wait() {
@@ -92,7 +101,7 @@ export function createEndingFence(opts: EndingFenceOptions): EndingFence {
         timer = setTimeout(() => resolve(false), timeoutMs);
       });
       waiting.set(nonce, w);
-      opts.publish(opts.channel, `${nonce} ${opts.ackChannel}`).then((expected) => {
+      opts.publishFence(`${nonce} ${opts.ackChannel}`).then((expected) => {
         w.expected = expected;
         if (w.acked >= expected) w.done();
       }, (err: Error) => {
@@ -110,6 +119,22 @@ export function createEndingFence(opts: EndingFenceOptions): EndingFence {
 }
 
 /**
+ * PUBLISH `message` on `channel`; answers how many connections SUBSCRIBEd to that very channel received
+ * it. PUBLISH's own answer also counts every PSUBSCRIBE whose pattern matches (an operator's
+ * `redis-cli psubscribe '*'`, a monitoring tool): receivers that never ack, so each fence would wait
+ * out its timeout. PUBSUB NUMSUB, in the same MULTI, counts the exact ones at that same instant.
+ */
+export async function publishToSubscribers(redis: Redis, channel: string, message: string): Promise<number> {
+  const replies = await redis.multi().publish(channel, message).pubsub('NUMSUB', channel).exec();
+  const [published, numsub] = replies ?? [];
+  const err = published?.[0] ?? numsub?.[0];
+  if (err) throw err;
+  const count = Number((numsub?.[1] as [string, number] | undefined)?.[1]); // NUMSUB answers [channel, count]
+  if (!Number.isInteger(count)) throw new Error('PUBSUB NUMSUB: no count');
+  return count;
+}
+
+/**
  * A web or worker process's fence: acks on a channel of its own, publishes on `redis`, which must be
  * the connection the session store writes on (the fence follows the write's reply on it, above).
  */
@@ -119,7 +144,8 @@ export function createProcessFence(args: { prefix: string; redis: Redis; timeout
   return createEndingFence({
     channel: keys.fenceChannel,
     ackChannel: keys.fenceAckChannel(randomBytes(8).toString('hex')),
-    publish: (channel, message) => args.redis.publish(channel, message),
+    publishFence: (message) => publishToSubscribers(args.redis, keys.fenceChannel, message),
+    publishAck: (ackChannel, nonce) => args.redis.publish(ackChannel, nonce),
     timeoutMs: args.timeoutMs,
     onTimeout: (detail) => logger.warn(detail, 'session end: not every process confirmed dropping its cached copy in time; answering anyway'),
     onError: (err) => logger.warn({ err: { message: err.message } }, 'session end: fence message not published'),

@@ -2,7 +2,7 @@ import test from 'ava';
 import { randomBytes } from 'node:crypto';
 import { createRedis } from '../../server/redis.js';
 import { createSessionCache } from '../../server/sessions/cache.js';
-import { createEndingFence } from '../../server/sessions/fence.js';
+import { createEndingFence, publishToSubscribers } from '../../server/sessions/fence.js';
 import { startTestRedis, type TestRedis } from '../helpers/redis.js';
 import { waitUntil } from '../helpers/wait.js';
 
@@ -25,9 +25,11 @@ function processes(t: { teardown(fn: () => Promise<void>): void }) {
       const data = createRedis(redis.url, 'web');
       const timeouts: Timeout[] = [];
       const acksSent: string[] = [];
+      const counted: number[] = [];
       const fence = createEndingFence({
         channel, ackChannel: `${channel}-ack:${n++}`, timeoutMs, onTimeout: (d) => timeouts.push(d),
-        publish: (ch, message) => { if (ch !== channel) acksSent.push(ch); return data.publish(ch, message); },
+        publishFence: async (message) => { const receivers = await publishToSubscribers(data, channel, message); counted.push(receivers); return receivers; },
+        publishAck: (ch, nonce) => { acksSent.push(ch); return data.publish(ch, nonce); },
       });
       const cache = createSessionCache<string>({
         connect: () => createRedis(redis.url, 'subscriber', { protocol: 2, autoResubscribe: false, autoResendUnfulfilledCommands: false, enableOfflineQueue: false }),
@@ -35,7 +37,7 @@ function processes(t: { teardown(fn: () => Promise<void>): void }) {
       });
       t.teardown(async () => { await cache.close(); data.disconnect(); });
       await waitUntil('tracking set up', async () => cache.active, 20_000, 10);
-      return { cache, timeouts, acksSent };
+      return { cache, timeouts, acksSent, counted };
     },
   };
 }
@@ -62,4 +64,20 @@ test('a receiver that never acks: the ender answers at its timeout and says how 
   await silent.subscribe(p.channel);
   await ender.cache.dropEverywhere();
   t.deepEqual(ender.timeouts, [{ expected: 2, acked: 1 }]);
+});
+
+test('pattern subscribers are not counted: they receive the fence but never ack', async (t) => {
+  const p = processes(t);
+  const ender = await p.start(600_000); // an answer here is the acks', not the timeout's
+  const other = await p.start(600_000);
+  const watcher = createRedis(redis.url, 'subscriber', { protocol: 2 }); // an operator's `psubscribe '*'`
+  t.teardown(async () => { watcher.disconnect(); });
+  const seen: string[] = [];
+  watcher.on('pmessage', (_pattern: string, channel: string) => { if (channel === p.channel) seen.push(channel); });
+  await watcher.psubscribe('*', `${p.channel.slice(0, -'session-fence'.length)}*`);
+  await ender.cache.dropEverywhere();
+  t.deepEqual(ender.counted, [2], 'the two processes, not the watcher\'s two patterns');
+  t.deepEqual(ender.timeouts, []);
+  t.is(other.acksSent.length, 1);
+  await waitUntil('the watcher got the fence on both patterns', async () => seen.length === 2, 20_000, 10);
 });
