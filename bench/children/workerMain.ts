@@ -24,4 +24,9 @@ label(await streamOf(proc.worker), 'redis-deploy-worker');
 label(await blockingStreamOf(proc.worker), 'redis-deploy-worker-blocking');
 label(await streamOf(proc.statusWorker), 'redis-status-worker');
 label(await blockingStreamOf(proc.statusWorker), 'redis-status-worker-blocking');
-serveIpc({ ready: {}, stop: () => proc.close(10_000), extra: sockets.counts });
+// Job activations by queue and job name (a deploy's runs: its first and each watch check; status jobs).
+const activations: Record<string, number> = {};
+const countActive = (queue: string) => (job: { name: string }) => { const key = `jobs.${queue}.${job.name}`; activations[key] = (activations[key] ?? 0) + 1; };
+proc.worker.on('active', countActive('deploys'));
+proc.statusWorker.on('active', countActive('commit-statuses'));
+serveIpc({ ready: {}, stop: () => proc.close(10_000), extra: () => ({ ...sockets.counts(), ...activations }) });
