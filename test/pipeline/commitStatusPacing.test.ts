@@ -39,11 +39,14 @@ function assertSpaced(t: { true(v: boolean, m?: string): void }, all: Array<{ cr
   for (let i = 1; i < times.length; i++) t.true(times[i]! - times[i - 1]! >= SPACING_MS - 2, `statuses ${i - 1}→${i}: ${times[i]! - times[i - 1]!} ms apart`);
 }
 
-/** BullMQ's event stream of the status queue: which jobs were added, by id. */
-async function addedJobs(): Promise<string[]> {
+/** BullMQ's event stream of the status queue, each entry's fields. */
+async function queueEvents(): Promise<Array<Record<string, string>>> {
   const entries = await stack.redis.client.xrange(`${queuePrefix(stack.redis.prefix)}:${COMMIT_STATUS_QUEUE}:events`, '-', '+');
-  return entries.map(([, f]) => Object.fromEntries(f.flatMap((v, i) => (i % 2 ? [] : [[v, f[i + 1]]])))).filter((e) => e.event === 'added').map((e) => e.jobId as string);
+  return entries.map(([, f]) => Object.fromEntries(f.flatMap((v, i) => (i % 2 ? [] : [[v, f[i + 1]!]]))));
 }
+
+/** Which jobs were added, by id. */
+const addedJobs = async () => (await queueEvents()).filter((e) => e.event === 'added').map((e) => e.jobId!);
 
 test.serial('a deploy running longer than a spacing: its pending status while it runs, then the result', async (t) => {
   const { agent } = await signedInWithKey(stack, 'steady');
@@ -119,4 +122,26 @@ test.serial('a tenant\'s burst: every status posted in order, a spacing apart, o
   t.true(mostJobs <= n, `${mostJobs} status jobs at once for ${n} deploys`);
   for (let i = 0; i < 100 && (await queue.getJobs(['waiting', 'active', 'delayed', 'prioritized'])).length > 0; i++) await new Promise((r) => setTimeout(r, 50));
   t.deepEqual(await queue.getJobs(['waiting', 'active', 'delayed', 'prioritized']), [], 'nothing held once every status is posted');
+});
+
+test.serial('pending statuses asked at different moments come due together, on half-spacing boundaries, a spacing or more after each ask', async (t) => {
+  const { agent } = await signedInWithKey(stack, 'aligned');
+  const repos = ['a', 'b', 'c'];
+  for (const repo of repos) addNodeRepo(stack, 'aligned', repo);
+  // One at a time, as deploys requested a few a second are: each asks its pending status at its own moment.
+  const done = [];
+  for (const repo of repos) {
+    const res = await agent.post('/api/render/deploy', { github_repo: `aligned/${repo}`, project_name: `aligned-${repo}` });
+    done.push(await waitFinished(agent, res.json.id as string, 15_000));
+  }
+  // BullMQ's 'delayed' event names the time the job is due.
+  const dueAt = new Map((await queueEvents()).filter((e) => e.event === 'delayed').map((e) => [e.jobId!, Number(e.delay)]));
+  for (const d of done) {
+    const due = dueAt.get(`${d.id}-pending`);
+    t.truthy(due, `a delayed pending job for ${d.id}`);
+    // The pending status is asked once the record is creating_service (the commit checked, its stack detected).
+    const asked = Date.parse(d.timeline.find((e: { status: string }) => e.status === 'creating_service').at);
+    t.is(due! % (SPACING_MS / 2), 0, `due at ${due}: on a half-spacing boundary shared by every ask in its window`);
+    t.true(due! >= asked + SPACING_MS, `due ${due! - asked} ms after it was asked: at least a spacing`);
+  }
 });
