@@ -16,9 +16,10 @@ const REDACT_PATHS = [
 ];
 
 /**
- * `batchMs` (the web process: one access line per request): stdout is written once 4 KiB of lines have
- * gathered, or every `batchMs`, instead of once per event-loop turn, fewer writes per request (see
- * bench/); lines wait at most that long, and pino writes what is left when the process exits.
+ * `batchMs` (the web and worker processes; the web process logs one access line per request): lines are
+ * gathered here and handed to stdout's writer 16 KiB at a time, or every `batchMs`, so stdout is written
+ * once per ~60 access lines, and lines wait at most that long (`gathered`). What is gathered is handed on
+ * before pino's own flush at exit.
  */
 export function createLogger(opts: { level?: string; destination?: DestinationStream; name?: string; batchMs?: number } = {}): Logger {
   return pino(
@@ -32,6 +33,40 @@ export function createLogger(opts: { level?: string; destination?: DestinationSt
     // Stdout by default, written asynchronously: lines logged while a write is in flight go out
     // together in the next one, instead of one blocking write per line (the access log writes one
     // line per request). pino flushes what is left synchronously when the process exits.
-    opts.destination ?? pino.destination({ dest: 1, sync: false, ...(opts.batchMs ? { minLength: 4096, periodicFlush: opts.batchMs } : {}) }),
+    opts.destination ?? (opts.batchMs ? gathered(pino.destination({ dest: 1, sync: false }), opts.batchMs) : pino.destination({ dest: 1, sync: false })),
   );
+}
+
+/** Characters gathered before they are handed to the writer (lines are ASCII JSON but for rare values: ≈ bytes). */
+const GATHER_CHARS = 16 * 1024;
+
+type SonicBoom = ReturnType<typeof pino.destination>;
+
+/**
+ * Lines gathered into one string before sonic-boom sees them. Handed one line at a time, sonic-boom appends
+ * each to its pending string and measures that whole string again (Buffer.byteLength of the growing
+ * concatenation flattens it: a copy of up to 4 KiB per access line, ~1.5 µs of an authenticated GET, more
+ * with a larger batch; bench/README.md, api). Here a line is appended to a string V8 keeps as a rope, which
+ * sonic-boom measures (flattens) once per 16 KiB. What is gathered is handed on every `everyMs` and when the
+ * process ends (prepended, so before pino's own flush of sonic-boom, which then writes it synchronously).
+ */
+function gathered(out: SonicBoom, everyMs: number): DestinationStream & { flush(cb?: (err?: Error) => void): void; flushSync(): void } {
+  let pending = '';
+  const handOn = () => {
+    if (pending === '') return;
+    const chunk = pending;
+    pending = '';
+    out.write(chunk);
+  };
+  setInterval(handOn, everyMs).unref();
+  process.prependListener('beforeExit', handOn);
+  process.prependListener('exit', handOn);
+  return {
+    write(line: string) {
+      pending += line;
+      if (pending.length >= GATHER_CHARS) handOn();
+    },
+    flush(cb) { handOn(); out.flush(cb); },
+    flushSync() { handOn(); out.flushSync(); },
+  };
 }
