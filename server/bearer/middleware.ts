@@ -63,13 +63,15 @@ export function bearerAuth(deps: AppDeps): Koa.Middleware {
     await deps.sessions.discard(ref, userId);
   }
 
-  return async (ctx, next) => {
+  // Not an async function: a request without a token hands next()'s promise on (no await of its own).
+  return (ctx, next) => {
     const token = covers(ctx.path) ? bearerToken(ctx) : null;
-    if (token === null) {
-      if (ctx.get('x-render-api-key') && covers(ctx.path)) throw errors.badRequest('X-Render-Api-Key is accepted only with Authorization: Bearer <GitHub token>.');
-      await next();
-      return;
-    }
+    if (token !== null) return withToken(ctx, next, token);
+    if (ctx.get('x-render-api-key') && covers(ctx.path)) throw errors.badRequest('X-Render-Api-Key is accepted only with Authorization: Bearer <GitHub token>.');
+    return next();
+  };
+
+  async function withToken(ctx: Koa.Context, next: Koa.Next, token: string): Promise<void> {
     const withCookie = ctx.req.headers.cookie !== undefined && (ctx.cookies.get(SESSION_COOKIE_PLAIN) !== undefined || ctx.cookies.get(SESSION_COOKIE_SECURE) !== undefined);
     if (withCookie) throw errors.bearerWithCookie();
     const verified = await tokens.resolve(ctx, token);
@@ -90,5 +92,5 @@ export function bearerAuth(deps: AppDeps): Koa.Middleware {
         });
       }
     }
-  };
+  }
 }

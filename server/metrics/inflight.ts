@@ -32,7 +32,8 @@ export function createInflightTracker(): InflightTracker {
       active++;
       let counted = true;
       const release = () => { if (counted) { counted = false; active--; settle(); } };
-      ctx.res.once('close', () => { streams.delete(ctx); release(); });
+      // on, not once: release() runs once anyway, and once() binds a wrapper per request.
+      ctx.res.on('close', () => { streams.delete(ctx); release(); });
       try {
         await next();
       } finally {

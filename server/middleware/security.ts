@@ -81,9 +81,9 @@ export function fixedHeaders(headers: Middleware, opts: { noStoreApi?: boolean }
     }
     if (opts.noStoreApi && ctx.path.startsWith('/api/')) ctx.res.setHeader('Cache-Control', 'no-store');
   };
-  return async (ctx, next) => {
-    if (ops) apply(ctx, ops);
-    else apply(ctx, await (recorded ??= record(ctx).catch((err: unknown) => { recorded = undefined; throw err; })));
-    await next();
+  // Not an async function: once recorded, the layer hands next()'s promise on instead of awaiting it.
+  return (ctx, next) => {
+    if (ops) { apply(ctx, ops); return next(); }
+    return (recorded ??= record(ctx).catch((err: unknown) => { recorded = undefined; throw err; })).then((list) => { apply(ctx, list); return next(); });
   };
 }

@@ -18,18 +18,19 @@ import { sessionIdOf } from '../middleware/context.js';
  * stopped, its streams closed, and the `client_changed` security event raised.
  */
 export function clientFingerprintGuard(deps: Pick<AppDeps, 'sessions' | 'sessionEnding'>): Koa.Middleware {
-  return async (ctx, next) => {
+  async function endReplayed(ctx: Koa.Context, user: { id: number; login: string }): Promise<never> {
+    const ref = deps.sessions.refOf(sessionIdOf(ctx) ?? '');
+    ctx.session = null; // the session middleware clears the cookie (the record is already gone: nothing to destroy)
+    ctx.state.userId = undefined;
+    await deps.sessionEnding.end(ref, user.id, 'client_changed', { login: user.login, detail: requestDetail(ctx) });
+    throw errors.unauthenticated('This session was used from a different browser or app, so it was ended to protect your account. Sign in again.');
+  }
+  // Not an async function: a request from the same client hands next()'s promise on (no await of its own).
+  return (ctx, next) => {
     const sess = getSession(ctx);
     const expected = sess?.user ? sess.clientHash : undefined;
     // Sessions created before fingerprints existed carry none: nothing to compare against.
-    if (sess?.user && expected && expected !== clientHash(ctx)) {
-      const { id, login } = sess.user;
-      const ref = deps.sessions.refOf(sessionIdOf(ctx) ?? '');
-      ctx.session = null; // the session middleware clears the cookie (the record is already gone: nothing to destroy)
-      ctx.state.userId = undefined;
-      await deps.sessionEnding.end(ref, id, 'client_changed', { login, detail: requestDetail(ctx) });
-      throw errors.unauthenticated('This session was used from a different browser or app, so it was ended to protect your account. Sign in again.');
-    }
-    await next();
+    if (sess?.user && expected && expected !== clientHash(ctx)) return endReplayed(ctx, sess.user);
+    return next();
   };
 }

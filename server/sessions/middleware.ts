@@ -73,7 +73,8 @@ export function sessionMiddleware(app: Koa, opts: { store: SessionStore; secure:
     try {
       await next();
     } finally {
-      await state.commit();
+      // Most requests change nothing: no await for them (a commit's promise is one more step per request).
+      if (state.mayWrite()) await state.commit();
     }
   };
 }
@@ -135,6 +136,11 @@ class SessionState implements SessionControl {
     if (value === null) { this.session = null; this.destroyRequested = true; return; }
     this.session = new RequestSession(this, value instanceof RequestSession ? value.toJSON() : value);
     this.destroyRequested = false;
+  }
+
+  /** Whether commit() has anything to do: a destroy, a new session, or a changed field. */
+  mayWrite(): boolean {
+    return this.destroyRequested || !this.session || this.version === undefined || this.changed(this.session);
   }
 
   async commit(): Promise<void> {

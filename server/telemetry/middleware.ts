@@ -6,8 +6,8 @@ import type { Telemetry } from './telemetry.js';
 import type { GuardEntry } from './guards.js';
 import { methodLabel, routeLabel } from '../metrics/labels.js';
 
-/** Routes that count as deploy requests (the deploy-rate signal). */
-const DEPLOY_ROUTES = new Set(['POST /api/render/deploy', 'POST /api/render/services/:id/redeploy', 'POST /api/render/services/:id/rollback', 'POST /api/render/services/:id/deploys']);
+/** Routes that count as deploy requests (the deploy-rate signal): POSTs to these templates. */
+const DEPLOY_ROUTES = new Set(['/api/render/deploy', '/api/render/services/:id/redeploy', '/api/render/services/:id/rollback', '/api/render/services/:id/deploys']);
 const MAX_TARGET = 200;
 
 /**
@@ -97,7 +97,7 @@ export function telemetryMiddleware(t: Telemetry, clock: Clock): Koa.Middleware 
         t.recorder.record({
           userId, login: getSession(ctx)?.user?.login ?? null, method: methodLabel(ctx.method), route: template,
           status, ms: performance.now() - started, at: clock.now(),
-          target: template === 'unmatched' ? null : targetOf(ctx, template), deploy: DEPLOY_ROUTES.has(`${ctx.method} ${template}`),
+          target: template === 'unmatched' ? null : targetOf(ctx, template), deploy: ctx.method === 'POST' && DEPLOY_ROUTES.has(template),
         });
       }
     }
