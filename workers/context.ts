@@ -4,9 +4,15 @@ import type { Queue } from 'bullmq';
 import type { CommitStatusJobData } from '../server/queues/commitStatusQueue.js';
 import type { ScopeCache } from './tasks/scopeCache.js';
 
-/** Delayed re-checks while a deploy runs: 3 s growing ×1.2 to 15 s, for at most maxMs in all. */
-export interface WatchPolicy { initialMs: number; factor: number; maxDelayMs: number; maxMs: number }
-export const DEFAULT_WATCH: WatchPolicy = { initialMs: 3_000, factor: 1.2, maxDelayMs: 15_000, maxMs: 3 * 3_600_000 };
+/**
+ * Delayed re-checks while a deploy runs: 3 s growing ×1.2 to 15 s, for at most maxMs in all.
+ * queuedUnmatchedMs: how long a deploy Render queued (202, no id) may go without Render listing one
+ * matching it. Render lists a queued deploy at once (its CLI reads it right after the 202), so a
+ * quarter of an hour is far past any listing delay, budget wait or short Render outage, and
+ * far short of maxMs, which a build may need and an unmatched deploy never does.
+ */
+export interface WatchPolicy { initialMs: number; factor: number; maxDelayMs: number; maxMs: number; queuedUnmatchedMs: number }
+export const DEFAULT_WATCH: WatchPolicy = { initialMs: 3_000, factor: 1.2, maxDelayMs: 15_000, maxMs: 3 * 3_600_000, queuedUnmatchedMs: 15 * 60_000 };
 
 /** Everything the deploy task needs, injected (tests build real ones on private ports): the shared dependencies it uses, plus its own. */
 export interface WorkerContext extends Pick<AppDeps, 'config' | 'redis' | 'clock' | 'logger' | 'keyring' | 'sessions' | 'deployments' | 'enqueuer' | 'budget' | 'envVault' | 'upstream'> {

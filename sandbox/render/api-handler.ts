@@ -57,7 +57,8 @@ export function createApiHandler(deps: ApiHandlerDeps) {
     if (calls.length > deps.maxCalls) calls.splice(0, calls.length - Math.floor(deps.maxCalls * 0.9));
     const reply = (status: number, body: unknown, headers: Record<string, string>) => {
       call.status = status;
-      send(res, status, body, { ...securityHeaders(requestId), ...headers });
+      // Date by the simulator's clock, as Render's by its own (Node's would be the machine's): a test can skew it.
+      send(res, status, body, { ...securityHeaders(requestId), Date: new Date(clock.nowMs()).toUTCString(), ...headers });
     };
 
     const match = router.match(method === 'HEAD' ? 'GET' : method, subPath);
@@ -78,7 +79,7 @@ export function createApiHandler(deps: ApiHandlerDeps) {
     await holds.wait(method, call.route, apiKey);
     if (res.destroyed) return;
     if (plan.fault) {
-      injectFault(plan.fault, req, res, call, { ...securityHeaders(requestId), ...rateHeaders(limiter.peek(identity, bucket, scope)) }, hung);
+      injectFault(plan.fault, req, res, call, { ...securityHeaders(requestId), Date: new Date(clock.nowMs()).toUTCString(), ...rateHeaders(limiter.peek(identity, bucket, scope)) }, hung);
       return;
     }
 

@@ -1,6 +1,6 @@
 // The request shapes every resource module shares: one exchange (the transport), a JSON object, a list
 // page unwrapped from Render's `{<key>: item, cursor}` wrappers, every page, one cursor page.
-import { collectAllPages, pageSize, toCursorPage, type CursorPage, type PageEntry } from './pagination.js';
+import { collectAllPages, pageSize, toCursorPage, type CursorPage, type DatedPage, type PageEntry } from './pagination.js';
 import { QueryBuilder } from './query.js';
 import { parseJsonBody, unexpectedShape, type RenderRawResponse, type RenderRequest, type Transport } from './transport.js';
 import type { RenderRoute } from './types.js';
@@ -22,6 +22,8 @@ export interface RenderCalls {
   listAll<T>(request: RenderRequest, key: string, cap?: number | null): Promise<T[]>;
   /** One page of `limit` (clamped to 1..maxLimit), continuing from `cursor`. */
   cursorPage<T>(request: RenderRequest, key: string, page: { cursor?: string | null; limit?: number | null }, maxLimit?: number): Promise<CursorPage<T>>;
+  /** cursorPage with the answer's Date header: Render's clock, for comparing its timestamps without our clock's skew. */
+  datedCursorPage<T>(request: RenderRequest, key: string, page: { cursor?: string | null; limit?: number | null }): Promise<DatedPage<T>>;
 }
 
 export function createCalls(send: Transport): RenderCalls {
@@ -37,15 +39,20 @@ export function createCalls(send: Transport): RenderCalls {
   }
 
   async function listPage<T>(request: RenderRequest, key: string): Promise<PageEntry<T>[]> {
+    return (await listAnswer<T>(request, key)).entries;
+  }
+
+  async function listAnswer<T>(request: RenderRequest, key: string): Promise<{ raw: RenderRawResponse; entries: PageEntry<T>[] }> {
     const { raw, body } = await json(request);
     if (!Array.isArray(body)) throw unexpectedShape(raw, request, 'a JSON array');
-    return body.map((wrapper: unknown) => {
+    const entries = body.map((wrapper: unknown) => {
       if (!isObject(wrapper)) throw unexpectedShape(raw, request, `array items of {${key}, cursor}`);
       const entry: PageEntry<T> = {};
       if (typeof wrapper.cursor === 'string') entry.cursor = wrapper.cursor;
       if (isObject(wrapper[key])) entry.item = wrapper[key] as T;
       return entry;
     });
+    return { raw, entries };
   }
 
   // The query is copied per page: the request's own builder stays as the caller made it.
@@ -63,7 +70,19 @@ export function createCalls(send: Transport): RenderCalls {
       const limit = pageSize(page.limit, DEFAULT_PAGE_SIZE, maxLimit);
       return toCursorPage(await listPage(withPage(request, page.cursor, limit), key), limit);
     },
+    async datedCursorPage<T>(request: RenderRequest, key: string, page: { cursor?: string | null; limit?: number | null }) {
+      const limit = pageSize(page.limit, DEFAULT_PAGE_SIZE);
+      const { raw, entries } = await listAnswer<T>(withPage(request, page.cursor, limit), key);
+      return { ...toCursorPage(entries, limit), serverDate: serverDate(raw) };
+    },
   };
+}
+
+/** The answer's Date header (RFC 9110: when the origin made the answer, to the second) in epoch ms, or null. */
+function serverDate(raw: RenderRawResponse): number | null {
+  const header = raw.header('date');
+  const ms = header === undefined ? Number.NaN : Date.parse(header);
+  return Number.isFinite(ms) ? ms : null;
 }
 
 /** A request on one service (its id also names the per-service budget bucket). */

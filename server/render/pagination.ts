@@ -17,6 +17,12 @@ export interface CursorPage<T> {
   nextCursor?: string;
 }
 
+/** A page with the time Render answered it by its own clock (docs/render-api.md §6.3). */
+export interface DatedPage<T> extends CursorPage<T> {
+  /** Render's `Date` header in epoch ms (whole seconds, rounded down); null when absent or unreadable. */
+  serverDate: number | null;
+}
+
 type PageFetcher<T> = (cursor: string | undefined, limit: number) => Promise<PageEntry<T>[]>;
 
 /** Follows cursors until the end, or until `cap` items have been collected. */

@@ -1,5 +1,6 @@
 import type { RenderClient } from '../../server/render/client.js';
 import type { Deploy } from '../../server/render/types.js';
+import type { DatedPage } from '../../server/render/pagination.js';
 import type { DeploymentRecord } from '../../server/deployments/types.js';
 import type { WorkerContext } from '../context.js';
 
@@ -9,14 +10,50 @@ import type { WorkerContext } from '../context.js';
 // made happen — never merely one made around the time we asked (the dashboard, a push, another client
 // of the key, another of our deployments may start one on the same service then).
 
-/** Deploys looked at (newest first); Render's list is per service. */
+/** Deploys asked for in a look's first page (newest first; ours is among them unless the service is busy). */
 const PAGE = 5;
-/** Render's clock may be behind ours by this much (its createdAt against our deployRequestedAt). */
+/** Later pages of a look, while every deploy on the page was made since the ask. */
+const NEXT_PAGE = 20;
+/** Deploys made since the ask looked at in one look, at most (a guard: a service deployed this often is not waited on). */
+const MAX_LOOKED_AT = 100;
+/** Only when Render's answer has no Date: its clock may be behind ours by this much. */
 const CLOCK_SLACK_MS = 2_000;
 /** The service's newest other deployments whose recorded deploys are set aside. */
 const OTHERS_LOOKED_AT = 20;
 
 const createdSince = (d: Deploy, since: number) => Boolean(d.createdAt) && Date.parse(d.createdAt!) >= since;
+
+/**
+ * When we asked, by Render's clock (its deploys' createdAt): our clock may be off Render's by any amount.
+ * Render stamps its answer's Date (rounded down to the second) between our sending the request and our
+ * reading the answer, so `serverDate − answeredAt` (ours) is at most Render's clock minus ours, and
+ * at least that less a second and the request's round trip: the ask mapped with it is never later
+ * than Render's time for it, and at most that much earlier (docs/render-api.md §6.3).
+ */
+function askOnRenderClock(rec: DeploymentRecord, page: DatedPage<Deploy>, answeredAt: number): number {
+  const asked = Date.parse(rec.deployRequestedAt!);
+  return page.serverDate === null ? asked - CLOCK_SLACK_MS : asked + (page.serverDate - answeredAt);
+}
+
+/**
+ * The service's deploys made since the ask (newest first), queued ones only if asked: pages until one
+ * reaches a deploy made before the ask (the list is newest first), at most MAX_LOOKED_AT, so ours is
+ * found however many were made after it.
+ */
+async function deploysSinceAsk(ctx: WorkerContext, render: RenderClient, rec: DeploymentRecord, queued: boolean): Promise<Deploy[]> {
+  const found: Deploy[] = [];
+  let since: number | undefined;
+  let cursor: string | undefined;
+  for (let limit = PAGE; found.length < MAX_LOOKED_AT; limit = NEXT_PAGE) {
+    const page = await render.listDeploysPage(rec.serviceId!, { limit, cursor: cursor ?? null, ...(queued ? { status: 'queued' as const } : {}) });
+    since ??= askOnRenderClock(rec, page, ctx.clock.now());
+    const made = page.items.filter((d) => createdSince(d, since!));
+    found.push(...made);
+    if (made.length < page.items.length || !page.nextCursor) break;
+    cursor = page.nextCursor;
+  }
+  return found;
+}
 
 /** What our ask makes Render record: a rollback builds its target's commit or image; a trigger ours. */
 async function matcherFor(render: RenderClient, rec: DeploymentRecord): Promise<(d: Deploy) => boolean> {
@@ -51,13 +88,12 @@ async function recordedByOthers(ctx: WorkerContext, rec: DeploymentRecord): Prom
  * the deploy was queued then; only queued ones are looked at, which keeps out the deploy running then.
  */
 export async function deployOfAsk(ctx: WorkerContext, render: RenderClient, rec: DeploymentRecord, opts: { queued?: boolean } = {}): Promise<Deploy | null> {
-  const since = Date.parse(rec.deployRequestedAt!) - CLOCK_SLACK_MS;
   const [recent, matches, recorded] = await Promise.all([
-    render.listDeploys(rec.serviceId!, { limit: PAGE, ...(opts.queued ? { status: 'queued' as const } : {}) }),
+    deploysSinceAsk(ctx, render, rec, opts.queued ?? false),
     matcherFor(render, rec),
     recordedByOthers(ctx, rec),
   ]);
-  const candidates = recent.filter((d) => createdSince(d, since) && !recorded.has(d.id) && matches(d)).reverse();
+  const candidates = recent.filter((d) => !recorded.has(d.id) && matches(d)).reverse();
   for (const d of candidates) if (await ctx.deployments.claimRenderDeploy(d.id, rec.id)) return d;
   return null;
 }

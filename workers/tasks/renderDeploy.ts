@@ -35,6 +35,9 @@ export async function triggerDeploy(ctx: WorkerContext, rec: DeploymentRecord, r
   return ctx.deployments.transition(rec.id, 'render_queued', 'render', {}, 'Queued behind a running deploy');
 }
 
+const QUEUED_NOT_FOUND = 'Render queued this deploy but never listed one matching it, so it cannot be followed here. '
+  + 'Check the service\'s deploys in the Render dashboard, and deploy again if none of them is yours.';
+
 /** What we keep of a deploy Render told us about: its id and the commit it builds. */
 const deployFields = (deploy: Deploy, rec: DeploymentRecord): Partial<DeploymentRecord> =>
   ({ deployId: deploy.id, renderCommitId: deploy.commit?.id ?? rec.renderCommitId ?? null });
@@ -57,6 +60,9 @@ export async function watch(ctx: WorkerContext, rec: DeploymentRecord, render: R
   let deploy: Deploy | null;
   if (rec.deployId) deploy = await render.getDeploy(rec.serviceId!, rec.deployId);
   else deploy = await deployToWatch(ctx, render, rec); // not the newest deploy: it may be someone else's
+  if (!deploy && rec.status === 'render_queued' && !rec.deployId && ctx.clock.now() - started > ctx.watch.queuedUnmatchedMs) {
+    return finish(ctx, rec, 'failed', { code: 'queued_deploy_not_found', message: QUEUED_NOT_FOUND });
+  }
   const checks = rec.watchChecks + 1;
   if (deploy) {
     const status = RENDER_TO_STATUS[deploy.status ?? ''] ?? rec.status;

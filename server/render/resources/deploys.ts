@@ -1,5 +1,5 @@
 // A service's deploys: triggering one, finding a queued one, the history, one deploy, cancel, rollback.
-import type { CursorPage } from '../pagination.js';
+import type { DatedPage } from '../pagination.js';
 import { QueryBuilder, type Many } from '../query.js';
 import { isObject, serviceRoute, type RenderCalls } from '../calls.js';
 import { parseJsonBody, unexpectedShape, type RenderRequest } from '../transport.js';
@@ -26,7 +26,8 @@ export interface DeploysApi {
   /** The newest queued deploy, to learn the id after a 202. */
   findQueuedDeploy(serviceId: string): Promise<Deploy | null>;
   listDeploys(serviceId: string, params?: ListDeploysParams): Promise<Deploy[]>;
-  listDeploysPage(serviceId: string, params?: ListDeploysPageParams): Promise<CursorPage<Deploy>>;
+  /** One page, newest first, with Render's clock at the answer (its Date header): createdAt compares with that, not ours. */
+  listDeploysPage(serviceId: string, params?: ListDeploysPageParams): Promise<DatedPage<Deploy>>;
   getDeploy(serviceId: string, deployId: string): Promise<Deploy>;
   cancelDeploy(serviceId: string, deployId: string): Promise<Deploy>;
   rollbackDeploy(serviceId: string, deployId: string): Promise<Deploy>;
@@ -53,7 +54,7 @@ export function deploysApi(calls: RenderCalls): DeploysApi {
       return entries.find((entry) => entry.item !== undefined)?.item ?? null;
     },
     listDeploys: (serviceId, params = {}) => calls.listAll<Deploy>(deploys(serviceId, params.status), 'deploy', params.limit),
-    listDeploysPage: (serviceId, params = {}) => calls.cursorPage<Deploy>(deploys(serviceId, params.status), 'deploy', params),
+    listDeploysPage: (serviceId, params = {}) => calls.datedCursorPage<Deploy>(deploys(serviceId, params.status), 'deploy', params),
     getDeploy: oneDeploy('/services/{serviceId}/deploys/{deployId}', 'GET'),
     cancelDeploy: oneDeploy('/services/{serviceId}/deploys/{deployId}/cancel', 'POST'),
     async rollbackDeploy(serviceId, deployId) {
