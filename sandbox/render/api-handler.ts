@@ -11,8 +11,8 @@ import type { FaultRule, SimCall } from './types.js';
 
 /**
  * The /v1 request pipeline: route → faults → base latency → a test's hold → auth (401) → rate limit (429) →
- * handler. Every answer carries the Ratelimit-* headers, Render-Request-Id and the security
- * headers; every request is recorded in `calls` (with the account id, never the key).
+ * handler. Every answer carries the Ratelimit-* headers, Render-Request-Id, a Date by the simulator's
+ * clock and the security headers; every request is recorded in `calls` (with the account id, never the key).
  */
 
 interface ApiHandlerDeps {

@@ -140,3 +140,28 @@ test.serial('two redeploys queued at once whose looks for their deploys overlap 
   t.not(done[0]!.deployId, done[1]!.deployId, 'not the same deploy');
   t.deepEqual(done.map((d) => d.deployId).sort(), asked.sort(), 'each record holds one of the two deploys asked for');
 });
+
+// The look used to read only the newest five deploys (queued ones after the 202, any at each check):
+// with five made after ours, ours was never seen and the deployment sat `render_queued` for 3 h.
+test.serial('a redeploy queued behind five deploys made after it is still found', async (t) => {
+  const u = await liveService('queued-behind-five');
+  const finishRunning = stack.render.holdPhase({ serviceId: u.serviceId }, 'update_in_progress');
+  t.teardown(finishRunning);
+  const running = (await renderApi(stack, u.apiKey, 'POST', `/services/${u.serviceId}/rollback`, { deployId: u.firstDeployId })).id as string;
+  await until('the rollback in its last phase', async () => (await renderDeploysOf(stack, u.apiKey, u.serviceId)).find((d) => d.id === running && d.status === 'update_in_progress'));
+  const look = stack.render.holdRequest({ method: 'GET', route: '/services/{serviceId}/deploys', apiKey: u.apiKey });
+  t.teardown(look.release);
+  const asked = await u.agent.post(`/api/render/services/${u.serviceId}/redeploy`);
+  t.is(asked.status, 202, asked.text);
+  await look.arrived;
+  // Five rollbacks are queued after ours before the worker's first look.
+  for (let i = 0; i < 5; i++) await renderApi(stack, u.apiKey, 'POST', `/services/${u.serviceId}/rollback`, { deployId: u.firstDeployId });
+  look.release();
+  finishRunning();
+
+  const done = await waitFinished(u.agent, asked.json.id);
+  const ours = (await renderDeploysOf(stack, u.apiKey, u.serviceId)).filter((d) => d.trigger === 'api' && d.id !== u.firstDeployId);
+  t.is(ours.length, 1, 'the redeploy asked Render for one deploy');
+  t.is(done.status, 'live');
+  t.is(done.deployId, ours[0]!.id, 'the record ends with the deploy the redeploy made');
+});

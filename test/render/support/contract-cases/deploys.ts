@@ -45,10 +45,13 @@ export const deploysCases = {
   },
 
   async listDeploysPage(t) {
-    const { server, client } = await scripted(t, { 'list-deploys': () => ({ status: 200, json: fx.wrap('deploy', [fx.deploy(1)]) }) });
+    // Render's clock at the answer, for comparing its createdAt without our clock's skew (§6.3).
+    const date = 'Mon, 02 Dec 2024 18:24:16 GMT';
+    const { server, client } = await scripted(t, { 'list-deploys': () => ({ status: 200, headers: { Date: date }, json: fx.wrap('deploy', [fx.deploy(1)]) }) });
     const page = await client.listDeploysPage(fx.SERVICE_ID, { limit: 10, cursor: 'xyz' });
     t.is(page.items.length, 1);
     t.is(page.nextCursor, undefined, 'a short page is the last one');
+    t.is(page.serverDate, Date.parse(date));
     t.is(only(t, server.requests).rawQuery, 'cursor=xyz&limit=10');
     t.deepEqual(server.violations, []);
   },
