@@ -88,3 +88,23 @@ export interface RenderDeploySeen { id: string; status: string; trigger: string;
 /** A service's deploys on the simulator, newest first (up to 20). */
 export const renderDeploysOf = async (stack: Stack, apiKey: string, serviceId: string): Promise<RenderDeploySeen[]> =>
   ((await renderApi(stack, apiKey, 'GET', `/services/${serviceId}/deploys?limit=20`)) as Array<{ deploy: RenderDeploySeen }>).map((e) => e.deploy);
+
+/** Poll `look` until it finds something (bounded: 30 s, then an error naming `what`). */
+export async function until<T>(what: string, look: () => Promise<T | null | undefined>, timeoutMs = 30_000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const found = await look();
+    if (found) return found;
+    if (Date.now() > end) throw new Error(`never: ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** A signed-in user with a key whose repository `<login>/app` was deployed once, live: its service and that deploy. */
+export async function liveService(stack: Stack, login: string) {
+  const user = await signedInWithKey(stack, login);
+  addNodeRepo(stack, login, 'app');
+  const first = await waitFinished(user.agent, (await user.agent.post('/api/render/deploy', { github_repo: `${login}/app`, project_name: 'app' })).json.id);
+  if (first.status !== 'live') throw new Error(`first deploy: ${first.status}`);
+  return { ...user, serviceId: first.serviceId as string, firstDeployId: first.deployId as string };
+}

@@ -1,7 +1,7 @@
 import test from 'ava';
 import type { Stack } from '../helpers/stack.js';
 import { usePipelineStack, type PipelineStack } from '../helpers/pipelineStack.js';
-import { addNodeRepo, signedInWithKey, waitFinished, renderApi, renderDeploysOf, waitStatus, type TestWorker } from '../helpers/pipeline.js';
+import { waitFinished, renderApi, renderDeploysOf, until, liveService, waitStatus, type TestWorker } from '../helpers/pipeline.js';
 
 // A deploy Render queues behind a running one (202, no body) is found by what this deployment asked
 // for (workers/tasks/ownDeploy.ts). The worker used to take Render's newest queued deploy right after
@@ -28,26 +28,8 @@ async function withoutWorker<T>(what: () => Promise<T>): Promise<T> {
   }
 }
 
-async function until<T>(what: string, look: () => Promise<T | null | undefined>): Promise<T> {
-  const end = Date.now() + 30_000;
-  for (;;) {
-    const found = await look();
-    if (found) return found;
-    if (Date.now() > end) throw new Error(`never: ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
-async function liveService(login: string) {
-  const user = await signedInWithKey(stack, login);
-  addNodeRepo(stack, login, 'app');
-  const first = await waitFinished(user.agent, (await user.agent.post('/api/render/deploy', { github_repo: `${login}/app`, project_name: 'app' })).json.id);
-  if (first.status !== 'live') throw new Error(`first deploy: ${first.status}`);
-  return { ...user, serviceId: first.serviceId as string, firstDeployId: first.deployId as string };
-}
-
 test.serial('a redeploy queued behind a running deploy takes its own deploy, not a foreign one queued after it', async (t) => {
-  const u = await liveService('queued-foreign');
+  const u = await liveService(stack, 'queued-foreign');
   // Someone rolls the service back on Render; the rollback is held in its last phase, still running.
   const finishRunning = stack.render.holdPhase({ serviceId: u.serviceId }, 'update_in_progress');
   t.teardown(finishRunning);
@@ -75,7 +57,7 @@ test.serial('a redeploy queued behind a running deploy takes its own deploy, not
 });
 
 test.serial('two redeploys of one service asked back to back each take their own deploy', async (t) => {
-  const u = await liveService('queued-burst');
+  const u = await liveService(stack, 'queued-burst');
   const release = stack.render.holdPhase({ serviceId: u.serviceId }, 'build_in_progress');
   t.teardown(release);
   const first = (await u.agent.post(`/api/render/services/${u.serviceId}/redeploy`)).json.id as string;
@@ -96,7 +78,7 @@ test.serial('two redeploys of one service asked back to back each take their own
 });
 
 test.serial('a redeploy queued behind a deploy someone else started just before takes its queued deploy, not the running one', async (t) => {
-  const u = await liveService('queued-after-foreign');
+  const u = await liveService(stack, 'queued-after-foreign');
   const release = stack.render.holdPhase({ serviceId: u.serviceId }, 'build_in_progress');
   t.teardown(release);
   // Another client of the key redeploys (trigger api, no commit: what a redeploy of ours looks like too).
@@ -116,7 +98,7 @@ test.serial('a redeploy queued behind a deploy someone else started just before 
 // Neither has recorded a deploy while the other looks, so setting aside recorded ones is not enough:
 // both took the older of the two queued deploys (on 96eadc4), and the other was never watched.
 test.serial('two redeploys queued at once whose looks for their deploys overlap take one deploy each', async (t) => {
-  const u = await liveService('queued-together');
+  const u = await liveService(stack, 'queued-together');
   const finishRunning = stack.render.holdPhase({ serviceId: u.serviceId }, 'build_in_progress');
   t.teardown(finishRunning);
   // Another client of the key deploys, so Render queues both of ours (202).
@@ -144,7 +126,7 @@ test.serial('two redeploys queued at once whose looks for their deploys overlap 
 // The look used to read only the newest five deploys (queued ones after the 202, any at each check):
 // with five made after ours, ours was never seen and the deployment sat `render_queued` for 3 h.
 test.serial('a redeploy queued behind five deploys made after it is still found', async (t) => {
-  const u = await liveService('queued-behind-five');
+  const u = await liveService(stack, 'queued-behind-five');
   const finishRunning = stack.render.holdPhase({ serviceId: u.serviceId }, 'update_in_progress');
   t.teardown(finishRunning);
   const running = (await renderApi(stack, u.apiKey, 'POST', `/services/${u.serviceId}/rollback`, { deployId: u.firstDeployId })).id as string;

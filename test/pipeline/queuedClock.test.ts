@@ -1,7 +1,7 @@
 import test from 'ava';
 import type { Stack } from '../helpers/stack.js';
 import { usePipelineStack, QUICK_PHASES, type PipelineStack } from '../helpers/pipelineStack.js';
-import { addNodeRepo, signedInWithKey, waitFinished, renderApi, renderDeploysOf, type TestWorker } from '../helpers/pipeline.js';
+import { waitFinished, renderApi, renderDeploysOf, until, liveService, type TestWorker } from '../helpers/pipeline.js';
 
 // A deploy Render queued (202, no body) is found by comparing its createdAt, Render's clock, with the
 // time we asked (workers/tasks/ownDeploy.ts). That comparison used our clock less a 2 s slack: with the
@@ -18,26 +18,8 @@ usePipelineStack(test, { renderOptions: { phaseMs: QUICK_PHASES, now: () => Date
   ({ stack, worker } = p);
 });
 
-async function until<T>(what: string, look: () => Promise<T | null | undefined>): Promise<T> {
-  const end = Date.now() + 30_000;
-  for (;;) {
-    const found = await look();
-    if (found) return found;
-    if (Date.now() > end) throw new Error(`never: ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
-async function liveService(login: string) {
-  const user = await signedInWithKey(stack, login);
-  addNodeRepo(stack, login, 'app');
-  const first = await waitFinished(user.agent, (await user.agent.post('/api/render/deploy', { github_repo: `${login}/app`, project_name: 'app' })).json.id);
-  if (first.status !== 'live') throw new Error(`first deploy: ${first.status}`);
-  return { ...user, serviceId: first.serviceId as string, firstDeployId: first.deployId as string };
-}
-
 test.serial('a redeploy Render queued is found though the worker\'s clock is a minute ahead of Render\'s', async (t) => {
-  const u = await liveService('queued-skew');
+  const u = await liveService(stack, 'queued-skew');
   const release = stack.render.holdPhase({ serviceId: u.serviceId }, 'build_in_progress');
   t.teardown(release);
   // Another client of the key deploys; ours is queued behind it (202).
@@ -58,7 +40,7 @@ test.serial('a redeploy Render queued is found though the worker\'s clock is a m
 });
 
 test.serial('a deploy Render answered 202 for but never lists ends failed, telling the user to check the dashboard', async (t) => {
-  const u = await liveService('queued-never-listed');
+  const u = await liveService(stack, 'queued-never-listed');
   // A worker that gives up on an unlisted queued deploy after half a second, not a quarter of an hour.
   await worker.close(5_000);
   worker = await pipeline.startWorker({ watch: { queuedUnmatchedMs: 500 } });
