@@ -7,27 +7,33 @@ import { RecordTamperedError } from '../../server/deployments/integrity.js';
 import type { EnvVarInput } from '../../server/deployments/envVars.js';
 import type { WorkerContext } from '../context.js';
 import { DeployFailed } from './deployFailed.js';
+import { onRenderClock } from '../../server/render/renderClock.js';
 
 // The creating_service step: make the service, or adopt the one this same deployment made before a crash.
 
-async function findService(render: RenderClient, rec: DeploymentRecord): Promise<Service | null> {
-  const found = await render.listServices({ ownerId: rec.request.ownerId, name: rec.request.serviceName, limit: 20 });
-  return found.find((s) => s.name === rec.request.serviceName && s.ownerId === rec.request.ownerId) ?? null;
+/** A service under the requested name, and when this deployment's record was made by Render's clock (§6.3). */
+interface FoundService { service: Service; recordMadeOnRender: number }
+
+async function findService(ctx: WorkerContext, render: RenderClient, rec: DeploymentRecord): Promise<FoundService | null> {
+  const page = await render.listServicesNamed(rec.request.ownerId, rec.request.serviceName, 20);
+  const service = page.items.find((s) => s.name === rec.request.serviceName && s.ownerId === rec.request.ownerId);
+  if (!service) return null;
+  return { service, recordMadeOnRender: onRenderClock(Date.parse(rec.createdAt), page.serverDate, ctx.clock.now()) };
 }
 
 /**
  * Whether a service found under the requested name is the one this same deployment asked Render to
  * create (its answer was lost to a crash, a timeout or a Redis restart): same repo, branch and
  * workspace, created after this deployment's record was (the record exists before its job, so no
- * lost or stale write can move this anchor), and no other deployment of this user points at it.
+ * lost or stale write can move this anchor; compared on Render's clock, as its createdAt is), and no other deployment of this user points at it.
  * Anything else — another repo, branch or workspace, a service older than this deployment, or one a
  * deployment already claims — is somebody else's service and is never touched.
  */
-async function createdByThisDeployment(ctx: WorkerContext, rec: DeploymentRecord, svc: Service): Promise<boolean> {
+async function createdByThisDeployment(ctx: WorkerContext, rec: DeploymentRecord, { service: svc, recordMadeOnRender }: FoundService): Promise<boolean> {
   const mine = svc.ownerId === rec.request.ownerId
     && sameRepo(svc.repo, rec.request.githubRepo)
     && (svc.branch ?? null) === rec.request.branch
-    && Date.parse(svc.createdAt) > Date.parse(rec.createdAt);
+    && Date.parse(svc.createdAt) > recordMadeOnRender;
   if (!mine) return false;
   const claimants = await ctx.deployments.idsOfService(rec.userId, svc.id);
   return claimants.every((id) => id === rec.id);
@@ -61,22 +67,22 @@ async function adoptOwnService(ctx: WorkerContext, rec: DeploymentRecord, render
  */
 export async function createOrAdoptService(ctx: WorkerContext, rec: DeploymentRecord, render: RenderClient) {
   if (rec.serviceId) return ctx.deployments.transition(rec.id, 'triggering_deploy', 'orchestrator');
-  const existing = await findService(render, rec);
+  const existing = await findService(ctx, render, rec);
   if (existing) return adoptOrRefuse(ctx, rec, render, existing);
   // Both reads go out together (one round trip); the record is judged first, the values used only after.
   const envRead = ctx.envVault.get(rec.id);
   envRead.catch(() => undefined);
   const fresh = await recordBeforeCreate(ctx, rec.id);
   if (!fresh) return null;
-  const outcome = await createOnRender(fresh, render, await envRead);
+  const outcome = await createOnRender(ctx, fresh, render, await envRead);
   if (outcome.kind === 'name_taken_meanwhile') return adoptOrRefuse(ctx, fresh, render, outcome.service);
   return recordCreated(ctx, fresh, render, outcome.created);
 }
 
 /** A service under the requested name: ours from before an interruption is adopted, anyone else's refused. */
-async function adoptOrRefuse(ctx: WorkerContext, rec: DeploymentRecord, render: RenderClient, svc: Service) {
-  if (await createdByThisDeployment(ctx, rec, svc)) return adoptOwnService(ctx, rec, render, svc);
-  return nameTaken(render, rec, svc);
+async function adoptOrRefuse(ctx: WorkerContext, rec: DeploymentRecord, render: RenderClient, found: FoundService) {
+  if (await createdByThisDeployment(ctx, rec, found)) return adoptOwnService(ctx, rec, render, found.service);
+  return nameTaken(render, rec, found.service);
 }
 
 /**
@@ -93,7 +99,7 @@ async function recordBeforeCreate(ctx: WorkerContext, id: string): Promise<Deplo
 type CreatedService = Awaited<ReturnType<RenderClient['createService']>>;
 
 /** POST /services with the detected stack and the env values; a 409 means the name was taken since the lookup. */
-async function createOnRender(rec: DeploymentRecord, render: RenderClient, envVars: EnvVarInput[]): Promise<{ kind: 'created'; created: CreatedService } | { kind: 'name_taken_meanwhile'; service: Service }> {
+async function createOnRender(ctx: WorkerContext, rec: DeploymentRecord, render: RenderClient, envVars: EnvVarInput[]): Promise<{ kind: 'created'; created: CreatedService } | { kind: 'name_taken_meanwhile'; service: FoundService }> {
   try {
     const created = await render.createService({
       type: rec.stack!.serviceType as ServiceType,
@@ -109,7 +115,7 @@ async function createOnRender(rec: DeploymentRecord, render: RenderClient, envVa
   } catch (err) {
     if (err instanceof RenderApiError && err.kind === 'conflict') {
       // Someone (or a previous attempt of ours whose answer was lost) took the name between our lookup and our create.
-      const raced = await findService(render, rec);
+      const raced = await findService(ctx, render, rec);
       if (raced) return { kind: 'name_taken_meanwhile', service: raced };
     }
     throw err;

@@ -3,6 +3,7 @@ import type { Deploy } from '../../server/render/types.js';
 import type { DatedPage } from '../../server/render/pagination.js';
 import type { DeploymentRecord } from '../../server/deployments/types.js';
 import type { WorkerContext } from '../context.js';
+import { onRenderClock } from '../../server/render/renderClock.js';
 
 // Which deploy of the service is this deployment's while Render has not named it to us: a retried ask
 // whose answer was lost, an ask Render queued (202, no body), a service created without its deploy's id.
@@ -16,23 +17,14 @@ const PAGE = 5;
 const NEXT_PAGE = 20;
 /** Deploys made since the ask looked at in one look, at most (a guard: a service deployed this often is not waited on). */
 const MAX_LOOKED_AT = 100;
-/** Only when Render's answer has no Date: its clock may be behind ours by this much. */
-const CLOCK_SLACK_MS = 2_000;
 /** The service's newest other deployments whose recorded deploys are set aside. */
 const OTHERS_LOOKED_AT = 20;
 
 const createdSince = (d: Deploy, since: number) => Boolean(d.createdAt) && Date.parse(d.createdAt!) >= since;
 
-/**
- * When we asked, by Render's clock (its deploys' createdAt): our clock may be off Render's by any amount.
- * Render stamps its answer's Date (rounded down to the second) between our sending the request and our
- * reading the answer, so `serverDate − answeredAt` (ours) is at most Render's clock minus ours, and
- * at least that less a second and the request's round trip: the ask mapped with it is never later
- * than Render's time for it, and at most that much earlier (docs/render-api.md §6.3).
- */
+/** When we asked, by Render's clock (its deploys' createdAt), from the Date of the page read at answeredAt. */
 function askOnRenderClock(rec: DeploymentRecord, page: DatedPage<Deploy>, answeredAt: number): number {
-  const asked = Date.parse(rec.deployRequestedAt!);
-  return page.serverDate === null ? asked - CLOCK_SLACK_MS : asked + (page.serverDate - answeredAt);
+  return onRenderClock(Date.parse(rec.deployRequestedAt!), page.serverDate, answeredAt);
 }
 
 /**
@@ -100,12 +92,14 @@ export async function deployOfAsk(ctx: WorkerContext, render: RenderClient, rec:
 
 /**
  * The deploy Render started with a service this deployment created (its creation's answer was lost or
- * named no deploy): the service's first deploy, when its whole history fits in one page.
+ * named no deploy): the service's first deploy, when its whole history fits in one page and it was
+ * made after the record (by Render's clock: the page's Date).
  */
-async function firstDeployOfOurService(render: RenderClient, rec: DeploymentRecord): Promise<Deploy | null> {
-  const recent = await render.listDeploys(rec.serviceId!, { limit: PAGE });
-  const first = recent.length < PAGE ? recent.at(-1) : undefined;
-  return first && createdSince(first, Date.parse(rec.createdAt)) ? first : null;
+async function firstDeployOfOurService(ctx: WorkerContext, render: RenderClient, rec: DeploymentRecord): Promise<Deploy | null> {
+  const page = await render.listDeploysPage(rec.serviceId!, { limit: PAGE });
+  const recordMade = onRenderClock(Date.parse(rec.createdAt), page.serverDate, ctx.clock.now());
+  const first = page.items.length < PAGE ? page.items.at(-1) : undefined;
+  return first && createdSince(first, recordMade) ? first : null;
 }
 
 /**
@@ -117,7 +111,7 @@ async function firstDeployOfOurService(render: RenderClient, rec: DeploymentReco
  */
 export async function deployAlreadyOurs(ctx: WorkerContext, render: RenderClient, rec: DeploymentRecord): Promise<Deploy | null> {
   if (rec.deployRequestedAt) return deployOfAsk(ctx, render, rec);
-  return rec.kind === 'deploy' ? firstDeployOfOurService(render, rec) : null;
+  return rec.kind === 'deploy' ? firstDeployOfOurService(ctx, render, rec) : null;
 }
 
 /**
@@ -127,5 +121,5 @@ export async function deployAlreadyOurs(ctx: WorkerContext, render: RenderClient
  */
 export function deployToWatch(ctx: WorkerContext, render: RenderClient, rec: DeploymentRecord): Promise<Deploy | null> {
   if (rec.status === 'render_queued') return deployOfAsk(ctx, render, rec);
-  return rec.kind === 'deploy' ? firstDeployOfOurService(render, rec) : Promise.resolve(null);
+  return rec.kind === 'deploy' ? firstDeployOfOurService(ctx, render, rec) : Promise.resolve(null);
 }

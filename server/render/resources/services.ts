@@ -1,5 +1,5 @@
 // Services: the list and one service, creating, changing, deleting, suspending, scaling, its events.
-import type { CursorPage } from '../pagination.js';
+import type { CursorPage, DatedPage } from '../pagination.js';
 import { QueryBuilder, type Many } from '../query.js';
 import { isObject, serviceRoute, type RenderCalls } from '../calls.js';
 import type { Region, Service, ServiceAndDeploy, ServiceEvent, ServicePATCH, ServicePOST, ServiceType } from '../types.js';
@@ -18,6 +18,8 @@ export interface ListServicesFilter {
 
 export interface ServicesApi {
   listServices(filter?: ListServicesFilter): Promise<Service[]>;
+  /** One page of a workspace's services under one name, with Render's clock at the answer (its Date header): createdAt compares with that, not ours. */
+  listServicesNamed(ownerId: string, name: string, limit: number): Promise<DatedPage<Service>>;
   getService(serviceId: string): Promise<Service>;
   /** Creating a service starts its first deploy; `deployId` names it. */
   createService(body: ServicePOST): Promise<ServiceAndDeploy>;
@@ -41,6 +43,8 @@ export function servicesApi(calls: RenderCalls): ServicesApi {
     listServices({ limit: cap, ...filter } = {}) {
       return calls.listAll<Service>({ method: 'GET', route: '/services', query: servicesQuery(filter) }, 'service', cap);
     },
+    listServicesNamed: (ownerId, name, limit) =>
+      calls.datedCursorPage<Service>({ method: 'GET', route: '/services', query: servicesQuery({ ownerId, name }) }, 'service', { limit }),
     getService: (serviceId) => calls.object<Service>(serviceRoute('GET', '/services/{serviceId}', serviceId)),
     createService: (body) => calls.shaped<ServiceAndDeploy>({ method: 'POST', route: '/services', json: body }, '{service, deployId}', (created) => isObject(created.service)),
     updateService: (serviceId, patch) => calls.object<Service>({ ...serviceRoute('PATCH', '/services/{serviceId}', serviceId), json: patch }),

@@ -50,6 +50,18 @@ export const servicesCases = {
     t.deepEqual(server.violations, []);
   },
 
+  async listServicesNamed(t) {
+    // Render's clock at the answer, for comparing its createdAt without our clock's skew (§6.3).
+    const date = 'Mon, 02 Dec 2024 18:24:16 GMT';
+    const { server, client } = await scripted(t, { 'list-services': () => ({ status: 200, headers: { Date: date }, json: fx.wrap('service', [fx.service(1)]) }) });
+    const page = await client.listServicesNamed(fx.OWNER_ID, 'my-app', 20);
+    t.deepEqual(page.items.map((s) => s.id), [fx.service(1).id]);
+    t.is(page.nextCursor, undefined, 'a short page is the last one');
+    t.is(page.serverDate, Date.parse(date));
+    t.is(only(t, server.requests).rawQuery, `name=my-app&ownerId=${fx.OWNER_ID}&limit=20`);
+    t.deepEqual(server.violations, []);
+  },
+
   async getService(t) {
     const { server, client } = await scripted(t, { 'retrieve-service': () => ({ status: 200, json: fx.service() }) });
     const service = await client.getService(fx.SERVICE_ID);

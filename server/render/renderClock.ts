@@ -1,0 +1,16 @@
+// Render's clock, not ours: Render stamps `createdAt` by its clock, and ours may be off it by any amount.
+// A time of ours is moved onto Render's with the `Date` of a Render answer (docs/render-api.md §6.3).
+
+/** Only when Render's answer has no Date: its clock may be behind ours by this much. */
+export const CLOCK_SLACK_MS = 2_000;
+
+/**
+ * `ours` (epoch ms, our clock) on Render's clock. Render stamps its answer's Date (rounded down to the
+ * second) between our sending the request and our reading the answer at `answeredAt` (ours), so
+ * `serverDate − answeredAt` is at most Render's clock minus ours, and at least that less a second and
+ * the round trip: the time mapped with it is never later than Render's time for it, and at most that
+ * much earlier. Without a Date (`serverDate` null), ours less CLOCK_SLACK_MS.
+ */
+export function onRenderClock(ours: number, serverDate: number | null, answeredAt: number): number {
+  return serverDate === null ? ours - CLOCK_SLACK_MS : ours + (serverDate - answeredAt);
+}
