@@ -14,3 +14,19 @@ export const CLOCK_SLACK_MS = 2_000;
 export function onRenderClock(ours: number, serverDate: number | null, answeredAt: number): number {
   return serverDate === null ? ours - CLOCK_SLACK_MS : ours + (serverDate - answeredAt);
 }
+
+/**
+ * `ours` on Render's clock only when the answer shows the clocks apart: Render made its answer between
+ * `sentAt` and `answeredAt` (ours), at a time in [Date, Date + 1 s), so its clock minus ours lies in
+ * [serverDate − answeredAt, serverDate + 1 s − sentAt]. While 0 is in that range, ours is kept: the
+ * clocks agree as far as the answer can tell, and ours orders events to the millisecond, where Date
+ * can only to the second (a service someone made just before our record stays older than it). Outside
+ * it, the lower end, as onRenderClock. Without a Date, ours.
+ */
+export function onRenderClockIfApart(ours: number, answer: { serverDate: number | null; sentAt: number; answeredAt: number }): number {
+  const { serverDate, sentAt, answeredAt } = answer;
+  if (serverDate === null) return ours;
+  const least = serverDate - answeredAt;
+  const most = serverDate + 1_000 - sentAt;
+  return least <= 0 && most >= 0 ? ours : ours + least;
+}

@@ -7,7 +7,7 @@ import { RecordTamperedError } from '../../server/deployments/integrity.js';
 import type { EnvVarInput } from '../../server/deployments/envVars.js';
 import type { WorkerContext } from '../context.js';
 import { DeployFailed } from './deployFailed.js';
-import { onRenderClock } from '../../server/render/renderClock.js';
+import { onRenderClockIfApart } from '../../server/render/renderClock.js';
 
 // The creating_service step: make the service, or adopt the one this same deployment made before a crash.
 
@@ -15,10 +15,12 @@ import { onRenderClock } from '../../server/render/renderClock.js';
 interface FoundService { service: Service; recordMadeOnRender: number }
 
 async function findService(ctx: WorkerContext, render: RenderClient, rec: DeploymentRecord): Promise<FoundService | null> {
+  const sentAt = ctx.clock.now();
   const page = await render.listServicesNamed(rec.request.ownerId, rec.request.serviceName, 20);
+  const answeredAt = ctx.clock.now();
   const service = page.items.find((s) => s.name === rec.request.serviceName && s.ownerId === rec.request.ownerId);
   if (!service) return null;
-  return { service, recordMadeOnRender: onRenderClock(Date.parse(rec.createdAt), page.serverDate, ctx.clock.now()) };
+  return { service, recordMadeOnRender: onRenderClockIfApart(Date.parse(rec.createdAt), { serverDate: page.serverDate, sentAt, answeredAt }) };
 }
 
 /**
