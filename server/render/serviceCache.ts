@@ -48,6 +48,8 @@ const entryJson = (gen: string, at: number, services: PresentedService[]) =>
 
 /** A list, and when the flight that got it is over (its write done, if it loaded). */
 interface Flight { services: PresentedService[]; written: Promise<unknown> }
+/** A flight callers in this process join: until answered, then until its list is written (`answeredAt`, `written` set at the answer). */
+interface Joinable { services: Promise<PresentedService[]>; answeredAt?: number; written?: Promise<unknown> }
 const SETTLED = Promise.resolve();
 /** Lists whose generation this process remembers (see `lastGen`); past it, it forgets them all. */
 const MAX_REMEMBERED_GENERATIONS = 10_000;
@@ -76,7 +78,7 @@ export function createServiceCache(opts: ServiceCacheOptions): ServiceCache {
   const lockMs = opts.lockMs ?? 15_000;
   const waitMs = opts.waitMs ?? 12_000;
   const pollMs = opts.pollMs ?? 50;
-  const inflight = new Map<string, Promise<PresentedService[]>>();
+  const inflight = new Map<string, Joinable>();
   /** Lock keys of the background refreshes this process runs (one per list and generation). */
   const refreshing = new Set<string>();
   // The generation last seen per user and key, so a read can claim the right lock in its own round trip
@@ -168,14 +170,18 @@ export function createServiceCache(opts: ServiceCacheOptions): ServiceCache {
     get(scope, load) {
       const k = keysOf(scope);
       const running = inflight.get(k.data);
-      if (running) return running;
-      // Callers in this process join the flight until its list is written, not only until it is answered.
-      const flight = loadOnce(k, load);
-      const p = flight.then((f) => f.services);
-      inflight.set(k.data, p);
-      const forget = () => { if (inflight.get(k.data) === p) inflight.delete(k.data); };
+      // Callers in this process join the flight until its list is written, not only until it is answered,
+      // but only while that list is still fresh: one answered freshMs ago whose write is still pending is
+      // read again after that write, its age checked as any read's (else a stale list would be served
+      // with no refresh behind it, or one past maxStaleMs served at all).
+      if (running && (running.answeredAt === undefined || clock.now() - running.answeredAt < freshMs)) return running.services;
+      const flight = running?.written ? running.written.then(() => loadOnce(k, load)) : loadOnce(k, load);
+      const joinable: Joinable = { services: flight.then((f) => f.services) };
+      inflight.set(k.data, joinable);
+      flight.then((f) => { joinable.answeredAt = clock.now(); joinable.written = f.written; }, () => undefined);
+      const forget = () => { if (inflight.get(k.data) === joinable) inflight.delete(k.data); };
       flight.then((f) => f.written).then(forget, forget);
-      return p;
+      return joinable.services;
     },
 
     async invalidate(scope) {

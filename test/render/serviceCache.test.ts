@@ -1,6 +1,7 @@
 import test from 'ava';
 import { Redis } from 'ioredis';
 import { createServiceCache } from '../../server/render/serviceCache.js';
+import { manualClock } from '../../server/clock.js';
 import type { PresentedService } from '../../server/presenters/service.js';
 import { startTestRedis, type TestRedis } from '../helpers/redis.js';
 import { waitUntil } from '../helpers/wait.js';
@@ -79,6 +80,36 @@ test.serial('the list is answered before its write, and a read meanwhile joins t
   await waitUntil('the list written', async () => (await keysOf(prefix, ':data')).length === 1, 10_000, 5);
   t.deepEqual(await cache.get(scope, async () => { loads++; return list('again'); }), list('early'));
   t.is(loads, 1);
+});
+
+// The flake behind CI's servicesStale failures: a poll that came while the first load's write was still
+// on its way joined that flight whatever the list's age by then, so past freshMs it was served with no
+// refresh behind it (and past maxStaleMs served at all). Now a flight answered freshMs ago is not joined:
+// the read waits for its write and is judged by age like any other.
+test.serial('a read after freshMs does not join a flight whose write is still pending: it is judged by age after that write', async (t) => {
+  const prefix = `${r.prefix}-aged`;
+  const clock = manualClock(Date.parse('2026-12-01T12:00:00Z'));
+  const cache = createServiceCache({ redis, prefix, clock });
+  const scope = { userId: 5, keyFingerprint: 'fp', ownerIds: ['tea-1'] };
+  let loads = 0;
+  const admin = new Redis(r.url);
+  t.teardown(async () => { await admin.call('client', 'unpause'); admin.disconnect(); });
+  const { gate, release } = gated();
+  let loading!: () => void;
+  const started = new Promise<void>((ok) => { loading = ok; });
+  const answer = cache.get(scope, async () => { loads++; loading(); await gate; return list('first'); });
+  await started;
+  await admin.call('client', 'pause', '20000', 'WRITE');
+  release();
+  t.deepEqual(await answer, list('first'));
+  clock.advance(9_000);
+  // Stale by now: answered from the list once its write landed, with one refresh behind it.
+  const stale = cache.get(scope, async () => { loads++; return list('refreshed'); });
+  await admin.call('client', 'unpause');
+  t.deepEqual(await stale, list('first'));
+  await waitUntil('the refresh behind the stale list', async () => loads === 2 && (await keysOf(prefix, ':lock:*')).length === 0, 10_000, 5);
+  t.deepEqual(await cache.get(scope, async () => { loads++; return list('third'); }), list('refreshed'));
+  t.is(loads, 2);
 });
 
 test.serial('a generation changed by another process: the read asks again with its lock, and claims it', async (t) => {
