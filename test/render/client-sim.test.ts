@@ -71,7 +71,7 @@ test('a second deploy while one runs is queued (202, empty body) and can be foun
   const serviceId = created.service!.id;
   const second = await client.triggerDeploy(serviceId, { clearCache: 'do_not_clear' });
   t.deepEqual(second, { kind: 'queued' });
-  const queued = await client.findQueuedDeploy(serviceId);
+  const [queued] = (await client.listDeploysPage(serviceId, { status: 'queued', limit: 1 })).items;
   t.is(queued?.status, 'queued');
   t.not(queued?.id, created.deployId);
 

@@ -23,8 +23,6 @@ export type TriggerDeployResult = { kind: 'created'; deploy: Deploy } | { kind: 
 export interface DeploysApi {
   /** 201 → the new deploy; 202 with an empty body → queued behind a running one (docs/render-api.md §6.3). */
   triggerDeploy(serviceId: string, body?: TriggerDeployBody): Promise<TriggerDeployResult>;
-  /** The newest queued deploy, to learn the id after a 202. */
-  findQueuedDeploy(serviceId: string): Promise<Deploy | null>;
   listDeploys(serviceId: string, params?: ListDeploysParams): Promise<Deploy[]>;
   /** One page, newest first, with Render's clock at the answer (its Date header): createdAt compares with that, not ours. */
   listDeploysPage(serviceId: string, params?: ListDeploysPageParams): Promise<DatedPage<Deploy>>;
@@ -47,11 +45,6 @@ export function deploysApi(calls: RenderCalls): DeploysApi {
       const deploy = parseJsonBody(raw, request);
       if (!isObject(deploy) || typeof deploy.id !== 'string') throw unexpectedShape(raw, request, 'a deploy');
       return { kind: 'created', deploy: deploy as Deploy };
-    },
-    async findQueuedDeploy(serviceId) {
-      const request = deploys(serviceId, 'queued');
-      const entries = await calls.listPage<Deploy>({ ...request, query: request.query!.set('limit', 1) }, 'deploy');
-      return entries.find((entry) => entry.item !== undefined)?.item ?? null;
     },
     listDeploys: (serviceId, params = {}) => calls.listAll<Deploy>(deploys(serviceId, params.status), 'deploy', params.limit),
     listDeploysPage: (serviceId, params = {}) => calls.datedCursorPage<Deploy>(deploys(serviceId, params.status), 'deploy', params),
