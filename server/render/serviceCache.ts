@@ -178,9 +178,12 @@ export function createServiceCache(opts: ServiceCacheOptions): ServiceCache {
       const flight = running?.written ? running.written.then(() => loadOnce(k, load)) : loadOnce(k, load);
       const joinable: Joinable = { services: flight.then((f) => f.services) };
       inflight.set(k.data, joinable);
-      flight.then((f) => { joinable.answeredAt = clock.now(); joinable.written = f.written; }, () => undefined);
       const forget = () => { if (inflight.get(k.data) === joinable) inflight.delete(k.data); };
-      flight.then((f) => f.written).then(forget, forget);
+      flight.then((f) => {
+        joinable.answeredAt = clock.now();
+        joinable.written = f.written;
+        return f.written;
+      }).then(forget, forget);
       return joinable.services;
     },
 
