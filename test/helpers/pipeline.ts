@@ -108,3 +108,21 @@ export async function liveService(stack: Stack, login: string) {
   if (first.status !== 'live') throw new Error(`first deploy: ${first.status}`);
   return { ...user, serviceId: first.serviceId as string, firstDeployId: first.deployId as string };
 }
+
+/** A deployment's record once it names its Render deploy (bounded as `until`). */
+export const recordWithDeployId = (agent: Agent, id: string, what = 'the deploy id'): Promise<any> =>
+  until(what, async () => {
+    const rec = (await agent.get(`/api/render/deployments/${id}`)).json;
+    return rec.deployId ? rec : null;
+  });
+
+/**
+ * A rollback of `serviceId` to `deployId` started with the key outside the app, held running in its
+ * last phase: its deploy id, and the release that lets it finish.
+ */
+export async function rollbackHeldInLastPhase(stack: Stack, apiKey: string, serviceId: string, deployId: string): Promise<{ running: string; finishRunning: () => void }> {
+  const finishRunning = stack.render.holdPhase({ serviceId }, 'update_in_progress');
+  const running = (await renderApi(stack, apiKey, 'POST', `/services/${serviceId}/rollback`, { deployId })).id as string;
+  await until('the rollback in its last phase', async () => (await renderDeploysOf(stack, apiKey, serviceId)).find((d) => d.id === running && d.status === 'update_in_progress'));
+  return { running, finishRunning };
+}

@@ -1,7 +1,7 @@
 import test from 'ava';
 import type { Stack } from '../helpers/stack.js';
 import { usePipelineStack, type PipelineStack } from '../helpers/pipelineStack.js';
-import { waitFinished, renderApi, renderDeploysOf, until, liveService, waitStatus, type TestWorker } from '../helpers/pipeline.js';
+import { waitFinished, renderApi, renderDeploysOf, liveService, recordWithDeployId, rollbackHeldInLastPhase, waitStatus, type TestWorker } from '../helpers/pipeline.js';
 
 // A deploy Render queues behind a running one (202, no body) is found by what this deployment asked
 // for (workers/tasks/ownDeploy.ts). The worker used to take Render's newest queued deploy right after
@@ -31,10 +31,8 @@ async function withoutWorker<T>(what: () => Promise<T>): Promise<T> {
 test.serial('a redeploy queued behind a running deploy takes its own deploy, not a foreign one queued after it', async (t) => {
   const u = await liveService(stack, 'queued-foreign');
   // Someone rolls the service back on Render; the rollback is held in its last phase, still running.
-  const finishRunning = stack.render.holdPhase({ serviceId: u.serviceId }, 'update_in_progress');
+  const { running, finishRunning } = await rollbackHeldInLastPhase(stack, u.apiKey, u.serviceId, u.firstDeployId);
   t.teardown(finishRunning);
-  const running = (await renderApi(stack, u.apiKey, 'POST', `/services/${u.serviceId}/rollback`, { deployId: u.firstDeployId })).id as string;
-  await until('the rollback in its last phase', async () => (await renderDeploysOf(stack, u.apiKey, u.serviceId)).find((d) => d.id === running && d.status === 'update_in_progress'));
 
   // The worker's first look at the service's deploys after its trigger (answered 202) waits here.
   const look = stack.render.holdRequest({ method: 'GET', route: '/services/{serviceId}/deploys', apiKey: u.apiKey });
@@ -64,10 +62,7 @@ test.serial('two redeploys of one service asked back to back each take their own
   const running = await waitStatus(u.agent, first, 'build_in_progress');
   // Asked while the first one's deploy runs (made well within the clock slack): Render queues it (202).
   const second = (await u.agent.post(`/api/render/services/${u.serviceId}/redeploy`)).json.id as string;
-  const queued = await until('the second redeploy\'s deploy id', async () => {
-    const rec = (await u.agent.get(`/api/render/deployments/${second}`)).json;
-    return rec.deployId ? rec : null;
-  });
+  const queued = await recordWithDeployId(u.agent, second, 'the second redeploy\'s deploy id');
   t.not(queued.deployId, running.deployId, 'not the deploy the first redeploy recorded');
   release();
   const [a, b] = await Promise.all([waitFinished(u.agent, first), waitFinished(u.agent, second)]);
@@ -85,10 +80,7 @@ test.serial('a redeploy queued behind a deploy someone else started just before 
   const running = (await renderApi(stack, u.apiKey, 'POST', `/services/${u.serviceId}/deploys`, {})).id as string;
   const asked = await u.agent.post(`/api/render/services/${u.serviceId}/redeploy`);
   t.is(asked.status, 202, asked.text);
-  const queued = await until('the redeploy\'s deploy id', async () => {
-    const rec = (await u.agent.get(`/api/render/deployments/${asked.json.id}`)).json;
-    return rec.deployId ? rec : null;
-  });
+  const queued = await recordWithDeployId(u.agent, asked.json.id, 'the redeploy\'s deploy id');
   t.not(queued.deployId, running, 'the deploy running when Render queued ours is not ours');
   release();
   const done = await waitFinished(u.agent, asked.json.id);
@@ -127,10 +119,8 @@ test.serial('two redeploys queued at once whose looks for their deploys overlap 
 // with five made after ours, ours was never seen and the deployment sat `render_queued` for 3 h.
 test.serial('a redeploy queued behind five deploys made after it is still found', async (t) => {
   const u = await liveService(stack, 'queued-behind-five');
-  const finishRunning = stack.render.holdPhase({ serviceId: u.serviceId }, 'update_in_progress');
+  const { finishRunning } = await rollbackHeldInLastPhase(stack, u.apiKey, u.serviceId, u.firstDeployId);
   t.teardown(finishRunning);
-  const running = (await renderApi(stack, u.apiKey, 'POST', `/services/${u.serviceId}/rollback`, { deployId: u.firstDeployId })).id as string;
-  await until('the rollback in its last phase', async () => (await renderDeploysOf(stack, u.apiKey, u.serviceId)).find((d) => d.id === running && d.status === 'update_in_progress'));
   const look = stack.render.holdRequest({ method: 'GET', route: '/services/{serviceId}/deploys', apiKey: u.apiKey });
   t.teardown(look.release);
   const asked = await u.agent.post(`/api/render/services/${u.serviceId}/redeploy`);

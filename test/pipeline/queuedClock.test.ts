@@ -1,7 +1,7 @@
 import test from 'ava';
 import type { Stack } from '../helpers/stack.js';
 import { usePipelineStack, QUICK_PHASES, type PipelineStack } from '../helpers/pipelineStack.js';
-import { waitFinished, renderApi, renderDeploysOf, until, liveService, type TestWorker } from '../helpers/pipeline.js';
+import { waitFinished, renderApi, renderDeploysOf, liveService, recordWithDeployId, type TestWorker } from '../helpers/pipeline.js';
 
 // A deploy Render queued (202, no body) is found by comparing its createdAt, Render's clock, with the
 // time we asked (workers/tasks/ownDeploy.ts). That comparison used our clock less a 2 s slack: with the
@@ -26,10 +26,7 @@ test.serial('a redeploy Render queued is found though the worker\'s clock is a m
   const running = (await renderApi(stack, u.apiKey, 'POST', `/services/${u.serviceId}/deploys`, {})).id as string;
   const asked = await u.agent.post(`/api/render/services/${u.serviceId}/redeploy`);
   t.is(asked.status, 202, asked.text);
-  const queued = await until('the redeploy\'s deploy id', async () => {
-    const rec = (await u.agent.get(`/api/render/deployments/${asked.json.id}`)).json;
-    return rec.deployId ? rec : null;
-  });
+  const queued = await recordWithDeployId(u.agent, asked.json.id, 'the redeploy\'s deploy id');
   release();
   const done = await waitFinished(u.agent, asked.json.id);
   const ours = (await renderDeploysOf(stack, u.apiKey, u.serviceId)).filter((d) => d.trigger === 'api' && d.id !== u.firstDeployId && d.id !== running);
