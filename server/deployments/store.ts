@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import type { Clock } from '../clock.js';
 import type { Keyring } from '../crypto/keyring.js';
 import { createDeploymentListing } from './listing.js';
+import { createNameClaims } from './nameClaims.js';
 import { createRecordReader } from './records.js';
 import { createRecordWriter } from './recordWrites.js';
 import { deploymentKeys } from './storeKeys.js';
@@ -52,6 +53,7 @@ export function createDeploymentStore(opts: { redis: Redis; prefix: string; cloc
       if (await redis.set(key, id, 'PX', DEPLOY_CLAIM_MS, 'NX')) return true;
       return (await redis.get(key)) === id;
     },
+    ...createNameClaims({ redis, keys, get: reader.get }),
     ...writer,
     ...createDeploymentListing({ redis, keys, get: reader.get }),
   };

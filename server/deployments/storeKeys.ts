@@ -19,6 +19,8 @@ export function deploymentKeys(prefix: string) {
     services: (userId: number) => `${prefix}:user:${userId}:services`,
     /** Which of our deployments took a Render deploy it found by matching (workers/tasks/ownDeploy.ts). */
     deployClaim: (deployId: string) => `${prefix}:deploy-claim:${deployId}`,
+    /** Which of our deployments is creating a service under a name in a workspace (nameClaims.ts). */
+    nameClaim: (ownerId: string, name: string) => `${prefix}:name-claim:${ownerId}:${name}`,
   };
 }
 export type DeploymentKeys = ReturnType<typeof deploymentKeys>;

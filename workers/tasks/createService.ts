@@ -11,8 +11,8 @@ import { onRenderClockIfApart } from '../../server/render/renderClock.js';
 
 // The creating_service step: make the service, or adopt the one this same deployment made before a crash.
 
-/** A service under the requested name, and when this deployment's record was made by Render's clock (§6.3). */
-interface FoundService { service: Service; recordMadeOnRender: number }
+/** A service under the requested name, and how to move a time of ours onto Render's clock by its lookup's answer (§6.3). */
+interface FoundService { service: Service; onRender(ours: number): number }
 
 async function findService(ctx: WorkerContext, render: RenderClient, rec: DeploymentRecord): Promise<FoundService | null> {
   const sentAt = ctx.clock.now();
@@ -20,25 +20,38 @@ async function findService(ctx: WorkerContext, render: RenderClient, rec: Deploy
   const answeredAt = ctx.clock.now();
   const service = page.items.find((s) => s.name === rec.request.serviceName && s.ownerId === rec.request.ownerId);
   if (!service) return null;
-  return { service, recordMadeOnRender: onRenderClockIfApart(Date.parse(rec.createdAt), { serverDate: page.serverDate, sentAt, answeredAt }) };
+  return { service, onRender: (ours) => onRenderClockIfApart(ours, { serverDate: page.serverDate, sentAt, answeredAt }) };
 }
 
 /**
  * Whether a service found under the requested name is the one this same deployment asked Render to
  * create (its answer was lost to a crash, a timeout or a Redis restart): same repo, branch and
- * workspace, created after this deployment's record was (the record exists before its job, so no
- * lost or stale write can move this anchor; compared on Render's clock, as its createdAt is), and no other deployment of this user points at it.
- * Anything else — another repo, branch or workspace, a service older than this deployment, or one a
- * deployment already claims — is somebody else's service and is never touched.
+ * workspace, created after this deployment claimed the name (nameClaims.ts: another of our deployments
+ * asking for the name at once, a teammate's on the same key, holds it then), or, the claim lost with
+ * Redis' writes, after its record was (the record exists before its job); compared on Render's clock,
+ * as its createdAt is; and no other deployment of this user points at it.
+ * Anything else — another repo, branch or workspace, a service older than this deployment or its claim,
+ * one a deployment already claims — is somebody else's service and is never touched.
  */
-async function createdByThisDeployment(ctx: WorkerContext, rec: DeploymentRecord, { service: svc, recordMadeOnRender }: FoundService): Promise<boolean> {
-  const mine = svc.ownerId === rec.request.ownerId
-    && sameRepo(svc.repo, rec.request.githubRepo)
-    && (svc.branch ?? null) === rec.request.branch
-    && Date.parse(svc.createdAt) > recordMadeOnRender;
-  if (!mine) return false;
+async function createdByThisDeployment(ctx: WorkerContext, rec: DeploymentRecord, { service: svc, onRender }: FoundService): Promise<boolean> {
+  if (svc.ownerId !== rec.request.ownerId || !sameRepo(svc.repo, rec.request.githubRepo) || (svc.branch ?? null) !== rec.request.branch) return false;
+  const claim = await ctx.deployments.serviceNameClaim(rec.request.ownerId, rec.request.serviceName);
+  if (claim && claim.id !== rec.id) return false;
+  if (!(Date.parse(svc.createdAt) > onRender(claim?.at ?? Date.parse(rec.createdAt)))) return false;
   const claimants = await ctx.deployments.idsOfService(rec.userId, svc.id);
   return claimants.every((id) => id === rec.id);
+}
+
+/** Another of our deployments is creating a service under the name right now: fail before any Render write. */
+async function nameBeingCreated(render: RenderClient, rec: DeploymentRecord): Promise<never> {
+  const names = new Set((await render.listServices({ ownerId: rec.request.ownerId })).map((s) => s.name));
+  names.add(rec.request.serviceName);
+  const suggestedName = suggestFreeName(rec.request.serviceName, names);
+  throw new DeployFailed({
+    code: 'service_name_taken',
+    message: `Another deployment is creating a service named "${rec.request.serviceName}" in this workspace right now. Nothing was changed. Deploy under another name, such as "${suggestedName}", or redeploy that service once it exists.`,
+    suggestedName,
+  });
 }
 
 /** The name belongs to another service: fail before any Render write, with a free name to use instead. */
@@ -71,6 +84,8 @@ export async function createOrAdoptService(ctx: WorkerContext, rec: DeploymentRe
   if (rec.serviceId) return ctx.deployments.transition(rec.id, 'triggering_deploy', 'orchestrator');
   const existing = await findService(ctx, render, rec);
   if (existing) return adoptOrRefuse(ctx, rec, render, existing);
+  const claim = await ctx.deployments.claimServiceName(rec.request.ownerId, rec.request.serviceName, rec.id, ctx.clock.now());
+  if (claim.id !== rec.id) return nameBeingCreated(render, rec);
   // Both reads go out together (one round trip); the record is judged first, the values used only after.
   const envRead = ctx.envVault.get(rec.id);
   envRead.catch(() => undefined);
