@@ -7,7 +7,12 @@ import { bearerSessionId } from '../sessions/middleware.js';
 import { createMcpServer } from '../mcp/server.js';
 import { answerMcpPost } from '../mcp/transport.js';
 import type { RouteCaller } from '../mcp/dispatch.js';
-import { documented } from '../openapi/describe.js';
+import { z } from 'zod';
+import { documented, view } from '../openapi/describe.js';
+
+/** A JSON-RPC answer, or one per request of a batch (an array): the SDK's own messages, not restated here. */
+const JsonRpcMessage = z.looseObject({ jsonrpc: z.literal('2.0') });
+const McpAnswer = view('McpAnswer', z.union([JsonRpcMessage, z.array(JsonRpcMessage)]), 'A JSON-RPC response, or an array of them for a batch.');
 
 /** /mcp takes a bearer token only: a browser's session cookie never drives an assistant's tools. */
 function requireBearer(): Koa.Middleware {
@@ -27,7 +32,7 @@ export function mcpRoutes(router: Router, deps: AppDeps, callRoute: RouteCaller)
     summary: 'Model Context Protocol (Streamable HTTP, stateless): JSON-RPC tool calls for AI assistants', tag: 'mcp', auth: 'bearer',
     description: 'Tools are scoped to the caller exactly like the REST routes; their errors are MCP tool errors carrying our error codes.',
     responses: {
-      200: { contentType: 'application/json', description: 'A JSON-RPC response.' },
+      200: McpAnswer,
       202: null,
       400: { contentType: 'application/json', description: 'A JSON-RPC error (not a JSON-RPC message).' },
       406: { contentType: 'application/json', description: 'A JSON-RPC error: Accept must name application/json and text/event-stream.' },

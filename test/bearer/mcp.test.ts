@@ -127,6 +127,14 @@ test.serial('X-Render-Api-Key (no worker runs here): its session is kept while t
   t.false((await dumpRedis(redis)).includes(apiKey));
 });
 
+test.serial('a batch of tool calls is answered with one JSON-RPC response per request, in an array, as the API document says', async (t) => {
+  // The Agent checks every answer against GET /api/openapi.json.
+  const api = new Agent(stack.url, { authorization: `Bearer ${alice.token}`, accept: 'application/json, text/event-stream' });
+  const res = await api.post('/mcp', [1, 2].map((id) => ({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'list_services', arguments: {} } })));
+  t.is(res.status, 200, res.text);
+  t.deepEqual((res.json as Array<{ id: number }>).map((a) => a.id).sort(), [1, 2]);
+});
+
 test.serial('hostile JSON-RPC at /mcp: refused with a 4xx, never a 5xx', async (t) => {
   const api = new Agent(stack.url, { authorization: `Bearer ${alice.token}`, accept: 'application/json, text/event-stream' });
   const bodies: unknown[] = [{}, [], [{}], { jsonrpc: '2.0' }, { jsonrpc: '1.0', id: 1, method: 'tools/list' }, { jsonrpc: '2.0', id: { a: 1 }, method: 'tools/call' },
