@@ -144,6 +144,10 @@ function injectFault(
       call.status = 200;
       sendText(res, 200, '{"id":"srv-', headers);
       return;
+    case 'body':
+      call.status = 200;
+      send(res, 200, fault.body ?? null, headers);
+      return;
     case 'status':
     default: {
       const status = fault.status ?? 500;

@@ -38,7 +38,7 @@ export function createFaultSet(random: () => number = Math.random): FaultSet {
   };
   return {
     add(rule) {
-      if (!['latency', 'status', 'reset', 'timeout', 'malformed'].includes(rule.kind)) {
+      if (!['latency', 'status', 'reset', 'timeout', 'malformed', 'body'].includes(rule.kind)) {
         throw new Error(`unknown fault kind: ${String(rule.kind)}`);
       }
       const id = `flt-${randomUUID()}`;

@@ -75,7 +75,9 @@ export interface FaultRule {
   method?: string;
   /** Templated route as in the spec paths, e.g. '/services/{serviceId}/deploys', or '*' (default). */
   route?: string;
-  kind: 'latency' | 'status' | 'reset' | 'timeout' | 'malformed';
+  kind: 'latency' | 'status' | 'reset' | 'timeout' | 'malformed' | 'body';
+  /** For kind 'body': a 200 whose JSON body is this (an answer of the right syntax and the wrong content). */
+  body?: unknown;
   /** For kind 'status': 429, 500, 503… */
   status?: number;
   /** For 'latency': delay in ms. For a 429 'status': Retry-After in ms (rounded up to seconds; default 1 s). */

@@ -30,7 +30,7 @@ function askOnRenderClock(rec: DeploymentRecord, page: DatedPage<Deploy>, answer
 /**
  * The service's deploys made since the ask (newest first), queued ones only if asked: pages until one
  * reaches a deploy made before the ask (the list is newest first), at most MAX_LOOKED_AT, so ours is
- * found however many were made after it.
+ * found however many were made after it; never past a page that leads nowhere.
  */
 async function deploysSinceAsk(ctx: WorkerContext, render: RenderClient, rec: DeploymentRecord, queued: boolean): Promise<Deploy[]> {
   const found: Deploy[] = [];
@@ -41,7 +41,9 @@ async function deploysSinceAsk(ctx: WorkerContext, render: RenderClient, rec: De
     since ??= askOnRenderClock(rec, page, ctx.clock.now());
     const made = page.items.filter((d) => createdSince(d, since!));
     found.push(...made);
-    if (made.length < page.items.length || !page.nextCursor) break;
+    // A page with no deploy in it, or naming the cursor it was asked with, leads nowhere (a broken
+    // answer: asked again it would be answered alike, until the key's budget was gone).
+    if (made.length < page.items.length || page.items.length === 0 || !page.nextCursor || page.nextCursor === cursor) break;
     cursor = page.nextCursor;
   }
   return found;
