@@ -24,7 +24,8 @@ const CHILD_DIR = new URL('../children/', import.meta.url);
  * still produced, as in production, but the bench does not pay for reading it.
  */
 export async function startChild(cleanup: Cleanup, name: string, file: string, env: Record<string, string>, opts: { cpuProfDir?: string } = {}): Promise<BenchChild> {
-  const execArgv = ['--import=tsx', '--expose-gc'];
+  // BENCH_NODE_ARGS adds Node flags to every child, e.g. --perf-basic-prof for `perf record -p <pid>`.
+  const execArgv = ['--import=tsx', '--expose-gc', ...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean)];
   if (opts.cpuProfDir) execArgv.push('--cpu-prof', `--cpu-prof-dir=${opts.cpuProfDir}`, `--cpu-prof-name=${name}-\${pid}.cpuprofile`);
   const proc: ChildProcess = fork(fileURLToPath(new URL(file, CHILD_DIR)), [], {
     env: { PATH: process.env.PATH ?? '', ...env },
