@@ -52,19 +52,22 @@ type SonicBoom = ReturnType<typeof pino.destination>;
  */
 function gathered(out: SonicBoom, everyMs: number): DestinationStream & { flush(cb?: (err?: Error) => void): void; flushSync(): void } {
   let pending = '';
+  // Armed by the first line gathered, not an interval: an idle process is not woken every everyMs.
+  let timer: NodeJS.Timeout | null = null;
   const handOn = () => {
+    if (timer) { clearTimeout(timer); timer = null; }
     if (pending === '') return;
     const chunk = pending;
     pending = '';
     out.write(chunk);
   };
-  setInterval(handOn, everyMs).unref();
   process.prependListener('beforeExit', handOn);
   process.prependListener('exit', handOn);
   return {
     write(line: string) {
       pending += line;
       if (pending.length >= GATHER_CHARS) handOn();
+      else if (!timer) { timer = setTimeout(handOn, everyMs); timer.unref(); }
     },
     flush(cb) { handOn(); out.flush(cb); },
     flushSync() { handOn(); out.flushSync(); },
