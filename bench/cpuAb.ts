@@ -1,7 +1,8 @@
 /**
  * `flock /tmp/bench.lock npx tsx bench/cpuAb.ts [checkout[#NAME=value,…] …] [--rounds=N] [--requests=N]
- * [--paths=/api/session,…]`: web-process CPU per authenticated
- * cookie read (GET /api/session, GET /api/render/status) for one or more checkouts, measured in
+ * [--paths=/api/session,bearer:/api/session,…]`: web-process CPU per authenticated
+ * read (GET /api/session, GET /api/render/status; a path written `bearer:/api/…` is read with
+ * `Authorization: Bearer <GitHub token>` instead of the cookie) for one or more checkouts, measured in
  * alternation in one run. CPU time, not throughput: a loaded machine stretches wall time far more than
  * it stretches the µs a request costs, so an A/B of two checkouts (old code in a second worktree) holds
  * on a shared machine where the `api` scenario's ratios swing by ±0.1×. Each checkout runs its own
@@ -18,7 +19,7 @@ import { createCleanup } from './lib/cleanup.js';
 import { startBench } from './lib/bench.js';
 import { cpuMsBetween, startChild, type BenchChild } from './lib/children.js';
 import { appEnv, configOf } from './lib/env.js';
-import { createTenant, headersOf, serverSide } from './lib/tenants.js';
+import { BENCH_USER_AGENT, createTenant, headersOf, serverSide } from './lib/tenants.js';
 import { startRenderSimulator } from '../sandbox/render/index.js';
 import { freePort } from '../test/helpers/ports.js';
 
@@ -45,7 +46,7 @@ try {
   const render = await startRenderSimulator({ maxCalls: 2_000_000 });
   cleanup.add('Render simulator', () => render.close());
   const bare = await startChild(cleanup, 'bare-koa', 'bareKoaMain.ts', {});
-  const webs: Array<{ root: (typeof roots)[number]; web: BenchChild; url: string; headers: Array<Record<string, string>> }> = [];
+  const webs: Array<{ root: (typeof roots)[number]; web: BenchChild; url: string; headers: Array<Record<string, string>>; bearer: Array<Record<string, string>> }> = [];
   for (const [i, root] of roots.entries()) {
     const port = await freePort();
     const env = appEnv({
@@ -55,9 +56,10 @@ try {
     });
     const deps = serverSide(cleanup, configOf(env));
     const web = await startChild(cleanup, `web-${i}`, pathToFileURL(`${root.dir}/bench/children/webMain.ts`).href, { ...env, ...root.env }, { cpuProfDir: process.env.BENCH_CPU_PROF });
+    process.stderr.write(`[${i}] web pid ${web.pid}\n`); // for perf record -p
     const tenants = [];
     for (let u = 0; u < USERS; u++) tenants.push(await createTenant(deps, bench.github, render, { login: `ab-${i}-${u}`, repos: 0 }));
-    webs.push({ root, web, url: String(web.ready.url), headers: tenants.map((t) => headersOf(t)) });
+    webs.push({ root, web, url: String(web.ready.url), headers: tenants.map((t) => headersOf(t)), bearer: tenants.map((t) => ({ authorization: `Bearer ${t.githubToken}`, 'user-agent': BENCH_USER_AGENT })) });
   }
 
   /** µs of the server child's CPU per request over `amount` requests (all must be 2xx). */
@@ -72,7 +74,10 @@ try {
 
   const targets = [
     { name: 'bare Koa', run: (n: number) => slice(bare, `${String(bare.ready.url)}/api/session`, [{ 'user-agent': 'bench' }], n) },
-    ...webs.flatMap((w, i) => PATHS.map((p) => ({ name: `[${i}] ${p}`, run: (n: number) => slice(w.web, `${w.url}${p}`, w.headers, n) }))),
+    ...webs.flatMap((w, i) => PATHS.map((p) => ({
+      name: `[${i}] ${p}`,
+      run: (n: number) => (p.startsWith('bearer:') ? slice(w.web, `${w.url}${p.slice(7)}`, w.bearer, n) : slice(w.web, `${w.url}${p}`, w.headers, n)),
+    }))),
   ];
   for (const t of targets) await t.run(REQUESTS); // warm-up: JIT, caches
   const results = new Map<string, number[]>(targets.map((t) => [t.name, []]));
