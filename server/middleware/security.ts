@@ -68,7 +68,10 @@ export function fixedHeaders(headers: Middleware, opts: { noStoreApi?: boolean }
   const record = async (ctx: Context): Promise<HeaderOp[]> => {
     const found: HeaderOp[] = [];
     const res = {
-      setHeader(name: string, value: HeaderValue) { found.push({ set: name, value }); return res; },
+      // Lower-cased once here: Node keys its header table by the lower-cased name, and lower-casing an
+      // already lower-case literal is free, where each mixed-case name cost a new string and a string-table
+      // lookup per response (~1.5% of an authenticated GET; bench/README.md, api). Names are case-insensitive.
+      setHeader(name: string, value: HeaderValue) { found.push({ set: name.toLowerCase(), value }); return res; },
       removeHeader(name: string) { found.push({ remove: name }); },
     };
     await headers({ req: ctx.req, res } as unknown as Context, async () => {});
@@ -79,7 +82,7 @@ export function fixedHeaders(headers: Middleware, opts: { noStoreApi?: boolean }
       if ('set' in op) ctx.res.setHeader(op.set, op.value);
       else ctx.res.removeHeader(op.remove);
     }
-    if (opts.noStoreApi && ctx.path.startsWith('/api/')) ctx.res.setHeader('Cache-Control', 'no-store');
+    if (opts.noStoreApi && ctx.path.startsWith('/api/')) ctx.res.setHeader('cache-control', 'no-store');
   };
   // Not an async function: once recorded, the layer hands next()'s promise on instead of awaiting it.
   return (ctx, next) => {
