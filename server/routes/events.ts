@@ -78,7 +78,9 @@ export function eventRoutes(router: Router, deps: AppDeps, opts: EventRouteOptio
 
     // Subscribe before answering, so anything published after the client sees `retry:` reaches it.
     let forward: (message: string) => void = () => {};
-    let ended: (reason: string) => void = () => {};
+    // An end heard before the stream is set up is kept, and refuses it below.
+    let endedEarly: string | null = null;
+    let ended: (reason: string) => void = (reason) => { endedEarly = reason; };
     let leave: () => void;
     let unwatch: () => void = () => {};
     try {
@@ -95,6 +97,16 @@ export function eventRoutes(router: Router, deps: AppDeps, opts: EventRouteOptio
     } catch {
       release();
       throw errors.eventsUnavailable();
+    }
+    // The session was checked before the subscriptions were made: an end published meanwhile went
+    // unheard (a sign-out in another tab while this request was on its way). Checked again now that
+    // none can be missed; a session ended is refused, as at requireUser.
+    const still = endedEarly === null && (await deps.sessions.loadByRef(ref).catch(() => undefined))?.user?.id === userId;
+    if (!still || endedEarly !== null) {
+      leave();
+      unwatch();
+      release();
+      throw errors.unauthenticated();
     }
 
     const stream = openSse(ctx, {

@@ -20,7 +20,11 @@ export interface TrackingProxy {
 /** Bytes of a connection's first commands looked at to tell the tracking connection (set up first). */
 const SNIFF_LIMIT = 64 * 1024;
 
-export async function startTrackingProxy(redisUrl: string, trackedPrefix: string): Promise<TrackingProxy> {
+/**
+ * `select`: which connection's incoming bytes are held, told by its first commands (default: the one
+ * that sent `CLIENT TRACKING … PREFIX <trackedPrefix>`; e.g. the pub/sub subscriber by its CLIENT SETNAME).
+ */
+export async function startTrackingProxy(redisUrl: string, trackedPrefix: string, select: (sniffed: string) => boolean = (sniffed) => /TRACKING/i.test(sniffed) && sniffed.includes(trackedPrefix)): Promise<TrackingProxy> {
   const target = new URL(redisUrl);
   let holding = false;
   let heldText = '';
@@ -36,7 +40,7 @@ export async function startTrackingProxy(redisUrl: string, trackedPrefix: string
     client.on('data', (chunk) => {
       if (!tracking && sniffed.length < SNIFF_LIMIT) {
         sniffed += chunk.toString('latin1');
-        tracking = /TRACKING/i.test(sniffed) && sniffed.includes(trackedPrefix);
+        tracking = select(sniffed);
       }
       upstream.write(chunk);
     });
