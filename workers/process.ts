@@ -83,7 +83,7 @@ export async function startWorker(args: {
   const context: WorkerContext = {
     config, redis, clock: deps.clock, logger, keyring: deps.keyring, sessions: deps.sessions, deployments: deps.deployments,
     enqueuer: deps.enqueuer, budget: deps.budget, envVault: deps.envVault, upstream: deps.upstream, watch: { ...DEFAULT_WATCH, ...args.watch }, renderTimeoutMs: args.renderTimeoutMs ?? 15_000, crashPoint: args.crashPoint,
-    onFinished: auditDeployFinished(audit, logger), securityEvents,
+    onFinished: auditDeployFinished(audit, logger), prefetchAudit: (userId) => audit.prefetch(userId), securityEvents,
     commitStatusQueue: createCommitStatusQueue(queueRedis, config.redisPrefix),
     commitStatusPendingDelayMs: statusWriteIntervalMs(config, args.commitStatus),
     tokenScopes: createTokenScopes(),

@@ -61,3 +61,36 @@ test('a new service deployed and watched: its pending entry goes once, its live 
   const nextBudget = sent.slice(askedPending + 1).find((c) => c.name === 'evalsha' && c.args.some((a) => a.includes(':budget:')));
   t.is(nextBudget?.write, sent[askedPending]!.write, 'one write: the ask and the budget take of the service lookup');
 });
+
+// Serial (run before the other test): alone, so that each write holds this deploy's commands only.
+test.serial('a deploy\'s first step goes with its credentials\' read, budget slots with the record reads and writes before their calls, the audit heads with the final write', async (t) => {
+  const { agent } = await signedInWithKey(stack, 'ahead');
+  addNodeRepo(stack, 'ahead', 'app');
+  const sent = recordCommands(t);
+  const res = await agent.post('/api/render/deploy', { github_repo: 'ahead/app', project_name: 'ahead-app' });
+  t.is(res.status, 202, res.text);
+  const id = res.json.id as string;
+  const done = await waitFinished(agent, id);
+  t.is(done.status, 'live', JSON.stringify(done.failure));
+  const evalWith = (arg: string) => sent.find((c) => c.name === 'evalsha' && c.args.some((a) => a.endsWith(`deployment:${id}`)) && c.args.includes(arg));
+  /** The commands sent in the same write as `c`, named `name`, with a first key that passes `key` (EVALSHA: sha, key count, keys). */
+  const alongside = (c: Sent | undefined, name: string, key: (k: string) => boolean) =>
+    (c ? sent.filter((o) => o.write === c.write && o.name === name && key(o.args[name === 'evalsha' ? 2 : 0]!)) : []);
+  const budgetOf = (bucket: string) => (k: string) => k.includes(':budget:') && k.endsWith(`:${bucket}`);
+
+  const verifying = evalWith('verifying');
+  t.truthy(verifying);
+  t.is(alongside(verifying, 'hmget', (k) => k.includes(':sess:')).length, 1, 'one write: the verifying step and the session\'s read');
+
+  const envRead = sent.find((c) => c.name === 'get' && c.args[0]!.endsWith(`${id}:env`));
+  t.truthy(envRead);
+  t.is(alongside(envRead, 'evalsha', budgetOf('createService')).length, 1, 'one write: the creation\'s budget slot and the reads before it (env values, fresh record)');
+
+  const created = evalWith('created');
+  t.truthy(created);
+  t.is(alongside(created, 'evalsha', budgetOf('read')).length, 1, 'one write: the service ids and the budget slot of the first look at the deploy');
+
+  const live = evalWith('live');
+  t.truthy(live);
+  t.is(alongside(live, 'hmget', (k) => k.includes(':audit:') && k.endsWith(':head')).length, 2, 'one write: the final record and the audit heads (user, global) its finished entry needs');
+});

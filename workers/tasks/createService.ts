@@ -8,6 +8,7 @@ import type { EnvVarInput } from '../../server/deployments/envVars.js';
 import type { WorkerContext } from '../context.js';
 import { DeployFailed } from './deployFailed.js';
 import { onRenderClockIfApart } from '../../server/render/renderClock.js';
+import type { TakeAhead } from './runBudget.js';
 
 // The creating_service step: make the service, or adopt the one this same deployment made before a crash.
 
@@ -80,20 +81,22 @@ async function adoptOwnService(ctx: WorkerContext, rec: DeploymentRecord, render
  * only when this very deployment created it before a crash; any other clash fails as
  * service_name_taken. Existing services are deployed only through their own actions, by id.
  */
-export async function createOrAdoptService(ctx: WorkerContext, rec: DeploymentRecord, render: RenderClient) {
+export async function createOrAdoptService(ctx: WorkerContext, rec: DeploymentRecord, render: RenderClient, takeAhead?: TakeAhead) {
   if (rec.serviceId) return ctx.deployments.transition(rec.id, 'triggering_deploy', 'orchestrator');
   const existing = await findService(ctx, render, rec);
   if (existing) return adoptOrRefuse(ctx, rec, render, existing);
   const claim = await ctx.deployments.claimServiceName(rec.request.ownerId, rec.request.serviceName, rec.id, ctx.clock.now());
   if (claim.id !== rec.id) return nameBeingCreated(render, rec);
   // Both reads go out together (one round trip); the record is judged first, the values used only after.
+  // The creation's budget slot is taken in the same round trip (runBudget.ts).
+  takeAhead?.({ method: 'POST', route: '/services' });
   const envRead = ctx.envVault.get(rec.id);
   envRead.catch(() => undefined);
   const fresh = await recordBeforeCreate(ctx, rec.id);
   if (!fresh) return null;
   const outcome = await createOnRender(ctx, fresh, render, await envRead);
   if (outcome.kind === 'name_taken_meanwhile') return adoptOrRefuse(ctx, fresh, render, outcome.service);
-  return recordCreated(ctx, fresh, render, outcome.created);
+  return recordCreated(ctx, fresh, render, outcome.created, takeAhead);
 }
 
 /** A service under the requested name: ours from before an interruption is adopted, anyone else's refused. */
@@ -144,7 +147,7 @@ async function createOnRender(ctx: WorkerContext, rec: DeploymentRecord, render:
  * creating the service keeps the service, has its first build stopped, and notes where the service is
  * so the user can find (or delete) it.
  */
-async function recordCreated(ctx: WorkerContext, rec: DeploymentRecord, render: RenderClient, created: CreatedService) {
+async function recordCreated(ctx: WorkerContext, rec: DeploymentRecord, render: RenderClient, created: CreatedService, takeAhead?: TakeAhead) {
   ctx.crashPoint?.('service_created');
   const service = created.service;
   if (!service) {
@@ -152,7 +155,9 @@ async function recordCreated(ctx: WorkerContext, rec: DeploymentRecord, render: 
     throw new DeployFailed({ code: 'render_bad_response', message: 'Render created the service but did not say which one. Check your Render dashboard.' });
   }
   // The ids, the cache drop and the env values' deletion go out together (one round trip): Render holds
-  // the values now, whatever the record write answers.
+  // the values now, whatever the record write answers. So does the budget slot of the first look at
+  // the deploy, which follows at once (deployTask.ts: a created deployment is watched).
+  takeAhead?.({ method: 'GET', route: '/services/{serviceId}/deploys/{deployId}', serviceId: service.id });
   const [next] = await Promise.all([ctx.deployments.transition(rec.id, 'created', 'render', {
     ...serviceFields(service, service.id), deployId: created.deployId ?? null, deployRequestedAt: new Date(ctx.clock.now()).toISOString(),
   }, 'Service created on Render'), serviceListChanged(ctx, rec), ctx.envVault.drop(rec.id)]);

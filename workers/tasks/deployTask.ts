@@ -16,6 +16,7 @@ import { triggerDeploy, watch } from './renderDeploy.js';
 import { finish } from './finishDeploy.js';
 import { requestCommitStatus } from './commitStatus.js';
 import { delayJob } from './delayJob.js';
+import { createRunBudget, type TakeAhead } from './runBudget.js';
 
 // The steps live by what they talk to: githubSteps.ts (verify, detect), createService.ts (the service),
 // renderDeploy.ts (trigger, watch), finishDeploy.ts (the final status); this file runs them.
@@ -36,11 +37,18 @@ export async function runDeployJob(ctx: WorkerContext, job: Job<DeployJobData>, 
   const { id: deploymentId, userId } = rec;
   // Made only when something is logged: a child logger per run (most runs log nothing) was 0.4% of the worker's busy time.
   const log = () => ctx.logger.child({ deploymentId, userId, attempt: job.attemptsMade + 1 });
+  // A first run's first step (a deploy's verifying, another kind's triggering_deploy) is written
+  // without waiting for the credentials: awaited in the step's place below, its write shares their
+  // read's round trip. Without credentials the record then goes on from that step to revoked.
+  const first = rec.status === 'queued' ? ctx.deployments.transition(rec.id, rec.kind === 'deploy' ? 'verifying' : 'triggering_deploy', 'orchestrator') : null;
+  first?.catch(() => undefined); // its failure is the step's, handled where it is awaited
   // Together: one round trip on the worker's auto-pipelined connection when the session is not cached.
   // The job leaves its user's pending count on its first run, which is the only one that finds the
-  // record queued (each run takes this before any step): a later run (each watch check) has nothing to take.
-  const [, creds] = await Promise.all([rec.status === 'queued' ? ctx.enqueuer.started({ deploymentId, userId }) : null, loadCredentials(ctx, rec)]);
+  // record queued (each run takes this before any step), or a deploy's retry that finds it verifying
+  // (the take may have failed with that run): a later run (each watch check) has nothing to take.
+  const [, creds] = await Promise.all([rec.status === 'queued' || rec.status === 'verifying' ? ctx.enqueuer.started({ deploymentId, userId }) : null, loadCredentials(ctx, rec)]);
   if (!creds) {
+    await first?.catch(() => null);
     // The session ended on its own (expiry) or the key went: the deploy stops (its env values go with the write).
     await ctx.deployments.transition(rec.id, 'credentials_revoked', 'orchestrator', {
       failure: { code: 'credentials_revoked', message: 'Your session ended or the Render key was cleared, so this deploy was stopped. Sign in, connect your key and deploy again.' },
@@ -48,13 +56,11 @@ export async function runDeployJob(ctx: WorkerContext, job: Job<DeployJobData>, 
     ctx.onFinished?.('credentials_revoked', ctx.clock.now() - Date.parse(rec.createdAt), { deploymentId: rec.id, userId: rec.userId, sessionRef: rec.sessionRef });
     return;
   }
-  const render = ctx.upstream.render(creds.renderKey, {
-    timeoutMs: ctx.renderTimeoutMs,
-    beforeRequest: (call) => ctx.budget.acquireOrThrow(rec.keyFingerprint, call),
-  });
+  const budget = createRunBudget(ctx, rec.keyFingerprint);
+  const render = ctx.upstream.render(creds.renderKey, { timeoutMs: ctx.renderTimeoutMs, beforeRequest: budget.beforeRequest });
 
   try {
-    const outcome = await advance(ctx, rec, render, creds);
+    const outcome = await advance(ctx, first ? await first : rec, render, creds, budget.takeAhead);
     if (typeof outcome === 'number') return await delayJob(job, token, outcome);
     await deployEnded(ctx, rec.id, creds, outcome);
   } catch (err) {
@@ -86,20 +92,20 @@ export async function runDeployJob(ctx: WorkerContext, job: Job<DeployJobData>, 
  * Run steps until the deployment must wait (returns ms) or is over: the final record this run wrote,
  * or null when it ended elsewhere (canceled, revoked) or the step guard ran out.
  */
-async function advance(ctx: WorkerContext, start: DeploymentRecord, render: RenderClient, creds: JobCredentials): Promise<number | DeploymentRecord | null> {
+async function advance(ctx: WorkerContext, start: DeploymentRecord | null, render: RenderClient, creds: JobCredentials, takeAhead: TakeAhead): Promise<number | DeploymentRecord | null> {
   // The pending commit status, asked for once the commit is checked and its stack detected. Only asked:
   // the status job posts it, so this slot never waits on GitHub's pacing; and not awaited before the
   // next step, whose first commands its own go out with. Settled before the run ends (it never throws),
   // so it is asked before any final status is.
   const asked: Array<Promise<void>> = [];
   try {
-    return await steps(ctx, start, render, creds, (rec) => asked.push(requestCommitStatus(ctx, rec, 'pending')));
+    return await steps(ctx, start, render, creds, takeAhead, (rec) => asked.push(requestCommitStatus(ctx, rec, 'pending')));
   } finally {
     await Promise.all(asked);
   }
 }
 
-async function steps(ctx: WorkerContext, start: DeploymentRecord, render: RenderClient, creds: JobCredentials, detected: (rec: DeploymentRecord) => unknown): Promise<number | DeploymentRecord | null> {
+async function steps(ctx: WorkerContext, start: DeploymentRecord | null, render: RenderClient, creds: JobCredentials, takeAhead: TakeAhead, detected: (rec: DeploymentRecord) => unknown): Promise<number | DeploymentRecord | null> {
   let rec: DeploymentRecord | null = start;
   for (let guard = 0; rec && guard < 10; guard++) {
     ctx.crashPoint?.('step');
@@ -114,7 +120,7 @@ async function steps(ctx: WorkerContext, start: DeploymentRecord, render: Render
         if (rec?.status === 'creating_service') detected(rec);
         break;
       case 'creating_service':
-        rec = await createOrAdoptService(ctx, rec, render);
+        rec = await createOrAdoptService(ctx, rec, render, takeAhead);
         break;
       case 'triggering_deploy':
         rec = await triggerDeploy(ctx, rec, render);

@@ -31,6 +31,9 @@ export async function finish(ctx: WorkerContext, rec: DeploymentRecord, status: 
     ? (ids: string[]) => replaceOlderLive(ctx, { id, deployId: extra.deployId ?? rec.deployId }, at, ids)
         .catch((err: Error) => ctx.logger.warn({ deploymentId: id, err: { message: err.message } }, 'could not mark older deploys replaced'))
     : undefined;
+  // The finished entry's audit heads are read in the final write's round trip, so its append follows
+  // with the job's other end commands (deployTask.ts deployEnded) instead of reading them first.
+  ctx.prefetchAudit?.(rec.userId);
   const done = await ctx.deployments.transition(id, status, status === 'failed' || status === 'credentials_revoked' ? 'orchestrator' : 'render', { ...extra, failure }, failure?.message, [], replaceOlder);
   if (done) ctx.onFinished?.(status, Date.parse(done.finishedAt ?? done.updatedAt) - Date.parse(done.createdAt), { deploymentId: done.id, userId: done.userId, sessionRef: done.sessionRef });
   return done;
