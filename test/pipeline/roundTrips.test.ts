@@ -63,7 +63,7 @@ test('a new service deployed and watched: its pending entry goes once, its live 
 });
 
 // Serial (run before the other test): alone, so that each write holds this deploy's commands only.
-test.serial('a deploy\'s first step goes with its credentials\' read, budget slots with the record reads and writes before their calls, the audit heads with the final write', async (t) => {
+test.serial('a deploy\'s first step goes with its credentials\' read, what follows detection with its write, budget slots with the record reads and writes before their calls, the audit heads with the final write', async (t) => {
   const { agent } = await signedInWithKey(stack, 'ahead');
   addNodeRepo(stack, 'ahead', 'app');
   const sent = recordCommands(t);
@@ -81,6 +81,11 @@ test.serial('a deploy\'s first step goes with its credentials\' read, budget slo
   const verifying = evalWith('verifying');
   t.truthy(verifying);
   t.is(alongside(verifying, 'hmget', (k) => k.includes(':sess:')).length, 1, 'one write: the verifying step and the session\'s read');
+
+  const detected = evalWith('creating_service');
+  t.truthy(detected);
+  t.is(alongside(detected, 'evalsha', (k) => k.endsWith(`${id}:commit-status`)).length, 1, 'one write: detection\'s result and the pending status\'s ask');
+  t.is(alongside(detected, 'evalsha', budgetOf('read')).length, 1, 'one write: detection\'s result and the budget slot of the lookup by name');
 
   const envRead = sent.find((c) => c.name === 'get' && c.args[0]!.endsWith(`${id}:env`));
   t.truthy(envRead);

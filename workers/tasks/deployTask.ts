@@ -94,8 +94,8 @@ export async function runDeployJob(ctx: WorkerContext, job: Job<DeployJobData>, 
  */
 async function advance(ctx: WorkerContext, start: DeploymentRecord | null, render: RenderClient, creds: JobCredentials, takeAhead: TakeAhead): Promise<number | DeploymentRecord | null> {
   // The pending commit status, asked for once the commit is checked and its stack detected. Only asked:
-  // the status job posts it, so this slot never waits on GitHub's pacing; and not awaited before the
-  // next step, whose first commands its own go out with. Settled before the run ends (it never throws),
+  // the status job posts it, so this slot never waits on GitHub's pacing; and not awaited: its first
+  // command goes out with detection's write (steps). Settled before the run ends (it never throws),
   // so it is asked before any final status is.
   const asked: Array<Promise<void>> = [];
   try {
@@ -107,17 +107,22 @@ async function advance(ctx: WorkerContext, start: DeploymentRecord | null, rende
 
 async function steps(ctx: WorkerContext, start: DeploymentRecord | null, render: RenderClient, creds: JobCredentials, takeAhead: TakeAhead, detected: (rec: DeploymentRecord) => unknown): Promise<number | DeploymentRecord | null> {
   let rec: DeploymentRecord | null = start;
+  // Detection's write goes out with what follows it: the pending status's ask, and the budget slot of
+  // createOrAdoptService's lookup by name (runBudget.ts). Should the write not land (the deployment
+  // ended meanwhile), the status job posts the state the record has, and the slot is spent unused.
+  const beforeDetectedWrite = (next: DeploymentRecord) => {
+    detected(next);
+    if (!next.serviceId) takeAhead({ method: 'GET', route: '/services' });
+  };
   for (let guard = 0; rec && guard < 10; guard++) {
     ctx.crashPoint?.('step');
     switch (rec.status) {
       case 'queued':
       case 'verifying':
-        rec = rec.kind === 'deploy' ? await verifyRepo(ctx, rec, render, creds) : await ctx.deployments.transition(rec.id, 'triggering_deploy', 'orchestrator');
-        if (rec?.status === 'creating_service') detected(rec);
+        rec = rec.kind === 'deploy' ? await verifyRepo(ctx, rec, render, creds, beforeDetectedWrite) : await ctx.deployments.transition(rec.id, 'triggering_deploy', 'orchestrator');
         break;
       case 'detecting':
-        rec = await detect(ctx, rec, render, creds);
-        if (rec?.status === 'creating_service') detected(rec);
+        rec = await detect(ctx, rec, render, creds, undefined, beforeDetectedWrite);
         break;
       case 'creating_service':
         rec = await createOrAdoptService(ctx, rec, render, takeAhead);

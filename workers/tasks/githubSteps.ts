@@ -13,7 +13,13 @@ import { withServiceType } from './serviceType.js';
 /** What verifying found (the branch and the commit at its head), not yet written: detect() writes it with its own result. */
 interface Verified { fields: Pick<DeploymentRecord, 'commitSha' | 'request'>; entry: TimelineEntry }
 
-export async function verifyRepo(ctx: WorkerContext, rec: DeploymentRecord, render: RenderClient, creds: JobCredentials) {
+/**
+ * Called with the record detection is about to write (creating_service), before its write goes out:
+ * the next step's first commands share the write's round trip (deployTask.ts).
+ */
+export type BeforeDetectedWrite = (next: DeploymentRecord) => void;
+
+export async function verifyRepo(ctx: WorkerContext, rec: DeploymentRecord, render: RenderClient, creds: JobCredentials, beforeWrite?: BeforeDetectedWrite) {
   if (rec.status === 'queued') {
     const moved = await ctx.deployments.transition(rec.id, 'verifying', 'orchestrator');
     if (!moved) return null;
@@ -31,7 +37,7 @@ export async function verifyRepo(ctx: WorkerContext, rec: DeploymentRecord, rend
   // any other way, what verifying found is written first, as its own step, so the record (and the
   // commit status of a failure) keeps the commit, and a retry resumes from detecting.
   try {
-    return await detect(ctx, { ...rec, ...verified.fields }, render, creds, verified);
+    return await detect(ctx, { ...rec, ...verified.fields }, render, creds, verified, beforeWrite);
   } catch (err) {
     // Best effort: unwritten, a retry simply verifies again; the step's own error is what counts.
     await ctx.deployments.transition(rec.id, 'detecting', 'orchestrator', verified.fields, verified.entry.note).catch(() => null);
@@ -39,7 +45,7 @@ export async function verifyRepo(ctx: WorkerContext, rec: DeploymentRecord, rend
   }
 }
 
-export async function detect(ctx: WorkerContext, rec: DeploymentRecord, render: RenderClient, creds: JobCredentials, verified?: Verified) {
+export async function detect(ctx: WorkerContext, rec: DeploymentRecord, render: RenderClient, creds: JobCredentials, verified?: Verified, beforeWrite?: BeforeDetectedWrite) {
   const gh = githubFor(ctx, creds);
   const [owner, name] = rec.request.githubRepo.split('/') as [string, string];
   const files = await repoFilesFromGitHub(gh, owner, name, rec.request.branch!);
@@ -73,8 +79,9 @@ export async function detect(ctx: WorkerContext, rec: DeploymentRecord, render: 
     dockerfilePath: stack?.dockerfilePath ?? null,
     schedule: stack?.schedule ?? null,
   });
-  // The pending commit status is asked for by the job's run once this returns (deployTask.ts advance),
-  // alongside the next step's first commands.
+  // What the job's run sends next (the pending commit status's ask, the service lookup's budget slot)
+  // goes out with this write: deployTask.ts steps.
+  beforeWrite?.({ ...rec, ...verified?.fields, stack: summary, status: 'creating_service' });
   return ctx.deployments.transition(rec.id, 'creating_service', 'orchestrator', { ...verified?.fields, stack: summary }, `Detected ${summary.stack}: ${summary.reason}`, verified ? [verified.entry] : []);
 }
 
