@@ -1,7 +1,7 @@
 import test from 'ava';
 import type { Stack } from '../helpers/stack.js';
 import { usePipelineStack } from '../helpers/pipelineStack.js';
-import { addNodeRepo, renderCalls, signedInWithKey, waitFinished, waitStatus, type TestWorker } from '../helpers/pipeline.js';
+import { addNodeRepo, renderCalls, signedInWithKey, until, waitFinished, waitStatus, type TestWorker } from '../helpers/pipeline.js';
 
 let stack: Stack;
 let worker: TestWorker;
@@ -26,11 +26,48 @@ test('clear-credentials while a deploy is being watched stops it with credential
   // Either side may write the revocation first: the clear (requests.ts) or a worker's check that found
   // the key gone a moment earlier (deployTask.ts); both say why, in their own words.
   t.regex(rec.failure.message, /cleared your Render key|signed out|the Render key was cleared/);
-  t.is(await stack.web.deps.queue.getJob(res.json.id), undefined, 'the delayed watch job is gone');
+  // The clear removes the jobs of the deploys it finds unfinished, waiting out a run in progress. One a
+  // worker's run ended before the clear looked is not among them (no longer active): its job is that
+  // run's, which may still be finishing as the clear answers, and ends completed, with nothing left to
+  // run (if the clear looked before the run's write, it removed the job once the run ended: gone).
+  const job = await until('the watch job is not running', async () => {
+    const found = await stack.web.deps.queue.getJob(res.json.id);
+    const state = found ? await found.getState() : 'gone';
+    return state === 'active' ? null : { state };
+  });
+  if (rec.failure.message.startsWith('Stopped because')) t.is(job.state, 'gone', 'the delayed watch job is gone');
+  else t.true(job.state === 'gone' || job.state === 'completed', `the run that wrote the revocation was the job's last (${job.state})`);
+  t.deepEqual((await agent.get(`/api/render/deployments/${res.json.id}`)).json.timeline, rec.timeline, 'nothing was written after the revocation');
   const checksAtRevoke = renderCalls(stack, accountId, 'GET', '/services/{serviceId}/deploys/{deployId}').length;
   await new Promise((r) => setTimeout(r, 600));
   t.true(renderCalls(stack, accountId, 'GET', '/services/{serviceId}/deploys/{deployId}').length <= checksAtRevoke + 1, 'no more watching with that key');
   t.is((await agent.get(`/api/render/deployments/${res.json.id}`)).json.status, 'credentials_revoked', 'a late worker write cannot resurrect it');
+});
+
+test('a clear whose key a due watch run found gone first: that run ends the deploy and is its job\'s last', async (t) => {
+  const { agent } = await signedInWithKey(stack, 'clearlate');
+  addNodeRepo(stack, 'clearlate', 'watched');
+  holdBuild('watched-cl');
+  const res = await agent.post('/api/render/deploy', { github_repo: 'clearlate/watched', project_name: 'watched-cl' });
+  await waitStatus(agent, res.json.id, 'build_in_progress');
+  const stored = (await stack.web.deps.deployments.get(res.json.id))!;
+  // The clear's two steps (endSession.ts clearKey) with a watch run between them, as a loaded machine
+  // may order them: the key goes, the worker's next check finds it gone and writes the revocation,
+  // then the clear stops the session's unfinished deploys (none left: this one is over).
+  await stack.web.deps.sessions.clearCredentials(stored.sessionRef);
+  const rec = await until('the worker wrote the revocation', async () => {
+    const r = (await agent.get(`/api/render/deployments/${res.json.id}`)).json;
+    return r.status === 'credentials_revoked' ? r : null;
+  });
+  t.regex(rec.failure.message, /the Render key was cleared/);
+  t.is(await stack.web.deps.deployRequests.revokeForSession(stored.userId, stored.sessionRef), 0);
+  const job = await until('the watch job is not running', async () => {
+    const found = await stack.web.deps.queue.getJob(res.json.id);
+    const state = found ? await found.getState() : 'gone';
+    return state === 'active' ? null : { state };
+  });
+  t.is(job.state, 'completed', 'nothing is left to run for it');
+  t.deepEqual((await agent.get(`/api/render/deployments/${res.json.id}`)).json.timeline, rec.timeline, 'nothing was written after the revocation');
 });
 
 test.serial('logout stops the session\'s queued deploys before any Render call', async (t) => {
