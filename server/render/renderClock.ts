@@ -1,3 +1,5 @@
+import type { Clock } from '../clock.js';
+
 // Render's clock, not ours: Render stamps `createdAt` by its clock, and ours may be off it by any amount.
 // A time of ours is moved onto Render's with the `Date` of a Render answer (docs/render-api.md §6.3).
 
@@ -29,4 +31,15 @@ export function onRenderClockIfApart(ours: number, answer: { serverDate: number 
   const least = serverDate - answeredAt;
   const most = serverDate + 1_000 - sentAt;
   return least <= 0 && most >= 0 ? ours : ours + least;
+}
+
+/**
+ * A read of a dated Render answer (its `serverDate`), timed on our clock on either side: the answer, and
+ * a time of ours moved onto Render's clock by it as onRenderClockIfApart does.
+ */
+export async function readDated<A extends { serverDate: number | null }>(clock: Clock, read: () => Promise<A>): Promise<{ answer: A; onRender(ours: number): number }> {
+  const sentAt = clock.now();
+  const answer = await read();
+  const timing = { serverDate: answer.serverDate, sentAt, answeredAt: clock.now() };
+  return { answer, onRender: (ours) => onRenderClockIfApart(ours, timing) };
 }

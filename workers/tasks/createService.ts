@@ -7,7 +7,7 @@ import { RecordTamperedError } from '../../server/deployments/integrity.js';
 import type { EnvVarInput } from '../../server/deployments/envVars.js';
 import type { WorkerContext } from '../context.js';
 import { DeployFailed } from './deployFailed.js';
-import { onRenderClockIfApart } from '../../server/render/renderClock.js';
+import { readDated } from '../../server/render/renderClock.js';
 import type { TakeAhead } from './runBudget.js';
 
 // The creating_service step: make the service, or adopt the one this same deployment made before a crash.
@@ -16,12 +16,9 @@ import type { TakeAhead } from './runBudget.js';
 interface FoundService { service: Service; onRender(ours: number): number }
 
 async function findService(ctx: WorkerContext, render: RenderClient, rec: DeploymentRecord): Promise<FoundService | null> {
-  const sentAt = ctx.clock.now();
-  const page = await render.listServicesNamed(rec.request.ownerId, rec.request.serviceName, 20);
-  const answeredAt = ctx.clock.now();
+  const { answer: page, onRender } = await readDated(ctx.clock, () => render.listServicesNamed(rec.request.ownerId, rec.request.serviceName, 20));
   const service = page.items.find((s) => s.name === rec.request.serviceName && s.ownerId === rec.request.ownerId);
-  if (!service) return null;
-  return { service, onRender: (ours) => onRenderClockIfApart(ours, { serverDate: page.serverDate, sentAt, answeredAt }) };
+  return service ? { service, onRender } : null;
 }
 
 /**
@@ -43,11 +40,16 @@ async function createdByThisDeployment(ctx: WorkerContext, rec: DeploymentRecord
   return claimants.every((id) => id === rec.id);
 }
 
+/** A name free in the request's workspace, near the requested one; `taken` counts as used even if Render does not list it yet. */
+async function freeNameInWorkspace(render: RenderClient, rec: DeploymentRecord, taken: string): Promise<string> {
+  const names = new Set((await render.listServices({ ownerId: rec.request.ownerId })).map((s) => s.name));
+  names.add(taken);
+  return suggestFreeName(rec.request.serviceName, names);
+}
+
 /** Another of our deployments is creating a service under the name right now: fail before any Render write. */
 async function nameBeingCreated(render: RenderClient, rec: DeploymentRecord): Promise<never> {
-  const names = new Set((await render.listServices({ ownerId: rec.request.ownerId })).map((s) => s.name));
-  names.add(rec.request.serviceName);
-  const suggestedName = suggestFreeName(rec.request.serviceName, names);
+  const suggestedName = await freeNameInWorkspace(render, rec, rec.request.serviceName);
   throw new DeployFailed({
     code: 'service_name_taken',
     message: `Another deployment is creating a service named "${rec.request.serviceName}" in this workspace right now. Nothing was changed. Deploy under another name, such as "${suggestedName}", or redeploy that service once it exists.`,
@@ -57,9 +59,7 @@ async function nameBeingCreated(render: RenderClient, rec: DeploymentRecord): Pr
 
 /** The name belongs to another service: fail before any Render write, with a free name to use instead. */
 async function nameTaken(render: RenderClient, rec: DeploymentRecord, svc: Service): Promise<never> {
-  const names = new Set((await render.listServices({ ownerId: rec.request.ownerId })).map((s) => s.name));
-  names.add(svc.name);
-  const suggestedName = suggestFreeName(rec.request.serviceName, names);
+  const suggestedName = await freeNameInWorkspace(render, rec, svc.name);
   const what = svc.repo ? ` (it deploys ${svc.repo.replace(/^https:\/\/github\.com\//, '')}${svc.branch ? ` @ ${svc.branch}` : ''})` : '';
   throw new DeployFailed({
     code: 'service_name_taken',

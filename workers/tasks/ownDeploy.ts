@@ -3,7 +3,7 @@ import type { Deploy } from '../../server/render/types.js';
 import type { DatedPage } from '../../server/render/pagination.js';
 import type { DeploymentRecord } from '../../server/deployments/types.js';
 import type { WorkerContext } from '../context.js';
-import { onRenderClock, onRenderClockIfApart } from '../../server/render/renderClock.js';
+import { onRenderClock, readDated } from '../../server/render/renderClock.js';
 
 // Which deploy of the service is this deployment's while Render has not named it to us: a retried ask
 // whose answer was lost, an ask Render queued (202, no body), a service created without its deploy's id.
@@ -98,9 +98,8 @@ export async function deployOfAsk(ctx: WorkerContext, render: RenderClient, rec:
  * made after the record (by Render's clock: the page's Date).
  */
 async function firstDeployOfOurService(ctx: WorkerContext, render: RenderClient, rec: DeploymentRecord): Promise<Deploy | null> {
-  const sentAt = ctx.clock.now();
-  const page = await render.listDeploysPage(rec.serviceId!, { limit: PAGE });
-  const recordMade = onRenderClockIfApart(Date.parse(rec.createdAt), { serverDate: page.serverDate, sentAt, answeredAt: ctx.clock.now() });
+  const { answer: page, onRender } = await readDated(ctx.clock, () => render.listDeploysPage(rec.serviceId!, { limit: PAGE }));
+  const recordMade = onRender(Date.parse(rec.createdAt));
   const first = page.items.length < PAGE ? page.items.at(-1) : undefined;
   return first && createdSince(first, recordMade) ? first : null;
 }
