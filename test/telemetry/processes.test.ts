@@ -23,7 +23,11 @@ let web2: WebProcess;
 const workers: WorkerProcess[] = [];
 test.before(async () => {
   s = await startAnomalyStack({
-    start: (Math.floor(Date.now() / 60_000) + 1) * 60_000 + 5_000, // real time: the CLI reads the system clock
+    // The CLI reads the system clock and shows the last 60 minutes and 24 hours up to now: every
+    // minute this test's clock visits (about a dozen) must lie before the real time of the CLI call.
+    // A clock started ahead of real time put the test's traffic in the next hour whenever the run
+    // began within minutes of an hour's end, and the CLI then showed none of it.
+    start: (Math.floor(Date.now() / 60_000) - 20) * 60_000 + 5_000,
     renderOptions: { phaseMs: { created: 100, build_in_progress: 15_000, pre_deploy_in_progress: 100, update_in_progress: 200 } },
   });
   web2 = await startWeb({ config: { ...s.stack.config, port: 0 }, logger: createLogger({ level: 'silent' }), clock: s.clock, host: '127.0.0.1', telemetry: { flushMs: 60_000, syncMs: 100 } });
@@ -120,6 +124,7 @@ test.serial('blocks hold across two web processes, are decided by one detector j
   t.is(tele.code, 0, tele.err);
   t.regex(tele.out, /state: blocked until/);
   t.regex(tele.out, /GET \/api\/render\/my-deployments\s+2xx \d+/);
+  t.regex(tele.out, /last 60 minutes[^\n]*:\n {2}\d\d:\d\d {2}\d+ \/ /, 'the minutes of the test are listed');
   t.notRegex(tele.out, /dep-[a-z0-9]{8}|\?/, 'route templates only: no ids, no query strings');
   t.regex(tele.out, /requests\s+\d+(\.\d)? ± /);
   t.is((await admin('unblock', 'nobody-here')).code, 1);
