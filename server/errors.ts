@@ -56,6 +56,7 @@ export const errors = {
   accountTemporarilyBlocked: (retryAfterSeconds = 60, message = 'Your account is temporarily blocked because its traffic jumped far above its usual level.') =>
     new AppError(429, 'account_temporarily_blocked', message, { 'Retry-After': String(Math.max(1, Math.ceil(retryAfterSeconds))) }),
   blueprintNotFound: (message = 'This repository has no render.yaml on that branch.') => new AppError(404, 'blueprint_not_found', message),
+  blueprintTooLarge: (message = 'This repository\'s render.yaml is larger than 256 KiB, the most this app reads.') => new AppError(422, 'blueprint_too_large', message),
   stackNotDetected: (message = 'No supported stack was found in this repository.') => new AppError(422, 'stack_not_detected', message),
   slackNotConfigured: () => new AppError(400, 'slack_not_configured', 'Add a Slack incoming webhook URL first.'),
   eventsUnavailable: () => new AppError(503, 'events_unavailable', 'Live updates are unavailable right now. The page will retry.', { 'Retry-After': '5' }),

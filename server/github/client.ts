@@ -1,10 +1,10 @@
 import { z } from 'zod';
-import { GitHubError } from './errors.js';
+import { FileTooLargeError, GitHubError } from './errors.js';
 import { createGitHubHttp, type GitHubRequest } from './http.js';
 import { withoutTrailingSlashes } from '../text.js';
 import { branchSchema, dirEntrySchema, fileSchema, repoSchema, toRepoSummary, viewerSchema, type RepoSummary } from './schemas.js';
 
-export { GitHubError, type GitHubErrorKind } from './errors.js';
+export { FileTooLargeError, GitHubError, type GitHubErrorKind } from './errors.js';
 export type { RepoSummary } from './schemas.js';
 
 /** Files bigger than this are not read (stack detection only needs small manifests). */
@@ -33,7 +33,7 @@ export interface GitHubClient {
   getBranchHead(owner: string, name: string, branch: string): Promise<{ name: string; sha: string }>;
   /** Names of the entries at the repository root on `ref` (files and directories). */
   listRootFiles(owner: string, name: string, ref: string): Promise<string[]>;
-  /** File text, or null when it does not exist (or is a directory). Throws bad_response above 256 KiB. */
+  /** File text, or null when it does not exist (or is a directory). Throws FileTooLargeError above 256 KiB. */
   readFile(owner: string, name: string, path: string, ref: string): Promise<string | null>;
   /**
    * The OAuth scopes the token carries (GitHub's X-OAuth-Scopes header on GET /user), or null when
@@ -180,7 +180,7 @@ export function createGitHubClient(opts: GitHubClientOptions): GitHubClient {
         throw new GitHubError('bad_response', 'GitHub read file: unexpected response shape');
       }
       if (file.data.size > MAX_FILE_BYTES || file.data.encoding !== 'base64' || file.data.content === undefined) {
-        throw new GitHubError('bad_response', `${clean} is larger than ${MAX_FILE_BYTES / 1024} KiB`);
+        throw new FileTooLargeError(clean, MAX_FILE_BYTES);
       }
       return Buffer.from(file.data.content, 'base64').toString('utf8');
     },

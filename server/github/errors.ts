@@ -61,6 +61,21 @@ export function toGitHubError(err: unknown, what: string, secret: string): GitHu
   return new GitHubError('bad_response', message, { status });
 }
 
+/**
+ * A file that exists but is larger than the client reads (client.ts MAX_FILE_BYTES): the same answer
+ * every time, so never retried; what to make of it is the reader's call (stack detection words it).
+ */
+export class FileTooLargeError extends GitHubError {
+  readonly path: string;
+  readonly limitBytes: number;
+
+  constructor(path: string, limitBytes: number) {
+    super('too_large', `${path} is larger than ${limitBytes / 1024} KiB`);
+    this.path = path;
+    this.limitBytes = limitBytes;
+  }
+}
+
 function retryAfterSeconds(headers: Record<string, string | number | undefined>): number | undefined {
   const ra = Number(headers['retry-after']);
   if (Number.isFinite(ra) && ra >= 0) return ra;

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { AppDeps } from '../deps.js';
 import { errors } from '../errors.js';
 import { callerGitHub } from './github.js';
+import { FileTooLargeError } from '../github/client.js';
 import { requireRenderKey, requireUser } from '../middleware/context.js';
 import { validate } from '../middleware/validate.js';
 import { repoFilesFromGitHub } from '../stacks/fromGitHub.js';
@@ -47,14 +48,17 @@ export function detectRoutes(router: Router, deps: AppDeps) {
   // files"), so a valid file comes with Render's Deploy to Render link, where the user applies it.
   router.get('/api/github/repos/:owner/:repo/blueprint', documented({
     summary: 'Validate the repository\'s render.yaml with Render (and Render\'s plan of what it would create)', tag: 'github',
-    responses: { 200: BlueprintCheckView }, errors: ['blueprint_not_found', 'github_unavailable'],
+    responses: { 200: BlueprintCheckView }, errors: ['blueprint_not_found', 'blueprint_too_large', 'github_unavailable'],
   }), requireUser(), requireRenderKey(), deps.rateLimits.guard('detect'), validate({ query: BlueprintQuery }), async (ctx) => {
     const gh = callerGitHub(deps, ctx.state.session);
     const owner = String(ctx.params.owner);
     const repo = String(ctx.params.repo);
     const q = ctx.input.query;
     const branch = q.branch ?? (await gh.getRepo(owner, repo)).defaultBranch;
-    const text = await gh.readFile(owner, repo, 'render.yaml', branch);
+    // Too large to read is the file's size, the same on every ask: not GitHub failing (a 503 said "try again").
+    const text = await gh.readFile(owner, repo, 'render.yaml', branch).catch((err: unknown) => {
+      throw err instanceof FileTooLargeError ? errors.blueprintTooLarge(`${owner}/${repo}'s render.yaml on ${branch} is larger than ${err.limitBytes / 1024} KiB, the most this app reads.`) : err;
+    });
     if (text === null) throw errors.blueprintNotFound(`${owner}/${repo} has no render.yaml on ${branch}.`);
     const caller = callerRender(deps, ctx.state);
     const ownerId = q.owner_id ?? caller.ownerIds[0];

@@ -1,6 +1,6 @@
 import { stackFromBlueprint } from './blueprint.js';
 import { loadTemplates, type Template } from './templates.js';
-import { StackDetectionError, type DetectedStack, type RepoFiles, type StackName } from './types.js';
+import { FileOverLimit, StackDetectionError, type DetectedStack, type RepoFiles, type StackName } from './types.js';
 import type { Refiner } from './refiner.js';
 import { detectNode } from './node.js';
 import { detectPython } from './python.js';
@@ -14,7 +14,7 @@ import { MAX_FILE_CHARS } from './lines.js';
 import { procfileProcess } from './procfile.js';
 
 export { loadTemplates, type Template } from './templates.js';
-export { StackDetectionError, type DetectedStack, type RepoFiles, type StackName } from './types.js';
+export { FileOverLimit, StackDetectionError, type DetectedStack, type RepoFiles, type StackName } from './types.js';
 
 /**
  * The repository as the detectors may read it: no file above MAX_FILE_CHARS, whatever RepoFiles was
@@ -25,9 +25,7 @@ function sizeCapped(files: RepoFiles): RepoFiles {
     list: files.list,
     async read(path) {
       const text = await files.read(path);
-      if (text !== null && text.length > MAX_FILE_CHARS) {
-        throw new StackDetectionError(`${path} is larger than ${MAX_FILE_CHARS / 1024} KiB, too large to read for stack detection.`);
-      }
+      if (text !== null && text.length > MAX_FILE_CHARS) throw new FileOverLimit(path);
       return text;
     },
   };

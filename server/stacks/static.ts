@@ -1,13 +1,24 @@
 import { fromTemplate, type Refiner } from './refiner.js';
+import { FileOverLimit, type RepoFiles } from './types.js';
 
 const PUBLISH_CANDIDATES = ['public', 'dist', 'build', 'site', '_site'];
 
 export const detectStatic: Refiner = async (files, t) => {
   if (files.list.includes('index.html')) return fromTemplate(t, 'index.html at the root and no server code; published as a static site.', { publishPath: '.' });
   for (const dir of PUBLISH_CANDIDATES) {
-    if (files.list.includes(dir) && (await files.read(`${dir}/index.html`)) !== null) {
+    if (files.list.includes(dir) && await exists(files, `${dir}/index.html`)) {
       return fromTemplate(t, `${dir}/index.html and no server code; ${dir}/ is published as a static site.`, { publishPath: dir });
     }
   }
   return 'no index.html at the root or in public/, dist/, build/, site/ or _site/';
 };
+
+/** Only whether the file is there: a bundled index.html over the read limit is as much there as a small one. */
+async function exists(files: RepoFiles, path: string): Promise<boolean> {
+  try {
+    return (await files.read(path)) !== null;
+  } catch (err) {
+    if (err instanceof FileOverLimit) return true;
+    throw err;
+  }
+}

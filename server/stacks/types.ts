@@ -1,4 +1,5 @@
 import type { ServiceTypeName } from './serviceTypes.js';
+import { MAX_FILE_CHARS } from './lines.js';
 
 export const STACKS = ['node', 'python', 'go', 'ruby', 'rust', 'elixir', 'docker', 'static'] as const;
 export type StackName = (typeof STACKS)[number];
@@ -6,7 +7,7 @@ export type StackName = (typeof STACKS)[number];
 /** The repository as detection sees it: root entry names, and a lazy reader for any path. */
 export interface RepoFiles {
   list: string[];
-  /** File text, or null when it does not exist. */
+  /** File text, or null when it does not exist; FileOverLimit when it exists but is larger than detection reads. */
   read(path: string): Promise<string | null>;
 }
 
@@ -33,4 +34,14 @@ export interface DetectedStack {
 /** Nothing recognisable: the message is shown to the user as is. */
 export class StackDetectionError extends Error {
   override readonly name = 'StackDetectionError';
+}
+
+/** A file detection would read is larger than it reads (MAX_FILE_CHARS): it exists, but cannot be looked into. */
+export class FileOverLimit extends StackDetectionError {
+  readonly path: string;
+
+  constructor(path: string) {
+    super(`${path} is larger than ${MAX_FILE_CHARS / 1024} KiB, too large to read for stack detection.`);
+    this.path = path;
+  }
 }

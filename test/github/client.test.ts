@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { startGitHubSimulator } from '../../sandbox/github/index.js';
-import { createGitHubClient, GitHubError, MAX_FILE_BYTES } from '../../server/github/client.js';
+import { createGitHubClient, FileTooLargeError, GitHubError, MAX_FILE_BYTES } from '../../server/github/client.js';
 import { MAX_RESPONSE_BYTES } from '../../server/github/http.js';
 
 async function world(t: { teardown(fn: () => unknown): void }) {
@@ -80,7 +80,11 @@ test('contents: root names, file text, null for missing files and directories, s
   t.is(await gh.readFile('alice', 'app', 'ünï.txt', 'main'), 'héllo');
   t.is(await gh.readFile('alice', 'app', 'package.json', 'dev'), null);
   t.is(await gh.readFile('alice', 'app', 'src', 'main'), null);
-  t.is((await kindOf(gh.readFile('alice', 'app', 'big.txt', 'main'))).kind, 'bad_response');
+  // Over the cap: the file's size, not a malformed answer (which a deploy would retry as an outage).
+  const big = await kindOf(gh.readFile('alice', 'app', 'big.txt', 'main'));
+  t.true(big instanceof FileTooLargeError);
+  t.is(big.kind, 'too_large');
+  t.is(big.message, 'big.txt is larger than 256 KiB');
   t.is((await kindOf(gh.readFile('alice', 'app', '../../user', 'main'))).kind, 'not_found');
 });
 

@@ -4,6 +4,7 @@ import { usePipelineStack } from '../helpers/pipelineStack.js';
 import { addNodeRepo, renderCalls, signedInWithKey, waitFinished, waitStatus, type TestWorker } from '../helpers/pipeline.js';
 import { assertNoSecrets, witnessSecrets, type SecretWitness } from '../helpers/secretScan.js';
 import { MAX_RESPONSE_BYTES } from '../../server/github/http.js';
+import { MAX_FILE_BYTES } from '../../server/github/client.js';
 
 let stack: Stack;
 let seen: SecretWitness;
@@ -152,6 +153,37 @@ test('an answer from GitHub over 4 MiB ends the deploy at once, saying so; the w
   t.is(renderCalls(stack, accountId, 'POST', '/services').length, 0, 'stopped before any Render write');
   const again = await agent.post('/api/render/deploy', body);
   t.is((await waitFinished(agent, again.json.id)).status, 'live');
+});
+
+test('a file over the 256 KiB read limit is the repository\'s, not GitHub failing: a bundled index.html still deploys, a package.json over it ends the deploy at once, saying so', async (t) => {
+  const { agent, accountId } = await signedInWithKey(stack, 'olga');
+  stack.github.addRepo({ owner: 'olga', name: 'spa', branches: { main: { 'dist/index.html': `<html>${'x'.repeat(MAX_FILE_BYTES)}</html>` } } });
+  stack.github.addRepo({ owner: 'olga', name: 'fat', branches: { main: { 'package.json': JSON.stringify({ scripts: { start: 'node .' }, x: 'y'.repeat(MAX_FILE_BYTES) }) } } });
+  // What the deploy form shows first: the same detection, answered at once.
+  const shown = await agent.get('/api/github/repos/olga/spa/detect');
+  t.is(shown.status, 200, shown.text);
+  t.like(shown.json, { stack: 'static', serviceType: 'static_site' });
+  const refused = await agent.get('/api/github/repos/olga/fat/detect');
+  t.is(refused.status, 422, refused.text);
+  t.is(refused.json.error.code, 'stack_not_detected');
+  t.regex(refused.json.error.message, /^package\.json is larger than 256 KiB/);
+
+  // The static site only needs its index.html to be there.
+  const spa = await agent.post('/api/render/deploy', { github_repo: 'olga/spa', project_name: 'spa' });
+  t.is(spa.status, 202, spa.text);
+  const live = await waitFinished(agent, spa.json.id);
+  t.is(live.status, 'live', JSON.stringify(live.failure));
+  t.like(live.stack, { stack: 'static', serviceType: 'static_site', publishPath: 'dist' });
+  // A manifest detection must read: one read, no retries as if GitHub were down, and nothing on Render.
+  const fatReads = () => stack.github.calls.filter((c) => c.path === '/api/v3/repos/olga/fat/contents/package.json').length;
+  const before = fatReads();
+  const fat = await agent.post('/api/render/deploy', { github_repo: 'olga/fat', project_name: 'fat' });
+  const failed = await waitFinished(agent, fat.json.id);
+  t.is(failed.status, 'failed');
+  t.is(failed.failure.code, 'stack_not_detected');
+  t.regex(failed.failure.message, /^package\.json is larger than 256 KiB, too large to read for stack detection/);
+  t.is(fatReads() - before, 1, 'read once');
+  t.is(renderCalls(stack, accountId, 'POST', '/services').length, 1, 'only the static site was created');
 });
 
 test('cancel a running deploy', async (t) => {

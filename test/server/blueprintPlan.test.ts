@@ -1,6 +1,7 @@
 import test from 'ava';
 import { startStack, type Stack } from '../helpers/stack.js';
 import { addNodeRepo, renderCalls, signedInWithKey } from '../helpers/pipeline.js';
+import { MAX_FILE_BYTES } from '../../server/github/client.js';
 
 // Issue 15: "deploy as Blueprint" shows Render's plan for the repository's render.yaml before anything
 // happens: Render's validate endpoint only, nothing created.
@@ -62,4 +63,14 @@ test('bad input: no render.yaml 404, a workspace not yours 400 (nothing sent to 
   await stack.signIn(noKey, 'bpnokey');
   t.is((await noKey.get('/api/github/repos/bpin/plain/blueprint')).json.error.code, 'render_key_missing');
   t.is((await stack.agent().get('/api/github/repos/bpin/plain/blueprint')).status, 401);
+});
+
+test('a render.yaml over the 256 KiB read limit: 422 blueprint_too_large saying so (the same on every ask), nothing sent to Render', async (t) => {
+  const { agent, accountId } = await signedInWithKey(stack, 'bpbig');
+  addNodeRepo(stack, 'bpbig', 'app', { 'render.yaml': `${BLUEPRINT}${'#'.repeat(MAX_FILE_BYTES)}\n` });
+  const res = await agent.get('/api/github/repos/bpbig/app/blueprint');
+  t.is(res.status, 422, res.text);
+  t.is(res.json.error.code, 'blueprint_too_large');
+  t.is(res.json.error.message, 'bpbig/app\'s render.yaml on main is larger than 256 KiB, the most this app reads.');
+  t.is(renderCalls(stack, accountId, 'POST', '/blueprints/validate').length, 0);
 });
