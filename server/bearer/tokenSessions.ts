@@ -1,5 +1,6 @@
 import type Koa from 'koa';
 import type { AppDeps } from '../deps.js';
+import { randomBytes } from 'node:crypto';
 import { keyedHash } from '../crypto/keyring.js';
 import { errors } from '../errors.js';
 import { GitHubError } from '../github/client.js';
@@ -8,6 +9,7 @@ import type { AppSession, SessionUser } from '../sessions/types.js';
 import { readThrough } from '../sessions/cache.js';
 import type { LoadedForRequest } from '../sessions/store.js';
 import { boundedMemo } from '../boundedMemo.js';
+import { redisScript } from '../redisScript.js';
 
 /**
  * Token sessions: `Authorization: Bearer <GitHub user token>` maps to a server-side session like a
@@ -38,6 +40,37 @@ const NEXT_GENERATION = `
 local g = redis.call('HGET', KEYS[1], 'gen') or '0'
 if g == ARGV[1] then return redis.call('HINCRBY', KEYS[1], 'gen', 1) end
 return tonumber(g)`;
+
+/**
+ * A check on its way to GitHub leaves a mark in the entry (a field of its own), and GitHub's "valid"
+ * is written only while that mark is there: a refusal deletes the whole entry, marks included, so a
+ * "valid" GitHub gave before a revocation, arriving after another request's refusal, is not taken
+ * (it would trust a revoked token for a whole re-check window). KEYS: entry. ARGV: mark, ttl of a new entry.
+ */
+const MARK_CHECK = redisScript(`
+local new = redis.call('EXISTS', KEYS[1]) == 0
+redis.call('HSET', KEYS[1], ARGV[1], '1')
+if new then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end`);
+
+/** GitHub's "valid", if this check's mark is still there. KEYS: entry. ARGV: mark, ttl, then field/value pairs. Returns 1 or 0. */
+const VOUCH = redisScript(`
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return 0 end
+redis.call('HDEL', KEYS[1], ARGV[1])
+redis.call('HSET', KEYS[1], unpack(ARGV, 3))
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return 1`);
+
+/**
+ * GitHub's refusal: the entry goes, and the session it names now (not as this check read it: a request
+ * on another process may have started one while the check was out) is the one to end. KEYS: entry.
+ */
+const REFUSE = redisScript(`
+local e = redis.call('HMGET', KEYS[1], 'uid', 'gen')
+redis.call('DEL', KEYS[1])
+return {e[1] or '', e[2] or '0'}`);
+
+/** A new entry holding only marks lives this long: far past a check's deadline (10 s an attempt). */
+const MARK_TTL_MS = 5 * 60_000;
 
 /** Token session ids remembered (≈ tokens in use per process); past it the memory starts over. */
 const SID_MEMO_MAX = 10_000;
@@ -84,7 +117,7 @@ export function createTokenSessions(deps: AppDeps) {
     return sid;
   };
 
-  async function endSessionOf(entry: TokenEntry, tokenId: string): Promise<void> {
+  async function endSessionOf(entry: { uid?: string; gen?: string }, tokenId: string): Promise<void> {
     if (!entry.uid) return;
     const ref = sessions.refOf(sidOf(tokenId, Number(entry.gen ?? 0)));
     await deps.sessionEnding.end(ref, Number(entry.uid), 'token_revoked');
@@ -92,29 +125,37 @@ export function createTokenSessions(deps: AppDeps) {
 
   /** Ask GitHub who the token belongs to; a bad, expired or revoked token ends its session (401). */
   async function check(ctx: Koa.Context, token: string, tokenId: string, entry: TokenEntry): Promise<SessionUser> {
-    try {
-      const viewer = await deps.upstream.github(token).getViewer();
-      const user = { id: viewer.id, login: viewer.login, name: viewer.name, avatarUrl: viewer.avatarUrl };
-      if (entry.uid && entry.uid !== String(user.id)) await endSessionOf(entry, tokenId);
-      await redis.multi()
-        .hset(entryKey(tokenId), 'uid', String(user.id), 'login', user.login, 'name', user.name ?? '', 'avatar', user.avatarUrl, 'checkedAt', String(clock.now()))
-        .pexpire(entryKey(tokenId), config.sessionAbsoluteMs)
-        .exec();
+    // A second attempt only when a refusal (or a Redis writer) took this check's mark: GitHub is asked again.
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const mark = `check:${randomBytes(9).toString('base64url')}`;
+      await MARK_CHECK(redis, [entryKey(tokenId)], [mark, MARK_TTL_MS]);
       changed(tokenId);
-      return user;
-    } catch (err) {
-      if (!(err instanceof GitHubError)) throw err;
-      if (err.kind === 'unauthorized') {
+      let user: SessionUser;
+      try {
+        const viewer = await deps.upstream.github(token).getViewer();
+        user = { id: viewer.id, login: viewer.login, name: viewer.name, avatarUrl: viewer.avatarUrl };
+      } catch (err) {
+        if (!(err instanceof GitHubError) || err.kind !== 'unauthorized') {
+          await redis.hdel(entryKey(tokenId), mark).catch(() => {}); // the entry's TTL removes it otherwise
+          changed(tokenId);
+          if (!(err instanceof GitHubError)) throw err;
+          ctx.state.log?.warn({ kind: err.kind }, 'GitHub token check failed');
+          throw errors.githubUnavailable();
+        }
         tokenIds.delete(token);
-        await endSessionOf(entry, tokenId);
-        await redis.del(entryKey(tokenId));
+        const [uid, gen] = await REFUSE(redis, [entryKey(tokenId)], []) as [string, string];
         changed(tokenId);
+        await endSessionOf({ uid, gen }, tokenId);
         await deps.security.signInFailed(ctx, 'github_token_invalid');
         throw errors.githubTokenInvalid('GitHub does not accept this token (bad, expired or revoked). Create a new token and try again.');
       }
-      ctx.state.log?.warn({ kind: err.kind }, 'GitHub token check failed');
-      throw errors.githubUnavailable();
+      if (entry.uid && entry.uid !== String(user.id)) await endSessionOf(entry, tokenId);
+      const vouched = await VOUCH(redis, [entryKey(tokenId)], [mark, config.sessionAbsoluteMs,
+        'uid', String(user.id), 'login', user.login, 'name', user.name ?? '', 'avatar', user.avatarUrl, 'checkedAt', String(clock.now())]);
+      changed(tokenId);
+      if (vouched === 1) return user;
     }
+    throw errors.githubUnavailable();
   }
 
   /** The user an entry names, if GitHub vouched for it within the re-check window. */
