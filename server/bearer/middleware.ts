@@ -8,6 +8,7 @@ import { checkRenderKey } from '../render/verifyKey.js';
 import { sealGithubToken, sealRenderCredentials } from '../sessions/credentials.js';
 import { preloadSession, SESSION_COOKIE_PLAIN, SESSION_COOKIE_SECURE } from '../sessions/middleware.js';
 import { createTokenSessions, type VerifiedToken } from './tokenSessions.js';
+import { KEY_SESSION_OPEN_MS, keySessionOpenKey } from './keySessions.js';
 
 /** Where bearer tokens are accepted (/metrics has its own token and is not a user route). */
 const covers = (path: string) => path.startsWith('/api/') || path === '/mcp';
@@ -51,12 +52,16 @@ export function bearerAuth(deps: AppDeps): Koa.Middleware {
       render: sealRenderCredentials(user.id, apiKey, checked.owners, deps.clock.now(), deps.keyring),
     });
     if (!created) throw errors.githubTokenInvalid('Could not start a session for this token. Try again.');
+    // While this request runs, a deploy of it that ends does not take the key from its other calls.
+    await deps.redis.set(keySessionOpenKey(deps.config.redisPrefix, deps.sessions.refOf(sid)), '1', 'PX', KEY_SESSION_OPEN_MS);
     return sid;
   }
 
   /** Keep a per-request key session only while a deploy it started is unfinished. */
   async function discardUnlessDeploying(sid: string, userId: number): Promise<void> {
     const ref = deps.sessions.refOf(sid);
+    // Dropped before the deploys are read: a deploy ending from now on finds no mark and looks itself (keySessions.ts).
+    await deps.redis.del(keySessionOpenKey(deps.config.redisPrefix, ref));
     for (const id of await deps.deployments.activeIds(userId)) {
       if ((await deps.deployments.get(id))?.sessionRef === ref) return;
     }

@@ -1,21 +1,23 @@
 import test from 'ava';
 import { sharedFixture } from '../helpers/fixture.js';
 import { startOpsEnv, type OpsEnv, type ChildWeb } from '../ops/support/cluster.js';
-import { startGitHubGate, type GitHubGate } from './support/githubGate.js';
+import { startHttpGate, type HttpGate } from './support/httpGate.js';
 
 // A token's GitHub check (server/bearer/tokenSessions.ts) racing GitHub's refusal of the same token seen
 // by another web process. Two real web processes against one Redis, each reaching GitHub through a
-// proxy that can hold its token checks (support/githubGate.ts): the order of events is forced, no timing.
+// proxy that can hold its token checks (support/httpGate.ts): the order of events is forced, no timing.
 // Once GitHub's refusal has been answered 401 on one process, the token must work nowhere, and the
 // token session it had must be ended as the refusal's (its deploys stopped), whichever check was out.
 // Serial: both tests hold the same gates.
 
 let env: OpsEnv;
 let webs: ChildWeb[];
-let gates: GitHubGate[];
+let gates: HttpGate[];
+/** GitHub's token check, `GET /user`. */
+const tokenCheck = (method: string, path: string) => method === 'GET' && path.split('?')[0]!.endsWith('/user');
 sharedFixture(test, () => startOpsEnv(), async (started) => {
   env = started;
-  gates = await Promise.all([startGitHubGate(env.github.apiUrl), startGitHubGate(env.github.apiUrl)]);
+  gates = await Promise.all([startHttpGate(env.github.apiUrl), startHttpGate(env.github.apiUrl)]);
   webs = await Promise.all(gates.map((g) => env.spawnWeb({ env: { GITHUB_API_URL: g.apiUrl } })));
 });
 test.after.always(async () => { await Promise.all((gates ?? []).map((g) => g.close())); });
@@ -42,7 +44,7 @@ async function liveSessions(userId: number): Promise<string[]> {
 
 test.serial('a check GitHub answered "valid" before the token was revoked, arriving after another process saw the refusal: the token stays refused', async (t) => {
   const { id, token } = newUser('race-late-valid');
-  gates[0]!.hold('response'); // GitHub says "valid" now; the answer reaches webs[0] later
+  gates[0]!.hold('response', tokenCheck); // GitHub says "valid" now; the answer reaches webs[0] later
   const late = call(webs[0]!, token, '/api/session');
   await gates[0]!.whenHeld();
   env.github.revokeToken(token);
@@ -65,7 +67,7 @@ test.serial('GitHub refuses a check sent before the token\'s session was made: t
   const apiKey = `rnd_raceorphan${'k'.repeat(24)}`;
   env.render.addAccount({ apiKey, workspaces: [{ name: `${login} ws` }] });
   env.github.addRepo({ owner: login, name: 'app', branches: { main: { 'package.json': '{}', 'index.js': '' } } });
-  gates[1]!.hold('request'); // webs[1]'s check waits before reaching GitHub
+  gates[1]!.hold('request', tokenCheck); // webs[1]'s check waits before reaching GitHub
   const early = call(webs[1]!, token, '/api/session');
   await gates[1]!.whenHeld();
   // Meanwhile on webs[0]: the token's session, a key in it, a deploy (no worker runs: it stays queued).

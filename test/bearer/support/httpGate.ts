@@ -1,25 +1,30 @@
 import { createServer, request, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
+/** Which requests a hold applies to: method and path (with its query) as the app sent them. */
+export type GateMatch = (method: string, path: string) => boolean;
+
 /**
- * An HTTP proxy in front of the GitHub simulator for one web process (its GITHUB_API_URL), which can
- * hold the token checks (`GET /user`): `'request'` holds them before they reach GitHub (GitHub answers
- * when released, as it stands then); `'response'` lets GitHub answer at once and holds the answer (the
- * verdict is as GitHub stood before the hold). Everything else passes straight through.
+ * An HTTP proxy in front of a simulator (GitHub, Render) for the app (its GITHUB_API_URL or
+ * RENDER_API_URL), which can hold the requests `match` picks: `'request'` holds them before they reach
+ * the simulator (it answers when released, as it stands then); `'response'` lets it answer at once and
+ * holds the answer (as the simulator stood before the hold). Everything else passes straight through.
  */
-export interface GitHubGate {
+export interface HttpGate {
+  /** The upstream URL, on the proxy (same path). */
   apiUrl: string;
-  hold(mode: 'request' | 'response'): void;
-  /** Resolves once a token check is held. */
+  hold(mode: 'request' | 'response', match: GateMatch): void;
+  /** Resolves once a request is held. */
   whenHeld(): Promise<void>;
   /** Let what is held go on, in order, and pass everything through again. */
   release(): void;
   close(): Promise<void>;
 }
 
-export async function startGitHubGate(upstreamApiUrl: string): Promise<GitHubGate> {
+export async function startHttpGate(upstreamApiUrl: string): Promise<HttpGate> {
   const upstream = new URL(upstreamApiUrl);
   let mode: 'request' | 'response' | null = null;
+  let matches: GateMatch = () => false;
   let held: Array<() => void> = [];
   let heldWatchers: Array<() => void> = [];
   const gate = () => new Promise<void>((resolve) => {
@@ -28,8 +33,7 @@ export async function startGitHubGate(upstreamApiUrl: string): Promise<GitHubGat
   });
 
   const server = createServer((req, res) => {
-    const isCheck = req.method === 'GET' && (req.url ?? '').split('?')[0] === `${upstream.pathname}/user`;
-    const holdAs = isCheck ? mode : null;
+    const holdAs = mode && matches(req.method ?? 'GET', req.url ?? '/') ? mode : null;
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => void (async () => {
@@ -58,7 +62,7 @@ export async function startGitHubGate(upstreamApiUrl: string): Promise<GitHubGat
   };
   return {
     apiUrl: `http://127.0.0.1:${port}${upstream.pathname}`,
-    hold(m) { mode = m; },
+    hold(m, match) { mode = m; matches = match; },
     whenHeld: () => new Promise<void>((resolve) => { if (held.length > 0) resolve(); else heldWatchers.push(resolve); }),
     release,
     async close() {
