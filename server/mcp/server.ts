@@ -36,7 +36,10 @@ export function createMcpServer(deps: AppDeps, ctx: Koa.Context, userId: number,
 
   server.setRequestHandler(ListToolsRequestSchema, async () => ({ tools: listTools() }));
 
-  server.setRequestHandler(CallToolRequestSchema, async (req) => {
+  server.setRequestHandler(CallToolRequestSchema, async (req, extra) => {
+    // Canceled by a later message of its own batch (delivered before any handler starts): the answer is
+    // not sent (transport.ts), so the call is not made either; a deploy nobody hears of is still a deploy.
+    if (extra.signal.aborted) return toolError('canceled', 'The request was canceled.');
     const tool = TOOL_BY_NAME.get(req.params.name);
     if (!tool) return toolError('not_found', `There is no tool named ${JSON.stringify(req.params.name).slice(0, 80)}.`);
     const args = req.params.arguments ?? {};

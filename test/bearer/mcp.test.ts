@@ -135,6 +135,16 @@ test.serial('a batch of tool calls is answered with one JSON-RPC response per re
   t.deepEqual((res.json as Array<{ id: number }>).map((a) => a.id).sort(), [1, 2]);
 });
 
+test.serial('a tool call its own batch cancels is neither answered nor performed', async (t) => {
+  const api = new Agent(stack.url, { authorization: `Bearer ${alice.token}`, accept: 'application/json, text/event-stream' });
+  const deploy = (id: number, name: string) => ({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'deploy_repo', arguments: { github_repo: 'mcpalice/app', project_name: name } } });
+  const cancel = (id: number) => ({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: id } });
+  const canceled = await api.post('/mcp', [deploy(41, 'cancel-me'), cancel(41)]);
+  t.is(canceled.status, 202, canceled.text);
+  const names = async () => ((await call(alice, 'list_deployments', { limit: 100 })).structuredContent?.deployments as Array<{ request: { serviceName: string } }>).map((d) => d.request.serviceName);
+  t.false((await names()).includes('cancel-me'), 'the canceled deploy was not made');
+});
+
 test.serial('hostile JSON-RPC at /mcp: refused with a 4xx, never a 5xx', async (t) => {
   const api = new Agent(stack.url, { authorization: `Bearer ${alice.token}`, accept: 'application/json, text/event-stream' });
   const bodies: unknown[] = [{}, [], [{}], { jsonrpc: '2.0' }, { jsonrpc: '1.0', id: 1, method: 'tools/list' }, { jsonrpc: '2.0', id: { a: 1 }, method: 'tools/call' },
