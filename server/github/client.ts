@@ -182,9 +182,19 @@ export function createGitHubClient(opts: GitHubClientOptions): GitHubClient {
       if (file.data.size > MAX_FILE_BYTES || file.data.encoding !== 'base64' || file.data.content === undefined) {
         throw new FileTooLargeError(clean, MAX_FILE_BYTES);
       }
-      return Buffer.from(file.data.content, 'base64').toString('utf8');
+      return fileText(Buffer.from(file.data.content, 'base64'));
     },
   };
+}
+
+/**
+ * A file's bytes as the tools that read it see them: UTF-16 when it starts with a byte order mark
+ * (PowerShell's `>` writes requirements.txt so; pip reads it), else UTF-8 without a leading mark
+ * (Windows editors add one; npm and YAML ignore it, JSON.parse does not). TextDecoder drops the mark.
+ */
+function fileText(bytes: Buffer): string {
+  const label = bytes[0] === 0xff && bytes[1] === 0xfe ? 'utf-16le' : bytes[0] === 0xfe && bytes[1] === 0xff ? 'utf-16be' : 'utf-8';
+  return new TextDecoder(label).decode(bytes);
 }
 
 /** The rel="next" URL of a Link header, or null. */

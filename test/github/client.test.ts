@@ -88,6 +88,24 @@ test('contents: root names, file text, null for missing files and directories, s
   t.is((await kindOf(gh.readFile('alice', 'app', '../../user', 'main'))).kind, 'not_found');
 });
 
+test('file text as editors save it: a UTF-8 byte order mark is dropped, UTF-16 with one (PowerShell\'s `>`) is decoded', async (t) => {
+  const { sim, gh } = await world(t);
+  sim.addRepo({ owner: 'alice', name: 'win', branches: { main: { 'package.json': '\uFEFF{"scripts":{"start":"node ."}}' } } });
+  t.is(await gh.readFile('alice', 'win', 'package.json', 'main'), '{"scripts":{"start":"node ."}}');
+  // What GitHub answers for a file it holds as UTF-16 bytes (the simulator stores text, so the answer is given whole).
+  const answer = (bytes: Buffer) => ({ type: 'file', name: 'requirements.txt', path: 'requirements.txt', size: bytes.length, encoding: 'base64', content: bytes.toString('base64') });
+  const text = 'django==5.1\r\ngunicorn==23.0\r\n';
+  const le = Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(text, 'utf16le')]);
+  const be = Buffer.concat([Buffer.from([0xfe, 0xff]), Buffer.from(text, 'utf16le').swap16()]);
+  for (const bytes of [le, be]) {
+    sim.injectFault({ path: '/repos/alice/win/contents/requirements.txt', status: 200, body: answer(bytes) });
+    t.is(await gh.readFile('alice', 'win', 'requirements.txt', 'main'), text);
+  }
+  // Without a mark it is UTF-8, as before (invalid sequences become U+FFFD, never an error).
+  sim.injectFault({ path: '/repos/alice/win/contents/requirements.txt', status: 200, body: answer(Buffer.from([0x64, 0xff, 0x6a])) });
+  t.is(await gh.readFile('alice', 'win', 'requirements.txt', 'main'), 'd\uFFFDj');
+});
+
 test('another user\'s private repo is not_found, and so is a malformed name', async (t) => {
   const { sim, gh } = await world(t);
   const mallory = createGitHubClient({ apiUrl: sim.apiUrl, token: sim.issueToken('mallory'), retries: false });

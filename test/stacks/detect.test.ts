@@ -174,6 +174,24 @@ test('detectStack over the GitHub simulator through the real client, at a branch
   t.like(d, { stack: 'node', buildCommand: 'npm ci', startCommand: 'npm start', blueprint: 'services: []\n' });
 });
 
+test('over the GitHub simulator, files saved with a byte order mark (Windows editors) read as their tools read them', async (t) => {
+  const sim = await startGitHubSimulator();
+  t.teardown(() => sim.close());
+  sim.addUser({ login: 'wendy' });
+  const BOM = '\uFEFF';
+  sim.addRepo({
+    owner: 'wendy', name: 'win',
+    branches: {
+      // npm strips the mark from package.json; YAML allows one at the start of a stream.
+      node: { 'package.json': `${BOM}${pkg({ scripts: { start: 'node server.js' } })}`, 'package-lock.json': '{}' },
+      yaml: { 'render.yaml': `${BOM}services:\n  - type: worker\n    runtime: python\n    buildCommand: pip install .\n    startCommand: python jobs.py\n`, 'requirements.txt': 'flask\n', 'app.py': '' },
+    },
+  });
+  const gh = createGitHubClient({ apiUrl: sim.apiUrl, token: sim.issueToken('wendy'), retries: false });
+  t.like(await detectStack(await repoFilesFromGitHub(gh, 'wendy', 'win', 'node')), { stack: 'node', startCommand: 'npm start' });
+  t.like(await detectStack(await repoFilesFromGitHub(gh, 'wendy', 'win', 'yaml')), { stack: 'python', serviceType: 'background_worker', startCommand: 'python jobs.py' });
+});
+
 test.after('every preset is exercised by some test', (t) => {
   t.deepEqual([...seen].sort(), ['docker', 'elixir', 'go', 'node', 'python', 'ruby', 'rust', 'static']);
 });
