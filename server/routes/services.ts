@@ -135,8 +135,11 @@ export function serviceRoutes(router: Router, deps: AppDeps) {
     const { deploy_id: deployId } = ctx.input.body;
     const caller = callerRender(deps, ctx.state);
     const svc = await loadOwn(caller, String(ctx.params.id));
-    // Render answers 404 unless the deploy belongs to this service.
-    const target = await caller.client.getDeploy(svc.id, deployId);
+    // Render answers 404 unless the deploy belongs to this service: a 404 about the deploy, not a deleted
+    // service (as a RenderApiError, reportNotFound would mark the service's deployments deleted).
+    const target = await caller.client.getDeploy(svc.id, deployId).catch((err: unknown) => {
+      throw err instanceof RenderApiError && err.kind === 'not_found' ? errors.notFound('Deploy') : err;
+    });
     if (target.status !== 'live' && target.status !== 'deactivated') {
       throw errors.conflict('deploy_not_rollbackable', 'Only a deploy that went live can be rolled back to.');
     }

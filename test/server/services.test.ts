@@ -159,6 +159,20 @@ test('rollback: 202 record for a live deploy of that service; other deploys 404,
   }
 });
 
+test('a rollback to a deploy Render does not know for the service is a 404 about the deploy: the service is not taken for deleted', async (t) => {
+  const rue = await tenant('svc-rue');
+  const svc = await createService(rue, 'rue-web');
+  const sibling = await createService(rue, 'rue-api');
+  const siblingDeploy = await liveDeployOf(rue, sibling.id);
+  const ours = await rue.agent.post(`/api/render/services/${svc.id}/redeploy`); // a record of ours names the service
+  t.is(ours.status, 202, ours.text);
+  for (const deployId of [`dep-${'0'.repeat(20)}`, siblingDeploy]) {
+    const res = await rue.agent.post(`/api/render/services/${svc.id}/rollback`, { deploy_id: deployId });
+    t.is(res.status, 404, res.text);
+  }
+  t.false((await rue.agent.get(`/api/render/deployments/${ours.json.id}`)).json.serviceDeleted, 'the service is still on Render');
+});
+
 test('suspend, resume and delete through the caller\'s key', async (t) => {
   const val = await tenant('svc-val');
   const svc = await createService(val, 'val-web');
