@@ -1,5 +1,6 @@
 import { BudgetExhausted } from '../render/budget.js';
 import { RenderApiError, type RenderClient, type Service } from '../render/client.js';
+import type { ServiceEvent } from '../render/types.js';
 import { AUDIT_CONTEXT_KEYS, AUDIT_RULES, FAILED_LOGIN, serviceEventRule } from './rules.js';
 import { classifyLine, sanitizeLine } from './logHeuristics.js';
 import { findingId, type RoundCursors, type SentinelStore } from './store.js';
@@ -13,6 +14,8 @@ const FIRST_LOOKBACK_MS = 15 * 60_000;
 const MAX_LOG_LAG_MS = 30 * 60_000;
 const AUDIT_RECHECK_MS = 30 * 60_000;
 const LOG_PAGES_PER_ROUND = 5;
+/** A service's events read per round at most, 50 a page (a busier stretch loses its oldest). */
+const EVENT_PAGES_PER_ROUND = 5;
 
 interface RoundInput {
   userId: number;
@@ -140,10 +143,18 @@ export async function runRound(input: RoundInput): Promise<RoundResult> {
   async function serviceEvents(svc: Service) {
     const field = `events:${svc.id}`;
     const cursor = cursors.get<Cursor>(field);
-    const page = await client.listServiceEvents(svc.id, { startTime: since(cursor), limit: 50 });
-    result.calls += 1;
+    // Render lists events newest first: the page after a full one holds older events since the cursor,
+    // which the cursor (moved to the newest) would otherwise skip for good.
+    const items: ServiceEvent[] = [];
+    let next: string | undefined;
+    for (let p = 0; p < EVENT_PAGES_PER_ROUND && (p === 0 || next); p += 1) {
+      const page = await client.listServiceEvents(svc.id, { startTime: since(cursor), limit: 50, cursor: next ?? null });
+      result.calls += 1;
+      items.push(...page.items);
+      next = page.nextCursor;
+    }
     const seen = new Set(cursor?.seen ?? []);
-    for (const ev of page.items) {
+    for (const ev of items) {
       if (seen.has(ev.id)) continue;
       const rule = serviceEventRule(ev.type, ev.details);
       if (!rule) continue;
@@ -153,7 +164,7 @@ export async function runRound(input: RoundInput): Promise<RoundResult> {
         context: { serviceName: svc.name, renderEvent: ev.type, eventId: ev.id },
       }, false);
     }
-    cursors.set(field, advance(cursor, page.items.map((e) => ({ id: e.id, ts: e.timestamp }))));
+    cursors.set(field, advance(cursor, items.map((e) => ({ id: e.id, ts: e.timestamp }))));
   }
 
   async function logsRound(ownerId: string, services: Service[]) {

@@ -122,3 +122,15 @@ test.serial('a plan without audit logs (403) is shown plainly and the app-log wa
   t.deepEqual(view.json.auditLogUnavailable.map((o: any) => o.ownerId), [ed.ownerId]);
   t.true(view.json.notices.some((n: string) => n.includes('no audit log API') && n.includes('app-log watch continues')));
 });
+
+test.serial('more service events than one page since the last round: the older ones are read too, none is lost', async (t) => {
+  const fay = await tenant(s.stack, 'fay-events');
+  const svc = fay.services[0]!.id;
+  const add = (type: string, details?: unknown) => fetch(`${s.stack.render.controlUrl}/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ serviceId: svc, type, details }) });
+  // The OOM comes first, then a busy stretch of ordinary events (Render lists them newest first).
+  t.true((await add('server_failed', { reason: { oomKilled: { memoryLimit: '512Mi' } } })).ok);
+  for (let i = 0; i < 120; i++) await add(i % 2 ? 'deploy_started' : 'build_started');
+  await enable(fay.agent);
+  await waitFor('a round', async () => (await fay.agent.get('/api/sentinel')).json.lastRunAt);
+  t.deepEqual((await findings(fay.agent)).map((f) => f.rule), ['server_oom']);
+});
