@@ -37,7 +37,7 @@ export const errors = {
   conflict: (code: ConflictCode, message: string, details?: unknown) => new AppError(409, code, message, {}, details),
   rateLimited: (retryAfterSeconds: number, message = 'Too many requests. Try again later.') =>
     new AppError(429, 'rate_limited', message, { 'Retry-After': String(Math.max(1, Math.ceil(retryAfterSeconds))) }),
-  renderKeyMissing: () => new AppError(400, 'render_key_missing', 'Connect your Render API key first (Settings → Render API key).'),
+  renderKeyMissing: (message = 'Connect your Render API key first (Settings → Render API key).') => new AppError(400, 'render_key_missing', message),
   renderKeyInvalid: (message = 'Render rejected this API key. Check that you copied the whole key and that it has not been revoked, then try again.') =>
     new AppError(400, 'render_key_invalid', message),
   renderUnavailable: (message = 'Render did not answer. Nothing was saved; try again in a minute.') =>

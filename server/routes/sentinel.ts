@@ -78,6 +78,9 @@ export function sentinelRoutes(router: Router, deps: AppDeps, opts: SentinelRout
       return;
     }
     if (!ctx.state.session.render) throw errors.renderKeyMissing();
+    // A watch lives as long as the session that enables it, and a per-request key's session ends with its
+    // request: the watch (and the one it would replace, with its Slack webhook) would be dropped next round.
+    if (ctx.state.session.ephemeral) throw errors.renderKeyMissing('A key sent with X-Render-Api-Key lasts for its request only, too short for a watch: store it with POST /api/render/setup, then turn Sentinel on.');
     let slackSealed = current?.slackSealed ?? null;
     let slackHint = current?.slackHint ?? null;
     if (body.slackWebhookUrl === null) { slackSealed = null; slackHint = null; }

@@ -4,6 +4,7 @@ import { enable, findings, SECRET_ENV_VALUE, startSentinelStack, tenant, waitFor
 import { scheduleKeys } from '../../server/sentinel/schedule.js';
 import { createSentinelQueue } from '../../server/sentinel/queue.js';
 import { sentinelKeys } from '../../server/sentinel/store.js';
+import { Agent } from '../helpers/agent.js';
 
 let s: SentinelStack;
 test.before(async () => { s = await startSentinelStack({ renderLimits: BUDGET_FOR_TESTS }); });
@@ -130,4 +131,19 @@ test.serial('a key replaced between rounds: later rounds call Render with the ne
   const oldCalls = audits(dee.accountId);
   await waitFor('two more rounds with the new key', async () => audits(second.id) >= 4);
   t.is(audits(dee.accountId), oldCalls, 'no Render call with the replaced key');
+});
+
+test.serial('a key sent with X-Render-Api-Key cannot hold a watch (it lasts one request): 400, and the watch of the browser session stays', async (t) => {
+  const dot = await tenant(s.stack, 'dot-ci');
+  await enable(dot.agent, { slackWebhookUrl: s.tenantSlack.url });
+  const ci = new Agent(s.stack.url, { authorization: `Bearer ${s.stack.github.issueToken('dot-ci')}`, 'x-render-api-key': dot.apiKey });
+  const res = await ci.request('PUT', '/api/sentinel', { json: { enabled: true, intervalSeconds: 30 } });
+  t.is(res.status, 400, res.text);
+  t.is(res.json.error.code, 'render_key_missing');
+  const view = (await dot.agent.get('/api/sentinel')).json;
+  t.like(view, { enabled: true, watchingThisSession: true, intervalSeconds: 1, slack: { configured: true } });
+  // The token's own session may turn the watch off: that needs no key.
+  const off = await ci.request('PUT', '/api/sentinel', { json: { enabled: false } });
+  t.is(off.status, 200, off.text);
+  t.false((await dot.agent.get('/api/sentinel')).json.enabled);
 });
