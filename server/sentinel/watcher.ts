@@ -56,6 +56,9 @@ async function settle<T extends readonly unknown[]>(work: { [K in keyof T]: Prom
   return out.map((o) => (o as PromiseFulfilledResult<unknown>).value) as unknown as T;
 }
 
+/** Render's 404 for a service the round listed (or a logs query naming it): deleted meanwhile, not a failing round. */
+const deletedSinceListed = (err: unknown) => err instanceof RenderApiError && err.kind === 'not_found';
+
 /** Events calls in flight together per user: a workspace with hundreds of services is read in slices. */
 const EVENTS_AT_ONCE = 10;
 
@@ -148,11 +151,18 @@ export async function runRound(input: RoundInput): Promise<RoundResult> {
     const items: ServiceEvent[] = [];
     let next: string | undefined;
     for (let p = 0; p < EVENT_PAGES_PER_ROUND && (p === 0 || next); p += 1) {
-      const page = await client.listServiceEvents(svc.id, { startTime: since(cursor), limit: 50, cursor: next ?? null });
+      let page;
+      try {
+        page = await client.listServiceEvents(svc.id, { startTime: since(cursor), limit: 50, cursor: next ?? null });
+      } catch (err) {
+        if (deletedSinceListed(err)) break;
+        throw err;
+      }
       result.calls += 1;
       items.push(...page.items);
       next = page.nextCursor;
     }
+    if (items.length === 0 && !cursor) return;
     const seen = new Set(cursor?.seen ?? []);
     for (const ev of items) {
       if (seen.has(ev.id)) continue;
@@ -191,7 +201,8 @@ export async function runRound(input: RoundInput): Promise<RoundResult> {
           try {
             page = await client.listLogs({ ownerId, resource: chunk.map((s) => s.id), type: ['app'], direction: 'forward', ...window, limit: 100 });
           } catch (err) {
-            if (p > 0 && err instanceof BudgetExhausted) break;
+            // A service of the chunk deleted since the list: what was read counts, the rest waits for the next list.
+            if ((p > 0 && err instanceof BudgetExhausted) || deletedSinceListed(err)) break;
             throw err;
           }
           result.calls += 1;

@@ -134,3 +134,17 @@ test.serial('more service events than one page since the last round: the older o
   await waitFor('a round', async () => (await fay.agent.get('/api/sentinel')).json.lastRunAt);
   t.deepEqual((await findings(fay.agent)).map((f) => f.rule), ['server_oom']);
 });
+
+test.serial('a service deleted between the round\'s list and its events and logs calls is skipped: no "Render did not answer" notice', async (t) => {
+  const gus = await tenant(s.stack, 'gus-gone', ['stays', 'goes']);
+  await enable(gus.agent); // a first round, to have one to wait past
+  await waitFor('a first round', async () => (await gus.agent.get('/api/sentinel')).json.lastRunAt);
+  const calls = ['/services/{serviceId}/events', '/services/{serviceId}/events', '/logs'].map((route) => s.stack.render.holdRequest({ route, apiKey: gus.apiKey }));
+  await Promise.all(calls.map((c) => c.arrived)); // the next round listed both services and asked for their events and logs
+  const deleted = await fetch(`${s.stack.render.url}/services/${gus.services[1]!.id}`, { method: 'DELETE', headers: { authorization: `Bearer ${gus.apiKey}` } });
+  t.is(deleted.status, 204);
+  const before = (await gus.agent.get('/api/sentinel')).json.lastRunAt;
+  for (const c of calls) c.release();
+  const after = await waitFor('the round after the deletion', async () => { const v = (await gus.agent.get('/api/sentinel')).json; return v.lastRunAt !== before ? v : null; });
+  t.deepEqual(after.notices, []);
+});
