@@ -48,8 +48,11 @@ const entryJson = (gen: string, at: number, services: PresentedService[]) =>
 
 /** A list, and when the flight that got it is over (its write done, if it loaded). */
 interface Flight { services: PresentedService[]; written: Promise<unknown> }
-/** A flight callers in this process join: until answered, then until its list is written (`answeredAt`, `written` set at the answer). */
-interface Joinable { services: Promise<PresentedService[]>; answeredAt?: number; written?: Promise<unknown> }
+/**
+ * A flight callers in this process join: until answered, then until its list is written (`answeredAt`,
+ * `written` set at the answer). `gen`: the generation it read first (null if it failed before that).
+ */
+interface Joinable { services: Promise<PresentedService[]>; gen: Promise<string | null>; answeredAt?: number; written?: Promise<unknown> }
 const SETTLED = Promise.resolve();
 /** Lists whose generation this process remembers (see `lastGen`); past it, it forgets them all. */
 const MAX_REMEMBERED_GENERATIONS = 10_000;
@@ -142,7 +145,7 @@ export function createServiceCache(opts: ServiceCacheOptions): ServiceCache {
     })().catch(() => undefined).finally(() => refreshing.delete(lock));
   }
 
-  async function loadOnce(k: Keys, load: () => Promise<PresentedService[]>): Promise<Flight> {
+  async function loadOnce(k: Keys, load: () => Promise<PresentedService[]>, onGen: (gen: string) => void): Promise<Flight> {
     const deadline = Date.now() + waitMs;
     for (;;) {
       const token = nextToken();
@@ -150,6 +153,7 @@ export function createServiceCache(opts: ServiceCacheOptions): ServiceCache {
       const expected = lastGen.get(k.base) ?? '0';
       const [gen, raw, claimed] = await readOrClaim(redis, [k.gen, k.data, lockOf(k, expected)], [expected, token, lockMs, Math.floor(now), maxStaleMs]) as [string, string | null, number];
       remember(k.base, gen);
+      onGen(gen);
       if (claimed === 1) return loadAndWrite(k, gen, token, load);
       if (claimed === -1) continue; // not the generation this process knew: ask again with its lock
       const hit = read(raw, gen);
@@ -166,6 +170,41 @@ export function createServiceCache(opts: ServiceCacheOptions): ServiceCache {
     }
   }
 
+  /** A flight of this process for `k`, joinable by later callers; after `previous`'s write when given. */
+  function startFlight(k: Keys, load: () => Promise<PresentedService[]>, previous?: Promise<unknown>): Joinable {
+    let readGen!: (gen: string | null) => void;
+    const gen = new Promise<string | null>((ok) => { readGen = ok; });
+    const flight = previous ? previous.then(() => loadOnce(k, load, readGen)) : loadOnce(k, load, readGen);
+    const joinable: Joinable = { services: flight.then((f) => f.services), gen };
+    void flight.then(() => readGen(null), () => readGen(null)); // settles `gen` if the flight failed before its first read
+    inflight.set(k.data, joinable);
+    const forget = () => { if (inflight.get(k.data) === joinable) inflight.delete(k.data); };
+    flight.then((f) => {
+      joinable.answeredAt = clock.now();
+      joinable.written = f.written;
+      return f.written;
+    }).then(forget, forget);
+    return joinable;
+  }
+
+  /**
+   * Join a flight unless the generation moved since it read its own: a change answered by another
+   * process (whose invalidate cannot reach this process's flights) must not be answered from a load
+   * that began before it. One GET per read that joins a load still under way (such reads asked Redis
+   * nothing before): a load takes Render round trips, the window this closes; the answer's own write,
+   * one Redis round trip, is left.
+   */
+  async function joinIfCurrent(k: Keys, running: Joinable, load: () => Promise<PresentedService[]>): Promise<PresentedService[]> {
+    const [theirs, now] = await Promise.all([running.gen, redis.get(k.gen)]);
+    const current = now ?? '0';
+    if (theirs === current) return running.services;
+    // Another caller may have started the flight of the new generation meanwhile: join that one.
+    const latest = inflight.get(k.data);
+    if (latest && latest !== running && await latest.gen === current) return latest.services;
+    remember(k.base, current);
+    return startFlight(k, load).services;
+  }
+
   return {
     get(scope, load) {
       const k = keysOf(scope);
@@ -174,17 +213,14 @@ export function createServiceCache(opts: ServiceCacheOptions): ServiceCache {
       // but only while that list is still fresh: one answered freshMs ago whose write is still pending is
       // read again after that write, its age checked as any read's (else a stale list would be served
       // with no refresh behind it, or one past maxStaleMs served at all).
-      if (running && (running.answeredAt === undefined || clock.now() - running.answeredAt < freshMs)) return running.services;
-      const flight = running?.written ? running.written.then(() => loadOnce(k, load)) : loadOnce(k, load);
-      const joinable: Joinable = { services: flight.then((f) => f.services) };
-      inflight.set(k.data, joinable);
-      const forget = () => { if (inflight.get(k.data) === joinable) inflight.delete(k.data); };
-      flight.then((f) => {
-        joinable.answeredAt = clock.now();
-        joinable.written = f.written;
-        return f.written;
-      }).then(forget, forget);
-      return joinable.services;
+      // A flight still loading from Render may have begun before a change another process answered:
+      // joined only if the generation has not moved (joinIfCurrent). One answered, its write on its way,
+      // is joined as it is: the check would wait behind that write on the connection.
+      if (running) {
+        if (running.answeredAt === undefined) return joinIfCurrent(k, running, load);
+        if (clock.now() - running.answeredAt < freshMs) return running.services;
+      }
+      return startFlight(k, load, running?.written).services;
     },
 
     async invalidate(scope) {

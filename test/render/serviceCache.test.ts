@@ -126,3 +126,36 @@ test.serial('a generation changed by another process: the read asks again with i
   t.deepEqual(await there.get(scope, async () => { loads++; return list('again'); }), list('after'));
   t.is(loads, 1);
 });
+
+// Two web processes: the list's load in this one began before a change answered by the other (a
+// suspend in another tab). A read here after that change joined the load, and showed the service as it
+// was before the change the user had just seen answered.
+test.serial('a read after a change made in another process does not join a load of this one that began before it', async (t) => {
+  const prefix = `${r.prefix}-join`;
+  const [here, there] = [createServiceCache({ redis, prefix }), createServiceCache({ redis, prefix })];
+  const scope = { userId: 6, keyFingerprint: 'fp', ownerIds: ['tea-1'] };
+  const { gate, release } = gated();
+  let loading!: () => void;
+  const started = new Promise<void>((ok) => { loading = ok; });
+  const before = here.get(scope, async () => { loading(); await gate; return list('before'); });
+  await started;
+  await there.invalidate(scope);
+  let loads = 0;
+  const after = here.get(scope, async () => { loads++; return list('after'); });
+  const alsoAfter = here.get(scope, async () => { loads++; return list('after'); });
+  release();
+  t.deepEqual(await before, list('before'), 'the read that began before the change');
+  t.deepEqual(await after, list('after'));
+  t.deepEqual(await alsoAfter, list('after'));
+  t.is(loads, 1, 'reads after the change share one load');
+  // Without a change meanwhile, a read still joins the load in flight.
+  const other = { ...scope, userId: 7 };
+  const { gate: gate2, release: release2 } = gated();
+  const first = here.get(other, async () => { loads++; await gate2; return list('next'); });
+  await waitUntil('the flight is under way', async () => loads === 2, 10_000, 5);
+  const joined = here.get(other, async () => { loads++; return list('other'); });
+  release2();
+  t.deepEqual(await first, list('next'));
+  t.deepEqual(await joined, list('next'));
+  t.is(loads, 2);
+});
