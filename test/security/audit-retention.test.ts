@@ -100,12 +100,14 @@ test.serial(`GET /api/audit costs the same with ${HISTORY.toLocaleString('en')} 
 
   // Walk every page: no gaps, no repeats, every page verified.
   const seen: number[] = [];
+  let oldestAt = '';
   let cursor: string | null = null;
   let pages = 0;
   do {
     const res: any = (await long.agent.get(`/api/audit?limit=100${cursor ? `&cursor=${cursor}` : ''}`)).json;
     t.true(res.chainValid, `page ending ${cursor}`);
     seen.push(...res.entries.map((e: { seq: number }) => e.seq));
+    oldestAt = res.entries.at(-1)?.at ?? oldestAt;
     cursor = res.nextCursor;
     pages++;
   } while (cursor);
@@ -113,11 +115,12 @@ test.serial(`GET /api/audit costs the same with ${HISTORY.toLocaleString('en')} 
   t.is(seen.length, HISTORY + 1);
   t.true(seen.every((s, i) => s === HISTORY + 1 - i));
 
-  // A date: the page starts at the newest entry of that day or before.
-  const yesterday = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10);
-  t.deepEqual((await long.agent.get(`/api/audit?until=${yesterday}`)).json.entries, [], 'nothing is older than today');
-  const today = new Date().toISOString().slice(0, 10);
-  t.is((await long.agent.get(`/api/audit?until=${today}`)).json.entries[0].seq, HISTORY + 1);
+  // A date: the page starts at the newest entry of that day or before. The days are the entries' own,
+  // not the wall clock's: a history written just before midnight UTC is read after it.
+  const dayBeforeFirst = new Date(Date.parse(oldestAt.slice(0, 10)) - 86_400_000).toISOString().slice(0, 10);
+  t.deepEqual((await long.agent.get(`/api/audit?until=${dayBeforeFirst}`)).json.entries, [], 'nothing is older than the first entry\'s day');
+  const lastDay = String(longPage.entries[0].at).slice(0, 10);
+  t.is((await long.agent.get(`/api/audit?until=${lastDay}`)).json.entries[0].seq, HISTORY + 1);
   t.is((await long.agent.get('/api/audit?until=2026-13-45')).status, 400);
 
   // A tampered entry deep in the history is found and named on the page that shows it.
