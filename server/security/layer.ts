@@ -1,6 +1,6 @@
 import type Koa from 'koa';
 import type { Redis } from 'ioredis';
-import type { Clock } from '../clock.js';
+import { utcMinuteAtOrAfter, type Clock } from '../clock.js';
 import type { Logger } from '../logger.js';
 import { AppError, errors } from '../errors.js';
 import type { AuditLog } from '../audit/auditLog.js';
@@ -127,7 +127,7 @@ export function createSecurityLayer(args: SecurityLayerArgs): SecurityLayer {
 /** 429 locked_out that says what is locked, until when, and how long that is. */
 function lockedOut(seconds: number, scope: 'user' | 'key', now: number): AppError {
   const minutes = Math.max(1, Math.ceil(seconds / 60));
-  const until = new Date(now + seconds * 1000).toISOString().slice(11, 16);
+  const until = utcMinuteAtOrAfter(now + seconds * 1000);
   const what = scope === 'key'
     ? 'Render rejected this key too many times, so it is locked for your account'
     : 'Too many invalid Render API keys were tried, so key setup is locked for your account';

@@ -1,6 +1,6 @@
 import type Koa from 'koa';
 import { AppError, errors } from '../errors.js';
-import type { Clock } from '../clock.js';
+import { utcMinuteAtOrAfter, type Clock } from '../clock.js';
 import { getSession } from '../sessions/middleware.js';
 import type { Telemetry } from './telemetry.js';
 import type { GuardEntry } from './guards.js';
@@ -56,14 +56,12 @@ function targetOf(ctx: Koa.Context, route: string): string | null {
   return null;
 }
 
-const hhmm = (ms: number) => new Date(ms).toISOString().slice(11, 16);
-
 function blockedError(entry: GuardEntry, now: number): AppError {
   const seconds = Math.max(1, Math.ceil((entry.until - now) / 1000));
   const minutes = Math.ceil(seconds / 60);
   return errors.accountTemporarilyBlocked(seconds,
     `Your account is temporarily blocked because its traffic jumped far above its usual level (${entry.signal}). ` +
-    `Requests are refused until ${hhmm(entry.until)} UTC (in ${minutes} minute${minutes === 1 ? '' : 's'}). Deploys already running continue. ` +
+    `Requests are refused until ${utcMinuteAtOrAfter(entry.until)} UTC (in ${minutes} minute${minutes === 1 ? '' : 's'}). Deploys already running continue. ` +
     'If this was not you, sign out everywhere and revoke your GitHub token and Render API key.');
 }
 
@@ -113,7 +111,7 @@ async function refuseOrThrottle(t: Telemetry, entry: GuardEntry, userId: number,
   if ((await t.throttleCount(userId, minute)) > t.settings.throttlePerMinute) {
     t.metrics?.onRefused?.('throttled');
     throw errors.rateLimited(Math.ceil(((minute + 1) * 60_000 - now) / 1000),
-      `Your account's traffic is far above its usual level, so it is slowed down until ${hhmm(entry.until)} UTC: ` +
+      `Your account's traffic is far above its usual level, so it is slowed down until ${utcMinuteAtOrAfter(entry.until)} UTC: ` +
       `at most ${t.settings.throttlePerMinute} requests a minute. Wait a moment, then try again.`);
   }
 }

@@ -2,6 +2,7 @@ import test from 'ava';
 import { startStack, type Stack } from '../helpers/stack.js';
 import type { Agent, AgentResponse } from '../helpers/agent.js';
 import { addNodeRepo } from '../helpers/pipeline.js';
+import { namedUtcMinute } from '../helpers/namedTime.js';
 
 // Rate limits and the invalid-key lock-out, shrunk through the `security` option. The app trusts
 // X-Forwarded-For here (TRUST_PROXY, as behind Render's proxy), so each test is its own client IP.
@@ -89,9 +90,15 @@ test.serial('a wrong key retried is locked for that user; the correct key still 
   t.is(first.json.error.code, 'render_key_invalid');
   t.regex(first.json.error.message, /2 more tries before key setup is locked for 1 minute\./);
   t.regex((await attempt(typo)).json.error.message, /1 more try before/);
+  const asked = Date.now();
   const locked = await attempt(typo);
+  const answered = Date.now();
   assert429(t, locked, 'locked_out', 30);
   t.regex(locked.json.error.message, /locked for your account until \d\d:\d\d UTC: try again in 1 minute\./);
+  // The minute named is not before the lock lifts (the app's clock read between asked and answered), nor a minute after.
+  const lockMs = Number(locked.headers.get('retry-after')) * 1000;
+  const named = namedUtcMinute(locked.json.error.message, asked + lockMs);
+  t.true(named >= asked + lockMs && named < answered + lockMs + 60_000, `${locked.json.error.message} (asked ${new Date(asked).toISOString()}, Retry-After ${lockMs / 1000} s)`);
   const before = owners();
   assert429(t, await attempt(typo), 'locked_out', 30);
   t.is(owners(), before, 'a locked key is not even sent to Render');

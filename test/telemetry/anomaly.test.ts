@@ -2,6 +2,7 @@ import test from 'ava';
 import { createAuditLog } from '../../server/audit/auditLog.js';
 import type { AuditEntry } from '../../server/audit/types.js';
 import { startAnomalyStack, burst, count, userIdOf, type AnomalyStack } from './support.js';
+import { namedUtcMinute } from '../helpers/namedTime.js';
 
 // Serial: one manual clock drives the web process and the detector; tests move it minute by minute.
 // Issue 18: a user's traffic is judged against their own baseline; an anomalous minute throttles,
@@ -58,6 +59,10 @@ test.serial('a synthetic baseline, then a burst: throttled, then blocked until t
   const limited = await alice.agent.get('/api/render/my-deployments');
   t.is(limited.json.error.code, 'rate_limited');
   t.regex(limited.json.error.message, /slowed down until \d\d:\d\d UTC/);
+  // The minute the message names is not before the throttle ends (the detector ran at this clock), nor a minute after.
+  const throttleEnds = s.clock.now() + 10 * 60_000;
+  const namedThrottleEnd = namedUtcMinute(limited.json.error.message, throttleEnds);
+  t.true(namedThrottleEnd >= throttleEnds && namedThrottleEnd < throttleEnds + 60_000, limited.json.error.message);
   t.is((await bob.agent.get('/api/render/my-deployments')).status, 200, 'another user is not slowed');
 
   // The script keeps hammering through the 429s: still anomalous (strike 2), then blocked (strike 3).
@@ -69,8 +74,10 @@ test.serial('a synthetic baseline, then a burst: throttled, then blocked until t
   const blocked = await alice.agent.get('/api/render/my-deployments');
   t.is(blocked.status, 429);
   t.is(blocked.json.error.code, 'account_temporarily_blocked');
-  const until = new Date(s.clock.now() + 30 * 60_000).toISOString().slice(11, 16);
-  t.true(blocked.json.error.message.includes(`until ${until} UTC`), blocked.json.error.message);
+  // The message names the first whole minute at or after the block's end: someone back at that time is let in.
+  const blockEnds = s.clock.now() + 30 * 60_000;
+  const named = namedUtcMinute(blocked.json.error.message, blockEnds);
+  t.true(named >= blockEnds && named < blockEnds + 60_000, `${blocked.json.error.message} (ends ${new Date(blockEnds).toISOString()})`);
   t.regex(blocked.json.error.message, /Deploys already running continue/);
   t.is(Number(blocked.headers.get('retry-after')), 30 * 60);
   for (const path of ['/api/session', '/api/render/services', '/api/audit', '/api/github/repos']) {

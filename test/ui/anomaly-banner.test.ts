@@ -30,6 +30,13 @@ test('a blocked account sees the banner with when it lifts; lifted, the app work
   await banner.getByTestId('block-banner-title').waitFor();
   t.regex(await banner.innerText(), /Your account is temporarily blocked\. It lifts at \d\d?:\d\d.*\(in 2[45] minutes\)\. Deploys already running continue\./s);
   t.regex(await banner.getByTestId('block-banner-reason').innerText(), /until \d\d:\d\d UTC/);
+  // The time named is the first whole minute at or after the lift, not the minute it falls in (10:15:50 is not "10:15").
+  const named = await banner.evaluate((el) => {
+    const { dataset, textContent } = el as unknown as { dataset: { liftsAt: string }; textContent: string };
+    const firstMinute = Math.ceil(Date.parse(dataset.liftsAt) / 60_000) * 60_000;
+    return { text: textContent, time: new Date(firstMinute).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' }), liftsAt: dataset.liftsAt };
+  });
+  t.true(named.text.includes(`It lifts at ${named.time} (`), `${named.text} (lifts at ${named.liftsAt})`);
   t.is(await banner.getAttribute('role'), 'alert');
 
   // A reload: the session itself is refused, the banner explains it.

@@ -11,7 +11,8 @@ export function showBlockBanner(el, err) {
   if (!el) return;
   const seconds = Math.max(1, Number(err.retryAfter) || 60);
   const liftsAt = new Date(Date.now() + seconds * 1000);
-  const time = liftsAt.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+  // The first whole minute at or after it: a time cut to the minute (10:15:50 read "10:15") is before the lift.
+  const time = new Date(Math.ceil(liftsAt.getTime() / 60_000) * 60_000).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
   const minutes = Math.ceil(seconds / 60);
   replace(el,
     h('div', { class: 'block-banner__inner' },
