@@ -86,6 +86,17 @@ async function streamsViaProxy(t: ExecutionContext, page: Page, keep: (route: Ro
   return Object.assign(proxy, { continue: via });
 }
 
+/**
+ * Stops the page's clock before it loads the view. The page's fallbacks are timers: a read that waited 2 s
+ * for the stream to open, or a replaced stream that took 3 s to hand over, costs a catch-up read. Those
+ * fire under heavy load (CI failed once on a second read at load ~29), so a test counting the reads of the
+ * normal path holds them; a handover that never came then fails the test by timing out, not by a read.
+ */
+async function pageTimersHeld(page: Page): Promise<void> {
+  await page.clock.install();
+  await page.clock.pauseAt(Date.now() + 1_000);
+}
+
 /** Reads of the deployment `id` and its logs from now on, as 'record', '/logs', … */
 function countReads(page: Page, id: string): string[] {
   const reads: string[] = [];
@@ -132,6 +143,7 @@ test('a page view reads the deployment and its first log page once', async (t) =
 
   // The streams go through a proxy that only watches them: the test sees the page let the first one go.
   const proxy = await streamsViaProxy(t, page);
+  await pageTimersHeld(page);
   const reads = countReads(page, id);
   await page.goto(`${stack.url}/#/deployments/${id}`);
   // A log line reaches the page only over the stream that follows the logs, after that stream opened:
@@ -156,6 +168,7 @@ test('an update heard while the page reads the deployment costs no second read w
   // Hold the view's first read of the record until the update it would miss has reached the page.
   const held: Route[] = [];
   await page.route(`**/api/render/deployments/${id}`, (route) => { if (held.length === 0) held.push(route); else void route.continue(); });
+  await pageTimersHeld(page);
   const reads = countReads(page, id);
   await page.goto(`${stack.url}/#/deployments/${id}`);
   await waitFor(async () => (held.length > 0 && reads.includes('/logs') ? true : undefined));
@@ -187,6 +200,7 @@ test('an update heard while the page reads the deployment is read again when tha
     if (first) { void route.continue(); return; }
     first = route.fetch().then(async (response) => ({ status: (await response.json() as { status: string }).status, deliver: () => route.fulfill({ response }) }));
   });
+  await pageTimersHeld(page);
   const reads = countReads(page, id);
   await page.goto(`${stack.url}/#/deployments/${id}`);
   await waitFor(async () => (first && reads.includes('/logs') ? true : undefined));
