@@ -1,7 +1,7 @@
 import test from 'ava';
 import type { Stack } from '../helpers/stack.js';
 import { usePipelineStack } from '../helpers/pipelineStack.js';
-import { addNodeRepo, signedInWithKey, waitFinished } from '../helpers/pipeline.js';
+import { addNodeRepo, signedInWithKey, waitFinished, waitStatus } from '../helpers/pipeline.js';
 import { presentService } from '../../server/presenters/service.js';
 import type { Service } from '../../server/render/types.js';
 
@@ -117,4 +117,28 @@ test('deployments of a deleted service say so, whether it was deleted here or on
   t.is(redeploy.status, 404);
   t.true((await agent.get(`/api/render/deployments/${gone.id}`)).json.serviceDeleted);
   t.is((await agent.get('/api/render/my-deployments')).json.deployments.filter((d: any) => d.serviceDeleted).length, 3);
+});
+
+test('a service deleted on Render while a redeploy of it builds: the redeploy fails saying so, and every deployment of the service learns it', async (t) => {
+  const { agent, apiKey } = await signedInWithKey(stack, 'stat-w');
+  addNodeRepo(stack, 'stat-w', 'doomed');
+  const first = await deployNew(agent, 'stat-w/doomed', 'doomed');
+  t.is(first.status, 'live', JSON.stringify(first.failure));
+  const release = stack.render.holdPhase({ serviceName: 'doomed' }, 'build_in_progress');
+  t.teardown(release);
+  const again = await agent.post(`/api/render/services/${first.serviceId}/redeploy`);
+  t.is(again.status, 202, again.text);
+  await waitStatus(agent, again.json.id, 'build_in_progress');
+  // Deleted on Render's side (its dashboard, another client of the key): the worker meets the 404.
+  t.is((await sim(apiKey).send('DELETE', `/services/${first.serviceId}`)).status, 204);
+  release();
+  const failed = await waitFinished(agent, again.json.id);
+  t.is(failed.status, 'failed');
+  t.is(failed.failure.code, 'service_deleted');
+  t.is(failed.failure.message, `The service was deleted on Render (${first.serviceId}), so this deploy cannot go on. Deploy the repository again to create a new service.`);
+  t.true(failed.serviceDeleted);
+  // Without any service list read in between: the live one says so too, and keeps its status.
+  const before = (await agent.get(`/api/render/deployments/${first.id}`)).json;
+  t.true(before.serviceDeleted);
+  t.is(before.status, 'live');
 });

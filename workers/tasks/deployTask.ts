@@ -17,6 +17,7 @@ import { finish } from './finishDeploy.js';
 import { requestCommitStatus } from './commitStatus.js';
 import { delayJob } from './delayJob.js';
 import { createRunBudget, type TakeAhead } from './runBudget.js';
+import { serviceGoneFailure } from './serviceGone.js';
 
 // The steps live by what they talk to: githubSteps.ts (verify, detect), createService.ts (the service),
 // renderDeploy.ts (trigger, watch), finishDeploy.ts (the final status); this file runs them.
@@ -72,7 +73,8 @@ export async function runDeployJob(ctx: WorkerContext, job: Job<DeployJobData>, 
     }
     if (err instanceof BudgetExhausted) return delayJob(job, token, err.retryAfterMs + jitter(250));
     if (err instanceof RenderApiError && err.kind === 'rate_limited') return delayJob(job, token, (err.retryAfterMs ?? 10_000) + jitter(500));
-    const failure = classify(err);
+    const gone = await serviceGoneFailure(ctx, render, rec, err);
+    const failure = gone ? { status: 'failed' as const, failure: gone } : classify(err);
     if (failure) {
       await deployEnded(ctx, rec.id, creds, await finish(ctx, rec, failure.status, failure.failure));
       return;
