@@ -69,6 +69,12 @@ local e = redis.call('HMGET', KEYS[1], 'uid', 'gen')
 redis.call('DEL', KEYS[1])
 return {e[1] or '', e[2] or '0'}`);
 
+/** SECRET_KEY rotation: the entry under the previous key's name becomes this one, unless this one names a user. KEYS: entry, previous entry. */
+const ADOPT_PREVIOUS = redisScript(`
+if redis.call('HEXISTS', KEYS[1], 'uid') == 1 or redis.call('EXISTS', KEYS[2]) == 0 then return 0 end
+redis.call('RENAME', KEYS[2], KEYS[1])
+return 1`);
+
 /** A new entry holding only marks lives this long: far past a check's deadline (10 s an attempt). */
 const MARK_TTL_MS = 5 * 60_000;
 
@@ -107,6 +113,19 @@ export function createTokenSessions(deps: AppDeps) {
     if (tokenIds.has(token)) return;
     tokenIds.set(token, { id, until: clock.now() + config.bearerRecheckMs });
   };
+  // During a SECRET_KEY rotation a token's entry and session are still named by the previous key's HMACs
+  // (SECURITY.md): found by those names and moved, as the session store moves a cookie's record.
+  const previousTokenIdOf = (token: string) => (keyring.previous ? keyedHash(`github-token:${token}`, keyring.previous) : null);
+  const previousSidOf = (token: string, gen: number) => {
+    const previous = keyring.previous;
+    return previous ? () => keyedHash(`bearer-session:${previousTokenIdOf(token)!}:${gen}`, previous) : undefined;
+  };
+  async function adoptPreviousEntry(token: string, tokenId: string): Promise<TokenEntry | undefined> {
+    const previousId = previousTokenIdOf(token);
+    if (!previousId || !(await ADOPT_PREVIOUS(redis, [entryKey(tokenId), entryKey(previousId)], []))) return undefined;
+    changed(tokenId);
+    return (await readEntry(tokenId)).value;
+  }
   const sidOf = (tokenId: string, gen: number) => {
     const at = `${tokenId}:${gen}`;
     let sid = sids.get(at);
@@ -117,9 +136,13 @@ export function createTokenSessions(deps: AppDeps) {
     return sid;
   };
 
-  async function endSessionOf(entry: { uid?: string; gen?: string }, tokenId: string): Promise<void> {
+  async function endSessionOf(entry: { uid?: string; gen?: string }, token: string, tokenId: string): Promise<void> {
     if (!entry.uid) return;
-    const ref = sessions.refOf(sidOf(tokenId, Number(entry.gen ?? 0)));
+    const gen = Number(entry.gen ?? 0);
+    const sid = sidOf(tokenId, gen);
+    // Still under the previous key's name (not used since a rotation): moved first, so that one ends.
+    if (keyring.previous) await sessions.load(sid, false, previousSidOf(token, gen));
+    const ref = sessions.refOf(sid);
     await deps.sessionEnding.end(ref, Number(entry.uid), 'token_revoked');
   }
 
@@ -145,11 +168,11 @@ export function createTokenSessions(deps: AppDeps) {
         tokenIds.delete(token);
         const [uid, gen] = await REFUSE(redis, [entryKey(tokenId)], []) as [string, string];
         changed(tokenId);
-        await endSessionOf({ uid, gen }, tokenId);
+        await endSessionOf({ uid, gen }, token, tokenId);
         await deps.security.signInFailed(ctx, 'github_token_invalid');
         throw errors.githubTokenInvalid('GitHub does not accept this token (bad, expired or revoked). Create a new token and try again.');
       }
-      if (entry.uid && entry.uid !== String(user.id)) await endSessionOf(entry, tokenId);
+      if (entry.uid && entry.uid !== String(user.id)) await endSessionOf(entry, token, tokenId);
       const vouched = await VOUCH(redis, [entryKey(tokenId)], [mark, config.sessionAbsoluteMs,
         'uid', String(user.id), 'login', user.login, 'name', user.name ?? '', 'avatar', user.avatarUrl, 'checkedAt', String(clock.now())]);
       changed(tokenId);
@@ -192,7 +215,7 @@ export function createTokenSessions(deps: AppDeps) {
       const sid = sidOf(tokenId, gen);
       const ref = sessions.refOf(sid);
       // Settled: the entry was just read through its cache (or each later attempt waited on Redis).
-      const loaded = await sessions.load(sid, true);
+      const loaded = await sessions.load(sid, true, previousSidOf(token, gen));
       const sess = loaded?.sess;
       if (sess?.bearer && sess.user?.id === user.id) return { sid, ref, loaded };
       if (!sess) {
@@ -218,7 +241,8 @@ export function createTokenSessions(deps: AppDeps) {
     async resolve(ctx: Koa.Context, token: string): Promise<VerifiedToken> {
       if (!TOKEN_SHAPE.test(token)) throw errors.githubTokenInvalid('This is not a GitHub token. Send a GitHub OAuth token or personal access token.');
       const tokenId = tokenIdOf(token);
-      const { value: entry } = await readEntry(tokenId);
+      let { value: entry } = await readEntry(tokenId);
+      if (!entry.uid && keyring.previous) entry = (await adoptPreviousEntry(token, tokenId)) ?? entry;
       const user = freshUser(entry) ?? (await checkOnce(ctx, token, tokenId));
       const session = await sessionFor(ctx, token, tokenId, user, Number(entry.gen ?? 0));
       rememberTokenId(token, tokenId);

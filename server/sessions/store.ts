@@ -105,7 +105,7 @@ export function createSessionStore(opts: SessionStoreOptions) {
    * The live session behind a session id (cookie or bearer), or undefined when gone or expired.
    * `settled`: see cache.ts readThrough (the bearer path, right after reading the token's entry).
    */
-  async function load(sid: string, settled = false): Promise<LoadedForRequest | undefined> {
+  async function load(sid: string, settled = false, previousSid?: () => string): Promise<LoadedForRequest | undefined> {
     const ref = memoRefOf(sid);
     const found = await readThrough(ref, settled);
     if (found?.hit) {
@@ -115,7 +115,8 @@ export function createSessionStore(opts: SessionStoreOptions) {
     }
     let loaded = found?.loaded;
     // Only on a miss: the previous key's ref costs an HMAC, and is needed during a rotation only.
-    const prevRef = loaded ? null : previousRefOf(sid);
+    // A bearer token's session id is itself an HMAC under SECRET_KEY: its id under the previous key (`previousSid`).
+    const prevRef = loaded || !keyring.previous ? null : previousRefOf(previousSid ? previousSid() : sid);
     if (!loaded && prevRef) loaded = await records.moveFromPrevious(prevRef, ref);
     if (!loaded) return undefined;
     if (expired(loaded.sess)) { await endExpired(ref); return undefined; }
