@@ -5,8 +5,11 @@ import { guardedPostJson, UnsafeUrlError, type PostResult, type UrlGuardOptions 
 export type AlertPost = (url: string, body: string) => Promise<PostResult>;
 
 export interface SlackAlerter {
-  /** Fire an alert. Never throws and never rejects: failures are logged (without the URL, which is a secret). */
-  send(text: string): Promise<void>;
+  /**
+   * Fire an alert; true when Slack accepted it. Never throws and never rejects: failures are logged
+   * (without the URL, which is a secret).
+   */
+  send(text: string): Promise<boolean>;
   readonly enabled: boolean;
 }
 
@@ -32,14 +35,16 @@ export function createSlackAlerter(opts: SlackAlerterOptions): SlackAlerter {
   return {
     enabled: Boolean(webhookUrl),
     async send(text) {
-      if (!webhookUrl) return;
+      if (!webhookUrl) return false;
       const safe = text.replace(/\b(rnd_|gh[pousr]_|github_pat_|xox[abprs]-)[A-Za-z0-9_-]*/gi, '$1…').slice(0, MAX_TEXT);
       try {
         const res = await post(webhookUrl, JSON.stringify({ text: safe }));
-        if (res.status < 200 || res.status >= 300) logger.warn({ status: res.status }, 'Slack alert not accepted');
+        if (res.status >= 200 && res.status < 300) return true;
+        logger.warn({ status: res.status }, 'Slack alert not accepted');
       } catch (err) {
         logger.warn({ reason: err instanceof UnsafeUrlError ? err.message : (err as Error)?.message ?? 'unknown' }, 'Slack alert failed');
       }
+      return false;
     },
   };
 }

@@ -48,11 +48,12 @@ export function alertText(f: Finding): string {
 export function createSentinelAlerts(opts: SentinelAlertOptions & { redis: Redis; prefix: string; logger: Logger }) {
   const keys = sentinelKeys(opts.prefix);
   const hosts = opts.slackHosts ?? ['hooks.slack.com'];
-  const deliver = async (url: string, text: string) => {
-    if (checkSlackWebhook(url, hosts)) return; // a stored URL that no longer passes is not used
+  /** True when Slack accepted the message. */
+  const deliver = async (url: string, text: string): Promise<boolean> => {
+    if (checkSlackWebhook(url, hosts)) return false; // a stored URL that no longer passes is not used
     const { pathname, search } = new URL(url);
     const target = opts.slackOrigin ? new URL(`${pathname}${search}`, opts.slackOrigin).toString() : url;
-    await createSlackAlerter({ webhookUrl: target, logger: opts.logger, post: opts.post, guard: opts.guard }).send(text);
+    return createSlackAlerter({ webhookUrl: target, logger: opts.logger, post: opts.post, guard: opts.guard }).send(text);
   };
   return {
     hosts,
@@ -65,18 +66,20 @@ export function createSentinelAlerts(opts: SentinelAlertOptions & { redis: Redis
       const rate = keys.deployAlertRate(userId);
       const [[, count]] = (await opts.redis.multi().incr(rate).expire(rate, DEPLOY_ALERT_LIMIT.windowSec, 'NX').exec()) as [[null, number], unknown];
       if (count > DEPLOY_ALERT_LIMIT.perWindow) return false;
-      await deliver(url, text);
-      return true;
+      return deliver(url, text);
     },
     async notify(userId: number, url: string | null, f: Finding): Promise<boolean> {
       if (!url || f.severity === 'low') return false;
-      const once = await opts.redis.set(keys.alertOnce(userId, `${f.rule}:${f.serviceId ?? f.ownerId ?? '-'}`), '1', 'EX', ALERT_LIMIT.dedupeSec, 'NX');
+      const onceKey = keys.alertOnce(userId, `${f.rule}:${f.serviceId ?? f.ownerId ?? '-'}`);
+      const once = await opts.redis.set(onceKey, '1', 'EX', ALERT_LIMIT.dedupeSec, 'NX');
       if (once !== 'OK') return false;
       const rate = keys.alertRate(userId);
       const [[, count]] = (await opts.redis.multi().incr(rate).expire(rate, ALERT_LIMIT.windowSec, 'NX').exec()) as [[null, number], unknown];
       if (count > ALERT_LIMIT.perWindow) return false;
-      await deliver(url, alertText(f));
-      return true;
+      if (await deliver(url, alertText(f))) return true;
+      // Not delivered (Slack down, a timeout): the hour's one alert of this rule and service is still owed.
+      await opts.redis.del(onceKey);
+      return false;
     },
     async test(url: string): Promise<void> {
       await deliver(url, '[Sentinel] Test message from render-orchestrator: alerts for your Render workspace will arrive here.');

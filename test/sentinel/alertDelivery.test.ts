@@ -1,0 +1,34 @@
+import test from 'ava';
+import { Writable } from 'node:stream';
+import { createLogger } from '../../server/logger.js';
+import { createSentinelAlerts } from '../../server/sentinel/alerts.js';
+import type { Finding } from '../../server/sentinel/types.js';
+import { startTestRedis, type TestRedis } from '../helpers/redis.js';
+
+// A tenant's Slack alert that did not get through (Slack down, a timeout) does not count as the one
+// alert of its rule and service for the hour: the next finding of the same rule and service is sent.
+
+let r: TestRedis;
+test.before(async () => { r = await startTestRedis(); });
+test.after.always(async () => { await r?.stop(); });
+
+const WEBHOOK = 'https://hooks.slack.com/services/T000/B000/XXXXXXXXXXXXXXXX';
+const finding = (id: string): Finding => ({
+  id, kind: 'service_event', rule: 'server_oom', severity: 'high', title: 'Instance killed: out of memory', ownerId: 'tea-1', serviceId: 'srv-1',
+  count: 1, firstAt: '2026-12-01T12:00:00Z', lastAt: '2026-12-01T12:00:00Z',
+});
+
+test('an alert Slack did not accept leaves the rule and service free to alert again; a delivered one holds them for the hour', async (t) => {
+  const logger = createLogger({ level: 'silent', destination: new Writable({ write(_c, _e, cb) { cb(); } }) });
+  let slackUp = false;
+  const posts: string[] = [];
+  const alerts = createSentinelAlerts({
+    redis: r.client, prefix: r.prefix, logger, guard: { allowHosts: ['hooks.slack.com'] },
+    post: async (_url, body) => { posts.push(body); return { status: slackUp ? 200 : 503 }; },
+  });
+  t.false(await alerts.notify(1, WEBHOOK, finding('fnd_a')), 'Slack answered 503: not delivered');
+  slackUp = true;
+  t.true(await alerts.notify(1, WEBHOOK, finding('fnd_b')), 'the first was never delivered');
+  t.false(await alerts.notify(1, WEBHOOK, finding('fnd_c')), 'deduplicated after a delivery');
+  t.is(posts.length, 2);
+});
