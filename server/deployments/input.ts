@@ -19,7 +19,17 @@ const OWNER_ID = /^(tea|usr|own)-[0-9a-z]{20}$/;
  * on that field (env_vars.N.value) rather than "request body too large" (the form checks the same).
  */
 export const ENV_VALUE_MAX_BYTES = 16 * 1024;
-const envValue = z.string().refine((v) => Buffer.byteLength(v, 'utf8') <= ENV_VALUE_MAX_BYTES, 'This value is larger than 16 KB, the most a variable can hold here.');
+// In unicode mode a surrogate pair is one code point, so this class matches only a lone half.
+const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
+/**
+ * An env var value, for the deploy form and the settings page alike. A process environment cannot hold
+ * NUL (the value would end there), and a lone UTF-16 surrogate has no UTF-8 form (it would reach Render
+ * as U+FFFD): either way the service would run with a value the person did not give.
+ */
+export const envValue = z.string()
+  .refine((v) => Buffer.byteLength(v, 'utf8') <= ENV_VALUE_MAX_BYTES, 'This value is larger than 16 KB, the most a variable can hold here.')
+  .refine((v) => !v.includes('\0'), 'This value holds a NUL character (\\0), which an environment variable cannot hold.')
+  .refine((v) => !LONE_SURROGATE.test(v), 'This value holds half of a UTF-16 surrogate pair, which has no UTF-8 form; paste the text again.');
 const envVar = z.object({ key: z.string().regex(ENV_KEY, 'env var names are letters, digits and _, not starting with a digit'), value: envValue }).strict();
 
 export const DeployBody = z.object({

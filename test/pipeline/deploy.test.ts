@@ -258,6 +258,20 @@ test('a too-large env value is a 400 naming that value, not "request body too la
   t.is((await agent.get('/api/render/my-deployments')).json.deployments.length, 0);
 });
 
+test('an env value with NUL or a lone UTF-16 surrogate is a 400 naming that value; nothing enqueued', async (t) => {
+  const { agent } = await signedInWithKey(stack, 'nulvalue');
+  // A process environment cannot hold NUL (it would end the value), and a lone surrogate has no UTF-8
+  // form (it would reach Render as U+FFFD): either way the service would run with another value.
+  for (const [value, rule] of [['before\u0000after', /NUL/], ['half \ud83d of an emoji', /surrogate|UTF-8/]] as const) {
+    const res = await agent.post('/api/render/deploy', { github_repo: 'a/b', project_name: 'ok', env_vars: [{ key: 'OK', value: 'fine 😀' }, { key: 'BAD', value }] });
+    t.is(res.status, 400, res.text);
+    t.is(res.json.error.code, 'validation_failed');
+    t.is(res.json.error.field, 'env_vars.1.value');
+    t.regex(res.json.error.message, rule);
+  }
+  t.is((await agent.get('/api/render/my-deployments')).json.deployments.length, 0);
+});
+
 test('build logs come from Render with env var values redacted', async (t) => {
   const { agent } = await signedInWithKey(stack, 'logger');
   addNodeRepo(stack, 'logger', 'chatty');

@@ -86,6 +86,10 @@ test('env vars: bad names and values are field errors that reach Render not at a
     [`${base}/OK`, { value: 5 }, 'value'],
     [`${base}/OK`, {}, 'value'],
     [`${base}/OK`, { value: 'x', generate_value: true }, 'value'],
+    // A process environment cannot hold NUL, and a lone UTF-16 surrogate has no UTF-8 form (it would be
+    // replaced on the way to Render): neither can be the value the person meant.
+    [`${base}/OK`, { value: 'a\u0000b' }, 'value'],
+    [`${base}/OK`, { value: 'a\ud800b' }, 'value'],
   ];
   for (const [path, body, field] of cases) {
     const res = await put(bob.agent, path, body);

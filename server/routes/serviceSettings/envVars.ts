@@ -1,6 +1,6 @@
 import type Router from '@koa/router';
 import { z } from 'zod';
-import { ENV_VALUE_MAX_BYTES } from '../../deployments/input.js';
+import { envValue } from '../../deployments/input.js';
 import type { settingsScope } from './scope.js';
 import { keyedItemRoutes } from './keyedItems.js';
 import { EnvVarDeletedView, EnvVarNamesView, EnvVarSetView, EnvVarValueView } from './views.js';
@@ -9,9 +9,8 @@ import { EnvVarDeletedView, EnvVarNamesView, EnvVarSetView, EnvVarValueView } fr
 export const ENV_KEY = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
 const KEY_RULE = 'Variable names are letters, digits and _, not starting with a digit (at most 128 characters).';
 
-const utf8Bytes = (v: string) => Buffer.byteLength(v, 'utf8');
 const EnvVarBody = z.object({
-  value: z.string().refine((v) => utf8Bytes(v) <= ENV_VALUE_MAX_BYTES, 'This value is larger than 16 KB, the most a variable can hold here.').optional(),
+  value: envValue.optional(),
   generate_value: z.literal(true, 'generate_value can only be true (Render then makes a random 256-bit value)').optional(),
   _csrf: z.string().optional(),
 }).strict().refine((b) => (b.value === undefined) !== (b.generate_value === undefined), { message: 'Give either a value or generate_value: true.', path: ['value'] });
