@@ -14,7 +14,7 @@ const FIRST_LOOKBACK_MS = 15 * 60_000;
 const MAX_LOG_LAG_MS = 30 * 60_000;
 const AUDIT_RECHECK_MS = 30 * 60_000;
 const LOG_PAGES_PER_ROUND = 5;
-/** A service's events read per round at most, 50 a page (a busier stretch loses its oldest). */
+/** A service's events read per round at most, 50 a page (a busier stretch, or a budget spent after a page, loses its oldest). */
 const EVENT_PAGES_PER_ROUND = 5;
 
 interface RoundInput {
@@ -155,7 +155,9 @@ export async function runRound(input: RoundInput): Promise<RoundResult> {
       try {
         page = await client.listServiceEvents(svc.id, { startTime: since(cursor), limit: 50, cursor: next ?? null });
       } catch (err) {
-        if (deletedSinceListed(err)) break;
+        // The budget spent after a page: what was read counts, as past the page cap (else a service busier
+        // than a page is read again from its newest page every round and never gets past it).
+        if ((p > 0 && err instanceof BudgetExhausted) || deletedSinceListed(err)) break;
         throw err;
       }
       result.calls += 1;
