@@ -67,8 +67,8 @@ function hasWord(line: string, word: string): boolean {
 
 /** A log line fit for storage: secrets the caller knows replaced, credential-shaped tokens masked, shortened. */
 export function sanitizeLine(line: string, secrets: string[], maxLength = 300): string {
-  let out = line.length > MAX_LINE ? line.slice(0, MAX_LINE) : line;
   const values = [...new Set(secrets.filter((s) => s.length >= 4))].sort((a, b) => b.length - a.length);
+  let out = cutOutsideSecrets(line, MAX_LINE, values);
   for (const v of values) out = out.split(v).join('[redacted]');
   out = out.replace(/(rnd_|gh[pousr]_|github_pat_|xox[abprs]-|sk_live_)[A-Za-z0-9]+/g, '$1[redacted]');
   out = out.replace(/\b(password|passwd|secret|token|api_key|apikey)=[^\s&]+/gi, '$1=[redacted]');
@@ -76,6 +76,26 @@ export function sanitizeLine(line: string, secrets: string[], maxLength = 300): 
   // eslint-disable-next-line no-control-regex
   out = out.replace(/[\u0000-\u0008\u000b-\u001f\u007f]/g, '');
   return out.length > maxLength ? `${out.slice(0, maxLength - 1)}…` : out;
+}
+
+/**
+ * The line cut to `max` characters, or shorter: never inside an occurrence of a secret that runs across
+ * the cut (its part before the cut would no longer match the whole value, and be kept); a cut moved
+ * before one says so ('[redacted]'). Looks only at
+ * a window of each secret's length around the cut, so a huge line costs no more than a short one.
+ */
+function cutOutsideSecrets(line: string, max: number, secrets: string[]): string {
+  if (line.length <= max) return line;
+  let cut = max;
+  for (let moved = true; moved;) {
+    moved = false;
+    for (const s of secrets) {
+      const from = Math.max(0, cut - s.length + 1);
+      const at = line.slice(from, cut + s.length - 1).indexOf(s);
+      if (at !== -1 && from + at < cut) { cut = from + at; moved = true; }
+    }
+  }
+  return cut < max ? `${line.slice(0, cut)}[redacted]` : line.slice(0, cut);
 }
 
 const PUNCTUATION = new Set([':', ',', ';', '(', ')', '[', ']']);
