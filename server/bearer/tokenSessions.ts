@@ -35,8 +35,13 @@ export interface VerifiedToken {
 /** A token entry as read from Redis (empty when there is none); cached entries are frozen and shared. */
 export type TokenEntry = Readonly<Record<string, string>>;
 
-/** Compare-and-bump the generation, so concurrent requests agree on the next one. KEYS: entry. ARGV: gen seen. */
+/**
+ * Compare-and-bump the generation, so concurrent requests agree on the next one. KEYS: entry. ARGV: gen seen.
+ * -1 when the entry names no user: GitHub's refusal deleted it after this request's check (a generation
+ * started on it would name no user, and the next refusal could not end its session).
+ */
 const NEXT_GENERATION = `
+if redis.call('HEXISTS', KEYS[1], 'uid') == 0 then return -1 end
 local g = redis.call('HGET', KEYS[1], 'gen') or '0'
 if g == ARGV[1] then return redis.call('HINCRBY', KEYS[1], 'gen', 1) end
 return tonumber(g)`;
@@ -74,6 +79,8 @@ const ADOPT_PREVIOUS = redisScript(`
 if redis.call('HEXISTS', KEYS[1], 'uid') == 1 or redis.call('EXISTS', KEYS[2]) == 0 then return 0 end
 redis.call('RENAME', KEYS[2], KEYS[1])
 return 1`);
+
+const REFUSED = 'GitHub does not accept this token (bad, expired or revoked). Create a new token and try again.';
 
 /** A new entry holding only marks lives this long: far past a check's deadline (10 s an attempt). */
 const MARK_TTL_MS = 5 * 60_000;
@@ -170,7 +177,7 @@ export function createTokenSessions(deps: AppDeps) {
         changed(tokenId);
         await endSessionOf({ uid, gen }, token, tokenId);
         await deps.security.signInFailed(ctx, 'github_token_invalid');
-        throw errors.githubTokenInvalid('GitHub does not accept this token (bad, expired or revoked). Create a new token and try again.');
+        throw errors.githubTokenInvalid(REFUSED);
       }
       if (entry.uid && entry.uid !== String(user.id)) await endSessionOf(entry, token, tokenId);
       const vouched = await VOUCH(redis, [entryKey(tokenId)], [mark, config.sessionAbsoluteMs,
@@ -232,6 +239,7 @@ export function createTokenSessions(deps: AppDeps) {
       // Ended (tombstoned): the next generation, agreed through Redis.
       gen = Number(await redis.eval(NEXT_GENERATION, 1, entryKey(tokenId), String(gen)));
       changed(tokenId);
+      if (gen < 0) throw errors.githubTokenInvalid(REFUSED);
     }
     throw errors.githubTokenInvalid('Could not start a session for this token. Try again.');
   }
