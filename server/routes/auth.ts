@@ -2,7 +2,7 @@ import type Router from '@koa/router';
 import type Koa from 'koa';
 import grantModule from 'grant';
 import type { AppDeps } from '../deps.js';
-import { randomToken } from '../crypto/keyring.js';
+import { randomToken, safeEqual } from '../crypto/keyring.js';
 import { getSession } from '../sessions/middleware.js';
 import { sealGithubToken } from '../sessions/credentials.js';
 import type { AppSession } from '../sessions/types.js';
@@ -30,6 +30,11 @@ function grantResponse(grant: unknown): GrantResponse | undefined {
   const r = grant.response;
   if (!r || typeof r !== 'object') return undefined;
   return { access_token: 'access_token' in r && typeof r.access_token === 'string' ? r.access_token : undefined, error: 'error' in r ? r.error : undefined };
+}
+
+/** The state grant keeps in the pre-auth session for the sign-in it started ('' when none). */
+function oauthStateOf(grant: unknown): string {
+  return grant && typeof grant === 'object' && 'state' in grant && typeof grant.state === 'string' ? grant.state : '';
 }
 
 /**
@@ -73,17 +78,23 @@ export function authRoutes(router: Router, deps: AppDeps) {
     responses: { 302: { redirect: 'To GitHub\'s authorize page (or to / when already signed in).' } },
   }), deps.rateLimits.guard('signInStart'), unlessSignedIn, grantMiddleware);
 
-  // Without the pre-auth session there is no state to check against: reject before grant sees it
-  // (grant would otherwise redirect with its own error text).
-  const requireOAuthSession: Koa.Middleware = async (ctx, next) => {
-    if (!getSession(ctx)?.grant) return failed(ctx, 'github_login_failed');
+  // Checked here, before grant sees the return: without the pre-auth session there is no state to
+  // check against (grant would redirect with its own error text); and grant checks the state only beside
+  // a code, taking a return without one for the provider's answer, an `access_token` in the query
+  // included (login CSRF with the attacker's token). So a return must carry this session's state, and
+  // only one with a code can sign in (GitHub's denial comes back with the state and an error, no code).
+  const requireOAuthReturn: Koa.Middleware = async (ctx, next) => {
+    const expected = oauthStateOf(getSession(ctx)?.grant);
+    const { state, code, error } = ctx.query;
+    if (!expected || typeof state !== 'string' || !safeEqual(state, expected)) return failed(ctx, 'github_login_failed');
+    if (typeof code !== 'string' || !code) return failed(ctx, error === 'access_denied' ? 'access_denied' : 'github_login_failed');
     await next();
   };
 
   router.get('/api/auth/github/callback', documented({
     summary: 'GitHub sign-in callback (browser)', tag: 'auth',
     responses: { 302: { redirect: 'To / (signed in), or /?auth_error=<reason>.' } },
-  }), deps.rateLimits.guard('signInCallback'), requireOAuthSession, grantMiddleware, async (ctx) => {
+  }), deps.rateLimits.guard('signInCallback'), requireOAuthReturn, grantMiddleware, async (ctx) => {
     const response = grantResponse(ctx.state.grant);
     if (!response || response.error || !response.access_token) {
       const reason = typeof ctx.query.error === 'string' && ctx.query.error === 'access_denied' ? 'access_denied' : 'github_login_failed';

@@ -137,3 +137,23 @@ test('two users side by side never see each other', async (t) => {
   const cross = await b.post('/api/render/clear-credentials', {}, { headers: { 'x-csrf-token': a.csrfToken! } });
   t.is(cross.status, 403);
 });
+
+// grant takes a callback without `code` for a provider's answer as it stands (implicit flow), its
+// `access_token` included, and checks `state` only beside a code: a cross-site page could send a
+// browser that just started sign-in to /callback?access_token=<the attacker's token> and sign it in
+// as the attacker (login CSRF), state or no state.
+test('a return without a code, carrying a token, signs nobody in (with or without the right state)', async (t) => {
+  stack.github.addUser({ id: 505, login: 'token-planter' });
+  const planted = stack.github.issueToken('token-planter');
+  for (const withState of [false, true]) {
+    const victim = stack.agent();
+    const start = await victim.get('/api/auth/github/login');
+    const state = new URL(start.location!).searchParams.get('state')!;
+    const query = new URLSearchParams({ access_token: planted, ...(withState ? { state } : {}) });
+    const done = await victim.get(`/api/auth/github/callback?${query}`);
+    t.is(done.status, 302);
+    t.is(done.location, '/?auth_error=github_login_failed', `state ${withState ? 'given' : 'absent'}`);
+    t.is((await victim.get('/api/session')).status, 401, 'not signed in as the token\'s owner');
+  }
+  t.false(stack.github.calls.some((c) => c.path === '/api/v3/user' && c.login === 'token-planter'), 'the planted token was never used');
+});
