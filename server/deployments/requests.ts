@@ -11,6 +11,7 @@ import { newDeploymentId } from './store.js';
 import { errors } from '../errors.js';
 import type { DeploymentKind, DeploymentRecord, DeploymentRequest } from './types.js';
 import { deleteIfOurs } from '../redisOwned.js';
+import { sessionKeys } from '../sessions/records.js';
 
 interface Requester { userId: number; sessionRef: string; keyFingerprint: string }
 
@@ -22,6 +23,7 @@ export function createDeployRequests(opts: {
   redis: Redis; prefix: string; clock: Clock; keyring: Keyring; deployments: DeploymentStore; envVault: EnvVault; enqueuer: FairEnqueuer; queue: Queue<DeployJobData>;
 }) {
   const { redis, prefix, clock, keyring, deployments, envVault, enqueuer, queue } = opts;
+  const { movedTo } = sessionKeys(prefix);
   const idemKey = (userId: number, key: string) => `${prefix}:user:${userId}:idem:${createHash('sha256').update(key).digest('hex')}`;
 
   function blankRecord(id: string, who: Requester, kind: DeploymentKind, request: DeploymentRequest): DeploymentRecord {
@@ -120,9 +122,12 @@ export function createDeployRequests(opts: {
     async revokeForSession(userId: number, sessionRef: string, onlyKeyFingerprint?: string): Promise<number> {
       let stopped = 0;
       const jobs: string[] = [];
+      // A record names its session by the ref it was asked under; a SECRET_KEY rotation since moved the
+      // session to another ref and left a pointer from the old one (sessions/records.ts moveFromPrevious).
+      const sessionOf = async (ref: string) => (ref === sessionRef ? ref : (await redis.get(movedTo(ref))) ?? ref);
       for (const id of await deployments.activeIds(userId)) {
         const rec = await deployments.get(id);
-        if (!rec || rec.sessionRef !== sessionRef) continue;
+        if (!rec || (await sessionOf(rec.sessionRef)) !== sessionRef) continue;
         if (onlyKeyFingerprint !== undefined && rec.keyFingerprint !== onlyKeyFingerprint) continue;
         const done = await deployments.transition(id, 'credentials_revoked', 'orchestrator', {
           failure: { code: 'credentials_revoked', message: 'Stopped because you signed out or cleared your Render key.' },

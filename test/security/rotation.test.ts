@@ -113,3 +113,34 @@ test.serial('store: a moved session is still found by its old ref, and its crede
   const underB = await storeB.get(sid);
   t.is(openRenderKey(underB!, b), 'rnd_moverkey0123456789');
 });
+
+// Deploy records name the session by the ref they were asked under; a rotation moves the session to
+// the new key's ref (leaving a pointer for the worker). Sign-out and a key change stop "that session's"
+// deploys at once, so they must find those asked under its ref before the move too.
+test.serial('a deploy queued before a rotation stops at once when its session signs out or changes its key after it', async (t) => {
+  let web = await startWeb({ config: configWith({ SECRET_KEY: KEY_A }), logger: quiet(), host: '127.0.0.1' });
+  try {
+    const queued: Array<{ agent: Agent; id: string; action: string }> = [];
+    for (const action of ['sign-out', 'key change']) {
+      const login = `rotation-${action === 'sign-out' ? 'out' : 'rekey'}`;
+      const { agent } = await signedInWithKey(stack, login);
+      addNodeRepo(stack, login, 'app');
+      const res = await agent.post('/api/render/deploy', { github_repo: `${login}/app`, project_name: login });
+      t.is(res.status, 202);
+      queued.push({ agent, id: res.json.id, action }); // no worker runs: it stays queued
+    }
+    web = await restartWeb(web, configWith({ SECRET_KEY: KEY_B, SECRET_KEY_PREVIOUS: KEY_A }));
+    for (const { agent, id, action } of queued) {
+      t.is((await agent.get('/api/session')).status, 200, 'the session moved to the new key\'s ref');
+      if (action === 'sign-out') t.is((await agent.post('/api/auth/logout')).status, 200);
+      else {
+        const apiKey = 'rnd_rotationrekeyother0123456789';
+        stack.render.addAccount({ apiKey, workspaces: [{ name: 'another workspace' }] });
+        t.is((await agent.post('/api/render/setup', { api_key: apiKey })).status, 200);
+      }
+      t.is((await web.deps.deployments.get(id))?.status, 'credentials_revoked', `stopped by the ${action}`);
+    }
+  } finally {
+    await web.close();
+  }
+});
