@@ -72,6 +72,8 @@ export interface GitHubSimulator {
   statusesFor(owner: string, name: string, sha: string): SimCommitStatus[];
   /** Status posts wait (unanswered) until the returned function is called: a GitHub that holds writes. */
   holdStatuses(): () => void;
+  /** GET /user (the signed-in user's profile) waits until `release()`; `waiting()` counts those held now. */
+  holdProfiles(): { waiting(): number; release(): void };
   /** Request log: method, path without query string, status, authenticated login. Never a token or code. */
   calls: SimCall[];
   close(): Promise<void>;
@@ -96,6 +98,7 @@ export async function startGitHubSimulator(opts: GitHubSimulatorOptions = {}): P
   const faults: Array<SimFault & { left: number }> = [];
   let api: ApiContext | undefined;
   let statusHold: Promise<void> | null = null;
+  let profileHold: { promise: Promise<void>; waiting: number } | null = null;
 
   const route = async (req: IncomingMessage, res: ServerResponse): Promise<{ login?: string }> => {
     const url = new URL(req.url ?? '/', 'http://sim.invalid');
@@ -116,6 +119,12 @@ export async function startGitHubSimulator(opts: GitHubSimulatorOptions = {}): P
       if (method === 'POST' && segs.length === 5 && segs[0] === 'repos' && segs[3] === 'statuses') {
         if (statusHold) await statusHold;
         return handleStatusPost(api!, req, segs.map(safeDecode), res);
+      }
+      if (method === 'GET' && apiPath === '/user' && profileHold) {
+        const hold = profileHold;
+        hold.waiting += 1;
+        await hold.promise;
+        hold.waiting -= 1;
       }
       return handleApi(api!, req, url, apiPath, res);
     }
@@ -164,6 +173,12 @@ export async function startGitHubSimulator(opts: GitHubSimulatorOptions = {}): P
       let release!: () => void;
       statusHold = new Promise<void>((r) => { release = r; });
       return () => { statusHold = null; release(); };
+    },
+    holdProfiles: () => {
+      let release!: () => void;
+      const hold = { promise: new Promise<void>((r) => { release = r; }), waiting: 0 };
+      profileHold = hold;
+      return { waiting: () => hold.waiting, release: () => { if (profileHold === hold) profileHold = null; release(); } };
     },
     statusesFor: (owner, name, sha) => [...(state.statuses.get(`${owner}/${name}@${sha}`.toLowerCase()) ?? [])],
     tokensFor: (login) => [...state.tokens].filter(([, t]) => t.login.toLowerCase() === login.toLowerCase()).map(([k]) => k),

@@ -114,6 +114,13 @@ export function authRoutes(router: Router, deps: AppDeps) {
     const previous = getSession(ctx);
     const previousRef = deps.sessions.refOf(sessionIdOf(ctx) ?? '');
     if (previous.user) await deps.sessionEnding.end(previousRef, previous.user.id, 'signed_in_again', { login: previous.user.login, detail: requestDetail(ctx) });
+    else if (!(await deps.sessions.consumePreAuth(sessionIdOf(ctx) ?? ''))) {
+      // Another return of this sign-in (Authorize clicked twice: two codes, one state) used the pre-auth
+      // session while this one talked to GitHub: that one signs the browser in. This one makes no second
+      // session and leaves the cookie alone (its token is dropped unstored).
+      ctx.state.log.info('sign-in return after another return of the same sign-in');
+      return ctx.redirect('/');
+    }
     const now = clock.now();
     const user = { id: viewer.id, login: viewer.login, name: viewer.name, avatarUrl: viewer.avatarUrl };
     const fresh: AppSession = {

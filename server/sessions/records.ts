@@ -132,6 +132,12 @@ export function createSessionRecords(opts: SessionRecordOptions) {
     return userId;
   }
 
+  /** Delete and tombstone a session that has not signed in: true only for the one call that found it. */
+  async function consumePreAuth(ref: string): Promise<boolean> {
+    const uid = await lua.destroy(redis, [keys.record(ref), keys.tombstone(ref)], [absoluteMs]).finally(() => changed(ref));
+    return uid === '';
+  }
+
   /** After a SECRET_KEY rotation: credentials sealed with the previous key are re-sealed now. The version after. */
   async function reseal(ref: string, loaded: LoadedSession): Promise<string> {
     const { sess } = loaded;
@@ -176,7 +182,7 @@ export function createSessionRecords(opts: SessionRecordOptions) {
   }
 
   return {
-    keys, refOf, previousRefOf, read, deadlineOf, create, writeIfVersion, destroy, reseal, moveFromPrevious,
+    keys, refOf, previousRefOf, read, deadlineOf, create, writeIfVersion, destroy, consumePreAuth, reseal, moveFromPrevious,
     storeCredentials, clearCredentials, discard,
     expired: (sess: AppSession) => clock.now() >= deadlineOf(sess),
   };

@@ -179,6 +179,12 @@ export function createSessionStore(opts: SessionStoreOptions) {
     },
 
     /**
+     * End the pre-auth session a sign-in started in, once: false when it was gone already (another
+     * return of the same sign-in used it, or it expired), so one sign-in makes one signed-in session.
+     */
+    consumePreAuth: (sid: string) => records.consumePreAuth(memoRefOf(sid)),
+
+    /**
      * Delete a per-request key session (X-Render-Api-Key) without a tombstone: its id is random and
      * never reused, and a whole-record write needs the record to exist, so nothing can bring it back.
      */

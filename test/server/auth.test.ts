@@ -150,10 +150,37 @@ test('a return without a code, carrying a token, signs nobody in (with or withou
     const start = await victim.get('/api/auth/github/login');
     const state = new URL(start.location!).searchParams.get('state')!;
     const query = new URLSearchParams({ access_token: planted, ...(withState ? { state } : {}) });
-    const done = await victim.get(`/api/auth/github/callback?${query}`);
+    const done = await victim.get(`/api/auth/github/callback?${query.toString()}`);
     t.is(done.status, 302);
     t.is(done.location, '/?auth_error=github_login_failed', `state ${withState ? 'given' : 'absent'}`);
     t.is((await victim.get('/api/session')).status, 401, 'not signed in as the token\'s owner');
   }
   t.false(stack.github.calls.some((c) => c.path === '/api/v3/user' && c.login === 'token-planter'), 'the planted token was never used');
+});
+
+// Two returns of one sign-in (Authorize clicked twice on GitHub: two codes, the same state) both
+// loaded the pre-auth session before either replaced it, and each made a signed-in session with a
+// token of its own: one of them in no browser's cookie, alive until it idled out.
+test('two returns of one sign-in racing: one signed-in session, the pre-auth session is used once', async (t) => {
+  stack.github.addUser({ id: 506, login: 'double-click' });
+  const agent = stack.agent();
+  const start = await agent.get('/api/auth/github/login');
+  const returns: string[] = [];
+  for (let i = 0; i < 2; i++) {
+    const authorize = await fetch(`${start.location}&login=double-click`, { redirect: 'manual' });
+    const cb = new URL(authorize.headers.get('location')!);
+    returns.push(cb.pathname + cb.search);
+  }
+  const cookie = agent.cookieHeader();
+  const profiles = stack.github.holdProfiles();
+  const both = returns.map((path) => fetch(`${stack.url}${path}`, { headers: { cookie }, redirect: 'manual' }));
+  while (profiles.waiting() < 2) await new Promise((r) => setImmediate(r));
+  profiles.release();
+  const answers = await Promise.all(both);
+  const signedIn = answers.filter((res) => res.headers.getSetCookie().some((c) => c.startsWith(`${SID}=`) && !c.startsWith(`${SID}=;`)));
+  t.is(signedIn.length, 1, 'one return signs in');
+  t.true(answers.every((res) => res.status === 302 && res.headers.get('location') === '/'), 'both land on the app');
+  t.is(answers.filter((res) => res.headers.getSetCookie().some((c) => c.startsWith(`${SID}=;`))).length, 0, 'the other does not clear the cookie the first set');
+  const sessions = await stack.redis.client.smembers(stack.web.deps.sessions.keys.userIndex(506));
+  t.is(sessions.length, 1, 'one session for the user');
 });
