@@ -40,6 +40,7 @@ export async function startWeb(args: {
   telemetry?: { flushMs?: number; syncMs?: number };
 }): Promise<WebProcess> {
   const { config, logger } = args;
+  const clock = args.clock ?? systemClock;
   const redis = createRedis(config.redisUrl, 'web');
   // Not auto-pipelined: it carries little else than one job add per deploy request, which never shares
   // a batch, and each auto-pipelined command would be a pipeline of its own (measured when that also
@@ -52,6 +53,8 @@ export async function startWeb(args: {
     // SUBSCRIBE on the next one (which then refused CLIENT ID, and the cache stayed off for good).
     connect: () => createRedis(config.redisUrl, 'subscriber', { protocol: 2, autoResubscribe: false, autoResendUnfulfilledCommands: false, enableOfflineQueue: false }),
     recordPrefix,
+    // The process clock, as the session middleware's idle touch: a test holding it holds both.
+    now: () => clock.now(),
     onError: (err) => logger.warn({ err: { message: err.message } }, `${what} cache: tracking not set up; reading from Redis`),
     fence,
   });
@@ -60,7 +63,7 @@ export async function startWeb(args: {
   const sessionCache = trackedCache<LoadedSession>(sessionKeys(config.redisPrefix).record(''), 'session', fence);
   // Bearer token entries likewise (a connection of their own: one cache tracks one kind of record).
   const tokenEntries = trackedCache<TokenEntry>(tokenEntryKey(config.redisPrefix, ''), 'token entry');
-  const base = buildDeps({ config, redis, queueRedis, sessionCache, tokenEntries, clock: args.clock ?? systemClock, logger, renderLimits: args.renderLimits, metrics: metrics.sink, security: args.appOptions?.security, telemetry: args.telemetry });
+  const base = buildDeps({ config, redis, queueRedis, sessionCache, tokenEntries, clock, logger, renderLimits: args.renderLimits, metrics: metrics.sink, security: args.appOptions?.security, telemetry: args.telemetry });
   // One subscriber connection for SSE, opened on the first live client; closed with the process.
   const events = createEventHub({ connect: () => createRedis(config.redisUrl, 'subscriber'), channelOf: (userId) => base.deployments.keys.channel(userId) });
   const logTails = createLogTailer({ ...base, prefix: config.redisPrefix }, args.logTail);

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { systemClock, type Clock } from '../../server/clock.js';
+import { manualClock, systemClock } from '../../server/clock.js';
 import { createAuditLog, type AuditLog } from '../../server/audit/auditLog.js';
 import { entryHash } from '../../server/audit/canonical.js';
 import type { AuditEntry } from '../../server/audit/types.js';
@@ -18,7 +18,11 @@ let stack: Stack;
 let audit: AuditLog;
 test.before(async () => {
   // Retention above the history here, so the long chain is kept whole and its reads can be measured.
-  stack = await startStack({ env: { AUDIT_MAX_ENTRIES: '100000', AUDIT_GLOBAL_MAX_ENTRIES: '1000000' } });
+  // The web's clock is held: the two users' reads are compared command for command, and a session's
+  // upkeep runs on that clock (the cache re-reads a record a minute old, the idle touch writes once a
+  // minute). On the real clock, appending the long history took about a minute under CI's load, and one
+  // user's read paid a reload the other's did not (9 commands against 8).
+  stack = await startStack({ clock: manualClock(), env: { AUDIT_MAX_ENTRIES: '100000', AUDIT_GLOBAL_MAX_ENTRIES: '1000000' } });
   audit = createAuditLog({ redis: stack.redis.client, prefix: stack.redis.prefix, clock: systemClock, keyring: stack.web.deps.keyring, retention: stack.config.auditRetention });
 });
 test.after.always(async () => { await stack?.close(); });
@@ -140,12 +144,6 @@ test.serial(`GET /api/audit costs the same with ${HISTORY.toLocaleString('en')} 
   await redis.lset(entryKey(long.userId), victimSeq - 1, JSON.stringify(original));
   t.true((await long.agent.get(`/api/audit?cursor=${victimSeq + 20}&limit=50`)).json.chainValid, 'restored');
 });
-
-/** A clock the test moves. */
-function manualClock(start: number): Clock & { set(ms: number): void } {
-  let now = start;
-  return { now: () => now, set: (ms) => { now = ms; } };
-}
 
 test.serial('retention by count keeps at most maxEntries, trims at signed checkpoints, and what is kept still verifies', async (t) => {
   const log = createAuditLog({ redis: stack.redis.client, prefix: `${stack.redis.prefix}-count`, clock: systemClock, keyring: stack.web.deps.keyring, retention: { maxEntries: 250, globalMaxEntries: 400 }, checkpointEvery: 50 });
