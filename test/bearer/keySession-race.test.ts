@@ -4,6 +4,7 @@ import { startOpsEnv, type OpsEnv, type ChildWeb } from '../ops/support/cluster.
 import { createRenderClient } from '../../server/render/client.js';
 import { serviceWithLiveDeploy, type Tenant } from '../helpers/attackTenants.js';
 import { startHttpGate, type HttpGate } from './support/httpGate.js';
+import { waitUntil } from '../helpers/wait.js';
 
 // X-Render-Api-Key's session (server/bearer/keySessions.ts) while the request that made it is still
 // running: one POST /mcp batch may start several deploys, and one of them can end (canceled, or failed
@@ -49,13 +50,10 @@ test.serial('a deploy of an /mcp batch ending while another call of the batch is
     [tool(1, 'deploy_repo', { github_repo: `${login}/app`, project_name: 'keyrace-app' }), tool(2, 'redeploy', { service_id: serviceId })]);
   await renderGate.whenHeld();
   // The first deploy is recorded; it ends (its owner cancels it) while the redeploy is on its way.
-  let first: { id: string } | undefined;
-  for (let i = 0; i < 500 && !first; i++) {
-    first = (await send('/api/render/my-deployments', plain)).json.deployments?.find((d: { request: { serviceName: string } }) => d.request.serviceName === 'keyrace-app');
-    if (!first) await new Promise((r) => setTimeout(r, 20));
-  }
-  t.truthy(first, 'the batch\'s first deploy was recorded');
-  const canceled = await send(`/api/render/deployments/${first!.id}/cancel`, plain, 'POST');
+  // Waited for on its condition, with room for a loaded machine (the 10 s it had could run out).
+  const first = await waitUntil('the batch\'s first deploy to be recorded', async () =>
+    (await send('/api/render/my-deployments', plain)).json.deployments?.find((d: { request: { serviceName: string } }) => d.request.serviceName === 'keyrace-app') as { id: string } | undefined, 60_000, 20);
+  const canceled = await send(`/api/render/deployments/${first.id}/cancel`, plain, 'POST');
   t.is(canceled.json.status, 'canceled', JSON.stringify(canceled.json));
   renderGate.release();
 
