@@ -46,14 +46,22 @@ export function bearerAuth(deps: AppDeps): Koa.Middleware {
     if (!checked.ok) throw await deps.security.keyRejected(ctx, attempt, checked.reason);
     if (checked.owners.length === 0) throw errors.renderKeyInvalid('The key in X-Render-Api-Key has no workspaces it can use.');
     const sid = randomBytes(32).toString('base64url');
-    const created = await deps.sessions.create(sid, {
-      user, bearer: true, ephemeral: true,
-      githubTokenSealed: sealGithubToken(user.id, token, deps.keyring),
-      render: sealRenderCredentials(user.id, apiKey, checked.owners, deps.clock.now(), deps.keyring),
-    });
-    if (!created) throw errors.githubTokenInvalid('Could not start a session for this token. Try again.');
+    const openMark = keySessionOpenKey(deps.config.redisPrefix, deps.sessions.refOf(sid));
     // While this request runs, a deploy of it that ends does not take the key from its other calls.
-    await deps.redis.set(keySessionOpenKey(deps.config.redisPrefix, deps.sessions.refOf(sid)), '1', 'PX', KEY_SESSION_OPEN_MS);
+    // Marked before the session exists: a mark Redis refuses fails the request with nothing made, where
+    // a session made first would keep the sealed key until its idle expiry, with no one to discard it.
+    await deps.redis.set(openMark, '1', 'PX', KEY_SESSION_OPEN_MS);
+    let created = false;
+    try {
+      created = await deps.sessions.create(sid, {
+        user, bearer: true, ephemeral: true,
+        githubTokenSealed: sealGithubToken(user.id, token, deps.keyring),
+        render: sealRenderCredentials(user.id, apiKey, checked.owners, deps.clock.now(), deps.keyring),
+      });
+    } finally {
+      if (!created) await deps.redis.del(openMark).catch(() => {}); // a mark of no session (it expires anyway)
+    }
+    if (!created) throw errors.githubTokenInvalid('Could not start a session for this token. Try again.');
     return sid;
   }
 
