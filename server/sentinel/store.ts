@@ -123,11 +123,15 @@ export function createSentinelStore(opts: { redis: Redis; prefix: string; keyrin
         .pexpire(keys.settings(userId), opts.absoluteMs);
       await scheduleWatch(tx, opts.prefix, userId, s.intervalMs, schedule.restart, schedule.nowMs).exec();
     },
-    /** The watch ended (session gone, key cleared, switched off): off the schedule; settings, sealed URL and cursors go. */
-    async dropWatch(userId: number): Promise<void> {
-      await unscheduleWatch(redis.multi(), opts.prefix, userId)
-        .del(keys.settings(userId), keys.cursors(userId), keys.groups(userId), keys.selfCalls(userId), keys.lock(userId))
-        .exec();
+    /**
+     * The watch ended (session gone, key cleared, switched off): off the schedule; settings, sealed URL and
+     * cursors go. The round lock stays unless the round itself stops the watch (`ownRound`): a round in
+     * flight still holds it, and a watch turned back on meanwhile must wait for that round, not run beside it.
+     */
+    async dropWatch(userId: number, o: { ownRound?: boolean } = {}): Promise<void> {
+      const tx = unscheduleWatch(redis.multi(), opts.prefix, userId)
+        .del(keys.settings(userId), keys.cursors(userId), keys.groups(userId), keys.selfCalls(userId));
+      await (o.ownRound ? tx.del(keys.lock(userId)) : tx).exec();
     },
 
     /**

@@ -147,3 +147,32 @@ test.serial('a key sent with X-Render-Api-Key cannot hold a watch (it lasts one 
   t.is(off.status, 200, off.text);
   t.false((await dot.agent.get('/api/sentinel')).json.enabled);
 });
+
+// Off and on again while a round is at Render: the settings are new, but the round in flight is still
+// the user's one round. A second one beside it would read (and spend the key's budget on) everything
+// again, and the first one's end would then release the second one's lock and pull its lease in.
+test.serial('turning Sentinel off and on during a round: the next round waits for it (one round per user at a time)', async (t) => {
+  const ivy = await tenant(s.stack, 'ivy-offon');
+  const rounds = s.worker.metrics.registry.getSingleMetric('orchestrator_sentinel_rounds_total')!;
+  const skipped = async () => (await rounds.get()).values.find((v) => v.labels.outcome === 'skipped')?.value ?? 0;
+  const auditRoute = '/owners/{ownerId}/audit-logs';
+  const first = s.stack.render.holdRequest({ route: auditRoute, apiKey: ivy.apiKey });
+  const next = s.stack.render.holdRequest({ route: auditRoute, apiKey: ivy.apiKey });
+  t.teardown(() => { first.release(); next.release(); });
+  let nextArrived = false;
+  void next.arrived.then(() => { nextArrived = true; });
+  await enable(ivy.agent);
+  await first.arrived;
+  const skippedBefore = await skipped();
+  const off = await ivy.agent.request('PUT', '/api/sentinel', { json: { enabled: false } });
+  t.is(off.status, 200, off.text);
+  await enable(ivy.agent);
+  // The watch is due at once again: its next claim either starts a round beside the held one (it reads
+  // the audit log too) or sees the held round's lock and steps aside.
+  await waitFor('the next claim to start a round or step aside', async () => nextArrived || (await skipped()) > skippedBefore);
+  t.false(nextArrived, 'a second round read the audit log while the first one was still at Render');
+  first.release();
+  await next.arrived;
+  const order = s.stack.render.calls.filter((c) => c.accountId === ivy.accountId && (c.route === auditRoute || c.route === '/logs')).map((c) => (c.route === auditRoute ? 'a' : 'l')).join('');
+  t.is(order, 'ala', 'the next round begins once the held one made its last call (audit a, logs l)');
+});

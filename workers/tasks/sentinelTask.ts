@@ -59,7 +59,7 @@ export async function runSentinelRound(ctx: SentinelContext, claim: Claim): Prom
   const { userId } = claim;
   const stop = async () => {
     ctx.lastRound.delete(userId);
-    await ctx.store.dropWatch(userId);
+    await ctx.store.dropWatch(userId, { ownRound: true });
     ctx.onRound?.('stopped');
   };
   // One round per user at a time across processes: the claim's lease keeps other ticks off this user,
