@@ -96,10 +96,8 @@ export function authRoutes(router: Router, deps: AppDeps) {
     responses: { 302: { redirect: 'To / (signed in), or /?auth_error=<reason>.' } },
   }), deps.rateLimits.guard('signInCallback'), requireOAuthReturn, grantMiddleware, async (ctx) => {
     const response = grantResponse(ctx.state.grant);
-    if (!response || response.error || !response.access_token) {
-      const reason = typeof ctx.query.error === 'string' && ctx.query.error === 'access_denied' ? 'access_denied' : 'github_login_failed';
-      return failed(ctx, reason);
-    }
+    // A denial has no code and was answered by requireOAuthReturn: what fails here is grant's exchange.
+    if (!response || response.error || !response.access_token) return failed(ctx, 'github_login_failed');
     const token = response.access_token;
     let viewer;
     try {
