@@ -11,7 +11,8 @@ const REPO = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})\/(?!\.\.?$)[A-Za-z0-9._-]{1,100
 const SERVICE_NAME = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 // git check-ref-format, the parts that matter for a branch given in a form.
 const BRANCH = /^(?!\/)(?!.*\/\/)(?!.*\.\.)(?!.*@\{)(?!.*\.lock$)(?!.*\/$)[A-Za-z0-9._/-]{1,255}$/;
-const ENV_KEY = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
+/** Env var names, for the deploy form and the settings page alike. */
+export const ENV_KEY = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
 const OWNER_ID = /^(tea|usr|own)-[0-9a-z]{20}$/;
 
 /**

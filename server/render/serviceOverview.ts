@@ -46,8 +46,11 @@ async function reconcileRecords(caller: OverviewCaller, deployments: DeploymentS
   }
 }
 
-/** Render says 404 for the service (a missing list entry alone could be a paging race). */
-async function isGone(client: RenderClient, serviceId: string): Promise<boolean> {
+/**
+ * Render says 404 for the service (a missing list entry alone could be a paging race, a 404 on another
+ * call could be about something else); any other failure is not taken for a deletion.
+ */
+export async function isGone(client: RenderClient, serviceId: string): Promise<boolean> {
   try {
     await client.getService(serviceId);
     return false;

@@ -56,8 +56,14 @@ async function settle<T extends readonly unknown[]>(work: { [K in keyof T]: Prom
   return out.map((o) => (o as PromiseFulfilledResult<unknown>).value) as unknown as T;
 }
 
-/** Render's 404 for a service the round listed (or a logs query naming it): deleted meanwhile, not a failing round. */
-const deletedSinceListed = (err: unknown) => err instanceof RenderApiError && err.kind === 'not_found';
+/**
+ * Where a round's paging of one service (events) or chunk (logs) stops and keeps what it read: the budget
+ * spent after the first page (else a service busier than a page is read again from its newest page every
+ * round and never gets past it), or Render's 404 for a service the round listed (deleted meanwhile, not a
+ * failing round; the rest waits for the next list).
+ */
+const pagingStops = (page: number, err: unknown) =>
+  (page > 0 && err instanceof BudgetExhausted) || (err instanceof RenderApiError && err.kind === 'not_found');
 
 /** Events calls in flight together per user: a workspace with hundreds of services is read in slices. */
 const EVENTS_AT_ONCE = 10;
@@ -155,9 +161,7 @@ export async function runRound(input: RoundInput): Promise<RoundResult> {
       try {
         page = await client.listServiceEvents(svc.id, { startTime: since(cursor), limit: 50, cursor: next ?? null });
       } catch (err) {
-        // The budget spent after a page: what was read counts, as past the page cap (else a service busier
-        // than a page is read again from its newest page every round and never gets past it).
-        if ((p > 0 && err instanceof BudgetExhausted) || deletedSinceListed(err)) break;
+        if (pagingStops(p, err)) break;
         throw err;
       }
       result.calls += 1;
@@ -203,8 +207,7 @@ export async function runRound(input: RoundInput): Promise<RoundResult> {
           try {
             page = await client.listLogs({ ownerId, resource: chunk.map((s) => s.id), type: ['app'], direction: 'forward', ...window, limit: 100 });
           } catch (err) {
-            // A service of the chunk deleted since the list: what was read counts, the rest waits for the next list.
-            if ((p > 0 && err instanceof BudgetExhausted) || deletedSinceListed(err)) break;
+            if (pagingStops(p, err)) break;
             throw err;
           }
           result.calls += 1;

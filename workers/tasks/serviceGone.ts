@@ -1,4 +1,5 @@
 import { RenderApiError, type RenderClient } from '../../server/render/client.js';
+import { isGone } from '../../server/render/serviceOverview.js';
 import type { DeploymentRecord, DeploymentFailure } from '../../server/deployments/types.js';
 import type { WorkerContext } from '../context.js';
 
@@ -14,13 +15,7 @@ export async function serviceGoneFailure(ctx: WorkerContext, render: RenderClien
   if (!(err instanceof RenderApiError) || err.kind !== 'not_found') return null;
   // This run may have recorded the service after the record it started with.
   const serviceId = (await ctx.deployments.get(rec.id).catch(() => null))?.serviceId ?? rec.serviceId;
-  if (!serviceId) return null;
-  try {
-    await render.getService(serviceId);
-    return null;
-  } catch (lookup) {
-    if (!(lookup instanceof RenderApiError) || lookup.kind !== 'not_found') return null; // not known: the 404 as it was
-  }
+  if (!serviceId || !(await isGone(render, serviceId))) return null; // still there, or not known: the 404 as it was
   // Best effort: the next service list marks them too.
   await ctx.deployments.markServiceDeleted(rec.userId, serviceId).catch(() => 0);
   return { code: 'service_deleted', message: `The service was deleted on Render (${serviceId}), so this deploy cannot go on. Deploy the repository again to create a new service.` };

@@ -1,12 +1,10 @@
 import type Router from '@koa/router';
 import { z } from 'zod';
-import { envValue } from '../../deployments/input.js';
+import { ENV_KEY, envValue } from '../../deployments/input.js';
 import type { settingsScope } from './scope.js';
 import { keyedItemRoutes } from './keyedItems.js';
 import { EnvVarDeletedView, EnvVarNamesView, EnvVarSetView, EnvVarValueView } from './views.js';
 
-/** Render's env var names as the deploy form takes them: letters, digits and _, not starting with a digit. */
-export const ENV_KEY = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
 const KEY_RULE = 'Variable names are letters, digits and _, not starting with a digit (at most 128 characters).';
 
 const EnvVarBody = z.object({
