@@ -2,6 +2,8 @@ import type { Redis } from 'ioredis';
 import type { Logger } from '../logger.js';
 import { createSlackAlerter, type AlertPost } from '../alerts/slack.js';
 import type { UrlGuardOptions } from '../alerts/urlGuard.js';
+import { redisScript } from '../redisScript.js';
+import { CURRENT } from './guardedWrites.js';
 import { sentinelKeys } from './store.js';
 import type { Finding } from './types.js';
 
@@ -22,6 +24,15 @@ export interface SentinelAlertOptions {
 const ALERT_LIMIT = { perWindow: 10, windowSec: 600, dedupeSec: 3_600 };
 /** Deploy results sent to a user's Slack per window. */
 const DEPLOY_ALERT_LIMIT = { perWindow: 30, windowSec: 600 };
+
+/**
+ * The hour's one alert of a rule and service, claimed only while the round's settings are current (as
+ * its writes are, guardedWrites.ts): a watch turned off gets no alert from a round still running.
+ */
+const claimAlertScript = redisScript(`${CURRENT}
+if not current(KEYS[2], ARGV[2]) then return -1 end
+if redis.call('SET', KEYS[1], '1', 'EX', ARGV[1], 'NX') then return 1 end
+return 0`);
 
 /** A tenant's webhook must be https://hooks.slack.com/services/… (no port, no credentials). */
 export function checkSlackWebhook(raw: string, hosts: string[] = ['hooks.slack.com']): string | null {
@@ -68,11 +79,11 @@ export function createSentinelAlerts(opts: SentinelAlertOptions & { redis: Redis
       if (count > DEPLOY_ALERT_LIMIT.perWindow) return false;
       return deliver(url, text);
     },
-    async notify(userId: number, url: string | null, f: Finding): Promise<boolean> {
+    /** `gen`: the settings' generation the round began with; none is sent once they changed or went (off). */
+    async notify(userId: number, url: string | null, f: Finding, gen: string): Promise<boolean> {
       if (!url || f.severity === 'low') return false;
       const onceKey = keys.alertOnce(userId, `${f.rule}:${f.serviceId ?? f.ownerId ?? '-'}`);
-      const once = await opts.redis.set(onceKey, '1', 'EX', ALERT_LIMIT.dedupeSec, 'NX');
-      if (once !== 'OK') return false;
+      if (Number(await claimAlertScript(opts.redis, [onceKey, keys.settings(userId)], [ALERT_LIMIT.dedupeSec, gen])) !== 1) return false;
       const rate = keys.alertRate(userId);
       const [[, count]] = (await opts.redis.multi().incr(rate).expire(rate, ALERT_LIMIT.windowSec, 'NX').exec()) as [[null, number], unknown];
       if (count > ALERT_LIMIT.perWindow) return false;

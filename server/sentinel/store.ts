@@ -1,8 +1,8 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { open, seal, type Keyring } from '../crypto/keyring.js';
-import { redisScript } from '../redisScript.js';
-import { rescheduleWatch, scheduleWatch, unscheduleWatch } from './schedule.js';
+import { guardedWrites } from './guardedWrites.js';
+import { scheduleKeys, scheduleWatch, unscheduleWatch } from './schedule.js';
 import type { Finding, SentinelSettings, SentinelStatus } from './types.js';
 
 const MAX_FINDINGS = 500;
@@ -73,23 +73,6 @@ export function roundCursors(raw: Record<string, string>) {
 export type RoundCursors = ReturnType<typeof roundCursors>;
 const slackAad = (userId: number) => `sentinel-slack:user:${userId}`;
 
-/** Keep the newest MAX_FINDINGS per user; a finding is kept 30 days after it was last seen. */
-const UPSERT = `
-local created = redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2])
-if created == 0 and ARGV[4] == '1' then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end
-redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
-local n = redis.call('ZCARD', KEYS[2])
-if n > tonumber(ARGV[5]) then
-  local old = redis.call('ZRANGE', KEYS[2], 0, n - tonumber(ARGV[5]) - 1)
-  for _, id in ipairs(old) do redis.call('HDEL', KEYS[1], id) end
-  redis.call('ZREMRANGEBYRANK', KEYS[2], 0, n - tonumber(ARGV[5]) - 1)
-end
-redis.call('EXPIRE', KEYS[1], ARGV[6])
-redis.call('EXPIRE', KEYS[2], ARGV[6])
-return created`;
-// By EVALSHA: the script's text crosses the connection once per process, not with every finding.
-const upsertScript = redisScript(UPSERT);
-
 /**
  * Sentinel's Redis state. Settings are sealed with the enabling session's ref in the AAD, so a record
  * moved to another session (or edited) does not open; the Slack URL inside is sealed again on its
@@ -98,6 +81,7 @@ const upsertScript = redisScript(UPSERT);
 export function createSentinelStore(opts: { redis: Redis; prefix: string; keyring: Keyring; absoluteMs: number }) {
   const { redis, keyring } = opts;
   const keys = sentinelKeys(opts.prefix);
+  const userKeys = (userId: number) => ({ settings: keys.settings(userId), cursors: keys.cursors(userId), groups: keys.groups(userId), status: keys.status(userId), lock: keys.lock(userId) });
 
   return {
     keys,
@@ -114,66 +98,67 @@ export function createSentinelStore(opts: { redis: Redis; prefix: string; keyrin
     /**
      * Written with a TTL of the session's absolute lifetime: settings never outlive the consent. The
      * watch is scheduled in the same MULTI (schedule.ts): `restart` makes it due at once (a new watch,
-     * or a new interval).
+     * or a new interval). Each write is a new generation (`gen`): a round begun before it writes nothing
+     * back (guardedWrites.ts).
      */
     async putSettings(userId: number, s: SentinelSettings, schedule: { restart: boolean; nowMs: number }): Promise<void> {
       const tx = redis.multi()
         .del(keys.settings(userId))
-        .hset(keys.settings(userId), 'ref', s.sessionRef, 'data', seal(JSON.stringify(s), settingsAad(userId, s.sessionRef), keyring))
+        .hset(keys.settings(userId), 'ref', s.sessionRef, 'data', seal(JSON.stringify(s), settingsAad(userId, s.sessionRef), keyring), 'gen', randomBytes(12).toString('base64url'))
         .pexpire(keys.settings(userId), opts.absoluteMs);
       await scheduleWatch(tx, opts.prefix, userId, s.intervalMs, schedule.restart, schedule.nowMs).exec();
     },
     /**
-     * The watch ended (session gone, key cleared, switched off): off the schedule; settings, sealed URL and
-     * cursors go. The round lock stays unless the round itself stops the watch (`ownRound`): a round in
-     * flight still holds it, and a watch turned back on meanwhile must wait for that round, not run beside it.
+     * The watch was switched off: off the schedule; settings (with the sealed URL), cursors and groups go.
+     * The round lock stays: a round in flight still holds it (and writes nothing back, its settings gone),
+     * and a watch turned back on meanwhile waits for that round rather than running beside it. The
+     * self-call ledger stays too: it notes our own Render reads, whatever the watch, and expires on its own.
      */
-    async dropWatch(userId: number, o: { ownRound?: boolean } = {}): Promise<void> {
-      const tx = unscheduleWatch(redis.multi(), opts.prefix, userId)
-        .del(keys.settings(userId), keys.cursors(userId), keys.groups(userId), keys.selfCalls(userId));
-      await (o.ownRound ? tx.del(keys.lock(userId)) : tx).exec();
+    async dropWatch(userId: number): Promise<void> {
+      await unscheduleWatch(redis.multi(), opts.prefix, userId).del(keys.settings(userId), keys.cursors(userId), keys.groups(userId)).exec();
     },
+    /** A round stops the watch it began for (`gen`: no settings, session gone), and lets its lock go. */
+    endWatch: (userId: number, gen: string, nowMs: number) => guardedWrites.endWatch(redis, { ...userKeys(userId), ...scheduleKeys(opts.prefix) }, gen, { userId, nowMs }),
 
     /**
      * A round's start in one round trip (each is a socket write, the larger part of a round's CPU): its
      * lock (one round per user at a time; it lapses after lockMs should the worker die), settings,
      * status and every cursor, auto-pipelined (the worker's data connection) so that a read the
      * caller starts in the same tick (the session's) goes in the same write. `locked` false: another
-     * round of this user is running.
+     * round of this user is running. `gen`: the settings' generation, which the round's writes check.
      */
-    async beginRound(userId: number, lockMs: number): Promise<{ locked: boolean; settings: SentinelSettings | null; status: SentinelStatus; cursors: RoundCursors }> {
-      const [lock, [ref, data], status, cursors] = await Promise.all([
+    async beginRound(userId: number, lockMs: number): Promise<{ locked: boolean; settings: SentinelSettings | null; gen: string; status: SentinelStatus; cursors: RoundCursors }> {
+      const [lock, [ref, data, gen], status, cursors] = await Promise.all([
         redis.set(keys.lock(userId), '1', 'PX', lockMs, 'NX'),
-        redis.hmget(keys.settings(userId), 'ref', 'data'),
+        redis.hmget(keys.settings(userId), 'ref', 'data', 'gen'),
         redis.get(keys.status(userId)),
         redis.hgetall(keys.cursors(userId)),
       ]);
-      return { locked: lock === 'OK', settings: openSettings(userId, ref, data, keyring), status: parseStatus(status), cursors: roundCursors(cursors) };
+      return { locked: lock === 'OK', settings: openSettings(userId, ref, data, keyring), gen: gen ?? '', status: parseStatus(status), cursors: roundCursors(cursors) };
     },
     /**
      * A round's end in one round trip: the cursors it moved (none when it found nothing new), its status,
      * its lock released and, for a round that ran (nextDueMs), the watch's next due time (schedule.ts).
+     * Only the lock goes when the settings are no longer of `gen` (guardedWrites.ts); false then.
      */
-    async endRound(userId: number, status: SentinelStatus, cursors: RoundCursors, nextDueMs?: number): Promise<void> {
-      const tx = redis.multi();
-      if (cursors.changed.size > 0) tx.hset(keys.cursors(userId), cursors.changed).pexpire(keys.cursors(userId), opts.absoluteMs);
-      if (nextDueMs !== undefined) rescheduleWatch(tx, opts.prefix, userId, nextDueMs);
-      await tx.set(keys.status(userId), JSON.stringify(status), 'EX', FINDINGS_TTL_SEC).del(keys.lock(userId)).exec();
+    endRound(userId: number, gen: string, status: SentinelStatus, cursors: RoundCursors, at: { nowMs: number; nextDueMs?: number }): Promise<boolean> {
+      return guardedWrites.endRound(redis, { ...userKeys(userId), due: scheduleKeys(opts.prefix).due }, gen, {
+        userId, status: JSON.stringify(status), statusTtlSec: FINDINGS_TTL_SEC, cursorsTtlMs: opts.absoluteMs, cursors: cursors.changed, ...at,
+      });
     },
 
     async getGroup(userId: number, field: string): Promise<{ findingId: string; lastTs: string } | null> {
       const raw = await redis.hget(keys.groups(userId), field);
       return raw ? (JSON.parse(raw) as { findingId: string; lastTs: string }) : null;
     },
-    async setGroup(userId: number, field: string, value: { findingId: string; lastTs: string }): Promise<void> {
-      await redis.multi().hset(keys.groups(userId), field, JSON.stringify(value)).pexpire(keys.groups(userId), opts.absoluteMs).exec();
-    },
+    /** The round's writes below throw WatchEnded when the settings are no longer of `gen`. */
+    setGroup: (userId: number, gen: string, field: string, value: { findingId: string; lastTs: string }) =>
+      guardedWrites.hset(redis, { target: keys.groups(userId), settings: keys.settings(userId) }, gen, field, JSON.stringify(value), opts.absoluteMs),
 
-    /** Insert or (replace=true) update; true when the finding is new. */
-    async upsert(userId: number, f: Finding, replace: boolean): Promise<boolean> {
-      const created = await upsertScript(redis, [keys.findings(userId), keys.order(userId)], [f.id, JSON.stringify(f), Date.parse(f.lastAt) || 0, replace ? '1' : '0', MAX_FINDINGS, FINDINGS_TTL_SEC]);
-      return Number(created) === 1;
-    },
+    /** Insert or (replace=true) update; true when the finding is new. Findings are kept 30 days after last seen, the newest MAX_FINDINGS per user. */
+    upsert: (userId: number, gen: string, f: Finding, replace: boolean): Promise<boolean> =>
+      guardedWrites.upsert(redis, { findings: keys.findings(userId), order: keys.order(userId), settings: keys.settings(userId) }, gen,
+        { id: f.id, json: JSON.stringify(f), score: Date.parse(f.lastAt) || 0, replace, max: MAX_FINDINGS, ttlSec: FINDINGS_TTL_SEC }),
     async getFinding(userId: number, id: string): Promise<Finding | null> {
       const raw = await redis.hget(keys.findings(userId), id);
       return raw ? (JSON.parse(raw) as Finding) : null;
@@ -192,9 +177,8 @@ export function createSentinelStore(opts: { redis: Redis; prefix: string; keyrin
     async getStatus(userId: number): Promise<SentinelStatus> {
       return parseStatus(await redis.get(keys.status(userId)));
     },
-    async setStatus(userId: number, s: SentinelStatus): Promise<void> {
-      await redis.set(keys.status(userId), JSON.stringify(s), 'EX', FINDINGS_TTL_SEC);
-    },
+    setStatus: (userId: number, gen: string, s: SentinelStatus) =>
+      guardedWrites.set(redis, { target: keys.status(userId), settings: keys.settings(userId) }, gen, JSON.stringify(s), FINDINGS_TTL_SEC),
 
     /**
      * Note a Render call of ours that Render writes to the audit log (reading env var values to redact

@@ -19,6 +19,8 @@ const EVENT_PAGES_PER_ROUND = 5;
 
 interface RoundInput {
   userId: number;
+  /** The settings' generation the round began with: its writes are made only while it is current (guardedWrites.ts). */
+  gen: string;
   ownerIds: string[];
   client: RenderClient;
   store: SentinelStore;
@@ -74,14 +76,15 @@ const EVENTS_AT_ONCE = 10;
  * checks share one Redis round trip (auto-pipelining). Every call goes through the caller's
  * budget-guarded client; a BudgetExhausted ends the round early and the cursors (advanced only after
  * findings are written) make the next round continue where this one stopped. Re-running a round after
- * a crash writes the same findings (deterministic ids).
+ * a crash writes the same findings (deterministic ids). A watch turned off (or changed) meanwhile ends the
+ * round at its next write (WatchEnded), which is not made.
  */
 export async function runRound(input: RoundInput): Promise<RoundResult> {
-  const { userId, client, store, status, cursors } = input;
+  const { userId, gen, client, store, status, cursors } = input;
   const result: RoundResult = { calls: 0, findings: 0, stoppedBy: 'done' };
   const since = (c: Cursor | null) => c?.ts ?? new Date(input.now() - FIRST_LOOKBACK_MS).toISOString();
   const emit = async (f: Finding, replace: boolean) => {
-    const isNew = await store.upsert(userId, f, replace);
+    const isNew = await store.upsert(userId, gen, f, replace);
     if (isNew || replace) { result.findings += 1; await input.onFinding(f, isNew); }
   };
   try {
@@ -116,7 +119,7 @@ export async function runRound(input: RoundInput): Promise<RoundResult> {
           status.auditUnavailable.push(ownerId);
           // Saved now, not only at the round's end: the page reloads its notices when a finding of
           // this round arrives over SSE, and must find the plan notice there already.
-          await store.setStatus(userId, status);
+          await store.setStatus(userId, gen, status);
         }
         cursors.set(checkedKey, input.now());
         return;
@@ -260,7 +263,7 @@ export async function runRound(input: RoundInput): Promise<RoundResult> {
       const minutes = Math.max(1, Math.ceil((Date.parse(current.lastAt) - Date.parse(current.firstAt)) / 60_000));
       current.title = `${g.label} ×${current.count} in ${minutes} min`;
       await emit(current, true);
-      await store.setGroup(userId, key, state);
+      await store.setGroup(userId, gen, key, state);
     }
   }
 

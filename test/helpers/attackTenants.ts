@@ -2,7 +2,8 @@ import type { Stack } from './stack.js';
 import { ATTACK_UA, type Caller } from './attackHttp.js';
 import type { TenantIds } from './attackRoutes.js';
 import { createRenderClient, type RenderClient } from '../../server/render/client.js';
-import { createSentinelStore, findingId } from '../../server/sentinel/store.js';
+import { findingId, sentinelKeys } from '../../server/sentinel/store.js';
+import type { Finding } from '../../server/sentinel/types.js';
 
 // Tenants of the attack suites: signed in with a Render key, and resources worth attacking
 // (a private repo, a service with a live deploy, a deployment record, settings, a Sentinel finding).
@@ -76,12 +77,13 @@ export async function plantSettings(tn: Pick<Tenant, 'render'>, serviceId: strin
   return { envVarKey: 'ATTACK_SUITE_KEY', secretFileName: 'attack-suite.pem', customDomainId: domain!.id };
 }
 
-/** A Sentinel finding in the tenant's store (what a watch round would have written), so its id can be probed. */
+/** A Sentinel finding in the tenant's store (what a watch round would have written, written here without a watch), so its id can be probed. */
 export async function plantFinding(stack: Stack, userId: number, serviceId: string): Promise<string> {
   const { deps } = stack.web;
-  const store = createSentinelStore({ redis: deps.redis, prefix: deps.config.redisPrefix, keyring: deps.keyring, absoluteMs: deps.config.sessionAbsoluteMs });
+  const keys = sentinelKeys(deps.config.redisPrefix);
   const at = new Date().toISOString();
   const id = findingId(String(userId), 'attack-suite', serviceId);
-  await store.upsert(userId, { id, kind: 'service_event', rule: 'server_failed', severity: 'high', title: 'Instance failed', ownerId: null, serviceId, count: 1, firstAt: at, lastAt: at }, false);
+  const finding: Finding = { id, kind: 'service_event', rule: 'server_failed', severity: 'high', title: 'Instance failed', ownerId: null, serviceId, count: 1, firstAt: at, lastAt: at };
+  await deps.redis.multi().hset(keys.findings(userId), id, JSON.stringify(finding)).zadd(keys.order(userId), Date.parse(at), id).exec();
   return id;
 }

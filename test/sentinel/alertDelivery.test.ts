@@ -2,6 +2,7 @@ import test from 'ava';
 import { Writable } from 'node:stream';
 import { createLogger } from '../../server/logger.js';
 import { createSentinelAlerts } from '../../server/sentinel/alerts.js';
+import { sentinelKeys } from '../../server/sentinel/store.js';
 import type { Finding } from '../../server/sentinel/types.js';
 import { startTestRedis, type TestRedis } from '../helpers/redis.js';
 
@@ -26,9 +27,11 @@ test('an alert Slack did not accept leaves the rule and service free to alert ag
     redis: r.client, prefix: r.prefix, logger, guard: { allowHosts: ['hooks.slack.com'] },
     post: async (_url, body) => { posts.push(body); return { status: slackUp ? 200 : 503 }; },
   });
-  t.false(await alerts.notify(1, WEBHOOK, finding('fnd_a')), 'Slack answered 503: not delivered');
+  // The watch's settings, of the generation its round began with (alerts are sent only while it is current).
+  await r.client.hset(sentinelKeys(r.prefix).settings(1), 'gen', 'g1');
+  t.false(await alerts.notify(1, WEBHOOK, finding('fnd_a'), 'g1'), 'Slack answered 503: not delivered');
   slackUp = true;
-  t.true(await alerts.notify(1, WEBHOOK, finding('fnd_b')), 'the first was never delivered');
-  t.false(await alerts.notify(1, WEBHOOK, finding('fnd_c')), 'deduplicated after a delivery');
+  t.true(await alerts.notify(1, WEBHOOK, finding('fnd_b'), 'g1'), 'the first was never delivered');
+  t.false(await alerts.notify(1, WEBHOOK, finding('fnd_c'), 'g1'), 'deduplicated after a delivery');
   t.is(posts.length, 2);
 });

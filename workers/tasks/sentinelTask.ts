@@ -9,6 +9,7 @@ import { openRenderKey } from '../../server/sessions/credentials.js';
 import type { AuditLog } from '../../server/audit/auditLog.js';
 import { runRound } from '../../server/sentinel/watcher.js';
 import type { SentinelStore } from '../../server/sentinel/store.js';
+import { WatchEnded } from '../../server/sentinel/guardedWrites.js';
 import type { SentinelAlerts } from '../../server/sentinel/alerts.js';
 import { sentinelMessage } from '../../server/sentinel/present.js';
 import { nextDue, type Claim } from '../../server/sentinel/schedule.js';
@@ -57,9 +58,9 @@ export interface LastRound {
  */
 export async function runSentinelRound(ctx: SentinelContext, claim: Claim): Promise<void> {
   const { userId } = claim;
-  const stop = async () => {
+  const stop = async (gen: string) => {
     ctx.lastRound.delete(userId);
-    await ctx.store.dropWatch(userId, { ownRound: true });
+    await ctx.store.endWatch(userId, gen, ctx.now());
     ctx.onRound?.('stopped');
   };
   // One round per user at a time across processes: the claim's lease keeps other ticks off this user,
@@ -81,13 +82,13 @@ export async function runSentinelRound(ctx: SentinelContext, claim: Claim): Prom
   ]);
   const prepaid = { read: [] as Array<Promise<Error | null>>, logs: [] as Array<Promise<Error | null>> };
   if (last) for (const bucket of ['read', 'logs'] as const) for (let i = 0; i < last.calls[bucket]; i += 1) prepaid[bucket].push(take(last.fp, bucket));
-  const [{ locked, settings, status, cursors }, early] = await begun;
+  const [{ locked, settings, gen, status, cursors }, early] = await begun;
   if (!locked) { ctx.onRound?.('skipped'); return; }
-  if (!settings?.enabled) return stop();
+  if (!settings?.enabled) return stop(gen);
   const sess = settings.sessionRef === last?.ref && early ? early
     : await ctx.sessions.loadByRef(settings.sessionRef).catch(async (err: unknown) => { await ctx.redis.del(ctx.store.keys.lock(userId)); throw err; });
   const apiKey = sess ? openRenderKey(sess, ctx.keyring) : null;
-  if (!sess?.user || sess.user.id !== userId || !sess.render || !apiKey) return stop();
+  if (!sess?.user || sess.user.id !== userId || !sess.render || !apiKey) return stop(gen);
 
   const fp = sess.render.keyFingerprint;
   const calls = { read: 0, logs: 0 };
@@ -107,23 +108,25 @@ export async function runSentinelRound(ctx: SentinelContext, claim: Claim): Prom
   const slackUrl = ctx.store.openSlackUrl(userId, settings.slackSealed);
   try {
     const result = await runRound({
-      userId, ownerIds: sess.render.owners.map((o) => o.id), client, store: ctx.store, now: ctx.now, status, cursors,
+      userId, gen, ownerIds: sess.render.owners.map((o) => o.id), client, store: ctx.store, now: ctx.now, status, cursors,
       onFinding: async (f, isNew) => {
         await ctx.redis.publish(ctx.channelOf(userId), sentinelMessage(f, isNew));
         if (!isNew) return;
         ctx.onFinding?.(f);
         await ctx.audit.append({ userId, action: 'sentinel_finding', outcome: 'detected', detail: { securityEvent: f.rule, reason: f.severity, serviceId: f.serviceId ?? undefined, count: f.count } })
           .catch((err: Error) => ctx.logger.error({ err: { message: err.message } }, 'audit append failed'));
-        await ctx.alerts.notify(userId, slackUrl, f).catch(() => false);
+        await ctx.alerts.notify(userId, slackUrl, f, gen).catch(() => false);
       },
     });
     ctx.onRound?.(result.stoppedBy);
   } catch (err) {
+    // Switched off or changed during the round: its writes were not made, nor will its end's be.
+    if (err instanceof WatchEnded) { ctx.onRound?.('stopped'); return; }
     const rejected = err instanceof RenderApiError && (err.kind === 'unauthorized');
     status.lastProblem = rejected ? 'render_key_rejected' : 'render_unavailable';
     ctx.logger.warn({ userId, reason: err instanceof RenderApiError ? err.kind : (err as Error).name }, 'sentinel round failed');
     ctx.onRound?.('error');
   } finally {
-    await ctx.store.endRound(userId, status, cursors, nextDue(claim.dueAtMs, settings.intervalMs, ctx.now()));
+    await ctx.store.endRound(userId, gen, status, cursors, { nowMs: ctx.now(), nextDueMs: nextDue(claim.dueAtMs, settings.intervalMs, ctx.now()) });
   }
 }

@@ -1,0 +1,118 @@
+import type { Redis } from 'ioredis';
+import { redisScript } from '../redisScript.js';
+
+/**
+ * A round's writes, each made only while the settings it began with are still the user's current ones.
+ * Every settings write gets a new generation (`gen`, in clear beside the sealed record); turning the
+ * watch off deletes the settings. A round still at Render when the watch was turned off (or on again,
+ * or changed) then writes no findings, groups, cursors or status, and claims no alert: the check and
+ * the write are one script, so none lands after the off. Our own Render reads (the self-call ledger)
+ * are not guarded: they are about calls already made, and expire on their own.
+ */
+export class WatchEnded extends Error {
+  constructor() { super('the watch this round began for has ended or changed'); this.name = 'WatchEnded'; }
+}
+
+/** Lua: are the settings at `key` still of generation `gen`? ('' for settings written without one.) */
+export const CURRENT = `
+local function current(key, gen)
+  return redis.call('EXISTS', key) == 1 and (redis.call('HGET', key, 'gen') or '') == gen
+end
+`;
+
+/** KEYS findings, order, settings; ARGV id, json, score, replace, max, ttl, gen. -1: not current. */
+const UPSERT = `${CURRENT}
+if not current(KEYS[3], ARGV[7]) then return -1 end
+local created = redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2])
+if created == 0 and ARGV[4] == '1' then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end
+redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
+local n = redis.call('ZCARD', KEYS[2])
+if n > tonumber(ARGV[5]) then
+  local old = redis.call('ZRANGE', KEYS[2], 0, n - tonumber(ARGV[5]) - 1)
+  for _, id in ipairs(old) do redis.call('HDEL', KEYS[1], id) end
+  redis.call('ZREMRANGEBYRANK', KEYS[2], 0, n - tonumber(ARGV[5]) - 1)
+end
+redis.call('EXPIRE', KEYS[1], ARGV[6])
+redis.call('EXPIRE', KEYS[2], ARGV[6])
+return created`;
+
+/** KEYS target, settings; ARGV gen, then HSET's field and value, PEXPIRE ms; or SET's value, EX s. */
+const HSET = `${CURRENT}
+if not current(KEYS[2], ARGV[1]) then return -1 end
+redis.call('HSET', KEYS[1], ARGV[2], ARGV[3])
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+return 1`;
+const SET = `${CURRENT}
+if not current(KEYS[2], ARGV[1]) then return -1 end
+redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
+return 1`;
+
+/**
+ * The round's end. KEYS settings, cursors, status, lock, due; ARGV gen, user id, status, status TTL s,
+ * cursors TTL ms, next due ms ('' for none), now ms, then the cursors' fields and values. Not current:
+ * only the lock goes, and a watch turned on again meanwhile (its claim stepped aside for this round's
+ * lock, a lease ahead) is due at once, as a new watch is.
+ */
+const END_ROUND = `${CURRENT}
+local ours = current(KEYS[1], ARGV[1])
+if ours then
+  if #ARGV > 7 then
+    for i = 8, #ARGV, 2 do redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1]) end
+    redis.call('PEXPIRE', KEYS[2], ARGV[5])
+  end
+  redis.call('SET', KEYS[3], ARGV[3], 'EX', ARGV[4])
+  if ARGV[6] ~= '' then redis.call('ZADD', KEYS[5], 'XX', 'LT', ARGV[6], ARGV[2]) end
+else
+  redis.call('ZADD', KEYS[5], 'XX', 'LT', ARGV[7], ARGV[2])
+end
+redis.call('DEL', KEYS[4])
+if ours then return 1 end
+return 0`;
+
+/**
+ * A round stops the watch it began for (no settings, session gone). KEYS settings, cursors, groups,
+ * lock, due, intervals; ARGV gen, user id, now ms. Settings written since (on again, from another
+ * session) are another watch: they stay, and are due at once.
+ */
+const END_WATCH = `
+if (redis.call('HGET', KEYS[1], 'gen') or '') == ARGV[1] then
+  redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
+  redis.call('ZREM', KEYS[5], ARGV[2])
+  redis.call('HDEL', KEYS[6], ARGV[2])
+else
+  redis.call('ZADD', KEYS[5], 'XX', 'LT', ARGV[3], ARGV[2])
+end
+redis.call('DEL', KEYS[4])
+return 1`;
+
+// By EVALSHA: each script's text crosses the connection once per process.
+const scripts = { upsert: redisScript(UPSERT), hset: redisScript(HSET), set: redisScript(SET), endRound: redisScript(END_ROUND), endWatch: redisScript(END_WATCH) };
+
+const checked = (answer: unknown): number => {
+  const n = Number(answer);
+  if (n === -1) throw new WatchEnded();
+  return n;
+};
+
+export const guardedWrites = {
+  /** Insert or replace a finding, keeping the newest `max`; true when it is new. */
+  async upsert(redis: Redis, k: { findings: string; order: string; settings: string }, gen: string, a: { id: string; json: string; score: number; replace: boolean; max: number; ttlSec: number }): Promise<boolean> {
+    return checked(await scripts.upsert(redis, [k.findings, k.order, k.settings], [a.id, a.json, a.score, a.replace ? '1' : '0', a.max, a.ttlSec, gen])) === 1;
+  },
+  async hset(redis: Redis, k: { target: string; settings: string }, gen: string, field: string, value: string, ttlMs: number): Promise<void> {
+    checked(await scripts.hset(redis, [k.target, k.settings], [gen, field, value, ttlMs]));
+  },
+  async set(redis: Redis, k: { target: string; settings: string }, gen: string, value: string, ttlSec: number): Promise<void> {
+    checked(await scripts.set(redis, [k.target, k.settings], [gen, value, ttlSec]));
+  },
+  /** True when the round's writes were made (its settings still current). */
+  async endRound(redis: Redis, k: { settings: string; cursors: string; status: string; lock: string; due: string }, gen: string,
+    a: { userId: number; status: string; statusTtlSec: number; cursorsTtlMs: number; nextDueMs?: number; nowMs: number; cursors: Map<string, string> }): Promise<boolean> {
+    const args: Array<string | number> = [gen, a.userId, a.status, a.statusTtlSec, a.cursorsTtlMs, a.nextDueMs ?? '', a.nowMs];
+    for (const [field, value] of a.cursors) args.push(field, value);
+    return Number(await scripts.endRound(redis, [k.settings, k.cursors, k.status, k.lock, k.due], args)) === 1;
+  },
+  async endWatch(redis: Redis, k: { settings: string; cursors: string; groups: string; lock: string; due: string; intervals: string }, gen: string, a: { userId: number; nowMs: number }): Promise<void> {
+    await scripts.endWatch(redis, [k.settings, k.cursors, k.groups, k.lock, k.due, k.intervals], [gen, a.userId, a.nowMs]);
+  },
+};

@@ -1,0 +1,81 @@
+import test from 'ava';
+import { BUDGET_FOR_TESTS } from './limits.js';
+import { enable, findings, startSentinelStack, tenant, waitFor, type SentinelStack } from './support.js';
+import { scheduleKeys } from '../../server/sentinel/schedule.js';
+import { sentinelKeys } from '../../server/sentinel/store.js';
+
+// Turning the watch off ends it at that moment: a round already at Render (held here, as in
+// lifecycle.test.ts) finishes without alerting, and writes no findings, cursors or status back for the
+// ended watch; a watch turned on again meanwhile is the new one, which that round must not write over.
+
+let s: SentinelStack;
+test.before(async () => { s = await startSentinelStack({ renderLimits: BUDGET_FOR_TESTS }); });
+test.after.always(async () => { await s?.close(); });
+
+const AUDIT_ROUTE = '/owners/{ownerId}/audit-logs';
+const webhook = (name: string) => `${s.tenantSlack.origin}/services/T000/B000/${name.padEnd(16, '0')}`;
+/** Alerts delivered to this webhook path (the receiver records every request's path). */
+const alertsTo = (name: string) => s.tenantSlack.bodies.filter((b) => b.startsWith(`POST /services/T000/B000/${name.padEnd(16, '0')} `));
+const off = async (agent: Awaited<ReturnType<typeof tenant>>['agent']) => {
+  const res = await agent.request('PUT', '/api/sentinel', { json: { enabled: false } });
+  if (res.status !== 200) throw new Error(`off: ${res.status} ${res.text}`);
+};
+const userIdOf = async (agent: Awaited<ReturnType<typeof tenant>>['agent']) => (await agent.get('/api/session')).json.user.id as number;
+const auditCalls = (accountId: string) => s.stack.render.calls.filter((c) => c.accountId === accountId && c.route === AUDIT_ROUTE).length;
+
+test.serial('off during a round: no alert after off, and no findings, cursors or status left once the round ends', async (t) => {
+  const una = await tenant(s.stack, 'una-off');
+  const userId = await userIdOf(una.agent);
+  const keys = sentinelKeys(s.stack.config.redisPrefix);
+  // Already in the audit log when the round reads it: a high finding, which alerts.
+  s.stack.render.addAuditEvent(una.ownerId, 'StartShellEvent', { service: una.services[0]!.id });
+  const held = s.stack.render.holdRequest({ route: AUDIT_ROUTE, apiKey: una.apiKey });
+  t.teardown(() => held.release());
+  await enable(una.agent, { slackWebhookUrl: webhook('UNA') });
+  await held.arrived;
+  await off(una.agent);
+  held.release();
+  await waitFor('the held round to end', async () => (await s.stack.redis.client.exists(keys.lock(userId))) === 0);
+  t.deepEqual(alertsTo('UNA'), [], 'no alert after the watch was turned off');
+  t.deepEqual(await findings(una.agent), []);
+  const left = [keys.settings(userId), keys.findings(userId), keys.order(userId), keys.cursors(userId), keys.groups(userId), keys.status(userId)];
+  for (const key of left) t.is(await s.stack.redis.client.exists(key), 0, key);
+  t.is(await s.stack.redis.client.zscore(scheduleKeys(s.stack.config.redisPrefix).due, String(userId)), null, 'off the schedule');
+});
+
+test.serial('off and on again during a round: the old round neither alerts the old webhook nor writes over the new watch, which finds and alerts itself', async (t) => {
+  const vic = await tenant(s.stack, 'vic-offon');
+  const userId = await userIdOf(vic.agent);
+  s.stack.render.addAuditEvent(vic.ownerId, 'StartShellEvent', { service: vic.services[0]!.id });
+  const held = s.stack.render.holdRequest({ route: AUDIT_ROUTE, apiKey: vic.apiKey });
+  t.teardown(() => held.release());
+  await enable(vic.agent, { slackWebhookUrl: webhook('VICOLD') });
+  await held.arrived;
+  await off(vic.agent);
+  await enable(vic.agent, { slackWebhookUrl: webhook('VICNEW') });
+  held.release();
+  await waitFor('the new watch\'s alert', async () => alertsTo('VICNEW').length > 0);
+  // One more round of the new watch, so a late write of the old round would have shown.
+  const calls = auditCalls(vic.accountId);
+  await waitFor('another round of the new watch', async () => auditCalls(vic.accountId) >= calls + 2);
+  t.deepEqual(alertsTo('VICOLD'), [], 'the ended watch\'s webhook got nothing');
+  t.is(alertsTo('VICNEW').length, 1);
+  t.deepEqual((await findings(vic.agent)).map((f) => f.rule), ['start_shell']);
+  t.like((await vic.agent.get('/api/sentinel')).json, { enabled: true, slack: { configured: true } });
+  t.not(await s.stack.redis.client.zscore(scheduleKeys(s.stack.config.redisPrefix).due, String(userId)), null, 'the new watch is on the schedule');
+});
+
+test.serial('off and on again soon after: the orchestrator\'s own env-var read (log redaction) is still not a finding', async (t) => {
+  const wes = await tenant(s.stack, 'wes-selfread');
+  await enable(wes.agent);
+  // An error line makes the round read the service's env values to redact it; Render audits that read.
+  s.stack.render.appendLog(wes.services[0]!.id, 'TypeError: Cannot read properties of undefined (reading \'id\')');
+  await waitFor('the round\'s env-var read', async () => s.stack.render.calls.some((c) => c.accountId === wes.accountId && c.method === 'GET' && c.route === '/services/{serviceId}/env-vars'));
+  await off(wes.agent);
+  await enable(wes.agent);
+  // The watch starts over (its cursors went with it), so its first round reads that audit entry again.
+  const calls = auditCalls(wes.accountId);
+  await waitFor('two rounds of the new watch', async () => auditCalls(wes.accountId) >= calls + 2);
+  const env = (await findings(wes.agent)).filter((f) => f.rule === 'view_env_var_values');
+  t.deepEqual(env, [], 'our own read is not reported');
+});
