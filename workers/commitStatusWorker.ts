@@ -1,4 +1,5 @@
-import { Worker } from 'bullmq';
+import type { Worker } from 'bullmq';
+import { LastJobWorker } from './lastJobWorker.js';
 import type { Redis } from 'ioredis';
 import { queuePrefix } from '../server/queues/deployQueue.js';
 import { COMMIT_STATUS_QUEUE, type CommitStatusJobData } from '../server/queues/commitStatusQueue.js';
@@ -37,7 +38,7 @@ export function createCommitStatusWorker(ctx: WorkerContext, connection: Redis, 
     pacer: intervalMs > 0 ? createWritePacer({ intervalMs, now: () => Date.now() }) : null,
     scopes: ctx.tokenScopes ?? createTokenScopes(),
   };
-  const worker = new Worker<CommitStatusJobData>(COMMIT_STATUS_QUEUE, (job, token) => runCommitStatusJob(ctx, job, token, run), {
+  const worker = new LastJobWorker<CommitStatusJobData>(COMMIT_STATUS_QUEUE, (job, token) => runCommitStatusJob(ctx, job, token, run), {
     connection,
     prefix: queuePrefix(ctx.config.redisPrefix),
     concurrency: opts.concurrency ?? 20,

@@ -1,4 +1,5 @@
-import { Worker } from 'bullmq';
+import type { Worker } from 'bullmq';
+import { LastJobWorker } from './lastJobWorker.js';
 import type { Redis } from 'ioredis';
 import { DEPLOY_QUEUE, queuePrefix, type DeployJobData } from '../server/queues/deployQueue.js';
 import { runDeployJob } from './tasks/deployTask.js';
@@ -19,7 +20,7 @@ export interface DeployWorkerOptions {
  * that crashes every worker that takes it would be retried that often too; the logs show it.
  */
 export function createDeployWorker(ctx: WorkerContext, connection: Redis, opts: DeployWorkerOptions = {}): Worker<DeployJobData> {
-  const worker = new Worker<DeployJobData>(DEPLOY_QUEUE, (job, token) => runDeployJob(ctx, job, token), {
+  const worker = new LastJobWorker<DeployJobData>(DEPLOY_QUEUE, (job, token) => runDeployJob(ctx, job, token), {
     connection,
     prefix: queuePrefix(ctx.config.redisPrefix),
     concurrency: opts.concurrency ?? ctx.config.workerConcurrency,
