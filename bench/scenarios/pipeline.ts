@@ -20,6 +20,8 @@ export interface PipelineRun {
   topRedisCommands: Record<string, number>;
   /** The worker's socket writes and new connections per deploy, by peer (bench/children/socketProbe.ts). */
   workerSockets: Record<string, number>;
+  /** The web process's socket writes per deploy, by peer (its Redis connections apart). */
+  webSockets: Record<string, number>;
   /** Orchestrator CPU (web + worker processes; simulators excluded) per deploy, ms. */
   cpuMsPerDeploy: { web: number; worker: number; total: number };
   /** Seconds between the CPU readings (the batch, then until its statuses are drained): what idle CPU adds. */
@@ -157,6 +159,7 @@ async function measure(bench: Bench, dep: Deployment, tracker: DeploymentTracker
   const web = cpuMsBetween(w0, w1) / n;
   const workerSockets = Object.fromEntries(Object.entries(k1.extra ?? {}).map(([key, v]) => [key, round((v - (k0.extra?.[key] ?? 0)) / n, 1)]));
   const wrk = cpuMsBetween(k0, k1) / n;
+  const webSockets = Object.fromEntries(Object.entries(w1.extra ?? {}).map(([key, v]) => [key, round((v - (w0.extra?.[key] ?? 0)) / n, 1)]));
 
   // First Render call of each deployment: the first simulator call by its tenant's account after it was requested.
   const firstCall = new Map<string, number>();
@@ -170,7 +173,7 @@ async function measure(bench: Bench, dep: Deployment, tracker: DeploymentTracker
     githubCallsPerDeploy: round((bench.github.calls.length - gh0) / n), renderCallsPerDeploy: round((dep.render.calls.length - rc0) / n),
     redisCommandsPerDeploy: round(perCommand.reduce((a, [, v]) => a + v, 0)),
     topRedisCommands: Object.fromEntries(perCommand.slice(0, 8).map(([k, v]) => [k, round(v)])),
-    workerSockets,
+    workerSockets, webSockets,
     cpuMsPerDeploy: { web: round(web, 2), worker: round(wrk, 2), total: round(web + wrk, 2) }, cpuWindowS: round(cpuWindowS, 2),
     enqueueToFirstRenderCall: lat(toFirst), enqueueToLive: lat(toLive),
   };
@@ -246,6 +249,7 @@ export function pipelineRows(p: PipelineResult): Row[] {
   const sockets = (r: PipelineRun) => ['redis-data', 'redis-queue', 'redis-deploy-worker', 'redis-deploy-worker-blocking', 'redis-status-worker', 'redis-status-worker-blocking', 'redis', 'github', 'render'].map((k) => `${k} ${fmt(r.workerSockets[`writes.${k}`] ?? 0)}`).join(', ')
     + `; new connections ${fmt(Object.entries(r.workerSockets).filter(([k]) => k.startsWith('connects.')).reduce((a, [, v]) => a + v, 0))}`
     + `; job runs ${Object.entries(r.workerSockets).filter(([k]) => k.startsWith('jobs.')).map(([k, v]) => `${k.slice(5)} ${fmt(v)}`).join(', ')}`;
+  const webSockets = (r: PipelineRun) => ['redis-shared', 'redis-queue', 'redis', 'other'].map((k) => `${k} ${fmt(r.webSockets[`writes.${k}`] ?? 0)}`).join(', ');
   // Idle CPU is in a batch's figure too: what it adds per deploy over the batch's CPU window.
   const idleShare = (r: PipelineRun) => `idle ${fmt(((p.idle.webMsPerS + p.idle.workerMsPerS) * r.cpuWindowS) / r.deploys, 2)} ms of it (${fmt(r.cpuWindowS, 1)} s window)`;
   const b = p.burst;
@@ -258,7 +262,7 @@ export function pipelineRows(p: PipelineResult): Row[] {
     },
     {
       metric: '  burst: orchestrator CPU per deploy',
-      value: `${cpu(b)}, ${idleShare(b)}; a no-op BullMQ job ${fmt(p.noopBullmq.cpuMsPerJob, 3)} ms; per deploy GitHub ${fmt(b.githubCallsPerDeploy)}, Render ${fmt(b.renderCallsPerDeploy)} calls, Redis ${fmt(b.redisCommandsPerDeploy, 0)} commands (${Object.entries(b.topRedisCommands).slice(0, 4).map(([k, v]) => `${k} ${v}`).join(', ')}); the worker's socket writes per deploy: ${sockets(b)}`,
+      value: `${cpu(b)}, ${idleShare(b)}; a no-op BullMQ job ${fmt(p.noopBullmq.cpuMsPerJob, 3)} ms; per deploy GitHub ${fmt(b.githubCallsPerDeploy)}, Render ${fmt(b.renderCallsPerDeploy)} calls, Redis ${fmt(b.redisCommandsPerDeploy, 0)} commands (${Object.entries(b.topRedisCommands).slice(0, 4).map(([k, v]) => `${k} ${v}`).join(', ')}); the worker's socket writes per deploy: ${sockets(b)}; the web's: ${webSockets(b)}`,
       target: '≤ 5 ms', verdict: verdict(b.cpuMsPerDeploy.total <= 5),
     },
     {
@@ -266,7 +270,7 @@ export function pipelineRows(p: PipelineResult): Row[] {
       value: `p50 ${fmt(s.enqueueToFirstRenderCall.p50Ms)} ms, p99 ${fmt(s.enqueueToFirstRenderCall.p99Ms)} ms (${fmt(s.achievedRate)}/s requested, ${s.live}/${s.deploys} live)`,
       target: 'p99 < 250 ms', verdict: verdict(s.enqueueToFirstRenderCall.p99Ms < 250 && s.achievedRate >= s.targetRate * 0.95),
     },
-    { metric: `  at ${s.targetRate}/s: orchestrator CPU per deploy`, value: `${cpu(s)}, ${idleShare(s)}; idle web ${fmt(p.idle.webMsPerS, 2)} + worker ${fmt(p.idle.workerMsPerS, 2)} ms/s (worker writes/s: ${Object.entries(p.idle.workerSockets).map(([k, v]) => `${k.slice(7)} ${fmt(v)}`).join(', ')}); the worker's socket writes per deploy: ${sockets(s)}`, target: '≤ 5 ms', verdict: verdict(s.cpuMsPerDeploy.total <= 5) },
+    { metric: `  at ${s.targetRate}/s: orchestrator CPU per deploy`, value: `${cpu(s)}, ${idleShare(s)}; idle web ${fmt(p.idle.webMsPerS, 2)} + worker ${fmt(p.idle.workerMsPerS, 2)} ms/s (worker writes/s: ${Object.entries(p.idle.workerSockets).map(([k, v]) => `${k.slice(7)} ${fmt(v)}`).join(', ')}); the worker's socket writes per deploy: ${sockets(s)}; the web's: ${webSockets(s)}`, target: '≤ 5 ms', verdict: verdict(s.cpuMsPerDeploy.total <= 5) },
     {
       metric: `fairness: lone tenant behind a ${p.fairness.burst}-deploy burst`,
       value: `started ${fmt(p.fairness.loneDelayMs, 0)} ms after its request (${p.fairness.burstStartedBefore} burst deploys started before it)`,
