@@ -6,7 +6,7 @@ import { redisScript } from '../server/redisScript.js';
 
 /*
  * BullMQ's own moveToActive script and result decoding (6.x: not exported from its index, so taken by
- * path; bullmq is pinned in package-lock, and test/workers/lastJobWorker.test.ts fails if they move).
+ * path; bullmq is pinned to one version in package.json, and test/workers/lastJobWorker.test.ts fails if they move).
  * msgpackr is what BullMQ packs the script's options with.
  */
 const require = createRequire(import.meta.url);
