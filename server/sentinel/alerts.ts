@@ -3,7 +3,7 @@ import type { Logger } from '../logger.js';
 import { createSlackAlerter, type AlertPost } from '../alerts/slack.js';
 import type { UrlGuardOptions } from '../alerts/urlGuard.js';
 import { redisScript } from '../redisScript.js';
-import { CURRENT } from './guardedWrites.js';
+import { CURRENT, type RoundGuard } from './guardedWrites.js';
 import { sentinelKeys } from './store.js';
 import type { Finding } from './types.js';
 
@@ -26,11 +26,12 @@ const ALERT_LIMIT = { perWindow: 10, windowSec: 600, dedupeSec: 3_600 };
 const DEPLOY_ALERT_LIMIT = { perWindow: 30, windowSec: 600 };
 
 /**
- * The hour's one alert of a rule and service, claimed only while the round's settings are current (as
- * its writes are, guardedWrites.ts): a watch turned off gets no alert from a round still running.
+ * The hour's one alert of a rule and service, claimed only while the round's settings and lock are
+ * current (as its writes are, guardedWrites.ts): a watch turned off gets no alert from a round still
+ * running, nor does a round that outlived its lock. KEYS once, settings, lock; ARGV TTL s, gen, token.
  */
 const claimAlertScript = redisScript(`${CURRENT}
-if not current(KEYS[2], ARGV[2]) then return -1 end
+if not current(KEYS[2], ARGV[2], KEYS[3], ARGV[3]) then return -1 end
 if redis.call('SET', KEYS[1], '1', 'EX', ARGV[1], 'NX') then return 1 end
 return 0`);
 
@@ -79,11 +80,11 @@ export function createSentinelAlerts(opts: SentinelAlertOptions & { redis: Redis
       if (count > DEPLOY_ALERT_LIMIT.perWindow) return false;
       return deliver(url, text);
     },
-    /** `gen`: the settings' generation the round began with; none is sent once they changed or went (off). */
-    async notify(userId: number, url: string | null, f: Finding, gen: string): Promise<boolean> {
+    /** `round`: the settings' generation the round began with and its lock's token; none is sent once they changed or went (off), or the lock lapsed. */
+    async notify(userId: number, url: string | null, f: Finding, round: RoundGuard): Promise<boolean> {
       if (!url || f.severity === 'low') return false;
       const onceKey = keys.alertOnce(userId, `${f.rule}:${f.serviceId ?? f.ownerId ?? '-'}`);
-      if (Number(await claimAlertScript(opts.redis, [onceKey, keys.settings(userId)], [ALERT_LIMIT.dedupeSec, gen])) !== 1) return false;
+      if (Number(await claimAlertScript(opts.redis, [onceKey, keys.settings(userId), keys.lock(userId)], [ALERT_LIMIT.dedupeSec, round.gen, round.token])) !== 1) return false;
       const rate = keys.alertRate(userId);
       const [[, count]] = (await opts.redis.multi().incr(rate).expire(rate, ALERT_LIMIT.windowSec, 'NX').exec()) as [[null, number], unknown];
       if (count > ALERT_LIMIT.perWindow) return false;

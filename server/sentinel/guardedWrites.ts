@@ -2,27 +2,35 @@ import type { Redis } from 'ioredis';
 import { redisScript } from '../redisScript.js';
 
 /**
- * A round's writes, each made only while the settings it began with are still the user's current ones.
- * Every settings write gets a new generation (`gen`, in clear beside the sealed record); turning the
- * watch off deletes the settings. A round still at Render when the watch was turned off (or on again,
- * or changed) then writes no findings, groups, cursors or status, and claims no alert: the check and
- * the write are one script, so none lands after the off. Our own Render reads (the self-call ledger)
- * are not guarded: they are about calls already made, and expire on their own.
+ * A round's writes, each made only while the settings it began with are still the user's current ones
+ * and the round still holds its lock. Every settings write gets a new generation (`gen`, in clear beside
+ * the sealed record); turning the watch off deletes the settings. A round still at Render when the
+ * watch was turned off (or on again, or changed) then writes no findings, groups, cursors or status,
+ * and claims no alert: the check and the write are one script, so none lands after the off. Likewise a
+ * round that outlived its lock (`token`: the next round may be running, with newer cursors). Our own
+ * Render reads (the self-call ledger) are not guarded: they are about calls already made, and expire on
+ * their own.
  */
 export class WatchEnded extends Error {
-  constructor() { super('the watch this round began for has ended or changed'); this.name = 'WatchEnded'; }
+  constructor() { super('the watch this round began for has ended or changed, or the round outlived its lock'); this.name = 'WatchEnded'; }
 }
 
-/** Lua: are the settings at `key` still of generation `gen`? ('' for settings written without one.) */
+/** What a round's writes check: the settings' generation it began with, and its lock's token. */
+export interface RoundGuard { gen: string; token: string }
+
+/**
+ * Lua: does the round's lock (`lock`) still hold its `token`, and are the settings at `key` still of
+ * generation `gen`? ('' for settings written without one.)
+ */
 export const CURRENT = `
-local function current(key, gen)
-  return redis.call('EXISTS', key) == 1 and (redis.call('HGET', key, 'gen') or '') == gen
+local function current(key, gen, lock, token)
+  return redis.call('GET', lock) == token and redis.call('EXISTS', key) == 1 and (redis.call('HGET', key, 'gen') or '') == gen
 end
 `;
 
-/** KEYS findings, order, settings; ARGV id, json, score, replace, max, ttl, gen. -1: not current. */
+/** KEYS findings, order, settings, lock; ARGV id, json, score, replace, max, ttl, gen, token. -1: not current. */
 const UPSERT = `${CURRENT}
-if not current(KEYS[3], ARGV[7]) then return -1 end
+if not current(KEYS[3], ARGV[7], KEYS[4], ARGV[8]) then return -1 end
 local created = redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2])
 if created == 0 and ARGV[4] == '1' then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end
 redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
@@ -36,28 +44,30 @@ redis.call('EXPIRE', KEYS[1], ARGV[6])
 redis.call('EXPIRE', KEYS[2], ARGV[6])
 return created`;
 
-/** KEYS target, settings; ARGV gen, then HSET's field and value, PEXPIRE ms; or SET's value, EX s. */
+/** KEYS target, settings, lock; ARGV gen, token, then HSET's field and value, PEXPIRE ms; or SET's value, EX s. */
 const HSET = `${CURRENT}
-if not current(KEYS[2], ARGV[1]) then return -1 end
-redis.call('HSET', KEYS[1], ARGV[2], ARGV[3])
-redis.call('PEXPIRE', KEYS[1], ARGV[4])
+if not current(KEYS[2], ARGV[1], KEYS[3], ARGV[2]) then return -1 end
+redis.call('HSET', KEYS[1], ARGV[3], ARGV[4])
+redis.call('PEXPIRE', KEYS[1], ARGV[5])
 return 1`;
 const SET = `${CURRENT}
-if not current(KEYS[2], ARGV[1]) then return -1 end
-redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
+if not current(KEYS[2], ARGV[1], KEYS[3], ARGV[2]) then return -1 end
+redis.call('SET', KEYS[1], ARGV[3], 'EX', ARGV[4])
 return 1`;
 
 /**
  * The round's end. KEYS settings, cursors, status, lock, due; ARGV gen, user id, status, status TTL s,
- * cursors TTL ms, next due ms ('' for none), now ms, then the cursors' fields and values. Not current:
- * only the lock goes, and a watch turned on again meanwhile (its claim stepped aside for this round's
- * lock, a lease ahead) is due at once, as a new watch is.
+ * cursors TTL ms, next due ms ('' for none), now ms, token, then the cursors' fields and values. The lock
+ * no longer the round's (it lapsed; the next round may hold it): nothing at all, that round's lock and
+ * lease stand. Settings not current: only the lock goes, and a watch turned on again meanwhile (its
+ * claim stepped aside for this round's lock, a lease ahead) is due at once, as a new watch is.
  */
 const END_ROUND = `${CURRENT}
-local ours = current(KEYS[1], ARGV[1])
+if redis.call('GET', KEYS[4]) ~= ARGV[8] then return 0 end
+local ours = current(KEYS[1], ARGV[1], KEYS[4], ARGV[8])
 if ours then
-  if #ARGV > 7 then
-    for i = 8, #ARGV, 2 do redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1]) end
+  if #ARGV > 8 then
+    for i = 9, #ARGV, 2 do redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1]) end
     redis.call('PEXPIRE', KEYS[2], ARGV[5])
   end
   redis.call('SET', KEYS[3], ARGV[3], 'EX', ARGV[4])
@@ -71,10 +81,12 @@ return 0`;
 
 /**
  * A round stops the watch it began for (no settings, session gone). KEYS settings, cursors, groups,
- * lock, due, intervals; ARGV gen, user id, now ms. Settings written since (on again, from another
- * session) are another watch: they stay, and are due at once.
+ * lock, due, intervals; ARGV gen, user id, now ms, token. Settings written since (on again, from another
+ * session) are another watch: they stay, and are due at once. A round that outlived its lock does
+ * nothing (the round holding it now decides).
  */
 const END_WATCH = `
+if redis.call('GET', KEYS[4]) ~= ARGV[4] then return 0 end
 if (redis.call('HGET', KEYS[1], 'gen') or '') == ARGV[1] then
   redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
   redis.call('ZREM', KEYS[5], ARGV[2])
@@ -96,23 +108,23 @@ const checked = (answer: unknown): number => {
 
 export const guardedWrites = {
   /** Insert or replace a finding, keeping the newest `max`; true when it is new. */
-  async upsert(redis: Redis, k: { findings: string; order: string; settings: string }, gen: string, a: { id: string; json: string; score: number; replace: boolean; max: number; ttlSec: number }): Promise<boolean> {
-    return checked(await scripts.upsert(redis, [k.findings, k.order, k.settings], [a.id, a.json, a.score, a.replace ? '1' : '0', a.max, a.ttlSec, gen])) === 1;
+  async upsert(redis: Redis, k: { findings: string; order: string; settings: string; lock: string }, round: RoundGuard, a: { id: string; json: string; score: number; replace: boolean; max: number; ttlSec: number }): Promise<boolean> {
+    return checked(await scripts.upsert(redis, [k.findings, k.order, k.settings, k.lock], [a.id, a.json, a.score, a.replace ? '1' : '0', a.max, a.ttlSec, round.gen, round.token])) === 1;
   },
-  async hset(redis: Redis, k: { target: string; settings: string }, gen: string, field: string, value: string, ttlMs: number): Promise<void> {
-    checked(await scripts.hset(redis, [k.target, k.settings], [gen, field, value, ttlMs]));
+  async hset(redis: Redis, k: { target: string; settings: string; lock: string }, round: RoundGuard, field: string, value: string, ttlMs: number): Promise<void> {
+    checked(await scripts.hset(redis, [k.target, k.settings, k.lock], [round.gen, round.token, field, value, ttlMs]));
   },
-  async set(redis: Redis, k: { target: string; settings: string }, gen: string, value: string, ttlSec: number): Promise<void> {
-    checked(await scripts.set(redis, [k.target, k.settings], [gen, value, ttlSec]));
+  async set(redis: Redis, k: { target: string; settings: string; lock: string }, round: RoundGuard, value: string, ttlSec: number): Promise<void> {
+    checked(await scripts.set(redis, [k.target, k.settings, k.lock], [round.gen, round.token, value, ttlSec]));
   },
-  /** True when the round's writes were made (its settings still current). */
-  async endRound(redis: Redis, k: { settings: string; cursors: string; status: string; lock: string; due: string }, gen: string,
+  /** True when the round's writes were made (its lock still its own, its settings still current). */
+  async endRound(redis: Redis, k: { settings: string; cursors: string; status: string; lock: string; due: string }, round: RoundGuard,
     a: { userId: number; status: string; statusTtlSec: number; cursorsTtlMs: number; nextDueMs?: number; nowMs: number; cursors: Map<string, string> }): Promise<boolean> {
-    const args: Array<string | number> = [gen, a.userId, a.status, a.statusTtlSec, a.cursorsTtlMs, a.nextDueMs ?? '', a.nowMs];
+    const args: Array<string | number> = [round.gen, a.userId, a.status, a.statusTtlSec, a.cursorsTtlMs, a.nextDueMs ?? '', a.nowMs, round.token];
     for (const [field, value] of a.cursors) args.push(field, value);
     return Number(await scripts.endRound(redis, [k.settings, k.cursors, k.status, k.lock, k.due], args)) === 1;
   },
-  async endWatch(redis: Redis, k: { settings: string; cursors: string; groups: string; lock: string; due: string; intervals: string }, gen: string, a: { userId: number; nowMs: number }): Promise<void> {
-    await scripts.endWatch(redis, [k.settings, k.cursors, k.groups, k.lock, k.due, k.intervals], [gen, a.userId, a.nowMs]);
+  async endWatch(redis: Redis, k: { settings: string; cursors: string; groups: string; lock: string; due: string; intervals: string }, round: RoundGuard, a: { userId: number; nowMs: number }): Promise<void> {
+    await scripts.endWatch(redis, [k.settings, k.cursors, k.groups, k.lock, k.due, k.intervals], [round.gen, a.userId, a.nowMs, round.token]);
   },
 };

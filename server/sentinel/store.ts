@@ -1,7 +1,8 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { open, seal, type Keyring } from '../crypto/keyring.js';
-import { guardedWrites } from './guardedWrites.js';
+import { guardedWrites, type RoundGuard } from './guardedWrites.js';
+import { deleteIfOurs } from '../redisOwned.js';
 import { scheduleKeys, scheduleWatch, unscheduleWatch } from './schedule.js';
 import type { Finding, SentinelSettings, SentinelStatus } from './types.js';
 
@@ -117,32 +118,38 @@ export function createSentinelStore(opts: { redis: Redis; prefix: string; keyrin
     async dropWatch(userId: number): Promise<void> {
       await unscheduleWatch(redis.multi(), opts.prefix, userId).del(keys.settings(userId), keys.cursors(userId), keys.groups(userId)).exec();
     },
-    /** A round stops the watch it began for (`gen`: no settings, session gone), and lets its lock go. */
-    endWatch: (userId: number, gen: string, nowMs: number) => guardedWrites.endWatch(redis, { ...userKeys(userId), ...scheduleKeys(opts.prefix) }, gen, { userId, nowMs }),
+    /** A round stops the watch it began for (`round.gen`: no settings, session gone), and lets its lock go. */
+    endWatch: (userId: number, round: RoundGuard, nowMs: number) => guardedWrites.endWatch(redis, { ...userKeys(userId), ...scheduleKeys(opts.prefix) }, round, { userId, nowMs }),
+    /** A round that ends before running lets its lock go, only while the lock is still its own. */
+    releaseLock: (userId: number, round: RoundGuard) => deleteIfOurs(redis, keys.lock(userId), round.token),
 
     /**
      * A round's start in one round trip (each is a socket write, the larger part of a round's CPU): its
      * lock (one round per user at a time; it lapses after lockMs should the worker die), settings,
      * status and every cursor, auto-pipelined (the worker's data connection) so that a read the
      * caller starts in the same tick (the session's) goes in the same write. `locked` false: another
-     * round of this user is running. `gen`: the settings' generation, which the round's writes check.
+     * round of this user is running. `round`, which the round's writes check: the settings' generation,
+     * and the lock's token (the round's own: a round that outlived its lock neither releases the next
+     * round's nor writes over it).
      */
-    async beginRound(userId: number, lockMs: number): Promise<{ locked: boolean; settings: SentinelSettings | null; gen: string; status: SentinelStatus; cursors: RoundCursors }> {
+    async beginRound(userId: number, lockMs: number): Promise<{ locked: boolean; settings: SentinelSettings | null; round: RoundGuard; status: SentinelStatus; cursors: RoundCursors }> {
+      const token = randomUUID();
       const [lock, [ref, data, gen], status, cursors] = await Promise.all([
-        redis.set(keys.lock(userId), '1', 'PX', lockMs, 'NX'),
+        redis.set(keys.lock(userId), token, 'PX', lockMs, 'NX'),
         redis.hmget(keys.settings(userId), 'ref', 'data', 'gen'),
         redis.get(keys.status(userId)),
         redis.hgetall(keys.cursors(userId)),
       ]);
-      return { locked: lock === 'OK', settings: openSettings(userId, ref, data, keyring), gen: gen ?? '', status: parseStatus(status), cursors: roundCursors(cursors) };
+      return { locked: lock === 'OK', settings: openSettings(userId, ref, data, keyring), round: { gen: gen ?? '', token }, status: parseStatus(status), cursors: roundCursors(cursors) };
     },
     /**
      * A round's end in one round trip: the cursors it moved (none when it found nothing new), its status,
      * its lock released and, for a round that ran (nextDueMs), the watch's next due time (schedule.ts).
-     * Only the lock goes when the settings are no longer of `gen` (guardedWrites.ts); false then.
+     * Only the lock goes when the settings are no longer of `round.gen`, nothing when the lock is no
+     * longer the round's (guardedWrites.ts); false then.
      */
-    endRound(userId: number, gen: string, status: SentinelStatus, cursors: RoundCursors, at: { nowMs: number; nextDueMs?: number }): Promise<boolean> {
-      return guardedWrites.endRound(redis, { ...userKeys(userId), due: scheduleKeys(opts.prefix).due }, gen, {
+    endRound(userId: number, round: RoundGuard, status: SentinelStatus, cursors: RoundCursors, at: { nowMs: number; nextDueMs?: number }): Promise<boolean> {
+      return guardedWrites.endRound(redis, { ...userKeys(userId), due: scheduleKeys(opts.prefix).due }, round, {
         userId, status: JSON.stringify(status), statusTtlSec: FINDINGS_TTL_SEC, cursorsTtlMs: opts.absoluteMs, cursors: cursors.changed, ...at,
       });
     },
@@ -151,13 +158,13 @@ export function createSentinelStore(opts: { redis: Redis; prefix: string; keyrin
       const raw = await redis.hget(keys.groups(userId), field);
       return raw ? (JSON.parse(raw) as { findingId: string; lastTs: string }) : null;
     },
-    /** The round's writes below throw WatchEnded when the settings are no longer of `gen`. */
-    setGroup: (userId: number, gen: string, field: string, value: { findingId: string; lastTs: string }) =>
-      guardedWrites.hset(redis, { target: keys.groups(userId), settings: keys.settings(userId) }, gen, field, JSON.stringify(value), opts.absoluteMs),
+    /** The round's writes below throw WatchEnded when the settings are no longer of `round.gen`, or the lock no longer the round's. */
+    setGroup: (userId: number, round: RoundGuard, field: string, value: { findingId: string; lastTs: string }) =>
+      guardedWrites.hset(redis, { target: keys.groups(userId), settings: keys.settings(userId), lock: keys.lock(userId) }, round, field, JSON.stringify(value), opts.absoluteMs),
 
     /** Insert or (replace=true) update; true when the finding is new. Findings are kept 30 days after last seen, the newest MAX_FINDINGS per user. */
-    upsert: (userId: number, gen: string, f: Finding, replace: boolean): Promise<boolean> =>
-      guardedWrites.upsert(redis, { findings: keys.findings(userId), order: keys.order(userId), settings: keys.settings(userId) }, gen,
+    upsert: (userId: number, round: RoundGuard, f: Finding, replace: boolean): Promise<boolean> =>
+      guardedWrites.upsert(redis, { findings: keys.findings(userId), order: keys.order(userId), settings: keys.settings(userId), lock: keys.lock(userId) }, round,
         { id: f.id, json: JSON.stringify(f), score: Date.parse(f.lastAt) || 0, replace, max: MAX_FINDINGS, ttlSec: FINDINGS_TTL_SEC }),
     async getFinding(userId: number, id: string): Promise<Finding | null> {
       const raw = await redis.hget(keys.findings(userId), id);
@@ -177,8 +184,8 @@ export function createSentinelStore(opts: { redis: Redis; prefix: string; keyrin
     async getStatus(userId: number): Promise<SentinelStatus> {
       return parseStatus(await redis.get(keys.status(userId)));
     },
-    setStatus: (userId: number, gen: string, s: SentinelStatus) =>
-      guardedWrites.set(redis, { target: keys.status(userId), settings: keys.settings(userId) }, gen, JSON.stringify(s), FINDINGS_TTL_SEC),
+    setStatus: (userId: number, round: RoundGuard, s: SentinelStatus) =>
+      guardedWrites.set(redis, { target: keys.status(userId), settings: keys.settings(userId), lock: keys.lock(userId) }, round, JSON.stringify(s), FINDINGS_TTL_SEC),
 
     /**
      * Note a Render call of ours that Render writes to the audit log (reading env var values to redact

@@ -4,6 +4,7 @@ import type { ServiceEvent } from '../render/types.js';
 import { AUDIT_CONTEXT_KEYS, AUDIT_RULES, FAILED_LOGIN, serviceEventRule } from './rules.js';
 import { classifyLine, sanitizeLine } from './logHeuristics.js';
 import { findingId, type RoundCursors, type SentinelStore } from './store.js';
+import type { RoundGuard } from './guardedWrites.js';
 import type { Finding, SentinelStatus } from './types.js';
 
 /** Lines of one signature more than this apart start a new finding; closer ones are the same crash loop. */
@@ -19,8 +20,8 @@ const EVENT_PAGES_PER_ROUND = 5;
 
 interface RoundInput {
   userId: number;
-  /** The settings' generation the round began with: its writes are made only while it is current (guardedWrites.ts). */
-  gen: string;
+  /** The settings' generation the round began with and its lock's token: its writes are made only while both are current (guardedWrites.ts). */
+  round: RoundGuard;
   ownerIds: string[];
   client: RenderClient;
   store: SentinelStore;
@@ -76,15 +77,15 @@ const EVENTS_AT_ONCE = 10;
  * checks share one Redis round trip (auto-pipelining). Every call goes through the caller's
  * budget-guarded client; a BudgetExhausted ends the round early and the cursors (advanced only after
  * findings are written) make the next round continue where this one stopped. Re-running a round after
- * a crash writes the same findings (deterministic ids). A watch turned off (or changed) meanwhile ends the
- * round at its next write (WatchEnded), which is not made.
+ * a crash writes the same findings (deterministic ids). A watch turned off (or changed) meanwhile, or a
+ * round that outlived its lock, ends the round at its next write (WatchEnded), which is not made.
  */
 export async function runRound(input: RoundInput): Promise<RoundResult> {
-  const { userId, gen, client, store, status, cursors } = input;
+  const { userId, round, client, store, status, cursors } = input;
   const result: RoundResult = { calls: 0, findings: 0, stoppedBy: 'done' };
   const since = (c: Cursor | null) => c?.ts ?? new Date(input.now() - FIRST_LOOKBACK_MS).toISOString();
   const emit = async (f: Finding, replace: boolean) => {
-    const isNew = await store.upsert(userId, gen, f, replace);
+    const isNew = await store.upsert(userId, round, f, replace);
     if (isNew || replace) { result.findings += 1; await input.onFinding(f, isNew); }
   };
   try {
@@ -119,7 +120,7 @@ export async function runRound(input: RoundInput): Promise<RoundResult> {
           status.auditUnavailable.push(ownerId);
           // Saved now, not only at the round's end: the page reloads its notices when a finding of
           // this round arrives over SSE, and must find the plan notice there already.
-          await store.setStatus(userId, gen, status);
+          await store.setStatus(userId, round, status);
         }
         cursors.set(checkedKey, input.now());
         return;
@@ -263,7 +264,7 @@ export async function runRound(input: RoundInput): Promise<RoundResult> {
       const minutes = Math.max(1, Math.ceil((Date.parse(current.lastAt) - Date.parse(current.firstAt)) / 60_000));
       current.title = `${g.label} ×${current.count} in ${minutes} min`;
       await emit(current, true);
-      await store.setGroup(userId, gen, key, state);
+      await store.setGroup(userId, round, key, state);
     }
   }
 

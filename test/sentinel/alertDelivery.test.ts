@@ -27,11 +27,13 @@ test('an alert Slack did not accept leaves the rule and service free to alert ag
     redis: r.client, prefix: r.prefix, logger, guard: { allowHosts: ['hooks.slack.com'] },
     post: async (_url, body) => { posts.push(body); return { status: slackUp ? 200 : 503 }; },
   });
-  // The watch's settings, of the generation its round began with (alerts are sent only while it is current).
+  // The watch's settings, of the generation its round began with, and the round's lock (alerts are sent only while both are current).
   await r.client.hset(sentinelKeys(r.prefix).settings(1), 'gen', 'g1');
-  t.false(await alerts.notify(1, WEBHOOK, finding('fnd_a'), 'g1'), 'Slack answered 503: not delivered');
+  await r.client.set(sentinelKeys(r.prefix).lock(1), 't1');
+  const round = { gen: 'g1', token: 't1' };
+  t.false(await alerts.notify(1, WEBHOOK, finding('fnd_a'), round), 'Slack answered 503: not delivered');
   slackUp = true;
-  t.true(await alerts.notify(1, WEBHOOK, finding('fnd_b'), 'g1'), 'the first was never delivered');
-  t.false(await alerts.notify(1, WEBHOOK, finding('fnd_c'), 'g1'), 'deduplicated after a delivery');
+  t.true(await alerts.notify(1, WEBHOOK, finding('fnd_b'), round), 'the first was never delivered');
+  t.false(await alerts.notify(1, WEBHOOK, finding('fnd_c'), round), 'deduplicated after a delivery');
   t.is(posts.length, 2);
 });

@@ -43,9 +43,9 @@ test('the budget spent on a service\'s second events page: the first page\'s fin
   // The watch's settings (the rounds write only while they are current; their record is not read here).
   await r.client.hset(store.keys.settings(1), 'gen', 'g1');
   for (let round = 0; round < 2; round++) {
-    const { gen, status, cursors } = await store.beginRound(1, 60_000);
-    await runRound({ userId: 1, gen, ownerIds: [owner!.id], client, store, now: Date.now, onFinding: async (f, isNew) => { if (isNew) found.push(f); }, status, cursors });
-    await store.endRound(1, gen, status, cursors, { nowMs: Date.now() });
+    const { round, status, cursors } = await store.beginRound(1, 60_000);
+    await runRound({ userId: 1, round, ownerIds: [owner!.id], client, store, now: Date.now, onFinding: async (f, isNew) => { if (isNew) found.push(f); }, status, cursors });
+    await store.endRound(1, round, status, cursors, { nowMs: Date.now() });
   }
   t.deepEqual(found.map((f) => f.rule), ['server_oom']);
 });

@@ -60,8 +60,8 @@ test('a round that finds nothing new: two writes to Redis (its start with the se
     t.is(writes.size, 2, names);
     const start = round[0]!;
     t.deepEqual(budget.map((c) => c.write === start.write), [true, true, true, true, true], 'every budget take goes with the start');
-    // The end script's arguments: sha, key count, 5 keys, 7 values, then the cursors moved (field, value).
-    t.deepEqual(round.filter(isEnd).map((c) => c.args.length), [14], 'no cursor moved: none written');
+    // The end script's arguments: sha, key count, 5 keys, 8 values (the lock's token last), then the cursors moved (field, value).
+    t.deepEqual(round.filter(isEnd).map((c) => c.args.length), [15], 'no cursor moved: none written');
   }
   const sessionReads = later.flatMap((round) => round.filter((c) => c.name === 'hmget' && c.args[0]!.includes(':sess:')).map((c) => ({ c, start: round[0]! })));
   t.true(sessionReads.length >= 1, 'a round read the session from Redis');

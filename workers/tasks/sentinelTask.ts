@@ -9,7 +9,7 @@ import { openRenderKey } from '../../server/sessions/credentials.js';
 import type { AuditLog } from '../../server/audit/auditLog.js';
 import { runRound } from '../../server/sentinel/watcher.js';
 import type { SentinelStore } from '../../server/sentinel/store.js';
-import { WatchEnded } from '../../server/sentinel/guardedWrites.js';
+import { WatchEnded, type RoundGuard } from '../../server/sentinel/guardedWrites.js';
 import type { SentinelAlerts } from '../../server/sentinel/alerts.js';
 import { sentinelMessage } from '../../server/sentinel/present.js';
 import { nextDue, type Claim } from '../../server/sentinel/schedule.js';
@@ -58,15 +58,16 @@ export interface LastRound {
  */
 export async function runSentinelRound(ctx: SentinelContext, claim: Claim): Promise<void> {
   const { userId } = claim;
-  const stop = async (gen: string) => {
+  const stop = async (round: RoundGuard) => {
     ctx.lastRound.delete(userId);
-    await ctx.store.endWatch(userId, gen, ctx.now());
+    await ctx.store.endWatch(userId, round, ctx.now());
     ctx.onRound?.('stopped');
   };
   // One round per user at a time across processes: the claim's lease keeps other ticks off this user,
   // and the lock (same length, two intervals) also keeps off a round of another kind (a job of the old
   // per-user schedulers still running in an old worker while they are migrated). Both lapse should the
-  // worker die, and the next tick claims the user again.
+  // worker die, and the next tick claims the user again. The lock holds this round's own token: a round
+  // that outlives it (Render slow) neither releases the next round's lock nor writes over that round.
   const lockMs = claim.leaseMs;
   // With the round's start, in the same write (auto-pipelined), go what last round's session and key
   // (they rarely change) let us ask for now: the session, under the ref the settings named, and the
@@ -82,13 +83,13 @@ export async function runSentinelRound(ctx: SentinelContext, claim: Claim): Prom
   ]);
   const prepaid = { read: [] as Array<Promise<Error | null>>, logs: [] as Array<Promise<Error | null>> };
   if (last) for (const bucket of ['read', 'logs'] as const) for (let i = 0; i < last.calls[bucket]; i += 1) prepaid[bucket].push(take(last.fp, bucket));
-  const [{ locked, settings, gen, status, cursors }, early] = await begun;
+  const [{ locked, settings, round, status, cursors }, early] = await begun;
   if (!locked) { ctx.onRound?.('skipped'); return; }
-  if (!settings?.enabled) return stop(gen);
+  if (!settings?.enabled) return stop(round);
   const sess = settings.sessionRef === last?.ref && early ? early
-    : await ctx.sessions.loadByRef(settings.sessionRef).catch(async (err: unknown) => { await ctx.redis.del(ctx.store.keys.lock(userId)); throw err; });
+    : await ctx.sessions.loadByRef(settings.sessionRef).catch(async (err: unknown) => { await ctx.store.releaseLock(userId, round); throw err; });
   const apiKey = sess ? openRenderKey(sess, ctx.keyring) : null;
-  if (!sess?.user || sess.user.id !== userId || !sess.render || !apiKey) return stop(gen);
+  if (!sess?.user || sess.user.id !== userId || !sess.render || !apiKey) return stop(round);
 
   const fp = sess.render.keyFingerprint;
   const calls = { read: 0, logs: 0 };
@@ -108,14 +109,14 @@ export async function runSentinelRound(ctx: SentinelContext, claim: Claim): Prom
   const slackUrl = ctx.store.openSlackUrl(userId, settings.slackSealed);
   try {
     const result = await runRound({
-      userId, gen, ownerIds: sess.render.owners.map((o) => o.id), client, store: ctx.store, now: ctx.now, status, cursors,
+      userId, round, ownerIds: sess.render.owners.map((o) => o.id), client, store: ctx.store, now: ctx.now, status, cursors,
       onFinding: async (f, isNew) => {
         await ctx.redis.publish(ctx.channelOf(userId), sentinelMessage(f, isNew));
         if (!isNew) return;
         ctx.onFinding?.(f);
         await ctx.audit.append({ userId, action: 'sentinel_finding', outcome: 'detected', detail: { securityEvent: f.rule, reason: f.severity, serviceId: f.serviceId ?? undefined, count: f.count } })
           .catch((err: Error) => ctx.logger.error({ err: { message: err.message } }, 'audit append failed'));
-        await ctx.alerts.notify(userId, slackUrl, f, gen).catch(() => false);
+        await ctx.alerts.notify(userId, slackUrl, f, round).catch(() => false);
       },
     });
     ctx.onRound?.(result.stoppedBy);
@@ -127,6 +128,6 @@ export async function runSentinelRound(ctx: SentinelContext, claim: Claim): Prom
     ctx.logger.warn({ userId, reason: err instanceof RenderApiError ? err.kind : (err as Error).name }, 'sentinel round failed');
     ctx.onRound?.('error');
   } finally {
-    await ctx.store.endRound(userId, gen, status, cursors, { nowMs: ctx.now(), nextDueMs: nextDue(claim.dueAtMs, settings.intervalMs, ctx.now()) });
+    await ctx.store.endRound(userId, round, status, cursors, { nowMs: ctx.now(), nextDueMs: nextDue(claim.dueAtMs, settings.intervalMs, ctx.now()) });
   }
 }
