@@ -9,9 +9,12 @@
  * production web composition (its bench/children/webMain.ts) on the same Redis and simulators; a fixed
  * number of requests per slice, CPU read by the child itself around each slice. Bare Koa is measured
  * in the same rounds as the reference the `api` rows divide by. `#NAME=value` gives that checkout's web
- * process extra environment; BENCH_CPU_PROF=dir writes their CPU profiles (bench/profile.ts).
+ * process extra environment; BENCH_CPU_PROF=dir writes their CPU profiles (bench/profile.ts). A checkout may
+ * be a tsc build of one (`npx tsc -p bench/tsconfig.compiled.json` there, then `<checkout>/dist/bench-web`):
+ * run by plain node, as production runs, without tsx's transform (up to ~3 µs of a read, bench/README.md `api`).
  */
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import autocannon from 'autocannon';
@@ -31,6 +34,8 @@ function checkout(arg: string) {
   const env = Object.fromEntries(extra.split(',').filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
   return { dir: resolve(dir), extra, env };
 }
+/** A checkout's web main: its TypeScript under tsx, or a tsc build of it (a directory holding bench/children/webMain.js). */
+const webMainOf = (dir: string) => (existsSync(`${dir}/bench/children/webMain.ts`) ? `${dir}/bench/children/webMain.ts` : `${dir}/bench/children/webMain.js`);
 const roots = args.filter((a) => !a.startsWith('--')).map(checkout);
 if (roots.length === 0) roots.push(checkout(new URL('..', import.meta.url).pathname));
 const ROUNDS = flag('rounds', 5);
@@ -55,7 +60,7 @@ try {
       renderApiUrl: render.url,
     });
     const deps = serverSide(cleanup, configOf(env));
-    const web = await startChild(cleanup, `web-${i}`, pathToFileURL(`${root.dir}/bench/children/webMain.ts`).href, { ...env, ...root.env }, { cpuProfDir: process.env.BENCH_CPU_PROF });
+    const web = await startChild(cleanup, `web-${i}`, pathToFileURL(webMainOf(root.dir)).href, { ...env, ...root.env }, { cpuProfDir: process.env.BENCH_CPU_PROF });
     process.stderr.write(`[${i}] web pid ${web.pid}\n`); // for perf record -p
     const tenants = [];
     for (let u = 0; u < USERS; u++) tenants.push(await createTenant(deps, bench.github, render, { login: `ab-${i}-${u}`, repos: 0 }));

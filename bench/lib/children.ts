@@ -25,7 +25,9 @@ const CHILD_DIR = new URL('../children/', import.meta.url);
  */
 export async function startChild(cleanup: Cleanup, name: string, file: string, env: Record<string, string>, opts: { cpuProfDir?: string } = {}): Promise<BenchChild> {
   // BENCH_NODE_ARGS adds Node flags to every child, e.g. --perf-basic-prof for `perf record -p <pid>`.
-  const execArgv = ['--import=tsx', '--expose-gc', ...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean)];
+  // A compiled child (.js, as production runs: tsc's output) runs without tsx, whose esbuild transform
+  // (keepNames) adds an Object.defineProperty per named closure made at run time.
+  const execArgv = [...(file.endsWith('.js') ? [] : ['--import=tsx']), '--expose-gc', ...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean)];
   if (opts.cpuProfDir) execArgv.push('--cpu-prof', `--cpu-prof-dir=${opts.cpuProfDir}`, `--cpu-prof-name=${name}-\${pid}.cpuprofile`);
   const proc: ChildProcess = fork(fileURLToPath(new URL(file, CHILD_DIR)), [], {
     env: { PATH: process.env.PATH ?? '', ...env },
