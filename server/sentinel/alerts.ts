@@ -28,10 +28,19 @@ const DEPLOY_ALERT_LIMIT = { perWindow: 30, windowSec: 600 };
 /**
  * The hour's one alert of a rule and service, claimed only while the round's settings and lock are
  * current (as its writes are, guardedWrites.ts): a watch turned off gets no alert from a round still
- * running, nor does a round that outlived its lock. KEYS once, settings, lock; ARGV TTL s, gen, token.
+ * running, nor does a round that outlived its lock. The settings may have changed between the finding's
+ * write and this claim: while the lock is still the round's (no other round touched the finding), the
+ * new finding is then taken back, so the watch now current finds it new when it reads that event again,
+ * and alerts it. KEYS once, settings, lock, findings, order; ARGV TTL s, gen, token, finding id.
  */
 const claimAlertScript = redisScript(`${CURRENT}
-if not current(KEYS[2], ARGV[2], KEYS[3], ARGV[3]) then return -1 end
+if not current(KEYS[2], ARGV[2], KEYS[3], ARGV[3]) then
+  if redis.call('GET', KEYS[3]) == ARGV[3] then
+    redis.call('HDEL', KEYS[4], ARGV[4])
+    redis.call('ZREM', KEYS[5], ARGV[4])
+  end
+  return -1
+end
 if redis.call('SET', KEYS[1], '1', 'EX', ARGV[1], 'NX') then return 1 end
 return 0`);
 
@@ -80,11 +89,15 @@ export function createSentinelAlerts(opts: SentinelAlertOptions & { redis: Redis
       if (count > DEPLOY_ALERT_LIMIT.perWindow) return false;
       return deliver(url, text);
     },
-    /** `round`: the settings' generation the round began with and its lock's token; none is sent once they changed or went (off), or the lock lapsed. */
+    /**
+     * `f`: a finding the round just created. `round`: the settings' generation the round began with and its
+     * lock's token; none is sent once they changed or went (off), or the lock lapsed (claimAlertScript).
+     */
     async notify(userId: number, url: string | null, f: Finding, round: RoundGuard): Promise<boolean> {
       if (!url || f.severity === 'low') return false;
       const onceKey = keys.alertOnce(userId, `${f.rule}:${f.serviceId ?? f.ownerId ?? '-'}`);
-      if (Number(await claimAlertScript(opts.redis, [onceKey, keys.settings(userId), keys.lock(userId)], [ALERT_LIMIT.dedupeSec, round.gen, round.token])) !== 1) return false;
+      const claimKeys = [onceKey, keys.settings(userId), keys.lock(userId), keys.findings(userId), keys.order(userId)];
+      if (Number(await claimAlertScript(opts.redis, claimKeys, [ALERT_LIMIT.dedupeSec, round.gen, round.token, f.id])) !== 1) return false;
       const rate = keys.alertRate(userId);
       const [[, count]] = (await opts.redis.multi().incr(rate).expire(rate, ALERT_LIMIT.windowSec, 'NX').exec()) as [[null, number], unknown];
       if (count > ALERT_LIMIT.perWindow) return false;

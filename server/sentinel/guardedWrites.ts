@@ -59,7 +59,9 @@ return 1`;
  * The round's end. KEYS settings, cursors, status, lock, due; ARGV gen, user id, status, status TTL s,
  * cursors TTL ms, next due ms ('' for none), now ms, token, then the cursors' fields and values. The lock
  * no longer the round's (it lapsed; the next round may hold it): nothing at all, that round's lock and
- * lease stand. Settings not current: only the lock goes, and a watch turned on again meanwhile (its
+ * lease stand. The due time is set XX (a stopped watch is not added back) and LT (one restarted with a
+ * new interval keeps its earlier time; a claim's lease is later than any next due time). Settings not
+ * current: only the lock goes, and a watch turned on again meanwhile (its
  * claim stepped aside for this round's lock, a lease ahead) is due at once, as a new watch is.
  */
 const END_ROUND = `${CURRENT}

@@ -42,15 +42,6 @@ export function nextDue(dueAtMs: number, everyMs: number, nowMs: number): number
   return dueAtMs + (Math.floor((nowMs - dueAtMs) / everyMs) + 1) * everyMs;
 }
 
-/**
- * The round's end sets the next due time: only for a watch still scheduled (XX: a stopped one is not
- * added back), and never later than what is there (LT: a watch restarted meanwhile with a new interval
- * keeps its earlier time).
- */
-export function rescheduleWatch(tx: ChainableCommander, prefix: string, userId: number, atMs: number): ChainableCommander {
-  return tx.zadd(scheduleKeys(prefix).due, 'XX', 'LT', atMs, userId);
-}
-
 const CLAIM = `
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'WITHSCORES', 'LIMIT', 0, tonumber(ARGV[2]))
 local out = {}

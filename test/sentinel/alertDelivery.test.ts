@@ -1,8 +1,10 @@
 import test from 'ava';
+import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
+import { createKeyring } from '../../server/crypto/keyring.js';
 import { createLogger } from '../../server/logger.js';
 import { createSentinelAlerts } from '../../server/sentinel/alerts.js';
-import { sentinelKeys } from '../../server/sentinel/store.js';
+import { createSentinelStore, sentinelKeys } from '../../server/sentinel/store.js';
 import type { Finding } from '../../server/sentinel/types.js';
 import { startTestRedis, type TestRedis } from '../helpers/redis.js';
 
@@ -36,4 +38,31 @@ test('an alert Slack did not accept leaves the rule and service free to alert ag
   t.true(await alerts.notify(1, WEBHOOK, finding('fnd_b'), round), 'the first was never delivered');
   t.false(await alerts.notify(1, WEBHOOK, finding('fnd_c'), round), 'deduplicated after a delivery');
   t.is(posts.length, 2);
+});
+
+// A round writes a finding, then the watch is turned off and on again (a new webhook) before the
+// round claims the finding's alert: that claim is refused (the settings are not the round's any more),
+// and the finding must not stay behind as already known, or the new watch's round, reading the same
+// event again, finds nothing new and nobody is ever alerted.
+test('a new finding whose alert was refused (the watch changed after its write) is new to the watch now current, which alerts it', async (t) => {
+  const logger = createLogger({ level: 'silent', destination: new Writable({ write(_c, _e, cb) { cb(); } }) });
+  const posts: string[] = [];
+  const alerts = createSentinelAlerts({
+    redis: r.client, prefix: r.prefix, logger, guard: { allowHosts: ['hooks.slack.com'] },
+    post: async (url, body) => { posts.push(`${url} ${body}`); return { status: 200 }; },
+  });
+  const store = createSentinelStore({ redis: r.client, prefix: r.prefix, keyring: createKeyring(randomBytes(32)), absoluteMs: 3_600_000 });
+  const keys = sentinelKeys(r.prefix);
+  await r.client.hset(keys.settings(2), 'gen', 'old');
+  await r.client.set(keys.lock(2), 'old-round');
+  const oldRound = { gen: 'old', token: 'old-round' };
+  t.true(await store.upsert(2, oldRound, finding('fnd_x'), false), 'the old round writes the finding');
+  await r.client.hset(keys.settings(2), 'gen', 'new'); // off and on again, with a new webhook
+  t.false(await alerts.notify(2, WEBHOOK, finding('fnd_x'), oldRound), 'the old round alerts nobody');
+  await r.client.set(keys.lock(2), 'new-round'); // the old round ended; the new watch's round
+  const newRound = { gen: 'new', token: 'new-round' };
+  t.true(await store.upsert(2, newRound, finding('fnd_x'), false), 'the new watch\'s round finds it new');
+  const NEW_WEBHOOK = WEBHOOK.replace('XXXX', 'YYYY');
+  t.true(await alerts.notify(2, NEW_WEBHOOK, finding('fnd_x'), newRound));
+  t.deepEqual(posts.map((p) => p.split(' ')[0]), [NEW_WEBHOOK]);
 });
