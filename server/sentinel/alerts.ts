@@ -31,7 +31,8 @@ const DEPLOY_ALERT_LIMIT = { perWindow: 30, windowSec: 600 };
  * running, nor does a round that outlived its lock. The settings may have changed between the finding's
  * write and this claim: while the lock is still the round's (no other round touched the finding), the
  * new finding is then taken back, so the watch now current finds it new when it reads that event again,
- * and alerts it. KEYS once, settings, lock, findings, order; ARGV TTL s, gen, token, finding id.
+ * and alerts it (a watch without a webhook checks too: the one now current may have one). KEYS once,
+ * settings, lock, findings, order; ARGV TTL s, gen, token, finding id, '1' to claim ('0': check only).
  */
 const claimAlertScript = redisScript(`${CURRENT}
 if not current(KEYS[2], ARGV[2], KEYS[3], ARGV[3]) then
@@ -41,6 +42,7 @@ if not current(KEYS[2], ARGV[2], KEYS[3], ARGV[3]) then
   end
   return -1
 end
+if ARGV[5] ~= '1' then return 0 end
 if redis.call('SET', KEYS[1], '1', 'EX', ARGV[1], 'NX') then return 1 end
 return 0`);
 
@@ -94,10 +96,11 @@ export function createSentinelAlerts(opts: SentinelAlertOptions & { redis: Redis
      * lock's token; none is sent once they changed or went (off), or the lock lapsed (claimAlertScript).
      */
     async notify(userId: number, url: string | null, f: Finding, round: RoundGuard): Promise<boolean> {
-      if (!url || f.severity === 'low') return false;
+      if (f.severity === 'low') return false;
       const onceKey = keys.alertOnce(userId, `${f.rule}:${f.serviceId ?? f.ownerId ?? '-'}`);
       const claimKeys = [onceKey, keys.settings(userId), keys.lock(userId), keys.findings(userId), keys.order(userId)];
-      if (Number(await claimAlertScript(opts.redis, claimKeys, [ALERT_LIMIT.dedupeSec, round.gen, round.token, f.id])) !== 1) return false;
+      const claim = [ALERT_LIMIT.dedupeSec, round.gen, round.token, f.id, url ? '1' : '0'];
+      if (Number(await claimAlertScript(opts.redis, claimKeys, claim)) !== 1 || !url) return false;
       const rate = keys.alertRate(userId);
       const [[, count]] = (await opts.redis.multi().incr(rate).expire(rate, ALERT_LIMIT.windowSec, 'NX').exec()) as [[null, number], unknown];
       if (count > ALERT_LIMIT.perWindow) return false;

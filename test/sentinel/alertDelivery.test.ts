@@ -65,4 +65,14 @@ test('a new finding whose alert was refused (the watch changed after its write) 
   const NEW_WEBHOOK = WEBHOOK.replace('XXXX', 'YYYY');
   t.true(await alerts.notify(2, NEW_WEBHOOK, finding('fnd_x'), newRound));
   t.deepEqual(posts.map((p) => p.split(' ')[0]), [NEW_WEBHOOK]);
+
+  // The same when the old watch had no webhook at all and the new one has.
+  await r.client.hset(keys.settings(2), 'gen', 'plain');
+  await r.client.set(keys.lock(2), 'plain-round');
+  const plainRound = { gen: 'plain', token: 'plain-round' };
+  t.true(await store.upsert(2, plainRound, finding('fnd_y'), false));
+  await r.client.hset(keys.settings(2), 'gen', 'hooked');
+  t.false(await alerts.notify(2, null, finding('fnd_y'), plainRound));
+  await r.client.set(keys.lock(2), 'hooked-round');
+  t.true(await store.upsert(2, { gen: 'hooked', token: 'hooked-round' }, finding('fnd_y'), false), 'the watch with a webhook finds it new');
 });
