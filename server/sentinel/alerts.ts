@@ -29,14 +29,14 @@ const DEPLOY_ALERT_LIMIT = { perWindow: 30, windowSec: 600 };
  * The hour's one alert of a rule and service, claimed only while the round's settings and lock are
  * current (as its writes are, guardedWrites.ts): a watch turned off gets no alert from a round still
  * running, nor does a round that outlived its lock. The settings may have changed between the finding's
- * write and this claim: while the lock is still the round's (no other round touched the finding), the
- * new finding is then taken back, so the watch now current finds it new when it reads that event again,
- * and alerts it (a watch without a webhook checks too: the one now current may have one). KEYS once,
+ * write and this claim: to a watch now current (not merely off) and while the lock is still the round's
+ * (no other round touched the finding), the new finding is then taken back, so that watch finds it new
+ * when it reads that event again, and alerts it (a watch without a webhook checks too: the one now current may have one). KEYS once,
  * settings, lock, findings, order; ARGV TTL s, gen, token, finding id, '1' to claim ('0': check only).
  */
 const claimAlertScript = redisScript(`${CURRENT}
 if not current(KEYS[2], ARGV[2], KEYS[3], ARGV[3]) then
-  if redis.call('GET', KEYS[3]) == ARGV[3] then
+  if redis.call('GET', KEYS[3]) == ARGV[3] and redis.call('EXISTS', KEYS[2]) == 1 then
     redis.call('HDEL', KEYS[4], ARGV[4])
     redis.call('ZREM', KEYS[5], ARGV[4])
   end

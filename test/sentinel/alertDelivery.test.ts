@@ -75,4 +75,14 @@ test('a new finding whose alert was refused (the watch changed after its write) 
   t.false(await alerts.notify(2, null, finding('fnd_y'), plainRound));
   await r.client.set(keys.lock(2), 'hooked-round');
   t.true(await store.upsert(2, { gen: 'hooked', token: 'hooked-round' }, finding('fnd_y'), false), 'the watch with a webhook finds it new');
+
+  // Turned off and not on again: no watch to alert it, and what the round found before the off stays.
+  await r.client.hset(keys.settings(2), 'gen', 'last');
+  await r.client.set(keys.lock(2), 'last-round');
+  const lastRound = { gen: 'last', token: 'last-round' };
+  t.true(await store.upsert(2, lastRound, finding('fnd_z'), false));
+  await r.client.del(keys.settings(2));
+  t.false(await alerts.notify(2, WEBHOOK, finding('fnd_z'), lastRound));
+  t.truthy(await store.getFinding(2, 'fnd_z'), 'kept');
+  t.is(posts.length, 1);
 });
