@@ -67,12 +67,15 @@ interface LogSource {
   secrets: string[];
 }
 
-/** The Render deploy and the values to redact (two read calls). Null before the deploy exists at Render. */
+/**
+ * The Render deploy and the values to redact (two read calls). Null before the deploy exists at Render.
+ * A failed env var read fails the whole read: without the values, the lines cannot be redacted.
+ */
 export async function loadLogSource(client: RenderClient, rec: DeploymentRecord): Promise<LogSource | null> {
   if (!rec.serviceId || !rec.deployId) return null;
   const [deploy, envVars] = await Promise.all([
     client.getDeploy(rec.serviceId, rec.deployId),
-    client.listEnvVars(rec.serviceId).catch(() => []),
+    client.listEnvVars(rec.serviceId),
   ]);
   const secrets = envVars.map((v) => v.value).filter((v): v is string => typeof v === 'string');
   return { client, ownerId: rec.request.ownerId, serviceId: rec.serviceId, deploy, secrets };

@@ -1,0 +1,44 @@
+import test from 'ava';
+import type { Stack } from '../helpers/stack.js';
+import { usePipelineStack } from '../helpers/pipelineStack.js';
+import type { Agent } from '../helpers/agent.js';
+import { addNodeRepo, signedInWithKey, waitFinished } from '../helpers/pipeline.js';
+import { waitUntil } from '../helpers/wait.js';
+
+// A log read whose env var listing (the values to redact) fails must not hand out the lines
+// unredacted: it fails like any Render read, and the lines wait for the next read.
+
+const TOKEN = 'tok_live_faultsecret123456';
+let stack: Stack;
+
+usePipelineStack(test, { renderOptions: { manualDeploys: true } }, (p) => { ({ stack } = p); });
+
+async function liveWithSecretLine(agent: Agent, owner: string): Promise<{ id: string; serviceId: string }> {
+  addNodeRepo(stack, owner, 'app');
+  const id = (await agent.post('/api/render/deploy', { github_repo: `${owner}/app`, project_name: `${owner}-app`, env_vars: { API_TOKEN: TOKEN } })).json.id as string;
+  const r = await waitUntil('render ids', async () => {
+    const rec = (await agent.get(`/api/render/deployments/${id}`)).json;
+    return rec.serviceId && rec.deployId ? { serviceId: rec.serviceId as string, deployId: rec.deployId as string } : null;
+  }, 15_000, 40);
+  for (let i = 0; i < 3; i++) stack.render.advanceDeploy(r.deployId);
+  if ((await waitFinished(agent, id)).status !== 'live') throw new Error('not live');
+  stack.render.appendLog(r.serviceId, `app booted with API_TOKEN=${TOKEN}`, { type: 'app' });
+  return { id, serviceId: r.serviceId };
+}
+
+for (const status of [500, 429]) {
+  test.serial(`Render answering ${status} to the env var listing: the log page and the download give no secret`, async (t) => {
+    const { agent, apiKey } = await signedInWithKey(stack, `envfail${status}`);
+    const { id } = await liveWithSecretLine(agent, `envfail${status}`);
+    const ok = await agent.get(`/api/render/deployments/${id}/logs`);
+    t.true(ok.json.logs.some((l: { message: string }) => l.message === 'app booted with API_TOKEN=[redacted]'));
+
+    stack.render.setFault({ method: 'GET', route: '/services/{serviceId}/env-vars', kind: 'status', status, apiKey });
+    t.teardown(() => stack.render.clearFaults());
+    for (const path of [`/api/render/deployments/${id}/logs`, `/api/render/deployments/${id}/logs.txt`]) {
+      const res = await agent.get(path);
+      t.false(res.text.includes(TOKEN), `${path} answered ${res.status} with the secret in clear`);
+      t.is(res.status, status === 429 ? 429 : 503, path);
+    }
+  });
+}
