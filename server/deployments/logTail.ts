@@ -14,6 +14,7 @@ import { isTerminal } from './types.js';
 import { presentLine, type LogLine } from './logs.js';
 import { clampToWindow, deployLogWindows, deployRunning, type LogPhase } from './logWindows.js';
 import { deleteIfOurs } from '../redisOwned.js';
+import { RenderApiError } from '../render/errors.js';
 
 /**
  * Live log tails: one poller per deployment across all web processes, however many tabs watch it.
@@ -78,6 +79,8 @@ interface LogsMessage {
   lines: LogLine[];
   /** Older lines exist that no message carried (a tail's first look is its newest page): a panel whose newest line is older reads back to it. */
   partial?: boolean;
+  /** The tail ended for good: `gone`, Render no longer has the deploy or its service (deleted). */
+  ended?: 'gone';
 }
 
 interface TailState { phase: LogPhase | null; pos: string | null; ids: string[]; settleAt: number | null; done: boolean }
@@ -233,6 +236,14 @@ export function createLogTailer(deps: LogTailDeps, opts: LogTailOptions = {}): L
     return null;
   }
 
+  async function endGone(tail: Tail): Promise<void> {
+    const state = await loadState(tail.deploymentId);
+    await saveState(tail.deploymentId, { ...state, done: true });
+    const msg: LogsMessage = { type: 'logs', deploymentId: tail.deploymentId, lines: [], ended: 'gone' };
+    await deps.redis.publish(deps.deployments.keys.channel(tail.userId), JSON.stringify(msg));
+    await deleteIfOurs(deps.redis, leaseKey(tail.deploymentId), token);
+  }
+
   async function tick(tail: Tail): Promise<void> {
     tail.timer = null;
     if (tail.stopped) return;
@@ -247,7 +258,11 @@ export function createLogTailer(deps: LogTailDeps, opts: LogTailOptions = {}): L
       }
     } catch (err) {
       if (err instanceof BudgetExhausted) delay = Math.max(err.retryAfterMs, CATCH_UP_MS);
-      else {
+      else if (err instanceof RenderApiError && err.kind === 'not_found') {
+        // The service (or the deploy) was deleted: no line will ever come, so polling stops for good.
+        delay = null;
+        await endGone(tail).catch(() => {});
+      } else {
         // Name and status only: messages of HTTP errors are not ours to log.
         const e = err as { name?: string; status?: number };
         deps.logger.warn({ deploymentId: tail.deploymentId, err: { name: e.name, status: e.status } }, 'log tail poll failed');

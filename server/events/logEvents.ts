@@ -27,7 +27,8 @@ export function logsEvent(message: string, deploymentId: string): string | null 
       id: l.id, timestamp: str(l.timestamp), message: l.message, phase: l.phase === 'runtime' ? 'runtime' : 'build', type: str(l.type), level: str(l.level),
     }));
     const partial = m.partial === true;
-    return lines.length || partial ? JSON.stringify({ type: 'logs', deploymentId, lines, partial }) : null;
+    const ended = m.ended === 'gone' ? { ended: 'gone' } : {};
+    return lines.length || partial || m.ended === 'gone' ? JSON.stringify({ type: 'logs', deploymentId, lines, partial, ...ended }) : null;
   } catch {
     return null;
   }

@@ -4,14 +4,19 @@ import { usePipelineStack } from '../helpers/pipelineStack.js';
 import type { Agent } from '../helpers/agent.js';
 import { addNodeRepo, signedInWithKey, waitFinished } from '../helpers/pipeline.js';
 import { waitUntil } from '../helpers/wait.js';
+import { openSseAs, sseLogLines } from '../helpers/sse.js';
 
-// A log read whose env var listing (the values to redact) fails must not hand out the lines
-// unredacted: it fails like any Render read, and the lines wait for the next read.
+// Render failing under a log read or a live tail: a log read whose env var listing (the values to
+// redact) fails must not hand out the lines unredacted; a tail whose service Render deleted stops
+// polling and tells the panel.
 
 const TOKEN = 'tok_live_faultsecret123456';
 let stack: Stack;
 
-usePipelineStack(test, { renderOptions: { manualDeploys: true } }, (p) => { ({ stack } = p); });
+usePipelineStack(test, {
+  renderOptions: { manualDeploys: true },
+  logTail: { buildIntervalMs: 150, runtimeIntervalMs: 300, settleMs: 150, leaseMs: 3_000 },
+}, (p) => { ({ stack } = p); });
 
 async function liveWithSecretLine(agent: Agent, owner: string): Promise<{ id: string; serviceId: string }> {
   addNodeRepo(stack, owner, 'app');
@@ -42,3 +47,18 @@ for (const status of [500, 429]) {
     }
   });
 }
+
+test.serial('a tail whose service is deleted on Render says so on the stream and stops polling', async (t) => {
+  const { agent, apiKey } = await signedInWithKey(stack, 'tailgone');
+  const { id, serviceId } = await liveWithSecretLine(agent, 'tailgone');
+  const tab = await openSseAs(agent, `/api/events?logs=${id}`);
+  t.teardown(() => tab.close());
+  await tab.waitFor((text) => sseLogLines(text).some((l) => l.message.startsWith('app booted')));
+  const del = await fetch(`${stack.render.url}/services/${serviceId}`, { method: 'DELETE', headers: { authorization: `Bearer ${apiKey}` } });
+  t.is(del.status, 204);
+  await tab.waitFor((text) => /event: logs\ndata: .*"ended":"gone"/.test(text), 15_000);
+  // The poller gave its lease back and will not run again: where the tail stands says it is done.
+  const prefix = stack.config.redisPrefix;
+  await waitUntil('the lease given back', async () => (await stack.redis.client.exists(`${prefix}:logtail:${id}:lease`)) === 0, 15_000, 40);
+  t.true(JSON.parse((await stack.redis.client.get(`${prefix}:logtail:${id}`))!).done);
+});

@@ -29,6 +29,8 @@ export function createLogPanel(ctx, id) {
   let sawRunning = false;
   let finalRead = false;
   let finalTimer = null;
+  /** Set when the server's tail learned that Render no longer has the deploy (its service was deleted). */
+  let goneNote = null;
 
   const status = h('p', { class: 'muted logs__status', role: 'status', 'data-testid': 'logs-status' }, 'Loading logs…');
   const download = h('a', {
@@ -86,7 +88,7 @@ export function createLogPanel(ctx, id) {
   function drawStatus(note = null) {
     const n = sorted.length;
     earlier.hidden = !nextCursor;
-    if (note) { status.textContent = note; return; }
+    if (note || goneNote) { status.textContent = note ?? goneNote; return; }
     if (!loadedOnce) { status.textContent = 'Loading logs…'; return; }
     const count = `${n.toLocaleString('en-US')} line${n === 1 ? '' : 's'}${nextCursor ? ' shown' : ''}`;
     if (finished) status.textContent = n ? count : 'No logs were recorded for this deploy.';
@@ -173,7 +175,7 @@ export function createLogPanel(ctx, id) {
     /** The deployment record changed (finished deploys get no more build lines). */
     onRecord(rec) {
       const was = finished;
-      finished = Boolean(rec.finished) && rec.status !== 'live';
+      finished = goneNote !== null || (Boolean(rec.finished) && rec.status !== 'live');
       if (was !== finished) drawStatus();
       // Render's log pipeline lags its statuses: when the deploy ends while watched, read the newest lines once more.
       if (!rec.finished) sawRunning = true;
@@ -187,6 +189,12 @@ export function createLogPanel(ctx, id) {
     /** Lines pushed over the live stream. */
     onLogs(e) {
       if (e.deploymentId !== id || !Array.isArray(e.lines)) return;
+      if (e.ended === 'gone') {
+        finished = true;
+        goneNote = 'The service was deleted on Render: no more lines will come.';
+        schedulePoll();
+        drawStatus();
+      }
       // The server's tail began at its newest page: lines between ours and those may be missing.
       const known = newestKey();
       const gap = e.partial && loadedOnce && (!known || e.lines.every((l) => key(l) > known));
