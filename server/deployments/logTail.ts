@@ -1,5 +1,4 @@
 import type { Redis } from 'ioredis';
-import { redisScript } from '../redisScript.js';
 import type { Clock } from '../clock.js';
 import type { Logger } from '../logger.js';
 import type { Keyring } from '../crypto/keyring.js';
@@ -13,7 +12,7 @@ import type { DeploymentStore } from './store.js';
 import { isTerminal } from './types.js';
 import { presentLine, type LogLine } from './logs.js';
 import { clampToWindow, deployLogWindows, deployRunning, type LogPhase } from './logWindows.js';
-import { deleteIfOurs } from '../redisOwned.js';
+import { tailStateStore, TailLeaseLost, type TailState } from './logTailState.js';
 import { RenderApiError } from '../render/errors.js';
 
 /**
@@ -83,8 +82,6 @@ interface LogsMessage {
   ended?: 'gone';
 }
 
-interface TailState { phase: LogPhase | null; pos: string | null; ids: string[]; settleAt: number | null; done: boolean }
-
 interface Tail {
   deploymentId: string;
   userId: number;
@@ -99,17 +96,6 @@ interface Tail {
 
 const PAGE = 100;
 const CATCH_UP_MS = 250;
-const STATE_TTL_S = 3600;
-
-// Take the lease, or renew it when it is already ours. 1 = held.
-const LEASE = `
-local v = redis.call('GET', KEYS[1])
-if v == ARGV[1] then redis.call('PEXPIRE', KEYS[1], ARGV[2]) return 1 end
-if not v then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 1 end
-return 0`;
-// By EVALSHA like the release (server/redisOwned.ts): taken or renewed twice per poll, the text need not cross each time.
-const leaseScript = redisScript(LEASE);
-
 export function createLogTailer(deps: LogTailDeps, opts: LogTailOptions = {}): LogTailer {
   const buildMs = opts.buildIntervalMs ?? 3_000;
   const runtimeMs = opts.runtimeIntervalMs ?? 10_000;
@@ -119,18 +105,8 @@ export function createLogTailer(deps: LogTailDeps, opts: LogTailOptions = {}): L
   const token = `${process.pid}-${Math.random().toString(36).slice(2)}`;
   const tails = new Map<string, Tail>();
   const counters = { polls: 0, renderLogCalls: 0 };
-  const stateKey = (id: string) => `${deps.prefix}:logtail:${id}`;
-  const leaseKey = (id: string) => `${deps.prefix}:logtail:${id}:lease`;
+  const store = tailStateStore(deps.redis, deps.prefix, token);
   const nowIso = () => new Date(deps.clock.now()).toISOString();
-
-  async function loadState(id: string): Promise<TailState> {
-    const raw = await deps.redis.get(stateKey(id));
-    if (raw) {
-      try { return JSON.parse(raw) as TailState; } catch { /* a broken state starts over */ }
-    }
-    return { phase: null, pos: null, ids: [], settleAt: null, done: false };
-  }
-  const saveState = (id: string, s: TailState) => deps.redis.set(stateKey(id), JSON.stringify(s), 'EX', STATE_TTL_S);
 
   /** A client on the key of one of the watching sessions (any of them: they are the owner's). */
   async function clientFor(tail: Tail): Promise<RenderClient | null> {
@@ -159,16 +135,16 @@ export function createLogTailer(deps: LogTailDeps, opts: LogTailOptions = {}): L
     return tail.secrets.values;
   }
 
-  async function publish(tail: Tail, lines: LogLine[], partial = false): Promise<void> {
+  /** The new state, with the lines (if any) published on the owner's channel: both or neither, while the lease is ours. */
+  async function commit(tail: Tail, state: TailState, lines: LogLine[] = [], partial = false): Promise<void> {
     // An empty message only to say "there is more before this point" (e.g. a tail that starts at runtime).
-    if (lines.length === 0 && !partial) return;
-    const msg: LogsMessage = { type: 'logs', deploymentId: tail.deploymentId, lines, ...(partial ? { partial } : {}) };
-    await deps.redis.publish(deps.deployments.keys.channel(tail.userId), JSON.stringify(msg));
+    const msg: LogsMessage | null = lines.length || partial ? { type: 'logs', deploymentId: tail.deploymentId, lines, ...(partial ? { partial } : {}) } : null;
+    await store.commit(tail.deploymentId, state, deps.deployments.keys.channel(tail.userId), msg && JSON.stringify(msg));
   }
 
   /** One poll; the delay until the next, or null when this deployment's log is complete. */
   async function poll(tail: Tail): Promise<number | null> {
-    const state = await loadState(tail.deploymentId);
+    const state = await store.load(tail.deploymentId);
     if (state.done) return null;
     const rec = await deps.deployments.get(tail.deploymentId);
     if (!rec || rec.userId !== tail.userId) return null;
@@ -195,9 +171,9 @@ export function createLogTailer(deps: LogTailDeps, opts: LogTailOptions = {}): L
       const w = windows[index]!;
       const page = await client.listLogs({ ...query, type: w.types, startTime: w.startTime, endTime: w.endTime, direction: 'backward' });
       const lines = page.logs.slice().reverse();
-      await publish(tail, present(lines, w.phase), page.hasMore || index > 0);
       const newest = lines[lines.length - 1]?.timestamp ?? null;
-      await saveState(tail.deploymentId, { phase: w.phase, pos: newest, ids: lines.filter((l) => l.timestamp === newest).map((l) => l.id), settleAt: null, done: false });
+      const first: TailState = { phase: w.phase, pos: newest, ids: lines.filter((l) => l.timestamp === newest).map((l) => l.id), settleAt: null, done: false };
+      await commit(tail, first, present(lines, w.phase), page.hasMore || index > 0);
       return w.phase === 'build' ? buildMs : runtimeMs;
     }
 
@@ -209,39 +185,42 @@ export function createLogTailer(deps: LogTailDeps, opts: LogTailOptions = {}): L
     if (range) {
       const page = await client.listLogs({ ...query, type: w.types, ...range, direction: 'forward' });
       const seen = new Set(state.ids);
-      await publish(tail, present(page.logs.filter((l) => !seen.has(l.id)), w.phase));
+      const fresh = present(page.logs.filter((l) => !seen.has(l.id)), w.phase);
       const last = page.logs[page.logs.length - 1];
       if (last) {
         const atLast = page.logs.filter((l) => l.timestamp === last.timestamp).map((l) => l.id);
         state.ids = last.timestamp === state.pos ? [...new Set([...state.ids, ...atLast])] : atLast;
         state.pos = last.timestamp;
       }
-      if (page.hasMore) { await saveState(tail.deploymentId, state); return CATCH_UP_MS; }
+      await commit(tail, state, fresh);
+      if (page.hasMore) return CATCH_UP_MS;
     }
     // This window is read up to now. It is complete once Render closed it and the pipeline settled.
     const closed = w.phase === 'build' ? !deployRunning(deploy!) : deploy!.status === 'deactivated';
-    if (!closed) { await saveState(tail.deploymentId, state); return interval; }
+    if (!closed) {
+      if (!range) await commit(tail, state); // nothing read: only keeps the state from expiring
+      return interval;
+    }
     const now = deps.clock.now();
     if (state.settleAt === null || now < state.settleAt) {
       state.settleAt ??= now + settleMs;
-      await saveState(tail.deploymentId, state);
+      await commit(tail, state);
       return Math.max(CATCH_UP_MS, state.settleAt - now);
     }
     const next = windows[index + 1];
     if (next) {
-      await saveState(tail.deploymentId, { phase: next.phase, pos: null, ids: [], settleAt: null, done: false });
+      await commit(tail, { phase: next.phase, pos: null, ids: [], settleAt: null, done: false });
       return CATCH_UP_MS;
     }
-    await saveState(tail.deploymentId, { ...state, done: true });
+    await commit(tail, { ...state, done: true });
     return null;
   }
 
   async function endGone(tail: Tail): Promise<void> {
-    const state = await loadState(tail.deploymentId);
-    await saveState(tail.deploymentId, { ...state, done: true });
+    const state = await store.load(tail.deploymentId);
     const msg: LogsMessage = { type: 'logs', deploymentId: tail.deploymentId, lines: [], ended: 'gone' };
-    await deps.redis.publish(deps.deployments.keys.channel(tail.userId), JSON.stringify(msg));
-    await deleteIfOurs(deps.redis, leaseKey(tail.deploymentId), token);
+    await store.commit(tail.deploymentId, { ...state, done: true }, deps.deployments.keys.channel(tail.userId), JSON.stringify(msg));
+    await store.release(tail.deploymentId);
   }
 
   async function tick(tail: Tail): Promise<void> {
@@ -249,15 +228,15 @@ export function createLogTailer(deps: LogTailDeps, opts: LogTailOptions = {}): L
     if (tail.stopped) return;
     let delay: number | null = buildMs;
     try {
-      const held = Number(await leaseScript(deps.redis, [leaseKey(tail.deploymentId)], [token, leaseMs])) === 1;
-      if (held) {
+      if (await store.lease(tail.deploymentId, leaseMs)) {
         delay = await poll(tail);
-        if (delay === null) await deleteIfOurs(deps.redis, leaseKey(tail.deploymentId), token);
+        if (delay === null) await store.release(tail.deploymentId);
         // Hold the lease over the pause too, so no other process starts polling in between.
-        else await leaseScript(deps.redis, [leaseKey(tail.deploymentId)], [token, delay + leaseMs]);
+        else await store.lease(tail.deploymentId, delay + leaseMs);
       }
     } catch (err) {
       if (err instanceof BudgetExhausted) delay = Math.max(err.retryAfterMs, CATCH_UP_MS);
+      else if (err instanceof TailLeaseLost) delay = buildMs; // another process polls now; try for the lease later
       else if (err instanceof RenderApiError && err.kind === 'not_found') {
         // The service (or the deploy) was deleted: no line will ever come, so polling stops for good.
         delay = null;
@@ -279,7 +258,7 @@ export function createLogTailer(deps: LogTailDeps, opts: LogTailOptions = {}): L
     if (tail.timer) clearTimeout(tail.timer);
     tail.timer = null;
     tails.delete(tail.deploymentId);
-    deleteIfOurs(deps.redis, leaseKey(tail.deploymentId), token).catch(() => {});
+    store.release(tail.deploymentId).catch(() => {});
   }
 
   return {

@@ -1,0 +1,59 @@
+import test from 'ava';
+import type { Stack } from '../helpers/stack.js';
+import { usePipelineStack } from '../helpers/pipelineStack.js';
+import { Agent } from '../helpers/agent.js';
+import { addNodeRepo, signedInWithKey, waitFinished } from '../helpers/pipeline.js';
+import { openSseAs, sseLogLines } from '../helpers/sse.js';
+import { waitUntil } from '../helpers/wait.js';
+import { startWeb } from '../../server/web.js';
+import { createLogger } from '../../server/logger.js';
+import { freePort } from '../helpers/ports.js';
+
+// A log tail's poller that lost its lease mid-poll (a Render call slower than the lease, a process
+// paused) must not publish what it read: the process that took the lease over already did.
+
+const TAIL = { buildIntervalMs: 150, runtimeIntervalMs: 300, settleMs: 150, leaseMs: 1_500 };
+let stack: Stack;
+
+usePipelineStack(test, { renderOptions: { manualDeploys: true }, logTail: TAIL }, (p) => { ({ stack } = p); });
+
+const until = <T>(what: string, fn: () => Promise<T | null | undefined | false>) => waitUntil(what, fn, 20_000, 40);
+
+test('a poller whose lease lapsed during its Render call publishes nothing: every line reaches each tab once', async (t) => {
+  const { agent, apiKey, accountId } = await signedInWithKey(stack, 'lease');
+  addNodeRepo(stack, 'lease', 'app');
+  const id = (await agent.post('/api/render/deploy', { github_repo: 'lease/app', project_name: 'lease-app' })).json.id as string;
+  const r = await until('render ids', async () => {
+    const rec = (await agent.get(`/api/render/deployments/${id}`)).json;
+    return rec.serviceId && rec.deployId ? { serviceId: rec.serviceId as string, deployId: rec.deployId as string } : null;
+  });
+  for (let i = 0; i < 3; i++) stack.render.advanceDeploy(r.deployId);
+  t.is((await waitFinished(agent, id)).status, 'live');
+  for (let i = 0; i < 3; i++) stack.render.appendLog(r.serviceId, `before ${i}`, { type: 'app' });
+
+  const port = await freePort();
+  const other = await startWeb({
+    config: { ...stack.config, port }, logger: createLogger({ level: 'silent' }), host: '127.0.0.1', logTail: TAIL,
+  });
+  t.teardown(() => other.close(2_000));
+  const there = new Agent(other.url, agent.defaults);
+  for (const [k, v] of agent.jar) there.jar.set(k, v);
+
+  // The first tail poll's log read waits at Render until the other process has taken over and delivered.
+  const hold = stack.render.holdRequest({ method: 'GET', route: '/logs', apiKey });
+  const tabs = await Promise.all([openSseAs(agent, `/api/events?logs=${id}`), openSseAs(there, `/api/events?logs=${id}`)]);
+  t.teardown(() => { for (const tab of tabs) tab.close(); });
+  await hold.arrived;
+  const has = (text: string, message: string) => sseLogLines(text).some((l) => l.message === message);
+  await Promise.all(tabs.map((tab) => tab.waitFor((text) => has(text, 'before 2'), 20_000)));
+  hold.release();
+  const logCalls = () => stack.render.calls.filter((c) => c.accountId === accountId && c.route === '/logs');
+  await until('the held read answered', async () => logCalls().every((c) => c.status !== 0));
+  // The first poller's lines, if it publishes them, go out before the next poll can see a new line.
+  stack.render.appendLog(r.serviceId, 'after', { type: 'app' });
+  await Promise.all(tabs.map((tab) => tab.waitFor((text) => has(text, 'after'), 20_000)));
+  for (const tab of tabs) {
+    const messages = sseLogLines(tab.text()).map((l) => l.message);
+    t.deepEqual(messages.filter((m) => m.startsWith('before') || m === 'after'), ['before 0', 'before 1', 'before 2', 'after'], 'each line once, in order');
+  }
+});
