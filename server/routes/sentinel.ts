@@ -71,7 +71,8 @@ export function sentinelRoutes(router: Router, deps: AppDeps, opts: SentinelRout
     const body = ctx.input.body;
     const userId = ctx.state.user.id;
     const ref = deps.sessions.refOf(ctx.state.sessionId);
-    const current = await store.getSettings(userId);
+    const stored = await store.getStoredSettings(userId);
+    const current = stored.settings;
     if (!body.enabled) {
       await store.dropWatch(userId);
       ctx.body = await view(userId, ref);
@@ -93,8 +94,9 @@ export function sentinelRoutes(router: Router, deps: AppDeps, opts: SentinelRout
     const intervalMs = (body.intervalSeconds ?? Math.round((current?.intervalMs ?? config.sentinelIntervalMs) / 1000)) * 1000;
     const slackDeployResults = body.slackDeployResults ?? current?.slackDeployResults ?? false;
     const settings: SentinelSettings = { enabled: true, sessionRef: ref, intervalMs, slackSealed, slackHint, slackDeployResults, enabledAt: current?.enabledAt ?? deps.clock.now() };
-    // A new watch or a new interval runs at once; the same settings again keep the watch's rhythm.
-    await store.putSettings(userId, settings, { restart: !current?.enabled || current.intervalMs !== intervalMs, nowMs: deps.clock.now() });
+    // A new watch or a new interval runs at once; the same settings again keep the watch's rhythm, and
+    // the round running goes on (its generation is kept, store.putSettings).
+    await store.putSettings(userId, settings, { restart: !current?.enabled || current.intervalMs !== intervalMs, nowMs: deps.clock.now() }, stored);
     ctx.body = await view(userId, ref);
   });
 

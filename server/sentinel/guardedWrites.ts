@@ -3,8 +3,9 @@ import { redisScript } from '../redisScript.js';
 
 /**
  * A round's writes, each made only while the settings it began with are still the user's current ones
- * and the round still holds its lock. Every settings write gets a new generation (`gen`, in clear beside
- * the sealed record); turning the watch off deletes the settings. A round still at Render when the
+ * and the round still holds its lock. A settings write that changes what a round reads of them gets a
+ * new generation (`gen`, in clear beside the sealed record; WRITE_SETTINGS); turning the watch off
+ * deletes the settings. A round still at Render when the
  * watch was turned off (or on again, or changed) then writes no findings, groups, cursors or status,
  * and claims no alert: the check and the write are one script, so none lands after the off. Likewise a
  * round that outlived its lock (`token`: the next round may be running, with newer cursors). Our own
@@ -82,25 +83,45 @@ if ours then return 1 end
 return 0`;
 
 /**
- * A round stops the watch it began for (no settings, session gone). KEYS settings, cursors, groups,
- * lock, due, intervals; ARGV gen, user id, now ms, token. Settings written since (on again, from another
- * session) are another watch: they stay, and are due at once. A round that outlived its lock does
- * nothing (the round holding it now decides).
+ * A round stops the watch it began for (no settings, session gone). KEYS lock, due, intervals, then the
+ * watch's keys, settings first (store.ts `watchKeys`, the list turning the watch off deletes too); ARGV
+ * gen, user id, now ms, token. Settings written since (on again, from another session) are another
+ * watch: they stay, and are due at once. A round that outlived its lock does nothing (the round
+ * holding it now decides).
  */
 const END_WATCH = `
-if redis.call('GET', KEYS[4]) ~= ARGV[4] then return 0 end
-if (redis.call('HGET', KEYS[1], 'gen') or '') == ARGV[1] then
-  redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
-  redis.call('ZREM', KEYS[5], ARGV[2])
-  redis.call('HDEL', KEYS[6], ARGV[2])
+if redis.call('GET', KEYS[1]) ~= ARGV[4] then return 0 end
+if (redis.call('HGET', KEYS[4], 'gen') or '') == ARGV[1] then
+  redis.call('DEL', unpack(KEYS, 4))
+  redis.call('ZREM', KEYS[2], ARGV[2])
+  redis.call('HDEL', KEYS[3], ARGV[2])
 else
-  redis.call('ZADD', KEYS[5], 'XX', 'LT', ARGV[3], ARGV[2])
+  redis.call('ZADD', KEYS[2], 'XX', 'LT', ARGV[3], ARGV[2])
 end
-redis.call('DEL', KEYS[4])
+redis.call('DEL', KEYS[1])
 return 1`;
 
+/**
+ * A settings save and the watch's schedule, one script. KEYS settings, due, intervals; ARGV ref, sealed
+ * data, the generation to keep, a new generation, TTL ms, user id, interval ms, restart ('1'), now ms.
+ * The generation is kept only while the settings are still of the one to keep: the caller compared the
+ * opened settings of that generation with the new ones and found nothing a round reads changed (the form
+ * saved again unchanged), so a round running goes on and its work stands; any other save, or a save
+ * racing another, is a new generation and ends that round. A new watch, or a new interval (`restart`),
+ * is due at once (as a BullMQ job scheduler's first job was); otherwise the watch keeps its rhythm.
+ */
+const WRITE_SETTINGS = `
+local gen = ARGV[4]
+if ARGV[3] ~= '' and redis.call('HGET', KEYS[1], 'gen') == ARGV[3] then gen = ARGV[3] end
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], 'ref', ARGV[1], 'data', ARGV[2], 'gen', gen)
+redis.call('PEXPIRE', KEYS[1], ARGV[5])
+if ARGV[8] == '1' then redis.call('ZADD', KEYS[2], ARGV[9], ARGV[6]) else redis.call('ZADD', KEYS[2], 'NX', ARGV[9], ARGV[6]) end
+redis.call('HSET', KEYS[3], ARGV[6], ARGV[7])
+return gen`;
+
 // By EVALSHA: each script's text crosses the connection once per process.
-const scripts = { upsert: redisScript(UPSERT), hset: redisScript(HSET), set: redisScript(SET), endRound: redisScript(END_ROUND), endWatch: redisScript(END_WATCH) };
+const scripts = { upsert: redisScript(UPSERT), hset: redisScript(HSET), set: redisScript(SET), endRound: redisScript(END_ROUND), endWatch: redisScript(END_WATCH), writeSettings: redisScript(WRITE_SETTINGS) };
 
 const checked = (answer: unknown): number => {
   const n = Number(answer);
@@ -126,7 +147,13 @@ export const guardedWrites = {
     for (const [field, value] of a.cursors) args.push(field, value);
     return Number(await scripts.endRound(redis, [k.settings, k.cursors, k.status, k.lock, k.due], args)) === 1;
   },
-  async endWatch(redis: Redis, k: { settings: string; cursors: string; groups: string; lock: string; due: string; intervals: string }, round: RoundGuard, a: { userId: number; nowMs: number }): Promise<void> {
-    await scripts.endWatch(redis, [k.settings, k.cursors, k.groups, k.lock, k.due, k.intervals], [round.gen, a.userId, a.nowMs, round.token]);
+  /** `watch`: the watch's keys, settings first. */
+  async endWatch(redis: Redis, k: { lock: string; due: string; intervals: string; watch: string[] }, round: RoundGuard, a: { userId: number; nowMs: number }): Promise<void> {
+    await scripts.endWatch(redis, [k.lock, k.due, k.intervals, ...k.watch], [round.gen, a.userId, a.nowMs, round.token]);
+  },
+  /** The generation written: `keepGen` while the settings are still of it, else `newGen`. */
+  async writeSettings(redis: Redis, k: { settings: string; due: string; intervals: string }, a: { ref: string; data: string; keepGen: string; newGen: string; ttlMs: number; userId: number; intervalMs: number; restart: boolean; nowMs: number }): Promise<string> {
+    return String(await scripts.writeSettings(redis, [k.settings, k.due, k.intervals],
+      [a.ref, a.data, a.keepGen, a.newGen, a.ttlMs, a.userId, a.intervalMs, a.restart ? '1' : '0', a.nowMs]));
   },
 };

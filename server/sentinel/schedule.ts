@@ -6,8 +6,9 @@ import { redisScript } from '../redisScript.js';
  * epoch) and each watch's interval in a hash beside it. Worker processes claim the users due on a tick
  * (workers/sentinelTick.ts); a claim moves the user's score a lease ahead, so no other process claims
  * it meanwhile, and a worker that dies mid-round loses nobody: the lease runs out and the next tick
- * claims the user again. The round's end sets the next due time (store.endRound), only while the user
- * is still in the set: a watch stopped meanwhile stays stopped.
+ * claims the user again. A watch is added with its settings, in their script (store.putSettings), and
+ * the round's end sets the next due time (store.endRound), only while the user is still in the set: a
+ * watch stopped meanwhile stays stopped.
  */
 export function scheduleKeys(prefix: string) {
   return { due: `${prefix}:sentinel:due`, intervals: `${prefix}:sentinel:intervals` };
@@ -17,16 +18,6 @@ export function scheduleKeys(prefix: string) {
 export const MIN_LEASE_MS = 30_000;
 
 export const leaseOf = (everyMs: number, minLeaseMs = MIN_LEASE_MS) => Math.max(minLeaseMs, 2 * everyMs);
-
-/**
- * Add a watch to the schedule in `tx` (the settings' MULTI). A new watch, or one whose interval
- * changed, is due at once (as a BullMQ job scheduler's first job was); the same interval again keeps
- * the watch's rhythm.
- */
-export function scheduleWatch(tx: ChainableCommander, prefix: string, userId: number, everyMs: number, restart: boolean, nowMs: number): ChainableCommander {
-  const keys = scheduleKeys(prefix);
-  return (restart ? tx.zadd(keys.due, nowMs, userId) : tx.zadd(keys.due, 'NX', nowMs, userId)).hset(keys.intervals, userId, everyMs);
-}
 
 export function unscheduleWatch(tx: ChainableCommander, prefix: string, userId: number): ChainableCommander {
   const keys = scheduleKeys(prefix);

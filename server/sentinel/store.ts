@@ -3,7 +3,7 @@ import type { Redis } from 'ioredis';
 import { open, seal, type Keyring } from '../crypto/keyring.js';
 import { guardedWrites, type RoundGuard } from './guardedWrites.js';
 import { deleteIfOurs } from '../redisOwned.js';
-import { scheduleKeys, scheduleWatch, unscheduleWatch } from './schedule.js';
+import { scheduleKeys, unscheduleWatch } from './schedule.js';
 import type { Finding, SentinelSettings, SentinelStatus } from './types.js';
 
 const MAX_FINDINGS = 500;
@@ -47,6 +47,9 @@ function openSettings(userId: number, ref: string | null | undefined, data: stri
   }
 }
 
+/** Settings as stored, with their generation ('' for none), for a save that may keep it (putSettings). */
+export interface StoredSettings { settings: SentinelSettings | null; gen: string }
+
 const parseStatus = (raw: string | null): SentinelStatus => (raw ? (JSON.parse(raw) as SentinelStatus) : { lastRunAt: null, auditUnavailable: [], lastProblem: null });
 
 /**
@@ -83,31 +86,42 @@ export function createSentinelStore(opts: { redis: Redis; prefix: string; keyrin
   const { redis, keyring } = opts;
   const keys = sentinelKeys(opts.prefix);
   const userKeys = (userId: number) => ({ settings: keys.settings(userId), cursors: keys.cursors(userId), groups: keys.groups(userId), status: keys.status(userId), lock: keys.lock(userId) });
+  /** What a watch owns (settings first), deleted with it: turned off (dropWatch), or stopped by a round (endWatch). */
+  const watchKeys = (userId: number) => [keys.settings(userId), keys.cursors(userId), keys.groups(userId)];
+  const openSlackUrl = (userId: number, sealed: string | null): string | null => {
+    if (!sealed) return null;
+    try { return open(sealed, slackAad(userId), keyring); } catch { return null; }
+  };
+  /** The same watch for a round: all a round reads of its settings (workers/tasks/sentinelTask.ts), the webhook opened (each save seals it anew). */
+  const sameForRound = (userId: number, a: SentinelSettings, b: SentinelSettings) => a.enabled === b.enabled && a.sessionRef === b.sessionRef
+    && a.intervalMs === b.intervalMs && openSlackUrl(userId, a.slackSealed) === openSlackUrl(userId, b.slackSealed);
 
   return {
     keys,
     sealSlackUrl: (userId: number, url: string) => seal(url, slackAad(userId), keyring),
-    openSlackUrl(userId: number, sealed: string | null): string | null {
-      if (!sealed) return null;
-      try { return open(sealed, slackAad(userId), keyring); } catch { return null; }
-    },
+    openSlackUrl,
 
     async getSettings(userId: number): Promise<SentinelSettings | null> {
       const [ref, data] = await redis.hmget(keys.settings(userId), 'ref', 'data');
       return openSettings(userId, ref, data, keyring);
     },
+    async getStoredSettings(userId: number): Promise<StoredSettings> {
+      const [ref, data, gen] = await redis.hmget(keys.settings(userId), 'ref', 'data', 'gen');
+      return { settings: openSettings(userId, ref, data, keyring), gen: gen ?? '' };
+    },
     /**
      * Written with a TTL of the session's absolute lifetime: settings never outlive the consent. The
-     * watch is scheduled in the same MULTI (schedule.ts): `restart` makes it due at once (a new watch,
-     * or a new interval). Each write is a new generation (`gen`): a round begun before it writes nothing
-     * back (guardedWrites.ts).
+     * watch is scheduled in the same script (guardedWrites.ts): `restart` makes it due at once (a new
+     * watch, or a new interval). A write that changes what a round reads (`replacing`: the settings it
+     * replaces, as read) is a new generation (`gen`): a round begun before it writes nothing back; the
+     * same again keeps the generation, if still that of `replacing` when written. Returns the generation.
      */
-    async putSettings(userId: number, s: SentinelSettings, schedule: { restart: boolean; nowMs: number }): Promise<void> {
-      const tx = redis.multi()
-        .del(keys.settings(userId))
-        .hset(keys.settings(userId), 'ref', s.sessionRef, 'data', seal(JSON.stringify(s), settingsAad(userId, s.sessionRef), keyring), 'gen', randomBytes(12).toString('base64url'))
-        .pexpire(keys.settings(userId), opts.absoluteMs);
-      await scheduleWatch(tx, opts.prefix, userId, s.intervalMs, schedule.restart, schedule.nowMs).exec();
+    putSettings(userId: number, s: SentinelSettings, schedule: { restart: boolean; nowMs: number }, replacing: StoredSettings): Promise<string> {
+      const same = replacing.settings !== null && sameForRound(userId, replacing.settings, s);
+      return guardedWrites.writeSettings(redis, { settings: keys.settings(userId), ...scheduleKeys(opts.prefix) }, {
+        ref: s.sessionRef, data: seal(JSON.stringify(s), settingsAad(userId, s.sessionRef), keyring), keepGen: same ? replacing.gen : '',
+        newGen: randomBytes(12).toString('base64url'), ttlMs: opts.absoluteMs, userId, intervalMs: s.intervalMs, ...schedule,
+      });
     },
     /**
      * The watch was switched off: off the schedule; settings (with the sealed URL), cursors and groups go.
@@ -116,10 +130,11 @@ export function createSentinelStore(opts: { redis: Redis; prefix: string; keyrin
      * self-call ledger stays too: it notes our own Render reads, whatever the watch, and expires on its own.
      */
     async dropWatch(userId: number): Promise<void> {
-      await unscheduleWatch(redis.multi(), opts.prefix, userId).del(keys.settings(userId), keys.cursors(userId), keys.groups(userId)).exec();
+      await unscheduleWatch(redis.multi(), opts.prefix, userId).del(...watchKeys(userId)).exec();
     },
     /** A round stops the watch it began for (`round.gen`: no settings, session gone), and lets its lock go. */
-    endWatch: (userId: number, round: RoundGuard, nowMs: number) => guardedWrites.endWatch(redis, { ...userKeys(userId), ...scheduleKeys(opts.prefix) }, round, { userId, nowMs }),
+    endWatch: (userId: number, round: RoundGuard, nowMs: number) =>
+      guardedWrites.endWatch(redis, { lock: keys.lock(userId), ...scheduleKeys(opts.prefix), watch: watchKeys(userId) }, round, { userId, nowMs }),
     /** A round that ends before running lets its lock go, only while the lock is still its own. */
     releaseLock: (userId: number, round: RoundGuard) => deleteIfOurs(redis, keys.lock(userId), round.token),
 
@@ -140,6 +155,10 @@ export function createSentinelStore(opts: { redis: Redis; prefix: string; keyrin
         redis.get(keys.status(userId)),
         redis.hgetall(keys.cursors(userId)),
       ]);
+      // Settings an old web process wrote (a rolling upgrade) carry no gen (''): each later write by an
+      // old process (a change, or off and on again) is the same '' generation, so a round running then
+      // is not stopped by it and writes on, as before generations (off, which deletes them, still stops
+      // it); a new process's write is always a new gen (a '' is never kept), whatever it changes.
       return { locked: lock === 'OK', settings: openSettings(userId, ref, data, keyring), round: { gen: gen ?? '', token }, status: parseStatus(status), cursors: roundCursors(cursors) };
     },
     /**

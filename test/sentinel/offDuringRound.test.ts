@@ -7,6 +7,7 @@ import { sentinelKeys } from '../../server/sentinel/store.js';
 // Turning the watch off ends it at that moment: a round already at Render (held here, as in
 // lifecycle.test.ts) finishes without alerting, and writes no findings, cursors or status back for the
 // ended watch; a watch turned on again meanwhile is the new one, which that round must not write over.
+// Settings saved again unchanged are no change at all; a changed webhook is a new watch.
 
 let s: SentinelStack;
 test.before(async () => { s = await startSentinelStack({ renderLimits: BUDGET_FOR_TESTS }); });
@@ -78,4 +79,48 @@ test.serial('off and on again soon after: the orchestrator\'s own env-var read (
   await waitFor('two rounds of the new watch', async () => auditCalls(wes.accountId) >= calls + 2);
   const env = (await findings(wes.agent)).filter((f) => f.rule === 'view_env_var_values');
   t.deepEqual(env, [], 'our own read is not reported');
+});
+
+// The settings form saved again unchanged (its usual body, or the same webhook typed again: sealed anew,
+// the same URL once opened) during a round is no change: that round's work stands, and the watch keeps
+// its rhythm (due one interval after the round's due time, not at once).
+test.serial('the same settings saved again during a round: the round\'s finding, cursors, status and alert stand, and the watch keeps its due time', async (t) => {
+  const sam = await tenant(s.stack, 'sam-same');
+  const userId = await userIdOf(sam.agent);
+  const keys = sentinelKeys(s.stack.config.redisPrefix);
+  const redis = s.stack.redis.client;
+  s.stack.render.addAuditEvent(sam.ownerId, 'StartShellEvent', { service: sam.services[0]!.id });
+  const held = s.stack.render.holdRequest({ route: AUDIT_ROUTE, apiKey: sam.apiKey });
+  t.teardown(() => held.release());
+  const settings = { intervalSeconds: 30, slackWebhookUrl: webhook('SAM') };
+  // The watch is due at once, at the save's time (the web's clock): between these two.
+  const before = Date.now();
+  await enable(sam.agent, settings);
+  const after = Date.now();
+  await held.arrived;
+  await enable(sam.agent, { slackDeployResults: false });
+  await enable(sam.agent, settings);
+  held.release();
+  await waitFor('the held round to end', async () => (await redis.exists(keys.lock(userId))) === 0);
+  t.deepEqual((await findings(sam.agent)).map((f) => f.rule), ['start_shell'], 'the round\'s finding');
+  t.is(alertsTo('SAM').length, 1, 'its alert');
+  t.is(await redis.exists(keys.cursors(userId)), 1, 'its cursors');
+  t.is(await redis.exists(keys.status(userId)), 1, 'its status');
+  t.is(auditCalls(sam.accountId), 1, 'no second round ran to find it again');
+  const due = Number(await redis.zscore(scheduleKeys(s.stack.config.redisPrefix).due, String(userId)));
+  t.true(due >= before + 30_000 && due <= after + 30_000, `next due one interval after the first save (${due - before} ms after it began)`);
+});
+
+test.serial('a new webhook saved during a round still ends that round: the old webhook gets nothing, the new one the alert', async (t) => {
+  const nia = await tenant(s.stack, 'nia-hook');
+  s.stack.render.addAuditEvent(nia.ownerId, 'StartShellEvent', { service: nia.services[0]!.id });
+  const held = s.stack.render.holdRequest({ route: AUDIT_ROUTE, apiKey: nia.apiKey });
+  t.teardown(() => held.release());
+  await enable(nia.agent, { slackWebhookUrl: webhook('NIAOLD') });
+  await held.arrived;
+  await enable(nia.agent, { slackWebhookUrl: webhook('NIANEW') });
+  held.release();
+  await waitFor('the new webhook\'s alert', async () => alertsTo('NIANEW').length > 0);
+  t.deepEqual(alertsTo('NIAOLD'), [], 'the replaced webhook got nothing');
+  t.deepEqual((await findings(nia.agent)).map((f) => f.rule), ['start_shell']);
 });
