@@ -83,8 +83,15 @@ export async function loadLogSource(client: RenderClient, rec: DeploymentRecord)
 
 const label = (l: LogEntry, name: string) => l.labels.find((x) => x.name === name)?.value ?? null;
 
+/** A line longer than this is cut (after redaction, so no secret is cut in two): a page of 100 stays a few MB for the panel and the tail's channel. */
+export const MAX_LINE_CHARS = 16_384;
+
+function cut(message: string): string {
+  return message.length <= MAX_LINE_CHARS ? message : `${message.slice(0, MAX_LINE_CHARS)}… [${message.length - MAX_LINE_CHARS} characters cut]`;
+}
+
 export function presentLine(l: LogEntry, phase: LogPhase, secrets: string[]): LogLine {
-  return { id: l.id, timestamp: l.timestamp, message: redactSecrets(l.message, secrets), phase, type: label(l, 'type'), level: label(l, 'level') };
+  return { id: l.id, timestamp: l.timestamp, message: cut(redactSecrets(l.message, secrets)), phase, type: label(l, 'type'), level: label(l, 'level') };
 }
 
 /**

@@ -25,6 +25,8 @@ interface RenderApiErrorInit {
   requestId?: string;
   /** Safe extra detail for transport failures, e.g. an errno code such as ECONNRESET. */
   detail?: string;
+  /** The answer was larger than the client takes (a `bad_response`): a smaller page may fit. */
+  tooLarge?: boolean;
 }
 
 const RETRYABLE_KINDS: ReadonlySet<RenderErrorKind> = new Set([
@@ -45,6 +47,7 @@ export class RenderApiError extends Error {
   declare readonly retryAfterMs?: number;
   declare readonly renderMessage?: string;
   declare readonly requestId?: string;
+  declare readonly tooLarge?: boolean;
   readonly route: string;
   readonly method: string;
 
@@ -57,6 +60,7 @@ export class RenderApiError extends Error {
     if (init.retryAfterMs !== undefined) this.retryAfterMs = init.retryAfterMs;
     if (init.renderMessage !== undefined) this.renderMessage = init.renderMessage;
     if (init.requestId !== undefined) this.requestId = init.requestId;
+    if (init.tooLarge) this.tooLarge = true;
   }
 
   /** 429, 5xx, network failures, timeouts and unreadable responses may succeed when tried again. */

@@ -97,8 +97,9 @@ export function createTransport(opts: TransportOptions): Transport {
       const durationMs = performance.now() - started;
       const failure = classifyTransportFailure(err, opts.signal);
       if (failure.kind === 'aborted') throw abortError(info);
-      report(opts, { ...info, status: failure.kind, durationMs });
-      throw new RenderApiError({ kind: failure.kind, method: info.method, route: info.route, detail: failure.detail });
+      // An answer too large counts as a failed exchange, as it did before it had a kind of its own.
+      report(opts, { ...info, status: failure.kind === 'bad_response' ? 'network' : failure.kind, durationMs });
+      throw new RenderApiError({ kind: failure.kind, method: info.method, route: info.route, detail: failure.detail, ...(failure.kind === 'bad_response' ? { tooLarge: true } : {}) });
     }
 
     const durationMs = performance.now() - started;
@@ -250,11 +251,15 @@ function redactBearerTokens(text: string): string {
   return parts.join('');
 }
 
-type TransportFailure = { kind: 'network' | 'timeout'; detail: string } | { kind: 'aborted' };
+type TransportFailure = { kind: 'network' | 'timeout' | 'bad_response'; detail: string } | { kind: 'aborted' };
 
 function classifyTransportFailure(err: unknown, callerSignal: AbortSignal | undefined): TransportFailure {
   if (callerSignal?.aborted) return { kind: 'aborted' };
   const code = axios.isAxiosError(err) ? err.code : undefined;
+  // The adapter's answer over maxContentLength (adapter.ts tooLarge): 'bad_response' flagged tooLarge.
+  if (code === 'ERR_BAD_RESPONSE' && err instanceof Error && err.message.startsWith('maxContentLength size of')) {
+    return { kind: 'bad_response', detail: 'answer too large' };
+  }
   if (code === 'ETIMEDOUT') {
     return { kind: 'timeout', detail: 'no complete response before the time limit' };
   }

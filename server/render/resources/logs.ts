@@ -3,6 +3,7 @@ import { pageSize } from '../pagination.js';
 import { QueryBuilder, type Many } from '../query.js';
 import { DEFAULT_PAGE_SIZE, isObject, type RenderCalls } from '../calls.js';
 import { unexpectedShape, type RenderRequest } from '../transport.js';
+import { RenderApiError } from '../errors.js';
 import type { LogDirection, LogsResponse } from '../types.js';
 
 export interface ListLogsParams {
@@ -36,10 +37,18 @@ type LogWindow = { startTime: string; endTime: string };
 
 export function logsApi(calls: RenderCalls): LogsApi {
   async function fetchLogs(params: ListLogsParams, window?: LogWindow): Promise<LogsResponse> {
-    const request: RenderRequest = { method: 'GET', route: '/logs', query: logsQuery(params, window) };
-    const { raw, body } = await calls.json(request);
-    if (!isObject(body) || !Array.isArray(body.logs)) throw unexpectedShape(raw, request, 'a logs page');
-    return body as unknown as LogsResponse;
+    for (let limit = params.limit ?? DEFAULT_PAGE_SIZE; ; limit = Math.ceil(limit / 2)) {
+      const request: RenderRequest = { method: 'GET', route: '/logs', query: logsQuery({ ...params, limit }, window) };
+      try {
+        const { raw, body } = await calls.json(request);
+        if (!isObject(body) || !Array.isArray(body.logs)) throw unexpectedShape(raw, request, 'a logs page');
+        return body as unknown as LogsResponse;
+      } catch (err) {
+        // Lines of megabytes: a page too large for one answer is read again with fewer lines (its
+        // hasMore and next times then say where the rest is), down to one line.
+        if (!(err instanceof RenderApiError && err.tooLarge && limit > 1)) throw err;
+      }
+    }
   }
 
   async function* logPages(params: ListLogsParams, options: LogPagingOptions = {}): AsyncGenerator<LogsResponse, void, undefined> {

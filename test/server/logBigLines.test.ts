@@ -1,0 +1,53 @@
+import test from 'ava';
+import type { Stack } from '../helpers/stack.js';
+import { usePipelineStack } from '../helpers/pipelineStack.js';
+import { addNodeRepo, signedInWithKey, waitFinished } from '../helpers/pipeline.js';
+import { openSseAs, sseLogLines } from '../helpers/sse.js';
+import { waitUntil } from '../helpers/wait.js';
+import { budgetFrom, RENDER_DOCUMENTED_LIMITS } from '../../server/render/budget.js';
+import { MAX_LINE_CHARS } from '../../server/deployments/logs.js';
+
+// An app that prints 1 MB lines: a page of 100 such lines is more than the client takes in one
+// answer (32 MiB). The log stays readable (fewer lines per Render read), and each line the panel
+// gets is cut to a size a browser and the Redis channel carry easily; the secret is gone first.
+
+const SECRET = 'tok_live_bigline_secret_42';
+let stack: Stack;
+usePipelineStack(test, {
+  renderOptions: { manualDeploys: true },
+  renderLimits: budgetFrom({ ...RENDER_DOCUMENTED_LIMITS, logs: { limit: 1_000, windowMs: 60_000 } }),
+  logTail: { buildIntervalMs: 150, runtimeIntervalMs: 300, settleMs: 150, leaseMs: 3_000 },
+}, (p) => { ({ stack } = p); });
+
+test('40 lines of 1 MB: the page, the live tail and the download all reach the line after them', async (t) => {
+  const { agent } = await signedInWithKey(stack, 'big');
+  addNodeRepo(stack, 'big', 'app');
+  const id = (await agent.post('/api/render/deploy', { github_repo: 'big/app', project_name: 'big-app', env_vars: { API_TOKEN: SECRET } })).json.id as string;
+  const r = await waitUntil('render ids', async () => {
+    const rec = (await agent.get(`/api/render/deployments/${id}`)).json;
+    return rec.serviceId && rec.deployId ? { serviceId: rec.serviceId as string, deployId: rec.deployId as string } : null;
+  }, 15_000, 40);
+  for (let i = 0; i < 3; i++) stack.render.advanceDeploy(r.deployId);
+  t.is((await waitFinished(agent, id)).status, 'live');
+  const tab = await openSseAs(agent, `/api/events?logs=${id}`);
+  t.teardown(() => tab.close());
+  await tab.waitFor((text) => text.includes('retry:'));
+  // The secret sits across the point where the line is cut.
+  const big = (i: number) => `L${i} ${'x'.repeat(MAX_LINE_CHARS - 10)}${SECRET}${'y'.repeat(1_000_000)}`;
+  for (let i = 0; i < 40; i++) stack.render.appendLog(r.serviceId, big(i), { type: 'app' });
+  stack.render.appendLog(r.serviceId, 'END', { type: 'app' });
+
+  await tab.waitFor((text) => text.includes('"message":"END"'), 60_000);
+  const live = sseLogLines(tab.text());
+  t.true(live.filter((l) => l.message.startsWith('L')).every((l) => l.message.length < MAX_LINE_CHARS + 100));
+
+  const page = await agent.get(`/api/render/deployments/${id}/logs`);
+  t.is(page.status, 200);
+  const lines = page.json.logs as Array<{ message: string }>;
+  t.is(lines.at(-1)?.message, 'END');
+  t.true(lines.filter((l) => l.message.startsWith('L')).every((l) => l.message.length < MAX_LINE_CHARS + 100 && l.message.endsWith('characters cut]')));
+  const txt = await agent.get(`/api/render/deployments/${id}/logs.txt`);
+  t.is(txt.status, 200);
+  t.true(txt.text.includes(' END\n'));
+  for (const text of [tab.text(), page.text, txt.text]) t.false(text.includes(SECRET) || text.includes(SECRET.slice(0, 6)));
+});
