@@ -88,6 +88,8 @@ interface Tail {
   refs: Map<string, number>;
   timer: NodeJS.Timeout | null;
   stopped: boolean;
+  /** Its poller ended (log complete, or Render has no such deploy): a stream that joins starts it once more. */
+  ended: boolean;
   deploy: Deploy | null;
   secrets: { values: string[]; at: number } | null;
   polls: number;
@@ -216,10 +218,12 @@ export function createLogTailer(deps: LogTailDeps, opts: LogTailOptions = {}): L
     return null;
   }
 
+  // Not marked done in Redis: a 404 can also mean the key now in use sees another workspace, and a
+  // stream opened later (another key, another process) tries once more rather than an hour later.
   async function endGone(tail: Tail): Promise<void> {
     const state = await store.load(tail.deploymentId);
     const msg: LogsMessage = { type: 'logs', deploymentId: tail.deploymentId, lines: [], ended: 'gone' };
-    await store.commit(tail.deploymentId, { ...state, done: true }, deps.deployments.keys.channel(tail.userId), JSON.stringify(msg));
+    await store.commit(tail.deploymentId, state, deps.deployments.keys.channel(tail.userId), JSON.stringify(msg));
     await store.release(tail.deploymentId);
   }
 
@@ -248,6 +252,7 @@ export function createLogTailer(deps: LogTailDeps, opts: LogTailOptions = {}): L
         delay = runtimeMs;
       }
     }
+    if (delay === null) tail.ended = true;
     if (delay === null || tail.stopped) return;
     tail.timer = setTimeout(() => void tick(tail), delay);
     tail.timer.unref();
@@ -264,9 +269,13 @@ export function createLogTailer(deps: LogTailDeps, opts: LogTailOptions = {}): L
   return {
     watch(w) {
       let tail = tails.get(w.deploymentId);
+      const fresh = !tail;
       if (!tail) {
-        tail = { deploymentId: w.deploymentId, userId: w.userId, refs: new Map(), timer: null, stopped: false, deploy: null, secrets: null, polls: 0, renderLogCalls: 0 };
+        tail = { deploymentId: w.deploymentId, userId: w.userId, refs: new Map(), timer: null, stopped: false, ended: false, deploy: null, secrets: null, polls: 0, renderLogCalls: 0 };
         tails.set(w.deploymentId, tail);
+      }
+      if (fresh || tail.ended) {
+        tail.ended = false;
         const t = tail;
         t.timer = setTimeout(() => void tick(t), 0);
         t.timer.unref();

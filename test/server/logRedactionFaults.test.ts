@@ -57,8 +57,13 @@ test.serial('a tail whose service is deleted on Render says so on the stream and
   const del = await fetch(`${stack.render.url}/services/${serviceId}`, { method: 'DELETE', headers: { authorization: `Bearer ${apiKey}` } });
   t.is(del.status, 204);
   await tab.waitFor((text) => /event: logs\ndata: .*"ended":"gone"/.test(text), 15_000);
-  // The poller gave its lease back and will not run again: where the tail stands says it is done.
+  // The poller gave its lease back (a poller that goes on holds it across its pauses) and stopped.
   const prefix = stack.config.redisPrefix;
   await waitUntil('the lease given back', async () => (await stack.redis.client.exists(`${prefix}:logtail:${id}:lease`)) === 0, 15_000, 40);
-  t.true(JSON.parse((await stack.redis.client.get(`${prefix}:logtail:${id}`))!).done);
+  const polls = stack.web.deps.logTails!.tailStats(id).polls;
+  // A new stream on the deployment tries once more and is told the same.
+  const again = await openSseAs(agent, `/api/events?logs=${id}`);
+  t.teardown(() => again.close());
+  await again.waitFor((text) => /"ended":"gone"/.test(text), 15_000);
+  t.true(stack.web.deps.logTails!.tailStats(id).polls <= polls + 1);
 });
