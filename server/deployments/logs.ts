@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { RenderClient } from '../render/client.js';
 import type { Deploy, LogEntry } from '../render/types.js';
 import { errors } from '../errors.js';
-import { redactSecrets } from './redact.js';
+import { redactSecrets, stripControls } from './redact.js';
 import type { DeploymentRecord } from './types.js';
 import { clampToWindow, deployLogWindows, type LogPhase, type LogWindow } from './logWindows.js';
 
@@ -91,7 +91,7 @@ function cut(message: string): string {
 }
 
 export function presentLine(l: LogEntry, phase: LogPhase, secrets: string[]): LogLine {
-  return { id: l.id, timestamp: l.timestamp, message: cut(redactSecrets(l.message, secrets)), phase, type: label(l, 'type'), level: label(l, 'level') };
+  return { id: l.id, timestamp: l.timestamp, message: cut(redactSecrets(stripControls(l.message), secrets)), phase, type: label(l, 'type'), level: label(l, 'level') };
 }
 
 /**

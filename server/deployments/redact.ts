@@ -12,6 +12,18 @@ function forms(value: string): string[] {
   return out;
 }
 
+/**
+ * Terminal escapes (CSI, 7- and 8-bit; OSC up to BEL or ST; other ESC pairs) and every other control
+ * character but tab and newline. Taken out before redaction, so colour codes inside a value cannot
+ * split it past the match, and so a downloaded log cannot drive the terminal it is printed in.
+ */
+// eslint-disable-next-line no-control-regex
+const CONTROLS = /(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-_]?|[\x00-\x08\x0b-\x1f\x7f-\x9f]/g;
+
+export function stripControls(text: string): string {
+  return text.replace(CONTROLS, '');
+}
+
 /** Replace every occurrence of a secret value (in any of its forms) in a log line. */
 export function redactSecrets(text: string, secrets: string[]): string {
   let out = text;

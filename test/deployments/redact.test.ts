@@ -1,5 +1,6 @@
 import test from 'ava';
 import { redactSecrets } from '../../server/deployments/redact.js';
+import { presentLine } from '../../server/deployments/logs.js';
 
 // Render writes one log entry per line an app prints, so a multi-line value (a PEM key, a service
 // account's JSON) reaches the redaction a line at a time, and a JSON log carries a value escaped.
@@ -23,4 +24,14 @@ test('short values and lines of fewer than 4 characters are left alone; a prefix
   t.is(redactSecrets('on 1 abc', ['on', '1', 'abc']), 'on 1 abc');
   t.is(redactSecrets('{\n}', ['{\n  "a": "b"\n}']), '{\n}');
   t.is(redactSecrets('token tok_live', ['tok_live_abcdef']), 'token tok_live');
+});
+
+test('terminal escapes and control characters are taken out before redaction: colour codes cannot split a secret, a download cannot drive a terminal', (t) => {
+  const entry = (message: string) => ({ id: 'l1', timestamp: '2026-01-01T00:00:00.000000Z', message, labels: [] });
+  const secret = 'tok_live_escape_secret_99';
+  const split = `token \x1b[1;32mtok_live_\x1b[0mescape_secret_99 done`;
+  t.is(presentLine(entry(split), 'runtime', [secret]).message, 'token [redacted] done');
+  const hostile = 'a\x1b]0;title\x07b\x1b]52;c;Zm9v\x1b\\c\rd\x08e\x00f\x9b31mg\x7fh\tindent';
+  t.is(presentLine(entry(hostile), 'runtime', []).message, 'abcdefgh\tindent');
+  t.is(presentLine(entry('<script>alert(1)</script> ünïcødé ✓'), 'build', []).message, '<script>alert(1)</script> ünïcødé ✓');
 });
