@@ -90,6 +90,8 @@ interface Tail {
   stopped: boolean;
   /** Its poller ended (log complete, or Render has no such deploy): a stream that joins starts it once more. */
   ended: boolean;
+  /** The last poll read Render with the key the deployment was made with (so a 404 means gone). */
+  onDeploymentKey: boolean;
   deploy: Deploy | null;
   secrets: { values: string[]; at: number } | null;
   polls: number;
@@ -110,22 +112,30 @@ export function createLogTailer(deps: LogTailDeps, opts: LogTailOptions = {}): L
   const store = tailStateStore(deps.redis, deps.prefix, token);
   const nowIso = () => new Date(deps.clock.now()).toISOString();
 
-  /** A client on the key of one of the watching sessions (any of them: they are the owner's). */
-  async function clientFor(tail: Tail): Promise<RenderClient | null> {
+  /**
+   * A client on the key of one of the watching sessions (they are all the owner's): the key the
+   * deployment was made with when one has it (another session's key may be another Render
+   * account's, which has no such service), else the first usable one (a key rotated since).
+   */
+  async function clientFor(tail: Tail, keyFingerprint: string): Promise<RenderClient | null> {
+    let chosen: { apiKey: string; fp: string } | null = null;
     for (const ref of tail.refs.keys()) {
       const sess = await deps.sessions.loadByRef(ref);
       if (!sess?.user || sess.user.id !== tail.userId || !sess.render) continue;
       const apiKey = openRenderKey(sess, deps.keyring);
       if (!apiKey) continue;
-      const fp = sess.render.keyFingerprint;
-      return deps.upstream.render(apiKey, {
-        beforeRequest: (call) => deps.budget.acquireOrThrow(fp, call),
-        afterResponse: (call) => {
-          if (call.route === '/logs') { counters.renderLogCalls += 1; tail.renderLogCalls += 1; }
-        },
-      });
+      if (!chosen || sess.render.keyFingerprint === keyFingerprint) chosen = { apiKey, fp: sess.render.keyFingerprint };
+      if (chosen.fp === keyFingerprint) break;
     }
-    return null;
+    tail.onDeploymentKey = chosen?.fp === keyFingerprint;
+    if (!chosen) return null;
+    const fp = chosen.fp;
+    return deps.upstream.render(chosen.apiKey, {
+      beforeRequest: (call) => deps.budget.acquireOrThrow(fp, call),
+      afterResponse: (call) => {
+        if (call.route === '/logs') { counters.renderLogCalls += 1; tail.renderLogCalls += 1; }
+      },
+    });
   }
 
   async function secretsOf(tail: Tail, client: RenderClient, serviceId: string): Promise<string[]> {
@@ -151,7 +161,7 @@ export function createLogTailer(deps: LogTailDeps, opts: LogTailOptions = {}): L
     const rec = await deps.deployments.get(tail.deploymentId);
     if (!rec || rec.userId !== tail.userId) return null;
     if (!rec.serviceId || !rec.deployId) return isTerminal(rec.status) ? null : buildMs;
-    const client = await clientFor(tail);
+    const client = await clientFor(tail, rec.keyFingerprint);
     if (!client) return buildMs;
     counters.polls += 1;
     tail.polls += 1;
@@ -241,7 +251,7 @@ export function createLogTailer(deps: LogTailDeps, opts: LogTailOptions = {}): L
     } catch (err) {
       if (err instanceof BudgetExhausted) delay = Math.max(err.retryAfterMs, CATCH_UP_MS);
       else if (err instanceof TailLeaseLost) delay = buildMs; // another process polls now; try for the lease later
-      else if (err instanceof RenderApiError && err.kind === 'not_found') {
+      else if (err instanceof RenderApiError && err.kind === 'not_found' && tail.onDeploymentKey) {
         // The service (or the deploy) was deleted: no line will ever come, so polling stops for good.
         delay = null;
         await endGone(tail).catch(() => {});
@@ -271,7 +281,7 @@ export function createLogTailer(deps: LogTailDeps, opts: LogTailOptions = {}): L
       let tail = tails.get(w.deploymentId);
       const fresh = !tail;
       if (!tail) {
-        tail = { deploymentId: w.deploymentId, userId: w.userId, refs: new Map(), timer: null, stopped: false, ended: false, deploy: null, secrets: null, polls: 0, renderLogCalls: 0 };
+        tail = { deploymentId: w.deploymentId, userId: w.userId, refs: new Map(), timer: null, stopped: false, ended: false, onDeploymentKey: false, deploy: null, secrets: null, polls: 0, renderLogCalls: 0 };
         tails.set(w.deploymentId, tail);
       }
       if (fresh || tail.ended) {
