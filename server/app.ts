@@ -120,7 +120,9 @@ export function createApp(deps: AppDeps, opts: CreateAppOptions = {}): Koa {
   // A cookie replayed from another client ends its session (server/security/fingerprint.ts).
   app.use(clientFingerprintGuard(deps));
 
-  const router = new Router();
+  // Case-sensitive, like every path check before it (bearer, telemetry's gate, no-store, JSON 404s): a
+  // case-insensitive router answered /API/session while the anomaly block and telemetry let it pass unseen.
+  const router = new Router({ sensitive: true });
   healthRoutes(router, deps, opts.readiness);
   // Signing out or clearing the key stops that session's unfinished deploys (server/sessions/endSession.ts).
   authRoutes(router, deps);

@@ -1,0 +1,45 @@
+import test from 'ava';
+import { startAnomalyStack, userIdOf, type AnomalyStack } from './support.js';
+
+// Serial: one manual clock. A blocked or throttled user tries every other way in: another spelling
+// of the path, another credential, another method. The gate and the router must agree on what an
+// API request is, or a path the router answers is one the gate never looks at.
+
+let s: AnomalyStack;
+test.before(async () => { s = await startAnomalyStack(); });
+test.after.always(async () => { await s?.close(); });
+
+async function blockedUser(login: string) {
+  const agent = s.stack.agent();
+  await s.stack.signIn(agent, login);
+  const userId = await userIdOf(agent);
+  const now = s.clock.now();
+  // What the detector writes on a third anomalous minute (test/telemetry/anomaly.test.ts gets there by traffic).
+  await s.stack.web.deps.telemetry.store.set(userId, { state: 'blocked', until: now + 30 * 60_000, since: now, strikes: 3, signal: 'requests', observed: 100, threshold: 40, login });
+  await s.stack.web.deps.telemetry.guards.sync();
+  return { agent, userId, token: s.stack.github.issueToken(login) };
+}
+
+const get = async (path: string, headers: Record<string, string>) => {
+  const res = await fetch(s.stack.url + path, { headers, redirect: 'manual' });
+  return { status: res.status, text: await res.text() };
+};
+
+test.serial('a blocked user gets no answer from another spelling of an API path: upper case, mixed case, trailing slash', async (t) => {
+  const u = await blockedUser('escaper18');
+  const cookie = { cookie: u.agent.cookieHeader() };
+  const bearer = { authorization: `Bearer ${u.token}` };
+  t.is((await get('/api/session', cookie)).status, 429);
+  for (const path of ['/API/session', '/Api/session', '/api/SESSION', '/API/render/my-deployments', '/api/Render/my-deployments', '/API/audit', '/api/session/', '/api/render/my-deployments/']) {
+    for (const [how, headers] of [['cookie', cookie], ['bearer', bearer]] as const) {
+      const res = await get(path, headers);
+      t.not(res.status, 200, `${how} ${path}: ${res.status} ${res.text.slice(0, 80)}`);
+      t.false(res.text.includes('escaper18'), `${how} ${path} answers the user's data`);
+      t.false(res.text.includes('"deployments"'), `${how} ${path} answers the user's data`);
+    }
+  }
+  for (const method of ['HEAD', 'OPTIONS']) {
+    t.is((await fetch(`${s.stack.url}/api/render/my-deployments`, { method, headers: cookie })).status, 429, method);
+  }
+  t.is((await get('/api/session', bearer)).status, 429, 'a bearer token of the same user is blocked too');
+});
