@@ -65,6 +65,7 @@ export function createDetector(opts: {
       const hour = Math.floor(minute / 60) % 24;
       const mm = minute % 60;
       const ids = (await redis.zrangebyscore(keys.active, minute, '+inf')).map(Number).filter(Number.isSafeInteger);
+      const judged = new Set<number>();
       for (let i = 0; i < ids.length; i += CHUNK) {
         const chunk = ids.slice(i, i + CHUNK);
         const read = redis.pipeline();
@@ -83,6 +84,7 @@ export function createDetector(opts: {
           const [n, p, d] = ((at(0) as Array<string | null>) ?? []).map((v) => Number(v ?? 0));
           if (!n) continue;
           result.evaluated++;
+          judged.add(userId);
           const x: Sample = { requests: n, probes: p ?? 0, deploys: d ?? 0, targets: Number(at(1) ?? 0) };
           const baseline = parseBaseline((at(2) as string | null) ?? null);
           const grace = Number(at(3)) === 1;
@@ -113,6 +115,11 @@ export function createDetector(opts: {
           }
         }
         await write.exec();
+      }
+      // A quiet minute is not anomalous either: strikes count anomalous minutes in a row, so a batch
+      // that bursts every few minutes stays throttled rather than being blocked.
+      for (const [userId, guard] of guards) {
+        if (guard.state === 'throttled' && guard.strikes > 0 && !judged.has(userId)) await store.set(userId, { ...guard, strikes: 0 });
       }
       await redis.pipeline()
         .set(keys.detectorLast, String(minute), 'EX', 86_400)

@@ -150,6 +150,21 @@ test.serial('a probe storm of 404s on ids throttles, then blocks', async (t) => 
   t.is((await prober.agent.get('/api/render/my-deployments')).json.error.code, 'account_temporarily_blocked');
 });
 
+test.serial('anomalous minutes with quiet minutes between are not in a row: a periodic batch stays throttled, it is not blocked', async (t) => {
+  t.timeout(120_000);
+  const batch = await withBaseline('batch18', 6, 6);
+  const actions: string[] = [];
+  // A job that bursts every other minute (60 requests, floor 40), three times: ANOMALY_BLOCK_AFTER is 3 in a row.
+  for (let m = 0; m < 3; m++) {
+    await burst(batch.agent, 60);
+    actions.push(...(await s.nextMinute()).actions.filter((a) => a.userId === batch.userId).map((a) => a.action));
+    actions.push(...(await s.nextMinute()).actions.filter((a) => a.userId === batch.userId).map((a) => a.action));
+  }
+  t.deepEqual(actions, ['throttled']);
+  const res = await batch.agent.get('/api/render/my-deployments');
+  t.not(res.json?.error?.code, 'account_temporarily_blocked');
+});
+
 test.serial('a deploy-rate spike and many distinct repositories in a short time are anomalies of their own', async (t) => {
   t.timeout(120_000);
   const deployer = await withBaseline('deployer18', 5, 6);
