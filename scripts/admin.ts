@@ -1,6 +1,7 @@
 /**
  * Operator CLI on the app's own configuration (same environment as the web and worker processes);
- * no HTTP surface. `npm run admin -- blocks | unblock <github-login> | telemetry <github-login>`.
+ * no HTTP surface. `npm run admin -- blocks | unblock <github-login> | telemetry <github-login>`
+ * (`id:<GitHub user id>` in place of a login).
  */
 import { loadConfigOrExit } from '../server/config/env.js';
 import { createLogger } from '../server/logger.js';
@@ -18,10 +19,13 @@ import { AdminError, listBlocks, unblock, userTelemetry, type AdminDeps } from '
 const USAGE = `usage: npm run admin -- <command>
   blocks                    users the anomaly detector throttles or blocks, and until when
   unblock <github-login>    lift a user's throttle or block now (audited, alerted)
-  telemetry <github-login>  a user's recent traffic, per minute and per route, and their baseline`;
+  telemetry <github-login>  a user's recent traffic, per minute and per route, and their baseline
+A user may be named by GitHub user id as id:<number> (a bare number is a login).`;
 
-const [command, arg] = process.argv.slice(2);
-if (!command || !['blocks', 'unblock', 'telemetry'].includes(command) || (command !== 'blocks' && !arg)) {
+const args = process.argv.slice(2);
+const [command, arg] = args;
+// Exactly the arguments a command takes: `unblock alice bob` must not lift alice's block alone and say nothing of bob.
+if (!command || !['blocks', 'unblock', 'telemetry'].includes(command) || args.length !== (command === 'blocks' ? 1 : 2) || (command !== 'blocks' && !arg)) {
   process.stderr.write(`${USAGE}\n`);
   process.exit(2);
 }

@@ -21,16 +21,20 @@ export class AdminError extends Error {}
 
 const iso = (ms: number) => new Date(ms).toISOString().replace('.000Z', 'Z');
 
-/** A GitHub login (as telemetry last saw it) → user id; a bare number is taken as the id. */
+/**
+ * A GitHub login (as telemetry last saw it) → user id; `id:<number>` names a GitHub user id. A bare
+ * number is a login: GitHub logins may be all digits, and one must not name another user's id.
+ */
 async function resolveUser(d: AdminDeps, loginOrId: string): Promise<{ userId: number; login: string | null }> {
-  if (/^\d{1,15}$/.test(loginOrId)) {
-    const userId = Number(loginOrId);
+  const id = /^id:(\d{1,15})$/.exec(loginOrId)?.[1];
+  if (id) {
+    const userId = Number(id);
     return { userId, login: await d.redis.hget(d.keys.user(userId), 'login') };
   }
-  if (!/^[A-Za-z0-9][A-Za-z0-9-]{0,38}$/.test(loginOrId)) throw new AdminError(`"${loginOrId}" is not a GitHub login`);
-  const id = await d.redis.get(d.keys.login(loginOrId));
-  if (!id) throw new AdminError(`no telemetry for ${loginOrId}: that login made no request within the retention (${d.settings.hourRetentionDays} days)`);
-  return { userId: Number(id), login: await d.redis.hget(d.keys.user(Number(id)), 'login') ?? loginOrId };
+  if (!/^[A-Za-z0-9][A-Za-z0-9-]{0,38}$/.test(loginOrId)) throw new AdminError(`${JSON.stringify(loginOrId)} is neither a GitHub login nor id:<GitHub user id>`);
+  const found = await d.redis.get(d.keys.login(loginOrId));
+  if (!found) throw new AdminError(`no telemetry for ${loginOrId}: that login made no request within the retention (${d.settings.hourRetentionDays} days)`);
+  return { userId: Number(found), login: await d.redis.hget(d.keys.user(Number(found)), 'login') ?? loginOrId };
 }
 
 /** Every throttle and block, soonest to lift first. */

@@ -1,0 +1,69 @@
+import test from 'ava';
+import { randomBytes } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
+import { createLogger } from '../../server/logger.js';
+import { manualClock } from '../../server/clock.js';
+import { createKeyring } from '../../server/crypto/keyring.js';
+import { createAuditLog } from '../../server/audit/auditLog.js';
+import { createSlackAlerter } from '../../server/alerts/slack.js';
+import { createSecurityEvents } from '../../server/security/events.js';
+import { telemetryKeys } from '../../server/telemetry/keys.js';
+import { createRecorder } from '../../server/telemetry/recorder.js';
+import { createGuardStore, type GuardEntry } from '../../server/telemetry/guards.js';
+import { AdminError, unblock, type AdminDeps } from '../../server/telemetry/admin.js';
+import { DEFAULT_TELEMETRY } from '../../server/telemetry/options.js';
+import { startTestRedis, type TestRedis } from '../helpers/redis.js';
+
+// The operator CLI's commands (scripts/admin.ts) on a real Redis: which user an argument names.
+let redis: TestRedis;
+test.before(async () => { redis = await startTestRedis(); });
+test.after.always(async () => { await redis?.stop(); });
+
+const NOW = Date.UTC(2026, 10, 2, 9, 0, 5);
+
+async function adminDeps(prefix: string): Promise<AdminDeps> {
+  const logger = createLogger({ level: 'silent' });
+  const clock = manualClock(NOW);
+  const keys = telemetryKeys(prefix);
+  const audit = createAuditLog({ redis: redis.client, prefix, clock, keyring: createKeyring(randomBytes(32)) });
+  const events = createSecurityEvents({ audit, alerter: createSlackAlerter({ webhookUrl: null, logger }), redis: redis.client, prefix, logger, cooldownSec: 0 });
+  return { redis: redis.client, keys, store: createGuardStore(redis.client, keys), settings: DEFAULT_TELEMETRY, events, now: () => clock.now() };
+}
+
+/** A user seen by telemetry (its login mapping written by the recorder's flush), blocked by the detector. */
+async function blockedUser(d: AdminDeps, userId: number, login: string) {
+  const recorder = createRecorder({ redis: redis.client, keys: d.keys, settings: d.settings, logger: createLogger({ level: 'silent' }), flushMs: 3_600_000 });
+  recorder.record({ userId, login, method: 'GET', route: '/api/session', status: 200, ms: 1, at: NOW, target: null, deploy: false });
+  await recorder.close();
+  const entry: GuardEntry = { state: 'blocked', until: NOW + 3_600_000, since: NOW, strikes: 3, signal: 'requests', observed: 900, threshold: 300, login };
+  await d.store.set(userId, entry);
+}
+
+test('unblock <login> lifts that login\'s block, also when the login is all digits (GitHub allows it) and another user has that number as id', async (t) => {
+  const d = await adminDeps(`${redis.prefix}a`);
+  await blockedUser(d, 777001, '4242');
+  await blockedUser(d, 4242, 'someone-else');
+  const said = await unblock(d, '4242');
+  t.regex(said, /Lifted the block of 4242 \(id 777001\)/);
+  t.is(await d.store.get(777001), null, 'the login 4242 is unblocked');
+  t.like(await d.store.get(4242), { state: 'blocked' }, 'the user whose id is 4242 stays blocked');
+  // An id is still accepted, said as one.
+  t.regex(await unblock(d, 'id:4242'), /Lifted the block of someone-else \(id 4242\)/);
+  t.is(await d.store.get(4242), null);
+});
+
+test('an argument that is neither a login nor id:<number> is refused, quoted so that control characters are not printed raw', async (t) => {
+  const d = await adminDeps(`${redis.prefix}b`);
+  const err = await t.throwsAsync(unblock(d, 'x\u001b[2J; rm'), { instanceOf: AdminError });
+  t.false(err.message.includes('\u001b'), err.message);
+  await t.throwsAsync(unblock(d, 'id:'), { instanceOf: AdminError });
+  await t.throwsAsync(unblock(d, 'nobody-here'), { instanceOf: AdminError, message: /no telemetry for nobody-here/ });
+});
+
+test('the CLI refuses missing, unknown and extra arguments with its usage (exit 2), before reading any configuration', async (t) => {
+  for (const args of [[], ['frobnicate'], ['unblock'], ['unblock', ''], ['unblock', 'alice', 'bob'], ['blocks', 'now']]) {
+    const child = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/admin.ts', ...args], { encoding: 'utf8', env: { ...process.env, REDIS_URL: 'redis://127.0.0.1:1' } });
+    t.is(child.status, 2, `${args.join(' ')}: ${child.stderr}`);
+    t.regex(child.stderr, /^usage: npm run admin/, args.join(' '));
+  }
+});
