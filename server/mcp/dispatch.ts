@@ -56,7 +56,7 @@ function contextFor(app: Koa, outer: Koa.Context, call: RouteCall): Koa.Context 
 
 /** The outer request's identity fields only: what guards add (user, own service, input) stays per call. */
 function stateOf(outer: Koa.DefaultState): Koa.DefaultState {
-  const state = { requestId: outer.requestId, bearerSid: outer.bearerSid, auth: outer.auth, userId: outer.userId } as Koa.DefaultState;
+  const state = { requestId: outer.requestId, bearerSid: outer.bearerSid, auth: outer.auth, userId: outer.userId, mcpRouteCalls: outer.mcpRouteCalls } as Koa.DefaultState;
   let log: Koa.DefaultState['log'] | undefined;
   // Lazy like the outer one: most calls never log, and a child logger costs a few µs to build.
   Object.defineProperty(state, 'log', { get: () => (log ??= outer.log), set: (v: Koa.DefaultState['log']) => { log = v; }, enumerable: true });

@@ -76,11 +76,18 @@ export function telemetryMiddleware(t: Telemetry, clock: Clock): Koa.Middleware 
     if (!isApi(ctx.path)) { await next(); return; }
     const started = performance.now();
     let status = 0;
+    // An MCP tool call is one request of the user's, though it passes here twice: as POST /mcp, then as
+    // the route its tool runs in-process (server/mcp/dispatch.ts), whose context shares this counter.
+    // The route is what is recorded (its status, template, target); the /mcp request's throttle point
+    // pays for its first route.
+    const mcp = ctx.state.mcpRouteCalls;
+    const routeCall = mcp ? ++mcp.count : 0;
+    if (!mcp && ctx.path === '/mcp') ctx.state.mcpRouteCalls = { count: 0 };
     try {
       const userId = userIdOf(ctx);
       if (userId !== null && !isAuth(ctx.path)) {
         const entry = t.guards.lookup(userId, clock.now());
-        if (entry) await refuseOrThrottle(t, entry, userId, clock.now());
+        if (entry) await refuseOrThrottle(t, entry, userId, clock.now(), routeCall !== 1);
       }
       await next();
       status = ctx.status;
@@ -89,7 +96,7 @@ export function telemetryMiddleware(t: Telemetry, clock: Clock): Koa.Middleware 
       throw err;
     } finally {
       const userId = userIdOf(ctx);
-      if (userId !== null) {
+      if (userId !== null && !(routeCall === 0 && ctx.state.mcpRouteCalls?.count)) {
         // The metrics' label rules (server/metrics/labels.ts): a fixed method set, and bounded template names.
         const template = routeLabel((ctx as { _matchedRoute?: unknown })._matchedRoute);
         t.recorder.record({
@@ -102,11 +109,12 @@ export function telemetryMiddleware(t: Telemetry, clock: Clock): Koa.Middleware 
   };
 }
 
-async function refuseOrThrottle(t: Telemetry, entry: GuardEntry, userId: number, now: number): Promise<void> {
+async function refuseOrThrottle(t: Telemetry, entry: GuardEntry, userId: number, now: number, counts: boolean): Promise<void> {
   if (entry.state === 'blocked') {
     t.metrics?.onRefused?.('blocked');
     throw blockedError(entry, now);
   }
+  if (!counts) return;
   const minute = Math.floor(now / 60_000);
   if ((await t.throttleCount(userId, minute)) > t.settings.throttlePerMinute) {
     t.metrics?.onRefused?.('throttled');

@@ -1,5 +1,6 @@
 import test from 'ava';
 import { startAnomalyStack, userIdOf, type AnomalyStack } from './support.js';
+import { call, connectMcp, errorCode } from '../bearer/support/mcpUsers.js';
 
 // Serial: one manual clock. A blocked or throttled user tries every other way in: another spelling
 // of the path, another credential, another method. The gate and the router must agree on what an
@@ -42,4 +43,27 @@ test.serial('a blocked user gets no answer from another spelling of an API path:
     t.is((await fetch(`${s.stack.url}/api/render/my-deployments`, { method, headers: cookie })).status, 429, method);
   }
   t.is((await get('/api/session', bearer)).status, 429, 'a bearer token of the same user is blocked too');
+});
+
+test.serial('an MCP tool call is one request: counted once, and a throttled user gets as many tool calls a minute as REST requests', async (t) => {
+  const login = 'mcpcount18';
+  s.stack.github.addUser({ id: 990001, login });
+  const client = await connectMcp(s.stack, s.stack.github.issueToken(login));
+  try {
+    await s.nextMinute(); // the connection's own requests stay in the minute before
+    for (let i = 0; i < 10; i++) t.is(errorCode(await call({ client }, 'list_deployments')), undefined);
+    await s.stack.web.deps.telemetry.recorder.flush();
+    const minute = Math.floor(s.clock.now() / 60_000);
+    const counted = await s.stack.redis.client.hget(s.stack.web.deps.telemetry.keys.minutes(990001, Math.floor(minute / 60)), `${minute % 60}.n`);
+    t.is(counted, '10', '10 tool calls are 10 requests, not the /mcp request and its route twice over');
+
+    const now = s.clock.now();
+    await s.stack.web.deps.telemetry.store.set(990001, { state: 'throttled', until: now + 10 * 60_000, since: now, strikes: 1, signal: 'requests', observed: 100, threshold: 40, login });
+    await s.nextMinute();
+    // ANOMALY_THROTTLE_PER_MINUTE is 20 (test/telemetry/support.ts).
+    for (let i = 0; i < 20; i++) t.is(errorCode(await call({ client }, 'list_deployments')), undefined, `tool call ${i + 1}`);
+    await t.throwsAsync(call({ client }, 'list_deployments'), { message: /rate_limited/ }, 'the 21st is refused');
+  } finally {
+    await client.close();
+  }
 });
