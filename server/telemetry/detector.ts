@@ -94,20 +94,21 @@ export function createDetector(opts: {
           const j1 = judge(baseline, hour, x, stats);
           if (!j1.anomalous || grace) {
             write.set(keys.baseline(userId), JSON.stringify(learn(baseline, hour, x, stats)), 'EX', hourTtl);
-            if (guard && guard.strikes > 0) await store.set(userId, { ...guard, strikes: 0 });
+            if (guard && guard.strikes > 0) await store.replace(userId, guard, { ...guard, strikes: 0 });
             continue;
           }
           const strikes = (guard?.strikes ?? 0) + 1;
           const base = { since: guard?.since ?? now, strikes, signal: j1.signal, observed: j1.observed, threshold: j1.threshold, login };
           if (guard && strikes >= settings.blockAfter) {
             const e: GuardEntry = { ...base, state: 'blocked', since: now, until: now + settings.blockMinutes * 60_000 };
-            await store.set(userId, e);
+            if (!(await store.replace(userId, guard, e))) continue; // an operator lifted it meanwhile
             result.actions.push({ userId, action: 'blocked', signal: j1.signal, observed: j1.observed, threshold: j1.threshold });
             await raise('anomaly_blocked', userId, e, now);
           } else {
             // A throttle lasts throttleMinutes from the latest anomalous minute.
             const e: GuardEntry = { ...base, state: 'throttled', until: now + settings.throttleMinutes * 60_000 };
-            await store.set(userId, e);
+            if (guard) await store.replace(userId, guard, e);
+            else await store.set(userId, e);
             if (!guard) {
               result.actions.push({ userId, action: 'throttled', signal: j1.signal, observed: j1.observed, threshold: j1.threshold });
               await raise('anomaly_throttled', userId, e, now);
@@ -119,7 +120,7 @@ export function createDetector(opts: {
       // A quiet minute is not anomalous either: strikes count anomalous minutes in a row, so a batch
       // that bursts every few minutes stays throttled rather than being blocked.
       for (const [userId, guard] of guards) {
-        if (guard.state === 'throttled' && guard.strikes > 0 && !judged.has(userId)) await store.set(userId, { ...guard, strikes: 0 });
+        if (guard.state === 'throttled' && guard.strikes > 0 && !judged.has(userId)) await store.replace(userId, guard, { ...guard, strikes: 0 });
       }
       await redis.pipeline()
         .set(keys.detectorLast, String(minute), 'EX', 86_400)

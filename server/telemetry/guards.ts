@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { redisScript } from '../redisScript.js';
 import type { TelemetryKeys } from './keys.js';
 import type { Signal } from './options.js';
 
@@ -25,6 +26,19 @@ function parseEntry(raw: string | undefined | null): GuardEntry | null {
   } catch { return null; }
 }
 
+/**
+ * HSET a user's entry only while it is still the decision the caller read (same state, end and
+ * strikes): an operator's unblock between the detector's read and its write is not undone by it.
+ */
+const REPLACE_IF_UNCHANGED = redisScript(`
+local cur = redis.call('HGET', KEYS[1], ARGV[1])
+if not cur then return 0 end
+local ok, e = pcall(cjson.decode, cur)
+if not ok or type(e) ~= 'table' or e.state ~= ARGV[2] or e['until'] ~= tonumber(ARGV[3]) or e.strikes ~= tonumber(ARGV[4]) then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[5])
+redis.call('INCR', KEYS[2])
+return 1`);
+
 /** Throttles and blocks in Redis: one hash for every process, and a version counter to poll. */
 export function createGuardStore(redis: Redis, keys: TelemetryKeys) {
   return {
@@ -42,6 +56,11 @@ export function createGuardStore(redis: Redis, keys: TelemetryKeys) {
     },
     async set(userId: number, entry: GuardEntry): Promise<void> {
       await redis.multi().hset(keys.guard, String(userId), JSON.stringify(entry)).incr(keys.guardVersion).exec();
+    },
+    /** Set a user's entry only if it is still `read` (see REPLACE_IF_UNCHANGED); true when written. */
+    async replace(userId: number, read: GuardEntry, entry: GuardEntry): Promise<boolean> {
+      const args = [String(userId), read.state, read.until, read.strikes, JSON.stringify(entry)];
+      return (await REPLACE_IF_UNCHANGED(redis, [keys.guard, keys.guardVersion], args)) === 1;
     },
     /** Remove a user's entry; true when there was one. */
     async remove(userId: number): Promise<boolean> {

@@ -11,7 +11,9 @@ import { telemetryKeys } from '../../server/telemetry/keys.js';
 import { createRecorder } from '../../server/telemetry/recorder.js';
 import { createGuardStore, type GuardEntry } from '../../server/telemetry/guards.js';
 import { AdminError, unblock, type AdminDeps } from '../../server/telemetry/admin.js';
-import { DEFAULT_TELEMETRY } from '../../server/telemetry/options.js';
+import { DEFAULT_TELEMETRY, resolveDetector } from '../../server/telemetry/options.js';
+import { createDetector } from '../../server/telemetry/detector.js';
+import { TEST_DETECTOR } from './support.js';
 import { startTestRedis, type TestRedis } from '../helpers/redis.js';
 
 // The operator CLI's commands (scripts/admin.ts) on a real Redis: which user an argument names.
@@ -66,4 +68,26 @@ test('the CLI refuses missing, unknown and extra arguments with its usage (exit 
     t.is(child.status, 2, `${args.join(' ')}: ${child.stderr}`);
     t.regex(child.stderr, /^usage: npm run admin/, args.join(' '));
   }
+});
+
+test('an operator\'s unblock while a detector run is on its way is not undone by that run', async (t) => {
+  const d = await adminDeps(`${redis.prefix}r`);
+  const logger = createLogger({ level: 'silent' });
+  const clock = manualClock(NOW + 60_000);
+  const throttled = (userId: number, login: string): GuardEntry => ({ state: 'throttled', until: NOW + 600_000, since: NOW, strikes: 1, signal: 'requests', observed: 60, threshold: 40, login });
+  // quiet18 made no request in the minute judged; loud18 made 60 again (anomalous: it would be its second strike).
+  await d.store.set(880001, throttled(880001, 'quiet18'));
+  await d.store.set(880002, throttled(880002, 'loud18'));
+  const recorder = createRecorder({ redis: redis.client, keys: d.keys, settings: d.settings, logger, flushMs: 3_600_000 });
+  for (let i = 0; i < 60; i++) recorder.record({ userId: 880002, login: 'loud18', method: 'GET', route: '/api/session', status: 200, ms: 1, at: NOW, target: null, deploy: false });
+  recorder.record({ userId: 880001, login: 'quiet18', method: 'GET', route: '/api/session', status: 200, ms: 1, at: NOW - 60_000, target: null, deploy: false });
+  await recorder.close();
+  // The operator lifts both right after the run read the guards (a real Redis write between its read and its writes).
+  const store = { ...d.store, async all() { const read = await d.store.all(); await unblock(d, 'quiet18'); await unblock(d, 'loud18'); return read; } };
+  const detector = createDetector({ redis: redis.client, keys: d.keys, store, settings: d.settings, stats: resolveDetector(TEST_DETECTOR), clock, logger });
+  const run = await detector.run();
+  t.is(run.minute, Math.floor(NOW / 60_000));
+  const after = [await d.store.get(880001), await d.store.get(880002)];
+  t.is(after[0], null, 'quiet18 stays lifted');
+  t.is(after[1], null, 'loud18 stays lifted');
 });
