@@ -3,7 +3,6 @@ import type { Clock } from '../clock.js';
 import type { Logger } from '../logger.js';
 import type { Keyring } from '../crypto/keyring.js';
 import type { SessionStore } from '../sessions/store.js';
-import { openRenderKey } from '../sessions/credentials.js';
 import type { RenderClient } from '../render/client.js';
 import type { UpstreamClients } from '../upstream.js';
 import { BudgetExhausted, type RenderBudget } from '../render/budget.js';
@@ -13,6 +12,7 @@ import { isTerminal } from './types.js';
 import { presentLine, type LogLine } from './logs.js';
 import { clampToWindow, deployLogWindows, deployRunning, type LogPhase } from './logWindows.js';
 import { tailStateStore, TailLeaseLost, type TailState } from './logTailState.js';
+import { tailKey } from './logTailKey.js';
 import { RenderApiError } from '../render/errors.js';
 
 /**
@@ -92,6 +92,7 @@ interface Tail {
   ended: boolean;
   /** The last poll read Render with the key the deployment was made with (so a 404 means gone). */
   onDeploymentKey: boolean;
+  store: ReturnType<typeof tailStateStore>;
   deploy: Deploy | null;
   secrets: { values: string[]; at: number } | null;
   polls: number;
@@ -109,29 +110,18 @@ export function createLogTailer(deps: LogTailDeps, opts: LogTailOptions = {}): L
   const token = `${process.pid}-${Math.random().toString(36).slice(2)}`;
   const tails = new Map<string, Tail>();
   const counters = { polls: 0, renderLogCalls: 0 };
-  const store = tailStateStore(deps.redis, deps.prefix, token);
+  // Each tail its own lease token: a poll still running for a tail that ended (its last stream left)
+  // cannot commit under the lease of the tail that replaced it in this process.
+  let tailsMade = 0;
   const nowIso = () => new Date(deps.clock.now()).toISOString();
 
-  /**
-   * A client on the key of one of the watching sessions (they are all the owner's): the key the
-   * deployment was made with when one has it (another session's key may be another Render
-   * account's, which has no such service), else the first usable one (a key rotated since).
-   */
+  /** A client on the key chosen by tailKey, on the key's budget, counting the tail's log calls. */
   async function clientFor(tail: Tail, keyFingerprint: string): Promise<RenderClient | null> {
-    let chosen: { apiKey: string; fp: string } | null = null;
-    for (const ref of tail.refs.keys()) {
-      const sess = await deps.sessions.loadByRef(ref);
-      if (!sess?.user || sess.user.id !== tail.userId || !sess.render) continue;
-      const apiKey = openRenderKey(sess, deps.keyring);
-      if (!apiKey) continue;
-      if (!chosen || sess.render.keyFingerprint === keyFingerprint) chosen = { apiKey, fp: sess.render.keyFingerprint };
-      if (chosen.fp === keyFingerprint) break;
-    }
-    tail.onDeploymentKey = chosen?.fp === keyFingerprint;
-    if (!chosen) return null;
-    const fp = chosen.fp;
-    return deps.upstream.render(chosen.apiKey, {
-      beforeRequest: (call) => deps.budget.acquireOrThrow(fp, call),
+    const key = await tailKey(deps, tail.refs.keys(), tail.userId, keyFingerprint);
+    tail.onDeploymentKey = key?.onDeploymentKey ?? false;
+    if (!key) return null;
+    return deps.upstream.render(key.apiKey, {
+      beforeRequest: (call) => deps.budget.acquireOrThrow(key.fingerprint, call),
       afterResponse: (call) => {
         if (call.route === '/logs') { counters.renderLogCalls += 1; tail.renderLogCalls += 1; }
       },
@@ -151,12 +141,12 @@ export function createLogTailer(deps: LogTailDeps, opts: LogTailOptions = {}): L
   async function commit(tail: Tail, state: TailState, lines: LogLine[] = [], partial = false): Promise<void> {
     // An empty message only to say "there is more before this point" (e.g. a tail that starts at runtime).
     const msg: LogsMessage | null = lines.length || partial ? { type: 'logs', deploymentId: tail.deploymentId, lines, ...(partial ? { partial } : {}) } : null;
-    await store.commit(tail.deploymentId, state, deps.deployments.keys.channel(tail.userId), msg && JSON.stringify(msg));
+    await tail.store.commit(tail.deploymentId, state, deps.deployments.keys.channel(tail.userId), msg && JSON.stringify(msg));
   }
 
   /** One poll; the delay until the next, or null when this deployment's log is complete. */
   async function poll(tail: Tail): Promise<number | null> {
-    const state = await store.load(tail.deploymentId);
+    const state = await tail.store.load(tail.deploymentId);
     if (state.done) return null;
     const rec = await deps.deployments.get(tail.deploymentId);
     if (!rec || rec.userId !== tail.userId) return null;
@@ -231,10 +221,10 @@ export function createLogTailer(deps: LogTailDeps, opts: LogTailOptions = {}): L
   // Not marked done in Redis: a 404 can also mean the key now in use sees another workspace, and a
   // stream opened later (another key, another process) tries once more rather than an hour later.
   async function endGone(tail: Tail): Promise<void> {
-    const state = await store.load(tail.deploymentId);
+    const state = await tail.store.load(tail.deploymentId);
     const msg: LogsMessage = { type: 'logs', deploymentId: tail.deploymentId, lines: [], ended: 'gone' };
-    await store.commit(tail.deploymentId, state, deps.deployments.keys.channel(tail.userId), JSON.stringify(msg));
-    await store.release(tail.deploymentId);
+    await tail.store.commit(tail.deploymentId, state, deps.deployments.keys.channel(tail.userId), JSON.stringify(msg));
+    await tail.store.release(tail.deploymentId);
   }
 
   async function tick(tail: Tail): Promise<void> {
@@ -242,11 +232,11 @@ export function createLogTailer(deps: LogTailDeps, opts: LogTailOptions = {}): L
     if (tail.stopped) return;
     let delay: number | null = buildMs;
     try {
-      if (await store.lease(tail.deploymentId, leaseMs)) {
+      if (await tail.store.lease(tail.deploymentId, leaseMs)) {
         delay = await poll(tail);
-        if (delay === null) await store.release(tail.deploymentId);
+        if (delay === null) await tail.store.release(tail.deploymentId);
         // Hold the lease over the pause too, so no other process starts polling in between.
-        else await store.lease(tail.deploymentId, delay + leaseMs);
+        else await tail.store.lease(tail.deploymentId, delay + leaseMs);
       }
     } catch (err) {
       if (err instanceof BudgetExhausted) delay = Math.max(err.retryAfterMs, CATCH_UP_MS);
@@ -273,7 +263,7 @@ export function createLogTailer(deps: LogTailDeps, opts: LogTailOptions = {}): L
     if (tail.timer) clearTimeout(tail.timer);
     tail.timer = null;
     tails.delete(tail.deploymentId);
-    store.release(tail.deploymentId).catch(() => {});
+    tail.store.release(tail.deploymentId).catch(() => {});
   }
 
   return {
@@ -281,7 +271,7 @@ export function createLogTailer(deps: LogTailDeps, opts: LogTailOptions = {}): L
       let tail = tails.get(w.deploymentId);
       const fresh = !tail;
       if (!tail) {
-        tail = { deploymentId: w.deploymentId, userId: w.userId, refs: new Map(), timer: null, stopped: false, ended: false, onDeploymentKey: false, deploy: null, secrets: null, polls: 0, renderLogCalls: 0 };
+        tail = { deploymentId: w.deploymentId, userId: w.userId, refs: new Map(), timer: null, stopped: false, ended: false, onDeploymentKey: false, store: tailStateStore(deps.redis, deps.prefix, `${token}:${++tailsMade}`), deploy: null, secrets: null, polls: 0, renderLogCalls: 0 };
         tails.set(w.deploymentId, tail);
       }
       if (fresh || tail.ended) {

@@ -57,3 +57,34 @@ test('a poller whose lease lapsed during its Render call publishes nothing: ever
     t.deepEqual(messages.filter((m) => m.startsWith('before') || m === 'after'), ['before 0', 'before 1', 'before 2', 'after'], 'each line once, in order');
   }
 });
+
+test('the last tab leaves during a poll and comes back: the poll of the tail that ended publishes nothing', async (t) => {
+  const { agent, apiKey, accountId } = await signedInWithKey(stack, 'comeback');
+  addNodeRepo(stack, 'comeback', 'app');
+  const id = (await agent.post('/api/render/deploy', { github_repo: 'comeback/app', project_name: 'comeback-app' })).json.id as string;
+  const r = await until('render ids', async () => {
+    const rec = (await agent.get(`/api/render/deployments/${id}`)).json;
+    return rec.serviceId && rec.deployId ? { serviceId: rec.serviceId as string, deployId: rec.deployId as string } : null;
+  });
+  for (let i = 0; i < 3; i++) stack.render.advanceDeploy(r.deployId);
+  t.is((await waitFinished(agent, id)).status, 'live');
+  for (let i = 0; i < 3; i++) stack.render.appendLog(r.serviceId, `before ${i}`, { type: 'app' });
+
+  const hold = stack.render.holdRequest({ method: 'GET', route: '/logs', apiKey });
+  const leaving = await openSseAs(agent, `/api/events?logs=${id}`);
+  await hold.arrived;
+  leaving.close();
+  const tailer = stack.web.deps.logTails!;
+  await until('the tail to stop', async () => !tailer.tailStats(id).followed);
+  const back = await openSseAs(agent, `/api/events?logs=${id}`);
+  t.teardown(() => back.close());
+  const has = (text: string, message: string) => sseLogLines(text).some((l) => l.message === message);
+  await back.waitFor((text) => has(text, 'before 2'), 20_000);
+  hold.release();
+  const logCalls = () => stack.render.calls.filter((c) => c.accountId === accountId && c.route === '/logs');
+  await until('the held read answered', async () => logCalls().every((c) => c.status !== 0));
+  stack.render.appendLog(r.serviceId, 'after', { type: 'app' });
+  await back.waitFor((text) => has(text, 'after'), 20_000);
+  const messages = sseLogLines(back.text()).map((l) => l.message);
+  t.deepEqual(messages.filter((m) => m.startsWith('before') || m === 'after'), ['before 0', 'before 1', 'before 2', 'after'], 'each line once, in order');
+});
