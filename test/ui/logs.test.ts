@@ -150,3 +150,21 @@ test('with Render\'s log budget spent, the panel says it is waiting, not that so
   t.notRegex(await page.getByTestId('logs').locator('..').innerText(), /Could not read/);
   t.deepEqual(problems, []);
 });
+
+test('hostile lines show as text, and a service deleted on Render while the panel follows says so', async (t) => {
+  const { page, problems, apiKey } = await stack.signedInWithKey(browser, 'loggone', ['site'], DESKTOP);
+  const id = await deployThroughForm(page, 'loggone/site');
+  const r = await renderIds(page, id);
+  for (let i = 0; i < 3; i++) stack.render.advanceDeploy(r.deployId);
+  await waitStatus(page, 'live');
+  await waitLine(page, 'Your service is live');
+  stack.render.appendLog(r.serviceId, '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script> \x1b[31mred\x1b[0m', { type: 'app' });
+  await waitLine(page, '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script> red');
+  t.is(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned), undefined);
+  t.is(await page.getByTestId('logs').locator('img, script').count(), 0);
+
+  const del = await fetch(`${stack.render.url}/services/${r.serviceId}`, { method: 'DELETE', headers: { authorization: `Bearer ${apiKey}` } });
+  t.is(del.status, 204);
+  await page.getByTestId('logs-status').getByText('The service was deleted on Render: no more lines will come.').waitFor({ timeout: 45_000 });
+  t.deepEqual(problems, []);
+});
