@@ -9,6 +9,7 @@ import { sealGithubToken, sealRenderCredentials } from '../sessions/credentials.
 import { preloadSession, SESSION_COOKIE_PLAIN, SESSION_COOKIE_SECURE } from '../sessions/middleware.js';
 import { createTokenSessions, type VerifiedToken } from './tokenSessions.js';
 import { KEY_SESSION_OPEN_MS, keySessionOpenKey } from './keySessions.js';
+import { gateWillRefuse } from '../telemetry/middleware.js';
 
 /** Where bearer tokens are accepted (/metrics has its own token and is not a user route). */
 const covers = (path: string) => path.startsWith('/api/') || path === '/mcp';
@@ -91,7 +92,10 @@ export function bearerAuth(deps: AppDeps): Koa.Middleware {
     ctx.state.auth = 'bearer';
     ctx.state.userId = verified.user.id;
     const rawKey = ctx.get('x-render-api-key');
-    const ephemeralSid = rawKey ? await perRequestKey(ctx, verified, token, rawKey) : null;
+    // A request the anomaly block refuses anyway (server/telemetry/middleware.ts, after the session) runs on
+    // the token session: its key is not checked with Render, sealed into a session or counted as invalid.
+    const refused = rawKey !== '' && deps.config.telemetry.enabled && await gateWillRefuse(deps.telemetry, deps.clock.now(), ctx.path, verified.user.id);
+    const ephemeralSid = rawKey && !refused ? await perRequestKey(ctx, verified, token, rawKey) : null;
     ctx.state.bearerSid = ephemeralSid ?? verified.sid;
     if (!ephemeralSid && verified.loaded) preloadSession(ctx, verified.sid, verified.loaded);
     try {

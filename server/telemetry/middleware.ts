@@ -27,6 +27,18 @@ const isApi = (path: string) => path.startsWith('/api/') || path === '/mcp' || p
 /** Signing in or out stays possible while blocked: it can only shorten what a token or cookie holder can do. */
 const isAuth = (path: string) => path.startsWith('/api/auth/');
 
+/**
+ * Whether the gate below will refuse this user's request now (blocked, or throttled with this minute's
+ * allowance spent). Bearer auth asks before it checks an X-Render-Api-Key with Render, so a request the
+ * block refuses costs no Render call, no session write and no invalid-key count.
+ */
+export async function gateWillRefuse(t: Telemetry, now: number, path: string, userId: number): Promise<boolean> {
+  if (!isApi(path) || isAuth(path)) return false;
+  const entry = t.guards.lookup(userId, now);
+  if (!entry) return false;
+  return entry.state === 'blocked' || (await t.throttleSpent(userId, Math.floor(now / 60_000))) >= t.settings.throttlePerMinute;
+}
+
 function statusOf(err: unknown): number {
   if (err instanceof AppError) return err.status;
   const s = (err as { status?: unknown })?.status;

@@ -22,6 +22,8 @@ export interface Telemetry {
    * other telemetry time); resolves to the count so far. Keys rl:anomaly-throttle:<id>:<minute>.
    */
   throttleCount(userId: number, minute: number): Promise<number>;
+  /** The same count, read without counting. */
+  throttleSpent(userId: number, minute: number): Promise<number>;
   metrics?: TelemetryMetricsSink;
   close(): Promise<void>;
 }
@@ -34,13 +36,15 @@ export function createTelemetry(opts: {
   const store = createGuardStore(opts.redis, keys);
   const recorder = createRecorder({ redis: opts.redis, keys, settings: opts.settings, logger: opts.logger, flushMs: opts.flushMs });
   const guards = createGuardCache(store, { syncMs: opts.syncMs, onError: (err) => opts.logger.warn({ err: { message: err.message } }, 'telemetry: guard sync failed') });
+  const throttleKey = (userId: number, minute: number) => `${opts.prefix}:rl:anomaly-throttle:${userId}:${minute}`;
+  const throttleSpent = async (userId: number, minute: number) => Number(await opts.redis.get(throttleKey(userId, minute)));
   const throttleCount = async (userId: number, minute: number) => {
-    const key = `${opts.prefix}:rl:anomaly-throttle:${userId}:${minute}`;
+    const key = throttleKey(userId, minute);
     const [[, n]] = (await opts.redis.multi().incr(key).expire(key, 120).exec()) as [[Error | null, number], unknown];
     return n;
   };
   return {
-    settings: opts.settings, keys, recorder, store, guards, throttleCount, metrics: opts.metrics,
+    settings: opts.settings, keys, recorder, store, guards, throttleCount, throttleSpent, metrics: opts.metrics,
     async close() { guards.close(); await recorder.close(); },
   };
 }

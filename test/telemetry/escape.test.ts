@@ -67,3 +67,28 @@ test.serial('an MCP tool call is one request: counted once, and a throttled user
     await client.close();
   }
 });
+
+test.serial('a blocked user\'s X-Render-Api-Key is not checked with Render, nor counted as an invalid key: the block comes first', async (t) => {
+  const u = await blockedUser('keyblocked18');
+  const apiKey = `rnd_keyblocked18${'k'.repeat(24)}`;
+  const account = s.stack.render.addAccount({ apiKey, workspaces: [{ name: 'kb ws' }] });
+  const renderCalls = () => s.stack.render.calls.filter((c) => c.accountId === account.id).length;
+  const before = renderCalls();
+  for (const key of [apiKey, `rnd_wrong${'w'.repeat(28)}`]) {
+    const res = await get('/api/render/services', { authorization: `Bearer ${u.token}`, 'x-render-api-key': key });
+    t.is(res.status, 429, res.text);
+    t.regex(res.text, /account_temporarily_blocked/);
+  }
+  t.is(renderCalls(), before, 'no call to Render with the key');
+  const own = await s.stack.web.deps.audit.listForUser(u.userId, { limit: 50 });
+  t.false(own.entries.some((e) => e.action === 'render_key_invalid'), 'no invalid-key event');
+
+  // Throttled with this minute's allowance (20) spent: the same.
+  const now = s.clock.now();
+  await s.stack.web.deps.telemetry.store.set(u.userId, { state: 'throttled', until: now + 600_000, since: now, strikes: 1, signal: 'requests', observed: 60, threshold: 40, login: 'keyblocked18' });
+  await s.nextMinute();
+  for (let i = 0; i < 20; i++) t.is((await get('/api/session', { authorization: `Bearer ${u.token}` })).status, 200);
+  const throttled = await get('/api/render/services', { authorization: `Bearer ${u.token}`, 'x-render-api-key': `rnd_wrong${'w'.repeat(28)}` });
+  t.regex(throttled.text, /rate_limited/);
+  t.false((await s.stack.web.deps.audit.listForUser(u.userId, { limit: 50 })).entries.some((e) => e.action === 'render_key_invalid'));
+});
