@@ -137,27 +137,34 @@ export async function readLogPage(src: LogSource, q: { limit: number; cursor?: s
 
 /** Upper bound of a download (pages of 100 lines): a runaway runtime log cannot hold a request forever. */
 const MAX_DOWNLOAD_PAGES = 500;
+/** And of its size (it is built in the web process's memory): 500 pages of 16 Ki-character lines would be 800 Mi. */
+export const MAX_DOWNLOAD_CHARS = 16 * 1024 * 1024;
 
 /**
  * The whole log as text, oldest first, every page of every phase (forward, 100 lines per request).
- * Each phase starts with a heading line; a download cut by MAX_DOWNLOAD_PAGES says so at the end.
+ * Each phase starts with a heading line; a download cut by MAX_DOWNLOAD_PAGES or MAX_DOWNLOAD_CHARS says so at the end.
  */
 export async function* logText(src: LogSource, now: string): AsyncGenerator<string, void, undefined> {
   const windows = deployLogWindows(src.deploy, now);
   let pages = 0;
-  for (const w of windows) {
+  let lines = 0;
+  let chars = 0;
+  for (const [i, w] of windows.entries()) {
     yield `=== ${w.phase === 'build' ? 'Build and deploy' : 'Runtime (after the deploy went live)'} · ${w.startTime} – ${w.endTime} ===\n`;
     const params = { ownerId: src.ownerId, resource: [src.serviceId], type: w.types, startTime: w.startTime, endTime: w.endTime, direction: 'forward' as const, limit: 100 };
     for await (const page of src.client.logPages(params, { maxPages: MAX_DOWNLOAD_PAGES - pages })) {
       pages += 1;
+      lines += page.logs.length;
       let chunk = '';
       for (const l of page.logs) {
         const line = presentLine(l, w.phase, src.secrets);
         const level = line.level && line.level !== 'info' ? ` ${line.level.toUpperCase()}` : '';
         chunk += `${line.timestamp}${level} ${line.message.replace(/\r?\n/g, '\n    ')}\n`;
       }
+      chars += chunk.length;
       if (chunk) yield chunk;
-      if (pages >= MAX_DOWNLOAD_PAGES && page.hasMore) { yield `[truncated after ${pages * 100} lines: read the rest on Render]\n`; return; }
+      const more = page.hasMore || i < windows.length - 1;
+      if (more && (pages >= MAX_DOWNLOAD_PAGES || chars >= MAX_DOWNLOAD_CHARS)) { yield `[truncated after ${lines} lines: read the rest on Render]\n`; return; }
     }
   }
   if (windows.length === 0) yield 'Render has not started this deploy yet.\n';

@@ -5,7 +5,7 @@ import { addNodeRepo, signedInWithKey, waitFinished } from '../helpers/pipeline.
 import { openSseAs, sseLogLines } from '../helpers/sse.js';
 import { waitUntil } from '../helpers/wait.js';
 import { budgetFrom, RENDER_DOCUMENTED_LIMITS } from '../../server/render/budget.js';
-import { MAX_LINE_CHARS } from '../../server/deployments/logs.js';
+import { MAX_DOWNLOAD_CHARS, MAX_LINE_CHARS } from '../../server/deployments/logs.js';
 
 // An app that prints 1 MB lines: a page of 100 such lines is more than the client takes in one
 // answer (32 MiB). The log stays readable (fewer lines per Render read), and each line the panel
@@ -50,4 +50,24 @@ test('40 lines of 1 MB: the page, the live tail and the download all reach the l
   t.is(txt.status, 200);
   t.true(txt.text.includes(' END\n'));
   for (const text of [tab.text(), page.text, txt.text]) t.false(text.includes(SECRET) || text.includes(SECRET.slice(0, 6)));
+});
+
+test('a download is bounded in size as well as in pages: past MAX_DOWNLOAD_CHARS it stops and says so', async (t) => {
+  const { agent } = await signedInWithKey(stack, 'bigdl');
+  addNodeRepo(stack, 'bigdl', 'app');
+  const id = (await agent.post('/api/render/deploy', { github_repo: 'bigdl/app', project_name: 'bigdl-app' })).json.id as string;
+  const r = await waitUntil('render ids', async () => {
+    const rec = (await agent.get(`/api/render/deployments/${id}`)).json;
+    return rec.serviceId && rec.deployId ? { serviceId: rec.serviceId as string, deployId: rec.deployId as string } : null;
+  }, 15_000, 40);
+  for (let i = 0; i < 3; i++) stack.render.advanceDeploy(r.deployId);
+  t.is((await waitFinished(agent, id)).status, 'live');
+  const line = 'z'.repeat(MAX_LINE_CHARS - 20);
+  // Past the bound by more than a page (the bound is checked a page at a time).
+  const lines = Math.ceil(MAX_DOWNLOAD_CHARS / line.length) + 250;
+  for (let i = 0; i < lines; i++) stack.render.appendLog(r.serviceId, `${i} ${line}`, { type: 'app' });
+  const txt = await agent.get(`/api/render/deployments/${id}/logs.txt`);
+  t.is(txt.status, 200);
+  t.true(txt.text.length < MAX_DOWNLOAD_CHARS + 110 * MAX_LINE_CHARS, String(txt.text.length));
+  t.regex(txt.text, /\[truncated after \d+ lines: read the rest on Render\]\n$/);
 });

@@ -160,7 +160,7 @@ test('hostile lines show as text, and a service deleted on Render while the pane
   await waitLine(page, 'Your service is live');
   stack.render.appendLog(r.serviceId, '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script> \x1b[31mred\x1b[0m', { type: 'app' });
   await waitLine(page, '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script> red');
-  t.is(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned), undefined);
+  t.is(await page.evaluate(() => (globalThis as { __pwned?: number }).__pwned), undefined);
   t.is(await page.getByTestId('logs').locator('img, script').count(), 0);
 
   const del = await fetch(`${stack.render.url}/services/${r.serviceId}`, { method: 'DELETE', headers: { authorization: `Bearer ${apiKey}` } });
