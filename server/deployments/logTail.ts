@@ -241,7 +241,11 @@ export function createLogTailer(deps: LogTailDeps, opts: LogTailOptions = {}): L
     } catch (err) {
       if (err instanceof BudgetExhausted) delay = Math.max(err.retryAfterMs, CATCH_UP_MS);
       else if (err instanceof TailLeaseLost) delay = buildMs; // another process polls now; try for the lease later
-      else if (err instanceof RenderApiError && err.kind === 'not_found' && tail.onDeploymentKey) {
+      else if (err instanceof RenderApiError && err.kind === 'rate_limited') {
+        // Render's own limit (the key's other clients count too): wait as long as it says, holding the lease meanwhile.
+        delay = Math.max(err.retryAfterMs ?? runtimeMs, CATCH_UP_MS);
+        await tail.store.lease(tail.deploymentId, delay + leaseMs).catch(() => false);
+      } else if (err instanceof RenderApiError && err.kind === 'not_found' && tail.onDeploymentKey) {
         // The service (or the deploy) was deleted: no line will ever come, so polling stops for good.
         delay = null;
         await endGone(tail).catch(() => {});

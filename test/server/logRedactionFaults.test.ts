@@ -67,3 +67,23 @@ test.serial('a tail whose service is deleted on Render says so on the stream and
   await again.waitFor((text) => /"ended":"gone"/.test(text), 15_000);
   t.true(stack.web.deps.logTails!.tailStats(id).polls <= polls + 1);
 });
+
+test.serial('a tail that meets Render\'s own 429 waits the Retry-After it was given before asking again', async (t) => {
+  const { agent, apiKey, accountId } = await signedInWithKey(stack, 'tail429');
+  const { id } = await liveWithSecretLine(agent, 'tail429');
+  // Another user's tail, untouched by the fault, is the clock: its polls come every runtime interval.
+  const { agent: other } = await signedInWithKey(stack, 'tail429clock');
+  const { id: clockId } = await liveWithSecretLine(other, 'tail429clock');
+  const tailer = stack.web.deps.logTails!;
+  stack.render.setFault({ method: 'GET', route: '/logs', kind: 'status', status: 429, ms: 60_000, apiKey });
+  t.teardown(() => stack.render.clearFaults());
+  const logCalls = () => stack.render.calls.filter((c) => c.accountId === accountId && c.route === '/logs').length;
+  const clockTab = await openSseAs(other, `/api/events?logs=${clockId}`);
+  t.teardown(() => clockTab.close());
+  const tab = await openSseAs(agent, `/api/events?logs=${id}`);
+  t.teardown(() => tab.close());
+  await waitUntil('the first 429', async () => logCalls() >= 1, 15_000, 40);
+  const from = tailer.tailStats(clockId).polls;
+  await waitUntil('ten runtime intervals', async () => tailer.tailStats(clockId).polls >= from + 10, 30_000, 40);
+  t.is(logCalls(), 1, 'no second ask within the minute Render asked for');
+});
