@@ -9,7 +9,7 @@ import { BudgetExhausted, type RenderBudget } from '../render/budget.js';
 import type { Deploy, LogEntry } from '../render/types.js';
 import type { DeploymentStore } from './store.js';
 import { isTerminal } from './types.js';
-import { presentLine, type LogLine } from './logs.js';
+import { presentLine, serviceSecrets, type LogLine } from './logs.js';
 import { clampToWindow, deployLogWindows, deployRunning, type LogPhase } from './logWindows.js';
 import { tailStateStore, TailLeaseLost, type TailState } from './logTailState.js';
 import { tailKey } from './logTailKey.js';
@@ -35,7 +35,7 @@ export interface LogTailOptions {
   leaseMs?: number;
   /** Render's log pipeline lags its statuses: a finished window is read once more after this. Default 3 s. */
   settleMs?: number;
-  /** How long the service's env var values (for redaction) are reused. Default 5 min. */
+  /** How long the service's env var values and secret files (for redaction) are reused. Default 5 min. */
   secretsTtlMs?: number;
 }
 
@@ -131,8 +131,7 @@ export function createLogTailer(deps: LogTailDeps, opts: LogTailOptions = {}): L
   async function secretsOf(tail: Tail, client: RenderClient, serviceId: string): Promise<string[]> {
     const now = deps.clock.now();
     if (!tail.secrets || now - tail.secrets.at > secretsTtlMs) {
-      const vars = await client.listEnvVars(serviceId);
-      tail.secrets = { values: vars.map((v) => v.value).filter((v): v is string => typeof v === 'string'), at: now };
+      tail.secrets = { values: await serviceSecrets(client, serviceId), at: now };
     }
     return tail.secrets.values;
   }

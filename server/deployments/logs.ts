@@ -9,7 +9,7 @@ import { clampToWindow, deployLogWindows, type LogPhase, type LogWindow } from '
 /**
  * A deployment's logs as Render has them, bounded to that deploy (logWindows.ts), paged the way
  * Render pages `GET /logs` (hasMore, nextStartTime/nextEndTime; docs/render-api.md), with every
- * env var value of the service redacted.
+ * env var value and secret file of the service redacted (redact.ts).
  */
 
 export interface LogLine {
@@ -67,17 +67,19 @@ interface LogSource {
   secrets: string[];
 }
 
+/** Every value to redact from a service's lines: its env var values and its secret files' contents. */
+export async function serviceSecrets(client: RenderClient, serviceId: string): Promise<string[]> {
+  const [vars, files] = await Promise.all([client.listEnvVars(serviceId), client.listSecretFiles(serviceId)]);
+  return [...vars.map((v) => v.value), ...files.map((f) => f.content)].filter((v): v is string => typeof v === 'string');
+}
+
 /**
- * The Render deploy and the values to redact (two read calls). Null before the deploy exists at Render.
- * A failed env var read fails the whole read: without the values, the lines cannot be redacted.
+ * The Render deploy and the values to redact (three read calls). Null before the deploy exists at Render.
+ * A failed read of the values fails the whole read: without them, the lines cannot be redacted.
  */
 export async function loadLogSource(client: RenderClient, rec: DeploymentRecord): Promise<LogSource | null> {
   if (!rec.serviceId || !rec.deployId) return null;
-  const [deploy, envVars] = await Promise.all([
-    client.getDeploy(rec.serviceId, rec.deployId),
-    client.listEnvVars(rec.serviceId),
-  ]);
-  const secrets = envVars.map((v) => v.value).filter((v): v is string => typeof v === 'string');
+  const [deploy, secrets] = await Promise.all([client.getDeploy(rec.serviceId, rec.deployId), serviceSecrets(client, rec.serviceId)]);
   return { client, ownerId: rec.request.ownerId, serviceId: rec.serviceId, deploy, secrets };
 }
 

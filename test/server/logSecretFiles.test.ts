@@ -1,0 +1,43 @@
+import test from 'ava';
+import type { Stack } from '../helpers/stack.js';
+import { usePipelineStack } from '../helpers/pipelineStack.js';
+import { addNodeRepo, signedInWithKey, waitFinished } from '../helpers/pipeline.js';
+import { openSseAs, sseLogLines } from '../helpers/sse.js';
+import { waitUntil } from '../helpers/wait.js';
+
+// A service's secret files are secrets like its env var values: an app that prints one (a key it
+// loads, a config it dumps) has it redacted in the log pages, the download and the live tail.
+
+const PEM_BODY = 'MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7secretfile';
+const FILE = `-----BEGIN PRIVATE KEY-----\n${PEM_BODY}\n-----END PRIVATE KEY-----\n`;
+let stack: Stack;
+usePipelineStack(test, {
+  renderOptions: { manualDeploys: true },
+  logTail: { buildIntervalMs: 150, runtimeIntervalMs: 300, settleMs: 150, leaseMs: 3_000 },
+}, (p) => { ({ stack } = p); });
+
+test('a secret file\'s content printed by the app is redacted in the page, the download and the tail', async (t) => {
+  const { agent, apiKey } = await signedInWithKey(stack, 'secfile');
+  addNodeRepo(stack, 'secfile', 'app');
+  const id = (await agent.post('/api/render/deploy', { github_repo: 'secfile/app', project_name: 'secfile-app' })).json.id as string;
+  const r = await waitUntil('render ids', async () => {
+    const rec = (await agent.get(`/api/render/deployments/${id}`)).json;
+    return rec.serviceId && rec.deployId ? { serviceId: rec.serviceId as string, deployId: rec.deployId as string } : null;
+  }, 15_000, 40);
+  for (let i = 0; i < 3; i++) stack.render.advanceDeploy(r.deployId);
+  t.is((await waitFinished(agent, id)).status, 'live');
+  const put = await fetch(`${stack.render.url}/services/${r.serviceId}/secret-files/key.pem`, {
+    method: 'PUT', headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' }, body: JSON.stringify({ content: FILE }),
+  });
+  t.true(put.ok, await put.text());
+
+  const tab = await openSseAs(agent, `/api/events?logs=${id}`);
+  t.teardown(() => tab.close());
+  await tab.waitFor((text) => text.includes('retry:'));
+  stack.render.appendLog(r.serviceId, `loaded key ${PEM_BODY}`, { type: 'app' });
+  await tab.waitFor((text) => sseLogLines(text).some((l) => l.message.startsWith('loaded key')), 15_000);
+  const page = await agent.get(`/api/render/deployments/${id}/logs`);
+  const txt = await agent.get(`/api/render/deployments/${id}/logs.txt`);
+  t.true(page.json.logs.some((l: { message: string }) => l.message === 'loaded key [redacted]'));
+  for (const text of [tab.text(), page.text, txt.text]) t.false(text.includes(PEM_BODY));
+});
