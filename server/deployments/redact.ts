@@ -17,11 +17,39 @@ function forms(value: string): string[] {
  * character but tab and newline. Taken out before redaction, so colour codes inside a value cannot
  * split it past the match, and so a downloaded log cannot drive the terminal it is printed in.
  */
+// A scan, not regexes: linear by construction (test/security/regex-safety.test.ts).
 // eslint-disable-next-line no-control-regex
-const CONTROLS = /(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-_]?|[\x00-\x08\x0b-\x1f\x7f-\x9f]/g;
+const ANY_CONTROL = /[\x00-\x08\x0b-\x1f\x7f-\x9f]/;
+const inRange = (c: number, lo: number, hi: number) => c >= lo && c <= hi;
+
+/** Where the escape sequence starting at `i` (ESC or 8-bit CSI) ends, exclusive. */
+function escapeEnd(text: string, i: number): number {
+  const c = text.charCodeAt(i);
+  const kind = c === 0x9b ? 0x5b : text.charCodeAt(i + 1);
+  let j = c === 0x9b ? i + 1 : i + 2;
+  if (kind === 0x5b) { // CSI: parameter and intermediate bytes, then one final byte
+    while (j < text.length && inRange(text.charCodeAt(j), 0x20, 0x3f)) j++;
+    return j < text.length && inRange(text.charCodeAt(j), 0x40, 0x7e) ? j + 1 : j;
+  }
+  if (kind === 0x5d) { // OSC: up to BEL or ESC \
+    while (j < text.length && text.charCodeAt(j) !== 0x07 && text.charCodeAt(j) !== 0x1b) j++;
+    if (text.charCodeAt(j) === 0x07) return j + 1;
+    return text.charCodeAt(j) === 0x1b && text.charCodeAt(j + 1) === 0x5c ? j + 2 : j;
+  }
+  return inRange(kind, 0x40, 0x5f) ? i + 2 : i + 1; // another ESC pair, or a lone ESC
+}
 
 export function stripControls(text: string): string {
-  return text.replace(CONTROLS, '');
+  if (!ANY_CONTROL.test(text)) return text;
+  let out = '';
+  for (let i = 0; i < text.length;) {
+    const c = text.charCodeAt(i);
+    if (c === 0x1b || c === 0x9b) { i = escapeEnd(text, i); continue; }
+    if (c !== 0x09 && c !== 0x0a && (c < 0x20 || inRange(c, 0x7f, 0x9f))) { i++; continue; }
+    out += text[i];
+    i++;
+  }
+  return out;
 }
 
 /** Replace every occurrence of a secret value (in any of its forms) in a log line. */
