@@ -109,6 +109,23 @@ export async function liveService(stack: Stack, login: string) {
   return { ...user, serviceId: first.serviceId as string, firstDeployId: first.deployId as string };
 }
 
+/**
+ * On a simulator with manual deploys (`renderOptions: { manualDeploys: true }`): `<login>/app` deployed
+ * (with `body`'s extra fields) and its Render deploy advanced until the deployment is live.
+ */
+export async function deployedLiveByHand(stack: Stack, agent: Agent, login: string, body: Record<string, unknown> = {}): Promise<{ id: string; serviceId: string; deployId: string }> {
+  addNodeRepo(stack, login, 'app');
+  const id = (await agent.post('/api/render/deploy', { github_repo: `${login}/app`, project_name: `${login}-app`, ...body })).json.id as string;
+  const r = await until('render ids', async () => {
+    const rec = (await agent.get(`/api/render/deployments/${id}`)).json;
+    return rec.serviceId && rec.deployId ? { serviceId: rec.serviceId as string, deployId: rec.deployId as string } : null;
+  });
+  for (let i = 0; i < 3; i++) stack.render.advanceDeploy(r.deployId);
+  const done = await waitFinished(agent, id);
+  if (done.status !== 'live') throw new Error(`${login}/app: ${done.status}, not live`);
+  return { id, ...r };
+}
+
 /** A deployment's record once it names its Render deploy (bounded as `until`). */
 export const recordWithDeployId = (agent: Agent, id: string, what = 'the deploy id'): Promise<any> =>
   until(what, async () => {

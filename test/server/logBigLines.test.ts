@@ -1,9 +1,8 @@
 import test from 'ava';
 import type { Stack } from '../helpers/stack.js';
 import { usePipelineStack } from '../helpers/pipelineStack.js';
-import { addNodeRepo, signedInWithKey, waitFinished } from '../helpers/pipeline.js';
+import { deployedLiveByHand, signedInWithKey } from '../helpers/pipeline.js';
 import { openSseAs, sseLogLines } from '../helpers/sse.js';
-import { waitUntil } from '../helpers/wait.js';
 import { budgetFrom, RENDER_DOCUMENTED_LIMITS } from '../../server/render/budget.js';
 import { MAX_DOWNLOAD_CHARS, MAX_LINE_CHARS } from '../../server/deployments/logs.js';
 
@@ -21,14 +20,7 @@ usePipelineStack(test, {
 
 test('40 lines of 1 MB: the page, the live tail and the download all reach the line after them', async (t) => {
   const { agent } = await signedInWithKey(stack, 'big');
-  addNodeRepo(stack, 'big', 'app');
-  const id = (await agent.post('/api/render/deploy', { github_repo: 'big/app', project_name: 'big-app', env_vars: { API_TOKEN: SECRET } })).json.id as string;
-  const r = await waitUntil('render ids', async () => {
-    const rec = (await agent.get(`/api/render/deployments/${id}`)).json;
-    return rec.serviceId && rec.deployId ? { serviceId: rec.serviceId as string, deployId: rec.deployId as string } : null;
-  }, 15_000, 40);
-  for (let i = 0; i < 3; i++) stack.render.advanceDeploy(r.deployId);
-  t.is((await waitFinished(agent, id)).status, 'live');
+  const { id, ...r } = await deployedLiveByHand(stack, agent, 'big', { env_vars: { API_TOKEN: SECRET } });
   const tab = await openSseAs(agent, `/api/events?logs=${id}`);
   t.teardown(() => tab.close());
   await tab.waitFor((text) => text.includes('retry:'));
@@ -54,14 +46,7 @@ test('40 lines of 1 MB: the page, the live tail and the download all reach the l
 
 test('a download is bounded in size as well as in pages: past MAX_DOWNLOAD_CHARS it stops and says so', async (t) => {
   const { agent } = await signedInWithKey(stack, 'bigdl');
-  addNodeRepo(stack, 'bigdl', 'app');
-  const id = (await agent.post('/api/render/deploy', { github_repo: 'bigdl/app', project_name: 'bigdl-app' })).json.id as string;
-  const r = await waitUntil('render ids', async () => {
-    const rec = (await agent.get(`/api/render/deployments/${id}`)).json;
-    return rec.serviceId && rec.deployId ? { serviceId: rec.serviceId as string, deployId: rec.deployId as string } : null;
-  }, 15_000, 40);
-  for (let i = 0; i < 3; i++) stack.render.advanceDeploy(r.deployId);
-  t.is((await waitFinished(agent, id)).status, 'live');
+  const { id, ...r } = await deployedLiveByHand(stack, agent, 'bigdl');
   const line = 'z'.repeat(MAX_LINE_CHARS - 20);
   // Past the bound by more than a page (the bound is checked a page at a time).
   const lines = Math.ceil(MAX_DOWNLOAD_CHARS / line.length) + 250;

@@ -2,7 +2,7 @@ import test from 'ava';
 import type { Stack } from '../helpers/stack.js';
 import { usePipelineStack } from '../helpers/pipelineStack.js';
 import type { Agent } from '../helpers/agent.js';
-import { addNodeRepo, signedInWithKey, waitFinished } from '../helpers/pipeline.js';
+import { deployedLiveByHand, signedInWithKey } from '../helpers/pipeline.js';
 import { waitUntil } from '../helpers/wait.js';
 import { openSseAs, sseLogLines } from '../helpers/sse.js';
 
@@ -19,16 +19,9 @@ usePipelineStack(test, {
 }, (p) => { ({ stack } = p); });
 
 async function liveWithSecretLine(agent: Agent, owner: string): Promise<{ id: string; serviceId: string }> {
-  addNodeRepo(stack, owner, 'app');
-  const id = (await agent.post('/api/render/deploy', { github_repo: `${owner}/app`, project_name: `${owner}-app`, env_vars: { API_TOKEN: TOKEN } })).json.id as string;
-  const r = await waitUntil('render ids', async () => {
-    const rec = (await agent.get(`/api/render/deployments/${id}`)).json;
-    return rec.serviceId && rec.deployId ? { serviceId: rec.serviceId as string, deployId: rec.deployId as string } : null;
-  }, 15_000, 40);
-  for (let i = 0; i < 3; i++) stack.render.advanceDeploy(r.deployId);
-  if ((await waitFinished(agent, id)).status !== 'live') throw new Error('not live');
-  stack.render.appendLog(r.serviceId, `app booted with API_TOKEN=${TOKEN}`, { type: 'app' });
-  return { id, serviceId: r.serviceId };
+  const { id, serviceId } = await deployedLiveByHand(stack, agent, owner, { env_vars: { API_TOKEN: TOKEN } });
+  stack.render.appendLog(serviceId, `app booted with API_TOKEN=${TOKEN}`, { type: 'app' });
+  return { id, serviceId };
 }
 
 for (const status of [500, 429]) {

@@ -1,9 +1,8 @@
 import test from 'ava';
 import type { Stack } from '../helpers/stack.js';
 import { usePipelineStack } from '../helpers/pipelineStack.js';
-import { addNodeRepo, signedInWithKey, waitFinished } from '../helpers/pipeline.js';
+import { deployedLiveByHand, signedInWithKey } from '../helpers/pipeline.js';
 import { openSseAs, sseLogLines } from '../helpers/sse.js';
-import { waitUntil } from '../helpers/wait.js';
 
 // A service's secret files are secrets like its env var values: an app that prints one (a key it
 // loads, a config it dumps) has it redacted in the log pages, the download and the live tail.
@@ -18,14 +17,7 @@ usePipelineStack(test, {
 
 test('a secret file\'s content printed by the app is redacted in the page, the download and the tail', async (t) => {
   const { agent, apiKey } = await signedInWithKey(stack, 'secfile');
-  addNodeRepo(stack, 'secfile', 'app');
-  const id = (await agent.post('/api/render/deploy', { github_repo: 'secfile/app', project_name: 'secfile-app' })).json.id as string;
-  const r = await waitUntil('render ids', async () => {
-    const rec = (await agent.get(`/api/render/deployments/${id}`)).json;
-    return rec.serviceId && rec.deployId ? { serviceId: rec.serviceId as string, deployId: rec.deployId as string } : null;
-  }, 15_000, 40);
-  for (let i = 0; i < 3; i++) stack.render.advanceDeploy(r.deployId);
-  t.is((await waitFinished(agent, id)).status, 'live');
+  const { id, ...r } = await deployedLiveByHand(stack, agent, 'secfile');
   const put = await fetch(`${stack.render.url}/services/${r.serviceId}/secret-files/key.pem`, {
     method: 'PUT', headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' }, body: JSON.stringify({ content: FILE }),
   });

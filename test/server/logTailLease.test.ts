@@ -2,7 +2,7 @@ import test from 'ava';
 import type { Stack } from '../helpers/stack.js';
 import { usePipelineStack } from '../helpers/pipelineStack.js';
 import { Agent } from '../helpers/agent.js';
-import { addNodeRepo, signedInWithKey, waitFinished } from '../helpers/pipeline.js';
+import { deployedLiveByHand, signedInWithKey } from '../helpers/pipeline.js';
 import { openSseAs, sseLogLines } from '../helpers/sse.js';
 import { waitUntil } from '../helpers/wait.js';
 import { startWeb } from '../../server/web.js';
@@ -21,14 +21,7 @@ const until = <T>(what: string, fn: () => Promise<T | null | undefined | false>)
 
 test('a poller whose lease lapsed during its Render call publishes nothing: every line reaches each tab once', async (t) => {
   const { agent, apiKey, accountId } = await signedInWithKey(stack, 'lease');
-  addNodeRepo(stack, 'lease', 'app');
-  const id = (await agent.post('/api/render/deploy', { github_repo: 'lease/app', project_name: 'lease-app' })).json.id as string;
-  const r = await until('render ids', async () => {
-    const rec = (await agent.get(`/api/render/deployments/${id}`)).json;
-    return rec.serviceId && rec.deployId ? { serviceId: rec.serviceId as string, deployId: rec.deployId as string } : null;
-  });
-  for (let i = 0; i < 3; i++) stack.render.advanceDeploy(r.deployId);
-  t.is((await waitFinished(agent, id)).status, 'live');
+  const { id, ...r } = await deployedLiveByHand(stack, agent, 'lease');
   for (let i = 0; i < 3; i++) stack.render.appendLog(r.serviceId, `before ${i}`, { type: 'app' });
 
   const port = await freePort();
@@ -60,14 +53,7 @@ test('a poller whose lease lapsed during its Render call publishes nothing: ever
 
 test('the last tab leaves during a poll and comes back: the poll of the tail that ended publishes nothing', async (t) => {
   const { agent, apiKey, accountId } = await signedInWithKey(stack, 'comeback');
-  addNodeRepo(stack, 'comeback', 'app');
-  const id = (await agent.post('/api/render/deploy', { github_repo: 'comeback/app', project_name: 'comeback-app' })).json.id as string;
-  const r = await until('render ids', async () => {
-    const rec = (await agent.get(`/api/render/deployments/${id}`)).json;
-    return rec.serviceId && rec.deployId ? { serviceId: rec.serviceId as string, deployId: rec.deployId as string } : null;
-  });
-  for (let i = 0; i < 3; i++) stack.render.advanceDeploy(r.deployId);
-  t.is((await waitFinished(agent, id)).status, 'live');
+  const { id, ...r } = await deployedLiveByHand(stack, agent, 'comeback');
   for (let i = 0; i < 3; i++) stack.render.appendLog(r.serviceId, `before ${i}`, { type: 'app' });
 
   const hold = stack.render.holdRequest({ method: 'GET', route: '/logs', apiKey });

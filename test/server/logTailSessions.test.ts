@@ -1,9 +1,8 @@
 import test from 'ava';
 import type { Stack } from '../helpers/stack.js';
 import { usePipelineStack } from '../helpers/pipelineStack.js';
-import { addNodeRepo, signedInWithKey, waitFinished } from '../helpers/pipeline.js';
+import { deployedLiveByHand, signedInWithKey } from '../helpers/pipeline.js';
 import { openSseAs, sseLogLines } from '../helpers/sse.js';
-import { waitUntil } from '../helpers/wait.js';
 
 // One user, two sessions (two browsers), each with a Render key of its own: the tail of a deployment
 // reads Render with the key the deployment was made with, whichever stream started following first;
@@ -17,15 +16,8 @@ usePipelineStack(test, {
 
 async function liveDeployment(login: string) {
   const { agent, apiKey } = await signedInWithKey(stack, login);
-  addNodeRepo(stack, login, 'app');
-  const id = (await agent.post('/api/render/deploy', { github_repo: `${login}/app`, project_name: `${login}-app` })).json.id as string;
-  const r = await waitUntil('render ids', async () => {
-    const rec = (await agent.get(`/api/render/deployments/${id}`)).json;
-    return rec.serviceId && rec.deployId ? { serviceId: rec.serviceId as string, deployId: rec.deployId as string } : null;
-  }, 15_000, 40);
-  for (let i = 0; i < 3; i++) stack.render.advanceDeploy(r.deployId);
-  if ((await waitFinished(agent, id)).status !== 'live') throw new Error('not live');
-  return { agent, apiKey, id, serviceId: r.serviceId };
+  const { id, serviceId } = await deployedLiveByHand(stack, agent, login);
+  return { agent, apiKey, id, serviceId };
 }
 
 /** The same GitHub user in another browser, with `apiKey` connected. */
