@@ -1,5 +1,5 @@
 import { parse } from 'yaml';
-import { linesOf } from './lines.js';
+import { linesOf, MAX_LINE_CHARS } from './lines.js';
 
 /**
  * The `services:` entries of a render.yaml, read line by line in linear time: for each entry, the
@@ -11,7 +11,7 @@ import { linesOf } from './lines.js';
  * `services:` sequence of mappings, one `key: value` per line. Values may be plain, quoted or block
  * scalars; the yaml package only ever sees one such value (a few bounded lines). Anything else it
  * meets on the way (flow collections, anchors and aliases, tags, merge keys, duplicate keys, several
- * documents, tabs as indentation, lines over MAX_LINE_CHARS) makes the answer `null`: "not readable
+ * documents, tabs as indentation, lines or values over MAX_LINE_CHARS) makes the answer `null`: "not readable
  * here", and detection falls back to the repository's other files, as for invalid YAML.
  */
 type BlueprintEntry = Record<string, unknown> | 'not a mapping';
@@ -178,7 +178,10 @@ function scalarValue(v: PendingValue): unknown {
   } catch {
     unreadable();
   }
-  return doc && typeof doc === 'object' && 'v' in doc ? (doc).v : unreadable();
+  const value = doc && typeof doc === 'object' && 'v' in doc ? (doc).v : unreadable();
+  // A value over many lines is bounded like one line: a command or name detection passes on is short.
+  if (typeof value === 'string' && value.length > MAX_LINE_CHARS) unreadable();
+  return value;
 }
 
 // The YAML 1.2 core schema reads these as null, booleans or numbers, not strings.

@@ -79,6 +79,10 @@ export const ADVERSARIAL_CASES: AdversarialCase[] = [
   { name: 'render.yaml: thousands of services, web last', files: { 'render.yaml': fill('services:\n', '  - type: worker\n    name: w\n', '  - type: web\n    runtime: python\n    buildCommand: pip install .\n    startCommand: gunicorn app:app\n', '\n') }, expect: { stack: 'python', startCommand: 'gunicorn app:app' } },
   { name: 'render.yaml: 256 KiB of blank lines', files: { 'render.yaml': fill('', '\n'), 'package.json': startScript }, expect: { stack: 'node', startCommand: 'npm start' } },
   { name: 'render.yaml: one 256 KiB plain scalar', files: { 'render.yaml': fill('services: ', 'a '), 'package.json': startScript }, expect: { stack: 'node', startCommand: 'npm start' } },
+  // A value over many lines (block, folded, quoted or plain continuation) is as unreadable here as one long line.
+  { name: 'render.yaml: a 256 KiB block-scalar startCommand', files: { 'render.yaml': fill('services:\n  - type: web\n    runtime: node\n    buildCommand: npm ci\n    startCommand: |\n', '      node x\n', '', '\n'), 'package.json': startScript }, expect: { stack: 'node', startCommand: 'npm start' } },
+  { name: 'render.yaml: a 256 KiB folded name', files: { 'render.yaml': fill('services:\n  - type: web\n    runtime: node\n    buildCommand: npm ci\n    startCommand: node a.js\n    name: >\n', '      aaaaaaaa\n', '', '\n'), 'package.json': startScript }, expect: { stack: 'node', startCommand: 'npm start' } },
+  { name: 'render.yaml: a 256 KiB quoted buildCommand over many lines', files: { 'render.yaml': fill('services:\n  - type: web\n    runtime: node\n    startCommand: node a.js\n    buildCommand: "npm ci\n', '      x\n', '      "\n'), 'package.json': startScript }, expect: { stack: 'node', startCommand: 'npm start' } },
   { name: 'render.yaml: huge flat map', files: { 'render.yaml': distinctKeys(), 'package.json': startScript }, expect: { stack: 'node', startCommand: 'npm start' } },
 ];
 
