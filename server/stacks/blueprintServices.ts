@@ -20,6 +20,9 @@ const FIELDS = new Set(['type', 'name', 'runtime', 'env', 'buildCommand', 'start
 // A value starting with one of these is a collection, alias, anchor, tag or reserved: not read here.
 const UNSUPPORTED_START = new Set(['[', '{', '&', '*', '!', '%', '@', '`']);
 
+// A value's text as written (indentation and escapes included) read here: room for a MAX_LINE_CHARS value.
+const MAX_VALUE_SOURCE_CHARS = 2 * MAX_LINE_CHARS;
+
 class Unreadable extends Error {}
 function unreadable(): never {
   throw new Unreadable();
@@ -171,6 +174,10 @@ function scalarValue(v: PendingValue): unknown {
     }
     if (more.length === 0 && isPlainString(first)) return first;
   }
+  // The yaml package gets a bounded text: behind a block indicator or an open quote, more-indented
+  // lines could hold any structure (a sea of keys, entries or aliases took it ~0.5 s at 256 KiB).
+  let source = first.length;
+  for (const l of v.more) if ((source += l.length + 1) > MAX_VALUE_SOURCE_CHARS) unreadable();
   if (quoted && !quoteClosesCleanly(first, v.more)) unreadable();
   let doc: unknown;
   try {

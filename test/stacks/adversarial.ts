@@ -42,6 +42,9 @@ function aliasFlood(): string {
   return fill(head, '*x,', '*x]\n');
 }
 
+/** A web service whose startCommand is a block scalar: what follows it, more indented, is its text. */
+const BLOCK_HEAD = 'services:\n  - type: web\n    runtime: node\n    buildCommand: npm ci\n    startCommand: |\n      node a.js\n';
+
 export const ADVERSARIAL_CASES: AdversarialCase[] = [
   // The two stalls the issue reported, at full size.
   { name: 'Procfile: one 256 KiB web: line that never ends cleanly', files: { Procfile: fill('web: a', ' ', '\rx'), 'package.json': startScript }, expect: { error: /Procfile web: line is longer than/ } },
@@ -83,8 +86,19 @@ export const ADVERSARIAL_CASES: AdversarialCase[] = [
   { name: 'render.yaml: a 256 KiB block-scalar startCommand', files: { 'render.yaml': fill('services:\n  - type: web\n    runtime: node\n    buildCommand: npm ci\n    startCommand: |\n', '      node x\n', '', '\n'), 'package.json': startScript }, expect: { stack: 'node', startCommand: 'npm start' } },
   { name: 'render.yaml: a 256 KiB folded name', files: { 'render.yaml': fill('services:\n  - type: web\n    runtime: node\n    buildCommand: npm ci\n    startCommand: node a.js\n    name: >\n', '      aaaaaaaa\n', '', '\n'), 'package.json': startScript }, expect: { stack: 'node', startCommand: 'npm start' } },
   { name: 'render.yaml: a 256 KiB quoted buildCommand over many lines', files: { 'render.yaml': fill('services:\n  - type: web\n    runtime: node\n    startCommand: node a.js\n    buildCommand: "npm ci\n', '      x\n', '      "\n'), 'package.json': startScript }, expect: { stack: 'node', startCommand: 'npm start' } },
+  // Behind a block indicator, more-indented lines that are structure: the yaml package must not be handed them.
+  { name: 'render.yaml: a block scalar, then a sea of keys', files: { 'render.yaml': underBlock((i) => `     k${i}: v\n`), 'package.json': startScript }, expect: { stack: 'node', startCommand: 'npm start' } },
+  { name: 'render.yaml: a block scalar, then a sea of entries', files: { 'render.yaml': fill(BLOCK_HEAD, '     - a\n', '', '\n'), 'package.json': startScript }, expect: { stack: 'node', startCommand: 'npm start' } },
+  { name: 'render.yaml: a block scalar, then a sea of aliases', files: { 'render.yaml': fill(`${BLOCK_HEAD}     x: &a [1]\n`, '     y: *a\n', '', '\n'), 'package.json': startScript }, expect: { stack: 'node', startCommand: 'npm start' } },
   { name: 'render.yaml: huge flat map', files: { 'render.yaml': distinctKeys(), 'package.json': startScript }, expect: { stack: 'node', startCommand: 'npm start' } },
 ];
+
+/** BLOCK_HEAD, then as many distinct lines `line(i)` as fit, padded with blank lines to the limit. */
+function underBlock(line: (i: number) => string): string {
+  let doc = BLOCK_HEAD;
+  for (let i = 0; doc.length + line(i).length <= LIMIT; i++) doc += line(i);
+  return doc.padEnd(LIMIT, '\n');
+}
 
 /** As many distinct top-level keys as fit (a general YAML parser compares each new key with all before it). */
 function distinctKeys(): string {
