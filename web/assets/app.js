@@ -59,6 +59,7 @@ const live = createLive({
   onResync: () => current?.onResync?.(),
   onLogs: (e) => current?.onLogs?.(e),
   onSentinel: (e) => { current?.onSentinel?.(e); void refreshBadge(); },
+  onSessionEnded: () => void followSession(),
   onMode: (mode) => {
     liveMode.textContent = MODE_TEXT[mode] ?? '';
     liveMode.dataset.mode = mode;
@@ -80,15 +81,48 @@ const ctx = {
   announce,
   async refreshSession() {
     session = await api.session();
+    signalOtherTabs();
     if (!session) showSignedOut({ message: SESSION_ENDED });
     else drawAccount();
     return session;
   },
   async signOut() {
     try { await api.logout(); } catch (err) { if (!(err instanceof ApiError) || err.status !== 401) throw err; }
+    signalOtherTabs();
     showSignedOut({ message: 'You are signed out.', kind: 'success' });
   },
 };
+
+/**
+ * The session ended or its Render key was cleared or replaced, here or in another tab of this browser:
+ * show what the session is now. Views drawn from the old one (the key's hint, its workspaces) are
+ * drawn again; another user's session (signed in over it elsewhere) starts the page afresh, so nothing
+ * of the old user's stays in this page's state.
+ */
+/**
+ * Tells this browser's other tabs that the session changed (a key connected ends no session, so their
+ * streams hear nothing of it): a localStorage write fires their `storage` event. The value is a nonce.
+ */
+const SESSION_SIGNAL = 'session-changed';
+function signalOtherTabs() {
+  try { localStorage.setItem(SESSION_SIGNAL, `${Date.now()}-${Math.random()}`); } catch { /* storage off: streams still tell of ends */ }
+}
+window.addEventListener('storage', (e) => { if (e.key === SESSION_SIGNAL) void followSession(); });
+
+async function followSession() {
+  const before = session;
+  let now;
+  try { now = await api.session(); } catch { return; } // the stream's reconnect catches up
+  if (session !== before) return; // this tab moved on meanwhile (signed out, refreshed the session)
+  // Signed in in another tab: this signed-out one loads the app too.
+  if (!before) { if (now) location.reload(); return; }
+  if (!now) { showSignedOut({ message: SESSION_ENDED }); return; }
+  if (now.user.id !== before.user.id) { location.reload(); return; }
+  session = now;
+  drawAccount();
+  if (JSON.stringify(now.render ?? null) === JSON.stringify(before.render ?? null)) return;
+  if (current?.onSessionChanged) current.onSessionChanged(); else route();
+}
 
 function drawNav(active) {
   const link = (key, href, label) => h('a', { href, class: 'nav__link', 'aria-current': key === active ? 'page' : null, dataset: { nav: key } }, label);
@@ -189,6 +223,7 @@ async function boot() {
     return;
   }
   if (!session) { showSignedOut({ authError }); return; }
+  signalOtherTabs();
   drawAccount();
   live.start();
   // The first view reads its data once the stream is subscribed: nothing published meanwhile is lost,

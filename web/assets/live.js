@@ -29,9 +29,10 @@ const MAX_PASSED = 50;
 
 /**
  * @param {{ api: object, onEvent: (e: {id: string, status: string, updatedAt: string}) => void,
- *           onResync: () => void, onMode: (mode: 'connecting'|'live'|'polling') => void }} opts
+ *           onResync: () => void, onMode: (mode: 'connecting'|'live'|'polling') => void,
+ *           onSessionEnded?: (reason: string) => void }} opts
  */
-export function createLive({ api, onEvent, onResync, onMode, onLogs = () => {}, onSentinel = () => {} }) {
+export function createLive({ api, onEvent, onResync, onMode, onLogs = () => {}, onSentinel = () => {}, onSessionEnded = () => {} }) {
   let source = null;
   /** The open stream a reopened one replaces: it delivers the updates until it has delivered the new one's marker. */
   let previous = null;
@@ -176,6 +177,13 @@ export function createLive({ api, onEvent, onResync, onMode, onLogs = () => {}, 
       let data;
       try { data = JSON.parse(e.data); } catch { return; }
       if (data && typeof data.id === 'string') update(es, () => onSentinel(data));
+    });
+    // The session ended or lost its key (perhaps in another tab): the stream's last event says so.
+    es.addEventListener('session', (e) => {
+      if (!listening()) return;
+      let data;
+      try { data = JSON.parse(e.data); } catch { return; }
+      onSessionEnded(typeof data?.reason === 'string' ? data.reason : 'ended');
     });
     es.addEventListener('logs', (e) => {
       if (!listening()) return;

@@ -109,5 +109,6 @@ export function settingsView(ctx) {
       h('p', null, 'Signed in as ', h('strong', null, user.login), user.name ? h('span', { class: 'muted' }, ` (${user.name})`) : null, '.'),
       h('div', { class: 'actions' }, signOut)));
   drawStatus();
-  return { title: 'Settings', el };
+  // The key was cleared or replaced in another tab: the key section follows (this tab's notices stay).
+  return { title: 'Settings', el, onSessionChanged: drawStatus };
 }

@@ -1,0 +1,61 @@
+import test from 'ava';
+import type { Browser } from 'playwright-core';
+import { connectKey, type UiStack } from './support/uiStack.js';
+import { useBrowserStack } from './support/browserStack.js';
+
+// Two tabs of one user share one session (one cookie): what one tab does to the session or its
+// Render key, the other tab shows, without a reload.
+let stack: UiStack;
+let browser: Browser;
+useBrowserStack(test, {}, (b) => ({ stack, browser } = b));
+
+test('a key cleared or replaced in one tab: the other tab’s settings follow, no stale key hint', async (t) => {
+  const { context, page: first, apiKey } = await stack.signedInWithKey(browser, 'twotabskey', []);
+  const second = await context.newPage();
+  await second.goto(`${stack.url}/#/settings`);
+  await second.getByTestId('key-status').filter({ hasText: apiKey.slice(-4) }).waitFor();
+  await first.goto(`${stack.url}/#/settings`);
+
+  await first.getByTestId('clear-key').click();
+  await first.getByTestId('clear-key-confirm').click();
+  await first.getByTestId('render-key-input').waitFor();
+  // The other tab stops claiming a connected key.
+  await second.getByTestId('render-key-input').waitFor({ timeout: 15_000 });
+  t.is(await second.getByTestId('key-status').count(), 0);
+
+  // A new key connected in the first tab: the second shows its hint, not nothing nor the old one.
+  const other = stack.renderAccount('twotabsother');
+  await connectKey(first, other);
+  await second.getByTestId('key-status').filter({ hasText: other.slice(-4) }).waitFor({ timeout: 15_000 });
+  t.pass();
+  await context.close();
+});
+
+test('signed out in one tab: the other tab shows the sign-in page, and its next action does not sign in again', async (t) => {
+  const { context, page: first } = await stack.signedInWithKey(browser, 'twotabsout', []);
+  const second = await context.newPage();
+  await second.goto(`${stack.url}/#/`);
+  await second.getByTestId('user-login').waitFor();
+  await first.getByTestId('sign-out').click();
+  await first.getByTestId('sign-in').waitFor();
+  await second.getByTestId('sign-in').waitFor({ timeout: 15_000 });
+  t.is(await second.getByTestId('user-login').count(), 0);
+  const status = await second.evaluate(async () => (await fetch('/api/session')).status);
+  t.is(status, 401);
+  await context.close();
+});
+
+test('signed out and another user signed in in one tab: the other tab shows that user, nothing of the first', async (t) => {
+  const { context, page: first } = await stack.signedInWithKey(browser, 'twotabsfirst', ['first-app']);
+  const second = await context.newPage();
+  await second.goto(`${stack.url}/#/settings`);
+  await second.getByTestId('key-status').waitFor();
+  await first.getByTestId('sign-out').click();
+  await stack.signInBrowser(first, 'twotabssecond');
+  await second.getByTestId('user-login').filter({ hasText: 'twotabssecond' }).waitFor({ timeout: 15_000 });
+  // The second user has no key: the settings page asks for one rather than showing the first user's.
+  await second.getByTestId('render-key-input').waitFor();
+  const text = await second.locator('body').innerText();
+  t.false(text.includes('twotabsfirst'), 'nothing of the first user stays on the page');
+  await context.close();
+});
