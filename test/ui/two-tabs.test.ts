@@ -1,10 +1,14 @@
 import test from 'ava';
 import type { Browser } from 'playwright-core';
-import { connectKey, type UiStack } from './support/uiStack.js';
+import { connectKey, deployThroughForm, type UiStack } from './support/uiStack.js';
 import { useBrowserStack } from './support/browserStack.js';
 
-// Two tabs of one user share one session (one cookie): what one tab does to the session or its
-// Render key, the other tab shows, without a reload.
+// Code inside page.evaluate runs in the browser; these stand in for the DOM types this (Node-only) project does not load.
+declare const localStorage: any;
+declare const sessionStorage: any;
+
+// One browser: two tabs of one user share one session (one cookie), and what one tab does to the
+// session or its Render key the other shows, without a reload; the next user finds nothing of the last.
 let stack: UiStack;
 let browser: Browser;
 useBrowserStack(test, {}, (b) => ({ stack, browser } = b));
@@ -57,5 +61,17 @@ test('signed out and another user signed in in one tab: the other tab shows that
   await second.getByTestId('render-key-input').waitFor();
   const text = await second.locator('body').innerText();
   t.false(text.includes('twotabsfirst'), 'nothing of the first user stays on the page');
+  await context.close();
+});
+
+test('signed out: nothing of the user’s deploys stays in the browser’s storage for the next user', async (t) => {
+  const { context, page } = await stack.signedInWithKey(browser, 'twotabsstore', ['store-app']);
+  await deployThroughForm(page, 'twotabsstore/store-app', { serviceName: 'storage-witness-app' });
+  const stored = () => page.evaluate(() => JSON.stringify({ ...localStorage }) + JSON.stringify({ ...sessionStorage }));
+  t.true((await stored()).includes('storage-witness-app'), 'kept while signed in, for the deploy-ended notification');
+  await page.getByTestId('sign-out').click();
+  await page.getByTestId('sign-in').waitFor();
+  const after = await stored();
+  t.false(after.includes('storage-witness-app'));
   await context.close();
 });

@@ -5,7 +5,7 @@
 import { ApiError, createApi } from './api.js';
 import { announce, h, replace } from './dom.js';
 import { createLive } from './live.js';
-import { notifyDeployEnded } from './deploy-notify.js';
+import { forgetStartedDeploys, notifyDeployEnded } from './deploy-notify.js';
 import { navKey, parseRoute } from './router.js';
 import { renderSandboxBanner } from './banner.js';
 import { showBlockBanner } from './block-banner.js';
@@ -182,6 +182,7 @@ function route() {
 
 function showSignedOut({ authError = null, message = null, kind = 'error' } = {}) {
   live.stop();
+  forgetStartedDeploys();
   current?.dispose?.();
   current = null;
   session = null;

@@ -37,6 +37,17 @@ export function rememberStartedDeploy(id, serviceName, now = Date.now()) {
   localStorage.setItem(STARTED, JSON.stringify(all));
 }
 
+/**
+ * The session ended (signed out, expired, another user): its deploys stopped with it, and nothing of
+ * them (ids, service names) stays in this browser for whoever uses it next.
+ */
+export function forgetStartedDeploys() {
+  if (typeof localStorage === 'undefined') return;
+  try {
+    for (const k of Object.keys(localStorage)) if (k === STARTED || k.startsWith(CLAIM)) localStorage.removeItem(k);
+  } catch { /* storage off: nothing was kept */ }
+}
+
 /** A live-stream event {id, status}: a notification when a deploy started here went live or failed. */
 export function notifyDeployEnded(event, onOpen) {
   if (!supported() || Notification.permission !== 'granted') return;
