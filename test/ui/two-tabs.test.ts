@@ -75,3 +75,22 @@ test('signed out: nothing of the user’s deploys stays in the browser’s stora
   t.false(after.includes('storage-witness-app'));
   await context.close();
 });
+
+test('a page of one user never retries its action as another user whose session the browser now holds', async (t) => {
+  const { context, page } = await stack.signedInWithKey(browser, 'twotabsold', []);
+  await page.goto(`${stack.url}/#/settings`);
+  await page.getByTestId('key-status').waitFor();
+  // Another user signs in, and this browser's cookie becomes theirs without this page hearing of it.
+  const other = await stack.signedInWithKey(browser, 'twotabsnew', []);
+  await context.clearCookies();
+  await context.addCookies(await other.context.cookies());
+
+  // The page still shows the first user's settings; its action is refused, not redone as the second user.
+  await page.getByTestId('clear-key').click();
+  await page.getByTestId('clear-key-confirm').click();
+  await page.getByTestId('sign-in').or(page.getByTestId('render-key-input')).waitFor();
+  const theirs = await other.page.evaluate(async () => ((await (await fetch('/api/session')).json()) as { render?: { configured?: boolean } }).render?.configured);
+  t.true(theirs, 'the second user’s key is still connected');
+  t.true(await page.getByTestId('sign-in').isVisible(), 'the page says the first user’s session is over');
+  await Promise.all([context.close(), other.context.close()]);
+});

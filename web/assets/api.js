@@ -23,6 +23,8 @@ const enc = encodeURIComponent;
  */
 export function createApi(hooks = {}) {
   let csrfToken = null;
+  /** Whose session the token is of: a retry is made only as that user. */
+  let userId = null;
 
   async function raw(method, path, body, headers = {}) {
     const init = { method, credentials: 'same-origin', headers: { accept: 'application/json', ...headers } };
@@ -66,6 +68,13 @@ export function createApi(hooks = {}) {
       // A stale token (e.g. after signing in again in another tab): fetch the current one and retry once.
       if (err.code === 'csrf_failed' && method !== 'GET') {
         const session = await raw('GET', '/api/session').catch(() => null);
+        // Another user's session (signed in elsewhere in this browser): the page is of this one, and
+        // its action is not redone as the other; the page's session is over.
+        if (session?.csrfToken && userId !== null && session.user?.id !== userId) {
+          const ended = new ApiError(401, 'unauthenticated', 'Your session has ended. Sign in again to continue.');
+          hooks.onSignedOut?.(ended);
+          throw ended;
+        }
         if (session?.csrfToken) {
           csrfToken = session.csrfToken;
           return raw(method, path, body, headers);
@@ -91,6 +100,7 @@ export function createApi(hooks = {}) {
       try {
         const s = await raw('GET', '/api/session');
         csrfToken = s.csrfToken;
+        userId = s.user?.id ?? null;
         return s;
       } catch (err) {
         if (err instanceof ApiError && err.status === 401) return null;
