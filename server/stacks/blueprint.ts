@@ -34,7 +34,7 @@ export function stackFromBlueprint(raw: string): DetectedStack | null {
     const serviceType = serviceTypeOfBlueprint(svc.data.type, runtime);
     if (!serviceType) continue;
     const stack = runtime as StackName;
-    const label = svc.data.name ? ` "${svc.data.name}"` : '';
+    const label = svc.data.name && isPrintable(svc.data.name) ? ` "${svc.data.name}"` : '';
     const what = SERVICE_TYPE_PRESETS[serviceType].label.toLowerCase();
     let cron: { schedule: string } | Record<string, never> = {};
     if (serviceType === 'cron_job') {
@@ -64,4 +64,16 @@ export function stackFromBlueprint(raw: string): DetectedStack | null {
     };
   }
   return null;
+}
+
+/**
+ * Whether a name from the repository can be quoted to the user as is: no control characters (a
+ * terminal escape, a line break) and no bidirectional overrides, which could make the sentence lie.
+ */
+function isPrintable(name: string): boolean {
+  for (const ch of name) {
+    const c = ch.codePointAt(0)!;
+    if (c < 0x20 || (c >= 0x7f && c <= 0x9f) || c === 0x61c || c === 0x200e || c === 0x200f || (c >= 0x202a && c <= 0x202e) || (c >= 0x2066 && c <= 0x2069)) return false;
+  }
+  return true;
 }

@@ -113,3 +113,11 @@ test('on random block-style documents: the yaml package\'s answer, or null', (t)
   }), { numRuns: 3_000 });
   t.true(read > 1_000, `read ${read} of 3000 documents`);
 });
+
+test('a service name with control characters or bidirectional overrides is not quoted in the reason', (t) => {
+  const yaml = (name: string) => `services:\n  - type: web\n    name: ${name}\n    runtime: node\n    buildCommand: npm ci\n    startCommand: node a.js\n`;
+  t.is(stackFromBlueprint(yaml('shop-web'))?.reason, 'render.yaml declares the node web service "shop-web".');
+  for (const name of ['"a\\u001b[31mred"', '"two\\nlines"', '"evil\\u202Egnp.exe"', '"x\\u2066y"', '"bell\\u0007"']) {
+    t.is(stackFromBlueprint(yaml(name))?.reason, 'render.yaml declares the node web service.', name);
+  }
+});
