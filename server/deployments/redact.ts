@@ -52,10 +52,23 @@ export function stripControls(text: string): string {
   return out;
 }
 
+/**
+ * The values to look for, longest first, prepared once per list: callers pass one list for every line
+ * of a page or a tail's poll (its arrays are built fresh and never changed after).
+ */
+const preparedValues = new WeakMap<readonly string[], string[]>();
+function valuesOf(secrets: readonly string[]): string[] {
+  let values = preparedValues.get(secrets);
+  if (!values) {
+    values = [...new Set(secrets.flatMap(forms).filter((s) => s.length >= MIN_LENGTH))].sort((a, b) => b.length - a.length);
+    preparedValues.set(secrets, values);
+  }
+  return values;
+}
+
 /** Replace every occurrence of a secret value (in any of its forms) in a log line. */
-export function redactSecrets(text: string, secrets: string[]): string {
+export function redactSecrets(text: string, secrets: readonly string[]): string {
   let out = text;
-  const values = [...new Set(secrets.flatMap(forms).filter((s) => s.length >= MIN_LENGTH))].sort((a, b) => b.length - a.length);
-  for (const v of values) out = out.split(v).join('[redacted]');
+  for (const v of valuesOf(secrets)) out = out.split(v).join('[redacted]');
   return out;
 }

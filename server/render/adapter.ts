@@ -18,6 +18,12 @@ import { withoutTrailingSlashes } from '../text.js';
 import { contentDecoder } from '../contentCoding.js';
 import { boundedMemo } from '../boundedMemo.js';
 
+/** An answer over maxContentLength is worded as axios' own http adapter words it. */
+const TOO_LARGE = 'maxContentLength size of';
+/** Whether a failed exchange is an answer larger than the client takes (a smaller page may fit). */
+export const isAnswerTooLarge = (err: unknown): boolean =>
+  axios.isAxiosError(err) && err.code === AxiosError.ERR_BAD_RESPONSE && err.message.startsWith(TOO_LARGE);
+
 // One keep-alive pool per process, shared by every caller's client: a client is built per request or
 // job run, and opening a TLS connection per client would cost more than the call.
 const keepAlive = { keepAlive: true, maxSockets: 256, maxFreeSockets: 32, timeout: 60_000 };
@@ -156,7 +162,7 @@ class Exchange {
   }
 
   tooLarge(): AxiosError {
-    return new AxiosError(`maxContentLength size of ${this.limit} exceeded`, AxiosError.ERR_BAD_RESPONSE, this.config, this.req);
+    return new AxiosError(`${TOO_LARGE} ${this.limit} exceeded`, AxiosError.ERR_BAD_RESPONSE, this.config, this.req);
   }
 
   /** The caller's signal aborted (an EventTarget listener object). */

@@ -1,7 +1,7 @@
 // One HTTP exchange with Render: hooks, auth header, deadline, and mapping every failure to a
 // RenderApiError. Axios errors never escape: their config holds the Authorization header.
 import axios, { Axios, type AxiosRequestConfig, type AxiosResponse } from 'axios';
-import { renderAdapter } from './adapter.js';
+import { isAnswerTooLarge, renderAdapter } from './adapter.js';
 import { RenderApiError, type RenderErrorKind } from './errors.js';
 import type { QueryBuilder } from './query.js';
 import { parseRateLimit, parseRetryAfterMs, type HeaderGetter, type RateLimitInfo } from './rate-limit.js';
@@ -256,8 +256,8 @@ type TransportFailure = { kind: 'network' | 'timeout' | 'bad_response'; detail: 
 function classifyTransportFailure(err: unknown, callerSignal: AbortSignal | undefined): TransportFailure {
   if (callerSignal?.aborted) return { kind: 'aborted' };
   const code = axios.isAxiosError(err) ? err.code : undefined;
-  // The adapter's answer over maxContentLength (adapter.ts tooLarge): 'bad_response' flagged tooLarge.
-  if (code === 'ERR_BAD_RESPONSE' && err instanceof Error && err.message.startsWith('maxContentLength size of')) {
+  // An answer over maxContentLength (adapter.ts): 'bad_response' flagged tooLarge.
+  if (isAnswerTooLarge(err)) {
     return { kind: 'bad_response', detail: 'answer too large' };
   }
   if (code === 'ETIMEDOUT') {
