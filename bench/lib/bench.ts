@@ -1,6 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { startTestRedis, type TestRedis } from '../../test/helpers/redis.js';
 import { freePort } from '../../test/helpers/ports.js';
 import { startGitHubSimulator, type GitHubSimulator } from '../../sandbox/github/index.js';
@@ -12,12 +10,6 @@ import { startChild, type BenchChild } from './children.js';
 import { appEnv, configOf } from './env.js';
 import { serverSide } from './tenants.js';
 
-/**
- * The web child: its TypeScript under tsx, or with BENCH_WEB_BUILD=dist/bench-web a tsc build
- * (`npx tsc -p bench/tsconfig.compiled.json`) run by plain node, as production runs it (tsx's
- * transform costs up to ~3 µs of an authenticated read: bench/README.md, api).
- */
-const WEB_MAIN = process.env.BENCH_WEB_BUILD ? pathToFileURL(resolve(process.env.BENCH_WEB_BUILD, 'bench/children/webMain.js')).href : 'webMain.ts';
 
 /** What every scenario shares: the cleanup registry, one private redis-server, the GitHub simulator. */
 export interface Bench {
@@ -69,7 +61,7 @@ export async function startDeployment(bench: Bench, opts: {
   const config = configOf(env);
   const deps = serverSide(bench.cleanup, config);
   const [web, worker] = await Promise.all([
-    startChild(bench.cleanup, `web-${opts.name}`, WEB_MAIN, opts.web ? { ...env, BENCH_WEB_OPTIONS: JSON.stringify(opts.web) } : env, { cpuProfDir: bench.cpuProfDir }),
+    startChild(bench.cleanup, `web-${opts.name}`, 'webMain.ts', opts.web ? { ...env, BENCH_WEB_OPTIONS: JSON.stringify(opts.web) } : env, { cpuProfDir: bench.cpuProfDir }),
     opts.worker
       ? startChild(bench.cleanup, `worker-${opts.name}`, 'workerMain.ts', { ...env, BENCH_WORKER_OPTIONS: JSON.stringify(opts.worker) }, { cpuProfDir: bench.cpuProfDir })
       : Promise.resolve(undefined),

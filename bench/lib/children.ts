@@ -1,5 +1,6 @@
 import { fork, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Cleanup } from './cleanup.js';
 import type { ChildStats } from '../children/ipc.js';
 
@@ -19,6 +20,17 @@ export interface BenchChild {
 const CHILD_DIR = new URL('../children/', import.meta.url);
 
 /**
+ * Where a child's main is: bench/children/<name>.ts run under tsx, or, with BENCH_BUILD=dist/bench,
+ * its tsc build (`npx tsc -p bench/tsconfig.compiled.json`) run by plain node, as production runs
+ * web and worker (`npm run start:web`, `start:worker`). Every child of the run, baselines included.
+ */
+function childMain(file: string): URL {
+  const build = process.env.BENCH_BUILD;
+  if (build && /^\w+\.ts$/.test(file)) return pathToFileURL(resolve(build, 'bench/children', file.replace(/\.ts$/, '.js')));
+  return new URL(file, CHILD_DIR);
+}
+
+/**
  * Start bench/children/<file> as its own Node process (node --import=tsx), so the load generator never
  * shares an event loop with the code under test. Stdout (the JSON access log) goes to /dev/null: it is
  * still produced, as in production, but the bench does not pay for reading it.
@@ -27,9 +39,10 @@ export async function startChild(cleanup: Cleanup, name: string, file: string, e
   // BENCH_NODE_ARGS adds Node flags to every child, e.g. --perf-basic-prof for `perf record -p <pid>`.
   // A compiled child (.js, as production runs: tsc's output) runs without tsx, whose esbuild transform
   // (keepNames) adds an Object.defineProperty per named closure made at run time.
-  const execArgv = [...(file.endsWith('.js') ? [] : ['--import=tsx']), '--expose-gc', ...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean)];
+  const main = childMain(file);
+  const execArgv = [...(main.pathname.endsWith('.js') ? [] : ['--import=tsx']), '--expose-gc', ...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean)];
   if (opts.cpuProfDir) execArgv.push('--cpu-prof', `--cpu-prof-dir=${opts.cpuProfDir}`, `--cpu-prof-name=${name}-\${pid}.cpuprofile`);
-  const proc: ChildProcess = fork(fileURLToPath(new URL(file, CHILD_DIR)), [], {
+  const proc: ChildProcess = fork(fileURLToPath(main), [], {
     env: { PATH: process.env.PATH ?? '', ...env },
     execArgv,
     stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
