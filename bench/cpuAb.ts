@@ -10,7 +10,7 @@
  * number of requests per slice, CPU read by the child itself around each slice. Bare Koa is measured
  * in the same rounds as the reference the `api` rows divide by. `#NAME=value` gives that checkout's web
  * process extra environment; BENCH_CPU_PROF=dir writes their CPU profiles (bench/profile.ts). A checkout may
- * be a tsc build of one (`npx tsc -p bench/tsconfig.compiled.json` there, then `<checkout>/dist/bench-web`):
+ * be a tsc build of one (`npx tsc -p bench/tsconfig.compiled.json` there, then `<checkout>/dist/bench`):
  * run by plain node, as production runs, without tsx's transform (up to ~3 µs of a read, bench/README.md `api`).
  */
 import { randomBytes } from 'node:crypto';
