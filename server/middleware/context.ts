@@ -84,6 +84,19 @@ export function requireUser(): Middleware<Koa.DefaultState & SignedInState> {
   }, { kind: 'user' });
 }
 
+/**
+ * For a route that acts on the caller's session itself (sign out, store or clear its Render key): a
+ * request with X-Render-Api-Key runs on a key session of its own that ends with it
+ * (server/bearer/middleware.ts), so acting on that one would answer 200 and leave the token session,
+ * and the key stored in it, as they were. 400 bad_request, nothing changed: resend without the header.
+ */
+export function requireLastingSession(): Koa.Middleware {
+  return tagged((ctx, next) => {
+    if (ctx.session?.ephemeral) throw errors.badRequest(`X-Render-Api-Key is for one request's Render calls; send ${ctx.method} ${ctx.path} without it to act on your token's session.`);
+    return next();
+  }, { kind: 'lastingSession' });
+}
+
 /** The caller with their Render key, for a route that needs it only sometimes; else 400 render_key_missing. */
 export function withRenderKey(caller: SignedInState): RenderKeyState {
   if (!caller.session.render) throw errors.renderKeyMissing();

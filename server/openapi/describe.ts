@@ -17,6 +17,7 @@ export type ChainPart =
   | { kind: 'user' }
   | { kind: 'csrf' }
   | { kind: 'renderKey' }
+  | { kind: 'lastingSession' }
   | { kind: 'rateLimit'; name: string }
   | { kind: 'body'; schema: z.ZodType }
   | { kind: 'query'; schema: z.ZodType }

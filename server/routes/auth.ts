@@ -8,7 +8,7 @@ import { sealGithubToken } from '../sessions/credentials.js';
 import type { AppSession } from '../sessions/types.js';
 import { GitHubError } from '../github/client.js';
 import { requireCsrf, requireUser } from '../middleware/security.js';
-import { sessionIdOf } from '../middleware/context.js';
+import { requireLastingSession, sessionIdOf } from '../middleware/context.js';
 import { z } from 'zod';
 import { documented, view } from '../openapi/describe.js';
 import { requestDetail } from '../audit/fromRequest.js';
@@ -140,7 +140,7 @@ export function authRoutes(router: Router, deps: AppDeps) {
     ctx.redirect('/');
   });
 
-  router.post('/api/auth/logout', documented({ summary: 'Sign out: ends this session, its deploys and streams', tag: 'auth', responses: { 200: SignedOutView } }), requireUser(), requireCsrf(), deps.rateLimits.guard('signOut'), async (ctx) => {
+  router.post('/api/auth/logout', documented({ summary: 'Sign out: ends this session, its deploys and streams', tag: 'auth', responses: { 200: SignedOutView } }), requireUser(), requireLastingSession(), requireCsrf(), deps.rateLimits.guard('signOut'), async (ctx) => {
     const { user } = ctx.state;
     const ref = deps.sessions.refOf(ctx.state.sessionId);
     // Destroyed now (and tombstoned: a request still in flight cannot write it back), deploys stopped, streams closed, audited.

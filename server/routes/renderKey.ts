@@ -4,7 +4,7 @@ import type { AppDeps } from '../deps.js';
 import { errors } from '../errors.js';
 import { sealRenderCredentials } from '../sessions/credentials.js';
 import { requireCsrf } from '../middleware/security.js';
-import { requireUser } from '../middleware/context.js';
+import { requireLastingSession, requireUser } from '../middleware/context.js';
 import { validate } from '../middleware/validate.js';
 import { presentRenderStatus, RenderStatusView } from '../presenters/session.js';
 import { checkRenderKey } from '../render/verifyKey.js';
@@ -39,7 +39,7 @@ export function renderKeyRoutes(router: Router, deps: AppDeps) {
   router.post('/api/render/setup', documented({
     summary: 'Connect a Render API key to this session (checked with Render, kept sealed in the session only)', tag: 'render-key',
     responses: { 200: RenderStatusView },
-  }), requireUser(), requireCsrf(), deps.rateLimits.guard('keySetup'), deps.rateLimits.guard('keySetupPerUser'), validate({ body: SetupBody }, { messages: 'as-written' }), async (ctx) => {
+  }), requireUser(), requireLastingSession(), requireCsrf(), deps.rateLimits.guard('keySetup'), deps.rateLimits.guard('keySetupPerUser'), validate({ body: SetupBody }, { messages: 'as-written' }), async (ctx) => {
     const { user } = ctx.state;
     const apiKey = ctx.input.body.api_key;
     const attempt = { userId: user.id, login: user.login, keyFingerprint: fingerprint(apiKey, keyring) };
@@ -61,7 +61,7 @@ export function renderKeyRoutes(router: Router, deps: AppDeps) {
     ctx.body = presentRenderStatus(ctx.state.session);
   });
 
-  router.post('/api/render/clear-credentials', documented({ summary: 'Forget the Render key (stops this session\'s unfinished deploys)', tag: 'render-key', responses: { 200: RenderStatusView } }), requireUser(), requireCsrf(), deps.rateLimits.guard('keyClear'), async (ctx) => {
+  router.post('/api/render/clear-credentials', documented({ summary: 'Forget the Render key (stops this session\'s unfinished deploys)', tag: 'render-key', responses: { 200: RenderStatusView } }), requireUser(), requireLastingSession(), requireCsrf(), deps.rateLimits.guard('keyClear'), async (ctx) => {
     const userId = ctx.state.user.id;
     const ref = deps.sessions.refOf(ctx.state.sessionId);
     // One field update (a stale whole-record write cannot bring the key back); deploys stop, streams close.
