@@ -56,11 +56,18 @@ export function authRoutes(router: Router, deps: AppDeps) {
     },
   }) as Koa.Middleware;
 
-  const failed = async (ctx: Koa.Context, reason: string) => {
+  /**
+   * `exchanged`: the return carried this session's state and a code, and it was GitHub's answer to the
+   * code that failed (a code already spent, the profile not read).
+   */
+  const failed = async (ctx: Koa.Context, reason: string, exchanged = false) => {
     // Drop the pre-auth session and its OAuth state. A signed-in session only loses the OAuth state:
     // a stray or forged callback (any cross-site link, as the cookie is SameSite=Lax) must not sign people out.
+    // Nor does a return that failed at GitHub end the pre-auth session: another return of the same
+    // sign-in (the callback reloaded: GitHub takes the code once) may be signing in with it right now,
+    // and needs it (consumePreAuth) and the cookie; it loses only its OAuth state.
     const sess = getSession(ctx);
-    if (sess?.user) delete sess.grant;
+    if (sess?.user || exchanged) delete sess.grant;
     else ctx.session = null;
     await deps.security.signInFailed(ctx, reason);
     ctx.redirect(`/?auth_error=${encodeURIComponent(reason)}`);
@@ -97,14 +104,14 @@ export function authRoutes(router: Router, deps: AppDeps) {
   }), deps.rateLimits.guard('signInCallback'), requireOAuthReturn, grantMiddleware, async (ctx) => {
     const response = grantResponse(ctx.state.grant);
     // A denial has no code and was answered by requireOAuthReturn: what fails here is grant's exchange.
-    if (!response || response.error || !response.access_token) return failed(ctx, 'github_login_failed');
+    if (!response || response.error || !response.access_token) return failed(ctx, 'github_login_failed', true);
     const token = response.access_token;
     let viewer;
     try {
       viewer = await deps.upstream.github(token).getViewer();
     } catch (err) {
       ctx.state.log.warn({ kind: err instanceof GitHubError ? err.kind : 'unknown' }, 'GitHub profile lookup failed');
-      return failed(ctx, 'github_profile_failed');
+      return failed(ctx, 'github_profile_failed', true);
     }
     // The signed-in session is built from nothing: of the session this request came with (pre-auth,
     // or somebody else's) no key, workspace, CSRF token or id survives. A signed-in previous session

@@ -1,0 +1,57 @@
+import test from 'ava';
+import { startStack, type Stack } from '../helpers/stack.js';
+
+let stack: Stack;
+test.before(async () => { stack = await startStack(); });
+test.after.always(async () => { await stack?.close(); });
+
+// One return of a sign-in arriving twice (the callback page reloaded while it loads, a browser
+// repeating the navigation): GitHub takes the code once, so the second exchange fails. That failure
+// destroyed the pre-auth session and cleared the cookie while the first return, whose exchange had
+// worked, was still asking GitHub for the profile; the first then found its pre-auth session used up
+// and signed nobody in. The browser ended signed out after a sign-in that had succeeded at GitHub.
+test.serial('a replayed return whose code is already spent does not undo the return that is signing in', async (t) => {
+  stack.github.addUser({ id: 801, login: 'reloader' });
+  const agent = stack.agent();
+  const start = await agent.get('/api/auth/github/login');
+  const authorize = await fetch(`${start.location}&login=reloader`, { redirect: 'manual' });
+  const cb = new URL(authorize.headers.get('location')!);
+  const path = cb.pathname + cb.search;
+
+  const profiles = stack.github.holdProfiles();
+  const first = agent.get(path); // exchanges the code, then waits for the profile
+  while (profiles.waiting() < 1) await new Promise((r) => setImmediate(r));
+  const replayed = await agent.get(path); // same cookie, same code: GitHub refuses the spent code
+  t.is(replayed.status, 302);
+  t.false(replayed.setCookies.some((c) => c.startsWith('sid=;')), 'the failed replay leaves the cookie alone');
+  profiles.release();
+  const done = await first;
+  t.is(done.location, '/');
+
+  const session = await agent.get('/api/session');
+  t.is(session.status, 200, 'the browser is signed in');
+  t.like(session.json.user, { id: 801, login: 'reloader' });
+  t.is((await stack.redis.client.smembers(stack.web.deps.sessions.keys.userIndex(801))).length, 1, 'one session for the user');
+});
+
+// The ordinary failure still leaves nothing behind: a spent code with no other return in flight.
+test.serial('a return whose exchange fails, alone, signs nobody in and leaves no usable session', async (t) => {
+  stack.github.addUser({ id: 802, login: 'spent-code' });
+  const agent = stack.agent();
+  const start = await agent.get('/api/auth/github/login');
+  const authorize = await fetch(`${start.location}&login=spent-code`, { redirect: 'manual' });
+  const cb = new URL(authorize.headers.get('location')!);
+  const code = cb.searchParams.get('code');
+  t.truthy(code);
+  // Somebody else spends the code first.
+  const burned = await fetch(`${stack.github.oauthUrl}/login/oauth/access_token`, {
+    method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json' },
+    body: JSON.stringify({ client_id: stack.github.clientId, client_secret: stack.github.clientSecret, code }),
+  });
+  t.true(burned.status < 500);
+  const failed = await agent.get(cb.pathname + cb.search);
+  t.is(failed.location, '/?auth_error=github_login_failed');
+  t.is((await agent.get('/api/session')).status, 401);
+  const again = await agent.get(cb.pathname + cb.search);
+  t.is(again.location, '/?auth_error=github_login_failed', 'its state cannot be used again');
+});
