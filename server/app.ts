@@ -26,15 +26,17 @@ import { sentinelRoutes, type SentinelRouteOptions } from './routes/sentinel.js'
 import { mcpRoutes } from './routes/mcp.js';
 import { auditRoutes } from './routes/audit.js';
 import { clientFingerprintGuard } from './security/fingerprint.js';
-import { bearerAuth } from './bearer/middleware.js';
+import { bearerAuth, bearerCovers, BEARER_REFUSALS } from './bearer/middleware.js';
 import { documented } from './openapi/describe.js';
 import { openApiRoutes } from './openapi/route.js';
 import { MetaView } from './presenters/meta.js';
 import type { SecurityOptions } from './security/options.js';
-import { telemetryMiddleware } from './telemetry/middleware.js';
+import { gateCovers, GATE_REFUSALS, telemetryMiddleware } from './telemetry/middleware.js';
 import { inProcessRoutes } from './mcp/dispatch.js';
 
 const BODY_LIMIT = '64kb';
+/** The methods whose bodies koa-bodyparser reads (its parsedMethods default): only these can be refused for their body. */
+const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
 
 export interface CreateAppOptions {
   /**
@@ -143,7 +145,15 @@ export function createApp(deps: AppDeps, opts: CreateAppOptions = {}): Koa {
   const errorMiddleware = errorHandler();
   mcpRoutes(router, deps, inProcessRoutes(app, () => [errorMiddleware, ...(telemetry ? [telemetry] : []), router.routes() as Koa.Middleware]));
   auditRoutes(router, deps);
-  openApiRoutes(router, { sessionCookie: config.httpsOnly ? SESSION_COOKIE_SECURE : SESSION_COOKIE_PLAIN, version: '1.0.0' });
+  openApiRoutes(router, {
+    sessionCookie: config.httpsOnly ? SESSION_COOKIE_SECURE : SESSION_COOKIE_PLAIN, version: '1.0.0',
+    // What the layers above refuse before any route runs, on the requests each looks at.
+    beforeRouter: [
+      { covers: (method) => BODY_METHODS.has(method), errors: ['malformed_json', 'payload_too_large', 'unsupported_media_type'] },
+      { covers: (_method, path) => bearerCovers(path), errors: BEARER_REFUSALS },
+      ...(telemetry ? [{ covers: (_method: string, path: string) => gateCovers(path), errors: GATE_REFUSALS }] : []),
+    ],
+  });
   uiRoutes(router);
   for (const mount of opts.routes ?? []) mount(router);
   opts.onRouter?.(router);

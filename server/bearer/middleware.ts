@@ -10,9 +10,21 @@ import { preloadSession, SESSION_COOKIE_PLAIN, SESSION_COOKIE_SECURE } from '../
 import { createTokenSessions, type VerifiedToken } from './tokenSessions.js';
 import { KEY_SESSION_OPEN_MS, keySessionOpenKey } from './keySessions.js';
 import { gateWillRefuse } from '../telemetry/middleware.js';
+import type { ErrorCode } from '../openapi/errorCodes.js';
 
 /** Where bearer tokens are accepted (/metrics has its own token and is not a user route). */
-const covers = (path: string) => path.startsWith('/api/') || path === '/mcp';
+export const bearerCovers = (path: string) => path.startsWith('/api/') || path === '/mcp';
+
+/**
+ * What bearerAuth may answer on any path it covers, before the route runs (GET /api/openapi.json lists
+ * them there): a token GitHub refuses or that is not one (401), with a session cookie (400), GitHub down
+ * (503) or the sign-in limit spent (429) while it is checked; an X-Render-Api-Key without a token (400),
+ * malformed (400), rejected (400), locked out (429), or Render down or pacing us (503, 429).
+ */
+export const BEARER_REFUSALS: ErrorCode[] = [
+  'github_token_invalid', 'bearer_with_cookie', 'github_unavailable', 'rate_limited',
+  'bad_request', 'validation_failed', 'render_key_invalid', 'locked_out', 'render_unavailable', 'render_rate_limited',
+];
 
 /** The token from `Authorization: Bearer <token>`, or null when the request does not use that scheme. */
 export function bearerToken(ctx: Koa.Context): string | null {
@@ -79,9 +91,9 @@ export function bearerAuth(deps: AppDeps): Koa.Middleware {
 
   // Not an async function: a request without a token hands next()'s promise on (no await of its own).
   return (ctx, next) => {
-    const token = covers(ctx.path) ? bearerToken(ctx) : null;
+    const token = bearerCovers(ctx.path) ? bearerToken(ctx) : null;
     if (token !== null) return withToken(ctx, next, token);
-    if (ctx.get('x-render-api-key') && covers(ctx.path)) throw errors.badRequest('X-Render-Api-Key is accepted only with Authorization: Bearer <GitHub token>.');
+    if (ctx.get('x-render-api-key') && bearerCovers(ctx.path)) throw errors.badRequest('X-Render-Api-Key is accepted only with Authorization: Bearer <GitHub token>.');
     return next();
   };
 

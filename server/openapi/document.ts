@@ -1,7 +1,7 @@
 import type Router from '@koa/router';
 import { z } from 'zod';
 import { apiViews, chainPartsOf, routeDocOf, type AnyFunction, type Answer, type ChainPart, type RouteDoc } from './describe.js';
-import { errorCatalogue, type ErrorCodeEntry } from './errorCodes.js';
+import { errorCatalogue, type ErrorCode, type ErrorCodeEntry } from './errorCodes.js';
 
 /**
  * GET /api/openapi.json: an OpenAPI 3.1 document built by walking the router. Every route the app
@@ -17,7 +17,15 @@ export interface DocumentOptions {
   /** The session cookie's name (it depends on HTTPS_ONLY). */
   sessionCookie: string;
   version: string;
+  /**
+   * What the middleware mounted before the router refuses (body parser, bearer auth, the telemetry gate),
+   * by the requests each one looks at: no route's chain shows them, yet any route they cover answers them.
+   */
+  beforeRouter?: RefusalsBeforeRouter[];
 }
+
+/** A middleware before the router: the requests it looks at, and the error codes it may answer them with. */
+export interface RefusalsBeforeRouter { covers(method: string, path: string): boolean; errors: ErrorCode[] }
 
 interface LayerLike { methods: string[]; path: string | RegExp; stack: AnyFunction[]; paramNames: Array<{ name: string }> }
 
@@ -133,7 +141,8 @@ export function buildOpenApiDocument(router: Router, opts: DocumentOptions): Jso
     const params = parts.find((p) => p.kind === 'params');
     // A path parameter's schema: the route's documented one, else the one validate({ params }) checks.
     const paramSchema = (name: string) => doc?.params?.[name] ?? (params?.schema instanceof z.ZodObject ? (params.schema.shape as Record<string, z.ZodType>)[name] : undefined);
-    const path = openApiPath(layer.path);
+    const koaPath = layer.path;
+    const path = openApiPath(koaPath);
     for (const method of layer.methods) {
       if (method === 'HEAD') continue;
       const id = operationId(method, layer.path);
@@ -150,7 +159,10 @@ export function buildOpenApiDocument(router: Router, opts: DocumentOptions): Jso
 
       const responses: JsonObject = {};
       for (const [status, answer] of Object.entries(doc?.responses ?? {})) responses[status] = answerOf(answer, () => schemaRef(answer as z.ZodType, `${id[0]!.toUpperCase()}${id.slice(1)}${status}`));
-      const codes = [...impliedCodes(method, parts, parameters.some((p) => (p as JsonObject).in === 'path')), ...(doc?.errors ?? [])];
+      const codes = [
+        ...impliedCodes(method, parts, parameters.some((p) => (p as JsonObject).in === 'path')), ...(doc?.errors ?? []),
+        ...(opts.beforeRouter ?? []).filter((b) => b.covers(method, koaPath)).flatMap((b) => b.errors),
+      ];
       for (const code of codes) {
         const entry = known.get(code);
         if (!entry) throw new Error(`${method} ${layer.path} names error code ${code}, which no factory in server/errors.ts makes`);

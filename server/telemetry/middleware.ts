@@ -5,6 +5,7 @@ import { getSession } from '../sessions/middleware.js';
 import type { Telemetry } from './telemetry.js';
 import type { GuardEntry } from './guards.js';
 import { methodLabel, routeLabel } from '../metrics/labels.js';
+import type { ErrorCode } from '../openapi/errorCodes.js';
 
 /** Routes that count as deploy requests (the deploy-rate signal): POSTs to these templates. */
 const DEPLOY_ROUTES = new Set(['/api/render/deploy', '/api/render/services/:id/redeploy', '/api/render/services/:id/rollback', '/api/render/services/:id/deploys']);
@@ -26,6 +27,10 @@ const isApi = (path: string) => path.startsWith('/api/') || path === '/mcp' || p
 
 /** Signing in or out stays possible while blocked: it can only shorten what a token or cookie holder can do. */
 const isAuth = (path: string) => path.startsWith('/api/auth/');
+
+/** The paths the gate below may refuse, and with what (a block; a throttle's allowance spent): GET /api/openapi.json lists them. */
+export const gateCovers = (path: string) => isApi(path) && !isAuth(path);
+export const GATE_REFUSALS: ErrorCode[] = ['account_temporarily_blocked', 'rate_limited'];
 
 /**
  * Whether the gate below will refuse this user's request now (blocked, or throttled with this minute's
