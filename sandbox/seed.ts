@@ -44,6 +44,18 @@ export function seedSandbox(github: GitHubSimulator, render: RenderSimulator): v
 }
 
 /**
+ * Render's builds check out what GitHub has: the head of a github.com repository's branch, as the
+ * GitHub simulator has it (the Render simulator's `commitOf`), so a sandbox deploy shows the commit
+ * it was requested at, not a made-up one beside it. Other repositories: null (a made-up commit).
+ */
+export function headsFromGitHub(github: Pick<GitHubSimulator, 'branchHead'>): (repo: string, branch: string | null) => string | null {
+  return (repo, branch) => {
+    const m = /^https:\/\/github\.com\/([^/]+)\/([^/]+?)(?:\.git)?\/?$/.exec(repo);
+    return m && branch ? github.branchHead(m[1]!, m[2]!, branch) : null;
+  };
+}
+
+/**
  * Sandbox Sentinel demo: a little while after start, and every 10 minutes after, the demo workspace
  * gets a finding-worthy audit entry (someone viewing a database's connection info, opening a shell),
  * so a demo user who turns Sentinel on sees a finding or two within a round. Returns a stop function.

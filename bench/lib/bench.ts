@@ -10,7 +10,6 @@ import { startChild, type BenchChild } from './children.js';
 import { appEnv, configOf } from './env.js';
 import { serverSide } from './tenants.js';
 
-
 /** What every scenario shares: the cleanup registry, one private redis-server, the GitHub simulator. */
 export interface Bench {
   cleanup: Cleanup;

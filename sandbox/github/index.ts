@@ -68,6 +68,8 @@ export interface GitHubSimulator {
   handle(req: IncomingMessage, res: ServerResponse): void;
   /** True when the world was loaded from `stateFile`. */
   restored: boolean;
+  /** The head commit of a repository's branch, or null when there is no such repository or branch. */
+  branchHead(owner: string, name: string, branch: string): string | null;
   /** Commit statuses posted to owner/name at sha, oldest first. */
   statusesFor(owner: string, name: string, sha: string): SimCommitStatus[];
   /** Status posts wait (unanswered) until the returned function is called: a GitHub that holds writes. */
@@ -205,6 +207,7 @@ export async function startGitHubSimulator(opts: GitHubSimulatorOptions = {}): P
     injectFault: (f) => { faults.push({ ...f, left: f.times ?? 1 }); },
     handle,
     restored: Boolean(loaded),
+    branchHead: (owner, name, branch) => state.repos.get(`${owner}/${name}`.toLowerCase())?.branches.get(branch)?.sha ?? null,
     calls,
     close: async () => {
       saved?.flush();

@@ -3,7 +3,7 @@ import { fakeSha, formatUs, newId, type SimClock } from './clock.js';
 import { createDeployNarrator } from './deploy-narration.js';
 import type { Recorder } from './records.js';
 import { deploysOf, nextSeq, type DeployRec, type ServiceRec, type SimState } from './state.js';
-import type { BuildFailureMatch, BuildFailureStatus, DeployPhase, DeployStatus } from './types.js';
+import type { BuildFailureMatch, BuildFailureStatus, DeployPhase, DeployStatus, RenderSimOptions } from './types.js';
 import { withoutTrailingSlashes } from '../text.js';
 
 /**
@@ -52,6 +52,7 @@ interface DeployEngineOptions {
   manual: boolean;
   /** Called after every status change (the sandbox saves its state then). */
   onChange?: () => void;
+  commitOf?: RenderSimOptions['commitOf'];
 }
 
 export function createDeployEngine(state: SimState, clock: SimClock, rec: Recorder, opts: DeployEngineOptions): DeployEngine {
@@ -159,7 +160,7 @@ export function createDeployEngine(state: SimState, clock: SimClock, rec: Record
       let commit: DeployRec['commit'] = null;
       if (source) commit = source.commit;
       else if (svc.repo) {
-        const sha = req.commitId ?? fakeSha();
+        const sha = req.commitId ?? opts.commitOf?.(svc.repo, svc.branch) ?? fakeSha();
         commit = { id: sha, message: commitMessage(svc.name), createdAt: formatUs(nowUs) };
       }
       const skipBuild = Boolean(image) || req.deployMode === 'deploy_only';

@@ -37,6 +37,11 @@ export interface RenderSimOptions {
   /** Whether `plan: "free"` may be created through the API (default true; docs/render-api.md §5.3 says this is uncertain). */
   freePlanAllowed?: boolean;
   /**
+   * The commit a build of a repository's branch checks out when the deploy names none (Render builds the
+   * branch's head); null or absent: a made-up one. Sandbox mode asks the GitHub simulator (`headsFromGitHub`).
+   */
+  commitOf?: (repo: string, branch: string | null) => string | null;
+  /**
    * Keep the simulated world in this JSON file: loaded at start (deploys in progress resume), saved
    * shortly after every change and on close. Sandbox mode uses it so restarts keep services and deploys.
    */

@@ -65,6 +65,9 @@ test('npm start in sandbox mode: sign in, connect the demo key, deploy, live', a
   await page.locator('#sandbox-banner').waitFor();
   await deployDemoApp(page, url, 60_000);
   t.true(await page.getByTestId('timeline').locator('[data-status="build_in_progress"]').count() >= 1, 'it moved through Render\'s phases');
+  // Render builds the branch's head as GitHub has it: one commit, not "built by Render" beside another "checked when requested".
+  await page.getByTestId('commit-built').waitFor();
+  t.is(await page.getByTestId('commit-checked').count(), 0, 'the commit Render built is the one checked when the deploy was requested');
   await screenshot(page, 'npm-start-sandbox-live-desktop');
   t.deepEqual(problems, []);
   await context.close();
