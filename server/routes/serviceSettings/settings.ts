@@ -4,6 +4,7 @@ import type { AppDeps } from '../../deps.js';
 import { errors } from '../../errors.js';
 import { RENDER_PLANS } from '../../deployments/input.js';
 import { validate } from '../../middleware/validate.js';
+import type { RenderClient } from '../../render/client.js';
 import type { Service, ServicePATCH } from '../../render/types.js';
 import { NoQuery } from './keyedItems.js';
 import { plainRender, type settingsScope } from './scope.js';
@@ -81,15 +82,41 @@ function servicePatch(patch: Patch): ServicePATCH | null {
   return Object.keys(body).length ? body : null;
 }
 
-/** The same fields as they were, to put back if a later step fails. */
-function undoPatch(svc: Service, patch: Patch): ServicePATCH {
+/** The PATCH-able settings of a service as the patch names them (undefined: the service has none). */
+function patchableOf(svc: Service): Omit<Patch, 'num_instances' | '_csrf'> {
   const d = details(svc);
-  return servicePatch({
-    ...(patch.auto_deploy !== undefined ? { auto_deploy: svc.autoDeploy === 'yes' } : {}),
-    ...(patch.previews !== undefined ? { previews: ((d.previews as { generation?: Patch['previews'] } | undefined)?.generation ?? 'off') } : {}),
-    ...(patch.plan !== undefined && typeof d.plan === 'string' ? { plan: d.plan as Patch['plan'] } : {}),
-    ...(patch.health_check_path !== undefined ? { health_check_path: typeof d.healthCheckPath === 'string' ? d.healthCheckPath : '' } : {}),
-  })!;
+  return {
+    auto_deploy: svc.autoDeploy === 'yes',
+    previews: (d.previews as { generation?: Patch['previews'] } | undefined)?.generation ?? 'off',
+    plan: typeof d.plan === 'string' ? d.plan as Patch['plan'] : undefined,
+    health_check_path: typeof d.healthCheckPath === 'string' ? d.healthCheckPath : '',
+  };
+}
+
+/**
+ * What to put back when a later step fails: each field this save changed, to what it was before, but
+ * only while it still holds what this save wrote. A field someone changed meanwhile (another tab, the
+ * Render Dashboard) keeps their value; Render has no conditional PATCH, so this is read just before.
+ * `now` null (it could not be read): every field this save changed goes back.
+ */
+function undoPatch(before: Service, now: Service | null, patch: Patch): ServicePATCH | null {
+  const was = patchableOf(before);
+  const is = now ? patchableOf(now) : null;
+  const back: Record<string, unknown> = {};
+  for (const field of ['auto_deploy', 'previews', 'plan', 'health_check_path'] as const) {
+    const wrote = patch[field];
+    if (wrote === undefined || was[field] === undefined || was[field] === wrote) continue;
+    if (is && is[field] !== wrote) continue;
+    back[field] = was[field];
+  }
+  return servicePatch(back);
+}
+
+/** After a failed scale: this save's other fields back to what they were (see undoPatch). */
+async function putBack(client: RenderClient, before: Service, patch: Patch) {
+  const now = await client.getService(before.id).catch(() => null);
+  const undo = undoPatch(before, now, patch);
+  if (undo) await client.updateService(before.id, undo);
 }
 
 /** Auto-deploy, PR previews, instance count, plan and health check of one service. */
@@ -117,7 +144,7 @@ export function settingsRoutes(router: Router, deps: AppDeps, scope: ReturnType<
         await plainRender('the instance count', 'num_instances', () => caller.client.scaleService(service.id, patch.num_instances!), { quote: true });
       } catch (err) {
         // Nothing half-applied: the fields changed a moment ago go back to what they were.
-        if (body) await caller.client.updateService(service.id, undoPatch(service, patch)).catch((undoErr: unknown) => {
+        if (body) await putBack(caller.client, service, patch).catch((undoErr: unknown) => {
           ctx.state.log.warn({ err: { message: (undoErr as Error).message } }, 'settings: could not undo after a failed scale');
         });
         throw err;

@@ -1,0 +1,62 @@
+import test from 'ava';
+import type { Stack } from '../helpers/stack.js';
+import type { Agent } from '../helpers/agent.js';
+import { createRenderClient, type RenderClient, type Service } from '../../server/render/client.js';
+import type { SimAccount } from '../../sandbox/render/index.js';
+import { useScannedStack } from '../helpers/secretScan.js';
+
+// The service settings routes when someone else changes the same service at the same time: another
+// tab, another process, or a person on Render's dashboard.
+
+let stack: Stack;
+useScannedStack(test, {
+  renderOptions: { rateLimits: { createService: { limit: 10_000 }, write: { limit: 10_000 } } },
+}, (s) => ({ stack } = s));
+
+interface Tenant { agent: Agent; apiKey: string; account: SimAccount; render: RenderClient }
+
+async function tenant(name: string): Promise<Tenant> {
+  const apiKey = `rnd_${name.replace(/[^a-z0-9]/g, '').padEnd(24, 'z')}`;
+  const account = stack.render.addAccount({ apiKey });
+  const agent = stack.agent();
+  await stack.signIn(agent, name);
+  const setup = await agent.post('/api/render/setup', { api_key: apiKey });
+  if (setup.status !== 200) throw new Error(`setup: ${setup.status} ${setup.text}`);
+  return { agent, apiKey, account, render: createRenderClient({ baseUrl: stack.render.url, apiKey }) };
+}
+
+async function webService(tn: Tenant, name: string): Promise<Service> {
+  const { service } = await tn.render.createService({
+    type: 'web_service', name, ownerId: tn.account.ownerId, repo: `https://github.com/acme/${name}`, branch: 'main', autoDeploy: 'yes',
+    serviceDetails: { runtime: 'node', plan: 'starter', region: 'oregon', envSpecificDetails: { buildCommand: 'npm ci', startCommand: 'npm start' } },
+  });
+  return service!;
+}
+
+const details = (svc: Service) => svc.serviceDetails as { plan: string; healthCheckPath: string; numInstances: number };
+
+test.serial('settings: a refused instance count puts back only what this save changed, not a change made meanwhile', async (t) => {
+  const ivy = await tenant('race-ivy');
+  const svc = await webService(ivy, 'ivy-race');
+  const path = `/api/render/services/${svc.id}/settings`;
+  t.teardown(() => { stack.render.clearFaults(); });
+  // The scale call waits (then fails) while the plan and health check are changed elsewhere.
+  stack.render.setFault({ method: 'POST', route: '/services/{serviceId}/scale', apiKey: ivy.apiKey, kind: 'status', status: 400, count: 1 });
+  const scale = stack.render.holdRequest({ method: 'POST', route: '/services/{serviceId}/scale', apiKey: ivy.apiKey });
+  const saving = ivy.agent.request('PATCH', path, { json: { auto_deploy: false, plan: 'standard', health_check_path: '/ready', num_instances: 4 } });
+  await scale.arrived;
+  // Another tab saves the plan through the orchestrator; someone on Render's dashboard sets the health check.
+  const other = await ivy.agent.request('PATCH', path, { json: { plan: 'pro' } });
+  t.is(other.status, 200, other.text);
+  await ivy.render.updateService(svc.id, { serviceDetails: { healthCheckPath: '/live' } });
+  scale.release();
+  const res = await saving;
+  t.is(res.status, 400, res.text);
+  t.is(res.json.error.field, 'num_instances');
+
+  const after = await ivy.render.getService(svc.id);
+  t.is(after.autoDeploy, 'yes', 'this save\'s own change is put back');
+  t.is(details(after).plan, 'pro', 'the other tab\'s plan stays');
+  t.is(details(after).healthCheckPath, '/live', 'the change made on Render stays');
+  t.is(details(after).numInstances, 1);
+});
