@@ -22,6 +22,8 @@ const OWNER_ID = /^(tea|usr|own)-[0-9a-z]{20}$/;
 export const ENV_VALUE_MAX_BYTES = 16 * 1024;
 // In unicode mode a surrogate pair is one code point, so this class matches only a lone half.
 const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
+/** Text sent on to Render as UTF-8 must not hold a lone UTF-16 surrogate: it would arrive as U+FFFD. */
+export const hasLoneSurrogate = (text: string) => LONE_SURROGATE.test(text);
 /**
  * An env var value, for the deploy form and the settings page alike. A process environment cannot hold
  * NUL (the value would end there), and a lone UTF-16 surrogate has no UTF-8 form (it would reach Render
@@ -30,7 +32,7 @@ const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
 export const envValue = z.string()
   .refine((v) => Buffer.byteLength(v, 'utf8') <= ENV_VALUE_MAX_BYTES, 'This value is larger than 16 KB, the most a variable can hold here.')
   .refine((v) => !v.includes('\0'), 'This value holds a NUL character (\\0), which an environment variable cannot hold.')
-  .refine((v) => !LONE_SURROGATE.test(v), 'This value holds half of a UTF-16 surrogate pair, which has no UTF-8 form; paste the text again.');
+  .refine((v) => !hasLoneSurrogate(v), 'This value holds half of a UTF-16 surrogate pair, which has no UTF-8 form; paste the text again.');
 const envVar = z.object({ key: z.string().regex(ENV_KEY, 'env var names are letters, digits and _, not starting with a digit'), value: envValue }).strict();
 
 export const DeployBody = z.object({

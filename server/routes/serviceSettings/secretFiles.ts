@@ -1,5 +1,6 @@
 import type Router from '@koa/router';
 import { z } from 'zod';
+import { hasLoneSurrogate } from '../../deployments/input.js';
 import type { settingsScope } from './scope.js';
 import { keyedItemRoutes } from './keyedItems.js';
 import { SecretFileDeletedView, SecretFileNamesView, SecretFileSetView, SecretFileView } from './views.js';
@@ -11,7 +12,8 @@ const NAME_RULE = 'File names are letters, digits, dots, dashes and underscores 
 const SECRET_FILE_MAX_BYTES = 48 * 1024;
 
 const SecretFileBody = z.object({
-  content: z.string().refine((v) => Buffer.byteLength(v, 'utf8') <= SECRET_FILE_MAX_BYTES, 'This file is larger than 48 KB, the most this page can send.'),
+  content: z.string().refine((v) => Buffer.byteLength(v, 'utf8') <= SECRET_FILE_MAX_BYTES, 'This file is larger than 48 KB, the most this page can send.')
+    .refine((v) => !hasLoneSurrogate(v), 'This file holds half of a UTF-16 surrogate pair, which has no UTF-8 form; paste the contents again.'),
   _csrf: z.string().optional(),
 }).strict();
 
