@@ -102,6 +102,14 @@ export function fingerprint(secret: string, keyring: Keyring): string {
   return keyedHash(`fp:${secret}`, keyring.current).slice(0, 24);
 }
 
+/**
+ * The same secret's fingerprint under the previous SECRET_KEY (null without one): what a session
+ * stored before a rotation still names it by (sessions keep their key's fingerprint: credentials.ts).
+ */
+export function previousFingerprint(secret: string, keyring: Keyring): string | null {
+  return keyring.previous ? keyedHash(`fp:${secret}`, keyring.previous).slice(0, 24) : null;
+}
+
 const MAC_FORMAT = 'm1';
 
 /**

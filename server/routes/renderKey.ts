@@ -9,7 +9,7 @@ import { validate } from '../middleware/validate.js';
 import { presentRenderStatus, RenderStatusView } from '../presenters/session.js';
 import { checkRenderKey } from '../render/verifyKey.js';
 import { documented } from '../openapi/describe.js';
-import { fingerprint } from '../crypto/keyring.js';
+import { fingerprint, previousFingerprint } from '../crypto/keyring.js';
 import { requestDetail } from '../audit/fromRequest.js';
 
 // Messages are shown under the key field as written (one at a time), so each says what is wrong with
@@ -51,7 +51,9 @@ export function renderKeyRoutes(router: Router, deps: AppDeps) {
     // One field update: a request that loaded the session earlier cannot revert it, and a session
     // that ended while Render was being asked is not brought back (401, nothing stored).
     const render = sealRenderCredentials(user.id, apiKey, owners, clock.now(), keyring);
-    if (!(await deps.sessionEnding.setKey(deps.sessions.refOf(ctx.state.sessionId), user.id, render))) throw errors.unauthenticated();
+    // After a SECRET_KEY rotation the session may hold this same key under its previous fingerprint.
+    const prior = previousFingerprint(apiKey, keyring);
+    if (!(await deps.sessionEnding.setKey(deps.sessions.refOf(ctx.state.sessionId), user.id, render, prior))) throw errors.unauthenticated();
     await deps.security.keyAccepted(attempt);
     await deps.security.recordAudit(ctx, { userId: user.id, action: 'render_key_set', outcome: 'success' });
     ctx.body = presentRenderStatus({ render });

@@ -96,11 +96,13 @@ export function createSessionEnding(deps: SessionEndingDeps) {
     /**
      * Store a verified key. If it replaces a different one, what was started with the old key stops.
      * False when the session ended while the key was being verified (nothing is stored).
+     * `priorFingerprint`: the same key's fingerprint under the previous SECRET_KEY, if there is one: a
+     * session that stored the key before a rotation names it so, and storing it again changes no key.
      */
-    async setKey(ref: string, userId: number, cred: SessionRenderCredentials): Promise<boolean> {
-      const { stored, previousFingerprint } = await sessions.storeCredentials(ref, userId, cred);
+    async setKey(ref: string, userId: number, cred: SessionRenderCredentials, priorFingerprint: string | null = null): Promise<boolean> {
+      const { stored, previousFingerprint, fingerprint } = await sessions.storeCredentials(ref, userId, cred, priorFingerprint);
       if (!stored) return false;
-      if (previousFingerprint && previousFingerprint !== cred.keyFingerprint) {
+      if (previousFingerprint && previousFingerprint !== fingerprint) {
         await stopDeploys(userId, ref, previousFingerprint);
         await announce(ref, 'key_changed');
       }

@@ -22,6 +22,9 @@ export function sessionKeys(prefix: string) {
   };
 }
 
+/** What storing a key did: the fingerprint the session named before (null: none) and the one it names now. */
+export interface StoredCredentials { stored: boolean; previousFingerprint: string | null; fingerprint: string | null }
+
 export interface LoadedSession { sess: AppSession; version: string; credSealed: string | null }
 
 export interface SessionRecordOptions {
@@ -165,11 +168,17 @@ export function createSessionRecords(opts: SessionRecordOptions) {
     return read(ref);
   }
 
-  async function storeCredentials(ref: string, userId: number, cred: SessionRenderCredentials): Promise<{ stored: boolean; previousFingerprint: string | null }> {
+  /**
+   * `priorFingerprint`: the key's fingerprint under the previous SECRET_KEY. A session that holds the
+   * same key under it (stored before a rotation) keeps that fingerprint. `fingerprint`: the one stored.
+   */
+  async function storeCredentials(ref: string, userId: number, cred: SessionRenderCredentials, priorFingerprint: string | null = null): Promise<StoredCredentials> {
+    const sealCred = (keyFingerprint: string) => seal(JSON.stringify({ ...cred, keyFingerprint }), credAad(ref), keyring);
     const res = await lua.storeCredentials(redis, [keys.record(ref), keys.tombstone(ref)], [
-      seal(JSON.stringify(cred), credAad(ref), keyring), cred.keyFingerprint, String(userId),
-    ]).finally(() => changed(ref)) as [number, string];
-    return { stored: res[0] === 1, previousFingerprint: res[1] || null };
+      sealCred(cred.keyFingerprint), cred.keyFingerprint, String(userId),
+      priorFingerprint ?? '', priorFingerprint ? sealCred(priorFingerprint) : '',
+    ]).finally(() => changed(ref)) as [number, string, string];
+    return { stored: res[0] === 1, previousFingerprint: res[1] || null, fingerprint: res[2] || null };
   }
 
   async function clearCredentials(ref: string): Promise<string | null> {

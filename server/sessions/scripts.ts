@@ -40,16 +40,22 @@ if existed == 0 then return false end
 return uid or ''`;
 
 /**
- * Store credentials in a live session of this user. KEYS: record, tombstone. ARGV: cred, kfp, uid.
- * Returns {1, previous kfp or ''} or {0, ''} when the session is gone (or not this user's).
+ * Store credentials in a live session of this user. KEYS: record, tombstone. ARGV: cred, kfp, uid, and
+ * the same key's fingerprint under the previous SECRET_KEY with the credentials sealed naming it ('' '':
+ * none): a session that stored this key before a rotation keeps naming it so (its deploys carry it).
+ * Returns {1, previous kfp or '', kfp stored} or {0, '', ''} when the session is gone (or not this user's).
  */
 const STORE_CREDENTIALS = `
-if redis.call('EXISTS', KEYS[2]) == 1 then return {0, ''} end
-if redis.call('TYPE', KEYS[1]).ok ~= 'hash' then return {0, ''} end
-if redis.call('HGET', KEYS[1], 'uid') ~= ARGV[3] then return {0, ''} end
+if redis.call('EXISTS', KEYS[2]) == 1 then return {0, '', ''} end
+if redis.call('TYPE', KEYS[1]).ok ~= 'hash' then return {0, '', ''} end
+if redis.call('HGET', KEYS[1], 'uid') ~= ARGV[3] then return {0, '', ''} end
 local previous = redis.call('HGET', KEYS[1], 'kfp') or ''
+if ARGV[4] ~= '' and previous == ARGV[4] then
+  redis.call('HSET', KEYS[1], 'cred', ARGV[5])
+  return {1, previous, previous}
+end
 redis.call('HSET', KEYS[1], 'cred', ARGV[1], 'kfp', ARGV[2])
-return {1, previous}`;
+return {1, previous, ARGV[2]}`;
 
 /** Clear credentials. KEYS: record. Returns the fingerprint that was removed, or '' when none was set. */
 const CLEAR_CREDENTIALS = `

@@ -193,10 +193,11 @@ export function createSessionStore(opts: SessionStoreOptions) {
     /**
      * Store a verified key in a live session of this user, as one field update (a whole-record write
      * can neither revert nor resurrect it). `stored` false: the session ended meanwhile.
+     * `priorFingerprint`: the key's fingerprint under the previous SECRET_KEY (records.ts).
      */
-    async storeCredentials(ref: string, userId: number, cred: SessionRenderCredentials) {
-      const stored = await records.storeCredentials(ref, userId, cred);
-      if (stored.previousFingerprint && stored.previousFingerprint !== cred.keyFingerprint) await dropEverywhere(); // a key replaced
+    async storeCredentials(ref: string, userId: number, cred: SessionRenderCredentials, priorFingerprint: string | null = null) {
+      const stored = await records.storeCredentials(ref, userId, cred, priorFingerprint);
+      if (stored.previousFingerprint && stored.previousFingerprint !== stored.fingerprint) await dropEverywhere(); // a key replaced
       return stored;
     },
 
