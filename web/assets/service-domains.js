@@ -26,6 +26,14 @@ export function domainsSection({ ctx, serviceId }) {
         h('td', { class: 'mono' }, r.value, r.note ? h('span', { class: 'muted' }, ` (${r.note})`) : null)))));
   }
 
+  /** Removed meanwhile (another tab, the Render Dashboard): the list is read again and says so. */
+  async function goneMeanwhile(err, d) {
+    if (err.status !== 404 || !(await load()) || shownIds.has(d.id)) return false;
+    replace(flash, notice('info', `${d.name} was already removed.`));
+    ctx.announce(`${d.name} was already removed`);
+    return true;
+  }
+
   function row(d) {
     const [tone, text] = VERIFIED[d.verificationStatus] ?? ['neutral', d.verificationStatus];
     const verify = h('button', { type: 'button', class: 'btn btn--secondary btn--small', 'data-testid': 'domain-verify' }, 'Verify');
@@ -34,12 +42,12 @@ export function domainsSection({ ctx, serviceId }) {
         const res = await api.verifyCustomDomain(serviceId, d.id);
         ctx.announce(res.domain.verificationStatus === 'verified' ? `${d.name} verified` : `${d.name}: Render does not see the DNS records yet`);
         await load();
-      } catch (err) { replace(flash, notice('error', err.message)); }
+      } catch (err) { if (!(await goneMeanwhile(err, d))) replace(flash, notice('error', err.message)); }
     }));
     const remove = confirmButton({
       label: 'Remove', question: `Remove ${d.name}?`, confirmLabel: 'Remove', danger: true, small: true, testId: 'domain-remove',
       onConfirm: async () => {
-        try { await api.deleteCustomDomain(serviceId, d.id); await load(); } catch (err) { replace(flash, notice('error', err.message)); }
+        try { await api.deleteCustomDomain(serviceId, d.id); await load(); } catch (err) { if (!(await goneMeanwhile(err, d))) replace(flash, notice('error', err.message)); }
       },
     });
     return h('li', { class: 'row domain', dataset: { domain: d.name }, 'data-testid': 'domain-row' },
@@ -51,16 +59,22 @@ export function domainsSection({ ctx, serviceId }) {
       d.verificationStatus === 'verified' ? null : dnsTable(d.dns));
   }
 
+  /** The ids listed now (after the last load that succeeded). */
+  let shownIds = new Set();
+
+  /** Reads the list again; false when it could not be read. */
   async function load() {
     try {
       const res = await api.customDomains(serviceId);
       if (!res.supported) {
         replace(body, h('p', { class: 'muted' }, 'Only web services and static sites can have custom domains.'));
-        return;
+        return false;
       }
       replace(list, res.domains.map(row));
+      shownIds = new Set(res.domains.map((d) => d.id));
       status.textContent = res.domains.length ? `Traffic reaches ${res.target ?? 'the service'} through these names.` : 'No custom domains yet.';
-    } catch (err) { status.textContent = `Could not load domains: ${err.message}`; }
+      return true;
+    } catch (err) { status.textContent = `Could not load domains: ${err.message}`; return false; }
   }
 
   form.addEventListener('submit', (e) => {

@@ -62,7 +62,15 @@ export function secretsSection({ kind, ctx, serviceId, onChanged }) {
           ctx.announce(`${key} deleted`);
           onChanged();
           await load();
-        } catch (err) { replace(flash, notice('error', err.message)); }
+        } catch (err) {
+          // Removed meanwhile (another tab, the Render Dashboard): the list is read again and says so.
+          if (err.status === 404 && (await load()) && !shownKeys.has(key)) {
+            replace(flash, notice('info', `${key} was already removed.`));
+            ctx.announce(`${key} was already removed`);
+            return;
+          }
+          replace(flash, notice('error', err.message));
+        }
       },
     });
     return h('li', { class: 'row kv__row', dataset: { key } },
@@ -71,13 +79,19 @@ export function secretsSection({ kind, ctx, serviceId, onChanged }) {
       shown);
   }
 
+  /** The names listed now (after the last load that succeeded). */
+  let shownKeys = new Set();
+
+  /** Reads the list again; false when it could not be read. */
   async function load() {
     try {
       const res = env ? await api.envVars(serviceId) : await api.secretFiles(serviceId);
       const items = env ? res.envVars : res.secretFiles;
       replace(list, items.map(row));
+      shownKeys = new Set(items.map((item) => (env ? item.key : item.name)));
       status.textContent = items.length ? `${items.length} ${env ? 'variable' : 'file'}${items.length === 1 ? '' : 's'}.` : (env ? 'No variables set on this service.' : 'No secret files.');
-    } catch (err) { status.textContent = `Could not load ${label.toLowerCase()}: ${err.message}`; }
+      return true;
+    } catch (err) { status.textContent = `Could not load ${label.toLowerCase()}: ${err.message}`; return false; }
   }
 
   form.addEventListener('submit', (e) => {
