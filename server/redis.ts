@@ -19,3 +19,15 @@ export function createRedis(url: string, role: 'web' | 'worker' | 'subscriber', 
   redis.on('error', () => {});
   return redis;
 }
+
+/**
+ * A command refused because Redis is out of reach (connection closed or refused, retries spent, the
+ * offline queue off) or not serving yet (LOADING): a passing outage, answered as a 503, not a bug.
+ */
+export function isRedisUnavailable(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  if (err.name === 'MaxRetriesPerRequestError') return true;
+  if (err.message === 'Connection is closed.' || err.message.startsWith("Stream isn't writeable")) return true;
+  // Not errno codes (ECONNREFUSED…): other clients' errors carry them too, and they are not about Redis.
+  return err.name === 'ReplyError' && /^(LOADING|MASTERDOWN|TRYAGAIN)\b/.test(err.message);
+}

@@ -3,6 +3,7 @@ import { AppError, errors } from '../errors.js';
 import { BudgetExhausted } from '../render/budget.js';
 import { RenderApiError } from '../render/errors.js';
 import { GitHubError } from '../github/errors.js';
+import { isRedisUnavailable } from '../redis.js';
 
 interface HttpLikeError { status?: number; statusCode?: number; type?: string; expose?: boolean; message?: string }
 
@@ -12,6 +13,7 @@ function toAppError(err: unknown): AppError | null {
   if (err instanceof BudgetExhausted) return errors.renderRateLimited(err.retryAfterMs / 1000);
   if (err instanceof RenderApiError) return fromRender(err);
   if (err instanceof GitHubError) return fromGitHub(err);
+  if (isRedisUnavailable(err)) return errors.storageUnavailable();
   const e = err as HttpLikeError;
   const status = e?.status ?? e?.statusCode;
   if (e?.type === 'entity.too.large' || status === 413) return errors.payloadTooLarge('the allowed size');

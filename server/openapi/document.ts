@@ -58,7 +58,7 @@ const inputSchemaOr = (schema: z.ZodType | undefined): JsonObject => (schema ? i
 
 /** Codes implied by the chain: who may call, what is validated, which limit guards it. */
 function impliedCodes(method: string, parts: ChainPart[], hasParams: boolean): string[] {
-  const codes = ['internal_error'];
+  const codes = ['internal_error', 'storage_unavailable'];
   if (!SAFE_METHODS.has(method)) codes.push('origin_rejected');
   if (hasParams) codes.push('not_found');
   for (const p of parts) {

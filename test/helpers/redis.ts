@@ -13,6 +13,10 @@ export interface TestRedis {
   prefix: string;
   /** Start the same server again on the same port (restart tests). No-op for a shared server. */
   restart(opts?: { downMs?: number }): Promise<void>;
+  /** Take the server away until bringUp() (private servers only; no data survives without persistence). */
+  takeDown(): Promise<void>;
+  /** Start the server again on the same port after takeDown(). */
+  bringUp(): Promise<void>;
   /** Stop the server (private servers only). */
   stop(): Promise<void>;
   /** Plain client for assertions (scans, raw reads). */
@@ -31,6 +35,8 @@ export async function startTestRedis(opts: { persistence?: boolean } = {}): Prom
     return {
       url: shared, prefix, client,
       async restart() { throw new Error('restart needs a private redis-server (unset REDIS_URL)'); },
+      async takeDown() { throw new Error('takeDown needs a private redis-server (unset REDIS_URL)'); },
+      async bringUp() { throw new Error('bringUp needs a private redis-server (unset REDIS_URL)'); },
       async stop() { client.disconnect(); },
     };
   }
@@ -61,6 +67,8 @@ export async function startTestRedis(opts: { persistence?: boolean } = {}): Prom
       if (downMs) await sleep(downMs);
       await launch();
     },
+    takeDown: () => killAndWait(proc),
+    bringUp: launch,
     async stop() {
       client.disconnect();
       await killAndWait(proc);

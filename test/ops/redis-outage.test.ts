@@ -1,0 +1,45 @@
+import test from 'ava';
+import { startOpsEnv, logLines, eventually, PROCESS_TEST_TIMEOUT_MS, PROGRESS_WAIT_MS, type OpsEnv, type ChildWeb } from './support/cluster.js';
+import { Roamer, signInAcross, connectRenderKey, addNodeRepo } from './support/users.js';
+import type { AgentResponse } from '../helpers/agent.js';
+
+// Render Key Value unreachable while a web process runs, then back with nothing in it (it keeps no
+// data on disk): requests get a clear 503 meanwhile, never a 500, and the process serves again
+// afterwards without a restart, every old session signed out.
+const run = process.env.REDIS_URL ? test.serial.skip : test.serial; // needs a private redis-server it can stop
+
+let env: OpsEnv;
+let web: ChildWeb;
+test.before(async () => {
+  if (process.env.REDIS_URL) return;
+  env = await startOpsEnv();
+  web = await env.spawnWeb();
+});
+test.after.always(async () => { await env?.redis.bringUp().catch(() => {}); await env?.close(); });
+
+function assertUnavailable(t: import('ava').ExecutionContext, res: AgentResponse, what: string) {
+  t.is(res.status, 503, `${what}: ${res.status} ${res.text}`);
+  t.is((res.json as { error?: { code?: string } })?.error?.code, 'storage_unavailable', what);
+  t.truthy(res.headers.get('retry-after'), `${what}: Retry-After`);
+}
+
+run('Redis unreachable: 503 storage_unavailable with Retry-After; back empty: old sessions signed out, sign-in works again', async (t) => {
+  t.timeout(PROCESS_TEST_TIMEOUT_MS);
+  const user = new Roamer([web.url]);
+  await signInAcross(env, user, 'outage');
+  await connectRenderKey(env, user.at(0), 'outage');
+  addNodeRepo(env, 'outage', 'outage-app');
+  t.is((await user.at(0).get('/api/session')).status, 200);
+
+  await env.redis.takeDown();
+  assertUnavailable(t, await user.at(0).get('/api/session'), 'session read');
+  assertUnavailable(t, await user.at(0).post('/api/render/deploy', { github_repo: 'outage/outage-app', project_name: 'outage-app' }), 'deploy request');
+  t.deepEqual(logLines(web.output, 'unhandled error'), [], 'an unreachable Redis is no unhandled error');
+
+  await env.redis.bringUp();
+  t.true(await eventually(async () => (await fetch(`${web.url}/readyz`)).status === 200, PROGRESS_WAIT_MS, 100), 'ready again without a restart');
+  t.is((await user.at(0).get('/api/session')).status, 401, 'the session went with the data: signed out');
+  const again = new Roamer([web.url, web.url]);
+  await signInAcross(env, again, 'outage-again');
+  t.is((await again.at(0).get('/api/session')).json.user.login, 'outage-again');
+});
