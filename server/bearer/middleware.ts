@@ -1,7 +1,7 @@
 import type Koa from 'koa';
 import { randomBytes } from 'node:crypto';
 import type { AppDeps } from '../deps.js';
-import { errors } from '../errors.js';
+import { AppError, errors } from '../errors.js';
 import { fingerprint } from '../crypto/keyring.js';
 import { RenderApiKey } from '../routes/renderKey.js';
 import { checkRenderKey } from '../render/verifyKey.js';
@@ -109,6 +109,16 @@ export function bearerAuth(deps: AppDeps): Koa.Middleware {
     const refused = rawKey !== '' && deps.config.telemetry.enabled && await gateWillRefuse(deps.telemetry, deps.clock.now(), ctx.path, verified.user.id);
     const ephemeralSid = rawKey && !refused ? await perRequestKey(ctx, verified, token, rawKey) : null;
     ctx.state.bearerSid = ephemeralSid ?? verified.sid;
+    // For a request that outlives the re-check window (a live update stream): GitHub's word on the token is
+    // asked for again as a new request would (past the window only); its refusal ends the token session.
+    ctx.state.bearerStillValid = async () => {
+      try {
+        return await tokens.vouches(ctx, token, verified.user.id);
+      } catch (err) {
+        if (err instanceof AppError && err.code === 'github_token_invalid') return false;
+        throw err; // GitHub down, or the sign-in limit: not a refusal of the token
+      }
+    };
     if (!ephemeralSid && verified.loaded) preloadSession(ctx, verified.sid, verified.loaded);
     try {
       await next();

@@ -256,6 +256,17 @@ export function createTokenSessions(deps: AppDeps) {
       rememberTokenId(token, tokenId);
       return { tokenId, user, ...session };
     },
+
+    /**
+     * Whether GitHub still vouches for the token as this user's (asked again only past the re-check window),
+     * for a request that outlives that window (a live update stream); no session is made. A refusal ends the
+     * token session and throws 401 github_token_invalid, as in resolve.
+     */
+    async vouches(ctx: Koa.Context, token: string, userId: number): Promise<boolean> {
+      const tokenId = tokenIdOf(token);
+      const { value: entry } = await readEntry(tokenId);
+      return (freshUser(entry) ?? (await checkOnce(ctx, token, tokenId))).id === userId;
+    },
   };
 }
 

@@ -33,6 +33,8 @@ declare module 'koa' {
     requestId: string;
     /** The token session a bearer request runs on (server/bearer/middleware.ts). */
     bearerSid?: string;
+    /** A bearer request's token still vouched for by GitHub (asked again past the re-check window): for streams. */
+    bearerStillValid?: () => Promise<boolean>;
     /** 'bearer' when the request authenticated with Authorization: Bearer. */
     auth?: 'bearer';
     /** The signed-in user's id, for the access log (set by the session middleware). */

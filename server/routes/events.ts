@@ -111,7 +111,13 @@ export function eventRoutes(router: Router, deps: AppDeps, opts: EventRouteOptio
 
     const stream = openSse(ctx, {
       keepAliveMs: opts.keepAliveMs,
-      stillAllowed: async () => (await deps.sessions.loadByRef(ref))?.user?.id === userId,
+      stillAllowed: async () => {
+        if ((await deps.sessions.loadByRef(ref))?.user?.id !== userId) return false;
+        // A bearer stream's token too, as each of its requests would be: revoked at GitHub, the stream says so
+        // here (the end its refusal publishes may reach this process only after the stream is gone).
+        if (ctx.state.bearerStillValid && !(await ctx.state.bearerStillValid())) { ended('token_revoked'); return false; }
+        return true;
+      },
     });
     // This stream's marker, then published once it forwards: see events/handover.ts.
     const marker = newStreamMarker();
