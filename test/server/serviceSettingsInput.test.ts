@@ -54,3 +54,26 @@ test('secret files: content with half of a surrogate pair is a field error (it h
   t.is(ok.status, 200, ok.text);
   t.is((await jo.render.getSecretFile(svc.id, 'cert.pem')).content, '\u{1F600} a\u0000b\r\n\u001b');
 });
+
+test('settings: Render\'s free instance type is offered and accepted only for web services, as on the deploy form', async (t) => {
+  const kim = await tenant('input-kim');
+  const web = await webService(kim, 'kim-web');
+  const { service: worker } = await kim.render.createService({
+    type: 'background_worker', name: 'kim-worker', ownerId: kim.account.ownerId, repo: 'https://github.com/acme/kim-worker', branch: 'main', autoDeploy: 'yes',
+    serviceDetails: { runtime: 'node', plan: 'starter', region: 'oregon', envSpecificDetails: { buildCommand: 'npm ci', startCommand: 'node worker.js' } },
+  });
+  const settingsOf = (id: string) => kim.agent.get(`/api/render/services/${id}/settings`);
+  t.true((await settingsOf(web.id)).json.settings.plans.includes('free'));
+  const shown = await settingsOf(worker!.id);
+  t.is(shown.status, 200, shown.text);
+  t.false(shown.json.settings.plans.includes('free'), 'the page does not offer it');
+
+  const before = renderWrites(kim);
+  const res = await kim.agent.request('PATCH', `/api/render/services/${worker!.id}/settings`, { json: { plan: 'free' } });
+  t.is(res.status, 400, res.text);
+  t.is(res.json.error.code, 'validation_failed');
+  t.is(res.json.error.field, 'plan');
+  t.regex(res.json.error.message, /no free instance type for a background worker/);
+  t.is(renderWrites(kim), before, 'nothing reached Render');
+  t.is(((await kim.render.getService(worker!.id)).serviceDetails as { plan: string }).plan, 'starter');
+});

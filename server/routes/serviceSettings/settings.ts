@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { AppDeps } from '../../deps.js';
 import { errors } from '../../errors.js';
 import { RENDER_PLANS } from '../../deployments/input.js';
+import { SERVICE_TYPE_PRESETS } from '../../stacks/serviceTypes.js';
 import { validate } from '../../middleware/validate.js';
 import type { RenderClient } from '../../render/client.js';
 import type { Service, ServicePATCH } from '../../render/types.js';
@@ -34,6 +35,9 @@ const SettingsPatch = z.object({
 }).strict().refine((b) => Object.keys(b).some((k) => k !== '_csrf'), 'Nothing to change: send at least one setting.');
 type Patch = z.infer<typeof SettingsPatch>;
 
+/** Render's instance types for a type of service: the free one only where Render has it (web services). */
+const plansFor = (type: ServiceType) => RENDER_PLANS.filter((p) => p !== 'free' || SERVICE_TYPE_PRESETS[type]?.freePlan === true);
+
 const details = (svc: Service) => (svc.serviceDetails ?? {}) as Record<string, unknown>;
 const str = (v: unknown) => (typeof v === 'string' && v ? v : null);
 
@@ -51,7 +55,7 @@ export function presentSettings(svc: Service, previewServices: Service[]): Servi
     healthCheckPath: HAS.healthCheckPath.has(svc.type) ? (typeof d.healthCheckPath === 'string' ? d.healthCheckPath : '') : null,
     numInstances: HAS.numInstances.has(svc.type) && typeof d.numInstances === 'number' ? d.numInstances : null,
     autoscaling: autoscaling?.enabled ? { min: autoscaling.min ?? null, max: autoscaling.max ?? null } : null,
-    plans: RENDER_PLANS, maxInstances: MAX_INSTANCES,
+    plans: plansFor(svc.type), maxInstances: MAX_INSTANCES,
     previewServices: previewServices.map((p) => ({ id: p.id, name: p.name, url: str(details(p).url), dashboardUrl: p.dashboardUrl ?? null })),
   };
 }
@@ -65,6 +69,10 @@ function refuseMissing(svc: Service, patch: Patch) {
     ['num_instances', 'numInstances', 'Static sites and cron jobs have no instance count.'],
   ];
   for (const [field, has, message] of checks) if (patch[field] !== undefined && !HAS[has].has(svc.type)) throw errors.validation(message, { field });
+  if (patch.plan !== undefined && !plansFor(svc.type).includes(patch.plan)) {
+    // As the deploy form words it (deployments/input.ts): Render refuses it, so it is not asked.
+    throw errors.validation(`Render has no free instance type for a ${SERVICE_TYPE_PRESETS[svc.type]?.label.toLowerCase() ?? svc.type}: choose Starter or above.`, { field: 'plan' });
+  }
   if (patch.num_instances !== undefined && (details(svc).autoscaling as { enabled?: boolean } | undefined)?.enabled) {
     throw errors.validation('Autoscaling is on for this service: Render sets the instance count. Change the autoscaling range in the Render Dashboard.', { field: 'num_instances' });
   }
