@@ -16,6 +16,11 @@ export interface EventHub {
   subscribe(userId: number, listener: EventListener): Promise<() => void>;
   /** The same for any channel (e.g. a session's end channel). */
   subscribeChannel(channel: string, listener: EventListener): Promise<() => void>;
+  /**
+   * Called when the connection is lost after it was up: what was published until it is subscribed again
+   * never arrives (a stream ends, for its page to catch up). Call the returned function to stop.
+   */
+  onLost(listener: () => void): () => void;
   /** Listeners attached in this process (for tests and metrics). */
   listenerCount(): number;
   close(): Promise<void>;
@@ -30,17 +35,33 @@ interface ChannelEntry { listeners: Set<EventListener>; ready: Promise<unknown> 
 /**
  * One Redis subscriber connection per process, fanned out to that process's listeners by channel.
  * A channel is subscribed while at least one listener wants it. The connection opens lazily, so a
- * process that never serves a live client never holds one; ioredis re-subscribes after reconnects.
+ * process that never serves a live client never holds one; ioredis re-subscribes after reconnects,
+ * but Redis keeps nothing for a subscriber that is gone: `onLost` tells who may have missed messages.
  */
 export function createEventHub(opts: EventHubOptions): EventHub {
   const timeoutMs = opts.subscribeTimeoutMs ?? 5_000;
   const channels = new Map<string, ChannelEntry>();
+  const lostListeners = new Set<() => void>();
   let conn: Redis | null = null;
   let closed = false;
+  /** The connection has been up since it was last lost: a loss now may have dropped messages. */
+  let up = false;
+
+  function lost(): void {
+    if (!up || closed) return;
+    up = false;
+    for (const listener of [...lostListeners]) {
+      try { listener(); } catch { /* every listener hears of it */ }
+    }
+  }
 
   function connection(): Redis {
     if (conn) return conn;
     conn = opts.connect();
+    conn.on('ready', () => { up = true; });
+    // The socket's end is read before ioredis' 'close' (a turn or two later): either one, once.
+    conn.on('connect', () => conn?.stream.once('end', lost));
+    conn.on('close', lost);
     conn.on('message', (channel: string, message: string) => {
       const entry = channels.get(channel);
       if (!entry) return;
@@ -93,6 +114,11 @@ export function createEventHub(opts: EventHubOptions): EventHub {
       return leave;
     },
 
+    onLost(listener) {
+      lostListeners.add(listener);
+      return () => { lostListeners.delete(listener); };
+    },
+
     listenerCount() {
       let n = 0;
       for (const entry of channels.values()) n += entry.listeners.size;
@@ -102,6 +128,7 @@ export function createEventHub(opts: EventHubOptions): EventHub {
     async close() {
       closed = true;
       channels.clear();
+      lostListeners.clear();
       const c = conn;
       conn = null;
       if (c) await c.quit().catch(() => c.disconnect());

@@ -81,6 +81,11 @@ export function eventRoutes(router: Router, deps: AppDeps, opts: EventRouteOptio
     // An end heard before the stream is set up is kept, and refuses it below.
     let endedEarly: string | null = null;
     let ended: (reason: string) => void = (reason) => { endedEarly = reason; };
+    // Updates lost with the process's subscriber connection (a Redis restart, a dropped socket): the
+    // stream ends and the page reconnects, catching up on what it shows (web/assets/live.js).
+    let lostEarly = false;
+    let lost: () => void = () => { lostEarly = true; };
+    const unlost = hub.onLost(() => lost());
     let leave: () => void;
     let unwatch: () => void = () => {};
     try {
@@ -95,6 +100,7 @@ export function eventRoutes(router: Router, deps: AppDeps, opts: EventRouteOptio
         throw err;
       }
     } catch {
+      unlost();
       release();
       throw errors.eventsUnavailable();
     }
@@ -105,6 +111,7 @@ export function eventRoutes(router: Router, deps: AppDeps, opts: EventRouteOptio
     if (!still || endedEarly !== null) {
       leave();
       unwatch();
+      unlost();
       release();
       throw errors.unauthenticated();
     }
@@ -136,8 +143,10 @@ export function eventRoutes(router: Router, deps: AppDeps, opts: EventRouteOptio
       stream.send('session', JSON.stringify({ type: 'session_ended', reason: END_REASONS.has(reason) ? reason : 'ended' }));
       stream.end();
     };
+    lost = () => stream.end();
     const unfollow = following ? tailer.watch({ deploymentId: following, userId, sessionRef: ref }) : null;
-    stream.onClose(() => { leave(); unwatch(); release(); unfollow?.(); });
+    stream.onClose(() => { leave(); unwatch(); unlost(); release(); unfollow?.(); });
+    if (lostEarly) stream.end();
     // Not awaited: without it the page lets the stream this one replaces go after a wait, and catches up.
     deps.redis.publish(deps.deployments.keys.channel(userId), subscribedMessage(marker)).catch(() => {});
     opts.onStream?.(ctx);
