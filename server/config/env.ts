@@ -59,6 +59,19 @@ const url = (name: string) =>
     try { const u = new URL(v); return u.protocol === 'http:' || u.protocol === 'https:'; } catch { return false; }
   }, `${name} must be an http(s) URL, e.g. https://example.com`);
 
+/**
+ * What ioredis will make of a REDIS_URL, checked here: it throws on a URL it cannot parse or a password
+ * with a stray %, printing the URL (password and all) in its stack, and a db that is no number fails later.
+ */
+function readableRedisUrl(value: string): boolean {
+  try {
+    const u = new URL(value);
+    decodeURIComponent(u.username);
+    decodeURIComponent(u.password);
+    return u.hostname !== '' && /^(\/\d*)?$/.test(u.pathname);
+  } catch { return false; }
+}
+
 const bool = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => ['true', '1', 'yes'].includes(v));
 const positiveInt = (name: string) =>
   z.string().trim().regex(/^\d+$/, `${name} must be a whole number`).transform(Number).refine((n) => n > 0, `${name} must be above 0`);
@@ -72,6 +85,7 @@ const schema = z.object({
   SECRET_KEY: z.string().trim().optional(),
   SECRET_KEY_PREVIOUS: z.string().trim().optional(),
   REDIS_URL: z.string().trim().refine((v) => /^rediss?:\/\//.test(v), 'REDIS_URL must start with redis:// or rediss://')
+    .refine(readableRedisUrl, 'REDIS_URL must read as redis://[user:password@]host[:port][/db] with a numeric port and db, and any % in the password written as %25 (its value is not shown here)')
     .default('redis://127.0.0.1:6379'),
   REDIS_PREFIX: z.string().trim().regex(/^[A-Za-z0-9_-]{1,32}$/, 'REDIS_PREFIX: letters, digits, - and _ only').default('orch'),
   GITHUB_CLIENT_ID: z.string().trim().optional(),
@@ -111,7 +125,12 @@ const schema = z.object({
 export function decodeSecret(raw: string): Buffer | null {
   const value = raw.trim();
   let buf: Buffer | null = null;
-  if (/^[0-9a-fA-F]+$/.test(value) && value.length % 2 === 0) buf = Buffer.from(value, 'hex');
+  const hexOnly = /^[0-9a-fA-F]+$/.test(value);
+  // Longer than base64 of 32 bytes (44), hex digits only is hex (openssl rand -hex 32): an odd count is a
+  // digit lost or added in copying, refused, not read as base64 (another key, which a process given the
+  // whole value would not share). Up to 44 it may be Render's unpadded base64 of 32 bytes (43 'A's).
+  if (hexOnly && value.length > 44) buf = value.length % 2 === 0 ? Buffer.from(value, 'hex') : null;
+  else if (hexOnly && value.length % 2 === 0) buf = Buffer.from(value, 'hex');
   else if (/^[A-Za-z0-9+/_-]+={0,2}$/.test(value)) buf = Buffer.from(value, value.includes('-') || value.includes('_') ? 'base64url' : 'base64');
   return buf && buf.length >= 32 ? buf : null;
 }
@@ -141,6 +160,9 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
     previousSecretKey = decodeSecret(e.SECRET_KEY_PREVIOUS);
     if (!previousSecretKey) problems.push('SECRET_KEY_PREVIOUS must be at least 32 bytes, hex or base64 encoded (the old SECRET_KEY)');
   }
+
+  // Without it the base URL is http://localhost:PORT: sign-in returns to localhost and Origin checks refuse every write.
+  if (production && !e.BASE_URL) problems.push('BASE_URL is required in production: the public https:// URL of the web service (OAuth callback and Origin checks use it)');
 
   const hasId = Boolean(e.GITHUB_CLIENT_ID);
   const hasSecret = Boolean(e.GITHUB_CLIENT_SECRET);

@@ -1,0 +1,53 @@
+import test from 'ava';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { CHILD_START_TIMEOUT_MS } from '../helpers/processes.js';
+
+// A bad environment at boot stops both entry points (server/index.ts, workers/index.ts) before they
+// touch anything: exit code 1, the variable to fix named, no stack trace, no secret's value printed.
+
+const ENTRIES = ['server/index.ts', 'workers/index.ts'];
+const PASSWORD = 'pw-s3cret-4711';
+const GOOD_KEY = 'ab'.repeat(32);
+
+/** Run an entry point with exactly this environment until it exits (or says it started: then it is killed). */
+function boot(entry: string, env: Record<string, string>): Promise<{ code: number | null; output: string }> {
+  return new Promise((resolve) => {
+    const chunks: string[] = [];
+    const proc = spawn(process.execPath, ['--import=tsx', fileURLToPath(new URL(`../../${entry}`, import.meta.url))], {
+      env: { PATH: process.env.PATH ?? '', PORT: '0', LOG_LEVEL: 'info', ...env }, stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    // A process that started despite the bad environment is a failure the assertions report: stop it.
+    const started = () => { if (/"msg":"(web listening|worker started)"/.test(chunks.join(''))) proc.kill('SIGKILL'); };
+    proc.stdout.on('data', (d) => { chunks.push(String(d)); started(); });
+    proc.stderr.on('data', (d) => { chunks.push(String(d)); started(); });
+    const bound = setTimeout(() => proc.kill('SIGKILL'), CHILD_START_TIMEOUT_MS);
+    proc.once('exit', (code) => { clearTimeout(bound); resolve({ code, output: chunks.join('') }); });
+  });
+}
+
+const cases: Array<{ name: string; env: Record<string, string>; names: string; secret?: string }> = [
+  { name: 'REDIS_URL with a port that is no number', env: { REDIS_URL: `redis://:${PASSWORD}@red-abc:abc` }, names: 'REDIS_URL', secret: PASSWORD },
+  { name: 'REDIS_URL with a password not percent-encoded', env: { REDIS_URL: `redis://:${PASSWORD}%zz@red-abc:6379` }, names: 'REDIS_URL', secret: PASSWORD },
+  { name: 'REDIS_URL with a database that is no number', env: { REDIS_URL: `redis://:${PASSWORD}@red-abc:6379/main` }, names: 'REDIS_URL', secret: PASSWORD },
+  { name: 'SECRET_KEY in hex with a digit missing', env: { SECRET_KEY: GOOD_KEY.slice(1) }, names: 'SECRET_KEY', secret: GOOD_KEY.slice(1) },
+  { name: 'GitHub credentials half set', env: { GITHUB_CLIENT_SECRET: PASSWORD }, names: 'GITHUB_CLIENT_ID', secret: PASSWORD },
+  {
+    name: 'production without BASE_URL',
+    env: { NODE_ENV: 'production', SECRET_KEY: GOOD_KEY, GITHUB_CLIENT_ID: 'Iv1.0123456789abcdef', GITHUB_CLIENT_SECRET: PASSWORD },
+    names: 'BASE_URL', secret: PASSWORD,
+  },
+];
+
+for (const c of cases) {
+  for (const entry of ENTRIES) {
+    test(`${entry}: ${c.name} stops the process and says what to fix`, async (t) => {
+      t.timeout(CHILD_START_TIMEOUT_MS + 10_000);
+      const { code, output } = await boot(entry, c.env);
+      t.is(code, 1, output);
+      t.true(output.includes(c.names), `names ${c.names}: ${output}`);
+      t.false(/^\s+at /m.test(output), `no stack trace: ${output}`);
+      if (c.secret) t.false(output.includes(c.secret), `the value is not printed: ${output}`);
+    });
+  }
+}
