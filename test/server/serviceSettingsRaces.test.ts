@@ -60,3 +60,28 @@ test.serial('settings: a refused instance count puts back only what this save ch
   t.is(details(after).healthCheckPath, '/live', 'the change made on Render stays');
   t.is(details(after).numInstances, 1);
 });
+
+test.serial('a service deleted on Render while a change to it is on its way: the same 404 as a missing service', async (t) => {
+  const jay = await tenant('race-jay');
+  const missing = 'srv-00000000000000000000';
+  const changes: Array<[string, string, string, unknown]> = [
+    ['PUT', '/services/{serviceId}/env-vars/{envVarKey}', 'env-vars/NEW_KEY', { value: 'new-value-123' }],
+    ['PUT', '/services/{serviceId}/secret-files/{secretFileName}', 'secret-files/new.pem', { content: 'new-content' }],
+    ['POST', '/services/{serviceId}/custom-domains', 'custom-domains', { name: 'jay-race.example.com' }],
+    ['PATCH', '/services/{serviceId}', 'settings', { plan: 'standard' }],
+    ['GET', '/services/{serviceId}/env-vars', 'env-vars', undefined],
+  ];
+  for (const [method, route, sub, json] of changes) {
+    const svc = await webService(jay, `jay-race-${changes.findIndex((c) => c[2] === sub)}`);
+    // Held after the route has found the service, then let go once it is gone.
+    const held = stack.render.holdRequest({ method, route, apiKey: jay.apiKey });
+    const answer = jay.agent.request(method, `/api/render/services/${svc.id}/${sub}`, json === undefined ? {} : { json });
+    await held.arrived;
+    await jay.render.deleteService(svc.id);
+    held.release();
+    const res = await answer;
+    const gone = await jay.agent.request(method, `/api/render/services/${missing}/${sub}`, json === undefined ? {} : { json });
+    t.is(res.status, 404, `${method} ${sub}: ${res.text}`);
+    t.deepEqual(res.json, gone.json, `${method} ${sub}: as for a service that does not exist`);
+  }
+});

@@ -48,7 +48,16 @@ export function settingsScope(deps: AppDeps) {
       throw errors.notFound('Service');
     }
     ctx.state.own = { caller, service } satisfies OwnService;
-    await next();
+    try {
+      await next();
+    } catch (err) {
+      // Render's 404 for the service itself after it was found here: deleted meanwhile (on the Render
+      // Dashboard, by another tab). The same answer, and the same records, as when it was gone before.
+      if (!(err instanceof RenderApiError && err.kind === 'not_found')) throw err;
+      await forgetDeletedService(deps, ctx.state, serviceId);
+      await deps.security.notFound(ctx, 'service');
+      throw errors.notFound('Service');
+    }
   };
 
   return {
@@ -72,7 +81,8 @@ export function settingsScope(deps: AppDeps) {
 }
 
 /**
- * Render's 4xx answers to a settings change, in plain words, on the field they concern. Render's own
+ * Render's 4xx answers to a settings change, in plain words, on the field they concern (a 404 is about
+ * the item `notFound` names; without one it is left to `ownService`: the service is gone). Render's own
  * message is quoted only where it cannot carry a secret (never for env var values or file contents).
  */
 export async function plainRender<T>(what: string, field: string | null, call: () => Promise<T>, opts: { quote?: boolean; notFound?: string } = {}): Promise<T> {
@@ -84,7 +94,9 @@ export async function plainRender<T>(what: string, field: string | null, call: (
     const details = field ? { field } : undefined;
     switch (err.kind) {
       case 'not_found':
-        throw errors.notFound(opts.notFound ?? 'Resource');
+        // Without an item named, the call changes the service itself (or adds to it): its service is gone.
+        if (opts.notFound === undefined) throw err;
+        throw errors.notFound(opts.notFound);
       case 'bad_request':
         throw errors.renderRejected(`Render did not accept ${what}.${said} Nothing was changed.`, details);
       case 'conflict':
