@@ -11,9 +11,22 @@ import { newDeploymentId } from './store.js';
 import { errors } from '../errors.js';
 import type { DeploymentKind, DeploymentRecord, DeploymentRequest } from './types.js';
 import { deleteIfOurs } from '../redisOwned.js';
+import { redisScript } from '../redisScript.js';
 import { sessionKeys } from '../sessions/records.js';
 
 interface Requester { userId: number; sessionRef: string; keyFingerprint: string }
+
+/** How long an Idempotency-Key names the deployment it made. */
+const IDEMPOTENCY_TTL_MS = 24 * 3_600_000;
+
+/**
+ * A claim whose deployment still has no record this long after it was made was left by a request that
+ * died between the two (nobody will write that record): a retry takes it over. Far past a record write.
+ */
+export const IDEMPOTENCY_ABANDONED_MS = 2 * 60_000;
+
+/** Replaces a claim only while it is the one read. KEYS: claim. ARGV: value read, new value, ttl ms. */
+const TAKE_OVER_CLAIM = redisScript(`if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) return 1 end return 0`);
 
 /**
  * Creating deployments and stopping them: the one place that writes a new record, seals its env
@@ -61,32 +74,46 @@ export function createDeployRequests(opts: {
     return rec;
   }
 
+  /**
+   * The key claimed for deployment `id` (`<id>:<fingerprint>:<claimed at>`), or the deployment the same
+   * request already made with it. A claim with no record after IDEMPOTENCY_ABANDONED_MS is taken over
+   * (one written before claims carried their time never is).
+   */
+  async function claimIdempotencyKey(who: Requester, idempotencyKey: string, id: string, body: string): Promise<{ claim: { key: string; value: string } } | { replay: DeploymentRecord }> {
+    // An HMAC under a derived key: the body holds env values, and a bare hash would let a Redis reader confirm guesses.
+    const fingerprints = requestFingerprints(body, keyring);
+    const key = idemKey(who.userId, idempotencyKey);
+    const value = `${id}:${fingerprints[0]}:${clock.now()}`;
+    if (await redis.set(key, value, 'PX', IDEMPOTENCY_TTL_MS, 'NX')) return { claim: { key, value } };
+    const existing = (await redis.get(key)) ?? '';
+    const [existingId, existingFp, claimedAt] = existing.split(':');
+    if (!existingFp || !fingerprints.includes(existingFp)) throw errors.conflict('idempotency_key_reused', 'This Idempotency-Key was already used with a different request.');
+    // The first request may still be writing its record: give it a moment.
+    for (let i = 0; i < 40; i++) {
+      const rec = await deployments.getForUser(existingId!, who.userId);
+      if (rec) return { replay: rec };
+      if (claimedAt && clock.now() - Number(claimedAt) >= IDEMPOTENCY_ABANDONED_MS) {
+        // Lost with its request; a retry taking it over at the same time leaves this one to come back.
+        if (Number(await TAKE_OVER_CLAIM(redis, [key], [existing, value, IDEMPOTENCY_TTL_MS])) === 1) return { claim: { key, value } };
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    throw errors.conflict('idempotency_in_progress', 'A request with this Idempotency-Key is still being processed. Retry shortly.');
+  }
+
   return {
     /**
      * New deployment, or with an Idempotency-Key the one that key already made (same body) —
-     * never a second job. A reused key with a different body is a 422.
+     * never a second job. A reused key with a different body is a 409.
      */
     async requestDeploy(who: Requester, request: DeploymentRequest, envVars: EnvVarInput[], idempotencyKey?: string): Promise<{ record: DeploymentRecord; replayed: boolean }> {
       const id = newDeploymentId();
       let claim: { key: string; value: string } | null = null;
       if (idempotencyKey) {
-        // An HMAC under a derived key: the body holds env values, and a bare hash would let a Redis reader confirm guesses.
-        const fingerprints = requestFingerprints(JSON.stringify({ request, envVars }), keyring);
-        const key = idemKey(who.userId, idempotencyKey);
-        const value = `${id}:${fingerprints[0]}`;
-        const claimed = await redis.set(key, value, 'PX', 24 * 3_600_000, 'NX');
-        if (claimed) claim = { key, value };
-        else {
-          const [existingId, existingFp] = ((await redis.get(key)) ?? '').split(':');
-          if (!existingFp || !fingerprints.includes(existingFp)) throw errors.conflict('idempotency_key_reused', 'This Idempotency-Key was already used with a different request.');
-          // The first request may still be writing its record: give it a moment.
-          for (let i = 0; i < 40; i++) {
-            const rec = await deployments.getForUser(existingId!, who.userId);
-            if (rec) return { record: rec, replayed: true };
-            await new Promise((r) => setTimeout(r, 25));
-          }
-          throw errors.conflict('idempotency_in_progress', 'A request with this Idempotency-Key is still being processed. Retry shortly.');
-        }
+        const claimed = await claimIdempotencyKey(who, idempotencyKey, id, JSON.stringify({ request, envVars }));
+        if ('replay' in claimed) return { record: claimed.replay, replayed: true };
+        claim = claimed.claim;
       }
       try {
         return { record: await start(blankRecord(id, who, 'deploy', request), envVars), replayed: false };
