@@ -51,11 +51,14 @@ const scopeOf = (caller: CallerRender) => ({ userId: caller.userId, keyFingerpri
 
 /**
  * Render no longer knows a service our records point at, in a workspace this key sees: it was deleted
- * (on Render's dashboard, say). Its deployments say so from now on, instead of offering a redeploy.
+ * (on Render's dashboard, say). Its deployments say so from now on, instead of offering a redeploy, and
+ * the caller's cached service list is dropped.
  */
 export async function forgetDeletedService(deps: AppDeps, caller: RenderKeyState, serviceId: string) {
   const ownerId = (await deps.deployments.servicesOfUser(caller.user.id))[serviceId];
   if (ownerId && caller.render.owners.some((o) => o.id === ownerId)) await deps.deployments.markServiceDeleted(caller.user.id, serviceId);
+  // The cached list may still show it (up to its 20 s): the next read asks Render, as after a delete here.
+  await deps.upstream.serviceCache.invalidate({ userId: caller.user.id, keyFingerprint: caller.render.keyFingerprint });
 }
 
 /** The audit entry of an action on a service (lifecycle or settings). */

@@ -85,3 +85,15 @@ test.serial('a service deleted on Render while a change to it is on its way: the
     t.deepEqual(res.json, gone.json, `${method} ${sub}: as for a service that does not exist`);
   }
 });
+
+test.serial('a service found deleted on Render by its settings page leaves the services list at once, not when the cached list expires', async (t) => {
+  const kay = await tenant('race-kay');
+  const kept = await webService(kay, 'kay-kept');
+  const gone = await webService(kay, 'kay-gone');
+  const listed = async () => ((await kay.agent.get('/api/render/services')).json.services as Array<{ id: string }>).map((s) => s.id).sort();
+  t.deepEqual(await listed(), [kept.id, gone.id].sort());
+  await kay.render.deleteService(gone.id); // on the Render Dashboard: the cached list (fresh for 8 s) still has it
+  const res = await kay.agent.get(`/api/render/services/${gone.id}/settings`);
+  t.is(res.status, 404);
+  t.deepEqual(await listed(), [kept.id], 'the list is read again once the orchestrator knows the service is gone');
+});
