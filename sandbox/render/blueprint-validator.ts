@@ -1,29 +1,19 @@
 import { readFileSync } from 'node:fs';
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
-import { LineCounter, isMap, isSeq, parseDocument, type Document } from 'yaml';
+import { isMap, isSeq, type Document, type LineCounter } from 'yaml';
+import { ErrorList, readBlueprintYaml, type BlueprintResult, type Json } from './blueprint-yaml.js';
 import { specFilePath } from './spec-schemas.js';
 
 /**
  * What POST /blueprints/validate answers (docs/render-api.md §14): the YAML is parsed with `yaml`, checked
  * against Render's Blueprint JSON Schema (spec/render.yaml.json, draft 2020-12) and summarised
  * as a plan. Errors carry a `services[0].plan`-style path and a 1-based line/column.
+ * The YAML is read bounded (blueprint-yaml.ts); the schema is judged with a first-error pass, and only
+ * a Blueprint that fails it is judged again for every error: services one by one against their own
+ * branch, the rest with the services left out (ajv's allErrors over the root's `anyOf` grows faster
+ * than the number of services), so the time stays proportional to the file.
  */
-
-interface BlueprintError {
-  path?: string;
-  error: string;
-  line?: number;
-  column?: number;
-}
-
-interface BlueprintResult {
-  valid: boolean;
-  errors?: BlueprintError[];
-  plan?: { services: string[]; databases: string[]; keyValue: string[]; envGroups: string[]; totalActions: number };
-}
-
-type Json = Record<string, unknown>;
 
 const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ?? addFormatsModule) as (ajv: Ajv2020) => Ajv2020;
 const SCHEMA_ID = 'https://render.com/schema/render.yaml.json';
@@ -33,18 +23,32 @@ interface BlueprintValidator {
   validate(text: string): BlueprintResult;
 }
 
+interface Schemas {
+  /** The whole schema, stopping at the first error: whether the Blueprint is valid. */
+  firstError: ValidateFunction;
+  /** The whole schema, every error. */
+  root: ValidateFunction;
+  /** A definition of the schema (a kind of service), every error. */
+  branch: (name: string) => ValidateFunction;
+  rootKeys: Set<string>;
+}
+
 function createBlueprintValidator(): BlueprintValidator {
-  let compiled: { root: ValidateFunction; branch: (name: string) => ValidateFunction; rootKeys: Set<string> } | undefined;
+  let compiled: Schemas | undefined;
   const load = () => {
     if (compiled) return compiled;
     const schema = JSON.parse(readFileSync(specFilePath('render.yaml.json'), 'utf8')) as Json;
     const ajv = new Ajv2020({ strict: false, allErrors: true, logger: false });
     addFormats(ajv);
     ajv.addSchema(schema);
+    const firstErrorAjv = new Ajv2020({ strict: false, allErrors: false, logger: false });
+    addFormats(firstErrorAjv);
+    firstErrorAjv.addSchema(schema);
     const branches = new Map<string, ValidateFunction>();
     const defs = schema.definitions as Record<string, { properties?: Json }>;
     const rootExtra = ((schema.allOf as Json[])[1]?.properties ?? {}) as Json;
     compiled = {
+      firstError: firstErrorAjv.getSchema(SCHEMA_ID) as ValidateFunction,
       root: ajv.getSchema(SCHEMA_ID) as ValidateFunction,
       branch(name) {
         let fn = branches.get(name);
@@ -61,27 +65,15 @@ function createBlueprintValidator(): BlueprintValidator {
 
   return {
     validate(text) {
-      const lines = new LineCounter();
-      const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false });
-      if (doc.errors.length > 0) {
-        return {
-          valid: false,
-          errors: doc.errors.slice(0, 10).map((e) => {
-            const pos = lines.linePos(e.pos[0]);
-            return { error: `YAML syntax error: ${e.message.split('\n')[0] ?? e.message}`, line: pos.line, column: pos.col };
-          }),
-        };
-      }
-      const data = doc.toJS() as unknown;
-      if (typeof data !== 'object' || data === null || Array.isArray(data)) {
-        return { valid: false, errors: [{ path: '', error: 'a Blueprint must be a YAML mapping at the top level', line: 1, column: 1 }] };
-      }
+      const read = readBlueprintYaml(text);
+      if (!('doc' in read)) return read;
+      const { doc, lines, data } = read;
       const v = load();
-      const errors: BlueprintError[] = [];
-      if (!v.root(data)) errors.push(...focusedErrors(v, data, v.root.errors ?? [], doc, lines));
-      errors.push(...duplicateNames(data as Json, doc, lines));
-      if (errors.length > 0) return { valid: false, errors: dedupe(errors).slice(0, 50) };
-      return { valid: true, errors: [], plan: planOf(data as Json) };
+      const errors = new ErrorList();
+      if (!v.firstError(data)) focusedErrors(v, data, doc, lines, errors);
+      duplicateNames(data, doc, lines, errors);
+      if (errors.items.length > 0) return { valid: false, errors: errors.items };
+      return { valid: true, errors: [], plan: planOf(data) };
     },
   };
 }
@@ -118,30 +110,42 @@ function branchOf(item: unknown): string {
  * service is checked against the branch its `type` selects, and root-level "unevaluated
  * property" noise for known keys (caused by a failing item) is dropped.
  */
-function focusedErrors(
-  v: { branch: (name: string) => ValidateFunction; rootKeys: Set<string> },
-  data: Json,
-  rootErrors: ErrorObject[],
-  doc: Document,
-  lines: LineCounter,
-): BlueprintError[] {
-  const out: BlueprintError[] = [];
-  const items = serviceItems(data);
-  for (const { pointer, item } of items) {
+function focusedErrors(v: Schemas, data: Json, doc: Document, lines: LineCounter, out: ErrorList): void {
+  for (const { pointer, item } of serviceItems(data)) {
+    if (out.full) return;
     const fn = v.branch(branchOf(item));
-    if (!fn(item)) for (const e of fn.errors ?? []) out.push(toError(e, pointer, doc, lines));
+    if (!fn(item)) for (const e of fn.errors ?? []) addError(out, e, pointer, doc, lines);
   }
-  const inItem = (p: string) => items.some(({ pointer }) => p === pointer || p.startsWith(`${pointer}/`));
-  for (const e of rootErrors) {
-    if (e.keyword === 'anyOf' || inItem(e.instancePath)) continue;
-    const prop = (e.params as { unevaluatedProperty?: string }).unevaluatedProperty;
-    if (e.keyword === 'unevaluatedProperties' && prop && (e.instancePath === '' ? v.rootKeys.has(prop) : isPreviewEnvironmentPath(e.instancePath))) {
-      continue;
+  if (!v.root(withoutServiceItems(data))) {
+    for (const e of v.root.errors ?? []) {
+      if (out.full) return;
+      if (e.keyword === 'anyOf') continue;
+      const prop = (e.params as { unevaluatedProperty?: string }).unevaluatedProperty;
+      if (e.keyword === 'unevaluatedProperties' && prop && (e.instancePath === '' ? v.rootKeys.has(prop) : isPreviewEnvironmentPath(e.instancePath))) {
+        continue;
+      }
+      addError(out, e, '', doc, lines);
     }
-    out.push(toError(e, '', doc, lines));
   }
-  if (out.length === 0) {
-    for (const e of rootErrors) if (e.keyword !== 'anyOf') out.push(toError(e, '', doc, lines));
+  // Every service passes its own branch and the rest passes without them, yet the whole fails: say what the schema says.
+  if (out.items.length === 0 && !v.root(data)) {
+    for (const e of v.root.errors ?? []) if (e.keyword !== 'anyOf') addError(out, e, '', doc, lines);
+  }
+}
+
+/** The Blueprint with every `services` list emptied (serviceItems' places): what is judged besides the services. */
+function withoutServiceItems(data: Json): Json {
+  const emptied = (holder: unknown): unknown => {
+    if (typeof holder !== 'object' || holder === null || Array.isArray(holder)) return holder;
+    return Array.isArray((holder as Json).services) ? { ...(holder as Json), services: [] } : holder;
+  };
+  const out = emptied(data) as Json;
+  if ('ungrouped' in data) out.ungrouped = emptied(data.ungrouped);
+  if (Array.isArray(data.projects)) {
+    out.projects = data.projects.map((p: unknown) => {
+      const envs = (p as Json | null)?.environments;
+      return Array.isArray(envs) ? { ...(p as Json), environments: envs.map(emptied) } : p;
+    });
   }
   return out;
 }
@@ -154,7 +158,8 @@ function isPreviewEnvironmentPath(pointer: string): boolean {
   return segments.length >= 3 && segments.at(-2) === 'environments' && /^\d+$/.test(last);
 }
 
-function toError(e: ErrorObject, base: string, doc: Document, lines: LineCounter): BlueprintError {
+function addError(out: ErrorList, e: ErrorObject, base: string, doc: Document, lines: LineCounter): void {
+  if (out.full) return;
   const segments = `${base}${e.instancePath}`.split('/').filter(Boolean).map((s) => (/^\d+$/.test(s) ? Number(s) : s));
   const params = e.params as { additionalProperty?: string; unevaluatedProperty?: string; allowedValues?: unknown[]; allowedValue?: unknown };
   const extraProp = params.additionalProperty ?? params.unevaluatedProperty;
@@ -163,7 +168,7 @@ function toError(e: ErrorObject, base: string, doc: Document, lines: LineCounter
   if (extraProp) message = `unknown field "${extraProp}"`;
   if (params.allowedValues) message += `: ${params.allowedValues.map(String).join(', ')}`;
   if (e.keyword === 'const') message += `: ${String(params.allowedValue)}`;
-  return { path: formatPath(at), error: message, ...position(doc, lines, at) };
+  out.add(formatPath(at), message, () => position(doc, lines, at));
 }
 
 function formatPath(segments: Array<string | number>): string {
@@ -194,20 +199,18 @@ function keyOf(doc: Document, path: Array<string | number>): unknown {
   return null;
 }
 
-function duplicateNames(data: Json, doc: Document, lines: LineCounter): BlueprintError[] {
+function duplicateNames(data: Json, doc: Document, lines: LineCounter, out: ErrorList): void {
   const seen = new Map<string, string>();
-  const out: BlueprintError[] = [];
   const check = (name: unknown, segments: Array<string | number>) => {
     if (typeof name !== 'string') return;
     const where = formatPath(segments);
-    if (seen.has(name)) out.push({ path: `${where}.name`, error: `duplicate resource name "${name}" (also at ${seen.get(name)})`, ...position(doc, lines, [...segments, 'name']) });
+    if (seen.has(name)) out.add(`${where}.name`, `duplicate resource name "${name}" (also at ${seen.get(name)})`, () => position(doc, lines, [...segments, 'name']));
     else seen.set(name, where);
   };
   for (const { pointer, item } of serviceItems(data)) {
     check((item as Json | null)?.name, pointer.split('/').filter(Boolean).map((s) => (/^\d+$/.test(s) ? Number(s) : s)));
   }
   if (Array.isArray(data.databases)) data.databases.forEach((d: unknown, i) => check((d as Json | null)?.name, ['databases', i]));
-  return out;
 }
 
 function planOf(data: Json): NonNullable<BlueprintResult['plan']> {
@@ -228,16 +231,6 @@ function planOf(data: Json): NonNullable<BlueprintResult['plan']> {
   }
   plan.totalActions = plan.services.length + plan.databases.length + plan.keyValue.length + plan.envGroups.length;
   return plan;
-}
-
-function dedupe(errors: BlueprintError[]): BlueprintError[] {
-  const seen = new Set<string>();
-  return errors.filter((e) => {
-    const k = `${e.path ?? ''}|${e.error}`;
-    if (seen.has(k)) return false;
-    seen.add(k);
-    return true;
-  });
 }
 
 let shared: BlueprintValidator | undefined;

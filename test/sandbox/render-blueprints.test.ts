@@ -119,3 +119,22 @@ test('ownerId and file are required; the owner must be the caller\'s; multipart 
   const json = await fetch(`${sim.url}/blueprints/validate`, { method: 'POST', headers: { Authorization: 'Bearer rnd_bp', 'Content-Type': 'application/json' }, body: '{}' });
   t.is(json.status, 400);
 });
+
+test('hostile files are invalid Blueprints, never 500s: an alias bomb, a key written twice, a file over the simulator\'s 1 MiB', async (t) => {
+  const { sim, validate } = await setup();
+  t.teardown(() => sim.close());
+  let bomb = ORCHESTRATOR_YAML + 'bomb0: &a0 [x, x, x, x, x, x, x, x, x]\n';
+  for (let i = 1; i < 9; i++) bomb += `bomb${i}: &a${i} [${Array.from({ length: 9 }, () => `*a${i - 1}`).join(', ')}]\n`;
+  const aliases = await validate(bomb);
+  t.is(aliases.status, 200);
+  t.false(aliases.body.valid);
+  t.regex(aliases.body.errors?.[0]?.error ?? '', /alias/);
+  const twice = await validate('services: []\nversion: "1"\nversion: "1"\n');
+  t.is(twice.status, 200);
+  t.false(twice.body.valid);
+  t.like(twice.body.errors?.[0], { error: 'YAML syntax error: Map keys must be unique', line: 3, column: 1 });
+  const large = await validate(`${ORCHESTRATOR_YAML}# ${'x'.repeat(1024 * 1024)}\n`);
+  t.is(large.status, 200);
+  t.false(large.body.valid);
+  t.regex(large.body.errors?.[0]?.error ?? '', /larger than the simulator reads/);
+});
