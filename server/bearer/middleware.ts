@@ -1,5 +1,6 @@
 import type Koa from 'koa';
 import { randomBytes } from 'node:crypto';
+import { Stream } from 'node:stream';
 import type { AppDeps } from '../deps.js';
 import { AppError, errors } from '../errors.js';
 import { fingerprint } from '../crypto/keyring.js';
@@ -126,9 +127,14 @@ export function bearerAuth(deps: AppDeps): Koa.Middleware {
       // the session middleware's removal path sets an expired cookie; a bearer response carries no cookie at all.
       if (!ctx.res.headersSent) ctx.res.removeHeader('Set-Cookie'); // /mcp writes its own response
       if (ephemeralSid) {
-        await discardUnlessDeploying(ephemeralSid, verified.user.id).catch((err: unknown) => {
+        const discard = () => discardUnlessDeploying(ephemeralSid, verified.user.id).catch((err: unknown) => {
           ctx.state.log?.warn({ err: { message: (err as Error).message } }, 'could not discard a per-request key session (it expires on its own)');
         });
+        // A streamed answer (a live update stream) goes on after its handler returned, on this session
+        // (it re-checks it at each keepalive; a log tail it follows reads with its key): kept until it closes.
+        // (A client already gone has closed it: discarded now.)
+        if (ctx.body instanceof Stream && !ctx.res.closed) ctx.res.once('close', () => { void discard(); });
+        else await discard();
       }
     }
   }
