@@ -83,11 +83,15 @@ export function createSessionEnding(deps: SessionEndingDeps) {
       if (ended.reason === 'expired') await audit({ userId: ended.userId, action: 'sign_out', outcome: 'success', detail: { reason: 'expired' } });
     },
 
-    /** Clear-credentials. False when no key was set (nothing happened, nothing is audited). */
+    /**
+     * Clear-credentials. False when no key was set (nothing happened, nothing is audited). Stops the
+     * deploys made with the key it removed: another tab may connect a key and deploy with it while
+     * this clear waits for the other processes (the fence), and that key was not cleared.
+     */
     async clearKey(ref: string, userId: number, by?: EndRequest): Promise<boolean> {
       const removed = await sessions.clearCredentials(ref);
       if (removed === null) return false;
-      await stopDeploys(userId, ref);
+      await stopDeploys(userId, ref, removed);
       await announce(ref, 'key_cleared');
       await audit({ userId, action: 'render_key_cleared', outcome: 'success', detail: by?.detail });
       return true;
