@@ -21,6 +21,16 @@ export function createRedis(url: string, role: 'web' | 'worker' | 'subscriber', 
 }
 
 /**
+ * A BullMQ queue's errors are its connection's (each failed reconnect while Redis is away): readiness
+ * reports them, as for createRedis' connections. Without a listener BullMQ prints each one with its
+ * stack to stderr, dozens of raw lines a second among the JSON log lines.
+ */
+export function quietQueue<Q extends { on(event: 'error', listener: (err: Error) => void): unknown }>(queue: Q): Q {
+  queue.on('error', () => {});
+  return queue;
+}
+
+/**
  * A command refused because Redis is out of reach (connection closed or refused, retries spent, the
  * offline queue off) or not serving yet (LOADING): a passing outage, answered as a 503, not a bug.
  */

@@ -1,6 +1,7 @@
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { queuePrefix } from './deployQueue.js';
+import { quietQueue } from '../redis.js';
 
 export const COMMIT_STATUS_QUEUE = 'commit-statuses';
 
@@ -27,7 +28,7 @@ export const commitStatusJobId = (deploymentId: string, phase: CommitStatusPhase
  * few retries for GitHub hiccups, and nothing is kept once it is done.
  */
 export function createCommitStatusQueue(connection: Redis, redisPrefix: string): Queue<CommitStatusJobData> {
-  return new Queue<CommitStatusJobData>(COMMIT_STATUS_QUEUE, {
+  return quietQueue(new Queue<CommitStatusJobData>(COMMIT_STATUS_QUEUE, {
     connection,
     prefix: queuePrefix(redisPrefix),
     defaultJobOptions: {
@@ -36,5 +37,5 @@ export function createCommitStatusQueue(connection: Redis, redisPrefix: string):
       removeOnComplete: true,
       removeOnFail: { age: 24 * 3_600 },
     },
-  });
+  }));
 }

@@ -1,6 +1,7 @@
 import { Queue, type ConnectionOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { redisScript } from '../redisScript.js';
+import { quietQueue } from '../redis.js';
 
 export const DEPLOY_QUEUE = 'deploys';
 
@@ -22,7 +23,7 @@ export interface DeployJobData {
 export const queuePrefix = (redisPrefix: string) => `{${redisPrefix}-bull}`;
 
 export function createDeployQueue(connection: Redis | ConnectionOptions, redisPrefix: string, retryBackoffMs = 2_000): Queue<DeployJobData> {
-  return new Queue<DeployJobData>(DEPLOY_QUEUE, {
+  return quietQueue(new Queue<DeployJobData>(DEPLOY_QUEUE, {
     connection,
     prefix: queuePrefix(redisPrefix),
     defaultJobOptions: {
@@ -32,7 +33,7 @@ export function createDeployQueue(connection: Redis | ConnectionOptions, redisPr
       removeOnComplete: { age: 3_600, count: 5_000 },
       removeOnFail: { age: 7 * 24 * 3_600 },
     },
-  });
+  }));
 }
 
 /** How long stopping a deployment waits for a worker's running step on its job (a Render call is bounded well below). */

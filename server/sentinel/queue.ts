@@ -2,6 +2,7 @@ import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../logger.js';
 import { queuePrefix } from '../queues/deployQueue.js';
+import { quietQueue } from '../redis.js';
 import { scheduleKeys } from './schedule.js';
 
 /**
@@ -16,7 +17,7 @@ export interface SentinelJobData { userId: number }
 export const schedulerId = (userId: number) => `watch:${userId}`;
 
 export function createSentinelQueue(connection: Redis, redisPrefix: string): Queue<SentinelJobData> {
-  return new Queue<SentinelJobData>(SENTINEL_QUEUE, { connection, prefix: queuePrefix(redisPrefix) });
+  return quietQueue(new Queue<SentinelJobData>(SENTINEL_QUEUE, { connection, prefix: queuePrefix(redisPrefix) }));
 }
 
 interface MoveOptions { redis: Redis; prefix: string; defaultEveryMs: number; now: () => number }

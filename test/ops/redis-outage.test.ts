@@ -2,6 +2,7 @@ import test from 'ava';
 import { startOpsEnv, logLines, eventually, PROCESS_TEST_TIMEOUT_MS, PROGRESS_WAIT_MS, type OpsEnv, type ChildWeb } from './support/cluster.js';
 import { Roamer, signInAcross, connectRenderKey, addNodeRepo } from './support/users.js';
 import type { AgentResponse } from '../helpers/agent.js';
+import type { ChildWorker } from '../helpers/processes.js';
 
 // Render Key Value unreachable while a web process runs, then back with nothing in it (it keeps no
 // data on disk): requests get a clear 503 meanwhile, never a 500, and the process serves again
@@ -10,11 +11,15 @@ const run = process.env.REDIS_URL ? test.serial.skip : test.serial; // needs a p
 
 let env: OpsEnv;
 let web: ChildWeb;
+let worker: ChildWorker;
 test.before(async () => {
   if (process.env.REDIS_URL) return;
   env = await startOpsEnv();
-  web = await env.spawnWeb();
+  [web, worker] = await Promise.all([env.spawnWeb(), env.spawnWorker()]);
 });
+
+/** What a process printed that is not one of its JSON log lines (a raw error and its stack, line by line). */
+const rawLines = (output: string[]) => output.join('').split('\n').filter((l) => l.trim() && !l.startsWith('{'));
 test.after.always(async () => { await env?.redis.bringUp().catch(() => {}); await env?.close(); });
 
 function assertUnavailable(t: import('ava').ExecutionContext, res: AgentResponse, what: string) {
@@ -23,7 +28,7 @@ function assertUnavailable(t: import('ava').ExecutionContext, res: AgentResponse
   t.truthy(res.headers.get('retry-after'), `${what}: Retry-After`);
 }
 
-run('Redis unreachable: 503 storage_unavailable with Retry-After; back empty: old sessions signed out, sign-in works again', async (t) => {
+run('Redis unreachable: 503 storage_unavailable with Retry-After, only JSON log lines; back empty: old sessions signed out, sign-in works again', async (t) => {
   t.timeout(PROCESS_TEST_TIMEOUT_MS);
   const user = new Roamer([web.url]);
   await signInAcross(env, user, 'outage');
@@ -35,6 +40,10 @@ run('Redis unreachable: 503 storage_unavailable with Retry-After; back empty: ol
   assertUnavailable(t, await user.at(0).get('/api/session'), 'session read');
   assertUnavailable(t, await user.at(0).post('/api/render/deploy', { github_repo: 'outage/outage-app', project_name: 'outage-app' }), 'deploy request');
   t.deepEqual(logLines(web.output, 'unhandled error'), [], 'an unreachable Redis is no unhandled error');
+  // The worker's connections have failed to reconnect a few times (its deploy worker says so, once each).
+  t.true(await eventually(() => logLines(worker.output, 'worker error').length >= 4, PROGRESS_WAIT_MS), 'the worker noticed');
+  t.deepEqual(rawLines(web.output), [], 'the web process prints only its JSON log lines');
+  t.deepEqual(rawLines(worker.output).slice(0, 10), [], 'the worker prints only its JSON log lines');
 
   await env.redis.bringUp();
   t.true(await eventually(async () => (await fetch(`${web.url}/readyz`)).status === 200, PROGRESS_WAIT_MS, 100), 'ready again without a restart');
@@ -42,4 +51,5 @@ run('Redis unreachable: 503 storage_unavailable with Retry-After; back empty: ol
   const again = new Roamer([web.url, web.url]);
   await signInAcross(env, again, 'outage-again');
   t.is((await again.at(0).get('/api/session')).json.user.login, 'outage-again');
+  t.is(worker.proc.exitCode, null, 'the worker ran on');
 });

@@ -4,6 +4,7 @@ import type { Redis } from 'ioredis';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Logger } from '../../server/logger.js';
 import { queuePrefix } from '../../server/queues/deployQueue.js';
+import { quietQueue } from '../../server/redis.js';
 import type { Detector, DetectorRun } from '../../server/telemetry/detector.js';
 import type { TelemetryKeys } from '../../server/telemetry/keys.js';
 import { deleteIfOurs } from '../../server/redisOwned.js';
@@ -45,10 +46,10 @@ export async function startAnomalyWorker(args: {
   const everyMs = args.everyMs ?? 60_000;
   const runs = new Counter({ name: 'orchestrator_anomaly_detector_runs_total', help: 'Anomaly detector runs, by outcome (done, skipped: another process ran it or the minute was judged, error).', labelNames: ['outcome'] as const, registers: [args.registry] });
   const evaluated = new Gauge({ name: 'orchestrator_anomaly_users_evaluated', help: 'Users with traffic in the minute the last detector run judged.', registers: [args.registry] });
-  const queue = new Queue(ANOMALY_QUEUE, {
+  const queue = quietQueue(new Queue(ANOMALY_QUEUE, {
     connection: args.queueConnection, prefix: queuePrefix(args.prefix),
     defaultJobOptions: { attempts: 1, removeOnComplete: { count: 10 }, removeOnFail: { count: 100 } },
-  });
+  }));
   // In the background: a worker's start never waits on it (and a Redis hiccup here is retried by the next start's upsert).
   void queue.upsertJobScheduler(SCHEDULER_ID, { every: everyMs }, { name: 'detect', data: {} })
     .catch((err: Error) => args.logger.error({ err: { message: err.message } }, 'anomaly detector: scheduling failed'));
