@@ -60,7 +60,7 @@ export const errors = {
   stackNotDetected: (message = 'No supported stack was found in this repository.') => new AppError(422, 'stack_not_detected', message),
   slackNotConfigured: () => new AppError(400, 'slack_not_configured', 'Add a Slack incoming webhook URL first.'),
   eventsUnavailable: () => new AppError(503, 'events_unavailable', 'Live updates are unavailable right now. The page will retry.', { 'Retry-After': '5' }),
-  storageUnavailable: () => new AppError(503, 'storage_unavailable', 'The service cannot reach its data store right now. Nothing was changed; try again shortly.', { 'Retry-After': '5' }),
+  storageUnavailable: () => new AppError(503, 'storage_unavailable', 'The service cannot reach its data store right now. Try again in a few seconds; check the result before repeating a change.', { 'Retry-After': '5' }),
   internal: (reference = 'n/a') => new AppError(500, 'internal_error', `Something went wrong on our side. Reference: ${reference}`),
   locked: (retryAfterSeconds: number, message: string) =>
     new AppError(429, 'locked_out', message, { 'Retry-After': String(Math.max(1, Math.ceil(retryAfterSeconds))) }),
