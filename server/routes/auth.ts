@@ -57,18 +57,21 @@ export function authRoutes(router: Router, deps: AppDeps) {
   }) as Koa.Middleware;
 
   /**
-   * `exchanged`: the return carried this session's state and a code, and it was GitHub's answer to the
-   * code that failed (a code already spent, the profile not read).
+   * What a failed return does to the session it came with. 'end' (a return this sign-in cannot use):
+   * the pre-auth session and its OAuth state go. A signed-in session only ever loses the OAuth state: a
+   * stray or forged callback (any cross-site link, as the cookie is SameSite=Lax) must not sign people out.
+   * 'spend' (this session's state and a code, refused at GitHub: a code already spent, the profile not
+   * read): only the state goes, as another return of the same sign-in (the callback reloaded: GitHub
+   * takes the code once) may be signing in with the pre-auth session right now, and needs it
+   * (consumePreAuth) and the cookie. 'keep' (no state, or one that is not this session's: a sign-in
+   * started again in another tab replaced it): nothing changes, for the return that carries the state it holds.
    */
-  const failed = async (ctx: Koa.Context, reason: string, exchanged = false) => {
-    // Drop the pre-auth session and its OAuth state. A signed-in session only loses the OAuth state:
-    // a stray or forged callback (any cross-site link, as the cookie is SameSite=Lax) must not sign people out.
-    // Nor does a return that failed at GitHub end the pre-auth session: another return of the same
-    // sign-in (the callback reloaded: GitHub takes the code once) may be signing in with it right now,
-    // and needs it (consumePreAuth) and the cookie; it loses only its OAuth state.
+  const failed = async (ctx: Koa.Context, reason: string, effect: 'end' | 'spend' | 'keep' = 'end') => {
     const sess = getSession(ctx);
-    if (sess?.user || exchanged) delete sess.grant;
-    else ctx.session = null;
+    if (effect !== 'keep') {
+      if (sess?.user || effect === 'spend') delete sess.grant;
+      else ctx.session = null;
+    }
     await deps.security.signInFailed(ctx, reason);
     ctx.redirect(`/?auth_error=${encodeURIComponent(reason)}`);
   };
@@ -93,7 +96,8 @@ export function authRoutes(router: Router, deps: AppDeps) {
   const requireOAuthReturn: Koa.Middleware = async (ctx, next) => {
     const expected = oauthStateOf(getSession(ctx)?.grant);
     const { state, code, error } = ctx.query;
-    if (!expected || typeof state !== 'string' || !safeEqual(state, expected)) return failed(ctx, 'github_login_failed');
+    if (!expected) return failed(ctx, 'github_login_failed');
+    if (typeof state !== 'string' || !safeEqual(state, expected)) return failed(ctx, 'github_login_failed', 'keep');
     if (typeof code !== 'string' || !code) return failed(ctx, error === 'access_denied' ? 'access_denied' : 'github_login_failed');
     await next();
   };
@@ -104,14 +108,14 @@ export function authRoutes(router: Router, deps: AppDeps) {
   }), deps.rateLimits.guard('signInCallback'), requireOAuthReturn, grantMiddleware, async (ctx) => {
     const response = grantResponse(ctx.state.grant);
     // A denial has no code and was answered by requireOAuthReturn: what fails here is grant's exchange.
-    if (!response || response.error || !response.access_token) return failed(ctx, 'github_login_failed', true);
+    if (!response || response.error || !response.access_token) return failed(ctx, 'github_login_failed', 'spend');
     const token = response.access_token;
     let viewer;
     try {
       viewer = await deps.upstream.github(token).getViewer();
     } catch (err) {
       ctx.state.log.warn({ kind: err instanceof GitHubError ? err.kind : 'unknown' }, 'GitHub profile lookup failed');
-      return failed(ctx, 'github_profile_failed', true);
+      return failed(ctx, 'github_profile_failed', 'spend');
     }
     // The signed-in session is built from nothing: of the session this request came with (pre-auth,
     // or somebody else's) no key, workspace, CSRF token or id survives. A signed-in previous session

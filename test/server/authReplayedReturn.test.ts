@@ -55,3 +55,25 @@ test.serial('a return whose exchange fails, alone, signs nobody in and leaves no
   const again = await agent.get(cb.pathname + cb.search);
   t.is(again.location, '/?auth_error=github_login_failed', 'its state cannot be used again');
 });
+
+// Sign-in started in two tabs of one browser: the second start replaced the first one's state in the
+// pre-auth session (grant keeps one). The first tab's return, its state no longer the session's, was
+// refused, and its refusal ended the pre-auth session and cleared the cookie, so the second tab's
+// return, carrying the state the session did hold, failed as well: two failures for one sign-in.
+test.serial('a return with a state the session no longer holds leaves the sign-in that holds it alone', async (t) => {
+  stack.github.addUser({ id: 803, login: 'two-tabs' });
+  const agent = stack.agent();
+  const returns: string[] = [];
+  for (let tab = 0; tab < 2; tab++) {
+    const start = await agent.get('/api/auth/github/login'); // the second start finds the first one's pre-auth session
+    const authorize = await fetch(`${start.location}&login=two-tabs`, { redirect: 'manual' });
+    const cb = new URL(authorize.headers.get('location')!);
+    returns.push(cb.pathname + cb.search);
+  }
+  const stale = await agent.get(returns[0]!);
+  t.is(stale.location, '/?auth_error=github_login_failed', 'the first tab\'s state was replaced');
+  t.false(stale.setCookies.some((c) => c.startsWith('sid=;')), 'the cookie stays');
+  const current = await agent.get(returns[1]!);
+  t.is(current.location, '/');
+  t.like((await agent.get('/api/session')).json.user, { id: 803, login: 'two-tabs' });
+});
