@@ -25,6 +25,9 @@ export function sessionKeys(prefix: string) {
 /** What storing a key did: the fingerprint the session named before (null: none) and the one it names now. */
 export interface StoredCredentials { stored: boolean; previousFingerprint: string | null; fingerprint: string | null }
 
+/** How long Redis keeps a record past its deadline (ttlOf): ample for the app's own look at the deadline. */
+const TTL_GRACE_MS = 60_000;
+
 export interface LoadedSession { sess: AppSession; version: string; credSealed: string | null }
 
 export interface SessionRecordOptions {
@@ -86,8 +89,10 @@ export function createSessionRecords(opts: SessionRecordOptions) {
     const now = clock.now();
     const createdAt = sess.createdAt ?? now;
     const idle = sess.user ? idleMs : preAuthMs;
-    // Redis TTL as a backstop: never beyond the idle window nor the absolute end.
-    return Math.max(1000, Math.min(idle, createdAt + absoluteMs - now));
+    // Redis TTL as a backstop, a little past the idle window or the absolute end: the app ends a session
+    // that expired (destroyed, tombstoned, deploys stopped, streams told, audited) when it finds it so;
+    // a record Redis had dropped at the deadline would just be gone when the stream's timer looked.
+    return Math.max(1000, Math.min(idle, createdAt + absoluteMs - now)) + TTL_GRACE_MS;
   }
 
   /** The record as sealed: everything except the credentials, which have their own field. */
