@@ -1,9 +1,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { SimBranch, SimRepo, SimState } from './state.js';
+import type { SimRepo, SimState } from './state.js';
 import { normalisePath } from './state.js';
+import { findRef, serveContents, serveRootTree } from './contents.js';
 import { answerConditionally, paginate, readBody, sendError, sendJson } from './http.js';
 import {
-  presentAuthenticatedUser, presentBranch, presentBranchShort, presentCommit, presentDirEntry, presentFile, presentRepo,
+  presentAuthenticatedUser, presentBranch, presentBranchShort, presentCommit, presentRepo,
   type Bases,
 } from './present.js';
 
@@ -131,6 +132,8 @@ export function handleApi(ctx: ApiContext, req: IncomingMessage, url: URL, apiPa
       else sendJson(res, 200, presentCommit(repo, br, ctx.bases), headers);
     } else if (rest[0] === 'contents') {
       serveContents(ctx, repo, normalisePath(tail(4)), url, res, headers);
+    } else if (rest[0] === 'git' && rest[1] === 'trees' && rest.length >= 3) {
+      serveRootTree(repo, tail(5), res, headers);
     } else notFound();
     return { login };
   }
@@ -233,47 +236,6 @@ function listUserRepos(ctx: ApiContext, login: string, url: URL, res: ServerResp
 
   const page = paginate(mine, url, ctx.origin);
   sendJson(res, 200, page.items.map((r) => presentRepo(r, ctx.bases, login)), withLink(headers, page.link));
-}
-
-function findRef(repo: SimRepo, ref: string): SimBranch | undefined {
-  const name = ref.replace(/^refs\/heads\//, '');
-  const byName = repo.branches.get(name);
-  if (byName) return byName;
-  if (/^[0-9a-f]{7,40}$/i.test(ref)) return [...repo.branches.values()].find((b) => b.sha.startsWith(ref.toLowerCase()));
-  return undefined;
-}
-
-function serveContents(ctx: ApiContext, repo: SimRepo, path: string, url: URL, res: ServerResponse, headers: Record<string, string>): void {
-  const ref = url.searchParams.get('ref') || repo.defaultBranch;
-  const br = findRef(repo, ref);
-  if (!br) {
-    sendError(res, 404, `No commit found for the ref ${ref}`, DOCS.contents, headers);
-    return;
-  }
-  const file = path ? br.files.get(path) : undefined;
-  if (file !== undefined) {
-    sendJson(res, 200, presentFile({ repo, ref, path, type: 'file', content: file }, ctx.bases), headers);
-    return;
-  }
-  // A directory exists when some file lives under it; list its immediate children.
-  const prefix = path ? `${path}/` : '';
-  const children = new Map<string, 'file' | 'dir'>();
-  for (const p of br.files.keys()) {
-    if (!p.startsWith(prefix)) continue;
-    const rest = p.slice(prefix.length);
-    const slash = rest.indexOf('/');
-    if (slash === -1) children.set(rest, 'file');
-    else if (!children.has(rest.slice(0, slash))) children.set(rest.slice(0, slash), 'dir');
-  }
-  if (children.size === 0 && path) {
-    sendError(res, 404, 'Not Found', DOCS.contents, headers);
-    return;
-  }
-  const entries = [...children].sort(([a], [b]) => a.localeCompare(b)).map(([name, type]) => {
-    const full = prefix + name;
-    return presentDirEntry({ repo, ref, path: full, type, content: type === 'file' ? br.files.get(full) : undefined }, ctx.bases);
-  });
-  sendJson(res, 200, entries, headers);
 }
 
 export function safeDecode(s: string): string {

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { FileTooLargeError, GitHubError } from './errors.js';
 import { createGitHubHttp, type GitHubRequest } from './http.js';
 import { withoutTrailingSlashes } from '../text.js';
-import { branchSchema, dirEntrySchema, fileSchema, repoSchema, toRepoSummary, viewerSchema, type RepoSummary } from './schemas.js';
+import { branchSchema, dirEntrySchema, fileSchema, repoSchema, toRepoSummary, treeSchema, viewerSchema, type RepoSummary } from './schemas.js';
 
 export { FileTooLargeError, GitHubError, type GitHubErrorKind } from './errors.js';
 export type { RepoSummary } from './schemas.js';
@@ -10,6 +10,11 @@ export type { RepoSummary } from './schemas.js';
 /** Files bigger than this are not read (stack detection only needs small manifests). */
 export const MAX_FILE_BYTES = 256 * 1024;
 const MAX_BRANCHES = 1000;
+/**
+ * "This API has an upper limit of 1,000 files for a directory. If you need to retrieve more files, use
+ * the Git Trees API" (get repository content): a listing that long may have been cut.
+ */
+const CONTENTS_DIRECTORY_LIMIT = 1000;
 
 interface GitHubClientOptions {
   /** REST base, e.g. https://api.github.com or the simulator's /api/v3. */
@@ -139,7 +144,13 @@ export function createGitHubClient(opts: GitHubClientOptions): GitHubClient {
 
     async listRootFiles(owner, name, ref) {
       const path = `${repoPath(owner, name)}/contents/?ref=${encodeURIComponent(ref)}`;
-      return (await call({ what: 'list files', path, conditional: true }, z.array(dirEntrySchema))).data.map((e) => e.name);
+      const listed = (await call({ what: 'list files', path, conditional: true }, z.array(dirEntrySchema))).data.map((e) => e.name);
+      if (listed.length < CONTENTS_DIRECTORY_LIMIT) return listed;
+      // Possibly cut: the root's tree lists every entry (or says it could not).
+      const treePath = `${repoPath(owner, name)}/git/trees/${encodeURIComponent(ref)}`;
+      const { data: tree } = await call({ what: 'list root tree', path: treePath, conditional: true }, treeSchema);
+      if (tree.truncated) throw new GitHubError('too_large', 'GitHub listed only part of the repository root (too many entries)');
+      return tree.tree.map((e) => e.path);
     },
 
     async tokenScopes() {
