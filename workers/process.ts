@@ -117,6 +117,11 @@ export async function startWorker(args: {
       (count) => logger.info({ worker: instance, count }, 'deployment records re-signed with the new SECRET_KEY'),
       (err: Error) => logger.error({ err: { message: err.message } }, 're-signing deployment records failed'),
     );
+    // Audit heads too: an append does not extend a head it cannot verify, as one signed only with the previous key would be after the overlap.
+    void deps.audit.resignStale().then(
+      (count) => logger.info({ worker: instance, count }, 'audit chain heads re-signed with the new SECRET_KEY'),
+      (err: Error) => logger.error({ err: { message: err.message } }, 're-signing audit chain heads failed'),
+    );
   }
   let closing: Promise<void> | null = null;
   return {

@@ -8,7 +8,16 @@ import { checkpointText, headText, type Checkpoint, type createAuditSigner } fro
 import type { AuditEntry, AuditInput, ChainScope } from './types.js';
 import { boundedMemo } from '../boundedMemo.js';
 
-export interface Head { seq: number; hash: string; base: number }
+/**
+ * A chain head as this process knows it. `signed`: its signature verified when it was read (or this
+ * process wrote it). A head that does not verify was changed by someone without SECRET_KEY; what is
+ * appended after it gets no valid signature either, so the chain stays reported instead of the
+ * next append vouching for the forged history (signing its continuation).
+ */
+export interface Head { seq: number; hash: string; base: number; signed: boolean }
+
+/** What a head gets in place of a signature when it continues one that did not verify. */
+export const UNVERIFIED = { kid: 'unverified', mac: 'unverified' } as const;
 
 /**
  * Losing the compare-and-set means another process appended in between. Retries back off with
@@ -22,6 +31,11 @@ const backoff = (attempt: number) => new Promise((r) => setTimeout(r, Math.rando
 const MAX_BATCH = 128;
 
 /** The user's chain (unless there is no user, or the entry is for the global chain only) and the global chain. */
+/** Whether a head read from Redis carries a valid signature (an empty chain has none to carry). */
+export function headSigned(signer: ReturnType<typeof createAuditSigner>, chain: string, seq: number, hash: string, base: number, kid?: string | null, mac?: string | null): boolean {
+  return seq === 0 || signer.verify(headText(chain, seq, hash, base), { kid: kid ?? undefined, mac: mac ?? undefined });
+}
+
 const scopesOf = (input: AuditInput): ChainScope[] => (input.userId === null || input.globalOnly ? ['global'] : [{ userId: input.userId }, 'global']);
 
 interface Pending { input: AuditInput; resolve: (e: AuditEntry) => void; reject: (err: unknown) => void }
@@ -100,17 +114,21 @@ export function createAppender(opts: {
       })[0]!);
       const args = order.flatMap((chain) => {
         const [h, r] = [heads.get(chain)!, running.get(chain)!];
-        const sig = signer.sign(headText(chain, r.seq, r.hash, h.base));
+        const sig = h.signed ? signer.sign(headText(chain, r.seq, r.hash, h.base)) : UNVERIFIED;
         return [String(h.seq), h.hash, String(h.base), String(r.seq), r.hash, sig.kid, sig.mac, String(r.entries.length), String(r.checkpoints.length / 2), ...r.entries, ...r.checkpoints];
       });
       const res = (await appendIfHeads(redis, order.flatMap((chain) => keyList(chains.get(chain)!)), args)) as Array<number | string>;
       if (Number(res[0]) === 1) {
-        for (const chain of order) remember(chain, { seq: running.get(chain)!.seq, hash: running.get(chain)!.hash, base: heads.get(chain)!.base });
+        for (const chain of order) remember(chain, { seq: running.get(chain)!.seq, hash: running.get(chain)!.hash, base: heads.get(chain)!.base, signed: heads.get(chain)!.signed });
         // A new checkpoint is where retention can cut: trim that chain now (bounded work, every `every` appends).
         for (const chain of order) if (running.get(chain)!.checkpoints.length > 0) await opts.enforceRetention(chains.get(chain)!).catch(() => 0);
         return firsts;
       }
-      heads = new Map(order.map((chain, i) => [chain, { seq: Number(res[1 + i * 3]), hash: String(res[2 + i * 3] ?? ''), base: Number(res[3 + i * 3]) }]));
+      // The heads another process (or a Redis writer) left: each is trusted only if its signature holds.
+      heads = new Map(order.map((chain, i) => {
+        const [seq, hash, base, kid, mac] = res.slice(1 + i * 5, 6 + i * 5).map(String) as [string, string, string, string, string];
+        return [chain, { seq: Number(seq), hash, base: Number(base), signed: headSigned(signer, chain, Number(seq), hash, Number(base), kid, mac) }];
+      }));
       for (const [chain, h] of heads) remember(chain, h);
       if (attempt > 0) await backoff(attempt);
     }

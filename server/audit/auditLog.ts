@@ -1,8 +1,8 @@
 import type { Redis } from 'ioredis';
 import type { Clock } from '../clock.js';
 import type { Keyring } from '../crypto/keyring.js';
-import { createAppender, type Head } from './append.js';
-import { ADOPT_UNSIGNED, READ_PAGE, RESIGN_CHECKPOINT, TRIM_TO_CHECKPOINT } from './scripts.js';
+import { createAppender, headSigned, type Head } from './append.js';
+import { ADOPT_UNSIGNED, READ_PAGE, RESIGN_CHECKPOINT, RESIGN_HEAD, TRIM_TO_CHECKPOINT } from './scripts.js';
 import { checkpointText, createAuditSigner, headText, type Checkpoint } from './signing.js';
 import { GENESIS, verifyEntries, verifySegment, type Anchor } from './verify.js';
 import type { AuditEntry, ChainScope, ChainVerdict } from './types.js';
@@ -59,9 +59,10 @@ export function createAuditLog(opts: {
   const keyList = (scope: ChainScope) => { const k = keys(scope); return [k.entries, k.head, k.checkpoints]; };
 
   async function readHead(scope: ChainScope): Promise<Head> {
-    const [seq, hash, base, mac] = await redis.hmget(keys(scope).head, 'seq', 'hash', 'base', 'mac');
+    const [seq, hash, base, kid, mac] = await redis.hmget(keys(scope).head, 'seq', 'hash', 'base', 'kid', 'mac');
     if (Number(seq ?? 0) > 0 && !mac && await adoptUnsigned(scope)) return readHead(scope);
-    return { seq: Number(seq ?? 0), hash: hash ?? '', base: Number(base ?? 0) };
+    const head = { seq: Number(seq ?? 0), hash: hash ?? '', base: Number(base ?? 0) };
+    return { ...head, signed: headSigned(signer, chainId(scope), head.seq, head.hash, head.base, kid, mac) };
   }
 
   /**
@@ -117,11 +118,14 @@ export function createAuditLog(opts: {
    */
   async function enforceRetention(scope: ChainScope): Promise<number> {
     const k = keys(scope);
-    const res = await redis.multi().hmget(k.head, 'seq', 'hash', 'base').hgetall(k.checkpoints).exec();
+    const res = await redis.multi().hmget(k.head, 'seq', 'hash', 'base', 'kid', 'mac').hgetall(k.checkpoints).exec();
     if (!res || res.some(([err]) => err)) return 0;
-    const [seqRaw, hash, baseRaw] = res[0]![1] as Array<string | null>;
+    const [seqRaw, hash, baseRaw, kid, mac] = res[0]![1] as Array<string | null>;
     const seq = Number(seqRaw ?? 0);
     const base = Number(baseRaw ?? 0);
+    // A head that does not verify is not re-signed (that would vouch for a forged history), nor is
+    // the evidence before it trimmed.
+    if (!headSigned(signer, chainId(scope), seq, hash ?? '', base, kid, mac)) return 0;
     const checkpoints = res[1]![1] as Record<string, string>;
     const max = scope === 'global' ? retention.globalMaxEntries : retention.maxEntries;
     let target = seq - base > max ? Math.ceil((seq - max) / every) * every : base;
@@ -134,7 +138,7 @@ export function createAuditLog(opts: {
     const sig = signer.sign(headText(chainId(scope), seq, hash ?? '', target));
     const done = await redis.eval(TRIM_TO_CHECKPOINT, 3, ...keyList(scope), String(seq), hash ?? '', String(base), String(target), sig.kid, sig.mac);
     if (Number(done) !== 1) return 0;
-    appender.remember(chainId(scope), { seq, hash: hash ?? '', base: target });
+    appender.remember(chainId(scope), { seq, hash: hash ?? '', base: target, signed: true });
     return target - base;
   }
 
@@ -206,9 +210,41 @@ export function createAuditLog(opts: {
     return lo >= len ? null : String(Number(baseRaw ?? 0) + lo + 1);
   }
 
+  /**
+   * During a SECRET_KEY rotation: re-sign every head and checkpoint still signed with the previous
+   * key (each worker runs this once at start). A head is otherwise re-signed only by an append, and
+   * an append no longer extends a head it cannot verify: a user idle through the overlap would find
+   * their chain reported as rewritten once SECRET_KEY_PREVIOUS is removed. Returns the heads re-signed.
+   */
+  async function resignStale(): Promise<number> {
+    const previous = opts.keyring.previous;
+    if (!previous) return 0;
+    const chainPrefix = `${prefix}:audit:`;
+    let [cursor, resigned] = ['0', 0];
+    do {
+      const [next, found] = await redis.scan(cursor, 'MATCH', `${chainPrefix}*:head`, 'COUNT', 500);
+      cursor = next;
+      for (const key of found) {
+        const chain = key.slice(chainPrefix.length, -':head'.length);
+        const userId = /^user:(\d+)$/.exec(chain)?.[1];
+        if (chain !== 'global' && !userId) continue;
+        const scope: ChainScope = userId ? { userId: Number(userId) } : 'global';
+        for (const [at, raw] of Object.entries(await redis.hgetall(keys(scope).checkpoints))) {
+          if (parse<Checkpoint>(raw)?.kid === previous.kid) await checkedCheckpoint(scope, raw, Number(at));
+        }
+        const [seq, hash, base, kid, mac] = await redis.hmget(key, 'seq', 'hash', 'base', 'kid', 'mac');
+        if (kid !== previous.kid || !headSigned(signer, chain, Number(seq ?? 0), hash ?? '', Number(base ?? 0), kid, mac)) continue;
+        const sig = signer.sign(headText(chain, Number(seq ?? 0), hash ?? '', Number(base ?? 0)));
+        resigned += Number(await redis.eval(RESIGN_HEAD, 1, key, seq ?? '0', hash ?? '', base ?? '0', kid, mac ?? '', sig.kid, sig.mac));
+      }
+    } while (cursor !== '0');
+    return resigned;
+  }
+
   return {
     keys,
     cursorAfter,
+    resignStale,
     /** Append to the user's chain (if any) and the global chain, atomically. Returns the user's (or global) entry. */
     append: appender.append,
     /** Read ahead what an append for this user will need (see createAppender's prefetch). */

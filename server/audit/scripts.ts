@@ -6,7 +6,8 @@
 /**
  * Append entries to one or more chains at once, but only if every chain head (seq, hash, base) is
  * still what the caller hashed and signed against (compare-and-set). A writer that lost the race
- * gets the current heads back and re-hashes, so concurrent writers in several processes never fork
+ * gets the current heads back (seq, hash, base, kid, mac each: it checks their signatures before
+ * extending them) and re-hashes, so concurrent writers in several processes never fork
  * a chain.
  * KEYS: per chain (entries, head, checkpoints).
  * ARGV: per chain a header (expected seq, expected hash, expected base, new seq, new hash, kid, head
@@ -26,10 +27,12 @@ for i = 1, n do
   if (head[1] or '0') ~= ARGV[a] or (head[2] or '') ~= ARGV[a + 1] or (head[3] or '0') ~= ARGV[a + 2] then
     local out = {0}
     for j = 1, n do
-      local h = redis.call('HMGET', KEYS[j * 3 - 1], 'seq', 'hash', 'base')
+      local h = redis.call('HMGET', KEYS[j * 3 - 1], 'seq', 'hash', 'base', 'kid', 'mac')
       table.insert(out, h[1] or '0')
       table.insert(out, h[2] or '')
       table.insert(out, h[3] or '0')
+      table.insert(out, h[4] or '')
+      table.insert(out, h[5] or '')
     end
     return out
   end
@@ -114,4 +117,14 @@ return 1`;
 export const RESIGN_CHECKPOINT = `
 if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return 0 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+return 1`;
+
+/**
+ * Replace a head's signature (rotation), only if the head is still the one whose signature the
+ * caller verified. KEYS: head. ARGV: seq, hash, base, kid, mac as verified, then the new kid and mac.
+ */
+export const RESIGN_HEAD = `
+local h = redis.call('HMGET', KEYS[1], 'seq', 'hash', 'base', 'kid', 'mac')
+if (h[1] or '0') ~= ARGV[1] or (h[2] or '') ~= ARGV[2] or (h[3] or '0') ~= ARGV[3] or h[4] ~= ARGV[4] or h[5] ~= ARGV[5] then return 0 end
+redis.call('HSET', KEYS[1], 'kid', ARGV[6], 'mac', ARGV[7])
 return 1`;
