@@ -153,7 +153,12 @@ export function createAuditLog(opts: {
     const [lo, hi, c0] = [Number(r[5]), Number(r[6]), Number(r[7])];
     const raw = r[10] as string[];
     const retainedFrom = base + 1;
-    if (hi === 0) return { entries: [], nextCursor: null, verdict: { valid: true, length: 0, from: 0, to: 0 }, retainedFrom };
+    if (hi === 0) {
+      // No head, yet entries: the head was deleted, which would otherwise pass for an empty chain.
+      const left = seq === 0 ? Number(r[11] ?? 0) : 0;
+      const verdict = left > 0 ? { ...unsigned(1, `the chain head is missing while ${left} entries remain: it was deleted`), length: left } : { valid: true as const, length: 0 };
+      return { entries: [], nextCursor: null, verdict: { ...verdict, from: 0, to: 0 }, retainedFrom };
+    }
     const entries = raw.map((x) => parse<AuditEntry>(x));
     const c1 = Math.ceil(hi / every) * every;
     const from = c0 + 1;

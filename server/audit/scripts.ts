@@ -72,7 +72,8 @@ return 1`;
  * limit + 2 × checkpoint interval, however long the chain is. Atomic, so a concurrent trim cannot
  * shift the list under the indexes.
  * KEYS: entries, head, checkpoints. ARGV: cursor (seq of the oldest entry already shown, 0 = newest), limit, interval.
- * Returns: {seq, hash, base, kid, mac, lo, hi, c0, checkpoint c0 JSON or '', checkpoint c1 JSON or '', entries}.
+ * Returns: {seq, hash, base, kid, mac, lo, hi, c0, checkpoint c0 JSON or '', checkpoint c1 JSON or '', entries}, and
+ * when there is nothing to show, how many entries the list holds (a deleted head leaves them behind).
  */
 export const READ_PAGE = `
 local h = redis.call('HMGET', KEYS[2], 'seq', 'hash', 'base', 'kid', 'mac')
@@ -86,6 +87,7 @@ if cursor > 0 then hi = math.min(seq, cursor - 1) end
 local head = {h[1] or '0', h[2] or '', h[3] or '0', h[4] or '', h[5] or ''}
 if hi <= base then
   table.insert(head, 0); table.insert(head, 0); table.insert(head, 0); table.insert(head, ''); table.insert(head, ''); table.insert(head, {})
+  table.insert(head, redis.call('LLEN', KEYS[1]))
   return head
 end
 local lo = math.max(base + 1, hi - limit + 1)

@@ -103,3 +103,17 @@ test.serial('SECRET_KEY rotation: a chain nobody wrote during the overlap is re-
     conn.disconnect();
   }
 });
+
+test.serial('a head deleted while its entries remain: the page does not call the chain valid', async (t) => {
+  const web = auditProcess();
+  const userId = nextUser++;
+  try {
+    for (let i = 1; i <= 3; i++) await web.log.append(entry(userId, i));
+    await web.conn.del(web.log.keys({ userId }).head);
+    const page = await web.log.page({ userId }, { limit: 10 });
+    t.false(page.verdict.valid, JSON.stringify(page.verdict));
+    t.false((await web.log.verifyChain({ userId })).valid);
+  } finally {
+    web.conn.disconnect();
+  }
+});
