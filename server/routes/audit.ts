@@ -31,13 +31,19 @@ const AuditPageView = view('AuditPage', z.object({
   }),
 }));
 
+/** Date.parse rolls a day past the month's end over (2026-02-31 is 2026-03-03): the date must read back unchanged. */
+function isCalendarDate(day: string): boolean {
+  const ms = Date.parse(`${day}T00:00:00Z`);
+  return !Number.isNaN(ms) && new Date(ms).toISOString().slice(0, 10) === day;
+}
+
 // An empty parameter (?limit=&cursor=) means "not given".
 const blankIsAbsent = (v: unknown) => (v === '' ? undefined : v);
 const AuditQuery = z.object({
   limit: z.preprocess(blankIsAbsent, z.coerce.number().int().min(1).max(100).default(50)),
   cursor: z.preprocess(blankIsAbsent, z.string().regex(/^\d{1,12}$/, 'cursor must be the nextCursor of a previous page').optional()),
   until: z.preprocess(blankIsAbsent, z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'until must be a date like 2026-12-01')
-    .refine((d) => !Number.isNaN(Date.parse(`${d}T00:00:00Z`)), 'until must be a real date').optional()),
+    .refine(isCalendarDate, 'until must be a real date').optional()),
 });
 
 /** What the caller sees of an entry: no chain internals, no user id (it is always theirs). */
