@@ -3,6 +3,9 @@ import { startOpsEnv, logLines, eventually, PROCESS_TEST_TIMEOUT_MS, PROGRESS_WA
 import { Roamer, signInAcross, connectRenderKey, addNodeRepo } from './support/users.js';
 import type { AgentResponse } from '../helpers/agent.js';
 import type { ChildWorker } from '../helpers/processes.js';
+import { Queue } from 'bullmq';
+import { queuePrefix } from '../../server/queues/deployQueue.js';
+import { ANOMALY_QUEUE } from '../../workers/tasks/anomalyTask.js';
 
 // Render Key Value unreachable while a web process runs, then back with nothing in it (it keeps no
 // data on disk): requests get a clear 503 meanwhile, never a 500, and the process serves again
@@ -35,6 +38,11 @@ run('Redis unreachable: 503 storage_unavailable with Retry-After, only JSON log 
   await connectRenderKey(env, user.at(0), 'outage');
   addNodeRepo(env, 'outage', 'outage-app');
   t.is((await user.at(0).get('/api/session')).status, 200);
+  const anomaly = new Queue(ANOMALY_QUEUE, { connection: { url: env.redis.url }, prefix: queuePrefix(env.config.redisPrefix) });
+  anomaly.on('error', () => {}); // its connection sees the outage too
+  t.teardown(() => anomaly.close());
+  const detectorScheduled = async () => (await anomaly.getJobSchedulersCount().catch(() => 0)) === 1;
+  t.true(await eventually(detectorScheduled, PROGRESS_WAIT_MS), 'the worker scheduled the anomaly detector');
 
   await env.redis.takeDown();
   assertUnavailable(t, await user.at(0).get('/api/session'), 'session read');
@@ -52,4 +60,5 @@ run('Redis unreachable: 503 storage_unavailable with Retry-After, only JSON log 
   await signInAcross(env, again, 'outage-again');
   t.is((await again.at(0).get('/api/session')).json.user.login, 'outage-again');
   t.is(worker.proc.exitCode, null, 'the worker ran on');
+  t.true(await eventually(detectorScheduled, PROGRESS_WAIT_MS), 'the running worker scheduled the anomaly detector again in the empty Redis');
 });

@@ -50,9 +50,13 @@ export async function startAnomalyWorker(args: {
     connection: args.queueConnection, prefix: queuePrefix(args.prefix),
     defaultJobOptions: { attempts: 1, removeOnComplete: { count: 10 }, removeOnFail: { count: 100 } },
   }));
-  // In the background: a worker's start never waits on it (and a Redis hiccup here is retried by the next start's upsert).
-  void queue.upsertJobScheduler(SCHEDULER_ID, { every: everyMs }, { name: 'detect', data: {} })
+  // In the background: a worker's start never waits on it. Again on each reconnect: a Redis that came
+  // back empty (Key Value keeps nothing on disk) lost the scheduler, and the detector never ran again
+  // until a worker restarted. An upsert of the same scheduler is what every worker's start already does.
+  const schedule = () => void queue.upsertJobScheduler(SCHEDULER_ID, { every: everyMs }, { name: 'detect', data: {} })
     .catch((err: Error) => args.logger.error({ err: { message: err.message } }, 'anomaly detector: scheduling failed'));
+  schedule();
+  args.queueConnection.on('ready', schedule);
   const worker = new Worker(ANOMALY_QUEUE, async () => {
     try {
       const { outcome, run } = await runAnomalyJob({ redis: args.redis, keys: args.keys, detector: args.detector, lockMs: Math.max(30_000, everyMs * 2), logger: args.logger });
@@ -66,6 +70,6 @@ export async function startAnomalyWorker(args: {
   worker.on('error', (err) => args.logger.error({ err: { message: err.message } }, 'anomaly worker error'));
   return {
     worker, queue,
-    async close(force = false) { await worker.close(force); await queue.close(); },
+    async close(force = false) { args.queueConnection.off('ready', schedule); await worker.close(force); await queue.close(); },
   };
 }
