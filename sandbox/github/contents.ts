@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import { blobSha, type SimBranch, type SimRepo } from './state.js';
+import { blobSha, pastCommit, type SimBranch, type SimRepo } from './state.js';
 import { sendError, sendJson } from './http.js';
 import { presentDirEntry, presentFile } from './present.js';
 import type { ApiContext } from './api.js';
@@ -20,8 +20,8 @@ export function findRef(repo: SimRepo, ref: string): SimBranch | undefined {
   const name = ref.replace(/^refs\/heads\//, '');
   const byName = repo.branches.get(name);
   if (byName) return byName;
-  if (/^[0-9a-f]{7,40}$/i.test(ref)) return [...repo.branches.values()].find((b) => b.sha.startsWith(ref.toLowerCase()));
-  return undefined;
+  if (!/^[0-9a-f]{7,40}$/i.test(ref)) return undefined;
+  return [...repo.branches.values()].find((b) => b.sha.startsWith(ref.toLowerCase())) ?? pastCommit(repo, ref);
 }
 
 /** GET /repos/{owner}/{repo}/git/trees/{tree_sha}, non-recursive, for a branch or commit's root tree only. */

@@ -64,6 +64,13 @@ export interface GitHubSimulator {
   /** The token stops working now, as when its expiry date passes (401 Bad credentials). */
   expireToken(token: string): void;
   injectFault(f: SimFault): void;
+  /** Moves a branch to a new commit of these files (the one it replaces stays readable by sha); returns its sha. */
+  push(owner: string, name: string, branch: string, files: Record<string, string>): string;
+  /**
+   * Runs `fn` once, right after the next API request whose path starts with `pathPrefix` is answered
+   * and before any later request is (sim-only): a push that lands between two of a client's reads.
+   */
+  afterAnswer(pathPrefix: string, fn: () => void): void;
   /** Answers one request whose URL is relative to the simulator's root (/login/oauth/…, /api/v3/…). */
   handle(req: IncomingMessage, res: ServerResponse): void;
   /** True when the world was loaded from `stateFile`. */
@@ -101,6 +108,7 @@ export async function startGitHubSimulator(opts: GitHubSimulatorOptions = {}): P
   let api: ApiContext | undefined;
   let statusHold: Promise<void> | null = null;
   let profileHold: { promise: Promise<void>; waiting: number } | null = null;
+  const afterHooks: Array<{ pathPrefix: string; fn: () => void }> = [];
 
   const route = async (req: IncomingMessage, res: ServerResponse): Promise<{ login?: string }> => {
     const url = new URL(req.url ?? '/', 'http://sim.invalid');
@@ -128,7 +136,10 @@ export async function startGitHubSimulator(opts: GitHubSimulatorOptions = {}): P
         await hold.promise;
         hold.waiting -= 1;
       }
-      return handleApi(api!, req, url, apiPath, res);
+      const answered = handleApi(api!, req, url, apiPath, res);
+      const hook = afterHooks.findIndex((h) => apiPath.startsWith(h.pathPrefix));
+      if (hook !== -1) afterHooks.splice(hook, 1)[0]!.fn();
+      return answered;
     }
     sendError(res, 404, 'Not Found', 'https://docs.github.com/rest');
     return {};
@@ -205,6 +216,8 @@ export async function startGitHubSimulator(opts: GitHubSimulatorOptions = {}): P
       if (t) { t.expiresAt = now() - 1; changed(); }
     },
     injectFault: (f) => { faults.push({ ...f, left: f.times ?? 1 }); },
+    push: (owner, name, branch, files) => { const sha = state.push(owner, name, branch, files); changed(); return sha; },
+    afterAnswer: (pathPrefix, fn) => { afterHooks.push({ pathPrefix, fn }); },
     handle,
     restored: Boolean(loaded),
     branchHead: (owner, name, branch) => state.repos.get(`${owner}/${name}`.toLowerCase())?.branches.get(branch)?.sha ?? null,

@@ -139,6 +139,23 @@ export class SimState {
     return repo;
   }
 
+  /**
+   * A push: the branch's head moves to a commit of these files. The commit it replaces stays readable
+   * by its sha (as on GitHub), for as long as this process runs (not saved).
+   */
+  push(owner: string, name: string, branch: string, files: Record<string, string>): string {
+    const repo = this.repo(owner, name);
+    const before = repo?.branches.get(branch);
+    if (!repo || !before) throw new Error(`no branch ${branch} in ${owner}/${name}`);
+    const map = new Map(Object.entries(files).map(([p, c]) => [normalisePath(p), c] as const));
+    const head: SimBranch = { name: branch, files: map, sha: commitSha(repo.owner.login, repo.name, `${branch}@${before.sha}`, map) };
+    const past = pastCommits.get(repo) ?? new Map<string, SimBranch>();
+    past.set(before.sha, before);
+    pastCommits.set(repo, past);
+    repo.branches.set(branch, head);
+    return head.sha;
+  }
+
   repo(owner: string, name: string): SimRepo | undefined {
     return this.repos.get(`${owner}/${name}`.toLowerCase());
   }
@@ -203,6 +220,16 @@ export class SimState {
 
 export function normalisePath(p: string): string {
   return trimRuns(p, '/');
+}
+
+/** Commits that were a branch's head before a push, by sha: readable by sha only. */
+const pastCommits = new WeakMap<SimRepo, Map<string, SimBranch>>();
+
+/** A commit a push replaced, by its full or abbreviated sha. */
+export function pastCommit(repo: SimRepo, sha: string): SimBranch | undefined {
+  const lower = sha.toLowerCase();
+  for (const [full, commit] of pastCommits.get(repo) ?? []) if (full.startsWith(lower)) return commit;
+  return undefined;
 }
 
 /** Git's blob id: sha1("blob <size>\0<content>"). */

@@ -32,8 +32,11 @@ export function detectRoutes(router: Router, deps: AppDeps) {
     const owner = String(ctx.params.owner);
     const repo = String(ctx.params.repo);
     const branch = ctx.input.query.branch ?? (await gh.getRepo(owner, repo)).defaultBranch;
+    // Read one commit (the branch's head now), as a deploy does: by branch name, a push landing between
+    // the listing and the reads mixed two commits' files.
+    const head = await gh.getBranchHead(owner, repo, branch);
     try {
-      const found = await detectStack(await repoFilesFromGitHub(gh, owner, repo, branch));
+      const found = await detectStack(await repoFilesFromGitHub(gh, owner, repo, head.sha));
       ctx.body = presentDetectedStack(found);
     } catch (err) {
       if (err instanceof StackDetectionError) throw errors.stackNotDetected(err.message);

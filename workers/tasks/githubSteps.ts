@@ -48,7 +48,9 @@ export async function verifyRepo(ctx: WorkerContext, rec: DeploymentRecord, rend
 export async function detect(ctx: WorkerContext, rec: DeploymentRecord, render: RenderClient, creds: JobCredentials, verified?: Verified, beforeWrite?: BeforeDetectedWrite) {
   const gh = githubFor(ctx, creds);
   const [owner, name] = rec.request.githubRepo.split('/') as [string, string];
-  const files = await repoFilesFromGitHub(gh, owner, name, rec.request.branch!);
+  // The commit verifying found, which is what Render is asked to build: the branch may have moved since
+  // (or move between two reads), and detection must describe the commit deployed.
+  const files = await repoFilesFromGitHub(gh, owner, name, rec.commitSha ?? rec.request.branch!);
   // The answers stated the token's scopes: the deploy's commit statuses need not ask GitHub for them.
   const scopes = gh.seenScopes();
   if (scopes !== undefined) ctx.tokenScopes?.remember(creds.githubToken!, scopes);

@@ -1,0 +1,38 @@
+import test from 'ava';
+import type { Stack } from '../helpers/stack.js';
+import { QUICK_PHASES, usePipelineStack } from '../helpers/pipelineStack.js';
+import { signedInWithKey, waitFinished } from '../helpers/pipeline.js';
+
+// A push can land while detection reads a branch. The deploy builds the commit its verify step found
+// (Render is asked for that commitId), so detection must read that commit, not whatever the branch
+// names by the time each file is read; and the form's detection must not mix two commits' files.
+
+let stack: Stack;
+usePipelineStack(test, { renderOptions: { phaseMs: QUICK_PHASES } }, (p) => ({ stack } = p));
+
+const NODE_APP = { 'package.json': JSON.stringify({ name: 'drift', scripts: { start: 'node index.js' } }), 'index.js': '' };
+const STATIC_SITE = { 'index.html': '<h1>moved</h1>' };
+
+test('the deploy detects the commit it verified, though the branch moves right after', async (t) => {
+  const { agent } = await signedInWithKey(stack, 'drift');
+  stack.github.addRepo({ owner: 'drift', name: 'app', branches: { main: NODE_APP } });
+  const verified = stack.github.branchHead('drift', 'app', 'main');
+  // The push lands as soon as the worker has read the branch's head.
+  stack.github.afterAnswer('/repos/drift/app/branches/', () => stack.github.push('drift', 'app', 'main', STATIC_SITE));
+  const res = await agent.post('/api/render/deploy', { github_repo: 'drift/app', branch: 'main', project_name: 'drift' });
+  t.is(res.status, 202, res.text);
+  const done = await waitFinished(agent, res.json.id, 60_000);
+  t.not(stack.github.branchHead('drift', 'app', 'main'), verified, 'the branch moved');
+  t.is(done.commitSha, verified);
+  t.is(done.status, 'live', JSON.stringify(done.failure));
+  t.like(done.stack, { stack: 'node', serviceType: 'web_service', startCommand: 'npm start' });
+});
+
+test('the form detects one commit: a push between its listing and its reads does not mix two', async (t) => {
+  const { agent } = await signedInWithKey(stack, 'drift2');
+  stack.github.addRepo({ owner: 'drift2', name: 'app', branches: { main: NODE_APP } });
+  stack.github.afterAnswer('/repos/drift2/app/contents/', () => stack.github.push('drift2', 'app', 'main', STATIC_SITE));
+  const detect = await agent.get('/api/github/repos/drift2/app/detect?branch=main');
+  t.is(detect.status, 200, detect.text);
+  t.like(detect.json, { stack: 'node', startCommand: 'npm start' });
+});
