@@ -4,7 +4,7 @@ import { isTerminal, type DeploymentRecord, type DeploymentStatus, type Deployme
 import type { WorkerContext } from '../context.js';
 import { finish } from './finishDeploy.js';
 import { deployAlreadyOurs, deployOfAsk, deployToWatch } from './ownDeploy.js';
-import { FAILURE_TEXT, RENDER_TO_STATUS } from '../../server/deployments/renderStatus.js';
+import { FAILURE_TEXT, RENDER_TO_STATUS, isInProgressOnRender } from '../../server/deployments/renderStatus.js';
 
 // The Render deploy of a deployment (workers/tasks/deployTask.ts): triggering_deploy → Render's
 // statuses → live or a failure, watched with delayed jobs.
@@ -16,22 +16,22 @@ export async function triggerDeploy(ctx: WorkerContext, rec: DeploymentRecord, r
   // or the first deploy of a service whose creation we adopted) is taken over, not doubled; one
   // someone else started meanwhile (the dashboard, a push, another commit) never is.
   const adopted = await deployAlreadyOurs(ctx, render, rec);
-  if (adopted) return recordDeploy(ctx, rec, adopted);
+  if (adopted) return recordAskedDeploy(ctx, rec, render, adopted);
   const marked = await ctx.deployments.update(rec.id, { deployRequestedAt: new Date(ctx.clock.now()).toISOString() });
   if (!marked) return null;
   if (rec.kind === 'rollback' && rec.rollbackToDeployId) {
     const rollback = await render.rollbackDeploy(serviceId, rec.rollbackToDeployId);
     ctx.crashPoint?.('deploy_triggered');
-    return recordDeploy(ctx, marked, rollback);
+    return recordAskedDeploy(ctx, marked, render, rollback);
   }
   // Deploy exactly the commit that was verified and detected, not whatever the branch points at by now.
   const result = await render.triggerDeploy(serviceId, { clearCache: rec.request.clearCache ? 'clear' : 'do_not_clear', ...(rec.commitSha ? { commitId: rec.commitSha } : {}) });
   ctx.crashPoint?.('deploy_triggered');
-  if (result.kind === 'created') return recordDeploy(ctx, marked, result.deploy);
+  if (result.kind === 'created') return recordAskedDeploy(ctx, marked, render, result.deploy);
   // 202 with an empty body: Render queued it behind a running deploy. Find it among the queued ones by
   // what we asked (never merely the newest: someone else's may be queued after it); else a check will.
   const queued = await deployOfAsk(ctx, render, marked, { queued: true });
-  if (queued) return recordDeploy(ctx, marked, queued);
+  if (queued) return recordAskedDeploy(ctx, marked, render, queued);
   return ctx.deployments.transition(rec.id, 'render_queued', 'render', {}, 'Queued behind a running deploy');
 }
 
@@ -41,6 +41,20 @@ const QUEUED_NOT_FOUND = 'Render queued this deploy but never listed one matchin
 /** What we keep of a deploy Render told us about: its id and the commit it builds. */
 const deployFields = (deploy: Deploy, rec: DeploymentRecord): Partial<DeploymentRecord> =>
   ({ deployId: deploy.id, renderCommitId: deploy.commit?.id ?? rec.renderCommitId ?? null });
+
+/**
+ * Record the deploy this deployment's ask made. A deployment that ended while the ask was on its way
+ * (a cancel or a revocation, which had no deploy id to stop on Render) does not take the write: the
+ * deploy it asked for is then canceled here, as a service's first deploy is (createService.ts), rather
+ * than left to build and go live for a deployment that says canceled.
+ */
+async function recordAskedDeploy(ctx: WorkerContext, rec: DeploymentRecord, render: RenderClient, deploy: Deploy) {
+  const next = await recordDeploy(ctx, rec, deploy);
+  if (next || !isInProgressOnRender(deploy.status)) return next;
+  const now = await ctx.deployments.get(rec.id).catch(() => null);
+  if (now && isTerminal(now.status) && now.deployId !== deploy.id) await render.cancelDeploy(rec.serviceId!, deploy.id).catch(() => undefined);
+  return next;
+}
 
 function recordDeploy(ctx: WorkerContext, rec: DeploymentRecord, deploy: Deploy) {
   const status = RENDER_TO_STATUS[deploy.status ?? 'created'] ?? 'created';
