@@ -3,6 +3,7 @@ import { blueprintServices } from './blueprintServices.js';
 import { STACKS, type DetectedStack, type StackName } from './types.js';
 import { SERVICE_TYPE_PRESETS, serviceTypeOfBlueprint } from './serviceTypes.js';
 import { cronScheduleProblem } from '../deployments/cron.js';
+import { firstControl } from './lines.js';
 
 // Just the fields we read from the repository's render.yaml; Render's own
 // POST /blueprints/validate is the judge of the whole file.
@@ -71,9 +72,5 @@ export function stackFromBlueprint(raw: string): DetectedStack | null {
  * terminal escape, a line break) and no bidirectional overrides, which could make the sentence lie.
  */
 function isPrintable(name: string): boolean {
-  for (const ch of name) {
-    const c = ch.codePointAt(0)!;
-    if (c < 0x20 || (c >= 0x7f && c <= 0x9f) || c === 0x61c || c === 0x200e || c === 0x200f || (c >= 0x202a && c <= 0x202e) || (c >= 0x2066 && c <= 0x2069)) return false;
-  }
-  return true;
+  return firstControl(name) === null;
 }

@@ -10,7 +10,7 @@ import { detectRust } from './rust.js';
 import { detectElixir } from './elixir.js';
 import { detectDocker } from './docker.js';
 import { detectStatic } from './static.js';
-import { MAX_FILE_CHARS } from './lines.js';
+import { firstControl, MAX_FILE_CHARS } from './lines.js';
 import { procfileProcess } from './procfile.js';
 
 export { loadTemplates, type Template } from './templates.js';
@@ -48,14 +48,14 @@ export async function detectStack(repoFiles: RepoFiles, opts: { templates?: Temp
 
   if (blueprint !== undefined) {
     const declared = stackFromBlueprint(blueprint);
-    if (declared) return withBlueprint(declared);
+    if (declared) return withBlueprint(printableCommands(declared));
   }
   const templates = [...(opts.templates ?? await loadTemplates())].sort((a, b) => b.detect.priority - a.detect.priority);
   const misses: string[] = [];
   for (const t of templates) {
     if (!t.detect.files.some((f) => files.list.includes(f))) continue;
     const result = await REFINERS[t.stack](files, t);
-    if (typeof result !== 'string') return withBlueprint(await workerFromProcfile(files, result));
+    if (typeof result !== 'string') return withBlueprint(printableCommands(await workerFromProcfile(files, result)));
     misses.push(result);
   }
   const looked = [...new Set(templates.flatMap((t) => t.detect.files.filter((f) => /\./.test(f) || /^[A-Z]/.test(f))))].join(', ');
@@ -77,4 +77,18 @@ async function workerFromProcfile(files: RepoFiles, found: DetectedStack): Promi
   const worker = procfileProcess(procfile, 'worker');
   if (worker === null) return found;
   return { ...found, serviceType: 'background_worker', startCommand: worker, reason: `${found.reason} The Procfile declares a worker: process and no web: one, so it runs as a background worker.` };
+}
+
+/**
+ * The commands found, refused when one holds a control character (a tab or, from a render.yaml block,
+ * a line break aside) or a bidirectional override: Render would run what the deploy form cannot show.
+ */
+function printableCommands(found: DetectedStack): DetectedStack {
+  for (const [label, command] of [['build', found.buildCommand], ['start', found.startCommand]] as const) {
+    const bad = command === null ? null : firstControl(command, '\t\n');
+    if (bad !== null) {
+      throw new StackDetectionError(`The ${label} command this repository declares contains the invisible or control character ${bad}, which no command needs. It comes from: ${found.reason} Remove it, or enter the build and start commands yourself.`);
+    }
+  }
+  return found;
 }

@@ -57,3 +57,21 @@ export function skipSpacesBack(text: string, before: number): number {
 export function* occurrences(text: string, needle: string): Generator<number> {
   for (let i = text.indexOf(needle); i !== -1; i = text.indexOf(needle, i + needle.length)) yield i;
 }
+
+/**
+ * Whether a code point is a control character (C0, DEL, C1; line and paragraph separators) or a
+ * bidirectional control: text with one can show the user something other than what it is or runs.
+ */
+export function isControlOrOverride(c: number): boolean {
+  return c < 0x20 || (c >= 0x7f && c <= 0x9f) || c === 0x61c || c === 0x200e || c === 0x200f || c === 0x2028 || c === 0x2029 ||
+    (c >= 0x202a && c <= 0x202e) || (c >= 0x2066 && c <= 0x2069);
+}
+
+/** The first character of `text` that isControlOrOverride and is not in `allowed`, as "U+XXXX"; null when none. */
+export function firstControl(text: string, allowed = ''): string | null {
+  for (const ch of text) {
+    const c = ch.codePointAt(0)!;
+    if (isControlOrOverride(c) && !allowed.includes(ch)) return `U+${c.toString(16).toUpperCase().padStart(4, '0')}`;
+  }
+  return null;
+}

