@@ -56,9 +56,15 @@ export function bearerAuth(deps: AppDeps): Koa.Middleware {
     const { user } = verified;
     const attempt = { userId: user.id, login: user.login, keyFingerprint: fingerprint(apiKey, deps.keyring) };
     await deps.security.checkKeyLock(attempt);
-    const checked = await checkRenderKey(deps, apiKey, ctx.state.log);
+    // The try claimed above is given back when Render could not judge the key.
+    const checked = await checkRenderKey(deps, apiKey, ctx.state.log).catch(async (err: unknown) => { await deps.security.keyUnjudged(attempt); throw err; });
     if (!checked.ok) throw await deps.security.keyRejected(ctx, attempt, checked.reason);
-    if (checked.owners.length === 0) throw errors.renderKeyInvalid('The key in X-Render-Api-Key has no workspaces it can use.');
+    if (checked.owners.length === 0) {
+      await deps.security.keyUnjudged(attempt);
+      throw errors.renderKeyInvalid('The key in X-Render-Api-Key has no workspaces it can use.');
+    }
+    // Accepted: the try it claimed is not an invalid one (key setup clears the count the same way).
+    await deps.security.keyAccepted(attempt);
     const sid = randomBytes(32).toString('base64url');
     const openMark = keySessionOpenKey(deps.config.redisPrefix, deps.sessions.refOf(sid));
     // While this request runs, a deploy of it that ends does not take the key from its other calls.

@@ -44,17 +44,22 @@ export function renderKeyRoutes(router: Router, deps: AppDeps) {
     const apiKey = ctx.input.body.api_key;
     const attempt = { userId: user.id, login: user.login, keyFingerprint: fingerprint(apiKey, keyring) };
     await deps.security.checkKeyLock(attempt);
-    const checked = await checkRenderKey(deps, apiKey, ctx.state.log);
+    // The try claimed above is given back when Render could not judge the key.
+    const checked = await checkRenderKey(deps, apiKey, ctx.state.log).catch(async (err: unknown) => { await deps.security.keyUnjudged(attempt); throw err; });
     if (!checked.ok) throw await deps.security.keyRejected(ctx, attempt, checked.reason);
     const owners = checked.owners;
-    if (owners.length === 0) throw errors.renderKeyInvalid('This Render API key has no workspaces it can use.');
+    if (owners.length === 0) {
+      await deps.security.keyUnjudged(attempt);
+      throw errors.renderKeyInvalid('This Render API key has no workspaces it can use.');
+    }
+    // Render accepted it: the user starts again with a clean count (also when the session ended meanwhile).
+    await deps.security.keyAccepted(attempt);
     // One field update: a request that loaded the session earlier cannot revert it, and a session
     // that ended while Render was being asked is not brought back (401, nothing stored).
     const render = sealRenderCredentials(user.id, apiKey, owners, clock.now(), keyring);
     // After a SECRET_KEY rotation the session may hold this same key under its previous fingerprint.
     const prior = previousFingerprint(apiKey, keyring);
     if (!(await deps.sessionEnding.setKey(deps.sessions.refOf(ctx.state.sessionId), user.id, render, prior))) throw errors.unauthenticated();
-    await deps.security.keyAccepted(attempt);
     await deps.security.recordAudit(ctx, { userId: user.id, action: 'render_key_set', outcome: 'success' });
     ctx.body = presentRenderStatus({ render });
   });

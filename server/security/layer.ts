@@ -30,8 +30,14 @@ export interface SecurityLayer {
   recordAudit(ctx: Koa.Context, input: AuditInput): Promise<void>;
   /** A failed sign-in (OAuth callback, bearer token): audited, and an event when one IP reaches the threshold. */
   signInFailed(ctx: Koa.Context, reason: string): Promise<void>;
-  /** Before a key is sent to Render: throws 429 locked_out while this user (or this key, for them) is locked. */
+  /**
+   * Before a key is sent to Render: claims one try (lockout.claim), or throws 429 locked_out while
+   * this user (or this key, for them) is locked or has every allowed try in flight. The caller ends
+   * the claim with keyRejected, keyAccepted or keyUnjudged.
+   */
   checkKeyLock(attempt: Omit<KeyAttempt, 'login'>): Promise<void>;
+  /** Render could not judge the key (unavailable, rate limited) or it has no workspaces: its try is given back. */
+  keyUnjudged(attempt: Omit<KeyAttempt, 'login'>): Promise<void>;
   /**
    * Render rejected a key: security event, lock-out count. Returns the error to answer with (how many
    * tries are left, or the lock that this attempt started).
@@ -96,7 +102,7 @@ export function createSecurityLayer(args: SecurityLayerArgs): SecurityLayer {
     },
 
     async checkKeyLock({ userId, keyFingerprint }) {
-      const lock = await lockout.lockedFor(userId, keyFingerprint);
+      const lock = await lockout.claim(userId, keyFingerprint);
       if (lock.seconds > 0) throw lockedOut(lock.seconds, lock.scope, clock.now());
     },
 
@@ -116,6 +122,10 @@ export function createSecurityLayer(args: SecurityLayerArgs): SecurityLayer {
 
     async keyAccepted({ userId, keyFingerprint }) {
       await lockout.clear(userId, keyFingerprint);
+    },
+
+    async keyUnjudged({ userId, keyFingerprint }) {
+      await lockout.release(userId, keyFingerprint).catch((err: unknown) => logger.warn({ err: { message: (err as Error).message } }, 'lock-out try not given back'));
     },
 
     async notFound(ctx, resource) {

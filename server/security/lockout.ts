@@ -1,5 +1,4 @@
 import type { Redis } from 'ioredis';
-import type { RateLimiterRedis } from 'rate-limiter-flexible';
 import { createLimiter, retryAfterSec } from './rateLimits.js';
 import type { SecurityLimits } from './options.js';
 
@@ -28,29 +27,46 @@ export function createKeyLockout(redis: Redis, prefix: string, rule: SecurityLim
   const userKey = (userId: number) => `user:${userId}`;
   const keyKey = (userId: number, fp: string) => `user:${userId}:${fp}`;
 
-  const lockLeft = async (limiter: RateLimiterRedis, key: string, max: number) => {
-    const res = await limiter.get(key);
-    return res && res.consumedPoints > max ? retryAfterSec(res) : 0;
-  };
-
   return {
-    /** Seconds left on a lock covering this user (or this key, when its fingerprint is known); 0 when none. */
-    async lockedFor(userId: number, fp: string | null): Promise<{ seconds: number; scope: 'user' | 'key' }> {
-      const [u, k] = await Promise.all([
-        lockLeft(perUser, userKey(userId), perUserMax),
-        fp ? lockLeft(perKey, keyKey(userId, fp), rule.maxInvalid) : Promise.resolve(0),
-      ]);
-      return u > 0 ? { seconds: u, scope: 'user' } : { seconds: k, scope: 'key' };
-    },
-    /** Record one invalid key. */
-    async recordInvalid(userId: number, fp: string): Promise<InvalidKeyOutcome> {
+    /**
+     * Claim one try before a key is sent to Render: the try counts as an invalid one from now on,
+     * until Render accepts the key (clear) or could not judge it (release). Counted first, checked
+     * after, in one step each, so requests sent at once cannot all pass a check that none of them
+     * has been counted against yet (a burst would send Render as many keys as it has requests in
+     * flight). Refused while the tries claimed (in flight or rejected) exceed an allowance.
+     */
+    async claim(userId: number, fp: string): Promise<{ seconds: number; scope: 'user' | 'key' }> {
       const [k, u] = await Promise.all([perKey.penalty(keyKey(userId, fp), 1), perUser.penalty(userKey(userId), 1)]);
-      const triesLeft = Math.max(0, Math.min(rule.maxInvalid - k.consumedPoints, perUserMax - u.consumedPoints));
-      if (k.consumedPoints >= rule.maxInvalid) await perKey.block(keyKey(userId, fp), rule.lockSec);
-      if (u.consumedPoints >= perUserMax) await perUser.block(userKey(userId), rule.lockSec);
-      const scope: 'user' | 'key' = u.consumedPoints >= perUserMax ? 'user' : 'key';
-      const locked = k.consumedPoints >= rule.maxInvalid || u.consumedPoints >= perUserMax;
-      return { count: k.consumedPoints, triesLeft, lockedForSec: locked ? rule.lockSec : 0, scope };
+      const [overUser, overKey] = [u.consumedPoints > perUserMax, k.consumedPoints > rule.maxInvalid];
+      if (!overUser && !overKey) return { seconds: 0, scope: 'key' };
+      // Not tried: the claim is given back where it did not go over. A count over its allowance keeps
+      // it: a lock sets the count (past the allowance), so a give-back landing after that would bring
+      // the count under and let a try through; the extra point changes nothing, the count lapses with
+      // its lock or window all the same.
+      await Promise.all([overKey ? null : perKey.reward(keyKey(userId, fp), 1), overUser ? null : perUser.reward(userKey(userId), 1)]);
+      return overUser ? { seconds: retryAfterSec(u), scope: 'user' } : { seconds: retryAfterSec(k), scope: 'key' };
+    },
+    /**
+     * Render could not judge a claimed key (unavailable, rate limited): the try is given back, unless
+     * a lock holds. (Read, then given back: one that lands just after a lock was set lowers that count
+     * by one; a claim still needs the count under the allowance, so a lock gives way only to as many
+     * tries as give-backs raced it.)
+     */
+    async release(userId: number, fp: string): Promise<void> {
+      const [k, u] = await Promise.all([perKey.get(keyKey(userId, fp)), perUser.get(userKey(userId))]);
+      if ((k?.consumedPoints ?? 0) > rule.maxInvalid || (u?.consumedPoints ?? 0) > perUserMax) return;
+      await Promise.all([perKey.reward(keyKey(userId, fp), 1), perUser.reward(userKey(userId), 1)]);
+    },
+    /** Render rejected a claimed key (its try is already counted): lock when an allowance is used up. */
+    async recordInvalid(userId: number, fp: string): Promise<InvalidKeyOutcome> {
+      const [k, u] = await Promise.all([perKey.get(keyKey(userId, fp)), perUser.get(userKey(userId))]);
+      const [kc, uc] = [k?.consumedPoints ?? 1, u?.consumedPoints ?? 1];
+      const triesLeft = Math.max(0, Math.min(rule.maxInvalid - kc, perUserMax - uc));
+      if (kc >= rule.maxInvalid) await perKey.block(keyKey(userId, fp), rule.lockSec);
+      if (uc >= perUserMax) await perUser.block(userKey(userId), rule.lockSec);
+      const scope: 'user' | 'key' = uc >= perUserMax ? 'user' : 'key';
+      const locked = kc >= rule.maxInvalid || uc >= perUserMax;
+      return { count: Math.min(kc, rule.maxInvalid), triesLeft, lockedForSec: locked ? rule.lockSec : 0, scope };
     },
     /** A key Render accepted: the user starts again with a clean count. */
     async clear(userId: number, fp: string): Promise<void> {
