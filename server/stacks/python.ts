@@ -32,11 +32,29 @@ function hasTomlTable(toml: string, name: string): boolean {
 const BEFORE_NAME = new Set(['"', "'", '[', ',']);
 const AFTER_NAME = new Set(['=', '<', '>', '~', '!', '[', ';', ',', '"', "'"]);
 
-/** The lines of dependency declarations worth searching: not blank, not too long to read. */
+/** The lines of dependency declarations worth searching: not blank, not too long to read, comments cut off. */
 export function dependencyLines(deps: string): string[] {
   const out: string[] = [];
-  for (const { text, clipped } of linesOf(deps)) if (!clipped && text.trim() !== '') out.push(text);
+  for (const { text, clipped } of linesOf(deps)) {
+    if (clipped) continue;
+    const code = withoutComment(text);
+    if (code.trim() !== '') out.push(code);
+  }
   return out;
+}
+
+/**
+ * A line up to its comment: requirements.txt, TOML and Pipfile comments begin with a # at the start
+ * of a line or after whitespace (a # right after other text, as in a URL's #egg=name, is not one).
+ */
+function withoutComment(line: string): string {
+  for (const at of occurrences(line, '#')) if (at === 0 || isSpace(line[at - 1])) return line.slice(0, at);
+  return line;
+}
+
+/** A Python module path: identifiers (not starting with a digit) joined by single dots. */
+function isDottedName(module: string): boolean {
+  return module.split('.').every((part) => part !== '' && !(part[0]! >= '0' && part[0]! <= '9') && [...part].every(isModuleChar) && !part.includes('.'));
 }
 
 /** Whether `name` appears as a whole dependency name on some line (one indexOf scan per line). */
@@ -90,7 +108,9 @@ export const detectPython: Refiner = async (files, t) => {
 
   if (has(files, 'manage.py') && uses(deps, 'django')) {
     const manage = (await files.read('manage.py')) ?? '';
-    const settings = djangoProject(manage);
+    const found = djangoProject(manage);
+    // '..settings' would start "gunicorn ..wsgi:application": not a module a project can have.
+    const settings = found !== undefined && isDottedName(found) ? found : undefined;
     const project = settings ?? 'config';
     return fromTemplate(t, `Django project (${inst.via}, manage.py)${settings ? '' : '; the project module was not found in manage.py, so "config" is assumed'}.${missing('gunicorn')}`, {
       buildCommand: inst.build,
