@@ -19,7 +19,7 @@ function manager(files: RepoFiles, pkg: PackageJson): Manager {
   }
   if (has(files, 'yarn.lock') || declared.startsWith('yarn@')) {
     // Yarn 2+ ("berry") renamed --frozen-lockfile to --immutable.
-    const berry = has(files, '.yarnrc.yml') || /^yarn@[2-9]/.test(declared);
+    const berry = has(files, '.yarnrc.yml') || Number(/^yarn@(\d+)\./.exec(declared)?.[1]) >= 2;
     return { name: 'yarn', install: berry ? 'yarn install --immutable' : 'yarn install --frozen-lockfile', run: (s) => `yarn run ${s}`, start: 'yarn start' };
   }
   // npm ci refuses to run without a lockfile.

@@ -27,3 +27,11 @@ test('manage.py: a settings module that is not a dotted Python name is not the p
     t.is((await detect(files(module))).startCommand, 'gunicorn config.wsgi:application', module);
   }
 });
+
+test('packageManager: yarn 2 and later, whatever the number of digits, is berry', async (t) => {
+  const yarn = async (version: string) => (await detect({ 'package.json': JSON.stringify({ packageManager: `yarn@${version}`, scripts: { start: 'node .' } }) })).buildCommand;
+  t.is(await yarn('1.22.22'), 'yarn install --frozen-lockfile');
+  t.is(await yarn('4.5.0'), 'yarn install --immutable');
+  t.is(await yarn('10.0.0'), 'yarn install --immutable');
+  t.is(await yarn('1x'), 'yarn install --frozen-lockfile');
+});
