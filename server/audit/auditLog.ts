@@ -1,8 +1,9 @@
 import type { Redis } from 'ioredis';
 import type { Clock } from '../clock.js';
 import type { Keyring } from '../crypto/keyring.js';
+import { redisScript } from '../redisScript.js';
 import { createAppender, headSigned, type Head } from './append.js';
-import { ADOPT_UNSIGNED, READ_PAGE, RESIGN_CHECKPOINT, RESIGN_HEAD, TRIM_TO_CHECKPOINT } from './scripts.js';
+import { ADOPT_UNSIGNED, CURSOR_AFTER, READ_PAGE, RESIGN_CHECKPOINT, RESIGN_HEAD, TRIM_TO_CHECKPOINT } from './scripts.js';
 import { checkpointText, createAuditSigner, headText, type Checkpoint } from './signing.js';
 import { GENESIS, verifyEntries, verifySegment, type Anchor } from './verify.js';
 import type { AuditEntry, ChainScope, ChainVerdict } from './types.js';
@@ -18,6 +19,9 @@ interface AuditRetention {
 }
 
 const DEFAULT_RETENTION: AuditRetention = { maxEntries: 5_000, globalMaxEntries: 200_000, maxAgeMs: 90 * 86_400_000 };
+
+/** The first time whose ISO form has more than four digits of year. */
+const LAST_ISO_MS = Date.parse('9999-12-31T23:59:59.999Z') + 1;
 
 /** A signed checkpoint every this many entries: what verification starts from and trimming stops at. */
 const CHECKPOINT_EVERY = 100;
@@ -51,6 +55,7 @@ export function createAuditLog(opts: {
   const retention = { ...DEFAULT_RETENTION, ...opts.retention };
   const every = opts.checkpointEvery ?? CHECKPOINT_EVERY;
   const signer = createAuditSigner(opts.keyring);
+  const cursorAfterScript = redisScript(CURSOR_AFTER);
   const chainId = (scope: ChainScope) => (scope === 'global' ? 'global' : `user:${scope.userId}`);
   const keys = (scope: ChainScope) => {
     const base = `${prefix}:audit:${chainId(scope)}`;
@@ -200,19 +205,14 @@ export function createAuditLog(opts: {
   }
 
   /**
-   * A cursor that starts a page at the newest entry written before `ms` (binary search on the
-   * entries' times: O(log length) reads). null when every kept entry is older (start at the newest).
+   * A cursor that starts a page at the newest entry written before `ms` (one script: a binary search
+   * on the entries' times, O(log length)). null when every kept entry is older (start at the newest).
    */
   async function cursorAfter(scope: ChainScope, ms: number): Promise<string | null> {
+    if (!(ms < LAST_ISO_MS)) return null; // past year 9999 the ISO form changes shape (+010000-…): every entry is older
     const k = keys(scope);
-    const [len, baseRaw] = await Promise.all([redis.llen(k.entries), redis.hget(k.head, 'base')]);
-    let [lo, hi] = [0, len]; // first index whose entry is at or after ms
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      const e = parse<AuditEntry>(await redis.lindex(k.entries, mid));
-      if (e && Date.parse(e.at) < ms) lo = mid + 1; else hi = mid;
-    }
-    return lo >= len ? null : String(Number(baseRaw ?? 0) + lo + 1);
+    const seq = Number(await cursorAfterScript(redis, [k.entries, k.head], [new Date(ms).toISOString()]));
+    return seq > 0 ? String(seq) : null;
   }
 
   /**

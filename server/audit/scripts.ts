@@ -130,3 +130,21 @@ local h = redis.call('HMGET', KEYS[1], 'seq', 'hash', 'base', 'kid', 'mac')
 if (h[1] or '0') ~= ARGV[1] or (h[2] or '') ~= ARGV[2] or (h[3] or '0') ~= ARGV[3] or h[4] ~= ARGV[4] or h[5] ~= ARGV[5] then return 0 end
 redis.call('HSET', KEYS[1], 'kid', ARGV[6], 'mac', ARGV[7])
 return 1`;
+
+/**
+ * Where a page that ends before a time starts: binary search on the entries' times (ISO strings,
+ * which order as the times do), atomic, so a trim cannot shift the list between the reads of a
+ * search and make an index name another entry. O(log length) entries decoded.
+ * KEYS: entries, head. ARGV: the time (ISO). Returns the seq of the first entry at or after it, 0 when every kept entry is older.
+ */
+export const CURSOR_AFTER = `
+local len = redis.call('LLEN', KEYS[1])
+local base = tonumber(redis.call('HGET', KEYS[2], 'base') or '0')
+local lo, hi = 0, len
+while lo < hi do
+  local mid = math.floor((lo + hi) / 2)
+  local ok, e = pcall(cjson.decode, redis.call('LINDEX', KEYS[1], mid))
+  if ok and type(e) == 'table' and type(e.at) == 'string' and e.at < ARGV[1] then lo = mid + 1 else hi = mid end
+end
+if lo >= len then return 0 end
+return base + lo + 1`;

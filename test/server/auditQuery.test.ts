@@ -16,6 +16,7 @@ test('dates that do not exist are refused, not rolled into the next month', asyn
     t.regex(JSON.stringify(res.json), /until/, until);
   }
   t.is((await agent.get('/api/audit?until=2028-02-29')).status, 200, 'a leap day is a date');
+  t.deepEqual((await agent.get('/api/audit?until=9999-12-31')).json.entries.map((e: { action: string }) => e.action), ['sign_in'], 'the last day there is: everything before it');
 });
 
 test('limits and cursors that are not what a page handed out are refused', async (t) => {
