@@ -14,7 +14,14 @@ import { boundedMemo } from '../boundedMemo.js';
  * appended after it gets no valid signature either, so the chain stays reported instead of the
  * next append vouching for the forged history (signing its continuation).
  */
-export interface Head { seq: number; hash: string; base: number; signed: boolean }
+export interface Head {
+  seq: number; hash: string; base: number; signed: boolean;
+  /**
+   * Signed with a key this process does not hold: a SECRET_KEY rotation rolling out, a process that
+   * has the new key wrote it. This one can neither vouch for it nor call it forged: it does not append.
+   */
+  newerKey?: boolean;
+}
 
 /** What a head gets in place of a signature when it continues one that did not verify. */
 export const UNVERIFIED = { kid: 'unverified', mac: 'unverified' } as const;
@@ -34,6 +41,13 @@ const MAX_BATCH = 128;
 /** Whether a head read from Redis carries a valid signature (an empty chain has none to carry). */
 export function headSigned(signer: ReturnType<typeof createAuditSigner>, chain: string, seq: number, hash: string, base: number, kid?: string | null, mac?: string | null): boolean {
   return seq === 0 || signer.verify(headText(chain, seq, hash, base), { kid: kid ?? undefined, mac: mac ?? undefined });
+}
+
+/** A head as read from Redis, judged by its signature (see Head). */
+export function judgedHead(signer: ReturnType<typeof createAuditSigner>, chain: string, seq: number, hash: string, base: number, kid?: string | null, mac?: string | null): Head {
+  const signed = headSigned(signer, chain, seq, hash, base, kid, mac);
+  const newerKey = !signed && /^[0-9a-f]{8}$/.test(kid ?? '') && !signer.holds(kid!);
+  return { seq, hash, base, signed, ...(newerKey ? { newerKey } : {}) };
 }
 
 const scopesOf = (input: AuditInput): ChainScope[] => (input.userId === null || input.globalOnly ? ['global'] : [{ userId: input.userId }, 'global']);
@@ -60,7 +74,8 @@ export function createAppender(opts: {
   // (another process appended, or trimmed) only costs a retry with the heads it returns. Bounded:
   // a miss just reads the head.
   const known = boundedMemo<string, Head>(10_000);
-  const remember = (chain: string, head: Head) => { known.set(chain, head); };
+  // One under a key this process does not hold is not kept: the next append reads the head again.
+  const remember = (chain: string, head: Head) => { if (head.newerKey) known.delete(chain); else known.set(chain, head); };
   // Head reads in flight (a batch's or a prefetch's): a batch waits for one rather than sending another.
   // What a read finds is kept unless this process has since written a later head.
   const reading = new Map<string, Promise<Head>>();
@@ -95,6 +110,9 @@ export function createAppender(opts: {
     const read = await readHeads(chains);
     let heads = new Map(order.map((chain, i) => [chain, known.get(chain) ?? read![i]!]));
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      if ([...heads.values()].some((h) => h.newerKey)) {
+        throw new Error('audit append: a chain head is signed with a SECRET_KEY this process does not hold (a rotation rolling out); not appended');
+      }
       const running = new Map([...heads].map(([chain, h]) => [chain, { seq: h.seq, hash: h.hash, entries: [] as string[], checkpoints: [] as string[] }]));
       const firsts = items.map(({ input, detail, scopes }) => scopes.map((scope) => {
         const chain = chainId(scope);
@@ -127,7 +145,7 @@ export function createAppender(opts: {
       // The heads another process (or a Redis writer) left: each is trusted only if its signature holds.
       heads = new Map(order.map((chain, i) => {
         const [seq, hash, base, kid, mac] = res.slice(1 + i * 5, 6 + i * 5).map(String) as [string, string, string, string, string];
-        return [chain, { seq: Number(seq), hash, base: Number(base), signed: headSigned(signer, chain, Number(seq), hash, Number(base), kid, mac) }];
+        return [chain, judgedHead(signer, chain, Number(seq), hash, Number(base), kid, mac)];
       }));
       for (const [chain, h] of heads) remember(chain, h);
       if (attempt > 0) await backoff(attempt);

@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import type { Clock } from '../clock.js';
 import type { Keyring } from '../crypto/keyring.js';
 import { redisScript } from '../redisScript.js';
-import { createAppender, headSigned, type Head } from './append.js';
+import { createAppender, headSigned, judgedHead, type Head } from './append.js';
 import { ADOPT_UNSIGNED, CURSOR_AFTER, READ_PAGE, RESIGN_CHECKPOINT, RESIGN_HEAD, TRIM_TO_CHECKPOINT } from './scripts.js';
 import { checkpointText, createAuditSigner, headText, type Checkpoint } from './signing.js';
 import { GENESIS, verifyEntries, verifySegment, type Anchor } from './verify.js';
@@ -66,8 +66,7 @@ export function createAuditLog(opts: {
   async function readHead(scope: ChainScope): Promise<Head> {
     const [seq, hash, base, kid, mac] = await redis.hmget(keys(scope).head, 'seq', 'hash', 'base', 'kid', 'mac');
     if (Number(seq ?? 0) > 0 && !mac && await adoptUnsigned(scope)) return readHead(scope);
-    const head = { seq: Number(seq ?? 0), hash: hash ?? '', base: Number(base ?? 0) };
-    return { ...head, signed: headSigned(signer, chainId(scope), head.seq, head.hash, head.base, kid, mac) };
+    return judgedHead(signer, chainId(scope), Number(seq ?? 0), hash ?? '', Number(base ?? 0), kid, mac);
   }
 
   /**

@@ -17,6 +17,10 @@ export function createAuditSigner(keyring: Keyring) {
     sign(text: string): Signature {
       return { kid: keyring.current.kid, mac: mac(keyring.current, text) };
     },
+    /** Whether this process holds the key a signature names (SECRET_KEY or SECRET_KEY_PREVIOUS). */
+    holds(kid: string): boolean {
+      return kid === keyring.current.kid || kid === keyring.previous?.kid;
+    },
     verify(text: string, sig: Partial<Signature> | null | undefined): boolean {
       if (!sig?.kid || typeof sig.mac !== 'string') return false;
       const key = [keyring.current, keyring.previous].find((k) => k?.kid === sig.kid);

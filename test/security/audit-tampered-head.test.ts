@@ -117,3 +117,25 @@ test.serial('a head deleted while its entries remain: the page does not call the
     web.conn.disconnect();
   }
 });
+
+test.serial('SECRET_KEY rotation rolling out: a process still on the old key does not mark chains a new-key process signed as forged', async (t) => {
+  const [oldSecret, newSecret] = [randomBytes(32), randomBytes(32)];
+  const [c1, c2] = [new Redis(redis.url), new Redis(redis.url)];
+  const base = { prefix: `${redis.prefix}-rollout`, clock: systemClock };
+  const stale = createAuditLog({ ...base, redis: c1, keyring: createKeyring(oldSecret) });
+  const fresh = createAuditLog({ ...base, redis: c2, keyring: createKeyring(newSecret, oldSecret) });
+  const after = createAuditLog({ ...base, redis: c2, keyring: createKeyring(newSecret) });
+  const userId = nextUser++;
+  try {
+    await stale.append(entry(userId, 1));
+    await fresh.append(entry(userId, 2)); // heads now under the new key, which the stale process does not hold
+    // It cannot vouch for them: its append is refused (logged by its caller), the chains are left as they are.
+    await t.throwsAsync(stale.append(entry(userId, 3)), { message: /SECRET_KEY this process does not hold/ });
+    await fresh.append(entry(userId, 4));
+    t.deepEqual(await after.verifyChain({ userId }), { valid: true, length: 3 });
+    t.true((await after.verifyChain('global')).valid);
+  } finally {
+    c1.disconnect();
+    c2.disconnect();
+  }
+});
