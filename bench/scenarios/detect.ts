@@ -20,7 +20,7 @@ export async function runDetect(o: { runs: number }): Promise<DetectResult> {
   const cases: DetectCaseResult[] = [];
   for (const c of ADVERSARIAL_CASES) {
     const list = Object.keys(c.files);
-    const files: RepoFiles = { list, read: async (p) => c.files[p] ?? null };
+    const files: RepoFiles = { list, dirs: [], read: async (p) => c.files[p] ?? null };
     const cpu: number[] = [];
     const wall: number[] = [];
     for (let i = 0; i < o.runs + 2; i++) {

@@ -29,6 +29,9 @@ interface GitHubClientOptions {
   timeoutMs?: number;
 }
 
+/** One entry of a repository's root. */
+export interface RootEntry { name: string; dir: boolean }
+
 export interface GitHubClient {
   getViewer(): Promise<{ id: number; login: string; name: string | null; avatarUrl: string }>;
   /** One page for the picker, most recently pushed first. */
@@ -36,8 +39,8 @@ export interface GitHubClient {
   getRepo(owner: string, name: string): Promise<RepoSummary>;
   listBranches(owner: string, name: string): Promise<string[]>;
   getBranchHead(owner: string, name: string, branch: string): Promise<{ name: string; sha: string }>;
-  /** Names of the entries at the repository root on `ref` (files and directories). */
-  listRootFiles(owner: string, name: string, ref: string): Promise<string[]>;
+  /** The entries at the repository root on `ref`: files (symlinks among them) and directories (submodules among them). */
+  listRootFiles(owner: string, name: string, ref: string): Promise<RootEntry[]>;
   /** File text, or null when it does not exist (or is a directory). Throws FileTooLargeError above 256 KiB. */
   readFile(owner: string, name: string, path: string, ref: string): Promise<string | null>;
   /**
@@ -144,13 +147,15 @@ export function createGitHubClient(opts: GitHubClientOptions): GitHubClient {
 
     async listRootFiles(owner, name, ref) {
       const path = `${repoPath(owner, name)}/contents/?ref=${encodeURIComponent(ref)}`;
-      const listed = (await call({ what: 'list files', path, conditional: true }, z.array(dirEntrySchema))).data.map((e) => e.name);
+      // A submodule is a directory in a checkout, as a tree's 'commit' entry is.
+      const listed = (await call({ what: 'list files', path, conditional: true }, z.array(dirEntrySchema))).data
+        .map((e) => ({ name: e.name, dir: e.type === 'dir' || e.type === 'submodule' }));
       if (listed.length < CONTENTS_DIRECTORY_LIMIT) return listed;
       // Possibly cut: the root's tree lists every entry (or says it could not).
       const treePath = `${repoPath(owner, name)}/git/trees/${encodeURIComponent(ref)}`;
       const { data: tree } = await call({ what: 'list root tree', path: treePath, conditional: true }, treeSchema);
       if (tree.truncated) throw new GitHubError('too_large', 'GitHub listed only part of the repository root (too many entries)');
-      return tree.tree.map((e) => e.path);
+      return tree.tree.map((e) => ({ name: e.path, dir: e.type === 'tree' || e.type === 'commit' }));
     },
 
     async tokenScopes() {

@@ -29,7 +29,7 @@ export const branchSchema = z.object({
 export const dirEntrySchema = z.object({ name: z.string(), type: z.string() });
 
 /** GET /repos/{owner}/{repo}/git/trees/{tree_sha} (not recursive): the root's entries by `path`. */
-export const treeSchema = z.object({ tree: z.array(z.object({ path: z.string() })), truncated: z.boolean().optional() });
+export const treeSchema = z.object({ tree: z.array(z.object({ path: z.string(), type: z.string() })), truncated: z.boolean().optional() });
 
 export const fileSchema = z.object({
   type: z.literal('file'),

@@ -23,6 +23,7 @@ export { FileOverLimit, StackDetectionError, type DetectedStack, type RepoFiles,
 function sizeCapped(files: RepoFiles): RepoFiles {
   return {
     list: files.list,
+    dirs: files.dirs,
     async read(path) {
       const text = await files.read(path);
       if (text !== null && text.length > MAX_FILE_CHARS) throw new FileOverLimit(path);
@@ -53,7 +54,7 @@ export async function detectStack(repoFiles: RepoFiles, opts: { templates?: Temp
   const templates = [...(opts.templates ?? await loadTemplates())].sort((a, b) => b.detect.priority - a.detect.priority);
   const misses: string[] = [];
   for (const t of templates) {
-    if (!t.detect.files.some((f) => files.list.includes(f))) continue;
+    if (!t.detect.files.some((f) => files.list.includes(f)) && !t.detect.dirs.some((d) => files.dirs.includes(d))) continue;
     const result = await REFINERS[t.stack](files, t);
     if (typeof result !== 'string') return withBlueprint(printableCommands(await workerFromProcfile(files, result)));
     misses.push(result);

@@ -3,10 +3,13 @@ import { FileOverLimit, type RepoFiles } from './types.js';
 
 /** RepoFiles over the GitHub API at one ref: one listing call, then each file read at most once. */
 export async function repoFilesFromGitHub(gh: GitHubClient, owner: string, name: string, ref: string): Promise<RepoFiles> {
-  const list = await gh.listRootFiles(owner, name, ref);
+  const entries = await gh.listRootFiles(owner, name, ref);
+  const list = entries.filter((e) => !e.dir).map((e) => e.name);
+  const dirs = entries.filter((e) => e.dir).map((e) => e.name);
   const cache = new Map<string, Promise<string | null>>();
   return {
     list,
+    dirs,
     read(path) {
       let p = cache.get(path);
       if (!p) {

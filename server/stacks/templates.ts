@@ -9,8 +9,10 @@ const templateSchema = z.object({
   runtime: z.enum(['node', 'python', 'go', 'ruby', 'rust', 'elixir', 'docker', 'static']),
   serviceType: z.enum(['web_service', 'static_site']),
   detect: z.object({
-    /** Root entries whose presence makes this preset a candidate. */
+    /** Root files whose presence makes this preset a candidate. */
     files: z.array(z.string().min(1)).min(1),
+    /** Root directories that do the same (a file of that name does not). */
+    dirs: z.array(z.string().min(1)).default([]),
     /** Higher wins when several presets match (a Rails app also has package.json). */
     priority: z.number().int(),
   }),

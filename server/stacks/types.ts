@@ -6,7 +6,10 @@ export type StackName = (typeof STACKS)[number];
 
 /** The repository as detection sees it: root entry names, and a lazy reader for any path. */
 export interface RepoFiles {
+  /** The root's files (a directory named Dockerfile is not a Dockerfile). */
   list: string[];
+  /** The root's directories. */
+  dirs: string[];
   /** File text, or null when it does not exist; FileOverLimit when it exists but is larger than detection reads. */
   read(path: string): Promise<string | null>;
 }

@@ -74,8 +74,8 @@ test('listBranches paginates; getBranchHead returns the sha; missing branch is n
 
 test('contents: root names, file text, null for missing files and directories, size cap', async (t) => {
   const { gh } = await world(t);
-  t.deepEqual(await gh.listRootFiles('alice', 'app', 'main'), ['big.txt', 'package.json', 'src', 'ünï.txt']);
-  t.deepEqual(await gh.listRootFiles('alice', 'app', 'dev'), ['README.md']);
+  t.deepEqual(await gh.listRootFiles('alice', 'app', 'main'), [{ name: 'big.txt', dir: false }, { name: 'package.json', dir: false }, { name: 'src', dir: true }, { name: 'ünï.txt', dir: false }]);
+  t.deepEqual(await gh.listRootFiles('alice', 'app', 'dev'), [{ name: 'README.md', dir: false }]);
   t.is(await gh.readFile('alice', 'app', 'package.json', 'main'), '{"scripts":{"start":"node ."}}');
   t.is(await gh.readFile('alice', 'app', 'ünï.txt', 'main'), 'héllo');
   t.is(await gh.readFile('alice', 'app', 'package.json', 'dev'), null);

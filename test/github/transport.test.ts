@@ -51,7 +51,7 @@ test('calls from several clients and tokens share one kept-alive socket to the s
     const gh = createGitHubClient({ apiUrl: sim.apiUrl, token: sim.issueToken('alice'), retries: false });
     await gh.getRepo('alice', 'app');
     await gh.getBranchHead('alice', 'app', 'main');
-    t.deepEqual(await gh.listRootFiles('alice', 'app', 'main'), ['package.json']);
+    t.deepEqual(await gh.listRootFiles('alice', 'app', 'main'), [{ name: 'package.json', dir: false }]);
   }
   t.is(sim.calls.length, 9);
   t.is(connections, 1);

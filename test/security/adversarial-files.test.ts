@@ -53,7 +53,7 @@ test('every adversarial file at the 256 KiB limit, read over HTTP from the GitHu
 });
 
 test('a file over the limit is refused before any parser sees it, whoever supplies the files', async (t) => {
-  const files: RepoFiles = { list: ['Gemfile'], read: async () => fill('', '\n') + '\n' };
+  const files: RepoFiles = { list: ['Gemfile'], dirs: [], read: async () => fill('', '\n') + '\n' };
   await t.throwsAsync(detectStack(files), { instanceOf: StackDetectionError, message: /Gemfile is larger than 256 KiB/ });
 });
 

@@ -6,8 +6,9 @@ import { detectStack, StackDetectionError, type RepoFiles } from '../../server/s
 // command carries characters that no shell command needs and that hide or reorder what the form shows.
 
 function repo(files: Record<string, string>): RepoFiles {
-  const list = [...new Set(Object.keys(files).map((p) => p.split('/')[0]!))].sort();
-  return { list, read: async (p) => files[p] ?? null };
+  const list = Object.keys(files).filter((p) => !p.includes('/')).sort();
+  const dirs = [...new Set(Object.keys(files).filter((p) => p.includes('/')).map((p) => p.split('/')[0]!))].sort();
+  return { list, dirs, read: async (p) => files[p] ?? null };
 }
 const detect = (files: Record<string, string>) => detectStack(repo(files));
 const mainIs = (main: string) => detect({ 'package.json': JSON.stringify({ main }) });

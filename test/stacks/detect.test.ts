@@ -9,8 +9,9 @@ import { createGitHubClient } from '../../server/github/client.js';
 
 /** An in-memory repo: path -> content; root names derived like the contents API does. */
 function repo(files: Record<string, string>): RepoFiles {
-  const list = [...new Set(Object.keys(files).map((p) => p.split('/')[0]!))].sort();
-  return { list, read: async (p) => files[p] ?? null };
+  const list = Object.keys(files).filter((p) => !p.includes('/')).sort();
+  const dirs = [...new Set(Object.keys(files).filter((p) => p.includes('/')).map((p) => p.split('/')[0]!))].sort();
+  return { list, dirs, read: async (p) => files[p] ?? null };
 }
 
 const seen = new Set<string>();

@@ -4,8 +4,9 @@ import { detectStack, type RepoFiles } from '../../server/stacks/detect.js';
 // Manifest lines that name a framework without depending on it must not choose the start command.
 
 function repo(files: Record<string, string>): RepoFiles {
-  const list = [...new Set(Object.keys(files).map((p) => p.split('/')[0]!))].sort();
-  return { list, read: async (p) => files[p] ?? null };
+  const list = Object.keys(files).filter((p) => !p.includes('/')).sort();
+  const dirs = [...new Set(Object.keys(files).filter((p) => p.includes('/')).map((p) => p.split('/')[0]!))].sort();
+  return { list, dirs, read: async (p) => files[p] ?? null };
 }
 const detect = (files: Record<string, string>) => detectStack(repo(files));
 

@@ -5,7 +5,7 @@ import { SERVICE_TYPES, SERVICE_TYPE_PRESETS } from '../../server/stacks/service
 import type { RepoFiles } from '../../server/stacks/types.js';
 import { readFileSync } from 'node:fs';
 
-const repo = (files: Record<string, string>): RepoFiles => ({ list: Object.keys(files), read: async (p) => files[p] ?? null });
+const repo = (files: Record<string, string>): RepoFiles => ({ list: Object.keys(files), dirs: [], read: async (p) => files[p] ?? null });
 
 test('templates/types has one preset per Render service type of the vendored spec', (t) => {
   const spec = JSON.parse(readFileSync(new URL('../../spec/render-openapi.json', import.meta.url), 'utf8'));
