@@ -53,3 +53,20 @@ test.serial('a correct key sent beside wrong ones is still accepted while tries 
   t.is(right.status, 200);
   t.is(wrong.status, 400);
 });
+
+test.serial('a key Render could not judge (down) gives its try back: an outage does not lock anyone out', async (t) => {
+  const agent = stack.agent({ 'x-forwarded-for': '203.0.113.79' });
+  await stack.signIn(agent, 'outagewaiter');
+  const apiKey = `rnd_outagewaiter${'q'.repeat(20)}`;
+  stack.render.addAccount({ apiKey });
+  stack.render.setFault({ route: '/owners', kind: 'status', status: 503, apiKey });
+  try {
+    for (let i = 0; i < 6; i++) t.is((await agent.post('/api/render/setup', { api_key: apiKey })).status, 503);
+  } finally {
+    stack.render.clearFaults();
+  }
+  const wrong = await agent.post('/api/render/setup', { api_key: `rnd_outagewrong${'z'.repeat(20)}` });
+  t.is(wrong.status, 400);
+  t.regex(wrong.json.error.message, / 2 more tries/, 'the outage used none of the tries (the wrong key has 2 left)');
+  t.is((await agent.post('/api/render/setup', { api_key: apiKey })).status, 200);
+});
