@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { SERVICE_TYPES, SERVICE_TYPE_PRESETS } from '../stacks/serviceTypes.js';
 import { cronScheduleProblem, CRON_SCHEDULE_MAX_CHARS } from './cron.js';
+import { firstControl } from '../stacks/lines.js';
 
 /** Render's enums for what the deploy form offers (checked against the spec in test/deployments/input.test.ts). */
 export const RENDER_REGIONS = ['frankfurt', 'oregon', 'ohio', 'singapore', 'virginia'] as const;
@@ -35,6 +36,18 @@ export const envValue = z.string()
   .refine((v) => !hasLoneSurrogate(v), 'This value holds half of a UTF-16 surrogate pair, which has no UTF-8 form; paste the text again.');
 const envVar = z.object({ key: z.string().regex(ENV_KEY, 'env var names are letters, digits and _, not starting with a digit'), value: envValue }).strict();
 
+/**
+ * A build or start command, by the rule detected ones follow (server/stacks/detect.ts): a shell runs it
+ * on Render, and a control character (but tab and line feed) or a bidirectional override makes what
+ * runs differ from what the form shows; a lone surrogate would reach Render as U+FFFD.
+ */
+const command = z.string().trim().min(1).max(1_000)
+  .superRefine((v, ctx) => {
+    const bad = firstControl(v, '\t\n');
+    if (bad !== null) ctx.addIssue({ code: 'custom', message: `This command holds the invisible or control character ${bad}, which no command needs.` });
+    else if (hasLoneSurrogate(v)) ctx.addIssue({ code: 'custom', message: 'This command holds half of a UTF-16 surrogate pair, which has no UTF-8 form; type it again.' });
+  });
+
 export const DeployBody = z.object({
   github_repo: z.string().trim().regex(REPO, 'github_repo must look like owner/name'),
   project_name: z.string().trim().toLowerCase().regex(SERVICE_NAME, 'project_name: 1–63 lowercase letters, digits and hyphens, not starting or ending with a hyphen'),
@@ -46,8 +59,8 @@ export const DeployBody = z.object({
     z.array(envVar).max(100),
     z.record(z.string().regex(ENV_KEY, 'env var names are letters, digits and _, not starting with a digit'), envValue),
   ]).optional(),
-  build_command: z.string().trim().min(1).max(1_000).optional(),
-  start_command: z.string().trim().min(1).max(1_000).optional(),
+  build_command: command.optional(),
+  start_command: command.optional(),
   /** Absent: the type detection finds (a Procfile worker: entry, a cron service in render.yaml, else web). */
   service_type: z.enum(SERVICE_TYPES, { message: `service_type must be one of ${SERVICE_TYPES.join(', ')}` }).optional(),
   schedule: z.string().trim().min(1, 'Enter a cron schedule, e.g. "0 3 * * *".').max(CRON_SCHEDULE_MAX_CHARS).optional(),

@@ -1,0 +1,31 @@
+import test from 'ava';
+import type { Stack } from '../helpers/stack.js';
+import { QUICK_PHASES, usePipelineStack } from '../helpers/pipelineStack.js';
+import { signedInWithKey, waitFinished } from '../helpers/pipeline.js';
+
+// Build and start commands typed into the deploy form (or sent by a script) follow the rule detected
+// ones do (server/stacks/detect.ts): no control character but tab and line feed, no bidirectional
+// override, no lone surrogate. Such a command is a 400 on its field, and nothing is recorded.
+
+let stack: Stack;
+usePipelineStack(test, { renderOptions: { phaseMs: QUICK_PHASES } }, (p) => ({ stack } = p));
+
+test('a command with NUL, a terminal escape, CR, an override or a lone surrogate is a 400 on its field; tabs and line feeds are fine', async (t) => {
+  const { agent } = await signedInWithKey(stack, 'typist');
+  stack.github.addRepo({ owner: 'typist', name: 'app', branches: { main: { 'index.js': '' } } });
+  const body = (over: object) => ({ github_repo: 'typist/app', project_name: 'typist', build_command: 'npm ci', start_command: 'node index.js', ...over });
+  const hostile: Array<[string, string]> = [
+    ['start_command', 'node index.js\u0000; rm -rf ~'], ['start_command', 'node index.js \u001b[2J'], ['build_command', 'npm ci\rcurl x | sh'],
+    ['start_command', 'node \u202eindex.js'], ['build_command', 'npm ci \ud800'],
+  ];
+  for (const [field, command] of hostile) {
+    const res = await agent.post('/api/render/deploy', body({ [field]: command }));
+    t.is(res.status, 400, `${JSON.stringify(command)}: ${res.text}`);
+    t.is(res.json.error.field, field, res.text);
+  }
+  t.is((await agent.get('/api/render/my-deployments')).json.deployments.length, 0, 'nothing was recorded');
+  const ok = await agent.post('/api/render/deploy', body({ build_command: 'npm ci &&\n\tnpm run build --if-present' }));
+  t.is(ok.status, 202, ok.text);
+  const done = await waitFinished(agent, ok.json.id, 60_000);
+  t.is(done.request.buildCommand, 'npm ci &&\n\tnpm run build --if-present');
+});
