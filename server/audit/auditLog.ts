@@ -155,6 +155,8 @@ export function createAuditLog(opts: {
     const head = { kid: String(r[3]), mac: String(r[4]) };
     if (seq > 0 && !head.mac && !adopted && await adoptUnsigned(scope)) return page(scope, req, true);
     const [lo, hi, c0] = [Number(r[5]), Number(r[6]), Number(r[7])];
+    // A checkpoint past the head: an older signed head was put back and the entries after it removed.
+    const pastCheckpoint = Number(r[12]) === 1 ? (Math.floor(seq / every) + 1) * every : 0;
     const raw = r[10] as string[];
     const retainedFrom = base + 1;
     if (hi === 0) {
@@ -173,6 +175,7 @@ export function createAuditLog(opts: {
     let verdict: ChainVerdict;
     if (!start) verdict = unsigned(c0, `the checkpoint at entry ${c0} is missing or its signature does not verify`);
     else if (!end) verdict = unsigned(to, c1 <= seq ? `the checkpoint at entry ${c1} is missing or its signature does not verify` : 'the chain head\'s signature does not verify: the chain was rewritten');
+    else if (pastCheckpoint) verdict = { ...unsigned(pastCheckpoint, `the checkpoint at entry ${pastCheckpoint} is past the chain head (entry ${seq}): the head was put back and the entries after it removed`), length: entries.length };
     else verdict = verifySegment(chain, entries, start, end);
     const shown = entries.filter((e): e is AuditEntry => e !== null && e.seq >= lo && e.seq <= hi).reverse();
     return { entries: shown, nextCursor: lo > retainedFrom ? String(lo) : null, verdict: { ...verdict, from, to }, retainedFrom };

@@ -72,8 +72,9 @@ return 1`;
  * limit + 2 × checkpoint interval, however long the chain is. Atomic, so a concurrent trim cannot
  * shift the list under the indexes.
  * KEYS: entries, head, checkpoints. ARGV: cursor (seq of the oldest entry already shown, 0 = newest), limit, interval.
- * Returns: {seq, hash, base, kid, mac, lo, hi, c0, checkpoint c0 JSON or '', checkpoint c1 JSON or '', entries}, and
- * when there is nothing to show, how many entries the list holds (a deleted head leaves them behind).
+ * Returns: {seq, hash, base, kid, mac, lo, hi, c0, checkpoint c0 JSON or '', checkpoint c1 JSON or '', entries,
+ * when there is nothing to show how many entries the list holds (a deleted head leaves them behind) else 0,
+ * 1 if the checkpoint after the head exists (the head was put back to an older one) else 0}.
  */
 export const READ_PAGE = `
 local h = redis.call('HMGET', KEYS[2], 'seq', 'hash', 'base', 'kid', 'mac')
@@ -85,9 +86,10 @@ local k = tonumber(ARGV[3])
 local hi = seq
 if cursor > 0 then hi = math.min(seq, cursor - 1) end
 local head = {h[1] or '0', h[2] or '', h[3] or '0', h[4] or '', h[5] or ''}
+local past = redis.call('HEXISTS', KEYS[3], tostring((math.floor(seq / k) + 1) * k))
 if hi <= base then
   table.insert(head, 0); table.insert(head, 0); table.insert(head, 0); table.insert(head, ''); table.insert(head, ''); table.insert(head, {})
-  table.insert(head, redis.call('LLEN', KEYS[1]))
+  table.insert(head, redis.call('LLEN', KEYS[1])); table.insert(head, past)
   return head
 end
 local lo = math.max(base + 1, hi - limit + 1)
@@ -101,6 +103,7 @@ local cp1 = ''
 if c1 <= seq then cp1 = redis.call('HGET', KEYS[3], tostring(c1)) or '' end
 local entries = redis.call('LRANGE', KEYS[1], c0 - base, last - base - 1)
 table.insert(head, lo); table.insert(head, hi); table.insert(head, c0); table.insert(head, cp0); table.insert(head, cp1); table.insert(head, entries)
+table.insert(head, 0); table.insert(head, past)
 return head`;
 
 /**

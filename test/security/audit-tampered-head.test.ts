@@ -139,3 +139,22 @@ test.serial('SECRET_KEY rotation rolling out: a process still on the old key doe
     c2.disconnect();
   }
 });
+
+test.serial('a head replaced by an older signed one, the entries after it removed: a checkpoint past it gives it away on every page', async (t) => {
+  const web = auditProcess({ checkpointEvery: 5 });
+  const userId = nextUser++;
+  try {
+    for (let i = 1; i <= 9; i++) await web.log.append(entry(userId, i));
+    const k = web.log.keys({ userId });
+    const old = await web.conn.hgetall(k.head);
+    for (let i = 10; i <= 12; i++) await web.log.append(entry(userId, i));
+    // The attacker puts back the head signed at entry 9 and drops 10–12 (checkpoint 10 stays).
+    for (let i = 0; i < 3; i++) await web.conn.rpop(k.entries);
+    await web.conn.hset(k.head, old);
+    t.false((await web.log.verifyChain({ userId })).valid);
+    const page = await web.log.page({ userId }, { limit: 3 });
+    t.like(page.verdict, { valid: false, seq: 10 });
+  } finally {
+    web.conn.disconnect();
+  }
+});
