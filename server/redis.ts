@@ -1,6 +1,8 @@
 import { Redis, type RedisOptions } from 'ioredis';
 import { sharedPipelineScripts } from './redisPipelines.js';
 
+const WEB_COMMAND_TIMEOUT_MS = 10_000;
+
 /**
  * Redis connections by role. Web-side commands fail fast when Redis is down (a request should get a
  * 503, not hang); BullMQ workers need maxRetriesPerRequest: null (they block and reconnect).
@@ -10,7 +12,10 @@ export function createRedis(url: string, role: 'web' | 'worker' | 'subscriber', 
     connectionName: `orchestrator-${role}`,
     enableAutoPipelining: role === 'web',
     retryStrategy: (times) => Math.min(times * 200, 2000),
-    ...(role === 'web' ? { maxRetriesPerRequest: 1, enableOfflineQueue: true, connectTimeout: 2000 } : { maxRetriesPerRequest: null }),
+    // commandTimeout: a Redis that stopped answering with its connection open (a stalled process, a
+    // network partition) held every request for as long as TCP took to notice, hours; web-side commands
+    // never block, so one not answered in 10 s ends as a 503 (isRedisUnavailable).
+    ...(role === 'web' ? { maxRetriesPerRequest: 1, enableOfflineQueue: true, connectTimeout: 2000, commandTimeout: WEB_COMMAND_TIMEOUT_MS } : { maxRetriesPerRequest: null }),
   };
   const redis = new Redis(url, { ...base, ...extra });
   // Each auto-pipelined batch is a new pipeline: not one that copies every script of the connection.
@@ -32,12 +37,12 @@ export function quietQueue<Q extends { on(event: 'error', listener: (err: Error)
 
 /**
  * A command refused because Redis is out of reach (connection closed or refused, retries spent, the
- * offline queue off) or not serving yet (LOADING): a passing outage, answered as a 503, not a bug.
+ * offline queue off, no answer within the web's command timeout) or not serving yet (LOADING): a passing outage, answered as a 503, not a bug.
  */
 export function isRedisUnavailable(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
   if (err.name === 'MaxRetriesPerRequestError') return true;
-  if (err.message === 'Connection is closed.' || err.message.startsWith("Stream isn't writeable")) return true;
+  if (err.message === 'Connection is closed.' || err.message === 'Command timed out' || err.message.startsWith("Stream isn't writeable")) return true;
   // Not errno codes (ECONNREFUSED…): other clients' errors carry them too, and they are not about Redis.
   return err.name === 'ReplyError' && /^(LOADING|MASTERDOWN|TRYAGAIN)\b/.test(err.message);
 }

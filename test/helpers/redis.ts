@@ -17,6 +17,9 @@ export interface TestRedis {
   takeDown(): Promise<void>;
   /** Start the server again on the same port after takeDown(). */
   bringUp(): Promise<void>;
+  /** Stop the server's process (SIGSTOP) until thaw(): connections stay open and nothing answers, as across a network partition. */
+  freeze(): void;
+  thaw(): void;
   /** Stop the server (private servers only). */
   stop(): Promise<void>;
   /** Plain client for assertions (scans, raw reads). */
@@ -37,6 +40,8 @@ export async function startTestRedis(opts: { persistence?: boolean } = {}): Prom
       async restart() { throw new Error('restart needs a private redis-server (unset REDIS_URL)'); },
       async takeDown() { throw new Error('takeDown needs a private redis-server (unset REDIS_URL)'); },
       async bringUp() { throw new Error('bringUp needs a private redis-server (unset REDIS_URL)'); },
+      freeze() { throw new Error('freeze needs a private redis-server (unset REDIS_URL)'); },
+      thaw() { throw new Error('thaw needs a private redis-server (unset REDIS_URL)'); },
       async stop() { client.disconnect(); },
     };
   }
@@ -69,6 +74,8 @@ export async function startTestRedis(opts: { persistence?: boolean } = {}): Prom
     },
     takeDown: () => killAndWait(proc),
     bringUp: launch,
+    freeze: () => { proc?.kill('SIGSTOP'); },
+    thaw: () => { proc?.kill('SIGCONT'); },
     async stop() {
       client.disconnect();
       await killAndWait(proc);

@@ -62,3 +62,24 @@ run('Redis unreachable: 503 storage_unavailable with Retry-After, only JSON log 
   t.is(worker.proc.exitCode, null, 'the worker ran on');
   t.true(await eventually(detectorScheduled, PROGRESS_WAIT_MS), 'the running worker scheduled the anomaly detector again in the empty Redis');
 });
+
+run('Redis not answering (its process stopped, connections open): a request gets the 503 after a bounded wait, never hangs', async (t) => {
+  t.timeout(PROCESS_TEST_TIMEOUT_MS);
+  t.true(await eventually(async () => (await fetch(`${web.url}/readyz`)).status === 200, PROGRESS_WAIT_MS, 100), 'ready before');
+  env.github.addUser({ id: 97_001, login: 'frozen' });
+  const token = env.github.issueToken('frozen');
+  env.redis.freeze();
+  try {
+    // Bounded here only so that a hang fails the test rather than the run.
+    const answers = await Promise.all([
+      fetch(`${web.url}/api/auth/github/login`, { redirect: 'manual', signal: AbortSignal.timeout(PROGRESS_WAIT_MS) }),
+      fetch(`${web.url}/api/session`, { headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(PROGRESS_WAIT_MS) }),
+    ].map((p) => p.then(async (res) => ({ status: res.status, code: ((await res.json()) as { error?: { code?: string } }).error?.code }), (err: Error) => ({ status: 0, code: err.name }))));
+    t.deepEqual(answers, [{ status: 503, code: 'storage_unavailable' }, { status: 503, code: 'storage_unavailable' }]);
+  } finally {
+    env.redis.thaw();
+  }
+  t.true(await eventually(async () => (await fetch(`${web.url}/readyz`)).status === 200, PROGRESS_WAIT_MS, 100), 'ready again');
+  const res = await fetch(`${web.url}/api/session`, { headers: { authorization: `Bearer ${token}` } });
+  t.is(res.status, 200, 'served again once Redis answers');
+});
