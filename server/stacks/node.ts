@@ -10,21 +10,26 @@ interface PackageJson {
   devDependencies?: Record<string, unknown>;
 }
 
-interface Manager { name: string; install: string; run: (script: string) => string; start: string }
+interface Manager { name: string; install: string; locked: boolean; run: (script: string) => string; start: string }
 
 function manager(files: RepoFiles, pkg: PackageJson): Manager {
   const declared = typeof pkg.packageManager === 'string' ? pkg.packageManager : '';
+  // A frozen install refuses to run without the lockfile it freezes: a manager chosen by packageManager
+  // alone installs plainly, as npm install stands in for npm ci.
   if (has(files, 'pnpm-lock.yaml') || declared.startsWith('pnpm@')) {
-    return { name: 'pnpm', install: 'pnpm install --frozen-lockfile', run: (s) => `pnpm run ${s}`, start: 'pnpm start' };
+    const install = has(files, 'pnpm-lock.yaml') ? 'pnpm install --frozen-lockfile' : 'pnpm install';
+    return { name: 'pnpm', install, locked: install !== 'pnpm install', run: (s) => `pnpm run ${s}`, start: 'pnpm start' };
   }
   if (has(files, 'yarn.lock') || declared.startsWith('yarn@')) {
     // Yarn 2+ ("berry") renamed --frozen-lockfile to --immutable.
     const berry = has(files, '.yarnrc.yml') || Number(/^yarn@(\d+)\./.exec(declared)?.[1]) >= 2;
-    return { name: 'yarn', install: berry ? 'yarn install --immutable' : 'yarn install --frozen-lockfile', run: (s) => `yarn run ${s}`, start: 'yarn start' };
+    const locked = has(files, 'yarn.lock');
+    const install = !locked ? 'yarn install' : berry ? 'yarn install --immutable' : 'yarn install --frozen-lockfile';
+    return { name: 'yarn', install, locked, run: (s) => `yarn run ${s}`, start: 'yarn start' };
   }
   // npm ci refuses to run without a lockfile.
   const locked = has(files, 'package-lock.json', 'npm-shrinkwrap.json');
-  return { name: 'npm', install: locked ? 'npm ci' : 'npm install', run: (s) => `npm run ${s}`, start: 'npm start' };
+  return { name: 'npm', install: locked ? 'npm ci' : 'npm install', locked, run: (s) => `npm run ${s}`, start: 'npm start' };
 }
 
 // Where common front-end tools write their build, for package.json projects with no server.
@@ -68,7 +73,7 @@ export const detectNode: Refiner = async (files, t) => {
   const pm = manager(files, pkg);
   const hasBuild = typeof scripts.build === 'string';
   const buildCommand = hasBuild ? `${pm.install} && ${pm.run('build')}` : pm.install;
-  const via = `${pm.name}${pm.install === 'npm install' ? ' (no lockfile, so npm install instead of npm ci)' : ''}`;
+  const via = `${pm.name}${pm.locked ? '' : pm.name === 'npm' ? ' (no lockfile, so npm install instead of npm ci)' : ` (no lockfile, so ${pm.install} without freezing it)`}`;
 
   const procfile = await procfileStart(files);
   const main = mainFile(pkg.main);

@@ -30,9 +30,20 @@ test('manage.py: a settings module that is not a dotted Python name is not the p
 });
 
 test('packageManager: yarn 2 and later, whatever the number of digits, is berry', async (t) => {
-  const yarn = async (version: string) => (await detect({ 'package.json': JSON.stringify({ packageManager: `yarn@${version}`, scripts: { start: 'node .' } }) })).buildCommand;
+  const yarn = async (version: string) => (await detect({ 'package.json': JSON.stringify({ packageManager: `yarn@${version}`, scripts: { start: 'node .' } }), 'yarn.lock': '' })).buildCommand;
   t.is(await yarn('1.22.22'), 'yarn install --frozen-lockfile');
   t.is(await yarn('4.5.0'), 'yarn install --immutable');
   t.is(await yarn('10.0.0'), 'yarn install --immutable');
   t.is(await yarn('1x'), 'yarn install --frozen-lockfile');
+});
+
+test('packageManager without its lockfile installs without the frozen-lockfile flag, which would fail for want of one', async (t) => {
+  const build = async (packageManager: string, extra: Record<string, string> = {}) =>
+    (await detect({ 'package.json': JSON.stringify({ packageManager, scripts: { start: 'node .' } }), ...extra })).buildCommand;
+  t.is(await build('pnpm@9.12.0'), 'pnpm install');
+  t.is(await build('pnpm@9.12.0', { 'pnpm-lock.yaml': '' }), 'pnpm install --frozen-lockfile');
+  t.is(await build('yarn@4.5.0'), 'yarn install');
+  t.is(await build('yarn@4.5.0', { 'yarn.lock': '' }), 'yarn install --immutable');
+  t.is(await build('yarn@1.22.22'), 'yarn install');
+  t.is(await build('yarn@1.22.22', { 'yarn.lock': '' }), 'yarn install --frozen-lockfile');
 });
