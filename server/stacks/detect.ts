@@ -49,14 +49,14 @@ export async function detectStack(repoFiles: RepoFiles, opts: { templates?: Temp
 
   if (blueprint !== undefined) {
     const declared = stackFromBlueprint(blueprint);
-    if (declared) return withBlueprint(printableCommands(declared));
+    if (declared) return withBlueprint(printableFields(declared));
   }
   const templates = [...(opts.templates ?? await loadTemplates())].sort((a, b) => b.detect.priority - a.detect.priority);
   const misses: string[] = [];
   for (const t of templates) {
     if (!t.detect.files.some((f) => files.list.includes(f)) && !t.detect.dirs.some((d) => files.dirs.includes(d))) continue;
     const result = await REFINERS[t.stack](files, t);
-    if (typeof result !== 'string') return withBlueprint(printableCommands(await workerFromProcfile(files, result)));
+    if (typeof result !== 'string') return withBlueprint(printableFields(await workerFromProcfile(files, result)));
     misses.push(result);
   }
   const looked = [...new Set(templates.flatMap((t) => t.detect.files.filter((f) => /\./.test(f) || /^[A-Z]/.test(f))))].join(', ');
@@ -81,14 +81,19 @@ async function workerFromProcfile(files: RepoFiles, found: DetectedStack): Promi
 }
 
 /**
- * The commands found, refused when one holds a control character (a tab or, from a render.yaml block,
- * a line break aside) or a bidirectional override: Render would run what the deploy form cannot show.
+ * What was found, refused when a command holds a control character (a tab or, from a render.yaml
+ * block, a line break aside) or a bidirectional override, or a path holds any: Render would use what
+ * the deploy form cannot show.
  */
-function printableCommands(found: DetectedStack): DetectedStack {
-  for (const [label, command] of [['build', found.buildCommand], ['start', found.startCommand]] as const) {
-    const bad = command === null ? null : firstControl(command, '\t\n');
+function printableFields(found: DetectedStack): DetectedStack {
+  const fields: Array<[string, string | null | undefined, string]> = [
+    ['build command', found.buildCommand, '\t\n'], ['start command', found.startCommand, '\t\n'],
+    ['Dockerfile path', found.dockerfilePath, ''], ['publish path', found.publishPath, ''],
+  ];
+  for (const [label, value, allowed] of fields) {
+    const bad = value === null || value === undefined ? null : firstControl(value, allowed);
     if (bad !== null) {
-      throw new StackDetectionError(`The ${label} command this repository declares contains the invisible or control character ${bad}, which no command needs. It comes from: ${found.reason} Remove it, or enter the build and start commands yourself.`);
+      throw new StackDetectionError(`The ${label} this repository declares contains the invisible or control character ${bad}, which it cannot need. It comes from: ${found.reason} Remove it, or enter the build and start commands yourself.`);
     }
   }
   return found;

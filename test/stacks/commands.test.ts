@@ -51,3 +51,13 @@ test('a Procfile or render.yaml command with a control character or a bidirectio
   // Tabs are a shell's ordinary whitespace.
   t.is((await detect({ Procfile: 'web: node\ta.js\n', 'package.json': start })).startCommand, 'node\ta.js');
 });
+
+test('render.yaml paths (dockerfilePath, staticPublishPath) with a control character are refused as commands are', async (t) => {
+  const docker = 'services:\n  - type: web\n    runtime: docker\n    dockerfilePath: "./Dockerfile\\0x"\n';
+  const site = 'services:\n  - type: web\n    runtime: static\n    buildCommand: npm run build\n    staticPublishPath: "dist\\e[2J"\n';
+  for (const [yaml, field, code] of [[docker, 'Dockerfile path', 'U+0000'], [site, 'publish path', 'U+001B']] as const) {
+    const err = await t.throwsAsync(detect({ 'render.yaml': yaml }), { instanceOf: StackDetectionError });
+    t.true(err.message.includes(code) && err.message.includes(field), err.message);
+  }
+  t.is((await detect({ 'render.yaml': docker.replace('\\0x', '') })).dockerfilePath, './Dockerfile');
+});
