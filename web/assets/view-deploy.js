@@ -185,7 +185,10 @@ export function deployView(ctx) {
   /** Sends a command only when the user changed it from what detection proposed. */
   function commandIfChanged(input, detectedValue) {
     const v = input.value.trim();
-    return v && v !== (detectedValue ?? '') ? v : undefined;
+    // A one-line input drops the line breaks of what it is given (a render.yaml block command):
+    // unedited, it holds the detected command without them, and the detected one is what runs.
+    const shown = (detectedValue ?? '').replace(/[\r\n]/g, '').trim();
+    return v && v !== (detectedValue ?? '') && v !== shown ? v : undefined;
   }
 
   function validate() {
