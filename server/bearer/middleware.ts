@@ -54,8 +54,8 @@ export function bearerAuth(deps: AppDeps): Koa.Middleware {
     if (!parsed.success) throw errors.validation(`X-Render-Api-Key: ${parsed.error.issues[0]?.message ?? 'not a Render API key'}`);
     const apiKey = parsed.data;
     const { user } = verified;
-    const attempt = { userId: user.id, login: user.login, keyFingerprint: fingerprint(apiKey, deps.keyring) };
-    await deps.security.checkKeyLock(attempt);
+    const keyAttempt = { userId: user.id, login: user.login, keyFingerprint: fingerprint(apiKey, deps.keyring) };
+    const attempt = { ...keyAttempt, ...(await deps.security.checkKeyLock(keyAttempt)) };
     // The try claimed above is given back when Render could not judge the key.
     const checked = await checkRenderKey(deps, apiKey, ctx.state.log).catch(async (err: unknown) => { await deps.security.keyUnjudged(attempt); throw err; });
     if (!checked.ok) throw await deps.security.keyRejected(ctx, attempt, checked.reason);

@@ -42,8 +42,8 @@ export function renderKeyRoutes(router: Router, deps: AppDeps) {
   }), requireUser(), requireLastingSession(), requireCsrf(), deps.rateLimits.guard('keySetup'), deps.rateLimits.guard('keySetupPerUser'), validate({ body: SetupBody }, { messages: 'as-written' }), async (ctx) => {
     const { user } = ctx.state;
     const apiKey = ctx.input.body.api_key;
-    const attempt = { userId: user.id, login: user.login, keyFingerprint: fingerprint(apiKey, keyring) };
-    await deps.security.checkKeyLock(attempt);
+    const keyAttempt = { userId: user.id, login: user.login, keyFingerprint: fingerprint(apiKey, keyring) };
+    const attempt = { ...keyAttempt, ...(await deps.security.checkKeyLock(keyAttempt)) };
     // The try claimed above is given back when Render could not judge the key.
     const checked = await checkRenderKey(deps, apiKey, ctx.state.log).catch(async (err: unknown) => { await deps.security.keyUnjudged(attempt); throw err; });
     if (!checked.ok) throw await deps.security.keyRejected(ctx, attempt, checked.reason);

@@ -15,7 +15,11 @@ import { createSecurityEvents, type SecurityEvents, type SecurityEventType } fro
 import { createProbeDetector, type ProbedResource } from './probes.js';
 
 /** Who tried a Render key: the user, and the key's fingerprint (never the key). */
-interface KeyAttempt { userId: number; login?: string; keyFingerprint: string }
+interface KeyAttempt {
+  userId: number; login?: string; keyFingerprint: string;
+  /** checkKeyLock claimed a try for it (see lockout.claim); false for a key Render accepted lately. */
+  claimed?: boolean;
+}
 
 /**
  * The security layer a process shares (`deps.security`, built once in buildDeps for web and worker
@@ -35,7 +39,7 @@ export interface SecurityLayer {
    * this user (or this key, for them) is locked or has every allowed try in flight. The caller ends
    * the claim with keyRejected, keyAccepted or keyUnjudged.
    */
-  checkKeyLock(attempt: Omit<KeyAttempt, 'login'>): Promise<void>;
+  checkKeyLock(attempt: Omit<KeyAttempt, 'login' | 'claimed'>): Promise<{ claimed: boolean }>;
   /** Render could not judge the key (unavailable, rate limited) or it has no workspaces: its try is given back. */
   keyUnjudged(attempt: Omit<KeyAttempt, 'login'>): Promise<void>;
   /**
@@ -104,11 +108,12 @@ export function createSecurityLayer(args: SecurityLayerArgs): SecurityLayer {
     async checkKeyLock({ userId, keyFingerprint }) {
       const lock = await lockout.claim(userId, keyFingerprint);
       if (lock.seconds > 0) throw lockedOut(lock.seconds, lock.scope, clock.now());
+      return { claimed: lock.claimed };
     },
 
-    async keyRejected(ctx, { userId, login, keyFingerprint }, reason) {
+    async keyRejected(ctx, { userId, login, keyFingerprint, claimed = true }, reason) {
       await events.raise({ type: 'invalid_render_key', action: 'render_key_invalid', outcome: 'failure', userId, login, subject: `user:${userId}`, detail: { ...requestDetail(ctx), reason } });
-      const { count, triesLeft, lockedForSec, scope } = await lockout.recordInvalid(userId, keyFingerprint);
+      const { count, triesLeft, lockedForSec, scope } = await lockout.recordInvalid(userId, keyFingerprint, claimed);
       if (lockedForSec > 0) {
         await events.raise({ type: 'render_key_lockout', userId, login, subject: `user:${userId}`, outcome: 'denied', detail: { ...requestDetail(ctx), count, retryAfterSec: lockedForSec } });
         return lockedOut(lockedForSec, scope, clock.now());
@@ -124,8 +129,8 @@ export function createSecurityLayer(args: SecurityLayerArgs): SecurityLayer {
       await lockout.clear(userId, keyFingerprint);
     },
 
-    async keyUnjudged({ userId, keyFingerprint }) {
-      await lockout.release(userId, keyFingerprint).catch((err: unknown) => logger.warn({ err: { message: (err as Error).message } }, 'lock-out try not given back'));
+    async keyUnjudged({ userId, keyFingerprint, claimed = true }) {
+      await lockout.release(userId, keyFingerprint, claimed).catch((err: unknown) => logger.warn({ err: { message: (err as Error).message } }, 'lock-out try not given back'));
     },
 
     async notFound(ctx, resource) {

@@ -26,6 +26,13 @@ export function createKeyLockout(redis: Redis, prefix: string, rule: SecurityLim
   const perUser = createLimiter(redis, prefix, 'invalid-key', { points: perUserMax, durationSec: rule.windowSec });
   const userKey = (userId: number) => `user:${userId}`;
   const keyKey = (userId: number, fp: string) => `user:${userId}:${fp}`;
+  // A key Render accepted lately: its requests need no claim (they are not guessing), so a CI
+  // sending it on many requests at once is not refused for having more tries in flight than allowed.
+  const acceptedKey = (userId: number, fp: string) => `${prefix}:rl:key-accepted:user:${userId}:${fp}`;
+  const lockLeft = async (limiter: typeof perKey, key: string, max: number) => {
+    const res = await limiter.get(key);
+    return res && res.consumedPoints > max ? retryAfterSec(res) : 0;
+  };
 
   return {
     /**
@@ -35,16 +42,21 @@ export function createKeyLockout(redis: Redis, prefix: string, rule: SecurityLim
      * has been counted against yet (a burst would send Render as many keys as it has requests in
      * flight). Refused while the tries claimed (in flight or rejected) exceed an allowance.
      */
-    async claim(userId: number, fp: string): Promise<{ seconds: number; scope: 'user' | 'key' }> {
+    async claim(userId: number, fp: string): Promise<{ seconds: number; scope: 'user' | 'key'; claimed: boolean }> {
+      if (await redis.exists(acceptedKey(userId, fp))) {
+        // Accepted lately: only a lock refuses it (one set since, by other keys' rejections).
+        const [us, ks] = await Promise.all([lockLeft(perUser, userKey(userId), perUserMax), lockLeft(perKey, keyKey(userId, fp), rule.maxInvalid)]);
+        return us > 0 ? { seconds: us, scope: 'user', claimed: false } : { seconds: ks, scope: 'key', claimed: false };
+      }
       const [k, u] = await Promise.all([perKey.penalty(keyKey(userId, fp), 1), perUser.penalty(userKey(userId), 1)]);
       const [overUser, overKey] = [u.consumedPoints > perUserMax, k.consumedPoints > rule.maxInvalid];
-      if (!overUser && !overKey) return { seconds: 0, scope: 'key' };
+      if (!overUser && !overKey) return { seconds: 0, scope: 'key', claimed: true };
       // Not tried: the claim is given back where it did not go over. A count over its allowance keeps
       // it: a lock sets the count (past the allowance), so a give-back landing after that would bring
       // the count under and let a try through; the extra point changes nothing, the count lapses with
       // its lock or window all the same.
       await Promise.all([overKey ? null : perKey.reward(keyKey(userId, fp), 1), overUser ? null : perUser.reward(userKey(userId), 1)]);
-      return overUser ? { seconds: retryAfterSec(u), scope: 'user' } : { seconds: retryAfterSec(k), scope: 'key' };
+      return overUser ? { seconds: retryAfterSec(u), scope: 'user', claimed: false } : { seconds: retryAfterSec(k), scope: 'key', claimed: false };
     },
     /**
      * Render could not judge a claimed key (unavailable, rate limited): the try is given back, unless
@@ -52,14 +64,18 @@ export function createKeyLockout(redis: Redis, prefix: string, rule: SecurityLim
      * by one; a claim still needs the count under the allowance, so a lock gives way only to as many
      * tries as give-backs raced it.)
      */
-    async release(userId: number, fp: string): Promise<void> {
+    async release(userId: number, fp: string, claimed: boolean): Promise<void> {
+      if (!claimed) return;
       const [k, u] = await Promise.all([perKey.get(keyKey(userId, fp)), perUser.get(userKey(userId))]);
       if ((k?.consumedPoints ?? 0) > rule.maxInvalid || (u?.consumedPoints ?? 0) > perUserMax) return;
       await Promise.all([perKey.reward(keyKey(userId, fp), 1), perUser.reward(userKey(userId), 1)]);
     },
-    /** Render rejected a claimed key (its try is already counted): lock when an allowance is used up. */
-    async recordInvalid(userId: number, fp: string): Promise<InvalidKeyOutcome> {
-      const [k, u] = await Promise.all([perKey.get(keyKey(userId, fp)), perUser.get(userKey(userId))]);
+    /** Render rejected a key (a claimed one's try is already counted, else it is counted now): lock when an allowance is used up. */
+    async recordInvalid(userId: number, fp: string, claimed: boolean): Promise<InvalidKeyOutcome> {
+      await redis.del(acceptedKey(userId, fp));
+      const [k, u] = claimed
+        ? await Promise.all([perKey.get(keyKey(userId, fp)), perUser.get(userKey(userId))])
+        : await Promise.all([perKey.penalty(keyKey(userId, fp), 1), perUser.penalty(userKey(userId), 1)]);
       const [kc, uc] = [k?.consumedPoints ?? 1, u?.consumedPoints ?? 1];
       const triesLeft = Math.max(0, Math.min(rule.maxInvalid - kc, perUserMax - uc));
       if (kc >= rule.maxInvalid) await perKey.block(keyKey(userId, fp), rule.lockSec);
@@ -70,7 +86,7 @@ export function createKeyLockout(redis: Redis, prefix: string, rule: SecurityLim
     },
     /** A key Render accepted: the user starts again with a clean count. */
     async clear(userId: number, fp: string): Promise<void> {
-      await Promise.all([perKey.delete(keyKey(userId, fp)), perUser.delete(userKey(userId))]);
+      await Promise.all([perKey.delete(keyKey(userId, fp)), perUser.delete(userKey(userId)), redis.set(acceptedKey(userId, fp), '1', 'EX', rule.windowSec)]);
     },
   };
 }

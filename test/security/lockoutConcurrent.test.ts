@@ -70,3 +70,14 @@ test.serial('a key Render could not judge (down) gives its try back: an outage d
   t.regex(wrong.json.error.message, / 2 more tries/, 'the outage used none of the tries (the wrong key has 2 left)');
   t.is((await agent.post('/api/render/setup', { api_key: apiKey })).status, 200);
 });
+
+test.serial('a valid key used by many requests at once (X-Render-Api-Key, parallel CI jobs) is never locked out', async (t) => {
+  stack.github.addUser({ id: 9377, login: 'parallelci' });
+  const token = stack.github.issuePat('parallelci');
+  const apiKey = `rnd_parallelci${'q'.repeat(20)}`;
+  stack.render.addAccount({ apiKey });
+  const call = () => fetch(`${stack.url}/api/render/status`, { headers: { authorization: `Bearer ${token}`, 'x-render-api-key': apiKey, 'x-forwarded-for': '203.0.113.80' } });
+  t.is((await call()).status, 200);
+  const statuses = (await Promise.all(Array.from({ length: 12 }, call))).map((r) => r.status);
+  t.deepEqual(statuses, statuses.map(() => 200));
+});
