@@ -73,7 +73,9 @@ export async function startTestRedis(opts: { persistence?: boolean } = {}): Prom
       await launch();
     },
     takeDown: () => killAndWait(proc),
-    bringUp: launch,
+    // Only after takeDown(): a second redis-server on the port would fail to bind and exit, leaving `proc`
+    // naming it while the running one, no longer tracked, outlives stop() and keeps the test process alive.
+    bringUp: async () => { if (!proc || proc.exitCode !== null || proc.signalCode !== null) await launch(); },
     freeze: () => { proc?.kill('SIGSTOP'); },
     thaw: () => { proc?.kill('SIGCONT'); },
     async stop() {
@@ -85,7 +87,7 @@ export async function startTestRedis(opts: { persistence?: boolean } = {}): Prom
 }
 
 function killAndWait(proc: ChildProcess | undefined): Promise<void> {
-  if (!proc || proc.exitCode !== null) return Promise.resolve();
+  if (!proc || proc.exitCode !== null || proc.signalCode !== null) return Promise.resolve(); // already gone: 'exit' will not come again
   return new Promise((resolve) => { proc.once('exit', () => resolve()); proc.kill('SIGKILL'); });
 }
 
