@@ -23,7 +23,7 @@ test('deploy form: an unedited multi-line render.yaml build command is deployed 
   await page.waitForURL(/#\/deployments\/[A-Za-z0-9_-]+$/);
   const id = new URL(page.url()).hash.split('/').pop()!;
   await page.locator('#deployment-status[data-status="live"]').waitFor({ timeout: 30_000 });
-  const rec = await page.evaluate(async (dep) => (await fetch(`/api/render/deployments/${dep}`)).json(), id);
+  const rec = await page.evaluate(async (dep) => (await fetch(`/api/render/deployments/${dep}`)).json() as Promise<{ request: { buildCommand: string | null }; stack: { buildCommand: string } }>, id);
   t.is(rec.request.buildCommand, null, 'no command of the user\'s own was sent');
   t.is(rec.stack.buildCommand, 'npm ci\nnpm run build\n');
   t.deepEqual(problems, []);
