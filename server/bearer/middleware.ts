@@ -3,9 +3,8 @@ import { randomBytes } from 'node:crypto';
 import { Stream } from 'node:stream';
 import type { AppDeps } from '../deps.js';
 import { AppError, errors } from '../errors.js';
-import { fingerprint } from '../crypto/keyring.js';
 import { RenderApiKey } from '../routes/renderKey.js';
-import { checkRenderKey } from '../render/verifyKey.js';
+import { checkRenderKeyUnderLockout } from '../render/verifyKey.js';
 import { sealGithubToken, sealRenderCredentials } from '../sessions/credentials.js';
 import { preloadSession, SESSION_COOKIE_PLAIN, SESSION_COOKIE_SECURE } from '../sessions/middleware.js';
 import { createTokenSessions, type VerifiedToken } from './tokenSessions.js';
@@ -54,17 +53,7 @@ export function bearerAuth(deps: AppDeps): Koa.Middleware {
     if (!parsed.success) throw errors.validation(`X-Render-Api-Key: ${parsed.error.issues[0]?.message ?? 'not a Render API key'}`);
     const apiKey = parsed.data;
     const { user } = verified;
-    const keyAttempt = { userId: user.id, login: user.login, keyFingerprint: fingerprint(apiKey, deps.keyring) };
-    const attempt = { ...keyAttempt, ...(await deps.security.checkKeyLock(keyAttempt)) };
-    // The try claimed above is given back when Render could not judge the key.
-    const checked = await checkRenderKey(deps, apiKey, ctx.state.log).catch(async (err: unknown) => { await deps.security.keyUnjudged(attempt); throw err; });
-    if (!checked.ok) throw await deps.security.keyRejected(ctx, attempt, checked.reason);
-    if (checked.owners.length === 0) {
-      await deps.security.keyUnjudged(attempt);
-      throw errors.renderKeyInvalid('The key in X-Render-Api-Key has no workspaces it can use.');
-    }
-    // Accepted: the try it claimed is not an invalid one (key setup clears the count the same way).
-    await deps.security.keyAccepted(attempt);
+    const owners = await checkRenderKeyUnderLockout(deps, ctx, user, apiKey, 'The key in X-Render-Api-Key has no workspaces it can use.');
     const sid = randomBytes(32).toString('base64url');
     const openMark = keySessionOpenKey(deps.config.redisPrefix, deps.sessions.refOf(sid));
     // While this request runs, a deploy of it that ends does not take the key from its other calls.
@@ -76,7 +65,7 @@ export function bearerAuth(deps: AppDeps): Koa.Middleware {
       created = await deps.sessions.create(sid, {
         user, bearer: true, ephemeral: true,
         githubTokenSealed: sealGithubToken(user.id, token, deps.keyring),
-        render: sealRenderCredentials(user.id, apiKey, checked.owners, deps.clock.now(), deps.keyring),
+        render: sealRenderCredentials(user.id, apiKey, owners, deps.clock.now(), deps.keyring),
       });
     } finally {
       if (!created) await deps.redis.del(openMark).catch(() => {}); // a mark of no session (it expires anyway)

@@ -99,15 +99,17 @@ export function keyedHash(value: string, keys: DerivedKeys): string {
 
 /** A short, non-reversible fingerprint of a secret, to tell "same key?" without keeping it. */
 export function fingerprint(secret: string, keyring: Keyring): string {
-  return keyedHash(`fp:${secret}`, keyring.current).slice(0, 24);
+  return fingerprintUnder(secret, keyring.current);
 }
+
+const fingerprintUnder = (secret: string, keys: DerivedKeys) => keyedHash(`fp:${secret}`, keys).slice(0, 24);
 
 /**
  * The same secret's fingerprint under the previous SECRET_KEY (null without one): what a session
  * stored before a rotation still names it by (sessions keep their key's fingerprint: credentials.ts).
  */
 export function previousFingerprint(secret: string, keyring: Keyring): string | null {
-  return keyring.previous ? keyedHash(`fp:${secret}`, keyring.previous).slice(0, 24) : null;
+  return keyring.previous ? fingerprintUnder(secret, keyring.previous) : null;
 }
 
 const MAC_FORMAT = 'm1';

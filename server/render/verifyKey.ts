@@ -1,4 +1,6 @@
+import type Koa from 'koa';
 import type { AppDeps } from '../deps.js';
+import { fingerprint } from '../crypto/keyring.js';
 import type { Logger } from '../logger.js';
 import { errors } from '../errors.js';
 import type { RenderOwner } from '../sessions/types.js';
@@ -22,4 +24,26 @@ export async function checkRenderKey(deps: Pick<AppDeps, 'upstream'>, apiKey: st
     log?.warn({ kind: err.kind, status: err.status ?? null }, 'Render unavailable during key check');
     throw errors.renderUnavailable();
   }
+}
+
+/**
+ * A key checked with Render under the invalid-key lock-out (key setup and X-Render-Api-Key alike):
+ * a try is claimed first (429 locked_out past the allowance), given back when Render could not judge
+ * the key or it has no workspaces (400 with `noWorkspaces`), counted when Render rejected it (400, or
+ * the lock it started), and the count cleared when Render accepted it. Returns its workspaces (never none).
+ */
+export async function checkRenderKeyUnderLockout(
+  deps: Pick<AppDeps, 'upstream' | 'security' | 'keyring'>, ctx: Koa.Context, user: { id: number; login?: string }, apiKey: string, noWorkspaces: string,
+): Promise<RenderOwner[]> {
+  const keyAttempt = { userId: user.id, login: user.login, keyFingerprint: fingerprint(apiKey, deps.keyring) };
+  const attempt = { ...keyAttempt, ...(await deps.security.checkKeyLock(keyAttempt)) };
+  const checked = await checkRenderKey(deps, apiKey, ctx.state.log).catch(async (err: unknown) => { await deps.security.keyUnjudged(attempt); throw err; });
+  if (!checked.ok) throw await deps.security.keyRejected(ctx, attempt, checked.reason);
+  if (checked.owners.length === 0) {
+    await deps.security.keyUnjudged(attempt);
+    throw errors.renderKeyInvalid(noWorkspaces);
+  }
+  // Accepted (also when the caller's session ended meanwhile): the try it claimed is not an invalid one.
+  await deps.security.keyAccepted(attempt);
+  return checked.owners;
 }

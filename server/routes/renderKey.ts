@@ -7,9 +7,9 @@ import { requireCsrf } from '../middleware/security.js';
 import { requireLastingSession, requireUser } from '../middleware/context.js';
 import { validate } from '../middleware/validate.js';
 import { presentRenderStatus, RenderStatusView } from '../presenters/session.js';
-import { checkRenderKey } from '../render/verifyKey.js';
+import { checkRenderKeyUnderLockout } from '../render/verifyKey.js';
 import { documented } from '../openapi/describe.js';
-import { fingerprint, previousFingerprint } from '../crypto/keyring.js';
+import { previousFingerprint } from '../crypto/keyring.js';
 import { requestDetail } from '../audit/fromRequest.js';
 
 // Messages are shown under the key field as written (one at a time), so each says what is wrong with
@@ -42,18 +42,7 @@ export function renderKeyRoutes(router: Router, deps: AppDeps) {
   }), requireUser(), requireLastingSession(), requireCsrf(), deps.rateLimits.guard('keySetup'), deps.rateLimits.guard('keySetupPerUser'), validate({ body: SetupBody }, { messages: 'as-written' }), async (ctx) => {
     const { user } = ctx.state;
     const apiKey = ctx.input.body.api_key;
-    const keyAttempt = { userId: user.id, login: user.login, keyFingerprint: fingerprint(apiKey, keyring) };
-    const attempt = { ...keyAttempt, ...(await deps.security.checkKeyLock(keyAttempt)) };
-    // The try claimed above is given back when Render could not judge the key.
-    const checked = await checkRenderKey(deps, apiKey, ctx.state.log).catch(async (err: unknown) => { await deps.security.keyUnjudged(attempt); throw err; });
-    if (!checked.ok) throw await deps.security.keyRejected(ctx, attempt, checked.reason);
-    const owners = checked.owners;
-    if (owners.length === 0) {
-      await deps.security.keyUnjudged(attempt);
-      throw errors.renderKeyInvalid('This Render API key has no workspaces it can use.');
-    }
-    // Render accepted it: the user starts again with a clean count (also when the session ended meanwhile).
-    await deps.security.keyAccepted(attempt);
+    const owners = await checkRenderKeyUnderLockout(deps, ctx, user, apiKey, 'This Render API key has no workspaces it can use.');
     // One field update: a request that loaded the session earlier cannot revert it, and a session
     // that ended while Render was being asked is not brought back (401, nothing stored).
     const render = sealRenderCredentials(user.id, apiKey, owners, clock.now(), keyring);

@@ -54,7 +54,7 @@ function withoutComment(line: string): string {
 
 /** A Python module path: identifiers (not starting with a digit) joined by single dots. */
 function isDottedName(module: string): boolean {
-  return module.split('.').every((part) => part !== '' && !(part[0]! >= '0' && part[0]! <= '9') && [...part].every(isModuleChar) && !part.includes('.'));
+  return module.split('.').every((part) => part !== '' && !(part[0]! >= '0' && part[0]! <= '9') && [...part].every(isModuleChar));
 }
 
 /** Whether `name` appears as a whole dependency name on some line (one indexOf scan per line). */
