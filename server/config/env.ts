@@ -121,15 +121,23 @@ const schema = z.object({
   ANOMALY_GRACE_MINUTES: positiveInt('ANOMALY_GRACE_MINUTES').default(60),
 });
 
-/** Decode a master secret given as hex or base64; null when it is neither or shorter than 32 bytes. */
-export function decodeSecret(raw: string): Buffer | null {
+/** Longer than base64 of 32 bytes (44) and hex digits only, but an odd count of them: a digit lost or added in copying. */
+const isOddHex = (value: string) => value.length > 44 && value.length % 2 === 1 && /^[0-9a-fA-F]+$/.test(value);
+
+/**
+ * Decode a master secret given as hex or base64; null when it is neither or shorter than 32 bytes.
+ * `legacyOddHex`: read an odd count of hex digits as base64, as versions before 2026-12-02 did (for
+ * SECRET_KEY_PREVIOUS, so a deployment that ran on such a key can rotate off it and keep its data).
+ */
+export function decodeSecret(raw: string, opts: { legacyOddHex?: boolean } = {}): Buffer | null {
   const value = raw.trim();
   let buf: Buffer | null = null;
   const hexOnly = /^[0-9a-fA-F]+$/.test(value);
-  // Longer than base64 of 32 bytes (44), hex digits only is hex (openssl rand -hex 32): an odd count is a
-  // digit lost or added in copying, refused, not read as base64 (another key, which a process given the
-  // whole value would not share). Up to 44 it may be Render's unpadded base64 of 32 bytes (43 'A's).
-  if (hexOnly && value.length > 44) buf = value.length % 2 === 0 ? Buffer.from(value, 'hex') : null;
+  // Longer than 44, hex digits only is hex (openssl rand -hex 32): an odd count is refused, not read as
+  // base64 (another key, which a process given the whole value would not share). Up to 44 it may be
+  // Render's unpadded base64 of 32 bytes (43 'A's).
+  if (isOddHex(value) && opts.legacyOddHex) buf = Buffer.from(value, 'base64');
+  else if (hexOnly && value.length > 44) buf = value.length % 2 === 0 ? Buffer.from(value, 'hex') : null;
   else if (hexOnly && value.length % 2 === 0) buf = Buffer.from(value, 'hex');
   else if (/^[A-Za-z0-9+/_-]+={0,2}$/.test(value)) buf = Buffer.from(value, value.includes('-') || value.includes('_') ? 'base64url' : 'base64');
   return buf && buf.length >= 32 ? buf : null;
@@ -151,13 +159,15 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
   let secretKey: Buffer | null = null;
   if (e.SECRET_KEY) {
     secretKey = decodeSecret(e.SECRET_KEY);
-    if (!secretKey) problems.push('SECRET_KEY must be at least 32 bytes, hex or base64 encoded. Generate one with: openssl rand -hex 32');
+    if (!secretKey && isOddHex(e.SECRET_KEY.trim())) {
+      problems.push('SECRET_KEY looks like hex with a digit lost or added (an odd count of digits): fix it, or, if the service has been running on this exact value, move it to SECRET_KEY_PREVIOUS and set a new SECRET_KEY (openssl rand -hex 32) to rotate off it (SECURITY.md, key rotation)');
+    } else if (!secretKey) problems.push('SECRET_KEY must be at least 32 bytes, hex or base64 encoded. Generate one with: openssl rand -hex 32');
   } else if (production) {
     problems.push('SECRET_KEY is required in production. Generate one with: openssl rand -hex 32');
   }
   let previousSecretKey: Buffer | null = null;
   if (e.SECRET_KEY_PREVIOUS) {
-    previousSecretKey = decodeSecret(e.SECRET_KEY_PREVIOUS);
+    previousSecretKey = decodeSecret(e.SECRET_KEY_PREVIOUS, { legacyOddHex: true });
     if (!previousSecretKey) problems.push('SECRET_KEY_PREVIOUS must be at least 32 bytes, hex or base64 encoded (the old SECRET_KEY)');
   }
 

@@ -74,3 +74,14 @@ test('HOST: loopback in sandbox mode (the demo user signs in without a password)
   t.is(loadConfig({ HOST: '::' }).host, '::');
   t.true(problems({ HOST: 'a b' }).some((m) => m.includes('HOST must be an address')));
 });
+
+test('a hex SECRET_KEY with a digit lost is refused, and the message gives the way off it: as SECRET_KEY_PREVIOUS it is read as older versions read it', (t) => {
+  const odd = 'ab'.repeat(31) + 'c'; // 63 hex digits: older versions read it as base64
+  const refused = problems({ SECRET_KEY: odd });
+  t.is(refused.length, 1);
+  t.regex(refused[0]!, /SECRET_KEY_PREVIOUS/, 'says how to keep what was sealed with it');
+  t.false(refused[0]!.includes(odd), 'never prints the value');
+  // The rotation off it: the data sealed with it stays readable.
+  const c = loadConfig({ SECRET_KEY: KEY, SECRET_KEY_PREVIOUS: odd });
+  t.deepEqual(c.previousSecretKey, Buffer.from(odd, 'base64'));
+});
