@@ -100,6 +100,7 @@ export function envVarList(body: DeployBody): Array<{ key: string; value: string
 }
 
 export const IDEMPOTENCY_KEY = /^[A-Za-z0-9._:-]{1,255}$/;
+export const IDEMPOTENCY_KEY_RULE = '1–255 characters of letters, digits and ._:-';
 export const SERVICE_ID = /^(srv|crn)-[0-9a-z]{20}$/;
 export const DEPLOY_ID = /^dep-[0-9a-z]{20}$/;
 

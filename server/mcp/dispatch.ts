@@ -1,8 +1,8 @@
 import { IncomingMessage, ServerResponse } from 'node:http';
 import type Koa from 'koa';
 
-/** A REST request a tool stands for: ids in the path, the rest as query or JSON body. */
-export interface RouteCall { method: 'GET' | 'POST'; path: string; query?: Record<string, unknown>; body?: Record<string, unknown> }
+/** A REST request a tool stands for: ids in the path, the rest as query or JSON body; an argument the route reads as a header, as that header. */
+export interface RouteCall { method: 'GET' | 'POST'; path: string; query?: Record<string, unknown>; body?: Record<string, unknown>; headers?: { 'idempotency-key'?: string } }
 export interface RouteAnswer { status: number; body: unknown }
 /** Runs a route of this app for the caller of `outer` (a request that passed auth and the session). */
 export type RouteCaller = (outer: Koa.Context, call: RouteCall) => Promise<RouteAnswer>;
@@ -17,7 +17,7 @@ export type RouteCaller = (outer: Koa.Context, call: RouteCall) => Promise<Route
  * is shared, not repeated: the bearer check and the session (ctx.session is the outer one, so a
  * token revoked or signed out is refused at the next POST /mcp), the changed-client check, the
  * access-log line. The caller's address, user agent and host are the outer request's (audit, per-IP
- * limits); like the loopback call before, no other header is forwarded.
+ * limits); no other header of the outer request is forwarded, only those the tool's call names.
  */
 export function inProcessRoutes(app: Koa, chain: () => Koa.Middleware[]): RouteCaller {
   let run: ((ctx: Koa.Context) => Promise<void>) | undefined;
@@ -44,7 +44,7 @@ function contextFor(app: Koa, outer: Koa.Context, call: RouteCall): Koa.Context 
   const req = new IncomingMessage(outer.req.socket);
   req.method = call.method;
   req.url = qs ? `${call.path}?${qs}` : call.path;
-  req.headers = { host: outer.get('host'), authorization: outer.get('authorization'), 'user-agent': outer.get('user-agent') || 'mcp' };
+  req.headers = { ...call.headers, host: outer.get('host'), authorization: outer.get('authorization'), 'user-agent': outer.get('user-agent') || 'mcp' };
   if (call.body !== undefined) req.headers['content-type'] = 'application/json';
   const ctx = app.createContext(req, new ServerResponse(req));
   ctx.request.ip = outer.ip; // as the outer request resolved it (X-Forwarded-For only with TRUST_PROXY)

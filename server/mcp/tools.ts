@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { DeployBody, PageQuery, SERVICE_ID } from '../deployments/input.js';
+import { DeployBody, IDEMPOTENCY_KEY, IDEMPOTENCY_KEY_RULE, PageQuery, SERVICE_ID } from '../deployments/input.js';
 import { LogPageQuery } from '../deployments/logs.js';
 import { RollbackBody } from '../routes/services.js';
 import { BlueprintQuery, DetectQuery } from '../routes/detect.js';
@@ -23,6 +23,15 @@ interface ToolSpec {
 
 const DeploymentRef = z.object({ deployment_id: z.string().trim().min(1).max(200).describe('A deployment id from deploy_repo or list_deployments') });
 const ServiceRef = z.object({ service_id: z.string().trim().regex(SERVICE_ID, 'service_id must be a Render service id (srv-…)').describe('A Render service id (srv-…) from list_services') });
+/**
+ * The REST route's Idempotency-Key header as an argument: an AI client that lost a deploy_repo answer
+ * and calls again gets the deployment its first call made, not a second one. It goes to the route as
+ * that header, so the claim, replay, conflicts and per-user scope are the route's own.
+ */
+const IdempotencyArg = z.object({
+  idempotency_key: z.string().regex(IDEMPOTENCY_KEY, IDEMPOTENCY_KEY_RULE).optional()
+    .describe(`Optional, ${IDEMPOTENCY_KEY_RULE}. Pick a new one per deploy you mean and send it again when you retry a call whose answer you lost: the same key with the same arguments answers with the deployment the first call made (for 24 hours) instead of deploying again; with different arguments it is refused (idempotency_key_reused).`),
+});
 const RepoRef = z.object({ github_repo: DeployBody.shape.github_repo.describe('owner/name of a GitHub repository you can read') });
 
 const enc = encodeURIComponent;
@@ -63,8 +72,11 @@ export const TOOLS: ToolSpec[] = [
   },
   {
     name: 'deploy_repo', description: 'Deploy a GitHub repository to your Render account. Returns at once with the deployment id; follow it with get_deployment.',
-    schema: DeployBody, annotations: CHANGE,
-    request: (a) => ({ method: 'POST', path: '/api/render/deploy', body: a }),
+    schema: DeployBody.safeExtend(IdempotencyArg.shape), annotations: CHANGE,
+    request: (a) => ({
+      method: 'POST', path: '/api/render/deploy', body: without(a, 'idempotency_key'),
+      ...(typeof a.idempotency_key === 'string' ? { headers: { 'idempotency-key': a.idempotency_key } } : {}),
+    }),
   },
   {
     name: 'redeploy', description: 'Deploy the latest commit of one of your services again.', schema: ServiceRef.strict(), annotations: CHANGE,

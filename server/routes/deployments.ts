@@ -10,7 +10,7 @@ import { callerRender } from '../render/forRequest.js';
 import { answerDeploymentStarted, DeploymentPageView, DeploymentView, presentDeployment } from '../presenters/deployment.js';
 import { LogPageView } from '../presenters/logs.js';
 import { documented } from '../openapi/describe.js';
-import { DeployBody, envVarList, IDEMPOTENCY_KEY, PageQuery } from '../deployments/input.js';
+import { DeployBody, envVarList, IDEMPOTENCY_KEY, IDEMPOTENCY_KEY_RULE, PageQuery } from '../deployments/input.js';
 import type { DeploymentRecord } from '../deployments/types.js';
 import { LogPageQuery } from '../deployments/logs.js';
 import { deploymentLogFile, deploymentLogPage, LOG_BUDGET_WAIT_MS } from '../deployments/logReads.js';
@@ -38,7 +38,7 @@ export function deploymentRoutes(router: Router, deps: AppDeps) {
     noteTelemetryTarget(ctx, { repo: body.github_repo });
     const { render } = ctx.state;
     const idem = ctx.get('idempotency-key');
-    if (idem && !IDEMPOTENCY_KEY.test(idem)) throw errors.validation('Idempotency-Key: 1–255 characters of letters, digits and ._:-');
+    if (idem && !IDEMPOTENCY_KEY.test(idem)) throw errors.validation(`Idempotency-Key: ${IDEMPOTENCY_KEY_RULE}`);
     const ownerId = body.owner_id ?? render.owners[0]?.id;
     if (!ownerId || !render.owners.some((o) => o.id === ownerId)) throw errors.validation('owner_id is not one of the workspaces your Render key can use');
     const envVars = envVarList(body);

@@ -86,6 +86,48 @@ test.serial('another user\'s ids are not found; bad arguments are tool errors wi
   t.is((await call(alice, 'list_services')).structuredContent?.services.length, 1, 'nothing changed');
 });
 
+test.serial('deploy_repo with an idempotency_key: a retried call makes one deployment; the key works as the REST Idempotency-Key does', async (t) => {
+  const { tools } = await alice.client.listTools();
+  const schema = tools.find((x) => x.name === 'deploy_repo')!.inputSchema as { properties: Record<string, { description?: string; pattern?: string }>; required: string[] };
+  t.truthy(schema.properties.idempotency_key?.description, 'documented');
+  t.truthy(schema.properties.idempotency_key?.pattern);
+  t.false(schema.required.includes('idempotency_key'));
+
+  const args = { github_repo: 'mcpalice/app', project_name: 'idem-app', env_vars: { GREETING: 'once' }, idempotency_key: 'retry-1' };
+  const named = async (name: string) => ((await call(alice, 'list_deployments', { limit: 100 })).structuredContent?.deployments as Array<{ request: { serviceName: string } }>).filter((d) => d.request.serviceName === name).length;
+  const first = await call(alice, 'deploy_repo', args);
+  t.falsy(first.isError, JSON.stringify(first));
+  const retried = await call(alice, 'deploy_repo', args);
+  t.falsy(retried.isError, JSON.stringify(retried));
+  t.deepEqual(retried.structuredContent, first.structuredContent, 'the same answer');
+  t.is(await named('idem-app'), 1, 'one deployment');
+
+  // The same mechanism as the header: the REST route with that key and body replays the same deployment,
+  // and a different body with it is the REST route's conflict, word for word.
+  const rest = new Agent(stack.url, { authorization: `Bearer ${alice.token}` });
+  const viaRest = await rest.post('/api/render/deploy', { github_repo: 'mcpalice/app', project_name: 'idem-app', env_vars: { GREETING: 'once' } }, { headers: { 'idempotency-key': 'retry-1' } });
+  t.is(viaRest.status, 202, viaRest.text);
+  t.is(viaRest.headers.get('idempotent-replayed'), 'true');
+  t.is(viaRest.json.id, first.structuredContent?.id);
+  const restConflict = await rest.post('/api/render/deploy', { github_repo: 'mcpalice/app', project_name: 'idem-app', env_vars: { GREETING: 'twice' } }, { headers: { 'idempotency-key': 'retry-1' } });
+  t.is(restConflict.status, 409);
+  const conflict = await call(alice, 'deploy_repo', { ...args, env_vars: { GREETING: 'twice' } });
+  t.is(errorCode(conflict), 'idempotency_key_reused');
+  t.deepEqual(conflict.structuredContent?.error, restConflict.json.error);
+  t.is(await named('idem-app'), 1, 'still one');
+
+  // Refused as the header is; nothing made.
+  for (const idempotency_key of ['', 'has space', 'k'.repeat(256), 'ключ', 7]) {
+    t.is(errorCode(await call(alice, 'deploy_repo', { ...args, project_name: 'idem-bad', idempotency_key })), 'validation_failed', JSON.stringify(idempotency_key));
+  }
+  t.is(await named('idem-bad'), 0);
+
+  // Per user: bob's key of the same name is his own.
+  const bobs = await call(bob, 'deploy_repo', { github_repo: 'mcpbob/app', project_name: 'idem-app', idempotency_key: 'retry-1' });
+  t.falsy(bobs.isError, JSON.stringify(bobs));
+  t.not(bobs.structuredContent?.id, first.structuredContent?.id);
+});
+
 test.serial('a session cookie is refused at /mcp; GET is 405', async (t) => {
   const browser = stack.agent();
   await stack.signIn(browser, 'mcpcookie');
