@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { SERVICE_TYPES, SERVICE_TYPE_PRESETS } from '../stacks/serviceTypes.js';
 import { cronScheduleProblem, CRON_SCHEDULE_MAX_CHARS } from './cron.js';
-import { firstControl } from '../stacks/lines.js';
+import { firstControl, MAX_COMMAND_CHARS } from '../stacks/lines.js';
 
 /** Render's enums for what the deploy form offers (checked against the spec in test/deployments/input.test.ts). */
 export const RENDER_REGIONS = ['frankfurt', 'oregon', 'ohio', 'singapore', 'virginia'] as const;
@@ -41,7 +41,8 @@ const envVar = z.object({ key: z.string().regex(ENV_KEY, 'env var names are lett
  * on Render, and a control character (but tab and line feed) or a bidirectional override makes what
  * runs differ from what the form shows; a lone surrogate would reach Render as U+FFFD.
  */
-const command = z.string().trim().min(1).max(1_000)
+const command = z.string().trim().min(1)
+  .max(MAX_COMMAND_CHARS, `A command is at most ${MAX_COMMAND_CHARS} characters; a longer one belongs in a script in the repository.`)
   .superRefine((v, ctx) => {
     const bad = firstControl(v, '\t\n');
     if (bad !== null) ctx.addIssue({ code: 'custom', message: `This command holds the invisible or control character ${bad}, which no command needs.` });

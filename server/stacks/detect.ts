@@ -10,7 +10,7 @@ import { detectRust } from './rust.js';
 import { detectElixir } from './elixir.js';
 import { detectDocker } from './docker.js';
 import { detectStatic } from './static.js';
-import { firstControl, MAX_FILE_CHARS } from './lines.js';
+import { firstControl, MAX_COMMAND_CHARS, MAX_FILE_CHARS } from './lines.js';
 import { procfileProcess } from './procfile.js';
 
 export { loadTemplates, type Template } from './templates.js';
@@ -94,6 +94,12 @@ function printableFields(found: DetectedStack): DetectedStack {
     const bad = value === null || value === undefined ? null : firstControl(value, allowed);
     if (bad !== null) {
       throw new StackDetectionError(`The ${label} this repository declares contains the invisible or control character ${bad}, which it cannot need. It comes from: ${found.reason} Remove it, or enter the build and start commands yourself.`);
+    }
+  }
+  // A deploy request takes commands up to MAX_COMMAND_CHARS: a longer one could be shown but not deployed.
+  for (const [label, value] of [['build command', found.buildCommand], ['start command', found.startCommand]] as const) {
+    if (value && value.length > MAX_COMMAND_CHARS) {
+      throw new StackDetectionError(`The ${label} this repository gives is ${value.length.toLocaleString('en-US')} characters long, more than the ${MAX_COMMAND_CHARS.toLocaleString('en-US')} a deploy accepts. It comes from: ${found.reason} Put it in a script in the repository, or enter the build and start commands yourself.`);
     }
   }
   return found;

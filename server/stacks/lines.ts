@@ -9,6 +9,12 @@
 export const MAX_FILE_CHARS = 256 * 1024;
 /** Longest line a manifest reader looks at; longer lines cannot hold a declaration we read. */
 export const MAX_LINE_CHARS = 4096;
+/**
+ * Longest build or start command, detected or typed: what a render.yaml value or Procfile line may
+ * hold (MAX_LINE_CHARS), so a command a repository declares is proposed whole and can be deployed and
+ * edited. The deploy request (server/deployments/input.ts) and the deploy form take the same bound.
+ */
+export const MAX_COMMAND_CHARS = MAX_LINE_CHARS;
 
 export interface Line {
   /** The line without its line break, cut to MAX_LINE_CHARS. */

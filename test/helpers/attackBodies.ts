@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import type { RouteSpec, TenantIds } from './attackRoutes.js';
 import { hostileScalar } from './attackInputs.js';
+import { MAX_COMMAND_CHARS } from '../../server/stacks/lines.js';
 
 // Invalid JSON bodies for the body-reading routes (test/security/attack-fuzz.test.ts): each route's
 // valid body with exactly one field made invalid, or one unknown key added. A new body-reading route
@@ -28,8 +29,8 @@ const invalidFields = (victim: TenantIds): Record<string, Record<string, fc.Arbi
         [{ key: 'A', value: '1' }, { key: 'A', value: '2' }], { '1X': 'v' }, { A: 5 }, { 'A B': 'v' }, [{ key: '', value: '' }]),
       fc.integer({ min: 101, max: 300 }).map((n) => Array.from({ length: n }, (_, i) => ({ key: `K${i}`, value: 'v' }))),
     ),
-    build_command: fc.oneof(notString, fc.constantFrom('', '   '), tooLong(1_000)),
-    start_command: fc.oneof(notString, fc.constantFrom('', '\t'), tooLong(1_000)),
+    build_command: fc.oneof(notString, fc.constantFrom('', '   '), tooLong(MAX_COMMAND_CHARS)),
+    start_command: fc.oneof(notString, fc.constantFrom('', '\t'), tooLong(MAX_COMMAND_CHARS)),
   },
   '/api/sentinel': {
     enabled: fc.oneof(notString, fc.constantFrom('true', 1, 0, null, 'yes')).filter((v) => typeof v !== 'boolean'),

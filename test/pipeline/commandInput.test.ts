@@ -2,6 +2,7 @@ import test from 'ava';
 import type { Stack } from '../helpers/stack.js';
 import { QUICK_PHASES, usePipelineStack } from '../helpers/pipelineStack.js';
 import { signedInWithKey, waitFinished } from '../helpers/pipeline.js';
+import { MAX_COMMAND_CHARS } from '../../server/stacks/lines.js';
 
 // Build and start commands typed into the deploy form (or sent by a script) follow the rule detected
 // ones do (server/stacks/detect.ts): no control character but tab and line feed, no bidirectional
@@ -28,4 +29,18 @@ test('a command with NUL, a terminal escape, CR, an override or a lone surrogate
   t.is(ok.status, 202, ok.text);
   const done = await waitFinished(agent, ok.json.id, 60_000);
   t.is(done.request.buildCommand, 'npm ci &&\n\tnpm run build --if-present');
+});
+
+test('a command is accepted up to MAX_COMMAND_CHARS, the length detection may propose; one past it is a 400 on its field', async (t) => {
+  const { agent } = await signedInWithKey(stack, 'lengthy');
+  stack.github.addRepo({ owner: 'lengthy', name: 'app', branches: { main: { 'index.js': '' } } });
+  const atCap = `echo ${'z'.repeat(MAX_COMMAND_CHARS - 5)}`;
+  const body = (over: object) => ({ github_repo: 'lengthy/app', project_name: 'lengthy', start_command: 'node index.js', ...over });
+  const over = await agent.post('/api/render/deploy', body({ build_command: `${atCap}z` }));
+  t.is(over.status, 400, over.text);
+  t.is(over.json.error.field, 'build_command', over.text);
+  t.regex(over.json.error.message, /4096|4,096/);
+  const ok = await agent.post('/api/render/deploy', body({ build_command: atCap }));
+  t.is(ok.status, 202, ok.text);
+  t.is(ok.json.request.buildCommand, atCap);
 });

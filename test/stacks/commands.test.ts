@@ -1,5 +1,6 @@
 import test from 'ava';
 import { detectStack, StackDetectionError, type RepoFiles } from '../../server/stacks/detect.js';
+import { MAX_COMMAND_CHARS } from '../../server/stacks/lines.js';
 
 // What detection proposes is run by a shell on Render and shown in the deploy form's one-line inputs:
 // it must be what the repository means. A path from package.json is a path (one shell word), and no
@@ -60,4 +61,15 @@ test('render.yaml paths (dockerfilePath, staticPublishPath) with a control chara
     t.true(err.message.includes(code) && err.message.includes(field), err.message);
   }
   t.is((await detect({ 'render.yaml': docker.replace('\\0x', '') })).dockerfilePath, './Dockerfile');
+});
+
+test('no detected command is longer than a deploy request accepts (MAX_COMMAND_CHARS): a longer one is refused, clearly', async (t) => {
+  // A "main" at the line cap fits the manifest reader, but "node <main>" is past the command cap.
+  const err = await t.throwsAsync(mainIs(`${'a'.repeat(MAX_COMMAND_CHARS - 3)}.js`), { instanceOf: StackDetectionError });
+  t.regex(err.message, /start command .* is 4,101 characters long, more than the 4,096 a deploy accepts/);
+  t.is((await mainIs(`${'a'.repeat(MAX_COMMAND_CHARS - 8)}.js`)).startCommand!.length, MAX_COMMAND_CHARS);
+  // A render.yaml block command near the cap (the reader takes values up to MAX_LINE_CHARS) is proposed whole.
+  const line = `echo ${'y'.repeat(2_000)}`;
+  const found = await detect({ 'render.yaml': `services:\n  - type: web\n    name: w\n    runtime: node\n    buildCommand: |\n      ${line}\n      ${line}\n    startCommand: node index.js\n` });
+  t.is(found.buildCommand, `${line}\n${line}\n`);
 });
