@@ -2,7 +2,7 @@ import test from 'ava';
 import { detectStack, StackDetectionError, type RepoFiles } from '../../server/stacks/detect.js';
 import { MAX_COMMAND_CHARS } from '../../server/stacks/lines.js';
 
-// What detection proposes is run by a shell on Render and shown in the deploy form's one-line inputs:
+// What detection proposes is run by a shell on Render and shown in the deploy form's command fields:
 // it must be what the repository means. A path from package.json is a path (one shell word), and no
 // command carries characters that no shell command needs and that hide or reorder what the form shows.
 

@@ -3,8 +3,8 @@ import type { Browser } from 'playwright-core';
 import type { UiStack } from './support/uiStack.js';
 import { useBrowserStack } from './support/browserStack.js';
 
-// A render.yaml command written as a block scalar spans lines; the form's one-line inputs drop line
-// breaks from what they are given. Submitted unedited, the form must not send that flattened text as
+// A render.yaml command written as a block scalar spans lines; one-line inputs (the form's, before its
+// command textareas) drop line breaks. Submitted unedited, the form must not send a flattened text as
 // the user's own command ("npm cinpm run build"): the deploy runs what render.yaml declares.
 let stack: UiStack;
 let browser: Browser;

@@ -10,6 +10,7 @@ import { createRepoPicker } from './repo-picker.js';
 import { createEnvEditor } from './env-editor.js';
 import { createServiceTypePicker, serviceTypeLabel } from './service-type.js';
 import { createBlueprintPlan } from './blueprint-plan.js';
+import { commandInput, setCommand } from './command-field.js';
 import { askNotificationPermissionOnce, rememberStartedDeploy } from './deploy-notify.js';
 
 // The same choices the API accepts (server/deployments/input.ts).
@@ -105,10 +106,11 @@ export function deployView(ctx) {
 
   const stackPanel = h('div', { class: 'stack-panel', 'aria-live': 'polite', 'data-testid': 'detected-stack' },
     h('p', { class: 'muted' }, 'Pick a repository to detect how it builds.'));
-  const buildInput = h('input', { type: 'text', class: 'input input--mono', autocomplete: 'off', spellcheck: 'false', maxlength: 1000, 'data-testid': 'build-command' });
-  const startInput = h('input', { type: 'text', class: 'input input--mono', autocomplete: 'off', spellcheck: 'false', maxlength: 1000, 'data-testid': 'start-command' });
-  const build = field({ label: 'Build command', control: buildInput, hint: 'Prefilled from the detected stack; edit to override.' });
-  const start = field({ label: 'Start command', control: startInput, hint: 'Prefilled from the detected stack; edit to override.' });
+  const buildInput = commandInput('build-command');
+  const startInput = commandInput('start-command');
+  const COMMAND_HINT = 'Prefilled from the detected stack; edit to override. Enter starts a new line, run in turn.';
+  const build = field({ label: 'Build command', control: buildInput, hint: COMMAND_HINT });
+  const start = field({ label: 'Start command', control: startInput, hint: COMMAND_HINT });
   const edited = { build: false, start: false };
   buildInput.addEventListener('input', () => { edited.build = true; });
   startInput.addEventListener('input', () => { edited.start = true; });
@@ -159,8 +161,10 @@ export function deployView(ctx) {
       if (mine !== detectSeq) return;
       detected = d;
       serviceType.setDetected(d);
-      if (!edited.build) buildInput.value = d.buildCommand ?? '';
-      if (!edited.start) startInput.value = d.startCommand ?? '';
+      // As declared, line breaks included (a render.yaml block); only the block's final line break,
+      // which changes nothing that runs, is left out.
+      if (!edited.build) setCommand(buildInput, (d.buildCommand ?? '').trimEnd());
+      if (!edited.start) setCommand(startInput, (d.startCommand ?? '').trimEnd());
       startInput.placeholder = d.startCommand === null ? (d.stack === 'docker' ? "The image's CMD" : 'Not needed') : '';
       buildInput.placeholder = d.buildCommand === '' ? 'Nothing to build' : '';
       replace(stackPanel,
@@ -185,10 +189,7 @@ export function deployView(ctx) {
   /** Sends a command only when the user changed it from what detection proposed. */
   function commandIfChanged(input, detectedValue) {
     const v = input.value.trim();
-    // A one-line input drops the line breaks of what it is given (a render.yaml block command):
-    // unedited, it holds the detected command without them, and the detected one is what runs.
-    const shown = (detectedValue ?? '').replace(/[\r\n]/g, '').trim();
-    return v && v !== (detectedValue ?? '') && v !== shown ? v : undefined;
+    return v && v !== (detectedValue ?? '').trim() ? v : undefined;
   }
 
   function validate() {
