@@ -66,6 +66,9 @@ test('a multi-line detected command edited with the keyboard is deployed as edit
   await screenshot(page, 'deploy-multiline-command');
   const rec = await deployAndRead(page);
   t.is(rec.request.buildCommand, 'npm ci\nnpm run build\nnpm test');
+  // The deployment's page shows the command with its lines too.
+  const shown = page.locator('dl.details dt', { hasText: 'Build command' }).locator('xpath=following-sibling::dd[1]');
+  t.is(await shown.innerText(), 'npm ci\nnpm run build\nnpm test');
   t.deepEqual(problems, []);
   await context.close();
 });
