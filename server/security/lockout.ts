@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import { createLimiter, retryAfterSec } from './rateLimits.js';
 import type { SecurityLimits } from './options.js';
+import { redisScript } from '../redisScript.js';
 
 interface InvalidKeyOutcome {
   /** Invalid attempts with this key (by this user) in the window. */
@@ -11,6 +12,20 @@ interface InvalidKeyOutcome {
   lockedForSec: number;
   scope: 'user' | 'key';
 }
+
+/**
+ * A claimed try given back (KEYS: the per-key and per-user counts of rate-limiter-flexible, ARGV: their
+ * allowances), read and lowered in one step: unless either count is over its allowance (a lock sets it
+ * past), and never below nothing (a count cleared or lapsed meanwhile is not written again as -1, a try
+ * in credit). Returns 1 when given back.
+ */
+const GIVE_BACK = redisScript(`
+local k = tonumber(redis.call('GET', KEYS[1]) or '0') or 0
+local u = tonumber(redis.call('GET', KEYS[2]) or '0') or 0
+if k > tonumber(ARGV[1]) or u > tonumber(ARGV[2]) then return 0 end
+if k > 0 then redis.call('DECR', KEYS[1]) end
+if u > 0 then redis.call('DECR', KEYS[2]) end
+return 1`);
 
 /**
  * Lock-out after invalid Render keys, counted per (user, key fingerprint) and per user:
@@ -60,15 +75,12 @@ export function createKeyLockout(redis: Redis, prefix: string, rule: SecurityLim
     },
     /**
      * Render could not judge a claimed key (unavailable, rate limited): the try is given back, unless
-     * a lock holds. (Read, then given back: one that lands just after a lock was set lowers that count
-     * by one; a claim still needs the count under the allowance, so a lock gives way only to as many
-     * tries as give-backs raced it.)
+     * a lock holds. One script (GIVE_BACK): read, then lowered in two steps, give-backs racing a lock
+     * another process set between them lowered that lock, and as many tries went through it.
      */
     async release(userId: number, fp: string, claimed: boolean): Promise<void> {
       if (!claimed) return;
-      const [k, u] = await Promise.all([perKey.get(keyKey(userId, fp)), perUser.get(userKey(userId))]);
-      if ((k?.consumedPoints ?? 0) > rule.maxInvalid || (u?.consumedPoints ?? 0) > perUserMax) return;
-      await Promise.all([perKey.reward(keyKey(userId, fp), 1), perUser.reward(userKey(userId), 1)]);
+      await GIVE_BACK(redis, [perKey.getKey(keyKey(userId, fp)), perUser.getKey(userKey(userId))], [rule.maxInvalid, perUserMax]);
     },
     /** Render rejected a key (a claimed one's try is already counted, else it is counted now): lock when an allowance is used up. */
     async recordInvalid(userId: number, fp: string, claimed: boolean): Promise<InvalidKeyOutcome> {
