@@ -21,6 +21,7 @@ import { createCommitStatusQueue, type CommitStatusJobData } from '../server/que
 import { createSessionCache } from '../server/sessions/cache.js';
 import { createProcessFence } from '../server/sessions/fence.js';
 import { sessionKeys, type LoadedSession } from '../server/sessions/store.js';
+import { startOrphanSweeps, type OrphanSweepOptions, type OrphanSweeps } from './orphanSweep.js';
 import { createCommitStatusWorker, createTokenScopes, statusWriteIntervalMs, type CommitStatusWorkerOptions } from './commitStatusWorker.js';
 
 /**
@@ -41,6 +42,8 @@ export interface WorkerProcess {
   instance: string;
   /** The Sentinel tick of this process (workers/sentinelWorker.ts). */
   sentinel: SentinelWorker;
+  /** This process's sweeps for queued deployments whose job was lost (workers/orphanSweep.ts). */
+  orphanSweeps: OrphanSweeps;
   close(timeoutMs?: number): Promise<void>;
 }
 
@@ -57,6 +60,8 @@ export async function startWorker(args: {
   anomaly?: AnomalyOptions;
   /** The commit-status worker (workers/commitStatusWorker.ts): its concurrency and write pacing. */
   commitStatus?: CommitStatusWorkerOptions;
+  /** The sweep for queued deployments without a job: grace period, rhythm, bound (tests shrink them). */
+  orphanSweep?: OrphanSweepOptions;
 }): Promise<WorkerProcess> {
   const { config, logger } = args;
   // The data connection (records, sessions, budget, pub/sub publishes) auto-pipelines: commands issued by
@@ -111,6 +116,7 @@ export async function startWorker(args: {
   worker.on('completed', (job) => logger.info({ deploymentId: job.data.deploymentId, worker: instance }, 'deploy job done'));
   const snapshots = publishSnapshots({ redis, prefix: config.redisPrefix, instance, registry: metrics.registry, intervalMs: args.metricsPushMs });
   await worker.waitUntilReady();
+  const orphanSweeps = startOrphanSweeps({ deployments: deps.deployments, queue: deps.queue, enqueuer: deps.enqueuer, clock: deps.clock, logger }, args.orphanSweep);
   if (deps.keyring.previous) {
     // A rotation is under way: records signed with the previous key are re-signed in the background.
     void deps.deployments.resignStale().then(
@@ -125,7 +131,7 @@ export async function startWorker(args: {
   }
   let closing: Promise<void> | null = null;
   return {
-    worker, statusWorker: statuses, context, metrics, instance, sentinel,
+    worker, statusWorker: statuses, context, metrics, instance, sentinel, orphanSweeps,
     /**
      * Stop taking jobs and let running steps finish, for at most timeoutMs. A step still running then
      * is abandoned: its job lock lapses and another worker runs the step again (every step is
@@ -134,6 +140,7 @@ export async function startWorker(args: {
     close(timeoutMs = 20_000) {
       closing ??= (async () => {
         snapshots.stop();
+        await bounded(orphanSweeps.stop(), 2_000);
         let timer: NodeJS.Timeout | undefined;
         const deadline = new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(false), timeoutMs); });
         const drained = await Promise.race([Promise.all([worker.close(), statuses.close(), sentinel.close(), anomaly.close()]).then(() => true, () => true), deadline]);

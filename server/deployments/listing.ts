@@ -1,6 +1,17 @@
 import type { Redis } from 'ioredis';
+import { redisScript } from '../redisScript.js';
 import type { DeploymentKeys } from './storeKeys.js';
 import type { DeploymentRecord } from './types.js';
+
+/**
+ * Claim up to ARGV[2] queued-index entries last looked at no later than ARGV[1]: each is marked looked
+ * at ARGV[3] in the same step, so sweeps running at once take different ones, and one whose job is
+ * merely waiting comes round again only a grace period later. KEYS: the queued index.
+ */
+const CLAIM_QUEUED = redisScript(`
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
+for _, id in ipairs(ids) do redis.call('ZADD', KEYS[1], 'XX', ARGV[3], id) end
+return ids`);
 
 export interface DeploymentPage { items: DeploymentRecord[]; nextCursor: string | null }
 
@@ -37,6 +48,13 @@ export function createDeploymentListing(o: { redis: Redis; keys: DeploymentKeys;
     async listedFor(id: string, userId: number): Promise<boolean> {
       return (await redis.zscore(keys.byUser(userId), id)) !== null;
     },
+
+    /** Deployments still queued that nobody looked at since `lookedBefore` (at most `limit`), claimed for a look at `now` (orphan sweep). */
+    claimQueued: async (lookedBefore: number, limit: number, now: number): Promise<string[]> =>
+      ((await CLAIM_QUEUED(redis, [keys.queued], [lookedBefore, limit, now])) as unknown[]).map(String),
+
+    /** Drop an id from the queued index (its record is gone, or no longer queued). */
+    forgetQueued: async (id: string): Promise<void> => { await redis.zrem(keys.queued, id); },
 
     /** Unfinished deployments of a user (for credential revocation). */
     activeIds: (userId: number): Promise<string[]> => redis.smembers(keys.active(userId)),

@@ -29,7 +29,7 @@ export function createRecordWriter(o: {
 }) {
   const { redis, keys, clock, retentionMs, known, reader } = o;
   const iso = () => new Date(clock.now()).toISOString();
-  const keysOf = (rec: DeploymentRecord) => ({ record: keys.record(rec.id), active: keys.active(rec.userId), channel: keys.channel(rec.userId), env: keys.env(rec.id) });
+  const keysOf = (rec: DeploymentRecord) => ({ record: keys.record(rec.id), active: keys.active(rec.userId), channel: keys.channel(rec.userId), env: keys.env(rec.id), queued: keys.queued });
   const serviceIndexOf = (rec: DeploymentRecord): ServiceIndex => ({
     byService: keys.byService(rec.userId, rec.serviceId!), services: keys.services(rec.userId),
     serviceId: rec.serviceId!, ownerId: rec.request.ownerId, score: Date.parse(rec.createdAt),
@@ -97,7 +97,7 @@ export function createRecordWriter(o: {
     /** Undo create() for a request that failed before its job was queued: nobody ever saw its id. */
     async discard(id: string, userId: number): Promise<void> {
       known.forget(id);
-      await redis.multi().del(keys.record(id)).zrem(keys.byUser(userId), id).srem(keys.active(userId), id).exec();
+      await redis.multi().del(keys.record(id)).zrem(keys.byUser(userId), id).srem(keys.active(userId), id).zrem(keys.queued, id).exec();
     },
 
     /**

@@ -11,6 +11,11 @@ export function deploymentKeys(prefix: string) {
     /** Its sealed env values (envVars.ts), deleted by the record write that ends it (transition.ts). */
     env: (id: string) => `${prefix}:deployment:${id}:env`,
     byUser: (userId: number) => `${prefix}:user:${userId}:deployments`,
+    /**
+     * Every user's deployments still `queued` (zset: id → creation time, or when the orphan sweep last
+     * looked at it): where workers/orphanSweep.ts finds a record whose job was never added.
+     */
+    queued: `${prefix}:deployments:queued`,
     active: (userId: number) => `${prefix}:user:${userId}:active`,
     channel: (userId: number) => `${prefix}:events:${userId}`,
     /** A user's deployments of one Render service (zset by creation time). */

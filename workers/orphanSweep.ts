@@ -1,0 +1,89 @@
+import type { Queue } from 'bullmq';
+import type { Clock } from '../server/clock.js';
+import type { Logger } from '../server/logger.js';
+import type { DeploymentStore } from '../server/deployments/store.js';
+import type { DeployJobData, FairEnqueuer } from '../server/queues/deployQueue.js';
+
+// A deploy request writes its record, then adds its job (server/deployments/requests.ts); should Redis
+// drop in between, and the rollback of the record fail with it, a record says `queued` that no job
+// will ever run. The sweep finds such records in the queued index (storeKeys.ts `queued`: every
+// record still queued, kept by the record write scripts) and enqueues their job again. Again, not
+// failed: a job's run reloads and verifies the record, ends it credentials_revoked when its session or
+// key is gone by now, and otherwise starts it exactly as the lost job would have (runDeployJob resumes
+// whatever it finds; a queued record is a first run): the user asked, and was answered 202.
+
+export interface OrphanSweepOptions {
+  /** A queued record younger than this still has its request adding the job (default 2 min). */
+  graceMs?: number;
+  /** How often each worker sweeps, after the sweep at start (default 1 min; 0: only at start). */
+  everyMs?: number;
+  /** Records looked at per sweep (default 100). */
+  limit?: number;
+}
+
+const DEFAULTS = { graceMs: 2 * 60_000, everyMs: 60_000, limit: 100 };
+
+/** What one sweep did: how many records it looked at and how many jobs it added back. */
+export interface SweepResult { looked: number; requeued: number }
+
+/**
+ * One sweep: the queued records nobody looked at for a grace period (claimed, so two workers sweeping
+ * at once take different ones; BullMQ's job id, the deployment id, makes a second add a no-op anyway).
+ * A record with a job in the queue, in any state, is left to it and looked at again a grace period on.
+ */
+export async function sweepQueuedOrphans(o: {
+  deployments: DeploymentStore; queue: Queue<DeployJobData>; enqueuer: FairEnqueuer; clock: Clock; logger: Logger;
+}, opts: OrphanSweepOptions = {}): Promise<SweepResult> {
+  const { graceMs, limit } = { ...DEFAULTS, ...opts };
+  const now = o.clock.now();
+  const ids = await o.deployments.claimQueued(now - graceMs, limit, now);
+  let requeued = 0;
+  for (const id of ids) {
+    if (await o.queue.getJob(id)) continue;
+    // Read after the job was found missing: a record that moved on meanwhile had its job after all.
+    const found = await o.deployments.inspect(id);
+    if (found.state === 'missing' || (found.state === 'valid' && found.record.status !== 'queued')) {
+      await o.deployments.forgetQueued(id);
+      continue;
+    }
+    if (found.state === 'valid') {
+      const rec = found.record;
+      await o.enqueuer.enqueue({ deploymentId: rec.id, userId: rec.userId, requestMac: rec.requestMac });
+    } else {
+      // Fails its MAC: a job all the same, whose run refuses it as any other (verifyJob.ts: a real
+      // user's record is quarantined, a security event raised); its data is never trusted there.
+      await o.queue.add('deploy', { deploymentId: id, userId: found.claimedUserId ?? 0, requestMac: '' }, { jobId: id });
+    }
+    requeued++;
+    o.logger.warn({ deploymentId: id }, 'queued deployment had no job (its request lost it): job added again');
+  }
+  return { looked: ids.length, requeued };
+}
+
+/**
+ * A worker's sweeps: one at start, then every `everyMs` (cheap: one script call, plus a job lookup per
+ * record older than the grace period). `sweep()` runs one now (after any still running); `stop()` ends them.
+ */
+export function startOrphanSweeps(deps: Parameters<typeof sweepQueuedOrphans>[0], opts: OrphanSweepOptions = {}) {
+  const { everyMs } = { ...DEFAULTS, ...opts };
+  let last: Promise<SweepResult> = Promise.resolve({ looked: 0, requeued: 0 });
+  const sweep = () => {
+    last = last.catch(() => null).then(() => sweepQueuedOrphans(deps, opts));
+    last.catch((err: unknown) => deps.logger.warn({ err: { message: (err as Error).message } }, 'orphan sweep failed; the next one tries again'));
+    return last;
+  };
+  const first = sweep();
+  const timer = everyMs > 0 ? setInterval(() => void sweep(), everyMs) : null;
+  timer?.unref();
+  return {
+    /** The sweep at start (tests wait on it). */
+    first,
+    sweep,
+    async stop() {
+      if (timer) clearInterval(timer);
+      await last.catch(() => undefined);
+    },
+  };
+}
+
+export type OrphanSweeps = ReturnType<typeof startOrphanSweeps>;
