@@ -1,7 +1,7 @@
 import type { AppDeps } from '../deps.js';
 import { errors } from '../errors.js';
 import { RenderApiError, type RenderClient } from '../render/client.js';
-import { removeDeployJob } from '../queues/deployQueue.js';
+import { removeDeployJob, requeueDeployJob } from '../queues/deployQueue.js';
 import { discardKeySessionOf } from '../bearer/keySessions.js';
 import { isInProgressOnRender } from './renderStatus.js';
 import { isTerminal, type DeploymentRecord } from './types.js';
@@ -10,7 +10,9 @@ import { isTerminal, type DeploymentRecord } from './types.js';
  * The owner cancels a deployment that has not finished: Render's deploy is canceled first when it
  * is still running there, then the record becomes `canceled` (a compare-and-set that wins over a
  * late worker write, and deletes its sealed env values), its job goes, and a per-request key
- * (X-Render-Api-Key) ends with it.
+ * (X-Render-Api-Key) ends with it. A deploy Render queued (202) without our knowing its id yet is
+ * left to a job of its own instead: the worker finds it by what was asked and cancels it on Render
+ * (workers/tasks/canceledAsk.ts), which ends that key when it is done.
  * `render` is asked for only when there is a Render deploy to cancel. Returns the record as it now is.
  */
 export async function cancelDeployment(deps: AppDeps, rec: DeploymentRecord, render: () => RenderClient): Promise<DeploymentRecord> {
@@ -20,10 +22,24 @@ export async function cancelDeployment(deps: AppDeps, rec: DeploymentRecord, ren
   // wrote is Render's cancel that this request made (its watch looked between our two steps).
   const canceled = await deps.deployRequests.markCanceled(rec.id) ?? (ours ? await endedByOurCancel(deps, rec.id) : null);
   if (!canceled) throw errors.conflict('deployment_finished', 'This deployment ended before the cancel reached it.');
-  // Its env values went with the canceled write (transition.ts); its job goes now.
+  // Its env values went with the canceled write (transition.ts); its job goes now, or is started
+  // again to cancel the deploy Render queued for it (removing it alone left that deploy to go live).
+  if (queuedAskUnnamed(canceled)) {
+    await requeueDeployJob(deps.queue, { deploymentId: rec.id, userId: rec.userId, requestMac: rec.requestMac });
+    return canceled;
+  }
   await removeDeployJob(deps.queue, rec.id);
   await discardKeySessionOf(deps, rec);
   return canceled;
+}
+
+/**
+ * A canceled deployment whose ask Render answered 202 (render_queued) before the deploy it queued was
+ * named to us: that deploy is still on Render, found only by what was asked (workers/tasks/ownDeploy.ts).
+ */
+export function queuedAskUnnamed(rec: DeploymentRecord): boolean {
+  return rec.status === 'canceled' && !rec.deployId && Boolean(rec.serviceId) && Boolean(rec.deployRequestedAt)
+    && rec.timeline.some((e) => e.status === 'render_queued');
 }
 
 /** The record, when the worker recorded it canceled: Render's end it saw is the cancel we just made. */

@@ -58,6 +58,15 @@ export async function removeDeployJob(queue: Queue<DeployJobData>, deploymentId:
 }
 
 /**
+ * The deployment's job, run again now: whatever state its job is in (delayed, waiting, completed) it
+ * is replaced by a fresh one. A job a worker still holds after removeDeployJob's wait is left: that
+ * run reads the record at its next step and goes on from what it finds.
+ */
+export async function requeueDeployJob(queue: Queue<DeployJobData>, data: DeployJobData): Promise<void> {
+  if (await removeDeployJob(queue, data.deploymentId)) await queue.add('deploy', data, { jobId: data.deploymentId });
+}
+
+/**
  * Lua: add a job to its user's pending set and count them. A script, not a MULTI: ioredis writes a
  * MULTI on its own, while a script joins the auto-pipelined write of the record it goes with.
  * KEYS: the user's pending zset. ARGV: now, deployment id, ttl ms.

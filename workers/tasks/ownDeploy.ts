@@ -3,7 +3,7 @@ import type { Deploy } from '../../server/render/types.js';
 import type { DatedPage } from '../../server/render/pagination.js';
 import type { DeploymentRecord } from '../../server/deployments/types.js';
 import type { WorkerContext } from '../context.js';
-import { onRenderClock, readDated } from '../../server/render/renderClock.js';
+import { CLOCK_SLACK_MS, onRenderClock, readDated } from '../../server/render/renderClock.js';
 
 // Which deploy of the service is this deployment's while Render has not named it to us: a retried ask
 // whose answer was lost, an ask Render queued (202, no body), a service created without its deploy's id.
@@ -28,19 +28,45 @@ function askOnRenderClock(rec: DeploymentRecord, page: DatedPage<Deploy>, answer
 }
 
 /**
- * The service's deploys made since the ask (newest first), queued ones only if asked: pages until one
- * reaches a deploy made before the ask (the list is newest first), at most MAX_LOOKED_AT, so ours is
- * found however many were made after it; never past a page that leads nowhere.
+ * `ours` (our clock) as a bound on Render's, from a page asked at sentAt and read at answeredAt: kept
+ * while the page's Date cannot tell the clocks apart (as renderClock.ts onRenderClockIfApart: a second
+ * of slack would take in a deploy someone made just after), else moved by the upper end of their
+ * difference, so a deploy Render made before `ours` is never left out.
  */
-async function deploysSinceAsk(ctx: WorkerContext, render: RenderClient, rec: DeploymentRecord, queued: boolean): Promise<Deploy[]> {
+function latestOnRenderClock(ours: number, page: DatedPage<Deploy>, sentAt: number, answeredAt: number): number {
+  if (page.serverDate === null) return ours + CLOCK_SLACK_MS;
+  const least = page.serverDate - answeredAt;
+  const most = page.serverDate + 1_000 - sentAt;
+  return least <= 0 && most >= 0 ? ours : ours + most;
+}
+
+/** When the record said render_queued (our clock): Render had answered the ask by then, so ours existed. */
+export function queuedAt(rec: DeploymentRecord): number | undefined {
+  const entry = rec.timeline.find((e) => e.status === 'render_queued');
+  return entry ? Date.parse(entry.at) : undefined;
+}
+
+/**
+ * The service's deploys made since the ask (newest first), queued ones only if asked, and none made
+ * after `madeBy` (our clock) when given: pages until one reaches a deploy made before the ask (the list
+ * is newest first), at most MAX_LOOKED_AT, so ours is found however many were made after it; never
+ * past a page that leads nowhere.
+ */
+async function deploysSinceAsk(ctx: WorkerContext, render: RenderClient, rec: DeploymentRecord, queued: boolean, madeBy?: number): Promise<Deploy[]> {
   const found: Deploy[] = [];
   let since: number | undefined;
+  let until = Number.POSITIVE_INFINITY;
   let cursor: string | undefined;
   for (let limit = PAGE; found.length < MAX_LOOKED_AT; limit = NEXT_PAGE) {
+    const sentAt = ctx.clock.now();
     const page = await render.listDeploysPage(rec.serviceId!, { limit, cursor: cursor ?? null, ...(queued ? { status: 'queued' as const } : {}) });
-    since ??= askOnRenderClock(rec, page, ctx.clock.now());
+    if (since === undefined) {
+      const answeredAt = ctx.clock.now();
+      since = askOnRenderClock(rec, page, answeredAt);
+      if (madeBy !== undefined) until = latestOnRenderClock(madeBy, page, sentAt, answeredAt);
+    }
     const made = page.items.filter((d) => createdSince(d, since!));
-    found.push(...made);
+    found.push(...made.filter((d) => Date.parse(d.createdAt!) <= until));
     // A page with no deploy in it, or naming the cursor it was asked with, leads nowhere (a broken
     // answer: asked again it would be answered alike, until the key's budget was gone).
     if (made.length < page.items.length || page.items.length === 0 || !page.nextCursor || page.nextCursor === cursor) break;
@@ -80,10 +106,12 @@ async function recordedByOthers(ctx: WorkerContext, rec: DeploymentRecord): Prom
  * looking at once would both take the oldest; matching deploys were asked alike, so which each takes
  * matters less than that they differ); ours was made at the ask. `queued`: Render answered 202, so
  * the deploy was queued then; only queued ones are looked at, which keeps out the deploy running then.
+ * A record that says render_queued had its 202 by then: a deploy made after that (someone else
+ * redeploying, which looks like our redeploy) is never its own.
  */
 export async function deployOfAsk(ctx: WorkerContext, render: RenderClient, rec: DeploymentRecord, opts: { queued?: boolean } = {}): Promise<Deploy | null> {
   const [recent, matches, recorded] = await Promise.all([
-    deploysSinceAsk(ctx, render, rec, opts.queued ?? false),
+    deploysSinceAsk(ctx, render, rec, opts.queued ?? false, queuedAt(rec)),
     matcherFor(render, rec),
     recordedByOthers(ctx, rec),
   ]);

@@ -1,0 +1,100 @@
+import test from 'ava';
+import type { Stack } from '../helpers/stack.js';
+import { usePipelineStack, QUICK_PHASES, type PipelineStack } from '../helpers/pipelineStack.js';
+import { liveService, renderApi, renderCalls, renderDeploysOf, rollbackHeldInLastPhase, until, waitFinished, waitStatus, type TestWorker } from '../helpers/pipeline.js';
+
+// A cancel while the deployment is `render_queued` (Render answered 202 and has not been seen to list
+// the deploy it queued): the record has no deploy id, so the route had nothing to cancel on Render, and
+// it removed the job, so nothing ever looked for that deploy again: it built and went live for a
+// deployment that says canceled. The cancel now leaves a job that finds the deploy by what was asked
+// (workers/tasks/ownDeploy.ts) and cancels it on Render; a deploy someone else queued after ours is
+// never taken for it.
+let pipeline: PipelineStack;
+let stack: Stack;
+let worker: TestWorker;
+usePipelineStack(test, { renderOptions: { phaseMs: QUICK_PHASES } }, (p) => {
+  pipeline = p;
+  ({ stack, worker } = p);
+});
+
+const CANCEL_ROUTE = '/services/{serviceId}/deploys/{deployId}/cancel';
+const LIST_ROUTE = '/services/{serviceId}/deploys';
+
+test.serial('a redeploy canceled while render_queued: its queued deploy ends canceled on Render, once, and the record canceled once', async (t) => {
+  const u = await liveService(stack, 'queued-cancel');
+  // Someone rolls the service back, held running; our redeploy is queued behind it (202).
+  const { running, finishRunning } = await rollbackHeldInLastPhase(stack, u.apiKey, u.serviceId, u.firstDeployId);
+  t.teardown(finishRunning);
+  // Our deploy, once it leaves the queue, stays building until the test has seen how it ends.
+  const releaseBuild = stack.render.holdPhase({ serviceId: u.serviceId }, 'build_in_progress');
+  t.teardown(releaseBuild);
+  // The deploy list answers nothing while the deployment is asked for: it stays render_queued, no deploy id.
+  stack.render.setFault({ method: 'GET', route: LIST_ROUTE, apiKey: u.apiKey, kind: 'body', body: [] });
+  t.teardown(() => stack.render.clearFaults());
+
+  const asked = await u.agent.post(`/api/render/services/${u.serviceId}/redeploy`);
+  t.is(asked.status, 202, asked.text);
+  const queued = await waitStatus(u.agent, asked.json.id, 'render_queued');
+  t.is(queued.deployId ?? null, null);
+
+  const canceled = await u.agent.post(`/api/render/deployments/${asked.json.id}/cancel`);
+  t.is(canceled.status, 200, canceled.text);
+  t.is(canceled.json.status, 'canceled');
+  stack.render.clearFaults();
+  finishRunning(); // the running deploy ends: ours leaves the queue
+
+  const ours = await until('the redeploy\'s deploy on Render', async () =>
+    (await renderDeploysOf(stack, u.apiKey, u.serviceId)).find((d) => d.trigger === 'api'));
+  const cancelCall = await until('the cancel of the queued deploy on Render', async () =>
+    renderCalls(stack, u.accountId, 'POST', CANCEL_ROUTE).find((c) => c.path.includes(ours.id)), 15_000).catch(() => null);
+  releaseBuild();
+  const after = await renderDeploysOf(stack, u.apiKey, u.serviceId);
+  t.truthy(cancelCall, `the queued deploy of a canceled deployment is canceled on Render (${after.find((d) => d.id === ours.id)?.status})`);
+  t.is(after.find((d) => d.id === ours.id)?.status, 'canceled');
+  t.is(after.find((d) => d.id === running)?.status, 'live', 'the running deploy, someone else\'s, went on');
+  t.is(renderCalls(stack, u.accountId, 'POST', CANCEL_ROUTE).length, 1, 'one cancel on Render, of ours only');
+
+  const rec = await waitFinished(u.agent, asked.json.id);
+  t.is(rec.status, 'canceled');
+  t.is(rec.timeline.filter((e: { status: string }) => e.status === 'canceled').length, 1, 'the record was canceled once');
+  // The job that cancelled it is over.
+  await until('the follow-up job\'s end', async () => (await stack.web.deps.queue.getJob(asked.json.id))?.finishedOn ?? null, 15_000);
+});
+
+test.serial('a deploy someone else queued after ours is never canceled for a canceled render_queued deployment', async (t) => {
+  const u = await liveService(stack, 'queued-cancel-foreign');
+  // A worker that stops looking for an unlisted queued deploy two seconds after the ask.
+  await worker.close(5_000);
+  worker = await pipeline.startWorker({ watch: { queuedUnmatchedMs: 2_000 } });
+  const { running, finishRunning } = await rollbackHeldInLastPhase(stack, u.apiKey, u.serviceId, u.firstDeployId);
+  t.teardown(finishRunning);
+  // Render says "queued" to our ask and makes no deploy.
+  stack.render.setFault({ method: 'POST', route: LIST_ROUTE, kind: 'status', status: 202, count: 1, apiKey: u.apiKey });
+  t.teardown(() => stack.render.clearFaults());
+  const asked = await u.agent.post(`/api/render/services/${u.serviceId}/redeploy`);
+  t.is(asked.status, 202, asked.text);
+  await waitStatus(u.agent, asked.json.id, 'render_queued');
+  // Another client of the key redeploys: trigger api, no commit, made after our ask, queued.
+  t.is(await renderApi(stack, u.apiKey, 'POST', `/services/${u.serviceId}/deploys`, {}), null);
+  const foreign = (await renderDeploysOf(stack, u.apiKey, u.serviceId)).find((d) => d.trigger === 'api' && d.status === 'queued')!;
+  t.truthy(foreign);
+
+  const canceled = await u.agent.post(`/api/render/deployments/${asked.json.id}/cancel`);
+  t.is(canceled.status, 200, canceled.text);
+  // The cancel's job looks until it gives up on an unlisted deploy, and ends.
+  await until('the follow-up job\'s end', async () => {
+    const job = await stack.web.deps.queue.getJob(asked.json.id);
+    return !job || job.finishedOn ? true : null;
+  }, 15_000);
+  finishRunning();
+  const done = await until('the foreign deploy\'s end', async () => {
+    const d = (await renderDeploysOf(stack, u.apiKey, u.serviceId)).find((x) => x.id === foreign.id);
+    return d && ['live', 'canceled', 'build_failed', 'update_failed'].includes(d.status) ? d : null;
+  });
+  t.is(done.status, 'live', 'the foreign deploy went live');
+  t.deepEqual(renderCalls(stack, u.accountId, 'POST', CANCEL_ROUTE).map((c) => c.path), [], 'nothing was canceled on Render');
+  const rec = await waitFinished(u.agent, asked.json.id);
+  t.is(rec.status, 'canceled');
+  t.is(rec.deployId ?? null, null, 'the foreign deploy was never taken as the deployment\'s');
+  t.not(running, foreign.id);
+});

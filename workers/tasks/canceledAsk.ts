@@ -1,0 +1,71 @@
+import type { Job } from 'bullmq';
+import { RenderApiError, type RenderClient } from '../../server/render/client.js';
+import { BudgetExhausted } from '../../server/render/budget.js';
+import { discardKeySessionOf } from '../../server/bearer/keySessions.js';
+import { isInProgressOnRender } from '../../server/deployments/renderStatus.js';
+import type { DeploymentRecord } from '../../server/deployments/types.js';
+import type { DeployJobData } from '../../server/queues/deployQueue.js';
+import type { WorkerContext } from '../context.js';
+import { loadCredentials } from './credentials.js';
+import { createRunBudget } from './runBudget.js';
+import { deployOfAsk } from './ownDeploy.js';
+import { delayJob } from './delayJob.js';
+
+// A deployment canceled while render_queued (server/deployments/cancel.ts queuedAskUnnamed): Render
+// queued its deploy (202) and we had not seen it listed, so the cancel had no id to cancel on Render.
+// Its job looks for that deploy by what was asked, as the watch would have, and cancels it there;
+// the record stays as the cancel wrote it. Never a deploy made after the 202 (ownDeploy.ts queuedAt):
+// one someone else queued then looks like ours.
+
+const askingFor = (ctx: WorkerContext, rec: DeploymentRecord) => ctx.clock.now() - Date.parse(rec.deployRequestedAt!);
+
+/**
+ * One look: cancels the deploy on Render when found still running there, and returns null (done), or
+ * how long to wait before looking again; gives up once the watch would have (queuedUnmatchedMs).
+ */
+async function cancelQueuedDeploy(ctx: WorkerContext, rec: DeploymentRecord, render: RenderClient): Promise<number | null> {
+  const deploy = await deployOfAsk(ctx, render, rec);
+  if (deploy) {
+    if (!isInProgressOnRender(deploy.status)) return null;
+    // Render answers 400 when it ended between our look and the cancel: nothing is left to do.
+    await render.cancelDeploy(rec.serviceId!, deploy.id).catch((err: unknown) => {
+      if (!(err instanceof RenderApiError) || err.status !== 400) throw err;
+    });
+    ctx.logger.info({ deploymentId: rec.id, deployId: deploy.id }, 'canceled on Render the queued deploy of a canceled deployment');
+    return null;
+  }
+  const asking = askingFor(ctx, rec);
+  if (asking > ctx.watch.queuedUnmatchedMs) return null;
+  const { initialMs, factor, maxDelayMs } = ctx.watch;
+  return Math.min(maxDelayMs, Math.round(initialMs + (factor - 1) * asking));
+}
+
+/**
+ * The job of a canceled render_queued deployment: looks until the deploy is canceled or not to be
+ * found, then ends the per-request key the cancel left for it. Waiting and Render's hiccups are
+ * delays (never a held slot, never the job's attempts); a refusal (a revoked key) ends the look.
+ */
+export async function followCanceledAsk(ctx: WorkerContext, job: Job<DeployJobData>, token: string | undefined, rec: DeploymentRecord, given?: RenderClient): Promise<void> {
+  let render = given;
+  if (!render) {
+    const creds = await loadCredentials(ctx, rec);
+    if (!creds) return ctx.envVault.drop(rec.id); // the session or key went: nothing can be canceled with it
+    const budget = createRunBudget(ctx, rec.keyFingerprint);
+    render = ctx.upstream.render(creds.renderKey, { timeoutMs: ctx.renderTimeoutMs, beforeRequest: budget.beforeRequest });
+  }
+  let wait: number | null;
+  try {
+    wait = await cancelQueuedDeploy(ctx, rec, render);
+  } catch (err) {
+    if (err instanceof BudgetExhausted) return delayJob(job, token, err.retryAfterMs);
+    if (err instanceof RenderApiError && err.kind === 'rate_limited') return delayJob(job, token, err.retryAfterMs ?? 10_000);
+    if (!(err instanceof RenderApiError) || err.retryable) {
+      wait = askingFor(ctx, rec) > ctx.watch.queuedUnmatchedMs ? null : ctx.watch.maxDelayMs;
+    } else {
+      ctx.logger.warn({ deploymentId: rec.id, kind: err.kind }, 'Render refused the look for a canceled deployment\'s queued deploy');
+      wait = null;
+    }
+  }
+  if (wait !== null) return delayJob(job, token, wait);
+  await discardKeySessionOf(ctx, rec).catch(() => undefined);
+}
