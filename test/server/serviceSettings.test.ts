@@ -2,9 +2,8 @@ import test from 'ava';
 import type { Stack } from '../helpers/stack.js';
 import { startTestWorker, waitFinished } from '../helpers/pipeline.js';
 import type { Agent } from '../helpers/agent.js';
-import { createRenderClient, type RenderClient, type Service } from '../../server/render/client.js';
-import type { SimAccount } from '../../sandbox/render/index.js';
 import { useScannedStack } from '../helpers/secretScan.js';
+import { createService, tenant, type Tenant } from './support/renderTenants.js';
 
 // The service settings page's routes (issue 15) through the real web process and the Render
 // simulator: env vars and secret files one key at a time, custom domains, settings, deploy history.
@@ -15,33 +14,13 @@ useScannedStack(test, {
   renderOptions: { phaseMs: { created: 5, build_in_progress: 5, pre_deploy_in_progress: 5, update_in_progress: 5 }, rateLimits: { createService: { limit: 10_000 }, write: { limit: 10_000 } } },
 }, (s) => ({ stack } = s));
 
-interface Tenant { agent: Agent; account: SimAccount; render: RenderClient }
-
-async function tenant(name: string): Promise<Tenant> {
-  const apiKey = `rnd_${name.replace(/[^a-z0-9]/g, '').padEnd(24, 'z')}`;
-  const account = stack.render.addAccount({ apiKey });
-  const agent = stack.agent();
-  await stack.signIn(agent, name);
-  const setup = await agent.post('/api/render/setup', { api_key: apiKey });
-  if (setup.status !== 200) throw new Error(`setup: ${setup.status} ${setup.text}`);
-  return { agent, account, render: createRenderClient({ baseUrl: stack.render.url, apiKey }) };
-}
-
-async function webService(tn: Tenant, name: string, type: 'web_service' | 'cron_job' = 'web_service'): Promise<Service> {
-  const details = type === 'cron_job'
-    ? { runtime: 'node' as const, schedule: '*/5 * * * *', envSpecificDetails: { buildCommand: 'npm ci', startCommand: 'node job.js' } }
-    : { runtime: 'node' as const, plan: 'starter' as const, region: 'oregon' as const, envSpecificDetails: { buildCommand: 'npm ci', startCommand: 'npm start' } };
-  const { service } = await tn.render.createService({ type, name, ownerId: tn.account.ownerId, repo: `https://github.com/acme/${name}`, branch: 'main', autoDeploy: 'yes', serviceDetails: details });
-  return service!;
-}
-
 const put = (a: Agent, path: string, json: unknown) => a.request('PUT', path, { json });
 const patch = (a: Agent, path: string, json: unknown) => a.request('PATCH', path, { json });
 const renderWrites = (tn: Tenant) => stack.render.calls.filter((c) => c.accountId === tn.account.id && c.method !== 'GET').length;
 
 test('env vars: names listed without values, set and generated one key at a time, revealed on demand, deleted', async (t) => {
-  const ada = await tenant('set-ada');
-  const svc = await webService(ada, 'ada-settings');
+  const ada = await tenant(stack, 'set-ada');
+  const svc = await createService(ada, 'ada-settings');
   await ada.render.putEnvVar(svc.id, 'DATABASE_URL', 'postgres://secret-db-password@db/app');
   const base = `/api/render/services/${svc.id}/env-vars`;
 
@@ -75,8 +54,8 @@ test('env vars: names listed without values, set and generated one key at a time
 });
 
 test('env vars: bad names and values are field errors that reach Render not at all', async (t) => {
-  const bob = await tenant('set-bob');
-  const svc = await webService(bob, 'bob-settings');
+  const bob = await tenant(stack, 'set-bob');
+  const svc = await createService(bob, 'bob-settings');
   const base = `/api/render/services/${svc.id}/env-vars`;
   const before = renderWrites(bob);
   const cases: Array<[string, unknown, string]> = [
@@ -101,8 +80,8 @@ test('env vars: bad names and values are field errors that reach Render not at a
 });
 
 test('secret files: names listed, content on reveal, set and deleted one file at a time', async (t) => {
-  const cy = await tenant('set-cy');
-  const svc = await webService(cy, 'cy-settings');
+  const cy = await tenant(stack, 'set-cy');
+  const svc = await createService(cy, 'cy-settings');
   const base = `/api/render/services/${svc.id}/secret-files`;
   t.is((await put(cy.agent, `${base}/.npmrc`, { content: '//registry.npmjs.org/:_authToken=npm-secret' })).status, 200);
   const list = await cy.agent.get(base);
@@ -117,8 +96,8 @@ test('secret files: names listed, content on reveal, set and deleted one file at
 });
 
 test('custom domains: DNS records to create, Render\'s refusals in plain words, verification, removal', async (t) => {
-  const dee = await tenant('set-dee');
-  const svc = await webService(dee, 'dee-settings');
+  const dee = await tenant(stack, 'set-dee');
+  const svc = await createService(dee, 'dee-settings');
   const base = `/api/render/services/${svc.id}/custom-domains`;
   const apex = await dee.agent.post(base, { name: 'Dee-Example.com.' });
   t.is(apex.status, 201, apex.text);
@@ -150,8 +129,8 @@ test('custom domains: DNS records to create, Render\'s refusals in plain words, 
 });
 
 test('settings: shown, changed field by field, field errors for what a type does not have', async (t) => {
-  const eve = await tenant('set-eve');
-  const svc = await webService(eve, 'eve-settings');
+  const eve = await tenant(stack, 'set-eve');
+  const svc = await createService(eve, 'eve-settings');
   const path = `/api/render/services/${svc.id}/settings`;
   const got = await eve.agent.get(path);
   t.is(got.status, 200, got.text);
@@ -169,7 +148,7 @@ test('settings: shown, changed field by field, field errors for what a type does
     [{ health_check_path: 'healthz' }, 'health_check_path'], [{ health_check_path: '/a b' }, 'health_check_path'],
     [{ plan: 'gold' }, 'plan'], [{ previews: 'on' }, 'previews'], [{ auto_deploy: 'yes' }, 'auto_deploy'],
   ];
-  const cron = await webService(eve, 'eve-cron', 'cron_job');
+  const cron = await createService(eve, 'eve-cron', 'cron_job');
   const writes = renderWrites(eve);
   for (const [body, field] of bad) {
     const res = await patch(eve.agent, path, body);
@@ -183,8 +162,8 @@ test('settings: shown, changed field by field, field errors for what a type does
 });
 
 test.serial('settings: nothing half-applied when Render refuses the instance count', async (t) => {
-  const fay = await tenant('set-fay');
-  const svc = await webService(fay, 'fay-settings');
+  const fay = await tenant(stack, 'set-fay');
+  const svc = await createService(fay, 'fay-settings');
   stack.render.setFault({ method: 'POST', route: '/services/{serviceId}/scale', kind: 'status', status: 400, count: 1 });
   t.teardown(() => stack.render.clearFaults());
   const res = await patch(fay.agent, `/api/render/services/${svc.id}/settings`, { auto_deploy: false, plan: 'standard', num_instances: 4 });
@@ -199,8 +178,8 @@ test.serial('settings: nothing half-applied when Render refuses the instance cou
 });
 
 test.serial('deploy history with Render\'s statuses, and a clear-cache redeploy the worker runs', async (t) => {
-  const gus = await tenant('set-gus');
-  const svc = await webService(gus, 'gus-settings');
+  const gus = await tenant(stack, 'set-gus');
+  const svc = await createService(gus, 'gus-settings');
   for (let i = 0; i < 300 && !(await gus.render.listDeploys(svc.id)).some((d) => d.status === 'live'); i++) await new Promise((r) => setTimeout(r, 20));
   const worker = await startTestWorker(stack);
   t.teardown(() => worker.close(5_000));
@@ -222,9 +201,9 @@ test.serial('deploy history with Render\'s statuses, and a clear-cache redeploy 
 });
 
 test('cross-tenant: every settings route with another tenant\'s service is the same 404 as a missing one, and nothing reaches their Render account', async (t) => {
-  const owner = await tenant('set-owner');
-  const other = await tenant('set-other');
-  const svc = await webService(owner, 'owner-settings');
+  const owner = await tenant(stack, 'set-owner');
+  const other = await tenant(stack, 'set-other');
+  const svc = await createService(owner, 'owner-settings');
   await owner.render.putEnvVar(svc.id, 'OWNER_SECRET', 'owner-secret-value');
   const [domain] = await owner.render.addCustomDomain(svc.id, 'owner-settings.example.com');
   const calls = stack.render.calls.length;
@@ -247,8 +226,8 @@ test('cross-tenant: every settings route with another tenant\'s service is the s
 });
 
 test('writes need the CSRF token and a Render key', async (t) => {
-  const hal = await tenant('set-hal');
-  const svc = await webService(hal, 'hal-settings');
+  const hal = await tenant(stack, 'set-hal');
+  const svc = await createService(hal, 'hal-settings');
   const res = await hal.agent.request('PUT', `/api/render/services/${svc.id}/env-vars/X`, { json: { value: 'y' }, csrf: false });
   t.is(res.status, 403);
   t.is(res.json.error.code, 'csrf_failed');

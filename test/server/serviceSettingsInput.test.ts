@@ -1,9 +1,8 @@
 import test from 'ava';
 import type { Stack } from '../helpers/stack.js';
 import type { Agent } from '../helpers/agent.js';
-import { createRenderClient, type RenderClient, type Service } from '../../server/render/client.js';
-import type { SimAccount } from '../../sandbox/render/index.js';
 import { useScannedStack } from '../helpers/secretScan.js';
+import { createService, tenant, type Tenant } from './support/renderTenants.js';
 
 // Hostile and edge input to the service settings routes: each is a clear 4xx that reaches Render not
 // at all, or reaches it as exactly what was sent.
@@ -13,33 +12,13 @@ useScannedStack(test, {
   renderOptions: { rateLimits: { createService: { limit: 10_000 }, write: { limit: 10_000 } } },
 }, (s) => ({ stack } = s));
 
-interface Tenant { agent: Agent; account: SimAccount; render: RenderClient }
-
-async function tenant(name: string): Promise<Tenant> {
-  const apiKey = `rnd_${name.replace(/[^a-z0-9]/g, '').padEnd(24, 'z')}`;
-  const account = stack.render.addAccount({ apiKey });
-  const agent = stack.agent();
-  await stack.signIn(agent, name);
-  const setup = await agent.post('/api/render/setup', { api_key: apiKey });
-  if (setup.status !== 200) throw new Error(`setup: ${setup.status} ${setup.text}`);
-  return { agent, account, render: createRenderClient({ baseUrl: stack.render.url, apiKey }) };
-}
-
-async function webService(tn: Tenant, name: string): Promise<Service> {
-  const { service } = await tn.render.createService({
-    type: 'web_service', name, ownerId: tn.account.ownerId, repo: `https://github.com/acme/${name}`, branch: 'main', autoDeploy: 'yes',
-    serviceDetails: { runtime: 'node', plan: 'starter', region: 'oregon', envSpecificDetails: { buildCommand: 'npm ci', startCommand: 'npm start' } },
-  });
-  return service!;
-}
-
 const renderWrites = (tn: Tenant) => stack.render.calls.filter((c) => c.accountId === tn.account.id && c.method !== 'GET').length;
 /** A raw JSON body, so escapes such as a lone surrogate reach the server as written. */
 const putRaw = (a: Agent, path: string, body: string) => a.request('PUT', path, { body, headers: { 'content-type': 'application/json' } });
 
 test('secret files: content with half of a surrogate pair is a field error (it has no UTF-8 form: Render would store U+FFFD)', async (t) => {
-  const jo = await tenant('input-jo');
-  const svc = await webService(jo, 'jo-input');
+  const jo = await tenant(stack, 'input-jo');
+  const svc = await createService(jo, 'jo-input');
   const base = `/api/render/services/${svc.id}/secret-files`;
   const before = renderWrites(jo);
   for (const content of ['"key\\ud800rest"', '"\\udfff"', '"tail\\ud83d"']) {
@@ -56,8 +35,8 @@ test('secret files: content with half of a surrogate pair is a field error (it h
 });
 
 test('settings: Render\'s free instance type is offered and accepted only for web services, as on the deploy form', async (t) => {
-  const kim = await tenant('input-kim');
-  const web = await webService(kim, 'kim-web');
+  const kim = await tenant(stack, 'input-kim');
+  const web = await createService(kim, 'kim-web');
   const { service: worker } = await kim.render.createService({
     type: 'background_worker', name: 'kim-worker', ownerId: kim.account.ownerId, repo: 'https://github.com/acme/kim-worker', branch: 'main', autoDeploy: 'yes',
     serviceDetails: { runtime: 'node', plan: 'starter', region: 'oregon', envSpecificDetails: { buildCommand: 'npm ci', startCommand: 'node worker.js' } },

@@ -1,9 +1,8 @@
 import test from 'ava';
 import type { Stack } from '../helpers/stack.js';
-import type { Agent } from '../helpers/agent.js';
-import { createRenderClient, type RenderClient, type Service } from '../../server/render/client.js';
-import type { SimAccount } from '../../sandbox/render/index.js';
+import type { Service } from '../../server/render/client.js';
 import { useScannedStack } from '../helpers/secretScan.js';
+import { createService, tenant } from './support/renderTenants.js';
 
 // The service settings routes when someone else changes the same service at the same time: another
 // tab, another process, or a person on Render's dashboard.
@@ -13,31 +12,11 @@ useScannedStack(test, {
   renderOptions: { rateLimits: { createService: { limit: 10_000 }, write: { limit: 10_000 } } },
 }, (s) => ({ stack } = s));
 
-interface Tenant { agent: Agent; apiKey: string; account: SimAccount; render: RenderClient }
-
-async function tenant(name: string): Promise<Tenant> {
-  const apiKey = `rnd_${name.replace(/[^a-z0-9]/g, '').padEnd(24, 'z')}`;
-  const account = stack.render.addAccount({ apiKey });
-  const agent = stack.agent();
-  await stack.signIn(agent, name);
-  const setup = await agent.post('/api/render/setup', { api_key: apiKey });
-  if (setup.status !== 200) throw new Error(`setup: ${setup.status} ${setup.text}`);
-  return { agent, apiKey, account, render: createRenderClient({ baseUrl: stack.render.url, apiKey }) };
-}
-
-async function webService(tn: Tenant, name: string): Promise<Service> {
-  const { service } = await tn.render.createService({
-    type: 'web_service', name, ownerId: tn.account.ownerId, repo: `https://github.com/acme/${name}`, branch: 'main', autoDeploy: 'yes',
-    serviceDetails: { runtime: 'node', plan: 'starter', region: 'oregon', envSpecificDetails: { buildCommand: 'npm ci', startCommand: 'npm start' } },
-  });
-  return service!;
-}
-
 const details = (svc: Service) => svc.serviceDetails as { plan: string; healthCheckPath: string; numInstances: number };
 
 test.serial('settings: a refused instance count puts back only what this save changed, not a change made meanwhile', async (t) => {
-  const ivy = await tenant('race-ivy');
-  const svc = await webService(ivy, 'ivy-race');
+  const ivy = await tenant(stack, 'race-ivy');
+  const svc = await createService(ivy, 'ivy-race');
   const path = `/api/render/services/${svc.id}/settings`;
   t.teardown(() => { stack.render.clearFaults(); });
   // The scale call waits (then fails) while the plan and health check are changed elsewhere.
@@ -62,7 +41,7 @@ test.serial('settings: a refused instance count puts back only what this save ch
 });
 
 test.serial('a service deleted on Render while a change to it is on its way: the same 404 as a missing service', async (t) => {
-  const jay = await tenant('race-jay');
+  const jay = await tenant(stack, 'race-jay');
   const missing = 'srv-00000000000000000000';
   const changes: Array<[string, string, string, unknown]> = [
     ['PUT', '/services/{serviceId}/env-vars/{envVarKey}', 'env-vars/NEW_KEY', { value: 'new-value-123' }],
@@ -72,7 +51,7 @@ test.serial('a service deleted on Render while a change to it is on its way: the
     ['GET', '/services/{serviceId}/env-vars', 'env-vars', undefined],
   ];
   for (const [method, route, sub, json] of changes) {
-    const svc = await webService(jay, `jay-race-${changes.findIndex((c) => c[2] === sub)}`);
+    const svc = await createService(jay, `jay-race-${changes.findIndex((c) => c[2] === sub)}`);
     // Held after the route has found the service, then let go once it is gone.
     const held = stack.render.holdRequest({ method, route, apiKey: jay.apiKey });
     const answer = jay.agent.request(method, `/api/render/services/${svc.id}/${sub}`, json === undefined ? {} : { json });
@@ -87,9 +66,9 @@ test.serial('a service deleted on Render while a change to it is on its way: the
 });
 
 test.serial('a service found deleted on Render by its settings page leaves the services list at once, not when the cached list expires', async (t) => {
-  const kay = await tenant('race-kay');
-  const kept = await webService(kay, 'kay-kept');
-  const gone = await webService(kay, 'kay-gone');
+  const kay = await tenant(stack, 'race-kay');
+  const kept = await createService(kay, 'kay-kept');
+  const gone = await createService(kay, 'kay-gone');
   const listed = async () => ((await kay.agent.get('/api/render/services')).json.services as Array<{ id: string }>).map((s) => s.id).sort();
   t.deepEqual(await listed(), [kept.id, gone.id].sort());
   await kay.render.deleteService(gone.id); // on the Render Dashboard: the cached list (fresh for 8 s) still has it

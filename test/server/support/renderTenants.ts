@@ -10,7 +10,7 @@ import type { SimAccount } from '../../../sandbox/render/index.js';
 export interface Tenant { agent: Agent; account: SimAccount; apiKey: string; render: RenderClient }
 
 export async function tenant(stack: Stack, name: string): Promise<Tenant> {
-  const apiKey = `rnd_${name.padEnd(24, 'x')}`;
+  const apiKey = `rnd_${name.replace(/[^a-z0-9]/g, '').padEnd(24, 'x')}`;
   const account = stack.render.addAccount({ apiKey });
   const agent = stack.agent();
   await stack.signIn(agent, name);
@@ -19,11 +19,11 @@ export async function tenant(stack: Stack, name: string): Promise<Tenant> {
   return { agent, account, apiKey, render: createRenderClient({ baseUrl: stack.render.url, apiKey }) };
 }
 
-export async function createService(tn: Tenant, name: string): Promise<Service> {
-  const { service } = await tn.render.createService({
-    type: 'web_service', name, ownerId: tn.account.ownerId, repo: `https://github.com/acme/${name}`, branch: 'main', autoDeploy: 'yes',
-    serviceDetails: { runtime: 'node', plan: 'starter', region: 'oregon', envSpecificDetails: { buildCommand: 'npm ci', startCommand: 'npm start' } },
-  });
+export async function createService(tn: Tenant, name: string, type: 'web_service' | 'cron_job' = 'web_service'): Promise<Service> {
+  const serviceDetails = type === 'cron_job'
+    ? { runtime: 'node' as const, schedule: '*/5 * * * *', envSpecificDetails: { buildCommand: 'npm ci', startCommand: 'node job.js' } }
+    : { runtime: 'node' as const, plan: 'starter' as const, region: 'oregon' as const, envSpecificDetails: { buildCommand: 'npm ci', startCommand: 'npm start' } };
+  const { service } = await tn.render.createService({ type, name, ownerId: tn.account.ownerId, repo: `https://github.com/acme/${name}`, branch: 'main', autoDeploy: 'yes', serviceDetails });
   if (!service) throw new Error('createService: no service in the answer');
   return service;
 }
