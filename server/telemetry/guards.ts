@@ -94,8 +94,12 @@ export function createGuardCache(store: GuardStore, opts: { syncMs?: number; onE
   let version: string | null | undefined;
   let timer: NodeJS.Timeout | null = null;
   let running: Promise<void> | null = null;
-  const sync = () => {
-    running ??= (async () => {
+  let next: Promise<void> | null = null;
+  // A read already on its way may have read Redis before a write the caller just made: a caller then
+  // waits for the read after it (one, shared by every caller meanwhile), never joins the earlier one.
+  const sync = (): Promise<void> => {
+    if (running) return (next ??= running.then(() => { next = null; return sync(); }));
+    running = (async () => {
       try {
         const v = await store.version();
         if (v !== version || version === undefined) {
