@@ -1,7 +1,7 @@
 import type { DeploymentRecord } from './types.js';
 
 /**
- * Where deployment records live in Redis (ARCHITECTURE.md, "Data in Redis"): a hash per record, a
+ * Where deployment records live in Redis (docs/internals/redis-data.md): a hash per record, a
  * sorted set per user (newest first), a set of the user's unfinished ones, a pub/sub channel per
  * user for live updates, and the per-service indexes (deactivation, deleted-service reconciliation).
  */
