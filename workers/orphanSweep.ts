@@ -66,11 +66,16 @@ export async function sweepQueuedOrphans(o: {
  */
 export function startOrphanSweeps(deps: Parameters<typeof sweepQueuedOrphans>[0], opts: OrphanSweepOptions = {}) {
   const { everyMs } = { ...DEFAULTS, ...opts };
-  let last: Promise<SweepResult> = Promise.resolve({ looked: 0, requeued: 0 });
+  // Records queued before the index existed (an upgrade from an older version) are indexed once, before the first sweep.
+  let last: Promise<unknown> = deps.deployments.backfillQueued(deps.clock.now()).then(
+    (indexed) => { if (indexed) deps.logger.info({ indexed }, 'queued deployments written before the queued index were indexed'); },
+    (err: unknown) => deps.logger.warn({ err: { message: (err as Error).message } }, 'indexing queued deployments written before the queued index failed; the next worker start tries again'),
+  );
   const sweep = () => {
-    last = last.catch(() => null).then(() => sweepQueuedOrphans(deps, opts));
-    last.catch((err: unknown) => deps.logger.warn({ err: { message: (err as Error).message } }, 'orphan sweep failed; the next one tries again'));
-    return last;
+    const next = last.catch(() => null).then(() => sweepQueuedOrphans(deps, opts));
+    next.catch((err: unknown) => deps.logger.warn({ err: { message: (err as Error).message } }, 'orphan sweep failed; the next one tries again'));
+    last = next;
+    return next;
   };
   const first = sweep();
   const timer = everyMs > 0 ? setInterval(() => void sweep(), everyMs) : null;

@@ -1,5 +1,8 @@
 import type { Redis } from 'ioredis';
+import { randomUUID } from 'node:crypto';
 import { redisScript } from '../redisScript.js';
+import { deleteIfOurs } from '../redisOwned.js';
+import { forEachRecordPage } from './records.js';
 import type { DeploymentKeys } from './storeKeys.js';
 import type { DeploymentRecord } from './types.js';
 
@@ -12,6 +15,28 @@ const CLAIM_QUEUED = redisScript(`
 local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
 for _, id in ipairs(ids) do redis.call('ZADD', KEYS[1], 'XX', ARGV[3], id) end
 return ids`);
+
+/**
+ * Index a record found still queued, unless it is indexed already or moved on meanwhile (the write
+ * that moves it on drops it from the index, transition.ts: an entry added after that would linger).
+ * KEYS: record, queued index. ARGV: id, score.
+ */
+const INDEX_IF_QUEUED = redisScript(`
+if redis.call('HGET', KEYS[1], 'status') ~= 'queued' then return 0 end
+return redis.call('ZADD', KEYS[2], 'NX', ARGV[2], ARGV[1])`);
+
+/** How long one worker holds the backfill before another may take it over (it died part way: the work is idempotent). */
+const BACKFILL_LOCK_MS = 10 * 60_000;
+
+/** A stored record's creation time (ms), unverified; null when it cannot be read. */
+function createdAtOf(json: string | null | undefined): number | null {
+  try {
+    const at = Date.parse((JSON.parse(json ?? '') as { createdAt?: unknown }).createdAt as string);
+    return Number.isFinite(at) ? at : null;
+  } catch {
+    return null;
+  }
+}
 
 export interface DeploymentPage { items: DeploymentRecord[]; nextCursor: string | null }
 
@@ -52,6 +77,38 @@ export function createDeploymentListing(o: { redis: Redis; keys: DeploymentKeys;
     /** Deployments still queued that nobody looked at since `lookedBefore` (at most `limit`), claimed for a look at `now` (orphan sweep). */
     claimQueued: async (lookedBefore: number, limit: number, now: number): Promise<string[]> =>
       ((await CLAIM_QUEUED(redis, [keys.queued], [lookedBefore, limit, now])) as unknown[]).map(String),
+
+    /**
+     * Once per Redis, not per worker: records still queued that were written before the queued index
+     * existed (an older version: nothing indexed them) are added to it, by their creation time, so the
+     * orphan sweep sees the ones whose job was lost meanwhile. SCAN in pages, never KEYS; one worker at
+     * a time (a lock), and none after one finished (a mark). Returns how many it indexed, or null when
+     * it was done before or another worker is doing it.
+     */
+    async backfillQueued(now: number): Promise<number | null> {
+      const { done, lock } = keys.queuedBackfill;
+      if (await redis.exists(done)) return null;
+      const token = randomUUID();
+      if (!await redis.set(lock, token, 'PX', BACKFILL_LOCK_MS, 'NX')) return null;
+      try {
+        let indexed = 0;
+        await forEachRecordPage(redis, keys, async (ids) => {
+          const read = await Promise.all(ids.map((id) => redis.hmget(keys.record(id), 'status', 'json')));
+          const added = await Promise.all(ids.map(async (id, i) => {
+            const [status, json] = read[i]!;
+            if (status !== 'queued') return 0;
+            // The creation time only places it in the sweep's order (a record younger than the grace
+            // period is left to its request); the sweep verifies the record before it acts on it.
+            return Number(await INDEX_IF_QUEUED(redis, [keys.record(id), keys.queued], [id, Math.min(createdAtOf(json) ?? now, now)]));
+          }));
+          indexed += added.reduce((a, b) => a + b, 0);
+        });
+        await redis.set(done, new Date(now).toISOString());
+        return indexed;
+      } finally {
+        await deleteIfOurs(redis, lock, token).catch(() => false);
+      }
+    },
 
     /** Drop an id from the queued index (its record is gone, or no longer queued). */
     forgetQueued: async (id: string): Promise<void> => { await redis.zrem(keys.queued, id); },

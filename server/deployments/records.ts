@@ -8,6 +8,20 @@ import type { DeploymentRecord } from './types.js';
 /** Render-style ids: prefix + 20 characters of [0-9a-z]. Never all digits, never a colon (BullMQ job ids). */
 export const DEPLOYMENT_ID = /^dpl-[0-9a-z]{20}$/;
 
+/**
+ * Every record's id, a SCAN page at a time (never KEYS): `page` is called with the ids of each page
+ * in turn, the keys beside the records (`:env`, `:commit-status`, `:slack`) left out.
+ */
+export async function forEachRecordPage(redis: Redis, keys: DeploymentKeys, page: (ids: string[]) => Promise<void>): Promise<void> {
+  const recordPrefix = keys.record('');
+  let cursor = '0';
+  do {
+    const [next, found] = await redis.scan(cursor, 'MATCH', `${recordPrefix}dpl-*`, 'COUNT', 500);
+    cursor = next;
+    await page(found.map((key) => key.slice(recordPrefix.length)).filter((id) => DEPLOYMENT_ID.test(id)));
+  } while (cursor !== '0');
+}
+
 /** A record as stored: missing, verified (ours), or failing its MAC (with the user id it claims, if any). */
 type Inspection =
   | { state: 'missing' }
@@ -72,20 +86,14 @@ export function createRecordReader(o: { redis: Redis; keys: DeploymentKeys; keyr
   async function resignStale(): Promise<number> {
     const previous = keyring.previous;
     if (!previous) return 0;
-    const recordPrefix = keys.record('');
-    let cursor = '0';
     let resigned = 0;
-    do {
-      const [next, found] = await redis.scan(cursor, 'MATCH', `${recordPrefix}dpl-*`, 'COUNT', 500);
-      cursor = next;
-      for (const key of found) {
-        const id = key.slice(recordPrefix.length);
-        if (!DEPLOYMENT_ID.test(id)) continue; // the sealed env values live next to the records
-        const mac = await redis.hget(key, 'mac');
+    await forEachRecordPage(redis, keys, async (ids) => {
+      for (const id of ids) {
+        const mac = await redis.hget(keys.record(id), 'mac');
         if (mac?.split('.')[1] !== previous.kid) continue;
         if ((await inspect(id)).state === 'valid') resigned++;
       }
-    } while (cursor !== '0');
+    });
     return resigned;
   }
 

@@ -16,6 +16,11 @@ export function deploymentKeys(prefix: string) {
      * looked at it): where workers/orphanSweep.ts finds a record whose job was never added.
      */
     queued: `${prefix}:deployments:queued`,
+    /**
+     * The queued index's one-time backfill from the records (listing.ts backfillQueued): `done` once
+     * it ran to the end; `lock` while a worker runs it.
+     */
+    queuedBackfill: { done: `${prefix}:deployments:queued:backfilled`, lock: `${prefix}:deployments:queued:backfill-lock` },
     active: (userId: number) => `${prefix}:user:${userId}:active`,
     channel: (userId: number) => `${prefix}:events:${userId}`,
     /** A user's deployments of one Render service (zset by creation time). */

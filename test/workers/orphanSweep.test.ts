@@ -81,3 +81,35 @@ test.serial('a queued deployment whose job is merely waiting is left alone, and 
   t.is((await waitFinished(u.agent, waiting.json.id)).status, 'live');
   t.is((await waitFinished(u.agent, orphan)).status, 'live');
 });
+
+test.serial('a queued record written before the queued index existed is indexed once at a worker\'s start, and its lost job added again', async (t) => {
+  // No worker runs while the orphan is made (one would take its job before it is taken out).
+  await Promise.all(workers.splice(0).map((w) => w.close(5_000)));
+  const u = await signedInWithKey(stack, 'orphan-old');
+  addNodeRepo(stack, 'orphan-old', 'app');
+  const id = await orphanedDeploy(u.agent, 'orphan-old/app', 'orphan-old-app');
+  // As an older version left it: the record and no index entry; and this Redis never backfilled.
+  const { redis, config } = stack.web.deps;
+  const queuedIndex = `${config.redisPrefix}:deployments:queued`;
+  await redis.zrem(queuedIndex, id);
+  await redis.del(`${config.redisPrefix}:deployments:queued:backfilled`);
+  clock.advance(GRACE_MS + 1_000);
+
+  // Two workers start at once: one indexes it (the other finds the backfill taken), then a sweep adds its job.
+  const [a, b] = await Promise.all([worker(), worker()]);
+  const swept = await Promise.all([a.orphanSweeps.first, b.orphanSweeps.first]);
+  t.is(swept.reduce((n, s) => n + s.requeued, 0), 1, JSON.stringify(swept));
+  t.is((await waitFinished(u.agent, id)).status, 'live');
+  t.is(await redis.zscore(queuedIndex, id), null, 'off the index once its job ran');
+  t.is(a.logs.concat(b.logs).filter((l) => l.includes('written before the queued index were indexed')).length, 1, 'indexed by one worker');
+
+  // Done once: a later worker start does not scan again, even for a record the index lacks.
+  await Promise.all(workers.splice(0).map((w) => w.close(5_000)));
+  const stray = await orphanedDeploy(u.agent, 'orphan-old/app', 'orphan-old-stray');
+  await redis.zrem(queuedIndex, stray);
+  clock.advance(GRACE_MS + 1_000);
+  const c = await worker();
+  t.deepEqual(await c.orphanSweeps.first, { looked: 0, requeued: 0 });
+  t.is(await redis.zscore(queuedIndex, stray), null);
+  t.is((await u.agent.get(`/api/render/deployments/${stray}`)).json.status, 'queued');
+});
