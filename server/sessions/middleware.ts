@@ -148,7 +148,7 @@ class SessionState implements SessionControl {
     if (this.destroyRequested || !session) {
       if (this.version !== undefined && this.sid) await this.config.store.destroy(this.sid);
       this.version = undefined;
-      if (!this.bearerSid) this.ctx.cookies.set(this.config.name, '', this.config.cookie);
+      if (!this.bearerSid) this.setCookie('');
       return;
     }
     if (this.version === undefined) { await this.saveNew(session); return; }
@@ -168,7 +168,18 @@ class SessionState implements SessionControl {
     if (!(await this.config.store.create(sid, fields))) return;
     this.version = '1';
     this.remember(fields);
-    this.ctx.cookies.set(this.config.name, sid, this.config.cookie);
+    this.setCookie(sid);
+  }
+
+  /**
+   * HTTPS_ONLY declares the public origin https. Without TRUST_PROXY Koa cannot see that (this server
+   * speaks plain http behind the TLS proxy), and the cookies package refuses a Secure cookie it thinks
+   * goes over http: every sign-in and sign-out was a 500. The operator's declaration stands.
+   */
+  private setCookie(value: string): void {
+    const jar = this.ctx.cookies;
+    if (this.config.cookie.secure) jar.secure = true;
+    jar.set(this.config.name, value, this.config.cookie);
   }
 
   private remember(fields: Readonly<AppSession>): void {
@@ -191,9 +202,8 @@ class SessionState implements SessionControl {
     if (!sid || !signature) return undefined;
     const index = keys.index(`${name}=${sid}`, signature);
     if (index < 0) return undefined;
-    // Signed with the previous key (a SECRET_KEY rotation): signed again with the current one (a Secure
-    // cookie only over HTTPS, where the cookies package allows setting it; elsewhere it stays as it is).
-    if (index > 0 && (this.ctx.secure || !this.config.cookie.secure)) this.ctx.cookies.set(name, sid, this.config.cookie);
+    // Signed with the previous key (a SECRET_KEY rotation): signed again with the current one.
+    if (index > 0) this.setCookie(sid);
     return sid;
   }
 }

@@ -66,3 +66,25 @@ test('without TRUST_PROXY, X-Forwarded-Proto is not read at all (no redirect dec
   t.not(res.status, 308);
   t.is(res.location, undefined);
 });
+
+test('HTTPS_ONLY without TRUST_PROXY: sign-in and sign-out set their Secure cookie (no redirect, but no 500 either)', async (t) => {
+  // Koa sees plain http here (no proxy header is trusted), and the cookies package refused the Secure
+  // session cookie HTTPS_ONLY asks for: every sign-in was a 500 internal_error.
+  const agent = direct.agent();
+  direct.github.addUser({ id: 7301, login: 'directsignin' });
+  const start = await agent.get('/api/auth/github/login');
+  t.is(start.status, 302, start.text);
+  const authorize = await fetch(`${start.location}&login=directsignin`, { redirect: 'manual' });
+  // The callback is on BASE_URL (the proxy's https origin): this request reaches the app directly.
+  const done = await agent.get(new URL(authorize.headers.get('location')!).pathname + new URL(authorize.headers.get('location')!).search);
+  t.is(done.status, 302, done.text);
+  t.true(agent.jar.has('__Host-sid'), 'the session cookie is the __Host- one');
+  const me = await agent.get('/api/session');
+  t.is(me.status, 200);
+  t.is(me.json.user.login, 'directsignin');
+  agent.csrfToken = me.json.csrfToken;
+  const out = await agent.post('/api/auth/logout', {}, { headers: { origin: BASE_URL } });
+  t.is(out.status, 200, out.text);
+  t.true(out.setCookies.some((c) => c.startsWith('__Host-sid=;') && /;\s*secure/i.test(c)), out.setCookies.join(' | '));
+  t.is((await agent.get('/api/session')).status, 401);
+});
