@@ -10,11 +10,24 @@ import type { EnvVault, EnvVarInput } from './envVars.js';
 import { newDeploymentId } from './store.js';
 import { errors } from '../errors.js';
 import type { DeploymentKind, DeploymentRecord, DeploymentRequest } from './types.js';
+import type { Service } from '../render/types.js';
 import { deleteIfOurs } from '../redisOwned.js';
 import { redisScript } from '../redisScript.js';
 import { sessionKeys } from '../sessions/records.js';
 
 interface Requester { userId: number; sessionRef: string; keyFingerprint: string }
+
+/** What a redeploy or rollback record takes from the service it deploys again. */
+export interface ServiceToDeploy { id: string; name: string; ownerId: string; repo: string | null; branch: string | null; dashboardUrl: string | null; serviceUrl: string | null }
+
+export function serviceToDeploy(svc: Service): ServiceToDeploy {
+  // The service's public URL, as the first deploy's record has it: a redeploy's page links the live site too.
+  const url = (svc.serviceDetails as { url?: unknown } | undefined)?.url;
+  return {
+    id: svc.id, name: svc.name, ownerId: svc.ownerId, repo: svc.repo ?? null, branch: svc.branch ?? null,
+    dashboardUrl: svc.dashboardUrl ?? null, serviceUrl: typeof url === 'string' && url ? url : null,
+  };
+}
 
 /** How long an Idempotency-Key names the deployment it made. */
 const IDEMPOTENCY_TTL_MS = 24 * 3_600_000;
@@ -126,7 +139,7 @@ export function createDeployRequests(opts: {
     },
 
     /** Redeploy or roll back a service the caller owns: a deployment that starts at the trigger step. */
-    async requestServiceDeploy(who: Requester, kind: 'redeploy' | 'rollback', service: { id: string; name: string; ownerId: string; repo: string | null; branch: string | null; dashboardUrl: string | null }, rollbackToDeployId?: string, opts: { clearCache?: boolean } = {}) {
+    async requestServiceDeploy(who: Requester, kind: 'redeploy' | 'rollback', service: ServiceToDeploy, rollbackToDeployId?: string, opts: { clearCache?: boolean } = {}) {
       const request: DeploymentRequest = {
         githubRepo: service.repo?.replace(/^https:\/\/github\.com\//, '') ?? '', serviceName: service.name, branch: service.branch,
         ownerId: service.ownerId, region: '', plan: '', envVarKeys: [], buildCommand: null, startCommand: null,
@@ -135,6 +148,7 @@ export function createDeployRequests(opts: {
       const rec = blankRecord(newDeploymentId(), who, kind, request);
       rec.serviceId = service.id;
       rec.dashboardUrl = service.dashboardUrl;
+      rec.serviceUrl = service.serviceUrl;
       rec.rollbackToDeployId = rollbackToDeployId ?? null;
       return start(rec, []);
     },

@@ -15,6 +15,7 @@ import type { Service } from '../render/types.js';
 import { presentService, ServiceView } from '../presenters/service.js';
 import { loadServiceOverview } from '../render/serviceOverview.js';
 import { answerDeploymentStarted, DeploymentView } from '../presenters/deployment.js';
+import { serviceToDeploy } from '../deployments/requests.js';
 import type { SettingsAction } from './serviceSettings/scope.js';
 import { documented, view } from '../openapi/describe.js';
 
@@ -98,10 +99,6 @@ export function serviceRoutes(router: Router, deps: AppDeps) {
 
   const who = (caller: CallerRender) => ({ userId: caller.userId, sessionRef: caller.sessionRef, keyFingerprint: caller.keyFingerprint });
 
-  const forDeploy = (svc: Service) => ({
-    id: svc.id, name: svc.name, ownerId: svc.ownerId, repo: svc.repo ?? null, branch: svc.branch ?? null, dashboardUrl: svc.dashboardUrl ?? null,
-  });
-
   const listOwn = (caller: CallerRender) => caller.ownerIds.length === 0 ? Promise.resolve([]) : cache.get(scopeOf(caller), () =>
     loadServiceOverview({ client: caller.client, ownerIds: caller.ownerIds, userId: caller.userId }, deps.deployments));
 
@@ -129,7 +126,7 @@ export function serviceRoutes(router: Router, deps: AppDeps) {
   router.post('/api/render/services/:id/redeploy', documented({ summary: 'Deploy the service again from its branch', tag: 'services', responses: { 202: DeploymentView } }), ...lifecycle, async (ctx) => {
     const caller = callerRender(deps, ctx.state);
     const svc = await loadOwn(caller, String(ctx.params.id));
-    const record = await deps.deployRequests.requestServiceDeploy(who(caller), 'redeploy', forDeploy(svc));
+    const record = await deps.deployRequests.requestServiceDeploy(who(caller), 'redeploy', serviceToDeploy(svc));
     await serviceChanged(deps, ctx, caller, 'redeploy', svc.id);
     answerDeploymentStarted(ctx, record);
   });
@@ -146,7 +143,7 @@ export function serviceRoutes(router: Router, deps: AppDeps) {
     if (target.status !== 'live' && target.status !== 'deactivated') {
       throw errors.conflict('deploy_not_rollbackable', 'Only a deploy that went live can be rolled back to.');
     }
-    const record = await deps.deployRequests.requestServiceDeploy(who(caller), 'rollback', forDeploy(svc), deployId);
+    const record = await deps.deployRequests.requestServiceDeploy(who(caller), 'rollback', serviceToDeploy(svc), deployId);
     await serviceChanged(deps, ctx, caller, 'rollback', svc.id);
     answerDeploymentStarted(ctx, record);
   });

@@ -224,12 +224,18 @@ test('cancel, redeploy and roll back from the deployment page', async (t) => {
   // The log panel fetches after the status change: wait for the line rather than reading at once.
   await page.getByTestId('logs').getByText("Running build command 'npm ci && npm run build'").first().waitFor({ timeout: 30_000 });
   t.regex(await page.getByTestId('logs').innerText(), /Running build command 'npm ci && npm run build'/);
+  const firstSite = await page.getByRole('link', { name: /Open the live site/ }).getAttribute('href');
+  t.regex(firstSite ?? '', /^https:\/\/.+\.onrender\.com/);
 
   await page.getByTestId('redeploy').click();
   await page.waitForURL((url) => !url.hash.endsWith(firstId));
   const redeployId = page.url().split('#/deployments/')[1]!;
   await page.locator('#deployment-status[data-status="live"]').waitFor({ timeout: 20_000 });
   t.regex(await page.locator('.deployment__subtitle').innerText(), /redeploy/);
+  // A redeploy that went live links the live site, as the first deploy's page does.
+  const liveSite = page.getByRole('link', { name: /Open the live site/ });
+  t.is(await liveSite.count(), 1);
+  t.is(await liveSite.getAttribute('href'), firstSite);
 
   // The redeploy replaced it (issue 12: Render's `deactivated`, not a second "Live"): rollback is offered here.
   await page.goto(`${stack.url}/#/deployments/${firstId}`);
@@ -241,6 +247,8 @@ test('cancel, redeploy and roll back from the deployment page', async (t) => {
   t.not(rollbackId, redeployId);
   await page.locator('#deployment-status[data-status="live"]').waitFor({ timeout: 20_000 });
   t.regex(await page.locator('.deployment__subtitle').innerText(), /rollback/);
+  t.is(await liveSite.count(), 1, 'so does a rollback');
+  t.is(await liveSite.getAttribute('href'), firstSite);
   t.deepEqual(problems, []);
   await context.close();
 });

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { AppDeps } from '../../deps.js';
 import { validate } from '../../middleware/validate.js';
 import { answerDeploymentStarted } from '../../presenters/deployment.js';
+import { serviceToDeploy } from '../../deployments/requests.js';
 import type { Deploy } from '../../render/types.js';
 import { type settingsScope } from './scope.js';
 import { documented } from '../../openapi/describe.js';
@@ -60,8 +61,7 @@ export function deployRoutes(router: Router, deps: AppDeps, scope: ReturnType<ty
     const { caller, service } = ctx.state.own;
     const { clear_cache: clearCache } = ctx.input.body;
     const who = { userId: caller.userId, sessionRef: caller.sessionRef, keyFingerprint: caller.keyFingerprint };
-    const forDeploy = { id: service.id, name: service.name, ownerId: service.ownerId, repo: service.repo ?? null, branch: service.branch ?? null, dashboardUrl: service.dashboardUrl ?? null };
-    const record = await deps.deployRequests.requestServiceDeploy(who, 'redeploy', forDeploy, undefined, { clearCache });
+    const record = await deps.deployRequests.requestServiceDeploy(who, 'redeploy', serviceToDeploy(service), undefined, { clearCache });
     await scope.changed(ctx, clearCache ? 'clear_cache_redeploy' : 'redeploy');
     answerDeploymentStarted(ctx, record);
   });
