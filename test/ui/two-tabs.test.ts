@@ -94,3 +94,25 @@ test('a page of one user never retries its action as another user whose session 
   t.true(await page.getByTestId('sign-in').isVisible(), 'the page says the first user’s session is over');
   await Promise.all([context.close(), other.context.close()]);
 });
+
+test('a service deleted in one tab leaves the other tab’s dashboard, not a card whose actions all fail', async (t) => {
+  const { context, page: first, problems } = await stack.signedInWithKey(browser, 'twotabsdel', ['gone-app']);
+  await deployThroughForm(first, 'twotabsdel/gone-app', { serviceName: 'gone-app' });
+  await first.locator('#deployment-status[data-status="live"]').waitFor({ timeout: 20_000 });
+  const second = await context.newPage();
+  await second.goto(`${stack.url}/#/`);
+  const theirCard = second.getByTestId('service-card').filter({ hasText: 'gone-app' });
+  await theirCard.waitFor();
+
+  await first.goto(`${stack.url}/#/`);
+  const card = first.getByTestId('service-card').filter({ hasText: 'gone-app' });
+  await card.getByTestId('service-delete').click();
+  await card.getByTestId('service-delete-confirm').click();
+  await card.waitFor({ state: 'detached' });
+
+  // The other tab's deployment row says the service is gone, and its card goes with it.
+  await second.locator('[data-testid=deployment-row-status][data-status="service_deleted"]').waitFor({ timeout: 15_000 });
+  await theirCard.waitFor({ state: 'detached', timeout: 15_000 });
+  t.deepEqual(problems, []);
+  await context.close();
+});

@@ -126,6 +126,12 @@ export function dashboardView(ctx) {
     }
   }
 
+  /** The service cards show each one's latest deploy and whether it still exists: read them again once a burst settles. */
+  function reloadServicesSoon() {
+    clearTimeout(servicesTimer);
+    servicesTimer = setTimeout(() => loadServices(), 500);
+  }
+
   const el = h('section', { class: 'page' },
     h('div', { class: 'page__head' },
       h('h1', { tabindex: '-1' }, 'Dashboard'),
@@ -157,8 +163,9 @@ export function dashboardView(ctx) {
       }
       const badge = row.querySelector('.badge');
       if (badge.dataset.status === e.status || badge.dataset.status === 'service_deleted') {
-        // Same status, changed record (its service was deleted, say): re-read the list once things settle.
-        if (isTerminal(e.status)) { clearTimeout(reloadTimer); reloadTimer = setTimeout(() => loadDeployments(), 300); }
+        // Same status, changed record (its service was deleted, say, perhaps in another tab): re-read the
+        // list and the cards once things settle.
+        if (isTerminal(e.status)) { clearTimeout(reloadTimer); reloadTimer = setTimeout(() => loadDeployments(), 300); reloadServicesSoon(); }
         return;
       }
       setBadge(badge, e.status);
@@ -167,12 +174,11 @@ export function dashboardView(ctx) {
       if (isTerminal(e.status)) {
         const name = row.querySelector('.row__title')?.textContent ?? 'Deployment';
         ctx.announce(`${name}: ${statusLabel(e.status)}`);
-        // The service card shows the latest deploy's outcome: read it again once the burst settles.
-        clearTimeout(servicesTimer);
-        servicesTimer = setTimeout(() => loadServices(), 500);
+        reloadServicesSoon();
       }
     },
-    onResync() { loadDeployments(); },
+    // After a gap in the stream (a reconnect, a tab asleep) the cards may be as stale as the list.
+    onResync() { loadDeployments(); loadServices(); },
     dispose() { disposed = true; clearTimeout(reloadTimer); clearTimeout(servicesTimer); },
   };
 }
