@@ -15,6 +15,7 @@ import { systemClock } from '../server/clock.js';
 import { telemetryKeys } from '../server/telemetry/keys.js';
 import { createGuardStore } from '../server/telemetry/guards.js';
 import { AdminError, listBlocks, unblock, userTelemetry, type AdminDeps } from '../server/telemetry/admin.js';
+import { withNpmStartState } from './start/stateDir.js';
 
 const USAGE = `usage: npm run admin -- <command>
   blocks                    users the anomaly detector throttles or blocks, and until when
@@ -30,7 +31,8 @@ if (!command || !['blocks', 'unblock', 'telemetry'].includes(command) || args.le
   process.exit(2);
 }
 
-const config = loadConfigOrExit(process.env);
+// Beside `npm start`: the Redis and key it gave its processes, which this shell does not have.
+const config = loadConfigOrExit(withNpmStartState(process.env));
 const logger = createLogger({ level: 'warn', name: 'admin', destination: process.stderr });
 const redis = createRedis(config.redisUrl, 'worker', { maxRetriesPerRequest: 2 });
 const keys = telemetryKeys(config.redisPrefix);

@@ -7,7 +7,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { join, relative, resolve } from 'node:path';
+import { join, relative } from 'node:path';
 import type { Middleware } from 'koa';
 import { loadConfigOrExit } from '../server/config/env.js';
 import { createLogger, type Logger } from '../server/logger.js';
@@ -18,9 +18,10 @@ import { startRenderSimulator } from '../sandbox/render/index.js';
 import { DEMO, headsFromGitHub, scheduleSentinelDemo, seedSandbox } from '../sandbox/seed.js';
 import { redisAnswers, startPrivateRedis } from './start/privateRedis.js';
 import { createSandboxLogger } from './start/sandboxLog.js';
+import { privateRedisDir, secretKeyFile, stateDir } from './start/stateDir.js';
 
 const env: Record<string, string | undefined> = { ...process.env };
-const STATE_DIR = resolve(env.SANDBOX_DIR || join(process.cwd(), '.sandbox'));
+const STATE_DIR = stateDir(env);
 /** Where the GitHub simulator answers on the app's own origin: sign-in works through one forwarded port. */
 const GITHUB_MOUNT = '/sandbox/github';
 const PHASE_MS = { created: 800, build_in_progress: 4000, pre_deploy_in_progress: 1000, update_in_progress: 2500 };
@@ -38,7 +39,7 @@ async function ensureRedis(): Promise<string> {
     if (!(await redisAnswers(env.REDIS_URL))) throw new Error(`REDIS_URL=${withoutPassword(env.REDIS_URL)} does not answer.`);
     return `REDIS_URL ${withoutPassword(env.REDIS_URL)} (as given)`;
   }
-  const dir = join(STATE_DIR, 'redis');
+  const dir = privateRedisDir(STATE_DIR);
   const redis = await startPrivateRedis(dir);
   stopRedis = () => redis.stop();
   env.REDIS_URL = redis.url;
@@ -56,7 +57,7 @@ function withoutPassword(url: string): string {
 function ensureSecretKey(): void {
   if (env.SECRET_KEY) return;
   mkdirSync(STATE_DIR, { recursive: true });
-  const file = join(STATE_DIR, 'secret-key');
+  const file = secretKeyFile(STATE_DIR);
   if (!existsSync(file)) writeFileSync(file, randomBytes(32).toString('hex'), { mode: 0o600 });
   env.SECRET_KEY = readFileSync(file, 'utf8').trim();
 }

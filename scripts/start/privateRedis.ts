@@ -1,8 +1,11 @@
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
+
+/** Beside the pid file: where the running server answers (a new free port each run). */
+const URL_FILE = 'redis.url';
 
 /** True when something at `url` answers PING. */
 export async function redisAnswers(url: string): Promise<boolean> {
@@ -36,12 +39,8 @@ interface PrivateRedis {
 export async function startPrivateRedis(dir: string): Promise<PrivateRedis> {
   mkdirSync(dir, { recursive: true });
   const pidFile = join(dir, 'redis.pid');
-  if (existsSync(pidFile)) {
-    const pid = Number(readFileSync(pidFile, 'utf8').trim());
-    if (Number.isInteger(pid) && pid > 0 && isAlive(pid)) {
-      throw new Error(`A redis-server from an earlier run (pid ${pid}) still uses ${dir}. Stop it (kill ${pid}) and run npm start again.`);
-    }
-  }
+  const pid = livePid(pidFile);
+  if (pid) throw new Error(`A redis-server from an earlier run (pid ${pid}) still uses ${dir}. Stop it (kill ${pid}) and run npm start again.`);
   const port = await freePort();
   const child = spawn('redis-server', [
     '--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--pidfile', pidFile, '--logfile', 'redis.log',
@@ -68,17 +67,36 @@ export async function startPrivateRedis(dir: string): Promise<PrivateRedis> {
     }
     await new Promise((r) => setTimeout(r, 50));
   }
+  // Where it answers, for `npm run admin` (runningPrivateRedis): the port is a new one each run.
+  writeFileSync(join(dir, URL_FILE), url);
   return {
     url,
     port,
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return;
+      rmSync(join(dir, URL_FILE), { force: true });
       child.kill('SIGTERM'); // redis-server writes its AOF and exits
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([exited, new Promise((r) => { timer = setTimeout(r, 10_000); })]);
       clearTimeout(timer);
     },
   };
+}
+
+/**
+ * The URL of the private redis-server npm start runs with its data in `dir`, while it runs (its pid
+ * file names a live process); null otherwise. The operator CLI reads the same Redis this way.
+ */
+export function runningPrivateRedis(dir: string): string | null {
+  const urlFile = join(dir, URL_FILE);
+  if (!livePid(join(dir, 'redis.pid')) || !existsSync(urlFile)) return null;
+  return readFileSync(urlFile, 'utf8').trim() || null;
+}
+
+function livePid(pidFile: string): number | null {
+  if (!existsSync(pidFile)) return null;
+  const pid = Number(readFileSync(pidFile, 'utf8').trim());
+  return Number.isInteger(pid) && pid > 0 && isAlive(pid) ? pid : null;
 }
 
 function isAlive(pid: number): boolean {
