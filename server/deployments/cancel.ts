@@ -10,8 +10,8 @@ import { isTerminal, type DeploymentRecord } from './types.js';
  * The owner cancels a deployment that has not finished: Render's deploy is canceled first when it
  * is still running there, then the record becomes `canceled` (a compare-and-set that wins over a
  * late worker write, and deletes its sealed env values), its job goes, and a per-request key
- * (X-Render-Api-Key) ends with it. A deploy Render queued (202) without our knowing its id yet is
- * left to a job of its own instead: the worker finds it by what was asked and cancels it on Render
+ * (X-Render-Api-Key) ends with it. A deploy Render queued (202) without our knowing its id yet, or
+ * one the ask on its way as the cancel lands may make, is left to a job of its own instead: the worker finds it by what was asked and cancels it on Render
  * (workers/tasks/canceledAsk.ts), which ends that key when it is done.
  * `render` is asked for only when there is a Render deploy to cancel. Returns the record as it now is.
  */
@@ -23,8 +23,8 @@ export async function cancelDeployment(deps: AppDeps, rec: DeploymentRecord, ren
   const canceled = await deps.deployRequests.markCanceled(rec.id) ?? (ours ? await endedByOurCancel(deps, rec.id) : null);
   if (!canceled) throw errors.conflict('deployment_finished', 'This deployment ended before the cancel reached it.');
   // Its env values went with the canceled write (transition.ts); its job goes now, or is started
-  // again to cancel the deploy Render queued for it (removing it alone left that deploy to go live).
-  if (queuedAskUnnamed(canceled)) {
+  // again to cancel the deploy its ask made, unnamed to us (removing it alone left that deploy to go live).
+  if (askUnnamed(canceled)) {
     await requeueDeployJob(deps.queue, { deploymentId: rec.id, userId: rec.userId, requestMac: rec.requestMac });
     return canceled;
   }
@@ -34,12 +34,20 @@ export async function cancelDeployment(deps: AppDeps, rec: DeploymentRecord, ren
 }
 
 /**
- * A canceled deployment whose ask Render answered 202 (render_queued) before the deploy it queued was
- * named to us: that deploy is still on Render, found only by what was asked (workers/tasks/ownDeploy.ts).
+ * A canceled deployment whose ask for a deploy may have made one on Render that was never named to us,
+ * found only by what was asked (workers/tasks/ownDeploy.ts): Render answered 202 (render_queued)
+ * before the deploy it queued was listed, or the cancel landed while the ask was on its way
+ * (canceledWhileAsking): the run that asked cannot record what Render answered on a canceled record.
  */
-export function queuedAskUnnamed(rec: DeploymentRecord): boolean {
+export function askUnnamed(rec: DeploymentRecord): boolean {
   return rec.status === 'canceled' && !rec.deployId && Boolean(rec.serviceId) && Boolean(rec.deployRequestedAt)
-    && rec.timeline.some((e) => e.status === 'render_queued');
+    && (rec.timeline.some((e) => e.status === 'render_queued') || canceledWhileAsking(rec));
+}
+
+/** Canceled straight from triggering_deploy after its ask was marked (deployRequestedAt): the ask may have reached Render. */
+export function canceledWhileAsking(rec: DeploymentRecord): boolean {
+  const last = rec.timeline.findLastIndex((e) => e.status === 'canceled');
+  return rec.status === 'canceled' && Boolean(rec.deployRequestedAt) && last > 0 && rec.timeline[last - 1]!.status === 'triggering_deploy';
 }
 
 /** The record, when the worker recorded it canceled: Render's end it saw is the cancel we just made. */

@@ -61,6 +61,46 @@ test.serial('a redeploy canceled while render_queued: its queued deploy ends can
   await until('the follow-up job\'s end', async () => (await stack.web.deps.queue.getJob(asked.json.id))?.finishedOn ?? null, 15_000);
 });
 
+test.serial('a redeploy canceled while its ask is on its way, which Render then queues (202) unlisted: its deploy is canceled on Render once found', async (t) => {
+  const u = await liveService(stack, 'trigger-queued-cancel');
+  const { running, finishRunning } = await rollbackHeldInLastPhase(stack, u.apiKey, u.serviceId, u.firstDeployId);
+  t.teardown(finishRunning);
+  const releaseBuild = stack.render.holdPhase({ serviceId: u.serviceId }, 'build_in_progress');
+  t.teardown(releaseBuild);
+  // The ask waits on Render until the cancel is answered; Render then queues it (202) and, for the look
+  // right after, lists nothing: the run that asked cannot name the deploy before the record ends.
+  const held = stack.render.holdRequest({ method: 'POST', route: LIST_ROUTE, apiKey: u.apiKey });
+  t.teardown(held.release);
+  stack.render.setFault({ method: 'GET', route: LIST_ROUTE, apiKey: u.apiKey, kind: 'body', body: [], count: 1 });
+  t.teardown(() => stack.render.clearFaults());
+
+  const asked = await u.agent.post(`/api/render/services/${u.serviceId}/redeploy`);
+  t.is(asked.status, 202, asked.text);
+  await held.arrived;
+  const canceled = await u.agent.post(`/api/render/deployments/${asked.json.id}/cancel`);
+  t.is(canceled.status, 200, canceled.text);
+  t.is(canceled.json.status, 'canceled');
+  held.release();
+  // The run that asked has had its one look (nothing listed); Render lists the deploy from now on.
+  await until('the asking run\'s look after the 202', async () =>
+    renderCalls(stack, u.accountId, 'GET', LIST_ROUTE).find((c) => c.query.includes('status=queued')) ?? null);
+  const ours = await until('the redeploy\'s deploy on Render', async () =>
+    (await renderDeploysOf(stack, u.apiKey, u.serviceId)).find((d) => d.trigger === 'api'));
+  t.is(ours.status, 'queued');
+  finishRunning(); // the running deploy ends: ours leaves the queue (Render cancels a deploy only then)
+
+  const cancelCall = await until('the cancel of the queued deploy on Render', async () =>
+    renderCalls(stack, u.accountId, 'POST', CANCEL_ROUTE).find((c) => c.path.includes(ours.id) && c.status !== 0), 15_000).catch(() => null);
+  releaseBuild();
+  const after = await renderDeploysOf(stack, u.apiKey, u.serviceId);
+  t.truthy(cancelCall, `the deploy of a deployment canceled while asking is canceled on Render (${after.find((d) => d.id === ours.id)?.status})`);
+  t.is(after.find((d) => d.id === ours.id)?.status, 'canceled');
+  t.is(after.find((d) => d.id === running)?.status, 'live', 'the running deploy, someone else\'s, went on');
+  const rec = await waitFinished(u.agent, asked.json.id);
+  t.is(rec.status, 'canceled');
+  t.is(rec.timeline.filter((e: { status: string }) => e.status === 'canceled').length, 1, 'the record was canceled once');
+});
+
 test.serial('a deploy someone else queued after ours is never canceled for a canceled render_queued deployment', async (t) => {
   const u = await liveService(stack, 'queued-cancel-foreign');
   // A worker that stops looking for an unlisted queued deploy two seconds after the ask.

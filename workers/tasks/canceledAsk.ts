@@ -11,21 +11,25 @@ import { createRunBudget } from './runBudget.js';
 import { deployOfAsk } from './ownDeploy.js';
 import { delayJob } from './delayJob.js';
 
-// A deployment canceled while render_queued (server/deployments/cancel.ts queuedAskUnnamed): Render
-// queued its deploy (202) and we had not seen it listed, so the cancel had no id to cancel on Render.
+// A deployment canceled while render_queued (server/deployments/cancel.ts askUnnamed): Render queued
+// its deploy (202) and we had not seen it listed, or the cancel landed while the ask was on its way
+// (the run that asked cannot record the answer on a canceled record), so it had no id to cancel on Render.
 // Its job looks for that deploy by what was asked, as the watch would have, and cancels it there;
-// the record stays as the cancel wrote it. Never a deploy made after the 202 (ownDeploy.ts queuedAt):
+// the record stays as the cancel wrote it. Never a deploy made after the 202 (ownDeploy.ts askAnsweredBy):
 // one someone else queued then looks like ours.
 
 const askingFor = (ctx: WorkerContext, rec: DeploymentRecord) => ctx.clock.now() - Date.parse(rec.deployRequestedAt!);
 
 /**
- * One look: cancels the deploy on Render when found still running there, and returns null (done), or
- * how long to wait before looking again; gives up once the watch would have (queuedUnmatchedMs).
+ * One look: cancels the deploy on Render when found running there, and returns null (done), or how
+ * long to wait before looking again; gives up once the watch would have: on a deploy never listed
+ * (queuedUnmatchedMs), on one that never left Render's queue (maxMs).
  */
 async function cancelQueuedDeploy(ctx: WorkerContext, rec: DeploymentRecord, render: RenderClient): Promise<number | null> {
   const deploy = await deployOfAsk(ctx, render, rec);
-  if (deploy) {
+  // Render cancels a deploy once it has left its queue (docs/render-api.md §6.4: a queued one is a
+  // 400): one still queued behind another deploy is looked at again until it has.
+  if (deploy && deploy.status !== 'queued') {
     if (!isInProgressOnRender(deploy.status)) return null;
     // Render answers 400 when it ended between our look and the cancel: nothing is left to do.
     await render.cancelDeploy(rec.serviceId!, deploy.id).catch((err: unknown) => {
@@ -35,7 +39,7 @@ async function cancelQueuedDeploy(ctx: WorkerContext, rec: DeploymentRecord, ren
     return null;
   }
   const asking = askingFor(ctx, rec);
-  if (asking > ctx.watch.queuedUnmatchedMs) return null;
+  if (asking > (deploy ? ctx.watch.maxMs : ctx.watch.queuedUnmatchedMs)) return null;
   const { initialMs, factor, maxDelayMs } = ctx.watch;
   return Math.min(maxDelayMs, Math.round(initialMs + (factor - 1) * asking));
 }

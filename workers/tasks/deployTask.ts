@@ -19,7 +19,7 @@ import { delayJob } from './delayJob.js';
 import { createRunBudget, type TakeAhead } from './runBudget.js';
 import { serviceGoneFailure } from './serviceGone.js';
 import { followCanceledAsk } from './canceledAsk.js';
-import { queuedAskUnnamed } from '../../server/deployments/cancel.js';
+import { askUnnamed } from '../../server/deployments/cancel.js';
 
 // The steps live by what they talk to: githubSteps.ts (verify, detect), createService.ts (the service),
 // renderDeploy.ts (trigger, watch), finishDeploy.ts (the final status); this file runs them.
@@ -36,8 +36,9 @@ export async function runDeployJob(ctx: WorkerContext, job: Job<DeployJobData>, 
   if (!rec) return; // vanished or refused (a refused one's env values are dropped there)
   // Already over: ended elsewhere (a cancel, a revocation), whose write deleted its env values. Only a
   // record ended by an older version (its end and its drop were two steps) may still have them.
-  // One canceled while Render had its deploy queued unnamed looks for that deploy to cancel it there.
-  if (queuedAskUnnamed(rec)) return followCanceledAsk(ctx, job, token, rec);
+  // One canceled while its ask's deploy was unnamed to us (queued by Render, or the ask on its way)
+  // looks for that deploy to cancel it there.
+  if (askUnnamed(rec)) return followCanceledAsk(ctx, job, token, rec);
   if (isTerminal(rec.status)) return ctx.envVault.drop(rec.id);
   const { id: deploymentId, userId } = rec;
   // Made only when something is logged: a child logger per run (most runs log nothing) was 0.4% of the worker's busy time.
@@ -67,9 +68,9 @@ export async function runDeployJob(ctx: WorkerContext, job: Job<DeployJobData>, 
   try {
     const outcome = await advance(ctx, first ? await first : rec, render, creds, budget.takeAhead);
     if (typeof outcome === 'number') return await delayJob(job, token, outcome);
-    // Canceled while this run watched its queued deploy: this job goes on to cancel that deploy.
+    // Canceled while this run asked for a deploy or watched its queued one: this job goes on to cancel that deploy.
     const ended = outcome ?? await ctx.deployments.get(rec.id).catch(() => null);
-    if (ended && queuedAskUnnamed(ended)) {
+    if (ended && askUnnamed(ended)) {
       await deployEnded(ctx, rec.id, creds, null);
       return await followCanceledAsk(ctx, job, token, ended, render);
     }

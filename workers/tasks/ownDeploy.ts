@@ -4,6 +4,7 @@ import type { DatedPage } from '../../server/render/pagination.js';
 import type { DeploymentRecord } from '../../server/deployments/types.js';
 import type { WorkerContext } from '../context.js';
 import { CLOCK_SLACK_MS, onRenderClock, readDated } from '../../server/render/renderClock.js';
+import { canceledWhileAsking } from '../../server/deployments/cancel.js';
 
 // Which deploy of the service is this deployment's while Render has not named it to us: a retried ask
 // whose answer was lost, an ask Render queued (202, no body), a service created without its deploy's id.
@@ -40,10 +41,16 @@ function latestOnRenderClock(ours: number, page: DatedPage<Deploy>, sentAt: numb
   return least <= 0 && most >= 0 ? ours : ours + most;
 }
 
-/** When the record said render_queued (our clock): Render had answered the ask by then, so ours existed. */
-export function queuedAt(rec: DeploymentRecord): number | undefined {
+/**
+ * When Render had made the deploy of the ask, at the latest (our clock), if known: when the record said
+ * render_queued (Render had answered the ask by then); for a deployment canceled while its ask was on
+ * its way (cancel.ts canceledWhileAsking), the ask's mark plus the Render client's deadline (the ask
+ * went right after its mark, and was answered or abandoned by then).
+ */
+export function askAnsweredBy(ctx: Pick<WorkerContext, 'renderTimeoutMs'>, rec: DeploymentRecord): number | undefined {
   const entry = rec.timeline.find((e) => e.status === 'render_queued');
-  return entry ? Date.parse(entry.at) : undefined;
+  if (entry) return Date.parse(entry.at);
+  return canceledWhileAsking(rec) ? Date.parse(rec.deployRequestedAt!) + ctx.renderTimeoutMs : undefined;
 }
 
 /**
@@ -106,12 +113,12 @@ async function recordedByOthers(ctx: WorkerContext, rec: DeploymentRecord): Prom
  * looking at once would both take the oldest; matching deploys were asked alike, so which each takes
  * matters less than that they differ); ours was made at the ask. `queued`: Render answered 202, so
  * the deploy was queued then; only queued ones are looked at, which keeps out the deploy running then.
- * A record that says render_queued had its 202 by then: a deploy made after that (someone else
- * redeploying, which looks like our redeploy) is never its own.
+ * A record that says render_queued had its 202 by then (askAnsweredBy): a deploy made after that
+ * (someone else redeploying, which looks like our redeploy) is never its own.
  */
 export async function deployOfAsk(ctx: WorkerContext, render: RenderClient, rec: DeploymentRecord, opts: { queued?: boolean } = {}): Promise<Deploy | null> {
   const [recent, matches, recorded] = await Promise.all([
-    deploysSinceAsk(ctx, render, rec, opts.queued ?? false, queuedAt(rec)),
+    deploysSinceAsk(ctx, render, rec, opts.queued ?? false, askAnsweredBy(ctx, rec)),
     matcherFor(render, rec),
     recordedByOthers(ctx, rec),
   ]);
