@@ -133,6 +133,7 @@ export function confirmButton({ label, question, confirmLabel = label, danger = 
 /** Runs an async action from a button: disables it meanwhile and shows a busy label. */
 export async function busy(button, busyLabel, action) {
   const label = button.textContent;
+  const hadFocus = document.activeElement === button;
   button.disabled = true;
   button.setAttribute('aria-busy', 'true');
   button.textContent = busyLabel;
@@ -142,6 +143,9 @@ export async function busy(button, busyLabel, action) {
     button.disabled = false;
     button.removeAttribute('aria-busy');
     button.textContent = label;
+    // Disabling the pressed button dropped focus to <body>: a keyboard user would start again from the
+    // top of the page. Give it back, unless the action moved focus on purpose (a field with an error).
+    if (hadFocus && button.isConnected && (document.activeElement === document.body || !document.activeElement)) button.focus();
   }
 }
 

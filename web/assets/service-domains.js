@@ -87,7 +87,7 @@ export function domainsSection({ ctx, serviceId }) {
         name.control.value = '';
         await load();
       } catch (err) {
-        if (err.field === 'name') name.setError(err.message); else replace(flash, notice('error', err.message));
+        if (err.field === 'name') { name.setError(err.message); name.control.focus(); } else replace(flash, notice('error', err.message));
       }
     });
   });

@@ -111,7 +111,8 @@ export function secretsSection({ kind, ctx, serviceId, onChanged }) {
         await load();
       } catch (err) {
         const target = err.field === 'key' || err.field === 'name' ? name : err.field === 'value' || err.field === 'content' ? value : null;
-        if (target) target.setError(err.message); else replace(flash, notice('error', err.message));
+        // On its field (read out with it when focused), or above the form.
+        if (target) { target.setError(err.message); target.control.focus(); } else replace(flash, notice('error', err.message));
       }
     });
   });

@@ -138,9 +138,15 @@ export function serviceView(ctx, route) {
       if (previews && previews.control.value !== s.previews) body.previews = previews.control.value;
       if (!Object.keys(body).length) { replace(flash, notice('info', 'Nothing changed.')); return; }
       void busy(save, 'Saving…', async () => {
-        try { await patch(body); drawScaling(); ctx.announce('Settings saved'); } catch (err) {
+        try {
+          await patch(body);
+          drawScaling();
+          // The form was drawn again with the saved values: focus its button, not <body>.
+          scaling.querySelector('[data-testid=settings-save]')?.focus();
+          ctx.announce('Settings saved');
+        } catch (err) {
           const f = byField[err.field];
-          if (f) f.setError(err.message); else replace(flash, notice('error', err.message));
+          if (f) { f.setError(err.message); f.control.focus(); } else replace(flash, notice('error', err.message));
         }
       });
     });
