@@ -27,8 +27,15 @@ const repo = need('GITHUB_REPOSITORY');
 const branch = (env.GITHUB_REF_NAME ?? '').trim() || undefined;
 const sha = (env.GITHUB_SHA ?? '').trim();
 const serviceName = (env.SERVICE_NAME ?? '').trim() || repo.split('/')[1].toLowerCase();
-const timeoutMs = Number(env.DEPLOY_TIMEOUT_SECONDS ?? 1800) * 1000;
-const pollMs = Number(env.POLL_SECONDS ?? 5) * 1000;
+// A duration like '30m' read as NaN: no deadline ever came, and a NaN or zero interval polled without pause.
+const seconds = (name, fallback) => {
+  const raw = (env[name] ?? '').trim();
+  const n = raw ? Number(raw) : fallback;
+  if (!Number.isFinite(n) || n <= 0) { console.error(`ci-deploy: ${name} must be a number of seconds above 0 (got ${JSON.stringify(raw)})`); process.exit(2); }
+  return n * 1000;
+};
+const timeoutMs = seconds('DEPLOY_TIMEOUT_SECONDS', 1800);
+const pollMs = seconds('POLL_SECONDS', 5);
 
 async function api(method, path, { body, headers } = {}) {
   const res = await fetch(`${base}${path}`, {

@@ -65,3 +65,16 @@ test.serial('bad input: exit 2; the same commit re-run does not deploy twice', a
   t.false(dump.includes(token));
   t.false(dump.includes(apiKey));
 });
+
+test.serial('a timeout or poll interval that is not a number of seconds is bad input: exit 2, nothing deployed', async (t) => {
+  // '30m' read as NaN: the deadline never came (a stuck deploy held the CI job until GitHub killed it),
+  // and a NaN or zero poll interval polled the API without pause.
+  const cases: Array<Record<string, string>> = [{ DEPLOY_TIMEOUT_SECONDS: '30m' }, { DEPLOY_TIMEOUT_SECONDS: '0' }, { POLL_SECONDS: '5s' }, { POLL_SECONDS: '0' }];
+  for (const [i, extra] of cases.entries()) {
+    const res = await run('ciowner/good-app', { ...extra, SERVICE_NAME: 'ci-bad-timing', GITHUB_SHA: `sha-timing-${i}` });
+    t.is(res.code, 2, `${JSON.stringify(extra)}: ${res.out}`);
+    t.regex(res.out, new RegExp(`ci-deploy: ${Object.keys(extra)[0]!} must be a number of seconds above 0`));
+  }
+  const mine = await fetch(`${stack.url}/api/render/my-deployments?limit=100`, { headers: { authorization: `Bearer ${token}` } }).then((r) => r.json() as Promise<{ deployments: Array<{ request: { serviceName: string } }> }>);
+  t.false(mine.deployments.some((d) => d.request.serviceName === 'ci-bad-timing'));
+});
