@@ -13,7 +13,7 @@ import type { DeploymentKind, DeploymentRecord, DeploymentRequest } from './type
 import type { Service } from '../render/types.js';
 import { deleteIfOurs } from '../redisOwned.js';
 import { redisScript } from '../redisScript.js';
-import { sessionKeys } from '../sessions/records.js';
+import { MAX_MOVE_HOPS, sessionKeys } from '../sessions/records.js';
 
 interface Requester { userId: number; sessionRef: string; keyFingerprint: string }
 
@@ -160,15 +160,24 @@ export function createDeployRequests(opts: {
      * key, at its next write and stops there).
      * Only those made with `onlyKeyFingerprint`, when given (a key change).
      */
-    async revokeForSession(userId: number, sessionRef: string, onlyKeyFingerprint?: string): Promise<number> {
+    async revokeForSession(userId: number, sessionRefs: string | readonly string[], onlyKeyFingerprint?: string): Promise<number> {
       let stopped = 0;
       const jobs: string[] = [];
       // A record names its session by the ref it was asked under; a SECRET_KEY rotation since moved the
-      // session to another ref and left a pointer from the old one (sessions/records.ts moveFromPrevious).
-      const sessionOf = async (ref: string) => (ref === sessionRef ? ref : (await redis.get(movedTo(ref))) ?? ref);
+      // session to another ref (back and forth during a rolling deploy) and left a pointer from the old
+      // one (sessions/records.ts moveFromPrevious). The session's names (the end's, and those its record
+      // kept), else where the pointers from the record's ref lead (a session moved by an older version
+      // kept no names), a bounded number of hops.
+      const names = new Set(typeof sessionRefs === 'string' ? [sessionRefs] : sessionRefs);
+      const isThisSession = async (ref: string) => {
+        for (let at: string | null = ref, hops = 0; at !== null && hops <= MAX_MOVE_HOPS; at = await redis.get(movedTo(at)), hops++) {
+          if (names.has(at)) return true;
+        }
+        return false;
+      };
       for (const id of await deployments.activeIds(userId)) {
         const rec = await deployments.get(id);
-        if (!rec || (await sessionOf(rec.sessionRef)) !== sessionRef) continue;
+        if (!rec || !(await isThisSession(rec.sessionRef))) continue;
         if (onlyKeyFingerprint !== undefined && rec.keyFingerprint !== onlyKeyFingerprint) continue;
         const done = await deployments.transition(id, 'credentials_revoked', 'orchestrator', {
           failure: { code: 'credentials_revoked', message: 'Stopped because you signed out or cleared your Render key.' },

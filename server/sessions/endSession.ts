@@ -18,7 +18,8 @@ interface SessionEndingDeps {
   redis: Redis;
   logger: Logger;
   /** Stops the session's unfinished deploys (all of them, or only those made with one key). */
-  revokeDeploys(userId: number, sessionRef: string, onlyKeyFingerprint?: string): Promise<number>;
+  /** `sessionRefs`: every name the session went by (a SECRET_KEY rotation moves it: sessions/records.ts). */
+  revokeDeploys(userId: number, sessionRefs: readonly string[], onlyKeyFingerprint?: string): Promise<number>;
   /** The audit trail: every end is recorded here (with the request that asked for it, when one did). */
   audit?: { append(input: AuditInput): Promise<unknown> };
   /** A changed client is a security event (audit entry, counter, alert), not a plain sign-out. */
@@ -40,9 +41,13 @@ interface SessionEndingDeps {
 export function createSessionEnding(deps: SessionEndingDeps) {
   const { sessions, redis, logger } = deps;
 
-  async function announce(ref: string, reason: SessionEndReason): Promise<void> {
+  /**
+   * On the channel of every name the session went by: a stream listens on the name its process found
+   * the session under, and during a rolling SECRET_KEY rotation the other kind of process names it otherwise.
+   */
+  async function announce(refs: readonly string[], reason: SessionEndReason): Promise<void> {
     // Streams also re-check the session at each keepalive, so a lost publish only delays the close.
-    await redis.publish(sessions.keys.endChannel(ref), reason).catch((err: unknown) => {
+    await Promise.all(refs.map((ref) => redis.publish(sessions.keys.endChannel(ref), reason))).catch((err: unknown) => {
       logger.warn({ err: { message: (err as Error).message }, reason }, 'could not announce a session end');
     });
   }
@@ -53,8 +58,8 @@ export function createSessionEnding(deps: SessionEndingDeps) {
     });
   }
 
-  async function stopDeploys(userId: number, ref: string, onlyKeyFingerprint?: string): Promise<void> {
-    await deps.revokeDeploys(userId, ref, onlyKeyFingerprint).catch((err: unknown) => {
+  async function stopDeploys(userId: number, refs: readonly string[], onlyKeyFingerprint?: string): Promise<void> {
+    await deps.revokeDeploys(userId, refs, onlyKeyFingerprint).catch((err: unknown) => {
       // The worker stops them anyway when it next loads the session (gone, or another key).
       logger.warn({ err: { message: (err as Error).message } }, 'could not revoke the ended session\'s deploys');
     });
@@ -63,9 +68,10 @@ export function createSessionEnding(deps: SessionEndingDeps) {
   return {
     /** Destroy the session (it can never be written again), stop its deploys, close its streams, audit. */
     async end(ref: string, userId: number, reason: 'signed_out' | 'signed_in_again' | 'token_revoked' | 'client_changed', by?: EndRequest): Promise<void> {
-      await sessions.destroyByRef(ref);
-      await stopDeploys(userId, ref);
-      await announce(ref, reason);
+      // Wherever a rotation moved it meanwhile (destroyByRef follows it), and by all its names.
+      const refs = (await sessions.destroyByRef(ref))?.refs ?? [ref];
+      await stopDeploys(userId, refs);
+      await announce(refs, reason);
       const detail = { ...by?.detail, ...(by?.login ? { login: by.login } : {}) };
       if (reason === 'client_changed') {
         // The detail is the new client's (ip, user agent hash): what the user needs to judge it.
@@ -76,9 +82,9 @@ export function createSessionEnding(deps: SessionEndingDeps) {
     },
 
     /** The store found the session expired, or the session middleware destroyed it: it is already gone. */
-    async afterEnded(ended: { ref: string; userId: number; reason: 'expired' | 'destroyed' }): Promise<void> {
-      await stopDeploys(ended.userId, ended.ref);
-      await announce(ended.ref, ended.reason);
+    async afterEnded(ended: { ref: string; refs: string[]; userId: number; reason: 'expired' | 'destroyed' }): Promise<void> {
+      await stopDeploys(ended.userId, ended.refs);
+      await announce(ended.refs, ended.reason);
       // 'destroyed': the session middleware dropped a session (ctx.session = null on a pre-auth session), nothing to audit.
       if (ended.reason === 'expired') await audit({ userId: ended.userId, action: 'sign_out', outcome: 'success', detail: { reason: 'expired' } });
     },
@@ -89,10 +95,11 @@ export function createSessionEnding(deps: SessionEndingDeps) {
      * this clear waits for the other processes (the fence), and that key was not cleared.
      */
     async clearKey(ref: string, userId: number, by?: EndRequest): Promise<boolean> {
+      const refs = await sessions.refsOf(ref);
       const removed = await sessions.clearCredentials(ref);
       if (removed === null) return false;
-      await stopDeploys(userId, ref, removed);
-      await announce(ref, 'key_cleared');
+      await stopDeploys(userId, refs, removed);
+      await announce(refs, 'key_cleared');
       await audit({ userId, action: 'render_key_cleared', outcome: 'success', detail: by?.detail });
       return true;
     },
@@ -107,8 +114,9 @@ export function createSessionEnding(deps: SessionEndingDeps) {
       const { stored, previousFingerprint, fingerprint } = await sessions.storeCredentials(ref, userId, cred, priorFingerprint);
       if (!stored) return false;
       if (previousFingerprint && previousFingerprint !== fingerprint) {
-        await stopDeploys(userId, ref, previousFingerprint);
-        await announce(ref, 'key_changed');
+        const refs = await sessions.refsOf(ref);
+        await stopDeploys(userId, refs, previousFingerprint);
+        await announce(refs, 'key_changed');
       }
       return true;
     },

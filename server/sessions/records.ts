@@ -25,6 +25,12 @@ export function sessionKeys(prefix: string) {
 /** What storing a key did: the fingerprint the session named before (null: none) and the one it names now. */
 export interface StoredCredentials { stored: boolean; previousFingerprint: string | null; fingerprint: string | null }
 
+/**
+ * Pointers followed from a moved session's old name at most: one per rotation it lived through, so a
+ * few; the bound is against a pointer loop a Redis writer (or an older version) could leave.
+ */
+export const MAX_MOVE_HOPS = 8;
+
 /** How long Redis keeps a record past its deadline (ttlOf): ample for the app's own look at the deadline. */
 const TTL_GRACE_MS = 60_000;
 
@@ -131,19 +137,54 @@ export function createSessionRecords(opts: SessionRecordOptions) {
     return String(next);
   }
 
-  /** Delete and tombstone. The user id the session had (null: pre-auth or already gone). */
-  async function destroy(ref: string): Promise<number | null> {
-    const uid = await lua.destroy(redis, [keys.record(ref), keys.tombstone(ref)], [absoluteMs]).finally(() => changed(ref));
-    if (typeof uid !== 'string' || uid === '') return null;
-    const userId = Number(uid);
-    await redis.srem(keys.userIndex(userId), ref);
-    return userId;
+  /** Delete and tombstone one name: false when no record was there, else its uid ('' before sign-in) and its other names. */
+  async function destroyOne(ref: string): Promise<false | { uid: string; aka: string[] }> {
+    const res = await lua.destroy(redis, [keys.record(ref), keys.tombstone(ref)], [absoluteMs]).finally(() => changed(ref));
+    if (!Array.isArray(res)) return false;
+    const [uid, aka] = res as [string, string];
+    return { uid, aka: aka.split(' ').filter(Boolean) };
+  }
+
+  /**
+   * Delete and tombstone, wherever the session is now: a rotation may have moved it from this name
+   * (a request on a process with the other key, maybe while this one was on its way), so the pointers
+   * are followed, each name on the way tombstoned. The user id the session had and every name it went
+   * by (null: pre-auth or already gone).
+   */
+  async function destroy(ref: string): Promise<{ userId: number; refs: string[] } | null> {
+    const visited: string[] = [];
+    for (let at: string | null = ref; at !== null && visited.length < MAX_MOVE_HOPS && !visited.includes(at); at = await redis.get(keys.movedTo(at))) {
+      visited.push(at);
+      const found = await destroyOne(at);
+      if (found === false) continue;
+      if (found.uid === '') return null;
+      const userId = Number(found.uid);
+      await redis.srem(keys.userIndex(userId), at);
+      return { userId, refs: [...new Set([...visited, ...found.aka])] };
+    }
+    return null;
   }
 
   /** Delete and tombstone a session that has not signed in: true only for the one call that found it. */
   async function consumePreAuth(ref: string): Promise<boolean> {
-    const uid = await lua.destroy(redis, [keys.record(ref), keys.tombstone(ref)], [absoluteMs]).finally(() => changed(ref));
-    return uid === '';
+    const found = await destroyOne(ref);
+    return found !== false && found.uid === '';
+  }
+
+  /** This name and every other one the session behind it went by (rotations: MOVE in scripts.ts). */
+  async function refsOf(ref: string): Promise<string[]> {
+    const aka = await redis.hget(keys.record(ref), 'aka').catch(() => null);
+    return [ref, ...(aka ?? '').split(' ').filter((r) => r && r !== ref)];
+  }
+
+  /** Where the session once named `ref` is now: its pointers followed, a bounded number of hops. */
+  async function whereIs(ref: string): Promise<string> {
+    const seen = [ref];
+    for (;;) {
+      const next = await redis.get(keys.movedTo(seen.at(-1)!));
+      if (next === null || seen.includes(next) || seen.length > MAX_MOVE_HOPS) return seen.at(-1)!;
+      seen.push(next);
+    }
   }
 
   /** After a SECRET_KEY rotation: credentials sealed with the previous key are re-sealed now. The version after. */
@@ -161,15 +202,22 @@ export function createSessionRecords(opts: SessionRecordOptions) {
   }
 
   /**
-   * Rotation: the record is still under the previous key's ref. Re-create it under the current ref
-   * (re-sealed), drop the old one, and leave a pointer for deploys already queued with the old ref.
+   * Rotation: the record is still under the previous key's ref. Moved to the current ref, re-sealed, in
+   * one step (MOVE in scripts.ts) while it is still the record read; a pointer from the old ref lets deploys
+   * queued with it find it. During a rolling deploy the other kind of process moves it back the same way.
    */
   async function moveFromPrevious(prevRef: string, ref: string): Promise<LoadedSession | undefined> {
-    const old = await read(prevRef);
-    if (!old) return undefined;
-    if (!(await create(ref, old.sess))) return read(ref); // another request moved it first
-    await redis.multi().del(keys.record(prevRef)).set(keys.movedTo(prevRef), ref, 'PX', absoluteMs).exec().finally(() => changed(prevRef));
-    if (old.sess.user) await redis.srem(keys.userIndex(old.sess.user.id), prevRef);
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const old = await read(prevRef);
+      if (!old) return read(ref); // gone, or another request moved it here first
+      const uid = old.sess.user?.id;
+      const cred = old.sess.render ? seal(JSON.stringify(old.sess.render), credAad(ref), keyring) : '';
+      const moved = await lua.move(redis,
+        [keys.record(prevRef), keys.record(ref), keys.tombstone(ref), keys.movedTo(prevRef), keys.movedTo(ref), ...(uid === undefined ? [] : [keys.userIndex(uid)])],
+        [old.version, old.credSealed ?? '', sealRecord(ref, old.sess), ttlOf(old.sess), uid === undefined ? '' : String(uid), cred, absoluteMs, ref, prevRef],
+      ).finally(() => { changed(prevRef); changed(ref); });
+      if (moved !== -1) return read(ref); // moved, or taken, ended or moved by another request
+    }
     return read(ref);
   }
 
@@ -196,7 +244,7 @@ export function createSessionRecords(opts: SessionRecordOptions) {
   }
 
   return {
-    keys, refOf, previousRefOf, read, deadlineOf, create, writeIfVersion, destroy, consumePreAuth, reseal, moveFromPrevious,
+    keys, refOf, previousRefOf, read, deadlineOf, create, writeIfVersion, destroy, consumePreAuth, reseal, moveFromPrevious, refsOf, whereIs,
     storeCredentials, clearCredentials, discard,
     expired: (sess: AppSession) => clock.now() >= deadlineOf(sess),
   };

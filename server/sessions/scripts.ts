@@ -30,14 +30,56 @@ redis.call('HSET', KEYS[1], 'v', tostring(next), 'rec', ARGV[2], 'uid', ARGV[4])
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return next`;
 
-/** Delete the record and leave a tombstone. KEYS: record, tombstone. ARGV: tombstone ttl. Returns the uid it had, or false. */
+/**
+ * Delete the record and leave a tombstone. KEYS: record, tombstone. ARGV: tombstone ttl. Returns false
+ * when there was no record, else {uid ('' before sign-in), the other names it went by ('aka', see MOVE)}.
+ */
 const DESTROY = `
-local uid = false
-if redis.call('TYPE', KEYS[1]).ok == 'hash' then uid = redis.call('HGET', KEYS[1], 'uid') end
+local f = {false, false}
+if redis.call('TYPE', KEYS[1]).ok == 'hash' then f = redis.call('HMGET', KEYS[1], 'uid', 'aka') end
 local existed = redis.call('DEL', KEYS[1])
 redis.call('SET', KEYS[2], '1', 'PX', ARGV[1])
 if existed == 0 then return false end
-return uid or ''`;
+return {f[1] or '', f[2] or ''}`;
+
+/**
+ * SECRET_KEY rotation: move a record from its name under one key to its name under the other, in one
+ * step, only while it is still the one read (its version and credentials): a sign-out, key change or
+ * write landing between the read and the move is never undone by it. During a rolling deploy a session
+ * moves back and forth between the two names, so:
+ * - the version goes on from the old record's (a request that loaded it before a move back and forth
+ *   cannot write over what was written meanwhile, as it could if each move started at 1);
+ * - `aka` (a plain field: refs are HMACs) lists every other name the session went by, so its end is
+ *   announced and its deploys are found under all of them;
+ * - the pointer from the old name is set and the one from the new name deleted: pointers always lead
+ *   to where the record is, and a ping-pong never leaves a cycle.
+ * KEYS: from record, to record, to tombstone, from pointer, to pointer, user index (or none before sign-in).
+ * ARGV: version read, credentials read ('' none), rec, ttl, uid, cred ('' none), pointer/index ttl, to ref, from ref.
+ * Returns the new version; 0 when the new name is taken or tombstoned, or the old record is gone; -1 when it changed.
+ */
+const MOVE = `
+if redis.call('EXISTS', KEYS[2]) == 1 or redis.call('EXISTS', KEYS[3]) == 1 then return 0 end
+if redis.call('TYPE', KEYS[1]).ok ~= 'hash' then return 0 end
+local f = redis.call('HMGET', KEYS[1], 'v', 'cred', 'kfp', 'aka')
+if f[1] ~= ARGV[1] or (f[2] or '') ~= ARGV[2] then return -1 end
+local v = tonumber(f[1]) + 1
+redis.call('HSET', KEYS[2], 'v', tostring(v), 'rec', ARGV[3], 'uid', ARGV[5])
+if ARGV[6] ~= '' then redis.call('HSET', KEYS[2], 'cred', ARGV[6], 'kfp', f[3] or '') end
+local aka = {}
+for name in string.gmatch(f[4] or '', '%S+') do
+  if name ~= ARGV[8] and name ~= ARGV[9] then aka[#aka + 1] = name end
+end
+aka[#aka + 1] = ARGV[9]
+redis.call('HSET', KEYS[2], 'aka', table.concat(aka, ' '))
+redis.call('PEXPIRE', KEYS[2], ARGV[4])
+redis.call('DEL', KEYS[1], KEYS[5])
+redis.call('SET', KEYS[4], ARGV[8], 'PX', ARGV[7])
+if KEYS[6] then
+  redis.call('SREM', KEYS[6], ARGV[9])
+  redis.call('SADD', KEYS[6], ARGV[8])
+  redis.call('PEXPIRE', KEYS[6], ARGV[7])
+end
+return v`;
 
 /**
  * Store credentials in a live session of this user. KEYS: record, tombstone. ARGV: cred, kfp, uid, and
@@ -77,6 +119,7 @@ export const sessionScripts = {
   create: script(CREATE),
   writeIfVersion: script(WRITE_IF_VERSION),
   destroy: script(DESTROY),
+  move: script(MOVE),
   storeCredentials: script(STORE_CREDENTIALS),
   clearCredentials: script(CLEAR_CREDENTIALS),
   resealCredentials: script(RESEAL_CREDENTIALS),

@@ -18,7 +18,11 @@ interface SessionStoreOptions extends Omit<SessionRecordOptions, 'preAuthMs' | '
   cache?: SessionCache<LoadedSession>;
 }
 
-interface EndedSession { ref: string; userId: number; reason: 'expired' | 'destroyed' }
+/** `refs`: every name the session went by (a rotation moves it: records.ts), its streams and deploys named by any. */
+interface EndedSession { ref: string; refs: string[]; userId: number; reason: 'expired' | 'destroyed' }
+
+/** A session destroyed: its user and every name it went by. */
+export interface DestroyedSession { userId: number; refs: string[] }
 
 /** A session as a request loaded it: the version its writes must carry (compare-and-set). */
 export interface LoadedForRequest {
@@ -90,15 +94,15 @@ export function createSessionStore(opts: SessionStoreOptions) {
    * process checks the deadline on each hit itself.
    */
   const dropEverywhere = async () => { await opts.cache?.dropEverywhere(); };
-  async function destroyByRef(ref: string): Promise<number | null> {
-    const userId = await records.destroy(ref);
-    if (userId !== null) await dropEverywhere();
-    return userId;
+  async function destroyByRef(ref: string): Promise<DestroyedSession | null> {
+    const ended = await records.destroy(ref);
+    if (ended !== null) await dropEverywhere();
+    return ended;
   }
 
   async function endExpired(ref: string): Promise<void> {
-    const userId = await records.destroy(ref);
-    if (userId !== null) await opts.onEnded?.({ ref, userId, reason: 'expired' });
+    const ended = await records.destroy(ref);
+    if (ended !== null) await opts.onEnded?.({ ref, ...ended, reason: 'expired' });
   }
 
   /**
@@ -151,8 +155,9 @@ export function createSessionStore(opts: SessionStoreOptions) {
     async loadByRef(ref: string): Promise<AppSession | undefined> {
       let loaded = (await readThrough(ref))?.loaded;
       if (!loaded) {
-        const moved = await redis.get(keys.movedTo(ref));
-        if (moved) { ref = moved; loaded = await records.read(moved); }
+        // Moved by a rotation (maybe back and forth during a rolling deploy): where its pointers lead.
+        const moved = await records.whereIs(ref);
+        if (moved !== ref) { ref = moved; loaded = await records.read(moved); }
       }
       if (!loaded) return undefined;
       if (expired(loaded.sess)) { await endExpired(ref); return undefined; }
@@ -165,17 +170,22 @@ export function createSessionStore(opts: SessionStoreOptions) {
       return records.create(refOf(sid), { ...sess, createdAt: sess.createdAt ?? now, lastSeenAt: sess.lastSeenAt ?? now });
     },
 
-    /** Destroy by ref (the session-ending module). The user id the live session had, else null. */
+    /** Destroy by ref (the session-ending module): the user id the live session had and its names, else null. */
     destroyByRef,
+
+    /** This ref and the other names its session went by during rotations: its end is announced on each. */
+    refsOf: records.refsOf,
 
     /** Destroy by id (sign-in's new id, `ctx.session = null`), under the previous key's ref too. */
     async destroy(sid: string): Promise<void> {
       const ref = memoRefOf(sid);
-      const userId = await records.destroy(ref);
+      const ended = await records.destroy(ref);
       const prevRef = previousRefOf(sid);
-      const prevUserId = prevRef ? await records.destroy(prevRef) : null;
-      if (userId !== null || prevUserId !== null) await dropEverywhere();
-      if (userId !== null) await opts.onEnded?.({ ref, userId, reason: 'destroyed' });
+      const prevEnded = prevRef ? await records.destroy(prevRef) : null;
+      if (ended !== null || prevEnded !== null) await dropEverywhere();
+      // Either name: a rotation may have left it under the previous key's (a rolling deploy, records.ts).
+      if (ended !== null) await opts.onEnded?.({ ref, ...ended, reason: 'destroyed' });
+      else if (prevEnded !== null) await opts.onEnded?.({ ref: prevRef!, ...prevEnded, reason: 'destroyed' });
     },
 
     /**

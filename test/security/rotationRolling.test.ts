@@ -1,0 +1,216 @@
+import test from 'ava';
+import { randomBytes } from 'node:crypto';
+import { Writable } from 'node:stream';
+import { loadConfig } from '../../server/config/env.js';
+import { createLogger } from '../../server/logger.js';
+import { startWeb, type WebProcess } from '../../server/web.js';
+import { startStack, type Stack } from '../helpers/stack.js';
+import { envFor } from '../helpers/processes.js';
+import { freePort } from '../helpers/ports.js';
+import { startBalancer, type Balancer } from '../helpers/balancer.js';
+import { addNodeRepo, signedInWithKey } from '../helpers/pipeline.js';
+import { openSseAs, type SseClient } from '../helpers/sse.js';
+import { Agent } from '../helpers/agent.js';
+import { createKeyring } from '../../server/crypto/keyring.js';
+import { createSessionStore } from '../../server/sessions/store.js';
+
+// SECURITY.md "Rotating SECRET_KEY", step 2 of 2, as Render's zero-downtime deploy runs it: instances
+// still on SECRET_KEY=A (SECRET_KEY_PREVIOUS=B, from step 1) beside new ones on SECRET_KEY=B
+// (SECRET_KEY_PREVIOUS=A), behind one proxy. One browser's requests land on either, in turn: each
+// process finds the session under the other's name and moves it back to its own. Nobody is signed
+// out by that, there is one session throughout, and ending it on either process ends it everywhere.
+const KEY_A = randomBytes(32).toString('hex');
+const KEY_B = randomBytes(32).toString('hex');
+const ROUNDS = 12;
+
+let stack: Stack;
+let balancer: Balancer;
+const webs: WebProcess[] = [];
+const quiet = () => createLogger({ level: 'silent', destination: new Writable({ write(_c, _e, cb) { cb(); } }) });
+
+interface Signed { agent: Agent; apiKey: string; login: string; userId: number }
+const users: Record<string, Signed> = {};
+let bearer: { agent: Agent; userId: number };
+
+test.before(async () => {
+  stack = await startStack({ env: { SECRET_KEY: KEY_A } });
+  // Signed in before the rotation, under A alone.
+  for (const login of ['rollold', 'rollnew', 'rollkey']) {
+    const { agent, apiKey } = await signedInWithKey(stack, login);
+    users[login] = { agent, apiKey, login, userId: (await agent.get('/api/session')).json.user.id };
+    addNodeRepo(stack, login, 'app');
+  }
+  stack.github.addUser({ id: 96_000, login: 'rolltoken' });
+  const token = stack.github.issueToken('rolltoken');
+  const tokenKey = `rnd_rolltoken${'k'.repeat(24)}`;
+  stack.render.addAccount({ apiKey: tokenKey, workspaces: [{ name: 'rolltoken ws' }] });
+  bearer = { agent: new Agent(stack.url, { authorization: `Bearer ${token}` }), userId: 96_000 };
+  const setup = await bearer.agent.post('/api/render/setup', { api_key: tokenKey });
+  if (setup.status !== 200) throw new Error(`token key setup: ${setup.status} ${setup.text}`);
+
+  // Step 2 under way: the stack's own process goes, an old and a new one take its place behind the proxy.
+  await stack.web.close();
+  for (const secrets of [{ SECRET_KEY: KEY_A, SECRET_KEY_PREVIOUS: KEY_B }, { SECRET_KEY: KEY_B, SECRET_KEY_PREVIOUS: KEY_A }]) {
+    const config = loadConfig(envFor(stack.config, { ...secrets, PORT: String(await freePort()) }));
+    webs.push(await startWeb({ config, logger: quiet(), host: '127.0.0.1' }));
+  }
+  balancer = await startBalancer(stack.config.port, webs.map((w) => w.url));
+});
+test.after.always(async () => {
+  await balancer?.close();
+  for (const w of webs) await w.close();
+  await stack?.close();
+});
+
+const prefix = () => stack.config.redisPrefix;
+
+/** Every session record in Redis that names this user. */
+async function sessionRecordsOf(userId: number): Promise<string[]> {
+  const keys = await stack.redis.client.keys(`${prefix()}:sess:*`);
+  const uids = await Promise.all(keys.map((k) => stack.redis.client.hget(k, 'uid')));
+  return keys.filter((_k, i) => uids[i] === String(userId));
+}
+
+/** Each moved-session pointer leads to an end within a few hops: no cycle that a reader could go round. */
+async function pointerChainsEnd(): Promise<boolean> {
+  const at = `${prefix()}:sess-moved:`;
+  for (const key of await stack.redis.client.keys(`${at}*`)) {
+    let ref: string | null = key.slice(at.length);
+    const seen = new Set<string>();
+    while (ref !== null) {
+      if (seen.has(ref)) return false;
+      seen.add(ref);
+      ref = await stack.redis.client.get(`${at}${ref}`);
+    }
+  }
+  return true;
+}
+
+const ENDINGS = [['rollold', 0, 'sign-out'], ['rollnew', 1, 'sign-out'], ['rollkey', 1, 'key change']] as const;
+for (const [login, endsOn, action] of ENDINGS) {
+  test.serial(`one browser alternating between an A+B and a B+A process keeps its session; a ${action} on the ${endsOn === 0 ? 'old' : 'new'} one counts on both`, async (t) => {
+    t.timeout(120_000);
+    const { agent, apiKey, userId } = users[login]!;
+    const csrf = agent.csrfToken;
+    const deploys: string[] = [];
+    const streams: Array<{ stream: SseClient; on: number }> = [];
+    for (let i = 0; i < ROUNDS; i++) {
+      const session = await agent.get('/api/session');
+      t.is(session.status, 200, `round ${i}: session read on process ${balancer.served.at(-1)}`);
+      t.is(session.json.user.login, login);
+      t.is(session.json.csrfToken, csrf, 'the session\'s data came along');
+      const status = await agent.get('/api/render/status');
+      t.is(status.status, 200);
+      t.true(status.json.verified, `round ${i}: the Render key is still there`);
+      const deploy = await agent.post('/api/render/deploy', { github_repo: `${login}/app`, project_name: `${login}-${i}` });
+      t.is(deploy.status, 202, `round ${i}: deploy on process ${balancer.served.at(-1)}: ${deploy.text}`);
+      deploys.push(deploy.json.id); // no worker runs: it stays queued
+      const again = await agent.post('/api/render/setup', { api_key: apiKey });
+      t.is(again.status, 200, `round ${i}: the same key saved again`);
+      if (i < 4) {
+        const stream = await openSseAs(agent, '/api/events');
+        t.is(stream.status, 200);
+        streams.push({ stream, on: balancer.served.at(-1)! });
+        await stream.waitFor((text) => text.includes('event: stream'));
+      }
+    }
+    t.deepEqual(new Set(streams.map((s) => s.on)), new Set([0, 1]), 'streams open on both processes');
+    t.is((await sessionRecordsOf(userId)).length, 1, 'one session record, wherever it was moved last');
+    t.true(await pointerChainsEnd(), 'moves back and forth left no pointer cycle');
+    for (const id of deploys) {
+      for (const web of webs) t.is((await web.deps.deployments.get(id))?.status, 'queued', 'a record written by either process verifies on both; the same key saved again stopped none');
+    }
+    for (const web of webs) {
+      t.deepEqual((await web.deps.audit.verifyChain({ userId })).valid, true, 'the user\'s audit chain verifies on both');
+      t.deepEqual((await web.deps.audit.verifyChain('global')).valid, true, 'the global chain verifies on both');
+    }
+
+    const cookies = new Map(agent.jar);
+    balancer.pin = endsOn;
+    let reason = 'signed_out';
+    if (action === 'sign-out') t.is((await agent.post('/api/auth/logout')).status, 200);
+    else {
+      const other = `rnd_${login}other${'k'.repeat(20)}`;
+      stack.render.addAccount({ apiKey: other, workspaces: [{ name: `${login} other ws` }] });
+      t.is((await agent.post('/api/render/setup', { api_key: other })).status, 200);
+      reason = 'key_changed';
+    }
+    balancer.pin = null;
+    for (const { stream, on } of streams) {
+      await t.notThrowsAsync(stream.waitFor((text) => text.includes(`"reason":"${reason}"`), 5_000), `a stream on process ${on} closed by the ${action}`);
+      stream.close();
+    }
+    for (const id of deploys) {
+      for (const web of webs) t.is((await web.deps.deployments.get(id))?.status, 'credentials_revoked', `deploy ${id} stopped by the ${action}`);
+    }
+    if (action === 'key change') {
+      for (let i = 0; i < 4; i++) t.is((await agent.get('/api/session')).status, 200, 'a key change keeps the session, on both');
+      t.is((await sessionRecordsOf(userId)).length, 1);
+      return;
+    }
+    for (const [i, web] of webs.entries()) {
+      const replay = new Agent(web.url);
+      for (const [k, v] of cookies) replay.jar.set(k, v);
+      t.is((await replay.get('/api/session')).status, 401, `the session is over on process ${i} too`);
+    }
+    t.deepEqual(await sessionRecordsOf(userId), [], 'no record of it left under either name');
+  });
+}
+
+test.serial('a bearer token used on both processes in turn keeps one session with its Render key', async (t) => {
+  t.timeout(60_000);
+  const { agent, userId } = bearer;
+  for (let i = 0; i < ROUNDS; i++) {
+    const status = await agent.get('/api/render/status');
+    t.is(status.status, 200, `round ${i} on process ${balancer.served.at(-1)}: ${status.text}`);
+    t.true(status.json.configured, `round ${i}: the key set before the rotation is in the token session`);
+    t.is((await sessionRecordsOf(userId)).length, 1, `round ${i}: one session, no empty one beside it`);
+    t.is((await stack.redis.client.keys(`${prefix()}:bearer:*`)).length, 1, `round ${i}: one token entry`);
+  }
+  t.true(await pointerChainsEnd());
+});
+
+// The same two kinds of process at the store, on one Redis connection: what a move must not undo.
+function storesAB() {
+  const a = createKeyring(Buffer.from(KEY_A, 'hex'), Buffer.from(KEY_B, 'hex'));
+  const b = createKeyring(Buffer.from(KEY_B, 'hex'), Buffer.from(KEY_A, 'hex'));
+  // A hook on the clock: the move asks for the time right before its write, so a test can put a write
+  // of the other process (issued on the same connection, so it reaches Redis first) in between.
+  let onNow: (() => void) | null = null;
+  const clock = { now: () => { const hook = onNow; onNow = null; hook?.(); return Date.now(); } };
+  const common = { redis: stack.redis.client, prefix: `${stack.redis.prefix}y`, idleMs: 60_000, absoluteMs: 3_600_000 };
+  return { old: createSessionStore({ ...common, keyring: a, clock }), fresh: createSessionStore({ ...common, keyring: b, clock }), beforeNextMove: (hook: () => void) => { onNow = hook; } };
+}
+
+async function storedSession(store: ReturnType<typeof createSessionStore>, userId: number) {
+  const sid = randomBytes(32).toString('base64url');
+  const now = Date.now();
+  if (!(await store.create(sid, { createdAt: now, lastSeenAt: now, user: { id: userId, login: `u${userId}`, name: null, avatarUrl: '' } }))) throw new Error('session not created');
+  return sid;
+}
+
+test.serial('store: a sign-out on one process while the other is moving the session to its name is not undone by the move', async (t) => {
+  const { old, fresh, beforeNextMove } = storesAB();
+  const sid = await storedSession(old, 96_100);
+  let signedOut: Promise<unknown> | undefined;
+  // The new process has read the record under A's name; the sign-out on the old process lands before its write.
+  beforeNextMove(() => { signedOut = old.destroyByRef(old.refOf(sid)); });
+  const loaded = await fresh.load(sid);
+  t.truthy(signedOut, 'the sign-out went in between');
+  await signedOut;
+  t.is(loaded, undefined, 'the move found the session ended and did not bring it back');
+  t.is(await fresh.get(sid), undefined);
+  t.is(await old.get(sid), undefined);
+});
+
+test.serial('store: a request that loaded the session before it went back and forth cannot write over what was written meanwhile', async (t) => {
+  const { old, fresh } = storesAB();
+  const sid = await storedSession(old, 96_101);
+  const early = await fresh.load(sid); // moved to B's name
+  t.truthy(early);
+  const onOld = await old.load(sid); // moved back to A's name
+  t.truthy(await old.save(sid, onOld!.version, { ...onOld!.sess, csrfToken: 'written-on-the-old-process' }));
+  t.truthy(await fresh.load(sid)); // and to B's again
+  t.is(await fresh.save(sid, early!.version, { ...early!.sess, csrfToken: 'stale' }), null, 'the stale write is refused');
+  t.is((await old.get(sid))?.csrfToken, 'written-on-the-old-process');
+});
