@@ -61,9 +61,36 @@ export async function detectStack(repoFiles: RepoFiles, opts: { templates?: Temp
   }
   const looked = [...new Set(templates.flatMap((t) => t.detect.files.filter((f) => /\./.test(f) || /^[A-Z]/.test(f))))].join(', ');
   const detail = misses.length ? ` (${misses.join('; ')})` : '';
+  // Commands of one's own need a runtime to run on, which only the repository's files can name.
+  const remedy = runtimeNamed(files.list, templates) === null
+    ? 'Add a Dockerfile or a render.yaml, or the file your language\'s build reads (package.json, requirements.txt, go.mod…): build and start commands alone do not say which runtime to build on.'
+    : 'Add a Dockerfile or a render.yaml, or enter the build and start commands yourself.';
+  throw new StackDetectionError(`We could not tell how to build this repository${detail}. Looked at its root for ${looked}. ${remedy}`);
+}
+
+/** Render's native runtimes: the ones that run a build and a start command (not a Docker image, not a static site's files). */
+const COMMAND_RUNTIMES: ReadonlySet<string> = new Set(['node', 'python', 'go', 'ruby', 'rust', 'elixir']);
+
+function runtimeNamed(list: string[], templates: Template[]): string | null {
+  const named = [...templates].sort((a, b) => b.detect.priority - a.detect.priority)
+    .find((t) => COMMAND_RUNTIMES.has(t.runtime) && t.detect.files.some((f) => list.includes(f)));
+  return named?.runtime ?? null;
+}
+
+/**
+ * The native runtime a deploy with its own build and start commands runs on, where detection could not
+ * settle the commands: the one the repository's root files name (package.json: node, Cargo.toml:
+ * rust…; the highest-priority preset's). The commands say how to build, not with which language's
+ * toolchain, so a root that names none is refused, saying what to add, rather than guessed at.
+ */
+export async function runtimeForOwnCommands(files: Pick<RepoFiles, 'list'>, opts: { templates?: Template[] } = {}): Promise<string> {
+  const templates = opts.templates ?? await loadTemplates();
+  const runtime = runtimeNamed(files.list, templates);
+  if (runtime !== null) return runtime;
+  const markers = [...new Set(templates.filter((t) => COMMAND_RUNTIMES.has(t.runtime)).flatMap((t) => t.detect.files))].join(', ');
   throw new StackDetectionError(
-    `We could not tell how to build this repository${detail}. Looked at its root for ${looked}. ` +
-    'Add a Dockerfile or a render.yaml, or enter the build and start commands yourself.',
+    `Your build and start commands need a runtime to run on, and this repository's root names none: it has none of ${markers}. ` +
+    'Add the file your language\'s build reads, or a Dockerfile or a render.yaml.',
   );
 }
 

@@ -179,7 +179,8 @@ export function deployView(ctx) {
       detected = null;
       serviceType.setDetected(null);
       if (err instanceof ApiError && err.code === 'stack_not_detected') {
-        replace(stackPanel, notice('warning', h('strong', null, 'Could not detect the stack. '), err.message, ' Enter the build and start commands below.'));
+        // The message says whether build and start commands of one's own would do (a root naming no language gets none to run on).
+        replace(stackPanel, notice('warning', h('strong', null, 'Could not detect the stack. '), err.message));
       } else {
         replace(stackPanel, notice('warning', `Stack detection is unavailable: ${err.message}`));
       }

@@ -1,6 +1,6 @@
 import { GitHubError, type GitHubClient } from '../../server/github/client.js';
 import type { RenderClient } from '../../server/render/client.js';
-import { detectStack, StackDetectionError } from '../../server/stacks/detect.js';
+import { detectStack, runtimeForOwnCommands, StackDetectionError } from '../../server/stacks/detect.js';
 import { repoFilesFromGitHub } from '../../server/stacks/fromGitHub.js';
 import type { DeploymentRecord, TimelineEntry } from '../../server/deployments/types.js';
 import type { WorkerContext } from '../context.js';
@@ -55,11 +55,14 @@ export async function detect(ctx: WorkerContext, rec: DeploymentRecord, render: 
   const scopes = gh.seenScopes();
   if (scopes !== undefined) ctx.tokenScopes?.remember(creds.githubToken!, scopes);
   let stack;
+  let runtime: string;
   try {
     stack = await detectStack(files);
+    runtime = stack.runtime;
   } catch (err) {
     if (err instanceof StackDetectionError && (rec.request.buildCommand && rec.request.startCommand)) {
-      stack = null; // the user told us how to build and run it
+      stack = null; // the user told us how to build and run it; the repository's files say on what
+      runtime = await runtimeForOwnCommands(files);
     } else throw err;
   }
   if (stack?.blueprint) {
@@ -71,7 +74,7 @@ export async function detect(ctx: WorkerContext, rec: DeploymentRecord, render: 
   }
   const summary = withServiceType(rec, {
     stack: stack?.stack ?? 'custom',
-    runtime: stack?.runtime ?? 'node',
+    runtime,
     serviceType: stack?.serviceType ?? 'web_service',
     buildCommand: rec.request.buildCommand ?? stack?.buildCommand ?? '',
     startCommand: rec.request.startCommand ?? stack?.startCommand ?? null,
