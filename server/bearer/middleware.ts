@@ -18,7 +18,7 @@ export const bearerCovers = (path: string) => path.startsWith('/api/') || path =
 /**
  * What bearerAuth may answer on any path it covers, before the route runs (GET /api/openapi.json lists
  * them there): a token GitHub refuses or that is not one (401), with a session cookie (400), GitHub down
- * (503) or the sign-in limit spent (429) while it is checked; an X-Render-Api-Key without a token (400),
+ * (503) or its address's allowance of refused tokens used up (429) while it is checked; an X-Render-Api-Key without a token (400),
  * malformed (400), rejected (400), locked out (429), or Render down or pacing us (503, 429).
  */
 export const BEARER_REFUSALS: ErrorCode[] = [
@@ -112,7 +112,7 @@ export function bearerAuth(deps: AppDeps): Koa.Middleware {
         return await tokens.vouches(ctx, token, verified.user.id);
       } catch (err) {
         if (err instanceof AppError && err.code === 'github_token_invalid') return false;
-        throw err; // GitHub down, or the sign-in limit: not a refusal of the token
+        throw err; // GitHub down, or the refused-token limit: not a refusal of the token
       }
     };
     if (!ephemeralSid && verified.loaded) preloadSession(ctx, verified.sid, verified.loaded);

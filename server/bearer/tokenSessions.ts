@@ -2,7 +2,7 @@ import type Koa from 'koa';
 import type { AppDeps } from '../deps.js';
 import { randomBytes } from 'node:crypto';
 import { keyedHash } from '../crypto/keyring.js';
-import { errors } from '../errors.js';
+import { AppError, errors } from '../errors.js';
 import { GitHubError } from '../github/client.js';
 import { sealGithubToken } from '../sessions/credentials.js';
 import type { AppSession, SessionUser } from '../sessions/types.js';
@@ -96,8 +96,6 @@ const TOKEN_SHAPE = /^[A-Za-z0-9_]{20,255}$/;
 
 export function createTokenSessions(deps: AppDeps) {
   const { redis, keyring, clock, sessions, config } = deps;
-  // Sending a token to GitHub is a sign-in attempt: the callback's per-IP limit (429 when spent).
-  const signInLimit = deps.rateLimits.guard('signInCallback');
   const entryKey = (tokenId: string) => tokenEntryKey(config.redisPrefix, tokenId);
   // Only entries that name a user are kept: an empty one is a token GitHub has not vouched for yet.
   const readEntry = (tokenId: string) => readThrough(deps.tokenEntries, tokenId, () => redis.hgetall(entryKey(tokenId)), (e) => (e.uid ? Object.freeze(e) : undefined));
@@ -200,10 +198,14 @@ export function createTokenSessions(deps: AppDeps) {
   // call per process. The entry is read again first: a check that finished after this request read
   // it may have written it.
   const checking = new Map<string, Promise<SessionUser>>();
-  // Each request that needs a check counts against its own address's sign-in limit before it starts or
-  // joins one: a joiner must not ride past its limit on another's check, nor share another's 429.
-  async function checkOnce(ctx: Koa.Context, token: string, tokenId: string): Promise<SessionUser> {
-    await signInLimit(ctx, async () => {});
+  // Refused tokens have a per-IP limit of their own (deps.security.tokenChecks), not the browser's
+  // sign-in limit, which a valid token's re-check every window would spend all day. A token GitHub has
+  // not vouched for lately (`known`: its entry names a user) claims a try from its own address before
+  // it starts or joins a check: a joiner must not ride past its limit on another's check, nor share
+  // another's 429. The try is given back unless GitHub refuses the token; a known one's refusal is counted.
+  async function checkOnce(ctx: Koa.Context, token: string, tokenId: string, known: boolean): Promise<SessionUser> {
+    const limit = deps.security.tokenChecks;
+    if (!known) await limit.claim(ctx);
     let pending = checking.get(tokenId);
     if (!pending) {
       pending = (async () => {
@@ -212,7 +214,16 @@ export function createTokenSessions(deps: AppDeps) {
       })().finally(() => checking.delete(tokenId));
       checking.set(tokenId, pending);
     }
-    return pending;
+    let refused = false;
+    try {
+      return await pending;
+    } catch (err) {
+      refused = err instanceof AppError && err.code === 'github_token_invalid';
+      throw err;
+    } finally {
+      const settle = refused ? (known ? limit.countRefused(ctx) : null) : (known ? null : limit.giveBack(ctx));
+      await settle?.catch((err: unknown) => ctx.state.log?.warn({ err: { message: (err as Error).message } }, 'token check not counted'));
+    }
   }
 
   /** The live token session for this request's user, created (as a new generation if need be). */
@@ -251,7 +262,7 @@ export function createTokenSessions(deps: AppDeps) {
       const tokenId = tokenIdOf(token);
       let { value: entry } = await readEntry(tokenId);
       if (!entry.uid && keyring.previous) entry = (await adoptPreviousEntry(token, tokenId)) ?? entry;
-      const user = freshUser(entry) ?? (await checkOnce(ctx, token, tokenId));
+      const user = freshUser(entry) ?? (await checkOnce(ctx, token, tokenId, Boolean(entry.uid)));
       const session = await sessionFor(ctx, token, tokenId, user, Number(entry.gen ?? 0));
       rememberTokenId(token, tokenId);
       return { tokenId, user, ...session };
@@ -265,7 +276,7 @@ export function createTokenSessions(deps: AppDeps) {
     async vouches(ctx: Koa.Context, token: string, userId: number): Promise<boolean> {
       const tokenId = tokenIdOf(token);
       const { value: entry } = await readEntry(tokenId);
-      return (freshUser(entry) ?? (await checkOnce(ctx, token, tokenId))).id === userId;
+      return (freshUser(entry) ?? (await checkOnce(ctx, token, tokenId, Boolean(entry.uid)))).id === userId;
     },
   };
 }

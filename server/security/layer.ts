@@ -11,6 +11,7 @@ import { createSlackAlerter } from '../alerts/slack.js';
 import { DEFAULT_ALERT_COOLDOWN_SEC, resolveLimits, type SecurityLimits, type SecurityOptions } from './options.js';
 import { countOccurrence, createLimiter } from './rateLimits.js';
 import { createKeyLockout, type KeyLockout } from './lockout.js';
+import { createTokenChecks, type TokenChecks } from './tokenChecks.js';
 import { createSecurityEvents, type SecurityEvents, type SecurityEventType } from './events.js';
 import { createProbeDetector, type ProbedResource } from './probes.js';
 
@@ -30,6 +31,8 @@ export interface SecurityLayer {
   /** Raise → audit entry (never throttled) + counter + Slack alert per cooldown. */
   events: SecurityEvents;
   lockout: KeyLockout;
+  /** Bearer tokens GitHub refused, limited per IP (apart from the browser's sign-in limit). */
+  tokenChecks: TokenChecks;
   /** Audit from a request: where it came from (ip, user agent hash, route) is added; a failed write is logged, never thrown. */
   recordAudit(ctx: Koa.Context, input: AuditInput): Promise<void>;
   /** A failed sign-in (OAuth callback, bearer token): audited, and an event when one IP reaches the threshold. */
@@ -80,6 +83,7 @@ export function createSecurityLayer(args: SecurityLayerArgs): SecurityLayer {
     audit, alerter, redis, prefix, logger, cooldownSec: opts.alertCooldownSec ?? DEFAULT_ALERT_COOLDOWN_SEC, onEvent: args.onEvent,
   });
   const lockout = createKeyLockout(redis, prefix, limits.invalidKeys);
+  const tokenChecks = createTokenChecks(redis, prefix, limits.invalidTokens);
   const failedSignIns = createLimiter(redis, prefix, 'signin-failed', { points: limits.failedSignIns.threshold, durationSec: limits.failedSignIns.windowSec });
   const probes = createProbeDetector({
     counter: createLimiter(redis, prefix, 'not-found', { points: limits.notFoundProbes.threshold, durationSec: limits.notFoundProbes.windowSec }),
@@ -95,7 +99,7 @@ export function createSecurityLayer(args: SecurityLayerArgs): SecurityLayer {
   };
 
   return {
-    limits, events, lockout, recordAudit,
+    limits, events, lockout, tokenChecks, recordAudit,
 
     async signInFailed(ctx, reason) {
       await recordAudit(ctx, { userId: null, action: 'sign_in_failed', outcome: 'failure', detail: { reason } });

@@ -37,6 +37,12 @@ export interface SecurityLimits {
    * Both for lockSec; a key Render accepts clears the counts.
    */
   invalidKeys: { maxInvalid: number; windowSec: number; lockSec: number; maxInvalidPerUser?: number };
+  /**
+   * Per IP: bearer tokens GitHub refused within windowSec; past maxInvalid, tokens GitHub has not
+   * vouched for lately are refused (429) before they reach GitHub. Tokens it vouched for are not held,
+   * and no token check spends the browser's signInCallback limit (server/security/tokenChecks.ts).
+   */
+  invalidTokens: { maxInvalid: number; windowSec: number };
   /** Per IP: this many failed sign-ins within windowSec raise a security event. */
   failedSignIns: { threshold: number; windowSec: number };
   /** Per user: this many 404s on ids within windowSec raise a cross-tenant probe event. */
@@ -69,6 +75,9 @@ const perMinutes = (points: number, minutes: number) => ({ points, durationSec: 
  * - invalid keys: the same wrong key 5 times within 15 min locks that key for the user; 20 wrong keys
  *   of any kind lock key setup for the user (guessing); each lock lasts 15 min (429 locked_out). A typo
  *   of one key never blocks the correct one, and a verified key clears the counts.
+ * - refused bearer tokens: 30 per 10 min per IP, the callback's allowance for what it guards (a
+ *   token sent to GitHub on our behalf); a valid token, re-checked every BEARER_RECHECK_SECONDS all
+ *   day, counts nothing, so an API client and the people behind its address do not lock each other out.
  * - failed sign-ins: 5 from one IP within 15 min raise a security event (GitHub does the password
  *   checking; what we see is OAuth callbacks that fail, e.g. forged or replayed ones).
  * - 404 probes: 10 404s on resource ids within 10 min raise a cross-tenant probe event; a 404 on an
@@ -89,6 +98,7 @@ const DEFAULT_LIMITS: SecurityLimits = {
   sentinelSettings: perMinutes(30, 10),
   sentinelTest: perMinutes(5, 10),
   invalidKeys: { maxInvalid: 5, windowSec: 900, lockSec: 900, maxInvalidPerUser: 20 },
+  invalidTokens: { maxInvalid: 30, windowSec: 600 },
   failedSignIns: { threshold: 5, windowSec: 900 },
   notFoundProbes: { threshold: 10, windowSec: 600 },
 };

@@ -20,6 +20,7 @@ test.before(async () => {
           deploys: { points: 2, durationSec: 60 },
           lifecycle: { points: 2, durationSec: 60 },
           invalidKeys: { maxInvalid: 3, windowSec: 60, lockSec: 30, maxInvalidPerUser: 4 },
+          invalidTokens: { maxInvalid: 4, windowSec: 60 },
         },
       },
     },
@@ -156,9 +157,11 @@ test('lifecycle calls (services and cancel) share one per-user limit', async (t)
   t.is((await agent.get('/api/render/my-deployments')).status, 200, 'reads are not limited by it');
 });
 
-// A bearer token's first request is a sign-in (its token goes to GitHub). Concurrent first requests of
-// one token share one GitHub check, but each counts against its own address's limit: an address over
-// its limit does not get through on another's check, nor does its 429 reach the other.
+// A bearer token's first request sends its token to GitHub, limited per address by the tokens GitHub
+// refused from there (invalidTokens; not the browser's sign-in limit: test/bearer/token-check-limit).
+// Concurrent first requests of one token share one GitHub check, but each counts against its own
+// address's limit: an address over its limit does not get through on another's check, nor does its 429
+// reach the other.
 test('concurrent first bearer requests of one token: the limit is each address\'s own', async (t) => {
   const [spent, fresh] = [freshIp(), freshIp()];
   const bearer = async (token: string, ip: string) => fetch(`${stack.url}/api/session`, { headers: { authorization: `Bearer ${token}`, 'x-forwarded-for': ip } });

@@ -8,7 +8,7 @@ import { openApiPath } from '../../server/openapi/document.js';
 // (server/bearer/middleware.ts) and the telemetry gate run before the router on every /api path and
 // /mcp, public routes included, so their refusals can come from any of those routes: a bad token (401),
 // a token with a session cookie or a malformed or unpaired X-Render-Api-Key (400), a locked-out key
-// or a spent sign-in limit (429), GitHub down while the token is checked (503), a blocked account (429);
+// or a spent refused-token limit (429), GitHub down while the token is checked (503), a blocked account (429);
 // and the body parser before them on every POST and PUT (413). Each is driven here on every
 // such route, and the status it answered must be declared for it.
 
@@ -19,7 +19,8 @@ let doc: { paths: Record<string, Record<string, Op>> };
 test.before(async () => {
   stack = await startStack({
     env: { ANOMALY_DETECTION: 'true' },
-    // Room for one GitHub check per route while GitHub is down, before the sign-in limit is spent on purpose.
+    // Room for one GitHub check per route while GitHub is down (no longer counted against the sign-in limit:
+    // server/security/tokenChecks.ts), before the refused-token limit is spent on purpose.
     appOptions: { onRouter: (r) => { router = r; }, security: { limits: { signInCallback: { points: 200, durationSec: 3600 } } } },
   });
   doc = (await (await fetch(`${stack.url}/api/openapi.json`)).json()) as typeof doc;
@@ -76,7 +77,7 @@ test.serial('every refusal that bearer auth or the telemetry gate makes on a rou
   problems.push(...await sweep('GitHub down', { status: 503, code: 'github_unavailable' }, (i) => ({ authorization: `Bearer ${fresh[i]!}` })));
 
   for (let i = 0; i < 250 && (await fetch(`${stack.url}/api/meta`, { headers: { authorization: `Bearer gho_${'x'.repeat(30)}${i}` } })).status !== 429; i++);
-  problems.push(...await sweep('sign-in limit spent', { status: 429, code: 'rate_limited' }, () => ({ authorization: `Bearer gho_${'y'.repeat(36)}` })));
+  problems.push(...await sweep('refused-token limit spent', { status: 429, code: 'rate_limited' }, () => ({ authorization: `Bearer gho_${'y'.repeat(36)}` })));
 
   const userId = nextId - fresh.length - 1; // doc-bearer's id
   const now = Date.now();
