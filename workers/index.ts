@@ -11,7 +11,8 @@ logger.info({ concurrency: config.workerConcurrency, worker: proc.instance }, 'w
 
 // Render sends SIGTERM and kills the instance 30 s later: running steps get 20 s to finish (a step
 // is short I/O; waiting is delayed jobs), and at 25 s the process exits whatever still hangs. A step
-// cut short is run again by another worker once its job lock lapses: every step is idempotent.
+// cut short is run again by another worker once its job lock lapses: every step is idempotent. With Redis
+// unreachable there is nothing to drain (no step can write), and close() returns at once (workers/process.ts).
 let closing = false;
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   // The handler never rejects (it catches and exits), so its promise is dropped on purpose.

@@ -5,6 +5,7 @@ import type { AppConfig } from '../server/config/env.js';
 import { systemClock, type Clock } from '../server/clock.js';
 import type { Logger } from '../server/logger.js';
 import { createRedis } from '../server/redis.js';
+import type { Redis } from 'ioredis';
 import { discardKeySessionOf } from '../server/bearer/keySessions.js';
 import { buildDeps } from '../server/system.js';
 import type { RenderLimits } from '../server/render/budget.js';
@@ -140,27 +141,55 @@ export async function startWorker(args: {
     close(timeoutMs = 20_000) {
       closing ??= (async () => {
         snapshots.stop();
-        await bounded(orphanSweeps.stop(), 2_000);
-        let timer: NodeJS.Timeout | undefined;
-        const deadline = new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(false), timeoutMs); });
-        const drained = await Promise.race([Promise.all([worker.close(), statuses.close(), sentinel.close(), anomaly.close()]).then(() => true, () => true), deadline]);
-        clearTimeout(timer);
-        if (!drained) {
-          logger.warn({ worker: instance }, 'steps still running at the shutdown deadline are left to other workers');
-          void worker.close(true).catch(() => {});
-          void statuses.close(true).catch(() => {});
-          void sentinel.close(true).catch(() => {});
-          void anomaly.close(true).catch(() => {});
+        const connections = [redis, queueRedis, workerRedis, statusRedis, sentinelRedis, anomalyRedis];
+        // Redis unreachable (now or while draining): no step in flight can write what it did, and the
+        // jobs wait in Redis, not here (their locks lapse; another worker runs the step again), so there
+        // is nothing to wait for: every wait below would only run out its bound (22 s in all, measured).
+        const lost = whenUnreachable(redis);
+        try {
+          await bounded(Promise.race([orphanSweeps.stop(), lost.promise]), 2_000);
+          let timer: NodeJS.Timeout | undefined;
+          const deadline = new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(false), timeoutMs); });
+          const drained = await Promise.race([
+            Promise.all([worker.close(), statuses.close(), sentinel.close(), anomaly.close()]).then(() => true, () => true), deadline, lost.promise.then(() => false),
+          ]);
+          clearTimeout(timer);
+          if (!drained) {
+            logger.warn({ worker: instance, redisReachable: !lost.happened() }, 'steps still running at the shutdown deadline are left to other workers');
+            void worker.close(true).catch(() => {});
+            void statuses.close(true).catch(() => {});
+            void sentinel.close(true).catch(() => {});
+            void anomaly.close(true).catch(() => {});
+          }
+          if (lost.happened()) {
+            // Nothing more reaches Redis: the connections end first, so the closes below do not wait on it.
+            for (const r of connections) r.disconnect();
+            await Promise.all([deps.queue.close(), context.commitStatusQueue!.close(), sessionCache.close()].map((p) => bounded(p, 1_000)));
+            return;
+          }
+        } finally {
+          lost.dispose();
         }
         await bounded(snapshots.publish(), 1_000);
         await bounded(deps.queue.close(), 2_000);
         await bounded(context.commitStatusQueue!.close(), 2_000);
         await bounded(sessionCache.close(), 1_000);
-        await Promise.all([redis, queueRedis, workerRedis, statusRedis, sentinelRedis, anomalyRedis].map(async (r) => { await bounded(r.quit(), 1_000); r.disconnect(); }));
+        await Promise.all(connections.map(async (r) => { await bounded(r.quit(), 1_000); r.disconnect(); }));
       })();
       return closing;
     },
   };
+}
+
+/** Settles once the connection is not ready (at once if it is not now): Redis went away or the connection ended. */
+function whenUnreachable(r: Redis): { promise: Promise<void>; happened(): boolean; dispose(): void } {
+  let happened = r.status !== 'ready';
+  let onLost = () => {};
+  const promise = happened ? Promise.resolve() : new Promise<void>((resolve) => {
+    onLost = () => { happened = true; resolve(); };
+    r.once('close', onLost);
+  });
+  return { promise, happened: () => happened, dispose: () => { r.off('close', onLost); } };
 }
 
 async function bounded(p: Promise<unknown>, ms: number): Promise<void> {

@@ -1,9 +1,7 @@
 import test from 'ava';
-import { spawn } from 'node:child_process';
 import { request } from 'node:http';
-import { fileURLToPath } from 'node:url';
 import { Queue } from 'bullmq';
-import { startOpsEnv, logLines, eventually, PROCESS_TEST_TIMEOUT_MS, PROGRESS_WAIT_MS, type OpsEnv } from './support/cluster.js';
+import { startOpsEnv, startEntry, logLines, eventually, PROCESS_TEST_TIMEOUT_MS, PROGRESS_WAIT_MS, type OpsEnv } from './support/cluster.js';
 import { Roamer, signInAcross, connectRenderKey, addNodeRepo, openEvents } from './support/users.js';
 import { assertEveryDeployLiveOnce } from './support/liveOnce.js';
 import { CHILD_START_TIMEOUT_MS, envFor } from '../helpers/processes.js';
@@ -111,13 +109,4 @@ function connectRefused(port: number): Promise<boolean> {
     req.on('error', (err: NodeJS.ErrnoException) => resolve(err.code === 'ECONNREFUSED'));
     req.end();
   });
-}
-
-function startEntry(path: string, processEnv: Record<string, string>) {
-  const output: string[] = [];
-  const proc = spawn(process.execPath, ['--import=tsx', fileURLToPath(new URL(`../../${path}`, import.meta.url))], { env: processEnv, stdio: ['ignore', 'pipe', 'pipe'] });
-  proc.stdout.on('data', (d) => output.push(String(d)));
-  proc.stderr.on('data', (d) => output.push(String(d)));
-  const exit = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
-  return { proc, output, exit };
 }

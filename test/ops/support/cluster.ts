@@ -1,4 +1,4 @@
-import type { ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { loadConfig, type AppConfig } from '../../../server/config/env.js';
@@ -104,4 +104,14 @@ export async function eventually(check: () => Promise<boolean> | boolean, timeou
     if (Date.now() > end) return false;
     await sleep(everyMs);
   }
+}
+
+/** A production entry point (server/index.ts, workers/index.ts) as its own process under tsx, its output gathered. */
+export function startEntry(path: string, processEnv: Record<string, string>) {
+  const output: string[] = [];
+  const proc = spawn(process.execPath, ['--import=tsx', fileURLToPath(new URL(`../../../${path}`, import.meta.url))], { env: processEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+  proc.stdout.on('data', (d) => output.push(String(d)));
+  proc.stderr.on('data', (d) => output.push(String(d)));
+  const exit = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
+  return { proc, output, exit };
 }
