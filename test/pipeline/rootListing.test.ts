@@ -45,3 +45,19 @@ test('a root of at most 1,000 entries costs one listing, as before', async (t) =
   t.true(calls.some((p) => p.endsWith('/contents/')), calls.join(', '));
   t.false(calls.some((p) => p.includes('/git/trees/')), calls.join(', '));
 });
+
+test('a crowded root on a branch named with a slash: the tree is read at the commit verified, so the branch name never reaches its path', async (t) => {
+  const { agent } = await signedInWithKey(stack, 'slashy');
+  stack.github.addRepo({ owner: 'slashy', name: 'app', branches: { main: { 'index.html': '' }, 'feature/x': crowdedRoot() } });
+  const detect = await agent.get('/api/github/repos/slashy/app/detect?branch=feature/x');
+  t.is(detect.status, 200, detect.text);
+  t.is(detect.json.stack, 'node', detect.text);
+  const res = await agent.post('/api/render/deploy', { github_repo: 'slashy/app', project_name: 'slashy', branch: 'feature/x' });
+  t.is(res.status, 202, res.text);
+  const done = await waitFinished(agent, res.json.id, 60_000);
+  t.is(done.status, 'live', JSON.stringify(done.failure));
+  t.is(done.stack.stack, 'node');
+  const trees = stack.github.calls.map((c) => c.path).filter((p) => p.startsWith('/api/v3/repos/slashy/app/git/trees/'));
+  t.true(trees.length >= 2, trees.join(', '));
+  for (const p of trees) t.regex(p, /\/git\/trees\/[0-9a-f]{40}$/, 'by commit sha');
+});
