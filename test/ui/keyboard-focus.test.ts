@@ -22,6 +22,20 @@ const focused = (page: Page) => page.evaluate(() => {
   return { testId: el?.getAttribute('data-testid') ?? el?.tagName ?? null, invalid: el?.getAttribute('aria-invalid') ?? null };
 });
 
+/** What has focus once it is `expected` (its data-testid, or its text for a heading), or after 5 s, whatever it is then. */
+async function focusSettles(page: Page, expected: string): Promise<string | null> {
+  const now = () => page.evaluate(() => {
+    const el = document.activeElement;
+    if (!el || el === document.body) return 'BODY';
+    return el.getAttribute('data-testid') ?? el.textContent;
+  });
+  await page.waitForFunction((want) => {
+    const el = document.activeElement;
+    return el && el !== document.body && (el.getAttribute('data-testid') ?? el.textContent) === want;
+  }, expected, { timeout: 5_000 }).catch(() => {});
+  return now();
+}
+
 test('service settings with the keyboard: focus stays on the pressed button, or moves to the field in error', async (t) => {
   const apiKey = 'rnd_keyboardfocus' + 'x'.repeat(20);
   const account = stack.render.addAccount({ apiKey, workspaces: [{ name: 'Keyboard workspace' }] });
@@ -65,6 +79,51 @@ test('service settings with the keyboard: focus stays on the pressed button, or 
   await page.keyboard.press('Enter');
   await page.locator('#announcer').filter({ hasText: 'Settings saved' }).waitFor();
   t.deepEqual(await focused(page), { testId: 'settings-save', invalid: null });
+  t.deepEqual(problems, []);
+  await context.close();
+});
+
+test('key, deploy and service actions with the keyboard: focus lands on what replaced the pressed button', async (t) => {
+  const { context, page, problems, apiKey } = await stack.signedInWithKey(browser, 'key-actions', ['slow-app']);
+  const press = async (testId: string) => { await page.getByTestId(testId).focus(); await page.keyboard.press('Enter'); };
+
+  // Settings: the key cleared, then connected again.
+  await page.goto(`${stack.url}/#/settings`);
+  await press('clear-key');
+  await press('clear-key-confirm');
+  t.is(await focusSettles(page, 'render-key-input'), 'render-key-input', 'the form asking for a key');
+  await page.keyboard.type(apiKey);
+  await page.keyboard.press('Enter');
+  await page.getByTestId('key-status').waitFor();
+  t.is(await focusSettles(page, 'Render API key'), 'Render API key', 'the section saying it is connected');
+
+  // A deploy canceled while Render is slow to create its service: focus stays in its status card.
+  stack.render.setFault({ method: 'POST', route: '/services', kind: 'latency', ms: 4000, count: 1, apiKey });
+  await page.getByRole('link', { name: 'New deploy' }).first().click();
+  await page.getByTestId('repo-search').fill('slow-app');
+  await page.locator('[data-testid=repo-option][data-repo="key-actions/slow-app"]').click();
+  await page.getByTestId('detected-stack-name').waitFor();
+  await press('deploy-submit');
+  await page.waitForURL(/#\/deployments\//);
+  await press('cancel');
+  await press('cancel-confirm');
+  await page.locator('#deployment-status[data-status="canceled"]').waitFor();
+  // It never had a service: no actions are left, and focus goes to the page's heading.
+  t.is(await focusSettles(page, 'slow-app'), 'slow-app');
+
+  // Dashboard: a service suspended (focus on its Resume), then deleted (focus on the services heading).
+  await page.goto(`${stack.url}/#/`);
+  await page.getByTestId('service-card').first().waitFor();
+  const serviceId = await page.getByTestId('service-card').first().getAttribute('data-service-id');
+  const card = page.locator(`[data-testid=service-card][data-service-id="${serviceId}"]`);
+  await card.getByTestId('service-suspend').focus();
+  await page.keyboard.press('Enter');
+  t.is(await focusSettles(page, 'service-resume'), 'service-resume');
+  await card.getByTestId('service-delete').focus();
+  await page.keyboard.press('Enter');
+  await page.keyboard.press('Enter'); // the confirmation, focused by the first press
+  await card.waitFor({ state: 'detached' });
+  t.is(await focusSettles(page, 'Render services'), 'Render services');
   t.deepEqual(problems, []);
   await context.close();
 });

@@ -130,6 +130,9 @@ export function confirmButton({ label, question, confirmLabel = label, danger = 
   return wrap;
 }
 
+/** Whether focus fell to <body> (its element was removed or disabled): the caller puts it back somewhere useful. */
+export const focusLost = () => document.activeElement === document.body || !document.activeElement;
+
 /** Runs an async action from a button: disables it meanwhile and shows a busy label. */
 export async function busy(button, busyLabel, action) {
   const label = button.textContent;
@@ -145,7 +148,7 @@ export async function busy(button, busyLabel, action) {
     button.textContent = label;
     // Disabling the pressed button dropped focus to <body>: a keyboard user would start again from the
     // top of the page. Give it back, unless the action moved focus on purpose (a field with an error).
-    if (hadFocus && button.isConnected && (document.activeElement === document.body || !document.activeElement)) button.focus();
+    if (hadFocus && button.isConnected && focusLost()) button.focus();
   }
 }
 

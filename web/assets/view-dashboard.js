@@ -1,7 +1,10 @@
 /** Dashboard: the caller's deployments (live statuses) and Render services (with lifecycle actions). */
-import { busy, confirmButton, h, notice, replace } from './dom.js';
+import { busy, confirmButton, focusLost, h, notice, replace } from './dom.js';
 import { relativeTime, timeEl } from './format.js';
 import { isTerminal, serviceStateBadge, setBadge, statusBadge, statusLabel } from './status.js';
+
+/** The button a service card offers after an action in place of the one pressed. */
+const NEXT_ACTION = { Suspend: 'service-resume', Resume: 'service-suspend' };
 
 const TYPE_LABELS = {
   web_service: 'Web service', static_site: 'Static site', private_service: 'Private service',
@@ -33,6 +36,7 @@ export function dashboardView(ctx) {
   const listStatus = h('p', { class: 'muted', role: 'status' }, 'Loading deployments…');
   const more = h('button', { type: 'button', class: 'btn btn--secondary', hidden: true }, 'Load older deployments');
   const services = h('div', { class: 'services', 'data-testid': 'service-list' });
+  const servicesHeading = h('h2', { id: 'services-heading', tabindex: '-1' }, 'Render services');
   let nextCursor = null;
   let reloadTimer = null;
   let servicesTimer = null;
@@ -78,6 +82,12 @@ export function dashboardView(ctx) {
         }
         ctx.announce(`${s.name}: ${label} done`);
         await loadServices();
+        // The cards were drawn again without the pressed button: focus its counterpart on the new card
+        // (Resume after Suspend), or the section when the service is gone.
+        if (!disposed && focusLost()) {
+          const next = NEXT_ACTION[label] ? services.querySelector(`[data-service-id="${CSS.escape(s.id)}"] [data-testid=${NEXT_ACTION[label]}]`) : null;
+          (next ?? servicesHeading).focus();
+        }
       } catch (err) {
         replace(actionFlash, notice('error', `${label} failed: ${err.message}`));
       }
@@ -144,7 +154,7 @@ export function dashboardView(ctx) {
       h('h2', { id: 'deployments-heading' }, 'Deployments'),
       listStatus, list, more),
     configured ? h('section', { class: 'section', 'aria-labelledby': 'services-heading' },
-      h('h2', { id: 'services-heading' }, 'Render services'),
+      servicesHeading,
       replace(services, h('p', { class: 'muted' }, 'Loading services…'))) : null);
 
   loadDeployments();

@@ -3,7 +3,7 @@
  * logs (log-panel.js: live over the event stream), and cancel / redeploy / roll back.
  */
 import { ApiError } from './api.js';
-import { busy, confirmButton, h, notice, replace } from './dom.js';
+import { busy, confirmButton, focusLost, h, notice, replace } from './dom.js';
 import { duration, formatClock, formatTime, timeEl } from './format.js';
 import { STEPS, isTerminal, setBadge, statusBadge, statusLabel, statusTone, stepState } from './status.js';
 import { createLogPanel } from './log-panel.js';
@@ -170,6 +170,9 @@ export function deploymentView(ctx, route) {
       ctx.announce(`${label}: done`);
     } catch (err) {
       replace(actionFlash, notice('error', `${label} failed: ${err.message}`));
+    } finally {
+      // The pressed button went with the actions it was one of (a canceled deploy offers Redeploy instead).
+      if (!disposed && focusLost()) (actions.querySelector('button') ?? heading).focus();
     }
   }
 

@@ -1,6 +1,6 @@
 /** Settings: connect, replace or clear the Render API key; the signed-in account; sign out. */
 import { ApiError } from './api.js';
-import { busy, confirmButton, field, h, notice, replace, revealToggle, uid } from './dom.js';
+import { busy, confirmButton, field, focusLost, h, notice, replace, revealToggle, uid } from './dom.js';
 import { formatTime } from './format.js';
 
 export function settingsView(ctx) {
@@ -25,13 +25,15 @@ export function settingsView(ctx) {
           replace(flash, notice('success', 'Your Render API key was removed from this session. Deploys that were still running have been stopped.'));
           ctx.announce('Render key removed');
           drawForm();
+          // The pressed button is gone with the key: the form asking for one comes next.
+          keySection.querySelector('input')?.focus();
         } catch (err) {
           replace(flash, notice('error', err.message));
         }
       },
     });
     replace(keySection,
-      h('h2', { id: 'render-key-heading' }, 'Render API key'),
+      h('h2', { id: 'render-key-heading', tabindex: '-1' }, 'Render API key'),
       h('p', { class: 'key-status', 'data-testid': 'key-status' },
         h('span', { class: 'ok-mark', 'aria-hidden': 'true' }, '✓ '),
         'Connected: ', h('code', null, r.keyHint ?? 'rnd_…'),
@@ -88,6 +90,8 @@ export function settingsView(ctx) {
       replace(flash, notice('success', 'Render API key connected. You can deploy now.'));
       ctx.announce('Render key connected');
       drawStatus();
+      // The form is gone: focus the section that now says the key is connected, not <body>.
+      if (focusLost()) keySection.querySelector('h2')?.focus();
     });
     replace(keySection,
       h('h2', { id: 'render-key-heading' }, replacing ? 'Replace your Render API key' : 'Connect your Render API key'),
