@@ -171,10 +171,11 @@ export function createSessionRecords(opts: SessionRecordOptions) {
     return found !== false && found.uid === '';
   }
 
-  /** This name and every other one the session behind it went by (rotations: MOVE in scripts.ts). */
+  /** This name and every other one the session behind it went by, wherever it is now (rotations: MOVE in scripts.ts). */
   async function refsOf(ref: string): Promise<string[]> {
-    const aka = await redis.hget(keys.record(ref), 'aka').catch(() => null);
-    return [ref, ...(aka ?? '').split(' ').filter((r) => r && r !== ref)];
+    const at = await whereIs(ref);
+    const aka = await redis.hget(keys.record(at), 'aka').catch(() => null);
+    return [...new Set([ref, at, ...(aka ?? '').split(' ').filter(Boolean)])];
   }
 
   /** Where the session once named `ref` is now: its pointers followed, a bounded number of hops. */

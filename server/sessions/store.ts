@@ -1,7 +1,7 @@
 import { isStale } from '../crypto/keyring.js';
 import type { AppSession, SessionRenderCredentials } from './types.js';
 import { readThrough as readThroughCache, type SessionCache } from './cache.js';
-import { createSessionRecords, sessionKeys, type LoadedSession, type SessionRecordOptions } from './records.js';
+import { createSessionRecords, MAX_MOVE_HOPS, sessionKeys, type LoadedSession, type SessionRecordOptions } from './records.js';
 import { boundedMemo } from '../boundedMemo.js';
 
 export { sessionKeys, type LoadedSession };
@@ -98,6 +98,23 @@ export function createSessionStore(opts: SessionStoreOptions) {
     const ended = await records.destroy(ref);
     if (ended !== null) await dropEverywhere();
     return ended;
+  }
+
+  /**
+   * A credential write to the session named `ref`, made again where a SECRET_KEY rotation moved it if
+   * it found nothing there: during a rolling deploy a request on the other kind of process may move
+   * it between this request's load and its write (a clear that missed would leave the key in place).
+   */
+  async function wherever<T>(ref: string, write: (at: string) => Promise<T>, done: (result: T) => boolean): Promise<T> {
+    let at = ref;
+    let result = await write(at);
+    for (let hops = 0; !done(result) && hops < MAX_MOVE_HOPS; hops++) {
+      const moved = await records.whereIs(at);
+      if (moved === at) break;
+      at = moved;
+      result = await write(at);
+    }
+    return result;
   }
 
   async function endExpired(ref: string): Promise<void> {
@@ -206,14 +223,14 @@ export function createSessionStore(opts: SessionStoreOptions) {
      * `priorFingerprint`: the key's fingerprint under the previous SECRET_KEY (records.ts).
      */
     async storeCredentials(ref: string, userId: number, cred: SessionRenderCredentials, priorFingerprint: string | null = null) {
-      const stored = await records.storeCredentials(ref, userId, cred, priorFingerprint);
+      const stored = await wherever(ref, (at) => records.storeCredentials(at, userId, cred, priorFingerprint), (r) => r.stored);
       if (stored.previousFingerprint && stored.previousFingerprint !== stored.fingerprint) await dropEverywhere(); // a key replaced
       return stored;
     },
 
     /** Remove the key as one field update. The fingerprint of the key that was removed, null if none was set. */
     async clearCredentials(ref: string): Promise<string | null> {
-      const removed = await records.clearCredentials(ref);
+      const removed = await wherever(ref, (at) => records.clearCredentials(at), (r) => r !== null);
       if (removed !== null) await dropEverywhere();
       return removed;
     },

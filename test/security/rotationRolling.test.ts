@@ -13,6 +13,7 @@ import { openSseAs, type SseClient } from '../helpers/sse.js';
 import { Agent } from '../helpers/agent.js';
 import { createKeyring } from '../../server/crypto/keyring.js';
 import { createSessionStore } from '../../server/sessions/store.js';
+import { setRenderKey } from '../../server/sessions/credentials.js';
 
 // SECURITY.md "Rotating SECRET_KEY", step 2 of 2, as Render's zero-downtime deploy runs it: instances
 // still on SECRET_KEY=A (SECRET_KEY_PREVIOUS=B, from step 1) beside new ones on SECRET_KEY=B
@@ -213,4 +214,29 @@ test.serial('store: a request that loaded the session before it went back and fo
   t.truthy(await fresh.load(sid)); // and to B's again
   t.is(await fresh.save(sid, early!.version, { ...early!.sess, csrfToken: 'stale' }), null, 'the stale write is refused');
   t.is((await old.get(sid))?.csrfToken, 'written-on-the-old-process');
+});
+
+// A request on the old process loaded the session under A's name; a request on the new one moved it to
+// B's before the first one's key write. Clearing or replacing the key must reach the session where it is.
+test.serial('store: a key cleared or replaced on one process after the other moved the session away reaches the session', async (t) => {
+  const { old, fresh } = storesAB();
+  const keyring = createKeyring(Buffer.from(KEY_A, 'hex'));
+  const user = { id: 96_102, login: 'u96102', name: null, avatarUrl: '' };
+  const sid = randomBytes(32).toString('base64url');
+  const now = Date.now();
+  const sess = { createdAt: now, lastSeenAt: now, user } as Parameters<typeof old.create>[1];
+  setRenderKey(sess as typeof sess & { user: typeof user }, 'rnd_movingkey0123456789', [{ id: 'tea-1', name: 'w', type: 'user' }], now, keyring);
+  t.true(await old.create(sid, sess));
+  const refA = old.refOf(sid);
+
+  t.truthy(await fresh.load(sid), 'moved to B\'s name');
+  t.is(await old.clearCredentials(refA), sess.render!.keyFingerprint, 'the key the session held was cleared');
+  t.is((await fresh.get(sid))?.render, undefined, 'and is gone where the session is');
+  t.deepEqual(new Set(await old.refsOf(refA)), new Set([refA, fresh.refOf(sid)]), 'the session\'s names, from the old one');
+
+  t.truthy(await old.load(sid), 'back under A\'s name');
+  t.truthy(await fresh.load(sid), 'and B\'s again');
+  const cred = { ...sess.render!, keyFingerprint: 'another-key-fingerprint' };
+  t.true((await old.storeCredentials(refA, user.id, cred)).stored, 'a key set from A\'s name is stored');
+  t.is((await fresh.get(sid))?.render?.keyFingerprint, 'another-key-fingerprint', 'in the session where it is');
 });
