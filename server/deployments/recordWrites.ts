@@ -16,6 +16,9 @@ interface Planned { next: DeploymentRecord; onlyIfStatus: DeploymentStatus | nul
  */
 export type OthersOfService = (ids: string[]) => Promise<void>;
 
+/** Fields to change: given, or made from the record as stored when the change is planned (written only on that exact record). */
+type Fields = Partial<DeploymentRecord> | ((before: DeploymentRecord) => Partial<DeploymentRecord>);
+
 /** One guess from `known`, then fresh verified reads while others keep writing the same record. */
 const ATTEMPTS = 4;
 
@@ -74,10 +77,10 @@ export function createRecordWriter(o: {
    * their own time). Returns the new record, or null when the record is gone or already terminal (the
    * change is then dropped). Throws RecordTamperedError when the stored record fails its MAC.
    */
-  function update(id: string, fields: Partial<DeploymentRecord>, timeline: Array<Omit<TimelineEntry, 'at'> & { at?: string }> = [], othersOfService?: OthersOfService): Promise<DeploymentRecord | null> {
+  function update(id: string, fields: Fields, timeline: Array<Omit<TimelineEntry, 'at'> & { at?: string }> = [], othersOfService?: OthersOfService): Promise<DeploymentRecord | null> {
     return change(id, 'throw', (before, now) => {
       if (isTerminal(before.status)) return null;
-      const next: DeploymentRecord = { ...before, ...fields, updatedAt: now };
+      const next: DeploymentRecord = { ...before, ...(typeof fields === 'function' ? fields(before) : fields), updatedAt: now };
       if (timeline.length) next.timeline = [...before.timeline, ...timeline.map((e) => ({ ...e, at: e.at ?? now }))];
       if (isTerminal(next.status)) next.finishedAt = now;
       return { next, onlyIfStatus: null, indexService: !!next.serviceId && next.serviceId !== before.serviceId };
@@ -121,8 +124,9 @@ export function createRecordWriter(o: {
      * without writing them, each with its own time, recorded in the same write (one script, one live
      * update, instead of one per step). `othersOfService`: see OthersOfService.
      */
-    transition(id: string, status: DeploymentStatus, source: TimelineEntry['source'], extra: Partial<DeploymentRecord> = {}, note?: string, passed: TimelineEntry[] = [], othersOfService?: OthersOfService) {
-      return update(id, { ...extra, status }, [...passed, { status, source, ...(note ? { note } : {}) }], othersOfService);
+    transition(id: string, status: DeploymentStatus, source: TimelineEntry['source'], extra: Fields = {}, note?: string, passed: TimelineEntry[] = [], othersOfService?: OthersOfService) {
+      const fields = (before: DeploymentRecord) => ({ ...(typeof extra === 'function' ? extra(before) : extra), status });
+      return update(id, fields, [...passed, { status, source, ...(note ? { note } : {}) }], othersOfService);
     },
 
     /**

@@ -14,6 +14,7 @@ import type { Service } from '../render/types.js';
 import { deleteIfOurs } from '../redisOwned.js';
 import { redisScript } from '../redisScript.js';
 import { MAX_MOVE_HOPS, sessionKeys } from '../sessions/records.js';
+import { revokedFailure } from './revocation.js';
 
 interface Requester { userId: number; sessionRef: string; keyFingerprint: string }
 
@@ -155,7 +156,8 @@ export function createDeployRequests(opts: {
 
     /**
      * Stop a user's unfinished deployments that belong to a session (logout, cleared key): the record
-     * becomes credentials_revoked (its sealed env values go with that write) and its job is removed
+     * becomes credentials_revoked (its sealed env values go with that write; its reason says whether
+     * Render may still run a deploy of it, which is not canceled there: revocation.ts) and its job is removed
      * (one running right now once its step ends: that step sees the terminal record, or the missing
      * key, at its next write and stops there).
      * Only those made with `onlyKeyFingerprint`, when given (a key change).
@@ -179,9 +181,8 @@ export function createDeployRequests(opts: {
         const rec = await deployments.get(id);
         if (!rec || !(await isThisSession(rec.sessionRef))) continue;
         if (onlyKeyFingerprint !== undefined && rec.keyFingerprint !== onlyKeyFingerprint) continue;
-        const done = await deployments.transition(id, 'credentials_revoked', 'orchestrator', {
-          failure: { code: 'credentials_revoked', message: 'Stopped because you signed out or cleared your Render key.' },
-        }).catch(async (err: unknown) => {
+        // The reason is made from the record as written: a step may have reached Render since our read.
+        const done = await deployments.transition(id, 'credentials_revoked', 'orchestrator', (now) => ({ failure: revokedFailure(now, 'request') })).catch(async (err: unknown) => {
           // Altered between our read and our write: signing out goes on. Its job goes below, so no
           // worker refuses it (which would drop its env values): they go here.
           if (!(err instanceof RecordTamperedError)) throw err;

@@ -138,3 +138,29 @@ test.serial('a deploy someone else queued after ours is never canceled for a can
   t.is(rec.deployId ?? null, null, 'the foreign deploy was never taken as the deployment\'s');
   t.not(running, foreign.id);
 });
+
+test.serial('sign-out while render_queued: the record says its deploy is left to Render, and the key is not used after', async (t) => {
+  const u = await liveService(stack, 'queued-signout');
+  const { finishRunning } = await rollbackHeldInLastPhase(stack, u.apiKey, u.serviceId, u.firstDeployId);
+  t.teardown(finishRunning);
+  stack.render.setFault({ method: 'GET', route: LIST_ROUTE, apiKey: u.apiKey, kind: 'body', body: [] });
+  t.teardown(() => stack.render.clearFaults());
+  const asked = await u.agent.post(`/api/render/services/${u.serviceId}/redeploy`);
+  t.is(asked.status, 202, asked.text);
+  await waitStatus(u.agent, asked.json.id, 'render_queued');
+
+  t.is((await u.agent.post('/api/auth/logout')).status, 200);
+  const callsAtSignOut = stack.render.calls.filter((c) => c.accountId === u.accountId).length;
+  stack.render.clearFaults();
+  finishRunning();
+  const again = stack.agent();
+  await stack.signIn(again, 'queued-signout');
+  const rec = (await again.get(`/api/render/deployments/${asked.json.id}`)).json;
+  t.is(rec.status, 'credentials_revoked');
+  // Canceling Render's deploy would need the key after the sign-out (SECURITY.md): the reason says it
+  // may still run there and where to stop it, rather than that it stopped.
+  t.regex(rec.failure.message, /^Stopped because you signed out or cleared your Render key, in this app only/);
+  t.regex(rec.failure.message, /Render may still build it and make it live: check the service's deploys in the Render dashboard/);
+  await new Promise((r) => setTimeout(r, 600));
+  t.is(stack.render.calls.filter((c) => c.accountId === u.accountId).length, callsAtSignOut, 'nothing was asked of Render with the key after the sign-out');
+});

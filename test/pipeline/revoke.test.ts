@@ -60,6 +60,8 @@ test('a clear whose key a due watch run found gone first: that run ends the depl
     return r.status === 'credentials_revoked' ? r : null;
   });
   t.regex(rec.failure.message, /the Render key was cleared/);
+  // Its build runs on Render, which the worker cannot cancel without the key: the reason says so.
+  t.regex(rec.failure.message, /Render may still build it and make it live: check the service's deploys in the Render dashboard/);
   t.is(await stack.web.deps.deployRequests.revokeForSession(stored.userId, stored.sessionRef), 0);
   const job = await until('the watch job is not running', async () => {
     const found = await stack.web.deps.queue.getJob(res.json.id);
@@ -86,6 +88,7 @@ test.serial('logout stops the session\'s queued deploys before any Render call',
     await stack.signIn(b, 'leaver');
     const rec = (await b.get(`/api/render/deployments/${res.json.id}`)).json;
     t.is(rec.status, 'credentials_revoked');
+    t.is(rec.failure.message, 'Stopped because you signed out or cleared your Render key.', 'nothing reached Render: it stopped');
   } finally {
     await worker.worker.resume();
   }

@@ -20,6 +20,7 @@ import { createRunBudget, type TakeAhead } from './runBudget.js';
 import { serviceGoneFailure } from './serviceGone.js';
 import { followCanceledAsk } from './canceledAsk.js';
 import { askUnnamed } from '../../server/deployments/cancel.js';
+import { revokedFailure } from '../../server/deployments/revocation.js';
 
 // The steps live by what they talk to: githubSteps.ts (verify, detect), createService.ts (the service),
 // renderDeploy.ts (trigger, watch), finishDeploy.ts (the final status); this file runs them.
@@ -55,10 +56,9 @@ export async function runDeployJob(ctx: WorkerContext, job: Job<DeployJobData>, 
   const [, creds] = await Promise.all([rec.status === 'queued' || rec.status === 'verifying' ? ctx.enqueuer.started({ deploymentId, userId }) : null, loadCredentials(ctx, rec)]);
   if (!creds) {
     await first?.catch(() => null);
-    // The session ended on its own (expiry) or the key went: the deploy stops (its env values go with the write).
-    await ctx.deployments.transition(rec.id, 'credentials_revoked', 'orchestrator', {
-      failure: { code: 'credentials_revoked', message: 'Your session ended or the Render key was cleared, so this deploy was stopped. Sign in, connect your key and deploy again.' },
-    });
+    // The session ended on its own (expiry) or the key went: the deploy stops here (its env values go
+    // with the write); one Render already has is not canceled there, and the reason says so (revocation.ts).
+    await ctx.deployments.transition(rec.id, 'credentials_revoked', 'orchestrator', (now) => ({ failure: revokedFailure(now, 'worker') }));
     ctx.onFinished?.('credentials_revoked', ctx.clock.now() - Date.parse(rec.createdAt), { deploymentId: rec.id, userId: rec.userId, sessionRef: rec.sessionRef });
     return;
   }

@@ -1,0 +1,29 @@
+import type { DeploymentFailure, DeploymentRecord, DeploymentStatus } from './types.js';
+
+// Signing out, clearing or replacing the key, or a session ending on its own stops what this app does
+// with that key at once (requests.ts revokeForSession, or the worker finding the key gone). What Render
+// already has for the deployment is not canceled there: that needs the key after the consent to use it
+// ended, and no key outlives its session (SECURITY.md); a deploy Render queued behind another can only
+// be canceled once it starts, which may be long after. The reason the record gives says so.
+
+/** Our phases before anything is asked of Render (a service or a deploy). */
+const BEFORE_RENDER = new Set<DeploymentStatus>(['queued', 'verifying', 'detecting']);
+
+/** Whether Render may have a deploy of it by now: a service created or asked for, a deploy asked for or running. */
+export const mayRunOnRender = (rec: Pick<DeploymentRecord, 'status' | 'deployId' | 'deployRequestedAt'>): boolean =>
+  !BEFORE_RENDER.has(rec.status) || Boolean(rec.deployId || rec.deployRequestedAt);
+
+const WHY = {
+  request: 'Stopped because you signed out or cleared your Render key',
+  worker: 'Your session ended or the Render key was cleared, so this deploy was stopped',
+};
+
+/** The credentials_revoked reason for `rec` as it stands when the revocation is written; `by`: who found the key gone. */
+export function revokedFailure(rec: Pick<DeploymentRecord, 'status' | 'deployId' | 'deployRequestedAt'>, by: keyof typeof WHY): DeploymentFailure {
+  if (!mayRunOnRender(rec)) return { code: 'credentials_revoked', message: by === 'worker' ? `${WHY.worker}. Sign in, connect your key and deploy again.` : `${WHY.request}.` };
+  return {
+    code: 'credentials_revoked',
+    message: `${WHY[by]}, in this app only: it no longer uses the key, so it did not cancel the deploy Render already has. `
+      + 'Render may still build it and make it live: check the service\'s deploys in the Render dashboard, and cancel it there if it should not run.',
+  };
+}
