@@ -127,3 +127,20 @@ test('key, deploy and service actions with the keyboard: focus lands on what rep
   t.deepEqual(problems, []);
   await context.close();
 });
+
+test('security page with the keyboard: a refused Slack webhook is focused with its message, on save and on a test message', async (t) => {
+  const { context, page, problems } = await stack.signedInWithKey(browser, 'key-security', []);
+  await page.goto(`${stack.url}/#/security`);
+  await page.getByTestId('sentinel-enabled').check();
+  await page.getByTestId('sentinel-slack').fill('https://evil.example.com/hook');
+  await page.getByTestId('sentinel-save').focus();
+  await page.keyboard.press('Enter');
+  await page.getByText('Only Slack incoming webhooks').waitFor();
+  t.deepEqual(await focused(page), { testId: 'sentinel-slack', invalid: 'true' });
+
+  await page.getByTestId('sentinel-test').focus();
+  await page.keyboard.press('Enter');
+  t.is(await focusSettles(page, 'sentinel-slack'), 'sentinel-slack');
+  t.deepEqual(problems, []);
+  await context.close();
+});

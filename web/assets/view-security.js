@@ -102,9 +102,9 @@ export function securityView(ctx) {
         ctx.announce(body.enabled ? 'Sentinel is on.' : 'Sentinel is off.');
         ctx.onSentinelChanged?.();
       } catch (err) {
-        if (/slackWebhookUrl/.test(err.message)) slack.setError(err.message.replace(/^slackWebhookUrl: /, ''));
-        else if (/intervalSeconds/.test(err.message)) interval.setError(err.message.replace(/^intervalSeconds: /, ''));
-        else replace(notices, notice('error', err.message));
+        // On its field, focused so that it is read out with it; else above the form.
+        const on = /slackWebhookUrl/.test(err.message) ? slack : /intervalSeconds/.test(err.message) ? interval : null;
+        if (on) { on.setError(err.message.replace(/^(slackWebhookUrl|intervalSeconds): /, '')); on.control.focus(); } else replace(notices, notice('error', err.message));
       }
     });
   });
@@ -113,7 +113,7 @@ export function securityView(ctx) {
       const url = slack.control.value.trim();
       await ctx.api.sentinelTestAlert(url ? { slackWebhookUrl: url } : {});
       ctx.announce('Test message sent to Slack.');
-    } catch (err) { slack.setError(err.message.replace(/^slackWebhookUrl: /, '')); }
+    } catch (err) { slack.setError(err.message.replace(/^slackWebhookUrl: /, '')); slack.control.focus(); }
   }));
   removeSlack.addEventListener('click', () => busy(removeSlack, 'Removing…', async () => {
     try { drawSettings(await ctx.api.putSentinel({ enabled: Boolean(settings?.enabled), slackWebhookUrl: null })); } catch (err) { replace(notices, notice('error', err.message)); }
