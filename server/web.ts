@@ -13,7 +13,7 @@ import { createWebMetrics, type WebMetrics } from './metrics/registry.js';
 import { requestMetrics } from './metrics/http.js';
 import { webMetricsRoute } from './metrics/web.js';
 import { createInflightTracker } from './metrics/inflight.js';
-import { createSessionCache } from './sessions/cache.js';
+import { createSessionCache, trackingConnection } from './sessions/cache.js';
 import { createProcessFence, type EndingFence } from './sessions/fence.js';
 import { tokenEntryKey, type TokenEntry } from './bearer/tokenSessions.js';
 import { sessionKeys, type LoadedSession } from './sessions/store.js';
@@ -49,14 +49,13 @@ export async function startWeb(args: {
   const metrics = createWebMetrics();
   // Records kept in this process, dropped by Redis' invalidation messages (RESP2: they arrive as pub/sub).
   const trackedCache = <T>(recordPrefix: string, what: string, fence?: EndingFence) => createSessionCache<T>({
-    // No offline queue and no resending: a setup cut short by a dropped connection must not replay its
-    // SUBSCRIBE on the next one (which then refused CLIENT ID, and the cache stayed off for good).
-    connect: () => createRedis(config.redisUrl, 'subscriber', { protocol: 2, autoResubscribe: false, autoResendUnfulfilledCommands: false, enableOfflineQueue: false }),
+    connect: () => trackingConnection(config.redisUrl),
     recordPrefix,
     // The process clock, as the session middleware's idle touch: a test holding it holds both.
     now: () => clock.now(),
     onError: (err) => logger.warn({ err: { message: err.message } }, `${what} cache: tracking not set up; reading from Redis`),
     fence,
+    heartbeatMs: config.sessionCacheHeartbeatMs,
   });
   // Sessions ended here are answered once every process dropped its copy (sessions/fence.ts).
   const fence = createProcessFence({ prefix: config.redisPrefix, redis, timeoutMs: config.sessionEndFenceMs, logger });

@@ -19,7 +19,7 @@ import { startSentinelWorker, type SentinelWorker, type SentinelWorkerOptions } 
 import { createDeploySlack } from './tasks/deploySlack.js';
 import { startAnomalyDetection, type AnomalyOptions } from './anomalyWorker.js';
 import { createCommitStatusQueue, type CommitStatusJobData } from '../server/queues/commitStatusQueue.js';
-import { createSessionCache } from '../server/sessions/cache.js';
+import { createSessionCache, trackingConnection } from '../server/sessions/cache.js';
 import { createProcessFence } from '../server/sessions/fence.js';
 import { sessionKeys, type LoadedSession } from '../server/sessions/store.js';
 import { startOrphanSweeps, type OrphanSweepOptions, type OrphanSweeps } from './orphanSweep.js';
@@ -77,11 +77,12 @@ export async function startWorker(args: {
   // its session up to four times within seconds (its credentials, both commit statuses, the key-session
   // check when it ends), each a round trip and a decryption without it.
   const sessionCache = createSessionCache<LoadedSession>({
-    connect: () => createRedis(config.redisUrl, 'subscriber', { protocol: 2, autoResubscribe: false }),
+    connect: () => trackingConnection(config.redisUrl),
     recordPrefix: sessionKeys(config.redisPrefix).record(''),
     onError: (err) => logger.warn({ err: { message: err.message } }, 'session cache: tracking not set up; reading sessions from Redis'),
     // Acks the ending side's fences like a web process (it fences no end itself: an expiry it finds is not fenced, store.ts).
     fence: createProcessFence({ prefix: config.redisPrefix, redis, timeoutMs: config.sessionEndFenceMs, logger }),
+    heartbeatMs: config.sessionCacheHeartbeatMs,
   });
   const deps = buildDeps({ config, redis, queueRedis, sessionCache, clock: args.clock ?? systemClock, logger, renderLimits: args.renderLimits, retryBackoffMs: args.retryBackoffMs, metrics: metrics.sink });
   // The same security layer as the web's (buildDeps): audit trail and security events.

@@ -34,6 +34,11 @@ export interface AppConfig {
   bearerRecheckMs: number;
   /** How long an ended session's answer waits for every process to confirm it dropped its cached copy (server/sessions/fence.ts). */
   sessionEndFenceMs: number;
+  /**
+   * The session caches' heartbeat on their tracking connection (server/sessions/cache.ts): a PING this
+   * often; one unanswered as long again stops the cache and reconnects its connection.
+   */
+  sessionCacheHeartbeatMs: number;
   corsOrigins: string[];
   slackWebhookUrl: string | null;
   metricsToken: string | null;
@@ -110,6 +115,7 @@ const schema = z.object({
   SENTINEL_INTERVAL_SECONDS: positiveInt('SENTINEL_INTERVAL_SECONDS').default(60),
   BEARER_RECHECK_SECONDS: positiveInt('BEARER_RECHECK_SECONDS').default(300),
   SESSION_END_FENCE_MS: positiveInt('SESSION_END_FENCE_MS').default(1000),
+  SESSION_CACHE_HEARTBEAT_MS: positiveInt('SESSION_CACHE_HEARTBEAT_MS').refine((n) => n >= 50 && n <= 60_000, 'SESSION_CACHE_HEARTBEAT_MS must be between 50 and 60000 (past 60 s the entries\' own age bound comes first)').default(500),
   TELEMETRY_ENABLED: bool.default(true),
   ANOMALY_DETECTION: bool.default(true),
   TELEMETRY_MINUTE_RETENTION_HOURS: positiveInt('TELEMETRY_MINUTE_RETENTION_HOURS').default(24),
@@ -225,6 +231,7 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
     sessionAbsoluteMs: e.SESSION_ABSOLUTE_HOURS * 3_600_000,
     bearerRecheckMs: e.BEARER_RECHECK_SECONDS * 1000,
     sessionEndFenceMs: e.SESSION_END_FENCE_MS,
+    sessionCacheHeartbeatMs: e.SESSION_CACHE_HEARTBEAT_MS,
     corsOrigins,
     slackWebhookUrl,
     metricsToken: e.METRICS_TOKEN ?? null,

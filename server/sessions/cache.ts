@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { createRedis } from '../redis.js';
 import type { EndingFence } from './fence.js';
 
 /**
@@ -11,6 +12,11 @@ import type { EndingFence } from './fence.js';
  * - Nothing is cached while tracking is not confirmed active; losing the connection (its socket's
  *   end, read in the same turn as a request sent after it) empties the cache and stops filling until
  *   tracking is set up again (a new epoch).
+ * - A connection can also stall without ending (a paused Redis, a half-open link): no event, and no
+ *   invalidations either. So it answers a PING every `heartbeatMs`, and a copy is served only while
+ *   a PING sent at most two intervals ago has been answered (everything Redis sent before that answer,
+ *   invalidations included, has been handled: one stream, in order). A PING (or the setup) unanswered
+ *   an interval after it was sent drops the connection, which empties the cache and reconnects.
  * - A read from Redis fills the cache only when no invalidation for that key arrived since the read
  *   was started (the ticket): a write that lands between our read and our fill is never papered over.
  * - A hit waits for one turn of the event loop's I/O phase before it is used (`settle`): an
@@ -59,21 +65,44 @@ interface SessionCacheOptions {
   onError?: (err: Error) => void;
   /** The ending side's fence (fence.ts), its channels subscribed on the tracking connection. */
   fence?: EndingFence;
+  /** The tracking connection's heartbeat: a PING this often, its deadline as long again (default 500 ms). */
+  heartbeatMs?: number;
 }
 
 const INVALIDATE_CHANNEL = '__redis__:invalidate';
+
+/**
+ * A tracking connection as `connect` must make it (web and worker alike). No offline queue and no
+ * resending: a setup cut short by a dropped connection (Redis gone, or silent past the heartbeat's
+ * deadline) must not replay its SUBSCRIBE on the next one (which then refused CLIENT ID, and the
+ * cache stayed off for good).
+ */
+export function trackingConnection(url: string): Redis {
+  return createRedis(url, 'subscriber', { protocol: 2, autoResubscribe: false, autoResendUnfulfilledCommands: false, enableOfflineQueue: false });
+}
 
 export function createSessionCache<T>(opts: SessionCacheOptions): SessionCache<T> {
   const maxEntries = opts.maxEntries ?? 10_000;
   const maxAgeMs = opts.maxAgeMs ?? 60_000;
   const now = opts.now ?? Date.now;
   const prefix = opts.recordPrefix;
+  const heartbeatMs = opts.heartbeatMs ?? 500;
+  // Real time, not `now`: what a silent socket is measured in (a test may hold the process clock).
+  const elapsed = () => performance.now();
   const entries = new Map<string, { value: T; at: number }>();
   const inFlight = new Map<string, Set<CacheTicket>>();
   let epoch = 0;
   let active = false;
   let closed = false;
   let settling: Promise<void> | undefined;
+  /** When the last command the connection answered (its setup or a PING) was sent. */
+  let provenAt = -Infinity;
+  /** When the command it owes us an answer to was sent, and that answer's deadline. */
+  let awaiting: number | undefined;
+  let deadline: NodeJS.Timeout | undefined;
+  /** Each (re)connect's number; the one we dropped for its silence. */
+  let generation = 0;
+  let dropped = -1;
 
   const conn = opts.connect();
 
@@ -94,17 +123,60 @@ export function createSessionCache<T>(opts: SessionCacheOptions): SessionCache<T
     active = false;
     epoch++;
     dropAll();
+    awaiting = undefined;
+    clearTimeout(deadline);
   }
 
-  async function track(): Promise<void> {
+  const live = () => active && elapsed() - provenAt <= 2 * heartbeatMs;
+
+  /** Wait for the answer to a command sent at `sentAt`; past the deadline, the connection is dropped. */
+  function expectAnswer(sentAt: number): void {
+    awaiting = sentAt;
+    clearTimeout(deadline);
+    deadline = setTimeout(() => {
+      // Judged after the I/O already received is read: a loop blocked past the deadline is no stall.
+      setImmediate(() => { if (!closed && awaiting === sentAt) silent(sentAt); });
+    }, heartbeatMs);
+    deadline.unref();
+  }
+
+  /** The answer to the command sent at `sentAt` came: the connection was live up to then. */
+  function answered(sentAt: number): boolean {
+    if (awaiting !== sentAt) return false;
+    awaiting = undefined;
+    clearTimeout(deadline);
+    provenAt = sentAt;
+    return true;
+  }
+
+  function silent(sentAt: number): void {
+    lost();
+    dropped = generation;
+    opts.onError?.(new Error(`tracking connection silent for ${Math.round(elapsed() - sentAt)} ms; reconnecting`));
+    // Not quit or end: a stalled peer would never answer them, and the socket would never close.
+    conn.stream.destroy();
+  }
+
+  async function track(gen: number): Promise<void> {
+    const sentAt = elapsed();
+    expectAnswer(sentAt);
     const id = await conn.client('ID');
     await conn.call('CLIENT', 'TRACKING', 'on', 'REDIRECT', String(id), 'BCAST', 'PREFIX', prefix);
     await conn.subscribe(INVALIDATE_CHANNEL, ...(opts.fence?.channels ?? []));
-    if (closed) return;
+    if (closed || gen !== generation || !answered(sentAt)) return;
     epoch++;
     dropAll();
     active = true;
   }
+
+  // One PING per interval, and only one on its way at a time.
+  const heartbeat = setInterval(() => {
+    if (closed || !active || awaiting !== undefined || conn.status !== 'ready') return;
+    const sentAt = elapsed();
+    expectAnswer(sentAt);
+    conn.ping().then(() => answered(sentAt), () => {}); // a lost connection is handled by its events
+  }, heartbeatMs);
+  heartbeat.unref();
 
   conn.on('messageBuffer', (channelBuf: Buffer, message: Buffer[] | Buffer | null) => {
     const channel = channelBuf.toString();
@@ -123,8 +195,11 @@ export function createSessionCache<T>(opts: SessionCacheOptions): SessionCache<T
   let failures = 0;
   let retry: NodeJS.Timeout | undefined;
   conn.on('ready', () => {
-    track().then(() => { failures = 0; }, (err: Error) => {
+    const gen = ++generation;
+    track(gen).then(() => { failures = 0; }, (err: Error) => {
+      if (gen !== generation) return;
       lost();
+      if (dropped === gen) return; // cut short by our own drop: the reconnect is on its way
       opts.onError?.(err);
       if (closed || retry) return;
       retry = setTimeout(() => { retry = undefined; if (!closed && conn.status === 'ready' && !active) conn.disconnect(true); }, Math.min(60_000, 500 * 2 ** failures++));
@@ -140,7 +215,7 @@ export function createSessionCache<T>(opts: SessionCacheOptions): SessionCache<T
 
   return {
     lookup(ref) {
-      if (!active) return undefined;
+      if (!live()) return undefined;
       const e = entries.get(ref);
       if (!e) return undefined;
       if (now() - e.at > maxAgeMs) { entries.delete(ref); return undefined; }
@@ -169,11 +244,12 @@ export function createSessionCache<T>(opts: SessionCacheOptions): SessionCache<T
     // run in the same check phase, after the same I/O, so one promise serves them all.
     settle: () => (settling ??= new Promise<void>((resolve) => setImmediate(() => { settling = undefined; resolve(); }))),
     dropEverywhere: () => opts.fence?.wait() ?? Promise.resolve(),
-    get active() { return active; },
+    get active() { return live(); },
     get size() { return entries.size; },
     async close() {
       closed = true;
       clearTimeout(retry);
+      clearInterval(heartbeat);
       lost();
       try { await conn.quit(); } catch { /* already gone */ }
       conn.disconnect();

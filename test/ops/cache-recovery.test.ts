@@ -1,5 +1,5 @@
 import test from 'ava';
-import { startOpsEnv, sleep, eventually, type OpsEnv, type ChildWeb } from './support/cluster.js';
+import { startOpsEnv, sleep, eventually, commandCalls, type OpsEnv, type ChildWeb } from './support/cluster.js';
 import { Roamer, signInAcross, connectRenderKey } from './support/users.js';
 
 // The session cache and the bearer token entry cache (server/sessions/cache.ts) stay correct only while
@@ -59,12 +59,7 @@ async function trackingClients(): Promise<string[]> {
   return list.split('\n').filter((l) => /\bredir=\d+/.test(l)).map((l) => /\bid=(\d+)/.exec(l)![1]!);
 }
 
-/** How many times Redis ran a command so far (INFO commandstats). */
-async function calls(command: string): Promise<number> {
-  const info = await env.redis.client.info('commandstats');
-  const line = info.split('\n').find((l) => l.startsWith(`cmdstat_${command}:`));
-  return Number(/calls=(\d+)/.exec(line ?? '')?.[1] ?? 0);
-}
+const calls = (command: string) => commandCalls(env, command);
 
 run('after a FLUSHALL no process serves a session or token entry from memory', async (t) => {
   const { cookie, token, login } = await warmUsers('flushed');

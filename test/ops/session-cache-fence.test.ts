@@ -1,6 +1,7 @@
 import test from 'ava';
-import { startOpsEnv, PROGRESS_WAIT_MS, PROCESS_TEST_TIMEOUT_MS, type OpsEnv, type ChildWeb } from './support/cluster.js';
-import { startTrackingProxy, type TrackingProxy } from './support/trackingProxy.js';
+import { PROGRESS_WAIT_MS, PROCESS_TEST_TIMEOUT_MS, type OpsEnv, type ChildWeb } from './support/cluster.js';
+import type { TrackingProxy } from './support/trackingProxy.js';
+import { startProxiedPair, type ProxiedPair } from './support/proxiedPair.js';
 import { Roamer, signInAcross, connectRenderKey } from './support/users.js';
 
 // The known window of the session cache (SECURITY.md): Redis may write a sign-out's reply before the
@@ -10,18 +11,19 @@ import { Roamer, signInAcross, connectRenderKey } from './support/users.js';
 // Here process B reaches Redis through a proxy that holds what Redis sends B's tracking connection;
 // the order of events is recorded, never their durations.
 
+let pair: ProxiedPair;
 let env: OpsEnv;
 let a: ChildWeb;
 let b: ChildWeb;
 let proxy: TrackingProxy;
 test.before(async () => {
-  env = await startOpsEnv();
-  proxy = await startTrackingProxy(env.redis.url, `${env.redis.prefix}:sess:`);
-  // A fence wait bounded well past this test's guard: an answer here means B acked, not a timeout.
-  const fenceEnv = { SESSION_END_FENCE_MS: String(PROCESS_TEST_TIMEOUT_MS * 2) };
-  [a, b] = await Promise.all([env.spawnWeb({ env: fenceEnv }), env.spawnWeb({ env: { ...fenceEnv, REDIS_URL: proxy.url } })]);
+  // A fence wait bounded well past this test's guard: an answer here means B acked, not a timeout. B's
+  // heartbeat at its longest, so that a hold stretched by load is not taken for a stall (which drops
+  // the held connection, and with it the ack: session-cache-stall.test.ts).
+  pair = await startProxiedPair({ SESSION_END_FENCE_MS: String(PROCESS_TEST_TIMEOUT_MS * 2), SESSION_CACHE_HEARTBEAT_MS: '60000' });
+  ({ env, a, b, proxy } = pair);
 });
-test.after.always(async () => { proxy?.release(); await env?.close(); await proxy?.close(); });
+test.after.always(async () => { await pair?.close(); });
 
 /**
  * Hold B's tracking connection, run `end` on A, and once its write has reached B's held connection,

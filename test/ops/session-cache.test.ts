@@ -1,5 +1,5 @@
 import test from 'ava';
-import { startOpsEnv, sleep, eventually, type OpsEnv, type ChildWeb } from './support/cluster.js';
+import { startOpsEnv, sleep, eventually, commandCalls, type OpsEnv, type ChildWeb } from './support/cluster.js';
 import { Roamer, signInAcross, connectRenderKey } from './support/users.js';
 
 // Each web process keeps decrypted sessions in memory (server/sessions/cache.ts), dropped by Redis'
@@ -15,12 +15,7 @@ test.before(async () => {
 });
 test.after.always(async () => { await env?.close(); });
 
-/** How many times Redis ran a command so far (INFO commandstats). */
-async function calls(command: string): Promise<number> {
-  const info = await env.redis.client.info('commandstats');
-  const line = info.split('\n').find((l) => l.startsWith(`cmdstat_${command}:`));
-  return Number(/calls=(\d+)/.exec(line ?? '')?.[1] ?? 0);
-}
+const calls = (command: string) => commandCalls(env, command);
 
 const getSession = (url: string, cookie: string) => fetch(`${url}/api/session`, { headers: { cookie } });
 

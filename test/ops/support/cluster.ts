@@ -115,3 +115,10 @@ export function startEntry(path: string, processEnv: Record<string, string>) {
   const exit = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
   return { proc, output, exit };
 }
+
+/** How many times Redis ran a command so far (INFO commandstats). */
+export async function commandCalls(env: OpsEnv, command: string): Promise<number> {
+  const info = await env.redis.client.info('commandstats');
+  const line = info.split('\n').find((l) => l.startsWith(`cmdstat_${command}:`));
+  return Number(/calls=(\d+)/.exec(line ?? '')?.[1] ?? 0);
+}
