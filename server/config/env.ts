@@ -77,6 +77,13 @@ function readableRedisUrl(value: string): boolean {
   } catch { return false; }
 }
 
+function isOriginOnly(value: string): boolean {
+  try {
+    const u = new URL(value);
+    return u.pathname.replace(/\/+$/, '') === '' && !u.search && !u.hash && !u.username && !u.password;
+  } catch { return true; } // not a URL: url() says so
+}
+
 const bool = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => ['true', '1', 'yes'].includes(v));
 const positiveInt = (name: string) =>
   z.string().trim().regex(/^\d+$/, `${name} must be a whole number`).transform(Number).refine((n) => n > 0, `${name} must be above 0`);
@@ -86,7 +93,9 @@ const schema = z.object({
   PORT: z.string().trim().regex(/^\d+$/, 'PORT must be a port number').transform(Number)
     .refine((n) => n >= 0 && n < 65536, 'PORT must be between 0 and 65535').default(3000),
   HOST: z.string().trim().regex(/^[A-Za-z0-9.:-]{1,253}$/, 'HOST must be an address to listen on, e.g. 127.0.0.1, 0.0.0.0 or ::').optional(),
-  BASE_URL: url('BASE_URL').optional(),
+  // Sign-in's callback is BASE_URL + /api/auth/github/callback and every page and route is at the root: a path
+  // (the callback URL pasted here) made a redirect_uri GitHub refuses.
+  BASE_URL: url('BASE_URL').refine(isOriginOnly, 'BASE_URL must be the origin only, e.g. https://orchestrator.example.com (no path, query or user name: the app is served at the root)').optional(),
   SECRET_KEY: z.string().trim().optional(),
   SECRET_KEY_PREVIOUS: z.string().trim().optional(),
   REDIS_URL: z.string().trim().refine((v) => /^rediss?:\/\//.test(v), 'REDIS_URL must start with redis:// or rediss://')

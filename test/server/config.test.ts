@@ -85,3 +85,15 @@ test('a hex SECRET_KEY with a digit lost is refused, and the message gives the w
   const c = loadConfig({ SECRET_KEY: KEY, SECRET_KEY_PREVIOUS: odd });
   t.deepEqual(c.previousSecretKey, Buffer.from(odd, 'base64'));
 });
+
+test('BASE_URL is an origin: a path, query or credentials in it is refused, naming what to set', (t) => {
+  // The callback URL pasted as BASE_URL made the OAuth redirect_uri .../api/auth/github/callback/api/auth/github/callback,
+  // which GitHub refuses; the app serves its pages and API at the root only.
+  for (const value of ['https://orch.example.com/api/auth/github/callback', 'https://orch.example.com/app', 'https://orch.example.com/?x=1', 'https://orch.example.com/#top', 'https://user:pw@orch.example.com']) {
+    const p = problems({ BASE_URL: value });
+    t.true(p.some((m) => m.includes('BASE_URL must be the origin only')), `${value}: ${p.join(' | ')}`);
+    t.false(p.join(' ').includes('pw@'), 'the value is not printed');
+  }
+  t.is(loadConfig({ BASE_URL: 'https://orch.example.com/' }).baseUrl, 'https://orch.example.com');
+  t.is(loadConfig({ BASE_URL: 'http://127.0.0.1:3000' }).baseUrl, 'http://127.0.0.1:3000');
+});
