@@ -189,6 +189,13 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
   // Without it the base URL is http://localhost:PORT: sign-in returns to localhost and Origin checks refuse every write.
   if (production && !e.BASE_URL) problems.push('BASE_URL is required in production: the public https:// URL of the web service (OAuth callback and Origin checks use it)');
 
+  const httpsOnly = e.HTTPS_ONLY ?? production;
+  // Browsers on the https site send Origin: https://…, which the same-origin check compares with BASE_URL's:
+  // with http:// there, every write (deploy, key setup, sign-out) was 403 origin_rejected.
+  if (httpsOnly && e.BASE_URL && new URL(e.BASE_URL).protocol !== 'https:') {
+    problems.push('BASE_URL must be an https:// URL while HTTPS_ONLY is on (the default in production): it is the origin browsers\' writes are checked against. Serving plain http on purpose: set HTTPS_ONLY=false');
+  }
+
   const hasId = Boolean(e.GITHUB_CLIENT_ID);
   const hasSecret = Boolean(e.GITHUB_CLIENT_SECRET);
   if (hasId !== hasSecret) problems.push('Set both GITHUB_CLIENT_ID and GITHUB_CLIENT_SECRET (from your GitHub OAuth app), or neither for sandbox mode');
@@ -234,7 +241,7 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
     },
     sandbox,
     renderApiUrl: stripSlash(e.RENDER_API_URL),
-    httpsOnly: e.HTTPS_ONLY ?? production,
+    httpsOnly,
     trustProxy: e.TRUST_PROXY ?? production,
     sessionIdleMs: e.SESSION_IDLE_MINUTES * 60_000,
     sessionAbsoluteMs: e.SESSION_ABSOLUTE_HOURS * 3_600_000,

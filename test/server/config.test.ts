@@ -97,3 +97,14 @@ test('BASE_URL is an origin: a path, query or credentials in it is refused, nami
   t.is(loadConfig({ BASE_URL: 'https://orch.example.com/' }).baseUrl, 'https://orch.example.com');
   t.is(loadConfig({ BASE_URL: 'http://127.0.0.1:3000' }).baseUrl, 'http://127.0.0.1:3000');
 });
+
+test('HTTPS_ONLY (the production default) with an http:// BASE_URL is refused: every browser write would be a 403', (t) => {
+  // Browsers on the https site send Origin: https://…, and the same-origin check compares it with BASE_URL's origin:
+  // with http:// there, sign-in worked but every deploy, key setup and sign-out was 403 origin_rejected.
+  const prod = { NODE_ENV: 'production', SECRET_KEY: KEY, GITHUB_CLIENT_ID: 'x', GITHUB_CLIENT_SECRET: 'y' };
+  t.true(problems({ ...prod, BASE_URL: 'http://orch.example.com' }).some((m) => m.includes('BASE_URL must be an https:// URL while HTTPS_ONLY is on')));
+  t.true(problems({ HTTPS_ONLY: 'true', BASE_URL: 'http://orch.example.com' }).some((m) => m.includes('BASE_URL must be an https:// URL')));
+  t.true(loadConfig({ ...prod, BASE_URL: 'https://orch.example.com' }).httpsOnly);
+  t.false(loadConfig({ ...prod, BASE_URL: 'http://orch.example.com', HTTPS_ONLY: 'false' }).httpsOnly, 'plain http on purpose says so');
+  t.is(loadConfig({ BASE_URL: 'http://127.0.0.1:3000' }).origin, 'http://127.0.0.1:3000', 'outside production http stays fine');
+});
