@@ -10,21 +10,23 @@ import { isTerminal, type DeploymentRecord } from './types.js';
  * The owner cancels a deployment that has not finished: Render's deploy is canceled first when it
  * is still running there, then the record becomes `canceled` (a compare-and-set that wins over a
  * late worker write, and deletes its sealed env values), its job goes, and a per-request key
- * (X-Render-Api-Key) ends with it. A deploy Render queued (202) without our knowing its id yet, or
- * one the ask on its way as the cancel lands may make, is left to a job of its own instead: the worker finds it by what was asked and cancels it on Render
- * (workers/tasks/canceledAsk.ts), which ends that key when it is done.
+ * (X-Render-Api-Key) ends with it. A deploy Render queued (202) without our knowing its id yet, one
+ * the ask on its way as the cancel lands may make, and one still waiting in Render's queue (which
+ * cancels a deploy only once it starts) are left to a job of its own instead: the worker finds it (by
+ * what was asked, or its id) and cancels it on Render (workers/tasks/canceledAsk.ts), which ends that
+ * key when it is done.
  * `render` is asked for only when there is a Render deploy to cancel. Returns the record as it now is.
  */
 export async function cancelDeployment(deps: AppDeps, rec: DeploymentRecord, render: () => RenderClient): Promise<DeploymentRecord> {
   if (isTerminal(rec.status)) throw errors.conflict('deployment_finished', `This deployment already ended (${rec.status}).`);
-  const ours = rec.serviceId && rec.deployId ? await cancelOnRender(render(), rec.serviceId, rec.deployId) : false;
+  const onRender = rec.serviceId && rec.deployId ? await cancelOnRender(render(), rec.serviceId, rec.deployId) : 'none';
   // The worker's write of the end wins when it came first: nothing was canceled — unless the end it
   // wrote is Render's cancel that this request made (its watch looked between our two steps).
-  const canceled = await deps.deployRequests.markCanceled(rec.id) ?? (ours ? await endedByOurCancel(deps, rec.id) : null);
+  const canceled = await deps.deployRequests.markCanceled(rec.id) ?? (onRender === 'canceled' ? await endedByOurCancel(deps, rec.id) : null);
   if (!canceled) throw errors.conflict('deployment_finished', 'This deployment ended before the cancel reached it.');
   // Its env values went with the canceled write (transition.ts); its job goes now, or is started
-  // again to cancel the deploy its ask made, unnamed to us (removing it alone left that deploy to go live).
-  if (askUnnamed(canceled)) {
+  // again to cancel the deploy still owed a cancel on Render (removing it alone left that deploy to go live).
+  if (onRender === 'queued' || cancelOwedOnRender(canceled)) {
     await requeueDeployJob(deps.queue, { deploymentId: rec.id, userId: rec.userId, requestMac: rec.requestMac });
     return canceled;
   }
@@ -34,20 +36,29 @@ export async function cancelDeployment(deps: AppDeps, rec: DeploymentRecord, ren
 }
 
 /**
- * A canceled deployment whose ask for a deploy may have made one on Render that was never named to us,
- * found only by what was asked (workers/tasks/ownDeploy.ts): Render answered 202 (render_queued)
- * before the deploy it queued was listed, or the cancel landed while the ask was on its way
- * (canceledWhileAsking): the run that asked cannot record what Render answered on a canceled record.
+ * A canceled deployment whose deploy on Render its job still has to cancel (workers/tasks/canceledAsk.ts):
+ * - one its ask may have made that was never named to us, found only by what was asked
+ *   (workers/tasks/ownDeploy.ts): Render answered 202 (render_queued) before the deploy it queued was
+ *   listed, or the cancel landed while the ask was on its way (canceledWhileAsking: the run that asked
+ *   cannot record what Render answered on a canceled record);
+ * - one named to us while it waited in Render's queue (render_queued): Render cancels a deploy only
+ *   once it has left the queue (docs/render-api.md §6.4).
  */
-export function askUnnamed(rec: DeploymentRecord): boolean {
-  return rec.status === 'canceled' && !rec.deployId && Boolean(rec.serviceId) && Boolean(rec.deployRequestedAt)
-    && (rec.timeline.some((e) => e.status === 'render_queued') || canceledWhileAsking(rec));
+export function cancelOwedOnRender(rec: DeploymentRecord): boolean {
+  if (rec.status !== 'canceled' || !rec.serviceId) return false;
+  if (rec.deployId) return statusBeforeCancel(rec) === 'render_queued';
+  return Boolean(rec.deployRequestedAt) && (rec.timeline.some((e) => e.status === 'render_queued') || canceledWhileAsking(rec));
 }
 
 /** Canceled straight from triggering_deploy after its ask was marked (deployRequestedAt): the ask may have reached Render. */
 export function canceledWhileAsking(rec: DeploymentRecord): boolean {
-  const last = rec.timeline.findLastIndex((e) => e.status === 'canceled');
-  return rec.status === 'canceled' && Boolean(rec.deployRequestedAt) && last > 0 && rec.timeline[last - 1]!.status === 'triggering_deploy';
+  return rec.status === 'canceled' && Boolean(rec.deployRequestedAt) && statusBeforeCancel(rec) === 'triggering_deploy';
+}
+
+/** The status a canceled record had when the cancel came. */
+function statusBeforeCancel(rec: DeploymentRecord): string | undefined {
+  const at = rec.timeline.findLastIndex((e) => e.status === 'canceled');
+  return at > 0 ? rec.timeline[at - 1]!.status : undefined;
 }
 
 /** The record, when the worker recorded it canceled: Render's end it saw is the cancel we just made. */
@@ -56,17 +67,21 @@ async function endedByOurCancel(deps: AppDeps, id: string): Promise<DeploymentRe
   return now?.status === 'canceled' ? now : null;
 }
 
-/** Cancels the deploy on Render when it still runs there; true when this call canceled it. */
-async function cancelOnRender(client: RenderClient, serviceId: string, deployId: string): Promise<boolean> {
+/**
+ * Cancels the deploy on Render when it still runs there: 'canceled' by this call, 'was_canceled'
+ * before it, or 'queued': still in Render's queue, which cancels it only once it starts (its job will).
+ */
+async function cancelOnRender(client: RenderClient, serviceId: string, deployId: string): Promise<'canceled' | 'was_canceled' | 'queued'> {
   const deploy = await client.getDeploy(serviceId, deployId);
   // Ended on Render before the worker saw it (live, failed): nothing to cancel, the worker records it.
   if (!isInProgressOnRender(deploy.status) && deploy.status !== 'canceled') {
     throw errors.conflict('deployment_finished', `This deploy already ended on Render (${deploy.status ?? 'finished'}).`);
   }
-  if (!isInProgressOnRender(deploy.status)) return false;
+  if (!isInProgressOnRender(deploy.status)) return 'was_canceled';
+  if (deploy.status === 'queued') return 'queued';
   try {
     await client.cancelDeploy(serviceId, deployId);
-    return true;
+    return 'canceled';
   } catch (err) {
     // It ended on Render between our look and the cancel (Render answers 400): say so, change nothing.
     if (!(err instanceof RenderApiError) || err.status !== 400) throw err;

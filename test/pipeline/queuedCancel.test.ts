@@ -1,7 +1,7 @@
 import test from 'ava';
 import type { Stack } from '../helpers/stack.js';
 import { usePipelineStack, QUICK_PHASES, type PipelineStack } from '../helpers/pipelineStack.js';
-import { liveService, renderApi, renderCalls, renderDeploysOf, rollbackHeldInLastPhase, until, waitFinished, waitStatus, type TestWorker } from '../helpers/pipeline.js';
+import { liveService, recordWithDeployId, renderApi, renderCalls, renderDeploysOf, rollbackHeldInLastPhase, until, waitFinished, waitStatus, type TestWorker } from '../helpers/pipeline.js';
 
 // A cancel while the deployment is `render_queued` (Render answered 202 and has not been seen to list
 // the deploy it queued): the record has no deploy id, so the route had nothing to cancel on Render, and
@@ -163,4 +163,32 @@ test.serial('sign-out while render_queued: the record says its deploy is left to
   t.regex(rec.failure.message, /Render may still build it and make it live: check the service's deploys in the Render dashboard/);
   await new Promise((r) => setTimeout(r, 600));
   t.is(stack.render.calls.filter((c) => c.accountId === u.accountId).length, callsAtSignOut, 'nothing was asked of Render with the key after the sign-out');
+});
+
+test.serial('a redeploy canceled while its deploy, named to us, waits in Render\'s queue: the cancel is answered, and that deploy canceled once it starts', async (t) => {
+  const u = await liveService(stack, 'named-queued-cancel');
+  const { running, finishRunning } = await rollbackHeldInLastPhase(stack, u.apiKey, u.serviceId, u.firstDeployId);
+  t.teardown(finishRunning);
+  const releaseBuild = stack.render.holdPhase({ serviceId: u.serviceId }, 'build_in_progress');
+  t.teardown(releaseBuild);
+  const asked = await u.agent.post(`/api/render/services/${u.serviceId}/redeploy`);
+  t.is(asked.status, 202, asked.text);
+  const queued = await recordWithDeployId(u.agent, asked.json.id);
+  t.is(queued.status, 'render_queued');
+
+  // Render cancels a deploy only once it has left the queue: the cancel must not fail on that.
+  const canceled = await u.agent.post(`/api/render/deployments/${asked.json.id}/cancel`);
+  t.is(canceled.status, 200, canceled.text);
+  t.is(canceled.json.status, 'canceled');
+  finishRunning();
+  const cancelCall = await until('the cancel of the deploy once it started', async () =>
+    renderCalls(stack, u.accountId, 'POST', CANCEL_ROUTE).find((c) => c.path.includes(queued.deployId) && c.status === 200), 15_000).catch(() => null);
+  releaseBuild();
+  const after = await renderDeploysOf(stack, u.apiKey, u.serviceId);
+  t.truthy(cancelCall, `the queued deploy of a canceled deployment is canceled on Render (${after.find((d) => d.id === queued.deployId)?.status})`);
+  t.is(after.find((d) => d.id === queued.deployId)?.status, 'canceled');
+  t.is(after.find((d) => d.id === running)?.status, 'live', 'the running deploy, someone else\'s, went on');
+  const rec = await waitFinished(u.agent, asked.json.id);
+  t.is(rec.status, 'canceled');
+  t.is(rec.timeline.filter((e: { status: string }) => e.status === 'canceled').length, 1, 'the record was canceled once');
 });

@@ -11,10 +11,11 @@ import { createRunBudget } from './runBudget.js';
 import { deployOfAsk } from './ownDeploy.js';
 import { delayJob } from './delayJob.js';
 
-// A deployment canceled while render_queued (server/deployments/cancel.ts askUnnamed): Render queued
-// its deploy (202) and we had not seen it listed, or the cancel landed while the ask was on its way
-// (the run that asked cannot record the answer on a canceled record), so it had no id to cancel on Render.
-// Its job looks for that deploy by what was asked, as the watch would have, and cancels it there;
+// A deployment canceled while render_queued (server/deployments/cancel.ts cancelOwedOnRender): Render
+// queued its deploy (202) and we had not seen it listed, or the cancel landed while the ask was on its
+// way (the run that asked cannot record the answer on a canceled record), so it had no id to cancel on
+// Render; or we had its id but it waited in Render's queue, and Render cancels a deploy only once it starts.
+// Its job looks for that deploy (by what was asked, as the watch would have, or by its id) and cancels it there;
 // the record stays as the cancel wrote it. Never a deploy made after the 202 (ownDeploy.ts askAnsweredBy):
 // one someone else queued then looks like ours.
 
@@ -26,7 +27,7 @@ const askingFor = (ctx: WorkerContext, rec: DeploymentRecord) => ctx.clock.now()
  * (queuedUnmatchedMs), on one that never left Render's queue (maxMs).
  */
 async function cancelQueuedDeploy(ctx: WorkerContext, rec: DeploymentRecord, render: RenderClient): Promise<number | null> {
-  const deploy = await deployOfAsk(ctx, render, rec);
+  const deploy = rec.deployId ? await render.getDeploy(rec.serviceId!, rec.deployId) : await deployOfAsk(ctx, render, rec);
   // Render cancels a deploy once it has left its queue (docs/render-api.md §6.4: a queued one is a
   // 400): one still queued behind another deploy is looked at again until it has.
   if (deploy && deploy.status !== 'queued') {

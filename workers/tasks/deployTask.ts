@@ -19,7 +19,7 @@ import { delayJob } from './delayJob.js';
 import { createRunBudget, type TakeAhead } from './runBudget.js';
 import { serviceGoneFailure } from './serviceGone.js';
 import { followCanceledAsk } from './canceledAsk.js';
-import { askUnnamed } from '../../server/deployments/cancel.js';
+import { cancelOwedOnRender } from '../../server/deployments/cancel.js';
 import { revokedFailure } from '../../server/deployments/revocation.js';
 
 // The steps live by what they talk to: githubSteps.ts (verify, detect), createService.ts (the service),
@@ -37,9 +37,9 @@ export async function runDeployJob(ctx: WorkerContext, job: Job<DeployJobData>, 
   if (!rec) return; // vanished or refused (a refused one's env values are dropped there)
   // Already over: ended elsewhere (a cancel, a revocation), whose write deleted its env values. Only a
   // record ended by an older version (its end and its drop were two steps) may still have them.
-  // One canceled while its ask's deploy was unnamed to us (queued by Render, or the ask on its way)
-  // looks for that deploy to cancel it there.
-  if (askUnnamed(rec)) return followCanceledAsk(ctx, job, token, rec);
+  // One canceled while its deploy was unnamed to us (queued by Render, or the ask on its way) or
+  // waited in Render's queue looks for that deploy to cancel it there.
+  if (cancelOwedOnRender(rec)) return followCanceledAsk(ctx, job, token, rec);
   if (isTerminal(rec.status)) return ctx.envVault.drop(rec.id);
   const { id: deploymentId, userId } = rec;
   // Made only when something is logged: a child logger per run (most runs log nothing) was 0.4% of the worker's busy time.
@@ -70,7 +70,7 @@ export async function runDeployJob(ctx: WorkerContext, job: Job<DeployJobData>, 
     if (typeof outcome === 'number') return await delayJob(job, token, outcome);
     // Canceled while this run asked for a deploy or watched its queued one: this job goes on to cancel that deploy.
     const ended = outcome ?? await ctx.deployments.get(rec.id).catch(() => null);
-    if (ended && askUnnamed(ended)) {
+    if (ended && cancelOwedOnRender(ended)) {
       await deployEnded(ctx, rec.id, creds, null);
       return await followCanceledAsk(ctx, job, token, ended, render);
     }
