@@ -6,6 +6,7 @@ import { useBrowserStack } from './support/browserStack.js';
 
 // Code inside page.evaluate runs in the browser; these stand in for the DOM types this (Node-only) project does not load.
 declare const document: any;
+declare const location: any;
 
 // Forms a person can use (issue 12 part 5): key errors, a too-large env value, where timeline notes
 // sit, and choosing a repository with the keyboard.
@@ -121,5 +122,38 @@ test('timeline notes sit on the step they describe', async (t) => {
   t.notRegex(await timeline.locator('[data-status="creating_service"]').innerText(), /Detected/);
   await screenshot(page, 'deployment-timeline-notes-desktop');
   t.deepEqual(problems, []);
+  await context.close();
+});
+
+test('deploy form: a deploy whose answer was lost is not said to have failed, and Deploy again opens that one deploy', async (t) => {
+  const { context, page, problems } = await stack.signedInWithKey(browser, 'forms-lost', ['lost-answer']);
+  await page.getByRole('link', { name: 'New deploy' }).first().click();
+  await page.getByTestId('repo-search').fill('lost-answer');
+  await page.locator('[data-testid=repo-option][data-repo="forms-lost/lost-answer"]').click();
+  await page.getByTestId('detected-stack-name').waitFor();
+  // The request reaches the server; its answer is lost on the way back.
+  let sent = 0;
+  await page.route('**/api/render/deploy', async (route) => {
+    sent += 1;
+    if (sent > 1) { await route.continue(); return; }
+    await route.fetch();
+    await route.abort('connectionreset');
+  });
+  await page.getByTestId('deploy-submit').click();
+  const said = page.locator('.flash [role=alert]');
+  await said.waitFor();
+  const text = await said.innerText();
+  t.notRegex(text, /did not start/, 'the server may well have started it');
+  t.regex(text, /may have started/);
+  t.regex(text, /press Deploy again/);
+  const deployments = () => page.evaluate(async () => ((await (await fetch('/api/render/my-deployments?limit=100')).json()) as { deployments: Array<{ id: string }> }).deployments.map((d) => d.id));
+  const made = await deployments();
+  t.is(made.length, 1, 'it did start');
+
+  await page.getByTestId('deploy-submit').click();
+  await page.waitForFunction((id) => location.hash === `#/deployments/${id}`, made[0]);
+  t.deepEqual(await deployments(), made, 'Deploy again opened it, and started nothing more');
+  // The aborted answer is logged by Chromium as a failed load; nothing else went wrong.
+  t.deepEqual(problems.filter((p) => !/ERR_CONNECTION_RESET/.test(p)), []);
   await context.close();
 });

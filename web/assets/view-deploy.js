@@ -267,7 +267,13 @@ export function deployView(ctx) {
       if (onRow) { onRow.focus(); return; }
       const onField = field && serviceType.showServerError(field, err.message.startsWith(`${field}: `) ? err.message.slice(field.length + 2) : err.message);
       if (onField) { onField.focus(); return; }
-      replace(formError, notice('error', h('strong', null, 'The deploy did not start. '), err.message));
+      // No answer (the connection dropped) is not a refusal: the server may have started it. The same
+      // request again carries the same Idempotency-Key, so it opens that deploy rather than a second one.
+      const unanswered = err instanceof ApiError && err.code === 'network_error';
+      replace(formError, unanswered
+        ? notice('error', h('strong', null, 'No answer from the server: the deploy may have started. '),
+          'Check your connection and press Deploy again. With the same settings, that opens the deploy if it started, and never starts a second one.')
+        : notice('error', h('strong', null, 'The deploy did not start. '), err.message));
       formError.focus();
     }
   });
