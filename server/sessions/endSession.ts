@@ -33,8 +33,8 @@ interface SessionEndingDeps {
  *   1. changes the record atomically (destroy + tombstone, or one credential-field update),
  *   2. stops the deploys that session started with the key that is no longer allowed,
  *   3. publishes the end on the session's channel, so its live streams close in every web process, and
- *   4. is audited: a sign-out (with the asking request's origin; an expiry with reason `expired`), a
- *      cleared key, or, for a changed client, the `client_changed` security event. A replaced key is
+ *   4. is audited, once (by the call that ended it): a sign-out (with the asking request's origin; an
+ *      expiry with reason `expired`), a cleared key, or, for a changed client, the `client_changed` security event. A replaced key is
  *      audited by the key route as the new key's `render_key_set`; a revoked token is not audited
  *      (nobody asked: GitHub stopped accepting it).
  */
@@ -69,9 +69,14 @@ export function createSessionEnding(deps: SessionEndingDeps) {
     /** Destroy the session (it can never be written again), stop its deploys, close its streams, audit. */
     async end(ref: string, userId: number, reason: 'signed_out' | 'signed_in_again' | 'token_revoked' | 'client_changed', by?: EndRequest): Promise<void> {
       // Wherever a rotation moved it meanwhile (destroyByRef follows it), and by all its names.
-      const refs = (await sessions.destroyByRef(ref))?.refs ?? [ref];
+      const ended = await sessions.destroyByRef(ref);
+      const refs = ended?.refs ?? [ref];
       await stopDeploys(userId, refs);
       await announce(refs, reason);
+      // Already gone: another request ended it (a sign-out clicked twice, two tabs, a changed client
+      // seen by two requests at once) and recorded that end. Stopping and announcing again is harmless;
+      // a second entry (or security event and alert) would say the session ended twice.
+      if (!ended) return;
       const detail = { ...by?.detail, ...(by?.login ? { login: by.login } : {}) };
       if (reason === 'client_changed') {
         // The detail is the new client's (ip, user agent hash): what the user needs to judge it.
