@@ -38,6 +38,17 @@ const BODY_LIMIT = '64kb';
 /** The methods whose bodies koa-bodyparser reads (its parsedMethods default): only these can be refused for their body. */
 const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
 
+/**
+ * A body the parser did not read: under a type that is neither JSON nor a form (text/plain, fetch's default
+ * for a string body) or none. It was taken as no body, and the route then called fields the client had sent
+ * missing. /mcp answers this itself, as a JSON-RPC error (server/mcp/transport.ts).
+ */
+function unreadBody(ctx: Koa.Context): boolean {
+  if (!BODY_METHODS.has(ctx.method) || ctx.request.rawBody !== undefined || ctx.path === '/mcp') return false;
+  const length = ctx.request.length;
+  return length === undefined ? ctx.get('transfer-encoding') !== '' : length > 0;
+}
+
 export interface CreateAppOptions {
   /**
    * Rate limits, lock-out, alerts (server/security/options.ts documents the defaults; tests shrink them).
@@ -112,7 +123,10 @@ export function createApp(deps: AppDeps, opts: CreateAppOptions = {}): Koa {
     },
   });
   const checkOrigin = sameOrigin([config.origin, ...config.corsOrigins]);
-  app.use(forUnsafeMethods((ctx, next) => parseBody(ctx, () => checkOrigin(ctx, next) as Promise<void>) as Promise<void>));
+  app.use(forUnsafeMethods((ctx, next) => parseBody(ctx, () => {
+    if (unreadBody(ctx)) throw errors.unsupportedMediaType();
+    return checkOrigin(ctx, next) as Promise<void>;
+  }) as Promise<void>));
   // Authorization: Bearer <GitHub token> → its token session, loaded by the session middleware below instead of a cookie.
   app.use(bearerAuth(deps));
   app.use(sessionMiddleware(app, { store: deps.sessions, secure: config.httpsOnly, touch: { clock: deps.clock, everyMs: opts.sessionTouchMs ?? 60_000 } }));

@@ -140,3 +140,32 @@ test.serial('X-Render-Api-Key: used for that request and its deploy only, never 
   t.is(malformed.status, 400);
   t.is(malformed.json.error.code, 'validation_failed');
 });
+
+test.serial('a JSON body sent under a type the parser does not read (fetch\'s text/plain default, none at all) is 415, not a field error, and changes nothing', async (t) => {
+  // It was read as no body: POST /api/render/setup said "Paste your Render API key first." to a client that had
+  // sent its key, and a deploy named fields the client had sent as missing.
+  const token = user('plaintext');
+  const { apiKey } = renderAccount('plaintext');
+  addNodeRepo(stack, 'plaintext', 'app');
+  const base = { authorization: `Bearer ${token}` };
+  const cases: Array<{ path: string; body: string; type?: string }> = [
+    { path: '/api/render/setup', body: JSON.stringify({ api_key: apiKey }), type: 'text/plain;charset=UTF-8' },
+    { path: '/api/render/setup', body: JSON.stringify({ api_key: apiKey }) },
+    { path: '/api/render/deploy', body: JSON.stringify({ github_repo: 'plaintext/app', project_name: 'plain-app' }), type: 'text/plain' },
+    { path: '/api/render/deploy', body: JSON.stringify({ github_repo: 'plaintext/app', project_name: 'plain-app' }), type: 'application/octet-stream' },
+  ];
+  for (const c of cases) {
+    // Raw fetch: with no type given it sends text/plain;charset=UTF-8, as a script's fetch does.
+    const headers: Record<string, string> = { ...base, ...(c.type ? { 'content-type': c.type } : {}) };
+    const res = await bearer(token).request('POST', c.path, { body: c.body, headers });
+    t.is(res.status, 415, `${c.path} ${c.type ?? '(none)'}: ${res.text}`);
+    t.is(res.json?.error?.code, 'unsupported_media_type');
+    t.false(res.text.includes(apiKey));
+  }
+  const api = bearer(token);
+  t.false((await api.get('/api/render/status')).json.configured, 'no key stored');
+  t.deepEqual((await api.get('/api/render/my-deployments')).json.deployments, [], 'nothing deployed');
+  // JSON and form bodies are read as before, and a bodyless POST needs no type.
+  t.is((await api.post('/api/render/setup', { api_key: apiKey })).status, 200);
+  t.is((await api.request('POST', '/api/render/clear-credentials')).status, 200);
+});
