@@ -116,3 +116,25 @@ test('a service deleted in one tab leaves the other tab’s dashboard, not a car
   t.deepEqual(problems, []);
   await context.close();
 });
+
+test('sign-out that cannot reach the server says so on the page, and the user is still signed in until it does', async (t) => {
+  const { context, page, problems } = await stack.signedInWithKey(browser, 'twotabsoffline', []);
+  await page.goto(`${stack.url}/#/`);
+  await page.getByTestId('user-login').waitFor();
+  await page.route('**/api/auth/logout', (route) => route.abort('internetdisconnected'));
+  await page.getByTestId('sign-out').click();
+  const failed = page.getByTestId('sign-out-failed');
+  await failed.waitFor();
+  t.regex(await failed.innerText(), /still signed in/);
+  t.regex(await failed.innerText(), /Check your connection and try again/);
+  t.is(await page.getByTestId('sign-out').isEnabled(), true);
+  t.is(await page.evaluate(async () => (await fetch('/api/session')).status), 200, 'and so it is');
+
+  // Pressed again with the network back: signed out.
+  await page.unroute('**/api/auth/logout');
+  await page.getByTestId('sign-out').click();
+  await page.getByTestId('sign-in').waitFor();
+  t.is(await page.evaluate(async () => (await fetch('/api/session')).status), 401);
+  t.deepEqual(problems.filter((p) => !/ERR_INTERNET_DISCONNECTED/.test(p)), []);
+  await context.close();
+});

@@ -3,7 +3,7 @@
  * and feeds live deployment updates to whichever view is showing.
  */
 import { ApiError, createApi } from './api.js';
-import { announce, h, replace } from './dom.js';
+import { announce, focusLost, h, notice, replace } from './dom.js';
 import { createLive } from './live.js';
 import { forgetStartedDeploys, notifyDeployEnded } from './deploy-notify.js';
 import { navKey, parseRoute } from './router.js';
@@ -160,7 +160,13 @@ function drawAccount() {
   const signOut = h('button', { type: 'button', class: 'btn btn--ghost btn--small', 'data-testid': 'sign-out' }, 'Sign out');
   signOut.addEventListener('click', async () => {
     signOut.disabled = true;
-    try { await ctx.signOut(); } catch (err) { signOut.disabled = false; announce(err.message); }
+    try { await ctx.signOut(); } catch (err) {
+      signOut.disabled = false;
+      if (focusLost()) signOut.focus();
+      // Seen as well as heard: someone leaving a shared computer must know they are still signed in.
+      main.querySelector('[data-testid=sign-out-failed]')?.remove();
+      main.prepend(h('div', { class: 'flash', 'data-testid': 'sign-out-failed' }, notice('error', h('strong', null, 'You are still signed in. '), `Signing out failed: ${err.message}`)));
+    }
   });
   replace(account, avatar, h('span', { class: 'account__login', 'data-testid': 'user-login' }, user.login), signOut);
 }
