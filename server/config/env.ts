@@ -211,6 +211,8 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
     } catch { problems.push('SLACK_WEBHOOK_URL must be an https:// URL'); }
   }
   if (e.METRICS_TOKEN && e.METRICS_TOKEN.length < 16) problems.push('METRICS_TOKEN must be at least 16 characters');
+  // /metrics takes `Authorization: Bearer <one word>`: a token with a space in it could never be sent.
+  if (e.METRICS_TOKEN && /\s/.test(e.METRICS_TOKEN)) problems.push('METRICS_TOKEN must be the token alone, one word without spaces (not "Bearer …"): Prometheus sends it as Authorization: Bearer <METRICS_TOKEN>');
 
   const corsOrigins: string[] = [];
   for (const o of (e.CORS_ORIGINS ?? '').split(',').map((s) => s.trim()).filter(Boolean)) {

@@ -108,3 +108,14 @@ test('HTTPS_ONLY (the production default) with an http:// BASE_URL is refused: e
   t.false(loadConfig({ ...prod, BASE_URL: 'http://orch.example.com', HTTPS_ONLY: 'false' }).httpsOnly, 'plain http on purpose says so');
   t.is(loadConfig({ BASE_URL: 'http://127.0.0.1:3000' }).origin, 'http://127.0.0.1:3000', 'outside production http stays fine');
 });
+
+test('METRICS_TOKEN with white space in it is refused: no Authorization header could ever carry it', (t) => {
+  // /metrics reads `Bearer <one word>`: 'Bearer <token>' pasted as the value (or any value with a space) was
+  // accepted, and every scrape got the 404 of a wrong token.
+  for (const value of ['Bearer 0123456789abcdef0123', '0123456789 abcdef0123']) {
+    const p = problems({ METRICS_TOKEN: value });
+    t.true(p.some((m) => m.includes('METRICS_TOKEN must be the token alone')), `${value}: ${p.join(' | ')}`);
+    t.false(p.join(' ').includes('0123456789'), 'the value is not printed');
+  }
+  t.is(loadConfig({ METRICS_TOKEN: 'q1w2e3r4t5y6u7i8o9p0+/=' }).metricsToken, 'q1w2e3r4t5y6u7i8o9p0+/=');
+});
