@@ -140,6 +140,17 @@ export function createRecordWriter(o: {
     },
 
     /**
+     * Say why a canceled deployment's deploy may still run on Render (its cancel there could not be
+     * made: workers/tasks/canceledAsk.ts): the reason only, the status stays canceled. Null when the
+     * record is not canceled. Throws RecordTamperedError when the stored record fails its MAC.
+     */
+    amendCanceled(id: string, failure: NonNullable<DeploymentRecord['failure']>): Promise<DeploymentRecord | null> {
+      return change(id, 'throw', (before, now) => (before.status !== 'canceled' ? null : {
+        next: { ...before, failure, updatedAt: now }, onlyIfStatus: 'canceled', indexService: false,
+      }));
+    },
+
+    /**
      * A newer deploy of the same service went live: this one, if still live, becomes Render's
      * `deactivated`, saying what replaced it. Returns the new record, or null when it was not live.
      * A record failing its MAC is left alone, never re-signed.

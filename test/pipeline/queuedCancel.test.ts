@@ -192,3 +192,26 @@ test.serial('a redeploy canceled while its deploy, named to us, waits in Render\
   t.is(rec.status, 'canceled');
   t.is(rec.timeline.filter((e: { status: string }) => e.status === 'canceled').length, 1, 'the record was canceled once');
 });
+
+test.serial('a cancel whose deploy still waits in Render\'s queue when the user signs out: the record says that deploy may still run', async (t) => {
+  const u = await liveService(stack, 'cancel-then-signout');
+  const { finishRunning } = await rollbackHeldInLastPhase(stack, u.apiKey, u.serviceId, u.firstDeployId);
+  t.teardown(finishRunning);
+  const asked = await u.agent.post(`/api/render/services/${u.serviceId}/redeploy`);
+  t.is(asked.status, 202, asked.text);
+  const queued = await recordWithDeployId(u.agent, asked.json.id);
+  const canceled = await u.agent.post(`/api/render/deployments/${asked.json.id}/cancel`);
+  t.is(canceled.status, 200, canceled.text);
+  t.is(canceled.json.failure.message, 'You canceled this deploy.');
+  // Its job waits for the deploy to leave Render's queue; the user signs out meanwhile.
+  t.is((await u.agent.post('/api/auth/logout')).status, 200);
+  await until('the follow-up job\'s end', async () => (await stack.web.deps.queue.getJob(asked.json.id))?.finishedOn ?? null, 15_000);
+  const again = stack.agent();
+  await stack.signIn(again, 'cancel-then-signout');
+  const rec = (await again.get(`/api/render/deployments/${asked.json.id}`)).json;
+  t.is(rec.status, 'canceled');
+  t.regex(rec.failure.message, /^You canceled this deploy here, but its deploy on Render was not canceled there: you signed out/);
+  t.regex(rec.failure.message, /check the service's deploys in the Render dashboard/);
+  finishRunning();
+  t.deepEqual(renderCalls(stack, u.accountId, 'POST', CANCEL_ROUTE).filter((c) => c.path.includes(queued.deployId)), [], 'the key was not used after the sign-out');
+});

@@ -45,6 +45,15 @@ async function cancelQueuedDeploy(ctx: WorkerContext, rec: DeploymentRecord, ren
   return Math.min(maxDelayMs, Math.round(initialMs + (factor - 1) * asking));
 }
 
+/** The canceled record's reason, when its deploy on Render could not be canceled: it may still run there. */
+async function leftOnRender(ctx: WorkerContext, rec: DeploymentRecord, why: string): Promise<void> {
+  const message = `You canceled this deploy here, but its deploy on Render was not canceled there: ${why}. `
+    + 'Render may still build it and make it live: check the service\'s deploys in the Render dashboard, and cancel it there if it should not run.';
+  await ctx.deployments.amendCanceled(rec.id, { code: 'canceled', message }).catch((err: unknown) => {
+    ctx.logger.warn({ deploymentId: rec.id, err: { message: (err as Error).message } }, 'could not say why a canceled deployment\'s deploy was left on Render');
+  });
+}
+
 /**
  * The job of a canceled render_queued deployment: looks until the deploy is canceled or not to be
  * found, then ends the per-request key the cancel left for it. Waiting and Render's hiccups are
@@ -54,7 +63,11 @@ export async function followCanceledAsk(ctx: WorkerContext, job: Job<DeployJobDa
   let render = given;
   if (!render) {
     const creds = await loadCredentials(ctx, rec);
-    if (!creds) return ctx.envVault.drop(rec.id); // the session or key went: nothing can be canceled with it
+    if (!creds) {
+      // The session or key went: nothing can be canceled with it (SECURITY.md), and the record says so.
+      await leftOnRender(ctx, rec, 'you signed out or cleared your Render key before it could be');
+      return ctx.envVault.drop(rec.id);
+    }
     const budget = createRunBudget(ctx, rec.keyFingerprint);
     render = ctx.upstream.render(creds.renderKey, { timeoutMs: ctx.renderTimeoutMs, beforeRequest: budget.beforeRequest });
   }
@@ -68,6 +81,8 @@ export async function followCanceledAsk(ctx: WorkerContext, job: Job<DeployJobDa
       wait = askingFor(ctx, rec) > ctx.watch.queuedUnmatchedMs ? null : ctx.watch.maxDelayMs;
     } else {
       ctx.logger.warn({ deploymentId: rec.id, kind: err.kind }, 'Render refused the look for a canceled deployment\'s queued deploy');
+      // A deploy or service Render no longer has runs nowhere; anything else it refused may still run.
+      if (err.kind !== 'not_found') await leftOnRender(ctx, rec, `Render refused the request (${err.kind})`);
       wait = null;
     }
   }
