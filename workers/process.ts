@@ -23,6 +23,7 @@ import { createSessionCache, trackingConnection } from '../server/sessions/cache
 import { createProcessFence } from '../server/sessions/fence.js';
 import { sessionKeys, type LoadedSession } from '../server/sessions/store.js';
 import { startOrphanSweeps, type OrphanSweepOptions, type OrphanSweeps } from './orphanSweep.js';
+import { startRotationSweeps, type RotationSweepOptions, type RotationSweeps } from './rotationSweep.js';
 import { createCommitStatusWorker, createTokenScopes, statusWriteIntervalMs, type CommitStatusWorkerOptions } from './commitStatusWorker.js';
 
 /**
@@ -45,6 +46,8 @@ export interface WorkerProcess {
   sentinel: SentinelWorker;
   /** This process's sweeps for queued deployments whose job was lost (workers/orphanSweep.ts). */
   orphanSweeps: OrphanSweeps;
+  /** While SECRET_KEY_PREVIOUS is set: re-signing what it signed (workers/rotationSweep.ts). */
+  rotationSweeps: RotationSweeps;
   close(timeoutMs?: number): Promise<void>;
 }
 
@@ -63,6 +66,8 @@ export async function startWorker(args: {
   commitStatus?: CommitStatusWorkerOptions;
   /** The sweep for queued deployments without a job: grace period, rhythm, bound (tests shrink them). */
   orphanSweep?: OrphanSweepOptions;
+  /** Re-signing what the previous SECRET_KEY signed, while it is set (workers/rotationSweep.ts; tests shrink the rhythm). */
+  rotationSweep?: RotationSweepOptions;
 }): Promise<WorkerProcess> {
   const { config, logger } = args;
   // The data connection (records, sessions, budget, pub/sub publishes) auto-pipelines: commands issued by
@@ -119,21 +124,10 @@ export async function startWorker(args: {
   const snapshots = publishSnapshots({ redis, prefix: config.redisPrefix, instance, registry: metrics.registry, intervalMs: args.metricsPushMs });
   await worker.waitUntilReady();
   const orphanSweeps = startOrphanSweeps({ deployments: deps.deployments, queue: deps.queue, enqueuer: deps.enqueuer, clock: deps.clock, logger }, args.orphanSweep);
-  if (deps.keyring.previous) {
-    // A rotation is under way: records signed with the previous key are re-signed in the background.
-    void deps.deployments.resignStale().then(
-      (count) => logger.info({ worker: instance, count }, 'deployment records re-signed with the new SECRET_KEY'),
-      (err: Error) => logger.error({ err: { message: err.message } }, 're-signing deployment records failed'),
-    );
-    // Audit heads too: an append does not extend a head it cannot verify, as one signed only with the previous key would be after the overlap.
-    void deps.audit.resignStale().then(
-      (count) => logger.info({ worker: instance, count }, 'audit chain heads re-signed with the new SECRET_KEY'),
-      (err: Error) => logger.error({ err: { message: err.message } }, 're-signing audit chain heads failed'),
-    );
-  }
+  const rotationSweeps = startRotationSweeps({ keyring: deps.keyring, deployments: deps.deployments, audit: deps.audit, logger, instance }, args.rotationSweep);
   let closing: Promise<void> | null = null;
   return {
-    worker, statusWorker: statuses, context, metrics, instance, sentinel, orphanSweeps,
+    worker, statusWorker: statuses, context, metrics, instance, sentinel, orphanSweeps, rotationSweeps,
     /**
      * Stop taking jobs and let running steps finish, for at most timeoutMs. A step still running then
      * is abandoned: its job lock lapses and another worker runs the step again (every step is
@@ -148,7 +142,7 @@ export async function startWorker(args: {
         // is nothing to wait for: every wait below would only run out its bound (22 s in all, measured).
         const lost = whenUnreachable(redis);
         try {
-          await bounded(Promise.race([orphanSweeps.stop(), lost.promise]), 2_000);
+          await bounded(Promise.race([Promise.all([orphanSweeps.stop(), rotationSweeps.stop()]), lost.promise]), 2_000);
           let timer: NodeJS.Timeout | undefined;
           const deadline = new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(false), timeoutMs); });
           const drained = await Promise.race([

@@ -219,7 +219,7 @@ export function createAuditLog(opts: {
 
   /**
    * During a SECRET_KEY rotation: re-sign every head and checkpoint still signed with the previous
-   * key (each worker runs this once at start). A head is otherwise re-signed only by an append, and
+   * key (each worker runs this at start and again while the rotation lasts: workers/rotationSweep.ts). A head is otherwise re-signed only by an append, and
    * an append no longer extends a head it cannot verify: a user idle through the overlap would find
    * their chain reported as rewritten once SECRET_KEY_PREVIOUS is removed. Returns the heads re-signed.
    */

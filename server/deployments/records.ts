@@ -80,8 +80,9 @@ export function createRecordReader(o: { redis: Redis; keys: DeploymentKeys; keyr
 
   /**
    * During a SECRET_KEY rotation: re-sign every record still signed with the previous key (each
-   * worker runs this once at start), so finished records nobody opens during the overlap still
-   * verify once SECRET_KEY_PREVIOUS is removed. Returns how many were re-signed.
+   * worker runs this at start and again while the rotation lasts: workers/rotationSweep.ts), so
+   * finished records nobody opens during the overlap still verify once SECRET_KEY_PREVIOUS is
+   * removed. Returns how many were re-signed.
    */
   async function resignStale(): Promise<number> {
     const previous = keyring.previous;

@@ -8,7 +8,8 @@ import { startStack, type Stack } from '../helpers/stack.js';
 import { envFor } from '../helpers/processes.js';
 import { freePort } from '../helpers/ports.js';
 import { startBalancer, type Balancer } from '../helpers/balancer.js';
-import { addNodeRepo, signedInWithKey } from '../helpers/pipeline.js';
+import { addNodeRepo, FAST_WATCH, signedInWithKey } from '../helpers/pipeline.js';
+import { startWorker } from '../../workers/process.js';
 import { openSseAs, type SseClient } from '../helpers/sse.js';
 import { Agent } from '../helpers/agent.js';
 import { createKeyring } from '../../server/crypto/keyring.js';
@@ -87,6 +88,8 @@ async function pointerChainsEnd(): Promise<boolean> {
   return true;
 }
 
+/** Deployments stopped by the endings above (finished: no worker touches them again). */
+const finished: string[] = [];
 const ENDINGS = [['rollold', 0, 'sign-out'], ['rollnew', 1, 'sign-out'], ['rollkey', 1, 'key change']] as const;
 for (const [login, endsOn, action] of ENDINGS) {
   test.serial(`one browser alternating between an A+B and a B+A process keeps its session; a ${action} on the ${endsOn === 0 ? 'old' : 'new'} one counts on both`, async (t) => {
@@ -144,6 +147,7 @@ for (const [login, endsOn, action] of ENDINGS) {
     for (const id of deploys) {
       for (const web of webs) t.is((await web.deps.deployments.get(id))?.status, 'credentials_revoked', `deploy ${id} stopped by the ${action}`);
     }
+    finished.push(...deploys);
     if (action === 'key change') {
       for (let i = 0; i < 4; i++) t.is((await agent.get('/api/session')).status, 200, 'a key change keeps the session, on both');
       t.is((await sessionRecordsOf(userId)).length, 1);
@@ -239,4 +243,38 @@ test.serial('store: a key cleared or replaced on one process after the other mov
   const cred = { ...sess.render!, keyFingerprint: 'another-key-fingerprint' };
   t.true((await old.storeCredentials(refA, user.id, cred)).stored, 'a key set from A\'s name is stored');
   t.is((await fresh.get(sid))?.render?.keyFingerprint, 'another-key-fingerprint', 'in the session where it is');
+});
+
+// A new worker re-signs with B what A signed; instances still on A go on signing with A after it started.
+// Once A is retired, what nobody re-signed would no longer verify: the sweep runs again while A is the previous key.
+test.serial('a worker on B+A re-signs with B, after its start too, what an instance still on A signed', async (t) => {
+  t.timeout(60_000);
+  const { agent } = users.rollkey!; // signed in still: its key changed, its session kept
+  t.true(finished.length > 0);
+  const config = loadConfig(envFor(stack.config, { SECRET_KEY: KEY_B, SECRET_KEY_PREVIOUS: KEY_A }));
+  const workerLogs: string[] = [];
+  const logger = createLogger({ level: 'info', destination: new Writable({ write(c, _e, cb) { workerLogs.push(String(c)); cb(); } }) });
+  const worker = await startWorker({ config, logger, watch: FAST_WATCH, workerOptions: { concurrency: 1, lockDurationMs: 5_000, stalledIntervalMs: 1_000 }, rotationSweep: { everyMs: 300 } });
+  try {
+    const kidB = createKeyring(Buffer.from(KEY_B, 'hex')).current.kid;
+    const kidOf = async (id: string) => (await stack.redis.client.hget(`${prefix()}:deployment:${id}`, 'mac'))?.split('.')[1];
+    const eventually = async (check: () => Promise<boolean>) => {
+      for (const end = Date.now() + 10_000; Date.now() < end; await new Promise((r) => setTimeout(r, 50))) if (await check()) return true;
+      return false;
+    };
+    // The sweep at start is done (its two lines): what A signs from now on is left to later ones.
+    await eventually(async () => ['deployment records re-signed', 'audit chain heads re-signed'].every((l) => workerLogs.some((w) => w.includes(l))));
+    // An instance still on A, after the worker's start: it reads a record (re-signing it with its key) and audits a key setup.
+    const id = finished[0]!;
+    t.truthy(await webs[0]!.deps.deployments.get(id));
+    t.not(await kidOf(id), kidB, 'signed with A');
+    balancer.pin = 0;
+    t.is((await agent.post('/api/render/setup', { api_key: users.rollkey!.apiKey })).status, 200);
+    balancer.pin = null;
+    t.true(await eventually(async () => (await kidOf(id)) === kidB), 're-signed with B by a later sweep');
+    const headKids = async () => Promise.all((await stack.redis.client.keys(`${prefix()}:audit:*:head`)).map((h) => stack.redis.client.hget(h, 'kid')));
+    t.true(await eventually(async () => (await headKids()).every((kid) => kid === kidB)), 'audit heads too');
+  } finally {
+    await worker.close(5_000);
+  }
 });
