@@ -169,3 +169,28 @@ test.serial('a JSON body sent under a type the parser does not read (fetch\'s te
   t.is((await api.post('/api/render/setup', { api_key: apiKey })).status, 200);
   t.is((await api.request('POST', '/api/render/clear-credentials')).status, 200);
 });
+
+test.serial('GET /api/render/my-deployments: a cursor that is not a nextCursor of this API is a 400, not an empty last page', async (t) => {
+  // It answered 200 {"deployments":[],"nextCursor":null}: a client that mangled the cursor (cut short, encoded
+  // twice) was told it had seen every deployment.
+  const token = user('pager');
+  const { apiKey } = renderAccount('pager');
+  addNodeRepo(stack, 'pager', 'app');
+  const api = bearer(token);
+  t.is((await api.post('/api/render/setup', { api_key: apiKey })).status, 200);
+  for (const name of ['pager-one', 'pager-two']) t.is((await api.post('/api/render/deploy', { github_repo: 'pager/app', project_name: name })).status, 202);
+  const first = await api.get('/api/render/my-deployments?limit=1');
+  const cursor = first.json.nextCursor as string;
+  t.truthy(cursor);
+  for (const bad of [cursor.slice(0, -1), `${cursor}x`, encodeURIComponent(cursor).replace('_', '%255F'), 'abc', '%00%ff', `x${cursor}`]) {
+    const res = await api.get(`/api/render/my-deployments?limit=1&cursor=${bad}`);
+    t.is(res.status, 400, `${bad}: ${res.text}`);
+    t.is(res.json.error.code, 'validation_failed');
+    t.regex(res.json.error.message, /cursor/);
+  }
+  const next = await api.get(`/api/render/my-deployments?limit=1&cursor=${encodeURIComponent(cursor)}`);
+  t.is(next.status, 200);
+  t.is(next.json.deployments.length, 1);
+  t.not(next.json.deployments[0].id, first.json.deployments[0].id);
+  t.is((await api.get('/api/render/my-deployments?limit=1&cursor=')).json.deployments[0].id, first.json.deployments[0].id, 'an empty cursor is the first page');
+});
