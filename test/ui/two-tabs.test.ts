@@ -138,3 +138,39 @@ test('sign-out that cannot reach the server says so on the page, and the user is
   t.deepEqual(problems.filter((p) => !/ERR_INTERNET_DISCONNECTED/.test(p)), []);
   await context.close();
 });
+
+test('the key replaced in another tab while the deploy form is filled in: the form keeps what was typed and offers the new key’s workspaces', async (t) => {
+  const { context, page: first, problems } = await stack.signedInWithKey(browser, 'twotabsform', ['typed-app']);
+  await first.getByRole('link', { name: 'New deploy' }).first().click();
+  await first.getByTestId('repo-search').fill('typed-app');
+  await first.locator('[data-testid=repo-option][data-repo="twotabsform/typed-app"]').click();
+  await first.getByTestId('detected-stack-name').waitFor();
+  await first.getByTestId('service-name').fill('typed-name');
+  await first.getByTestId('env-add').click();
+  await first.getByTestId('env-name').last().fill('TYPED_SECRET');
+  await first.getByTestId('env-value').last().fill('typed-value');
+  const before = await first.getByTestId('workspace-select').locator('option').allInnerTexts();
+
+  const second = await context.newPage();
+  const newKey = stack.renderAccount('twotabsformnew');
+  await second.goto(`${stack.url}/#/settings`);
+  await second.getByRole('button', { name: 'Replace key' }).click();
+  await second.getByTestId('render-key-input').fill(newKey);
+  await second.getByTestId('render-key-submit').click();
+  await second.getByTestId('render-key-section').getByText('twotabsformnew’s workspace').or(second.getByTestId('render-key-section').getByText("twotabsformnew's workspace")).waitFor();
+
+  // The first tab's workspaces follow the new key; nothing typed is lost.
+  await first.getByTestId('workspace-select').locator('option', { hasText: 'twotabsformnew' }).waitFor({ state: 'attached', timeout: 15_000 });
+  t.notDeepEqual(await first.getByTestId('workspace-select').locator('option').allInnerTexts(), before);
+  t.is(await first.getByTestId('service-name').inputValue(), 'typed-name');
+  t.is(await first.getByTestId('env-value').last().inputValue(), 'typed-value');
+  t.true(await first.getByTestId('repo-selected').isVisible());
+  t.regex(await first.locator('main').innerText(), /key was replaced/i, 'the form says why its workspaces changed');
+
+  // And it deploys with the new key, to the new workspace.
+  await first.getByTestId('deploy-submit').click();
+  await first.waitForURL(/#\/deployments\//);
+  await first.locator('#deployment-status[data-status="live"]').waitFor({ timeout: 20_000 });
+  t.deepEqual(problems, []);
+  await context.close();
+});

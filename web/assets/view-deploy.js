@@ -42,6 +42,7 @@ export function deployView(ctx) {
   }
 
   const formError = h('div', { class: 'flash', tabindex: '-1' });
+  const keyNote = h('div', { class: 'flash', 'data-testid': 'key-changed' });
   let repo = null;
   let detected = null;
   let detectSeq = 0;
@@ -216,6 +217,7 @@ export function deployView(ctx) {
   }
 
   const form = h('form', { class: 'form deploy-form', novalidate: true, 'aria-labelledby': 'deploy-heading' },
+    keyNote,
     formError,
     h('fieldset', { class: 'card' },
       h('legend', { class: 'card__legend' }, 'Source'),
@@ -282,5 +284,21 @@ export function deployView(ctx) {
     h('h1', { id: 'deploy-heading', tabindex: '-1' }, 'New deploy'),
     h('p', { class: 'lead' }, 'Deploy a GitHub repository to your Render account.'),
     form);
-  return { title: 'New deploy', el, dispose() { picker.dispose(); detectSeq += 1; nameCheck.seq += 1; clearTimeout(nameCheck.timer); } };
+  /**
+   * The key was replaced in another tab: the deploy goes out with the new one, so the workspaces offered
+   * are its own, and what was typed stays (drawing the page again lost it all, env values included).
+   * With no key, or no workspace, left the page is drawn again and says what to do.
+   */
+  function onSessionChanged() {
+    const owners = ctx.session.render?.configured ? ctx.session.render.owners ?? [] : [];
+    if (!owners.length) { ctx.navigate(location.hash); return; }
+    const sel = workspace.control;
+    const was = sel.value;
+    replace(sel, owners.map((o) => h('option', { value: o.id }, o.name)));
+    sel.value = owners.some((o) => o.id === was) ? was : owners[0].id;
+    replace(keyNote, notice('info', 'Your Render key was replaced in another tab: this deploy goes out with the new key, to one of its workspaces below.'));
+    scheduleNameCheck(0);
+  }
+
+  return { title: 'New deploy', el, onSessionChanged, dispose() { picker.dispose(); detectSeq += 1; nameCheck.seq += 1; clearTimeout(nameCheck.timer); } };
 }
