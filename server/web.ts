@@ -38,6 +38,8 @@ export async function startWeb(args: {
   config: AppConfig; logger: Logger; clock?: Clock; host?: string; appOptions?: CreateAppOptions; renderLimits?: RenderLimits; logTail?: LogTailOptions;
   /** Telemetry flush and guard sync intervals (tests shrink them). */
   telemetry?: { flushMs?: number; syncMs?: number };
+  /** The live-update hub's heartbeat (events/hub.ts; tests shrink it). */
+  events?: { heartbeatMs?: number };
 }): Promise<WebProcess> {
   const { config, logger } = args;
   const clock = args.clock ?? systemClock;
@@ -64,7 +66,10 @@ export async function startWeb(args: {
   const tokenEntries = trackedCache<TokenEntry>(tokenEntryKey(config.redisPrefix, ''), 'token entry');
   const base = buildDeps({ config, redis, queueRedis, sessionCache, tokenEntries, clock, logger, renderLimits: args.renderLimits, metrics: metrics.sink, security: args.appOptions?.security, telemetry: args.telemetry });
   // One subscriber connection for SSE, opened on the first live client; closed with the process.
-  const events = createEventHub({ connect: () => createRedis(config.redisUrl, 'subscriber'), channelOf: (userId) => base.deployments.keys.channel(userId) });
+  const events = createEventHub({
+    connect: () => createRedis(config.redisUrl, 'subscriber'), channelOf: (userId) => base.deployments.keys.channel(userId), heartbeatMs: args.events?.heartbeatMs,
+    onSilent: (silentMs) => logger.warn({ silentMs }, 'live updates: subscriber connection silent; dropped, its streams end and reconnect'),
+  });
   const logTails = createLogTailer({ ...base, prefix: config.redisPrefix }, args.logTail);
   const deps: AppDeps = { ...base, events, logTails };
   const inflight = createInflightTracker();

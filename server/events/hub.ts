@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { redisHeartbeat, type RedisHeartbeat } from '../redisHeartbeat.js';
 
 type EventListener = (message: string) => void;
 
@@ -9,6 +10,13 @@ interface EventHubOptions {
   channelOf: (userId: number) => string;
   /** How long subscribe() waits for Redis to confirm. Default 5 s. */
   subscribeTimeoutMs?: number;
+  /**
+   * A PING this often while someone listens, its deadline as long again (default 5 s): a connection
+   * that stalls (open, silent) is dropped, so its streams end and their pages catch up.
+   */
+  heartbeatMs?: number;
+  /** The connection was silent past the heartbeat's deadline (and is being dropped). */
+  onSilent?: (silentMs: number) => void;
 }
 
 export interface EventHub {
@@ -36,13 +44,15 @@ interface ChannelEntry { listeners: Set<EventListener>; ready: Promise<unknown> 
  * One Redis subscriber connection per process, fanned out to that process's listeners by channel.
  * A channel is subscribed while at least one listener wants it. The connection opens lazily, so a
  * process that never serves a live client never holds one; ioredis re-subscribes after reconnects,
- * but Redis keeps nothing for a subscriber that is gone: `onLost` tells who may have missed messages.
+ * but Redis keeps nothing for a subscriber that is gone: `onLost` tells who may have missed messages,
+ * also when the connection went silent (a heartbeat: redisHeartbeat.ts) and was dropped for it.
  */
 export function createEventHub(opts: EventHubOptions): EventHub {
   const timeoutMs = opts.subscribeTimeoutMs ?? 5_000;
   const channels = new Map<string, ChannelEntry>();
   const lostListeners = new Set<() => void>();
   let conn: Redis | null = null;
+  let heartbeat: RedisHeartbeat | null = null;
   let closed = false;
   /** The connection has been up since it was last lost: a loss now may have dropped messages. */
   let up = false;
@@ -62,6 +72,8 @@ export function createEventHub(opts: EventHubOptions): EventHub {
     // The socket's end is read before ioredis' 'close' (a turn or two later): either one, once.
     conn.on('connect', () => conn?.stream.once('end', lost));
     conn.on('close', lost);
+    // Silent but open: what is published meanwhile never arrives, and no event says so.
+    heartbeat = redisHeartbeat(conn, { intervalMs: opts.heartbeatMs ?? 5_000, due: () => up && channels.size > 0, onSilent: (ms) => opts.onSilent?.(ms) });
     conn.on('message', (channel: string, message: string) => {
       const entry = channels.get(channel);
       if (!entry) return;
@@ -131,6 +143,7 @@ export function createEventHub(opts: EventHubOptions): EventHub {
       lostListeners.clear();
       const c = conn;
       conn = null;
+      heartbeat?.stop();
       if (c) await c.quit().catch(() => c.disconnect());
     },
   };

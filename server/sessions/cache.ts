@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import { createRedis } from '../redis.js';
+import { redisHeartbeat } from '../redisHeartbeat.js';
 import type { EndingFence } from './fence.js';
 
 /**
@@ -87,19 +88,12 @@ export function createSessionCache<T>(opts: SessionCacheOptions): SessionCache<T
   const now = opts.now ?? Date.now;
   const prefix = opts.recordPrefix;
   const heartbeatMs = opts.heartbeatMs ?? 500;
-  // Real time, not `now`: what a silent socket is measured in (a test may hold the process clock).
-  const elapsed = () => performance.now();
   const entries = new Map<string, { value: T; at: number }>();
   const inFlight = new Map<string, Set<CacheTicket>>();
   let epoch = 0;
   let active = false;
   let closed = false;
   let settling: Promise<void> | undefined;
-  /** When the last command the connection answered (its setup or a PING) was sent. */
-  let provenAt = -Infinity;
-  /** When the command it owes us an answer to was sent, and that answer's deadline. */
-  let awaiting: number | undefined;
-  let deadline: NodeJS.Timeout | undefined;
   /** Each (re)connect's number; the one we dropped for its silence. */
   let generation = 0;
   let dropped = -1;
@@ -123,60 +117,31 @@ export function createSessionCache<T>(opts: SessionCacheOptions): SessionCache<T
     active = false;
     epoch++;
     dropAll();
-    awaiting = undefined;
-    clearTimeout(deadline);
+    heartbeat.reset();
   }
 
-  const live = () => active && elapsed() - provenAt <= 2 * heartbeatMs;
-
-  /** Wait for the answer to a command sent at `sentAt`; past the deadline, the connection is dropped. */
-  function expectAnswer(sentAt: number): void {
-    awaiting = sentAt;
-    clearTimeout(deadline);
-    deadline = setTimeout(() => {
-      // Judged after the I/O already received is read: a loop blocked past the deadline is no stall.
-      setImmediate(() => { if (!closed && awaiting === sentAt) silent(sentAt); });
-    }, heartbeatMs);
-    deadline.unref();
-  }
-
-  /** The answer to the command sent at `sentAt` came: the connection was live up to then. */
-  function answered(sentAt: number): boolean {
-    if (awaiting !== sentAt) return false;
-    awaiting = undefined;
-    clearTimeout(deadline);
-    provenAt = sentAt;
-    return true;
-  }
-
-  function silent(sentAt: number): void {
-    lost();
-    dropped = generation;
-    opts.onError?.(new Error(`tracking connection silent for ${Math.round(elapsed() - sentAt)} ms; reconnecting`));
-    // Not quit or end: a stalled peer would never answer them, and the socket would never close.
-    conn.stream.destroy();
-  }
+  // The setup, then a PING each interval (redisHeartbeat): past a deadline the connection is dropped.
+  const heartbeat = redisHeartbeat(conn, {
+    intervalMs: heartbeatMs,
+    due: () => active && !closed,
+    onSilent: (ms) => {
+      lost();
+      dropped = generation;
+      opts.onError?.(new Error(`tracking connection silent for ${ms} ms; reconnecting`));
+    },
+  });
+  const live = () => active && performance.now() - heartbeat.provenAt <= 2 * heartbeatMs;
 
   async function track(gen: number): Promise<void> {
-    const sentAt = elapsed();
-    expectAnswer(sentAt);
+    const sentAt = heartbeat.expect();
     const id = await conn.client('ID');
     await conn.call('CLIENT', 'TRACKING', 'on', 'REDIRECT', String(id), 'BCAST', 'PREFIX', prefix);
     await conn.subscribe(INVALIDATE_CHANNEL, ...(opts.fence?.channels ?? []));
-    if (closed || gen !== generation || !answered(sentAt)) return;
+    if (closed || gen !== generation || !heartbeat.answered(sentAt)) return;
     epoch++;
     dropAll();
     active = true;
   }
-
-  // One PING per interval, and only one on its way at a time.
-  const heartbeat = setInterval(() => {
-    if (closed || !active || awaiting !== undefined || conn.status !== 'ready') return;
-    const sentAt = elapsed();
-    expectAnswer(sentAt);
-    conn.ping().then(() => answered(sentAt), () => {}); // a lost connection is handled by its events
-  }, heartbeatMs);
-  heartbeat.unref();
 
   conn.on('messageBuffer', (channelBuf: Buffer, message: Buffer[] | Buffer | null) => {
     const channel = channelBuf.toString();
@@ -249,7 +214,7 @@ export function createSessionCache<T>(opts: SessionCacheOptions): SessionCache<T
     async close() {
       closed = true;
       clearTimeout(retry);
-      clearInterval(heartbeat);
+      heartbeat.stop();
       lost();
       try { await conn.quit(); } catch { /* already gone */ }
       conn.disconnect();

@@ -1,10 +1,8 @@
 import test from 'ava';
 import { startStack, type Stack } from '../helpers/stack.js';
-import { startWeb, type WebProcess } from '../../server/web.js';
-import { createLogger } from '../../server/logger.js';
-import { startTrackingProxy, type TrackingProxy } from '../ops/support/trackingProxy.js';
+import type { WebProcess } from '../../server/web.js';
+import { startWebBehindHubProxy, type TrackingProxy } from '../ops/support/trackingProxy.js';
 import { openSseStream } from '../helpers/sse.js';
-import { freePort } from '../helpers/ports.js';
 
 // A live-updates stream ends with its session (events/sessionEnd.ts: the end is published on the
 // session's channel). A stream whose request was in flight when the session ended — its session
@@ -15,13 +13,14 @@ import { freePort } from '../helpers/ports.js';
 let stack: Stack;
 let proxy: TrackingProxy;
 let web: WebProcess;
+let behind: Awaited<ReturnType<typeof startWebBehindHubProxy>>;
 test.before(async () => {
   stack = await startStack();
-  // The event hub's connection: the one that subscribes to users' deployment channels.
-  proxy = await startTrackingProxy(stack.config.redisUrl, '', (sniffed) => /SUBSCRIBE/i.test(sniffed) && sniffed.includes(`${stack.config.redisPrefix}:events:`));
-  web = await startWeb({ config: { ...stack.config, redisUrl: proxy.url, port: await freePort() }, logger: createLogger({ level: 'silent' }) });
+  // The hub's heartbeat at its longest: a hold stretched by load is not taken for a stall (sse-stalled-hub.test.ts).
+  behind = await startWebBehindHubProxy(stack, 600_000);
+  ({ proxy, web } = behind);
 });
-test.after.always(async () => { proxy?.release(); await web?.close(1_000); await proxy?.close(); await stack?.close(); });
+test.after.always(async () => { await behind?.close(); await stack?.close(); });
 
 test.serial('a stream opened while its session signs out is refused, not kept on the ended session', async (t) => {
   // Another user's stream on the second process opens its hub connection (the one the proxy holds).

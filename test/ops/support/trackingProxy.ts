@@ -1,5 +1,9 @@
 import { createServer, connect, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
+import { startWeb, type WebProcess } from '../../../server/web.js';
+import { createLogger } from '../../../server/logger.js';
+import type { Stack } from '../../helpers/stack.js';
+import { freePort } from '../../helpers/ports.js';
 
 /**
  * A TCP proxy in front of Redis for one web process, which can hold what Redis sends to that process's
@@ -82,4 +86,12 @@ export async function startTrackingProxy(redisUrl: string, trackedPrefix: string
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/** A second web process beside `stack`'s, whose live-update hub connection goes through a proxy that can hold it. */
+export async function startWebBehindHubProxy(stack: Stack, hubHeartbeatMs: number): Promise<{ proxy: TrackingProxy; web: WebProcess; close(): Promise<void> }> {
+  // The event hub's connection: the one that subscribes to users' deployment channels.
+  const proxy = await startTrackingProxy(stack.config.redisUrl, '', (sniffed) => /SUBSCRIBE/i.test(sniffed) && sniffed.includes(`${stack.config.redisPrefix}:events:`));
+  const web = await startWeb({ config: { ...stack.config, redisUrl: proxy.url, port: await freePort() }, logger: createLogger({ level: 'silent' }), events: { heartbeatMs: hubHeartbeatMs } });
+  return { proxy, web, async close() { proxy.release(); await web.close(1_000); await proxy.close(); } };
 }
