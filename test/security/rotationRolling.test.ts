@@ -175,6 +175,19 @@ test.serial('a bearer token used on both processes in turn keeps one session wit
   t.true(await pointerChainsEnd());
 });
 
+test.serial('Sentinel turned on through one process is watching this session on both', async (t) => {
+  const { agent } = await signedInWithKey(stack, 'rollwatch'); // signed in during the overlap, through the balancer
+  balancer.pin = 0;
+  const put = await agent.request('PUT', '/api/sentinel', { json: { enabled: true } });
+  balancer.pin = null;
+  t.is(put.status, 200, put.text);
+  for (let i = 0; i < 4; i++) {
+    const view = await agent.get('/api/sentinel');
+    t.like(view.json, { enabled: true, watchingThisSession: true }, `on process ${balancer.served.at(-1)}`);
+  }
+  t.is((await agent.request('PUT', '/api/sentinel', { json: { enabled: false } })).status, 200);
+});
+
 // The same two kinds of process at the store, on one Redis connection: what a move must not undo.
 function storesAB() {
   const a = createKeyring(Buffer.from(KEY_A, 'hex'), Buffer.from(KEY_B, 'hex'));
