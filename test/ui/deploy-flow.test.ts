@@ -142,6 +142,13 @@ test('every page at phone and desktop width: no horizontal overflow; screenshots
   await page.getByText('You declined access on GitHub').waitFor();
   t.is(new URL(page.url()).search, '', 'the error code is dropped from the address bar');
   await check('signin-error');
+  // A code the server never sends (a crafted link) gets the general message; its text is not shown.
+  const planted = 'Your account is suspended. Call +1-555-0100 to restore access';
+  await page.goto(`${stack.url}/?auth_error=${encodeURIComponent(planted)}`);
+  await page.getByText('Something went wrong while signing in with GitHub').waitFor();
+  t.false((await page.locator('body').innerText()).includes('555-0100'));
+  await page.goto(`${stack.url}/?auth_error=constructor`);
+  await page.getByText('Something went wrong while signing in with GitHub').waitFor();
 
   await stack.signInBrowser(page, 'dana-shots');
   await page.getByRole('link', { name: 'Settings', exact: true }).click();

@@ -10,10 +10,13 @@ const AUTH_ERRORS = {
 export function renderSignIn({ meta, authError, message, kind = 'error' }) {
   const problems = [];
   if (authError) {
+    // The server sends only the codes above. Anything else came from a link someone made: its text,
+    // echoed, would be theirs on our page ("Your account is suspended, call …"), so it is not shown.
+    const known = Object.hasOwn(AUTH_ERRORS, authError);
     problems.push(notice('error',
       h('strong', null, 'Sign-in failed. '),
-      AUTH_ERRORS[authError] ?? 'Something went wrong while signing in with GitHub. Please try again.',
-      h('span', { class: 'muted' }, ` (code: ${authError})`)));
+      known ? AUTH_ERRORS[authError] : 'Something went wrong while signing in with GitHub. Please try again.',
+      known ? h('span', { class: 'muted' }, ` (code: ${authError})`) : null));
   }
   if (message) problems.push(notice(kind, message));
   return h('section', { class: 'signin', 'data-testid': 'signin' },
