@@ -33,6 +33,7 @@ import { MetaView } from './presenters/meta.js';
 import type { SecurityOptions } from './security/options.js';
 import { gateCovers, GATE_REFUSALS, telemetryMiddleware } from './telemetry/middleware.js';
 import { inProcessRoutes } from './mcp/dispatch.js';
+import { isMcpPath } from './mcp/path.js';
 
 const BODY_LIMIT = '64kb';
 /** The methods whose bodies koa-bodyparser reads (its parsedMethods default): only these can be refused for their body. */
@@ -44,7 +45,7 @@ const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
  * missing. /mcp answers this itself, as a JSON-RPC error (server/mcp/transport.ts).
  */
 function unreadBody(ctx: Koa.Context): boolean {
-  if (!BODY_METHODS.has(ctx.method) || ctx.request.rawBody !== undefined || ctx.path === '/mcp') return false;
+  if (!BODY_METHODS.has(ctx.method) || ctx.request.rawBody !== undefined || isMcpPath(ctx.path)) return false;
   const length = ctx.request.length;
   return length === undefined ? ctx.get('transfer-encoding') !== '' : length > 0;
 }

@@ -11,9 +11,10 @@ import { createTokenSessions, type VerifiedToken } from './tokenSessions.js';
 import { KEY_SESSION_OPEN_MS, keySessionOpenKey } from './keySessions.js';
 import { gateWillRefuse } from '../telemetry/middleware.js';
 import type { ErrorCode } from '../openapi/errorCodes.js';
+import { isMcpPath } from '../mcp/path.js';
 
 /** Where bearer tokens are accepted (/metrics has its own token and is not a user route). */
-export const bearerCovers = (path: string) => path.startsWith('/api/') || path === '/mcp';
+export const bearerCovers = (path: string) => path.startsWith('/api/') || isMcpPath(path);
 
 /**
  * What bearerAuth may answer on any path it covers, before the route runs (GET /api/openapi.json lists

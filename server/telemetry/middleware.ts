@@ -6,6 +6,7 @@ import type { Telemetry } from './telemetry.js';
 import type { GuardEntry } from './guards.js';
 import { methodLabel, routeLabel } from '../metrics/labels.js';
 import type { ErrorCode } from '../openapi/errorCodes.js';
+import { isMcpPath } from '../mcp/path.js';
 
 /** Routes that count as deploy requests (the deploy-rate signal): POSTs to these templates. */
 const DEPLOY_ROUTES = new Set(['/api/render/deploy', '/api/render/services/:id/redeploy', '/api/render/services/:id/rollback', '/api/render/services/:id/deploys']);
@@ -99,7 +100,7 @@ export function telemetryMiddleware(t: Telemetry, clock: Clock): Koa.Middleware 
     // pays for its first route.
     const mcp = ctx.state.mcpRouteCalls;
     const routeCall = mcp ? ++mcp.count : 0;
-    if (!mcp && ctx.path === '/mcp') ctx.state.mcpRouteCalls = { count: 0 };
+    if (!mcp && isMcpPath(ctx.path)) ctx.state.mcpRouteCalls = { count: 0 };
     try {
       const userId = userIdOf(ctx);
       if (userId !== null && !isAuth(ctx.path)) {

@@ -2,6 +2,8 @@ import test from 'ava';
 import { manualClock } from '../../server/clock.js';
 import { startStack, dumpRedis, type Stack } from '../helpers/stack.js';
 import { Agent } from '../helpers/agent.js';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { call, errorCode, mcpUsers, type McpUser } from './support/mcpUsers.js';
 
 // The MCP endpoint (issue 13 part 3) through the SDK's own client over real HTTP. No worker runs, so
@@ -136,6 +138,24 @@ test.serial('a session cookie is refused at /mcp; GET is 405', async (t) => {
   t.is(res.json.error.code, 'bearer_required');
   const get = await new Agent(stack.url, { authorization: `Bearer ${alice.token}` }).get('/mcp');
   t.is(get.status, 405);
+});
+
+test.serial('the endpoint configured with a trailing slash (/mcp/) takes the bearer token like /mcp', async (t) => {
+  // The router matches /mcp/ as /mcp, but bearer auth looked at /mcp alone: an assistant configured with
+  // https://…/mcp/ sent its token and was told 401 bearer_required, "takes Authorization: Bearer …, not a session cookie".
+  const client = new Client({ name: 'mcp-slash', version: '1.0.0' });
+  await client.connect(new StreamableHTTPClientTransport(new URL(`${stack.url}/mcp/`), { requestInit: { headers: { authorization: `Bearer ${alice.token}` } } }));
+  t.teardown(() => client.close());
+  const services = await call({ client }, 'list_services');
+  t.deepEqual(services.structuredContent?.services.map((s: { id: string }) => s.id), [alice.serviceId]);
+  const theirs = (await call(bob, 'list_deployments')).structuredContent?.deployments[0]?.id as string | undefined;
+  if (theirs) t.is(errorCode(await call({ client }, 'get_deployment', { deployment_id: theirs })), 'not_found');
+  // Still bearer only: a browser's cookie there is refused as at /mcp.
+  const browser = stack.agent();
+  await stack.signIn(browser, 'mcpslashcookie');
+  const res = await browser.post('/mcp/', { jsonrpc: '2.0', id: 1, method: 'tools/list' }, { headers: { accept: 'application/json, text/event-stream' } });
+  t.is(res.status, 401);
+  t.is(res.json.error.code, 'bearer_required');
 });
 
 test.serial('a token revoked mid-session stops working within the re-check window', async (t) => {
