@@ -79,6 +79,24 @@ test('service settings with the keyboard: focus stays on the pressed button, or 
   await page.keyboard.press('Enter');
   await page.locator('#announcer').filter({ hasText: 'Settings saved' }).waitFor();
   t.deepEqual(await focused(page), { testId: 'settings-save', invalid: null });
+
+  // A variable and a domain removed: their rows go, and focus goes to their section's heading.
+  const envRow = page.locator('[data-testid=env-list] li[data-key=API_URL]');
+  await envRow.getByTestId('kv-delete').focus();
+  await page.keyboard.press('Enter');
+  await page.keyboard.press('Enter'); // the confirmation, focused by the first press
+  await envRow.waitFor({ state: 'detached' });
+  t.is(await focusSettles(page, 'Environment variables'), 'Environment variables');
+  await page.getByTestId('domain-name').fill('keyboard.example.com');
+  await page.getByTestId('domain-add').focus();
+  await page.keyboard.press('Enter');
+  const domainRow = page.locator('[data-testid=domain-row][data-domain="keyboard.example.com"]');
+  await domainRow.waitFor();
+  await domainRow.getByTestId('domain-remove').focus();
+  await page.keyboard.press('Enter');
+  await page.keyboard.press('Enter');
+  await domainRow.waitFor({ state: 'detached' });
+  t.is(await focusSettles(page, 'Custom domains'), 'Custom domains');
   t.deepEqual(problems, []);
   await context.close();
 });

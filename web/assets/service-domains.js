@@ -1,5 +1,5 @@
 /** The settings page's custom domains: add one, the DNS records to create for it, verify, remove. */
-import { busy, confirmButton, field, h, notice, replace } from './dom.js';
+import { busy, confirmButton, field, focusLost, h, notice, replace } from './dom.js';
 
 const VERIFIED = { verified: ['success', 'Verified'], unverified: ['progress', 'Waiting for DNS'] };
 
@@ -15,6 +15,7 @@ export function domainsSection({ ctx, serviceId }) {
   const add = h('button', { type: 'submit', class: 'btn btn--primary', 'data-testid': 'domain-add' }, 'Add domain');
   const form = h('form', { class: 'kv__form', 'data-testid': 'domain-form' }, h('div', { class: 'input-row' }, name.el), h('div', { class: 'actions' }, add));
   const body = h('div', { class: 'card' }, status, list, flash, form);
+  const heading = h('h2', { id: 'domains-heading', tabindex: '-1' }, 'Custom domains');
 
   function dnsTable(records) {
     if (!records.length) return null;
@@ -47,7 +48,12 @@ export function domainsSection({ ctx, serviceId }) {
     const remove = confirmButton({
       label: 'Remove', question: `Remove ${d.name}?`, confirmLabel: 'Remove', danger: true, small: true, testId: 'domain-remove',
       onConfirm: async () => {
-        try { await api.deleteCustomDomain(serviceId, d.id); await load(); } catch (err) { if (!(await goneMeanwhile(err, d))) replace(flash, notice('error', err.message)); }
+        try {
+          await api.deleteCustomDomain(serviceId, d.id);
+          await load();
+          // Its row, and the focused button with it, is gone: the section's heading, not <body>.
+          if (focusLost()) heading.focus();
+        } catch (err) { if (!(await goneMeanwhile(err, d))) replace(flash, notice('error', err.message)); }
       },
     });
     return h('li', { class: 'row domain', dataset: { domain: d.name }, 'data-testid': 'domain-row' },
@@ -94,5 +100,5 @@ export function domainsSection({ ctx, serviceId }) {
 
   void load();
   return h('section', { class: 'section', 'aria-labelledby': 'domains-heading', 'data-testid': 'domains-section' },
-    h('h2', { id: 'domains-heading' }, 'Custom domains'), body);
+    heading, body);
 }

@@ -2,7 +2,7 @@
  * The settings page's env vars and secret files: names listed, a value only when asked for (that read
  * appears in the user's Render audit log), one key or file added, changed or removed at a time.
  */
-import { busy, confirmButton, field, h, notice, replace, revealToggle } from './dom.js';
+import { busy, confirmButton, field, focusLost, h, notice, replace, revealToggle } from './dom.js';
 
 const AUDIT_NOTE = 'Showing a value reads it from Render, which records the read in your workspace\'s Render audit log.';
 
@@ -20,6 +20,7 @@ export function secretsSection({ kind, ctx, serviceId, onChanged }) {
   const list = h('ul', { class: 'rows kv', 'data-testid': env ? 'env-list' : 'file-list', 'aria-label': label });
   const status = h('p', { class: 'muted', role: 'status' }, 'Loading…');
   const flash = h('div');
+  const heading = h('h2', { id: `${kind}-heading`, tabindex: '-1' }, label);
 
   const name = field({
     label: env ? 'Name' : 'File name',
@@ -62,6 +63,8 @@ export function secretsSection({ kind, ctx, serviceId, onChanged }) {
           ctx.announce(`${key} deleted`);
           onChanged();
           await load();
+          // Its row, and the focused button with it, is gone: the section's heading, not <body>.
+          if (focusLost()) heading.focus();
         } catch (err) {
           // Removed meanwhile (another tab, the Render Dashboard): the list is read again and says so.
           if (err.status === 404 && (await load()) && !shownKeys.has(key)) {
@@ -119,7 +122,7 @@ export function secretsSection({ kind, ctx, serviceId, onChanged }) {
 
   void load();
   return h('section', { class: 'section', 'aria-labelledby': `${kind}-heading`, 'data-testid': env ? 'env-section' : 'file-section' },
-    h('h2', { id: `${kind}-heading` }, label),
+    heading,
     h('p', { class: 'muted' }, env ? ['Values are hidden. ', AUDIT_NOTE] : 'Contents are hidden; showing a file reads it from Render.', ' Changes apply at the next deploy.'),
     h('div', { class: 'card' }, status, list, flash, form));
 }
