@@ -162,3 +162,19 @@ test('security page with the keyboard: a refused Slack webhook is focused with i
   t.deepEqual(problems, []);
   await context.close();
 });
+
+test('"Load more repositories" with the keyboard: the last page focuses the first repository it brought', async (t) => {
+  const repos = Array.from({ length: 32 }, (_, i) => `many-${String(i).padStart(2, '0')}`);
+  const { context, page, problems } = await stack.signedInWithKey(browser, 'key-many', repos);
+  await page.getByRole('link', { name: 'New deploy' }).first().click();
+  const more = page.getByRole('button', { name: 'Load more repositories' });
+  await more.waitFor();
+  t.is(await page.getByTestId('repo-option').count(), 30);
+  await more.focus();
+  await page.keyboard.press('Enter');
+  await page.getByTestId('repo-option').nth(30).waitFor();
+  const focusedRepo = await page.evaluate(() => document.activeElement?.getAttribute('data-repo') ?? document.activeElement?.tagName);
+  t.is(focusedRepo, await page.getByTestId('repo-option').nth(30).getAttribute('data-repo'));
+  t.deepEqual(problems, []);
+  await context.close();
+});

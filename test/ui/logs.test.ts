@@ -112,11 +112,16 @@ test('a 2,000-line build: lines stream in, every page loads with "Load earlier l
   t.is(await page.getByTestId('log-line').count(), 100);
   const earlier = page.getByTestId('logs-earlier');
   let clicks = 0;
+  // With the keyboard: focus stays on the button for the next page, and is on the log once it is all there.
+  const focusedTestId = () => page.evaluate(() => (globalThis as any).document.activeElement?.getAttribute('data-testid') ?? null);
+  await earlier.focus();
   while (await earlier.isVisible() && clicks < 40) {
     const before = await page.getByTestId('log-line').count();
-    await earlier.click();
+    await page.keyboard.press('Enter');
     await page.waitForFunction((n) => (globalThis as any).document.querySelectorAll('[data-testid=log-line]').length > n, before);
+    await page.locator('[data-testid=logs-earlier]:not([disabled])').or(page.locator('[data-testid=logs-earlier][hidden]')).waitFor({ state: 'attached' });
     clicks += 1;
+    t.is(await focusedTestId(), await earlier.isVisible() ? 'logs-earlier' : 'logs', `focus after page ${clicks}`);
   }
   const lines = await page.getByTestId('log-line').count();
   t.true(lines >= 2008, `all lines after ${clicks} pages: ${lines}`);

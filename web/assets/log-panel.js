@@ -5,7 +5,7 @@
  * download of the whole log as text. Render's rate limit slows it down; it never shows as an error.
  */
 import { ApiError } from './api.js';
-import { h, replace } from './dom.js';
+import { focusLost, h, replace } from './dom.js';
 import { formatClock } from './format.js';
 
 const PAGE = 100;
@@ -145,6 +145,7 @@ export function createLogPanel(ctx, id) {
   async function loadEarlier() {
     if (!nextCursor || loadingEarlier) return;
     loadingEarlier = true;
+    const hadFocus = document.activeElement === earlier;
     earlier.disabled = true;
     try {
       const page = await ctx.api.deploymentLogs(id, { limit: PAGE, cursor: nextCursor });
@@ -157,6 +158,9 @@ export function createLogPanel(ctx, id) {
     } finally {
       loadingEarlier = false;
       earlier.disabled = false;
+      // Disabling (or, after the oldest page, hiding) the button dropped focus to <body>: back to the
+      // button for the next page, or to the log itself once it is all there.
+      if (hadFocus && !disposed && focusLost()) (earlier.hidden ? box : earlier).focus();
     }
   }
 

@@ -2,7 +2,7 @@
  * Searchable repository picker: a search box over GET /api/github/repos (server-side `q`), results as
  * a list of toggle buttons (plain tab order, no custom keyboard model to get wrong), "Load more" pages.
  */
-import { h, replace, uid } from './dom.js';
+import { focusLost, h, replace, uid } from './dom.js';
 import { relativeTime } from './format.js';
 
 const PER_PAGE = 30;
@@ -48,6 +48,8 @@ export function createRepoPicker({ api, onSelect }) {
       if (append) list.append(...items); else replace(list, items);
       count += repos.length;
       more.hidden = !res.hasMore;
+      // The last page hid the focused "Load more": focus the first repository it brought, not <body>.
+      if (append && more.hidden && focusLost()) items[0]?.querySelector('button')?.focus();
       status.textContent = count === 0
         ? (query ? `No repository matches “${query}”.` : 'No repositories found on your GitHub account.')
         : `${count} ${count === 1 ? 'repository' : 'repositories'}${res.hasMore ? ' (more available)' : ''}${query ? ` matching “${query}”` : ''}.`;
