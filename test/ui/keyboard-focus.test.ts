@@ -114,6 +114,12 @@ test('key, deploy and service actions with the keyboard: focus lands on what rep
   await page.keyboard.press('Enter');
   await page.getByTestId('key-status').waitFor();
   t.is(await focusSettles(page, 'Render API key'), 'Render API key', 'the section saying it is connected');
+  // Replacing it begun, then given up: back on "Replace key".
+  await press('replace-key');
+  t.is(await focusSettles(page, 'render-key-input'), 'render-key-input');
+  await page.getByRole('button', { name: 'Cancel' }).focus();
+  await page.keyboard.press('Enter');
+  t.is(await focusSettles(page, 'replace-key'), 'replace-key');
 
   // A deploy canceled while Render is slow to create its service: focus stays in its status card.
   stack.render.setFault({ method: 'POST', route: '/services', kind: 'latency', ms: 4000, count: 1, apiKey });

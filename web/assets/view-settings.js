@@ -10,7 +10,7 @@ export function settingsView(ctx) {
   function drawStatus() {
     const r = ctx.session.render;
     if (!r?.configured) { drawForm(); return; }
-    const replaceBtn = h('button', { type: 'button', class: 'btn btn--secondary' }, 'Replace key');
+    const replaceBtn = h('button', { type: 'button', class: 'btn btn--secondary', 'data-testid': 'replace-key' }, 'Replace key');
     replaceBtn.addEventListener('click', () => drawForm({ replacing: true }));
     const clear = confirmButton({
       label: 'Clear credentials',
@@ -64,7 +64,11 @@ export function settingsView(ctx) {
       : null;
     demo?.addEventListener('click', () => { input.value = ctx.meta.demo.renderApiKey; input.focus(); });
     const cancel = replacing ? h('button', { type: 'button', class: 'btn btn--ghost' }, 'Cancel') : null;
-    cancel?.addEventListener('click', drawStatus);
+    cancel?.addEventListener('click', () => {
+      drawStatus();
+      // Back where the replacing started, not on <body> (the pressed Cancel is gone).
+      keySection.querySelector('[data-testid=replace-key]')?.focus();
+    });
 
     const form = h('form', { class: 'form', novalidate: true, 'aria-labelledby': 'render-key-heading' },
       h('div', { class: 'input-row' }, keyField.el),
