@@ -184,3 +184,14 @@ test('"Load more repositories" with the keyboard: the last page focuses the firs
   t.deepEqual(problems, []);
   await context.close();
 });
+
+test('a deployment that is not yours (or not there): focus is on the heading that says so', async (t) => {
+  const { context, page, problems } = await stack.signedInWithKey(browser, 'key-notfound', []);
+  await page.goto(`${stack.url}/#/`);
+  await page.getByRole('heading', { level: 1, name: 'Dashboard' }).waitFor();
+  await page.goto(`${stack.url}/#/deployments/dpl-aaaaaaaaaaaaaaaaaaaa`);
+  await page.getByRole('heading', { level: 1, name: 'Deployment not found' }).waitFor();
+  t.is(await focusSettles(page, 'Deployment not found'), 'Deployment not found');
+  t.deepEqual(problems, []);
+  await context.close();
+});

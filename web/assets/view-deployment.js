@@ -269,8 +269,11 @@ export function deploymentView(ctx, route) {
         if (disposed) return;
         if (err instanceof ApiError && err.status === 404) {
           logPanel.dispose();
-          replace(el, h('h1', { tabindex: '-1' }, 'Deployment not found'),
+          const notFound = h('h1', { tabindex: '-1' }, 'Deployment not found');
+          replace(el, notFound,
             h('p', null, 'There is no deployment of yours with this id. ', h('a', { href: '#/' }, 'Back to the dashboard'), '.'));
+          // The heading the router focused went with the page: focus (and so read out) the one saying why.
+          if (focusLost()) notFound.focus();
           return;
         }
         replace(actionFlash, notice('error', `Could not refresh this deployment: ${err.message}`));
