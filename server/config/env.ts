@@ -80,7 +80,7 @@ function readableRedisUrl(value: string): boolean {
 function isOriginOnly(value: string): boolean {
   try {
     const u = new URL(value);
-    return u.pathname.replace(/\/+$/, '') === '' && !u.search && !u.hash && !u.username && !u.password;
+    return /^\/*$/.test(u.pathname) && !u.search && !u.hash && !u.username && !u.password;
   } catch { return true; } // not a URL: url() says so
 }
 
