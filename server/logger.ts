@@ -102,3 +102,22 @@ function gathered(out: SonicBoom, everyMs: number): DestinationStream & { flush(
     flushSync() { handOn(); out.flushSync(); },
   };
 }
+
+/**
+ * A warning that repeats while a condition lasts (a stalled Redis connection is dropped and set up
+ * again every heartbeat, about once a second): the first is logged, the ones within `everyMs` after it
+ * are counted, and the next one past that window is logged with `repeats` (how many were not). A long
+ * outage is a line a minute instead of one per reconnect, and its end is when the lines stop.
+ */
+export function repeatingWarning(logger: Logger, msg: string, opts: { now: () => number; everyMs?: number }): (fields?: object) => void {
+  const everyMs = opts.everyMs ?? 60_000;
+  let loggedAt = -Infinity;
+  let repeats = 0;
+  return (fields = {}) => {
+    const at = opts.now();
+    if (at - loggedAt < everyMs) { repeats++; return; }
+    logger.warn(repeats > 0 ? { ...fields, repeats } : fields, msg);
+    loggedAt = at;
+    repeats = 0;
+  };
+}

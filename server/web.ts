@@ -1,7 +1,7 @@
 import type { Server } from 'node:http';
 import type { AppConfig } from './config/env.js';
 import { systemClock, type Clock } from './clock.js';
-import type { Logger } from './logger.js';
+import { repeatingWarning, type Logger } from './logger.js';
 import { createRedis } from './redis.js';
 import { buildDeps } from './system.js';
 import { createApp, type CreateAppOptions } from './app.js';
@@ -50,15 +50,18 @@ export async function startWeb(args: {
   const queueRedis = createRedis(config.redisUrl, 'web', { enableAutoPipelining: false });
   const metrics = createWebMetrics();
   // Records kept in this process, dropped by Redis' invalidation messages (RESP2: they arrive as pub/sub).
-  const trackedCache = <T>(recordPrefix: string, what: string, fence?: EndingFence) => createSessionCache<T>({
-    connect: () => trackingConnection(config.redisUrl),
-    recordPrefix,
-    // The process clock, as the session middleware's idle touch: a test holding it holds both.
-    now: () => clock.now(),
-    onError: (err) => logger.warn({ err: { message: err.message } }, `${what} cache: tracking not set up; reading from Redis`),
-    fence,
-    heartbeatMs: config.sessionCacheHeartbeatMs,
-  });
+  const trackedCache = <T>(recordPrefix: string, what: string, fence?: EndingFence) => {
+    const warn = repeatingWarning(logger, `${what} cache: tracking not set up; reading from Redis`, { now: () => clock.now() });
+    return createSessionCache<T>({
+      connect: () => trackingConnection(config.redisUrl),
+      recordPrefix,
+      // The process clock, as the session middleware's idle touch: a test holding it holds both.
+      now: () => clock.now(),
+      onError: (err) => warn({ err: { message: err.message } }),
+      fence,
+      heartbeatMs: config.sessionCacheHeartbeatMs,
+    });
+  };
   // Sessions ended here are answered once every process dropped its copy (sessions/fence.ts).
   const fence = createProcessFence({ prefix: config.redisPrefix, redis, timeoutMs: config.sessionEndFenceMs, logger });
   const sessionCache = trackedCache<LoadedSession>(sessionKeys(config.redisPrefix).record(''), 'session', fence);
@@ -66,9 +69,10 @@ export async function startWeb(args: {
   const tokenEntries = trackedCache<TokenEntry>(tokenEntryKey(config.redisPrefix, ''), 'token entry');
   const base = buildDeps({ config, redis, queueRedis, sessionCache, tokenEntries, clock, logger, renderLimits: args.renderLimits, metrics: metrics.sink, security: args.appOptions?.security, telemetry: args.telemetry });
   // One subscriber connection for SSE, opened on the first live client; closed with the process.
+  const subscriberSilent = repeatingWarning(logger, 'live updates: subscriber connection silent; dropped, its streams end and reconnect', { now: () => clock.now() });
   const events = createEventHub({
     connect: () => createRedis(config.redisUrl, 'subscriber'), channelOf: (userId) => base.deployments.keys.channel(userId), heartbeatMs: args.events?.heartbeatMs,
-    onSilent: (silentMs) => logger.warn({ silentMs }, 'live updates: subscriber connection silent; dropped, its streams end and reconnect'),
+    onSilent: (silentMs) => subscriberSilent({ silentMs }),
   });
   const logTails = createLogTailer({ ...base, prefix: config.redisPrefix }, args.logTail);
   const deps: AppDeps = { ...base, events, logTails };

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import type { Worker } from 'bullmq';
 import type { AppConfig } from '../server/config/env.js';
 import { systemClock, type Clock } from '../server/clock.js';
-import type { Logger } from '../server/logger.js';
+import { repeatingWarning, type Logger } from '../server/logger.js';
 import { createRedis } from '../server/redis.js';
 import type { Redis } from 'ioredis';
 import { discardKeySessionOf } from '../server/bearer/keySessions.js';
@@ -81,15 +81,17 @@ export async function startWorker(args: {
   // The web's cache of decrypted sessions (kept correct by Redis' invalidation messages): a deploy reads
   // its session up to four times within seconds (its credentials, both commit statuses, the key-session
   // check when it ends), each a round trip and a decryption without it.
+  const clock = args.clock ?? systemClock;
+  const trackingWarning = repeatingWarning(logger, 'session cache: tracking not set up; reading sessions from Redis', { now: () => clock.now() });
   const sessionCache = createSessionCache<LoadedSession>({
     connect: () => trackingConnection(config.redisUrl),
     recordPrefix: sessionKeys(config.redisPrefix).record(''),
-    onError: (err) => logger.warn({ err: { message: err.message } }, 'session cache: tracking not set up; reading sessions from Redis'),
+    onError: (err) => trackingWarning({ err: { message: err.message } }),
     // Acks the ending side's fences like a web process (it fences no end itself: an expiry it finds is not fenced, store.ts).
     fence: createProcessFence({ prefix: config.redisPrefix, redis, timeoutMs: config.sessionEndFenceMs, logger }),
     heartbeatMs: config.sessionCacheHeartbeatMs,
   });
-  const deps = buildDeps({ config, redis, queueRedis, sessionCache, clock: args.clock ?? systemClock, logger, renderLimits: args.renderLimits, retryBackoffMs: args.retryBackoffMs, metrics: metrics.sink });
+  const deps = buildDeps({ config, redis, queueRedis, sessionCache, clock, logger, renderLimits: args.renderLimits, retryBackoffMs: args.retryBackoffMs, metrics: metrics.sink });
   // The same security layer as the web's (buildDeps): audit trail and security events.
   const { audit, security: { events: securityEvents } } = deps;
   const context: WorkerContext = {

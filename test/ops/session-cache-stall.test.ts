@@ -34,6 +34,8 @@ test.serial('a stalled tracking connection: a session signed out on A is refused
   const intervals = Math.ceil((performance.now() - startedAt) / HEARTBEAT_MS) + 1;
   t.true((await calls('ping')) - pingsBefore <= 4 * intervals, `PINGs during 100 requests: at most 4 × ${intervals}`);
 
+  const trackingSetups = () => calls('client|tracking');
+  const setupsBefore = await trackingSetups();
   proxy.hold(); // B's tracking connection stalls: open, silent
   const out = await user.at(0).post('/api/auth/logout');
   t.is(out.status, 200);
@@ -48,6 +50,14 @@ test.serial('a stalled tracking connection: a session signed out on A is refused
   }
   const notRefused = served.filter((r) => r.status !== 401).map((r) => `${r.status} at +${Math.round(r.sentAt - answeredAt)} ms`);
   t.is(notRefused.length, 0, `B served the signed-out session after the sign-out answered, its tracking connection silent: ${notRefused.length} of ${served.length} requests (${notRefused.slice(0, 3).join(', ')}…)`);
+
+  // Each silent setup is dropped and tried again (a CLIENT TRACKING each), but an operator reads one
+  // warning for the stall, not one per reconnect (server/logger.ts repeatingWarning: one a minute).
+  const warnings = () => b.output.join('').split('\n').filter((l) => l.includes('session cache: tracking not set up')).length;
+  t.true(await eventually(() => warnings() > 0, PROGRESS_WAIT_MS), 'the stall is logged');
+  t.true(await eventually(async () => (await trackingSetups()) - setupsBefore >= 3, PROGRESS_WAIT_MS), 'B drops the silent connection and sets tracking up again, repeatedly');
+  await sleep(1_000); // the process' log lines are handed on in batches (500 ms)
+  t.is(warnings(), 1, `one warning for the stall: ${(await trackingSetups()) - setupsBefore} setups`);
 
   // Tracking back: B reconnects, subscribes again and, once that is answered, serves from memory again.
   proxy.release();
