@@ -146,3 +146,25 @@ export async function rollbackHeldInLastPhase(stack: Stack, apiKey: string, serv
   await until('the rollback in its last phase', async () => (await renderDeploysOf(stack, apiKey, serviceId)).find((d) => d.id === running && d.status === 'update_in_progress'));
   return { running, finishRunning };
 }
+
+/**
+ * A service action (`path`, `body`) whose ask to Render (POST `route`) is held on Render until the
+ * deployment it started was canceled: the cancel's answer (200, canceled) is checked, then the ask is
+ * let through. Returns the deployment's id. The hold is released at teardown as well.
+ */
+export async function canceledWhileAskHeld(
+  t: { is(actual: unknown, expected: unknown, message?: string): void; teardown(fn: () => void): void },
+  stack: Stack, user: { agent: Agent; apiKey: string },
+  ask: { route: string; path: string; body?: unknown },
+): Promise<string> {
+  const held = stack.render.holdRequest({ method: 'POST', route: ask.route, apiKey: user.apiKey });
+  t.teardown(held.release);
+  const asked = await user.agent.post(ask.path, ask.body);
+  t.is(asked.status, 202, asked.text);
+  await held.arrived;
+  const canceled = await user.agent.post(`/api/render/deployments/${asked.json.id}/cancel`);
+  t.is(canceled.status, 200, canceled.text);
+  t.is(canceled.json.status, 'canceled');
+  held.release();
+  return asked.json.id as string;
+}

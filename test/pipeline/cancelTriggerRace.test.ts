@@ -1,7 +1,7 @@
 import test from 'ava';
 import type { Stack } from '../helpers/stack.js';
 import { QUICK_PHASES, usePipelineStack } from '../helpers/pipelineStack.js';
-import { liveService, renderCalls, renderDeploysOf, until, waitFinished } from '../helpers/pipeline.js';
+import { canceledWhileAskHeld, liveService, renderCalls, renderDeploysOf, until, waitFinished } from '../helpers/pipeline.js';
 
 // A cancel that lands while the worker's ask for a deploy (a redeploy, a rollback) is on its way to
 // Render: the record ends canceled before any deploy id is known, so the cancel route has nothing to
@@ -23,21 +23,11 @@ for (const c of cases) {
     // a cancel must not lose to Render's phase timings.
     const release = stack.render.holdPhase({ serviceId: u.serviceId }, 'update_in_progress');
     t.teardown(release);
-    const held = stack.render.holdRequest({ method: 'POST', route: c.route, apiKey: u.apiKey });
-    t.teardown(held.release);
-    const { path, body } = c.ask(u.serviceId, u.firstDeployId);
-    const asked = await u.agent.post(path, body);
-    t.is(asked.status, 202, asked.text);
-    await held.arrived;
-
-    const canceled = await u.agent.post(`/api/render/deployments/${asked.json.id}/cancel`);
-    t.is(canceled.status, 200, canceled.text);
-    t.is(canceled.json.status, 'canceled');
-    held.release();
+    const askedId = await canceledWhileAskHeld(t, stack, u, { route: c.route, ...c.ask(u.serviceId, u.firstDeployId) });
 
     const made = await until('the deploy the ask made', async () =>
       (await renderDeploysOf(stack, u.apiKey, u.serviceId)).find((d) => d.trigger === c.trigger && d.id !== u.firstDeployId));
-    const rec = await waitFinished(u.agent, asked.json.id);
+    const rec = await waitFinished(u.agent, askedId);
     t.is(rec.status, 'canceled');
     // The run that asked cancels what its ask made; only then does the held phase end (read from the
     // simulator's call log: polling Render's API would spend the key's rate limit).

@@ -1,7 +1,7 @@
 import test from 'ava';
 import type { Stack } from '../helpers/stack.js';
 import { usePipelineStack, QUICK_PHASES, type PipelineStack } from '../helpers/pipelineStack.js';
-import { liveService, recordWithDeployId, renderApi, renderCalls, renderDeploysOf, rollbackHeldInLastPhase, until, waitFinished, waitStatus, type TestWorker } from '../helpers/pipeline.js';
+import { canceledWhileAskHeld, liveService, recordWithDeployId, renderApi, renderCalls, renderDeploysOf, rollbackHeldInLastPhase, until, waitFinished, waitStatus, type TestWorker } from '../helpers/pipeline.js';
 
 // A cancel while the deployment is `render_queued` (Render answered 202 and has not been seen to list
 // the deploy it queued): the record has no deploy id, so the route had nothing to cancel on Render, and
@@ -69,18 +69,9 @@ test.serial('a redeploy canceled while its ask is on its way, which Render then 
   t.teardown(releaseBuild);
   // The ask waits on Render until the cancel is answered; Render then queues it (202) and, for the look
   // right after, lists nothing: the run that asked cannot name the deploy before the record ends.
-  const held = stack.render.holdRequest({ method: 'POST', route: LIST_ROUTE, apiKey: u.apiKey });
-  t.teardown(held.release);
   stack.render.setFault({ method: 'GET', route: LIST_ROUTE, apiKey: u.apiKey, kind: 'body', body: [], count: 1 });
   t.teardown(() => stack.render.clearFaults());
-
-  const asked = await u.agent.post(`/api/render/services/${u.serviceId}/redeploy`);
-  t.is(asked.status, 202, asked.text);
-  await held.arrived;
-  const canceled = await u.agent.post(`/api/render/deployments/${asked.json.id}/cancel`);
-  t.is(canceled.status, 200, canceled.text);
-  t.is(canceled.json.status, 'canceled');
-  held.release();
+  const askedId = await canceledWhileAskHeld(t, stack, u, { route: LIST_ROUTE, path: `/api/render/services/${u.serviceId}/redeploy` });
   // The run that asked has had its one look (nothing listed); Render lists the deploy from now on.
   await until('the asking run\'s look after the 202', async () =>
     renderCalls(stack, u.accountId, 'GET', LIST_ROUTE).find((c) => c.query.includes('status=queued')) ?? null);
@@ -96,7 +87,7 @@ test.serial('a redeploy canceled while its ask is on its way, which Render then 
   t.truthy(cancelCall, `the deploy of a deployment canceled while asking is canceled on Render (${after.find((d) => d.id === ours.id)?.status})`);
   t.is(after.find((d) => d.id === ours.id)?.status, 'canceled');
   t.is(after.find((d) => d.id === running)?.status, 'live', 'the running deploy, someone else\'s, went on');
-  const rec = await waitFinished(u.agent, asked.json.id);
+  const rec = await waitFinished(u.agent, askedId);
   t.is(rec.status, 'canceled');
   t.is(rec.timeline.filter((e: { status: string }) => e.status === 'canceled').length, 1, 'the record was canceled once');
 });

@@ -1,9 +1,8 @@
 import test from 'ava';
 import type { Browser, Page } from 'playwright-core';
 import { newContext } from './support/browser.js';
-import { connectKey, type UiStack } from './support/uiStack.js';
+import { connectKey, serviceMadeOutside, type UiStack } from './support/uiStack.js';
 import { useBrowserStack } from './support/browserStack.js';
-import { createRenderClient } from '../../server/render/client.js';
 
 // Code inside page.evaluate runs in the browser; these stand in for the DOM types this (Node-only) project does not load.
 declare const document: any;
@@ -38,16 +37,12 @@ async function focusSettles(page: Page, expected: string): Promise<string | null
 
 test('service settings with the keyboard: focus stays on the pressed button, or moves to the field in error', async (t) => {
   const apiKey = 'rnd_keyboardfocus' + 'x'.repeat(20);
-  const account = stack.render.addAccount({ apiKey, workspaces: [{ name: 'Keyboard workspace' }] });
-  const render = createRenderClient({ baseUrl: stack.render.url, apiKey });
-  const { service } = await render.createService({
-    type: 'web_service', name: 'keyboard-api', ownerId: account.ownerId, repo: 'https://github.com/key-user/api', branch: 'main', autoDeploy: 'yes',
-    serviceDetails: { runtime: 'node', plan: 'starter', region: 'oregon', envSpecificDetails: { buildCommand: 'npm ci', startCommand: 'npm start' } },
-  });
+  stack.render.addAccount({ apiKey, workspaces: [{ name: 'Keyboard workspace' }] });
+  const { serviceId } = await serviceMadeOutside(stack, apiKey, { login: 'key-user', name: 'keyboard-api' });
   const { context, page, problems } = await newContext(browser);
   await stack.signInBrowser(page, 'key-user');
   await connectKey(page, apiKey);
-  await page.goto(`${stack.url}/#/services/${service!.id}`);
+  await page.goto(`${stack.url}/#/services/${serviceId}`);
   await page.getByRole('heading', { level: 1, name: 'keyboard-api' }).waitFor();
 
   // An env var saved by pressing Enter on "Save variable": focus is on that button again.

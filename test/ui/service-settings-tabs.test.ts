@@ -1,8 +1,7 @@
 import test from 'ava';
 import type { Browser, Page } from 'playwright-core';
 import { useBrowserStack } from './support/browserStack.js';
-import type { UiStack } from './support/uiStack.js';
-import { createRenderClient } from '../../server/render/client.js';
+import { serviceMadeOutside, type UiStack } from './support/uiStack.js';
 
 // The service settings page open in two tabs: what one tab removes, the other then removes too (or
 // finds gone). The second removal finds nothing on Render: its tab shows the item gone, not an error
@@ -15,13 +14,7 @@ useBrowserStack(test, {}, (b) => ({ stack, browser } = b));
 test('an env var, a secret file and a domain removed in one tab, then in the other: the other tab drops the row and says it was already gone', async (t) => {
   t.timeout(120_000);
   const { context, page: first, apiKey } = await stack.signedInWithKey(browser, 'tabsremove', []);
-  const render = createRenderClient({ baseUrl: stack.render.url, apiKey });
-  const ownerId = (await render.listOwners())[0]!.id;
-  const { service } = await render.createService({
-    type: 'web_service', name: 'tabs-remove', ownerId, repo: 'https://github.com/tabsremove/api', branch: 'main', autoDeploy: 'yes',
-    serviceDetails: { runtime: 'node', plan: 'starter', region: 'oregon', envSpecificDetails: { buildCommand: 'npm ci', startCommand: 'npm start' } },
-  });
-  const id = service!.id;
+  const { render, serviceId: id } = await serviceMadeOutside(stack, apiKey, { login: 'tabsremove', name: 'tabs-remove' });
   await render.putEnvVar(id, 'OLD_TOKEN', 'old-token-value');
   await render.putSecretFile(id, 'old.pem', 'old-file-content');
   await render.addCustomDomain(id, 'old.tabs-remove.example.com');

@@ -1,9 +1,8 @@
 import test from 'ava';
 import type { Browser } from 'playwright-core';
 import { horizontalOverflow, newContext, PHONE, screenshot } from './support/browser.js';
-import { connectKey, type UiStack } from './support/uiStack.js';
+import { connectKey, serviceMadeOutside, type UiStack } from './support/uiStack.js';
 import { useBrowserStack } from './support/browserStack.js';
-import { createRenderClient } from '../../server/render/client.js';
 
 // Issue 15: the service settings page in Chromium, reached from the dashboard's service card: edit
 // an env var (value hidden until shown), toggle auto-deploy, add a custom domain and see its DNS
@@ -17,13 +16,9 @@ useBrowserStack(test, {}, (b) => ({ stack, browser } = b));
 test('settings page: env var edit and reveal, auto-deploy toggle, a custom domain with its DNS records; desktop and phone screenshots', async (t) => {
   t.timeout(120_000);
   const apiKey = 'rnd_settingspage' + 'x'.repeat(20);
-  const account = stack.render.addAccount({ apiKey, workspaces: [{ name: 'Settings workspace' }] });
-  const render = createRenderClient({ baseUrl: stack.render.url, apiKey });
-  const { service } = await render.createService({
-    type: 'web_service', name: 'settings-api', ownerId: account.ownerId, repo: 'https://github.com/set-user/api', branch: 'main', autoDeploy: 'yes',
-    serviceDetails: { runtime: 'node', plan: 'starter', region: 'frankfurt', envSpecificDetails: { buildCommand: 'npm ci', startCommand: 'npm start' } },
-  });
-  await render.putEnvVar(service!.id, 'DATABASE_URL', 'postgres://db-password-123@db/app');
+  stack.render.addAccount({ apiKey, workspaces: [{ name: 'Settings workspace' }] });
+  const { render, serviceId } = await serviceMadeOutside(stack, apiKey, { login: 'set-user', name: 'settings-api', region: 'frankfurt' });
+  await render.putEnvVar(serviceId, 'DATABASE_URL', 'postgres://db-password-123@db/app');
 
   const { page, problems } = await newContext(browser);
   await stack.signInBrowser(page, 'set-user', { id: 616_161, name: 'Set User' });
@@ -31,7 +26,7 @@ test('settings page: env var edit and reveal, auto-deploy toggle, a custom domai
 
   // From the dashboard's card to the page.
   await page.goto(`${stack.url}/#/`);
-  await page.locator(`[data-testid=service-card][data-service-id=${service!.id}]`).getByTestId('service-settings').click();
+  await page.locator(`[data-testid=service-card][data-service-id=${serviceId}]`).getByTestId('service-settings').click();
   // The page's own h1 (the dashboard card has a heading with the same name, which can match while the
   // settings view is still loading: the meta line was read empty once in CI).
   await page.getByRole('heading', { level: 1, name: 'settings-api' }).waitFor();
@@ -54,14 +49,14 @@ test('settings page: env var edit and reveal, auto-deploy toggle, a custom domai
   await page.getByTestId('env-save').click();
   await page.locator('[data-testid=env-list] li[data-key=API_URL]').waitFor();
   await page.getByTestId('apply-redeploy').waitFor();
-  t.is((await render.getEnvVar(service!.id, 'API_URL')).value, 'https://api.example.com');
+  t.is((await render.getEnvVar(serviceId, 'API_URL')).value, 'https://api.example.com');
 
   // Auto-deploy off.
   const auto = page.getByTestId('auto-deploy');
   t.true(await auto.isChecked());
   await auto.uncheck();
   await page.getByTestId('auto-deploy-note').filter({ hasText: 'does not deploy on push' }).waitFor();
-  t.is((await render.getService(service!.id)).autoDeploy, 'no');
+  t.is((await render.getService(serviceId)).autoDeploy, 'no');
 
   // A domain: a bad one refused on the field, a good one listed with its DNS records.
   await page.getByTestId('domain-name').fill('https://shop.example.com/');
@@ -73,7 +68,7 @@ test('settings page: env var edit and reveal, auto-deploy toggle, a custom domai
   await domainRow.waitFor();
   t.is(await domainRow.getByTestId('domain-status').innerText(), 'Waiting for DNS');
   t.regex(await domainRow.getByTestId('domain-dns').innerText(), /CNAME\s+shop\.example\.com\s+settings-api\.onrender\.com/);
-  t.deepEqual((await render.listCustomDomains(service!.id)).map((d) => d.name), ['shop.example.com']);
+  t.deepEqual((await render.listCustomDomains(serviceId)).map((d) => d.name), ['shop.example.com']);
 
   // The deploy history lists Render's deploys.
   await page.locator('[data-testid=history-row]').first().waitFor();
@@ -81,18 +76,18 @@ test('settings page: env var edit and reveal, auto-deploy toggle, a custom domai
   t.deepEqual((await horizontalOverflow(page)).culprits, []);
 
   // Rollback offers to turn auto-deploy off (Render's rollback leaves it on: the next push would undo it).
-  await render.updateService(service!.id, { autoDeploy: 'yes' });
-  await render.triggerDeploy(service!.id, {});
-  for (let i = 0; i < 300 && (await render.listDeploys(service!.id)).filter((d) => d.status === 'live' || d.status === 'deactivated').length < 2; i++) await new Promise((r) => setTimeout(r, 20));
+  await render.updateService(serviceId, { autoDeploy: 'yes' });
+  await render.triggerDeploy(serviceId, {});
+  for (let i = 0; i < 300 && (await render.listDeploys(serviceId)).filter((d) => d.status === 'live' || d.status === 'deactivated').length < 2; i++) await new Promise((r) => setTimeout(r, 20));
   await page.reload();
   const older = page.locator('[data-testid=history-row][data-status=deactivated]');
   await older.getByTestId('history-rollback').click();
   t.true(await older.getByTestId('rollback-auto-off').isChecked(), 'turning auto-deploy off is offered, and on by default');
   await older.getByTestId('history-rollback-confirm').click();
   await page.waitForURL(/#\/deployments\/dpl-/);
-  t.is((await render.getService(service!.id)).autoDeploy, 'no');
+  t.is((await render.getService(serviceId)).autoDeploy, 'no');
 
-  await page.goto(`${stack.url}/#/services/${service!.id}`);
+  await page.goto(`${stack.url}/#/services/${serviceId}`);
   await page.setViewportSize(PHONE);
   await page.reload();
   await page.locator('[data-testid=domain-row]').first().waitFor();

@@ -7,6 +7,7 @@ import { startWorker, type WorkerProcess } from '../../../workers/process.js';
 import type { RenderSimOptions } from '../../../sandbox/render/index.js';
 import type { CreateAppOptions } from '../../../server/app.js';
 import { DEMO } from '../../../sandbox/seed.js';
+import { createRenderClient } from '../../../server/render/client.js';
 
 export interface UiStack extends Stack {
   worker: WorkerProcess;
@@ -127,4 +128,18 @@ export async function deployDemoApp(page: Page, url: string, liveTimeoutMs: numb
   await page.getByTestId('key-status').waitFor();
   await deployThroughForm(page, `${DEMO.login}/hello-node`);
   await page.locator('#deployment-status[data-status="live"]').waitFor({ timeout: liveTimeoutMs });
+}
+
+/**
+ * A node web service `name` from `https://github.com/<login>/api`, made with `apiKey` outside the app
+ * (as on Render's dashboard), in the key's first workspace: a Render client on that key, and the service's id.
+ */
+export async function serviceMadeOutside(stack: Stack, apiKey: string, opts: { login: string; name: string; region?: 'frankfurt' | 'oregon' | 'ohio' | 'singapore' | 'virginia' }) {
+  const render = createRenderClient({ baseUrl: stack.render.url, apiKey });
+  const ownerId = (await render.listOwners())[0]!.id;
+  const { service } = await render.createService({
+    type: 'web_service', name: opts.name, ownerId, repo: `https://github.com/${opts.login}/api`, branch: 'main', autoDeploy: 'yes',
+    serviceDetails: { runtime: 'node', plan: 'starter', region: opts.region ?? 'oregon', envSpecificDetails: { buildCommand: 'npm ci', startCommand: 'npm start' } },
+  });
+  return { render, serviceId: service!.id };
 }
