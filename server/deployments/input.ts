@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { SERVICE_TYPES, SERVICE_TYPE_PRESETS } from '../stacks/serviceTypes.js';
 import { cronScheduleProblem, CRON_SCHEDULE_MAX_CHARS } from './cron.js';
 import { firstControl, MAX_COMMAND_CHARS } from '../stacks/lines.js';
+import { errors } from '../errors.js';
 
 /** Render's enums for what the deploy form offers (checked against the spec in test/deployments/input.test.ts). */
 export const RENDER_REGIONS = ['frankfurt', 'oregon', 'ohio', 'singapore', 'virginia'] as const;
@@ -102,6 +103,15 @@ export function envVarList(body: DeployBody): Array<{ key: string; value: string
 
 export const IDEMPOTENCY_KEY = /^[A-Za-z0-9._:-]{1,255}$/;
 export const IDEMPOTENCY_KEY_RULE = '1–255 characters of letters, digits and ._:-';
+/** The OpenAPI description of the header and its errors, on every route that starts a deployment. */
+export const IDEMPOTENCY_HEADERS = { 'Idempotency-Key': 'Optional, 1–255 of letters, digits and ._:-; a retry with the same key and request answers with the same deployment (Idempotent-Replayed: true) and starts nothing; the same key with another request is refused (idempotency_key_reused). Keys are per user, for 24 hours.' };
+export const IDEMPOTENCY_ERRORS = ['idempotency_key_reused', 'idempotency_in_progress'] as const;
+/** A request's Idempotency-Key header: absent (empty) is none, a malformed one is a 400 before anything is done. */
+export function idempotencyKeyOf(header: string): string | undefined {
+  if (!header) return undefined;
+  if (!IDEMPOTENCY_KEY.test(header)) throw errors.validation(`Idempotency-Key: ${IDEMPOTENCY_KEY_RULE}`);
+  return header;
+}
 export const SERVICE_ID = /^(srv|crn)-[0-9a-z]{20}$/;
 export const DEPLOY_ID = /^dep-[0-9a-z]{20}$/;
 

@@ -116,42 +116,56 @@ export function createDeployRequests(opts: {
     throw errors.conflict('idempotency_in_progress', 'A request with this Idempotency-Key is still being processed. Retry shortly.');
   }
 
+  /**
+   * The deployment `make` writes under a fresh id, or with an Idempotency-Key the one that key already
+   * made for the same request (`body`, fingerprinted) — never a second job. A reused key with another
+   * request is a 409.
+   */
+  async function idempotent(who: Requester, idempotencyKey: string | undefined, body: string, make: (id: string) => Promise<DeploymentRecord>): Promise<{ record: DeploymentRecord; replayed: boolean }> {
+    const id = newDeploymentId();
+    let claim: { key: string; value: string } | null = null;
+    if (idempotencyKey) {
+      const claimed = await claimIdempotencyKey(who, idempotencyKey, id, body);
+      if ('replay' in claimed) return { record: claimed.replay, replayed: true };
+      claim = claimed.claim;
+    }
+    try {
+      return { record: await make(id), replayed: false };
+    } catch (err) {
+      // Nothing was made: release the key, or every retry would answer 409 for 24 hours.
+      // Only while the claim still names our deployment.
+      if (claim) await deleteIfOurs(redis, claim.key, claim.value).catch(() => false);
+      throw err;
+    }
+  }
+
   return {
-    /**
-     * New deployment, or with an Idempotency-Key the one that key already made (same body) —
-     * never a second job. A reused key with a different body is a 409.
-     */
+    /** New deployment of a repository, or with an Idempotency-Key the one that key already made (same body). */
     async requestDeploy(who: Requester, request: DeploymentRequest, envVars: EnvVarInput[], idempotencyKey?: string): Promise<{ record: DeploymentRecord; replayed: boolean }> {
-      const id = newDeploymentId();
-      let claim: { key: string; value: string } | null = null;
-      if (idempotencyKey) {
-        const claimed = await claimIdempotencyKey(who, idempotencyKey, id, JSON.stringify({ request, envVars }));
-        if ('replay' in claimed) return { record: claimed.replay, replayed: true };
-        claim = claimed.claim;
-      }
-      try {
-        return { record: await start(blankRecord(id, who, 'deploy', request), envVars), replayed: false };
-      } catch (err) {
-        // Nothing was made: release the key, or every retry would answer 409 for 24 hours.
-        // Only while the claim still names our deployment.
-        if (claim) await deleteIfOurs(redis, claim.key, claim.value).catch(() => false);
-        throw err;
-      }
+      return idempotent(who, idempotencyKey, JSON.stringify({ request, envVars }), (id) => start(blankRecord(id, who, 'deploy', request), envVars));
     },
 
-    /** Redeploy or roll back a service the caller owns: a deployment that starts at the trigger step. */
-    async requestServiceDeploy(who: Requester, kind: 'redeploy' | 'rollback', service: ServiceToDeploy, rollbackToDeployId?: string, opts: { clearCache?: boolean } = {}) {
+    /**
+     * Redeploy or roll back a service the caller owns: a deployment that starts at the trigger step. With
+     * an Idempotency-Key, the one that key already made for the same service, kind and target.
+     */
+    async requestServiceDeploy(who: Requester, kind: 'redeploy' | 'rollback', service: ServiceToDeploy, rollbackToDeployId?: string, opts: { clearCache?: boolean; idempotencyKey?: string } = {}): Promise<{ record: DeploymentRecord; replayed: boolean }> {
+      const clearCache = Boolean(opts.clearCache && kind === 'redeploy');
       const request: DeploymentRequest = {
         githubRepo: service.repo?.replace(/^https:\/\/github\.com\//, '') ?? '', serviceName: service.name, branch: service.branch,
         ownerId: service.ownerId, region: '', plan: '', envVarKeys: [], buildCommand: null, startCommand: null,
-        ...(opts.clearCache && kind === 'redeploy' ? { clearCache: true as const } : {}),
+        ...(clearCache ? { clearCache: true as const } : {}),
       };
-      const rec = blankRecord(newDeploymentId(), who, kind, request);
-      rec.serviceId = service.id;
-      rec.dashboardUrl = service.dashboardUrl;
-      rec.serviceUrl = service.serviceUrl;
-      rec.rollbackToDeployId = rollbackToDeployId ?? null;
-      return start(rec, []);
+      // What makes two asks the same one: the service, the kind and its target (a deploy's body never has this shape).
+      const fingerprinted = JSON.stringify({ service: { kind, serviceId: service.id, rollbackToDeployId: rollbackToDeployId ?? null, clearCache } });
+      return idempotent(who, opts.idempotencyKey, fingerprinted, (id) => {
+        const rec = blankRecord(id, who, kind, request);
+        rec.serviceId = service.id;
+        rec.dashboardUrl = service.dashboardUrl;
+        rec.serviceUrl = service.serviceUrl;
+        rec.rollbackToDeployId = rollbackToDeployId ?? null;
+        return start(rec, []);
+      });
     },
 
     /**

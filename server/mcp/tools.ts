@@ -24,14 +24,16 @@ interface ToolSpec {
 const DeploymentRef = z.object({ deployment_id: z.string().trim().min(1).max(200).describe('A deployment id from deploy_repo or list_deployments') });
 const ServiceRef = z.object({ service_id: z.string().trim().regex(SERVICE_ID, 'service_id must be a Render service id (srv-…)').describe('A Render service id (srv-…) from list_services') });
 /**
- * The REST route's Idempotency-Key header as an argument: an AI client that lost a deploy_repo answer
- * and calls again gets the deployment its first call made, not a second one. It goes to the route as
- * that header, so the claim, replay, conflicts and per-user scope are the route's own.
+ * The REST route's Idempotency-Key header as an argument (deploy_repo, redeploy, rollback): an AI client
+ * that lost an answer and calls again gets the deployment its first call made, not a second deploy. It
+ * goes to the route as that header, so the claim, replay, conflicts and per-user scope are the route's own.
  */
 const IdempotencyArg = z.object({
   idempotency_key: z.string().regex(IDEMPOTENCY_KEY, IDEMPOTENCY_KEY_RULE).optional()
     .describe(`Optional, ${IDEMPOTENCY_KEY_RULE}. Pick a new one per deploy you mean and send it again when you retry a call whose answer you lost: the same key with the same arguments answers with the deployment the first call made (for 24 hours) instead of deploying again; with different arguments it is refused (idempotency_key_reused).`),
 });
+const idempotencyHeader = (a: Record<string, unknown>): Pick<RouteCall, 'headers'> =>
+  typeof a.idempotency_key === 'string' ? { headers: { 'idempotency-key': a.idempotency_key } } : {};
 const RepoRef = z.object({ github_repo: DeployBody.shape.github_repo.describe('owner/name of a GitHub repository you can read') });
 
 const enc = encodeURIComponent;
@@ -74,21 +76,20 @@ export const TOOLS: ToolSpec[] = [
     name: 'deploy_repo', description: 'Deploy a GitHub repository to your Render account. Returns at once with the deployment id; follow it with get_deployment.',
     schema: DeployBody.safeExtend(IdempotencyArg.shape), annotations: CHANGE,
     request: (a) => ({
-      method: 'POST', path: '/api/render/deploy', body: without(a, 'idempotency_key'),
-      ...(typeof a.idempotency_key === 'string' ? { headers: { 'idempotency-key': a.idempotency_key } } : {}),
+      method: 'POST', path: '/api/render/deploy', body: without(a, 'idempotency_key'), ...idempotencyHeader(a),
     }),
   },
   {
-    name: 'redeploy', description: 'Deploy the latest commit of one of your services again.', schema: ServiceRef.strict(), annotations: CHANGE,
-    request: (a) => ({ method: 'POST', path: `/api/render/services/${enc(String(a.service_id))}/redeploy`, body: {} }),
+    name: 'redeploy', description: 'Deploy the latest commit of one of your services again.', schema: ServiceRef.extend(IdempotencyArg.shape).strict(), annotations: CHANGE,
+    request: (a) => ({ method: 'POST', path: `/api/render/services/${enc(String(a.service_id))}/redeploy`, body: {}, ...idempotencyHeader(a) }),
   },
   {
     name: 'cancel_deployment', description: 'Cancel one of your unfinished deployments.', schema: DeploymentRef.strict(), annotations: DESTRUCTIVE,
     request: (a) => ({ method: 'POST', path: `/api/render/deployments/${enc(String(a.deployment_id))}/cancel`, body: {} }),
   },
   {
-    name: 'rollback', description: 'Roll a service back to an earlier deploy that went live.', schema: RollbackBody.extend(ServiceRef.shape), annotations: DESTRUCTIVE,
-    request: (a) => ({ method: 'POST', path: `/api/render/services/${enc(String(a.service_id))}/rollback`, body: without(a, 'service_id') }),
+    name: 'rollback', description: 'Roll a service back to an earlier deploy that went live.', schema: RollbackBody.extend(ServiceRef.shape).extend(IdempotencyArg.shape), annotations: DESTRUCTIVE,
+    request: (a) => ({ method: 'POST', path: `/api/render/services/${enc(String(a.service_id))}/rollback`, body: without(a, 'service_id', 'idempotency_key'), ...idempotencyHeader(a) }),
   },
   {
     name: 'suspend_service', description: 'Suspend one of your services (it stops serving until resumed).', schema: ServiceRef.strict(), annotations: DESTRUCTIVE,

@@ -10,7 +10,7 @@ import { callerRender } from '../render/forRequest.js';
 import { answerDeploymentStarted, DeploymentPageView, DeploymentView, presentDeployment } from '../presenters/deployment.js';
 import { LogPageView } from '../presenters/logs.js';
 import { documented } from '../openapi/describe.js';
-import { DeployBody, envVarList, IDEMPOTENCY_KEY, IDEMPOTENCY_KEY_RULE, PageQuery } from '../deployments/input.js';
+import { DeployBody, envVarList, IDEMPOTENCY_ERRORS, IDEMPOTENCY_HEADERS, idempotencyKeyOf, PageQuery } from '../deployments/input.js';
 import type { DeploymentRecord } from '../deployments/types.js';
 import { LogPageQuery } from '../deployments/logs.js';
 import { deploymentLogFile, deploymentLogPage, LOG_BUDGET_WAIT_MS } from '../deployments/logReads.js';
@@ -31,14 +31,12 @@ export function deploymentRoutes(router: Router, deps: AppDeps) {
   router.post('/api/render/deploy', documented({
     summary: 'Deploy a repository to a new Render service (answers at once; follow the deployment)', tag: 'deployments',
     responses: { 202: DeploymentView },
-    headers: { 'Idempotency-Key': 'Optional, 1–255 of letters, digits and ._:-; a retry with the same key and body answers with the same deployment (Idempotent-Replayed: true).' },
-    errors: ['idempotency_key_reused', 'idempotency_in_progress'],
+    headers: IDEMPOTENCY_HEADERS, errors: [...IDEMPOTENCY_ERRORS],
   }), requireUser(), requireCsrf(), deps.rateLimits.guard('deploys'), requireRenderKey(), validate({ body: DeployBody }), async (ctx) => {
     const body = ctx.input.body;
     noteTelemetryTarget(ctx, { repo: body.github_repo });
     const { render } = ctx.state;
-    const idem = ctx.get('idempotency-key');
-    if (idem && !IDEMPOTENCY_KEY.test(idem)) throw errors.validation(`Idempotency-Key: ${IDEMPOTENCY_KEY_RULE}`);
+    const idem = idempotencyKeyOf(ctx.get('idempotency-key'));
     const ownerId = body.owner_id ?? render.owners[0]?.id;
     if (!ownerId || !render.owners.some((o) => o.id === ownerId)) throw errors.validation('owner_id is not one of the workspaces your Render key can use');
     const envVars = envVarList(body);
@@ -53,7 +51,7 @@ export function deploymentRoutes(router: Router, deps: AppDeps) {
         ...(body.service_type ? { serviceType: body.service_type, schedule: body.schedule ?? null } : {}),
       },
       envVars,
-      idem || undefined,
+      idem,
     );
     if (!replayed) await deps.security.recordAudit(ctx, { userId: record.userId, action: 'deploy_requested', outcome: 'success', detail: { deploymentId: record.id, serviceId: record.serviceId ?? undefined } });
     answerDeploymentStarted(ctx, record, { replayed });

@@ -16,6 +16,7 @@ import { presentService, ServiceView } from '../presenters/service.js';
 import { loadServiceOverview } from '../render/serviceOverview.js';
 import { answerDeploymentStarted, DeploymentView } from '../presenters/deployment.js';
 import { serviceToDeploy } from '../deployments/requests.js';
+import { IDEMPOTENCY_ERRORS, IDEMPOTENCY_HEADERS, idempotencyKeyOf } from '../deployments/input.js';
 import type { SettingsAction } from './serviceSettings/scope.js';
 import { documented, view } from '../openapi/describe.js';
 
@@ -123,16 +124,21 @@ export function serviceRoutes(router: Router, deps: AppDeps) {
     } satisfies z.infer<typeof NameCheckView>;
   });
 
-  router.post('/api/render/services/:id/redeploy', documented({ summary: 'Deploy the service again from its branch', tag: 'services', responses: { 202: DeploymentView } }), ...lifecycle, async (ctx) => {
+  // Redeploy and rollback take an Idempotency-Key as deploy does: a client whose answer was lost (a
+  // dropped connection, a proxy's timeout) asks again with it and gets the deployment the first ask made,
+  // not a second deploy on Render.
+  router.post('/api/render/services/:id/redeploy', documented({ summary: 'Deploy the service again from its branch', tag: 'services', responses: { 202: DeploymentView }, headers: IDEMPOTENCY_HEADERS, errors: [...IDEMPOTENCY_ERRORS] }), ...lifecycle, async (ctx) => {
+    const idempotencyKey = idempotencyKeyOf(ctx.get('idempotency-key'));
     const caller = callerRender(deps, ctx.state);
     const svc = await loadOwn(caller, String(ctx.params.id));
-    const record = await deps.deployRequests.requestServiceDeploy(who(caller), 'redeploy', serviceToDeploy(svc));
-    await serviceChanged(deps, ctx, caller, 'redeploy', svc.id);
-    answerDeploymentStarted(ctx, record);
+    const { record, replayed } = await deps.deployRequests.requestServiceDeploy(who(caller), 'redeploy', serviceToDeploy(svc), undefined, { idempotencyKey });
+    if (!replayed) await serviceChanged(deps, ctx, caller, 'redeploy', svc.id);
+    answerDeploymentStarted(ctx, record, { replayed });
   });
 
-  router.post('/api/render/services/:id/rollback', documented({ summary: 'Roll the service back to one of its deploys that went live', tag: 'services', responses: { 202: DeploymentView }, errors: ['deploy_not_rollbackable'] }), ...lifecycle, validate({ body: RollbackBody }), async (ctx) => {
+  router.post('/api/render/services/:id/rollback', documented({ summary: 'Roll the service back to one of its deploys that went live', tag: 'services', responses: { 202: DeploymentView }, headers: IDEMPOTENCY_HEADERS, errors: ['deploy_not_rollbackable', ...IDEMPOTENCY_ERRORS] }), ...lifecycle, validate({ body: RollbackBody }), async (ctx) => {
     const { deploy_id: deployId } = ctx.input.body;
+    const idempotencyKey = idempotencyKeyOf(ctx.get('idempotency-key'));
     const caller = callerRender(deps, ctx.state);
     const svc = await loadOwn(caller, String(ctx.params.id));
     // Render answers 404 unless the deploy belongs to this service: a 404 about the deploy, not a deleted
@@ -143,9 +149,9 @@ export function serviceRoutes(router: Router, deps: AppDeps) {
     if (target.status !== 'live' && target.status !== 'deactivated') {
       throw errors.conflict('deploy_not_rollbackable', 'Only a deploy that went live can be rolled back to.');
     }
-    const record = await deps.deployRequests.requestServiceDeploy(who(caller), 'rollback', serviceToDeploy(svc), deployId);
-    await serviceChanged(deps, ctx, caller, 'rollback', svc.id);
-    answerDeploymentStarted(ctx, record);
+    const { record, replayed } = await deps.deployRequests.requestServiceDeploy(who(caller), 'rollback', serviceToDeploy(svc), deployId, { idempotencyKey });
+    if (!replayed) await serviceChanged(deps, ctx, caller, 'rollback', svc.id);
+    answerDeploymentStarted(ctx, record, { replayed });
   });
 
   for (const action of ['suspend', 'resume'] as const) {

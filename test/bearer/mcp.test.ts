@@ -130,6 +130,45 @@ test.serial('deploy_repo with an idempotency_key: a retried call makes one deplo
   t.not(bobs.structuredContent?.id, first.structuredContent?.id);
 });
 
+test.serial('redeploy and rollback with an idempotency_key: a retried call makes one deployment; the bearer REST routes take the same key as the header', async (t) => {
+  const { tools } = await alice.client.listTools();
+  for (const name of ['redeploy', 'rollback']) {
+    const schema = tools.find((x) => x.name === name)!.inputSchema as { properties: Record<string, { description?: string; pattern?: string }>; required: string[] };
+    t.truthy(schema.properties.idempotency_key?.pattern, name);
+    t.false(schema.required.includes('idempotency_key'), name);
+  }
+  const count = async () => ((await call(alice, 'list_deployments', { limit: 100 })).structuredContent?.deployments as unknown[]).length;
+  const before = await count();
+  const redeploy = { service_id: alice.serviceId, idempotency_key: 'redeploy-retry-1' };
+  const first = await call(alice, 'redeploy', redeploy);
+  t.falsy(first.isError, JSON.stringify(first));
+  const retried = await call(alice, 'redeploy', redeploy);
+  t.is(retried.structuredContent?.id, first.structuredContent?.id, 'the same deployment');
+  // A CI job with the token: the REST route with the header replays it too.
+  const rest = new Agent(stack.url, { authorization: `Bearer ${alice.token}` });
+  const viaRest = await rest.post(`/api/render/services/${alice.serviceId}/redeploy`, undefined, { headers: { 'idempotency-key': 'redeploy-retry-1' } });
+  t.is(viaRest.status, 202, viaRest.text);
+  t.is(viaRest.headers.get('idempotent-replayed'), 'true');
+  t.is(viaRest.json.id, first.structuredContent?.id);
+
+  const rollback = { service_id: alice.serviceId, deploy_id: alice.deployId, idempotency_key: 'rollback-retry-1' };
+  const rolled = await call(alice, 'rollback', rollback);
+  t.falsy(rolled.isError, JSON.stringify(rolled));
+  t.is((await call(alice, 'rollback', rollback)).structuredContent?.id, rolled.structuredContent?.id);
+  const rolledViaRest = await rest.post(`/api/render/services/${alice.serviceId}/rollback`, { deploy_id: alice.deployId }, { headers: { 'idempotency-key': 'rollback-retry-1' } });
+  t.is(rolledViaRest.json.id, rolled.structuredContent?.id);
+  t.is(await count(), before + 2, 'one redeploy and one rollback');
+
+  // The redeploy's key for a rollback: refused, as the header is, and nothing made.
+  t.is(errorCode(await call(alice, 'rollback', { ...rollback, idempotency_key: 'redeploy-retry-1' })), 'idempotency_key_reused');
+  t.is(errorCode(await call(alice, 'redeploy', { ...redeploy, idempotency_key: 'has space' })), 'validation_failed');
+  t.is(await count(), before + 2);
+  // Per user: bob's key of the same name redeploys his own service.
+  const bobs = await call(bob, 'redeploy', { service_id: bob.serviceId, idempotency_key: 'redeploy-retry-1' });
+  t.falsy(bobs.isError, JSON.stringify(bobs));
+  t.not(bobs.structuredContent?.id, first.structuredContent?.id);
+});
+
 test.serial('a session cookie is refused at /mcp; GET is 405', async (t) => {
   const browser = stack.agent();
   await stack.signIn(browser, 'mcpcookie');

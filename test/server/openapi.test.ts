@@ -159,6 +159,16 @@ test('request schemas are the validating zod schemas', (t) => {
   t.like(name, { in: 'query', required: true });
 });
 
+test('every route that starts a deployment documents the optional Idempotency-Key header and its 409s', (t) => {
+  for (const path of ['/api/render/deploy', '/api/render/services/{id}/redeploy', '/api/render/services/{id}/rollback', '/api/render/services/{id}/deploys']) {
+    const op = doc.paths[path]!.post!;
+    const header = op.parameters.find((p) => p.name === 'Idempotency-Key') as { in: string; required: boolean; description?: string } | undefined;
+    t.like(header, { in: 'header', required: false }, path);
+    t.regex(header?.description ?? '', /same deployment/, path);
+    t.truthy(op.responses['409'], path);
+  }
+});
+
 test('the contract check fails on a response the document does not describe', (t) => {
   const contract = compileContract(doc as never);
   const json = 'application/json; charset=utf-8';

@@ -1,7 +1,7 @@
 import test from 'ava';
 import type { Browser, Page } from 'playwright-core';
 import { DESKTOP, PHONE, horizontalOverflow, newContext, screenshot } from './support/browser.js';
-import { type UiStack } from './support/uiStack.js';
+import { deployThroughForm, type UiStack } from './support/uiStack.js';
 import { useBrowserStack } from './support/browserStack.js';
 
 // Code inside page.evaluate runs in the browser; these stand in for the DOM types this (Node-only) project does not load.
@@ -154,6 +154,71 @@ test('deploy form: a deploy whose answer was lost is not said to have failed, an
   await page.waitForFunction((id) => location.hash === `#/deployments/${id}`, made[0]);
   t.deepEqual(await deployments(), made, 'Deploy again opened it, and started nothing more');
   // The aborted answer is logged by Chromium as a failed load; nothing else went wrong.
+  t.deepEqual(problems.filter((p) => !/ERR_CONNECTION_RESET/.test(p)), []);
+  await context.close();
+});
+
+test('redeploy and roll back whose answer was lost are not said to have failed, and pressing again opens that one deployment', async (t) => {
+  const { context, page, problems } = await stack.signedInWithKey(browser, 'forms-lost-again', ['app']);
+  const firstId = await deployThroughForm(page, 'forms-lost-again/app');
+  const live = page.locator('#deployment-status[data-status="live"]');
+  await live.waitFor({ timeout: 20_000 });
+  const deployments = () => page.evaluate(async () => ((await (await fetch('/api/render/my-deployments?limit=100')).json()) as { deployments: Array<{ id: string }> }).deployments.map((d) => d.id));
+  // Each ask reaches the server; the first one's answer is lost on the way back. The keys each ask carried:
+  const keys: Record<string, string[]> = { redeploy: [], rollback: [] };
+  for (const action of ['redeploy', 'rollback'] as const) {
+    await page.route(`**/api/render/services/*/${action}`, async (route) => {
+      keys[action]!.push(route.request().headers()['idempotency-key'] ?? '(none)');
+      if (keys[action]!.length > 1) { await route.continue(); return; }
+      await route.fetch();
+      await route.abort('connectionreset');
+    });
+  }
+  const said = (label: string) => page.locator('.flash [role=alert]').filter({ hasText: label });
+
+  await page.getByTestId('redeploy').click();
+  await said('Redeploy').waitFor();
+  t.notRegex(await said('Redeploy').innerText(), /failed/, 'the server may well have started it');
+  t.regex(await said('Redeploy').innerText(), /may have started/);
+  const made = await deployments();
+  t.is(made.length, 2, 'it did start');
+  const opened = () => page.url().split('#/deployments/')[1];
+  await page.getByTestId('redeploy').click();
+  await page.waitForURL((url) => !url.hash.endsWith(firstId));
+  t.is(opened(), made[0], 'Redeploy again opened it');
+  t.deepEqual(await deployments(), made, 'and started nothing more');
+  t.is(keys.redeploy!.length, 2);
+  t.regex(keys.redeploy![0]!, /^[0-9a-f-]{36}$/);
+  t.is(keys.redeploy![1], keys.redeploy![0], 'the same key after the lost answer');
+  await live.waitFor({ timeout: 20_000 });
+
+  // After an answer, a press is a new action: a new key, a new deployment.
+  await page.goto(`${stack.url}/#/deployments/${firstId}`);
+  await page.locator('#deployment-status[data-status="deactivated"]').waitFor();
+  await page.getByTestId('redeploy').click();
+  await page.waitForURL((url) => !url.hash.endsWith(firstId));
+  t.is(keys.redeploy!.length, 3);
+  t.not(keys.redeploy![2], keys.redeploy![0], 'a fresh key for a new press');
+  t.is((await deployments()).length, 3);
+  await live.waitFor({ timeout: 20_000 });
+
+  // Roll back the first deploy: the first answer is lost, and Roll back again opens that rollback.
+  await page.goto(`${stack.url}/#/deployments/${firstId}`);
+  await page.locator('#deployment-status[data-status="deactivated"]').waitFor();
+  await page.getByTestId('rollback').click();
+  await page.getByTestId('rollback-confirm').click();
+  await said('Rollback').waitFor();
+  t.regex(await said('Rollback').innerText(), /may have started/);
+  const rolled = await deployments();
+  t.is(rolled.length, 4);
+  await page.getByTestId('rollback').click();
+  await page.getByTestId('rollback-confirm').click();
+  await page.waitForURL((url) => !url.hash.endsWith(firstId));
+  t.is(opened(), rolled[0], 'Roll back again opened it');
+  t.deepEqual(await deployments(), rolled, 'one rollback');
+  t.is(keys.rollback![1], keys.rollback![0]);
+  await live.waitFor({ timeout: 20_000 });
+  // The aborted answers are logged by Chromium as failed loads; nothing else went wrong.
   t.deepEqual(problems.filter((p) => !/ERR_CONNECTION_RESET/.test(p)), []);
   await context.close();
 });

@@ -18,6 +18,13 @@ export class ApiError extends Error {
 const enc = encodeURIComponent;
 
 /**
+ * No answer of the server's: the connection failed, a proxy answered in its stead (a 502 or 504 page,
+ * not our JSON error), or the same request is still being made. What was asked may have happened.
+ */
+export const noAnswer = (err) => err instanceof ApiError
+  && (err.code === 'network_error' || err.code.startsWith('http_') || err.code === 'idempotency_in_progress');
+
+/**
  * @param {{ onSignedOut?: (err: ApiError) => void, onBlocked?: (err: ApiError) => void }} hooks onSignedOut runs when a call answers 401
  *   (session ended, GitHub token revoked); onBlocked when one answers 429 account_temporarily_blocked.
  */
@@ -87,6 +94,28 @@ export function createApi(hooks = {}) {
 
   const get = (path) => request('GET', path);
   const post = (path, body, headers) => request('POST', path, body, headers);
+
+  /**
+   * Redeploys and rollbacks carry an Idempotency-Key per user action. When no answer came (the
+   * connection dropped, a proxy timed out: the server may have started it) the same action asked again
+   * goes with the same key, and opens that deployment rather than starting a second deploy on Render.
+   * Any answer of the server's ends the action: the next click is a new one, with a new key.
+   */
+  const unansweredKeys = new Map();
+  async function startDeployment(path, body) {
+    const action = `${path} ${JSON.stringify(body ?? {})}`;
+    const key = unansweredKeys.get(action) ?? crypto.randomUUID();
+    unansweredKeys.set(action, key);
+    try {
+      const rec = await post(path, body, { 'idempotency-key': key });
+      unansweredKeys.delete(action);
+      return rec;
+    } catch (err) {
+      if (!noAnswer(err)) { unansweredKeys.delete(action); throw err; }
+      if (err.code === 'idempotency_in_progress') throw err;
+      throw new ApiError(err.status, err.code, 'No answer from the server: it may have started. Check your connection and press the button again: that opens it if it started, and never starts a second one.', err.retryAfter);
+    }
+  }
   const del = (path) => request('DELETE', path);
   const put = (path, body) => request('PUT', path, body);
   const patch = (path, body) => request('PATCH', path, body);
@@ -129,7 +158,7 @@ export function createApi(hooks = {}) {
 
     services: () => get('/api/render/services'),
     serviceNameCheck: (name, ownerId) => get(`/api/render/services/name-check?name=${enc(name)}${ownerId ? `&owner_id=${enc(ownerId)}` : ''}`),
-    serviceAction: (id, action, body) => post(`/api/render/services/${enc(id)}/${action}`, body),
+    serviceAction: (id, action, body) => (action === 'redeploy' || action === 'rollback' ? startDeployment : post)(`/api/render/services/${enc(id)}/${action}`, body),
     deleteService: (id) => del(`/api/render/services/${enc(id)}`),
     // The service settings page (view-service.js).
     serviceSettings: (id) => get(`${svc(id)}/settings`),
@@ -147,7 +176,7 @@ export function createApi(hooks = {}) {
     verifyCustomDomain: (id, domainId) => post(`${svc(id)}/custom-domains/${enc(domainId)}/verify`),
     deleteCustomDomain: (id, domainId) => del(`${svc(id)}/custom-domains/${enc(domainId)}`),
     serviceDeploys: (id, cursor = null) => get(`${svc(id)}/deploys?limit=20${cursor ? `&cursor=${enc(cursor)}` : ''}`),
-    redeployService: (id, clearCache) => post(`${svc(id)}/deploys`, { clear_cache: Boolean(clearCache) }),
+    redeployService: (id, clearCache) => startDeployment(`${svc(id)}/deploys`, { clear_cache: Boolean(clearCache) }),
 
     sentinel: () => get('/api/sentinel'),
     putSentinel: (body) => put('/api/sentinel', body),

@@ -1,4 +1,5 @@
 /** Dashboard: the caller's deployments (live statuses) and Render services (with lifecycle actions). */
+import { noAnswer } from './api.js';
 import { busy, confirmButton, focusLost, h, notice, replace } from './dom.js';
 import { relativeTime, timeEl } from './format.js';
 import { isTerminal, serviceStateBadge, setBadge, statusBadge, statusLabel } from './status.js';
@@ -89,7 +90,8 @@ export function dashboardView(ctx) {
           (next ?? servicesHeading).focus();
         }
       } catch (err) {
-        replace(actionFlash, notice('error', `${label} failed: ${err.message}`));
+        // No answer is not a failure: the server may have started it (pressing again opens that one).
+        replace(actionFlash, notice('error', noAnswer(err) ? `${label}: ${err.message}` : `${label} failed: ${err.message}`));
       }
     };
     const actionButton = (label, busyLabel, action, testId) => {

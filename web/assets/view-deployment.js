@@ -2,7 +2,7 @@
  * One deployment: live status, progress through the phases, failure reason, status timeline, its
  * logs (log-panel.js: live over the event stream), and cancel / redeploy / roll back.
  */
-import { ApiError } from './api.js';
+import { ApiError, noAnswer } from './api.js';
 import { busy, confirmButton, focusLost, h, notice, replace } from './dom.js';
 import { duration, formatClock, formatTime, timeEl } from './format.js';
 import { STEPS, isTerminal, setBadge, statusBadge, statusLabel, statusTone, stepState } from './status.js';
@@ -169,7 +169,8 @@ export function deploymentView(ctx, route) {
       if (res && res.id === id) update(res);
       ctx.announce(`${label}: done`);
     } catch (err) {
-      replace(actionFlash, notice('error', `${label} failed: ${err.message}`));
+      // No answer is not a failure: the server may have started it (pressing again opens that one).
+      replace(actionFlash, notice('error', noAnswer(err) ? `${label}: ${err.message}` : `${label} failed: ${err.message}`));
     } finally {
       // The pressed button went with the actions it was one of (a canceled deploy offers Redeploy instead).
       if (!disposed && focusLost()) (actions.querySelector('button') ?? heading).focus();

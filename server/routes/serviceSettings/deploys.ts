@@ -1,9 +1,11 @@
 import type Router from '@koa/router';
+import type Koa from 'koa';
 import { z } from 'zod';
 import type { AppDeps } from '../../deps.js';
 import { validate } from '../../middleware/validate.js';
 import { answerDeploymentStarted } from '../../presenters/deployment.js';
 import { serviceToDeploy } from '../../deployments/requests.js';
+import { IDEMPOTENCY_ERRORS, IDEMPOTENCY_HEADERS, idempotencyKeyOf } from '../../deployments/input.js';
 import type { Deploy } from '../../render/types.js';
 import { type settingsScope } from './scope.js';
 import { documented } from '../../openapi/describe.js';
@@ -43,6 +45,8 @@ function presentHistoryEntry(d: Deploy, liveId: string | null): DeployHistoryEnt
 /** Per-service deploy history (Render's statuses, deactivated included) and the clear-cache redeploy. */
 export function deployRoutes(router: Router, deps: AppDeps, scope: ReturnType<typeof settingsScope>) {
   const path = '/api/render/services/:id/deploys';
+  // A malformed Idempotency-Key is refused before the service is read on Render.
+  const idempotencyKeyHeader: Koa.Middleware = async (ctx, next) => { idempotencyKeyOf(ctx.get('idempotency-key')); await next(); };
 
   router.get(path, documented({ summary: 'A service\'s deploy history as Render has it (which one is live, which can be rolled back to)', tag: 'service-settings', responses: { 200: DeployHistoryView } }), ...scope.read, validate({ query: HistoryQuery }), scope.ownService, async (ctx) => {
     const { caller, service } = ctx.state.own;
@@ -55,14 +59,15 @@ export function deployRoutes(router: Router, deps: AppDeps, scope: ReturnType<ty
     ctx.body = { deploys: page.items.map((d) => presentHistoryEntry(d, liveId)), nextCursor: page.nextCursor ?? null, autoDeploy: service.autoDeploy === 'yes' };
   });
 
-  // A redeploy like the lifecycle one (same limit, a deployment record the worker runs), optionally
-  // without Render's build cache.
-  router.post(path, documented({ summary: 'Redeploy, optionally without Render\'s build cache', tag: 'service-settings', responses: { 202: DeploymentView } }), ...scope.write('lifecycle'), validate({ body: ClearCacheBody }, { messages: 'as-written' }), scope.ownService, async (ctx) => {
+  // A redeploy like the lifecycle one (same limit, a deployment record the worker runs, the same
+  // Idempotency-Key), optionally without Render's build cache.
+  router.post(path, documented({ summary: 'Redeploy, optionally without Render\'s build cache', tag: 'service-settings', responses: { 202: DeploymentView }, headers: IDEMPOTENCY_HEADERS, errors: [...IDEMPOTENCY_ERRORS] }), ...scope.write('lifecycle'), validate({ body: ClearCacheBody }, { messages: 'as-written' }), idempotencyKeyHeader, scope.ownService, async (ctx) => {
     const { caller, service } = ctx.state.own;
     const { clear_cache: clearCache } = ctx.input.body;
     const who = { userId: caller.userId, sessionRef: caller.sessionRef, keyFingerprint: caller.keyFingerprint };
-    const record = await deps.deployRequests.requestServiceDeploy(who, 'redeploy', serviceToDeploy(service), undefined, { clearCache });
-    await scope.changed(ctx, clearCache ? 'clear_cache_redeploy' : 'redeploy');
-    answerDeploymentStarted(ctx, record);
+    const idempotencyKey = idempotencyKeyOf(ctx.get('idempotency-key'));
+    const { record, replayed } = await deps.deployRequests.requestServiceDeploy(who, 'redeploy', serviceToDeploy(service), undefined, { clearCache, idempotencyKey });
+    if (!replayed) await scope.changed(ctx, clearCache ? 'clear_cache_redeploy' : 'redeploy');
+    answerDeploymentStarted(ctx, record, { replayed });
   });
 }
