@@ -90,5 +90,7 @@ test.serial('an event loop blocked past the deadline, the PING\'s answer waiting
   await sleep(3 * HEARTBEAT_MS);
   t.deepEqual(errors, []);
   t.deepEqual(await trackingIds(), [id], 'the same tracking connection');
-  t.true(cache.active);
+  // Serving from memory again once a PING answered in time (on a loaded machine the last one may not have yet).
+  await waitUntil('serving from memory', async () => cache.active, 20_000, 10);
+  t.deepEqual(errors, []);
 });

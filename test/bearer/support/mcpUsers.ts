@@ -19,7 +19,18 @@ export const call = async (u: Pick<McpUser, 'client'>, name: string, args: Recor
 /** The SDK client over Streamable HTTP with this token (and any other header, e.g. X-Forwarded-For). */
 export async function connectMcp(stack: Stack, token: string, headers: Record<string, string> = {}): Promise<Client> {
   const client = new Client({ name: 'mcp-test', version: '1.0.0' });
-  await client.connect(new StreamableHTTPClientTransport(new URL(`${stack.url}/mcp`), { requestInit: { headers: { authorization: `Bearer ${token}`, ...headers } } }));
+  // Once initialized, the client opens its standalone SSE stream (a GET, answered 405 here) without
+  // waiting for it: that request is waited for too, so it lands before whatever the test does next
+  // (on a loaded machine it came after a test's clock had moved to the next minute, and was counted there).
+  let streamAnswered!: () => void;
+  const stream = new Promise<void>((resolve) => { streamAnswered = resolve; });
+  const tracked: typeof fetch = async (input, init) => {
+    try { return await fetch(input, init); } finally { if (init?.method === 'GET') streamAnswered(); }
+  };
+  await client.connect(new StreamableHTTPClientTransport(new URL(`${stack.url}/mcp`), { fetch: tracked, requestInit: { headers: { authorization: `Bearer ${token}`, ...headers } } }));
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([stream, new Promise((_, reject) => { timer = setTimeout(() => reject(new Error('the MCP client opened no SSE stream after connecting')), 30_000); })]);
+  clearTimeout(timer);
   return client;
 }
 
