@@ -14,7 +14,7 @@ import { DEFAULT_ALERT_COOLDOWN_SEC } from '../server/security/options.js';
 import { systemClock } from '../server/clock.js';
 import { telemetryKeys } from '../server/telemetry/keys.js';
 import { createGuardStore } from '../server/telemetry/guards.js';
-import { AdminError, listBlocks, unblock, userTelemetry, type AdminDeps } from '../server/telemetry/admin.js';
+import { AdminError, assertAppData, listBlocks, unblock, userTelemetry, type AdminDeps } from '../server/telemetry/admin.js';
 import { withNpmStartState } from './start/stateDir.js';
 
 const USAGE = `usage: npm run admin -- <command>
@@ -39,10 +39,11 @@ const keys = telemetryKeys(config.redisPrefix);
 const audit = createAuditLog({ redis, prefix: config.redisPrefix, clock: systemClock, keyring: createKeyring(config.secretKey, config.previousSecretKey), retention: config.auditRetention });
 const alerter = createSlackAlerter({ webhookUrl: config.slackWebhookUrl, logger });
 const events = createSecurityEvents({ audit, alerter, redis, prefix: config.redisPrefix, logger, cooldownSec: DEFAULT_ALERT_COOLDOWN_SEC });
-const deps: AdminDeps = { redis, keys, store: createGuardStore(redis, keys), settings: config.telemetry, events, now: () => systemClock.now() };
+const deps: AdminDeps = { redis, keys, store: createGuardStore(redis, keys), settings: config.telemetry, events, audit, prefix: config.redisPrefix, now: () => systemClock.now() };
 
 let code = 0;
 try {
+  await assertAppData(deps);
   const lines = command === 'blocks' ? await listBlocks(deps) : command === 'unblock' ? [await unblock(deps, arg!)] : await userTelemetry(deps, arg!);
   process.stdout.write(`${lines.join('\n')}\n`);
   // The Slack alert of an unblock is sent in the background: give it a moment before exiting.

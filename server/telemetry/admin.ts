@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { SecurityEvents } from '../security/events.js';
+import type { AuditLog } from '../audit/auditLog.js';
 import type { TelemetryKeys } from './keys.js';
 import { hourIndex, minuteIndex } from './keys.js';
 import type { GuardStore } from './guards.js';
@@ -14,10 +15,25 @@ export interface AdminDeps {
   store: GuardStore;
   settings: TelemetrySettings;
   events: SecurityEvents;
+  audit: AuditLog;
+  /** REDIS_PREFIX, for what the operator is told when nothing of the app is under it. */
+  prefix: string;
   now: () => number;
 }
 
 export class AdminError extends Error {}
+
+/**
+ * The app's data is where the CLI looks. Every app that signed anyone in has a global audit chain,
+ * one that served a signed-in request has telemetry's route names, and one with a user blocked has
+ * the guard hash; with none of them, a mistyped or missing REDIS_PREFIX (or REDIS_URL) would answer
+ * "No user is throttled or blocked" while users are blocked, and an unblock would write its grace
+ * key into a namespace no app reads.
+ */
+export async function assertAppData(d: AdminDeps): Promise<void> {
+  if (await d.redis.exists(d.audit.keys('global').head, d.keys.routes, d.keys.guard) > 0) return;
+  throw new AdminError(`No data of the app under REDIS_PREFIX=${d.prefix} in this Redis (no audit trail, telemetry or blocks there): set REDIS_URL and REDIS_PREFIX as the app's processes have them. Nothing was read or changed.`);
+}
 
 const iso = (ms: number) => new Date(ms).toISOString().replace('.000Z', 'Z');
 

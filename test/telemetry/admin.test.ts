@@ -29,7 +29,7 @@ async function adminDeps(prefix: string): Promise<AdminDeps> {
   const keys = telemetryKeys(prefix);
   const audit = createAuditLog({ redis: redis.client, prefix, clock, keyring: createKeyring(randomBytes(32)) });
   const events = createSecurityEvents({ audit, alerter: createSlackAlerter({ webhookUrl: null, logger }), redis: redis.client, prefix, logger, cooldownSec: 0 });
-  return { redis: redis.client, keys, store: createGuardStore(redis.client, keys), settings: DEFAULT_TELEMETRY, events, now: () => clock.now() };
+  return { redis: redis.client, keys, store: createGuardStore(redis.client, keys), settings: DEFAULT_TELEMETRY, events, audit, prefix, now: () => clock.now() };
 }
 
 /** A user seen by telemetry (its login mapping written by the recorder's flush), blocked by the detector. */
