@@ -264,6 +264,16 @@ export function createAuditLog(opts: {
     },
     verifyChain,
     enforceRetention,
+    /**
+     * Whether an append for this user (null: the global chain only) would be written: false when a
+     * head it extends is signed with a key this process does not hold (another SECRET_KEY). For a
+     * change that must not happen unaudited, checked before it is made.
+     */
+    async appendable(userId: number | null): Promise<boolean> {
+      const scopes: ChainScope[] = userId === null ? ['global'] : [{ userId }, 'global'];
+      for (const scope of scopes) if ((await readHead(scope)).newerKey) return false;
+      return true;
+    },
   };
 }
 

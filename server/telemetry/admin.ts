@@ -71,6 +71,11 @@ export async function listBlocks(d: AdminDeps): Promise<string[]> {
  */
 export async function unblock(d: AdminDeps, loginOrId: string): Promise<string> {
   const { userId, login } = await resolveUser(d, loginOrId);
+  // An unblock is audited or not made: with a SECRET_KEY other than the app's, the audit entry would
+  // be refused (logged, and the block lifted all the same).
+  if (!await d.audit.appendable(userId)) {
+    throw new AdminError(`The audit trail is signed with a SECRET_KEY other than this shell's, so the unblock could not be recorded: run it with the app's SECRET_KEY. Nothing was changed.`);
+  }
   const entry = await d.store.get(userId);
   await d.redis.set(d.keys.grace(userId), '1', 'EX', d.settings.graceMinutes * 60);
   if (!entry) return `${login ?? userId} is neither throttled nor blocked; the detector only learns from their traffic for the next ${d.settings.graceMinutes} minutes.`;

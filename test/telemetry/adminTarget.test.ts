@@ -67,3 +67,23 @@ test('with a REDIS_PREFIX the app does not use, the CLI says it finds no app the
   t.is(right.code, 0, right.stderr);
   t.regex(right.stdout, /blocked\s+prefix-user/);
 });
+
+test('an unblock with a SECRET_KEY that is not the app\'s changes nothing and says why (exit 1): it could not be audited', async (t) => {
+  const secretKey = randomBytes(32);
+  const prefix = `${redis.prefix}key`;
+  const { audit, store } = await appWithBlockedUser(prefix, secretKey, 32001, 'key-user');
+  const run = await admin(['unblock', 'key-user'], { REDIS_URL: redis.url, REDIS_PREFIX: prefix, SECRET_KEY: randomBytes(32).toString('hex') });
+  t.is(run.code, 1, run.stdout + run.stderr);
+  t.false(/Lifted/.test(run.stdout), run.stdout);
+  t.regex(run.stderr, /SECRET_KEY/);
+  t.like(await store.get(32001), { state: 'blocked' }, 'the block stays: lifting it would have left no audit entry');
+  t.is(await redis.client.exists(telemetryKeys(prefix).grace(32001)), 0, 'no grace period either');
+  // With the app's key: lifted, and the trail has the operator's unblock.
+  const right = await admin(['unblock', 'key-user'], { REDIS_URL: redis.url, REDIS_PREFIX: prefix, SECRET_KEY: secretKey.toString('hex') });
+  t.is(right.code, 0, right.stderr);
+  t.regex(right.stdout, /Lifted the block of key-user/);
+  t.is(await store.get(32001), null);
+  const trail = await audit.listForUser(32001, { limit: 10 });
+  t.true(trail.entries.some((e) => (e.detail as { securityEvent?: string }).securityEvent === 'anomaly_unblocked'));
+  t.true((await audit.verifyChain('global')).valid);
+});
