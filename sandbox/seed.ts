@@ -55,6 +55,14 @@ export function headsFromGitHub(github: Pick<GitHubSimulator, 'branchHead'>): (r
   };
 }
 
+/** Render's builds of a named commit check it out of the branch as the GitHub simulator has it (the Render simulator's `commitOnBranch`). */
+export function branchCommitsFromGitHub(github: Pick<GitHubSimulator, 'commitOnBranch'>): (repo: string, branch: string | null, sha: string) => boolean | null {
+  return (repo, branch, sha) => {
+    const m = /^https:\/\/github\.com\/([^/]+)\/([^/]+?)(?:\.git)?\/?$/.exec(repo);
+    return m && branch ? github.commitOnBranch(m[1]!, m[2]!, branch, sha) : null;
+  };
+}
+
 /**
  * Sandbox Sentinel demo: a little while after start, and every 10 minutes after, the demo workspace
  * gets a finding-worthy audit entry (someone viewing a database's connection info, opening a shell),

@@ -8,7 +8,8 @@
 //   RENDER_API_KEY     sent per request (X-Render-Api-Key): kept only for this deploy, never stored in a session
 //   GITHUB_REPOSITORY  owner/name (set by GitHub Actions)
 //   GITHUB_REF_NAME    the branch (set by GitHub Actions)
-//   GITHUB_SHA         the pushed commit (set by GitHub Actions): the Idempotency-Key, so a re-run does not deploy twice
+//   GITHUB_SHA         the pushed commit (set by GitHub Actions): deployed as commit_sha, so a later push to the branch
+//                      cannot be deployed in its place; and the Idempotency-Key, so a re-run does not deploy twice
 //   SERVICE_NAME       the Render service name (default: the repository name, lowercased)
 //   DEPLOY_TIMEOUT_SECONDS (default 1800), POLL_SECONDS (default 5)
 //
@@ -50,7 +51,7 @@ async function api(method, path, { body, headers } = {}) {
 const problem = (res) => (res.json?.error ? `${res.json.error.code}: ${res.json.error.message}` : `HTTP ${res.status}`);
 
 const started = await api('POST', '/api/render/deploy', {
-  body: { github_repo: repo, project_name: serviceName, ...(branch ? { branch } : {}) },
+  body: { github_repo: repo, project_name: serviceName, ...(branch ? { branch } : {}), ...(sha ? { commit_sha: sha } : {}) },
   headers: { 'x-render-api-key': apiKey, ...(sha ? { 'idempotency-key': `ci-${sha}` } : {}) },
 });
 if (started.status !== 202) {
@@ -58,7 +59,7 @@ if (started.status !== 202) {
   process.exit(started.status >= 400 && started.status < 500 ? 2 : 1);
 }
 const id = started.json.id;
-console.log(`deployment ${id}: ${repo}${branch ? `@${branch}` : ''} → ${serviceName}`);
+console.log(`deployment ${id}: ${repo}${branch ? `@${branch}` : ''}${sha ? ` (${sha.slice(0, 7)})` : ''} → ${serviceName}`);
 
 const deadline = Date.now() + timeoutMs;
 let last = '';

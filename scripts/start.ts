@@ -15,7 +15,7 @@ import { startWeb } from '../server/web.js';
 import { startWorker } from '../workers/process.js';
 import { startGitHubSimulator, type GitHubSimulator } from '../sandbox/github/index.js';
 import { startRenderSimulator } from '../sandbox/render/index.js';
-import { DEMO, headsFromGitHub, scheduleSentinelDemo, seedSandbox } from '../sandbox/seed.js';
+import { branchCommitsFromGitHub, DEMO, headsFromGitHub, scheduleSentinelDemo, seedSandbox } from '../sandbox/seed.js';
 import { redisAnswers, startPrivateRedis } from './start/privateRedis.js';
 import { createSandboxLogger } from './start/sandboxLog.js';
 import { privateRedisDir, secretKeyFile, stateDir } from './start/stateDir.js';
@@ -82,7 +82,7 @@ async function startSandbox(): Promise<Middleware> {
   const listenHost = pre.host === '0.0.0.0' || pre.host === '::' ? '127.0.0.1' : pre.host.includes(':') ? `[${pre.host}]` : pre.host;
   const internal = `http://${listenHost}:${pre.port}${GITHUB_MOUNT}`;
   const github = await startGitHubSimulator({ mount: { publicUrl: internal }, stateFile: join(STATE_DIR, 'github.json') });
-  const render = await startRenderSimulator({ phaseMs: PHASE_MS, stateFile: join(STATE_DIR, 'render.json'), commitOf: headsFromGitHub(github) });
+  const render = await startRenderSimulator({ phaseMs: PHASE_MS, stateFile: join(STATE_DIR, 'render.json'), commitOf: headsFromGitHub(github), commitOnBranch: branchCommitsFromGitHub(github) });
   seedSandbox(github, render);
   const stopDemo = scheduleSentinelDemo(render);
   cleanups.push(async () => stopDemo(), () => github.close(), () => render.close());

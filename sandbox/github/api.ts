@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { SimRepo, SimState } from './state.js';
-import { normalisePath } from './state.js';
+import { inHistory, normalisePath } from './state.js';
 import { findRef, serveContents, serveRootTree } from './contents.js';
 import { answerConditionally, paginate, readBody, sendError, sendJson } from './http.js';
 import {
@@ -25,6 +25,7 @@ const DOCS = {
   branch: 'https://docs.github.com/rest/branches/branches#get-a-branch',
   contents: 'https://docs.github.com/rest/repos/contents#get-repository-content',
   commit: 'https://docs.github.com/rest/commits/commits#get-a-commit',
+  compare: 'https://docs.github.com/rest/commits/commits#compare-two-commits',
 };
 
 interface Caller {
@@ -130,6 +131,8 @@ export function handleApi(ctx: ApiContext, req: IncomingMessage, url: URL, apiPa
       const br = findRef(repo, ref);
       if (!br) sendError(res, 422, `No commit found for SHA: ${ref}`, DOCS.commit, headers);
       else sendJson(res, 200, presentCommit(repo, br, ctx.bases), headers);
+    } else if (rest[0] === 'compare' && rest.length >= 2) {
+      compare(repo, tail(4), res, headers);
     } else if (rest[0] === 'contents') {
       serveContents(ctx, repo, normalisePath(tail(4)), url, res, headers);
     } else if (rest[0] === 'git' && rest[1] === 'trees' && rest.length >= 3) {
@@ -139,6 +142,25 @@ export function handleApi(ctx: ApiContext, req: IncomingMessage, url: URL, apiPa
   }
   notFound();
   return { login };
+}
+
+/**
+ * GET /repos/{owner}/{repo}/compare/{base}...{head} ([docs](https://docs.github.com/rest/commits/commits#compare-two-commits)):
+ * `status` is `identical`, `ahead` (base is in head's history), `behind` or `diverged`; a ref the
+ * repository does not have is a 404. Only the status and counts are modelled, not commits or files.
+ */
+function compare(repo: SimRepo, basehead: string, res: ServerResponse, headers: Record<string, string>): void {
+  const [baseRef, headRef, extra] = basehead.split('...');
+  const base = baseRef ? findRef(repo, baseRef) : undefined;
+  const head = headRef ? findRef(repo, headRef) : undefined;
+  if (extra !== undefined || !base || !head) {
+    sendError(res, 404, 'Not Found', DOCS.compare, headers);
+    return;
+  }
+  const status = base.sha === head.sha ? 'identical'
+    : inHistory(repo, base.sha, head.sha) ? 'ahead'
+    : inHistory(repo, head.sha, base.sha) ? 'behind' : 'diverged';
+  sendJson(res, 200, { status, base_commit: { sha: base.sha }, commits: [], files: [] }, headers);
 }
 
 /** Resolves the token; answers 401/403 itself (bad token, exhausted budget) and returns 'sent'. */

@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { SimState, type NewRepo, type SimCommitStatus, type SimGitHubUser } from './state.js';
+import { inHistory, SimState, type NewRepo, type SimCommitStatus, type SimGitHubUser } from './state.js';
 import { createJsonStateFile } from '../persist.js';
 import { handleAccessToken, handleAuthorize, type OAuthConfig } from './oauth.js';
 import { handleApi, handleStatusPost, safeDecode, type ApiContext } from './api.js';
@@ -77,6 +77,8 @@ export interface GitHubSimulator {
   restored: boolean;
   /** The head commit of a repository's branch, or null when there is no such repository or branch. */
   branchHead(owner: string, name: string, branch: string): string | null;
+  /** Whether commit `sha` (full) is in the history of a repository's branch; null when there is no such repository or branch. */
+  commitOnBranch(owner: string, name: string, branch: string, sha: string): boolean | null;
   /** Commit statuses posted to owner/name at sha, oldest first. */
   statusesFor(owner: string, name: string, sha: string): SimCommitStatus[];
   /** Status posts wait (unanswered) until the returned function is called: a GitHub that holds writes. */
@@ -221,6 +223,11 @@ export async function startGitHubSimulator(opts: GitHubSimulatorOptions = {}): P
     handle,
     restored: Boolean(loaded),
     branchHead: (owner, name, branch) => state.repos.get(`${owner}/${name}`.toLowerCase())?.branches.get(branch)?.sha ?? null,
+    commitOnBranch: (owner, name, branch, sha) => {
+      const repo = state.repos.get(`${owner}/${name}`.toLowerCase());
+      const head = repo?.branches.get(branch)?.sha;
+      return repo && head ? inHistory(repo, sha.toLowerCase(), head) : null;
+    },
     calls,
     close: async () => {
       saved?.flush();

@@ -152,6 +152,9 @@ export class SimState {
     const past = pastCommits.get(repo) ?? new Map<string, SimBranch>();
     past.set(before.sha, before);
     pastCommits.set(repo, past);
+    const parents = parentCommits.get(repo) ?? new Map<string, string>();
+    parents.set(head.sha, before.sha);
+    parentCommits.set(repo, parents);
     repo.branches.set(branch, head);
     return head.sha;
   }
@@ -224,6 +227,16 @@ export function normalisePath(p: string): string {
 
 /** Commits that were a branch's head before a push, by sha: readable by sha only. */
 const pastCommits = new WeakMap<SimRepo, Map<string, SimBranch>>();
+
+/** Each pushed commit's parent (the head it replaced), by sha: a branch's history is the chain of them. */
+const parentCommits = new WeakMap<SimRepo, Map<string, string>>();
+
+/** Whether `ancestor` is `sha` or in its history (as far as pushes in this process recorded it). */
+export function inHistory(repo: SimRepo, ancestor: string, sha: string): boolean {
+  const parents = parentCommits.get(repo);
+  for (let at: string | undefined = sha, n = 0; at !== undefined && n < 100_000; at = parents?.get(at), n++) if (at === ancestor) return true;
+  return false;
+}
 
 /** A commit a push replaced, by its full or abbreviated sha. */
 export function pastCommit(repo: SimRepo, sha: string): SimBranch | undefined {

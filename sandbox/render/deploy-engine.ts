@@ -53,6 +53,7 @@ interface DeployEngineOptions {
   /** Called after every status change (the sandbox saves its state then). */
   onChange?: () => void;
   commitOf?: RenderSimOptions['commitOf'];
+  commitOnBranch?: RenderSimOptions['commitOnBranch'];
 }
 
 export function createDeployEngine(state: SimState, clock: SimClock, rec: Recorder, opts: DeployEngineOptions): DeployEngine {
@@ -168,7 +169,9 @@ export function createDeployEngine(state: SimState, clock: SimClock, rec: Record
       const phases: DeployStatus[] = ['created'];
       if (!skipBuild) phases.push('build_in_progress');
       const hasUpdate = svc.type !== 'static_site';
-      const failWith = takeFailure(svc, hasUpdate ? [...phases, 'update_in_progress'] : phases);
+      // A named commit the branch does not have: the build's checkout fails (see docs/render-api.md §6.3).
+      const missing = !skipBuild && req.commitId !== undefined && svc.repo !== null && opts.commitOnBranch?.(svc.repo, svc.branch, req.commitId) === false;
+      const failWith = missing ? 'build_failed' : takeFailure(svc, hasUpdate ? [...phases, 'update_in_progress'] : phases);
       if (env.preDeployCommand || failWith === 'pre_deploy_failed') phases.push('pre_deploy_in_progress');
       if (hasUpdate) phases.push('update_in_progress');
       const active = hasActive(svc.id);

@@ -46,7 +46,7 @@ export async function startRenderSimulator(opts: RenderSimOptions = {}): Promise
     pre_deploy_in_progress: opts.phaseMs?.pre_deploy_in_progress ?? DEFAULT_PHASE_MS,
     update_in_progress: opts.phaseMs?.update_in_progress ?? DEFAULT_PHASE_MS,
   };
-  const engine = createDeployEngine(state, clock, recorder, { phaseMs, manual: opts.manualDeploys ?? false, onChange: changed, commitOf: opts.commitOf });
+  const engine = createDeployEngine(state, clock, recorder, { phaseMs, manual: opts.manualDeploys ?? false, onChange: changed, commitOf: opts.commitOf, commitOnBranch: opts.commitOnBranch });
   const faults = createFaultSet();
   const holds = createRequestHolds();
   const limiter = createRateLimiter(resolveRateLimits(opts.rateLimits), () => clock.nowMs());

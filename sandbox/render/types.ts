@@ -42,6 +42,12 @@ export interface RenderSimOptions {
    */
   commitOf?: (repo: string, branch: string | null) => string | null;
   /**
+   * Whether a commit named by a Trigger deploy (`commitId`) is in the history of the service's branch;
+   * false: its build fails at checkout; null or absent: not known, built as named. Sandbox mode asks the
+   * GitHub simulator (`branchCommitsFromGitHub`).
+   */
+  commitOnBranch?: (repo: string, branch: string | null, sha: string) => boolean | null;
+  /**
    * Keep the simulated world in this JSON file: loaded at start (deploys in progress resume), saved
    * shortly after every change and on close. Sandbox mode uses it so restarts keep services and deploys.
    */

@@ -29,6 +29,8 @@ function bindingInput(rec: Pick<DeploymentRecord, 'id' | 'userId' | 'kind' | 'se
     ...(r.serviceType || r.schedule ? [{ serviceType: r.serviceType ?? null, schedule: r.schedule ?? null }] : []),
     // Added only when set, so requests signed before clear-cache redeploys existed still verify.
     ...(r.clearCache ? ['clear-cache'] : []),
+    // The commit asked for, likewise only when set.
+    ...(r.commitSha ? [{ commitSha: r.commitSha }] : []),
   ]);
 }
 

@@ -35,6 +35,11 @@ export interface DeploymentRequest {
   serviceType?: ServiceTypeName | null;
   /** Cron jobs only: the five-field schedule (validated by server/deployments/cron.ts). */
   schedule?: string | null;
+  /**
+   * The commit asked for (a full SHA, set only when given): verified to be on the branch, detected and
+   * deployed instead of the branch's head. Signed by requestMac when set.
+   */
+  commitSha?: string;
   /** A redeploy that builds without Render's build cache (set only when true). */
   clearCache?: true;
 }

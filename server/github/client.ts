@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { FileTooLargeError, GitHubError } from './errors.js';
 import { createGitHubHttp, type GitHubRequest } from './http.js';
 import { withoutTrailingSlashes } from '../text.js';
-import { branchSchema, dirEntrySchema, fileSchema, repoSchema, toRepoSummary, treeSchema, viewerSchema, type RepoSummary } from './schemas.js';
+import { branchSchema, compareSchema, dirEntrySchema, fileSchema, repoSchema, toRepoSummary, treeSchema, viewerSchema, type RepoSummary } from './schemas.js';
 
 export { FileTooLargeError, GitHubError, type GitHubErrorKind } from './errors.js';
 export type { RepoSummary } from './schemas.js';
@@ -39,6 +39,11 @@ export interface GitHubClient {
   getRepo(owner: string, name: string): Promise<RepoSummary>;
   listBranches(owner: string, name: string): Promise<string[]>;
   getBranchHead(owner: string, name: string, branch: string): Promise<{ name: string; sha: string }>;
+  /**
+   * How `head` stands to `base` (docs/github-api.md, "Is a commit on a branch"): `ahead` or `identical`
+   * means base is in head's history. An unknown commit is a not_found GitHubError.
+   */
+  compareCommits(owner: string, name: string, base: string, head: string): Promise<{ status: 'ahead' | 'behind' | 'identical' | 'diverged' }>;
   /** The entries at the repository root on `ref`: files (symlinks among them) and directories (submodules among them). */
   listRootFiles(owner: string, name: string, ref: string): Promise<RootEntry[]>;
   /** File text, or null when it does not exist (or is a directory). Throws FileTooLargeError above 256 KiB. */
@@ -143,6 +148,20 @@ export function createGitHubClient(opts: GitHubClientOptions): GitHubClient {
     async getBranchHead(owner, name, branch) {
       const { data: b } = await call({ what: 'get branch', path: `${repoPath(owner, name)}/branches/${encodeURIComponent(branch)}`, conditional: true }, branchSchema);
       return { name: b.name, sha: b.commit.sha };
+    },
+
+    async compareCommits(owner, name, base, head) {
+      // Full SHAs only (no branch names, whose slashes the path would have to carry); one commit per page
+      // keeps the answer small, since the comparison's status is on every page.
+      if (!/^[0-9a-f]{40}$/.test(base) || !/^[0-9a-f]{40}$/.test(head)) throw new GitHubError('not_found', 'Commit not found', { status: 404 });
+      try {
+        const { data } = await call({ what: 'compare commits', path: `${repoPath(owner, name)}/compare/${base}...${head}?per_page=1` }, compareSchema);
+        return { status: data.status };
+      } catch (err) {
+        // GitHub answers 404 for a SHA the repository does not have, and 422 ("No commit found") for some.
+        if (err instanceof GitHubError && err.status === 422) throw new GitHubError('not_found', err.message, { status: 404 });
+        throw err;
+      }
     },
 
     async listRootFiles(owner, name, ref) {

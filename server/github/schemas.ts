@@ -21,6 +21,9 @@ export const repoSchema = z.object({
   pushed_at: z.string().nullable().optional(),
 });
 
+/** GET /repos/{o}/{r}/compare/{base}...{head}: only the comparison's status is read. */
+export const compareSchema = z.object({ status: z.enum(['ahead', 'behind', 'identical', 'diverged']) });
+
 export const branchSchema = z.object({
   name: z.string().min(1),
   commit: z.object({ sha: z.string().min(1) }),

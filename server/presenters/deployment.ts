@@ -24,6 +24,8 @@ export const DeploymentView = view('Deployment', z.object({
     startCommand: z.string().nullable(),
     serviceType: z.string().nullable(),
     schedule: z.string().nullable(),
+    /** The commit asked for (commit_sha), or null: the branch's head when the deploy started. */
+    commitSha: z.string().nullable(),
   }),
   stack: z.object({
     stack: z.string(), runtime: z.string(), serviceType: z.string(), buildCommand: z.string(),
@@ -76,6 +78,7 @@ export function presentDeployment(rec: DeploymentRecord): DeploymentView {
       startCommand: rec.request.startCommand,
       serviceType: rec.request.serviceType ?? null,
       schedule: rec.request.schedule ?? null,
+      commitSha: rec.request.commitSha ?? null,
     },
     // Field by field: the record's stack summary may carry more than a client should see.
     stack: rec.stack ? {

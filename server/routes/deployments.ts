@@ -46,6 +46,7 @@ export function deploymentRoutes(router: Router, deps: AppDeps) {
       { userId: ctx.state.user.id, sessionRef: deps.sessions.refOf(ctx.state.sessionId), keyFingerprint: render.keyFingerprint },
       {
         githubRepo: body.github_repo, serviceName: body.project_name, branch: body.branch ?? null, ownerId,
+        ...(body.commit_sha ? { commitSha: body.commit_sha } : {}),
         region: body.region, plan: body.plan, envVarKeys: envVars.map((v) => v.key),
         buildCommand: body.build_command ?? null, startCommand: body.start_command ?? null,
         ...(body.service_type ? { serviceType: body.service_type, schedule: body.schedule ?? null } : {}),

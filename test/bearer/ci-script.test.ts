@@ -6,7 +6,8 @@ import { usePipelineStack } from '../helpers/pipelineStack.js';
 import { addNodeRepo } from '../helpers/pipeline.js';
 
 // scripts/ci-deploy.mjs (the README's GitHub Actions step) run as a real child process against a
-// stack with the simulators: exit 0 and the service URL when live, 1 when the build fails.
+// stack with the simulators: exit 0 and the service URL when live, 1 when the build fails; the
+// commit deployed is the pushed one (GITHUB_SHA), though the branch has moved on since.
 const SCRIPT = fileURLToPath(new URL('../../scripts/ci-deploy.mjs', import.meta.url));
 let stack: Stack;
 let token: string;
@@ -21,10 +22,12 @@ usePipelineStack(test, {}, (p) => {
   addNodeRepo(stack, 'ciowner', 'bad-app');
 });
 
+const headOf = (repo: string) => stack.github.branchHead(repo.split('/')[0]!, repo.split('/')[1]!, 'main') ?? '';
+
 function run(repo: string, extra: Record<string, string> = {}): Promise<{ code: number | null; out: string }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [SCRIPT], {
-      env: { PATH: process.env.PATH ?? '', ORCHESTRATOR_URL: stack.url, GH_USER_TOKEN: token, RENDER_API_KEY: apiKey, GITHUB_REPOSITORY: repo, GITHUB_REF_NAME: 'main', GITHUB_SHA: `sha-${repo.replace('/', '-')}`, POLL_SECONDS: '0.05', ...extra },
+      env: { PATH: process.env.PATH ?? '', ORCHESTRATOR_URL: stack.url, GH_USER_TOKEN: token, RENDER_API_KEY: apiKey, GITHUB_REPOSITORY: repo, GITHUB_REF_NAME: 'main', GITHUB_SHA: headOf(repo), POLL_SECONDS: '0.05', ...extra },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';
@@ -44,7 +47,8 @@ test.serial('a deploy that goes live: exit 0, the service URL printed', async (t
 });
 
 test.serial('a deploy whose build fails: exit 1 with the reason', async (t) => {
-  stack.render.failBuilds({ serviceName: 'bad-app' }, 'build_failed');
+  // Every build of it fails: a new service's first deploy (of the branch's head) is stopped before the pushed commit's is made.
+  stack.render.failBuilds({ serviceName: 'bad-app' }, 'build_failed', 1_000);
   const { code, out } = await run('ciowner/bad-app');
   t.is(code, 1, out);
   t.regex(out, /ci-deploy: (build_failed|failed)/);
@@ -77,4 +81,19 @@ test.serial('a timeout or poll interval that is not a number of seconds is bad i
   }
   const mine = await fetch(`${stack.url}/api/render/my-deployments?limit=100`, { headers: { authorization: `Bearer ${token}` } }).then((r) => r.json() as Promise<{ deployments: Array<{ request: { serviceName: string } }> }>);
   t.false(mine.deployments.some((d) => d.request.serviceName === 'ci-bad-timing'));
+});
+
+test.serial('the pushed commit is deployed, not a later push to the branch', async (t) => {
+  // CI for commit A runs while B is already on the branch (two pushes close together, or a deploy
+  // waiting in the queue): A is what is detected, built and reported live.
+  addNodeRepo(stack, 'ciowner', 'moving-app');
+  const a = headOf('ciowner/moving-app');
+  const b = stack.github.push('ciowner', 'moving-app', 'main', { 'index.html': '<h1>B</h1>' });
+  const { code, out } = await run('ciowner/moving-app', { GITHUB_SHA: a });
+  t.is(code, 0, out);
+  t.regex(out, new RegExp(`deployment (\\S+): ciowner/moving-app@main \\(${a.slice(0, 7)}\\)`));
+  const id = /deployment (\S+):/.exec(out)![1]!;
+  const rec = await fetch(`${stack.url}/api/render/deployments/${id}`, { headers: { authorization: `Bearer ${token}` } }).then((r) => r.json() as Promise<{ status: string; commitSha: string; renderCommitId: string; request: { commitSha: string }; stack: { stack: string } }>);
+  t.like(rec, { status: 'live', commitSha: a, renderCommitId: a, request: { commitSha: a }, stack: { stack: 'node' } });
+  t.not(rec.renderCommitId, b);
 });

@@ -72,6 +72,20 @@ test('listBranches paginates; getBranchHead returns the sha; missing branch is n
   t.is(err.status, 404);
 });
 
+test('compareCommits: a branch\'s earlier commit is behind its head (ahead), another branch\'s has diverged, an unknown one is not_found', async (t) => {
+  const { sim, gh } = await world(t);
+  const first = sim.branchHead('alice', 'app', 'main')!;
+  const second = sim.push('alice', 'app', 'main', { 'index.js': '2' });
+  const third = sim.push('alice', 'app', 'main', { 'index.js': '3' });
+  t.deepEqual(await gh.compareCommits('alice', 'app', first, third), { status: 'ahead' });
+  t.deepEqual(await gh.compareCommits('alice', 'app', second, third), { status: 'ahead' });
+  t.deepEqual(await gh.compareCommits('alice', 'app', third, third), { status: 'identical' });
+  t.deepEqual(await gh.compareCommits('alice', 'app', third, first), { status: 'behind' });
+  t.deepEqual(await gh.compareCommits('alice', 'app', sim.branchHead('alice', 'app', 'dev')!, third), { status: 'diverged' });
+  t.is((await kindOf(gh.compareCommits('alice', 'app', 'ab'.repeat(20), third))).kind, 'not_found');
+  t.is((await kindOf(gh.compareCommits('alice', 'app', 'main', third))).kind, 'not_found', 'full SHAs only');
+});
+
 test('contents: root names, file text, null for missing files and directories, size cap', async (t) => {
   const { gh } = await world(t);
   t.deepEqual(await gh.listRootFiles('alice', 'app', 'main'), [{ name: 'big.txt', dir: false }, { name: 'package.json', dir: false }, { name: 'src', dir: true }, { name: 'ünï.txt', dir: false }]);

@@ -21,6 +21,7 @@ const invalidFields = (victim: TenantIds): Record<string, Record<string, fc.Arbi
     github_repo: fc.oneof(notString, badToken, fc.constantFrom('', 'a', 'a/', '/b', 'a/..', 'a/.', '../b', 'a/b/c', '-a/b', 'a'.repeat(40) + '/b')),
     project_name: fc.oneof(notString, badToken, fc.constantFrom('', '-a', 'a-', 'a_b', 'a.b'), tooLong(63)),
     branch: fc.oneof(notString, fc.constantFrom('', '/a', 'a/', 'a//b', 'a..b', 'a@{1}', 'a.lock', 'a b', 'a~1', 'a^', 'a:b', '\u0000')),
+    commit_sha: fc.oneof(notString, fc.constantFrom('', 'HEAD', 'main', 'abc1234', 'g'.repeat(40), 'a'.repeat(39), 'a'.repeat(41), `${'a'.repeat(20)} ${'a'.repeat(20)}`, `${'a'.repeat(20)}/${'a'.repeat(19)}`)),
     owner_id: fc.oneof(notString, fc.constantFrom('', 'tea-', 'tea-short', 'evil-00000000000000000000'), fc.constant(victim.ownerId)),
     region: fc.oneof(notString, hostileScalar().filter((s) => !['frankfurt', 'oregon', 'ohio', 'singapore', 'virginia'].includes(s))),
     plan: fc.oneof(notString, fc.constantFrom('gold', 'FREE', 'free ', '', 'pro_max_ultra')),

@@ -154,16 +154,25 @@ async function recordCreated(ctx: WorkerContext, rec: DeploymentRecord, render: 
     await serviceListChanged(ctx, rec);
     throw new DeployFailed({ code: 'render_bad_response', message: 'Render created the service but did not say which one. Check your Render dashboard.' });
   }
+  // A request that named a commit: the first deploy builds the branch's head (creating a service takes
+  // no commit, docs/render-api.md §6.3), so it is stopped and the commit asked for is deployed by id
+  // (triggering_deploy; ownDeploy.ts adopts a first deploy only when it builds that commit).
+  const pinned = Boolean(rec.request.commitSha);
   // The ids, the cache drop and the env values' deletion go out together (one round trip): Render holds
   // the values now, whatever the record write answers. So does the budget slot of the first look at
   // the deploy, which follows at once (deployTask.ts: a created deployment is watched).
-  takeAhead?.({ method: 'GET', route: '/services/{serviceId}/deploys/{deployId}', serviceId: service.id });
-  const [next] = await Promise.all([ctx.deployments.transition(rec.id, 'created', 'render', {
-    ...serviceFields(service, service.id), deployId: created.deployId ?? null, deployRequestedAt: new Date(ctx.clock.now()).toISOString(),
-  }, 'Service created on Render'), serviceListChanged(ctx, rec), ctx.envVault.drop(rec.id)]);
+  if (!pinned) takeAhead?.({ method: 'GET', route: '/services/{serviceId}/deploys/{deployId}', serviceId: service.id });
+  const fields = serviceFields(service, service.id);
+  const write = pinned
+    ? ctx.deployments.transition(rec.id, 'triggering_deploy', 'render', fields, `Service created on Render; its first deploy (the branch's head) gives way to commit ${rec.request.commitSha!.slice(0, 7)}`)
+    : ctx.deployments.transition(rec.id, 'created', 'render', { ...fields, deployId: created.deployId ?? null, deployRequestedAt: new Date(ctx.clock.now()).toISOString() }, 'Service created on Render');
+  const [next] = await Promise.all([write, serviceListChanged(ctx, rec), ctx.envVault.drop(rec.id)]);
   if (!next && created.deployId) {
     await render.cancelDeploy(service.id, created.deployId).catch(() => undefined);
-    await ctx.deployments.noteAfterEnd(rec.id, serviceFields(service, service.id));
+    await ctx.deployments.noteAfterEnd(rec.id, fields);
+  } else if (pinned && created.deployId) {
+    // Best effort: left running, the deploy of the commit queues behind it and replaces it when it ends.
+    await render.cancelDeploy(service.id, created.deployId).catch(() => undefined);
   }
   return next;
 }

@@ -29,9 +29,12 @@ export async function verifyRepo(ctx: WorkerContext, rec: DeploymentRecord, rend
   const gh = githubFor(ctx, creds);
   const [owner, name] = rec.request.githubRepo.split('/') as [string, string];
   const { branch, head } = await branchToDeploy(gh, rec, owner, name);
+  const asked = rec.request.commitSha;
+  if (asked && asked !== head.sha) await commitOnBranch(gh, rec, owner, name, branch, head.sha, asked);
+  const note = asked && asked !== head.sha ? `Branch ${branch}, commit ${asked.slice(0, 7)} as asked (the branch is at ${head.sha.slice(0, 7)} now)` : `Branch ${branch} at ${head.sha.slice(0, 7)}`;
   const verified: Verified = {
-    fields: { commitSha: head.sha, request: { ...rec.request, branch } },
-    entry: { status: 'detecting', at: new Date(ctx.clock.now()).toISOString(), source: 'orchestrator', note: `Branch ${branch} at ${head.sha.slice(0, 7)}` },
+    fields: { commitSha: asked ?? head.sha, request: { ...rec.request, branch } },
+    entry: { status: 'detecting', at: new Date(ctx.clock.now()).toISOString(), source: 'orchestrator', note },
   };
   // Detection follows at once and writes both steps (one record write less per deploy). Should it end
   // any other way, what verifying found is written first, as its own step, so the record (and the
@@ -84,6 +87,10 @@ export async function detect(ctx: WorkerContext, rec: DeploymentRecord, render: 
     dockerfilePath: stack?.dockerfilePath ?? null,
     schedule: stack?.schedule ?? null,
   });
+  if (rec.request.commitSha && summary.serviceType === 'cron_job') {
+    // Render's Trigger deploy takes no commitId for cron jobs (spec/render-openapi.json): it would build the branch's head.
+    throw new DeployFailed({ code: 'commit_not_supported', message: 'Render cannot deploy a chosen commit of a cron job, only its branch\'s head. Nothing was created; deploy without commit_sha.' });
+  }
   // What the job's run sends next (the pending commit status's ask, the service lookup's budget slot)
   // goes out with this write: deployTask.ts steps.
   beforeWrite?.({ ...rec, ...verified?.fields, stack: summary, status: 'creating_service' });
@@ -117,6 +124,27 @@ async function branchToDeploy(gh: GitHubClient, rec: DeploymentRecord, owner: st
   } catch (err) {
     if (err instanceof GitHubError && err.kind === 'not_found') throw missing();
     throw err;
+  }
+}
+
+/**
+ * The commit the request named must be in the branch's history (`head` is the branch's head just read):
+ * deploying a commit from elsewhere, or failing only once Render tried to build it, would deploy
+ * something other than what was asked for or fail late. Either way nothing is written on Render.
+ */
+async function commitOnBranch(gh: GitHubClient, rec: DeploymentRecord, owner: string, name: string, branch: string, head: string, commit: string) {
+  const short = commit.slice(0, 7);
+  let status;
+  try {
+    ({ status } = await gh.compareCommits(owner, name, commit, head));
+  } catch (err) {
+    if (err instanceof GitHubError && err.kind === 'not_found') {
+      throw new DeployFailed({ code: 'commit_not_found', message: `Commit ${short} (${commit}) does not exist in ${rec.request.githubRepo}. Nothing was deployed; check the commit SHA and that it was pushed.` });
+    }
+    throw err;
+  }
+  if (status !== 'ahead' && status !== 'identical') {
+    throw new DeployFailed({ code: 'commit_not_on_branch', message: `Commit ${short} (${commit}) is not on branch "${branch}" of ${rec.request.githubRepo}. Nothing was deployed; deploy it from its own branch, or push it to "${branch}" first.` });
   }
 }
 

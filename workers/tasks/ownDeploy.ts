@@ -136,7 +136,11 @@ async function firstDeployOfOurService(ctx: WorkerContext, render: RenderClient,
   const { answer: page, onRender } = await readDated(ctx.clock, () => render.listDeploysPage(rec.serviceId!, { limit: PAGE }));
   const recordMade = onRender(Date.parse(rec.createdAt));
   const first = page.items.length < PAGE ? page.items.at(-1) : undefined;
-  return first && createdSince(first, recordMade) ? first : null;
+  if (!first || !createdSince(first, recordMade)) return null;
+  // A request that named a commit owns the first deploy only when it builds that commit (it builds the
+  // branch's head, which may be another: createService.ts stops it, and the commit is deployed by id).
+  const asked = rec.request.commitSha;
+  return !asked || (first.commit?.id === asked && first.status !== 'canceled') ? first : null;
 }
 
 /**

@@ -1,0 +1,133 @@
+import test from 'ava';
+import type { Stack } from '../helpers/stack.js';
+import type { GitHubSimulator } from '../../sandbox/github/index.js';
+import { branchCommitsFromGitHub, headsFromGitHub } from '../../sandbox/seed.js';
+import { QUICK_PHASES, usePipelineStack, type PipelineStack } from '../helpers/pipelineStack.js';
+import { renderCalls, renderDeploysOf, signedInWithKey, waitFinished } from '../helpers/pipeline.js';
+
+// A deploy request may name the commit to deploy (commit_sha: CI's pushed commit). Pushes that land
+// before the worker starts (two close together, or one while the deploy waits in the queue) must not
+// make it deploy, or detect the stack of, the branch's newer head instead.
+
+let stack: Stack;
+let pipeline: PipelineStack;
+// Render's builds check out what the GitHub simulator has (as in sandbox mode): a new service's first
+// deploy builds the branch's head, and a named commit the branch lacks fails its checkout.
+let github: GitHubSimulator | undefined;
+usePipelineStack(test, {
+  renderOptions: {
+    phaseMs: QUICK_PHASES,
+    commitOf: (repo, branch) => (github ? headsFromGitHub(github)(repo, branch) : null),
+    commitOnBranch: (repo, branch, sha) => (github ? branchCommitsFromGitHub(github)(repo, branch, sha) : null),
+  },
+}, (p) => {
+  pipeline = p;
+  ({ stack } = p);
+  github = stack.github;
+});
+
+const NODE_APP = { 'package.json': JSON.stringify({ name: 'pinned', scripts: { start: 'node index.js' } }), 'index.js': '' };
+const STATIC_SITE = { 'index.html': '<h1>B</h1>' };
+
+const myDeployments = async (agent: Awaited<ReturnType<typeof signedInWithKey>>['agent']) =>
+  (await agent.get('/api/render/my-deployments?limit=100')).json.deployments as Array<{ id: string }>;
+
+test('a deploy of commit A, requested after B was pushed, detects and deploys A', async (t) => {
+  const { agent, apiKey } = await signedInWithKey(stack, 'pinned');
+  stack.github.addRepo({ owner: 'pinned', name: 'app', branches: { main: NODE_APP } });
+  const a = stack.github.branchHead('pinned', 'app', 'main')!;
+  const b = stack.github.push('pinned', 'app', 'main', STATIC_SITE);
+  t.not(a, b);
+  const before = stack.github.calls.length;
+  const res = await agent.post('/api/render/deploy', { github_repo: 'pinned/app', branch: 'main', project_name: 'pinned-a', commit_sha: a });
+  t.is(res.status, 202, res.text);
+  t.is(res.json.request.commitSha, a);
+  const done = await waitFinished(agent, res.json.id, 60_000);
+  t.is(done.status, 'live', JSON.stringify(done.failure));
+  t.is(done.commitSha, a);
+  t.is(done.renderCommitId, a, 'Render built commit A');
+  // Detection read A's files (a Node app: package.json), not the branch's head (a static site).
+  t.like(done.stack, { stack: 'node', serviceType: 'web_service' });
+  t.true(stack.github.calls.slice(before).some((c) => c.path === '/api/v3/repos/pinned/app/contents/package.json' && c.status === 200));
+  // The deploy that went live on Render is of A; the service's first deploy (the branch's head) was stopped.
+  const deploys = await renderDeploysOf(stack, apiKey, done.serviceId);
+  const live = deploys.find((d) => d.id === done.deployId)!;
+  t.like(live, { status: 'live', trigger: 'api' });
+  t.is(live.commit?.id, a);
+  t.false(deploys.some((d) => d.commit?.id === b && d.status === 'live'), 'B never went live');
+});
+
+test('a commit_sha that is not a full SHA is a 400 and queues nothing', async (t) => {
+  const { agent, accountId } = await signedInWithKey(stack, 'badsha');
+  stack.github.addRepo({ owner: 'badsha', name: 'app', branches: { main: NODE_APP } });
+  const head = stack.github.branchHead('badsha', 'app', 'main')!;
+  for (const commit_sha of [head.slice(0, 7), `${head}0`, 'g'.repeat(40), 'main', '', 42]) {
+    const res = await agent.post('/api/render/deploy', { github_repo: 'badsha/app', branch: 'main', project_name: 'badsha', commit_sha });
+    t.is(res.status, 400, `${JSON.stringify(commit_sha)}: ${res.text}`);
+    t.regex(res.json.error.message, /commit_sha must be a full commit SHA: 40 hexadecimal characters|commit_sha: Invalid input: expected string/, res.text);
+  }
+  t.deepEqual(await myDeployments(agent), []);
+  t.is(renderCalls(stack, accountId, 'POST', '/services').length, 0);
+});
+
+test('a commit the repository\'s branch does not have fails early, saying so, with nothing on Render', async (t) => {
+  const { agent, accountId } = await signedInWithKey(stack, 'nosha');
+  stack.github.addRepo({ owner: 'nosha', name: 'app', branches: { main: NODE_APP, other: STATIC_SITE } });
+  const unknown = 'ab'.repeat(20);
+  const res = await agent.post('/api/render/deploy', { github_repo: 'nosha/app', branch: 'main', project_name: 'nosha', commit_sha: unknown });
+  t.is(res.status, 202, res.text);
+  const done = await waitFinished(agent, res.json.id, 60_000);
+  t.is(done.status, 'failed');
+  t.is(done.failure.code, 'commit_not_found');
+  t.true(done.failure.message.includes(unknown) && done.failure.message.includes('does not exist in nosha/app'), done.failure.message);
+  // A commit of the repository, but of another branch.
+  const elsewhere = stack.github.branchHead('nosha', 'app', 'other')!;
+  const res2 = await agent.post('/api/render/deploy', { github_repo: 'nosha/app', branch: 'main', project_name: 'nosha', commit_sha: elsewhere });
+  const done2 = await waitFinished(agent, res2.json.id, 60_000);
+  t.is(done2.status, 'failed');
+  t.is(done2.failure.code, 'commit_not_on_branch');
+  t.regex(done2.failure.message, /is not on branch "main" of nosha\/app/);
+  for (const d of [done, done2]) t.is(d.serviceId, null);
+  t.is(renderCalls(stack, accountId, 'POST', '/services').length, 0);
+  t.is(renderCalls(stack, accountId, 'POST', '/services/{serviceId}/deploys').length, 0);
+});
+
+test.serial('a worker lost the creation\'s answer: its retry still deploys the commit asked for, on the one service', async (t) => {
+  const { agent, apiKey } = await signedInWithKey(stack, 'pinlost');
+  stack.github.addRepo({ owner: 'pinlost', name: 'app', branches: { main: NODE_APP } });
+  const a = stack.github.branchHead('pinlost', 'app', 'main')!;
+  stack.github.push('pinlost', 'app', 'main', STATIC_SITE);
+  // The only worker for this test throws the first time Render answers a create, before the service id is recorded.
+  await pipeline.worker.close(5_000);
+  let lost = 0;
+  const crashy = await pipeline.startWorker({ crashPoint: (at) => { if (at === 'service_created' && lost++ === 0) throw new Error('simulated loss of the creation\'s answer'); } });
+  try {
+    const res = await agent.post('/api/render/deploy', { github_repo: 'pinlost/app', branch: 'main', project_name: 'pinlost', commit_sha: a });
+    t.is(res.status, 202, res.text);
+    const done = await waitFinished(agent, res.json.id, 60_000);
+    t.true(lost >= 1, 'the crash point was hit');
+    t.is(done.status, 'live', JSON.stringify(done.failure));
+    t.is(done.renderCommitId, a);
+    const services = (await (await fetch(`${stack.render.url}/services?name=pinlost`, { headers: { authorization: `Bearer ${apiKey}` } })).json()) as unknown[];
+    t.is(services.length, 1, 'one service');
+    const deploys = await renderDeploysOf(stack, apiKey, done.serviceId);
+    t.is(deploys[0]!.commit?.id, a, 'the newest deploy, live, is of A');
+    t.is(deploys[0]!.status, 'live');
+  } finally {
+    await crashy.close(5_000);
+    pipeline.worker = await pipeline.startWorker();
+  }
+});
+
+test('a cron job cannot be deployed at a named commit (Render takes no commitId for them): it fails before anything is created', async (t) => {
+  const { agent, accountId } = await signedInWithKey(stack, 'pincron');
+  stack.github.addRepo({ owner: 'pincron', name: 'app', branches: { main: NODE_APP } });
+  const a = stack.github.branchHead('pincron', 'app', 'main')!;
+  const res = await agent.post('/api/render/deploy', { github_repo: 'pincron/app', branch: 'main', project_name: 'pincron', commit_sha: a, service_type: 'cron_job', schedule: '0 3 * * *' });
+  t.is(res.status, 202, res.text);
+  const done = await waitFinished(agent, res.json.id, 60_000);
+  t.is(done.status, 'failed');
+  t.is(done.failure.code, 'commit_not_supported');
+  t.regex(done.failure.message, /cron job/);
+  t.is(renderCalls(stack, accountId, 'POST', '/services').length, 0);
+});
