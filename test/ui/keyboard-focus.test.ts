@@ -13,7 +13,8 @@ declare const document: any;
 
 let stack: UiStack;
 let browser: Browser;
-useBrowserStack(test, {}, (b) => ({ stack, browser } = b));
+// Render allows 10 deploys a minute per service; the 'Load older deploys' test triggers 21 on one service.
+useBrowserStack(test, { stack: { renderOptions: { rateLimits: { deploy: { limit: 100 } } } } }, (b) => ({ stack, browser } = b));
 
 /** The focused element's data-testid and aria-invalid. */
 const focused = (page: Page) => page.evaluate(() => {
@@ -187,6 +188,54 @@ test('a deployment that is not yours (or not there): focus is on the heading tha
   await page.goto(`${stack.url}/#/deployments/dpl-aaaaaaaaaaaaaaaaaaaa`);
   await page.getByRole('heading', { level: 1, name: 'Deployment not found' }).waitFor();
   t.is(await focusSettles(page, 'Deployment not found'), 'Deployment not found');
+  t.deepEqual(problems, []);
+  await context.close();
+});
+
+/** The focused element: its data-testid, or its tag and text. */
+const focusedElement = (page: Page) => page.evaluate(() => {
+  const el = document.activeElement;
+  if (!el || el === document.body) return 'BODY';
+  return el.getAttribute('data-testid') ?? `${el.tagName} ${String(el.textContent).trim().slice(0, 40)}`;
+});
+
+test('"Load older deploys" and "Load older deployments" with the keyboard: after the last page, focus is on the first row it brought', async (t) => {
+  const { context, page, problems, apiKey } = await stack.signedInWithKey(browser, 'key-older', []);
+  // 22 deploys on a service (Render's list pages by 20 here), and 21 deployments of the user's own.
+  const { render, serviceId } = await serviceMadeOutside(stack, apiKey, { login: 'key-older', name: 'older-api' });
+  for (let i = 0; i < 21; i++) await render.triggerDeploy(serviceId, {});
+  const started = await page.evaluate(async () => {
+    const session = (await (await fetch('/api/session')).json()) as { csrfToken: string };
+    const statuses: number[] = [];
+    for (let i = 0; i < 21; i++) {
+      const res = await fetch('/api/render/deploy', {
+        method: 'POST', headers: { 'content-type': 'application/json', 'x-csrf-token': session.csrfToken },
+        body: JSON.stringify({ github_repo: `key-older/gone-${i}`, project_name: `gone-${i}` }),
+      });
+      statuses.push(res.status);
+    }
+    return statuses;
+  });
+  t.deepEqual([...new Set(started)], [202]);
+
+  await page.goto(`${stack.url}/#/services/${serviceId}`);
+  const olderDeploys = page.getByRole('button', { name: 'Load older deploys' });
+  await olderDeploys.waitFor();
+  t.is(await page.getByTestId('history-row').count(), 20);
+  await olderDeploys.focus();
+  await page.keyboard.press('Enter');
+  await page.getByTestId('history-row').nth(20).waitFor();
+  const twentyFirst = await page.getByTestId('history-row').nth(20).getAttribute('data-deploy-id');
+  t.is(await page.evaluate(() => document.activeElement?.closest('[data-testid=history-row]')?.getAttribute('data-deploy-id') ?? 'not in a row'), twentyFirst, `focus: ${await focusedElement(page)}`);
+
+  await page.goto(`${stack.url}/#/`);
+  const olderDeployments = page.getByRole('button', { name: 'Load older deployments' });
+  await olderDeployments.waitFor();
+  await olderDeployments.focus();
+  await page.keyboard.press('Enter');
+  await page.getByTestId('deployment-row').nth(20).waitFor();
+  const lastRow = await page.getByTestId('deployment-row').nth(20).getAttribute('data-deployment-id');
+  t.is(await page.evaluate(() => document.activeElement?.closest('[data-testid=deployment-row]')?.getAttribute('data-deployment-id') ?? 'not in a row'), lastRow, `focus: ${await focusedElement(page)}`);
   t.deepEqual(problems, []);
   await context.close();
 });

@@ -133,6 +133,18 @@ export function confirmButton({ label, question, confirmLabel = label, danger = 
 /** Whether focus fell to <body> (its element was removed or disabled): the caller puts it back somewhere useful. */
 export const focusLost = () => document.activeElement === document.body || !document.activeElement;
 
+/**
+ * After a "Load older…" page that hid its focused button (the last page; busy() had dropped focus to
+ * <body> while it loaded): focus the first row that page brought — its link or button, else the row
+ * itself — so a keyboard user goes on reading from there, not from the top of the page.
+ */
+export function focusFirstRow(row) {
+  if (!row || !focusLost()) return;
+  const target = row.querySelector('a[href], button:not([disabled])') ?? row;
+  if (target === row && !row.hasAttribute('tabindex')) row.tabIndex = -1;
+  target.focus();
+}
+
 /** Runs an async action from a button: disables it meanwhile and shows a busy label. */
 export async function busy(button, busyLabel, action) {
   const label = button.textContent;

@@ -1,6 +1,6 @@
 /** Dashboard: the caller's deployments (live statuses) and Render services (with lifecycle actions). */
 import { noAnswer } from './api.js';
-import { busy, confirmButton, focusLost, h, notice, replace } from './dom.js';
+import { busy, confirmButton, focusFirstRow, focusLost, h, notice, replace } from './dom.js';
 import { relativeTime, timeEl } from './format.js';
 import { isTerminal, serviceStateBadge, setBadge, statusBadge, statusLabel } from './status.js';
 
@@ -51,6 +51,7 @@ export function dashboardView(ctx) {
       const rows = (page.deployments ?? []).map(deploymentRow);
       if (append) list.append(...rows); else replace(list, rows);
       more.hidden = !nextCursor;
+      if (append && more.hidden) focusFirstRow(rows[0]);
       listStatus.textContent = list.children.length ? '' : 'No deployments yet. Deploy a repository and it shows up here, live.';
       listStatus.hidden = list.children.length > 0;
     } catch (err) {

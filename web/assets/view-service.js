@@ -2,7 +2,7 @@
  * A service's settings page (#/services/:id): auto-deploy and its deploy history (rollback, clear-cache
  * redeploy), instances / plan / health check / PR previews, env vars, secret files and custom domains.
  */
-import { busy, field, h, notice, replace } from './dom.js';
+import { busy, field, focusFirstRow, h, notice, replace } from './dom.js';
 import { timeEl } from './format.js';
 import { statusBadge } from './status.js';
 import { secretsSection } from './service-secrets.js';
@@ -106,6 +106,7 @@ export function serviceView(ctx, route) {
       if (append) history.append(...rows); else replace(history, rows);
       nextCursor = res.nextCursor;
       more.hidden = !nextCursor;
+      if (append && more.hidden) focusFirstRow(rows[0]);
     } catch (err) { replace(historyFlash, notice('error', `Could not load deploys: ${err.message}`)); }
   }
   more.addEventListener('click', () => busy(more, 'Loading…', () => loadHistory(true)));
