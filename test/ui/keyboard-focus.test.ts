@@ -235,7 +235,20 @@ test('"Load older deploys" and "Load older deployments" with the keyboard: after
   await page.keyboard.press('Enter');
   await page.getByTestId('deployment-row').nth(20).waitFor();
   const lastRow = await page.getByTestId('deployment-row').nth(20).getAttribute('data-deployment-id');
-  t.is(await page.evaluate(() => document.activeElement?.closest('[data-testid=deployment-row]')?.getAttribute('data-deployment-id') ?? 'not in a row'), lastRow, `focus: ${await focusedElement(page)}`);
+  const focusedRow = () => page.evaluate(() => document.activeElement?.closest('[data-testid=deployment-row]')?.getAttribute('data-deployment-id') ?? 'not in a row');
+  t.is(await focusedRow(), lastRow, `focus: ${await focusedElement(page)}`);
+
+  // A deployment started elsewhere (another tab, CI) reloads the list: the older page stays, and so does focus.
+  await page.evaluate(async () => {
+    const session = (await (await fetch('/api/session')).json()) as { csrfToken: string };
+    await fetch('/api/render/deploy', {
+      method: 'POST', headers: { 'content-type': 'application/json', 'x-csrf-token': session.csrfToken },
+      body: JSON.stringify({ github_repo: 'key-older/gone-new', project_name: 'gone-new' }),
+    });
+  });
+  await page.locator('[data-testid=deployment-row] .row__title', { hasText: 'gone-new' }).waitFor();
+  t.is(await page.getByTestId('deployment-row').count(), 22, 'the older page is still listed');
+  t.is(await focusedRow(), lastRow, `focus after the reload: ${await focusedElement(page)}`);
   t.deepEqual(problems, []);
   await context.close();
 });

@@ -45,13 +45,18 @@ export function dashboardView(ctx) {
 
   async function loadDeployments({ append = false } = {}) {
     try {
-      const page = await ctx.api.myDeployments({ limit: 20, cursor: append ? nextCursor : null });
+      // A reload (a deployment started elsewhere, a reconnect) reads as far as the list was paged, and a
+      // page more for what is new: older pages a user loaded stay, with the row they were on focused.
+      const shown = append ? 0 : list.children.length;
+      const page = await ctx.api.myDeployments({ limit: Math.min(100, shown + 20), cursor: append ? nextCursor : null });
       if (disposed) return;
       nextCursor = page.nextCursor ?? null;
       const rows = (page.deployments ?? []).map(deploymentRow);
+      const focusedId = append ? null : document.activeElement?.closest('[data-deployment-id]')?.dataset.deploymentId;
       if (append) list.append(...rows); else replace(list, rows);
       more.hidden = !nextCursor;
       if (append && more.hidden) focusFirstRow(rows[0]);
+      if (focusedId && focusLost()) list.querySelector(`[data-deployment-id="${CSS.escape(focusedId)}"] a`)?.focus();
       listStatus.textContent = list.children.length ? '' : 'No deployments yet. Deploy a repository and it shows up here, live.';
       listStatus.hidden = list.children.length > 0;
     } catch (err) {
