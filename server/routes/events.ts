@@ -10,6 +10,7 @@ import { watchSessionEnd } from '../events/sessionEnd.js';
 import { SESSION_END_REASONS } from '../sessions/endSession.js';
 import { followedDeployment, logsEvent } from '../events/logEvents.js';
 import { newStreamMarker, subscribedEvent, subscribedMessage } from '../events/handover.js';
+import { serviceEvent } from '../events/serviceEvents.js';
 import { createLogTailer } from '../deployments/logTail.js';
 import { sentinelEventData } from '../sentinel/present.js';
 import { documented } from '../openapi/describe.js';
@@ -43,10 +44,11 @@ function deploymentEvent(message: string): string | null {
 const END_REASONS = new Set<string>(SESSION_END_REASONS);
 
 /**
- * GET /api/events: the caller's deployment updates as Server-Sent Events. Workers publish to the
- * per-user channel; this process holds one subscriber connection and fans out by user id. The stream
- * ends as soon as its session ends or loses its key (events/sessionEnd.ts), with a last `session`
- * event; the keepalive re-check of the session stays as a backstop.
+ * GET /api/events: the caller's deployment updates (and changes made to their services:
+ * events/serviceEvents.ts) as Server-Sent Events. Workers and routes publish to the per-user
+ * channel; this process holds one subscriber connection and fans out by user id. The stream ends as
+ * soon as its session ends or loses its key (events/sessionEnd.ts), with a last `session` event; the
+ * keepalive re-check of the session stays as a backstop.
  */
 export function eventRoutes(router: Router, deps: AppDeps, opts: EventRouteOptions = {}): EventRoutesHandle {
   const hub = deps.events ?? createEventHub({
@@ -60,8 +62,8 @@ export function eventRoutes(router: Router, deps: AppDeps, opts: EventRouteOptio
   const openByUser = new Map<number, number>();
 
   router.get('/api/events', documented({
-    summary: 'Live updates (Server-Sent Events): deployment, sentinel, logs (with ?logs=<deployment id>), the stream markers (stream, subscribed) and a last session event', tag: 'events',
-    responses: { 200: { contentType: 'text/event-stream', description: 'event: stream (first: this stream\'s marker), deployment|sentinel|logs|subscribed (a stream of the user with that marker is subscribed)|session, data: one JSON object per event.' } },
+    summary: 'Live updates (Server-Sent Events): deployment, service (a change to one of the caller\'s services: its id and the action), sentinel, logs (with ?logs=<deployment id>), the stream markers (stream, subscribed) and a last session event', tag: 'events',
+    responses: { 200: { contentType: 'text/event-stream', description: 'event: stream (first: this stream\'s marker), deployment|service|sentinel|logs|subscribed (a stream of the user with that marker is subscribed)|session, data: one JSON object per event.' } },
     errors: ['events_unavailable', 'rate_limited'],
   }), requireUser(), async (ctx) => {
     const userId = ctx.state.user.id;
@@ -132,6 +134,8 @@ export function eventRoutes(router: Router, deps: AppDeps, opts: EventRouteOptio
     forward = (message) => {
       const subscribed = subscribedEvent(message);
       if (subscribed) { stream.send('subscribed', subscribed); return; }
+      const service = serviceEvent(message);
+      if (service) { stream.send('service', service); return; }
       const finding = sentinelEventData(message);
       if (finding) { stream.send('sentinel', finding); return; }
       const data = deploymentEvent(message);

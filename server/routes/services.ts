@@ -19,6 +19,7 @@ import { serviceToDeploy } from '../deployments/requests.js';
 import { IDEMPOTENCY_ERRORS, IDEMPOTENCY_HEADERS, idempotencyKeyOf } from '../deployments/input.js';
 import type { SettingsAction } from './serviceSettings/scope.js';
 import { documented, view } from '../openapi/describe.js';
+import { serviceMessage } from '../events/serviceEvents.js';
 
 /** Render service ids (web services and friends, cron jobs): anything else cannot be one of theirs. */
 export const SERVICE_ID = /^(srv|crn)-[0-9a-z]{20}$/;
@@ -68,10 +69,18 @@ export async function auditServiceAction(deps: AppDeps, ctx: Koa.Context, caller
   await deps.security.recordAudit(ctx, { userId: caller.userId, action: 'lifecycle', outcome: 'success', detail: { lifecycleAction: action, serviceId } });
 }
 
-/** After a change to a service (lifecycle or settings): the cached service list is stale, and the audit trail records it. */
+/**
+ * After a change to a service (lifecycle or settings): the cached service list is stale, the audit trail
+ * records it, and the caller's other tabs hear of it on their own channel (ids and the action only) to
+ * read it again. Published after the invalidation, so what they read is the change.
+ */
 export async function serviceChanged(deps: AppDeps, ctx: Koa.Context, caller: CallerRender, action: ServiceAction, serviceId: string) {
   await deps.upstream.serviceCache.invalidate(scopeOf(caller));
   await auditServiceAction(deps, ctx, caller, action, serviceId);
+  // The change is made: a lost publish leaves the other tabs as stale as before, not the answer failed.
+  await deps.redis.publish(deps.deployments.keys.channel(caller.userId), serviceMessage(serviceId, action)).catch((err: unknown) => {
+    ctx.state.log?.warn({ err: { message: (err as Error).message } }, 'services: could not publish the change to the live channel');
+  });
 }
 
 /**

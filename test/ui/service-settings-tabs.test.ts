@@ -20,6 +20,9 @@ test('an env var, a secret file and a domain removed in one tab, then in the oth
   await render.addCustomDomain(id, 'old.tabs-remove.example.com');
 
   const second = await context.newPage();
+  // A tab that has not heard of the removal (its event stream cut, so it polls deployments only): with
+  // its stream it would drop the row at once (the test below).
+  await second.route('**/api/events', (route) => route.fulfill({ status: 503, contentType: 'application/json', body: '{"error":{"code":"events_unavailable","message":"no"}}' }));
   const rows = (page: Page) => ({
     env: page.locator('[data-testid=env-list] li[data-key=OLD_TOKEN]'),
     file: page.locator('[data-testid=file-list] li[data-key="old.pem"]'),
@@ -47,5 +50,44 @@ test('an env var, a secret file and a domain removed in one tab, then in the oth
   t.regex(await section('domains-section'), /old\.tabs-remove\.example\.com was already removed/);
   for (const testId of ['env-section', 'file-section', 'domains-section']) t.notRegex(await section(testId), /not found/i);
   t.deepEqual(await render.listEnvVars(id), []);
+  await context.close();
+});
+
+test('an env var, a secret file and a domain removed or added in one tab: the other tab’s lists follow without a reload, its focus kept', async (t) => {
+  t.timeout(120_000);
+  const { context, page: first, apiKey } = await stack.signedInWithKey(browser, 'tabsfollow', []);
+  const { render, serviceId: id } = await serviceMadeOutside(stack, apiKey, { login: 'tabsfollow', name: 'tabs-follow' });
+  await render.putEnvVar(id, 'OLD_TOKEN', 'old-token-value');
+  await render.putSecretFile(id, 'old.pem', 'old-file-content');
+  await render.addCustomDomain(id, 'old.tabs-follow.example.com');
+
+  const second = await context.newPage();
+  const rows = (page: Page) => ({
+    env: page.locator('[data-testid=env-list] li[data-key=OLD_TOKEN]'),
+    file: page.locator('[data-testid=file-list] li[data-key="old.pem"]'),
+    domain: page.locator('[data-testid=domain-row][data-domain="old.tabs-follow.example.com"]'),
+  });
+  for (const page of [first, second]) {
+    await page.goto(`${stack.url}/#/services/${id}`);
+    for (const row of Object.values(rows(page))) await row.waitFor();
+  }
+  // The other tab's focus is in its own form; a change heard there must not take it.
+  await second.getByTestId('domain-name').fill('typed.example.com');
+
+  for (const which of ['env', 'file', 'domain'] as const) {
+    const row = rows(first)[which];
+    const testId = which === 'domain' ? 'domain-remove' : 'kv-delete';
+    await row.getByTestId(testId).click();
+    await row.getByTestId(`${testId}-confirm`).click();
+    await row.waitFor({ state: 'detached' });
+    await rows(second)[which].waitFor({ state: 'detached', timeout: 15_000 });
+  }
+  await first.getByTestId('env-key').fill('NEW_FLAG');
+  await first.getByTestId('env-value').fill('new-flag-value');
+  await first.getByTestId('env-save').click();
+  await second.locator('[data-testid=env-list] li[data-key=NEW_FLAG]').waitFor({ timeout: 15_000 });
+  t.false((await second.getByTestId('env-section').innerText()).includes('new-flag-value'), 'names only: the value stays hidden');
+  t.is(await second.evaluate(() => (globalThis as unknown as { document: { activeElement: { getAttribute(n: string): string | null } | null } }).document.activeElement?.getAttribute('data-testid')), 'domain-name');
+  t.is(await second.getByTestId('domain-name').inputValue(), 'typed.example.com');
   await context.close();
 });

@@ -1,11 +1,12 @@
 import test from 'ava';
 import type { Browser } from 'playwright-core';
-import { connectKey, deployThroughForm, type UiStack } from './support/uiStack.js';
+import { connectKey, deployThroughForm, serviceMadeOutside, type UiStack } from './support/uiStack.js';
 import { useBrowserStack } from './support/browserStack.js';
 
 // Code inside page.evaluate runs in the browser; these stand in for the DOM types this (Node-only) project does not load.
 declare const localStorage: any;
 declare const sessionStorage: any;
+declare const document: any;
 
 // One browser: two tabs of one user share one session (one cookie), and what one tab does to the
 // session or its Render key the other shows, without a reload; the next user finds nothing of the last.
@@ -171,6 +172,63 @@ test('the key replaced in another tab while the deploy form is filled in: the fo
   await first.getByTestId('deploy-submit').click();
   await first.waitForURL(/#\/deployments\//);
   await first.locator('#deployment-status[data-status="live"]').waitFor({ timeout: 20_000 });
+  t.deepEqual(problems, []);
+  await context.close();
+});
+
+test('a service suspended, resumed or deleted in one tab: the other tab shows it without a reload, and keeps its focus', async (t) => {
+  t.timeout(120_000);
+  const { context, page: first, problems, apiKey } = await stack.signedInWithKey(browser, 'twotabssvc', []);
+  // A service made on Render (no deployment of this app names it): only the service's own events can tell the other tab.
+  const { serviceId: id } = await serviceMadeOutside(stack, apiKey, { login: 'twotabssvc', name: 'twotabs-svc' });
+  const second = await context.newPage();
+  const focusedTestId = () => second.evaluate(() => document.activeElement?.getAttribute('data-testid') ?? document.activeElement?.tagName);
+
+  // The other tab on the dashboard, its focus on a control of its own.
+  await second.goto(`${stack.url}/#/`);
+  const theirCard = second.locator(`[data-testid=service-card][data-service-id="${id}"]`);
+  await theirCard.getByTestId('service-suspend').waitFor();
+  await second.getByTestId('new-deploy').focus();
+
+  await first.goto(`${stack.url}/#/`);
+  const card = first.locator(`[data-testid=service-card][data-service-id="${id}"]`);
+  await card.getByTestId('service-suspend').click();
+  await card.getByTestId('service-resume').waitFor();
+
+  // Suspended there too, offering Resume and no Suspend; its focus where it was.
+  await theirCard.getByTestId('service-resume').waitFor({ timeout: 15_000 });
+  t.is(await theirCard.getAttribute('data-state'), 'suspended');
+  t.is(await theirCard.getByTestId('service-suspend').count(), 0);
+  t.is(await focusedTestId(), 'new-deploy', 'the passive tab keeps its focus');
+
+  await card.getByTestId('service-resume').click();
+  await card.getByTestId('service-suspend').waitFor();
+  await theirCard.getByTestId('service-suspend').waitFor({ timeout: 15_000 });
+  t.is(await theirCard.getByTestId('service-resume').count(), 0);
+
+  // The other tab on the service's page, a variable half typed: it follows, nothing typed is lost.
+  await second.goto(`${stack.url}/#/services/${id}`);
+  await second.getByRole('heading', { level: 1, name: 'twotabs-svc' }).waitFor();
+  await second.getByTestId('env-key').fill('HALF_TYPED');
+  const suspendedNote = second.getByTestId('service-page').getByText('This service is suspended');
+  t.is(await suspendedNote.count(), 0);
+  await card.getByTestId('service-suspend').click();
+  await card.getByTestId('service-resume').waitFor();
+  await suspendedNote.waitFor({ timeout: 15_000 });
+  t.is(await focusedTestId(), 'env-key');
+  t.is(await second.getByTestId('env-key').inputValue(), 'HALF_TYPED');
+  await card.getByTestId('service-resume').click();
+  await card.getByTestId('service-suspend').waitFor();
+  await suspendedNote.waitFor({ state: 'detached', timeout: 15_000 });
+
+  // Deleted in the first tab: the page says so, in the deployment page's words, and offers nothing.
+  await card.getByTestId('service-delete').click();
+  await card.getByTestId('service-delete-confirm').click();
+  await card.waitFor({ state: 'detached' });
+  const gone = second.getByTestId('service-page').getByText('Service deleted.');
+  await gone.waitFor({ timeout: 15_000 });
+  t.regex(await second.getByTestId('service-notices').innerText(), /Service deleted\. twotabs-svc no longer exists on Render/);
+  t.false(await second.getByTestId('env-form').isVisible(), 'no settings offered for a service that is gone');
   t.deepEqual(problems, []);
   await context.close();
 });

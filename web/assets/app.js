@@ -59,6 +59,7 @@ const live = createLive({
   onResync: () => current?.onResync?.(),
   onLogs: (e) => current?.onLogs?.(e),
   onSentinel: (e) => { current?.onSentinel?.(e); void refreshBadge(); },
+  onService: (e) => current?.onService?.(e),
   onSessionEnded: () => void followSession(),
   onMode: (mode) => {
     liveMode.textContent = MODE_TEXT[mode] ?? '';

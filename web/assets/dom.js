@@ -145,6 +145,26 @@ export function focusFirstRow(row) {
   target.focus();
 }
 
+/**
+ * Redraws part of a page for a change made elsewhere (another tab), without moving focus that is not in
+ * it. Focus that was in `area` and fell to <body> with the redraw goes back to the same control (its
+ * data-testid; for a confirmation the redraw closed, the button that opened it; else `alternatives[testid]`, the
+ * control that took its place, as Resume after Suspend) of the same item (`keyOf` the focused element,
+ * found again by `itemOf`), else the item's first control, else `fallback`.
+ */
+export async function keepFocus({ area, fallback, keyOf, itemOf, alternatives = {} }, redraw) {
+  const active = document.activeElement;
+  const held = active && active !== document.body && area.contains(active) ? { key: keyOf(active), testId: active.dataset?.testid ?? null } : null;
+  const result = await redraw();
+  if (held && focusLost()) {
+    const item = held.key != null ? itemOf(held.key) : null;
+    const find = (testId) => (item && testId ? item.querySelector(`[data-testid="${CSS.escape(testId)}"]`) : null);
+    const control = find(held.testId) ?? find(held.testId?.replace(/-confirm$/, '')) ?? find(alternatives[held.testId]);
+    (control ?? item?.querySelector('button, a[href], input, select') ?? fallback)?.focus();
+  }
+  return result;
+}
+
 /** Runs an async action from a button: disables it meanwhile and shows a busy label. */
 export async function busy(button, busyLabel, action) {
   const label = button.textContent;

@@ -1,6 +1,8 @@
 /**
  * Live deployment updates: Server-Sent Events from GET /api/events, and polling when EventSource is
- * missing or keeps failing. Views see the same {id, status, updatedAt} events either way. A view can
+ * missing or keeps failing. Views see the same {id, status, updatedAt} events either way. A change made
+ * to one of the user's services (here or in another tab) comes as {id, action} to onService, over the
+ * stream only: a page that is polling reads them again when the stream is back (its resync at the open). A view can
  * follow one deployment's logs (`follow(id)`): the stream is reopened with ?logs=<id> and its `logs`
  * events go to onLogs (while polling, the log panel reads pages itself).
  *
@@ -30,9 +32,10 @@ const MAX_PASSED = 50;
 /**
  * @param {{ api: object, onEvent: (e: {id: string, status: string, updatedAt: string}) => void,
  *           onResync: () => void, onMode: (mode: 'connecting'|'live'|'polling') => void,
+ *           onService?: (e: {id: string, action: string}) => void,
  *           onSessionEnded?: (reason: string) => void }} opts
  */
-export function createLive({ api, onEvent, onResync, onMode, onLogs = () => {}, onSentinel = () => {}, onSessionEnded = () => {} }) {
+export function createLive({ api, onEvent, onResync, onMode, onLogs = () => {}, onSentinel = () => {}, onService = () => {}, onSessionEnded = () => {} }) {
   let source = null;
   /** The open stream a reopened one replaces: it delivers the updates until it has delivered the new one's marker. */
   let previous = null;
@@ -172,6 +175,12 @@ export function createLive({ api, onEvent, onResync, onMode, onLogs = () => {}, 
           onEvent(data);
         });
       }
+    });
+    // A change to one of the user's services (here or in another tab): ids and the action, for the view to read it again.
+    es.addEventListener('service', (e) => {
+      let data;
+      try { data = JSON.parse(e.data); } catch { return; }
+      if (data && typeof data.id === 'string' && typeof data.action === 'string') update(es, () => onService(data));
     });
     es.addEventListener('sentinel', (e) => {
       let data;

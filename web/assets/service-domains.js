@@ -1,5 +1,5 @@
 /** The settings page's custom domains: add one, the DNS records to create for it, verify, remove. */
-import { busy, confirmButton, field, focusLost, h, notice, replace } from './dom.js';
+import { busy, confirmButton, field, focusLost, h, keepFocus, notice, replace } from './dom.js';
 
 const VERIFIED = { verified: ['success', 'Verified'], unverified: ['progress', 'Waiting for DNS'] };
 
@@ -99,6 +99,9 @@ export function domainsSection({ ctx, serviceId }) {
   });
 
   void load();
-  return h('section', { class: 'section', 'aria-labelledby': 'domains-heading', 'data-testid': 'domains-section' },
-    heading, body);
+  return {
+    el: h('section', { class: 'section', 'aria-labelledby': 'domains-heading', 'data-testid': 'domains-section' }, heading, body),
+    /** Changed elsewhere (another tab): the list is read again; a focused row keeps focus on its button, else the heading. */
+    reload: () => keepFocus({ area: list, fallback: heading, keyOf: (el) => el.closest('[data-domain]')?.dataset.domain, itemOf: (name) => list.querySelector(`[data-domain="${CSS.escape(name)}"]`) }, load),
+  };
 }

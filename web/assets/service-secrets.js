@@ -2,7 +2,7 @@
  * The settings page's env vars and secret files: names listed, a value only when asked for (that read
  * appears in the user's Render audit log), one key or file added, changed or removed at a time.
  */
-import { busy, confirmButton, field, focusLost, h, notice, replace, revealToggle } from './dom.js';
+import { busy, confirmButton, field, focusLost, h, keepFocus, notice, replace, revealToggle } from './dom.js';
 
 const AUDIT_NOTE = 'Showing a value reads it from Render, which records the read in your workspace\'s Render audit log.';
 
@@ -121,8 +121,12 @@ export function secretsSection({ kind, ctx, serviceId, onChanged }) {
   });
 
   void load();
-  return h('section', { class: 'section', 'aria-labelledby': `${kind}-heading`, 'data-testid': env ? 'env-section' : 'file-section' },
-    heading,
-    h('p', { class: 'muted' }, env ? ['Values are hidden. ', AUDIT_NOTE] : 'Contents are hidden; showing a file reads it from Render.', ' Changes apply at the next deploy.'),
-    h('div', { class: 'card' }, status, list, flash, form));
+  return {
+    el: h('section', { class: 'section', 'aria-labelledby': `${kind}-heading`, 'data-testid': env ? 'env-section' : 'file-section' },
+      heading,
+      h('p', { class: 'muted' }, env ? ['Values are hidden. ', AUDIT_NOTE] : 'Contents are hidden; showing a file reads it from Render.', ' Changes apply at the next deploy.'),
+      h('div', { class: 'card' }, status, list, flash, form)),
+    /** Changed elsewhere (another tab): the list is read again; a focused row keeps focus on its button, else the heading. */
+    reload: () => keepFocus({ area: list, fallback: heading, keyOf: (el) => el.closest('[data-key]')?.dataset.key, itemOf: (key) => list.querySelector(`[data-key="${CSS.escape(key)}"]`) }, load),
+  };
 }

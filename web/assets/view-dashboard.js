@@ -1,11 +1,13 @@
 /** Dashboard: the caller's deployments (live statuses) and Render services (with lifecycle actions). */
 import { noAnswer } from './api.js';
-import { busy, confirmButton, focusFirstRow, focusLost, h, notice, replace } from './dom.js';
+import { busy, confirmButton, focusFirstRow, focusLost, h, keepFocus, notice, replace } from './dom.js';
 import { relativeTime, timeEl } from './format.js';
 import { isTerminal, serviceStateBadge, setBadge, statusBadge, statusLabel } from './status.js';
 
 /** The button a service card offers after an action in place of the one pressed. */
 const NEXT_ACTION = { Suspend: 'service-resume', Resume: 'service-suspend' };
+/** The same by the pressed button's test id, for a card drawn again after a change made in another tab. */
+const IN_PLACE_OF = { 'service-suspend': 'service-resume', 'service-resume': 'service-suspend' };
 
 const TYPE_LABELS = {
   web_service: 'Web service', static_site: 'Static site', private_service: 'Private service',
@@ -135,9 +137,14 @@ export function dashboardView(ctx) {
       const res = await ctx.api.services();
       if (disposed) return;
       const items = res.services ?? [];
-      replace(services, items.length
+      // Drawn again after a change (perhaps in another tab): focus on a card stays on that card's control.
+      await keepFocus({
+        area: services, fallback: servicesHeading, alternatives: IN_PLACE_OF,
+        keyOf: (el) => el.closest('[data-service-id]')?.dataset.serviceId,
+        itemOf: (serviceId) => services.querySelector(`[data-service-id="${CSS.escape(serviceId)}"]`),
+      }, () => replace(services, items.length
         ? h('ul', { class: 'cards' }, items.map(serviceCard))
-        : h('p', { class: 'muted' }, 'No services on your Render account yet.'));
+        : h('p', { class: 'muted' }, 'No services on your Render account yet.')));
     } catch (err) {
       if (disposed) return;
       replace(services, h('p', { class: 'muted' }, err.status === 404 ? 'The service list is not available on this server.' : `Could not load your Render services: ${err.message}`));
@@ -195,6 +202,8 @@ export function dashboardView(ctx) {
         reloadServicesSoon();
       }
     },
+    // A service changed (suspended, resumed, deleted, its settings), here or in another tab: read the cards again.
+    onService() { reloadServicesSoon(); },
     // After a gap in the stream (a reconnect, a tab asleep) the cards may be as stale as the list.
     onResync() { loadDeployments(); loadServices(); },
     dispose() { disposed = true; clearTimeout(reloadTimer); clearTimeout(servicesTimer); },

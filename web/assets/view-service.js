@@ -2,7 +2,7 @@
  * A service's settings page (#/services/:id): auto-deploy and its deploy history (rollback, clear-cache
  * redeploy), instances / plan / health check / PR previews, env vars, secret files and custom domains.
  */
-import { busy, field, focusFirstRow, h, notice, replace } from './dom.js';
+import { busy, field, focusFirstRow, focusLost, h, keepFocus, notice, replace } from './dom.js';
 import { timeEl } from './format.js';
 import { statusBadge } from './status.js';
 import { secretsSection } from './service-secrets.js';
@@ -27,6 +27,12 @@ export function serviceView(ctx, route) {
   let settings = null;
   let nextCursor = null;
   let disposed = false;
+  /** The env var, secret file and custom domain sections, once the service is read. */
+  let sections = null;
+  /** The scaling form was edited since it was drawn: a change from another tab does not redraw it. */
+  let scalingEdited = false;
+  /** The service was deleted (here we only hear of it): the page says so and offers nothing. */
+  let deleted = false;
 
   const offerRedeploy = () => replace(applyBanner, notice('info', 'Saved on Render. It takes effect at the next deploy. ', redeployButton('Redeploy to apply', false, 'apply-redeploy')));
 
@@ -151,7 +157,61 @@ export function serviceView(ctx, route) {
         }
       });
     });
+    form.addEventListener('input', () => { scalingEdited = true; });
+    form.addEventListener('change', () => { scalingEdited = true; });
+    scalingEdited = false;
     replace(scaling, form);
+  }
+
+  /** The heading, meta line, links and the suspended notice, from `settings`. */
+  function drawService() {
+    heading.textContent = settings.name;
+    meta.textContent = [TYPE_LABELS[settings.type] ?? settings.type, settings.runtime, settings.region, settings.plan, settings.repo ? `${settings.repo.replace(/^https:\/\/github\.com\//, '')}${settings.branch ? ` @ ${settings.branch}` : ''}` : null].filter(Boolean).join(' · ');
+    replace(links,
+      settings.url ? h('a', { href: settings.url, rel: 'noopener noreferrer', target: '_blank' }, 'Open site') : null,
+      settings.dashboardUrl ? h('a', { href: settings.dashboardUrl, rel: 'noopener noreferrer', target: '_blank' }, 'Render dashboard') : null);
+    replace(top, settings.suspended ? notice('warning', h('span', { 'data-testid': 'service-suspended' }, 'This service is suspended: changes are saved but nothing runs until you resume it.')) : null);
+  }
+
+  /** Gone from Render (deleted in another tab, or found gone on a re-read): said as the deployment page says it. */
+  function showDeleted() {
+    if (deleted) return;
+    deleted = true;
+    const hadFocus = body.contains(document.activeElement);
+    body.hidden = true;
+    replace(applyBanner);
+    replace(links);
+    replace(top, notice('warning', h('span', { 'data-testid': 'service-deleted' }, h('strong', null, 'Service deleted. '),
+      `${settings?.name || 'This service'} no longer exists on Render, so its settings cannot be changed.`)));
+    ctx.announce(`${settings?.name || 'The service'} was deleted`);
+    // Only focus that went with the hidden settings moves (to the page's heading); any other stays.
+    if (hadFocus && focusLost()) heading.focus();
+  }
+
+  /**
+   * A change made elsewhere (another tab or device; this tab's own too): what it touched is read again
+   * through the API. A form being edited here is left as it is.
+   */
+  async function refresh(action) {
+    if (deleted || !settings) return;
+    if (action === 'delete') { showDeleted(); return; }
+    if (action.startsWith('env_var_')) { void sections.env.reload(); return; }
+    if (action.startsWith('secret_file_')) { void sections.file.reload(); return; }
+    if (action.startsWith('domain_')) { void sections.domains.reload(); return; }
+    try {
+      const res = await ctx.api.serviceSettings(id);
+      if (disposed || deleted) return;
+      settings = res.settings;
+      drawService();
+      if (!autoBox.disabled) drawAuto();
+      // Drawn again, focus in them stays on its control (this tab's own Save, say).
+      if (!scalingEdited) await keepFocus({ area: scaling, fallback: null, keyOf: () => 'form', itemOf: () => scaling }, drawScaling);
+      if (['redeploy', 'rollback', 'clear_cache_redeploy'].includes(action)) {
+        await keepFocus({ area: history, fallback: null, keyOf: (el) => el.closest('[data-deploy-id]')?.dataset.deployId, itemOf: (deployId) => history.querySelector(`[data-deploy-id="${CSS.escape(deployId)}"]`) }, () => loadHistory());
+      }
+    } catch (err) {
+      if (err.status === 404) showDeleted();
+    }
   }
 
   async function load() {
@@ -159,19 +219,16 @@ export function serviceView(ctx, route) {
       const res = await ctx.api.serviceSettings(id);
       if (disposed) return;
       settings = res.settings;
-      heading.textContent = settings.name;
-      meta.textContent = [TYPE_LABELS[settings.type] ?? settings.type, settings.runtime, settings.region, settings.plan, settings.repo ? `${settings.repo.replace(/^https:\/\/github\.com\//, '')}${settings.branch ? ` @ ${settings.branch}` : ''}` : null].filter(Boolean).join(' · ');
-      replace(links,
-        settings.url ? h('a', { href: settings.url, rel: 'noopener noreferrer', target: '_blank' }, 'Open site') : null,
-        settings.dashboardUrl ? h('a', { href: settings.dashboardUrl, rel: 'noopener noreferrer', target: '_blank' }, 'Render dashboard') : null);
-      if (settings.suspended) replace(top, notice('warning', 'This service is suspended: changes are saved but nothing runs until you resume it.'));
+      drawService();
       drawAuto();
       drawScaling();
       void loadHistory();
-      body.append(
-        secretsSection({ kind: 'env', ctx, serviceId: id, onChanged: offerRedeploy }),
-        secretsSection({ kind: 'file', ctx, serviceId: id, onChanged: offerRedeploy }),
-        domainsSection({ ctx, serviceId: id }));
+      sections = {
+        env: secretsSection({ kind: 'env', ctx, serviceId: id, onChanged: offerRedeploy }),
+        file: secretsSection({ kind: 'file', ctx, serviceId: id, onChanged: offerRedeploy }),
+        domains: domainsSection({ ctx, serviceId: id }),
+      };
+      body.append(sections.env.el, sections.file.el, sections.domains.el);
       body.hidden = false;
     } catch (err) {
       replace(top, notice('error', err.status === 404 ? 'There is no such service among your Render workspaces.' : `Could not load the service: ${err.message}`));
@@ -194,6 +251,7 @@ export function serviceView(ctx, route) {
       h('p', {}, h('a', { href: '#/' }, '← Dashboard')),
       h('div', { class: 'page__head' }, h('div', {}, heading, meta, links)),
       top, applyBanner, body),
+    onService(e) { if (e.id === id) void refresh(e.action); },
     dispose() { disposed = true; },
   };
 }
