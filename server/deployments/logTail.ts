@@ -131,7 +131,7 @@ export function createLogTailer(deps: LogTailDeps, opts: LogTailOptions = {}): L
   async function secretsOf(tail: Tail, client: RenderClient, serviceId: string): Promise<string[]> {
     const now = deps.clock.now();
     if (!tail.secrets || now - tail.secrets.at > secretsTtlMs) {
-      tail.secrets = { values: await serviceSecrets(client, serviceId), at: now };
+      tail.secrets = { values: await serviceSecrets(client, serviceId, deps), at: now };
     }
     return tail.secrets.values;
   }

@@ -5,6 +5,7 @@ import { errors } from '../errors.js';
 import { redactSecrets, stripControls } from './redact.js';
 import type { DeploymentRecord } from './types.js';
 import { clampToWindow, deployLogWindows, type LogPhase, type LogWindow } from './logWindows.js';
+import { retiredSecrets, type RetiredSecretsDeps } from './retiredSecrets.js';
 
 /**
  * A deployment's logs as Render has them, bounded to that deploy (logWindows.ts), paged the way
@@ -67,19 +68,22 @@ interface LogSource {
   secrets: string[];
 }
 
-/** Every value to redact from a service's lines: its env var values and its secret files' contents. */
-export async function serviceSecrets(client: RenderClient, serviceId: string): Promise<string[]> {
-  const [vars, files] = await Promise.all([client.listEnvVars(serviceId), client.listSecretFiles(serviceId)]);
-  return [...vars.map((v) => v.value), ...files.map((f) => f.content)].filter((v): v is string => typeof v === 'string');
+/**
+ * Every value to redact from a service's lines: its env var values and its secret files' contents,
+ * and those replaced or removed through the settings (a deploy made before still runs with them).
+ */
+export async function serviceSecrets(client: RenderClient, serviceId: string, retired: RetiredSecretsDeps): Promise<string[]> {
+  const [vars, files, old] = await Promise.all([client.listEnvVars(serviceId), client.listSecretFiles(serviceId), retiredSecrets(retired, serviceId)]);
+  return [...vars.map((v) => v.value), ...files.map((f) => f.content), ...old].filter((v): v is string => typeof v === 'string');
 }
 
 /**
  * The Render deploy and the values to redact (three read calls). Null before the deploy exists at Render.
  * A failed read of the values fails the whole read: without them, the lines cannot be redacted.
  */
-export async function loadLogSource(client: RenderClient, rec: DeploymentRecord): Promise<LogSource | null> {
+export async function loadLogSource(client: RenderClient, rec: DeploymentRecord, retired: RetiredSecretsDeps): Promise<LogSource | null> {
   if (!rec.serviceId || !rec.deployId) return null;
-  const [deploy, secrets] = await Promise.all([client.getDeploy(rec.serviceId, rec.deployId), serviceSecrets(client, rec.serviceId)]);
+  const [deploy, secrets] = await Promise.all([client.getDeploy(rec.serviceId, rec.deployId), serviceSecrets(client, rec.serviceId, retired)]);
   return { client, ownerId: rec.request.ownerId, serviceId: rec.serviceId, deploy, secrets };
 }
 

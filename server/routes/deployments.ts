@@ -16,6 +16,7 @@ import { LogPageQuery } from '../deployments/logs.js';
 import { deploymentLogFile, deploymentLogPage, LOG_BUDGET_WAIT_MS } from '../deployments/logReads.js';
 import { cancelDeployment } from '../deployments/cancel.js';
 import { noteTelemetryTarget } from '../telemetry/middleware.js';
+import { retiredDeps } from '../deployments/retiredSecrets.js';
 
 /** Deploy requests and the caller's deployment records. Someone else's id is a 404, like a missing one. */
 export function deploymentRoutes(router: Router, deps: AppDeps) {
@@ -83,7 +84,7 @@ export function deploymentRoutes(router: Router, deps: AppDeps) {
   router.get('/api/render/deployments/:id/logs', documented({ summary: 'A page of this deploy\'s log lines (redacted), newest page first', tag: 'deployments', responses: { 200: LogPageView } }), requireUser(), requireRenderKey(), validate({ query: LogPageQuery }), async (ctx) => {
     const rec = await loadOwn(ctx);
     const { client } = callerRender(deps, ctx.state, { budgetWaitMs: LOG_BUDGET_WAIT_MS.page });
-    ctx.body = (await deploymentLogPage(client, rec, ctx.input.query, nowIso())) satisfies LogPageView;
+    ctx.body = (await deploymentLogPage(client, rec, ctx.input.query, nowIso(), retiredDeps(deps))) satisfies LogPageView;
   });
 
   // The whole log as text, redacted like the pages.
@@ -93,7 +94,7 @@ export function deploymentRoutes(router: Router, deps: AppDeps) {
   }), requireUser(), requireRenderKey(), async (ctx) => {
     const rec = await loadOwn(ctx);
     const { client } = callerRender(deps, ctx.state, { budgetWaitMs: LOG_BUDGET_WAIT_MS.download });
-    const { filename, text } = await deploymentLogFile(client, rec, nowIso());
+    const { filename, text } = await deploymentLogFile(client, rec, nowIso(), retiredDeps(deps));
     ctx.type = 'text/plain; charset=utf-8';
     ctx.set('Content-Disposition', `attachment; filename="${filename}"`);
     ctx.body = text;

@@ -38,6 +38,8 @@ export function envVarRoutes(router: Router, scope: ReturnType<typeof settingsSc
       const v = await client.getEnvVar(serviceId, key);
       return { key: v.key, value: v.value } satisfies z.infer<typeof EnvVarValueView>;
     },
+    // From the list, as the log pages read values.
+    current: async (client, serviceId, key) => (await client.listEnvVars(serviceId)).find((v) => v.key === key)?.value ?? null,
     put: (client, serviceId, key, body) => client.putEnvVar(serviceId, key, body.value !== undefined ? body.value : { generateValue: true }),
     remove: (client, serviceId, key) => client.deleteEnvVar(serviceId, key),
   });

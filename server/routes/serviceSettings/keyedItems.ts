@@ -33,6 +33,8 @@ interface KeyedItemKind<Body extends z.ZodType> {
   /** The list answer (names only), one item's answer (with its value), and the Render calls. */
   list(client: RenderClient, serviceId: string): Promise<unknown>;
   reveal(client: RenderClient, serviceId: string, name: string): Promise<unknown>;
+  /** The item's value now (null: there is none), read before a change replaces or removes it. */
+  current(client: RenderClient, serviceId: string, name: string): Promise<string | null>;
   put(client: RenderClient, serviceId: string, name: string, body: z.output<Body>): Promise<unknown>;
   remove(client: RenderClient, serviceId: string, name: string): Promise<void>;
 }
@@ -43,6 +45,13 @@ export function keyedItemRoutes<Body extends z.ZodType>(router: Router, scope: R
   const tag = 'service-settings';
   const nameParam = () => pathParam(kind.param, kind.rule, () => errors.validation(kind.ruleText, { field: kind.param }));
   const changes: Pick<RouteDoc, 'errors'> = { errors: ['render_rejected', 'render_payment_required', 'render_conflict'] };
+
+  // The running deploy keeps the value a change replaces until the next deploy (and its logs, and
+  // earlier deploys' logs, hold it): kept for redaction before Render is asked to change it.
+  const retireCurrent = async (client: RenderClient, serviceId: string, name: string, next: unknown) => {
+    const now = await kind.current(client, serviceId, name);
+    if (now !== null && now !== next) await scope.retire(serviceId, [now]);
+  };
 
   router.get(kind.path, documented({ ...kind.docs.list, tag }), ...scope.read, validate({ query: NoQuery }), scope.ownService, async (ctx) => {
     const { caller, service } = ctx.state.own;
@@ -60,6 +69,7 @@ export function keyedItemRoutes<Body extends z.ZodType>(router: Router, scope: R
   router.put(item, documented({ ...kind.docs.set, tag, ...changes }), ...scope.write(), nameParam(), validate({ body: kind.body }, { messages: 'as-written' }), scope.ownService, async (ctx) => {
     const { caller, service } = ctx.state.own;
     const name = String(ctx.params[kind.param]);
+    await retireCurrent(caller.client, service.id, name, (ctx.input.body as Record<string, unknown>)[kind.bodyField]);
     await plainRender(`${kind.noun} ${name}`, kind.bodyField, () => kind.put(caller.client, service.id, name, ctx.input.body));
     await scope.changed(ctx, kind.actions.set);
     ctx.body = { [kind.param]: name, redeployToApply: true };
@@ -68,6 +78,7 @@ export function keyedItemRoutes<Body extends z.ZodType>(router: Router, scope: R
   router.delete(item, documented({ ...kind.docs.remove, tag }), ...scope.write(), nameParam(), scope.ownService, async (ctx) => {
     const { caller, service } = ctx.state.own;
     const name = String(ctx.params[kind.param]);
+    await retireCurrent(caller.client, service.id, name, undefined);
     await plainRender(`removing ${name}`, kind.param, () => kind.remove(caller.client, service.id, name), { notFound: kind.notFound });
     await scope.changed(ctx, kind.actions.remove);
     ctx.body = { [kind.param]: name, deleted: true, redeployToApply: true };

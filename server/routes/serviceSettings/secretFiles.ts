@@ -40,6 +40,7 @@ export function secretFileRoutes(router: Router, scope: ReturnType<typeof settin
       const file = await client.getSecretFile(serviceId, name);
       return { name: file.name, content: file.content } satisfies z.infer<typeof SecretFileView>;
     },
+    current: async (client, serviceId, name) => (await client.listSecretFiles(serviceId)).find((f) => f.name === name)?.content ?? null,
     put: (client, serviceId, name, body) => client.putSecretFile(serviceId, name, body.content),
     remove: (client, serviceId, name) => client.deleteSecretFile(serviceId, name),
   });
