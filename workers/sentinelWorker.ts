@@ -46,6 +46,7 @@ export async function startSentinelWorker(ctx: WorkerContext, args: { connection
     alerts: createSentinelAlerts({ ...args.options?.alerts, redis, prefix: config.redisPrefix, logger: ctx.logger }),
     audit: args.audit,
     upstream: ctx.upstream, now: () => ctx.clock.now(),
+    retired: { redis, prefix: config.redisPrefix, keyring: ctx.keyring },
     channelOf: (userId: number) => ctx.deployments.keys.channel(userId),
     onFinding: (f: { severity: string; kind: string }) => findings.inc({ severity: f.severity, kind: f.kind }),
     onRound: (outcome: string) => rounds.inc({ outcome }),

@@ -57,7 +57,7 @@ export function stripControls(text: string): string {
  * of a page or a tail's poll (its arrays are built fresh and never changed after).
  */
 const preparedValues = new WeakMap<readonly string[], string[]>();
-function valuesOf(secrets: readonly string[]): string[] {
+export function valuesOf(secrets: readonly string[]): string[] {
   let values = preparedValues.get(secrets);
   if (!values) {
     values = [...new Set(secrets.flatMap(forms).filter((s) => s.length >= MIN_LENGTH))].sort((a, b) => b.length - a.length);

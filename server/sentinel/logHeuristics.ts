@@ -5,6 +5,9 @@
  * whole upper-case words, exception classes are capitalised identifiers ending in Exception or Error
  * (Java, Python, JS, C#); memory and segfault messages are matched case-insensitively.
  */
+
+import { valuesOf } from '../deployments/redact.js';
+
 export const MAX_LINE = 2_000;
 
 interface LogSignature {
@@ -67,7 +70,8 @@ function hasWord(line: string, word: string): boolean {
 
 /** A log line fit for storage: secrets the caller knows replaced, credential-shaped tokens masked, shortened. */
 export function sanitizeLine(line: string, secrets: string[], maxLength = 300): string {
-  const values = [...new Set(secrets.filter((s) => s.length >= 4))].sort((a, b) => b.length - a.length);
+  // The forms deployment logs redact too: a file's lines, a value inside a JSON string.
+  const values = valuesOf(secrets);
   let out = cutOutsideSecrets(line, MAX_LINE, values);
   for (const v of values) out = out.split(v).join('[redacted]');
   out = out.replace(/(rnd_|gh[pousr]_|github_pat_|xox[abprs]-|sk_live_)[A-Za-z0-9]+/g, '$1[redacted]');

@@ -6,6 +6,8 @@ import { classifyLine, sanitizeLine } from './logHeuristics.js';
 import { findingId, type RoundCursors, type SentinelStore } from './store.js';
 import type { RoundGuard } from './guardedWrites.js';
 import type { Finding, SentinelStatus } from './types.js';
+import { serviceSecrets } from '../deployments/logs.js';
+import type { RetiredSecretsDeps } from '../deployments/retiredSecrets.js';
 
 /** Lines of one signature more than this apart start a new finding; closer ones are the same crash loop. */
 const GROUP_GAP_MS = 10 * 60_000;
@@ -25,6 +27,8 @@ interface RoundInput {
   ownerIds: string[];
   client: RenderClient;
   store: SentinelStore;
+  /** Where values replaced through the settings are kept: redacted like current ones. */
+  retired: RetiredSecretsDeps;
   now: () => number;
   /** A finding was created (isNew) or grew (a log group). */
   onFinding(f: Finding, isNew: boolean): Promise<void>;
@@ -239,7 +243,7 @@ export async function runRound(input: RoundInput): Promise<RoundResult> {
     }
     const secretsByService = new Map<string, string[] | null>();
     for (const [key, g] of groups) {
-      if (!secretsByService.has(g.serviceId)) secretsByService.set(g.serviceId, await envValues(g.serviceId));
+      if (!secretsByService.has(g.serviceId)) secretsByService.set(g.serviceId, await secretValues(g.serviceId));
       const secrets = secretsByService.get(g.serviceId) ?? null;
       const line = (m: string) => (secrets ? sanitizeLine(m, secrets) : '(hidden: env values could not be read to redact this line)');
       const svcName = services.find((s) => s.id === g.serviceId)?.name ?? g.serviceId;
@@ -268,13 +272,16 @@ export async function runRound(input: RoundInput): Promise<RoundResult> {
     }
   }
 
-  /** Env var values of a service, to redact log lines like deployment logs are; our read is noted first. */
-  async function envValues(serviceId: string): Promise<string[] | null> {
+  /**
+   * What deployment logs are redacted against (env var values, secret file contents, values replaced
+   * through the settings), to redact log lines the same way; our env var read is noted first.
+   */
+  async function secretValues(serviceId: string): Promise<string[] | null> {
     await store.noteSelfCall(userId, 'ViewEnvVarValuesEvent', serviceId, input.now());
     try {
-      const vars = await client.listEnvVars(serviceId);
-      result.calls += 1;
-      return vars.map((v) => v.value).filter((v): v is string => typeof v === 'string');
+      const values = await serviceSecrets(client, serviceId, input.retired);
+      result.calls += 2;
+      return values;
     } catch (err) {
       if (err instanceof BudgetExhausted) throw err;
       return null;

@@ -44,7 +44,7 @@ test('the budget spent on a service\'s second events page: the first page\'s fin
   await r.client.hset(store.keys.settings(1), 'gen', 'g1');
   for (let round = 0; round < 2; round++) {
     const { round, status, cursors } = await store.beginRound(1, 60_000);
-    await runRound({ userId: 1, round, ownerIds: [owner!.id], client, store, now: Date.now, onFinding: async (f, isNew) => { if (isNew) found.push(f); }, status, cursors });
+    await runRound({ userId: 1, round, ownerIds: [owner!.id], client, store, retired: { redis: r.client, prefix: r.prefix, keyring: createKeyring(randomBytes(32)) }, now: Date.now, onFinding: async (f, isNew) => { if (isNew) found.push(f); }, status, cursors });
     await store.endRound(1, round, status, cursors, { nowMs: Date.now() });
   }
   t.deepEqual(found.map((f) => f.rule), ['server_oom']);

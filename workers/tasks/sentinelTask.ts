@@ -14,12 +14,15 @@ import type { SentinelAlerts } from '../../server/sentinel/alerts.js';
 import { sentinelMessage } from '../../server/sentinel/present.js';
 import { nextDue, type Claim } from '../../server/sentinel/schedule.js';
 import type { Finding } from '../../server/sentinel/types.js';
+import type { RetiredSecretsDeps } from '../../server/deployments/retiredSecrets.js';
 
 /** Sentinel never takes more than this share of any Render bucket of a key, and only while as much is left for deploys. */
 const SENTINEL_BUDGET_SHARE = 0.1;
 /** A call of each bucket a round spends from (both per key): what is paid ahead is taken as these. */
 const PREPAID_CALLS = { read: { method: 'GET', route: '/services' }, logs: { method: 'GET', route: '/logs' } } as const;
 type PrepaidBucket = keyof typeof PREPAID_CALLS;
+/** Reads made only when log lines need redacting: not paid ahead as steady calls. */
+const REDACTION_READS = new Set(['/services/{serviceId}/env-vars', '/services/{serviceId}/secret-files']);
 const isPrepaidBucket = (name: string): name is PrepaidBucket => name in PREPAID_CALLS;
 
 interface SentinelContext {
@@ -32,6 +35,8 @@ interface SentinelContext {
   alerts: SentinelAlerts;
   audit: AuditLog;
   upstream: Pick<UpstreamClients, 'render'>;
+  /** Values replaced through the settings, redacted from log findings like current ones. */
+  retired: RetiredSecretsDeps;
   now: () => number;
   /** The per-user channel SSE listens on (the deployment store's). */
   channelOf: (userId: number) => string;
@@ -44,8 +49,8 @@ interface SentinelContext {
 export interface LastRound {
   ref: string; fp: string; atMs: number; everyMs: number;
   /**
-   * The round's steady Render calls, by bucket, paid ahead with the next round's start: reads but env
-   * values' (only when log lines need redacting), one logs call (later pages and chunks only now and then).
+   * The round's steady Render calls, by bucket, paid ahead with the next round's start: reads but those
+   * for redaction (env var values, secret files: only when log lines need redacting), one logs call (later pages and chunks only now and then).
    */
   calls: Record<PrepaidBucket, number>;
 }
@@ -98,7 +103,7 @@ export async function runSentinelRound(ctx: SentinelContext, claim: Claim): Prom
   const client = ctx.upstream.render(apiKey, {
     async beforeRequest(call) {
       const bucket = bucketOf(call).name;
-      if (bucket === 'read' && call.route !== '/services/{serviceId}/env-vars') calls.read += 1;
+      if (bucket === 'read' && !REDACTION_READS.has(call.route)) calls.read += 1;
       if (bucket === 'logs') calls.logs = 1;
       const paid = isPrepaidBucket(bucket) ? paidAhead[bucket].shift() : undefined;
       if (!paid) return ctx.budget.acquireShare(fp, call, SENTINEL_BUDGET_SHARE, 'sentinel');
@@ -109,7 +114,7 @@ export async function runSentinelRound(ctx: SentinelContext, claim: Claim): Prom
   const slackUrl = ctx.store.openSlackUrl(userId, settings.slackSealed);
   try {
     const result = await runRound({
-      userId, round, ownerIds: sess.render.owners.map((o) => o.id), client, store: ctx.store, now: ctx.now, status, cursors,
+      userId, round, ownerIds: sess.render.owners.map((o) => o.id), client, store: ctx.store, retired: ctx.retired, now: ctx.now, status, cursors,
       onFinding: async (f, isNew) => {
         await ctx.redis.publish(ctx.channelOf(userId), sentinelMessage(f, isNew));
         if (!isNew) return;
