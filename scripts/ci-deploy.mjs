@@ -2,6 +2,10 @@
 // Deploy a pushed commit through the orchestrator from CI and wait for the outcome.
 // Plain Node (18+), no dependencies, so a workflow can fetch and run this one file.
 //
+// The first push creates the service (POST /api/render/deploy); every later push redeploys it
+// (POST /api/render/services/:id/redeploy with commit_sha): a deploy always creates a service, and
+// Render refuses a second service of the same name in a workspace.
+//
 //   ORCHESTRATOR_URL   the orchestrator's BASE_URL, e.g. https://render-orchestrator.onrender.com
 //   GH_USER_TOKEN      a GitHub user token or fine-grained PAT (Actions' GITHUB_TOKEN is an app token: GitHub's
 //                      GET /user refuses it, so it cannot name a user)
@@ -10,10 +14,12 @@
 //   GITHUB_REF_NAME    the branch (set by GitHub Actions)
 //   GITHUB_SHA         the pushed commit (set by GitHub Actions): deployed as commit_sha, so a later push to the branch
 //                      cannot be deployed in its place; and the Idempotency-Key, so a re-run does not deploy twice
-//   SERVICE_NAME       the Render service name (default: the repository name, lowercased)
+//   SERVICE_NAME       the Render service name (default: the repository name, lowercased). A service of that name
+//                      that deploys another repository or branch is left alone: exit 2, set another SERVICE_NAME
 //   DEPLOY_TIMEOUT_SECONDS (default 1800), POLL_SECONDS (default 5)
 //
-// Exit code 0 when the deploy went live (its URL is printed), 1 when it failed or timed out, 2 on bad input.
+// Exit code 0 when the deploy went live (its URL is printed; also when a later deploy has replaced it since), 1 when it failed or timed out, 2 on bad input
+// (SERVICE_NAME taken by another repository's service included).
 
 const env = process.env;
 const need = (name) => {
@@ -50,16 +56,43 @@ async function api(method, path, { body, headers } = {}) {
 
 const problem = (res) => (res.json?.error ? `${res.json.error.code}: ${res.json.error.message}` : `HTTP ${res.status}`);
 
-const started = await api('POST', '/api/render/deploy', {
-  body: { github_repo: repo, project_name: serviceName, ...(branch ? { branch } : {}), ...(sha ? { commit_sha: sha } : {}) },
-  headers: { 'x-render-api-key': apiKey, ...(sha ? { 'idempotency-key': `ci-${sha}` } : {}) },
-});
-if (started.status !== 202) {
-  console.error(`ci-deploy: the deploy was not accepted (${problem(started)})`);
-  process.exit(started.status >= 400 && started.status < 500 ? 2 : 1);
+const failWith = (what, res) => {
+  console.error(`ci-deploy: ${what} (${problem(res)})`);
+  process.exit(res.status >= 400 && res.status < 500 ? 2 : 1);
+};
+const key = { 'x-render-api-key': apiKey };
+const idem = sha ? { 'idempotency-key': `ci-${sha}` } : {};
+const deployBody = { github_repo: repo, project_name: serviceName, ...(branch ? { branch } : {}), ...(sha ? { commit_sha: sha } : {}) };
+const deploy = () => api('POST', '/api/render/deploy', { body: deployBody, headers: { ...key, ...idem } });
+
+// Render's repo is a URL (https://github.com/owner/name); GitHub's names are case-insensitive.
+const repoOf = (url) => (url ?? '').replace(/^https?:\/\/github\.com\//i, '').replace(/\.git$/i, '').replace(/\/+$/, '').toLowerCase();
+const listed = await api('GET', '/api/render/services', { headers: key });
+if (listed.status !== 200 || !Array.isArray(listed.json?.services)) failWith('could not list your Render services', listed);
+const named = listed.json.services.filter((s) => s.name === serviceName);
+const ours = named.filter((s) => repoOf(s.repo) === repo.toLowerCase() && (!branch || s.branch === branch));
+
+let started;
+if (ours.length > 1) {
+  console.error(`ci-deploy: several services named "${serviceName}" deploy ${repo}${branch ? `@${branch}` : ''} (${ours.map((s) => s.id).join(', ')}, in different workspaces); this script cannot tell which to redeploy`);
+  process.exit(2);
+} else if (ours.length === 1) {
+  const svc = ours[0];
+  started = await api('POST', `/api/render/services/${encodeURIComponent(svc.id)}/redeploy`, { body: sha ? { commit_sha: sha } : {}, headers: { ...key, ...idem } });
+  // This commit's run was the one that created the service (a re-run): its key names that deploy, which is
+  // asked for again with the same request and answered with the deployment it made (nothing new deployed).
+  if (started.status === 409 && started.json?.error?.code === 'idempotency_key_reused') started = await deploy();
+  if (started.status !== 202) failWith(`the redeploy of ${svc.id} was not accepted`, started);
+} else if (named.length > 0) {
+  const other = named.map((s) => `${s.id} deploys ${repoOf(s.repo) || '(no repository)'}${s.branch ? `@${s.branch}` : ''}`).join('; ');
+  console.error(`ci-deploy: the service name "${serviceName}" is taken by a service of another repository or branch (${other}), not ${repo}${branch ? `@${branch}` : ''}. Nothing was deployed; set SERVICE_NAME to a name of its own for this repository${branch ? ' and branch' : ''}.`);
+  process.exit(2);
+} else {
+  started = await deploy();
+  if (started.status !== 202) failWith('the deploy was not accepted', started);
 }
 const id = started.json.id;
-console.log(`deployment ${id}: ${repo}${branch ? `@${branch}` : ''}${sha ? ` (${sha.slice(0, 7)})` : ''} → ${serviceName}`);
+console.log(`deployment ${id}: ${repo}${branch ? `@${branch}` : ''}${sha ? ` (${sha.slice(0, 7)})` : ''} → ${serviceName}${started.json.kind === 'redeploy' ? ` (redeploy of ${started.json.serviceId})` : ''}`);
 
 const deadline = Date.now() + timeoutMs;
 let last = '';
@@ -74,6 +107,11 @@ for (;;) {
     if (d.finished) {
       if (d.status === 'live') {
         console.log(`live: ${d.serviceUrl ?? d.dashboardUrl ?? '(no URL reported)'}`);
+        process.exit(0);
+      }
+      // It went live and a later deploy has replaced it since (a re-run of an older commit's job): it succeeded.
+      if (d.status === 'deactivated') {
+        console.log(`went live, since replaced by a later deploy: ${d.serviceUrl ?? d.dashboardUrl ?? '(no URL reported)'}`);
         process.exit(0);
       }
       console.error(`ci-deploy: ${d.status}${d.failure ? ` (${d.failure.code}: ${d.failure.message})` : ''}`);

@@ -18,6 +18,8 @@ export const ENV_KEY = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
 const OWNER_ID = /^(tea|usr|own)-[0-9a-z]{20}$/;
 /** A full commit SHA: an abbreviation could name another commit once the repository grows. */
 export const COMMIT_SHA = /^[0-9a-f]{40}$/;
+/** The optional commit_sha of a deploy or redeploy body: a full SHA (any case), kept lowercase. */
+export const commitShaField = () => z.string().trim().toLowerCase().regex(COMMIT_SHA, 'commit_sha must be a full commit SHA: 40 hexadecimal characters');
 
 /**
  * Per value, in UTF-8 bytes: well below the 64 KB body limit, so one big value is a validation error
@@ -57,7 +59,7 @@ export const DeployBody = z.object({
   project_name: z.string().trim().toLowerCase().regex(SERVICE_NAME, 'project_name: 1–63 lowercase letters, digits and hyphens, not starting or ending with a hyphen'),
   branch: z.string().trim().regex(BRANCH, 'branch is not a valid git branch name').optional(),
   /** Deploy exactly this commit of the branch (CI: the pushed one), not whatever the branch points at when the worker starts. */
-  commit_sha: z.string().trim().toLowerCase().regex(COMMIT_SHA, 'commit_sha must be a full commit SHA: 40 hexadecimal characters').optional(),
+  commit_sha: commitShaField().optional(),
   owner_id: z.string().trim().regex(OWNER_ID, 'owner_id must be a Render workspace id (tea-…)').optional(),
   region: z.enum(RENDER_REGIONS).default('oregon'),
   plan: z.enum(RENDER_PLANS).default('starter'),

@@ -149,15 +149,18 @@ export function createDeployRequests(opts: {
      * Redeploy or roll back a service the caller owns: a deployment that starts at the trigger step. With
      * an Idempotency-Key, the one that key already made for the same service, kind and target.
      */
-    async requestServiceDeploy(who: Requester, kind: 'redeploy' | 'rollback', service: ServiceToDeploy, rollbackToDeployId?: string, opts: { clearCache?: boolean; idempotencyKey?: string } = {}): Promise<{ record: DeploymentRecord; replayed: boolean }> {
+    async requestServiceDeploy(who: Requester, kind: 'redeploy' | 'rollback', service: ServiceToDeploy, rollbackToDeployId?: string, opts: { clearCache?: boolean; idempotencyKey?: string; commitSha?: string } = {}): Promise<{ record: DeploymentRecord; replayed: boolean }> {
       const clearCache = Boolean(opts.clearCache && kind === 'redeploy');
+      const commitSha = kind === 'redeploy' ? opts.commitSha : undefined;
       const request: DeploymentRequest = {
         githubRepo: service.repo?.replace(/^https:\/\/github\.com\//, '') ?? '', serviceName: service.name, branch: service.branch,
         ownerId: service.ownerId, region: '', plan: '', envVarKeys: [], buildCommand: null, startCommand: null,
         ...(clearCache ? { clearCache: true as const } : {}),
+        ...(commitSha ? { commitSha } : {}),
       };
-      // What makes two asks the same one: the service, the kind and its target (a deploy's body never has this shape).
-      const fingerprinted = JSON.stringify({ service: { kind, serviceId: service.id, rollbackToDeployId: rollbackToDeployId ?? null, clearCache } });
+      // What makes two asks the same one: the service, the kind and its target (a deploy's body never has
+      // this shape). The commit only when named, so keys claimed before commit_sha existed still replay.
+      const fingerprinted = JSON.stringify({ service: { kind, serviceId: service.id, rollbackToDeployId: rollbackToDeployId ?? null, clearCache, ...(commitSha ? { commitSha } : {}) } });
       return idempotent(who, opts.idempotencyKey, fingerprinted, (id) => {
         const rec = blankRecord(id, who, kind, request);
         rec.serviceId = service.id;

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { DeployBody, IDEMPOTENCY_KEY, IDEMPOTENCY_KEY_RULE, PageQuery, SERVICE_ID } from '../deployments/input.js';
 import { LogPageQuery } from '../deployments/logs.js';
-import { RollbackBody } from '../routes/services.js';
+import { RedeployBody, RollbackBody } from '../routes/services.js';
 import { BlueprintQuery, DetectQuery } from '../routes/detect.js';
 import type { RouteCall } from './dispatch.js';
 
@@ -80,8 +80,9 @@ export const TOOLS: ToolSpec[] = [
     }),
   },
   {
-    name: 'redeploy', description: 'Deploy the latest commit of one of your services again.', schema: ServiceRef.extend(IdempotencyArg.shape).strict(), annotations: CHANGE,
-    request: (a) => ({ method: 'POST', path: `/api/render/services/${enc(String(a.service_id))}/redeploy`, body: {}, ...idempotencyHeader(a) }),
+    name: 'redeploy', description: 'Deploy one of your services again: the latest commit of its branch, or the commit named by commit_sha (a full SHA on that branch).',
+    schema: RedeployBody.extend(ServiceRef.shape).extend(IdempotencyArg.shape).strict(), annotations: CHANGE,
+    request: (a) => ({ method: 'POST', path: `/api/render/services/${enc(String(a.service_id))}/redeploy`, body: without(a, 'service_id', 'idempotency_key'), ...idempotencyHeader(a) }),
   },
   {
     name: 'cancel_deployment', description: 'Cancel one of your unfinished deployments.', schema: DeploymentRef.strict(), annotations: DESTRUCTIVE,

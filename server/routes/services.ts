@@ -16,7 +16,7 @@ import { presentService, ServiceView } from '../presenters/service.js';
 import { loadServiceOverview } from '../render/serviceOverview.js';
 import { answerDeploymentStarted, DeploymentView } from '../presenters/deployment.js';
 import { serviceToDeploy } from '../deployments/requests.js';
-import { IDEMPOTENCY_ERRORS, IDEMPOTENCY_HEADERS, idempotencyKeyOf } from '../deployments/input.js';
+import { commitShaField, IDEMPOTENCY_ERRORS, IDEMPOTENCY_HEADERS, idempotencyKeyOf } from '../deployments/input.js';
 import type { SettingsAction } from './serviceSettings/scope.js';
 import { documented, view } from '../openapi/describe.js';
 import { serviceMessage } from '../events/serviceEvents.js';
@@ -32,6 +32,12 @@ const NameCheckQuery = z.object({
 
 export const RollbackBody = z.object({
   deploy_id: z.string().trim().regex(DEPLOY_ID, 'deploy_id must be a Render deploy id (dep-…)'),
+  _csrf: z.string().optional(),
+}).strict();
+
+export const RedeployBody = z.object({
+  /** Deploy exactly this commit of the service's branch (CI: the pushed one), not the branch's head. */
+  commit_sha: commitShaField().optional().describe('Optional: a full 40-hex commit SHA in the history of the service\'s branch, deployed instead of the branch\'s head (Render\'s commitId). Not for cron jobs.'),
   _csrf: z.string().optional(),
 }).strict();
 
@@ -136,11 +142,24 @@ export function serviceRoutes(router: Router, deps: AppDeps) {
   // Redeploy and rollback take an Idempotency-Key as deploy does: a client whose answer was lost (a
   // dropped connection, a proxy's timeout) asks again with it and gets the deployment the first ask made,
   // not a second deploy on Render.
-  router.post('/api/render/services/:id/redeploy', documented({ summary: 'Deploy the service again from its branch', tag: 'services', responses: { 202: DeploymentView }, headers: IDEMPOTENCY_HEADERS, errors: [...IDEMPOTENCY_ERRORS] }), ...lifecycle, async (ctx) => {
+  router.post('/api/render/services/:id/redeploy', documented({
+    summary: 'Deploy the service again from its branch: its head, or the commit named by commit_sha', tag: 'services',
+    description: 'With commit_sha, the worker first checks with your GitHub token that the commit is in the history of the service\'s branch; '
+      + 'if not, the deployment fails with commit_not_found or commit_not_on_branch before anything is asked of Render. '
+      + 'The Idempotency-Key covers the commit: the same key with another commit is idempotency_key_reused.',
+    responses: { 202: DeploymentView }, headers: IDEMPOTENCY_HEADERS, errors: [...IDEMPOTENCY_ERRORS],
+  }), ...lifecycle, validate({ body: RedeployBody }), async (ctx) => {
+    const { commit_sha: commitSha } = ctx.input.body;
     const idempotencyKey = idempotencyKeyOf(ctx.get('idempotency-key'));
     const caller = callerRender(deps, ctx.state);
     const svc = await loadOwn(caller, String(ctx.params.id));
-    const { record, replayed } = await deps.deployRequests.requestServiceDeploy(who(caller), 'redeploy', serviceToDeploy(svc), undefined, { idempotencyKey });
+    // Render's Trigger deploy takes a commitId only for a service built from a repository, and none for cron jobs.
+    if (commitSha && (svc.type === 'cron_job' || !svc.repo || !svc.branch)) {
+      throw errors.validation(svc.type === 'cron_job'
+        ? 'commit_sha cannot be used with a cron job: Render deploys only its branch\'s head. Redeploy without commit_sha.'
+        : 'commit_sha needs a service built from a GitHub repository branch; this one is not. Redeploy without commit_sha.');
+    }
+    const { record, replayed } = await deps.deployRequests.requestServiceDeploy(who(caller), 'redeploy', serviceToDeploy(svc), undefined, { idempotencyKey, ...(commitSha ? { commitSha } : {}) });
     if (!replayed) await serviceChanged(deps, ctx, caller, 'redeploy', svc.id);
     answerDeploymentStarted(ctx, record, { replayed });
   });

@@ -3,21 +3,23 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { dumpRedis, type Stack } from '../helpers/stack.js';
 import { usePipelineStack } from '../helpers/pipelineStack.js';
-import { addNodeRepo } from '../helpers/pipeline.js';
+import { addNodeRepo, renderDeploysOf } from '../helpers/pipeline.js';
 
 // scripts/ci-deploy.mjs (the README's GitHub Actions step) run as a real child process against a
 // stack with the simulators: exit 0 and the service URL when live, 1 when the build fails; the
-// commit deployed is the pushed one (GITHUB_SHA), though the branch has moved on since.
+// commit deployed is the pushed one (GITHUB_SHA), though the branch has moved on since; a later push
+// redeploys the service the first one created.
 const SCRIPT = fileURLToPath(new URL('../../scripts/ci-deploy.mjs', import.meta.url));
 let stack: Stack;
 let token: string;
 let apiKey: string;
+let accountId: string;
 usePipelineStack(test, {}, (p) => {
   ({ stack } = p);
   stack.github.addUser({ id: 9100, login: 'ciowner' });
   token = stack.github.issuePat('ciowner');
   apiKey = `rnd_ciowner${'s'.repeat(24)}`;
-  stack.render.addAccount({ apiKey, workspaces: [{ name: 'ci ws' }] });
+  accountId = stack.render.addAccount({ apiKey, workspaces: [{ name: 'ci ws' }] }).id;
   addNodeRepo(stack, 'ciowner', 'good-app');
   addNodeRepo(stack, 'ciowner', 'bad-app');
 });
@@ -96,4 +98,66 @@ test.serial('the pushed commit is deployed, not a later push to the branch', asy
   const rec = await fetch(`${stack.url}/api/render/deployments/${id}`, { headers: { authorization: `Bearer ${token}` } }).then((r) => r.json() as Promise<{ status: string; commitSha: string; renderCommitId: string; request: { commitSha: string }; stack: { stack: string } }>);
   t.like(rec, { status: 'live', commitSha: a, renderCommitId: a, request: { commitSha: a }, stack: { stack: 'node' } });
   t.not(rec.renderCommitId, b);
+});
+
+interface Presented { id: string; kind: string; status: string; serviceId: string; commitSha: string; renderCommitId: string; deployId: string; request: { serviceName: string; commitSha: string } }
+const asUser = (path: string) => fetch(`${stack.url}${path}`, { headers: { authorization: `Bearer ${token}` } }).then((r) => r.json());
+const deploymentOf = (out: string) => asUser(`/api/render/deployments/${/deployment (\S+):/.exec(out)![1]!}`) as Promise<Presented>;
+const deploymentsNamed = async (name: string) =>
+  ((await asUser('/api/render/my-deployments?limit=100')) as { deployments: Presented[] }).deployments.filter((d) => d.request.serviceName === name);
+const renderServicesNamed = async (name: string) =>
+  (await (await fetch(`${stack.render.url}/services?name=${name}`, { headers: { authorization: `Bearer ${apiKey}` } })).json()) as Array<{ service: { id: string } }>;
+const renderWrites = () => stack.render.calls.filter((c) => c.accountId === accountId && c.method !== 'GET').length;
+
+test.serial('push after push: the first run creates the service, the next redeploys it on the new commit; a re-run deploys nothing new', async (t) => {
+  // A deploy always creates a service, and a workspace takes one service of a name: the second push's
+  // run failed service_name_taken (exit 1) and CI stayed red from then on.
+  addNodeRepo(stack, 'ciowner', 'pushy-app');
+  const a = headOf('ciowner/pushy-app');
+  const first = await run('ciowner/pushy-app');
+  t.is(first.code, 0, first.out);
+  const recA = await deploymentOf(first.out);
+  t.like(recA, { kind: 'deploy', status: 'live', renderCommitId: a });
+
+  const b = stack.github.push('ciowner', 'pushy-app', 'main', { 'package.json': JSON.stringify({ name: 'pushy-app', scripts: { start: 'node b.js' } }), 'b.js': '' });
+  const second = await run('ciowner/pushy-app');
+  t.is(second.code, 0, second.out);
+  t.regex(second.out, new RegExp(`deployment \\S+: ciowner/pushy-app@main \\(${b.slice(0, 7)}\\) → pushy-app \\(redeploy of ${recA.serviceId}\\)`));
+  t.regex(second.out, /live: https:\/\/pushy-app[^\s]*\.onrender\.com/);
+  const recB = await deploymentOf(second.out);
+  t.like(recB, { kind: 'redeploy', status: 'live', serviceId: recA.serviceId, commitSha: b, renderCommitId: b, request: { commitSha: b } });
+  t.is((await renderServicesNamed('pushy-app')).length, 1, 'no second service');
+  const live = (await renderDeploysOf(stack, apiKey, recA.serviceId)).find((d) => d.status === 'live');
+  t.is(live?.commit?.id, b, 'B is live on Render');
+
+  // The run for B again (a re-run of the CI job): the same deployment, nothing asked of Render.
+  const writes = renderWrites();
+  const again = await run('ciowner/pushy-app');
+  t.is(again.code, 0, again.out);
+  t.is((await deploymentOf(again.out)).id, recB.id);
+  // And the run for A again, whose key named the deploy that created the service: that deployment,
+  // which went live and was replaced by B's since (a success for A's job, not a failure).
+  const againA = await run('ciowner/pushy-app', { GITHUB_SHA: a });
+  t.is(againA.code, 0, againA.out);
+  t.regex(againA.out, /went live, since replaced by a later deploy: https:\/\/pushy-app/);
+  t.is((await deploymentOf(againA.out)).id, recA.id);
+  t.is(renderWrites(), writes, 'nothing written on Render');
+  t.deepEqual((await deploymentsNamed('pushy-app')).map((d) => d.id).sort(), [recA.id, recB.id].sort());
+});
+
+test.serial('SERVICE_NAME naming another repository\'s service: exit 2 saying so, nothing changed on Render', async (t) => {
+  addNodeRepo(stack, 'ciowner', 'other-app');
+  const named = await renderServicesNamed('good-app');
+  t.is(named.length, 1, 'good-app exists (the first test deployed it)');
+  const writes = renderWrites();
+  const before = (await deploymentsNamed('good-app')).length;
+  const { code, out } = await run('ciowner/other-app', { SERVICE_NAME: 'good-app' });
+  t.is(code, 2, out);
+  t.regex(out, /the service name "good-app" is taken by a service of another repository or branch \(srv-\S+ deploys ciowner\/good-app@main\), not ciowner\/other-app@main/);
+  t.regex(out, /set SERVICE_NAME to a name of its own/);
+  t.false(out.includes(token));
+  t.false(out.includes(apiKey));
+  t.is(renderWrites(), writes, 'nothing written on Render');
+  t.is((await deploymentsNamed('good-app')).length, before);
+  t.deepEqual(await renderServicesNamed('other-app'), []);
 });

@@ -169,6 +169,25 @@ test.serial('redeploy and rollback with an idempotency_key: a retried call makes
   t.not(bobs.structuredContent?.id, first.structuredContent?.id);
 });
 
+test.serial('redeploy takes commit_sha as the REST body does: kept on the deployment, a bad SHA refused with nothing made', async (t) => {
+  const { tools } = await alice.client.listTools();
+  const schema = tools.find((x) => x.name === 'redeploy')!.inputSchema as { properties: Record<string, { pattern?: string }>; required: string[] };
+  t.is(schema.properties.commit_sha?.pattern, '^[0-9a-f]{40}$');
+  t.false(schema.required.includes('commit_sha'));
+  const count = async () => ((await call(alice, 'list_deployments', { limit: 100 })).structuredContent?.deployments as unknown[]).length;
+  const before = await count();
+  t.is(errorCode(await call(alice, 'redeploy', { service_id: alice.serviceId, commit_sha: 'abc1234' })), 'validation_failed');
+  t.is(await count(), before);
+  const sha = 'c0ffee'.repeat(6) + 'c0ff';
+  const args = { service_id: alice.serviceId, commit_sha: sha, idempotency_key: 'mcp-commit-1' };
+  const made = await call(alice, 'redeploy', args);
+  t.falsy(made.isError, JSON.stringify(made));
+  t.like(made.structuredContent, { kind: 'redeploy', request: { commitSha: sha } });
+  // The key covers the commit: the same key for another commit is refused.
+  t.is(errorCode(await call(alice, 'redeploy', { ...args, commit_sha: 'f'.repeat(40) })), 'idempotency_key_reused');
+  t.is(await count(), before + 1);
+});
+
 test.serial('a session cookie is refused at /mcp; GET is 405', async (t) => {
   const browser = stack.agent();
   await stack.signIn(browser, 'mcpcookie');

@@ -65,6 +65,9 @@ const invalidFields = (victim: TenantIds): Record<string, Record<string, fc.Arbi
   '/api/render/services/:id/deploys': {
     clear_cache: fc.oneof(fc.constantFrom('true', 'yes', 1, 0, null, 'clear')),
   },
+  '/api/render/services/:id/redeploy': {
+    commit_sha: fc.oneof(notString, fc.constantFrom('', 'HEAD', 'main', 'abc1234', 'g'.repeat(40), 'a'.repeat(39), 'a'.repeat(41), `${'a'.repeat(20)} ${'a'.repeat(20)}`)),
+  },
   '/api/render/services/:id/rollback': {
     deploy_id: fc.oneof(notString, badToken, fc.constantFrom('', 'dep-', 'dep-short', 'srv-00000000000000000000', 'DEP-00000000000000000000')),
   },

@@ -24,6 +24,8 @@ export interface RouteSpec extends RouteRef {
   stream?: boolean;
   /** Needs a Render key in the session (else 400 render_key_missing). */
   renderKey?: boolean;
+  /** Every body field is optional: {} (or a form's _csrf alone) is a valid request, not a hostile one. */
+  emptyBodyValid?: true;
   /** A body the route accepts for the given tenant ids. */
   validBody?(ids: TenantIds): unknown;
 }
@@ -80,7 +82,7 @@ export const ROUTE_CATALOG: RouteSpec[] = [
   { method: 'GET', path: '/api/github/repos/:owner/:repo/blueprint', access: 'user', params: { owner: 'repoOwner', repo: 'repoName' }, query: ['branch', 'owner_id'], renderKey: true },
   { method: 'GET', path: '/api/render/services', access: 'user', renderKey: true },
   { method: 'GET', path: '/api/render/services/name-check', access: 'user', query: ['name', 'owner_id'], renderKey: true },
-  { method: 'POST', path: '/api/render/services/:id/redeploy', access: 'user', params: { id: 'serviceId' }, body: 'ignored', renderKey: true },
+  { method: 'POST', path: '/api/render/services/:id/redeploy', access: 'user', params: { id: 'serviceId' }, body: 'read', emptyBodyValid: true, renderKey: true, validBody: () => ({ commit_sha: 'a'.repeat(40) }) },
   {
     method: 'POST', path: '/api/render/services/:id/rollback', access: 'user', params: { id: 'serviceId' }, body: 'read', renderKey: true,
     validBody: (ids) => ({ deploy_id: ids.deployId }),

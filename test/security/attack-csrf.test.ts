@@ -102,7 +102,8 @@ test.serial('with the session\'s token and our own Origin every state-changing r
     t.true(res.status >= 200 && res.status < 300, `${spec.method} ${spec.path}: ${res.status} ${res.text}`);
   }
   // A form post carries the token as _csrf (no header): accepted the same way.
-  for (const spec of writers().filter((s) => s.method === 'POST' && (s.body === 'ignored' || s.path === '/api/render/setup'))) {
+  // (Redeploy reads a body, whose commit_sha is optional: a form with the token alone is a plain redeploy.)
+  for (const spec of writers().filter((s) => s.method === 'POST' && (s.body === 'ignored' || s.path === '/api/render/setup' || s.path === '/api/render/services/:id/redeploy'))) {
     const { tn, ids } = await prepared(spec, `csrf-form-${n++}`);
     const fields = new URLSearchParams({ _csrf: tn.agent.csrfToken!, ...(spec.path === '/api/render/setup' ? { api_key: ids.apiKey } : {}) });
     const res = await as(tn, { method: 'POST', path: requestFor(spec, ids).path, csrf: 'none', body: fields.toString(), headers: { 'content-type': 'application/x-www-form-urlencoded', ...sameOrigin } });

@@ -159,6 +159,17 @@ test('request schemas are the validating zod schemas', (t) => {
   t.like(name, { in: 'query', required: true });
 });
 
+test('redeploy documents its optional commit_sha body (a full SHA, nothing else accepted)', (t) => {
+  const op = doc.paths['/api/render/services/{id}/redeploy']!.post! as { requestBody?: { content: Record<string, { schema: { required?: string[]; additionalProperties: boolean; properties: Record<string, { pattern?: string; description?: string }> } }> }; description?: string };
+  const schema = op.requestBody?.content['application/json']?.schema;
+  t.truthy(schema, 'a request body is documented');
+  t.deepEqual(schema?.required ?? [], []);
+  t.false(schema?.additionalProperties);
+  t.is(schema?.properties.commit_sha?.pattern, '^[0-9a-f]{40}$');
+  t.regex(schema?.properties.commit_sha?.description ?? '', /branch/);
+  t.regex(op.description ?? '', /commit_not_on_branch/);
+});
+
 test('every route that starts a deployment documents the optional Idempotency-Key header and its 409s', (t) => {
   for (const path of ['/api/render/deploy', '/api/render/services/{id}/redeploy', '/api/render/services/{id}/rollback', '/api/render/services/{id}/deploys']) {
     const op = doc.paths[path]!.post!;

@@ -10,7 +10,7 @@ import type { WorkerContext } from '../context.js';
 import { loadCredentials, type JobCredentials } from './credentials.js';
 import { DeployFailed } from './deployFailed.js';
 import { verifiedRecord } from './verifyJob.js';
-import { detect, verifyRepo } from './githubSteps.js';
+import { detect, verifyRedeployCommit, verifyRepo } from './githubSteps.js';
 import { createOrAdoptService, serviceListChanged } from './createService.js';
 import { triggerDeploy, watch } from './renderDeploy.js';
 import { finish } from './finishDeploy.js';
@@ -141,7 +141,9 @@ async function steps(ctx: WorkerContext, start: DeploymentRecord | null, render:
         rec = await createOrAdoptService(ctx, rec, render, takeAhead);
         break;
       case 'triggering_deploy':
-        rec = await triggerDeploy(ctx, rec, render);
+        // A redeploy of a named commit checks it is on the service's branch first: no Render write otherwise.
+        if (rec.kind === 'redeploy' && rec.request.commitSha && !rec.commitSha) rec = await verifyRedeployCommit(ctx, rec, creds);
+        else rec = await triggerDeploy(ctx, rec, render);
         break;
       default:
         if (isTerminal(rec.status)) return rec;

@@ -97,6 +97,26 @@ export async function detect(ctx: WorkerContext, rec: DeploymentRecord, render: 
   return ctx.deployments.transition(rec.id, 'creating_service', 'orchestrator', { ...verified?.fields, stack: summary }, `Detected ${summary.stack}: ${summary.reason}`, verified ? [verified.entry] : []);
 }
 
+/**
+ * A redeploy that named a commit (commit_sha; CI's pushed commit): before Render is asked for anything,
+ * the commit must be in the history of the service's branch, read with the caller's token, as a deploy's
+ * is (verifyRepo). Recorded as the deployment's commit, which triggerDeploy sends as commitId and
+ * ownDeploy.ts matches Render's deploys by; a retry that finds it recorded does not check again.
+ */
+export async function verifyRedeployCommit(ctx: WorkerContext, rec: DeploymentRecord, creds: JobCredentials): Promise<DeploymentRecord | null> {
+  const asked = rec.request.commitSha!;
+  if (!creds.githubToken) throw new DeployFailed({ code: 'github_token_missing', message: 'Your GitHub authorization is missing. Sign in again.' }, 'credentials_revoked');
+  if (!rec.request.githubRepo || !rec.request.branch) {
+    throw new DeployFailed({ code: 'commit_not_supported', message: 'This service is not built from a GitHub repository branch, so a chosen commit cannot be deployed. Nothing was deployed; redeploy without commit_sha.' });
+  }
+  const gh = githubFor(ctx, creds);
+  const [owner, name] = rec.request.githubRepo.split('/') as [string, string];
+  const { branch, head } = await branchToDeploy(gh, rec, owner, name);
+  if (asked !== head.sha) await commitOnBranch(gh, rec, owner, name, branch, head.sha, asked);
+  const note = asked !== head.sha ? `Commit ${asked.slice(0, 7)} of branch ${branch} as asked (the branch is at ${head.sha.slice(0, 7)} now)` : `Commit ${asked.slice(0, 7)}, the head of branch ${branch}`;
+  return ctx.deployments.update(rec.id, { commitSha: asked }, [{ status: rec.status, source: 'orchestrator', note }]);
+}
+
 const isHidden = (err: unknown) => err instanceof GitHubError && (err.kind === 'not_found' || err.kind === 'forbidden');
 
 /**

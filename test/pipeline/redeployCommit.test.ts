@@ -1,0 +1,106 @@
+import test from 'ava';
+import type { Stack } from '../helpers/stack.js';
+import type { GitHubSimulator } from '../../sandbox/github/index.js';
+import { branchCommitsFromGitHub, headsFromGitHub } from '../../sandbox/seed.js';
+import { QUICK_PHASES, usePipelineStack } from '../helpers/pipelineStack.js';
+import { liveService, renderCalls, renderDeploysOf, signedInWithKey, waitFinished } from '../helpers/pipeline.js';
+
+// A redeploy may name the commit to deploy (commit_sha), as a deploy may: CI redeploying its service on
+// every push deploys the pushed commit, checked to be on the service's branch before Render is asked.
+
+const NODE_APP = { 'package.json': JSON.stringify({ name: 'rd', scripts: { start: 'node index.js' } }), 'index.js': '' };
+let stack: Stack;
+let github: GitHubSimulator | undefined;
+usePipelineStack(test, {
+  renderOptions: {
+    phaseMs: QUICK_PHASES,
+    commitOf: (repo, branch) => (github ? headsFromGitHub(github)(repo, branch) : null),
+    commitOnBranch: (repo, branch, sha) => (github ? branchCommitsFromGitHub(github)(repo, branch, sha) : null),
+  },
+}, (p) => {
+  ({ stack } = p);
+  github = stack.github;
+});
+
+const triggers = (accountId: string, serviceId: string) =>
+  renderCalls(stack, accountId, 'POST', '/services/{serviceId}/deploys').filter((c) => c.path.includes(serviceId)).length;
+const myDeployments = async (agent: Awaited<ReturnType<typeof signedInWithKey>>['agent']) =>
+  (await agent.get('/api/render/my-deployments?limit=100')).json.deployments as Array<{ id: string; kind: string }>;
+
+test('a redeploy with commit_sha deploys that commit, not the branch\'s later head; the same key with another commit is refused', async (t) => {
+  const u = await liveService(stack, 'rdcommit');
+  const b = stack.github.push('rdcommit', 'app', 'main', { 'b.txt': 'B' });
+  const c = stack.github.push('rdcommit', 'app', 'main', { 'c.txt': 'C' });
+  const headers = { 'idempotency-key': `ci-${b}` };
+  const res = await u.agent.post(`/api/render/services/${u.serviceId}/redeploy`, { commit_sha: b.toUpperCase() }, { headers });
+  t.is(res.status, 202, res.text);
+  t.like(res.json, { kind: 'redeploy', request: { commitSha: b } });
+  const done = await waitFinished(u.agent, res.json.id, 60_000);
+  t.is(done.status, 'live', JSON.stringify(done.failure));
+  t.is(done.commitSha, b);
+  t.is(done.renderCommitId, b, 'Render built commit B');
+  t.true(done.timeline.some((e: { note?: string }) => e.note?.includes(`Commit ${b.slice(0, 7)} of branch main as asked`)), JSON.stringify(done.timeline));
+  const live = (await renderDeploysOf(stack, u.apiKey, u.serviceId)).find((d) => d.id === done.deployId)!;
+  t.like(live, { status: 'live', commit: { id: b } });
+  t.not(live.commit?.id, c);
+
+  // The same key again: the same deployment. With another commit: 409, nothing started.
+  const again = await u.agent.post(`/api/render/services/${u.serviceId}/redeploy`, { commit_sha: b }, { headers });
+  t.is(again.status, 202, again.text);
+  t.is(again.json.id, res.json.id);
+  const other = await u.agent.post(`/api/render/services/${u.serviceId}/redeploy`, { commit_sha: c }, { headers });
+  t.is(other.status, 409, other.text);
+  t.is(other.json.error.code, 'idempotency_key_reused');
+  const plain = await u.agent.post(`/api/render/services/${u.serviceId}/redeploy`, undefined, { headers });
+  t.is(plain.status, 409, plain.text);
+  t.is(triggers(u.accountId, u.serviceId), 1, 'one deploy asked of Render');
+  t.is((await myDeployments(u.agent)).length, 2);
+});
+
+test('a redeploy commit_sha that is not a full SHA is a 400 and queues nothing', async (t) => {
+  const u = await liveService(stack, 'rdbadsha');
+  const head = stack.github.branchHead('rdbadsha', 'app', 'main')!;
+  for (const commit_sha of [head.slice(0, 7), `${head}0`, 'g'.repeat(40), 'main', '', 42, null]) {
+    const res = await u.agent.post(`/api/render/services/${u.serviceId}/redeploy`, { commit_sha }, { headers: { 'idempotency-key': `bad-${String(commit_sha)}` } });
+    t.is(res.status, 400, `${JSON.stringify(commit_sha)}: ${res.text}`);
+    t.is(res.json.error.code, 'validation_failed');
+    t.regex(res.json.error.message, /commit_sha/, res.text);
+  }
+  const unknownField = await u.agent.post(`/api/render/services/${u.serviceId}/redeploy`, { commit: head });
+  t.is(unknownField.status, 400, unknownField.text);
+  t.is((await myDeployments(u.agent)).length, 1, 'only the first deploy');
+  t.is(triggers(u.accountId, u.serviceId), 0);
+});
+
+test('a redeploy of a commit the service\'s branch lacks fails early, saying so, with no deploy asked of Render', async (t) => {
+  const u = await signedInWithKey(stack, 'rdnosha');
+  stack.github.addRepo({ owner: 'rdnosha', name: 'app', branches: { main: NODE_APP, other: { 'index.html': '<h1>elsewhere</h1>' } } });
+  const first = await waitFinished(u.agent, (await u.agent.post('/api/render/deploy', { github_repo: 'rdnosha/app', branch: 'main', project_name: 'app' })).json.id, 60_000);
+  t.is(first.status, 'live');
+  const serviceId = first.serviceId as string;
+  const elsewhere = stack.github.branchHead('rdnosha', 'app', 'other')!;
+  const unknown = 'ab'.repeat(20);
+  const triggersBefore = triggers(u.accountId, serviceId);
+  const notOnBranch = await waitFinished(u.agent, (await u.agent.post(`/api/render/services/${serviceId}/redeploy`, { commit_sha: elsewhere })).json.id, 60_000);
+  t.is(notOnBranch.status, 'failed');
+  t.is(notOnBranch.failure.code, 'commit_not_on_branch');
+  t.regex(notOnBranch.failure.message, /is not on branch "main" of rdnosha\/app/);
+  const missing = await waitFinished(u.agent, (await u.agent.post(`/api/render/services/${serviceId}/redeploy`, { commit_sha: unknown })).json.id, 60_000);
+  t.is(missing.status, 'failed');
+  t.is(missing.failure.code, 'commit_not_found');
+  t.true(missing.failure.message.includes(unknown), missing.failure.message);
+  for (const d of [notOnBranch, missing]) t.is(d.deployId, null);
+  t.is(triggers(u.accountId, serviceId), triggersBefore, 'no deploy asked of Render');
+});
+
+test('another user\'s service: a redeploy with commit_sha is a 404 and starts nothing', async (t) => {
+  const owner = await liveService(stack, 'rdowner');
+  const head = stack.github.branchHead('rdowner', 'app', 'main')!;
+  const intruder = await signedInWithKey(stack, 'rdintruder');
+  const res = await intruder.agent.post(`/api/render/services/${owner.serviceId}/redeploy`, { commit_sha: head }, { headers: { 'idempotency-key': `ci-${head}` } });
+  t.is(res.status, 404, res.text);
+  t.is(res.json.error.code, 'not_found');
+  t.deepEqual(await myDeployments(intruder.agent), []);
+  t.is((await myDeployments(owner.agent)).length, 1);
+  t.is(triggers(owner.accountId, owner.serviceId), 0);
+});
