@@ -10,6 +10,7 @@ import type { Deploy, LogEntry } from '../render/types.js';
 import type { DeploymentStore } from './store.js';
 import { isTerminal } from './types.js';
 import { presentLine, serviceSecrets, type LogLine } from './logs.js';
+import { secretsGeneration } from './retiredSecrets.js';
 import { clampToWindow, deployLogWindows, deployRunning, type LogPhase } from './logWindows.js';
 import { tailStateStore, TailLeaseLost, type TailState } from './logTailState.js';
 import { tailKey } from './logTailKey.js';
@@ -35,7 +36,7 @@ export interface LogTailOptions {
   leaseMs?: number;
   /** Render's log pipeline lags its statuses: a finished window is read once more after this. Default 3 s. */
   settleMs?: number;
-  /** How long the service's env var values and secret files (for redaction) are reused. Default 5 min. */
+  /** How long the service's env var values and secret files (for redaction) are reused, unless changed through the settings meanwhile. Default 5 min. */
   secretsTtlMs?: number;
 }
 
@@ -94,7 +95,8 @@ interface Tail {
   onDeploymentKey: boolean;
   store: ReturnType<typeof tailStateStore>;
   deploy: Deploy | null;
-  secrets: { values: string[]; at: number } | null;
+  /** The values it redacts with, when they were read, and the service's secrets generation then. */
+  secrets: { values: string[]; at: number; gen: string } | null;
   polls: number;
   renderLogCalls: number;
 }
@@ -130,8 +132,9 @@ export function createLogTailer(deps: LogTailDeps, opts: LogTailOptions = {}): L
 
   async function secretsOf(tail: Tail, client: RenderClient, serviceId: string): Promise<string[]> {
     const now = deps.clock.now();
-    if (!tail.secrets || now - tail.secrets.at > secretsTtlMs) {
-      tail.secrets = { values: await serviceSecrets(client, serviceId, deps), at: now };
+    const gen = await secretsGeneration(deps, serviceId);
+    if (!tail.secrets || now - tail.secrets.at > secretsTtlMs || tail.secrets.gen !== gen) {
+      tail.secrets = { values: await serviceSecrets(client, serviceId, deps), at: now, gen };
     }
     return tail.secrets.values;
   }

@@ -28,6 +28,21 @@ export async function retireSecrets(d: RetiredSecretsDeps, serviceId: string, va
     .exec();
 }
 
+/**
+ * A counter per service bumped by every change of an env var or secret file through the settings: a
+ * live tail, which reuses the values it redacts with for minutes, reads them again once it moves.
+ */
+const generationKeyOf = (d: RetiredSecretsDeps, serviceId: string) => `${d.prefix}:secrets-gen:${serviceId}`;
+
+export async function secretsChanged(d: RetiredSecretsDeps, serviceId: string): Promise<void> {
+  const key = generationKeyOf(d, serviceId);
+  await d.redis.multi().incr(key).expire(key, RETIRED_TTL_SEC).exec();
+}
+
+export async function secretsGeneration(d: RetiredSecretsDeps, serviceId: string): Promise<string> {
+  return (await d.redis.get(generationKeyOf(d, serviceId))) ?? '0';
+}
+
 export async function retiredSecrets(d: RetiredSecretsDeps, serviceId: string): Promise<string[]> {
   const out: string[] = [];
   for (const sealed of await d.redis.lrange(keyOf(d, serviceId), 0, -1)) {

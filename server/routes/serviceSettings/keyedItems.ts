@@ -71,6 +71,7 @@ export function keyedItemRoutes<Body extends z.ZodType>(router: Router, scope: R
     const name = String(ctx.params[kind.param]);
     await retireCurrent(caller.client, service.id, name, (ctx.input.body as Record<string, unknown>)[kind.bodyField]);
     await plainRender(`${kind.noun} ${name}`, kind.bodyField, () => kind.put(caller.client, service.id, name, ctx.input.body));
+    await scope.secretsChanged(service.id);
     await scope.changed(ctx, kind.actions.set);
     ctx.body = { [kind.param]: name, redeployToApply: true };
   });
@@ -80,6 +81,7 @@ export function keyedItemRoutes<Body extends z.ZodType>(router: Router, scope: R
     const name = String(ctx.params[kind.param]);
     await retireCurrent(caller.client, service.id, name, undefined);
     await plainRender(`removing ${name}`, kind.param, () => kind.remove(caller.client, service.id, name), { notFound: kind.notFound });
+    await scope.secretsChanged(service.id);
     await scope.changed(ctx, kind.actions.remove);
     ctx.body = { [kind.param]: name, deleted: true, redeployToApply: true };
   });

@@ -10,7 +10,7 @@ import { requireCsrf } from '../../middleware/security.js';
 import { requireRenderKey, requireUser, type RenderKeyState } from '../../middleware/context.js';
 import { auditServiceAction, forgetDeletedService, serviceChanged, serviceIdParam, type ServiceAction } from '../services.js';
 import type { RouteLimitName } from '../../security/routeLimits.js';
-import { retireSecrets, retiredDeps } from '../../deployments/retiredSecrets.js';
+import { retireSecrets, retiredDeps, secretsChanged } from '../../deployments/retiredSecrets.js';
 
 /** What the settings routes record in the audit trail (detail.lifecycleAction). */
 export type SettingsAction =
@@ -75,6 +75,8 @@ export function settingsScope(deps: AppDeps) {
     },
     /** Before a value is replaced or removed: still redacted from the logs of deploys that run with it. */
     retire: (serviceId: string, values: string[]) => retireSecrets(retiredDeps(deps), serviceId, values),
+    /** After a value was set or removed on Render: live tails redact with the service's values read again. */
+    secretsChanged: (serviceId: string) => secretsChanged(retiredDeps(deps), serviceId),
     /** After a read worth recording (a value revealed): audited, while the cached service list stays valid. */
     async audited(ctx: Koa.ParameterizedContext<DefaultState & OwnServiceState>, action: ServiceAction) {
       const { caller, service } = ctx.state.own;
