@@ -9,6 +9,7 @@ import { requestContext } from './middleware/requestContext.js';
 import { errorHandler } from './middleware/errorHandler.js';
 import { fixedHeaders, forUnsafeMethods, sameOrigin } from './middleware/security.js';
 import { httpsRedirect } from './middleware/httpsRedirect.js';
+import { cors } from './middleware/cors.js';
 import { memoizeMatch } from './middleware/memoRouter.js';
 import { SESSION_COOKIE_PLAIN, SESSION_COOKIE_SECURE, sessionMiddleware } from './sessions/middleware.js';
 import { authRoutes } from './routes/auth.js';
@@ -78,7 +79,7 @@ export interface CreateAppOptions {
 
 /**
  * The web app, built from injected dependencies. Tests construct real instances on private ports.
- * Order matters: request id/logging → errors → headers → body → same-origin → bearer → session → routes.
+ * Order matters: request id/logging → errors → headers → CORS → body → same-origin → bearer → session → routes.
  */
 export function createApp(deps: AppDeps, opts: CreateAppOptions = {}): Koa {
   const { config } = deps;
@@ -113,6 +114,9 @@ export function createApp(deps: AppDeps, opts: CreateAppOptions = {}): Koa {
     strictTransportSecurity: config.httpsOnly ? { maxAge: 31_536_000, includeSubDomains: true } : false,
     crossOriginEmbedderPolicy: false,
   }), { noStoreApi: true }));
+  // CORS for CORS_ORIGINS on the API: preflights end here, before body, same-origin, auth and sessions.
+  // Without any origin listed, not mounted: no layer on every request for nothing.
+  if (config.corsOrigins.length > 0) app.use(cors(config.corsOrigins));
   // Body parsing and the same-origin check concern writes only: a GET passes neither layer.
   const parseBody = bodyParser({
     enableTypes: ['json', 'form'], jsonLimit: BODY_LIMIT, formLimit: BODY_LIMIT, textLimit: BODY_LIMIT,
@@ -123,7 +127,7 @@ export function createApp(deps: AppDeps, opts: CreateAppOptions = {}): Koa {
       throw errors.malformedJson();
     },
   });
-  const checkOrigin = sameOrigin([config.origin, ...config.corsOrigins]);
+  const checkOrigin = sameOrigin(config.origin, config.corsOrigins);
   app.use(forUnsafeMethods((ctx, next) => parseBody(ctx, () => {
     if (unreadBody(ctx)) throw errors.unsupportedMediaType();
     return checkOrigin(ctx, next) as Promise<void>;

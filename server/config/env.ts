@@ -216,7 +216,12 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
 
   const corsOrigins: string[] = [];
   for (const o of (e.CORS_ORIGINS ?? '').split(',').map((s) => s.trim()).filter(Boolean)) {
-    try { corsOrigins.push(new URL(o).origin); } catch { problems.push(`CORS_ORIGINS: "${o}" is not a URL origin like https://app.example.com`); }
+    // An origin browsers send: http(s) only. file:, data: and the like have the opaque origin "null",
+    // which sandboxed frames and local files share: listing it would let any of them in.
+    let url: URL | undefined;
+    try { url = new URL(o); } catch { /* reported below */ }
+    if (url && (url.protocol === 'https:' || url.protocol === 'http:')) corsOrigins.push(url.origin);
+    else problems.push(`CORS_ORIGINS: "${o}" is not a URL origin like https://app.example.com`);
   }
 
   if (problems.length) throw new ConfigError(problems);

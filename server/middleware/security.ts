@@ -7,17 +7,19 @@ import { tagged } from '../openapi/describe.js';
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 /**
- * Same-origin check for state-changing requests: a present Origin must be ours (or an allowed CORS
- * origin), and Fetch Metadata must not say cross-site. Koa 3's ctx.origin echoes the request's Origin,
- * so the comparison is against configuration only.
+ * Same-origin check for state-changing requests: a present Origin must be ours or one in CORS_ORIGINS,
+ * and Fetch Metadata must not say cross-site, unless the Origin is one of CORS_ORIGINS (a front end on
+ * another site: its fetch carries no SameSite=Lax cookie, so it can only act with a bearer token).
+ * Koa 3's ctx.origin echoes the request's Origin, so the comparison is against configuration only.
  */
-export function sameOrigin(allowed: string[]): Middleware {
-  const origins = new Set(allowed);
+export function sameOrigin(own: string, corsOrigins: readonly string[]): Middleware {
+  const listed = new Set(corsOrigins);
   return async (ctx, next) => {
     if (!SAFE_METHODS.has(ctx.method)) {
       const origin = ctx.get('origin');
-      if (origin && !origins.has(origin)) throw errors.originRejected();
-      if (ctx.get('sec-fetch-site') === 'cross-site') throw errors.originRejected();
+      const isListed = listed.has(origin);
+      if (origin && origin !== own && !isListed) throw errors.originRejected();
+      if (ctx.get('sec-fetch-site') === 'cross-site' && !isListed) throw errors.originRejected();
     }
     await next();
   };

@@ -67,6 +67,13 @@ test('Slack webhook must be https; CORS origins are parsed', (t) => {
   t.deepEqual(loadConfig({ CORS_ORIGINS: 'https://a.example.com, https://b.example.com/path' }).corsOrigins, ['https://a.example.com', 'https://b.example.com']);
 });
 
+test('CORS_ORIGINS takes http(s) origins only: a file: or data: URL (whose origin is "null", shared by every sandboxed frame) or * is refused', (t) => {
+  for (const bad of ['file:///home/me/app.html', 'data:text/html,x', 'null', '*', 'javascript:alert(1)']) {
+    t.true(problems({ CORS_ORIGINS: bad }).some((m) => m.startsWith('CORS_ORIGINS:')), bad);
+  }
+  t.deepEqual(loadConfig({ CORS_ORIGINS: 'http://127.0.0.1:5173' }).corsOrigins, ['http://127.0.0.1:5173']);
+});
+
 test('HOST: loopback in sandbox mode (the demo user signs in without a password), all interfaces otherwise, as given when set', (t) => {
   t.is(loadConfig({}).host, '127.0.0.1');
   t.is(loadConfig({ GITHUB_CLIENT_ID: 'x', GITHUB_CLIENT_SECRET: 'y' }).host, '0.0.0.0');

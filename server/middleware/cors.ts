@@ -1,0 +1,46 @@
+import type { Middleware } from 'koa';
+import { isMcpPath } from '../mcp/path.js';
+
+/** The methods the API's routes answer (server/routes/, /mcp). */
+const ALLOW_METHODS = 'GET, HEAD, POST, PUT, PATCH, DELETE';
+/**
+ * The request headers the API reads beyond the CORS-safelisted ones: the JSON body's type, the CSRF
+ * token (cookie sessions), a bearer token, a per-request Render key, the deploy Idempotency-Key, MCP's
+ * protocol version and a caller's request id (server/middleware/requestContext.ts).
+ */
+const ALLOW_HEADERS = 'content-type, authorization, x-csrf-token, idempotency-key, x-render-api-key, mcp-protocol-version, x-request-id';
+/** Response headers a client needs beyond the safelisted ones (errors.ts, presenters/deployment.ts, requestContext.ts). */
+const EXPOSE_HEADERS = 'Idempotent-Replayed, Location, Retry-After, X-Request-Id, Content-Disposition, Allow';
+/** How long a browser may reuse a preflight answer (Chromium caps it at 2 hours). */
+const MAX_AGE_SECONDS = '600';
+
+/**
+ * CORS for the origins in CORS_ORIGINS, on the API (/api/*, /mcp) only, and nothing for any other
+ * origin. Mounted before body parsing, the same-origin check, bearer auth and sessions: a preflight
+ * (OPTIONS with Origin and Access-Control-Request-Method; browsers send no credentials with it) is
+ * answered here, 204, so it reads no body, runs no auth, CSRF check or limit and makes no session.
+ * Other requests from a listed origin get the headers that let its page read the answer, errors
+ * included (the error middleware keeps headers set before it). Credentials are allowed: a page on
+ * a same-site origin sends the SameSite=Lax session cookie (and then the X-CSRF-Token like the UI); a
+ * cross-site page's fetch carries no such cookie, so it can only use a bearer token.
+ */
+export function cors(allowed: readonly string[]): Middleware {
+  const origins = new Set(allowed);
+  return (ctx, next) => {
+    if (!(ctx.path.startsWith('/api/') || isMcpPath(ctx.path))) return next();
+    const origin = ctx.get('origin');
+    if (!origins.has(origin)) return next();
+    ctx.set('Access-Control-Allow-Origin', origin);
+    ctx.set('Access-Control-Allow-Credentials', 'true');
+    ctx.vary('Origin');
+    if (ctx.method === 'OPTIONS' && ctx.get('access-control-request-method') !== '') {
+      ctx.set('Access-Control-Allow-Methods', ALLOW_METHODS);
+      ctx.set('Access-Control-Allow-Headers', ALLOW_HEADERS);
+      ctx.set('Access-Control-Max-Age', MAX_AGE_SECONDS);
+      ctx.status = 204;
+      return Promise.resolve();
+    }
+    ctx.set('Access-Control-Expose-Headers', EXPOSE_HEADERS);
+    return next();
+  };
+}
