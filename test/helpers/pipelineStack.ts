@@ -3,6 +3,8 @@ import { startStack, type Stack, type StackOptions } from './stack.js';
 import { startTestWorker, type TestWorker } from './pipeline.js';
 import { sharedFixture } from './fixture.js';
 import type { RenderSimOptions } from '../../sandbox/render/index.js';
+import type { GitHubSimulator } from '../../sandbox/github/index.js';
+import { branchCommitsFromGitHub, headsFromGitHub } from '../../sandbox/seed.js';
 
 /** Render's deploy phases on the simulator, short: a deploy is live in about a tenth of a second. */
 export const QUICK_PHASES: RenderSimOptions['phaseMs'] = { created: 10, build_in_progress: 60, pre_deploy_in_progress: 10, update_in_progress: 20 };
@@ -46,4 +48,23 @@ export async function startPipelineStack(opts: StackOptions = {}): Promise<Pipel
  */
 export function usePipelineStack(test: TestFn, opts: StackOptions, started: (p: PipelineStack) => unknown): void {
   sharedFixture(test, () => startPipelineStack(opts), started);
+}
+
+/**
+ * usePipelineStack with quick phases, where Render's builds check out what the GitHub simulator has (as
+ * in sandbox mode): a new service's first deploy builds the branch's head, and a named commit the branch
+ * lacks fails its checkout.
+ */
+export function useGitHubLinkedPipelineStack(test: TestFn, started: (p: PipelineStack) => unknown): void {
+  let github: GitHubSimulator | undefined;
+  usePipelineStack(test, {
+    renderOptions: {
+      phaseMs: QUICK_PHASES,
+      commitOf: (repo, branch) => (github ? headsFromGitHub(github)(repo, branch) : null),
+      commitOnBranch: (repo, branch, sha) => (github ? branchCommitsFromGitHub(github)(repo, branch, sha) : null),
+    },
+  }, (p) => {
+    github = p.stack.github;
+    return started(p);
+  });
 }

@@ -1,8 +1,6 @@
 import test from 'ava';
 import type { Stack } from '../helpers/stack.js';
-import type { GitHubSimulator } from '../../sandbox/github/index.js';
-import { branchCommitsFromGitHub, headsFromGitHub } from '../../sandbox/seed.js';
-import { QUICK_PHASES, usePipelineStack, type PipelineStack } from '../helpers/pipelineStack.js';
+import { useGitHubLinkedPipelineStack, type PipelineStack } from '../helpers/pipelineStack.js';
 import { renderCalls, renderDeploysOf, signedInWithKey, waitFinished } from '../helpers/pipeline.js';
 
 // A deploy request may name the commit to deploy (commit_sha: CI's pushed commit). Pushes that land
@@ -11,19 +9,9 @@ import { renderCalls, renderDeploysOf, signedInWithKey, waitFinished } from '../
 
 let stack: Stack;
 let pipeline: PipelineStack;
-// Render's builds check out what the GitHub simulator has (as in sandbox mode): a new service's first
-// deploy builds the branch's head, and a named commit the branch lacks fails its checkout.
-let github: GitHubSimulator | undefined;
-usePipelineStack(test, {
-  renderOptions: {
-    phaseMs: QUICK_PHASES,
-    commitOf: (repo, branch) => (github ? headsFromGitHub(github)(repo, branch) : null),
-    commitOnBranch: (repo, branch, sha) => (github ? branchCommitsFromGitHub(github)(repo, branch, sha) : null),
-  },
-}, (p) => {
+useGitHubLinkedPipelineStack(test, (p) => {
   pipeline = p;
   ({ stack } = p);
-  github = stack.github;
 });
 
 const NODE_APP = { 'package.json': JSON.stringify({ name: 'pinned', scripts: { start: 'node index.js' } }), 'index.js': '' };

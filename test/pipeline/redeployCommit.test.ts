@@ -1,8 +1,6 @@
 import test from 'ava';
 import type { Stack } from '../helpers/stack.js';
-import type { GitHubSimulator } from '../../sandbox/github/index.js';
-import { branchCommitsFromGitHub, headsFromGitHub } from '../../sandbox/seed.js';
-import { QUICK_PHASES, usePipelineStack } from '../helpers/pipelineStack.js';
+import { useGitHubLinkedPipelineStack } from '../helpers/pipelineStack.js';
 import { liveService, renderCalls, renderDeploysOf, signedInWithKey, waitFinished } from '../helpers/pipeline.js';
 
 // A redeploy may name the commit to deploy (commit_sha), as a deploy may: CI redeploying its service on
@@ -10,16 +8,8 @@ import { liveService, renderCalls, renderDeploysOf, signedInWithKey, waitFinishe
 
 const NODE_APP = { 'package.json': JSON.stringify({ name: 'rd', scripts: { start: 'node index.js' } }), 'index.js': '' };
 let stack: Stack;
-let github: GitHubSimulator | undefined;
-usePipelineStack(test, {
-  renderOptions: {
-    phaseMs: QUICK_PHASES,
-    commitOf: (repo, branch) => (github ? headsFromGitHub(github)(repo, branch) : null),
-    commitOnBranch: (repo, branch, sha) => (github ? branchCommitsFromGitHub(github)(repo, branch, sha) : null),
-  },
-}, (p) => {
+useGitHubLinkedPipelineStack(test, (p) => {
   ({ stack } = p);
-  github = stack.github;
 });
 
 const triggers = (accountId: string, serviceId: string) =>
