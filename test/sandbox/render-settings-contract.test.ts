@@ -48,6 +48,12 @@ test('secret files, custom domains and scaling answer per spec/render-openapi.js
   t.is(sub.status, 201);
   t.is((await api.call('POST', `/services/${id}/custom-domains`, { name: 'app.example.org' })).status, 409);
   t.is((await api.call('POST', `/services/${id}/custom-domains`, { name: 'not a domain' })).status, 400);
+  // Wildcards: Render issues certificates for them (docs/render-api.md §13); only as the leftmost label.
+  const wild = await api.call('POST', `/services/${id}/custom-domains`, { name: '*.wild.example.net' });
+  t.is(wild.status, 201, JSON.stringify(wild.body));
+  t.deepEqual(wild.body.map((d: { name: string; domainType: string }) => `${d.name}:${d.domainType}`), ['*.wild.example.net:subdomain']);
+  for (const name of ['*', 'a.*.example.net', '**.example.net']) t.is((await api.call('POST', `/services/${id}/custom-domains`, { name })).status, 400, name);
+  t.is((await api.call('DELETE', `/services/${id}/custom-domains/${wild.body[0].id}`)).status, 204);
   t.is((await api.call('POST', `/services/${worker.body.service.id}/custom-domains`, { name: 'w.example.org' })).status, 400);
   const subId: string = sub.body[0].id;
   t.is((await api.call('POST', `/services/${id}/custom-domains/${subId}/verify`)).status, 202);

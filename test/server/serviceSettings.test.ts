@@ -128,6 +128,26 @@ test('custom domains: DNS records to create, Render\'s refusals in plain words, 
   t.is((await dee.agent.delete(`${base}/cdm-00000000000000000000`)).status, 404);
 });
 
+test('custom domains: a wildcard *.domain is added (Render issues its certificate too); a * anywhere else is refused', async (t) => {
+  const wil = await tenant(stack, 'set-wil');
+  const svc = await createService(wil, 'wil-settings');
+  const base = `/api/render/services/${svc.id}/custom-domains`;
+  const host = new URL(String((svc.serviceDetails as { url: string }).url)).hostname;
+  const added = await wil.agent.post(base, { name: '*.Wil-Example.com' });
+  t.is(added.status, 201, added.text);
+  t.deepEqual(added.json.domains.map((d: { name: string; domainType: string }) => `${d.name}:${d.domainType}`), ['*.wil-example.com:subdomain'], 'no www entry for a wildcard');
+  t.deepEqual(added.json.domains[0].dns.map((r: { type: string; name: string; value: string }) => `${r.type} ${r.name} ${r.value}`), [`CNAME *.wil-example.com ${host}`]);
+  t.deepEqual((await wil.agent.get(base)).json.domains.map((d: { name: string }) => d.name), ['*.wil-example.com']);
+
+  const before = renderWrites(wil);
+  for (const name of ['*', '*.com', 'a.*.wil-example.com', '**.wil-example.com', '*.*.wil-example.com', '*x.wil-example.com', 'x*.wil-example.com', '*.onrender.com', '*.10.0.0.1']) {
+    const res = await wil.agent.post(base, { name });
+    t.is(res.status, 400, name);
+    t.is(res.json.error.field, 'name', name);
+  }
+  t.is(renderWrites(wil), before, 'refused names never reach Render');
+});
+
 test('settings: shown, changed field by field, field errors for what a type does not have', async (t) => {
   const eve = await tenant(stack, 'set-eve');
   const svc = await createService(eve, 'eve-settings');

@@ -68,7 +68,13 @@ test('settings page: env var edit and reveal, auto-deploy toggle, a custom domai
   await domainRow.waitFor();
   t.is(await domainRow.getByTestId('domain-status').innerText(), 'Waiting for DNS');
   t.regex(await domainRow.getByTestId('domain-dns').innerText(), /CNAME\s+shop\.example\.com\s+settings-api\.onrender\.com/);
-  t.deepEqual((await render.listCustomDomains(serviceId)).map((d) => d.name), ['shop.example.com']);
+  // A wildcard domain is taken as Render takes it.
+  await page.getByTestId('domain-name').fill('*.shop.example.com');
+  await page.getByTestId('domain-add').click();
+  const wildRow = page.locator('[data-testid=domain-row][data-domain="*.shop.example.com"]');
+  await wildRow.waitFor();
+  t.regex(await wildRow.getByTestId('domain-dns').innerText(), /CNAME\s+\*\.shop\.example\.com\s+settings-api\.onrender\.com/);
+  t.deepEqual((await render.listCustomDomains(serviceId)).map((d) => d.name), ['shop.example.com', '*.shop.example.com']);
 
   // The deploy history lists Render's deploys.
   await page.locator('[data-testid=history-row]').first().waitFor();

@@ -9,7 +9,7 @@ export function domainsSection({ ctx, serviceId }) {
   const status = h('p', { class: 'muted', role: 'status' }, 'Loading…');
   const flash = h('div');
   const name = field({
-    label: 'Domain', control: h('input', { class: 'input input--mono', autocomplete: 'off', spellcheck: 'false', placeholder: 'app.example.com', 'data-testid': 'domain-name' }),
+    label: 'Domain', control: h('input', { class: 'input input--mono', autocomplete: 'off', spellcheck: 'false', placeholder: 'app.example.com or *.example.com', 'data-testid': 'domain-name' }),
     hint: 'A root domain (example.com) also gets www.example.com, which redirects to it.',
   });
   const add = h('button', { type: 'submit', class: 'btn btn--primary', 'data-testid': 'domain-add' }, 'Add domain');

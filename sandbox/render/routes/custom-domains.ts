@@ -54,7 +54,9 @@ export function customDomainRoutes({ state, clock, recorder, spec }: RouteDeps):
       assertSpec(spec.checkPointer(POST_BODY, body));
       const name = String(body.name).trim().toLowerCase().replace(/\.$/, '');
       if (!WITH_DOMAINS.has(svc.type)) throw badRequest(`custom domains are not supported for ${svc.type}`);
+      // A wildcard is "*." before a domain: Render issues its certificate too (docs/render-api.md §13).
       const labels = name.split('.');
+      if (labels[0] === '*') labels.shift();
       if (name.length > 253 || labels.length < 2 || !labels.every((l) => LABEL.test(l)) || /^[0-9]+$/.test(labels.at(-1) ?? '')) {
         throw badRequest(`invalid domain name: ${name}`);
       }

@@ -13,12 +13,16 @@ const DOMAIN_ID = /^cdm-[0-9a-z]{20}$/;
 const LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 /** Render's documented address for root domains whose DNS provider has no ALIAS/ANAME (docs/render-api.md). */
 const RENDER_APEX_IP = '216.24.57.1';
-const DOMAIN_RULE = 'Enter a domain such as app.example.com: letters, digits and hyphens between dots, no scheme, path or port (convert Unicode names to Punycode, xn--…).';
+const DOMAIN_RULE = 'Enter a domain such as app.example.com or *.example.com: letters, digits and hyphens between dots, a * only as the whole first label, no scheme, path or port (convert Unicode names to Punycode, xn--…).';
 
-/** A host name people own: at least two labels, a non-numeric top label, not one of Render's own. */
+/**
+ * A host name people own: at least two labels, a non-numeric top label, not one of Render's own.
+ * Render also takes a wildcard (docs/render-api.md §13): `*.` before such a name, nowhere else.
+ */
 function domainProblem(name: string): string | null {
   if (name.length > 253) return 'A domain name has at most 253 characters.';
   const labels = name.split('.');
+  if (labels[0] === '*') labels.shift();
   if (labels.length < 2 || !labels.every((l) => LABEL.test(l))) return DOMAIN_RULE;
   if (/^[0-9]+$/.test(labels[labels.length - 1]!)) return 'Use a domain name, not an IP address.';
   if (name === 'onrender.com' || name.endsWith('.onrender.com')) return 'onrender.com addresses are Render\'s own; the service already has one.';
