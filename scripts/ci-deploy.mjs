@@ -13,7 +13,8 @@
 //   GITHUB_REPOSITORY  owner/name (set by GitHub Actions)
 //   GITHUB_REF_NAME    the branch (set by GitHub Actions)
 //   GITHUB_SHA         the pushed commit (set by GitHub Actions): deployed as commit_sha, so a later push to the branch
-//                      cannot be deployed in its place; and the Idempotency-Key, so a re-run does not deploy twice
+//                      cannot be deployed in its place; and, with the service name, the Idempotency-Key, so a re-run
+//                      does not deploy twice
 //   SERVICE_NAME       the Render service name (default: the repository name, lowercased). A service of that name
 //                      that deploys another repository or branch is left alone: exit 2, set another SERVICE_NAME
 //   DEPLOY_TIMEOUT_SECONDS (default 1800), POLL_SECONDS (default 5)
@@ -61,7 +62,9 @@ const failWith = (what, res) => {
   process.exit(res.status >= 400 && res.status < 500 ? 2 : 1);
 };
 const key = { 'x-render-api-key': apiKey };
-const idem = sha ? { 'idempotency-key': `ci-${sha}` } : {};
+// Per service as well as per commit: one push may deploy several services (a SERVICE_NAME each), and one
+// key for all of them made every run after the first a reused key (409).
+const idem = sha ? { 'idempotency-key': `ci-${sha}-${serviceName}` } : {};
 const deployBody = { github_repo: repo, project_name: serviceName, ...(branch ? { branch } : {}), ...(sha ? { commit_sha: sha } : {}) };
 const deploy = () => api('POST', '/api/render/deploy', { body: deployBody, headers: { ...key, ...idem } });
 

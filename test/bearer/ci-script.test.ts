@@ -65,7 +65,7 @@ test.serial('bad input: exit 2; the same commit re-run does not deploy twice', a
   t.is(again.code, 0, again.out);
   const ids = [...again.out.matchAll(/deployment (\S+):/g)].map((m) => m[1]);
   const mine = await fetch(`${stack.url}/api/render/my-deployments?limit=100`, { headers: { authorization: `Bearer ${token}` } }).then((r) => r.json() as Promise<{ deployments: Array<{ id: string; request: { serviceName: string } }> }>);
-  t.is(mine.deployments.filter((d) => d.request.serviceName === 'good-app').length, 1, 'Idempotency-Key ci-<sha>: one deployment');
+  t.is(mine.deployments.filter((d) => d.request.serviceName === 'good-app').length, 1, 'Idempotency-Key ci-<sha>-<name>: one deployment');
   t.true(ids.length === 1 && mine.deployments.some((d) => d.id === ids[0]));
   const dump = await dumpRedis(stack.web.deps.redis);
   t.false(dump.includes(token));
@@ -160,4 +160,22 @@ test.serial('SERVICE_NAME naming another repository\'s service: exit 2 saying so
   t.is(renderWrites(), writes, 'nothing written on Render');
   t.is((await deploymentsNamed('good-app')).length, before);
   t.deepEqual(await renderServicesNamed('other-app'), []);
+});
+
+test.serial('two services deployed from one push (a SERVICE_NAME each): both go live, and the next push redeploys each', async (t) => {
+  // One repository, two services (an API and a worker, or one per branch pointing at the same commit):
+  // both runs sent Idempotency-Key ci-<sha>, so the second was refused idempotency_key_reused (exit 2).
+  addNodeRepo(stack, 'ciowner', 'mono-app');
+  for (const name of ['mono-api', 'mono-worker']) {
+    const res = await run('ciowner/mono-app', { SERVICE_NAME: name });
+    t.is(res.code, 0, `${name}: ${res.out}`);
+    t.like(await deploymentOf(res.out), { kind: 'deploy', status: 'live', request: { serviceName: name } });
+  }
+  const b = stack.github.push('ciowner', 'mono-app', 'main', { 'b.js': '' });
+  for (const name of ['mono-api', 'mono-worker']) {
+    const res = await run('ciowner/mono-app', { SERVICE_NAME: name });
+    t.is(res.code, 0, `${name}: ${res.out}`);
+    t.like(await deploymentOf(res.out), { kind: 'redeploy', status: 'live', renderCommitId: b, request: { serviceName: name } });
+    t.is((await renderServicesNamed(name)).length, 1);
+  }
 });
