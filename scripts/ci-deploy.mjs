@@ -15,7 +15,7 @@
 //   GITHUB_SHA         the pushed commit (set by GitHub Actions): deployed as commit_sha, so a later push to the branch
 //                      cannot be deployed in its place; and, with the service name, the Idempotency-Key, so a re-run
 //                      does not deploy twice
-//   SERVICE_NAME       the Render service name (default: the repository name, lowercased). A service of that name
+//   SERVICE_NAME       the Render service name, lowercased (default: the repository name). A service of that name
 //                      that deploys another repository or branch is left alone: exit 2, set another SERVICE_NAME
 //   DEPLOY_TIMEOUT_SECONDS (default 1800), POLL_SECONDS (default 5)
 //
@@ -34,7 +34,8 @@ const apiKey = need('RENDER_API_KEY');
 const repo = need('GITHUB_REPOSITORY');
 const branch = (env.GITHUB_REF_NAME ?? '').trim() || undefined;
 const sha = (env.GITHUB_SHA ?? '').trim();
-const serviceName = (env.SERVICE_NAME ?? '').trim() || repo.split('/')[1].toLowerCase();
+// Lowercase as the deploy makes it (Render's names are): the look-up compares it with the names Render lists.
+const serviceName = ((env.SERVICE_NAME ?? '').trim() || repo.split('/')[1]).toLowerCase();
 // A duration like '30m' read as NaN: no deadline ever came, and a NaN or zero interval polled without pause.
 const seconds = (name, fallback) => {
   const raw = (env[name] ?? '').trim();

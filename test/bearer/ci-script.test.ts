@@ -179,3 +179,18 @@ test.serial('two services deployed from one push (a SERVICE_NAME each): both go 
     t.is((await renderServicesNamed(name)).length, 1);
   }
 });
+
+test.serial('a SERVICE_NAME written with capitals: the next push redeploys the service it created', async (t) => {
+  // Render's names are lowercase and the deploy lowercased it, but the look-up compared the name as
+  // written: the next push found no "Caps-App", deployed anew and failed service_name_taken.
+  addNodeRepo(stack, 'ciowner', 'capsy-app');
+  const first = await run('ciowner/capsy-app', { SERVICE_NAME: 'Capsy-App' });
+  t.is(first.code, 0, first.out);
+  const recA = await deploymentOf(first.out);
+  t.like(recA, { kind: 'deploy', status: 'live', request: { serviceName: 'capsy-app' } });
+  const b = stack.github.push('ciowner', 'capsy-app', 'main', { 'package.json': JSON.stringify({ name: 'capsy-app', scripts: { start: 'node b.js' } }), 'b.js': '' });
+  const second = await run('ciowner/capsy-app', { SERVICE_NAME: 'Capsy-App' });
+  t.is(second.code, 0, second.out);
+  t.like(await deploymentOf(second.out), { kind: 'redeploy', status: 'live', serviceId: recA.serviceId, renderCommitId: b });
+  t.is((await renderServicesNamed('capsy-app')).length, 1);
+});
