@@ -46,6 +46,16 @@ export const errors = {
     new AppError(429, 'render_rate_limited', 'Render is rate-limiting this API key. Nothing was saved; try again shortly.', {
       'Retry-After': String(Math.max(1, Math.ceil(retryAfterSeconds))),
     }),
+  /**
+   * Our own per-key budget (server/render/budget.ts) held the call back before Render saw it. Same code
+   * as Render's 429 (clients key on it), but the message must not blame Render.
+   */
+  renderBudgetHeld: (retryAfterSeconds = 1) => {
+    const wait = Math.max(1, Math.ceil(retryAfterSeconds));
+    return new AppError(429, 'render_rate_limited', `Held back by this app, not refused by Render: your API key has used its share of Render's rate limit for now, and the app waits rather than let Render block the key. Try again in ${wait} s.`, {
+      'Retry-After': String(wait),
+    });
+  },
   githubUnavailable: () => new AppError(503, 'github_unavailable', 'GitHub did not answer. Try again in a minute.', { 'Retry-After': '30' }),
   githubTokenInvalid: (message = 'Your GitHub authorization has expired or was revoked. Sign in again.') => new AppError(401, 'github_token_invalid', message),
   bearerWithCookie: () => new AppError(400, 'bearer_with_cookie', 'Send either a session cookie or an Authorization: Bearer token, not both.'),

@@ -10,7 +10,7 @@ interface HttpLikeError { status?: number; statusCode?: number; type?: string; e
 /** Map errors from body parsing and koa itself to our typed errors. */
 function toAppError(err: unknown): AppError | null {
   if (err instanceof AppError) return err;
-  if (err instanceof BudgetExhausted) return errors.renderRateLimited(err.retryAfterMs / 1000);
+  if (err instanceof BudgetExhausted) return errors.renderBudgetHeld(err.retryAfterMs / 1000);
   if (err instanceof RenderApiError) return fromRender(err);
   if (err instanceof GitHubError) return fromGitHub(err);
   if (isRedisUnavailable(err)) return errors.storageUnavailable();
