@@ -19,7 +19,7 @@ import { withNpmStartState } from './start/stateDir.js';
 
 const USAGE = `usage: npm run admin -- <command>
   blocks                    users the anomaly detector throttles or blocks, and until when
-  unblock <github-login>    lift a user's throttle or block now (audited, alerted)
+  unblock <github-login>    lift the throttle or block listed under that login now (audited, alerted)
   telemetry <github-login>  a user's recent traffic, per minute and per route, and their baseline
 A user may be named by GitHub user id as id:<number> (a bare number is a login).`;
 

@@ -53,6 +53,40 @@ async function resolveUser(d: AdminDeps, loginOrId: string): Promise<{ userId: n
   return { userId: Number(found), login: await d.redis.hget(d.keys.user(Number(found)), 'login') ?? loginOrId };
 }
 
+/**
+ * The user `unblock <login>` means: the one `blocks` lists under that login, i.e. the login the block
+ * stored when it started, not whoever holds the login now (after a GitHub rename, same id and new
+ * login, someone else may hold the old one). When the login names two users (two blocks stored it, or
+ * its current holder is blocked under an older login) the operator picks one by id. With no block
+ * under it, the login's current holder, as before (their grace period still applies).
+ */
+async function resolveUnblockTarget(d: AdminDeps, loginOrId: string): Promise<{ userId: number; login: string | null; listedAs: string | null; note: string }> {
+  if (!/^[A-Za-z0-9][A-Za-z0-9-]{0,38}$/.test(loginOrId)) return { ...(await resolveUser(d, loginOrId)), listedAs: null, note: '' };
+  const wanted = loginOrId.toLowerCase();
+  const entries = await d.store.all();
+  const ids = new Set([...entries].filter(([, e]) => e.login?.toLowerCase() === wanted).map(([id]) => id));
+  const found = await d.redis.get(d.keys.login(loginOrId));
+  const holder = found ? Number(found) : null;
+  if (holder !== null && entries.has(holder)) ids.add(holder);
+  if (ids.size === 0) return { ...(await resolveUser(d, loginOrId)), listedAs: null, note: '' };
+  const current = new Map<number, string | null>();
+  for (const id of ids) current.set(id, await d.redis.hget(d.keys.user(id), 'login'));
+  if (ids.size > 1) {
+    const who = [...ids].sort((a, b) => a - b).map((id) => {
+      const e = entries.get(id)!;
+      const now = current.get(id);
+      return `id ${id} (${e.state} as ${e.login ?? '?'}${now && now !== e.login ? `, now ${now}` : ''}${id === holder ? ', holds the login now' : ''})`;
+    });
+    throw new AdminError(`${loginOrId} names more than one user: ${who.join(' and ')}. Run unblock id:<GitHub user id> for the one you mean, e.g. unblock id:${[...ids][0]}. Nothing was changed.`);
+  }
+  const [userId] = [...ids] as [number];
+  const listed = entries.get(userId)!.login;
+  const login = current.get(userId) ?? listed;
+  const listedAs = login && listed && login.toLowerCase() !== listed.toLowerCase() ? listed : null;
+  const note = holder !== null && holder !== userId ? ` The login ${loginOrId} now belongs to id ${holder}, who is neither throttled nor blocked and was left alone.` : '';
+  return { userId, login, listedAs, note };
+}
+
 /** Every throttle and block, soonest to lift first. */
 export async function listBlocks(d: AdminDeps): Promise<string[]> {
   const now = d.now();
@@ -70,7 +104,8 @@ export async function listBlocks(d: AdminDeps): Promise<string[]> {
  * level of use becomes their baseline instead of tripping again. Audited, and alerted like the block.
  */
 export async function unblock(d: AdminDeps, loginOrId: string): Promise<string> {
-  const { userId, login } = await resolveUser(d, loginOrId);
+  const { userId, login, listedAs, note } = await resolveUnblockTarget(d, loginOrId);
+  const who = `${login ?? userId} (id ${userId}${listedAs ? `, listed as ${listedAs}` : ''})`;
   // An unblock is audited or not made: with a SECRET_KEY other than the app's, the audit entry would
   // be refused (logged, and the block lifted all the same).
   if (!await d.audit.appendable(userId)) {
@@ -78,13 +113,13 @@ export async function unblock(d: AdminDeps, loginOrId: string): Promise<string> 
   }
   const entry = await d.store.get(userId);
   await d.redis.set(d.keys.grace(userId), '1', 'EX', d.settings.graceMinutes * 60);
-  if (!entry) return `${login ?? userId} is neither throttled nor blocked; the detector only learns from their traffic for the next ${d.settings.graceMinutes} minutes.`;
+  if (!entry) return `${login ?? userId} is neither throttled nor blocked; the detector only learns from their traffic for the next ${d.settings.graceMinutes} minutes.${note}`;
   await d.store.remove(userId);
   await d.events.raise({
     type: 'anomaly_unblocked', userId, login: login ?? undefined, subject: `user:${userId}`, outcome: 'success',
     detail: { ...(login ? { login } : {}), reason: `operator_lifted_${entry.state}` },
   });
-  return `Lifted the ${entry.state === 'blocked' ? 'block' : 'throttle'} of ${login ?? userId} (id ${userId}); the detector only learns from their traffic for the next ${d.settings.graceMinutes} minutes.`;
+  return `Lifted the ${entry.state === 'blocked' ? 'block' : 'throttle'} of ${who}; the detector only learns from their traffic for the next ${d.settings.graceMinutes} minutes.${note}`;
 }
 
 /** A user's recent traffic: the last hour minute by minute, the last day per route and hour, baseline and guard. */

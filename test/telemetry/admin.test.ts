@@ -10,7 +10,7 @@ import { createSecurityEvents } from '../../server/security/events.js';
 import { telemetryKeys } from '../../server/telemetry/keys.js';
 import { createRecorder } from '../../server/telemetry/recorder.js';
 import { createGuardStore, type GuardEntry } from '../../server/telemetry/guards.js';
-import { AdminError, unblock, type AdminDeps } from '../../server/telemetry/admin.js';
+import { AdminError, listBlocks, unblock, type AdminDeps } from '../../server/telemetry/admin.js';
 import { DEFAULT_TELEMETRY, resolveDetector } from '../../server/telemetry/options.js';
 import { createDetector } from '../../server/telemetry/detector.js';
 import { TEST_DETECTOR } from './support.js';
@@ -52,6 +52,51 @@ test('unblock <login> lifts that login\'s block, also when the login is all digi
   // An id is still accepted, said as one.
   t.regex(await unblock(d, 'id:4242'), /Lifted the block of someone-else \(id 4242\)/);
   t.is(await d.store.get(4242), null);
+});
+
+/** The user makes a request under another login (a GitHub rename keeps the id): telemetry maps the new login to them. */
+async function seenAs(d: AdminDeps, userId: number, login: string) {
+  const recorder = createRecorder({ redis: redis.client, keys: d.keys, settings: d.settings, logger: createLogger({ level: 'silent' }), flushMs: 3_600_000 });
+  recorder.record({ userId, login, method: 'GET', route: '/api/session', status: 200, ms: 1, at: NOW, target: null, deploy: false });
+  await recorder.close();
+}
+
+test('unblock <login> lifts the block `blocks` lists under that login, also after a rename gave the login to someone else', async (t) => {
+  const d = await adminDeps(`${redis.prefix}ren`);
+  await blockedUser(d, 51001, 'rena');
+  await seenAs(d, 51001, 'rena-new');
+  await seenAs(d, 51002, 'rena');
+  t.true((await listBlocks(d)).some((l) => /blocked\s+rena\s+id 51001/.test(l)), 'blocks lists the login the block started with');
+  const said = await unblock(d, 'rena');
+  t.regex(said, /Lifted the block of rena-new \(id 51001, listed as rena\)/);
+  t.regex(said, /rena now belongs to id 51002/);
+  t.is(await d.store.get(51001), null, 'the listed user is unblocked');
+  t.is(await redis.client.exists(d.keys.grace(51002)), 0, 'the login\'s new holder is left alone');
+});
+
+test('unblock <login> that names two blocked users refuses, naming both ids and how to pick one, and changes nothing', async (t) => {
+  const d = await adminDeps(`${redis.prefix}amb`);
+  await blockedUser(d, 52001, 'ambi');
+  await seenAs(d, 52001, 'ambi-renamed');
+  await blockedUser(d, 52002, 'ambi');
+  const err = await t.throwsAsync(unblock(d, 'ambi'), { instanceOf: AdminError });
+  t.regex(err.message, /52001/);
+  t.regex(err.message, /52002/);
+  t.regex(err.message, /unblock id:/);
+  t.regex(err.message, /Nothing was changed/);
+  t.like(await d.store.get(52001), { state: 'blocked' });
+  t.like(await d.store.get(52002), { state: 'blocked' });
+  // The login's current holder blocked under its old login, while the block listed under the login is another user's.
+  const e = await adminDeps(`${redis.prefix}amb2`);
+  await blockedUser(e, 53001, 'ambo');
+  await seenAs(e, 53001, 'ambo-2');
+  await blockedUser(e, 53002, 'earlier-name');
+  await seenAs(e, 53002, 'ambo');
+  const err2 = await t.throwsAsync(unblock(e, 'ambo'), { instanceOf: AdminError });
+  t.regex(err2.message, /53001.*53002|53002.*53001/s);
+  t.like(await e.store.get(53001), { state: 'blocked' });
+  t.like(await e.store.get(53002), { state: 'blocked' });
+  t.regex(await unblock(e, 'id:53002'), /Lifted the block of ambo \(id 53002\)/);
 });
 
 test('an argument that is neither a login nor id:<number> is refused, quoted so that control characters are not printed raw', async (t) => {
