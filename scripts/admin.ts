@@ -5,7 +5,7 @@
  */
 import { loadConfigOrExit } from '../server/config/env.js';
 import { createLogger } from '../server/logger.js';
-import { createRedis } from '../server/redis.js';
+import { createRedis, isRedisUnavailable, redisUrlWithoutPassword } from '../server/redis.js';
 import { createKeyring } from '../server/crypto/keyring.js';
 import { createAuditLog } from '../server/audit/auditLog.js';
 import { createSecurityEvents } from '../server/security/events.js';
@@ -34,7 +34,11 @@ if (!command || !['blocks', 'unblock', 'telemetry'].includes(command) || args.le
 // Beside `npm start`: the Redis and key it gave its processes, which this shell does not have.
 const config = loadConfigOrExit(withNpmStartState(process.env));
 const logger = createLogger({ level: 'warn', name: 'admin', destination: process.stderr });
-const redis = createRedis(config.redisUrl, 'worker', { maxRetriesPerRequest: 2 });
+// A Redis out of reach ends the command within seconds (a refused connection after two quick retries,
+// a silent one at the connect or command timeout) with a line of our own, not ioredis' words.
+const redis = createRedis(config.redisUrl, 'worker', { maxRetriesPerRequest: 2, connectTimeout: 3_000, commandTimeout: 10_000 });
+let redisError = null as Error | null;
+redis.on('error', (err: Error) => { redisError = err; });
 const keys = telemetryKeys(config.redisPrefix);
 const audit = createAuditLog({ redis, prefix: config.redisPrefix, clock: systemClock, keyring: createKeyring(config.secretKey, config.previousSecretKey), retention: config.auditRetention });
 const alerter = createSlackAlerter({ webhookUrl: config.slackWebhookUrl, logger });
@@ -42,14 +46,19 @@ const events = createSecurityEvents({ audit, alerter, redis, prefix: config.redi
 const deps: AdminDeps = { redis, keys, store: createGuardStore(redis, keys), settings: config.telemetry, events, audit, prefix: config.redisPrefix, now: () => systemClock.now() };
 
 let code = 0;
+let checked = false;
 try {
   await assertAppData(deps);
+  checked = true;
   const lines = command === 'blocks' ? await listBlocks(deps) : command === 'unblock' ? [await unblock(deps, arg!)] : await userTelemetry(deps, arg!);
   process.stdout.write(`${lines.join('\n')}\n`);
   // The Slack alert of an unblock is sent in the background: give it a moment before exiting.
   if (command === 'unblock' && alerter.enabled) await new Promise((r) => setTimeout(r, 3_000));
 } catch (err) {
-  process.stderr.write(`${err instanceof AdminError ? err.message : `failed: ${(err as Error).message}`}\n`);
+  const why = err instanceof AdminError ? err.message
+    : isRedisUnavailable(err) ? `Redis at REDIS_URL=${redisUrlWithoutPassword(config.redisUrl)} did not answer${redisError ? ` (${redisError.message})` : ''}: start it, or set REDIS_URL as the app's processes have it. ${checked ? 'The command may have stopped part-way: run it again.' : 'Nothing was read or changed.'}`
+    : `failed: ${(err as Error).message}`;
+  process.stderr.write(`${why.replace(/\s*\n\s*/g, ' ')}\n`);
   code = 1;
 } finally {
   redis.disconnect();

@@ -16,6 +16,7 @@ import { startWorker } from '../workers/process.js';
 import { startGitHubSimulator, type GitHubSimulator } from '../sandbox/github/index.js';
 import { startRenderSimulator } from '../sandbox/render/index.js';
 import { branchCommitsFromGitHub, DEMO, headsFromGitHub, scheduleSentinelDemo, seedSandbox } from '../sandbox/seed.js';
+import { redisUrlWithoutPassword } from '../server/redis.js';
 import { redisAnswers, startPrivateRedis } from './start/privateRedis.js';
 import { createSandboxLogger } from './start/sandboxLog.js';
 import { privateRedisDir, secretKeyFile, stateDir } from './start/stateDir.js';
@@ -36,22 +37,14 @@ const shown = (path: string) => {
 /** REDIS_URL set → used as given; otherwise a private redis-server with its data under STATE_DIR. */
 async function ensureRedis(): Promise<string> {
   if (env.REDIS_URL) {
-    if (!(await redisAnswers(env.REDIS_URL))) throw new Error(`REDIS_URL=${withoutPassword(env.REDIS_URL)} does not answer.`);
-    return `REDIS_URL ${withoutPassword(env.REDIS_URL)} (as given)`;
+    if (!(await redisAnswers(env.REDIS_URL))) throw new Error(`REDIS_URL=${redisUrlWithoutPassword(env.REDIS_URL)} does not answer.`);
+    return `REDIS_URL ${redisUrlWithoutPassword(env.REDIS_URL)} (as given)`;
   }
   const dir = privateRedisDir(STATE_DIR);
   const redis = await startPrivateRedis(dir);
   stopRedis = () => redis.stop();
   env.REDIS_URL = redis.url;
   return `private redis-server on 127.0.0.1:${redis.port}, data in ${shown(dir)}/`;
-}
-
-function withoutPassword(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch { return '(unparseable URL)'; }
 }
 
 function ensureSecretKey(): void {

@@ -25,6 +25,15 @@ export function createRedis(url: string, role: 'web' | 'worker' | 'subscriber', 
   return redis;
 }
 
+/** A REDIS_URL fit to print: its password (if any) replaced by ***. */
+export function redisUrlWithoutPassword(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch { return '(unparseable URL)'; }
+}
+
 /**
  * A BullMQ queue's errors are its connection's (each failed reconnect while Redis is away): readiness
  * reports them, as for createRedis' connections. Without a listener BullMQ prints each one with its

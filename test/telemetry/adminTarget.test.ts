@@ -1,6 +1,7 @@
 import test from 'ava';
 import { randomBytes } from 'node:crypto';
 import { spawn } from 'node:child_process';
+import { createServer } from 'node:net';
 import { createLogger } from '../../server/logger.js';
 import { systemClock } from '../../server/clock.js';
 import { createKeyring } from '../../server/crypto/keyring.js';
@@ -86,4 +87,23 @@ test('an unblock with a SECRET_KEY that is not the app\'s changes nothing and sa
   const trail = await audit.listForUser(32001, { limit: 10 });
   t.true(trail.entries.some((e) => (e.detail as { securityEvent?: string }).securityEvent === 'anomaly_unblocked'));
   t.true((await audit.verifyChain('global')).valid);
+});
+
+test('with Redis out of reach, the CLI says so in one line naming REDIS_URL (password hidden) and exits 1', async (t) => {
+  // A port nothing listens on: taken from the system, then closed.
+  const port = await new Promise<number>((resolve) => {
+    const srv = createServer().listen(0, '127.0.0.1', () => { const p = (srv.address() as { port: number }).port; srv.close(() => resolve(p)); });
+  });
+  const env = { REDIS_URL: `redis://:hunter2-redis-pass@127.0.0.1:${port}/0`, REDIS_PREFIX: 'down', SECRET_KEY: randomBytes(32).toString('hex') };
+  for (const args of [['blocks'], ['unblock', 'someone'], ['telemetry', 'id:1']]) {
+    const run = await admin(args, env);
+    t.is(run.code, 1, `${args.join(' ')}: ${run.stdout}${run.stderr}`);
+    t.is(run.stdout, '', args.join(' '));
+    const lines = run.stderr.trim().split('\n');
+    t.is(lines.length, 1, run.stderr);
+    t.regex(lines[0]!, new RegExp(`REDIS_URL=redis://:\\*\\*\\*@127\\.0\\.0\\.1:${port}/0`), run.stderr);
+    t.false(run.stderr.includes('hunter2-redis-pass'), 'the password is not printed');
+    t.notRegex(run.stderr, /max retries|maxRetriesPerRequest/i, 'not ioredis\' words');
+    t.regex(lines[0]!, /Nothing was read or changed/);
+  }
 });
