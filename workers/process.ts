@@ -24,6 +24,7 @@ import { createProcessFence } from '../server/sessions/fence.js';
 import { sessionKeys, type LoadedSession } from '../server/sessions/store.js';
 import { startOrphanSweeps, type OrphanSweepOptions, type OrphanSweeps } from './orphanSweep.js';
 import { startRotationSweeps, type RotationSweepOptions, type RotationSweeps } from './rotationSweep.js';
+import { resealRetiredSecrets, retiredDeps } from '../server/deployments/retiredSecrets.js';
 import { createCommitStatusWorker, createTokenScopes, statusWriteIntervalMs, type CommitStatusWorkerOptions } from './commitStatusWorker.js';
 
 /**
@@ -126,7 +127,8 @@ export async function startWorker(args: {
   const snapshots = publishSnapshots({ redis, prefix: config.redisPrefix, instance, registry: metrics.registry, intervalMs: args.metricsPushMs });
   await worker.waitUntilReady();
   const orphanSweeps = startOrphanSweeps({ deployments: deps.deployments, queue: deps.queue, enqueuer: deps.enqueuer, clock: deps.clock, logger }, args.orphanSweep);
-  const rotationSweeps = startRotationSweeps({ keyring: deps.keyring, deployments: deps.deployments, audit: deps.audit, logger, instance }, args.rotationSweep);
+  const retired = retiredDeps(deps);
+  const rotationSweeps = startRotationSweeps({ keyring: deps.keyring, deployments: deps.deployments, audit: deps.audit, retiredSecrets: { resignStale: () => resealRetiredSecrets(retired) }, logger, instance }, args.rotationSweep);
   let closing: Promise<void> | null = null;
   return {
     worker, statusWorker: statuses, context, metrics, instance, sentinel, orphanSweeps, rotationSweeps,

@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { open, seal, type Keyring } from '../crypto/keyring.js';
+import { isStale, open, seal, type Keyring } from '../crypto/keyring.js';
 
 /**
  * Env var values and secret file contents replaced or removed through the settings routes. Render
@@ -50,4 +50,46 @@ export async function retiredSecrets(d: RetiredSecretsDeps, serviceId: string): 
     try { out.push(open(sealed, aadOf(serviceId), d.keyring)); } catch { /* skipped */ }
   }
   return out;
+}
+
+/**
+ * Replaces each listed sealed value (ARGV: old, new, old, new…) wherever it still is in the list, in
+ * place: a value retired meanwhile (LPUSH) or a trim does not shift what is replaced. The TTL stays.
+ */
+const RESEAL = `
+local map = {}
+for i = 1, #ARGV, 2 do map[ARGV[i]] = ARGV[i + 1] end
+local n = 0
+for i, v in ipairs(redis.call('LRANGE', KEYS[1], 0, -1)) do
+  if map[v] then redis.call('LSET', KEYS[1], i - 1, map[v]); n = n + 1 end
+end
+return n`;
+
+/**
+ * During a SECRET_KEY rotation (workers/rotationSweep.ts): every retired value still sealed with the
+ * previous key is sealed again with the current one. Kept 30 days, they outlive the rotation; once
+ * SECRET_KEY_PREVIOUS is removed, one nobody re-sealed could no longer be opened, and the old value
+ * the running deploy still prints would show in clear. Returns how many were re-sealed.
+ */
+export async function resealRetiredSecrets(d: RetiredSecretsDeps): Promise<number> {
+  if (!d.keyring.previous) return 0;
+  const prefix = `${d.prefix}:retired-secrets:`;
+  let resealed = 0;
+  let cursor = '0';
+  do {
+    const [next, found] = await d.redis.scan(cursor, 'MATCH', `${prefix.replace(/[*?[\]\\]/g, '\\$&')}*`, 'COUNT', 500);
+    cursor = next;
+    for (const key of found) {
+      const serviceId = key.slice(prefix.length);
+      const pairs: string[] = [];
+      for (const sealed of await d.redis.lrange(key, 0, -1)) {
+        if (!isStale(sealed, d.keyring)) continue;
+        let value: string;
+        try { value = open(sealed, aadOf(serviceId), d.keyring); } catch { continue; } // under neither key: nothing to save
+        pairs.push(sealed, seal(value, aadOf(serviceId), d.keyring));
+      }
+      if (pairs.length) resealed += Number(await d.redis.eval(RESEAL, 1, key, ...pairs));
+    }
+  } while (cursor !== '0');
+  return resealed;
 }
