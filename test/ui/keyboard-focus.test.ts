@@ -252,3 +252,47 @@ test('"Load older deploys" and "Load older deployments" with the keyboard: after
   t.deepEqual(problems, []);
   await context.close();
 });
+
+test('a reload of the deployments list that answers before a "Load older deployments" click: no row listed twice', async (t) => {
+  const { context, page, problems } = await stack.signedInWithKey(browser, 'key-reload-race', []);
+  const deploy = (names: string[]) => page.evaluate(async (list: string[]) => {
+    const session = (await (await fetch('/api/session')).json()) as { csrfToken: string };
+    const statuses: number[] = [];
+    for (const name of list) {
+      const res = await fetch('/api/render/deploy', {
+        method: 'POST', headers: { 'content-type': 'application/json', 'x-csrf-token': session.csrfToken },
+        body: JSON.stringify({ github_repo: `key-reload-race/${name}`, project_name: name }),
+      });
+      statuses.push(res.status);
+    }
+    return statuses;
+  }, names);
+  t.deepEqual([...new Set(await deploy(Array.from({ length: 21 }, (_, i) => `race-${i}`)))], [202]);
+
+  await page.goto(`${stack.url}/#/`);
+  const older = page.getByRole('button', { name: 'Load older deployments' });
+  await older.waitFor();
+  // The click's page is held on its way to the server while a deployment started elsewhere makes the
+  // list reload (its first 20 and a page more), and that reload answers first.
+  let release!: () => Promise<void>;
+  const held = new Promise<void>((resolve) => {
+    void page.route((url) => url.pathname === '/api/render/my-deployments' && url.searchParams.has('cursor'), (route) => {
+      release = () => route.continue();
+      resolve();
+    });
+  });
+  await older.click();
+  await held;
+  t.deepEqual(await deploy(['race-new']), [202]);
+  await page.locator('[data-testid=deployment-row] .row__title', { hasText: 'race-new' }).waitFor();
+  await page.getByTestId('deployment-row').nth(21).waitFor();
+  const answered = page.waitForResponse((res) => new URL(res.url()).searchParams.has('cursor'));
+  await release();
+  await answered;
+  await page.waitForFunction(() => !document.querySelector('[aria-busy=true]'));
+  const ids = await page.getByTestId('deployment-row').evaluateAll((rows: any[]) => rows.map((r) => r.getAttribute('data-deployment-id')));
+  t.is(ids.length, 22, 'the 22 deployments, each once');
+  t.is(new Set(ids).size, ids.length, 'no row twice');
+  t.deepEqual(problems, []);
+  await context.close();
+});

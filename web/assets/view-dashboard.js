@@ -45,13 +45,19 @@ export function dashboardView(ctx) {
   let servicesTimer = null;
   let disposed = false;
 
+  // Reloads started so far. An answer is drawn only if no reload started after its request: that
+  // reload reads at least as far (a page more than was shown), so a 'Load older' page it overtook would
+  // list its rows twice, and an older reload would bring back a stale list.
+  let reloads = 0;
+
   async function loadDeployments({ append = false } = {}) {
+    const generation = append ? reloads : ++reloads;
     try {
       // A reload (a deployment started elsewhere, a reconnect) reads as far as the list was paged, and a
       // page more for what is new: older pages a user loaded stay, with the row they were on focused.
       const shown = append ? 0 : list.children.length;
       const page = await ctx.api.myDeployments({ limit: Math.min(100, shown + 20), cursor: append ? nextCursor : null });
-      if (disposed) return;
+      if (disposed || generation !== reloads) return;
       nextCursor = page.nextCursor ?? null;
       const rows = (page.deployments ?? []).map(deploymentRow);
       const focusedId = append ? null : document.activeElement?.closest('[data-deployment-id]')?.dataset.deploymentId;
@@ -62,7 +68,7 @@ export function dashboardView(ctx) {
       listStatus.textContent = list.children.length ? '' : 'No deployments yet. Deploy a repository and it shows up here, live.';
       listStatus.hidden = list.children.length > 0;
     } catch (err) {
-      if (disposed) return;
+      if (disposed || generation !== reloads) return;
       listStatus.hidden = false;
       listStatus.textContent = `Could not load deployments: ${err.message}`;
     }
