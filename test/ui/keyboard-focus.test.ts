@@ -281,6 +281,7 @@ test('a reload of the deployments list that answers before a "Load older deploym
       resolve();
     });
   });
+  const lastShown = await page.getByTestId('deployment-row').last().getAttribute('data-deployment-id');
   await older.click();
   await held;
   t.deepEqual(await deploy(['race-new']), [202]);
@@ -293,6 +294,8 @@ test('a reload of the deployments list that answers before a "Load older deploym
   const ids = await page.getByTestId('deployment-row').evaluateAll((rows: any[]) => rows.map((r) => r.getAttribute('data-deployment-id')));
   t.is(ids.length, 22, 'the 22 deployments, each once');
   t.is(new Set(ids).size, ids.length, 'no row twice');
+  // The button is gone (everything is listed): focus is on the first row past those shown at the click.
+  t.is(await page.evaluate(() => document.activeElement?.closest('[data-testid=deployment-row]')?.getAttribute('data-deployment-id') ?? 'not in a row'), ids[ids.indexOf(lastShown) + 1], `focus: ${await focusedElement(page)}`);
   t.deepEqual(problems, []);
   await context.close();
 });

@@ -52,12 +52,19 @@ export function dashboardView(ctx) {
 
   async function loadDeployments({ append = false } = {}) {
     const generation = append ? reloads : ++reloads;
+    const lastShown = list.lastElementChild?.dataset.deploymentId;
     try {
       // A reload (a deployment started elsewhere, a reconnect) reads as far as the list was paged, and a
       // page more for what is new: older pages a user loaded stay, with the row they were on focused.
       const shown = append ? 0 : list.children.length;
       const page = await ctx.api.myDeployments({ limit: Math.min(100, shown + 20), cursor: append ? nextCursor : null });
-      if (disposed || generation !== reloads) return;
+      if (disposed) return;
+      if (generation !== reloads) {
+        // Overtaken by a reload that listed the rows this page brought: a keyboard user's focus goes to the
+        // first of them, as it would have, when the button is gone.
+        if (append && more.hidden && lastShown) focusFirstRow(list.querySelector(`[data-deployment-id="${CSS.escape(lastShown)}"]`)?.nextElementSibling);
+        return;
+      }
       nextCursor = page.nextCursor ?? null;
       const rows = (page.deployments ?? []).map(deploymentRow);
       const focusedId = append ? null : document.activeElement?.closest('[data-deployment-id]')?.dataset.deploymentId;
