@@ -46,17 +46,24 @@ const seconds = (name, fallback) => {
 const timeoutMs = seconds('DEPLOY_TIMEOUT_SECONDS', 1800);
 const pollMs = seconds('POLL_SECONDS', 5);
 
+// No answer (the connection refused or dropped: a proxy, the orchestrator restarting) is status 0, not a
+// thrown error: the wait below retries it, and the other calls say what happened instead of a stack trace.
 async function api(method, path, { body, headers } = {}) {
-  const res = await fetch(`${base}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${token}`, accept: 'application/json', ...(body ? { 'content-type': 'application/json' } : {}), ...headers },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  const json = await res.json().catch(() => null);
-  return { status: res.status, json };
+  try {
+    const res = await fetch(`${base}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${token}`, accept: 'application/json', ...(body ? { 'content-type': 'application/json' } : {}), ...headers },
+      body: body ? JSON.stringify(body) : undefined,
+    });
+    const json = await res.json().catch(() => null);
+    return { status: res.status, json };
+  } catch (err) {
+    return { status: 0, json: null, network: err?.cause?.code ?? err?.cause?.message ?? err?.message ?? 'no answer' };
+  }
 }
 
-const problem = (res) => (res.json?.error ? `${res.json.error.code}: ${res.json.error.message}` : `HTTP ${res.status}`);
+const problem = (res) => (res.status === 0 ? `no answer from ${base}: ${res.network}`
+  : res.json?.error ? `${res.json.error.code}: ${res.json.error.message}` : `HTTP ${res.status}`);
 
 const failWith = (what, res) => {
   console.error(`ci-deploy: ${what} (${problem(res)})`);
@@ -103,8 +110,8 @@ let last = '';
 for (;;) {
   const res = await api('GET', `/api/render/deployments/${encodeURIComponent(id)}`);
   if (res.status !== 200) {
-    // Transient answers (429, 503) are retried; anything else ends the wait.
-    if (res.status !== 429 && res.status < 500) { console.error(`ci-deploy: ${problem(res)}`); process.exit(1); }
+    // Transient answers (429, 503) and no answer at all are retried; anything else ends the wait.
+    if (res.status !== 0 && res.status !== 429 && res.status < 500) { console.error(`ci-deploy: ${problem(res)}`); process.exit(1); }
   } else {
     const d = res.json;
     if (d.status !== last) { console.log(`status: ${d.status}`); last = d.status; }

@@ -1,5 +1,7 @@
 import test from 'ava';
 import { spawn } from 'node:child_process';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { dumpRedis, type Stack } from '../helpers/stack.js';
 import { usePipelineStack } from '../helpers/pipelineStack.js';
@@ -193,4 +195,41 @@ test.serial('a SERVICE_NAME written with capitals: the next push redeploys the s
   t.is(second.code, 0, second.out);
   t.like(await deploymentOf(second.out), { kind: 'redeploy', status: 'live', serviceId: recA.serviceId, renderCommitId: b });
   t.is((await renderServicesNamed('capsy-app')).length, 1);
+});
+
+test.serial('a connection dropped while waiting (a proxy or the orchestrator restarting) is retried: exit 0 once live', async (t) => {
+  // The poll answered by no one: fetch threw, and the script died with a stack trace (exit 1) while
+  // the deploy went on to go live.
+  addNodeRepo(stack, 'ciowner', 'flaky-net-app');
+  let dropped = 0;
+  const proxy = createServer((req, res) => {
+    if (req.method === 'GET' && req.url?.startsWith('/api/render/deployments/') && dropped < 2) {
+      dropped += 1;
+      req.socket.destroy();
+      return;
+    }
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const headers = Object.fromEntries(Object.entries(req.headers).filter(([k]) => !['host', 'connection', 'content-length'].includes(k)).map(([k, v]) => [k, String(v)]));
+      void fetch(`${stack.url}${req.url}`, { method: req.method, headers, body: chunks.length ? Buffer.concat(chunks) : undefined })
+        .then(async (up) => { res.writeHead(up.status, { 'content-type': up.headers.get('content-type') ?? 'application/json' }); res.end(Buffer.from(await up.arrayBuffer())); })
+        .catch(() => req.socket.destroy());
+    });
+  });
+  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+  const { port } = proxy.address() as AddressInfo;
+  try {
+    const res = await run('ciowner/flaky-net-app', { ORCHESTRATOR_URL: `http://127.0.0.1:${port}` });
+    t.is(dropped, 2);
+    t.is(res.code, 0, res.out);
+    t.regex(res.out, /live: https:\/\/flaky-net-app/);
+  } finally {
+    proxy.closeAllConnections();
+    await new Promise((resolve) => proxy.close(resolve));
+  }
+  // Nobody there at all: one line saying so, exit 1, not a stack trace.
+  const gone = await run('ciowner/flaky-net-app', { ORCHESTRATOR_URL: `http://127.0.0.1:${port}` });
+  t.is(gone.code, 1, gone.out);
+  t.regex(gone.out, /^ci-deploy: could not list your Render services \(no answer from http:\/\/127\.0\.0\.1:\d+: ECONNREFUSED\)\n$/);
 });
