@@ -91,3 +91,47 @@ test('an env var, a secret file and a domain removed or added in one tab: the ot
   t.is(await second.getByTestId('domain-name').inputValue(), 'typed.example.com');
   await context.close();
 });
+
+test('two env vars added in one tab: the other tab lists both, though the answer to its first re-read comes last', async (t) => {
+  t.timeout(120_000);
+  const { context, page: first, apiKey } = await stack.signedInWithKey(browser, 'tabsorder', []);
+  const { serviceId: id } = await serviceMadeOutside(stack, apiKey, { login: 'tabsorder', name: 'tabs-order' });
+  const second = await context.newPage();
+  for (const page of [first, second]) {
+    await page.goto(`${stack.url}/#/services/${id}`);
+    await page.getByTestId('env-section').getByText('No variables set on this service.').waitFor();
+  }
+  // The second tab's re-read after the first change is answered by the server, and that answer held
+  // back until the re-read after the second change has been drawn (two requests on two connections
+  // can answer in either order).
+  let releaseFirst!: () => Promise<void>;
+  const firstHeld = new Promise<void>((resolve) => {
+    let seen = 0;
+    void second.route((url) => url.pathname === `/api/render/services/${id}/env-vars`, async (route) => {
+      if (route.request().method() !== 'GET' || ++seen > 1) { await route.continue(); return; }
+      const response = await route.fetch();
+      releaseFirst = () => route.fulfill({ response });
+      resolve();
+    });
+  });
+  const put = (key: string) => first.evaluate(async ([serviceId, name]) => {
+    const session = (await (await fetch('/api/session')).json()) as { csrfToken: string };
+    return (await fetch(`/api/render/services/${serviceId}/env-vars/${name}`, {
+      method: 'PUT', headers: { 'content-type': 'application/json', 'x-csrf-token': session.csrfToken }, body: JSON.stringify({ value: `${name}-value-1234` }),
+    })).status;
+  }, [id, key] as const);
+  t.is(await put('FIRST_VAR'), 200);
+  await firstHeld;
+  t.is(await put('SECOND_VAR'), 200);
+  const row = (key: string) => second.locator(`[data-testid=env-list] li[data-key=${key}]`);
+  await row('SECOND_VAR').waitFor();
+  const answered = second.waitForResponse((res) => new URL(res.url()).pathname === `/api/render/services/${id}/env-vars`);
+  await releaseFirst();
+  await answered;
+  // The held answer has been handled once the page has run a few rounds of tasks after it (reading
+  // its body and drawing take a few; on main it was drawn by then, and SECOND_VAR's row went).
+  await second.evaluate(async () => { for (let i = 0; i < 10; i++) await new Promise((resolve) => setTimeout(resolve, 0)); });
+  t.is(await row('SECOND_VAR').count(), 1, 'the later change is still listed');
+  t.is(await row('FIRST_VAR').count(), 1);
+  await context.close();
+});

@@ -85,16 +85,33 @@ export function secretsSection({ kind, ctx, serviceId, onChanged }) {
   /** The names listed now (after the last load that succeeded). */
   let shownKeys = new Set();
 
-  /** Reads the list again; false when it could not be read. */
-  async function load() {
+  /**
+   * Reads started, and the latest one: only its answer is drawn (two can answer in either order, and
+   * one started after a change made since, here or in another tab, is the one that has it).
+   */
+  let reads = 0;
+  let latest = null;
+
+  /** Reads the list again; false when it could not be read (once the latest read has drawn it). */
+  function load() {
+    latest = read(++reads);
+    return latest;
+  }
+
+  async function read(n) {
     try {
       const res = env ? await api.envVars(serviceId) : await api.secretFiles(serviceId);
+      if (n !== reads) return latest;
       const items = env ? res.envVars : res.secretFiles;
       replace(list, items.map(row));
       shownKeys = new Set(items.map((item) => (env ? item.key : item.name)));
       status.textContent = items.length ? `${items.length} ${env ? 'variable' : 'file'}${items.length === 1 ? '' : 's'}.` : (env ? 'No variables set on this service.' : 'No secret files.');
       return true;
-    } catch (err) { status.textContent = `Could not load ${label.toLowerCase()}: ${err.message}`; return false; }
+    } catch (err) {
+      if (n !== reads) return latest;
+      status.textContent = `Could not load ${label.toLowerCase()}: ${err.message}`;
+      return false;
+    }
   }
 
   form.addEventListener('submit', (e) => {
