@@ -1,5 +1,5 @@
-import test from 'ava';
-import type { Browser, Page } from 'playwright-core';
+import test, { type ExecutionContext } from 'ava';
+import type { Browser, Locator, Page } from 'playwright-core';
 import { useBrowserStack } from './support/browserStack.js';
 import { serviceMadeOutside, type UiStack } from './support/uiStack.js';
 
@@ -92,46 +92,60 @@ test('an env var, a secret file and a domain removed or added in one tab: the ot
   await context.close();
 });
 
-test('two env vars added in one tab: the other tab lists both, though the answer to its first re-read comes last', async (t) => {
-  t.timeout(120_000);
-  const { context, page: first, apiKey } = await stack.signedInWithKey(browser, 'tabsorder', []);
-  const { serviceId: id } = await serviceMadeOutside(stack, apiKey, { login: 'tabsorder', name: 'tabs-order' });
+/**
+ * Two items added in the first tab; the second tab's re-read after the first is answered by the server
+ * and that answer held back until the re-read after the second has been drawn (two requests on two
+ * connections can answer in either order). Both rows must stay.
+ */
+async function racedRereads(t: ExecutionContext, login: string, list: 'env-vars' | 'custom-domains', names: [string, string], rowOf: (page: Page, name: string) => Locator) {
+  const { context, page: first, apiKey } = await stack.signedInWithKey(browser, login, []);
+  const { serviceId: id } = await serviceMadeOutside(stack, apiKey, { login, name: login });
   const second = await context.newPage();
   for (const page of [first, second]) {
     await page.goto(`${stack.url}/#/services/${id}`);
-    await page.getByTestId('env-section').getByText('No variables set on this service.').waitFor();
+    await page.getByTestId(list === 'env-vars' ? 'env-section' : 'domains-section').getByText(list === 'env-vars' ? 'No variables set on this service.' : 'No custom domains yet.').waitFor();
   }
-  // The second tab's re-read after the first change is answered by the server, and that answer held
-  // back until the re-read after the second change has been drawn (two requests on two connections
-  // can answer in either order).
+  const path = `/api/render/services/${id}/${list}`;
   let releaseFirst!: () => Promise<void>;
   const firstHeld = new Promise<void>((resolve) => {
     let seen = 0;
-    void second.route((url) => url.pathname === `/api/render/services/${id}/env-vars`, async (route) => {
+    void second.route((url) => url.pathname === path, async (route) => {
       if (route.request().method() !== 'GET' || ++seen > 1) { await route.continue(); return; }
       const response = await route.fetch();
       releaseFirst = () => route.fulfill({ response });
       resolve();
     });
   });
-  const put = (key: string) => first.evaluate(async ([serviceId, name]) => {
+  const add = (name: string) => first.evaluate(async ([url, item, isEnv]) => {
     const session = (await (await fetch('/api/session')).json()) as { csrfToken: string };
-    return (await fetch(`/api/render/services/${serviceId}/env-vars/${name}`, {
-      method: 'PUT', headers: { 'content-type': 'application/json', 'x-csrf-token': session.csrfToken }, body: JSON.stringify({ value: `${name}-value-1234` }),
-    })).status;
-  }, [id, key] as const);
-  t.is(await put('FIRST_VAR'), 200);
+    const headers = { 'content-type': 'application/json', 'x-csrf-token': session.csrfToken };
+    const res = isEnv
+      ? await fetch(`${url}/${item}`, { method: 'PUT', headers, body: JSON.stringify({ value: `${item}-value-1234` }) })
+      : await fetch(url, { method: 'POST', headers, body: JSON.stringify({ name: item }) });
+    return res.status;
+  }, [path, name, list === 'env-vars'] as const);
+  t.true([200, 201].includes(await add(names[0])));
   await firstHeld;
-  t.is(await put('SECOND_VAR'), 200);
-  const row = (key: string) => second.locator(`[data-testid=env-list] li[data-key=${key}]`);
-  await row('SECOND_VAR').waitFor();
-  const answered = second.waitForResponse((res) => new URL(res.url()).pathname === `/api/render/services/${id}/env-vars`);
+  t.true([200, 201].includes(await add(names[1])));
+  await rowOf(second, names[1]).waitFor();
+  const answered = second.waitForResponse((res) => new URL(res.url()).pathname === path);
   await releaseFirst();
   await answered;
   // The held answer has been handled once the page has run a few rounds of tasks after it (reading
-  // its body and drawing take a few; on main it was drawn by then, and SECOND_VAR's row went).
+  // its body and drawing take a few; on main it was drawn by then, and the second row went).
   await second.evaluate(async () => { for (let i = 0; i < 10; i++) await new Promise((resolve) => setTimeout(resolve, 0)); });
-  t.is(await row('SECOND_VAR').count(), 1, 'the later change is still listed');
-  t.is(await row('FIRST_VAR').count(), 1);
+  t.is(await rowOf(second, names[1]).count(), 1, 'the later change is still listed');
+  t.is(await rowOf(second, names[0]).count(), 1);
   await context.close();
+}
+
+test('two env vars added in one tab: the other tab lists both, though the answer to its first re-read comes last', async (t) => {
+  t.timeout(120_000);
+  await racedRereads(t, 'tabsorder', 'env-vars', ['FIRST_VAR', 'SECOND_VAR'], (page, key) => page.locator(`[data-testid=env-list] li[data-key=${key}]`));
+});
+
+test('two custom domains added in one tab: the other tab lists both, though the answer to its first re-read comes last', async (t) => {
+  t.timeout(120_000);
+  await racedRereads(t, 'tabsorderdomains', 'custom-domains', ['one.tabs-order.example.com', 'two.tabs-order.example.com'],
+    (page, name) => page.locator(`[data-testid=domain-row][data-domain="${name}"]`));
 });

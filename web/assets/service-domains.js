@@ -68,10 +68,23 @@ export function domainsSection({ ctx, serviceId }) {
   /** The ids listed now (after the last load that succeeded). */
   let shownIds = new Set();
 
-  /** Reads the list again; false when it could not be read. */
-  async function load() {
+  /**
+   * Reads started, and the latest one: only its answer is drawn (two can answer in either order, and
+   * one started after a change made since, here or in another tab, is the one that has it).
+   */
+  let reads = 0;
+  let latest = null;
+
+  /** Reads the list again; false when it could not be read (once the latest read has drawn it). */
+  function load() {
+    latest = read(++reads);
+    return latest;
+  }
+
+  async function read(n) {
     try {
       const res = await api.customDomains(serviceId);
+      if (n !== reads) return latest;
       if (!res.supported) {
         replace(body, h('p', { class: 'muted' }, 'Only web services and static sites can have custom domains.'));
         return false;
@@ -80,7 +93,11 @@ export function domainsSection({ ctx, serviceId }) {
       shownIds = new Set(res.domains.map((d) => d.id));
       status.textContent = res.domains.length ? `Traffic reaches ${res.target ?? 'the service'} through these names.` : 'No custom domains yet.';
       return true;
-    } catch (err) { status.textContent = `Could not load domains: ${err.message}`; return false; }
+    } catch (err) {
+      if (n !== reads) return latest;
+      status.textContent = `Could not load domains: ${err.message}`;
+      return false;
+    }
   }
 
   form.addEventListener('submit', (e) => {
