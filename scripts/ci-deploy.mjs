@@ -14,7 +14,7 @@
 //   GITHUB_REF_NAME    the branch (set by GitHub Actions)
 //   GITHUB_SHA         the pushed commit (set by GitHub Actions): deployed as commit_sha, so a later push to the branch
 //                      cannot be deployed in its place; and, with the service name, the Idempotency-Key, so a re-run
-//                      does not deploy twice
+//                      does not deploy twice (a re-run after a failed deploy deploys the commit again, once)
 //   SERVICE_NAME       the Render service name, lowercased (default: the repository name). A service of that name
 //                      that deploys another repository or branch is left alone: exit 2, set another SERVICE_NAME
 //   DEPLOY_TIMEOUT_SECONDS (default 1800), POLL_SECONDS (default 5)
@@ -56,7 +56,7 @@ async function api(method, path, { body, headers } = {}) {
       body: body ? JSON.stringify(body) : undefined,
     });
     const json = await res.json().catch(() => null);
-    return { status: res.status, json };
+    return { status: res.status, json, replayed: res.headers.get('idempotent-replayed') === 'true' };
   } catch (err) {
     return { status: 0, json: null, network: err?.cause?.code ?? err?.cause?.message ?? err?.message ?? 'no answer' };
   }
@@ -70,11 +70,9 @@ const failWith = (what, res) => {
   process.exit(res.status >= 400 && res.status < 500 ? 2 : 1);
 };
 const key = { 'x-render-api-key': apiKey };
-// Per service as well as per commit: one push may deploy several services (a SERVICE_NAME each), and one
-// key for all of them made every run after the first a reused key (409).
-const idem = sha ? { 'idempotency-key': `ci-${sha}-${serviceName}` } : {};
+const idemOf = (k) => (k ? { 'idempotency-key': k } : {});
 const deployBody = { github_repo: repo, project_name: serviceName, ...(branch ? { branch } : {}), ...(sha ? { commit_sha: sha } : {}) };
-const deploy = () => api('POST', '/api/render/deploy', { body: deployBody, headers: { ...key, ...idem } });
+const deploy = (idem) => api('POST', '/api/render/deploy', { body: deployBody, headers: { ...key, ...idem } });
 
 // Render's repo is a URL (https://github.com/owner/name); GitHub's names are case-insensitive.
 const repoOf = (url) => (url ?? '').replace(/^https?:\/\/github\.com\//i, '').replace(/\.git$/i, '').replace(/\/+$/, '').toLowerCase();
@@ -83,24 +81,42 @@ if (listed.status !== 200 || !Array.isArray(listed.json?.services)) failWith('co
 const named = listed.json.services.filter((s) => s.name === serviceName);
 const ours = named.filter((s) => repoOf(s.repo) === repo.toLowerCase() && (!branch || s.branch === branch));
 
-let started;
 if (ours.length > 1) {
   console.error(`ci-deploy: several services named "${serviceName}" deploy ${repo}${branch ? `@${branch}` : ''} (${ours.map((s) => s.id).join(', ')}, in different workspaces); this script cannot tell which to redeploy`);
   process.exit(2);
-} else if (ours.length === 1) {
-  const svc = ours[0];
-  started = await api('POST', `/api/render/services/${encodeURIComponent(svc.id)}/redeploy`, { body: sha ? { commit_sha: sha } : {}, headers: { ...key, ...idem } });
-  // This commit's run was the one that created the service (a re-run): its key names that deploy, which is
-  // asked for again with the same request and answered with the deployment it made (nothing new deployed).
-  if (started.status === 409 && started.json?.error?.code === 'idempotency_key_reused') started = await deploy();
-  if (started.status !== 202) failWith(`the redeploy of ${svc.id} was not accepted`, started);
-} else if (named.length > 0) {
+} else if (ours.length === 0 && named.length > 0) {
   const other = named.map((s) => `${s.id} deploys ${repoOf(s.repo) || '(no repository)'}${s.branch ? `@${s.branch}` : ''}`).join('; ');
   console.error(`ci-deploy: the service name "${serviceName}" is taken by a service of another repository or branch (${other}), not ${repo}${branch ? `@${branch}` : ''}. Nothing was deployed; set SERVICE_NAME to a name of its own for this repository${branch ? ' and branch' : ''}.`);
   process.exit(2);
-} else {
-  started = await deploy();
-  if (started.status !== 202) failWith('the deploy was not accepted', started);
+}
+
+/** The deployment asked for with Idempotency-Key `idemKey`: a redeploy of our service, or the deploy that creates it. */
+async function start(idemKey) {
+  const idem = idemOf(idemKey);
+  if (ours.length === 0) {
+    const res = await deploy(idem);
+    if (res.status !== 202) failWith('the deploy was not accepted', res);
+    return res;
+  }
+  const svc = ours[0];
+  let res = await api('POST', `/api/render/services/${encodeURIComponent(svc.id)}/redeploy`, { body: sha ? { commit_sha: sha } : {}, headers: { ...key, ...idem } });
+  // This commit's run was the one that created the service (a re-run): its key names that deploy, which is
+  // asked for again with the same request and answered with the deployment it made (nothing new deployed).
+  if (res.status === 409 && res.json?.error?.code === 'idempotency_key_reused') res = await deploy(idem);
+  if (res.status !== 202) failWith(`the redeploy of ${svc.id} was not accepted`, res);
+  return res;
+}
+
+// Per service as well as per commit: one push may deploy several services (a SERVICE_NAME each), and one
+// key for all of them made every run after the first a reused key (409).
+let started = await start(sha ? `ci-${sha}-${serviceName}` : undefined);
+// A re-run whose key names a deployment that failed (a flaky build, a variable missing and set since):
+// the commit is deployed again, under a key naming that failure, so re-runs of this job agree on one
+// new attempt, and a re-run after that one went live is answered with it (nothing new deployed).
+const wentLive = (d) => d.status === 'live' || d.status === 'deactivated';
+for (let tries = 0; sha && started.replayed && started.json.finished && !wentLive(started.json) && tries < 20; tries++) {
+  console.log(`deployment ${started.json.id} of this commit ended ${started.json.status}: deploying it again`);
+  started = await start(`ci-${sha}-${serviceName}-after-${started.json.id}`);
 }
 const id = started.json.id;
 console.log(`deployment ${id}: ${repo}${branch ? `@${branch}` : ''}${sha ? ` (${sha.slice(0, 7)})` : ''} → ${serviceName}${started.json.kind === 'redeploy' ? ` (redeploy of ${started.json.serviceId})` : ''}`);

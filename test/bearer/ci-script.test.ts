@@ -233,3 +233,30 @@ test.serial('a connection dropped while waiting (a proxy or the orchestrator res
   t.is(gone.code, 1, gone.out);
   t.regex(gone.out, /^ci-deploy: could not list your Render services \(no answer from http:\/\/127\.0\.0\.1:\d+: ECONNREFUSED\)\n$/);
 });
+
+test.serial('a re-run of a job whose deploy failed deploys the commit again (once); a re-run after it went live deploys nothing', async (t) => {
+  // The re-run's Idempotency-Key named the failed deployment, which was answered again: "Re-run jobs"
+  // after fixing what failed (a flaky build, a missing variable set meanwhile) failed again for 24 hours.
+  addNodeRepo(stack, 'ciowner', 'rerun-app');
+  t.is((await run('ciowner/rerun-app')).code, 0);
+  const b = stack.github.push('ciowner', 'rerun-app', 'main', { 'package.json': JSON.stringify({ name: 'rerun-app', scripts: { start: 'node b.js' } }), 'b.js': '' });
+  stack.render.failBuilds({ serviceName: 'rerun-app' }, 'build_failed', 1);
+  const failed = await run('ciowner/rerun-app');
+  t.is(failed.code, 1, failed.out);
+  const failedRec = await deploymentOf(failed.out);
+  t.like(failedRec, { kind: 'redeploy', status: 'build_failed', commitSha: b });
+
+  const rerun = await run('ciowner/rerun-app');
+  t.is(rerun.code, 0, rerun.out);
+  t.regex(rerun.out, new RegExp(`deployment ${failedRec.id} of this commit ended build_failed: deploying it again`));
+  const again = await deploymentOf(rerun.out);
+  t.not(again.id, failedRec.id);
+  t.like(again, { kind: 'redeploy', status: 'live', serviceId: failedRec.serviceId, renderCommitId: b });
+
+  const writes = renderWrites();
+  const third = await run('ciowner/rerun-app');
+  t.is(third.code, 0, third.out);
+  t.is((await deploymentOf(third.out)).id, again.id, 'the live one, answered again');
+  t.is(renderWrites(), writes, 'nothing written on Render');
+  t.is((await deploymentsNamed('rerun-app')).length, 3);
+});
