@@ -299,3 +299,30 @@ test('a reload of the deployments list that answers before a "Load older deploym
   t.deepEqual(problems, []);
   await context.close();
 });
+
+test('the service page\'s deploy history read again after a redeploy (this tab or another) keeps the older deploys loaded', async (t) => {
+  // 5d112f8 reads the history again on a redeploy event; it read the first 20 again, so the deploys
+  // loaded with 'Load older deploys' vanished and the button came back (the dashboard's 77545b6 case).
+  const { context, page, apiKey } = await stack.signedInWithKey(browser, 'key-history-reload', []);
+  const { render, serviceId } = await serviceMadeOutside(stack, apiKey, { login: 'key-history-reload', name: 'history-reload' });
+  for (let i = 0; i < 21; i++) await render.triggerDeploy(serviceId, {});
+  await page.goto(`${stack.url}/#/services/${serviceId}`);
+  const older = page.getByRole('button', { name: 'Load older deploys' });
+  await older.waitFor();
+  await older.click();
+  await page.getByTestId('history-row').nth(20).waitFor();
+  const before = await page.getByTestId('history-row').count();
+  t.true(before >= 22, `${before} rows`);
+
+  const reread = page.waitForResponse((res) => { const url = new URL(res.url()); return url.pathname === `/api/render/services/${serviceId}/deploys` && !url.searchParams.has('cursor') && res.request().method() === 'GET'; });
+  const status = await page.evaluate(async (id: string) => {
+    const session = (await (await fetch('/api/session')).json()) as { csrfToken: string };
+    return (await fetch(`/api/render/services/${id}/redeploy`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-csrf-token': session.csrfToken }, body: '{}' })).status;
+  }, serviceId);
+  t.is(status, 202);
+  await reread;
+  await page.evaluate(async () => { for (let i = 0; i < 10; i++) await new Promise((resolve) => setTimeout(resolve, 0)); });
+  t.true(await page.getByTestId('history-row').count() >= before, 'the older deploys are still listed');
+  t.true(await older.isHidden(), 'no "Load older deploys": everything is listed');
+  await context.close();
+});

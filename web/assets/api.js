@@ -175,7 +175,7 @@ export function createApi(hooks = {}) {
     addCustomDomain: (id, name) => post(`${svc(id)}/custom-domains`, { name }),
     verifyCustomDomain: (id, domainId) => post(`${svc(id)}/custom-domains/${enc(domainId)}/verify`),
     deleteCustomDomain: (id, domainId) => del(`${svc(id)}/custom-domains/${enc(domainId)}`),
-    serviceDeploys: (id, cursor = null) => get(`${svc(id)}/deploys?limit=20${cursor ? `&cursor=${enc(cursor)}` : ''}`),
+    serviceDeploys: (id, cursor = null, limit = 20) => get(`${svc(id)}/deploys?limit=${limit}${cursor ? `&cursor=${enc(cursor)}` : ''}`),
     redeployService: (id, clearCache) => startDeployment(`${svc(id)}/deploys`, { clear_cache: Boolean(clearCache) }),
 
     sentinel: () => get('/api/sentinel'),

@@ -104,16 +104,32 @@ export function serviceView(ctx, route) {
         d.rollbackable ? rollbackControl(d) : null));
   }
 
+  // Reads of the whole history started: an answer is drawn only if none started after its request (that
+  // one reads at least as far; the dashboard's list does the same).
+  let historyReads = 0;
+
   async function loadHistory(append = false) {
+    const generation = append ? historyReads : ++historyReads;
+    const lastShown = history.lastElementChild?.dataset.deployId;
     try {
-      const res = await ctx.api.serviceDeploys(id, append ? nextCursor : null);
+      // Read again (a redeploy or rollback, here or in another tab): as far as it was paged and a page
+      // more for what is new, so the older deploys a user loaded stay listed.
+      const shown = append ? 0 : history.children.length;
+      const res = await ctx.api.serviceDeploys(id, append ? nextCursor : null, Math.min(100, shown + 20));
       if (disposed) return;
+      if (generation !== historyReads) {
+        if (append && more.hidden && lastShown) focusFirstRow(history.querySelector(`[data-deploy-id="${CSS.escape(lastShown)}"]`)?.nextElementSibling);
+        return;
+      }
       const rows = res.deploys.map(historyRow);
       if (append) history.append(...rows); else replace(history, rows);
       nextCursor = res.nextCursor;
       more.hidden = !nextCursor;
       if (append && more.hidden) focusFirstRow(rows[0]);
-    } catch (err) { replace(historyFlash, notice('error', `Could not load deploys: ${err.message}`)); }
+    } catch (err) {
+      if (disposed || generation !== historyReads) return;
+      replace(historyFlash, notice('error', `Could not load deploys: ${err.message}`));
+    }
   }
   more.addEventListener('click', () => busy(more, 'Loading…', () => loadHistory(true)));
 
