@@ -17,7 +17,8 @@
 //                      does not deploy twice (a re-run after a failed deploy deploys the commit again, once)
 //   SERVICE_NAME       the Render service name, lowercased (default: the repository name). A service of that name
 //                      that deploys another repository or branch is left alone: exit 2, set another SERVICE_NAME
-//   DEPLOY_TIMEOUT_SECONDS (default 1800), POLL_SECONDS (default 5)
+//   DEPLOY_TIMEOUT_SECONDS (default 1800), POLL_SECONDS (default 5). A 429, a proxy's 502/503/504 or no answer is
+//                      asked again (after Retry-After): the look-up and the start for up to 2 minutes, the wait until the timeout
 //
 // Exit code 0 when the deploy went live (its URL is printed; also when a later deploy has replaced it since), 1 when it failed or timed out, 2 on bad input
 // (SERVICE_NAME taken by another repository's service included).
@@ -45,10 +46,31 @@ const seconds = (name, fallback) => {
 };
 const timeoutMs = seconds('DEPLOY_TIMEOUT_SECONDS', 1800);
 const pollMs = seconds('POLL_SECONDS', 5);
+const deadline = Date.now() + timeoutMs;
+// Starting (the look-up and the deploy or redeploy) is tried again for 2 minutes at most: an
+// ORCHESTRATOR_URL that never answers is a mistake to report, not to wait out for half an hour.
+const startDeadline = Date.now() + Math.min(timeoutMs, 120_000);
 
 // No answer (the connection refused or dropped: a proxy, the orchestrator restarting) is status 0, not a
 // thrown error: the wait below retries it, and the other calls say what happened instead of a stack trace.
-async function api(method, path, { body, headers } = {}) {
+async function api(method, path, { body, headers, retry = false } = {}) {
+  for (;;) {
+    const res = await call(method, path, body, headers);
+    // A call safe to repeat (a read, or a write with an Idempotency-Key) is tried again on an answer that
+    // says "not now" (429, a proxy's 502/503/504) or none at all, after Retry-After, for a while.
+    if (!retry || !transient(res.status) || Date.now() >= startDeadline) return res;
+    const waitMs = Math.min(Math.max(pollMs, retryAfterMs(res)), Math.max(0, startDeadline - Date.now()));
+    console.error(`ci-deploy: ${method} ${path}: ${problem(res)}; trying again in ${Math.ceil(waitMs / 1000)} s`);
+    await new Promise((r) => setTimeout(r, waitMs));
+  }
+}
+const transient = (status) => status === 0 || status === 429 || status === 502 || status === 503 || status === 504;
+const retryAfterMs = (res) => {
+  const s = Number(res.retryAfter);
+  return Number.isFinite(s) && s > 0 ? s * 1000 : 0;
+};
+
+async function call(method, path, body, headers) {
   try {
     const res = await fetch(`${base}${path}`, {
       method,
@@ -56,7 +78,7 @@ async function api(method, path, { body, headers } = {}) {
       body: body ? JSON.stringify(body) : undefined,
     });
     const json = await res.json().catch(() => null);
-    return { status: res.status, json, replayed: res.headers.get('idempotent-replayed') === 'true' };
+    return { status: res.status, json, replayed: res.headers.get('idempotent-replayed') === 'true', retryAfter: res.headers.get('retry-after') };
   } catch (err) {
     return { status: 0, json: null, network: err?.cause?.code ?? err?.cause?.message ?? err?.message ?? 'no answer' };
   }
@@ -67,16 +89,17 @@ const problem = (res) => (res.status === 0 ? `no answer from ${base}: ${res.netw
 
 const failWith = (what, res) => {
   console.error(`ci-deploy: ${what} (${problem(res)})`);
-  process.exit(res.status >= 400 && res.status < 500 ? 2 : 1);
+  // 4xx is bad input, but a rate limit (429) is not: it passes.
+  process.exit(res.status >= 400 && res.status < 500 && res.status !== 429 ? 2 : 1);
 };
 const key = { 'x-render-api-key': apiKey };
 const idemOf = (k) => (k ? { 'idempotency-key': k } : {});
 const deployBody = { github_repo: repo, project_name: serviceName, ...(branch ? { branch } : {}), ...(sha ? { commit_sha: sha } : {}) };
-const deploy = (idem) => api('POST', '/api/render/deploy', { body: deployBody, headers: { ...key, ...idem } });
+const deploy = (idem) => api('POST', '/api/render/deploy', { body: deployBody, headers: { ...key, ...idem }, retry: Boolean(idem['idempotency-key']) });
 
 // Render's repo is a URL (https://github.com/owner/name); GitHub's names are case-insensitive.
 const repoOf = (url) => (url ?? '').replace(/^https?:\/\/github\.com\//i, '').replace(/\.git$/i, '').replace(/\/+$/, '').toLowerCase();
-const listed = await api('GET', '/api/render/services', { headers: key });
+const listed = await api('GET', '/api/render/services', { headers: key, retry: true });
 if (listed.status !== 200 || !Array.isArray(listed.json?.services)) failWith('could not list your Render services', listed);
 const named = listed.json.services.filter((s) => s.name === serviceName);
 const ours = named.filter((s) => repoOf(s.repo) === repo.toLowerCase() && (!branch || s.branch === branch));
@@ -99,7 +122,7 @@ async function start(idemKey) {
     return res;
   }
   const svc = ours[0];
-  let res = await api('POST', `/api/render/services/${encodeURIComponent(svc.id)}/redeploy`, { body: sha ? { commit_sha: sha } : {}, headers: { ...key, ...idem } });
+  let res = await api('POST', `/api/render/services/${encodeURIComponent(svc.id)}/redeploy`, { body: sha ? { commit_sha: sha } : {}, headers: { ...key, ...idem }, retry: Boolean(idem['idempotency-key']) });
   // This commit's run was the one that created the service (a re-run): its key names that deploy, which is
   // asked for again with the same request and answered with the deployment it made (nothing new deployed).
   if (res.status === 409 && res.json?.error?.code === 'idempotency_key_reused') res = await deploy(idem);
@@ -121,7 +144,6 @@ for (let tries = 0; sha && started.replayed && started.json.finished && !wentLiv
 const id = started.json.id;
 console.log(`deployment ${id}: ${repo}${branch ? `@${branch}` : ''}${sha ? ` (${sha.slice(0, 7)})` : ''} → ${serviceName}${started.json.kind === 'redeploy' ? ` (redeploy of ${started.json.serviceId})` : ''}`);
 
-const deadline = Date.now() + timeoutMs;
 let last = '';
 for (;;) {
   const res = await api('GET', `/api/render/deployments/${encodeURIComponent(id)}`);

@@ -229,9 +229,10 @@ test.serial('a connection dropped while waiting (a proxy or the orchestrator res
     await new Promise((resolve) => proxy.close(resolve));
   }
   // Nobody there at all: one line saying so, exit 1, not a stack trace.
-  const gone = await run('ciowner/flaky-net-app', { ORCHESTRATOR_URL: `http://127.0.0.1:${port}` });
+  const gone = await run('ciowner/flaky-net-app', { ORCHESTRATOR_URL: `http://127.0.0.1:${port}`, DEPLOY_TIMEOUT_SECONDS: '0.5' });
   t.is(gone.code, 1, gone.out);
-  t.regex(gone.out, /^ci-deploy: could not list your Render services \(no answer from http:\/\/127\.0\.0\.1:\d+: ECONNREFUSED\)\n$/);
+  t.regex(gone.out, /^ci-deploy: could not list your Render services \(no answer from http:\/\/127\.0\.0\.1:\d+: ECONNREFUSED\)\n$/m);
+  t.notRegex(gone.out, /^\s+at /m, 'no stack trace');
 });
 
 test.serial('a re-run of a job whose deploy failed deploys the commit again (once); a re-run after it went live deploys nothing', async (t) => {
@@ -259,4 +260,52 @@ test.serial('a re-run of a job whose deploy failed deploys the commit again (onc
   t.is((await deploymentOf(third.out)).id, again.id, 'the live one, answered again');
   t.is(renderWrites(), writes, 'nothing written on Render');
   t.is((await deploymentsNamed('rerun-app')).length, 3);
+});
+
+test.serial('a 429 or a proxy\'s 503 on the look-up or the redeploy is waited out (Retry-After), not taken for bad input', async (t) => {
+  // A rate limit answered to the look-up ended the run with exit 2, "bad input", and a proxy's 503 to
+  // the redeploy with exit 1: nothing was deployed, though asking again (the key makes it safe) works.
+  addNodeRepo(stack, 'ciowner', 'limited-app');
+  t.is((await run('ciowner/limited-app')).code, 0);
+  stack.github.push('ciowner', 'limited-app', 'main', { 'package.json': JSON.stringify({ name: 'limited-app', scripts: { start: 'node b.js' } }), 'b.js': '' });
+  const refused: string[] = [];
+  // A proxy in front of the orchestrator: the look-up is refused once (429, as a CDN's rate limit
+  // would), and the first redeploy's answer is lost on the way back (503 after the orchestrator took it).
+  const proxy = createServer((req, res) => {
+    const path = (req.url ?? '').split('?')[0]!;
+    if (path === '/api/render/services' && !refused.includes('list')) {
+      refused.push('list');
+      res.writeHead(429, { 'content-type': 'application/json', 'retry-after': '1' });
+      res.end('{"error":{"code":"rate_limited","message":"slow down"}}');
+      return;
+    }
+    const loseAnswer = path.endsWith('/redeploy') && !refused.includes('redeploy');
+    if (loseAnswer) refused.push('redeploy');
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const headers = Object.fromEntries(Object.entries(req.headers).filter(([k]) => !['host', 'connection', 'content-length'].includes(k)).map(([k, v]) => [k, String(v)]));
+      void fetch(`${stack.url}${req.url}`, { method: req.method, headers, body: chunks.length ? Buffer.concat(chunks) : undefined })
+        .then(async (up) => {
+          if (loseAnswer) { await up.arrayBuffer(); res.writeHead(503, { 'content-type': 'text/html' }); res.end('<h1>upstream unavailable</h1>'); return; }
+          const pass = Object.fromEntries(['content-type', 'idempotent-replayed', 'retry-after'].flatMap((h) => (up.headers.get(h) ? [[h, up.headers.get(h)!]] : [])));
+          res.writeHead(up.status, pass);
+          res.end(Buffer.from(await up.arrayBuffer()));
+        })
+        .catch(() => req.socket.destroy());
+    });
+  });
+  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+  const { port } = proxy.address() as AddressInfo;
+  try {
+    const res = await run('ciowner/limited-app', { ORCHESTRATOR_URL: `http://127.0.0.1:${port}` });
+    t.deepEqual(refused, ['list', 'redeploy']);
+    t.is(res.code, 0, res.out);
+    t.regex(res.out, /rate_limited: slow down; trying again in 1 s/);
+    t.like(await deploymentOf(res.out), { kind: 'redeploy', status: 'live' });
+    t.is((await deploymentsNamed('limited-app')).length, 2, 'one redeploy, though asked twice (the same Idempotency-Key)');
+  } finally {
+    proxy.closeAllConnections();
+    await new Promise((resolve) => proxy.close(resolve));
+  }
 });
