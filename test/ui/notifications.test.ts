@@ -6,6 +6,9 @@ import { useBrowserStack } from './support/browserStack.js';
 
 // Code inside page.evaluate runs in the browser; these stand in for the DOM types this (Node-only) project does not load.
 declare const window: any;
+declare const localStorage: any;
+declare const navigator: any;
+declare const location: any;
 
 // Issue 15: browser notifications when a deploy the user started ends, even in another tab; the
 // permission is asked once, on the Deploy click. The page's Notification is wrapped (and still called)
@@ -87,6 +90,40 @@ test('a deploy started in one tab notifies in another tab when it goes live; a f
   // The tabs settle who shows it through a Web Lock, after their views drew the end: bounded only against a hang.
   for (let i = 0; i < 600 && await total() < 3; i++) await other.waitForTimeout(50);
   t.is(await total(), 3, 'the third deploy was shown once across the two open tabs');
+  t.deepEqual(problems, []);
+  await context.close();
+});
+
+test('a tab that has not yet seen another tab\'s claim (localStorage reaches other tabs asynchronously) does not show the notification again', async (t) => {
+  const { context, page: first, problems } = await newContext(browser);
+  await context.grantPermissions(['notifications'], { origin: stack.url });
+  await context.addInitScript(RECORD_NOTIFICATIONS);
+  const second = await context.newPage();
+  // Signed out: each page forgets the deploys remembered in this browser once, as it shows the sign-in
+  // page; what the test remembers comes after that.
+  for (const page of [first, second]) {
+    await page.goto(`${stack.url}/`);
+    await page.getByTestId('signin').waitFor();
+  }
+  const notesIn = (page: typeof first) => page.evaluate(() => window.__notes.length as number);
+  // The first tab hears the end of a deploy started here and shows it.
+  await first.evaluate(async () => {
+    const m = await import(`${location.origin}/assets/deploy-notify.js`);
+    m.rememberStartedDeploy('dpl-lagging', 'lagging');
+    m.notifyDeployEnded({ id: 'dpl-lagging', status: 'live' });
+  });
+  await first.waitForFunction(() => window.__notes.length === 1);
+  // The second tab hears the same event while its copy of localStorage still predates that claim (here:
+  // the claim taken back and the deploy remembered again, as that tab would still read them).
+  await second.evaluate(async () => {
+    const m = await import(`${location.origin}/assets/deploy-notify.js`);
+    localStorage.removeItem('orch.notify.done.dpl-lagging');
+    m.rememberStartedDeploy('dpl-lagging', 'lagging');
+    m.notifyDeployEnded({ id: 'dpl-lagging', status: 'live' });
+    await navigator.locks.request('orch-deploy-notify-settled', async () => {}); // a turn for its lock request
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  });
+  t.is(await notesIn(first) + await notesIn(second), 1, 'shown once');
   t.deepEqual(problems, []);
   await context.close();
 });

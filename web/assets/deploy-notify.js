@@ -2,14 +2,16 @@
  * Browser notifications when a deploy the user started here ends (issue 15): live, or failed. The
  * deployments started from this browser are kept in localStorage, so whichever tab of the app is open
  * when the live stream reports the end shows it, even if the deploy was started from another tab.
- * Every tab hears the same event: the first tab to claim it in localStorage (under a Web Lock shared
- * by the origin's tabs) notifies; the notification's tag (the deployment id) folds any duplicate. Permission is asked at most once, from
- * the Deploy button's click (browsers only ask on a user gesture).
+ * Every tab hears the same event: the tab that takes the deployment's Web Lock first, and finds it not
+ * yet claimed in localStorage, notifies; the notification's tag (the deployment id) folds any duplicate.
+ * Permission is asked at most once, from the Deploy button's click (browsers only ask on a user gesture).
  */
 const STARTED = 'orch.notify.started';
 const ASKED = 'orch.notify.asked';
 const CLAIM = 'orch.notify.done.';
 const KEEP_MS = 24 * 3_600_000;
+/** How long the tab that showed a deploy's notification holds its lock: far past a localStorage write's way to the other tabs. */
+const CLAIM_HOLD_MS = 30_000;
 const FAILED = new Set(['build_failed', 'update_failed', 'pre_deploy_failed', 'failed', 'credentials_revoked']);
 
 const supported = () => typeof Notification !== 'undefined' && typeof localStorage !== 'undefined';
@@ -54,12 +56,11 @@ export function notifyDeployEnded(event, onOpen) {
   const live = event.status === 'live';
   if (!live && !FAILED.has(event.status)) return;
   if (!readStarted()[event.id]) return;
-  // Every open tab hears the same event: the claim is made under a lock all tabs of this origin share,
-  // so exactly one of them shows it.
+  // Every open tab hears the same event: exactly one of them shows it (claimAndShow true).
   const claimAndShow = () => {
     const all = readStarted();
     const started = all[event.id];
-    if (!started || localStorage.getItem(CLAIM + event.id)) return;
+    if (!started || localStorage.getItem(CLAIM + event.id)) return false;
     localStorage.setItem(CLAIM + event.id, '1');
     delete all[event.id];
     localStorage.setItem(STARTED, JSON.stringify(all));
@@ -69,7 +70,14 @@ export function notifyDeployEnded(event, onOpen) {
       tag: `deploy-${event.id}`,
     });
     n.addEventListener('click', () => { window.focus(); onOpen?.(event.id); n.close(); });
+    return true;
   };
-  if (navigator.locks?.request) void navigator.locks.request('orch-deploy-notify', async () => claimAndShow()).catch(() => {});
-  else claimAndShow();
+  if (!navigator.locks?.request) { claimAndShow(); return; }
+  // The claim in localStorage reaches the origin's other tabs only asynchronously (Chromium keeps a copy
+  // per renderer process): a tab taking a shared lock right after the claim could still read it as
+  // unclaimed, and under load one did (two notifications for one deploy). So the tab that shows it
+  // keeps this deployment's lock a while; the others, finding it held, let it be.
+  void navigator.locks.request(`orch-deploy-notify-${event.id}`, { ifAvailable: true }, async (lock) => {
+    if (lock && claimAndShow()) await new Promise((resolve) => setTimeout(resolve, CLAIM_HOLD_MS));
+  }).catch(() => {});
 }
