@@ -55,3 +55,14 @@ export function isRedisUnavailable(err: unknown): boolean {
   // Not errno codes (ECONNREFUSED…): other clients' errors carry them too, and they are not about Redis.
   return err.name === 'ReplyError' && /^(LOADING|MASTERDOWN|TRYAGAIN)\b/.test(err.message);
 }
+
+/** Every key that starts with `prefix` (its glob characters taken literally), by SCAN: a few hundred a round trip. */
+export async function* keysUnder(redis: Redis, prefix: string): AsyncGenerator<string> {
+  const pattern = `${prefix.replace(/[*?[\]\\]/g, '\\$&')}*`;
+  let cursor = '0';
+  do {
+    const [next, found] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 500);
+    cursor = next;
+    yield* found;
+  } while (cursor !== '0');
+}

@@ -16,6 +16,7 @@ import { createWorkerMetrics, type WorkerMetrics } from '../server/metrics/regis
 import { publishSnapshots } from '../server/metrics/snapshots.js';
 import { auditDeployFinished } from '../server/audit/deployFinished.js';
 import { startSentinelWorker, type SentinelWorker, type SentinelWorkerOptions } from './sentinelWorker.js';
+import { createSentinelStore } from '../server/sentinel/store.js';
 import { createDeploySlack } from './tasks/deploySlack.js';
 import { startAnomalyDetection, type AnomalyOptions } from './anomalyWorker.js';
 import { createCommitStatusQueue, type CommitStatusJobData } from '../server/queues/commitStatusQueue.js';
@@ -128,7 +129,16 @@ export async function startWorker(args: {
   await worker.waitUntilReady();
   const orphanSweeps = startOrphanSweeps({ deployments: deps.deployments, queue: deps.queue, enqueuer: deps.enqueuer, clock: deps.clock, logger }, args.orphanSweep);
   const retired = retiredDeps(deps);
-  const rotationSweeps = startRotationSweeps({ keyring: deps.keyring, deployments: deps.deployments, audit: deps.audit, retiredSecrets: { resignStale: () => resealRetiredSecrets(retired) }, logger, instance }, args.rotationSweep);
+  const sentinelSettings = createSentinelStore({ redis, prefix: config.redisPrefix, keyring: deps.keyring, absoluteMs: config.sessionAbsoluteMs });
+  const rotationSweeps = startRotationSweeps({
+    keyring: deps.keyring, logger, instance,
+    resigners: [
+      { what: 'deployment records', resignStale: () => deps.deployments.resignStale() },
+      { what: 'audit chain heads', resignStale: () => deps.audit.resignStale() },
+      { what: 'retired secret values (sealed)', resignStale: () => resealRetiredSecrets(retired) },
+      { what: 'Sentinel watch settings (sealed)', resignStale: () => sentinelSettings.resealStale() },
+    ],
+  }, args.rotationSweep);
   let closing: Promise<void> | null = null;
   return {
     worker, statusWorker: statuses, context, metrics, instance, sentinel, orphanSweeps, rotationSweeps,

@@ -8,36 +8,30 @@ export interface RotationSweepOptions {
 
 const DEFAULT_EVERY_MS = 15 * 60_000;
 
-interface Resigner { resignStale(): Promise<number> }
+/** What one pass re-signs: `what` names it in the log ("deployment records re-signed…"). */
+export interface RotationResigner { what: string; resignStale(): Promise<number> }
 
 /**
- * While a SECRET_KEY rotation is under way (SECRET_KEY_PREVIOUS set): deployment records and audit
- * heads and checkpoints still signed with the previous key are re-signed with the current one (and
- * retired secret values sealed with it are re-sealed), at
- * start and every `everyMs` after. Not once at start only: during a rolling deploy, instances still on
- * the previous key go on writing with it after this worker started (SECURITY.md, "Rotating
- * SECRET_KEY"), and once SECRET_KEY_PREVIOUS is removed whatever nobody re-signed no longer verifies.
- * Each pass reads every record's MAC: cheap at this rhythm, and only for the rotation's duration.
+ * While a SECRET_KEY rotation is under way (SECRET_KEY_PREVIOUS set): what is still signed or sealed
+ * with the previous key is signed or sealed again with the current one, at start and every `everyMs`
+ * after — deployment records, audit heads and checkpoints (an append does not extend a head it cannot
+ * verify), retired secret values kept for log redaction (30 days), Sentinel watch settings (a session's
+ * lifetime). Not once at start only: during a rolling deploy, instances still on the previous key go on
+ * writing with it after this worker started (SECURITY.md, "Rotating SECRET_KEY"), and once
+ * SECRET_KEY_PREVIOUS is removed whatever nobody re-signed no longer verifies or opens. Each pass reads
+ * every record's MAC or seal: cheap at this rhythm, and only for the rotation's duration.
  */
-export function startRotationSweeps(deps: { keyring: Keyring; deployments: Resigner; audit: Resigner; retiredSecrets: Resigner; logger: Logger; instance: string }, opts: RotationSweepOptions = {}) {
+export function startRotationSweeps(deps: { keyring: Keyring; resigners: RotationResigner[]; logger: Logger; instance: string }, opts: RotationSweepOptions = {}) {
   if (!deps.keyring.previous) return { first: Promise.resolve(), stop: async () => {} };
   const { logger, instance } = deps;
   // Each count is logged after the pass at start (an operator waits for it), later ones only when they re-signed some.
   const pass = async (atStart: boolean) => {
-    await deps.deployments.resignStale().then(
-      (count) => { if (atStart || count) logger.info({ worker: instance, count }, 'deployment records re-signed with the new SECRET_KEY'); },
-      (err: Error) => logger.error({ err: { message: err.message } }, 're-signing deployment records failed; the next sweep tries again'),
-    );
-    // Audit heads too: an append does not extend a head it cannot verify, as one signed only with the previous key would be after the overlap.
-    await deps.audit.resignStale().then(
-      (count) => { if (atStart || count) logger.info({ worker: instance, count }, 'audit chain heads re-signed with the new SECRET_KEY'); },
-      (err: Error) => logger.error({ err: { message: err.message } }, 're-signing audit chain heads failed; the next sweep tries again'),
-    );
-    // And the values kept for log redaction (retiredSecrets.ts, 30 days): sealed only with the previous key, they are lost with it.
-    await deps.retiredSecrets.resignStale().then(
-      (count) => { if (atStart || count) logger.info({ worker: instance, count }, 'retired secret values re-sealed with the new SECRET_KEY'); },
-      (err: Error) => logger.error({ err: { message: err.message } }, 're-sealing retired secret values failed; the next sweep tries again'),
-    );
+    for (const r of deps.resigners) {
+      await r.resignStale().then(
+        (count) => { if (atStart || count) logger.info({ worker: instance, count }, `${r.what} re-signed with the new SECRET_KEY`); },
+        (err: Error) => logger.error({ err: { message: err.message } }, `re-signing ${r.what} failed; the next sweep tries again`),
+      );
+    }
   };
   let last: Promise<void> = pass(true);
   const first = last;

@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import { isStale, open, seal, type Keyring } from '../crypto/keyring.js';
+import { keysUnder } from '../redis.js';
 
 /**
  * Env var values and secret file contents replaced or removed through the settings routes. Render
@@ -75,21 +76,16 @@ export async function resealRetiredSecrets(d: RetiredSecretsDeps): Promise<numbe
   if (!d.keyring.previous) return 0;
   const prefix = `${d.prefix}:retired-secrets:`;
   let resealed = 0;
-  let cursor = '0';
-  do {
-    const [next, found] = await d.redis.scan(cursor, 'MATCH', `${prefix.replace(/[*?[\]\\]/g, '\\$&')}*`, 'COUNT', 500);
-    cursor = next;
-    for (const key of found) {
-      const serviceId = key.slice(prefix.length);
-      const pairs: string[] = [];
-      for (const sealed of await d.redis.lrange(key, 0, -1)) {
-        if (!isStale(sealed, d.keyring)) continue;
-        let value: string;
-        try { value = open(sealed, aadOf(serviceId), d.keyring); } catch { continue; } // under neither key: nothing to save
-        pairs.push(sealed, seal(value, aadOf(serviceId), d.keyring));
-      }
-      if (pairs.length) resealed += Number(await d.redis.eval(RESEAL, 1, key, ...pairs));
+  for await (const key of keysUnder(d.redis, prefix)) {
+    const serviceId = key.slice(prefix.length);
+    const pairs: string[] = [];
+    for (const sealed of await d.redis.lrange(key, 0, -1)) {
+      if (!isStale(sealed, d.keyring)) continue;
+      let value: string;
+      try { value = open(sealed, aadOf(serviceId), d.keyring); } catch { continue; } // under neither key: nothing to save
+      pairs.push(sealed, seal(value, aadOf(serviceId), d.keyring));
     }
-  } while (cursor !== '0');
+    if (pairs.length) resealed += Number(await d.redis.eval(RESEAL, 1, key, ...pairs));
+  }
   return resealed;
 }

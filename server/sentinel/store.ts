@@ -1,8 +1,9 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { open, seal, type Keyring } from '../crypto/keyring.js';
+import { isStale, open, seal, type Keyring } from '../crypto/keyring.js';
 import { guardedWrites, type RoundGuard } from './guardedWrites.js';
 import { deleteIfOurs } from '../redisOwned.js';
+import { keysUnder } from '../redis.js';
 import { scheduleKeys, unscheduleWatch } from './schedule.js';
 import type { Finding, SentinelSettings, SentinelStatus } from './types.js';
 
@@ -76,6 +77,9 @@ export function roundCursors(raw: Record<string, string>) {
 }
 export type RoundCursors = ReturnType<typeof roundCursors>;
 const slackAad = (userId: number) => `sentinel-slack:user:${userId}`;
+/** The settings' sealed data replaced only while it is still what was read (a save meanwhile wins); TTL and generation stay. */
+const RESEAL_IF_UNCHANGED = `if redis.call('HGET', KEYS[1], 'data') == ARGV[1] then redis.call('HSET', KEYS[1], 'data', ARGV[2]) return 1 end
+return 0`;
 
 /**
  * Sentinel's Redis state. Settings are sealed with the enabling session's ref in the AAD, so a record
@@ -98,6 +102,32 @@ export function createSentinelStore(opts: { redis: Redis; prefix: string; keyrin
 
   return {
     keys,
+    /**
+     * During a SECRET_KEY rotation (workers/rotationSweep.ts): settings, and the Slack webhook sealed
+     * inside them, still sealed with the previous key are sealed again with the current one. They live as
+     * long as the session that turned the watch on: once SECRET_KEY_PREVIOUS is removed, settings nobody
+     * re-sealed no longer open and the watch reads as off (no rounds, no alerts). Only the seal changes:
+     * the generation stays (a round reads the same watch), and the write is made only while the record is
+     * still the one read. Returns how many were re-sealed.
+     */
+    async resealStale(): Promise<number> {
+      if (!keyring.previous) return 0;
+      const prefix = keys.settings(0).slice(0, -1);
+      let resealed = 0;
+      for await (const key of keysUnder(redis, prefix)) {
+        const userId = Number(key.slice(prefix.length));
+        if (!Number.isSafeInteger(userId)) continue;
+        const [ref, data] = await redis.hmget(key, 'ref', 'data');
+        const s = openSettings(userId, ref, data, keyring);
+        if (!s || !ref || !data) continue; // gone, or under neither key: nothing to save
+        const slackStale = s.slackSealed !== null && isStale(s.slackSealed, keyring);
+        if (!isStale(data, keyring) && !slackStale) continue;
+        const slackUrl = openSlackUrl(userId, s.slackSealed);
+        const fresh: SentinelSettings = { ...s, slackSealed: slackUrl === null ? s.slackSealed : seal(slackUrl, slackAad(userId), keyring) };
+        resealed += Number(await redis.eval(RESEAL_IF_UNCHANGED, 1, key, data, seal(JSON.stringify(fresh), settingsAad(userId, ref), keyring)));
+      }
+      return resealed;
+    },
     sealSlackUrl: (userId: number, url: string) => seal(url, slackAad(userId), keyring),
     openSlackUrl,
 

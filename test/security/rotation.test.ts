@@ -188,3 +188,33 @@ test.serial('a secret replaced through the settings before a rotation is still r
     await web.close();
   }
 });
+
+// A Sentinel watch's settings (and its Slack webhook inside them) are sealed with SECRET_KEY and kept
+// for the session's lifetime: sealed with A, they must be sealed again with B before A is removed, or
+// the watch reads as off from then on — no more rounds, no more alerts, and nobody told.
+test.serial('a Sentinel watch turned on before a rotation, with its Slack webhook, is still on once SECRET_KEY_PREVIOUS is removed', async (t) => {
+  t.timeout(90_000);
+  let web = await restartWeb(stack.web, configWith({ SECRET_KEY: KEY_A })); // the stack's own, if an earlier test has not closed it
+  try {
+    const { agent } = await signedInWithKey(stack, 'rotation-watcher');
+    const on = await agent.request('PUT', '/api/sentinel', { json: { enabled: true, slackWebhookUrl: 'https://hooks.slack.com/services/T000/B000/rotationwatch0000' } });
+    t.is(on.status, 200, on.text);
+    t.true(on.json.enabled);
+
+    // Step 2: B with A as the previous key; a worker runs its sweep.
+    web = await restartWeb(web, configWith({ SECRET_KEY: KEY_B, SECRET_KEY_PREVIOUS: KEY_A }));
+    t.is((await agent.get('/api/session')).status, 200);
+    const workerBA = await startWorker({ config: configWith({ SECRET_KEY: KEY_B, SECRET_KEY_PREVIOUS: KEY_A }), logger: quiet(), watch: FAST_WATCH });
+    await workerBA.rotationSweeps.first;
+    await workerBA.close(5_000);
+
+    // Step 3: B only.
+    web = await restartWeb(web, configWith({ SECRET_KEY: KEY_B }));
+    const view = await agent.get('/api/sentinel');
+    t.is(view.status, 200, view.text);
+    t.true(view.json.enabled, 'the watch is still on');
+    t.deepEqual(view.json.slack, { configured: true, hint: '…0000', deployResults: false });
+  } finally {
+    await web.close();
+  }
+});
