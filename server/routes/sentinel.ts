@@ -60,9 +60,9 @@ export function sentinelRoutes(router: Router, deps: AppDeps, opts: SentinelRout
     const [settings, status, findings] = await Promise.all([store.getSettings(userId), store.getStatus(userId), store.listFindings(userId, 200)]);
     const counts = { high: 0, medium: 0, low: 0, total: findings.length };
     for (const f of findings) counts[f.severity] += 1;
-    // The watch names the session as the process that turned it on found it: during a SECRET_KEY rotation's
-    // rolling deploy the other kind of process names the same session otherwise (sessions/records.ts).
-    const watching = settings?.enabled && settings.sessionRef !== currentRef && keyring.previous
+    // The watch names the session as the process that turned it on found it: a SECRET_KEY rotation moves
+    // the session to the new key's name (sessions/records.ts), during its rolling deploy and for good after.
+    const watching = settings?.enabled && settings.sessionRef !== currentRef
       && (await deps.sessions.refsOf(currentRef)).includes(settings.sessionRef) ? settings.sessionRef : currentRef;
     return { ...presentSettings(settings, status, { currentRef: watching, defaultIntervalMs: config.sentinelIntervalMs, ownerNames }), counts } satisfies z.infer<typeof SentinelView>;
   };

@@ -213,6 +213,7 @@ test.serial('a Sentinel watch turned on before a rotation, with its Slack webhoo
     const view = await agent.get('/api/sentinel');
     t.is(view.status, 200, view.text);
     t.true(view.json.enabled, 'the watch is still on');
+    t.true(view.json.watchingThisSession, 'and still this session\'s watch (the session moved to B\'s name; the watch names it by A\'s)');
     t.deepEqual(view.json.slack, { configured: true, hint: '…0000', deployResults: false });
   } finally {
     await web.close();
