@@ -147,6 +147,30 @@ test.serial('push after push: the first run creates the service, the next redepl
   t.deepEqual((await deploymentsNamed('pushy-app')).map((d) => d.id).sort(), [recA.id, recB.id].sort());
 });
 
+test.serial('runs finishing out of order: the older commit\'s run deploys nothing over the newer one, exit 0 saying so', async (t) => {
+  // Push B, push C; C's job deploys first, then B's redeployed B and put older code live.
+  addNodeRepo(stack, 'ciowner', 'order-app');
+  t.is((await run('ciowner/order-app')).code, 0);
+  const b = stack.github.push('ciowner', 'order-app', 'main', { 'b.js': '' });
+  const c = stack.github.push('ciowner', 'order-app', 'main', { 'c.js': '' });
+  const runC = await run('ciowner/order-app', { GITHUB_SHA: c });
+  t.is(runC.code, 0, runC.out);
+  const recC = await deploymentOf(runC.out);
+  t.like(recC, { kind: 'redeploy', status: 'live', renderCommitId: c });
+  const writes = renderWrites();
+  const runB = await run('ciowner/order-app', { GITHUB_SHA: b });
+  t.is(runB.code, 0, runB.out);
+  t.regex(runB.out, new RegExp(`^nothing was deployed: a newer commit is already live \\(Commit ${c.slice(0, 7)} \\(${c}\\)`, 'm'));
+  t.like(await deploymentOf(runB.out), { kind: 'redeploy', status: 'canceled', commitSha: b });
+  // Its re-run is answered with that outcome: no new deployment, nothing deployed.
+  const rerunB = await run('ciowner/order-app', { GITHUB_SHA: b });
+  t.is(rerunB.code, 0, rerunB.out);
+  t.regex(rerunB.out, /^nothing was deployed: a newer commit is already live/m);
+  t.is(renderWrites(), writes, 'nothing written on Render');
+  t.is((await renderDeploysOf(stack, apiKey, recC.serviceId)).find((d) => d.status === 'live')?.commit?.id, c, 'C is still live');
+  t.is((await deploymentsNamed('order-app')).length, 3);
+});
+
 test.serial('SERVICE_NAME naming another repository\'s service: exit 2 saying so, nothing changed on Render', async (t) => {
   addNodeRepo(stack, 'ciowner', 'other-app');
   const named = await renderServicesNamed('good-app');

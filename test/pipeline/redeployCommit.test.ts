@@ -47,6 +47,38 @@ test('a redeploy with commit_sha deploys that commit, not the branch\'s later he
   t.is((await myDeployments(u.agent)).length, 2);
 });
 
+test('a redeploy naming a commit older than the live one, or the live one, deploys nothing and says so; a newer one deploys', async (t) => {
+  // CI runs finishing out of order (push B, push C; C's job deploys first, then B's redeploys B), or a
+  // re-run of an old job, put older code live over newer.
+  const u = await liveService(stack, 'rdorder');
+  const b = stack.github.push('rdorder', 'app', 'main', { 'b.txt': 'B' });
+  const c = stack.github.push('rdorder', 'app', 'main', { 'c.txt': 'C' });
+  const redeploy = async (sha: string, key: string) =>
+    waitFinished(u.agent, (await u.agent.post(`/api/render/services/${u.serviceId}/redeploy`, { commit_sha: sha }, { headers: { 'idempotency-key': key } })).json.id, 60_000);
+  const liveC = await redeploy(c, 'order-c');
+  t.like(liveC, { status: 'live', renderCommitId: c });
+  const triggersBefore = triggers(u.accountId, u.serviceId);
+
+  const older = await redeploy(b, 'order-b');
+  t.is(older.status, 'canceled', JSON.stringify(older.failure));
+  t.is(older.failure.code, 'newer_commit_live');
+  t.true(older.failure.message.includes(c), older.failure.message);
+  t.regex(older.failure.message, /Nothing was deployed/);
+  t.like(older, { commitSha: b, deployId: null });
+  const same = await redeploy(c, 'order-c-again');
+  t.is(same.status, 'canceled', JSON.stringify(same.failure));
+  t.is(same.failure.code, 'commit_already_live');
+  t.regex(same.failure.message, new RegExp(`Commit ${c.slice(0, 7)} is already live`));
+  t.is(triggers(u.accountId, u.serviceId), triggersBefore, 'no deploy asked of Render');
+  t.is((await renderDeploysOf(stack, u.apiKey, u.serviceId)).find((d) => d.status === 'live')?.commit?.id, c, 'C is still live');
+
+  // A plain redeploy (no commit) and a newer commit still deploy.
+  const plain = await waitFinished(u.agent, (await u.agent.post(`/api/render/services/${u.serviceId}/redeploy`)).json.id, 60_000);
+  t.is(plain.status, 'live', JSON.stringify(plain.failure));
+  const d = stack.github.push('rdorder', 'app', 'main', { 'd.txt': 'D' });
+  t.like(await redeploy(d, 'order-d'), { status: 'live', renderCommitId: d });
+});
+
 test('a redeploy commit_sha that is not a full SHA is a 400 and queues nothing', async (t) => {
   const u = await liveService(stack, 'rdbadsha');
   const head = stack.github.branchHead('rdbadsha', 'app', 'main')!;

@@ -87,7 +87,7 @@ export async function runDeployJob(ctx: WorkerContext, job: Job<DeployJobData>, 
     const gone = await serviceGoneFailure(ctx, render, rec, err);
     const failure = gone ? { status: 'failed' as const, failure: gone } : classify(err);
     if (failure) {
-      await deployEnded(ctx, rec.id, creds, await finish(ctx, rec, failure.status, failure.failure));
+      await deployEnded(ctx, rec.id, creds, await finish(ctx, rec, failure.status, failure.failure, err instanceof DeployFailed ? err.fields : {}));
       return;
     }
     // Transient (5xx, network, timeout, malformed answer): BullMQ retries with jittered backoff.
@@ -142,7 +142,7 @@ async function steps(ctx: WorkerContext, start: DeploymentRecord | null, render:
         break;
       case 'triggering_deploy':
         // A redeploy of a named commit checks it is on the service's branch first: no Render write otherwise.
-        if (rec.kind === 'redeploy' && rec.request.commitSha && !rec.commitSha) rec = await verifyRedeployCommit(ctx, rec, creds);
+        if (rec.kind === 'redeploy' && rec.request.commitSha && !rec.commitSha) rec = await verifyRedeployCommit(ctx, rec, creds, render);
         else rec = await triggerDeploy(ctx, rec, render);
         break;
       default:

@@ -103,7 +103,7 @@ export async function detect(ctx: WorkerContext, rec: DeploymentRecord, render: 
  * is (verifyRepo). Recorded as the deployment's commit, which triggerDeploy sends as commitId and
  * ownDeploy.ts matches Render's deploys by; a retry that finds it recorded does not check again.
  */
-export async function verifyRedeployCommit(ctx: WorkerContext, rec: DeploymentRecord, creds: JobCredentials): Promise<DeploymentRecord | null> {
+export async function verifyRedeployCommit(ctx: WorkerContext, rec: DeploymentRecord, creds: JobCredentials, render: RenderClient): Promise<DeploymentRecord | null> {
   const asked = rec.request.commitSha!;
   if (!creds.githubToken) throw new DeployFailed({ code: 'github_token_missing', message: 'Your GitHub authorization is missing. Sign in again.' }, 'credentials_revoked');
   if (!rec.request.githubRepo || !rec.request.branch) {
@@ -113,8 +113,44 @@ export async function verifyRedeployCommit(ctx: WorkerContext, rec: DeploymentRe
   const [owner, name] = rec.request.githubRepo.split('/') as [string, string];
   const { branch, head } = await branchToDeploy(gh, rec, owner, name);
   if (asked !== head.sha) await commitOnBranch(gh, rec, owner, name, branch, head.sha, asked);
+  await notBehindLive(gh, rec, render, owner, name, branch, asked);
   const note = asked !== head.sha ? `Commit ${asked.slice(0, 7)} of branch ${branch} as asked (the branch is at ${head.sha.slice(0, 7)} now)` : `Commit ${asked.slice(0, 7)}, the head of branch ${branch}`;
   return ctx.deployments.update(rec.id, { commitSha: asked }, [{ status: rec.status, source: 'orchestrator', note }]);
+}
+
+/**
+ * A redeploy naming a commit that is already live, or older than the live one (behind it on the
+ * branch), deploys nothing: CI runs finishing out of order, or a re-run of an old job, must not put
+ * older code live over newer. Ends as canceled with the reason (the UI's and ci-deploy's "nothing
+ * was deployed"); a commit ahead of the live one, or diverged from it (a force-push), is deployed.
+ * Older code on purpose is a rollback, which this does not touch. The live commit is Render's: the
+ * service's latest live deploy (docs/render-api.md "Deploy statuses"), compared on GitHub as
+ * commitOnBranch does (docs/github-api.md).
+ */
+async function notBehindLive(gh: GitHubClient, rec: DeploymentRecord, render: RenderClient, owner: string, name: string, branch: string, asked: string) {
+  const live = (await render.listDeploysPage(rec.serviceId!, { limit: 1, status: 'live' })).items[0]?.commit?.id;
+  if (!live || !/^[0-9a-f]{40}$/.test(live)) return;
+  const short = asked.slice(0, 7);
+  let status = live === asked ? 'identical' : null;
+  if (!status) {
+    try {
+      ({ status } = await gh.compareCommits(owner, name, live, asked));
+    } catch (err) {
+      // The live commit is gone from the repository (history rewritten): nothing to be behind of.
+      if (err instanceof GitHubError && err.kind === 'not_found') return;
+      throw err;
+    }
+  }
+  const fields = { commitSha: asked };
+  if (status === 'identical') {
+    throw new DeployFailed({ code: 'commit_already_live', message: `Commit ${short} is already live on this service. Nothing was deployed.` }, 'canceled', fields);
+  }
+  if (status === 'behind') {
+    throw new DeployFailed({
+      code: 'newer_commit_live',
+      message: `Commit ${live.slice(0, 7)} (${live}), newer than ${short} on branch "${branch}", is already live on this service. Nothing was deployed; to put older code live, roll back to one of its deploys.`,
+    }, 'canceled', fields);
+  }
 }
 
 const isHidden = (err: unknown) => err instanceof GitHubError && (err.kind === 'not_found' || err.kind === 'forbidden');
