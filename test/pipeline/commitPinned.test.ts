@@ -45,6 +45,24 @@ test('a deploy of commit A, requested after B was pushed, detects and deploys A'
   t.false(deploys.some((d) => d.commit?.id === b && d.status === 'live'), 'B never went live');
 });
 
+test('a deploy of the commit that is the branch\'s head keeps the new service\'s first deploy: nothing canceled, nothing built twice', async (t) => {
+  // The first deploy of a new service builds the branch's head; it was canceled and the named commit
+  // built again even when the head was that commit (CI's usual case: the push's own run).
+  const { agent, apiKey, accountId } = await signedInWithKey(stack, 'pinhead');
+  stack.github.addRepo({ owner: 'pinhead', name: 'app', branches: { main: NODE_APP } });
+  const a = stack.github.branchHead('pinhead', 'app', 'main')!;
+  const res = await agent.post('/api/render/deploy', { github_repo: 'pinhead/app', branch: 'main', project_name: 'pinhead', commit_sha: a });
+  t.is(res.status, 202, res.text);
+  const done = await waitFinished(agent, res.json.id, 60_000);
+  t.is(done.status, 'live', JSON.stringify(done.failure));
+  t.like(done, { commitSha: a, renderCommitId: a });
+  const deploys = await renderDeploysOf(stack, apiKey, done.serviceId);
+  t.is(deploys.length, 1, 'only the first deploy');
+  t.like(deploys[0], { id: done.deployId, status: 'live', commit: { id: a } });
+  t.is(renderCalls(stack, accountId, 'POST', '/services/{serviceId}/deploys/{deployId}/cancel').length, 0, 'nothing canceled');
+  t.is(renderCalls(stack, accountId, 'POST', '/services/{serviceId}/deploys').length, 0, 'no second deploy asked');
+});
+
 test('a commit_sha that is not a full SHA is a 400 and queues nothing', async (t) => {
   const { agent, accountId } = await signedInWithKey(stack, 'badsha');
   stack.github.addRepo({ owner: 'badsha', name: 'app', branches: { main: NODE_APP } });

@@ -164,17 +164,25 @@ async function recordCreated(ctx: WorkerContext, rec: DeploymentRecord, render: 
   if (!pinned) takeAhead?.({ method: 'GET', route: '/services/{serviceId}/deploys/{deployId}', serviceId: service.id });
   const fields = serviceFields(service, service.id);
   const write = pinned
-    ? ctx.deployments.transition(rec.id, 'triggering_deploy', 'render', fields, `Service created on Render; its first deploy (the branch's head) gives way to commit ${rec.request.commitSha!.slice(0, 7)}`)
+    ? ctx.deployments.transition(rec.id, 'triggering_deploy', 'render', fields, `Service created on Render; its first deploy builds the branch's head, kept only if that is commit ${rec.request.commitSha!.slice(0, 7)}`)
     : ctx.deployments.transition(rec.id, 'created', 'render', { ...fields, deployId: created.deployId ?? null, deployRequestedAt: new Date(ctx.clock.now()).toISOString() }, 'Service created on Render');
   const [next] = await Promise.all([write, serviceListChanged(ctx, rec), ctx.envVault.drop(rec.id)]);
   if (!next && created.deployId) {
     await render.cancelDeploy(service.id, created.deployId).catch(() => undefined);
     await ctx.deployments.noteAfterEnd(rec.id, fields);
-  } else if (pinned && created.deployId) {
+  } else if (pinned && created.deployId && !await buildsAskedCommit(render, rec, service.id, created.deployId)) {
     // Best effort: left running, the deploy of the commit queues behind it and replaces it when it ends.
     await render.cancelDeploy(service.id, created.deployId).catch(() => undefined);
   }
+  // Kept (the head is the commit asked for, CI's usual case): the next step adopts it instead of
+  // building the commit again (ownDeploy.ts firstDeployOfOurService).
   return next;
+}
+
+/** Whether a new service's first deploy builds the commit the request named (unknown: no, it is stopped as before). */
+async function buildsAskedCommit(render: RenderClient, rec: DeploymentRecord, serviceId: string, deployId: string): Promise<boolean> {
+  const first = await render.getDeploy(serviceId, deployId).catch(() => null);
+  return Boolean(first?.commit?.id) && first!.commit!.id === rec.request.commitSha;
 }
 
 function serviceFields(service: Service | null, serviceId: string): Partial<DeploymentRecord> {
