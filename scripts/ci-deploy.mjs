@@ -4,7 +4,10 @@
 //
 // The first push creates the service (POST /api/render/deploy); every later push redeploys it
 // (POST /api/render/services/:id/redeploy with commit_sha): a deploy always creates a service, and
-// Render refuses a second service of the same name in a workspace.
+// Render refuses a second service of the same name in a workspace. Two pushes close together on a new service:
+// the later run may look up before the earlier one's deploy has created it, and its own deploy then ends
+// service_name_taken; it waits (2 minutes at most) for that service of this repository and branch to be
+// listed, and redeploys it at its commit.
 //
 //   ORCHESTRATOR_URL   the orchestrator's BASE_URL, e.g. https://render-orchestrator.onrender.com
 //   GH_USER_TOKEN      a GitHub user token or fine-grained PAT (Actions' GITHUB_TOKEN is an app token: GitHub's
@@ -103,8 +106,9 @@ const deploy = (idem) => api('POST', '/api/render/deploy', { body: deployBody, h
 const repoOf = (url) => (url ?? '').replace(/^https?:\/\/github\.com\//i, '').replace(/\.git$/i, '').replace(/\/+$/, '').toLowerCase();
 const listed = await api('GET', '/api/render/services', { headers: key, retry: true });
 if (listed.status !== 200 || !Array.isArray(listed.json?.services)) failWith('could not list your Render services', listed);
+const isOurs = (s) => s.name === serviceName && repoOf(s.repo) === repo.toLowerCase() && (!branch || s.branch === branch);
 const named = listed.json.services.filter((s) => s.name === serviceName);
-const ours = named.filter((s) => repoOf(s.repo) === repo.toLowerCase() && (!branch || s.branch === branch));
+let ours = named.filter(isOurs);
 
 if (ours.length > 1) {
   console.error(`ci-deploy: several services named "${serviceName}" deploy ${repo}${branch ? `@${branch}` : ''} (${ours.map((s) => s.id).join(', ')}, in different workspaces); this script cannot tell which to redeploy`);
@@ -147,37 +151,72 @@ for (let tries = 0; sha && started.replayed && started.json.finished && !wentLiv
   console.log(`deployment ${started.json.id} of this commit ended ${started.json.status}: deploying it again`);
   started = await start(`ci-${sha}-${serviceName}-after-${started.json.id}`);
 }
-const id = started.json.id;
-console.log(`deployment ${id}: ${repo}${branch ? `@${branch}` : ''}${sha ? ` (${sha.slice(0, 7)})` : ''} → ${serviceName}${started.json.kind === 'redeploy' ? ` (redeploy of ${started.json.serviceId})` : ''}`);
+const announce = (d) => console.log(`deployment ${d.id}: ${repo}${branch ? `@${branch}` : ''}${sha ? ` (${sha.slice(0, 7)})` : ''} → ${serviceName}${d.kind === 'redeploy' ? ` (redeploy of ${d.serviceId})` : ''}`);
+announce(started.json);
 
-let last = '';
-for (;;) {
-  const res = await api('GET', `/api/render/deployments/${encodeURIComponent(id)}`);
-  if (res.status !== 200) {
-    // Transient answers (429, 503) and no answer at all are retried; anything else ends the wait.
-    if (res.status !== 0 && res.status !== 429 && res.status < 500) { console.error(`ci-deploy: ${problem(res)}`); process.exit(1); }
-  } else {
-    const d = res.json;
-    if (d.status !== last) { console.log(`status: ${d.status}`); last = d.status; }
-    if (d.finished) {
-      if (d.status === 'live') {
-        console.log(`live: ${d.serviceUrl ?? d.dashboardUrl ?? '(no URL reported)'}`);
-        process.exit(0);
-      }
-      // It went live and a later deploy has replaced it since (a re-run of an older commit's job): it succeeded.
-      if (d.status === 'deactivated') {
-        console.log(`went live, since replaced by a later deploy: ${d.serviceUrl ?? d.dashboardUrl ?? '(no URL reported)'}`);
-        process.exit(0);
-      }
-      if (nothingToDo(d)) {
-        console.log(`nothing was deployed: ${d.failure.code === 'newer_commit_live' ? 'a newer commit is already live' : 'this commit is already live'} (${d.failure.message})`);
-        process.exit(0);
-      }
-      console.error(`ci-deploy: ${d.status}${d.failure ? ` (${d.failure.code}: ${d.failure.message})` : ''}`);
-      if (d.dashboardUrl) console.error(`dashboard: ${d.dashboardUrl}`);
-      process.exit(1);
+/** The deployment `id` once finished (exits when the wait cannot go on, or on the timeout). */
+async function finished(id) {
+  let last = '';
+  for (;;) {
+    const res = await api('GET', `/api/render/deployments/${encodeURIComponent(id)}`);
+    if (res.status !== 200) {
+      // Transient answers (429, 503) and no answer at all are retried; anything else ends the wait.
+      if (res.status !== 0 && res.status !== 429 && res.status < 500) { console.error(`ci-deploy: ${problem(res)}`); process.exit(1); }
+    } else {
+      const d = res.json;
+      if (d.status !== last) { console.log(`status: ${d.status}`); last = d.status; }
+      if (d.finished) return d;
     }
+    if (Date.now() > deadline) { console.error(`ci-deploy: still ${last || 'unknown'} after ${timeoutMs / 1000} s`); process.exit(1); }
+    await new Promise((r) => setTimeout(r, pollMs));
   }
-  if (Date.now() > deadline) { console.error(`ci-deploy: still ${last || 'unknown'} after ${timeoutMs / 1000} s`); process.exit(1); }
-  await new Promise((r) => setTimeout(r, pollMs));
 }
+
+/**
+ * Our service (this repository and branch, under SERVICE_NAME) once the service list shows it, polled
+ * for 2 minutes at most; null when it does not appear, or a service of another repository has the name.
+ */
+async function ourServiceAppearing() {
+  const until = Date.now() + Math.min(timeoutMs, 120_000);
+  for (;;) {
+    const res = await api('GET', '/api/render/services', { headers: key });
+    const services = res.status === 200 && Array.isArray(res.json?.services) ? res.json.services : [];
+    const found = services.filter(isOurs);
+    if (found.length === 1) return found[0];
+    if (found.length > 1 || services.some((s) => s.name === serviceName)) return null;
+    if (Date.now() >= until) return null;
+    await new Promise((r) => setTimeout(r, Math.max(pollMs, 1_000)));
+  }
+}
+
+let d = await finished(started.json.id);
+// Two pushes close together on a new service: this run's look-up found none while the other run's
+// deploy was creating it, so the deploy asked here found the name taken by that same service. It is
+// redeployed at this commit once it is listed (a newer commit live by then is left alone: see above).
+if (d.status === 'failed' && d.failure?.code === 'service_name_taken' && ours.length === 0) {
+  console.log(`deployment ${d.id} ended service_name_taken: another run is creating "${serviceName}" (or just has); redeploying it once it is listed`);
+  const svc = await ourServiceAppearing();
+  if (svc) {
+    ours = [svc];
+    started = await start(sha ? `ci-${sha}-${serviceName}-after-${d.id}` : undefined);
+    announce(started.json);
+    d = await finished(started.json.id);
+  } else console.error(`ci-deploy: no service "${serviceName}" of ${repo}${branch ? `@${branch}` : ''} was listed within ${Math.round(Math.min(timeoutMs, 120_000) / 1000)} s`);
+}
+
+if (d.status === 'live') {
+  console.log(`live: ${d.serviceUrl ?? d.dashboardUrl ?? '(no URL reported)'}`);
+  process.exit(0);
+}
+// It went live and a later deploy has replaced it since (a re-run of an older commit's job): it succeeded.
+if (d.status === 'deactivated') {
+  console.log(`went live, since replaced by a later deploy: ${d.serviceUrl ?? d.dashboardUrl ?? '(no URL reported)'}`);
+  process.exit(0);
+}
+if (nothingToDo(d)) {
+  console.log(`nothing was deployed: ${d.failure.code === 'newer_commit_live' ? 'a newer commit is already live' : 'this commit is already live'} (${d.failure.message})`);
+  process.exit(0);
+}
+console.error(`ci-deploy: ${d.status}${d.failure ? ` (${d.failure.code}: ${d.failure.message})` : ''}`);
+if (d.dashboardUrl) console.error(`dashboard: ${d.dashboardUrl}`);
+process.exit(1);

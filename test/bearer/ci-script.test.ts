@@ -151,8 +151,8 @@ test.serial('runs finishing out of order: the older commit\'s run deploys nothin
   // Push B, push C; C's job deploys first, then B's redeployed B and put older code live.
   addNodeRepo(stack, 'ciowner', 'order-app');
   t.is((await run('ciowner/order-app')).code, 0);
-  const b = stack.github.push('ciowner', 'order-app', 'main', { 'b.js': '' });
-  const c = stack.github.push('ciowner', 'order-app', 'main', { 'c.js': '' });
+  const b = stack.github.push('ciowner', 'order-app', 'main', { 'package.json': JSON.stringify({ name: 'order-app', scripts: { start: 'node b.js' } }), 'b.js': '' });
+  const c = stack.github.push('ciowner', 'order-app', 'main', { 'package.json': JSON.stringify({ name: 'order-app', scripts: { start: 'node c.js' } }), 'c.js': '' });
   const runC = await run('ciowner/order-app', { GITHUB_SHA: c });
   t.is(runC.code, 0, runC.out);
   const recC = await deploymentOf(runC.out);
@@ -169,6 +169,61 @@ test.serial('runs finishing out of order: the older commit\'s run deploys nothin
   t.is(renderWrites(), writes, 'nothing written on Render');
   t.is((await renderDeploysOf(stack, apiKey, recC.serviceId)).find((d) => d.status === 'live')?.commit?.id, c, 'C is still live');
   t.is((await deploymentsNamed('order-app')).length, 3);
+});
+
+test.serial('two pushes close together on a new service: the second run, whose look-up found no service yet, redeploys it once it exists', async (t) => {
+  // The second run's look-up ran while the first run's deploy was still creating the service, so it
+  // asked for a new service too and failed service_name_taken (exit 1): CI red for the newer push.
+  addNodeRepo(stack, 'ciowner', 'twin-app');
+  const a = headOf('ciowner/twin-app');
+  const b = stack.github.push('ciowner', 'twin-app', 'main', { 'package.json': JSON.stringify({ name: 'twin-app', scripts: { start: 'node b.js' } }), 'b.js': '' });
+  // A proxy in front of the orchestrator for B's run: its look-up is answered by the orchestrator at
+  // once (no service yet), and the answer held back until A's run has created the service.
+  let lookedUp!: () => void;
+  const lookupAnswered = new Promise<void>((resolve) => { lookedUp = resolve; });
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => { release = resolve; });
+  let lookups = 0;
+  const proxy = createServer((req, res) => {
+    const first = (req.url ?? '').split('?')[0] === '/api/render/services' && lookups++ === 0;
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const headers = Object.fromEntries(Object.entries(req.headers).filter(([k]) => !['host', 'connection', 'content-length'].includes(k)).map(([k, v]) => [k, String(v)]));
+      void fetch(`${stack.url}${req.url}`, { method: req.method, headers, body: chunks.length ? Buffer.concat(chunks) : undefined })
+        .then(async (up) => {
+          const body = Buffer.from(await up.arrayBuffer());
+          if (first) { lookedUp(); await released; }
+          const pass = Object.fromEntries(['content-type', 'idempotent-replayed', 'retry-after'].flatMap((h) => (up.headers.get(h) ? [[h, up.headers.get(h)!]] : [])));
+          res.writeHead(up.status, pass);
+          res.end(body);
+        })
+        .catch(() => req.socket.destroy());
+    });
+  });
+  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+  const { port } = proxy.address() as AddressInfo;
+  try {
+    const runB = run('ciowner/twin-app', { ORCHESTRATOR_URL: `http://127.0.0.1:${port}`, GITHUB_SHA: b });
+    await lookupAnswered;
+    const runA = await run('ciowner/twin-app', { GITHUB_SHA: a });
+    t.is(runA.code, 0, runA.out);
+    const recA = await deploymentOf(runA.out);
+    t.like(recA, { kind: 'deploy', status: 'live', renderCommitId: a });
+    release();
+    const resB = await runB;
+    t.is(resB.code, 0, resB.out);
+    t.regex(resB.out, /service_name_taken/);
+    t.regex(resB.out, new RegExp(`deployment \\S+: ciowner/twin-app@main \\(${b.slice(0, 7)}\\) → twin-app \\(redeploy of ${recA.serviceId}\\)`));
+    t.regex(resB.out, /live: https:\/\/twin-app/);
+    t.true(lookups >= 2, 'the service list was read again');
+  } finally {
+    release();
+    proxy.closeAllConnections();
+    await new Promise((resolve) => proxy.close(resolve));
+  }
+  t.is((await renderServicesNamed('twin-app')).length, 1, 'one service');
+  t.is((await renderDeploysOf(stack, apiKey, (await renderServicesNamed('twin-app'))[0]!.service.id)).find((d) => d.status === 'live')?.commit?.id, b, 'B is live');
 });
 
 test.serial('SERVICE_NAME naming another repository\'s service: exit 2 saying so, nothing changed on Render', async (t) => {
