@@ -4,6 +4,9 @@ import { newContext, screenshot } from './support/browser.js';
 import { connectKey, type UiStack } from './support/uiStack.js';
 import { useBrowserStack } from './support/browserStack.js';
 
+// Code inside page.evaluate runs in the browser.
+declare const document: any;
+
 // Issue 14: the Security page in Chromium — opt in, findings arrive live (SSE) with the header
 // badge, a grouped crash loop shows first and last line, a 403 plan is explained, a non-Slack
 // webhook is refused inline.
@@ -51,4 +54,24 @@ test('Security page: opt in, live findings with severity and badge, grouped log 
   await page.getByText('Your Render plan has no audit log API').waitFor();
   await screenshot(page, 'security-page');
   t.deepEqual(problems, [], 'no console errors, no CSP violations');
+});
+
+test('Security page: "Send a test message" says on the page what it did, not only to a screen reader', async (t) => {
+  const apiKey = 'rnd_securitytest' + 'x'.repeat(20);
+  stack.render.addAccount({ apiKey, workspaces: [{ name: 'Test workspace' }] });
+  const { context, page, problems } = await newContext(browser);
+  await stack.signInBrowser(page, 'sec-tester', { id: 515_152, name: 'Sec Tester' });
+  await connectKey(page, apiKey);
+  await page.goto(`${stack.url}/#/security`);
+  await page.getByText('Sentinel is off.').waitFor();
+  await page.getByTestId('sentinel-slack').fill('https://hooks.slack.com/services/T0/B0/testtesttest');
+  await page.getByTestId('sentinel-test').click();
+  // On main the only trace was the visually hidden live region: the button seemed to do nothing.
+  const result = page.getByTestId('sentinel-form').getByRole('status');
+  await result.waitFor();
+  t.true(await result.isVisible());
+  t.regex(await result.innerText(), /Test message .*Slack.*if it does not arrive/s);
+  t.is(await page.evaluate(() => document.activeElement?.getAttribute('data-testid')), 'sentinel-test', 'focus stays on the button');
+  t.deepEqual(problems, []);
+  await context.close();
 });

@@ -40,11 +40,12 @@ export function securityView(ctx) {
   const save = h('button', { type: 'submit', class: 'btn btn--primary', 'data-testid': 'sentinel-save' }, 'Save');
   const testBtn = h('button', { type: 'button', class: 'btn btn--secondary', 'data-testid': 'sentinel-test' }, 'Send a test message');
   const removeSlack = h('button', { type: 'button', class: 'btn btn--ghost', hidden: true, 'data-testid': 'sentinel-slack-remove' }, 'Remove webhook');
+  const testResult = h('div');
   const form = h('form', { class: 'card', 'data-testid': 'sentinel-form' },
     h('label', { class: 'checkbox', for: 'sentinel-enabled' }, enabled, ' Watch my Render workspace while I am signed in'),
     interval.el, slack.el,
     h('label', { class: 'checkbox', for: 'sentinel-deploy-results' }, deployResults, ' Also post my deploy results (live or failed) to this webhook'),
-    h('div', { class: 'actions' }, save, testBtn, removeSlack));
+    h('div', { class: 'actions' }, save, testBtn, removeSlack), testResult);
   let disposed = false;
   let settings = null;
 
@@ -109,10 +110,14 @@ export function securityView(ctx) {
     });
   });
   testBtn.addEventListener('click', () => busy(testBtn, 'Sending…', async () => {
+    replace(testResult);
+    slack.setError(null);
     try {
       const url = slack.control.value.trim();
       await ctx.api.sentinelTestAlert(url ? { slackWebhookUrl: url } : {});
-      ctx.announce('Test message sent to Slack.');
+      // Shown, not only announced: a sighted user saw nothing happen. The server sends it in the
+      // background (202, not awaited), so this says what is known and what to check, not that it arrived.
+      replace(testResult, notice('info', 'Test message on its way to Slack: it should appear in the channel within seconds; if it does not arrive, check the webhook URL (Slack may have revoked it).'));
     } catch (err) { slack.setError(err.message.replace(/^slackWebhookUrl: /, '')); slack.control.focus(); }
   }));
   removeSlack.addEventListener('click', () => busy(removeSlack, 'Removing…', async () => {
