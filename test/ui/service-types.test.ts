@@ -1,7 +1,7 @@
 import test from 'ava';
 import type { Browser } from 'playwright-core';
 import { DESKTOP, PHONE, horizontalOverflow, newContext, screenshot } from './support/browser.js';
-import { connectKey, type UiStack } from './support/uiStack.js';
+import { connectKey, deployThroughForm, type UiStack } from './support/uiStack.js';
 import { useBrowserStack } from './support/browserStack.js';
 
 // Issue 15: the deploy form offers the service type (detected or chosen), a cron job's schedule with
@@ -110,6 +110,23 @@ test('deploy as Blueprint: Render\'s plan is shown before anything is created', 
   }
   const services = await fetch(`${stack.config.renderApiUrl}/services`, { headers: { authorization: `Bearer ${apiKey}`, accept: 'application/json' } });
   t.deepEqual(await services.json(), [], 'nothing created in this Render account');
+  t.deepEqual(problems, []);
+  await context.close();
+});
+
+test('a static site: its deployment and its service page name no region or plan (Render serves it from its CDN)', async (t) => {
+  const { context, page, problems } = await stack.signedInWithKey(browser, 'sitemaker', []);
+  stack.github.addRepo({ owner: 'sitemaker', name: 'site', branches: { main: { 'index.html': '<!doctype html><title>Hi</title>\n' } } });
+  await deployThroughForm(page, 'sitemaker/site');
+  await page.locator('#deployment-status[data-status="live"]').waitFor();
+  const details = page.locator('dl.details');
+  t.regex(await details.innerText(), /Static site/);
+  t.notRegex(await details.innerText(), /Region|Plan/, 'the form sent oregon/starter by default, but a static site has neither');
+
+  await page.goto(`${stack.url}/#/`);
+  await page.getByTestId('service-card').filter({ hasText: 'site' }).getByText('Settings').click();
+  await page.getByTestId('settings-form').waitFor();
+  t.notRegex(await page.getByTestId('scaling-section').innerText(), /Region/, 'not "Region: unknown (fixed when the service is created)"');
   t.deepEqual(problems, []);
   await context.close();
 });

@@ -179,6 +179,8 @@ export function deploymentView(ctx, route) {
 
   function drawDetails() {
     const r = rec.request ?? {};
+    // A static site is served from Render's CDN: the region and plan the form sent by default do not apply to it.
+    const served = (rec.stack?.serviceType ?? r.serviceType) !== 'static_site';
     const row = (term, value, mono = false) => (value === null || value === undefined || value === '' ? null
       : [h('dt', null, term), h('dd', { class: mono ? 'mono' : null }, value)]);
     replace(details,
@@ -190,8 +192,8 @@ export function deploymentView(ctx, route) {
       row('Schedule', rec.stack?.schedule ?? r.schedule ?? null, true),
       row('Build command', r.buildCommand ?? rec.stack?.buildCommand ?? null, true),
       row('Start command', r.startCommand ?? rec.stack?.startCommand ?? null, true),
-      row('Region', r.region),
-      row('Plan', r.plan),
+      row('Region', served ? r.region : null),
+      row('Plan', served ? r.plan : null),
       row('Environment', r.envVarKeys?.length ? h('ul', { class: 'plain-list mono' }, r.envVarKeys.map((k) => h('li', null, k))) : null),
       row('Service', rec.serviceId, true),
       row('Render deploy', rec.deployId, true),

@@ -146,7 +146,8 @@ export function serviceView(ctx, route) {
     const flash = h('div');
     const save = h('button', { type: 'submit', class: 'btn btn--primary', 'data-testid': 'settings-save' }, 'Save settings');
     const form = h('form', { class: 'card', 'data-testid': 'settings-form' },
-      h('p', { class: 'muted' }, `Region: ${s.region ?? 'unknown'} (fixed when the service is created).`),
+      // Render names no region for a static site (served from its CDN): no 'Region: unknown'.
+      s.region ? h('p', { class: 'muted' }, `Region: ${s.region} (fixed when the service is created).`) : null,
       h('div', { class: 'grid-2' }, fields), flash, h('div', { class: 'actions' }, save),
       s.previewServices.length ? h('div', {}, h('h3', {}, 'Preview services'), h('ul', {}, s.previewServices.map((p) => h('li', {}, p.url ? h('a', { href: p.url, rel: 'noopener noreferrer', target: '_blank' }, p.name) : p.name)))) : null);
     form.addEventListener('submit', (e) => {
