@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { SimRepo, SimState } from './state.js';
-import { inHistory, normalisePath } from './state.js';
+import { inHistory, normalisePath, pastCommit } from './state.js';
 import { findRef, serveContents, serveRootTree } from './contents.js';
 import { answerConditionally, paginate, readBody, sendError, sendJson } from './http.js';
 import {
@@ -57,7 +57,8 @@ export async function handleStatusPost(ctx: ApiContext, req: IncomingMessage, se
   let body: Record<string, unknown>;
   try { body = raw ? JSON.parse(raw) as Record<string, unknown> : {}; } catch { sendError(res, 400, 'Problems parsing JSON', docs, headers); return { login }; }
   const sha = segs[4] ?? '';
-  const known = [...repo.branches.values()].some((b) => b.sha === sha);
+  // Any commit of the repository, as on GitHub: a branch's head, or one a push left behind.
+  const known = [...repo.branches.values()].some((b) => b.sha === sha) || pastCommit(repo, sha)?.sha === sha;
   const state = body.state;
   if (!known) { sendError(res, 422, `No commit found for SHA: ${sha}`, docs, headers); return { login }; }
   if (typeof state !== 'string' || !['error', 'failure', 'pending', 'success'].includes(state)) {

@@ -19,6 +19,14 @@ export type DeploymentStatus = OrchestratorPhase | RenderProgress | TerminalStat
 const terminal = new Set<string>(TERMINAL_STATUSES);
 export const isTerminal = (s: string): s is TerminalStatus => terminal.has(s);
 
+/**
+ * A redeploy of a commit already live, or behind the live one, deploys nothing and ends canceled with
+ * one of these codes (workers/tasks/githubSteps.ts): an outcome, not a failure of the commit.
+ */
+export const NOTHING_TO_DEPLOY_CODES: readonly string[] = ['commit_already_live', 'newer_commit_live'];
+export const nothingToDeploy = (rec: Pick<DeploymentRecord, 'status' | 'failure'>): boolean =>
+  rec.status === 'canceled' && NOTHING_TO_DEPLOY_CODES.includes(rec.failure?.code ?? '');
+
 export type DeploymentKind = 'deploy' | 'redeploy' | 'rollback';
 
 export interface DeploymentRequest {

@@ -47,6 +47,12 @@ test('a redeploy with commit_sha deploys that commit, not the branch\'s later he
   t.is((await myDeployments(u.agent)).length, 2);
 });
 
+/** The last commit status on `sha` once `n` are posted (polled, bounded). */
+async function finalStatusOn(owner: string, sha: string, n = 1) {
+  for (let i = 0; i < 200 && stack.github.statusesFor(owner, 'app', sha).length < n; i++) await new Promise((r) => setTimeout(r, 50));
+  return stack.github.statusesFor(owner, 'app', sha).at(-1);
+}
+
 test('a redeploy naming a commit older than the live one, or the live one, deploys nothing and says so; a newer one deploys', async (t) => {
   // CI runs finishing out of order (push B, push C; C's job deploys first, then B's redeploys B), or a
   // re-run of an old job, put older code live over newer.
@@ -71,6 +77,13 @@ test('a redeploy naming a commit older than the live one, or the live one, deplo
   t.regex(same.failure.message, new RegExp(`Commit ${c.slice(0, 7)} is already live`));
   t.is(triggers(u.accountId, u.serviceId), triggersBefore, 'no deploy asked of Render');
   t.is((await renderDeploysOf(stack, u.apiKey, u.serviceId)).find((d) => d.status === 'live')?.commit?.id, c, 'C is still live');
+  // Not a failure of B: its commit status on GitHub says nothing was deployed, not a red cross.
+  const statusB = await finalStatusOn('rdorder', b);
+  t.like(statusB, { state: 'success' });
+  t.is(statusB?.description, 'app: not deployed, a newer commit is live on Render');
+  // Nor on C, which is live: the already-live redeploy's status (the second on C) stays a success.
+  t.like(await finalStatusOn('rdorder', c, 2), { state: 'success', description: 'app is live on Render' });
+  t.is(stack.github.statusesFor('rdorder', 'app', c).length, 2);
 
   // A plain redeploy (no commit) and a newer commit still deploy.
   const plain = await waitFinished(u.agent, (await u.agent.post(`/api/render/services/${u.serviceId}/redeploy`)).json.id, 60_000);

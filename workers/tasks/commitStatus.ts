@@ -2,7 +2,7 @@ import { DelayedError, type Job } from 'bullmq';
 import { GitHubError } from '../../server/github/client.js';
 import { safeEqual } from '../../server/crypto/keyring.js';
 import { openGithubToken } from '../../server/sessions/credentials.js';
-import { isTerminal, type DeploymentRecord } from '../../server/deployments/types.js';
+import { isTerminal, nothingToDeploy, type DeploymentRecord } from '../../server/deployments/types.js';
 import { commitStatusJobId, type CommitStatusJobData, type CommitStatusPhase } from '../../server/queues/commitStatusQueue.js';
 import type { WorkerContext } from '../context.js';
 import type { WritePacer } from './writePacer.js';
@@ -191,7 +191,8 @@ async function postCurrent(ctx: WorkerContext, job: Job<CommitStatusJobData>, to
 }
 
 async function postStatus(ctx: WorkerContext, gh: ReturnType<WorkerContext['upstream']['github']>, rec: DeploymentRecord): Promise<void> {
-  const state = !isTerminal(rec.status) ? 'pending' : rec.status === 'live' || rec.status === 'deactivated' ? 'success' : 'failure';
+  // A redeploy that found its commit (or a newer one) live deployed nothing: not a red cross on the commit.
+  const state = !isTerminal(rec.status) ? 'pending' : rec.status === 'live' || rec.status === 'deactivated' || nothingToDeploy(rec) ? 'success' : 'failure';
   const [owner, name] = rec.request.githubRepo.split('/') as [string, string];
   await gh.createCommitStatus(owner, name, commitOf(rec)!, {
     state,
@@ -217,6 +218,7 @@ async function sessionToken(ctx: WorkerContext, rec: DeploymentRecord): Promise<
 function describe(rec: DeploymentRecord, state: string): string {
   const name = rec.request.serviceName;
   if (state === 'pending') return `Deploying ${name} to Render`;
+  if (rec.failure?.code === 'newer_commit_live') return `${name}: not deployed, a newer commit is live on Render`;
   if (state === 'success') return `${name} is live on Render`;
   return `Deploy of ${name} ended: ${rec.failure?.code ?? rec.status}`;
 }
