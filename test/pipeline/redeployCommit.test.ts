@@ -71,6 +71,7 @@ test('a redeploy naming a commit older than the live one, or the live one, deplo
   t.true(older.failure.message.includes(c), older.failure.message);
   t.regex(older.failure.message, /Nothing was deployed/);
   t.like(older, { commitSha: b, deployId: null });
+  t.like(older.timeline.at(-1), { status: 'canceled', source: 'orchestrator' }, 'decided here, not by Render');
   const same = await redeploy(c, 'order-c-again');
   t.is(same.status, 'canceled', JSON.stringify(same.failure));
   t.is(same.failure.code, 'commit_already_live');

@@ -87,7 +87,7 @@ export async function runDeployJob(ctx: WorkerContext, job: Job<DeployJobData>, 
     const gone = await serviceGoneFailure(ctx, render, rec, err);
     const failure = gone ? { status: 'failed' as const, failure: gone } : classify(err);
     if (failure) {
-      await deployEnded(ctx, rec.id, creds, await finish(ctx, rec, failure.status, failure.failure, err instanceof DeployFailed ? err.fields : {}));
+      await deployEnded(ctx, rec.id, creds, await finish(ctx, rec, failure.status, failure.failure, err instanceof DeployFailed ? err.fields : {}, true));
       return;
     }
     // Transient (5xx, network, timeout, malformed answer): BullMQ retries with jittered backoff.

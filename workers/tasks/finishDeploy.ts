@@ -21,9 +21,10 @@ async function replaceOlderLive(ctx: WorkerContext, live: Pick<DeploymentRecord,
  * the record as this run last had it: its ids are enough, so nothing is re-read. Returns the final
  * record as written (null when the record had ended meanwhile), which the job's end uses instead of
  * reading it back: the env values' deletion, the service list, the commit status and Slack are
- * issued there together (deployTask.ts deployEnded, one round trip instead of two).
+ * issued there together (deployTask.ts deployEnded, one round trip instead of two). `decidedHere`: a
+ * step of ours ended it (a redeploy skipped as canceled), not Render.
  */
-export async function finish(ctx: WorkerContext, rec: DeploymentRecord, status: DeploymentStatus, failure: DeploymentFailure | null, extra: Partial<DeploymentRecord> = {}): Promise<DeploymentRecord | null> {
+export async function finish(ctx: WorkerContext, rec: DeploymentRecord, status: DeploymentStatus, failure: DeploymentFailure | null, extra: Partial<DeploymentRecord> = {}, decidedHere = false): Promise<DeploymentRecord | null> {
   const { id } = rec;
   const at = new Date(ctx.clock.now()).toISOString();
   // Best effort: a later service list reconciles what this misses.
@@ -34,7 +35,7 @@ export async function finish(ctx: WorkerContext, rec: DeploymentRecord, status: 
   // The finished entry's audit heads are read in the final write's round trip, so its append follows
   // with the job's other end commands (deployTask.ts deployEnded) instead of reading them first.
   ctx.prefetchAudit?.(rec.userId);
-  const done = await ctx.deployments.transition(id, status, status === 'failed' || status === 'credentials_revoked' ? 'orchestrator' : 'render', { ...extra, failure }, failure?.message, [], replaceOlder);
+  const done = await ctx.deployments.transition(id, status, decidedHere || status === 'failed' || status === 'credentials_revoked' ? 'orchestrator' : 'render', { ...extra, failure }, failure?.message, [], replaceOlder);
   if (done) ctx.onFinished?.(status, Date.parse(done.finishedAt ?? done.updatedAt) - Date.parse(done.createdAt), { deploymentId: done.id, userId: done.userId, sessionRef: done.sessionRef });
   return done;
 }
