@@ -1,7 +1,7 @@
 import test from 'ava';
 import type { Browser } from 'playwright-core';
 import { newContext, screenshot } from './support/browser.js';
-import type { UiStack } from './support/uiStack.js';
+import { connectKey, serviceMadeOutside, type UiStack } from './support/uiStack.js';
 import { useBrowserStack } from './support/browserStack.js';
 import { createAuditLog } from '../../server/audit/auditLog.js';
 import type { AuditInput } from '../../server/audit/types.js';
@@ -100,5 +100,45 @@ test('audit page: one line per event, humane times, kind and date filters, Load 
   await page.waitForFunction(() => (globalThis as any).document.querySelectorAll('[data-testid="audit-entry"]').length === 50);
   await page.getByTestId('audit-until').blur();
   await screenshot(page, 'audit-page-desktop');
+  t.deepEqual(problems, []);
+});
+
+test('audit page: a value shown, a variable or file set, a domain added, settings saved each say so, not "Changed service"', async (t) => {
+  t.timeout(120_000);
+  const apiKey = 'rnd_auditsettings' + 'x'.repeat(19);
+  stack.render.addAccount({ apiKey, workspaces: [{ name: 'Audit workspace' }] });
+  const { render, serviceId } = await serviceMadeOutside(stack, apiKey, { login: 'audit-settings', name: 'audited-api' });
+  await render.putEnvVar(serviceId, 'DATABASE_URL', 'postgres://u:p@db/app');
+  const { page, problems } = await newContext(browser);
+  await stack.signInBrowser(page, 'audit-settings', { id: 424_243, name: 'Audit Settings' });
+  await connectKey(page, apiKey);
+  await page.goto(`${stack.url}/#/services/${serviceId}`);
+  const envRow = page.locator('[data-testid=env-list] li[data-key=DATABASE_URL]');
+  await envRow.getByTestId('reveal').click();
+  await envRow.getByTestId('revealed').waitFor();
+  await page.getByTestId('env-key').fill('API_URL');
+  await page.getByTestId('env-value').fill('https://api.example.com');
+  await page.getByTestId('env-save').click();
+  await page.locator('[data-testid=env-list] li[data-key=API_URL]').waitFor();
+  await page.getByTestId('file-name').fill('key.pem');
+  await page.getByTestId('file-content').fill('secret-file-body');
+  await page.getByTestId('file-save').click();
+  await page.locator('[data-testid=file-list] li[data-key="key.pem"]').waitFor();
+  await page.getByTestId('domain-name').fill('*.audited.example.com');
+  await page.getByTestId('domain-add').click();
+  await page.getByTestId('domain-row').first().waitFor();
+  await page.getByTestId('health-check').fill('/healthz');
+  await page.getByTestId('settings-save').click();
+  await page.locator('#announcer').filter({ hasText: 'Settings saved' }).waitFor({ state: 'attached' });
+
+  await page.goto(`${stack.url}/#/audit`);
+  await page.getByTestId('audit-entry').nth(5).waitFor();
+  const text = await page.getByTestId('audit-list').innerText();
+  t.notRegex(text, /Changed service/, 'each settings action is named');
+  t.regex(text, /Viewed an environment variable's value on service srv-/, 'a read of a secret is not a change');
+  t.regex(text, /Set an environment variable on service srv-/);
+  t.regex(text, /Set a secret file on service srv-/);
+  t.regex(text, /Added a custom domain to service srv-/);
+  t.regex(text, /Changed the settings \(auto-deploy, scaling, plan, health check or previews\) of service srv-/);
   t.deepEqual(problems, []);
 });

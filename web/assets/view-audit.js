@@ -20,6 +20,16 @@ const FINISHED = {
   failed: 'failed', canceled: 'was canceled', credentials_revoked: 'stopped: the Render key was removed', deactivated: 'was replaced',
 };
 const LIFECYCLE = { redeploy: 'Redeployed', rollback: 'Rolled back', suspend: 'Suspended', resume: 'Resumed', delete: 'Deleted', cancel: 'Canceled' };
+/** The settings page's actions (server/routes/serviceSettings/scope.ts SettingsAction): what was done, then the service. */
+const SETTINGS = {
+  env_var_set: 'Set an environment variable on service ', env_var_delete: 'Removed an environment variable from service ',
+  env_var_reveal: 'Viewed an environment variable\'s value on service ', secret_file_set: 'Set a secret file on service ',
+  secret_file_delete: 'Removed a secret file from service ', secret_file_reveal: 'Viewed a secret file\'s contents on service ',
+  domain_add: 'Added a custom domain to service ', domain_delete: 'Removed a custom domain from service ',
+  domain_verify: 'Asked Render to verify a custom domain of service ',
+  settings_update: 'Changed the settings (auto-deploy, scaling, plan, health check or previews) of service ',
+  clear_cache_redeploy: 'Cleared the build cache and redeployed service ',
+};
 const REASONS = {
   access_denied: 'you declined on GitHub', github_login_failed: 'GitHub did not confirm it', github_profile_failed: 'GitHub profile unavailable',
   unauthorized: 'Render did not accept it', forbidden: 'it lacks workspace access',
@@ -64,6 +74,8 @@ function sentence(entry) {
     case 'lifecycle': {
       const verb = LIFECYCLE[d.lifecycleAction] ?? 'Changed';
       if (d.lifecycleAction === 'cancel') return [`${verb} deployment `, deployment];
+      // Not 'Changed service' for every settings action: a value shown is a read, which the trail is there to tell apart.
+      if (Object.hasOwn(SETTINGS, d.lifecycleAction)) return [SETTINGS[d.lifecycleAction], service];
       return [`${verb} service `, service];
     }
     case 'security': {
