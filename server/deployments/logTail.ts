@@ -15,6 +15,7 @@ import { clampToWindow, deployLogWindows, deployRunning, type LogPhase } from '.
 import { tailStateStore, TailLeaseLost, type TailState } from './logTailState.js';
 import { tailKey } from './logTailKey.js';
 import { RenderApiError } from '../render/errors.js';
+import { AUDITED_READS, noteSelfCall } from '../sentinel/store.js';
 
 /**
  * Live log tails: one poller per deployment across all web processes, however many tabs watch it.
@@ -123,7 +124,13 @@ export function createLogTailer(deps: LogTailDeps, opts: LogTailOptions = {}): L
     tail.onDeploymentKey = key?.onDeploymentKey ?? false;
     if (!key) return null;
     return deps.upstream.render(key.apiKey, {
-      beforeRequest: (call) => deps.budget.acquireOrThrow(key.fingerprint, call),
+      beforeRequest: async (call) => {
+        await deps.budget.acquireOrThrow(key.fingerprint, call);
+        // The values read for redaction are in Render's audit log: noted first, as callerRender does, so
+        // Sentinel does not report the user's own open log panel as someone viewing their env vars.
+        const audited = call.method === 'GET' ? AUDITED_READS[call.route] : undefined;
+        if (audited && call.serviceId) await noteSelfCall(deps.redis, deps.prefix, tail.userId, audited, call.serviceId, deps.clock.now());
+      },
       afterResponse: (call) => {
         if (call.route === '/logs') { counters.renderLogCalls += 1; tail.renderLogCalls += 1; }
       },

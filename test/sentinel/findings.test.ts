@@ -3,6 +3,7 @@ import { BUDGET_FOR_TESTS } from './limits.js';
 import { enable, findings, SECRET_ENV_VALUE, startSentinelStack, tenant, waitFor, type SentinelStack } from './support.js';
 import { addNodeRepo, waitFinished } from '../helpers/pipeline.js';
 import { dumpRedis } from '../helpers/stack.js';
+import { openSseAs } from '../helpers/sse.js';
 
 let s: SentinelStack;
 test.before(async () => { s = await startSentinelStack({ renderLimits: BUDGET_FOR_TESTS }); });
@@ -71,6 +72,27 @@ test.serial('env-var reads the orchestrator makes (log redaction) are not findin
   const env = (await findings(bob.agent)).filter((f) => f.rule === 'view_env_var_values');
   t.is(env.length, 1, JSON.stringify(list));
   t.is(env[0].serviceId, bob.services[1]!.id);
+});
+
+test.serial('env-var reads of the live log tail (a deployment page following its logs) are not findings', async (t) => {
+  const dee = await tenant(s.stack, 'dee-tail', ['api', 'other']);
+  addNodeRepo(s.stack, 'dee-tail', 'app');
+  await enable(dee.agent);
+  const deploy = await dee.agent.post('/api/render/deploy', { github_repo: 'dee-tail/app', project_name: 'dee-app' });
+  t.is(deploy.status, 202, deploy.text);
+  t.is((await waitFinished(dee.agent, deploy.json.id)).status, 'live');
+  const envReads = () => s.stack.render.calls.filter((c) => c.method === 'GET' && c.route === '/services/{serviceId}/env-vars' && c.accountId === dee.accountId).length;
+  const before = envReads();
+  // The deployment page's live tail: it reads the service's values to redact the lines it streams.
+  const tab = await openSseAs(dee.agent, `/api/events?logs=${deploy.json.id}`);
+  t.teardown(() => tab.close());
+  await tab.waitFor((text) => text.includes('event: logs'), 15_000);
+  t.true(envReads() > before, 'the tail read the env values (Render audits that read)');
+  // A later read by someone else: once Sentinel reports it, it has judged the tail's read before it.
+  await fetch(`${s.stack.render.controlUrl}/audit`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ownerId: dee.ownerId, event: 'ViewEnvVarValuesEvent', actorType: 'rest_api', metadata: { service: dee.services[1]!.id, field: 'env_vars' } }) });
+  await waitFor('the foreign read', async () => ((await findings(dee.agent)).some((x) => x.serviceId === dee.services[1]!.id) ? true : null));
+  const env = (await findings(dee.agent)).filter((f) => f.rule === 'view_env_var_values');
+  t.deepEqual(env.map((f) => f.serviceId), [dee.services[1]!.id], 'only the foreign read, not the tail\'s');
 });
 
 test.serial('a crash loop of 500 lines is one grouped finding with first and last line, secrets redacted', async (t) => {
