@@ -222,3 +222,30 @@ test('redeploy and roll back whose answer was lost are not said to have failed, 
   t.deepEqual(problems.filter((p) => !/ERR_CONNECTION_RESET/.test(p)), []);
   await context.close();
 });
+
+test('deploy form: "Change" on the chosen repository keeps it in view until another is chosen, and "Keep" goes back to it', async (t) => {
+  const { context, page, problems } = await stack.signedInWithKey(browser, 'changer', ['first-app', 'second-app']);
+  await page.goto(`${stack.url}/#/deploy`);
+  await page.getByTestId('repo-search').fill('first');
+  await page.locator('[data-testid=repo-option][data-repo="changer/first-app"]').click();
+  await page.getByTestId('detected-stack-name').waitFor();
+  await page.getByTestId('repo-change').click();
+  // The form below (branch, name, detected stack) is still first-app's and Deploy would deploy it:
+  // on main the page no longer said so, as if no repository were chosen.
+  const chosen = page.getByTestId('repo-selected');
+  t.true(await chosen.isVisible(), 'the repository the form deploys stays in view while choosing another');
+  t.regex(await chosen.innerText(), /changer\/first-app/);
+  t.true(await page.getByTestId('repo-search').isVisible());
+  t.is(await page.evaluate(() => document.activeElement?.dataset?.testid), 'repo-search');
+  await page.getByTestId('repo-keep').click();
+  t.false(await page.getByTestId('repo-search').isVisible(), 'Keep closes the search');
+  t.is(await page.evaluate(() => document.activeElement?.dataset?.testid), 'repo-change', 'focus on Change again');
+  // Choosing another replaces it.
+  await page.getByTestId('repo-change').click();
+  await page.getByTestId('repo-search').fill('second');
+  await page.locator('[data-testid=repo-option][data-repo="changer/second-app"]').click();
+  await chosen.filter({ hasText: 'changer/second-app' }).waitFor();
+  t.false(await page.getByTestId('repo-search').isVisible());
+  t.deepEqual(problems, []);
+  await context.close();
+});

@@ -75,10 +75,18 @@ export function createRepoPicker({ api, onSelect }) {
     const hadFocus = chooser.contains(document.activeElement);
     selected = repo;
     const change = h('button', { type: 'button', class: 'btn btn--ghost btn--small', 'aria-label': `Change the repository (${repo.fullName} is chosen)`, 'data-testid': 'repo-change' }, 'Change');
+    const keep = h('button', { type: 'button', class: 'btn btn--ghost btn--small', 'aria-label': `Keep ${repo.fullName}`, 'data-testid': 'repo-keep' }, 'Keep');
+    // The chosen repository stays in view while another is searched for: the form below is still its
+    // own, and Deploy deploys it until another is chosen.
     change.addEventListener('click', () => {
       chooser.hidden = false;
-      selectedBox.hidden = true;
+      change.replaceWith(keep);
       search.focus();
+    });
+    keep.addEventListener('click', () => {
+      chooser.hidden = true;
+      keep.replaceWith(change);
+      change.focus();
     });
     replace(selectedBox,
       h('span', { class: 'repo-selected__label' }, 'Repository'),
