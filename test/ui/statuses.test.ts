@@ -66,6 +66,10 @@ test('replaced deploys say so and link to what replaced them; cards show the lat
   await card('old-blog').getByTestId('service-delete').click();
   await card('old-blog').getByTestId('service-delete-confirm').click();
   await page.getByTestId('service-deleted').first().waitFor();
+  // The row's text (what a screen reader reads for its link) keeps the words apart: not "@ mainredeploy", "@ mainwas live".
+  const metas = await page.getByTestId('deployment-row').locator('.row__meta').evaluateAll((els) => els.map((e) => (e.textContent ?? '').replace(/\s+/g, ' ')));
+  t.true(metas.includes('stat-ui/shop @ main redeploy replaced by a newer deploy'), metas.join(' | '));
+  t.true(metas.includes('stat-ui/old-blog @ main was live'), metas.join(' | '));
   await page.goto(`${stack.url}/#/deployments/${blogId}`);
   await page.getByTestId('state-note').getByText('Service deleted').waitFor();
   await page.locator('#deployment-status[data-status="service_deleted"]').waitFor();

@@ -26,8 +26,9 @@ export function deploymentRow(d) {
         h('span', { class: 'row__meta' },
           req.githubRepo ? h('span', { class: 'mono' }, req.githubRepo) : null,
           req.branch ? h('span', { class: 'mono' }, ` @ ${req.branch}`) : null,
-          d.kind && d.kind !== 'deploy' ? h('span', { class: 'tag' }, d.kind) : null,
-          d.serviceDeleted ? h('span', { class: 'tag', 'data-testid': 'service-deleted' }, `was ${statusLabel(d.status).toLowerCase()}`) : null,
+          // A space before each tag: the link's text (read out as its name) is otherwise '@ mainredeploy'.
+          d.kind && d.kind !== 'deploy' ? [' ', h('span', { class: 'tag' }, d.kind)] : null,
+          d.serviceDeleted ? [' ', h('span', { class: 'tag', 'data-testid': 'service-deleted' }, `was ${statusLabel(d.status).toLowerCase()}`)] : null,
           d.status === 'deactivated' ? h('span', { class: 'muted' }, ' replaced by a newer deploy') : null)),
       h('span', { class: 'row__side' }, badge, h('span', { class: 'row__time' }, timeEl(h, d.updatedAt ?? d.createdAt)))));
 }
