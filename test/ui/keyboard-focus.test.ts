@@ -199,24 +199,42 @@ const focusedElement = (page: Page) => page.evaluate(() => {
   return el.getAttribute('data-testid') ?? `${el.tagName} ${String(el.textContent).trim().slice(0, 40)}`;
 });
 
+/** Deployments of `login`'s repositories `names` started through the API as the page's user: the answers' statuses. */
+const startDeployments = (page: Page, login: string, names: string[]) =>
+  page.evaluate(async ({ owner, list }: { owner: string; list: string[] }) => {
+    const session = (await (await fetch('/api/session')).json()) as { csrfToken: string };
+    const answered: number[] = [];
+    for (const name of list) {
+      const res = await fetch('/api/render/deploy', {
+        method: 'POST', headers: { 'content-type': 'application/json', 'x-csrf-token': session.csrfToken },
+        body: JSON.stringify({ github_repo: `${owner}/${name}`, project_name: name }),
+      });
+      answered.push(res.status);
+    }
+    return answered;
+  }, { owner: login, list: names });
+
+/**
+ * Deployments of repositories that do not exist (startDeployments): each fails in the worker without a
+ * Render call. Resolves once all have ended, so that none of their live updates reloads a list the test
+ * is about to page through.
+ */
+async function failedDeployments(page: Page, login: string, names: string[]): Promise<number[]> {
+  const statuses = await startDeployments(page, login, names);
+  const ended = () => page.evaluate(async (list: string[]) => {
+    const listed = (await (await fetch('/api/render/my-deployments?limit=100')).json()) as { deployments: Array<{ finished: boolean; request: { serviceName: string } }> };
+    return listed.deployments.filter((d) => d.finished && list.includes(d.request.serviceName)).length;
+  }, names);
+  for (let i = 0; i < 600 && await ended() < names.length; i++) await page.waitForTimeout(100); // bounded only against a hang
+  return statuses;
+}
+
 test('"Load older deploys" and "Load older deployments" with the keyboard: after the last page, focus is on the first row it brought', async (t) => {
   const { context, page, problems, apiKey } = await stack.signedInWithKey(browser, 'key-older', []);
   // 22 deploys on a service (Render's list pages by 20 here), and 21 deployments of the user's own.
   const { render, serviceId } = await serviceMadeOutside(stack, apiKey, { login: 'key-older', name: 'older-api' });
   for (let i = 0; i < 21; i++) await render.triggerDeploy(serviceId, {});
-  const started = await page.evaluate(async () => {
-    const session = (await (await fetch('/api/session')).json()) as { csrfToken: string };
-    const statuses: number[] = [];
-    for (let i = 0; i < 21; i++) {
-      const res = await fetch('/api/render/deploy', {
-        method: 'POST', headers: { 'content-type': 'application/json', 'x-csrf-token': session.csrfToken },
-        body: JSON.stringify({ github_repo: `key-older/gone-${i}`, project_name: `gone-${i}` }),
-      });
-      statuses.push(res.status);
-    }
-    return statuses;
-  });
-  t.deepEqual([...new Set(started)], [202]);
+  t.deepEqual([...new Set(await failedDeployments(page, 'key-older', Array.from({ length: 21 }, (_, i) => `gone-${i}`)))], [202]);
 
   await page.goto(`${stack.url}/#/services/${serviceId}`);
   const olderDeploys = page.getByRole('button', { name: 'Load older deploys' });
@@ -239,13 +257,7 @@ test('"Load older deploys" and "Load older deployments" with the keyboard: after
   t.is(await focusedRow(), lastRow, `focus: ${await focusedElement(page)}`);
 
   // A deployment started elsewhere (another tab, CI) reloads the list: the older page stays, and so does focus.
-  await page.evaluate(async () => {
-    const session = (await (await fetch('/api/session')).json()) as { csrfToken: string };
-    await fetch('/api/render/deploy', {
-      method: 'POST', headers: { 'content-type': 'application/json', 'x-csrf-token': session.csrfToken },
-      body: JSON.stringify({ github_repo: 'key-older/gone-new', project_name: 'gone-new' }),
-    });
-  });
+  t.deepEqual(await startDeployments(page, 'key-older', ['gone-new']), [202]);
   await page.locator('[data-testid=deployment-row] .row__title', { hasText: 'gone-new' }).waitFor();
   t.is(await page.getByTestId('deployment-row').count(), 22, 'the older page is still listed');
   t.is(await focusedRow(), lastRow, `focus after the reload: ${await focusedElement(page)}`);
@@ -255,19 +267,7 @@ test('"Load older deploys" and "Load older deployments" with the keyboard: after
 
 test('a reload of the deployments list that answers before a "Load older deployments" click: no row listed twice', async (t) => {
   const { context, page, problems } = await stack.signedInWithKey(browser, 'key-reload-race', []);
-  const deploy = (names: string[]) => page.evaluate(async (list: string[]) => {
-    const session = (await (await fetch('/api/session')).json()) as { csrfToken: string };
-    const statuses: number[] = [];
-    for (const name of list) {
-      const res = await fetch('/api/render/deploy', {
-        method: 'POST', headers: { 'content-type': 'application/json', 'x-csrf-token': session.csrfToken },
-        body: JSON.stringify({ github_repo: `key-reload-race/${name}`, project_name: name }),
-      });
-      statuses.push(res.status);
-    }
-    return statuses;
-  }, names);
-  t.deepEqual([...new Set(await deploy(Array.from({ length: 21 }, (_, i) => `race-${i}`)))], [202]);
+  t.deepEqual([...new Set(await failedDeployments(page, 'key-reload-race', Array.from({ length: 21 }, (_, i) => `race-${i}`)))], [202]);
 
   await page.goto(`${stack.url}/#/`);
   const older = page.getByRole('button', { name: 'Load older deployments' });
@@ -284,7 +284,7 @@ test('a reload of the deployments list that answers before a "Load older deploym
   const lastShown = await page.getByTestId('deployment-row').last().getAttribute('data-deployment-id');
   await older.click();
   await held;
-  t.deepEqual(await deploy(['race-new']), [202]);
+  t.deepEqual(await startDeployments(page, 'key-reload-race', ['race-new']), [202]);
   await page.locator('[data-testid=deployment-row] .row__title', { hasText: 'race-new' }).waitFor();
   await page.getByTestId('deployment-row').nth(21).waitFor();
   const answered = page.waitForResponse((res) => new URL(res.url()).searchParams.has('cursor'));
