@@ -232,3 +232,37 @@ test('a service suspended, resumed or deleted in one tab: the other tab shows it
   t.deepEqual(problems, []);
   await context.close();
 });
+
+test('service cards read again out of order (a suspend\'s read answering after a delete\'s): the deleted service stays gone', async (t) => {
+  const { context, page, problems, apiKey } = await stack.signedInWithKey(browser, 'cards-order', []);
+  const { serviceId } = await serviceMadeOutside(stack, apiKey, { login: 'cards-order', name: 'cards-order-api' });
+  await page.goto(`${stack.url}/#/`);
+  const card = page.locator(`[data-testid=service-card][data-service-id="${serviceId}"]`);
+  await card.waitFor();
+  // Changes made in another tab (here: the same session's API calls), each heard as a service event.
+  const act = (method: string, path: string) => page.evaluate(async ({ m, p }: { m: string; p: string }) => {
+    const session = (await (await fetch('/api/session')).json()) as { csrfToken: string };
+    return (await fetch(p, { method: m, headers: { 'x-csrf-token': session.csrfToken, 'content-type': 'application/json' }, body: m === 'POST' ? '{}' : undefined })).status;
+  }, { m: method, p: path });
+  // The answer to the read the suspend's event makes (the service, suspended) is held on its way back
+  // until the delete's read has answered.
+  let release!: () => Promise<void>;
+  const held = new Promise<void>((resolve) => {
+    void page.route((url) => url.pathname === '/api/render/services', async (route) => {
+      const response = await route.fetch();
+      release = () => route.fulfill({ response });
+      resolve();
+    }, { times: 1 });
+  });
+  t.is(await act('POST', `/api/render/services/${serviceId}/suspend`), 200);
+  await held;
+  t.is(await act('DELETE', `/api/render/services/${serviceId}`), 204);
+  await card.waitFor({ state: 'detached' });
+  const stale = page.waitForResponse((res) => new URL(res.url()).pathname === '/api/render/services');
+  await release();
+  await stale;
+  await page.waitForTimeout(300); // the stale answer's turn to be drawn, if it were
+  t.is(await card.count(), 0, 'the deleted service is not drawn again from the older answer');
+  t.deepEqual(problems, []);
+  await context.close();
+});

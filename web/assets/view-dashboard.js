@@ -145,11 +145,15 @@ export function dashboardView(ctx) {
       actionFlash);
   }
 
+  let servicesReads = 0;
   async function loadServices() {
     if (!configured) return;
+    // Reads overlap (a change here, events from other tabs): an answer overtaken by a later read is
+    // dropped, or a slow one from before a delete would draw the deleted service again, for good.
+    const read = ++servicesReads;
     try {
       const res = await ctx.api.services();
-      if (disposed) return;
+      if (disposed || read !== servicesReads) return;
       const items = res.services ?? [];
       // Drawn again after a change (perhaps in another tab): focus on a card stays on that card's control.
       await keepFocus({
@@ -160,7 +164,7 @@ export function dashboardView(ctx) {
         ? h('ul', { class: 'cards' }, items.map(serviceCard))
         : h('p', { class: 'muted' }, 'No services on your Render account yet.')));
     } catch (err) {
-      if (disposed) return;
+      if (disposed || read !== servicesReads) return;
       replace(services, h('p', { class: 'muted' }, err.status === 404 ? 'The service list is not available on this server.' : `Could not load your Render services: ${err.message}`));
     }
   }
