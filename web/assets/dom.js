@@ -134,6 +134,23 @@ export function confirmButton({ label, question, confirmLabel = label, danger = 
 export const focusLost = () => document.activeElement === document.body || !document.activeElement;
 
 /**
+ * Overlapping reads of one thing (a list read again after each change, here or in another tab): only the
+ * latest one's answer is drawn, as two can answer in either order and the one started last has every change
+ * made before it. `read(current)` draws only while `current()` after its await; a call it overtook resolves
+ * with the latest call's result.
+ */
+export function latestOnly(read) {
+  let reads = 0;
+  let latest = null;
+  return () => {
+    const n = ++reads;
+    const current = () => n === reads;
+    latest = read(current).then((result) => (current() ? result : latest));
+    return latest;
+  };
+}
+
+/**
  * After a "Load older…" page that hid its focused button (the last page; busy() had dropped focus to
  * <body> while it loaded): focus the first row that page brought — its link or button, else the row
  * itself — so a keyboard user goes on reading from there, not from the top of the page.

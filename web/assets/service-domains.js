@@ -1,5 +1,5 @@
 /** The settings page's custom domains: add one, the DNS records to create for it, verify, remove. */
-import { busy, confirmButton, field, focusLost, h, keepFocus, notice, replace } from './dom.js';
+import { busy, confirmButton, field, focusLost, h, keepFocus, latestOnly, notice, replace } from './dom.js';
 
 const VERIFIED = { verified: ['success', 'Verified'], unverified: ['progress', 'Waiting for DNS'] };
 
@@ -68,23 +68,11 @@ export function domainsSection({ ctx, serviceId }) {
   /** The ids listed now (after the last load that succeeded). */
   let shownIds = new Set();
 
-  /**
-   * Reads started, and the latest one: only its answer is drawn (two can answer in either order, and
-   * one started after a change made since, here or in another tab, is the one that has it).
-   */
-  let reads = 0;
-  let latest = null;
-
   /** Reads the list again; false when it could not be read (once the latest read has drawn it). */
-  function load() {
-    latest = read(++reads);
-    return latest;
-  }
-
-  async function read(n) {
+  const load = latestOnly(async (current) => {
     try {
       const res = await api.customDomains(serviceId);
-      if (n !== reads) return latest;
+      if (!current()) return undefined;
       if (!res.supported) {
         replace(body, h('p', { class: 'muted' }, 'Only web services and static sites can have custom domains.'));
         return false;
@@ -94,11 +82,11 @@ export function domainsSection({ ctx, serviceId }) {
       status.textContent = res.domains.length ? `Traffic reaches ${res.target ?? 'the service'} through these names.` : 'No custom domains yet.';
       return true;
     } catch (err) {
-      if (n !== reads) return latest;
+      if (!current()) return undefined;
       status.textContent = `Could not load domains: ${err.message}`;
       return false;
     }
-  }
+  });
 
   form.addEventListener('submit', (e) => {
     e.preventDefault();

@@ -2,7 +2,7 @@
  * The settings page's env vars and secret files: names listed, a value only when asked for (that read
  * appears in the user's Render audit log), one key or file added, changed or removed at a time.
  */
-import { busy, confirmButton, field, focusLost, h, keepFocus, notice, replace, revealToggle } from './dom.js';
+import { busy, confirmButton, field, focusLost, h, keepFocus, latestOnly, notice, replace, revealToggle } from './dom.js';
 
 const AUDIT_NOTE = 'Showing a value reads it from Render, which records the read in your workspace\'s Render audit log.';
 
@@ -85,34 +85,22 @@ export function secretsSection({ kind, ctx, serviceId, onChanged }) {
   /** The names listed now (after the last load that succeeded). */
   let shownKeys = new Set();
 
-  /**
-   * Reads started, and the latest one: only its answer is drawn (two can answer in either order, and
-   * one started after a change made since, here or in another tab, is the one that has it).
-   */
-  let reads = 0;
-  let latest = null;
-
   /** Reads the list again; false when it could not be read (once the latest read has drawn it). */
-  function load() {
-    latest = read(++reads);
-    return latest;
-  }
-
-  async function read(n) {
+  const load = latestOnly(async (current) => {
     try {
       const res = env ? await api.envVars(serviceId) : await api.secretFiles(serviceId);
-      if (n !== reads) return latest;
+      if (!current()) return undefined;
       const items = env ? res.envVars : res.secretFiles;
       replace(list, items.map(row));
       shownKeys = new Set(items.map((item) => (env ? item.key : item.name)));
       status.textContent = items.length ? `${items.length} ${env ? 'variable' : 'file'}${items.length === 1 ? '' : 's'}.` : (env ? 'No variables set on this service.' : 'No secret files.');
       return true;
     } catch (err) {
-      if (n !== reads) return latest;
+      if (!current()) return undefined;
       status.textContent = `Could not load ${label.toLowerCase()}: ${err.message}`;
       return false;
     }
-  }
+  });
 
   form.addEventListener('submit', (e) => {
     e.preventDefault();

@@ -1,6 +1,6 @@
 /** Dashboard: the caller's deployments (live statuses) and Render services (with lifecycle actions). */
 import { noAnswer } from './api.js';
-import { busy, confirmButton, focusFirstRow, focusLost, h, keepFocus, notice, replace } from './dom.js';
+import { busy, confirmButton, focusFirstRow, focusLost, h, keepFocus, latestOnly, notice, replace } from './dom.js';
 import { relativeTime, timeEl } from './format.js';
 import { isTerminal, serviceStateBadge, setBadge, statusBadge, statusLabel } from './status.js';
 
@@ -145,15 +145,13 @@ export function dashboardView(ctx) {
       actionFlash);
   }
 
-  let servicesReads = 0;
-  async function loadServices() {
+  // Reads overlap (a change here, events from other tabs): an answer overtaken by a later read is
+  // dropped (latestOnly), or a slow one from before a delete would draw the deleted service again, for good.
+  const loadServices = latestOnly(async (current) => {
     if (!configured) return;
-    // Reads overlap (a change here, events from other tabs): an answer overtaken by a later read is
-    // dropped, or a slow one from before a delete would draw the deleted service again, for good.
-    const read = ++servicesReads;
     try {
       const res = await ctx.api.services();
-      if (disposed || read !== servicesReads) return;
+      if (disposed || !current()) return;
       const items = res.services ?? [];
       // Drawn again after a change (perhaps in another tab): focus on a card stays on that card's control.
       await keepFocus({
@@ -164,10 +162,10 @@ export function dashboardView(ctx) {
         ? h('ul', { class: 'cards' }, items.map(serviceCard))
         : h('p', { class: 'muted' }, 'No services on your Render account yet.')));
     } catch (err) {
-      if (disposed || read !== servicesReads) return;
+      if (disposed || !current()) return;
       replace(services, h('p', { class: 'muted' }, err.status === 404 ? 'The service list is not available on this server.' : `Could not load your Render services: ${err.message}`));
     }
-  }
+  });
 
   /** The service cards show each one's latest deploy and whether it still exists: read them again once a burst settles. */
   function reloadServicesSoon() {
