@@ -1,6 +1,6 @@
 import test from 'ava';
 import { spawn } from 'node:child_process';
-import { createServer } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { dumpRedis, type Stack } from '../helpers/stack.js';
@@ -39,6 +39,43 @@ function run(repo: string, extra: Record<string, string> = {}): Promise<{ code: 
     child.stderr.on('data', (d) => { out += String(d); });
     child.on('close', (code) => resolve({ code, out }));
   });
+}
+
+/**
+ * A proxy in front of the orchestrator, for the script to reach it through. `route(req, res)` sees each
+ * request first: it may answer it itself ('answered'), or give how to answer with the orchestrator's
+ * answer once the request was forwarded; by default that answer is passed on (its status, body,
+ * Content-Type, Idempotent-Replayed and Retry-After).
+ */
+async function proxyToOrchestrator(route: (req: IncomingMessage, res: ServerResponse) => 'answered' | ((up: Response, res: ServerResponse) => Promise<void>) | undefined) {
+  const passOn = async (up: Response, res: ServerResponse) => {
+    const body = Buffer.from(await up.arrayBuffer());
+    res.writeHead(up.status, Object.fromEntries(['content-type', 'idempotent-replayed', 'retry-after'].flatMap((h) => (up.headers.get(h) ? [[h, up.headers.get(h)!]] : []))));
+    res.end(body);
+  };
+  const proxy = createServer((req, res) => {
+    const answer = route(req, res);
+    if (answer === 'answered') return;
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const headers = Object.fromEntries(Object.entries(req.headers).filter(([k]) => !['host', 'connection', 'content-length'].includes(k)).map(([k, v]) => [k, String(v)]));
+      void fetch(`${stack.url}${req.url}`, { method: req.method, headers, body: chunks.length ? Buffer.concat(chunks) : undefined })
+        .then((up) => (answer ?? passOn)(up, res))
+        .catch(() => req.socket.destroy());
+    });
+  });
+  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+  const { port } = proxy.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    /** The default answer, for a route that passes the orchestrator's answer on after all. */
+    passOn,
+    async close() {
+      proxy.closeAllConnections();
+      await new Promise((resolve) => proxy.close(resolve));
+    },
+  };
 }
 
 test.serial('a deploy that goes live: exit 0, the service URL printed', async (t) => {
@@ -184,27 +221,17 @@ test.serial('two pushes close together on a new service: the second run, whose l
   let release!: () => void;
   const released = new Promise<void>((resolve) => { release = resolve; });
   let lookups = 0;
-  const proxy = createServer((req, res) => {
-    const first = (req.url ?? '').split('?')[0] === '/api/render/services' && lookups++ === 0;
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const headers = Object.fromEntries(Object.entries(req.headers).filter(([k]) => !['host', 'connection', 'content-length'].includes(k)).map(([k, v]) => [k, String(v)]));
-      void fetch(`${stack.url}${req.url}`, { method: req.method, headers, body: chunks.length ? Buffer.concat(chunks) : undefined })
-        .then(async (up) => {
-          const body = Buffer.from(await up.arrayBuffer());
-          if (first) { lookedUp(); await released; }
-          const pass = Object.fromEntries(['content-type', 'idempotent-replayed', 'retry-after'].flatMap((h) => (up.headers.get(h) ? [[h, up.headers.get(h)!]] : [])));
-          res.writeHead(up.status, pass);
-          res.end(body);
-        })
-        .catch(() => req.socket.destroy());
-    });
+  const proxy = await proxyToOrchestrator((req) => {
+    if ((req.url ?? '').split('?')[0] !== '/api/render/services' || lookups++ !== 0) return undefined;
+    return async (up, res) => {
+      const answered = new Response(await up.arrayBuffer(), { status: up.status, headers: up.headers });
+      lookedUp();
+      await released;
+      await proxy.passOn(answered, res);
+    };
   });
-  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
-  const { port } = proxy.address() as AddressInfo;
   try {
-    const runB = run('ciowner/twin-app', { ORCHESTRATOR_URL: `http://127.0.0.1:${port}`, GITHUB_SHA: b });
+    const runB = run('ciowner/twin-app', { ORCHESTRATOR_URL: proxy.url, GITHUB_SHA: b });
     await lookupAnswered;
     const runA = await run('ciowner/twin-app', { GITHUB_SHA: a });
     t.is(runA.code, 0, runA.out);
@@ -219,8 +246,7 @@ test.serial('two pushes close together on a new service: the second run, whose l
     t.true(lookups >= 2, 'the service list was read again');
   } finally {
     release();
-    proxy.closeAllConnections();
-    await new Promise((resolve) => proxy.close(resolve));
+    await proxy.close();
   }
   t.is((await renderServicesNamed('twin-app')).length, 1, 'one service');
   t.is((await renderDeploysOf(stack, apiKey, (await renderServicesNamed('twin-app'))[0]!.service.id)).find((d) => d.status === 'live')?.commit?.id, b, 'B is live');
@@ -281,34 +307,22 @@ test.serial('a connection dropped while waiting (a proxy or the orchestrator res
   // the deploy went on to go live.
   addNodeRepo(stack, 'ciowner', 'flaky-net-app');
   let dropped = 0;
-  const proxy = createServer((req, res) => {
-    if (req.method === 'GET' && req.url?.startsWith('/api/render/deployments/') && dropped < 2) {
-      dropped += 1;
-      req.socket.destroy();
-      return;
-    }
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const headers = Object.fromEntries(Object.entries(req.headers).filter(([k]) => !['host', 'connection', 'content-length'].includes(k)).map(([k, v]) => [k, String(v)]));
-      void fetch(`${stack.url}${req.url}`, { method: req.method, headers, body: chunks.length ? Buffer.concat(chunks) : undefined })
-        .then(async (up) => { res.writeHead(up.status, { 'content-type': up.headers.get('content-type') ?? 'application/json' }); res.end(Buffer.from(await up.arrayBuffer())); })
-        .catch(() => req.socket.destroy());
-    });
+  const proxy = await proxyToOrchestrator((req) => {
+    if (req.method !== 'GET' || !req.url?.startsWith('/api/render/deployments/') || dropped >= 2) return undefined;
+    dropped += 1;
+    req.socket.destroy();
+    return 'answered';
   });
-  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
-  const { port } = proxy.address() as AddressInfo;
   try {
-    const res = await run('ciowner/flaky-net-app', { ORCHESTRATOR_URL: `http://127.0.0.1:${port}` });
+    const res = await run('ciowner/flaky-net-app', { ORCHESTRATOR_URL: proxy.url });
     t.is(dropped, 2);
     t.is(res.code, 0, res.out);
     t.regex(res.out, /live: https:\/\/flaky-net-app/);
   } finally {
-    proxy.closeAllConnections();
-    await new Promise((resolve) => proxy.close(resolve));
+    await proxy.close();
   }
   // Nobody there at all: one line saying so, exit 1, not a stack trace.
-  const gone = await run('ciowner/flaky-net-app', { ORCHESTRATOR_URL: `http://127.0.0.1:${port}`, DEPLOY_TIMEOUT_SECONDS: '0.5' });
+  const gone = await run('ciowner/flaky-net-app', { ORCHESTRATOR_URL: proxy.url, DEPLOY_TIMEOUT_SECONDS: '0.5' });
   t.is(gone.code, 1, gone.out);
   t.regex(gone.out, /^ci-deploy: could not list your Render services \(no answer from http:\/\/127\.0\.0\.1:\d+: ECONNREFUSED\)\n$/m);
   t.notRegex(gone.out, /^\s+at /m, 'no stack trace');
@@ -350,41 +364,27 @@ test.serial('a 429 or a proxy\'s 503 on the look-up or the redeploy is waited ou
   const refused: string[] = [];
   // A proxy in front of the orchestrator: the look-up is refused once (429, as a CDN's rate limit
   // would), and the first redeploy's answer is lost on the way back (503 after the orchestrator took it).
-  const proxy = createServer((req, res) => {
+  const proxy = await proxyToOrchestrator((req, res) => {
     const path = (req.url ?? '').split('?')[0]!;
     if (path === '/api/render/services' && !refused.includes('list')) {
       refused.push('list');
       res.writeHead(429, { 'content-type': 'application/json', 'retry-after': '1' });
       res.end('{"error":{"code":"rate_limited","message":"slow down"}}');
-      return;
+      return 'answered';
     }
-    const loseAnswer = path.endsWith('/redeploy') && !refused.includes('redeploy');
-    if (loseAnswer) refused.push('redeploy');
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const headers = Object.fromEntries(Object.entries(req.headers).filter(([k]) => !['host', 'connection', 'content-length'].includes(k)).map(([k, v]) => [k, String(v)]));
-      void fetch(`${stack.url}${req.url}`, { method: req.method, headers, body: chunks.length ? Buffer.concat(chunks) : undefined })
-        .then(async (up) => {
-          if (loseAnswer) { await up.arrayBuffer(); res.writeHead(503, { 'content-type': 'text/html' }); res.end('<h1>upstream unavailable</h1>'); return; }
-          const pass = Object.fromEntries(['content-type', 'idempotent-replayed', 'retry-after'].flatMap((h) => (up.headers.get(h) ? [[h, up.headers.get(h)!]] : [])));
-          res.writeHead(up.status, pass);
-          res.end(Buffer.from(await up.arrayBuffer()));
-        })
-        .catch(() => req.socket.destroy());
-    });
+    if (!path.endsWith('/redeploy') || refused.includes('redeploy')) return undefined;
+    refused.push('redeploy');
+    // The orchestrator took the redeploy; its answer is lost on the way back.
+    return async (up, out) => { await up.arrayBuffer(); out.writeHead(503, { 'content-type': 'text/html' }); out.end('<h1>upstream unavailable</h1>'); };
   });
-  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
-  const { port } = proxy.address() as AddressInfo;
   try {
-    const res = await run('ciowner/limited-app', { ORCHESTRATOR_URL: `http://127.0.0.1:${port}` });
+    const res = await run('ciowner/limited-app', { ORCHESTRATOR_URL: proxy.url });
     t.deepEqual(refused, ['list', 'redeploy']);
     t.is(res.code, 0, res.out);
     t.regex(res.out, /rate_limited: slow down; trying again in 1 s/);
     t.like(await deploymentOf(res.out), { kind: 'redeploy', status: 'live' });
     t.is((await deploymentsNamed('limited-app')).length, 2, 'one redeploy, though asked twice (the same Idempotency-Key)');
   } finally {
-    proxy.closeAllConnections();
-    await new Promise((resolve) => proxy.close(resolve));
+    await proxy.close();
   }
 });

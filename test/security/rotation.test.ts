@@ -34,6 +34,20 @@ async function restartWeb(current: WebProcess, config: AppConfig): Promise<WebPr
   return startWeb({ config, logger: quiet(), host: '127.0.0.1' });
 }
 
+/**
+ * A rotation's step 2: the web on B with A as the previous key, the user's next request there (`touch`),
+ * then a worker's sweep at its start, run through.
+ */
+async function stepTwoWithSweep(web: WebProcess, touch: () => Promise<void>): Promise<WebProcess> {
+  const config = configWith({ SECRET_KEY: KEY_B, SECRET_KEY_PREVIOUS: KEY_A });
+  const next = await restartWeb(web, config);
+  await touch();
+  const worker = await startWorker({ config, logger: quiet(), watch: FAST_WATCH });
+  await worker.rotationSweeps.first;
+  await worker.close(5_000);
+  return next;
+}
+
 async function deployOnce(config: AppConfig, agent: Agent, login: string, name: string) {
   addNodeRepo(stack, login, name);
   const worker = await startWorker({ config, logger: quiet(), watch: FAST_WATCH, workerOptions: { concurrency: 5, lockDurationMs: 5_000, stalledIntervalMs: 1_000 } });
@@ -169,11 +183,7 @@ test.serial('a secret replaced through the settings before a rotation is still r
     t.is((await agent.request('PUT', `/api/render/services/${serviceId}/env-vars/DB_PASSWORD`, { json: { value: 'new-password-after-2c81' } })).status, 200);
 
     // Step 2: B with A as the previous key; the user goes on using the app and a worker runs its sweep.
-    web = await restartWeb(web, configWith({ SECRET_KEY: KEY_B, SECRET_KEY_PREVIOUS: KEY_A }));
-    t.is((await agent.get('/api/session')).status, 200);
-    const workerBA = await startWorker({ config: configWith({ SECRET_KEY: KEY_B, SECRET_KEY_PREVIOUS: KEY_A }), logger: quiet(), watch: FAST_WATCH });
-    await workerBA.rotationSweeps.first;
-    await workerBA.close(5_000);
+    web = await stepTwoWithSweep(web, async () => { t.is((await agent.get('/api/session')).status, 200); });
 
     // Step 3: B only. The running deploy still has the old value and prints it.
     web = await restartWeb(web, configWith({ SECRET_KEY: KEY_B }));
@@ -202,11 +212,7 @@ test.serial('a Sentinel watch turned on before a rotation, with its Slack webhoo
     t.true(on.json.enabled);
 
     // Step 2: B with A as the previous key; a worker runs its sweep.
-    web = await restartWeb(web, configWith({ SECRET_KEY: KEY_B, SECRET_KEY_PREVIOUS: KEY_A }));
-    t.is((await agent.get('/api/session')).status, 200);
-    const workerBA = await startWorker({ config: configWith({ SECRET_KEY: KEY_B, SECRET_KEY_PREVIOUS: KEY_A }), logger: quiet(), watch: FAST_WATCH });
-    await workerBA.rotationSweeps.first;
-    await workerBA.close(5_000);
+    web = await stepTwoWithSweep(web, async () => { t.is((await agent.get('/api/session')).status, 200); });
 
     // Step 3: B only.
     web = await restartWeb(web, configWith({ SECRET_KEY: KEY_B }));
