@@ -1,5 +1,6 @@
 import type { Middleware } from 'koa';
 import { isMcpPath } from '../mcp/path.js';
+import { errors } from '../errors.js';
 
 /** The methods the API's routes answer (server/routes/, /mcp). */
 const ALLOW_METHODS = 'GET, HEAD, POST, PUT, PATCH, DELETE';
@@ -20,20 +21,35 @@ const MAX_AGE_SECONDS = '600';
  * (OPTIONS with Origin and Access-Control-Request-Method; browsers send no credentials with it) is
  * answered here, 204, so it reads no body, runs no auth, CSRF check or limit and makes no session.
  * Other requests from a listed origin get the headers that let its page read the answer, errors
- * included (the error middleware keeps headers set before it). Credentials are allowed: a page on
- * a same-site origin sends the SameSite=Lax session cookie (and then the X-CSRF-Token like the UI); a
- * cross-site page's fetch carries no such cookie, so it can only use a bearer token.
+ * included (the error middleware keeps headers set before it). A preflight from any other origin, or
+ * to a path that is not shared, is refused here just as early: 403, no CORS headers. Credentials are
+ * allowed: a page on a same-site origin sends the SameSite=Lax session cookie (and then the
+ * X-CSRF-Token like the UI); a cross-site page's fetch carries no such cookie, so it can only use a
+ * bearer token.
  */
 export function cors(allowed: readonly string[]): Middleware {
   const origins = new Set(allowed);
   return (ctx, next) => {
-    if (!(ctx.path.startsWith('/api/') || isMcpPath(ctx.path))) return next();
     const origin = ctx.get('origin');
-    if (!origins.has(origin)) return next();
+    const preflight = ctx.method === 'OPTIONS' && origin !== '' && ctx.get('access-control-request-method') !== '';
+    const shared = ctx.path.startsWith('/api/') || isMcpPath(ctx.path);
+    if (!shared || !origins.has(origin)) {
+      // A preflight this server will not allow (an unlisted origin, or a path that is not shared) ends
+      // here too, before the bearer check, the session, telemetry and limits: it used to run them all (a
+      // bearer token in it was checked at GitHub, made a token session and an audit entry for an OPTIONS).
+      // 403 with no CORS headers: the Fetch standard's CORS-preflight fetch needs both a passing CORS
+      // check and an ok status (https://fetch.spec.whatwg.org/#cors-preflight-fetch), so this fails it
+      // twice over, even behind a proxy that adds its own Allow-Origin; the browser blocks the request
+      // and never sends it. Spring answers so ("Invalid CORS request"); the expressjs and rs/cors
+      // middlewares answer 204 without headers, which a person reading curl output takes for success.
+      // Vary: the answer depends on the Origin.
+      if (preflight) { ctx.vary('Origin'); throw errors.originRejected(); }
+      return next();
+    }
     ctx.set('Access-Control-Allow-Origin', origin);
     ctx.set('Access-Control-Allow-Credentials', 'true');
     ctx.vary('Origin');
-    if (ctx.method === 'OPTIONS' && ctx.get('access-control-request-method') !== '') {
+    if (preflight) {
       ctx.set('Access-Control-Allow-Methods', ALLOW_METHODS);
       ctx.set('Access-Control-Allow-Headers', ALLOW_HEADERS);
       ctx.set('Access-Control-Max-Age', MAX_AGE_SECONDS);

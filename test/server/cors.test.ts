@@ -98,6 +98,43 @@ test.serial('a preflight passes no auth, CSRF or limit, makes no session and cha
   t.is((await agent.get('/api/session')).status, 200, 'the cookie session is untouched');
 });
 
+test.serial('a preflight from an unlisted origin is refused 403 origin_rejected before auth, sessions, telemetry and limits: no CORS headers, no cookie, nothing in Redis', async (t) => {
+  const agent = stack.agent();
+  await stack.signIn(agent, 'corsunlisted');
+  const token = tokenUser('corsunlistedbearer');
+  await stack.web.deps.telemetry.recorder.flush();
+  const before = await dumpRedis(stack.web.deps.redis);
+  const carried: Array<Record<string, string>> = [
+    {},
+    { cookie: agent.cookieHeader() },
+    { authorization: `Bearer ${token}` },
+    { authorization: 'Bearer not-a-token' },
+    { 'x-render-api-key': `rnd_${'z'.repeat(32)}` },
+    { 'content-type': 'application/json', 'content-length': '5' },
+  ];
+  for (const origin of [EVIL, 'null', `${FRONT}.evil.example`, FRONT.toUpperCase()]) {
+    for (const [path, method] of [['/api/render/deploy', 'POST'], ['/api/session', 'GET'], ['/mcp', 'POST'], ['/api/no/such/route', 'DELETE'], ['/', 'POST']] as const) {
+      for (const headers of carried) {
+        const init: RequestInit = { method: 'OPTIONS', headers: { origin, 'access-control-request-method': method, ...headers } };
+        if (headers['content-length']) init.body = '{"a":';
+        const res = await fetch(stack.url + path, init);
+        const what = `${origin} ${path} ${Object.keys(headers).join(',')}`;
+        t.is(res.status, 403, what);
+        t.is(((await res.json()) as { error: { code: string } }).error.code, 'origin_rejected', what);
+        t.deepEqual(corsHeaders(res), [], what);
+        t.is(res.headers.get('set-cookie'), null, what);
+        t.is(res.headers.get('allow'), null, `${what}: not the router's OPTIONS answer`);
+      }
+    }
+  }
+  await stack.web.deps.telemetry.recorder.flush();
+  t.is(await dumpRedis(stack.web.deps.redis), before, 'no session, no telemetry, no limit counter, no lock-out');
+  t.is((await agent.get('/api/session')).status, 200, 'the cookie session is untouched');
+  const listed = await preflight('/api/render/deploy', FRONT);
+  t.is(listed.status, 204, 'a listed origin still gets its preflight answered');
+  t.is(listed.headers.get('access-control-allow-origin'), FRONT);
+});
+
 test.serial('a listed origin reads GET and POST answers with a bearer token (Allow-Origin, credentials, Vary, exposed headers), cross-site or not', async (t) => {
   const token = await withKey('corsfront');
   const api = stack.agent({ origin: FRONT, 'sec-fetch-site': 'cross-site', authorization: `Bearer ${token}` });
