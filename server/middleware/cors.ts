@@ -25,7 +25,8 @@ const MAX_AGE_SECONDS = '600';
  * to a path that is not shared, is refused here just as early: 403, no CORS headers. Credentials are
  * allowed: a page on a same-site origin sends the SameSite=Lax session cookie (and then the
  * X-CSRF-Token like the UI); a cross-site page's fetch carries no such cookie, so it can only use a
- * bearer token.
+ * bearer token. For live updates that rules out EventSource (it sends cookies, never an Authorization
+ * header): such a page reads GET /api/events with fetch() (SECURITY.md, test/ui/cors.test.ts).
  */
 export function cors(allowed: readonly string[]): Middleware {
   const origins = new Set(allowed);

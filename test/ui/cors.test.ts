@@ -148,3 +148,94 @@ test.serial('signed in to the app, a listed same-site page uses the session cook
     await context.close();
   }
 });
+
+// Live updates (GET /api/events) from a listed front end. EventSource sends no Authorization header, only
+// cookies (withCredentials), so: a cross-site page reads the stream with fetch() and its bearer token
+// (the body as it arrives, split into events itself); a same-site page can use EventSource with
+// withCredentials and the app's cookie; a cross-site EventSource is always 401 (no cookie, no token).
+
+interface SeenEvent { event: string; data: string }
+/** The page's collected events (window.__events), set up by the page scripts below. */
+const eventsSeen = (page: import('playwright-core').Page) => page.evaluate(() => (globalThis as unknown as { __events: SeenEvent[] }).__events);
+
+test.serial('a page on a listed cross-site origin reads GET /api/events with fetch() and a bearer token: the stream\'s first events, then its deployment\'s update as it happens', async (t) => {
+  const login = 'frontlive';
+  const token = await tokenWithKey(login);
+  const { context, page, problems } = await newContext(browser);
+  try {
+    await page.goto(`${crossSite}/`);
+    // Not awaited: the reader runs for as long as the page lives, collecting each event into window.__events.
+    await page.evaluate(({ api, token }) => {
+      const g = globalThis as unknown as { __events: SeenEvent[]; __status: number | string };
+      g.__events = [];
+      void fetch(`${api}/api/events`, { headers: { authorization: `Bearer ${token}`, accept: 'text/event-stream' } }).then(async (res) => {
+        g.__status = res.status;
+        const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+        let buffer = '';
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (done) return;
+          buffer += value;
+          let end: number;
+          while ((end = buffer.indexOf('\n\n')) >= 0) {
+            const block = buffer.slice(0, end);
+            buffer = buffer.slice(end + 2);
+            let event = 'message';
+            const data: string[] = [];
+            for (const line of block.split('\n')) {
+              if (line.startsWith('event: ')) event = line.slice(7);
+              else if (line.startsWith('data: ')) data.push(line.slice(6));
+            }
+            if (data.length > 0) g.__events.push({ event, data: data.join('\n') });
+          }
+        }
+      }, (err: unknown) => { g.__status = String(err); });
+    }, { api: stack.url, token });
+    // The answer's status, or the error a blocked answer makes fetch() reject with.
+    await page.waitForFunction(() => (globalThis as unknown as { __status?: unknown }).__status !== undefined);
+    t.is(await page.evaluate(() => (globalThis as unknown as { __status: number | string }).__status), 200);
+    await page.waitForFunction(() => (globalThis as unknown as { __events: SeenEvent[] }).__events.some((e) => e.event === 'subscribed'));
+    t.is((await eventsSeen(page))[0]!.event, 'stream');
+
+    const deploy = await stack.agent({ authorization: `Bearer ${token}` }).post('/api/render/deploy', { github_repo: `${login}/app`, project_name: `${login}-app` });
+    t.is(deploy.status, 202, deploy.text);
+    await page.waitForFunction((id) => (globalThis as unknown as { __events: SeenEvent[] }).__events.some((e) => e.event === 'deployment' && e.data.includes(id)), deploy.json.id as string);
+    const update = (await eventsSeen(page)).find((e) => e.event === 'deployment')!;
+    t.like(JSON.parse(update.data), { type: 'deployment', id: deploy.json.id });
+    t.deepEqual(problems, [], 'no CORS errors in the console');
+  } finally {
+    await context.close();
+  }
+});
+
+/** Opens an EventSource from the page and resolves with how it went: its first event, or an error and its readyState then. */
+async function eventSourceFrom(page: import('playwright-core').Page, withCredentials: boolean): Promise<{ first?: string; error?: boolean; readyState?: number }> {
+  return page.evaluate(({ api, withCredentials }) => new Promise((resolve) => {
+    const es = new EventSource(`${api}/api/events`, { withCredentials });
+    es.addEventListener('stream', (e) => { es.close(); resolve({ first: JSON.parse((e as MessageEvent).data).type as string }); });
+    // A non-200 answer fails the connection for good (readyState CLOSED, 2): no retry to wait for.
+    es.onerror = () => { const readyState = es.readyState; es.close(); resolve({ error: true, readyState }); };
+  }), { api: stack.url, withCredentials });
+}
+
+test.serial('EventSource: a listed same-site page signed in to the app streams with withCredentials (the cookie); a listed cross-site page cannot (no cookie, and EventSource sends no token)', async (t) => {
+  const login = 'frontes';
+  stack.github.addUser({ id: nextId++, login });
+  const { context, page, problems } = await newContext(browser);
+  try {
+    stack.github.setAuthorizingUser(login);
+    await page.goto(`${stack.url}/`);
+    await page.getByTestId('sign-in').click();
+    await page.getByTestId('user-login').filter({ hasText: login }).waitFor();
+
+    await page.goto(`${sameSite}/`);
+    t.deepEqual(await eventSourceFrom(page, true), { first: 'stream' }, 'same site: the cookie goes along with withCredentials');
+    t.deepEqual(await eventSourceFrom(page, false), { error: true, readyState: 2 }, 'without withCredentials no cookie: 401');
+
+    await page.goto(`${crossSite}/`);
+    t.deepEqual(await eventSourceFrom(page, true), { error: true, readyState: 2 }, 'another site: SameSite=Lax keeps the cookie off: 401');
+    t.deepEqual(problems.filter((p) => !/EventSource's response has a status 401/.test(p)), []);
+  } finally {
+    await context.close();
+  }
+});
