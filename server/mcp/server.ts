@@ -1,6 +1,7 @@
 import type Koa from 'koa';
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
-import { CallToolRequestSchema, ListToolsRequestSchema, type CallToolResult, type Tool } from '@modelcontextprotocol/sdk/types.js';
+import { ListToolsRequestSchema, type CallToolRequest, type CallToolResult, type Tool } from '@modelcontextprotocol/sdk/types.js';
+import { z } from 'zod';
 import { AjvJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/ajv';
 import type { AppDeps } from '../deps.js';
 import { describeIssues } from '../middleware/validate.js';
@@ -22,6 +23,16 @@ const toolError = (code: string, message: string) => result({ error: { code, mes
 const jsonSchemaValidator = new AjvJsonSchemaValidator();
 const TOOL_BY_NAME = new Map(TOOLS.map((t) => [t.name, t]));
 let toolList: Tool[] | undefined; // the tools/list answer: z.toJSONSchema of every tool, on first use
+/**
+ * The schema the tools/call handler is registered under: the method only. The SDK's Server wraps a
+ * tools/call handler with its own CallToolRequest check, which answers a malformed call (no name,
+ * arguments that are not an object) with -32602 Invalid params, as JSON-RPC 2.0 and the MCP spec
+ * ("malformed requests that fail to satisfy the CallToolRequest schema") call it. But its Protocol
+ * parses every request with the schema given here first, and that ZodError, carrying no JSON-RPC code,
+ * left as -32603 Internal error before the wrapper's check ran. Given the method alone, that first
+ * parse cannot fail on params, and the full check is the wrapper's. test/bearer/mcp-protocol.test.ts.
+ */
+const ToolsCallMethod = z.looseObject({ method: z.literal('tools/call') });
 const listTools = () => (toolList ??= TOOLS.map((t) => ({ name: t.name, description: t.description, inputSchema: inputJsonSchema(t.schema), annotations: t.annotations })));
 
 /**
@@ -36,7 +47,9 @@ export function createMcpServer(deps: AppDeps, ctx: Koa.Context, userId: number,
 
   server.setRequestHandler(ListToolsRequestSchema, async () => ({ tools: listTools() }));
 
-  server.setRequestHandler(CallToolRequestSchema, async (req, extra) => {
+  server.setRequestHandler(ToolsCallMethod, async (request, extra) => {
+    // Checked against CallToolRequestSchema by the SDK's wrapper before this runs (ToolsCallMethod above).
+    const req = request as unknown as CallToolRequest;
     // Canceled by a later message of its own batch (delivered before any handler starts): the answer is
     // not sent (transport.ts), so the call is not made either; a deploy nobody hears of is still a deploy.
     if (extra.signal.aborted) return toolError('canceled', 'The request was canceled.');

@@ -36,6 +36,7 @@ const CASES: Case[] = [
   json('tools/list', rpc(3, 'tools/list')),
   json('unknown method', rpc(4, 'resources/list')),
   json('tools/call without a name', rpc(5, 'tools/call', { arguments: {} })),
+  json('tools/call with arguments that are not an object', rpc(13, 'tools/call', { name: 'list_deployments', arguments: 'all' })),
   json('a batch of two requests and a notification', [rpc(6, 'ping'), { jsonrpc: '2.0', method: 'notifications/initialized' }, rpc(7, 'tools/list')]),
   json('initialize in a batch', [init(LATEST_PROTOCOL_VERSION), rpc(8, 'ping')]),
   json('a batch too large', Array.from({ length: 101 }, (_, i) => rpc(i, 'ping'))),
@@ -98,4 +99,28 @@ test('a batch naming one request id twice is refused; one cancelling its own req
   t.is(cancelling.status, 200);
   const answers = [cancelling.body].flat() as Array<{ id: number }>;
   t.deepEqual(answers.map((a) => a.id), [22]);
+});
+
+// A tools/call whose params are not a CallToolRequest's (no name, a name that is not a string, arguments
+// that are not an object) is the client's malformed request: JSON-RPC 2.0's -32602 Invalid params, and
+// what the MCP spec names for "malformed requests (that fail to satisfy the CallToolRequest schema)".
+// The SDK's Protocol parsed them with the handler's schema before its own InvalidParams check could run,
+// and the ZodError left as -32603 Internal error (server/mcp/server.ts). Arguments that are an object
+// but not the tool's are still a tool execution error (validation_failed), which the model can correct.
+test('malformed tools/call params are -32602 Invalid params, never -32603; wrong argument values stay a tool error', async (t) => {
+  const malformed: Array<[string, object]> = [
+    ['no name', { arguments: {} }],
+    ['a name that is a number', { name: 5, arguments: {} }],
+    ['arguments a string', { name: 'list_deployments', arguments: 'all' }],
+    ['arguments an array', { name: 'list_deployments', arguments: [1] }],
+    ['arguments null', { name: 'get_deployment', arguments: null }],
+  ];
+  for (const [i, [name, params]] of malformed.entries()) {
+    const answer = await viaApp(json(name, rpc(30 + i, 'tools/call', params), { version: LATEST_PROTOCOL_VERSION }));
+    t.is(answer.status, 200, name);
+    t.like(answer.body, { jsonrpc: '2.0', id: 30 + i, error: { code: -32602 } }, name);
+    t.regex((answer.body as { error: { message: string } }).error.message, /Invalid tools\/call request/, name);
+  }
+  const wrongValue = await viaApp(json('a wrong argument value', rpc(40, 'tools/call', { name: 'get_deployment', arguments: { deployment_id: 5 } }), { version: LATEST_PROTOCOL_VERSION }));
+  t.like(wrongValue.body, { id: 40, result: { isError: true, structuredContent: { error: { code: 'validation_failed' } } } });
 });
