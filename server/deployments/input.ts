@@ -8,7 +8,8 @@ import { errors } from '../errors.js';
 export const RENDER_REGIONS = ['frankfurt', 'oregon', 'ohio', 'singapore', 'virginia'] as const;
 export const RENDER_PLANS = ['free', 'starter', 'starter_plus', 'standard', 'standard_plus', 'pro', 'pro_plus', 'pro_max', 'pro_ultra'] as const;
 
-const REPO = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})\/(?!\.\.?$)[A-Za-z0-9._-]{1,100}$/;
+/** A GitHub repository as `owner/name`. */
+export const GITHUB_REPO = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})\/(?!\.\.?$)[A-Za-z0-9._-]{1,100}$/;
 // The service name becomes the onrender.com subdomain: a DNS label.
 const SERVICE_NAME = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 // git check-ref-format, the parts that matter for a branch given in a form.
@@ -55,7 +56,7 @@ const command = z.string().trim().min(1)
   });
 
 export const DeployBody = z.object({
-  github_repo: z.string().trim().regex(REPO, 'github_repo must look like owner/name'),
+  github_repo: z.string().trim().regex(GITHUB_REPO, 'github_repo must look like owner/name'),
   project_name: z.string().trim().toLowerCase().regex(SERVICE_NAME, 'project_name: 1–63 lowercase letters, digits and hyphens, not starting or ending with a hyphen'),
   branch: z.string().trim().regex(BRANCH, 'branch is not a valid git branch name').optional(),
   /** Deploy exactly this commit of the branch (CI: the pushed one), not whatever the branch points at when the worker starts. */

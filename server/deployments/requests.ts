@@ -15,6 +15,7 @@ import { deleteIfOurs } from '../redisOwned.js';
 import { redisScript } from '../redisScript.js';
 import { MAX_MOVE_HOPS, sessionKeys } from '../sessions/records.js';
 import { revokedFailure } from './revocation.js';
+import { githubRepoOf } from '../render/serviceNames.js';
 
 interface Requester { userId: number; sessionRef: string; keyFingerprint: string }
 
@@ -153,7 +154,7 @@ export function createDeployRequests(opts: {
       const clearCache = Boolean(opts.clearCache && kind === 'redeploy');
       const commitSha = kind === 'redeploy' ? opts.commitSha : undefined;
       const request: DeploymentRequest = {
-        githubRepo: service.repo?.replace(/^https:\/\/github\.com\//, '') ?? '', serviceName: service.name, branch: service.branch,
+        githubRepo: githubRepoOf(service.repo) ?? service.repo ?? '', serviceName: service.name, branch: service.branch,
         ownerId: service.ownerId, region: '', plan: '', envVarKeys: [], buildCommand: null, startCommand: null,
         ...(clearCache ? { clearCache: true as const } : {}),
         ...(commitSha ? { commitSha } : {}),

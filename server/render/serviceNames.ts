@@ -4,6 +4,7 @@
  */
 
 import { trimTrailing, withoutTrailingSlashes } from '../text.js';
+import { GITHUB_REPO } from '../deployments/input.js';
 
 const MAX_NAME = 63;
 
@@ -17,6 +18,21 @@ export function normalizeRepo(repo: string | null | undefined): string | null {
   s = withoutTrailingSlashes(s).replace(/\.git$/, '');
   if (!s.includes('.')) s = `github.com/${s}`; // a bare owner/name is a GitHub repository here
   return s || null;
+}
+
+/**
+ * The `owner/name` of a service's repository when it is on GitHub, whatever form of the URL Render holds
+ * (`https://github.com/o/r`, `.git`, `www.`, `http://`, a trailing slash, `git@github.com:o/r`); null for
+ * another Git host (GitLab, Bitbucket) or none. What a redeploy checks a commit against, and where its
+ * commit statuses go: the URL less its `https://github.com/` alone named no repository for the other forms.
+ */
+export function githubRepoOf(repo: string | null | undefined): string | null {
+  const s = repo?.trim() ?? '';
+  const host = /^(?:https?:\/\/(?:www\.)?github\.com\/|git@github\.com:)/i.exec(s);
+  if (!host) return null;
+  let path = withoutTrailingSlashes(s.slice(host[0].length));
+  if (path.toLowerCase().endsWith('.git')) path = path.slice(0, -'.git'.length);
+  return GITHUB_REPO.test(path) ? path : null;
 }
 
 export const sameRepo = (a: string | null | undefined, b: string | null | undefined): boolean => {

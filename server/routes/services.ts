@@ -9,7 +9,7 @@ import { RenderApiError } from '../render/errors.js';
 import { requireCsrf } from '../middleware/security.js';
 import { requireRenderKey, requireUser, type RenderKeyState } from '../middleware/context.js';
 import { pathParam, validate } from '../middleware/validate.js';
-import { suggestFreeName } from '../render/serviceNames.js';
+import { githubRepoOf, suggestFreeName } from '../render/serviceNames.js';
 import { callerRender, type CallerRender } from '../render/forRequest.js';
 import type { Service } from '../render/types.js';
 import { presentService, ServiceView } from '../presenters/service.js';
@@ -155,8 +155,9 @@ export function serviceRoutes(router: Router, deps: AppDeps) {
     const idempotencyKey = idempotencyKeyOf(ctx.get('idempotency-key'));
     const caller = callerRender(deps, ctx.state);
     const svc = await loadOwn(caller, String(ctx.params.id));
-    // Render's Trigger deploy takes a commitId only for a service built from a repository, and none for cron jobs.
-    if (commitSha && (svc.type === 'cron_job' || !svc.repo || !svc.branch)) {
+    // Render's Trigger deploy takes a commitId only for a service built from a repository, and none for cron
+    // jobs; the commit is checked on GitHub first, so the repository must be a GitHub one (not GitLab's).
+    if (commitSha && (svc.type === 'cron_job' || !githubRepoOf(svc.repo) || !svc.branch)) {
       throw errors.validation(svc.type === 'cron_job'
         ? 'commit_sha cannot be used with a cron job: Render deploys only its branch\'s head. Redeploy without commit_sha.'
         : 'commit_sha needs a service built from a GitHub repository branch; this one is not. Redeploy without commit_sha.');

@@ -1,7 +1,7 @@
 import test from 'ava';
 import type { Stack } from '../helpers/stack.js';
 import { useGitHubLinkedPipelineStack } from '../helpers/pipelineStack.js';
-import { liveService, renderCalls, renderDeploysOf, signedInWithKey, waitFinished } from '../helpers/pipeline.js';
+import { liveService, renderApi, renderCalls, renderDeploysOf, signedInWithKey, until, waitFinished } from '../helpers/pipeline.js';
 
 // A redeploy may name the commit to deploy (commit_sha), as a deploy may: CI redeploying its service on
 // every push deploys the pushed commit, checked to be on the service's branch before Render is asked.
@@ -139,4 +139,53 @@ test('another user\'s service: a redeploy with commit_sha is a 404 and starts no
   t.deepEqual(await myDeployments(intruder.agent), []);
   t.is((await myDeployments(owner.agent)).length, 1);
   t.is(triggers(owner.accountId, owner.serviceId), 0);
+});
+
+/** A web service of `u`'s workspace made with the key outside the app, built from `repo` (any Git host's URL form). */
+async function serviceFromRepo(u: Awaited<ReturnType<typeof signedInWithKey>>, name: string, repo: string): Promise<string> {
+  const made = await renderApi(stack, u.apiKey, 'POST', '/services', {
+    type: 'web_service', name, ownerId: u.ownerId, repo, branch: 'main', autoDeploy: 'yes',
+    serviceDetails: { runtime: 'node', plan: 'starter', region: 'oregon', envSpecificDetails: { buildCommand: 'npm ci', startCommand: 'npm start' } },
+  });
+  // Its first deploy (Render's own, on creation) ends before the test asks for more.
+  await until('the first deploy live', async () => (await renderDeploysOf(stack, u.apiKey, made.service.id)).find((d) => d.status === 'live'));
+  return made.service.id as string;
+}
+
+test('a service built from another Git host: a redeploy with commit_sha is a 400 naming why, and starts nothing; without it, it redeploys', async (t) => {
+  // The route's check took any service with a repository for a GitHub one: a GitLab service's redeploy
+  // with commit_sha was accepted (202) and failed in the worker as 'GitHub repository
+  // https://gitlab.com/… was not found, or your GitHub account cannot see it'.
+  const u = await signedInWithKey(stack, 'rdgitlab');
+  const serviceId = await serviceFromRepo(u, 'from-gitlab', 'https://gitlab.com/rdgitlab/app');
+  const before = triggers(u.accountId, serviceId);
+  const res = await u.agent.post(`/api/render/services/${serviceId}/redeploy`, { commit_sha: 'c'.repeat(40) }, { headers: { 'idempotency-key': 'gitlab-1' } });
+  t.is(res.status, 400, res.text);
+  t.is(res.json.error.code, 'validation_failed');
+  t.regex(res.json.error.message, /GitHub repository/);
+  t.deepEqual(await myDeployments(u.agent), [], 'nothing queued');
+  // The key was not spent on the refused request.
+  const plain = await u.agent.post(`/api/render/services/${serviceId}/redeploy`, undefined, { headers: { 'idempotency-key': 'gitlab-1' } });
+  t.is(plain.status, 202, plain.text);
+  t.is(plain.headers.get('idempotent-replayed'), null);
+  t.is((await waitFinished(u.agent, plain.json.id, 60_000)).status, 'live');
+  t.is(triggers(u.accountId, serviceId), before + 1, 'only the plain redeploy asked Render');
+});
+
+test('a service whose repository URL is another form of a GitHub one (.git, www, http, a trailing slash): a redeploy with commit_sha checks that repository', async (t) => {
+  // The repository was taken as the URL less 'https://github.com/': 'owner/app.git' was looked up on
+  // GitHub and the redeploy failed repo_not_found, and www.github.com or http:// kept the whole URL.
+  const u = await signedInWithKey(stack, 'rdurlform');
+  stack.github.addRepo({ owner: 'rdurlform', name: 'app', branches: { main: NODE_APP } });
+  const first = stack.github.branchHead('rdurlform', 'app', 'main')!;
+  const forms = ['https://github.com/rdurlform/app.git', 'https://www.github.com/rdurlform/app', 'http://github.com/rdurlform/app', 'https://github.com/rdurlform/app/'];
+  for (const [i, repo] of forms.entries()) {
+    const serviceId = await serviceFromRepo(u, `form-${i}`, repo);
+    const res = await u.agent.post(`/api/render/services/${serviceId}/redeploy`, { commit_sha: first });
+    t.is(res.status, 202, `${repo}: ${res.text}`);
+    t.is(res.json.request.githubRepo, 'rdurlform/app', repo);
+    const done = await waitFinished(u.agent, res.json.id, 60_000);
+    t.not(done.failure?.code, 'repo_not_found', `${repo}: ${done.failure?.message}`);
+    t.is(done.commitSha, first, repo);
+  }
 });
