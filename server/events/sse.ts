@@ -51,10 +51,21 @@ export function openSse(ctx: Koa.Context, opts: SseOptions = {}): SseStream {
 
   const write = (chunk: string) => { if (!closed && !body.destroyed) body.write(chunk); };
 
+  // One check at a time: a tick while the last one's check is still out (GitHub slow to answer a bearer
+  // stream's re-check) is skipped, not run beside it. Overlapping, each joined the same GitHub check and
+  // counted its refusal against the address again, and one that read the session the refusal had just
+  // ended closed the stream before the refusing check could say why (token_revoked).
+  let checking = false;
   const timer = setInterval(() => {
+    if (checking) return;
+    checking = true;
     void (async () => {
-      if (opts.stillAllowed && !(await opts.stillAllowed().catch(() => true))) { finish(); return; }
-      write(': keepalive\n\n');
+      try {
+        if (opts.stillAllowed && !(await opts.stillAllowed().catch(() => true))) { finish(); return; }
+        write(': keepalive\n\n');
+      } finally {
+        checking = false;
+      }
     })();
   }, keepAliveMs);
   timer.unref();
