@@ -107,27 +107,70 @@ export function notice(kind, ...children) {
 
 /**
  * A button that asks for confirmation inline (no window.confirm): the first press shows
- * "Confirm" and "Keep" buttons; "Confirm" runs the action.
+ * "Confirm" and "Keep" buttons; "Confirm" runs the action. An open question is kept when its list is
+ * drawn again (keepOpen).
  */
 export function confirmButton({ label, question, confirmLabel = label, danger = false, small = false, onConfirm, testId }) {
   const size = small ? ' btn--small' : '';
   const wrap = h('span', { class: 'confirm' });
   const start = h('button', { type: 'button', class: `btn ${danger ? 'btn--danger-outline' : 'btn--secondary'}${size}`, 'data-testid': testId }, label);
-  const showStart = () => { replace(wrap, start); start.focus(); };
-  start.addEventListener('click', () => {
+  const showStart = () => { setOpen(wrap, null); replace(wrap, start); start.focus(); };
+  const ask = (focus) => {
     const yes = h('button', { type: 'button', class: `btn ${danger ? 'btn--danger' : 'btn--primary'}${size}`, 'data-testid': testId ? `${testId}-confirm` : null }, confirmLabel);
     const no = h('button', { type: 'button', class: `btn btn--ghost${size}` }, 'Keep');
     yes.addEventListener('click', async () => {
+      // Answered: a redraw meanwhile does not ask again.
+      setOpen(wrap, null);
       yes.disabled = true;
       no.disabled = true;
       try { await onConfirm(); } finally { if (wrap.isConnected) showStart(); }
     });
     no.addEventListener('click', showStart);
     replace(wrap, h('span', { class: 'confirm__question' }, question), yes, no);
-    yes.focus();
-  });
+    setOpen(wrap, {});
+    if (focus) yes.focus();
+  };
+  start.addEventListener('click', () => ask(true));
   wrap.append(start);
-  return wrap;
+  // Asked again without moving focus: keepFocus, around the redraw, puts it back where it was.
+  return openable(wrap, testId ?? label, () => ask(false));
+}
+
+/** How to open each openable control again (keepOpen), and the state of those open now. */
+const openers = new WeakMap();
+const openStates = new WeakMap();
+
+/**
+ * Marks `el`, a control of a list's item, as one the user opens (a confirmation, a value shown), under
+ * `name` (unique in its item): `open(state)` opens it with the state its predecessor had (setOpen).
+ */
+export function openable(el, name, open) {
+  el.dataset.openable = name;
+  openers.set(el, open);
+  return el;
+}
+
+/** Says an openable control is open (with what its counterpart needs to open the same way), or closed (null). */
+export function setOpen(el, state) {
+  if (state === null) { openStates.delete(el); el.removeAttribute('data-open'); return; }
+  openStates.set(el, state);
+  el.dataset.open = '';
+}
+
+/**
+ * Draws a list again (read again for a change, perhaps made in another tab) keeping what the user opened
+ * in it: each open control's counterpart in the same item (`keyOf` an element, found again by `itemOf`),
+ * if the item is still there, is opened again. `redraw` is synchronous, so nothing the user does falls
+ * between what is seen open and what is drawn.
+ */
+export function keepOpen({ area, keyOf, itemOf }, redraw) {
+  const held = [...area.querySelectorAll('[data-open]')].map((el) => ({ key: keyOf(el), name: el.dataset.openable, state: openStates.get(el) }));
+  const result = redraw();
+  for (const { key, name, state } of held) {
+    const twin = key != null ? itemOf(key)?.querySelector(`[data-openable="${CSS.escape(name)}"]`) : null;
+    if (twin && !twin.hasAttribute('data-open')) openers.get(twin)?.(state);
+  }
+  return result;
 }
 
 /** Whether focus fell to <body> (its element was removed or disabled): the caller puts it back somewhere useful. */

@@ -1,5 +1,5 @@
 /** The settings page's custom domains: add one, the DNS records to create for it, verify, remove. */
-import { busy, confirmButton, field, focusLost, h, keepFocus, latestOnly, notice, replace } from './dom.js';
+import { busy, confirmButton, field, focusLost, h, keepFocus, keepOpen, latestOnly, notice, replace } from './dom.js';
 
 const VERIFIED = { verified: ['success', 'Verified'], unverified: ['progress', 'Waiting for DNS'] };
 
@@ -65,6 +65,9 @@ export function domainsSection({ ctx, serviceId }) {
       d.verificationStatus === 'verified' ? null : dnsTable(d.dns));
   }
 
+  const keyOf = (el) => el.closest('[data-domain]')?.dataset.domain;
+  const itemOf = (domain) => list.querySelector(`[data-domain="${CSS.escape(domain)}"]`);
+
   /** The ids listed now (after the last load that succeeded). */
   let shownIds = new Set();
 
@@ -77,7 +80,8 @@ export function domainsSection({ ctx, serviceId }) {
         replace(body, h('p', { class: 'muted' }, 'Only web services and static sites can have custom domains.'));
         return false;
       }
-      replace(list, res.domains.map(row));
+      // A removal asked for stays asked, if its domain is still listed.
+      keepOpen({ area: list, keyOf, itemOf }, () => replace(list, res.domains.map(row)));
       shownIds = new Set(res.domains.map((d) => d.id));
       status.textContent = res.domains.length ? `Traffic reaches ${res.target ?? 'the service'} through these names.` : 'No custom domains yet.';
       return true;
@@ -107,6 +111,6 @@ export function domainsSection({ ctx, serviceId }) {
   return {
     el: h('section', { class: 'section', 'aria-labelledby': 'domains-heading', 'data-testid': 'domains-section' }, heading, body),
     /** Changed elsewhere (another tab): the list is read again; a focused row keeps focus on its button, else the heading. */
-    reload: () => keepFocus({ area: list, fallback: heading, keyOf: (el) => el.closest('[data-domain]')?.dataset.domain, itemOf: (name) => list.querySelector(`[data-domain="${CSS.escape(name)}"]`) }, load),
+    reload: () => keepFocus({ area: list, fallback: heading, keyOf, itemOf }, load),
   };
 }

@@ -2,7 +2,7 @@
  * The settings page's env vars and secret files: names listed, a value only when asked for (that read
  * appears in the user's Render audit log), one key or file added, changed or removed at a time.
  */
-import { busy, confirmButton, field, focusLost, h, keepFocus, latestOnly, notice, replace, revealToggle } from './dom.js';
+import { busy, confirmButton, field, focusLost, h, keepFocus, keepOpen, latestOnly, notice, openable, replace, revealToggle, setOpen } from './dom.js';
 
 const AUDIT_NOTE = 'Showing a value reads it from Render, which records the read in your workspace\'s Render audit log.';
 
@@ -39,19 +39,32 @@ export function secretsSection({ kind, ctx, serviceId, onChanged }) {
     h('div', { class: 'actions' }, save));
   generate?.addEventListener('change', () => { valueControl.disabled = generate.checked; });
 
+  /** Changes heard that may have set a value (here or in another tab): a value shown before one says it may be stale. */
+  let setsHeard = 0;
+
   function row(item) {
     const key = env ? item.key : item.name;
-    const shown = h('div', { class: 'kv__value', hidden: true });
     const show = h('button', { type: 'button', class: 'btn btn--ghost btn--small', 'aria-expanded': 'false', 'data-testid': 'reveal' }, 'Show');
+    // Kept when the list is drawn again (keepOpen): the user asked for it, and the read was audited.
+    const shown = openable(h('div', { class: 'kv__value', hidden: true }), 'revealed', (state) => display(state));
+    function display(state) {
+      replace(shown, h('pre', { class: 'mono kv__pre', 'data-testid': 'revealed' }, state.value),
+        h('p', { class: 'field__hint' }, state.setsHeard < setsHeard
+          ? `${env ? 'Variables' : 'Files'} were set since this was read: hide and show it again for the value Render has now.`
+          : 'This read is now in your Render audit log.'));
+      shown.hidden = false;
+      show.textContent = 'Hide';
+      show.setAttribute('aria-expanded', 'true');
+      setOpen(shown, state);
+    }
     show.addEventListener('click', () => {
-      if (!shown.hidden) { shown.hidden = true; replace(shown); show.textContent = 'Show'; show.setAttribute('aria-expanded', 'false'); return; }
+      if (!shown.hidden) { shown.hidden = true; replace(shown); setOpen(shown, null); show.textContent = 'Show'; show.setAttribute('aria-expanded', 'false'); return; }
       void busy(show, 'Reading…', async () => {
         try {
           const res = env ? await api.revealEnvVar(serviceId, key) : await api.revealSecretFile(serviceId, key);
-          replace(shown, h('pre', { class: 'mono kv__pre', 'data-testid': 'revealed' }, env ? res.value : res.content), h('p', { class: 'field__hint' }, 'This read is now in your Render audit log.'));
-          shown.hidden = false;
-        } catch (err) { replace(flash, notice('error', err.message)); }
-      }).then(() => { if (!shown.hidden) { show.textContent = 'Hide'; show.setAttribute('aria-expanded', 'true'); } });
+          return { value: env ? res.value : res.content, setsHeard };
+        } catch (err) { replace(flash, notice('error', err.message)); return null; }
+      }).then((state) => { if (state) display(state); });
     });
     const edit = h('button', { type: 'button', class: 'btn btn--ghost btn--small' }, 'Change');
     edit.addEventListener('click', () => { name.control.value = key; valueControl.value = ''; valueControl.focus(); });
@@ -82,6 +95,9 @@ export function secretsSection({ kind, ctx, serviceId, onChanged }) {
       shown);
   }
 
+  const keyOf = (el) => el.closest('[data-key]')?.dataset.key;
+  const itemOf = (key) => list.querySelector(`[data-key="${CSS.escape(key)}"]`);
+
   /** The names listed now (after the last load that succeeded). */
   let shownKeys = new Set();
 
@@ -91,7 +107,7 @@ export function secretsSection({ kind, ctx, serviceId, onChanged }) {
       const res = env ? await api.envVars(serviceId) : await api.secretFiles(serviceId);
       if (!current()) return undefined;
       const items = env ? res.envVars : res.secretFiles;
-      replace(list, items.map(row));
+      keepOpen({ area: list, keyOf, itemOf }, () => replace(list, items.map(row)));
       shownKeys = new Set(items.map((item) => (env ? item.key : item.name)));
       status.textContent = items.length ? `${items.length} ${env ? 'variable' : 'file'}${items.length === 1 ? '' : 's'}.` : (env ? 'No variables set on this service.' : 'No secret files.');
       return true;
@@ -113,6 +129,9 @@ export function secretsSection({ kind, ctx, serviceId, onChanged }) {
         if (env) await api.putEnvVar(serviceId, key, generate.checked ? { generate_value: true } : { value: valueControl.value });
         else await api.putSecretFile(serviceId, key, valueControl.value);
         ctx.announce(`${key} saved`);
+        // Its value shown (if it was) is the one replaced: not kept when the list is drawn again.
+        const shownBefore = itemOf(key)?.querySelector('[data-openable=revealed]');
+        if (shownBefore) setOpen(shownBefore, null);
         name.control.value = '';
         valueControl.value = '';
         onChanged();
@@ -131,7 +150,13 @@ export function secretsSection({ kind, ctx, serviceId, onChanged }) {
       heading,
       h('p', { class: 'muted' }, env ? ['Values are hidden. ', AUDIT_NOTE] : 'Contents are hidden; showing a file reads it from Render.', ' Changes apply at the next deploy.'),
       h('div', { class: 'card' }, status, list, flash, form)),
-    /** Changed elsewhere (another tab): the list is read again; a focused row keeps focus on its button, else the heading. */
-    reload: () => keepFocus({ area: list, fallback: heading, keyOf: (el) => el.closest('[data-key]')?.dataset.key, itemOf: (key) => list.querySelector(`[data-key="${CSS.escape(key)}"]`) }, load),
+    /**
+     * Changed elsewhere (another tab; `action` the service event's): the list is read again; a focused row keeps
+     * focus on its button, else the heading; values shown stay shown.
+     */
+    reload: (action) => {
+      if (action?.endsWith('_set')) setsHeard += 1;
+      return keepFocus({ area: list, fallback: heading, keyOf, itemOf }, load);
+    },
   };
 }

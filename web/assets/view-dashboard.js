@@ -1,13 +1,9 @@
 /** Dashboard: the caller's deployments (live statuses) and Render services (with lifecycle actions). */
-import { noAnswer } from './api.js';
-import { busy, confirmButton, focusFirstRow, focusLost, h, keepFocus, latestOnly, notice, replace } from './dom.js';
+import { busy, focusFirstRow, focusLost, h, keepFocus, keepOpen, latestOnly, notice, replace } from './dom.js';
 import { relativeTime, timeEl } from './format.js';
 import { isTerminal, serviceStateBadge, setBadge, statusBadge, statusLabel } from './status.js';
+import { IN_PLACE_OF, serviceActions } from './service-actions.js';
 
-/** The button a service card offers after an action in place of the one pressed. */
-const NEXT_ACTION = { Suspend: 'service-resume', Resume: 'service-suspend' };
-/** The same by the pressed button's test id, for a card drawn again after a change made in another tab. */
-const IN_PLACE_OF = { 'service-suspend': 'service-resume', 'service-resume': 'service-suspend' };
 
 const TYPE_LABELS = {
   web_service: 'Web service', static_site: 'Static site', private_service: 'Private service',
@@ -96,31 +92,10 @@ export function dashboardView(ctx) {
   function serviceCard(s) {
     const suspended = s.suspended === true || s.suspended === 'suspended';
     const actionFlash = h('div', { class: 'flash' });
-    const run = async (label, fn) => {
-      try {
-        const result = await fn();
-        if (result && typeof result.id === 'string' && typeof result.status === 'string') {
-          ctx.navigate(`#/deployments/${result.id}`);
-          return;
-        }
-        ctx.announce(`${s.name}: ${label} done`);
-        await loadServices();
-        // The cards were drawn again without the pressed button: focus its counterpart on the new card
-        // (Resume after Suspend), or the section when the service is gone.
-        if (!disposed && focusLost()) {
-          const next = NEXT_ACTION[label] ? services.querySelector(`[data-service-id="${CSS.escape(s.id)}"] [data-testid=${NEXT_ACTION[label]}]`) : null;
-          (next ?? servicesHeading).focus();
-        }
-      } catch (err) {
-        // No answer is not a failure: the server may have started it (pressing again opens that one).
-        replace(actionFlash, notice('error', noAnswer(err) ? `${label}: ${err.message}` : `${label} failed: ${err.message}`));
-      }
-    };
-    const actionButton = (label, busyLabel, action, testId) => {
-      const b = h('button', { type: 'button', class: 'btn btn--secondary btn--small', 'data-testid': testId }, label);
-      b.addEventListener('click', () => busy(b, busyLabel, () => run(label, () => ctx.api.serviceAction(s.id, action))));
-      return b;
-    };
+    const actions = serviceActions({
+      ctx, service: s, flash: actionFlash, reload: loadServices, fallback: servicesHeading, disposed: () => disposed,
+      find: (testId) => services.querySelector(`[data-service-id="${CSS.escape(s.id)}"] [data-testid="${CSS.escape(testId)}"]`),
+    });
     const url = s.url ?? null;
     return h('li', { class: 'card service', dataset: { serviceId: s.id, state: s.state ?? (suspended ? 'suspended' : 'unknown') }, 'data-testid': 'service-card' },
       h('div', { class: 'service__head' },
@@ -136,12 +111,9 @@ export function dashboardView(ctx) {
         s.updatedAt ? h('span', { class: 'muted' }, `updated ${relativeTime(s.updatedAt)}`) : null),
       h('div', { class: 'actions actions--compact' },
         h('a', { class: 'btn btn--secondary btn--small', href: `#/services/${s.id}`, 'data-testid': 'service-settings' }, 'Settings'),
-        suspended ? null : actionButton('Redeploy', 'Starting…', 'redeploy', 'service-redeploy'),
-        suspended ? actionButton('Resume', 'Resuming…', 'resume', 'service-resume') : actionButton('Suspend', 'Suspending…', 'suspend', 'service-suspend'),
-        confirmButton({
-          label: 'Delete', question: `Delete ${s.name} on Render? This cannot be undone.`, confirmLabel: 'Delete service', danger: true, small: true,
-          testId: 'service-delete', onConfirm: () => run('Delete', () => ctx.api.deleteService(s.id)),
-        })),
+        suspended ? null : actions.redeploy(),
+        actions.suspendOrResume(suspended),
+        actions.delete()),
       actionFlash);
   }
 
@@ -153,14 +125,13 @@ export function dashboardView(ctx) {
       const res = await ctx.api.services();
       if (disposed || !current()) return;
       const items = res.services ?? [];
-      // Drawn again after a change (perhaps in another tab): focus on a card stays on that card's control.
-      await keepFocus({
-        area: services, fallback: servicesHeading, alternatives: IN_PLACE_OF,
-        keyOf: (el) => el.closest('[data-service-id]')?.dataset.serviceId,
-        itemOf: (serviceId) => services.querySelector(`[data-service-id="${CSS.escape(serviceId)}"]`),
-      }, () => replace(services, items.length
+      // Drawn again after a change (perhaps in another tab): focus on a card stays on that card's control,
+      // and a delete asked for stays asked.
+      const keyOf = (el) => el.closest('[data-service-id]')?.dataset.serviceId;
+      const itemOf = (serviceId) => services.querySelector(`[data-service-id="${CSS.escape(serviceId)}"]`);
+      await keepFocus({ area: services, fallback: servicesHeading, alternatives: IN_PLACE_OF, keyOf, itemOf }, () => keepOpen({ area: services, keyOf, itemOf }, () => replace(services, items.length
         ? h('ul', { class: 'cards' }, items.map(serviceCard))
-        : h('p', { class: 'muted' }, 'No services on your Render account yet.')));
+        : h('p', { class: 'muted' }, 'No services on your Render account yet.'))));
     } catch (err) {
       if (disposed || !current()) return;
       replace(services, h('p', { class: 'muted' }, err.status === 404 ? 'The service list is not available on this server.' : `Could not load your Render services: ${err.message}`));

@@ -2,11 +2,12 @@
  * A service's settings page (#/services/:id): auto-deploy and its deploy history (rollback, clear-cache
  * redeploy), instances / plan / health check / PR previews, env vars, secret files and custom domains.
  */
-import { busy, field, focusFirstRow, focusLost, h, keepFocus, notice, replace } from './dom.js';
+import { busy, field, focusFirstRow, focusLost, h, keepFocus, keepOpen, latestOnly, notice, openable, replace, setOpen } from './dom.js';
 import { timeEl } from './format.js';
 import { statusBadge } from './status.js';
 import { secretsSection } from './service-secrets.js';
 import { domainsSection } from './service-domains.js';
+import { IN_PLACE_OF, serviceActions } from './service-actions.js';
 
 const TYPE_LABELS = { web_service: 'Web service', static_site: 'Static site', private_service: 'Private service', background_worker: 'Background worker', cron_job: 'Cron job' };
 const PREVIEW_WARNING = 'Preview instances get this service\'s environment variables, database URLs and secrets included, and run code from pull requests.';
@@ -24,11 +25,17 @@ export function serviceView(ctx, route) {
   const historyFlash = h('div');
   const more = h('button', { type: 'button', class: 'btn btn--ghost', hidden: true }, 'Load older deploys');
   const scaling = h('div', { 'data-testid': 'scaling-section' });
+  // Suspend / Resume, as on the dashboard's card (service-actions.js).
+  const lifecycleButtons = h('div', { class: 'actions actions--compact' });
+  const lifecycleFlash = h('div', { class: 'flash' });
+  const lifecycle = h('div', { 'data-testid': 'service-lifecycle' }, lifecycleButtons, lifecycleFlash);
   let settings = null;
   let nextCursor = null;
   let disposed = false;
   /** The env var, secret file and custom domain sections, once the service is read. */
   let sections = null;
+  /** The lifecycle buttons' actions, once the service is read. */
+  let actions = null;
   /** The scaling form was edited since it was drawn: a change from another tab does not redraw it. */
   let scalingEdited = false;
   /** The service was deleted (here we only hear of it): the page says so and offers nothing. */
@@ -69,26 +76,35 @@ export function serviceView(ctx, route) {
   function rollbackControl(d) {
     const wrap = h('span', { class: 'confirm' });
     const start = h('button', { type: 'button', class: 'btn btn--secondary btn--small', 'data-testid': 'history-rollback' }, 'Roll back to this');
-    const showStart = () => replace(wrap, start);
-    start.addEventListener('click', () => {
-      const off = h('input', { type: 'checkbox', checked: settings.autoDeploy, 'data-testid': 'rollback-auto-off' });
+    const showStart = () => { setOpen(wrap, null); replace(wrap, start); };
+    /** Asks; when the history is drawn again while it asks, it asks again as the user left it (keepOpen). */
+    const ask = ({ autoOff, focus }) => {
+      const off = h('input', { type: 'checkbox', checked: autoOff, 'data-testid': 'rollback-auto-off' });
       const yes = h('button', { type: 'button', class: 'btn btn--primary btn--small', 'data-testid': 'history-rollback-confirm' }, 'Roll back');
       const no = h('button', { type: 'button', class: 'btn btn--ghost btn--small' }, 'Keep');
+      off.addEventListener('change', () => setOpen(wrap, { autoOff: off.checked }));
       yes.addEventListener('click', () => busy(yes, 'Rolling back…', async () => {
+        setOpen(wrap, null);
         try {
           // Render's rollback leaves auto-deploy on, so the next push would silently undo it.
           if (off.checked && settings.autoDeploy) { await patch({ auto_deploy: false }); drawAuto(); }
           const rec = await ctx.api.serviceAction(id, 'rollback', { deploy_id: d.id });
           ctx.navigate(`#/deployments/${rec.id}`);
-        } catch (err) { replace(historyFlash, notice('error', err.message)); }
+        } catch (err) {
+          replace(historyFlash, notice('error', err.message));
+          // Still asking: a redraw keeps the question.
+          if (wrap.contains(yes)) setOpen(wrap, { autoOff: off.checked });
+        }
       }));
       no.addEventListener('click', showStart);
       replace(wrap, h('span', { class: 'confirm__question' }, `Roll back to ${d.commitId ? d.commitId.slice(0, 7) : d.id}?`),
         settings.autoDeploy ? h('label', { class: 'checkbox' }, off, ' and turn auto-deploy off (else the next push replaces it)') : null, yes, no);
-      yes.focus();
-    });
+      setOpen(wrap, { autoOff: off.checked });
+      if (focus) yes.focus();
+    };
+    start.addEventListener('click', () => ask({ autoOff: settings.autoDeploy, focus: true }));
     showStart();
-    return wrap;
+    return openable(wrap, 'rollback', (state) => ask({ autoOff: state.autoOff, focus: false }));
   }
 
   function historyRow(d) {
@@ -103,6 +119,9 @@ export function serviceView(ctx, route) {
         d.finishedAt || d.createdAt ? timeEl(h, d.finishedAt ?? d.createdAt) : null,
         d.rollbackable ? rollbackControl(d) : null));
   }
+
+  const deployIdOf = (el) => el.closest('[data-deploy-id]')?.dataset.deployId;
+  const deployRow = (deployId) => history.querySelector(`[data-deploy-id="${CSS.escape(deployId)}"]`);
 
   // Reads of the whole history started: an answer is drawn only if none started after its request (that
   // one reads at least as far; the dashboard's list does the same).
@@ -122,7 +141,9 @@ export function serviceView(ctx, route) {
         return;
       }
       const rows = res.deploys.map(historyRow);
-      if (append) history.append(...rows); else replace(history, rows);
+      if (append) history.append(...rows);
+      // A rollback asked for stays asked, if that deploy can still be rolled back to.
+      else keepOpen({ area: history, keyOf: deployIdOf, itemOf: deployRow }, () => replace(history, rows));
       nextCursor = res.nextCursor;
       more.hidden = !nextCursor;
       if (append && more.hidden) focusFirstRow(rows[0]);
@@ -187,6 +208,7 @@ export function serviceView(ctx, route) {
     replace(links,
       settings.url ? h('a', { href: settings.url, rel: 'noopener noreferrer', target: '_blank' }, 'Open site') : null,
       settings.dashboardUrl ? h('a', { href: settings.dashboardUrl, rel: 'noopener noreferrer', target: '_blank' }, 'Render dashboard') : null);
+    replace(lifecycleButtons, actions.suspendOrResume(settings.suspended));
     replace(top, settings.suspended ? notice('warning', h('span', { 'data-testid': 'service-suspended' }, 'This service is suspended: changes are saved but nothing runs until you resume it.')) : null);
   }
 
@@ -198,6 +220,7 @@ export function serviceView(ctx, route) {
     body.hidden = true;
     replace(applyBanner);
     replace(links);
+    replace(lifecycleButtons);
     replace(top, notice('warning', h('span', { 'data-testid': 'service-deleted' }, h('strong', null, 'Service deleted. '),
       `${settings?.name || 'This service'} no longer exists on Render, so its settings cannot be changed.`)));
     ctx.announce(`${settings?.name || 'The service'} was deleted`);
@@ -206,25 +229,36 @@ export function serviceView(ctx, route) {
   }
 
   /**
+   * Reads the service's settings again and draws them; a read overtaken by a later one is dropped (they
+   * overlap: this tab's own change and the event it publishes, changes from other tabs). A form being
+   * edited here is left as it is. True if drawn.
+   */
+  const reread = latestOnly(async (current) => {
+    const res = await ctx.api.serviceSettings(id);
+    if (disposed || deleted || !current()) return false;
+    settings = res.settings;
+    // Drawn again, focus in them stays on its control (Resume in place of Suspend if another tab suspended it).
+    await keepFocus({ area: lifecycle, fallback: null, keyOf: () => 'service', itemOf: () => lifecycle, alternatives: IN_PLACE_OF }, drawService);
+    if (!autoBox.disabled) drawAuto();
+    // This tab's own Save, say.
+    if (!scalingEdited) await keepFocus({ area: scaling, fallback: null, keyOf: () => 'form', itemOf: () => scaling }, drawScaling);
+    return true;
+  });
+
+  /**
    * A change made elsewhere (another tab or device; this tab's own too): what it touched is read again
-   * through the API. A form being edited here is left as it is.
+   * through the API.
    */
   async function refresh(action) {
     if (deleted || !settings) return;
     if (action === 'delete') { showDeleted(); return; }
-    if (action.startsWith('env_var_')) { void sections.env.reload(); return; }
-    if (action.startsWith('secret_file_')) { void sections.file.reload(); return; }
+    if (action.startsWith('env_var_')) { void sections.env.reload(action); return; }
+    if (action.startsWith('secret_file_')) { void sections.file.reload(action); return; }
     if (action.startsWith('domain_')) { void sections.domains.reload(); return; }
     try {
-      const res = await ctx.api.serviceSettings(id);
-      if (disposed || deleted) return;
-      settings = res.settings;
-      drawService();
-      if (!autoBox.disabled) drawAuto();
-      // Drawn again, focus in them stays on its control (this tab's own Save, say).
-      if (!scalingEdited) await keepFocus({ area: scaling, fallback: null, keyOf: () => 'form', itemOf: () => scaling }, drawScaling);
+      if (!(await reread())) return;
       if (['redeploy', 'rollback', 'clear_cache_redeploy'].includes(action)) {
-        await keepFocus({ area: history, fallback: null, keyOf: (el) => el.closest('[data-deploy-id]')?.dataset.deployId, itemOf: (deployId) => history.querySelector(`[data-deploy-id="${CSS.escape(deployId)}"]`) }, () => loadHistory());
+        await keepFocus({ area: history, fallback: null, keyOf: deployIdOf, itemOf: deployRow }, () => loadHistory());
       }
     } catch (err) {
       if (err.status === 404) showDeleted();
@@ -236,6 +270,12 @@ export function serviceView(ctx, route) {
       const res = await ctx.api.serviceSettings(id);
       if (disposed) return;
       settings = res.settings;
+      actions = serviceActions({
+        ctx, service: { id, get name() { return settings.name; } }, flash: lifecycleFlash, fallback: heading, disposed: () => disposed || deleted,
+        // Drawn again after the action, with the button in place of the pressed one.
+        reload: () => reread().catch((err) => { if (err.status === 404) showDeleted(); }),
+        find: (testId) => lifecycle.querySelector(`[data-testid="${CSS.escape(testId)}"]`),
+      });
       drawService();
       drawAuto();
       drawScaling();
@@ -266,7 +306,7 @@ export function serviceView(ctx, route) {
     title: 'Service settings',
     el: h('section', { class: 'page page--narrow', 'data-testid': 'service-page' },
       h('p', {}, h('a', { href: '#/' }, '← Dashboard')),
-      h('div', { class: 'page__head' }, h('div', {}, heading, meta, links)),
+      h('div', { class: 'page__head' }, h('div', {}, heading, meta, links, lifecycle)),
       top, applyBanner, body),
     onService(e) { if (e.id === id) void refresh(e.action); },
     dispose() { disposed = true; },

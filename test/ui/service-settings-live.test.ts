@@ -1,0 +1,136 @@
+import test from 'ava';
+import type { Browser, Page } from 'playwright-core';
+import { useBrowserStack } from './support/browserStack.js';
+import { serviceMadeOutside, type UiStack } from './support/uiStack.js';
+
+// Code inside page.evaluate runs in the browser; this stands in for the DOM types this (Node-only) project does not load.
+declare const document: any;
+
+// The service settings page as a page that lives: its own lifecycle actions (Suspend, Resume), and what
+// the user opened on it (a value shown, a confirmation asked) kept while it follows changes from other tabs.
+
+let stack: UiStack;
+let browser: Browser;
+useBrowserStack(test, {}, (b) => ({ stack, browser } = b));
+
+const focusedTestId = (page: Page) => page.evaluate(() => document.activeElement?.getAttribute('data-testid') ?? document.activeElement?.tagName);
+
+/** A change made in another tab: the same session's API call, heard by every tab as a service event. */
+const act = (page: Page, method: string, path: string, body: unknown = {}) => page.evaluate(async ({ m, p, b }: { m: string; p: string; b: unknown }) => {
+  const session = (await (await fetch('/api/session')).json()) as { csrfToken: string };
+  return (await fetch(p, { method: m, headers: { 'x-csrf-token': session.csrfToken, 'content-type': 'application/json' }, body: JSON.stringify(b) })).status;
+}, { m: method, p: path, b: body });
+
+test('the settings page suspends and resumes its service as the dashboard card does: its state follows, here and in another tab', async (t) => {
+  t.timeout(120_000);
+  const { context, page: first, problems, apiKey } = await stack.signedInWithKey(browser, 'setlifecycle', []);
+  const { render, serviceId: id } = await serviceMadeOutside(stack, apiKey, { login: 'setlifecycle', name: 'set-lifecycle' });
+  const second = await context.newPage();
+  for (const page of [first, second]) {
+    await page.goto(`${stack.url}/#/services/${id}`);
+    await page.getByRole('heading', { level: 1, name: 'set-lifecycle' }).waitFor();
+  }
+  const lifecycle = (page: Page) => page.getByTestId('service-lifecycle');
+  const suspendedNote = (page: Page) => page.getByTestId('service-suspended');
+  t.is(await suspendedNote(first).count(), 0);
+
+  // Suspended here: the page says so and offers Resume (focused in place of the pressed Suspend), no Suspend.
+  await lifecycle(first).getByTestId('service-suspend').click();
+  await lifecycle(first).getByTestId('service-resume').waitFor();
+  await suspendedNote(first).waitFor();
+  t.is(await lifecycle(first).getByTestId('service-suspend').count(), 0);
+  t.is((await render.getService(id)).suspended, 'suspended');
+  t.is(await focusedTestId(first), 'service-resume', 'focus goes to the button in place of the pressed one');
+  // The other tab follows, without a reload.
+  await suspendedNote(second).waitFor({ timeout: 15_000 });
+  await lifecycle(second).getByTestId('service-resume').waitFor();
+  t.is(await lifecycle(second).getByTestId('service-suspend').count(), 0);
+
+  // Resumed from the keyboard, in the other tab this time: both pages follow.
+  await lifecycle(second).getByTestId('service-resume').focus();
+  await second.keyboard.press('Enter');
+  await lifecycle(second).getByTestId('service-suspend').waitFor();
+  await suspendedNote(second).waitFor({ state: 'detached' });
+  t.is(await focusedTestId(second), 'service-suspend');
+  t.is((await render.getService(id)).suspended, 'not_suspended');
+  await lifecycle(first).getByTestId('service-suspend').waitFor({ timeout: 15_000 });
+  await suspendedNote(first).waitFor({ state: 'detached', timeout: 15_000 });
+
+  // A refusal is said beside the buttons, as on the dashboard's card; the page's state stays.
+  await first.route((url) => url.pathname === `/api/render/services/${id}/suspend`, (route) => route.fulfill({
+    status: 409, contentType: 'application/json', body: JSON.stringify({ error: { code: 'render_conflict', message: 'Render refused the change.' } }),
+  }));
+  await lifecycle(first).getByTestId('service-suspend').click();
+  await lifecycle(first).getByRole('alert').filter({ hasText: 'Suspend failed: Render refused the change.' }).waitFor();
+  t.is(await lifecycle(first).getByTestId('service-suspend').isEnabled(), true);
+  t.is(await suspendedNote(first).count(), 0);
+  t.deepEqual(problems.filter((p) => !/409/.test(p)), []);
+  await context.close();
+});
+
+test('a change heard from another tab keeps what the user opened here: a value shown, a delete asked, a rollback asked', async (t) => {
+  t.timeout(120_000);
+  const { context, page: first, problems, apiKey } = await stack.signedInWithKey(browser, 'setkeepopen', []);
+  const { render, serviceId: id } = await serviceMadeOutside(stack, apiKey, { login: 'setkeepopen', name: 'set-keep-open' });
+  await render.putEnvVar(id, 'SHOWN_TOKEN', 'shown-token-value-123');
+  await render.putEnvVar(id, 'OTHER_TOKEN', 'other-token-value-456');
+  await render.addCustomDomain(id, 'keep.set-keep-open.example.com');
+  // A second deploy, so that the first is one to roll back to.
+  await render.triggerDeploy(id, {});
+  for (let i = 0; i < 300 && (await render.listDeploys(id)).filter((d) => d.status === 'live' || d.status === 'deactivated').length < 2; i++) await new Promise((r) => setTimeout(r, 20));
+
+  const second = await context.newPage();
+  await second.goto(`${stack.url}/#/services/${id}`);
+  const shownRow = second.locator('[data-testid=env-list] li[data-key=SHOWN_TOKEN]');
+  const otherRow = second.locator('[data-testid=env-list] li[data-key=OTHER_TOKEN]');
+  const domainRow = second.locator('[data-testid=domain-row][data-domain="keep.set-keep-open.example.com"]');
+  const olderRow = second.locator('[data-testid=history-row][data-status=deactivated]');
+  await olderRow.getByTestId('history-rollback').waitFor();
+
+  // What the user opened: a value shown, a rollback asked (auto-deploy left on), a domain's removal and a variable's delete asked.
+  await shownRow.getByTestId('reveal').click();
+  await shownRow.getByTestId('revealed').filter({ hasText: 'shown-token-value-123' }).waitFor();
+  await olderRow.getByTestId('history-rollback').click();
+  await olderRow.getByTestId('rollback-auto-off').uncheck();
+  await domainRow.getByTestId('domain-remove').click();
+  await otherRow.getByTestId('kv-delete').click();
+  t.is(await focusedTestId(second), 'kv-delete-confirm');
+
+  // Marks the rows drawn now, to know when they have been drawn again.
+  const markRows = () => second.evaluate(() => { for (const el of document.querySelectorAll('[data-testid=env-list] li, [data-testid=domain-row], [data-testid=history-row]')) el.dataset.before = 'yes'; });
+  const redrawn = (selector: string) => second.waitForFunction((s: string) => { const el = document.querySelector(s); return el && !el.dataset.before; }, selector, { timeout: 15_000 });
+  await markRows();
+
+  // Another tab sets a variable, adds a domain and redeploys: this tab reads its lists and history again.
+  await first.goto(`${stack.url}/#/`);
+  await first.getByTestId('user-login').waitFor();
+  t.is(await act(first, 'PUT', `/api/render/services/${id}/env-vars/NEW_FLAG`, { value: 'new-flag-value' }), 200);
+  t.is(await act(first, 'POST', `/api/render/services/${id}/custom-domains`, { name: 'new.set-keep-open.example.com' }), 201);
+  t.is(await act(first, 'POST', `/api/render/services/${id}/redeploy`), 202);
+  await second.locator('[data-testid=env-list] li[data-key=NEW_FLAG]').waitFor({ timeout: 15_000 });
+  await second.locator('[data-testid=domain-row][data-domain="new.set-keep-open.example.com"]').waitFor({ timeout: 15_000 });
+  await redrawn('[data-testid=env-list] li[data-key=SHOWN_TOKEN]');
+  await redrawn('[data-testid=domain-row][data-domain="keep.set-keep-open.example.com"]');
+  await redrawn('[data-testid=history-row][data-status=deactivated]');
+
+  // All still open, as the user left them.
+  t.is(await shownRow.getByTestId('revealed').innerText(), 'shown-token-value-123', 'the shown value stays shown');
+  t.is(await shownRow.getByTestId('reveal').innerText(), 'Hide');
+  t.regex(await shownRow.innerText(), /Variables were set since this was read/, 'and says it may not be the value Render has now');
+  t.is(await olderRow.getByTestId('history-rollback-confirm').count(), 1, 'the rollback asked stays asked');
+  t.false(await olderRow.getByTestId('rollback-auto-off').isChecked(), 'with the user’s choice');
+  t.is(await domainRow.getByTestId('domain-remove-confirm').count(), 1);
+  t.is(await otherRow.getByTestId('kv-delete-confirm').count(), 1);
+  t.is(await focusedTestId(second), 'kv-delete-confirm', 'focus stays on the confirmation');
+  // Nothing else was opened: the new variable's value stays hidden.
+  t.false((await second.getByTestId('env-section').innerText()).includes('new-flag-value'));
+
+  // And the confirmations still work: Keep closes one, the rollback asked goes ahead with the user's choice.
+  await otherRow.getByRole('button', { name: 'Keep' }).click();
+  await otherRow.getByTestId('kv-delete').waitFor();
+  await olderRow.getByTestId('history-rollback-confirm').click();
+  await second.waitForURL(/#\/deployments\/dpl-/);
+  t.is((await render.getService(id)).autoDeploy, 'yes', 'auto-deploy left on, as chosen');
+  t.deepEqual(problems, []);
+  await context.close();
+});

@@ -1,0 +1,56 @@
+/**
+ * A service's lifecycle buttons (Redeploy, Suspend / Resume, Delete), shared by the dashboard's service
+ * cards and the service settings page, so that both say and do the same.
+ */
+import { noAnswer } from './api.js';
+import { busy, confirmButton, focusLost, h, notice, replace } from './dom.js';
+
+/** The button offered after an action in place of the one pressed (by its data-testid): Resume after Suspend. */
+export const IN_PLACE_OF = { 'service-suspend': 'service-resume', 'service-resume': 'service-suspend' };
+
+/**
+ * @param {object} o
+ * @param {object} o.ctx
+ * @param {{ id: string, name: string }} o.service
+ * @param {HTMLElement} o.flash           where a failure is said
+ * @param {() => Promise<unknown>} o.reload  draws the service again after a change (its buttons with it)
+ * @param {(testId: string) => HTMLElement|null} o.find  a control of the service as drawn now
+ * @param {HTMLElement} o.fallback        focused when the pressed button is gone with no counterpart (a delete)
+ * @param {() => boolean} o.disposed
+ */
+export function serviceActions({ ctx, service: s, flash, reload, find, fallback, disposed }) {
+  const run = async (label, testId, fn) => {
+    replace(flash);
+    try {
+      const result = await fn();
+      if (result && typeof result.id === 'string' && typeof result.status === 'string') {
+        ctx.navigate(`#/deployments/${result.id}`);
+        return;
+      }
+      ctx.announce(`${s.name}: ${label} done`);
+      await reload();
+      // Drawn again without the pressed button: focus its counterpart (Resume after Suspend), or the
+      // fallback when the service is gone.
+      if (!disposed() && focusLost()) ((IN_PLACE_OF[testId] ? find(IN_PLACE_OF[testId]) : null) ?? fallback)?.focus();
+    } catch (err) {
+      // No answer is not a failure: the server may have started it (pressing again opens that one).
+      replace(flash, notice('error', noAnswer(err) ? `${label}: ${err.message}` : `${label} failed: ${err.message}`));
+    }
+  };
+  const button = (label, busyLabel, action, testId) => {
+    const b = h('button', { type: 'button', class: 'btn btn--secondary btn--small', 'data-testid': testId }, label);
+    b.addEventListener('click', () => busy(b, busyLabel, () => run(label, testId, () => ctx.api.serviceAction(s.id, action))));
+    return b;
+  };
+  return {
+    redeploy: () => button('Redeploy', 'Starting…', 'redeploy', 'service-redeploy'),
+    /** Suspend, or Resume for a suspended service. */
+    suspendOrResume: (suspended) => (suspended
+      ? button('Resume', 'Resuming…', 'resume', 'service-resume')
+      : button('Suspend', 'Suspending…', 'suspend', 'service-suspend')),
+    delete: () => confirmButton({
+      label: 'Delete', question: `Delete ${s.name} on Render? This cannot be undone.`, confirmLabel: 'Delete service', danger: true, small: true,
+      testId: 'service-delete', onConfirm: () => run('Delete', 'service-delete', () => ctx.api.deleteService(s.id)),
+    }),
+  };
+}
