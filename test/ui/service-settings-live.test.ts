@@ -1,5 +1,5 @@
 import test from 'ava';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser, Page, Route } from 'playwright-core';
 import { useBrowserStack } from './support/browserStack.js';
 import { serviceMadeOutside, type UiStack } from './support/uiStack.js';
 
@@ -116,7 +116,7 @@ test('a change heard from another tab keeps what the user opened here: a value s
   // All still open, as the user left them.
   t.is(await shownRow.getByTestId('revealed').innerText(), 'shown-token-value-123', 'the shown value stays shown');
   t.is(await shownRow.getByTestId('reveal').innerText(), 'Hide');
-  t.regex(await shownRow.innerText(), /Variables were set since this was read/, 'and says it may not be the value Render has now');
+  t.regex(await shownRow.innerText(), /Variables may have changed since this was read/, 'and says it may not be the value Render has now');
   t.is(await olderRow.getByTestId('history-rollback-confirm').count(), 1, 'the rollback asked stays asked');
   t.false(await olderRow.getByTestId('rollback-auto-off').isChecked(), 'with the user’s choice');
   t.is(await domainRow.getByTestId('domain-remove-confirm').count(), 1);
@@ -132,5 +132,63 @@ test('a change heard from another tab keeps what the user opened here: a value s
   await second.waitForURL(/#\/deployments\/dpl-/);
   t.is((await render.getService(id)).autoDeploy, 'yes', 'auto-deploy left on, as chosen');
   t.deepEqual(problems, []);
+  await context.close();
+});
+
+test('changes made while the page had no event stream show once it opens: the settings, the lists', async (t) => {
+  t.timeout(120_000);
+  const { context, page: first, problems, apiKey } = await stack.signedInWithKey(browser, 'setgap', []);
+  const { serviceId: id } = await serviceMadeOutside(stack, apiKey, { login: 'setgap', name: 'set-gap' });
+  await first.goto(`${stack.url}/#/`);
+  await first.getByTestId('user-login').waitFor();
+
+  // The other tab's event stream held on its way (a slow proxy): the page is drawn without it.
+  const second = await context.newPage();
+  const held: Route[] = [];
+  await second.route('**/api/events**', (route) => { held.push(route); });
+  await second.goto(`${stack.url}/#/services/${id}`);
+  await second.getByTestId('env-section').getByText('No variables set on this service.').waitFor();
+  await second.getByTestId('domains-section').getByText('No custom domains yet.').waitFor();
+  t.true(held.length > 0);
+
+  // Changes it cannot hear of: nothing is subscribed for it.
+  t.is(await act(first, 'POST', `/api/render/services/${id}/suspend`), 200);
+  t.is(await act(first, 'PUT', `/api/render/services/${id}/env-vars/GAP_FLAG`, { value: 'gap-flag-value' }), 200);
+  t.is(await act(first, 'POST', `/api/render/services/${id}/custom-domains`, { name: 'gap.set-gap.example.com' }), 201);
+
+  // The stream opens: the page reads again what those changes would have made it read.
+  await second.unroute('**/api/events**');
+  for (const route of held) await route.continue().catch(() => undefined);
+  await second.getByTestId('service-suspended').waitFor({ timeout: 15_000 });
+  await second.getByTestId('service-lifecycle').getByTestId('service-resume').waitFor();
+  await second.locator('[data-testid=env-list] li[data-key=GAP_FLAG]').waitFor();
+  await second.locator('[data-testid=domain-row][data-domain="gap.set-gap.example.com"]').waitFor();
+  t.deepEqual(problems, []);
+  await context.close();
+});
+
+test('while a page polls (its event stream refused), a service suspended or resumed in another tab still shows: settings page and dashboard card', async (t) => {
+  t.timeout(240_000);
+  const { context, page: first, problems, apiKey } = await stack.signedInWithKey(browser, 'setpoll', []);
+  const { serviceId: id } = await serviceMadeOutside(stack, apiKey, { login: 'setpoll', name: 'set-poll' });
+  await first.goto(`${stack.url}/#/`);
+  await first.getByTestId('user-login').waitFor();
+
+  const second = await context.newPage();
+  await second.route('**/api/events**', (route) => route.fulfill({ status: 503, contentType: 'application/json', body: '{"error":{"code":"events_unavailable","message":"no"}}' }));
+  await second.goto(`${stack.url}/#/services/${id}`);
+  await second.getByRole('heading', { level: 1, name: 'set-poll' }).waitFor();
+  await second.locator('#live-mode[data-mode=polling]').waitFor();
+
+  t.is(await act(first, 'POST', `/api/render/services/${id}/suspend`), 200);
+  await second.getByTestId('service-suspended').waitFor({ timeout: 90_000 });
+  await second.getByTestId('service-lifecycle').getByTestId('service-resume').waitFor();
+
+  await second.goto(`${stack.url}/#/`);
+  const card = second.locator(`[data-testid=service-card][data-service-id="${id}"]`);
+  await card.getByTestId('service-resume').waitFor();
+  t.is(await act(first, 'POST', `/api/render/services/${id}/resume`), 200);
+  await card.getByTestId('service-suspend').waitFor({ timeout: 90_000 });
+  t.deepEqual(problems.filter((p) => !/503/.test(p)), []);
   await context.close();
 });

@@ -60,6 +60,7 @@ const live = createLive({
   onLogs: (e) => current?.onLogs?.(e),
   onSentinel: (e) => { current?.onSentinel?.(e); void refreshBadge(); },
   onService: (e) => current?.onService?.(e),
+  onServicePoll: () => current?.onServicePoll?.(),
   onSessionEnded: () => void followSession(),
   onMode: (mode) => {
     liveMode.textContent = MODE_TEXT[mode] ?? '';

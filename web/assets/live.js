@@ -2,7 +2,9 @@
  * Live deployment updates: Server-Sent Events from GET /api/events, and polling when EventSource is
  * missing or keeps failing. Views see the same {id, status, updatedAt} events either way. A change made
  * to one of the user's services (here or in another tab) comes as {id, action} to onService, over the
- * stream only: a page that is polling reads them again when the stream is back (its resync at the open). A view can
+ * stream only: a page that is polling is told every few polls (onServicePoll) to read again what such
+ * changes would have made it read (what is cheap to read: not the values Render audit-logs), and reads
+ * everything again when the stream is back (its resync at the open). A view can
  * follow one deployment's logs (`follow(id)`): the stream is reopened with ?logs=<id> and its `logs`
  * events go to onLogs (while polling, the log panel reads pages itself).
  *
@@ -20,6 +22,8 @@
  */
 
 const POLL_MS = 3000;
+/** While polling, service changes (which only the stream carries) are read for every this many polls: 15 s. */
+const SERVICE_POLLS = 5;
 const SSE_RETRY_MS = 30_000;
 const MAX_SSE_ERRORS = 3;
 /** How long a read waits for its stream to open (a proxy may hold it); one made sooner is caught up on at the open. */
@@ -32,10 +36,10 @@ const MAX_PASSED = 50;
 /**
  * @param {{ api: object, onEvent: (e: {id: string, status: string, updatedAt: string}) => void,
  *           onResync: () => void, onMode: (mode: 'connecting'|'live'|'polling') => void,
- *           onService?: (e: {id: string, action: string}) => void,
+ *           onService?: (e: {id: string, action: string}) => void, onServicePoll?: () => void,
  *           onSessionEnded?: (reason: string) => void }} opts
  */
-export function createLive({ api, onEvent, onResync, onMode, onLogs = () => {}, onSentinel = () => {}, onService = () => {}, onSessionEnded = () => {} }) {
+export function createLive({ api, onEvent, onResync, onMode, onLogs = () => {}, onSentinel = () => {}, onService = () => {}, onServicePoll = () => {}, onSessionEnded = () => {} }) {
   let source = null;
   /** The open stream a reopened one replaces: it delivers the updates until it has delivered the new one's marker. */
   let previous = null;
@@ -48,6 +52,7 @@ export function createLive({ api, onEvent, onResync, onMode, onLogs = () => {}, 
   const passed = new Set();
   let handoverTimer = null;
   let pollTimer = null;
+  let polls = 0;
   let retryTimer = null;
   let errors = 0;
   let stopped = true;
@@ -226,6 +231,7 @@ export function createLive({ api, onEvent, onResync, onMode, onLogs = () => {}, 
     readEarly = false;
     release();
     onResync();
+    polls = 0;
     pollTimer = setInterval(poll, POLL_MS);
   }
 
@@ -235,6 +241,8 @@ export function createLive({ api, onEvent, onResync, onMode, onLogs = () => {}, 
   }
 
   async function poll() {
+    polls += 1;
+    if (polls % SERVICE_POLLS === 0) onServicePoll();
     let page;
     try { page = await api.myDeployments({ limit: 20 }); } catch { return; }
     for (const d of page.deployments ?? []) {

@@ -50,7 +50,7 @@ export function secretsSection({ kind, ctx, serviceId, onChanged }) {
     function display(state) {
       replace(shown, h('pre', { class: 'mono kv__pre', 'data-testid': 'revealed' }, state.value),
         h('p', { class: 'field__hint' }, state.setsHeard < setsHeard
-          ? `${env ? 'Variables' : 'Files'} were set since this was read: hide and show it again for the value Render has now.`
+          ? `${env ? 'Variables' : 'Files'} may have changed since this was read: hide and show it again for the value Render has now.`
           : 'This read is now in your Render audit log.'));
       shown.hidden = false;
       show.textContent = 'Hide';
@@ -155,7 +155,8 @@ export function secretsSection({ kind, ctx, serviceId, onChanged }) {
      * focus on its button, else the heading; values shown stay shown.
      */
     reload: (action) => {
-      if (action?.endsWith('_set')) setsHeard += 1;
+      // A set, or a gap in the stream (anything may have been set meanwhile).
+      if (action?.endsWith('_set') || action === 'resync') setsHeard += 1;
       return keepFocus({ area: list, fallback: heading, keyOf, itemOf }, load);
     },
   };

@@ -191,6 +191,8 @@ export function dashboardView(ctx) {
     },
     // A service changed (suspended, resumed, deleted, its settings), here or in another tab: read the cards again.
     onService() { reloadServicesSoon(); },
+    // Polling (no stream, so no service changes heard): the cards are read again now and then (the server caches the list).
+    onServicePoll() { loadServices(); },
     // After a gap in the stream (a reconnect, a tab asleep) the cards may be as stale as the list.
     onResync() { loadDeployments(); loadServices(); },
     dispose() { disposed = true; clearTimeout(reloadTimer); clearTimeout(servicesTimer); },

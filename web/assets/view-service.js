@@ -247,7 +247,7 @@ export function serviceView(ctx, route) {
 
   /**
    * A change made elsewhere (another tab or device; this tab's own too): what it touched is read again
-   * through the API.
+   * through the API. 'resync' (a gap in the stream): all of it; 'poll' (no stream): the settings.
    */
   async function refresh(action) {
     if (deleted || !settings) return;
@@ -255,9 +255,10 @@ export function serviceView(ctx, route) {
     if (action.startsWith('env_var_')) { void sections.env.reload(action); return; }
     if (action.startsWith('secret_file_')) { void sections.file.reload(action); return; }
     if (action.startsWith('domain_')) { void sections.domains.reload(); return; }
+    if (action === 'resync') for (const section of Object.values(sections)) void section.reload(action);
     try {
       if (!(await reread())) return;
-      if (['redeploy', 'rollback', 'clear_cache_redeploy'].includes(action)) {
+      if (['redeploy', 'rollback', 'clear_cache_redeploy', 'resync'].includes(action)) {
         await keepFocus({ area: history, fallback: null, keyOf: deployIdOf, itemOf: deployRow }, () => loadHistory());
       }
     } catch (err) {
@@ -309,6 +310,11 @@ export function serviceView(ctx, route) {
       h('div', { class: 'page__head' }, h('div', {}, heading, meta, links, lifecycle)),
       top, applyBanner, body),
     onService(e) { if (e.id === id) void refresh(e.action); },
+    // Polling (no stream, so no service changes heard): the settings are read again now and then, not the
+    // env vars and secret files (each read of those is in the user's Render audit log) nor the rest.
+    onServicePoll() { void refresh('poll'); },
+    // After a gap in the stream (a reconnect, polling, a stream that opened late): everything is read again.
+    onResync() { void refresh('resync'); },
     dispose() { disposed = true; },
   };
 }
