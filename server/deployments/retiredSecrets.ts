@@ -1,32 +1,150 @@
 import type { Redis } from 'ioredis';
 import { isStale, open, seal, type Keyring } from '../crypto/keyring.js';
 import { keysUnder } from '../redis.js';
+import type { Deploy, DeployStatus } from '../render/types.js';
 
 /**
  * Env var values and secret file contents replaced or removed through the settings routes. Render
  * applies such a change at the next deploy, so the running deploy (and the logs of every earlier
  * one) still hold the old value: it is redacted like a current one. Kept sealed, per service, as
- * long as Render keeps logs (30 days at most), the newest MAX_RETIRED.
+ * long as Render keeps logs (30 days at most), at most MAX_RETIRED: past that, the values a running
+ * deploy may still print are the last to go (see `dropOrder`).
  */
 const RETIRED_TTL_SEC = 30 * 24 * 3600;
 const MAX_RETIRED = 200;
+/**
+ * Deciding what to drop past MAX_RETIRED asks Render which deploys run; while it cannot answer (an
+ * outage, the key's budget spent), nothing is dropped until the next change, up to this many, the
+ * oldest beyond them dropped as before.
+ */
+const HARD_MAX_RETIRED = 2 * MAX_RETIRED;
 
 export interface RetiredSecretsDeps { redis: Redis; prefix: string; keyring: Keyring }
 export const retiredDeps = (deps: { redis: Redis; config: { redisPrefix: string }; keyring: Keyring }): RetiredSecretsDeps =>
   ({ redis: deps.redis, prefix: deps.config.redisPrefix, keyring: deps.keyring });
 
 const keyOf = (d: RetiredSecretsDeps, serviceId: string) => `${d.prefix}:retired-secrets:${serviceId}`;
-const aadOf = (serviceId: string) => `retired-secret:${serviceId}`;
+/** Entries written before the cap knew names and times hold the value alone, sealed under this AAD. */
+const valueOnlyAad = (serviceId: string) => `retired-secret:${serviceId}`;
+/** Entries now: `{v, n, t}` (the value, which item held it, when it was retired on our clock), JSON, sealed. */
+const entryAad = (serviceId: string) => `retired-secret:v2:${serviceId}`;
 
-export async function retireSecrets(d: RetiredSecretsDeps, serviceId: string, values: string[]): Promise<void> {
-  const kept = values.filter((v) => v !== '');
+interface Entry { value: string; name: string | null; at: number }
+
+/** The entry sealed; null under neither key. */
+function openEntry(sealed: string, serviceId: string, keyring: Keyring): Entry | null {
+  try {
+    const { v, n, t } = JSON.parse(open(sealed, entryAad(serviceId), keyring)) as { v: string; n: string; t: number };
+    return { value: v, name: n, at: t };
+  } catch { /* an older entry, or sealed under a SECRET_KEY no longer held */ }
+  try {
+    return { value: open(sealed, valueOnlyAad(serviceId), keyring), name: null, at: 0 };
+  } catch {
+    return null;
+  }
+}
+
+/** One value replaced or removed: `name` tells the item that held it (`env-vars/DB_PASSWORD`). */
+export interface Retiring { name: string; value: string }
+
+/**
+ * The deploys of the service that may be running (live, or on their way to it), with a time of ours
+ * moved onto Render's clock (server/render/renderClock.ts readDated). Throws when Render cannot say.
+ */
+export type RunningDeploys = () => Promise<{ deploys: Deploy[]; onRender(ours: number): number }>;
+
+/** Deploys that run, or will once they finish: each took (or takes) the values current when it started. */
+export const RUNNING_STATUSES: DeployStatus[] = ['live', 'created', 'build_in_progress', 'pre_deploy_in_progress', 'update_in_progress'];
+
+/**
+ * Keeps `values` sealed with their item's name and the time (ours, `now`). Past MAX_RETIRED it asks
+ * `running` (one Render read, only then) which deploys run, and drops what none of them can print first.
+ */
+export async function retireSecrets(d: RetiredSecretsDeps, serviceId: string, values: Retiring[], now: number, running: RunningDeploys): Promise<void> {
+  const kept = values.filter((v) => v.value !== '');
   if (!kept.length) return;
   const key = keyOf(d, serviceId);
-  await d.redis.multi()
-    .lpush(key, ...kept.map((v) => seal(v, aadOf(serviceId), d.keyring)))
-    .ltrim(key, 0, MAX_RETIRED - 1)
+  const sealed = kept.map((v) => seal(JSON.stringify({ v: v.value, n: v.name, t: now }), entryAad(serviceId), d.keyring));
+  const [[, length]] = (await d.redis.multi()
+    .lpush(key, ...sealed)
+    .ltrim(key, 0, HARD_MAX_RETIRED - 1)
     .expire(key, RETIRED_TTL_SEC)
-    .exec();
+    .exec()) as [[Error | null, number]];
+  if (Math.min(length, HARD_MAX_RETIRED) <= MAX_RETIRED) return;
+  let deploys: Awaited<ReturnType<RunningDeploys>>;
+  try {
+    deploys = await running();
+  } catch {
+    return; // the change goes ahead; dropped at a later one, once Render answers (HARD_MAX_RETIRED meanwhile)
+  }
+  const list = await d.redis.lrange(key, 0, -1);
+  await d.redis.eval(TRIM, 1, key, MAX_RETIRED, ...dropOrder(list, serviceId, d.keyring, deploys));
+}
+
+/** Removes the listed entries (ARGV[2..]), in that order, while the list is longer than ARGV[1]: a change meanwhile is counted. */
+const TRIM = `
+local over = redis.call('LLEN', KEYS[1]) - tonumber(ARGV[1])
+local i = 2
+while over > 0 and i <= #ARGV do
+  over = over - redis.call('LREM', KEYS[1], 1, ARGV[i])
+  i = i + 1
+end
+return over`;
+
+/**
+ * A deploy takes each value between its creation and its end (docs/render-api.md: a change applies at
+ * the next deploy). Ours is taken before Render is asked to change the value (one settings call
+ * later: Render's 15 s timeout, a wait for the key's budget), and moved onto Render's clock to a second or two: an entry may be the
+ * value a deploy took from BEFORE_MS before the deploy's creation to AFTER_MS after its end.
+ */
+const BEFORE_MS = 60_000;
+const AFTER_MS = 5_000;
+
+/**
+ * The list's entries in the order they may be dropped. A deploy runs with each item's value as it was
+ * when the deploy took it: the value replaced by the item's first change after then. So for each
+ * running deploy and item, the candidates are the entries retired in the deploy's span (above) and
+ * the first after it, in that order; any other entry is a value set and replaced while no deploy took
+ * it, or that only deploys no longer running had. Dropped first: what cannot be opened, then the
+ * others oldest first, then the candidates, latest in their order first (a deploy takes its values
+ * early: the first candidate is the likeliest, and is the one value when changes came after the
+ * deploy). Entries from before names and times were kept are never candidates: they are the oldest.
+ */
+function dropOrder(list: string[], serviceId: string, keyring: Keyring, running: { deploys: Deploy[]; onRender(ours: number): number }): string[] {
+  const unreadable: string[] = [];
+  const entries: Array<{ sealed: string; entry: Entry }> = [];
+  // The list is newest first (LPUSH): oldest first from here on.
+  for (const sealed of [...list].reverse()) {
+    const opened = openEntry(sealed, serviceId, keyring);
+    if (opened) entries.push({ sealed, entry: opened }); else unreadable.push(sealed);
+  }
+  const byItem = new Map<string, Array<{ sealed: string; at: number }>>();
+  for (const { sealed, entry } of entries) {
+    if (entry.name === null) continue;
+    const item = byItem.get(entry.name) ?? [];
+    item.push({ sealed, at: running.onRender(entry.at) });
+    byItem.set(entry.name, item);
+  }
+  /** Each candidate's place among its deploy's and item's (0: the likeliest), the least over deploys. */
+  const rank = new Map<string, number>();
+  for (const deploy of running.deploys) {
+    if (!deploy.status || !RUNNING_STATUSES.includes(deploy.status)) continue;
+    const created = Date.parse(deploy.createdAt ?? '');
+    const finished = deploy.finishedAt ? Date.parse(deploy.finishedAt) : Number.NaN;
+    const from = Number.isFinite(created) ? created - BEFORE_MS : -Infinity;
+    const to = Number.isFinite(finished) ? finished + AFTER_MS : Infinity;
+    for (const item of byItem.values()) {
+      let place = 0;
+      for (const { sealed, at } of item) {
+        if (at < from) continue;
+        rank.set(sealed, Math.min(rank.get(sealed) ?? Infinity, place++));
+        if (at > to) break; // the first after the deploy's span
+      }
+    }
+  }
+  const oldestFirst = entries.map((e) => e.sealed);
+  const candidates = oldestFirst.filter((s) => rank.has(s)).sort((a, b) => rank.get(b)! - rank.get(a)!); // stable: ties oldest first
+  return [...unreadable, ...oldestFirst.filter((s) => !rank.has(s)), ...candidates];
 }
 
 /**
@@ -47,8 +165,9 @@ export async function secretsGeneration(d: RetiredSecretsDeps, serviceId: string
 export async function retiredSecrets(d: RetiredSecretsDeps, serviceId: string): Promise<string[]> {
   const out: string[] = [];
   for (const sealed of await d.redis.lrange(keyOf(d, serviceId), 0, -1)) {
-    // Sealed under a SECRET_KEY no longer held (two rotations ago): nothing to redact with.
-    try { out.push(open(sealed, aadOf(serviceId), d.keyring)); } catch { /* skipped */ }
+    // Null: sealed under a SECRET_KEY no longer held (two rotations ago), nothing to redact with.
+    const opened = openEntry(sealed, serviceId, d.keyring);
+    if (opened) out.push(opened.value);
   }
   return out;
 }
@@ -81,9 +200,16 @@ export async function resealRetiredSecrets(d: RetiredSecretsDeps): Promise<numbe
     const pairs: string[] = [];
     for (const sealed of await d.redis.lrange(key, 0, -1)) {
       if (!isStale(sealed, d.keyring)) continue;
-      let value: string;
-      try { value = open(sealed, aadOf(serviceId), d.keyring); } catch { continue; } // under neither key: nothing to save
-      pairs.push(sealed, seal(value, aadOf(serviceId), d.keyring));
+      // Under neither key: nothing to save. The plaintext and its AAD are kept as they were.
+      let plain: string;
+      let aad: string;
+      try {
+        aad = entryAad(serviceId);
+        plain = open(sealed, aad, d.keyring);
+      } catch {
+        try { aad = valueOnlyAad(serviceId); plain = open(sealed, aad, d.keyring); } catch { continue; }
+      }
+      pairs.push(sealed, seal(plain, aad, d.keyring));
     }
     if (pairs.length) resealed += Number(await d.redis.eval(RESEAL, 1, key, ...pairs));
   }

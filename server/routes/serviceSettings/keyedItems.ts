@@ -50,7 +50,8 @@ export function keyedItemRoutes<Body extends z.ZodType>(router: Router, scope: R
   // earlier deploys' logs, hold it): kept for redaction before Render is asked to change it.
   const retireCurrent = async (client: RenderClient, serviceId: string, name: string, next: unknown) => {
     const now = await kind.current(client, serviceId, name);
-    if (now !== null && now !== next) await scope.retire(serviceId, [now]);
+    // Named by kind and name: the cap tells which value of an item a running deploy took (retiredSecrets.ts).
+    if (now !== null && now !== next) await scope.retire(client, serviceId, [{ name: `${kind.path.split('/').pop()}/${name}`, value: now }]);
   };
 
   router.get(kind.path, documented({ ...kind.docs.list, tag }), ...scope.read, validate({ query: NoQuery }), scope.ownService, async (ctx) => {

@@ -10,7 +10,12 @@ import { requireCsrf } from '../../middleware/security.js';
 import { requireRenderKey, requireUser, type RenderKeyState } from '../../middleware/context.js';
 import { auditServiceAction, forgetDeletedService, serviceChanged, serviceIdParam, type ServiceAction } from '../services.js';
 import type { RouteLimitName } from '../../security/routeLimits.js';
-import { retireSecrets, retiredDeps, secretsChanged } from '../../deployments/retiredSecrets.js';
+import { RUNNING_STATUSES, retireSecrets, retiredDeps, secretsChanged, type Retiring } from '../../deployments/retiredSecrets.js';
+import { readDated } from '../../render/renderClock.js';
+import type { RenderClient } from '../../render/client.js';
+
+/** Deploys read to learn which run (a live one and those on their way): more than a few only while deploys pile up. */
+const RUNNING_DEPLOYS_READ = 20;
 
 /** What the settings routes record in the audit trail (detail.lifecycleAction). */
 export type SettingsAction =
@@ -73,8 +78,15 @@ export function settingsScope(deps: AppDeps) {
       const { caller, service } = ctx.state.own;
       await serviceChanged(deps, ctx, caller, action, service.id);
     },
-    /** Before a value is replaced or removed: still redacted from the logs of deploys that run with it. */
-    retire: (serviceId: string, values: string[]) => retireSecrets(retiredDeps(deps), serviceId, values),
+    /**
+     * Before a value is replaced or removed: still redacted from the logs of deploys that run with it.
+     * Past the cap, which deploys run is asked of Render with the caller's key (one read, newest first).
+     */
+    retire: (client: RenderClient, serviceId: string, values: Retiring[]) =>
+      retireSecrets(retiredDeps(deps), serviceId, values, deps.clock.now(), async () => {
+        const { answer, onRender } = await readDated(deps.clock, () => client.listDeploysPage(serviceId, { status: RUNNING_STATUSES, limit: RUNNING_DEPLOYS_READ }));
+        return { deploys: answer.items, onRender };
+      }),
     /** After a value was set or removed on Render: live tails redact with the service's values read again. */
     secretsChanged: (serviceId: string) => secretsChanged(retiredDeps(deps), serviceId),
     /** After a read worth recording (a value revealed): audited, while the cached service list stays valid. */
