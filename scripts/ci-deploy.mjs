@@ -24,8 +24,8 @@
 //                      asked again (after Retry-After): the look-up and the start for up to 2 minutes, the wait until the timeout
 //
 // Exit code 0 when the deploy went live (its URL is printed; also when a later deploy has replaced it since), or
-// when nothing was deployed because this commit, or a newer one of the branch, is already live (a redeploy never
-// puts older code live: runs finishing out of order, a re-run of an old job), 1 when it failed or timed out, 2 on bad input
+// when nothing was deployed because this commit, or a newer one of the branch, is already live or being deployed (a
+// redeploy never puts older code live: runs finishing out of order, a re-run of an old job), 1 when it failed or timed out, 2 on bad input
 // (SERVICE_NAME taken by another repository's service included).
 
 const env = process.env;
@@ -143,10 +143,11 @@ let started = await start(sha ? `ci-${sha}-${serviceName}` : undefined);
 // the commit is deployed again, under a key naming that failure, so re-runs of this job agree on one
 // new attempt, and a re-run after that one went live is answered with it (nothing new deployed).
 const wentLive = (d) => d.status === 'live' || d.status === 'deactivated';
-// A redeploy of a commit already live, or older than the one live (CI runs finishing out of order, a
-// re-run of an old job), deploys nothing and ends canceled saying so: not a failure of this commit.
-const NOTHING_TO_DO = new Set(['newer_commit_live', 'commit_already_live']);
-const nothingToDo = (d) => d.status === 'canceled' && NOTHING_TO_DO.has(d.failure?.code);
+// A redeploy of a commit already live, or older than the one live or being deployed (CI runs finishing
+// out of order, a re-run of an old job), deploys nothing and ends canceled saying so: not a failure of
+// this commit. The orchestrator says which endings those are (nothingToDeploy): no list of codes here
+// to fall behind its own.
+const nothingToDo = (d) => d.nothingToDeploy === true;
 for (let tries = 0; sha && started.replayed && started.json.finished && !wentLive(started.json) && !nothingToDo(started.json) && tries < 20; tries++) {
   console.log(`deployment ${started.json.id} of this commit ended ${started.json.status}: deploying it again`);
   started = await start(`ci-${sha}-${serviceName}-after-${started.json.id}`);
@@ -214,7 +215,7 @@ if (d.status === 'deactivated') {
   process.exit(0);
 }
 if (nothingToDo(d)) {
-  console.log(`nothing was deployed: ${d.failure.code === 'newer_commit_live' ? 'a newer commit is already live' : 'this commit is already live'} (${d.failure.message})`);
+  console.log(`nothing was deployed (${d.failure?.code ?? d.status}): ${d.failure?.message ?? 'this commit or a newer one is already live'}`);
   process.exit(0);
 }
 console.error(`ci-deploy: ${d.status}${d.failure ? ` (${d.failure.code}: ${d.failure.message})` : ''}`);

@@ -1,7 +1,7 @@
 import type Koa from 'koa';
 import { z } from 'zod';
 import type { DeploymentRecord } from '../deployments/types.js';
-import { isTerminal, ORCHESTRATOR_PHASES, RENDER_PROGRESS, TERMINAL_STATUSES } from '../deployments/types.js';
+import { isTerminal, nothingToDeploy, ORCHESTRATOR_PHASES, RENDER_PROGRESS, TERMINAL_STATUSES } from '../deployments/types.js';
 import { view } from '../openapi/describe.js';
 
 const DeploymentStatus = z.enum([...ORCHESTRATOR_PHASES, ...RENDER_PROGRESS, ...TERMINAL_STATUSES]);
@@ -39,6 +39,11 @@ export const DeploymentView = view('Deployment', z.object({
   dashboardUrl: z.string().nullable(),
   serviceUrl: z.string().nullable(),
   failure: z.object({ code: z.string(), message: z.string(), suggestedName: z.string().optional() }).nullable(),
+  /**
+   * Ended without deploying anything because this commit, or a newer one, is already live or being
+   * deployed (a redeploy with commit_sha; failure says which): an outcome, not a failure of the commit.
+   */
+  nothingToDeploy: z.boolean(),
   replacedBy: z.object({ deploymentId: z.string().nullable(), deployId: z.string().nullable(), at: z.string() }).nullable(),
   serviceDeleted: z.boolean(),
   timeline: z.array(z.object({ status: DeploymentStatus, at: z.string(), source: z.enum(['orchestrator', 'render']), note: z.string().nullable() })),
@@ -93,6 +98,7 @@ export function presentDeployment(rec: DeploymentRecord): DeploymentView {
     dashboardUrl: rec.dashboardUrl,
     serviceUrl: rec.serviceUrl,
     failure: rec.failure ? { code: rec.failure.code, message: rec.failure.message, ...(rec.failure.suggestedName ? { suggestedName: rec.failure.suggestedName } : {}) } : null,
+    nothingToDeploy: nothingToDeploy(rec),
     replacedBy: rec.replacedBy ? { deploymentId: rec.replacedBy.deploymentId, deployId: rec.replacedBy.deployId, at: rec.replacedBy.at } : null,
     serviceDeleted: Boolean(rec.serviceDeletedAt),
     timeline: rec.timeline.map((t) => ({ status: t.status, at: t.at, source: t.source, note: t.note ?? null })),

@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { dumpRedis, type Stack } from '../helpers/stack.js';
 import { usePipelineStack } from '../helpers/pipelineStack.js';
-import { addNodeRepo, renderDeploysOf } from '../helpers/pipeline.js';
+import { addNodeRepo, renderDeploysOf, until } from '../helpers/pipeline.js';
 
 // scripts/ci-deploy.mjs (the README's GitHub Actions step) run as a real child process against a
 // stack with the simulators: exit 0 and the service URL when live, 1 when the build fails; the
@@ -139,7 +139,7 @@ test.serial('the pushed commit is deployed, not a later push to the branch', asy
   t.not(rec.renderCommitId, b);
 });
 
-interface Presented { id: string; kind: string; status: string; serviceId: string; commitSha: string; renderCommitId: string; deployId: string; request: { serviceName: string; commitSha: string } }
+interface Presented { id: string; kind: string; status: string; serviceId: string; commitSha: string; renderCommitId: string; deployId: string; nothingToDeploy: boolean; request: { serviceName: string; commitSha: string } }
 const asUser = (path: string) => fetch(`${stack.url}${path}`, { headers: { authorization: `Bearer ${token}` } }).then((r) => r.json());
 const deploymentOf = (out: string) => asUser(`/api/render/deployments/${/deployment (\S+):/.exec(out)![1]!}`) as Promise<Presented>;
 const deploymentsNamed = async (name: string) =>
@@ -197,15 +197,43 @@ test.serial('runs finishing out of order: the older commit\'s run deploys nothin
   const writes = renderWrites();
   const runB = await run('ciowner/order-app', { GITHUB_SHA: b });
   t.is(runB.code, 0, runB.out);
-  t.regex(runB.out, new RegExp(`^nothing was deployed: a newer commit is already live \\(Commit ${c.slice(0, 7)} \\(${c}\\)`, 'm'));
+  t.regex(runB.out, new RegExp(`^nothing was deployed \\(newer_commit_live\\): Commit ${c.slice(0, 7)} \\(${c}\\)`, 'm'));
   t.like(await deploymentOf(runB.out), { kind: 'redeploy', status: 'canceled', commitSha: b });
   // Its re-run is answered with that outcome: no new deployment, nothing deployed.
   const rerunB = await run('ciowner/order-app', { GITHUB_SHA: b });
   t.is(rerunB.code, 0, rerunB.out);
-  t.regex(rerunB.out, /^nothing was deployed: a newer commit is already live/m);
+  t.regex(rerunB.out, /^nothing was deployed \(newer_commit_live\)/m);
   t.is(renderWrites(), writes, 'nothing written on Render');
   t.is((await renderDeploysOf(stack, apiKey, recC.serviceId)).find((d) => d.status === 'live')?.commit?.id, c, 'C is still live');
   t.is((await deploymentsNamed('order-app')).length, 3);
+});
+
+test.serial('runs finishing out of order while the newer commit still builds: the older commit\'s run deploys nothing after it, exit 0 saying so', async (t) => {
+  // C's run asked first and C is building; B's run then redeployed B, compared with the live commit
+  // only (A): B was queued behind C on Render and went live after it.
+  addNodeRepo(stack, 'ciowner', 'flight-app');
+  t.is((await run('ciowner/flight-app')).code, 0);
+  const serviceId = (await renderServicesNamed('flight-app'))[0]!.service.id;
+  const b = stack.github.push('ciowner', 'flight-app', 'main', { 'package.json': JSON.stringify({ name: 'flight-app', scripts: { start: 'node b.js' } }), 'b.js': '' });
+  const c = stack.github.push('ciowner', 'flight-app', 'main', { 'package.json': JSON.stringify({ name: 'flight-app', scripts: { start: 'node c.js' } }), 'c.js': '' });
+  const releaseBuild = stack.render.holdPhase({ serviceId }, 'build_in_progress');
+  t.teardown(releaseBuild);
+  const runC = run('ciowner/flight-app', { GITHUB_SHA: c });
+  const deploysOf = () => renderDeploysOf(stack, apiKey, serviceId);
+  await until('C building', async () => (await deploysOf()).find((d) => d.commit?.id === c && d.status === 'build_in_progress'));
+  let endedB: Awaited<ReturnType<typeof run>> | undefined;
+  const runB = run('ciowner/flight-app', { GITHUB_SHA: b }).then((r) => (endedB = r));
+  // B's run has ended, or its deploy is on Render (queued behind C): either way C may finish now.
+  await until('B decided', async () => endedB ?? (await deploysOf()).find((d) => d.commit?.id === b));
+  releaseBuild();
+  const [resB, resC] = await Promise.all([runB, runC]);
+  t.is(resC.code, 0, resC.out);
+  t.is(resB.code, 0, resB.out);
+  t.regex(resB.out, new RegExp(`^nothing was deployed \\(newer_commit_deploying\\): Commit ${c.slice(0, 7)} \\(${c}\\)`, 'm'));
+  t.like(await deploymentOf(resB.out), { kind: 'redeploy', status: 'canceled', commitSha: b, nothingToDeploy: true });
+  const deploys = await deploysOf();
+  t.false(deploys.some((d) => d.commit?.id === b), 'B was never deployed');
+  t.is(deploys.find((d) => d.status === 'live')?.commit?.id, c, 'C is live');
 });
 
 test.serial('two pushes close together on a new service: the second run, whose look-up found no service yet, redeploys it once it exists', async (t) => {

@@ -1,7 +1,7 @@
 import test from 'ava';
 import type { Stack } from '../helpers/stack.js';
 import { useGitHubLinkedPipelineStack } from '../helpers/pipelineStack.js';
-import { liveService, renderApi, renderCalls, renderDeploysOf, signedInWithKey, until, waitFinished } from '../helpers/pipeline.js';
+import { liveService, renderApi, renderCalls, renderDeploysOf, signedInWithKey, until, waitFinished, waitStatus } from '../helpers/pipeline.js';
 
 // A redeploy may name the commit to deploy (commit_sha), as a deploy may: CI redeploying its service on
 // every push deploys the pushed commit, checked to be on the service's branch before Render is asked.
@@ -188,4 +188,77 @@ test('a service whose repository URL is another form of a GitHub one (.git, www,
     t.not(done.failure?.code, 'repo_not_found', `${repo}: ${done.failure?.message}`);
     t.is(done.commitSha, first, repo);
   }
+});
+
+/** A deployment's record once the worker has decided about it: ended, or handed to Render (any status Render reports). */
+const decided = (agent: Awaited<ReturnType<typeof signedInWithKey>>['agent'], id: string) =>
+  until(`deployment ${id} decided`, async () => {
+    const rec = (await agent.get(`/api/render/deployments/${id}`)).json;
+    return rec.finished || !['queued', 'verifying', 'triggering_deploy'].includes(rec.status) ? rec : null;
+  }, 60_000);
+
+test('a redeploy naming a commit older than one being deployed (building on Render) deploys nothing: it would go live after the newer one', async (t) => {
+  // A live, C building, then B (between A and C) asked: B was compared with A only, deployed, queued
+  // behind C on Render, and went live after C.
+  const u = await liveService(stack, 'rdflight');
+  const b = stack.github.push('rdflight', 'app', 'main', { 'b.txt': 'B' });
+  const c = stack.github.push('rdflight', 'app', 'main', { 'c.txt': 'C' });
+  const releaseBuild = stack.render.holdPhase({ serviceId: u.serviceId }, 'build_in_progress');
+  t.teardown(releaseBuild);
+  const ask = async (sha: string) => (await u.agent.post(`/api/render/services/${u.serviceId}/redeploy`, { commit_sha: sha }, { headers: { 'idempotency-key': `flight-${sha}` } })).json.id as string;
+  const idC = await ask(c);
+  await waitStatus(u.agent, idC, 'build_in_progress', 60_000);
+  const triggersBefore = triggers(u.accountId, u.serviceId);
+
+  const older = await decided(u.agent, await ask(b));
+  t.is(older.status, 'canceled', `${older.status} ${JSON.stringify(older.failure)}`);
+  t.is(older.failure?.code, 'newer_commit_deploying');
+  t.true(older.failure.message.includes(c), older.failure.message);
+  t.regex(older.failure.message, /Nothing was deployed/);
+  t.like(older, { commitSha: b, deployId: null, nothingToDeploy: true });
+  t.is(triggers(u.accountId, u.serviceId), triggersBefore, 'no deploy asked of Render');
+  const statusB = await finalStatusOn('rdflight', b);
+  t.like(statusB, { state: 'success', description: 'app: not deployed, a newer commit is being deployed on Render' });
+
+  releaseBuild();
+  t.like(await waitFinished(u.agent, idC, 60_000), { status: 'live', renderCommitId: c });
+  const deploys = await renderDeploysOf(stack, u.apiKey, u.serviceId);
+  t.false(deploys.some((d) => d.commit?.id === b), 'B was never deployed');
+  t.is(deploys.find((d) => d.status === 'live')?.commit?.id, c, 'C is live');
+});
+
+test('a redeploy naming a commit older than one of ours about to be deployed (asked of Render, not answered yet) deploys nothing', async (t) => {
+  // Render does not list C's deploy yet (the trigger is on its way): our record of C says it is coming.
+  const u = await liveService(stack, 'rdasking');
+  const b = stack.github.push('rdasking', 'app', 'main', { 'b.txt': 'B' });
+  const c = stack.github.push('rdasking', 'app', 'main', { 'c.txt': 'C' });
+  const held = stack.render.holdRequest({ method: 'POST', route: '/services/{serviceId}/deploys', apiKey: u.apiKey });
+  t.teardown(held.release);
+  const ask = async (sha: string) => (await u.agent.post(`/api/render/services/${u.serviceId}/redeploy`, { commit_sha: sha }, { headers: { 'idempotency-key': `asking-${sha}` } })).json.id as string;
+  const idC = await ask(c);
+  await held.arrived;
+  const older = await decided(u.agent, await ask(b));
+  t.is(older.status, 'canceled', `${older.status} ${JSON.stringify(older.failure)}`);
+  t.is(older.failure?.code, 'newer_commit_deploying');
+  t.true(older.failure.message.includes(c), older.failure.message);
+  held.release();
+  t.like(await waitFinished(u.agent, idC, 60_000), { status: 'live', renderCommitId: c });
+  t.false((await renderDeploysOf(stack, u.apiKey, u.serviceId)).some((d) => d.commit?.id === b), 'B was never deployed');
+});
+
+test('a redeploy naming a commit newer than the one being deployed still deploys, after it', async (t) => {
+  const u = await liveService(stack, 'rdahead');
+  const b = stack.github.push('rdahead', 'app', 'main', { 'b.txt': 'B' });
+  const c = stack.github.push('rdahead', 'app', 'main', { 'c.txt': 'C' });
+  const releaseBuild = stack.render.holdPhase({ serviceId: u.serviceId }, 'build_in_progress');
+  t.teardown(releaseBuild);
+  const ask = async (sha: string) => (await u.agent.post(`/api/render/services/${u.serviceId}/redeploy`, { commit_sha: sha }, { headers: { 'idempotency-key': `ahead-${sha}` } })).json.id as string;
+  const idB = await ask(b);
+  await waitStatus(u.agent, idB, 'build_in_progress', 60_000);
+  const idC = await ask(c);
+  t.like(await decided(u.agent, idC), { status: 'render_queued' });
+  releaseBuild();
+  const doneB = await waitFinished(u.agent, idB, 60_000);
+  t.true(['live', 'deactivated'].includes(doneB.status), doneB.status);
+  t.like(await waitFinished(u.agent, idC, 60_000), { status: 'live', renderCommitId: c });
 });

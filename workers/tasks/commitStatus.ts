@@ -219,6 +219,7 @@ function describe(rec: DeploymentRecord, state: string): string {
   const name = rec.request.serviceName;
   if (state === 'pending') return `Deploying ${name} to Render`;
   if (rec.failure?.code === 'newer_commit_live') return `${name}: not deployed, a newer commit is live on Render`;
+  if (rec.failure?.code === 'newer_commit_deploying') return `${name}: not deployed, a newer commit is being deployed on Render`;
   if (state === 'success') return `${name} is live on Render`;
   return `Deploy of ${name} ended: ${rec.failure?.code ?? rec.status}`;
 }

@@ -2,7 +2,8 @@ import { GitHubError, type GitHubClient } from '../../server/github/client.js';
 import type { RenderClient } from '../../server/render/client.js';
 import { detectStack, runtimeForOwnCommands, StackDetectionError } from '../../server/stacks/detect.js';
 import { repoFilesFromGitHub } from '../../server/stacks/fromGitHub.js';
-import type { DeploymentRecord, TimelineEntry } from '../../server/deployments/types.js';
+import { isTerminal, type DeploymentRecord, type TimelineEntry } from '../../server/deployments/types.js';
+import type { DeployStatus } from '../../server/render/types.js';
 import type { WorkerContext } from '../context.js';
 import type { JobCredentials } from './credentials.js';
 import { DeployFailed } from './deployFailed.js';
@@ -113,44 +114,85 @@ export async function verifyRedeployCommit(ctx: WorkerContext, rec: DeploymentRe
   const [owner, name] = rec.request.githubRepo.split('/') as [string, string];
   const { branch, head } = await branchToDeploy(gh, rec, owner, name);
   if (asked !== head.sha) await commitOnBranch(gh, rec, owner, name, branch, head.sha, asked);
-  await notBehindLive(gh, rec, render, owner, name, branch, asked);
+  await notBehindLiveOrDeploying(ctx, gh, rec, render, owner, name, branch, asked);
   const note = asked !== head.sha ? `Commit ${asked.slice(0, 7)} of branch ${branch} as asked (the branch is at ${head.sha.slice(0, 7)} now)` : `Commit ${asked.slice(0, 7)}, the head of branch ${branch}`;
   return ctx.deployments.update(rec.id, { commitSha: asked }, [{ status: rec.status, source: 'orchestrator', note }]);
 }
 
+/** Deploys of the service in flight looked at (newest first), at most: each is a compare on GitHub. */
+const IN_FLIGHT_LOOKED_AT = 5;
+/** The service's newest other deployments of ours looked at for one in flight. */
+const OURS_LOOKED_AT = 20;
+/** Render's statuses of a deploy that has not ended (queued behind another included). */
+const IN_FLIGHT_ON_RENDER: DeployStatus[] = ['created', 'queued', 'build_in_progress', 'pre_deploy_in_progress', 'update_in_progress'];
+const isSha = (s: string | null | undefined): s is string => typeof s === 'string' && /^[0-9a-f]{40}$/.test(s);
+
 /**
  * A redeploy naming a commit that is already live, or older than the live one (behind it on the
- * branch), deploys nothing: CI runs finishing out of order, or a re-run of an old job, must not put
- * older code live over newer. Ends as canceled with the reason (the UI's and ci-deploy's "nothing
- * was deployed"); a commit ahead of the live one, or diverged from it (a force-push), is deployed.
- * Older code on purpose is a rollback, which this does not touch. The live commit is Render's: the
- * service's latest live deploy (docs/render-api.md "Deploy statuses"), compared on GitHub as
- * commitOnBranch does (docs/github-api.md).
+ * branch), or older than one being deployed on the service right now, deploys nothing: CI runs
+ * finishing out of order, or a re-run of an old job, must not put older code live over newer. A
+ * commit older than one in flight would be queued behind it on Render and go live after it, so the
+ * live commit alone is not enough to compare with. Ends as canceled with the reason (the UI's and
+ * ci-deploy's "nothing was deployed"); a commit ahead of them, or diverged (a force-push), is deployed.
+ * Older code on purpose is a rollback, which this does not touch. The live and in-flight commits are
+ * Render's (one page of the service's deploys: live or not ended, docs/render-api.md "Deploy statuses")
+ * and our own deployments' of the service not ended yet (checked, maybe not asked of Render yet: its
+ * answer not in, or two CI runs a moment apart), compared on GitHub as commitOnBranch does
+ * (docs/github-api.md). Two redeploys checked at the very same moment may still both go ahead.
  */
-async function notBehindLive(gh: GitHubClient, rec: DeploymentRecord, render: RenderClient, owner: string, name: string, branch: string, asked: string) {
-  const live = (await render.listDeploysPage(rec.serviceId!, { limit: 1, status: 'live' })).items[0]?.commit?.id;
-  if (!live || !/^[0-9a-f]{40}$/.test(live)) return;
+async function notBehindLiveOrDeploying(ctx: WorkerContext, gh: GitHubClient, rec: DeploymentRecord, render: RenderClient, owner: string, name: string, branch: string, asked: string) {
+  const [page, ours] = await Promise.all([
+    render.listDeploysPage(rec.serviceId!, { limit: 20, status: ['live', ...IN_FLIGHT_ON_RENDER] }),
+    commitsOfOursInFlight(ctx, rec),
+  ]);
+  let live = page.items.find((d) => d.status === 'live')?.commit?.id;
+  // A page full of deploys in flight (newest first) may end before the live one.
+  if (!live && page.nextCursor) live = (await render.listDeploysPage(rec.serviceId!, { limit: 1, status: 'live' })).items[0]?.commit?.id;
   const short = asked.slice(0, 7);
-  let status = live === asked ? 'identical' : null;
-  if (!status) {
-    try {
-      ({ status } = await gh.compareCommits(owner, name, live, asked));
-    } catch (err) {
-      // The live commit is gone from the repository (history rewritten): nothing to be behind of.
-      if (err instanceof GitHubError && err.kind === 'not_found') return;
-      throw err;
+  const fields = { commitSha: asked };
+  if (isSha(live)) {
+    const status = live === asked ? 'identical' : await compared(gh, owner, name, live, asked);
+    if (status === 'identical') {
+      throw new DeployFailed({ code: 'commit_already_live', message: `Commit ${short} is already live on this service. Nothing was deployed.` }, 'canceled', fields);
+    }
+    if (status === 'behind') {
+      throw new DeployFailed({
+        code: 'newer_commit_live',
+        message: `Commit ${live.slice(0, 7)} (${live}), newer than ${short} on branch "${branch}", is already live on this service. Nothing was deployed; to put older code live, roll back to one of its deploys.`,
+      }, 'canceled', fields);
     }
   }
-  const fields = { commitSha: asked };
-  if (status === 'identical') {
-    throw new DeployFailed({ code: 'commit_already_live', message: `Commit ${short} is already live on this service. Nothing was deployed.` }, 'canceled', fields);
-  }
-  if (status === 'behind') {
+  const onRender = page.items.filter((d) => d.status !== 'live').map((d) => d.commit?.id);
+  const inFlight = [...new Set([...ours, ...onRender])].filter((c): c is string => isSha(c) && c !== asked && c !== live).slice(0, IN_FLIGHT_LOOKED_AT);
+  const statuses = await Promise.all(inFlight.map((c) => compared(gh, owner, name, c, asked)));
+  const newer = inFlight.find((_, i) => statuses[i] === 'behind');
+  if (newer) {
     throw new DeployFailed({
-      code: 'newer_commit_live',
-      message: `Commit ${live.slice(0, 7)} (${live}), newer than ${short} on branch "${branch}", is already live on this service. Nothing was deployed; to put older code live, roll back to one of its deploys.`,
+      code: 'newer_commit_deploying',
+      message: `Commit ${newer.slice(0, 7)} (${newer}), newer than ${short} on branch "${branch}", is being deployed on this service now. Nothing was deployed (${short} would have gone live after it); to put older code live, roll back to one of its deploys.`,
     }, 'canceled', fields);
   }
+}
+
+/** How `head` compares with `base` on GitHub; null when `base` is gone from the repository (history rewritten): nothing to be behind of. */
+async function compared(gh: GitHubClient, owner: string, name: string, base: string, head: string): Promise<string | null> {
+  try {
+    return (await gh.compareCommits(owner, name, base, head)).status;
+  } catch (err) {
+    if (err instanceof GitHubError && err.kind === 'not_found') return null;
+    throw err;
+  }
+}
+
+/**
+ * The commits of this user's other deployments of the service that have not ended, newest first:
+ * one checked and about to be asked of Render, or asked and not yet listed there, is in flight too.
+ */
+async function commitsOfOursInFlight(ctx: WorkerContext, rec: DeploymentRecord): Promise<string[]> {
+  const ids = (await ctx.deployments.idsOfService(rec.userId, rec.serviceId!)).filter((id) => id !== rec.id).slice(-OURS_LOOKED_AT).reverse();
+  // A record that fails its MAC says nothing (it is refused wherever it is read).
+  const others = await Promise.all(ids.map((id) => ctx.deployments.get(id).catch(() => null)));
+  return others.flatMap((o) => (o && !isTerminal(o.status) && (o.commitSha ?? o.renderCommitId) ? [(o.commitSha ?? o.renderCommitId)!] : []));
 }
 
 const isHidden = (err: unknown) => err instanceof GitHubError && (err.kind === 'not_found' || err.kind === 'forbidden');
