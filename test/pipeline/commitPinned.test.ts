@@ -1,7 +1,7 @@
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import type { Stack } from '../helpers/stack.js';
 import { useGitHubLinkedPipelineStack, type PipelineStack } from '../helpers/pipelineStack.js';
-import { renderCalls, renderDeploysOf, signedInWithKey, waitFinished } from '../helpers/pipeline.js';
+import { renderCalls, renderDeploysOf, signedInWithKey, until, waitFinished } from '../helpers/pipeline.js';
 
 // A deploy request may name the commit to deploy (commit_sha: CI's pushed commit). Pushes that land
 // before the worker starts (two close together, or one while the deploy waits in the queue) must not
@@ -61,6 +61,64 @@ test('a deploy of the commit that is the branch\'s head keeps the new service\'s
   t.like(deploys[0], { id: done.deployId, status: 'live', commit: { id: a } });
   t.is(renderCalls(stack, accountId, 'POST', '/services/{serviceId}/deploys/{deployId}/cancel').length, 0, 'nothing canceled');
   t.is(renderCalls(stack, accountId, 'POST', '/services/{serviceId}/deploys').length, 0, 'no second deploy asked');
+});
+
+const CANCEL_ROUTE = '/services/{serviceId}/deploys/{deployId}/cancel';
+const timelineNotes = (rec: { timeline: Array<{ note: string | null }> }) => rec.timeline.map((e) => e.note ?? '');
+
+/**
+ * A deploy of `a` (not the branch's head, `b`) on a new service, with Render's builds of it held in
+ * build_in_progress: waits until the deployment has asked Render for its deploy of `a`, or ended, or
+ * `releaseOn` says so of the record, then lets the builds go and returns the finished deployment and
+ * the service's deploys.
+ */
+async function pinnedWithBuildsHeld(t: ExecutionContext, login: string, beforeDeploy: (apiKey: string) => void, releaseOn: (rec: { timeline: Array<{ note: string | null }> }) => boolean = () => false) {
+  const { agent, apiKey, accountId } = await signedInWithKey(stack, login);
+  stack.github.addRepo({ owner: login, name: 'app', branches: { main: NODE_APP } });
+  const a = stack.github.branchHead(login, 'app', 'main')!;
+  const b = stack.github.push(login, 'app', 'main', { ...NODE_APP, 'b.js': '' });
+  const releaseBuilds = stack.render.holdPhase({ serviceName: login }, 'build_in_progress');
+  t.teardown(releaseBuilds);
+  beforeDeploy(apiKey);
+  const res = await agent.post('/api/render/deploy', { github_repo: `${login}/app`, branch: 'main', project_name: login, commit_sha: a });
+  t.is(res.status, 202, res.text);
+  // The deploy of A asked of Render (queued behind the head's build, or started once it stopped), or the deployment over.
+  await until('the deploy of A asked for', async () => {
+    const rec = (await agent.get(`/api/render/deployments/${res.json.id}`)).json;
+    if (rec.finished || releaseOn(rec)) return rec;
+    return rec.serviceId && (await renderDeploysOf(stack, apiKey, rec.serviceId)).some((d) => d.commit?.id === a) ? rec : null;
+  }, 60_000);
+  releaseBuilds();
+  const done = await waitFinished(agent, res.json.id, 60_000);
+  const deploys = done.serviceId ? await renderDeploysOf(stack, apiKey, done.serviceId) : [];
+  return { a, b, done, deploys, cancels: () => renderCalls(stack, accountId, 'POST', CANCEL_ROUTE) };
+}
+
+test.serial('a new service\'s first deploy (the branch\'s head) whose cancel fails is stopped on a second try, before the commit asked for is deployed', async (t) => {
+  // The cancel's failure was ignored: the head's build went on, the commit asked for queued behind it,
+  // and the head went live for a while before it.
+  const { a, b, done, deploys, cancels } = await pinnedWithBuildsHeld(t, 'pincancel', (apiKey) => {
+    stack.render.setFault({ method: 'POST', route: CANCEL_ROUTE, apiKey, kind: 'status', status: 503, count: 1 });
+  });
+  t.is(done.status, 'live', JSON.stringify(done.failure));
+  t.like(done, { commitSha: a, renderCommitId: a });
+  const head = deploys.find((d) => d.commit?.id === b)!;
+  t.is(head.status, 'canceled', 'the head never went live');
+  t.is(cancels().filter((c) => c.status === 200).length, 1);
+  t.true(timelineNotes(done).some((n) => n.includes(`did not stop the new service's first deploy (branch head ${b.slice(0, 7)})`)), JSON.stringify(done.timeline));
+  t.true(timelineNotes(done).some((n) => n.includes(`first deploy (branch head ${b.slice(0, 7)}) is stopped`)), JSON.stringify(done.timeline));
+});
+
+test.serial('a new service\'s first deploy that cannot be stopped at all: the commit asked for is deployed once it has ended, and the timeline says the head went live', async (t) => {
+  const { a, b, done, deploys } = await pinnedWithBuildsHeld(t, 'pinstuck', (apiKey) => {
+    stack.render.setFault({ method: 'POST', route: CANCEL_ROUTE, apiKey, kind: 'status', status: 503 });
+  }, (rec) => timelineNotes(rec).some((n) => n.includes('did not stop')));
+  t.teardown(() => stack.render.clearFaults());
+  t.is(done.status, 'live', JSON.stringify(done.failure));
+  t.like(done, { commitSha: a, renderCommitId: a });
+  t.is(deploys.find((d) => d.commit?.id === b)?.status, 'deactivated');
+  t.is(deploys.find((d) => d.status === 'live')?.commit?.id, a);
+  t.true(timelineNotes(done).some((n) => n.includes(`branch head ${b.slice(0, 7)}) went live before it could be stopped`)), JSON.stringify(done.timeline));
 });
 
 test('a commit_sha that is not a full SHA is a 400 and queues nothing', async (t) => {

@@ -1,6 +1,6 @@
 import { RenderApiError, type RenderClient } from '../../server/render/client.js';
 import { sameRepo, suggestFreeName } from '../../server/render/serviceNames.js';
-import type { Service, ServiceType } from '../../server/render/types.js';
+import type { Deploy, Service, ServiceType } from '../../server/render/types.js';
 import { serviceDetailsFor } from './serviceDetails.js';
 import { isTerminal, type DeploymentRecord } from '../../server/deployments/types.js';
 import { RecordTamperedError } from '../../server/deployments/integrity.js';
@@ -9,6 +9,7 @@ import type { WorkerContext } from '../context.js';
 import { DeployFailed } from './deployFailed.js';
 import { readDated } from '../../server/render/renderClock.js';
 import type { TakeAhead } from './runBudget.js';
+import { headNotStopped, stopMayBeRetried } from './branchHead.js';
 
 // The creating_service step: make the service, or adopt the one this same deployment made before a crash.
 
@@ -170,18 +171,30 @@ async function recordCreated(ctx: WorkerContext, rec: DeploymentRecord, render: 
   if (!next && created.deployId) {
     await render.cancelDeploy(service.id, created.deployId).catch(() => undefined);
     await ctx.deployments.noteAfterEnd(rec.id, fields);
-  } else if (pinned && created.deployId && !await buildsAskedCommit(render, rec, service.id, created.deployId)) {
-    // Best effort: left running, the deploy of the commit queues behind it and replaces it when it ends.
-    await render.cancelDeploy(service.id, created.deployId).catch(() => undefined);
+  } else if (next && pinned && created.deployId) {
+    const first = await firstDeployRead(render, service.id, created.deployId);
+    if (buildsAskedCommit(rec, first)) return next;
+    // Left running, the deploy of the commit would queue behind it, and the head go live first. A stop
+    // that fails is noted, and the next step (which lists the service's deploys anyway) stops it, or
+    // waits for it to end, before the commit is asked for (branchHead.ts).
+    try {
+      await render.cancelDeploy(service.id, created.deployId);
+    } catch (err) {
+      if (!stopMayBeRetried(err)) throw err;
+      return ctx.deployments.update(rec.id, {}, [{ status: next.status, source: 'orchestrator', note: headNotStopped(first ?? {}, next, err) }]);
+    }
   }
   // Kept (the head is the commit asked for, CI's usual case): the next step adopts it instead of
-  // building the commit again (ownDeploy.ts firstDeployOfOurService).
+  // building the commit again (ownDeploy.ts deployAlreadyOurs).
   return next;
 }
 
+/** A new service's first deploy as Render has it, or null when it cannot be read. */
+const firstDeployRead = (render: RenderClient, serviceId: string, deployId: string): Promise<Deploy | null> =>
+  render.getDeploy(serviceId, deployId).catch(() => null);
+
 /** Whether a new service's first deploy builds the commit the request named (unknown: no, it is stopped as before). */
-async function buildsAskedCommit(render: RenderClient, rec: DeploymentRecord, serviceId: string, deployId: string): Promise<boolean> {
-  const first = await render.getDeploy(serviceId, deployId).catch(() => null);
+function buildsAskedCommit(rec: DeploymentRecord, first: Deploy | null): boolean {
   return Boolean(first?.commit?.id) && first!.commit!.id === rec.request.commitSha;
 }
 

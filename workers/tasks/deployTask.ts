@@ -143,7 +143,11 @@ async function steps(ctx: WorkerContext, start: DeploymentRecord | null, render:
       case 'triggering_deploy':
         // A redeploy of a named commit checks it is on the service's branch first: no Render write otherwise.
         if (rec.kind === 'redeploy' && rec.request.commitSha && !rec.commitSha) rec = await verifyRedeployCommit(ctx, rec, creds, render);
-        else rec = await triggerDeploy(ctx, rec, render);
+        else {
+          const next = await triggerDeploy(ctx, rec, render);
+          if (typeof next === 'number') return next; // the new service's first deploy is not out of the way yet
+          rec = next;
+        }
         break;
       default:
         if (isTerminal(rec.status)) return rec;

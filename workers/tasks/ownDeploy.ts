@@ -129,30 +129,47 @@ export async function deployOfAsk(ctx: WorkerContext, render: RenderClient, rec:
 
 /**
  * The deploy Render started with a service this deployment created (its creation's answer was lost or
- * named no deploy): the service's first deploy, when its whole history fits in one page and it was
- * made after the record (by Render's clock: the page's Date).
+ * named no deploy, or the request named a commit): the service's first deploy, when its whole history
+ * fits in one page and it was made after the record (by Render's clock: the page's Date).
  */
-async function firstDeployOfOurService(ctx: WorkerContext, render: RenderClient, rec: DeploymentRecord): Promise<Deploy | null> {
+async function firstDeployOfNewService(ctx: WorkerContext, render: RenderClient, rec: DeploymentRecord): Promise<Deploy | null> {
   const { answer: page, onRender } = await readDated(ctx.clock, () => render.listDeploysPage(rec.serviceId!, { limit: PAGE }));
   const recordMade = onRender(Date.parse(rec.createdAt));
   const first = page.items.length < PAGE ? page.items.at(-1) : undefined;
-  if (!first || !createdSince(first, recordMade)) return null;
-  // A request that named a commit owns the first deploy only when it builds that commit (it builds the
-  // branch's head, which may be another: createService.ts stops it, and the commit is deployed by id).
-  const asked = rec.request.commitSha;
-  return !asked || (first.commit?.id === asked && first.status !== 'canceled') ? first : null;
+  return first && createdSince(first, recordMade) ? first : null;
 }
 
 /**
- * The deploy of this deployment Render already has, or null (ask for one):
- * - asked before (its answer was lost): the deploy of that ask (deployOfAsk);
- * - never asked, a deploy whose service it created (the creation's answer was lost): that service's
- *   first deploy;
- * - a redeploy or rollback that never asked has none.
+ * Whether the first deploy of the service this deployment created is its own. A request that named a
+ * commit owns it only when it builds that commit (it builds the branch's head, which may be another:
+ * createService.ts stops it, and the commit is deployed by id).
  */
-export async function deployAlreadyOurs(ctx: WorkerContext, render: RenderClient, rec: DeploymentRecord): Promise<Deploy | null> {
-  if (rec.deployRequestedAt) return deployOfAsk(ctx, render, rec);
-  return rec.kind === 'deploy' ? firstDeployOfOurService(ctx, render, rec) : null;
+function ownsFirstDeploy(rec: DeploymentRecord, first: Deploy): boolean {
+  const asked = rec.request.commitSha;
+  return !asked || (first.commit?.id === asked && first.status !== 'canceled');
+}
+
+async function firstDeployOfOurService(ctx: WorkerContext, render: RenderClient, rec: DeploymentRecord): Promise<Deploy | null> {
+  const first = await firstDeployOfNewService(ctx, render, rec);
+  return first && ownsFirstDeploy(rec, first) ? first : null;
+}
+
+/**
+ * What Render already has of this deployment before it asks for a deploy:
+ * - `ours`, the deploy of this deployment, or null (ask for one):
+ *   - asked before (its answer was lost): the deploy of that ask (deployOfAsk);
+ *   - never asked, a deploy whose service it created (the creation's answer was lost): that service's
+ *     first deploy;
+ *   - a redeploy or rollback that never asked has none;
+ * - `branchHead`: never asked, a deploy of a named commit whose new service's first deploy builds
+ *   another (the branch's head): that deploy, which must not go live first (renderDeploy.ts).
+ */
+export async function deployAlreadyOurs(ctx: WorkerContext, render: RenderClient, rec: DeploymentRecord): Promise<{ ours: Deploy | null; branchHead: Deploy | null }> {
+  if (rec.deployRequestedAt) return { ours: await deployOfAsk(ctx, render, rec), branchHead: null };
+  if (rec.kind !== 'deploy') return { ours: null, branchHead: null };
+  const first = await firstDeployOfNewService(ctx, render, rec);
+  if (!first) return { ours: null, branchHead: null };
+  return ownsFirstDeploy(rec, first) ? { ours: first, branchHead: null } : { ours: null, branchHead: first };
 }
 
 /**

@@ -3,20 +3,31 @@ import type { Deploy } from '../../server/render/types.js';
 import { isTerminal, type DeploymentRecord, type DeploymentStatus, type DeploymentFailure } from '../../server/deployments/types.js';
 import type { WorkerContext } from '../context.js';
 import { finish } from './finishDeploy.js';
+import { branchHeadOutOfTheWay } from './branchHead.js';
 import { deployAlreadyOurs, deployOfAsk, deployToWatch } from './ownDeploy.js';
 import { FAILURE_TEXT, RENDER_TO_STATUS, isInProgressOnRender } from '../../server/deployments/renderStatus.js';
 
 // The Render deploy of a deployment (workers/tasks/deployTask.ts): triggering_deploy → Render's
 // statuses → live or a failure, watched with delayed jobs.
 
-/** Ask for a deploy once: a retry first adopts the deploy its lost answer would have named (ownDeploy.ts). */
-export async function triggerDeploy(ctx: WorkerContext, rec: DeploymentRecord, render: RenderClient) {
+/**
+ * Ask for a deploy once: a retry first adopts the deploy its lost answer would have named (ownDeploy.ts).
+ * A number: look again after that many ms (the new service's first deploy is not out of the way yet).
+ */
+export async function triggerDeploy(ctx: WorkerContext, rec: DeploymentRecord, render: RenderClient): Promise<DeploymentRecord | number | null> {
   const serviceId = rec.serviceId!;
   // A deploy Render started for this deployment already (our earlier request whose answer was lost,
   // or the first deploy of a service whose creation we adopted) is taken over, not doubled; one
   // someone else started meanwhile (the dashboard, a push, another commit) never is.
-  const adopted = await deployAlreadyOurs(ctx, render, rec);
+  const { ours: adopted, branchHead } = await deployAlreadyOurs(ctx, render, rec);
   if (adopted) return recordAskedDeploy(ctx, rec, render, adopted);
+  // A named commit on a new service whose first deploy builds the branch's head: that one is stopped
+  // (or has ended) before ours is asked for, or it would go live first (branchHead.ts).
+  if (branchHead) {
+    const next = await branchHeadOutOfTheWay(ctx, rec, render, branchHead);
+    if (next === null || typeof next === 'number') return next;
+    rec = next;
+  }
   const marked = await ctx.deployments.update(rec.id, { deployRequestedAt: new Date(ctx.clock.now()).toISOString() });
   if (!marked) return null;
   if (rec.kind === 'rollback' && rec.rollbackToDeployId) {
