@@ -4,12 +4,38 @@ import { guardedPostJson, UnsafeUrlError, type PostResult, type UrlGuardOptions 
 /** How an alert leaves the process: (url, JSON body) → HTTP status. The default is the SSRF-guarded POST. */
 export type AlertPost = (url: string, body: string) => Promise<PostResult>;
 
+/** How one delivery went: Slack took it, or why not (worded for the person who set the webhook; never the URL). */
+export type DeliveryResult = { ok: true } | { ok: false; reason: string };
+
+/** Slack's incoming-webhook refusals (https://api.slack.com/messaging/webhooks#handling_errors) by status. */
+const REFUSALS: Record<number, string> = {
+  400: 'Slack refused the message (HTTP 400)',
+  403: 'Slack refused the webhook (HTTP 403): its token is invalid or was revoked',
+  404: 'Slack does not know this webhook (HTTP 404): it was deleted or is mistyped',
+  410: 'Slack answered HTTP 410: the webhook\'s channel is archived or gone',
+};
+
+/** Why a POST did not reach Slack, from the error's code or the guard's reason only (messages may name the host's address). */
+function failureReason(err: unknown): string {
+  if (err instanceof UnsafeUrlError) {
+    return /does not resolve/.test(err.message)
+      ? 'Slack could not be reached: hooks.slack.com does not resolve here (no internet access?)'
+      : `the webhook URL was refused (${err.message.replace(/^refused webhook URL: /, '')})`;
+  }
+  const code = (err as { code?: unknown })?.code;
+  if (typeof code === 'string' && /^[A-Z_]{3,40}$/.test(code)) return `Slack could not be reached (${code})`;
+  if ((err as Error)?.message === 'webhook timed out') return 'Slack did not answer within 5 seconds';
+  return 'Slack could not be reached';
+}
+
 export interface SlackAlerter {
   /**
    * Fire an alert; true when Slack accepted it. Never throws and never rejects: failures are logged
    * (without the URL, which is a secret).
    */
   send(text: string): Promise<boolean>;
+  /** The same, saying why when Slack did not accept it (the Sentinel test message shows it). */
+  attempt(text: string): Promise<DeliveryResult>;
   readonly enabled: boolean;
 }
 
@@ -32,19 +58,22 @@ const MAX_TEXT = 500;
 export function createSlackAlerter(opts: SlackAlerterOptions): SlackAlerter {
   const { webhookUrl, logger } = opts;
   const post: AlertPost = opts.post ?? ((url, body) => guardedPostJson(url, body, { ...opts.guard, timeoutMs: opts.timeoutMs ?? 5_000 }));
+  async function attempt(text: string): Promise<DeliveryResult> {
+    if (!webhookUrl) return { ok: false, reason: 'no Slack webhook is set' };
+    const safe = text.replace(/\b(rnd_|gh[pousr]_|github_pat_|xox[abprs]-)[A-Za-z0-9_-]*/gi, '$1…').slice(0, MAX_TEXT);
+    try {
+      const res = await post(webhookUrl, JSON.stringify({ text: safe }));
+      if (res.status >= 200 && res.status < 300) return { ok: true };
+      logger.warn({ status: res.status }, 'Slack alert not accepted');
+      return { ok: false, reason: REFUSALS[res.status] ?? `Slack answered HTTP ${res.status}` };
+    } catch (err) {
+      logger.warn({ reason: err instanceof UnsafeUrlError ? err.message : (err as Error)?.message ?? 'unknown' }, 'Slack alert failed');
+      return { ok: false, reason: failureReason(err) };
+    }
+  }
   return {
     enabled: Boolean(webhookUrl),
-    async send(text) {
-      if (!webhookUrl) return false;
-      const safe = text.replace(/\b(rnd_|gh[pousr]_|github_pat_|xox[abprs]-)[A-Za-z0-9_-]*/gi, '$1…').slice(0, MAX_TEXT);
-      try {
-        const res = await post(webhookUrl, JSON.stringify({ text: safe }));
-        if (res.status >= 200 && res.status < 300) return true;
-        logger.warn({ status: res.status }, 'Slack alert not accepted');
-      } catch (err) {
-        logger.warn({ reason: err instanceof UnsafeUrlError ? err.message : (err as Error)?.message ?? 'unknown' }, 'Slack alert failed');
-      }
-      return false;
-    },
+    attempt,
+    async send(text) { return (await attempt(text)).ok; },
   };
 }

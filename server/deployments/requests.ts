@@ -16,11 +16,16 @@ import { redisScript } from '../redisScript.js';
 import { MAX_MOVE_HOPS, sessionKeys } from '../sessions/records.js';
 import { revokedFailure } from './revocation.js';
 import { githubRepoOf } from '../render/serviceNames.js';
+import { SERVICE_TYPES, type ServiceTypeName } from '../stacks/serviceTypes.js';
 
 interface Requester { userId: number; sessionRef: string; keyFingerprint: string }
 
 /** What a redeploy or rollback record takes from the service it deploys again. */
-export interface ServiceToDeploy { id: string; name: string; ownerId: string; repo: string | null; branch: string | null; dashboardUrl: string | null; serviceUrl: string | null }
+export interface ServiceToDeploy {
+  id: string; name: string; ownerId: string; repo: string | null; branch: string | null; dashboardUrl: string | null; serviceUrl: string | null;
+  /** Render's type, when one we know: the page shows a static site's redeploy without a Deploy step (Render has none). */
+  type: ServiceTypeName | null;
+}
 
 export function serviceToDeploy(svc: Service): ServiceToDeploy {
   // The service's public URL, as the first deploy's record has it: a redeploy's page links the live site too.
@@ -28,6 +33,7 @@ export function serviceToDeploy(svc: Service): ServiceToDeploy {
   return {
     id: svc.id, name: svc.name, ownerId: svc.ownerId, repo: svc.repo ?? null, branch: svc.branch ?? null,
     dashboardUrl: svc.dashboardUrl ?? null, serviceUrl: typeof url === 'string' && url ? url : null,
+    type: (SERVICE_TYPES as readonly string[]).includes(svc.type) ? svc.type : null,
   };
 }
 
@@ -158,6 +164,7 @@ export function createDeployRequests(opts: {
         ownerId: service.ownerId, region: '', plan: '', envVarKeys: [], buildCommand: null, startCommand: null,
         ...(clearCache ? { clearCache: true as const } : {}),
         ...(commitSha ? { commitSha } : {}),
+        ...(service.type ? { serviceType: service.type } : {}),
       };
       // What makes two asks the same one: the service, the kind and its target (a deploy's body never has
       // this shape). The commit only when named, so keys claimed before commit_sha existed still replay.

@@ -27,6 +27,11 @@ export const ServiceView = view('Service', z.object({
   suspended: z.boolean(),
   state: z.enum(SERVICE_STATES),
   latestDeploy: DeploySummaryView.nullable(),
+  /**
+   * Whether any deploy of the service has been live (its URL serves something): null when not looked up.
+   * A service whose newest build failed may still serve an older deploy; one whose builds all failed serves nothing.
+   */
+  beenLive: z.boolean().nullable(),
   dashboardUrl: z.string().nullable(),
   url: z.string().nullable(),
   region: z.string().nullable(),
@@ -59,12 +64,16 @@ function presentDeploySummary(d: Deploy): PresentedDeploySummary {
   };
 }
 
+/** A deploy that is or was live: Render keeps serving the live one whatever builds fail after it. */
+export const wasLive = (d: Deploy | null | undefined): boolean => d?.status === 'live' || d?.status === 'deactivated';
+
 /**
  * A whitelist of a Render service: anything Render adds later (or details such as env-specific
  * commands, disks, IP allow lists) never reaches the browser or the cache by accident.
- * `latest` is the service's newest deploy (null: it has none; undefined: not looked up).
+ * `latest` is the service's newest deploy (null: it has none; undefined: not looked up); `beenLive`
+ * whether any deploy of it has been live, when known (else what `latest` alone tells).
  */
-export function presentService(s: Service, latest?: Deploy | null): PresentedService {
+export function presentService(s: Service, latest?: Deploy | null, beenLive?: boolean): PresentedService {
   const details = (s.serviceDetails ?? {}) as Record<string, unknown>;
   const suspended = s.suspended === 'suspended';
   return {
@@ -77,6 +86,7 @@ export function presentService(s: Service, latest?: Deploy | null): PresentedSer
     suspended,
     state: stateOf(suspended, latest),
     latestDeploy: latest ? presentDeploySummary(latest) : null,
+    beenLive: beenLive ?? (latest === undefined ? null : latest === null ? false : wasLive(latest) ? true : null),
     dashboardUrl: text(s.dashboardUrl),
     url: text(details.url),
     region: text(details.region),

@@ -1,5 +1,5 @@
 import type { DeploymentStore } from '../deployments/store.js';
-import { presentService, type PresentedService } from '../presenters/service.js';
+import { presentService, wasLive, type PresentedService } from '../presenters/service.js';
 import type { RenderClient } from './client.js';
 import { RenderApiError } from './errors.js';
 import type { Deploy, Service } from './types.js';
@@ -11,19 +11,28 @@ interface OverviewCaller { client: RenderClient; ownerIds: readonly string[]; us
 
 /**
  * The caller's services as the dashboard shows them: each with its latest deploy (so a service whose
- * last build broke says so), and the caller's deployment records brought in line with what Render
- * reports: a service gone from Render marks its deployments "service deleted", and a live record whose
- * deploy Render has since replaced (a push, the Render dashboard) becomes `deactivated`. Runs once per
- * cache period (see serviceCache.ts), not per request.
+ * last build broke says so) and whether it has ever been live, and the caller's deployment records
+ * brought in line with what Render reports: a service gone from Render marks its deployments "service
+ * deleted", and a live record whose deploy Render has since replaced (a push, the Render dashboard)
+ * becomes `deactivated`. Runs once per cache period (see serviceCache.ts), not per request.
  */
 export async function loadServiceOverview(caller: OverviewCaller, deployments: DeploymentStore): Promise<PresentedService[]> {
   // The services our records point at are read while Render answers: no round trip of their own after it.
   const known = deployments.servicesOfUser(caller.userId);
   known.catch(() => undefined); // awaited below; a Render failure first must not leave it unhandled
   const services = await caller.client.listServices({ ownerId: [...caller.ownerIds] });
-  const latest = await mapLimited(services, DEPLOY_LOOKUPS, async (s) => (await caller.client.listDeploys(s.id, { limit: 1 }))[0] ?? null);
+  const looked = await mapLimited(services, DEPLOY_LOOKUPS, async (s) => {
+    const newest = (await caller.client.listDeploys(s.id, { limit: 1 }))[0] ?? null;
+    // A card offers "Open site" only for a service that has served something. The newest deploy says so
+    // when it is (or was) live, or when there is none; else (building, failed, canceled) one more GET
+    // asks whether an older one ever went live: only for those services, once per cache period.
+    const beenLive = newest === null || wasLive(newest) ? newest !== null
+      : (await caller.client.listDeploys(s.id, { status: ['live', 'deactivated'], limit: 1 })).length > 0;
+    return { newest, beenLive };
+  });
+  const latest = looked.map((l) => l.newest);
   await reconcileRecords(caller, deployments, await known, services, latest);
-  return services.map((s, i) => presentService(s, latest[i]));
+  return services.map((s, i) => presentService(s, latest[i], looked[i]!.beenLive));
 }
 
 async function reconcileRecords(caller: OverviewCaller, deployments: DeploymentStore, known: Record<string, string>, services: Service[], latest: Array<Deploy | null>) {

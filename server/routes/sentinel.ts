@@ -35,7 +35,11 @@ const TestAlertBody = z.object({
 const SentinelView = view('Sentinel', SentinelSettingsView.extend({
   counts: z.object({ high: z.number().int(), medium: z.number().int(), low: z.number().int(), total: z.number().int() }),
 }));
-const TestAlertView = view('TestAlertQueued', z.object({ queued: z.literal(true) }));
+const TestAlertView = view('TestAlertResult', z.object({
+  delivered: z.boolean(),
+  /** Why Slack did not take it (its refusal, or why it could not be reached); null when delivered. Never the URL. */
+  reason: z.string().nullable(),
+}), 'Whether Slack accepted the test message.');
 const FindingListView = view('SentinelFindingList', z.object({ findings: z.array(FindingView) }));
 
 const blankIsAbsent = (v: unknown) => (v === '' ? undefined : v);
@@ -104,7 +108,7 @@ export function sentinelRoutes(router: Router, deps: AppDeps, opts: SentinelRout
     ctx.body = await view(userId, ref);
   });
 
-  router.post('/api/sentinel/test-alert', documented({ summary: 'Send a test alert to a Slack webhook (given, or the saved one)', tag: 'sentinel', responses: { 202: TestAlertView }, errors: ['slack_not_configured'] }), requireUser(), requireCsrf(), requireRenderKey(), validate({ body: TestAlertBody }), async (ctx, next) => {
+  router.post('/api/sentinel/test-alert', documented({ summary: 'Send a test alert to a Slack webhook (given, or the saved one) and say whether Slack accepted it', tag: 'sentinel', responses: { 200: TestAlertView }, errors: ['slack_not_configured'] }), requireUser(), requireCsrf(), requireRenderKey(), validate({ body: TestAlertBody }), async (ctx, next) => {
     // A URL that is not a Slack webhook is refused before it counts against the limit.
     const given = ctx.input.body.slackWebhookUrl;
     const problem = given ? checkSlackWebhook(given, alerts.hosts) : null;
@@ -115,10 +119,9 @@ export function sentinelRoutes(router: Router, deps: AppDeps, opts: SentinelRout
     const userId = ctx.state.user.id;
     const url = body.slackWebhookUrl ?? store.openSlackUrl(userId, (await store.getSettings(userId))?.slackSealed ?? null);
     if (!url) throw errors.slackNotConfigured();
-    // Delivery goes through the SSRF guard in the background; Slack's answer is logged, not awaited.
-    void alerts.test(url);
-    ctx.status = 202;
-    ctx.body = { queued: true } satisfies z.infer<typeof TestAlertView>;
+    // Awaited (through the SSRF guard, 5 s at most): the page says whether Slack took it and, if not, why.
+    const result = await alerts.test(url);
+    ctx.body = (result.ok ? { delivered: true, reason: null } : { delivered: false, reason: result.reason }) satisfies z.infer<typeof TestAlertView>;
   });
 
   router.get('/api/sentinel/findings', documented({ summary: 'The caller\'s Sentinel findings, newest first', tag: 'sentinel', responses: { 200: FindingListView } }), requireUser(), validate({ query: FindingsQuery }), async (ctx) => {

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from '../logger.js';
-import { createSlackAlerter, type AlertPost } from '../alerts/slack.js';
+import { createSlackAlerter, type AlertPost, type DeliveryResult } from '../alerts/slack.js';
 import type { UrlGuardOptions } from '../alerts/urlGuard.js';
 import { redisScript } from '../redisScript.js';
 import { CURRENT, type RoundGuard } from './guardedWrites.js';
@@ -71,13 +71,16 @@ export function alertText(f: Finding): string {
 export function createSentinelAlerts(opts: SentinelAlertOptions & { redis: Redis; prefix: string; logger: Logger }) {
   const keys = sentinelKeys(opts.prefix);
   const hosts = opts.slackHosts ?? ['hooks.slack.com'];
-  /** True when Slack accepted the message. */
-  const deliver = async (url: string, text: string): Promise<boolean> => {
-    if (checkSlackWebhook(url, hosts)) return false; // a stored URL that no longer passes is not used
+  /** Whether Slack accepted the message, and why not. */
+  const attempt = async (url: string, text: string): Promise<DeliveryResult> => {
+    const problem = checkSlackWebhook(url, hosts);
+    if (problem) return { ok: false, reason: problem }; // a stored URL that no longer passes is not used
     const { pathname, search } = new URL(url);
     const target = opts.slackOrigin ? new URL(`${pathname}${search}`, opts.slackOrigin).toString() : url;
-    return createSlackAlerter({ webhookUrl: target, logger: opts.logger, post: opts.post, guard: opts.guard }).send(text);
+    return createSlackAlerter({ webhookUrl: target, logger: opts.logger, post: opts.post, guard: opts.guard }).attempt(text);
   };
+  /** True when Slack accepted the message. */
+  const deliver = async (url: string, text: string): Promise<boolean> => (await attempt(url, text)).ok;
   return {
     hosts,
     /**
@@ -109,8 +112,9 @@ export function createSentinelAlerts(opts: SentinelAlertOptions & { redis: Redis
       await opts.redis.del(onceKey);
       return false;
     },
-    async test(url: string): Promise<void> {
-      await deliver(url, '[Sentinel] Test message from render-orchestrator: alerts for your Render workspace will arrive here.');
+    /** The test message, awaited: the page says whether Slack took it (a failed alert is otherwise only a log line). */
+    async test(url: string): Promise<DeliveryResult> {
+      return attempt(url, '[Sentinel] Test message from render-orchestrator: alerts for your Render workspace will arrive here.');
     },
   };
 }

@@ -11,24 +11,29 @@ export interface SlackReceiver {
   texts: string[];
   /** `METHOD /path body` of every request received. */
   bodies: string[];
+  /** Answer POSTs to `path` with `status` and `body` from now on (a revoked or deleted webhook), as Slack does. */
+  refuse(path: string, status: number, body: string): void;
   close(): Promise<void>;
 }
 
 export async function startSlackReceiver(path = '/services/T000/B000/XXXXXXXXXXXXXXXX'): Promise<SlackReceiver> {
   const texts: string[] = [];
   const bodies: string[] = [];
+  const refusals = new Map<string, { status: number; body: string }>();
   const server: Server = createServer((req, res) => {
     let body = '';
     req.on('data', (c) => { body += String(c); });
     req.on('end', () => {
       bodies.push(`${req.method} ${req.url} ${body}`);
       try { texts.push(String((JSON.parse(body) as { text?: unknown }).text)); } catch { texts.push(body); }
-      res.writeHead(200).end('ok');
+      const refusal = refusals.get(req.url ?? '');
+      if (refusal) res.writeHead(refusal.status).end(refusal.body);
+      else res.writeHead(200).end('ok');
     });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const host = `127.0.0.1:${(server.address() as AddressInfo).port}`;
-  return { url: `http://${host}${path}`, origin: `http://${host}`, host, texts, bodies, close: () => new Promise<void>((r) => server.close(() => r())) };
+  return { url: `http://${host}${path}`, origin: `http://${host}`, host, texts, bodies, refuse: (p, status, body) => { refusals.set(p, { status, body }); }, close: () => new Promise<void>((r) => server.close(() => r())) };
 }
 
 /** Sentinel alert options that deliver every tenant webhook (hooks.slack.com included) to `receiver`. */

@@ -66,7 +66,8 @@ test.serial('Slack: the tenant\'s webhook gets the alert (no secrets, deduplicat
   const before = { tenant: s.tenantSlack.texts.length, operator: s.operatorSlack.texts.length };
   await enable(dee.agent, { slackWebhookUrl: s.tenantSlack.url });
   const test1 = await dee.agent.post('/api/sentinel/test-alert', {});
-  t.is(test1.status, 202);
+  t.is(test1.status, 200);
+  t.is(test1.json.delivered, true);
   await control('/audit', { ownerId: dee.ownerId, event: 'DownloadDatabaseBackupEvent', metadata: { postgres: 'dpg-dee' } });
   await control('/audit', { ownerId: dee.ownerId, event: 'DownloadDatabaseBackupEvent', metadata: { postgres: 'dpg-dee' } });
   await control('/logs', { resourceId: dee.services[0]!.id, messages: [`FATAL: password authentication failed for user "app" password=${SECRET_ENV_VALUE}`] });

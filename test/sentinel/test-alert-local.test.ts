@@ -14,7 +14,8 @@ test.after.always(async () => { await stack?.close(); });
 test.serial('POST /api/sentinel/test-alert with a hooks.slack.com webhook reaches the local receiver, not Slack', async (t) => {
   const { agent } = await signedInWithKey(stack, 'slack-local');
   const res = await agent.post('/api/sentinel/test-alert', { slackWebhookUrl: 'https://hooks.slack.com/services/T0000/B0000/localdelivery00' });
-  t.is(res.status, 202);
+  t.is(res.status, 200);
+  t.deepEqual(res.json, { delivered: true, reason: null }, 'answered once Slack (here the local receiver) took it');
   const got = await waitFor('the test message at the local receiver', async () => stack.slack.bodies.find((b) => b.startsWith('POST /services/T0000/B0000/localdelivery00 ')));
   t.regex(got, /Test message from render-orchestrator/);
   t.false(stack.logs.some((l) => l.includes('Slack alert failed')), 'delivery did not fail (no DNS lookup, no refused URL)');

@@ -14,7 +14,7 @@ let stack: Stack;
 useScannedStack(test, { renderOptions: { rateLimits: { createService: { limit: 10_000 }, write: { limit: 10_000 } } } }, (s) => ({ stack } = s));
 
 // state and latestDeploy since issue 12 (a card shows its latest deploy's outcome).
-const SERVICE_FIELDS = ['branch', 'createdAt', 'dashboardUrl', 'id', 'latestDeploy', 'name', 'ownerId', 'plan', 'region', 'repo', 'runtime', 'state', 'suspended', 'type', 'updatedAt', 'url'];
+const SERVICE_FIELDS = ['beenLive', 'branch', 'createdAt', 'dashboardUrl', 'id', 'latestDeploy', 'name', 'ownerId', 'plan', 'region', 'repo', 'runtime', 'state', 'suspended', 'type', 'updatedAt', 'url'];
 
 const tenant = (name: string) => tenantOf(stack, name);
 const listCalls = (tn: Tenant) => listCallsOf(stack, tn);

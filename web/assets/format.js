@@ -45,6 +45,21 @@ export function duration(fromIso, toIso) {
   return `${Math.floor(s / 60)} min ${s % 60} s`;
 }
 
+/** Render's deploy triggers (spec/render-openapi.json, docs/render-api.md §6.2) as its dashboard words them. */
+const TRIGGERS = {
+  api: 'API', blueprint_sync: 'Blueprint sync', deploy_hook: 'Deploy hook', deployed_by_render: 'Deployed by Render',
+  manual: 'Manual', new_commit: 'New commit', other: 'Other', rollback: 'Rollback', service_resumed: 'Service resumed',
+  service_updated: 'Service updated',
+};
+
+/** "API" for `api`; a trigger Render adds later reads as its words ("some_new_one" → "Some new one"). */
+export function triggerLabel(trigger) {
+  if (!trigger) return '';
+  if (TRIGGERS[trigger]) return TRIGGERS[trigger];
+  const words = String(trigger).replaceAll('_', ' ');
+  return words.charAt(0).toUpperCase() + words.slice(1);
+}
+
 /** A Render service name from a repository name: lowercase DNS label, at most 63 characters. */
 export function serviceNameFromRepo(repoName) {
   return String(repoName)

@@ -53,6 +53,8 @@ export function createRepoPicker({ api, onSelect }) {
       status.textContent = count === 0
         ? (query ? `No repository matches “${query}”.` : 'No repositories found on your GitHub account.')
         : `${count} ${count === 1 ? 'repository' : 'repositories'}${res.hasMore ? ' (more available)' : ''}${query ? ` matching “${query}”` : ''}.`;
+      // More was typed while this search was on its way: its search follows; meanwhile only what matches shows.
+      if (search.value.trim() !== query) narrowToTyped();
     } catch (err) {
       if (mine !== seq) return;
       status.textContent = `Could not load repositories: ${err.message}`;
@@ -100,7 +102,30 @@ export function createRepoPicker({ api, onSelect }) {
     onSelect(repo);
   }
 
+  /**
+   * The list always matches the filter shown: while the typed text waits for its search (the debounce, the
+   * answer), the results already listed that do not contain it are hidden at once, as the server's own
+   * match would drop them (a case-insensitive substring of owner/name). Otherwise a result clicked in that
+   * window, then "Change", showed every repository under the new filter until the search answered.
+   */
+  function narrowToTyped() {
+    const needle = search.value.trim().toLowerCase();
+    if (needle === query.toLowerCase()) {
+      for (const li of list.children) li.hidden = false;
+      return;
+    }
+    let shown = 0;
+    for (const li of list.children) {
+      li.hidden = !li.querySelector('.repo-option')?.dataset.repo.toLowerCase().includes(needle);
+      if (!li.hidden) shown += 1;
+    }
+    // "Load more" pages the previous search's results, not this one's.
+    more.hidden = true;
+    status.textContent = `Searching for “${search.value.trim()}”…${shown ? '' : ' No repository listed so far matches.'}`;
+  }
+
   search.addEventListener('input', () => {
+    narrowToTyped();
     clearTimeout(debounce);
     debounce = setTimeout(() => {
       query = search.value.trim();

@@ -92,6 +92,27 @@ export const STEPS = [
 const FAILED_AT = { build_failed: 'build', update_failed: 'deploy', pre_deploy_failed: 'deploy' };
 
 /**
+ * Steps this deployment does not go through, which would otherwise read "done" once it is past them:
+ * a redeploy or rollback starts at the trigger (workers/tasks/deployTask.ts: no repository check, no
+ * detection; a redeploy naming a commit does check that commit on GitHub, which counts as verified),
+ * and Render publishes a static site straight after its build (no pre-deploy or update phase). Known
+ * from the record, not from statuses missing in the timeline: a short Render phase can pass between
+ * two looks and still have happened.
+ */
+export function skippedSteps(deployment) {
+  const skipped = new Set();
+  const reached = new Set((deployment.timeline ?? []).map((t) => t.status).concat(deployment.status));
+  const went = (key) => STEPS.find((s) => s.key === key).statuses.some((st) => reached.has(st));
+  if (deployment.kind && deployment.kind !== 'deploy') {
+    if (!went('verify') && !deployment.request?.commitSha) skipped.add('verify');
+    if (!went('detect')) skipped.add('detect');
+  }
+  const type = deployment.stack?.serviceType ?? deployment.request?.serviceType;
+  if (type === 'static_site' && !went('deploy') && !FAILED_AT[deployment.status]) skipped.add('deploy');
+  return skipped;
+}
+
+/**
  * Where a deployment stands: index of the current step and whether it failed there.
  * For an ending that is not tied to a phase (canceled, failed…), the last phase reached.
  */

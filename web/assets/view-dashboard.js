@@ -96,7 +96,9 @@ export function dashboardView(ctx) {
       ctx, service: s, flash: actionFlash, reload: loadServices, fallback: servicesHeading, disposed: () => disposed,
       find: (testId) => services.querySelector(`[data-service-id="${CSS.escape(s.id)}"] [data-testid="${CSS.escape(testId)}"]`),
     });
-    const url = s.url ?? null;
+    // Render names a service's URL when it is created; it serves nothing until a deploy has been live
+    // (beenLive null: not known, the link stays as before).
+    const url = s.beenLive === false ? null : s.url ?? null;
     return h('li', { class: 'card service', dataset: { serviceId: s.id, state: s.state ?? (suspended ? 'suspended' : 'unknown') }, 'data-testid': 'service-card' },
       h('div', { class: 'service__head' },
         h('h3', { class: 'service__name' }, s.name),

@@ -5,7 +5,7 @@
 import { ApiError, noAnswer } from './api.js';
 import { busy, confirmButton, focusLost, h, notice, replace } from './dom.js';
 import { duration, formatClock, formatTime, timeEl } from './format.js';
-import { STEPS, isTerminal, setBadge, statusBadge, statusLabel, statusTone, stepState } from './status.js';
+import { STEPS, isTerminal, setBadge, skippedSteps, statusBadge, statusLabel, statusTone, stepState } from './status.js';
 import { createLogPanel } from './log-panel.js';
 import { serviceTypeLabel } from './service-type.js';
 
@@ -27,6 +27,14 @@ function notesByStep(entries) {
     notes[own ? i : i - 1].push(t.note);
   });
   return notes;
+}
+
+/** What the deploy's own time was, worded by its outcome: beside "Service deleted" a bare "took 11 s" read as the deletion's. */
+const ENDED = { live: 'Deployed in', deactivated: 'Deployed in', canceled: 'Canceled after', credentials_revoked: 'Stopped after' };
+function elapsedText(rec) {
+  const took = duration(rec.createdAt, rec.finishedAt);
+  if (!took) return '';
+  return `${ENDED[rec.status] ?? (statusTone(rec.status) === 'failure' ? 'Failed after' : 'Ended after')} ${took}`;
 }
 
 export function deploymentView(ctx, route) {
@@ -78,14 +86,16 @@ export function deploymentView(ctx, route) {
 
   function drawSteps() {
     const { current, outcome } = stepState(rec);
+    const skipped = skippedSteps(rec);
     const word = { done: 'done', running: 'in progress', failed: 'failed', stopped: 'stopped' }[outcome];
     stepCaption.textContent = `Step ${current + 1} of ${STEPS.length}: ${STEPS[current].label} (${word})`;
     replace(steps, STEPS.map((step, i) => {
       let state = 'upcoming';
-      if (i < current || (i === current && outcome === 'done')) state = 'done';
+      if (skipped.has(step.key) && i !== current) state = 'skipped';
+      else if (i < current || (i === current && outcome === 'done')) state = 'done';
       else if (i === current) state = outcome === 'running' ? 'current' : outcome;
-      const icon = { done: '✓', current: '●', failed: '✕', stopped: '■', upcoming: '○' }[state];
-      const said = { done: 'done', current: 'in progress', failed: 'failed', stopped: 'stopped', upcoming: 'not started' }[state];
+      const icon = { done: '✓', current: '●', failed: '✕', stopped: '■', upcoming: '○', skipped: '–' }[state];
+      const said = { done: 'done', current: 'in progress', failed: 'failed', stopped: 'stopped', upcoming: 'not started', skipped: 'skipped' }[state];
       return h('li', { class: `step step--${state}`, 'aria-current': state === 'current' ? 'step' : null, dataset: { step: step.key, state } },
         h('span', { class: 'step__icon', 'aria-hidden': 'true' }, icon),
         h('span', { class: 'step__label' }, step.label),
@@ -240,7 +250,7 @@ export function deploymentView(ctx, route) {
       rec.request?.branch ? h('span', { class: 'mono' }, ` @ ${rec.request.branch}`) : null,
       ` · ${rec.kind} · started `, timeEl(h, rec.createdAt));
     setBadge(badge, rec.serviceDeleted && rec.finished ? 'service_deleted' : rec.status);
-    elapsed.textContent = rec.finishedAt ? `took ${duration(rec.createdAt, rec.finishedAt)}` : '';
+    elapsed.textContent = rec.finishedAt ? elapsedText(rec) : '';
     drawSteps();
     drawFailure();
     drawStateNote();

@@ -40,7 +40,7 @@ export function securityView(ctx) {
   const save = h('button', { type: 'submit', class: 'btn btn--primary', 'data-testid': 'sentinel-save' }, 'Save');
   const testBtn = h('button', { type: 'button', class: 'btn btn--secondary', 'data-testid': 'sentinel-test' }, 'Send a test message');
   const removeSlack = h('button', { type: 'button', class: 'btn btn--ghost', hidden: true, 'data-testid': 'sentinel-slack-remove' }, 'Remove webhook');
-  const testResult = h('div');
+  const testResult = h('div', { 'data-testid': 'sentinel-test-result' });
   const form = h('form', { class: 'card', 'data-testid': 'sentinel-form' },
     h('label', { class: 'checkbox', for: 'sentinel-enabled' }, enabled, ' Watch my Render workspace while I am signed in'),
     interval.el, slack.el,
@@ -114,10 +114,13 @@ export function securityView(ctx) {
     slack.setError(null);
     try {
       const url = slack.control.value.trim();
-      await ctx.api.sentinelTestAlert(url ? { slackWebhookUrl: url } : {});
-      // Shown, not only announced: a sighted user saw nothing happen. The server sends it in the
-      // background (202, not awaited), so this says what is known and what to check, not that it arrived.
-      replace(testResult, notice('info', 'Test message on its way to Slack: it should appear in the channel within seconds; if it does not arrive, check the webhook URL (Slack may have revoked it).'));
+      const res = await ctx.api.sentinelTestAlert(url ? { slackWebhookUrl: url } : {});
+      // Shown, not only announced: a sighted user saw nothing happen. The server waits for Slack's answer,
+      // so a refused or unreachable webhook says so here (before, it was only a line in the server's log).
+      replace(testResult, res.delivered
+        ? notice('success', 'Slack accepted the test message: it should appear in the channel within seconds.')
+        : notice('error', h('strong', null, 'Test message not delivered: '), `${(res.reason ?? 'Slack did not accept it').replace(/\.$/, '')}.`,
+          ' Sentinel\'s alerts to this webhook would fail the same way; check the URL, or create a new webhook in Slack.'));
     } catch (err) { slack.setError(err.message.replace(/^slackWebhookUrl: /, '')); slack.control.focus(); }
   }));
   removeSlack.addEventListener('click', () => busy(removeSlack, 'Removing…', async () => {

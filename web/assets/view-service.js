@@ -3,7 +3,7 @@
  * redeploy), instances / plan / health check / PR previews, env vars, secret files and custom domains.
  */
 import { busy, field, focusFirstRow, focusLost, h, keepFocus, keepOpen, latestOnly, notice, openable, replace, setOpen } from './dom.js';
-import { timeEl } from './format.js';
+import { timeEl, triggerLabel } from './format.js';
 import { statusBadge } from './status.js';
 import { secretsSection } from './service-secrets.js';
 import { domainsSection } from './service-domains.js';
@@ -115,7 +115,7 @@ export function serviceView(ctx, route) {
         h('span', { class: 'mono', title: d.commitId ?? '' }, d.commitId ? d.commitId.slice(0, 7) : d.id),
         d.commitMessage ? h('span', { class: 'history__msg' }, d.commitMessage) : null),
       h('div', { class: 'history__side' },
-        h('span', { class: 'muted' }, d.trigger ? d.trigger.replaceAll('_', ' ') : ''),
+        h('span', { class: 'muted', title: d.trigger ? 'What started this deploy' : null, 'data-testid': 'history-trigger' }, triggerLabel(d.trigger)),
         d.finishedAt || d.createdAt ? timeEl(h, d.finishedAt ?? d.createdAt) : null,
         d.rollbackable ? rollbackControl(d) : null));
   }
