@@ -183,6 +183,35 @@ test.serial('a worker lost the creation\'s answer: its retry still deploys the c
   }
 });
 
+// Verifying records the branch's head as the deployment's commit, and a deploy Render is asked for takes it as
+// commitId: Render refuses commitId for a cron job (400 "commitId is not supported for cron jobs"). A cron job's
+// deploy reaches that ask when its first deploy is not found to follow (a retry after a lost creation answer
+// adopts the service, and asks for a deploy when the service lists none): it failed render_bad_request (seen
+// in CI under load, in pipeline/serviceTypes).
+test.serial('a cron job whose worker lost the creation\'s answer: its retry deploys it (no commitId asked of Render)', async (t) => {
+  const { agent, apiKey } = await signedInWithKey(stack, 'cronlost');
+  stack.github.addRepo({ owner: 'cronlost', name: 'app', branches: { main: NODE_APP } });
+  // The retry's first look at the service's deploys finds none listed yet (a list that lags the creation):
+  // it asks Render for a deploy, as it would for a service whose first deploy never started.
+  stack.render.setFault({ method: 'GET', route: '/services/{serviceId}/deploys', apiKey, kind: 'body', body: [], count: 1 });
+  await pipeline.worker.close(5_000);
+  let lost = 0;
+  const crashy = await pipeline.startWorker({ crashPoint: (at) => { if (at === 'service_created' && lost++ === 0) throw new Error('simulated loss of the creation\'s answer'); } });
+  try {
+    const res = await agent.post('/api/render/deploy', { github_repo: 'cronlost/app', branch: 'main', project_name: 'cronlost', service_type: 'cron_job', schedule: '0 3 * * *' });
+    t.is(res.status, 202, res.text);
+    const done = await waitFinished(agent, res.json.id, 60_000);
+    t.true(lost >= 1, 'the crash point was hit');
+    t.is(done.status, 'live', JSON.stringify(done.failure));
+    t.regex(done.serviceId, /^crn-/);
+    const services = (await (await fetch(`${stack.render.url}/services?name=cronlost`, { headers: { authorization: `Bearer ${apiKey}` } })).json()) as unknown[];
+    t.is(services.length, 1, 'one service');
+  } finally {
+    await crashy.close(5_000);
+    pipeline.worker = await pipeline.startWorker();
+  }
+});
+
 test('a cron job cannot be deployed at a named commit (Render takes no commitId for them): it fails before anything is created', async (t) => {
   const { agent, accountId } = await signedInWithKey(stack, 'pincron');
   stack.github.addRepo({ owner: 'pincron', name: 'app', branches: { main: NODE_APP } });

@@ -35,8 +35,10 @@ export async function triggerDeploy(ctx: WorkerContext, rec: DeploymentRecord, r
     ctx.crashPoint?.('deploy_triggered');
     return recordAskedDeploy(ctx, marked, render, rollback);
   }
-  // Deploy exactly the commit that was verified and detected, not whatever the branch points at by now.
-  const result = await render.triggerDeploy(serviceId, { clearCache: rec.request.clearCache ? 'clear' : 'do_not_clear', ...(rec.commitSha ? { commitId: rec.commitSha } : {}) });
+  // Deploy exactly the commit that was verified and detected, not whatever the branch points at by now,
+  // except for a cron job: Render refuses a commitId for them (400), and builds the branch's head.
+  const commitId = rec.commitSha && !isCronJob(rec) ? { commitId: rec.commitSha } : {};
+  const result = await render.triggerDeploy(serviceId, { clearCache: rec.request.clearCache ? 'clear' : 'do_not_clear', ...commitId });
   ctx.crashPoint?.('deploy_triggered');
   if (result.kind === 'created') return recordAskedDeploy(ctx, marked, render, result.deploy);
   // 202 with an empty body: Render queued it behind a running deploy. Find it among the queued ones by
@@ -45,6 +47,9 @@ export async function triggerDeploy(ctx: WorkerContext, rec: DeploymentRecord, r
   if (queued) return recordAskedDeploy(ctx, marked, render, queued);
   return ctx.deployments.transition(rec.id, 'render_queued', 'render', {}, 'Queued behind a running deploy');
 }
+
+/** A cron job, as detected or chosen (a deploy) or as Render has it (a redeploy's request). */
+const isCronJob = (rec: DeploymentRecord) => (rec.stack?.serviceType ?? rec.request.serviceType) === 'cron_job';
 
 const QUEUED_NOT_FOUND = 'Render queued this deploy but never listed one matching it, so it cannot be followed here. '
   + 'Check the service\'s deploys in the Render dashboard, and deploy again if none of them is yours.';
