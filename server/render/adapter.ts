@@ -11,7 +11,7 @@
 // absolute URLs, response types other than text. Never: proxies (Render is reached directly, as
 // GitHub is) and redirects (Render's API does not redirect; a 3xx is returned as is, so
 // the key never travels to another host).
-import { Agent as HttpAgent, request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
+import { Agent as HttpAgent, request as httpRequest, type ClientRequest, type IncomingMessage, type OutgoingHttpHeaders, type RequestOptions } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import axios, { AxiosError, AxiosHeaders, CanceledError, type AxiosResponse, type InternalAxiosRequestConfig } from 'axios';
 import { withoutTrailingSlashes } from '../text.js';
@@ -95,29 +95,39 @@ function start(config: InternalAxiosRequestConfig, data: unknown): Promise<Axios
   if (body) headers.setContentLength(body.length, true);
 
   const exchange = new Exchange(config, signal, resolve, reject);
+  exchange.options = {
+    hostname: target.hostname,
+    port: target.port,
+    path: target.basePath + config.url,
+    method: (config.method ?? 'get').toUpperCase(),
+    headers: headers.toJSON(true) as OutgoingHttpHeaders,
+    agent: target.secure ? httpsAgent : httpAgent,
+  };
+  exchange.secure = target.secure;
+  exchange.body = body;
+  if (!send(exchange)) return promise;
+  signal?.addEventListener('abort', exchange);
+  if (config.timeout) exchange.timer = setTimeout(onTimeout, config.timeout, exchange).unref();
+  return promise;
+}
+
+/** The exchange's request, on a socket from the pool (again, for a stale one: onRequestError). False: it could not be made. */
+function send(exchange: Exchange): boolean {
   let req: ClientRequest;
   try {
-    req = (target.secure ? httpsRequest : httpRequest)({
-      hostname: target.hostname,
-      port: target.port,
-      path: target.basePath + config.url,
-      method: (config.method ?? 'get').toUpperCase(),
-      headers: headers.toJSON(true),
-      agent: target.secure ? httpsAgent : httpAgent,
-    });
+    req = (exchange.secure ? httpsRequest : httpRequest)(exchange.options!);
   } catch (err) {
     // e.g. a header value Node refuses (ERR_INVALID_CHAR): the code names it, never the value.
-    reject(AxiosError.from(err, (err as NodeJS.ErrnoException).code, config));
-    return promise;
+    exchange.reject(AxiosError.from(err, (err as NodeJS.ErrnoException).code, exchange.config));
+    exchange.finish();
+    return false;
   }
   exchange.req = req;
   (req as Tagged)[EXCHANGE] = exchange;
   req.on('response', onResponse);
   req.on('error', onRequestError);
-  signal?.addEventListener('abort', exchange);
-  if (config.timeout) exchange.timer = setTimeout(onTimeout, config.timeout, exchange).unref();
-  req.end(body);
-  return promise;
+  req.end(exchange.body);
+  return true;
 }
 
 // One exchange's state. Node's emitters call their listeners with the emitter as `this`, so the
@@ -127,6 +137,13 @@ type Tagged = { [EXCHANGE]?: Exchange };
 
 class Exchange {
   req: ClientRequest | undefined;
+  options: RequestOptions | undefined;
+  secure = false;
+  body: Buffer | undefined;
+  /** Sent again once already, after a kept-alive socket turned out closed (onRequestError). */
+  retriedStale = false;
+  /** Render's answer began (its status line): a failure after it is never sent again. */
+  answered = false;
   timer: NodeJS.Timeout | undefined;
   settled = false;
   chunks: Buffer[] = [];
@@ -193,14 +210,28 @@ function onTimeout(exchange: Exchange): void {
   exchange.fail(new AxiosError(`timeout of ${ms}ms exceeded`, AxiosError.ETIMEDOUT, exchange.config, exchange.req));
 }
 
-function onRequestError(this: ClientRequest & Tagged, err: Error): void {
+const RESET_CODES = new Set(['ECONNRESET', 'EPIPE']);
+/** Methods Render acts on the same however often they arrive: safe to send again (RFC 9110 §9.2.2). */
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'PUT', 'DELETE']);
+
+function onRequestError(this: ClientRequest & Tagged, err: NodeJS.ErrnoException): void {
   const exchange = this[EXCHANGE]!;
+  if (exchange.settled || exchange.req !== this) return; // a request left behind (the stale socket's) failing late
+  // A kept-alive socket the server closed while idle, as this request went out on it: Render never saw an
+  // idempotent call, which goes once more on a new socket (Node's documented pattern for reusedSocket). A
+  // POST is not repeated: it may have been acted on. One repeat only; the deadline still covers both.
+  if (!exchange.retriedStale && !exchange.answered && this.reusedSocket && IDEMPOTENT.has(exchange.options!.method!) && RESET_CODES.has(err.code ?? '')) {
+    exchange.retriedStale = true;
+    send(exchange);
+    return;
+  }
   exchange.fail(exchange.error(err));
 }
 
 function onResponse(this: ClientRequest & Tagged, res: IncomingMessage & Tagged): void {
   const exchange = this[EXCHANGE]!;
   if (exchange.settled) return;
+  exchange.answered = true;
   if (Number(res.headers['content-length']) > exchange.limit) return exchange.fail(exchange.tooLarge());
   res[EXCHANGE] = exchange;
   res.on('data', onData);

@@ -153,6 +153,29 @@ test('sequential calls reuse one keep-alive connection', async (t) => {
   t.is(new Set(ports).size, 1);
 });
 
+// Seen in CI under load (render/client-sim): a call on a kept-alive socket that the Render simulator had
+// just closed for idleness failed ECONNRESET, a call Render never saw. The GitHub transport already sent
+// such a GET once more on a new socket (Node's documented pattern for request.reusedSocket); now this does.
+test('a GET on a kept-alive socket the server dropped goes once more on a new socket; a POST does not', async (t) => {
+  const perSocket = new Map<number, number>();
+  const seen: Array<{ method: string; port: number }> = [];
+  const { url } = await serve(t, (req, res) => {
+    const port = req.socket.remotePort!;
+    seen.push({ method: req.method!, port });
+    perSocket.set(port, (perSocket.get(port) ?? 0) + 1);
+    if (perSocket.get(port) === 2) return req.socket.destroy(); // as a server closing an idle connection the client just wrote on
+    res.end('{}');
+  });
+  t.is((await client(url).get('/a')).data, '{}');
+  t.is((await client(url).get('/b')).data, '{}');
+  t.deepEqual(seen.map((s) => s.method), ['GET', 'GET', 'GET']);
+  t.is(new Set(seen.map((s) => s.port)).size, 2, 'the repeat went on a new connection');
+  // A POST may have been acted on before the socket went: never sent twice.
+  const err = await client(url).post('/c', '{}').then(() => null, (e: unknown) => e);
+  t.true(err instanceof AxiosError && err.code === 'ECONNRESET', String(err));
+  t.is(seen.filter((s) => s.method === 'POST').length, 1);
+});
+
 test('request headers and bodies: user agent, accept-encoding, UTF-8 length, multipart FormData', async (t) => {
   const seen: Array<{ headers: IncomingMessage['headers']; body: string }> = [];
   const { url } = await serve(t, (req, res, body) => {
