@@ -1,3 +1,4 @@
+import type { Redis } from 'ioredis';
 import type { DeploymentStore } from '../deployments/store.js';
 import { presentService, wasLive, type PresentedService } from '../presenters/service.js';
 import type { RenderClient } from './client.js';
@@ -9,6 +10,19 @@ const DEPLOY_LOOKUPS = 6;
 
 interface OverviewCaller { client: RenderClient; ownerIds: readonly string[]; userId: number }
 
+/** How long what was learnt of a service's history is kept (refreshed at each learning). */
+const BEEN_LIVE_TTL_SEC = 30 * 24 * 3600;
+
+/**
+ * What the overview learnt of each service's history, in Redis (`been-live:<serviceId>`):
+ * `<newest deploy id> <1|0>`. It changes only with a new deploy (a rollback included), and once true
+ * stays true, so a service whose newest deploy is not live costs its extra Render GET once per new
+ * deploy, not at every refresh (a workspace of 100 failed services would double each refresh's reads).
+ * Keyed by service alone: it says only what Render tells any key that lists the service.
+ */
+export interface BeenLiveMemo { redis: Redis; prefix: string }
+const beenLiveKey = (m: BeenLiveMemo, serviceId: string) => `${m.prefix}:been-live:${serviceId}`;
+
 /**
  * The caller's services as the dashboard shows them: each with its latest deploy (so a service whose
  * last build broke says so) and whether it has ever been live, and the caller's deployment records
@@ -16,23 +30,34 @@ interface OverviewCaller { client: RenderClient; ownerIds: readonly string[]; us
  * deleted", and a live record whose deploy Render has since replaced (a push, the Render dashboard)
  * becomes `deactivated`. Runs once per cache period (see serviceCache.ts), not per request.
  */
-export async function loadServiceOverview(caller: OverviewCaller, deployments: DeploymentStore): Promise<PresentedService[]> {
+export async function loadServiceOverview(caller: OverviewCaller, deployments: DeploymentStore, memo: BeenLiveMemo): Promise<PresentedService[]> {
   // The services our records point at are read while Render answers: no round trip of their own after it.
   const known = deployments.servicesOfUser(caller.userId);
   known.catch(() => undefined); // awaited below; a Render failure first must not leave it unhandled
   const services = await caller.client.listServices({ ownerId: [...caller.ownerIds] });
-  const looked = await mapLimited(services, DEPLOY_LOOKUPS, async (s) => {
+  const remembered = services.length ? await memo.redis.mget(services.map((s) => beenLiveKey(memo, s.id))) : [];
+  const learnt: Array<[string, string]> = [];
+  const looked = await mapLimited(services.map((s, i) => ({ s, known: remembered[i] ?? null })), DEPLOY_LOOKUPS, async ({ s, known }) => {
     const newest = (await caller.client.listDeploys(s.id, { limit: 1 }))[0] ?? null;
     // A card offers "Open site" only for a service that has served something. The newest deploy says so
     // when it is (or was) live, or when there is none; else (building, failed, canceled) one more GET
-    // asks whether an older one ever went live: only for those services, once per cache period.
-    const beenLive = newest === null || wasLive(newest) ? newest !== null
-      : (await caller.client.listDeploys(s.id, { status: ['live', 'deactivated'], limit: 1 })).length > 0;
+    // asks whether an older one ever went live, once per newest deploy (BeenLiveMemo). Not known (that
+    // GET failed): null, the card as before; the list itself is not lost over it.
+    if (newest === null || wasLive(newest)) return { newest, beenLive: newest !== null };
+    const [knownFor, knownLive] = known?.split(' ') ?? [];
+    if (knownLive === '1' || (knownLive === '0' && knownFor === newest.id)) return { newest, beenLive: knownLive === '1' };
+    const beenLive = await caller.client.listDeploys(s.id, { status: ['live', 'deactivated'], limit: 1 }).then((l) => l.length > 0, () => null);
+    if (beenLive !== null) learnt.push([beenLiveKey(memo, s.id), `${newest.id} ${beenLive ? 1 : 0}`]);
     return { newest, beenLive };
   });
+  if (learnt.length) {
+    const write = memo.redis.multi();
+    for (const [key, value] of learnt) write.set(key, value, 'EX', BEEN_LIVE_TTL_SEC);
+    await write.exec();
+  }
   const latest = looked.map((l) => l.newest);
   await reconcileRecords(caller, deployments, await known, services, latest);
-  return services.map((s, i) => presentService(s, latest[i], looked[i]!.beenLive));
+  return services.map((s, i) => presentService(s, latest[i], looked[i]!.beenLive ?? undefined));
 }
 
 async function reconcileRecords(caller: OverviewCaller, deployments: DeploymentStore, known: Record<string, string>, services: Service[], latest: Array<Deploy | null>) {

@@ -116,7 +116,7 @@ export function serviceRoutes(router: Router, deps: AppDeps) {
   const who = (caller: CallerRender) => ({ userId: caller.userId, sessionRef: caller.sessionRef, keyFingerprint: caller.keyFingerprint });
 
   const listOwn = (caller: CallerRender) => caller.ownerIds.length === 0 ? Promise.resolve([]) : cache.get(scopeOf(caller), () =>
-    loadServiceOverview({ client: caller.client, ownerIds: caller.ownerIds, userId: caller.userId }, deps.deployments));
+    loadServiceOverview({ client: caller.client, ownerIds: caller.ownerIds, userId: caller.userId }, deps.deployments, { redis: deps.redis, prefix: deps.config.redisPrefix }));
 
   router.get('/api/render/services', documented({ summary: 'The caller\'s Render services (in the workspaces of their key), with each one\'s latest deploy', tag: 'services', responses: { 200: ServiceListView } }), requireUser(), requireRenderKey(), async (ctx) => {
     ctx.body = { services: await listOwn(callerRender(deps, ctx.state)) } satisfies z.infer<typeof ServiceListView>;

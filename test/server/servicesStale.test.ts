@@ -112,3 +112,34 @@ test.serial('Render failing during a refresh keeps the list until it is 20 s old
   }
   t.deepEqual(names(await list(tn)), ['busy-a', 'busy-b']);
 });
+
+test.serial('whether a service never live has been is asked of Render once per newest deploy, not at every refresh', async (t) => {
+  const tn = await tenant('swr-never');
+  stack.render.failBuilds({ repo: 'https://github.com/acme/never-web' }, 'build_failed');
+  const svc = await createService(tn, 'never-web');
+  await waitUntil('its first build to fail', async () => (await tn.render.listDeploys(svc.id))[0]?.status === 'build_failed', 10_000, 10);
+  // The extra GET a card's "Open site" needs: the service's deploys that are or were live.
+  const historyReads = () => stack.render.calls.filter((c) => c.accountId === tn.account.id && c.route === '/services/{serviceId}/deploys' && c.query.includes('status')).length;
+  t.false((await list(tn)).json.services[0].beenLive);
+  t.is(historyReads(), 1);
+  for (let i = 0; i < 3; i++) {
+    clock.advance(21_000);
+    t.false((await list(tn)).json.services[0].beenLive);
+  }
+  t.is(listCalls(tn), 4, 'each list was read from Render again');
+  t.is(historyReads(), 1, 'the newest deploy is the same one: its history was not asked again');
+
+  // A new deploy that goes live says so itself; one failing after it is asked about once, then remembered.
+  await tn.render.triggerDeploy(svc.id);
+  await waitUntil('the new deploy to go live', async () => (await tn.render.listDeploys(svc.id))[0]?.status === 'live', 10_000, 10);
+  clock.advance(21_000);
+  t.true((await list(tn)).json.services[0].beenLive);
+  stack.render.failBuilds({ repo: 'https://github.com/acme/never-web' }, 'build_failed');
+  await tn.render.triggerDeploy(svc.id);
+  await waitUntil('the next build to fail', async () => (await tn.render.listDeploys(svc.id))[0]?.status === 'build_failed', 10_000, 10);
+  for (let i = 0; i < 2; i++) {
+    clock.advance(21_000);
+    t.true((await list(tn)).json.services[0].beenLive, 'Render still serves the deploy that was live');
+  }
+  t.is(historyReads(), 2);
+});
