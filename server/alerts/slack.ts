@@ -16,7 +16,7 @@ const REFUSALS: Record<number, string> = {
 };
 
 /** Why a POST did not reach Slack, from the error's code or the guard's reason only (messages may name the host's address). */
-function failureReason(err: unknown): string {
+function failureReason(err: unknown, timeoutMs: number): string {
   if (err instanceof UnsafeUrlError) {
     return /does not resolve/.test(err.message)
       ? 'Slack could not be reached: hooks.slack.com does not resolve here (no internet access?)'
@@ -24,7 +24,7 @@ function failureReason(err: unknown): string {
   }
   const code = (err as { code?: unknown })?.code;
   if (typeof code === 'string' && /^[A-Z_]{3,40}$/.test(code)) return `Slack could not be reached (${code})`;
-  if ((err as Error)?.message === 'webhook timed out') return 'Slack did not answer within 5 seconds';
+  if ((err as Error)?.message === 'webhook timed out') return `Slack did not answer within ${Math.ceil(timeoutMs / 1000)} s`;
   return 'Slack could not be reached';
 }
 
@@ -57,7 +57,8 @@ const MAX_TEXT = 500;
  */
 export function createSlackAlerter(opts: SlackAlerterOptions): SlackAlerter {
   const { webhookUrl, logger } = opts;
-  const post: AlertPost = opts.post ?? ((url, body) => guardedPostJson(url, body, { ...opts.guard, timeoutMs: opts.timeoutMs ?? 5_000 }));
+  const timeoutMs = opts.timeoutMs ?? 5_000;
+  const post: AlertPost = opts.post ?? ((url, body) => guardedPostJson(url, body, { ...opts.guard, timeoutMs }));
   async function attempt(text: string): Promise<DeliveryResult> {
     if (!webhookUrl) return { ok: false, reason: 'no Slack webhook is set' };
     const safe = text.replace(/\b(rnd_|gh[pousr]_|github_pat_|xox[abprs]-)[A-Za-z0-9_-]*/gi, '$1…').slice(0, MAX_TEXT);
@@ -68,7 +69,7 @@ export function createSlackAlerter(opts: SlackAlerterOptions): SlackAlerter {
       return { ok: false, reason: REFUSALS[res.status] ?? `Slack answered HTTP ${res.status}` };
     } catch (err) {
       logger.warn({ reason: err instanceof UnsafeUrlError ? err.message : (err as Error)?.message ?? 'unknown' }, 'Slack alert failed');
-      return { ok: false, reason: failureReason(err) };
+      return { ok: false, reason: failureReason(err, timeoutMs) };
     }
   }
   return {

@@ -116,7 +116,25 @@ export interface PostResult { status: number }
  * just a failed status), a hard timeout, and the response body is read and dropped.
  */
 export async function guardedPostJson(raw: string, body: string, opts: UrlGuardOptions & { timeoutMs?: number } = {}): Promise<PostResult> {
+  // One deadline for all of it (the name's resolution, connecting, the answer to its last byte): the
+  // socket's own timeout is an idle one, which each trickled byte restarts, and a web request (the
+  // Sentinel test message) waits on this. Past it, nothing more is sent.
+  const timeoutMs = opts.timeoutMs ?? 5_000;
+  const stop = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => { stop.abort(); reject(new Error('webhook timed out')); }, timeoutMs);
+  });
+  try {
+    return await Promise.race([deadline, postChecked(raw, body, opts, timeoutMs, stop.signal)]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function postChecked(raw: string, body: string, opts: UrlGuardOptions, timeoutMs: number, signal: AbortSignal): Promise<PostResult> {
   const { url, pinned } = await checkWebhookUrl(raw, opts);
+  signal.throwIfAborted(); // resolved after the deadline: not sent
   const lookup: LookupFunction = (_hostname, options, callback) => {
     if ((options as { all?: boolean }).all) (callback as unknown as (e: null, a: Array<{ address: string; family: number }>) => void)(null, [pinned]);
     else callback(null, pinned.address, pinned.family);
@@ -129,7 +147,8 @@ export async function guardedPostJson(raw: string, body: string, opts: UrlGuardO
     headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
     lookup,
     agent: false,
-    timeout: opts.timeoutMs ?? 5_000,
+    timeout: timeoutMs,
+    signal,
   };
   if (url.protocol === 'https:' && !isIP(requestOptions.host as string)) requestOptions.servername = requestOptions.host as string;
   const send = url.protocol === 'https:' ? httpsRequest : httpRequest;

@@ -169,3 +169,29 @@ test('Slack alerter: failures are logged without the webhook URL, never thrown',
   // Disabled: nothing at all.
   await t.notThrowsAsync(createSlackAlerter({ webhookUrl: null, logger }).send('x'));
 });
+
+test('the timeout bounds the whole POST: an answer that trickles in (or a resolver that hangs) is cut off', async (t) => {
+  // Headers at once, then a byte of body every 50 ms, never ending: each byte restarts an idle timeout.
+  const trickles = new Set<NodeJS.Timeout>();
+  const server = createServer((req, res) => {
+    req.resume();
+    res.writeHead(200);
+    const timer = setInterval(() => res.write('.'), 50);
+    trickles.add(timer);
+    res.on('close', () => { clearInterval(timer); trickles.delete(timer); });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const host = `127.0.0.1:${(server.address() as { port: number }).port}`;
+  try {
+    await t.throwsAsync(guardedPostJson(`http://${host}/services/x`, '{}', { allowHosts: [host], timeoutMs: 300 }), { message: 'webhook timed out' });
+    const hanging: Resolver = () => new Promise(() => {});
+    await t.throwsAsync(guardedPostJson('https://hooks.test/services/x', '{}', { resolve: hanging, timeoutMs: 300 }), { message: 'webhook timed out' });
+    const { logger } = captureLogger();
+    const alerter = createSlackAlerter({ webhookUrl: `http://${host}/services/T/B/X`, logger, guard: { allowHosts: [host] }, timeoutMs: 300 });
+    t.deepEqual(await alerter.attempt('x'), { ok: false, reason: 'Slack did not answer within 1 s' });
+  } finally {
+    for (const timer of trickles) clearInterval(timer);
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+  }
+});
