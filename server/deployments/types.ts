@@ -20,12 +20,12 @@ const terminal = new Set<string>(TERMINAL_STATUSES);
 export const isTerminal = (s: string): s is TerminalStatus => terminal.has(s);
 
 /**
- * A redeploy of a commit already live, or behind the live one or one being deployed, deploys nothing
+ * A redeploy of a commit already live or being deployed, or behind one that is, deploys nothing
  * and ends canceled with one of these codes (workers/tasks/githubSteps.ts): an outcome, not a failure
  * of the commit. The one list: commit statuses read it, and clients (scripts/ci-deploy.mjs) read the
  * outcome from a deployment's `nothingToDeploy` (server/presenters/deployment.ts), never the codes.
  */
-export const NOTHING_TO_DEPLOY_CODES: readonly string[] = ['commit_already_live', 'newer_commit_live', 'newer_commit_deploying'];
+export const NOTHING_TO_DEPLOY_CODES: readonly string[] = ['commit_already_live', 'newer_commit_live', 'newer_commit_deploying', 'commit_already_deploying'];
 export const nothingToDeploy = (rec: Pick<DeploymentRecord, 'status' | 'failure'>): boolean =>
   rec.status === 'canceled' && NOTHING_TO_DEPLOY_CODES.includes(rec.failure?.code ?? '');
 

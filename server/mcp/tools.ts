@@ -80,7 +80,7 @@ export const TOOLS: ToolSpec[] = [
     }),
   },
   {
-    name: 'redeploy', description: 'Deploy one of your services again: the latest commit of its branch, or the commit named by commit_sha (a full SHA on that branch; if that commit or a newer one is already live, or a newer one is being deployed, nothing is deployed and the deployment ends canceled, newer_commit_live, commit_already_live or newer_commit_deploying, with nothingToDeploy true).',
+    name: 'redeploy', description: 'Deploy one of your services again: the latest commit of its branch, or the commit named by commit_sha (a full SHA on that branch; if that commit or a newer one is already live, or that commit or a newer one is being deployed, nothing is deployed and the deployment ends canceled, newer_commit_live, commit_already_live, commit_already_deploying or newer_commit_deploying, with nothingToDeploy true).',
     schema: RedeployBody.extend(ServiceRef.shape).extend(IdempotencyArg.shape).strict(), annotations: CHANGE,
     request: (a) => ({ method: 'POST', path: `/api/render/services/${enc(String(a.service_id))}/redeploy`, body: without(a, 'service_id', 'idempotency_key'), ...idempotencyHeader(a) }),
   },

@@ -146,9 +146,9 @@ export function serviceRoutes(router: Router, deps: AppDeps) {
     summary: 'Deploy the service again from its branch: its head, or the commit named by commit_sha', tag: 'services',
     description: 'With commit_sha, the worker first checks with your GitHub token that the commit is in the history of the service\'s branch; '
       + 'if not, the deployment fails with commit_not_found or commit_not_on_branch before anything is asked of Render. '
-      + 'A commit that is already live, or older than the live one (behind it on the branch), or older than one being deployed on the service, '
-      + 'is not deployed: the deployment ends canceled with commit_already_live, newer_commit_live or newer_commit_deploying, naming the newer '
-      + 'commit, and nothingToDeploy true (older code on purpose is a rollback). '
+      + 'A commit that is already live, or older than the live one (behind it on the branch), or being deployed on the service, or older than one that is, '
+      + 'is not deployed: the deployment ends canceled with commit_already_live, newer_commit_live, commit_already_deploying (no commit status: the deploy in flight posts it) '
+      + 'or newer_commit_deploying, naming the newer commit, and nothingToDeploy true (older code on purpose is a rollback). '
       + 'The Idempotency-Key covers the commit: the same key with another commit is idempotency_key_reused.',
     responses: { 202: DeploymentView }, headers: IDEMPOTENCY_HEADERS, errors: [...IDEMPOTENCY_ERRORS],
   }), ...lifecycle, validate({ body: RedeployBody }), async (ctx) => {

@@ -262,3 +262,30 @@ test('a redeploy naming a commit newer than the one being deployed still deploys
   t.true(['live', 'deactivated'].includes(doneB.status), doneB.status);
   t.like(await waitFinished(u.agent, idC, 60_000), { status: 'live', renderCommitId: c });
 });
+
+test('a redeploy naming the very commit being deployed deploys nothing and leaves that commit\'s status to the deploy in flight', async (t) => {
+  // A CI job re-run (or two workflows on one push) while the first run's deploy of C still builds: the
+  // second was queued behind the first on Render and built C again, and its commit status could say
+  // success before the first's build had passed.
+  const u = await liveService(stack, 'rdsame');
+  const c = stack.github.push('rdsame', 'app', 'main', { 'c.txt': 'C' });
+  const releaseBuild = stack.render.holdPhase({ serviceId: u.serviceId }, 'build_in_progress');
+  t.teardown(releaseBuild);
+  const ask = async (key: string) => (await u.agent.post(`/api/render/services/${u.serviceId}/redeploy`, { commit_sha: c }, { headers: { 'idempotency-key': key } })).json.id as string;
+  const first = await ask('same-1');
+  await waitStatus(u.agent, first, 'build_in_progress', 60_000);
+  const triggersBefore = triggers(u.accountId, u.serviceId);
+
+  const again = await decided(u.agent, await ask('same-2'));
+  t.is(again.status, 'canceled', `${again.status} ${JSON.stringify(again.failure)}`);
+  t.is(again.failure?.code, 'commit_already_deploying');
+  t.regex(again.failure.message, /Nothing was deployed/);
+  t.like(again, { commitSha: c, deployId: null, nothingToDeploy: true });
+  t.is(triggers(u.accountId, u.serviceId), triggersBefore, 'no deploy asked of Render');
+
+  releaseBuild();
+  t.like(await waitFinished(u.agent, first, 60_000), { status: 'live', renderCommitId: c });
+  t.like(await finalStatusOn('rdsame', c, 2), { state: 'success', description: 'app is live on Render' });
+  t.false(stack.github.statusesFor('rdsame', 'app', c).some((s) => /not deployed/.test(s.description ?? '')), 'the canceled run posted nothing on C');
+  t.is((await renderDeploysOf(stack, u.apiKey, u.serviceId)).filter((d) => d.commit?.id === c).length, 1, 'C built once');
+});

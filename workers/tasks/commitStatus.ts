@@ -30,6 +30,8 @@ const STATUS_SCOPES = ['repo', 'repo:status'];
  */
 export async function requestCommitStatus(ctx: WorkerContext, rec: DeploymentRecord, phase: CommitStatusPhase): Promise<void> {
   if (!ctx.commitStatusQueue || !commitOf(rec) || (phase === 'final' && !isTerminal(rec.status))) return;
+  // The commit's status is the deployment's in flight (githubSteps.ts): a success here could go out before its build failed.
+  if (rec.failure?.code === 'commit_already_deploying') return;
   const state = commitStatusState(ctx.redis, ctx.config.redisPrefix, rec.id);
   let owner = false;
   try {

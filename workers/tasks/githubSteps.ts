@@ -129,7 +129,7 @@ const isSha = (s: string | null | undefined): s is string => typeof s === 'strin
 
 /**
  * A redeploy naming a commit that is already live, or older than the live one (behind it on the
- * branch), or older than one being deployed on the service right now, deploys nothing: CI runs
+ * branch), or being deployed on the service right now, or older than one that is, deploys nothing: CI runs
  * finishing out of order, or a re-run of an old job, must not put older code live over newer. A
  * commit older than one in flight would be queued behind it on Render and go live after it, so the
  * live commit alone is not enough to compare with. Ends as canceled with the reason (the UI's and
@@ -163,7 +163,15 @@ async function notBehindLiveOrDeploying(ctx: WorkerContext, gh: GitHubClient, re
     }
   }
   const onRender = page.items.filter((d) => d.status !== 'live').map((d) => d.commit?.id);
-  const inFlight = [...new Set([...ours, ...onRender])].filter((c): c is string => isSha(c) && c !== asked && c !== live).slice(0, IN_FLIGHT_LOOKED_AT);
+  // The very commit already on its way (a CI job re-run, two workflows on one push): a second build of it
+  // would be queued behind the first and put nothing new live. Its deployment owns the commit's status.
+  if (ours.includes(asked) || onRender.includes(asked)) {
+    throw new DeployFailed({
+      code: 'commit_already_deploying',
+      message: `Commit ${short} is already being deployed on this service. Nothing was deployed; the deploy in flight says how it ends.`,
+    }, 'canceled', fields);
+  }
+  const inFlight = [...new Set([...ours, ...onRender])].filter((c): c is string => isSha(c) && c !== live).slice(0, IN_FLIGHT_LOOKED_AT);
   const statuses = await Promise.all(inFlight.map((c) => compared(gh, owner, name, c, asked)));
   const newer = inFlight.find((_, i) => statuses[i] === 'behind');
   if (newer) {
