@@ -143,3 +143,26 @@ test.serial('whether a service never live has been is asked of Render once per n
   }
   t.is(historyReads(), 2);
 });
+
+test.serial('a service whose first deploy went live after a newer one was queued behind it says it has been live', async (t) => {
+  // Asked while the first deploy still built and a second one waited behind it, the history said "never
+  // live", and that was remembered for the newest deploy (the queued one): once the first went live and
+  // the second failed, the card still said never live, until yet another deploy.
+  const tn = await tenant('swr-queued');
+  const release = stack.render.holdPhase({ repo: 'https://github.com/acme/queued-web' }, 'build_in_progress');
+  t.teardown(release);
+  const svc = await createService(tn, 'queued-web');
+  await waitUntil('the first build to start', async () => (await tn.render.listDeploys(svc.id))[0]?.status === 'build_in_progress', 10_000, 10);
+  stack.render.failBuilds({ repo: 'https://github.com/acme/queued-web' }, 'build_failed', 1);
+  await tn.render.triggerDeploy(svc.id);
+  await waitUntil('the second deploy to wait', async () => (await tn.render.listDeploys(svc.id))[0]?.status === 'queued', 10_000, 10);
+  t.false((await list(tn)).json.services[0].beenLive, 'nothing was live yet');
+
+  release();
+  await waitUntil('the first to go live and the second to fail', async () => {
+    const [second, first] = await tn.render.listDeploys(svc.id);
+    return second?.status === 'build_failed' && first?.status === 'live';
+  }, 10_000, 10);
+  clock.advance(21_000);
+  t.true((await list(tn)).json.services[0].beenLive, 'the first deploy is live');
+});
