@@ -192,3 +192,57 @@ test('while a page polls (its event stream refused), a service suspended or resu
   t.deepEqual(problems.filter((p) => !/503/.test(p)), []);
   await context.close();
 });
+
+test('a change heard from another tab while Suspend is on its way keeps the pressed button busy: no second Suspend is offered meanwhile', async (t) => {
+  // The page's re-read (another tab's change) drew the lifecycle buttons again: the busy "Suspending…"
+  // became an enabled Suspend while the first was still out, and a second press sent a second suspend.
+  t.timeout(120_000);
+  const { context, page: first, problems, apiKey } = await stack.signedInWithKey(browser, 'setmidaction', []);
+  const { render, serviceId: id } = await serviceMadeOutside(stack, apiKey, { login: 'setmidaction', name: 'set-mid-action' });
+  await first.goto(`${stack.url}/#/services/${id}`);
+  await first.getByRole('heading', { level: 1, name: 'set-mid-action' }).waitFor();
+  const lifecycle = first.getByTestId('service-lifecycle');
+  await first.getByTestId('auto-deploy').waitFor();
+  const autoWas = await first.getByTestId('auto-deploy').isChecked();
+
+  let release!: () => void;
+  const arrived = new Promise<void>((resolve) => {
+    void first.route((url) => url.pathname === `/api/render/services/${id}/suspend`, async (route) => {
+      resolve();
+      await new Promise<void>((r) => { release = r; });
+      await route.continue();
+    });
+  });
+  await lifecycle.getByTestId('service-suspend').click();
+  await arrived;
+  // Another tab changes the settings: this page reads them again and draws them.
+  const other = await context.newPage();
+  await other.goto(`${stack.url}/#/`);
+  await other.getByTestId('user-login').waitFor();
+  t.is(await act(other, 'PATCH', `/api/render/services/${id}/settings`, { auto_deploy: !autoWas }), 200);
+  await first.waitForFunction((want: boolean) => (document.querySelector('[data-testid=auto-deploy]') as { checked: boolean }).checked === want, !autoWas, { timeout: 15_000 });
+
+  t.is(await lifecycle.locator('button[aria-busy=true]').count(), 1, 'the pressed button is still busy');
+  t.is(await lifecycle.locator('button:enabled').count(), 0, 'nothing to press again meanwhile');
+  release();
+  await lifecycle.getByTestId('service-resume').waitFor();
+  t.is((await render.getService(id)).suspended, 'suspended');
+  t.is(await lifecycle.locator('button[aria-busy=true]').count(), 0);
+  t.deepEqual(problems, []);
+  await context.close();
+});
+
+test('Suspend on a service deleted elsewhere (the Render Dashboard, no event here) says the service was deleted, as a re-read does', async (t) => {
+  // The page said "Suspend failed: Service not found." and went on offering the gone service's settings.
+  t.timeout(120_000);
+  const { context, page, problems, apiKey } = await stack.signedInWithKey(browser, 'setgonesuspend', []);
+  const { render, serviceId: id } = await serviceMadeOutside(stack, apiKey, { login: 'setgonesuspend', name: 'set-gone-suspend' });
+  await page.goto(`${stack.url}/#/services/${id}`);
+  await page.getByRole('heading', { level: 1, name: 'set-gone-suspend' }).waitFor();
+  await render.deleteService(id);
+  await page.getByTestId('service-lifecycle').getByTestId('service-suspend').click();
+  await page.getByTestId('service-deleted').waitFor({ timeout: 15_000 });
+  t.is(await page.getByTestId('service-lifecycle').locator('button').count(), 0, 'nothing offered for a gone service');
+  t.deepEqual(problems.filter((p) => !/404/.test(p)), []);
+  await context.close();
+});

@@ -9,6 +9,40 @@ import { busy, confirmButton, focusLost, h, notice, replace } from './dom.js';
 export const IN_PLACE_OF = { 'service-suspend': 'service-resume', 'service-resume': 'service-suspend' };
 
 /**
+ * Actions on their way, by service id: the pressed buttons' test ids, and the buttons drawn meanwhile.
+ * A page draws a service again while its action is out (another tab's change, the action's own event):
+ * the new buttons are drawn held (the pressed one busy) until it ends, or a second press would send a
+ * second suspend. Module-wide: the dashboard and the settings page hold the same service's buttons.
+ */
+const pending = new Map();
+
+/** Draws `b` held when an action of service `id` is out (busy when it is that action's); released when the last ends. */
+function holdIfPending(id, testId, busyLabel, b) {
+  const out = pending.get(id);
+  if (!out) return b;
+  const label = b.textContent;
+  b.disabled = true;
+  if (out.pressed.includes(testId)) { b.setAttribute('aria-busy', 'true'); b.textContent = busyLabel; }
+  out.held.push(() => { b.disabled = false; b.removeAttribute('aria-busy'); b.textContent = label; });
+  return b;
+}
+
+async function whilePending(id, testId, fn) {
+  const out = pending.get(id) ?? { pressed: [], held: [] };
+  pending.set(id, out);
+  out.pressed.push(testId);
+  try {
+    return await fn();
+  } finally {
+    out.pressed.splice(out.pressed.indexOf(testId), 1);
+    if (!out.pressed.length) {
+      pending.delete(id);
+      for (const release of out.held) release();
+    }
+  }
+}
+
+/**
  * @param {object} o
  * @param {object} o.ctx
  * @param {{ id: string, name: string }} o.service
@@ -22,7 +56,8 @@ export function serviceActions({ ctx, service: s, flash, reload, find, fallback,
   const run = async (label, testId, fn) => {
     replace(flash);
     try {
-      const result = await fn();
+      // Held while out: ended (either way) before the service is drawn again below.
+      const result = await whilePending(s.id, testId, fn);
       if (result && typeof result.id === 'string' && typeof result.status === 'string') {
         ctx.navigate(`#/deployments/${result.id}`);
         return;
@@ -35,12 +70,14 @@ export function serviceActions({ ctx, service: s, flash, reload, find, fallback,
     } catch (err) {
       // No answer is not a failure: the server may have started it (pressing again opens that one).
       replace(flash, notice('error', noAnswer(err) ? `${label}: ${err.message}` : `${label} failed: ${err.message}`));
+      // Gone from Render (deleted elsewhere, no event heard here): drawn again, the page says so.
+      if (err.status === 404) await reload();
     }
   };
   const button = (label, busyLabel, action, testId) => {
     const b = h('button', { type: 'button', class: 'btn btn--secondary btn--small', 'data-testid': testId }, label);
     b.addEventListener('click', () => busy(b, busyLabel, () => run(label, testId, () => ctx.api.serviceAction(s.id, action))));
-    return b;
+    return holdIfPending(s.id, testId, busyLabel, b);
   };
   return {
     redeploy: () => button('Redeploy', 'Starting…', 'redeploy', 'service-redeploy'),
@@ -48,9 +85,14 @@ export function serviceActions({ ctx, service: s, flash, reload, find, fallback,
     suspendOrResume: (suspended) => (suspended
       ? button('Resume', 'Resuming…', 'resume', 'service-resume')
       : button('Suspend', 'Suspending…', 'suspend', 'service-suspend')),
-    delete: () => confirmButton({
-      label: 'Delete', question: `Delete ${s.name} on Render? This cannot be undone.`, confirmLabel: 'Delete service', danger: true, small: true,
-      testId: 'service-delete', onConfirm: () => run('Delete', 'service-delete', () => ctx.api.deleteService(s.id)),
-    }),
+    delete: () => {
+      const wrap = confirmButton({
+        label: 'Delete', question: `Delete ${s.name} on Render? This cannot be undone.`, confirmLabel: 'Delete service', danger: true, small: true,
+        testId: 'service-delete', onConfirm: () => run('Delete', 'service-delete', () => ctx.api.deleteService(s.id)),
+      });
+      const start = wrap.querySelector('button');
+      if (start) holdIfPending(s.id, 'service-delete', 'Deleting…', start);
+      return wrap;
+    },
   };
 }

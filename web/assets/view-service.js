@@ -221,6 +221,7 @@ export function serviceView(ctx, route) {
     replace(applyBanner);
     replace(links);
     replace(lifecycleButtons);
+    replace(lifecycleFlash); // a lifecycle action's "not found": said below
     replace(top, notice('warning', h('span', { 'data-testid': 'service-deleted' }, h('strong', null, 'Service deleted. '),
       `${settings?.name || 'This service'} no longer exists on Render, so its settings cannot be changed.`)));
     ctx.announce(`${settings?.name || 'The service'} was deleted`);
