@@ -31,3 +31,15 @@ test.serial('the local delivery does not widen what is accepted: a non-Slack web
   }
   t.is(stack.slack.bodies.length, before);
 });
+
+test.serial('test messages are limited per user, sent at once or not: a burst sends 5, the rest are 429 without a request out; another user is not held back', async (t) => {
+  const { agent } = await signedInWithKey(stack, 'slack-burst');
+  const path = '/services/T0000/B0000/burstburstburst1';
+  const sent = () => stack.slack.bodies.filter((b) => b.startsWith(`POST ${path} `)).length;
+  const answers = await Promise.all(Array.from({ length: 12 }, () => agent.post('/api/sentinel/test-alert', { slackWebhookUrl: `https://hooks.slack.com${path}` })));
+  t.deepEqual(answers.map((a) => a.status).sort(), [...Array<number>(5).fill(200), ...Array<number>(7).fill(429)]);
+  t.is(sent(), 5, 'one request out per accepted test');
+  for (const a of answers) t.false(a.text.includes('burstburstburst1'), 'the webhook URL is never in an answer');
+  const other = await signedInWithKey(stack, 'slack-burst-other');
+  t.is((await other.agent.post('/api/sentinel/test-alert', { slackWebhookUrl: `https://hooks.slack.com${path}` })).status, 200);
+});
