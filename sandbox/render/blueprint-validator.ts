@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { setImmediate as turn } from 'node:timers/promises';
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
 import { isMap, isSeq, type Document, type LineCounter } from 'yaml';
@@ -20,7 +21,7 @@ const SCHEMA_ID = 'https://render.com/schema/render.yaml.json';
 const KEY_VALUE_TYPES = new Set(['keyvalue', 'redis']);
 
 interface BlueprintValidator {
-  validate(text: string): BlueprintResult;
+  validate(text: string): Promise<BlueprintResult>;
 }
 
 interface Schemas {
@@ -64,13 +65,18 @@ function createBlueprintValidator(): BlueprintValidator {
   };
 
   return {
-    validate(text) {
-      const read = readBlueprintYaml(text);
+    async validate(text) {
+      const read = await readBlueprintYaml(text);
       if (!('doc' in read)) return read;
       const { doc, lines, data } = read;
       const v = load();
+      // A turn between steps, as the parse gives in slices (blueprint-yaml.ts): each is tens of milliseconds on 256 KiB.
+      await turn();
       const errors = new ErrorList();
-      if (!v.firstError(data)) focusedErrors(v, data, doc, lines, errors);
+      if (!v.firstError(data)) {
+        await turn();
+        focusedErrors(v, data, doc, lines, errors);
+      }
       duplicateNames(data, doc, lines, errors);
       if (errors.items.length > 0) return { valid: false, errors: errors.items };
       return { valid: true, errors: [], plan: planOf(data) };

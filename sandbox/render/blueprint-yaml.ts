@@ -1,4 +1,5 @@
-import { LineCounter, isScalar, parseDocument, visit, type Document } from 'yaml';
+import { setImmediate as turn } from 'node:timers/promises';
+import { Composer, Lexer, LineCounter, Parser, YAMLParseError, isScalar, visit, type CST, type Document } from 'yaml';
 
 /**
  * Reading a Blueprint's YAML for POST /blueprints/validate (blueprint-validator.ts), bounded: a hostile
@@ -7,12 +8,19 @@ import { LineCounter, isScalar, parseDocument, visit, type Document } from 'yaml
  * orchestrator sends at most 256 KiB, server/github/client.ts MAX_FILE_BYTES) and expands at most
  * MAX_ALIAS_COUNT nodes per alias (an alias bomb). yaml's own duplicate-key check compares each key
  * with every key before it (seconds for a mapping of 20,000 keys), so it is off and done here with a set.
+ * The parse is linear but not quick (~1 µs a byte: ~300 ms of CPU for 256 KiB, ten times that on a loaded
+ * machine), and the simulator shares its process with the web and the worker (tests, sandbox mode):
+ * it gives the event loop a turn every SLICE_MS (parseInSlices), as Render, another machine, never
+ * holds up its client. Judged in one go, it held up the worker's job-lock renewals and BullMQ took the
+ * jobs for stalled and ran their steps again (test/pipeline/blueprintBounds.test.ts).
  */
 const MAX_PARSED_CHARS = 1024 * 1024;
 const MAX_ALIAS_COUNT = 100;
 const MAX_SYNTAX_ERRORS = 10;
 /** Errors answered at most; a position is worked out only for those. */
 const MAX_ERRORS = 50;
+/** The longest the parse runs before the event loop gets a turn. */
+const SLICE_MS = 10;
 
 export interface BlueprintError {
   path?: string;
@@ -32,10 +40,11 @@ export type Json = Record<string, unknown>;
 export interface ReadBlueprint { doc: Document; lines: LineCounter; data: Json }
 
 /** The document and its value, or the answer for a file that is not a YAML mapping we read. */
-export function readBlueprintYaml(text: string): ReadBlueprint | BlueprintResult {
+export async function readBlueprintYaml(text: string): Promise<ReadBlueprint | BlueprintResult> {
   if (text.length > MAX_PARSED_CHARS) return invalid(`the Blueprint is larger than the simulator reads (${MAX_PARSED_CHARS} characters)`);
   const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: false });
+  const doc = await parseInSlices(text, lines);
+  await turn();
   const syntax = [...doc.errors.map((e) => ({ message: e.message.split('\n')[0] ?? e.message, offset: e.pos[0] })), ...duplicateKeys(doc)];
   if (syntax.length > 0) {
     return {
@@ -57,6 +66,36 @@ export function readBlueprintYaml(text: string): ReadBlueprint | BlueprintResult
   }
   if (typeof data !== 'object' || data === null || Array.isArray(data)) return invalid('a Blueprint must be a YAML mapping at the top level');
   return { doc, lines, data: data as Json };
+}
+
+/**
+ * yaml's parseDocument (public-api.js), its lexing and parsing (most of the time) in slices of SLICE_MS:
+ * the Parser is fed a Lexer's lexemes one by one, as its own parse() does in one go. Composing the tokens into a
+ * document (a fifth of the time) stays one step: the Composer takes an iterable, not an async one.
+ */
+async function parseInSlices(text: string, lines: LineCounter): Promise<Document> {
+  const parser = new Parser(lines.addNewLine);
+  lines.addNewLine(0); // what Parser.parse() does first
+  const tokens: CST.Token[] = [];
+  let sliceStart = performance.now();
+  for (const lexeme of new Lexer().lex(text, false)) {
+    for (const token of parser.next(lexeme)) tokens.push(token);
+    if (performance.now() - sliceStart > SLICE_MS) {
+      await turn();
+      sliceStart = performance.now();
+    }
+  }
+  for (const token of parser.end()) tokens.push(token);
+  const composer = new Composer({ prettyErrors: false, uniqueKeys: false });
+  let doc: Document | null = null;
+  for (const next of composer.compose(tokens, true, text.length)) {
+    if (doc) {
+      doc.errors.push(new YAMLParseError(next.range.slice(0, 2) as [number, number], 'MULTIPLE_DOCS', 'Source contains multiple documents; please use YAML.parseAllDocuments()'));
+      break;
+    }
+    doc = next;
+  }
+  return doc!;
 }
 
 /** Keys written twice in one mapping (what yaml's `uniqueKeys` reports), the first few, in one pass. */

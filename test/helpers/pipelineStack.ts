@@ -19,7 +19,10 @@ export interface PipelineStack {
   close(): Promise<void>;
 }
 
-export async function startPipelineStack(opts: StackOptions = {}): Promise<PipelineStack> {
+/** A stack's options, and the first worker's (e.g. a Render timeout of its own). */
+export type PipelineStackOptions = StackOptions & { worker?: Parameters<typeof startTestWorker>[1] };
+
+export async function startPipelineStack({ worker: firstWorker, ...opts }: PipelineStackOptions = {}): Promise<PipelineStack> {
   const stack = await startStack(opts);
   const workers: TestWorker[] = [];
   const startWorker = async (workerOpts?: Parameters<typeof startTestWorker>[1]) => {
@@ -29,7 +32,7 @@ export async function startPipelineStack(opts: StackOptions = {}): Promise<Pipel
   };
   let worker: TestWorker;
   try {
-    worker = await startWorker();
+    worker = await startWorker(firstWorker);
   } catch (err) {
     await stack.close();
     throw err;
@@ -46,7 +49,7 @@ export async function startPipelineStack(opts: StackOptions = {}): Promise<Pipel
 /**
  * A pipeline stack for the whole file: `usePipelineStack(test, opts, (p) => ({ stack, worker } = p))`.
  */
-export function usePipelineStack(test: TestFn, opts: StackOptions, started: (p: PipelineStack) => unknown): void {
+export function usePipelineStack(test: TestFn, opts: PipelineStackOptions, started: (p: PipelineStack) => unknown): void {
   sharedFixture(test, () => startPipelineStack(opts), started);
 }
 

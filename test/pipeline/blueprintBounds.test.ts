@@ -9,8 +9,12 @@ import { MAX_FILE_BYTES } from '../../server/github/client.js';
 // same, promptly, for an alias bomb, deep nesting and a file as large as detection reads, so the worker
 // fails the deploy `invalid_blueprint` after one validation instead of retrying a "Render outage".
 
+// The simulator judges 256 KiB in about half a second of CPU, giving the event loop a turn all along
+// (sandbox/render/blueprint-yaml.ts); on a loaded CI machine that is still seconds, beyond the worker's
+// 15 s Render timeout at worst, and the worker rightly asks again a validation it got no answer to. What
+// is checked here is the answer and what the worker does with it, not the machine's speed: a long timeout.
 let stack: Stack;
-usePipelineStack(test, { renderOptions: { phaseMs: QUICK_PHASES } }, (p) => ({ stack } = p));
+usePipelineStack(test, { renderOptions: { phaseMs: QUICK_PHASES }, worker: { renderTimeoutMs: 90_000 } }, (p) => ({ stack } = p));
 
 const SERVICES = 'services:\n  - type: web\n    name: app\n    runtime: node\n    buildCommand: npm ci\n    startCommand: npm start\n';
 

@@ -138,3 +138,28 @@ test('hostile files are invalid Blueprints, never 500s: an alias bomb, a key wri
   t.false(large.body.valid);
   t.regex(large.body.errors?.[0]?.error ?? '', /larger than the simulator reads/);
 });
+
+test('a large Blueprint is judged without holding up the event loop: the simulator (and whatever shares its process) answers other calls meanwhile', async (t) => {
+  // Render is another machine: however long it takes over a file, its client's process goes on. The
+  // simulator shares a process with the worker in tests and sandbox mode, where a validation judged in one
+  // go (~0.4-1 s of CPU for 256 KiB, up to ten seconds under load) let the worker's job locks lapse.
+  const { sim, validate } = await setup();
+  t.teardown(() => sim.close());
+  // The first service with thousands of unknown fields: 256 KiB, what the orchestrator sends at most.
+  let fields = '';
+  for (let i = 0; fields.length < 256 * 1024 - ORCHESTRATOR_YAML.length; i++) fields += `    field${i}: v\n`;
+  const huge = ORCHESTRATOR_YAML.replace('    plan: starter\n', `    plan: starter\n${fields}`);
+  const order: string[] = [];
+  const hold = sim.holdRequest({ method: 'POST', route: '/blueprints/validate' });
+  const judged = validate(huge).then((r) => { order.push('validate'); return r; });
+  await hold.arrived;
+  hold.release();
+  const owners = await fetch(`${sim.url}/owners`, { headers: { Authorization: 'Bearer rnd_bp' } });
+  order.push('owners');
+  t.is(owners.status, 200);
+  const { status, body } = await judged;
+  t.is(status, 200);
+  t.false(body.valid);
+  t.regex(body.errors?.[0]?.error ?? '', /unknown field "field\d+"/);
+  t.deepEqual(order, ['owners', 'validate'], 'the validation held nothing up');
+});

@@ -20,7 +20,7 @@ export function blueprintRoutes({ state }: RouteDeps): RouteDef[] {
         if (!ownerId) throw badRequest('ownerId is required');
         requireOwnerForCreate(state, ctx.account, ownerId);
         if (!file) throw badRequest('file is required');
-        return { status: 200, body: validator.validate(file.toString('utf8')) };
+        return { status: 200, body: await validator.validate(file.toString('utf8')) };
       },
     },
   ];
