@@ -68,7 +68,15 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     GITHUB_RETRIES: 'false',
     ...opts.env,
   });
-  const web = await startWeb({ config, logger, clock: opts.clock, host: '127.0.0.1', appOptions: { ...opts.appOptions, sentinel: slackAlerts }, renderLimits: opts.renderLimits, logTail: opts.logTail, telemetry: opts.telemetry });
+  let web: WebProcess;
+  try {
+    web = await startWeb({ config, logger, clock: opts.clock, host: '127.0.0.1', appOptions: { ...opts.appOptions, sentinel: slackAlerts }, renderLimits: opts.renderLimits, logTail: opts.logTail, telemetry: opts.telemetry });
+  } catch (err) {
+    // What did start is stopped: left running, its servers and redis-server kept the test file's process
+    // alive, and the file's failed before hook ended as ava's whole-run timeout instead of its own error.
+    await Promise.allSettled([github.close(), render.close(), slack.close(), redis.stop()]);
+    throw err;
+  }
   const url = `http://127.0.0.1:${port}`;
   // From here on every response the suites see through Agent or send() is checked against the document.
   await registerApiContract(url);
