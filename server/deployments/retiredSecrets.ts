@@ -7,17 +7,28 @@ import type { Deploy, DeployStatus } from '../render/types.js';
  * Env var values and secret file contents replaced or removed through the settings routes. Render
  * applies such a change at the next deploy, so the running deploy (and the logs of every earlier
  * one) still hold the old value: it is redacted like a current one. Kept sealed, per service, as
- * long as Render keeps logs (30 days at most), at most MAX_RETIRED: past that, the values a running
- * deploy may still print are the last to go (see `dropOrder`).
+ * long as Render keeps logs (30 days at most), at most MAX_RETIRED entries and MAX_RETIRED_BYTES:
+ * past either, the values a running deploy may still print are the last to go (see `dropOrder`).
  */
 const RETIRED_TTL_SEC = 30 * 24 * 3600;
 const MAX_RETIRED = 200;
 /**
- * Deciding what to drop past MAX_RETIRED asks Render which deploys run; while it cannot answer (an
- * outage, the key's budget spent), nothing is dropped until the next change, up to this many, the
- * oldest beyond them dropped as before.
+ * Sealed bytes kept per service (the sum of the entries' lengths in Redis). A secret file may hold
+ * 48 KB (secretFiles.ts), about 65 KB sealed (base64url of the JSON entry): by count alone one service
+ * could keep some 13 MB in the shared Redis (26 MB while Render cannot say which deploys run), every
+ * change past the cap reading and opening all of it. 1 MiB keeps some fifteen full-size files, more
+ * than the few deploys that run at once can print (each runs with one value per item, kept last);
+ * env var values, mostly short (passwords, tokens: 200 of 4 KB sealed stay under it), stay bound by
+ * the count.
+ */
+const MAX_RETIRED_BYTES = 1024 * 1024;
+/**
+ * Deciding what to drop past MAX_RETIRED or MAX_RETIRED_BYTES asks Render which deploys run; while it
+ * cannot answer (an outage, the key's budget spent), nothing is dropped until the next change, up to
+ * twice as many entries and bytes, the oldest beyond them dropped as before.
  */
 const HARD_MAX_RETIRED = 2 * MAX_RETIRED;
+const HARD_MAX_RETIRED_BYTES = 2 * MAX_RETIRED_BYTES;
 
 export interface RetiredSecretsDeps { redis: Redis; prefix: string; keyring: Keyring }
 export const retiredDeps = (deps: { redis: Redis; config: { redisPrefix: string }; keyring: Keyring }): RetiredSecretsDeps =>
@@ -57,39 +68,59 @@ export type RunningDeploys = () => Promise<{ deploys: Deploy[]; onRender(ours: n
 export const RUNNING_STATUSES: DeployStatus[] = ['live', 'created', 'build_in_progress', 'pre_deploy_in_progress', 'update_in_progress'];
 
 /**
- * Keeps `values` sealed with their item's name and the time (ours, `now`). Past MAX_RETIRED it asks
- * `running` (one Render read, only then) which deploys run, and drops what none of them can print first.
+ * Keeps `values` sealed with their item's name and the time (ours, `now`). Past MAX_RETIRED entries or
+ * MAX_RETIRED_BYTES it asks `running` (one Render read, only then) which deploys run, and drops what
+ * none of them can print first.
  */
 export async function retireSecrets(d: RetiredSecretsDeps, serviceId: string, values: Retiring[], now: number, running: RunningDeploys): Promise<void> {
   const kept = values.filter((v) => v.value !== '');
   if (!kept.length) return;
   const key = keyOf(d, serviceId);
   const sealed = kept.map((v) => seal(JSON.stringify({ v: v.value, n: v.name, t: now }), entryAad(serviceId), d.keyring));
-  const [[, length]] = (await d.redis.multi()
-    .lpush(key, ...sealed)
-    .ltrim(key, 0, HARD_MAX_RETIRED - 1)
-    .expire(key, RETIRED_TTL_SEC)
-    .exec()) as [[Error | null, number]];
-  if (Math.min(length, HARD_MAX_RETIRED) <= MAX_RETIRED) return;
+  const [length, bytes] = (await d.redis.eval(PUSH, 1, key, HARD_MAX_RETIRED, HARD_MAX_RETIRED_BYTES, RETIRED_TTL_SEC, ...sealed)) as [number, number];
+  if (length <= MAX_RETIRED && bytes <= MAX_RETIRED_BYTES) return;
   let deploys: Awaited<ReturnType<RunningDeploys>>;
   try {
     deploys = await running();
   } catch {
-    return; // the change goes ahead; dropped at a later one, once Render answers (HARD_MAX_RETIRED meanwhile)
+    return; // the change goes ahead; dropped at a later one, once Render answers (the hard bounds meanwhile)
   }
   const list = await d.redis.lrange(key, 0, -1);
-  await d.redis.eval(TRIM, 1, key, MAX_RETIRED, ...dropOrder(list, serviceId, d.keyring, deploys));
+  await d.redis.eval(TRIM, 1, key, MAX_RETIRED, MAX_RETIRED_BYTES, ...dropOrder(list, serviceId, d.keyring, deploys));
 }
 
-/** Removes the listed entries (ARGV[2..]), in that order, while the list is longer than ARGV[1]: a change meanwhile is counted. */
+/**
+ * Pushes the sealed values (ARGV[4..]) and renews the TTL (ARGV[3]), then drops the oldest entries
+ * while the list holds more than ARGV[1] entries or ARGV[2] bytes (never the values just pushed: one
+ * is at most a 48 KB file). Returns the entries and bytes left. One script: no reader sees the list
+ * over the hard bounds.
+ */
+const PUSH = `
+redis.call('LPUSH', KEYS[1], unpack(ARGV, 4))
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+local list = redis.call('LRANGE', KEYS[1], 0, -1)
+local n, bytes = #list, 0
+for _, v in ipairs(list) do bytes = bytes + #v end
+while n > #ARGV - 3 and (n > tonumber(ARGV[1]) or bytes > tonumber(ARGV[2])) do
+  redis.call('RPOP', KEYS[1])
+  bytes = bytes - #list[n]
+  n = n - 1
+end
+return {n, bytes}`;
+
+/**
+ * Removes the listed entries (ARGV[3..]), in that order, while the list holds more than ARGV[1]
+ * entries or ARGV[2] bytes: a change meanwhile is counted.
+ */
 const TRIM = `
-local over = redis.call('LLEN', KEYS[1]) - tonumber(ARGV[1])
-local i = 2
-while over > 0 and i <= #ARGV do
-  over = over - redis.call('LREM', KEYS[1], 1, ARGV[i])
+local n, bytes = 0, 0
+for _, v in ipairs(redis.call('LRANGE', KEYS[1], 0, -1)) do n = n + 1; bytes = bytes + #v end
+local i = 3
+while (n > tonumber(ARGV[1]) or bytes > tonumber(ARGV[2])) and i <= #ARGV do
+  if redis.call('LREM', KEYS[1], 1, ARGV[i]) > 0 then n = n - 1; bytes = bytes - #ARGV[i] end
   i = i + 1
 end
-return over`;
+return n`;
 
 /**
  * A deploy takes each value between its creation and its end (docs/render-api.md: a change applies at
