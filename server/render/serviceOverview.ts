@@ -102,13 +102,24 @@ export async function isGone(client: RenderClient, serviceId: string): Promise<b
   }
 }
 
+/**
+ * `fn` over `items`, `limit` at a time. The first failure fails the whole and no lane starts another
+ * item after it: each would be a Render GET from the caller's budget for a list nobody gets. Those
+ * already out finish on their own (they are not awaited).
+ */
 async function mapLimited<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
   const out = new Array<R>(items.length);
   let next = 0;
+  let failed = false;
   const lane = async () => {
-    while (next < items.length) {
+    while (!failed && next < items.length) {
       const i = next++;
-      out[i] = await fn(items[i]!);
+      try {
+        out[i] = await fn(items[i]!);
+      } catch (err) {
+        failed = true;
+        throw err;
+      }
     }
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));

@@ -3,6 +3,7 @@ import type { Stack } from '../helpers/stack.js';
 import { createServiceCache } from '../../server/render/serviceCache.js';
 import type { PresentedService } from '../../server/presenters/service.js';
 import { useScannedStack } from '../helpers/secretScan.js';
+import { renderCalls } from '../helpers/pipeline.js';
 import { createService, listCalls as listCallsOf, names, tenant as tenantOf, type Tenant } from './support/renderTenants.js';
 
 // GET /api/render/services (cached, single-flight) and the service lifecycle routes, through the
@@ -85,6 +86,28 @@ test('a list load reads the services our records name while Render answers, not 
   t.teardown(() => { redis.sendCommand = original; });
   t.deepEqual(names(await kit.agent.get('/api/render/services')), ['kit-web']);
   t.deepEqual(listCallsAtRead, [0], 'read once, before the Render list was asked for');
+});
+
+test('a list whose lookup failed starts no more of its lookups: only those already out finish', async (t) => {
+  const fay = await tenant('svc-fay');
+  const SERVICES = 30;
+  for (let i = 0; i < SERVICES; i++) await createService(fay, `fay-${i}`);
+  const route = '/services/{serviceId}/deploys';
+  // The load looks deploys up 6 at a time (DEPLOY_LOOKUPS): the first 5 wait on Render while the 6th fails.
+  const holds = Array.from({ length: 5 }, () => stack.render.holdRequest({ method: 'GET', route, apiKey: fay.apiKey }));
+  stack.render.setFault({ method: 'GET', route, apiKey: fay.apiKey, kind: 'status', status: 500, every: 6, count: 1 });
+  const failed = await fay.agent.get('/api/render/services');
+  t.not(failed.status, 200, 'the list is lost with one of its lookups');
+  // Newest-deploy lookups (one per service looked at); the been-live one asks with ?status=.
+  const lookups = () => renderCalls(stack, fay.account.id, 'GET', route).filter((c) => new URLSearchParams(c.query).get('limit') === '1').length;
+  t.is(lookups(), 6);
+  for (const hold of holds) hold.release();
+  // The next read loads again (nothing was cached): when it has answered, the failed load's lanes have
+  // had as long as a whole load to go on. On the old code they did: up to 24 more lookups for nobody.
+  const next = await fay.agent.get('/api/render/services');
+  t.is(next.status, 200, next.text);
+  t.is(next.json.services.length, SERVICES);
+  t.is(lookups(), 6 + SERVICES, 'the failed load started none after its failure');
 });
 
 test('single flight across processes: two caches on one Redis load once', async (t) => {
