@@ -41,7 +41,7 @@ test('a deleted service\'s deployment: the time beside "Service deleted" reads a
   await context.close();
 });
 
-test('"Open site" only on a service that has been live: not on one whose only build failed, still on one whose newest build failed', async (t) => {
+test('"Open site" only on a service that has been live (its card, its settings page): not on one whose only build failed, still on one whose newest build failed', async (t) => {
   const { context, page, problems } = await stack.signedInWithKey(browser, 'nit-open', ['never-live', 'was-live']);
   stack.render.failBuilds({ repo: 'https://github.com/nit-open/never-live' }, 'build_failed');
   await deployThroughForm(page, 'nit-open/never-live');
@@ -61,6 +61,17 @@ test('"Open site" only on a service that has been live: not on one whose only bu
   t.is(await card(page, 'never-live').getByRole('link', { name: /Open site/ }).count(), 0, 'never live: nothing to open');
   t.is(await card(page, 'was-live').getByRole('link', { name: /Open site/ }).count(), 1, 'Render still serves the deploy that was live');
   t.is(await card(page, 'never-live').getByRole('link', { name: /Render dashboard/ }).count(), 1);
+
+  // The service's settings page says the same, from the deploy history it lists.
+  await card(page, 'never-live').getByTestId('service-settings').click();
+  await page.getByRole('heading', { level: 1, name: 'never-live' }).waitFor();
+  await page.getByTestId('history-row').first().waitFor();
+  t.is(await page.getByRole('link', { name: /Open site/ }).count(), 0, 'settings page: never live, nothing to open');
+  t.is(await page.getByRole('link', { name: /Render dashboard/ }).count(), 1);
+  await page.getByRole('link', { name: 'Dashboard', exact: true }).first().click();
+  await card(page, 'was-live').getByTestId('service-settings').click();
+  await page.getByRole('heading', { level: 1, name: 'was-live' }).waitFor();
+  await page.getByRole('link', { name: /Open site/ }).waitFor();
   t.deepEqual(problems, []);
   await context.close();
 });

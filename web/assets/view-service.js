@@ -10,6 +10,8 @@ import { domainsSection } from './service-domains.js';
 import { IN_PLACE_OF, serviceActions } from './service-actions.js';
 
 const TYPE_LABELS = { web_service: 'Web service', static_site: 'Static site', private_service: 'Private service', background_worker: 'Background worker', cron_job: 'Cron job' };
+/** Render's statuses of a deploy that is or was live (the server's wasLive). */
+const WENT_LIVE = new Set(['live', 'deactivated']);
 const PREVIEW_WARNING = 'Preview instances get this service\'s environment variables, database URLs and secrets included, and run code from pull requests.';
 
 export function serviceView(ctx, route) {
@@ -40,6 +42,13 @@ export function serviceView(ctx, route) {
   let scalingEdited = false;
   /** The service was deleted (here we only hear of it): the page says so and offers nothing. */
   let deleted = false;
+  /**
+   * Whether a deploy of the service has ever been live, as the deploy history listed here says (the
+   * dashboard card's beenLive): true when a listed one is or was live, false when the whole history is
+   * listed and none was, null when not known (older deploys not listed, or the history could not be read).
+   * Undefined until the history first answers, so "Open site" is not offered and then taken back.
+   */
+  let beenLive;
 
   const offerRedeploy = () => replace(applyBanner, notice('info', 'Saved on Render. It takes effect at the next deploy. ', redeployButton('Redeploy to apply', false, 'apply-redeploy')));
 
@@ -146,10 +155,15 @@ export function serviceView(ctx, route) {
       else keepOpen({ area: history, keyOf: deployIdOf, itemOf: deployRow }, () => replace(history, rows));
       nextCursor = res.nextCursor;
       more.hidden = !nextCursor;
+      const rowsWentLive = [...history.children].some((row) => WENT_LIVE.has(row.dataset.status));
+      beenLive = rowsWentLive ? true : nextCursor ? null : false;
+      drawLinks();
       if (append && more.hidden) focusFirstRow(rows[0]);
     } catch (err) {
       if (disposed || generation !== historyReads) return;
       replace(historyFlash, notice('error', `Could not load deploys: ${err.message}`));
+      // Not known: the link as before beenLive (a history read before this one may have known).
+      if (beenLive === undefined) { beenLive = null; drawLinks(); }
     }
   }
   more.addEventListener('click', () => busy(more, 'Loading…', () => loadHistory(true)));
@@ -201,13 +215,23 @@ export function serviceView(ctx, route) {
     replace(scaling, form);
   }
 
+  /**
+   * "Open site" and "Render dashboard". Render names a service's URL when it is created; it serves nothing
+   * until a deploy has been live, so the site is offered only once the history says one has (or cannot say).
+   */
+  function drawLinks() {
+    if (deleted || !settings) return;
+    const url = beenLive === undefined || beenLive === false ? null : settings.url;
+    replace(links,
+      url ? h('a', { href: url, rel: 'noopener noreferrer', target: '_blank' }, 'Open site') : null,
+      settings.dashboardUrl ? h('a', { href: settings.dashboardUrl, rel: 'noopener noreferrer', target: '_blank' }, 'Render dashboard') : null);
+  }
+
   /** The heading, meta line, links and the suspended notice, from `settings`. */
   function drawService() {
     heading.textContent = settings.name;
     meta.textContent = [TYPE_LABELS[settings.type] ?? settings.type, settings.runtime, settings.region, settings.plan, settings.repo ? `${settings.repo.replace(/^https:\/\/github\.com\//, '')}${settings.branch ? ` @ ${settings.branch}` : ''}` : null].filter(Boolean).join(' · ');
-    replace(links,
-      settings.url ? h('a', { href: settings.url, rel: 'noopener noreferrer', target: '_blank' }, 'Open site') : null,
-      settings.dashboardUrl ? h('a', { href: settings.dashboardUrl, rel: 'noopener noreferrer', target: '_blank' }, 'Render dashboard') : null);
+    drawLinks();
     replace(lifecycleButtons, actions.suspendOrResume(settings.suspended));
     replace(top, settings.suspended ? notice('warning', h('span', { 'data-testid': 'service-suspended' }, 'This service is suspended: changes are saved but nothing runs until you resume it.')) : null);
   }
