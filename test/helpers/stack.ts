@@ -108,23 +108,31 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   };
 }
 
-/** Every key and value in Redis (strings, hashes, lists, sets, zsets, streams), as text, for secret scans. */
+/**
+ * Every key and value in Redis (strings, hashes, lists, sets, zsets, streams), as text, for secret scans and
+ * before/after comparisons: keys in sorted order. SCAN's order is the hash table's, which Redis may resize
+ * between two dumps of the same data (a key set to expire and gone, a temporary key made and deleted), so
+ * an unsorted dump of unchanged data could differ (test/server/cors failed so under load).
+ */
 export async function dumpRedis(client: import('ioredis').Redis): Promise<string> {
-  const out: string[] = [];
+  const keys: string[] = [];
   let cursor = '0';
   do {
-    const [next, keys] = await client.scan(cursor, 'COUNT', 500);
+    const [next, found] = await client.scan(cursor, 'COUNT', 500);
     cursor = next;
-    for (const key of keys) {
-      const type = await client.type(key);
-      out.push(key);
-      if (type === 'string') out.push((await client.get(key)) ?? '');
-      else if (type === 'hash') out.push(JSON.stringify(await client.hgetall(key)));
-      else if (type === 'list') out.push(JSON.stringify(await client.lrange(key, 0, -1)));
-      else if (type === 'set') out.push(JSON.stringify(await client.smembers(key)));
-      else if (type === 'zset') out.push(JSON.stringify(await client.zrange(key, '0', '-1', 'WITHSCORES')));
-      else if (type === 'stream') out.push(JSON.stringify(await client.xrange(key, '-', '+')));
-    }
+    keys.push(...found);
   } while (cursor !== '0');
+  const out: string[] = [];
+  for (const key of [...new Set(keys)].sort()) {
+    const type = await client.type(key);
+    if (type === 'none') continue; // gone since the scan (expired): not part of either dump
+    out.push(key);
+    if (type === 'string') out.push((await client.get(key)) ?? '');
+    else if (type === 'hash') out.push(JSON.stringify(await client.hgetall(key)));
+    else if (type === 'list') out.push(JSON.stringify(await client.lrange(key, 0, -1)));
+    else if (type === 'set') out.push(JSON.stringify(await client.smembers(key)));
+    else if (type === 'zset') out.push(JSON.stringify(await client.zrange(key, '0', '-1', 'WITHSCORES')));
+    else if (type === 'stream') out.push(JSON.stringify(await client.xrange(key, '-', '+')));
+  }
   return out.join('\n');
 }
