@@ -173,3 +173,27 @@ test('hostile lines show as text, and a service deleted on Render while the pane
   await page.getByTestId('logs-status').getByText('The service was deleted on Render: no more lines will come.').waitFor({ timeout: 45_000 });
   t.deepEqual(problems, []);
 });
+
+// The live stream's "gone" (the server's tail found the service deleted) is published once: a page that did not
+// hear it (polling without its stream, or reconnecting just then; CI at load 17) read the log page again, got
+// Render's 404 and said "No logs: … and its logs with it" above the lines it still showed, and polled on.
+test('a service deleted on Render while a polling panel shows its lines: the panel says so and stops reading', async (t) => {
+  const { context, page, problems, apiKey } = await stack.signedInWithKey(browser, 'loggonepoll', ['site'], DESKTOP);
+  const id = await deployThroughForm(page, 'loggonepoll/site');
+  const r = await renderIds(page, id);
+  for (let i = 0; i < 3; i++) stack.render.advanceDeploy(r.deployId);
+  await waitStatus(page, 'live');
+  await waitLine(page, 'Your service is live');
+  // A second page of the same deployment without its event stream: it polls, and reads log pages itself.
+  const polling = await context.newPage();
+  await polling.route('**/api/events**', (route) => route.fulfill({ status: 503, contentType: 'application/json', body: '{"error":{"code":"events_unavailable","message":"no"}}' }));
+  await polling.goto(page.url());
+  await polling.locator('#live-mode[data-mode=polling]').waitFor();
+  await waitLine(polling, 'Your service is live');
+
+  const del = await fetch(`${stack.render.url}/services/${r.serviceId}`, { method: 'DELETE', headers: { authorization: `Bearer ${apiKey}` } });
+  t.is(del.status, 204);
+  await polling.getByTestId('logs-status').getByText('The service was deleted on Render: no more lines will come.').waitFor({ timeout: 60_000 });
+  t.true(await polling.getByTestId('logs').getByText('Your service is live').isVisible(), 'the lines read before stay');
+  t.deepEqual(problems, []);
+});

@@ -107,8 +107,14 @@ export function createLogPanel(ctx, id) {
     if (disposed) return;
     if (err instanceof ApiError && err.status === 429) { waitAndRetry(err, retry); return; }
     if (err instanceof ApiError && err.code === 'render_key_missing') { drawStatus('Connect your Render key to read the logs.'); return; }
-    // Render answers 404 for a deleted service's logs: say why instead of "Resource not found".
-    if (err instanceof ApiError && err.status === 404) { drawStatus('No logs: the service was deleted on Render, and its logs with it.'); return; }
+    // Render answers 404 for a deleted service's logs: say why instead of "Resource not found". With lines
+    // already shown (read before the deletion), it is what the stream's "gone" says, which this panel may not
+    // have heard (polling, or reconnecting when it went out once): the lines stay, and reading stops.
+    if (err instanceof ApiError && err.status === 404) {
+      if (sorted.length === 0) { drawStatus('No logs: the service was deleted on Render, and its logs with it.'); return; }
+      serviceGone();
+      return;
+    }
     drawStatus(`Could not read the logs: ${err.message}`);
   }
 
@@ -164,6 +170,14 @@ export function createLogPanel(ctx, id) {
     }
   }
 
+  /** Render no longer has the service (deleted): no line will come, so nothing is read again. */
+  function serviceGone() {
+    finished = true;
+    goneNote = 'The service was deleted on Render: no more lines will come.';
+    schedulePoll();
+    drawStatus();
+  }
+
   function schedulePoll() {
     clearTimeout(pollTimer);
     pollTimer = null;
@@ -193,12 +207,7 @@ export function createLogPanel(ctx, id) {
     /** Lines pushed over the live stream. */
     onLogs(e) {
       if (e.deploymentId !== id || !Array.isArray(e.lines)) return;
-      if (e.ended === 'gone') {
-        finished = true;
-        goneNote = 'The service was deleted on Render: no more lines will come.';
-        schedulePoll();
-        drawStatus();
-      }
+      if (e.ended === 'gone') serviceGone();
       // The server's tail began at its newest page: lines between ours and those may be missing.
       const known = newestKey();
       const gap = e.partial && loadedOnce && (!known || e.lines.every((l) => key(l) > known));
