@@ -129,6 +129,18 @@ export async function deployedLiveByHand(stack: Stack, agent: Agent, login: stri
   return { id, ...r };
 }
 
+/** On manual deploys: a redeploy of `serviceId` asked through the app and advanced until live; its deployment id. */
+export async function redeployedLiveByHand(stack: Stack, agent: Agent, serviceId: string): Promise<string> {
+  const again = await agent.post(`/api/render/services/${serviceId}/redeploy`);
+  if (again.status !== 202) throw new Error(`redeploy: ${again.status} ${again.text}`);
+  const id = again.json.id as string;
+  const { deployId } = await recordWithDeployId(agent, id);
+  for (let i = 0; i < 3; i++) stack.render.advanceDeploy(deployId);
+  const done = await waitFinished(agent, id);
+  if (done.status !== 'live') throw new Error(`redeploy of ${serviceId}: ${done.status}, not live`);
+  return id;
+}
+
 /** A deployment's record once it names its Render deploy (bounded as `until`). */
 export const recordWithDeployId = (agent: Agent, id: string, what = 'the deploy id'): Promise<any> =>
   until(what, async () => {

@@ -2,7 +2,7 @@ import test from 'ava';
 import { randomBytes } from 'node:crypto';
 import type { Stack } from '../helpers/stack.js';
 import { usePipelineStack } from '../helpers/pipelineStack.js';
-import { deployedLiveByHand, recordWithDeployId, signedInWithKey, waitFinished } from '../helpers/pipeline.js';
+import { deployedLiveByHand, redeployedLiveByHand, signedInWithKey } from '../helpers/pipeline.js';
 import { budgetFrom, RENDER_DOCUMENTED_LIMITS } from '../../server/render/budget.js';
 
 // Retired values (replaced or removed through the settings) are kept per service for log redaction,
@@ -31,11 +31,7 @@ test('many large secret file changes keep the retired values under 1 MiB, the fi
   const IN_USE = bigFile();
   t.is((await agent.request('PUT', url, { json: { content: IN_USE } })).status, 200);
   // The redeploy takes IN_USE; 30 changes after it (no redeploy) retire IN_USE, then 29 files no deploy had.
-  const again = await agent.post(`/api/render/services/${serviceId}/redeploy`);
-  t.is(again.status, 202, again.text);
-  const { deployId } = await recordWithDeployId(agent, again.json.id as string);
-  for (let i = 0; i < 3; i++) stack.render.advanceDeploy(deployId);
-  t.is((await waitFinished(agent, again.json.id as string)).status, 'live');
+  const redeployId = await redeployedLiveByHand(stack, agent, serviceId);
   for (let i = 0; i < 30; i++) {
     const put = await agent.request('PUT', url, { json: { content: bigFile() } });
     t.is(put.status, 200, put.text);
@@ -47,7 +43,7 @@ test('many large secret file changes keep the retired values under 1 MiB, the fi
   t.true(kept.length >= 10, `the bound keeps the recent values: ${kept.length}`);
 
   stack.render.appendLog(serviceId, `loaded key ${IN_USE}`, { type: 'app' });
-  const page = await agent.get(`/api/render/deployments/${again.json.id as string}/logs`);
+  const page = await agent.get(`/api/render/deployments/${redeployId}/logs`);
   t.is(page.status, 200, page.text);
   t.true(page.text.includes('loaded key [redacted]'), page.text.slice(-400));
   t.false(page.text.includes(IN_USE.slice(0, 64)));

@@ -1,7 +1,7 @@
 import test from 'ava';
 import type { Stack } from '../helpers/stack.js';
 import { usePipelineStack } from '../helpers/pipelineStack.js';
-import { deployedLiveByHand, recordWithDeployId, signedInWithKey, waitFinished } from '../helpers/pipeline.js';
+import { deployedLiveByHand, redeployedLiveByHand, signedInWithKey } from '../helpers/pipeline.js';
 import { budgetFrom, RENDER_DOCUMENTED_LIMITS } from '../../server/render/budget.js';
 import { seal } from '../../server/crypto/keyring.js';
 
@@ -57,11 +57,7 @@ test('after a redeploy, the value the new live deploy took stays redacted past t
   const url = `/api/render/services/${serviceId}/env-vars/DB_PASSWORD`;
   t.is((await agent.request('PUT', url, { json: { value: TAKEN } })).status, 200);
   // The redeploy takes TAKEN; FIRST is what only the deploy before it had.
-  const again = await agent.post(`/api/render/services/${serviceId}/redeploy`);
-  t.is(again.status, 202, again.text);
-  const { deployId } = await recordWithDeployId(agent, again.json.id as string);
-  for (let i = 0; i < 3; i++) stack.render.advanceDeploy(deployId);
-  t.is((await waitFinished(agent, again.json.id as string)).status, 'live');
+  const redeployId = await redeployedLiveByHand(stack, agent, serviceId);
   for (let i = 0; i <= 200; i++) {
     const put = await agent.request('PUT', url, { json: { value: `rotated-after-${i}-c0ffee` } });
     t.is(put.status, 200, put.text);
@@ -69,7 +65,7 @@ test('after a redeploy, the value the new live deploy took stays redacted past t
   t.is(await stack.redis.client.llen(retiredKey(serviceId)), 200, 'the cap still holds');
 
   stack.render.appendLog(serviceId, `connecting with ${TAKEN}`, { type: 'app' });
-  const page = await agent.get(`/api/render/deployments/${again.json.id as string}/logs`);
+  const page = await agent.get(`/api/render/deployments/${redeployId}/logs`);
   t.is(page.status, 200, page.text);
   t.true(page.text.includes('connecting with [redacted]'), page.text.slice(-400));
   t.false(page.text.includes(TAKEN));

@@ -86,6 +86,16 @@ async function fromPage(origin: string, login: string): Promise<{ seen: Seen; pr
   }
 }
 
+/** A browser context signed in to the app (through its own page, GitHub's simulator authorizing) as `login`. */
+async function signedInContext(login: string): ReturnType<typeof newContext> {
+  const opened = await newContext(browser);
+  stack.github.setAuthorizingUser(login);
+  await opened.page.goto(`${stack.url}/`);
+  await opened.page.getByTestId('sign-in').click();
+  await opened.page.getByTestId('user-login').filter({ hasText: login }).waitFor();
+  return opened;
+}
+
 const deploymentsOf = async (login: string) => {
   const token = stack.github.issueToken(login);
   return (await stack.agent({ authorization: `Bearer ${token}` }).get('/api/render/my-deployments')).json.deployments as unknown[];
@@ -117,12 +127,8 @@ test.serial('signed in to the app, a listed same-site page uses the session cook
   stack.github.addUser({ id: nextId++, login });
   const apiKey = `rnd_${login}${'f'.repeat(24)}`;
   stack.render.addAccount({ apiKey, workspaces: [{ name: `${login} ws` }] });
-  const { context, page, problems } = await newContext(browser);
+  const { context, page, problems } = await signedInContext(login);
   try {
-    stack.github.setAuthorizingUser(login);
-    await page.goto(`${stack.url}/`);
-    await page.getByTestId('sign-in').click();
-    await page.getByTestId('user-login').filter({ hasText: login }).waitFor();
 
     await page.goto(`${sameSite}/`);
     const same = await page.evaluate(async ({ api, apiKey }) => {
@@ -221,12 +227,8 @@ async function eventSourceFrom(page: import('playwright-core').Page, withCredent
 test.serial('EventSource: a listed same-site page signed in to the app streams with withCredentials (the cookie); a listed cross-site page cannot (no cookie, and EventSource sends no token)', async (t) => {
   const login = 'frontes';
   stack.github.addUser({ id: nextId++, login });
-  const { context, page, problems } = await newContext(browser);
+  const { context, page, problems } = await signedInContext(login);
   try {
-    stack.github.setAuthorizingUser(login);
-    await page.goto(`${stack.url}/`);
-    await page.getByTestId('sign-in').click();
-    await page.getByTestId('user-login').filter({ hasText: login }).waitFor();
 
     await page.goto(`${sameSite}/`);
     t.deepEqual(await eventSourceFrom(page, true), { first: 'stream' }, 'same site: the cookie goes along with withCredentials');
