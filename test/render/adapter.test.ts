@@ -176,6 +176,29 @@ test('a GET on a kept-alive socket the server dropped goes once more on a new so
   t.is(seen.filter((s) => s.method === 'POST').length, 1);
 });
 
+test('the repeat on a new socket is still bound by the deadline and the caller\'s abort', async (t) => {
+  const perSocket = new Map<number, number>();
+  const repeats: number[] = [];
+  const { url } = await serve(t, (req, res) => {
+    const port = req.socket.remotePort!;
+    perSocket.set(port, (perSocket.get(port) ?? 0) + 1);
+    if (perSocket.get(port) === 2) return req.socket.destroy(); // the kept-alive socket, dropped
+    if (req.url !== '/v1/first') { repeats.push(port); return; } // the repeat: never answered
+    res.end('{}');
+  });
+  t.is((await client(url).get('/first')).data, '{}');
+  const timedOut = await client(url, { timeout: 300 }).get('/late').then(() => null, (e: unknown) => e);
+  t.true(timedOut instanceof AxiosError && timedOut.code === AxiosError.ETIMEDOUT, String(timedOut));
+  t.is(repeats.length, 1, 'repeated once, then the deadline ended it');
+
+  t.is((await client(url).get('/first')).data, '{}'); // a fresh kept-alive socket to drop again
+  const controller = new AbortController();
+  const pending = client(url).get('/aborted', { signal: controller.signal });
+  while (repeats.length < 2) await new Promise((r) => setTimeout(r, 10));
+  controller.abort();
+  t.true(isCancel(await pending.then(() => null, (e: unknown) => e)));
+});
+
 test('request headers and bodies: user agent, accept-encoding, UTF-8 length, multipart FormData', async (t) => {
   const seen: Array<{ headers: IncomingMessage['headers']; body: string }> = [];
   const { url } = await serve(t, (req, res, body) => {
