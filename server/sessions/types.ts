@@ -17,7 +17,7 @@ export interface SessionRenderCredentials {
   apiKeySealed: string;
   /** Non-reversible fingerprint: jobs check it so a replaced key never runs another key's work. */
   keyFingerprint: string;
-  /** Last 4 characters, for "rnd_…abcd" display. */
+  /** Last 4 characters, for the "rnd_...abcd" hint. */
   keyHint: string;
   owners: RenderOwner[];
   verifiedAt: number;

@@ -78,7 +78,7 @@ test.serial('key change while an idle-touch GET is in flight: the new key stays,
   t.is(changed.status, 200);
   t.is((await held.done).status, 200);
   const status = await who.agent.get('/api/render/status');
-  t.is(status.json.keyHint, `rnd_…${newKey.slice(-4)}`, 'the stale write did not restore the old key');
+  t.is(status.json.keyHint, `rnd_...${newKey.slice(-4)}`, 'the stale write did not restore the old key');
   t.deepEqual(status.json.owners.map((o: { name: string }) => o.name), ['second workspace']);
   const rec = await who.agent.get(`/api/render/deployments/${oldDeploy.json.id}`);
   t.is(rec.json.status, 'credentials_revoked', 'what the old key started stops with the key change');

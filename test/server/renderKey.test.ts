@@ -16,7 +16,7 @@ test('key setup happy path: verified against Render, owners listed, stored seale
   t.is(res.status, 200, res.text);
   t.true(res.json.configured);
   t.true(res.json.verified);
-  t.is(res.json.keyHint, `rnd_…${apiKey.slice(-4)}`);
+  t.is(res.json.keyHint, `rnd_...${apiKey.slice(-4)}`);
   t.deepEqual(res.json.owners.map((o: { name: string }) => o.name).sort(), ['Acme', 'Side project']);
   t.truthy(account);
   const status = await agent.get('/api/render/status');
@@ -24,6 +24,10 @@ test('key setup happy path: verified against Render, owners listed, stored seale
   t.truthy(status.json.verifiedAt);
   const session = await agent.get('/api/session');
   t.true(session.json.render.verified);
+  // Every authenticated read sends this body: one character past Latin-1 in it costs each read Node's slow
+  // UTF-8 path (the whole response a two-byte string; bench/README.md, api).
+  t.regex(session.text, /^[\x20-\x7e]*$/, 'the signed-in session answer is ASCII');
+  t.regex(status.text, /^[\x20-\x7e]*$/, 'the key status is ASCII');
   t.false(JSON.stringify(res.json).includes(apiKey));
 });
 
