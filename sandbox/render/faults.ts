@@ -19,6 +19,8 @@ interface FaultPlan {
 
 export interface FaultSet {
   add(rule: FaultRule): string;
+  /** One rule, by the id add returned (others stay). */
+  remove(id: string): void;
   clear(): void;
   /** Decides (and counts) the faults for one request. */
   plan(method: string, route: string, apiKey: string | null): FaultPlan;
@@ -45,6 +47,9 @@ export function createFaultSet(random: () => number = Math.random): FaultSet {
       if (rule.every !== undefined && !(Number.isInteger(rule.every) && rule.every >= 1)) throw new Error('every: a whole number of requests, at least 1');
       rules.push({ ...rule, id, remaining: rule.count ?? Number.POSITIVE_INFINITY, seen: 0 });
       return id;
+    },
+    remove(id) {
+      rules = rules.filter((r) => r.id !== id);
     },
     clear() {
       rules = [];

@@ -110,6 +110,7 @@ export async function startRenderSimulator(opts: RenderSimOptions = {}): Promise
       changed();
     },
     setFault: (rule) => faults.add(rule),
+    clearFault: (id) => faults.remove(id),
     clearFaults: () => faults.clear(),
     holdRequest: (rule) => holds.add(rule),
     failBuilds(match, status, count = 1) {

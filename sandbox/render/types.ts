@@ -150,6 +150,8 @@ export interface RenderSimulator {
   restored: boolean;
   revokeKey(apiKey: string): void;
   setFault(rule: FaultRule): string;
+  /** One fault, by the id setFault returned (a test's own, while other tests' stay). */
+  clearFault(id: string): void;
   clearFaults(): void;
   /** The next request matching `rule` waits, before it is handled, until the hold is released. */
   holdRequest(rule: RequestHoldRule): RequestHold;

@@ -11,10 +11,11 @@ import { isTerminal, type DeploymentRecord } from './types.js';
  * is still running there, then the record becomes `canceled` (a compare-and-set that wins over a
  * late worker write, and deletes its sealed env values), its job goes, and a per-request key
  * (X-Render-Api-Key) ends with it. A deploy Render queued (202) without our knowing its id yet, one
- * the ask on its way as the cancel lands may make, and one still waiting in Render's queue (which
- * cancels a deploy only once it starts) are left to a job of its own instead: the worker finds it (by
- * what was asked, or its id) and cancels it on Render (workers/tasks/canceledAsk.ts), which ends that
- * key when it is done.
+ * the ask on its way as the cancel lands may make, one still waiting in Render's queue (which
+ * cancels a deploy only once it starts), and a new service's first deploy the worker had not stopped
+ * or adopted yet are left to a job of its own instead: the worker finds it (by what was asked, its
+ * id, or as the service's first deploy) and cancels it on Render (workers/tasks/canceledAsk.ts), which
+ * ends that key when it is done.
  * `render` is asked for only when there is a Render deploy to cancel. Returns the record as it now is.
  */
 export async function cancelDeployment(deps: AppDeps, rec: DeploymentRecord, render: () => RenderClient): Promise<DeploymentRecord> {
@@ -42,12 +43,33 @@ export async function cancelDeployment(deps: AppDeps, rec: DeploymentRecord, ren
  *   listed, or the cancel landed while the ask was on its way (canceledWhileAsking: the run that asked
  *   cannot record what Render answered on a canceled record);
  * - one named to us while it waited in Render's queue (render_queued): Render cancels a deploy only
- *   once it has left the queue (docs/render-api.md §6.4).
+ *   once it has left the queue (docs/render-api.md §6.4);
+ * - a new service's first deploy, never named to us, canceled before a deploy was asked for
+ *   (firstDeployOwedCancel).
  */
 export function cancelOwedOnRender(rec: DeploymentRecord): boolean {
   if (rec.status !== 'canceled' || !rec.serviceId) return false;
   if (rec.deployId) return statusBeforeCancel(rec) === 'render_queued';
-  return Boolean(rec.deployRequestedAt) && (rec.timeline.some((e) => e.status === 'render_queued') || canceledWhileAsking(rec));
+  if (!rec.deployRequestedAt) return firstDeployOwedCancel(rec);
+  return rec.timeline.some((e) => e.status === 'render_queued') || canceledWhileAsking(rec);
+}
+
+/**
+ * A deploy canceled after it created its service and before it asked for a deploy (triggering_deploy,
+ * no ask marked): the service's first deploy, which Render started with the service and which we never
+ * named, may still run. It builds the branch's head, being stopped before a named commit is asked for
+ * (workers/tasks/branchHead.ts: a stop that failed is retried by the job the cancel would remove), or
+ * it is this deployment's own, not adopted yet (ownDeploy.ts deployAlreadyOurs).
+ */
+export function firstDeployOwedCancel(rec: DeploymentRecord): boolean {
+  return rec.status === 'canceled' && rec.kind === 'deploy' && Boolean(rec.serviceId) && !rec.deployId && !rec.deployRequestedAt
+    && statusBeforeCancel(rec) === 'triggering_deploy';
+}
+
+/** When the cancel was written (a canceled record's last canceled entry). */
+export function canceledAt(rec: DeploymentRecord): number {
+  const entry = rec.timeline.findLast((e) => e.status === 'canceled');
+  return entry ? Date.parse(entry.at) : Date.parse(rec.updatedAt);
 }
 
 /** Canceled straight from triggering_deploy after its ask was marked (deployRequestedAt): the ask may have reached Render. */

@@ -121,6 +121,84 @@ test('a new service\'s first deploy that cannot be stopped at all: the commit as
   t.true(timelineNotes(done).some((n) => n.includes(`branch head ${b.slice(0, 7)}) went live before it could be stopped`)), JSON.stringify(done.timeline));
 });
 
+test('a user\'s cancel while the new service\'s first deploy (the branch\'s head) is being stopped: that deploy is stopped too, and the deployment ends canceled', async (t) => {
+  // The stop of the head had failed and was being retried (a delayed job); the user's cancel removed
+  // that job and had no deploy id to cancel on Render itself: the head built on, and went live, for a
+  // deployment that said canceled.
+  const login = 'pinabort';
+  const { agent, apiKey, accountId } = await signedInWithKey(stack, login);
+  stack.github.addRepo({ owner: login, name: 'app', branches: { main: NODE_APP } });
+  const a = stack.github.branchHead(login, 'app', 'main')!;
+  const b = stack.github.push(login, 'app', 'main', { ...NODE_APP, 'b.js': '' });
+  const releaseBuilds = stack.render.holdPhase({ serviceName: login }, 'build_in_progress');
+  t.teardown(releaseBuilds);
+  // Render fails this key's cancels until the user's cancel is in.
+  const refused = stack.render.setFault({ method: 'POST', route: CANCEL_ROUTE, apiKey, kind: 'status', status: 503 });
+  t.teardown(() => stack.render.clearFault(refused));
+  const res = await agent.post('/api/render/deploy', { github_repo: `${login}/app`, branch: 'main', project_name: login, commit_sha: a });
+  t.is(res.status, 202, res.text);
+  const stopping = await until('the failed stop of the head noted', async () => {
+    const rec = (await agent.get(`/api/render/deployments/${res.json.id}`)).json;
+    return timelineNotes(rec).some((n) => n.includes('did not stop')) ? rec : null;
+  }, 60_000);
+  t.is(stopping.status, 'triggering_deploy');
+  const canceled = await agent.post(`/api/render/deployments/${res.json.id}/cancel`);
+  t.is(canceled.status, 200, canceled.text);
+  t.is(canceled.json.status, 'canceled');
+  // Render takes cancels again: the head is stopped (read from the simulator's call log: polling
+  // Render's API would spend the key's rate limit).
+  stack.render.clearFault(refused);
+  const stopped = await until('a cancel of the head that Render took', async () => renderCalls(stack, accountId, 'POST', CANCEL_ROUTE).find((c) => c.status === 200), 10_000).catch(() => null);
+  releaseBuilds();
+  const deploys = await renderDeploysOf(stack, apiKey, stopping.serviceId);
+  const head = deploys.find((d) => d.commit?.id === b);
+  t.truthy(stopped, `the head is stopped after the user's cancel, not left building (${head?.status})`);
+  t.is(head?.status, 'canceled');
+  t.false(deploys.some((d) => d.status === 'live'), 'nothing went live');
+  t.is(renderCalls(stack, accountId, 'POST', '/services/{serviceId}/deploys').length, 0, 'commit A never asked for');
+  const done = await waitFinished(agent, res.json.id);
+  t.is(done.status, 'canceled');
+});
+
+test.serial('a user\'s cancel while Render keeps refusing to stop the new service\'s first deploy: given up at the watch\'s bound, the canceled record says that deploy may still run', async (t) => {
+  const login = 'pinabortstuck';
+  const { agent, apiKey, accountId } = await signedInWithKey(stack, login);
+  stack.github.addRepo({ owner: login, name: 'app', branches: { main: NODE_APP } });
+  const a = stack.github.branchHead(login, 'app', 'main')!;
+  const b = stack.github.push(login, 'app', 'main', { ...NODE_APP, 'b.js': '' });
+  const releaseBuilds = stack.render.holdPhase({ serviceName: login }, 'build_in_progress');
+  t.teardown(releaseBuilds);
+  const refused = stack.render.setFault({ method: 'POST', route: CANCEL_ROUTE, apiKey, kind: 'status', status: 503 });
+  t.teardown(() => stack.render.clearFault(refused));
+  // The only worker for this test gives up on a deploy (and on a stop Render keeps failing) after 4 s.
+  await pipeline.worker.close(5_000);
+  const bounded = await pipeline.startWorker({ watch: { maxMs: 4_000 } });
+  try {
+    const res = await agent.post('/api/render/deploy', { github_repo: `${login}/app`, branch: 'main', project_name: login, commit_sha: a });
+    t.is(res.status, 202, res.text);
+    const stopping = await until('the failed stop of the head noted', async () => {
+      const rec = (await agent.get(`/api/render/deployments/${res.json.id}`)).json;
+      return timelineNotes(rec).some((n) => n.includes('did not stop')) ? rec : null;
+    }, 60_000);
+    const canceled = await agent.post(`/api/render/deployments/${res.json.id}/cancel`);
+    t.is(canceled.status, 200, canceled.text);
+    const triedBefore = renderCalls(stack, accountId, 'POST', CANCEL_ROUTE).length;
+    const said = await until('the record saying the head may still run', async () => {
+      const rec = (await agent.get(`/api/render/deployments/${res.json.id}`)).json;
+      return rec.failure?.message?.includes('was not canceled there') ? rec : null;
+    }, 20_000);
+    t.is(said.status, 'canceled');
+    t.regex(said.failure.message, /^You canceled this deploy here, but its deploy on Render was not canceled there: Render kept failing while it was being canceled\. /);
+    t.true(renderCalls(stack, accountId, 'POST', CANCEL_ROUTE).length > triedBefore, 'the stop was tried again after the user\'s cancel');
+    const head = (await renderDeploysOf(stack, apiKey, stopping.serviceId)).find((d) => d.commit?.id === b);
+    t.is(head?.status, 'build_in_progress', 'left running, as the record says');
+    t.is(renderCalls(stack, accountId, 'POST', '/services/{serviceId}/deploys').length, 0, 'commit A never asked for');
+  } finally {
+    await bounded.close(5_000);
+    pipeline.worker = await pipeline.startWorker();
+  }
+});
+
 test('a commit_sha that is not a full SHA is a 400 and queues nothing', async (t) => {
   const { agent, accountId } = await signedInWithKey(stack, 'badsha');
   stack.github.addRepo({ owner: 'badsha', name: 'app', branches: { main: NODE_APP } });

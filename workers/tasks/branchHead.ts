@@ -8,6 +8,8 @@ import type { WorkerContext } from '../context.js';
 // the branch's head (creating a service takes no commit, docs/render-api.md §6.3), which may be another
 // commit. It is stopped before the commit asked for is deployed (createService.ts recordCreated asks
 // first); left running, the commit's deploy would queue behind it, and the head would go live first.
+// A user's cancel meanwhile leaves the job to stop it (server/deployments/cancel.ts firstDeployOwedCancel,
+// canceledAsk.ts): the head is not left building for a deployment that says canceled.
 
 const short = (sha: string | null | undefined) => (sha ? sha.slice(0, 7) : 'unknown');
 const headName = (head: Partial<Pick<Deploy, 'commit'>>, the = 'the') => `${the} new service's first deploy (branch head ${short(head.commit?.id)})`;

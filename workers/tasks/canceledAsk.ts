@@ -3,23 +3,35 @@ import { RenderApiError, type RenderClient } from '../../server/render/client.js
 import { BudgetExhausted } from '../../server/render/budget.js';
 import { discardKeySessionOf } from '../../server/bearer/keySessions.js';
 import { isInProgressOnRender } from '../../server/deployments/renderStatus.js';
+import { canceledAt, firstDeployOwedCancel } from '../../server/deployments/cancel.js';
 import type { DeploymentRecord } from '../../server/deployments/types.js';
 import type { DeployJobData } from '../../server/queues/deployQueue.js';
 import type { WorkerContext } from '../context.js';
 import { loadCredentials } from './credentials.js';
 import { createRunBudget } from './runBudget.js';
-import { deployOfAsk } from './ownDeploy.js';
+import { deployOfAsk, firstDeployOfNewService } from './ownDeploy.js';
 import { delayJob } from './delayJob.js';
 
 // A deployment canceled while render_queued (server/deployments/cancel.ts cancelOwedOnRender): Render
 // queued its deploy (202) and we had not seen it listed, or the cancel landed while the ask was on its
 // way (the run that asked cannot record the answer on a canceled record), so it had no id to cancel on
 // Render; or we had its id but it waited in Render's queue, and Render cancels a deploy only once it starts.
-// Its job looks for that deploy (by what was asked, as the watch would have, or by its id) and cancels it there;
-// the record stays as the cancel wrote it. Never a deploy made after the 202 (ownDeploy.ts askAnsweredBy):
-// one someone else queued then looks like ours.
+// Or the deployment was canceled after creating its service and before asking for a deploy: the service's
+// first deploy (the branch's head being stopped before a named commit, branchHead.ts, or its own not yet
+// adopted) was never named to us (cancel.ts firstDeployOwedCancel).
+// Its job looks for that deploy (by what was asked, as the watch would have, by its id, or as the service's
+// first deploy) and cancels it there; the record stays as the cancel wrote it. Never a deploy made after the
+// 202 (ownDeploy.ts askAnsweredBy): one someone else queued then looks like ours.
 
-const askingFor = (ctx: WorkerContext, rec: DeploymentRecord) => ctx.clock.now() - Date.parse(rec.deployRequestedAt!);
+/** How long the look has been owed: since the ask, or, for a new service's first deploy, since the cancel. */
+const askingFor = (ctx: WorkerContext, rec: DeploymentRecord) =>
+  ctx.clock.now() - (rec.deployRequestedAt ? Date.parse(rec.deployRequestedAt) : canceledAt(rec));
+
+/** The deploy owed a cancel, as Render has it now (null: not listed yet). */
+function deployOwedCancel(ctx: WorkerContext, rec: DeploymentRecord, render: RenderClient) {
+  if (rec.deployId) return render.getDeploy(rec.serviceId!, rec.deployId);
+  return firstDeployOwedCancel(rec) ? firstDeployOfNewService(ctx, render, rec) : deployOfAsk(ctx, render, rec);
+}
 
 /**
  * One look: cancels the deploy on Render when found running there, and returns null (done), or how
@@ -27,7 +39,7 @@ const askingFor = (ctx: WorkerContext, rec: DeploymentRecord) => ctx.clock.now()
  * (queuedUnmatchedMs), on one that never left Render's queue (maxMs).
  */
 async function cancelQueuedDeploy(ctx: WorkerContext, rec: DeploymentRecord, render: RenderClient): Promise<number | null> {
-  const deploy = rec.deployId ? await render.getDeploy(rec.serviceId!, rec.deployId) : await deployOfAsk(ctx, render, rec);
+  const deploy = await deployOwedCancel(ctx, rec, render);
   // Render cancels a deploy once it has left its queue (docs/render-api.md §6.4: a queued one is a
   // 400): one still queued behind another deploy is looked at again until it has.
   if (deploy && deploy.status !== 'queued') {
@@ -36,13 +48,26 @@ async function cancelQueuedDeploy(ctx: WorkerContext, rec: DeploymentRecord, ren
     await render.cancelDeploy(rec.serviceId!, deploy.id).catch((err: unknown) => {
       if (!(err instanceof RenderApiError) || err.status !== 400) throw err;
     });
-    ctx.logger.info({ deploymentId: rec.id, deployId: deploy.id }, 'canceled on Render the queued deploy of a canceled deployment');
+    ctx.logger.info({ deploymentId: rec.id, deployId: deploy.id }, firstDeployOwedCancel(rec)
+      ? 'canceled on Render the new service\'s first deploy of a canceled deployment'
+      : 'canceled on Render the queued deploy of a canceled deployment');
     return null;
   }
   const asking = askingFor(ctx, rec);
   if (asking > (deploy ? ctx.watch.maxMs : ctx.watch.queuedUnmatchedMs)) return null;
   const { initialMs, factor, maxDelayMs } = ctx.watch;
   return Math.min(maxDelayMs, Math.round(initialMs + (factor - 1) * asking));
+}
+
+/**
+ * After a look or a cancel that failed (Render failing or unreachable): look again at most after the
+ * watch's longest wait, or null to give up: on a deploy of an ask once an unmatched one would have been
+ * (queuedUnmatchedMs), on a new service's first deploy once a failing stop would have been
+ * (branchHead.ts: maxMs), here counted from the cancel.
+ */
+function retryAfterFailure(ctx: WorkerContext, rec: DeploymentRecord): number | null {
+  const bound = firstDeployOwedCancel(rec) ? ctx.watch.maxMs : ctx.watch.queuedUnmatchedMs;
+  return askingFor(ctx, rec) > bound ? null : ctx.watch.maxDelayMs;
 }
 
 /** The canceled record's reason, when its deploy on Render could not be canceled: it may still run there. */
@@ -55,8 +80,8 @@ async function leftOnRender(ctx: WorkerContext, rec: DeploymentRecord, why: stri
 }
 
 /**
- * The job of a canceled render_queued deployment: looks until the deploy is canceled or not to be
- * found, then ends the per-request key the cancel left for it. Waiting and Render's hiccups are
+ * The job of a canceled deployment whose deploy on Render is owed a cancel (cancel.ts
+ * cancelOwedOnRender): looks until the deploy is canceled or not to be found, then ends the per-request key the cancel left for it. Waiting and Render's hiccups are
  * delays (never a held slot, never the job's attempts); a refusal (a revoked key) ends the look.
  */
 export async function followCanceledAsk(ctx: WorkerContext, job: Job<DeployJobData>, token: string | undefined, rec: DeploymentRecord, given?: RenderClient): Promise<void> {
@@ -78,7 +103,9 @@ export async function followCanceledAsk(ctx: WorkerContext, job: Job<DeployJobDa
     if (err instanceof BudgetExhausted) return delayJob(job, token, err.retryAfterMs);
     if (err instanceof RenderApiError && err.kind === 'rate_limited') return delayJob(job, token, err.retryAfterMs ?? 10_000);
     if (!(err instanceof RenderApiError) || err.retryable) {
-      wait = askingFor(ctx, rec) > ctx.watch.queuedUnmatchedMs ? null : ctx.watch.maxDelayMs;
+      wait = retryAfterFailure(ctx, rec);
+      // A new service's first deploy is known to be there (the service made it): given up on, it may still run.
+      if (wait === null && firstDeployOwedCancel(rec)) await leftOnRender(ctx, rec, 'Render kept failing while it was being canceled');
     } else {
       ctx.logger.warn({ deploymentId: rec.id, kind: err.kind }, 'Render refused the look for a canceled deployment\'s queued deploy');
       // A deploy or service Render no longer has runs nowhere; anything else it refused may still run.

@@ -132,7 +132,7 @@ export async function deployOfAsk(ctx: WorkerContext, render: RenderClient, rec:
  * named no deploy, or the request named a commit): the service's first deploy, when its whole history
  * fits in one page and it was made after the record (by Render's clock: the page's Date).
  */
-async function firstDeployOfNewService(ctx: WorkerContext, render: RenderClient, rec: DeploymentRecord): Promise<Deploy | null> {
+export async function firstDeployOfNewService(ctx: WorkerContext, render: RenderClient, rec: DeploymentRecord): Promise<Deploy | null> {
   const { answer: page, onRender } = await readDated(ctx.clock, () => render.listDeploysPage(rec.serviceId!, { limit: PAGE }));
   const recordMade = onRender(Date.parse(rec.createdAt));
   const first = page.items.length < PAGE ? page.items.at(-1) : undefined;
