@@ -21,11 +21,14 @@
 //   SERVICE_NAME       the Render service name, lowercased (default: the repository name). A service of that name
 //                      that deploys another repository or branch is left alone: exit 2, set another SERVICE_NAME
 //   DEPLOY_TIMEOUT_SECONDS (default 1800), POLL_SECONDS (default 5). A 429, a proxy's 502/503/504 or no answer is
-//                      asked again (after Retry-After): the look-up and the start for up to 2 minutes, the wait until the timeout
+//                      asked again (after Retry-After): the look-up and the start for up to 2 minutes, the wait until the timeout.
+//                      A start answered idempotency_in_progress (an earlier ask with the key still being processed) is
+//                      asked again with backoff (not before Retry-After) for 2.5 minutes at most, within the timeout
 //
 // Exit code 0 when the deploy went live (its URL is printed; also when a later deploy has replaced it since), or
 // when nothing was deployed because this commit, or a newer one of the branch, is already live or being deployed (a
-// redeploy never puts older code live: runs finishing out of order, a re-run of an old job), 1 when it failed or timed out, 2 on bad input
+// redeploy never puts older code live: runs finishing out of order, a re-run of an old job), 1 when it failed or timed out
+// (an earlier ask with the same Idempotency-Key still being processed when the wait for it ran out included), 2 on bad input
 // (SERVICE_NAME taken by another repository's service included).
 
 const env = process.env;
@@ -56,11 +59,34 @@ const deadline = Date.now() + timeoutMs;
 // ORCHESTRATOR_URL that never answers is a mistake to report, not to wait out for half an hour.
 const startDeadline = Date.now() + Math.min(timeoutMs, 120_000);
 
+// An ask with an Idempotency-Key whose earlier ask with that key is still being processed (this run's
+// first attempt, whose answer a proxy's timeout lost; or another run of this commit) is answered 409
+// idempotency_in_progress until that one has made its deployment: then asking again answers with it.
+// Waited for (with backoff, and no sooner than Retry-After) a little longer than the orchestrator takes
+// to give up on an ask lost with its process (2 minutes; a retry after that deploys), within the timeout.
+const IN_PROGRESS_WAIT_MS = 150_000;
+
 // No answer (the connection refused or dropped: a proxy, the orchestrator restarting) is status 0, not a
 // thrown error: the wait below retries it, and the other calls say what happened instead of a stack trace.
 async function api(method, path, { body, headers, retry = false } = {}) {
+  const idemKey = headers?.['idempotency-key'];
+  let inProgressSince = 0;
+  let backoffMs = 500;
   for (;;) {
     const res = await call(method, path, body, headers);
+    if (retry && idemKey && res.status === 409 && res.json?.error?.code === 'idempotency_in_progress') {
+      inProgressSince ||= Date.now();
+      const left = Math.min(inProgressSince + IN_PROGRESS_WAIT_MS, deadline) - Date.now();
+      if (left <= 0) {
+        console.error(`ci-deploy: an earlier request with Idempotency-Key ${idemKey} was still being processed after ${Math.round((Date.now() - inProgressSince) / 1000)} s; nothing else was asked. Re-run the job: it follows that request's deployment once made (or deploys, if that request was lost)`);
+        return res;
+      }
+      const waitMs = Math.min(Math.max(backoffMs, retryAfterMs(res)), left);
+      backoffMs = Math.min(backoffMs * 2, 10_000);
+      console.error(`ci-deploy: ${method} ${path}: a request with the same Idempotency-Key (${idemKey}) is still being processed; asking again in ${Math.ceil(waitMs / 1000)} s`);
+      await new Promise((r) => setTimeout(r, waitMs));
+      continue;
+    }
     // A call safe to repeat (a read, or a write with an Idempotency-Key) is tried again on an answer that
     // says "not now" (429, a proxy's 502/503/504) or none at all, after Retry-After, for a while.
     if (!retry || !transient(res.status) || Date.now() >= startDeadline) return res;
@@ -94,8 +120,9 @@ const problem = (res) => (res.status === 0 ? `no answer from ${base}: ${res.netw
 
 const failWith = (what, res) => {
   console.error(`ci-deploy: ${what} (${problem(res)})`);
-  // 4xx is bad input, but a rate limit (429) is not: it passes.
-  process.exit(res.status >= 400 && res.status < 500 && res.status !== 429 ? 2 : 1);
+  // 4xx is bad input, but a rate limit (429) is not: it passes; nor an earlier ask with the key still being processed after the wait.
+  const notNow = res.status === 429 || res.json?.error?.code === 'idempotency_in_progress';
+  process.exit(res.status >= 400 && res.status < 500 && !notNow ? 2 : 1);
 };
 const key = { 'x-render-api-key': apiKey };
 const idemOf = (k) => (k ? { 'idempotency-key': k } : {});

@@ -34,7 +34,7 @@ export const errors = {
   originRejected: () => new AppError(403, 'origin_rejected', 'Cross-origin requests are not allowed.'),
   notFound: (what = 'Resource') => new AppError(404, 'not_found', `${what} not found.`),
   methodNotAllowed: (allow: string, message = 'This method is not allowed on this route.') => new AppError(405, 'method_not_allowed', message, allow ? { Allow: allow } : {}),
-  conflict: (code: ConflictCode, message: string, details?: unknown) => new AppError(409, code, message, {}, details),
+  conflict: (code: ConflictCode, message: string, details?: unknown, headers: Record<string, string> = {}) => new AppError(409, code, message, headers, details),
   rateLimited: (retryAfterSeconds: number, message = 'Too many requests. Try again later.') =>
     new AppError(429, 'rate_limited', message, { 'Retry-After': String(Math.max(1, Math.ceil(retryAfterSeconds))) }),
   renderKeyMissing: (message = 'Connect your Render API key first (Settings → Render API key).') => new AppError(400, 'render_key_missing', message),

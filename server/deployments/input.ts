@@ -111,7 +111,7 @@ export function envVarList(body: DeployBody): Array<{ key: string; value: string
 export const IDEMPOTENCY_KEY = /^[A-Za-z0-9._:-]{1,255}$/;
 export const IDEMPOTENCY_KEY_RULE = '1–255 characters of letters, digits and ._:-';
 /** The OpenAPI description of the header and its errors, on every route that starts a deployment. */
-export const IDEMPOTENCY_HEADERS = { 'Idempotency-Key': 'Optional, 1–255 of letters, digits and ._:-; a retry with the same key and request answers with the same deployment (Idempotent-Replayed: true) and starts nothing; the same key with another request is refused (idempotency_key_reused). Keys are per user, for 24 hours.' };
+export const IDEMPOTENCY_HEADERS = { 'Idempotency-Key': 'Optional, 1–255 of letters, digits and ._:-; a retry with the same key and request answers with the same deployment (Idempotent-Replayed: true) and starts nothing; the same key with another request is refused (idempotency_key_reused); asked while the first request with the key is still being processed, 409 idempotency_in_progress with Retry-After (ask again then: once that request has made its deployment, the answer is it). Keys are per user, for 24 hours.' };
 export const IDEMPOTENCY_ERRORS = ['idempotency_key_reused', 'idempotency_in_progress'] as const;
 /** A request's Idempotency-Key header: absent (empty) is none, a malformed one is a 400 before anything is done. */
 export function idempotencyKeyOf(header: string): string | undefined {

@@ -99,28 +99,38 @@ export function createDeployRequests(opts: {
    * The key claimed for deployment `id` (`<id>:<fingerprint>:<claimed at>`), or the deployment the same
    * request already made with it. A claim with no record after IDEMPOTENCY_ABANDONED_MS is taken over
    * (one written before claims carried their time never is).
+   *
+   * The claim in the way may be given back at any moment (its request failed: `idempotent` releases it)
+   * or replaced (taken over, or claimed anew after that): every round reads it again, and a key found free
+   * is claimed here, so a request that loses the race to a request that then fails is made here, not
+   * refused. (A free key used to be read as an empty claim, idempotency_key_reused, when the other gave it
+   * back between our SET NX and our GET; and a claim given back while we waited for its record, a 409
+   * idempotency_in_progress after a second of waiting.)
    */
   async function claimIdempotencyKey(who: Requester, idempotencyKey: string, id: string, body: string): Promise<{ claim: { key: string; value: string } } | { replay: DeploymentRecord }> {
     // An HMAC under a derived key: the body holds env values, and a bare hash would let a Redis reader confirm guesses.
     const fingerprints = requestFingerprints(body, keyring);
     const key = idemKey(who.userId, idempotencyKey);
     const value = `${id}:${fingerprints[0]}:${clock.now()}`;
-    if (await redis.set(key, value, 'PX', IDEMPOTENCY_TTL_MS, 'NX')) return { claim: { key, value } };
-    const existing = (await redis.get(key)) ?? '';
-    const [existingId, existingFp, claimedAt] = existing.split(':');
-    if (!existingFp || !fingerprints.includes(existingFp)) throw errors.conflict('idempotency_key_reused', 'This Idempotency-Key was already used with a different request.');
-    // The first request may still be writing its record: give it a moment.
-    for (let i = 0; i < 40; i++) {
+    // The first request may still be writing its record: give it a moment (40 rounds, about a second).
+    for (let round = 0; round < 40; round++) {
+      if (await redis.set(key, value, 'PX', IDEMPOTENCY_TTL_MS, 'NX')) return { claim: { key, value } };
+      const existing = await redis.get(key);
+      // Given back between the two: claim it again.
+      if (existing === null) continue;
+      const [existingId, existingFp, claimedAt] = existing.split(':');
+      if (!existingFp || !fingerprints.includes(existingFp)) throw errors.conflict('idempotency_key_reused', 'This Idempotency-Key was already used with a different request.');
       const rec = await deployments.getForUser(existingId!, who.userId);
       if (rec) return { replay: rec };
       if (claimedAt && clock.now() - Number(claimedAt) >= IDEMPOTENCY_ABANDONED_MS) {
-        // Lost with its request; a retry taking it over at the same time leaves this one to come back.
+        // Lost with its request. A retry taking it over at the same time, or its request giving it back,
+        // leaves this one to read the key again.
         if (Number(await TAKE_OVER_CLAIM(redis, [key], [existing, value, IDEMPOTENCY_TTL_MS])) === 1) return { claim: { key, value } };
-        break;
+        continue;
       }
       await new Promise((r) => setTimeout(r, 25));
     }
-    throw errors.conflict('idempotency_in_progress', 'A request with this Idempotency-Key is still being processed. Retry shortly.');
+    throw errors.conflict('idempotency_in_progress', 'A request with this Idempotency-Key is still being processed. Retry shortly.', undefined, { 'Retry-After': '1' });
   }
 
   /**

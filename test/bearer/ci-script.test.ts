@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { dumpRedis, type Stack } from '../helpers/stack.js';
 import { usePipelineStack } from '../helpers/pipelineStack.js';
 import { addNodeRepo, renderDeploysOf, until } from '../helpers/pipeline.js';
+import { startWebBehindHold } from '../helpers/redisHold.js';
 
 // scripts/ci-deploy.mjs (the README's GitHub Actions step) run as a real child process against a
 // stack with the simulators: exit 0 and the service URL when live, 1 when the build fails; the
@@ -414,5 +415,85 @@ test.serial('a 429 or a proxy\'s 503 on the look-up or the redeploy is waited ou
     t.is((await deploymentsNamed('limited-app')).length, 2, 'one redeploy, though asked twice (the same Idempotency-Key)');
   } finally {
     await proxy.close();
+  }
+});
+
+/**
+ * The deploy's first ask reaches a second web process (behind the same load balancer) that is held
+ * after claiming its Idempotency-Key, before writing the deployment (its Redis commands stopped at the
+ * record write, as a slow or paused instance would be), and the proxy in front answers the script 504
+ * (its gateway timeout) meanwhile: the script asks again with the same key, and the orchestrator answers
+ * 409 idempotency_in_progress until the first ask has written its deployment.
+ */
+async function firstDeployAskInFlight(onInProgress: (count: number) => void) {
+  const slow = await startWebBehindHold(stack.config);
+  slow.hold.holdAt(`${stack.config.redisPrefix}:deployment:`);
+  let firstAnswer: Promise<{ http: number; id?: string }> | null = null;
+  let inProgress = 0;
+  const proxy = await proxyToOrchestrator((req, res) => {
+    if (req.method !== 'POST' || req.url !== '/api/render/deploy') return undefined;
+    if (firstAnswer) {
+      return async (up, out) => {
+        if (up.status === 409) {
+          const answered = new Response(await up.arrayBuffer(), { status: up.status, headers: up.headers });
+          if (((await answered.clone().json()) as { error?: { code?: string } }).error?.code === 'idempotency_in_progress') onInProgress(++inProgress);
+          await proxy.passOn(answered, out);
+        } else await proxy.passOn(up, out);
+      };
+    }
+    const chunks: Buffer[] = [];
+    firstAnswer = new Promise((resolve) => {
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        const headers = Object.fromEntries(Object.entries(req.headers).filter(([k]) => !['host', 'connection', 'content-length'].includes(k)).map(([k, v]) => [k, String(v)]));
+        resolve(fetch(`${slow.url}${req.url}`, { method: 'POST', headers, body: Buffer.concat(chunks) })
+          .then(async (up) => ({ http: up.status, id: ((await up.json()) as { id?: string }).id })));
+      });
+    });
+    void slow.hold.held().then(() => { res.writeHead(504, { 'content-type': 'text/html' }); res.end('<h1>504 Gateway Time-out</h1>'); });
+    return 'answered';
+  });
+  return {
+    proxy, slow,
+    firstAnswer: () => firstAnswer!,
+    get inProgress() { return inProgress; },
+    async close() { await proxy.close(); await slow.close(); },
+  };
+}
+
+test.serial('a retry whose first ask is still being processed (idempotency_in_progress) waits for it and follows its deployment: exit 0, one deployment', async (t) => {
+  // The script took the 409 for bad input: exit 2, "the deploy was not accepted", while the first ask
+  // went on to deploy unwatched.
+  addNodeRepo(stack, 'ciowner', 'inflight-app');
+  const inflight = await firstDeployAskInFlight((count) => { if (count === 2) inflight.slow.hold.release(); });
+  try {
+    const res = await run('ciowner/inflight-app', { ORCHESTRATOR_URL: inflight.proxy.url });
+    t.is(res.code, 0, res.out);
+    t.is(inflight.inProgress, 2, 'told twice that the first ask was still being processed');
+    t.regex(res.out, /POST \/api\/render\/deploy: a request with the same Idempotency-Key \(ci-[0-9a-f]+-inflight-app\) is still being processed; asking again in 1 s/);
+    const first = await inflight.firstAnswer();
+    t.is(first.http, 202);
+    t.regex(res.out, new RegExp(`deployment ${first.id}: ciowner/inflight-app@main`), 'the first ask\'s deployment is the one followed');
+    t.regex(res.out, /live: https:\/\/inflight-app/);
+    t.is((await deploymentsNamed('inflight-app')).length, 1, 'one deployment');
+    t.is((await renderServicesNamed('inflight-app')).length, 1);
+  } finally {
+    await inflight.close();
+  }
+});
+
+test.serial('a first ask still being processed when the wait runs out: exit 1 saying so, not bad input', async (t) => {
+  addNodeRepo(stack, 'ciowner', 'stuck-app');
+  const inflight = await firstDeployAskInFlight(() => {});
+  try {
+    const started = Date.now();
+    const res = await run('ciowner/stuck-app', { ORCHESTRATOR_URL: inflight.proxy.url, DEPLOY_TIMEOUT_SECONDS: '4' });
+    t.is(res.code, 1, res.out);
+    t.true(inflight.inProgress >= 2, `asked again with backoff (${inflight.inProgress} times)`);
+    t.true(Date.now() - started < 15_000);
+    t.regex(res.out, /ci-deploy: an earlier request with Idempotency-Key ci-[0-9a-f]+-stuck-app was still being processed after \d+ s; nothing else was asked\. Re-run the job/);
+    t.deepEqual(await deploymentsNamed('stuck-app'), [], 'nothing written while held');
+  } finally {
+    await inflight.close();
   }
 });

@@ -39,6 +39,7 @@ test.serial('a claim left by a request that died before writing its deployment i
   const early = await agent.post('/api/render/deploy', body, { headers });
   t.is(early.status, 409);
   t.is(early.json.error.code, 'idempotency_in_progress');
+  t.is(early.headers.get('retry-after'), '1', 'says when to ask again');
 
   clock.advance(3 * 60_000);
   const retried = await agent.post('/api/render/deploy', body, { headers });
