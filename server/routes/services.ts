@@ -11,7 +11,7 @@ import { requireRenderKey, requireUser, type RenderKeyState } from '../middlewar
 import { pathParam, validate } from '../middleware/validate.js';
 import { githubRepoOf, suggestFreeName } from '../render/serviceNames.js';
 import { callerRender, type CallerRender } from '../render/forRequest.js';
-import type { Service } from '../render/types.js';
+import type { Deploy, Service } from '../render/types.js';
 import { presentService, ServiceView } from '../presenters/service.js';
 import { loadServiceOverview } from '../render/serviceOverview.js';
 import { answerDeploymentStarted, DeploymentView } from '../presenters/deployment.js';
@@ -88,6 +88,17 @@ export async function serviceChanged(deps: AppDeps, ctx: Koa.Context, caller: Ca
     ctx.state.log?.warn({ err: { message: (err as Error).message } }, 'services: could not publish the change to the live channel');
   });
 }
+
+/**
+ * After a change Render made: a failed read of the result (Render failing, or rate-limited, just then)
+ * answers with what the change is known to have left, logged, instead of failing a request whose change
+ * was made (and audited). A 404 still fails: the service was deleted meanwhile.
+ */
+export const readBackFailed = <T>(ctx: Koa.Context, action: ServiceAction, known: T) => (err: unknown): T => {
+  if (err instanceof RenderApiError && err.kind === 'not_found') throw err;
+  ctx.state.log?.warn({ err: { message: (err as Error).message }, action }, 'services: the change was made; reading it back failed');
+  return known;
+};
 
 /**
  * The caller's Render services and their lifecycle, always through the caller's own key: Render
@@ -193,8 +204,13 @@ export function serviceRoutes(router: Router, deps: AppDeps) {
       if (action === 'suspend') await caller.client.suspendService(svc.id);
       else await caller.client.resumeService(svc.id);
       await serviceChanged(deps, ctx, caller, action, svc.id);
-      const [after, latest] = await Promise.all([caller.client.getService(svc.id), caller.client.listDeploys(svc.id, { limit: 1 })]);
-      ctx.body = { ok: true, service: presentService(after, latest[0] ?? null) } satisfies z.infer<typeof ServiceActionView>;
+      // Done on Render: a failed read-back must not answer "try again" for it. The service as loaded, in
+      // the state Render accepted, with its latest deploy unknown (state 'unknown' unless suspended).
+      const [after, latest] = await Promise.all([
+        caller.client.getService(svc.id).catch(readBackFailed<Service>(ctx, action, { ...svc, suspended: action === 'suspend' ? 'suspended' : 'not_suspended' })),
+        caller.client.listDeploys(svc.id, { limit: 1 }).then((l) => l[0] ?? null, readBackFailed<Deploy | null | undefined>(ctx, action, undefined)),
+      ]);
+      ctx.body = { ok: true, service: presentService(after, latest) } satisfies z.infer<typeof ServiceActionView>;
     });
   }
 

@@ -10,6 +10,7 @@ import type { Service, ServicePATCH } from '../../render/types.js';
 import { NoQuery } from './keyedItems.js';
 import { plainRender, type settingsScope } from './scope.js';
 import { documented } from '../../openapi/describe.js';
+import { readBackFailed } from '../services.js';
 import { ServiceSettingsEnvelope, type ServiceSettingsView } from './views.js';
 
 type ServiceType = Service['type'];
@@ -90,6 +91,15 @@ function servicePatch(patch: Patch): ServicePATCH | null {
   return Object.keys(body).length ? body : null;
 }
 
+/** The service as Render has it after `body` and a scale to `numInstances` were accepted (for a failed read-back). */
+function applied(svc: Service, body: ServicePATCH | null, numInstances: number | undefined): Service {
+  const { serviceDetails: sd, ...top } = (body ?? {}) as Record<string, unknown> & { serviceDetails?: Record<string, unknown> };
+  return {
+    ...svc, ...top,
+    serviceDetails: { ...details(svc), ...sd, ...(numInstances !== undefined ? { numInstances } : {}) },
+  } as Service;
+}
+
 /** The PATCH-able settings of a service as the patch names them (undefined: the service has none). */
 function patchableOf(svc: Service): Omit<Patch, 'num_instances' | '_csrf'> {
   const d = details(svc);
@@ -159,7 +169,8 @@ export function settingsRoutes(router: Router, deps: AppDeps, scope: ReturnType<
       }
     }
     await scope.changed(ctx, 'settings_update');
-    const after = await caller.client.getService(service.id);
+    // Made on Render: a failed read-back answers with the service as loaded and this change applied.
+    const after = await caller.client.getService(service.id).catch(readBackFailed(ctx, 'settings_update', applied(service, body, patch.num_instances)));
     ctx.body = { settings: presentSettings(after, []) };
   });
 }

@@ -1,0 +1,58 @@
+import test from 'ava';
+import type { Stack } from '../helpers/stack.js';
+import { useScannedStack } from '../helpers/secretScan.js';
+import { createService, tenant } from './support/renderTenants.js';
+
+// A change Render made, whose read-back then failed: found by probing the service routes with the
+// simulator failing the read after the change. The answer said 503 "Try again in a minute" for a
+// suspend, resume or settings change that had happened (and that the audit trail recorded as done),
+// so a client (or an assistant over MCP) took it as not done and did it again or gave up.
+
+let stack: Stack;
+useScannedStack(test, {
+  renderOptions: { rateLimits: { createService: { limit: 10_000 }, write: { limit: 10_000 } } },
+}, (s) => ({ stack } = s));
+
+/** The second GET of the service with this key fails (the route's own load is the first); `every: 1` the first GET of `route`. */
+const failReadBack = (apiKey: string, route = '/services/{serviceId}', every = 2) =>
+  stack.render.setFault({ method: 'GET', route, apiKey, kind: 'status', status: 503, every, count: 1 });
+
+test.serial('suspend and resume that Render made answer 200 even when reading the service back fails', async (t) => {
+  const ann = await tenant(stack, 'readback-ann');
+  const svc = await createService(ann, 'ann-readback');
+  t.teardown(() => { stack.render.clearFaults(); });
+
+  failReadBack(ann.apiKey);
+  const suspended = await ann.agent.post(`/api/render/services/${svc.id}/suspend`);
+  t.is(suspended.status, 200, suspended.text);
+  t.is((await ann.render.getService(svc.id)).suspended, 'suspended');
+  t.is(suspended.json.service.id, svc.id);
+  t.true(suspended.json.service.suspended);
+  t.is(suspended.json.service.state, 'suspended');
+
+  stack.render.clearFaults();
+  failReadBack(ann.apiKey, '/services/{serviceId}/deploys', 1); // the route reads deploys only after the resume
+  const resumed = await ann.agent.post(`/api/render/services/${svc.id}/resume`);
+  t.is(resumed.status, 200, resumed.text);
+  t.is((await ann.render.getService(svc.id)).suspended, 'not_suspended');
+  t.false(resumed.json.service.suspended);
+  t.is(resumed.json.service.state, 'unknown', 'its latest deploy could not be read');
+});
+
+test.serial('a settings change Render made answers 200 with the change even when reading the service back fails', async (t) => {
+  const bea = await tenant(stack, 'readback-bea');
+  const svc = await createService(bea, 'bea-readback');
+  t.teardown(() => { stack.render.clearFaults(); });
+
+  failReadBack(bea.apiKey);
+  const res = await bea.agent.request('PATCH', `/api/render/services/${svc.id}/settings`, { json: { auto_deploy: false, plan: 'pro', health_check_path: '/ready', previews: 'manual', num_instances: 3 } });
+  t.is(res.status, 200, res.text);
+  const after = await bea.render.getService(svc.id);
+  const d = after.serviceDetails as { plan: string; healthCheckPath: string; numInstances: number; previews: { generation: string } };
+  t.deepEqual([after.autoDeploy, d.plan, d.healthCheckPath, d.numInstances, d.previews.generation], ['no', 'pro', '/ready', 3, 'manual']);
+  const s = res.json.settings;
+  t.deepEqual([s.autoDeploy, s.plan, s.healthCheckPath, s.numInstances, s.previews], [false, 'pro', '/ready', 3, 'manual'], 'the answer is the change made');
+  // What the answer says matches what the settings page reads once Render answers again.
+  const read = await bea.agent.get(`/api/render/services/${svc.id}/settings`);
+  t.deepEqual({ ...s, previewServices: [] }, { ...read.json.settings, previewServices: [] });
+});
