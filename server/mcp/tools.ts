@@ -37,6 +37,11 @@ const idempotencyHeader = (a: Record<string, unknown>): Pick<RouteCall, 'headers
 const RepoRef = z.object({ github_repo: DeployBody.shape.github_repo.describe('owner/name of a GitHub repository you can read') });
 
 const enc = encodeURIComponent;
+/**
+ * An id argument as its schema validated it (ServiceRef, DeploymentRef trim): the route's path parameter
+ * is not trimmed, so an id sent with spaces around it, accepted here, was a 404 (and a counted probe).
+ */
+const idIn = (v: unknown) => enc(String(v).trim());
 const without = (args: Record<string, unknown>, ...keys: string[]) => Object.fromEntries(Object.entries(args).filter(([k]) => !keys.includes(k)));
 const repoPath = (args: Record<string, unknown>) => String(args.github_repo).split('/').map(enc).join('/');
 
@@ -55,12 +60,12 @@ export const TOOLS: ToolSpec[] = [
   },
   {
     name: 'get_deployment', description: 'One of your deployments: status, phase history, service URL.', schema: DeploymentRef.strict(), annotations: READ,
-    request: (a) => ({ method: 'GET', path: `/api/render/deployments/${enc(String(a.deployment_id))}` }),
+    request: (a) => ({ method: 'GET', path: `/api/render/deployments/${idIn(a.deployment_id)}` }),
   },
   {
     name: 'get_deployment_logs', description: 'A page of a deployment\'s build and runtime log lines (newest first; pass nextCursor for older ones).',
     schema: LogPageQuery.extend(DeploymentRef.shape), annotations: READ,
-    request: (a) => ({ method: 'GET', path: `/api/render/deployments/${enc(String(a.deployment_id))}/logs`, query: without(a, 'deployment_id') }),
+    request: (a) => ({ method: 'GET', path: `/api/render/deployments/${idIn(a.deployment_id)}/logs`, query: without(a, 'deployment_id') }),
   },
   {
     name: 'detect_stack', description: 'Detect a repository\'s stack (runtime, build and start commands) as a deploy would.',
@@ -82,23 +87,23 @@ export const TOOLS: ToolSpec[] = [
   {
     name: 'redeploy', description: 'Deploy one of your services again: the latest commit of its branch, or the commit named by commit_sha (a full SHA on that branch; if that commit or a newer one is already live, or that commit or a newer one is being deployed, nothing is deployed and the deployment ends canceled, newer_commit_live, commit_already_live, commit_already_deploying or newer_commit_deploying, with nothingToDeploy true).',
     schema: RedeployBody.extend(ServiceRef.shape).extend(IdempotencyArg.shape).strict(), annotations: CHANGE,
-    request: (a) => ({ method: 'POST', path: `/api/render/services/${enc(String(a.service_id))}/redeploy`, body: without(a, 'service_id', 'idempotency_key'), ...idempotencyHeader(a) }),
+    request: (a) => ({ method: 'POST', path: `/api/render/services/${idIn(a.service_id)}/redeploy`, body: without(a, 'service_id', 'idempotency_key'), ...idempotencyHeader(a) }),
   },
   {
     name: 'cancel_deployment', description: 'Cancel one of your unfinished deployments.', schema: DeploymentRef.strict(), annotations: DESTRUCTIVE,
-    request: (a) => ({ method: 'POST', path: `/api/render/deployments/${enc(String(a.deployment_id))}/cancel`, body: {} }),
+    request: (a) => ({ method: 'POST', path: `/api/render/deployments/${idIn(a.deployment_id)}/cancel`, body: {} }),
   },
   {
     name: 'rollback', description: 'Roll a service back to an earlier deploy that went live.', schema: RollbackBody.extend(ServiceRef.shape).extend(IdempotencyArg.shape), annotations: DESTRUCTIVE,
-    request: (a) => ({ method: 'POST', path: `/api/render/services/${enc(String(a.service_id))}/rollback`, body: without(a, 'service_id', 'idempotency_key'), ...idempotencyHeader(a) }),
+    request: (a) => ({ method: 'POST', path: `/api/render/services/${idIn(a.service_id)}/rollback`, body: without(a, 'service_id', 'idempotency_key'), ...idempotencyHeader(a) }),
   },
   {
     name: 'suspend_service', description: 'Suspend one of your services (it stops serving until resumed).', schema: ServiceRef.strict(), annotations: DESTRUCTIVE,
-    request: (a) => ({ method: 'POST', path: `/api/render/services/${enc(String(a.service_id))}/suspend`, body: {} }),
+    request: (a) => ({ method: 'POST', path: `/api/render/services/${idIn(a.service_id)}/suspend`, body: {} }),
   },
   {
     name: 'resume_service', description: 'Resume one of your suspended services.', schema: ServiceRef.strict(), annotations: CHANGE,
-    request: (a) => ({ method: 'POST', path: `/api/render/services/${enc(String(a.service_id))}/resume`, body: {} }),
+    request: (a) => ({ method: 'POST', path: `/api/render/services/${idIn(a.service_id)}/resume`, body: {} }),
   },
 ];
 

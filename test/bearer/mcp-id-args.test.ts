@@ -1,0 +1,42 @@
+import test from 'ava';
+import { startStack, type Stack } from '../helpers/stack.js';
+import { call, errorCode, mcpUsers, type McpUser } from './support/mcpUsers.js';
+
+// Found by probing the MCP tools with ids as assistants send them: a tool's schema trims service_id and
+// deployment_id (the call passed validation), but the path was built from the untrimmed argument, so
+// " srv-… " for the caller's own service was the route's 404 "Service not found." (and counted as a
+// probe of someone else's service). The path now carries the id as validated.
+
+let stack: Stack;
+test.after.always(async () => { await stack?.close(); });
+const users = mcpUsers(() => stack, 7800);
+let ada: McpUser;
+test.before(async () => {
+  stack = await startStack({ env: { BEARER_RECHECK_SECONDS: '120' } });
+  ada = await users.create('mcpidada');
+});
+
+test.serial('a service id with spaces around it names the caller\'s service, as the tool\'s schema accepted it', async (t) => {
+  const suspended = await call(ada, 'suspend_service', { service_id: ` ${ada.serviceId}\n` });
+  t.falsy(suspended.isError, JSON.stringify(suspended));
+  t.is(suspended.structuredContent?.service?.id, ada.serviceId);
+  t.true(suspended.structuredContent?.service?.suspended);
+  const resumed = await call(ada, 'resume_service', { service_id: `\t${ada.serviceId} ` });
+  t.falsy(resumed.isError, JSON.stringify(resumed));
+  t.false(resumed.structuredContent?.service?.suspended);
+});
+
+test.serial('a deployment id with spaces around it names the caller\'s deployment', async (t) => {
+  const redeploy = await call(ada, 'redeploy', { service_id: ` ${ada.serviceId} ` });
+  t.falsy(redeploy.isError, JSON.stringify(redeploy));
+  const id = redeploy.structuredContent?.id as string;
+  const got = await call(ada, 'get_deployment', { deployment_id: `  ${id} ` });
+  t.falsy(got.isError, JSON.stringify(got));
+  t.is(got.structuredContent?.id, id);
+  const logs = await call(ada, 'get_deployment_logs', { deployment_id: ` ${id}` });
+  t.falsy(logs.isError, JSON.stringify(logs));
+  const canceled = await call(ada, 'cancel_deployment', { deployment_id: `${id} ` });
+  t.is(canceled.structuredContent?.status, 'canceled', JSON.stringify(canceled));
+  // Still a 404 for what is not the caller's, spaces or not.
+  t.is(errorCode(await call(ada, 'get_deployment', { deployment_id: ' dpl-00000000000000000000 ' })), 'not_found');
+});
