@@ -29,13 +29,22 @@ export interface SettingsApi {
 }
 
 /** One collection: its list route, its entry route, the entry's path parameter and the list's wrapper key. */
-interface Collection { list: RenderRoute; entry: RenderRoute; param: string; wrapper: string }
+interface Collection {
+  list: RenderRoute; entry: RenderRoute; param: string; wrapper: string;
+  /** What one entry must hold (a 200 with anything else is a bad_response), and how that shape is named. */
+  shape: { what: string; check(body: Record<string, unknown>): boolean };
+}
+
+/** Fields that must be text in an entry Render returns (its name and, for a reveal, its value). */
+const textFields = (...names: string[]) => (body: Record<string, unknown>) => names.every((n) => typeof body[n] === 'string');
 
 function collection<T>(calls: RenderCalls, c: Collection) {
   const entry = (method: RenderRequest['method'], serviceId: string, id: string) => serviceRoute(method, c.entry, serviceId, { [c.param]: id });
   return {
     list: (serviceId: string) => calls.listAll<T>(serviceRoute('GET', c.list, serviceId), c.wrapper),
-    get: (serviceId: string, id: string) => calls.object<T>(entry('GET', serviceId, id)),
+    // Shaped: a reveal answers with what Render sent, so an item without its value (or a value that is
+    // not text) must not leave as a 200 (test/server/serviceSettingsOddAnswers.test.ts).
+    get: (serviceId: string, id: string) => calls.shaped<T>(entry('GET', serviceId, id), c.shape.what, c.shape.check),
     put: (serviceId: string, id: string, json: unknown) => calls.object<T>({ ...entry('PUT', serviceId, id), json }),
     async remove(serviceId: string, id: string): Promise<void> {
       await calls.send(entry('DELETE', serviceId, id));
@@ -45,10 +54,11 @@ function collection<T>(calls: RenderCalls, c: Collection) {
 }
 
 export function settingsApi(calls: RenderCalls): SettingsApi {
-  const envVars = collection<EnvVar>(calls, { list: '/services/{serviceId}/env-vars', entry: '/services/{serviceId}/env-vars/{envVarKey}', param: 'envVarKey', wrapper: 'envVar' });
-  const secretFiles = collection<SecretFile>(calls, { list: '/services/{serviceId}/secret-files', entry: '/services/{serviceId}/secret-files/{secretFileName}', param: 'secretFileName', wrapper: 'secretFile' });
+  const envVars = collection<EnvVar>(calls, { list: '/services/{serviceId}/env-vars', entry: '/services/{serviceId}/env-vars/{envVarKey}', param: 'envVarKey', wrapper: 'envVar', shape: { what: 'an env var {key, value}', check: textFields('key', 'value') } });
+  const secretFiles = collection<SecretFile>(calls, { list: '/services/{serviceId}/secret-files', entry: '/services/{serviceId}/secret-files/{secretFileName}', param: 'secretFileName', wrapper: 'secretFile', shape: { what: 'a secret file {name, content}', check: textFields('name', 'content') } });
   const domains = collection<CustomDomain>(calls, {
     list: '/services/{serviceId}/custom-domains', entry: '/services/{serviceId}/custom-domains/{customDomainIdOrName}', param: 'customDomainIdOrName', wrapper: 'customDomain',
+    shape: { what: 'a custom domain {id, name}', check: textFields('id', 'name') },
   });
   return {
     listEnvVars: envVars.list,
