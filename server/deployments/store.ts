@@ -4,6 +4,7 @@ import type { Clock } from '../clock.js';
 import type { Keyring } from '../crypto/keyring.js';
 import { createDeploymentListing } from './listing.js';
 import { createNameClaims } from './nameClaims.js';
+import { createRedeployChecks } from './redeployChecks.js';
 import { createRecordReader } from './records.js';
 import { createRecordWriter } from './recordWrites.js';
 import { deploymentKeys } from './storeKeys.js';
@@ -54,6 +55,7 @@ export function createDeploymentStore(opts: { redis: Redis; prefix: string; cloc
       return (await redis.get(key)) === id;
     },
     ...createNameClaims({ redis, keys, get: reader.get }),
+    ...createRedeployChecks({ redis, keys, get: reader.get }),
     ...writer,
     ...createDeploymentListing({ redis, keys, get: reader.get }),
   };

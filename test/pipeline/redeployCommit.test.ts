@@ -289,3 +289,115 @@ test('a redeploy naming the very commit being deployed deploys nothing and leave
   t.false(stack.github.statusesFor('rdsame', 'app', c).some((s) => /not deployed/.test(s.description ?? '')), 'the canceled run posted nothing on C');
   t.is((await renderDeploysOf(stack, u.apiKey, u.serviceId)).filter((d) => d.commit?.id === c).length, 1, 'C built once');
 });
+
+/**
+ * Two redeploys of `u`'s service asked one after the other, each with its check held inside the window
+ * between reading the deployments in flight and recording its commit: the first's answer of Render's
+ * deploys list is held until the second is either there too (its own list asked: both read "ours"
+ * before either recorded its commit) or waiting its turn (its job delayed, no worker slot held). Then
+ * both go on. Returns the two deployment ids and what the second did.
+ */
+async function checkedTogether(u: Awaited<ReturnType<typeof liveService>>, first: string, second: string, keyPrefix: string) {
+  const rule = { method: 'GET', route: '/services/{serviceId}/deploys', apiKey: u.apiKey };
+  const heldFirst = stack.render.holdRequest(rule);
+  const heldSecond = stack.render.holdRequest(rule);
+  const release = () => { heldFirst.release(); heldSecond.release(); };
+  let secondInCheck = false;
+  void heldSecond.arrived.then(() => { secondInCheck = true; });
+  try {
+    const ask = async (sha: string, key: string) => {
+      const res = await u.agent.post(`/api/render/services/${u.serviceId}/redeploy`, { commit_sha: sha }, { headers: { 'idempotency-key': key } });
+      if (res.status !== 202) throw new Error(`redeploy: ${res.status} ${res.text}`);
+      return res.json.id as string;
+    };
+    const idFirst = await ask(first, `${keyPrefix}-1`);
+    await heldFirst.arrived;
+    const idSecond = await ask(second, `${keyPrefix}-2`);
+    const lockTtl = await stack.redis.client.pttl(`${stack.redis.prefix}:redeploy-check:${u.serviceId}`);
+    const secondDid = await until('the second redeploy in its check, or waiting its turn', async () => {
+      if (secondInCheck) return 'checked at once';
+      const job = await stack.web.deps.queue.getJob(idSecond);
+      return job && await job.getState() === 'delayed' ? 'waited' : null;
+    }, 30_000);
+    return { idFirst, idSecond, secondDid, lockTtl };
+  } finally {
+    release();
+  }
+}
+
+test('two redeploys of the same commit checked at the same moment: one deploys it, the other deploys nothing (the commit is built once)', async (t) => {
+  // A CI job and its re-run (or two workflows on one push) asking at once: each read our deployments in
+  // flight before the other recorded its commit, and both asked Render, which built the commit twice.
+  const u = await liveService(stack, 'rdtwin');
+  const c = stack.github.push('rdtwin', 'app', 'main', { 'c.txt': 'C' });
+  const triggersBefore = triggers(u.accountId, u.serviceId);
+  // The first's deploy stays in flight until the second has ended (else the second finds it live).
+  const releaseBuild = stack.render.holdPhase({ serviceId: u.serviceId }, 'build_in_progress');
+  t.teardown(releaseBuild);
+  const { idFirst, idSecond, secondDid, lockTtl } = await checkedTogether(u, c, c, 'twin');
+  const two = await decided(u.agent, idSecond);
+  releaseBuild();
+  const one = await waitFinished(u.agent, idFirst, 60_000);
+  t.like(one, { status: 'live', renderCommitId: c }, JSON.stringify(one.failure));
+  t.is(two.status, 'canceled', `${secondDid}: ${two.status} ${JSON.stringify(two.failure)}`);
+  t.is(two.failure?.code, 'commit_already_deploying');
+  t.like(two, { commitSha: c, deployId: null });
+  t.is(triggers(u.accountId, u.serviceId), triggersBefore + 1, 'one deploy asked of Render');
+  t.is((await renderDeploysOf(stack, u.apiKey, u.serviceId)).filter((d) => d.commit?.id === c).length, 1, 'C built once');
+  t.is(secondDid, 'waited', 'the second waited for the first\'s check as a delayed job');
+  // The first's hold on the check would end by itself, were its worker killed holding it.
+  t.true(lockTtl > 0 && lockTtl <= 5 * 60_000, `the check's lock expires: pttl ${lockTtl}`);
+  t.is(await stack.redis.client.exists(`${stack.redis.prefix}:redeploy-check:${u.serviceId}`), 0, 'released once the commit was recorded');
+});
+
+test('an older commit\'s redeploy checked at the same moment as a newer one\'s deploys nothing: it would have gone live over the newer', async (t) => {
+  // CI runs of two pushes, B then C, whose redeploys arrive together (C's first): B's check read our
+  // deployments before C's recorded its commit, and B was triggered too, after C, and went live over it.
+  const u = await liveService(stack, 'rdrace');
+  const b = stack.github.push('rdrace', 'app', 'main', { 'b.txt': 'B' });
+  const c = stack.github.push('rdrace', 'app', 'main', { 'c.txt': 'C' });
+  const releaseBuild = stack.render.holdPhase({ serviceId: u.serviceId }, 'build_in_progress');
+  t.teardown(releaseBuild);
+  const { idFirst: idC, idSecond: idB, secondDid } = await checkedTogether(u, c, b, 'race');
+  const doneB = await decided(u.agent, idB);
+  releaseBuild();
+  const doneC = await waitFinished(u.agent, idC, 60_000);
+  t.is(doneB.status, 'canceled', `${secondDid}: ${doneB.status} ${JSON.stringify(doneB.failure)}`);
+  t.is(doneB.failure?.code, 'newer_commit_deploying');
+  t.true(doneB.failure.message.includes(c), doneB.failure.message);
+  t.like(doneC, { status: 'live', renderCommitId: c });
+  const deploys = await renderDeploysOf(stack, u.apiKey, u.serviceId);
+  t.false(deploys.some((d) => d.commit?.id === b), 'B was never deployed');
+  t.is(deploys.find((d) => d.status === 'live')?.commit?.id, c, 'C is live');
+});
+
+test('a newer commit\'s redeploy that waited for an older one\'s check still deploys, after it', async (t) => {
+  const u = await liveService(stack, 'rdnext');
+  const b = stack.github.push('rdnext', 'app', 'main', { 'b.txt': 'B' });
+  const c = stack.github.push('rdnext', 'app', 'main', { 'c.txt': 'C' });
+  const releaseBuild = stack.render.holdPhase({ serviceId: u.serviceId }, 'build_in_progress');
+  t.teardown(releaseBuild);
+  const { idFirst: idB, idSecond: idC, secondDid } = await checkedTogether(u, b, c, 'next');
+  t.is(secondDid, 'waited');
+  t.like(await decided(u.agent, idC), { status: 'render_queued', commitSha: c });
+  releaseBuild();
+  const doneB = await waitFinished(u.agent, idB, 60_000);
+  t.true(['live', 'deactivated'].includes(doneB.status), doneB.status);
+  t.like(await waitFinished(u.agent, idC, 60_000), { status: 'live', renderCommitId: c });
+  t.is((await renderDeploysOf(stack, u.apiKey, u.serviceId)).find((d) => d.status === 'live')?.commit?.id, c, 'C is live');
+});
+
+test('a redeploy check left behind by a deployment done with its check (its worker died before giving it back) does not hold the next one up', async (t) => {
+  // Else every redeploy of the service would wait for the lock to expire (minutes).
+  const u = await liveService(stack, 'rdleft');
+  const [firstDeploy] = await myDeployments(u.agent);
+  const key = `${stack.redis.prefix}:redeploy-check:${u.serviceId}`;
+  const b = stack.github.push('rdleft', 'app', 'main', { 'b.txt': 'B' });
+  const c = stack.github.push('rdleft', 'app', 'main', { 'c.txt': 'C' });
+  for (const [holder, sha] of [[firstDeploy!.id, b], ['dpl-gone00000000000000000', c]] as const) {
+    await stack.redis.client.set(key, holder, 'PX', 3 * 60_000);
+    const res = await u.agent.post(`/api/render/services/${u.serviceId}/redeploy`, { commit_sha: sha }, { headers: { 'idempotency-key': `left-${sha}` } });
+    t.like(await waitFinished(u.agent, res.json.id, 15_000), { status: 'live', renderCommitId: sha }, holder);
+    t.is(await stack.redis.client.exists(key), 0, 'given back');
+  }
+});

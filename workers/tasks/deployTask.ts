@@ -142,8 +142,12 @@ async function steps(ctx: WorkerContext, start: DeploymentRecord | null, render:
         break;
       case 'triggering_deploy':
         // A redeploy of a named commit checks it is on the service's branch first: no Render write otherwise.
-        if (rec.kind === 'redeploy' && rec.request.commitSha && !rec.commitSha) rec = await verifyRedeployCommit(ctx, rec, creds, render);
-        else {
+        // Another redeploy's check of the service under way: this one waits its turn (a delayed job).
+        if (rec.kind === 'redeploy' && rec.request.commitSha && !rec.commitSha) {
+          const next = await verifyRedeployCommit(ctx, rec, creds, render);
+          if (typeof next === 'number') return next;
+          rec = next;
+        } else {
           const next = await triggerDeploy(ctx, rec, render);
           if (typeof next === 'number') return next; // the new service's first deploy is not out of the way yet
           rec = next;

@@ -98,25 +98,38 @@ export async function detect(ctx: WorkerContext, rec: DeploymentRecord, render: 
   return ctx.deployments.transition(rec.id, 'creating_service', 'orchestrator', { ...verified?.fields, stack: summary }, `Detected ${summary.stack}: ${summary.reason}`, verified ? [verified.entry] : []);
 }
 
+/** How long a redeploy that finds another one's check of the service under way waits before looking again (a delayed job). */
+const REDEPLOY_CHECK_WAIT_MS = 1_000;
+
 /**
  * A redeploy that named a commit (commit_sha; CI's pushed commit): before Render is asked for anything,
  * the commit must be in the history of the service's branch, read with the caller's token, as a deploy's
  * is (verifyRepo). Recorded as the deployment's commit, which triggerDeploy sends as commitId and
  * ownDeploy.ts matches Render's deploys by; a retry that finds it recorded does not check again.
+ * One such check at a time per service (server/deployments/redeployChecks.ts): from before it reads what
+ * is in flight to after its commit is recorded, so the next one sees that commit. Returns the ms to wait
+ * (as a delayed job, no worker slot held) while another deployment's check of the service is under way.
  */
-export async function verifyRedeployCommit(ctx: WorkerContext, rec: DeploymentRecord, creds: JobCredentials, render: RenderClient): Promise<DeploymentRecord | null> {
+export async function verifyRedeployCommit(ctx: WorkerContext, rec: DeploymentRecord, creds: JobCredentials, render: RenderClient): Promise<DeploymentRecord | number | null> {
   const asked = rec.request.commitSha!;
   if (!creds.githubToken) throw new DeployFailed({ code: 'github_token_missing', message: 'Your GitHub authorization is missing. Sign in again.' }, 'credentials_revoked');
   if (!rec.request.githubRepo || !rec.request.branch) {
     throw new DeployFailed({ code: 'commit_not_supported', message: 'This service is not built from a GitHub repository branch, so a chosen commit cannot be deployed. Nothing was deployed; redeploy without commit_sha.' });
   }
-  const gh = githubFor(ctx, creds);
-  const [owner, name] = rec.request.githubRepo.split('/') as [string, string];
-  const { branch, head } = await branchToDeploy(gh, rec, owner, name);
-  if (asked !== head.sha) await commitOnBranch(gh, rec, owner, name, branch, head.sha, asked);
-  await notBehindLiveOrDeploying(ctx, gh, rec, render, owner, name, branch, asked);
-  const note = asked !== head.sha ? `Commit ${asked.slice(0, 7)} of branch ${branch} as asked (the branch is at ${head.sha.slice(0, 7)} now)` : `Commit ${asked.slice(0, 7)}, the head of branch ${branch}`;
-  return ctx.deployments.update(rec.id, { commitSha: asked }, [{ status: rec.status, source: 'orchestrator', note }]);
+  // Taken before any GitHub call: a run that waits its turn spends nothing but this look.
+  if (!await ctx.deployments.takeRedeployCheck(rec.serviceId!, rec.id)) return REDEPLOY_CHECK_WAIT_MS + Math.floor(Math.random() * 250);
+  try {
+    const gh = githubFor(ctx, creds);
+    const [owner, name] = rec.request.githubRepo.split('/') as [string, string];
+    const { branch, head } = await branchToDeploy(gh, rec, owner, name);
+    if (asked !== head.sha) await commitOnBranch(gh, rec, owner, name, branch, head.sha, asked);
+    await notBehindLiveOrDeploying(ctx, gh, rec, render, owner, name, branch, asked);
+    const note = asked !== head.sha ? `Commit ${asked.slice(0, 7)} of branch ${branch} as asked (the branch is at ${head.sha.slice(0, 7)} now)` : `Commit ${asked.slice(0, 7)}, the head of branch ${branch}`;
+    return await ctx.deployments.update(rec.id, { commitSha: asked }, [{ status: rec.status, source: 'orchestrator', note }]);
+  } finally {
+    // Best effort: one not given back expires (REDEPLOY_CHECK_MS), or is taken over once this record has its commit or has ended.
+    await ctx.deployments.releaseRedeployCheck(rec.serviceId!, rec.id).catch(() => false);
+  }
 }
 
 /** Deploys of the service in flight looked at (newest first), at most: each is a compare on GitHub. */
@@ -138,7 +151,8 @@ const isSha = (s: string | null | undefined): s is string => typeof s === 'strin
  * Render's (one page of the service's deploys: live or not ended, docs/render-api.md "Deploy statuses")
  * and our own deployments' of the service not ended yet (checked, maybe not asked of Render yet: its
  * answer not in, or two CI runs a moment apart), compared on GitHub as commitOnBranch does
- * (docs/github-api.md). Two redeploys checked at the very same moment may still both go ahead.
+ * (docs/github-api.md). Run under the service's redeploy check (verifyRedeployCommit): two redeploys
+ * asked at the same moment are checked one after the other, and the second sees the first's commit.
  */
 async function notBehindLiveOrDeploying(ctx: WorkerContext, gh: GitHubClient, rec: DeploymentRecord, render: RenderClient, owner: string, name: string, branch: string, asked: string) {
   const [page, ours] = await Promise.all([
