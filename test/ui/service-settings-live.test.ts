@@ -1,4 +1,4 @@
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import type { Browser, Page, Route } from 'playwright-core';
 import { useBrowserStack } from './support/browserStack.js';
 import { serviceMadeOutside, type UiStack } from './support/uiStack.js';
@@ -245,4 +245,77 @@ test('Suspend on a service deleted elsewhere (the Render Dashboard, no event her
   t.is(await page.getByTestId('service-lifecycle').locator('button').count(), 0, 'nothing offered for a gone service');
   t.deepEqual(problems.filter((p) => !/404/.test(p)), []);
   await context.close();
+});
+
+/**
+ * A deploy of the service started elsewhere (`start`: another tab, or CI through the API) while the
+ * settings page is open, on its stream or polling: the page's history lists it on its way, then live,
+ * and offers "Open site" once the service has been live (its only earlier build failed: no link before);
+ * a custom domain added in another tab is listed too. Focus stays where the user left it through the re-reads.
+ */
+async function deployStartedElsewhere(t: ExecutionContext, login: string, polling: boolean,
+  start: (ctx: { first: Page; id: string; apiKey: string }) => Promise<number>) {
+  const { context, page: first, problems, apiKey } = await stack.signedInWithKey(browser, login, ['api']);
+  stack.render.failBuilds({ repo: `https://github.com/${login}/api` }, 'build_failed');
+  const { render, serviceId: id } = await serviceMadeOutside(stack, apiKey, { login, name: `${login}-svc` });
+  for (let i = 0; i < 500 && (await render.listDeploys(id))[0]?.status !== 'build_failed'; i++) await new Promise((r) => setTimeout(r, 20));
+  t.is((await render.listDeploys(id))[0]?.status, 'build_failed');
+  await first.goto(`${stack.url}/#/`);
+  await first.getByTestId('user-login').waitFor();
+
+  const page = await context.newPage();
+  if (polling) await page.route('**/api/events**', (route) => route.fulfill({ status: 503, contentType: 'application/json', body: '{"error":{"code":"events_unavailable","message":"no"}}' }));
+  await page.goto(`${stack.url}/#/services/${id}`);
+  await page.getByRole('heading', { level: 1, name: `${login}-svc` }).waitFor();
+  await page.locator(`#live-mode[data-mode=${polling ? 'polling' : 'live'}]`).waitFor();
+  const rows = page.getByTestId('history-row');
+  const row = (status: string) => page.locator(`[data-testid=history-row][data-status=${status}]`);
+  await row('build_failed').waitFor();
+  t.is(await rows.count(), 1);
+  t.is(await page.getByRole('link', { name: /Open site/ }).count(), 0, 'never live: nothing to open');
+  // The user is somewhere on the page: re-reads leave focus there.
+  await page.getByTestId('auto-deploy').focus();
+  const reads: string[] = [];
+  page.on('request', (r) => { const u = new URL(r.url()); if (r.method() === 'GET' && u.pathname.startsWith('/api/')) reads.push(u.pathname); });
+
+  // Started elsewhere, held in its build so that the page can be seen following it.
+  const release = stack.render.holdPhase({ serviceId: id }, 'build_in_progress');
+  t.is(await start({ first, id, apiKey }), 202);
+  const timeout = polling ? 60_000 : 15_000;
+  await row('build_in_progress').waitFor({ timeout });
+  t.is(await rows.count(), 2, 'the new deploy is listed above the failed one');
+  t.is(await page.getByRole('link', { name: /Open site/ }).count(), 0, 'not live yet');
+  release();
+  await row('live').waitFor({ timeout });
+  await page.getByRole('link', { name: /Open site/ }).waitFor({ timeout });
+  t.is(await rows.count(), 2);
+  t.is(await row('live').locator('.badge--success', { hasText: 'Serving now' }).count(), 1);
+  // A custom domain added in another tab shows too (while polling, no event says so: the page reads the list now and then).
+  t.is(await act(first, 'POST', `/api/render/services/${id}/custom-domains`, { name: `www.${login}.example.com` }), 201);
+  await page.locator(`[data-testid=domain-row][data-domain="www.${login}.example.com"]`).waitFor({ timeout });
+  t.is(await focusedTestId(page), 'auto-deploy', 'focus stays where the user left it');
+  // Bounded: the deployment read once to learn its service (none while polling: the polled list names
+  // it), the history a few times over the deploy's updates, not once per update or per poll.
+  const count = (re: RegExp) => reads.filter((p) => re.test(p)).length;
+  t.true(count(/^\/api\/render\/deployments\//) <= (polling ? 0 : 1), reads.join(' '));
+  t.true(count(/\/deploys$/) <= (polling ? 6 : 10), reads.join(' '));
+  t.true(count(/\/settings$/) <= (polling ? 3 : 1), reads.join(' '));
+  t.deepEqual(problems.filter((p) => !(polling && /503/.test(p))), []);
+  await context.close();
+}
+
+test('a deploy of the service started in another tab shows on its settings page, on its way and then live, and "Open site" with it', async (t) => {
+  t.timeout(120_000);
+  await deployStartedElsewhere(t, 'sethiststream', false, ({ first, id }) => act(first, 'POST', `/api/render/services/${id}/redeploy`));
+});
+
+test('while the settings page polls (its event stream refused), a deploy started by CI shows there, on its way and then live, and "Open site" with it', async (t) => {
+  t.timeout(180_000);
+  await deployStartedElsewhere(t, 'sethistpoll', true, async ({ id, apiKey }) => {
+    // A CI job: the user's GitHub token and the Render key on each request, no browser session.
+    const res = await fetch(`${stack.url}/api/render/services/${id}/redeploy`, {
+      method: 'POST', headers: { authorization: `Bearer ${stack.github.issuePat('sethistpoll')}`, 'x-render-api-key': apiKey, 'content-type': 'application/json' }, body: '{}',
+    });
+    return res.status;
+  });
 });

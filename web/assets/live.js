@@ -1,6 +1,8 @@
 /**
  * Live deployment updates: Server-Sent Events from GET /api/events, and polling when EventSource is
- * missing or keeps failing. Views see the same {id, status, updatedAt} events either way. A change made
+ * missing or keeps failing. Views see the same {id, status, updatedAt} events either way (a polled one
+ * also names its serviceId, which the list has: the stream's do not, and a view that needs it reads the
+ * deployment, as the service settings page does to follow its service's deploys). A change made
  * to one of the user's services (here or in another tab) comes as {id, action} to onService, over the
  * stream only: a page that is polling is told every few polls (onServicePoll) to read again what such
  * changes would have made it read (what is cheap to read: not the values Render audit-logs), and reads
@@ -34,7 +36,7 @@ const HANDOVER_WAIT_MS = 3000;
 const MAX_PASSED = 50;
 
 /**
- * @param {{ api: object, onEvent: (e: {id: string, status: string, updatedAt: string}) => void,
+ * @param {{ api: object, onEvent: (e: {id: string, status: string, updatedAt: string, serviceId?: string|null}) => void,
  *           onResync: () => void, onMode: (mode: 'connecting'|'live'|'polling') => void,
  *           onService?: (e: {id: string, action: string}) => void, onServicePoll?: () => void,
  *           onSessionEnded?: (reason: string) => void }} opts
@@ -248,7 +250,7 @@ export function createLive({ api, onEvent, onResync, onMode, onLogs = () => {}, 
     for (const d of page.deployments ?? []) {
       if (seen.get(d.id) === d.status) continue;
       seen.set(d.id, d.status);
-      onEvent({ type: 'deployment', id: d.id, status: d.status, updatedAt: d.updatedAt });
+      onEvent({ type: 'deployment', id: d.id, status: d.status, updatedAt: d.updatedAt, serviceId: d.serviceId ?? null });
     }
   }
 

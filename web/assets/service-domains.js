@@ -70,6 +70,10 @@ export function domainsSection({ ctx, serviceId }) {
 
   /** The ids listed now (after the last load that succeeded). */
   let shownIds = new Set();
+  /** What the list was last drawn from: the same answer again (a poll) is not drawn again. */
+  let drawnFrom = null;
+  /** A service type without custom domains (it stays so): nothing to read again. */
+  let unsupported = false;
 
   /** Reads the list again; false when it could not be read (once the latest read has drawn it). */
   const load = latestOnly(async (current) => {
@@ -77,13 +81,20 @@ export function domainsSection({ ctx, serviceId }) {
       const res = await api.customDomains(serviceId);
       if (!current()) return undefined;
       if (!res.supported) {
+        unsupported = true;
         replace(body, h('p', { class: 'muted' }, 'Only web services and static sites can have custom domains.'));
         return false;
       }
-      // A removal asked for stays asked, if its domain is still listed.
-      keepOpen({ area: list, keyOf, itemOf }, () => replace(list, res.domains.map(row)));
+      // Unchanged: nothing drawn again, so a screen reader's place and the focused button stay.
+      const drawn = JSON.stringify(res.domains);
+      if (drawn !== drawnFrom) {
+        // A removal asked for stays asked, if its domain is still listed.
+        keepOpen({ area: list, keyOf, itemOf }, () => replace(list, res.domains.map(row)));
+        drawnFrom = drawn;
+      }
       shownIds = new Set(res.domains.map((d) => d.id));
-      status.textContent = res.domains.length ? `Traffic reaches ${res.target ?? 'the service'} through these names.` : 'No custom domains yet.';
+      const said = res.domains.length ? `Traffic reaches ${res.target ?? 'the service'} through these names.` : 'No custom domains yet.';
+      if (status.textContent !== said) status.textContent = said;
       return true;
     } catch (err) {
       if (!current()) return undefined;
@@ -110,7 +121,7 @@ export function domainsSection({ ctx, serviceId }) {
   void load();
   return {
     el: h('section', { class: 'section', 'aria-labelledby': 'domains-heading', 'data-testid': 'domains-section' }, heading, body),
-    /** Changed elsewhere (another tab): the list is read again; a focused row keeps focus on its button, else the heading. */
-    reload: () => keepFocus({ area: list, fallback: heading, keyOf, itemOf }, load),
+    /** Changed elsewhere (another tab), or a poll: the list is read again; a focused row keeps focus on its button, else the heading. */
+    reload: () => (unsupported ? Promise.resolve(false) : keepFocus({ area: list, fallback: heading, keyOf, itemOf }, load)),
   };
 }

@@ -135,6 +135,8 @@ export function serviceView(ctx, route) {
   // Reads of the whole history started: an answer is drawn only if none started after its request (that
   // one reads at least as far; the dashboard's list does the same).
   let historyReads = 0;
+  /** What the last read of the whole history drew (null after a page of older ones): the same again is not drawn again. */
+  let historyDrawn = null;
 
   async function loadHistory(append = false) {
     const generation = append ? historyReads : ++historyReads;
@@ -149,6 +151,11 @@ export function serviceView(ctx, route) {
         if (append && more.hidden && lastShown) focusFirstRow(history.querySelector(`[data-deploy-id="${CSS.escape(lastShown)}"]`)?.nextElementSibling);
         return;
       }
+      // Nothing changed since the last read (a poll, an update that moved nothing here): nothing is drawn
+      // again, so a screen reader's place in the list and what the user opened stay as they are.
+      const drawn = append ? null : JSON.stringify([res.deploys, res.nextCursor]);
+      if (drawn !== null && drawn === historyDrawn) return;
+      historyDrawn = drawn;
       const rows = res.deploys.map(historyRow);
       if (append) history.append(...rows);
       // A rollback asked for stays asked, if that deploy can still be rolled back to.
@@ -167,6 +174,53 @@ export function serviceView(ctx, route) {
     }
   }
   more.addEventListener('click', () => busy(more, 'Loading…', () => loadHistory(true)));
+
+  /**
+   * The history read again for a change heard (a deploy of this service on its way, a redeploy, a poll),
+   * focus in it kept: one read out at a time, and one more after it when asked for meanwhile (the first
+   * may have been answered before that change), so a burst of updates costs two reads, not one each.
+   */
+  let historyOut = null;
+  let historyAgain = false;
+  function rereadHistory() {
+    if (historyOut) { historyAgain = true; return historyOut; }
+    historyOut = keepFocus({ area: history, fallback: null, keyOf: deployIdOf, itemOf: deployRow }, () => loadHistory()).finally(() => {
+      historyOut = null;
+      const again = historyAgain;
+      historyAgain = false;
+      if (again && !disposed && !deleted) void rereadHistory();
+    });
+    return historyOut;
+  }
+
+  /**
+   * Our deployments heard of (the stream's updates name no service): id → the service each deploys, read
+   * once from the deployment (no Render call), updates arriving meanwhile waiting for that one read. A new
+   * service's deployment names none until the service is created: asked again at its next update.
+   */
+  const servicesOfDeployments = new Map();
+  function serviceOfDeployment(e) {
+    if (e.serviceId !== undefined) return Promise.resolve(e.serviceId); // a polled list names it
+    let known = servicesOfDeployments.get(e.id);
+    if (!known) {
+      known = ctx.api.deployment(e.id).then((rec) => rec.serviceId ?? null);
+      servicesOfDeployments.set(e.id, known);
+      known.then((serviceId) => { if (!serviceId) servicesOfDeployments.delete(e.id); }, () => servicesOfDeployments.delete(e.id));
+    }
+    return known;
+  }
+
+  /**
+   * An update of one of the user's deployments (the stream, or a poll): when it deploys this service (a
+   * redeploy or rollback from another tab, CI), the history is read again, so the deploy is listed on its
+   * way, then live (and "Open site" with it).
+   */
+  async function deploymentUpdated(e) {
+    if (disposed || deleted || !settings) return;
+    let serviceId;
+    try { serviceId = await serviceOfDeployment(e); } catch { return; }
+    if (serviceId === id && !disposed && !deleted) await rereadHistory();
+  }
 
   function drawScaling() {
     const s = settings;
@@ -272,7 +326,8 @@ export function serviceView(ctx, route) {
 
   /**
    * A change made elsewhere (another tab or device; this tab's own too): what it touched is read again
-   * through the API. 'resync' (a gap in the stream): all of it; 'poll' (no stream): the settings.
+   * through the API. 'resync' (a gap in the stream): all of it; 'poll' (no stream): the settings, the
+   * deploy history and the custom domains (not the env vars or secret files).
    */
   async function refresh(action) {
     if (deleted || !settings) return;
@@ -281,11 +336,10 @@ export function serviceView(ctx, route) {
     if (action.startsWith('secret_file_')) { void sections.file.reload(action); return; }
     if (action.startsWith('domain_')) { void sections.domains.reload(); return; }
     if (action === 'resync') for (const section of Object.values(sections)) void section.reload(action);
+    if (action === 'poll') void sections.domains.reload();
     try {
       if (!(await reread())) return;
-      if (['redeploy', 'rollback', 'clear_cache_redeploy', 'resync'].includes(action)) {
-        await keepFocus({ area: history, fallback: null, keyOf: deployIdOf, itemOf: deployRow }, () => loadHistory());
-      }
+      if (['redeploy', 'rollback', 'clear_cache_redeploy', 'resync', 'poll'].includes(action)) await rereadHistory();
     } catch (err) {
       if (err.status === 404) showDeleted();
     }
@@ -335,8 +389,11 @@ export function serviceView(ctx, route) {
       h('div', { class: 'page__head' }, h('div', {}, heading, meta, links, lifecycle)),
       top, applyBanner, body),
     onService(e) { if (e.id === id) void refresh(e.action); },
-    // Polling (no stream, so no service changes heard): the settings are read again now and then, not the
-    // env vars and secret files (each read of those is in the user's Render audit log) nor the rest.
+    // A deployment's update (stream or poll): a deploy of this service shows in the history as it goes.
+    onDeployment(e) { void deploymentUpdated(e); },
+    // Polling (no stream, so no service changes heard): the settings, the deploy history (a deploy started
+    // on Render itself, say) and the custom domains are read again now and then; not the env vars and
+    // secret files (each read of those is in the user's Render audit log).
     onServicePoll() { void refresh('poll'); },
     // After a gap in the stream (a reconnect, polling, a stream that opened late): everything is read again.
     onResync() { void refresh('resync'); },
