@@ -78,7 +78,9 @@ export function createApiHandler(deps: ApiHandlerDeps) {
     await sleeper.sleep(deps.latencyMs + plan.delayMs);
     await holds.wait(method, call.route, apiKey);
     if (res.destroyed) return;
-    if (plan.fault) {
+    // A 'without' fault changes the answer of a request handled as usual; the others answer instead of it.
+    const without = plan.fault?.kind === 'without' ? new Set(plan.fault.fields) : null;
+    if (plan.fault && !without) {
       injectFault(plan.fault, req, res, call, { ...securityHeaders(requestId), Date: new Date(clock.nowMs()).toUTCString(), ...rateHeaders(limiter.peek(identity, bucket, scope)) }, hung);
       return;
     }
@@ -109,7 +111,7 @@ export function createApiHandler(deps: ApiHandlerDeps) {
     }
     try {
       const result = await match.def.handler({ account, params, query, headers: req.headers, rawBody });
-      reply(result.status, result.body, limitHeaders);
+      reply(result.status, without ? leaveOut(result.body, without) : result.body, limitHeaders);
     } catch (err) {
       if (err instanceof ApiError) {
         reply(err.status, err.body(), { ...limitHeaders, ...err.headers });
@@ -119,6 +121,12 @@ export function createApiHandler(deps: ApiHandlerDeps) {
       }
     }
   };
+}
+
+/** An answer's JSON object without the named top-level fields (anything else as it is). */
+function leaveOut(body: unknown, fields: Set<string>): unknown {
+  if (!body || typeof body !== 'object' || Array.isArray(body)) return body;
+  return Object.fromEntries(Object.entries(body).filter(([k]) => !fields.has(k)));
 }
 
 function injectFault(

@@ -40,9 +40,10 @@ export function createFaultSet(random: () => number = Math.random): FaultSet {
   };
   return {
     add(rule) {
-      if (!['latency', 'status', 'reset', 'timeout', 'malformed', 'body'].includes(rule.kind)) {
+      if (!['latency', 'status', 'reset', 'timeout', 'malformed', 'body', 'without'].includes(rule.kind)) {
         throw new Error(`unknown fault kind: ${String(rule.kind)}`);
       }
+      if (rule.kind === 'without' && !(Array.isArray(rule.fields) && rule.fields.every((f) => typeof f === 'string'))) throw new Error('without: fields, the names to leave out');
       const id = `flt-${randomUUID()}`;
       if (rule.every !== undefined && !(Number.isInteger(rule.every) && rule.every >= 1)) throw new Error('every: a whole number of requests, at least 1');
       rules.push({ ...rule, id, remaining: rule.count ?? Number.POSITIVE_INFINITY, seen: 0 });

@@ -86,7 +86,12 @@ export interface FaultRule {
   method?: string;
   /** Templated route as in the spec paths, e.g. '/services/{serviceId}/deploys', or '*' (default). */
   route?: string;
-  kind: 'latency' | 'status' | 'reset' | 'timeout' | 'malformed' | 'body';
+  kind: 'latency' | 'status' | 'reset' | 'timeout' | 'malformed' | 'body' | 'without';
+  /**
+   * For kind 'without': the request is handled as usual (a service is created, a deploy started), and
+   * its JSON answer leaves out these top-level fields (a creation's answer that names no deploy: ['deployId']).
+   */
+  fields?: string[];
   /** For kind 'body': a 200 whose JSON body is this (an answer of the right syntax and the wrong content). */
   body?: unknown;
   /** For kind 'status': 429, 500, 503… */

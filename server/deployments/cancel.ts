@@ -12,8 +12,8 @@ import { isTerminal, type DeploymentRecord } from './types.js';
  * late worker write, and deletes its sealed env values), its job goes, and a per-request key
  * (X-Render-Api-Key) ends with it. A deploy Render queued (202) without our knowing its id yet, one
  * the ask on its way as the cancel lands may make, one still waiting in Render's queue (which
- * cancels a deploy only once it starts), and a new service's first deploy the worker had not stopped
- * or adopted yet are left to a job of its own instead: the worker finds it (by what was asked, its
+ * cancels a deploy only once it starts), and a new service's first deploy the worker had not stopped,
+ * found or adopted yet are left to a job of its own instead: the worker finds it (by what was asked, its
  * id, or as the service's first deploy) and cancels it on Render (workers/tasks/canceledAsk.ts), which
  * ends that key when it is done.
  * `render` is asked for only when there is a Render deploy to cancel. Returns the record as it now is.
@@ -44,26 +44,36 @@ export async function cancelDeployment(deps: AppDeps, rec: DeploymentRecord, ren
  *   cannot record what Render answered on a canceled record);
  * - one named to us while it waited in Render's queue (render_queued): Render cancels a deploy only
  *   once it has left the queue (docs/render-api.md §6.4);
- * - a new service's first deploy, never named to us, canceled before a deploy was asked for
- *   (firstDeployOwedCancel).
+ * - a new service's first deploy, never named to us, canceled before a deploy was named or asked for
+ *   (firstDeployOwedCancel: from `creating_service`, `created` or `triggering_deploy`).
  */
 export function cancelOwedOnRender(rec: DeploymentRecord): boolean {
   if (rec.status !== 'canceled' || !rec.serviceId) return false;
   if (rec.deployId) return statusBeforeCancel(rec) === 'render_queued';
-  if (!rec.deployRequestedAt) return firstDeployOwedCancel(rec);
-  return rec.timeline.some((e) => e.status === 'render_queued') || canceledWhileAsking(rec);
+  if (firstDeployOwedCancel(rec)) return true;
+  return Boolean(rec.deployRequestedAt) && (rec.timeline.some((e) => e.status === 'render_queued') || canceledWhileAsking(rec));
 }
 
 /**
- * A deploy canceled after it created its service and before it asked for a deploy (triggering_deploy,
- * no ask marked): the service's first deploy, which Render started with the service and which we never
- * named, may still run. It builds the branch's head, being stopped before a named commit is asked for
- * (workers/tasks/branchHead.ts: a stop that failed is retried by the job the cancel would remove), or
- * it is this deployment's own, not adopted yet (ownDeploy.ts deployAlreadyOurs).
+ * A deploy canceled after it created its service and before it named or asked for a deploy: the
+ * service's first deploy, which Render started with the service and which we never named, may still
+ * run. Canceled from
+ * - `creating_service` while Render created it: the run that created it notes the service on the
+ *   canceled record (createService.ts recordCreated: noteAfterEnd), whose first deploy is its own;
+ * - `created` (no commit named; the creation's answer named no deploy, and the watch had not found it
+ *   yet: ownDeploy.ts deployToWatch): it is this deployment's own (the record's deployRequestedAt is
+ *   the creation's ask, createService.ts recordCreated);
+ * - `triggering_deploy` with no ask marked: it builds the branch's head, being stopped before a named
+ *   commit is asked for (workers/tasks/branchHead.ts: a stop that failed is retried by the job the
+ *   cancel would remove), or it is this deployment's own, not adopted yet (a creation whose answer was
+ *   lost, or named no deploy: ownDeploy.ts deployAlreadyOurs).
+ * A deploy's record only: a redeploy's or rollback's service existed before it, and its first deploy is
+ * not theirs (the worker also takes only a first deploy made after the record: firstDeployOfNewService).
  */
 export function firstDeployOwedCancel(rec: DeploymentRecord): boolean {
-  return rec.status === 'canceled' && rec.kind === 'deploy' && Boolean(rec.serviceId) && !rec.deployId && !rec.deployRequestedAt
-    && statusBeforeCancel(rec) === 'triggering_deploy';
+  if (rec.status !== 'canceled' || rec.kind !== 'deploy' || !rec.serviceId || rec.deployId) return false;
+  const before = statusBeforeCancel(rec);
+  return before === 'creating_service' || before === 'created' || (before === 'triggering_deploy' && !rec.deployRequestedAt);
 }
 
 /** When the cancel was written (a canceled record's last canceled entry). */

@@ -2,7 +2,7 @@ import test from 'ava';
 import { startRenderSimulator } from '../../sandbox/render/index.js';
 import { renderTestClient, webServiceBody } from './render-test-client.js';
 
-// Fault injection per route: latency, status, reset, timeout, malformed.
+// Fault injection per route: latency, status, reset, timeout, malformed, body, without.
 
 async function setup() {
   const sim = await startRenderSimulator({ manualDeploys: true });
@@ -79,6 +79,23 @@ test('malformed: 200 with a body that is not JSON', async (t) => {
   t.is(res.status, 200);
   const text = await res.text();
   t.throws(() => JSON.parse(text));
+});
+
+test('without: the request is handled as usual and its answer leaves out the named fields (a creation naming no deploy)', async (t) => {
+  const { sim, api, account } = await setup();
+  t.teardown(() => sim.close());
+  sim.setFault({ method: 'POST', route: '/services', kind: 'without', fields: ['deployId'], count: 1 });
+  const created = await api.call('POST', '/services', webServiceBody(account.ownerId, 'unnamed'));
+  t.is(created.status, 201);
+  t.is(created.body.service.name, 'unnamed');
+  t.false('deployId' in created.body, 'the answer names no deploy');
+  // The service and its first deploy were made all the same.
+  const deploys = await api.get(`/services/${created.body.service.id}/deploys`);
+  t.is(deploys.status, 200);
+  t.is(deploys.body.length, 1);
+  const next = await api.call('POST', '/services', webServiceBody(account.ownerId, 'named'));
+  t.is(typeof next.body.deployId, 'string', 'count used up');
+  t.throws(() => sim.setFault({ route: '/services', kind: 'without' }));
 });
 
 test('rules match by key and probability; clearFaults removes them; the control surface sets them', async (t) => {

@@ -16,16 +16,20 @@ import { delayJob } from './delayJob.js';
 // queued its deploy (202) and we had not seen it listed, or the cancel landed while the ask was on its
 // way (the run that asked cannot record the answer on a canceled record), so it had no id to cancel on
 // Render; or we had its id but it waited in Render's queue, and Render cancels a deploy only once it starts.
-// Or the deployment was canceled after creating its service and before asking for a deploy: the service's
-// first deploy (the branch's head being stopped before a named commit, branchHead.ts, or its own not yet
-// adopted) was never named to us (cancel.ts firstDeployOwedCancel).
+// Or the deployment was canceled after creating its service and before naming or asking for a deploy
+// (`creating_service` or `created` when the creation's answer named no deploy, or `triggering_deploy`):
+// the service's first deploy (its own not yet found or adopted, or the branch's head being stopped
+// before a named commit, branchHead.ts) was never named to us (cancel.ts firstDeployOwedCancel).
 // Its job looks for that deploy (by what was asked, as the watch would have, by its id, or as the service's
 // first deploy) and cancels it there; the record stays as the cancel wrote it. Never a deploy made after the
 // 202 (ownDeploy.ts askAnsweredBy): one someone else queued then looks like ours.
 
-/** How long the look has been owed: since the ask, or, for a new service's first deploy, since the cancel. */
+/**
+ * How long the look has been owed: since the ask, or, for a new service's first deploy, since the cancel
+ * (a `created` record's deployRequestedAt is the creation's ask, not one of a deploy).
+ */
 const askingFor = (ctx: WorkerContext, rec: DeploymentRecord) =>
-  ctx.clock.now() - (rec.deployRequestedAt ? Date.parse(rec.deployRequestedAt) : canceledAt(rec));
+  ctx.clock.now() - (firstDeployOwedCancel(rec) || !rec.deployRequestedAt ? canceledAt(rec) : Date.parse(rec.deployRequestedAt));
 
 /** The deploy owed a cancel, as Render has it now (null: not listed yet). */
 function deployOwedCancel(ctx: WorkerContext, rec: DeploymentRecord, render: RenderClient) {

@@ -145,8 +145,9 @@ async function createOnRender(ctx: WorkerContext, rec: DeploymentRecord, render:
 
 /**
  * Record the ids the moment Render returns them. A deployment canceled (or revoked) while Render was
- * creating the service keeps the service, has its first build stopped, and notes where the service is
- * so the user can find (or delete) it.
+ * creating the service keeps the service, has its first build stopped (when the answer named no deploy,
+ * a canceled one's job finds it: cancel.ts firstDeployOwedCancel), and notes where the service is so
+ * the user can find (or delete) it.
  */
 async function recordCreated(ctx: WorkerContext, rec: DeploymentRecord, render: RenderClient, created: CreatedService, takeAhead?: TakeAhead) {
   ctx.crashPoint?.('service_created');
@@ -168,8 +169,11 @@ async function recordCreated(ctx: WorkerContext, rec: DeploymentRecord, render: 
     ? ctx.deployments.transition(rec.id, 'triggering_deploy', 'render', fields, `Service created on Render; its first deploy builds the branch's head, kept only if that is commit ${rec.request.commitSha!.slice(0, 7)}`)
     : ctx.deployments.transition(rec.id, 'created', 'render', { ...fields, deployId: created.deployId ?? null, deployRequestedAt: new Date(ctx.clock.now()).toISOString() }, 'Service created on Render');
   const [next] = await Promise.all([write, serviceListChanged(ctx, rec), ctx.envVault.drop(rec.id)]);
-  if (!next && created.deployId) {
-    await render.cancelDeploy(service.id, created.deployId).catch(() => undefined);
+  if (!next) {
+    // Its first build is this deployment's: stopped here when the answer named it. Named or not, a
+    // canceled record that notes the service keeps this run on to find it as the service's first
+    // deploy and cancel it (server/deployments/cancel.ts firstDeployOwedCancel, canceledAsk.ts).
+    if (created.deployId) await render.cancelDeploy(service.id, created.deployId).catch(() => undefined);
     await ctx.deployments.noteAfterEnd(rec.id, fields);
   } else if (next && pinned && created.deployId) {
     const first = await firstDeployRead(render, service.id, created.deployId);

@@ -37,8 +37,8 @@ export async function runDeployJob(ctx: WorkerContext, job: Job<DeployJobData>, 
   if (!rec) return; // vanished or refused (a refused one's env values are dropped there)
   // Already over: ended elsewhere (a cancel, a revocation), whose write deleted its env values. Only a
   // record ended by an older version (its end and its drop were two steps) may still have them.
-  // One canceled while its deploy was unnamed to us (queued by Render, or the ask on its way) or
-  // waited in Render's queue looks for that deploy to cancel it there.
+  // One canceled while its deploy was unnamed to us (queued by Render, the ask on its way, or a new
+  // service's first deploy) or waited in Render's queue looks for that deploy to cancel it there.
   if (cancelOwedOnRender(rec)) return followCanceledAsk(ctx, job, token, rec);
   if (isTerminal(rec.status)) return ctx.envVault.drop(rec.id);
   const { id: deploymentId, userId } = rec;
