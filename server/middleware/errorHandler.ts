@@ -8,7 +8,7 @@ import { isRedisUnavailable } from '../redis.js';
 interface HttpLikeError { status?: number; statusCode?: number; type?: string; expose?: boolean; message?: string }
 
 /** Map errors from body parsing and koa itself to our typed errors. */
-function toAppError(err: unknown): AppError | null {
+export function toAppError(err: unknown): AppError | null {
   if (err instanceof AppError) return err;
   if (err instanceof BudgetExhausted) return errors.renderBudgetHeld(err.retryAfterMs / 1000);
   if (err instanceof RenderApiError) return fromRender(err);

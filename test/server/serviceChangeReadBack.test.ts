@@ -56,3 +56,22 @@ test.serial('a settings change Render made answers 200 with the change even when
   const read = await bea.agent.get(`/api/render/services/${svc.id}/settings`);
   t.deepEqual({ ...s, previewServices: [] }, { ...read.json.settings, previewServices: [] });
 });
+
+// The same probe with the scale refused and the put-back of the save's other fields failing too: the
+// answer said "Nothing was changed." while auto-deploy and the plan stayed changed on Render.
+test.serial('a refused instance count whose put-back fails says which settings stayed changed, not "Nothing was changed"', async (t) => {
+  const cy = await tenant(stack, 'readback-cy');
+  const svc = await createService(cy, 'cy-readback');
+  t.teardown(() => { stack.render.clearFaults(); });
+  stack.render.setFault({ method: 'POST', route: '/services/{serviceId}/scale', apiKey: cy.apiKey, kind: 'status', status: 400, count: 1 });
+  // The save's PATCH goes through; the second PATCH (the put-back) fails.
+  stack.render.setFault({ method: 'PATCH', route: '/services/{serviceId}', apiKey: cy.apiKey, kind: 'status', status: 503, every: 2, count: 1 });
+  const res = await cy.agent.request('PATCH', `/api/render/services/${svc.id}/settings`, { json: { auto_deploy: false, plan: 'pro', num_instances: 3 } });
+  t.is(res.status, 400, res.text);
+  t.is(res.json.error.field, 'num_instances');
+  const after = await cy.render.getService(svc.id);
+  t.is(after.autoDeploy, 'no', 'the put-back failed: the change stayed');
+  t.notRegex(res.json.error.message, /Nothing was changed/);
+  t.regex(res.json.error.message, /auto-deploy/i);
+  t.regex(res.json.error.message, /instance type/i);
+});

@@ -1,7 +1,8 @@
 import type Router from '@koa/router';
 import { z } from 'zod';
 import type { AppDeps } from '../../deps.js';
-import { errors } from '../../errors.js';
+import { AppError, errors } from '../../errors.js';
+import { toAppError } from '../../middleware/errorHandler.js';
 import { RENDER_PLANS } from '../../deployments/input.js';
 import { SERVICE_TYPE_PRESETS } from '../../stacks/serviceTypes.js';
 import { validate } from '../../middleware/validate.js';
@@ -137,6 +138,26 @@ async function putBack(client: RenderClient, before: Service, patch: Patch) {
   if (undo) await client.updateService(before.id, undo);
 }
 
+const FIELD_WORDS: Record<'auto_deploy' | 'previews' | 'plan' | 'health_check_path', string> = {
+  auto_deploy: 'auto-deploy', previews: 'pull request previews', plan: 'instance type', health_check_path: 'health check path',
+};
+
+/**
+ * The scale failed and putting the save's other fields back failed too: the error says which of them
+ * stayed changed on Render, instead of its own "Nothing was changed".
+ */
+function halfApplied(err: unknown, before: Service, patch: Patch): unknown {
+  const known = toAppError(err);
+  if (!known) return err;
+  const was = patchableOf(before);
+  const kept = (Object.keys(FIELD_WORDS) as Array<keyof typeof FIELD_WORDS>)
+    .filter((f) => patch[f] !== undefined && patch[f] !== was[f]).map((f) => FIELD_WORDS[f]);
+  const said = known.message.replace(/[;.]?\s*nothing was changed\.?$/i, '.');
+  return new AppError(known.status, known.code,
+    `${said} The other settings of this save (${kept.join(', ')}) were changed on Render and could not be put back: check them, and save again.`,
+    known.headers, known.details ?? { field: 'num_instances' });
+}
+
 /** Auto-deploy, PR previews, instance count, plan and health check of one service. */
 export function settingsRoutes(router: Router, deps: AppDeps, scope: ReturnType<typeof settingsScope>) {
   const path = '/api/render/services/:id/settings';
@@ -162,10 +183,11 @@ export function settingsRoutes(router: Router, deps: AppDeps, scope: ReturnType<
         await plainRender('the instance count', 'num_instances', () => caller.client.scaleService(service.id, patch.num_instances!), { quote: true });
       } catch (err) {
         // Nothing half-applied: the fields changed a moment ago go back to what they were.
-        if (body) await putBack(caller.client, service, patch).catch((undoErr: unknown) => {
+        const undone = !body || await putBack(caller.client, service, patch).then(() => true, (undoErr: unknown) => {
           ctx.state.log.warn({ err: { message: (undoErr as Error).message } }, 'settings: could not undo after a failed scale');
+          return false;
         });
-        throw err;
+        throw undone ? err : halfApplied(err, service, patch);
       }
     }
     await scope.changed(ctx, 'settings_update');
