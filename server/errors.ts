@@ -23,6 +23,14 @@ export class AppError extends Error {
 export const CONFLICT_CODES = ['render_conflict', 'idempotency_key_reused', 'idempotency_in_progress', 'deployment_finished', 'deploy_not_rollbackable'] as const;
 type ConflictCode = (typeof CONFLICT_CODES)[number];
 
+/**
+ * The same error (status, code, headers) said another way: for a route that knows more than the error's
+ * own message (the code is one a factory below made, so the document already lists it).
+ */
+export function reworded(err: AppError, message: string, details: unknown = err.details): AppError {
+  return new AppError(err.status, err.code, message, err.headers, details);
+}
+
 export const errors = {
   badRequest: (message: string, details?: unknown) => new AppError(400, 'bad_request', message, {}, details),
   validation: (message: string, details?: unknown) => new AppError(400, 'validation_failed', message, {}, details),

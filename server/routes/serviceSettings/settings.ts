@@ -1,7 +1,7 @@
 import type Router from '@koa/router';
 import { z } from 'zod';
 import type { AppDeps } from '../../deps.js';
-import { AppError, errors } from '../../errors.js';
+import { errors, reworded } from '../../errors.js';
 import { toAppError } from '../../middleware/errorHandler.js';
 import { RENDER_PLANS } from '../../deployments/input.js';
 import { SERVICE_TYPE_PRESETS } from '../../stacks/serviceTypes.js';
@@ -153,9 +153,9 @@ function halfApplied(err: unknown, before: Service, patch: Patch): unknown {
   const kept = (Object.keys(FIELD_WORDS) as Array<keyof typeof FIELD_WORDS>)
     .filter((f) => patch[f] !== undefined && patch[f] !== was[f]).map((f) => FIELD_WORDS[f]);
   const said = known.message.replace(/[;.]?\s*nothing was changed\.?$/i, '.');
-  return new AppError(known.status, known.code,
+  return reworded(known,
     `${said} The other settings of this save (${kept.join(', ')}) were changed on Render and could not be put back: check them, and save again.`,
-    known.headers, known.details ?? { field: 'num_instances' });
+    known.details ?? { field: 'num_instances' });
 }
 
 /** Auto-deploy, PR previews, instance count, plan and health check of one service. */
