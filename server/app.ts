@@ -177,6 +177,11 @@ export function createApp(deps: AppDeps, opts: CreateAppOptions = {}): Koa {
   for (const mount of opts.routes ?? []) mount(router);
   opts.onRouter?.(router);
   memoizeMatch(router);
+  // No API route ends in '/', but the router (not strict: /mcp/ is /mcp, server/mcp/path.ts) matched the
+  // trailing-slash form: browsers resolve dot segments, even percent-encoded, before sending, so deleting
+  // an env var or secret file named ".." from the settings page was DELETE /api/render/services/<id>/,
+  // the service's own delete. That form is a 404 here; MCP tools' in-process calls encode their ids.
+  app.use((ctx, next) => (ctx.path.endsWith('/') && ctx.path.startsWith('/api/') ? Promise.reject(errors.notFound('Route')) : next()));
   app.use(router.routes());
   app.use(router.allowedMethods());
   return app;

@@ -215,6 +215,20 @@ test('suspend, resume and delete through the caller\'s key', async (t) => {
   t.is((await val.agent.delete(`/api/render/services/${svc.id}`)).status, 404, 'already gone');
 });
 
+test('a delete of a service path with a trailing slash (what a browser makes of an item named ".." under it) is a 404 and deletes nothing', async (t) => {
+  // fetch resolves dot segments, even percent-encoded, before sending: deleting an env var or secret file
+  // named ".." from the settings page would be DELETE /api/render/services/<id>/, the service's own delete
+  // once the router let a trailing slash match.
+  const wes = await tenant('svc-wes');
+  const svc = await createService(wes, 'wes-web');
+  for (const path of [`/api/render/services/${svc.id}/`, `/api/render/services/${svc.id}/env-vars/../`, `/api/render/services/${svc.id}//`]) {
+    const res = await wes.agent.delete(path);
+    t.is(res.status, 404, `${path}: ${res.text}`);
+  }
+  t.is((await wes.render.getService(svc.id)).id, svc.id, 'still on Render');
+  t.is((await wes.agent.delete(`/api/render/services/${svc.id}`)).status, 204, 'the exact path still deletes');
+});
+
 const lifecycleCalls = (id: string, deployId: string) => [
   { method: 'POST', path: `/api/render/services/${id}/redeploy`, body: {} },
   { method: 'POST', path: `/api/render/services/${id}/rollback`, body: { deploy_id: deployId } },
