@@ -11,10 +11,20 @@ const TOKEN_LIKE = /^(rnd|gh[pousr]|github_pat)_/i;
 const fieldName = (k: PropertyKey) =>
   typeof k === 'number' ? String(k) : typeof k === 'string' && FIELD_NAME.test(k) && !TOKEN_LIKE.test(k) ? k : '(unnamed field)';
 
+// An error echoes a bounded part of what was sent: a body of thousands of unknown keys (up to the 64 KB
+// body limit) answered with all of them, a ~40 KB message. The first few, each a field name of at most
+// 64 characters (or masked), and how many more.
+const KEYS_ECHOED = 5;
+function unrecognized(keys: readonly PropertyKey[]): string {
+  const shown = keys.slice(0, KEYS_ECHOED).map(fieldName).join(', ');
+  const more = keys.length - KEYS_ECHOED;
+  return `Unrecognized key${keys.length === 1 ? '' : 's'}: ${shown}${more > 0 ? ` and ${more} more` : ''}`;
+}
+
 /** Every problem (up to five), each prefixed with its field: the 400 validation_failed message. */
 export function describeIssues(issues: z.core.$ZodIssue[]): string {
   return issues.slice(0, 5).map((i) => {
-    const message = i.code === 'unrecognized_keys' ? `Unrecognized key${i.keys.length === 1 ? '' : 's'}: ${i.keys.map(fieldName).join(', ')}` : i.message;
+    const message = i.code === 'unrecognized_keys' ? unrecognized(i.keys) : i.message;
     return i.path.length ? `${i.path.map(fieldName).join('.')}: ${message}` : message;
   }).join('; ');
 }

@@ -108,11 +108,15 @@ export const readBackFailed = <T>(ctx: Koa.Context, action: ServiceAction, known
 export function serviceRoutes(router: Router, deps: AppDeps) {
   const cache = deps.upstream.serviceCache;
   // A 404 from here on (Render's for an id this key cannot see, or ours for another workspace) is reported.
+  // Render's is the service's: "Service not found.", as ours and the settings routes' (settingsScope) say,
+  // so another tenant's id, a deleted one and one outside the session's workspaces answer alike.
   const reportNotFound: RouterMiddleware<DefaultState & RenderKeyState> = async (ctx, next) => {
     try { await next(); } catch (err) {
-      if ((err instanceof RenderApiError && err.kind === 'not_found') || (err instanceof AppError && err.status === 404)) await deps.security.notFound(ctx, 'service');
-      if (err instanceof RenderApiError && err.kind === 'not_found') await forgetDeletedService(deps, ctx.state, String(ctx.params.id));
-      throw err;
+      const renderNotFound = err instanceof RenderApiError && err.kind === 'not_found';
+      if (renderNotFound || (err instanceof AppError && err.status === 404)) await deps.security.notFound(ctx, 'service');
+      if (!renderNotFound) throw err;
+      await forgetDeletedService(deps, ctx.state, String(ctx.params.id));
+      throw errors.notFound('Service');
     }
   };
   const lifecycle = [requireUser(), requireCsrf(), serviceIdParam(), requireRenderKey(), deps.rateLimits.guard('lifecycle'), reportNotFound] as const;

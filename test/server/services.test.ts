@@ -256,6 +256,34 @@ test('another user\'s service is a 404 on every lifecycle route, and nothing hap
   t.is((await intruder.agent.get('/api/render/my-deployments')).json.deployments.length, 0, 'no record was made');
 });
 
+// Found by probing the error answers: suspend, resume and delete of a service that is not the caller's
+// said "Resource not found." (Render's 404, mapped generically) where the settings routes, and these
+// same routes for a malformed id, say "Service not found.". One answer for all: another tenant's id
+// must stay indistinguishable from a missing one.
+test('suspend, resume and delete of another user\'s or a missing service say "Service not found.", as the settings routes do', async (t) => {
+  const owner = await tenant('svc-word-owner');
+  const intruder = await tenant('svc-word-intruder');
+  const svc = await createService(owner, 'word-web');
+  const missing = `srv-${'1'.repeat(20)}`;
+  const malformed = 'srv-123';
+  const settings = await intruder.agent.get(`/api/render/services/${svc.id}/settings`);
+  t.is(settings.status, 404);
+  t.deepEqual(settings.json, { error: { code: 'not_found', message: 'Service not found.' } });
+  const calls = (id: string) => [
+    { method: 'POST', path: `/api/render/services/${id}/suspend` },
+    { method: 'POST', path: `/api/render/services/${id}/resume` },
+    { method: 'DELETE', path: `/api/render/services/${id}` },
+  ];
+  for (const id of [svc.id, missing, malformed]) {
+    for (const { method, path } of calls(id)) {
+      const res = await intruder.agent.request(method, path, { json: method === 'POST' ? {} : undefined });
+      t.is(res.status, 404, `${method} ${path}`);
+      t.deepEqual(res.json, settings.json, `${method} ${path}: the settings routes' answer, whoever's the id`);
+    }
+  }
+  t.is((await owner.render.getService(svc.id)).suspended, 'not_suspended', 'nothing happened to it');
+});
+
 test('malformed service ids are a 404 without a Render call', async (t) => {
   const mal = await tenant('svc-mal');
   const before = stack.render.calls.filter((c) => c.accountId === mal.account.id).length;
