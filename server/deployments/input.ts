@@ -12,8 +12,20 @@ export const RENDER_PLANS = ['free', 'starter', 'starter_plus', 'standard', 'sta
 export const GITHUB_REPO = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})\/(?!\.\.?$)[A-Za-z0-9._-]{1,100}$/;
 // The service name becomes the onrender.com subdomain: a DNS label.
 const SERVICE_NAME = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
-// git check-ref-format, the parts that matter for a branch given in a form.
-const BRANCH = /^(?!\/)(?!.*\/\/)(?!.*\.\.)(?!.*@\{)(?!.*\.lock$)(?!.*\/$)[A-Za-z0-9._/-]{1,255}$/;
+/**
+ * A branch name as `git check-ref-format --branch` accepts it, so every branch GitHub lists in the picker
+ * (Dependabot's `dependabot/npm_and_yarn/@types/node-20.11.5`, `release+1.0`, `feature/#12`, non-ASCII
+ * letters): no space, control character or any of ~ ^ : ? * [ \; no `..`, `@{`, `//`; no part starting
+ * with `.`, none ending with `.lock`; not starting with `-` or `/`, not ending with `/` or `.`; not `@`.
+ * Of what git also allows, this app refuses < > & | " ' ` (the branch goes into Slack messages and pages)
+ * and non-ASCII other than letters, marks and digits (no bidi overrides or invisible characters).
+ */
+const BRANCH_CHARS = /^[A-Za-z0-9!#$%()+,\-./;=@\]_{}\p{L}\p{M}\p{N}]{1,255}$/u;
+export function isBranchName(name: string): boolean {
+  return BRANCH_CHARS.test(name) && name !== '@' && !/\.\.|@\{|\/\//.test(name) && !/^[-/]|[/.]$/.test(name)
+    && name.split('/').every((part) => !part.startsWith('.') && !part.endsWith('.lock'));
+}
+export const BRANCH_MESSAGE = 'branch is not a git branch name this app deploys (git\'s rules; none of < > & | " \' `)';
 /** Env var names, for the deploy form and the settings page alike. */
 export const ENV_KEY = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
 const OWNER_ID = /^(tea|usr|own)-[0-9a-z]{20}$/;
@@ -58,7 +70,7 @@ const command = z.string().trim().min(1)
 export const DeployBody = z.object({
   github_repo: z.string().trim().regex(GITHUB_REPO, 'github_repo must look like owner/name'),
   project_name: z.string().trim().toLowerCase().regex(SERVICE_NAME, 'project_name: 1–63 lowercase letters, digits and hyphens, not starting or ending with a hyphen'),
-  branch: z.string().trim().regex(BRANCH, 'branch is not a valid git branch name').optional(),
+  branch: z.string().trim().refine(isBranchName, BRANCH_MESSAGE).optional(),
   /** Deploy exactly this commit of the branch (CI: the pushed one), not whatever the branch points at when the worker starts. */
   commit_sha: commitShaField().optional(),
   owner_id: z.string().trim().regex(OWNER_ID, 'owner_id must be a Render workspace id (tea-…)').optional(),

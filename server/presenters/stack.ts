@@ -48,6 +48,6 @@ export function presentBlueprintCheck(repo: { owner: string; name: string; branc
       services: plan.services ?? [], databases: plan.databases ?? [], keyValue: plan.keyValue ?? [],
       envGroups: plan.envGroups ?? [], totalActions: plan.totalActions ?? 0,
     },
-    deployUrl: plan ? `https://render.com/deploy?repo=${encodeURIComponent(`https://github.com/${repo.owner}/${repo.name}/tree/${repo.branch}`)}` : null,
+    deployUrl: plan ? `https://render.com/deploy?repo=${encodeURIComponent(`https://github.com/${repo.owner}/${repo.name}/tree/${repo.branch.split('/').map(encodeURIComponent).join('/')}`)}` : null,
   };
 }

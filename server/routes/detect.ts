@@ -10,11 +10,11 @@ import { repoFilesFromGitHub } from '../stacks/fromGitHub.js';
 import { detectStack, StackDetectionError } from '../stacks/detect.js';
 import { callerRender } from '../render/forRequest.js';
 import { documented } from '../openapi/describe.js';
+import { BRANCH_MESSAGE, isBranchName } from '../deployments/input.js';
 import { BlueprintCheckView, DetectView, presentBlueprintCheck, presentDetectedStack } from '../presenters/stack.js';
 
-// git check-ref-format, the parts that matter for a branch in a query string (same rule as the deploy form).
-const BRANCH = /^(?!\/)(?!.*\/\/)(?!.*\.\.)(?!.*@\{)(?!.*\.lock$)(?!.*\/$)[A-Za-z0-9._/-]{1,255}$/;
-export const DetectQuery = z.object({ branch: z.string().regex(BRANCH, 'branch is not a valid git branch name').optional() });
+// A branch in a query string: the deploy form's rule (deployments/input.ts).
+export const DetectQuery = z.object({ branch: z.string().refine(isBranchName, BRANCH_MESSAGE).optional() });
 export const BlueprintQuery = DetectQuery.extend({
   owner_id: z.string().trim().regex(/^(tea|usr|own)-[0-9a-z]{20}$/, 'owner_id must be a Render workspace id (tea-…)').optional(),
 }).strict();

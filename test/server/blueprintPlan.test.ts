@@ -74,3 +74,16 @@ test('a render.yaml over the 256 KiB read limit: 422 blueprint_too_large saying 
   t.is(res.json.error.message, 'bpbig/app\'s render.yaml on main is larger than 256 KiB, the most this app reads.');
   t.is(renderCalls(stack, accountId, 'POST', '/blueprints/validate').length, 0);
 });
+
+test('a branch named with # (git allows it, the picker lists it): the plan is of that branch, and the Deploy to Render link keeps the # in the branch', async (t) => {
+  const { agent } = await signedInWithKey(stack, 'bphash');
+  const branch = 'feature/#12-fix';
+  stack.github.addRepo({ owner: 'bphash', name: 'shop', branches: { main: { 'index.html': '' }, [branch]: { 'render.yaml': BLUEPRINT } } });
+  const res = await agent.get(`/api/github/repos/bphash/shop/blueprint?branch=${encodeURIComponent(branch)}`);
+  t.is(res.status, 200, res.text);
+  t.is(res.json.branch, branch);
+  t.true(res.json.valid);
+  const link = new URL(res.json.deployUrl as string);
+  // Left as written, the # ended the repository URL Render is given: it would open tree/feature/.
+  t.is(new URL(link.searchParams.get('repo')!).pathname, '/bphash/shop/tree/feature/%2312-fix');
+});
