@@ -64,17 +64,27 @@ export async function runDeployJob(ctx: WorkerContext, job: Job<DeployJobData>, 
   }
   const budget = createRunBudget(ctx, rec.keyFingerprint);
   const render = ctx.upstream.render(creds.renderKey, { timeoutMs: ctx.renderTimeoutMs, beforeRequest: budget.beforeRequest });
+  /**
+   * The run is over: `outcome` is the final record it wrote, or null when the deployment ended elsewhere
+   * (or the step guard ran out). Canceled while this run was mid-step (the cancel route cannot take a
+   * job a run holds: deployQueue.ts requeueDeployJob leaves it to that run) with its deploy on Render
+   * still owed a cancel (cancel.ts cancelOwedOnRender): this job goes on to cancel that deploy, whether
+   * the step came back or threw (a Render 4xx, a GitHub refusal, a DeployFailed: its end was not written
+   * over the canceled record); ending here would leave that deploy to build and go live.
+   */
+  const runEnded = async (outcome: DeploymentRecord | null): Promise<void> => {
+    const ended = outcome ?? await ctx.deployments.get(rec.id).catch(() => null);
+    if (ended && cancelOwedOnRender(ended)) {
+      await deployEnded(ctx, rec.id, creds, null);
+      return followCanceledAsk(ctx, job, token, ended, render);
+    }
+    await deployEnded(ctx, rec.id, creds, outcome);
+  };
 
   try {
     const outcome = await advance(ctx, first ? await first : rec, render, creds, budget.takeAhead);
     if (typeof outcome === 'number') return await delayJob(job, token, outcome);
-    // Canceled while this run asked for a deploy or watched its queued one: this job goes on to cancel that deploy.
-    const ended = outcome ?? await ctx.deployments.get(rec.id).catch(() => null);
-    if (ended && cancelOwedOnRender(ended)) {
-      await deployEnded(ctx, rec.id, creds, null);
-      return await followCanceledAsk(ctx, job, token, ended, render);
-    }
-    await deployEnded(ctx, rec.id, creds, outcome);
+    await runEnded(outcome);
   } catch (err) {
     if (err instanceof DelayedError) throw err;
     // The record was altered in Redis while this run held it: refused as at the start, no further call.
@@ -86,17 +96,11 @@ export async function runDeployJob(ctx: WorkerContext, job: Job<DeployJobData>, 
     if (err instanceof RenderApiError && err.kind === 'rate_limited') return delayJob(job, token, (err.retryAfterMs ?? 10_000) + jitter(500));
     const gone = await serviceGoneFailure(ctx, render, rec, err);
     const failure = gone ? { status: 'failed' as const, failure: gone } : classify(err);
-    if (failure) {
-      await deployEnded(ctx, rec.id, creds, await finish(ctx, rec, failure.status, failure.failure, err instanceof DeployFailed ? err.fields : {}, true));
-      return;
-    }
+    if (failure) return await runEnded(await finish(ctx, rec, failure.status, failure.failure, err instanceof DeployFailed ? err.fields : {}, true));
     // Transient (5xx, network, timeout, malformed answer): BullMQ retries with jittered backoff.
     const finalAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
     log().warn({ kind: (err as { kind?: string }).kind ?? 'unknown', finalAttempt }, 'deploy step failed; will retry');
-    if (finalAttempt) {
-      await deployEnded(ctx, rec.id, creds, await finish(ctx, rec, 'failed', { code: 'upstream_unavailable', message: `Render or GitHub kept failing (${safeMessage(err)}). Try again later.` }));
-      return;
-    }
+    if (finalAttempt) return await runEnded(await finish(ctx, rec, 'failed', { code: 'upstream_unavailable', message: `Render or GitHub kept failing (${safeMessage(err)}). Try again later.` }));
     throw sanitizeForQueue(err);
   }
 }
