@@ -229,19 +229,27 @@ test('a redeploy naming a commit older than one being deployed (building on Rend
 
 test('a redeploy naming a commit older than one of ours about to be deployed (asked of Render, not answered yet) deploys nothing', async (t) => {
   // Render does not list C's deploy yet (the trigger is on its way): our record of C says it is coming.
+  // B's check waits for Render's answer to C's trigger (the service's redeploy check is C's until then),
+  // and then finds C on its way, not live yet (its build held).
   const u = await liveService(stack, 'rdasking');
   const b = stack.github.push('rdasking', 'app', 'main', { 'b.txt': 'B' });
   const c = stack.github.push('rdasking', 'app', 'main', { 'c.txt': 'C' });
   const held = stack.render.holdRequest({ method: 'POST', route: '/services/{serviceId}/deploys', apiKey: u.apiKey });
   t.teardown(held.release);
+  const releaseBuild = stack.render.holdPhase({ serviceId: u.serviceId }, 'build_in_progress');
+  t.teardown(releaseBuild);
   const ask = async (sha: string) => (await u.agent.post(`/api/render/services/${u.serviceId}/redeploy`, { commit_sha: sha }, { headers: { 'idempotency-key': `asking-${sha}` } })).json.id as string;
   const idC = await ask(c);
   await held.arrived;
-  const older = await decided(u.agent, await ask(b));
+  const idB = await ask(b);
+  await until('B waiting its turn', async () => await (await stack.web.deps.queue.getJob(idB))?.getState() === 'delayed', 30_000);
+  t.like((await u.agent.get(`/api/render/deployments/${idB}`)).json, { status: 'triggering_deploy', commitSha: null }, 'B not checked while C\'s ask is unanswered');
+  held.release();
+  const older = await decided(u.agent, idB);
   t.is(older.status, 'canceled', `${older.status} ${JSON.stringify(older.failure)}`);
   t.is(older.failure?.code, 'newer_commit_deploying');
   t.true(older.failure.message.includes(c), older.failure.message);
-  held.release();
+  releaseBuild();
   t.like(await waitFinished(u.agent, idC, 60_000), { status: 'live', renderCommitId: c });
   t.false((await renderDeploysOf(stack, u.apiKey, u.serviceId)).some((d) => d.commit?.id === b), 'B was never deployed');
 });
@@ -400,4 +408,79 @@ test('a redeploy check left behind by a deployment done with its check (its work
     t.like(await waitFinished(u.agent, res.json.id, 15_000), { status: 'live', renderCommitId: sha }, holder);
     t.is(await stack.redis.client.exists(key), 0, 'given back');
   }
+});
+
+test('an older commit\'s redeploy whose trigger Render answers 429 reaches Render before a newer one asked meanwhile: the newer one ends live', async (t) => {
+  // CI runs of two pushes, B then C: B checked and its commit recorded, its trigger answered 429 (or held
+  // by the key's budget), its job delayed for Retry-After. C asked meanwhile was checked at once (B in
+  // flight, C ahead of it: go on) and triggered, reaching Render first; B's trigger came after and B went
+  // live over C.
+  const u = await liveService(stack, 'rdlate');
+  const b = stack.github.push('rdlate', 'app', 'main', { 'b.txt': 'B' });
+  const c = stack.github.push('rdlate', 'app', 'main', { 'c.txt': 'C' });
+  const key = `${stack.redis.prefix}:redeploy-check:${u.serviceId}`;
+  const route = '/services/{serviceId}/deploys';
+  const fault = stack.render.setFault({ method: 'POST', route, apiKey: u.apiKey, kind: 'status', status: 429, ms: 3_000, count: 1 });
+  t.teardown(() => stack.render.clearFault(fault));
+  const refused = () => renderCalls(stack, u.accountId, 'POST', route).filter((call) => call.path.includes(u.serviceId) && call.status === 429).length;
+  const ask = async (sha: string) => {
+    const res = await u.agent.post(`/api/render/services/${u.serviceId}/redeploy`, { commit_sha: sha }, { headers: { 'idempotency-key': `late-${sha}` } });
+    t.is(res.status, 202, res.text);
+    return res.json.id as string;
+  };
+  const idB = await ask(b);
+  await until('B\'s trigger answered 429', async () => refused() === 1, 30_000);
+  // B waits for Retry-After as a delayed job, still holding the service's redeploy check, its lock alive.
+  t.is(await stack.redis.client.get(key), idB, 'B holds the check while its trigger waits');
+  t.true(await stack.redis.client.pttl(key) > 0);
+  const idC = await ask(c);
+  const [doneB, doneC] = [await waitFinished(u.agent, idB, 60_000), await waitFinished(u.agent, idC, 60_000)];
+  t.like(doneC, { status: 'live', renderCommitId: c }, JSON.stringify(doneC.failure));
+  t.true(['live', 'deactivated'].includes(doneB.status), `${doneB.status} ${JSON.stringify(doneB.failure)}`);
+  t.is(doneB.renderCommitId, b);
+  const deploys = await renderDeploysOf(stack, u.apiKey, u.serviceId); // newest first
+  const at = (sha: string) => deploys.findIndex((d) => d.commit?.id === sha);
+  t.true(at(b) >= 0 && at(c) >= 0, JSON.stringify(deploys));
+  t.true(at(b) > at(c), 'Render received B\'s deploy before C\'s');
+  t.is(deploys.find((d) => d.status === 'live')?.commit?.id, c, 'C is live, not B');
+  t.is(refused(), 1);
+  t.is(await stack.redis.client.exists(key), 0, 'given back');
+});
+
+test('a redeploy whose trigger Render refuses ends failed and gives the service\'s redeploy check back', async (t) => {
+  // Held from the check to Render's answer: a refusal (not a wait) must not leave it held until it expires.
+  const u = await liveService(stack, 'rdrefused');
+  const key = `${stack.redis.prefix}:redeploy-check:${u.serviceId}`;
+  const b = stack.github.push('rdrefused', 'app', 'main', { 'b.txt': 'B' });
+  const c = stack.github.push('rdrefused', 'app', 'main', { 'c.txt': 'C' });
+  const fault = stack.render.setFault({ method: 'POST', route: '/services/{serviceId}/deploys', apiKey: u.apiKey, kind: 'status', status: 400, count: 1 });
+  t.teardown(() => stack.render.clearFault(fault));
+  const ask = async (sha: string) => (await u.agent.post(`/api/render/services/${u.serviceId}/redeploy`, { commit_sha: sha }, { headers: { 'idempotency-key': `refused-${sha}` } })).json.id as string;
+  const refused = await waitFinished(u.agent, await ask(b), 30_000);
+  t.like(refused, { status: 'failed', commitSha: b, deployId: null }, JSON.stringify(refused.failure));
+  await until('the check given back', async () => await stack.redis.client.exists(key) === 0, 2_000);
+  t.like(await waitFinished(u.agent, await ask(c), 15_000), { status: 'live', renderCommitId: c });
+  t.is(await stack.redis.client.exists(key), 0, 'given back');
+});
+
+test('a redeploy whose trigger waits again and again renews its hold on the service\'s redeploy check at each run', async (t) => {
+  // Each wait (a Retry-After, the key's budget) is shorter than the lock's life, but all of them together
+  // need not be: a hold left to lapse lets a newer commit be checked and triggered ahead of this one.
+  const u = await liveService(stack, 'rdrenew');
+  const key = `${stack.redis.prefix}:redeploy-check:${u.serviceId}`;
+  const b = stack.github.push('rdrenew', 'app', 'main', { 'b.txt': 'B' });
+  const route = '/services/{serviceId}/deploys';
+  const fault = stack.render.setFault({ method: 'POST', route, apiKey: u.apiKey, kind: 'status', status: 429, ms: 1_000, count: 2 });
+  t.teardown(() => stack.render.clearFault(fault));
+  const refused = () => renderCalls(stack, u.accountId, 'POST', route).filter((call) => call.path.includes(u.serviceId) && call.status === 429).length;
+  const id = (await u.agent.post(`/api/render/services/${u.serviceId}/redeploy`, { commit_sha: b }, { headers: { 'idempotency-key': `renew-${b}` } })).json.id as string;
+  await until('B\'s first trigger answered 429', async () => refused() === 1, 30_000);
+  t.is(await stack.redis.client.get(key), id);
+  await stack.redis.client.pexpire(key, 30_000); // as if held a while already
+  await until('B\'s second trigger answered 429', async () => refused() === 2, 30_000);
+  t.is(await stack.redis.client.get(key), id, 'still B\'s');
+  const ttl = await stack.redis.client.pttl(key);
+  t.true(ttl > 60_000, `renewed by B's later run: pttl ${ttl}`);
+  t.like(await waitFinished(u.agent, id, 30_000), { status: 'live', renderCommitId: b });
+  t.is(await stack.redis.client.exists(key), 0, 'given back');
 });

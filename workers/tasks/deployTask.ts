@@ -144,19 +144,25 @@ async function steps(ctx: WorkerContext, start: DeploymentRecord | null, render:
       case 'creating_service':
         rec = await createOrAdoptService(ctx, rec, render, takeAhead);
         break;
-      case 'triggering_deploy':
+      case 'triggering_deploy': {
         // A redeploy of a named commit checks it is on the service's branch first: no Render write otherwise.
-        // Another redeploy's check of the service under way: this one waits its turn (a delayed job).
-        if (rec.kind === 'redeploy' && rec.request.commitSha && !rec.commitSha) {
-          const next = await verifyRedeployCommit(ctx, rec, creds, render);
-          if (typeof next === 'number') return next;
-          rec = next;
-        } else {
-          const next = await triggerDeploy(ctx, rec, render);
-          if (typeof next === 'number') return next; // the new service's first deploy is not out of the way yet
-          rec = next;
+        // It holds the service's redeploy check from that check to Render's answer to its trigger: another
+        // redeploy's under way, this one waits its turn (a delayed job); its own trigger waiting (budget,
+        // Retry-After), the next run comes back here and renews it (verifyRedeployCommit).
+        const ofCommit = rec.kind === 'redeploy' && !!rec.request.commitSha;
+        if (ofCommit) {
+          const checked = await verifyRedeployCommit(ctx, rec, creds, render);
+          if (typeof checked === 'number') return checked;
+          if (!checked) return null; // ended elsewhere
+          rec = checked;
         }
+        const next = await triggerDeploy(ctx, rec, render);
+        if (typeof next === 'number') return next; // the new service's first deploy is not out of the way yet
+        // Render answered (a deploy, or queued behind a running one), or it ended meanwhile: the next redeploy may be checked.
+        if (ofCommit) await ctx.deployments.releaseRedeployCheck(rec.serviceId!, rec.id).catch(() => false);
+        rec = next;
         break;
+      }
       default:
         if (isTerminal(rec.status)) return rec;
         return watch(ctx, rec, render);
@@ -180,6 +186,8 @@ async function deployEnded(ctx: WorkerContext, id: string, creds: JobCredentials
   }
   await Promise.all([
     final?.serviceId ? serviceListChanged(ctx, final) : null,
+    // A redeploy of a commit that ended holding the service's redeploy check (its trigger refused, or failing to the last try) gives it back.
+    done?.kind === 'redeploy' && done.request.commitSha && done.serviceId ? ctx.deployments.releaseRedeployCheck(done.serviceId, done.id).catch(() => false) : null,
     done ? ctx.deploySlack?.(done) : null,
     done && creds.githubToken ? requestCommitStatus(ctx, done, 'final') : null,
   ]);

@@ -105,30 +105,46 @@ const REDEPLOY_CHECK_WAIT_MS = 1_000;
  * A redeploy that named a commit (commit_sha; CI's pushed commit): before Render is asked for anything,
  * the commit must be in the history of the service's branch, read with the caller's token, as a deploy's
  * is (verifyRepo). Recorded as the deployment's commit, which triggerDeploy sends as commitId and
- * ownDeploy.ts matches Render's deploys by; a retry that finds it recorded does not check again.
- * One such check at a time per service (server/deployments/redeployChecks.ts): from before it reads what
- * is in flight to after its commit is recorded, so the next one sees that commit. Returns the ms to wait
- * (as a delayed job, no worker slot held) while another deployment's check of the service is under way.
+ * ownDeploy.ts matches Render's deploys by.
+ * One such redeploy at a time per service (server/deployments/redeployChecks.ts), from before its check
+ * reads what is in flight to Render's answer to its trigger (deployTask.ts gives the lock back then), so
+ * the next one's check sees this one's deploy on Render and any deploy it asks for comes after it, even
+ * when this one's trigger waits for the budget or a Retry-After. Every run of the deployment in
+ * triggering_deploy comes here first and takes the lock again, which renews it; a run that finds its
+ * commit recorded and the lock still its own (or its ask of Render already out) does not check again.
+ * Returns the ms to wait (as a delayed job, no worker slot held) while another deployment holds it.
  */
 export async function verifyRedeployCommit(ctx: WorkerContext, rec: DeploymentRecord, creds: JobCredentials, render: RenderClient): Promise<DeploymentRecord | number | null> {
   const asked = rec.request.commitSha!;
-  if (!creds.githubToken) throw new DeployFailed({ code: 'github_token_missing', message: 'Your GitHub authorization is missing. Sign in again.' }, 'credentials_revoked');
-  if (!rec.request.githubRepo || !rec.request.branch) {
-    throw new DeployFailed({ code: 'commit_not_supported', message: 'This service is not built from a GitHub repository branch, so a chosen commit cannot be deployed. Nothing was deployed; redeploy without commit_sha.' });
-  }
   // Taken before any GitHub call: a run that waits its turn spends nothing but this look.
-  if (!await ctx.deployments.takeRedeployCheck(rec.serviceId!, rec.id)) return REDEPLOY_CHECK_WAIT_MS + Math.floor(Math.random() * 250);
+  const took = await ctx.deployments.takeRedeployCheck(rec.serviceId!, rec.id);
+  if (!took) return REDEPLOY_CHECK_WAIT_MS + Math.floor(Math.random() * 250);
+  // Checked under this lock by an earlier run (its trigger waited, or its worker died after the check),
+  // or its ask already out (adopted, not asked twice, by triggerDeploy). A commit recorded under a lock
+  // that lapsed meanwhile (no run for REDEPLOY_CHECK_MS) is checked again: another may have gone ahead.
+  if (rec.commitSha === asked && (took === 'held' || rec.deployRequestedAt)) return rec;
+  const giveBack = () => ctx.deployments.releaseRedeployCheck(rec.serviceId!, rec.id).catch(() => false);
   try {
+    if (!creds.githubToken) throw new DeployFailed({ code: 'github_token_missing', message: 'Your GitHub authorization is missing. Sign in again.' }, 'credentials_revoked');
+    if (!rec.request.githubRepo || !rec.request.branch) {
+      throw new DeployFailed({ code: 'commit_not_supported', message: 'This service is not built from a GitHub repository branch, so a chosen commit cannot be deployed. Nothing was deployed; redeploy without commit_sha.' });
+    }
     const gh = githubFor(ctx, creds);
     const [owner, name] = rec.request.githubRepo.split('/') as [string, string];
     const { branch, head } = await branchToDeploy(gh, rec, owner, name);
     if (asked !== head.sha) await commitOnBranch(gh, rec, owner, name, branch, head.sha, asked);
     await notBehindLiveOrDeploying(ctx, gh, rec, render, owner, name, branch, asked);
+    if (rec.commitSha === asked) return rec;
     const note = asked !== head.sha ? `Commit ${asked.slice(0, 7)} of branch ${branch} as asked (the branch is at ${head.sha.slice(0, 7)} now)` : `Commit ${asked.slice(0, 7)}, the head of branch ${branch}`;
-    return await ctx.deployments.update(rec.id, { commitSha: asked }, [{ status: rec.status, source: 'orchestrator', note }]);
-  } finally {
-    // Best effort: one not given back expires (REDEPLOY_CHECK_MS), or is taken over once this record has its commit or has ended.
-    await ctx.deployments.releaseRedeployCheck(rec.serviceId!, rec.id).catch(() => false);
+    // Kept on success: given back once Render has answered the trigger (deployTask.ts).
+    const recorded = await ctx.deployments.update(rec.id, { commitSha: asked }, [{ status: rec.status, source: 'orchestrator', note }]);
+    if (!recorded) await giveBack(); // ended elsewhere meanwhile
+    return recorded;
+  } catch (err) {
+    // The check ended it, or failed (a retry checks again). Best effort: one not given back expires
+    // (REDEPLOY_CHECK_MS), or is taken over once this deployment has ended.
+    await giveBack();
+    throw err;
   }
 }
 
@@ -152,7 +168,8 @@ const isSha = (s: string | null | undefined): s is string => typeof s === 'strin
  * and our own deployments' of the service not ended yet (checked, maybe not asked of Render yet: its
  * answer not in, or two CI runs a moment apart), compared on GitHub as commitOnBranch does
  * (docs/github-api.md). Run under the service's redeploy check (verifyRedeployCommit): two redeploys
- * asked at the same moment are checked one after the other, and the second sees the first's commit.
+ * asked at the same moment are checked one after the other, and the second is checked only once Render
+ * has answered the first's trigger, so it sees the first's deploy and any deploy it asks for comes after.
  */
 async function notBehindLiveOrDeploying(ctx: WorkerContext, gh: GitHubClient, rec: DeploymentRecord, render: RenderClient, owner: string, name: string, branch: string, asked: string) {
   const [page, ours] = await Promise.all([

@@ -13,6 +13,9 @@ import { FAILURE_TEXT, RENDER_TO_STATUS, isInProgressOnRender } from '../../serv
 /**
  * Ask for a deploy once: a retry first adopts the deploy its lost answer would have named (ownDeploy.ts).
  * A number: look again after that many ms (the new service's first deploy is not out of the way yet).
+ * A redeploy of a named commit runs this holding the service's redeploy check (deployTask.ts,
+ * server/deployments/redeployChecks.ts), through its waits (budget, Retry-After: thrown, the job delayed),
+ * until this returns Render's answer: no newer commit's redeploy is checked and triggered ahead of it.
  */
 export async function triggerDeploy(ctx: WorkerContext, rec: DeploymentRecord, render: RenderClient): Promise<DeploymentRecord | number | null> {
   const serviceId = rec.serviceId!;
