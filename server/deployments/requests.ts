@@ -195,9 +195,10 @@ export function createDeployRequests(opts: {
      * Render may still run a deploy of it, which is not canceled there: revocation.ts) and its job is removed
      * (one running right now once its step ends: that step sees the terminal record, or the missing
      * key, at its next write and stops there).
-     * Only those made with `onlyKeyFingerprint`, when given (a key change).
+     * Only those made with `onlyKeyFingerprint`, when given (a cleared or replaced key); `keyReplaced`:
+     * the reason says another key was connected.
      */
-    async revokeForSession(userId: number, sessionRefs: string | readonly string[], onlyKeyFingerprint?: string): Promise<number> {
+    async revokeForSession(userId: number, sessionRefs: string | readonly string[], onlyKeyFingerprint?: string, keyReplaced = false): Promise<number> {
       let stopped = 0;
       const jobs: string[] = [];
       // A record names its session by the ref it was asked under; a SECRET_KEY rotation since moved the
@@ -217,7 +218,7 @@ export function createDeployRequests(opts: {
         if (!rec || !(await isThisSession(rec.sessionRef))) continue;
         if (onlyKeyFingerprint !== undefined && rec.keyFingerprint !== onlyKeyFingerprint) continue;
         // The reason is made from the record as written: a step may have reached Render since our read.
-        const done = await deployments.transition(id, 'credentials_revoked', 'orchestrator', (now) => ({ failure: revokedFailure(now, 'request') })).catch(async (err: unknown) => {
+        const done = await deployments.transition(id, 'credentials_revoked', 'orchestrator', (now) => ({ failure: revokedFailure(now, keyReplaced ? 'requestKeyChanged' : 'request') })).catch(async (err: unknown) => {
           // Altered between our read and our write: signing out goes on. Its job goes below, so no
           // worker refuses it (which would drop its env values): they go here.
           if (!(err instanceof RecordTamperedError)) throw err;

@@ -16,11 +16,20 @@ export const mayRunOnRender = (rec: Pick<DeploymentRecord, 'status' | 'deployId'
 const WHY = {
   request: 'Stopped because you signed out or cleared your Render key',
   worker: 'Your session ended or the Render key was cleared, so this deploy was stopped',
+  // Another key (another Render account, maybe) was connected in the session that asked for it.
+  requestKeyChanged: 'Stopped because you connected another Render key',
+  workerKeyChanged: 'The session\'s Render key was replaced by another, so this deploy was stopped',
 };
 
+/** Who found the key gone, and whether it was replaced (not cleared, nor the session ended). */
+export type RevokedBy = keyof typeof WHY;
+
 /** The credentials_revoked reason for `rec` as it stands when the revocation is written; `by`: who found the key gone. */
-export function revokedFailure(rec: Pick<DeploymentRecord, 'status' | 'deployId' | 'deployRequestedAt'>, by: keyof typeof WHY): DeploymentFailure {
-  if (!mayRunOnRender(rec)) return { code: 'credentials_revoked', message: by === 'worker' ? `${WHY.worker}. Sign in, connect your key and deploy again.` : `${WHY.request}.` };
+export function revokedFailure(rec: Pick<DeploymentRecord, 'status' | 'deployId' | 'deployRequestedAt'>, by: RevokedBy): DeploymentFailure {
+  if (!mayRunOnRender(rec)) {
+    const next = { worker: ' Sign in, connect your key and deploy again.', workerKeyChanged: ' Deploy again to make it with the key connected now.', request: '', requestKeyChanged: '' }[by];
+    return { code: 'credentials_revoked', message: `${WHY[by]}.${next}` };
+  }
   return {
     code: 'credentials_revoked',
     message: `${WHY[by]}, in this app only: it no longer uses the key, so it did not cancel the deploy Render already has. `

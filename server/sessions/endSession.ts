@@ -19,7 +19,8 @@ interface SessionEndingDeps {
   logger: Logger;
   /** Stops the session's unfinished deploys (all of them, or only those made with one key). */
   /** `sessionRefs`: every name the session went by (a SECRET_KEY rotation moves it: sessions/records.ts). */
-  revokeDeploys(userId: number, sessionRefs: readonly string[], onlyKeyFingerprint?: string): Promise<number>;
+  /** `keyReplaced`: another key was connected (the reason says so). */
+  revokeDeploys(userId: number, sessionRefs: readonly string[], onlyKeyFingerprint?: string, keyReplaced?: boolean): Promise<number>;
   /** The audit trail: every end is recorded here (with the request that asked for it, when one did). */
   audit?: { append(input: AuditInput): Promise<unknown> };
   /** A changed client is a security event (audit entry, counter, alert), not a plain sign-out. */
@@ -58,8 +59,8 @@ export function createSessionEnding(deps: SessionEndingDeps) {
     });
   }
 
-  async function stopDeploys(userId: number, refs: readonly string[], onlyKeyFingerprint?: string): Promise<void> {
-    await deps.revokeDeploys(userId, refs, onlyKeyFingerprint).catch((err: unknown) => {
+  async function stopDeploys(userId: number, refs: readonly string[], onlyKeyFingerprint?: string, keyReplaced = false): Promise<void> {
+    await deps.revokeDeploys(userId, refs, onlyKeyFingerprint, keyReplaced).catch((err: unknown) => {
       // The worker stops them anyway when it next loads the session (gone, or another key).
       logger.warn({ err: { message: (err as Error).message } }, 'could not revoke the ended session\'s deploys');
     });
@@ -120,7 +121,7 @@ export function createSessionEnding(deps: SessionEndingDeps) {
       if (!stored) return false;
       if (previousFingerprint && previousFingerprint !== fingerprint) {
         const refs = await sessions.refsOf(ref);
-        await stopDeploys(userId, refs, previousFingerprint);
+        await stopDeploys(userId, refs, previousFingerprint, true);
         await announce(refs, 'key_changed');
       }
       return true;

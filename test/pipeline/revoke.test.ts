@@ -137,3 +137,23 @@ test('a second session of the same user keeps its own deploys when the first sig
   const done = await waitFinished(phone, fromPhone.json.id, 20_000);
   t.is(done.status, 'live', 'consent given on the phone still stands');
 });
+
+test('connecting another account\'s key while a deploy builds stops it, saying the key was replaced; the other account is never used for it', async (t) => {
+  const { agent } = await signedInWithKey(stack, 'keyswitch');
+  addNodeRepo(stack, 'keyswitch', 'app');
+  holdBuild('ks-app');
+  const res = await agent.post('/api/render/deploy', { github_repo: 'keyswitch/app', project_name: 'ks-app' });
+  await waitStatus(agent, res.json.id, 'build_in_progress');
+  const otherKey = `rnd_keyswitchother${'z'.repeat(18)}`;
+  const other = stack.render.addAccount({ apiKey: otherKey, workspaces: [{ name: 'other workspace' }] });
+  t.is((await agent.post('/api/render/setup', { api_key: otherKey })).status, 200);
+  const rec = (await agent.get(`/api/render/deployments/${res.json.id}`)).json;
+  t.is(rec.status, 'credentials_revoked', 'stopped at once');
+  // Either the key route (requests.ts) or a worker's check that found the session's key changed writes it first.
+  t.regex(rec.failure.message, /you connected another Render key|the session's Render key was replaced/);
+  t.notRegex(rec.failure.message, /signed out|cleared/, 'the user did neither');
+  t.regex(rec.failure.message, /Render may still build it/);
+  await new Promise((r) => setTimeout(r, 300));
+  t.deepEqual(stack.render.calls.filter((c) => c.accountId === other.id).map((c) => `${c.method} ${c.route}`), ['GET /owners'], 'the other key only checked at setup');
+  t.deepEqual((await agent.get('/api/render/services')).json.services, [], 'nothing of it in the other account');
+});

@@ -7,7 +7,7 @@ import { isTerminal, type DeploymentRecord, type DeploymentStatus, type Deployme
 import { RecordTamperedError } from '../../server/deployments/integrity.js';
 import type { DeployJobData } from '../../server/queues/deployQueue.js';
 import type { WorkerContext } from '../context.js';
-import { loadCredentials, type JobCredentials } from './credentials.js';
+import { credentialsOrWhyNot, type JobCredentials } from './credentials.js';
 import { DeployFailed } from './deployFailed.js';
 import { verifiedRecord } from './verifyJob.js';
 import { detect, verifyRedeployCommit, verifyRepo } from './githubSteps.js';
@@ -53,12 +53,12 @@ export async function runDeployJob(ctx: WorkerContext, job: Job<DeployJobData>, 
   // The job leaves its user's pending count on its first run, which is the only one that finds the
   // record queued (each run takes this before any step), or a deploy's retry that finds it verifying
   // (the take may have failed with that run): a later run (each watch check) has nothing to take.
-  const [, creds] = await Promise.all([rec.status === 'queued' || rec.status === 'verifying' ? ctx.enqueuer.started({ deploymentId, userId }) : null, loadCredentials(ctx, rec)]);
-  if (!creds) {
+  const [, creds] = await Promise.all([rec.status === 'queued' || rec.status === 'verifying' ? ctx.enqueuer.started({ deploymentId, userId }) : null, credentialsOrWhyNot(ctx, rec)]);
+  if (typeof creds === 'string') {
     await first?.catch(() => null);
     // The session ended on its own (expiry) or the key went: the deploy stops here (its env values go
     // with the write); one Render already has is not canceled there, and the reason says so (revocation.ts).
-    await ctx.deployments.transition(rec.id, 'credentials_revoked', 'orchestrator', (now) => ({ failure: revokedFailure(now, 'worker') }));
+    await ctx.deployments.transition(rec.id, 'credentials_revoked', 'orchestrator', (now) => ({ failure: revokedFailure(now, creds === 'key_replaced' ? 'workerKeyChanged' : 'worker') }));
     ctx.onFinished?.('credentials_revoked', ctx.clock.now() - Date.parse(rec.createdAt), { deploymentId: rec.id, userId: rec.userId, sessionRef: rec.sessionRef });
     return;
   }
