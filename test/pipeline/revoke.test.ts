@@ -1,7 +1,7 @@
 import test from 'ava';
 import type { Stack } from '../helpers/stack.js';
 import { usePipelineStack } from '../helpers/pipelineStack.js';
-import { addNodeRepo, renderCalls, signedInWithKey, until, waitFinished, waitStatus, type TestWorker } from '../helpers/pipeline.js';
+import { addNodeRepo, renderCalls, renderDeploysOf, signedInWithKey, until, waitFinished, waitStatus, type TestWorker } from '../helpers/pipeline.js';
 
 let stack: Stack;
 let worker: TestWorker;
@@ -156,4 +156,28 @@ test('connecting another account\'s key while a deploy builds stops it, saying t
   await new Promise((r) => setTimeout(r, 300));
   t.deepEqual(stack.render.calls.filter((c) => c.accountId === other.id).map((c) => `${c.method} ${c.route}`), ['GET /owners'], 'the other key only checked at setup');
   t.deepEqual((await agent.get('/api/render/services')).json.services, [], 'nothing of it in the other account');
+});
+
+test.serial('sign-out while Render creates the service: the key is not used after it (its first deploy is left to Render, as the record says), and the record names the service', async (t) => {
+  const { agent, apiKey, accountId } = await signedInWithKey(stack, 'outcreating');
+  addNodeRepo(stack, 'outcreating', 'app');
+  const held = stack.render.holdRequest({ method: 'POST', route: '/services', apiKey });
+  t.teardown(held.release);
+  const res = await agent.post('/api/render/deploy', { github_repo: 'outcreating/app', project_name: 'oc-app' });
+  await held.arrived;
+  // The sign-out waits for the running step (at most 5 s: removeDeployJob), which Render holds: it answers first.
+  t.is((await agent.post('/api/auth/logout')).status, 200);
+  const callsAtSignOut = stack.render.calls.filter((c) => c.accountId === accountId).map((c) => `${c.method} ${c.route}`);
+  t.is(callsAtSignOut.at(-1), 'POST /services', 'the creation was on its way');
+  held.release();
+  const again = stack.agent();
+  await stack.signIn(again, 'outcreating');
+  const rec = await until('the creation noted on the revoked record', async () => {
+    const r = (await again.get(`/api/render/deployments/${res.json.id}`)).json;
+    return r.status === 'credentials_revoked' && r.serviceId ? r : null;
+  });
+  t.regex(rec.failure.message, /did not cancel the deploy Render already has/);
+  await new Promise((r) => setTimeout(r, 500));
+  t.deepEqual(stack.render.calls.filter((c) => c.accountId === accountId).map((c) => `${c.method} ${c.route}`), callsAtSignOut, 'no call with the key after the sign-out');
+  t.not((await renderDeploysOf(stack, apiKey, rec.serviceId))[0]?.status, 'canceled', 'what the record says: Render still has its first deploy');
 });

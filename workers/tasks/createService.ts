@@ -144,10 +144,10 @@ async function createOnRender(ctx: WorkerContext, rec: DeploymentRecord, render:
 }
 
 /**
- * Record the ids the moment Render returns them. A deployment canceled (or revoked) while Render was
- * creating the service keeps the service, has its first build stopped (when the answer named no deploy,
- * a canceled one's job finds it: cancel.ts firstDeployOwedCancel), and notes where the service is so
- * the user can find (or delete) it.
+ * Record the ids the moment Render returns them. A deployment canceled while Render was creating the
+ * service keeps the service, has its first build stopped (when the answer named no deploy, a canceled
+ * one's job finds it: cancel.ts firstDeployOwedCancel); one revoked meanwhile makes no further call.
+ * Either notes where the service is so the user can find (or delete) it.
  */
 async function recordCreated(ctx: WorkerContext, rec: DeploymentRecord, render: RenderClient, created: CreatedService, takeAhead?: TakeAhead) {
   ctx.crashPoint?.('service_created');
@@ -173,7 +173,10 @@ async function recordCreated(ctx: WorkerContext, rec: DeploymentRecord, render: 
     // Its first build is this deployment's: stopped here when the answer named it. Named or not, a
     // canceled record that notes the service keeps this run on to find it as the service's first
     // deploy and cancel it (server/deployments/cancel.ts firstDeployOwedCancel, canceledAsk.ts).
-    if (created.deployId) await render.cancelDeploy(service.id, created.deployId).catch(() => undefined);
+    // Revoked (sign-out, key cleared or replaced, while Render created it): the key is not used after
+    // the consent ended, and the record's reason says Render may still build it (revocation.ts).
+    const ended = created.deployId ? await ctx.deployments.get(rec.id).catch(() => null) : null;
+    if (created.deployId && ended?.status === 'canceled') await render.cancelDeploy(service.id, created.deployId).catch(() => undefined);
     await ctx.deployments.noteAfterEnd(rec.id, fields);
   } else if (next && pinned && created.deployId) {
     const first = await firstDeployRead(render, service.id, created.deployId);
