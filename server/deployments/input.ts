@@ -3,6 +3,7 @@ import { SERVICE_TYPES, SERVICE_TYPE_PRESETS } from '../stacks/serviceTypes.js';
 import { cronScheduleProblem, CRON_SCHEDULE_MAX_CHARS } from './cron.js';
 import { firstControl, MAX_COMMAND_CHARS } from '../stacks/lines.js';
 import { errors } from '../errors.js';
+import { echoed } from '../text.js';
 
 /** Render's enums for what the deploy form offers (checked against the spec in test/deployments/input.test.ts). */
 export const RENDER_REGIONS = ['frankfurt', 'oregon', 'ohio', 'singapore', 'virginia'] as const;
@@ -92,7 +93,9 @@ export const DeployBody = z.object({
   serviceTypeRules(b, ctx);
   const seen = new Set<string>();
   for (const v of list) {
-    if (seen.has(v.key)) ctx.addIssue({ code: 'custom', path: ['env_vars'], message: `env var ${v.key} is given twice` });
+    // Quoted as echoed() quotes caller input: this check runs even on a key that failed its rule (30 KB
+    // came back whole), and a GitHub token fits the rule.
+    if (seen.has(v.key)) ctx.addIssue({ code: 'custom', path: ['env_vars'], message: `env var ${echoed(v.key)} is given twice` });
     seen.add(v.key);
   }
 });

@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { AjvJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/ajv';
 import type { AppDeps } from '../deps.js';
 import { describeIssues } from '../middleware/validate.js';
+import { echoed } from '../text.js';
 import type { RouteAnswer, RouteCaller } from './dispatch.js';
 import { inputJsonSchema, TOOLS } from './tools.js';
 
@@ -54,7 +55,7 @@ export function createMcpServer(deps: AppDeps, ctx: Koa.Context, userId: number,
     // not sent (transport.ts), so the call is not made either; a deploy nobody hears of is still a deploy.
     if (extra.signal.aborted) return toolError('canceled', 'The request was canceled.');
     const tool = TOOL_BY_NAME.get(req.params.name);
-    if (!tool) return toolError('not_found', `There is no tool named ${JSON.stringify(req.params.name).slice(0, 80)}.`);
+    if (!tool) return toolError('not_found', `There is no tool named ${JSON.stringify(echoed(req.params.name))}.`);
     const args = req.params.arguments ?? {};
     const parsed = tool.schema.safeParse(args);
     let res: RouteAnswer;

@@ -7,6 +7,7 @@ import {
   isInitializeRequest, isJSONRPCErrorResponse, isJSONRPCRequest, isJSONRPCResultResponse, JSONRPCMessageSchema,
   SUPPORTED_PROTOCOL_VERSIONS, type JSONRPCMessage, type RequestId,
 } from '@modelcontextprotocol/sdk/types.js';
+import { echoed } from '../text.js';
 
 /**
  * Streamable HTTP, stateless with JSON responses, answered on Koa's own request and response (issue
@@ -16,7 +17,8 @@ import {
  * protocol itself stays the SDK's: its `Server` answers initialize, ping, tools/*, unknown methods and
  * bad params; this file does only the HTTP part, with the SDK transport's checks, codes and messages
  * (Accept 406, Content-Type 415, batch size and JSON-RPC shape 400, one initialize per POST, a
- * supported MCP-Protocol-Version, 202 for notifications only, one JSON answer for the requests).
+ * supported MCP-Protocol-Version, 202 for notifications only, one JSON answer for the requests). One
+ * difference: an unsupported version is quoted as `echoed()` quotes caller input, not whole.
  */
 export async function answerMcpPost(ctx: Koa.Context, server: Server): Promise<void> {
   const accept = ctx.get('accept');
@@ -37,7 +39,9 @@ export async function answerMcpPost(ctx: Koa.Context, server: Server): Promise<v
   } else {
     const version = ctx.get('mcp-protocol-version');
     if (version !== '' && !SUPPORTED_PROTOCOL_VERSIONS.includes(version)) {
-      return rpcError(ctx, 400, -32000, `Bad Request: Unsupported protocol version: ${version} (supported versions: ${SUPPORTED_PROTOCOL_VERSIONS.join(', ')})`);
+      // The SDK's words, but the header quoted cut short (it was echoed whole, up to Node's ~16 KB
+      // header limit) and not at all when it looks like a credential.
+      return rpcError(ctx, 400, -32000, `Bad Request: Unsupported protocol version: ${echoed(version)} (supported versions: ${SUPPORTED_PROTOCOL_VERSIONS.join(', ')})`);
     }
   }
   // Answers are matched to requests by id: a batch naming one id twice would leave one waiting forever.

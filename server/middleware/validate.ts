@@ -3,13 +3,13 @@ import type { RouterMiddleware } from '@koa/router';
 import type { z } from 'zod';
 import { errors } from '../errors.js';
 import { tagged, type ChainPart } from '../openapi/describe.js';
+import { STARTS_LIKE_CREDENTIAL } from '../text.js';
 
 // Field names are echoed only when they look like field names: an unknown key or a record key is
 // caller input, and may be a pasted secret (a Render key, a GitHub token) that must not come back.
 const FIELD_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
-const TOKEN_LIKE = /^(rnd|gh[pousr]|github_pat)_/i;
 const fieldName = (k: PropertyKey) =>
-  typeof k === 'number' ? String(k) : typeof k === 'string' && FIELD_NAME.test(k) && !TOKEN_LIKE.test(k) ? k : '(unnamed field)';
+  typeof k === 'number' ? String(k) : typeof k === 'string' && FIELD_NAME.test(k) && !STARTS_LIKE_CREDENTIAL.test(k) ? k : '(unnamed field)';
 
 // An error echoes a bounded part of what was sent: a body of thousands of unknown keys (up to the 64 KB
 // body limit) answered with all of them, a ~40 KB message. The first few, each a field name of at most

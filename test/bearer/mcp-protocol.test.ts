@@ -124,3 +124,37 @@ test('malformed tools/call params are -32602 Invalid params, never -32603; wrong
   const wrongValue = await viaApp(json('a wrong argument value', rpc(40, 'tools/call', { name: 'get_deployment', arguments: { deployment_id: 5 } }), { version: LATEST_PROTOCOL_VERSION }));
   t.like(wrongValue.body, { id: 40, result: { isError: true, structuredContent: { error: { code: 'validation_failed' } } } });
 });
+
+// A probe found the unsupported MCP-Protocol-Version quoted back whole, up to Node's ~16 KB header
+// limit, and a tool name starting like a GitHub token quoted back with the whole token in it (the cut
+// at 80 characters left 40-character tokens whole). Both are the caller's own input: cut short, and
+// not shown at all when it looks like a credential (server/text.ts echoed()).
+const GITHUB_TOKEN_LIKE = `ghp_${'A1b2C3d4E5'.repeat(4).slice(0, 36)}`;
+test('an unsupported MCP-Protocol-Version is quoted cut short, and not at all when it looks like a token', async (t) => {
+  const huge = await viaApp(json('a 12 KB version', rpc(50, 'ping'), { version: `v${'9'.repeat(12_000)}` }));
+  t.is(huge.status, 400);
+  t.like(huge.body, { jsonrpc: '2.0', id: null, error: { code: -32000 } });
+  const message = (huge.body as { error: { message: string } }).error.message;
+  t.true(message.length < 300, `message of ${message.length} characters`);
+  t.regex(message, /^Bad Request: Unsupported protocol version: v9{79}… \(supported versions: /);
+  for (const version of [GITHUB_TOKEN_LIKE, `rnd_${'x'.repeat(30)}`, `2025-06-18 ${GITHUB_TOKEN_LIKE}`]) {
+    const answer = await viaApp(json('a token as the version', rpc(51, 'ping'), { version }));
+    t.is(answer.status, 400);
+    const text = JSON.stringify(answer.body);
+    t.false(text.includes(version), version.slice(0, 4));
+    t.false(/ghp_|rnd_/i.test(text), version.slice(0, 4));
+    t.regex(text, /Unsupported protocol version: \(not shown: it looks like a credential\) \(supported versions: /);
+  }
+});
+
+test('an unknown tool name is quoted cut short, and not at all when it looks like a token', async (t) => {
+  const call = (id: number, name: string) => viaApp(json('unknown tool', rpc(id, 'tools/call', { name, arguments: {} }), { version: LATEST_PROTOCOL_VERSION }));
+  const long = await call(60, `n${'o'.repeat(20_000)}`);
+  t.like(long.body, { id: 60, result: { isError: true, structuredContent: { error: { code: 'not_found' } } } });
+  t.true(JSON.stringify(long.body).length < 600, `answer of ${JSON.stringify(long.body).length} characters`);
+  t.regex((long.body as { result: { structuredContent: { error: { message: string } } } }).result.structuredContent.error.message, /^There is no tool named "no{79}…"\.$/);
+  const token = await call(61, GITHUB_TOKEN_LIKE);
+  t.like(token.body, { id: 61, result: { isError: true, structuredContent: { error: { code: 'not_found' } } } });
+  t.false(JSON.stringify(token.body).includes(GITHUB_TOKEN_LIKE));
+  t.false(JSON.stringify(token.body).includes('ghp_'));
+});

@@ -100,3 +100,26 @@ test('an MCP tool call with thousands of unknown arguments, or a very long one: 
   t.true(JSON.stringify(long).length < 2 * SMALL, `${JSON.stringify(long).length} bytes`);
   t.regex(long.structuredContent?.error?.message, /^Unrecognized key: /);
 });
+
+// Found by this probe's second round: a deploy naming one env var twice was answered "env var <key> is
+// given twice" with the key whole, checked or not (zod runs the body's duplicate check even when the
+// key itself failed its rule): a 30 KB key came back whole, and a key that is a GitHub token (it fits
+// the env var name rule) came back as sent. Quoted now as echoed() quotes caller input (server/text.ts).
+test('a deploy body naming one env var twice: short, and a token-like name not quoted', async (t) => {
+  const long = 'K'.repeat(30_000);
+  const res = await ren.agent.post('/api/render/deploy', { github_repo: 'echo/app', project_name: 'echo-app', env_vars: [{ key: long, value: '1' }, { key: long, value: '2' }] });
+  t.is(res.status, 400, res.text.slice(0, 300));
+  t.is(res.json.error.code, 'validation_failed');
+  t.true(res.text.length < SMALL, `${res.text.length} bytes: ${res.text.slice(0, 300)}`);
+  t.regex(res.json.error.message, /env_vars: env var K{80}… is given twice/);
+
+  const token = `ghp_${'Q7'.repeat(18)}`;
+  const twice = await ren.agent.post('/api/render/deploy', { github_repo: 'echo/app', project_name: 'echo-app', env_vars: [{ key: token, value: '1' }, { key: token, value: '2' }] });
+  t.is(twice.status, 400, twice.text.slice(0, 300));
+  t.false(twice.text.includes(token));
+  t.false(twice.text.includes('ghp_'));
+  t.regex(twice.json.error.message, /^env_vars: env var \(not shown: it looks like a credential\) is given twice$/);
+
+  const plain = await ren.agent.post('/api/render/deploy', { github_repo: 'echo/app', project_name: 'echo-app', env_vars: [{ key: 'PORT', value: '1' }, { key: 'PORT', value: '2' }] });
+  t.is(plain.json.error.message, 'env_vars: env var PORT is given twice');
+});
