@@ -181,3 +181,38 @@ test.serial('sign-out while Render creates the service: the key is not used afte
   t.deepEqual(stack.render.calls.filter((c) => c.accountId === accountId).map((c) => `${c.method} ${c.route}`), callsAtSignOut, 'no call with the key after the sign-out');
   t.not((await renderDeploysOf(stack, apiKey, rec.serviceId))[0]?.status, 'canceled', 'what the record says: Render still has its first deploy');
 });
+
+test.serial('sign-out while a redeploy\'s or a rollback\'s ask is on its way to Render: the deploy it made is left to Render, no call with the key after the sign-out', async (t) => {
+  const { agent, apiKey, accountId } = await signedInWithKey(stack, 'outasking');
+  addNodeRepo(stack, 'outasking', 'app');
+  const first = await waitFinished(agent, (await agent.post('/api/render/deploy', { github_repo: 'outasking/app', project_name: 'oa-app' })).json.id, 20_000);
+  t.is(first.status, 'live');
+  for (const [route, path, body] of [
+    ['/services/{serviceId}/deploys', `/api/render/services/${first.serviceId}/redeploy`, undefined],
+    ['/services/{serviceId}/rollback', `/api/render/services/${first.serviceId}/rollback`, { deploy_id: first.deployId }],
+  ] as const) {
+    let session = agent;
+    if (route !== '/services/{serviceId}/deploys') {
+      session = stack.agent();
+      await stack.signIn(session, 'outasking');
+      t.is((await session.post('/api/render/setup', { api_key: apiKey })).status, 200);
+    }
+    const held = stack.render.holdRequest({ method: 'POST', route, apiKey });
+    t.teardown(held.release);
+    const asked = await session.post(path, body);
+    t.is(asked.status, 202, asked.text);
+    await held.arrived;
+    t.is((await session.post('/api/auth/logout')).status, 200);
+    const callsAtSignOut = stack.render.calls.filter((c) => c.accountId === accountId).map((c) => `${c.method} ${c.route}`);
+    held.release();
+    const again = stack.agent();
+    await stack.signIn(again, 'outasking');
+    const rec = (await again.get(`/api/render/deployments/${asked.json.id}`)).json;
+    t.is(rec.status, 'credentials_revoked', route);
+    t.regex(rec.failure.message, /Render may still build it/);
+    await new Promise((r) => setTimeout(r, 500));
+    const after = stack.render.calls.filter((c) => c.accountId === accountId).map((c) => `${c.method} ${c.route}`).slice(callsAtSignOut.length);
+    t.deepEqual(after, [], `${route}: no call with the key after the sign-out`);
+    t.not((await renderDeploysOf(stack, apiKey, first.serviceId))[0]?.status, 'canceled', `${route}: what the record says: Render still has the deploy`);
+  }
+});

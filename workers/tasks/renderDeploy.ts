@@ -63,15 +63,16 @@ const deployFields = (deploy: Deploy, rec: DeploymentRecord): Partial<Deployment
 
 /**
  * Record the deploy this deployment's ask made. A deployment that ended while the ask was on its way
- * (a cancel or a revocation, which had no deploy id to stop on Render) does not take the write: the
- * deploy it asked for is then canceled here, as a service's first deploy is (createService.ts), rather
- * than left to build and go live for a deployment that says canceled.
+ * (a cancel or a revocation, which had no deploy id to stop on Render) does not take the write. A
+ * canceled one's deploy is then canceled here, as a service's first deploy is (createService.ts), rather
+ * than left to build and go live for a deployment that says canceled; a revoked one's is left to Render
+ * (the key is not used after the consent ended; the record's reason says Render may still build it).
  */
 async function recordAskedDeploy(ctx: WorkerContext, rec: DeploymentRecord, render: RenderClient, deploy: Deploy) {
   const next = await recordDeploy(ctx, rec, deploy);
   if (next || !isInProgressOnRender(deploy.status)) return next;
   const now = await ctx.deployments.get(rec.id).catch(() => null);
-  if (now && isTerminal(now.status) && now.deployId !== deploy.id) await render.cancelDeploy(rec.serviceId!, deploy.id).catch(() => undefined);
+  if (now?.status === 'canceled' && now.deployId !== deploy.id) await render.cancelDeploy(rec.serviceId!, deploy.id).catch(() => undefined);
   return next;
 }
 
