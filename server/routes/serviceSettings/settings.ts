@@ -143,6 +143,20 @@ const FIELD_WORDS: Record<'auto_deploy' | 'previews' | 'plan' | 'health_check_pa
 };
 
 /**
+ * The message without its closing "Nothing was changed." (and the ; or . before it), ending in a full stop.
+ * String steps, not a regex: `\s*` before a fixed tail backtracks over a long run of spaces
+ * (test/security/regex-safety).
+ */
+function withoutNothingChanged(message: string): string {
+  const TAIL = 'nothing was changed';
+  let rest = message.endsWith('.') ? message.slice(0, -1) : message;
+  if (!rest.toLowerCase().endsWith(TAIL)) return message;
+  rest = rest.slice(0, -TAIL.length).trimEnd();
+  if (rest.endsWith(';') || rest.endsWith('.')) rest = rest.slice(0, -1);
+  return `${rest}.`;
+}
+
+/**
  * The scale failed and putting the save's other fields back failed too: the error says which of them
  * stayed changed on Render, instead of its own "Nothing was changed".
  */
@@ -152,7 +166,7 @@ function halfApplied(err: unknown, before: Service, patch: Patch): unknown {
   const was = patchableOf(before);
   const kept = (Object.keys(FIELD_WORDS) as Array<keyof typeof FIELD_WORDS>)
     .filter((f) => patch[f] !== undefined && patch[f] !== was[f]).map((f) => FIELD_WORDS[f]);
-  const said = known.message.replace(/[;.]?\s*nothing was changed\.?$/i, '.');
+  const said = withoutNothingChanged(known.message);
   return reworded(known,
     `${said} The other settings of this save (${kept.join(', ')}) were changed on Render and could not be put back: check them, and save again.`,
     known.details ?? { field: 'num_instances' });
