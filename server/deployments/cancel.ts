@@ -1,4 +1,5 @@
 import type { AppDeps } from '../deps.js';
+import type { DeploymentStore } from './store.js';
 import { errors } from '../errors.js';
 import { RenderApiError, type RenderClient } from '../render/client.js';
 import { removeDeployJob, requeueDeployJob } from '../queues/deployQueue.js';
@@ -15,7 +16,8 @@ import { isTerminal, type DeploymentRecord } from './types.js';
  * cancels a deploy only once it starts), and a new service's first deploy the worker had not stopped,
  * found or adopted yet are left to a job of its own instead: the worker finds it (by what was asked, its
  * id, or as the service's first deploy) and cancels it on Render (workers/tasks/canceledAsk.ts), which
- * ends that key when it is done.
+ * ends that key when it is done. So is a service whose creation's answer was lost, its retry waiting
+ * (lostCreationMayExist): the job looks it up by name first.
  * `render` is asked for only when there is a Render deploy to cancel. Returns the record as it now is.
  */
 export async function cancelDeployment(deps: AppDeps, rec: DeploymentRecord, render: () => RenderClient): Promise<DeploymentRecord> {
@@ -27,7 +29,7 @@ export async function cancelDeployment(deps: AppDeps, rec: DeploymentRecord, ren
   if (!canceled) throw errors.conflict('deployment_finished', 'This deployment ended before the cancel reached it.');
   // Its env values went with the canceled write (transition.ts); its job goes now, or is started
   // again to cancel the deploy still owed a cancel on Render (removing it alone left that deploy to go live).
-  if (onRender === 'queued' || cancelOwedOnRender(canceled)) {
+  if (onRender === 'queued' || cancelOwedOnRender(canceled) || await lostCreationMayExist(deps.deployments, canceled)) {
     await requeueDeployJob(deps.queue, { deploymentId: rec.id, userId: rec.userId, requestMac: rec.requestMac });
     return canceled;
   }
@@ -59,7 +61,8 @@ export function cancelOwedOnRender(rec: DeploymentRecord): boolean {
  * service's first deploy, which Render started with the service and which we never named, may still
  * run. Canceled from
  * - `creating_service` while Render created it: the run that created it notes the service on the
- *   canceled record (createService.ts recordCreated: noteAfterEnd), whose first deploy is its own;
+ *   canceled record (createService.ts recordCreated: noteAfterEnd), or, the creation's answer lost, the
+ *   job's look by name does (lostCreationMayExist); its first deploy is its own;
  * - `created` (no commit named; the creation's answer named no deploy, and the watch had not found it
  *   yet: ownDeploy.ts deployToWatch): it is this deployment's own (the record's deployRequestedAt is
  *   the creation's ask, createService.ts recordCreated);
@@ -74,6 +77,27 @@ export function firstDeployOwedCancel(rec: DeploymentRecord): boolean {
   if (rec.status !== 'canceled' || rec.kind !== 'deploy' || !rec.serviceId || rec.deployId) return false;
   const before = statusBeforeCancel(rec);
   return before === 'creating_service' || before === 'created' || (before === 'triggering_deploy' && !rec.deployRequestedAt);
+}
+
+/**
+ * A deploy canceled in `creating_service` with no service on its record, after it claimed the service's
+ * name (the claim is taken just before the creation is asked for: workers/tasks/createService.ts): its
+ * creation may have reached Render with the answer lost (a timeout, a reset, a worker that died), its
+ * retry waiting. That service's first deploy may run, and nothing but a look by name finds it: the
+ * deployment's job looks, as the retry would (createService.ts serviceOfLostCreation: under the name,
+ * made after the claim, of its repo, branch and workspace, held by none of our other deployments), notes
+ * the service on the canceled record, and cancels that first deploy (firstDeployOwedCancel).
+ * A claim that is not its own (another deployment's, or lost with Redis' writes) owes nothing.
+ */
+export async function lostCreationMayExist(store: Pick<DeploymentStore, 'serviceNameClaim'>, rec: DeploymentRecord): Promise<boolean> {
+  if (!canceledCreating(rec)) return false;
+  const claim = await store.serviceNameClaim(rec.request.ownerId, rec.request.serviceName);
+  return claim?.id === rec.id;
+}
+
+/** A deploy canceled in `creating_service` before a service was noted on its record. */
+export function canceledCreating(rec: DeploymentRecord): boolean {
+  return rec.status === 'canceled' && rec.kind === 'deploy' && !rec.serviceId && statusBeforeCancel(rec) === 'creating_service';
 }
 
 /** When the cancel was written (a canceled record's last canceled entry). */

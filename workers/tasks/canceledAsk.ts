@@ -3,7 +3,7 @@ import { RenderApiError, type RenderClient } from '../../server/render/client.js
 import { BudgetExhausted } from '../../server/render/budget.js';
 import { discardKeySessionOf } from '../../server/bearer/keySessions.js';
 import { isInProgressOnRender } from '../../server/deployments/renderStatus.js';
-import { canceledAt, firstDeployOwedCancel } from '../../server/deployments/cancel.js';
+import { canceledAt, canceledCreating, firstDeployOwedCancel } from '../../server/deployments/cancel.js';
 import type { DeploymentRecord } from '../../server/deployments/types.js';
 import type { DeployJobData } from '../../server/queues/deployQueue.js';
 import type { WorkerContext } from '../context.js';
@@ -11,6 +11,7 @@ import { loadCredentials } from './credentials.js';
 import { createRunBudget } from './runBudget.js';
 import { deployOfAsk, firstDeployOfNewService } from './ownDeploy.js';
 import { delayJob } from './delayJob.js';
+import { serviceOfLostCreation } from './createService.js';
 
 // A deployment canceled while render_queued (server/deployments/cancel.ts cancelOwedOnRender): Render
 // queued its deploy (202) and we had not seen it listed, or the cancel landed while the ask was on its
@@ -20,16 +21,22 @@ import { delayJob } from './delayJob.js';
 // (`creating_service` or `created` when the creation's answer named no deploy, or `triggering_deploy`):
 // the service's first deploy (its own not yet found or adopted, or the branch's head being stopped
 // before a named commit, branchHead.ts) was never named to us (cancel.ts firstDeployOwedCancel).
+// Or it was canceled in `creating_service` after claiming the service's name, its creation's answer
+// perhaps lost (cancel.ts lostCreationMayExist): its service, if Render made it, is found by name first
+// (createService.ts serviceOfLostCreation) and noted on the record, then its first deploy as above.
 // Its job looks for that deploy (by what was asked, as the watch would have, by its id, or as the service's
 // first deploy) and cancels it there; the record stays as the cancel wrote it. Never a deploy made after the
 // 202 (ownDeploy.ts askAnsweredBy): one someone else queued then looks like ours.
+
+/** The deploy owed a cancel is a new service's first deploy (its service perhaps still to be found by name). */
+const newServiceFirstDeploy = (rec: DeploymentRecord) => firstDeployOwedCancel(rec) || canceledCreating(rec);
 
 /**
  * How long the look has been owed: since the ask, or, for a new service's first deploy, since the cancel
  * (a `created` record's deployRequestedAt is the creation's ask, not one of a deploy).
  */
 const askingFor = (ctx: WorkerContext, rec: DeploymentRecord) =>
-  ctx.clock.now() - (firstDeployOwedCancel(rec) || !rec.deployRequestedAt ? canceledAt(rec) : Date.parse(rec.deployRequestedAt));
+  ctx.clock.now() - (newServiceFirstDeploy(rec) || !rec.deployRequestedAt ? canceledAt(rec) : Date.parse(rec.deployRequestedAt));
 
 /** The deploy owed a cancel, as Render has it now (null: not listed yet). */
 function deployOwedCancel(ctx: WorkerContext, rec: DeploymentRecord, render: RenderClient) {
@@ -70,7 +77,7 @@ async function cancelQueuedDeploy(ctx: WorkerContext, rec: DeploymentRecord, ren
  * (branchHead.ts: maxMs), here counted from the cancel.
  */
 function retryAfterFailure(ctx: WorkerContext, rec: DeploymentRecord): number | null {
-  const bound = firstDeployOwedCancel(rec) ? ctx.watch.maxMs : ctx.watch.queuedUnmatchedMs;
+  const bound = newServiceFirstDeploy(rec) ? ctx.watch.maxMs : ctx.watch.queuedUnmatchedMs;
   return askingFor(ctx, rec) > bound ? null : ctx.watch.maxDelayMs;
 }
 
@@ -102,6 +109,12 @@ export async function followCanceledAsk(ctx: WorkerContext, job: Job<DeployJobDa
   }
   let wait: number | null;
   try {
+    if (canceledCreating(rec)) {
+      // Its service is looked up by name first: none of its own found, there is nothing to cancel.
+      const noted = await serviceOfLostCreation(ctx, rec, render);
+      if (!noted) return await discardKeySessionOf(ctx, rec).catch(() => undefined);
+      rec = noted;
+    }
     wait = await cancelQueuedDeploy(ctx, rec, render);
   } catch (err) {
     if (err instanceof BudgetExhausted) return delayJob(job, token, err.retryAfterMs);
@@ -109,7 +122,7 @@ export async function followCanceledAsk(ctx: WorkerContext, job: Job<DeployJobDa
     if (!(err instanceof RenderApiError) || err.retryable) {
       wait = retryAfterFailure(ctx, rec);
       // A new service's first deploy is known to be there (the service made it): given up on, it may still run.
-      if (wait === null && firstDeployOwedCancel(rec)) await leftOnRender(ctx, rec, 'Render kept failing while it was being canceled');
+      if (wait === null && newServiceFirstDeploy(rec)) await leftOnRender(ctx, rec, 'Render kept failing while it was being canceled');
     } else {
       ctx.logger.warn({ deploymentId: rec.id, kind: err.kind }, 'Render refused the look for a canceled deployment\'s queued deploy');
       // A deploy or service Render no longer has runs nowhere; anything else it refused may still run.

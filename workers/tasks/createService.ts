@@ -41,6 +41,21 @@ async function createdByThisDeployment(ctx: WorkerContext, rec: DeploymentRecord
   return claimants.every((id) => id === rec.id);
 }
 
+/**
+ * A deploy canceled in `creating_service` after it claimed the name (server/deployments/cancel.ts
+ * lostCreationMayExist): the service its creation made, its answer lost, found as the creation's retry
+ * would find it (by name, createdByThisDeployment: never somebody else's), is noted on the canceled
+ * record, whose job then cancels its first deploy (firstDeployOwedCancel). Returns the record as it
+ * now is, or null when there is no such service.
+ */
+export async function serviceOfLostCreation(ctx: WorkerContext, rec: DeploymentRecord, render: RenderClient): Promise<DeploymentRecord | null> {
+  const found = await findService(ctx, render, rec);
+  if (!found || !(await createdByThisDeployment(ctx, rec, found))) return null;
+  await Promise.all([ctx.deployments.noteAfterEnd(rec.id, serviceFields(found.service, found.service.id)), serviceListChanged(ctx, rec)]);
+  const now = await ctx.deployments.get(rec.id);
+  return now?.serviceId === found.service.id ? now : null;
+}
+
 /** A name free in the request's workspace, near the requested one; `taken` counts as used even if Render does not list it yet. */
 async function freeNameInWorkspace(render: RenderClient, rec: DeploymentRecord, taken: string): Promise<string> {
   const names = new Set((await render.listServices({ ownerId: rec.request.ownerId })).map((s) => s.name));

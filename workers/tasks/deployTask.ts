@@ -19,7 +19,7 @@ import { delayJob } from './delayJob.js';
 import { createRunBudget, type TakeAhead } from './runBudget.js';
 import { serviceGoneFailure } from './serviceGone.js';
 import { followCanceledAsk } from './canceledAsk.js';
-import { cancelOwedOnRender } from '../../server/deployments/cancel.js';
+import { cancelOwedOnRender, lostCreationMayExist } from '../../server/deployments/cancel.js';
 import { revokedFailure } from '../../server/deployments/revocation.js';
 
 // The steps live by what they talk to: githubSteps.ts (verify, detect), createService.ts (the service),
@@ -38,8 +38,9 @@ export async function runDeployJob(ctx: WorkerContext, job: Job<DeployJobData>, 
   // Already over: ended elsewhere (a cancel, a revocation), whose write deleted its env values. Only a
   // record ended by an older version (its end and its drop were two steps) may still have them.
   // One canceled while its deploy was unnamed to us (queued by Render, the ask on its way, or a new
-  // service's first deploy) or waited in Render's queue looks for that deploy to cancel it there.
-  if (cancelOwedOnRender(rec)) return followCanceledAsk(ctx, job, token, rec);
+  // service's first deploy) or waited in Render's queue looks for that deploy to cancel it there; one
+  // canceled while its creation's answer may have been lost looks its service up first.
+  if (cancelOwedOnRender(rec) || await lostCreationMayExist(ctx.deployments, rec)) return followCanceledAsk(ctx, job, token, rec);
   if (isTerminal(rec.status)) return ctx.envVault.drop(rec.id);
   const { id: deploymentId, userId } = rec;
   // Made only when something is logged: a child logger per run (most runs log nothing) was 0.4% of the worker's busy time.
@@ -68,13 +69,14 @@ export async function runDeployJob(ctx: WorkerContext, job: Job<DeployJobData>, 
    * The run is over: `outcome` is the final record it wrote, or null when the deployment ended elsewhere
    * (or the step guard ran out). Canceled while this run was mid-step (the cancel route cannot take a
    * job a run holds: deployQueue.ts requeueDeployJob leaves it to that run) with its deploy on Render
-   * still owed a cancel (cancel.ts cancelOwedOnRender): this job goes on to cancel that deploy, whether
+   * still owed a cancel (cancel.ts cancelOwedOnRender), or its service perhaps made by a creation whose
+   * answer was lost (lostCreationMayExist): this job goes on to cancel that deploy, whether
    * the step came back or threw (a Render 4xx, a GitHub refusal, a DeployFailed: its end was not written
    * over the canceled record); ending here would leave that deploy to build and go live.
    */
   const runEnded = async (outcome: DeploymentRecord | null): Promise<void> => {
     const ended = outcome ?? await ctx.deployments.get(rec.id).catch(() => null);
-    if (ended && cancelOwedOnRender(ended)) {
+    if (ended && (cancelOwedOnRender(ended) || await lostCreationMayExist(ctx.deployments, ended))) {
       await deployEnded(ctx, rec.id, creds, null);
       return followCanceledAsk(ctx, job, token, ended, render);
     }
