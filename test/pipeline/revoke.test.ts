@@ -216,3 +216,26 @@ test.serial('sign-out while a redeploy\'s or a rollback\'s ask is on its way to 
     t.not((await renderDeploysOf(stack, apiKey, first.serviceId))[0]?.status, 'canceled', `${route}: what the record says: Render still has the deploy`);
   }
 });
+
+test.serial('sign-out while a new service\'s first deploy (the branch\'s head, not the commit asked for) is being read: it is not stopped with the key after the sign-out', async (t) => {
+  const { agent, apiKey, accountId } = await signedInWithKey(stack, 'outpinned');
+  addNodeRepo(stack, 'outpinned', 'app');
+  const asked = stack.github.branchHead('outpinned', 'app', 'main')!;
+  stack.github.push('outpinned', 'app', 'main', { 'later.js': '' });
+  const held = stack.render.holdRequest({ method: 'GET', route: '/services/{serviceId}/deploys/{deployId}', apiKey });
+  t.teardown(held.release);
+  const res = await agent.post('/api/render/deploy', { github_repo: 'outpinned/app', project_name: 'op-app', commit_sha: asked });
+  t.is(res.status, 202, res.text);
+  await held.arrived;
+  t.is((await agent.post('/api/auth/logout')).status, 200);
+  const callsAtSignOut = stack.render.calls.filter((c) => c.accountId === accountId).map((c) => `${c.method} ${c.route}`);
+  held.release();
+  const again = stack.agent();
+  await stack.signIn(again, 'outpinned');
+  const rec = (await again.get(`/api/render/deployments/${res.json.id}`)).json;
+  t.is(rec.status, 'credentials_revoked');
+  t.regex(rec.failure.message, /Render may still build it/);
+  await new Promise((r) => setTimeout(r, 500));
+  const after = stack.render.calls.filter((c) => c.accountId === accountId).map((c) => `${c.method} ${c.route}`).slice(callsAtSignOut.length);
+  t.deepEqual(after, [], 'no call with the key after the sign-out');
+});

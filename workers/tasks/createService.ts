@@ -196,6 +196,10 @@ async function recordCreated(ctx: WorkerContext, rec: DeploymentRecord, render: 
   } else if (next && pinned && created.deployId) {
     const first = await firstDeployRead(render, service.id, created.deployId);
     if (buildsAskedCommit(rec, first)) return next;
+    // Revoked while the read was on its way (sign-out, key cleared or replaced): no more calls with the
+    // key; the record's reason says Render may still build it (revocation.ts).
+    const still = await ctx.deployments.get(rec.id).catch(() => null);
+    if (!still || isTerminal(still.status)) return null;
     // Left running, the deploy of the commit would queue behind it, and the head go live first. A stop
     // that fails is noted, and the next step (which lists the service's deploys anyway) stops it, or
     // waits for it to end, before the commit is asked for (branchHead.ts).
