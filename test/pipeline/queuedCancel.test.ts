@@ -207,3 +207,24 @@ test.serial('a cancel whose deploy still waits in Render\'s queue when the user 
   finishRunning();
   t.deepEqual(renderCalls(stack, u.accountId, 'POST', CANCEL_ROUTE).filter((c) => c.path.includes(queued.deployId)), [], 'the key was not used after the sign-out');
 });
+
+test.serial('a cancel whose deploy still waits in Render\'s queue when the user connects another Render key: the record says so, and that deploy may still run', async (t) => {
+  const u = await liveService(stack, 'cancel-then-rekey');
+  const { finishRunning } = await rollbackHeldInLastPhase(stack, u.apiKey, u.serviceId, u.firstDeployId);
+  t.teardown(finishRunning);
+  const asked = await u.agent.post(`/api/render/services/${u.serviceId}/redeploy`);
+  t.is(asked.status, 202, asked.text);
+  const queued = await recordWithDeployId(u.agent, asked.json.id);
+  t.is((await u.agent.post(`/api/render/deployments/${asked.json.id}/cancel`)).status, 200);
+  // Its job waits for the deploy to leave Render's queue; the user connects another account's key meanwhile.
+  const otherKey = `rnd_cancelrekeyother${'x'.repeat(16)}`;
+  const other = stack.render.addAccount({ apiKey: otherKey, workspaces: [{ name: 'other workspace' }] });
+  t.is((await u.agent.post('/api/render/setup', { api_key: otherKey })).status, 200);
+  await until('the follow-up job\'s end', async () => (await stack.web.deps.queue.getJob(asked.json.id))?.finishedOn ?? null, 15_000);
+  const rec = (await u.agent.get(`/api/render/deployments/${asked.json.id}`)).json;
+  t.is(rec.status, 'canceled');
+  t.regex(rec.failure.message, /^You canceled this deploy here, but its deploy on Render was not canceled there: you connected another Render key/);
+  finishRunning();
+  t.deepEqual(renderCalls(stack, u.accountId, 'POST', CANCEL_ROUTE).filter((c) => c.path.includes(queued.deployId)), [], 'the old key was not used after it was replaced');
+  t.deepEqual(stack.render.calls.filter((c) => c.accountId === other.id).map((c) => `${c.method} ${c.route}`), ['GET /owners'], 'nor the new one for it');
+});

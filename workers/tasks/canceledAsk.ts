@@ -7,7 +7,7 @@ import { canceledAt, canceledCreating, firstDeployOwedCancel } from '../../serve
 import type { DeploymentRecord } from '../../server/deployments/types.js';
 import type { DeployJobData } from '../../server/queues/deployQueue.js';
 import type { WorkerContext } from '../context.js';
-import { loadCredentials } from './credentials.js';
+import { credentialsOrWhyNot } from './credentials.js';
 import { createRunBudget } from './runBudget.js';
 import { deployOfAsk, firstDeployOfNewService } from './ownDeploy.js';
 import { delayJob } from './delayJob.js';
@@ -98,10 +98,10 @@ async function leftOnRender(ctx: WorkerContext, rec: DeploymentRecord, why: stri
 export async function followCanceledAsk(ctx: WorkerContext, job: Job<DeployJobData>, token: string | undefined, rec: DeploymentRecord, given?: RenderClient): Promise<void> {
   let render = given;
   if (!render) {
-    const creds = await loadCredentials(ctx, rec);
-    if (!creds) {
+    const creds = await credentialsOrWhyNot(ctx, rec);
+    if (typeof creds === 'string') {
       // The session or key went: nothing can be canceled with it (SECURITY.md), and the record says so.
-      await leftOnRender(ctx, rec, 'you signed out or cleared your Render key before it could be');
+      await leftOnRender(ctx, rec, creds === 'key_replaced' ? 'you connected another Render key before it could be' : 'you signed out or cleared your Render key before it could be');
       return ctx.envVault.drop(rec.id);
     }
     const budget = createRunBudget(ctx, rec.keyFingerprint);
