@@ -11,11 +11,15 @@ type KeyCheck = { ok: true; owners: RenderOwner[] } | { ok: false; reason: 'unau
 /**
  * Ask Render which workspaces a key can use (key setup, and a bearer request's X-Render-Api-Key).
  * A rejected key is a result (the caller records the attempt); Render being down or pacing us is a
- * typed error, and nothing is stored either way.
+ * typed error, and nothing is stored either way. The check is a Render GET like any other, so it spends
+ * from the key's budget (server/render/budget.ts; waits up to 2 s, then BudgetExhausted, a 429 saying
+ * the app held it back): outside it, a CI script's two or three checks a run went on after the budget's
+ * reads and took the key past Render's own limit.
  */
-export async function checkRenderKey(deps: Pick<AppDeps, 'upstream'>, apiKey: string, log?: Logger): Promise<KeyCheck> {
+export async function checkRenderKey(deps: Pick<AppDeps, 'upstream' | 'budget' | 'keyring'>, apiKey: string, log?: Logger): Promise<KeyCheck> {
+  const keyFingerprint = fingerprint(apiKey, deps.keyring);
   try {
-    const list = await deps.upstream.render(apiKey).listOwners();
+    const list = await deps.upstream.render(apiKey, { beforeRequest: (call) => deps.budget.acquire(keyFingerprint, call) }).listOwners();
     return { ok: true, owners: list.map((o) => ({ id: o.id, name: o.name, type: o.type === 'user' ? 'user' : 'team' })) };
   } catch (err) {
     if (!(err instanceof RenderApiError)) throw err;
@@ -33,7 +37,7 @@ export async function checkRenderKey(deps: Pick<AppDeps, 'upstream'>, apiKey: st
  * the lock it started), and the count cleared when Render accepted it. Returns its workspaces (never none).
  */
 export async function checkRenderKeyUnderLockout(
-  deps: Pick<AppDeps, 'upstream' | 'security' | 'keyring'>, ctx: Koa.Context, user: { id: number; login?: string }, apiKey: string, noWorkspaces: string,
+  deps: Pick<AppDeps, 'upstream' | 'budget' | 'security' | 'keyring'>, ctx: Koa.Context, user: { id: number; login?: string }, apiKey: string, noWorkspaces: string,
 ): Promise<RenderOwner[]> {
   const keyAttempt = { userId: user.id, login: user.login, keyFingerprint: fingerprint(apiKey, deps.keyring) };
   const attempt = { ...keyAttempt, ...(await deps.security.checkKeyLock(keyAttempt)) };
