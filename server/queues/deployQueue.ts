@@ -58,12 +58,30 @@ export async function removeDeployJob(queue: Queue<DeployJobData>, deploymentId:
 }
 
 /**
- * The deployment's job, run again now: whatever state its job is in (delayed, waiting, completed) it
- * is replaced by a fresh one. A job a worker still holds after removeDeployJob's wait is left: that
- * run reads the record at its next step and goes on from what it finds.
+ * The deployment's job, run again now (its record was just canceled, and its job has a deploy on Render
+ * to cancel: server/deployments/cancel.ts): whatever state its job is in (delayed, waiting, completed) it
+ * is replaced by a fresh one. A job a worker still holds after RUNNING_STEP_WAIT_MS is left: that run
+ * reads the record at its end and goes on from what it finds. One a run held after the cancel was written
+ * that then completed or failed is left too: that run ended by reading the canceled record and followed
+ * it up itself (workers/tasks/deployTask.ts runEnded); run again, the job would follow it up a second time,
+ * after the first had ended a per-request key session, and say the key was gone.
  */
 export async function requeueDeployJob(queue: Queue<DeployJobData>, data: DeployJobData): Promise<void> {
-  if (await removeDeployJob(queue, data.deploymentId)) await queue.add('deploy', data, { jobId: data.deploymentId });
+  const end = Date.now() + RUNNING_STEP_WAIT_MS;
+  let held = false;
+  for (;;) {
+    const state = await queue.getJobState(data.deploymentId).catch(() => 'unknown');
+    if (state === 'active' || (state !== 'unknown' && (await queue.remove(data.deploymentId).catch(() => 0)) !== 1)) {
+      // Held by a run (or taken by one just now: it starts by reading the canceled record).
+      held = true;
+      if (Date.now() >= end) return;
+      await new Promise((r) => setTimeout(r, 25));
+      continue;
+    }
+    if (held && (state === 'completed' || state === 'failed')) return; // removed, and already followed up by its run
+    await queue.add('deploy', data, { jobId: data.deploymentId });
+    return;
+  }
 }
 
 /**

@@ -302,3 +302,32 @@ test('a cron job cannot be deployed at a named commit (Render takes no commitId 
   t.regex(done.failure.message, /cron job/);
   t.is(renderCalls(stack, accountId, 'POST', '/services').length, 0);
 });
+
+test.serial('sign-out while the stop of the new service\'s first deploy (the branch\'s head) is retried and its look is on its way: the head is not stopped with the key after the sign-out', async (t) => {
+  // branchHead.ts retried the stop after the look at the service's deploys whatever had happened to
+  // the record meanwhile: a sign-out (it waits for the run at most 5 s) was followed by POST …/cancel.
+  const login = 'pinsignout';
+  const { agent, apiKey, accountId } = await signedInWithKey(stack, login);
+  stack.github.addRepo({ owner: login, name: 'app', branches: { main: NODE_APP } });
+  const a = stack.github.branchHead(login, 'app', 'main')!;
+  stack.github.push(login, 'app', 'main', { ...NODE_APP, 'b.js': '' });
+  t.teardown(stack.render.holdPhase({ serviceName: login }, 'build_in_progress'));
+  const refused = stack.render.setFault({ method: 'POST', route: CANCEL_ROUTE, apiKey, kind: 'status', status: 503 });
+  t.teardown(() => stack.render.clearFault(refused));
+  const res = await agent.post('/api/render/deploy', { github_repo: `${login}/app`, branch: 'main', project_name: login, commit_sha: a });
+  t.is(res.status, 202, res.text);
+  await until('the failed stop of the head noted', async () => {
+    const rec = (await agent.get(`/api/render/deployments/${res.json.id}`)).json;
+    return timelineNotes(rec).some((n) => n.includes('did not stop')) ? rec : null;
+  }, 60_000);
+  const look = stack.render.holdRequest({ method: 'GET', route: '/services/{serviceId}/deploys', apiKey });
+  t.teardown(look.release);
+  await look.arrived;
+  stack.render.clearFault(refused);
+  t.is((await agent.post('/api/auth/logout')).status, 200);
+  const calls = () => stack.render.calls.filter((c) => c.accountId === accountId).map((c) => `${c.method} ${c.route}`);
+  const atSignOut = calls();
+  look.release();
+  await new Promise((r) => setTimeout(r, 1_500));
+  t.deepEqual(calls().slice(atSignOut.length), [], 'no call with the key after the sign-out');
+});

@@ -1,6 +1,6 @@
 import { RenderApiError, type RenderClient } from '../../server/render/client.js';
 import type { Deploy } from '../../server/render/types.js';
-import type { DeploymentRecord } from '../../server/deployments/types.js';
+import { isTerminal, type DeploymentRecord } from '../../server/deployments/types.js';
 import { isInProgressOnRender } from '../../server/deployments/renderStatus.js';
 import type { WorkerContext } from '../context.js';
 
@@ -41,7 +41,7 @@ export function stopMayBeRetried(err: unknown): boolean {
  * failed), or, Render failing to, the look is noted once and repeated after the returned delay (ms):
  * the head is never left to go live first while it can still be stopped. Ended: the record goes on,
  * noted if the head went live meanwhile (the commit is deployed over it). Null: the deployment ended
- * elsewhere (canceled, revoked) while noting.
+ * elsewhere (canceled, revoked) before the stop or while noting.
  */
 export async function branchHeadOutOfTheWay(ctx: WorkerContext, rec: DeploymentRecord, render: RenderClient, head: Deploy): Promise<DeploymentRecord | number | null> {
   const noted = (note: string) => ctx.deployments.update(rec.id, {}, [{ status: rec.status, source: 'orchestrator', note }]);
@@ -50,6 +50,11 @@ export async function branchHeadOutOfTheWay(ctx: WorkerContext, rec: DeploymentR
     if (head.status !== 'live' && head.status !== 'deactivated') return rec;
     return noted(`${headName(head, 'The')} went live before it could be stopped; commit ${short(rec.request.commitSha)} is deployed over it now`);
   }
+  // Ended while the look at the service's deploys was on its way: a sign-out (or the key cleared or
+  // replaced) makes no call with the key after it; a user's cancel is carried out by the job
+  // (deployTask.ts runEnded, canceledAsk.ts), which checks the key is still the session's first.
+  const still = await ctx.deployments.get(rec.id).catch(() => null);
+  if (!still || isTerminal(still.status)) return null;
   try {
     await render.cancelDeploy(rec.serviceId!, head.id);
   } catch (err) {

@@ -96,14 +96,16 @@ async function leftOnRender(ctx: WorkerContext, rec: DeploymentRecord, why: stri
  * delays (never a held slot, never the job's attempts); a refusal (a revoked key) ends the look.
  */
 export async function followCanceledAsk(ctx: WorkerContext, job: Job<DeployJobData>, token: string | undefined, rec: DeploymentRecord, given?: RenderClient): Promise<void> {
+  // Looked at every time, the run's own client given too: a sign-out (or the key cleared or replaced)
+  // after the cancel, while that run was mid-step, ended the consent its client was made under.
+  const creds = await credentialsOrWhyNot(ctx, rec);
+  if (typeof creds === 'string') {
+    // The session or key went: nothing can be canceled with it (SECURITY.md), and the record says so.
+    await leftOnRender(ctx, rec, creds === 'key_replaced' ? 'you connected another Render key before it could be' : 'you signed out or cleared your Render key before it could be');
+    return ctx.envVault.drop(rec.id);
+  }
   let render = given;
   if (!render) {
-    const creds = await credentialsOrWhyNot(ctx, rec);
-    if (typeof creds === 'string') {
-      // The session or key went: nothing can be canceled with it (SECURITY.md), and the record says so.
-      await leftOnRender(ctx, rec, creds === 'key_replaced' ? 'you connected another Render key before it could be' : 'you signed out or cleared your Render key before it could be');
-      return ctx.envVault.drop(rec.id);
-    }
     const budget = createRunBudget(ctx, rec.keyFingerprint);
     render = ctx.upstream.render(creds.renderKey, { timeoutMs: ctx.renderTimeoutMs, beforeRequest: budget.beforeRequest });
   }

@@ -10,6 +10,7 @@ import { DeployFailed } from './deployFailed.js';
 import { readDated } from '../../server/render/renderClock.js';
 import type { TakeAhead } from './runBudget.js';
 import { headNotStopped, stopMayBeRetried } from './branchHead.js';
+import { keyStillConsented } from './credentials.js';
 
 // The creating_service step: make the service, or adopt the one this same deployment made before a crash.
 
@@ -191,7 +192,9 @@ async function recordCreated(ctx: WorkerContext, rec: DeploymentRecord, render: 
     // Revoked (sign-out, key cleared or replaced, while Render created it): the key is not used after
     // the consent ended, and the record's reason says Render may still build it (revocation.ts).
     const ended = created.deployId ? await ctx.deployments.get(rec.id).catch(() => null) : null;
-    if (created.deployId && ended?.status === 'canceled') await render.cancelDeploy(service.id, created.deployId).catch(() => undefined);
+    // A user's cancel followed by a sign-out (or the key cleared or replaced): no call with the key; the
+    // job then says on the record that the deploy was left on Render (canceledAsk.ts).
+    if (created.deployId && ended?.status === 'canceled' && await keyStillConsented(ctx, ended)) await render.cancelDeploy(service.id, created.deployId).catch(() => undefined);
     await ctx.deployments.noteAfterEnd(rec.id, fields);
   } else if (next && pinned && created.deployId) {
     const first = await firstDeployRead(render, service.id, created.deployId);

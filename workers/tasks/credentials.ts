@@ -24,3 +24,13 @@ export async function credentialsOrWhyNot(ctx: WorkerContext, rec: DeploymentRec
   if (sess.render?.keyFingerprint !== rec.keyFingerprint) return 'key_replaced';
   return { renderKey, githubToken: openGithubToken(sess, ctx.keyring) };
 }
+
+/**
+ * Whether the session that asked for `rec` still holds the key it was asked with: checked again right
+ * before a call a run makes for a deployment that ended while the run was mid-step (a user's cancel
+ * carried out on Render), since a sign-out, a cleared or replaced key may have come since the run loaded
+ * its credentials, and a revoked consent is never used again (SECURITY.md).
+ */
+export async function keyStillConsented(ctx: WorkerContext, rec: DeploymentRecord): Promise<boolean> {
+  return (await loadCredentials(ctx, rec).catch(() => null)) !== null;
+}

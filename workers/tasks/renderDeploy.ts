@@ -3,6 +3,7 @@ import type { Deploy } from '../../server/render/types.js';
 import { isTerminal, type DeploymentRecord, type DeploymentStatus, type DeploymentFailure } from '../../server/deployments/types.js';
 import type { WorkerContext } from '../context.js';
 import { finish } from './finishDeploy.js';
+import { keyStillConsented } from './credentials.js';
 import { branchHeadOutOfTheWay } from './branchHead.js';
 import { deployAlreadyOurs, deployOfAsk, deployToWatch } from './ownDeploy.js';
 import { FAILURE_TEXT, RENDER_TO_STATUS, isInProgressOnRender } from '../../server/deployments/renderStatus.js';
@@ -66,13 +67,15 @@ const deployFields = (deploy: Deploy, rec: DeploymentRecord): Partial<Deployment
  * (a cancel or a revocation, which had no deploy id to stop on Render) does not take the write. A
  * canceled one's deploy is then canceled here, as a service's first deploy is (createService.ts), rather
  * than left to build and go live for a deployment that says canceled; a revoked one's is left to Render
- * (the key is not used after the consent ended; the record's reason says Render may still build it).
+ * (the key is not used after the consent ended; the record's reason says Render may still build it), nor is
+ * a canceled one's after a sign-out that followed the cancel.
  */
 async function recordAskedDeploy(ctx: WorkerContext, rec: DeploymentRecord, render: RenderClient, deploy: Deploy) {
   const next = await recordDeploy(ctx, rec, deploy);
   if (next || !isInProgressOnRender(deploy.status)) return next;
   const now = await ctx.deployments.get(rec.id).catch(() => null);
-  if (now?.status === 'canceled' && now.deployId !== deploy.id) await render.cancelDeploy(rec.serviceId!, deploy.id).catch(() => undefined);
+  // Not after a sign-out (or the key cleared or replaced) that followed the cancel: the job says on the record that it was left (canceledAsk.ts).
+  if (now?.status === 'canceled' && now.deployId !== deploy.id && await keyStillConsented(ctx, now)) await render.cancelDeploy(rec.serviceId!, deploy.id).catch(() => undefined);
   return next;
 }
 

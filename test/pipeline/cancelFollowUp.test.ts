@@ -1,0 +1,122 @@
+import test, { type ExecutionContext } from 'ava';
+import type { Stack } from '../helpers/stack.js';
+import { usePipelineStack } from '../helpers/pipelineStack.js';
+import { Agent } from '../helpers/agent.js';
+import { addNodeRepo, liveService, renderCalls, renderDeploysOf, signedInWithKey, until } from '../helpers/pipeline.js';
+
+// A user's cancel that leaves the worker's run, mid-step, to cancel a deploy on Render (the route cannot
+// take a job a run holds: deployQueue.ts requeueDeployJob), followed by a sign-out before that run's
+// step comes back. The sign-out ends the consent to use the key (SECURITY.md): the run must make no call
+// with it afterwards, the cancel on Render included, and the canceled record says its deploy on Render
+// was not canceled. The run's steps each checked only that the record was canceled (createService.ts
+// recordCreated, renderDeploy.ts recordAskedDeploy), and deployTask.ts runEnded handed the run's own
+// client to canceledAsk.ts, which then never looked at the session again.
+
+let stack: Stack;
+usePipelineStack(test, {}, (p) => ({ stack } = p));
+
+const callsOf = (accountId: string) => stack.render.calls.filter((c) => c.accountId === accountId).map((c) => `${c.method} ${c.route}`);
+
+/** Cancel (200), sign out, then let Render answer the held call: no call with the key after the sign-out. */
+async function cancelSignOutRelease(t: ExecutionContext, u: { agent: any; accountId: string }, id: string, held: { release(): void }) {
+  const canceled = await u.agent.post(`/api/render/deployments/${id}/cancel`);
+  t.is(canceled.status, 200, canceled.text);
+  t.is((await u.agent.post('/api/auth/logout')).status, 200);
+  const atSignOut = callsOf(u.accountId);
+  held.release();
+  await new Promise((r) => setTimeout(r, 1_500));
+  t.deepEqual(callsOf(u.accountId).slice(atSignOut.length), [], 'no call with the key after the sign-out');
+}
+
+/** The record as a new session of the same user reads it, once its reason says Render's deploy was left. */
+async function leftReason(login: string, id: string) {
+  const again = stack.agent();
+  await stack.signIn(again, login);
+  return until('the reason that Render\'s deploy was not canceled', async () => {
+    const rec = (await again.get(`/api/render/deployments/${id}`)).json;
+    return /was not canceled there/.test(rec.failure?.message ?? '') ? rec : null;
+  }, 10_000).catch(async () => (await again.get(`/api/render/deployments/${id}`)).json);
+}
+
+test.serial('cancel, then sign-out, while a `created` deploy\'s watch looks for its first deploy: the look\'s answer is not followed by a cancel with the key', async (t) => {
+  const login = 'cso-created';
+  const u = await signedInWithKey(stack, login);
+  addNodeRepo(stack, login, 'app');
+  t.teardown(stack.render.holdPhase({ serviceName: login }, 'build_in_progress'));
+  stack.render.setFault({ method: 'POST', route: '/services', apiKey: u.apiKey, kind: 'without', fields: ['deployId'], count: 1 });
+  const look = stack.render.holdRequest({ method: 'GET', route: '/services/{serviceId}/deploys', apiKey: u.apiKey });
+  t.teardown(look.release);
+  const res = await u.agent.post('/api/render/deploy', { github_repo: `${login}/app`, project_name: login });
+  t.is(res.status, 202, res.text);
+  await look.arrived;
+  await cancelSignOutRelease(t, u, res.json.id, look);
+  const rec = await leftReason(login, res.json.id);
+  t.is(rec.status, 'canceled');
+  t.regex(rec.failure?.message ?? '', /was not canceled there/, 'the record says Render may still build it');
+});
+
+test.serial('cancel, then sign-out, while Render creates the service: its first deploy is not canceled with the key', async (t) => {
+  const login = 'cso-creating';
+  const u = await signedInWithKey(stack, login);
+  addNodeRepo(stack, login, 'app');
+  t.teardown(stack.render.holdPhase({ serviceName: login }, 'build_in_progress'));
+  const creation = stack.render.holdRequest({ method: 'POST', route: '/services', apiKey: u.apiKey });
+  t.teardown(creation.release);
+  const res = await u.agent.post('/api/render/deploy', { github_repo: `${login}/app`, project_name: login });
+  t.is(res.status, 202, res.text);
+  await creation.arrived;
+  await cancelSignOutRelease(t, u, res.json.id, creation);
+  const rec = await leftReason(login, res.json.id);
+  t.is(rec.status, 'canceled');
+  t.truthy(rec.serviceId, 'the record names the service');
+  t.regex(rec.failure?.message ?? '', /was not canceled there/, 'the record says Render may still build it');
+});
+
+test.serial('cancel, then sign-out, while a redeploy\'s ask is on its way: the deploy it made is not canceled with the key', async (t) => {
+  const u = await liveService(stack, 'cso-asking');
+  const ask = stack.render.holdRequest({ method: 'POST', route: '/services/{serviceId}/deploys', apiKey: u.apiKey });
+  t.teardown(ask.release);
+  t.teardown(stack.render.holdPhase({ serviceId: u.serviceId }, 'build_in_progress'));
+  const res = await u.agent.post(`/api/render/services/${u.serviceId}/redeploy`);
+  t.is(res.status, 202, res.text);
+  await ask.arrived;
+  await cancelSignOutRelease(t, u, res.json.id, ask);
+  const rec = await leftReason('cso-asking', res.json.id);
+  t.is(rec.status, 'canceled');
+  t.regex(rec.failure?.message ?? '', /was not canceled there/, 'the record says Render may still build it');
+});
+
+test.serial('a cancel whose run, mid-step, ends just after it: one follow-up, not a second that finds the X-Render-Api-Key session gone and says the deploy was left on Render', async (t) => {
+  // The route waits up to 5 s for a run holding the job (deployQueue.ts requeueDeployJob). A run that
+  // ended within that wait had already followed the cancel up (deployTask.ts runEnded: canceled the
+  // service's first deploy, then ended the per-request key session); the route then removed its
+  // completed job and added it again, and that second run, with no key session left, wrote on the
+  // record that the deploy on Render was not canceled because the user signed out.
+  const login = 'cfu-keysess';
+  stack.github.addUser({ id: 9301, login });
+  const token = stack.github.issueToken(login);
+  const apiKey = `rnd_cfukeysess${'k'.repeat(24)}`;
+  const accountId = stack.render.addAccount({ apiKey, workspaces: [{ name: `${login} ws` }] }).id;
+  addNodeRepo(stack, login, 'app');
+  t.teardown(stack.render.holdPhase({ serviceName: login }, 'build_in_progress'));
+  const plain = new Agent(stack.url, { authorization: `Bearer ${token}` });
+  const ci = new Agent(stack.url, { authorization: `Bearer ${token}`, 'x-render-api-key': apiKey });
+  stack.render.setFault({ method: 'POST', route: '/services', apiKey, kind: 'without', fields: ['deployId'], count: 1 });
+  const look = stack.render.holdRequest({ method: 'GET', route: '/services/{serviceId}/deploys', apiKey });
+  t.teardown(look.release);
+  const res = await ci.post('/api/render/deploy', { github_repo: `${login}/app`, project_name: login });
+  t.is(res.status, 202, res.text);
+  await look.arrived;
+  const canceling = plain.post(`/api/render/deployments/${res.json.id}/cancel`);
+  await until('the record canceled', async () => (await plain.get(`/api/render/deployments/${res.json.id}`)).json.status === 'canceled', 10_000);
+  look.release();
+  const canceled = await canceling;
+  t.is(canceled.status, 200, canceled.text);
+  const stopped = await until('the first deploy canceled on Render', async () => renderCalls(stack, accountId, 'POST', '/services/{serviceId}/deploys/{deployId}/cancel').find((c) => c.status === 200), 10_000).catch(() => null);
+  t.truthy(stopped, 'the run that held the job canceled the first deploy');
+  await new Promise((r) => setTimeout(r, 2_000));
+  const rec = (await plain.get(`/api/render/deployments/${res.json.id}`)).json;
+  t.is(rec.status, 'canceled');
+  t.is(rec.failure?.message, 'You canceled this deploy.', 'the record says what happened: the deploy on Render was canceled');
+  t.is((await renderDeploysOf(stack, apiKey, rec.serviceId))[0]?.status, 'canceled');
+});
