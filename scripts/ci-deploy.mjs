@@ -43,7 +43,7 @@ const apiKey = need('RENDER_API_KEY');
 const repo = need('GITHUB_REPOSITORY');
 const branch = (env.GITHUB_REF_NAME ?? '').trim() || undefined;
 const sha = (env.GITHUB_SHA ?? '').trim();
-// Lowercase as the deploy makes it (Render's names are): the look-up compares it with the names Render lists.
+// Lowercase as the deploy makes it (Render's names are): the look-up asks for it and compares it with the names listed.
 const serviceName = ((env.SERVICE_NAME ?? '').trim() || repo.split('/')[1]).toLowerCase();
 // A duration like '30m' read as NaN: no deadline ever came, and a NaN or zero interval polled without pause.
 const seconds = (name, fallback) => {
@@ -131,7 +131,15 @@ const deploy = (idem) => api('POST', '/api/render/deploy', { body: deployBody, h
 
 // Render's repo is a URL (https://github.com/owner/name); GitHub's names are case-insensitive.
 const repoOf = (url) => (url ?? '').replace(/^https?:\/\/github\.com\//i, '').replace(/\.git$/i, '').replace(/\/+$/, '').toLowerCase();
-const listed = await api('GET', '/api/render/services', { headers: key, retry: true });
+// The services named SERVICE_NAME only (GET /api/render/services/lookup): the orchestrator reads Render's
+// list filtered by name and the latest deploy of those alone, not of every service of the key (the whole
+// list costs a Render read per service from the key's budget). An orchestrator older than that route
+// (404 or 405 to it) is asked for the whole list instead.
+const lookUp = async (opts) => {
+  const res = await api('GET', `/api/render/services/lookup?name=${encodeURIComponent(serviceName)}`, opts);
+  return res.status === 404 || res.status === 405 ? api('GET', '/api/render/services', opts) : res;
+};
+const listed = await lookUp({ headers: key, retry: true });
 if (listed.status !== 200 || !Array.isArray(listed.json?.services)) failWith('could not list your Render services', listed);
 const isOurs = (s) => s.name === serviceName && repoOf(s.repo) === repo.toLowerCase() && (!branch || s.branch === branch);
 const named = listed.json.services.filter((s) => s.name === serviceName);
@@ -207,7 +215,7 @@ async function finished(id) {
 async function ourServiceAppearing() {
   const until = Date.now() + Math.min(timeoutMs, 120_000);
   for (;;) {
-    const res = await api('GET', '/api/render/services', { headers: key });
+    const res = await lookUp({ headers: key });
     const services = res.status === 200 && Array.isArray(res.json?.services) ? res.json.services : [];
     const found = services.filter(isOurs);
     if (found.length === 1) return found[0];

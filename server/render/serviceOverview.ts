@@ -38,9 +38,31 @@ export async function loadServiceOverview(caller: OverviewCaller, deployments: D
   const known = deployments.servicesOfUser(caller.userId);
   known.catch(() => undefined); // awaited below; a Render failure first must not leave it unhandled
   const services = await caller.client.listServices({ ownerId: [...caller.ownerIds] });
+  const looked = await latestDeploysOf(caller, services, memo);
+  const latest = looked.map((l) => l.newest);
+  await reconcileRecords(caller, deployments, await known, services, latest);
+  return services.map((s, i) => presentService(s, latest[i], looked[i]!.beenLive ?? undefined));
+}
+
+/**
+ * The caller's services named exactly `name` (in the session's workspaces), presented as the overview
+ * presents them, for a client that wants one service (CI): Render's list filtered by name (one list
+ * call), and the latest deploy read for those services alone, not for every service of the key. Not
+ * cached and no reconciling of records: a part of the list says nothing of the services it leaves out.
+ */
+export async function loadServicesNamed(caller: OverviewCaller, name: string, memo: BeenLiveMemo): Promise<PresentedService[]> {
+  const listed = await caller.client.listServices({ ownerId: [...caller.ownerIds], name });
+  // Render's filter decides what it answers; the match here is the exact name, in these workspaces.
+  const services = listed.filter((s) => s.name === name && caller.ownerIds.includes(s.ownerId));
+  const looked = await latestDeploysOf(caller, services, memo);
+  return services.map((s, i) => presentService(s, looked[i]!.newest, looked[i]!.beenLive ?? undefined));
+}
+
+/** Each service's newest deploy and whether it has ever been live (one Render GET each, a second at most once per new deploy). */
+async function latestDeploysOf(caller: OverviewCaller, services: Service[], memo: BeenLiveMemo): Promise<Array<{ newest: Deploy | null; beenLive: boolean | null }>> {
   const remembered = services.length ? await memo.redis.mget(services.map((s) => beenLiveKey(memo, s.id))) : [];
   const learnt: Array<[string, string]> = [];
-  const looked = await mapLimited(services.map((s, i) => ({ s, known: remembered[i] ?? null })), DEPLOY_LOOKUPS, async ({ s, known }) => {
+  const looked = await mapLimited(services.map((s, i) => ({ s, known: remembered[i] ?? null })), DEPLOY_LOOKUPS, async ({ s, known }): Promise<{ newest: Deploy | null; beenLive: boolean | null }> => {
     const newest = (await caller.client.listDeploys(s.id, { limit: 1 }))[0] ?? null;
     // A card offers "Open site" only for a service that has served something. The newest deploy says so
     // when it is (or was) live, or when there is none; else (building, failed, canceled) one more GET
@@ -63,9 +85,7 @@ export async function loadServiceOverview(caller: OverviewCaller, deployments: D
     for (const [key, value] of learnt) write.set(key, value, 'EX', BEEN_LIVE_TTL_SEC);
     await write.exec();
   }
-  const latest = looked.map((l) => l.newest);
-  await reconcileRecords(caller, deployments, await known, services, latest);
-  return services.map((s, i) => presentService(s, latest[i], looked[i]!.beenLive ?? undefined));
+  return looked;
 }
 
 async function reconcileRecords(caller: OverviewCaller, deployments: DeploymentStore, known: Record<string, string>, services: Service[], latest: Array<Deploy | null>) {

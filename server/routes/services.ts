@@ -13,7 +13,7 @@ import { githubRepoOf, suggestFreeName } from '../render/serviceNames.js';
 import { callerRender, type CallerRender } from '../render/forRequest.js';
 import type { Deploy, Service } from '../render/types.js';
 import { presentService, ServiceView } from '../presenters/service.js';
-import { loadServiceOverview } from '../render/serviceOverview.js';
+import { loadServiceOverview, loadServicesNamed } from '../render/serviceOverview.js';
 import { answerDeploymentStarted, DeploymentView } from '../presenters/deployment.js';
 import { serviceToDeploy } from '../deployments/requests.js';
 import { commitShaField, IDEMPOTENCY_ERRORS, IDEMPOTENCY_HEADERS, idempotencyKeyOf } from '../deployments/input.js';
@@ -28,6 +28,11 @@ const DEPLOY_ID = /^dep-[0-9a-z]{20}$/;
 const NameCheckQuery = z.object({
   name: z.string().trim().toLowerCase().regex(/^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/, 'name: 1–63 lowercase letters, digits and hyphens, not starting or ending with a hyphen'),
   owner_id: z.string().trim().regex(/^(tea|usr|own)-[0-9a-z]{20}$/, 'owner_id must be a Render workspace id (tea-…)').optional(),
+}).strict();
+
+const ServiceLookupQuery = z.object({
+  name: z.string().trim().toLowerCase().regex(/^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/, 'name: 1–63 lowercase letters, digits and hyphens, not starting or ending with a hyphen')
+    .describe('The service name, as a deploy names it (project_name): compared lowercased and exactly'),
 }).strict();
 
 export const RollbackBody = z.object({
@@ -135,6 +140,22 @@ export function serviceRoutes(router: Router, deps: AppDeps) {
 
   router.get('/api/render/services', documented({ summary: 'The caller\'s Render services (in the workspaces of their key), with each one\'s latest deploy', tag: 'services', responses: { 200: ServiceListView } }), requireUser(), requireRenderKey(), async (ctx) => {
     ctx.body = { services: await listOwn(callerRender(deps, ctx.state)) } satisfies z.infer<typeof ServiceListView>;
+  });
+
+  // CI (scripts/ci-deploy.mjs) finds its one service by name. The whole list above reads every service's
+  // latest deploy (one Render GET each, from the key's budget): this asks Render for the services of that
+  // name alone (one list call) and reads the latest deploy of those only. Not cached, and it never
+  // touches the cached list: a filtered answer is no list of all the caller's services.
+  router.get('/api/render/services/lookup', documented({
+    summary: 'The caller\'s Render services of one name (in the workspaces of their key), with each one\'s latest deploy',
+    description: 'For API clients that want one service (CI): Render is asked for the services of that name only, and only their latest deploy is read, '
+      + 'so a call costs a Render list call and a deploy read per match, not one per service of the key. The name is compared lowercased and exactly; '
+      + 'a name in several workspaces lists one service per workspace. Not cached: the answer is Render\'s at the time of the call.',
+    tag: 'services', responses: { 200: ServiceListView },
+  }), requireUser(), requireRenderKey(), deps.rateLimits.guard('serviceLookups'), validate({ query: ServiceLookupQuery }), async (ctx) => {
+    const caller = callerRender(deps, ctx.state);
+    const services = caller.ownerIds.length === 0 ? [] : await loadServicesNamed({ client: caller.client, ownerIds: caller.ownerIds, userId: caller.userId }, ctx.input.query.name, { redis: deps.redis, prefix: deps.config.redisPrefix });
+    ctx.body = { services } satisfies z.infer<typeof ServiceListView>;
   });
 
   // The deploy form asks as the user types: is this name free in the workspace (names are unique per

@@ -23,6 +23,8 @@ export interface SecurityLimits {
   lifecycle: LimitRule;
   /** Per user: changes on a service's settings page (env vars, secret files, domains, settings). */
   serviceSettings: LimitRule;
+  /** Per user: GET /api/render/services/lookup (not cached: each spends Render reads from the caller's key). */
+  serviceLookups: LimitRule;
   /** Per user: GET /api/github/repos and /branches (each spends the caller's GitHub quota). */
   githubReads: LimitRule;
   /** Per user: GET /api/github/repos/:owner/:repo/detect (reads and parses many repository files). */
@@ -68,6 +70,8 @@ const perMinutes = (points: number, minutes: number) => ({ points, durationSec: 
  * - key setup per user: 30 per 15 min; clear key: 60 per 10 min; sign-out: 60 per 10 min. A person
  *   does each a few times a day; every one appends audit entries, so a script looping on them would
  *   otherwise grow Redis without bound (issue 11 part 4).
+ * - service look-ups by name: 300 per 10 min per user. A CI run asks once, or once a second for up to
+ *   2 minutes while another run creates its service; each spends one Render list call and a deploy read.
  * - GitHub reads: 600 per 10 min per user (the repo picker searches as you type, debounced);
  *   stack detection: 60 per 10 min per user (one detection reads up to a few dozen files).
  * - Sentinel settings: 30 per 10 min per user; Slack test messages: 5 per 10 min per user (each
@@ -93,6 +97,7 @@ const DEFAULT_LIMITS: SecurityLimits = {
   deploys: perMinutes(300, 10),
   lifecycle: perMinutes(120, 10),
   serviceSettings: perMinutes(300, 10),
+  serviceLookups: perMinutes(300, 10),
   githubReads: perMinutes(600, 10),
   detect: perMinutes(60, 10),
   sentinelSettings: perMinutes(30, 10),

@@ -20,6 +20,7 @@ const ROUTE_LIMITS: Record<RouteLimitName, { keyOf: KeyOf; message: string }> = 
   deploys: { keyOf: byUser, message: 'You are requesting deploys faster than allowed. Wait a moment; deploys already requested keep running.' },
   lifecycle: { keyOf: byUser, message: 'Too many service changes in a short time. Wait a moment, then try again.' },
   serviceSettings: { keyOf: byUser, message: 'Too many settings changes in a short time. Wait a moment, then try again; nothing was changed.' },
+  serviceLookups: { keyOf: byUser, message: 'Too many service look-ups in a short time. Wait a moment, then try again.' },
   githubReads: { keyOf: byUser, message: 'Too many GitHub lookups in a short time. Wait a moment, then try again.' },
   detect: { keyOf: byUser, message: 'Too many stack detections in a short time. Wait a moment, then pick the repository again.' },
   sentinelSettings: { keyOf: byUser, message: `Too many Sentinel changes in a short time. ${TRY_LATER}` },
@@ -54,6 +55,6 @@ export function createRouteLimits(opts: { redis: Redis; prefix: string; limits: 
 
 const LIMITER_NAMES: Record<RouteLimitName, string> = {
   signInStart: 'signin-start', signInCallback: 'signin-callback', keySetup: 'key-setup', keySetupPerUser: 'key-setup-user',
-  keyClear: 'key-clear', signOut: 'sign-out', deploys: 'deploys', lifecycle: 'lifecycle', serviceSettings: 'service-settings', githubReads: 'github-reads', detect: 'detect',
+  keyClear: 'key-clear', signOut: 'sign-out', deploys: 'deploys', lifecycle: 'lifecycle', serviceSettings: 'service-settings', serviceLookups: 'service-lookups', githubReads: 'github-reads', detect: 'detect',
   sentinelSettings: 'sentinel-settings', sentinelTest: 'sentinel-test',
 };

@@ -4,6 +4,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { dumpRedis, type Stack } from '../helpers/stack.js';
+import { createRenderClient } from '../../server/render/client.js';
 import { usePipelineStack } from '../helpers/pipelineStack.js';
 import { addNodeRepo, renderDeploysOf, until } from '../helpers/pipeline.js';
 import { startWebBehindHold } from '../helpers/redisHold.js';
@@ -17,7 +18,8 @@ let stack: Stack;
 let token: string;
 let apiKey: string;
 let accountId: string;
-usePipelineStack(test, {}, (p) => {
+// Render's creation limit lifted: one test gives a key 30 services straight on the simulator.
+usePipelineStack(test, { renderOptions: { rateLimits: { createService: { limit: 10_000 } } } }, (p) => {
   ({ stack } = p);
   stack.github.addUser({ id: 9100, login: 'ciowner' });
   token = stack.github.issuePat('ciowner');
@@ -78,6 +80,9 @@ async function proxyToOrchestrator(route: (req: IncomingMessage, res: ServerResp
     },
   };
 }
+
+/** The script's look-up of its service: by name (GET /api/render/services/lookup), or the whole list. */
+const isLookup = (req: IncomingMessage) => ['/api/render/services/lookup', '/api/render/services'].includes((req.url ?? '').split('?')[0]!);
 
 test.serial('a deploy that goes live: exit 0, the service URL printed', async (t) => {
   const { code, out } = await run('ciowner/good-app');
@@ -251,7 +256,7 @@ test.serial('two pushes close together on a new service: the second run, whose l
   const released = new Promise<void>((resolve) => { release = resolve; });
   let lookups = 0;
   const proxy = await proxyToOrchestrator((req) => {
-    if ((req.url ?? '').split('?')[0] !== '/api/render/services' || lookups++ !== 0) return undefined;
+    if (!isLookup(req) || lookups++ !== 0) return undefined;
     return async (up, res) => {
       const answered = new Response(await up.arrayBuffer(), { status: up.status, headers: up.headers });
       lookedUp();
@@ -331,6 +336,34 @@ test.serial('a SERVICE_NAME written with capitals: the next push redeploys the s
   t.is((await renderServicesNamed('capsy-app')).length, 1);
 });
 
+test.serial('a key with many services: one run reads Render for its own service only, not every service\'s latest deploy', async (t) => {
+  // The look-up read the whole service list, which reads each service's latest deploy (one Render GET
+  // each, from the key's budget of 360 a minute): 30+ reads per CI run for a key with 30 services.
+  const manyKey = `rnd_cimany${'m'.repeat(24)}`;
+  const many = stack.render.addAccount({ apiKey: manyKey, workspaces: [{ name: 'many ws' }] });
+  const render = createRenderClient({ baseUrl: stack.render.url, apiKey: manyKey });
+  for (let i = 0; i < 30; i++) {
+    await render.createService({
+      type: 'web_service', name: `crowd-${i}`, ownerId: many.workspaces[0]!.id, repo: `https://github.com/ciowner/crowd-${i}`, branch: 'main', autoDeploy: 'yes',
+      serviceDetails: { runtime: 'node', plan: 'starter', region: 'oregon', envSpecificDetails: { buildCommand: 'npm ci', startCommand: 'npm start' } },
+    });
+  }
+  addNodeRepo(stack, 'ciowner', 'crowd-app');
+  const first = await run('ciowner/crowd-app', { RENDER_API_KEY: manyKey });
+  t.is(first.code, 0, first.out);
+  const crowdApp = (await deploymentOf(first.out)).serviceId;
+  stack.github.push('ciowner', 'crowd-app', 'main', { 'package.json': JSON.stringify({ name: 'crowd-app', scripts: { start: 'node b.js' } }), 'b.js': '' });
+  const from = stack.render.calls.length;
+  const second = await run('ciowner/crowd-app', { RENDER_API_KEY: manyKey });
+  t.is(second.code, 0, second.out);
+  t.like(await deploymentOf(second.out), { kind: 'redeploy', status: 'live', serviceId: crowdApp });
+  const reads = stack.render.calls.slice(from).filter((c) => c.accountId === many.id && c.method === 'GET');
+  const elsewhere = reads.filter((c) => c.path.startsWith('/services/') && !c.path.startsWith(`/services/${crowdApp}`));
+  t.deepEqual(elsewhere.map((c) => c.path), [], 'no other service was read');
+  t.log(`${reads.length} Render reads for the run (the worker's included)`);
+  t.true(reads.length < 30, `${reads.length} Render reads for one run: ${reads.map((c) => c.path).join(', ')}`);
+});
+
 test.serial('a connection dropped while waiting (a proxy or the orchestrator restarting) is retried: exit 0 once live', async (t) => {
   // The poll answered by no one: fetch threw, and the script died with a stack trace (exit 1) while
   // the deploy went on to go live.
@@ -395,7 +428,7 @@ test.serial('a 429 or a proxy\'s 503 on the look-up or the redeploy is waited ou
   // would), and the first redeploy's answer is lost on the way back (503 after the orchestrator took it).
   const proxy = await proxyToOrchestrator((req, res) => {
     const path = (req.url ?? '').split('?')[0]!;
-    if (path === '/api/render/services' && !refused.includes('list')) {
+    if (isLookup(req) && !refused.includes('list')) {
       refused.push('list');
       res.writeHead(429, { 'content-type': 'application/json', 'retry-after': '1' });
       res.end('{"error":{"code":"rate_limited","message":"slow down"}}');

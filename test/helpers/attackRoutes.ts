@@ -81,6 +81,7 @@ export const ROUTE_CATALOG: RouteSpec[] = [
   { method: 'GET', path: '/api/github/repos/:owner/:repo/detect', access: 'user', params: { owner: 'repoOwner', repo: 'repoName' }, query: ['branch'] },
   { method: 'GET', path: '/api/github/repos/:owner/:repo/blueprint', access: 'user', params: { owner: 'repoOwner', repo: 'repoName' }, query: ['branch', 'owner_id'], renderKey: true },
   { method: 'GET', path: '/api/render/services', access: 'user', renderKey: true },
+  { method: 'GET', path: '/api/render/services/lookup', access: 'user', query: ['name'], renderKey: true },
   { method: 'GET', path: '/api/render/services/name-check', access: 'user', query: ['name', 'owner_id'], renderKey: true },
   { method: 'POST', path: '/api/render/services/:id/redeploy', access: 'user', params: { id: 'serviceId' }, body: 'read', emptyBodyValid: true, renderKey: true, validBody: () => ({ commit_sha: 'a'.repeat(40) }) },
   {

@@ -34,7 +34,7 @@ const protoKeys = Object.getOwnPropertyNames(Object.prototype).sort();
 useAttackStack(test, {
   appOptions: {
     // Only the limits are lifted (a fuzz run is a burst by design); every check they guard stays.
-    security: { limits: { keySetup: HUGE, keySetupPerUser: HUGE, keyClear: HUGE, signOut: HUGE, deploys: HUGE, lifecycle: HUGE, serviceSettings: HUGE, githubReads: HUGE, detect: HUGE, invalidKeys: { maxInvalid: 1_000_000, windowSec: 900, lockSec: 900 } } },
+    security: { limits: { keySetup: HUGE, keySetupPerUser: HUGE, keyClear: HUGE, signOut: HUGE, deploys: HUGE, lifecycle: HUGE, serviceSettings: HUGE, serviceLookups: HUGE, githubReads: HUGE, detect: HUGE, invalidKeys: { maxInvalid: 1_000_000, windowSec: 900, lockSec: 900 } } },
   },
   renderOptions: { rateLimits: { read: { limit: 100_000 }, write: { limit: 100_000 }, createService: { limit: 10_000 } } },
 }, async (s) => {

@@ -329,6 +329,39 @@ test('a revoked key on a lifecycle route is a clean 400 render_key_invalid, not 
   t.false(res.text.includes(rev.apiKey));
 });
 
+test('lookup by name: only the caller\'s services of that exact name, the latest deploy read for them alone; the cached list untouched; bad input is a 400', async (t) => {
+  // CI (scripts/ci-deploy.mjs) finds its service by name: the whole list read every service's latest
+  // deploy, one Render GET each, for a run that uses one service.
+  const lou = await tenant('svc-lou');
+  const other = await tenant('svc-lou-other');
+  for (let i = 0; i < 30; i++) await createService(lou, `lou-${i}`);
+  const app = await createService(lou, 'lou-app');
+  await createService(lou, 'lou-app-2');
+  const theirs = await createService(other, 'lou-app');
+  const deployReads = () => stack.render.calls.filter((c) => c.accountId === lou.account.id && c.route === '/services/{serviceId}/deploys');
+  const before = { deploys: deployReads().length, lists: listCalls(lou) };
+  const res = await lou.agent.get('/api/render/services/lookup?name=Lou-App');
+  t.is(res.status, 200, res.text);
+  t.deepEqual(res.json.services.map((s: PresentedService) => s.id), [app.id], 'exactly the name, and never another tenant\'s');
+  t.false(res.text.includes(theirs.id));
+  for (const s of res.json.services) t.deepEqual(Object.keys(s).sort(), SERVICE_FIELDS);
+  t.like(res.json.services[0], { name: 'lou-app', repo: 'https://github.com/acme/lou-app', branch: 'main' });
+  t.is(listCalls(lou) - before.lists, 1, 'one list call, filtered by name on Render');
+  const read = deployReads().slice(before.deploys);
+  t.true(read.length >= 1 && read.every((c) => c.path.startsWith(`/services/${app.id}/`)), `deploy reads: ${read.map((c) => c.path).join(', ')}`);
+  t.deepEqual((await lou.agent.get('/api/render/services/lookup?name=lou-none')).json, { services: [] });
+  // Not the cached list: the whole list still has every service, and a lookup after it does not shrink it.
+  t.is((await lou.agent.get('/api/render/services')).json.services.length, 32);
+  t.is((await lou.agent.get('/api/render/services/lookup?name=lou-app')).json.services.length, 1);
+  t.is((await lou.agent.get('/api/render/services')).json.services.length, 32);
+  for (const q of ['', 'name=', 'name=-bad-', `name=${'a'.repeat(64)}`, 'name=a_b', 'name=ok&extra=1', 'name=a&name=b']) {
+    const bad = await lou.agent.get(`/api/render/services/lookup?${q}`);
+    t.is(bad.status, 400, q);
+    t.is(bad.json.error.code, 'validation_failed', q);
+  }
+  t.is((await stack.agent().get('/api/render/services/lookup?name=lou-app')).status, 401);
+});
+
 test('name-check: free or taken in the chosen workspace, with a free suggestion; bad input is a 400', async (t) => {
   const nia = await tenant('svc-nia');
   const other = await tenant('svc-nia-other');
