@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import { deleteIfOurs } from '../redisOwned.js';
 import { redisScript } from '../redisScript.js';
+import { canceledWhileAsking } from './cancel.js';
 import type { DeploymentKeys } from './storeKeys.js';
 import { ORCHESTRATOR_PHASES, type DeploymentRecord } from './types.js';
 
@@ -13,7 +14,8 @@ import { ORCHESTRATOR_PHASES, type DeploymentRecord } from './types.js';
 // held up (the key's Render budget, a 429's Retry-After) let a newer commit be checked and triggered
 // meanwhile, reaching Render first: the older one, triggered after, went live over it. So the lock is
 // held from before the check reads to Render's answer to the trigger (the deployment has a deploy id
-// or has moved on to Render's statuses), or the deployment's end; a deployment that finds it held waits
+// or has moved on to Render's statuses), or the deployment's end (one canceled while its ask was on its
+// way: until the deploy that ask made is canceled on Render, doneWithLock); a deployment that finds it held waits
 // as a delayed job, and the holder's own waits (delayed jobs too) take it again each run, which renews it.
 
 /**
@@ -36,15 +38,23 @@ redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 if cur == ARGV[1] then return 2 end
 return 1`);
 
+/** Renew the lock's expiry while it is still ARGV[1]'s. */
+const RENEW = redisScript(`if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0`);
+
 const beforeRender = new Set<string>(ORCHESTRATOR_PHASES);
 
 /**
  * A holder done with the lock: Render has answered its trigger (a deploy id recorded, or Render's
  * statuses: the next deployment's check sees that deploy on Render, and any deploy it asks for comes
  * after), or it ended, or its record is gone or refused. One whose commit is recorded but whose
- * trigger is not answered yet (waiting for the budget or a Retry-After, its ask on its way) is not.
+ * trigger is not answered yet (waiting for the budget or a Retry-After, its ask on its way) is not;
+ * nor is one canceled while its ask was on its way (cancel.ts canceledWhileAsking): the deploy that ask
+ * made may be on Render, in flight, until its run or its job cancels it there (a check meanwhile would
+ * take it for a deploy under way and deploy nothing), so that run or job gives the lock back once the
+ * deploy is canceled, or found to be none (workers/tasks/canceledAsk.ts), or the lock expires.
  */
-const doneWithLock = (rec: DeploymentRecord | null) => rec === null || !!rec.deployId || !beforeRender.has(rec.status);
+const doneWithLock = (rec: DeploymentRecord | null) =>
+  rec === null || (!canceledWhileAsking(rec) && (!!rec.deployId || !beforeRender.has(rec.status)));
 
 /** What takeRedeployCheck found: the lock already this deployment's (renewed), taken now, or held by another. */
 export type RedeployCheckTake = 'held' | 'taken' | false;
@@ -68,6 +78,8 @@ export function createRedeployChecks(opts: { redis: Redis; keys: DeploymentKeys;
       const again = await TAKE(redis, [key], [id, REDEPLOY_CHECK_MS, holder]);
       return again === 2 ? 'held' : again === 1 ? 'taken' : false;
     },
+    /** Renew it for another REDEPLOY_CHECK_MS while it is still this deployment's (a canceled ask's job waiting). */
+    renewRedeployCheck: async (serviceId: string, id: string) => Number(await RENEW(redis, [keys.redeployCheck(serviceId)], [id, REDEPLOY_CHECK_MS])) === 1,
     /** Give it back (only while it is still this deployment's: compare and delete). */
     releaseRedeployCheck: (serviceId: string, id: string) => deleteIfOurs(redis, keys.redeployCheck(serviceId), id),
   };

@@ -1,6 +1,6 @@
 import test, { type ExecutionContext } from 'ava';
 import type { Stack } from '../helpers/stack.js';
-import { usePipelineStack } from '../helpers/pipelineStack.js';
+import { usePipelineStack, type PipelineStack } from '../helpers/pipelineStack.js';
 import { Agent } from '../helpers/agent.js';
 import { addNodeRepo, liveService, renderCalls, renderDeploysOf, signedInWithKey, until } from '../helpers/pipeline.js';
 
@@ -13,7 +13,11 @@ import { addNodeRepo, liveService, renderCalls, renderDeploysOf, signedInWithKey
 // client to canceledAsk.ts, which then never looked at the session again.
 
 let stack: Stack;
-usePipelineStack(test, {}, (p) => ({ stack } = p));
+let pipeline: PipelineStack;
+usePipelineStack(test, {}, (p) => {
+  pipeline = p;
+  ({ stack } = p);
+});
 
 const callsOf = (accountId: string) => stack.render.calls.filter((c) => c.accountId === accountId).map((c) => `${c.method} ${c.route}`);
 
@@ -119,4 +123,42 @@ test.serial('a cancel whose run, mid-step, ends just after it: one follow-up, no
   t.is(rec.status, 'canceled');
   t.is(rec.failure?.message, 'You canceled this deploy.', 'the record says what happened: the deploy on Render was canceled');
   t.is((await renderDeploysOf(stack, apiKey, rec.serviceId))[0]?.status, 'canceled');
+});
+
+test.serial('a canceled redeploy\'s follow-up that Render keeps answering 429: given up at the watch\'s bound, the record says its deploy may still run', async (t) => {
+  // followCanceledAsk delayed itself on every 429 (and on every exhausted key budget) without looking at
+  // the time: the other failures give up once the watch would have and say so on the record; this one
+  // looked again for as long as Render kept refusing.
+  const u = await liveService(stack, 'cfu-ratelimited');
+  // The only worker for this test gives up on an unmatched ask (and on anything else) after 3 s.
+  await pipeline.worker.close(5_000);
+  const bounded = await pipeline.startWorker({ watch: { maxMs: 3_000, queuedUnmatchedMs: 3_000 } });
+  try {
+    const ask = stack.render.holdRequest({ method: 'POST', route: '/services/{serviceId}/deploys', apiKey: u.apiKey });
+    t.teardown(ask.release);
+    t.teardown(stack.render.holdPhase({ serviceId: u.serviceId }, 'build_in_progress'));
+    const res = await u.agent.post(`/api/render/services/${u.serviceId}/redeploy`);
+    t.is(res.status, 202, res.text);
+    await ask.arrived;
+    const canceled = await u.agent.post(`/api/render/deployments/${res.json.id}/cancel`);
+    t.is(canceled.status, 200, canceled.text);
+    // Every look for the deploy the ask made is a 429 (Retry-After 1 s).
+    const limited = stack.render.setFault({ method: 'GET', route: '/services/{serviceId}/deploys', apiKey: u.apiKey, kind: 'status', status: 429, ms: 1_000 });
+    t.teardown(() => stack.render.clearFault(limited));
+    ask.release();
+    const said = await until('the record saying the deploy may still run', async () => {
+      const rec = (await u.agent.get(`/api/render/deployments/${res.json.id}`)).json;
+      return /was not canceled there/.test(rec.failure?.message ?? '') ? rec : null;
+    }, 15_000).catch(() => null);
+    const looks = () => renderCalls(stack, u.accountId, 'GET', '/services/{serviceId}/deploys').filter((c) => c.status === 429).length;
+    t.truthy(said, `the follow-up gave up and said so (looks refused so far: ${looks()})`);
+    t.is(said?.status, 'canceled');
+    t.regex(said?.failure?.message ?? '', /^You canceled this deploy here, but its deploy on Render was not canceled there: Render kept refusing requests \(rate limited\) while it was being canceled\. /);
+    const before = looks();
+    await new Promise((r) => setTimeout(r, 2_500));
+    t.is(looks(), before, 'no look after giving up');
+  } finally {
+    await bounded.close(5_000);
+    pipeline.worker = await pipeline.startWorker();
+  }
 });

@@ -484,3 +484,50 @@ test('a redeploy whose trigger waits again and again renews its hold on the serv
   t.like(await waitFinished(u.agent, id, 30_000), { status: 'live', renderCommitId: b });
   t.is(await stack.redis.client.exists(key), 0, 'given back');
 });
+
+test('a redeploy of the commit a canceled redeploy was asking Render for waits until that deploy is canceled on Render, then deploys it', async (t) => {
+  // B (commit C) canceled while its trigger was on its way to Render: its record ended, so its hold on the
+  // service's redeploy check was taken over at once, while its deploy reached Render and was not canceled
+  // there yet. A redeploy of C asked right then saw B's deploy building on Render and deployed nothing
+  // (commit_already_deploying); B's run then canceled that deploy: C deployed by no one.
+  const u = await liveService(stack, 'rdcanceling');
+  const c = stack.github.push('rdcanceling', 'app', 'main', { 'c.txt': 'C' });
+  const key = `${stack.redis.prefix}:redeploy-check:${u.serviceId}`;
+  const releaseBuild = stack.render.holdPhase({ serviceId: u.serviceId }, 'build_in_progress');
+  t.teardown(releaseBuild);
+  const trigger = stack.render.holdRequest({ method: 'POST', route: '/services/{serviceId}/deploys', apiKey: u.apiKey });
+  t.teardown(trigger.release);
+  const ask = async (k: string) => {
+    const res = await u.agent.post(`/api/render/services/${u.serviceId}/redeploy`, { commit_sha: c }, { headers: { 'idempotency-key': k } });
+    t.is(res.status, 202, res.text);
+    return res.json.id as string;
+  };
+  const idB = await ask('canceling-b');
+  await trigger.arrived;
+  t.is(await stack.redis.client.get(key), idB, 'B holds the check while its trigger is on its way');
+  const canceled = await u.agent.post(`/api/render/deployments/${idB}/cancel`);
+  t.is(canceled.status, 200, canceled.text);
+  // B's run, answered, cancels the deploy its trigger made: that cancel is held, the deploy builds on Render.
+  const stop = stack.render.holdRequest({ method: 'POST', route: '/services/{serviceId}/deploys/{deployId}/cancel', apiKey: u.apiKey });
+  t.teardown(stop.release);
+  trigger.release();
+  await stop.arrived;
+  const deployB = (await renderDeploysOf(stack, u.apiKey, u.serviceId)).find((d) => d.commit?.id === c);
+  t.true(['created', 'build_in_progress'].includes(deployB?.status ?? ''), `B's deploy is on Render, not canceled yet: ${deployB?.status}`);
+  const idC = await ask('canceling-c');
+  const waited = await until('C waiting its turn, or decided', async () => {
+    const rec = (await u.agent.get(`/api/render/deployments/${idC}`)).json;
+    if (rec.finished || !['queued', 'verifying', 'triggering_deploy'].includes(rec.status)) return `decided: ${rec.status} ${rec.failure?.code ?? ''}`;
+    const job = await stack.web.deps.queue.getJob(idC);
+    return job && await job.getState() === 'delayed' && rec.status === 'triggering_deploy' ? 'waited' : null;
+  }, 30_000);
+  t.is(waited, 'waited', 'C waits while B\'s deploy on Render is still to be canceled');
+  stop.release();
+  await until('B\'s deploy canceled on Render', async () => (await renderDeploysOf(stack, u.apiKey, u.serviceId)).find((d) => d.id === deployB?.id)?.status === 'canceled', 15_000);
+  const decidedC = await decided(u.agent, idC);
+  t.not(decidedC.status, 'canceled', `C deployed: ${decidedC.status} ${JSON.stringify(decidedC.failure)}`);
+  releaseBuild();
+  t.like(await waitFinished(u.agent, idC, 60_000), { status: 'live', renderCommitId: c });
+  t.like((await u.agent.get(`/api/render/deployments/${idB}`)).json, { status: 'canceled' });
+  t.is(await stack.redis.client.exists(key), 0, 'given back');
+});

@@ -3,13 +3,13 @@ import { RenderApiError, type RenderClient } from '../../server/render/client.js
 import { BudgetExhausted } from '../../server/render/budget.js';
 import { discardKeySessionOf } from '../../server/bearer/keySessions.js';
 import { isInProgressOnRender } from '../../server/deployments/renderStatus.js';
-import { canceledAt, canceledCreating, firstDeployOwedCancel } from '../../server/deployments/cancel.js';
+import { canceledAt, canceledCreating, canceledWhileAsking, firstDeployOwedCancel } from '../../server/deployments/cancel.js';
 import type { DeploymentRecord } from '../../server/deployments/types.js';
 import type { DeployJobData } from '../../server/queues/deployQueue.js';
 import type { WorkerContext } from '../context.js';
 import { credentialsOrWhyNot } from './credentials.js';
 import { createRunBudget } from './runBudget.js';
-import { deployOfAsk, firstDeployOfNewService } from './ownDeploy.js';
+import { askAnsweredBy, deployOfAsk, firstDeployOfNewService } from './ownDeploy.js';
 import { delayJob } from './delayJob.js';
 import { serviceOfLostCreation } from './createService.js';
 
@@ -45,16 +45,16 @@ function deployOwedCancel(ctx: WorkerContext, rec: DeploymentRecord, render: Ren
 }
 
 /**
- * One look: cancels the deploy on Render when found running there, and returns null (done), or how
+ * One look: cancels the deploy on Render when found running there, and returns wait null (done), or how
  * long to wait before looking again; gives up once the watch would have: on a deploy never listed
- * (queuedUnmatchedMs), on one that never left Render's queue (maxMs).
+ * (queuedUnmatchedMs), on one that never left Render's queue (maxMs). `unseen`: no deploy of it listed.
  */
-async function cancelQueuedDeploy(ctx: WorkerContext, rec: DeploymentRecord, render: RenderClient): Promise<number | null> {
+async function cancelQueuedDeploy(ctx: WorkerContext, rec: DeploymentRecord, render: RenderClient): Promise<{ wait: number | null; unseen: boolean }> {
   const deploy = await deployOwedCancel(ctx, rec, render);
   // Render cancels a deploy once it has left its queue (docs/render-api.md §6.4: a queued one is a
   // 400): one still queued behind another deploy is looked at again until it has.
   if (deploy && deploy.status !== 'queued') {
-    if (!isInProgressOnRender(deploy.status)) return null;
+    if (!isInProgressOnRender(deploy.status)) return { wait: null, unseen: false };
     // Render answers 400 when it ended between our look and the cancel: nothing is left to do.
     await render.cancelDeploy(rec.serviceId!, deploy.id).catch((err: unknown) => {
       if (!(err instanceof RenderApiError) || err.status !== 400) throw err;
@@ -62,12 +62,12 @@ async function cancelQueuedDeploy(ctx: WorkerContext, rec: DeploymentRecord, ren
     ctx.logger.info({ deploymentId: rec.id, deployId: deploy.id }, firstDeployOwedCancel(rec)
       ? 'canceled on Render the new service\'s first deploy of a canceled deployment'
       : 'canceled on Render the queued deploy of a canceled deployment');
-    return null;
+    return { wait: null, unseen: false };
   }
   const asking = askingFor(ctx, rec);
-  if (asking > (deploy ? ctx.watch.maxMs : ctx.watch.queuedUnmatchedMs)) return null;
+  if (asking > (deploy ? ctx.watch.maxMs : ctx.watch.queuedUnmatchedMs)) return { wait: null, unseen: !deploy };
   const { initialMs, factor, maxDelayMs } = ctx.watch;
-  return Math.min(maxDelayMs, Math.round(initialMs + (factor - 1) * asking));
+  return { wait: Math.min(maxDelayMs, Math.round(initialMs + (factor - 1) * asking)), unseen: !deploy };
 }
 
 /**
@@ -93,45 +93,66 @@ async function leftOnRender(ctx: WorkerContext, rec: DeploymentRecord, why: stri
 /**
  * The job of a canceled deployment whose deploy on Render is owed a cancel (cancel.ts
  * cancelOwedOnRender): looks until the deploy is canceled or not to be found, then ends the per-request key the cancel left for it. Waiting and Render's hiccups are
- * delays (never a held slot, never the job's attempts); a refusal (a revoked key) ends the look.
+ * delays (never a held slot, never the job's attempts), a 429's Retry-After and the key's budget
+ * included, all within the watch's bound (retryAfterFailure); a refusal (a revoked key) ends the look.
  */
 export async function followCanceledAsk(ctx: WorkerContext, job: Job<DeployJobData>, token: string | undefined, rec: DeploymentRecord, given?: RenderClient): Promise<void> {
+  const { wait, unseen, keySessionGone } = await followUp(ctx, rec, given);
+  // A redeploy of a commit canceled while its ask was on its way holds the service's redeploy check
+  // (redeployChecks.ts doneWithLock): a check meanwhile would see the deploy that ask made in flight on
+  // Render and deploy nothing, before this job cancels it. Renewed while there may be such a deploy to
+  // cancel; given back once it is canceled (or given up on), or once Render has answered the ask by now
+  // (ownDeploy.ts askAnsweredBy) and lists no deploy of it: any deploy asked after that is not taken for it.
+  const ofCommit = rec.kind === 'redeploy' && !!rec.request.commitSha && !!rec.serviceId;
+  const answered = ofCommit && canceledWhileAsking(rec) && ctx.clock.now() > (askAnsweredBy(ctx, rec) ?? 0);
+  if (wait !== null && ofCommit && !(unseen && answered)) await ctx.deployments.renewRedeployCheck(rec.serviceId!, rec.id).catch(() => false);
+  else if (ofCommit) await ctx.deployments.releaseRedeployCheck(rec.serviceId!, rec.id).catch(() => false);
+  if (wait !== null) return delayJob(job, token, wait);
+  if (!keySessionGone) await discardKeySessionOf(ctx, rec).catch(() => undefined);
+}
+
+/** One run of the follow-up: how long to wait before the next (null: done), and whether no deploy of it was listed. */
+async function followUp(ctx: WorkerContext, rec: DeploymentRecord, given?: RenderClient): Promise<{ wait: number | null; unseen: boolean; keySessionGone?: true }> {
   // Looked at every time, the run's own client given too: a sign-out (or the key cleared or replaced)
   // after the cancel, while that run was mid-step, ended the consent its client was made under.
   const creds = await credentialsOrWhyNot(ctx, rec);
   if (typeof creds === 'string') {
     // The session or key went: nothing can be canceled with it (SECURITY.md), and the record says so.
     await leftOnRender(ctx, rec, creds === 'key_replaced' ? 'you connected another Render key before it could be' : 'you signed out or cleared your Render key before it could be');
-    return ctx.envVault.drop(rec.id);
+    await ctx.envVault.drop(rec.id);
+    return { wait: null, unseen: false, keySessionGone: true };
   }
   let render = given;
   if (!render) {
     const budget = createRunBudget(ctx, rec.keyFingerprint);
     render = ctx.upstream.render(creds.renderKey, { timeoutMs: ctx.renderTimeoutMs, beforeRequest: budget.beforeRequest });
   }
-  let wait: number | null;
   try {
     if (canceledCreating(rec)) {
       // Its service is looked up by name first: none of its own found, there is nothing to cancel.
       const noted = await serviceOfLostCreation(ctx, rec, render);
-      if (!noted) return await discardKeySessionOf(ctx, rec).catch(() => undefined);
+      if (!noted) return { wait: null, unseen: true };
       rec = noted;
     }
-    wait = await cancelQueuedDeploy(ctx, rec, render);
+    return await cancelQueuedDeploy(ctx, rec, render);
   } catch (err) {
-    if (err instanceof BudgetExhausted) return delayJob(job, token, err.retryAfterMs);
-    if (err instanceof RenderApiError && err.kind === 'rate_limited') return delayJob(job, token, err.retryAfterMs ?? 10_000);
+    const budget = err instanceof BudgetExhausted;
+    if (budget || (err instanceof RenderApiError && err.kind === 'rate_limited')) {
+      // Waited out as Render (or the key's budget) asks, within the same bound as any other failure:
+      // past it, the deploy was never seen to be canceled, and the record says it may still run.
+      if (retryAfterFailure(ctx, rec) !== null) return { wait: budget ? err.retryAfterMs : err.retryAfterMs ?? 10_000, unseen: false };
+      await leftOnRender(ctx, rec, budget ? 'your Render key\'s request budget stayed used up while it was being canceled' : 'Render kept refusing requests (rate limited) while it was being canceled');
+      return { wait: null, unseen: false };
+    }
     if (!(err instanceof RenderApiError) || err.retryable) {
-      wait = retryAfterFailure(ctx, rec);
+      const wait = retryAfterFailure(ctx, rec);
       // A new service's first deploy is known to be there (the service made it): given up on, it may still run.
       if (wait === null && newServiceFirstDeploy(rec)) await leftOnRender(ctx, rec, 'Render kept failing while it was being canceled');
-    } else {
-      ctx.logger.warn({ deploymentId: rec.id, kind: err.kind }, 'Render refused the look for a canceled deployment\'s queued deploy');
-      // A deploy or service Render no longer has runs nowhere; anything else it refused may still run.
-      if (err.kind !== 'not_found') await leftOnRender(ctx, rec, `Render refused the request (${err.kind})`);
-      wait = null;
+      return { wait, unseen: false };
     }
+    ctx.logger.warn({ deploymentId: rec.id, kind: err.kind }, 'Render refused the look for a canceled deployment\'s queued deploy');
+    // A deploy or service Render no longer has runs nowhere; anything else it refused may still run.
+    if (err.kind !== 'not_found') await leftOnRender(ctx, rec, `Render refused the request (${err.kind})`);
+    return { wait: null, unseen: false };
   }
-  if (wait !== null) return delayJob(job, token, wait);
-  await discardKeySessionOf(ctx, rec).catch(() => undefined);
 }

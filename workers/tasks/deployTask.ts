@@ -19,7 +19,7 @@ import { delayJob } from './delayJob.js';
 import { createRunBudget, type TakeAhead } from './runBudget.js';
 import { serviceGoneFailure } from './serviceGone.js';
 import { followCanceledAsk } from './canceledAsk.js';
-import { cancelOwedOnRender, lostCreationMayExist } from '../../server/deployments/cancel.js';
+import { cancelOwedOnRender, canceledWhileAsking, lostCreationMayExist } from '../../server/deployments/cancel.js';
 import { revokedFailure } from '../../server/deployments/revocation.js';
 
 // The steps live by what they talk to: githubSteps.ts (verify, detect), createService.ts (the service),
@@ -160,8 +160,10 @@ async function steps(ctx: WorkerContext, start: DeploymentRecord | null, render:
         }
         const next = await triggerDeploy(ctx, rec, render);
         if (typeof next === 'number') return next; // the new service's first deploy is not out of the way yet
-        // Render answered (a deploy, or queued behind a running one), or it ended meanwhile: the next redeploy may be checked.
-        if (ofCommit) await ctx.deployments.releaseRedeployCheck(rec.serviceId!, rec.id).catch(() => false);
+        // Render answered (a deploy, or queued behind a running one): the next redeploy may be checked. One
+        // that ended meanwhile gives it back when the run ends (deployEnded), or, canceled while its ask was
+        // on its way, once the deploy that ask made is canceled on Render (canceledAsk.ts).
+        if (ofCommit && next) await ctx.deployments.releaseRedeployCheck(rec.serviceId!, rec.id).catch(() => false);
         rec = next;
         break;
       }
@@ -188,8 +190,9 @@ async function deployEnded(ctx: WorkerContext, id: string, creds: JobCredentials
   }
   await Promise.all([
     final?.serviceId ? serviceListChanged(ctx, final) : null,
-    // A redeploy of a commit that ended holding the service's redeploy check (its trigger refused, or failing to the last try) gives it back.
-    done?.kind === 'redeploy' && done.request.commitSha && done.serviceId ? ctx.deployments.releaseRedeployCheck(done.serviceId, done.id).catch(() => false) : null,
+    // A redeploy of a commit that ended holding the service's redeploy check (its trigger refused, or failing to the last try) gives it back;
+    // one canceled while its ask was on its way, once its job has canceled the deploy that ask made (canceledAsk.ts).
+    done?.kind === 'redeploy' && done.request.commitSha && done.serviceId && !canceledWhileAsking(done) ? ctx.deployments.releaseRedeployCheck(done.serviceId, done.id).catch(() => false) : null,
     done ? ctx.deploySlack?.(done) : null,
     done && creds.githubToken ? requestCommitStatus(ctx, done, 'final') : null,
   ]);
