@@ -134,10 +134,12 @@ const repoOf = (url) => (url ?? '').replace(/^https?:\/\/github\.com\//i, '').re
 // The services named SERVICE_NAME only (GET /api/render/services/lookup): the orchestrator reads Render's
 // list filtered by name and the latest deploy of those alone, not of every service of the key (the whole
 // list costs a Render read per service from the key's budget). An orchestrator older than that route
-// (404 or 405 to it) is asked for the whole list instead.
+// (404 or 405 to it) is asked for the whole list instead, and so is one that refuses the name (400): the
+// look-up takes the deploy form's naming rule, and a service named on Render's dashboard (legacy_app.v2)
+// can still be found, and redeployed, in the whole list.
 const lookUp = async (opts) => {
   const res = await api('GET', `/api/render/services/lookup?name=${encodeURIComponent(serviceName)}`, opts);
-  return res.status === 404 || res.status === 405 ? api('GET', '/api/render/services', opts) : res;
+  return res.status === 400 || res.status === 404 || res.status === 405 ? api('GET', '/api/render/services', opts) : res;
 };
 const listed = await lookUp({ headers: key, retry: true });
 if (listed.status !== 200 || !Array.isArray(listed.json?.services)) failWith('could not list your Render services', listed);

@@ -18,13 +18,16 @@ let stack: Stack;
 let token: string;
 let apiKey: string;
 let accountId: string;
+let workspaceId: string;
 // Render's creation limit lifted: one test gives a key 30 services straight on the simulator.
 usePipelineStack(test, { renderOptions: { rateLimits: { createService: { limit: 10_000 } } } }, (p) => {
   ({ stack } = p);
   stack.github.addUser({ id: 9100, login: 'ciowner' });
   token = stack.github.issuePat('ciowner');
   apiKey = `rnd_ciowner${'s'.repeat(24)}`;
-  accountId = stack.render.addAccount({ apiKey, workspaces: [{ name: 'ci ws' }] }).id;
+  const account = stack.render.addAccount({ apiKey, workspaces: [{ name: 'ci ws' }] });
+  accountId = account.id;
+  workspaceId = account.workspaces[0]!.id;
   addNodeRepo(stack, 'ciowner', 'good-app');
   addNodeRepo(stack, 'ciowner', 'bad-app');
 });
@@ -362,6 +365,20 @@ test.serial('a key with many services: one run reads Render for its own service 
   t.deepEqual(elsewhere.map((c) => c.path), [], 'no other service was read');
   t.log(`${reads.length} Render reads for the run (the worker's included)`);
   t.true(reads.length < 30, `${reads.length} Render reads for one run: ${reads.map((c) => c.path).join(', ')}`);
+});
+
+test.serial('a SERVICE_NAME the deploy form would refuse (a service named on Render\'s dashboard) is still found and redeployed', async (t) => {
+  // The look-up by name takes the deploy's naming rule (a-z, 0-9, -); a service named legacy_app.v2 on
+  // Render was found in the whole list before it, and must still be.
+  addNodeRepo(stack, 'ciowner', 'legacy-app');
+  const render = createRenderClient({ baseUrl: stack.render.url, apiKey });
+  const svc = await render.createService({
+    type: 'web_service', name: 'legacy_app.v2', ownerId: workspaceId, repo: 'https://github.com/ciowner/legacy-app', branch: 'main', autoDeploy: 'yes',
+    serviceDetails: { runtime: 'node', plan: 'starter', region: 'oregon', envSpecificDetails: { buildCommand: 'npm ci', startCommand: 'npm start' } },
+  });
+  const res = await run('ciowner/legacy-app', { SERVICE_NAME: 'legacy_app.v2' });
+  t.is(res.code, 0, res.out);
+  t.like(await deploymentOf(res.out), { kind: 'redeploy', status: 'live', serviceId: svc.service!.id });
 });
 
 test.serial('a connection dropped while waiting (a proxy or the orchestrator restarting) is retried: exit 0 once live', async (t) => {
