@@ -12,7 +12,7 @@ export const RENDER_PLANS = ['free', 'starter', 'starter_plus', 'standard', 'sta
 /** A GitHub repository as `owner/name`. */
 export const GITHUB_REPO = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})\/(?!\.\.?$)[A-Za-z0-9._-]{1,100}$/;
 // The service name becomes the onrender.com subdomain: a DNS label.
-const SERVICE_NAME = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+export const SERVICE_NAME = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 /**
  * A branch name as `git check-ref-format --branch` accepts it, so every branch GitHub lists in the picker
  * (Dependabot's `dependabot/npm_and_yarn/@types/node-20.11.5`, `release+1.0`, `feature/#12`, non-ASCII

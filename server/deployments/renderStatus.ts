@@ -1,3 +1,4 @@
+import type { DeployStatus } from '../render/types.js';
 import type { DeploymentStatus } from './types.js';
 
 /**
@@ -28,7 +29,9 @@ export const FAILURE_TEXT: Partial<Record<DeploymentStatus, string>> = {
   canceled: 'The deploy was canceled.',
 };
 
-const IN_PROGRESS = new Set(['created', 'queued', 'build_in_progress', 'pre_deploy_in_progress', 'update_in_progress']);
+/** Render's statuses of a deploy that has not ended (queued behind another included), e.g. for a deploy list's status filter. */
+export const IN_PROGRESS_ON_RENDER: readonly DeployStatus[] = ['created', 'queued', 'build_in_progress', 'pre_deploy_in_progress', 'update_in_progress'];
+const IN_PROGRESS = new Set<string>(IN_PROGRESS_ON_RENDER);
 const FAILED = new Set(['build_failed', 'update_failed', 'pre_deploy_failed']);
 
 /** A deploy Render has not finished: a cancel can still stop it (§6.4), a service card says "deploying". */

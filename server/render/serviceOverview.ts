@@ -3,15 +3,13 @@ import type { DeploymentStore } from '../deployments/store.js';
 import { presentService, wasLive, type PresentedService } from '../presenters/service.js';
 import type { RenderClient } from './client.js';
 import { RenderApiError } from './errors.js';
-import type { Deploy, DeployStatus, Service } from './types.js';
+import type { Deploy, Service } from './types.js';
+import { IN_PROGRESS_ON_RENDER, isInProgressOnRender } from '../deployments/renderStatus.js';
 
 /** Latest-deploy look-ups in flight at once for one list (each is one Render GET from the caller's budget). */
 const DEPLOY_LOOKUPS = 6;
 
 interface OverviewCaller { client: RenderClient; ownerIds: readonly string[]; userId: number }
-
-/** Render's statuses of a deploy that has not ended (docs/render-api.md "Deploy statuses"). */
-const IN_FLIGHT: DeployStatus[] = ['created', 'queued', 'build_in_progress', 'pre_deploy_in_progress', 'update_in_progress'];
 
 /** How long what was learnt of a service's history is kept (refreshed at each learning). */
 const BEEN_LIVE_TTL_SEC = 30 * 24 * 3600;
@@ -74,10 +72,10 @@ async function latestDeploysOf(caller: OverviewCaller, services: Service[], memo
     // The same GET also lists the deploys not ended: an older one still building (the newest queued behind
     // it, or canceled while it built) may yet go live with the newest unchanged, so "never" is remembered
     // only when no other deploy is on its way.
-    const history = await caller.client.listDeploys(s.id, { status: ['live', 'deactivated', ...IN_FLIGHT], limit: 20 }).catch(() => null);
+    const history = await caller.client.listDeploys(s.id, { status: ['live', 'deactivated', ...IN_PROGRESS_ON_RENDER], limit: 20 }).catch(() => null);
     if (!history) return { newest, beenLive: null };
     const beenLive = history.some(wasLive);
-    if (beenLive || !history.some((d) => d.id !== newest.id && (d.status === undefined || IN_FLIGHT.includes(d.status)))) learnt.push([beenLiveKey(memo, s.id), `${newest.id} ${beenLive ? 1 : 0}`]);
+    if (beenLive || !history.some((d) => d.id !== newest.id && (d.status === undefined || isInProgressOnRender(d.status)))) learnt.push([beenLiveKey(memo, s.id), `${newest.id} ${beenLive ? 1 : 0}`]);
     return { newest, beenLive };
   });
   if (learnt.length) {

@@ -3,7 +3,7 @@ import type { RenderClient } from '../../server/render/client.js';
 import { detectStack, runtimeForOwnCommands, StackDetectionError } from '../../server/stacks/detect.js';
 import { repoFilesFromGitHub } from '../../server/stacks/fromGitHub.js';
 import { isTerminal, type DeploymentRecord, type TimelineEntry } from '../../server/deployments/types.js';
-import type { DeployStatus } from '../../server/render/types.js';
+import { IN_PROGRESS_ON_RENDER } from '../../server/deployments/renderStatus.js';
 import type { WorkerContext } from '../context.js';
 import type { JobCredentials } from './credentials.js';
 import { DeployFailed } from './deployFailed.js';
@@ -152,8 +152,6 @@ export async function verifyRedeployCommit(ctx: WorkerContext, rec: DeploymentRe
 const IN_FLIGHT_LOOKED_AT = 5;
 /** The service's newest other deployments of ours looked at for one in flight. */
 const OURS_LOOKED_AT = 20;
-/** Render's statuses of a deploy that has not ended (queued behind another included). */
-const IN_FLIGHT_ON_RENDER: DeployStatus[] = ['created', 'queued', 'build_in_progress', 'pre_deploy_in_progress', 'update_in_progress'];
 const isSha = (s: string | null | undefined): s is string => typeof s === 'string' && /^[0-9a-f]{40}$/.test(s);
 
 /**
@@ -173,7 +171,7 @@ const isSha = (s: string | null | undefined): s is string => typeof s === 'strin
  */
 async function notBehindLiveOrDeploying(ctx: WorkerContext, gh: GitHubClient, rec: DeploymentRecord, render: RenderClient, owner: string, name: string, branch: string, asked: string) {
   const [page, ours] = await Promise.all([
-    render.listDeploysPage(rec.serviceId!, { limit: 20, status: ['live', ...IN_FLIGHT_ON_RENDER] }),
+    render.listDeploysPage(rec.serviceId!, { limit: 20, status: ['live', ...IN_PROGRESS_ON_RENDER] }),
     commitsOfOursInFlight(ctx, rec),
   ]);
   let live = page.items.find((d) => d.status === 'live')?.commit?.id;
