@@ -2,7 +2,8 @@ import test, { type ExecutionContext } from 'ava';
 import type { Stack } from '../helpers/stack.js';
 import { usePipelineStack, type PipelineStack } from '../helpers/pipelineStack.js';
 import { Agent } from '../helpers/agent.js';
-import { addNodeRepo, liveService, renderCalls, renderDeploysOf, signedInWithKey, until } from '../helpers/pipeline.js';
+import { isInProgressOnRender } from '../../server/deployments/renderStatus.js';
+import { addNodeRepo, canceledWhileAskHeld, liveService, renderCalls, renderDeploysOf, signedInWithKey, until } from '../helpers/pipeline.js';
 
 // A user's cancel that leaves the worker's run, mid-step, to cancel a deploy on Render (the route cannot
 // take a job a run holds: deployQueue.ts requeueDeployJob), followed by a sign-out before that run's
@@ -161,4 +162,50 @@ test.serial('a canceled redeploy\'s follow-up that Render keeps answering 429: g
     await bounded.close(5_000);
     pipeline.worker = await pipeline.startWorker();
   }
+});
+
+/**
+ * A redeploy canceled while its ask is on its way: the ask's deploy builds on Render (held there), and
+ * every cancel of it the follow-up makes meets `fault` (a 503, or the connection cut). Returns the record
+ * as its owner reads it over the API once the follow-up job has ended, Render's deploy, and the cancels tried.
+ */
+async function followUpGivenUpOnCancel(t: ExecutionContext, login: string, fault: { kind: 'status'; status: number } | { kind: 'reset' }) {
+  const u = await liveService(stack, login);
+  // The only worker for this test gives up on the ask's deploy (and on a failing Render) after 3 s.
+  await pipeline.worker.close(5_000);
+  const bounded = await pipeline.startWorker({ watch: { maxMs: 3_000, queuedUnmatchedMs: 3_000 } });
+  try {
+    t.teardown(stack.render.holdPhase({ serviceId: u.serviceId }, 'build_in_progress'));
+    const failing = stack.render.setFault({ method: 'POST', route: '/services/{serviceId}/deploys/{deployId}/cancel', apiKey: u.apiKey, ...fault });
+    t.teardown(() => stack.render.clearFault(failing));
+    const id = await canceledWhileAskHeld(t, stack, u, { route: '/services/{serviceId}/deploys', path: `/api/render/services/${u.serviceId}/redeploy` });
+    const ended = await until('the follow-up job\'s end', async () => (await stack.web.deps.queue.getJob(id))?.finishedOn ?? null, 20_000).catch(() => null);
+    t.truthy(ended, 'the follow-up gave up within the watch\'s bound');
+    const tried = renderCalls(stack, u.accountId, 'POST', '/services/{serviceId}/deploys/{deployId}/cancel');
+    t.true(tried.length > 0 && tried.every((c) => c.status === (fault.kind === 'status' ? fault.status : 0)), `every cancel on Render failed (${tried.map((c) => c.status).join(', ')})`);
+    const rec = (await u.agent.get(`/api/render/deployments/${id}`)).json;
+    const ours = (await renderDeploysOf(stack, u.apiKey, u.serviceId)).find((d) => d.id !== u.firstDeployId);
+    return { rec, ours, tried: tried.length, accountId: u.accountId, apiKey: u.apiKey };
+  } finally {
+    await bounded.close(5_000);
+    pipeline.worker = await pipeline.startWorker();
+  }
+}
+
+test.serial('a canceled redeploy\'s follow-up that Render answers 503 on every cancel: given up at the watch\'s bound, the record says its deploy may still run', async (t) => {
+  // A failing Render (5xx, or unreachable) was noted on giving up only for a new service's first deploy:
+  // the deploy an ask made, found building and never canceled, was left with "You canceled this deploy."
+  const { rec, ours, apiKey } = await followUpGivenUpOnCancel(t, 'cfu-cancel503', { kind: 'status', status: 503 });
+  t.true(isInProgressOnRender(ours?.status), `the ask's deploy still runs on Render (${ours?.status})`);
+  t.is(rec.status, 'canceled');
+  t.regex(rec.failure?.message ?? '', /^You canceled this deploy here, but its deploy on Render was not canceled there: Render kept failing while it was being canceled\. Render may still build it and make it live: check the service's deploys in the Render dashboard, and cancel it there if it should not run\.$/);
+  t.false(JSON.stringify(rec).includes(apiKey), 'the record never holds the key');
+});
+
+test.serial('a canceled redeploy\'s follow-up whose every cancel loses its connection to Render: given up at the watch\'s bound, the record says its deploy may still run', async (t) => {
+  const { rec, ours, apiKey } = await followUpGivenUpOnCancel(t, 'cfu-cancelreset', { kind: 'reset' });
+  t.true(isInProgressOnRender(ours?.status), `the ask's deploy still runs on Render (${ours?.status})`);
+  t.is(rec.status, 'canceled');
+  t.regex(rec.failure?.message ?? '', /^You canceled this deploy here, but its deploy on Render was not canceled there: Render could not be reached while it was being canceled\. Render may still build it and make it live: /);
+  t.false(JSON.stringify(rec).includes(apiKey), 'the record never holds the key');
 });

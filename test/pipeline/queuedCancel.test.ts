@@ -228,3 +228,39 @@ test.serial('a cancel whose deploy still waits in Render\'s queue when the user 
   t.deepEqual(renderCalls(stack, u.accountId, 'POST', CANCEL_ROUTE).filter((c) => c.path.includes(queued.deployId)), [], 'the old key was not used after it was replaced');
   t.deepEqual(stack.render.calls.filter((c) => c.accountId === other.id).map((c) => `${c.method} ${c.route}`), ['GET /owners'], 'nor the new one for it');
 });
+
+test.serial('a redeploy canceled while its deploy, named to us, waits in Render\'s queue past the watch\'s bound: the record says that deploy may still run', async (t) => {
+  // Its follow-up stopped looking once the watch would have (maxMs) and wrote nothing: the record said
+  // "You canceled this deploy." while that deploy, still in Render's queue, built and went live once it started.
+  const u = await liveService(stack, 'queued-past-bound');
+  const { running, finishRunning } = await rollbackHeldInLastPhase(stack, u.apiKey, u.serviceId, u.firstDeployId);
+  t.teardown(finishRunning);
+  // The only worker for this test gives up on a deploy after 3 s.
+  await worker.close(5_000);
+  const bounded = await pipeline.startWorker({ watch: { maxMs: 3_000 } });
+  try {
+    const asked = await u.agent.post(`/api/render/services/${u.serviceId}/redeploy`);
+    t.is(asked.status, 202, asked.text);
+    const queued = await recordWithDeployId(u.agent, asked.json.id);
+    t.is(queued.status, 'render_queued');
+    const canceled = await u.agent.post(`/api/render/deployments/${asked.json.id}/cancel`);
+    t.is(canceled.status, 200, canceled.text);
+    const ended = await until('the follow-up job\'s end', async () => (await stack.web.deps.queue.getJob(asked.json.id))?.finishedOn ?? null, 15_000).catch(() => null);
+    t.truthy(ended, 'the follow-up gave up at the watch\'s bound');
+    const rec = (await u.agent.get(`/api/render/deployments/${asked.json.id}`)).json;
+    t.is(rec.status, 'canceled');
+    t.regex(rec.failure?.message ?? '', /^You canceled this deploy here, but its deploy on Render was not canceled there: it was still waiting in Render's queue when this app stopped looking \(Render cancels a deploy only once it starts\)\. Render may still build it and make it live: check the service's deploys in the Render dashboard, and cancel it there if it should not run\.$/);
+    // As the record says: once the deploy ahead of it ends, it runs.
+    finishRunning();
+    const after = await until('the queued deploy\'s end', async () => {
+      const d = (await renderDeploysOf(stack, u.apiKey, u.serviceId)).find((x) => x.id === queued.deployId);
+      return d && !['created', 'queued', 'build_in_progress', 'pre_deploy_in_progress', 'update_in_progress'].includes(d.status) ? d : null;
+    }, 15_000);
+    t.is(after.status, 'live', 'Render built it and made it live');
+    t.not(after.id, running);
+    t.deepEqual(renderCalls(stack, u.accountId, 'POST', CANCEL_ROUTE), [], 'nothing was canceled on Render');
+  } finally {
+    await bounded.close(5_000);
+    worker = await pipeline.startWorker();
+  }
+});

@@ -47,7 +47,8 @@ function deployOwedCancel(ctx: WorkerContext, rec: DeploymentRecord, render: Ren
 /**
  * One look: cancels the deploy on Render when found running there, and returns wait null (done), or how
  * long to wait before looking again; gives up once the watch would have: on a deploy never listed
- * (queuedUnmatchedMs), on one that never left Render's queue (maxMs). `unseen`: no deploy of it listed.
+ * (queuedUnmatchedMs), on one that never left Render's queue (maxMs: the record says it may still run).
+ * `unseen`: no deploy of it listed.
  */
 async function cancelQueuedDeploy(ctx: WorkerContext, rec: DeploymentRecord, render: RenderClient): Promise<{ wait: number | null; unseen: boolean }> {
   const deploy = await deployOwedCancel(ctx, rec, render);
@@ -65,7 +66,11 @@ async function cancelQueuedDeploy(ctx: WorkerContext, rec: DeploymentRecord, ren
     return { wait: null, unseen: false };
   }
   const asking = askingFor(ctx, rec);
-  if (asking > (deploy ? ctx.watch.maxMs : ctx.watch.queuedUnmatchedMs)) return { wait: null, unseen: !deploy };
+  if (asking > (deploy ? ctx.watch.maxMs : ctx.watch.queuedUnmatchedMs)) {
+    // Still in Render's queue, it starts once the deploy ahead of it ends: it may still run.
+    if (deploy) await leftOnRender(ctx, rec, 'it was still waiting in Render\'s queue when this app stopped looking (Render cancels a deploy only once it starts)');
+    return { wait: null, unseen: !deploy };
+  }
   const { initialMs, factor, maxDelayMs } = ctx.watch;
   return { wait: Math.min(maxDelayMs, Math.round(initialMs + (factor - 1) * asking)), unseen: !deploy };
 }
@@ -90,11 +95,21 @@ async function leftOnRender(ctx: WorkerContext, rec: DeploymentRecord, why: stri
   });
 }
 
+/** Why a follow-up that kept failing gave up, as the record says it (never the error's own text). */
+function whyGivenUp(err: unknown): string {
+  if (!(err instanceof RenderApiError)) return 'something failed on our side while it was being canceled';
+  return err.kind === 'network' || err.kind === 'timeout'
+    ? 'Render could not be reached while it was being canceled'
+    : 'Render kept failing while it was being canceled';
+}
+
 /**
  * The job of a canceled deployment whose deploy on Render is owed a cancel (cancel.ts
  * cancelOwedOnRender): looks until the deploy is canceled or not to be found, then ends the per-request key the cancel left for it. Waiting and Render's hiccups are
  * delays (never a held slot, never the job's attempts), a 429's Retry-After and the key's budget
  * included, all within the watch's bound (retryAfterFailure); a refusal (a revoked key) ends the look.
+ * Given up on while the deploy may still run on Render (still queued, Render failing, unreachable or
+ * refusing), the canceled record's reason says so and how to stop it there (leftOnRender).
  */
 export async function followCanceledAsk(ctx: WorkerContext, job: Job<DeployJobData>, token: string | undefined, rec: DeploymentRecord, given?: RenderClient): Promise<void> {
   const { wait, unseen, keySessionGone } = await followUp(ctx, rec, given);
@@ -146,9 +161,12 @@ async function followUp(ctx: WorkerContext, rec: DeploymentRecord, given?: Rende
     }
     if (!(err instanceof RenderApiError) || err.retryable) {
       const wait = retryAfterFailure(ctx, rec);
-      // A new service's first deploy is known to be there (the service made it): given up on, it may still run.
-      if (wait === null && newServiceFirstDeploy(rec)) await leftOnRender(ctx, rec, 'Render kept failing while it was being canceled');
-      return { wait, unseen: false };
+      if (wait !== null) return { wait, unseen: false };
+      // Given up while Render failed or could not be reached: the deploy was never seen canceled (nor
+      // ended), so it may still run there, whichever deploy it is, and the record says so.
+      ctx.logger.warn({ deploymentId: rec.id, kind: err instanceof RenderApiError ? err.kind : 'internal' }, 'gave up canceling on Render a canceled deployment\'s deploy');
+      await leftOnRender(ctx, rec, whyGivenUp(err));
+      return { wait: null, unseen: false };
     }
     ctx.logger.warn({ deploymentId: rec.id, kind: err.kind }, 'Render refused the look for a canceled deployment\'s queued deploy');
     // A deploy or service Render no longer has runs nowhere; anything else it refused may still run.
