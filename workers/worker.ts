@@ -1,9 +1,13 @@
-import type { Worker } from 'bullmq';
+import type { Job, Worker } from 'bullmq';
 import { LastJobWorker } from './lastJobWorker.js';
 import type { Redis } from 'ioredis';
 import { DEPLOY_QUEUE, queuePrefix, type DeployJobData } from '../server/queues/deployQueue.js';
 import { runDeployJob } from './tasks/deployTask.js';
 import type { WorkerContext } from './context.js';
+import { createRunAligner } from './runAligner.js';
+
+/** Runs following each other this closely start together (runAligner.ts): the most a run waits. */
+export const DEPLOY_RUN_WINDOW_MS = 100;
 
 export interface DeployWorkerOptions {
   /** Jobs in flight per process. Steps are short I/O; waiting is delayed jobs, so this can be high. */
@@ -11,6 +15,8 @@ export interface DeployWorkerOptions {
   /** How long a job lock lives without renewal; a killed worker's job is picked up after this. */
   lockDurationMs?: number;
   stalledIntervalMs?: number;
+  /** Runs that follow each other within this many ms start together (runAligner.ts); 0: each at once. */
+  runWindowMs?: number;
 }
 
 /**
@@ -20,7 +26,12 @@ export interface DeployWorkerOptions {
  * that crashes every worker that takes it would be retried that often too; the logs show it.
  */
 export function createDeployWorker(ctx: WorkerContext, connection: Redis, opts: DeployWorkerOptions = {}): Worker<DeployJobData> {
-  const worker = new LastJobWorker<DeployJobData>(DEPLOY_QUEUE, (job, token) => runDeployJob(ctx, job, token), {
+  const align = createRunAligner(opts.runWindowMs ?? DEPLOY_RUN_WINDOW_MS);
+  const run = async (job: Job<DeployJobData>, token: string | undefined) => {
+    await align();
+    return runDeployJob(ctx, job, token);
+  };
+  const worker = new LastJobWorker<DeployJobData>(DEPLOY_QUEUE, run, {
     connection,
     prefix: queuePrefix(ctx.config.redisPrefix),
     concurrency: opts.concurrency ?? ctx.config.workerConcurrency,
