@@ -88,10 +88,17 @@ export async function startTrackingProxy(redisUrl: string, trackedPrefix: string
   };
 }
 
+/** A SUBSCRIBE command as a client sends it (RESP: an array of bulk strings), and its first channel. */
+const SUBSCRIBE_COMMAND = /(?:^|\r\n)\*\d+\r\n\$9\r\nsubscribe\r\n\$\d+\r\n([^\r]*)/gi;
+
 /** A second web process beside `stack`'s, whose live-update hub connection goes through a proxy that can hold it. */
 export async function startWebBehindHubProxy(stack: Stack, hubHeartbeatMs: number): Promise<{ proxy: TrackingProxy; web: WebProcess; close(): Promise<void> }> {
-  // The event hub's connection: the one that subscribes to users' deployment channels.
-  const proxy = await startTrackingProxy(stack.config.redisUrl, '', (sniffed) => /SUBSCRIBE/i.test(sniffed) && sniffed.includes(`${stack.config.redisPrefix}:events:`));
+  // The event hub's connection: the one that sends SUBSCRIBE for a user's deployment channel, told by the
+  // command itself. Matching the words anywhere also took the data connection, which PUBLISHes each new
+  // stream's marker ({"type":"subscribed",…}) on that channel: its answers were held too, and a stream
+  // whose session was read from Redis (not cached in the process) hung before it subscribed.
+  const eventChannels = `${stack.config.redisPrefix}:events:`;
+  const proxy = await startTrackingProxy(stack.config.redisUrl, '', (sniffed) => [...sniffed.matchAll(SUBSCRIBE_COMMAND)].some((m) => m[1]!.startsWith(eventChannels)));
   const web = await startWeb({ config: { ...stack.config, redisUrl: proxy.url, port: await freePort() }, logger: createLogger({ level: 'silent' }), events: { heartbeatMs: hubHeartbeatMs } });
   return { proxy, web, async close() { proxy.release(); await web.close(1_000); await proxy.close(); } };
 }
