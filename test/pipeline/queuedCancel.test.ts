@@ -264,3 +264,44 @@ test.serial('a redeploy canceled while its deploy, named to us, waits in Render\
     worker = await pipeline.startWorker();
   }
 });
+
+test.serial('a redeploy canceled while its deploy, named to us, waits in Render\'s queue, and Render fails the looks for a while: the follow-up keeps looking as long as the watch would, and cancels that deploy once it starts', async (t) => {
+  // A failing look gave up once an unlisted deploy's would have (queuedUnmatchedMs), though this deploy
+  // was named to us and known to be on Render: one 5xx past that left it to build and go live.
+  const u = await liveService(stack, 'named-queued-failing');
+  const { running, finishRunning } = await rollbackHeldInLastPhase(stack, u.apiKey, u.serviceId, u.firstDeployId);
+  t.teardown(finishRunning);
+  const releaseBuild = stack.render.holdPhase({ serviceId: u.serviceId }, 'build_in_progress');
+  t.teardown(releaseBuild);
+  // The only worker for this test: an unlisted deploy is given up on after 1 s, a listed one after 30 s.
+  await worker.close(5_000);
+  const bounded = await pipeline.startWorker({ watch: { initialMs: 200, factor: 1.2, maxDelayMs: 300, maxMs: 30_000, queuedUnmatchedMs: 1_000 } });
+  try {
+    const asked = await u.agent.post(`/api/render/services/${u.serviceId}/redeploy`);
+    t.is(asked.status, 202, asked.text);
+    const queued = await recordWithDeployId(u.agent, asked.json.id);
+    t.is(queued.status, 'render_queued');
+    const askedAt = Date.now();
+    const canceled = await u.agent.post(`/api/render/deployments/${asked.json.id}/cancel`);
+    t.is(canceled.status, 200, canceled.text);
+    // Render answers 503 to the follow-up's looks at the deploy until well past the unlisted bound.
+    const failing = stack.render.setFault({ method: 'GET', route: '/services/{serviceId}/deploys/{deployId}', apiKey: u.apiKey, kind: 'status', status: 503 });
+    await until('three failed looks past the unlisted bound', async () =>
+      Date.now() - askedAt > 2_000 && renderCalls(stack, u.accountId, 'GET', '/services/{serviceId}/deploys/{deployId}').filter((c) => c.status === 503).length >= 3 ? true : null, 15_000).catch(() => null);
+    stack.render.clearFault(failing);
+    finishRunning(); // the running deploy ends: ours leaves the queue
+    const cancelCall = await until('the cancel of the deploy once it started', async () =>
+      renderCalls(stack, u.accountId, 'POST', CANCEL_ROUTE).find((c) => c.path.includes(queued.deployId) && c.status === 200), 15_000).catch(() => null);
+    releaseBuild();
+    const after = await renderDeploysOf(stack, u.apiKey, u.serviceId);
+    t.truthy(cancelCall, `the deploy is canceled on Render once it starts (${after.find((d) => d.id === queued.deployId)?.status})`);
+    t.is(after.find((d) => d.id === queued.deployId)?.status, 'canceled');
+    t.is(after.find((d) => d.id === running)?.status, 'live', 'the running deploy, someone else\'s, went on');
+    const rec = (await u.agent.get(`/api/render/deployments/${asked.json.id}`)).json;
+    t.is(rec.status, 'canceled');
+    t.is(rec.failure?.message, 'You canceled this deploy.');
+  } finally {
+    await bounded.close(5_000);
+    worker = await pipeline.startWorker();
+  }
+});

@@ -77,12 +77,13 @@ async function cancelQueuedDeploy(ctx: WorkerContext, rec: DeploymentRecord, ren
 
 /**
  * After a look or a cancel that failed (Render failing or unreachable): look again at most after the
- * watch's longest wait, or null to give up: on a deploy of an ask once an unmatched one would have been
- * (queuedUnmatchedMs), on a new service's first deploy once a failing stop would have been
- * (branchHead.ts: maxMs), here counted from the cancel.
+ * watch's longest wait, or null to give up: on a deploy of an ask not yet named to us once an unmatched
+ * one would have been (queuedUnmatchedMs); on one known to be on Render (named to us: the record has its
+ * id) once the watch would have given it up (maxMs), as a look that succeeds does; on a new service's
+ * first deploy once a failing stop would have been (branchHead.ts: maxMs), here counted from the cancel.
  */
 function retryAfterFailure(ctx: WorkerContext, rec: DeploymentRecord): number | null {
-  const bound = newServiceFirstDeploy(rec) ? ctx.watch.maxMs : ctx.watch.queuedUnmatchedMs;
+  const bound = newServiceFirstDeploy(rec) || rec.deployId ? ctx.watch.maxMs : ctx.watch.queuedUnmatchedMs;
   return askingFor(ctx, rec) > bound ? null : ctx.watch.maxDelayMs;
 }
 
