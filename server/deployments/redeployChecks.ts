@@ -17,12 +17,15 @@ import { ORCHESTRATOR_PHASES, type DeploymentRecord } from './types.js';
 // or has moved on to Render's statuses), or the deployment's end (one canceled while its ask was on its
 // way: until the deploy that ask made is canceled on Render, doneWithLock); a deployment that finds it held waits
 // as a delayed job, and the holder's own waits (delayed jobs too) take it again each run, which renews it.
+// A hold that lapsed all the same (a wait longer than REDEPLOY_CHECK_MS) is checked again when taken back,
+// unless its ask already made a deploy on Render (verifyRedeployCommit).
 
 /**
  * Longer than the slowest run holding it (Render's list of deploys, twice at most, 15 s each; GitHub's
  * compares, two rounds, each up to 4 tries of 10 s with 14 s between; the trigger's own calls), and
- * than the holder's longest wait between two runs (a per-minute budget window, a Retry-After): each of
- * its runs renews it, so it does not lapse while the holder waits. Short enough that a lock whose
+ * than the holder's usual wait between two runs (a per-minute budget window, a Retry-After): each of
+ * its runs renews it, so it does not lapse while the holder waits (a longer wait, Render's Retry-After
+ * being uncapped, or workers down: the holder's next run checks again). Short enough that a lock whose
  * worker died is gone soon, when nothing takes it over sooner.
  */
 export const REDEPLOY_CHECK_MS = 3 * 60_000;

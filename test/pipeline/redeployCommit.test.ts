@@ -447,6 +447,77 @@ test('an older commit\'s redeploy whose trigger Render answers 429 reaches Rende
   t.is(await stack.redis.client.exists(key), 0, 'given back');
 });
 
+test('an older commit\'s redeploy whose hold on the check lapsed while its trigger waited is checked again: a newer one asked meanwhile ends live', async (t) => {
+  // CI runs of two pushes, B then C: B checked, its ask marked and answered 429, its job delayed for a
+  // Retry-After longer than the lock's life (Render's Retry-After is not capped): B's hold lapsed. C asked
+  // then took the check, found B in flight but older (go on), and reached Render. B's next run took the
+  // lapsed lock again and, its ask marked, was not checked again: its trigger went to Render after C's,
+  // and B went live over C.
+  const u = await liveService(stack, 'rdlapse');
+  const b = stack.github.push('rdlapse', 'app', 'main', { 'b.txt': 'B' });
+  const c = stack.github.push('rdlapse', 'app', 'main', { 'c.txt': 'C' });
+  const key = `${stack.redis.prefix}:redeploy-check:${u.serviceId}`;
+  const route = '/services/{serviceId}/deploys';
+  const fault = stack.render.setFault({ method: 'POST', route, apiKey: u.apiKey, kind: 'status', status: 429, ms: 6_000, count: 1 });
+  t.teardown(() => stack.render.clearFault(fault));
+  const releaseBuild = stack.render.holdPhase({ serviceId: u.serviceId }, 'build_in_progress');
+  t.teardown(releaseBuild);
+  const asks = () => renderCalls(stack, u.accountId, 'POST', route).filter((call) => call.path.includes(u.serviceId));
+  const ask = async (sha: string) => {
+    const res = await u.agent.post(`/api/render/services/${u.serviceId}/redeploy`, { commit_sha: sha }, { headers: { 'idempotency-key': `lapse-${sha}` } });
+    t.is(res.status, 202, res.text);
+    return res.json.id as string;
+  };
+  const idB = await ask(b);
+  await until('B\'s trigger answered 429', async () => asks().some((call) => call.status === 429), 30_000);
+  t.like((await u.agent.get(`/api/render/deployments/${idB}`)).json, { status: 'triggering_deploy', commitSha: b });
+  t.is(await stack.redis.client.get(key), idB, 'B holds the check while its trigger waits');
+  await stack.redis.client.del(key); // as if B's wait had outlasted the lock's life (REDEPLOY_CHECK_MS)
+  const idC = await ask(c);
+  const askedC = await decided(u.agent, idC);
+  t.true(['created', 'build_in_progress'].includes(askedC.status) && !!askedC.deployId, `C reached Render: ${askedC.status} ${JSON.stringify(askedC.failure)}`);
+  t.is(await (await stack.web.deps.queue.getJob(idB))?.getState(), 'delayed', 'B still waits for Retry-After: C reached Render first');
+
+  const doneB = await decided(u.agent, idB);
+  t.is(doneB.status, 'canceled', `${doneB.status} ${JSON.stringify(doneB.failure)}`);
+  t.is(doneB.failure?.code, 'newer_commit_deploying');
+  t.true(doneB.failure.message.includes(c), doneB.failure.message);
+  t.like(doneB, { commitSha: b, deployId: null });
+  await until('the check given back', async () => await stack.redis.client.exists(key) === 0, 5_000);
+  releaseBuild();
+  t.like(await waitFinished(u.agent, idC, 60_000), { status: 'live', renderCommitId: c });
+  const deploys = await renderDeploysOf(stack, u.apiKey, u.serviceId);
+  t.false(deploys.some((d) => d.commit?.id === b), 'B was never deployed');
+  t.is(deploys.find((d) => d.status === 'live')?.commit?.id, c, 'C is live');
+  t.is(asks().length, 2, 'B\'s refused ask and C\'s');
+});
+
+test('a redeploy whose ask reached Render and whose hold on the check lapsed before the answer was taken adopts its deploy: not checked again, not asked twice', async (t) => {
+  // The check after a lapse is for an ask that made no deploy: one Render has (its answer lost) is queued
+  // before any asked since, and checked again it would be taken for a deploy of the same commit in flight.
+  const u = await liveService(stack, 'rdlapseout');
+  const b = stack.github.push('rdlapseout', 'app', 'main', { 'b.txt': 'B' });
+  const key = `${stack.redis.prefix}:redeploy-check:${u.serviceId}`;
+  const route = '/services/{serviceId}/deploys';
+  const fault = stack.render.setFault({ method: 'POST', route, apiKey: u.apiKey, kind: 'without', fields: ['id'], count: 1 });
+  t.teardown(() => stack.render.clearFault(fault));
+  const res = await u.agent.post(`/api/render/services/${u.serviceId}/redeploy`, { commit_sha: b }, { headers: { 'idempotency-key': `lapseout-${b}` } });
+  t.is(res.status, 202, res.text);
+  const id = res.json.id as string;
+  await until('B\'s deploy made on Render, its answer unusable, its job waiting to retry', async () =>
+    triggers(u.accountId, u.serviceId) === 1 && await (await stack.web.deps.queue.getJob(id))?.getState() === 'delayed', 30_000);
+  t.like((await u.agent.get(`/api/render/deployments/${id}`)).json, { status: 'triggering_deploy', commitSha: b, deployId: null });
+  t.is(await stack.redis.client.get(key), id);
+  await stack.redis.client.del(key); // as if the retry had come after the lock's life (REDEPLOY_CHECK_MS)
+  const done = await waitFinished(u.agent, id, 60_000);
+  t.like(done, { status: 'live', renderCommitId: b }, JSON.stringify(done.failure));
+  const deploys = (await renderDeploysOf(stack, u.apiKey, u.serviceId)).filter((d) => d.commit?.id === b);
+  t.is(deploys.length, 1, 'B built once');
+  t.is(done.deployId, deploys[0]?.id, 'the deploy its first ask made');
+  t.is(triggers(u.accountId, u.serviceId), 1, 'asked of Render once');
+  t.is(await stack.redis.client.exists(key), 0, 'given back');
+});
+
 test('a redeploy whose trigger Render refuses ends failed and gives the service\'s redeploy check back', async (t) => {
   // Held from the check to Render's answer: a refusal (not a wait) must not leave it held until it expires.
   const u = await liveService(stack, 'rdrefused');

@@ -7,6 +7,7 @@ import { IN_PROGRESS_ON_RENDER } from '../../server/deployments/renderStatus.js'
 import type { WorkerContext } from '../context.js';
 import type { JobCredentials } from './credentials.js';
 import { DeployFailed } from './deployFailed.js';
+import { deployOfAsk } from './ownDeploy.js';
 import { withServiceType } from './serviceType.js';
 
 // The GitHub steps of a deploy (workers/tasks/deployTask.ts): verifying → detecting → creating_service.
@@ -111,7 +112,8 @@ const REDEPLOY_CHECK_WAIT_MS = 1_000;
  * the next one's check sees this one's deploy on Render and any deploy it asks for comes after it, even
  * when this one's trigger waits for the budget or a Retry-After. Every run of the deployment in
  * triggering_deploy comes here first and takes the lock again, which renews it; a run that finds its
- * commit recorded and the lock still its own (or its ask of Render already out) does not check again.
+ * commit recorded and the lock still its own does not check again, nor one whose lock lapsed but whose
+ * ask reached Render (a deploy of it there); one whose lock lapsed before its ask made a deploy does.
  * Returns the ms to wait (as a delayed job, no worker slot held) while another deployment holds it.
  */
 export async function verifyRedeployCommit(ctx: WorkerContext, rec: DeploymentRecord, creds: JobCredentials, render: RenderClient): Promise<DeploymentRecord | number | null> {
@@ -119,12 +121,25 @@ export async function verifyRedeployCommit(ctx: WorkerContext, rec: DeploymentRe
   // Taken before any GitHub call: a run that waits its turn spends nothing but this look.
   const took = await ctx.deployments.takeRedeployCheck(rec.serviceId!, rec.id);
   if (!took) return REDEPLOY_CHECK_WAIT_MS + Math.floor(Math.random() * 250);
-  // Checked under this lock by an earlier run (its trigger waited, or its worker died after the check),
-  // or its ask already out (adopted, not asked twice, by triggerDeploy). A commit recorded under a lock
-  // that lapsed meanwhile (no run for REDEPLOY_CHECK_MS) is checked again: another may have gone ahead.
-  if (rec.commitSha === asked && (took === 'held' || rec.deployRequestedAt)) return rec;
+  // Checked under this lock by an earlier run (its trigger waited, or its worker died after the check).
+  if (rec.commitSha === asked && took === 'held') return rec;
   const giveBack = () => ctx.deployments.releaseRedeployCheck(rec.serviceId!, rec.id).catch(() => false);
   try {
+    // A commit recorded under a lock that lapsed meanwhile (no run for REDEPLOY_CHECK_MS: a Retry-After of
+    // minutes, workers down) is checked again: a newer commit's redeploy may have been checked and sent to
+    // Render meanwhile, and this trigger would reach Render after it and go live over it. Unless its ask
+    // reached Render already: that deploy is adopted, not asked twice (triggerDeploy), and is queued before
+    // any asked since. An ask marked that made no deploy (answered 429, never sent) is unmarked first, so a
+    // check that ends the deployment does not leave it waiting for a deploy to cancel (cancel.ts canceledWhileAsking).
+    if (rec.commitSha === asked && rec.deployRequestedAt) {
+      if (await deployOfAsk(ctx, render, rec)) return rec;
+      const unmarked = await ctx.deployments.update(rec.id, { deployRequestedAt: null });
+      if (!unmarked) {
+        await giveBack(); // ended elsewhere meanwhile
+        return null;
+      }
+      rec = unmarked;
+    }
     if (!creds.githubToken) throw new DeployFailed({ code: 'github_token_missing', message: 'Your GitHub authorization is missing. Sign in again.' }, 'credentials_revoked');
     if (!rec.request.githubRepo || !rec.request.branch) {
       throw new DeployFailed({ code: 'commit_not_supported', message: 'This service is not built from a GitHub repository branch, so a chosen commit cannot be deployed. Nothing was deployed; redeploy without commit_sha.' });
