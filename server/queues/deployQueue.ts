@@ -14,6 +14,8 @@ export interface DeployJobData {
   deploymentId: string;
   userId: number;
   requestMac: string;
+  /** A canceled deployment's follow-up has listed the deploy it owes a cancel (workers/tasks/canceledAsk.ts). */
+  owedDeployListed?: boolean;
 }
 
 /**

@@ -305,3 +305,54 @@ test.serial('a redeploy canceled while its deploy, named to us, waits in Render\
     worker = await pipeline.startWorker();
   }
 });
+
+test.serial('a redeploy canceled while render_queued with no deploy id, whose deploy its follow-up then finds queued, and Render fails the looks for a while: the follow-up keeps looking as the watch would, and cancels that deploy once it starts', async (t) => {
+  // Found by what was asked (never named on the record), the deploy is as surely on Render as one named
+  // to us; a failing look past the unlisted bound (queuedUnmatchedMs) gave it up all the same.
+  const u = await liveService(stack, 'found-queued-failing');
+  const { running, finishRunning } = await rollbackHeldInLastPhase(stack, u.apiKey, u.serviceId, u.firstDeployId);
+  t.teardown(finishRunning);
+  const releaseBuild = stack.render.holdPhase({ serviceId: u.serviceId }, 'build_in_progress');
+  t.teardown(releaseBuild);
+  // The only worker for this test: an unlisted deploy is given up on after 1 s, a listed one after 30 s.
+  await worker.close(5_000);
+  const bounded = await pipeline.startWorker({ watch: { initialMs: 200, factor: 1.2, maxDelayMs: 300, maxMs: 30_000, queuedUnmatchedMs: 1_000 } });
+  try {
+    // The deploy list answers nothing while the deployment is asked for: it stays render_queued, no deploy id.
+    const empty = stack.render.setFault({ method: 'GET', route: LIST_ROUTE, apiKey: u.apiKey, kind: 'body', body: [] });
+    t.teardown(() => stack.render.clearFaults());
+    const asked = await u.agent.post(`/api/render/services/${u.serviceId}/redeploy`);
+    t.is(asked.status, 202, asked.text);
+    const queued = await waitStatus(u.agent, asked.json.id, 'render_queued');
+    t.is(queued.deployId ?? null, null);
+    const askedAt = Date.now();
+    const canceled = await u.agent.post(`/api/render/deployments/${asked.json.id}/cancel`);
+    t.is(canceled.status, 200, canceled.text);
+    stack.render.clearFault(empty);
+    const ours = await until('the redeploy\'s deploy on Render', async () =>
+      (await renderDeploysOf(stack, u.apiKey, u.serviceId)).find((d) => d.trigger === 'api'));
+    t.is(ours.status, 'queued');
+    const listedBefore = renderCalls(stack, u.accountId, 'GET', LIST_ROUTE).length;
+    // The follow-up has seen its deploy listed; from now on Render answers 503 to its looks, past the unlisted bound.
+    await until('the follow-up\'s look that lists the deploy', async () =>
+      renderCalls(stack, u.accountId, 'GET', LIST_ROUTE).slice(listedBefore).some((c) => c.status === 200) ? true : null, 10_000);
+    const failing = stack.render.setFault({ method: 'GET', route: LIST_ROUTE, apiKey: u.apiKey, kind: 'status', status: 503 });
+    await until('three failed looks past the unlisted bound', async () =>
+      Date.now() - askedAt > 2_000 && renderCalls(stack, u.accountId, 'GET', LIST_ROUTE).filter((c) => c.status === 503).length >= 3 ? true : null, 15_000).catch(() => null);
+    stack.render.clearFault(failing);
+    finishRunning(); // the running deploy ends: ours leaves the queue
+    const cancelCall = await until('the cancel of the deploy once it started', async () =>
+      renderCalls(stack, u.accountId, 'POST', CANCEL_ROUTE).find((c) => c.path.includes(ours.id) && c.status === 200), 15_000).catch(() => null);
+    releaseBuild();
+    const after = await renderDeploysOf(stack, u.apiKey, u.serviceId);
+    t.truthy(cancelCall, `the deploy is canceled on Render once it starts (${after.find((d) => d.id === ours.id)?.status})`);
+    t.is(after.find((d) => d.id === ours.id)?.status, 'canceled');
+    t.is(after.find((d) => d.id === running)?.status, 'live', 'the running deploy, someone else\'s, went on');
+    const rec = (await u.agent.get(`/api/render/deployments/${asked.json.id}`)).json;
+    t.is(rec.status, 'canceled');
+    t.is(rec.failure?.message, 'You canceled this deploy.');
+  } finally {
+    await bounded.close(5_000);
+    worker = await pipeline.startWorker();
+  }
+});

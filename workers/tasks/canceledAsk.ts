@@ -50,8 +50,9 @@ function deployOwedCancel(ctx: WorkerContext, rec: DeploymentRecord, render: Ren
  * (queuedUnmatchedMs), on one that never left Render's queue (maxMs: the record says it may still run).
  * `unseen`: no deploy of it listed.
  */
-async function cancelQueuedDeploy(ctx: WorkerContext, rec: DeploymentRecord, render: RenderClient): Promise<{ wait: number | null; unseen: boolean }> {
+async function cancelQueuedDeploy(ctx: WorkerContext, rec: DeploymentRecord, render: RenderClient, seen: { listed: boolean }): Promise<{ wait: number | null; unseen: boolean }> {
   const deploy = await deployOwedCancel(ctx, rec, render);
+  if (deploy) seen.listed = true;
   // Render cancels a deploy once it has left its queue (docs/render-api.md §6.4: a queued one is a
   // 400): one still queued behind another deploy is looked at again until it has.
   if (deploy && deploy.status !== 'queued') {
@@ -79,11 +80,12 @@ async function cancelQueuedDeploy(ctx: WorkerContext, rec: DeploymentRecord, ren
  * After a look or a cancel that failed (Render failing or unreachable): look again at most after the
  * watch's longest wait, or null to give up: on a deploy of an ask not yet named to us once an unmatched
  * one would have been (queuedUnmatchedMs); on one known to be on Render (named to us: the record has its
- * id) once the watch would have given it up (maxMs), as a look that succeeds does; on a new service's
- * first deploy once a failing stop would have been (branchHead.ts: maxMs), here counted from the cancel.
+ * id, or a look of this job listed it: `listed`) once the watch would have given it up (maxMs),
+ * as a look that succeeds does; on a new service's first deploy once a failing stop would have been
+ * (branchHead.ts: maxMs), here counted from the cancel.
  */
-function retryAfterFailure(ctx: WorkerContext, rec: DeploymentRecord): number | null {
-  const bound = newServiceFirstDeploy(rec) || rec.deployId ? ctx.watch.maxMs : ctx.watch.queuedUnmatchedMs;
+function retryAfterFailure(ctx: WorkerContext, rec: DeploymentRecord, listed: boolean): number | null {
+  const bound = newServiceFirstDeploy(rec) || rec.deployId || listed ? ctx.watch.maxMs : ctx.watch.queuedUnmatchedMs;
   return askingFor(ctx, rec) > bound ? null : ctx.watch.maxDelayMs;
 }
 
@@ -113,7 +115,13 @@ function whyGivenUp(err: unknown): string {
  * refusing), the canceled record's reason says so and how to stop it there (leftOnRender).
  */
 export async function followCanceledAsk(ctx: WorkerContext, job: Job<DeployJobData>, token: string | undefined, rec: DeploymentRecord, given?: RenderClient): Promise<void> {
-  const { wait, unseen, keySessionGone } = await followUp(ctx, rec, given);
+  const listedBefore = job.data.owedDeployListed === true;
+  const seen = { listed: listedBefore };
+  const { wait, unseen, keySessionGone } = await followUp(ctx, rec, seen, given);
+  // A deploy found by what was asked is never written on the canceled record: the job remembers it was
+  // listed, so a later look that fails waits as long as for one named to us (retryAfterFailure). Set by
+  // hand in Redis it only lets the job look, at the watch's pace, until the watch's bound.
+  if (seen.listed && !listedBefore && wait !== null) await job.updateData({ ...job.data, owedDeployListed: true }).catch(() => undefined);
   // A redeploy of a commit canceled while its ask was on its way holds the service's redeploy check
   // (redeployChecks.ts doneWithLock): a check meanwhile would see the deploy that ask made in flight on
   // Render and deploy nothing, before this job cancels it. Renewed while there may be such a deploy to
@@ -127,8 +135,11 @@ export async function followCanceledAsk(ctx: WorkerContext, job: Job<DeployJobDa
   if (!keySessionGone) await discardKeySessionOf(ctx, rec).catch(() => undefined);
 }
 
-/** One run of the follow-up: how long to wait before the next (null: done), and whether no deploy of it was listed. */
-async function followUp(ctx: WorkerContext, rec: DeploymentRecord, given?: RenderClient): Promise<{ wait: number | null; unseen: boolean; keySessionGone?: true }> {
+/**
+ * One run of the follow-up: how long to wait before the next (null: done), and whether no deploy of it
+ * was listed; `seen.listed`: a look of this job (this one sets it) listed the deploy owed a cancel.
+ */
+async function followUp(ctx: WorkerContext, rec: DeploymentRecord, seen: { listed: boolean }, given?: RenderClient): Promise<{ wait: number | null; unseen: boolean; keySessionGone?: true }> {
   // Looked at every time, the run's own client given too: a sign-out (or the key cleared or replaced)
   // after the cancel, while that run was mid-step, ended the consent its client was made under.
   const creds = await credentialsOrWhyNot(ctx, rec);
@@ -150,18 +161,18 @@ async function followUp(ctx: WorkerContext, rec: DeploymentRecord, given?: Rende
       if (!noted) return { wait: null, unseen: true };
       rec = noted;
     }
-    return await cancelQueuedDeploy(ctx, rec, render);
+    return await cancelQueuedDeploy(ctx, rec, render, seen);
   } catch (err) {
     const budget = err instanceof BudgetExhausted;
     if (budget || (err instanceof RenderApiError && err.kind === 'rate_limited')) {
       // Waited out as Render (or the key's budget) asks, within the same bound as any other failure:
       // past it, the deploy was never seen to be canceled, and the record says it may still run.
-      if (retryAfterFailure(ctx, rec) !== null) return { wait: budget ? err.retryAfterMs : err.retryAfterMs ?? 10_000, unseen: false };
+      if (retryAfterFailure(ctx, rec, seen.listed) !== null) return { wait: budget ? err.retryAfterMs : err.retryAfterMs ?? 10_000, unseen: false };
       await leftOnRender(ctx, rec, budget ? 'your Render key\'s request budget stayed used up while it was being canceled' : 'Render kept refusing requests (rate limited) while it was being canceled');
       return { wait: null, unseen: false };
     }
     if (!(err instanceof RenderApiError) || err.retryable) {
-      const wait = retryAfterFailure(ctx, rec);
+      const wait = retryAfterFailure(ctx, rec, seen.listed);
       if (wait !== null) return { wait, unseen: false };
       // Given up while Render failed or could not be reached: the deploy was never seen canceled (nor
       // ended), so it may still run there, whichever deploy it is, and the record says so.
