@@ -5,7 +5,8 @@
  * process a wake-up and cold caches, 2–5× what it costs beside others (bench/README.md, `pipeline`).
  * Runs that start together send their commands in shared writes (the auto-pipelined Redis connection)
  * and read their answers in shared wake-ups for most of their steps. Measured at 50 deploys/s: worker
- * CPU per deploy 7.6–9.6 → 5.4 ms, for up to one window of delay before a run starts.
+ * CPU per deploy 7.2–11.1 → 5.3–6.9 ms, for up to one window of delay before a run starts (bench/README.md,
+ * `pipeline`, issue 17's tenth pass).
  *
  * A run that finds no other started or waiting within the last window goes at once: a lone deploy
  * (the usual case) waits for nothing. One that follows another that closely waits for the window opened
