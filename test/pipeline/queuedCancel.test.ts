@@ -1,4 +1,4 @@
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import type { Stack } from '../helpers/stack.js';
 import { usePipelineStack, QUICK_PHASES, type PipelineStack } from '../helpers/pipelineStack.js';
 import { canceledWhileAskHeld, liveService, recordWithDeployId, renderApi, renderCalls, renderDeploysOf, rollbackHeldInLastPhase, until, waitFinished, waitStatus, type TestWorker } from '../helpers/pipeline.js';
@@ -268,15 +268,7 @@ test.serial('a redeploy canceled while its deploy, named to us, waits in Render\
 test.serial('a redeploy canceled while its deploy, named to us, waits in Render\'s queue, and Render fails the looks for a while: the follow-up keeps looking as long as the watch would, and cancels that deploy once it starts', async (t) => {
   // A failing look gave up once an unlisted deploy's would have (queuedUnmatchedMs), though this deploy
   // was named to us and known to be on Render: one 5xx past that left it to build and go live.
-  const u = await liveService(stack, 'named-queued-failing');
-  const { running, finishRunning } = await rollbackHeldInLastPhase(stack, u.apiKey, u.serviceId, u.firstDeployId);
-  t.teardown(finishRunning);
-  const releaseBuild = stack.render.holdPhase({ serviceId: u.serviceId }, 'build_in_progress');
-  t.teardown(releaseBuild);
-  // The only worker for this test: an unlisted deploy is given up on after 1 s, a listed one after 30 s.
-  await worker.close(5_000);
-  const bounded = await pipeline.startWorker({ watch: { initialMs: 200, factor: 1.2, maxDelayMs: 300, maxMs: 30_000, queuedUnmatchedMs: 1_000 } });
-  try {
+  await canceledDeployOutlastsFailingLooks(t, 'named-queued-failing', async (u) => {
     const asked = await u.agent.post(`/api/render/services/${u.serviceId}/redeploy`);
     t.is(asked.status, 202, asked.text);
     const queued = await recordWithDeployId(u.agent, asked.json.id);
@@ -284,40 +276,14 @@ test.serial('a redeploy canceled while its deploy, named to us, waits in Render\
     const askedAt = Date.now();
     const canceled = await u.agent.post(`/api/render/deployments/${asked.json.id}/cancel`);
     t.is(canceled.status, 200, canceled.text);
-    // Render answers 503 to the follow-up's looks at the deploy until well past the unlisted bound.
-    const failing = stack.render.setFault({ method: 'GET', route: '/services/{serviceId}/deploys/{deployId}', apiKey: u.apiKey, kind: 'status', status: 503 });
-    await until('three failed looks past the unlisted bound', async () =>
-      Date.now() - askedAt > 2_000 && renderCalls(stack, u.accountId, 'GET', '/services/{serviceId}/deploys/{deployId}').filter((c) => c.status === 503).length >= 3 ? true : null, 15_000).catch(() => null);
-    stack.render.clearFault(failing);
-    finishRunning(); // the running deploy ends: ours leaves the queue
-    const cancelCall = await until('the cancel of the deploy once it started', async () =>
-      renderCalls(stack, u.accountId, 'POST', CANCEL_ROUTE).find((c) => c.path.includes(queued.deployId) && c.status === 200), 15_000).catch(() => null);
-    releaseBuild();
-    const after = await renderDeploysOf(stack, u.apiKey, u.serviceId);
-    t.truthy(cancelCall, `the deploy is canceled on Render once it starts (${after.find((d) => d.id === queued.deployId)?.status})`);
-    t.is(after.find((d) => d.id === queued.deployId)?.status, 'canceled');
-    t.is(after.find((d) => d.id === running)?.status, 'live', 'the running deploy, someone else\'s, went on');
-    const rec = (await u.agent.get(`/api/render/deployments/${asked.json.id}`)).json;
-    t.is(rec.status, 'canceled');
-    t.is(rec.failure?.message, 'You canceled this deploy.');
-  } finally {
-    await bounded.close(5_000);
-    worker = await pipeline.startWorker();
-  }
+    return { id: asked.json.id, deployId: queued.deployId, askedAt, lookRoute: '/services/{serviceId}/deploys/{deployId}' };
+  });
 });
 
 test.serial('a redeploy canceled while render_queued with no deploy id, whose deploy its follow-up then finds queued, and Render fails the looks for a while: the follow-up keeps looking as the watch would, and cancels that deploy once it starts', async (t) => {
   // Found by what was asked (never named on the record), the deploy is as surely on Render as one named
   // to us; a failing look past the unlisted bound (queuedUnmatchedMs) gave it up all the same.
-  const u = await liveService(stack, 'found-queued-failing');
-  const { running, finishRunning } = await rollbackHeldInLastPhase(stack, u.apiKey, u.serviceId, u.firstDeployId);
-  t.teardown(finishRunning);
-  const releaseBuild = stack.render.holdPhase({ serviceId: u.serviceId }, 'build_in_progress');
-  t.teardown(releaseBuild);
-  // The only worker for this test: an unlisted deploy is given up on after 1 s, a listed one after 30 s.
-  await worker.close(5_000);
-  const bounded = await pipeline.startWorker({ watch: { initialMs: 200, factor: 1.2, maxDelayMs: 300, maxMs: 30_000, queuedUnmatchedMs: 1_000 } });
-  try {
+  await canceledDeployOutlastsFailingLooks(t, 'found-queued-failing', async (u) => {
     // The deploy list answers nothing while the deployment is asked for: it stays render_queued, no deploy id.
     const empty = stack.render.setFault({ method: 'GET', route: LIST_ROUTE, apiKey: u.apiKey, kind: 'body', body: [] });
     t.teardown(() => stack.render.clearFaults());
@@ -333,26 +299,50 @@ test.serial('a redeploy canceled while render_queued with no deploy id, whose de
       (await renderDeploysOf(stack, u.apiKey, u.serviceId)).find((d) => d.trigger === 'api'));
     t.is(ours.status, 'queued');
     const listedBefore = renderCalls(stack, u.accountId, 'GET', LIST_ROUTE).length;
-    // The follow-up has seen its deploy listed; from now on Render answers 503 to its looks, past the unlisted bound.
+    // The follow-up has seen its deploy listed before Render starts failing its looks.
     await until('the follow-up\'s look that lists the deploy', async () =>
       renderCalls(stack, u.accountId, 'GET', LIST_ROUTE).slice(listedBefore).some((c) => c.status === 200) ? true : null, 10_000);
-    const failing = stack.render.setFault({ method: 'GET', route: LIST_ROUTE, apiKey: u.apiKey, kind: 'status', status: 503 });
+    return { id: asked.json.id, deployId: ours.id, askedAt, lookRoute: LIST_ROUTE };
+  });
+});
+
+/**
+ * A redeploy whose deploy waits in Render's queue behind a running rollback, on the only worker, which gives
+ * up on an unlisted deploy after 1 s and a listed one after 30 s. `askAndCancel` asks for it and cancels it,
+ * and says by which route the follow-up looks at that deploy; Render then answers 503 to those looks until
+ * well past the unlisted bound, and the rollback ends, so the deploy starts. The follow-up must have kept
+ * looking and canceled it on Render, the rollback going on and the record saying a plain cancel.
+ */
+async function canceledDeployOutlastsFailingLooks(
+  t: ExecutionContext, login: string,
+  askAndCancel: (u: Awaited<ReturnType<typeof liveService>>) => Promise<{ id: string; deployId: string; askedAt: number; lookRoute: string }>,
+): Promise<void> {
+  const u = await liveService(stack, login);
+  const { running, finishRunning } = await rollbackHeldInLastPhase(stack, u.apiKey, u.serviceId, u.firstDeployId);
+  t.teardown(finishRunning);
+  const releaseBuild = stack.render.holdPhase({ serviceId: u.serviceId }, 'build_in_progress');
+  t.teardown(releaseBuild);
+  await worker.close(5_000);
+  const bounded = await pipeline.startWorker({ watch: { initialMs: 200, factor: 1.2, maxDelayMs: 300, maxMs: 30_000, queuedUnmatchedMs: 1_000 } });
+  try {
+    const { id, deployId, askedAt, lookRoute } = await askAndCancel(u);
+    const failing = stack.render.setFault({ method: 'GET', route: lookRoute, apiKey: u.apiKey, kind: 'status', status: 503 });
     await until('three failed looks past the unlisted bound', async () =>
-      Date.now() - askedAt > 2_000 && renderCalls(stack, u.accountId, 'GET', LIST_ROUTE).filter((c) => c.status === 503).length >= 3 ? true : null, 15_000).catch(() => null);
+      Date.now() - askedAt > 2_000 && renderCalls(stack, u.accountId, 'GET', lookRoute).filter((c) => c.status === 503).length >= 3 ? true : null, 15_000).catch(() => null);
     stack.render.clearFault(failing);
     finishRunning(); // the running deploy ends: ours leaves the queue
     const cancelCall = await until('the cancel of the deploy once it started', async () =>
-      renderCalls(stack, u.accountId, 'POST', CANCEL_ROUTE).find((c) => c.path.includes(ours.id) && c.status === 200), 15_000).catch(() => null);
+      renderCalls(stack, u.accountId, 'POST', CANCEL_ROUTE).find((c) => c.path.includes(deployId) && c.status === 200), 15_000).catch(() => null);
     releaseBuild();
     const after = await renderDeploysOf(stack, u.apiKey, u.serviceId);
-    t.truthy(cancelCall, `the deploy is canceled on Render once it starts (${after.find((d) => d.id === ours.id)?.status})`);
-    t.is(after.find((d) => d.id === ours.id)?.status, 'canceled');
+    t.truthy(cancelCall, `the deploy is canceled on Render once it starts (${after.find((d) => d.id === deployId)?.status})`);
+    t.is(after.find((d) => d.id === deployId)?.status, 'canceled');
     t.is(after.find((d) => d.id === running)?.status, 'live', 'the running deploy, someone else\'s, went on');
-    const rec = (await u.agent.get(`/api/render/deployments/${asked.json.id}`)).json;
+    const rec = (await u.agent.get(`/api/render/deployments/${id}`)).json;
     t.is(rec.status, 'canceled');
     t.is(rec.failure?.message, 'You canceled this deploy.');
   } finally {
     await bounded.close(5_000);
     worker = await pipeline.startWorker();
   }
-});
+}
