@@ -16,12 +16,12 @@ export const FAST_WATCH = { initialMs: 40, factor: 1.2, maxDelayMs: 200 };
 export type TestWorker = WorkerProcess & { logs: string[] };
 
 /** A real worker (in this process) on the stack's config and Redis. */
-export async function startTestWorker(stack: Stack, opts: { renderLimits?: RenderLimits; concurrency?: number; commitStatus?: CommitStatusWorkerOptions; watch?: Partial<WatchPolicy>; crashPoint?: WorkerContext['crashPoint']; retryBackoffMs?: number; renderTimeoutMs?: number; clock?: Clock; orphanSweep?: OrphanSweepOptions } = {}): Promise<TestWorker> {
+export async function startTestWorker(stack: Stack, opts: { renderLimits?: RenderLimits; concurrency?: number; commitStatus?: CommitStatusWorkerOptions; watch?: Partial<WatchPolicy>; crashPoint?: WorkerContext['crashPoint']; retryBackoffMs?: number; renderTimeoutMs?: number; clock?: Clock; orphanSweep?: OrphanSweepOptions; runWindowMs?: number } = {}): Promise<TestWorker> {
   const logs: string[] = [];
   const sink = new Writable({ write(chunk, _e, cb) { logs.push(String(chunk)); cb(); } });
   const proc = await startWorker({
     config: stack.config, logger: createLogger({ level: 'debug', destination: sink }), watch: { ...FAST_WATCH, ...opts.watch }, renderLimits: opts.renderLimits,
-    workerOptions: { concurrency: opts.concurrency ?? 20, lockDurationMs: 5_000, stalledIntervalMs: 1_000 },
+    workerOptions: { concurrency: opts.concurrency ?? 20, lockDurationMs: 5_000, stalledIntervalMs: 1_000, runWindowMs: opts.runWindowMs },
     sentinel: { alerts: stack.slackAlerts }, commitStatus: opts.commitStatus, crashPoint: opts.crashPoint, retryBackoffMs: opts.retryBackoffMs,
     renderTimeoutMs: opts.renderTimeoutMs, clock: opts.clock, orphanSweep: opts.orphanSweep,
   });
