@@ -67,9 +67,12 @@ async function commandsDuring(fn: () => Promise<unknown>): Promise<number> {
     monitor.disconnect();
   }
   const from = seen.findIndex((a) => a[1] === `${mark}-start`);
+  // Up to the end marker, not the last line seen: MONITOR's lines after it (in the same read) are not the call's.
+  const to = seen.findIndex((a) => a[1] === `${mark}-end`);
   const timers = `${stack.redis.prefix}:tel:`;
-  // Any argument, not only the first: the telemetry flush is one EVALSHA whose keys follow the sha.
-  return seen.slice(from + 1, -1).filter((a) => !a.some((arg) => arg.startsWith(timers))).length;
+  // Any argument, not only the first: the telemetry flush is one EVALSHA whose keys follow the sha. Nor the
+  // caches' tracking heartbeats (a PING every 500 ms on each tracking connection): the call sends no PING.
+  return seen.slice(from + 1, to).filter((a) => a[0]?.toLowerCase() !== 'ping' && !a.some((arg) => arg.startsWith(timers))).length;
 }
 
 const entryKey = (userId: number) => audit.keys({ userId }).entries;
