@@ -20,9 +20,13 @@ test('an env var, a secret file and a domain removed in one tab, then in the oth
   await render.addCustomDomain(id, 'old.tabs-remove.example.com');
 
   const second = await context.newPage();
-  // A tab that has not heard of the removal (its event stream cut, so it polls deployments only): with
-  // its stream it would drop the row at once (the test below).
+  // A tab that has not heard of the removal: its event stream cut (with it, it would drop the row at once:
+  // the test below), and its timers held, so it does not poll either. A polling tab reads the domains
+  // again every 15 s, and CI failed twice when that read came between the two removals: the row was gone
+  // (or redrawn) before the second tab's click, which is what the other test shows.
   await second.route('**/api/events', (route) => route.fulfill({ status: 503, contentType: 'application/json', body: '{"error":{"code":"events_unavailable","message":"no"}}' }));
+  await second.clock.install();
+  await second.clock.pauseAt(Date.now() + 1_000);
   const rows = (page: Page) => ({
     env: page.locator('[data-testid=env-list] li[data-key=OLD_TOKEN]'),
     file: page.locator('[data-testid=file-list] li[data-key="old.pem"]'),
