@@ -12,7 +12,7 @@ import { isTerminal } from './types.js';
 import { presentLine, serviceSecrets, type LogLine } from './logs.js';
 import { secretsGeneration } from './retiredSecrets.js';
 import { clampToWindow, deployLogWindows, deployRunning, type LogPhase } from './logWindows.js';
-import { tailStateStore, TailLeaseLost, type TailState } from './logTailState.js';
+import { tailStateStore, TailMovedOn, type LoadedTailState, type TailState } from './logTailState.js';
 import { tailKey } from './logTailKey.js';
 import { RenderApiError } from '../render/errors.js';
 import { AUDITED_READS, noteSelfCall } from '../sentinel/store.js';
@@ -23,7 +23,9 @@ import { AUDITED_READS, noteSelfCall } from '../sentinel/store.js';
  * it tries to take a Redis lease, and only the lease holder calls Render. New lines go to the
  * owner's pub/sub channel, which every web process already fans out to its streams, so 100 tabs
  * cost the Render calls of one. Where the tail stands (phase, last timestamp, ids at it) lives in
- * Redis, so another process takes over without repeating or skipping lines.
+ * Redis, so another process takes over without repeating or skipping lines. A poll's lines go out
+ * only if nobody moved the tail on since the poll loaded it (logTailState.ts), not only while its
+ * lease holds: a read slower than the lease still delivers.
  *
  * Budget: polls take a slot from the key's shared budget without waiting; when it is spent the
  * poller waits until a slot frees (it slows down; nobody sees an error).
@@ -146,16 +148,22 @@ export function createLogTailer(deps: LogTailDeps, opts: LogTailOptions = {}): L
     return tail.secrets.values;
   }
 
-  /** The new state, with the lines (if any) published on the owner's channel: both or neither, while the lease is ours. */
-  async function commit(tail: Tail, state: TailState, lines: LogLine[] = [], partial = false): Promise<void> {
+  /**
+   * The new state, with the lines (if any) published on the owner's channel: both or neither, while the
+   * state is still `from` (nobody moved the tail on meanwhile), and not for a tail that ended meanwhile
+   * (its last stream left: a tail that replaced it reads from the same state).
+   */
+  async function commit(tail: Tail, from: LoadedTailState, state: TailState, lines: LogLine[] = [], partial = false): Promise<void> {
+    if (tail.stopped) throw new TailMovedOn('the log tail ended during the poll');
     // An empty message only to say "there is more before this point" (e.g. a tail that starts at runtime).
     const msg: LogsMessage | null = lines.length || partial ? { type: 'logs', deploymentId: tail.deploymentId, lines, ...(partial ? { partial } : {}) } : null;
-    await tail.store.commit(tail.deploymentId, state, deps.deployments.keys.channel(tail.userId), msg && JSON.stringify(msg));
+    await tail.store.commit(tail.deploymentId, from, state, deps.deployments.keys.channel(tail.userId), msg && JSON.stringify(msg));
   }
 
   /** One poll; the delay until the next, or null when this deployment's log is complete. */
   async function poll(tail: Tail): Promise<number | null> {
-    const state = await tail.store.load(tail.deploymentId);
+    const loaded = await tail.store.load(tail.deploymentId);
+    const { state } = loaded;
     if (state.done) return null;
     const rec = await deps.deployments.get(tail.deploymentId);
     if (!rec || rec.userId !== tail.userId) return null;
@@ -184,7 +192,7 @@ export function createLogTailer(deps: LogTailDeps, opts: LogTailOptions = {}): L
       const lines = page.logs.slice().reverse();
       const newest = lines[lines.length - 1]?.timestamp ?? null;
       const first: TailState = { phase: w.phase, pos: newest, ids: lines.filter((l) => l.timestamp === newest).map((l) => l.id), settleAt: null, done: false };
-      await commit(tail, first, present(lines, w.phase), page.hasMore || index > 0);
+      await commit(tail, loaded, first, present(lines, w.phase), page.hasMore || index > 0);
       return w.phase === 'build' ? buildMs : runtimeMs;
     }
 
@@ -203,36 +211,36 @@ export function createLogTailer(deps: LogTailDeps, opts: LogTailOptions = {}): L
         state.ids = last.timestamp === state.pos ? [...new Set([...state.ids, ...atLast])] : atLast;
         state.pos = last.timestamp;
       }
-      await commit(tail, state, fresh);
+      await commit(tail, loaded, state, fresh);
       if (page.hasMore) return CATCH_UP_MS;
     }
     // This window is read up to now. It is complete once Render closed it and the pipeline settled.
     const closed = w.phase === 'build' ? !deployRunning(deploy!) : deploy!.status === 'deactivated';
     if (!closed) {
-      if (!range) await commit(tail, state); // nothing read: only keeps the state from expiring
+      if (!range) await commit(tail, loaded, state); // nothing read: only keeps the state from expiring
       return interval;
     }
     const now = deps.clock.now();
     if (state.settleAt === null || now < state.settleAt) {
       state.settleAt ??= now + settleMs;
-      await commit(tail, state);
+      await commit(tail, loaded, state);
       return Math.max(CATCH_UP_MS, state.settleAt - now);
     }
     const next = windows[index + 1];
     if (next) {
-      await commit(tail, { phase: next.phase, pos: null, ids: [], settleAt: null, done: false });
+      await commit(tail, loaded, { phase: next.phase, pos: null, ids: [], settleAt: null, done: false });
       return CATCH_UP_MS;
     }
-    await commit(tail, { ...state, done: true });
+    await commit(tail, loaded, { ...state, done: true });
     return null;
   }
 
   // Not marked done in Redis: a 404 can also mean the key now in use sees another workspace, and a
   // stream opened later (another key, another process) tries once more rather than an hour later.
   async function endGone(tail: Tail): Promise<void> {
-    const state = await tail.store.load(tail.deploymentId);
+    const loaded = await tail.store.load(tail.deploymentId);
     const msg: LogsMessage = { type: 'logs', deploymentId: tail.deploymentId, lines: [], ended: 'gone' };
-    await tail.store.commit(tail.deploymentId, state, deps.deployments.keys.channel(tail.userId), JSON.stringify(msg));
+    await tail.store.commit(tail.deploymentId, loaded, loaded.state, deps.deployments.keys.channel(tail.userId), JSON.stringify(msg));
     await tail.store.release(tail.deploymentId);
   }
 
@@ -243,13 +251,13 @@ export function createLogTailer(deps: LogTailDeps, opts: LogTailOptions = {}): L
     try {
       if (await tail.store.lease(tail.deploymentId, leaseMs)) {
         delay = await poll(tail);
-        if (delay === null) await tail.store.release(tail.deploymentId);
+        if (delay === null || tail.stopped) await tail.store.release(tail.deploymentId);
         // Hold the lease over the pause too, so no other process starts polling in between.
         else await tail.store.lease(tail.deploymentId, delay + leaseMs);
       }
     } catch (err) {
       if (err instanceof BudgetExhausted) delay = Math.max(err.retryAfterMs, CATCH_UP_MS);
-      else if (err instanceof TailLeaseLost) delay = buildMs; // another process polls now; try for the lease later
+      else if (err instanceof TailMovedOn) delay = buildMs; // another poll delivered from where this one read; try for the lease later
       else if (err instanceof RenderApiError && err.kind === 'rate_limited') {
         // Render's own limit (the key's other clients count too): wait as long as it says, holding the lease meanwhile.
         delay = Math.max(err.retryAfterMs ?? runtimeMs, CATCH_UP_MS);

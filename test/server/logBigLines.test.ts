@@ -29,8 +29,10 @@ test('40 lines of 1 MB: the page, the live tail and the download all reach the l
   for (let i = 0; i < 40; i++) stack.render.appendLog(r.serviceId, big(i), { type: 'app' });
   stack.render.appendLog(r.serviceId, 'END', { type: 'app' });
 
-  // Bounded only against a hang (below ava's 120 s): the 40 MB take 17 s alone, 26–56 s beside other suites,
-  // and over 60 s in a CI run at load 12 with the Chromium suites beside it (2026-12-03).
+  // Bounded only against a hang (below ava's 120 s): the 40 MB take 17 s alone, 26–56 s beside other suites.
+  // The CI runs at load 12 (2026-12-03) that got no line at all in 60 s, then in 110 s, were not slow but
+  // stuck: each poll's reads outlasted the 3 s lease, and a poll was dropped whenever its lease lapsed, so
+  // the tail read the same page again and again (logTailLease.test.ts, 'every log read outlasts the lease').
   await tab.waitFor((text) => text.includes('"message":"END"'), 110_000);
   const live = sseLogLines(tab.text());
   t.true(live.filter((l) => l.message.startsWith('L')).every((l) => l.message.length < MAX_LINE_CHARS + 100));

@@ -10,7 +10,9 @@ import { createLogger } from '../../server/logger.js';
 import { freePort } from '../helpers/ports.js';
 
 // A log tail's poller that lost its lease mid-poll (a Render call slower than the lease, a process
-// paused) must not publish what it read: the process that took the lease over already did.
+// paused) must not publish what it read: the process that took the lease over already did. But one
+// whose lease merely lapsed, nobody else having moved the tail on, must: else a tail whose every read
+// outlasts the lease never delivers a line.
 
 const TAIL = { buildIntervalMs: 150, runtimeIntervalMs: 300, settleMs: 150, leaseMs: 1_500 };
 let stack: Stack;
@@ -73,4 +75,22 @@ test('the last tab leaves during a poll and comes back: the poll of the tail tha
   await back.waitFor((text) => has(text, 'after'), 20_000);
   const messages = sseLogLines(back.text()).map((l) => l.message);
   t.deepEqual(messages.filter((m) => m.startsWith('before') || m === 'after'), ['before 0', 'before 1', 'before 2', 'after'], 'each line once, in order');
+});
+
+test('every log read outlasts the lease (one process, a slow Render): the lines still go out, each once', async (t) => {
+  const { agent, apiKey } = await signedInWithKey(stack, 'slowread');
+  const { id, ...r } = await deployedLiveByHand(stack, agent, 'slowread');
+  for (let i = 0; i < 3; i++) stack.render.appendLog(r.serviceId, `slow ${i}`, { type: 'app' });
+  // Each /logs answer takes longer than the lease (1.5 s), as pages of 1 MB lines did on a loaded CI
+  // machine: nobody else polls, so what the poll read is the tail's next step, lease or not.
+  const fault = stack.render.setFault({ kind: 'latency', ms: 2_500, method: 'GET', route: '/logs', apiKey });
+  t.teardown(() => stack.render.clearFault(fault));
+  const tab = await openSseAs(agent, `/api/events?logs=${id}`);
+  t.teardown(() => tab.close());
+  const has = (text: string, message: string) => sseLogLines(text).some((l) => l.message === message);
+  await tab.waitFor((text) => has(text, 'slow 2'), 20_000);
+  stack.render.appendLog(r.serviceId, 'slow after', { type: 'app' });
+  await tab.waitFor((text) => has(text, 'slow after'), 20_000);
+  const messages = sseLogLines(tab.text()).map((l) => l.message);
+  t.deepEqual(messages.filter((m) => m.startsWith('slow')), ['slow 0', 'slow 1', 'slow 2', 'slow after'], 'each line once, in order');
 });
