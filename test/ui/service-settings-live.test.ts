@@ -15,6 +15,20 @@ useBrowserStack(test, {}, (b) => ({ stack, browser } = b));
 
 const focusedTestId = (page: Page) => page.evaluate(() => document.activeElement?.getAttribute('data-testid') ?? document.activeElement?.tagName);
 
+/**
+ * Waits until every request the page asked for so far has been reported to the test: the page asks for one
+ * more, and request events come in the order the page asks.
+ */
+async function requestsSeen(page: Page): Promise<void> {
+  await Promise.all([page.waitForRequest('**/api/meta'), page.evaluate(() => fetch('/api/meta').then(() => undefined))]);
+}
+
+/** The tab hidden or shown again, as the browser says it when the user switches tabs. */
+const shownAs = (page: Page, state: 'hidden' | 'visible') => page.evaluate((s: string) => {
+  Object.defineProperty(document, 'visibilityState', { configurable: true, value: s });
+  document.dispatchEvent(new Event('visibilitychange'));
+}, state);
+
 /** A change made in another tab: the same session's API call, heard by every tab as a service event. */
 const act = (page: Page, method: string, path: string, body: unknown = {}) => page.evaluate(async ({ m, p, b }: { m: string; p: string; b: unknown }) => {
   const session = (await (await fetch('/api/session')).json()) as { csrfToken: string };
@@ -318,4 +332,82 @@ test('while the settings page polls (its event stream refused), a deploy started
     });
     return res.status;
   });
+});
+
+test('a deploy started on Render\'s side (its Dashboard, an auto-deploy on push) shows on the streaming settings page on its way and then live, without a reload, and is not read while the tab is hidden', async (t) => {
+  // The stream carries only changes made through this app: the page listed such a deploy only after a
+  // reload (while polling, it read the history every 15 s; streaming, never).
+  t.timeout(180_000);
+  const login = 'setrenderside';
+  const { context, page: first, problems, apiKey } = await stack.signedInWithKey(browser, login, ['api']);
+  const { render, serviceId: id } = await serviceMadeOutside(stack, apiKey, { login, name: `${login}-svc` });
+  const newestOnRender = async () => (await render.listDeploys(id, { limit: 1 }))[0];
+  for (let i = 0; i < 500 && (await newestOnRender())?.status !== 'live'; i++) await new Promise((r) => setTimeout(r, 20));
+  t.is((await newestOnRender())?.status, 'live');
+  await first.close();
+
+  // The page's timers run as usual; the test moves its clock on instead of waiting out the intervals.
+  const page = await context.newPage();
+  await page.clock.install();
+  const reads: string[] = [];
+  page.on('request', (r) => { const u = new URL(r.url()); if (r.method() === 'GET' && u.pathname.startsWith('/api/')) reads.push(u.pathname); });
+  const historyReads = () => reads.filter((p) => p === `/api/render/services/${id}/deploys`).length;
+  await page.goto(`${stack.url}/#/services/${id}`);
+  await page.getByRole('heading', { level: 1, name: `${login}-svc` }).waitFor();
+  await page.locator('#live-mode[data-mode=live]').waitFor();
+  const rows = page.getByTestId('history-row');
+  const row = (status: string) => page.locator(`[data-testid=history-row][data-status=${status}]`);
+  await row('live').waitFor();
+  t.is(await rows.count(), 1);
+  await page.getByTestId('auto-deploy').focus();
+
+  // Started on Render itself (its API with the user's key, as its Dashboard does), held in its build.
+  const release = stack.render.holdPhase({ serviceId: id }, 'build_in_progress');
+  const started = await render.triggerDeploy(id);
+  t.is(started.kind, 'created');
+  const newId = started.kind === 'created' ? started.deploy.id : '';
+  for (let i = 0; i < 500 && (await newestOnRender())?.status !== 'build_in_progress'; i++) await new Promise((r) => setTimeout(r, 20));
+  await page.clock.fastForward(21_000);
+  await page.locator(`[data-testid=history-row][data-deploy-id="${newId}"][data-status=build_in_progress]`).waitFor({ timeout: 30_000 });
+  t.is(await rows.count(), 2, 'listed above the one live before');
+
+  // On its way it is read every few seconds: it is shown live once Render says so.
+  release();
+  for (let i = 0; i < 500 && (await newestOnRender())?.status !== 'live'; i++) await new Promise((r) => setTimeout(r, 20));
+  t.is((await newestOnRender())?.id, newId);
+  await page.clock.fastForward(7_000);
+  await page.locator(`[data-testid=history-row][data-deploy-id="${newId}"][data-status=live]`).waitFor({ timeout: 30_000 });
+  t.is(await page.locator(`[data-testid=history-row][data-deploy-id="${newId}"]`).locator('.badge--success', { hasText: 'Serving now' }).count(), 1);
+  t.is(await row('deactivated').count(), 1);
+  t.is(await focusedTestId(page), 'auto-deploy', 'focus stays where the user left it');
+
+  // Nothing new: a later read draws nothing again (a screen reader's place in the list stays).
+  await page.evaluate(() => { for (const el of document.querySelectorAll('[data-testid=history-row]')) el.dataset.before = 'yes'; });
+  const before = historyReads();
+  const answered = page.waitForResponse((r) => new URL(r.url()).pathname === `/api/render/services/${id}/deploys`, { timeout: 30_000 });
+  await page.clock.fastForward(21_000);
+  await answered;
+  t.true(historyReads() > before);
+
+  // Hidden, the page reads nothing however long; back in view, it reads at once what Render started meanwhile.
+  await shownAs(page, 'hidden');
+  const hiddenAt = historyReads();
+  await page.clock.fastForward(120_000);
+  const again = await render.triggerDeploy(id);
+  t.is(again.kind, 'created');
+  const againId = again.kind === 'created' ? again.deploy.id : '';
+  await page.clock.fastForward(120_000);
+  await requestsSeen(page);
+  t.is(historyReads(), hiddenAt, 'no read while hidden');
+  // (By now the read above was drawn, if it was to be.)
+  t.is(await page.locator('[data-testid=history-row]:not([data-before])').count(), 0, 'the rows were not drawn again');
+  t.is(await focusedTestId(page), 'auto-deploy');
+  t.is(await page.locator(`[data-testid=history-row][data-deploy-id="${againId}"]`).count(), 0);
+  await shownAs(page, 'visible');
+  await page.locator(`[data-testid=history-row][data-deploy-id="${againId}"]`).waitFor({ timeout: 30_000 });
+
+  // What it cost: the history read once at the open, and once per interval (not more, as a poll would).
+  t.true(historyReads() <= 8, reads.join(' '));
+  t.deepEqual(problems, []);
+  await context.close();
 });

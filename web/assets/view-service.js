@@ -4,7 +4,7 @@
  */
 import { busy, field, focusFirstRow, focusLost, h, keepFocus, keepOpen, latestOnly, notice, openable, replace, setOpen } from './dom.js';
 import { timeEl, triggerLabel } from './format.js';
-import { statusBadge } from './status.js';
+import { isTerminal, statusBadge } from './status.js';
 import { secretsSection } from './service-secrets.js';
 import { domainsSection } from './service-domains.js';
 import { IN_PLACE_OF, serviceActions } from './service-actions.js';
@@ -12,6 +12,17 @@ import { IN_PLACE_OF, serviceActions } from './service-actions.js';
 const TYPE_LABELS = { web_service: 'Web service', static_site: 'Static site', private_service: 'Private service', background_worker: 'Background worker', cron_job: 'Cron job' };
 /** Render's statuses of a deploy that is or was live (the server's wasLive). */
 const WENT_LIVE = new Set(['live', 'deactivated']);
+/**
+ * A deploy started on Render's side (its Dashboard, its auto-deploy on a push) publishes no event here:
+ * the stream carries only changes made through this app. So while the page streams and is visible, its
+ * deploy history is read again once it has not been read for HISTORY_IDLE_MS, or HISTORY_BUSY_MS while
+ * the newest deploy listed is on its way; a read for any other cause (an update heard) counts, and a
+ * hidden tab reads nothing (on its return it reads at once if one is due). Each read is three Render
+ * GETs (the service, the page, the live deploy): 9 a minute per open page, 30 while a deploy is on its
+ * way, of the key's 360 (server/render/budget.ts). While polling, onServicePoll reads it every 15 s instead.
+ */
+const HISTORY_IDLE_MS = 20_000;
+const HISTORY_BUSY_MS = 6_000;
 const PREVIEW_WARNING = 'Preview instances get this service\'s environment variables, database URLs and secrets included, and run code from pull requests.';
 
 export function serviceView(ctx, route) {
@@ -137,6 +148,9 @@ export function serviceView(ctx, route) {
   let historyReads = 0;
   /** What the last read of the whole history drew (null after a page of older ones): the same again is not drawn again. */
   let historyDrawn = null;
+  /** When the whole history was last answered, and the timer of its next read for deploys started on Render's side. */
+  let historyReadAt = 0;
+  let watchTimer = null;
 
   async function loadHistory(append = false) {
     const generation = append ? historyReads : ++historyReads;
@@ -147,6 +161,7 @@ export function serviceView(ctx, route) {
       const shown = append ? 0 : history.children.length;
       const res = await ctx.api.serviceDeploys(id, append ? nextCursor : null, Math.min(100, shown + 20));
       if (disposed) return;
+      if (!append) historyReadAt = Date.now();
       if (generation !== historyReads) {
         if (append && more.hidden && lastShown) focusFirstRow(history.querySelector(`[data-deploy-id="${CSS.escape(lastShown)}"]`)?.nextElementSibling);
         return;
@@ -167,6 +182,7 @@ export function serviceView(ctx, route) {
       drawLinks();
       if (append && more.hidden) focusFirstRow(rows[0]);
     } catch (err) {
+      if (!append) historyReadAt = Date.now();
       if (disposed || generation !== historyReads) return;
       replace(historyFlash, notice('error', `Could not load deploys: ${err.message}`));
       // Not known: the link as before beenLive (a history read before this one may have known).
@@ -174,6 +190,30 @@ export function serviceView(ctx, route) {
     }
   }
   more.addEventListener('click', () => busy(more, 'Loading…', () => loadHistory(true)));
+
+  const watchDelay = () => {
+    const newest = history.firstElementChild?.dataset.status;
+    return newest && !isTerminal(newest) ? HISTORY_BUSY_MS : HISTORY_IDLE_MS;
+  };
+  /** (Re)schedules the history's next read for what Render started itself (HISTORY_IDLE_MS above). */
+  function watchHistory() {
+    clearTimeout(watchTimer);
+    watchTimer = null;
+    if (disposed || deleted || document.visibilityState === 'hidden') return;
+    watchTimer = setTimeout(watchTick, Math.max(0, historyReadAt + watchDelay() - Date.now()));
+  }
+  function watchTick() {
+    watchTimer = null;
+    if (disposed || deleted || document.visibilityState === 'hidden') return;
+    // Polling (onServicePoll reads it) or connecting (the open's resync will): not now. A read out: its end reschedules.
+    if (ctx.liveMode !== 'live') { watchTimer = setTimeout(watchTick, watchDelay()); return; }
+    if (historyOut) return;
+    const due = historyReadAt + watchDelay() - Date.now();
+    if (due > 0) { watchTimer = setTimeout(watchTick, due); return; }
+    void rereadHistory();
+  }
+  const onVisibility = () => watchHistory();
+  document.addEventListener('visibilitychange', onVisibility);
 
   /**
    * The history read again for a change heard (a deploy of this service on its way, a redeploy, a poll),
@@ -189,6 +229,7 @@ export function serviceView(ctx, route) {
       const again = historyAgain;
       historyAgain = false;
       if (again && !disposed && !deleted) void rereadHistory();
+      else watchHistory();
     });
     return historyOut;
   }
@@ -359,7 +400,7 @@ export function serviceView(ctx, route) {
       drawService();
       drawAuto();
       drawScaling();
-      void loadHistory();
+      void loadHistory().then(watchHistory);
       sections = {
         env: secretsSection({ kind: 'env', ctx, serviceId: id, onChanged: offerRedeploy }),
         file: secretsSection({ kind: 'file', ctx, serviceId: id, onChanged: offerRedeploy }),
@@ -397,6 +438,6 @@ export function serviceView(ctx, route) {
     onServicePoll() { void refresh('poll'); },
     // After a gap in the stream (a reconnect, polling, a stream that opened late): everything is read again.
     onResync() { void refresh('resync'); },
-    dispose() { disposed = true; },
+    dispose() { disposed = true; clearTimeout(watchTimer); document.removeEventListener('visibilitychange', onVisibility); },
   };
 }
