@@ -411,3 +411,64 @@ test('a deploy started on Render\'s side (its Dashboard, an auto-deploy on push)
   t.deepEqual(problems, []);
   await context.close();
 });
+
+test('a deploy started on Render\'s side shows on the streaming dashboard\'s service card, on its way and then live, without a reload; an unchanged list is not drawn again', async (t) => {
+  // The deployments list is the app's own records, and the stream carries only what the app did: the
+  // card went on saying the service was live (and its older latest deploy) until a reload.
+  t.timeout(240_000);
+  const login = 'dashrenderside';
+  const { context, page: first, problems, apiKey } = await stack.signedInWithKey(browser, login, ['api']);
+  const { render, serviceId: id } = await serviceMadeOutside(stack, apiKey, { login, name: `${login}-svc` });
+  const newestOnRender = async () => (await render.listDeploys(id, { limit: 1 }))[0];
+  const untilOnRender = async (status: 'live' | 'build_in_progress') => {
+    for (let i = 0; i < 500 && (await newestOnRender())?.status !== status; i++) await new Promise((r) => setTimeout(r, 20));
+    t.is((await newestOnRender())?.status, status);
+  };
+  await untilOnRender('live');
+  await first.close();
+
+  const page = await context.newPage();
+  await page.clock.install();
+  const reads: string[] = [];
+  page.on('request', (r) => { const u = new URL(r.url()); if (r.method() === 'GET' && u.pathname.startsWith('/api/')) reads.push(u.pathname); });
+  const cardReads = () => reads.filter((p) => p === '/api/render/services').length;
+  await page.goto(`${stack.url}/#/`);
+  await page.locator('#live-mode[data-mode=live]').waitFor();
+  const card = page.locator(`[data-testid=service-card][data-service-id="${id}"]`);
+  await page.locator(`[data-testid=service-card][data-service-id="${id}"][data-state=live]`).waitFor();
+  await page.getByTestId('new-deploy').focus();
+  /** The page's clock moved on a minute at a time until the card says `state` (the server keeps a list 8 s: real time). */
+  const cardSays = async (state: string) => {
+    const shown = page.locator(`[data-testid=service-card][data-service-id="${id}"][data-state=${state}]`);
+    for (let i = 0; i < 40 && !(await shown.count()); i++) {
+      await page.clock.fastForward(61_000);
+      await shown.waitFor({ timeout: 3_000 }).catch(() => undefined);
+    }
+    await shown.waitFor({ timeout: 1_000 });
+  };
+
+  // Started on Render itself (its API with the user's key, as its Dashboard does), held in its build.
+  const release = stack.render.holdPhase({ serviceId: id }, 'build_in_progress');
+  const started = await render.triggerDeploy(id);
+  t.is(started.kind, 'created');
+  await untilOnRender('build_in_progress');
+  await cardSays('deploying');
+  t.is(await focusedTestId(page), 'new-deploy', 'focus stays where the user left it');
+  release();
+  await untilOnRender('live');
+  await cardSays('live');
+  t.is(await focusedTestId(page), 'new-deploy');
+
+  // Nothing new: the timer's later read draws nothing again.
+  await page.evaluate(() => { for (const el of document.querySelectorAll('[data-testid=service-card]')) el.dataset.before = 'yes'; });
+  const before = cardReads();
+  const answered = page.waitForResponse((r) => new URL(r.url()).pathname === '/api/render/services', { timeout: 30_000 });
+  await page.clock.fastForward(61_000);
+  await answered;
+  await requestsSeen(page);
+  t.true(cardReads() > before);
+  t.is(await card.getAttribute('data-before'), 'yes', 'the card was not drawn again');
+  t.is(await focusedTestId(page), 'new-deploy');
+  t.deepEqual(problems, []);
+  await context.close();
+});

@@ -5,6 +5,17 @@ import { isTerminal, serviceStateBadge, setBadge, statusBadge, statusLabel } fro
 import { IN_PLACE_OF, serviceActions } from './service-actions.js';
 
 
+/**
+ * A deploy started on Render's side (its Dashboard, an auto-deploy on push) publishes no event here (the
+ * stream carries only what the app did), and the deployments list is the app's own records: only the
+ * service cards can show it. So while the page streams and its tab is visible, the cards are read again
+ * once they have not been read for CARDS_IDLE_MS (a hidden tab reads nothing; on its return, at once if
+ * due), and drawn again only when the answer changed. A read costs 1 Render GET a page of services and 1
+ * per service (its newest deploy), once per 8 s across the user's tabs (server/render/serviceCache.ts):
+ * at most services + 1 a minute per open dashboard. While polling, onServicePoll reads them every 15 s.
+ */
+const CARDS_IDLE_MS = 60_000;
+
 const TYPE_LABELS = {
   web_service: 'Web service', static_site: 'Static site', private_service: 'Private service',
   background_worker: 'Background worker', cron_job: 'Cron job',
@@ -41,6 +52,13 @@ export function dashboardView(ctx) {
   let reloadTimer = null;
   let servicesTimer = null;
   let disposed = false;
+  /** When the cards were last answered, reads of them out, what was drawn, and the timer of the next read for Render's own deploys. */
+  let cardsReadAt = 0;
+  let cardsOut = 0;
+  let cardsDrawn = null;
+  let watchTimer = null;
+  /** Set while the timer starts a read: that read draws the cards only if they changed. */
+  let watching = false;
 
   // Reloads started so far. An answer is drawn only if no reload started after its request: that
   // reload reads at least as far (a page more than was shown), so a 'Load older' page it overtook would
@@ -123,10 +141,17 @@ export function dashboardView(ctx) {
   // dropped (latestOnly), or a slow one from before a delete would draw the deleted service again, for good.
   const loadServices = latestOnly(async (current) => {
     if (!configured) return;
+    const quiet = watching;
+    cardsOut += 1;
     try {
       const res = await ctx.api.services();
+      cardsReadAt = Date.now();
       if (disposed || !current()) return;
       const items = res.services ?? [];
+      // The timer's read of an unchanged list draws nothing again: focus, a screen reader's place and what was opened stay.
+      const drawn = JSON.stringify(items);
+      if (quiet && drawn === cardsDrawn) return;
+      cardsDrawn = drawn;
       // Drawn again after a change (perhaps in another tab): focus on a card stays on that card's control,
       // and a delete asked for stays asked.
       const keyOf = (el) => el.closest('[data-service-id]')?.dataset.serviceId;
@@ -135,10 +160,36 @@ export function dashboardView(ctx) {
         ? h('ul', { class: 'cards' }, items.map(serviceCard))
         : h('p', { class: 'muted' }, 'No services on your Render account yet.'))));
     } catch (err) {
+      cardsReadAt = Date.now();
       if (disposed || !current()) return;
+      cardsDrawn = null;
       replace(services, h('p', { class: 'muted' }, err.status === 404 ? 'The service list is not available on this server.' : `Could not load your Render services: ${err.message}`));
+    } finally {
+      cardsOut -= 1;
+      watchCards();
     }
   });
+
+  /** (Re)schedules the cards' next read for what Render started itself (CARDS_IDLE_MS above). */
+  function watchCards() {
+    clearTimeout(watchTimer);
+    watchTimer = null;
+    if (disposed || !configured || document.visibilityState === 'hidden') return;
+    watchTimer = setTimeout(watchTick, Math.max(0, cardsReadAt + CARDS_IDLE_MS - Date.now()));
+  }
+  function watchTick() {
+    watchTimer = null;
+    if (disposed || document.visibilityState === 'hidden') return;
+    // Polling (onServicePoll reads them) or connecting (the open's resync will): not now. A read out: its end reschedules.
+    if (ctx.liveMode !== 'live') { watchTimer = setTimeout(watchTick, CARDS_IDLE_MS); return; }
+    if (cardsOut > 0) return;
+    const due = cardsReadAt + CARDS_IDLE_MS - Date.now();
+    if (due > 0) { watchTimer = setTimeout(watchTick, due); return; }
+    watching = true;
+    try { void loadServices(); } finally { watching = false; }
+  }
+  const onVisibility = () => watchCards();
+  document.addEventListener('visibilitychange', onVisibility);
 
   /** The service cards show each one's latest deploy and whether it still exists: read them again once a burst settles. */
   function reloadServicesSoon() {
@@ -197,6 +248,6 @@ export function dashboardView(ctx) {
     onServicePoll() { loadServices(); },
     // After a gap in the stream (a reconnect, a tab asleep) the cards may be as stale as the list.
     onResync() { loadDeployments(); loadServices(); },
-    dispose() { disposed = true; clearTimeout(reloadTimer); clearTimeout(servicesTimer); },
+    dispose() { disposed = true; clearTimeout(reloadTimer); clearTimeout(servicesTimer); clearTimeout(watchTimer); document.removeEventListener('visibilitychange', onVisibility); },
   };
 }
