@@ -74,7 +74,7 @@ export function createApiHandler(deps: ApiHandlerDeps) {
 
     const rawBody = await readBody(req);
 
-    const plan = faults.plan(method, call.route, apiKey);
+    const plan = faults.plan(method, call.route, apiKey, query);
     await sleeper.sleep(deps.latencyMs + plan.delayMs);
     await holds.wait(method, call.route, apiKey);
     if (res.destroyed) return;

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { FaultRule } from './types.js';
 
-/** Fault rules matched per request: method, templated route and (optionally) API key. */
+/** Fault rules matched per request: method, templated route and (optionally) API key and query parameters. */
 
 interface ActiveRule extends FaultRule {
   id: string;
@@ -23,15 +23,16 @@ export interface FaultSet {
   remove(id: string): void;
   clear(): void;
   /** Decides (and counts) the faults for one request. */
-  plan(method: string, route: string, apiKey: string | null): FaultPlan;
+  plan(method: string, route: string, apiKey: string | null, query?: URLSearchParams): FaultPlan;
 }
 
 export function createFaultSet(random: () => number = Math.random): FaultSet {
   let rules: ActiveRule[] = [];
-  const matches = (r: ActiveRule, method: string, route: string, apiKey: string | null) =>
+  const matches = (r: ActiveRule, method: string, route: string, apiKey: string | null, query: URLSearchParams) =>
     (!r.method || r.method.toUpperCase() === method)
     && (!r.route || r.route === '*' || r.route === route)
-    && (!r.apiKey || r.apiKey === apiKey);
+    && (!r.apiKey || r.apiKey === apiKey)
+    && Object.entries(r.query ?? {}).every(([name, value]) => query.get(name) === value);
   const fire = (r: ActiveRule): boolean => {
     if (r.remaining <= 0) return false;
     if (r.every !== undefined ? ++r.seen % r.every !== 0 : random() >= (r.probability ?? 1)) return false;
@@ -55,11 +56,11 @@ export function createFaultSet(random: () => number = Math.random): FaultSet {
     clear() {
       rules = [];
     },
-    plan(method, route, apiKey) {
+    plan(method, route, apiKey, query = new URLSearchParams()) {
       let delayMs = 0;
       let fault: FaultRule | null = null;
       for (const r of rules) {
-        if (!matches(r, method, route, apiKey)) continue;
+        if (!matches(r, method, route, apiKey, query)) continue;
         if (r.kind === 'latency') {
           if (fire(r)) delayMs += r.ms ?? 0;
         } else if (!fault && fire(r)) {

@@ -109,6 +109,8 @@ export interface FaultRule {
   count?: number;
   /** Only requests made with this key. */
   apiKey?: string;
+  /** Only requests whose query has these parameters at these values (e.g. `{ limit: '100' }`: a page of 100). */
+  query?: Record<string, string>;
 }
 
 export interface SimCall {

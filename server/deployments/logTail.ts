@@ -102,9 +102,17 @@ interface Tail {
   secrets: { values: string[]; at: number; gen: string } | null;
   polls: number;
   renderLogCalls: number;
+  /**
+   * Lines per log read: PAGE, less after a read cut by size (1 MB lines) or one that timed out, so the
+   * next poll does not start over with a read that fails the same way; doubled back once caught up, if
+   * none was cut or timed out for PAGE_REGROW_MS (`pageCutAt`).
+   */
+  pageLimit: number;
+  pageCutAt: number;
 }
 
 const PAGE = 100;
+const PAGE_REGROW_MS = 60_000;
 const CATCH_UP_MS = 250;
 export function createLogTailer(deps: LogTailDeps, opts: LogTailOptions = {}): LogTailer {
   const buildMs = opts.buildIntervalMs ?? 3_000;
@@ -181,7 +189,17 @@ export function createLogTailer(deps: LogTailDeps, opts: LogTailOptions = {}): L
     const windows = deployLogWindows(deploy!, nowIso());
     if (windows.length === 0) return buildMs;
     const secrets = await secretsOf(tail, client, rec.serviceId);
-    const query = { ownerId: rec.request.ownerId, resource: [rec.serviceId], limit: PAGE };
+    const limit = tail.pageLimit;
+    const query = { ownerId: rec.request.ownerId, resource: [rec.serviceId], limit };
+    // Fewer lines than asked for while there are more: the read was cut by size (render/resources/logs.ts).
+    const fit = (page: { logs: unknown[]; hasMore: boolean }) => {
+      if (page.hasMore && page.logs.length < limit) {
+        tail.pageLimit = Math.max(1, page.logs.length);
+        tail.pageCutAt = deps.clock.now();
+      } else if (!page.hasMore && deps.clock.now() - tail.pageCutAt >= PAGE_REGROW_MS) {
+        tail.pageLimit = Math.min(PAGE, limit * 2);
+      }
+    };
     const present = (logs: LogEntry[], phase: LogPhase) => logs.map((l) => presentLine(l, phase, secrets));
 
     if (!state.phase) {
@@ -189,6 +207,7 @@ export function createLogTailer(deps: LogTailDeps, opts: LogTailOptions = {}): L
       const index = windows.length - 1;
       const w = windows[index]!;
       const page = await client.listLogs({ ...query, type: w.types, startTime: w.startTime, endTime: w.endTime, direction: 'backward' });
+      fit(page);
       const lines = page.logs.slice().reverse();
       const newest = lines[lines.length - 1]?.timestamp ?? null;
       const first: TailState = { phase: w.phase, pos: newest, ids: lines.filter((l) => l.timestamp === newest).map((l) => l.id), settleAt: null, done: false };
@@ -203,6 +222,7 @@ export function createLogTailer(deps: LogTailDeps, opts: LogTailOptions = {}): L
     const range = clampToWindow(w, state.pos ?? w.startTime, w.endTime);
     if (range) {
       const page = await client.listLogs({ ...query, type: w.types, ...range, direction: 'forward' });
+      fit(page);
       const seen = new Set(state.ids);
       const fresh = present(page.logs.filter((l) => !seen.has(l.id)), w.phase);
       const last = page.logs[page.logs.length - 1];
@@ -267,6 +287,12 @@ export function createLogTailer(deps: LogTailDeps, opts: LogTailOptions = {}): L
         delay = null;
         await endGone(tail).catch(() => {});
       } else {
+        // A log read Render did not answer in time (a page of huge lines on a loaded machine): the next
+        // poll asks for fewer lines, or it would time out the same way for ever.
+        if (err instanceof RenderApiError && err.kind === 'timeout' && err.route === '/logs') {
+          tail.pageLimit = Math.max(1, Math.ceil(tail.pageLimit / 2));
+          tail.pageCutAt = deps.clock.now();
+        }
         // Name and status only: messages of HTTP errors are not ours to log.
         const e = err as { name?: string; status?: number };
         deps.logger.warn({ deploymentId: tail.deploymentId, err: { name: e.name, status: e.status } }, 'log tail poll failed');
@@ -292,7 +318,7 @@ export function createLogTailer(deps: LogTailDeps, opts: LogTailOptions = {}): L
       let tail = tails.get(w.deploymentId);
       const fresh = !tail;
       if (!tail) {
-        tail = { deploymentId: w.deploymentId, userId: w.userId, refs: new Map(), timer: null, stopped: false, ended: false, onDeploymentKey: false, store: tailStateStore(deps.redis, deps.prefix, `${token}:${++tailsMade}`), deploy: null, secrets: null, polls: 0, renderLogCalls: 0 };
+        tail = { deploymentId: w.deploymentId, userId: w.userId, refs: new Map(), timer: null, stopped: false, ended: false, onDeploymentKey: false, store: tailStateStore(deps.redis, deps.prefix, `${token}:${++tailsMade}`), deploy: null, secrets: null, polls: 0, renderLogCalls: 0, pageLimit: PAGE, pageCutAt: -Infinity };
         tails.set(w.deploymentId, tail);
       }
       if (fresh || tail.ended) {

@@ -60,3 +60,20 @@ test('a download is bounded in size as well as in pages: past MAX_DOWNLOAD_CHARS
   t.true(txt.text.length < MAX_DOWNLOAD_CHARS + 110 * MAX_LINE_CHARS, String(txt.text.length));
   t.regex(txt.text, /\[truncated after \d+ lines: read the rest on Render\]\n$/);
 });
+
+test('a log read Render does not answer in time is asked again with fewer lines: the live tail goes on', async (t) => {
+  const { agent, apiKey } = await signedInWithKey(stack, 'slowpage');
+  const { id, ...r } = await deployedLiveByHand(stack, agent, 'slowpage');
+  for (let i = 0; i < 3; i++) stack.render.appendLog(r.serviceId, `page ${i}`, { type: 'app' });
+  // As a page of 100 lines of 1 MB did on a machine at load ~36: every read of a full page times out
+  // (the client's 10 s). The tail's reads of fewer lines are answered.
+  const fault = stack.render.setFault({ kind: 'timeout', method: 'GET', route: '/logs', apiKey, query: { limit: '100' } });
+  t.teardown(() => stack.render.clearFault(fault));
+  const tab = await openSseAs(agent, `/api/events?logs=${id}`);
+  t.teardown(() => tab.close());
+  const has = (text: string, message: string) => sseLogLines(text).some((l) => l.message === message);
+  await tab.waitFor((text) => has(text, 'page 2'), 40_000);
+  stack.render.appendLog(r.serviceId, 'page after', { type: 'app' });
+  await tab.waitFor((text) => has(text, 'page after'), 20_000);
+  t.deepEqual(sseLogLines(tab.text()).map((l) => l.message).filter((m) => m.startsWith('page')), ['page 0', 'page 1', 'page 2', 'page after']);
+});
