@@ -472,3 +472,115 @@ test('a deploy started on Render\'s side shows on the streaming dashboard\'s ser
   t.deepEqual(problems, []);
   await context.close();
 });
+
+test('a history read that failed on the streaming settings page is not said for good: the next read that succeeds takes the error away, unchanged rows not drawn again', async (t) => {
+  // The timed reread (every 20 s) left "Could not load deploys" on screen after one failed read, though
+  // every later read succeeded: only a read that drew new rows could have replaced it, and none did.
+  t.timeout(180_000);
+  const login = 'sethistfail';
+  const { context, page: first, problems, apiKey } = await stack.signedInWithKey(browser, login, ['api']);
+  const { render, serviceId: id } = await serviceMadeOutside(stack, apiKey, { login, name: `${login}-svc` });
+  for (let i = 0; i < 500 && (await render.listDeploys(id, { limit: 1 }))[0]?.status !== 'live'; i++) await new Promise((r) => setTimeout(r, 20));
+  await first.close();
+
+  const page = await context.newPage();
+  await page.clock.install();
+  await page.goto(`${stack.url}/#/services/${id}`);
+  await page.getByRole('heading', { level: 1, name: `${login}-svc` }).waitFor();
+  await page.locator('#live-mode[data-mode=live]').waitFor();
+  await page.locator('[data-testid=history-row][data-status=live]').waitFor();
+  await page.getByTestId('auto-deploy').focus();
+  await page.evaluate(() => { for (const el of document.querySelectorAll('[data-testid=history-row]')) el.dataset.before = 'yes'; });
+  const readError = page.getByRole('alert').filter({ hasText: 'Could not load deploys' });
+  const historyRead = () => page.waitForResponse((r) => new URL(r.url()).pathname === `/api/render/services/${id}/deploys`, { timeout: 30_000 });
+
+  // Render fails the history's reads for a while (its deploy list answers 503).
+  const fault = stack.render.setFault({ method: 'GET', route: '/services/{serviceId}/deploys', kind: 'status', status: 503, apiKey });
+  t.teardown(() => stack.render.clearFault(fault));
+  const failed = historyRead();
+  await page.clock.fastForward(21_000);
+  t.true((await failed).status() >= 500);
+  await readError.waitFor({ timeout: 15_000 });
+  t.is(await page.locator('[data-testid=history-row][data-before]').count(), 1, 'the rows read before stay listed');
+
+  // Render answers again: the next timed read takes the error away, and draws nothing again (nothing changed).
+  stack.render.clearFault(fault);
+  const answered = historyRead();
+  await page.clock.fastForward(21_000);
+  t.is((await answered).status(), 200);
+  await readError.waitFor({ state: 'detached', timeout: 15_000 });
+  t.is(await page.locator('[data-testid=history-row]:not([data-before])').count(), 0, 'the rows were not drawn again');
+  t.is(await focusedTestId(page), 'auto-deploy', 'focus stays where the user left it');
+  t.deepEqual(problems.filter((p) => !/50\d/.test(p)), []);
+  await context.close();
+});
+
+test('a service deleted on Render while its settings page streams: the timed history read says it was deleted (not "Could not load deploys"), and reads no more', async (t) => {
+  // The 404 of the timed read was said as a failed read, again every 20 s, with the gone service's settings still offered.
+  t.timeout(180_000);
+  const login = 'sethistgone';
+  const { context, page: first, problems, apiKey } = await stack.signedInWithKey(browser, login, ['api']);
+  const { render, serviceId: id } = await serviceMadeOutside(stack, apiKey, { login, name: `${login}-svc` });
+  for (let i = 0; i < 500 && (await render.listDeploys(id, { limit: 1 }))[0]?.status !== 'live'; i++) await new Promise((r) => setTimeout(r, 20));
+  await first.close();
+
+  const page = await context.newPage();
+  await page.clock.install();
+  const reads: string[] = [];
+  page.on('request', (r) => { const u = new URL(r.url()); if (r.method() === 'GET' && u.pathname.startsWith('/api/')) reads.push(u.pathname); });
+  const count = (suffix: string) => reads.filter((p) => p === `/api/render/services/${id}${suffix}`).length;
+  await page.goto(`${stack.url}/#/services/${id}`);
+  await page.getByRole('heading', { level: 1, name: `${login}-svc` }).waitFor();
+  await page.locator('#live-mode[data-mode=live]').waitFor();
+  await page.locator('[data-testid=history-row][data-status=live]').waitFor();
+
+  // Deleted on Render's side (its Dashboard): no event here; the next timed read finds it gone.
+  await render.deleteService(id);
+  await page.clock.fastForward(21_000);
+  await page.getByTestId('service-deleted').waitFor({ timeout: 30_000 });
+  t.is(await page.getByRole('alert').filter({ hasText: 'Could not load deploys' }).count(), 0, 'not said as a failed read');
+  t.is(await page.getByTestId('service-lifecycle').locator('button').count(), 0, 'nothing offered for a gone service');
+  t.false(await page.getByTestId('deploy-history').isVisible(), 'its settings are not offered');
+
+  // And it is not read again, however long the page stays open.
+  await requestsSeen(page);
+  const deploysRead = count('/deploys');
+  const settingsRead = count('/settings');
+  for (let i = 0; i < 3; i++) await page.clock.fastForward(61_000);
+  await requestsSeen(page);
+  t.is(count('/deploys'), deploysRead, reads.join(' '));
+  t.is(count('/settings'), settingsRead, reads.join(' '));
+  t.deepEqual(problems.filter((p) => !/404/.test(p)), []);
+  await context.close();
+});
+
+test('a service deleted on Render while the dashboard streams drops from its cards at the timed read, without an error; the others stay', async (t) => {
+  t.timeout(240_000);
+  const login = 'dashgone';
+  const { context, page: first, problems, apiKey } = await stack.signedInWithKey(browser, login, ['api']);
+  const { render, serviceId: id } = await serviceMadeOutside(stack, apiKey, { login, name: `${login}-gone` });
+  const { serviceId: keptId } = await serviceMadeOutside(stack, apiKey, { login, name: `${login}-kept` });
+  await first.close();
+
+  const page = await context.newPage();
+  await page.clock.install();
+  await page.goto(`${stack.url}/#/`);
+  await page.locator('#live-mode[data-mode=live]').waitFor();
+  const card = (serviceId: string) => page.locator(`[data-testid=service-card][data-service-id="${serviceId}"]`);
+  await card(id).waitFor();
+  await card(keptId).waitFor();
+  await page.getByTestId('new-deploy').focus();
+
+  // Deleted on Render's side: no event here. The page's clock moved on a minute at a time (the server keeps a list 8 s: real time).
+  await render.deleteService(id);
+  for (let i = 0; i < 40 && (await card(id).count()); i++) {
+    await page.clock.fastForward(61_000);
+    await card(id).waitFor({ state: 'detached', timeout: 3_000 }).catch(() => undefined);
+  }
+  t.is(await card(id).count(), 0, 'the deleted service is no longer listed');
+  t.is(await card(keptId).count(), 1, 'the other stays');
+  t.is(await page.getByTestId('service-list').getByText(/Could not load/).count(), 0);
+  t.is(await focusedTestId(page), 'new-deploy');
+  t.deepEqual(problems, []);
+  await context.close();
+});

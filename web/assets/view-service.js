@@ -151,6 +151,8 @@ export function serviceView(ctx, route) {
   /** When the whole history was last answered, and the timer of its next read for deploys started on Render's side. */
   let historyReadAt = 0;
   let watchTimer = null;
+  /** The notice of a history read that failed, until a later read succeeds (an action's error beside it stays). */
+  let historyReadError = null;
 
   async function loadHistory(append = false) {
     const generation = append ? historyReads : ++historyReads;
@@ -166,6 +168,8 @@ export function serviceView(ctx, route) {
         if (append && more.hidden && lastShown) focusFirstRow(history.querySelector(`[data-deploy-id="${CSS.escape(lastShown)}"]`)?.nextElementSibling);
         return;
       }
+      // Read again (a timed read, a retry): what a failed read said is no longer so, whether or not anything is drawn again.
+      if (!append) { historyReadError?.remove(); historyReadError = null; }
       // Nothing changed since the last read (a poll, an update that moved nothing here): nothing is drawn
       // again, so a screen reader's place in the list and what the user opened stay as they are.
       const drawn = append ? null : JSON.stringify([res.deploys, res.nextCursor]);
@@ -183,8 +187,12 @@ export function serviceView(ctx, route) {
       if (append && more.hidden) focusFirstRow(rows[0]);
     } catch (err) {
       if (!append) historyReadAt = Date.now();
-      if (disposed || generation !== historyReads) return;
-      replace(historyFlash, notice('error', `Could not load deploys: ${err.message}`));
+      if (disposed) return;
+      // Gone from Render (deleted on its Dashboard, say; no event here): said as a re-read of the service says it, and not read again.
+      if (err.status === 404) { showDeleted(); return; }
+      if (generation !== historyReads) return;
+      historyReadError = notice('error', `Could not load deploys: ${err.message}`);
+      replace(historyFlash, historyReadError);
       // Not known: the link as before beenLive (a history read before this one may have known).
       if (beenLive === undefined) { beenLive = null; drawLinks(); }
     }
