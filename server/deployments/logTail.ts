@@ -104,8 +104,8 @@ interface Tail {
   renderLogCalls: number;
   /**
    * Lines per log read: PAGE, less after a read cut by size (1 MB lines) or one that timed out, so the
-   * next poll does not start over with a read that fails the same way; doubled back once caught up, if
-   * none was cut or timed out for PAGE_REGROW_MS (`pageCutAt`).
+   * next poll does not start over with a read that fails the same way; doubled back on each read answered
+   * in full (caught up or not) once none was cut or timed out for PAGE_REGROW_MS (`pageCutAt`).
    */
   pageLimit: number;
   pageCutAt: number;
@@ -196,7 +196,9 @@ export function createLogTailer(deps: LogTailDeps, opts: LogTailOptions = {}): L
       if (page.hasMore && page.logs.length < limit) {
         tail.pageLimit = Math.max(1, page.logs.length);
         tail.pageCutAt = deps.clock.now();
-      } else if (!page.hasMore && deps.clock.now() - tail.pageCutAt >= PAGE_REGROW_MS) {
+      } else if (deps.clock.now() - tail.pageCutAt >= PAGE_REGROW_MS) {
+        // A read answered in full, caught up or not: a tail behind an app that prints more than a page per
+        // read must grow back too, or one slow read keeps it at small pages, ever further behind.
         tail.pageLimit = Math.min(PAGE, limit * 2);
       }
     };

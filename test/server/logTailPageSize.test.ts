@@ -1,0 +1,52 @@
+import test from 'ava';
+import type { Stack } from '../helpers/stack.js';
+import { usePipelineStack } from '../helpers/pipelineStack.js';
+import { deployedLiveByHand, signedInWithKey } from '../helpers/pipeline.js';
+import { openSseAs, sseLogLines } from '../helpers/sse.js';
+import { waitUntil } from '../helpers/wait.js';
+import { budgetFrom, RENDER_DOCUMENTED_LIMITS } from '../../server/render/budget.js';
+
+// The live tail asks Render for fewer lines after a log read that timed out (logTail.ts, pageLimit), and
+// for more again once a minute has gone by without another. A tail that is behind (an app printing more
+// than a page per read) must get its page size back too, not only one that has caught up: else a single
+// slow read leaves it reading small pages for as long as the app keeps printing, ever further behind.
+
+let stack: Stack;
+usePipelineStack(test, {
+  renderOptions: { manualDeploys: true },
+  renderLimits: budgetFrom({ ...RENDER_DOCUMENTED_LIMITS, logs: { limit: 1_000, windowMs: 60_000 } }),
+  logTail: { buildIntervalMs: 150, runtimeIntervalMs: 300, settleMs: 150, leaseMs: 3_000 },
+}, (p) => { ({ stack } = p); });
+
+test('a tail kept behind by a chatty app asks for full pages again a minute after a read timed out', async (t) => {
+  const { agent, apiKey, accountId } = await signedInWithKey(stack, 'regrow');
+  const { id, ...r } = await deployedLiveByHand(stack, agent, 'regrow');
+  stack.render.appendLog(r.serviceId, 'first', { type: 'app' });
+  // The tail's first read (100 lines) is not answered: the client gives up after 10 s; the tail reads 50.
+  const fault = stack.render.setFault({ kind: 'timeout', method: 'GET', route: '/logs', apiKey, query: { limit: '100' }, count: 1 });
+  t.teardown(() => stack.render.clearFault(fault));
+  const logReads = () => stack.render.calls.filter((c) => c.accountId === accountId && c.route === '/logs');
+  const tab = await openSseAs(agent, `/api/events?logs=${id}`);
+  t.teardown(() => tab.close());
+  await tab.waitFor((text) => sseLogLines(text).some((l) => l.message === 'first'), 30_000);
+  const timedOutAt = Date.now();
+
+  // From now on the app prints 40 lines every 150 ms (about 270 a second): more than reads of 50 lines every
+  // 250 ms keep up with, so the tail is never caught up.
+  let n = 0;
+  const chatty = setInterval(() => { for (let i = 0; i < 40; i++) stack.render.appendLog(r.serviceId, `line ${n++}`, { type: 'app' }); }, 150);
+  t.teardown(() => clearInterval(chatty));
+  const fullRead = () => logReads().find((c) => c.at > timedOutAt && c.status === 200 && new URLSearchParams(c.query).get('limit') === '100');
+  await waitUntil('a read of 100 lines again', async () => fullRead() ?? (Date.now() - timedOutAt > 80_000 ? 'gave up' : null), 90_000, 100)
+    .catch(() => undefined);
+  clearInterval(chatty);
+  const read = fullRead();
+  t.truthy(read, `reads after the timeout asked for ${[...new Set(logReads().filter((c) => c.at > timedOutAt).map((c) => new URLSearchParams(c.query).get('limit')))].join(', ')} lines`);
+  t.true(read === undefined || read.at - timedOutAt < 75_000, String(read && read.at - timedOutAt));
+
+  // Every line printed reaches the tab, once, in order.
+  const last = `line ${n - 1}`;
+  await tab.waitFor((text) => sseLogLines(text).some((l) => l.message === last), 30_000);
+  const lines = sseLogLines(tab.text()).map((l) => l.message).filter((m) => m.startsWith('line '));
+  t.deepEqual(lines, Array.from({ length: n }, (_, i) => `line ${i}`));
+});
