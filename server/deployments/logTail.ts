@@ -41,6 +41,8 @@ export interface LogTailOptions {
   settleMs?: number;
   /** How long the service's env var values and secret files (for redaction) are reused, unless changed through the settings meanwhile. Default 5 min. */
   secretsTtlMs?: number;
+  /** After a log read cut by size or timed out, how long the tail keeps its smaller page before growing it back. Default 60 s. */
+  pageRegrowMs?: number;
 }
 
 interface LogTailDeps {
@@ -105,14 +107,13 @@ interface Tail {
   /**
    * Lines per log read: PAGE, less after a read cut by size (1 MB lines) or one that timed out, so the
    * next poll does not start over with a read that fails the same way; doubled back on each read answered
-   * in full (caught up or not) once none was cut or timed out for PAGE_REGROW_MS (`pageCutAt`).
+   * in full (caught up or not) once none was cut or timed out for `pageRegrowMs` (`pageCutAt`).
    */
   pageLimit: number;
   pageCutAt: number;
 }
 
 const PAGE = 100;
-const PAGE_REGROW_MS = 60_000;
 const CATCH_UP_MS = 250;
 export function createLogTailer(deps: LogTailDeps, opts: LogTailOptions = {}): LogTailer {
   const buildMs = opts.buildIntervalMs ?? 3_000;
@@ -120,6 +121,7 @@ export function createLogTailer(deps: LogTailDeps, opts: LogTailOptions = {}): L
   const leaseMs = opts.leaseMs ?? 15_000;
   const settleMs = opts.settleMs ?? 3_000;
   const secretsTtlMs = opts.secretsTtlMs ?? 300_000;
+  const pageRegrowMs = opts.pageRegrowMs ?? 60_000;
   const token = `${process.pid}-${Math.random().toString(36).slice(2)}`;
   const tails = new Map<string, Tail>();
   const counters = { polls: 0, renderLogCalls: 0 };
@@ -196,7 +198,7 @@ export function createLogTailer(deps: LogTailDeps, opts: LogTailOptions = {}): L
       if (page.hasMore && page.logs.length < limit) {
         tail.pageLimit = Math.max(1, page.logs.length);
         tail.pageCutAt = deps.clock.now();
-      } else if (deps.clock.now() - tail.pageCutAt >= PAGE_REGROW_MS) {
+      } else if (deps.clock.now() - tail.pageCutAt >= pageRegrowMs) {
         // A read answered in full, caught up or not: a tail behind an app that prints more than a page per
         // read must grow back too, or one slow read keeps it at small pages, ever further behind.
         tail.pageLimit = Math.min(PAGE, limit * 2);
