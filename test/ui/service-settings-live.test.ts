@@ -473,11 +473,11 @@ test('a deploy started on Render\'s side shows on the streaming dashboard\'s ser
   await context.close();
 });
 
-test('a history read that failed on the streaming settings page is not said for good: the next read that succeeds takes the error away, unchanged rows not drawn again', async (t) => {
-  // The timed reread (every 20 s) left "Could not load deploys" on screen after one failed read, though
-  // every later read succeeded: only a read that drew new rows could have replaced it, and none did.
-  t.timeout(180_000);
-  const login = 'sethistfail';
+/**
+ * A service made on Render whose first deploy is live, its settings page open and streaming in a new tab whose
+ * clock the test moves (`page.clock`); `beforeOpen` runs on that tab before it loads the page.
+ */
+async function liveServicePageOnClock(login: string, beforeOpen: (page: Page) => void = () => {}) {
   const { context, page: first, problems, apiKey } = await stack.signedInWithKey(browser, login, ['api']);
   const { render, serviceId: id } = await serviceMadeOutside(stack, apiKey, { login, name: `${login}-svc` });
   for (let i = 0; i < 500 && (await render.listDeploys(id, { limit: 1 }))[0]?.status !== 'live'; i++) await new Promise((r) => setTimeout(r, 20));
@@ -485,10 +485,19 @@ test('a history read that failed on the streaming settings page is not said for 
 
   const page = await context.newPage();
   await page.clock.install();
+  beforeOpen(page);
   await page.goto(`${stack.url}/#/services/${id}`);
   await page.getByRole('heading', { level: 1, name: `${login}-svc` }).waitFor();
   await page.locator('#live-mode[data-mode=live]').waitFor();
   await page.locator('[data-testid=history-row][data-status=live]').waitFor();
+  return { context, page, problems, apiKey, render, id };
+}
+
+test('a history read that failed on the streaming settings page is not said for good: the next read that succeeds takes the error away, unchanged rows not drawn again', async (t) => {
+  // The timed reread (every 20 s) left "Could not load deploys" on screen after one failed read, though
+  // every later read succeeded: only a read that drew new rows could have replaced it, and none did.
+  t.timeout(180_000);
+  const { context, page, problems, apiKey, id } = await liveServicePageOnClock('sethistfail');
   await page.getByTestId('auto-deploy').focus();
   await page.evaluate(() => { for (const el of document.querySelectorAll('[data-testid=history-row]')) el.dataset.before = 'yes'; });
   const readError = page.getByRole('alert').filter({ hasText: 'Could not load deploys' });
@@ -518,21 +527,11 @@ test('a history read that failed on the streaming settings page is not said for 
 test('a service deleted on Render while its settings page streams: the timed history read says it was deleted (not "Could not load deploys"), and reads no more', async (t) => {
   // The 404 of the timed read was said as a failed read, again every 20 s, with the gone service's settings still offered.
   t.timeout(180_000);
-  const login = 'sethistgone';
-  const { context, page: first, problems, apiKey } = await stack.signedInWithKey(browser, login, ['api']);
-  const { render, serviceId: id } = await serviceMadeOutside(stack, apiKey, { login, name: `${login}-svc` });
-  for (let i = 0; i < 500 && (await render.listDeploys(id, { limit: 1 }))[0]?.status !== 'live'; i++) await new Promise((r) => setTimeout(r, 20));
-  await first.close();
-
-  const page = await context.newPage();
-  await page.clock.install();
   const reads: string[] = [];
-  page.on('request', (r) => { const u = new URL(r.url()); if (r.method() === 'GET' && u.pathname.startsWith('/api/')) reads.push(u.pathname); });
+  const { context, page, problems, id, render } = await liveServicePageOnClock('sethistgone', (page) => {
+    page.on('request', (r) => { const u = new URL(r.url()); if (r.method() === 'GET' && u.pathname.startsWith('/api/')) reads.push(u.pathname); });
+  });
   const count = (suffix: string) => reads.filter((p) => p === `/api/render/services/${id}${suffix}`).length;
-  await page.goto(`${stack.url}/#/services/${id}`);
-  await page.getByRole('heading', { level: 1, name: `${login}-svc` }).waitFor();
-  await page.locator('#live-mode[data-mode=live]').waitFor();
-  await page.locator('[data-testid=history-row][data-status=live]').waitFor();
 
   // Deleted on Render's side (its Dashboard): no event here; the next timed read finds it gone.
   await render.deleteService(id);
