@@ -251,8 +251,17 @@ test('Suspend on a service deleted elsewhere (the Render Dashboard, no event her
   t.timeout(120_000);
   const { context, page, problems, apiKey } = await stack.signedInWithKey(browser, 'setgonesuspend', []);
   const { render, serviceId: id } = await serviceMadeOutside(stack, apiKey, { login: 'setgonesuspend', name: 'set-gone-suspend' });
+  // Deleted once nothing else of the page's would find it gone before the click: CI failed so (the buttons
+  // taken away, click timeout 30 s). Its first reads of the lists, out when the heading shows, are waited
+  // for, and its timers held: the timed history read (6 s while the first deploy builds) is not made.
+  // Those reads' own "deleted" is the test 'a service deleted on Render while its settings page streams'.
+  const listsRead = ['deploys', 'env-vars', 'secret-files', 'custom-domains'].map((list) =>
+    page.waitForResponse((r) => new URL(r.url()).pathname === `/api/render/services/${id}/${list}`));
+  await page.clock.install();
+  await page.clock.pauseAt(Date.now() + 1_000);
   await page.goto(`${stack.url}/#/services/${id}`);
   await page.getByRole('heading', { level: 1, name: 'set-gone-suspend' }).waitFor();
+  for (const read of await Promise.all(listsRead)) t.is(read.status(), 200, read.url());
   await render.deleteService(id);
   await page.getByTestId('service-lifecycle').getByTestId('service-suspend').click();
   await page.getByTestId('service-deleted').waitFor({ timeout: 15_000 });
