@@ -78,9 +78,10 @@ export function createApiHandler(deps: ApiHandlerDeps) {
     await sleeper.sleep(deps.latencyMs + plan.delayMs);
     await holds.wait(method, call.route, apiKey);
     if (res.destroyed) return;
-    // A 'without' fault changes the answer of a request handled as usual; the others answer instead of it.
+    // 'without' and 'emptyPage' faults change the answer of a request handled as usual; the others answer instead of it.
     const without = plan.fault?.kind === 'without' ? new Set(plan.fault.fields) : null;
-    if (plan.fault && !without) {
+    const emptyPage = plan.fault?.kind === 'emptyPage';
+    if (plan.fault && !without && !emptyPage) {
       injectFault(plan.fault, req, res, call, { ...securityHeaders(requestId), Date: new Date(clock.nowMs()).toUTCString(), ...rateHeaders(limiter.peek(identity, bucket, scope)) }, hung);
       return;
     }
@@ -111,7 +112,8 @@ export function createApiHandler(deps: ApiHandlerDeps) {
     }
     try {
       const result = await match.def.handler({ account, params, query, headers: req.headers, rawBody });
-      reply(result.status, without ? leaveOut(result.body, without) : result.body, limitHeaders);
+      const body = emptyPage ? emptied(result.body, query) : result.body;
+      reply(result.status, without ? leaveOut(body, without) : body, limitHeaders);
     } catch (err) {
       if (err instanceof ApiError) {
         reply(err.status, err.body(), { ...limitHeaders, ...err.headers });
@@ -127,6 +129,17 @@ export function createApiHandler(deps: ApiHandlerDeps) {
 function leaveOut(body: unknown, fields: Set<string>): unknown {
   if (!body || typeof body !== 'object' || Array.isArray(body)) return body;
   return Object.fromEntries(Object.entries(body).filter(([k]) => !fields.has(k)));
+}
+
+/**
+ * A logs page with none of its lines that says there are more, its next window the one asked (nothing
+ * skipped): Render's answer for a stretch of the window that holds no lines, with more after it.
+ */
+function emptied(body: unknown, query: URLSearchParams): unknown {
+  const [start, end] = [query.get('startTime'), query.get('endTime')];
+  // Only a request that names its window (as every paging client does): the next one is that window.
+  if (!start || !end || !body || typeof body !== 'object' || !Array.isArray((body as { logs?: unknown }).logs)) return body;
+  return { ...body, hasMore: true, nextStartTime: start, nextEndTime: end, logs: [] };
 }
 
 function injectFault(

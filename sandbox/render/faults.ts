@@ -41,7 +41,7 @@ export function createFaultSet(random: () => number = Math.random): FaultSet {
   };
   return {
     add(rule) {
-      if (!['latency', 'status', 'reset', 'timeout', 'malformed', 'body', 'without'].includes(rule.kind)) {
+      if (!['latency', 'status', 'reset', 'timeout', 'malformed', 'body', 'without', 'emptyPage'].includes(rule.kind)) {
         throw new Error(`unknown fault kind: ${String(rule.kind)}`);
       }
       if (rule.kind === 'without' && !(Array.isArray(rule.fields) && rule.fields.every((f) => typeof f === 'string'))) throw new Error('without: fields, the names to leave out');

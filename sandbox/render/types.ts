@@ -86,7 +86,12 @@ export interface FaultRule {
   method?: string;
   /** Templated route as in the spec paths, e.g. '/services/{serviceId}/deploys', or '*' (default). */
   route?: string;
-  kind: 'latency' | 'status' | 'reset' | 'timeout' | 'malformed' | 'body' | 'without';
+  kind: 'latency' | 'status' | 'reset' | 'timeout' | 'malformed' | 'body' | 'without' | 'emptyPage';
+  /**
+   * For kind 'emptyPage' (GET /logs): the request is handled as usual, and its answer holds no lines yet
+   * says there are more (`hasMore: true`), its next window the one asked (a request naming its `startTime` and `endTime`): Render pages logs by time
+   * window, so a stretch of the window with no lines and more after it answers so.
+   */
   /**
    * For kind 'without': the request is handled as usual (a service is created, a deploy started), and
    * its JSON answer leaves out these top-level fields (a creation's answer that names no deploy: ['deployId']).

@@ -194,9 +194,12 @@ export function createLogTailer(deps: LogTailDeps, opts: LogTailOptions = {}): L
     const limit = tail.pageLimit;
     const query = { ownerId: rec.request.ownerId, resource: [rec.serviceId], limit };
     // Fewer lines than asked for while there are more: the read was cut by size (render/resources/logs.ts).
+    // None at all is no cut (those go down to one line): Render pages by time window, and a stretch of it
+    // with no lines, more after it, answers so; taken for a cut it left the tail reading one line a time.
     const fit = (page: { logs: unknown[]; hasMore: boolean }) => {
+      if (page.hasMore && page.logs.length === 0) return;
       if (page.hasMore && page.logs.length < limit) {
-        tail.pageLimit = Math.max(1, page.logs.length);
+        tail.pageLimit = page.logs.length;
         tail.pageCutAt = deps.clock.now();
       } else if (deps.clock.now() - tail.pageCutAt >= pageRegrowMs) {
         // A read answered in full, caught up or not: a tail behind an app that prints more than a page per
@@ -283,9 +286,11 @@ export function createLogTailer(deps: LogTailDeps, opts: LogTailOptions = {}): L
       if (err instanceof BudgetExhausted) delay = Math.max(err.retryAfterMs, CATCH_UP_MS);
       else if (err instanceof TailMovedOn) delay = buildMs; // another poll delivered from where this one read; try for the lease later
       else if (err instanceof RenderApiError && err.kind === 'rate_limited') {
-        // Render's own limit (the key's other clients count too): wait as long as it says, holding the lease meanwhile.
+        // Render's own limit (the key's other clients count too): wait as long as it says, holding the lease
+        // meanwhile; not a tail that ended during the read (stop() released its lease, taken back here it
+        // kept the tail of the next stream from polling until Retry-After and the lease had run out).
         delay = Math.max(err.retryAfterMs ?? runtimeMs, CATCH_UP_MS);
-        await tail.store.lease(tail.deploymentId, delay + leaseMs).catch(() => false);
+        if (!tail.stopped) await tail.store.lease(tail.deploymentId, delay + leaseMs).catch(() => false);
       } else if (err instanceof RenderApiError && err.kind === 'not_found' && tail.onDeploymentKey) {
         // The service (or the deploy) was deleted: no line will ever come, so polling stops for good.
         delay = null;
@@ -304,6 +309,8 @@ export function createLogTailer(deps: LogTailDeps, opts: LogTailOptions = {}): L
       }
     }
     if (delay === null) tail.ended = true;
+    // A tail stopped while this tick renewed its lease lets it go (stop() may have released it first).
+    if (tail.stopped) await tail.store.release(tail.deploymentId).catch(() => {});
     if (delay === null || tail.stopped) return;
     tail.timer = setTimeout(() => void tick(tail), delay);
     tail.timer.unref();

@@ -2,7 +2,7 @@ import test from 'ava';
 import { startRenderSimulator } from '../../sandbox/render/index.js';
 import { renderTestClient, webServiceBody } from './render-test-client.js';
 
-// Fault injection per route: latency, status, reset, timeout, malformed, body, without.
+// Fault injection per route: latency, status, reset, timeout, malformed, body, without, emptyPage.
 
 async function setup() {
   const sim = await startRenderSimulator({ manualDeploys: true });
@@ -96,6 +96,22 @@ test('without: the request is handled as usual and its answer leaves out the nam
   const next = await api.call('POST', '/services', webServiceBody(account.ownerId, 'named'));
   t.is(typeof next.body.deployId, 'string', 'count used up');
   t.throws(() => sim.setFault({ route: '/services', kind: 'without' }));
+});
+
+test('emptyPage: a logs page of no lines that says there are more, its next window the one asked', async (t) => {
+  const { sim, api, account } = await setup();
+  t.teardown(() => sim.close());
+  const svc = (await api.call('POST', '/services', webServiceBody(account.ownerId, 'quiet'))).body;
+  sim.appendLog(svc.service.id, 'a line');
+  const start = '2000-01-01T00:00:00.000000Z';
+  const end = new Date(Date.now() + 60_000).toISOString();
+  const path = `/logs?ownerId=${account.ownerId}&resource=${svc.service.id}&direction=forward&startTime=${start}&endTime=${end}`;
+  sim.setFault({ method: 'GET', route: '/logs', kind: 'emptyPage', count: 1 });
+  const empty = await api.get(path);
+  t.is(empty.status, 200);
+  t.deepEqual(empty.body, { hasMore: true, nextStartTime: start, nextEndTime: end, logs: [] });
+  const next = await api.get(path);
+  t.deepEqual(next.body.logs.map((l: { message: string }) => l.message), ['a line'], 'the same window read again has the line');
 });
 
 test('rules match by key and probability; clearFaults removes them; the control surface sets them', async (t) => {

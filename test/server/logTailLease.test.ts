@@ -94,3 +94,34 @@ test('every log read outlasts the lease (one process, a slow Render): the lines 
   const messages = sseLogLines(tab.text()).map((l) => l.message);
   t.deepEqual(messages.filter((m) => m.startsWith('slow')), ['slow 0', 'slow 1', 'slow 2', 'slow after'], 'each line once, in order');
 });
+
+test('the last tab leaves while its poll is answered 429: a tab opened after gets the lines without waiting out Retry-After', async (t) => {
+  const { agent, apiKey, accountId } = await signedInWithKey(stack, 'leave429');
+  const { id, ...r } = await deployedLiveByHand(stack, agent, 'leave429');
+  stack.render.appendLog(r.serviceId, 'before', { type: 'app' });
+
+  // The tail's first log read waits at Render until its tab has left, then is answered 429 with a
+  // Retry-After of a minute. The tail that ended must not take its lease back to wait that out: the
+  // tail of the tab opened next would read nothing until Retry-After and the lease had run out.
+  const fault = stack.render.setFault({ kind: 'status', status: 429, ms: 60_000, method: 'GET', route: '/logs', apiKey, count: 1 });
+  t.teardown(() => stack.render.clearFault(fault));
+  const hold = stack.render.holdRequest({ method: 'GET', route: '/logs', apiKey });
+  const leaving = await openSseAs(agent, `/api/events?logs=${id}`);
+  await hold.arrived;
+  leaving.close();
+  const tailer = stack.web.deps.logTails!;
+  await until('the tail to stop', async () => !tailer.tailStats(id).followed);
+  hold.release();
+  const logCalls = () => stack.render.calls.filter((c) => c.accountId === accountId && c.route === '/logs');
+  await until('the held read answered 429', async () => logCalls().some((c) => c.status === 429));
+
+  const back = await openSseAs(agent, `/api/events?logs=${id}`);
+  t.teardown(() => back.close());
+  const has = (text: string, message: string) => sseLogLines(text).some((l) => l.message === message);
+  // Bounded well below the minute the old tail kept its lease for.
+  await back.waitFor((text) => has(text, 'before'), 20_000);
+  stack.render.appendLog(r.serviceId, 'after', { type: 'app' });
+  await back.waitFor((text) => has(text, 'after'), 20_000);
+  const messages = sseLogLines(back.text()).map((l) => l.message);
+  t.deepEqual(messages.filter((m) => m === 'before' || m === 'after'), ['before', 'after'], 'each line once, in order');
+});

@@ -50,3 +50,29 @@ test('a tail kept behind by a chatty app asks for full pages again once the regr
   const lines = sseLogLines(tab.text()).map((l) => l.message).filter((m) => m.startsWith('line '));
   t.deepEqual(lines, Array.from({ length: n }, (_, i) => `line ${i}`));
 });
+
+// Render pages /logs by time window (docs/render-api.md, "Logs of one deploy"): a page can hold no lines and
+// still say there are more (a stretch of the window with none, more after it). That is no read cut by size:
+// a tail that took it for one asked for one line per read until the regrow time, crawling behind the app.
+test('a log page with no lines that says there are more does not shrink the tail\'s page size', async (t) => {
+  const { agent, apiKey, accountId } = await signedInWithKey(stack, 'emptypage');
+  const { id, ...r } = await deployedLiveByHand(stack, agent, 'emptypage');
+  stack.render.appendLog(r.serviceId, 'first', { type: 'app' });
+  const tab = await openSseAs(agent, `/api/events?logs=${id}`);
+  t.teardown(() => tab.close());
+  await tab.waitFor((text) => sseLogLines(text).some((l) => l.message === 'first'), 30_000);
+
+  const logReads = () => stack.render.calls.filter((c) => c.accountId === accountId && c.route === '/logs');
+  const from = logReads().length;
+  // The tail's next read answers an empty page with more after it; the one after reads as usual.
+  const fault = stack.render.setFault({ kind: 'emptyPage', method: 'GET', route: '/logs', apiKey, count: 1 });
+  t.teardown(() => stack.render.clearFault(fault));
+  await waitUntil('two reads after the empty page', async () => logReads().slice(from).filter((c) => c.status === 200).length >= 2, 30_000, 40);
+  for (let i = 0; i < 20; i++) stack.render.appendLog(r.serviceId, `line ${i}`, { type: 'app' });
+  await tab.waitFor((text) => sseLogLines(text).some((l) => l.message === 'line 19'), 30_000);
+
+  const limits = logReads().slice(from).map((c) => new URLSearchParams(c.query).get('limit'));
+  t.deepEqual([...new Set(limits)], ['100'], 'every read after the empty page asks for a full page');
+  const lines = sseLogLines(tab.text()).map((l) => l.message).filter((m) => m.startsWith('line '));
+  t.deepEqual(lines, Array.from({ length: 20 }, (_, i) => `line ${i}`), 'every line once, in order');
+});
