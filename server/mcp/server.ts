@@ -1,6 +1,7 @@
 import type Koa from 'koa';
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
-import { ListToolsRequestSchema, type CallToolRequest, type CallToolResult, type Tool } from '@modelcontextprotocol/sdk/types.js';
+import { CallToolRequestSchema, ErrorCode, ListToolsRequestSchema, McpError, type CallToolRequest, type CallToolResult, type Tool } from '@modelcontextprotocol/sdk/types.js';
+import { getLiteralValue, getObjectShape, safeParse } from '@modelcontextprotocol/sdk/server/zod-compat.js';
 import { z } from 'zod';
 import { AjvJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/ajv';
 import type { AppDeps } from '../deps.js';
@@ -25,15 +26,25 @@ const jsonSchemaValidator = new AjvJsonSchemaValidator();
 const TOOL_BY_NAME = new Map(TOOLS.map((t) => [t.name, t]));
 let toolList: Tool[] | undefined; // the tools/list answer: z.toJSONSchema of every tool, on first use
 /**
- * The schema the tools/call handler is registered under: the method only. The SDK's Server wraps a
- * tools/call handler with its own CallToolRequest check, which answers a malformed call (no name,
- * arguments that are not an object) with -32602 Invalid params, as JSON-RPC 2.0 and the MCP spec
- * ("malformed requests that fail to satisfy the CallToolRequest schema") call it. But its Protocol
- * parses every request with the schema given here first, and that ZodError, carrying no JSON-RPC code,
- * left as -32603 Internal error before the wrapper's check ran. Given the method alone, that first
- * parse cannot fail on params, and the full check is the wrapper's. test/bearer/mcp-protocol.test.ts.
+ * A Server whose handlers are registered under their method alone, their params checked here: params
+ * that fail a method's schema are -32602 Invalid params, as JSON-RPC 2.0 and the MCP spec call a
+ * malformed request. The SDK's Protocol parses each request with its handler's schema before the
+ * handler runs, and that ZodError, carrying no JSON-RPC code, left as -32603 Internal error (its JSON as
+ * the message): for initialize and ping (registered by the SDK itself), tools/list, and tools/call
+ * before the SDK's own CallToolRequest check (which still runs first, with its own message).
+ * test/bearer/mcp-protocol.test.ts.
  */
-const ToolsCallMethod = z.looseObject({ method: z.literal('tools/call') });
+class McpServer extends Server {
+  // Called by the SDK's constructors too (a prototype method, so this override applies to those as well).
+  override setRequestHandler(...[schema, handler]: Parameters<Server['setRequestHandler']>): void {
+    const method = getLiteralValue(getObjectShape(schema)!.method!) as string;
+    super.setRequestHandler(z.looseObject({ method: z.literal(method) }), (request, extra) => {
+      const parsed = safeParse(schema, request);
+      if (!parsed.success) throw new McpError(ErrorCode.InvalidParams, `Invalid ${method} request: ${describeIssues((parsed.error as z.ZodError).issues)}`);
+      return handler(parsed.data as typeof request, extra);
+    });
+  }
+}
 const listTools = () => (toolList ??= TOOLS.map((t) => ({ name: t.name, description: t.description, inputSchema: inputJsonSchema(t.schema), annotations: t.annotations })));
 
 /**
@@ -44,13 +55,12 @@ const listTools = () => (toolList ??= TOOLS.map((t) => ({ name: t.name, descript
  * Each call also leaves an `mcp_tool` audit entry (tool name and outcome, never arguments).
  */
 export function createMcpServer(deps: AppDeps, ctx: Koa.Context, userId: number, callRoute: RouteCaller): Server {
-  const server = new Server({ name: 'render-orchestrator', version: '1.0.0' }, { capabilities: { tools: {} }, jsonSchemaValidator });
+  const server = new McpServer({ name: 'render-orchestrator', version: '1.0.0' }, { capabilities: { tools: {} }, jsonSchemaValidator });
 
   server.setRequestHandler(ListToolsRequestSchema, async () => ({ tools: listTools() }));
 
-  server.setRequestHandler(ToolsCallMethod, async (request, extra) => {
-    // Checked against CallToolRequestSchema by the SDK's wrapper before this runs (ToolsCallMethod above).
-    const req = request as unknown as CallToolRequest;
+  server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
+    const req = request as CallToolRequest; // parsed with CallToolRequestSchema (McpServer above)
     // Canceled by a later message of its own batch (delivered before any handler starts): the answer is
     // not sent (transport.ts), so the call is not made either; a deploy nobody hears of is still a deploy.
     if (extra.signal.aborted) return toolError('canceled', 'The request was canceled.');

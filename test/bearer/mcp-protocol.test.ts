@@ -125,6 +125,27 @@ test('malformed tools/call params are -32602 Invalid params, never -32603; wrong
   t.like(wrongValue.body, { id: 40, result: { isError: true, structuredContent: { error: { code: 'validation_failed' } } } });
 });
 
+// The same for the methods the SDK's Server answers itself (initialize, and tools/list registered under
+// its SDK schema): params that fail the method's schema were answered -32603 Internal error, with the
+// ZodError's JSON as the message, so a client's malformed initialize read as a server fault.
+test('initialize and tools/list with params that fail their schema are -32602 Invalid params, never -32603', async (t) => {
+  const malformed: Array<[string, string, object | undefined]> = [
+    ['initialize without params', 'initialize', undefined],
+    ['initialize with a protocolVersion that is a number', 'initialize', { protocolVersion: 5, capabilities: {}, clientInfo: { name: 'c', version: '1' } }],
+    ['initialize without clientInfo', 'initialize', { protocolVersion: LATEST_PROTOCOL_VERSION, capabilities: {} }],
+    ['tools/list with a cursor that is a number', 'tools/list', { cursor: 5 }],
+  ];
+  for (const [i, [name, method, params]] of malformed.entries()) {
+    const answer = await viaApp(json(name, rpc(70 + i, method, params)));
+    t.is(answer.status, 200, name);
+    t.like(answer.body, { jsonrpc: '2.0', id: 70 + i, error: { code: -32602 } }, name);
+    t.regex((answer.body as { error: { message: string } }).error.message, new RegExp(`^MCP error -32602: Invalid ${method} request: `), name);
+  }
+  // Well-formed ones are answered as before.
+  t.like((await viaApp(json('tools/list with a cursor', rpc(80, 'tools/list', { cursor: 'next' })))).body, { id: 80, result: { tools: [{ name: 'list_services' }] } });
+  t.like((await viaApp(json('initialize', init(LATEST_PROTOCOL_VERSION)))).body, { id: 1, result: { protocolVersion: LATEST_PROTOCOL_VERSION } });
+});
+
 // A probe found the unsupported MCP-Protocol-Version quoted back whole, up to Node's ~16 KB header
 // limit, and a tool name starting like a GitHub token quoted back with the whole token in it (the cut
 // at 80 characters left 40-character tokens whole). Both are the caller's own input: cut short, and
