@@ -1,5 +1,5 @@
 import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
-import { newRequestId, type SimClock } from './clock.js';
+import { newRequestId, parseTimeUs, type SimClock } from './clock.js';
 import { ApiError, unauthorized } from './errors.js';
 import type { FaultSet } from './faults.js';
 import type { RequestHolds } from './request-holds.js';
@@ -112,7 +112,7 @@ export function createApiHandler(deps: ApiHandlerDeps) {
     }
     try {
       const result = await match.def.handler({ account, params, query, headers: req.headers, rawBody });
-      const body = emptyPage ? emptied(result.body, query) : result.body;
+      const body = emptyPage ? emptied(result.body, query, plan.fault?.next === 'moved') : result.body;
       reply(result.status, without ? leaveOut(body, without) : body, limitHeaders);
     } catch (err) {
       if (err instanceof ApiError) {
@@ -133,13 +133,21 @@ function leaveOut(body: unknown, fields: Set<string>): unknown {
 
 /**
  * A logs page with none of its lines that says there are more, its next window the one asked (nothing
- * skipped): Render's answer for a stretch of the window that holds no lines, with more after it.
+ * skipped): Render's answer for a stretch of the window that holds no lines, with more after it. `moved`:
+ * the stretch is the one before the page's lines (in the direction read), and the next window begins at
+ * the first of them, as a window paged on by time moves; no stretch (a line at the window's edge, or no
+ * line at all) is answered as usual.
  */
-function emptied(body: unknown, query: URLSearchParams): unknown {
+function emptied(body: unknown, query: URLSearchParams, moved: boolean): unknown {
   const [start, end] = [query.get('startTime'), query.get('endTime')];
   // Only a request that names its window (as every paging client does): the next one is that window.
   if (!start || !end || !body || typeof body !== 'object' || !Array.isArray((body as { logs?: unknown }).logs)) return body;
-  return { ...body, hasMore: true, nextStartTime: start, nextEndTime: end, logs: [] };
+  if (!moved) return { ...body, hasMore: true, nextStartTime: start, nextEndTime: end, logs: [] };
+  const first = ((body as { logs: Array<{ timestamp?: unknown }> }).logs[0]?.timestamp);
+  if (typeof first !== 'string') return body;
+  const forward = query.get('direction') === 'forward';
+  if (parseTimeUs(first) === parseTimeUs(forward ? start : end)) return body;
+  return { ...body, hasMore: true, nextStartTime: forward ? first : start, nextEndTime: forward ? end : first, logs: [] };
 }
 
 function injectFault(

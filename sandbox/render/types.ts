@@ -90,8 +90,13 @@ export interface FaultRule {
   /**
    * For kind 'emptyPage' (GET /logs): the request is handled as usual, and its answer holds no lines yet
    * says there are more (`hasMore: true`), its next window the one asked (a request naming its `startTime` and `endTime`): Render pages logs by time
-   * window, so a stretch of the window with no lines and more after it answers so.
+   * window, so a stretch of the window with no lines and more after it answers so. With `next: 'moved'`
+   * the empty stretch is the one before the page's lines: the next window starts at the first of them
+   * (`direction=forward`: `nextStartTime`) or ends at the newest (`backward`: `nextEndTime`), so paging on
+   * skips nothing; a page whose first line is at the window's edge (no stretch before it), or that has
+   * none, is answered as usual.
    */
+  next?: 'asked' | 'moved';
   /**
    * For kind 'without': the request is handled as usual (a service is created, a deploy started), and
    * its JSON answer leaves out these top-level fields (a creation's answer that names no deploy: ['deployId']).

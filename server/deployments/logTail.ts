@@ -11,7 +11,7 @@ import type { DeploymentStore } from './store.js';
 import { isTerminal } from './types.js';
 import { presentLine, serviceSecrets, type LogLine } from './logs.js';
 import { secretsGeneration } from './retiredSecrets.js';
-import { clampToWindow, deployLogWindows, deployRunning, type LogPhase } from './logWindows.js';
+import { clampToWindow, deployLogWindows, deployRunning, timeUs, type LogPhase } from './logWindows.js';
 import { tailStateStore, TailMovedOn, type LoadedTailState, type TailState } from './logTailState.js';
 import { tailKey } from './logTailKey.js';
 import { RenderApiError } from '../render/errors.js';
@@ -115,6 +115,13 @@ interface Tail {
 
 const PAGE = 100;
 const CATCH_UP_MS = 250;
+
+/** A page's next bound when it moved past `asked` that way (1 later, -1 earlier): else null (a bound that did not move, or none). */
+function movedOn(next: string | undefined, asked: string, way: 1 | -1): string | null {
+  const [n, a] = [next ? timeUs(next) : null, timeUs(asked)];
+  return n !== null && a !== null && (n - a) * way > 0 ? next! : null;
+}
+
 export function createLogTailer(deps: LogTailDeps, opts: LogTailOptions = {}): LogTailer {
   const buildMs = opts.buildIntervalMs ?? 3_000;
   const runtimeMs = opts.runtimeIntervalMs ?? 10_000;
@@ -213,8 +220,17 @@ export function createLogTailer(deps: LogTailDeps, opts: LogTailOptions = {}): L
       // First poll: the newest page of the latest phase (what a panel opening now shows), then forward.
       const index = windows.length - 1;
       const w = windows[index]!;
-      const page = await client.listLogs({ ...query, type: w.types, startTime: w.startTime, endTime: w.endTime, direction: 'backward' });
+      const looked = state.before?.phase === w.phase ? clampToWindow(w, w.startTime, state.before.end) : null;
+      const range = looked ?? { startTime: w.startTime, endTime: w.endTime };
+      const page = await client.listLogs({ ...query, type: w.types, ...range, direction: 'backward' });
       fit(page);
+      // No line in the newest stretch, more before it: the first look reads on from the window Render
+      // names (as the history pages do), not from the window's start, nor the same stretch again.
+      const below = page.logs.length === 0 && page.hasMore ? movedOn(page.nextEndTime, range.endTime, -1) : null;
+      if (below && clampToWindow(w, w.startTime, below)) {
+        await commit(tail, loaded, { ...state, before: { phase: w.phase, end: below } });
+        return CATCH_UP_MS;
+      }
       const lines = page.logs.slice().reverse();
       const newest = lines[lines.length - 1]?.timestamp ?? null;
       const first: TailState = { phase: w.phase, pos: newest, ids: lines.filter((l) => l.timestamp === newest).map((l) => l.id), settleAt: null, done: false };
@@ -233,13 +249,20 @@ export function createLogTailer(deps: LogTailDeps, opts: LogTailOptions = {}): L
       const seen = new Set(state.ids);
       const fresh = present(page.logs.filter((l) => !seen.has(l.id)), w.phase);
       const last = page.logs[page.logs.length - 1];
+      // No line, more after: Render names the next window past the stretch it found empty. Read again from
+      // where the tail stood, the same query had the same empty answer, 4 times a second, for ever. No
+      // line was delivered past the old position, so none at the new one was either (ids start over).
+      const after = !last && page.hasMore ? movedOn(page.nextStartTime, range.startTime, 1) : null;
       if (last) {
         const atLast = page.logs.filter((l) => l.timestamp === last.timestamp).map((l) => l.id);
         state.ids = last.timestamp === state.pos ? [...new Set([...state.ids, ...atLast])] : atLast;
         state.pos = last.timestamp;
+      } else if (after) {
+        state.pos = after;
+        state.ids = [];
       }
       await commit(tail, loaded, state, fresh);
-      if (page.hasMore) return CATCH_UP_MS;
+      if (page.hasMore) return last || after ? CATCH_UP_MS : interval; // the same window named again: no hurry
     }
     // This window is read up to now. It is complete once Render closed it and the pipeline settled.
     const closed = w.phase === 'build' ? !deployRunning(deploy!) : deploy!.status === 'deactivated';

@@ -15,7 +15,14 @@ import type { LogPhase } from './logWindows.js';
  * lines on a loaded machine: 5–12 s against a 3 s lease) reading the same page forever, and no line
  * ever went out.
  */
-export interface TailState { phase: LogPhase | null; pos: string | null; ids: string[]; settleAt: number | null; done: boolean }
+export interface TailState {
+  phase: LogPhase | null; pos: string | null; ids: string[]; settleAt: number | null; done: boolean;
+  /**
+   * Before the first look (phase null): the newest stretch of that phase's window read so far held no
+   * lines, and Render named the window below it: the first look reads backward from `end` (logTail.ts).
+   */
+  before?: { phase: LogPhase; end: string };
+}
 
 /** A state as loaded, with what it was in Redis (`raw`, '' when there was none) for the commit to check. */
 export interface LoadedTailState { state: TailState; raw: string }

@@ -114,6 +114,33 @@ test('emptyPage: a logs page of no lines that says there are more, its next wind
   t.deepEqual(next.body.logs.map((l: { message: string }) => l.message), ['a line'], 'the same window read again has the line');
 });
 
+test('emptyPage with next moved: the stretch before the lines is empty, the next window starts (forward) or ends (backward) at them', async (t) => {
+  const { sim, api, account } = await setup();
+  t.teardown(() => sim.close());
+  const svc = (await api.call('POST', '/services', webServiceBody(account.ownerId, 'quiet-moved'))).body;
+  sim.appendLog(svc.service.id, 'a line');
+  sim.appendLog(svc.service.id, 'b line');
+  const start = '2000-01-01T00:00:00.000000Z';
+  const end = new Date(Date.now() + 60_000).toISOString();
+  const path = (direction: string, s: string, e: string) => `/logs?ownerId=${account.ownerId}&resource=${svc.service.id}&direction=${direction}&startTime=${s}&endTime=${e}`;
+  sim.setFault({ method: 'GET', route: '/logs', kind: 'emptyPage', next: 'moved' });
+  const all = (await api.get(path('forward', start, end)));
+  t.deepEqual(all.body.logs, [], 'the stretch before the lines');
+  const [a, b] = [all.body.nextStartTime as string, all.body.nextEndTime as string];
+  t.true(all.body.hasMore);
+  t.is(b, end);
+  // The next window begins at the first line: read on, it holds every line (the fault finds no stretch before them).
+  const next = await api.get(path('forward', a, b));
+  t.deepEqual(next.body.logs.map((l: { message: string }) => l.message), ['a line', 'b line']);
+  t.is(next.body.logs[0].timestamp, a);
+  const back = await api.get(path('backward', start, end));
+  t.deepEqual(back.body.logs, []);
+  t.is(back.body.nextStartTime, start);
+  const newest = await api.get(path('backward', back.body.nextStartTime, back.body.nextEndTime));
+  t.deepEqual(newest.body.logs.map((l: { message: string }) => l.message), ['b line', 'a line']);
+  t.throws(() => sim.setFault({ route: '/logs', kind: 'emptyPage', next: 'later' as 'moved' }));
+});
+
 test('rules match by key and probability; clearFaults removes them; the control surface sets them', async (t) => {
   const { sim, api, other } = await setup();
   t.teardown(() => sim.close());
