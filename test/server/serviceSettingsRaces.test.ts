@@ -76,3 +76,42 @@ test.serial('a service found deleted on Render by its settings page leaves the s
   t.is(res.status, 404);
   t.deepEqual(await listed(), [kept.id], 'the list is read again once the orchestrator knows the service is gone');
 });
+
+test.serial('a service deleted on Render while a call about one of its items is on its way: the service\'s 404, not the item\'s, and it leaves the list', async (t) => {
+  const lea = await tenant(stack, 'race-lea');
+  const missing = 'srv-00000000000000000000';
+  const listed = async () => ((await lea.agent.get('/api/render/services')).json.services as Array<{ id: string }>).map((s) => s.id);
+  // Each call names an item the service has: Render's 404 for it, once the service is gone, is about the service.
+  const calls: Array<[string, string, (domainId: string) => string]> = [
+    ['DELETE', '/services/{serviceId}/env-vars/{envVarKey}', () => 'env-vars/OLD_KEY'],
+    ['GET', '/services/{serviceId}/env-vars/{envVarKey}', () => 'env-vars/OLD_KEY'],
+    ['DELETE', '/services/{serviceId}/secret-files/{secretFileName}', () => 'secret-files/old.pem'],
+    ['GET', '/services/{serviceId}/secret-files/{secretFileName}', () => 'secret-files/old.pem'],
+    ['POST', '/services/{serviceId}/custom-domains/{customDomainIdOrName}/verify', (d) => `custom-domains/${d}/verify`],
+    ['DELETE', '/services/{serviceId}/custom-domains/{customDomainIdOrName}', (d) => `custom-domains/${d}`],
+  ];
+  const services = [];
+  for (const i of calls.keys()) {
+    const svc = await createService(lea, `lea-race-${i}`);
+    await lea.render.putEnvVar(svc.id, 'OLD_KEY', 'old-value-123');
+    await lea.render.putSecretFile(svc.id, 'old.pem', 'old-content');
+    const [domain] = await lea.render.addCustomDomain(svc.id, `lea-race-${i}.example.com`);
+    services.push({ svc, domainId: domain!.id });
+  }
+  for (const [i, [method, route, sub]] of calls.entries()) {
+    const { svc, domainId } = services[i]!;
+    t.true((await listed()).includes(svc.id), `${method} ${route}: the cached list has it`);
+    // Held after the route has found the service (and read what a removal retires), let go once it is gone.
+    const held = stack.render.holdRequest({ method, route, apiKey: lea.apiKey });
+    const answer = lea.agent.request(method, `/api/render/services/${svc.id}/${sub(domainId)}`);
+    await held.arrived;
+    await lea.render.deleteService(svc.id);
+    held.release();
+    const res = await answer;
+    t.is(res.status, 404, `${method} ${route}: ${res.text}`);
+    t.false((await listed()).includes(svc.id), `${method} ${route}: the list is read again once the orchestrator knows the service is gone`);
+    // Asked after the list: a 404 for a missing service drops the cached list too.
+    const gone = await lea.agent.request(method, `/api/render/services/${missing}/${sub(domainId)}`);
+    t.deepEqual(res.json, gone.json, `${method} ${route}: as for a service that does not exist`);
+  }
+});

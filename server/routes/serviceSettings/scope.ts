@@ -2,7 +2,7 @@ import type Koa from 'koa';
 import type { DefaultState } from 'koa';
 import type { RouterMiddleware } from '@koa/router';
 import type { AppDeps } from '../../deps.js';
-import { errors } from '../../errors.js';
+import { AppError, errors } from '../../errors.js';
 import { RenderApiError } from '../../render/errors.js';
 import { callerRender, type CallerRender } from '../../render/forRequest.js';
 import type { Service } from '../../render/types.js';
@@ -12,6 +12,7 @@ import { auditServiceAction, forgetDeletedService, serviceChanged, serviceIdPara
 import type { RouteLimitName } from '../../security/routeLimits.js';
 import { RUNNING_STATUSES, retireSecrets, retiredDeps, secretsChanged, type Retiring } from '../../deployments/retiredSecrets.js';
 import { readDated } from '../../render/renderClock.js';
+import { isGone } from '../../render/serviceOverview.js';
 import type { RenderClient } from '../../render/client.js';
 
 /** Deploys read to learn which run (a live one and those on their way): more than a few only while deploys pile up. */
@@ -59,7 +60,11 @@ export function settingsScope(deps: AppDeps) {
     } catch (err) {
       // Render's 404 for the service itself after it was found here: deleted meanwhile (on the Render
       // Dashboard, by another tab). The same answer, and the same records, as when it was gone before.
-      if (!(err instanceof RenderApiError && err.kind === 'not_found')) throw err;
+      // A call about one of its items (an env var, a file, a domain) answers the item's 404 (plainRender)
+      // for a deleted service too: Render is asked once whether the service is still there.
+      const gone = (err instanceof RenderApiError && err.kind === 'not_found')
+        || (err instanceof AppError && err.status === 404 && await isGone(caller.client, serviceId));
+      if (!gone) throw err;
       await forgetDeletedService(deps, ctx.state, serviceId);
       await deps.security.notFound(ctx, 'service');
       throw errors.notFound('Service');
@@ -99,7 +104,8 @@ export function settingsScope(deps: AppDeps) {
 
 /**
  * Render's 4xx answers to a settings change, in plain words, on the field they concern (a 404 is about
- * the item `notFound` names; without one it is left to `ownService`: the service is gone). Render's own
+ * the item `notFound` names, unless `ownService` then finds the service gone; without one it is left to
+ * `ownService`: the service is gone). Render's own
  * message is quoted only where it cannot carry a secret (never for env var values or file contents).
  */
 export async function plainRender<T>(what: string, field: string | null, call: () => Promise<T>, opts: { quote?: boolean; notFound?: string } = {}): Promise<T> {
