@@ -4,7 +4,7 @@ import type { ServiceEvent } from '../render/types.js';
 import { AUDIT_CONTEXT_KEYS, AUDIT_RULES, FAILED_LOGIN, serviceEventRule } from './rules.js';
 import { classifyLine, sanitizeLine } from './logHeuristics.js';
 import { findingId, type RoundCursors, type SentinelStore } from './store.js';
-import type { RoundGuard } from './guardedWrites.js';
+import { WatchEnded, type RoundGuard } from './guardedWrites.js';
 import type { Finding, SentinelStatus } from './types.js';
 import { serviceSecrets } from '../deployments/logs.js';
 import type { RetiredSecretsDeps } from '../deployments/retiredSecrets.js';
@@ -283,7 +283,8 @@ export async function runRound(input: RoundInput): Promise<RoundResult> {
       result.calls += 2;
       return values;
     } catch (err) {
-      if (err instanceof BudgetExhausted) throw err;
+      // A spent budget ends the round; so does a watch ended, or its key withdrawn, meanwhile (WatchEnded).
+      if (err instanceof BudgetExhausted || err instanceof WatchEnded) throw err;
       return null;
     }
   }

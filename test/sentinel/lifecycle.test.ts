@@ -127,7 +127,7 @@ test.serial('a key replaced between rounds: later rounds call Render with the ne
   const second = s.stack.render.addAccount({ apiKey: newKey, workspaces: [{ name: 'dee second workspace' }] });
   const res = await dee.agent.post('/api/render/setup', { api_key: newKey });
   t.is(res.status, 200, res.text);
-  // A round that began before the replace may still finish with the old key; none begins after it.
+  // A round at Render during the replace makes no later call with the old key (consentDuringRound.test.ts); none begins after it.
   await waitFor('two rounds with the new key', async () => audits(second.id) >= 2);
   const oldCalls = audits(dee.accountId);
   await waitFor('two more rounds with the new key', async () => audits(second.id) >= 4);

@@ -100,8 +100,17 @@ export async function runSentinelRound(ctx: SentinelContext, claim: Claim): Prom
   const calls = { read: 0, logs: 0 };
   ctx.lastRound.set(userId, { ref: settings.sessionRef, fp, atMs: ctx.now(), everyMs: settings.intervalMs, calls });
   const paidAhead = fp === last?.fp ? prepaid : { read: [], logs: [] };
+  // The key was read once, at the round's start; the user may withdraw it while the round is at Render
+  // (sign out, clear it, connect another). Asked again before each call and alert: a withdrawn key is
+  // never used again, and its watch sends nothing more. A cache hit costs no round trip (the session
+  // cache; an end is answered only once every process dropped its copy).
+  const stillConsented = async () => {
+    const now = await ctx.sessions.loadByRef(settings.sessionRef).catch(() => undefined);
+    if (now?.user?.id !== userId || now.render?.keyFingerprint !== fp) throw new WatchEnded();
+  };
   const client = ctx.upstream.render(apiKey, {
     async beforeRequest(call) {
+      await stillConsented();
       const bucket = bucketOf(call).name;
       if (bucket === 'read' && !REDACTION_READS.has(call.route)) calls.read += 1;
       if (bucket === 'logs') calls.logs = 1;
@@ -116,6 +125,7 @@ export async function runSentinelRound(ctx: SentinelContext, claim: Claim): Prom
     const result = await runRound({
       userId, round, ownerIds: sess.render.owners.map((o) => o.id), client, store: ctx.store, retired: ctx.retired, now: ctx.now, status, cursors,
       onFinding: async (f, isNew) => {
+        await stillConsented();
         await ctx.redis.publish(ctx.channelOf(userId), sentinelMessage(f, isNew));
         if (!isNew) return;
         ctx.onFinding?.(f);
@@ -126,7 +136,8 @@ export async function runSentinelRound(ctx: SentinelContext, claim: Claim): Prom
     });
     ctx.onRound?.(result.stoppedBy);
   } catch (err) {
-    // Switched off or changed during the round: its writes were not made, nor will its end's be.
+    // Switched off or changed during the round: its writes were not made, nor will its end's be. Its key
+    // withdrawn (stillConsented): no more calls or alerts; the next round stops the watch or takes the new key.
     if (err instanceof WatchEnded) { ctx.onRound?.('stopped'); return; }
     const rejected = err instanceof RenderApiError && (err.kind === 'unauthorized');
     status.lastProblem = rejected ? 'render_key_rejected' : 'render_unavailable';
