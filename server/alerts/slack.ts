@@ -53,7 +53,8 @@ const MAX_TEXT = 500;
 
 /**
  * Slack incoming-webhook alerts: `{"text": "..."}`. Callers pass short texts built from ids, logins
- * and event names only; the text is trimmed and anything credential-shaped is masked as a last guard.
+ * and event names only; the text is trimmed, anything credential-shaped is masked as a last guard, and
+ * &, < and > are escaped as Slack asks (no markup: names show as typed).
  */
 export function createSlackAlerter(opts: SlackAlerterOptions): SlackAlerter {
   const { webhookUrl, logger } = opts;
@@ -61,7 +62,10 @@ export function createSlackAlerter(opts: SlackAlerterOptions): SlackAlerter {
   const post: AlertPost = opts.post ?? ((url, body) => guardedPostJson(url, body, { ...opts.guard, timeoutMs }));
   async function attempt(text: string): Promise<DeliveryResult> {
     if (!webhookUrl) return { ok: false, reason: 'no Slack webhook is set' };
-    const safe = text.replace(/\b(rnd_|gh[pousr]_|github_pat_|xox[abprs]-)[A-Za-z0-9_-]*/gi, '$1…').slice(0, MAX_TEXT);
+    const masked = text.replace(/\b(rnd_|gh[pousr]_|github_pat_|xox[abprs]-)[A-Za-z0-9_-]*/gi, '$1…').slice(0, MAX_TEXT);
+    // Slack reads <…> as markup (a channel ping, a link under any label): names from Render or GitHub
+    // (a service renamed by anyone in the workspace, a branch) show as typed. Slack's own escapes.
+    const safe = masked.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
     try {
       const res = await post(webhookUrl, JSON.stringify({ text: safe }));
       if (res.status >= 200 && res.status < 300) return { ok: true };
