@@ -376,6 +376,8 @@ test.serial('a SERVICE_NAME the deploy form would refuse (a service named on Ren
     type: 'web_service', name: 'legacy_app.v2', ownerId: workspaceId, repo: 'https://github.com/ciowner/legacy-app', branch: 'main', autoDeploy: 'yes',
     serviceDetails: { runtime: 'node', plan: 'starter', region: 'oregon', envSpecificDetails: { buildCommand: 'npm ci', startCommand: 'npm start' } },
   });
+  // CI runs for a push after the service exists: its first deploy built the head before it (as Render's does).
+  stack.github.push('ciowner', 'legacy-app', 'main', { 'package.json': JSON.stringify({ name: 'legacy-app', scripts: { start: 'node index.js' } }), 'package-lock.json': '{}', 'index.js': '// v2' });
   const res = await run('ciowner/legacy-app', { SERVICE_NAME: 'legacy_app.v2' });
   t.is(res.code, 0, res.out);
   t.like(await deploymentOf(res.out), { kind: 'redeploy', status: 'live', serviceId: svc.service!.id });

@@ -9,6 +9,7 @@ import type { RenderLimits } from '../../server/render/budget.js';
 import type { LogTailOptions } from '../../server/deployments/logTail.js';
 import { startGitHubSimulator, type GitHubSimulator } from '../../sandbox/github/index.js';
 import { startRenderSimulator, type RenderSimulator, type RenderSimOptions } from '../../sandbox/render/index.js';
+import { headsFromGitHub } from '../../sandbox/seed.js';
 import { startTestRedis, type TestRedis } from './redis.js';
 import { freePort } from './ports.js';
 import { Agent } from './agent.js';
@@ -41,9 +42,15 @@ export interface StackOptions {
 
 /** Real Redis, both simulators and the real web process, on private ports. */
 export async function startStack(opts: StackOptions = {}): Promise<Stack> {
+  // Render's builds without a named commit check out the branch's head as the GitHub simulator has it,
+  // as Render's do (and sandbox mode's): a new service's first deploy builds the commit the deploy
+  // verified, unless a push came between (the worker then deploys the verified one by id).
+  let linked: GitHubSimulator | undefined;
+  const renderOptions: RenderSimOptions = { commitOf: (repo, branch) => (linked ? headsFromGitHub(linked)(repo, branch) : null), ...opts.renderOptions };
   const [redis, github, render, port, slack] = await Promise.all([
-    startTestRedis(), startGitHubSimulator(), startRenderSimulator(opts.renderOptions), freePort(), startSlackReceiver(),
+    startTestRedis(), startGitHubSimulator(), startRenderSimulator(renderOptions), freePort(), startSlackReceiver(),
   ]);
+  linked = github;
   const slackAlerts = opts.appOptions?.sentinel ?? localSlackAlerts(slack);
   const logs: string[] = [];
   const sink = new Writable({ write(chunk, _enc, cb) { logs.push(String(chunk)); cb(); } });

@@ -36,3 +36,29 @@ test('the form detects one commit: a push between its listing and its reads does
   t.is(detect.status, 200, detect.text);
   t.like(detect.json, { stack: 'node', startCommand: 'npm start' });
 });
+
+test('a push between verify and the service\'s creation: Render builds and puts live the commit verified, not the new head', async (t) => {
+  const { agent } = await signedInWithKey(stack, 'drift3');
+  stack.github.addRepo({ owner: 'drift3', name: 'app', branches: { main: NODE_APP } });
+  const verified = stack.github.branchHead('drift3', 'app', 'main');
+  // The push lands once the worker has read the branch's head, before it asks Render for the service,
+  // whose first deploy builds whatever the branch names then.
+  stack.github.afterAnswer('/repos/drift3/app/branches/', () => stack.github.push('drift3', 'app', 'main', STATIC_SITE));
+  const res = await agent.post('/api/render/deploy', { github_repo: 'drift3/app', branch: 'main', project_name: 'drift3' });
+  t.is(res.status, 202, res.text);
+  const done = await waitFinished(agent, res.json.id, 60_000);
+  const pushed = stack.github.branchHead('drift3', 'app', 'main');
+  t.not(pushed, verified, 'the branch moved');
+  t.is(done.status, 'live', JSON.stringify(done.failure));
+  t.is(done.commitSha, verified);
+  // What went live is the commit detected (a node app), the one the commit status is posted on.
+  t.is(done.renderCommitId, verified, 'Render built the commit verified and detected');
+  const deploys = await agent.get(`/api/render/services/${done.serviceId}/deploys`);
+  t.is(deploys.status, 200, deploys.text);
+  const live = (deploys.json.deploys as Array<{ status: string; commitId: string | null }>).filter((d) => d.status === 'live');
+  t.deepEqual(live.map((d) => d.commitId), [verified], 'the live deploy on Render is of the commit verified');
+  t.is(done.deployId, (deploys.json.deploys as Array<{ id: string; status: string }>).find((d) => d.status === 'live')!.id);
+  // The first deploy, of the head pushed meanwhile, was stopped.
+  const others = (deploys.json.deploys as Array<{ status: string; commitId: string | null }>).filter((d) => d.commitId !== verified);
+  t.deepEqual(others.map((d) => d.status), ['canceled'], JSON.stringify(deploys.json.deploys));
+});

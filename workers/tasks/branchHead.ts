@@ -3,10 +3,11 @@ import type { Deploy } from '../../server/render/types.js';
 import { isTerminal, type DeploymentRecord } from '../../server/deployments/types.js';
 import { isInProgressOnRender } from '../../server/deployments/renderStatus.js';
 import type { WorkerContext } from '../context.js';
+import { commitToBuild } from './ownDeploy.js';
 
-// A deploy that named a commit, on a service it created: Render's first deploy of a new service builds
-// the branch's head (creating a service takes no commit, docs/render-api.md §6.3), which may be another
-// commit. It is stopped before the commit asked for is deployed (createService.ts recordCreated asks
+// A deploy that named a commit, or whose branch moved after verifying (ownDeploy.ts commitToBuild), on a
+// service it created: Render's first deploy of a new service builds the branch's head (creating a
+// service takes no commit, docs/render-api.md §6.3), which may be another commit. It is stopped before the commit asked for is deployed (createService.ts recordCreated asks
 // first); left running, the commit's deploy would queue behind it, and the head would go live first.
 // A user's cancel meanwhile leaves the job to stop it (server/deployments/cancel.ts firstDeployOwedCancel,
 // canceledAsk.ts): the head is not left building for a deployment that says canceled.
@@ -16,7 +17,7 @@ const headName = (head: Partial<Pick<Deploy, 'commit'>>, the = 'the') => `${the}
 
 /** The timeline's word that the stop failed (once: a look that fails again adds nothing). */
 export const headNotStopped = (head: Partial<Pick<Deploy, 'commit'>>, rec: DeploymentRecord, err: unknown) =>
-  `Render did not stop ${headName(head)} (${why(err)}). Trying again; commit ${short(rec.request.commitSha)} is asked for once that deploy has stopped or ended`;
+  `Render did not stop ${headName(head)} (${why(err)}). Trying again; commit ${short(commitToBuild(rec))} is asked for once that deploy has stopped or ended`;
 /** Why a cancel failed, in a few words (Render's own text may be long; the error's message names the route). */
 const why = (err: unknown) => {
   if (!(err instanceof RenderApiError)) return 'no answer';
@@ -48,7 +49,7 @@ export async function branchHeadOutOfTheWay(ctx: WorkerContext, rec: DeploymentR
   const failedBefore = rec.timeline.find((e) => e.note?.startsWith(NOT_STOPPED));
   if (!isInProgressOnRender(head.status)) {
     if (head.status !== 'live' && head.status !== 'deactivated') return rec;
-    return noted(`${headName(head, 'The')} went live before it could be stopped; commit ${short(rec.request.commitSha)} is deployed over it now`);
+    return noted(`${headName(head, 'The')} went live before it could be stopped; commit ${short(commitToBuild(rec))} is deployed over it now`);
   }
   // Ended while the look at the service's deploys was on its way: a sign-out (or the key cleared or
   // replaced) makes no call with the key after it; a user's cancel is carried out by the job
@@ -61,7 +62,7 @@ export async function branchHeadOutOfTheWay(ctx: WorkerContext, rec: DeploymentR
     if (!stopMayBeRetried(err)) throw err;
     const at = failedBefore ? Date.parse(failedBefore.at) : ctx.clock.now();
     // A bound, as the watch has: past it the commit is asked for anyway, and goes live after the head.
-    if (ctx.clock.now() - at > ctx.watch.maxMs) return noted(`Render never stopped ${headName(head)}; commit ${short(rec.request.commitSha)} is asked for now, and goes live after it`);
+    if (ctx.clock.now() - at > ctx.watch.maxMs) return noted(`Render never stopped ${headName(head)}; commit ${short(commitToBuild(rec))} is asked for now, and goes live after it`);
     if (!failedBefore && !await noted(headNotStopped(head, rec, err))) return null;
     // The watch's cadence (renderDeploy.ts watch), from the first failure.
     const { initialMs, factor, maxDelayMs } = ctx.watch;

@@ -167,9 +167,16 @@ async function steps(ctx: WorkerContext, start: DeploymentRecord | null, render:
         rec = next;
         break;
       }
-      default:
+      default: {
         if (isTerminal(rec.status)) return rec;
-        return watch(ctx, rec, render);
+        const looked = await watch(ctx, rec, render);
+        // Back to triggering_deploy (a push made the new service's first deploy build another commit): go on.
+        if (looked && typeof looked !== 'number' && looked.status === 'triggering_deploy') {
+          rec = looked;
+          break;
+        }
+        return looked;
+      }
     }
   }
   return null;

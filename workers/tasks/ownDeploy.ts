@@ -140,18 +140,37 @@ export async function firstDeployOfNewService(ctx: WorkerContext, render: Render
 }
 
 /**
- * Whether the first deploy of the service this deployment created is its own. A request that named a
- * commit owns it only when it builds that commit (it builds the branch's head, which may be another:
- * createService.ts stops it, and the commit is deployed by id).
+ * The commit a deploy's new service must build: the one the request named, else the branch's head
+ * verifying found and detection read (a push since then makes Render's first deploy build another,
+ * docs/render-api.md §6.3). Null when any commit will do: not a deploy, not verified yet, or a cron job
+ * (Render takes no commitId for one: it builds the branch's head whatever was detected).
  */
-function ownsFirstDeploy(rec: DeploymentRecord, first: Deploy): boolean {
-  const asked = rec.request.commitSha;
-  return !asked || (first.commit?.id === asked && first.status !== 'canceled');
+export function commitToBuild(rec: DeploymentRecord): string | null {
+  if (rec.request.commitSha) return rec.request.commitSha;
+  if (rec.kind !== 'deploy' || (rec.stack?.serviceType ?? rec.request.serviceType) === 'cron_job') return null;
+  return rec.commitSha ?? null;
 }
 
-async function firstDeployOfOurService(ctx: WorkerContext, render: RenderClient, rec: DeploymentRecord): Promise<Deploy | null> {
-  const first = await firstDeployOfNewService(ctx, render, rec);
-  return first && ownsFirstDeploy(rec, first) ? first : null;
+/**
+ * Whether the first deploy of the service this deployment created is its own: it builds the commit the
+ * request named, or the one verified and detected (the branch's head then: a push since makes it
+ * another, which is stopped and the commit deployed by id, as for a named one). A named commit's is
+ * not its own once canceled; an unknown commit is taken as the verified one.
+ */
+function ownsFirstDeploy(rec: DeploymentRecord, first: Deploy): boolean {
+  if (rec.request.commitSha) return first.commit?.id === rec.request.commitSha && first.status !== 'canceled';
+  const verified = commitToBuild(rec);
+  return !verified || !first.commit?.id || first.commit.id === verified;
+}
+
+/**
+ * A deploy's new service whose first deploy (`deploy`, being watched in `created`) builds another
+ * commit than the one verified and detected: a push landed between verifying and the creation.
+ */
+export function firstDeployBuildsAnother(rec: DeploymentRecord, deploy: Deploy): boolean {
+  if (rec.status !== 'created' || rec.kind !== 'deploy' || rec.request.commitSha) return false;
+  const verified = commitToBuild(rec);
+  return Boolean(verified && deploy.commit?.id) && deploy.commit!.id !== verified;
 }
 
 /**
@@ -161,8 +180,8 @@ async function firstDeployOfOurService(ctx: WorkerContext, render: RenderClient,
  *   - never asked, a deploy whose service it created (the creation's answer was lost): that service's
  *     first deploy;
  *   - a redeploy or rollback that never asked has none;
- * - `branchHead`: never asked, a deploy of a named commit whose new service's first deploy builds
- *   another (the branch's head): that deploy, which must not go live first (renderDeploy.ts).
+ * - `branchHead`: never asked, a deploy of a named commit, or of the one verified, whose new service's
+ *   first deploy builds another (the branch's head): that deploy, which must not go live first (renderDeploy.ts).
  */
 export async function deployAlreadyOurs(ctx: WorkerContext, render: RenderClient, rec: DeploymentRecord): Promise<{ ours: Deploy | null; branchHead: Deploy | null }> {
   if (rec.deployRequestedAt) return { ours: await deployOfAsk(ctx, render, rec), branchHead: null };
@@ -175,9 +194,10 @@ export async function deployAlreadyOurs(ctx: WorkerContext, render: RenderClient
 /**
  * A watched deployment whose deploy id is not recorded yet: the deploy of its ask once Render lists
  * it (queued: the ask's 202 named none), else the first deploy of the service it created (the
- * creation's answer named none). Null: not there yet, look again at the next check.
+ * creation's answer named none; one building another commit than the verified one is stopped by the
+ * watch: firstDeployBuildsAnother). Null: not there yet, look again at the next check.
  */
 export function deployToWatch(ctx: WorkerContext, render: RenderClient, rec: DeploymentRecord): Promise<Deploy | null> {
   if (rec.status === 'render_queued') return deployOfAsk(ctx, render, rec);
-  return rec.kind === 'deploy' ? firstDeployOfOurService(ctx, render, rec) : Promise.resolve(null);
+  return rec.kind === 'deploy' ? firstDeployOfNewService(ctx, render, rec) : Promise.resolve(null);
 }

@@ -5,7 +5,7 @@ import type { WorkerContext } from '../context.js';
 import { finish } from './finishDeploy.js';
 import { keyStillConsented } from './credentials.js';
 import { branchHeadOutOfTheWay } from './branchHead.js';
-import { deployAlreadyOurs, deployOfAsk, deployToWatch } from './ownDeploy.js';
+import { deployAlreadyOurs, deployOfAsk, deployToWatch, firstDeployBuildsAnother } from './ownDeploy.js';
 import { FAILURE_TEXT, RENDER_TO_STATUS, isInProgressOnRender } from '../../server/deployments/renderStatus.js';
 
 // The Render deploy of a deployment (workers/tasks/deployTask.ts): triggering_deploy → Render's
@@ -87,7 +87,8 @@ function recordDeploy(ctx: WorkerContext, rec: DeploymentRecord, deploy: Deploy)
 
 /**
  * One look at the deploy; returns how long to wait before the next, or, when it is over, the final
- * record (null: it ended elsewhere, canceled or revoked meanwhile).
+ * record (null: it ended elsewhere, canceled or revoked meanwhile), or the record back in
+ * triggering_deploy when the new service's first deploy builds another commit than the one verified.
  */
 export async function watch(ctx: WorkerContext, rec: DeploymentRecord, render: RenderClient): Promise<number | DeploymentRecord | null> {
   const started = Date.parse(rec.deployRequestedAt ?? rec.createdAt);
@@ -99,6 +100,14 @@ export async function watch(ctx: WorkerContext, rec: DeploymentRecord, render: R
   else deploy = await deployToWatch(ctx, render, rec); // not the newest deploy: it may be someone else's
   if (!deploy && rec.status === 'render_queued' && !rec.deployId && ctx.clock.now() - started > ctx.watch.queuedUnmatchedMs) {
     return finish(ctx, rec, 'failed', { code: 'queued_deploy_not_found', message: QUEUED_NOT_FOUND });
+  }
+  // A push between verifying and the creation: the new service's first deploy builds the new head, not
+  // the commit detected (whose commands, and commit status, would then describe other code). It goes
+  // back to triggering_deploy, which stops that deploy and asks for the verified commit by id, as for a
+  // named commit (branchHead.ts); a cancel meanwhile is owed that first deploy's cancel (cancel.ts).
+  if (deploy && firstDeployBuildsAnother(rec, deploy)) {
+    return ctx.deployments.transition(rec.id, 'triggering_deploy', 'orchestrator', { deployId: null, renderCommitId: null, deployRequestedAt: null },
+      `The new service's first deploy builds commit ${deploy.commit!.id!.slice(0, 7)}, pushed after commit ${rec.commitSha!.slice(0, 7)} was verified and detected: it is stopped and commit ${rec.commitSha!.slice(0, 7)} deployed`);
   }
   const checks = rec.watchChecks + 1;
   if (deploy) {
