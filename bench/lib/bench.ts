@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { startTestRedis, type TestRedis } from '../../test/helpers/redis.js';
 import { freePort } from '../../test/helpers/ports.js';
 import { startGitHubSimulator, type GitHubSimulator } from '../../sandbox/github/index.js';
+import { headsFromGitHub } from '../../sandbox/seed.js';
 import { startRenderSimulator, type RenderSimOptions, type RenderSimulator } from '../../sandbox/render/index.js';
 import type { AppConfig } from '../../server/config/env.js';
 import type { AppDeps } from '../../server/deps.js';
@@ -49,7 +50,10 @@ export async function startDeployment(bench: Bench, opts: {
   /** Web process options (bench/children/webMain.ts): e.g. more live streams per user than the default 10. */
   web?: { maxStreamsPerUser?: number };
 }): Promise<Deployment> {
-  const render = await startRenderSimulator({ maxCalls: 2_000_000, ...opts.render });
+  // A new service's first deploy builds the branch's head as GitHub has it, as Render's does: the deploy
+  // verified that commit, so it is kept (a random sha here would make every deploy stop that build and
+  // ask for the verified commit: workers/tasks/branchHead.ts, two more Render calls per deploy).
+  const render = await startRenderSimulator({ maxCalls: 2_000_000, commitOf: headsFromGitHub(bench.github), ...opts.render });
   const stopRender = bench.cleanup.add(`Render simulator (${opts.name})`, () => render.close());
   const port = await freePort();
   const env = appEnv({
