@@ -92,8 +92,8 @@ export function createAppender(opts: {
   };
   // When any head is unknown, all are read: one round trip either way, and a known one may be stale
   // (the global head, after another process appended) and would cost a retry.
-  const readHeads = (chains: Map<string, ChainScope>): Promise<Head[]> | null => {
-    if ([...chains.keys()].every((chain) => known.has(chain) && !reading.has(chain))) return null;
+  const readHeads = (chains: Map<string, ChainScope>, fresh = false): Promise<Head[]> | null => {
+    if (!fresh && [...chains.keys()].every((chain) => known.has(chain) && !reading.has(chain))) return null;
     return Promise.all([...chains].map(([chain, scope]) => readHead(chain, scope)));
   };
 
@@ -172,12 +172,15 @@ export function createAppender(opts: {
   return {
     remember,
     /**
-     * Read the heads an append to this user's chain needs, unless this process knows them. Called
-     * where a request sends other commands, the reads share their round trip and the append that
-     * follows sends none.
+     * Read the heads an append to this user's chain needs, even those this process knows: called where
+     * a request sends other commands, the reads share their round trip, and the append that follows
+     * sends only its script. Known heads are read too because they are usually stale where prefetch is
+     * called: the web and the worker both append to the global chain and the user's for every deploy
+     * (requested, finished), so the head one process remembers has mostly moved by its next append,
+     * and a stale head costs a failed compare-and-set, a second round trip and signing again.
      */
     prefetch(userId: number): void {
-      void readHeads(new Map<string, ChainScope>([[chainId({ userId }), { userId }], [chainId('global'), 'global']]))?.catch(() => {});
+      void readHeads(new Map<string, ChainScope>([[chainId({ userId }), { userId }], [chainId('global'), 'global']]), true)?.catch(() => {});
     },
     append(input: AuditInput): Promise<AuditEntry> {
       return new Promise<AuditEntry>((resolve, reject) => {
