@@ -4,7 +4,7 @@ import { bodyParser } from '@koa/bodyparser';
 import helmet from 'koa-helmet';
 import { createCookieKeys } from './crypto/cookieKeys.js';
 import type { AppDeps } from './deps.js';
-import { errors } from './errors.js';
+import { AppError, errors } from './errors.js';
 import { requestContext } from './middleware/requestContext.js';
 import { errorHandler } from './middleware/errorHandler.js';
 import { fixedHeaders, forUnsafeMethods, sameOrigin } from './middleware/security.js';
@@ -35,8 +35,11 @@ import type { SecurityOptions } from './security/options.js';
 import { gateCovers, GATE_REFUSALS, telemetryMiddleware } from './telemetry/middleware.js';
 import { inProcessRoutes } from './mcp/dispatch.js';
 import { isMcpPath } from './mcp/path.js';
+import { answerUnreadMcpBody } from './mcp/transport.js';
 
 const BODY_LIMIT = '64kb';
+/** BODY_LIMIT in bytes, as the parser reads it (quoted in /mcp's 413, which says it in bytes as the SDK does). */
+const BODY_LIMIT_BYTES = 64 * 1024;
 /** The methods whose bodies koa-bodyparser reads (its parsedMethods default): only these can be refused for their body. */
 const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
 
@@ -128,10 +131,19 @@ export function createApp(deps: AppDeps, opts: CreateAppOptions = {}): Koa {
     },
   });
   const checkOrigin = sameOrigin(config.origin, config.corsOrigins);
-  app.use(forUnsafeMethods((ctx, next) => parseBody(ctx, () => {
-    if (unreadBody(ctx)) throw errors.unsupportedMediaType();
-    return checkOrigin(ctx, next) as Promise<void>;
-  }) as Promise<void>));
+  app.use(forUnsafeMethods((ctx, next) => {
+    let parsed = false;
+    const rest = parseBody(ctx, () => {
+      parsed = true;
+      if (unreadBody(ctx)) throw errors.unsupportedMediaType();
+      return checkOrigin(ctx, next) as Promise<void>;
+    }) as Promise<void>;
+    if (!isMcpPath(ctx.path)) return rest;
+    // A body /mcp could not read is a JSON-RPC error there (server/mcp/transport.ts); what the rest of the app threw is not.
+    return rest.catch((err: unknown) => {
+      if (parsed || !(err instanceof AppError) || !answerUnreadMcpBody(ctx, err.code, BODY_LIMIT_BYTES)) throw err;
+    });
+  }));
   // Authorization: Bearer <GitHub token> → its token session, loaded by the session middleware below instead of a cookie.
   app.use(bearerAuth(deps));
   app.use(sessionMiddleware(app, { store: deps.sessions, secure: config.httpsOnly, touch: { clock: deps.clock, everyMs: opts.sessionTouchMs ?? 60_000 } }));

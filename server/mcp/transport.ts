@@ -2,7 +2,7 @@ import type Koa from 'koa';
 import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { isJsonContentType } from '@modelcontextprotocol/sdk/shared/mediaType.js';
-import { MAX_BATCH_SIZE } from '@modelcontextprotocol/sdk/server/requestBody.js';
+import { MAX_BATCH_SIZE, requestBodyTooLargeMessage } from '@modelcontextprotocol/sdk/server/requestBody.js';
 import {
   isInitializeRequest, isJSONRPCErrorResponse, isJSONRPCRequest, isJSONRPCResultResponse, JSONRPCMessageSchema,
   SUPPORTED_PROTOCOL_VERSIONS, type JSONRPCMessage, type RequestId,
@@ -17,7 +17,8 @@ import { echoed } from '../text.js';
  * protocol itself stays the SDK's: its `Server` answers initialize, ping, tools/*, unknown methods and
  * bad params; this file does only the HTTP part, with the SDK transport's checks, codes and messages
  * (Accept 406, Content-Type 415, batch size and JSON-RPC shape 400, one initialize per POST, a
- * supported MCP-Protocol-Version, 202 for notifications only, one JSON answer for the requests). One
+ * supported MCP-Protocol-Version, 202 for notifications only, one JSON answer for the requests; a body
+ * that is not JSON 400 and one over the limit 413, which the app's body parser finds: answerUnreadMcpBody). One
  * difference: an unsupported version is quoted as `echoed()` quotes caller input, not whole.
  */
 export async function answerMcpPost(ctx: Koa.Context, server: Server): Promise<void> {
@@ -60,6 +61,19 @@ export async function answerMcpPost(ctx: Koa.Context, server: Server): Promise<v
   }
   ctx.status = 200;
   ctx.body = answers.length === 1 ? answers[0] : answers;
+}
+
+/**
+ * A POST /mcp body the app's body parser refused (server/app.ts) — not JSON, or over the body limit (a
+ * huge tool argument) — answered as the SDK's transport answers it: a JSON-RPC error (400 -32700 Parse
+ * error, 413 -32000), not the REST routes' error object a JSON-RPC client does not read. False for any
+ * other refusal (left to the error middleware).
+ */
+export function answerUnreadMcpBody(ctx: Koa.Context, code: string, limitBytes: number): boolean {
+  if (code === 'malformed_json') rpcError(ctx, 400, -32700, 'Parse error: Invalid JSON');
+  else if (code === 'payload_too_large') rpcError(ctx, 413, -32000, requestBodyTooLargeMessage(limitBytes));
+  else return false;
+  return true;
 }
 
 function rpcError(ctx: Koa.Context, status: number, code: number, message: string): void {

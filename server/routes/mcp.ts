@@ -34,7 +34,8 @@ export function mcpRoutes(router: Router, deps: AppDeps, callRoute: RouteCaller)
     responses: {
       200: McpAnswer,
       202: null,
-      400: { contentType: 'application/json', description: 'A JSON-RPC error (not a JSON-RPC message).' },
+      400: { contentType: 'application/json', description: 'A JSON-RPC error: the body is not JSON (-32700) or not a JSON-RPC message.' },
+      413: { contentType: 'application/json', description: 'A JSON-RPC error (-32000): the body is over 64 KiB.' },
       406: { contentType: 'application/json', description: 'A JSON-RPC error: Accept must name application/json and text/event-stream.' },
       415: { contentType: 'application/json', description: 'A JSON-RPC error: send application/json.' },
     },

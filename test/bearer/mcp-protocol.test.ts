@@ -47,7 +47,14 @@ const CASES: Case[] = [
   json('an unsupported MCP-Protocol-Version', rpc(11, 'ping'), { version: '2024-01-01' }),
   { name: 'a form body', body: 'jsonrpc=2.0&id=1&method=ping', contentType: 'application/x-www-form-urlencoded' },
   json('JSON under another media type', rpc(12, 'ping'), { contentType: 'application/vnd.api+json' }),
+  // Bodies the app's body parser refuses before /mcp is reached (not JSON; over the 64 KiB body limit,
+  // such as a tool argument of 70 KB): answered as JSON-RPC errors, as the SDK's transport does, not as
+  // the REST routes' {"error":{"code":"malformed_json"}} and 413 payload_too_large.
+  { name: 'a body that is not JSON', body: '{"jsonrpc":"2.0","id":14,"method":' },
+  json('a tool argument that takes the body over the size limit', rpc(15, 'tools/call', { name: 'get_deployment', arguments: { deployment_id: 'x'.repeat(70_000) } })),
 ];
+/** The app's body limit (server/app.ts BODY_LIMIT, 64kb): the SDK's transport is given the same. */
+const BODY_LIMIT_BYTES = 64 * 1024;
 
 interface Answer { status: number; body: unknown }
 const read = async (res: Response): Promise<Answer> => {
@@ -67,10 +74,11 @@ async function viaApp(c: Case): Promise<Answer> {
 /** The SDK's transport around the same server (a tool call would need the request: none of these reach one). */
 async function viaSdk(c: Case): Promise<Answer> {
   const server = createMcpServer(stack.web.deps, {} as Koa.Context, 0, () => Promise.reject(new Error('no tool call expected')));
-  const transport = new WebStandardStreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
+  const transport = new WebStandardStreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true, maxRequestBodySize: BODY_LIMIT_BYTES });
   await server.connect(transport);
   let parsedBody: unknown;
-  try { parsedBody = JSON.parse(c.body); } catch { parsedBody = undefined; }
+  // Handed over parsed only when a body parser would have parsed it: the SDK then reads (and refuses) the rest itself.
+  try { parsedBody = Buffer.byteLength(c.body) > BODY_LIMIT_BYTES ? undefined : JSON.parse(c.body); } catch { parsedBody = undefined; }
   const res = await transport.handleRequest(new Request('http://sdk.test/mcp', { method: 'POST', headers: headersOf(c), body: c.body }), parsedBody === undefined ? {} : { parsedBody });
   const answer = await read(res);
   await server.close();
@@ -86,7 +94,9 @@ for (const c of CASES) {
 
 test('the parity cases reach every branch: 200, 202 and each refusal status', async (t) => {
   const statuses = new Set((await Promise.all(CASES.map(viaApp))).map((a) => a.status));
-  t.deepEqual([...statuses].sort(), [200, 202, 400, 406, 415]);
+  t.deepEqual([...statuses].sort(), [200, 202, 400, 406, 413, 415]);
+  const doc = await (await fetch(`${stack.url}/api/openapi.json`)).json() as { paths: Record<string, { post: { responses: Record<string, unknown> } }> };
+  for (const status of statuses) t.truthy(doc.paths['/mcp']!.post.responses[String(status)], `POST /mcp declares ${status}`);
 });
 
 // Answers are matched to requests by id: a batch that named one id twice, or cancelled one of its own

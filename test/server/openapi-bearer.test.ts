@@ -85,7 +85,8 @@ test.serial('every refusal that bearer auth or the telemetry gate makes on a rou
   await stack.web.deps.telemetry.guards.sync();
   // The gate leaves sign-in and sign-out alone (server/telemetry/middleware.ts).
   problems.push(...await sweep('account blocked', { status: 429, code: 'account_temporarily_blocked' }, () => bearer, (r) => r.path.startsWith('/api/auth/')));
-  // The body parser runs before bearer auth too, on every POST and PUT (a DELETE's body is not read).
-  problems.push(...await sweep('body too large', { status: 413, code: 'payload_too_large' }, () => ({}), (r) => r.method === 'GET' || r.method === 'DELETE', JSON.stringify({ pad: 'x'.repeat(70 * 1024) })));
+  // The body parser runs before bearer auth too, on every POST and PUT (a DELETE's body is not read); /mcp
+  // answers it as a JSON-RPC error of its own (test/bearer/mcp-protocol.test.ts), declared as its 413.
+  problems.push(...await sweep('body too large', { status: 413, code: 'payload_too_large' }, () => ({}), (r) => r.method === 'GET' || r.method === 'DELETE' || r.path === '/mcp', JSON.stringify({ pad: 'x'.repeat(70 * 1024) })));
   t.deepEqual(problems, []);
 });
