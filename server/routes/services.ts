@@ -13,7 +13,7 @@ import { githubRepoOf, suggestFreeName } from '../render/serviceNames.js';
 import { callerRender, type CallerRender } from '../render/forRequest.js';
 import type { Deploy, Service } from '../render/types.js';
 import { presentService, ServiceView } from '../presenters/service.js';
-import { loadServiceOverview, loadServicesNamed } from '../render/serviceOverview.js';
+import { isGone, loadServiceOverview, loadServicesNamed } from '../render/serviceOverview.js';
 import { answerDeploymentStarted, DeploymentView } from '../presenters/deployment.js';
 import { serviceToDeploy } from '../deployments/requests.js';
 import { commitShaField, IDEMPOTENCY_ERRORS, IDEMPOTENCY_HEADERS, idempotencyKeyOf, SERVICE_NAME } from '../deployments/input.js';
@@ -210,9 +210,12 @@ export function serviceRoutes(router: Router, deps: AppDeps) {
     const caller = callerRender(deps, ctx.state);
     const svc = await loadOwn(caller, String(ctx.params.id));
     // Render answers 404 unless the deploy belongs to this service: a 404 about the deploy, not a deleted
-    // service (as a RenderApiError, reportNotFound would mark the service's deployments deleted).
-    const target = await caller.client.getDeploy(svc.id, deployId).catch((err: unknown) => {
-      throw err instanceof RenderApiError && err.kind === 'not_found' ? errors.notFound('Deploy') : err;
+    // service (as a RenderApiError, reportNotFound would mark the service's deployments deleted). Unless
+    // the service was deleted since loadOwn found it (Render's dashboard, another tab): Render is asked
+    // once whether it is still there, and if not, the 404 is the service's, with reportNotFound's records.
+    const target = await caller.client.getDeploy(svc.id, deployId).catch(async (err: unknown) => {
+      if (!(err instanceof RenderApiError && err.kind === 'not_found')) throw err;
+      throw await isGone(caller.client, svc.id) ? err : errors.notFound('Deploy');
     });
     if (target.status !== 'live' && target.status !== 'deactivated') {
       throw errors.conflict('deploy_not_rollbackable', 'Only a deploy that went live can be rolled back to.');

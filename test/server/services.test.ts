@@ -192,8 +192,35 @@ test('a rollback to a deploy Render does not know for the service is a 404 about
   for (const deployId of [`dep-${'0'.repeat(20)}`, siblingDeploy]) {
     const res = await rue.agent.post(`/api/render/services/${svc.id}/rollback`, { deploy_id: deployId });
     t.is(res.status, 404, res.text);
+    t.deepEqual(res.json, { error: { code: 'not_found', message: 'Deploy not found.' } });
   }
   t.false((await rue.agent.get(`/api/render/deployments/${ours.json.id}`)).json.serviceDeleted, 'the service is still on Render');
+});
+
+// Render answers 404 on a service's deploy both when the deploy is not this service's and when the service
+// itself was deleted (on Render's dashboard, by another tab) after the route found it. The second is the
+// service's 404, with a deleted service's records and list, as the settings routes answer it (b5c4105).
+test('a service deleted on Render while its rollback is on its way: the service\'s 404, not the deploy\'s, and it leaves the list', async (t) => {
+  const ria = await tenant('svc-ria');
+  const svc = await createService(ria, 'ria-web');
+  const deployId = await liveDeployOf(ria, svc.id);
+  const ours = await ria.agent.post(`/api/render/services/${svc.id}/redeploy`); // a record of ours names the service
+  t.is(ours.status, 202, ours.text);
+  const listed = async () => ((await ria.agent.get('/api/render/services')).json.services as Array<{ id: string }>).map((s) => s.id);
+  t.true((await listed()).includes(svc.id), 'the cached list has it');
+  // Held after the route has found the service, let go once it is gone.
+  const held = stack.render.holdRequest({ method: 'GET', route: '/services/{serviceId}/deploys/{deployId}', apiKey: ria.apiKey });
+  const answer = ria.agent.post(`/api/render/services/${svc.id}/rollback`, { deploy_id: deployId });
+  await held.arrived;
+  await ria.render.deleteService(svc.id);
+  held.release();
+  const res = await answer;
+  t.is(res.status, 404, res.text);
+  t.deepEqual(res.json, { error: { code: 'not_found', message: 'Service not found.' } });
+  t.true((await ria.agent.get(`/api/render/deployments/${ours.json.id}`)).json.serviceDeleted, 'its deployments say it was deleted');
+  t.false((await listed()).includes(svc.id), 'the list is read again once the orchestrator knows the service is gone');
+  const gone = await ria.agent.post(`/api/render/services/${`srv-${'0'.repeat(20)}`}/rollback`, { deploy_id: deployId });
+  t.deepEqual(res.json, gone.json, 'as for a service that does not exist');
 });
 
 test('suspend, resume and delete through the caller\'s key', async (t) => {
