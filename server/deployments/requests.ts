@@ -25,6 +25,8 @@ export interface ServiceToDeploy {
   id: string; name: string; ownerId: string; repo: string | null; branch: string | null; dashboardUrl: string | null; serviceUrl: string | null;
   /** Render's type, when one we know: the page shows a static site's redeploy without a Deploy step (Render has none). */
   type: ServiceTypeName | null;
+  /** Render's `suspended`: Render deploys no suspended service, so none is asked of it (service_suspended). */
+  suspended: boolean;
 }
 
 export function serviceToDeploy(svc: Service): ServiceToDeploy {
@@ -34,6 +36,7 @@ export function serviceToDeploy(svc: Service): ServiceToDeploy {
     id: svc.id, name: svc.name, ownerId: svc.ownerId, repo: svc.repo ?? null, branch: svc.branch ?? null,
     dashboardUrl: svc.dashboardUrl ?? null, serviceUrl: typeof url === 'string' && url ? url : null,
     type: (SERVICE_TYPES as readonly string[]).includes(svc.type) ? svc.type : null,
+    suspended: svc.suspended === 'suspended',
   };
 }
 
@@ -179,7 +182,13 @@ export function createDeployRequests(opts: {
       // What makes two asks the same one: the service, the kind and its target (a deploy's body never has
       // this shape). The commit only when named, so keys claimed before commit_sha existed still replay.
       const fingerprinted = JSON.stringify({ service: { kind, serviceId: service.id, rollbackToDeployId: rollbackToDeployId ?? null, clearCache, ...(commitSha ? { commitSha } : {}) } });
-      return idempotent(who, opts.idempotencyKey, fingerprinted, (id) => {
+      return idempotent(who, opts.idempotencyKey, fingerprinted, async (id) => {
+        // Render refuses to deploy a suspended service: its deployment would only fail in the worker. Refused
+        // here, after the key's claim, so an ask made before the suspension still replays what it made, and
+        // a refused one gives its key back (nothing is made).
+        if (service.suspended) {
+          throw errors.conflict('service_suspended', `This service is suspended on Render, and a suspended service cannot be deployed. Resume it first, then ${kind === 'rollback' ? 'roll back' : 'redeploy'}.`);
+        }
         const rec = blankRecord(id, who, kind, request);
         rec.serviceId = service.id;
         rec.dashboardUrl = service.dashboardUrl;

@@ -85,7 +85,7 @@ export const TOOLS: ToolSpec[] = [
     }),
   },
   {
-    name: 'redeploy', description: 'Deploy one of your services again: the latest commit of its branch, or the commit named by commit_sha (a full SHA on that branch; if that commit or a newer one is already live, or that commit or a newer one is being deployed, nothing is deployed and the deployment ends canceled, newer_commit_live, commit_already_live, commit_already_deploying or newer_commit_deploying, with nothingToDeploy true).',
+    name: 'redeploy', description: 'Deploy one of your services again: the latest commit of its branch, or the commit named by commit_sha (a full SHA on that branch; if that commit or a newer one is already live, or that commit or a newer one is being deployed, nothing is deployed and the deployment ends canceled, newer_commit_live, commit_already_live, commit_already_deploying or newer_commit_deploying, with nothingToDeploy true). A suspended service is refused (service_suspended): resume it first with resume_service.',
     schema: RedeployBody.extend(ServiceRef.shape).extend(IdempotencyArg.shape).strict(), annotations: CHANGE,
     request: (a) => ({ method: 'POST', path: `/api/render/services/${idIn(a.service_id)}/redeploy`, body: without(a, 'service_id', 'idempotency_key'), ...idempotencyHeader(a) }),
   },
@@ -94,7 +94,7 @@ export const TOOLS: ToolSpec[] = [
     request: (a) => ({ method: 'POST', path: `/api/render/deployments/${idIn(a.deployment_id)}/cancel`, body: {} }),
   },
   {
-    name: 'rollback', description: 'Roll a service back to an earlier deploy that went live.', schema: RollbackBody.extend(ServiceRef.shape).extend(IdempotencyArg.shape), annotations: DESTRUCTIVE,
+    name: 'rollback', description: 'Roll a service back to an earlier deploy that went live. A suspended service is refused (service_suspended): resume it first with resume_service.', schema: RollbackBody.extend(ServiceRef.shape).extend(IdempotencyArg.shape), annotations: DESTRUCTIVE,
     request: (a) => ({ method: 'POST', path: `/api/render/services/${idIn(a.service_id)}/rollback`, body: without(a, 'service_id', 'idempotency_key'), ...idempotencyHeader(a) }),
   },
   {

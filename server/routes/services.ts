@@ -185,8 +185,9 @@ export function serviceRoutes(router: Router, deps: AppDeps) {
       + 'A commit that is already live, or older than the live one (behind it on the branch), or being deployed on the service, or older than one that is, '
       + 'is not deployed: the deployment ends canceled with commit_already_live, newer_commit_live, commit_already_deploying (no commit status: the deploy in flight posts it) '
       + 'or newer_commit_deploying, naming the newer commit, and nothingToDeploy true (older code on purpose is a rollback). '
-      + 'The Idempotency-Key covers the commit: the same key with another commit is idempotency_key_reused.',
-    responses: { 202: DeploymentView }, headers: IDEMPOTENCY_HEADERS, errors: [...IDEMPOTENCY_ERRORS],
+      + 'The Idempotency-Key covers the commit: the same key with another commit is idempotency_key_reused. '
+      + 'A suspended service is refused with 409 service_suspended, nothing made: resume it first.',
+    responses: { 202: DeploymentView }, headers: IDEMPOTENCY_HEADERS, errors: ['service_suspended', ...IDEMPOTENCY_ERRORS],
   }), ...lifecycle, validate({ body: RedeployBody }), async (ctx) => {
     const { commit_sha: commitSha } = ctx.input.body;
     const idempotencyKey = idempotencyKeyOf(ctx.get('idempotency-key'));
@@ -204,7 +205,11 @@ export function serviceRoutes(router: Router, deps: AppDeps) {
     answerDeploymentStarted(ctx, record, { replayed });
   });
 
-  router.post('/api/render/services/:id/rollback', documented({ summary: 'Roll the service back to one of its deploys that went live', tag: 'services', responses: { 202: DeploymentView }, headers: IDEMPOTENCY_HEADERS, errors: ['deploy_not_rollbackable', ...IDEMPOTENCY_ERRORS] }), ...lifecycle, validate({ body: RollbackBody }), async (ctx) => {
+  router.post('/api/render/services/:id/rollback', documented({
+    summary: 'Roll the service back to one of its deploys that went live', tag: 'services',
+    description: 'A deploy that never went live is deploy_not_rollbackable; a suspended service is refused with 409 service_suspended, nothing made: resume it first.',
+    responses: { 202: DeploymentView }, headers: IDEMPOTENCY_HEADERS, errors: ['deploy_not_rollbackable', 'service_suspended', ...IDEMPOTENCY_ERRORS],
+  }), ...lifecycle, validate({ body: RollbackBody }), async (ctx) => {
     const { deploy_id: deployId } = ctx.input.body;
     const idempotencyKey = idempotencyKeyOf(ctx.get('idempotency-key'));
     const caller = callerRender(deps, ctx.state);

@@ -188,6 +188,21 @@ test.serial('redeploy takes commit_sha as the REST body does: kept on the deploy
   t.is(await count(), before + 1);
 });
 
+test.serial('redeploy and rollback of a suspended service: a tool error service_suspended that says to resume it, nothing made', async (t) => {
+  const sue = await mcpUser('mcpsue');
+  const count = async () => ((await call(sue, 'list_deployments', { limit: 100 })).structuredContent?.deployments as unknown[]).length;
+  t.falsy((await call(sue, 'suspend_service', { service_id: sue.serviceId })).isError);
+  for (const [name, args] of [['redeploy', { service_id: sue.serviceId }], ['rollback', { service_id: sue.serviceId, deploy_id: sue.deployId }]] as const) {
+    const refused = await call(sue, name, args);
+    t.is(errorCode(refused), 'service_suspended', JSON.stringify(refused));
+    t.regex(refused.structuredContent?.error?.message, /suspended.*resume it first/i, name);
+  }
+  t.is(await count(), 0);
+  t.falsy((await call(sue, 'resume_service', { service_id: sue.serviceId })).isError);
+  t.falsy((await call(sue, 'redeploy', { service_id: sue.serviceId })).isError);
+  t.is(await count(), 1);
+});
+
 test.serial('a session cookie is refused at /mcp; GET is 405', async (t) => {
   const browser = stack.agent();
   await stack.signIn(browser, 'mcpcookie');

@@ -180,6 +180,15 @@ test('every route that starts a deployment documents the optional Idempotency-Ke
   }
 });
 
+test('redeploy, clear-cache redeploy and rollback document the 409 service_suspended a suspended service gets', (t) => {
+  t.like(errorCatalogue().find((e) => e.code === 'service_suspended'), { status: 409 });
+  for (const path of ['/api/render/services/{id}/redeploy', '/api/render/services/{id}/rollback', '/api/render/services/{id}/deploys']) {
+    const op = doc.paths[path]!.post! as { description?: string; responses: Record<string, unknown> };
+    t.truthy(op.responses['409'], path);
+    t.regex(op.description ?? '', /service_suspended.*resume it first/, path);
+  }
+});
+
 test('the contract check fails on a response the document does not describe', (t) => {
   const contract = compileContract(doc as never);
   const json = 'application/json; charset=utf-8';

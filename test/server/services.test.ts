@@ -223,6 +223,48 @@ test('a service deleted on Render while its rollback is on its way: the service\
   t.deepEqual(res.json, gone.json, 'as for a service that does not exist');
 });
 
+// Render does not deploy a suspended service ("resume it first"). A redeploy or rollback asked of one was
+// answered 202, and its deployment then failed in the worker. The route has the service as Render has it
+// (suspended included): refused at once, with nothing made.
+test('redeploy, clear-cache redeploy and rollback of a suspended service are a 409 service_suspended: no record, no job, no key spent', async (t) => {
+  const sue = await tenant('svc-sue');
+  const svc = await createService(sue, 'sue-web');
+  const deployId = await liveDeployOf(sue, svc.id);
+  const userId = (await sue.agent.get('/api/session')).json.user.id as number;
+  const jobs = async () => (await stack.web.deps.queue.getJobs(['waiting', 'prioritized', 'delayed', 'active'])).filter((j) => j.data.userId === userId).map((j) => j.data.deploymentId).sort();
+  const records = async () => ((await sue.agent.get('/api/render/my-deployments?limit=100')).json.deployments as Array<{ id: string }>).map((d) => d.id).sort();
+  // Asked before the suspension: its key still answers with what it made.
+  const earlier = await sue.agent.post(`/api/render/services/${svc.id}/redeploy`, {}, { headers: { 'idempotency-key': 'sue-earlier' } });
+  t.is(earlier.status, 202, earlier.text);
+  await sue.render.suspendService(svc.id); // on Render's dashboard, say
+  const asks = [
+    { path: `/api/render/services/${svc.id}/redeploy`, body: {}, then: 'redeploy' },
+    { path: `/api/render/services/${svc.id}/redeploy`, body: { commit_sha: 'a'.repeat(40) }, then: 'redeploy' },
+    { path: `/api/render/services/${svc.id}/deploys`, body: { clear_cache: true }, then: 'redeploy' },
+    { path: `/api/render/services/${svc.id}/rollback`, body: { deploy_id: deployId }, then: 'roll back' },
+  ];
+  for (const [i, { path, body, then }] of asks.entries()) {
+    const res = await sue.agent.post(path, body, { headers: { 'idempotency-key': `sue-${i}` } });
+    t.is(res.status, 409, `${path}: ${res.text}`);
+    t.is(res.json.error.code, 'service_suspended', path);
+    t.regex(res.json.error.message, new RegExp(`suspended.*[Rr]esume it first, then ${then}`), path);
+  }
+  t.deepEqual(await records(), [earlier.json.id], 'no record made');
+  t.deepEqual(await jobs(), [earlier.json.id], 'no job made');
+  const replay = await sue.agent.post(`/api/render/services/${svc.id}/redeploy`, {}, { headers: { 'idempotency-key': 'sue-earlier' } });
+  t.is(replay.status, 202, replay.text);
+  t.is(replay.json.id, earlier.json.id, 'an ask made before the suspension is replayed, not refused');
+
+  // Resumed, the same asks with the same keys are made: a refused ask spends no key.
+  await sue.render.resumeService(svc.id);
+  for (const [i, { path, body }] of asks.entries()) {
+    const res = await sue.agent.post(path, body, { headers: { 'idempotency-key': `sue-${i}` } });
+    t.is(res.status, 202, `${path}: ${res.text}`);
+    t.is(res.headers.get('idempotent-replayed'), null, path);
+  }
+  t.is((await records()).length, 1 + asks.length);
+});
+
 test('suspend, resume and delete through the caller\'s key', async (t) => {
   const val = await tenant('svc-val');
   const svc = await createService(val, 'val-web');

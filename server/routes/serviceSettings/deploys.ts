@@ -61,7 +61,7 @@ export function deployRoutes(router: Router, deps: AppDeps, scope: ReturnType<ty
 
   // A redeploy like the lifecycle one (same limit, a deployment record the worker runs, the same
   // Idempotency-Key), optionally without Render's build cache.
-  router.post(path, documented({ summary: 'Redeploy, optionally without Render\'s build cache', tag: 'service-settings', responses: { 202: DeploymentView }, headers: IDEMPOTENCY_HEADERS, errors: [...IDEMPOTENCY_ERRORS] }), ...scope.write('lifecycle'), validate({ body: ClearCacheBody }, { messages: 'as-written' }), idempotencyKeyHeader, scope.ownService, async (ctx) => {
+  router.post(path, documented({ summary: 'Redeploy, optionally without Render\'s build cache', tag: 'service-settings', description: 'A suspended service is refused with 409 service_suspended, nothing made: resume it first.', responses: { 202: DeploymentView }, headers: IDEMPOTENCY_HEADERS, errors: ['service_suspended', ...IDEMPOTENCY_ERRORS] }), ...scope.write('lifecycle'), validate({ body: ClearCacheBody }, { messages: 'as-written' }), idempotencyKeyHeader, scope.ownService, async (ctx) => {
     const { caller, service } = ctx.state.own;
     const { clear_cache: clearCache } = ctx.input.body;
     const who = { userId: caller.userId, sessionRef: caller.sessionRef, keyFingerprint: caller.keyFingerprint };
