@@ -1,6 +1,7 @@
 import type Koa from 'koa';
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
-import { CallToolRequestSchema, ErrorCode, ListToolsRequestSchema, McpError, type CallToolRequest, type CallToolResult, type Tool } from '@modelcontextprotocol/sdk/types.js';
+import { CallToolRequestSchema, ErrorCode, isJSONRPCRequest, ListToolsRequestSchema, McpError, type CallToolRequest, type CallToolResult, type JSONRPCMessage, type Tool } from '@modelcontextprotocol/sdk/types.js';
+import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { getLiteralValue, getObjectShape, safeParse } from '@modelcontextprotocol/sdk/server/zod-compat.js';
 import { z } from 'zod';
 import { AjvJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/ajv';
@@ -44,7 +45,28 @@ class McpServer extends Server {
       return handler(parsed.data as typeof request, extra);
     });
   }
+
+  /**
+   * A request augmented with a task (params.task, MCP 2025-11-25) is handled as any other, its task
+   * ignored: this server declares no tasks capability, and the spec's Tasks "Behavior Requirements" say
+   * such a receiver MUST process the request normally, ignoring the task metadata. The SDK's Protocol
+   * refused it before any handler ran with a plain Error, -32603 Internal error. Dropped as each message
+   * arrives, before the Protocol reads it (test/bearer/mcp-protocol.test.ts).
+   */
+  override async connect(transport: Transport): Promise<void> {
+    await super.connect(transport);
+    const deliver = transport.onmessage;
+    if (!deliver) return;
+    transport.onmessage = (message, extra) => deliver(withoutTask(message), extra);
+  }
 }
+
+function withoutTask(message: JSONRPCMessage): JSONRPCMessage {
+  if (!isJSONRPCRequest(message) || !message.params || !Object.hasOwn(message.params, 'task')) return message;
+  const { task: _ignored, ...params } = message.params as Record<string, unknown>;
+  return { ...message, params };
+}
+
 const listTools = () => (toolList ??= TOOLS.map((t) => ({ name: t.name, description: t.description, inputSchema: inputJsonSchema(t.schema), annotations: t.annotations })));
 
 /**

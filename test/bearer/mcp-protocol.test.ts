@@ -52,6 +52,7 @@ const CASES: Case[] = [
   // the REST routes' {"error":{"code":"malformed_json"}} and 413 payload_too_large.
   { name: 'a body that is not JSON', body: '{"jsonrpc":"2.0","id":14,"method":' },
   json('a tool argument that takes the body over the size limit', rpc(15, 'tools/call', { name: 'get_deployment', arguments: { deployment_id: 'x'.repeat(70_000) } })),
+  json('a task-augmented tools/call (no tasks capability here)', rpc(16, 'tools/call', { name: 'no_such_tool', arguments: {}, task: { ttl: 60000 } }), { version: LATEST_PROTOCOL_VERSION }),
 ];
 /** The app's body limit (server/app.ts BODY_LIMIT, 64kb): the SDK's transport is given the same. */
 const BODY_LIMIT_BYTES = 64 * 1024;
@@ -188,4 +189,31 @@ test('an unknown tool name is quoted cut short, and not at all when it looks lik
   t.like(token.body, { id: 61, result: { isError: true, structuredContent: { error: { code: 'not_found' } } } });
   t.false(JSON.stringify(token.body).includes(GITHUB_TOKEN_LIKE));
   t.false(JSON.stringify(token.body).includes('ghp_'));
+});
+
+// MCP 2025-11-25 lets a client augment a request with a task (params.task) when the server declares the
+// tasks capability for it; this one declares none, and the spec's Tasks "Behavior Requirements" say a
+// receiver that does not declare it MUST process the request normally, ignoring the task metadata. The
+// SDK's Protocol refused it with a plain Error ("Server does not support task creation"): -32603 Internal
+// error, as if the server had failed, for tools/call, tools/list and ping alike.
+test('a request augmented with a task is handled as any other (this server declares no tasks capability), never -32603', async (t) => {
+  const init0 = await viaApp(json('initialize', init(LATEST_PROTOCOL_VERSION)));
+  t.falsy((init0.body as { result: { capabilities: { tasks?: unknown } } }).result.capabilities.tasks, 'no tasks capability is declared');
+  const cases: Array<[string, string, object]> = [
+    ['tools/call', 'tools/call', { name: 'list_deployments', arguments: { limit: 5 }, task: { ttl: 60000 } }],
+    ['tools/call with an empty task', 'tools/call', { name: 'list_deployments', arguments: {}, task: {} }],
+    ['tools/call with a task that is not an object', 'tools/call', { name: 'list_deployments', arguments: {}, task: 'later' }],
+    ['tools/list', 'tools/list', { task: { ttl: 1000 } }],
+    ['ping', 'ping', { task: {} }],
+  ];
+  for (const [i, [name, method, params]] of cases.entries()) {
+    const answer = await viaApp(json(name, rpc(90 + i, method, params), { version: LATEST_PROTOCOL_VERSION }));
+    t.is(answer.status, 200, name);
+    const body = answer.body as { id: number; error?: unknown; result?: Record<string, unknown> };
+    t.is(body.id, 90 + i, name);
+    t.is(body.error, undefined, `${name}: ${JSON.stringify(body.error)}`);
+    t.is(body.result?.task, undefined, `${name}: no task is created`);
+    if (method === 'tools/call') t.like(body.result, { structuredContent: { deployments: [] } }, name);
+  }
+  t.like((await viaApp(json('tools/list', rpc(99, 'tools/list', { task: {} })))).body, { id: 99, result: { tools: [{ name: 'list_services' }] } });
 });
