@@ -81,6 +81,7 @@ redis.call('RENAME', KEYS[2], KEYS[1])
 return 1`);
 
 const REFUSED = 'GitHub does not accept this token (bad, expired or revoked). Create a new token and try again.';
+const NOT_A_USER = 'GitHub will not say whose token this is (403): Actions\' own GITHUB_TOKEN or an app\'s installation token is not a user token. Send a GitHub OAuth token or a personal access token.';
 
 /** A new entry holding only marks lives this long: far past a check's deadline (10 s an attempt). */
 const MARK_TTL_MS = 5 * 60_000;
@@ -151,7 +152,7 @@ export function createTokenSessions(deps: AppDeps) {
     await deps.sessionEnding.end(ref, Number(entry.uid), 'token_revoked');
   }
 
-  /** Ask GitHub who the token belongs to; a bad, expired or revoked token ends its session (401). */
+  /** Ask GitHub who the token belongs to; a bad, expired or revoked token, or one GitHub will not name a user for (403), ends its session (401). */
   async function check(ctx: Koa.Context, token: string, tokenId: string, entry: TokenEntry): Promise<SessionUser> {
     // A second attempt only when a refusal (or a Redis writer) took this check's mark: GitHub is asked again.
     for (let attempt = 0; attempt < 2; attempt++) {
@@ -163,7 +164,9 @@ export function createTokenSessions(deps: AppDeps) {
         const viewer = await deps.upstream.github(token).getViewer();
         user = { id: viewer.id, login: viewer.login, name: viewer.name, avatarUrl: viewer.avatarUrl };
       } catch (err) {
-        if (!(err instanceof GitHubError) || err.kind !== 'unauthorized') {
+        // 403 (not a rate limit) is GitHub refusing to say whose token it is: one of no user (Actions' GITHUB_TOKEN,
+        // an app's installation token) or a suspended account. Not vouched for, so refused as a 401 is, not "GitHub down".
+        if (!(err instanceof GitHubError) || (err.kind !== 'unauthorized' && err.kind !== 'forbidden')) {
           await redis.hdel(entryKey(tokenId), mark).catch(() => {}); // the entry's TTL removes it otherwise
           changed(tokenId);
           if (!(err instanceof GitHubError)) throw err;
@@ -175,7 +178,7 @@ export function createTokenSessions(deps: AppDeps) {
         changed(tokenId);
         await endSessionOf({ uid, gen }, token, tokenId);
         await deps.security.signInFailed(ctx, 'github_token_invalid');
-        throw errors.githubTokenInvalid(REFUSED);
+        throw errors.githubTokenInvalid(err.kind === 'forbidden' ? NOT_A_USER : REFUSED);
       }
       if (entry.uid && entry.uid !== String(user.id)) await endSessionOf(entry, token, tokenId);
       const vouched = await VOUCH(redis, [entryKey(tokenId)], [mark, config.sessionAbsoluteMs,
