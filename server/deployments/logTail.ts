@@ -13,7 +13,7 @@ import { presentLine, serviceSecrets, type LogLine } from './logs.js';
 import { secretsGeneration } from './retiredSecrets.js';
 import { clampToWindow, deployLogWindows, deployRunning, timeUs, type LogPhase } from './logWindows.js';
 import { tailStateStore, TailMovedOn, type LoadedTailState, type TailState } from './logTailState.js';
-import { tailKey } from './logTailKey.js';
+import { keyStillHeld, tailKey, TailKeyWithdrawn } from './logTailKey.js';
 import { RenderApiError } from '../render/errors.js';
 import { AUDITED_READS, noteSelfCall } from '../sentinel/store.js';
 
@@ -142,8 +142,14 @@ export function createLogTailer(deps: LogTailDeps, opts: LogTailOptions = {}): L
     const key = await tailKey(deps, tail.refs.keys(), tail.userId, keyFingerprint);
     tail.onDeploymentKey = key?.onDeploymentKey ?? false;
     if (!key) return null;
+    // The poll's first call goes out on the check just made; each later one only while a session still
+    // following the tail holds this key: one withdrawn while the poll was at Render (sign-out, cleared,
+    // replaced; a stream that ended) is not used again, as deploy runs and Sentinel rounds stop (SECURITY.md).
+    let first = true;
     return deps.upstream.render(key.apiKey, {
       beforeRequest: async (call) => {
+        if (!first && (tail.stopped || !(await keyStillHeld(deps, [...tail.refs.keys()], tail.userId, key.fingerprint)))) throw new TailKeyWithdrawn();
+        first = false;
         await deps.budget.acquireOrThrow(key.fingerprint, call);
         // The values read for redaction are in Render's audit log: noted first, as callerRender does, so
         // Sentinel does not report the user's own open log panel as someone viewing their env vars.
@@ -307,6 +313,7 @@ export function createLogTailer(deps: LogTailDeps, opts: LogTailOptions = {}): L
       }
     } catch (err) {
       if (err instanceof BudgetExhausted) delay = Math.max(err.retryAfterMs, CATCH_UP_MS);
+      else if (err instanceof TailKeyWithdrawn) delay = buildMs; // the next poll reads with a key still held, if any
       else if (err instanceof TailMovedOn) delay = buildMs; // another poll delivered from where this one read; try for the lease later
       else if (err instanceof RenderApiError && err.kind === 'rate_limited') {
         // Render's own limit (the key's other clients count too): wait as long as it says, holding the lease

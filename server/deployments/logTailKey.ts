@@ -23,3 +23,29 @@ export async function tailKey(
   }
   return chosen && { ...chosen, onDeploymentKey: chosen.fingerprint === keyFingerprint };
 }
+
+/**
+ * A key withdrawn from every session following the tail (sign-out, key cleared or replaced) while a
+ * poll was at Render: that poll ends before its next call (logTail.ts `clientFor`).
+ */
+export class TailKeyWithdrawn extends Error {
+  constructor() {
+    super('the log tail\'s Render key was withdrawn during its poll');
+    this.name = 'TailKeyWithdrawn';
+  }
+}
+
+/**
+ * Whether a session among `refs` still holds the key `keyFingerprint` names: asked before each Render
+ * call of a poll, not only at its start. Through the session cache (no round trip on a hit); a sign-out,
+ * a key cleared or replaced is answered only once every process has dropped its copy (sessions/fence.ts).
+ */
+export async function keyStillHeld(
+  deps: { sessions: Pick<SessionStore, 'loadByRef'> }, refs: Iterable<string>, userId: number, keyFingerprint: string,
+): Promise<boolean> {
+  for (const ref of refs) {
+    const sess = await deps.sessions.loadByRef(ref);
+    if (sess?.user?.id === userId && sess.render?.keyFingerprint === keyFingerprint) return true;
+  }
+  return false;
+}
