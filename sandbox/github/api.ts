@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { SimRepo, SimState } from './state.js';
-import { inHistory, normalisePath, pastCommit } from './state.js';
+import { inHistory, normalisePath, pastCommit, renamedBranch } from './state.js';
 import { findRef, serveContents, serveRootTree } from './contents.js';
 import { answerConditionally, paginate, readBody, sendError, sendJson } from './http.js';
 import {
@@ -124,8 +124,15 @@ export function handleApi(ctx: ApiContext, req: IncomingMessage, url: URL, apiPa
       const page = paginate(all, url, ctx.origin);
       sendJson(res, 200, page.items.map((br) => presentBranchShort(repo, br, ctx.bases)), withLink(headers, page.link));
     } else if (rest[0] === 'branches') {
-      const br = repo.branches.get(tail(4));
-      if (!br) sendError(res, 404, 'Branch not found', DOCS.branch, headers);
+      const asked = tail(4);
+      const br = repo.branches.get(asked);
+      const renamed = br ? undefined : renamedBranch(repo, asked);
+      // A renamed branch's old name answers 301 Moved Permanently to the new name (get a branch lists
+      // the 301; docs/github-api.md, "A renamed branch").
+      if (renamed !== undefined) {
+        const location = `${ctx.bases.api}/repos/${repo.owner.login}/${repo.name}/branches/${encodeURIComponent(renamed)}`;
+        sendJson(res, 301, { message: 'Moved Permanently', url: location, documentation_url: DOCS.branch }, { ...headers, location });
+      } else if (!br) sendError(res, 404, 'Branch not found', DOCS.branch, headers);
       else sendJson(res, 200, presentBranch(repo, br, ctx.bases), headers);
     } else if (rest[0] === 'commits' && rest.length >= 2) {
       const ref = tail(4);

@@ -66,6 +66,8 @@ export interface GitHubSimulator {
   injectFault(f: SimFault): void;
   /** Moves a branch to a new commit of these files (the one it replaces stays readable by sha); returns its sha. */
   push(owner: string, name: string, branch: string, files: Record<string, string>): string;
+  /** Renames a branch (the default follows it); its old name's Get a branch then answers 301 to the new one. */
+  renameBranch(owner: string, name: string, from: string, to: string): void;
   /**
    * Runs `fn` once, right after the next API request whose path starts with `pathPrefix` is answered
    * and before any later request is (sim-only): a push that lands between two of a client's reads.
@@ -219,6 +221,7 @@ export async function startGitHubSimulator(opts: GitHubSimulatorOptions = {}): P
     },
     injectFault: (f) => { faults.push({ ...f, left: f.times ?? 1 }); },
     push: (owner, name, branch, files) => { const sha = state.push(owner, name, branch, files); changed(); return sha; },
+    renameBranch: (owner, name, from, to) => { state.renameBranch(owner, name, from, to); changed(); },
     afterAnswer: (pathPrefix, fn) => { afterHooks.push({ pathPrefix, fn }); },
     handle,
     restored: Boolean(loaded),

@@ -159,6 +159,25 @@ export class SimState {
     return head.sha;
   }
 
+  /**
+   * Renames a branch, as Settings → Branches does: its commits move to the new name, the default
+   * branch follows when it was the one renamed, and GitHub keeps answering the old name's Get a branch
+   * with a 301 to the new one (renamedBranch). Kept for as long as this process runs (not saved).
+   */
+  renameBranch(owner: string, name: string, from: string, to: string): void {
+    const repo = this.repo(owner, name);
+    const branch = repo?.branches.get(from);
+    if (!repo || !branch || repo.branches.has(to)) throw new Error(`cannot rename ${from} to ${to} in ${owner}/${name}`);
+    repo.branches.delete(from);
+    repo.branches.set(to, { ...branch, name: to });
+    if (repo.defaultBranch === from) repo.defaultBranch = to;
+    const renames = renamedBranches.get(repo) ?? new Map<string, string>();
+    for (const [old, now] of renames) if (now === from) renames.set(old, to);
+    renames.delete(to);
+    renames.set(from, to);
+    renamedBranches.set(repo, renames);
+  }
+
   repo(owner: string, name: string): SimRepo | undefined {
     return this.repos.get(`${owner}/${name}`.toLowerCase());
   }
@@ -223,6 +242,15 @@ export class SimState {
 
 export function normalisePath(p: string): string {
   return trimRuns(p, '/');
+}
+
+/** Branches renamed in this process: old name -> current name. */
+const renamedBranches = new WeakMap<SimRepo, Map<string, string>>();
+
+/** The name a renamed branch goes by now, when `name` is no branch but was renamed (and still exists). */
+export function renamedBranch(repo: SimRepo, name: string): string | undefined {
+  const now = renamedBranches.get(repo)?.get(name);
+  return now !== undefined && !repo.branches.has(name) && repo.branches.has(now) ? now : undefined;
 }
 
 /** Commits that were a branch's head before a push, by sha: readable by sha only. */

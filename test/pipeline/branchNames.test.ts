@@ -42,3 +42,35 @@ test('names git refuses are still a 400 on the branch field, with nothing queued
   }
   t.deepEqual((await agent.get('/api/render/my-deployments?limit=10')).json.deployments, []);
 });
+
+// GitHub answers a renamed branch's old name (Get a branch) with a 301 to the new one, which the client
+// follows: the commit read is the new branch's, so the branch Render is asked to build must be too.
+// Git itself keeps no such redirect, so a service on the old name would build a branch that is gone.
+test('a branch renamed on GitHub, asked for by its old name, is deployed under the name it has now', async (t) => {
+  const { agent, apiKey } = await signedInWithKey(stack, 'renamer');
+  stack.github.addRepo({ owner: 'renamer', name: 'app', defaultBranch: 'master', branches: { master: app } });
+  stack.github.renameBranch('renamer', 'app', 'master', 'main');
+  const res = await agent.post('/api/render/deploy', { github_repo: 'renamer/app', project_name: 'renamed', branch: 'master' });
+  t.is(res.status, 202, res.text);
+  const done = await waitFinished(agent, res.json.id);
+  t.is(done.status, 'live', JSON.stringify(done.failure));
+  t.is(done.commitSha, stack.github.branchHead('renamer', 'app', 'main'));
+  t.is(done.request.branch, 'main');
+  t.true(done.timeline.some((e: { note?: string }) => e.note?.includes('renamed')), 'the timeline says why another name is deployed');
+  t.is((await renderApi(stack, apiKey, 'GET', `/services/${done.serviceId}`)).branch, 'main', 'Render builds the branch that exists');
+});
+
+test('the default branch renamed between reading the repository and reading its branch: the new name is deployed', async (t) => {
+  const { agent, apiKey } = await signedInWithKey(stack, 'renamer2');
+  stack.github.addRepo({ owner: 'renamer2', name: 'app', defaultBranch: 'master', branches: { master: app } });
+  // Renamed right after the worker's first read, the repository's, says the default branch is master
+  // (no branch in the request: the route itself reads nothing from GitHub).
+  stack.github.afterAnswer('/repos/renamer2/app', () => stack.github.renameBranch('renamer2', 'app', 'master', 'main'));
+  const res = await agent.post('/api/render/deploy', { github_repo: 'renamer2/app', project_name: 'renamed2' });
+  t.is(res.status, 202, res.text);
+  const done = await waitFinished(agent, res.json.id);
+  t.is(done.status, 'live', JSON.stringify(done.failure));
+  t.is(done.request.branch, 'main');
+  t.is(done.commitSha, stack.github.branchHead('renamer2', 'app', 'main'));
+  t.is((await renderApi(stack, apiKey, 'GET', `/services/${done.serviceId}`)).branch, 'main');
+});

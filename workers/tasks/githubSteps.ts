@@ -30,10 +30,11 @@ export async function verifyRepo(ctx: WorkerContext, rec: DeploymentRecord, rend
   if (!creds.githubToken) throw new DeployFailed({ code: 'github_token_missing', message: 'Your GitHub authorization is missing. Sign in again.' }, 'credentials_revoked');
   const gh = githubFor(ctx, creds);
   const [owner, name] = rec.request.githubRepo.split('/') as [string, string];
-  const { branch, head } = await branchToDeploy(gh, rec, owner, name);
+  const { branch, head, renamedFrom } = await branchToDeploy(gh, rec, owner, name);
   const asked = rec.request.commitSha;
   if (asked && asked !== head.sha) await commitOnBranch(gh, rec, owner, name, branch, head.sha, asked);
-  const note = asked && asked !== head.sha ? `Branch ${branch}, commit ${asked.slice(0, 7)} as asked (the branch is at ${head.sha.slice(0, 7)} now)` : `Branch ${branch} at ${head.sha.slice(0, 7)}`;
+  const renamed = renamedFrom === undefined ? '' : ` (branch ${renamedFrom} was renamed ${branch} on GitHub)`;
+  const note = (asked && asked !== head.sha ? `Branch ${branch}, commit ${asked.slice(0, 7)} as asked (the branch is at ${head.sha.slice(0, 7)} now)` : `Branch ${branch} at ${head.sha.slice(0, 7)}`) + renamed;
   const verified: Verified = {
     fields: { commitSha: asked ?? head.sha, request: { ...rec.request, branch } },
     entry: { status: 'detecting', at: new Date(ctx.clock.now()).toISOString(), source: 'orchestrator', note },
@@ -255,10 +256,10 @@ const isHidden = (err: unknown) => err instanceof GitHubError && (err.kind === '
  * read directly: GitHub answers 404 alike for a missing branch and a repository the token cannot see,
  * so the repository itself is asked for only then, to tell which, or for its default branch.
  */
-async function branchToDeploy(gh: GitHubClient, rec: DeploymentRecord, owner: string, name: string) {
+async function branchToDeploy(gh: GitHubClient, rec: DeploymentRecord, owner: string, name: string): Promise<{ branch: string; head: { sha: string }; renamedFrom?: string }> {
   const named = rec.request.branch;
   const direct = named ? await gh.getBranchHead(owner, name, named).catch((err: unknown) => { if (isHidden(err)) return null; throw err; }) : null;
-  if (named && direct) return { branch: named, head: direct };
+  if (named && direct) return asAnswered(named, direct);
   let repo;
   try {
     repo = await gh.getRepo(owner, name);
@@ -269,12 +270,23 @@ async function branchToDeploy(gh: GitHubClient, rec: DeploymentRecord, owner: st
   const branch = named ?? repo.defaultBranch;
   const missing = () => new DeployFailed({ code: 'branch_not_found', message: `Branch "${branch}" does not exist in ${rec.request.githubRepo}.` });
   if (named) throw missing(); // the repository is visible, so the named branch is what is missing
+  let head;
   try {
-    return { branch, head: await gh.getBranchHead(owner, name, branch) };
+    head = await gh.getBranchHead(owner, name, branch);
   } catch (err) {
     if (err instanceof GitHubError && err.kind === 'not_found') throw missing();
     throw err;
   }
+  return asAnswered(branch, head);
+}
+
+/**
+ * The branch by the name GitHub answered with: a renamed branch's old name is answered with a 301 to
+ * the new one (docs/github-api.md, "A renamed branch"), which the client follows. The commit read is
+ * the new branch's, and git keeps no such redirect, so Render must be asked to build the new name.
+ */
+function asAnswered(asked: string, head: { name: string; sha: string }) {
+  return head.name === asked ? { branch: asked, head } : { branch: head.name, head, renamedFrom: asked };
 }
 
 /**
