@@ -56,3 +56,29 @@ test('a root naming no language fails clearly, saying what to add, and creates n
   }
   t.is(renderCalls(stack, accountId, 'POST', '/services').length, 0, 'no service on a guessed runtime');
 });
+
+// A Docker service runs its image: Render takes no build command for it, and a start command only as
+// dockerCommand, which replaces the image's CMD (what the deploy form's start field says it defaults
+// to). The user's start command used to be recorded as the service's but never sent; a build command too.
+test('a Dockerfile repository: the user\'s start command replaces the image\'s CMD on Render; a build command is refused, creating nothing', async (t) => {
+  const { agent, apiKey, accountId } = await signedInWithKey(stack, 'whale');
+  stack.github.addRepo({ owner: 'whale', name: 'img', branches: { main: { Dockerfile: 'FROM node:24\nCMD ["node", "a.js"]\n', 'b.js': '' } } });
+  const res = await agent.post('/api/render/deploy', { github_repo: 'whale/img', project_name: 'img', start_command: 'node b.js --port $PORT' });
+  t.is(res.status, 202, res.text);
+  const done = await waitFinished(agent, res.json.id);
+  t.is(done.status, 'live', JSON.stringify(done.failure));
+  t.like(done.stack, { stack: 'docker', runtime: 'docker', startCommand: 'node b.js --port $PORT' });
+  const svc = await renderApi(stack, apiKey, 'GET', `/services/${done.serviceId}`);
+  t.is(svc.serviceDetails.envSpecificDetails.dockerCommand, 'node b.js --port $PORT', 'Render runs the command the record shows');
+
+  const plain = await waitFinished(agent, (await agent.post('/api/render/deploy', { github_repo: 'whale/img', project_name: 'img-2' })).json.id);
+  t.is(plain.status, 'live', JSON.stringify(plain.failure));
+  t.is((await renderApi(stack, apiKey, 'GET', `/services/${plain.serviceId}`)).serviceDetails.envSpecificDetails.dockerCommand, '', 'no start command: the image\'s CMD');
+
+  const before = renderCalls(stack, accountId, 'POST', '/services').length;
+  const built = await waitFinished(agent, (await agent.post('/api/render/deploy', { github_repo: 'whale/img', project_name: 'img-3', build_command: 'npm run build' })).json.id);
+  t.is(built.status, 'failed');
+  t.is(built.failure.code, 'build_command_not_supported');
+  t.regex(built.failure.message, /Dockerfile/);
+  t.is(renderCalls(stack, accountId, 'POST', '/services').length, before, 'nothing created');
+});

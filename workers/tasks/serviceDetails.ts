@@ -32,8 +32,9 @@ export function serviceDetailsFor(rec: DeploymentRecord): Details {
     };
     return cron;
   }
+  // A Docker service's start command, given by the user, is Render's dockerCommand: it replaces the image's CMD.
   const envSpecificDetails: Schemas['envSpecificDetailsPOST'] = docker
-    ? { dockerfilePath, dockerContext: '.' }
+    ? { dockerfilePath, dockerContext: '.', ...(stack.startCommand ? { dockerCommand: stack.startCommand } : {}) }
     : { buildCommand: stack.buildCommand || 'true', startCommand: stack.startCommand ?? 'true' };
   const server: Schemas['webServiceDetailsPOST'] | Schemas['backgroundWorkerDetailsPOST'] | Schemas['privateServiceDetailsPOST'] = {
     runtime, plan: plan as Schemas['plan'], region, envSpecificDetails,

@@ -4,8 +4,8 @@ import { DeployFailed } from './deployFailed.js';
 
 /**
  * The service type to create: the one chosen in the form, else the detected one. Refuses (before any
- * Render write) a combination Render cannot run: a server type for a plain static site, a start
- * command missing, a cron job without a schedule, or the free plan for a type that has none.
+ * Render write) a combination Render cannot run: a server type for a plain static site, a build
+ * command for a Docker service (Render takes none), a start command missing, a cron job without a schedule, or the free plan for a type that has none.
  */
 export function withServiceType(rec: DeploymentRecord, detected: DetectedStackSummary): DetectedStackSummary {
   const chosen = rec.request.serviceType ?? null;
@@ -21,6 +21,11 @@ export function withServiceType(rec: DeploymentRecord, detected: DetectedStackSu
   }
   if (detected.runtime === 'static') {
     throw new DeployFailed({ code: 'service_type_mismatch', message: `This repository is a plain static site (no server to run), so it cannot be a ${preset.label.toLowerCase()}. Deploy it as a static site, or add a server (package.json, a Dockerfile…).` });
+  }
+  if (detected.runtime === 'docker' && rec.request.buildCommand) {
+    // Render builds a Docker service's image from its Dockerfile and takes no build command for it
+    // (serviceDetails.ts): sent nowhere, it would only be shown as if it ran.
+    throw new DeployFailed({ code: 'build_command_not_supported', message: 'This repository is built from its Dockerfile, which Render runs instead of a build command. Nothing was created; put the build step in the Dockerfile, or deploy without a build command.' });
   }
   if (preset.needsStartCommand && detected.runtime !== 'docker' && !summary.startCommand) {
     throw new DeployFailed({ code: 'start_command_missing', message: `A ${preset.label.toLowerCase()} needs a start command and none was detected: enter one in the deploy form.` });
