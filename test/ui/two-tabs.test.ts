@@ -176,6 +176,41 @@ test('the key replaced in another tab while the deploy form is filled in: the fo
   await context.close();
 });
 
+test('the key replaced by another account’s in another tab: a deployment made with the old key says which key reads it, not that its service was deleted', async (t) => {
+  const { context, page: first, apiKey, problems } = await stack.signedInWithKey(browser, 'twotabsacct', ['acct-app']);
+  const id = await deployThroughForm(first, 'twotabsacct/acct-app', { serviceName: 'acct-app' });
+  await first.locator('#deployment-status[data-status="live"]').waitFor({ timeout: 30_000 });
+  await first.getByTestId('log-line').first().waitFor({ timeout: 30_000 });
+
+  // Another tab connects a key of another Render account: its workspaces do not hold this deploy's service.
+  const second = await context.newPage();
+  const otherKey = stack.renderAccount('twotabsacctnew');
+  await second.goto(`${stack.url}/#/settings`);
+  await second.getByRole('button', { name: 'Replace key' }).click();
+  await second.getByTestId('render-key-input').fill(otherKey);
+  await second.getByTestId('render-key-submit').click();
+  await second.getByTestId('key-status').filter({ hasText: otherKey.slice(-4) }).waitFor();
+
+  // The first tab's deployment page follows: it says the deploy is the other key's, and what to do.
+  const status = first.getByTestId('logs-status');
+  await status.filter({ hasText: /another Render key/ }).waitFor({ timeout: 15_000 });
+  t.notRegex(await status.innerText(), /deleted/i, 'the service was not deleted: this key cannot see it');
+  await first.getByTestId('state-note').filter({ hasText: /another Render key/ }).waitFor();
+  t.notRegex(await first.getByTestId('state-note').innerText(), /deleted/i);
+  t.is(await first.getByTestId('redeploy').count(), 0, 'no redeploy that can only fail with "Service not found"');
+
+  // The first key back: its lines and actions are back too.
+  await second.getByRole('button', { name: 'Replace key' }).click();
+  await second.getByTestId('render-key-input').fill(apiKey);
+  await second.getByTestId('render-key-submit').click();
+  await first.getByTestId('log-line').first().waitFor({ timeout: 15_000 });
+  await first.getByTestId('redeploy').waitFor();
+  t.is(await first.getByTestId('state-note').filter({ hasText: /another Render key/ }).count(), 0);
+  t.true(first.url().endsWith(id));
+  t.deepEqual(problems, []);
+  await context.close();
+});
+
 test('a service suspended, resumed or deleted in one tab: the other tab shows it without a reload, and keeps its focus', async (t) => {
   t.timeout(120_000);
   const { context, page: first, problems, apiKey } = await stack.signedInWithKey(browser, 'twotabssvc', []);

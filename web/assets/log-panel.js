@@ -31,6 +31,14 @@ export function createLogPanel(ctx, id) {
   let finalTimer = null;
   /** Set when the server's tail learned that Render no longer has the deploy (its service was deleted). */
   let goneNote = null;
+  /**
+   * The deploy is in a workspace the connected key does not see (the key was replaced by another
+   * account's), and Render answered 404: that says nothing of a deletion, and reading again cannot help.
+   */
+  let otherKey = false;
+  let missing = false;
+  const OTHER_KEY = 'No logs: this deploy was made with another Render key, and the key connected now cannot see its service. Connect that key (Settings) to read them.';
+  const keyNote = () => (otherKey && missing ? OTHER_KEY : null);
 
   const status = h('p', { class: 'muted logs__status', role: 'status', 'data-testid': 'logs-status' }, 'Loading logs…');
   const download = h('a', {
@@ -88,6 +96,7 @@ export function createLogPanel(ctx, id) {
   function drawStatus(note = null) {
     const n = sorted.length;
     earlier.hidden = !nextCursor;
+    if (keyNote()) { status.textContent = keyNote(); return; }
     if (note || goneNote) { status.textContent = note ?? goneNote; return; }
     if (!loadedOnce) { status.textContent = 'Loading logs…'; return; }
     const count = `${n.toLocaleString('en-US')} line${n === 1 ? '' : 's'}${nextCursor ? ' shown' : ''}`;
@@ -111,6 +120,8 @@ export function createLogPanel(ctx, id) {
     // already shown (read before the deletion), it is what the stream's "gone" says, which this panel may not
     // have heard (polling, or reconnecting when it went out once): the lines stay, and reading stops.
     if (err instanceof ApiError && err.status === 404) {
+      missing = true;
+      if (otherKey) { drawStatus(); return; }
       if (sorted.length === 0) { drawStatus('No logs: the service was deleted on Render, and its logs with it.'); return; }
       serviceGone();
       return;
@@ -181,7 +192,7 @@ export function createLogPanel(ctx, id) {
   function schedulePoll() {
     clearTimeout(pollTimer);
     pollTimer = null;
-    if (disposed || finished || ctx.liveMode === 'live') return;
+    if (disposed || finished || keyNote() || ctx.liveMode === 'live') return;
     pollTimer = setTimeout(async () => { await loadNewest(); schedulePoll(); }, FALLBACK_POLL_MS);
   }
 
@@ -190,11 +201,18 @@ export function createLogPanel(ctx, id) {
 
   return {
     el,
-    /** The deployment record changed (finished deploys get no more build lines). */
-    onRecord(rec) {
+    /**
+     * The deployment record changed (finished deploys get no more build lines). `otherKey`: the connected
+     * key's workspaces do not hold it, so a 404 for its logs means that key, not a deleted service.
+     */
+    onRecord(rec, { otherKey: elsewhere = false } = {}) {
       const was = finished;
+      const wasNote = keyNote();
+      otherKey = elsewhere;
+      // A 404 heard before the record said whose it is was taken for a deletion: not so.
+      if (keyNote()) goneNote = null;
       finished = goneNote !== null || (Boolean(rec.finished) && rec.status !== 'live');
-      if (was !== finished) drawStatus();
+      if (was !== finished || wasNote !== keyNote()) drawStatus();
       // Render's log pipeline lags its statuses: when the deploy ends while watched, read the newest lines once more.
       if (!rec.finished) sawRunning = true;
       if (rec.finished && sawRunning && !finalRead) {

@@ -62,6 +62,16 @@ export function deploymentView(ctx, route) {
   const details = h('dl', { class: 'details' });
   const timeline = h('ol', { class: 'timeline', 'data-testid': 'timeline' });
   const logPanel = createLogPanel(ctx, id);
+  /**
+   * Made in a workspace the connected key does not see (the key was since replaced by another account's):
+   * Render answers 404 for its service, logs and deploys, which says nothing of a deletion. The page is
+   * drawn again when the key changes (app.js followSession), so this is read from the session once per record.
+   */
+  const otherKey = () => {
+    const render = ctx.session?.render;
+    const owners = render?.configured ? render.owners ?? [] : [];
+    return Boolean(rec?.request?.ownerId && owners.length && !owners.some((o) => o.id === rec.request.ownerId));
+  };
 
   const el = h('section', { class: 'page deployment' },
     h('p', { class: 'back' }, h('a', { href: '#/' }, '← Dashboard')),
@@ -114,6 +124,11 @@ export function deploymentView(ctx, route) {
   /** What Render says about this deploy since it ended: replaced by a newer one, or its service deleted. */
   function drawStateNote() {
     const parts = [];
+    if (otherKey() && !rec.serviceDeleted) {
+      parts.push(notice('info', h('strong', null, 'Made with another Render key. '),
+        'The key connected now cannot see this service, so its logs, redeploy and rollback are out of reach here. Connect the key it was made with in ',
+        h('a', { href: '#/settings' }, 'Settings'), ' to use them.'));
+    }
     if (rec.serviceDeleted) {
       parts.push(notice('warning', h('strong', null, 'Service deleted. '),
         `${rec.request?.serviceName || 'This service'} no longer exists on Render, so it cannot be redeployed or rolled back.`));
@@ -140,9 +155,10 @@ export function deploymentView(ctx, route) {
   let actionsKey = null;
   function drawActions() {
     const canCancel = !rec.finished;
-    const canRedeploy = Boolean(rec.serviceId && rec.finished && !rec.serviceDeleted);
+    const reachable = !rec.serviceDeleted && !otherKey();
+    const canRedeploy = Boolean(rec.serviceId && rec.finished && reachable);
     // Only a deploy that was live and has been replaced can be made live again; the live one already is.
-    const canRollback = Boolean(rec.serviceId && rec.deployId && rec.status === 'deactivated' && !rec.serviceDeleted);
+    const canRollback = Boolean(rec.serviceId && rec.deployId && rec.status === 'deactivated' && reachable);
     // Rebuild only when the choice of actions changes: a status update must not swallow a pending "Confirm".
     // The handlers read the current `rec`, so ids arriving later (Render's deploy id while "Cancel deploy?"
     // is open) need no rebuild; with them in the key, a CI run lost the cancel confirmation that way.
@@ -259,7 +275,7 @@ export function deploymentView(ctx, route) {
     drawDetails();
     drawTimeline();
     document.title = `${statusLabel(rec.status)} · ${heading.textContent} · Render Deployer`;
-    logPanel.onRecord(rec);
+    logPanel.onRecord(rec, { otherKey: otherKey() });
   }
 
   // --- data ------------------------------------------------------------------------------------
