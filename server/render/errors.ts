@@ -130,3 +130,14 @@ function describeRenderError(init: RenderApiErrorInit): string {
       return `Render sent a response that could not be read${code}${init.detail ? `: ${init.detail}` : ''}. [${where}]`;
   }
 }
+
+/**
+ * A load of the services list others may have joined stopped before its next Render call: no session
+ * that asked for it still holds its key (signed out, key cleared or replaced). routes/services.ts.
+ */
+export class RenderKeyWithdrawn extends Error {
+  constructor() {
+    super('the Render key of the services list\'s load was withdrawn by every session that asked for it');
+    this.name = 'RenderKeyWithdrawn';
+  }
+}

@@ -7,6 +7,11 @@ import { AUDITED_READS, noteSelfCall } from '../sentinel/store.js';
 
 export interface CallerRender {
   client: RenderClient;
+  /**
+   * The same key and budget, with `check` asked before each call (it throws to stop the calls): for work
+   * that may outlive this request's consent, such as a services list load others join (routes/services.ts).
+   */
+  clientWhile(check: () => Promise<void>): RenderClient;
   keyFingerprint: string;
   ownerIds: string[];
   sessionRef: string;
@@ -23,15 +28,18 @@ export function callerRender(deps: AppDeps, caller: RenderKeyState, opts: { budg
   const apiKey = openRenderKey(sess, deps.keyring);
   if (!apiKey) throw errors.renderKeyMissing();
   const fp = render.keyFingerprint;
+  const clientWhile = (check?: () => Promise<void>) => deps.upstream.render(apiKey, {
+    beforeRequest: async (call) => {
+      await check?.();
+      await deps.budget.acquire(fp, call, opts.budgetWaitMs ?? 2_000);
+      // Reads Render records in the audit log are noted first, so Sentinel does not report our own.
+      const audited = call.method === 'GET' ? AUDITED_READS[call.route] : undefined;
+      if (audited && call.serviceId) await noteSelfCall(deps.redis, deps.config.redisPrefix, user.id, audited, call.serviceId, deps.clock.now());
+    },
+  });
   return {
-    client: deps.upstream.render(apiKey, {
-      beforeRequest: async (call) => {
-        await deps.budget.acquire(fp, call, opts.budgetWaitMs ?? 2_000);
-        // Reads Render records in the audit log are noted first, so Sentinel does not report our own.
-        const audited = call.method === 'GET' ? AUDITED_READS[call.route] : undefined;
-        if (audited && call.serviceId) await noteSelfCall(deps.redis, deps.config.redisPrefix, user.id, audited, call.serviceId, deps.clock.now());
-      },
-    }),
+    client: clientWhile(),
+    clientWhile,
     keyFingerprint: fp,
     ownerIds: render.owners.map((o) => o.id),
     sessionRef: deps.sessions.refOf(caller.sessionId),

@@ -4,7 +4,7 @@ import type { PresentedService } from '../presenters/service.js';
 import { systemClock, type Clock } from '../clock.js';
 import { deleteIfOurs } from '../redisOwned.js';
 import { BudgetExhausted } from './budget.js';
-import { RenderApiError } from './errors.js';
+import { RenderApiError, RenderKeyWithdrawn } from './errors.js';
 import { finishLoad, readOrClaim } from './serviceCacheScripts.js';
 import { boundedMemo } from '../boundedMemo.js';
 
@@ -32,9 +32,20 @@ interface ServiceCacheOptions {
   pollMs?: number;
 }
 
+/**
+ * Loads the list. `askers`: the sessions (refs) of this process that asked for this load, the starter's
+ * first; it grows while the load runs as others join it. A load asks before each Render call that one
+ * of them still holds the key, and stops when none does (RenderKeyWithdrawn), so a key withdrawn while
+ * the load is at Render is not used again, and a joiner that still holds it keeps the load going.
+ */
+type Load = (askers: Set<string>) => Promise<PresentedService[]>;
+
 export interface ServiceCache {
-  /** The cached list, or the result of `load` — run once across processes for concurrent callers. */
-  get(scope: ServiceCacheScope, load: () => Promise<PresentedService[]>): Promise<PresentedService[]>;
+  /**
+   * The cached list, or the result of `load` — run once across processes for concurrent callers.
+   * `asker`: the session asking (its ref), added to the askers of the load it starts or joins.
+   */
+  get(scope: ServiceCacheScope, load: Load, asker?: string): Promise<PresentedService[]>;
   /** After a mutation: every cached list of this user and key is stale, including one being loaded now. */
   invalidate(scope: Pick<ServiceCacheScope, 'userId' | 'keyFingerprint'>): Promise<void>;
 }
@@ -52,17 +63,17 @@ interface Flight { services: PresentedService[]; written: Promise<unknown> }
  * A flight callers in this process join: until answered, then until its list is written (`answeredAt`,
  * `written` set at the answer). `gen`: the generation it read first (null if it failed before that).
  */
-interface Joinable { services: Promise<PresentedService[]>; gen: Promise<string | null>; answeredAt?: number; written?: Promise<unknown> }
+interface Joinable { services: Promise<PresentedService[]>; gen: Promise<string | null>; askers: Set<string>; answeredAt?: number; written?: Promise<unknown> }
 const SETTLED = Promise.resolve();
 /** Lists whose generation this process remembers (see `lastGen`); past it, it forgets them all. */
 const MAX_REMEMBERED_GENERATIONS = 10_000;
 
 /**
  * A refresh that failed this way keeps the list it would have replaced (Render busy or slow, the
- * budget spent: the list is still the best answer). Anything else — a revoked key (401), a lost
+ * budget spent, or the askers' key withdrawn: the list is still the best answer). Anything else — a revoked key (401), a lost
  * workspace (403) — drops it, so the next read waits for Render and shows the user that error.
  */
-const keepsStale = (err: unknown) => err instanceof BudgetExhausted || (err instanceof RenderApiError && err.retryable);
+const keepsStale = (err: unknown) => err instanceof BudgetExhausted || err instanceof RenderKeyWithdrawn || (err instanceof RenderApiError && err.retryable);
 
 /**
  * A short per-user, per-key cache of the services list with single flight, so UI polling (and many
@@ -82,8 +93,8 @@ export function createServiceCache(opts: ServiceCacheOptions): ServiceCache {
   const waitMs = opts.waitMs ?? 12_000;
   const pollMs = opts.pollMs ?? 50;
   const inflight = new Map<string, Joinable>();
-  /** Lock keys of the background refreshes this process runs (one per list and generation). */
-  const refreshing = new Set<string>();
+  /** Lock keys of the background refreshes this process runs (one per list and generation), and their askers. */
+  const refreshing = new Map<string, Set<string>>();
   // The generation last seen per user and key, so a read can claim the right lock in its own round trip
   // (a list never invalidated is at '0'; a guess made stale by another process costs one more trip).
   const lastGen = boundedMemo<string, string>(MAX_REMEMBERED_GENERATIONS);
@@ -133,11 +144,19 @@ export function createServiceCache(opts: ServiceCacheOptions): ServiceCache {
     return { services, written: finish(entryJson(gen, clock.now(), services)).catch(() => undefined) };
   }
 
-  /** One refresh behind a served list, unless one already runs (here, or in another process: the lock). */
-  function refreshInBackground(k: Keys, gen: string, load: () => Promise<PresentedService[]>): void {
+  /**
+   * One refresh behind a served list, unless one already runs (here, or in another process: the lock).
+   * Its askers are those of the flight that started it (`askers`, the set `load` reads), and of each
+   * flight here that found it running: nobody waits for it, so it goes on only while one of them holds the key.
+   */
+  function refreshInBackground(k: Keys, gen: string, load: () => Promise<PresentedService[]>, askers: Set<string>): void {
     const lock = lockOf(k, gen);
-    if (refreshing.has(lock)) return;
-    refreshing.add(lock);
+    const running = refreshing.get(lock);
+    if (running) {
+      for (const ref of askers) running.add(ref);
+      return;
+    }
+    refreshing.set(lock, askers);
     const token = nextToken();
     void (async () => {
       if (!(await redis.set(lock, token, 'PX', lockMs, 'NX'))) return;
@@ -145,7 +164,7 @@ export function createServiceCache(opts: ServiceCacheOptions): ServiceCache {
     })().catch(() => undefined).finally(() => refreshing.delete(lock));
   }
 
-  async function loadOnce(k: Keys, load: () => Promise<PresentedService[]>, onGen: (gen: string) => void): Promise<Flight> {
+  async function loadOnce(k: Keys, load: () => Promise<PresentedService[]>, askers: Set<string>, onGen: (gen: string) => void): Promise<Flight> {
     const deadline = Date.now() + waitMs;
     for (;;) {
       const token = nextToken();
@@ -160,7 +179,7 @@ export function createServiceCache(opts: ServiceCacheOptions): ServiceCache {
       const age = hit ? now - hit.at : Infinity;
       if (hit && age < freshMs) return { services: hit.services, written: SETTLED };
       if (hit && age < maxStaleMs) {
-        refreshInBackground(k, gen, load);
+        refreshInBackground(k, gen, load, askers);
         return { services: hit.services, written: SETTLED };
       }
       // Another loader holds this generation's lock. Bounded wait: past it we load ourselves; the
@@ -171,11 +190,13 @@ export function createServiceCache(opts: ServiceCacheOptions): ServiceCache {
   }
 
   /** A flight of this process for `k`, joinable by later callers; after `previous`'s write when given. */
-  function startFlight(k: Keys, load: () => Promise<PresentedService[]>, previous?: Promise<unknown>): Joinable {
+  function startFlight(k: Keys, load: Load, asker: string | undefined, previous?: Promise<unknown>): Joinable {
     let readGen!: (gen: string | null) => void;
     const gen = new Promise<string | null>((ok) => { readGen = ok; });
-    const flight = previous ? previous.then(() => loadOnce(k, load, readGen)) : loadOnce(k, load, readGen);
-    const joinable: Joinable = { services: flight.then((f) => f.services), gen };
+    const askers = new Set<string>(asker === undefined ? [] : [asker]);
+    const run = () => load(askers);
+    const flight = previous ? previous.then(() => loadOnce(k, run, askers, readGen)) : loadOnce(k, run, askers, readGen);
+    const joinable: Joinable = { services: flight.then((f) => f.services), gen, askers };
     void flight.then(() => readGen(null), () => readGen(null)); // settles `gen` if the flight failed before its first read
     inflight.set(k.data, joinable);
     const forget = () => { if (inflight.get(k.data) === joinable) inflight.delete(k.data); };
@@ -194,19 +215,27 @@ export function createServiceCache(opts: ServiceCacheOptions): ServiceCache {
    * nothing before): a load takes Render round trips, the window this closes; the answer's own write,
    * one Redis round trip, is left.
    */
-  async function joinIfCurrent(k: Keys, running: Joinable, load: () => Promise<PresentedService[]>): Promise<PresentedService[]> {
+  async function joinIfCurrent(k: Keys, running: Joinable, load: Load, asker: string | undefined): Promise<PresentedService[]> {
+    // An asker of the load from now on, before the generation check's round trip: it may be what keeps
+    // the load going (Load) through a call made meanwhile.
+    if (asker !== undefined) running.askers.add(asker);
     const [theirs, now] = await Promise.all([running.gen, redis.get(k.gen)]);
     const current = now ?? '0';
     if (theirs === current) return running.services;
     // Another caller may have started the flight of the new generation meanwhile: join that one.
     const latest = inflight.get(k.data);
-    if (latest && latest !== running && await latest.gen === current) return latest.services;
+    if (latest && latest !== running && await latest.gen === current) return join(latest, asker);
     remember(k.base, current);
-    return startFlight(k, load).services;
+    return startFlight(k, load, asker).services;
+  }
+
+  function join(running: Joinable, asker: string | undefined): Promise<PresentedService[]> {
+    if (asker !== undefined) running.askers.add(asker);
+    return running.services;
   }
 
   return {
-    get(scope, load) {
+    get(scope, load, asker) {
       const k = keysOf(scope);
       const running = inflight.get(k.data);
       // Callers in this process join the flight until its list is written, not only until it is answered,
@@ -217,10 +246,11 @@ export function createServiceCache(opts: ServiceCacheOptions): ServiceCache {
       // joined only if the generation has not moved (joinIfCurrent). One answered, its write on its way,
       // is joined as it is: the check would wait behind that write on the connection.
       if (running) {
-        if (running.answeredAt === undefined) return joinIfCurrent(k, running, load);
-        if (clock.now() - running.answeredAt < freshMs) return running.services;
+        if (running.answeredAt === undefined) return joinIfCurrent(k, running, load, asker);
+        // Answered: its askers may still be those of the refresh it started behind a stale list.
+        if (clock.now() - running.answeredAt < freshMs) return join(running, asker);
       }
-      return startFlight(k, load, running?.written).services;
+      return startFlight(k, load, asker, running?.written).services;
     },
 
     async invalidate(scope) {

@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import type { DeploymentStore } from '../deployments/store.js';
 import { presentService, wasLive, type PresentedService } from '../presenters/service.js';
 import type { RenderClient } from './client.js';
-import { RenderApiError } from './errors.js';
+import { RenderApiError, RenderKeyWithdrawn } from './errors.js';
 import type { Deploy, Service } from './types.js';
 import { IN_PROGRESS_ON_RENDER, isInProgressOnRender } from '../deployments/renderStatus.js';
 
@@ -72,7 +72,7 @@ async function latestDeploysOf(caller: OverviewCaller, services: Service[], memo
     // The same GET also lists the deploys not ended: an older one still building (the newest queued behind
     // it, or canceled while it built) may yet go live with the newest unchanged, so "never" is remembered
     // only when no other deploy is on its way.
-    const history = await caller.client.listDeploys(s.id, { status: ['live', 'deactivated', ...IN_PROGRESS_ON_RENDER], limit: 20 }).catch(() => null);
+    const history = await caller.client.listDeploys(s.id, { status: ['live', 'deactivated', ...IN_PROGRESS_ON_RENDER], limit: 20 }).catch(unlessWithdrawn);
     if (!history) return { newest, beenLive: null };
     const beenLive = history.some(wasLive);
     if (beenLive || !history.some((d) => d.id !== newest.id && (d.status === undefined || isInProgressOnRender(d.status)))) learnt.push([beenLiveKey(memo, s.id), `${newest.id} ${beenLive ? 1 : 0}`]);
@@ -116,8 +116,15 @@ export async function isGone(client: RenderClient, serviceId: string): Promise<b
     return false;
   } catch (err) {
     if (err instanceof RenderApiError && err.kind === 'not_found') return true;
+    if (err instanceof RenderKeyWithdrawn) throw err; // the load stops: no answer, not a service still there
     return false;
   }
+}
+
+/** A read whose failure costs only a detail is null, unless the load's key was withdrawn: then the load stops. */
+function unlessWithdrawn(err: unknown): null {
+  if (err instanceof RenderKeyWithdrawn) throw err;
+  return null;
 }
 
 /**

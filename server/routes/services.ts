@@ -5,14 +5,14 @@ import type { RouterMiddleware } from '@koa/router';
 import { z } from 'zod';
 import type { AppDeps } from '../deps.js';
 import { AppError, errors } from '../errors.js';
-import { RenderApiError } from '../render/errors.js';
+import { RenderApiError, RenderKeyWithdrawn } from '../render/errors.js';
 import { requireCsrf } from '../middleware/security.js';
 import { requireRenderKey, requireUser, type RenderKeyState } from '../middleware/context.js';
 import { pathParam, validate } from '../middleware/validate.js';
 import { githubRepoOf, suggestFreeName } from '../render/serviceNames.js';
 import { callerRender, type CallerRender } from '../render/forRequest.js';
 import type { Deploy, Service } from '../render/types.js';
-import { presentService, ServiceView } from '../presenters/service.js';
+import { presentService, ServiceView, type PresentedService } from '../presenters/service.js';
 import { isGone, loadServiceOverview, loadServicesNamed } from '../render/serviceOverview.js';
 import { answerDeploymentStarted, DeploymentView } from '../presenters/deployment.js';
 import { serviceToDeploy } from '../deployments/requests.js';
@@ -135,11 +135,50 @@ export function serviceRoutes(router: Router, deps: AppDeps) {
 
   const who = (caller: CallerRender) => ({ userId: caller.userId, sessionRef: caller.sessionRef, keyFingerprint: caller.keyFingerprint });
 
-  const listOwn = (caller: CallerRender) => caller.ownerIds.length === 0 ? Promise.resolve([]) : cache.get(scopeOf(caller), () =>
-    loadServiceOverview({ client: caller.client, ownerIds: caller.ownerIds, userId: caller.userId }, deps.deployments, { redis: deps.redis, prefix: deps.config.redisPrefix }));
+  /**
+   * Before each Render call of a list load: a session that asked for it (`askers`, the starter's key is
+   * the load's; every asker's is the same, the list being per key) still holds that key. The load may
+   * outlive its starter's consent (others join it; a refresh behind a stale list has nobody waiting), so
+   * a key withdrawn by all of them (sign-out, cleared, replaced) stops it: no further call with it. Through
+   * the session cache (no round trip on a hit; every session end is fenced); one found without the key
+   * is dropped, not asked again.
+   */
+  async function heldByAnAsker(caller: CallerRender, askers: Set<string>): Promise<void> {
+    for (const ref of askers) {
+      const sess = await deps.sessions.loadByRef(ref);
+      if (sess?.user?.id === caller.userId && sess.render?.keyFingerprint === caller.keyFingerprint) return;
+      askers.delete(ref);
+    }
+    throw new RenderKeyWithdrawn();
+  }
+
+  const listOwn = (caller: CallerRender) => caller.ownerIds.length === 0 ? Promise.resolve([]) : cache.get(scopeOf(caller), (askers) =>
+    loadServiceOverview({ client: caller.clientWhile(() => heldByAnAsker(caller, askers)), ownerIds: caller.ownerIds, userId: caller.userId }, deps.deployments, { redis: deps.redis, prefix: deps.config.redisPrefix }), caller.sessionRef);
+
+  /**
+   * The caller's list. A load this request waited for that stopped because no session asking for it
+   * still held the key answers this request as one sent now would be: its session signed out, 401; its
+   * key cleared, render_key_missing; another key connected, that key's list.
+   */
+  async function listAsNow(state: RenderKeyState): Promise<{ caller: CallerRender; services: PresentedService[] }> {
+    for (let tries = 0; ; tries++) {
+      const caller = callerRender(deps, state);
+      try {
+        return { caller, services: await listOwn(caller) };
+      } catch (err) {
+        if (!(err instanceof RenderKeyWithdrawn)) throw err;
+        const now = await deps.sessions.loadByRef(caller.sessionRef);
+        if (!now?.user || now.user.id !== caller.userId) throw errors.unauthenticated();
+        if (!now.render) throw errors.renderKeyMissing();
+        // Keys replaced again and again while lists load: a retry later, not a loop here.
+        if (tries >= 2) throw errors.renderUnavailable('Your Render key changed while the list was loading. Try again.');
+        state = { ...state, session: now, render: now.render };
+      }
+    }
+  }
 
   router.get('/api/render/services', documented({ summary: 'The caller\'s Render services (in the workspaces of their key), with each one\'s latest deploy', tag: 'services', responses: { 200: ServiceListView } }), requireUser(), requireRenderKey(), async (ctx) => {
-    ctx.body = { services: await listOwn(callerRender(deps, ctx.state)) } satisfies z.infer<typeof ServiceListView>;
+    ctx.body = { services: (await listAsNow(ctx.state)).services } satisfies z.infer<typeof ServiceListView>;
   });
 
   // CI (scripts/ci-deploy.mjs) finds its one service by name. The whole list above reads every service's
@@ -165,7 +204,10 @@ export function serviceRoutes(router: Router, deps: AppDeps) {
     const caller = callerRender(deps, ctx.state);
     const ownerId = q.owner_id ?? caller.ownerIds[0];
     if (!ownerId || !caller.ownerIds.includes(ownerId)) throw errors.validation('owner_id is not one of the workspaces your Render key can use');
-    const inWorkspace = (await listOwn(caller)).filter((s) => s.ownerId === ownerId);
+    const listed = await listAsNow(ctx.state);
+    // Another key connected while the list loaded: the workspace is checked against that key's.
+    if (!listed.caller.ownerIds.includes(ownerId)) throw errors.validation('owner_id is not one of the workspaces your Render key can use');
+    const inWorkspace = listed.services.filter((s) => s.ownerId === ownerId);
     const taken = inWorkspace.find((s) => s.name === q.name);
     ctx.body = {
       name: q.name,
