@@ -137,7 +137,9 @@ export function handleApi(ctx: ApiContext, req: IncomingMessage, url: URL, apiPa
     } else if (rest[0] === 'commits' && rest.length >= 2) {
       const ref = tail(4);
       const br = findRef(repo, ref);
-      if (!br) sendError(res, 422, `No commit found for SHA: ${ref}`, DOCS.commit, headers);
+      // An empty repository (no commit yet) answers the git reads 409 (rest-api-description#385).
+      if (repo.branches.size === 0) sendError(res, 409, 'Git Repository is empty.', DOCS.commit, headers);
+      else if (!br) sendError(res, 422, `No commit found for SHA: ${ref}`, DOCS.commit, headers);
       else sendJson(res, 200, presentCommit(repo, br, ctx.bases), headers);
     } else if (rest[0] === 'compare' && rest.length >= 2) {
       compare(repo, tail(4), res, headers);

@@ -27,6 +27,10 @@ export function findRef(repo: SimRepo, ref: string): SimBranch | undefined {
 /** GET /repos/{owner}/{repo}/git/trees/{tree_sha}, non-recursive, for a branch or commit's root tree only. */
 export function serveRootTree(repo: SimRepo, ref: string, res: ServerResponse, headers: Record<string, string>): void {
   const br = findRef(repo, ref);
+  if (repo.branches.size === 0) {
+    sendError(res, 409, 'Git Repository is empty.', TREE_DOCS, headers); // github/docs#31951
+    return;
+  }
   if (!br) {
     sendError(res, 404, 'Not Found', TREE_DOCS, headers);
     return;
@@ -55,6 +59,10 @@ function dirChildren(br: SimBranch, prefix: string): Map<string, 'file' | 'dir'>
 export function serveContents(ctx: ApiContext, repo: SimRepo, path: string, url: URL, res: ServerResponse, headers: Record<string, string>): void {
   const ref = url.searchParams.get('ref') || repo.defaultBranch;
   const br = findRef(repo, ref);
+  if (repo.branches.size === 0) {
+    sendError(res, 404, 'This repository is empty.', CONTENTS_DOCS, headers);
+    return;
+  }
   if (!br) {
     sendError(res, 404, `No commit found for the ref ${ref}`, CONTENTS_DOCS, headers);
     return;

@@ -70,7 +70,7 @@ export function presentRepo(r: SimRepo, b: Bases, viewer: string | undefined) {
     ssh_url: `git@${new URL(b.web).host}:${full}.git`,
     clone_url: `${b.web}/${full}.git`,
     homepage: null,
-    size: 1,
+    size: r.branches.size === 0 ? 0 : 1, // KB; an empty repository is 0
     stargazers_count: 0,
     watchers_count: 0,
     language: null,

@@ -56,6 +56,8 @@ export interface NewRepo {
   defaultBranch?: string;
   branches?: Record<string, Record<string, string>>;
   collaborators?: string[];
+  /** Created without a commit ("auto_init": false): no branch at all, not even the default one. */
+  empty?: boolean;
 }
 
 interface GitHubSnapshot {
@@ -115,8 +117,8 @@ export class SimState {
   addRepo(r: NewRepo): SimRepo {
     const owner = this.user(r.owner) ?? this.addUser({ login: r.owner });
     const defaultBranch = r.defaultBranch ?? 'main';
-    const branchSpec = r.branches ?? { [defaultBranch]: { 'README.md': `# ${r.name}\n` } };
-    if (!(defaultBranch in branchSpec)) branchSpec[defaultBranch] = { 'README.md': `# ${r.name}\n` };
+    const branchSpec = r.empty ? {} : r.branches ?? { [defaultBranch]: { 'README.md': `# ${r.name}\n` } };
+    if (!r.empty && !(defaultBranch in branchSpec)) branchSpec[defaultBranch] = { 'README.md': `# ${r.name}\n` };
     const branches = new Map<string, SimBranch>();
     for (const [name, files] of Object.entries(branchSpec)) {
       const map = new Map(Object.entries(files).map(([p, c]) => [normalisePath(p), c] as const));

@@ -160,8 +160,9 @@ function retryDelayMs(error: GitHubError, status: number, attempt: number): numb
     const wait = error.retryAfterSeconds;
     return attempt === 0 && wait !== undefined && wait <= MAX_RATE_LIMIT_WAIT_S ? wait * 1000 : null;
   }
-  // octokit's retry plugin's rule: anything but these client errors is worth another try.
-  if ([400, 401, 403, 404, 410, 422, 451].includes(status)) return null;
+  // octokit's retry plugin's rule: anything but these client errors is worth another try. 409 is added:
+  // GitHub's "Git Repository is empty." is the same answer every time, not worth 14 s of retries.
+  if ([400, 401, 403, 404, 409, 410, 422, 451].includes(status)) return null;
   return RETRY_DELAYS_MS[attempt] ?? null;
 }
 

@@ -231,6 +231,20 @@ test('with retries on, a passing 502 is retried and the call succeeds', async (t
   t.deepEqual(sim.calls.filter((c) => c.path === '/api/v3/user').map((c) => c.status), [502, 200]);
 });
 
+// An empty repository (no commit) answers its git reads 409 "Git Repository is empty." (docs/github-api.md):
+// the same answer every time, so retrying it (1 s, 4 s, 9 s) only made such a deploy 14 s slower to fail.
+test('with retries on, a 409 (an empty repository) is not retried', async (t) => {
+  const { sim } = await world(t);
+  const gh = createGitHubClient({ apiUrl: sim.apiUrl, token: sim.issueToken('alice'), retries: true });
+  const started = Date.now();
+  sim.injectFault({ path: '/repos/alice/app/branches', status: 409, body: { message: 'Git Repository is empty.' } });
+  const listed = await kindOf(gh.listBranches('alice', 'app'));
+  t.is(listed.kind, 'not_found');
+  t.is(listed.status, 409);
+  t.is(sim.calls.filter((c) => c.path.startsWith('/api/v3/repos/alice/app/branches')).length, 1, 'asked once');
+  t.true(Date.now() - started < 900, 'no retry delay');
+});
+
 test('per-deploy reads are conditional: the second read of the same thing is a 304 from GitHub, answered from the cache', async (t) => {
   const { sim, token } = await world(t);
   const gh = createGitHubClient({ apiUrl: sim.apiUrl, token, retries: false });

@@ -268,16 +268,36 @@ async function branchToDeploy(gh: GitHubClient, rec: DeploymentRecord, owner: st
     throw err;
   }
   const branch = named ?? repo.defaultBranch;
-  const missing = () => new DeployFailed({ code: 'branch_not_found', message: `Branch "${branch}" does not exist in ${rec.request.githubRepo}.` });
-  if (named) throw missing(); // the repository is visible, so the named branch is what is missing
+  const missing = async () => {
+    // A repository created without a commit has no branch at all, not even its default one: say so,
+    // rather than that one branch is missing. Asked only once the branch read failed.
+    if (await isEmptyRepo(gh, owner, name)) {
+      return new DeployFailed({ code: 'repo_empty', message: `${rec.request.githubRepo} is empty on GitHub: push a commit to ${branch}, then deploy again.` });
+    }
+    return new DeployFailed({ code: 'branch_not_found', message: `Branch "${branch}" does not exist in ${rec.request.githubRepo}.` });
+  };
+  if (named) throw await missing(); // the repository is visible, so the named branch is what is missing
   let head;
   try {
     head = await gh.getBranchHead(owner, name, branch);
   } catch (err) {
-    if (err instanceof GitHubError && err.kind === 'not_found') throw missing();
+    if (err instanceof GitHubError && err.kind === 'not_found') throw await missing();
     throw err;
   }
   return asAnswered(branch, head);
+}
+
+/**
+ * GitHub lists no branch for an empty repository (and answers its git reads 409 "Git Repository is
+ * empty."): docs/github-api.md, "An empty repository". Any other failure here is left to the caller's
+ * own answer (branch not found), which stays true.
+ */
+async function isEmptyRepo(gh: GitHubClient, owner: string, name: string): Promise<boolean> {
+  try {
+    return (await gh.listBranches(owner, name)).length === 0;
+  } catch (err) {
+    return err instanceof GitHubError && err.status === 409;
+  }
 }
 
 /**
