@@ -18,7 +18,7 @@ export const bearerCovers = (path: string) => path.startsWith('/api/') || isMcpP
 
 /**
  * What bearerAuth may answer on any path it covers, before the route runs (GET /api/openapi.json lists
- * them there): a token GitHub refuses or that is not one (401), with a session cookie (400), GitHub down
+ * them there): two Authorization headers (400), a token GitHub refuses or that is not one (401), with a session cookie (400), GitHub down
  * (503) or its address's allowance of refused tokens used up (429) while it is checked; an X-Render-Api-Key without a token (400),
  * malformed (400), rejected (400), locked out (429), or Render down or pacing us (503, 429).
  */
@@ -32,6 +32,12 @@ export function bearerToken(ctx: Koa.Context): string | null {
   const header = ctx.get('authorization');
   if (header.length < 7 || header.slice(0, 7).toLowerCase() !== 'bearer ') return null;
   return header.slice(7).trim();
+}
+
+function authorizationCount(rawHeaders: string[]): number {
+  let n = 0;
+  for (let i = 0; i < rawHeaders.length; i += 2) if (rawHeaders[i]!.toLowerCase() === 'authorization') n += 1;
+  return n;
 }
 
 /**
@@ -88,6 +94,11 @@ export function bearerAuth(deps: AppDeps): Koa.Middleware {
 
   // Not an async function: a request without a token hands next()'s promise on (no await of its own).
   return (ctx, next) => {
+    // Node keeps only the first of repeated Authorization headers: which credential was meant is then
+    // ambiguous (a Basic one could hide a Bearer and let a cookie through), so none is read.
+    if (ctx.req.headers.authorization !== undefined && bearerCovers(ctx.path) && authorizationCount(ctx.req.rawHeaders) > 1) {
+      throw errors.badRequest('Send one Authorization header, not several.');
+    }
     const token = bearerCovers(ctx.path) ? bearerToken(ctx) : null;
     if (token !== null) return withToken(ctx, next, token);
     if (ctx.get('x-render-api-key') && bearerCovers(ctx.path)) throw errors.badRequest('X-Render-Api-Key is accepted only with Authorization: Bearer <GitHub token>.');
