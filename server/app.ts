@@ -36,6 +36,7 @@ import { gateCovers, GATE_REFUSALS, telemetryMiddleware } from './telemetry/midd
 import { inProcessRoutes } from './mcp/dispatch.js';
 import { isMcpPath } from './mcp/path.js';
 import { answerUnreadMcpBody } from './mcp/transport.js';
+import { unreadFormField } from './middleware/formFields.js';
 
 const BODY_LIMIT = '64kb';
 /** BODY_LIMIT in bytes, as the parser reads it (quoted in /mcp's 413, which says it in bytes as the SDK does). */
@@ -52,6 +53,13 @@ function unreadBody(ctx: Koa.Context): boolean {
   if (!BODY_METHODS.has(ctx.method) || ctx.request.rawBody !== undefined || isMcpPath(ctx.path)) return false;
   const length = ctx.request.length;
   return length === undefined ? ctx.get('transfer-encoding') !== '' : length > 0;
+}
+
+/** Why the form body the parser read was not read whole (server/middleware/formFields.ts), or null. */
+function formBodyLeftOut(ctx: Koa.Context): string | null {
+  const raw = ctx.request.rawBody;
+  if (typeof raw !== 'string' || raw === '' || isMcpPath(ctx.path) || !ctx.request.is('urlencoded')) return null;
+  return unreadFormField(raw);
 }
 
 export interface CreateAppOptions {
@@ -136,6 +144,8 @@ export function createApp(deps: AppDeps, opts: CreateAppOptions = {}): Koa {
     const rest = parseBody(ctx, () => {
       parsed = true;
       if (unreadBody(ctx)) throw errors.unsupportedMediaType();
+      const unreadField = formBodyLeftOut(ctx);
+      if (unreadField) throw errors.validation(unreadField);
       return checkOrigin(ctx, next) as Promise<void>;
     }) as Promise<void>;
     if (!isMcpPath(ctx.path)) return rest;
@@ -180,7 +190,7 @@ export function createApp(deps: AppDeps, opts: CreateAppOptions = {}): Koa {
     sessionCookie: config.httpsOnly ? SESSION_COOKIE_SECURE : SESSION_COOKIE_PLAIN, version: '1.0.0',
     // What the layers above refuse before any route runs, on the requests each looks at.
     beforeRouter: [
-      { covers: (method) => BODY_METHODS.has(method), errors: ['malformed_json', 'payload_too_large', 'unsupported_media_type'] },
+      { covers: (method) => BODY_METHODS.has(method), errors: ['malformed_json', 'payload_too_large', 'unsupported_media_type', 'validation_failed'] },
       { covers: (_method, path) => bearerCovers(path), errors: BEARER_REFUSALS },
       ...(telemetry ? [{ covers: (_method: string, path: string) => gateCovers(path), errors: GATE_REFUSALS }] : []),
     ],

@@ -142,6 +142,27 @@ test('the _csrf form field works for form posts', async (t) => {
   t.is(res.status, 200, res.text);
 });
 
+test('a form body with a field its parser would leave out (no name, a prototype name, past the 1,000th) is refused, nothing stored', async (t) => {
+  // The parser dropped these silently and the route judged what was left: "api_key=<key>&=x" stored the key,
+  // and on a redeploy (all fields optional) "= " was a plain redeploy, answered 202 (found by attack-fuzz).
+  const apiKey = key('formdrop');
+  stack.render.addAccount({ apiKey });
+  const agent = stack.agent();
+  await stack.signIn(agent, 'formdrop');
+  const form = (body: string) => agent.request('POST', '/api/render/setup', { body: `${body}&_csrf=${agent.csrfToken!}`, headers: { 'content-type': 'application/x-www-form-urlencoded; charset=iso-8859-1' }, csrf: false });
+  const apiKeyField = `api_key=${apiKey}`;
+  for (const body of [`${apiKeyField}&=x`, `${apiKeyField}&= `, `=&${apiKeyField}`, `${apiKeyField}&__proto__=1`, `${apiKeyField}&constructor[prototype][x]=1`, `${apiKeyField}&toString=1`, `${apiKeyField}${'&'.repeat(1_000)}`]) {
+    const res = await form(body);
+    t.is(res.status, 400, `${body.slice(0, 60)}: ${res.text}`);
+    t.is(res.json.error.code, 'validation_failed');
+    t.false(res.text.includes(apiKey));
+    t.false((await agent.get('/api/render/status')).json.configured, `${body.slice(0, 60)}: nothing stored`);
+  }
+  // Empty parts and empty values are not left out: they are read as before.
+  const res = await form(`&${apiKeyField}&&`);
+  t.is(res.status, 200, res.text);
+});
+
 test('oversized and malformed bodies get clean 4xx and change nothing', async (t) => {
   const agent = stack.agent();
   await stack.signIn(agent, 'badbodies');

@@ -1,0 +1,25 @@
+import qs from 'qs';
+
+/** qs's parameterLimit default: it reads this many '&'-separated parts (empty ones included) and drops the rest. */
+const QS_PARAMETER_LIMIT = 1000;
+
+/**
+ * Why a form body (application/x-www-form-urlencoded) was not read whole, or null when it was.
+ *
+ * The parser (qs, under @koa/bodyparser's co-body) silently leaves out a field without a name ("=x", "= "),
+ * one named after an Object.prototype member ("__proto__=1", "constructor[prototype][x]=1") and every part
+ * after its 1,000th. The route then judged a body without them: "= " was an empty body, a valid plain
+ * redeploy, and was accepted (202) where the client had sent something else. Each non-empty part is parsed
+ * alone, with the options co-body uses, so "left out" means exactly what the parser did; only form bodies
+ * pay for it.
+ */
+export function unreadFormField(raw: string): string | null {
+  const parts = raw.split('&');
+  if (parts.length > QS_PARAMETER_LIMIT) return `A form body may hold at most ${QS_PARAMETER_LIMIT} fields.`;
+  for (const part of parts) {
+    if (part !== '' && Object.keys(qs.parse(part, { allowDots: true })).length === 0) {
+      return 'A form field has no name, or a name that cannot be used (such as __proto__). Send only the documented fields.';
+    }
+  }
+  return null;
+}
