@@ -83,8 +83,8 @@ export function createMcpServer(deps: AppDeps, ctx: Koa.Context, userId: number,
 
   server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
     const req = request as CallToolRequest; // parsed with CallToolRequestSchema (McpServer above)
-    // Canceled by a later message of its own batch (delivered before any handler starts): the answer is
-    // not sent (transport.ts), so the call is not made either; a deploy nobody hears of is still a deploy.
+    // A request its own batch cancels never gets here (transport.ts); one the Server aborts anyway before
+    // its handler starts is not answered, so the call is not made either: a deploy nobody hears of is still a deploy.
     if (extra.signal.aborted) return toolError('canceled', 'The request was canceled.');
     const tool = TOOL_BY_NAME.get(req.params.name);
     if (!tool) return toolError('not_found', `There is no tool named ${JSON.stringify(echoed(req.params.name))}.`);

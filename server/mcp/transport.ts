@@ -4,7 +4,7 @@ import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { isJsonContentType } from '@modelcontextprotocol/sdk/shared/mediaType.js';
 import { MAX_BATCH_SIZE, requestBodyTooLargeMessage } from '@modelcontextprotocol/sdk/server/requestBody.js';
 import {
-  isInitializeRequest, isJSONRPCErrorResponse, isJSONRPCRequest, isJSONRPCResultResponse, JSONRPCMessageSchema,
+  CancelledNotificationSchema, isInitializeRequest, isJSONRPCErrorResponse, isJSONRPCNotification, isJSONRPCRequest, isJSONRPCResultResponse, JSONRPCMessageSchema,
   SUPPORTED_PROTOCOL_VERSIONS, type JSONRPCMessage, type RequestId,
 } from '@modelcontextprotocol/sdk/types.js';
 import { echoed } from '../text.js';
@@ -101,12 +101,18 @@ class OneExchange implements Transport {
   }
 
   run(messages: JSONRPCMessage[]): Promise<JSONRPCMessage[]> {
-    // A request the same batch cancels is never answered by the Server: it is not waited for.
-    const cancelled = new Set(messages.filter((m) => 'method' in m && m.method === 'notifications/cancelled' && !('id' in m))
-      .map((m) => (m as { params?: { requestId?: RequestId } }).params?.requestId));
-    const answers = messages.filter(isJSONRPCRequest).filter((m) => !cancelled.has(m.id))
+    // A request the same batch cancels (a notifications/cancelled that passes the protocol's schema,
+    // wherever it stands in the batch) is neither waited for nor handed to the Server: not answered and
+    // not performed. Left to the Server's own cancelling, it ran unanswered whenever the Server did not
+    // abort it: a requestId of 0 or "" (the SDK skips a falsy one), or a cancellation failing its schema.
+    const cancelled = new Set(messages.flatMap((m) => {
+      const c = isJSONRPCNotification(m) ? CancelledNotificationSchema.safeParse(m) : undefined;
+      return c?.success && c.data.params.requestId !== undefined ? [c.data.params.requestId] : [];
+    }));
+    const isCancelled = (m: JSONRPCMessage) => isJSONRPCRequest(m) && cancelled.has(m.id);
+    const answers = messages.filter(isJSONRPCRequest).filter((m) => !isCancelled(m))
       .map((m) => new Promise<JSONRPCMessage>((resolve) => this.#waiting.set(m.id, resolve)));
-    for (const m of messages) this.onmessage?.(m);
+    for (const m of messages) if (!isCancelled(m)) this.onmessage?.(m);
     return Promise.all(answers);
   }
 }

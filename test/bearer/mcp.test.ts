@@ -288,6 +288,29 @@ test.serial('a tool call its own batch cancels is neither answered nor performed
   t.false(made.includes('cancel-me') || made.includes('cancel-me-too'), 'the canceled deploys were not made');
 });
 
+// A cancellation the transport counted but the SDK's Server did not act on (it skips a falsy requestId, and
+// drops a notification that fails its schema) left the call running unanswered: 202, and the deploy made.
+test.serial('a batch cancelling request id 0 or "", or with a malformed cancellation: a call is answered exactly when it is made', async (t) => {
+  const api = new Agent(stack.url, { authorization: `Bearer ${alice.token}`, accept: 'application/json, text/event-stream' });
+  const deploy = (id: number | string, name: string) => ({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'deploy_repo', arguments: { github_repo: 'mcpalice/app', project_name: name } } });
+  const cancel = (params: object) => ({ jsonrpc: '2.0', method: 'notifications/cancelled', params });
+  const zero = await api.post('/mcp', [deploy(0, 'cancel-zero'), cancel({ requestId: 0 })]);
+  const empty = await api.post('/mcp', [deploy('', 'cancel-empty'), cancel({ requestId: '' })]);
+  const malformed = await api.post('/mcp', [deploy(61, 'cancel-malformed'), cancel({ requestId: 61, reason: 5 })]);
+  // A later call of the same kind, answered once its deploy is recorded: any call left running before it has run by then.
+  const control = await api.post('/mcp', [deploy(62, 'cancel-control')]);
+  t.is(control.status, 200, control.text);
+  const made = ((await call(alice, 'list_deployments', { limit: 100 })).structuredContent?.deployments as Array<{ request: { serviceName: string } }>).map((d) => d.request.serviceName);
+  t.is(zero.status, 202, zero.text);
+  t.false(made.includes('cancel-zero'), 'request id 0 was canceled: not made');
+  t.is(empty.status, 202, empty.text);
+  t.false(made.includes('cancel-empty'), 'request id "" was canceled: not made');
+  // Not a cancellation the protocol reads (reason must be a string): the call is made and answered.
+  t.is(malformed.status, 200, malformed.text);
+  t.is(malformed.json.id, 61);
+  t.true(made.includes('cancel-malformed'));
+});
+
 test.serial('hostile JSON-RPC at /mcp: refused with a 4xx, never a 5xx', async (t) => {
   const api = new Agent(stack.url, { authorization: `Bearer ${alice.token}`, accept: 'application/json, text/event-stream' });
   const bodies: unknown[] = [{}, [], [{}], { jsonrpc: '2.0' }, { jsonrpc: '1.0', id: 1, method: 'tools/list' }, { jsonrpc: '2.0', id: { a: 1 }, method: 'tools/call' },
