@@ -43,7 +43,8 @@ const enc = encodeURIComponent;
  */
 const idIn = (v: unknown) => enc(String(v).trim());
 const without = (args: Record<string, unknown>, ...keys: string[]) => Object.fromEntries(Object.entries(args).filter(([k]) => !keys.includes(k)));
-const repoPath = (args: Record<string, unknown>) => String(args.github_repo).split('/').map(enc).join('/');
+/** github_repo as its schema validated it (DeployBody trims it), as idIn: the route reads owner and name from the path as sent. */
+const repoPath = (args: Record<string, unknown>) => String(args.github_repo).trim().split('/').map(enc).join('/');
 
 const READ = { readOnlyHint: true, destructiveHint: false, openWorldHint: true } as const;
 const CHANGE = { readOnlyHint: false, destructiveHint: false, openWorldHint: true } as const;

@@ -40,3 +40,18 @@ test.serial('a deployment id with spaces around it names the caller\'s deploymen
   // Still a 404 for what is not the caller's, spaces or not.
   t.is(errorCode(await call(ada, 'get_deployment', { deployment_id: ' dpl-00000000000000000000 ' })), 'not_found');
 });
+
+// The same for github_repo: the tools' schema (DeployBody's) trims it, deploy_repo's route trims it too
+// (it goes in the body), but detect_stack and validate_blueprint put it in the path as sent: " owner/app"
+// was GitHub's 404 "Repository not found." for a repository deploy_repo deployed from the same argument.
+test.serial('a github_repo with spaces around it names the repository, in detect_stack and validate_blueprint as in deploy_repo', async (t) => {
+  for (const github_repo of [` ${ada.login}/app`, `${ada.login}/app\n`, `\t${ada.login}/app `]) {
+    const detected = await call(ada, 'detect_stack', { github_repo });
+    t.falsy(detected.isError, JSON.stringify(detected));
+    t.is(detected.structuredContent?.stack, 'node');
+    const blueprint = await call(ada, 'validate_blueprint', { github_repo });
+    t.falsy(blueprint.isError, JSON.stringify(blueprint));
+    t.true(blueprint.structuredContent?.valid);
+  }
+  t.is(errorCode(await call(ada, 'detect_stack', { github_repo: ` ${ada.login}/nothere ` })), 'not_found');
+});
