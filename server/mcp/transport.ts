@@ -50,10 +50,12 @@ export async function answerMcpPost(ctx: Koa.Context, server: Server): Promise<v
   if (new Set(ids).size !== ids.length) return rpcError(ctx, 400, -32600, 'Invalid Request: request ids in a batch must be unique');
   const exchange = new OneExchange();
   await server.connect(exchange);
-  // Should the Server leave a request unanswered anyway, a client that leaves does not hold this one.
-  const gone = new Promise<null>((resolve) => ctx.res.once('close', () => resolve(null)));
-  const answers = await Promise.race([exchange.run(messages), gone]);
-  if (answers === null) return; // the client left: nobody to answer
+  // Waited for even when the client has left (Koa writes nothing to a closed socket): its calls go on,
+  // as a REST route does, and this request lasts until they end, so what it holds for them is judged
+  // after them (an X-Render-Api-Key session: kept for a deploy they made, server/bearer/middleware.ts).
+  // Ending it when the client left discarded that session before such a deploy was recorded on it.
+  // Every request handed to the Server is answered (one its batch cancels is not handed over).
+  const answers = await exchange.run(messages);
   if (answers.length === 0) {
     ctx.body = null; // notifications and responses only: accepted, no body
     ctx.status = 202;
