@@ -18,12 +18,13 @@ import { echoed } from '../text.js';
  * bad params; this file does only the HTTP part, with the SDK transport's checks, codes and messages
  * (Accept 406, Content-Type 415, batch size and JSON-RPC shape 400, one initialize per POST, a
  * supported MCP-Protocol-Version, 202 for notifications only, one JSON answer for the requests; a body
- * that is not JSON 400 and one over the limit 413, which the app's body parser finds: answerUnreadMcpBody). One
- * difference: an unsupported version is quoted as `echoed()` quotes caller input, not whole.
+ * that is not JSON 400 and one over the limit 413, which the app's body parser finds: answerUnreadMcpBody). Two
+ * differences: an unsupported version is quoted as `echoed()` quotes caller input, not whole; Accept is
+ * read as media types (acceptedTypes), not searched for substrings.
  */
 export async function answerMcpPost(ctx: Koa.Context, server: Server): Promise<void> {
-  const accept = ctx.get('accept');
-  if (!accept.includes('application/json') || !accept.includes('text/event-stream')) {
+  const accepted = acceptedTypes(ctx.get('accept'));
+  if (!accepted.has('application/json') || !accepted.has('text/event-stream')) {
     return rpcError(ctx, 406, -32000, 'Not Acceptable: Client must accept both application/json and text/event-stream');
   }
   if (!isJsonContentType(ctx.get('content-type'))) return rpcError(ctx, 415, -32000, 'Unsupported Media Type: Content-Type must be application/json');
@@ -76,6 +77,21 @@ export function answerUnreadMcpBody(ctx: Koa.Context, code: string, limitBytes: 
   else if (code === 'payload_too_large') rpcError(ctx, 413, -32000, requestBodyTooLargeMessage(limitBytes));
   else return false;
   return true;
+}
+
+/**
+ * The media types an Accept header lists as acceptable: each range's type/subtype lowercased (media types
+ * are case-insensitive, RFC 9110 8.3.1), its parameters dropped, and one its client marks q=0 ("not
+ * acceptable", RFC 9110 12.4.2) left out. The SDK's transport looks for the two names as substrings, which
+ * refused "Application/JSON" and took "application/json-seq" for application/json.
+ */
+function acceptedTypes(header: string): Set<string> {
+  const types = new Set<string>();
+  for (const range of header.split(',')) {
+    const [type, ...params] = range.split(';').map((p) => p.trim().toLowerCase());
+    if (type && !params.some((p) => /^q=0(?:\.0{0,3})?$/.test(p))) types.add(type);
+  }
+  return types;
 }
 
 function rpcError(ctx: Koa.Context, status: number, code: number, message: string): void {

@@ -112,6 +112,24 @@ test('a batch naming one request id twice is refused; one cancelling its own req
   t.deepEqual(answers.map((a) => a.id), [22]);
 });
 
+// Accept was searched for the two names as substrings (as the SDK's transport does): media types are
+// case-insensitive (RFC 9110 8.3.1), so a client's "Application/JSON, Text/Event-Stream" was refused 406,
+// while "application/json-seq" passed for application/json, and a type its client marked q=0 (not
+// acceptable, RFC 9110 12.4.2) counted as accepted.
+test('Accept is read as a list of media types: case-insensitive, whole types, q=0 not accepted', async (t) => {
+  const ping = (accept: string) => viaApp(json(`Accept: ${accept}`, rpc(50, 'ping'), { accept }));
+  for (const accept of ['Application/JSON, Text/Event-Stream', 'TEXT/EVENT-STREAM;q=0.5 , application/json;charset=utf-8', 'application/json;q=0.9, text/event-stream;q=1']) {
+    const answer = await ping(accept);
+    t.is(answer.status, 200, accept);
+    t.like(answer.body, { jsonrpc: '2.0', id: 50, result: {} }, accept);
+  }
+  for (const accept of ['application/json-seq, text/event-stream', 'application/json, text/event-streams', 'application/json;q=0, text/event-stream', 'application/json, text/event-stream; q=0.000']) {
+    const answer = await ping(accept);
+    t.is(answer.status, 406, accept);
+    t.like(answer.body, { jsonrpc: '2.0', error: { code: -32000 }, id: null }, accept);
+  }
+});
+
 // A tools/call whose params are not a CallToolRequest's (no name, a name that is not a string, arguments
 // that are not an object) is the client's malformed request: JSON-RPC 2.0's -32602 Invalid params, and
 // what the MCP spec names for "malformed requests (that fail to satisfy the CallToolRequest schema)".
