@@ -4,6 +4,7 @@ import { BudgetExhausted } from '../render/budget.js';
 import { RenderApiError } from '../render/errors.js';
 import { GitHubError } from '../github/errors.js';
 import { isRedisUnavailable } from '../redis.js';
+import { isMcpPath } from '../mcp/path.js';
 
 interface HttpLikeError { status?: number; statusCode?: number; type?: string; expose?: boolean; message?: string }
 
@@ -57,9 +58,10 @@ export function errorHandler(): Middleware {
       // The router answers a known path with a method it does not implement at all (PROPFIND, TRACE…)
       // with 501: that is the client's mistake, the same as any other method the route lacks (405).
       if (ctx.status === 501 && ctx.body === undefined) ctx.status = 405;
-      if (ctx.body === undefined && ctx.path.startsWith('/api/')) {
+      if (ctx.body === undefined && (ctx.path.startsWith('/api/') || isMcpPath(ctx.path))) {
         if (ctx.status === 404) throw errors.notFound('Route');
-        if (ctx.status === 405) throw errors.methodNotAllowed(ctx.response.get('Allow'));
+        // /mcp takes POST alone: its GET (and so HEAD) is a 405 of its own (server/routes/mcp.ts), not a method to try.
+        if (ctx.status === 405) throw errors.methodNotAllowed(isMcpPath(ctx.path) ? 'POST' : ctx.response.get('Allow'));
       }
     } catch (err) {
       const known = toAppError(err);

@@ -213,6 +213,21 @@ test.serial('a session cookie is refused at /mcp; GET is 405', async (t) => {
   t.is(get.status, 405);
 });
 
+// A Streamable HTTP client ends a session with DELETE /mcp (a server without sessions MAY answer 405); only
+// GET had a 405 of its own: DELETE, PUT and PATCH were the router's plain-text "Method Not Allowed", not
+// the app's JSON error, and their Allow named GET and HEAD, which are 405 as well.
+test.serial('every method but POST on /mcp is 405 as GET is: the JSON error method_not_allowed, Allow: POST', async (t) => {
+  for (const path of ['/mcp', '/mcp/']) {
+    for (const method of ['GET', 'DELETE', 'PUT', 'PATCH']) {
+      const res = await fetch(`${stack.url}${path}`, { method, headers: { authorization: `Bearer ${alice.token}`, accept: 'application/json, text/event-stream' } });
+      t.is(res.status, 405, `${method} ${path}`);
+      t.is(res.headers.get('allow'), 'POST', `${method} ${path}`);
+      t.regex(res.headers.get('content-type') ?? '', /^application\/json/, `${method} ${path}`);
+      t.is(((await res.json()) as { error: { code: string } }).error.code, 'method_not_allowed', `${method} ${path}`);
+    }
+  }
+});
+
 test.serial('the endpoint configured with a trailing slash (/mcp/) takes the bearer token like /mcp', async (t) => {
   // The router matches /mcp/ as /mcp, but bearer auth looked at /mcp alone: an assistant configured with
   // https://…/mcp/ sent its token and was told 401 bearer_required, "takes Authorization: Bearer …, not a session cookie".
