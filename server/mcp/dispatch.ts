@@ -3,7 +3,8 @@ import type Koa from 'koa';
 
 /** A REST request a tool stands for: ids in the path, the rest as query or JSON body; an argument the route reads as a header, as that header. */
 export interface RouteCall { method: 'GET' | 'POST'; path: string; query?: Record<string, unknown>; body?: Record<string, unknown>; headers?: { 'idempotency-key'?: string } }
-export interface RouteAnswer { status: number; body: unknown }
+/** `retryAfterSeconds`: the route's Retry-After header (a 429, a 409 idempotency_in_progress), which a tool result has no header for. */
+export interface RouteAnswer { status: number; body: unknown; retryAfterSeconds?: number }
 /** Runs a route of this app for the caller of `outer` (a request that passed auth and the session). */
 export type RouteCaller = (outer: Koa.Context, call: RouteCall) => Promise<RouteAnswer>;
 
@@ -25,7 +26,8 @@ export function inProcessRoutes(app: Koa, chain: () => Koa.Middleware[]): RouteC
     run ??= composed(chain()); // built on first use: the router is complete by then
     const ctx = contextFor(app, outer, call);
     await run(ctx);
-    return { status: ctx.status, body: ctx.body };
+    const retryAfter = Number(ctx.response.get('Retry-After') || NaN);
+    return { status: ctx.status, body: ctx.body, ...(Number.isInteger(retryAfter) && retryAfter > 0 ? { retryAfterSeconds: retryAfter } : {}) };
   };
 }
 

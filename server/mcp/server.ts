@@ -98,8 +98,11 @@ export function createMcpServer(deps: AppDeps, ctx: Koa.Context, userId: number,
       res = await callRoute(ctx, tool.request(args));
     }
     const ok = res.status < 400;
-    const code = ok ? undefined : (res.body as Partial<ErrorBody> | undefined)?.error?.code;
+    const error = ok ? undefined : (res.body as Partial<ErrorBody> | undefined)?.error;
+    const code = error?.code;
     await deps.security.recordAudit(ctx, { userId, action: 'mcp_tool', outcome: ok ? 'success' : 'failure', detail: { tool: tool.name, ...(code ? { reason: code } : {}) } });
+    // When to ask again, as the REST answer's Retry-After header says it (a tool result has no headers).
+    if (error && res.retryAfterSeconds !== undefined) return result({ error: { ...error, retryAfterSeconds: res.retryAfterSeconds } }, true);
     return result(res.body, !ok);
   });
   return server;

@@ -39,6 +39,24 @@ test.serial('the route\'s own rate limit: its 429 is a tool error with its messa
   t.falsy((await call(u, 'list_services')).isError);
 });
 
+// The route's 429 (and 409 idempotency_in_progress, Render's or the key budget's 429) says when to ask
+// again in its Retry-After header, which a tool result has no place for: an assistant was told "Wait a
+// moment" and nothing more, where a REST client is told the number of seconds.
+test.serial('a refusal with Retry-After carries it in the tool error as retryAfterSeconds', async (t) => {
+  const u = await users.create('ipretry', asIp);
+  for (let i = 0; i < LIFECYCLE.points; i++) t.is(errorCode(await call(u, 'cancel_deployment', { deployment_id: `dpl-none-${i}` })), 'not_found');
+  const limited = await call(u, 'cancel_deployment', { deployment_id: 'dpl-none-x' });
+  t.is(errorCode(limited), 'rate_limited', JSON.stringify(limited));
+  const viaRest = await rest(u).post('/api/render/deployments/dpl-none-y/cancel');
+  const header = Number(viaRest.headers.get('retry-after'));
+  t.true(header > 0, 'the REST answer says when');
+  const seconds = limited.structuredContent?.error.retryAfterSeconds as number;
+  t.true(Number.isInteger(seconds) && seconds > 0 && Math.abs(seconds - header) <= 2, JSON.stringify(limited));
+  t.is(JSON.parse((limited as { content: Array<{ text: string }> }).content[0]!.text).error.retryAfterSeconds, seconds, 'the text content says it too');
+  // An error without the header has no such field.
+  t.false('retryAfterSeconds' in (await call(u, 'get_deployment', { deployment_id: 'dpl-none-z' })).structuredContent!.error);
+});
+
 test.serial('audit: the route\'s entries and mcp_tool, with the caller\'s address and the route\'s template', async (t) => {
   const u = await users.create('ipaudit', asIp);
   const deployed = await call(u, 'deploy_repo', { github_repo: `${u.login}/app`, project_name: 'audited-app' });
