@@ -19,7 +19,7 @@ export const bearerCovers = (path: string) => path.startsWith('/api/') || isMcpP
 /**
  * What bearerAuth may answer on any path it covers, before the route runs (GET /api/openapi.json lists
  * them there): two Authorization headers (400), a token GitHub refuses or that is not one (401), with a session cookie (400), GitHub down
- * (503) or its address's allowance of refused tokens used up (429) while it is checked; an X-Render-Api-Key without a token (400),
+ * (503) or its address's allowance of refused tokens used up (429) while it is checked; an X-Render-Api-Key without a token or sent twice (400),
  * malformed (400), rejected (400), locked out (429), or Render down or pacing us (503, 429).
  */
 export const BEARER_REFUSALS: ErrorCode[] = [
@@ -34,9 +34,10 @@ export function bearerToken(ctx: Koa.Context): string | null {
   return header.slice(7).trim();
 }
 
-function authorizationCount(rawHeaders: string[]): number {
+/** How many times a request carries a header (`name` lowercase): Node joins or drops repeats in `headers`. */
+function headerCount(rawHeaders: string[], name: string): number {
   let n = 0;
-  for (let i = 0; i < rawHeaders.length; i += 2) if (rawHeaders[i]!.toLowerCase() === 'authorization') n += 1;
+  for (let i = 0; i < rawHeaders.length; i += 2) if (rawHeaders[i]!.toLowerCase() === name) n += 1;
   return n;
 }
 
@@ -96,7 +97,7 @@ export function bearerAuth(deps: AppDeps): Koa.Middleware {
   return (ctx, next) => {
     // Node keeps only the first of repeated Authorization headers: which credential was meant is then
     // ambiguous (a Basic one could hide a Bearer and let a cookie through), so none is read.
-    if (ctx.req.headers.authorization !== undefined && bearerCovers(ctx.path) && authorizationCount(ctx.req.rawHeaders) > 1) {
+    if (ctx.req.headers.authorization !== undefined && bearerCovers(ctx.path) && headerCount(ctx.req.rawHeaders, 'authorization') > 1) {
       throw errors.badRequest('Send one Authorization header, not several.');
     }
     const token = bearerCovers(ctx.path) ? bearerToken(ctx) : null;
@@ -108,6 +109,11 @@ export function bearerAuth(deps: AppDeps): Koa.Middleware {
   async function withToken(ctx: Koa.Context, next: Koa.Next, token: string): Promise<void> {
     const withCookie = ctx.req.headers.cookie !== undefined && (ctx.cookies.get(SESSION_COOKIE_PLAIN) !== undefined || ctx.cookies.get(SESSION_COOKIE_SECURE) !== undefined);
     if (withCookie) throw errors.bearerWithCookie();
+    // Node joins repeated X-Render-Api-Key headers into "k1, k2", which the key's schema refused as a
+    // badly copied key: say what is wrong, and send neither to Render.
+    if (ctx.req.headers['x-render-api-key'] !== undefined && headerCount(ctx.req.rawHeaders, 'x-render-api-key') > 1) {
+      throw errors.badRequest('Send one X-Render-Api-Key header, not several.');
+    }
     const verified = await tokens.resolve(ctx, token);
     ctx.state.auth = 'bearer';
     ctx.state.userId = verified.user.id;

@@ -62,3 +62,24 @@ test.serial('a session cookie with two Authorization headers (Basic first, hidin
   t.deepEqual(res.setCookie, []);
   t.is((await browser.get('/api/session')).status, 200, 'the browser session is untouched');
 });
+
+// Node joins repeated X-Render-Api-Key headers into one value ("k1, k2"), which the key's schema then
+// refused as "incomplete or has characters a Render key does not have": a script sending its key twice
+// (a default header plus its own) was told to copy the key again from Render.
+test.serial('two X-Render-Api-Key headers are a 400 that says so, checking no key with Render', async (t) => {
+  stack.github.addUser({ id: 9103, login: 'twokeys' });
+  const token = stack.github.issueToken('twokeys');
+  const apiKey = `rnd_twokeys${'k'.repeat(24)}`;
+  stack.render.addAccount({ apiKey, workspaces: [{ name: 'twokeys ws' }] });
+  const single = await raw('/api/session', ['Authorization', `Bearer ${token}`, 'X-Render-Api-Key', apiKey]);
+  t.is(single.status, 200, 'one header is read as before');
+  const keyChecks = stack.render.calls.length;
+  for (const headers of [['X-Render-Api-Key', apiKey, 'x-render-api-key', apiKey], ['X-Render-Api-Key', apiKey, 'X-Render-Api-Key', `rnd_other${'o'.repeat(24)}`]]) {
+    const res = await raw('/api/session', ['Authorization', `Bearer ${token}`, ...headers]);
+    t.is(res.status, 400, JSON.stringify(res.json));
+    t.is(res.json.error.code, 'bad_request');
+    t.is(res.json.error.message, 'Send one X-Render-Api-Key header, not several.');
+    t.false(JSON.stringify(res.json).includes(apiKey));
+  }
+  t.is(stack.render.calls.length, keyChecks, 'no key was sent to Render');
+});
