@@ -35,8 +35,8 @@ export async function loadServiceOverview(caller: OverviewCaller, deployments: D
   // The services our records point at are read while Render answers: no round trip of their own after it.
   const known = deployments.servicesOfUser(caller.userId);
   known.catch(() => undefined); // awaited below; a Render failure first must not leave it unhandled
-  const services = await caller.client.listServices({ ownerId: [...caller.ownerIds] });
-  const looked = await latestDeploysOf(caller, services, memo);
+  const listed = await caller.client.listServices({ ownerId: [...caller.ownerIds] });
+  const { services, looked } = withoutGone(listed, await latestDeploysOf(caller, listed, memo));
   const latest = looked.map((l) => l.newest);
   await reconcileRecords(caller, deployments, await known, services, latest);
   return services.map((s, i) => presentService(s, latest[i], looked[i]!.beenLive ?? undefined));
@@ -51,17 +51,36 @@ export async function loadServiceOverview(caller: OverviewCaller, deployments: D
 export async function loadServicesNamed(caller: OverviewCaller, name: string, memo: BeenLiveMemo): Promise<PresentedService[]> {
   const listed = await caller.client.listServices({ ownerId: [...caller.ownerIds], name });
   // Render's filter decides what it answers; the match here is the exact name, in these workspaces.
-  const services = listed.filter((s) => s.name === name && caller.ownerIds.includes(s.ownerId));
-  const looked = await latestDeploysOf(caller, services, memo);
+  const named = listed.filter((s) => s.name === name && caller.ownerIds.includes(s.ownerId));
+  const { services, looked } = withoutGone(named, await latestDeploysOf(caller, named, memo));
   return services.map((s, i) => presentService(s, looked[i]!.newest, looked[i]!.beenLive ?? undefined));
 }
 
-/** Each service's newest deploy and whether it has ever been live (one Render GET each, a second at most once per new deploy). */
-async function latestDeploysOf(caller: OverviewCaller, services: Service[], memo: BeenLiveMemo): Promise<Array<{ newest: Deploy | null; beenLive: boolean | null }>> {
+interface Looked { newest: Deploy | null; beenLive: boolean | null; gone?: true }
+
+/** The services listed and what was looked up of each, less those found deleted on Render meanwhile. */
+function withoutGone(services: Service[], looked: Looked[]): { services: Service[]; looked: Looked[] } {
+  if (!looked.some((l) => l.gone)) return { services, looked };
+  const kept = services.map((s, i) => ({ s, l: looked[i]! })).filter(({ l }) => !l.gone);
+  return { services: kept.map(({ s }) => s), looked: kept.map(({ l }) => l) };
+}
+
+/**
+ * Each service's newest deploy and whether it has ever been live (one Render GET each, a second at most once per new deploy).
+ * A service deleted on Render between the list page and its look-up (its Dashboard, another tab) is `gone`, once
+ * Render confirms it (isGone): left out of the list, as the next list would, instead of failing the list with a 404.
+ */
+async function latestDeploysOf(caller: OverviewCaller, services: Service[], memo: BeenLiveMemo): Promise<Looked[]> {
   const remembered = services.length ? await memo.redis.mget(services.map((s) => beenLiveKey(memo, s.id))) : [];
   const learnt: Array<[string, string]> = [];
-  const looked = await mapLimited(services.map((s, i) => ({ s, known: remembered[i] ?? null })), DEPLOY_LOOKUPS, async ({ s, known }): Promise<{ newest: Deploy | null; beenLive: boolean | null }> => {
-    const newest = (await caller.client.listDeploys(s.id, { limit: 1 }))[0] ?? null;
+  const looked = await mapLimited(services.map((s, i) => ({ s, known: remembered[i] ?? null })), DEPLOY_LOOKUPS, async ({ s, known }): Promise<Looked> => {
+    let newest: Deploy | null;
+    try {
+      newest = (await caller.client.listDeploys(s.id, { limit: 1 }))[0] ?? null;
+    } catch (err) {
+      if (err instanceof RenderApiError && err.kind === 'not_found' && await isGone(caller.client, s.id)) return { newest: null, beenLive: null, gone: true };
+      throw err;
+    }
     // A card offers "Open site" only for a service that has served something. The newest deploy says so
     // when it is (or was) live, or when there is none; else (building, failed, canceled) one more GET
     // asks whether an older one ever went live, once per newest deploy (BeenLiveMemo). Not known (that

@@ -223,6 +223,38 @@ test('a service deleted on Render while its rollback is on its way: the service\
   t.deepEqual(res.json, gone.json, 'as for a service that does not exist');
 });
 
+// The list reads each listed service's latest deploy after the list page: a service deleted on Render in
+// between (its Dashboard, another tab, a delete here) made that read a 404, and the whole list (the
+// dashboard's, and CI's lookup by name) answered 404 "Resource not found." until the next load.
+test('a service deleted on Render while the list reads its latest deploy leaves the list; the list is not a 404', async (t) => {
+  const dee = await tenant('svc-dee');
+  const kept = await createService(dee, 'dee-kept');
+  const gone = await createService(dee, 'dee-gone');
+  const ours = await dee.agent.post(`/api/render/services/${gone.id}/redeploy`); // a record of ours names the service
+  t.is(ours.status, 202, ours.text);
+  // Both deploy reads held once the list page has named the services, let go once one service is deleted.
+  const holds = [0, 1].map(() => stack.render.holdRequest({ method: 'GET', route: '/services/{serviceId}/deploys', apiKey: dee.apiKey }));
+  const answer = dee.agent.get('/api/render/services');
+  await Promise.all(holds.map((h) => h.arrived));
+  await dee.render.deleteService(gone.id);
+  for (const h of holds) h.release();
+  const res = await answer;
+  t.is(res.status, 200, res.text);
+  t.deepEqual(names(res), [kept.name]);
+  t.true((await dee.agent.get(`/api/render/deployments/${ours.json.id}`)).json.serviceDeleted, 'its deployments say it was deleted');
+
+  // CI's lookup by name reads the latest deploy of the services of that name alike.
+  const late = await createService(dee, 'dee-late');
+  const held = stack.render.holdRequest({ method: 'GET', route: '/services/{serviceId}/deploys', apiKey: dee.apiKey });
+  const lookup = dee.agent.get('/api/render/services/lookup?name=dee-late');
+  await held.arrived;
+  await dee.render.deleteService(late.id);
+  held.release();
+  const found = await lookup;
+  t.is(found.status, 200, found.text);
+  t.deepEqual(found.json, { services: [] });
+});
+
 // Render does not deploy a suspended service ("resume it first"). A redeploy or rollback asked of one was
 // answered 202, and its deployment then failed in the worker. The route has the service as Render has it
 // (suspended included): refused at once, with nothing made.
