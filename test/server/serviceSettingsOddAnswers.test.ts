@@ -36,3 +36,21 @@ test.serial('a reveal Render answers with something that is not the item is a 50
   t.is((await cal.agent.get(`/api/render/services/${svc.id}/env-vars/API_TOKEN`)).json.value, 'cal-env-secret-value');
   t.is((await cal.agent.get(`/api/render/services/${svc.id}/secret-files/cal.pem`)).json.content, 'cal-file-secret-content');
 });
+
+// A commit's first line is cut to 120 characters for the deploy history. The cut fell between the two
+// halves of an emoji (a UTF-16 surrogate pair) when one straddled it, and the history answered a lone
+// surrogate, which shows as U+FFFD (and is no text a UTF-8 reader can take).
+test.serial('deploy history: a long commit message is cut before an emoji, never through it', async (t) => {
+  const eve = await tenant(stack, 'oddanswer-eve');
+  const svc = await createService(eve, 'eve-odd');
+  t.teardown(() => { stack.render.clearFaults(); });
+  const message = `${'Ship it '.repeat(15).slice(0, 118)}\u{1F680} and more after the cut\n\nbody`;
+  const at = '2026-01-02T03:04:05.123456Z';
+  const deploy = { id: `dep-${'e'.repeat(20)}`, status: 'live', trigger: 'api', commit: { id: 'a'.repeat(40), message, createdAt: at }, createdAt: at, updatedAt: at, finishedAt: at };
+  stack.render.setFault({ method: 'GET', route: '/services/{serviceId}/deploys', apiKey: eve.apiKey, query: { limit: '20' }, kind: 'body', body: [{ deploy, cursor: 'eve-cursor' }], count: 1 });
+  const res = await eve.agent.get(`/api/render/services/${svc.id}/deploys`);
+  t.is(res.status, 200, res.text);
+  const shown: string = res.json.deploys[0].commitMessage;
+  t.false(/[\uD800-\uDFFF]/.test(shown.replace(/[\uD800-\uDBFF][\uDC00-\uDFFF]/g, '')), `no half of a surrogate pair: ${JSON.stringify(shown.slice(-4))}`);
+  t.is(shown, `${message.slice(0, 118)}…`);
+});

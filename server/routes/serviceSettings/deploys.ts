@@ -28,7 +28,10 @@ const WENT_LIVE = new Set(['live', 'deactivated']);
 function firstLine(text: unknown): string | null {
   if (typeof text !== 'string' || !text) return null;
   const line = text.split('\n', 1)[0]!.trim();
-  return line.length > 120 ? `${line.slice(0, 119)}…` : line;
+  if (line.length <= 120) return line;
+  // Not half of a surrogate pair at the cut (an emoji in a commit message): it would show as U+FFFD.
+  const end = /[\uD800-\uDBFF]/.test(line[118]!) ? 118 : 119;
+  return `${line.slice(0, end)}…`;
 }
 
 /** One row of a service's deploy history: Render's own status, and what the page may offer for it. */
