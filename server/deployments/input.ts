@@ -11,6 +11,12 @@ export const RENDER_PLANS = ['free', 'starter', 'starter_plus', 'standard', 'sta
 
 /** A GitHub repository as `owner/name`. */
 export const GITHUB_REPO = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})\/(?!\.\.?$)[A-Za-z0-9._-]{1,100}$/;
+/**
+ * Names typed in any case, lowercased: ASCII capitals only. String.prototype.toLowerCase() also turns
+ * U+212A KELVIN SIGN (a K lookalike) into ASCII "k", so a name with it passed the ASCII rule checked
+ * after lowercasing as another name than the one sent; left as it is, the rule refuses it.
+ */
+export const asciiLowercase = (v: string) => v.replace(/[A-Z]+/g, (caps) => caps.toLowerCase());
 // The service name becomes the onrender.com subdomain: a DNS label.
 export const SERVICE_NAME = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 /**
@@ -70,7 +76,7 @@ const command = z.string().trim().min(1)
 
 export const DeployBody = z.object({
   github_repo: z.string().trim().regex(GITHUB_REPO, 'github_repo must look like owner/name'),
-  project_name: z.string().trim().toLowerCase().regex(SERVICE_NAME, 'project_name: 1–63 lowercase letters, digits and hyphens, not starting or ending with a hyphen'),
+  project_name: z.string().trim().overwrite(asciiLowercase).regex(SERVICE_NAME, 'project_name: 1–63 lowercase letters, digits and hyphens, not starting or ending with a hyphen'),
   branch: z.string().trim().refine(isBranchName, BRANCH_MESSAGE).optional(),
   /** Deploy exactly this commit of the branch (CI: the pushed one), not whatever the branch points at when the worker starts. */
   commit_sha: commitShaField().optional(),

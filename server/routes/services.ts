@@ -16,7 +16,7 @@ import { presentService, ServiceView, type PresentedService } from '../presenter
 import { isGone, loadServiceOverview, loadServicesNamed } from '../render/serviceOverview.js';
 import { answerDeploymentStarted, DeploymentView } from '../presenters/deployment.js';
 import { serviceToDeploy } from '../deployments/requests.js';
-import { commitShaField, IDEMPOTENCY_ERRORS, IDEMPOTENCY_HEADERS, idempotencyKeyOf, SERVICE_NAME } from '../deployments/input.js';
+import { asciiLowercase, commitShaField, IDEMPOTENCY_ERRORS, IDEMPOTENCY_HEADERS, idempotencyKeyOf, SERVICE_NAME } from '../deployments/input.js';
 import type { SettingsAction } from './serviceSettings/scope.js';
 import { documented, view } from '../openapi/describe.js';
 import { serviceMessage } from '../events/serviceEvents.js';
@@ -26,12 +26,12 @@ export const SERVICE_ID = /^(srv|crn)-[0-9a-z]{20}$/;
 const DEPLOY_ID = /^dep-[0-9a-z]{20}$/;
 
 const NameCheckQuery = z.object({
-  name: z.string().trim().toLowerCase().regex(SERVICE_NAME, 'name: 1–63 lowercase letters, digits and hyphens, not starting or ending with a hyphen'),
+  name: z.string().trim().overwrite(asciiLowercase).regex(SERVICE_NAME, 'name: 1–63 lowercase letters, digits and hyphens, not starting or ending with a hyphen'),
   owner_id: z.string().trim().regex(/^(tea|usr|own)-[0-9a-z]{20}$/, 'owner_id must be a Render workspace id (tea-…)').optional(),
 }).strict();
 
 const ServiceLookupQuery = z.object({
-  name: z.string().trim().toLowerCase().regex(/^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/, 'name: 1–63 lowercase letters, digits and hyphens, not starting or ending with a hyphen')
+  name: z.string().trim().overwrite(asciiLowercase).regex(/^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/, 'name: 1–63 lowercase letters, digits and hyphens, not starting or ending with a hyphen')
     .describe('The service name, as a deploy names it (project_name): compared lowercased and exactly'),
 }).strict();
 

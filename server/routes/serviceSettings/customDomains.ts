@@ -4,6 +4,7 @@ import type { AppDeps } from '../../deps.js';
 import { errors } from '../../errors.js';
 import { pathParam, validate } from '../../middleware/validate.js';
 import type { CustomDomain, Service } from '../../render/types.js';
+import { asciiLowercase } from '../../deployments/input.js';
 import { NoQuery } from './keyedItems.js';
 import { plainRender, type settingsScope } from './scope.js';
 import { documented } from '../../openapi/describe.js';
@@ -30,7 +31,7 @@ function domainProblem(name: string): string | null {
 }
 
 const DomainBody = z.object({
-  name: z.string().trim().toLowerCase().max(300, 'A domain name has at most 253 characters.')
+  name: z.string().trim().overwrite(asciiLowercase).max(300, 'A domain name has at most 253 characters.')
     .transform((v) => (v.endsWith('.') ? v.slice(0, -1) : v))
     .superRefine((v, ctx) => { const problem = domainProblem(v); if (problem) ctx.addIssue({ code: 'custom', message: problem }); }),
   _csrf: z.string().optional(),
