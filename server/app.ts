@@ -37,6 +37,7 @@ import { inProcessRoutes } from './mcp/dispatch.js';
 import { isMcpPath } from './mcp/path.js';
 import { answerUnreadMcpBody } from './mcp/transport.js';
 import { unreadFormField } from './middleware/formFields.js';
+import { duplicateJsonKey, duplicateKeyMessage } from './middleware/jsonKeys.js';
 
 const BODY_LIMIT = '64kb';
 /** BODY_LIMIT in bytes, as the parser reads it (quoted in /mcp's 413, which says it in bytes as the SDK does). */
@@ -60,6 +61,17 @@ function formBodyLeftOut(ctx: Koa.Context): string | null {
   const raw = ctx.request.rawBody;
   if (typeof raw !== 'string' || raw === '' || isMcpPath(ctx.path) || !ctx.request.is('urlencoded')) return null;
   return unreadFormField(raw);
+}
+
+/**
+ * Why the JSON body the parser read is not read as sent (a member named twice: server/middleware/jsonKeys.ts),
+ * or null. A read body that is not a form is JSON (of any of the parser's JSON types, +json ones included).
+ */
+function jsonBodyTwice(ctx: Koa.Context): string | null {
+  const raw = ctx.request.rawBody;
+  if (typeof raw !== 'string' || raw === '' || isMcpPath(ctx.path) || ctx.request.is('urlencoded')) return null;
+  const name = duplicateJsonKey(raw);
+  return name === null ? null : duplicateKeyMessage(name);
 }
 
 export interface CreateAppOptions {
@@ -144,7 +156,7 @@ export function createApp(deps: AppDeps, opts: CreateAppOptions = {}): Koa {
     const rest = parseBody(ctx, () => {
       parsed = true;
       if (unreadBody(ctx)) throw errors.unsupportedMediaType();
-      const unreadField = formBodyLeftOut(ctx);
+      const unreadField = formBodyLeftOut(ctx) ?? jsonBodyTwice(ctx);
       if (unreadField) throw errors.validation(unreadField);
       return checkOrigin(ctx, next) as Promise<void>;
     }) as Promise<void>;

@@ -8,7 +8,7 @@ import { STARTS_LIKE_CREDENTIAL } from '../text.js';
 // Field names are echoed only when they look like field names: an unknown key or a record key is
 // caller input, and may be a pasted secret (a Render key, a GitHub token) that must not come back.
 const FIELD_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
-const fieldName = (k: PropertyKey) =>
+export const fieldName = (k: PropertyKey) =>
   typeof k === 'number' ? String(k) : typeof k === 'string' && FIELD_NAME.test(k) && !STARTS_LIKE_CREDENTIAL.test(k) ? k : '(unnamed field)';
 
 // An error echoes a bounded part of what was sent: a body of thousands of unknown keys (up to the 64 KB

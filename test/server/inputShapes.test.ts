@@ -1,16 +1,13 @@
 import test from 'ava';
 import { startStack, type Stack } from '../helpers/stack.js';
 import { createService, tenant, type Tenant } from './support/renderTenants.js';
+import { duplicateJsonKey } from '../../server/middleware/jsonKeys.js';
 
 // Request input whose parsed form is not what the client sent: each must be refused (400, nothing made),
 // never read as something else.
 
 let stack: Stack;
-let ren: Tenant;
-test.before(async () => {
-  stack = await startStack();
-  ren = await tenant(stack, 'shapes-ren');
-});
+test.before(async () => { stack = await startStack(); });
 test.after.always(async () => { await stack?.close(); });
 
 const deployments = async (tn: Tenant) => (await tn.agent.get('/api/render/my-deployments')).json.deployments.length as number;
@@ -20,6 +17,7 @@ const deployments = async (tn: Tenant) => (await tn.agent.get('/api/render/my-de
 const KELVIN = '\u212A';
 
 test('a service name with a Unicode lookalike that lowercases to ASCII is refused, not renamed', async (t) => {
+  const ren = await tenant(stack, 'shapes-name');
   const before = await deployments(ren);
   const deploy = await ren.agent.post('/api/render/deploy', { github_repo: 'shapes/app', project_name: `${KELVIN}app` });
   t.is(deploy.status, 400, deploy.text);
@@ -39,6 +37,7 @@ test('a service name with a Unicode lookalike that lowercases to ASCII is refuse
 });
 
 test('a custom domain with a Unicode lookalike that lowercases to ASCII is refused, not added as another name', async (t) => {
+  const ren = await tenant(stack, 'shapes-domain');
   const svc = await createService(ren, 'shapes-web');
   const res = await ren.agent.post(`/api/render/services/${svc.id}/custom-domains`, { name: `${KELVIN}ite.example.com` });
   t.is(res.status, 400, res.text);
@@ -48,4 +47,58 @@ test('a custom domain with a Unicode lookalike that lowercases to ASCII is refus
   const upper = await ren.agent.post(`/api/render/services/${svc.id}/custom-domains`, { name: 'Site.Example.com' });
   t.is(upper.status, 201, upper.text);
   t.is(upper.json.domains[0].name, 'site.example.com');
+});
+
+const rawJson = (tn: Tenant, method: string, path: string, body: string) =>
+  tn.agent.request(method, path, { body, headers: { 'content-type': 'application/json' } });
+
+// JSON.parse keeps the last of two members with one name, so a body naming a field twice was judged by its
+// last value alone: an env var given twice in the object form of env_vars escaped the "given twice" rule the
+// list form has, and a setup body with two keys connected the second. RFC 8259 leaves such a document's
+// meaning to the reader; here it is refused, as a form field sent twice is (an array, not a string).
+test('a JSON body naming a member twice is refused, not read as its last value', async (t) => {
+  const ren = await tenant(stack, 'shapes-dup');
+  const before = await deployments(ren);
+  const bodies = [
+    '{"github_repo":"shapes/app","project_name":"dup-app","env_vars":{"A":"secret-value-1","A":"secret-value-2"}}',
+    '{"github_repo":"shapes/app","project_name":"dup-app","project_name":"other-app"}',
+    // Escapes name the same member: "\u0041" is "A".
+    '{"github_repo":"shapes/app","project_name":"dup-app","env_vars":{"A":"secret-value-1","\\u0041":"secret-value-2"}}',
+  ];
+  for (const body of bodies) {
+    const res = await rawJson(ren, 'POST', '/api/render/deploy', body);
+    t.is(res.status, 400, `${body}: ${res.text}`);
+    t.is(res.json.error.code, 'validation_failed');
+    t.regex(res.json.error.message, /twice/);
+    t.false(res.text.includes('secret-value'), 'no value is echoed');
+  }
+  t.is(await deployments(ren), before, 'no deployment was made');
+
+  const agent = stack.agent();
+  await stack.signIn(agent, 'shapes-dupkey');
+  const first = 'rnd_dupkeyfirstxxxxxxxxxxxx';
+  const second = 'rnd_dupkeysecondxxxxxxxxxxx';
+  stack.render.addAccount({ apiKey: first });
+  stack.render.addAccount({ apiKey: second });
+  const setup = await agent.request('POST', '/api/render/setup', { body: `{"api_key":"${first}","api_key":"${second}"}`, headers: { 'content-type': 'application/json' } });
+  t.is(setup.status, 400, setup.text);
+  t.is(setup.json.error.code, 'validation_failed');
+  t.false(setup.text.includes(first) || setup.text.includes(second), 'no key is echoed');
+  t.false((await agent.get('/api/render/status')).json.configured, 'no key stored');
+
+  // The same name in two different objects is not a duplicate.
+  const fine = await rawJson(ren, 'POST', '/api/render/deploy', '{"github_repo":"shapes/app","project_name":"dup-fine","env_vars":[{"key":"A","value":"1"},{"key":"B","value":"2"}]}');
+  t.is(fine.status, 202, fine.text);
+});
+
+test('duplicateJsonKey: names per object, decoded; strings holding braces, quotes and commas are values', (t) => {
+  const cases: Array<[string, string | null]> = [
+    ['{}', null], ['[]', null], ['{"a":1,"b":2}', null], ['{"a":{"a":1},"b":[{"a":1},{"a":2}]}', null],
+    ['{"a":"{\\"a\\":1,","b":"\\\\","c":["a","a"]}', null], ['{"a":1,"a":2}', 'a'], ['{"x":[{"a":1,"b":{},"a":2}]}', 'a'],
+    ['{"a\\"":1,"a\\u0022":2}', 'a"'], ['{"\\\\":1,"\\u005c":2}', '\\'], [' { "a" : 1 , "a" : 2 } ', 'a'], ['{"a":{},"a":[]}', 'a'],
+  ];
+  for (const [raw, twice] of cases) {
+    JSON.parse(raw); // each case is JSON the parser read
+    t.is(duplicateJsonKey(raw), twice, raw);
+  }
 });
