@@ -147,4 +147,4 @@ export const PageQuery = z.object({
   limit: z.coerce.number().int().min(1).max(100).default(20),
   // `<score>_<id>` as listing.ts writes it: any other text answered an empty last page, as if the list had ended.
   cursor: z.preprocess((v) => (v === '' ? undefined : v), z.string().regex(/^\d{1,16}_dpl-[0-9a-z]{20}$/, 'cursor must be the nextCursor of a previous page').optional()),
-});
+}).strict(); // "?cursor[]=x" is a parameter named "cursor[]": dropped, it answered the first page

@@ -44,7 +44,7 @@ const AuditQuery = z.object({
   cursor: z.preprocess(blankIsAbsent, z.string().regex(/^\d{1,12}$/, 'cursor must be the nextCursor of a previous page').optional()),
   until: z.preprocess(blankIsAbsent, z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'until must be a date like 2026-12-01')
     .refine(isCalendarDate, 'until must be a real date').optional()),
-});
+}).strict(); // a parameter not taken ("?untill=", "?cursor[]=") is refused: dropped, it answered the newest page
 
 /** What the caller sees of an entry: no chain internals, no user id (it is always theirs). */
 function presentEntry(e: AuditEntry) {

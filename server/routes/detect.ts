@@ -14,7 +14,8 @@ import { BRANCH_MESSAGE, isBranchName } from '../deployments/input.js';
 import { BlueprintCheckView, DetectView, presentBlueprintCheck, presentDetectedStack } from '../presenters/stack.js';
 
 // A branch in a query string: the deploy form's rule (deployments/input.ts).
-export const DetectQuery = z.object({ branch: z.string().refine(isBranchName, BRANCH_MESSAGE).optional() });
+// Strict, like every query here: "?branch[]=py" is a parameter named "branch[]", and dropped it answered for the default branch.
+export const DetectQuery = z.object({ branch: z.string().refine(isBranchName, BRANCH_MESSAGE).optional() }).strict();
 export const BlueprintQuery = DetectQuery.extend({
   owner_id: z.string().trim().regex(/^(tea|usr|own)-[0-9a-z]{20}$/, 'owner_id must be a Render workspace id (tea-…)').optional(),
 }).strict();

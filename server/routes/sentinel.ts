@@ -43,7 +43,7 @@ const TestAlertView = view('TestAlertResult', z.object({
 const FindingListView = view('SentinelFindingList', z.object({ findings: z.array(FindingView) }));
 
 const blankIsAbsent = (v: unknown) => (v === '' ? undefined : v);
-const FindingsQuery = z.object({ limit: z.preprocess(blankIsAbsent, z.coerce.number().int().min(1).max(200).default(100)) });
+const FindingsQuery = z.object({ limit: z.preprocess(blankIsAbsent, z.coerce.number().int().min(1).max(200).default(100)) }).strict();
 const FINDING_ID = /^fnd_[A-Za-z0-9_-]{20}$/;
 
 /**

@@ -102,3 +102,31 @@ test('duplicateJsonKey: names per object, decoded; strings holding braces, quote
     t.is(duplicateJsonKey(raw), twice, raw);
   }
 });
+
+// Koa reads "?branch[]=py" as a parameter named "branch[]": the query schemas of these routes dropped a
+// name they did not know, and answered as if nothing had been asked (the default branch, the first page).
+test('a query parameter a route does not take (a misspelt or array-style name) is refused, not ignored', async (t) => {
+  const agent = stack.agent();
+  await stack.signIn(agent, 'shapes-query');
+  stack.github.addRepo({
+    owner: 'shapes-query', name: 'app',
+    branches: {
+      main: { 'package.json': JSON.stringify({ name: 'app', scripts: { start: 'node server.js' } }), 'package-lock.json': '{}' },
+      py: { 'requirements.txt': 'flask\ngunicorn\n', 'app.py': '' },
+    },
+  });
+  t.is((await agent.get('/api/github/repos/shapes-query/app/detect?branch=py')).json.stack, 'python');
+  for (const path of [
+    '/api/github/repos/shapes-query/app/detect?branch[]=py', '/api/github/repos/shapes-query/app/detect?brnach=py',
+    '/api/render/my-deployments?cursor[]=x', '/api/render/my-deployments?limit[]=1',
+    '/api/audit?cursor[]=1', '/api/audit?untill=2026-01-01', '/api/sentinel/findings?limit[]=1',
+  ]) {
+    const res = await agent.get(path);
+    t.is(res.status, 400, `${path}: ${res.text.slice(0, 200)}`);
+    t.is(res.json.error.code, 'validation_failed', path);
+  }
+  // What the pages send is read as before.
+  for (const path of ['/api/render/my-deployments?limit=20', '/api/audit?limit=50&until=2026-01-01', '/api/sentinel/findings?limit=100']) {
+    t.is((await agent.get(path)).status, 200, path);
+  }
+});
