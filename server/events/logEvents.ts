@@ -8,6 +8,8 @@ import { errors } from '../errors.js';
  * come from the one poller per deployment (server/deployments/logTail.ts) over the owner's channel.
  */
 export async function followedDeployment(ctx: Koa.Context, deps: AppDeps, userId: number): Promise<string | null> {
+  // The only parameter: "?logs[]=<id>" is one named "logs[]", and ignored it streamed without the lines asked for.
+  if (Object.keys(ctx.query).some((name) => name !== 'logs')) throw errors.validation('The live stream takes one query parameter, logs=<deployment id>.');
   const raw = ctx.query.logs;
   if (raw === undefined) return null;
   if (typeof raw !== 'string' || raw.length > 64) throw errors.validation('logs: one deployment id');

@@ -2,6 +2,7 @@ import test from 'ava';
 import { startStack, type Stack } from '../helpers/stack.js';
 import { createService, tenant, type Tenant } from './support/renderTenants.js';
 import { duplicateJsonKey } from '../../server/middleware/jsonKeys.js';
+import { openSseAs } from '../helpers/sse.js';
 
 // Request input whose parsed form is not what the client sent: each must be refused (400, nothing made),
 // never read as something else.
@@ -129,4 +130,19 @@ test('a query parameter a route does not take (a misspelt or array-style name) i
   for (const path of ['/api/render/my-deployments?limit=20', '/api/audit?limit=50&until=2026-01-01', '/api/sentinel/findings?limit=100']) {
     t.is((await agent.get(path)).status, 200, path);
   }
+});
+
+test('the live stream refuses a query parameter other than logs, instead of streaming without the log lines asked for', async (t) => {
+  const agent = stack.agent();
+  await stack.signIn(agent, 'shapes-events');
+  for (const path of ['/api/events?logs[]=dpl-00000000000000000000', '/api/events?log=dpl-00000000000000000000', '/api/events?x=1']) {
+    const sse = await openSseAs(agent, path);
+    sse.close();
+    t.is(sse.status, 400, `${path}: ${sse.text().slice(0, 200)}`);
+    // An answer the API document describes (the agent checks every answer against it).
+    t.is((await agent.get(path)).json.error.code, 'validation_failed');
+  }
+  const plain = await openSseAs(agent, '/api/events');
+  plain.close();
+  t.is(plain.status, 200);
 });
