@@ -11,7 +11,7 @@ const QS_PARAMETER_LIMIT = 1000;
  * after its 1,000th. The route then judged a body without them: "= " was an empty body, a valid plain
  * redeploy, and was accepted (202) where the client had sent something else. Each non-empty part is parsed
  * alone, with the options co-body uses, so "left out" means exactly what the parser did; only form bodies
- * pay for it.
+ * pay for it. A part whose %-escaped bytes are not UTF-8 is refused too (escapesNotUtf8).
  */
 export function unreadFormField(raw: string): string | null {
   const parts = raw.split('&');
@@ -20,6 +20,25 @@ export function unreadFormField(raw: string): string | null {
     if (part !== '' && Object.keys(qs.parse(part, { allowDots: true })).length === 0) {
       return 'A form field has no name, or a name that cannot be used (such as __proto__). Send only the documented fields.';
     }
+    if (escapesNotUtf8(part)) {
+      return 'A form field holds %-escaped bytes that are not UTF-8 (form bodies are read as UTF-8, whatever their charset). Send the text encoded as UTF-8.';
+    }
   }
   return null;
+}
+
+/** A run of %XX escapes (bytes); a % before anything else is text, as qs and the URL standard keep it. */
+const BYTE_ESCAPES = /(?:%[0-9A-Fa-f]{2})+/g;
+
+/**
+ * Whether a part's escaped bytes are not UTF-8. qs decodes them as UTF-8 and keeps an escape run that is
+ * not as its characters: "value=caf%E9" (café as a Latin-1 page sends it) was the text "caf%E9", and
+ * the route stored that. A character's bytes are one run, so each run is decoded alone.
+ */
+function escapesNotUtf8(part: string): boolean {
+  if (!part.includes('%')) return false;
+  for (const run of part.match(BYTE_ESCAPES) ?? []) {
+    try { decodeURIComponent(run); } catch { return true; }
+  }
+  return false;
 }

@@ -146,3 +146,26 @@ test('the live stream refuses a query parameter other than logs, instead of stre
   plain.close();
   t.is(plain.status, 200);
 });
+
+// qs decodes a form's %XX escapes as UTF-8 and keeps an escape that is not UTF-8 as its three characters:
+// "value=caf%E9" (café as a Latin-1 page sends it, whatever its charset parameter says) set the variable
+// to the text "caf%E9". Such a body is refused; an escape of no bytes ("100%", "%zz") stays text, as the
+// URL standard's form parser keeps it.
+test('a form body whose percent-escapes are not UTF-8 is refused, not stored as the escape text', async (t) => {
+  const ren = await tenant(stack, 'shapes-form');
+  const svc = await createService(ren, 'shapes-form-web');
+  const put = (key: string, body: string, type = 'application/x-www-form-urlencoded') =>
+    ren.agent.request('PUT', `/api/render/services/${svc.id}/env-vars/${key}`, { body: `${body}&_csrf=${ren.agent.csrfToken!}`, headers: { 'content-type': type }, csrf: false });
+  for (const [body, type] of [['value=caf%E9'], ['value=caf%E9', 'application/x-www-form-urlencoded; charset=iso-8859-1'], ['value=%FF%FE'], ['value=ok&value%C0=1'], ['value=%ED%A0%80']] as Array<[string, string?]>) {
+    const res = await put('LATIN', body, type);
+    t.is(res.status, 400, `${body}: ${res.text}`);
+    t.is(res.json.error.code, 'validation_failed');
+  }
+  t.deepEqual((await ren.render.listEnvVars(svc.id)).filter((v) => v.key === 'LATIN'), [], 'nothing set on Render');
+  // UTF-8 escapes, and a % that escapes nothing, are read as before.
+  for (const [body, value] of [['value=caf%C3%A9', 'café'], ['value=100%', '100%'], ['value=a%zz+b', 'a%zz b']]) {
+    const res = await put('FINE', body!);
+    t.is(res.status, 200, `${body}: ${res.text}`);
+    t.is((await ren.render.listEnvVars(svc.id)).find((v) => v.key === 'FINE')?.value, value);
+  }
+});
