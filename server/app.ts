@@ -38,10 +38,12 @@ import { isMcpPath } from './mcp/path.js';
 import { answerUnreadMcpBody } from './mcp/transport.js';
 import { unreadFormField } from './middleware/formFields.js';
 import { duplicateJsonKey, duplicateKeyMessage } from './middleware/jsonKeys.js';
+import { watchBodyBytes } from './middleware/bodyBytes.js';
 
 const BODY_LIMIT = '64kb';
 /** BODY_LIMIT in bytes, as the parser reads it (quoted in /mcp's 413, which says it in bytes as the SDK does). */
 const BODY_LIMIT_BYTES = 64 * 1024;
+const NOT_UTF8 = 'The request body is not UTF-8 text (bodies are read as UTF-8, whatever their charset parameter says). Send it encoded as UTF-8.';
 /** The methods whose bodies koa-bodyparser reads (its parsedMethods default): only these can be refused for their body. */
 const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
 
@@ -153,13 +155,20 @@ export function createApp(deps: AppDeps, opts: CreateAppOptions = {}): Koa {
   const checkOrigin = sameOrigin(config.origin, config.corsOrigins);
   app.use(forUnsafeMethods((ctx, next) => {
     let parsed = false;
+    let wasUtf8: ((decoded: string) => boolean) | undefined;
     const rest = parseBody(ctx, () => {
       parsed = true;
       if (unreadBody(ctx)) throw errors.unsupportedMediaType();
+      const raw = ctx.request.rawBody;
+      if (wasUtf8 && typeof raw === 'string' && !wasUtf8(raw)) throw errors.validation(NOT_UTF8);
       const unreadField = formBodyLeftOut(ctx) ?? jsonBodyTwice(ctx);
       if (unreadField) throw errors.validation(unreadField);
       return checkOrigin(ctx, next) as Promise<void>;
     }) as Promise<void>;
+    // The parser started reading the body (its listener is on the request) in the call above, and no chunk
+    // is delivered before this turn ends: watched from here, every byte is seen.
+    // /mcp is left out, as for the form and JSON checks (its errors are JSON-RPC answers).
+    if (!parsed && !isMcpPath(ctx.path) && ctx.req.listenerCount('data') > 0) wasUtf8 = watchBodyBytes(ctx.req, BODY_LIMIT_BYTES);
     if (!isMcpPath(ctx.path)) return rest;
     // A body /mcp could not read is a JSON-RPC error there (server/mcp/transport.ts); what the rest of the app threw is not.
     return rest.catch((err: unknown) => {

@@ -1,4 +1,5 @@
 import test from 'ava';
+import { gzipSync } from 'node:zlib';
 import { startStack, type Stack } from '../helpers/stack.js';
 import { createService, tenant, type Tenant } from './support/renderTenants.js';
 import { duplicateJsonKey } from '../../server/middleware/jsonKeys.js';
@@ -166,6 +167,36 @@ test('a form body whose percent-escapes are not UTF-8 is refused, not stored as 
   for (const [body, value] of [['value=caf%C3%A9', 'café'], ['value=100%', '100%'], ['value=a%zz+b', 'a%zz b']]) {
     const res = await put('FINE', body!);
     t.is(res.status, 200, `${body}: ${res.text}`);
+    t.is((await ren.render.listEnvVars(svc.id)).find((v) => v.key === 'FINE')?.value, value);
+  }
+});
+
+// The body parser decodes bytes as UTF-8 whatever the charset parameter says, and a byte sequence that is
+// not UTF-8 became U+FFFD: a JSON body with "café" in Latin-1 set the variable to "caf\uFFFD".
+test('a JSON or form body whose bytes are not UTF-8 is refused, not stored with U+FFFD in their place', async (t) => {
+  const ren = await tenant(stack, 'shapes-bytes');
+  const svc = await createService(ren, 'shapes-bytes-web');
+  const put = (key: string, bytes: Buffer, type: string, gzip = false) =>
+    ren.agent.request('PUT', `/api/render/services/${svc.id}/env-vars/${key}`, {
+      body: (gzip ? gzipSync(bytes) : bytes) as unknown as string, headers: { 'content-type': type, ...(gzip ? { 'content-encoding': 'gzip' } : {}) },
+    });
+  const latin1 = (text: string) => Buffer.from(text, 'latin1');
+  for (const [bytes, type, gzip] of [
+    [latin1('{"value":"caf\u00e9"}'), 'application/json'],
+    [latin1('{"value":"caf\u00e9"}'), 'application/json; charset=iso-8859-1'],
+    [Buffer.concat([Buffer.from('{"value":"ab'), Buffer.from([0xf0, 0x9f, 0x98]), Buffer.from('"}')]), 'application/json'],
+    [latin1('value=caf\u00e9'), 'application/x-www-form-urlencoded'],
+    [latin1('{"value":"caf\u00e9"}'), 'application/json', true],
+  ] as Array<[Buffer, string, boolean?]>) {
+    const res = await put('BYTES', bytes, type, gzip);
+    t.is(res.status, 400, `${type}: ${res.text}`);
+    t.is(res.json.error.code, 'validation_failed');
+  }
+  t.deepEqual((await ren.render.listEnvVars(svc.id)).filter((v) => v.key === 'BYTES'), [], 'nothing set on Render');
+  // UTF-8, U+FFFD itself included, is read as before.
+  for (const [value, gzip] of [['café'], ['a\uFFFDb'], ['😀'], ['a\uFFFDb', true]] as Array<[string, boolean?]>) {
+    const res = await put('FINE', Buffer.from(JSON.stringify({ value }), 'utf8'), 'application/json', gzip);
+    t.is(res.status, 200, `${value}: ${res.text}`);
     t.is((await ren.render.listEnvVars(svc.id)).find((v) => v.key === 'FINE')?.value, value);
   }
 });
