@@ -111,7 +111,8 @@ export function sentinelRoutes(router: Router, deps: AppDeps, opts: SentinelRout
   router.post('/api/sentinel/test-alert', documented({ summary: 'Send a test alert to a Slack webhook (given, or the saved one) and say whether Slack accepted it', tag: 'sentinel', responses: { 200: TestAlertView }, errors: ['slack_not_configured'] }), requireUser(), requireCsrf(), requireRenderKey(), validate({ body: TestAlertBody }), async (ctx, next) => {
     // A URL that is not a Slack webhook is refused before it counts against the limit.
     const given = ctx.input.body.slackWebhookUrl;
-    const problem = given ? checkSlackWebhook(given, alerts.hosts) : null;
+    // Absent is the saved one; a URL sent empty (or blank, trimmed) is checked like any other.
+    const problem = given !== undefined ? checkSlackWebhook(given, alerts.hosts) : null;
     if (problem) throw errors.validation(`slackWebhookUrl: ${problem}`);
     await next();
   }, tests, async (ctx) => {

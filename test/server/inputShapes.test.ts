@@ -200,3 +200,24 @@ test('a JSON or form body whose bytes are not UTF-8 is refused, not stored with 
     t.is((await ren.render.listEnvVars(svc.id)).find((v) => v.key === 'FINE')?.value, value);
   }
 });
+
+// An empty or blank URL (trimmed to '') skipped the webhook check and was answered slack_not_configured,
+// "no webhook saved", for a user who has one: the URL sent is what is wrong, and the answer says so.
+test('a Sentinel test alert with a blank webhook URL is a field error about the URL, not "no webhook configured"', async (t) => {
+  const ren = await tenant(stack, 'shapes-slack');
+  const saved = '/services/T0000/B0000/shapessaved00001';
+  const put = await ren.agent.request('PUT', '/api/sentinel', { json: { enabled: true, slackWebhookUrl: `https://hooks.slack.com${saved}` } });
+  t.is(put.status, 200, put.text);
+  const sent = () => stack.slack.bodies.filter((b) => b.startsWith(`POST ${saved} `)).length;
+  for (const url of ['', '   ', '\t']) {
+    const res = await ren.agent.post('/api/sentinel/test-alert', { slackWebhookUrl: url });
+    t.is(res.status, 400, `${JSON.stringify(url)}: ${res.text}`);
+    t.is(res.json.error.code, 'validation_failed');
+    t.regex(res.json.error.message, /^slackWebhookUrl: /);
+  }
+  t.is(sent(), 0, 'nothing sent to the saved webhook');
+  // Absent is still the saved one.
+  const absent = await ren.agent.post('/api/sentinel/test-alert', {});
+  t.is(absent.status, 200, absent.text);
+  t.is(sent(), 1);
+});
