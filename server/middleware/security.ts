@@ -31,14 +31,22 @@ export { requireUser } from './context.js';
 /**
  * Synchronizer token: X-CSRF-Token header (or _csrf form field) must equal the session's token.
  * Bearer requests need none: they read no cookie, so a browser cannot be made to send one.
+ *
+ * Every state-changing route passes here, so here too a query string on one is refused (after the token,
+ * which never counts in the URL): no such route reads one, and a field put there instead of the body was
+ * dropped unseen ("POST …/redeploy?commit_sha=…" redeployed the branch's head, "DELETE …?dry_run=true"
+ * deleted the service).
  */
 export function requireCsrf(): Middleware {
   return tagged(async (ctx, next) => {
-    if (!SAFE_METHODS.has(ctx.method) && !bearerSessionId(ctx)) {
-      const expected = getSession(ctx)?.csrfToken;
-      const body = ctx.request.body as Record<string, unknown> | undefined;
-      const given = ctx.get('x-csrf-token') || (typeof body?._csrf === 'string' ? body._csrf : '');
-      if (!expected || !given || !safeEqual(given, expected)) throw errors.csrfFailed();
+    if (!SAFE_METHODS.has(ctx.method)) {
+      if (!bearerSessionId(ctx)) {
+        const expected = getSession(ctx)?.csrfToken;
+        const body = ctx.request.body as Record<string, unknown> | undefined;
+        const given = ctx.get('x-csrf-token') || (typeof body?._csrf === 'string' ? body._csrf : '');
+        if (!expected || !given || !safeEqual(given, expected)) throw errors.csrfFailed();
+      }
+      if (ctx.querystring !== '') throw errors.validation('This request takes no query string: send its fields in the request body.');
     }
     await next();
   }, { kind: 'csrf' });

@@ -64,7 +64,7 @@ function impliedCodes(method: string, parts: ChainPart[], hasParams: boolean): s
   for (const p of parts) {
     if (p.kind === 'user') codes.push('unauthenticated', 'github_token_invalid');
     if (p.kind === 'lastingSession') codes.push('bad_request');
-    if (p.kind === 'csrf' && !SAFE_METHODS.has(method)) codes.push('csrf_failed');
+    if (p.kind === 'csrf' && !SAFE_METHODS.has(method)) codes.push('csrf_failed', 'validation_failed'); // and a query string (security.ts)
     if (p.kind === 'body') codes.push('validation_failed', 'malformed_json', 'payload_too_large', 'unsupported_media_type');
     if (p.kind === 'query' || p.kind === 'params') codes.push('validation_failed');
     if (p.kind === 'renderKey') codes.push('render_key_missing', 'render_key_invalid', 'render_forbidden', 'render_rate_limited', 'render_unavailable');

@@ -221,3 +221,30 @@ test('a Sentinel test alert with a blank webhook URL is a field error about the 
   t.is(absent.status, 200, absent.text);
   t.is(sent(), 1);
 });
+
+// No state-changing route reads the query string, so a field put there instead of the body was dropped
+// unseen: "POST …/redeploy?commit_sha=<sha>" redeployed the branch's head, and "DELETE …?dry_run=true"
+// deleted the service.
+test('a state-changing request with a query string is refused, not carried out without it', async (t) => {
+  const ren = await tenant(stack, 'shapes-wquery');
+  const svc = await createService(ren, 'shapes-wquery-web');
+  const before = await deployments(ren);
+  const sha = 'a'.repeat(40);
+  const cases: Array<[string, string, unknown]> = [
+    ['POST', `/api/render/services/${svc.id}/redeploy?commit_sha=${sha}`, {}],
+    ['POST', '/api/render/deploy?branch=dev', { github_repo: 'shapes/app', project_name: 'wquery-app' }],
+    ['PUT', `/api/render/services/${svc.id}/env-vars/QUERIED?value=x`, { generate_value: true }],
+    ['DELETE', `/api/render/services/${svc.id}?dry_run=true`, undefined],
+  ];
+  for (const [method, path, json] of cases) {
+    const res = await ren.agent.request(method, path, { json });
+    t.is(res.status, 400, `${method} ${path}: ${res.text.slice(0, 200)}`);
+    t.is(res.json.error.code, 'validation_failed');
+  }
+  t.is(await deployments(ren), before, 'no deployment was made');
+  t.truthy(await ren.render.getService(svc.id), 'the service is still there');
+  t.deepEqual((await ren.render.listEnvVars(svc.id)).filter((v) => v.key === 'QUERIED'), []);
+  // Without one, as before.
+  const redeploy = await ren.agent.post(`/api/render/services/${svc.id}/redeploy`, {});
+  t.is(redeploy.status, 202, redeploy.text);
+});
