@@ -71,7 +71,7 @@ function formBodyLeftOut(ctx: Koa.Context): string | null {
  */
 function jsonBodyTwice(ctx: Koa.Context): string | null {
   const raw = ctx.request.rawBody;
-  if (typeof raw !== 'string' || raw === '' || isMcpPath(ctx.path) || ctx.request.is('urlencoded')) return null;
+  if (typeof raw !== 'string' || raw === '' || ctx.request.is('urlencoded')) return null;
   const name = duplicateJsonKey(raw);
   return name === null ? null : duplicateKeyMessage(name);
 }
@@ -157,18 +157,21 @@ export function createApp(deps: AppDeps, opts: CreateAppOptions = {}): Koa {
     let parsed = false;
     let wasUtf8: ((decoded: string) => boolean) | undefined;
     const rest = parseBody(ctx, () => {
+      const raw = ctx.request.rawBody;
+      const notUtf8 = wasUtf8 !== undefined && typeof raw === 'string' && !wasUtf8(raw);
+      const twice = jsonBodyTwice(ctx);
+      // At /mcp such a body is JSON-RPC's parse error, as one the parser could not read (below).
+      if (isMcpPath(ctx.path) && (notUtf8 || twice)) throw errors.malformedJson();
       parsed = true;
       if (unreadBody(ctx)) throw errors.unsupportedMediaType();
-      const raw = ctx.request.rawBody;
-      if (wasUtf8 && typeof raw === 'string' && !wasUtf8(raw)) throw errors.validation(NOT_UTF8);
-      const unreadField = formBodyLeftOut(ctx) ?? jsonBodyTwice(ctx);
+      if (notUtf8) throw errors.validation(NOT_UTF8);
+      const unreadField = formBodyLeftOut(ctx) ?? twice;
       if (unreadField) throw errors.validation(unreadField);
       return checkOrigin(ctx, next) as Promise<void>;
     }) as Promise<void>;
     // The parser started reading the body (its listener is on the request) in the call above, and no chunk
     // is delivered before this turn ends: watched from here, every byte is seen.
-    // /mcp is left out, as for the form and JSON checks (its errors are JSON-RPC answers).
-    if (!parsed && !isMcpPath(ctx.path) && ctx.req.listenerCount('data') > 0) wasUtf8 = watchBodyBytes(ctx.req, BODY_LIMIT_BYTES);
+    if (!parsed && ctx.req.listenerCount('data') > 0) wasUtf8 = watchBodyBytes(ctx.req, BODY_LIMIT_BYTES);
     if (!isMcpPath(ctx.path)) return rest;
     // A body /mcp could not read is a JSON-RPC error there (server/mcp/transport.ts); what the rest of the app threw is not.
     return rest.catch((err: unknown) => {

@@ -4,6 +4,7 @@ import { startStack, type Stack } from '../helpers/stack.js';
 import { createService, tenant, type Tenant } from './support/renderTenants.js';
 import { duplicateJsonKey } from '../../server/middleware/jsonKeys.js';
 import { openSseAs } from '../helpers/sse.js';
+import { Agent } from '../helpers/agent.js';
 
 // Request input whose parsed form is not what the client sent: each must be refused (400, nothing made),
 // never read as something else.
@@ -247,4 +248,34 @@ test('a state-changing request with a query string is refused, not carried out w
   // Without one, as before.
   const redeploy = await ren.agent.post(`/api/render/services/${svc.id}/redeploy`, {});
   t.is(redeploy.status, 202, redeploy.text);
+});
+
+// The same bodies at /mcp: a tool call's arguments were read as JSON.parse and the UTF-8 decoder left them
+// (deploy_repo with env_vars {"A":"x","A":"y"} deployed A=y). Answered as JSON-RPC's parse error there.
+test('/mcp: a body naming a member twice or not UTF-8 is a JSON-RPC parse error, and the tool is not called', async (t) => {
+  const login = 'shapes-mcp';
+  stack.github.addUser({ id: 990_001, login });
+  const token = stack.github.issueToken(login);
+  const apiKey = `rnd_${'shapesmcp'.padEnd(24, 'm')}`;
+  stack.render.addAccount({ apiKey });
+  const api = new Agent(stack.url, { authorization: `Bearer ${token}`, accept: 'application/json, text/event-stream' });
+  t.is((await api.post('/api/render/setup', { api_key: apiKey })).status, 200);
+  const mine = async () => (await api.get('/api/render/my-deployments')).json.deployments.length as number;
+  const before = await mine();
+  const toolCall = (args: string) => `{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"deploy_repo","arguments":${args}}}`;
+  const bodies = [
+    Buffer.from(toolCall('{"github_repo":"shapes/app","project_name":"mcp-dup","env_vars":{"A":"secret-value-1","A":"secret-value-2"}}')),
+    Buffer.from(toolCall('{"github_repo":"shapes/app","project_name":"mcp-latin","env_vars":{"A":"caf\u00e9"}}'), 'latin1'),
+  ];
+  for (const body of bodies) {
+    const res = await api.request('POST', '/mcp', { body: body as unknown as string, headers: { 'content-type': 'application/json' } });
+    t.is(res.status, 400, res.text);
+    t.is(res.json.error.code, -32700);
+    t.false(res.text.includes('secret-value'));
+  }
+  t.is(await mine(), before, 'no deployment was made');
+  // A well-formed call still deploys.
+  const ok = await api.request('POST', '/mcp', { body: toolCall('{"github_repo":"shapes/app","project_name":"mcp-fine","env_vars":{"A":"caf\u00e9"}}'), headers: { 'content-type': 'application/json' } });
+  t.is(ok.status, 200, ok.text);
+  t.is(await mine(), before + 1);
 });
