@@ -28,8 +28,14 @@ export const SERVICE_NAME = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
  * and non-ASCII other than letters, marks and digits (no bidi overrides or invisible characters).
  */
 const BRANCH_CHARS = /^[A-Za-z0-9!#$%()+,\-./;=@\]_{}\p{L}\p{M}\p{N}]{1,255}$/u;
+/**
+ * Letters and marks that show as nothing (Unicode's default-ignorable code points): U+3164 HANGUL FILLER is
+ * a letter, variation selectors and U+034F COMBINING GRAPHEME JOINER are marks. "main\u3164" passed the
+ * rule above and was deployed as a branch every page and Slack message showed as "main".
+ */
+const INVISIBLE = /\p{Default_Ignorable_Code_Point}/u;
 export function isBranchName(name: string): boolean {
-  return BRANCH_CHARS.test(name) && name !== '@' && !/\.\.|@\{|\/\//.test(name) && !/^[-/]|[/.]$/.test(name)
+  return BRANCH_CHARS.test(name) && !INVISIBLE.test(name) && name !== '@' && !/\.\.|@\{|\/\//.test(name) && !/^[-/]|[/.]$/.test(name)
     && name.split('/').every((part) => !part.startsWith('.') && !part.endsWith('.lock'));
 }
 export const BRANCH_MESSAGE = 'branch is not a git branch name this app deploys (git\'s rules; none of < > & | " \' `)';

@@ -279,3 +279,25 @@ test('/mcp: a body naming a member twice or not UTF-8 is a JSON-RPC parse error,
   t.is(ok.status, 200, ok.text);
   t.is(await mine(), before + 1);
 });
+
+// The branch rule lets in non-ASCII letters, marks and digits "(no bidi overrides or invisible characters)",
+// but some letters and marks are invisible: U+3164 HANGUL FILLER (a letter), U+FE0F VARIATION SELECTOR-16 and
+// U+034F COMBINING GRAPHEME JOINER (marks). "main\u3164" was deployed as a branch the pages and Slack show as "main".
+test('a branch name holding an invisible letter or mark is refused', async (t) => {
+  const ren = await tenant(stack, 'shapes-branch');
+  const before = await deployments(ren);
+  for (const branch of ['main\u3164', 'main\uFE0F', 'ma\u034Fin', 'feature/\u115Fx', 'main\u180B']) {
+    const res = await ren.agent.post('/api/render/deploy', { github_repo: 'shapes/app', project_name: 'branch-app', branch });
+    t.is(res.status, 400, `${JSON.stringify(branch)}: ${res.text}`);
+    t.is(res.json.error.code, 'validation_failed');
+    t.regex(res.json.error.message, /^branch: /);
+    const detect = await ren.agent.get(`/api/github/repos/shapes/app/detect?branch=${encodeURIComponent(branch)}`);
+    t.is(detect.status, 400, `detect ${JSON.stringify(branch)}: ${detect.text}`);
+  }
+  t.is(await deployments(ren), before, 'no deployment was made');
+  // Visible non-ASCII letters and marks, as git and GitHub allow them, are still taken.
+  for (const branch of ['fonctionnalité', 'cafe\u0301', 'функция']) {
+    const res = await ren.agent.post('/api/render/deploy', { github_repo: 'shapes/app', project_name: 'branch-ok', branch });
+    t.is(res.status, 202, `${branch}: ${res.text}`);
+  }
+});
