@@ -21,7 +21,8 @@ export function duplicateJsonKey(raw: string): string | null {
     if (c === QUOTE) {
       let end = i + 1;
       let escaped = false;
-      for (let d = raw.charCodeAt(end); d !== QUOTE; d = raw.charCodeAt(end)) {
+      // Bounded by the length too: the parser accepted `raw` (every string closes), but a loop must not hang on a surprise.
+      for (let d = raw.charCodeAt(end); d !== QUOTE && end < raw.length; d = raw.charCodeAt(end)) {
         if (d === BACKSLASH) { escaped = true; end += 2; } else end += 1;
       }
       const names = open[open.length - 1];

@@ -163,11 +163,18 @@ test.serial('hostile headers: Idempotency-Key, X-Request-Id and cookies are refu
     fc.constantFrom('sid=', 'sid.sig=', 'sid.sig=AAAA', '=', ';;;', 'a', '__proto__=1', 'constructor=1', 'sid=%', 'sid=%zz', `x=${'y'.repeat(6_000)}`),
     fc.string({ unit: fc.constantFrom(...'abc=;%_-. '), maxLength: 60 }),
   );
-  await fc.assert(fc.asyncProperty(fc.array(cookieJunk, { maxLength: 5 }), async (junk) => {
+  // Together under Node's 16 KiB header limit (a longer header block is Node's own 431, before the app: below).
+  const junkCookies = fc.array(cookieJunk, { maxLength: 5 }).filter((junk) => junk.join('; ').length <= 12_000);
+  await fc.assert(fc.asyncProperty(junkCookies, async (junk) => {
     const cookie = [me.agent.cookieHeader(), ...junk].join('; ');
     const res = await probe({ method: 'GET', path: '/api/session', headers: { cookie } });
     if (res.status !== 200 && res.status !== 401) throw new Error(`cookies ${JSON.stringify(junk).slice(0, 80)}: ${res.status}`);
   }), { numRuns: RUNS });
+  // Past the limit Node's parser answers 431 itself and closes the connection; the process serves on.
+  // (Not through send(): a 431 is no answer of the app's, so not in its API document.)
+  const tooLong = await fetch(`${stack.url}/api/session`, { headers: { cookie: [me.agent.cookieHeader(), ...Array.from({ length: 3 }, (_, i) => `x${i}=${'y'.repeat(6_000)}`)].join('; ') } });
+  t.is(tooLong.status, 431);
+  t.is((await send(stack.url, me, { method: 'GET', path: '/api/session' }, transcript)).status, 200);
   await unchanged(t);
 });
 
