@@ -83,10 +83,19 @@ export function authRoutes(router: Router, deps: AppDeps) {
     await next();
   };
 
+  // A start is a new OAuth round trip: the pre-auth window (records.ts deadlineOf) counts from it, not
+  // from an earlier start in the same browser (grant puts the new state into the same pre-auth session),
+  // which left a second start only what remained of the first one's ten minutes.
+  const newRoundTrip: Koa.Middleware = async (ctx, next) => {
+    const session = ctx.session;
+    if (session && !session.user && session.createdAt !== undefined) session.lastSeenAt = clock.now();
+    await next();
+  };
+
   router.get('/api/auth/github/login', documented({
     summary: 'Start GitHub sign-in (browser)', tag: 'auth',
     responses: { 302: { redirect: 'To GitHub\'s authorize page (or to / when already signed in).' } },
-  }), deps.rateLimits.guard('signInStart'), unlessSignedIn, grantMiddleware);
+  }), deps.rateLimits.guard('signInStart'), unlessSignedIn, newRoundTrip, grantMiddleware);
 
   // Checked here, before grant sees the return: without the pre-auth session there is no state to
   // check against (grant would redirect with its own error text); and grant checks the state only beside
