@@ -56,14 +56,21 @@ export async function detect(ctx: WorkerContext, rec: DeploymentRecord, render: 
   const [owner, name] = rec.request.githubRepo.split('/') as [string, string];
   // The commit verifying found, which is what Render is asked to build: the branch may have moved since
   // (or move between two reads), and detection must describe the commit deployed.
-  const files = await repoFilesFromGitHub(gh, owner, name, rec.commitSha ?? rec.request.branch!);
+  // The repository made private, deleted or transferred since verifying read its branch: GitHub answers
+  // its listing and its files 404 alike (fromGitHub.ts asks whether a listed file's 404 is the
+  // repository's). Said as verifying says it, not as GitHub's answer to one read.
+  const asRepoGone = async (err: unknown): Promise<never> => {
+    if (isHidden(err) && await repoHidden(gh, owner, name)) throw repoNotFound(rec);
+    throw err;
+  };
+  const files = await repoFilesFromGitHub(gh, owner, name, rec.commitSha ?? rec.request.branch!).catch(asRepoGone);
   // The answers stated the token's scopes: the deploy's commit statuses need not ask GitHub for them.
   const scopes = gh.seenScopes();
   if (scopes !== undefined) ctx.tokenScopes?.remember(creds.githubToken!, scopes);
   let stack;
   let runtime: string;
   try {
-    stack = await detectStack(files);
+    stack = await detectStack(files).catch(asRepoGone);
     runtime = stack.runtime;
   } catch (err) {
     if (err instanceof StackDetectionError && (rec.request.buildCommand && rec.request.startCommand)) {
@@ -250,6 +257,19 @@ async function commitsOfOursInFlight(ctx: WorkerContext, rec: DeploymentRecord):
 
 const isHidden = (err: unknown) => err instanceof GitHubError && (err.kind === 'not_found' || err.kind === 'forbidden');
 
+const repoNotFound = (rec: DeploymentRecord) =>
+  new DeployFailed({ code: 'repo_not_found', message: `GitHub repository ${rec.request.githubRepo} was not found, or your GitHub account cannot see it.` });
+
+/** Whether the repository itself is gone from the token's sight (any other answer: it is not known to be). */
+async function repoHidden(gh: GitHubClient, owner: string, name: string): Promise<boolean> {
+  try {
+    await gh.getRepo(owner, name);
+    return false;
+  } catch (err) {
+    return isHidden(err);
+  }
+}
+
 /**
  * The branch to deploy and the commit at its head, read with the caller's token: proof that the caller
  * can still read the repository. A branch named in the request (the deploy form always names one) is
@@ -264,7 +284,7 @@ async function branchToDeploy(gh: GitHubClient, rec: DeploymentRecord, owner: st
   try {
     repo = await gh.getRepo(owner, name);
   } catch (err) {
-    if (isHidden(err)) throw new DeployFailed({ code: 'repo_not_found', message: `GitHub repository ${rec.request.githubRepo} was not found, or your GitHub account cannot see it.` });
+    if (isHidden(err)) throw repoNotFound(rec);
     throw err;
   }
   const branch = named ?? repo.defaultBranch;
