@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { blueprintServices } from './blueprintServices.js';
-import { STACKS, type DetectedStack, type StackName } from './types.js';
+import { STACKS, StackDetectionError, type DetectedStack, type StackName } from './types.js';
 import { SERVICE_TYPE_PRESETS, serviceTypeOfBlueprint } from './serviceTypes.js';
 import { cronScheduleProblem } from '../deployments/cron.js';
 import { firstControl } from './lines.js';
@@ -17,6 +17,7 @@ const serviceSchema = z.object({
   staticPublishPath: z.string().optional(),
   dockerfilePath: z.string().optional(),
   schedule: z.string().optional(),
+  rootDir: z.string().optional(),
 });
 
 /**
@@ -35,7 +36,11 @@ export function stackFromBlueprint(raw: string): DetectedStack | null {
     const serviceType = serviceTypeOfBlueprint(svc.data.type, runtime);
     if (!serviceType) continue;
     const stack = runtime as StackName;
-    const label = svc.data.name && isPrintable(svc.data.name) ? ` "${svc.data.name}"` : '';
+    // A monorepo's service lives in rootDir: Render runs its commands there, and nothing outside it is
+    // the service's (render.com/docs/monorepo-support). Created without it, the commands ran at the root.
+    const rootDir = rootDirOf(svc.data.rootDir);
+    const inDir = rootDir ? { rootDir } : {};
+    const label = (svc.data.name && isPrintable(svc.data.name) ? ` "${svc.data.name}"` : '') + (rootDir ? ` in ${rootDir}/` : '');
     const what = SERVICE_TYPE_PRESETS[serviceType].label.toLowerCase();
     let cron: { schedule: string } | Record<string, never> = {};
     if (serviceType === 'cron_job') {
@@ -45,26 +50,43 @@ export function stackFromBlueprint(raw: string): DetectedStack | null {
     if ((stack === 'static') !== (serviceType === 'static_site')) continue; // e.g. a worker with runtime static
     if (stack === 'static') {
       return {
-        stack, serviceType: 'static_site', runtime: 'static',
+        stack, serviceType: 'static_site', runtime: 'static', ...inDir,
         buildCommand: svc.data.buildCommand ?? '', startCommand: null, publishPath: svc.data.staticPublishPath ?? 'public',
         reason: `render.yaml declares the static site${label}.`,
       };
     }
     if (stack === 'docker') {
       return {
-        stack, serviceType, runtime: 'docker', buildCommand: '', startCommand: null, ...cron,
+        stack, serviceType, runtime: 'docker', buildCommand: '', startCommand: null, ...cron, ...inDir,
         dockerfilePath: svc.data.dockerfilePath ?? './Dockerfile',
         reason: `render.yaml declares the Docker ${what}${label}.`,
       };
     }
     if (svc.data.buildCommand === undefined || svc.data.startCommand === undefined) continue;
     return {
-      stack, serviceType, runtime, ...cron,
+      stack, serviceType, runtime, ...cron, ...inDir,
       buildCommand: svc.data.buildCommand, startCommand: svc.data.startCommand,
       reason: `render.yaml declares the ${runtime} ${what}${label}${'schedule' in cron ? `, on the schedule "${cron.schedule}"` : ''}.`,
     };
   }
   return null;
+}
+
+/**
+ * render.yaml's rootDir as Render takes it, relative to the repository's root ("./apps/api/" is
+ * "apps/api"); undefined for none or the root itself. One that is not a directory inside the repository
+ * (absolute, or climbing out with "..") is refused: Render could not build from it.
+ */
+function rootDirOf(raw: string | undefined): string | undefined {
+  if (raw === undefined) return undefined;
+  let dir = raw.trim();
+  while (dir.startsWith('./')) dir = dir.slice(2);
+  while (dir.endsWith('/')) dir = dir.slice(0, -1);
+  if (dir === '' || dir === '.') return undefined;
+  if (dir.startsWith('/') || dir.split('/').some((s) => s === '..' || s === '.' || s === '')) {
+    throw new StackDetectionError(`render.yaml's rootDir ${JSON.stringify(raw.slice(0, 80))} is not a directory inside the repository. Make it a path from the repository's root, such as apps/api.`);
+  }
+  return dir;
 }
 
 /**

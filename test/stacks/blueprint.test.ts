@@ -121,3 +121,14 @@ test('a service name with control characters or bidirectional overrides is not q
     t.is(stackFromBlueprint(yaml(name))?.reason, 'render.yaml declares the node web service.', name);
   }
 });
+
+test('a service\'s rootDir is read as Render takes it, and one outside the repository is refused', (t) => {
+  const yaml = (dir: string) => `services:\n  - type: web\n    name: api\n    runtime: node\n    rootDir: ${dir}\n    buildCommand: npm ci\n    startCommand: npm start\n`;
+  t.is(stackFromBlueprint(yaml('apps/api'))?.rootDir, 'apps/api');
+  t.is(stackFromBlueprint(yaml('./apps/api/'))?.rootDir, 'apps/api');
+  t.is(stackFromBlueprint(yaml('.'))?.rootDir, undefined);
+  t.regex(stackFromBlueprint(yaml('apps/api'))!.reason, /"api" in apps\/api\//);
+  for (const bad of ['../elsewhere', '/etc', 'apps/../../x']) {
+    t.throws(() => stackFromBlueprint(yaml(bad)), { message: /is not a directory inside the repository/ }, bad);
+  }
+});

@@ -144,6 +144,8 @@ async function createOnRender(ctx: WorkerContext, rec: DeploymentRecord, render:
       ownerId: rec.request.ownerId,
       repo: `https://github.com/${rec.request.githubRepo}`,
       branch: rec.request.branch ?? undefined,
+      // A render.yaml service's directory in a monorepo: its commands run there (blueprint.ts).
+      ...(rec.stack!.rootDir ? { rootDir: rec.stack!.rootDir } : {}),
       autoDeploy: 'yes',
       envVars: envVars.map((v) => ({ key: v.key, value: v.value })),
       serviceDetails: serviceDetailsFor(rec),

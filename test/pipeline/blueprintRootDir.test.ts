@@ -1,0 +1,31 @@
+import test from 'ava';
+import type { Stack } from '../helpers/stack.js';
+import { QUICK_PHASES, usePipelineStack } from '../helpers/pipelineStack.js';
+import { renderApi, signedInWithKey, waitFinished } from '../helpers/pipeline.js';
+
+let stack: Stack;
+usePipelineStack(test, { renderOptions: { phaseMs: QUICK_PHASES } }, (p) => ({ stack } = p));
+
+// A monorepo's render.yaml names where each service lives (rootDir): Render runs its build and start
+// commands there, and files outside it are not available to the service (render.com/docs/monorepo-support).
+// Created at the repository root, the service ran `npm ci` where there is no package.json.
+test('a render.yaml service with a rootDir is created on Render with that root directory', async (t) => {
+  const { agent, apiKey } = await signedInWithKey(stack, 'mono');
+  stack.github.addRepo({
+    owner: 'mono', name: 'repo',
+    branches: {
+      main: {
+        'render.yaml': 'services:\n  - type: web\n    name: api\n    runtime: node\n    rootDir: apps/api\n    buildCommand: npm ci\n    startCommand: node server.js\n',
+        'apps/api/package.json': JSON.stringify({ name: 'api', scripts: { start: 'node server.js' } }),
+        'apps/api/server.js': '',
+      },
+    },
+  });
+  const res = await agent.post('/api/render/deploy', { github_repo: 'mono/repo', project_name: 'mono-api', branch: 'main' });
+  t.is(res.status, 202, res.text);
+  const done = await waitFinished(agent, res.json.id);
+  t.is(done.status, 'live', JSON.stringify(done.failure));
+  const svc = await renderApi(stack, apiKey, 'GET', `/services/${done.serviceId}`);
+  t.is(svc.rootDir, 'apps/api');
+  t.regex(done.stack.reason, /apps\/api/);
+});
