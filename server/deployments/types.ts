@@ -67,6 +67,8 @@ export interface DetectedStackSummary {
   /** Static sites and Docker: where the site is built to, which Dockerfile (null otherwise; absent in older records). */
   publishPath?: string | null;
   dockerfilePath?: string | null;
+  /** A render.yaml Docker service's dockerContext (absent or null: '.'). */
+  dockerContext?: string | null;
   /** A render.yaml service's rootDir, sent to Render with the creation (absent or null: the repository's root). */
   rootDir?: string | null;
 }

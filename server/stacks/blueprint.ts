@@ -16,6 +16,7 @@ const serviceSchema = z.object({
   startCommand: z.string().optional(),
   staticPublishPath: z.string().optional(),
   dockerfilePath: z.string().optional(),
+  dockerContext: z.string().optional(),
   schedule: z.string().optional(),
   rootDir: z.string().optional(),
 });
@@ -59,6 +60,8 @@ export function stackFromBlueprint(raw: string): DetectedStack | null {
       return {
         stack, serviceType, runtime: 'docker', buildCommand: '', startCommand: null, ...cron, ...inDir,
         dockerfilePath: svc.data.dockerfilePath ?? './Dockerfile',
+        // The directory the image is built from: a Dockerfile's COPY lines are relative to it.
+        ...(svc.data.dockerContext?.trim() ? { dockerContext: svc.data.dockerContext.trim() } : {}),
         reason: `render.yaml declares the Docker ${what}${label}.`,
       };
     }

@@ -115,7 +115,7 @@ async function workerFromProcfile(files: RepoFiles, found: DetectedStack): Promi
 function printableFields(found: DetectedStack): DetectedStack {
   const fields: Array<[string, string | null | undefined, string]> = [
     ['build command', found.buildCommand, '\t\n'], ['start command', found.startCommand, '\t\n'],
-    ['Dockerfile path', found.dockerfilePath, ''], ['publish path', found.publishPath, ''], ['root directory', found.rootDir, ''],
+    ['Dockerfile path', found.dockerfilePath, ''], ['publish path', found.publishPath, ''], ['Docker context', found.dockerContext, ''], ['root directory', found.rootDir, ''],
   ];
   for (const [label, value, allowed] of fields) {
     const bad = value === null || value === undefined ? null : firstControl(value, allowed);

@@ -28,6 +28,8 @@ export interface DetectedStack {
   publishPath?: string;
   /** Docker only: Render's dockerfilePath. */
   dockerfilePath?: string;
+  /** Docker only: Render's dockerContext, when render.yaml names one (else the root, '.'). */
+  dockerContext?: string;
   /** render.yaml's rootDir (a monorepo's service): where Render runs the commands, the service's files. */
   rootDir?: string;
   /** One sentence for the user: why this stack and these commands. */

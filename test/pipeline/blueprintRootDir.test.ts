@@ -29,3 +29,25 @@ test('a render.yaml service with a rootDir is created on Render with that root d
   t.is(svc.rootDir, 'apps/api');
   t.regex(done.stack.reason, /apps\/api/);
 });
+
+// The same for a Docker service's build context: a Dockerfile in a subdirectory whose COPY lines are
+// relative to that directory builds only with the context render.yaml names.
+test('a render.yaml Docker service is created with the dockerContext it declares', async (t) => {
+  const { agent, apiKey } = await signedInWithKey(stack, 'monodock');
+  stack.github.addRepo({
+    owner: 'monodock', name: 'repo',
+    branches: {
+      main: {
+        'render.yaml': 'services:\n  - type: web\n    name: api\n    runtime: docker\n    dockerfilePath: ./apps/api/Dockerfile\n    dockerContext: ./apps/api\n',
+        'apps/api/Dockerfile': 'FROM node:20\nCOPY package.json .\nCMD ["node", "server.js"]\n',
+      },
+    },
+  });
+  const res = await agent.post('/api/render/deploy', { github_repo: 'monodock/repo', project_name: 'monodock-api', branch: 'main' });
+  t.is(res.status, 202, res.text);
+  const done = await waitFinished(agent, res.json.id);
+  t.is(done.status, 'live', JSON.stringify(done.failure));
+  const svc = await renderApi(stack, apiKey, 'GET', `/services/${done.serviceId}`);
+  t.is(svc.serviceDetails.envSpecificDetails.dockerfilePath, './apps/api/Dockerfile');
+  t.is(svc.serviceDetails.envSpecificDetails.dockerContext, './apps/api');
+});

@@ -95,6 +95,7 @@ export async function detect(ctx: WorkerContext, rec: DeploymentRecord, render: 
     fromBlueprint: Boolean(stack?.blueprint),
     publishPath: stack?.publishPath ?? null,
     dockerfilePath: stack?.dockerfilePath ?? null,
+    dockerContext: stack?.dockerContext ?? null,
     rootDir: stack?.rootDir ?? null,
     schedule: stack?.schedule ?? null,
   });

@@ -20,6 +20,7 @@ export function serviceDetailsFor(rec: DeploymentRecord): Details {
   }
   const docker = stack.runtime === 'docker';
   const dockerfilePath = stack.dockerfilePath ?? './Dockerfile';
+  const dockerContext = stack.dockerContext ?? '.'; // render.yaml's, else the root
   const runtime = stack.runtime as Schemas['serviceRuntime'];
   const plan = rec.request.plan as Schemas['paidPlan'];
   const region = rec.request.region as Schemas['region'];
@@ -27,14 +28,14 @@ export function serviceDetailsFor(rec: DeploymentRecord): Details {
     const cron: Schemas['cronJobDetailsPOST'] = {
       runtime, plan, region, schedule: stack.schedule ?? '',
       envSpecificDetails: docker
-        ? { dockerCommand: stack.startCommand ?? '', dockerContext: '.', dockerfilePath }
+        ? { dockerCommand: stack.startCommand ?? '', dockerContext, dockerfilePath }
         : { buildCommand: stack.buildCommand || 'true', startCommand: stack.startCommand ?? 'true' },
     };
     return cron;
   }
   // A Docker service's start command, given by the user, is Render's dockerCommand: it replaces the image's CMD.
   const envSpecificDetails: Schemas['envSpecificDetailsPOST'] = docker
-    ? { dockerfilePath, dockerContext: '.', ...(stack.startCommand ? { dockerCommand: stack.startCommand } : {}) }
+    ? { dockerfilePath, dockerContext, ...(stack.startCommand ? { dockerCommand: stack.startCommand } : {}) }
     : { buildCommand: stack.buildCommand || 'true', startCommand: stack.startCommand ?? 'true' };
   const server: Schemas['webServiceDetailsPOST'] | Schemas['backgroundWorkerDetailsPOST'] | Schemas['privateServiceDetailsPOST'] = {
     runtime, plan: plan as Schemas['plan'], region, envSpecificDetails,
