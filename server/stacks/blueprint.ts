@@ -17,6 +17,7 @@ const serviceSchema = z.object({
   staticPublishPath: z.string().optional(),
   dockerfilePath: z.string().optional(),
   dockerContext: z.string().optional(),
+  dockerCommand: z.string().optional(),
   schedule: z.string().optional(),
   rootDir: z.string().optional(),
 });
@@ -58,7 +59,8 @@ export function stackFromBlueprint(raw: string): DetectedStack | null {
     }
     if (stack === 'docker') {
       return {
-        stack, serviceType, runtime: 'docker', buildCommand: '', startCommand: null, ...cron, ...inDir,
+        // dockerCommand replaces the image's CMD on Render (sent as such: serviceDetails.ts).
+        stack, serviceType, runtime: 'docker', buildCommand: '', startCommand: svc.data.dockerCommand?.trim() || null, ...cron, ...inDir,
         dockerfilePath: svc.data.dockerfilePath ?? './Dockerfile',
         // The directory the image is built from: a Dockerfile's COPY lines are relative to it.
         ...(svc.data.dockerContext?.trim() ? { dockerContext: svc.data.dockerContext.trim() } : {}),

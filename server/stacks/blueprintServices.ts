@@ -16,7 +16,7 @@ import { linesOf, MAX_LINE_CHARS } from './lines.js';
  */
 type BlueprintEntry = Record<string, unknown> | 'not a mapping';
 
-const FIELDS = new Set(['type', 'name', 'runtime', 'env', 'buildCommand', 'startCommand', 'staticPublishPath', 'dockerfilePath', 'dockerContext', 'schedule', 'rootDir']);
+const FIELDS = new Set(['type', 'name', 'runtime', 'env', 'buildCommand', 'startCommand', 'staticPublishPath', 'dockerfilePath', 'dockerContext', 'dockerCommand', 'schedule', 'rootDir']);
 // A value starting with one of these is a collection, alias, anchor, tag or reserved: not read here.
 const UNSUPPORTED_START = new Set(['[', '{', '&', '*', '!', '%', '@', '`']);
 

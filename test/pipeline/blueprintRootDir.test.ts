@@ -51,3 +51,23 @@ test('a render.yaml Docker service is created with the dockerContext it declares
   t.is(svc.serviceDetails.envSpecificDetails.dockerfilePath, './apps/api/Dockerfile');
   t.is(svc.serviceDetails.envSpecificDetails.dockerContext, './apps/api');
 });
+
+// render.yaml's dockerCommand replaces the image's CMD on Render: left out, the service ran the CMD.
+test('a render.yaml Docker service is created with the dockerCommand it declares', async (t) => {
+  const { agent, apiKey } = await signedInWithKey(stack, 'dockcmd');
+  stack.github.addRepo({
+    owner: 'dockcmd', name: 'repo',
+    branches: {
+      main: {
+        'render.yaml': 'services:\n  - type: worker\n    name: jobs\n    runtime: docker\n    dockerCommand: node jobs.js\n',
+        Dockerfile: 'FROM node:20\nCOPY . .\nCMD ["node", "server.js"]\n',
+      },
+    },
+  });
+  const res = await agent.post('/api/render/deploy', { github_repo: 'dockcmd/repo', project_name: 'dockcmd-jobs', branch: 'main' });
+  t.is(res.status, 202, res.text);
+  const done = await waitFinished(agent, res.json.id);
+  t.is(done.status, 'live', JSON.stringify(done.failure));
+  const svc = await renderApi(stack, apiKey, 'GET', `/services/${done.serviceId}`);
+  t.is(svc.serviceDetails.envSpecificDetails.dockerCommand, 'node jobs.js');
+});
