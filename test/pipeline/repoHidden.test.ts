@@ -42,3 +42,22 @@ test('a repository hidden from the token while detection reads its files fails r
   t.regex(done.failure?.message ?? '', /^GitHub repository hider2\/app was not found, or your GitHub account cannot see it\./);
   t.is(renderCalls(stack, accountId, 'POST', '/services').length, 0, 'nothing was created on Render');
 });
+
+// The same between the branch read and the check that the named commit is on it: the compare's 404 is
+// the repository's, not the commit's. "Commit … does not exist … check the commit SHA and that it was
+// pushed" sent the user (or CI) looking for a push that happened.
+test('a repository hidden from the token while a named commit is checked fails repo_not_found, not commit_not_found', async (t) => {
+  const { agent, accountId } = await signedInWithKey(stack, 'hider3');
+  addNodeRepo(stack, 'hider3', 'app');
+  const a = stack.github.branchHead('hider3', 'app', 'main')!;
+  stack.github.push('hider3', 'app', 'main', { 'package.json': JSON.stringify({ name: 'app', scripts: { start: 'node index.js' } }), 'index.js': '', 'b.js': '' });
+  stack.github.afterAnswer('/repos/hider3/app/branches', () => {
+    stack.github.injectFault({ path: '/repos/hider3/app', status: 404, body: { message: 'Not Found', documentation_url: 'https://docs.github.com/rest/repos/repos#get-a-repository' }, times: 50 });
+  });
+  const res = await agent.post('/api/render/deploy', { github_repo: 'hider3/app', project_name: 'hidden-app-3', branch: 'main', commit_sha: a });
+  t.is(res.status, 202, res.text);
+  const done = await waitFinished(agent, res.json.id);
+  t.is(done.status, 'failed');
+  t.is(done.failure?.code, 'repo_not_found', JSON.stringify(done.failure));
+  t.is(renderCalls(stack, accountId, 'POST', '/services').length, 0, 'nothing was created on Render');
+});

@@ -205,7 +205,7 @@ async function notBehindLiveOrDeploying(ctx: WorkerContext, gh: GitHubClient, re
   const short = asked.slice(0, 7);
   const fields = { commitSha: asked };
   if (isSha(live)) {
-    const status = live === asked ? 'identical' : await compared(gh, owner, name, live, asked);
+    const status = live === asked ? 'identical' : await compared(gh, rec, owner, name, live, asked);
     if (status === 'identical') {
       throw new DeployFailed({ code: 'commit_already_live', message: `Commit ${short} is already live on this service. Nothing was deployed.` }, 'canceled', fields);
     }
@@ -226,7 +226,7 @@ async function notBehindLiveOrDeploying(ctx: WorkerContext, gh: GitHubClient, re
     }, 'canceled', fields);
   }
   const inFlight = [...new Set([...ours, ...onRender])].filter((c): c is string => isSha(c) && c !== live).slice(0, IN_FLIGHT_LOOKED_AT);
-  const statuses = await Promise.all(inFlight.map((c) => compared(gh, owner, name, c, asked)));
+  const statuses = await Promise.all(inFlight.map((c) => compared(gh, rec, owner, name, c, asked)));
   const newer = inFlight.find((_, i) => statuses[i] === 'behind');
   if (newer) {
     throw new DeployFailed({
@@ -237,12 +237,14 @@ async function notBehindLiveOrDeploying(ctx: WorkerContext, gh: GitHubClient, re
 }
 
 /** How `head` compares with `base` on GitHub; null when `base` is gone from the repository (history rewritten): nothing to be behind of. */
-async function compared(gh: GitHubClient, owner: string, name: string, base: string, head: string): Promise<string | null> {
+async function compared(gh: GitHubClient, rec: DeploymentRecord, owner: string, name: string, base: string, head: string): Promise<string | null> {
   try {
     return (await gh.compareCommits(owner, name, base, head)).status;
   } catch (err) {
-    if (err instanceof GitHubError && err.kind === 'not_found') return null;
-    throw err;
+    if (!(err instanceof GitHubError && err.kind === 'not_found')) throw err;
+    // Unless the repository itself went from sight (its 404 is the same): then nothing is known to be older.
+    if (await repoHidden(gh, owner, name)) throw repoNotFound(rec);
+    return null;
   }
 }
 
@@ -343,6 +345,9 @@ async function commitOnBranch(gh: GitHubClient, rec: DeploymentRecord, owner: st
     ({ status } = await gh.compareCommits(owner, name, commit, head));
   } catch (err) {
     if (err instanceof GitHubError && err.kind === 'not_found') {
+      // GitHub answers 404 alike for a commit the repository lacks and a repository gone from the token's
+      // sight since the branch was read (made private, deleted, transferred): said as what it is.
+      if (await repoHidden(gh, owner, name)) throw repoNotFound(rec);
       throw new DeployFailed({ code: 'commit_not_found', message: `Commit ${short} (${commit}) does not exist in ${rec.request.githubRepo}. Nothing was deployed; check the commit SHA and that it was pushed.` });
     }
     throw err;
