@@ -96,6 +96,14 @@ export async function runDeployJob(ctx: WorkerContext, job: Job<DeployJobData>, 
     }
     if (err instanceof BudgetExhausted) return delayJob(job, token, err.retryAfterMs + jitter(250));
     if (err instanceof RenderApiError && err.kind === 'rate_limited') return delayJob(job, token, (err.retryAfterMs ?? 10_000) + jitter(500));
+    // GitHub's rate limit: every ask before its reset gets the same answer, and asking on regardless risks
+    // the integration's ban. A short wait is a delayed job; a long one (the hourly limit used up) ends the
+    // deploy saying so, before any Render write (GitHub is read only before them). No stated wait: retried as before.
+    if (err instanceof GitHubError && err.kind === 'rate_limited' && err.retryAfterSeconds !== undefined) {
+      const waitMs = err.retryAfterSeconds * 1000;
+      if (waitMs <= GITHUB_LIMIT_WAIT_MAX_MS) return delayJob(job, token, waitMs + jitter(500));
+      return await runEnded(await finish(ctx, rec, 'failed', githubLimited(ctx.clock.now() + waitMs), {}, true));
+    }
     const gone = await serviceGoneFailure(ctx, render, rec, err);
     const failure = gone ? { status: 'failed' as const, failure: gone } : classify(err);
     if (failure) return await runEnded(await finish(ctx, rec, failure.status, failure.failure, err instanceof DeployFailed ? err.fields : {}, true));
@@ -226,6 +234,17 @@ function classify(err: unknown): { status: DeploymentStatus; failure: Deployment
 }
 
 const jitter = (ms: number) => Math.floor(Math.random() * ms);
+
+/** The longest GitHub rate-limit wait a deploy sits out (a delayed job); past it the deploy ends github_rate_limited. */
+const GITHUB_LIMIT_WAIT_MAX_MS = 60_000;
+
+function githubLimited(resetAt: number): DeploymentFailure {
+  const at = new Date(resetAt).toISOString().slice(11, 16);
+  return {
+    code: 'github_rate_limited',
+    message: `GitHub's API rate limit for your GitHub account is used up until about ${at} UTC, so the repository could not be read. Nothing was deployed; deploy again after that.`,
+  };
+}
 
 function safeMessage(err: unknown): string {
   if (err instanceof RenderApiError || err instanceof GitHubError) return err.message;
