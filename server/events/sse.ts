@@ -8,6 +8,8 @@ interface SseOptions {
   keepAliveMs?: number;
   /** Run before each keepalive; resolve false to end the stream (e.g. the session is gone). */
   stillAllowed?: () => Promise<boolean>;
+  /** Unread bytes held for a client that does not read (past what its socket took) before the stream is dropped. Default 8 MiB. */
+  maxBufferedBytes?: number;
 }
 
 interface SseStream {
@@ -49,7 +51,20 @@ export function openSse(ctx: Koa.Context, opts: SseOptions = {}): SseStream {
     if (!body.destroyed) body.end();
   };
 
-  const write = (chunk: string) => { if (!closed && !body.destroyed) body.write(chunk); };
+  // A client that stops reading (or never does) leaves every event in this process: once more than the
+  // cap is still unread when the next event comes, the stream is dropped with its connection (what it
+  // held goes with it); a page reconnects and catches up. Checked before a write, so one big event (a
+  // page of log lines) never trips it alone.
+  const maxBuffered = opts.maxBufferedBytes ?? 8 * 1024 * 1024;
+  const write = (chunk: string) => {
+    if (closed || body.destroyed) return;
+    if (body.writableLength + body.readableLength > maxBuffered) {
+      finish();
+      ctx.req.socket.destroy();
+      return;
+    }
+    body.write(chunk);
+  };
 
   // One check at a time: a tick while the last one's check is still out (GitHub slow to answer a bearer
   // stream's re-check) is skipped, not run beside it. Overlapping, each joined the same GitHub check and
