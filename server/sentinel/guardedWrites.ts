@@ -120,8 +120,14 @@ if ARGV[8] == '1' then redis.call('ZADD', KEYS[2], ARGV[9], ARGV[6]) else redis.
 redis.call('HSET', KEYS[3], ARGV[6], ARGV[7])
 return gen`;
 
+/** KEYS findings, order, lock; ARGV token, finding id. Only while the lock is still the round's (no other round touched the finding). */
+const TAKE_BACK = `if redis.call('GET', KEYS[3]) ~= ARGV[1] then return 0 end
+redis.call('HDEL', KEYS[1], ARGV[2])
+redis.call('ZREM', KEYS[2], ARGV[2])
+return 1`;
+
 // By EVALSHA: each script's text crosses the connection once per process.
-const scripts = { upsert: redisScript(UPSERT), hset: redisScript(HSET), set: redisScript(SET), endRound: redisScript(END_ROUND), endWatch: redisScript(END_WATCH), writeSettings: redisScript(WRITE_SETTINGS) };
+const scripts = { upsert: redisScript(UPSERT), takeBack: redisScript(TAKE_BACK), hset: redisScript(HSET), set: redisScript(SET), endRound: redisScript(END_ROUND), endWatch: redisScript(END_WATCH), writeSettings: redisScript(WRITE_SETTINGS) };
 
 const checked = (answer: unknown): number => {
   const n = Number(answer);
@@ -133,6 +139,10 @@ export const guardedWrites = {
   /** Insert or replace a finding, keeping the newest `max`; true when it is new. */
   async upsert(redis: Redis, k: { findings: string; order: string; settings: string; lock: string }, round: RoundGuard, a: { id: string; json: string; score: number; replace: boolean; max: number; ttlSec: number }): Promise<boolean> {
     return checked(await scripts.upsert(redis, [k.findings, k.order, k.settings, k.lock], [a.id, a.json, a.score, a.replace ? '1' : '0', a.max, a.ttlSec, round.gen, round.token])) === 1;
+  },
+  /** A new finding the round wrote but may not report (its key withdrawn meanwhile) is removed again, while the round still holds its lock. */
+  async takeBack(redis: Redis, k: { findings: string; order: string; lock: string }, round: RoundGuard, id: string): Promise<void> {
+    await scripts.takeBack(redis, [k.findings, k.order, k.lock], [round.token, id]);
   },
   async hset(redis: Redis, k: { target: string; settings: string; lock: string }, round: RoundGuard, field: string, value: string, ttlMs: number): Promise<void> {
     checked(await scripts.hset(redis, [k.target, k.settings, k.lock], [round.gen, round.token, field, value, ttlMs]));

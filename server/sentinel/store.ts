@@ -215,6 +215,13 @@ export function createSentinelStore(opts: { redis: Redis; prefix: string; keyrin
     upsert: (userId: number, round: RoundGuard, f: Finding, replace: boolean): Promise<boolean> =>
       guardedWrites.upsert(redis, { findings: keys.findings(userId), order: keys.order(userId), settings: keys.settings(userId), lock: keys.lock(userId) }, round,
         { id: f.id, json: JSON.stringify(f), score: Date.parse(f.lastAt) || 0, replace, max: MAX_FINDINGS, ttlSec: FINDINGS_TTL_SEC }),
+    /**
+     * A new finding this round wrote, then found it may not report (its key withdrawn: sign-out, cleared,
+     * replaced), is removed again while the round still holds its lock: the watch that reads the event
+     * next (the same session with a new key to the same workspace) finds it new, and audits and alerts it.
+     */
+    takeBack: (userId: number, round: RoundGuard, id: string) =>
+      guardedWrites.takeBack(redis, { findings: keys.findings(userId), order: keys.order(userId), lock: keys.lock(userId) }, round, id),
     async getFinding(userId: number, id: string): Promise<Finding | null> {
       const raw = await redis.hget(keys.findings(userId), id);
       return raw ? (JSON.parse(raw) as Finding) : null;

@@ -70,3 +70,16 @@ test.serial('key replaced while a round is at Render: no later Render call with 
   }, async () => s.stack.render.calls.some((c) => c.accountId === second.id && c.route === AUDIT_ROUTE));
   t.deepEqual(late, [], 'Render calls with the replaced key');
 });
+
+test.serial('key replaced mid-round by one for the same workspace (a rotated key): the event the old key\'s round read is alerted once by the watch with the new key', async (t) => {
+  const newKey = `rnd_rayrotated${'r'.repeat(20)}`;
+  let second: { id: string } | undefined;
+  const { late, alerts } = await withdrawnMidRound('ray-rotate', 'RAY', async (who) => {
+    second = s.stack.render.addAccount({ apiKey: newKey, workspaces: [{ id: who.ownerId, name: 'shared' }] });
+    const res = await who.agent.post('/api/render/setup', { api_key: newKey });
+    if (res.status !== 200) throw new Error(`replace: ${res.status} ${res.text}`);
+  }, async () => (second ? s.stack.render.calls.filter((c) => c.accountId === second!.id && c.route === AUDIT_ROUTE).length >= 2 : false));
+  t.deepEqual(late, [], 'Render calls with the replaced key');
+  // The second audit read by the new key starts a round after the first one with it ended.
+  t.is(alerts.filter((a) => a.includes('Shell opened into a service')).length, 1, `the shell opened is alerted once: ${JSON.stringify(alerts)}`);
+});

@@ -125,7 +125,13 @@ export async function runSentinelRound(ctx: SentinelContext, claim: Claim): Prom
     const result = await runRound({
       userId, round, ownerIds: sess.render.owners.map((o) => o.id), client, store: ctx.store, retired: ctx.retired, now: ctx.now, status, cursors,
       onFinding: async (f, isNew) => {
-        await stillConsented();
+        // Written already (runRound writes, then reports): a new finding its round may no longer report is
+        // taken back, else the next round, with the key that replaced this one, would find it known and
+        // never audit or alert it.
+        await stillConsented().catch(async (err: unknown) => {
+          if (isNew) await ctx.store.takeBack(userId, round, f.id);
+          throw err;
+        });
         await ctx.redis.publish(ctx.channelOf(userId), sentinelMessage(f, isNew));
         if (!isNew) return;
         ctx.onFinding?.(f);
