@@ -115,9 +115,14 @@ export async function runSentinelRound(ctx: SentinelContext, claim: Claim): Prom
       if (bucket === 'read' && !REDACTION_READS.has(call.route)) calls.read += 1;
       if (bucket === 'logs') calls.logs = 1;
       const paid = isPrepaidBucket(bucket) ? paidAhead[bucket].shift() : undefined;
-      if (!paid) return ctx.budget.acquireShare(fp, call, SENTINEL_BUDGET_SHARE, 'sentinel');
-      const refused = await paid;
-      if (refused) throw refused;
+      if (!paid) await ctx.budget.acquireShare(fp, call, SENTINEL_BUDGET_SHARE, 'sentinel');
+      else {
+        const refused = await paid;
+        if (refused) throw refused;
+      }
+      // Asked again once the slot is taken (a Redis round trip, the wait for a prepaid one): a key
+      // withdrawn meanwhile is not used for the call.
+      await stillConsented();
     },
   });
   const slackUrl = ctx.store.openSlackUrl(userId, settings.slackSealed);

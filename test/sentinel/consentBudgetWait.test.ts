@@ -1,0 +1,50 @@
+import test from 'ava';
+import { Writable } from 'node:stream';
+import { createLogger } from '../../server/logger.js';
+import { startWorker, type WorkerProcess } from '../../workers/process.js';
+import { sentinelKeys } from '../../server/sentinel/store.js';
+import { startStack, type Stack } from '../helpers/stack.js';
+import { startRedisHold, type RedisHold } from '../helpers/redisHold.js';
+import { FAST_WATCH } from '../helpers/pipeline.js';
+import { BUDGET_FOR_TESTS } from './limits.js';
+import { enable, tenant, waitFor } from './support.js';
+
+// A round asks whether its key is still the session's before each Render call, then takes the call's
+// budget slot (a Redis round trip). A sign-out that lands while that slot is being taken must still stop
+// the call: the worker here reaches Redis through a hold that stops it at its first budget take.
+
+let stack: Stack;
+let hold: RedisHold;
+let worker: WorkerProcess;
+test.before(async () => {
+  stack = await startStack({ env: { SENTINEL_INTERVAL_SECONDS: '1' }, renderLimits: BUDGET_FOR_TESTS });
+  hold = await startRedisHold(stack.config.redisUrl);
+  const sink = new Writable({ write(_c, _e, cb) { cb(); } });
+  worker = await startWorker({
+    config: { ...stack.config, redisUrl: hold.url }, logger: createLogger({ level: 'silent', destination: sink }), watch: FAST_WATCH, renderLimits: BUDGET_FOR_TESTS,
+    workerOptions: { concurrency: 20, lockDurationMs: 5_000, stalledIntervalMs: 1_000 },
+    sentinel: { alerts: stack.slackAlerts },
+  });
+});
+test.after.always(async () => {
+  hold?.release();
+  await worker?.close(5_000);
+  await hold?.close();
+  await stack?.close();
+});
+
+test.serial('signed out while the round takes its budget slot for a Render call: that call is not made with the key', async (t) => {
+  const who = await tenant(stack, 'uma-budgetwait');
+  const userId = (await who.agent.get('/api/session')).json.user.id as number;
+  hold.holdAt(':sentinel:read');
+  const mark = stack.render.calls.length;
+  await enable(who.agent);
+  await hold.held();
+  const out = await who.agent.post('/api/auth/logout', {});
+  t.true(out.status < 300, `logout: ${out.status}`);
+  hold.release();
+  const keys = sentinelKeys(stack.config.redisPrefix);
+  await waitFor('the watch to be stopped', async () => (await stack.redis.client.exists(keys.settings(userId), keys.lock(userId))) === 0);
+  const late = stack.render.calls.slice(mark).filter((c) => c.accountId === who.accountId).map((c) => `${c.method} ${c.route}`);
+  t.deepEqual(late, [], 'Render calls with the key of the signed-out session');
+});
