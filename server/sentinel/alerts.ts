@@ -97,8 +97,10 @@ export function createSentinelAlerts(opts: SentinelAlertOptions & { redis: Redis
     /**
      * `f`: a finding the round just created. `round`: the settings' generation the round began with and its
      * lock's token; none is sent once they changed or went (off), or the lock lapsed (claimAlertScript).
+     * `beforeSend`, run last before the message leaves: throwing (the round's key withdrawn meanwhile),
+     * nothing is sent, the hour's alert stays owed, and the error is the caller's.
      */
-    async notify(userId: number, url: string | null, f: Finding, round: RoundGuard): Promise<boolean> {
+    async notify(userId: number, url: string | null, f: Finding, round: RoundGuard, beforeSend?: () => Promise<void>): Promise<boolean> {
       if (f.severity === 'low') return false;
       const onceKey = keys.alertOnce(userId, `${f.rule}:${f.serviceId ?? f.ownerId ?? '-'}`);
       const claimKeys = [onceKey, keys.settings(userId), keys.lock(userId), keys.findings(userId), keys.order(userId)];
@@ -107,6 +109,7 @@ export function createSentinelAlerts(opts: SentinelAlertOptions & { redis: Redis
       const rate = keys.alertRate(userId);
       const [[, count]] = (await opts.redis.multi().incr(rate).expire(rate, ALERT_LIMIT.windowSec, 'NX').exec()) as [[null, number], unknown];
       if (count > ALERT_LIMIT.perWindow) return false;
+      if (beforeSend) await beforeSend().catch(async (err: unknown) => { await opts.redis.del(onceKey); throw err; });
       if (await deliver(url, alertText(f))) return true;
       // Not delivered (Slack down, a timeout): the hour's one alert of this rule and service is still owed.
       await opts.redis.del(onceKey);

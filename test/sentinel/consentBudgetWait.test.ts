@@ -48,3 +48,20 @@ test.serial('signed out while the round takes its budget slot for a Render call:
   const late = stack.render.calls.slice(mark).filter((c) => c.accountId === who.accountId).map((c) => `${c.method} ${c.route}`);
   t.deepEqual(late, [], 'Render calls with the key of the signed-out session');
 });
+
+test.serial('signed out while the round records a finding in the audit trail: no alert goes to the webhook after the sign-out', async (t) => {
+  const who = await tenant(stack, 'vic-auditwait');
+  const userId = (await who.agent.get('/api/session')).json.user.id as number;
+  const hook = 'https://hooks.slack.com/services/T000/B000/VIC0000000000000';
+  stack.render.addAuditEvent(who.ownerId, 'StartShellEvent', { service: who.services[0]!.id });
+  hold.holdAt('sentinel_finding');
+  await enable(who.agent, { slackWebhookUrl: hook });
+  await hold.held();
+  const out = await who.agent.post('/api/auth/logout', {});
+  t.true(out.status < 300, `logout: ${out.status}`);
+  const sent = stack.slack.bodies.length;
+  hold.release();
+  const keys = sentinelKeys(stack.config.redisPrefix);
+  await waitFor('the watch to be stopped', async () => (await stack.redis.client.exists(keys.settings(userId), keys.lock(userId))) === 0);
+  t.deepEqual(stack.slack.bodies.slice(sent).filter((b) => b.includes('/VIC0000')), [], 'alerts after sign-out');
+});

@@ -142,7 +142,14 @@ export async function runSentinelRound(ctx: SentinelContext, claim: Claim): Prom
         ctx.onFinding?.(f);
         await ctx.audit.append({ userId, action: 'sentinel_finding', outcome: 'detected', detail: { securityEvent: f.rule, reason: f.severity, serviceId: f.serviceId ?? undefined, count: f.count } })
           .catch((err: Error) => ctx.logger.error({ err: { message: err.message } }, 'audit append failed'));
-        await ctx.alerts.notify(userId, slackUrl, f, round).catch(() => false);
+        // The key asked again just before the alert leaves (a sign-out may land while the finding is
+        // published, audited and its alert claimed): withdrawn, nothing is sent, and the finding is taken
+        // back as above, for the round with a new key to report.
+        await ctx.alerts.notify(userId, slackUrl, f, round, stillConsented).catch(async (err: unknown) => {
+          if (!(err instanceof WatchEnded)) return false;
+          await ctx.store.takeBack(userId, round, f.id);
+          throw err;
+        });
       },
     });
     ctx.onRound?.(result.stoppedBy);
