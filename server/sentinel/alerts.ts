@@ -31,8 +31,11 @@ const DEPLOY_ALERT_LIMIT = { perWindow: 30, windowSec: 600 };
  * running, nor does a round that outlived its lock. The settings may have changed between the finding's
  * write and this claim: to a watch now current (not merely off) and while the lock is still the round's
  * (no other round touched the finding), the new finding is then taken back, so that watch finds it new
- * when it reads that event again, and alerts it (a watch without a webhook checks too: the one now current may have one). KEYS once,
- * settings, lock, findings, order; ARGV TTL s, gen, token, finding id, '1' to claim ('0': check only).
+ * when it reads that event again, and alerts it (a watch without a webhook checks too: the one now current may have one). The
+ * claim counts the alert against the user's window in the same script, so the check is the last Redis
+ * step before the message leaves (a watch turned off during a separate count still had it sent). KEYS
+ * once, settings, lock, findings, order, rate; ARGV TTL s, gen, token, finding id, '1' to claim ('0':
+ * check only), rate window s. -1: not current; 0: not claimed; else the window's count with this one.
  */
 const claimAlertScript = redisScript(`${CURRENT}
 if not current(KEYS[2], ARGV[2], KEYS[3], ARGV[3]) then
@@ -43,8 +46,10 @@ if not current(KEYS[2], ARGV[2], KEYS[3], ARGV[3]) then
   return -1
 end
 if ARGV[5] ~= '1' then return 0 end
-if redis.call('SET', KEYS[1], '1', 'EX', ARGV[1], 'NX') then return 1 end
-return 0`);
+if not redis.call('SET', KEYS[1], '1', 'EX', ARGV[1], 'NX') then return 0 end
+local count = redis.call('INCR', KEYS[6])
+if count == 1 or redis.call('TTL', KEYS[6]) < 0 then redis.call('EXPIRE', KEYS[6], ARGV[6]) end
+return count`);
 
 /** A tenant's webhook must be https://hooks.slack.com/services/… (no port, no credentials). */
 export function checkSlackWebhook(raw: string, hosts: string[] = ['hooks.slack.com']): string | null {
@@ -103,12 +108,10 @@ export function createSentinelAlerts(opts: SentinelAlertOptions & { redis: Redis
     async notify(userId: number, url: string | null, f: Finding, round: RoundGuard, beforeSend?: () => Promise<void>): Promise<boolean> {
       if (f.severity === 'low') return false;
       const onceKey = keys.alertOnce(userId, `${f.rule}:${f.serviceId ?? f.ownerId ?? '-'}`);
-      const claimKeys = [onceKey, keys.settings(userId), keys.lock(userId), keys.findings(userId), keys.order(userId)];
-      const claim = [ALERT_LIMIT.dedupeSec, round.gen, round.token, f.id, url ? '1' : '0'];
-      if (Number(await claimAlertScript(opts.redis, claimKeys, claim)) !== 1 || !url) return false;
-      const rate = keys.alertRate(userId);
-      const [[, count]] = (await opts.redis.multi().incr(rate).expire(rate, ALERT_LIMIT.windowSec, 'NX').exec()) as [[null, number], unknown];
-      if (count > ALERT_LIMIT.perWindow) return false;
+      const claimKeys = [onceKey, keys.settings(userId), keys.lock(userId), keys.findings(userId), keys.order(userId), keys.alertRate(userId)];
+      const claim = [ALERT_LIMIT.dedupeSec, round.gen, round.token, f.id, url ? '1' : '0', ALERT_LIMIT.windowSec];
+      const count = Number(await claimAlertScript(opts.redis, claimKeys, claim));
+      if (count < 1 || !url || count > ALERT_LIMIT.perWindow) return false;
       if (beforeSend) await beforeSend().catch(async (err: unknown) => { await opts.redis.del(onceKey); throw err; });
       if (await deliver(url, alertText(f))) return true;
       // Not delivered (Slack down, a timeout): the hour's one alert of this rule and service is still owed.

@@ -9,9 +9,9 @@ import { FAST_WATCH } from '../helpers/pipeline.js';
 import { BUDGET_FOR_TESTS } from './limits.js';
 import { enable, tenant, waitFor } from './support.js';
 
-// A round asks whether its key is still the session's before each Render call, then takes the call's
-// budget slot (a Redis round trip). A sign-out that lands while that slot is being taken must still stop
-// the call: the worker here reaches Redis through a hold that stops it at its first budget take.
+// A withdrawal (sign-out, the watch turned off) that lands while a round waits on Redis must still stop
+// what comes after: the Render call whose budget slot was being taken, the alert of the finding being
+// recorded. The worker here reaches Redis through a hold that stops it at a chosen command.
 
 let stack: Stack;
 let hold: RedisHold;
@@ -64,4 +64,21 @@ test.serial('signed out while the round records a finding in the audit trail: no
   const keys = sentinelKeys(stack.config.redisPrefix);
   await waitFor('the watch to be stopped', async () => (await stack.redis.client.exists(keys.settings(userId), keys.lock(userId))) === 0);
   t.deepEqual(stack.slack.bodies.slice(sent).filter((b) => b.includes('/VIC0000')), [], 'alerts after sign-out');
+});
+
+test.serial('turned off while the round counts its alert against the rate limit: no alert goes to the webhook after the off', async (t) => {
+  const who = await tenant(stack, 'wes-ratewait');
+  const userId = (await who.agent.get('/api/session')).json.user.id as number;
+  const hook = 'https://hooks.slack.com/services/T000/B000/WES0000000000000';
+  stack.render.addAuditEvent(who.ownerId, 'StartShellEvent', { service: who.services[0]!.id });
+  hold.holdAt(`:alert-rate:${userId}`);
+  await enable(who.agent, { slackWebhookUrl: hook });
+  await hold.held();
+  const off = await who.agent.request('PUT', '/api/sentinel', { json: { enabled: false } });
+  t.is(off.status, 200);
+  const sent = stack.slack.bodies.length;
+  hold.release();
+  const keys = sentinelKeys(stack.config.redisPrefix);
+  await waitFor('the round to be over', async () => (await stack.redis.client.exists(keys.lock(userId))) === 0);
+  t.deepEqual(stack.slack.bodies.slice(sent).filter((b) => b.includes('/WES0000')), [], 'alerts after the watch was turned off');
 });
