@@ -29,9 +29,18 @@ local function current(key, gen, lock, token)
 end
 `;
 
-/** KEYS findings, order, settings, lock; ARGV id, json, score, replace, max, ttl, gen, token. -1: not current. */
+/**
+ * KEYS findings, order, settings, lock[, groups]; ARGV id, json, score, replace, max, ttl, gen, token[, group
+ * field, group state, groups TTL ms]. -1: not current. A log group's state (the last line it counted) is
+ * written with its finding: a round ended between the two (its key withdrawn) would otherwise leave a
+ * finding that counted lines its group state says are still to count, and the next round counted them again.
+ */
 const UPSERT = `${CURRENT}
 if not current(KEYS[3], ARGV[7], KEYS[4], ARGV[8]) then return -1 end
+if ARGV[9] then
+  redis.call('HSET', KEYS[5], ARGV[9], ARGV[10])
+  redis.call('PEXPIRE', KEYS[5], ARGV[11])
+end
 local created = redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2])
 if created == 0 and ARGV[4] == '1' then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end
 redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
@@ -45,12 +54,7 @@ redis.call('EXPIRE', KEYS[1], ARGV[6])
 redis.call('EXPIRE', KEYS[2], ARGV[6])
 return created`;
 
-/** KEYS target, settings, lock; ARGV gen, token, then HSET's field and value, PEXPIRE ms; or SET's value, EX s. */
-const HSET = `${CURRENT}
-if not current(KEYS[2], ARGV[1], KEYS[3], ARGV[2]) then return -1 end
-redis.call('HSET', KEYS[1], ARGV[3], ARGV[4])
-redis.call('PEXPIRE', KEYS[1], ARGV[5])
-return 1`;
+/** KEYS target, settings, lock; ARGV gen, token, then SET's value, EX s. */
 const SET = `${CURRENT}
 if not current(KEYS[2], ARGV[1], KEYS[3], ARGV[2]) then return -1 end
 redis.call('SET', KEYS[1], ARGV[3], 'EX', ARGV[4])
@@ -127,7 +131,7 @@ redis.call('ZREM', KEYS[2], ARGV[2])
 return 1`;
 
 // By EVALSHA: each script's text crosses the connection once per process.
-const scripts = { upsert: redisScript(UPSERT), takeBack: redisScript(TAKE_BACK), hset: redisScript(HSET), set: redisScript(SET), endRound: redisScript(END_ROUND), endWatch: redisScript(END_WATCH), writeSettings: redisScript(WRITE_SETTINGS) };
+const scripts = { upsert: redisScript(UPSERT), takeBack: redisScript(TAKE_BACK), set: redisScript(SET), endRound: redisScript(END_ROUND), endWatch: redisScript(END_WATCH), writeSettings: redisScript(WRITE_SETTINGS) };
 
 const checked = (answer: unknown): number => {
   const n = Number(answer);
@@ -137,16 +141,18 @@ const checked = (answer: unknown): number => {
 
 export const guardedWrites = {
   /** Insert or replace a finding, keeping the newest `max`; true when it is new. */
-  async upsert(redis: Redis, k: { findings: string; order: string; settings: string; lock: string }, round: RoundGuard, a: { id: string; json: string; score: number; replace: boolean; max: number; ttlSec: number }): Promise<boolean> {
-    return checked(await scripts.upsert(redis, [k.findings, k.order, k.settings, k.lock], [a.id, a.json, a.score, a.replace ? '1' : '0', a.max, a.ttlSec, round.gen, round.token])) === 1;
+  async upsert(redis: Redis, k: { findings: string; order: string; settings: string; lock: string; groups?: string }, round: RoundGuard,
+    a: { id: string; json: string; score: number; replace: boolean; max: number; ttlSec: number; group?: { field: string; value: string; ttlMs: number } }): Promise<boolean> {
+    const keys = [k.findings, k.order, k.settings, k.lock];
+    const args: Array<string | number> = [a.id, a.json, a.score, a.replace ? '1' : '0', a.max, a.ttlSec, round.gen, round.token];
+    if (a.group && k.groups) { keys.push(k.groups); args.push(a.group.field, a.group.value, a.group.ttlMs); }
+    return checked(await scripts.upsert(redis, keys, args)) === 1;
   },
   /** A new finding the round wrote but may not report (its key withdrawn meanwhile) is removed again, while the round still holds its lock. */
   async takeBack(redis: Redis, k: { findings: string; order: string; lock: string }, round: RoundGuard, id: string): Promise<void> {
     await scripts.takeBack(redis, [k.findings, k.order, k.lock], [round.token, id]);
   },
-  async hset(redis: Redis, k: { target: string; settings: string; lock: string }, round: RoundGuard, field: string, value: string, ttlMs: number): Promise<void> {
-    checked(await scripts.hset(redis, [k.target, k.settings, k.lock], [round.gen, round.token, field, value, ttlMs]));
-  },
+
   async set(redis: Redis, k: { target: string; settings: string; lock: string }, round: RoundGuard, value: string, ttlSec: number): Promise<void> {
     checked(await scripts.set(redis, [k.target, k.settings, k.lock], [round.gen, round.token, value, ttlSec]));
   },

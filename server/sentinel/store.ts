@@ -208,13 +208,15 @@ export function createSentinelStore(opts: { redis: Redis; prefix: string; keyrin
       return raw ? (JSON.parse(raw) as { findingId: string; lastTs: string }) : null;
     },
     /** The round's writes below throw WatchEnded when the settings are no longer of `round.gen`, or the lock no longer the round's. */
-    setGroup: (userId: number, round: RoundGuard, field: string, value: { findingId: string; lastTs: string }) =>
-      guardedWrites.hset(redis, { target: keys.groups(userId), settings: keys.settings(userId), lock: keys.lock(userId) }, round, field, JSON.stringify(value), opts.absoluteMs),
 
-    /** Insert or (replace=true) update; true when the finding is new. Findings are kept 30 days after last seen, the newest MAX_FINDINGS per user. */
-    upsert: (userId: number, round: RoundGuard, f: Finding, replace: boolean): Promise<boolean> =>
-      guardedWrites.upsert(redis, { findings: keys.findings(userId), order: keys.order(userId), settings: keys.settings(userId), lock: keys.lock(userId) }, round,
-        { id: f.id, json: JSON.stringify(f), score: Date.parse(f.lastAt) || 0, replace, max: MAX_FINDINGS, ttlSec: FINDINGS_TTL_SEC }),
+    /**
+     * Insert or (replace=true) update; true when the finding is new. Findings are kept 30 days after last seen, the newest MAX_FINDINGS per user.
+     * `group`: a log group's state (its field and the last line counted), written in the same script.
+     */
+    upsert: (userId: number, round: RoundGuard, f: Finding, replace: boolean, group?: { field: string; state: { findingId: string; lastTs: string } }): Promise<boolean> =>
+      guardedWrites.upsert(redis, { findings: keys.findings(userId), order: keys.order(userId), settings: keys.settings(userId), lock: keys.lock(userId), groups: keys.groups(userId) }, round,
+        { id: f.id, json: JSON.stringify(f), score: Date.parse(f.lastAt) || 0, replace, max: MAX_FINDINGS, ttlSec: FINDINGS_TTL_SEC,
+          ...(group ? { group: { field: group.field, value: JSON.stringify(group.state), ttlMs: opts.absoluteMs } } : {}) }),
     /**
      * A new finding this round wrote, then found it may not report (its key withdrawn: sign-out, cleared,
      * replaced), is removed again while the round still holds its lock: the watch that reads the event

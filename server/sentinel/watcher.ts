@@ -88,8 +88,8 @@ export async function runRound(input: RoundInput): Promise<RoundResult> {
   const { userId, round, client, store, status, cursors } = input;
   const result: RoundResult = { calls: 0, findings: 0, stoppedBy: 'done' };
   const since = (c: Cursor | null) => c?.ts ?? new Date(input.now() - FIRST_LOOKBACK_MS).toISOString();
-  const emit = async (f: Finding, replace: boolean) => {
-    const isNew = await store.upsert(userId, round, f, replace);
+  const emit = async (f: Finding, replace: boolean, group?: { field: string; state: { findingId: string; lastTs: string } }) => {
+    const isNew = await store.upsert(userId, round, f, replace, group);
     if (isNew || replace) { result.findings += 1; await input.onFinding(f, isNew); }
   };
   try {
@@ -267,8 +267,9 @@ export async function runRound(input: RoundInput): Promise<RoundResult> {
       if (!current || !state) continue;
       const minutes = Math.max(1, Math.ceil((Date.parse(current.lastAt) - Date.parse(current.firstAt)) / 60_000));
       current.title = `${g.label} ×${current.count} in ${minutes} min`;
-      await emit(current, true);
-      await store.setGroup(userId, round, key, state);
+      // The group's state goes with its finding, in one write: a round ended after it (its key withdrawn)
+      // leaves both as they are, and the next round counts only lines neither has.
+      await emit(current, true, { field: key, state });
     }
   }
 

@@ -7,7 +7,7 @@ import { startStack, type Stack } from '../helpers/stack.js';
 import { startRedisHold, type RedisHold } from '../helpers/redisHold.js';
 import { FAST_WATCH } from '../helpers/pipeline.js';
 import { BUDGET_FOR_TESTS } from './limits.js';
-import { enable, tenant, waitFor } from './support.js';
+import { enable, findings, tenant, waitFor } from './support.js';
 
 // A withdrawal (sign-out, the watch turned off) that lands while a round waits on Redis must still stop
 // what comes after: the Render call whose budget slot was being taken, the alert of the finding being
@@ -81,4 +81,24 @@ test.serial('turned off while the round counts its alert against the rate limit:
   const keys = sentinelKeys(stack.config.redisPrefix);
   await waitFor('the round to be over', async () => (await stack.redis.client.exists(keys.lock(userId))) === 0);
   t.deepEqual(stack.slack.bodies.slice(sent).filter((b) => b.includes('/WES0000')), [], 'alerts after the watch was turned off');
+});
+
+test.serial('key replaced (same workspace) while a crash loop\'s finding grows: each line is counted once, not again by the new key\'s round', async (t) => {
+  const who = await tenant(stack, 'xia-groupwait');
+  const newKey = `rnd_xiarotated${'x'.repeat(20)}`;
+  stack.render.appendLog(who.services[0]!.id, 'TypeError: Cannot read properties of undefined (reading \'a\')');
+  await enable(who.agent);
+  const loop = async () => (await findings(who.agent)).find((f) => f.kind === 'app_log');
+  await waitFor('the first line\'s finding', async () => (await loop())?.count === 1);
+  // The round that counts the second line is held at its write, and the key replaced meanwhile.
+  hold.holdAt('"kind":"app_log"');
+  stack.render.appendLog(who.services[0]!.id, 'TypeError: Cannot read properties of undefined (reading \'b\')');
+  await hold.held();
+  const second = stack.render.addAccount({ apiKey: newKey, workspaces: [{ id: who.ownerId, name: 'shared' }] });
+  const res = await who.agent.post('/api/render/setup', { api_key: newKey });
+  t.is(res.status, 200);
+  hold.release();
+  // Two log reads by the new key: its first round is over.
+  await waitFor('two rounds with the new key', async () => stack.render.calls.filter((c) => c.accountId === second.id && c.route === '/logs').length >= 2);
+  t.is((await loop())?.count, 2, 'two lines, counted once each');
 });
