@@ -20,6 +20,8 @@ export interface RouteSpec extends RouteRef {
   body?: 'read' | 'ignored';
   /** Query parameters the route reads. */
   query?: string[];
+  /** Its 2xx answer repeats the query's values by design (name-check answers {name, available}): the caller's own input. */
+  echoesQuery?: true;
   /** Answers with a long-lived stream (SSE). */
   stream?: boolean;
   /** Needs a Render key in the session (else 400 render_key_missing). */
@@ -82,7 +84,7 @@ export const ROUTE_CATALOG: RouteSpec[] = [
   { method: 'GET', path: '/api/github/repos/:owner/:repo/blueprint', access: 'user', params: { owner: 'repoOwner', repo: 'repoName' }, query: ['branch', 'owner_id'], renderKey: true },
   { method: 'GET', path: '/api/render/services', access: 'user', renderKey: true },
   { method: 'GET', path: '/api/render/services/lookup', access: 'user', query: ['name'], renderKey: true },
-  { method: 'GET', path: '/api/render/services/name-check', access: 'user', query: ['name', 'owner_id'], renderKey: true },
+  { method: 'GET', path: '/api/render/services/name-check', access: 'user', query: ['name', 'owner_id'], renderKey: true, echoesQuery: true },
   { method: 'POST', path: '/api/render/services/:id/redeploy', access: 'user', params: { id: 'serviceId' }, body: 'read', emptyBodyValid: true, renderKey: true, validBody: () => ({ commit_sha: 'a'.repeat(40) }) },
   {
     method: 'POST', path: '/api/render/services/:id/rollback', access: 'user', params: { id: 'serviceId' }, body: 'read', renderKey: true,

@@ -60,13 +60,17 @@ const foreignIds = () => [victimIds.findingId, victimIds.deploymentId, victimIds
 /** The victim's identifiers: none may appear in anything the attacker gets back. */
 const victimMarkers = () => [victimIds.findingId, victimIds.deploymentId, victimIds.serviceId, victimIds.deployId, victimIds.ownerId, 'fuzz-victim-web', `${victim.login}/theirs`, victimIds.customDomainId];
 
-/** Sends as `me` and throws (so fast-check reports and shrinks) when the answer breaks the contract. */
-async function probe(req: AttackRequest, extra?: (res: RawResponse) => string | null): Promise<RawResponse> {
+/**
+ * Sends as `me` and throws (so fast-check reports and shrinks) when the answer breaks the contract.
+ * `echoesInput`: the route's answer repeats what was sent by design (RouteSpec.echoesQuery).
+ */
+async function probe(req: AttackRequest, extra?: (res: RawResponse) => string | null, echoesInput = false): Promise<RawResponse> {
   const res = await send(stack.url, me, req, transcript);
   const problem = contractViolation(req.path, res) ?? extra?.(res) ?? null;
   // A refusal may repeat what the attacker sent ("no render.yaml on <branch>", with a victim's id as the
-  // branch): that is the attacker's own input, not the victim's data. Anything else is a leak.
-  const echoed = (m: string) => res.status >= 400 && res.status < 500 && (req.path.includes(m) || String(req.body ?? '').includes(m) || JSON.stringify(req.json ?? null).includes(m));
+  // branch), and so does a route whose answer echoes its input (name-check: {name, available} for
+  // name=<a victim's id>): that is the attacker's own input, not the victim's data. Anything else is a leak.
+  const echoed = (m: string) => ((res.status >= 400 && res.status < 500) || echoesInput) && (req.path.includes(m) || String(req.body ?? '').includes(m) || JSON.stringify(req.json ?? null).includes(m));
   const leaked = victimMarkers().find((m) => (res.text.includes(m) || JSON.stringify(res.headers).includes(m)) && !echoed(m));
   if (problem || leaked) throw new Error(`${req.method} ${req.path.slice(0, 200)} → ${problem ?? `victim data in the answer (${leaked})`}`);
   return res;
@@ -120,7 +124,7 @@ test.serial('hostile query strings on every GET route (including the OAuth endpo
           if (res.status !== 302 || (loc !== '/?auth_error=github_login_failed' && loc !== '/?auth_error=access_denied')) return `callback answered ${res.status} → ${loc}`;
         }
         return null;
-      });
+      }, spec.echoesQuery);
     }), { numRuns: spec.stream ? 5 : 20 });
   }
   await unchanged(t);
