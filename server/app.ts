@@ -58,20 +58,15 @@ function unreadBody(ctx: Koa.Context): boolean {
   return length === undefined ? ctx.get('transfer-encoding') !== '' : length > 0;
 }
 
-/** Why the form body the parser read was not read whole (server/middleware/formFields.ts), or null. */
-function formBodyLeftOut(ctx: Koa.Context): string | null {
-  const raw = ctx.request.rawBody;
-  if (typeof raw !== 'string' || raw === '' || isMcpPath(ctx.path) || !ctx.request.is('urlencoded')) return null;
-  return unreadFormField(raw);
-}
-
 /**
- * Why the JSON body the parser read is not read as sent (a member named twice: server/middleware/jsonKeys.ts),
- * or null. A read body that is not a form is JSON (of any of the parser's JSON types, +json ones included).
+ * Why the body the parser read is not the one sent, or null: a form's field it left out (server/middleware/
+ * formFields.ts; not at /mcp, which reads JSON only), a JSON member named twice (server/middleware/jsonKeys.ts).
+ * A read body that is not a form is JSON (of any of the parser's JSON types, +json ones included).
  */
-function jsonBodyTwice(ctx: Koa.Context): string | null {
+function bodyNotAsSent(ctx: Koa.Context): string | null {
   const raw = ctx.request.rawBody;
-  if (typeof raw !== 'string' || raw === '' || ctx.request.is('urlencoded')) return null;
+  if (typeof raw !== 'string' || raw === '') return null;
+  if (ctx.request.is('urlencoded')) return isMcpPath(ctx.path) ? null : unreadFormField(raw);
   const name = duplicateJsonKey(raw);
   return name === null ? null : duplicateKeyMessage(name);
 }
@@ -159,14 +154,13 @@ export function createApp(deps: AppDeps, opts: CreateAppOptions = {}): Koa {
     const rest = parseBody(ctx, () => {
       const raw = ctx.request.rawBody;
       const notUtf8 = wasUtf8 !== undefined && typeof raw === 'string' && !wasUtf8(raw);
-      const twice = jsonBodyTwice(ctx);
+      const notAsSent = bodyNotAsSent(ctx);
       // At /mcp such a body is JSON-RPC's parse error, as one the parser could not read (below).
-      if (isMcpPath(ctx.path) && (notUtf8 || twice)) throw errors.malformedJson();
+      if (isMcpPath(ctx.path) && (notUtf8 || notAsSent)) throw errors.malformedJson();
       parsed = true;
       if (unreadBody(ctx)) throw errors.unsupportedMediaType();
       if (notUtf8) throw errors.validation(NOT_UTF8);
-      const unreadField = formBodyLeftOut(ctx) ?? twice;
-      if (unreadField) throw errors.validation(unreadField);
+      if (notAsSent) throw errors.validation(notAsSent);
       return checkOrigin(ctx, next) as Promise<void>;
     }) as Promise<void>;
     // The parser started reading the body (its listener is on the request) in the call above, and no chunk
