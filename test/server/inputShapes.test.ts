@@ -106,6 +106,24 @@ test('duplicateJsonKey: names per object, decoded; strings holding braces, quote
   }
 });
 
+test('duplicateJsonKey on hostile JSON the size of the body limit: deep nesting, thousands of names, long escaped names', (t) => {
+  // No recursion (32,000 open arrays), one Set per open object, escapes decoded once per name.
+  const deep = (inner: string) => `${'['.repeat(32_000)}${inner}${']'.repeat(32_000)}`;
+  const many = (n: number, extra = '') => `{${Array.from({ length: n }, (_, i) => `"k${i}":0`).join(',')}${extra}}`;
+  const escaped = (n: number) => `"${'\\u0041'.repeat(n)}"`;
+  const cases: Array<[string, string | null]> = [
+    [deep('{"a":1,"a":2}'), 'a'], [deep('{"a":1}'), null],
+    [many(5_000), null], [many(5_000, ',"k4999":1'), 'k4999'],
+    [`[${Array.from({ length: 5_000 }, () => '{"a":1}').join(',')}]`, null],
+    [`{${escaped(5_000)}:1,"${'A'.repeat(5_000)}":2}`, 'A'.repeat(5_000)],
+  ];
+  for (const [raw, twice] of cases) {
+    t.true(Buffer.byteLength(raw) <= 64 * 1024 + 100, `${raw.length} bytes`);
+    JSON.parse(raw);
+    t.is(duplicateJsonKey(raw), twice, raw.slice(0, 60));
+  }
+});
+
 // Koa reads "?branch[]=py" as a parameter named "branch[]": the query schemas of these routes dropped a
 // name they did not know, and answered as if nothing had been asked (the default branch, the first page).
 test('a query parameter a route does not take (a misspelt or array-style name) is refused, not ignored', async (t) => {
