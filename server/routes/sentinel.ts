@@ -1,4 +1,5 @@
 import type Router from '@koa/router';
+import type Koa from 'koa';
 import { z } from 'zod';
 import type { AppDeps } from '../deps.js';
 import { errors } from '../errors.js';
@@ -7,7 +8,7 @@ import { requireRenderKey, requireUser } from '../middleware/context.js';
 import { validate } from '../middleware/validate.js';
 import { createSentinelStore } from '../sentinel/store.js';
 import { checkSlackWebhook, createSentinelAlerts, type SentinelAlertOptions } from '../sentinel/alerts.js';
-import { FindingView, presentFinding, presentSettings, SentinelSettingsView } from '../sentinel/present.js';
+import { FindingView, presentFinding, presentSettings, SentinelSettingsView, sentinelSettingsMessage } from '../sentinel/present.js';
 import { documented, view } from '../openapi/describe.js';
 import type { SentinelSettings } from '../sentinel/types.js';
 
@@ -71,6 +72,13 @@ export function sentinelRoutes(router: Router, deps: AppDeps, opts: SentinelRout
     return { ...presentSettings(settings, status, { currentRef: watching, defaultIntervalMs: config.sentinelIntervalMs, ownerNames }), counts } satisfies z.infer<typeof SentinelView>;
   };
 
+  /** The user's other tabs hear of it and read the settings again; a lost publish leaves them as stale as before. */
+  const settingsChanged = async (ctx: Koa.Context, userId: number) => {
+    await deps.redis.publish(deps.deployments.keys.channel(userId), sentinelSettingsMessage()).catch((err: unknown) => {
+      ctx.state.log?.warn({ err: { message: (err as Error).message } }, 'sentinel: could not publish the settings change to the live channel');
+    });
+  };
+
   router.get('/api/sentinel', documented({ summary: 'Sentinel settings, status and finding counts', tag: 'sentinel', responses: { 200: SentinelView } }), requireUser(), async (ctx) => {
     ctx.body = await view(ctx.state.user.id, deps.sessions.refOf(ctx.state.sessionId));
   });
@@ -83,6 +91,7 @@ export function sentinelRoutes(router: Router, deps: AppDeps, opts: SentinelRout
     const current = stored.settings;
     if (!body.enabled) {
       await store.dropWatch(userId);
+      await settingsChanged(ctx, userId);
       ctx.body = await view(userId, ref);
       return;
     }
@@ -105,6 +114,7 @@ export function sentinelRoutes(router: Router, deps: AppDeps, opts: SentinelRout
     // A new watch or a new interval runs at once; the same settings again keep the watch's rhythm, and
     // the round running goes on (its generation is kept, store.putSettings).
     await store.putSettings(userId, settings, { restart: !current?.enabled || current.intervalMs !== intervalMs, nowMs: deps.clock.now() }, stored);
+    await settingsChanged(ctx, userId);
     ctx.body = await view(userId, ref);
   });
 

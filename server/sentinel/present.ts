@@ -61,10 +61,16 @@ export function sentinelMessage(f: Finding, isNew: boolean): string {
   return JSON.stringify({ sentinel: { id: f.id, severity: f.severity, title: f.title, count: f.count, lastAt: f.lastAt, isNew } });
 }
 
+/** Published when the user's Sentinel settings change, for their other tabs to read them again (nothing of the settings). */
+export function sentinelSettingsMessage(): string {
+  return JSON.stringify({ sentinelSettings: true });
+}
+
 /** For the SSE route: the whitelisted event data, or null when the message is not a Sentinel one. */
 export function sentinelEventData(message: string): string | null {
   try {
-    const m = JSON.parse(message) as { sentinel?: Record<string, unknown> };
+    const m = JSON.parse(message) as { sentinel?: Record<string, unknown>; sentinelSettings?: unknown };
+    if (m?.sentinelSettings === true) return JSON.stringify({ type: 'sentinel_settings' });
     const s = m?.sentinel;
     if (!s || typeof s !== 'object' || typeof s.id !== 'string') return null;
     return JSON.stringify({ type: 'sentinel', id: s.id, severity: s.severity ?? null, title: s.title ?? null, count: s.count ?? null, lastAt: s.lastAt ?? null, isNew: s.isNew === true });

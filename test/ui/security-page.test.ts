@@ -75,3 +75,53 @@ test('Security page: "Send a test message" says on the page what it did, not onl
   t.deepEqual(problems, []);
   await context.close();
 });
+
+test('Security page: nothing to edit before the settings are read, and a read again (another tab\'s save) keeps what was changed here and not saved', async (t) => {
+  const apiKey = 'rnd_securityedit' + 'x'.repeat(20);
+  stack.render.addAccount({ apiKey, workspaces: [{ name: 'Edit workspace' }] });
+  const { context, page, problems } = await newContext(browser);
+  await stack.signInBrowser(page, 'sec-editor', { id: 515_153, name: 'Sec Editor' });
+  await connectKey(page, apiKey);
+
+  // The settings held on their way: the page's first read, and its read again when the stream opens.
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => { release = resolve; });
+  await page.route('**/api/sentinel', async (route) => {
+    if (route.request().method() === 'GET') await released;
+    await route.continue();
+  });
+  await page.goto(`${stack.url}/#/security`);
+  const enabled = page.getByTestId('sentinel-enabled');
+  await enabled.waitFor();
+  // Before, the box could be ticked here, and the settings' arrival unticked it (CI: "Clicking the checkbox
+  // did not change its state").
+  t.true(await enabled.isDisabled(), 'the box waits for the settings');
+  t.true(await page.getByTestId('sentinel-save').isDisabled());
+  release();
+  await page.getByText('Sentinel is off.').waitFor();
+  t.false(await enabled.isDisabled());
+
+  // Changed here, not saved; another tab of the same session turns Sentinel on.
+  const interval = page.getByTestId('sentinel-interval');
+  await interval.fill('120');
+  const other = await context.newPage();
+  await other.goto(`${stack.url}/#/security`);
+  await other.getByText('Sentinel is off.').waitFor();
+  await other.getByTestId('sentinel-enabled').check();
+  await other.getByTestId('sentinel-save').click();
+  await other.getByText('Sentinel is on.').first().waitFor({ state: 'attached' });
+
+  // This tab hears it: what it did not change follows, what it changed stays.
+  await page.waitForFunction(() => document.querySelector('[data-testid=sentinel-enabled]')?.checked === true);
+  await page.getByText('Sentinel is off.').waitFor({ state: 'detached' });
+  t.is(await interval.inputValue(), '120', 'the unsaved interval is kept');
+  const [answer] = await Promise.all([
+    page.waitForResponse((r) => r.url().endsWith('/api/sentinel') && r.request().method() === 'PUT'),
+    page.getByTestId('sentinel-save').click(),
+  ]);
+  t.is(answer.status(), 200, await answer.text());
+  const saved = await page.evaluate(() => fetch('/api/sentinel').then((r) => r.json())) as { enabled: boolean; intervalSeconds: number };
+  t.like(saved, { enabled: true, intervalSeconds: 120 });
+  t.deepEqual(problems, []);
+  await context.close();
+});

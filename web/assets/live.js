@@ -192,7 +192,8 @@ export function createLive({ api, onEvent, onResync, onMode, onLogs = () => {}, 
     es.addEventListener('sentinel', (e) => {
       let data;
       try { data = JSON.parse(e.data); } catch { return; }
-      if (data && typeof data.id === 'string') update(es, () => onSentinel(data));
+      // A finding, or the user's settings changed (in another tab): `{ type: 'sentinel_settings' }`.
+      if (data && (typeof data.id === 'string' || data.type === 'sentinel_settings')) update(es, () => onSentinel(data));
     });
     // The session ended or lost its key (perhaps in another tab): the stream's last event says so.
     es.addEventListener('session', (e) => {

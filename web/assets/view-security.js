@@ -33,7 +33,7 @@ export function securityView(ctx) {
   const status = h('p', { class: 'muted', role: 'status' }, 'Loading…');
   const list = h('ol', { class: 'rows', 'aria-label': 'Findings', 'data-testid': 'findings' });
   const enabled = h('input', { type: 'checkbox', id: 'sentinel-enabled', 'data-testid': 'sentinel-enabled' });
-  const interval = field({ label: 'Check every (seconds)', control: h('input', { type: 'number', class: 'input', min: '30', max: '3600', step: '10', inputmode: 'numeric', 'data-testid': 'sentinel-interval' }), hint: 'At least 30 seconds. Sentinel uses at most 10% of your key\'s Render API budget; deploys come first.' });
+  const interval = field({ label: 'Check every (seconds)', control: h('input', { type: 'number', class: 'input', min: '30', max: '3600', step: '1', inputmode: 'numeric', 'data-testid': 'sentinel-interval' }), hint: 'At least 30 seconds. Sentinel uses at most 10% of your key\'s Render API budget; deploys come first.' });
   const slack = field({ label: 'Slack incoming webhook (optional)', control: h('input', { type: 'url', class: 'input input--mono', autocomplete: 'off', placeholder: 'https://hooks.slack.com/services/…', 'data-testid': 'sentinel-slack' }), hint: 'Only hooks.slack.com. Kept encrypted for this session only; high and medium findings are sent, at most 10 per 10 minutes.' });
   // Deploy results (issue 15) share this webhook: a message when a deploy goes live or fails.
   const deployResults = h('input', { type: 'checkbox', id: 'sentinel-deploy-results', 'data-testid': 'sentinel-deploy-results' });
@@ -48,16 +48,28 @@ export function securityView(ctx) {
     h('div', { class: 'actions' }, save, testBtn, removeSlack), testResult);
   let disposed = false;
   let settings = null;
+  // Nothing to edit until the settings are read: a box ticked before then was unticked by their arrival.
+  const editable = [enabled, interval.control, slack.control, deployResults, save, testBtn];
+  for (const control of editable) control.disabled = true;
+  let ready = false;
+  // What the user changed and has not saved yet. A read again (the stream opening, another tab's save, a
+  // finding) draws the rest and leaves these as the user set them; a save of this form draws them all.
+  const edited = new Set();
+  for (const control of [enabled, interval.control, deployResults]) {
+    for (const type of ['input', 'change']) control.addEventListener(type, () => edited.add(control));
+  }
 
-  function drawSettings(s) {
+  function drawSettings(s, { saved = false } = {}) {
     settings = s;
-    enabled.checked = Boolean(s.enabled);
-    interval.control.value = String(s.intervalSeconds);
+    if (saved) edited.clear();
+    const keep = (control) => edited.has(control);
+    if (!keep(enabled)) enabled.checked = Boolean(s.enabled);
+    if (!keep(interval.control)) interval.control.value = String(s.intervalSeconds);
     // The operator's default may be shorter than what a user may pick; it stays valid as it is.
     interval.control.min = String(Math.min(30, s.intervalSeconds));
     slack.control.placeholder = s.slack?.configured ? `Saved webhook ${s.slack.hint ?? ''} (enter a new one to replace it)` : 'https://hooks.slack.com/services/…';
     removeSlack.hidden = !s.slack?.configured;
-    deployResults.checked = Boolean(s.slack?.deployResults);
+    if (!keep(deployResults)) deployResults.checked = Boolean(s.slack?.deployResults);
     const items = (s.notices ?? []).map((text) => notice('warning', text));
     if (s.enabled && !s.watchingThisSession) items.push(notice('warning', 'Sentinel is watching with another of your sessions; saving here moves it to this one.'));
     if (!s.enabled) items.push(notice('info', 'Sentinel is off. Turn it on to be told when someone views database credentials, opens a shell, downloads a backup, or a service fails silently.'));
@@ -82,6 +94,13 @@ export function securityView(ctx) {
       if (!disposed) drawSettings(s);
     } catch (err) {
       if (!disposed) replace(notices, notice('error', `Could not load Sentinel settings: ${err.message}`));
+    } finally {
+      // Once, after the first read: a failed one still leaves the form usable (a save says what the server
+      // thinks), and a later read must not free a button that a save in progress holds.
+      if (!ready && !disposed) {
+        ready = true;
+        for (const control of editable) control.disabled = false;
+      }
     }
   }
 
@@ -98,7 +117,7 @@ export function securityView(ctx) {
         body.slackDeployResults = deployResults.checked;
       }
       try {
-        drawSettings(await ctx.api.putSentinel(body));
+        drawSettings(await ctx.api.putSentinel(body), { saved: true });
         slack.control.value = '';
         ctx.announce(body.enabled ? 'Sentinel is on.' : 'Sentinel is off.');
         ctx.onSentinelChanged?.();
