@@ -4,6 +4,7 @@ import { cronScheduleProblem, CRON_SCHEDULE_MAX_CHARS } from './cron.js';
 import { firstControl, MAX_COMMAND_CHARS } from '../stacks/lines.js';
 import { errors } from '../errors.js';
 import { echoed } from '../text.js';
+import { queryWholeNumber } from '../middleware/queryNumber.js';
 
 /** Render's enums for what the deploy form offers (checked against the spec in test/deployments/input.test.ts). */
 export const RENDER_REGIONS = ['frankfurt', 'oregon', 'ohio', 'singapore', 'virginia'] as const;
@@ -150,7 +151,7 @@ export const SERVICE_ID = /^(srv|crn)-[0-9a-z]{20}$/;
 export const DEPLOY_ID = /^dep-[0-9a-z]{20}$/;
 
 export const PageQuery = z.object({
-  limit: z.coerce.number().int().min(1).max(100).default(20),
+  limit: queryWholeNumber({ min: 1, max: 100, default: 20 }),
   // `<score>_<id>` as listing.ts writes it: any other text answered an empty last page, as if the list had ended.
   cursor: z.preprocess((v) => (v === '' ? undefined : v), z.string().regex(/^\d{1,16}_dpl-[0-9a-z]{20}$/, 'cursor must be the nextCursor of a previous page').optional()),
 }).strict(); // "?cursor[]=x" is a parameter named "cursor[]": dropped, it answered the first page

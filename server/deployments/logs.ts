@@ -6,6 +6,7 @@ import { redactSecrets, stripControls } from './redact.js';
 import type { DeploymentRecord } from './types.js';
 import { clampToWindow, deployLogWindows, type LogPhase, type LogWindow } from './logWindows.js';
 import { retiredSecrets, type RetiredSecretsDeps } from './retiredSecrets.js';
+import { queryWholeNumber } from '../middleware/queryNumber.js';
 
 /**
  * A deployment's logs as Render has them, bounded to that deploy (logWindows.ts), paged the way
@@ -36,7 +37,7 @@ export interface LogPage {
 
 /** `?limit` (lines per Render request, Render's maximum by default) and `?cursor` from a previous page. */
 export const LogPageQuery = z.object({
-  limit: z.coerce.number().int().min(1).max(100).default(100),
+  limit: queryWholeNumber({ min: 1, max: 100, default: 100 }),
   cursor: z.string().max(400).regex(/^[A-Za-z0-9_-]+$/, 'not a cursor from this API').optional(),
 }).strict();
 

@@ -6,6 +6,7 @@ import type { AuditDetail, AuditEntry } from '../audit/types.js';
 import { requireUser } from '../middleware/context.js';
 import { validate } from '../middleware/validate.js';
 import { documented, view } from '../openapi/describe.js';
+import { queryWholeNumber } from '../middleware/queryNumber.js';
 
 /** Whitelisted fields only (ids, logins, statuses, routes, reasons): never free text. */
 const AuditDetailView = z.object({
@@ -40,7 +41,7 @@ function isCalendarDate(day: string): boolean {
 // An empty parameter (?limit=&cursor=) means "not given".
 const blankIsAbsent = (v: unknown) => (v === '' ? undefined : v);
 const AuditQuery = z.object({
-  limit: z.preprocess(blankIsAbsent, z.coerce.number().int().min(1).max(100).default(50)),
+  limit: queryWholeNumber({ min: 1, max: 100, default: 50 }, { blankIsAbsent: true }),
   cursor: z.preprocess(blankIsAbsent, z.string().regex(/^\d{1,12}$/, 'cursor must be the nextCursor of a previous page').optional()),
   until: z.preprocess(blankIsAbsent, z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'until must be a date like 2026-12-01')
     .refine(isCalendarDate, 'until must be a real date').optional()),

@@ -9,14 +9,15 @@ import type { AppSession } from '../sessions/types.js';
 import type { GitHubClient, RepoSummary } from '../github/client.js';
 import { BranchesView, presentRepo, RepoPageView } from '../presenters/repo.js';
 import { documented } from '../openapi/describe.js';
+import { queryWholeNumber } from '../middleware/queryNumber.js';
 
 /** A name filter looks at this many pages of 100 (most recently pushed first), then says it stopped. */
 const REPO_SEARCH_MAX_PAGES = 5;
 const GITHUB_PAGE_MAX = 100;
 
 const ReposQuery = z.object({
-  page: z.coerce.number().int().min(1).max(1000).default(1),
-  per_page: z.coerce.number().int().min(1).max(GITHUB_PAGE_MAX).default(30),
+  page: queryWholeNumber({ min: 1, max: 1000, default: 1 }),
+  per_page: queryWholeNumber({ min: 1, max: GITHUB_PAGE_MAX, default: 30 }),
   q: z.string().trim().max(100).optional(),
 }).strict();
 type ReposQuery = z.infer<typeof ReposQuery>;

@@ -11,6 +11,7 @@ import { checkSlackWebhook, createSentinelAlerts, type SentinelAlertOptions } fr
 import { FindingView, presentFinding, presentSettings, SentinelSettingsView, sentinelSettingsMessage } from '../sentinel/present.js';
 import { documented, view } from '../openapi/describe.js';
 import type { SentinelSettings } from '../sentinel/types.js';
+import { queryWholeNumber } from '../middleware/queryNumber.js';
 
 export type SentinelRouteOptions = SentinelAlertOptions;
 
@@ -43,8 +44,7 @@ const TestAlertView = view('TestAlertResult', z.object({
 }), 'Whether Slack accepted the test message.');
 const FindingListView = view('SentinelFindingList', z.object({ findings: z.array(FindingView) }));
 
-const blankIsAbsent = (v: unknown) => (v === '' ? undefined : v);
-const FindingsQuery = z.object({ limit: z.preprocess(blankIsAbsent, z.coerce.number().int().min(1).max(200).default(100)) }).strict();
+const FindingsQuery = z.object({ limit: queryWholeNumber({ min: 1, max: 200, default: 100 }, { blankIsAbsent: true }) }).strict();
 const FINDING_ID = /^fnd_[A-Za-z0-9_-]{20}$/;
 
 /**

@@ -11,9 +11,10 @@ import { type settingsScope } from './scope.js';
 import { documented } from '../../openapi/describe.js';
 import { DeploymentView } from '../../presenters/deployment.js';
 import { DeployHistoryView, type DeployHistoryEntryView } from './views.js';
+import { queryWholeNumber } from '../../middleware/queryNumber.js';
 
 const HistoryQuery = z.object({
-  limit: z.coerce.number().int().min(1).max(100).default(20),
+  limit: queryWholeNumber({ min: 1, max: 100, default: 20 }),
   cursor: z.string().max(200).regex(/^[A-Za-z0-9_=-]{1,200}$/, 'cursor is the nextCursor of a previous page').optional(),
 }).strict();
 
