@@ -159,6 +159,7 @@ test('settings: shown, changed field by field, field errors for what a type does
   const changed = await patch(eve.agent, path, { auto_deploy: false, previews: 'manual', plan: 'standard', health_check_path: '/healthz', num_instances: 3 });
   t.is(changed.status, 200, changed.text);
   t.like(changed.json.settings, { autoDeploy: false, previews: 'manual', plan: 'standard', healthCheckPath: '/healthz', numInstances: 3 });
+  t.is(changed.json.settings.previewServices, null, 'a save does not list the preview services: not read, rather than none ([] before)');
   const onRender = await eve.render.getService(svc.id);
   t.is(onRender.autoDeploy, 'no');
   t.is((onRender.serviceDetails as { numInstances: number }).numInstances, 3);

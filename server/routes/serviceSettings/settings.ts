@@ -44,7 +44,8 @@ const details = (svc: Service) => (svc.serviceDetails ?? {}) as Record<string, u
 const str = (v: unknown) => (typeof v === 'string' && v ? v : null);
 
 /** What the settings page shows; a whitelist of the service's fields. */
-export function presentSettings(svc: Service, previewServices: Service[]): ServiceSettingsView {
+/** `previewServices` null: not read (a save's answer; its [] said the service had none). */
+export function presentSettings(svc: Service, previewServices: Service[] | null): ServiceSettingsView {
   const d = details(svc);
   const autoscaling = d.autoscaling as { enabled?: boolean; min?: number; max?: number } | undefined;
   return {
@@ -58,7 +59,7 @@ export function presentSettings(svc: Service, previewServices: Service[]): Servi
     numInstances: HAS.numInstances.has(svc.type) && typeof d.numInstances === 'number' ? d.numInstances : null,
     autoscaling: autoscaling?.enabled ? { min: autoscaling.min ?? null, max: autoscaling.max ?? null } : null,
     plans: plansFor(svc.type), maxInstances: MAX_INSTANCES,
-    previewServices: previewServices.map((p) => ({ id: p.id, name: p.name, url: str(details(p).url), dashboardUrl: p.dashboardUrl ?? null })),
+    previewServices: previewServices && previewServices.map((p) => ({ id: p.id, name: p.name, url: str(details(p).url), dashboardUrl: p.dashboardUrl ?? null })),
   };
 }
 
@@ -207,6 +208,6 @@ export function settingsRoutes(router: Router, deps: AppDeps, scope: ReturnType<
     await scope.changed(ctx, 'settings_update');
     // Made on Render: a failed read-back answers with the service as loaded and this change applied.
     const after = await caller.client.getService(service.id).catch(readBackFailed(ctx, 'settings_update', applied(service, body, patch.num_instances)));
-    ctx.body = { settings: presentSettings(after, []) };
+    ctx.body = { settings: presentSettings(after, null) };
   });
 }

@@ -44,7 +44,8 @@ export const ServiceSettingsView = view('ServiceSettings', z.object({
   numInstances: z.number().int().nullable(),
   autoscaling: z.object({ min: z.number().nullable(), max: z.number().nullable() }).nullable(),
   plans: z.array(z.enum(RENDER_PLANS)).readonly(), maxInstances: z.number().int(),
-  previewServices: z.array(z.object({ id: z.string(), name: z.string(), url: z.string().nullable(), dashboardUrl: z.string().nullable() })),
+  /** Null in a PATCH's answer: a save does not list the workspace's services again (GET the settings for them). */
+  previewServices: z.array(z.object({ id: z.string(), name: z.string(), url: z.string().nullable(), dashboardUrl: z.string().nullable() })).nullable(),
 }));
 export type ServiceSettingsView = z.infer<typeof ServiceSettingsView>;
 export const ServiceSettingsEnvelope = view('ServiceSettingsEnvelope', z.object({ settings: ServiceSettingsView }));
