@@ -44,8 +44,11 @@ const BODY_LIMIT = '64kb';
 /** BODY_LIMIT in bytes, as the parser reads it (quoted in /mcp's 413, which says it in bytes as the SDK does). */
 const BODY_LIMIT_BYTES = 64 * 1024;
 const NOT_UTF8 = 'The request body is not UTF-8 text (bodies are read as UTF-8, whatever their charset parameter says). Send it encoded as UTF-8.';
-/** The methods whose bodies koa-bodyparser reads (its parsedMethods default): only these can be refused for their body. */
-const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
+/**
+ * The methods whose bodies koa-bodyparser reads: only these can be refused for their body. DELETE too (its
+ * default leaves it out): a DELETE's body went unread, so `{"dry_run": true}` deleted (takesNoBody).
+ */
+const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
 /**
  * A body the parser did not read: under a type that is neither JSON nor a form (text/plain, fetch's default
@@ -139,7 +142,7 @@ export function createApp(deps: AppDeps, opts: CreateAppOptions = {}): Koa {
   if (config.corsOrigins.length > 0) app.use(cors(config.corsOrigins));
   // Body parsing and the same-origin check concern writes only: a GET passes neither layer.
   const parseBody = bodyParser({
-    enableTypes: ['json', 'form'], jsonLimit: BODY_LIMIT, formLimit: BODY_LIMIT, textLimit: BODY_LIMIT,
+    enableTypes: ['json', 'form'], parsedMethods: [...BODY_METHODS], jsonLimit: BODY_LIMIT, formLimit: BODY_LIMIT, textLimit: BODY_LIMIT,
     onError: (err) => {
       const e = err as { status?: number; type?: string };
       if (e.status === 413 || e.type === 'entity.too.large') throw errors.payloadTooLarge(BODY_LIMIT);

@@ -1,6 +1,7 @@
 import type { DefaultState, Middleware } from 'koa';
 import type { RouterMiddleware } from '@koa/router';
 import type { z } from 'zod';
+import { NoBody } from './noBody.js';
 import { errors } from '../errors.js';
 import { tagged, type ChainPart } from '../openapi/describe.js';
 import { STARTS_LIKE_CREDENTIAL } from '../text.js';
@@ -106,4 +107,18 @@ export function pathParam(name: string, rule: RegExp, refuse: () => Error): Midd
     if (typeof value !== 'string' || !rule.test(value)) throw refuse();
     await next();
   };
+}
+
+/**
+ * A state-changing route that takes nothing but its path: a body may carry the form's CSRF token and no
+ * more. Before, `DELETE /api/render/services/<id>` with `{"dry_run": true}` deleted the service, and a
+ * field a client meant as an option went unread.
+ */
+export function takesNoBody(): Middleware {
+  // A plain Koa middleware (see pathParam): there is no input for the handler to read.
+  const mw: Middleware = async (ctx, next) => {
+    parseOrThrow(NoBody, ctx.request.body ?? {}, {});
+    await next();
+  };
+  return tagged(mw, { kind: 'body', schema: NoBody });
 }

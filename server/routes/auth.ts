@@ -12,6 +12,7 @@ import { requireLastingSession, sessionIdOf } from '../middleware/context.js';
 import { z } from 'zod';
 import { documented, view } from '../openapi/describe.js';
 import { requestDetail } from '../audit/fromRequest.js';
+import { refuseBody } from '../middleware/noBody.js';
 import { clientHash } from '../security/clientHash.js';
 
 const SignedOutView = view('SignedOut', z.object({ signedOut: z.literal(true) }));
@@ -161,6 +162,7 @@ export function authRoutes(router: Router, deps: AppDeps) {
   });
 
   router.post('/api/auth/logout', documented({ summary: 'Sign out: ends this session, its deploys and streams', tag: 'auth', responses: { 200: SignedOutView } }), requireUser(), requireLastingSession(), requireCsrf(), deps.rateLimits.guard('signOut'), async (ctx) => {
+    refuseBody(ctx.request.body);
     const { user } = ctx.state;
     const ref = deps.sessions.refOf(ctx.state.sessionId);
     // Destroyed now (and tombstoned: a request still in flight cannot write it back), deploys stopped, streams closed, audited.

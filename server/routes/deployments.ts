@@ -5,7 +5,7 @@ import type { AppDeps } from '../deps.js';
 import { errors } from '../errors.js';
 import { requireCsrf } from '../middleware/security.js';
 import { requireRenderKey, requireUser, withRenderKey, type SignedInState } from '../middleware/context.js';
-import { validate } from '../middleware/validate.js';
+import { takesNoBody, validate } from '../middleware/validate.js';
 import { callerRender } from '../render/forRequest.js';
 import { answerDeploymentStarted, DeploymentPageView, DeploymentView, presentDeployment } from '../presenters/deployment.js';
 import { LogPageView } from '../presenters/logs.js';
@@ -72,7 +72,7 @@ export function deploymentRoutes(router: Router, deps: AppDeps) {
   router.post('/api/render/deployments/:id/cancel', documented({
     summary: 'Cancel a deployment that has not finished', tag: 'deployments', responses: { 200: DeploymentView },
     errors: ['deployment_finished', 'render_unavailable', 'render_rate_limited'],
-  }), requireUser(), requireCsrf(), deps.rateLimits.guard('lifecycle'), async (ctx) => {
+  }), requireUser(), requireCsrf(), deps.rateLimits.guard('lifecycle'), takesNoBody(), async (ctx) => {
     const rec = await loadOwn(ctx);
     const canceled = await cancelDeployment(deps, rec, () => callerRender(deps, withRenderKey(ctx.state)).client);
     await deps.security.recordAudit(ctx, { userId: rec.userId, action: 'lifecycle', outcome: 'success', detail: { lifecycleAction: 'cancel', deploymentId: rec.id, serviceId: rec.serviceId ?? undefined } });

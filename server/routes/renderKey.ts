@@ -5,7 +5,7 @@ import { errors } from '../errors.js';
 import { sealRenderCredentials } from '../sessions/credentials.js';
 import { requireCsrf } from '../middleware/security.js';
 import { requireLastingSession, requireUser } from '../middleware/context.js';
-import { validate } from '../middleware/validate.js';
+import { takesNoBody, validate } from '../middleware/validate.js';
 import { presentRenderStatus, RenderStatusView } from '../presenters/session.js';
 import { checkRenderKeyUnderLockout } from '../render/verifyKey.js';
 import { documented } from '../openapi/describe.js';
@@ -57,7 +57,7 @@ export function renderKeyRoutes(router: Router, deps: AppDeps) {
     ctx.body = presentRenderStatus(ctx.state.session);
   });
 
-  router.post('/api/render/clear-credentials', documented({ summary: 'Forget the Render key (stops this session\'s unfinished deploys)', tag: 'render-key', responses: { 200: RenderStatusView } }), requireUser(), requireLastingSession(), requireCsrf(), deps.rateLimits.guard('keyClear'), async (ctx) => {
+  router.post('/api/render/clear-credentials', documented({ summary: 'Forget the Render key (stops this session\'s unfinished deploys)', tag: 'render-key', responses: { 200: RenderStatusView } }), requireUser(), requireLastingSession(), requireCsrf(), deps.rateLimits.guard('keyClear'), takesNoBody(), async (ctx) => {
     const userId = ctx.state.user.id;
     const ref = deps.sessions.refOf(ctx.state.sessionId);
     // One field update (a stale whole-record write cannot bring the key back); deploys stop, streams close.

@@ -8,7 +8,7 @@ import { AppError, errors } from '../errors.js';
 import { RenderApiError, RenderKeyWithdrawn } from '../render/errors.js';
 import { requireCsrf } from '../middleware/security.js';
 import { requireRenderKey, requireUser, type RenderKeyState } from '../middleware/context.js';
-import { pathParam, validate } from '../middleware/validate.js';
+import { pathParam, takesNoBody, validate } from '../middleware/validate.js';
 import { githubRepoOf, suggestFreeName } from '../render/serviceNames.js';
 import { callerRender, type CallerRender } from '../render/forRequest.js';
 import type { Deploy, Service } from '../render/types.js';
@@ -273,7 +273,7 @@ export function serviceRoutes(router: Router, deps: AppDeps) {
   });
 
   for (const action of ['suspend', 'resume'] as const) {
-    router.post(`/api/render/services/:id/${action}`, documented({ summary: action === 'suspend' ? 'Suspend the service' : 'Resume a suspended service', tag: 'services', responses: { 200: ServiceActionView } }), ...lifecycle, async (ctx) => {
+    router.post(`/api/render/services/:id/${action}`, documented({ summary: action === 'suspend' ? 'Suspend the service' : 'Resume a suspended service', tag: 'services', responses: { 200: ServiceActionView } }), ...lifecycle, takesNoBody(), async (ctx) => {
       const caller = callerRender(deps, ctx.state);
       const svc = await loadOwn(caller, String(ctx.params.id));
       if (action === 'suspend') await caller.client.suspendService(svc.id);
@@ -289,7 +289,7 @@ export function serviceRoutes(router: Router, deps: AppDeps) {
     });
   }
 
-  router.delete('/api/render/services/:id', documented({ summary: 'Delete the service on Render (its deployments say so from then on)', tag: 'services', responses: { 204: null } }), ...lifecycle, async (ctx) => {
+  router.delete('/api/render/services/:id', documented({ summary: 'Delete the service on Render (its deployments say so from then on)', tag: 'services', responses: { 204: null } }), ...lifecycle, takesNoBody(), async (ctx) => {
     const caller = callerRender(deps, ctx.state);
     const svc = await loadOwn(caller, String(ctx.params.id));
     await caller.client.deleteService(svc.id);

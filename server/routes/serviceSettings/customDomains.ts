@@ -2,7 +2,7 @@ import type Router from '@koa/router';
 import { z } from 'zod';
 import type { AppDeps } from '../../deps.js';
 import { errors } from '../../errors.js';
-import { pathParam, validate } from '../../middleware/validate.js';
+import { pathParam, takesNoBody, validate } from '../../middleware/validate.js';
 import type { CustomDomain, Service } from '../../render/types.js';
 import { asciiLowercase } from '../../deployments/input.js';
 import { NoQuery } from './keyedItems.js';
@@ -89,7 +89,7 @@ export function customDomainRoutes(router: Router, deps: AppDeps, scope: ReturnT
     ctx.body = { domains: created.map((d) => presentDomain(d, target)) };
   });
 
-  router.post(`${base}/:domainId/verify`, documented({ summary: 'Ask Render to verify a domain\'s DNS', tag: 'service-settings', responses: { 200: CustomDomainVerifiedView }, errors: ['render_rejected', 'render_conflict'] }), ...scope.write(), domainIdParam(), scope.ownService, async (ctx) => {
+  router.post(`${base}/:domainId/verify`, documented({ summary: 'Ask Render to verify a domain\'s DNS', tag: 'service-settings', responses: { 200: CustomDomainVerifiedView }, errors: ['render_rejected', 'render_conflict'] }), ...scope.write(), domainIdParam(), takesNoBody(), scope.ownService, async (ctx) => {
     const { caller, service } = ctx.state.own;
     const id = String(ctx.params.domainId);
     await plainRender('verifying the domain', null, () => caller.client.verifyCustomDomain(service.id, id), { notFound: 'Custom domain', quote: true });
@@ -98,7 +98,7 @@ export function customDomainRoutes(router: Router, deps: AppDeps, scope: ReturnT
     ctx.body = { domain: presentDomain(domain, hostOf(service)) };
   });
 
-  router.delete(`${base}/:domainId`, documented({ summary: 'Remove a custom domain', tag: 'service-settings', responses: { 204: null } }), ...scope.write(), domainIdParam(), scope.ownService, async (ctx) => {
+  router.delete(`${base}/:domainId`, documented({ summary: 'Remove a custom domain', tag: 'service-settings', responses: { 204: null } }), ...scope.write(), domainIdParam(), takesNoBody(), scope.ownService, async (ctx) => {
     const { caller, service } = ctx.state.own;
     await plainRender('removing the domain', null, () => caller.client.deleteCustomDomain(service.id, String(ctx.params.domainId)), { notFound: 'Custom domain' });
     await scope.changed(ctx, 'domain_delete');

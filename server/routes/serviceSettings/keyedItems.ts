@@ -1,7 +1,7 @@
 import type Router from '@koa/router';
 import { z } from 'zod';
 import { errors } from '../../errors.js';
-import { pathParam, validate } from '../../middleware/validate.js';
+import { pathParam, takesNoBody, validate } from '../../middleware/validate.js';
 import { documented, type RouteDoc } from '../../openapi/describe.js';
 import type { RenderClient } from '../../render/client.js';
 import { plainRender, type SettingsAction, type settingsScope } from './scope.js';
@@ -77,7 +77,7 @@ export function keyedItemRoutes<Body extends z.ZodType>(router: Router, scope: R
     ctx.body = { [kind.param]: name, redeployToApply: true };
   });
 
-  router.delete(item, documented({ ...kind.docs.remove, tag }), ...scope.write(), nameParam(), scope.ownService, async (ctx) => {
+  router.delete(item, documented({ ...kind.docs.remove, tag }), ...scope.write(), nameParam(), takesNoBody(), scope.ownService, async (ctx) => {
     const { caller, service } = ctx.state.own;
     const name = String(ctx.params[kind.param]);
     await retireCurrent(caller.client, service.id, name, undefined);
