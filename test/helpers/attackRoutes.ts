@@ -16,7 +16,7 @@ export interface RouteSpec extends RouteRef {
    */
   access: 'public' | 'signin' | 'user' | 'bearer' | 'internal';
   params?: Record<string, ParamKind>;
-  /** read: validates a body; ignored: state-changing but takes no input beyond the path. */
+  /** read: validates a body; ignored: state-changing, takes no input beyond the path (a body past {} or a form's _csrf is refused: test/server/noBody.test.ts). */
   body?: 'read' | 'ignored';
   /** Query parameters the route reads. */
   query?: string[];
