@@ -43,8 +43,10 @@ const plansFor = (type: ServiceType) => RENDER_PLANS.filter((p) => p !== 'free' 
 const details = (svc: Service) => (svc.serviceDetails ?? {}) as Record<string, unknown>;
 const str = (v: unknown) => (typeof v === 'string' && v ? v : null);
 
-/** What the settings page shows; a whitelist of the service's fields. */
-/** `previewServices` null: not read (a save's answer; its [] said the service had none). */
+/**
+ * What the settings page shows; a whitelist of the service's fields. `previewServices` null: not read
+ * (a save's answer, whose [] said the service had none).
+ */
 export function presentSettings(svc: Service, previewServices: Service[] | null): ServiceSettingsView {
   const d = details(svc);
   const autoscaling = d.autoscaling as { enabled?: boolean; min?: number; max?: number } | undefined;
