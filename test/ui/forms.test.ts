@@ -249,3 +249,31 @@ test('deploy form: "Change" on the chosen repository keeps it in view until anot
   t.deepEqual(problems, []);
   await context.close();
 });
+
+test('repository picker: "Load more repositories" pressed twice while its page is on its way lists every repository once, none skipped', async (t) => {
+  const repos = Array.from({ length: 32 }, (_, i) => `twice-${String(i).padStart(2, '0')}`);
+  const { context, page, problems } = await stack.signedInWithKey(browser, 'more-twice', repos);
+  // The second page held on its way: a second press meanwhile asked for a third page, whose answer
+  // (none, and no more) was listed while the second page's was dropped, so twice-30 and twice-31 never showed.
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => { release = resolve; });
+  const asked: string[] = [];
+  await page.route(/\/api\/github\/repos\?/, async (route) => {
+    const pageNo = new URL(route.request().url()).searchParams.get('page')!;
+    asked.push(pageNo);
+    if (pageNo === '2') await released;
+    await route.continue();
+  });
+  await page.goto(`${stack.url}/#/deploy`);
+  const more = page.getByRole('button', { name: 'Load more repositories' });
+  await more.waitFor();
+  await more.dblclick();
+  release();
+  const status = page.locator('.repo-chooser [role=status]');
+  await status.filter({ hasText: /^\d+ repositories/ }).waitFor();
+  t.is(await status.innerText(), '32 repositories.');
+  t.is(await page.getByTestId('repo-option').count(), 32);
+  t.deepEqual(asked, ['1', '2'], 'one page asked for per press that was answered');
+  t.deepEqual(problems, []);
+  await context.close();
+});

@@ -2,7 +2,7 @@
  * Searchable repository picker: a search box over GET /api/github/repos (server-side `q`), results as
  * a list of toggle buttons (plain tab order, no custom keyboard model to get wrong), "Load more" pages.
  */
-import { focusLost, h, replace, uid } from './dom.js';
+import { busy, focusLost, h, replace, uid } from './dom.js';
 import { relativeTime } from './format.js';
 
 const PER_PAGE = 30;
@@ -38,11 +38,14 @@ export function createRepoPicker({ api, onSelect }) {
 
   async function fetchPage({ append = false } = {}) {
     const mine = ++seq;
+    // The page after the last one listed; counted as listed only once it is (a failed read is asked for again).
+    const wanted = append ? page + 1 : 1;
     if (!append) { page = 1; count = 0; }
     status.textContent = 'Loading…';
     try {
-      const res = await api.repos({ page, perPage: PER_PAGE, q: query });
+      const res = await api.repos({ page: wanted, perPage: PER_PAGE, q: query });
       if (mine !== seq) return; // an older search answered late
+      page = wanted;
       const repos = res.repos ?? [];
       const items = repos.map(option);
       if (append) list.append(...items); else replace(list, items);
@@ -145,7 +148,9 @@ export function createRepoPicker({ api, onSelect }) {
     await loading;
     list.querySelector('.repo-option')?.focus();
   });
-  more.addEventListener('click', () => { page += 1; load({ append: true }); });
+  // Held while its page is on its way: a second press asked for the page after it, whose answer was
+  // listed while this one's was dropped as overtaken (a page of repositories never shown).
+  more.addEventListener('click', () => busy(more, 'Loading…', () => load({ append: true })));
 
   load();
   return {
