@@ -36,6 +36,39 @@ test('a key cleared or replaced in one tab: the other tab’s settings follow, n
   await context.close();
 });
 
+test('a key typed here and not yet connected stays, focused, when another tab clears or connects a key', async (t) => {
+  const { context, page: first, problems } = await stack.signedInWithKey(browser, 'twotabstyped', []);
+  const second = await context.newPage();
+  await second.goto(`${stack.url}/#/settings`);
+  await second.getByTestId('replace-key').click();
+  const typed = stack.renderAccount('twotabstypedmine');
+  const input = second.getByTestId('render-key-input');
+  await input.fill(typed);
+  const heading = second.locator('#render-key-heading');
+  const focusedTestId = () => second.evaluate(() => document.activeElement?.dataset?.testid ?? null);
+
+  // Cleared in the first tab: the second now connects a key, and what it had typed is still there, focused
+  // (it was drawn again empty, focus on <body>).
+  await first.goto(`${stack.url}/#/settings`);
+  await first.getByTestId('clear-key').click();
+  await first.getByTestId('clear-key-confirm').click();
+  await first.getByTestId('render-key-input').waitFor();
+  await heading.filter({ hasText: 'Connect your Render API key' }).waitFor();
+  t.is(await input.inputValue(), typed);
+  t.is(await focusedTestId(), 'render-key-input');
+
+  // Another key connected in the first tab: the second's form replaces it, still with what was typed.
+  await connectKey(first, stack.renderAccount('twotabstypedother'));
+  await heading.filter({ hasText: 'Replace your Render API key' }).waitFor();
+  t.is(await input.inputValue(), typed);
+  t.is(await focusedTestId(), 'render-key-input');
+  await second.getByTestId('render-key-submit').click();
+  await second.getByTestId('key-status').filter({ hasText: typed.slice(-4) }).waitFor();
+  t.regex(await second.getByTestId('render-key-section').innerText(), /twotabstypedmine/);
+  t.deepEqual(problems, []);
+  await context.close();
+});
+
 test('signed out in one tab: the other tab shows the sign-in page, and its next action does not sign in again', async (t) => {
   const { context, page: first } = await stack.signedInWithKey(browser, 'twotabsout', []);
   const second = await context.newPage();

@@ -32,6 +32,7 @@ export function settingsView(ctx) {
         }
       },
     });
+    setFormMode = null;
     replace(keySection,
       h('h2', { id: 'render-key-heading', tabindex: '-1' }, 'Render API key'),
       h('p', { class: 'key-status', 'data-testid': 'key-status' },
@@ -45,6 +46,12 @@ export function settingsView(ctx) {
         h('a', { class: 'btn btn--primary', href: '#/deploy' }, 'Deploy a repository'),
         replaceBtn, clear));
   }
+
+  /**
+   * While the key form is shown: makes it connect a key or replace the one connected (the session's key
+   * changed in another tab), leaving what is typed in it, and focus, as they are.
+   */
+  let setFormMode = null;
 
   function drawForm({ replacing = false } = {}) {
     const input = h('input', {
@@ -63,8 +70,8 @@ export function settingsView(ctx) {
       ? h('button', { type: 'button', class: 'btn btn--secondary', 'data-testid': 'use-demo-key' }, 'Use the demo key')
       : null;
     demo?.addEventListener('click', () => { input.value = ctx.meta.demo.renderApiKey; input.focus(); });
-    const cancel = replacing ? h('button', { type: 'button', class: 'btn btn--ghost' }, 'Cancel') : null;
-    cancel?.addEventListener('click', () => {
+    const cancel = h('button', { type: 'button', class: 'btn btn--ghost', hidden: !replacing }, 'Cancel');
+    cancel.addEventListener('click', () => {
       drawStatus();
       // Back where the replacing started, not on <body> (the pressed Cancel is gone).
       keySection.querySelector('[data-testid=replace-key]')?.focus();
@@ -97,10 +104,15 @@ export function settingsView(ctx) {
       // The form is gone: focus the section that now says the key is connected, not <body>.
       if (focusLost()) keySection.querySelector('h2')?.focus();
     });
-    replace(keySection,
-      h('h2', { id: 'render-key-heading' }, replacing ? 'Replace your Render API key' : 'Connect your Render API key'),
-      ctx.session.render?.configured ? null : h('p', null, 'Deploys run on your own Render account, with your own key.'),
-      form);
+    const heading = h('h2', { id: 'render-key-heading' });
+    const intro = h('p', null, 'Deploys run on your own Render account, with your own key.');
+    setFormMode = (replacingNow) => {
+      heading.textContent = replacingNow ? 'Replace your Render API key' : 'Connect your Render API key';
+      intro.hidden = Boolean(ctx.session.render?.configured);
+      cancel.hidden = !replacingNow;
+    };
+    setFormMode(replacing);
+    replace(keySection, heading, intro, form);
     if (replacing) input.focus();
   }
 
@@ -117,6 +129,19 @@ export function settingsView(ctx) {
       h('p', null, 'Signed in as ', h('strong', null, user.login), user.name ? h('span', { class: 'muted' }, ` (${user.name})`) : null, '.'),
       h('div', { class: 'actions' }, signOut)));
   drawStatus();
-  // The key was cleared or replaced in another tab: the key section follows (this tab's notices stay).
-  return { title: 'Settings', el, onSessionChanged: drawStatus };
+  /**
+   * The key was cleared or replaced in another tab: the key section follows (this tab's notices stay). A
+   * key typed here and not yet sent stays, with focus: drawing the form again lost it (focus fell to
+   * <body>); the form now connects a key or replaces the one connected, as the session has it.
+   */
+  function onSessionChanged() {
+    const typed = keySection.querySelector('[data-testid=render-key-input]');
+    if (!setFormMode || !typed?.value) { drawStatus(); return; }
+    const configured = Boolean(ctx.session.render?.configured);
+    setFormMode(configured);
+    replace(flash, notice('info', configured
+      ? `The Render key was changed in another tab: ${ctx.session.render.keyHint ?? 'another key'} is connected now. The key typed below is not used until you connect it.`
+      : 'The Render key was removed in another tab. The key typed below is not used until you connect it.'));
+  }
+  return { title: 'Settings', el, onSessionChanged };
 }
