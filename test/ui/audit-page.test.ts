@@ -142,3 +142,42 @@ test('audit page: a value shown, a variable or file set, a domain added, setting
   t.regex(text, /Changed the settings \(auto-deploy, scaling, plan, health check or previews\) of service srv-/);
   t.deepEqual(problems, []);
 });
+
+test('audit page: "Load more" of the list a date filter is replacing is not offered while the filter\'s read is out (its page was added to the filtered list)', async (t) => {
+  const userId = 424_249;
+  const { context, page, problems } = await newContext(browser);
+  await stack.signInBrowser(page, 'auditor-two', { id: userId, name: 'Audit Two' });
+  for (let i = 0; i < 55; i++) await stack.web.deps.audit.append({ ...mixed(i), userId });
+  // 1 sign-in + 55 = 56 entries, none on or before 2020-01-01.
+  let releaseFiltered!: () => void;
+  const filtered = new Promise<void>((resolve) => { releaseFiltered = resolve; });
+  let releasePage!: () => void;
+  const paged = new Promise<void>((resolve) => { releasePage = resolve; });
+  await page.route(/\/api\/audit\?/, async (route) => {
+    const q = new URL(route.request().url()).searchParams;
+    if (q.has('cursor')) await paged;
+    else if (q.has('until')) await filtered;
+    await route.continue();
+  });
+  await page.goto(`${stack.url}/#/audit`);
+  const rows = page.getByTestId('audit-entry');
+  const more = page.getByTestId('audit-more');
+  await more.waitFor();
+  t.is(await rows.count(), 50);
+
+  await page.getByTestId('audit-until').fill('2020-01-01');
+  await page.getByTestId('audit-until').dispatchEvent('change');
+  // Before, it stayed: its page (the unfiltered list's, as its cursor said) answered after the filter's
+  // and was listed under "on or before 2020-01-01", entries of today among them.
+  const offered = await more.isVisible();
+  t.false(offered, '"Load more" waits for the filtered list');
+  if (offered) await more.click();
+  releaseFiltered();
+  await page.getByText('Nothing recorded on or before 2020-01-01.').waitFor();
+  releasePage();
+  if (offered) await rows.first().waitFor();
+  t.is(await rows.count(), 0);
+  t.true(await more.isHidden());
+  t.deepEqual(problems, []);
+  await context.close();
+});

@@ -118,13 +118,20 @@ export function auditView(ctx) {
   let cursor = null;
   let disposed = false;
   let generation = 0;
+  /**
+   * The read whose list the cursor pages on. Read again for another date, the list shown is being replaced:
+   * its next page is not offered (it answered after the new list and was added to it, entries past the
+   * date among them), nor read.
+   */
+  let cursorOf = 0;
+  const pageable = () => cursor !== null && cursorOf === generation;
 
   /** The loaded entries that match the kind filter; the date filter is the server's (it pages from that day). */
   function render() {
     const actions = KINDS[kind.value]?.actions;
     const shown = actions ? entries.filter((e) => actions.includes(e.action)) : entries;
     replace(list, shown.map(entryRow));
-    more.hidden = !cursor;
+    more.hidden = !pageable();
     status.hidden = false;
     if (!entries.length) status.textContent = until.value ? `Nothing recorded on or before ${until.value}.` : 'Nothing recorded yet.';
     else if (!shown.length) status.textContent = `None of the ${entries.length} loaded events match.${cursor ? ' Load more to look further back.' : ''}`;
@@ -144,13 +151,16 @@ export function auditView(ctx) {
   }
 
   async function load(append) {
+    if (append && !pageable()) return;
     const mine = append ? generation : ++generation;
+    if (!append) more.hidden = true;
     try {
       const res = await ctx.api.audit({ cursor: append ? cursor : null, until: until.value || null });
       if (disposed || mine !== generation) return;
       const page = Array.isArray(res?.entries) ? res.entries : [];
       entries = append ? [...entries, ...page] : page;
       cursor = typeof res?.nextCursor === 'string' || typeof res?.nextCursor === 'number' ? String(res.nextCursor) : null;
+      cursorOf = mine;
       if (!append) replace(chain);
       showIntegrity(res);
       render();
