@@ -125,3 +125,55 @@ test('Security page: nothing to edit before the settings are read, and a read ag
   t.deepEqual(problems, []);
   await context.close();
 });
+
+test('Security page: a settings read begun before a save and answered after it does not draw the old settings over the saved ones', async (t) => {
+  const apiKey = 'rnd_securitystale' + 'x'.repeat(19);
+  stack.render.addAccount({ apiKey, workspaces: [{ name: 'Stale workspace' }] });
+  const { context, page, problems } = await newContext(browser);
+  await stack.signInBrowser(page, 'sec-stale', { id: 515_154, name: 'Sec Stale' });
+  await connectKey(page, apiKey);
+  await page.goto(`${stack.url}/#/security`);
+  await page.getByText('Sentinel is off.').waitFor();
+  await page.getByTestId('sentinel-enabled').waitFor({ state: 'visible' });
+  await page.waitForFunction(() => !document.querySelector('[data-testid=sentinel-enabled]')?.disabled);
+
+  // The next read is held: one another tab's save sets off (Sentinel off there, as it is).
+  let holding = true;
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => { release = resolve; });
+  let heldSeen!: () => void;
+  const held = new Promise<void>((resolve) => { heldSeen = resolve; });
+  // Its answer is read from the server at once (the settings as they are then) and handed to the page later.
+  await page.route('**/api/sentinel', async (route) => {
+    if (route.request().method() !== 'GET' || !holding) { await route.continue(); return; }
+    holding = false;
+    const response = await route.fetch();
+    heldSeen();
+    await released;
+    await route.fulfill({ response });
+  });
+  const other = await context.newPage();
+  await other.goto(`${stack.url}/#/security`);
+  await other.getByText('Sentinel is off.').waitFor();
+  await other.getByTestId('sentinel-save').click();
+  await held;
+
+  // This tab turns Sentinel on; its save answers first.
+  await page.getByTestId('sentinel-enabled').check();
+  const [saved] = await Promise.all([
+    page.waitForResponse((r) => r.url().endsWith('/api/sentinel') && r.request().method() === 'PUT'),
+    page.getByTestId('sentinel-save').click(),
+  ]);
+  t.is(saved.status(), 200);
+  await page.getByText('Sentinel is off.').waitFor({ state: 'detached' });
+  // The held read (Sentinel off) answers now, and the page has handled it before this looks.
+  const finished = page.waitForEvent('requestfinished', (r) => r.url().endsWith('/api/sentinel') && r.method() === 'GET');
+  release();
+  const stale = await finished;
+  t.truthy(await stale.response());
+  await page.evaluate(async () => { for (let i = 0; i < 20; i++) await new Promise((r) => setTimeout(r, 0)); });
+  t.true(await page.getByTestId('sentinel-enabled').isChecked(), 'the box stays as saved');
+  t.is(await page.getByText('Sentinel is off.').count(), 0, 'no "Sentinel is off." over a watch that is on');
+  t.deepEqual(problems, []);
+  await context.close();
+});

@@ -88,10 +88,19 @@ export function securityView(ctx) {
     }
   }
 
+  // A read answered after a save, or after a read begun later, is older than what is drawn: dropped (its
+  // old values, the box unticked and "Sentinel is off.", stayed until the next event).
+  let reads = 0;
+  let drawnRead = 0;
+  let saves = 0;
   async function loadSettings() {
+    const mine = ++reads;
+    const savesBefore = saves;
     try {
       const s = await ctx.api.sentinel();
-      if (!disposed) drawSettings(s);
+      if (disposed || mine < drawnRead || saves !== savesBefore) return;
+      drawnRead = mine;
+      drawSettings(s);
     } catch (err) {
       if (!disposed) replace(notices, notice('error', `Could not load Sentinel settings: ${err.message}`));
     } finally {
@@ -117,7 +126,9 @@ export function securityView(ctx) {
         body.slackDeployResults = deployResults.checked;
       }
       try {
-        drawSettings(await ctx.api.putSentinel(body), { saved: true });
+        const saved = await ctx.api.putSentinel(body);
+        saves += 1;
+        drawSettings(saved, { saved: true });
         slack.control.value = '';
         ctx.announce(body.enabled ? 'Sentinel is on.' : 'Sentinel is off.');
         ctx.onSentinelChanged?.();
@@ -143,7 +154,11 @@ export function securityView(ctx) {
     } catch (err) { slack.setError(err.message.replace(/^slackWebhookUrl: /, '')); slack.control.focus(); }
   }));
   removeSlack.addEventListener('click', () => busy(removeSlack, 'Removing…', async () => {
-    try { drawSettings(await ctx.api.putSentinel({ enabled: Boolean(settings?.enabled), slackWebhookUrl: null })); } catch (err) { replace(notices, notice('error', err.message)); }
+    try {
+      const saved = await ctx.api.putSentinel({ enabled: Boolean(settings?.enabled), slackWebhookUrl: null });
+      saves += 1;
+      drawSettings(saved);
+    } catch (err) { replace(notices, notice('error', err.message)); }
   }));
 
   loadSettings();
