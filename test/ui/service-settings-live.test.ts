@@ -592,3 +592,50 @@ test('a service deleted on Render while the dashboard streams drops from its car
   t.deepEqual(problems, []);
   await context.close();
 });
+
+test('while the settings page polls, a settings read begun before an auto-deploy switch and answered after it does not draw the old value back', async (t) => {
+  t.timeout(120_000);
+  const { context, page: first, problems, apiKey } = await stack.signedInWithKey(browser, 'setstalepoll', []);
+  const { serviceId: id } = await serviceMadeOutside(stack, apiKey, { login: 'setstalepoll', name: 'set-stale-poll' });
+  await first.close();
+  // A tab of its own whose event stream is refused: it polls.
+  const page = await context.newPage();
+  await page.route('**/api/events**', (route) => route.fulfill({ status: 503, contentType: 'application/json', body: '{"error":{"code":"events_unavailable","message":"no"}}' }));
+  await page.goto(`${stack.url}/#/services/${id}`);
+  await page.getByRole('heading', { level: 1, name: 'set-stale-poll' }).waitFor();
+  await page.locator('#live-mode[data-mode=polling]').waitFor();
+  const box = page.getByTestId('auto-deploy');
+  t.true(await box.isChecked());
+
+  // The poll's next read of the settings: answered by the server at once (auto-deploy on), handed over later.
+  let holding = true;
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => { release = resolve; });
+  let heldSeen!: () => void;
+  const held = new Promise<void>((resolve) => { heldSeen = resolve; });
+  await page.route(`**/api/render/services/${id}/settings`, async (route: Route) => {
+    if (route.request().method() !== 'GET' || !holding) { await route.continue(); return; }
+    holding = false;
+    const response = await route.fetch();
+    heldSeen();
+    await released;
+    await route.fulfill({ response });
+  });
+  await held;
+  const [saved] = await Promise.all([
+    page.waitForResponse((r) => r.url().endsWith(`/services/${id}/settings`) && r.request().method() === 'PATCH'),
+    box.uncheck(),
+  ]);
+  t.is(saved.status(), 200);
+  await page.waitForFunction(() => document.querySelector('[data-testid=auto-deploy]')?.disabled === false);
+  t.false(await box.isChecked());
+
+  const finished = page.waitForEvent('requestfinished', (r) => r.url().endsWith(`/services/${id}/settings`) && r.method() === 'GET');
+  release();
+  await finished;
+  await page.evaluate(async () => { for (let i = 0; i < 20; i++) await new Promise((r) => setTimeout(r, 0)); });
+  t.false(await box.isChecked(), 'auto-deploy stays off, as saved');
+  t.regex(await page.getByTestId('auto-deploy-note').innerText(), /does not deploy on push/);
+  t.deepEqual(problems.filter((p) => !/503/.test(p)), []);
+  await context.close();
+});

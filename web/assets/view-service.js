@@ -71,9 +71,12 @@ export function serviceView(ctx, route) {
     return b;
   }
 
+  /** Saves answered here: a settings read begun before one and answered after it is older than what it drew. */
+  let saves = 0;
   async function patch(body) {
     const res = await ctx.api.patchServiceSettings(id, body);
-    settings = { ...res.settings, previewServices: settings?.previewServices ?? [] };
+    saves += 1;
+    settings = { ...res.settings, previewServices: res.settings.previewServices ?? settings?.previewServices ?? [] };
     return settings;
   }
 
@@ -362,8 +365,11 @@ export function serviceView(ctx, route) {
    * edited here is left as it is. True if drawn.
    */
   const reread = latestOnly(async (current) => {
+    const savesBefore = saves;
     const res = await ctx.api.serviceSettings(id);
     if (disposed || deleted || !current()) return false;
+    // A save here answered meanwhile: what it drew is newer (a poll's read drew the old values back, for 15 s).
+    if (saves !== savesBefore) return true;
     settings = res.settings;
     // Drawn again, focus in them stays on its control (Resume in place of Suspend if another tab suspended it).
     await keepFocus({ area: lifecycle, fallback: null, keyOf: () => 'service', itemOf: () => lifecycle, alternatives: IN_PLACE_OF }, drawService);
