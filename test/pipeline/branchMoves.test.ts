@@ -1,7 +1,7 @@
 import test from 'ava';
 import type { Stack } from '../helpers/stack.js';
 import { QUICK_PHASES, usePipelineStack } from '../helpers/pipelineStack.js';
-import { signedInWithKey, waitFinished } from '../helpers/pipeline.js';
+import { renderCalls, signedInWithKey, until, waitFinished } from '../helpers/pipeline.js';
 
 // A push can land while detection reads a branch. The deploy builds the commit its verify step found
 // (Render is asked for that commitId), so detection must read that commit, not whatever the branch
@@ -38,14 +38,20 @@ test('the form detects one commit: a push between its listing and its reads does
 });
 
 test('a push between verify and the service\'s creation: Render builds and puts live the commit verified, not the new head', async (t) => {
-  const { agent } = await signedInWithKey(stack, 'drift3');
+  const { agent, accountId } = await signedInWithKey(stack, 'drift3');
   stack.github.addRepo({ owner: 'drift3', name: 'app', branches: { main: NODE_APP } });
   const verified = stack.github.branchHead('drift3', 'app', 'main');
   // The push lands once the worker has read the branch's head, before it asks Render for the service,
   // whose first deploy builds whatever the branch names then.
   stack.github.afterAnswer('/repos/drift3/app/branches/', () => stack.github.push('drift3', 'app', 'main', STATIC_SITE));
+  // Builds wait until the worker has stopped that first deploy, as a real build (minutes) would: with
+  // phases of a few ms, a loaded machine (CI, load 15) let it go live first, deactivated after, not canceled.
+  const releaseBuilds = stack.render.holdPhase({ serviceName: 'drift3' }, 'build_in_progress');
+  t.teardown(releaseBuilds);
   const res = await agent.post('/api/render/deploy', { github_repo: 'drift3/app', branch: 'main', project_name: 'drift3' });
   t.is(res.status, 202, res.text);
+  await until('the first deploy canceled on Render', async () => renderCalls(stack, accountId, 'POST', '/services/{serviceId}/deploys/{deployId}/cancel').find((c) => c.status === 200));
+  releaseBuilds();
   const done = await waitFinished(agent, res.json.id, 60_000);
   const pushed = stack.github.branchHead('drift3', 'app', 'main');
   t.not(pushed, verified, 'the branch moved');
