@@ -187,7 +187,8 @@ test('the repeat on a new socket is still bound by the deadline and the caller\'
     res.end('{}');
   });
   t.is((await client(url).get('/first')).data, '{}');
-  const timedOut = await client(url, { timeout: 300 }).get('/late').then(() => null, (e: unknown) => e);
+  // A deadline long enough for the repeat to reach the server on a loaded machine (300 ms was not, in CI).
+  const timedOut = await client(url, { timeout: 2_000 }).get('/late').then(() => null, (e: unknown) => e);
   t.true(timedOut instanceof AxiosError && timedOut.code === AxiosError.ETIMEDOUT, String(timedOut));
   t.is(repeats.length, 1, 'repeated once, then the deadline ended it');
 
