@@ -58,6 +58,8 @@ test('replaced deploys say so and link to what replaced them; cards show the lat
   t.is(await card('broken-build').getByTestId('service-state').locator('.badge__text').innerText(), 'Deploy failed', 'not "Active"');
   t.regex(await card('broken-build').getByTestId('service-latest-deploy').innerText(), /Build failed/);
   t.is(await card('shop').getAttribute('data-state'), 'live');
+  // The deployments list and the cards are read side by side: the cards can be drawn first.
+  await page.getByTestId('deployment-row').nth(4).waitFor();
   t.deepEqual(await page.getByTestId('deployment-row').locator('.badge').evaluateAll((els) => els.map((e) => (e as any).dataset.status)),
     ['live', 'build_failed', 'live', 'deactivated', 'deactivated'], 'one live deploy per service');
   await screenshot(page, 'dashboard-statuses-desktop');
