@@ -22,7 +22,11 @@ const focused = (page: Page) => page.evaluate(() => {
   return { testId: el?.getAttribute('data-testid') ?? el?.tagName ?? null, invalid: el?.getAttribute('aria-invalid') ?? null };
 });
 
-/** What has focus once it is `expected` (its data-testid, or its text for a heading), or after 5 s, whatever it is then. */
+/**
+ * What has focus once it is `expected` (its data-testid, or its text for a heading), or after 20 s, whatever
+ * it is then. Focus moves once the action's requests have answered (a key cleared and the session read
+ * again, a service suspended and the cards read again): seconds on a loaded CI machine, where 5 s was short.
+ */
 async function focusSettles(page: Page, expected: string): Promise<string | null> {
   const now = () => page.evaluate(() => {
     const el = document.activeElement;
@@ -32,7 +36,7 @@ async function focusSettles(page: Page, expected: string): Promise<string | null
   await page.waitForFunction((want) => {
     const el = document.activeElement;
     return el && el !== document.body && (el.getAttribute('data-testid') ?? el.textContent) === want;
-  }, expected, { timeout: 5_000 }).catch(() => {});
+  }, expected, { timeout: 20_000 }).catch(() => {});
   return now();
 }
 
