@@ -240,6 +240,13 @@ test('"Load older deploys" and "Load older deployments" with the keyboard: after
   for (let i = 0; i < 21; i++) await render.triggerDeploy(serviceId, {});
   t.deepEqual([...new Set(await failedDeployments(page, 'key-older', Array.from({ length: 21 }, (_, i) => `gone-${i}`)))], [202]);
 
+  // Render runs a service's deploys one at a time (~1.4 s each here): the 22 take ~30 s, and while the
+  // newest listed is on its way the page reads its history again every 6 s, as far as it was paged and a
+  // page more (all 22, "Load older deploys" gone). A slow machine between the first drawing and the press
+  // would then count 22 rows, or press a hidden button. The page's timers are held while it is on the
+  // service page (no timed read), and let go for the dashboard (its reloads wait 300 ms).
+  await page.clock.install();
+  await page.clock.pauseAt(Date.now() + 1_000);
   await page.goto(`${stack.url}/#/services/${serviceId}`);
   const olderDeploys = page.getByRole('button', { name: 'Load older deploys' });
   await olderDeploys.waitFor();
@@ -251,6 +258,7 @@ test('"Load older deploys" and "Load older deployments" with the keyboard: after
   t.is(await page.evaluate(() => document.activeElement?.closest('[data-testid=history-row]')?.getAttribute('data-deploy-id') ?? 'not in a row'), twentyFirst, `focus: ${await focusedElement(page)}`);
 
   await page.goto(`${stack.url}/#/`);
+  await page.clock.resume();
   const olderDeployments = page.getByRole('button', { name: 'Load older deployments' });
   await olderDeployments.waitFor();
   await olderDeployments.focus();
