@@ -18,6 +18,24 @@ export interface RenderTestClient {
   problems: string[];
 }
 
+/**
+ * A request that met a kept-alive socket the simulator had just closed for idleness (its 5 s keep-alive
+ * timeout; under load, fetch's own 4 s expiry fires late) never reached it: an idempotent one goes once more,
+ * on a new socket, as the product's Render client does (server/render/adapter.ts). Seen in CI under load:
+ * `TypeError: fetch failed` in render-contract.
+ */
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'PUT', 'DELETE']);
+const SOCKET_GONE = new Set(['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE']);
+async function fetchOnce(url: string, init: RequestInit & { method: string }): Promise<Response> {
+  try {
+    return await fetch(url, init);
+  } catch (err) {
+    const code = ((err as { cause?: { code?: string } }).cause)?.code;
+    if (!IDEMPOTENT.has(init.method.toUpperCase()) || !code || !SOCKET_GONE.has(code)) throw err;
+    return fetch(url, init);
+  }
+}
+
 export function renderTestClient(baseUrl: string, apiKey: string, contract?: ContractValidator): RenderTestClient {
   const problems: string[] = [];
   const call: RenderTestClient['call'] = async (method, pathAndQuery, body, opts = {}) => {
@@ -34,7 +52,7 @@ export function renderTestClient(baseUrl: string, apiKey: string, contract?: Con
       if (opts.invalidRequest && found.length === 0) problems.push(`request ${method} ${pathAndQuery} was expected to break the spec`);
       if (!opts.invalidRequest) for (const p of found) problems.push(`request ${method} ${pathAndQuery}: ${p}`);
     }
-    const res = await fetch(`${baseUrl}${pathAndQuery}`, { method, headers, body: payload });
+    const res = await fetchOnce(`${baseUrl}${pathAndQuery}`, { method, headers, body: payload });
     const text = await res.text();
     if (contract) {
       const op = contract.operationId(method, pathAndQuery);
