@@ -1,6 +1,6 @@
 import test from 'ava';
 import type { Browser } from 'playwright-core';
-import { newContext, screenshot } from './support/browser.js';
+import { answerLate, newContext, screenshot } from './support/browser.js';
 import { connectKey, type UiStack } from './support/uiStack.js';
 import { useBrowserStack } from './support/browserStack.js';
 
@@ -137,41 +137,29 @@ test('Security page: a settings read begun before a save and answered after it d
   await page.getByTestId('sentinel-enabled').waitFor({ state: 'visible' });
   await page.waitForFunction(() => !document.querySelector('[data-testid=sentinel-enabled]')?.disabled);
 
-  // The next read is held: one another tab's save sets off (Sentinel off there, as it is).
-  let holding = true;
-  let release!: () => void;
-  const released = new Promise<void>((resolve) => { release = resolve; });
-  let heldSeen!: () => void;
-  const held = new Promise<void>((resolve) => { heldSeen = resolve; });
-  // Its answer is read from the server at once (the settings as they are then) and handed to the page later.
-  await page.route('**/api/sentinel', async (route) => {
-    if (route.request().method() !== 'GET' || !holding) { await route.continue(); return; }
-    holding = false;
-    const response = await route.fetch();
-    heldSeen();
-    await released;
-    await route.fulfill({ response });
-  });
+  // The next read (one another tab's save sets off; Sentinel off there, as it is) is handed over late.
+  const late = await answerLate(page, '**/api/sentinel');
   const other = await context.newPage();
   await other.goto(`${stack.url}/#/security`);
   await other.getByText('Sentinel is off.').waitFor();
   await other.getByTestId('sentinel-save').click();
-  await held;
+  await late.asked;
 
-  // This tab turns Sentinel on; its save answers first.
+  // This tab turns Sentinel on; its save answers first. The save's own event makes this tab read the
+  // settings again (Sentinel on): that read is let finish first, or its answer, drawn after the held one,
+  // would hide what the held one drew (the test passed without the fix, now and then).
   await page.getByTestId('sentinel-enabled').check();
+  const readAgain = page.waitForResponse((r) => r.url().endsWith('/api/sentinel') && r.request().method() === 'GET');
   const [saved] = await Promise.all([
     page.waitForResponse((r) => r.url().endsWith('/api/sentinel') && r.request().method() === 'PUT'),
     page.getByTestId('sentinel-save').click(),
   ]);
   t.is(saved.status(), 200);
+  t.like(await (await readAgain).json(), { enabled: true });
+  await page.waitForFunction(() => document.querySelector('[data-testid=sentinel-enabled]')?.checked === true);
   await page.getByText('Sentinel is off.').waitFor({ state: 'detached' });
   // The held read (Sentinel off) answers now, and the page has handled it before this looks.
-  const finished = page.waitForEvent('requestfinished', (r) => r.url().endsWith('/api/sentinel') && r.method() === 'GET');
-  release();
-  const stale = await finished;
-  t.truthy(await stale.response());
-  await page.evaluate(async () => { for (let i = 0; i < 20; i++) await new Promise((r) => setTimeout(r, 0)); });
+  t.truthy(await late.deliver());
   t.true(await page.getByTestId('sentinel-enabled').isChecked(), 'the box stays as saved');
   t.is(await page.getByText('Sentinel is off.').count(), 0, 'no "Sentinel is off." over a watch that is on');
   t.deepEqual(problems, []);

@@ -1,5 +1,6 @@
 import test, { type ExecutionContext } from 'ava';
 import type { Browser, Page, Route } from 'playwright-core';
+import { answerLate } from './support/browser.js';
 import { useBrowserStack } from './support/browserStack.js';
 import { serviceMadeOutside, type UiStack } from './support/uiStack.js';
 
@@ -608,20 +609,8 @@ test('while the settings page polls, a settings read begun before an auto-deploy
   t.true(await box.isChecked());
 
   // The poll's next read of the settings: answered by the server at once (auto-deploy on), handed over later.
-  let holding = true;
-  let release!: () => void;
-  const released = new Promise<void>((resolve) => { release = resolve; });
-  let heldSeen!: () => void;
-  const held = new Promise<void>((resolve) => { heldSeen = resolve; });
-  await page.route(`**/api/render/services/${id}/settings`, async (route: Route) => {
-    if (route.request().method() !== 'GET' || !holding) { await route.continue(); return; }
-    holding = false;
-    const response = await route.fetch();
-    heldSeen();
-    await released;
-    await route.fulfill({ response });
-  });
-  await held;
+  const late = await answerLate(page, `**/api/render/services/${id}/settings`);
+  await late.asked;
   const [saved] = await Promise.all([
     page.waitForResponse((r) => r.url().endsWith(`/services/${id}/settings`) && r.request().method() === 'PATCH'),
     box.uncheck(),
@@ -630,10 +619,7 @@ test('while the settings page polls, a settings read begun before an auto-deploy
   await page.waitForFunction(() => document.querySelector('[data-testid=auto-deploy]')?.disabled === false);
   t.false(await box.isChecked());
 
-  const finished = page.waitForEvent('requestfinished', (r) => r.url().endsWith(`/services/${id}/settings`) && r.method() === 'GET');
-  release();
-  await finished;
-  await page.evaluate(async () => { for (let i = 0; i < 20; i++) await new Promise((r) => setTimeout(r, 0)); });
+  await late.deliver();
   t.false(await box.isChecked(), 'auto-deploy stays off, as saved');
   t.regex(await page.getByTestId('auto-deploy-note').innerText(), /does not deploy on push/);
   t.deepEqual(problems.filter((p) => !/503/.test(p)), []);

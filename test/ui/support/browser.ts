@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type Page, type Response } from 'playwright-core';
 
 // Code inside page.evaluate runs in the browser; these stand in for the DOM types this (Node-only) project does not load.
 declare const window: any;
@@ -66,4 +66,37 @@ export async function horizontalOverflow(page: Page): Promise<{ scrollWidth: num
     }
     return { scrollWidth: document.documentElement.scrollWidth, innerWidth, culprits };
   });
+}
+
+/**
+ * The page's next GET of `url` (a route glob) is answered by the server at once and handed to the page only
+ * when `deliver()` is called: the answer as it was when asked, arriving late (route.continue() after a wait
+ * would send the request late instead, and its answer would be current). `asked` resolves once that read has
+ * its answer; `deliver()` resolves, with the answer, once the page has had it and its handlers have run.
+ */
+export async function answerLate(page: Page, url: string): Promise<{ asked: Promise<void>; deliver: () => Promise<Response | null> }> {
+  let holding = true;
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => { release = resolve; });
+  let seen!: () => void;
+  const asked = new Promise<void>((resolve) => { seen = resolve; });
+  let heldUrl = '';
+  await page.route(url, async (route) => {
+    if (route.request().method() !== 'GET' || !holding) { await route.continue(); return; }
+    holding = false;
+    heldUrl = route.request().url();
+    const response = await route.fetch();
+    seen();
+    await released;
+    await route.fulfill({ response });
+  });
+  const deliver = async () => {
+    const finished = page.waitForEvent('requestfinished', (r) => r.url() === heldUrl && r.method() === 'GET');
+    release();
+    const request = await finished;
+    // The answer's body read, parsed and drawn: a few turns of the page's event loop.
+    await page.evaluate(async () => { for (let i = 0; i < 20; i++) await new Promise((r) => setTimeout(r, 0)); });
+    return request.response();
+  };
+  return { asked, deliver };
 }
