@@ -77,11 +77,7 @@ test('Security page: "Send a test message" says on the page what it did, not onl
 });
 
 test('Security page: nothing to edit before the settings are read, and a read again (another tab\'s save) keeps what was changed here and not saved', async (t) => {
-  const apiKey = 'rnd_securityedit' + 'x'.repeat(20);
-  stack.render.addAccount({ apiKey, workspaces: [{ name: 'Edit workspace' }] });
-  const { context, page, problems } = await newContext(browser);
-  await stack.signInBrowser(page, 'sec-editor', { id: 515_153, name: 'Sec Editor' });
-  await connectKey(page, apiKey);
+  const { context, page, problems } = await stack.signedInWithKey(browser, 'sec-editor', []);
 
   // The settings held on their way: the page's first read, and its read again when the stream opens.
   let release!: () => void;
@@ -127,11 +123,7 @@ test('Security page: nothing to edit before the settings are read, and a read ag
 });
 
 test('Security page: a settings read begun before a save and answered after it does not draw the old settings over the saved ones', async (t) => {
-  const apiKey = 'rnd_securitystale' + 'x'.repeat(19);
-  stack.render.addAccount({ apiKey, workspaces: [{ name: 'Stale workspace' }] });
-  const { context, page, problems } = await newContext(browser);
-  await stack.signInBrowser(page, 'sec-stale', { id: 515_154, name: 'Sec Stale' });
-  await connectKey(page, apiKey);
+  const { context, page, problems } = await stack.signedInWithKey(browser, 'sec-stale', []);
   await page.goto(`${stack.url}/#/security`);
   await page.getByText('Sentinel is off.').waitFor();
   await page.getByTestId('sentinel-enabled').waitFor({ state: 'visible' });
