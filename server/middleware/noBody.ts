@@ -6,10 +6,10 @@ export const NoBody = z.object({ _csrf: z.string().optional() }).strict();
 const NO_BODY = 'This request takes no body (a form\'s _csrf at most).';
 
 /**
- * takesNoBody's check for a handler to call first, where the middleware cannot go: in sign-out's chain
- * (server/routes/auth.ts) it, any validate(), or an import of validate.ts there makes tsc refuse every
- * router chain of the program (TS2769 on router.params: @koa/router's generics measured in another order).
- * Field names are not echoed: one may be a pasted secret.
+ * The check takesNoBody (validate.ts) makes, for a handler to call first where that middleware cannot go:
+ * in sign-out's chain (server/routes/auth.ts) it, any validate(), or an import of validate.ts there makes
+ * tsc refuse every router chain of the program (TS2769 on router.params: @koa/router's generics measured
+ * in another order). Fixed wording: a field name sent may be a pasted secret.
  */
 export function refuseBody(body: unknown): void {
   if (!NoBody.safeParse(body ?? {}).success) throw errors.validation(NO_BODY);

@@ -1,7 +1,7 @@
 import type { DefaultState, Middleware } from 'koa';
 import type { RouterMiddleware } from '@koa/router';
 import type { z } from 'zod';
-import { NoBody } from './noBody.js';
+import { NoBody, refuseBody } from './noBody.js';
 import { errors } from '../errors.js';
 import { tagged, type ChainPart } from '../openapi/describe.js';
 import { STARTS_LIKE_CREDENTIAL } from '../text.js';
@@ -117,7 +117,7 @@ export function pathParam(name: string, rule: RegExp, refuse: () => Error): Midd
 export function takesNoBody(): Middleware {
   // A plain Koa middleware (see pathParam): there is no input for the handler to read.
   const mw: Middleware = async (ctx, next) => {
-    parseOrThrow(NoBody, ctx.request.body ?? {}, {});
+    refuseBody(ctx.request.body);
     await next();
   };
   return tagged(mw, { kind: 'body', schema: NoBody });

@@ -32,6 +32,15 @@ test('a body on a route that takes none is refused and changes nothing; {} and a
     const asForm = await tn.agent.request(method, path, { body: form.toString(), headers: { 'content-type': 'application/x-www-form-urlencoded' } });
     t.is(asForm.status, 400, `form ${method} ${path}: ${asForm.text}`);
   }
+  // Hostile bodies: the key pasted as a field name is not echoed; deep nesting and many keys are refused whole.
+  const nested = JSON.parse(`${'{"a":'.repeat(2_000)}1${'}'.repeat(2_000)}`) as unknown;
+  const manyKeys = Object.fromEntries(Array.from({ length: 3_000 }, (_, i) => [`k${i}`, i]));
+  for (const json of [{ [tn.apiKey]: 1 }, nested, manyKeys, { _csrf: tn.agent.csrfToken!, 'ünïcödé\u212A': 'x' }, [], 'string']) {
+    const res = await tn.agent.request('DELETE', `/api/render/services/${svc.id}`, { json });
+    t.is(res.status, 400, res.text.slice(0, 200));
+    t.false(res.text.includes(tn.apiKey), 'the key is not echoed');
+    t.true(res.text.length < 500, 'a short answer');
+  }
   t.is(stack.render.calls.filter((c) => c.accountId === tn.account.id && c.method !== 'GET').length, writesBefore, 'nothing asked of Render');
   t.is((await tn.render.getService(svc.id)).suspended, 'not_suspended');
   t.is((await tn.render.getEnvVar(svc.id, 'KEEP_ME')).value, 'x');

@@ -23,6 +23,8 @@ test('page sizes and page numbers written other than in digits are refused on ev
     t.is((await agent.get(`${route}2`)).status, 200, `${route}2`);
     t.is((await agent.get(`${route}02`)).status, 200, `${route}02: leading zeros are still digits`);
   }
+  // Huge: a number past every maximum, and digits past what a number holds, are refused, not rounded.
+  for (const value of ['1'.repeat(16), '9'.repeat(5_000)]) t.is((await agent.get(`/api/audit?limit=${value}`)).status, 400, `${value.length} digits`);
   // Blank: the default where it always was (audit, findings), refused where it always was.
   t.is((await agent.get('/api/audit?limit=')).status, 200);
   t.is((await agent.get('/api/sentinel/findings?limit=')).status, 200);
