@@ -1,8 +1,11 @@
-import test from 'ava';
+import anyTest from 'ava';
 import type { Browser } from 'playwright-core';
 import { newContext, screenshot } from './support/browser.js';
 import type { UiStack } from './support/uiStack.js';
 import { useBrowserStack } from './support/browserStack.js';
+import { takingTurns } from './support/turns.js';
+
+const test = takingTurns(anyTest);
 
 // Issue 18: a user the anomaly detector blocked sees a clear banner (what happened, when it lifts,
 // that running deploys continue) on load and on any call; it is gone once the block is lifted.

@@ -1,4 +1,4 @@
-import test from 'ava';
+import anyTest from 'ava';
 import type { Browser } from 'playwright-core';
 import { newContext, screenshot } from './support/browser.js';
 import { connectKey, serviceMadeOutside, type UiStack } from './support/uiStack.js';
@@ -6,6 +6,9 @@ import { useBrowserStack } from './support/browserStack.js';
 import { createAuditLog } from '../../server/audit/auditLog.js';
 import type { AuditInput } from '../../server/audit/types.js';
 import type { Clock } from '../../server/clock.js';
+import { takingTurns } from './support/turns.js';
+
+const test = takingTurns(anyTest);
 
 // Issue 12 part 5: the audit page — one line per event, humane times, filters by kind and date,
 // "Load more" paging, and no unexplained hashes. Entries are written through the audit module

@@ -1,8 +1,11 @@
-import test from 'ava';
+import anyTest from 'ava';
 import type { Browser, Page } from 'playwright-core';
 import type { UiStack } from './support/uiStack.js';
 import { useBrowserStack } from './support/browserStack.js';
 import { screenshot } from './support/browser.js';
+import { takingTurns } from './support/turns.js';
+
+const test = takingTurns(anyTest);
 
 // The deploy form's build and start fields show the command that will run: a render.yaml block
 // command with its lines, a one-line command in one line, a long detected command whole and

@@ -1,10 +1,13 @@
-import test from 'ava';
+import anyTest from 'ava';
 import type { Browser, Page } from 'playwright-core';
 import { DESKTOP, screenshot } from './support/browser.js';
 import { deployThroughForm, type UiStack } from './support/uiStack.js';
 import { useBrowserStack } from './support/browserStack.js';
 import { budgetFrom, RENDER_DOCUMENTED_LIMITS } from '../../server/render/budget.js';
 import { fingerprint } from '../../server/crypto/keyring.js';
+import { takingTurns } from './support/turns.js';
+
+const test = takingTurns(anyTest);
 
 // The log panel in Chromium (issue 12 part 2): each deployment shows only its own lines (two deploys
 // of one service and a canceled one), lines arrive live over the event stream, and a 2,000-line

@@ -1,7 +1,10 @@
-import test from 'ava';
+import anyTest from 'ava';
 import type { Browser } from 'playwright-core';
 import type { UiStack } from './support/uiStack.js';
 import { useBrowserStack } from './support/browserStack.js';
+import { takingTurns } from './support/turns.js';
+
+const test = takingTurns(anyTest);
 
 // A render.yaml command written as a block scalar spans lines; one-line inputs (the form's, before its
 // command textareas) drop line breaks. Submitted unedited, the form must not send a flattened text as

@@ -1,8 +1,11 @@
-import test from 'ava';
+import anyTest from 'ava';
 import type { Browser } from 'playwright-core';
 import { screenshot } from './support/browser.js';
 import { deployThroughForm, type UiStack } from './support/uiStack.js';
 import { useBrowserStack } from './support/browserStack.js';
+import { takingTurns } from './support/turns.js';
+
+const test = takingTurns(anyTest);
 
 // Issue 12, part 1 in the browser: deploying go-service under the name of an existing service is
 // caught in the form as the user types, and the server refuses it anyway if the form is bypassed.

@@ -1,9 +1,12 @@
-import test from 'ava';
+import anyTest from 'ava';
 import type { Browser } from 'playwright-core';
 import { DESKTOP, PHONE, horizontalOverflow, newContext, screenshot } from './support/browser.js';
 import type { UiStack } from './support/uiStack.js';
 import { useBrowserStack } from './support/browserStack.js';
 import { DEMO } from '../../sandbox/seed.js';
+import { takingTurns } from './support/turns.js';
+
+const test = takingTurns(anyTest);
 
 let stack: UiStack;
 let browser: Browser;

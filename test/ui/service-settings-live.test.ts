@@ -1,8 +1,11 @@
-import test, { type ExecutionContext } from 'ava';
+import anyTest, { type ExecutionContext } from 'ava';
 import type { Browser, Page, Route } from 'playwright-core';
 import { answerLate } from './support/browser.js';
 import { useBrowserStack } from './support/browserStack.js';
 import { serviceMadeOutside, type UiStack } from './support/uiStack.js';
+import { takingTurns } from './support/turns.js';
+
+const test = takingTurns(anyTest);
 
 // Code inside page.evaluate runs in the browser; this stands in for the DOM types this (Node-only) project does not load.
 declare const document: any;

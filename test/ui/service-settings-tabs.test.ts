@@ -1,7 +1,10 @@
-import test, { type ExecutionContext } from 'ava';
+import anyTest, { type ExecutionContext } from 'ava';
 import type { Browser, Locator, Page } from 'playwright-core';
 import { useBrowserStack } from './support/browserStack.js';
 import { serviceMadeOutside, type UiStack } from './support/uiStack.js';
+import { takingTurns } from './support/turns.js';
+
+const test = takingTurns(anyTest);
 
 // The service settings page open in two tabs: what one tab removes, the other then removes too (or
 // finds gone). The second removal finds nothing on Render: its tab shows the item gone, not an error

@@ -1,8 +1,11 @@
-import test from 'ava';
+import anyTest from 'ava';
 import type { Browser } from 'playwright-core';
 import { horizontalOverflow, newContext, PHONE, screenshot } from './support/browser.js';
 import { connectKey, serviceMadeOutside, type UiStack } from './support/uiStack.js';
 import { useBrowserStack } from './support/browserStack.js';
+import { takingTurns } from './support/turns.js';
+
+const test = takingTurns(anyTest);
 
 // Issue 15: the service settings page in Chromium, reached from the dashboard's service card: edit
 // an env var (value hidden until shown), toggle auto-deploy, add a custom domain and see its DNS

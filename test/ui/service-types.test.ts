@@ -1,8 +1,11 @@
-import test from 'ava';
+import anyTest from 'ava';
 import type { Browser } from 'playwright-core';
 import { DESKTOP, PHONE, horizontalOverflow, newContext, screenshot } from './support/browser.js';
 import { connectKey, deployThroughForm, type UiStack } from './support/uiStack.js';
 import { useBrowserStack } from './support/browserStack.js';
+import { takingTurns } from './support/turns.js';
+
+const test = takingTurns(anyTest);
 
 // Issue 15: the deploy form offers the service type (detected or chosen), a cron job's schedule with
 // field-level errors from the form and from the server.

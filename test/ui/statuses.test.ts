@@ -1,8 +1,11 @@
-import test from 'ava';
+import anyTest from 'ava';
 import type { Browser } from 'playwright-core';
 import { DESKTOP, screenshot } from './support/browser.js';
 import { deployThroughForm, type UiStack } from './support/uiStack.js';
 import { useBrowserStack } from './support/browserStack.js';
+import { takingTurns } from './support/turns.js';
+
+const test = takingTurns(anyTest);
 
 // Issue 12 part 3 in the browser: replaced deploys, service cards by their latest deploy, deleted
 // services, and the commit Render built.

@@ -1,7 +1,10 @@
-import test from 'ava';
+import anyTest from 'ava';
 import type { Browser, Page, Route } from 'playwright-core';
 import { deployThroughForm, type UiStack } from './support/uiStack.js';
 import { useBrowserStack } from './support/browserStack.js';
+import { takingTurns } from './support/turns.js';
+
+const test = takingTurns(anyTest);
 
 // Code inside page.evaluate runs in the browser; this stands in for the DOM types this (Node-only) project does not load.
 declare const getComputedStyle: any;
