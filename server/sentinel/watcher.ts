@@ -17,8 +17,14 @@ const FIRST_LOOKBACK_MS = 15 * 60_000;
 const MAX_LOG_LAG_MS = 30 * 60_000;
 const AUDIT_RECHECK_MS = 30 * 60_000;
 const LOG_PAGES_PER_ROUND = 5;
-/** A service's events read per round at most, 50 a page (a busier stretch, or a budget spent after a page, loses its oldest). */
+/**
+ * A service's events read per round at most, 50 a page. A stretch busier than that since the cursor, or a
+ * budget spent after a page, leaves its older events unread: they are kept as the cursor's window still to
+ * read (`EventsCursor.unread`), paged in later rounds with what the round's new events leave of these pages.
+ */
 const EVENT_PAGES_PER_ROUND = 5;
+/** A window of unread events older than this is read no further: a service busier than the watch for a day is a lost cause. */
+const EVENT_BACKLOG_MS = 24 * 60 * 60_000;
 
 interface RoundInput {
   userId: number;
@@ -43,6 +49,9 @@ interface RoundInput {
 interface RoundResult { calls: number; findings: number; stoppedBy: 'done' | 'budget' }
 
 interface Cursor { ts: string; seen: string[] }
+/** Both ends inclusive (Render's startTime and endTime): an event at an end read twice writes the same finding. */
+interface EventWindow { start: string; end: string }
+interface EventsCursor extends Cursor { unread?: EventWindow }
 
 /** Timestamps of any precision, comparable as strings (nanosecond fraction, zero-padded). */
 function tsKey(ts: string): string {
@@ -159,22 +168,23 @@ export async function runRound(input: RoundInput): Promise<RoundResult> {
 
   async function serviceEvents(svc: Service) {
     const field = `events:${svc.id}`;
-    const cursor = cursors.get<Cursor>(field);
-    // Render lists events newest first: the page after a full one holds older events since the cursor,
-    // which the cursor (moved to the newest) would otherwise skip for good.
-    const items: ServiceEvent[] = [];
-    let next: string | undefined;
-    for (let p = 0; p < EVENT_PAGES_PER_ROUND && (p === 0 || next); p += 1) {
-      let page;
-      try {
-        page = await client.listServiceEvents(svc.id, { startTime: since(cursor), limit: 50, cursor: next ?? null });
-      } catch (err) {
-        if (pagingStops(p, err)) break;
-        throw err;
-      }
-      result.calls += 1;
-      items.push(...page.items);
-      next = page.nextCursor;
+    const cursor = cursors.get<EventsCursor>(field);
+    // Render lists events newest first: new ones since the cursor first; when they are all read, with the
+    // pages they leave, the older ones an earlier round could not read.
+    const fresh = await pageEvents(svc, { start: since(cursor) }, EVENT_PAGES_PER_ROUND, 0);
+    let unread = cursor?.unread ?? null;
+    const oldestFresh = fresh.items.at(-1)?.timestamp;
+    if (!fresh.complete && oldestFresh) unread = { start: unread?.start ?? since(cursor), end: oldestFresh };
+    const items = [...fresh.items];
+    const backlogStart = new Date(input.now() - EVENT_BACKLOG_MS).toISOString();
+    if (unread && tsKey(unread.end) < tsKey(backlogStart)) unread = null;
+    else if (unread && tsKey(unread.start) < tsKey(backlogStart)) unread = { ...unread, start: backlogStart };
+    if (unread && fresh.complete) {
+      const older = await pageEvents(svc, unread, EVENT_PAGES_PER_ROUND - fresh.read, fresh.read);
+      items.push(...older.items);
+      const oldestRead = older.items.at(-1)?.timestamp;
+      if (older.complete) unread = null;
+      else if (oldestRead) unread = { start: unread.start, end: oldestRead };
     }
     if (items.length === 0 && !cursor) return;
     const seen = new Set(cursor?.seen ?? []);
@@ -188,7 +198,34 @@ export async function runRound(input: RoundInput): Promise<RoundResult> {
         context: { serviceName: svc.name, renderEvent: ev.type, eventId: ev.id },
       }, false);
     }
-    cursors.set(field, advance(cursor, items.map((e) => ({ id: e.id, ts: e.timestamp }))));
+    const moved = advance(cursor, fresh.items.map((e) => ({ id: e.id, ts: e.timestamp })));
+    if (moved) cursors.set(field, unread ? { ts: moved.ts, seen: moved.seen, unread } : { ts: moved.ts, seen: moved.seen });
+  }
+
+  /**
+   * A window of one service's events, newest first, `pages` pages at most. `complete` false: older events
+   * of the window are still unread (the pages or the budget ran out). `pagesBefore`: the service's pages
+   * this round already read (a spent budget after one keeps what was read; before any, it ends the round).
+   */
+  async function pageEvents(svc: Service, window: { start: string; end?: string }, pages: number, pagesBefore: number) {
+    const items: ServiceEvent[] = [];
+    let next: string | undefined;
+    let read = 0;
+    while (read < pages) {
+      let page;
+      try {
+        page = await client.listServiceEvents(svc.id, { startTime: window.start, endTime: window.end ?? null, limit: 50, cursor: next ?? null });
+      } catch (err) {
+        if (!pagingStops(pagesBefore + read, err)) throw err;
+        return { items, read, complete: false };
+      }
+      result.calls += 1;
+      read += 1;
+      items.push(...page.items);
+      next = page.nextCursor ?? undefined;
+      if (!next) return { items, read, complete: true };
+    }
+    return { items, read, complete: false };
   }
 
   async function logsRound(ownerId: string, services: Service[]) {

@@ -1,4 +1,4 @@
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { randomBytes } from 'node:crypto';
 import { startRenderSimulator } from '../../sandbox/render/index.js';
 import { createRenderClient } from '../../server/render/client.js';
@@ -12,40 +12,82 @@ import { startTestRedis } from '../helpers/redis.js';
 // A service's events are read page by page (newest first). When Sentinel's budget share is spent after
 // the first page, what was read counts, as for app logs: otherwise a service busier than one page since
 // its cursor is read again from its newest page every round, and never gets past it while the budget
-// runs out at the same place, so even the newest page's findings are never reported.
+// runs out at the same place, so even the newest page's findings are never reported. The pages it could
+// not read are not skipped for good: the cursor keeps them as a window still to read, paged in the rounds
+// after, with what the new events leave of a round's pages.
 
-test('the budget spent on a service\'s second events page: the first page\'s findings are reported, its cursor moves', async (t) => {
+/** A user's workspace on the simulator with one service, and Sentinel's rounds over it with a budget of `pagesPerRound` events pages. */
+async function watchedService(t: ExecutionContext, label: string, pagesPerRound: number) {
   const r = await startTestRedis();
   const render = await startRenderSimulator();
   t.teardown(async () => { await render.close(); await r.stop(); });
-  const apiKey = `rnd_evbudget${'k'.repeat(24)}`;
-  render.addAccount({ apiKey, workspaces: [{ name: 'evbudget ws' }] });
+  const apiKey = `rnd_${label}${'k'.repeat(30 - label.length)}`;
+  render.addAccount({ apiKey, workspaces: [{ name: `${label} ws` }] });
   const plain = createRenderClient({ baseUrl: render.url, apiKey });
   const [owner] = await plain.listOwners();
   const { service } = await plain.createService({
-    type: 'web_service', name: 'busy', ownerId: owner!.id, repo: 'https://github.com/evbudget/busy', branch: 'main', autoDeploy: 'no',
+    type: 'web_service', name: 'busy', ownerId: owner!.id, repo: `https://github.com/${label}/busy`, branch: 'main', autoDeploy: 'no',
     serviceDetails: { runtime: 'node', plan: 'starter', region: 'oregon', envSpecificDetails: { buildCommand: 'npm ci', startCommand: 'npm start' } },
   });
-  // A busy stretch, more than a page, then the OOM: the newest event, on the first page.
-  for (let i = 0; i < 80; i++) render.addServiceEvent(service!.id, i % 2 ? 'deploy_started' : 'build_started');
-  render.addServiceEvent(service!.id, 'server_failed', { reason: { oomKilled: { memoryLimit: '512Mi' } } });
-
-  // Sentinel's share of the key's budget: one events page a round (what a spent share answers after it).
+  // Sentinel's share of the key's budget: what a spent share answers after its pages.
   let eventPages = 0;
   const client = createRenderClient({
     baseUrl: render.url, apiKey,
     beforeRequest: async (call) => {
-      if (call.route === '/services/{serviceId}/events' && eventPages++ % 2 === 1) throw new BudgetExhausted(30_000, 'read');
+      if (call.route === '/services/{serviceId}/events' && ++eventPages > pagesPerRound) throw new BudgetExhausted(30_000, 'read');
     },
   });
   const store = createSentinelStore({ redis: r.client, prefix: r.prefix, keyring: createKeyring(randomBytes(32)), absoluteMs: 3_600_000 });
   const found: Finding[] = [];
   // The watch's settings (the rounds write only while they are current; their record is not read here).
   await r.client.hset(store.keys.settings(1), 'gen', 'g1');
-  for (let round = 0; round < 2; round++) {
-    const { round, status, cursors } = await store.beginRound(1, 60_000);
-    await runRound({ userId: 1, round, ownerIds: [owner!.id], client, store, retired: { redis: r.client, prefix: r.prefix, keyring: createKeyring(randomBytes(32)) }, now: Date.now, onFinding: async (f, isNew) => { if (isNew) found.push(f); }, status, cursors });
-    await store.endRound(1, round, status, cursors, { nowMs: Date.now() });
-  }
-  t.deepEqual(found.map((f) => f.rule), ['server_oom']);
+  return {
+    render, serviceId: service!.id, found,
+    async round(now = Date.now) {
+      eventPages = 0;
+      const { round, status, cursors } = await store.beginRound(1, 60_000);
+      await runRound({ userId: 1, round, ownerIds: [owner!.id], client, store, retired: { redis: r.client, prefix: r.prefix, keyring: createKeyring(randomBytes(32)) }, now, onFinding: async (f, isNew) => { if (isNew) found.push(f); }, status, cursors });
+      await store.endRound(1, round, status, cursors, { nowMs: now() });
+      return JSON.parse((await r.client.hget(store.keys.cursors(1), `events:${service!.id}`)) ?? 'null') as { unread?: unknown } | null;
+    },
+  };
+}
+
+test('the budget spent on a service\'s second events page: the first page\'s findings are reported, its cursor moves', async (t) => {
+  const w = await watchedService(t, 'evbudget', 1);
+  // A busy stretch, more than a page, then the OOM: the newest event, on the first page.
+  for (let i = 0; i < 80; i++) w.render.addServiceEvent(w.serviceId, i % 2 ? 'deploy_started' : 'build_started');
+  w.render.addServiceEvent(w.serviceId, 'server_failed', { reason: { oomKilled: { memoryLimit: '512Mi' } } });
+  await w.round();
+  await w.round();
+  t.deepEqual(w.found.map((f) => f.rule), ['server_oom']);
+});
+
+test('an OOM on an events page the budget left unread: reported by the next round, which reads the window the cursor kept', async (t) => {
+  const w = await watchedService(t, 'evunread', 2);
+  // The OOM, then a busier stretch than two pages: the OOM is on the third page, newest first.
+  w.render.addServiceEvent(w.serviceId, 'server_failed', { reason: { oomKilled: { memoryLimit: '512Mi' } } });
+  for (let i = 0; i < 120; i++) w.render.addServiceEvent(w.serviceId, i % 2 ? 'deploy_started' : 'build_started');
+  const first = await w.round();
+  t.deepEqual(w.found, [], 'the first round read two pages of newer events');
+  t.truthy(first?.unread, 'and kept the older ones as a window to read');
+  const second = await w.round();
+  t.deepEqual(w.found.map((f) => f.rule), ['server_oom']);
+  t.is(second?.unread, undefined, 'the window is read to its end');
+  // Nothing is reported twice, and a new event is still read first.
+  w.render.addServiceEvent(w.serviceId, 'server_failed', { reason: { oomKilled: { memoryLimit: '1Gi' } } });
+  await w.round();
+  t.deepEqual(w.found.map((f) => f.rule), ['server_oom', 'server_oom']);
+  t.not(w.found[0]!.id, w.found[1]!.id);
+});
+
+test('a window of unread events older than a day is given up, not read', async (t) => {
+  const w = await watchedService(t, 'evstale', 2);
+  w.render.addServiceEvent(w.serviceId, 'server_failed', { reason: { oomKilled: { memoryLimit: '512Mi' } } });
+  for (let i = 0; i < 120; i++) w.render.addServiceEvent(w.serviceId, i % 2 ? 'deploy_started' : 'build_started');
+  t.truthy((await w.round())?.unread);
+  const dayLater = Date.now() + 25 * 60 * 60_000;
+  const after = await w.round(() => dayLater);
+  t.deepEqual(w.found, []);
+  t.is(after?.unread, undefined);
 });

@@ -31,7 +31,7 @@ export interface ServicesApi {
   /** 202, empty: sets the instance count (not with autoscaling). */
   scaleService(serviceId: string, numInstances: number): Promise<void>;
   /** One page of a service's events (newest first), optionally since startTime. */
-  listServiceEvents(serviceId: string, params?: { startTime?: string | null; limit?: number | null; cursor?: string | null }): Promise<CursorPage<ServiceEvent>>;
+  listServiceEvents(serviceId: string, params?: { startTime?: string | null; endTime?: string | null; limit?: number | null; cursor?: string | null }): Promise<CursorPage<ServiceEvent>>;
 }
 
 export function servicesApi(calls: RenderCalls): ServicesApi {
@@ -57,7 +57,7 @@ export function servicesApi(calls: RenderCalls): ServicesApi {
       await send({ ...serviceRoute('POST', '/services/{serviceId}/scale', serviceId), json: { numInstances } });
     },
     listServiceEvents(serviceId, params = {}) {
-      const query = new QueryBuilder().set('startTime', params.startTime);
+      const query = new QueryBuilder().set('startTime', params.startTime).set('endTime', params.endTime);
       return calls.cursorPage<ServiceEvent>({ ...serviceRoute('GET', '/services/{serviceId}/events', serviceId), query }, 'event', params);
     },
   };
