@@ -235,17 +235,24 @@ export async function runRound(input: RoundInput): Promise<RoundResult> {
       const region = (s.serviceDetails as { region?: string } | undefined)?.region ?? 'any';
       byRegion.set(region, [...(byRegion.get(region) ?? []), s]);
     }
-    for (const [region, list] of byRegion) {
+    for (const list of byRegion.values()) {
       for (let i = 0; i < list.length; i += 20) {
         const chunk = list.slice(i, i + 20);
-        const field = `logs:${ownerId}:${region}:${i / 20}`;
-        const cursor = cursors.get<Cursor>(field);
-        let start = since(cursor);
+        // A cursor per service, not per chunk: a chunk's services change as services are created and
+        // deleted, and a service moved into a chunk read further than it was would skip what lies between.
+        // The chunk is read from its furthest-behind service; each line is kept only past its own service's.
+        const own = new Map(chunk.map((s) => [s.id, cursors.get<Cursor>(`logs:${s.id}`)]));
+        let start = [...own.values()].map(since).reduce((a, b) => (tsKey(b) < tsKey(a) ? b : a));
         if (input.now() - Date.parse(start) > MAX_LOG_LAG_MS) start = new Date(input.now() - MAX_LOG_LAG_MS).toISOString();
+        const unseen = (l: { id: string; timestamp: string; labels: Array<{ name: string; value: string }> }) => {
+          const c = own.get(l.labels.find((x) => x.name === 'resource')?.value ?? '');
+          if (!c) return true;
+          const [at, mark] = [tsKey(l.timestamp), tsKey(c.ts)];
+          return at > mark || (at === mark && !c.seen.includes(l.id));
+        };
         // Up to LOG_PAGES_PER_ROUND pages; what was read is processed even when the budget stops paging.
         const lines: Parameters<typeof groupLogLines>[2] = [];
-        let next: Cursor | null = cursor;
-        const seen = new Set(cursor?.seen ?? []);
+        let reached: Cursor | null = null;
         let window = { startTime: start, endTime: new Date(input.now()).toISOString() };
         for (let p = 0; p < LOG_PAGES_PER_ROUND; p += 1) {
           let page;
@@ -256,13 +263,14 @@ export async function runRound(input: RoundInput): Promise<RoundResult> {
             throw err;
           }
           result.calls += 1;
-          lines.push(...page.logs.filter((l) => !seen.has(l.id)));
-          next = page.hasMore && page.nextStartTime ? { ts: page.nextStartTime, seen: [] } : advance(next, page.logs.map((l) => ({ id: l.id, ts: l.timestamp })));
+          lines.push(...page.logs.filter(unseen));
+          reached = page.hasMore && page.nextStartTime ? { ts: page.nextStartTime, seen: [] } : advance(reached, page.logs.map((l) => ({ id: l.id, ts: l.timestamp })));
           if (!page.hasMore || !page.nextStartTime) break;
           window = { startTime: page.nextStartTime, endTime: page.nextEndTime ?? window.endTime };
         }
         await groupLogLines(ownerId, chunk, lines);
-        cursors.set(field, next);
+        // A service already read past where this chunk's paging stopped keeps its own cursor.
+        for (const [serviceId, c] of own) cursors.set(`logs:${serviceId}`, later(c, reached));
       }
     }
   }
@@ -331,6 +339,14 @@ export async function runRound(input: RoundInput): Promise<RoundResult> {
 function severityOf(signature: string): Finding['severity'] {
   if (signature === 'oom' || signature === 'segfault' || signature === 'panic' || signature === 'fatal') return 'high';
   return 'medium';
+}
+
+/** The further of two cursors; at the same timestamp, the ids seen by either. */
+function later(a: Cursor | null, b: Cursor | null): Cursor | null {
+  if (!a || !b) return a ?? b;
+  const [ka, kb] = [tsKey(a.ts), tsKey(b.ts)];
+  if (ka !== kb) return ka > kb ? a : b;
+  return { ts: a.ts, seen: [...new Set([...a.seen, ...b.seen])].slice(-500) };
 }
 
 /** Move a cursor to the newest timestamp seen, remembering the ids at that timestamp (a later page may repeat them). */

@@ -1,0 +1,66 @@
+import test from 'ava';
+import { randomBytes } from 'node:crypto';
+import { startRenderSimulator } from '../../sandbox/render/index.js';
+import { createRenderClient } from '../../server/render/client.js';
+import { BudgetExhausted } from '../../server/render/budget.js';
+import { createKeyring } from '../../server/crypto/keyring.js';
+import { runRound } from '../../server/sentinel/watcher.js';
+import { createSentinelStore } from '../../server/sentinel/store.js';
+import type { Finding } from '../../server/sentinel/types.js';
+import { startTestRedis } from '../helpers/redis.js';
+
+// App logs are read 20 services a query (one region). Which 20 changes as services are created and
+// deleted: a service moved into a group that was read further than it had been must not skip the lines
+// in between, as it did while the read position was kept per group rather than per service.
+
+test('a service moved into a group of services read further than it was: its lines in between are still read', async (t) => {
+  const r = await startTestRedis();
+  // Render allows 20 services created an hour: this workspace needs 21.
+  const render = await startRenderSimulator({ rateLimits: { createService: { limit: 50 } } });
+  t.teardown(async () => { await render.close(); await r.stop(); });
+  const apiKey = `rnd_logcursors${'k'.repeat(20)}`;
+  render.addAccount({ apiKey, workspaces: [{ name: 'logcursors ws' }] });
+  const plain = createRenderClient({ baseUrl: render.url, apiKey });
+  const [owner] = await plain.listOwners();
+  for (let i = 0; i < 21; i++) {
+    await plain.createService({
+      type: 'web_service', name: `svc-${i}`, ownerId: owner!.id, repo: `https://github.com/logcursors/svc-${i}`, branch: 'main', autoDeploy: 'no',
+      serviceDetails: { runtime: 'node', plan: 'starter', region: 'oregon', envSpecificDetails: { buildCommand: 'npm ci', startCommand: 'npm start' } },
+    });
+  }
+  // The order the watch lists them in: the first 20 are read together, the 21st alone.
+  const listed = await plain.listServices({ ownerId: owner!.id, limit: 200 });
+  const [firstGroup, last] = [listed.slice(0, 20), listed[20]!];
+
+  // One round's budget share allows `logCalls` logs queries; events and the rest are not limited here.
+  let logCalls = Infinity;
+  const client = createRenderClient({
+    baseUrl: render.url, apiKey,
+    beforeRequest: async (call) => {
+      if (call.route === '/logs' && logCalls-- <= 0) throw new BudgetExhausted(30_000, 'read');
+    },
+  });
+  const store = createSentinelStore({ redis: r.client, prefix: r.prefix, keyring: createKeyring(randomBytes(32)), absoluteMs: 3_600_000 });
+  await r.client.hset(store.keys.settings(1), 'gen', 'g1');
+  const found: Finding[] = [];
+  const round = async () => {
+    const { round: guard, status, cursors } = await store.beginRound(1, 60_000);
+    await runRound({ userId: 1, round: guard, ownerIds: [owner!.id], client, store, retired: { redis: r.client, prefix: r.prefix, keyring: createKeyring(randomBytes(32)) }, now: Date.now, onFinding: async (f, isNew) => { if (isNew) found.push(f); }, status, cursors });
+    await store.endRound(1, guard, status, cursors, { nowMs: Date.now() });
+  };
+
+  // The 21st service crashes; then a line in the first group. The round's share is spent after the first
+  // group's query: the first group is read past both lines, the 21st service not at all.
+  render.appendLog(last.id, 'TypeError: Cannot read properties of undefined (reading \'id\')');
+  await new Promise((resolve) => setTimeout(resolve, 5));
+  render.appendLog(firstGroup[0]!.id, 'listening on port 10000');
+  logCalls = 1;
+  await round();
+  t.deepEqual(found, []);
+
+  // A service of the first group is deleted: the 21st is now read with the first group.
+  await plain.deleteService(firstGroup[1]!.id);
+  logCalls = Infinity;
+  await round();
+  t.deepEqual(found.map((f) => [f.rule, f.serviceId]), [['app_log_exception', last.id]]);
+});
