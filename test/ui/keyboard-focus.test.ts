@@ -1,7 +1,7 @@
 import anyTest from 'ava';
 import type { Browser, Page } from 'playwright-core';
 import { newContext } from './support/browser.js';
-import { connectKey, serviceMadeOutside, type UiStack } from './support/uiStack.js';
+import { connectKey, failedDeployments, serviceMadeOutside, startDeployments, type UiStack } from './support/uiStack.js';
 import { useBrowserStack } from './support/browserStack.js';
 import { takingTurns } from './support/turns.js';
 
@@ -205,36 +205,6 @@ const focusedElement = (page: Page) => page.evaluate(() => {
   if (!el || el === document.body) return 'BODY';
   return el.getAttribute('data-testid') ?? `${el.tagName} ${String(el.textContent).trim().slice(0, 40)}`;
 });
-
-/** Deployments of `login`'s repositories `names` started through the API as the page's user: the answers' statuses. */
-const startDeployments = (page: Page, login: string, names: string[]) =>
-  page.evaluate(async ({ owner, list }: { owner: string; list: string[] }) => {
-    const session = (await (await fetch('/api/session')).json()) as { csrfToken: string };
-    const answered: number[] = [];
-    for (const name of list) {
-      const res = await fetch('/api/render/deploy', {
-        method: 'POST', headers: { 'content-type': 'application/json', 'x-csrf-token': session.csrfToken },
-        body: JSON.stringify({ github_repo: `${owner}/${name}`, project_name: name }),
-      });
-      answered.push(res.status);
-    }
-    return answered;
-  }, { owner: login, list: names });
-
-/**
- * Deployments of repositories that do not exist (startDeployments): each fails in the worker without a
- * Render call. Resolves once all have ended, so that none of their live updates reloads a list the test
- * is about to page through.
- */
-async function failedDeployments(page: Page, login: string, names: string[]): Promise<number[]> {
-  const statuses = await startDeployments(page, login, names);
-  const ended = () => page.evaluate(async (list: string[]) => {
-    const listed = (await (await fetch('/api/render/my-deployments?limit=100')).json()) as { deployments: Array<{ finished: boolean; request: { serviceName: string } }> };
-    return listed.deployments.filter((d) => d.finished && list.includes(d.request.serviceName)).length;
-  }, names);
-  for (let i = 0; i < 600 && await ended() < names.length; i++) await page.waitForTimeout(100); // bounded only against a hang
-  return statuses;
-}
 
 test('"Load older deploys" and "Load older deployments" with the keyboard: after the last page, focus is on the first row it brought', async (t) => {
   const { context, page, problems, apiKey } = await stack.signedInWithKey(browser, 'key-older', []);

@@ -194,6 +194,22 @@ export function latestOnly(read) {
 }
 
 /**
+ * A list read again reads as far as it was paged and a page more, but at most 100 rows (the API's page):
+ * rows "Load older…" brought past them would be dropped. The rows listed after the reloaded page's last
+ * one (`key`: the rows' data-* id) stay, after it; empty when that row was not listed (more than a page
+ * is new) or nothing follows it. The caller keeps its old next-page cursor when this returns any.
+ */
+export function rowsPast(list, rows, key) {
+  const lastId = rows.at(-1)?.dataset[key];
+  if (lastId === undefined) return [];
+  const reloaded = new Set(rows.map((row) => row.dataset[key]));
+  const last = [...list.children].find((row) => row.dataset[key] === lastId);
+  const tail = [];
+  for (let row = last?.nextElementSibling; row; row = row.nextElementSibling) if (!reloaded.has(row.dataset[key])) tail.push(row);
+  return tail;
+}
+
+/**
  * After a "Load older…" page that hid its focused button (the last page; busy() had dropped focus to
  * <body> while it loaded): focus the first row that page brought — its link or button, else the row
  * itself — so a keyboard user goes on reading from there, not from the top of the page.

@@ -1,5 +1,5 @@
 /** Dashboard: the caller's deployments (live statuses) and Render services (with lifecycle actions). */
-import { busy, focusFirstRow, focusLost, h, keepFocus, keepOpen, latestOnly, notice, replace } from './dom.js';
+import { busy, focusFirstRow, focusLost, h, keepFocus, keepOpen, latestOnly, notice, replace, rowsPast } from './dom.js';
 import { relativeTime, timeEl } from './format.js';
 import { isTerminal, serviceStateBadge, setBadge, statusBadge, statusLabel } from './status.js';
 import { IN_PLACE_OF, serviceActions } from './service-actions.js';
@@ -80,10 +80,12 @@ export function dashboardView(ctx) {
         if (append && more.hidden && lastShown) focusFirstRow(list.querySelector(`[data-deployment-id="${CSS.escape(lastShown)}"]`)?.nextElementSibling);
         return;
       }
-      nextCursor = page.nextCursor ?? null;
       const rows = (page.deployments ?? []).map(deploymentRow);
+      // Older rows loaded past what a reload reads (100 at most) stay, with the cursor past them.
+      const kept = append || !page.nextCursor ? [] : rowsPast(list, rows, 'deploymentId');
+      if (!kept.length) nextCursor = page.nextCursor ?? null;
       const focusedId = append ? null : document.activeElement?.closest('[data-deployment-id]')?.dataset.deploymentId;
-      if (append) list.append(...rows); else replace(list, rows);
+      if (append) list.append(...rows); else replace(list, [...rows, ...kept]);
       more.hidden = !nextCursor;
       if (append && more.hidden) focusFirstRow(rows[0]);
       if (focusedId && focusLost()) list.querySelector(`[data-deployment-id="${CSS.escape(focusedId)}"] a`)?.focus();

@@ -2,7 +2,7 @@
  * A service's settings page (#/services/:id): auto-deploy and its deploy history (rollback, clear-cache
  * redeploy), instances / plan / health check / PR previews, env vars, secret files and custom domains.
  */
-import { busy, field, focusFirstRow, focusLost, h, keepFocus, keepOpen, latestOnly, notice, openable, replace, setOpen } from './dom.js';
+import { busy, field, focusFirstRow, focusLost, h, keepFocus, keepOpen, latestOnly, notice, openable, replace, rowsPast, setOpen } from './dom.js';
 import { timeEl, triggerLabel } from './format.js';
 import { isTerminal, statusBadge } from './status.js';
 import { secretsSection } from './service-secrets.js';
@@ -179,10 +179,12 @@ export function serviceView(ctx, route) {
       if (drawn !== null && drawn === historyDrawn) return;
       historyDrawn = drawn;
       const rows = res.deploys.map(historyRow);
+      // Older deploys loaded past what a read again reads (100 at most) stay, with the cursor past them.
+      const kept = append || !res.nextCursor ? [] : rowsPast(history, rows, 'deployId');
       if (append) history.append(...rows);
       // A rollback asked for stays asked, if that deploy can still be rolled back to.
-      else keepOpen({ area: history, keyOf: deployIdOf, itemOf: deployRow }, () => replace(history, rows));
-      nextCursor = res.nextCursor;
+      else keepOpen({ area: history, keyOf: deployIdOf, itemOf: deployRow }, () => replace(history, [...rows, ...kept]));
+      if (!kept.length) nextCursor = res.nextCursor;
       more.hidden = !nextCursor;
       const rowsWentLive = [...history.children].some((row) => WENT_LIVE.has(row.dataset.status));
       beenLive = rowsWentLive ? true : nextCursor ? null : false;

@@ -143,3 +143,39 @@ export async function serviceMadeOutside(stack: Stack, apiKey: string, opts: { l
   });
   return { render, serviceId: service!.id };
 }
+
+/** Deployments of `login`'s repositories `names` started through the API as the page's user: the answers' statuses. */
+export const startDeployments = (page: Page, login: string, names: string[]) =>
+  page.evaluate(async ({ owner, list }: { owner: string; list: string[] }) => {
+    const session = (await (await fetch('/api/session')).json()) as { csrfToken: string };
+    const answered: number[] = [];
+    for (const name of list) {
+      const res = await fetch('/api/render/deploy', {
+        method: 'POST', headers: { 'content-type': 'application/json', 'x-csrf-token': session.csrfToken },
+        body: JSON.stringify({ github_repo: `${owner}/${name}`, project_name: name }),
+      });
+      answered.push(res.status);
+    }
+    return answered;
+  }, { owner: login, list: names });
+
+/**
+ * Deployments of repositories that do not exist (startDeployments): each fails in the worker without a
+ * Render call. Resolves once all have ended, so that none of their live updates reloads a list the test
+ * is about to page through.
+ */
+export async function failedDeployments(page: Page, login: string, names: string[]): Promise<number[]> {
+  const statuses = await startDeployments(page, login, names);
+  const ended = () => page.evaluate(async (list: string[]) => {
+    let count = 0;
+    let cursor: string | null = null;
+    do {
+      const listed = (await (await fetch(`/api/render/my-deployments?limit=100${cursor ? `&cursor=${cursor}` : ''}`)).json()) as { deployments: Array<{ finished: boolean; request: { serviceName: string } }>; nextCursor: string | null };
+      count += listed.deployments.filter((d) => d.finished && list.includes(d.request.serviceName)).length;
+      cursor = listed.nextCursor;
+    } while (cursor);
+    return count;
+  }, names);
+  for (let i = 0; i < 600 && await ended() < names.length; i++) await page.waitForTimeout(100); // bounded only against a hang
+  return statuses;
+}
