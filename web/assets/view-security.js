@@ -2,7 +2,7 @@
  * Security (Sentinel): opt in to watching your Render workspace, an optional Slack webhook, and the
  * findings — audit-log events, grouped app-log errors and silent service failures — live over SSE.
  */
-import { busy, field, h, notice, replace } from './dom.js';
+import { busy, field, h, latestOnly, notice, replace } from './dom.js';
 import { timeEl } from './format.js';
 
 const SEVERITY = { high: ['failure', 'High'], medium: ['progress', 'Medium'], low: ['neutral', 'Low'] };
@@ -76,17 +76,19 @@ export function securityView(ctx) {
     replace(notices, ...items);
   }
 
-  async function loadFindings() {
+  // Findings are read again on each event (a finding, a settings change): a read answered after a later
+  // one is older than what is drawn and would take the newest findings away until the next event.
+  const loadFindings = latestOnly(async (current) => {
     try {
       const res = await ctx.api.sentinelFindings();
-      if (disposed) return;
+      if (disposed || !current()) return;
       const findings = Array.isArray(res?.findings) ? res.findings : [];
       replace(list, findings.map(findingRow));
       status.textContent = findings.length ? `${findings.length} finding${findings.length === 1 ? '' : 's'}, newest first.` : 'No findings yet.';
     } catch (err) {
-      if (!disposed) status.textContent = `Could not load findings: ${err.message}`;
+      if (!disposed && current()) status.textContent = `Could not load findings: ${err.message}`;
     }
-  }
+  });
 
   // A read answered after a save, or after a read begun later, is older than what is drawn: dropped (its
   // old values, the box unticked and "Sentinel is off.", stayed until the next event).
