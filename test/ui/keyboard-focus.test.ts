@@ -1,7 +1,7 @@
 import anyTest from 'ava';
 import type { Browser, Page } from 'playwright-core';
 import { newContext } from './support/browser.js';
-import { connectKey, failedDeployments, serviceMadeOutside, startDeployments, type UiStack } from './support/uiStack.js';
+import { connectKey, failedDeployments, redeployFromPage, serviceMadeOutside, startDeployments, type UiStack } from './support/uiStack.js';
 import { useBrowserStack } from './support/browserStack.js';
 import { takingTurns } from './support/turns.js';
 
@@ -300,10 +300,7 @@ test('the service page\'s deploy history read again after a redeploy (this tab o
   t.true(before >= 22, `${before} rows`);
 
   const reread = page.waitForResponse((res) => { const url = new URL(res.url()); return url.pathname === `/api/render/services/${serviceId}/deploys` && !url.searchParams.has('cursor') && res.request().method() === 'GET'; });
-  const status = await page.evaluate(async (id: string) => {
-    const session = (await (await fetch('/api/session')).json()) as { csrfToken: string };
-    return (await fetch(`/api/render/services/${id}/redeploy`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-csrf-token': session.csrfToken }, body: '{}' })).status;
-  }, serviceId);
+  const status = await redeployFromPage(page, serviceId);
   t.is(status, 202);
   await reread;
   await page.evaluate(async () => { for (let i = 0; i < 10; i++) await new Promise((resolve) => setTimeout(resolve, 0)); });

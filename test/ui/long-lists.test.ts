@@ -1,6 +1,6 @@
 import anyTest from 'ava';
 import type { Browser, Page } from 'playwright-core';
-import { failedDeployments, serviceMadeOutside, type UiStack } from './support/uiStack.js';
+import { failedDeployments, redeployFromPage, serviceMadeOutside, type UiStack } from './support/uiStack.js';
 import { useBrowserStack } from './support/browserStack.js';
 import { takingTurns } from './support/turns.js';
 
@@ -72,10 +72,7 @@ test('a service\'s deploy history read again after more than 100 deploys were lo
   t.is(loaded.length, 126, 'the deploy that created the service and 125 more');
 
   // A redeploy from this tab: the history is read again (100 deploys asked).
-  const status = await page.evaluate(async (id: string) => {
-    const session = (await (await fetch('/api/session')).json()) as { csrfToken: string };
-    return (await fetch(`/api/render/services/${id}/redeploy`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-csrf-token': session.csrfToken }, body: '{}' })).status;
-  }, serviceId);
+  const status = await redeployFromPage(page, serviceId);
   t.is(status, 202);
   // The new deploy on top is drawn by the history's read again.
   await page.waitForFunction((known: string[]) => {

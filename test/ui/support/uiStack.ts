@@ -159,6 +159,13 @@ export const startDeployments = (page: Page, login: string, names: string[]) =>
     return answered;
   }, { owner: login, list: names });
 
+/** A redeploy of `serviceId` asked through the API as the page's user (as another tab would): the answer's status. */
+export const redeployFromPage = (page: Page, serviceId: string) =>
+  page.evaluate(async (id: string) => {
+    const session = (await (await fetch('/api/session')).json()) as { csrfToken: string };
+    return (await fetch(`/api/render/services/${id}/redeploy`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-csrf-token': session.csrfToken }, body: '{}' })).status;
+  }, serviceId);
+
 /**
  * Deployments of repositories that do not exist (startDeployments): each fails in the worker without a
  * Render call. Resolves once all have ended, so that none of their live updates reloads a list the test
