@@ -1,13 +1,9 @@
 import test, { type ExecutionContext } from 'ava';
-import { randomBytes } from 'node:crypto';
 import { startRenderSimulator } from '../../sandbox/render/index.js';
 import { createRenderClient } from '../../server/render/client.js';
 import { BudgetExhausted } from '../../server/render/budget.js';
-import { createKeyring } from '../../server/crypto/keyring.js';
-import { runRound } from '../../server/sentinel/watcher.js';
-import { createSentinelStore } from '../../server/sentinel/store.js';
-import type { Finding } from '../../server/sentinel/types.js';
 import { startTestRedis } from '../helpers/redis.js';
+import { roundsInProcess } from './rounds.js';
 
 // A service's events are read page by page (newest first). When Sentinel's budget share is spent after
 // the first page, what was read counts, as for app logs: otherwise a service busier than one page since
@@ -37,18 +33,13 @@ async function watchedService(t: ExecutionContext, label: string, pagesPerRound:
       if (call.route === '/services/{serviceId}/events' && ++eventPages > pagesPerRound) throw new BudgetExhausted(30_000, 'read');
     },
   });
-  const store = createSentinelStore({ redis: r.client, prefix: r.prefix, keyring: createKeyring(randomBytes(32)), absoluteMs: 3_600_000 });
-  const found: Finding[] = [];
-  // The watch's settings (the rounds write only while they are current; their record is not read here).
-  await r.client.hset(store.keys.settings(1), 'gen', 'g1');
+  const rounds = await roundsInProcess(r, client, [owner!.id]);
   return {
-    render, serviceId: service!.id, found,
+    render, serviceId: service!.id, found: rounds.found,
     async round(now = Date.now) {
       eventPages = 0;
-      const { round, status, cursors } = await store.beginRound(1, 60_000);
-      await runRound({ userId: 1, round, ownerIds: [owner!.id], client, store, retired: { redis: r.client, prefix: r.prefix, keyring: createKeyring(randomBytes(32)) }, now, onFinding: async (f, isNew) => { if (isNew) found.push(f); }, status, cursors });
-      await store.endRound(1, round, status, cursors, { nowMs: now() });
-      return JSON.parse((await r.client.hget(store.keys.cursors(1), `events:${service!.id}`)) ?? 'null') as { unread?: unknown } | null;
+      await rounds.round(now);
+      return rounds.cursor<{ unread?: unknown }>(`events:${service!.id}`);
     },
   };
 }

@@ -1,13 +1,9 @@
 import test from 'ava';
-import { randomBytes } from 'node:crypto';
 import { startRenderSimulator } from '../../sandbox/render/index.js';
 import { createRenderClient } from '../../server/render/client.js';
 import { BudgetExhausted } from '../../server/render/budget.js';
-import { createKeyring } from '../../server/crypto/keyring.js';
-import { runRound } from '../../server/sentinel/watcher.js';
-import { createSentinelStore } from '../../server/sentinel/store.js';
-import type { Finding } from '../../server/sentinel/types.js';
 import { startTestRedis } from '../helpers/redis.js';
+import { roundsInProcess } from './rounds.js';
 
 // App logs are read 20 services a query (one region). Which 20 changes as services are created and
 // deleted: a service moved into a group that was read further than it had been must not skip the lines
@@ -40,14 +36,7 @@ test('a service moved into a group of services read further than it was: its lin
       if (call.route === '/logs' && logCalls-- <= 0) throw new BudgetExhausted(30_000, 'read');
     },
   });
-  const store = createSentinelStore({ redis: r.client, prefix: r.prefix, keyring: createKeyring(randomBytes(32)), absoluteMs: 3_600_000 });
-  await r.client.hset(store.keys.settings(1), 'gen', 'g1');
-  const found: Finding[] = [];
-  const round = async () => {
-    const { round: guard, status, cursors } = await store.beginRound(1, 60_000);
-    await runRound({ userId: 1, round: guard, ownerIds: [owner!.id], client, store, retired: { redis: r.client, prefix: r.prefix, keyring: createKeyring(randomBytes(32)) }, now: Date.now, onFinding: async (f, isNew) => { if (isNew) found.push(f); }, status, cursors });
-    await store.endRound(1, guard, status, cursors, { nowMs: Date.now() });
-  };
+  const { found, round } = await roundsInProcess(r, client, [owner!.id]);
 
   // The 21st service crashes; then a line in the first group. The round's share is spent after the first
   // group's query: the first group is read past both lines, the 21st service not at all.

@@ -1,0 +1,31 @@
+import { randomBytes } from 'node:crypto';
+import { createKeyring } from '../../server/crypto/keyring.js';
+import type { RenderClient } from '../../server/render/client.js';
+import { runRound } from '../../server/sentinel/watcher.js';
+import { createSentinelStore } from '../../server/sentinel/store.js';
+import type { Finding } from '../../server/sentinel/types.js';
+import type { TestRedis } from '../helpers/redis.js';
+
+/**
+ * Sentinel's rounds for user 1 run in this process (runRound, no worker or schedule) over `client`, on
+ * `redis`: what each round found new, and its cursors as written (`cursor(field)`). Apart from support.ts,
+ * which starts the whole stack: these tests need no web or worker process.
+ */
+export async function roundsInProcess(redis: TestRedis, client: RenderClient, ownerIds: string[]) {
+  const store = createSentinelStore({ redis: redis.client, prefix: redis.prefix, keyring: createKeyring(randomBytes(32)), absoluteMs: 3_600_000 });
+  const retired = { redis: redis.client, prefix: redis.prefix, keyring: createKeyring(randomBytes(32)) };
+  const found: Finding[] = [];
+  // The watch's settings (the rounds write only while they are current; their record is not read here).
+  await redis.client.hset(store.keys.settings(1), 'gen', 'g1');
+  return {
+    found,
+    async round(now: () => number = Date.now) {
+      const { round, status, cursors } = await store.beginRound(1, 60_000);
+      await runRound({ userId: 1, round, ownerIds, client, store, retired, now, onFinding: async (f, isNew) => { if (isNew) found.push(f); }, status, cursors });
+      await store.endRound(1, round, status, cursors, { nowMs: now() });
+    },
+    async cursor<T>(field: string): Promise<T | null> {
+      return JSON.parse((await redis.client.hget(store.keys.cursors(1), field)) ?? 'null') as T | null;
+    },
+  };
+}
