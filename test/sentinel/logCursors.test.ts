@@ -53,3 +53,29 @@ test('a service moved into a group of services read further than it was: its lin
   await round();
   t.deepEqual(found.map((f) => [f.rule, f.serviceId]), [['app_log_exception', last.id]]);
 });
+
+test('lines read again (positions written by the version before, per group of 20, are not read): nothing is counted twice', async (t) => {
+  const r = await startTestRedis();
+  const render = await startRenderSimulator();
+  t.teardown(async () => { await render.close(); await r.stop(); });
+  const apiKey = `rnd_logreread${'k'.repeat(21)}`;
+  render.addAccount({ apiKey, workspaces: [{ name: 'logreread ws' }] });
+  const client = createRenderClient({ baseUrl: render.url, apiKey });
+  const [owner] = await client.listOwners();
+  const { service } = await client.createService({
+    type: 'web_service', name: 'loop', ownerId: owner!.id, repo: 'https://github.com/logreread/loop', branch: 'main', autoDeploy: 'no',
+    serviceDetails: { runtime: 'node', plan: 'starter', region: 'oregon', envSpecificDetails: { buildCommand: 'npm ci', startCommand: 'npm start' } },
+  });
+  for (let i = 0; i < 3; i++) render.appendLog(service!.id, `TypeError: Cannot read properties of undefined (reading 'x${i}')`);
+  const rounds = await roundsInProcess(r, client, [owner!.id]);
+  await rounds.round();
+  t.deepEqual(rounds.found.map((f) => [f.rule, f.count]), [['app_log_exception', 3]]);
+
+  // As after an upgrade: no position of the service's own, the old group's (not read any more) instead.
+  t.truthy(await rounds.cursor(`logs:${service!.id}`));
+  await rounds.renameCursor(`logs:${service!.id}`, `logs:${owner!.id}:oregon:0`);
+  await rounds.round();
+  // The group's finding may be written again as it was (its lines all counted before), never counted up.
+  t.deepEqual([...new Set(rounds.written.map((f) => `${f.id} ×${f.count}`))], [`${rounds.found[0]!.id} ×3`], 'the lines read again are not counted again');
+  t.is(rounds.found.length, 1);
+});

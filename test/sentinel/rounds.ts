@@ -8,24 +8,31 @@ import type { TestRedis } from '../helpers/redis.js';
 
 /**
  * Sentinel's rounds for user 1 run in this process (runRound, no worker or schedule) over `client`, on
- * `redis`: what each round found new, and its cursors as written (`cursor(field)`). Apart from support.ts,
+ * `redis`: what each round found new (`found`), every finding it wrote or updated (`written`), and its cursors as written (`cursor(field)`). Apart from support.ts,
  * which starts the whole stack: these tests need no web or worker process.
  */
 export async function roundsInProcess(redis: TestRedis, client: RenderClient, ownerIds: string[]) {
   const store = createSentinelStore({ redis: redis.client, prefix: redis.prefix, keyring: createKeyring(randomBytes(32)), absoluteMs: 3_600_000 });
   const retired = { redis: redis.client, prefix: redis.prefix, keyring: createKeyring(randomBytes(32)) };
   const found: Finding[] = [];
+  const written: Finding[] = [];
   // The watch's settings (the rounds write only while they are current; their record is not read here).
   await redis.client.hset(store.keys.settings(1), 'gen', 'g1');
   return {
-    found,
+    found, written,
     async round(now: () => number = Date.now) {
       const { round, status, cursors } = await store.beginRound(1, 60_000);
-      await runRound({ userId: 1, round, ownerIds, client, store, retired, now, onFinding: async (f, isNew) => { if (isNew) found.push(f); }, status, cursors });
+      await runRound({ userId: 1, round, ownerIds, client, store, retired, now, onFinding: async (f, isNew) => { written.push(structuredClone(f)); if (isNew) found.push(f); }, status, cursors });
       await store.endRound(1, round, status, cursors, { nowMs: now() });
     },
     async cursor<T>(field: string): Promise<T | null> {
       return JSON.parse((await redis.client.hget(store.keys.cursors(1), field)) ?? 'null') as T | null;
+    },
+    /** Moves a cursor to another field, as a version that named it otherwise would have left it. */
+    async renameCursor(from: string, to: string) {
+      const key = store.keys.cursors(1);
+      const value = await redis.client.hget(key, from);
+      if (value !== null) await redis.client.multi().hdel(key, from).hset(key, to, value).exec();
     },
   };
 }
