@@ -3,7 +3,7 @@ import type { Browser, Page, Route } from 'playwright-core';
 import { DESKTOP } from './support/browser.js';
 import { deployThroughForm, type UiStack } from './support/uiStack.js';
 import { useBrowserStack } from './support/browserStack.js';
-import { startStreamProxy, type StreamProxy } from './support/streamProxy.js';
+import { streamsViaProxy } from './support/streamProxy.js';
 import { takingTurns } from './support/turns.js';
 
 const test = takingTurns(anyTest);
@@ -75,21 +75,6 @@ async function settled(page: Page, id: string): Promise<string> {
 }
 
 /**
- * Sends the page's event streams through a proxy the test can hold (support/streamProxy.ts); `keep`
- * may take a stream's request for the test to let go later with `continue`.
- */
-async function streamsViaProxy(t: ExecutionContext, page: Page, keep: (route: Route) => boolean = () => false): Promise<StreamProxy & { continue(route: Route): Promise<void> }> {
-  const proxy = await startStreamProxy(new URL(stack.url));
-  t.teardown(() => proxy.close());
-  const via = (route: Route) => {
-    const u = new URL(route.request().url());
-    return route.continue({ url: `${proxy.url}${u.pathname}${u.search}` });
-  };
-  await page.route('**/api/events**', (route) => { if (!keep(route)) void via(route); });
-  return Object.assign(proxy, { continue: via });
-}
-
-/**
  * Stops the page's clock before it loads the view. The page's fallbacks are timers: a read that waited 2 s
  * for the stream to open, or a replaced stream that took 3 s to hand over, costs a catch-up read. Those
  * fire under heavy load (CI failed once on a second read at load ~29), so a test counting the reads of the
@@ -145,7 +130,7 @@ test('a page view reads the deployment and its first log page once', async (t) =
   await page.goto('about:blank');
 
   // The streams go through a proxy that only watches them: the test sees the page let the first one go.
-  const proxy = await streamsViaProxy(t, page);
+  const proxy = await streamsViaProxy(t, page, stack.url);
   await pageTimersHeld(page);
   const reads = countReads(page, id);
   await page.goto(`${stack.url}/#/deployments/${id}`);
@@ -268,7 +253,7 @@ test('an update still on its way over the replaced stream when the page reopens 
 
   // Every stream goes through the proxy; the one following the logs waits until the test lets it go.
   let follow: Route | null = null;
-  const proxy = await streamsViaProxy(t, page, (route) => {
+  const proxy = await streamsViaProxy(t, page, stack.url, (route) => {
     if (follow || !new URL(route.request().url()).searchParams.has('logs')) return false;
     follow = route;
     return true;

@@ -6,6 +6,7 @@ import { useBrowserStack } from './support/browserStack.js';
 import { budgetFrom, RENDER_DOCUMENTED_LIMITS } from '../../server/render/budget.js';
 import { fingerprint } from '../../server/crypto/keyring.js';
 import { takingTurns } from './support/turns.js';
+import { streamsViaProxy } from './support/streamProxy.js';
 
 const test = takingTurns(anyTest);
 
@@ -38,6 +39,8 @@ const panelText = (page: Page) => page.getByTestId('logs').innerText();
 const occurrences = (text: string, needle: string) => text.split(needle).length - 1;
 const waitStatus = (page: Page, status: string) => page.locator(`#deployment-status[data-status="${status}"]`).waitFor({ timeout: 45_000 });
 const waitLine = (page: Page, text: string | RegExp) => page.getByTestId('logs').getByText(text).first().waitFor({ timeout: 45_000 });
+/** The 2,000-line builds' panels: all their lines there (a catch-up read paced by Render finishes after its Retry-After). */
+const allLinesShown = (page: Page) => page.getByTestId('logs-status').filter({ hasText: /^2,0\d\d lines · following new lines$/ }).waitFor({ timeout: 45_000 }).catch(() => undefined);
 
 test('two deploys of one service and a canceled one: each panel shows only its own lines, live', async (t) => {
   const { page, problems } = await stack.signedInWithKey(browser, 'logbleed', ['site'], DESKTOP);
@@ -106,6 +109,7 @@ test('a 2,000-line build: lines stream in, every page loads with "Load earlier l
   stack.render.advanceDeploy(r.deployId);
   await waitStatus(page, 'live');
   await waitLine(page, 'Your service is live');
+  await allLinesShown(page);
   const streamed = await page.getByTestId('log-line').count();
   t.true(streamed >= 2008, `the live tail delivered every line (${streamed})`);
 
@@ -139,6 +143,53 @@ test('a 2,000-line build: lines stream in, every page loads with "Load earlier l
   await page.getByTestId('logs').evaluate((el: any) => { el.scrollTop = 0; });
   await screenshot(page, 'logs-2000-lines-1280');
   t.deepEqual(problems, []);
+});
+
+// The stream dropped while a burst came (a proxy restarting; CI under load): the panel reads back from its
+// newest line to Render's newest page. When a read of that catch-up was answered 429 (Render pacing), the retry
+// started from the newest line the first read had just drawn, and the lines between were never shown.
+test('lines missed while the stream was away are all read back, also when Render paces the catch-up', async (t) => {
+  const { page, problems } = await stack.signedInWithKey(browser, 'loggap', ['mono'], DESKTOP);
+  const proxy = await streamsViaProxy(t, page, stack.url);
+  const id = await deployThroughForm(page, 'loggap/mono');
+  const r = await renderIds(page, id);
+  stack.render.advanceDeploy(r.deployId);
+  await waitLine(page, /==> Cloning from/);
+  const line = (i: number) => `[${String(i).padStart(4, '0')}/2000] compiling packages/app/src/module-${i}.ts`;
+  for (let i = 0; i < 300; i++) stack.render.appendLog(r.serviceId, line(i), { type: 'build' });
+  await waitLine(page, line(299));
+
+  // The stream following this log holds what the server sends until the rest is published, then drops.
+  const following = proxy.streams.filter((s) => s.requestLine.includes(`logs=${id}`)).at(-1)!;
+  following.hold();
+  for (let i = 300; i < 2000; i++) stack.render.appendLog(r.serviceId, line(i), { type: 'build' });
+  for (let i = 0; i < 600 && !following.fromServer.includes(line(1999)); i++) await new Promise((res) => setTimeout(res, 100));
+  t.true(following.fromServer.includes(line(1999)), 'the server published the whole burst');
+  // The catch-up's first older page is answered as the app answers when Render paces this key.
+  let paced = 0;
+  await page.route('**/api/render/deployments/*/logs?*', async (route) => {
+    if (paced > 0 || !new URL(route.request().url()).searchParams.has('cursor')) return route.continue();
+    paced += 1;
+    return route.fulfill({
+      status: 429, headers: { 'retry-after': '1' }, contentType: 'application/json',
+      body: JSON.stringify({ error: { code: 'render_rate_limited', message: 'Render is rate-limiting this API key. Nothing was saved; try again shortly.' } }),
+    });
+  });
+  following.cut();
+
+  await waitLine(page, line(1999));
+  stack.render.advanceDeploy(r.deployId);
+  stack.render.advanceDeploy(r.deployId);
+  await waitStatus(page, 'live');
+  await waitLine(page, 'Your service is live');
+  t.is(paced, 1, 'a catch-up read was paced');
+  // The paced read is made again after its Retry-After: every line is on the page then, or never.
+  await allLinesShown(page);
+  const shown = new Set(await page.getByTestId('log-line').locator('.log-line__msg').allInnerTexts());
+  const missing = Array.from({ length: 2000 }, (_, i) => line(i)).filter((l) => !shown.has(l));
+  t.deepEqual(missing.slice(0, 3), [], `${missing.length} of the 2,000 lines missing`);
+  // The one console error expected is the stream the test cut.
+  t.deepEqual(problems.filter((p) => !p.includes('net::ERR_INCOMPLETE_CHUNKED_ENCODING')), []);
 });
 
 test('with Render\'s log budget spent, the panel says it is waiting, not that something failed', async (t) => {

@@ -132,25 +132,47 @@ export function createLogPanel(ctx, id) {
   const newestKey = () => (sorted.length ? key(sorted[sorted.length - 1]) : null);
 
   /**
+   * Lines after this key may be missing (the stream was away, or the server's tail began at its newest
+   * page): the next read of the newest page reads back to it. Kept until a read got there, so a catch-up
+   * cut short (Render pacing, an error) goes on from the hole, not from the newest line it had drawn.
+   */
+  let holeAfter = null;
+  let holesNoted = 0;
+  /** Asked for again while a read was running: the running one may have read before what it was asked for. */
+  let readAgain = false;
+
+  function noteHole() {
+    const known = newestKey();
+    if (known === null) return; // nothing shown: the newest page is read as on open
+    holeAfter = holeAfter === null || known < holeAfter ? known : holeAfter;
+    holesNoted += 1;
+  }
+
+  /**
    * The newest page: on open, after the live stream reconnects, and while polling without it. When
-   * lines were already shown, older pages are read back until they meet them, so a burst while the
-   * stream was away (or before the server's tail started) leaves no hole.
+   * lines were already shown, older pages are read back until they meet the newest of them (or the
+   * hole noted), so a burst while the stream was away (or before the server's tail started) leaves none.
    */
   async function loadNewest() {
-    if (loadingNewest) return;
+    if (loadingNewest) { readAgain = true; return; }
     loadingNewest = true;
     try {
-      const known = loadedOnce ? newestKey() : null;
-      let page = await ctx.api.deploymentLogs(id, { limit: PAGE });
-      if (disposed) return;
-      if (!known) nextCursor = page.nextCursor ?? null;
-      loadedOnce = true;
-      merge(page.logs ?? []);
-      for (let i = 0; known && page.nextCursor && i < 50 && !(page.logs ?? []).some((l) => key(l) <= known); i++) {
-        page = await ctx.api.deploymentLogs(id, { limit: PAGE, cursor: page.nextCursor });
+      do {
+        readAgain = false;
+        const noted = holesNoted;
+        const known = loadedOnce ? holeAfter ?? newestKey() : null;
+        let page = await ctx.api.deploymentLogs(id, { limit: PAGE });
         if (disposed) return;
+        if (!known) nextCursor = page.nextCursor ?? null;
+        loadedOnce = true;
         merge(page.logs ?? []);
-      }
+        for (let i = 0; known && page.nextCursor && i < 50 && !(page.logs ?? []).some((l) => key(l) <= known); i++) {
+          page = await ctx.api.deploymentLogs(id, { limit: PAGE, cursor: page.nextCursor });
+          if (disposed) return;
+          merge(page.logs ?? []);
+        }
+        if (holesNoted === noted) holeAfter = null;
+      } while (readAgain);
       drawStatus();
     } catch (err) {
       failed(err, loadNewest);
@@ -229,11 +251,12 @@ export function createLogPanel(ctx, id) {
       // The server's tail began at its newest page: lines between ours and those may be missing.
       const known = newestKey();
       const gap = e.partial && loadedOnce && (!known || e.lines.every((l) => key(l) > known));
+      if (gap) noteHole();
       merge(e.lines);
       if (gap) void loadNewest();
     },
     /** The live stream came back after a gap: catch up. */
-    onResync() { void loadNewest(); },
+    onResync() { noteHole(); void loadNewest(); },
     dispose() {
       disposed = true;
       clearTimeout(pollTimer);

@@ -1,5 +1,7 @@
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { once } from 'node:events';
+import type { ExecutionContext } from 'ava';
+import type { Page, Route } from 'playwright-core';
 
 /**
  * One event stream's connection through the proxy: what the server has sent on it so far, and a hold on
@@ -16,6 +18,8 @@ export interface ProxiedStream {
   release(): void;
   /** Resolves when the browser closed its side (it closed the EventSource). */
   readonly browserClosed: Promise<void>;
+  /** The connection drops (a proxy restarting, a network change): both ends closed, anything held lost. */
+  cut(): void;
 }
 
 export interface StreamProxy {
@@ -53,6 +57,7 @@ export async function startStreamProxy(target: URL): Promise<StreamProxy> {
         for (const chunk of chunks) if (!browser.destroyed) browser.write(chunk);
       },
       browserClosed,
+      cut() { held = null; browser.destroy(); upstream.destroy(); },
     };
     streams.push(stream);
     browser.on('data', (chunk: Buffer) => {
@@ -80,4 +85,19 @@ export async function startStreamProxy(target: URL): Promise<StreamProxy> {
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/**
+ * Sends the page's event streams through a proxy the test can hold or cut, in front of the app at
+ * `appUrl`; `keep` may take a stream's request for the test to let go later with `continue`.
+ */
+export async function streamsViaProxy(t: ExecutionContext, page: Page, appUrl: string, keep: (route: Route) => boolean = () => false): Promise<StreamProxy & { continue(route: Route): Promise<void> }> {
+  const proxy = await startStreamProxy(new URL(appUrl));
+  t.teardown(() => proxy.close());
+  const via = (route: Route) => {
+    const u = new URL(route.request().url());
+    return route.continue({ url: `${proxy.url}${u.pathname}${u.search}` });
+  };
+  await page.route('**/api/events**', (route) => { if (!keep(route)) void via(route); });
+  return Object.assign(proxy, { continue: via });
 }
