@@ -1,4 +1,4 @@
-import anyTest, { type ExecutionContext } from 'ava';
+import anyTest from 'ava';
 import type { Browser, Page, Route } from 'playwright-core';
 import { DESKTOP } from './support/browser.js';
 import { deployThroughForm, type UiStack } from './support/uiStack.js';
