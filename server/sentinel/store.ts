@@ -67,11 +67,13 @@ export function roundCursors(raw: Record<string, string>) {
       if (!text) return null;
       try { return JSON.parse(text) as T; } catch { return null; }
     },
+    /** `null` clears a field. Only a field that ends the round other than it began is written (endRound). */
     set(field: string, value: unknown): void {
+      if (value === null && !values.has(field)) return;
       const text = JSON.stringify(value);
-      if (values.get(field) === text) return;
       values.set(field, text);
-      changed.set(field, text);
+      if (text === (Object.hasOwn(raw, field) ? raw[field] : 'null')) changed.delete(field);
+      else changed.set(field, text);
     },
   };
 }

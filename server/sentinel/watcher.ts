@@ -78,6 +78,20 @@ async function settle<T extends readonly unknown[]>(work: { [K in keyof T]: Prom
  * round and never gets past it), or Render's 404 for a service the round listed (deleted meanwhile, not a
  * failing round; the rest waits for the next list).
  */
+/** Where the next round starts in the workspace list (runRound). */
+const RESUME_OWNERS = 'resume:owners';
+
+/**
+ * `list` from the first item that `from` (a resume cursor) names, around to the one before it; as it is
+ * when none does (the cursor unset, or what it named gone). A budget too small to read everything in one
+ * round then moves on through the list round after round, rather than reading its head every round and
+ * never its tail.
+ */
+function rotated<T>(list: T[], from: string | null, names: (item: T, from: string) => boolean): T[] {
+  const at = from === null ? -1 : list.findIndex((item) => names(item, from));
+  return at > 0 ? [...list.slice(at), ...list.slice(0, at)] : list;
+}
+
 const pagingStops = (page: number, err: unknown) =>
   (page > 0 && err instanceof BudgetExhausted) || (err instanceof RenderApiError && err.kind === 'not_found');
 
@@ -102,10 +116,16 @@ export async function runRound(input: RoundInput): Promise<RoundResult> {
     if (isNew || replace) { result.findings += 1; await input.onFinding(f, isNew); }
   };
   try {
-    for (const ownerId of input.ownerIds) {
+    // A round stopped short (the budget) in a later workspace than its first: the next starts there; in its
+    // first, with the one after it. Each workspace's reads go on from where they stopped (resume:events:…,
+    // resume:logs:…): every workspace, service and log group gets its turn, however small the budget.
+    const owners = rotated(input.ownerIds, cursors.get<string>(RESUME_OWNERS), (ownerId, from) => ownerId === from);
+    for (const [i, ownerId] of owners.entries()) {
+      cursors.set(RESUME_OWNERS, i === 0 ? owners[1 % owners.length] : ownerId);
       const [, services] = await settle([auditRound(ownerId), client.listServices({ ownerId, limit: 200 }).then((list) => { result.calls += 1; return list; })]);
-      await settle([eventsRound(services), logsRound(ownerId, services)]);
+      await settle([eventsRound(ownerId, services), logsRound(ownerId, services)]);
     }
+    cursors.set(RESUME_OWNERS, null);
     status.lastProblem = null;
   } catch (err) {
     if (!(err instanceof BudgetExhausted)) throw err;
@@ -162,8 +182,20 @@ export async function runRound(input: RoundInput): Promise<RoundResult> {
     cursors.set(field, advance(cursor, page.items.map((e) => ({ id: e.id, ts: e.timestamp }))));
   }
 
-  async function eventsRound(services: Service[]) {
-    for (let i = 0; i < services.length; i += EVENTS_AT_ONCE) await settle(services.slice(i, i + EVENTS_AT_ONCE).map(serviceEvents));
+  /** From the service the last round could not read (`resume:events:<ownerId>`), EVENTS_AT_ONCE at a time. */
+  async function eventsRound(ownerId: string, services: Service[]) {
+    const field = `resume:events:${ownerId}`;
+    const order = rotated(services, cursors.get<string>(field), (s, from) => s.id === from);
+    for (let i = 0; i < order.length; i += EVENTS_AT_ONCE) {
+      const batch = order.slice(i, i + EVENTS_AT_ONCE);
+      const out = await Promise.allSettled(batch.map(serviceEvents));
+      const stopped = out.findIndex((o) => o.status === 'rejected');
+      if (stopped >= 0) {
+        cursors.set(field, batch[stopped]!.id);
+        throw (out[stopped] as PromiseRejectedResult).reason;
+      }
+    }
+    cursors.set(field, null);
   }
 
   async function serviceEvents(svc: Service) {
@@ -235,44 +267,52 @@ export async function runRound(input: RoundInput): Promise<RoundResult> {
       const region = (s.serviceDetails as { region?: string } | undefined)?.region ?? 'any';
       byRegion.set(region, [...(byRegion.get(region) ?? []), s]);
     }
-    for (const list of byRegion.values()) {
-      for (let i = 0; i < list.length; i += 20) {
-        const chunk = list.slice(i, i + 20);
-        // A cursor per service, not per chunk: a chunk's services change as services are created and
-        // deleted, and a service moved into a chunk read further than it was would skip what lies between.
-        // The chunk is read from its furthest-behind service; each line is kept only past its own service's.
-        const own = new Map(chunk.map((s) => [s.id, cursors.get<Cursor>(`logs:${s.id}`)]));
-        let start = [...own.values()].map(since).reduce((a, b) => (tsKey(b) < tsKey(a) ? b : a));
-        if (input.now() - Date.parse(start) > MAX_LOG_LAG_MS) start = new Date(input.now() - MAX_LOG_LAG_MS).toISOString();
-        const unseen = (l: { id: string; timestamp: string; labels: Array<{ name: string; value: string }> }) => {
-          const c = own.get(l.labels.find((x) => x.name === 'resource')?.value ?? '');
-          if (!c) return true;
-          const [at, mark] = [tsKey(l.timestamp), tsKey(c.ts)];
-          return at > mark || (at === mark && !c.seen.includes(l.id));
-        };
-        // Up to LOG_PAGES_PER_ROUND pages; what was read is processed even when the budget stops paging.
-        const lines: Parameters<typeof groupLogLines>[2] = [];
-        let reached: Cursor | null = null;
-        let window = { startTime: start, endTime: new Date(input.now()).toISOString() };
-        for (let p = 0; p < LOG_PAGES_PER_ROUND; p += 1) {
-          let page;
-          try {
-            page = await client.listLogs({ ownerId, resource: chunk.map((s) => s.id), type: ['app'], direction: 'forward', ...window, limit: 100 });
-          } catch (err) {
-            if (pagingStops(p, err)) break;
-            throw err;
-          }
-          result.calls += 1;
-          lines.push(...page.logs.filter(unseen));
-          reached = page.hasMore && page.nextStartTime ? { ts: page.nextStartTime, seen: [] } : advance(reached, page.logs.map((l) => ({ id: l.id, ts: l.timestamp })));
-          if (!page.hasMore || !page.nextStartTime) break;
-          window = { startTime: page.nextStartTime, endTime: page.nextEndTime ?? window.endTime };
+    const chunks = [...byRegion.values()].flatMap((list) => Array.from({ length: Math.ceil(list.length / 20) }, (_, i) => list.slice(i * 20, i * 20 + 20)));
+    // From the chunk the last round could not read (`resume:logs:<ownerId>`, a service of it).
+    const field = `resume:logs:${ownerId}`;
+    for (const chunk of rotated(chunks, cursors.get<string>(field), (c, from) => c.some((s) => s.id === from))) {
+      cursors.set(field, chunk[0]!.id);
+      // A cursor per service, not per chunk: a chunk's services change as services are created and
+      // deleted, and a service moved into a chunk read further than it was would skip what lies between.
+      // The chunk is read from its furthest-behind service; each line is kept only past its own service's.
+      const own = new Map(chunk.map((s) => [s.id, cursors.get<Cursor>(`logs:${s.id}`)]));
+      let start = [...own.values()].map(since).reduce((a, b) => (tsKey(b) < tsKey(a) ? b : a));
+      if (input.now() - Date.parse(start) > MAX_LOG_LAG_MS) start = new Date(input.now() - MAX_LOG_LAG_MS).toISOString();
+      const unseen = (l: { id: string; timestamp: string; labels: Array<{ name: string; value: string }> }) => {
+        const c = own.get(resourceOfLine(l));
+        if (!c) return true;
+        const [at, mark] = [tsKey(l.timestamp), tsKey(c.ts)];
+        return at > mark || (at === mark && !c.seen.includes(l.id));
+      };
+      // Up to LOG_PAGES_PER_ROUND pages; what was read is processed even when the budget stops paging.
+      const lines: Parameters<typeof groupLogLines>[2] = [];
+      let reached: Cursor | null = null;
+      const resourceOf = new Map<string, string>();
+      let window = { startTime: start, endTime: new Date(input.now()).toISOString() };
+      for (let p = 0; p < LOG_PAGES_PER_ROUND; p += 1) {
+        let page;
+        try {
+          page = await client.listLogs({ ownerId, resource: chunk.map((s) => s.id), type: ['app'], direction: 'forward', ...window, limit: 100 });
+        } catch (err) {
+          if (pagingStops(p, err)) break;
+          throw err;
         }
-        await groupLogLines(ownerId, chunk, lines);
-        // A service already read past where this chunk's paging stopped keeps its own cursor.
-        for (const [serviceId, c] of own) cursors.set(`logs:${serviceId}`, later(c, reached));
+        result.calls += 1;
+        for (const l of page.logs) resourceOf.set(l.id, resourceOfLine(l));
+        lines.push(...page.logs.filter(unseen));
+        reached = page.hasMore && page.nextStartTime ? { ts: page.nextStartTime, seen: [] } : advance(reached, page.logs.map((l) => ({ id: l.id, ts: l.timestamp })));
+        if (!page.hasMore || !page.nextStartTime) break;
+        window = { startTime: page.nextStartTime, endTime: page.nextEndTime ?? window.endTime };
+      }
+      await groupLogLines(ownerId, chunk, lines);
+      // A service already read past where this chunk's paging stopped keeps its own cursor. Each keeps the
+      // ids of its own lines at the instant reached: only those are checked against it (`unseen`).
+      for (const [serviceId, c] of own) {
+        const mine = reached && { ts: reached.ts, seen: reached.seen.filter((id) => resourceOf.get(id) === serviceId) };
+        cursors.set(`logs:${serviceId}`, later(c, mine));
       }
     }
+    cursors.set(field, null);
   }
 
   async function groupLogLines(ownerId: string, services: Service[], logs: Array<{ id: string; message: string; timestamp: string; labels: Array<{ name: string; value: string }> }>) {
@@ -294,9 +334,11 @@ export async function runRound(input: RoundInput): Promise<RoundResult> {
       const svcName = services.find((s) => s.id === g.serviceId)?.name ?? g.serviceId;
       let state = await store.getGroup(userId, key);
       let current: Finding | null = state ? await store.getFinding(userId, state.findingId) : null;
+      let counted = 0;
       for (const l of g.lines) {
         const at = tsKey(l.timestamp);
         if (state && current && at <= state.lastTs) continue; // counted before a crash
+        counted += 1;
         if (!current || !state || Date.parse(l.timestamp) - Date.parse(current.lastAt) > GROUP_GAP_MS) {
           current = {
             id: findingId(String(userId), 'log', g.serviceId, g.signature, l.id), kind: 'app_log', rule: `app_log_${g.signature.split(':')[0]}`, severity: severityOf(g.signature),
@@ -309,7 +351,8 @@ export async function runRound(input: RoundInput): Promise<RoundResult> {
         current.lastLine = line(l.message);
         state = { findingId: current.id, lastTs: at };
       }
-      if (!current || !state) continue;
+      // Every line counted before (read again): the finding stays as it is, not written again or announced.
+      if (!counted || !current || !state) continue;
       const minutes = Math.max(1, Math.ceil((Date.parse(current.lastAt) - Date.parse(current.firstAt)) / 60_000));
       current.title = `${g.label} ×${current.count} in ${minutes} min`;
       // The group's state goes with its finding, in one write: a round ended after it (its key withdrawn)
@@ -340,6 +383,9 @@ function severityOf(signature: string): Finding['severity'] {
   if (signature === 'oom' || signature === 'segfault' || signature === 'panic' || signature === 'fatal') return 'high';
   return 'medium';
 }
+
+/** The service a log line is of (its `resource` label). */
+const resourceOfLine = (l: { labels: Array<{ name: string; value: string }> }) => l.labels.find((x) => x.name === 'resource')?.value ?? '';
 
 /** The further of two cursors; at the same timestamp, the ids seen by either. */
 function later(a: Cursor | null, b: Cursor | null): Cursor | null {

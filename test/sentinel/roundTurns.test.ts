@@ -1,0 +1,90 @@
+import test, { type ExecutionContext } from 'ava';
+import { startRenderSimulator } from '../../sandbox/render/index.js';
+import { createRenderClient, type Service } from '../../server/render/client.js';
+import { BudgetExhausted } from '../../server/render/budget.js';
+import { startTestRedis } from '../helpers/redis.js';
+import { roundsInProcess } from './rounds.js';
+
+// A budget share too small for all of a user's reads in one round: each round read the same workspaces,
+// services and log groups first and ran out at the same place, so the rest of the list was never read
+// (an OOM on the 21st service, a crash in the second workspace, never reported). A round now starts where
+// the last one stopped, and every part of the list gets its turn.
+
+const OOM = { reason: { oomKilled: { memoryLimit: '512Mi' } } };
+
+/** Workspaces of `counts[i]` services each (in the order the watch lists them), and rounds over them allowing `allow(route)` calls each. */
+async function workspaces(t: ExecutionContext, label: string, counts: number[]) {
+  const r = await startTestRedis();
+  // Render allows 20 services created an hour: some of these workspaces need more.
+  const render = await startRenderSimulator({ rateLimits: { createService: { limit: 50 } } });
+  t.teardown(async () => { await render.close(); await r.stop(); });
+  const apiKey = `rnd_${label}${'k'.repeat(30 - label.length)}`;
+  render.addAccount({ apiKey, workspaces: counts.map((_, i) => ({ name: `${label} ws ${i}` })) });
+  const plain = createRenderClient({ baseUrl: render.url, apiKey });
+  const owners = await plain.listOwners();
+  const services: Service[][] = [];
+  for (const [w, count] of counts.entries()) {
+    for (let i = 0; i < count; i++) {
+      await plain.createService({
+        type: 'web_service', name: `svc-${w}-${i}`, ownerId: owners[w]!.id, repo: `https://github.com/${label}/svc-${w}-${i}`, branch: 'main', autoDeploy: 'no',
+        serviceDetails: { runtime: 'node', plan: 'starter', region: 'oregon', envSpecificDetails: { buildCommand: 'npm ci', startCommand: 'npm start' } },
+      });
+    }
+    services.push(await plain.listServices({ ownerId: owners[w]!.id, limit: 200 }));
+  }
+  // The round's budget share: `left(route)` calls more of a route (or of all, for '*'), then spent.
+  let left: Record<string, number> = {};
+  const client = createRenderClient({
+    baseUrl: render.url, apiKey,
+    beforeRequest: async (call) => {
+      const key = call.route in left ? call.route : '*';
+      if (key in left && left[key]!-- <= 0) throw new BudgetExhausted(30_000, 'read');
+    },
+  });
+  const rounds = await roundsInProcess(r, client, owners.map((o) => o.id));
+  return {
+    render, services, found: rounds.found,
+    async round(budget: Record<string, number>) {
+      left = { ...budget };
+      await rounds.round();
+    },
+  };
+}
+
+test('service events: a budget for 10 services a round reaches the 21st service\'s OOM on the third round', async (t) => {
+  const w = await workspaces(t, 'turnsevents', [21]);
+  const last = w.services[0]![20]!;
+  w.render.addServiceEvent(last.id, 'server_failed', OOM);
+  const rounds: number[] = [];
+  for (let i = 1; i <= 4; i++) {
+    await w.round({ '/services/{serviceId}/events': 10 });
+    rounds.push(w.found.length);
+  }
+  t.deepEqual(w.found.map((f) => [f.rule, f.serviceId]), [['server_oom', last.id]]);
+  t.deepEqual(rounds, [0, 0, 1, 1], 'found on the third round, and once');
+});
+
+test('app logs: a budget for one query a round reads the second group of 20 on the next round', async (t) => {
+  const w = await workspaces(t, 'turnslogs', [21]);
+  const last = w.services[0]![20]!;
+  w.render.appendLog(last.id, 'TypeError: Cannot read properties of undefined (reading \'id\')');
+  await w.round({ '/logs': 1 });
+  t.deepEqual(w.found, []);
+  await w.round({ '/logs': 1 });
+  t.deepEqual(w.found.map((f) => [f.rule, f.serviceId]), [['app_log_exception', last.id]]);
+  // Then the first group again, and on: a crash there is found by the round after.
+  w.render.appendLog(w.services[0]![3]!.id, 'TypeError: Cannot read properties of undefined (reading \'name\')');
+  await w.round({ '/logs': 1 });
+  t.deepEqual(w.found.map((f) => f.serviceId), [last.id, w.services[0]![3]!.id]);
+});
+
+test('workspaces: a round stopped short in its first workspace starts the next with the second', async (t) => {
+  const w = await workspaces(t, 'turnsowners', [3, 1]);
+  const other = w.services[1]![0]!;
+  w.render.addServiceEvent(other.id, 'server_failed', OOM);
+  // The first workspace alone needs more than 4 calls (its audit log, list, 3 services' events, logs).
+  await w.round({ '*': 4 });
+  t.deepEqual(w.found, []);
+  await w.round({ '*': 4 });
+  t.deepEqual(w.found.map((f) => [f.rule, f.serviceId]), [['server_oom', other.id]]);
+});
