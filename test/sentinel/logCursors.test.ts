@@ -79,3 +79,30 @@ test('lines read again (positions written by the version before, per group of 20
   t.deepEqual(rounds.written.map((f) => `${f.id} ×${f.count}`), [`${rounds.found[0]!.id} ×3`], 'the lines read again are not counted again');
   t.is(rounds.found.length, 1);
 });
+
+test('each service\'s position keeps the ids of its own lines only, not those of the others read with it', async (t) => {
+  const r = await startTestRedis();
+  const render = await startRenderSimulator();
+  t.teardown(async () => { await render.close(); await r.stop(); });
+  const apiKey = `rnd_logownids${'k'.repeat(21)}`;
+  render.addAccount({ apiKey, workspaces: [{ name: 'logownids ws' }] });
+  const client = createRenderClient({ baseUrl: render.url, apiKey });
+  const [owner] = await client.listOwners();
+  const ids: string[] = [];
+  for (const name of ['quiet', 'chatty']) {
+    const { service } = await client.createService({
+      type: 'web_service', name, ownerId: owner!.id, repo: `https://github.com/logownids/${name}`, branch: 'main', autoDeploy: 'no',
+      serviceDetails: { runtime: 'node', plan: 'starter', region: 'oregon', envSpecificDetails: { buildCommand: 'npm ci', startCommand: 'npm start' } },
+    });
+    ids.push(service!.id);
+  }
+  render.appendLog(ids[0]!, 'listening on port 10000');
+  render.appendLog(ids[1]!, 'GET / 200');
+  const rounds = await roundsInProcess(r, client, [owner!.id]);
+  await rounds.round();
+  // Both are read to the chatty one's line (the newest instant of their query); only its own cursor names it.
+  const [quiet, chatty] = [await rounds.cursor<{ ts: string; seen: string[] }>(`logs:${ids[0]}`), await rounds.cursor<{ ts: string; seen: string[] }>(`logs:${ids[1]}`)];
+  t.is(quiet!.ts, chatty!.ts);
+  t.deepEqual(quiet!.seen, []);
+  t.is(chatty!.seen.length, 1);
+});
