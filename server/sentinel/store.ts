@@ -67,7 +67,7 @@ export function roundCursors(raw: Record<string, string>) {
       if (!text) return null;
       try { return JSON.parse(text) as T; } catch { return null; }
     },
-    /** `null` clears a field. Only a field that ends the round other than it began is written (endRound). */
+    /** `null` clears a field (kept as the text `null`). Only a field that ends the round other than it began is written (endRound). */
     set(field: string, value: unknown): void {
       if (value === null && !values.has(field)) return;
       const text = JSON.stringify(value);

@@ -78,25 +78,43 @@ async function settle<T extends readonly unknown[]>(work: { [K in keyof T]: Prom
  * round and never gets past it), or Render's 404 for a service the round listed (deleted meanwhile, not a
  * failing round; the rest waits for the next list).
  */
-/** Where the next round starts in the workspace list (runRound). */
-const RESUME_OWNERS = 'resume:owners';
-
-/**
- * `list` from the first item that `from` (a resume cursor) names, around to the one before it; as it is
- * when none does (the cursor unset, or what it named gone). A budget too small to read everything in one
- * round then moves on through the list round after round, rather than reading its head every round and
- * never its tail.
- */
-function rotated<T>(list: T[], from: string | null, names: (item: T, from: string) => boolean): T[] {
-  const at = from === null ? -1 : list.findIndex((item) => names(item, from));
-  return at > 0 ? [...list.slice(at), ...list.slice(0, at)] : list;
-}
-
 const pagingStops = (page: number, err: unknown) =>
   (page > 0 && err instanceof BudgetExhausted) || (err instanceof RenderApiError && err.kind === 'not_found');
 
 /** Events calls in flight together per user: a workspace with hundreds of services is read in slices. */
 const EVENTS_AT_ONCE = 10;
+
+/** A place in a list kept between rounds: its item's id, and the item's index then (for when it is gone). */
+interface ListPlace { id: string; at: number }
+
+/**
+ * A list read in turns across rounds, its place kept in the cursor `field`: `order` starts at the item
+ * the last round stopped in and wraps around. A budget too small to read everything in one round then
+ * moves on through the list round after round, rather than reading its head every round and never its
+ * tail. `holds(item, id)`: the item is (or, for a group of services, holds) the one the place names.
+ */
+function inTurns<T>(cursors: RoundCursors, field: string, list: T[], idOf: (item: T) => string, holds: (item: T, id: string) => boolean = (item, id) => idOf(item) === id) {
+  const from = cursors.get<ListPlace>(field);
+  let at = from ? list.findIndex((item) => holds(item, from.id)) : -1;
+  if (at < 0 && from && Number.isInteger(from.at)) at = Math.min(Math.max(from.at, 0), list.length - 1);
+  const order = at > 0 ? [...list.slice(at), ...list.slice(0, at)] : list;
+  const turns = {
+    order,
+    /** The next round starts at `item`, or with the one after it. */
+    resumeAt(item: T, after: boolean) {
+      const i = (list.indexOf(item) + (after ? 1 : 0)) % list.length;
+      cursors.set(field, { id: idOf(list[i]!), at: i } satisfies ListPlace);
+    },
+    /**
+     * The round stopped in `item`: a spent budget resumes there; any other error (one that may come back
+     * every round: a service Render fails to answer for) after it, so it does not hold back the rest.
+     */
+    stoppedAt(item: T, err: unknown) { turns.resumeAt(item, !(err instanceof BudgetExhausted)); },
+    /** All read: the next round starts at the head. */
+    done() { cursors.set(field, null); },
+  };
+  return turns;
+}
 
 /**
  * One watch round for one user: per workspace, its audit log and service list, then each service's
@@ -116,16 +134,21 @@ export async function runRound(input: RoundInput): Promise<RoundResult> {
     if (isNew || replace) { result.findings += 1; await input.onFinding(f, isNew); }
   };
   try {
-    // A round stopped short (the budget) in a later workspace than its first: the next starts there; in its
-    // first, with the one after it. Each workspace's reads go on from where they stopped (resume:events:…,
-    // resume:logs:…): every workspace, service and log group gets its turn, however small the budget.
-    const owners = rotated(input.ownerIds, cursors.get<string>(RESUME_OWNERS), (ownerId, from) => ownerId === from);
-    for (const [i, ownerId] of owners.entries()) {
-      cursors.set(RESUME_OWNERS, i === 0 ? owners[1 % owners.length] : ownerId);
-      const [, services] = await settle([auditRound(ownerId), client.listServices({ ownerId, limit: 200 }).then((list) => { result.calls += 1; return list; })]);
-      await settle([eventsRound(ownerId, services), logsRound(ownerId, services)]);
+    // Workspaces in turns, and in each its services' events and log groups (inTurns): every one gets its
+    // turn, however small the budget.
+    const owners = inTurns(cursors, 'resume:owners', input.ownerIds, (ownerId) => ownerId);
+    for (const [i, ownerId] of owners.order.entries()) {
+      try {
+        const [, services] = await settle([auditRound(ownerId), client.listServices({ ownerId, limit: 200 }).then((list) => { result.calls += 1; return list; })]);
+        await settle([eventsRound(ownerId, services), logsRound(ownerId, services)]);
+      } catch (err) {
+        // Stopped in the round's first workspace, the next round starts with the one after it: a workspace
+        // that alone needs more than the budget must not keep the others waiting. In a later one: there.
+        owners.resumeAt(ownerId, i === 0 || !(err instanceof BudgetExhausted));
+        throw err;
+      }
     }
-    cursors.set(RESUME_OWNERS, null);
+    owners.done();
     status.lastProblem = null;
   } catch (err) {
     if (!(err instanceof BudgetExhausted)) throw err;
@@ -182,20 +205,20 @@ export async function runRound(input: RoundInput): Promise<RoundResult> {
     cursors.set(field, advance(cursor, page.items.map((e) => ({ id: e.id, ts: e.timestamp }))));
   }
 
-  /** From the service the last round could not read (`resume:events:<ownerId>`), EVENTS_AT_ONCE at a time. */
+  /** The services in turns (`resume:events:<ownerId>`), EVENTS_AT_ONCE at a time. */
   async function eventsRound(ownerId: string, services: Service[]) {
-    const field = `resume:events:${ownerId}`;
-    const order = rotated(services, cursors.get<string>(field), (s, from) => s.id === from);
-    for (let i = 0; i < order.length; i += EVENTS_AT_ONCE) {
-      const batch = order.slice(i, i + EVENTS_AT_ONCE);
+    const turns = inTurns(cursors, `resume:events:${ownerId}`, services, (s) => s.id);
+    for (let i = 0; i < turns.order.length; i += EVENTS_AT_ONCE) {
+      const batch = turns.order.slice(i, i + EVENTS_AT_ONCE);
       const out = await Promise.allSettled(batch.map(serviceEvents));
       const stopped = out.findIndex((o) => o.status === 'rejected');
       if (stopped >= 0) {
-        cursors.set(field, batch[stopped]!.id);
-        throw (out[stopped] as PromiseRejectedResult).reason;
+        const reason: unknown = (out[stopped] as PromiseRejectedResult).reason;
+        turns.stoppedAt(batch[stopped]!, reason);
+        throw reason;
       }
     }
-    cursors.set(field, null);
+    turns.done();
   }
 
   async function serviceEvents(svc: Service) {
@@ -268,51 +291,60 @@ export async function runRound(input: RoundInput): Promise<RoundResult> {
       byRegion.set(region, [...(byRegion.get(region) ?? []), s]);
     }
     const chunks = [...byRegion.values()].flatMap((list) => Array.from({ length: Math.ceil(list.length / 20) }, (_, i) => list.slice(i * 20, i * 20 + 20)));
-    // From the chunk the last round could not read (`resume:logs:<ownerId>`, a service of it).
-    const field = `resume:logs:${ownerId}`;
-    for (const chunk of rotated(chunks, cursors.get<string>(field), (c, from) => c.some((s) => s.id === from))) {
-      cursors.set(field, chunk[0]!.id);
-      // A cursor per service, not per chunk: a chunk's services change as services are created and
-      // deleted, and a service moved into a chunk read further than it was would skip what lies between.
-      // The chunk is read from its furthest-behind service; each line is kept only past its own service's.
-      const own = new Map(chunk.map((s) => [s.id, cursors.get<Cursor>(`logs:${s.id}`)]));
-      let start = [...own.values()].map(since).reduce((a, b) => (tsKey(b) < tsKey(a) ? b : a));
-      if (input.now() - Date.parse(start) > MAX_LOG_LAG_MS) start = new Date(input.now() - MAX_LOG_LAG_MS).toISOString();
-      const unseen = (l: { id: string; timestamp: string; labels: Array<{ name: string; value: string }> }) => {
-        const c = own.get(resourceOfLine(l));
-        if (!c) return true;
-        const [at, mark] = [tsKey(l.timestamp), tsKey(c.ts)];
-        return at > mark || (at === mark && !c.seen.includes(l.id));
-      };
-      // Up to LOG_PAGES_PER_ROUND pages; what was read is processed even when the budget stops paging.
-      const lines: Parameters<typeof groupLogLines>[2] = [];
-      let reached: Cursor | null = null;
-      const resourceOf = new Map<string, string>();
-      let window = { startTime: start, endTime: new Date(input.now()).toISOString() };
-      for (let p = 0; p < LOG_PAGES_PER_ROUND; p += 1) {
-        let page;
-        try {
-          page = await client.listLogs({ ownerId, resource: chunk.map((s) => s.id), type: ['app'], direction: 'forward', ...window, limit: 100 });
-        } catch (err) {
-          if (pagingStops(p, err)) break;
-          throw err;
-        }
-        result.calls += 1;
-        for (const l of page.logs) resourceOf.set(l.id, resourceOfLine(l));
-        lines.push(...page.logs.filter(unseen));
-        reached = page.hasMore && page.nextStartTime ? { ts: page.nextStartTime, seen: [] } : advance(reached, page.logs.map((l) => ({ id: l.id, ts: l.timestamp })));
-        if (!page.hasMore || !page.nextStartTime) break;
-        window = { startTime: page.nextStartTime, endTime: page.nextEndTime ?? window.endTime };
-      }
-      await groupLogLines(ownerId, chunk, lines);
-      // A service already read past where this chunk's paging stopped keeps its own cursor. Each keeps the
-      // ids of its own lines at the instant reached: only those are checked against it (`unseen`).
-      for (const [serviceId, c] of own) {
-        const mine = reached && { ts: reached.ts, seen: reached.seen.filter((id) => resourceOf.get(id) === serviceId) };
-        cursors.set(`logs:${serviceId}`, later(c, mine));
+    // The chunks in turns (`resume:logs:<ownerId>`, naming a service of the chunk).
+    const turns = inTurns(cursors, `resume:logs:${ownerId}`, chunks, (chunk) => chunk[0]!.id, (chunk, id) => chunk.some((s) => s.id === id));
+    for (const chunk of turns.order) {
+      try {
+        await logChunk(ownerId, chunk);
+      } catch (err) {
+        turns.stoppedAt(chunk, err);
+        throw err;
       }
     }
-    cursors.set(field, null);
+    turns.done();
+  }
+
+  /** One query's services (20 at most, one region): their new app log lines, grouped into findings. */
+  async function logChunk(ownerId: string, chunk: Service[]) {
+    // A cursor per service, not per chunk: a chunk's services change as services are created and
+    // deleted, and a service moved into a chunk read further than it was would skip what lies between.
+    // The chunk is read from its furthest-behind service; each line is kept only past its own service's.
+    const own = new Map(chunk.map((s) => [s.id, cursors.get<Cursor>(`logs:${s.id}`)]));
+    let start = [...own.values()].map(since).reduce((a, b) => (tsKey(b) < tsKey(a) ? b : a));
+    if (input.now() - Date.parse(start) > MAX_LOG_LAG_MS) start = new Date(input.now() - MAX_LOG_LAG_MS).toISOString();
+    const unseen = (l: { id: string; timestamp: string; labels: Array<{ name: string; value: string }> }) => {
+      const c = own.get(resourceOfLine(l));
+      if (!c) return true;
+      const [at, mark] = [tsKey(l.timestamp), tsKey(c.ts)];
+      return at > mark || (at === mark && !c.seen.includes(l.id));
+    };
+    // Up to LOG_PAGES_PER_ROUND pages; what was read is processed even when the budget stops paging.
+    const lines: Parameters<typeof groupLogLines>[2] = [];
+    let reached: Cursor | null = null;
+    const resourceOf = new Map<string, string>();
+    let window = { startTime: start, endTime: new Date(input.now()).toISOString() };
+    for (let p = 0; p < LOG_PAGES_PER_ROUND; p += 1) {
+      let page;
+      try {
+        page = await client.listLogs({ ownerId, resource: chunk.map((s) => s.id), type: ['app'], direction: 'forward', ...window, limit: 100 });
+      } catch (err) {
+        if (pagingStops(p, err)) break;
+        throw err;
+      }
+      result.calls += 1;
+      for (const l of page.logs) resourceOf.set(l.id, resourceOfLine(l));
+      lines.push(...page.logs.filter(unseen));
+      reached = page.hasMore && page.nextStartTime ? { ts: page.nextStartTime, seen: [] } : advance(reached, page.logs.map((l) => ({ id: l.id, ts: l.timestamp })));
+      if (!page.hasMore || !page.nextStartTime) break;
+      window = { startTime: page.nextStartTime, endTime: page.nextEndTime ?? window.endTime };
+    }
+    await groupLogLines(ownerId, chunk, lines);
+    // A service already read past where this chunk's paging stopped keeps its own cursor. Each keeps the
+    // ids of its own lines at the instant reached: only those are checked against it (`unseen`).
+    for (const [serviceId, c] of own) {
+      const mine = reached && { ts: reached.ts, seen: reached.seen.filter((id) => resourceOf.get(id) === serviceId) };
+      cursors.set(`logs:${serviceId}`, later(c, mine));
+    }
   }
 
   async function groupLogLines(ownerId: string, services: Service[], logs: Array<{ id: string; message: string; timestamp: string; labels: Array<{ name: string; value: string }> }>) {

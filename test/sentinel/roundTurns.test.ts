@@ -2,6 +2,7 @@ import test, { type ExecutionContext } from 'ava';
 import { startRenderSimulator } from '../../sandbox/render/index.js';
 import { createRenderClient, type Service } from '../../server/render/client.js';
 import { BudgetExhausted } from '../../server/render/budget.js';
+import { RenderApiError } from '../../server/render/errors.js';
 import { startTestRedis } from '../helpers/redis.js';
 import { roundsInProcess } from './rounds.js';
 
@@ -34,16 +35,21 @@ async function workspaces(t: ExecutionContext, label: string, counts: number[]) 
   }
   // The round's budget share: `left(route)` calls more of a route (or of all, for '*'), then spent.
   let left: Record<string, number> = {};
+  // Services whose events Render fails to answer (a 500, every time).
+  const failing = new Set<string>();
   const client = createRenderClient({
     baseUrl: render.url, apiKey,
     beforeRequest: async (call) => {
+      if (call.route === '/services/{serviceId}/events' && failing.has(call.serviceId ?? '')) {
+        throw new RenderApiError({ kind: 'server_error', status: 500, method: call.method, route: call.route });
+      }
       const key = call.route in left ? call.route : '*';
       if (key in left && left[key]!-- <= 0) throw new BudgetExhausted(30_000, 'read');
     },
   });
   const rounds = await roundsInProcess(r, client, owners.map((o) => o.id));
   return {
-    render, services, found: rounds.found,
+    render, plain, services, found: rounds.found, failing,
     async round(budget: Record<string, number>) {
       left = { ...budget };
       await rounds.round();
@@ -87,4 +93,30 @@ test('workspaces: a round stopped short in its first workspace starts the next w
   t.deepEqual(w.found, []);
   await w.round({ '*': 4 });
   t.deepEqual(w.found.map((f) => [f.rule, f.serviceId]), [['server_oom', other.id]]);
+});
+
+test('a service whose events Render fails to answer every round does not keep the others waiting', async (t) => {
+  const w = await workspaces(t, 'turnsfailing', [21]);
+  const [first, last] = [w.services[0]![0]!, w.services[0]![20]!];
+  w.failing.add(first.id);
+  w.render.addServiceEvent(last.id, 'server_failed', OOM);
+  // Round 1 fails at the first service (its 500); round 2 starts after it and stops where its budget runs
+  // out (services 1–10), round 3 there (11–20, then the first again: failing).
+  const failed: unknown[] = [];
+  for (let i = 0; i < 3; i++) await w.round({ '/services/{serviceId}/events': 10 }).catch((err: unknown) => failed.push(err));
+  t.is(failed.length, 2);
+  t.true(failed.every((err) => err instanceof RenderApiError && err.status === 500));
+  t.deepEqual(w.found.map((f) => [f.rule, f.serviceId]), [['server_oom', last.id]]);
+});
+
+test('the service a round stopped at deleted meanwhile: the next round starts at its place, not at the head', async (t) => {
+  const w = await workspaces(t, 'turnsdeleted', [25]);
+  const list = w.services[0]!;
+  // Round 1 reads services 0–9 and stops at 10; service 10 is then deleted.
+  await w.round({ '/services/{serviceId}/events': 10 });
+  await w.plain.deleteService(list[10]!.id);
+  w.render.addServiceEvent(list[20]!.id, 'server_failed', OOM);
+  // Round 2 starts at service 11 (10's place): 11–20, the OOM on 20 found. From the head, it read 0–9 again.
+  await w.round({ '/services/{serviceId}/events': 10 });
+  t.deepEqual(w.found.map((f) => [f.rule, f.serviceId]), [['server_oom', list[20]!.id]]);
 });

@@ -22,8 +22,12 @@ export async function roundsInProcess(redis: TestRedis, client: RenderClient, ow
     found, written,
     async round(now: () => number = Date.now) {
       const { round, status, cursors } = await store.beginRound(1, 60_000);
-      await runRound({ userId: 1, round, ownerIds, client, store, retired, now, onFinding: async (f, isNew) => { written.push(structuredClone(f)); if (isNew) found.push(f); }, status, cursors });
-      await store.endRound(1, round, status, cursors, { nowMs: now() });
+      // As the worker's task: the round's end (its cursors) is written also when the round failed.
+      try {
+        await runRound({ userId: 1, round, ownerIds, client, store, retired, now, onFinding: async (f, isNew) => { written.push(structuredClone(f)); if (isNew) found.push(f); }, status, cursors });
+      } finally {
+        await store.endRound(1, round, status, cursors, { nowMs: now() });
+      }
     },
     async cursor<T>(field: string): Promise<T | null> {
       return JSON.parse((await redis.client.hget(store.keys.cursors(1), field)) ?? 'null') as T | null;
