@@ -167,8 +167,11 @@ test('lines missed while the stream was away are all read back, also when Render
   t.true(following.fromServer.includes(line(1999)), 'the server published the whole burst');
   // The catch-up's first older page is answered as the app answers when Render paces this key.
   let paced = 0;
+  const asked: string[] = [];
   await page.route('**/api/render/deployments/*/logs?*', async (route) => {
-    if (paced > 0 || !new URL(route.request().url()).searchParams.has('cursor')) return route.continue();
+    const cursor = new URL(route.request().url()).searchParams.get('cursor');
+    asked.push(cursor ?? 'newest');
+    if (paced > 0 || !cursor) return route.continue();
     paced += 1;
     return route.fulfill({
       status: 429, headers: { 'retry-after': '1' }, contentType: 'application/json',
@@ -185,9 +188,49 @@ test('lines missed while the stream was away are all read back, also when Render
   t.is(paced, 1, 'a catch-up read was paced');
   // The paced read is made again after its Retry-After: every line is on the page then, or never.
   await allLinesShown(page);
+  const at = asked.findIndex((c) => c !== 'newest');
+  t.is(asked[at + 1], asked[at], 'the paced page is asked again, not the catch-up from the newest page');
   const shown = new Set(await page.getByTestId('log-line').locator('.log-line__msg').allInnerTexts());
   const missing = Array.from({ length: 2000 }, (_, i) => line(i)).filter((l) => !shown.has(l));
   t.deepEqual(missing.slice(0, 3), [], `${missing.length} of the 2,000 lines missing`);
+  // The one console error expected is the stream the test cut.
+  t.deepEqual(problems.filter((p) => !p.includes('net::ERR_INCOMPLETE_CHUNKED_ENCODING')), []);
+});
+
+// A hole wider than a catch-up reads back (20 pages): the lines below it are let go, and "Load earlier lines"
+// reads on from where the catch-up stopped, so the log shown has no hole and every line is still reachable.
+test('a gap wider than the catch-up reads: "Load earlier lines" goes on from it, and every line is reachable', async (t) => {
+  const { page, problems } = await stack.signedInWithKey(browser, 'logwide', ['mono'], DESKTOP);
+  const proxy = await streamsViaProxy(t, page, stack.url);
+  const id = await deployThroughForm(page, 'logwide/mono');
+  const r = await renderIds(page, id);
+  stack.render.advanceDeploy(r.deployId);
+  await waitLine(page, /==> Cloning from/);
+  const line = (i: number) => `[${String(i).padStart(4, '0')}/2600] step ${i}`;
+  for (let i = 0; i < 100; i++) stack.render.appendLog(r.serviceId, line(i), { type: 'build' });
+  await waitLine(page, line(99));
+
+  const following = proxy.streams.filter((s) => s.requestLine.includes(`logs=${id}`)).at(-1)!;
+  following.hold();
+  for (let i = 100; i < 2600; i++) stack.render.appendLog(r.serviceId, line(i), { type: 'build' });
+  for (let i = 0; i < 600 && !following.fromServer.includes(line(2599)); i++) await new Promise((res) => setTimeout(res, 100));
+  t.true(following.fromServer.includes(line(2599)), 'the server published the whole burst');
+  following.cut();
+
+  // The catch-up reads the newest page and 20 older ones (2,100 lines): lines 500 on.
+  const earlier = page.getByTestId('logs-earlier');
+  await earlier.waitFor({ timeout: 60_000 });
+  await waitLine(page, line(500));
+  t.is(await page.getByTestId('logs').getByText(line(99), { exact: true }).count(), 0, 'the lines below the hole are let go');
+  for (let clicks = 0; await earlier.isVisible() && clicks < 10; clicks++) {
+    const before = await page.getByTestId('log-line').count();
+    await earlier.click();
+    await page.waitForFunction((n) => (globalThis as any).document.querySelectorAll('[data-testid=log-line]').length > n, before);
+  }
+  const shown = new Set(await page.getByTestId('log-line').locator('.log-line__msg').allInnerTexts());
+  const missing = Array.from({ length: 2600 }, (_, i) => line(i)).filter((l) => !shown.has(l));
+  t.deepEqual(missing.slice(0, 3), [], `${missing.length} of the 2,600 lines missing`);
+  t.regex(await page.getByTestId('log-line').first().innerText(), /Cloning from/, 'down to the oldest line');
   // The one console error expected is the stream the test cut.
   t.deepEqual(problems.filter((p) => !p.includes('net::ERR_INCOMPLETE_CHUNKED_ENCODING')), []);
 });

@@ -12,6 +12,11 @@ const PAGE = 100;
 /** Without the live stream (polling mode), the newest page is re-read this often. */
 const FALLBACK_POLL_MS = 10_000;
 const FINAL_READ_MS = 1_500;
+/**
+ * Older pages a catch-up reads back at most (2,000 lines): each is one of the key's log reads, which Render
+ * limits to a few dozen a minute for all its clients. Past that, "Load earlier lines" goes on on demand.
+ */
+const MAX_CATCH_UP_PAGES = 20;
 const PHASE_ORDER = { build: 0, runtime: 1 };
 const PHASE_TITLE = { build: 'Build and deploy', runtime: 'Runtime · after the deploy went live' };
 
@@ -23,7 +28,8 @@ export function createLogPanel(ctx, id) {
   let finished = false;
   let disposed = false;
   let pollTimer = null;
-  let retryTimer = null;
+  /** Retries after a 429, one per kind of read: a paced "Load earlier" does not cancel the catch-up's. */
+  const retryTimers = { newest: null, earlier: null };
   let loadingNewest = false;
   let loadingEarlier = false;
   let sawRunning = false;
@@ -104,17 +110,21 @@ export function createLogPanel(ctx, id) {
     else status.textContent = n ? `${count} · following new lines` : 'Waiting for logs…';
   }
 
-  /** A 429 (Render's limit or our share of it) is a reason to wait, not an error. */
-  function waitAndRetry(err, fn) {
+  const paced = (err) => err instanceof ApiError && err.status === 429;
+  /** A 429 (Render's limit or our share of it) is a reason to wait, not an error: for as long as it says. */
+  function pacedFor(err) {
     const seconds = Math.min(60, Math.max(2, Number(err.retryAfter) || 5));
     drawStatus(`Render is pacing log reads; continuing in ${seconds} s…`);
-    clearTimeout(retryTimer);
-    retryTimer = setTimeout(() => { retryTimer = null; if (!disposed) void fn(); }, seconds * 1000);
+    return seconds * 1000;
   }
 
-  function failed(err, retry) {
+  function failed(err, retry, slot) {
     if (disposed) return;
-    if (err instanceof ApiError && err.status === 429) { waitAndRetry(err, retry); return; }
+    if (paced(err)) {
+      clearTimeout(retryTimers[slot]);
+      retryTimers[slot] = setTimeout(() => { retryTimers[slot] = null; if (!disposed) void retry(); }, pacedFor(err));
+      return;
+    }
     if (err instanceof ApiError && err.code === 'render_key_missing') { drawStatus('Connect your Render key to read the logs.'); return; }
     // Render answers 404 for a deleted service's logs: say why instead of "Resource not found". With lines
     // already shown (read before the deletion), it is what the stream's "gone" says, which this panel may not
@@ -133,8 +143,9 @@ export function createLogPanel(ctx, id) {
 
   /**
    * Lines after this key may be missing (the stream was away, or the server's tail began at its newest
-   * page): the next read of the newest page reads back to it. Kept until a read got there, so a catch-up
-   * cut short (Render pacing, an error) goes on from the hole, not from the newest line it had drawn.
+   * page), or a read of the newest page is on its way back to it: the next read of the newest page reads
+   * back to it. Kept until a read got there, so a catch-up cut short (an error) goes on from the hole, not
+   * from the newest line it had drawn.
    */
   let holeAfter = null;
   let holesNoted = 0;
@@ -160,25 +171,53 @@ export function createLogPanel(ctx, id) {
       do {
         readAgain = false;
         const noted = holesNoted;
-        const known = loadedOnce ? holeAfter ?? newestKey() : null;
+        const known = loadedOnce ? (holeAfter ??= newestKey()) : null;
+        const meets = (p) => (p.logs ?? []).some((l) => key(l) <= known);
         let page = await ctx.api.deploymentLogs(id, { limit: PAGE });
         if (disposed) return;
         if (!known) nextCursor = page.nextCursor ?? null;
         loadedOnce = true;
         merge(page.logs ?? []);
-        for (let i = 0; known && page.nextCursor && i < 50 && !(page.logs ?? []).some((l) => key(l) <= known); i++) {
-          page = await ctx.api.deploymentLogs(id, { limit: PAGE, cursor: page.nextCursor });
+        for (let i = 0; known && page.nextCursor && i < MAX_CATCH_UP_PAGES && !meets(page); i++) {
+          page = await olderPage(page.nextCursor);
           if (disposed) return;
           merge(page.logs ?? []);
         }
+        // A hole wider than a catch-up reads: the lines below it go, and "Load earlier lines" reads on from here.
+        if (known && page.nextCursor && !meets(page)) dropThrough(known, page.nextCursor);
         if (holesNoted === noted) holeAfter = null;
       } while (readAgain);
       drawStatus();
     } catch (err) {
-      failed(err, loadNewest);
+      failed(err, loadNewest, 'newest');
     } finally {
       loadingNewest = false;
     }
+  }
+
+  /**
+   * One older page of a catch-up. A 429 waits as long as it says and asks for the same page again: the
+   * pages read stay read (starting over from the newest, each wait spent the key's log reads anew).
+   */
+  async function olderPage(cursor) {
+    for (;;) {
+      try {
+        return await ctx.api.deploymentLogs(id, { limit: PAGE, cursor });
+      } catch (err) {
+        if (!paced(err) || disposed) throw err;
+        const ms = pacedFor(err);
+        await new Promise((resolve) => setTimeout(resolve, ms));
+        if (disposed) return { logs: [] };
+      }
+    }
+  }
+
+  /** Lets go of the lines up to `known` (older than a hole too wide to read back): the log shown is whole from `cursor` on. */
+  function dropThrough(known, cursor) {
+    for (const [lineId, l] of byId) if (key(l) <= known) byId.delete(lineId);
+    sorted = sorted.filter((l) => byId.has(l.id));
+    nextCursor = cursor;
+    draw();
   }
 
   async function loadEarlier() {
@@ -187,13 +226,15 @@ export function createLogPanel(ctx, id) {
     const hadFocus = document.activeElement === earlier;
     earlier.disabled = true;
     try {
-      const page = await ctx.api.deploymentLogs(id, { limit: PAGE, cursor: nextCursor });
-      if (disposed) return;
+      const from = nextCursor;
+      const page = await ctx.api.deploymentLogs(id, { limit: PAGE, cursor: from });
+      // A catch-up let go of the lines it was older than meanwhile (dropThrough): the next click reads on from there.
+      if (disposed || nextCursor !== from) return;
       nextCursor = page.nextCursor ?? null;
       merge(page.logs ?? [], { prepend: true });
       drawStatus();
     } catch (err) {
-      failed(err, loadEarlier);
+      failed(err, loadEarlier, 'earlier');
     } finally {
       loadingEarlier = false;
       earlier.disabled = false;
@@ -260,7 +301,8 @@ export function createLogPanel(ctx, id) {
     dispose() {
       disposed = true;
       clearTimeout(pollTimer);
-      clearTimeout(retryTimer);
+      clearTimeout(retryTimers.newest);
+      clearTimeout(retryTimers.earlier);
       clearTimeout(finalTimer);
       ctx.followLogs?.(null);
     },
