@@ -74,11 +74,13 @@ export function sanitizeLine(line: string, secrets: string[], maxLength = 300): 
   const values = valuesOf(secrets);
   let out = cutOutsideSecrets(line, MAX_LINE, values);
   for (const v of values) out = out.split(v).join('[redacted]');
-  out = out.replace(/(rnd_|gh[pousr]_|github_pat_|xox[abprs]-|sk_live_)[A-Za-z0-9]+/g, '$1[redacted]');
-  out = out.replace(/\b(password|passwd|secret|token|api_key|apikey)=[^\s&]+/gi, '$1=[redacted]');
-  out = maskUrlCredentials(out);
+  // Control characters go before the masks: removed after, `ghp_\u0001ABC…` came out as a whole `ghp_ABC…`.
   // eslint-disable-next-line no-control-regex
   out = out.replace(/[\u0000-\u0008\u000b-\u001f\u007f]/g, '');
+  // The whole token: fine-grained GitHub tokens (`github_pat_…_…`), Slack's (`xoxb-…-…`) and Render keys hold `_` and `-`.
+  out = out.replace(/(rnd_|gh[pousr]_|github_pat_|xox[abprs]-|sk_live_)[A-Za-z0-9_-]+/gi, '$1[redacted]');
+  out = out.replace(/\b(password|passwd|secret|token|api_key|apikey)=[^\s&]+/gi, '$1=[redacted]');
+  out = maskUrlCredentials(out);
   return out.length > maxLength ? `${out.slice(0, maxLength - 1)}…` : out;
 }
 

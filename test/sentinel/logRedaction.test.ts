@@ -31,3 +31,23 @@ test('values that fit are redacted as before, and a short line is kept whole', (
   const longLine = `Error ${'y'.repeat(MAX_LINE * 2)}`;
   t.is(sanitizeLine(longLine, ['zzzz']).length, 300);
 });
+
+// Tokens of the shapes real services print: the mask took letters and digits only, and stopped at the first
+// `_` or `-`, keeping the rest of a fine-grained GitHub token, a Slack token or a Render key; control characters
+// removed after the mask joined a token it had not seen.
+test('credential-shaped tokens are masked whole, whatever they hold, control characters or not', (t) => {
+  const tokens = [
+    `github_pat_11ABCDEFG0123456789abc_${'Zz9'.repeat(19)}secretTail`,
+    'xoxb-1234567890-0987654321-AbCdEfGhIjKlMnOpQrStUvWx',
+    'rnd_abcDEF-ghiJKL_mno123456',
+    'ghp_\u0001ABCDEFGHIJKLMNOP1234567890abcdef',
+    'GHP_ABCDEFGHIJKLMNOPQRSTUVWXYZ012345',
+    'sk_live_51Hx-abc_DEF0123',
+  ];
+  for (const token of tokens) {
+    const out = sanitizeLine(`Error: request failed with ${token} (401)`, []);
+    t.regex(out, /^Error: request failed with \w+[_-]\[redacted\] \(401\)$/i, out);
+    const secretPart = token.replace('\u0001', '').replace(/^(github_pat_|rnd_|gh[pousr]_|xox[abprs]-|sk_live_)/i, '');
+    for (const piece of secretPart.split(/[_-]/).filter((p) => p.length >= 6)) t.false(out.includes(piece), `${piece} kept in ${out}`);
+  }
+});
