@@ -35,7 +35,8 @@ const DEPLOY_ALERT_LIMIT = { perWindow: 30, windowSec: 600 };
  * claim counts the alert against the user's window in the same script, so the check is the last Redis
  * step before the message leaves (a watch turned off during a separate count still had it sent). KEYS
  * once, settings, lock, findings, order, rate; ARGV TTL s, gen, token, finding id, '1' to claim ('0':
- * check only), rate window s. -1: not current; 0: not claimed; else the window's count with this one.
+ * check only), rate window s, alerts per window. -1: not current; 0: not claimed (sent already this hour,
+ * or the window is full: then the hour's alert stays owed); else the window's count with this one.
  */
 const claimAlertScript = redisScript(`${CURRENT}
 if not current(KEYS[2], ARGV[2], KEYS[3], ARGV[3]) then
@@ -46,10 +47,16 @@ if not current(KEYS[2], ARGV[2], KEYS[3], ARGV[3]) then
   return -1
 end
 if ARGV[5] ~= '1' then return 0 end
+if tonumber(redis.call('GET', KEYS[6]) or '0') >= tonumber(ARGV[7]) then return 0 end
 if not redis.call('SET', KEYS[1], '1', 'EX', ARGV[1], 'NX') then return 0 end
 local count = redis.call('INCR', KEYS[6])
 if count == 1 or redis.call('TTL', KEYS[6]) < 0 then redis.call('EXPIRE', KEYS[6], ARGV[6]) end
 return count`);
+
+/** An alert claimed and not sent (not delivered, or its key withdrawn): its hour free again and its place in the window given back. KEYS once, rate. */
+const releaseAlertScript = redisScript(`redis.call('DEL', KEYS[1])
+if redis.call('EXISTS', KEYS[2]) == 1 and tonumber(redis.call('GET', KEYS[2])) > 0 then redis.call('DECR', KEYS[2]) end
+return 1`);
 
 /** A tenant's webhook must be https://hooks.slack.com/services/… (no port, no credentials). */
 export function checkSlackWebhook(raw: string, hosts: string[] = ['hooks.slack.com']): string | null {
@@ -109,13 +116,15 @@ export function createSentinelAlerts(opts: SentinelAlertOptions & { redis: Redis
       if (f.severity === 'low') return false;
       const onceKey = keys.alertOnce(userId, `${f.rule}:${f.serviceId ?? f.ownerId ?? '-'}`);
       const claimKeys = [onceKey, keys.settings(userId), keys.lock(userId), keys.findings(userId), keys.order(userId), keys.alertRate(userId)];
-      const claim = [ALERT_LIMIT.dedupeSec, round.gen, round.token, f.id, url ? '1' : '0', ALERT_LIMIT.windowSec];
+      const claim = [ALERT_LIMIT.dedupeSec, round.gen, round.token, f.id, url ? '1' : '0', ALERT_LIMIT.windowSec, ALERT_LIMIT.perWindow];
       const count = Number(await claimAlertScript(opts.redis, claimKeys, claim));
-      if (count < 1 || !url || count > ALERT_LIMIT.perWindow) return false;
-      if (beforeSend) await beforeSend().catch(async (err: unknown) => { await opts.redis.del(onceKey); throw err; });
+      if (count < 1 || !url) return false;
+      // Not sent: the hour's one alert of this rule and service is still owed, and the window's place given
+      // back (a Slack outage of ten attempts muted every alert for the rest of the window, and each for an hour).
+      const release = () => releaseAlertScript(opts.redis, [onceKey, keys.alertRate(userId)], []);
+      if (beforeSend) await beforeSend().catch(async (err: unknown) => { await release(); throw err; });
       if (await deliver(url, alertText(f))) return true;
-      // Not delivered (Slack down, a timeout): the hour's one alert of this rule and service is still owed.
-      await opts.redis.del(onceKey);
+      await release();
       return false;
     },
     /** The test message, awaited: the page says whether Slack took it (a failed alert is otherwise only a log line). */

@@ -40,6 +40,25 @@ test('an alert Slack did not accept leaves the rule and service free to alert ag
   t.is(posts.length, 2);
 });
 
+// Alerts Slack did not accept do not fill the user's window of 10: after an outage of ten attempts (each a
+// different rule), the next alert goes out once Slack answers again.
+test('alerts Slack did not accept do not use up the window: the next one is sent once Slack is back', async (t) => {
+  const logger = createLogger({ level: 'silent', destination: new Writable({ write(_c, _e, cb) { cb(); } }) });
+  let slackUp = false;
+  const posts: string[] = [];
+  const alerts = createSentinelAlerts({
+    redis: r.client, prefix: r.prefix, logger, guard: { allowHosts: ['hooks.slack.com'] },
+    post: async (_url, body) => { posts.push(body); return { status: slackUp ? 200 : 503 }; },
+  });
+  await r.client.hset(sentinelKeys(r.prefix).settings(3), 'gen', 'g1');
+  await r.client.set(sentinelKeys(r.prefix).lock(3), 't1');
+  const round = { gen: 'g1', token: 't1' };
+  for (let i = 0; i < 10; i++) t.false(await alerts.notify(3, WEBHOOK, { ...finding(`fnd_out${i}`), rule: `rule_${i}` }, round));
+  slackUp = true;
+  t.true(await alerts.notify(3, WEBHOOK, { ...finding('fnd_back'), rule: 'rule_back' }, round), 'sent: the ten undelivered took no place in the window');
+  t.is(posts.length, 11);
+});
+
 // A round writes a finding, then the watch is turned off and on again (a new webhook) before the
 // round claims the finding's alert: that claim is refused (the settings are not the round's any more),
 // and the finding must not stay behind as already known, or the new watch's round, reading the same

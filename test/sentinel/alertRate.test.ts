@@ -33,4 +33,8 @@ test('at most 10 alerts per window; an alert held back by its rule\'s hour does 
   t.is(rest.filter(Boolean).length, 9, 'ten in the window in all');
   t.true((await stack.redis.client.ttl(keys.alertRate(userId))) > 0);
   t.is(stack.slack.bodies.filter((b) => b.includes('/RATE000')).length, 10);
+
+  // The one held back by the full window did not use up its rule's hour: once the window is over, it is sent.
+  await stack.redis.client.del(keys.alertRate(userId));
+  t.true(await alerts.notify(userId, url, finding(11), round), 'the held-back rule alerts once the window is over');
 });
