@@ -221,6 +221,21 @@ export function createLogTailer(deps: LogTailDeps, opts: LogTailOptions = {}): L
       }
     };
     const present = (logs: LogEntry[], phase: LogPhase) => logs.map((l) => presentLine(l, phase, secrets));
+    /**
+     * A build read up to "now" while the deploy ran. Render's logs cannot be asked for one deploy: once it
+     * finished, the service's next deploy (queued behind it) builds at once, and its lines fall in that
+     * window until the deploy is read again (the record's final status comes later, at the worker's next
+     * check). So a read that brought lines asks for the deploy again; finished, the lines after its end go.
+     * Read after the lines: a deploy still running then was running when they were written.
+     */
+    const ownBuildLines = async <P extends { logs: LogEntry[]; hasMore: boolean }>(page: P, phase: LogPhase): Promise<P> => {
+      if (phase !== 'build' || page.logs.length === 0 || !deployRunning(tail.deploy!)) return page;
+      const now = tail.deploy = await client.getDeploy(rec.serviceId!, rec.deployId!);
+      if (deployRunning(now)) return page;
+      const end = timeUs(deployLogWindows(now, nowIso())[0]!.endTime) ?? Infinity;
+      const own = page.logs.filter((l) => (timeUs(l.timestamp) ?? 0) <= end);
+      return own.length === page.logs.length ? page : { ...page, logs: own };
+    };
 
     if (!state.phase) {
       // First poll: the newest page of the latest phase (what a panel opening now shows), then forward.
@@ -228,8 +243,9 @@ export function createLogTailer(deps: LogTailDeps, opts: LogTailOptions = {}): L
       const w = windows[index]!;
       const looked = state.before?.phase === w.phase ? clampToWindow(w, w.startTime, state.before.end) : null;
       const range = looked ?? { startTime: w.startTime, endTime: w.endTime };
-      const page = await client.listLogs({ ...query, type: w.types, ...range, direction: 'backward' });
-      fit(page);
+      const read = await client.listLogs({ ...query, type: w.types, ...range, direction: 'backward' });
+      fit(read);
+      const page = await ownBuildLines(read, w.phase);
       // No line in the newest stretch, more before it: the first look reads on from the window Render
       // names (as the history pages do), not from the window's start, nor the same stretch again.
       const below = page.logs.length === 0 && page.hasMore ? movedOn(page.nextEndTime, range.endTime, -1) : null;
@@ -250,8 +266,9 @@ export function createLogTailer(deps: LogTailDeps, opts: LogTailOptions = {}): L
     const interval = w.phase === 'build' ? buildMs : runtimeMs;
     const range = clampToWindow(w, state.pos ?? w.startTime, w.endTime);
     if (range) {
-      const page = await client.listLogs({ ...query, type: w.types, ...range, direction: 'forward' });
-      fit(page);
+      const read = await client.listLogs({ ...query, type: w.types, ...range, direction: 'forward' });
+      fit(read);
+      const page = await ownBuildLines(read, w.phase);
       const seen = new Set(state.ids);
       const fresh = present(page.logs.filter((l) => !seen.has(l.id)), w.phase);
       const last = page.logs[page.logs.length - 1];
