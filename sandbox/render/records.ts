@@ -5,7 +5,7 @@ import { nextSeq, type AccountRec, type AuditRec, type EventRec, type LogRec, ty
 /** Appends log lines, audit entries and service events; shared by the deploy engine, the routes and the control surface. */
 export interface Recorder {
   event(serviceId: string, type: string, details?: Record<string, unknown>): EventRec;
-  log(entry: { resourceId: string; ownerId: string | null; message: string; type?: string; level?: string; instance?: string }): LogRec;
+  log(entry: { resourceId: string; ownerId: string | null; message: string; type?: string; level?: string; instance?: string; us?: number }): LogRec;
   /** `actor` is the calling account (a REST API actor); `actorType` overrides the actor type (e.g. 'user' for Dashboard actions). */
   audit(entry: { ownerId: string; event: string; actor?: AccountRec | null; actorType?: AuditRec['actor']['type']; metadata?: Record<string, string>; status?: 'success' | 'error' }): AuditRec;
 }
@@ -17,10 +17,10 @@ export function createRecorder(state: SimState, clock: SimClock): Recorder {
       state.events.push(rec);
       return rec;
     },
-    log({ resourceId, ownerId, message, type = 'app', level = 'info', instance }) {
+    log({ resourceId, ownerId, message, type = 'app', level = 'info', instance, us }) {
       const labels: Record<string, string> = { resource: resourceId, type, level };
       if (instance) labels.instance = instance;
-      const rec: LogRec = { seq: nextSeq(state), id: randomUUID(), resourceId, ownerId, us: clock.nowUs(), message, labels };
+      const rec: LogRec = { seq: nextSeq(state), id: randomUUID(), resourceId, ownerId, us: us ?? clock.nowUs(), message, labels };
       state.logs.push(rec);
       return rec;
     },

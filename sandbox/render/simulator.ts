@@ -2,7 +2,7 @@ import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { addAccount } from './accounts.js';
 import { createApiHandler } from './api-handler.js';
-import { createClock } from './clock.js';
+import { createClock, parseTimeUs } from './clock.js';
 import { createControlHandler } from './control.js';
 import { createDeployEngine } from './deploy-engine.js';
 import { createFaultSet } from './faults.js';
@@ -134,6 +134,7 @@ export async function startRenderSimulator(opts: RenderSimOptions = {}): Promise
         type,
         level: logOpts.level ?? 'info',
         ...(svc && type === 'app' ? { instance: instanceOf(svc.id) } : {}),
+        ...(logOpts.timestamp ? { us: parseTimeUs(logOpts.timestamp) ?? undefined } : {}),
       });
       changed();
     },

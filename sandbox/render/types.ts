@@ -155,6 +155,8 @@ export interface BuildFailureMatch {
 export interface AppendLogOptions {
   type?: 'build' | 'app' | 'request';
   level?: string;
+  /** The line's instant (RFC 3339), else the clock's next microsecond: lines may share one, as a stack trace printed in one write can. */
+  timestamp?: string;
 }
 
 export interface RenderSimulator {

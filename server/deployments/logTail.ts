@@ -276,7 +276,22 @@ export function createLogTailer(deps: LogTailDeps, opts: LogTailOptions = {}): L
       // where the tail stood, the same query had the same empty answer, 4 times a second, for ever. No
       // line was delivered past the old position, so none at the new one was either (ids start over).
       const after = !last && page.hasMore ? movedOn(page.nextStartTime, range.startTime, 1) : null;
-      if (last) {
+      // Every line of the page at the instant the tail stood at, all delivered: more lines share one instant
+      // than a page holds (a stack trace printed in one write). Read again from there, the same page came
+      // back 4 times a second, for ever, spending the key's log reads, and nothing after it was delivered.
+      // A page made smaller after a cut grows back first; a full one reads on past that instant (Render's
+      // next window), and says lines were left out (partial): a panel reads what it can from the history.
+      const stuck = page.hasMore && last !== undefined && fresh.length === 0 && last.timestamp === state.pos;
+      if (stuck && limit < PAGE && page.logs.length === limit) {
+        tail.pageLimit = Math.min(PAGE, limit * 2);
+        await commit(tail, loaded, state);
+        return CATCH_UP_MS;
+      }
+      const past = stuck ? movedOn(page.nextStartTime, last.timestamp, 1) : null;
+      if (past) {
+        state.pos = past;
+        state.ids = [];
+      } else if (last) {
         const atLast = page.logs.filter((l) => l.timestamp === last.timestamp).map((l) => l.id);
         state.ids = last.timestamp === state.pos ? [...new Set([...state.ids, ...atLast])] : atLast;
         state.pos = last.timestamp;
@@ -284,7 +299,8 @@ export function createLogTailer(deps: LogTailDeps, opts: LogTailOptions = {}): L
         state.pos = after;
         state.ids = [];
       }
-      await commit(tail, loaded, state, fresh);
+      await commit(tail, loaded, state, fresh, past !== null);
+      if (stuck && !past) return interval; // Render named no window past it: no hurry either
       if (page.hasMore) return last || after ? CATCH_UP_MS : interval; // the same window named again: no hurry
     }
     // This window is read up to now. It is complete once Render closed it and the pipeline settled.
