@@ -42,6 +42,9 @@ const later = (a: string, b: string) => ((timeUs(a) ?? 0) >= (timeUs(b) ?? 0) ? 
 /** The deploy's log windows in time order (build, then runtime when it went live). Empty before it starts. */
 export function deployLogWindows(deploy: Deploy, now: string): LogWindow[] {
   if (deploy.status === 'queued') return [];
+  // Canceled before it left the queue (never started): it built nothing, and from its createdAt to its end
+  // the service's build lines are the deploy it waited behind.
+  if (deploy.status === 'canceled' && !deploy.startedAt) return [];
   const start = deploy.startedAt ?? deploy.createdAt;
   if (!start) return [];
   const buildEnd = deploy.finishedAt ? later(deploy.finishedAt, start) : later(now, start);
