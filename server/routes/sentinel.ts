@@ -6,7 +6,7 @@ import { errors } from '../errors.js';
 import { requireCsrf } from '../middleware/security.js';
 import { requireRenderKey, requireUser } from '../middleware/context.js';
 import { validate } from '../middleware/validate.js';
-import { createSentinelStore } from '../sentinel/store.js';
+import { createSentinelStore, MAX_FINDINGS } from '../sentinel/store.js';
 import { checkSlackWebhook, createSentinelAlerts, type SentinelAlertOptions } from '../sentinel/alerts.js';
 import { FindingView, presentFinding, presentSettings, SentinelSettingsView, sentinelSettingsMessage } from '../sentinel/present.js';
 import { documented, view } from '../openapi/describe.js';
@@ -62,7 +62,8 @@ export function sentinelRoutes(router: Router, deps: AppDeps, opts: SentinelRout
   const view = async (userId: number, currentRef: string) => {
     const sess = await deps.sessions.loadByRef(currentRef);
     const ownerNames = new Map((sess?.render?.owners ?? []).map((o) => [o.id, o.name] as const));
-    const [settings, status, findings] = await Promise.all([store.getSettings(userId), store.getStatus(userId), store.listFindings(userId, 200)]);
+    const [settings, status, findings] = await Promise.all([store.getSettings(userId), store.getStatus(userId), store.listFindings(userId, MAX_FINDINGS)]);
+    // Every finding kept counts (MAX_FINDINGS), not only the newest page of them: the counts stopped at 200.
     const counts = { high: 0, medium: 0, low: 0, total: findings.length };
     for (const f of findings) counts[f.severity] += 1;
     // The watch names the session as the process that turned it on found it: a SECRET_KEY rotation moves

@@ -7,7 +7,7 @@ import { keysUnder } from '../redis.js';
 import { scheduleKeys, unscheduleWatch } from './schedule.js';
 import type { Finding, SentinelSettings, SentinelStatus } from './types.js';
 
-const MAX_FINDINGS = 500;
+export const MAX_FINDINGS = 500;
 const FINDINGS_TTL_SEC = 30 * 24 * 3600;
 /** How long a note of our own audited Render call is kept, and how far apart call and audit entry may be. */
 const SELF_CALL_KEEP_MS = 60 * 60_000;

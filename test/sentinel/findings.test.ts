@@ -3,6 +3,7 @@ import { BUDGET_FOR_TESTS } from './limits.js';
 import { enable, findings, SECRET_ENV_VALUE, startSentinelStack, tenant, waitFor, type SentinelStack } from './support.js';
 import { addNodeRepo, waitFinished } from '../helpers/pipeline.js';
 import { dumpRedis } from '../helpers/stack.js';
+import { sentinelKeys } from '../../server/sentinel/store.js';
 import { openSseAs } from '../helpers/sse.js';
 
 let s: SentinelStack;
@@ -169,4 +170,20 @@ test.serial('a service deleted between the round\'s list and its events and logs
   for (const c of calls) c.release();
   const after = await waitFor('the round after the deletion', async () => { const v = (await gus.agent.get('/api/sentinel')).json; return v.lastRunAt !== before ? v : null; });
   t.deepEqual(after.notices, []);
+});
+
+test.serial('the page counts every finding kept (up to 500), not only the newest 200', async (t) => {
+  const eve = await tenant(s.stack, 'eve-many');
+  const userId = (await eve.agent.get('/api/session')).json.user.id as number;
+  const keys = sentinelKeys(s.stack.config.redisPrefix);
+  // Written as the store keeps them (a hash of findings, their order by time): 250 from earlier rounds.
+  const write = s.stack.redis.client.multi();
+  for (let i = 0; i < 250; i++) {
+    const at = new Date(Date.now() - (i + 1) * 60_000).toISOString();
+    const f = { id: `fnd_many${String(i).padStart(16, '0')}`, kind: 'audit', rule: 'start_shell', severity: i < 220 ? 'medium' : 'high', title: 'Shell opened into a service', ownerId: eve.ownerId, serviceId: null, count: 1, firstAt: at, lastAt: at };
+    write.hset(keys.findings(userId), f.id, JSON.stringify(f)).zadd(keys.order(userId), Date.parse(at), f.id);
+  }
+  await write.exec();
+  const view = await eve.agent.get('/api/sentinel');
+  t.deepEqual(view.json.counts, { high: 30, medium: 220, low: 0, total: 250 });
 });
