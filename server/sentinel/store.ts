@@ -4,6 +4,7 @@ import { isStale, open, seal, type Keyring } from '../crypto/keyring.js';
 import { guardedWrites, type RoundGuard } from './guardedWrites.js';
 import { deleteIfOurs } from '../redisOwned.js';
 import { keysUnder } from '../redis.js';
+import { redisScript } from '../redisScript.js';
 import { scheduleKeys, unscheduleWatch } from './schedule.js';
 import type { Finding, SentinelSettings, SentinelStatus } from './types.js';
 
@@ -252,9 +253,14 @@ export function createSentinelStore(opts: { redis: Redis; prefix: string; keyrin
      * logs), before making it, so the watch can tell our own reads from someone else's.
      */
     noteSelfCall: (userId: number, event: string, serviceId: string, atMs: number) => noteSelfCall(redis, opts.prefix, userId, event, serviceId, atMs),
-    async isSelfCaused(userId: number, event: string, serviceId: string, atMs: number): Promise<boolean> {
-      const near = await redis.zrangebyscore(keys.selfCalls(userId), atMs - SELF_CALL_WINDOW_MS, atMs + SELF_CALL_WINDOW_MS);
-      return near.some((m) => m.startsWith(`${event}|${serviceId}|`));
+    /**
+     * Whether the audit entry `auditId` is one of our own calls: it takes one note of such a call near it
+     * (one note, one entry: a note that matched any number of entries hid everyone's reads of that service
+     * around each of ours), and the same entry read again (a round run again) matches the note it took.
+     */
+    async isSelfCaused(userId: number, event: string, serviceId: string, atMs: number, auditId: string): Promise<boolean> {
+      const taken = await takeSelfCallNote(redis, [keys.selfCalls(userId)], [atMs - SELF_CALL_WINDOW_MS, atMs + SELF_CALL_WINDOW_MS, `${event}|${serviceId}|`, `|by:${auditId}`]);
+      return Number(taken) === 1;
     },
   };
 }
@@ -270,6 +276,22 @@ export const AUDITED_READS: Readonly<Record<string, string>> = {
  * Note a Render call of ours that Render writes to the audit log (reading env var values to redact
  * logs), before making it, so the watch can tell our own reads from someone else's.
  */
+/** KEYS notes; ARGV from, to (ms), the note's prefix (event|service|), the taker's mark (|by:<auditId>). 1: a note matched. */
+const takeSelfCallNote = redisScript(`local near = redis.call('ZRANGEBYSCORE', KEYS[1], ARGV[1], ARGV[2])
+local prefix, mark = ARGV[3], ARGV[4]
+for _, m in ipairs(near) do
+  if string.sub(m, 1, #prefix) == prefix and string.sub(m, -#mark) == mark then return 1 end
+end
+for _, m in ipairs(near) do
+  if string.sub(m, 1, #prefix) == prefix and not string.find(m, '|by:', 1, true) then
+    local score = redis.call('ZSCORE', KEYS[1], m)
+    redis.call('ZREM', KEYS[1], m)
+    redis.call('ZADD', KEYS[1], score, m .. mark)
+    return 1
+  end
+end
+return 0`);
+
 export async function noteSelfCall(redis: Redis, prefix: string, userId: number, event: string, serviceId: string, atMs: number): Promise<void> {
   const key = sentinelKeys(prefix).selfCalls(userId);
   await redis.multi()

@@ -192,7 +192,7 @@ export async function runRound(input: RoundInput): Promise<RoundResult> {
       if (!rule) continue;
       const serviceId = entry.metadata.service ?? null;
       // Our own env-var reads (to redact deployment logs) are noted before they are made.
-      if (entry.actor.type === 'rest_api' && serviceId && await store.isSelfCaused(userId, entry.event, serviceId, Date.parse(entry.timestamp))) continue;
+      if (entry.actor.type === 'rest_api' && serviceId && await store.isSelfCaused(userId, entry.event, serviceId, Date.parse(entry.timestamp), entry.id)) continue;
       const context: Record<string, string> = { renderEvent: entry.event, auditId: entry.id };
       for (const k of AUDIT_CONTEXT_KEYS) if (typeof entry.metadata[k] === 'string') context[k] = sanitizeLine(entry.metadata[k], [], 80);
       if (entry.status === 'error') context.outcome = 'error';
