@@ -1,4 +1,4 @@
-import anyTest from 'ava';
+import anyTest, { type ExecutionContext } from 'ava';
 import type { Browser, Page } from 'playwright-core';
 import { DESKTOP, screenshot } from './support/browser.js';
 import { deployThroughForm, type UiStack } from './support/uiStack.js';
@@ -145,26 +145,37 @@ test('a 2,000-line build: lines stream in, every page loads with "Load earlier l
   t.deepEqual(problems, []);
 });
 
+/**
+ * A build whose first `shown` lines reached the page live; then the page's log stream holds what the server
+ * sends while the rest of the `total` lines are published (the stream, not yet cut, is returned).
+ */
+async function burstWhileHeld(t: ExecutionContext, login: string, line: (i: number) => string, shown: number, total: number) {
+  const { page, problems } = await stack.signedInWithKey(browser, login, ['mono'], DESKTOP);
+  const proxy = await streamsViaProxy(t, page, stack.url);
+  const id = await deployThroughForm(page, `${login}/mono`);
+  const r = await renderIds(page, id);
+  stack.render.advanceDeploy(r.deployId);
+  await waitLine(page, /==> Cloning from/);
+  for (let i = 0; i < shown; i++) stack.render.appendLog(r.serviceId, line(i), { type: 'build' });
+  await waitLine(page, line(shown - 1));
+
+  const following = proxy.streams.filter((s) => s.requestLine.includes(`logs=${id}`)).at(-1)!;
+  following.hold();
+  for (let i = shown; i < total; i++) stack.render.appendLog(r.serviceId, line(i), { type: 'build' });
+  for (let i = 0; i < 600 && !following.fromServer.includes(line(total - 1)); i++) await new Promise((res) => setTimeout(res, 100));
+  t.true(following.fromServer.includes(line(total - 1)), 'the server published the whole burst');
+  // The one console error expected of the page is the stream the test cuts.
+  const otherProblems = () => problems.filter((p) => !p.includes('net::ERR_INCOMPLETE_CHUNKED_ENCODING'));
+  return { page, r, following, otherProblems };
+}
+
 // The stream dropped while a burst came (a proxy restarting; CI under load): the panel reads back from its
 // newest line to Render's newest page. When a read of that catch-up was answered 429 (Render pacing), the retry
 // started from the newest line the first read had just drawn, and the lines between were never shown.
 test('lines missed while the stream was away are all read back, also when Render paces the catch-up', async (t) => {
-  const { page, problems } = await stack.signedInWithKey(browser, 'loggap', ['mono'], DESKTOP);
-  const proxy = await streamsViaProxy(t, page, stack.url);
-  const id = await deployThroughForm(page, 'loggap/mono');
-  const r = await renderIds(page, id);
-  stack.render.advanceDeploy(r.deployId);
-  await waitLine(page, /==> Cloning from/);
   const line = (i: number) => `[${String(i).padStart(4, '0')}/2000] compiling packages/app/src/module-${i}.ts`;
-  for (let i = 0; i < 300; i++) stack.render.appendLog(r.serviceId, line(i), { type: 'build' });
-  await waitLine(page, line(299));
-
   // The stream following this log holds what the server sends until the rest is published, then drops.
-  const following = proxy.streams.filter((s) => s.requestLine.includes(`logs=${id}`)).at(-1)!;
-  following.hold();
-  for (let i = 300; i < 2000; i++) stack.render.appendLog(r.serviceId, line(i), { type: 'build' });
-  for (let i = 0; i < 600 && !following.fromServer.includes(line(1999)); i++) await new Promise((res) => setTimeout(res, 100));
-  t.true(following.fromServer.includes(line(1999)), 'the server published the whole burst');
+  const { page, r, following, otherProblems } = await burstWhileHeld(t, 'loggap', line, 300, 2000);
   // The catch-up's first older page is answered as the app answers when Render paces this key.
   let paced = 0;
   const asked: string[] = [];
@@ -193,28 +204,14 @@ test('lines missed while the stream was away are all read back, also when Render
   const shown = new Set(await page.getByTestId('log-line').locator('.log-line__msg').allInnerTexts());
   const missing = Array.from({ length: 2000 }, (_, i) => line(i)).filter((l) => !shown.has(l));
   t.deepEqual(missing.slice(0, 3), [], `${missing.length} of the 2,000 lines missing`);
-  // The one console error expected is the stream the test cut.
-  t.deepEqual(problems.filter((p) => !p.includes('net::ERR_INCOMPLETE_CHUNKED_ENCODING')), []);
+  t.deepEqual(otherProblems(), []);
 });
 
 // A hole wider than a catch-up reads back (20 pages): the lines below it are let go, and "Load earlier lines"
 // reads on from where the catch-up stopped, so the log shown has no hole and every line is still reachable.
 test('a gap wider than the catch-up reads: "Load earlier lines" goes on from it, and every line is reachable', async (t) => {
-  const { page, problems } = await stack.signedInWithKey(browser, 'logwide', ['mono'], DESKTOP);
-  const proxy = await streamsViaProxy(t, page, stack.url);
-  const id = await deployThroughForm(page, 'logwide/mono');
-  const r = await renderIds(page, id);
-  stack.render.advanceDeploy(r.deployId);
-  await waitLine(page, /==> Cloning from/);
   const line = (i: number) => `[${String(i).padStart(4, '0')}/2600] step ${i}`;
-  for (let i = 0; i < 100; i++) stack.render.appendLog(r.serviceId, line(i), { type: 'build' });
-  await waitLine(page, line(99));
-
-  const following = proxy.streams.filter((s) => s.requestLine.includes(`logs=${id}`)).at(-1)!;
-  following.hold();
-  for (let i = 100; i < 2600; i++) stack.render.appendLog(r.serviceId, line(i), { type: 'build' });
-  for (let i = 0; i < 600 && !following.fromServer.includes(line(2599)); i++) await new Promise((res) => setTimeout(res, 100));
-  t.true(following.fromServer.includes(line(2599)), 'the server published the whole burst');
+  const { page, following, otherProblems } = await burstWhileHeld(t, 'logwide', line, 100, 2600);
   following.cut();
 
   // The catch-up reads the newest page and 20 older ones (2,100 lines): lines 500 on.
@@ -231,8 +228,7 @@ test('a gap wider than the catch-up reads: "Load earlier lines" goes on from it,
   const missing = Array.from({ length: 2600 }, (_, i) => line(i)).filter((l) => !shown.has(l));
   t.deepEqual(missing.slice(0, 3), [], `${missing.length} of the 2,600 lines missing`);
   t.regex(await page.getByTestId('log-line').first().innerText(), /Cloning from/, 'down to the oldest line');
-  // The one console error expected is the stream the test cut.
-  t.deepEqual(problems.filter((p) => !p.includes('net::ERR_INCOMPLETE_CHUNKED_ENCODING')), []);
+  t.deepEqual(otherProblems(), []);
 });
 
 test('with Render\'s log budget spent, the panel says it is waiting, not that something failed', async (t) => {
