@@ -21,42 +21,37 @@ const finding = (id: string): Finding => ({
   count: 1, firstAt: '2026-12-01T12:00:00Z', lastAt: '2026-12-01T12:00:00Z',
 });
 
-test('an alert Slack did not accept leaves the rule and service free to alert again; a delivered one holds them for the hour', async (t) => {
+/** Alerts to a Slack that answers 503 until `slack.up` is set, and user `userId`'s round (its settings' generation and lock, current). */
+async function alertsWithSlack(userId: number) {
   const logger = createLogger({ level: 'silent', destination: new Writable({ write(_c, _e, cb) { cb(); } }) });
-  let slackUp = false;
-  const posts: string[] = [];
+  const slack = { up: false, posts: [] as string[] };
   const alerts = createSentinelAlerts({
     redis: r.client, prefix: r.prefix, logger, guard: { allowHosts: ['hooks.slack.com'] },
-    post: async (_url, body) => { posts.push(body); return { status: slackUp ? 200 : 503 }; },
+    post: async (_url, body) => { slack.posts.push(body); return { status: slack.up ? 200 : 503 }; },
   });
   // The watch's settings, of the generation its round began with, and the round's lock (alerts are sent only while both are current).
-  await r.client.hset(sentinelKeys(r.prefix).settings(1), 'gen', 'g1');
-  await r.client.set(sentinelKeys(r.prefix).lock(1), 't1');
-  const round = { gen: 'g1', token: 't1' };
+  await r.client.hset(sentinelKeys(r.prefix).settings(userId), 'gen', 'g1');
+  await r.client.set(sentinelKeys(r.prefix).lock(userId), 't1');
+  return { alerts, slack, round: { gen: 'g1', token: 't1' } };
+}
+
+test('an alert Slack did not accept leaves the rule and service free to alert again; a delivered one holds them for the hour', async (t) => {
+  const { alerts, slack, round } = await alertsWithSlack(1);
   t.false(await alerts.notify(1, WEBHOOK, finding('fnd_a'), round), 'Slack answered 503: not delivered');
-  slackUp = true;
+  slack.up = true;
   t.true(await alerts.notify(1, WEBHOOK, finding('fnd_b'), round), 'the first was never delivered');
   t.false(await alerts.notify(1, WEBHOOK, finding('fnd_c'), round), 'deduplicated after a delivery');
-  t.is(posts.length, 2);
+  t.is(slack.posts.length, 2);
 });
 
 // Alerts Slack did not accept do not fill the user's window of 10: after an outage of ten attempts (each a
 // different rule), the next alert goes out once Slack answers again.
 test('alerts Slack did not accept do not use up the window: the next one is sent once Slack is back', async (t) => {
-  const logger = createLogger({ level: 'silent', destination: new Writable({ write(_c, _e, cb) { cb(); } }) });
-  let slackUp = false;
-  const posts: string[] = [];
-  const alerts = createSentinelAlerts({
-    redis: r.client, prefix: r.prefix, logger, guard: { allowHosts: ['hooks.slack.com'] },
-    post: async (_url, body) => { posts.push(body); return { status: slackUp ? 200 : 503 }; },
-  });
-  await r.client.hset(sentinelKeys(r.prefix).settings(3), 'gen', 'g1');
-  await r.client.set(sentinelKeys(r.prefix).lock(3), 't1');
-  const round = { gen: 'g1', token: 't1' };
+  const { alerts, slack, round } = await alertsWithSlack(3);
   for (let i = 0; i < 10; i++) t.false(await alerts.notify(3, WEBHOOK, { ...finding(`fnd_out${i}`), rule: `rule_${i}` }, round));
-  slackUp = true;
+  slack.up = true;
   t.true(await alerts.notify(3, WEBHOOK, { ...finding('fnd_back'), rule: 'rule_back' }, round), 'sent: the ten undelivered took no place in the window');
-  t.is(posts.length, 11);
+  t.is(slack.posts.length, 11);
 });
 
 // A round writes a finding, then the watch is turned off and on again (a new webhook) before the
