@@ -1,4 +1,4 @@
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { startRenderSimulator } from '../../sandbox/render/index.js';
 import { createRenderClient } from '../../server/render/client.js';
 import { BudgetExhausted } from '../../server/render/budget.js';
@@ -54,26 +54,36 @@ test('a service moved into a group of services read further than it was: its lin
   t.deepEqual(found.map((f) => [f.rule, f.serviceId]), [['app_log_exception', last.id]]);
 });
 
-test('lines read again (positions written by the version before, per group of 20, are not read): nothing is counted twice', async (t) => {
+/** A workspace on the simulator with these web services (ids in order), and its key's plain client. */
+async function workspaceWith(t: ExecutionContext, label: string, names: string[]) {
   const r = await startTestRedis();
   const render = await startRenderSimulator();
   t.teardown(async () => { await render.close(); await r.stop(); });
-  const apiKey = `rnd_logreread${'k'.repeat(21)}`;
-  render.addAccount({ apiKey, workspaces: [{ name: 'logreread ws' }] });
+  const apiKey = `rnd_${label}${'k'.repeat(30 - label.length)}`;
+  render.addAccount({ apiKey, workspaces: [{ name: `${label} ws` }] });
   const client = createRenderClient({ baseUrl: render.url, apiKey });
   const [owner] = await client.listOwners();
-  const { service } = await client.createService({
-    type: 'web_service', name: 'loop', ownerId: owner!.id, repo: 'https://github.com/logreread/loop', branch: 'main', autoDeploy: 'no',
-    serviceDetails: { runtime: 'node', plan: 'starter', region: 'oregon', envSpecificDetails: { buildCommand: 'npm ci', startCommand: 'npm start' } },
-  });
-  for (let i = 0; i < 3; i++) render.appendLog(service!.id, `TypeError: Cannot read properties of undefined (reading 'x${i}')`);
-  const rounds = await roundsInProcess(r, client, [owner!.id]);
+  const ids: string[] = [];
+  for (const name of names) {
+    const { service } = await client.createService({
+      type: 'web_service', name, ownerId: owner!.id, repo: `https://github.com/${label}/${name}`, branch: 'main', autoDeploy: 'no',
+      serviceDetails: { runtime: 'node', plan: 'starter', region: 'oregon', envSpecificDetails: { buildCommand: 'npm ci', startCommand: 'npm start' } },
+    });
+    ids.push(service!.id);
+  }
+  return { r, render, client, ownerId: owner!.id, ids };
+}
+
+test('lines read again (positions written by the version before, per group of 20, are not read): nothing is counted twice', async (t) => {
+  const { r, render, client, ownerId, ids: [serviceId] } = await workspaceWith(t, 'logreread', ['loop']);
+  for (let i = 0; i < 3; i++) render.appendLog(serviceId!, `TypeError: Cannot read properties of undefined (reading 'x${i}')`);
+  const rounds = await roundsInProcess(r, client, [ownerId]);
   await rounds.round();
   t.deepEqual(rounds.found.map((f) => [f.rule, f.count]), [['app_log_exception', 3]]);
 
   // As after an upgrade: no position of the service's own, the old group's (not read any more) instead.
-  t.truthy(await rounds.cursor(`logs:${service!.id}`));
-  await rounds.renameCursor(`logs:${service!.id}`, `logs:${owner!.id}:oregon:0`);
+  t.truthy(await rounds.cursor(`logs:${serviceId!}`));
+  await rounds.renameCursor(`logs:${serviceId!}`, `logs:${ownerId}:oregon:0`);
   await rounds.round();
   // Its lines all counted before: the group's finding is not counted up, nor written (and announced) again as it was.
   t.deepEqual(rounds.written.map((f) => `${f.id} ×${f.count}`), [`${rounds.found[0]!.id} ×3`], 'the lines read again are not counted again');
@@ -81,24 +91,10 @@ test('lines read again (positions written by the version before, per group of 20
 });
 
 test('each service\'s position keeps the ids of its own lines only, not those of the others read with it', async (t) => {
-  const r = await startTestRedis();
-  const render = await startRenderSimulator();
-  t.teardown(async () => { await render.close(); await r.stop(); });
-  const apiKey = `rnd_logownids${'k'.repeat(21)}`;
-  render.addAccount({ apiKey, workspaces: [{ name: 'logownids ws' }] });
-  const client = createRenderClient({ baseUrl: render.url, apiKey });
-  const [owner] = await client.listOwners();
-  const ids: string[] = [];
-  for (const name of ['quiet', 'chatty']) {
-    const { service } = await client.createService({
-      type: 'web_service', name, ownerId: owner!.id, repo: `https://github.com/logownids/${name}`, branch: 'main', autoDeploy: 'no',
-      serviceDetails: { runtime: 'node', plan: 'starter', region: 'oregon', envSpecificDetails: { buildCommand: 'npm ci', startCommand: 'npm start' } },
-    });
-    ids.push(service!.id);
-  }
+  const { r, render, client, ownerId, ids } = await workspaceWith(t, 'logownids', ['quiet', 'chatty']);
   render.appendLog(ids[0]!, 'listening on port 10000');
   render.appendLog(ids[1]!, 'GET / 200');
-  const rounds = await roundsInProcess(r, client, [owner!.id]);
+  const rounds = await roundsInProcess(r, client, [ownerId]);
   await rounds.round();
   // Both are read to the chatty one's line (the newest instant of their query); only its own cursor names it.
   const [quiet, chatty] = [await rounds.cursor<{ ts: string; seen: string[] }>(`logs:${ids[0]}`), await rounds.cursor<{ ts: string; seen: string[] }>(`logs:${ids[1]}`)];
