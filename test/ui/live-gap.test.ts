@@ -43,7 +43,11 @@ test('a deploy that goes live while the page has no open event stream shows live
   // Hold every new event stream until released; the page then reloads and loads the deploy still building.
   const held: Route[] = [];
   await page.route('**/api/events**', (route) => { held.push(route); });
+  // The deploy moves only once the page has read it: a read still on its way then (CI, load ~20) brought
+  // it live, and the page knew without a stream.
+  const recordRead = page.waitForResponse((res) => new URL(res.url()).pathname === `/api/render/deployments/${id}`, { timeout: 45_000 });
   await page.reload();
+  await recordRead;
   await page.locator('#deployment-status').waitFor();
   await waitFor(async () => (held.length > 0 ? true : undefined));
   t.not(await page.locator('#deployment-status').getAttribute('data-status'), 'live');

@@ -1,5 +1,5 @@
 import anyTest, { type ExecutionContext } from 'ava';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser, Page, Route } from 'playwright-core';
 import { DESKTOP, screenshot } from './support/browser.js';
 import { deployThroughForm, type UiStack } from './support/uiStack.js';
 import { useBrowserStack } from './support/browserStack.js';
@@ -148,9 +148,25 @@ test('a 2,000-line build: lines stream in, every page loads with "Load earlier l
 /**
  * A build whose first `shown` lines reached the page live; then the page's log stream holds what the server
  * sends while the rest of the `total` lines are published (the stream, not yet cut, is returned).
+ * `reload`: the page is opened again on the first lines (its panel then pages back with "Load earlier lines").
+ * `countOpens`: the page counts its event streams' opens in `__streamOpens` (reconnects too).
  */
-async function burstWhileHeld(t: ExecutionContext, login: string, line: (i: number) => string, shown: number, total: number) {
+async function burstWhileHeld(t: ExecutionContext, login: string, line: (i: number) => string, shown: number, total: number, opts: { reload?: boolean; countOpens?: boolean } = {}) {
   const { page, problems } = await stack.signedInWithKey(browser, login, ['mono'], DESKTOP);
+  if (opts.countOpens) {
+    await page.addInitScript(() => {
+      const g = globalThis as any;
+      const Native = g.EventSource;
+      g.__streamOpens = 0;
+      g.EventSource = class extends Native {
+        constructor(url: string, init?: unknown) {
+          super(url, init);
+          this.addEventListener('open', () => { g.__streamOpens += 1; });
+        }
+      };
+    });
+    await page.reload();
+  }
   const proxy = await streamsViaProxy(t, page, stack.url);
   const id = await deployThroughForm(page, `${login}/mono`);
   const r = await renderIds(page, id);
@@ -158,6 +174,10 @@ async function burstWhileHeld(t: ExecutionContext, login: string, line: (i: numb
   await waitLine(page, /==> Cloning from/);
   for (let i = 0; i < shown; i++) stack.render.appendLog(r.serviceId, line(i), { type: 'build' });
   await waitLine(page, line(shown - 1));
+  if (opts.reload) {
+    await page.reload();
+    await waitLine(page, line(shown - 1));
+  }
 
   const following = proxy.streams.filter((s) => s.requestLine.includes(`logs=${id}`)).at(-1)!;
   following.hold();
@@ -166,7 +186,32 @@ async function burstWhileHeld(t: ExecutionContext, login: string, line: (i: numb
   t.true(following.fromServer.includes(line(total - 1)), 'the server published the whole burst');
   // The one console error expected of the page is the stream the test cuts.
   const otherProblems = () => problems.filter((p) => !p.includes('net::ERR_INCOMPLETE_CHUNKED_ENCODING'));
-  return { page, r, following, otherProblems };
+  return { page, r, id, proxy, following, otherProblems };
+}
+
+/** Clicks "Load earlier lines" until it is gone (at most `max` times), each click waiting for lines to show. */
+async function clickThroughEarlier(page: Page, max: number): Promise<void> {
+  const earlier = page.getByTestId('logs-earlier');
+  for (let clicks = 0; await earlier.isVisible() && clicks < max; clicks++) {
+    const before = await page.getByTestId('log-line').count();
+    await earlier.click();
+    await page.waitForFunction((n) => (globalThis as any).document.querySelectorAll('[data-testid=log-line]').length > n, before);
+  }
+}
+
+/** Which of the lines `line(0)` … `line(total - 1)` the panel does not show. */
+async function missingLines(page: Page, total: number, line: (i: number) => string): Promise<string[]> {
+  const shown = new Set(await page.getByTestId('log-line').locator('.log-line__msg').allInnerTexts());
+  return Array.from({ length: total }, (_, i) => line(i)).filter((l) => !shown.has(l));
+}
+
+/** Polls `probe` until it holds (45 s at most). */
+async function until(probe: () => boolean | Promise<boolean>, what: string): Promise<void> {
+  for (let i = 0; i < 450; i++) {
+    if (await probe()) return;
+    await new Promise((res) => setTimeout(res, 100));
+  }
+  throw new Error(`never happened: ${what}`);
 }
 
 // The stream dropped while a burst came (a proxy restarting; CI under load): the panel reads back from its
@@ -201,8 +246,7 @@ test('lines missed while the stream was away are all read back, also when Render
   await allLinesShown(page);
   const at = asked.findIndex((c) => c !== 'newest');
   t.is(asked[at + 1], asked[at], 'the paced page is asked again, not the catch-up from the newest page');
-  const shown = new Set(await page.getByTestId('log-line').locator('.log-line__msg').allInnerTexts());
-  const missing = Array.from({ length: 2000 }, (_, i) => line(i)).filter((l) => !shown.has(l));
+  const missing = await missingLines(page, 2000, line);
   t.deepEqual(missing.slice(0, 3), [], `${missing.length} of the 2,000 lines missing`);
   t.deepEqual(otherProblems(), []);
 });
@@ -219,15 +263,76 @@ test('a gap wider than the catch-up reads: "Load earlier lines" goes on from it,
   await earlier.waitFor({ timeout: 60_000 });
   await waitLine(page, line(500));
   t.is(await page.getByTestId('logs').getByText(line(99), { exact: true }).count(), 0, 'the lines below the hole are let go');
-  for (let clicks = 0; await earlier.isVisible() && clicks < 10; clicks++) {
-    const before = await page.getByTestId('log-line').count();
-    await earlier.click();
-    await page.waitForFunction((n) => (globalThis as any).document.querySelectorAll('[data-testid=log-line]').length > n, before);
-  }
-  const shown = new Set(await page.getByTestId('log-line').locator('.log-line__msg').allInnerTexts());
-  const missing = Array.from({ length: 2600 }, (_, i) => line(i)).filter((l) => !shown.has(l));
+  await clickThroughEarlier(page, 10);
+  const missing = await missingLines(page, 2600, line);
   t.deepEqual(missing.slice(0, 3), [], `${missing.length} of the 2,600 lines missing`);
   t.regex(await page.getByTestId('log-line').first().innerText(), /Cloning from/, 'down to the oldest line');
+  t.deepEqual(otherProblems(), []);
+});
+
+// A hole noted while a catch-up reads back (the stream dropped again meanwhile) lies after the newest line
+// shown then. Taken for the first hole, the next catch-up read every page back to it again and let go of the
+// lines below it again, under "Load earlier lines" clicks made meanwhile: one showed nothing (CI, load ~20).
+test('the stream dropped again during a wide catch-up: the next reads back only to the newest line shown then, no page twice', async (t) => {
+  const line = (i: number) => `[${String(i).padStart(4, '0')}/2600] unit ${i}`;
+  const { page, id, proxy, following, otherProblems } = await burstWhileHeld(t, 'logtwice', line, 100, 2600, { countOpens: true });
+  const asked: string[] = [];
+  let olderAsked = 0;
+  let letGo!: () => void;
+  const released = new Promise<void>((resolve) => { letGo = resolve; });
+  await page.route('**/api/render/deployments/*/logs?*', async (route) => {
+    const cursor = new URL(route.request().url()).searchParams.get('cursor');
+    asked.push(cursor ?? 'newest');
+    // The catch-up's fifth older page waits until the stream has dropped and opened again.
+    if (cursor && ++olderAsked === 5) await released;
+    await route.continue();
+  });
+  const opens = () => page.evaluate(() => (globalThis as any).__streamOpens as number);
+  const openedBefore = await opens();
+  following.cut();
+  await until(() => olderAsked >= 5, 'the catch-up reads its fifth older page');
+  const reopened = proxy.streams.filter((s) => s.requestLine.includes(`logs=${id}`)).at(-1)!;
+  t.not(reopened, following, 'the catch-up runs on a reopened stream');
+  reopened.cut();
+  await until(async () => (await opens()) >= openedBefore + 2, 'the stream opens again');
+  letGo();
+
+  await page.getByTestId('logs-earlier').waitFor({ timeout: 60_000 });
+  await waitLine(page, line(500));
+  await clickThroughEarlier(page, 10);
+  const older = asked.filter((c) => c !== 'newest');
+  t.is(older.filter((c, i) => older.indexOf(c) !== i).length, 0, `no older page read twice (${older.length} read)`);
+  const missing = await missingLines(page, 2600, line);
+  t.deepEqual(missing.slice(0, 3), [], `${missing.length} of the 2,600 lines missing`);
+  t.deepEqual(otherProblems(), []);
+});
+
+// "Load earlier lines" clicked while a catch-up reads back: the catch-up let go of the lines below its hole,
+// and the click's page (older still) was dropped, so the click showed nothing. It reads on from where the
+// catch-up stopped instead.
+test('"Load earlier lines" clicked while a wide catch-up runs: the click shows the lines below where the catch-up stopped', async (t) => {
+  const line = (i: number) => `[${String(i).padStart(4, '0')}/2600] part ${i}`;
+  const { page, following, otherProblems } = await burstWhileHeld(t, 'logclick', line, 300, 2600, { reload: true });
+  const earlier = page.getByTestId('logs-earlier');
+  await earlier.waitFor();
+  let clickRoute: Route | null = null;
+  await page.route('**/api/render/deployments/*/logs?*', async (route) => {
+    const cursor = new URL(route.request().url()).searchParams.get('cursor');
+    // The click's read (the first with a cursor) is answered once the catch-up is done.
+    if (cursor && !clickRoute) { clickRoute = route; return; }
+    await route.continue();
+  });
+  await earlier.click();
+  await until(() => clickRoute !== null, 'the click reads');
+  following.cut();
+  // The catch-up reads the newest page and 20 older ones (lines 500 on) and lets go of lines 200–299.
+  await waitLine(page, line(500));
+  await until(async () => (await page.getByTestId('logs').getByText(line(299), { exact: true }).count()) === 0, 'the lines below the hole are let go');
+  await clickRoute!.continue();
+  await waitLine(page, line(499));
+  await clickThroughEarlier(page, 10);
+  const missing = await missingLines(page, 2600, line);
+  t.deepEqual(missing.slice(0, 3), [], `${missing.length} of the 2,600 lines missing`);
   t.deepEqual(otherProblems(), []);
 });
 

@@ -143,21 +143,23 @@ export function createLogPanel(ctx, id) {
 
   /**
    * Lines after this key may be missing (the stream was away, or the server's tail began at its newest
-   * page), or a read of the newest page is on its way back to it: the next read of the newest page reads
-   * back to it. Kept until a read got there, so a catch-up cut short (an error) goes on from the hole, not
+   * page): the next read of the newest page reads back to it. A catch-up takes it when it starts; one
+   * noted meanwhile is after the newest line shown then, so the next catch-up reads back only to that
+   * (back to the first hole, it read every page again, and its let-go moved "Load earlier lines" back
+   * under a click). A catch-up cut short (an error) gives its hole back, so the next goes on from it, not
    * from the newest line it had drawn.
    */
   let holeAfter = null;
-  let holesNoted = 0;
   /** Asked for again while a read was running: the running one may have read before what it was asked for. */
   let readAgain = false;
 
   function noteHole() {
     const known = newestKey();
     if (known === null) return; // nothing shown: the newest page is read as on open
-    holeAfter = holeAfter === null || known < holeAfter ? known : holeAfter;
-    holesNoted += 1;
+    holeAfter = older(holeAfter, known);
   }
+
+  const older = (a, b) => (a === null || (b !== null && b < a) ? b : a);
 
   /**
    * The newest page: on open, after the live stream reconnects, and while polling without it. When
@@ -167,11 +169,12 @@ export function createLogPanel(ctx, id) {
   async function loadNewest() {
     if (loadingNewest) { readAgain = true; return; }
     loadingNewest = true;
+    let known = null;
     try {
       do {
         readAgain = false;
-        const noted = holesNoted;
-        const known = loadedOnce ? (holeAfter ??= newestKey()) : null;
+        known = loadedOnce ? (holeAfter ?? newestKey()) : null;
+        holeAfter = null;
         const meets = (p) => (p.logs ?? []).some((l) => key(l) <= known);
         let page = await ctx.api.deploymentLogs(id, { limit: PAGE });
         if (disposed) return;
@@ -185,10 +188,11 @@ export function createLogPanel(ctx, id) {
         }
         // A hole wider than a catch-up reads: the lines below it go, and "Load earlier lines" reads on from here.
         if (known && page.nextCursor && !meets(page)) dropThrough(known, page.nextCursor);
-        if (holesNoted === noted) holeAfter = null;
+        known = null;
       } while (readAgain);
       drawStatus();
     } catch (err) {
+      holeAfter = older(holeAfter, known);
       failed(err, loadNewest, 'newest');
     } finally {
       loadingNewest = false;
@@ -226,10 +230,16 @@ export function createLogPanel(ctx, id) {
     const hadFocus = document.activeElement === earlier;
     earlier.disabled = true;
     try {
-      const from = nextCursor;
-      const page = await ctx.api.deploymentLogs(id, { limit: PAGE, cursor: from });
-      // A catch-up let go of the lines it was older than meanwhile (dropThrough): the next click reads on from there.
-      if (disposed || nextCursor !== from) return;
+      let from;
+      let page;
+      // A catch-up let go of the lines it was older than meanwhile (dropThrough): this page is below its
+      // hole, so it is read again from where the catch-up left "Load earlier lines" (the click still shows lines).
+      do {
+        from = nextCursor;
+        page = await ctx.api.deploymentLogs(id, { limit: PAGE, cursor: from });
+        if (disposed) return;
+      } while (nextCursor !== from && nextCursor);
+      if (nextCursor !== from) return;
       nextCursor = page.nextCursor ?? null;
       merge(page.logs ?? [], { prepend: true });
       drawStatus();
