@@ -15,7 +15,7 @@ import { clampToWindow, deployLogWindows, deployRunning, timeUs, type LogPhase }
 import { tailStateStore, TailMovedOn, type LoadedTailState, type TailState } from './logTailState.js';
 import { keyStillHeld, tailKey, TailKeyWithdrawn } from './logTailKey.js';
 import { RenderApiError } from '../render/errors.js';
-import { AUDITED_READS, noteSelfCall } from '../sentinel/store.js';
+import { noteIfAudited } from '../sentinel/store.js';
 
 /**
  * Live log tails: one poller per deployment across all web processes, however many tabs watch it.
@@ -153,8 +153,7 @@ export function createLogTailer(deps: LogTailDeps, opts: LogTailOptions = {}): L
         await deps.budget.acquireOrThrow(key.fingerprint, call);
         // The values read for redaction are in Render's audit log: noted first, as callerRender does, so
         // Sentinel does not report the user's own open log panel as someone viewing their env vars.
-        const audited = call.method === 'GET' ? AUDITED_READS[call.route] : undefined;
-        if (audited && call.serviceId) await noteSelfCall(deps.redis, deps.prefix, tail.userId, audited, call.serviceId, deps.clock.now());
+        await noteIfAudited(deps.redis, deps.prefix, tail.userId, call, deps.clock.now());
       },
       afterResponse: (call) => {
         if (call.route === '/logs') { counters.renderLogCalls += 1; tail.renderLogCalls += 1; }

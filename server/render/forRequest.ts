@@ -3,7 +3,7 @@ import { errors } from '../errors.js';
 import type { RenderKeyState } from '../middleware/context.js';
 import { openRenderKey } from '../sessions/credentials.js';
 import type { RenderClient } from './client.js';
-import { AUDITED_READS, noteSelfCall } from '../sentinel/store.js';
+import { noteIfAudited } from '../sentinel/store.js';
 
 export interface CallerRender {
   client: RenderClient;
@@ -33,8 +33,7 @@ export function callerRender(deps: AppDeps, caller: RenderKeyState, opts: { budg
       await check?.();
       await deps.budget.acquire(fp, call, opts.budgetWaitMs ?? 2_000);
       // Reads Render records in the audit log are noted first, so Sentinel does not report our own.
-      const audited = call.method === 'GET' ? AUDITED_READS[call.route] : undefined;
-      if (audited && call.serviceId) await noteSelfCall(deps.redis, deps.config.redisPrefix, user.id, audited, call.serviceId, deps.clock.now());
+      await noteIfAudited(deps.redis, deps.config.redisPrefix, user.id, call, deps.clock.now());
     },
   });
   return {

@@ -7,6 +7,7 @@ import { keysUnder } from '../redis.js';
 import { redisScript } from '../redisScript.js';
 import { scheduleKeys, unscheduleWatch } from './schedule.js';
 import type { Finding, SentinelSettings, SentinelStatus } from './types.js';
+import type { RenderCallInfo } from '../render/transport.js';
 
 export const MAX_FINDINGS = 500;
 const FINDINGS_TTL_SEC = 30 * 24 * 3600;
@@ -253,6 +254,8 @@ export function createSentinelStore(opts: { redis: Redis; prefix: string; keyrin
      * logs), before making it, so the watch can tell our own reads from someone else's.
      */
     noteSelfCall: (userId: number, event: string, serviceId: string, atMs: number) => noteSelfCall(redis, opts.prefix, userId, event, serviceId, atMs),
+    /** noteIfAudited (below) for this store's Redis: Sentinel's client notes its own audited reads with it. */
+    noteIfAudited: (userId: number, call: RenderCallInfo, atMs: number) => noteIfAudited(redis, opts.prefix, userId, call, atMs),
     /**
      * Whether the audit entry `auditId` is one of our own calls: it takes one note of such a call near it
      * (one note, one entry: a note that matched any number of entries hid everyone's reads of that service
@@ -291,6 +294,15 @@ for _, m in ipairs(near) do
   end
 end
 return 0`);
+
+/**
+ * For a client's beforeRequest: notes `call` first when Render writes it to the audit log. Each call is
+ * an entry (a list of over 100 env vars is two reads, two entries), so each is noted.
+ */
+export async function noteIfAudited(redis: Redis, prefix: string, userId: number, call: RenderCallInfo, atMs: number): Promise<void> {
+  const audited = call.method === 'GET' ? AUDITED_READS[call.route] : undefined;
+  if (audited && call.serviceId) await noteSelfCall(redis, prefix, userId, audited, call.serviceId, atMs);
+}
 
 export async function noteSelfCall(redis: Redis, prefix: string, userId: number, event: string, serviceId: string, atMs: number): Promise<void> {
   const key = sentinelKeys(prefix).selfCalls(userId);

@@ -395,10 +395,10 @@ export async function runRound(input: RoundInput): Promise<RoundResult> {
 
   /**
    * What deployment logs are redacted against (env var values, secret file contents, values replaced
-   * through the settings), to redact log lines the same way; our env var read is noted first.
+   * through the settings), to redact log lines the same way. The client notes each env var read first
+   * (Render audits each page read), so the watch does not report its own.
    */
   async function secretValues(serviceId: string): Promise<string[] | null> {
-    await store.noteSelfCall(userId, 'ViewEnvVarValuesEvent', serviceId, input.now());
     try {
       const values = await serviceSecrets(client, serviceId, input.retired);
       result.calls += 2;

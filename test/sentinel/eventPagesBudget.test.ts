@@ -27,13 +27,12 @@ async function watchedService(t: ExecutionContext, label: string, pagesPerRound:
   });
   // Sentinel's share of the key's budget: what a spent share answers after its pages.
   let eventPages = 0;
-  const client = createRenderClient({
+  const rounds = await roundsInProcess(r, {
     baseUrl: render.url, apiKey,
     beforeRequest: async (call) => {
       if (call.route === '/services/{serviceId}/events' && ++eventPages > pagesPerRound) throw new BudgetExhausted(30_000, 'read');
     },
-  });
-  const rounds = await roundsInProcess(r, client, [owner!.id]);
+  }, [owner!.id]);
   return {
     render, serviceId: service!.id, found: rounds.found,
     async round(now = Date.now) {

@@ -5,6 +5,7 @@ import { addNodeRepo, waitFinished } from '../helpers/pipeline.js';
 import { dumpRedis } from '../helpers/stack.js';
 import { sentinelKeys } from '../../server/sentinel/store.js';
 import { openSseAs } from '../helpers/sse.js';
+import { renderTestClient } from '../sandbox/render-test-client.js';
 
 let s: SentinelStack;
 test.before(async () => { s = await startSentinelStack({ renderLimits: BUDGET_FOR_TESTS }); });
@@ -94,6 +95,27 @@ test.serial('env-var reads of the live log tail (a deployment page following its
   await waitFor('the foreign read', async () => ((await findings(dee.agent)).some((x) => x.serviceId === dee.services[1]!.id) ? true : null));
   const env = (await findings(dee.agent)).filter((f) => f.rule === 'view_env_var_values');
   t.deepEqual(env.map((f) => f.serviceId), [dee.services[1]!.id], 'only the foreign read, not the tail\'s');
+});
+
+// Render writes an audit entry for each page of env vars read, and one note of ours stands for one entry: the
+// watch noted its redaction read once, so a service with more than 100 vars reported its own second page.
+test.serial('a service with more env vars than a page holds: each of the watch\'s own reads is noted, none is a finding', async (t) => {
+  const fay = await tenant(s.stack, 'fay-vars', ['api', 'other']);
+  const svc = fay.services[0]!.id;
+  const vars = [{ key: 'DATABASE_PASSWORD', value: SECRET_ENV_VALUE }, ...Array.from({ length: 130 }, (_, i) => ({ key: `FLAG_${i}`, value: `v${i}` }))];
+  const put = await renderTestClient(s.stack.render.url, fay.apiKey).call('PUT', `/services/${svc}/env-vars`, vars);
+  t.is(put.status, 200, put.text);
+  const envReads = () => s.stack.render.calls.filter((c) => c.method === 'GET' && c.route === '/services/{serviceId}/env-vars' && c.accountId === fay.accountId && c.path.includes(svc)).length;
+  await enable(fay.agent);
+  // An error line: the watch reads the service's values to redact it, two pages of them.
+  await fetch(`${s.stack.render.controlUrl}/logs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ resourceId: svc, messages: [`TypeError: boom password=${SECRET_ENV_VALUE}`] }) });
+  await waitFor('the error line\'s finding', async () => ((await findings(fay.agent)).some((x) => x.kind === 'app_log') ? true : null), 60_000);
+  t.true(envReads() >= 2, `the watch read both pages of env vars (${envReads()} reads)`);
+  // A later entry by someone else: once Sentinel reports it, it has judged the watch's own reads before it.
+  await fetch(`${s.stack.render.controlUrl}/audit`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ownerId: fay.ownerId, event: 'ViewEnvVarValuesEvent', actorType: 'rest_api', metadata: { service: fay.services[1]!.id, field: 'env_vars' } }) });
+  await waitFor('the foreign read', async () => ((await findings(fay.agent)).some((x) => x.serviceId === fay.services[1]!.id) ? true : null));
+  const env = (await findings(fay.agent)).filter((f) => f.rule === 'view_env_var_values');
+  t.deepEqual(env.map((f) => f.serviceId), [fay.services[1]!.id], 'only the foreign read, none of the watch\'s own');
 });
 
 test.serial('a crash loop of 500 lines is one grouped finding with first and last line, secrets redacted', async (t) => {

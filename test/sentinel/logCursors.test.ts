@@ -30,13 +30,12 @@ test('a service moved into a group of services read further than it was: its lin
 
   // One round's budget share allows `logCalls` logs queries; events and the rest are not limited here.
   let logCalls = Infinity;
-  const client = createRenderClient({
+  const { found, round } = await roundsInProcess(r, {
     baseUrl: render.url, apiKey,
     beforeRequest: async (call) => {
       if (call.route === '/logs' && logCalls-- <= 0) throw new BudgetExhausted(30_000, 'read');
     },
-  });
-  const { found, round } = await roundsInProcess(r, client, [owner!.id]);
+  }, [owner!.id]);
 
   // The 21st service crashes; then a line in the first group. The round's share is spent after the first
   // group's query: the first group is read past both lines, the 21st service not at all.
@@ -54,7 +53,7 @@ test('a service moved into a group of services read further than it was: its lin
   t.deepEqual(found.map((f) => [f.rule, f.serviceId]), [['app_log_exception', last.id]]);
 });
 
-/** A workspace on the simulator with these web services (ids in order), and its key's plain client. */
+/** A workspace on the simulator with these web services (ids in order), and its key's plain client (and what it is made of). */
 async function workspaceWith(t: ExecutionContext, label: string, names: string[]) {
   const r = await startTestRedis();
   const render = await startRenderSimulator();
@@ -71,13 +70,13 @@ async function workspaceWith(t: ExecutionContext, label: string, names: string[]
     });
     ids.push(service!.id);
   }
-  return { r, render, client, ownerId: owner!.id, ids };
+  return { r, render, client, clientOptions: { baseUrl: render.url, apiKey }, ownerId: owner!.id, ids };
 }
 
 test('lines read again (positions written by the version before, per group of 20, are not read): nothing is counted twice', async (t) => {
-  const { r, render, client, ownerId, ids: [serviceId] } = await workspaceWith(t, 'logreread', ['loop']);
+  const { r, render, clientOptions, ownerId, ids: [serviceId] } = await workspaceWith(t, 'logreread', ['loop']);
   for (let i = 0; i < 3; i++) render.appendLog(serviceId!, `TypeError: Cannot read properties of undefined (reading 'x${i}')`);
-  const rounds = await roundsInProcess(r, client, [ownerId]);
+  const rounds = await roundsInProcess(r, clientOptions, [ownerId]);
   await rounds.round();
   t.deepEqual(rounds.found.map((f) => [f.rule, f.count]), [['app_log_exception', 3]]);
 
@@ -91,10 +90,10 @@ test('lines read again (positions written by the version before, per group of 20
 });
 
 test('each service\'s position keeps the ids of its own lines only, not those of the others read with it', async (t) => {
-  const { r, render, client, ownerId, ids } = await workspaceWith(t, 'logownids', ['quiet', 'chatty']);
+  const { r, render, clientOptions, ownerId, ids } = await workspaceWith(t, 'logownids', ['quiet', 'chatty']);
   render.appendLog(ids[0]!, 'listening on port 10000');
   render.appendLog(ids[1]!, 'GET / 200');
-  const rounds = await roundsInProcess(r, client, [ownerId]);
+  const rounds = await roundsInProcess(r, clientOptions, [ownerId]);
   await rounds.round();
   // Both are read to the chatty one's line (the newest instant of their query); only its own cursor names it.
   const [quiet, chatty] = [await rounds.cursor<{ ts: string; seen: string[] }>(`logs:${ids[0]}`), await rounds.cursor<{ ts: string; seen: string[] }>(`logs:${ids[1]}`)];

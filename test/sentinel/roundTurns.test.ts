@@ -37,7 +37,7 @@ async function workspaces(t: ExecutionContext, label: string, counts: number[]) 
   let left: Record<string, number> = {};
   // Services whose events Render fails to answer (a 500, every time).
   const failing = new Set<string>();
-  const client = createRenderClient({
+  const rounds = await roundsInProcess(r, {
     baseUrl: render.url, apiKey,
     beforeRequest: async (call) => {
       if (call.route === '/services/{serviceId}/events' && failing.has(call.serviceId ?? '')) {
@@ -46,8 +46,7 @@ async function workspaces(t: ExecutionContext, label: string, counts: number[]) 
       const key = call.route in left ? call.route : '*';
       if (key in left && left[key]!-- <= 0) throw new BudgetExhausted(30_000, 'read');
     },
-  });
-  const rounds = await roundsInProcess(r, client, owners.map((o) => o.id));
+  }, owners.map((o) => o.id));
   return {
     render, plain, services, found: rounds.found, failing,
     async round(budget: Record<string, number>) {

@@ -1,18 +1,27 @@
 import { randomBytes } from 'node:crypto';
 import { createKeyring } from '../../server/crypto/keyring.js';
-import type { RenderClient } from '../../server/render/client.js';
+import { createRenderClient, type RenderClientOptions } from '../../server/render/client.js';
 import { runRound } from '../../server/sentinel/watcher.js';
 import { createSentinelStore } from '../../server/sentinel/store.js';
 import type { Finding } from '../../server/sentinel/types.js';
 import type { TestRedis } from '../helpers/redis.js';
 
 /**
- * Sentinel's rounds for user 1 run in this process (runRound, no worker or schedule) over `client`, on
- * `redis`: what each round found new (`found`), every finding it wrote or updated (`written`), and its cursors as written (`cursor(field)`). Apart from support.ts,
- * which starts the whole stack: these tests need no web or worker process.
+ * Sentinel's rounds for user 1 run in this process (runRound, no worker or schedule) on `redis`, over a
+ * Render client made with `render` (its beforeRequest stands for the round's budget share) that notes its
+ * audited reads as the worker's does: what each round found new (`found`), every finding it wrote or
+ * updated (`written`), and its cursors as written (`cursor(field)`). Apart from support.ts, which starts
+ * the whole stack: these tests need no web or worker process.
  */
-export async function roundsInProcess(redis: TestRedis, client: RenderClient, ownerIds: string[]) {
+export async function roundsInProcess(redis: TestRedis, render: RenderClientOptions, ownerIds: string[]) {
   const store = createSentinelStore({ redis: redis.client, prefix: redis.prefix, keyring: createKeyring(randomBytes(32)), absoluteMs: 3_600_000 });
+  const client = createRenderClient({
+    ...render,
+    async beforeRequest(call) {
+      await render.beforeRequest?.(call);
+      await store.noteIfAudited(1, call, Date.now());
+    },
+  });
   const retired = { redis: redis.client, prefix: redis.prefix, keyring: createKeyring(randomBytes(32)) };
   const found: Finding[] = [];
   const written: Finding[] = [];

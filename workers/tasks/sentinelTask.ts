@@ -123,6 +123,8 @@ export async function runSentinelRound(ctx: SentinelContext, claim: Claim): Prom
       // Asked again once the slot is taken (a Redis round trip, the wait for a prepaid one): a key
       // withdrawn meanwhile is not used for the call.
       await stillConsented();
+      // Each env var read (log redaction) is an audit entry: noted first, so the watch does not report its own.
+      await ctx.store.noteIfAudited(userId, call, ctx.now());
     },
   });
   const slackUrl = ctx.store.openSlackUrl(userId, settings.slackSealed);
