@@ -48,7 +48,7 @@ async function workspaces(t: ExecutionContext, label: string, counts: number[]) 
     },
   }, owners.map((o) => o.id));
   return {
-    render, plain, services, found: rounds.found, failing,
+    render, plain, services, found: rounds.found, failing, rounds,
     async round(budget: Record<string, number>) {
       left = { ...budget };
       await rounds.round();
@@ -118,4 +118,19 @@ test('the service a round stopped at deleted meanwhile: the next round starts at
   // Round 2 starts at service 11 (10's place): 11–20, the OOM on 20 found. From the head, it read 0–9 again.
   await w.round({ '/services/{serviceId}/events': 10 });
   t.deepEqual(w.found.map((f) => [f.rule, f.serviceId]), [['server_oom', list[20]!.id]]);
+});
+
+test('a resume place that is not one (not JSON, another shape, an index past the list) is read as none: the round reads the whole list', async (t) => {
+  const w = await workspaces(t, 'turnsgarbage', [3]);
+  const [first, , last] = w.services[0]!;
+  const ownerId = first!.ownerId;
+  w.render.addServiceEvent(last!.id, 'server_failed', OOM);
+  w.render.appendLog(first!.id, 'TypeError: Cannot read properties of undefined (reading \'id\')');
+  await w.rounds.writeCursor('resume:owners', '{not json');
+  await w.rounds.writeCursor(`resume:events:${ownerId}`, JSON.stringify({ id: 42, at: 1e9 }));
+  await w.rounds.writeCursor(`resume:logs:${ownerId}`, '[1,2]');
+  await w.round({});
+  t.deepEqual(w.found.map((f) => [f.rule, f.serviceId]).sort(), [['app_log_exception', first!.id], ['server_oom', last!.id]].sort());
+  // All read: the next round starts at the head again.
+  for (const field of ['resume:owners', `resume:events:${ownerId}`, `resume:logs:${ownerId}`]) t.is(await w.rounds.cursor(field), null, field);
 });

@@ -41,6 +41,10 @@ export async function roundsInProcess(redis: TestRedis, render: RenderClientOpti
     async cursor<T>(field: string): Promise<T | null> {
       return JSON.parse((await redis.client.hget(store.keys.cursors(1), field)) ?? 'null') as T | null;
     },
+    /** Writes a cursor's stored text as is (what another version, or a damaged write, may have left). */
+    async writeCursor(field: string, text: string) {
+      await redis.client.hset(store.keys.cursors(1), field, text);
+    },
     /** Moves a cursor to another field, as a version that named it otherwise would have left it. */
     async renameCursor(from: string, to: string) {
       const key = store.keys.cursors(1);
