@@ -125,9 +125,14 @@ redis.call('HSET', KEYS[3], ARGV[6], ARGV[7])
 return gen`;
 
 /** KEYS findings, order, lock; ARGV token, finding id. Only while the lock is still the round's (no other round touched the finding). */
+// KEYS[4] (when given): the findings taken back after their detection was audited, ARGV[3] its TTL in seconds.
 const TAKE_BACK = `if redis.call('GET', KEYS[3]) ~= ARGV[1] then return 0 end
 redis.call('HDEL', KEYS[1], ARGV[2])
 redis.call('ZREM', KEYS[2], ARGV[2])
+if KEYS[4] then
+  redis.call('HSET', KEYS[4], ARGV[2], '1')
+  redis.call('EXPIRE', KEYS[4], tonumber(ARGV[3]))
+end
 return 1`;
 
 // By EVALSHA: each script's text crosses the connection once per process.
@@ -148,9 +153,15 @@ export const guardedWrites = {
     if (a.group && k.groups) { keys.push(k.groups); args.push(a.group.field, a.group.value, a.group.ttlMs); }
     return checked(await scripts.upsert(redis, keys, args)) === 1;
   },
-  /** A new finding the round wrote but may not report (its key withdrawn meanwhile) is removed again, while the round still holds its lock. */
-  async takeBack(redis: Redis, k: { findings: string; order: string; lock: string }, round: RoundGuard, id: string): Promise<void> {
-    await scripts.takeBack(redis, [k.findings, k.order, k.lock], [round.token, id]);
+  /**
+   * A new finding the round wrote but may not report (its key withdrawn meanwhile) is removed again, while
+   * the round still holds its lock; `audited` (its detection already in the audit trail) is noted with it.
+   */
+  async takeBack(redis: Redis, k: { findings: string; order: string; lock: string }, round: RoundGuard, id: string, audited?: { key: string; ttlSec: number }): Promise<void> {
+    const keys = [k.findings, k.order, k.lock];
+    const args: Array<string | number> = [round.token, id];
+    if (audited) { keys.push(audited.key); args.push(audited.ttlSec); }
+    await scripts.takeBack(redis, keys, args);
   },
 
   async set(redis: Redis, k: { target: string; settings: string; lock: string }, round: RoundGuard, value: string, ttlSec: number): Promise<void> {

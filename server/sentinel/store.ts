@@ -11,6 +11,8 @@ import type { RenderCallInfo } from '../render/transport.js';
 
 export const MAX_FINDINGS = 500;
 const FINDINGS_TTL_SEC = 30 * 24 * 3600;
+/** A finding taken back after its audit waits this long for the round with the new key (minutes, as a rule). */
+const AUDITED_BACK_TTL_SEC = 24 * 3600;
 /** How long a note of our own audited Render call is kept, and how far apart call and audit entry may be. */
 const SELF_CALL_KEEP_MS = 60 * 60_000;
 const SELF_CALL_WINDOW_MS = 2 * 60_000;
@@ -26,6 +28,7 @@ export function sentinelKeys(prefix: string) {
     status: (userId: number) => `${base}:status:${userId}`,
     lock: (userId: number) => `${base}:status:${userId}:lock`,
     selfCalls: (userId: number) => `${base}:self:${userId}`,
+    auditedTakenBack: (userId: number) => `${base}:audited-back:${userId}`,
     alertOnce: (userId: number, key: string) => `${base}:alerted:${userId}:${key}`,
     alertRate: (userId: number) => `${base}:alert-rate:${userId}`,
     deployAlertRate: (userId: number) => `${base}:deploy-alert-rate:${userId}`,
@@ -226,8 +229,16 @@ export function createSentinelStore(opts: { redis: Redis; prefix: string; keyrin
      * replaced), is removed again while the round still holds its lock: the watch that reads the event
      * next (the same session with a new key to the same workspace) finds it new, and audits and alerts it.
      */
-    takeBack: (userId: number, round: RoundGuard, id: string) =>
-      guardedWrites.takeBack(redis, { findings: keys.findings(userId), order: keys.order(userId), lock: keys.lock(userId) }, round, id),
+    takeBack: (userId: number, round: RoundGuard, id: string, opts: { audited?: boolean } = {}) =>
+      guardedWrites.takeBack(redis, { findings: keys.findings(userId), order: keys.order(userId), lock: keys.lock(userId) }, round, id,
+        opts.audited ? { key: keys.auditedTakenBack(userId), ttlSec: AUDITED_BACK_TTL_SEC } : undefined),
+    /**
+     * Whether finding `id` was taken back after its detection was audited (its alert's key withdrawn): the
+     * round that finds it again reports and alerts it without a second audit entry. Taken: it stands for one report.
+     */
+    async takeAuditedMark(userId: number, id: string): Promise<boolean> {
+      return (await redis.hdel(keys.auditedTakenBack(userId), id)) === 1;
+    },
     async getFinding(userId: number, id: string): Promise<Finding | null> {
       const raw = await redis.hget(keys.findings(userId), id);
       return raw ? (JSON.parse(raw) as Finding) : null;

@@ -102,3 +102,28 @@ test.serial('key replaced (same workspace) while a crash loop\'s finding grows: 
   await waitFor('two rounds with the new key', async () => stack.render.calls.filter((c) => c.accountId === second.id && c.route === '/logs').length >= 2);
   t.is((await loop())?.count, 2, 'two lines, counted once each');
 });
+
+// The key replaced by one for the same workspace (a rotated key) while the round claims the alert of a finding
+// it has already audited: the finding is taken back for the new key's round to alert. That round audited it
+// again: two "detected" entries in the user's trail for one event.
+test.serial('key replaced (same workspace) while the round claims a finding\'s alert: the new key\'s round alerts it, and it is audited once', async (t) => {
+  const who = await tenant(stack, 'yan-auditonce');
+  const userId = (await who.agent.get('/api/session')).json.user.id as number;
+  const hook = 'https://hooks.slack.com/services/T000/B000/YAN0000000000000';
+  stack.render.addAuditEvent(who.ownerId, 'StartShellEvent', { service: who.services[0]!.id });
+  hold.holdAt(`:alert-rate:${userId}`);
+  await enable(who.agent, { slackWebhookUrl: hook });
+  await hold.held();
+  const newKey = `rnd_yanrotated${'y'.repeat(20)}`;
+  stack.render.addAccount({ apiKey: newKey, workspaces: [{ id: who.ownerId, name: 'shared' }] });
+  const res = await who.agent.post('/api/render/setup', { api_key: newKey });
+  t.is(res.status, 200);
+  hold.release();
+  const alerts = () => stack.slack.bodies.filter((b) => b.includes('/YAN0000'));
+  await waitFor('the alert, from the new key\'s round', async () => alerts().length > 0);
+  const trail = await who.agent.get('/api/audit?limit=100');
+  const detected = trail.json.entries.filter((e: any) => e.action === 'sentinel_finding');
+  t.is(detected.length, 1, JSON.stringify(detected));
+  t.is(alerts().length, 1);
+  t.is((await findings(who.agent)).filter((f) => f.renderEvent === 'StartShellEvent').length, 1);
+});
