@@ -120,17 +120,33 @@ test('the service a round stopped at deleted meanwhile: the next round starts at
   t.deepEqual(w.found.map((f) => [f.rule, f.serviceId]), [['server_oom', list[20]!.id]]);
 });
 
-test('a resume place that is not one (not JSON, another shape, an index past the list) is read as none: the round reads the whole list', async (t) => {
+test('a resume place that is not one (not JSON, another shape) starts at the head; an index past the list at its last service', async (t) => {
   const w = await workspaces(t, 'turnsgarbage', [3]);
-  const [first, , last] = w.services[0]!;
-  const ownerId = first!.ownerId;
-  w.render.addServiceEvent(last!.id, 'server_failed', OOM);
-  w.render.appendLog(first!.id, 'TypeError: Cannot read properties of undefined (reading \'id\')');
+  const list = w.services[0]!;
+  const ownerId = list[0]!.ownerId;
+  const events = '/services/{serviceId}/events';
+  // One events read a round: the service read shows where the round started.
+  const startsAt = async (place: string) => {
+    await w.rounds.writeCursor(`resume:events:${ownerId}`, place);
+    const mark = w.render.calls.length;
+    await w.round({ [events]: 1 });
+    const read = w.render.calls.slice(mark).filter((c) => c.route === events);
+    return list.findIndex((s) => read[0]?.path.includes(s.id));
+  };
+  t.is(await startsAt('{not json'), 0, 'not JSON');
+  t.is(await startsAt('[1,2]'), 0, 'an array');
+  t.is(await startsAt('"srv-x"'), 0, 'a string');
+  t.is(await startsAt(JSON.stringify({ id: 'srv-gone', at: -3 })), 0, 'a negative index');
+  // A place past the end (the list shrank since): its last service, as a deleted service keeps its place.
+  t.is(await startsAt(JSON.stringify({ id: 'srv-gone', at: 1e9 })), 2, 'an index past the list');
+
+  // With every place damaged and budget for all, a round reads the whole list and clears them.
+  w.render.addServiceEvent(list[2]!.id, 'server_failed', OOM);
+  w.render.appendLog(list[0]!.id, 'TypeError: Cannot read properties of undefined (reading \'id\')');
   await w.rounds.writeCursor('resume:owners', '{not json');
-  await w.rounds.writeCursor(`resume:events:${ownerId}`, JSON.stringify({ id: 42, at: 1e9 }));
+  await w.rounds.writeCursor(`resume:events:${ownerId}`, JSON.stringify({ id: 42, at: 'x' }));
   await w.rounds.writeCursor(`resume:logs:${ownerId}`, '[1,2]');
   await w.round({});
-  t.deepEqual(w.found.map((f) => [f.rule, f.serviceId]).sort(), [['app_log_exception', first!.id], ['server_oom', last!.id]].sort());
-  // All read: the next round starts at the head again.
+  t.deepEqual(w.found.map((f) => [f.rule, f.serviceId]).sort(), [['app_log_exception', list[0]!.id], ['server_oom', list[2]!.id]].sort());
   for (const field of ['resume:owners', `resume:events:${ownerId}`, `resume:logs:${ownerId}`]) t.is(await w.rounds.cursor(field), null, field);
 });

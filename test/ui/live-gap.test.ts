@@ -38,14 +38,17 @@ async function waitFor<T>(probe: () => Promise<T | undefined>): Promise<T> {
 test('a deploy that goes live while the page has no open event stream shows live once the stream opens', async (t) => {
   const { context, page, problems } = await stack.signedInWithKey(browser, 'gapuser', ['site'], DESKTOP);
   const id = await deployThroughForm(page, 'gapuser/site');
-  const deployId = await waitFor(async () => (await serverRecord(page, id)).deployId ?? undefined);
+  // Written by the worker (deploy id, then the commit Render builds): no write after this re-reads the record on the old page.
+  const deployId = await settled(page, id);
 
   // Hold every new event stream until released; the page then reloads and loads the deploy still building.
   const held: Route[] = [];
   await page.route('**/api/events**', (route) => { held.push(route); });
   // The deploy moves only once the page has read it: a read still on its way then (CI, load ~20) brought
   // it live, and the page knew without a stream.
-  const recordRead = page.waitForResponse((res) => new URL(res.url()).pathname === `/api/render/deployments/${id}`, { timeout: 45_000 });
+  let navigated = false;
+  page.once('framenavigated', () => { navigated = true; });
+  const recordRead = page.waitForResponse((res) => navigated && new URL(res.url()).pathname === `/api/render/deployments/${id}`, { timeout: 45_000 });
   await page.reload();
   await recordRead;
   await page.locator('#deployment-status').waitFor();

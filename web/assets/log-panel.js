@@ -181,6 +181,7 @@ export function createLogPanel(ctx, id) {
         if (!known) nextCursor = page.nextCursor ?? null;
         loadedOnce = true;
         merge(page.logs ?? []);
+        const top = (page.logs ?? []).reduce((max, l) => (max === null || key(l) > max ? key(l) : max), null);
         for (let i = 0; known && page.nextCursor && i < MAX_CATCH_UP_PAGES && !meets(page); i++) {
           page = await olderPage(page.nextCursor);
           if (disposed) return;
@@ -188,6 +189,9 @@ export function createLogPanel(ctx, id) {
         }
         // A hole wider than a catch-up reads: the lines below it go, and "Load earlier lines" reads on from here.
         if (known && page.nextCursor && !meets(page)) dropThrough(known, page.nextCursor);
+        // A hole noted before this pass's newest page came (the stream dropped again at once) lies below its
+        // newest line: this pass read back from there, so only lines after it may be missing.
+        if (holeAfter !== null && top !== null && holeAfter < top) holeAfter = top;
         known = null;
       } while (readAgain);
       drawStatus();
