@@ -15,7 +15,7 @@ import { clampToWindow, deployLogWindows, deployRunning, timeUs, type LogPhase }
 import { tailStateStore, TailMovedOn, type LoadedTailState, type TailState } from './logTailState.js';
 import { keyStillHeld, tailKey, TailKeyWithdrawn } from './logTailKey.js';
 import { RenderApiError } from '../render/errors.js';
-import { noteIfAudited } from '../sentinel/store.js';
+import { auditedReadNotes } from '../sentinel/store.js';
 
 /**
  * Live log tails: one poller per deployment across all web processes, however many tabs watch it.
@@ -146,16 +146,18 @@ export function createLogTailer(deps: LogTailDeps, opts: LogTailOptions = {}): L
     // following the tail holds this key: one withdrawn while the poll was at Render (sign-out, cleared,
     // replaced; a stream that ended) is not used again, as deploy runs and Sentinel rounds stop (SECURITY.md).
     let first = true;
+    // The values read for redaction are in Render's audit log: noted first, as callerRender does, so
+    // Sentinel does not report the user's own open log panel as someone viewing their env vars.
+    const notes = auditedReadNotes(deps.redis, deps.prefix, tail.userId, () => deps.clock.now());
     return deps.upstream.render(key.apiKey, {
       beforeRequest: async (call) => {
         if (!first && (tail.stopped || !(await keyStillHeld(deps, [...tail.refs.keys()], tail.userId, key.fingerprint)))) throw new TailKeyWithdrawn();
         first = false;
         await deps.budget.acquireOrThrow(key.fingerprint, call);
-        // The values read for redaction are in Render's audit log: noted first, as callerRender does, so
-        // Sentinel does not report the user's own open log panel as someone viewing their env vars.
-        await noteIfAudited(deps.redis, deps.prefix, tail.userId, call, deps.clock.now());
+        await notes.before(call);
       },
       afterResponse: (call) => {
+        notes.after(call);
         if (call.route === '/logs') { counters.renderLogCalls += 1; tail.renderLogCalls += 1; }
       },
     });

@@ -3,7 +3,7 @@ import { errors } from '../errors.js';
 import type { RenderKeyState } from '../middleware/context.js';
 import { openRenderKey } from '../sessions/credentials.js';
 import type { RenderClient } from './client.js';
-import { noteIfAudited } from '../sentinel/store.js';
+import { auditedReadNotes } from '../sentinel/store.js';
 
 export interface CallerRender {
   client: RenderClient;
@@ -28,14 +28,18 @@ export function callerRender(deps: AppDeps, caller: RenderKeyState, opts: { budg
   const apiKey = openRenderKey(sess, deps.keyring);
   if (!apiKey) throw errors.renderKeyMissing();
   const fp = render.keyFingerprint;
-  const clientWhile = (check?: () => Promise<void>) => deps.upstream.render(apiKey, {
-    beforeRequest: async (call) => {
-      await check?.();
-      await deps.budget.acquire(fp, call, opts.budgetWaitMs ?? 2_000);
-      // Reads Render records in the audit log are noted first, so Sentinel does not report our own.
-      await noteIfAudited(deps.redis, deps.config.redisPrefix, user.id, call, deps.clock.now());
-    },
-  });
+  const clientWhile = (check?: () => Promise<void>) => {
+    // Reads Render records in the audit log are noted first, so Sentinel does not report our own.
+    const notes = auditedReadNotes(deps.redis, deps.config.redisPrefix, user.id, () => deps.clock.now());
+    return deps.upstream.render(apiKey, {
+      beforeRequest: async (call) => {
+        await check?.();
+        await deps.budget.acquire(fp, call, opts.budgetWaitMs ?? 2_000);
+        await notes.before(call);
+      },
+      afterResponse: notes.after,
+    });
+  };
   return {
     client: clientWhile(),
     clientWhile,

@@ -7,7 +7,7 @@ import { keysUnder } from '../redis.js';
 import { redisScript } from '../redisScript.js';
 import { scheduleKeys, unscheduleWatch } from './schedule.js';
 import type { Finding, SentinelSettings, SentinelStatus } from './types.js';
-import type { RenderCallInfo } from '../render/transport.js';
+import type { RenderCallInfo, RenderCallOutcome } from '../render/transport.js';
 
 export const MAX_FINDINGS = 500;
 const FINDINGS_TTL_SEC = 30 * 24 * 3600;
@@ -265,8 +265,8 @@ export function createSentinelStore(opts: { redis: Redis; prefix: string; keyrin
      * logs), before making it, so the watch can tell our own reads from someone else's.
      */
     noteSelfCall: (userId: number, event: string, serviceId: string, atMs: number) => noteSelfCall(redis, opts.prefix, userId, event, serviceId, atMs),
-    /** noteIfAudited (below) for this store's Redis: Sentinel's client notes its own audited reads with it. */
-    noteIfAudited: (userId: number, call: RenderCallInfo, atMs: number) => noteIfAudited(redis, opts.prefix, userId, call, atMs),
+    /** auditedReadNotes (below) on this store's Redis: Sentinel's client notes its own audited reads with it. */
+    auditedReadNotes: (userId: number, now: () => number) => auditedReadNotes(redis, opts.prefix, userId, now),
     /**
      * Whether the audit entry `auditId` is one of our own calls: it takes one note of such a call near it
      * (one note, one entry: a note that matched any number of entries hid everyone's reads of that service
@@ -307,21 +307,45 @@ end
 return 0`);
 
 /**
- * For a client's beforeRequest: notes `call` first when Render writes it to the audit log. Each call is
- * an entry (a list of over 100 env vars is two reads, two entries), so each is noted.
+ * Our audited reads, noted for one Render client: `before` (last in its beforeRequest) notes a call Render
+ * writes to the audit log — each call is an entry (over 100 env vars are two reads, two entries), so each
+ * is noted; `after` (its afterResponse) drops the note again when Render did not serve the call (an HTTP
+ * error, no connection): nothing was audited, and the note left would hide someone else's read of that
+ * service within its window (one note, one entry). A timeout keeps it: Render may have served the call.
  */
-export async function noteIfAudited(redis: Redis, prefix: string, userId: number, call: RenderCallInfo, atMs: number): Promise<void> {
-  const audited = call.method === 'GET' ? AUDITED_READS[call.route] : undefined;
-  if (audited && call.serviceId) await noteSelfCall(redis, prefix, userId, audited, call.serviceId, atMs);
+export function auditedReadNotes(redis: Redis, prefix: string, userId: number, now: () => number) {
+  const key = sentinelKeys(prefix).selfCalls(userId);
+  // Notes of calls on their way, oldest first, per route and service (answers of one kind of call are alike).
+  const open = new Map<string, string[]>();
+  const slot = (call: RenderCallInfo) => `${call.route}|${call.serviceId ?? ''}`;
+  return {
+    async before(call: RenderCallInfo): Promise<void> {
+      const audited = call.method === 'GET' ? AUDITED_READS[call.route] : undefined;
+      if (!audited || !call.serviceId) return;
+      const member = await noteSelfCall(redis, prefix, userId, audited, call.serviceId, now());
+      open.set(slot(call), [...(open.get(slot(call)) ?? []), member]);
+    },
+    after(outcome: RenderCallOutcome): void {
+      const waiting = open.get(slot(outcome));
+      const member = waiting?.shift();
+      if (!member) return;
+      if (waiting!.length === 0) open.delete(slot(outcome));
+      const served = outcome.status === 'timeout' || (typeof outcome.status === 'number' && outcome.status >= 200 && outcome.status < 300);
+      if (!served) void redis.zrem(key, member).catch(() => undefined);
+    },
+  };
 }
 
-export async function noteSelfCall(redis: Redis, prefix: string, userId: number, event: string, serviceId: string, atMs: number): Promise<void> {
+/** Notes one of our calls that Render writes to the audit log; returns the note (its member in the ledger). */
+export async function noteSelfCall(redis: Redis, prefix: string, userId: number, event: string, serviceId: string, atMs: number): Promise<string> {
   const key = sentinelKeys(prefix).selfCalls(userId);
+  const member = `${event}|${serviceId}|${atMs}|${Math.random().toString(36).slice(2, 8)}`;
   await redis.multi()
-    .zadd(key, atMs, `${event}|${serviceId}|${atMs}|${Math.random().toString(36).slice(2, 8)}`)
+    .zadd(key, atMs, member)
     .zremrangebyscore(key, '-inf', atMs - SELF_CALL_KEEP_MS)
     .pexpire(key, SELF_CALL_KEEP_MS)
     .exec();
+  return member;
 }
 
 export type SentinelStore = ReturnType<typeof createSentinelStore>;

@@ -15,12 +15,14 @@ import type { TestRedis } from '../helpers/redis.js';
  */
 export async function roundsInProcess(redis: TestRedis, render: RenderClientOptions, ownerIds: string[]) {
   const store = createSentinelStore({ redis: redis.client, prefix: redis.prefix, keyring: createKeyring(randomBytes(32)), absoluteMs: 3_600_000 });
+  const notes = store.auditedReadNotes(1, Date.now);
   const client = createRenderClient({
     ...render,
     async beforeRequest(call) {
       await render.beforeRequest?.(call);
-      await store.noteIfAudited(1, call, Date.now());
+      await notes.before(call);
     },
+    afterResponse: notes.after,
   });
   const retired = { redis: redis.client, prefix: redis.prefix, keyring: createKeyring(randomBytes(32)) };
   const found: Finding[] = [];

@@ -108,6 +108,7 @@ export async function runSentinelRound(ctx: SentinelContext, claim: Claim): Prom
     const now = await ctx.sessions.loadByRef(settings.sessionRef).catch(() => undefined);
     if (now?.user?.id !== userId || now.render?.keyFingerprint !== fp) throw new WatchEnded();
   };
+  const notes = ctx.store.auditedReadNotes(userId, ctx.now);
   const client = ctx.upstream.render(apiKey, {
     async beforeRequest(call) {
       await stillConsented();
@@ -124,8 +125,9 @@ export async function runSentinelRound(ctx: SentinelContext, claim: Claim): Prom
       // withdrawn meanwhile is not used for the call.
       await stillConsented();
       // Each env var read (log redaction) is an audit entry: noted first, so the watch does not report its own.
-      await ctx.store.noteIfAudited(userId, call, ctx.now());
+      await notes.before(call);
     },
+    afterResponse: notes.after,
   });
   const slackUrl = ctx.store.openSlackUrl(userId, settings.slackSealed);
   try {
