@@ -309,32 +309,55 @@ return 0`);
 /**
  * Our audited reads, noted for one Render client: `before` (last in its beforeRequest) notes a call Render
  * writes to the audit log — each call is an entry (over 100 env vars are two reads, two entries), so each
- * is noted; `after` (its afterResponse) drops the note again when Render did not serve the call (an HTTP
- * error, no connection): nothing was audited, and the note left would hide someone else's read of that
- * service within its window (one note, one entry). A timeout keeps it: Render may have served the call.
+ * is noted; `after` (its afterResponse) drops one such note again when Render refused the call (a 4xx: the
+ * key, its rate limit, no such service), which it does not audit: a note left would hide someone else's
+ * read of that service within its window (one note, one entry). A 5xx, a timeout or a dropped connection
+ * keep it: Render may have served (and audited) the call, and a note missing reports our own read as a
+ * threat. Notes are paired with answers per method, route and service, oldest first (answers of one kind
+ * of call are alike); an aborted call, which has no answer, would shift the pairing (no caller aborts one).
  */
 export function auditedReadNotes(redis: Redis, prefix: string, userId: number, now: () => number) {
   const key = sentinelKeys(prefix).selfCalls(userId);
-  // Notes of calls on their way, oldest first, per route and service (answers of one kind of call are alike).
-  const open = new Map<string, string[]>();
-  const slot = (call: RenderCallInfo) => `${call.route}|${call.serviceId ?? ''}`;
+  const open = new Map<string, Array<{ member: string; atMs: number; prefix: string }>>();
+  const slot = (call: RenderCallInfo) => `${call.method} ${call.route}|${call.serviceId ?? ''}`;
   return {
     async before(call: RenderCallInfo): Promise<void> {
       const audited = call.method === 'GET' ? AUDITED_READS[call.route] : undefined;
       if (!audited || !call.serviceId) return;
-      const member = await noteSelfCall(redis, prefix, userId, audited, call.serviceId, now());
-      open.set(slot(call), [...(open.get(slot(call)) ?? []), member]);
+      const atMs = now();
+      const member = await noteSelfCall(redis, prefix, userId, audited, call.serviceId, atMs);
+      open.set(slot(call), [...(open.get(slot(call)) ?? []), { member, atMs, prefix: `${audited}|${call.serviceId}|` }]);
     },
     after(outcome: RenderCallOutcome): void {
       const waiting = open.get(slot(outcome));
-      const member = waiting?.shift();
-      if (!member) return;
+      const note = waiting?.shift();
+      if (!note) return;
       if (waiting!.length === 0) open.delete(slot(outcome));
-      const served = outcome.status === 'timeout' || (typeof outcome.status === 'number' && outcome.status >= 200 && outcome.status < 300);
-      if (!served) void redis.zrem(key, member).catch(() => undefined);
+      const refused = typeof outcome.status === 'number' && outcome.status >= 400 && outcome.status < 500;
+      if (refused) {
+        void dropSelfCallNote(redis, [key], [note.member, note.prefix, note.atMs - SELF_CALL_WINDOW_MS, note.atMs + SELF_CALL_WINDOW_MS]).catch(() => undefined);
+      }
     },
   };
 }
+
+/**
+ * KEYS notes; ARGV the note, its prefix (event|service|), from, to (ms). Removes the note, or, if an audit
+ * entry took it meanwhile (notes are alike: an entry takes the oldest untaken one), another untaken note
+ * like it, so the untaken notes still match the calls Render served.
+ */
+const dropSelfCallNote = redisScript(`if redis.call('ZSCORE', KEYS[1], ARGV[1]) then
+  redis.call('ZREM', KEYS[1], ARGV[1])
+  return 1
+end
+local prefix = ARGV[2]
+for _, m in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], ARGV[3], ARGV[4])) do
+  if string.sub(m, 1, #prefix) == prefix and not string.find(m, '|by:', 1, true) then
+    redis.call('ZREM', KEYS[1], m)
+    return 1
+  end
+end
+return 0`);
 
 /** Notes one of our calls that Render writes to the audit log; returns the note (its member in the ledger). */
 export async function noteSelfCall(redis: Redis, prefix: string, userId: number, event: string, serviceId: string, atMs: number): Promise<string> {

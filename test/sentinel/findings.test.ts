@@ -118,18 +118,18 @@ test.serial('a service with more env vars than a page holds: each of the watch\'
   t.deepEqual(env.map((f) => f.serviceId), [fay.services[1]!.id], 'only the foreign read, none of the watch\'s own');
 });
 
-// A note of our own read was written before the call, and stayed when Render refused it (a 500, a 429, a
-// dropped connection): nothing was audited, and the note hid the next read of that service by someone
-// else within its window. It is dropped when the call was not served.
+// A note of our own read was written before the call, and stayed when Render refused it (a 429: its rate
+// limit; the key; no such service): nothing was audited, and the note hid the next read of that service by
+// someone else within its window. It is dropped when Render refused the call.
 test.serial('an env-var read of the watch that Render refused leaves no note: a colleague\'s read right after is reported', async (t) => {
   const gil = await tenant(s.stack, 'gil-refused', ['api', 'other']);
   const svc = gil.services[0]!.id;
-  const rule = await fetch(`${s.stack.render.controlUrl}/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ method: 'GET', route: '/services/{serviceId}/env-vars', kind: 'status', status: 500, apiKey: gil.apiKey, count: 1 }) });
+  const rule = await fetch(`${s.stack.render.controlUrl}/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ method: 'GET', route: '/services/{serviceId}/env-vars', kind: 'status', status: 429, apiKey: gil.apiKey, count: 1 }) });
   t.is(rule.status, 201);
   await enable(gil.agent);
-  // An error line: the watch reads the service's values to redact it, and Render answers 500.
+  // An error line: the watch reads the service's values to redact it, and Render answers 429.
   await fetch(`${s.stack.render.controlUrl}/logs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ resourceId: svc, messages: ['TypeError: boom'] }) });
-  await waitFor('the refused env-var read', async () => s.stack.render.calls.some((c) => c.accountId === gil.accountId && c.route === '/services/{serviceId}/env-vars' && c.status === 500));
+  await waitFor('the refused env-var read', async () => s.stack.render.calls.some((c) => c.accountId === gil.accountId && c.route === '/services/{serviceId}/env-vars' && c.status === 429));
   const post = (body: unknown) => fetch(`${s.stack.render.controlUrl}/audit`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
   // A colleague reads that service's values, then opens a shell into the other (once reported, the read before it was judged).
   await post({ ownerId: gil.ownerId, event: 'ViewEnvVarValuesEvent', actorType: 'rest_api', metadata: { service: svc, field: 'env_vars' } });

@@ -25,3 +25,28 @@ test('one note of our own read stands for one audit entry: a colleague\'s read b
   t.true(await store.isSelfCaused(1, 'ViewEnvVarValuesEvent', 'srv-b', t0 + 100_000, 'aud-b'), 'within the window');
   t.false(await store.isSelfCaused(1, 'ViewEnvVarValuesEvent', 'srv-b', t0 + 100_000, 'aud-b-again'));
 });
+
+test('a read Render refused gives its note back, also when an entry of another read of ours took that note meanwhile', async (t) => {
+  const r = await startTestRedis();
+  t.teardown(() => r.stop());
+  const store = createSentinelStore({ redis: r.client, prefix: r.prefix, keyring: createKeyring(randomBytes(32)), absoluteMs: 3_600_000 });
+  let now = Date.parse('2026-12-04T12:00:00Z');
+  const notes = store.auditedReadNotes(1, () => now);
+  const read = { method: 'GET' as const, route: '/services/{serviceId}/env-vars' as const, serviceId: 'srv-a' };
+  await notes.before(read); // A
+  now += 500;
+  await notes.before(read); // B
+  // B was served and its entry judged while A was on its way: it took the oldest note, A's.
+  t.true(await store.isSelfCaused(1, 'ViewEnvVarValuesEvent', 'srv-a', now + 100, 'aud-b'));
+  // A is refused (Render audits nothing): one note goes, B's (untaken) in place of A's (taken).
+  notes.after({ ...read, status: 429, durationMs: 5 });
+  notes.after({ ...read, status: 200, durationMs: 5 });
+  await new Promise((resolve) => setTimeout(resolve, 100)); // the drop is not awaited by the client
+  t.false(await store.isSelfCaused(1, 'ViewEnvVarValuesEvent', 'srv-a', now + 1_000, 'aud-colleague'), 'a colleague\'s read is reported');
+  // Calls other than the read share no note with it: a PUT's answer on the same route takes none.
+  await notes.before(read);
+  notes.after({ method: 'PUT', route: '/services/{serviceId}/env-vars', serviceId: 'srv-a', status: 404, durationMs: 5 });
+  notes.after({ ...read, status: 200, durationMs: 5 });
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  t.true(await store.isSelfCaused(1, 'ViewEnvVarValuesEvent', 'srv-a', now + 2_000, 'aud-ours'), 'our served read keeps its note');
+});

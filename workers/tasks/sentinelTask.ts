@@ -144,17 +144,18 @@ export async function runSentinelRound(ctx: SentinelContext, claim: Claim): Prom
         await ctx.redis.publish(ctx.channelOf(userId), sentinelMessage(f, isNew));
         if (!isNew) return;
         // Audited (and counted) once: one taken back after its audit, below, is reported again without it.
-        if (!(await ctx.store.takeAuditedMark(userId, f.id))) {
+        let audited = await ctx.store.takeAuditedMark(userId, f.id);
+        if (!audited) {
           ctx.onFinding?.(f);
-          await ctx.audit.append({ userId, action: 'sentinel_finding', outcome: 'detected', detail: { securityEvent: f.rule, reason: f.severity, serviceId: f.serviceId ?? undefined, count: f.count } })
-            .catch((err: Error) => ctx.logger.error({ err: { message: err.message } }, 'audit append failed'));
+          audited = await ctx.audit.append({ userId, action: 'sentinel_finding', outcome: 'detected', detail: { securityEvent: f.rule, reason: f.severity, serviceId: f.serviceId ?? undefined, count: f.count } })
+            .then(() => true, (err: Error) => { ctx.logger.error({ err: { message: err.message } }, 'audit append failed'); return false; });
         }
         // The key asked again just before the alert leaves (a sign-out may land while the finding is
         // published, audited and its alert claimed): withdrawn, nothing is sent, and the finding is taken
         // back as above, for the round with a new key to report (and alert, its audit entry already written).
         await ctx.alerts.notify(userId, slackUrl, f, round, stillConsented).catch(async (err: unknown) => {
           if (!(err instanceof WatchEnded)) return false;
-          await ctx.store.takeBack(userId, round, f.id, { audited: true });
+          await ctx.store.takeBack(userId, round, f.id, { audited });
           throw err;
         });
       },
