@@ -260,11 +260,6 @@ export function createSentinelStore(opts: { redis: Redis; prefix: string; keyrin
     setStatus: (userId: number, round: RoundGuard, s: SentinelStatus) =>
       guardedWrites.set(redis, { target: keys.status(userId), settings: keys.settings(userId), lock: keys.lock(userId) }, round, JSON.stringify(s), FINDINGS_TTL_SEC),
 
-    /**
-     * Note a Render call of ours that Render writes to the audit log (reading env var values to redact
-     * logs), before making it, so the watch can tell our own reads from someone else's.
-     */
-    noteSelfCall: (userId: number, event: string, serviceId: string, atMs: number) => noteSelfCall(redis, opts.prefix, userId, event, serviceId, atMs),
     /** auditedReadNotes (below) on this store's Redis: Sentinel's client notes its own audited reads with it. */
     auditedReadNotes: (userId: number, now: () => number) => auditedReadNotes(redis, opts.prefix, userId, now),
     /**
@@ -286,25 +281,27 @@ export const AUDITED_READS: Readonly<Record<string, string>> = {
   '/services/{serviceId}/env-vars/{envVarKey}': 'ViewEnvVarValuesEvent',
 };
 
-/**
- * Note a Render call of ours that Render writes to the audit log (reading env var values to redact
- * logs), before making it, so the watch can tell our own reads from someone else's.
- */
+/** Lua: the first of `notes` that is of `prefix` (event|service|) and not taken by an audit entry (no `|by:` mark). */
+const FIRST_UNTAKEN = `local function firstUntaken(notes, prefix)
+  for _, m in ipairs(notes) do
+    if string.sub(m, 1, #prefix) == prefix and not string.find(m, '|by:', 1, true) then return m end
+  end
+  return nil
+end`;
+
 /** KEYS notes; ARGV from, to (ms), the note's prefix (event|service|), the taker's mark (|by:<auditId>). 1: a note matched. */
-const takeSelfCallNote = redisScript(`local near = redis.call('ZRANGEBYSCORE', KEYS[1], ARGV[1], ARGV[2])
+const takeSelfCallNote = redisScript(`${FIRST_UNTAKEN}
+local near = redis.call('ZRANGEBYSCORE', KEYS[1], ARGV[1], ARGV[2])
 local prefix, mark = ARGV[3], ARGV[4]
 for _, m in ipairs(near) do
   if string.sub(m, 1, #prefix) == prefix and string.sub(m, -#mark) == mark then return 1 end
 end
-for _, m in ipairs(near) do
-  if string.sub(m, 1, #prefix) == prefix and not string.find(m, '|by:', 1, true) then
-    local score = redis.call('ZSCORE', KEYS[1], m)
-    redis.call('ZREM', KEYS[1], m)
-    redis.call('ZADD', KEYS[1], score, m .. mark)
-    return 1
-  end
-end
-return 0`);
+local m = firstUntaken(near, prefix)
+if not m then return 0 end
+local score = redis.call('ZSCORE', KEYS[1], m)
+redis.call('ZREM', KEYS[1], m)
+redis.call('ZADD', KEYS[1], score, m .. mark)
+return 1`);
 
 /**
  * Our audited reads, noted for one Render client: `before` (last in its beforeRequest) notes a call Render
@@ -318,15 +315,17 @@ return 0`);
  */
 export function auditedReadNotes(redis: Redis, prefix: string, userId: number, now: () => number) {
   const key = sentinelKeys(prefix).selfCalls(userId);
-  const open = new Map<string, Array<{ member: string; atMs: number; prefix: string }>>();
+  const open = new Map<string, Array<{ member: string; atMs: number }>>();
   const slot = (call: RenderCallInfo) => `${call.method} ${call.route}|${call.serviceId ?? ''}`;
+  const auditedAs = (call: RenderCallInfo) => (call.method === 'GET' && call.serviceId ? AUDITED_READS[call.route] : undefined);
   return {
     async before(call: RenderCallInfo): Promise<void> {
-      const audited = call.method === 'GET' ? AUDITED_READS[call.route] : undefined;
-      if (!audited || !call.serviceId) return;
+      const event = auditedAs(call);
+      if (!event) return;
       const atMs = now();
-      const member = await noteSelfCall(redis, prefix, userId, audited, call.serviceId, atMs);
-      open.set(slot(call), [...(open.get(slot(call)) ?? []), { member, atMs, prefix: `${audited}|${call.serviceId}|` }]);
+      const member = await noteSelfCall(redis, prefix, userId, event, call.serviceId!, atMs);
+      const waiting = open.get(slot(call));
+      if (waiting) waiting.push({ member, atMs }); else open.set(slot(call), [{ member, atMs }]);
     },
     after(outcome: RenderCallOutcome): void {
       const waiting = open.get(slot(outcome));
@@ -334,9 +333,9 @@ export function auditedReadNotes(redis: Redis, prefix: string, userId: number, n
       if (!note) return;
       if (waiting!.length === 0) open.delete(slot(outcome));
       const refused = typeof outcome.status === 'number' && outcome.status >= 400 && outcome.status < 500;
-      if (refused) {
-        void dropSelfCallNote(redis, [key], [note.member, note.prefix, note.atMs - SELF_CALL_WINDOW_MS, note.atMs + SELF_CALL_WINDOW_MS]).catch(() => undefined);
-      }
+      if (!refused) return;
+      const notePrefix = `${auditedAs(outcome)}|${outcome.serviceId}|`;
+      void dropSelfCallNote(redis, [key], [note.member, notePrefix, note.atMs - SELF_CALL_WINDOW_MS, note.atMs + SELF_CALL_WINDOW_MS]).catch(() => undefined);
     },
   };
 }
@@ -346,21 +345,14 @@ export function auditedReadNotes(redis: Redis, prefix: string, userId: number, n
  * entry took it meanwhile (notes are alike: an entry takes the oldest untaken one), another untaken note
  * like it, so the untaken notes still match the calls Render served.
  */
-const dropSelfCallNote = redisScript(`if redis.call('ZSCORE', KEYS[1], ARGV[1]) then
-  redis.call('ZREM', KEYS[1], ARGV[1])
-  return 1
-end
-local prefix = ARGV[2]
-for _, m in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], ARGV[3], ARGV[4])) do
-  if string.sub(m, 1, #prefix) == prefix and not string.find(m, '|by:', 1, true) then
-    redis.call('ZREM', KEYS[1], m)
-    return 1
-  end
-end
-return 0`);
+const dropSelfCallNote = redisScript(`${FIRST_UNTAKEN}
+local m = redis.call('ZSCORE', KEYS[1], ARGV[1]) and ARGV[1] or firstUntaken(redis.call('ZRANGEBYSCORE', KEYS[1], ARGV[3], ARGV[4]), ARGV[2])
+if not m then return 0 end
+redis.call('ZREM', KEYS[1], m)
+return 1`);
 
 /** Notes one of our calls that Render writes to the audit log; returns the note (its member in the ledger). */
-export async function noteSelfCall(redis: Redis, prefix: string, userId: number, event: string, serviceId: string, atMs: number): Promise<string> {
+async function noteSelfCall(redis: Redis, prefix: string, userId: number, event: string, serviceId: string, atMs: number): Promise<string> {
   const key = sentinelKeys(prefix).selfCalls(userId);
   const member = `${event}|${serviceId}|${atMs}|${Math.random().toString(36).slice(2, 8)}`;
   await redis.multi()

@@ -14,12 +14,14 @@ test('one note of our own read stands for one audit entry: a colleague\'s read b
   t.teardown(() => r.stop());
   const store = createSentinelStore({ redis: r.client, prefix: r.prefix, keyring: createKeyring(randomBytes(32)), absoluteMs: 3_600_000 });
   const t0 = Date.parse('2026-12-04T12:00:00Z');
-  await store.noteSelfCall(1, 'ViewEnvVarValuesEvent', 'srv-a', t0);
+  // Our reads of env values, noted as a client of ours notes them before the call (at t0).
+  const noteRead = (userId: number, serviceId: string) => store.auditedReadNotes(userId, () => t0).before({ method: 'GET', route: '/services/{serviceId}/env-vars', serviceId });
+  await noteRead(1, 'srv-a');
   t.true(await store.isSelfCaused(1, 'ViewEnvVarValuesEvent', 'srv-a', t0 + 800, 'aud-ours'), 'ours');
   t.false(await store.isSelfCaused(1, 'ViewEnvVarValuesEvent', 'srv-a', t0 + 5_000, 'aud-colleague'), 'a colleague\'s, 5 s later');
   t.true(await store.isSelfCaused(1, 'ViewEnvVarValuesEvent', 'srv-a', t0 + 800, 'aud-ours'), 'ours, read again by a round run again');
   // Another service, another user: their own notes.
-  await store.noteSelfCall(1, 'ViewEnvVarValuesEvent', 'srv-b', t0);
+  await noteRead(1, 'srv-b');
   t.false(await store.isSelfCaused(2, 'ViewEnvVarValuesEvent', 'srv-b', t0, 'aud-b2'));
   t.false(await store.isSelfCaused(1, 'ViewEnvVarValuesEvent', 'srv-c', t0, 'aud-c'));
   t.true(await store.isSelfCaused(1, 'ViewEnvVarValuesEvent', 'srv-b', t0 + 100_000, 'aud-b'), 'within the window');
