@@ -5,9 +5,13 @@ import { sharedFixture } from './fixture.js';
 import type { RenderSimOptions } from '../../sandbox/render/index.js';
 import type { GitHubSimulator } from '../../sandbox/github/index.js';
 import { branchCommitsFromGitHub, headsFromGitHub } from '../../sandbox/seed.js';
+import type { LogTailOptions } from '../../server/deployments/logTail.js';
 
 /** Render's deploy phases on the simulator, short: a deploy is live in about a tenth of a second. */
 export const QUICK_PHASES: RenderSimOptions['phaseMs'] = { created: 10, build_in_progress: 60, pre_deploy_in_progress: 10, update_in_progress: 20 };
+
+/** The live log tail's timing, short: a build polled every 150 ms, its window settled after 150 ms. */
+export const QUICK_LOG_TAIL: LogTailOptions = { buildIntervalMs: 150, runtimeIntervalMs: 300, settleMs: 150, leaseMs: 3_000 };
 
 /** The real stack plus a real worker on it: deploys go from request to live. */
 export interface PipelineStack {

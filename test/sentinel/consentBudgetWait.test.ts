@@ -33,6 +33,20 @@ test.after.always(async () => {
   await stack?.close();
 });
 
+/**
+ * A tenant whose audit log holds a shell opened (a high finding, alerted to the webhook ending in `hook`),
+ * its watch turned on and held at the first Redis command holding `marker(userId)`.
+ */
+async function shellFindingHeldAt(login: string, hook: string, marker: (userId: number) => string) {
+  const who = await tenant(stack, login);
+  const userId = (await who.agent.get('/api/session')).json.user.id as number;
+  stack.render.addAuditEvent(who.ownerId, 'StartShellEvent', { service: who.services[0]!.id });
+  hold.holdAt(marker(userId));
+  await enable(who.agent, { slackWebhookUrl: `https://hooks.slack.com/services/T000/B000/${hook}` });
+  await hold.held();
+  return { who, userId };
+}
+
 test.serial('signed out while the round takes its budget slot for a Render call: that call is not made with the key', async (t) => {
   const who = await tenant(stack, 'uma-budgetwait');
   const userId = (await who.agent.get('/api/session')).json.user.id as number;
@@ -50,13 +64,7 @@ test.serial('signed out while the round takes its budget slot for a Render call:
 });
 
 test.serial('signed out while the round records a finding in the audit trail: no alert goes to the webhook after the sign-out', async (t) => {
-  const who = await tenant(stack, 'vic-auditwait');
-  const userId = (await who.agent.get('/api/session')).json.user.id as number;
-  const hook = 'https://hooks.slack.com/services/T000/B000/VIC0000000000000';
-  stack.render.addAuditEvent(who.ownerId, 'StartShellEvent', { service: who.services[0]!.id });
-  hold.holdAt('sentinel_finding');
-  await enable(who.agent, { slackWebhookUrl: hook });
-  await hold.held();
+  const { who, userId } = await shellFindingHeldAt('vic-auditwait', 'VIC0000000000000', () => 'sentinel_finding');
   const out = await who.agent.post('/api/auth/logout', {});
   t.true(out.status < 300, `logout: ${out.status}`);
   const sent = stack.slack.bodies.length;
@@ -67,13 +75,7 @@ test.serial('signed out while the round records a finding in the audit trail: no
 });
 
 test.serial('turned off while the round counts its alert against the rate limit: no alert goes to the webhook after the off', async (t) => {
-  const who = await tenant(stack, 'wes-ratewait');
-  const userId = (await who.agent.get('/api/session')).json.user.id as number;
-  const hook = 'https://hooks.slack.com/services/T000/B000/WES0000000000000';
-  stack.render.addAuditEvent(who.ownerId, 'StartShellEvent', { service: who.services[0]!.id });
-  hold.holdAt(`:alert-rate:${userId}`);
-  await enable(who.agent, { slackWebhookUrl: hook });
-  await hold.held();
+  const { who, userId } = await shellFindingHeldAt('wes-ratewait', 'WES0000000000000', (id) => `:alert-rate:${id}`);
   const off = await who.agent.request('PUT', '/api/sentinel', { json: { enabled: false } });
   t.is(off.status, 200);
   const sent = stack.slack.bodies.length;
@@ -107,13 +109,7 @@ test.serial('key replaced (same workspace) while a crash loop\'s finding grows: 
 // it has already audited: the finding is taken back for the new key's round to alert. That round audited it
 // again: two "detected" entries in the user's trail for one event.
 test.serial('key replaced (same workspace) while the round claims a finding\'s alert: the new key\'s round alerts it, and it is audited once', async (t) => {
-  const who = await tenant(stack, 'yan-auditonce');
-  const userId = (await who.agent.get('/api/session')).json.user.id as number;
-  const hook = 'https://hooks.slack.com/services/T000/B000/YAN0000000000000';
-  stack.render.addAuditEvent(who.ownerId, 'StartShellEvent', { service: who.services[0]!.id });
-  hold.holdAt(`:alert-rate:${userId}`);
-  await enable(who.agent, { slackWebhookUrl: hook });
-  await hold.held();
+  const { who } = await shellFindingHeldAt('yan-auditonce', 'YAN0000000000000', (id) => `:alert-rate:${id}`);
   const newKey = `rnd_yanrotated${'y'.repeat(20)}`;
   stack.render.addAccount({ apiKey: newKey, workspaces: [{ id: who.ownerId, name: 'shared' }] });
   const res = await who.agent.post('/api/render/setup', { api_key: newKey });

@@ -11,6 +11,11 @@ let s: SentinelStack;
 test.before(async () => { s = await startSentinelStack({ renderLimits: BUDGET_FOR_TESTS }); });
 test.after.always(async () => { await s?.close(); });
 
+/** A POST to the Render simulator's control API (what happens on Render's side: audit entries, logs, events, faults). */
+const simControl = (path: string, body: unknown) => fetch(`${s.stack.render.controlUrl}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+/** Someone else with API access reads a service's env values: Render writes ViewEnvVarValuesEvent (actor rest_api). */
+const foreignEnvRead = (ownerId: string, serviceId: string) => simControl('/audit', { ownerId, event: 'ViewEnvVarValuesEvent', actorType: 'rest_api', metadata: { service: serviceId, field: 'env_vars' } });
+
 const EXPECTED: Array<[string, string, string]> = [
   ['ViewConnectionInfoEvent', 'view_connection_info', 'high'],
   ['StartShellEvent', 'start_shell', 'high'],
@@ -28,7 +33,7 @@ test.serial('each audit-log event type becomes the right finding; ordinary event
   const ada = await tenant(s.stack, 'ada-audit');
   await enable(ada.agent);
   const control = async (path: string, body: unknown) => {
-    const res = await fetch(`${s.stack.render.controlUrl}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const res = await simControl(path, body);
     t.true(res.status < 300, `${path}: ${res.status}`);
   };
   for (const [event] of EXPECTED) await control('/audit', { ownerId: ada.ownerId, event, metadata: { service: ada.services[0]!.id } });
@@ -68,7 +73,7 @@ test.serial('env-var reads the orchestrator makes (log redaction) are not findin
   t.is(logs.status, 200);
   t.true(s.stack.render.calls.some((c) => c.method === 'GET' && c.route === '/services/{serviceId}/env-vars' && c.accountId === bob.accountId));
   // Someone else with API access reads env values of another service.
-  await fetch(`${s.stack.render.controlUrl}/audit`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ownerId: bob.ownerId, event: 'ViewEnvVarValuesEvent', actorType: 'rest_api', metadata: { service: bob.services[1]!.id, field: 'env_vars' } }) });
+  await foreignEnvRead(bob.ownerId, bob.services[1]!.id);
   const list = await waitFor('the foreign read', async () => { const f = await findings(bob.agent); return f.some((x) => x.serviceId === bob.services[1]!.id) ? f : null; });
   await new Promise((r) => setTimeout(r, 2_000));
   const env = (await findings(bob.agent)).filter((f) => f.rule === 'view_env_var_values');
@@ -91,7 +96,7 @@ test.serial('env-var reads of the live log tail (a deployment page following its
   await tab.waitFor((text) => text.includes('event: logs'), 15_000);
   t.true(envReads() > before, 'the tail read the env values (Render audits that read)');
   // A later read by someone else: once Sentinel reports it, it has judged the tail's read before it.
-  await fetch(`${s.stack.render.controlUrl}/audit`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ownerId: dee.ownerId, event: 'ViewEnvVarValuesEvent', actorType: 'rest_api', metadata: { service: dee.services[1]!.id, field: 'env_vars' } }) });
+  await foreignEnvRead(dee.ownerId, dee.services[1]!.id);
   await waitFor('the foreign read', async () => ((await findings(dee.agent)).some((x) => x.serviceId === dee.services[1]!.id) ? true : null));
   const env = (await findings(dee.agent)).filter((f) => f.rule === 'view_env_var_values');
   t.deepEqual(env.map((f) => f.serviceId), [dee.services[1]!.id], 'only the foreign read, not the tail\'s');
@@ -108,11 +113,11 @@ test.serial('a service with more env vars than a page holds: each of the watch\'
   const envReads = () => s.stack.render.calls.filter((c) => c.method === 'GET' && c.route === '/services/{serviceId}/env-vars' && c.accountId === fay.accountId && c.path.includes(svc)).length;
   await enable(fay.agent);
   // An error line: the watch reads the service's values to redact it, two pages of them.
-  await fetch(`${s.stack.render.controlUrl}/logs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ resourceId: svc, messages: [`TypeError: boom password=${SECRET_ENV_VALUE}`] }) });
+  await simControl('/logs', { resourceId: svc, messages: [`TypeError: boom password=${SECRET_ENV_VALUE}`] });
   await waitFor('the error line\'s finding', async () => ((await findings(fay.agent)).some((x) => x.kind === 'app_log') ? true : null), 60_000);
   t.true(envReads() >= 2, `the watch read both pages of env vars (${envReads()} reads)`);
   // A later entry by someone else: once Sentinel reports it, it has judged the watch's own reads before it.
-  await fetch(`${s.stack.render.controlUrl}/audit`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ownerId: fay.ownerId, event: 'ViewEnvVarValuesEvent', actorType: 'rest_api', metadata: { service: fay.services[1]!.id, field: 'env_vars' } }) });
+  await foreignEnvRead(fay.ownerId, fay.services[1]!.id);
   await waitFor('the foreign read', async () => ((await findings(fay.agent)).some((x) => x.serviceId === fay.services[1]!.id) ? true : null));
   const env = (await findings(fay.agent)).filter((f) => f.rule === 'view_env_var_values');
   t.deepEqual(env.map((f) => f.serviceId), [fay.services[1]!.id], 'only the foreign read, none of the watch\'s own');
@@ -124,16 +129,15 @@ test.serial('a service with more env vars than a page holds: each of the watch\'
 test.serial('an env-var read of the watch that Render refused leaves no note: a colleague\'s read right after is reported', async (t) => {
   const gil = await tenant(s.stack, 'gil-refused', ['api', 'other']);
   const svc = gil.services[0]!.id;
-  const rule = await fetch(`${s.stack.render.controlUrl}/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ method: 'GET', route: '/services/{serviceId}/env-vars', kind: 'status', status: 429, apiKey: gil.apiKey, count: 1 }) });
+  const rule = await simControl('/faults', { method: 'GET', route: '/services/{serviceId}/env-vars', kind: 'status', status: 429, apiKey: gil.apiKey, count: 1 });
   t.is(rule.status, 201);
   await enable(gil.agent);
   // An error line: the watch reads the service's values to redact it, and Render answers 429.
-  await fetch(`${s.stack.render.controlUrl}/logs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ resourceId: svc, messages: ['TypeError: boom'] }) });
+  await simControl('/logs', { resourceId: svc, messages: ['TypeError: boom'] });
   await waitFor('the refused env-var read', async () => s.stack.render.calls.some((c) => c.accountId === gil.accountId && c.route === '/services/{serviceId}/env-vars' && c.status === 429));
-  const post = (body: unknown) => fetch(`${s.stack.render.controlUrl}/audit`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
   // A colleague reads that service's values, then opens a shell into the other (once reported, the read before it was judged).
-  await post({ ownerId: gil.ownerId, event: 'ViewEnvVarValuesEvent', actorType: 'rest_api', metadata: { service: svc, field: 'env_vars' } });
-  await post({ ownerId: gil.ownerId, event: 'StartShellEvent', metadata: { service: gil.services[1]!.id } });
+  await foreignEnvRead(gil.ownerId, svc);
+  await simControl('/audit', { ownerId: gil.ownerId, event: 'StartShellEvent', metadata: { service: gil.services[1]!.id } });
   await waitFor('the shell', async () => ((await findings(gil.agent)).some((x) => x.rule === 'start_shell') ? true : null));
   const env = (await findings(gil.agent)).filter((f) => f.rule === 'view_env_var_values');
   t.deepEqual(env.map((f) => f.serviceId), [svc], 'the colleague\'s read is reported');
@@ -148,7 +152,7 @@ test.serial('a crash loop of 500 lines is one grouped finding with first and las
     messages.push(`GET /health 200 ${i}`);
     messages.push(`TypeError: Cannot read properties of undefined (reading 'id') #${i} password=${SECRET_ENV_VALUE} db=${SECRET_ENV_VALUE}`);
   }
-  await fetch(`${s.stack.render.controlUrl}/logs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ resourceId: svc, messages }) });
+  await simControl('/logs', { resourceId: svc, messages });
   let last: unknown[] = [];
   const f = await waitFor('500 grouped lines', async () => { const l = await findings(cy.agent); last = l; return l.find((x) => x.kind === 'app_log' && x.count === 500); }, 60_000)
     .catch((err: Error) => { t.log(JSON.stringify(last), s.worker.logs.filter((l) => l.includes('sentinel')).slice(-5)); throw err; });
@@ -168,7 +172,7 @@ test.serial('service events that mean silent failure become findings (OOM, faile
   const di = await tenant(s.stack, 'di-events');
   await enable(di.agent);
   const svc = di.services[0]!.id;
-  const add = (type: string, details: unknown) => fetch(`${s.stack.render.controlUrl}/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ serviceId: svc, type, details }) });
+  const add = (type: string, details: unknown) => simControl('/events', { serviceId: svc, type, details });
   await add('server_failed', { reason: { oomKilled: { memoryLimit: '512Mi' } } });
   await add('server_failed', { reason: { nonZeroExit: 1 } });
   await add('server_unhealthy', {});
@@ -181,7 +185,7 @@ test.serial('a plan without audit logs (403) is shown plainly and the app-log wa
   const ed = await tenant(s.stack, 'ed-plan');
   s.stack.render.setAuditLogAccess(ed.apiKey, false);
   await enable(ed.agent);
-  await fetch(`${s.stack.render.controlUrl}/logs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ resourceId: ed.services[0]!.id, messages: ['panic: runtime error: index out of range [3] with length 3'] }) });
+  await simControl('/logs', { resourceId: ed.services[0]!.id, messages: ['panic: runtime error: index out of range [3] with length 3'] });
   const f = await waitFor('panic finding', async () => (await findings(ed.agent)).find((x) => x.rule === 'app_log_panic'));
   t.is(f.severity, 'high');
   const view = await ed.agent.get('/api/sentinel');
@@ -192,7 +196,7 @@ test.serial('a plan without audit logs (403) is shown plainly and the app-log wa
 test.serial('more service events than one page since the last round: the older ones are read too, none is lost', async (t) => {
   const fay = await tenant(s.stack, 'fay-events');
   const svc = fay.services[0]!.id;
-  const add = (type: string, details?: unknown) => fetch(`${s.stack.render.controlUrl}/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ serviceId: svc, type, details }) });
+  const add = (type: string, details?: unknown) => simControl('/events', { serviceId: svc, type, details });
   // The OOM comes first, then a busy stretch of ordinary events (Render lists them newest first).
   t.true((await add('server_failed', { reason: { oomKilled: { memoryLimit: '512Mi' } } })).ok);
   for (let i = 0; i < 120; i++) await add(i % 2 ? 'deploy_started' : 'build_started');

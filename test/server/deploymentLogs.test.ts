@@ -1,6 +1,6 @@
 import test from 'ava';
 import type { Stack } from '../helpers/stack.js';
-import { usePipelineStack } from '../helpers/pipelineStack.js';
+import { usePipelineStack, QUICK_LOG_TAIL } from '../helpers/pipelineStack.js';
 import { Agent } from '../helpers/agent.js';
 import { addNodeRepo, signedInWithKey, waitFinished, type TestWorker } from '../helpers/pipeline.js';
 import { openSseAs, sseLogLines } from '../helpers/sse.js';
@@ -26,7 +26,7 @@ usePipelineStack(test, {
   // Paging 2,000 lines twice must not wait a minute for Render's 30 log reads; the tail test
   // below checks the calls themselves.
   renderLimits: budgetFrom({ ...RENDER_DOCUMENTED_LIMITS, logs: { limit: 1_000, windowMs: 60_000 } }),
-  logTail: { buildIntervalMs: 150, runtimeIntervalMs: 300, settleMs: 150, leaseMs: 3_000 },
+  logTail: QUICK_LOG_TAIL,
   appOptions: { events: { maxStreamsPerUser: 200 } },
 }, (p) => {
   ({ stack, worker } = p);
@@ -248,7 +248,7 @@ test('two web processes, 50 tabs on each: one of them polls Render, both deliver
   const port = await freePort();
   const other = await startWeb({
     config: { ...stack.config, port }, logger: createLogger({ level: 'silent' }), host: '127.0.0.1',
-    logTail: { buildIntervalMs: 150, runtimeIntervalMs: 300, settleMs: 150, leaseMs: 3_000 }, appOptions: { events: { maxStreamsPerUser: 200 } },
+    logTail: QUICK_LOG_TAIL, appOptions: { events: { maxStreamsPerUser: 200 } },
   });
   t.teardown(() => other.close(2_000));
   // The same browser session, talking to the other process (same Redis, same SECRET_KEY).

@@ -1,7 +1,7 @@
 import test, { type ExecutionContext } from 'ava';
 import type { Stack } from '../helpers/stack.js';
 import type { Agent } from '../helpers/agent.js';
-import { usePipelineStack } from '../helpers/pipelineStack.js';
+import { usePipelineStack, QUICK_LOG_TAIL } from '../helpers/pipelineStack.js';
 import { deployedLiveByHand, signedInWithKey } from '../helpers/pipeline.js';
 import { openSseAs } from '../helpers/sse.js';
 
@@ -14,7 +14,7 @@ import { openSseAs } from '../helpers/sse.js';
 let stack: Stack;
 usePipelineStack(test, {
   renderOptions: { manualDeploys: true },
-  logTail: { buildIntervalMs: 150, runtimeIntervalMs: 300, settleMs: 150, leaseMs: 3_000 },
+  logTail: QUICK_LOG_TAIL,
 }, (p) => { ({ stack } = p); });
 
 const DEPLOY_ROUTE = '/services/{serviceId}/deploys/{deployId}';

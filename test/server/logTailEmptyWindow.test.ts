@@ -1,6 +1,6 @@
 import test from 'ava';
 import type { Stack } from '../helpers/stack.js';
-import { usePipelineStack } from '../helpers/pipelineStack.js';
+import { usePipelineStack, QUICK_LOG_TAIL } from '../helpers/pipelineStack.js';
 import { deployedLiveByHand, signedInWithKey } from '../helpers/pipeline.js';
 import { openSseAs, sseLogLines } from '../helpers/sse.js';
 import { waitUntil } from '../helpers/wait.js';
@@ -16,7 +16,7 @@ let stack: Stack;
 usePipelineStack(test, {
   renderOptions: { manualDeploys: true },
   renderLimits: budgetFrom({ ...RENDER_DOCUMENTED_LIMITS, logs: { limit: 1_000, windowMs: 60_000 } }),
-  logTail: { buildIntervalMs: 150, runtimeIntervalMs: 300, settleMs: 150, leaseMs: 3_000 },
+  logTail: QUICK_LOG_TAIL,
 }, (p) => { ({ stack } = p); });
 
 const messages = (text: string) => sseLogLines(text).map((l) => l.message).filter((m) => m.startsWith('line '));

@@ -1,6 +1,6 @@
 import test from 'ava';
 import type { Stack } from '../helpers/stack.js';
-import { usePipelineStack } from '../helpers/pipelineStack.js';
+import { usePipelineStack, QUICK_LOG_TAIL } from '../helpers/pipelineStack.js';
 import { deployedLiveByHand, signedInWithKey } from '../helpers/pipeline.js';
 import { openSseAs, sseLogLines } from '../helpers/sse.js';
 
@@ -13,7 +13,7 @@ const NEW_FILE = 'new-file-line-secret-b71c55d0';
 let stack: Stack;
 usePipelineStack(test, {
   renderOptions: { manualDeploys: true },
-  logTail: { buildIntervalMs: 150, runtimeIntervalMs: 300, settleMs: 150, leaseMs: 3_000 },
+  logTail: QUICK_LOG_TAIL,
 }, (p) => { ({ stack } = p); });
 
 test('a value set through the settings while a live tail runs is redacted in that tail at once', async (t) => {

@@ -1,6 +1,6 @@
 import test from 'ava';
 import type { Stack } from '../helpers/stack.js';
-import { usePipelineStack } from '../helpers/pipelineStack.js';
+import { usePipelineStack, QUICK_LOG_TAIL } from '../helpers/pipelineStack.js';
 import { addNodeRepo, renderApi, renderDeploysOf, signedInWithKey, until } from '../helpers/pipeline.js';
 import { openSseAs, sseLogLines } from '../helpers/sse.js';
 
@@ -13,7 +13,7 @@ import { openSseAs, sseLogLines } from '../helpers/sse.js';
 let stack: Stack;
 usePipelineStack(test, {
   renderOptions: { manualDeploys: true },
-  logTail: { buildIntervalMs: 150, runtimeIntervalMs: 300, settleMs: 150, leaseMs: 3_000 },
+  logTail: QUICK_LOG_TAIL,
   // The worker's checks far apart: the record stays "building" while the next deploy builds.
   worker: { watch: { initialMs: 20_000, maxDelayMs: 20_000 } },
 }, (p) => { ({ stack } = p); });

@@ -1,6 +1,6 @@
 import test from 'ava';
 import type { Stack } from '../helpers/stack.js';
-import { usePipelineStack } from '../helpers/pipelineStack.js';
+import { usePipelineStack, QUICK_LOG_TAIL } from '../helpers/pipelineStack.js';
 import { deployedLiveByHand, signedInWithKey } from '../helpers/pipeline.js';
 import { openSseAs, sseLogLines } from '../helpers/sse.js';
 import { formatUs } from '../../server/deployments/logWindows.js';
@@ -12,7 +12,7 @@ import { formatUs } from '../../server/deployments/logWindows.js';
 let stack: Stack;
 usePipelineStack(test, {
   renderOptions: { manualDeploys: true },
-  logTail: { buildIntervalMs: 150, runtimeIntervalMs: 300, settleMs: 150, leaseMs: 3_000 },
+  logTail: QUICK_LOG_TAIL,
 }, (p) => { ({ stack } = p); });
 
 test('more lines at one instant than a page holds: the tail reads on past it, and lines after it arrive', async (t) => {
