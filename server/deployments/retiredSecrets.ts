@@ -1,5 +1,8 @@
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import { isStale, open, seal, type Keyring } from '../crypto/keyring.js';
+import { errors } from '../errors.js';
 import { keysUnder } from '../redis.js';
 import type { Deploy, DeployStatus } from '../render/types.js';
 
@@ -176,6 +179,37 @@ function dropOrder(list: string[], serviceId: string, keyring: Keyring, running:
   const oldestFirst = entries.map((e) => e.sealed);
   const candidates = oldestFirst.filter((s) => rank.has(s)).sort((a, b) => rank.get(b)! - rank.get(a)!); // stable: ties oldest first
   return [...unreadable, ...oldestFirst.filter((s) => !rank.has(s)), ...candidates];
+}
+
+/**
+ * One change of an item (`env-vars/DB_PASSWORD`) at a time, across web processes. A change reads the
+ * value it replaces, keeps it (`retireSecrets`), then asks Render to replace it: two changes at once
+ * would both read the same value, and the one written between them would be replaced without being
+ * kept, so a deploy that started with it would print it in clear. Held longer than a change's Render
+ * calls can take (two at 15 s each, and a read of the running deploys past the cap); a change that
+ * finds the item taken waits for its turn, up to TURN_WAIT_MS, then is refused as nothing changed.
+ */
+const TURN_MS = 60_000;
+const TURN_WAIT_MS = 20_000;
+const TURN_POLL_MS = 50;
+const turnKeyOf = (d: RetiredSecretsDeps, serviceId: string, item: string) => `${d.prefix}:item-turn:${serviceId}:${item}`;
+const RELEASE_TURN = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
+
+export async function inItemTurn<T>(d: RetiredSecretsDeps, serviceId: string, item: string, change: () => Promise<T>, waitMs = TURN_WAIT_MS): Promise<T> {
+  const key = turnKeyOf(d, serviceId, item);
+  const token = randomUUID();
+  const giveUpAt = Date.now() + waitMs;
+  while ((await d.redis.set(key, token, 'PX', TURN_MS, 'NX')) === null) {
+    if (Date.now() >= giveUpAt) {
+      throw errors.conflict('item_change_in_progress', `Another change of ${item.split('/').pop()} is still on its way to Render; nothing was changed. Try again in a few seconds.`, undefined, { 'Retry-After': '5' });
+    }
+    await sleep(TURN_POLL_MS);
+  }
+  try {
+    return await change();
+  } finally {
+    await d.redis.eval(RELEASE_TURN, 1, key, token).catch(() => undefined); // else it lapses after TURN_MS
+  }
 }
 
 /**

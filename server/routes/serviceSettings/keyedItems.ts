@@ -44,14 +44,19 @@ export function keyedItemRoutes<Body extends z.ZodType>(router: Router, scope: R
   const item = `${kind.path}/:${kind.param}`;
   const tag = 'service-settings';
   const nameParam = () => pathParam(kind.param, kind.rule, () => errors.validation(kind.ruleText, { field: kind.param }));
-  const changes: Pick<RouteDoc, 'errors'> = { errors: ['render_rejected', 'render_payment_required', 'render_conflict'] };
+  const changes: Pick<RouteDoc, 'errors'> = { errors: ['render_rejected', 'render_payment_required', 'render_conflict', 'item_change_in_progress'] };
 
   // The running deploy keeps the value a change replaces until the next deploy (and its logs, and
-  // earlier deploys' logs, hold it): kept for redaction before Render is asked to change it.
-  const retireCurrent = async (client: RenderClient, serviceId: string, name: string, next: unknown) => {
-    const now = await kind.current(client, serviceId, name);
+  // earlier deploys' logs, hold it): kept for redaction before Render is asked to change it, with no
+  // other change of the item between the read and the change (`inItemTurn`, retiredSecrets.ts).
+  const changeKept = async (client: RenderClient, serviceId: string, name: string, next: unknown, change: () => Promise<unknown>) => {
     // Named by kind and name: the cap tells which value of an item a running deploy took (retiredSecrets.ts).
-    if (now !== null && now !== next) await scope.retire(client, serviceId, [{ name: `${kind.path.split('/').pop()}/${name}`, value: now }]);
+    const item = `${kind.path.split('/').pop()}/${name}`;
+    await scope.inItemTurn(serviceId, item, async () => {
+      const now = await kind.current(client, serviceId, name);
+      if (now !== null && now !== next) await scope.retire(client, serviceId, [{ name: item, value: now }]);
+      await change();
+    });
   };
 
   router.get(kind.path, documented({ ...kind.docs.list, tag }), ...scope.read, validate({ query: NoQuery }), scope.ownService, async (ctx) => {
@@ -70,18 +75,18 @@ export function keyedItemRoutes<Body extends z.ZodType>(router: Router, scope: R
   router.put(item, documented({ ...kind.docs.set, tag, ...changes }), ...scope.write(), nameParam(), validate({ body: kind.body }, { messages: 'as-written' }), scope.ownService, async (ctx) => {
     const { caller, service } = ctx.state.own;
     const name = String(ctx.params[kind.param]);
-    await retireCurrent(caller.client, service.id, name, (ctx.input.body as Record<string, unknown>)[kind.bodyField]);
-    await plainRender(`${kind.noun} ${name}`, kind.bodyField, () => kind.put(caller.client, service.id, name, ctx.input.body));
+    await changeKept(caller.client, service.id, name, (ctx.input.body as Record<string, unknown>)[kind.bodyField],
+      () => plainRender(`${kind.noun} ${name}`, kind.bodyField, () => kind.put(caller.client, service.id, name, ctx.input.body)));
     await scope.secretsChanged(service.id);
     await scope.changed(ctx, kind.actions.set);
     ctx.body = { [kind.param]: name, redeployToApply: true };
   });
 
-  router.delete(item, documented({ ...kind.docs.remove, tag }), ...scope.write(), nameParam(), takesNoBody(), scope.ownService, async (ctx) => {
+  router.delete(item, documented({ ...kind.docs.remove, tag, errors: ['item_change_in_progress'] }), ...scope.write(), nameParam(), takesNoBody(), scope.ownService, async (ctx) => {
     const { caller, service } = ctx.state.own;
     const name = String(ctx.params[kind.param]);
-    await retireCurrent(caller.client, service.id, name, undefined);
-    await plainRender(`removing ${name}`, kind.param, () => kind.remove(caller.client, service.id, name), { notFound: kind.notFound });
+    await changeKept(caller.client, service.id, name, undefined,
+      () => plainRender(`removing ${name}`, kind.param, () => kind.remove(caller.client, service.id, name), { notFound: kind.notFound }));
     await scope.secretsChanged(service.id);
     await scope.changed(ctx, kind.actions.remove);
     ctx.body = { [kind.param]: name, deleted: true, redeployToApply: true };

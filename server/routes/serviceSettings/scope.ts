@@ -10,7 +10,7 @@ import { requireCsrf } from '../../middleware/security.js';
 import { requireRenderKey, requireUser, type RenderKeyState } from '../../middleware/context.js';
 import { auditServiceAction, forgetDeletedService, serviceChanged, serviceIdParam, type ServiceAction } from '../services.js';
 import type { RouteLimitName } from '../../security/routeLimits.js';
-import { RUNNING_STATUSES, retireSecrets, retiredDeps, secretsChanged, type Retiring } from '../../deployments/retiredSecrets.js';
+import { RUNNING_STATUSES, inItemTurn, retireSecrets, retiredDeps, secretsChanged, type Retiring } from '../../deployments/retiredSecrets.js';
 import { readDated } from '../../render/renderClock.js';
 import { isGone } from '../../render/serviceOverview.js';
 import type { RenderClient } from '../../render/client.js';
@@ -92,6 +92,8 @@ export function settingsScope(deps: AppDeps) {
         const { answer, onRender } = await readDated(deps.clock, () => client.listDeploysPage(serviceId, { status: RUNNING_STATUSES, limit: RUNNING_DEPLOYS_READ }));
         return { deploys: answer.items, onRender };
       }),
+    /** A change of one item (`env-vars/KEY`), its value kept and replaced, while no other change of it runs. */
+    inItemTurn: <T>(serviceId: string, item: string, change: () => Promise<T>) => inItemTurn(retiredDeps(deps), serviceId, item, change),
     /** After a value was set or removed on Render: live tails redact with the service's values read again. */
     secretsChanged: (serviceId: string) => secretsChanged(retiredDeps(deps), serviceId),
     /** After a read worth recording (a value revealed): audited, while the cached service list stays valid. */
