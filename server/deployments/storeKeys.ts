@@ -22,6 +22,12 @@ export function deploymentKeys(prefix: string) {
      */
     queuedBackfill: { done: `${prefix}:deployments:queued:backfilled`, lock: `${prefix}:deployments:queued:backfill-lock` },
     active: (userId: number) => `${prefix}:user:${userId}:active`,
+    /**
+     * The user's deploy jobs not yet started (zset: id → enqueue time): the fair enqueuer's priority
+     * (server/queues/deployQueue.ts). Left by the job's first run, and by the record write that moves
+     * the record off `queued` (a job canceled or revoked before it ran, transition.ts).
+     */
+    pending: (userId: number) => `${prefix}:user:${userId}:pending`,
     channel: (userId: number) => `${prefix}:events:${userId}`,
     /** A user's deployments of one Render service (zset by creation time). */
     byService: (userId: number, serviceId: string) => `${prefix}:user:${userId}:service:${serviceId}`,

@@ -43,9 +43,11 @@ end`;
  * When the new status is terminal: leaves the user's unfinished set and deletes the sealed env values
  * (an end, however it comes, needs them no more; a later write on an ended record deletes any an
  * older version left). A record leaving `queued` leaves the queued index (its job has run: the orphan
- * sweep, workers/orphanSweep.ts, looks only at records still queued). Indexes the service when asked,
- * publishes the event.
- * KEYS: record, active set, events channel, env values, queued index, [by-service zset, [services hash]].
+ * sweep, workers/orphanSweep.ts, looks only at records still queued) and its user's pending set (the
+ * fair enqueuer's count of jobs not yet started: a job canceled or revoked while queued never starts,
+ * and left there it would cost its user's later deploys a priority step each). Indexes the service
+ * when asked, publishes the event.
+ * KEYS: record, active set, events channel, env values, queued index, user's pending set, [by-service zset, [services hash]].
  * ARGV: guard, sha1, json, mac, status, id, event, ttl ms, sole, [serviceId, score, ownerId].
  * Returns 1 written, 0 refused by the guard, -1 missing, -2 changed since the caller's copy, or the
  * other ids of the service (ARGV[9]).
@@ -59,7 +61,7 @@ if ARGV[1] == '' then
 elseif stored[1] ~= ARGV[1] then return 0 end
 if ARGV[9] == '1' then
   local others = {}
-  for _, member in ipairs(redis.call('ZRANGE', KEYS[6], 0, -1)) do
+  for _, member in ipairs(redis.call('ZRANGE', KEYS[7], 0, -1)) do
     if member ~= ARGV[6] then others[#others + 1] = member end
   end
   if #others > 0 then return others end
@@ -69,8 +71,11 @@ if terminal[ARGV[5]] then
   redis.call('SREM', KEYS[2], ARGV[6])
   redis.call('DEL', KEYS[4])
 end
-if stored[1] == 'queued' and ARGV[5] ~= 'queued' then redis.call('ZREM', KEYS[5], ARGV[6]) end
-if #KEYS == 7 then indexService(KEYS[6], KEYS[7], ARGV[6], ARGV[10], ARGV[11], ARGV[12], ARGV[8]) end
+if stored[1] == 'queued' and ARGV[5] ~= 'queued' then
+  redis.call('ZREM', KEYS[5], ARGV[6])
+  redis.call('ZREM', KEYS[6], ARGV[6])
+end
+if #KEYS == 8 then indexService(KEYS[7], KEYS[8], ARGV[6], ARGV[10], ARGV[11], ARGV[12], ARGV[8]) end
 redis.call('PUBLISH', KEYS[3], ARGV[7])
 return 1`;
 
@@ -78,8 +83,9 @@ return 1`;
  * A whole record: 'create' (refused, 0, when the key exists; lists it under the user) or 'replace'
  * (a quarantined record over a tampered one). The user's unfinished set follows the status; a
  * terminal one deletes the sealed env values (as in WRITE_CHANGE). A record created queued joins the
- * queued index (by its creation time) until its job's first run moves it on; a replaced one leaves it.
- * KEYS: record, active set, events channel, user's list, env values, queued index, [by-service zset, services hash].
+ * queued index (by its creation time) until its job's first run moves it on; a replaced one leaves it,
+ * and its user's pending set.
+ * KEYS: record, active set, events channel, user's list, env values, queued index, user's pending set, [by-service zset, services hash].
  * ARGV: mode, json, mac, status, userId, id, event, ttl ms, score, [serviceId, ownerId].
  */
 const PUT_RECORD = `${TERMINAL_TABLE}${INDEX_SERVICE}
@@ -97,8 +103,13 @@ if terminal[ARGV[4]] then
 else
   redis.call('SADD', KEYS[2], ARGV[6])
 end
-if ARGV[1] == 'create' and ARGV[4] == 'queued' then redis.call('ZADD', KEYS[6], ARGV[9], ARGV[6]) else redis.call('ZREM', KEYS[6], ARGV[6]) end
-if #KEYS == 8 then indexService(KEYS[7], KEYS[8], ARGV[6], ARGV[10], ARGV[9], ARGV[11], ARGV[8]) end
+if ARGV[1] == 'create' and ARGV[4] == 'queued' then
+  redis.call('ZADD', KEYS[6], ARGV[9], ARGV[6])
+else
+  redis.call('ZREM', KEYS[6], ARGV[6])
+  redis.call('ZREM', KEYS[7], ARGV[6])
+end
+if #KEYS == 9 then indexService(KEYS[8], KEYS[9], ARGV[6], ARGV[10], ARGV[9], ARGV[11], ARGV[8]) end
 redis.call('PUBLISH', KEYS[3], ARGV[7])
 return 1`;
 
@@ -113,7 +124,7 @@ const putRecordScript = redisScript(PUT_RECORD);
 export const resignIfUnchanged = redisScript(RESIGN_IF_UNCHANGED);
 
 /** The keys a write touches (`env`: the record's sealed env values, deleted when it ends). */
-interface RecordKeys { record: string; active: string; channel: string; env: string; queued: string }
+interface RecordKeys { record: string; active: string; channel: string; env: string; queued: string; pending: string }
 /** The service index to add the record to (its own keys, passed only when it changes). */
 export interface ServiceIndex { byService: string; services: string; serviceId: string; ownerId: string; score: number }
 /** A record as it goes to Redis: its JSON and the MAC made over it in Node. */
@@ -134,7 +145,7 @@ export async function writeChange(redis: Redis, keys: RecordKeys, rec: SignedRec
   const indexKeys = o.index ? [o.index.byService, o.index.services] : o.soleOf ? [o.soleOf] : [];
   if (o.index && o.soleOf && o.soleOf !== o.index.byService) throw new Error('the sole-of-service check names another service than the index');
   const result = await writeChangeScript(redis,
-    [keys.record, keys.active, keys.channel, keys.env, keys.queued, ...indexKeys],
+    [keys.record, keys.active, keys.channel, keys.env, keys.queued, keys.pending, ...indexKeys],
     [o.onlyIfStatus ?? '', o.baseSha, rec.json, rec.mac, rec.status, rec.id, rec.event, o.ttlMs, o.soleOf ? '1' : '', ...index]);
   if (Array.isArray(result)) return { others: result.map(String) };
   const known = CHANGE_RESULTS.get(result);
@@ -149,7 +160,7 @@ export async function putRecord(redis: Redis, keys: RecordKeys & { byUser: strin
   // The by-service score is the record's creation time, as in the user's list (o.score).
   const index = o.index ? [o.index.serviceId, o.index.ownerId] : [];
   const result = await putRecordScript(redis,
-    [keys.record, keys.active, keys.channel, keys.byUser, keys.env, keys.queued, ...(o.index ? [o.index.byService, o.index.services] : [])],
+    [keys.record, keys.active, keys.channel, keys.byUser, keys.env, keys.queued, keys.pending, ...(o.index ? [o.index.byService, o.index.services] : [])],
     [o.mode, rec.json, rec.mac, rec.status, rec.userId, rec.id, rec.event, o.ttlMs, o.score, ...index]);
   return result === 1;
 }

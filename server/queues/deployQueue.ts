@@ -2,6 +2,7 @@ import { Queue, type ConnectionOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { redisScript } from '../redisScript.js';
 import { quietQueue } from '../redis.js';
+import { deploymentKeys } from '../deployments/storeKeys.js';
 
 export const DEPLOY_QUEUE = 'deploys';
 
@@ -102,7 +103,7 @@ return redis.call('ZCARD', KEYS[1])`);
  * priority 1 and overtakes the tail of another tenant's 200-deploy burst (whose jobs are 1..200).
  */
 export function createFairEnqueuer(opts: { queue: Queue<DeployJobData>; redis: Redis; prefix: string }) {
-  const pendingKey = (userId: number) => `${opts.prefix}:user:${userId}:pending`;
+  const pendingKey = deploymentKeys(opts.prefix).pending;
   return {
     /**
      * `after`: what must be stored before the job exists (its record). The user's count is taken
