@@ -57,7 +57,7 @@ test('repo scope: pending, then success on the deployed commit, linking to the d
   t.deepEqual(statuses.map((s) => s.state), ['pending', 'success']);
   for (const s of statuses) {
     t.is(s.targetUrl, `${stack.config.baseUrl}/#/deployments/${done.id}`);
-    t.is(s.context, 'render-orchestrator');
+    t.is(s.context, 'render-orchestrator/stat-shop', 'one context per service');
     t.is(s.login, 'stat');
   }
   t.regex(statuses[1]!.description!, /stat-shop is live/);
@@ -113,4 +113,22 @@ test('the simulator refuses a status from a token without the scope (404) and ac
   t.is(ok.status, 201);
   t.is(ok.headers.get('x-oauth-scopes'), 'read:user, repo:status');
   t.deepEqual(stack.github.statusesFor('simstat', 'x', sha).map((s) => s.state), ['success']);
+});
+
+test('one commit deployed to two services: each has its own status, so one\'s failure is not hidden by the other\'s success', async (t) => {
+  // GitHub keeps the newest status per context (the combined status): with one context for all, the
+  // second service's success replaced the first one's failure (found by an adversarial review).
+  const { agent } = await signedInWithKey(stack, 'mono');
+  addNodeRepo(stack, 'mono', 'repo');
+  stack.render.failBuilds({ serviceName: 'mono-api' }, 'build_failed');
+  const api = await waitFinished(agent, (await agent.post('/api/render/deploy', { github_repo: 'mono/repo', project_name: 'mono-api' })).json.id);
+  t.is(api.status, 'build_failed');
+  await statusesWhenPosted('mono', 'repo', api.commitSha, 2);
+  const web = await waitFinished(agent, (await agent.post('/api/render/deploy', { github_repo: 'mono/repo', project_name: 'mono-web' })).json.id);
+  t.is(web.status, 'live');
+  t.is(web.commitSha, api.commitSha, 'the same commit, two services');
+  const all = await statusesWhenPosted('mono', 'repo', api.commitSha, 4);
+  const newestPerContext = new Map<string, string>();
+  for (const s of all) newestPerContext.set(s.context ?? 'default', s.state);
+  t.deepEqual(Object.fromEntries(newestPerContext), { 'render-orchestrator/mono-api': 'failure', 'render-orchestrator/mono-web': 'success' });
 });

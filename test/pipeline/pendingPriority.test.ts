@@ -21,7 +21,7 @@ async function signedIn(login: string, id: number, apiKey = `rnd_${login}${'k'.r
   return agent;
 }
 
-const pendingOf = (userId: number) => stack.redis.client.zrange(`${stack.redis.prefix}:user:${userId}:pending`, 0, -1);
+const pendingOf = (userId: number) => stack.redis.client.zrange(`${stack.redis.prefix}:user:${userId}:pending`, '0', '-1');
 
 async function loneDeployPriority(agent: Agent, repo: string): Promise<{ id: string; priority: number | undefined }> {
   const lone = await agent.post('/api/render/deploy', { github_repo: repo, project_name: 'lone' });

@@ -10,8 +10,13 @@ import type { ScopeCache } from './scopeCache.js';
 import { commitStatusState } from './commitStatusState.js';
 import { delayJob } from './delayJob.js';
 
-/** The status's name on the commit (one line per context in GitHub's checks list). */
-const COMMIT_STATUS_CONTEXT = 'render-orchestrator';
+/**
+ * The status's name on the commit (one line per context in GitHub's checks list), one per service:
+ * GitHub keeps the newest status of each context, so with one context for all, a second service
+ * deployed from the same commit (a monorepo, scripts/ci-deploy.mjs with a SERVICE_NAME each) put its
+ * success over the first one's failure and the commit showed green.
+ */
+const commitStatusContext = (rec: DeploymentRecord) => `render-orchestrator/${rec.request.serviceName}`;
 /** Scopes that may write commit statuses (GitHub: `repo:status`, or `repo` which includes it). */
 const STATUS_SCOPES = ['repo', 'repo:status'];
 
@@ -200,7 +205,7 @@ async function postStatus(ctx: WorkerContext, gh: ReturnType<WorkerContext['upst
     state,
     targetUrl: `${ctx.config.baseUrl}/#/deployments/${rec.id}`,
     description: describe(rec, state),
-    context: COMMIT_STATUS_CONTEXT,
+    context: commitStatusContext(rec),
   });
 }
 
