@@ -105,7 +105,7 @@ export async function startWorker(args: {
     tokenScopes: createTokenScopes(),
   };
   context.deploySlack = createDeploySlack({
-    redis, prefix: config.redisPrefix, keyring: deps.keyring, absoluteMs: config.sessionAbsoluteMs, baseUrl: config.baseUrl, logger, alerts: args.sentinel?.alerts,
+    redis, prefix: config.redisPrefix, keyring: deps.keyring, absoluteMs: config.sessionAbsoluteMs, baseUrl: config.baseUrl, logger, sessions: deps.sessions, alerts: args.sentinel?.alerts,
   });
   const audited = context.onFinished!;
   context.onFinished = (status, durationMs, deployment) => {

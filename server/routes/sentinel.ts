@@ -70,7 +70,12 @@ export function sentinelRoutes(router: Router, deps: AppDeps, opts: SentinelRout
     // the session to the new key's name (sessions/records.ts), during its rolling deploy and for good after.
     const watching = settings?.enabled && settings.sessionRef !== currentRef
       && (await deps.sessions.refsOf(currentRef)).includes(settings.sessionRef) ? settings.sessionRef : currentRef;
-    return { ...presentSettings(settings, status, { currentRef: watching, defaultIntervalMs: config.sentinelIntervalMs, ownerNames }), counts } satisfies z.infer<typeof SentinelView>;
+    // Watching with another session's consent: only while that session lives. Once it ended (signed out,
+    // expired) the watch is over, though its settings stay until the next round stops it (up to an hour):
+    // shown as off, so the page does not say another session watches.
+    const othersEnded = settings?.enabled && settings.sessionRef !== watching
+      && (await deps.sessions.loadByRef(settings.sessionRef))?.user?.id !== userId;
+    return { ...presentSettings(othersEnded ? null : settings, status, { currentRef: watching, defaultIntervalMs: config.sentinelIntervalMs, ownerNames }), counts } satisfies z.infer<typeof SentinelView>;
   };
 
   /** The user's other tabs hear of it and read the settings again; a lost publish leaves them as stale as before. */

@@ -4,15 +4,18 @@ import type { Logger } from '../../server/logger.js';
 import { isTerminal, type DeploymentRecord } from '../../server/deployments/types.js';
 import { createSentinelAlerts, type SentinelAlertOptions } from '../../server/sentinel/alerts.js';
 import { createSentinelStore } from '../../server/sentinel/store.js';
+import type { SessionStore } from '../../server/sessions/store.js';
 
 type DeploySlack = (rec: DeploymentRecord) => Promise<void>;
 
 /**
  * Deploy results to the user's own Slack webhook (issue 15): the webhook and SSRF guard of Sentinel's
- * alerts (server/sentinel/alerts.ts), only when the user turned "deploy results" on for it. One message
- * per deployment (live, or failed with its code), ids and names only; never throws.
+ * alerts (server/sentinel/alerts.ts), only when the user turned "deploy results" on for it, and only while
+ * the session that did so lives: the setting is that session's consent, as the watch is (a round stops
+ * the watch once that session ended, but the next round may be an hour away). One message per
+ * deployment (live, or failed with its code), ids and names only; never throws.
  */
-export function createDeploySlack(opts: { redis: Redis; prefix: string; keyring: Keyring; absoluteMs: number; baseUrl: string; logger: Logger; alerts?: SentinelAlertOptions }): DeploySlack {
+export function createDeploySlack(opts: { redis: Redis; prefix: string; keyring: Keyring; absoluteMs: number; baseUrl: string; logger: Logger; sessions: Pick<SessionStore, 'loadByRef'>; alerts?: SentinelAlertOptions }): DeploySlack {
   const store = createSentinelStore({ redis: opts.redis, prefix: opts.prefix, keyring: opts.keyring, absoluteMs: opts.absoluteMs });
   const alerts = createSentinelAlerts({ ...opts.alerts, redis: opts.redis, prefix: opts.prefix, logger: opts.logger });
   return async (rec) => {
@@ -20,6 +23,8 @@ export function createDeploySlack(opts: { redis: Redis; prefix: string; keyring:
     try {
       const settings = await store.getSettings(rec.userId);
       if (!settings?.slackDeployResults) return;
+      const consenting = await opts.sessions.loadByRef(settings.sessionRef);
+      if (consenting?.user?.id !== rec.userId) return;
       const url = store.openSlackUrl(rec.userId, settings.slackSealed);
       if (!url) return;
       const once = await opts.redis.set(`${opts.prefix}:deployment:${rec.id}:slack`, '1', 'EX', 7 * 24 * 3600, 'NX');
