@@ -14,6 +14,7 @@ import { documented, view } from '../openapi/describe.js';
 import { requestDetail } from '../audit/fromRequest.js';
 import { refuseBody } from '../middleware/noBody.js';
 import { clientHash } from '../security/clientHash.js';
+import { errors } from '../errors.js';
 
 const SignedOutView = view('SignedOut', z.object({ signedOut: z.literal(true) }));
 type SignedOutView = z.infer<typeof SignedOutView>;
@@ -93,10 +94,25 @@ export function authRoutes(router: Router, deps: AppDeps) {
     await next();
   };
 
+  // Sign-in start and GitHub's return are page loads the browser makes at the top level (a link, a
+  // redirect). Fetch Metadata saying otherwise (an <img> or <iframe> on another site's page) is refused
+  // before the per-network limits count it: sixty such loads from one visitor's page used up everyone's
+  // sign-in allowance behind that address (an office's NAT), and each failed callback was reported as a
+  // failed sign-in. Read from Sec-Fetch-Dest, which browsers send with every request ('image', 'iframe',
+  // 'empty' for fetch()): clients that send none (older browsers, scripts; Node's fetch sends a mode of
+  // 'cors' and no destination) are not refused.
+  const pageLoadsOnly: Koa.Middleware = async (ctx, next) => {
+    const dest = ctx.get('sec-fetch-dest');
+    if (dest && dest !== 'document') {
+      throw errors.badRequest('Sign-in pages open in the browser itself (the Sign in with GitHub link), not inside another page.');
+    }
+    await next();
+  };
+
   router.get('/api/auth/github/login', documented({
     summary: 'Start GitHub sign-in (browser)', tag: 'auth',
     responses: { 302: { redirect: 'To GitHub\'s authorize page (or to / when already signed in).' } },
-  }), deps.rateLimits.guard('signInStart'), unlessSignedIn, newRoundTrip, grantMiddleware);
+  }), pageLoadsOnly, deps.rateLimits.guard('signInStart'), unlessSignedIn, newRoundTrip, grantMiddleware);
 
   // Checked here, before grant sees the return: without the pre-auth session there is no state to
   // check against (grant would redirect with its own error text); and grant checks the state only beside
@@ -115,7 +131,7 @@ export function authRoutes(router: Router, deps: AppDeps) {
   router.get('/api/auth/github/callback', documented({
     summary: 'GitHub sign-in callback (browser)', tag: 'auth',
     responses: { 302: { redirect: 'To / (signed in), or /?auth_error=<reason>.' } },
-  }), deps.rateLimits.guard('signInCallback'), requireOAuthReturn, grantMiddleware, async (ctx) => {
+  }), pageLoadsOnly, deps.rateLimits.guard('signInCallback'), requireOAuthReturn, grantMiddleware, async (ctx) => {
     const response = grantResponse(ctx.state.grant);
     // A denial has no code and was answered by requireOAuthReturn: what fails here is grant's exchange.
     if (!response || response.error || !response.access_token) return failed(ctx, 'github_login_failed', 'spend');

@@ -4,6 +4,7 @@ import { errors } from '../errors.js';
 import { redisScript } from '../redisScript.js';
 import { createLimiter, retryAfterSec } from './rateLimits.js';
 import type { SecurityLimits } from './options.js';
+import { clientNetwork } from './clientNetwork.js';
 
 /** A claimed try given back (KEYS: the address's count), never below nothing: a count that lapsed meanwhile is not written again as -1, a try in credit. */
 const GIVE_BACK = redisScript(`
@@ -22,7 +23,7 @@ const TOO_MANY = 'Too many GitHub tokens from your network were refused by GitHu
  */
 export function createTokenChecks(redis: Redis, prefix: string, rule: SecurityLimits['invalidTokens']) {
   const limiter = createLimiter(redis, prefix, 'invalid-token', { points: rule.maxInvalid, durationSec: rule.windowSec });
-  const keyOf = (ctx: Koa.Context) => `ip:${ctx.ip}`;
+  const keyOf = (ctx: Koa.Context) => `ip:${clientNetwork(ctx.ip)}`;
   return {
     /** Before an unknown token goes to GitHub: one try claimed, or 429 rate_limited while the address's are used up (over-claims are kept: the count lapses with its window). */
     async claim(ctx: Koa.Context): Promise<void> {
