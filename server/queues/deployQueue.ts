@@ -30,7 +30,11 @@ export function createDeployQueue(connection: Redis | ConnectionOptions, redisPr
     connection,
     prefix: queuePrefix(redisPrefix),
     defaultJobOptions: {
-      // Retries are for Render/GitHub hiccups (5xx, network). Waiting (watching, budget) uses delays, not attempts.
+      // Render/GitHub hiccups (5xx, network): `attempts` is how many failures IN A ROW end a deployment, and
+      // `backoff` the wait after each, from that count (workers/tasks/upstreamFailures.ts). The deploy task
+      // retries them as delayed jobs itself: BullMQ's count is the job's lifetime, hours of watching, never
+      // given back. BullMQ retries only what a run throws before it can count (Redis failing). Waiting
+      // (watching, budget) uses delays, not attempts.
       attempts: 8,
       backoff: { type: 'exponential', delay: retryBackoffMs, jitter: 0.5 },
       removeOnComplete: { age: 3_600, count: 5_000 },

@@ -21,6 +21,7 @@ import { serviceGoneFailure } from './serviceGone.js';
 import { followCanceledAsk } from './canceledAsk.js';
 import { cancelOwedOnRender, canceledWhileAsking, lostCreationMayExist } from '../../server/deployments/cancel.js';
 import { revokedFailure } from '../../server/deployments/revocation.js';
+import { clearUpstreamFailures, countUpstreamFailure, retryDelayMs, upstreamFailuresBefore } from './upstreamFailures.js';
 
 // The steps live by what they talk to: githubSteps.ts (verify, detect), createService.ts (the service),
 // renderDeploy.ts (trigger, watch), finishDeploy.ts (the final status); this file runs them.
@@ -32,6 +33,9 @@ import { revokedFailure } from '../../server/deployments/revocation.js';
  * per-key budget, Render's Retry-After) is a delayed job, never a held worker slot.
  */
 export async function runDeployJob(ctx: WorkerContext, job: Job<DeployJobData>, token: string | undefined): Promise<void> {
+  // Render's or GitHub's failures in a row before this run (upstreamFailures.ts), asked for in the same
+  // write as the record's read below: only a deployment that has some pays a write to clear them.
+  const failuresBefore = upstreamFailuresBefore(ctx, String(job.id));
   // Integrity first (verifyJob.ts): an unsigned or altered record or job is refused before any call.
   const rec = await verifiedRecord(ctx, job);
   if (!rec) return; // vanished or refused (a refused one's env values are dropped there)
@@ -44,7 +48,7 @@ export async function runDeployJob(ctx: WorkerContext, job: Job<DeployJobData>, 
   if (isTerminal(rec.status)) return ctx.envVault.drop(rec.id);
   const { id: deploymentId, userId } = rec;
   // Made only when something is logged: a child logger per run (most runs log nothing) was 0.4% of the worker's busy time.
-  const log = () => ctx.logger.child({ deploymentId, userId, attempt: job.attemptsMade + 1 });
+  const log = () => ctx.logger.child({ deploymentId, userId });
   // A first run's first step (a deploy's verifying, another kind's triggering_deploy) is written
   // without waiting for the credentials: awaited in the step's place below, its write shares their
   // read's round trip. Without credentials the record then goes on from that step to revoked.
@@ -75,6 +79,7 @@ export async function runDeployJob(ctx: WorkerContext, job: Job<DeployJobData>, 
    * over the canceled record); ending here would leave that deploy to build and go live.
    */
   const runEnded = async (outcome: DeploymentRecord | null): Promise<void> => {
+    await clearUpstreamFailures(ctx, rec.id, await failuresBefore);
     const ended = outcome ?? await ctx.deployments.get(rec.id).catch(() => null);
     if (ended && (cancelOwedOnRender(ended) || await lostCreationMayExist(ctx.deployments, ended))) {
       await deployEnded(ctx, rec.id, creds, null);
@@ -83,9 +88,16 @@ export async function runDeployJob(ctx: WorkerContext, job: Job<DeployJobData>, 
     await deployEnded(ctx, rec.id, creds, outcome);
   };
 
+  // Set once a step of this run moved the record on (a look that answered ends the run): a failure after
+  // it is the first in a row, not one more of those its step had before.
+  const progress = { advanced: false };
   try {
-    const outcome = await advance(ctx, first ? await first : rec, render, creds, budget.takeAhead);
-    if (typeof outcome === 'number') return await delayJob(job, token, outcome);
+    const outcome = await advance(ctx, first ? await first : rec, render, creds, budget.takeAhead, progress);
+    if (typeof outcome === 'number') {
+      // A step or look that answered: Render's or GitHub's failures before it were not in a row with any after it.
+      await clearUpstreamFailures(ctx, rec.id, await failuresBefore);
+      return await delayJob(job, token, outcome);
+    }
     await runEnded(outcome);
   } catch (err) {
     if (err instanceof DelayedError) throw err;
@@ -107,32 +119,52 @@ export async function runDeployJob(ctx: WorkerContext, job: Job<DeployJobData>, 
     const gone = await serviceGoneFailure(ctx, render, rec, err);
     const failure = gone ? { status: 'failed' as const, failure: gone } : classify(err);
     if (failure) return await runEnded(await finish(ctx, rec, failure.status, failure.failure, err instanceof DeployFailed ? err.fields : {}, true));
-    // Transient (5xx, network, timeout, malformed answer): BullMQ retries with jittered backoff.
-    const finalAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
-    log().warn({ kind: (err as { kind?: string }).kind ?? 'unknown', finalAttempt }, 'deploy step failed; will retry');
-    if (finalAttempt) return await runEnded(await finish(ctx, rec, 'failed', { code: 'upstream_unavailable', message: `Render or GitHub kept failing (${safeMessage(err)}). Try again later.` }));
-    throw sanitizeForQueue(err);
+    // Transient (5xx, network, timeout, malformed answer): retried after a jittered backoff, a delayed job.
+    // Only failures in a row end the deployment, the job's attempts (deployQueue.ts: 8) of them, and the
+    // wait grows with those alone: BullMQ's attempts count every failure of the job's life (a watch of
+    // hours), so sporadic ones among answered looks used to end a deploy Render put live (upstreamFailures.ts).
+    const kind = (err as { kind?: string }).kind ?? 'unknown';
+    const attempts = job.opts.attempts ?? 1;
+    let failures: number;
+    try {
+      failures = await countUpstreamFailure(ctx, rec.id, progress.advanced);
+    } catch {
+      // Redis failed too: BullMQ's own retry, bounded by the job's lifetime attempts, as a last resort.
+      const finalAttempt = job.attemptsMade + 1 >= attempts;
+      log().warn({ kind, finalAttempt }, 'deploy step failed; will retry');
+      if (finalAttempt) return await runEnded(await finish(ctx, rec, 'failed', upstreamUnavailable(err)));
+      throw sanitizeForQueue(err);
+    }
+    const finalAttempt = failures >= attempts;
+    log().warn({ kind, failures, finalAttempt }, 'deploy step failed; will retry');
+    if (finalAttempt) return await runEnded(await finish(ctx, rec, 'failed', upstreamUnavailable(err)));
+    return delayJob(job, token, retryDelayMs(job, failures));
   }
+}
+
+/** Render or GitHub failed (5xx, unreachable) the job's attempts in a row. */
+function upstreamUnavailable(err: unknown): DeploymentFailure {
+  return { code: 'upstream_unavailable', message: `Render or GitHub kept failing (${safeMessage(err)}). Try again later.` };
 }
 
 /**
  * Run steps until the deployment must wait (returns ms) or is over: the final record this run wrote,
  * or null when it ended elsewhere (canceled, revoked) or the step guard ran out.
  */
-async function advance(ctx: WorkerContext, start: DeploymentRecord | null, render: RenderClient, creds: JobCredentials, takeAhead: TakeAhead): Promise<number | DeploymentRecord | null> {
+async function advance(ctx: WorkerContext, start: DeploymentRecord | null, render: RenderClient, creds: JobCredentials, takeAhead: TakeAhead, progress: { advanced: boolean }): Promise<number | DeploymentRecord | null> {
   // The pending commit status, asked for once the commit is checked and its stack detected. Only asked:
   // the status job posts it, so this slot never waits on GitHub's pacing; and not awaited: its first
   // command goes out with detection's write (steps). Settled before the run ends (it never throws),
   // so it is asked before any final status is.
   const asked: Array<Promise<void>> = [];
   try {
-    return await steps(ctx, start, render, creds, takeAhead, (rec) => asked.push(requestCommitStatus(ctx, rec, 'pending')));
+    return await steps(ctx, start, render, creds, takeAhead, progress, (rec) => asked.push(requestCommitStatus(ctx, rec, 'pending')));
   } finally {
     await Promise.all(asked);
   }
 }
 
-async function steps(ctx: WorkerContext, start: DeploymentRecord | null, render: RenderClient, creds: JobCredentials, takeAhead: TakeAhead, detected: (rec: DeploymentRecord) => unknown): Promise<number | DeploymentRecord | null> {
+async function steps(ctx: WorkerContext, start: DeploymentRecord | null, render: RenderClient, creds: JobCredentials, takeAhead: TakeAhead, progress: { advanced: boolean }, detected: (rec: DeploymentRecord) => unknown): Promise<number | DeploymentRecord | null> {
   let rec: DeploymentRecord | null = start;
   // Detection's write goes out with what follows it: the pending status's ask, and the budget slot of
   // createOrAdoptService's lookup by name (runBudget.ts). Should the write not land (the deployment
@@ -142,6 +174,9 @@ async function steps(ctx: WorkerContext, start: DeploymentRecord | null, render:
     if (!next.serviceId) takeAhead({ method: 'GET', route: '/services' });
   };
   for (let guard = 0; rec && guard < 10; guard++) {
+    // A step before this one came back with the record moved on (a whole step, not a part of one a retry
+    // repeats, such as a redeploy's commit check before its trigger): the next run starts past it.
+    if (guard > 0) progress.advanced = true;
     ctx.crashPoint?.('step');
     switch (rec.status) {
       case 'queued':
