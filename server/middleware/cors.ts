@@ -7,9 +7,10 @@ const ALLOW_METHODS = 'GET, HEAD, POST, PUT, PATCH, DELETE';
 /**
  * The request headers the API reads beyond the CORS-safelisted ones: the JSON body's type, the CSRF
  * token (cookie sessions), a bearer token, a per-request Render key, the deploy Idempotency-Key, MCP's
- * protocol version and a caller's request id (server/middleware/requestContext.ts).
+ * protocol version, a caller's request id (server/middleware/requestContext.ts) and X-Background (a read
+ * that is not a person's activity: server/sessions/middleware.ts).
  */
-const ALLOW_HEADERS = 'content-type, authorization, x-csrf-token, idempotency-key, x-render-api-key, mcp-protocol-version, x-request-id';
+const ALLOW_HEADERS = 'content-type, authorization, x-csrf-token, idempotency-key, x-render-api-key, mcp-protocol-version, x-request-id, x-background';
 /** Response headers a client needs beyond the safelisted ones (errors.ts, presenters/deployment.ts, requestContext.ts). */
 const EXPOSE_HEADERS = 'Idempotent-Replayed, Location, Retry-After, X-Request-Id, Content-Disposition, Allow';
 /** How long a browser may reuse a preflight answer (Chromium caps it at 2 hours). */

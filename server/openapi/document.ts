@@ -206,7 +206,9 @@ export function buildOpenApiDocument(router: Router, opts: DocumentOptions): Jso
       version: opts.version,
       description: 'Deploy your GitHub repositories to your own Render account. Every route answers for the caller only: '
         + 'someone else\'s id is a 404. Sign in through the browser (session cookie, plus the X-CSRF-Token header from GET /api/session on '
-        + 'state-changing requests) or send Authorization: Bearer <GitHub token>. Errors are {"error":{"code","message"}}: see ErrorCode.',
+        + 'state-changing requests) or send Authorization: Bearer <GitHub token>. A GET with X-Background: 1 is a read nobody asked for '
+        + '(a timer, a poll): it does not count as activity, so it does not extend the session\'s idle timeout (it is still refused once the '
+        + 'session expired). Errors are {"error":{"code","message"}}: see ErrorCode.',
     },
     servers: [{ url: '/' }],
     paths,

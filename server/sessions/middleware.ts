@@ -237,15 +237,41 @@ export function getSession(ctx: Koa.Context): AppSession {
 }
 
 /**
+ * `X-Background: 1` on a GET or HEAD: the page read on its own (a timer, a poll, a stream event, a retry),
+ * not because a person did something (web/assets/api.js decides). It only means "not activity": the read
+ * does not slide the idle window, so it neither keeps an unattended tab signed in nor writes the session.
+ * It skips no check: the session is still loaded and refused once expired (store.load), and every layer
+ * after this one runs as for any request. Other methods are always activity, whatever they carry.
+ */
+export const BACKGROUND_HEADER = 'x-background';
+
+/**
+ * Whether this request leaves the idle window where it is. Besides reads marked as above, a cookie
+ * session's live stream (GET /api/events, which EventSource opens and reopens by itself: a dropped
+ * connection, the page's retry every 30 s while it polls) cannot carry a header; a person's own page
+ * load or navigation reads /api/session or the page's data beside it, which count. A bearer client's
+ * requests count as they always did unless it marks them itself.
+ */
+function notActivity(ctx: Koa.Context): boolean {
+  if (ctx.method !== 'GET' && ctx.method !== 'HEAD') return false;
+  if (ctx.get(BACKGROUND_HEADER) === '1') return true;
+  return ctx.path === '/api/events' && bearerSessionId(ctx) === undefined;
+}
+
+/**
  * Slide the idle window: update lastSeenAt at most once per `touchMs` so an active user stays signed
  * in without a Redis write on every request. Run by the session middleware right after the load (a
- * layer of its own cost an async step per request).
+ * layer of its own cost an async step per request). A request that is not activity (notActivity) leaves
+ * lastSeenAt alone: reads a tab makes unattended slid the window like use, so a tab left on a page that
+ * reads on a timer (the service page every 20 s, the dashboard every 60 s, a polling page every 3 s)
+ * was never signed out at its idle deadline.
  */
 function touchSession(ctx: Koa.Context, clock: Clock, touchMs: number): void {
   const s = ctx.session;
   if (s?.user) {
+    ctx.state.userId = s.user.id;
+    if (notActivity(ctx)) return;
     const now = clock.now();
     if (typeof s.lastSeenAt !== 'number' || now - s.lastSeenAt >= touchMs) s.lastSeenAt = now;
-    ctx.state.userId = s.user.id;
   }
 }

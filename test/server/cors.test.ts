@@ -43,7 +43,7 @@ test.serial('a preflight from a listed origin on the API is 204 with exactly tha
     const methods = res.headers.get('access-control-allow-methods')!.split(/,\s*/);
     for (const m of ['GET', 'POST', 'PUT', 'PATCH', 'DELETE']) t.true(methods.includes(m), m);
     const allowed = res.headers.get('access-control-allow-headers')!.split(/,\s*/);
-    for (const h of ['content-type', 'authorization', 'x-csrf-token', 'idempotency-key', 'x-render-api-key', 'mcp-protocol-version']) t.true(allowed.includes(h), h);
+    for (const h of ['content-type', 'authorization', 'x-csrf-token', 'idempotency-key', 'x-render-api-key', 'mcp-protocol-version', 'x-background']) t.true(allowed.includes(h), h);
     t.false(allowed.includes('*'));
     t.truthy(Number(res.headers.get('access-control-max-age')) > 0);
     t.regex(res.headers.get('vary') ?? '', /origin/i);

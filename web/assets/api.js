@@ -18,6 +18,31 @@ export class ApiError extends Error {
 const enc = encodeURIComponent;
 
 /**
+ * How long after a person's input in the page (a click, a key, typing, a wheel or touch) or a navigation
+ * (the page's load, a hash change) its reads count as their activity. Every other read is the page's own:
+ * a timer (the service page's history every 20 s, the dashboard's cards every 60 s), a poll (live.js,
+ * every 3 s without a stream), a stream event's or a reconnect's read again, a retry. Those carry
+ * `X-Background: 1` and do not extend the session's idle timeout (server/sessions/middleware.ts): they
+ * did, and a tab left on such a page was never signed out at its idle deadline. Decided here, for every
+ * read, rather than by each caller: a timed read added later is not activity unless a person is there.
+ * A person's own action reads within milliseconds of it; writes always count (the server ignores the
+ * header on them), so it is never sent with one.
+ */
+const ACTIVE_MS = 10_000;
+const INPUT_EVENTS = ['pointerdown', 'keydown', 'input', 'wheel', 'touchstart', 'hashchange'];
+let lastActivity = Date.now();
+let watchingActivity = false;
+function watchActivity() {
+  if (watchingActivity || typeof window === 'undefined') return;
+  watchingActivity = true;
+  // Only the browser's own events: one dispatched by a script is nobody's input.
+  const note = (e) => { if (e.isTrusted) lastActivity = Date.now(); };
+  for (const type of INPUT_EVENTS) window.addEventListener(type, note, { capture: true, passive: true });
+}
+/** Headers for a read made now: X-Background when nobody has used the page for ACTIVE_MS. */
+const readHeaders = () => (Date.now() - lastActivity > ACTIVE_MS ? { 'x-background': '1' } : {});
+
+/**
  * No answer of the server's: the connection failed, a proxy answered in its stead (a 502 or 504 page,
  * not our JSON error), or the same request is still being made. What was asked may have happened.
  */
@@ -33,9 +58,12 @@ export function createApi(hooks = {}) {
   /** Whose session the token is of: a retry is made only as that user. */
   let userId = null;
 
+  watchActivity();
+
   async function raw(method, path, body, headers = {}) {
     const init = { method, credentials: 'same-origin', headers: { accept: 'application/json', ...headers } };
-    if (method !== 'GET') {
+    if (method === 'GET') Object.assign(init.headers, readHeaders());
+    else {
       init.headers['content-type'] = 'application/json';
       init.headers['x-csrf-token'] = csrfToken ?? '';
       init.body = JSON.stringify(body ?? {});
