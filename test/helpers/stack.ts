@@ -36,7 +36,10 @@ export interface Stack {
 }
 
 export interface StackOptions {
-  env?: Record<string, string>; clock?: Clock; renderOptions?: RenderSimOptions; appOptions?: CreateAppOptions; renderLimits?: RenderLimits; logTail?: LogTailOptions;
+  env?: Record<string, string>;
+  /** Set over the configuration loaded from `env`: a value no variable can spell (a session idle of seconds). */
+  config?: Partial<AppConfig>;
+  clock?: Clock; renderOptions?: RenderSimOptions; appOptions?: CreateAppOptions; renderLimits?: RenderLimits; logTail?: LogTailOptions;
   telemetry?: { flushMs?: number; syncMs?: number };
 }
 
@@ -55,7 +58,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const logs: string[] = [];
   const sink = new Writable({ write(chunk, _enc, cb) { logs.push(String(chunk)); cb(); } });
   const logger = createLogger({ level: 'debug', destination: sink });
-  const config = loadConfig({
+  const config: AppConfig = { ...loadConfig({
     NODE_ENV: 'test',
     PORT: String(port),
     BASE_URL: `http://127.0.0.1:${port}`,
@@ -74,7 +77,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     // test/github/client.test.ts builds a client with them on.
     GITHUB_RETRIES: 'false',
     ...opts.env,
-  });
+  }), ...opts.config };
   let web: WebProcess;
   try {
     web = await startWeb({ config, logger, clock: opts.clock, host: '127.0.0.1', appOptions: { ...opts.appOptions, sentinel: slackAlerts }, renderLimits: opts.renderLimits, logTail: opts.logTail, telemetry: opts.telemetry });
