@@ -21,6 +21,7 @@ import { serviceGoneFailure } from './serviceGone.js';
 import { followCanceledAsk } from './canceledAsk.js';
 import { cancelOwedOnRender, canceledWhileAsking, lostCreationMayExist } from '../../server/deployments/cancel.js';
 import { revokedFailure } from '../../server/deployments/revocation.js';
+import { JobTakenOver, fencedRenderWrites } from './jobFence.js';
 import { clearUpstreamFailures, countUpstreamFailure, retryDelayMs, upstreamFailuresBefore } from './upstreamFailures.js';
 
 // The steps live by what they talk to: githubSteps.ts (verify, detect), createService.ts (the service),
@@ -68,7 +69,7 @@ export async function runDeployJob(ctx: WorkerContext, job: Job<DeployJobData>, 
     return;
   }
   const budget = createRunBudget(ctx, rec.keyFingerprint);
-  const render = ctx.upstream.render(creds.renderKey, { timeoutMs: ctx.renderTimeoutMs, beforeRequest: budget.beforeRequest });
+  const render = ctx.upstream.render(creds.renderKey, { timeoutMs: ctx.renderTimeoutMs, beforeRequest: fencedRenderWrites(ctx, job, token, budget.beforeRequest) });
   /**
    * The run is over: `outcome` is the final record it wrote, or null when the deployment ended elsewhere
    * (or the step guard ran out). Canceled while this run was mid-step (the cancel route cannot take a
@@ -101,6 +102,8 @@ export async function runDeployJob(ctx: WorkerContext, job: Job<DeployJobData>, 
     await runEnded(outcome);
   } catch (err) {
     if (err instanceof DelayedError) throw err;
+    // Another run has the job (jobFence.ts): it carries the deployment on; this one writes nothing more.
+    if (err instanceof JobTakenOver) return log().warn({}, err.message);
     // The record was altered in Redis while this run held it: refused as at the start, no further call.
     if (err instanceof RecordTamperedError) {
       if (await verifiedRecord(ctx, job)) throw sanitizeForQueue(err); // intact again: retry normally
