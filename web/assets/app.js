@@ -60,7 +60,8 @@ const live = createLive({
   onLogs: (e) => current?.onLogs?.(e),
   onSentinel: (e) => { current?.onSentinel?.(e); void refreshBadge(); },
   onService: (e) => current?.onService?.(e),
-  onServicePoll: () => current?.onServicePoll?.(),
+  // The badge too: while polling no `sentinel` event refreshes it.
+  onServicePoll: () => { current?.onServicePoll?.(); void refreshBadge(); },
   onSessionEnded: () => void followSession(),
   onMode: (mode) => {
     liveMode.textContent = MODE_TEXT[mode] ?? '';
