@@ -19,7 +19,12 @@ const MIN_INTERVAL_SEC = 30;
 const MAX_INTERVAL_SEC = 3_600;
 
 const SettingsBody = z.object({
-  enabled: z.boolean(),
+  /**
+   * Absent keeps the watch on or off as it is: a change of the webhook alone (the Security page's "Remove
+   * webhook") sent from a page that had not yet heard of another tab turning the watch off would otherwise
+   * turn it back on, with whatever that page last read.
+   */
+  enabled: z.boolean().optional().describe('true turns the watch on (with this session\'s key), false turns it off (its settings deleted); absent keeps it as it is. Left out while the watch is off, only slackWebhookUrl: null is accepted (nothing to change: off keeps no webhook)'),
   intervalSeconds: z.number().int().min(MIN_INTERVAL_SEC, `intervalSeconds must be at least ${MIN_INTERVAL_SEC}`).max(MAX_INTERVAL_SEC, `intervalSeconds must be at most ${MAX_INTERVAL_SEC}`).optional(),
   /** A new webhook URL; null removes it; absent keeps the current one. */
   slackWebhookUrl: z.string().trim().max(500, 'slackWebhookUrl is too long').nullable().optional(),
@@ -89,13 +94,21 @@ export function sentinelRoutes(router: Router, deps: AppDeps, opts: SentinelRout
     ctx.body = await view(ctx.state.user.id, deps.sessions.refOf(ctx.state.sessionId));
   });
 
-  router.put('/api/sentinel', documented({ summary: 'Turn Sentinel on or off, set its interval and Slack webhook', tag: 'sentinel', responses: { 200: SentinelView }, errors: ['render_key_missing'] }), requireUser(), requireCsrf(), validate({ body: SettingsBody }), changes, async (ctx) => {
+  router.put('/api/sentinel', documented({ summary: 'Turn Sentinel on or off, set its interval and Slack webhook', description: 'Fields left out keep their current value; `enabled` left out keeps the watch on or off as it is.', tag: 'sentinel', responses: { 200: SentinelView }, errors: ['render_key_missing'] }), requireUser(), requireCsrf(), validate({ body: SettingsBody }), changes, async (ctx) => {
     const body = ctx.input.body;
     const userId = ctx.state.user.id;
     const ref = deps.sessions.refOf(ctx.state.sessionId);
     const stored = await store.getStoredSettings(userId);
     const current = stored.settings;
-    if (!body.enabled) {
+    if (body.enabled === undefined && !current?.enabled) {
+      // Off keeps no settings (dropWatch): no webhook to remove, and nothing else to set on a watch that is not there.
+      if (body.intervalSeconds !== undefined || typeof body.slackWebhookUrl === 'string' || body.slackDeployResults !== undefined) {
+        throw errors.validation('enabled: Sentinel is off; send enabled: true to turn it on with these settings');
+      }
+      ctx.body = await view(userId, ref);
+      return;
+    }
+    if (body.enabled === false) {
       await store.dropWatch(userId);
       await settingsChanged(ctx, userId);
       ctx.body = await view(userId, ref);

@@ -149,6 +149,42 @@ test.serial('a key sent with X-Render-Api-Key cannot hold a watch (it lasts one 
   t.false((await dot.agent.get('/api/sentinel')).json.enabled);
 });
 
+// The Security page's "Remove webhook" used to send `enabled` from what the page last read: a page that had
+// not heard of another tab turning Sentinel off sent `enabled: true` and turned it back on. A save that
+// leaves `enabled` out keeps the watch on or off as it is.
+test.serial('a save that leaves `enabled` out keeps the watch as it is: on, its webhook removed; off, it stays off with nothing stored', async (t) => {
+  const kit = await tenant(s.stack, 'kit-partial');
+  await enable(kit.agent, { slackWebhookUrl: s.tenantSlack.url });
+  const userId = String(await userIdOf(kit.agent));
+  const settingsKey = sentinelKeys(s.stack.config.redisPrefix).settings(Number(userId));
+  const { due } = scheduleKeys(s.stack.config.redisPrefix);
+
+  const removed = await kit.agent.request('PUT', '/api/sentinel', { json: { slackWebhookUrl: null } });
+  t.is(removed.status, 200, removed.text);
+  t.like(removed.json, { enabled: true, watchingThisSession: true, slack: { configured: false, hint: null } });
+  t.not(await s.stack.redis.client.zscore(due, userId), null, 'still on the schedule');
+
+  await enable(kit.agent, { slackWebhookUrl: s.tenantSlack.url });
+  const off = await kit.agent.request('PUT', '/api/sentinel', { json: { enabled: false } });
+  t.is(off.status, 200, off.text);
+  const again = await kit.agent.request('PUT', '/api/sentinel', { json: { slackWebhookUrl: null } });
+  t.is(again.status, 200, again.text);
+  t.like(again.json, { enabled: false, slack: { configured: false } });
+  t.false((await kit.agent.get('/api/sentinel')).json.enabled, 'not turned back on');
+  t.is(await s.stack.redis.client.exists(settingsKey), 0, 'no settings written');
+  t.is(await s.stack.redis.client.zscore(due, userId), null, 'not on the schedule');
+
+  // Anything else asked of a watch that is off is refused, nothing stored: `enabled: true` turns it on with it.
+  for (const body of [{ slackWebhookUrl: s.tenantSlack.url }, { intervalSeconds: 60 }, { slackDeployResults: true }]) {
+    const res = await kit.agent.request('PUT', '/api/sentinel', { json: body });
+    t.is(res.status, 400, JSON.stringify(body));
+    t.is(res.json.error.code, 'validation_failed');
+    t.regex(res.json.error.message, /^enabled: Sentinel is off/);
+  }
+  t.is(await s.stack.redis.client.exists(settingsKey), 0, 'still nothing stored');
+  t.false((await kit.agent.get('/api/sentinel')).json.enabled);
+});
+
 // Off and on again while a round is at Render: the settings are new, but the round in flight is still
 // the user's one round. A second one beside it would read (and spend the key's budget on) everything
 // again, and the first one's end would then release the second one's lock and pull its lease in.

@@ -170,6 +170,16 @@ test('redeploy documents its optional commit_sha body (a full SHA, nothing else 
   t.regex(op.description ?? '', /commit_not_on_branch/);
 });
 
+test('PUT /api/sentinel documents `enabled` as optional: left out, the watch stays on or off as it is', (t) => {
+  const op = doc.paths['/api/sentinel']!.put! as { requestBody?: { content: Record<string, { schema: { required?: string[]; properties: Record<string, { type?: string; description?: string }> } }> }; description?: string };
+  const schema = op.requestBody?.content['application/json']?.schema;
+  t.truthy(schema, 'a request body is documented');
+  t.false((schema?.required ?? []).includes('enabled'));
+  t.is(schema?.properties.enabled?.type, 'boolean');
+  t.regex(schema?.properties.enabled?.description ?? '', /absent keeps it as it is/);
+  t.regex(op.description ?? '', /`enabled` left out keeps the watch on or off as it is/);
+});
+
 test('every route that starts a deployment documents the optional Idempotency-Key header and its 409s', (t) => {
   for (const path of ['/api/render/deploy', '/api/render/services/{id}/redeploy', '/api/render/services/{id}/rollback', '/api/render/services/{id}/deploys']) {
     const op = doc.paths[path]!.post!;

@@ -1,7 +1,7 @@
 import anyTest from 'ava';
 import type { Browser, Page, Route } from 'playwright-core';
-import { DESKTOP } from './support/browser.js';
-import { deployThroughForm, type UiStack } from './support/uiStack.js';
+import { DESKTOP, newContext } from './support/browser.js';
+import { connectKey, deployThroughForm, type UiStack } from './support/uiStack.js';
 import { useBrowserStack } from './support/browserStack.js';
 import { streamsViaProxy } from './support/streamProxy.js';
 import { takingTurns } from './support/turns.js';
@@ -13,6 +13,7 @@ declare const document: any;
 declare const window: any;
 declare const location: any;
 declare const MutationObserver: any;
+declare const localStorage: any;
 
 // An update published while no event stream is subscribed is never sent again. The page must catch up
 // when its stream opens: here the stream is held (as a slow proxy or a reopen to follow logs would) while
@@ -286,5 +287,86 @@ test('an update still on its way over the replaced stream when the page reopens 
   await page.locator('#deployment-status[data-status="live"]').waitFor({ timeout: 30_000 });
   await replaced.browserClosed; // and the replaced stream is let go
   t.deepEqual(problems, []);
+  await context.close();
+});
+
+// The "deploy ended" browser notification (deploy-notify.js) came only from a `deployment` update heard
+// live. One published while the tab heard nothing (its stream down: a laptop asleep, a network change; or
+// no tab of the app open) is never sent again: the page caught up and drew the deploy live, but nobody
+// notified, and the deploy stayed in localStorage's "started" list for a day. The page's Notification is
+// wrapped (and still called) so the test sees what it showed.
+const RECORD_NOTIFICATIONS = `(() => {
+  const Real = window.Notification;
+  window.__notes = [];
+  class Recorded extends Real {
+    constructor(title, options) { super(title, options); window.__notes.push({ title, tag: options && options.tag }); }
+  }
+  window.Notification = Recorded;
+})()`;
+
+/** A context whose pages may show notifications, each recorded in `window.__notes`. */
+async function notifyingContext(): Promise<Awaited<ReturnType<typeof newContext>>> {
+  const opened = await newContext(browser, DESKTOP);
+  await opened.context.grantPermissions(['notifications'], { origin: stack.url });
+  await opened.context.addInitScript(RECORD_NOTIFICATIONS);
+  return opened;
+}
+
+/** The titles of the notifications the page showed, once it showed one (or after 15 s). */
+async function notificationTitles(page: Page): Promise<string[]> {
+  await page.waitForFunction(() => window.__notes.length > 0, null, { timeout: 15_000 }).catch(() => undefined);
+  await new Promise((r) => setTimeout(r, 500)); // a second one would come now
+  return page.evaluate(() => window.__notes.map((n: { title: string }) => n.title));
+}
+
+const remembered = (page: Page) => page.evaluate(() => Object.keys(JSON.parse(localStorage.getItem('orch.notify.started') ?? '{}')));
+
+test('a deploy started here that went live while the stream was down is notified once the page catches up', async (t) => {
+  const { context, page } = await notifyingContext();
+  const proxy = await streamsViaProxy(t, page, stack.url);
+  const apiKey = stack.renderAccount('gapnotify');
+  stack.addNodeRepo('gapnotify', 'shop');
+  await stack.signInBrowser(page, 'gapnotify');
+  await connectKey(page, apiKey);
+  const id = await deployThroughForm(page, 'gapnotify/shop');
+  const deployId = await settled(page, id);
+  await page.locator('#live-mode[data-mode=live]').waitFor();
+  t.deepEqual(await remembered(page), [id]);
+
+  // The tab sleeps: what the server sends on its stream does not reach it, and the connection then drops.
+  const asleep = proxy.streams.at(-1)!;
+  asleep.hold();
+  for (let i = 0; i < 3; i++) stack.render.advanceDeploy(deployId);
+  await waitFor(async () => ((await serverRecord(page, id)).status === 'live' ? true : undefined));
+  await waitFor(async () => (asleep.fromServer.includes('"status":"live"') ? true : undefined));
+  asleep.cut();
+
+  // The page catches up: the deployment shows live, and the deploy started here is notified, once.
+  await page.locator('#deployment-status[data-status="live"]').waitFor({ timeout: 30_000 });
+  t.deepEqual(await notificationTitles(page), ['shop is live'], 'no "is live" notification after the stream gap');
+  t.deepEqual(await remembered(page), [], 'the deploy is no longer remembered as started');
+  await context.close();
+});
+
+test('a deploy started here that went live while no tab of the app was open is notified when the app opens again', async (t) => {
+  const { context, page, problems } = await notifyingContext();
+  const apiKey = stack.renderAccount('bootnotify');
+  stack.addNodeRepo('bootnotify', 'shop');
+  await stack.signInBrowser(page, 'bootnotify');
+  await connectKey(page, apiKey);
+  const id = await deployThroughForm(page, 'bootnotify/shop');
+  const deployId = await settled(page, id);
+  await page.close();
+
+  for (let i = 0; i < 3; i++) stack.render.advanceDeploy(deployId);
+  await waitFor(async () => ((await stack.redis.client.hget(`${stack.redis.prefix}:deployment:${id}`, 'status')) === 'live' ? true : undefined));
+
+  const again = await context.newPage();
+  again.on('console', (msg) => { if (msg.type() === 'error') problems.push(`console: ${msg.text()}`); });
+  await again.goto(`${stack.url}/#/`);
+  await again.getByTestId('user-login').waitFor();
+  t.deepEqual(await notificationTitles(again), ['shop is live'], 'no "is live" notification when the app opened again');
+  t.deepEqual(await remembered(again), []);
+  t.deepEqual(problems.filter((p) => !/status of 4\d\d/.test(p)), []);
   await context.close();
 });

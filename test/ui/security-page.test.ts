@@ -1,7 +1,7 @@
 import anyTest from 'ava';
-import type { Browser } from 'playwright-core';
+import type { Browser, Page, Route } from 'playwright-core';
 import { answerLate, newContext, screenshot } from './support/browser.js';
-import { connectKey, type UiStack } from './support/uiStack.js';
+import { connectKey, serviceMadeOutside, type UiStack } from './support/uiStack.js';
 import { useBrowserStack } from './support/browserStack.js';
 import { takingTurns } from './support/turns.js';
 
@@ -157,6 +157,111 @@ test('Security page: a settings read begun before a save and answered after it d
   t.truthy(await late.deliver());
   t.true(await page.getByTestId('sentinel-enabled').isChecked(), 'the box stays as saved');
   t.is(await page.getByText('Sentinel is off.').count(), 0, 'no "Sentinel is off." over a watch that is on');
+  t.deepEqual(problems, []);
+  await context.close();
+});
+
+/** The page's event stream refused (as a proxy may): live.js falls back to polling. */
+const refuseStream = (page: Page) => page.route('**/api/events**', (route) => route.fulfill({ status: 503, contentType: 'application/json', body: '{"error":{"code":"events_unavailable","message":"no"}}' }));
+/** A change of the settings as another tab makes it, through the API as the page's user. */
+const putSentinelFrom = (page: Page, body: object) => page.evaluate(async (b) => {
+  const session = (await (await fetch('/api/session')).json()) as { csrfToken: string };
+  return (await fetch('/api/sentinel', { method: 'PUT', headers: { 'content-type': 'application/json', 'x-csrf-token': session.csrfToken }, body: JSON.stringify(b) })).status;
+}, body);
+
+// Sentinel's findings and another tab's settings change come as `sentinel` events over the event stream
+// only. A page polling instead (its stream refused or cut: live.js falls back to polling) had no
+// onServicePoll: it never showed a finding recorded after it was opened (nor the header badge its count),
+// nor another tab turning Sentinel off. Each is read again every fifth poll (15 s): 30 s is given.
+test('Security page while polling: a finding recorded after it was opened shows, with the badge, and another tab turning Sentinel off shows', async (t) => {
+  t.timeout(120_000);
+  const { context, page, problems, apiKey } = await stack.signedInWithKey(browser, 'sec-polled', []);
+  const { serviceId } = await serviceMadeOutside(stack, apiKey, { login: 'sec-polled', name: 'polled-api' });
+  await refuseStream(page);
+  await page.goto(`${stack.url}/#/security`);
+  await page.reload();
+  await page.locator('#live-mode[data-mode=polling]').waitFor();
+  await page.getByText('Sentinel is off.').waitFor();
+  await page.waitForFunction(() => !document.querySelector('[data-testid=sentinel-enabled]')?.disabled);
+  await page.getByTestId('sentinel-enabled').check();
+  await page.getByTestId('sentinel-save').click();
+  await page.getByText('Sentinel is off.').waitFor({ state: 'detached' });
+  await page.getByText('No findings yet.').waitFor();
+
+  stack.render.addServiceEvent(serviceId, 'server_failed', { reason: { oomKilled: { memoryLimit: '512Mi' } } });
+  // Recorded on the server within a round or two (a round a second).
+  let count = 0;
+  for (let i = 0; i < 120 && count === 0; i++) {
+    count = await page.evaluate(async () => ((await (await fetch('/api/sentinel/findings')).json()) as { findings: unknown[] }).findings.length);
+    if (count === 0) await new Promise((r) => setTimeout(r, 250));
+  }
+  t.is(count, 1, 'Sentinel recorded the finding');
+  const shown = await page.getByTestId('finding-title').filter({ hasText: 'Instance killed: out of memory' }).waitFor({ timeout: 30_000 }).then(() => true, () => false);
+  t.true(shown, `the polling Security page never showed the finding (it says: ${await page.getByTestId('findings').locator('xpath=preceding-sibling::p[1]').innerText()})`);
+  const badge = await page.getByTestId('security-badge').filter({ hasText: '1' }).waitFor({ timeout: 30_000 }).then(() => true, () => false);
+  t.true(badge, 'the header badge counts the finding');
+
+  t.is(await putSentinelFrom(page, { enabled: false }), 200);
+  const off = await page.getByText('Sentinel is off.').waitFor({ timeout: 30_000 }).then(() => true, () => false);
+  t.true(off, 'another tab turned Sentinel off: the polling page still shows it on');
+  t.false(await page.getByTestId('sentinel-enabled').isChecked());
+  t.deepEqual(problems.filter((p) => !/503/.test(p)), []);
+  await context.close();
+});
+
+// "Remove webhook" sent `enabled` as the page last read it: a page that had not yet heard of another tab
+// turning Sentinel off (a polling one reads again only every 15 s; here its reads are held so it cannot
+// have) sent `{enabled: true, slackWebhookUrl: null}` and silently turned Sentinel back on. It now leaves
+// `enabled` out and the server keeps the watch as it is.
+test('Security page: "Remove webhook" on a page that still shows Sentinel on after another tab turned it off leaves it off', async (t) => {
+  t.timeout(120_000);
+  const { context, page, problems } = await stack.signedInWithKey(browser, 'sec-remover', []);
+  await page.goto(`${stack.url}/#/security`);
+  await page.getByText('Sentinel is off.').waitFor();
+  await page.waitForFunction(() => !document.querySelector('[data-testid=sentinel-enabled]')?.disabled);
+  await page.getByTestId('sentinel-enabled').check();
+  await page.getByTestId('sentinel-slack').fill('https://hooks.slack.com/services/TREMOVE/B000/XXXXXXXXXXXXXXXX');
+  await page.getByTestId('sentinel-save').click();
+  await page.getByTestId('sentinel-slack-remove').waitFor();
+
+  // A second tab, polling, shows Sentinel on with its webhook; its reads of the settings are then held.
+  // Those already on their way are answered first (one answered after the turn-off below would draw it).
+  const polling = await context.newPage();
+  await refuseStream(polling);
+  const held: Route[] = [];
+  let holding = false;
+  let onTheirWay = 0;
+  await polling.route('**/api/sentinel', async (route) => {
+    if (route.request().method() !== 'GET') { await route.continue(); return; }
+    if (holding) { held.push(route); return; }
+    onTheirWay += 1;
+    try { await route.fulfill({ response: await route.fetch() }); } catch { /* the page went away */ } finally { onTheirWay -= 1; }
+  });
+  await polling.goto(`${stack.url}/#/security`);
+  await polling.locator('#live-mode[data-mode=polling]').waitFor();
+  await polling.getByTestId('sentinel-slack-remove').waitFor();
+  holding = true;
+  for (let i = 0; i < 600 && onTheirWay > 0; i++) await new Promise((r) => setTimeout(r, 50));
+  t.is(onTheirWay, 0, 'the reads on their way were answered');
+
+  // Turned off in the first tab.
+  await page.getByTestId('sentinel-enabled').uncheck();
+  await page.getByTestId('sentinel-save').click();
+  await page.getByText('Sentinel is off.').waitFor();
+  t.true(await polling.getByTestId('sentinel-enabled').isChecked(), 'the polling tab still shows it on');
+
+  const [put] = await Promise.all([
+    polling.waitForRequest((r) => r.url().endsWith('/api/sentinel') && r.method() === 'PUT'),
+    polling.getByTestId('sentinel-slack-remove').click(),
+  ]);
+  await polling.getByTestId('sentinel-slack-remove').waitFor({ state: 'hidden' });
+  t.log('sent', put.postData());
+  const after = await page.evaluate(async () => ((await (await fetch('/api/sentinel')).json()) as { enabled: boolean }).enabled);
+  t.false(after, 'Sentinel, turned off in the other tab, is on again after "Remove webhook"');
+  // The answer is what the server keeps: the polling tab now shows Sentinel off.
+  await polling.getByText('Sentinel is off.').waitFor();
+  await polling.unroute('**/api/sentinel');
+  for (const route of held) await route.continue().catch(() => undefined);
   t.deepEqual(problems, []);
   await context.close();
 });

@@ -5,7 +5,7 @@
 import { ApiError, createApi } from './api.js';
 import { announce, focusLost, h, notice, replace } from './dom.js';
 import { createLive } from './live.js';
-import { forgetStartedDeploys, notifyDeployEnded } from './deploy-notify.js';
+import { forgetStartedDeploys, notifyDeployEnded, notifyEndedMeanwhile } from './deploy-notify.js';
 import { navKey, parseRoute } from './router.js';
 import { renderSandboxBanner } from './banner.js';
 import { showBlockBanner } from './block-banner.js';
@@ -53,14 +53,18 @@ let auditAvailable = false;
 let current = null;
 let firstRender = true;
 
+const openDeployment = (id) => { location.hash = `#/deployments/${id}`; };
 const live = createLive({
   api,
-  onEvent: (e) => { current?.onDeployment?.(e); notifyDeployEnded(e, (id) => { location.hash = `#/deployments/${id}`; }); },
-  onResync: () => current?.onResync?.(),
+  onEvent: (e) => { current?.onDeployment?.(e); notifyDeployEnded(e, openDeployment); },
+  // The end of a deploy started here, published while the stream was down (or no tab was open), is never
+  // sent again: views only redrew it, and its notification never came. Read after each gap, boot included.
+  onResync: () => { current?.onResync?.(); void notifyEndedMeanwhile(api, openDeployment); },
   onLogs: (e) => current?.onLogs?.(e),
   onSentinel: (e) => { current?.onSentinel?.(e); void refreshBadge(); },
   onService: (e) => current?.onService?.(e),
-  onServicePoll: () => current?.onServicePoll?.(),
+  // The badge too: while polling no `sentinel` event refreshes it.
+  onServicePoll: () => { current?.onServicePoll?.(); void refreshBadge(); },
   onSessionEnded: () => void followSession(),
   onMode: (mode) => {
     liveMode.textContent = MODE_TEXT[mode] ?? '';

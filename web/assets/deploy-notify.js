@@ -1,7 +1,8 @@
 /**
  * Browser notifications when a deploy the user started here ends (issue 15): live, or failed. The
  * deployments started from this browser are kept in localStorage, so whichever tab of the app is open
- * when the live stream reports the end shows it, even if the deploy was started from another tab.
+ * when the live stream reports the end shows it, even if the deploy was started from another tab. An end
+ * no tab heard (its stream down, no tab open) is found when a tab catches up (notifyEndedMeanwhile).
  * Every tab hears the same event: the tab that takes the deployment's Web Lock first, and finds it not
  * yet claimed in localStorage, notifies; the notification's tag (the deployment id) folds any duplicate.
  * Permission is asked at most once, from the Deploy button's click (browsers only ask on a user gesture).
@@ -48,6 +49,41 @@ export function forgetStartedDeploys() {
   try {
     for (const k of Object.keys(localStorage)) if (k === STARTED || k.startsWith(CLAIM)) localStorage.removeItem(k);
   } catch { /* storage off: nothing was kept */ }
+}
+
+/**
+ * A deploy started here that ended while this tab heard nothing (its stream down: a laptop asleep, a
+ * network change; or no tab of the app open) is never told of again: the update was published then. So
+ * each catch-up (live.js onResync: the stream's open after a gap, the first one at boot included, and
+ * polling's start) reads the deployments still remembered and notifies those that ended; one that did not
+ * stays remembered for its end's event. One request: the newest page of the user's deployments (a
+ * deploy remembered but not on it, a hundred newer since, is read by id). None without a deploy
+ * remembered or without the permission to show one.
+ */
+export async function notifyEndedMeanwhile(api, onOpen, now = Date.now()) {
+  if (!supported() || Notification.permission !== 'granted') return;
+  const ids = Object.entries(readStarted()).filter(([, v]) => now - (v?.at ?? 0) < KEEP_MS).map(([id]) => id);
+  if (!ids.length) return;
+  let listed;
+  try { listed = new Map(((await api.myDeployments({ limit: 100 })).deployments ?? []).map((d) => [d.id, d])); } catch { return; }
+  for (const id of ids) {
+    let d = listed.get(id);
+    if (!d) {
+      try { d = await api.deployment(id); } catch (err) {
+        // Not the user's (any more): no end of it will ever come.
+        if (err?.status === 404) forgetStarted(id);
+        continue;
+      }
+    }
+    if (typeof d?.status === 'string') notifyDeployEnded({ id, status: d.status }, onOpen);
+  }
+}
+
+function forgetStarted(id) {
+  const all = readStarted();
+  if (!(id in all)) return;
+  delete all[id];
+  try { localStorage.setItem(STARTED, JSON.stringify(all)); } catch { /* storage off */ }
 }
 
 /** A live-stream event {id, status}: a notification when a deploy started here went live or failed. */

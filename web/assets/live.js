@@ -5,7 +5,8 @@
  * deployment, as the service settings page does to follow its service's deploys). A change made
  * to one of the user's services (here or in another tab) comes as {id, action} to onService, over the
  * stream only: a page that is polling is told every few polls (onServicePoll) to read again what such
- * changes would have made it read (what is cheap to read: not the values Render audit-logs), and reads
+ * changes would have made it read (what is cheap to read: not the values Render audit-logs; and Sentinel's
+ * findings and settings, whose `sentinel` events are the stream's only too), and reads
  * everything again when the stream is back (its resync at the open). A view can
  * follow one deployment's logs (`follow(id)`): the stream is reopened with ?logs=<id> and its `logs`
  * events go to onLogs (while polling, the log panel reads pages itself).

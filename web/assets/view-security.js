@@ -1,6 +1,7 @@
 /**
  * Security (Sentinel): opt in to watching your Render workspace, an optional Slack webhook, and the
- * findings — audit-log events, grouped app-log errors and silent service failures — live over SSE.
+ * findings — audit-log events, grouped app-log errors and silent service failures — live over SSE (read
+ * again every 15 s while the page polls instead).
  */
 import { busy, field, h, latestOnly, notice, replace } from './dom.js';
 import { timeEl } from './format.js';
@@ -53,7 +54,7 @@ export function securityView(ctx) {
   for (const control of editable) control.disabled = true;
   let ready = false;
   // What the user changed and has not saved yet. A read again (the stream opening, another tab's save, a
-  // finding) draws the rest and leaves these as the user set them; a save of this form draws them all.
+  // finding, a poll) draws the rest and leaves these as the user set them; a save of this form draws them all.
   const edited = new Set();
   for (const control of [enabled, interval.control, deployResults]) {
     for (const type of ['input', 'change']) control.addEventListener(type, () => edited.add(control));
@@ -157,7 +158,9 @@ export function securityView(ctx) {
   }));
   removeSlack.addEventListener('click', () => busy(removeSlack, 'Removing…', async () => {
     try {
-      const saved = await ctx.api.putSentinel({ enabled: Boolean(settings?.enabled), slackWebhookUrl: null });
+      // `enabled` left out: the server keeps the watch on or off as it is. Sent from what this page last
+      // read, it turned back on a Sentinel another tab had turned off meanwhile.
+      const saved = await ctx.api.putSentinel({ slackWebhookUrl: null });
       saves += 1;
       drawSettings(saved);
     } catch (err) { replace(notices, notice('error', err.message)); }
@@ -175,6 +178,10 @@ export function securityView(ctx) {
     onSentinel() { void loadFindings(); void loadSettings(); },
     // After a gap in the stream (reconnect, polling) the notices may have changed too.
     onResync() { void loadFindings(); void loadSettings(); },
+    // While polling no `sentinel` event comes (the stream's only): live.js asks every fifth poll (15 s) for
+    // what they would have made the page read. Without it a polling page never showed a new finding, nor
+    // another tab's change of the settings.
+    onServicePoll() { void loadFindings(); void loadSettings(); },
     dispose() { disposed = true; },
   };
 }
