@@ -72,6 +72,8 @@ export function createDetector(opts: {
         for (const userId of chunk) {
           read.hmget(keys.minutes(userId, Math.floor(minute / 60)), `${mm}.n`, `${mm}.p`, `${mm}.d`);
           read.pfcount(...Array.from({ length: stats.targetWindowMinutes }, (_, k) => keys.targets(userId, minute - k)));
+          // The same window a minute earlier: whether this minute added targets (see `sample` below).
+          read.pfcount(...Array.from({ length: stats.targetWindowMinutes }, (_, k) => keys.targets(userId, minute - 1 - k)));
           read.get(keys.baseline(userId));
           read.exists(keys.grace(userId));
           read.hget(keys.user(userId), 'login');
@@ -80,18 +82,23 @@ export function createDetector(opts: {
         const write = redis.pipeline();
         for (let j = 0; j < chunk.length; j++) {
           const userId = chunk[j]!;
-          const at = (k: number) => res[j * 5 + k]?.[1];
+          const at = (k: number) => res[j * 6 + k]?.[1];
           const [n, p, d] = ((at(0) as Array<string | null>) ?? []).map((v) => Number(v ?? 0));
           if (!n) continue;
           result.evaluated++;
           judged.add(userId);
           const x: Sample = { requests: n, probes: p ?? 0, deploys: d ?? 0, targets: Number(at(1) ?? 0) };
-          const baseline = parseBaseline((at(2) as string | null) ?? null);
-          const grace = Number(at(3)) === 1;
-          const login = (at(4) as string | null) ?? null;
+          const baseline = parseBaseline((at(3) as string | null) ?? null);
+          const grace = Number(at(4)) === 1;
+          const login = (at(5) as string | null) ?? null;
+          // Distinct targets are counted over a window of minutes, strikes in minutes in a row: one burst
+          // minute kept the window over its threshold for the window's length, and each later minute with
+          // any request (a tab polling once a minute) was a strike, so one burst was blocked however the
+          // throttle was obeyed. A minute judges the window only when it added targets to it.
+          const sample = x.targets > Number(at(2) ?? 0) ? x : { ...x, targets: 0 };
           const guard = guards.get(userId);
           if (guard?.state === 'blocked') continue; // refused anyway; its traffic teaches nothing
-          const j1 = judge(baseline, hour, x, stats);
+          const j1 = judge(baseline, hour, sample, stats);
           if (!j1.anomalous || grace) {
             write.set(keys.baseline(userId), JSON.stringify(learn(baseline, hour, x, stats)), 'EX', hourTtl);
             if (guard && guard.strikes > 0) await store.replace(userId, guard, { ...guard, strikes: 0 });

@@ -182,3 +182,33 @@ test.serial('a deploy-rate spike and many distinct repositories in a short time 
   const dump = await import('../helpers/stack.js').then((m) => m.dumpRedis(s.stack.redis.client));
   t.false(dump.includes('crawler18/repo'), 'no repository name anywhere in Redis');
 });
+
+test.serial('one minute of many distinct repositories, then a tab polling once a minute: throttled, never blocked; new targets minute after minute still block', async (t) => {
+  // Targets are counted over 10 minutes, strikes in minutes in a row: one burst kept the window over its
+  // threshold for 10 minutes, and every later minute with a request was a strike, so one burst was blocked
+  // however the throttle was obeyed (found by an adversarial review). A minute judges the window only when
+  // it added targets to it.
+  t.timeout(120_000);
+  const mine = (run: Awaited<ReturnType<AnomalyStack['nextMinute']>>, userId: number) => run.actions.filter((a) => a.userId === userId).map((a) => `${a.action}:${a.signal}`);
+  const browser = await withBaseline('browser19', 5, 6);
+  for (let i = 0; i < 12; i++) s.stack.github.addRepo({ owner: 'browser19', name: `repo${i}`, branches: { main: { 'README.md': 'x' } } });
+  for (let i = 0; i < 12; i++) t.is((await browser.agent.get(`/api/github/repos/browser19/repo${i}/branches`)).status, 200);
+  const actions = mine(await s.nextMinute(), browser.userId);
+  const statuses: number[] = [];
+  for (let m = 0; m < 4; m++) {
+    statuses.push((await browser.agent.get('/api/render/my-deployments')).status);
+    actions.push(...mine(await s.nextMinute(), browser.userId));
+  }
+  t.deepEqual(actions, ['throttled:targets'], 'the burst throttled; the minutes after it, adding no target, are no strike');
+  t.deepEqual(statuses, [200, 200, 200, 200], 'answered, not blocked');
+
+  // A crawler that keeps reaching new repositories, minute after minute, is still blocked.
+  const crawler = await withBaseline('crawler19', 5, 6);
+  for (let i = 0; i < 36; i++) s.stack.github.addRepo({ owner: 'crawler19', name: `repo${i}`, branches: { main: { 'README.md': 'x' } } });
+  const crawled: string[] = [];
+  for (let m = 0; m < 3; m++) {
+    for (let i = 0; i < 12; i++) await crawler.agent.get(`/api/github/repos/crawler19/repo${m * 12 + i}/branches`);
+    crawled.push(...mine(await s.nextMinute(), crawler.userId));
+  }
+  t.deepEqual(crawled, ['throttled:targets', 'blocked:targets']);
+});
