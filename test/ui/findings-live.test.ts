@@ -22,10 +22,10 @@ test('a findings read answered after a later one does not take the newer finding
   const { context, page, problems, apiKey } = await stack.signedInWithKey(browser, 'findings-late', []);
   const { serviceId } = await serviceMadeOutside(stack, apiKey, { login: 'findings-late', name: 'findings-api' });
   await page.goto(`${stack.url}/#/security`);
-  await page.getByText('Sentinel is off.').waitFor();
+  await page.getByText('Sentinel is off. Turn it on').waitFor();
   await page.getByTestId('sentinel-enabled').check();
   await page.getByTestId('sentinel-save').click();
-  await page.getByText('Sentinel is off.').waitFor({ state: 'detached' });
+  await page.getByText('Sentinel is off. Turn it on').waitFor({ state: 'detached' });
   stack.render.addServiceEvent(serviceId, 'server_failed', OOM);
   const findings = page.getByTestId('finding');
   await findings.first().waitFor({ timeout: 30_000 });

@@ -28,7 +28,7 @@ test('Security page: opt in, live findings with severity and badge, grouped log 
   await connectKey(page, apiKey);
 
   await page.goto(`${stack.url}/#/security`);
-  await page.getByText('Sentinel is off.').waitFor();
+  await page.getByText('Sentinel is off. Turn it on').waitFor();
   // A webhook that is not Slack's is refused next to the field.
   await page.getByTestId('sentinel-enabled').check();
   await page.getByTestId('sentinel-slack').fill('https://evil.example/services/T0/B0/xxxxxxxxxxxx');
@@ -66,7 +66,7 @@ test('Security page: "Send a test message" says on the page what it did, not onl
   await stack.signInBrowser(page, 'sec-tester', { id: 515_152, name: 'Sec Tester' });
   await connectKey(page, apiKey);
   await page.goto(`${stack.url}/#/security`);
-  await page.getByText('Sentinel is off.').waitFor();
+  await page.getByText('Sentinel is off. Turn it on').waitFor();
   await page.getByTestId('sentinel-slack').fill('https://hooks.slack.com/services/T0/B0/testtesttest');
   await page.getByTestId('sentinel-test').click();
   // On main the only trace was the visually hidden live region: the button seemed to do nothing.
@@ -97,7 +97,7 @@ test('Security page: nothing to edit before the settings are read, and a read ag
   t.true(await enabled.isDisabled(), 'the box waits for the settings');
   t.true(await page.getByTestId('sentinel-save').isDisabled());
   release();
-  await page.getByText('Sentinel is off.').waitFor();
+  await page.getByText('Sentinel is off. Turn it on').waitFor();
   t.false(await enabled.isDisabled());
 
   // Changed here, not saved; another tab of the same session turns Sentinel on.
@@ -105,14 +105,14 @@ test('Security page: nothing to edit before the settings are read, and a read ag
   await interval.fill('120');
   const other = await context.newPage();
   await other.goto(`${stack.url}/#/security`);
-  await other.getByText('Sentinel is off.').waitFor();
+  await other.getByText('Sentinel is off. Turn it on').waitFor();
   await other.getByTestId('sentinel-enabled').check();
   await other.getByTestId('sentinel-save').click();
   await other.getByText('Sentinel is on.').first().waitFor({ state: 'attached' });
 
   // This tab hears it: what it did not change follows, what it changed stays.
   await page.waitForFunction(() => document.querySelector('[data-testid=sentinel-enabled]')?.checked === true);
-  await page.getByText('Sentinel is off.').waitFor({ state: 'detached' });
+  await page.getByText('Sentinel is off. Turn it on').waitFor({ state: 'detached' });
   t.is(await interval.inputValue(), '120', 'the unsaved interval is kept');
   const [answer] = await Promise.all([
     page.waitForResponse((r) => r.url().endsWith('/api/sentinel') && r.request().method() === 'PUT'),
@@ -128,7 +128,7 @@ test('Security page: nothing to edit before the settings are read, and a read ag
 test('Security page: a settings read begun before a save and answered after it does not draw the old settings over the saved ones', async (t) => {
   const { context, page, problems } = await stack.signedInWithKey(browser, 'sec-stale', []);
   await page.goto(`${stack.url}/#/security`);
-  await page.getByText('Sentinel is off.').waitFor();
+  await page.getByText('Sentinel is off. Turn it on').waitFor();
   await page.getByTestId('sentinel-enabled').waitFor({ state: 'visible' });
   await page.waitForFunction(() => !document.querySelector('[data-testid=sentinel-enabled]')?.disabled);
 
@@ -136,7 +136,7 @@ test('Security page: a settings read begun before a save and answered after it d
   const late = await answerLate(page, '**/api/sentinel');
   const other = await context.newPage();
   await other.goto(`${stack.url}/#/security`);
-  await other.getByText('Sentinel is off.').waitFor();
+  await other.getByText('Sentinel is off. Turn it on').waitFor();
   await other.getByTestId('sentinel-save').click();
   await late.asked;
 
@@ -152,11 +152,11 @@ test('Security page: a settings read begun before a save and answered after it d
   t.is(saved.status(), 200);
   t.like(await (await readAgain).json(), { enabled: true });
   await page.waitForFunction(() => document.querySelector('[data-testid=sentinel-enabled]')?.checked === true);
-  await page.getByText('Sentinel is off.').waitFor({ state: 'detached' });
+  await page.getByText('Sentinel is off. Turn it on').waitFor({ state: 'detached' });
   // The held read (Sentinel off) answers now, and the page has handled it before this looks.
   t.truthy(await late.deliver());
   t.true(await page.getByTestId('sentinel-enabled').isChecked(), 'the box stays as saved');
-  t.is(await page.getByText('Sentinel is off.').count(), 0, 'no "Sentinel is off." over a watch that is on');
+  t.is(await page.getByText('Sentinel is off. Turn it on').count(), 0, 'no "Sentinel is off." over a watch that is on');
   t.deepEqual(problems, []);
   await context.close();
 });
@@ -181,11 +181,11 @@ test('Security page while polling: a finding recorded after it was opened shows,
   await page.goto(`${stack.url}/#/security`);
   await page.reload();
   await page.locator('#live-mode[data-mode=polling]').waitFor();
-  await page.getByText('Sentinel is off.').waitFor();
+  await page.getByText('Sentinel is off. Turn it on').waitFor();
   await page.waitForFunction(() => !document.querySelector('[data-testid=sentinel-enabled]')?.disabled);
   await page.getByTestId('sentinel-enabled').check();
   await page.getByTestId('sentinel-save').click();
-  await page.getByText('Sentinel is off.').waitFor({ state: 'detached' });
+  await page.getByText('Sentinel is off. Turn it on').waitFor({ state: 'detached' });
   await page.getByText('No findings yet.').waitFor();
 
   stack.render.addServiceEvent(serviceId, 'server_failed', { reason: { oomKilled: { memoryLimit: '512Mi' } } });
@@ -202,7 +202,7 @@ test('Security page while polling: a finding recorded after it was opened shows,
   t.true(badge, 'the header badge counts the finding');
 
   t.is(await putSentinelFrom(page, { enabled: false }), 200);
-  const off = await page.getByText('Sentinel is off.').waitFor({ timeout: 30_000 }).then(() => true, () => false);
+  const off = await page.getByText('Sentinel is off. Turn it on').waitFor({ timeout: 30_000 }).then(() => true, () => false);
   t.true(off, 'another tab turned Sentinel off: the polling page still shows it on');
   t.false(await page.getByTestId('sentinel-enabled').isChecked());
   t.deepEqual(problems.filter((p) => !/503/.test(p)), []);
@@ -217,7 +217,7 @@ test('Security page: "Remove webhook" on a page that still shows Sentinel on aft
   t.timeout(120_000);
   const { context, page, problems } = await stack.signedInWithKey(browser, 'sec-remover', []);
   await page.goto(`${stack.url}/#/security`);
-  await page.getByText('Sentinel is off.').waitFor();
+  await page.getByText('Sentinel is off. Turn it on').waitFor();
   await page.waitForFunction(() => !document.querySelector('[data-testid=sentinel-enabled]')?.disabled);
   await page.getByTestId('sentinel-enabled').check();
   await page.getByTestId('sentinel-slack').fill('https://hooks.slack.com/services/TREMOVE/B000/XXXXXXXXXXXXXXXX');
@@ -247,7 +247,7 @@ test('Security page: "Remove webhook" on a page that still shows Sentinel on aft
   // Turned off in the first tab.
   await page.getByTestId('sentinel-enabled').uncheck();
   await page.getByTestId('sentinel-save').click();
-  await page.getByText('Sentinel is off.').waitFor();
+  await page.getByText('Sentinel is off. Turn it on').waitFor();
   t.true(await polling.getByTestId('sentinel-enabled').isChecked(), 'the polling tab still shows it on');
 
   const [put] = await Promise.all([
@@ -259,9 +259,48 @@ test('Security page: "Remove webhook" on a page that still shows Sentinel on aft
   const after = await page.evaluate(async () => ((await (await fetch('/api/sentinel')).json()) as { enabled: boolean }).enabled);
   t.false(after, 'Sentinel, turned off in the other tab, is on again after "Remove webhook"');
   // The answer is what the server keeps: the polling tab now shows Sentinel off.
-  await polling.getByText('Sentinel is off.').waitFor();
+  await polling.getByText('Sentinel is off. Turn it on').waitFor();
   await polling.unroute('**/api/sentinel');
   for (const route of held) await route.continue().catch(() => undefined);
   t.deepEqual(problems, []);
   await context.close();
+});
+
+test('Security page: a notice written by the first round while the save that turned Sentinel on was on its way stays shown', async (t) => {
+  // The save's answer is the settings as they were when it was made; the watch's first round runs at once
+  // and may write a notice (here: the plan has no audit log API) and a finding before that answer reaches
+  // the page. The finding's event made the page read the settings (notice drawn), then the save's answer
+  // was drawn over them: the notice was gone until the next event, here never (a flaky failure of the
+  // first test under load showed it). The page reads the settings once more after a save.
+  t.timeout(120_000);
+  const { page, problems, apiKey } = await stack.signedInWithKey(browser, 'sec-notice', []);
+  stack.render.setAuditLogAccess(apiKey, false);
+  // A crash loop already there: the first round has a finding to publish.
+  const { serviceId } = await serviceMadeOutside(stack, apiKey, { login: 'sec-notice', name: 'notice-api' });
+  for (let i = 0; i < 5; i++) stack.render.appendLog(serviceId, `java.lang.IllegalStateException: pool exhausted (attempt ${i})`);
+  await page.goto(`${stack.url}/#/security`);
+  await page.getByText('Sentinel is off. Turn it on').waitFor();
+  await page.waitForFunction(() => !document.querySelector('[data-testid=sentinel-enabled]')?.disabled);
+
+  // The save's answer is held at the page until the round's finding and notice are drawn.
+  let releaseSave!: () => void;
+  const saveHeld = new Promise<void>((resolve) => { releaseSave = resolve; });
+  await page.route('**/api/sentinel', async (route) => {
+    if (route.request().method() !== 'PUT') { await route.continue(); return; }
+    const response = await route.fetch();
+    await saveHeld;
+    await route.fulfill({ response });
+  });
+  await page.getByTestId('sentinel-enabled').check();
+  await page.getByTestId('sentinel-save').click();
+  await page.getByTestId('finding-title').filter({ hasText: /IllegalStateException/ }).waitFor({ timeout: 30_000 });
+  const notice = page.getByText('Your Render plan has no audit log API');
+  await notice.waitFor({ timeout: 30_000 });
+  releaseSave();
+  await page.getByTestId('sentinel-save').filter({ hasText: 'Save' }).waitFor();
+  await page.getByText('Sentinel is off. Turn it on').waitFor({ state: 'detached' });
+  await notice.waitFor({ timeout: 5_000 });
+  t.true(await notice.isVisible());
+  t.deepEqual(problems, []);
+  await page.context().close();
 });

@@ -116,6 +116,12 @@ export function securityView(ctx) {
     }
   }
 
+  // A save's answer is the settings as they were when it was made: a round that ran while it was on its
+  // way (the first round of a watch just turned on) may have written a notice since, whose event's read
+  // this page drew, or dropped as older than the save. Drawn last, the answer hid that notice until the
+  // next event, maybe never. Read once more after each save.
+  const readAfterSave = () => { void loadSettings(); };
+
   form.addEventListener('submit', (e) => {
     e.preventDefault();
     interval.setError(null);
@@ -132,6 +138,7 @@ export function securityView(ctx) {
         const saved = await ctx.api.putSentinel(body);
         saves += 1;
         drawSettings(saved, { saved: true });
+        readAfterSave();
         slack.control.value = '';
         ctx.announce(body.enabled ? 'Sentinel is on.' : 'Sentinel is off.');
         ctx.onSentinelChanged?.();
@@ -163,6 +170,7 @@ export function securityView(ctx) {
       const saved = await ctx.api.putSentinel({ slackWebhookUrl: null });
       saves += 1;
       drawSettings(saved);
+      readAfterSave();
     } catch (err) { replace(notices, notice('error', err.message)); }
   }));
 
