@@ -87,7 +87,9 @@ test('service settings with the keyboard: focus stays on the pressed button, or 
   const envRow = page.locator('[data-testid=env-list] li[data-key=API_URL]');
   await envRow.getByTestId('kv-delete').focus();
   await page.keyboard.press('Enter');
-  await page.keyboard.press('Enter'); // the confirmation, focused by the first press
+  t.is(await focusSettles(page, 'Keep'), 'Keep', 'a destructive question starts on Keep');
+  await page.keyboard.press('Shift+Tab'); // to its "Delete"
+  await page.keyboard.press('Enter');
   await envRow.waitFor({ state: 'detached' });
   t.is(await focusSettles(page, 'Environment variables'), 'Environment variables');
   await page.getByTestId('domain-name').fill('keyboard.example.com');
@@ -97,6 +99,7 @@ test('service settings with the keyboard: focus stays on the pressed button, or 
   await domainRow.waitFor();
   await domainRow.getByTestId('domain-remove').focus();
   await page.keyboard.press('Enter');
+  await page.keyboard.press('Shift+Tab');
   await page.keyboard.press('Enter');
   await domainRow.waitFor({ state: 'detached' });
   t.is(await focusSettles(page, 'Custom domains'), 'Custom domains');
@@ -146,9 +149,20 @@ test('key, deploy and service actions with the keyboard: focus lands on what rep
   await card.getByTestId('service-suspend').focus();
   await page.keyboard.press('Enter');
   t.is(await focusSettles(page, 'service-resume'), 'service-resume');
+  // Delete asks first, on Keep: Enter twice (or held) on Delete deleted the service on Render when the
+  // question started on its confirm button (found by a review); Escape keeps it too.
   await card.getByTestId('service-delete').focus();
   await page.keyboard.press('Enter');
-  await page.keyboard.press('Enter'); // the confirmation, focused by the first press
+  t.is(await focusSettles(page, 'Keep'), 'Keep', 'a destructive question starts on Keep');
+  await page.keyboard.press('Enter');
+  t.is(await focusSettles(page, 'service-delete'), 'service-delete', 'a second Enter keeps the service');
+  await page.keyboard.press('Enter');
+  await page.keyboard.press('Escape');
+  t.is(await focusSettles(page, 'service-delete'), 'service-delete', 'Escape keeps it');
+  t.true(await card.isVisible());
+  await page.keyboard.press('Enter');
+  await page.keyboard.press('Shift+Tab'); // from Keep to "Delete service"
+  await page.keyboard.press('Enter');
   await card.waitFor({ state: 'detached' });
   t.is(await focusSettles(page, 'Render services'), 'Render services');
   t.deepEqual(problems, []);

@@ -128,8 +128,16 @@ export function confirmButton({ label, question, confirmLabel = label, danger = 
     no.addEventListener('click', showStart);
     replace(wrap, h('span', { class: 'confirm__question' }, question), yes, no);
     setOpen(wrap, {});
-    if (focus) yes.focus();
+    // A destructive question starts on Keep: with the focus on its confirm button, Enter pressed twice
+    // (or held) on Delete deleted the service on Render without a look at the question.
+    if (focus) (danger ? no : yes).focus();
   };
+  // Escape answers Keep, as it closes any question.
+  wrap.addEventListener('keydown', (e) => {
+    if (e.key !== 'Escape' || !wrap.hasAttribute('data-open')) return;
+    e.preventDefault();
+    showStart();
+  });
   start.addEventListener('click', () => ask(true));
   wrap.append(start);
   // Asked again without moving focus: keepFocus, around the redraw, puts it back where it was.
