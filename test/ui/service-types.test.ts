@@ -40,14 +40,18 @@ test('deploy form: a detected worker, then a cron job chosen with its schedule c
   }
   await page.setViewportSize(DESKTOP);
 
-  // Cron job: the schedule appears; empty is caught by the form, an out-of-range minute by the server.
+  // Cron job: the schedule appears; empty is caught by the form, an out-of-range minute as it is typed.
   await typeSelect.selectOption('cron_job');
   const schedule = page.getByTestId('schedule-input');
   await schedule.waitFor();
   await page.getByTestId('deploy-submit').click();
   const scheduleError = page.locator('.field', { has: schedule }).locator('.field__error:not([hidden])');
   t.regex(await scheduleError.innerText(), /needs a schedule/);
+  // Checked as it is typed, by the server's rule in its words (web/assets/cron.js): before any submit.
+  await schedule.fill('0 3 * *');
+  await scheduleError.filter({ hasText: /five fields .*this one has 4/ }).waitFor();
   await schedule.fill('61 3 * * *');
+  await scheduleError.filter({ hasText: /not a valid minute/ }).waitFor();
   await page.getByTestId('deploy-submit').click();
   await scheduleError.filter({ hasText: /not a valid minute/ }).waitFor();
   t.is(await schedule.getAttribute('aria-invalid'), 'true');

@@ -4,6 +4,7 @@
  * user made is sent (service_type, schedule); otherwise the worker uses what it detects.
  */
 import { field, h } from './dom.js';
+import { cronScheduleProblem } from './cron.js';
 
 // Render's service types and what the form says about them (templates/types/ on the server).
 export const SERVICE_TYPES = [
@@ -37,7 +38,20 @@ export function createServiceTypePicker() {
     typeHint.textContent = `${select.value ? '' : `Detected: ${serviceTypeLabel(detected?.serviceType ?? 'web_service')}. `}${about?.[2] ?? ''}`;
   }
   select.addEventListener('change', () => { edited.type = true; typeField.setError(null); refresh(); });
-  scheduleInput.addEventListener('input', () => { edited.schedule = true; scheduleField.setError(null); });
+  // Checked as it is typed (once typing pauses, and on leaving the field), by the server's rule (cron.js).
+  let checkTimer = null;
+  const checkSchedule = () => {
+    clearTimeout(checkTimer);
+    const schedule = scheduleInput.value.trim();
+    scheduleField.setError(schedule ? cronScheduleProblem(schedule) : null);
+  };
+  scheduleInput.addEventListener('input', () => {
+    edited.schedule = true;
+    scheduleField.setError(null);
+    clearTimeout(checkTimer);
+    checkTimer = setTimeout(checkSchedule, 400);
+  });
+  scheduleInput.addEventListener('blur', () => { if (scheduleInput.value.trim()) checkSchedule(); });
   refresh();
 
   return {
@@ -56,6 +70,11 @@ export function createServiceTypePicker() {
       const schedule = scheduleInput.value.trim();
       if (type === 'cron_job' && !schedule) {
         scheduleField.setError('A cron job needs a schedule, e.g. 0 3 * * * for 03:00 UTC daily.');
+        return { first: scheduleInput };
+      }
+      const problem = type === 'cron_job' ? cronScheduleProblem(schedule) : null;
+      if (problem) {
+        scheduleField.setError(problem);
         return { first: scheduleInput };
       }
       if (NO_FREE_PLAN.has(type) && plan === 'free') {
