@@ -20,10 +20,11 @@ export function clientNetwork(ip: string): string {
 /** The eight 16-bit groups of a valid IPv6 address (`isIP` checked it): `::` expanded, a dotted IPv4 tail as two groups. */
 function ipv6Groups(addr: string): number[] {
   let text = addr;
-  const dotted = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(text);
-  if (dotted) {
-    const [a, b, c, d] = dotted.slice(1).map(Number) as [number, number, number, number];
-    text = `${text.slice(0, dotted.index)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+  // A dotted IPv4 tail (::ffff:1.2.3.4) is the address's last group of text; found without a regex.
+  const lastColon = text.lastIndexOf(':');
+  if (text.indexOf('.', lastColon) !== -1) {
+    const [a, b, c, d] = text.slice(lastColon + 1).split('.').map(Number) as [number, number, number, number];
+    text = `${text.slice(0, lastColon + 1)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
   }
   const [head, tail] = text.includes('::') ? text.split('::') as [string, string] : [text, null];
   const part = (s: string) => (s ? s.split(':').map((g) => parseInt(g, 16)) : []);
