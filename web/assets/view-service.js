@@ -8,6 +8,7 @@ import { isTerminal, statusBadge } from './status.js';
 import { secretsSection } from './service-secrets.js';
 import { domainsSection } from './service-domains.js';
 import { IN_PLACE_OF, serviceActions } from './service-actions.js';
+import { siteLink } from './site-link.js';
 
 const TYPE_LABELS = { web_service: 'Web service', static_site: 'Static site', private_service: 'Private service', background_worker: 'Background worker', cron_job: 'Cron job' };
 /** Render's statuses of a deploy that is or was live (the server's wasLive). */
@@ -331,7 +332,8 @@ export function serviceView(ctx, route) {
     if (deleted || !settings) return;
     const url = beenLive === undefined || beenLive === false ? null : settings.url;
     replace(links,
-      url ? h('a', { href: url, rel: 'noopener noreferrer', target: '_blank' }, 'Open site') : null,
+      // A private service's host:port is no link (site-link.js).
+      siteLink(url, 'Open site'),
       settings.dashboardUrl ? h('a', { href: settings.dashboardUrl, rel: 'noopener noreferrer', target: '_blank' }, 'Render dashboard') : null);
   }
 
