@@ -25,7 +25,9 @@ const SettingsBody = z.object({
    * turn it back on, with whatever that page last read.
    */
   enabled: z.boolean().optional().describe('true turns the watch on (with this session\'s key), false turns it off (its settings deleted); absent keeps it as it is. Left out while the watch is off, only slackWebhookUrl: null is accepted (nothing to change: off keeps no webhook)'),
-  intervalSeconds: z.number().int().min(MIN_INTERVAL_SEC, `intervalSeconds must be at least ${MIN_INTERVAL_SEC}`).max(MAX_INTERVAL_SEC, `intervalSeconds must be at most ${MAX_INTERVAL_SEC}`).optional(),
+  // Sentences without the field's name: the 400 prefixes it ("intervalSeconds: …") and the Security page
+  // shows the rest under its field; "intervalSeconds must be at least 30" showed the API's name there.
+  intervalSeconds: z.number().int().min(MIN_INTERVAL_SEC, `At least ${MIN_INTERVAL_SEC} seconds between rounds.`).max(MAX_INTERVAL_SEC, `At most ${MAX_INTERVAL_SEC} seconds (an hour) between rounds.`).optional(),
   /** A new webhook URL; null removes it; absent keeps the current one. */
   slackWebhookUrl: z.string().trim().max(500, 'slackWebhookUrl is too long').nullable().optional(),
   /** Also post deploy results to the webhook; absent keeps the current choice. */

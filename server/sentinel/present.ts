@@ -47,7 +47,10 @@ export function presentSettings(s: SentinelSettings | null, status: SentinelStat
     slack: { configured: Boolean(s?.slackSealed), hint: s?.slackHint ?? null, deployResults: Boolean(s?.slackDeployResults) },
     lastRunAt: status.lastRunAt,
     auditLogUnavailable: unavailable,
-    notices: [
+    // What the last round found, said only while the watch is on: the status outlives it (kept for the
+    // findings' time), so after Sentinel was turned off the page said "The last round paused…" above
+    // "Sentinel is off", even after signing in again.
+    notices: !s?.enabled ? [] : [
       ...unavailable.map((u) => `Your Render plan has no audit log API for ${u.name}; app-log watch continues.`),
       ...(status.lastProblem === 'budget' ? ['The last round paused to leave Render API capacity for deploys; it continues next round.'] : []),
       ...(status.lastProblem === 'render_key_rejected' ? ['Render rejected your API key during the last round.'] : []),

@@ -410,3 +410,26 @@ test('a service deleted on Render while a polling panel shows its lines: the pan
   t.true(await polling.getByTestId('logs').getByText('Your service is live').isVisible(), 'the lines read before stay');
   t.deepEqual(problems, []);
 });
+
+test('a deployment of a service deleted on Render, opened afterwards: "No logs" and no "Download .txt" (its read from Render is a 404)', async (t) => {
+  const { context, page, problems, apiKey } = await stack.signedInWithKey(browser, 'loggonedl', ['site'], DESKTOP);
+  const id = await deployThroughForm(page, 'loggonedl/site');
+  const r = await renderIds(page, id);
+  for (let i = 0; i < 3; i++) stack.render.advanceDeploy(r.deployId);
+  await waitStatus(page, 'live');
+  await waitLine(page, 'Your service is live');
+  const download = page.getByTestId('logs-download');
+  t.true(await download.isVisible(), 'offered while Render has the logs');
+  const href = (await download.getAttribute('href'))!;
+
+  const del = await fetch(`${stack.render.url}/services/${r.serviceId}`, { method: 'DELETE', headers: { authorization: `Bearer ${apiKey}` } });
+  t.is(del.status, 204);
+  const opened = await context.newPage();
+  await opened.goto(page.url());
+  await opened.getByTestId('logs-status').getByText('No logs: the service was deleted on Render, and its logs with it.').waitFor({ timeout: 45_000 });
+  // On main "Download .txt" stayed, and answered 404.
+  t.false(await opened.getByTestId('logs-download').isVisible(), 'no download offered');
+  t.is(await opened.evaluate(async (u) => (await fetch(u)).status, href), 404, 'what it would have answered');
+  t.deepEqual(problems, []);
+  await context.close();
+});

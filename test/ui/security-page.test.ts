@@ -4,6 +4,7 @@ import { answerLate, newContext, screenshot } from './support/browser.js';
 import { connectKey, serviceMadeOutside, type UiStack } from './support/uiStack.js';
 import { useBrowserStack } from './support/browserStack.js';
 import { takingTurns } from './support/turns.js';
+import { sentinelKeys } from '../../server/sentinel/store.js';
 
 const test = takingTurns(anyTest);
 
@@ -303,4 +304,32 @@ test('Security page: a notice written by the first round while the save that tur
   t.true(await notice.isVisible());
   t.deepEqual(problems, []);
   await page.context().close();
+});
+
+test('Security page with Sentinel off: no notice of the last round, an interval hint that fits the default shown, and a refused interval said without the API\'s field name', async (t) => {
+  const { context, page, problems } = await stack.signedInWithKey(browser, 'sec-off', []);
+  // The last round paused for the budget, then the watch was turned off: its status outlives it.
+  const userId = ((await page.evaluate(() => fetch('/api/session').then((r) => r.json()))) as { user: { id: number } }).user.id;
+  await stack.redis.client.set(sentinelKeys(stack.config.redisPrefix).status(userId), JSON.stringify({ lastRunAt: new Date().toISOString(), auditUnavailable: [], lastProblem: 'budget' }));
+  await page.goto(`${stack.url}/#/security`);
+  await page.getByText('Sentinel is off. Turn it on').waitFor();
+  // On main: "The last round paused to leave Render API capacity for deploys; it continues next round." above it.
+  t.is(await page.getByTestId('sentinel-notices').innerText(), 'Sentinel is off. Turn it on to be told when someone views database credentials, opens a shell, downloads a backup, or a service fails silently.');
+
+  // This server's default (SENTINEL_INTERVAL_SECONDS: 1 here, 15 in sandbox mode) is below what a user may pick.
+  const interval = page.getByTestId('sentinel-interval');
+  t.is(await interval.inputValue(), '1');
+  const field = page.locator('.field', { has: interval });
+  t.regex(await field.locator('.field__hint').innerText(), /^At least 30 seconds, or this server's default of 1 as it is\. /);
+
+  await page.getByTestId('sentinel-enabled').check();
+  await interval.fill('20');
+  await page.getByTestId('sentinel-save').click();
+  const error = field.locator('.field__error:not([hidden])');
+  await error.waitFor();
+  // On main: "intervalSeconds must be at least 30".
+  t.is(await error.innerText(), 'At least 30 seconds between rounds.');
+  t.false(((await page.evaluate(() => fetch('/api/sentinel').then((r) => r.json()))) as { enabled: boolean }).enabled, 'nothing saved');
+  t.deepEqual(problems, []);
+  await context.close();
 });

@@ -86,6 +86,43 @@ test('the settings page suspends and resumes its service as the dashboard card d
   await context.close();
 });
 
+test('a suspended service\'s settings page offers no redeploy, rollback or "Open site" (Render refuses them) and says no deploy is "Serving now", as its card does; Resume brings them back', async (t) => {
+  t.timeout(120_000);
+  const { context, page, problems, apiKey } = await stack.signedInWithKey(browser, 'setsuspended', []);
+  const { render, serviceId: id } = await serviceMadeOutside(stack, apiKey, { login: 'setsuspended', name: 'set-suspended' });
+  // A second deploy, so that the first is one to roll back to.
+  await render.triggerDeploy(id, {});
+  for (let i = 0; i < 300 && (await render.listDeploys(id)).filter((d) => d.status === 'live' || d.status === 'deactivated').length < 2; i++) await new Promise((r) => setTimeout(r, 20));
+  await page.goto(`${stack.url}/#/services/${id}`);
+  await page.getByRole('link', { name: /Open site/ }).waitFor();
+  await page.locator('[data-testid=history-row][data-status=deactivated]').getByTestId('history-rollback').waitFor();
+  // What the page offers, as a user sees it (hidden controls are not offered).
+  const offered = async () => ({
+    openSite: await page.getByRole('link', { name: /Open site/ }).count(),
+    servingNow: await page.locator('.badge:visible', { hasText: 'Serving now' }).count(),
+    redeploy: await page.locator('[data-testid=service-redeploy-now]:visible').count(),
+    clearCache: await page.locator('[data-testid=service-redeploy-clear]:visible').count(),
+    rollback: await page.locator('[data-testid=history-rollback]:visible').count(),
+  });
+  t.deepEqual(await offered(), { openSite: 1, servingNow: 1, redeploy: 1, clearCache: 1, rollback: 1 });
+
+  await page.getByTestId('service-lifecycle').getByTestId('service-suspend').click();
+  await page.getByTestId('service-suspended').waitFor();
+  await page.getByTestId('service-lifecycle').getByTestId('service-resume').waitFor();
+  // On main the newest deploy still read "Live · Serving now", with Redeploy, the clear-cache redeploy and
+  // "Roll back to this" offered, each refused 409 service_suspended.
+  t.deepEqual(await offered(), { openSite: 0, servingNow: 0, redeploy: 0, clearCache: 0, rollback: 0 });
+  t.is(await page.locator('[data-testid=history-row][data-status=live]').count(), 1, 'the history is still listed');
+
+  // Resumed in another tab: heard as a service event, everything is offered again without a reload.
+  t.is(await act(page, 'POST', `/api/render/services/${id}/resume`), 200);
+  await page.getByTestId('service-suspended').waitFor({ state: 'detached', timeout: 15_000 });
+  await page.getByRole('link', { name: /Open site/ }).waitFor();
+  t.deepEqual(await offered(), { openSite: 1, servingNow: 1, redeploy: 1, clearCache: 1, rollback: 1 });
+  t.deepEqual(problems, []);
+  await context.close();
+});
+
 test('a change heard from another tab keeps what the user opened here: a value shown, a delete asked, a rollback asked', async (t) => {
   t.timeout(120_000);
   const { context, page: first, problems, apiKey } = await stack.signedInWithKey(browser, 'setkeepopen', []);

@@ -137,3 +137,39 @@ test('a static site: its deployment and its service page name no region or plan 
   t.deepEqual(problems, []);
   await context.close();
 });
+
+test('a private service (Render\'s address is host:port, reachable only inside the workspace): no dead "Open site" link on its deployment, card or settings page, its internal address as text', async (t) => {
+  const { context, page, problems } = await stack.signedInWithKey(browser, 'privy', ['inner']);
+  await page.getByRole('link', { name: 'New deploy' }).first().click();
+  await page.getByTestId('repo-search').fill('inner');
+  await page.locator('[data-testid=repo-option][data-repo="privy/inner"]').click();
+  await page.getByTestId('detected-stack-name').waitFor();
+  await page.getByTestId('service-type-select').selectOption('private_service');
+  await page.getByTestId('deploy-submit').click();
+  await page.waitForURL(/#\/deployments\/[A-Za-z0-9_-]+$/);
+  await page.locator('#deployment-status[data-status="live"]').waitFor({ timeout: 30_000 });
+  // Before: an <a> without href (dom.js drops a URL that is not http(s)), "Open the live site" that did nothing.
+  const deadLinks = () => page.locator('main a:not([href])').count();
+  const internal = () => page.getByTestId('internal-address').innerText();
+  await page.getByRole('link', { name: /View on Render/ }).waitFor();
+  t.is(await deadLinks(), 0, 'deployment page');
+  t.is(await page.getByRole('link', { name: /Open the live site/ }).count(), 0);
+  t.regex(await internal(), /^Internal address: inner[\w-]*:10000$/);
+
+  await page.goto(`${stack.url}/#/`);
+  const card = page.getByTestId('service-card').filter({ hasText: 'inner' });
+  await card.getByTestId('internal-address').waitFor();
+  t.is(await deadLinks(), 0, 'dashboard card');
+  t.is(await card.getByRole('link', { name: /Open site/ }).count(), 0);
+  t.regex(await card.getByTestId('internal-address').innerText(), /^Internal address: inner[\w-]*:10000$/);
+  t.is(await card.getByRole('link', { name: /Render dashboard/ }).count(), 1);
+
+  await card.getByTestId('service-settings').click();
+  await page.getByRole('heading', { level: 1, name: 'inner' }).waitFor();
+  await page.getByTestId('internal-address').waitFor();
+  t.is(await deadLinks(), 0, 'settings page');
+  t.is(await page.getByRole('link', { name: /Open site/ }).count(), 0);
+  t.regex(await internal(), /^Internal address: inner[\w-]*:10000$/);
+  t.deepEqual(problems, []);
+  await context.close();
+});

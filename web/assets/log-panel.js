@@ -43,6 +43,8 @@ export function createLogPanel(ctx, id) {
    */
   let otherKey = false;
   let missing = false;
+  /** Render answered 404 for the logs before any line was read, and not for another key: the service was deleted. */
+  let deletedUnread = false;
   const OTHER_KEY = 'No logs: this deploy was made with another Render key, and the key connected now cannot see its service. Connect that key (Settings) to read them.';
   const keyNote = () => (otherKey && missing ? OTHER_KEY : null);
 
@@ -101,6 +103,9 @@ export function createLogPanel(ctx, id) {
 
   function drawStatus(note = null) {
     const n = sorted.length;
+    // The download is read from Render too: once it has lost the service (deleted), or the connected key
+    // cannot see it, that read is a 404, so none is offered (a link that answered "Not found").
+    download.hidden = Boolean(keyNote() || goneNote || deletedUnread);
     earlier.hidden = !nextCursor;
     if (keyNote()) { status.textContent = keyNote(); return; }
     if (note || goneNote) { status.textContent = note ?? goneNote; return; }
@@ -132,7 +137,7 @@ export function createLogPanel(ctx, id) {
     if (err instanceof ApiError && err.status === 404) {
       missing = true;
       if (otherKey) { drawStatus(); return; }
-      if (sorted.length === 0) { drawStatus('No logs: the service was deleted on Render, and its logs with it.'); return; }
+      if (sorted.length === 0) { deletedUnread = true; drawStatus('No logs: the service was deleted on Render, and its logs with it.'); return; }
       serviceGone();
       return;
     }
@@ -287,7 +292,7 @@ export function createLogPanel(ctx, id) {
       const wasNote = keyNote();
       otherKey = elsewhere;
       // A 404 heard before the record said whose it is was taken for a deletion: not so.
-      if (keyNote()) goneNote = null;
+      if (keyNote()) { goneNote = null; deletedUnread = false; }
       finished = goneNote !== null || (Boolean(rec.finished) && rec.status !== 'live');
       if (was !== finished || wasNote !== keyNote()) drawStatus();
       // Render's log pipeline lags its statuses: when the deploy ends while watched, read the newest lines once more.

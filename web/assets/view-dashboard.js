@@ -3,6 +3,7 @@ import { busy, focusFirstRow, focusLost, h, keepFocus, keepOpen, latestOnly, not
 import { relativeTime, timeEl } from './format.js';
 import { isTerminal, serviceStateBadge, setBadge, statusBadge, statusLabel } from './status.js';
 import { IN_PLACE_OF, serviceActions } from './service-actions.js';
+import { siteLink } from './site-link.js';
 
 
 /**
@@ -128,7 +129,8 @@ export function dashboardView(ctx) {
       s.repo ? h('p', { class: 'service__repo mono' }, String(s.repo).replace(/^https:\/\/github\.com\//, ''), s.branch ? ` @ ${s.branch}` : '') : null,
       latestDeployLine(s),
       h('p', { class: 'service__links' },
-        url ? h('a', { href: url, rel: 'noopener noreferrer', target: '_blank' }, 'Open site', h('span', { class: 'visually-hidden' }, ' (new tab)')) : null,
+        // A private service's host:port is no link (site-link.js).
+        siteLink(url, 'Open site'),
         s.dashboardUrl ? h('a', { href: s.dashboardUrl, rel: 'noopener noreferrer', target: '_blank' }, 'Render dashboard', h('span', { class: 'visually-hidden' }, ' (new tab)')) : null,
         s.updatedAt ? h('span', { class: 'muted' }, `updated ${relativeTime(s.updatedAt)}`) : null),
       h('div', { class: 'actions actions--compact' },

@@ -8,6 +8,7 @@ import { duration, formatClock, formatTime, timeEl } from './format.js';
 import { STEPS, isTerminal, setBadge, skippedSteps, statusBadge, statusLabel, statusTone, stepState } from './status.js';
 import { createLogPanel } from './log-panel.js';
 import { serviceTypeLabel } from './service-type.js';
+import { siteLink } from './site-link.js';
 
 const STACK_LABELS = { node: 'Node.js', python: 'Python', go: 'Go', ruby: 'Ruby', rust: 'Rust', elixir: 'Elixir', docker: 'Docker', static: 'Static site' };
 
@@ -148,7 +149,8 @@ export function deploymentView(ctx, route) {
     if (rec.serviceDeleted) { links.replaceChildren(); return; }
     const a = (href, text) => h('a', { href, rel: 'noopener noreferrer', target: '_blank' }, text, h('span', { class: 'visually-hidden' }, ' (new tab)'));
     replace(links,
-      rec.serviceUrl && rec.status === 'live' ? a(rec.serviceUrl, 'Open the live site') : null,
+      // A private service's host:port is no link (site-link.js).
+      rec.status === 'live' ? siteLink(rec.serviceUrl, 'Open the live site') : null,
       rec.dashboardUrl ? a(rec.dashboardUrl, 'View on Render') : null);
   }
 

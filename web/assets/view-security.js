@@ -34,7 +34,9 @@ export function securityView(ctx) {
   const status = h('p', { class: 'muted', role: 'status' }, 'Loading…');
   const list = h('ol', { class: 'rows', 'aria-label': 'Findings', 'data-testid': 'findings' });
   const enabled = h('input', { type: 'checkbox', id: 'sentinel-enabled', 'data-testid': 'sentinel-enabled' });
-  const interval = field({ label: 'Check every (seconds)', control: h('input', { type: 'number', class: 'input', min: '30', max: '3600', step: '1', inputmode: 'numeric', 'data-testid': 'sentinel-interval' }), hint: 'At least 30 seconds. Sentinel uses at most 10% of your key\'s Render API budget; deploys come first.' });
+  const BUDGET_HINT = 'Sentinel uses at most 10% of your key\'s Render API budget; deploys come first.';
+  const interval = field({ label: 'Check every (seconds)', control: h('input', { type: 'number', class: 'input', min: '30', max: '3600', step: '1', inputmode: 'numeric', 'data-testid': 'sentinel-interval' }), hint: `At least 30 seconds. ${BUDGET_HINT}` });
+  const intervalHint = interval.el.querySelector('.field__hint');
   const slack = field({ label: 'Slack incoming webhook (optional)', control: h('input', { type: 'url', class: 'input input--mono', autocomplete: 'off', placeholder: 'https://hooks.slack.com/services/…', 'data-testid': 'sentinel-slack' }), hint: 'Only hooks.slack.com. Kept encrypted for this session only; high and medium findings are sent, at most 10 per 10 minutes.' });
   // Deploy results (issue 15) share this webhook: a message when a deploy goes live or fails.
   const deployResults = h('input', { type: 'checkbox', id: 'sentinel-deploy-results', 'data-testid': 'sentinel-deploy-results' });
@@ -68,6 +70,11 @@ export function securityView(ctx) {
     if (!keep(interval.control)) interval.control.value = String(s.intervalSeconds);
     // The operator's default may be shorter than what a user may pick; it stays valid as it is.
     interval.control.min = String(Math.min(30, s.intervalSeconds));
+    // And the hint says so: a bare "At least 30 seconds" above the 15 of sandbox mode (SENTINEL_INTERVAL_SECONDS)
+    // called the value shown invalid.
+    intervalHint.textContent = s.intervalSeconds < 30
+      ? `At least 30 seconds, or this server's default of ${s.intervalSeconds} as it is. ${BUDGET_HINT}`
+      : `At least 30 seconds. ${BUDGET_HINT}`;
     slack.control.placeholder = s.slack?.configured ? `Saved webhook ${s.slack.hint ?? ''} (enter a new one to replace it)` : 'https://hooks.slack.com/services/…';
     removeSlack.hidden = !s.slack?.configured;
     if (!keep(deployResults)) deployResults.checked = Boolean(s.slack?.deployResults);

@@ -8,6 +8,7 @@ import { isTerminal, statusBadge } from './status.js';
 import { secretsSection } from './service-secrets.js';
 import { domainsSection } from './service-domains.js';
 import { IN_PLACE_OF, serviceActions } from './service-actions.js';
+import { siteLink } from './site-link.js';
 
 const TYPE_LABELS = { web_service: 'Web service', static_site: 'Static site', private_service: 'Private service', background_worker: 'Background worker', cron_job: 'Cron job' };
 /** Render's statuses of a deploy that is or was live (the server's wasLive). */
@@ -61,6 +62,17 @@ export function serviceView(ctx, route) {
    */
   let beenLive;
 
+  /**
+   * While the service is suspended Render serves nothing and refuses a redeploy or a rollback (409
+   * service_suspended), so, as on the dashboard's card, none is offered and no deploy is "Serving now".
+   * Marked here, hidden or shown again by drawSuspended (drawService: this page's Suspend / Resume, or
+   * another tab's, heard as a service event), without reading the history again.
+   */
+  const whileRunning = (el) => { el.dataset.whileRunning = ''; el.hidden = Boolean(settings?.suspended); return el; };
+  function drawSuspended() {
+    for (const el of [...body.querySelectorAll('[data-while-running]'), ...applyBanner.querySelectorAll('[data-while-running]')]) el.hidden = Boolean(settings.suspended);
+  }
+
   const offerRedeploy = () => replace(applyBanner, notice('info', 'Saved on Render. It takes effect at the next deploy. ', redeployButton('Redeploy to apply', false, 'apply-redeploy')));
 
   function redeployButton(label, clearCache, testId) {
@@ -68,7 +80,7 @@ export function serviceView(ctx, route) {
     b.addEventListener('click', () => busy(b, 'Starting…', async () => {
       try { const rec = await ctx.api.redeployService(id, clearCache); ctx.navigate(`#/deployments/${rec.id}`); } catch (err) { replace(historyFlash, notice('error', err.message)); }
     }));
-    return b;
+    return whileRunning(b);
   }
 
   /** Saves answered here: a settings read begun before one and answered after it is older than what it drew. */
@@ -134,13 +146,13 @@ export function serviceView(ctx, route) {
     return h('li', { class: 'row history', dataset: { deployId: d.id, status: d.status ?? '' }, 'data-testid': 'history-row' },
       h('div', { class: 'history__main' },
         statusBadge(d.status ?? 'unknown'),
-        d.current ? h('span', { class: 'badge badge--success' }, 'Serving now') : null,
+        d.current ? whileRunning(h('span', { class: 'badge badge--success' }, 'Serving now')) : null,
         h('span', { class: 'mono', title: d.commitId ?? '' }, d.commitId ? d.commitId.slice(0, 7) : d.id),
         d.commitMessage ? h('span', { class: 'history__msg' }, d.commitMessage) : null),
       h('div', { class: 'history__side' },
         h('span', { class: 'muted', title: d.trigger ? 'What started this deploy' : null, 'data-testid': 'history-trigger' }, triggerLabel(d.trigger)),
         d.finishedAt || d.createdAt ? timeEl(h, d.finishedAt ?? d.createdAt) : null,
-        d.rollbackable ? rollbackControl(d) : null));
+        d.rollbackable ? whileRunning(rollbackControl(d)) : null));
   }
 
   const deployIdOf = (el) => el.closest('[data-deploy-id]')?.dataset.deployId;
@@ -329,9 +341,11 @@ export function serviceView(ctx, route) {
    */
   function drawLinks() {
     if (deleted || !settings) return;
-    const url = beenLive === undefined || beenLive === false ? null : settings.url;
+    // Suspended: nothing is served (whileRunning above).
+    const url = beenLive === undefined || beenLive === false || settings.suspended ? null : settings.url;
     replace(links,
-      url ? h('a', { href: url, rel: 'noopener noreferrer', target: '_blank' }, 'Open site') : null,
+      // A private service's host:port is no link (site-link.js).
+      siteLink(url, 'Open site'),
       settings.dashboardUrl ? h('a', { href: settings.dashboardUrl, rel: 'noopener noreferrer', target: '_blank' }, 'Render dashboard') : null);
   }
 
@@ -340,6 +354,7 @@ export function serviceView(ctx, route) {
     heading.textContent = settings.name;
     meta.textContent = [TYPE_LABELS[settings.type] ?? settings.type, settings.runtime, settings.region, settings.plan, settings.repo ? `${settings.repo.replace(/^https:\/\/github\.com\//, '')}${settings.branch ? ` @ ${settings.branch}` : ''}` : null].filter(Boolean).join(' · ');
     drawLinks();
+    drawSuspended();
     replace(lifecycleButtons, actions.suspendOrResume(settings.suspended));
     replace(top, settings.suspended ? notice('warning', h('span', { 'data-testid': 'service-suspended' }, 'This service is suspended: changes are saved but nothing runs until you resume it.')) : null);
   }

@@ -1,0 +1,19 @@
+import test from 'ava';
+import { presentSettings } from '../../server/sentinel/present.js';
+import type { SentinelSettings, SentinelStatus } from '../../server/sentinel/types.js';
+
+// The Security page's notices say what the last round found. The status outlives the watch (kept for the
+// findings' time): after Sentinel was turned off, "The last round paused…" showed above "Sentinel is off".
+const ctx = { currentRef: 'ref-a', defaultIntervalMs: 60_000, ownerNames: new Map([['own-1', 'Team']]) };
+const status: SentinelStatus = { lastRunAt: '2025-01-01T00:00:00.000Z', auditUnavailable: ['own-1'], lastProblem: 'budget' };
+const on: SentinelSettings = { enabled: true, sessionRef: 'ref-a', intervalMs: 60_000, slackSealed: null, slackHint: null, slackDeployResults: false, enabledAt: 0 };
+
+test('round notices only while the watch is on', (t) => {
+  t.deepEqual(presentSettings(on, status, ctx).notices, [
+    'Your Render plan has no audit log API for Team; app-log watch continues.',
+    'The last round paused to leave Render API capacity for deploys; it continues next round.',
+  ]);
+  t.deepEqual(presentSettings(null, status, ctx).notices, [], 'off (no settings kept)');
+  t.deepEqual(presentSettings({ ...on, enabled: false }, { ...status, lastProblem: 'render_key_rejected' }, ctx).notices, []);
+  t.like(presentSettings(null, status, ctx), { enabled: false, lastRunAt: status.lastRunAt, intervalSeconds: 60 });
+});
