@@ -33,7 +33,11 @@ const SettingsBody = z.object({
   /** Also post deploy results to the webhook; absent keeps the current choice. */
   slackDeployResults: z.boolean().optional(),
   _csrf: z.string().optional(),
-}).strict();
+}).strict()
+  // Every field may be left out, not all: a save that names nothing is a client's mistake, and would
+  // still move the watch to the saving session.
+  .refine((b) => b.enabled !== undefined || b.intervalSeconds !== undefined || b.slackWebhookUrl !== undefined || b.slackDeployResults !== undefined,
+    'Send at least one of enabled, intervalSeconds, slackWebhookUrl and slackDeployResults.');
 
 const TestAlertBody = z.object({
   /** Test a URL before saving it; absent → the saved one. */

@@ -183,6 +183,15 @@ test.serial('a save that leaves `enabled` out keeps the watch as it is: on, its 
   }
   t.is(await s.stack.redis.client.exists(settingsKey), 0, 'still nothing stored');
   t.false((await kit.agent.get('/api/sentinel')).json.enabled);
+
+  // A save that names nothing is refused, whether the watch is on or off (on, it would move the watch to this session).
+  for (const on of [false, true]) {
+    if (on) await enable(kit.agent, {});
+    const empty = await kit.agent.request('PUT', '/api/sentinel', { json: {} });
+    t.is(empty.status, 400, empty.text);
+    t.is(empty.json.error.code, 'validation_failed');
+    t.is((await kit.agent.get('/api/sentinel')).json.enabled, on);
+  }
 });
 
 // Off and on again while a round is at Render: the settings are new, but the round in flight is still

@@ -87,7 +87,7 @@ test('service settings with the keyboard: focus stays on the pressed button, or 
   const envRow = page.locator('[data-testid=env-list] li[data-key=API_URL]');
   await envRow.getByTestId('kv-delete').focus();
   await page.keyboard.press('Enter');
-  t.is(await focusSettles(page, 'Keep'), 'Keep', 'a destructive question starts on Keep');
+  t.is(await focusSettles(page, 'kv-delete-keep'), 'kv-delete-keep', 'a destructive question starts on Keep');
   await page.keyboard.press('Shift+Tab'); // to its "Delete"
   await page.keyboard.press('Enter');
   await envRow.waitFor({ state: 'detached' });
@@ -153,7 +153,7 @@ test('key, deploy and service actions with the keyboard: focus lands on what rep
   // question started on its confirm button (found by a review); Escape keeps it too.
   await card.getByTestId('service-delete').focus();
   await page.keyboard.press('Enter');
-  t.is(await focusSettles(page, 'Keep'), 'Keep', 'a destructive question starts on Keep');
+  t.is(await focusSettles(page, 'service-delete-keep'), 'service-delete-keep', 'a destructive question starts on Keep');
   await page.keyboard.press('Enter');
   t.is(await focusSettles(page, 'service-delete'), 'service-delete', 'a second Enter keeps the service');
   await page.keyboard.press('Enter');

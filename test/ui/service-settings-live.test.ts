@@ -149,7 +149,8 @@ test('a change heard from another tab keeps what the user opened here: a value s
   await olderRow.getByTestId('rollback-auto-off').uncheck();
   await domainRow.getByTestId('domain-remove').click();
   await otherRow.getByTestId('kv-delete').click();
-  t.is(await focusedTestId(second), 'kv-delete-confirm');
+  // A delete asked starts on Keep (dom.js confirmButton: Enter twice on Delete deleted).
+  t.is(await focusedTestId(second), 'kv-delete-keep');
 
   // Marks the rows drawn now, to know when they have been drawn again.
   const markRows = () => second.evaluate(() => { for (const el of document.querySelectorAll('[data-testid=env-list] li, [data-testid=domain-row], [data-testid=history-row]')) el.dataset.before = 'yes'; });
@@ -176,7 +177,7 @@ test('a change heard from another tab keeps what the user opened here: a value s
   t.false(await olderRow.getByTestId('rollback-auto-off').isChecked(), 'with the user’s choice');
   t.is(await domainRow.getByTestId('domain-remove-confirm').count(), 1);
   t.is(await otherRow.getByTestId('kv-delete-confirm').count(), 1);
-  t.is(await focusedTestId(second), 'kv-delete-confirm', 'focus stays on the confirmation');
+  t.is(await focusedTestId(second), 'kv-delete-keep', 'focus stays on the confirmation (its Keep)');
   // Nothing else was opened: the new variable's value stays hidden.
   t.false((await second.getByTestId('env-section').innerText()).includes('new-flag-value'));
 
@@ -519,6 +520,21 @@ test('a deploy started on Render\'s side shows on the streaming dashboard\'s ser
   t.true(cardReads() > before);
   t.is(await card.getAttribute('data-before'), 'yes', 'the card was not drawn again');
   t.is(await focusedTestId(page), 'new-deploy');
+
+  // While a card shows a deploy in progress the cards are read every 6 s, not every minute: a Resume's
+  // deploy (Render's own) showed "Deploying" for a minute after it went live (found by a UX walkthrough).
+  const releaseAgain = stack.render.holdPhase({ serviceId: id }, 'build_in_progress');
+  t.is((await render.triggerDeploy(id)).kind, 'created');
+  await untilOnRender('build_in_progress');
+  await cardSays('deploying');
+  releaseAgain();
+  await untilOnRender('live');
+  const live = page.locator(`[data-testid=service-card][data-service-id="${id}"][data-state=live]`);
+  for (let i = 0; i < 8 && !(await live.count()); i++) {
+    await page.clock.fastForward(7_000);
+    await live.waitFor({ timeout: 3_000 }).catch(() => undefined);
+  }
+  t.is(await live.count(), 1, 'live within 56 s of the page\'s clock');
   t.deepEqual(problems, []);
   await context.close();
 });

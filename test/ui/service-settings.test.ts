@@ -106,3 +106,45 @@ test('settings page: env var edit and reveal, auto-deploy toggle, a custom domai
   t.true(overflow.scrollWidth <= overflow.innerWidth, `no horizontal scrolling at 375 px: ${overflow.culprits.join(', ')}`);
   t.deepEqual(problems, [], 'no console errors, no CSP violations');
 });
+
+test('settings page: a saved instance count and plan say so on the page, and the header names the new plan', async (t) => {
+  // The only word of a save was to a screen reader ("Nothing changed." was shown, a save not), and the
+  // header kept the old plan until a reload (found by a UX walkthrough).
+  t.timeout(120_000);
+  const { context, page, problems, apiKey } = await stack.signedInWithKey(browser, 'set-scaler', []);
+  const { serviceId } = await serviceMadeOutside(stack, apiKey, { login: 'set-scaler', name: 'scaled-api' });
+  await page.goto(`${stack.url}/#/services/${serviceId}`);
+  await page.getByRole('heading', { level: 1, name: 'scaled-api' }).waitFor();
+  t.regex(await page.getByTestId('service-meta').innerText(), /starter/);
+  await page.getByTestId('num-instances').fill('2');
+  await page.getByTestId('plan').selectOption('standard');
+  await page.getByTestId('settings-save').click();
+  await page.getByTestId('settings-flash').getByText('Saved on Render.').waitFor();
+  t.true(await page.getByTestId('settings-flash').getByText('Saved on Render.').isVisible());
+  t.regex(await page.getByTestId('service-meta').innerText(), /standard/);
+  t.is(await page.getByTestId('num-instances').inputValue(), '2');
+  t.deepEqual(problems, []);
+  await context.close();
+});
+
+test('settings page: a custom domain\'s Verify says on the page what Render found', async (t) => {
+  // The result went only to a screen reader: the button said "Checking…", then nothing changed (found by
+  // a UX walkthrough).
+  t.timeout(120_000);
+  const { context, page, problems, apiKey } = await stack.signedInWithKey(browser, 'set-verifier', []);
+  const { serviceId } = await serviceMadeOutside(stack, apiKey, { login: 'set-verifier', name: 'verified-api' });
+  await page.goto(`${stack.url}/#/services/${serviceId}`);
+  await page.getByRole('heading', { level: 1, name: 'verified-api' }).waitFor();
+  await page.getByTestId('domain-name').fill('verify.example.com');
+  await page.getByTestId('domain-add').click();
+  const row = page.locator('[data-testid=domain-row][data-domain="verify.example.com"]');
+  await row.waitFor();
+  await row.getByTestId('domain-verify').click();
+  await page.getByText('verify.example.com: Render does not see the DNS records yet.').and(page.locator('.notice')).waitFor();
+  stack.render.configureDns('verify.example.com');
+  await row.getByTestId('domain-verify').click();
+  await page.getByText('verify.example.com verified.').and(page.locator('.notice')).waitFor();
+  t.is(await row.getByTestId('domain-status').innerText(), 'Verified');
+  t.deepEqual(problems, []);
+  await context.close();
+});

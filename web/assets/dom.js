@@ -117,7 +117,7 @@ export function confirmButton({ label, question, confirmLabel = label, danger = 
   const showStart = () => { setOpen(wrap, null); replace(wrap, start); start.focus(); };
   const ask = (focus) => {
     const yes = h('button', { type: 'button', class: `btn ${danger ? 'btn--danger' : 'btn--primary'}${size}`, 'data-testid': testId ? `${testId}-confirm` : null }, confirmLabel);
-    const no = h('button', { type: 'button', class: `btn btn--ghost${size}` }, 'Keep');
+    const no = h('button', { type: 'button', class: `btn btn--ghost${size}`, 'data-testid': testId ? `${testId}-keep` : null }, 'Keep');
     yes.addEventListener('click', async () => {
       // Answered: a redraw meanwhile does not ask again.
       setOpen(wrap, null);
@@ -243,7 +243,7 @@ export async function keepFocus({ area, fallback, keyOf, itemOf, alternatives = 
   if (held && focusLost()) {
     const item = held.key != null ? itemOf(held.key) : null;
     const find = (testId) => (item && testId ? item.querySelector(`[data-testid="${CSS.escape(testId)}"]`) : null);
-    const control = find(held.testId) ?? find(held.testId?.replace(/-confirm$/, '')) ?? find(alternatives[held.testId]);
+    const control = find(held.testId) ?? find(held.testId?.replace(/-(confirm|keep)$/, '')) ?? find(alternatives[held.testId]);
     (control ?? item?.querySelector('button, a[href], input, select') ?? fallback)?.focus();
   }
   return result;

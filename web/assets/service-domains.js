@@ -41,7 +41,11 @@ export function domainsSection({ ctx, serviceId }) {
     verify.addEventListener('click', () => busy(verify, 'Checking…', async () => {
       try {
         const res = await api.verifyCustomDomain(serviceId, d.id);
-        ctx.announce(res.domain.verificationStatus === 'verified' ? `${d.name} verified` : `${d.name}: Render does not see the DNS records yet`);
+        const verified = res.domain.verificationStatus === 'verified';
+        const said = verified ? `${d.name} verified.` : `${d.name}: Render does not see the DNS records yet. They can take a while to spread; verify again later.`;
+        // On the page too, not only to a screen reader: the button said "Checking…" and then nothing.
+        replace(flash, notice(verified ? 'success' : 'info', said));
+        ctx.announce(said);
         await load();
       } catch (err) { if (!(await goneMeanwhile(err, d))) replace(flash, notice('error', err.message)); }
     }));

@@ -16,6 +16,12 @@ import { siteLink } from './site-link.js';
  * at most services + 1 a minute per open dashboard. While polling, onServicePoll reads them every 15 s.
  */
 const CARDS_IDLE_MS = 60_000;
+/**
+ * While a card shows a deploy in progress (a Resume here starts one on Render's side, which no event
+ * announces): read every 6 s, as the settings page does while a deploy runs, so it is not shown
+ * "Deploying" for a minute after it went live. The server's list cache still bounds the Render calls.
+ */
+const CARDS_BUSY_MS = 6_000;
 
 const TYPE_LABELS = {
   web_service: 'Web service', static_site: 'Static site', private_service: 'Private service',
@@ -57,6 +63,8 @@ export function dashboardView(ctx) {
   let cardsReadAt = 0;
   let cardsOut = 0;
   let cardsDrawn = null;
+  /** The last read showed a deploy in progress on some card (read every CARDS_BUSY_MS then). */
+  let cardsBusy = false;
   let watchTimer = null;
   /** Set while the timer starts a read: that read draws the cards only if they changed. */
   let watching = false;
@@ -152,6 +160,7 @@ export function dashboardView(ctx) {
       cardsReadAt = Date.now();
       if (disposed || !current()) return;
       const items = res.services ?? [];
+      cardsBusy = items.some((s) => s.latestDeploy && !isTerminal(s.latestDeploy.status));
       // The timer's read of an unchanged list draws nothing again: focus, a screen reader's place and what was opened stay.
       const drawn = JSON.stringify(items);
       if (quiet && drawn === cardsDrawn) return;
@@ -174,12 +183,15 @@ export function dashboardView(ctx) {
     }
   });
 
+  /** How often the cards are read while nothing announces what Render does (CARDS_IDLE_MS, CARDS_BUSY_MS above). */
+  const cardsEvery = () => (cardsBusy ? CARDS_BUSY_MS : CARDS_IDLE_MS);
+
   /** (Re)schedules the cards' next read for what Render started itself (CARDS_IDLE_MS above). */
   function watchCards() {
     clearTimeout(watchTimer);
     watchTimer = null;
     if (disposed || !configured || document.visibilityState === 'hidden') return;
-    watchTimer = setTimeout(watchTick, Math.max(0, cardsReadAt + CARDS_IDLE_MS - Date.now()));
+    watchTimer = setTimeout(watchTick, Math.max(0, cardsReadAt + cardsEvery() - Date.now()));
   }
   function watchTick() {
     watchTimer = null;
@@ -187,7 +199,7 @@ export function dashboardView(ctx) {
     // Polling (onServicePoll reads them) or connecting (the open's resync will): not now. A read out: its end reschedules.
     if (ctx.liveMode !== 'live') { watchTimer = setTimeout(watchTick, CARDS_IDLE_MS); return; }
     if (cardsOut > 0) return;
-    const due = cardsReadAt + CARDS_IDLE_MS - Date.now();
+    const due = cardsReadAt + cardsEvery() - Date.now();
     if (due > 0) { watchTimer = setTimeout(watchTick, due); return; }
     watching = true;
     try { void loadServices(); } finally { watching = false; }

@@ -298,7 +298,7 @@ export function serviceView(ctx, route) {
     const health = s.healthCheckPath === null ? null : field({ label: 'Health check path', control: h('input', { class: 'input input--mono', value: s.healthCheckPath, placeholder: '/healthz', 'data-testid': 'health-check' }), hint: 'Render waits for 2xx/3xx here before switching traffic. Empty: no check.' });
     const previews = s.previews === null ? null : field({ label: 'Pull request previews', control: h('select', { class: 'input', 'data-testid': 'previews', value: s.previews }, ['off', 'manual', 'automatic'].map((v) => h('option', { value: v }, v))), hint: PREVIEW_WARNING });
     for (const f of [instances, plan, health, previews]) if (f) fields.push(f.el);
-    const flash = h('div');
+    const flash = h('div', { 'data-testid': 'settings-flash' });
     const save = h('button', { type: 'submit', class: 'btn btn--primary', 'data-testid': 'settings-save' }, 'Save settings');
     const form = h('form', { class: 'card', 'data-testid': 'settings-form' },
       // Render names no region for a static site (served from its CDN): no 'Region: unknown'.
@@ -320,6 +320,11 @@ export function serviceView(ctx, route) {
         try {
           await patch(body);
           drawScaling();
+          // The header's meta line names the plan: drawn again from the saved settings.
+          drawService();
+          // Said on the page, not only to a screen reader: "Nothing changed." was shown, a save was not.
+          const saved = scaling.querySelector('[data-testid=settings-flash]');
+          if (saved) replace(saved, notice('success', 'Saved on Render.'));
           // The form was drawn again with the saved values: focus its button, not <body>.
           scaling.querySelector('[data-testid=settings-save]')?.focus();
           ctx.announce('Settings saved');
