@@ -527,6 +527,10 @@ test('a deploy started on Render\'s side shows on the streaming dashboard\'s ser
   t.is((await render.triggerDeploy(id)).kind, 'created');
   await untilOnRender('build_in_progress');
   await cardSays('deploying');
+  // The next read comes 6 s (of the page's clock) after the one that drew it, not a minute.
+  const nextRead = page.waitForRequest((r) => new URL(r.url()).pathname === '/api/render/services', { timeout: 5_000 });
+  await page.clock.fastForward(7_000);
+  await nextRead;
   releaseAgain();
   await untilOnRender('live');
   const live = page.locator(`[data-testid=service-card][data-service-id="${id}"][data-state=live]`);
