@@ -4,6 +4,7 @@ import type { Redis } from 'ioredis';
 import { isStale, open, seal, type Keyring } from '../crypto/keyring.js';
 import { errors } from '../errors.js';
 import { keysUnder } from '../redis.js';
+import { deleteIfOurs } from '../redisOwned.js';
 import type { Deploy, DeployStatus } from '../render/types.js';
 
 /**
@@ -193,7 +194,6 @@ const TURN_MS = 60_000;
 const TURN_WAIT_MS = 20_000;
 const TURN_POLL_MS = 50;
 const turnKeyOf = (d: RetiredSecretsDeps, serviceId: string, item: string) => `${d.prefix}:item-turn:${serviceId}:${item}`;
-const RELEASE_TURN = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
 
 export async function inItemTurn<T>(d: RetiredSecretsDeps, serviceId: string, item: string, change: () => Promise<T>, waitMs = TURN_WAIT_MS): Promise<T> {
   const key = turnKeyOf(d, serviceId, item);
@@ -208,7 +208,7 @@ export async function inItemTurn<T>(d: RetiredSecretsDeps, serviceId: string, it
   try {
     return await change();
   } finally {
-    await d.redis.eval(RELEASE_TURN, 1, key, token).catch(() => undefined); // else it lapses after TURN_MS
+    await deleteIfOurs(d.redis, key, token).catch(() => false); // else it lapses after TURN_MS
   }
 }
 

@@ -17,6 +17,9 @@ export function clientNetwork(ip: string): string {
   return `${groups.slice(0, 4).map((g) => g.toString(16)).join(':')}::/64`;
 }
 
+/** The key of a request's client network in per-address limits and counts (`ip:` kept from when it was the address). */
+export const networkKey = (ctx: { ip: string }) => `ip:${clientNetwork(ctx.ip)}`;
+
 /** The eight 16-bit groups of a valid IPv6 address (`isIP` checked it): `::` expanded, a dotted IPv4 tail as two groups. */
 function ipv6Groups(addr: string): number[] {
   let text = addr;

@@ -14,7 +14,7 @@ import { createKeyLockout, type KeyLockout } from './lockout.js';
 import { createTokenChecks, type TokenChecks } from './tokenChecks.js';
 import { createSecurityEvents, type SecurityEvents, type SecurityEventType } from './events.js';
 import { createProbeDetector, type ProbedResource } from './probes.js';
-import { clientNetwork } from './clientNetwork.js';
+import { networkKey } from './clientNetwork.js';
 
 /** Who tried a Render key: the user, and the key's fingerprint (never the key). */
 interface KeyAttempt {
@@ -104,9 +104,10 @@ export function createSecurityLayer(args: SecurityLayerArgs): SecurityLayer {
 
     async signInFailed(ctx, reason) {
       await recordAudit(ctx, { userId: null, action: 'sign_in_failed', outcome: 'failure', detail: { reason } });
-      const count = await countOccurrence(failedSignIns, `ip:${clientNetwork(ctx.ip)}`).catch(() => 0);
+      const network = networkKey(ctx);
+      const count = await countOccurrence(failedSignIns, network).catch(() => 0);
       if (count === limits.failedSignIns.threshold) {
-        await events.raise({ type: 'repeated_sign_in_failures', userId: null, subject: `ip:${clientNetwork(ctx.ip)}`, outcome: 'failure', detail: { ...requestDetail(ctx), reason, count } });
+        await events.raise({ type: 'repeated_sign_in_failures', userId: null, subject: network, outcome: 'failure', detail: { ...requestDetail(ctx), reason, count } });
       }
     },
 

@@ -4,7 +4,7 @@ import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limite
 import { errors } from '../errors.js';
 import { getSession } from '../sessions/middleware.js';
 import type { LimitRule } from './options.js';
-import { clientNetwork } from './clientNetwork.js';
+import { networkKey } from './clientNetwork.js';
 
 /**
  * A limiter in Redis (shared by every web process) with an in-memory insurance limiter: if Redis
@@ -24,7 +24,7 @@ export function createLimiter(redis: Redis, prefix: string, name: string, rule: 
 export type KeyOf = (ctx: Koa.Context) => string | null;
 
 /** Per client network: an IPv4 address or an IPv6 /64 (clientNetwork.ts). */
-export const byIp: KeyOf = (ctx) => `ip:${clientNetwork(ctx.ip)}`;
+export const byIp: KeyOf = networkKey;
 export const byUser: KeyOf = (ctx) => {
   const id = getSession(ctx)?.user?.id;
   return typeof id === 'number' ? `user:${id}` : null;

@@ -4,7 +4,7 @@ import { errors } from '../errors.js';
 import { redisScript } from '../redisScript.js';
 import { createLimiter, retryAfterSec } from './rateLimits.js';
 import type { SecurityLimits } from './options.js';
-import { clientNetwork } from './clientNetwork.js';
+import { networkKey } from './clientNetwork.js';
 
 /** A claimed try given back (KEYS: the address's count), never below nothing: a count that lapsed meanwhile is not written again as -1, a try in credit. */
 const GIVE_BACK = redisScript(`
@@ -23,20 +23,19 @@ const TOO_MANY = 'Too many GitHub tokens from your network were refused by GitHu
  */
 export function createTokenChecks(redis: Redis, prefix: string, rule: SecurityLimits['invalidTokens']) {
   const limiter = createLimiter(redis, prefix, 'invalid-token', { points: rule.maxInvalid, durationSec: rule.windowSec });
-  const keyOf = (ctx: Koa.Context) => `ip:${clientNetwork(ctx.ip)}`;
   return {
     /** Before an unknown token goes to GitHub: one try claimed, or 429 rate_limited while the address's are used up (over-claims are kept: the count lapses with its window). */
     async claim(ctx: Koa.Context): Promise<void> {
-      const res = await limiter.penalty(keyOf(ctx), 1);
+      const res = await limiter.penalty(networkKey(ctx), 1);
       if (res.consumedPoints > rule.maxInvalid) throw errors.rateLimited(retryAfterSec(res), TOO_MANY);
     },
     /** GitHub vouched for a claimed token, or could not judge it. */
     async giveBack(ctx: Koa.Context): Promise<void> {
-      await GIVE_BACK(redis, [limiter.getKey(keyOf(ctx))], []);
+      await GIVE_BACK(redis, [limiter.getKey(networkKey(ctx))], []);
     },
     /** GitHub refused a token that claimed nothing (one it had vouched for: revoked or expired since). */
     async countRefused(ctx: Koa.Context): Promise<void> {
-      await limiter.penalty(keyOf(ctx), 1);
+      await limiter.penalty(networkKey(ctx), 1);
     },
   };
 }

@@ -36,7 +36,7 @@ import { clearUpstreamFailures, countUpstreamFailure, retryDelayMs, upstreamFail
 export async function runDeployJob(ctx: WorkerContext, job: Job<DeployJobData>, token: string | undefined): Promise<void> {
   // Render's or GitHub's failures in a row before this run (upstreamFailures.ts), asked for in the same
   // write as the record's read below: only a deployment that has some pays a write to clear them.
-  const failuresBefore = upstreamFailuresBefore(ctx, String(job.id));
+  const failuresBefore = upstreamFailuresBefore(ctx, job.data.deploymentId);
   // Integrity first (verifyJob.ts): an unsigned or altered record or job is refused before any call.
   const rec = await verifiedRecord(ctx, job);
   if (!rec) return; // vanished or refused (a refused one's env values are dropped there)
@@ -126,28 +126,15 @@ export async function runDeployJob(ctx: WorkerContext, job: Job<DeployJobData>, 
     // Only failures in a row end the deployment, the job's attempts (deployQueue.ts: 8) of them, and the
     // wait grows with those alone: BullMQ's attempts count every failure of the job's life (a watch of
     // hours), so sporadic ones among answered looks used to end a deploy Render put live (upstreamFailures.ts).
-    const kind = (err as { kind?: string }).kind ?? 'unknown';
     const attempts = job.opts.attempts ?? 1;
-    let failures: number;
-    try {
-      failures = await countUpstreamFailure(ctx, rec.id, progress.advanced);
-    } catch {
-      // Redis failed too: BullMQ's own retry, bounded by the job's lifetime attempts, as a last resort.
-      const finalAttempt = job.attemptsMade + 1 >= attempts;
-      log().warn({ kind, finalAttempt }, 'deploy step failed; will retry');
-      if (finalAttempt) return await runEnded(await finish(ctx, rec, 'failed', upstreamUnavailable(err)));
-      throw sanitizeForQueue(err);
-    }
-    const finalAttempt = failures >= attempts;
-    log().warn({ kind, failures, finalAttempt }, 'deploy step failed; will retry');
-    if (finalAttempt) return await runEnded(await finish(ctx, rec, 'failed', upstreamUnavailable(err)));
+    // null: Redis failed too, and BullMQ's own retry, bounded by the job's lifetime attempts, is the last resort.
+    const failures = await countUpstreamFailure(ctx, rec.id, progress.advanced).catch(() => null);
+    const finalAttempt = failures === null ? job.attemptsMade + 1 >= attempts : failures >= attempts;
+    log().warn({ kind: (err as { kind?: string }).kind ?? 'unknown', failures, finalAttempt }, 'deploy step failed; will retry');
+    if (finalAttempt) return await runEnded(await finish(ctx, rec, 'failed', { code: 'upstream_unavailable', message: `Render or GitHub kept failing (${safeMessage(err)}). Try again later.` }));
+    if (failures === null) throw sanitizeForQueue(err);
     return delayJob(job, token, retryDelayMs(job, failures));
   }
-}
-
-/** Render or GitHub failed (5xx, unreachable) the job's attempts in a row. */
-function upstreamUnavailable(err: unknown): DeploymentFailure {
-  return { code: 'upstream_unavailable', message: `Render or GitHub kept failing (${safeMessage(err)}). Try again later.` };
 }
 
 /**
