@@ -425,8 +425,23 @@ test('a deployment of a service deleted on Render, opened afterwards: "No logs" 
   const del = await fetch(`${stack.render.url}/services/${r.serviceId}`, { method: 'DELETE', headers: { authorization: `Bearer ${apiKey}` } });
   t.is(del.status, 204);
   const opened = await context.newPage();
+  // The record answered after the logs' 404, and the stream's "gone" (the server's tail finding the service
+  // deleted) may come after it too: each redraw overwrote the note ("No logs were recorded for this deploy.",
+  // "no more lines will come"; a CI run failed so). The note stands now, whatever is drawn after it.
+  let logsAnswered!: () => void;
+  const logs404 = new Promise<void>((resolve) => { logsAnswered = resolve; });
+  opened.on('response', (res) => { if (new URL(res.url()).pathname === `/api/render/deployments/${id}/logs`) logsAnswered(); });
+  await opened.route(`**/api/render/deployments/${id}`, async (route) => {
+    const response = await route.fetch();
+    await logs404;
+    await new Promise((r) => setTimeout(r, 200));
+    await route.fulfill({ response });
+  });
   await opened.goto(page.url());
   await opened.getByTestId('logs-status').getByText('No logs: the service was deleted on Render, and its logs with it.').waitFor({ timeout: 45_000 });
+  await opened.locator('#deployment-status').waitFor();
+  await new Promise((r) => setTimeout(r, 3_000)); // the tail's polls, and its "gone", meanwhile
+  t.is(await opened.getByTestId('logs-status').innerText(), 'No logs: the service was deleted on Render, and its logs with it.', 'still said once the record is drawn');
   // On main "Download .txt" stayed, and answered 404.
   t.false(await opened.getByTestId('logs-download').isVisible(), 'no download offered');
   t.is(await opened.evaluate(async (u) => (await fetch(u)).status, href), 404, 'what it would have answered');

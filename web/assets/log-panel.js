@@ -45,6 +45,7 @@ export function createLogPanel(ctx, id) {
   let missing = false;
   /** Render answered 404 for the logs before any line was read, and not for another key: the service was deleted. */
   let deletedUnread = false;
+  const DELETED_UNREAD = 'No logs: the service was deleted on Render, and its logs with it.';
   const OTHER_KEY = 'No logs: this deploy was made with another Render key, and the key connected now cannot see its service. Connect that key (Settings) to read them.';
   const keyNote = () => (otherKey && missing ? OTHER_KEY : null);
 
@@ -108,7 +109,11 @@ export function createLogPanel(ctx, id) {
     download.hidden = Boolean(keyNote() || goneNote || deletedUnread);
     earlier.hidden = !nextCursor;
     if (keyNote()) { status.textContent = keyNote(); return; }
-    if (note || goneNote) { status.textContent = note ?? goneNote; return; }
+    // Standing notes, drawn again by every later redraw (the record's arrival, the stream's "gone"): said
+    // once, the deletion found before any line was read was overwritten by "No logs were recorded for this
+    // deploy." or by the stream's "no more lines will come". With no line ever read, it is the one said.
+    const standing = deletedUnread ? DELETED_UNREAD : goneNote;
+    if (note || standing) { status.textContent = note ?? standing; return; }
     if (!loadedOnce) { status.textContent = 'Loading logs…'; return; }
     const count = `${n.toLocaleString('en-US')} line${n === 1 ? '' : 's'}${nextCursor ? ' shown' : ''}`;
     if (finished) status.textContent = n ? count : 'No logs were recorded for this deploy.';
@@ -137,7 +142,7 @@ export function createLogPanel(ctx, id) {
     if (err instanceof ApiError && err.status === 404) {
       missing = true;
       if (otherKey) { drawStatus(); return; }
-      if (sorted.length === 0) { deletedUnread = true; drawStatus('No logs: the service was deleted on Render, and its logs with it.'); return; }
+      if (sorted.length === 0) { deletedUnread = true; drawStatus(); return; }
       serviceGone();
       return;
     }
