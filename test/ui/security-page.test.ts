@@ -138,6 +138,10 @@ test('Security page: a settings read begun before a save and answered after it d
   const other = await context.newPage();
   await other.goto(`${stack.url}/#/security`);
   await other.getByText('Sentinel is off. Turn it on').waitFor();
+  // Ticked and unticked: a box left as read is not sent (it may be stale), and a save of nothing is no save.
+  await other.waitForFunction(() => !document.querySelector('[data-testid=sentinel-enabled]')?.disabled);
+  await other.getByTestId('sentinel-enabled').check();
+  await other.getByTestId('sentinel-enabled').uncheck();
   await other.getByTestId('sentinel-save').click();
   await late.asked;
 
@@ -263,6 +267,69 @@ test('Security page: "Remove webhook" on a page that still shows Sentinel on aft
   await polling.getByText('Sentinel is off. Turn it on').waitFor();
   await polling.unroute('**/api/sentinel');
   for (const route of held) await route.continue().catch(() => undefined);
+  t.deepEqual(problems, []);
+  await context.close();
+});
+
+// Save sent `enabled` from the box as the page last read it: a page that had not yet heard of another tab
+// turning Sentinel off sent `{enabled: true, intervalSeconds: …}` for a change of the interval and turned the
+// watch back on. It now sends `enabled` only when the box was changed on the page; the server refuses
+// settings for a watch that is off, and the page says so, shows it off and keeps what was typed.
+test('Security page: Save of another interval on a page that still shows Sentinel on after another tab turned it off leaves it off and says why', async (t) => {
+  t.timeout(120_000);
+  const { context, page, problems } = await stack.signedInWithKey(browser, 'sec-stale-save', []);
+  await page.goto(`${stack.url}/#/security`);
+  await page.getByText('Sentinel is off. Turn it on').waitFor();
+  await page.waitForFunction(() => !document.querySelector('[data-testid=sentinel-enabled]')?.disabled);
+  await page.getByTestId('sentinel-enabled').check();
+  await page.getByTestId('sentinel-save').click();
+  await page.getByText('Sentinel is off. Turn it on').waitFor({ state: 'detached' });
+
+  // A second tab, polling, shows Sentinel on; its reads of the settings are then held (those on their way
+  // answered first), so it cannot hear of the turn-off below.
+  const polling = await context.newPage();
+  await refuseStream(polling);
+  let holding = false;
+  const held: Route[] = [];
+  let onTheirWay = 0;
+  await polling.route('**/api/sentinel', async (route) => {
+    if (route.request().method() !== 'GET') { await route.continue(); return; }
+    if (holding) { held.push(route); return; }
+    onTheirWay += 1;
+    try { await route.fulfill({ response: await route.fetch() }); } catch { /* the page went away */ } finally { onTheirWay -= 1; }
+  });
+  await polling.goto(`${stack.url}/#/security`);
+  await polling.locator('#live-mode[data-mode=polling]').waitFor();
+  await polling.waitForFunction(() => !document.querySelector('[data-testid=sentinel-enabled]')?.disabled && document.querySelector('[data-testid=sentinel-enabled]')?.checked);
+  holding = true;
+  for (let i = 0; i < 600 && onTheirWay > 0; i++) await new Promise((r) => setTimeout(r, 50));
+  t.is(onTheirWay, 0, 'the reads on their way were answered');
+
+  t.is(await putSentinelFrom(page, { enabled: false }), 200);
+  t.true(await polling.getByTestId('sentinel-enabled').isChecked(), 'the polling tab still shows it on');
+
+  await polling.getByTestId('sentinel-interval').fill('120');
+  const [put] = await Promise.all([
+    polling.waitForRequest((r) => r.url().endsWith('/api/sentinel') && r.method() === 'PUT'),
+    polling.getByTestId('sentinel-save').click(),
+  ]);
+  t.log('sent', put.postData());
+  // Reads answer again from here on (the page's own after the refusal among them).
+  holding = false;
+  for (const route of held.splice(0)) await route.continue().catch(() => undefined);
+  await polling.getByText('Not saved: Sentinel was turned off meanwhile').waitFor();
+  const after = await page.evaluate(async () => ((await (await fetch('/api/sentinel')).json()) as { enabled: boolean }).enabled);
+  t.false(after, 'Sentinel, turned off in the other tab, is on again after a Save of the interval');
+  await polling.getByText('Sentinel is off. Turn it on').waitFor();
+  t.false(await polling.getByTestId('sentinel-enabled').isChecked(), 'the page shows the watch off');
+  t.is(await polling.getByTestId('sentinel-interval').inputValue(), '120', 'what was typed is kept');
+
+  // Ticking the box and saving again turns it on with the interval typed.
+  await polling.getByTestId('sentinel-enabled').check();
+  await polling.getByTestId('sentinel-save').click();
+  await polling.getByText('Sentinel is off. Turn it on').waitFor({ state: 'detached' });
+  const on = await page.evaluate(async () => (await (await fetch('/api/sentinel')).json()) as { enabled: boolean; intervalSeconds: number });
+  t.like(on, { enabled: true, intervalSeconds: 120 });
   t.deepEqual(problems, []);
   await context.close();
 });

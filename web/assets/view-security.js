@@ -3,6 +3,7 @@
  * findings — audit-log events, grouped app-log errors and silent service failures — live over SSE (read
  * again every 15 s while the page polls instead).
  */
+import { ApiError } from './api.js';
 import { busy, field, h, latestOnly, notice, replace } from './dom.js';
 import { timeEl } from './format.js';
 
@@ -134,12 +135,22 @@ export function securityView(ctx) {
     interval.setError(null);
     slack.setError(null);
     void busy(save, 'Saving…', async () => {
-      const body = { enabled: enabled.checked };
+      // `enabled` only when the box was changed here: as last read it may be stale (a polling page reads
+      // again every 15 s), and a save of the interval then turned back on a watch another tab had turned
+      // off. Left out, the server keeps the watch on or off as it is, and refuses settings for one that is off.
+      const body = {};
+      if (edited.has(enabled)) body.enabled = enabled.checked;
       if (enabled.checked) {
         const secs = Number(interval.control.value);
         if (Number.isFinite(secs) && secs > 0 && secs !== settings?.intervalSeconds) body.intervalSeconds = Math.round(secs);
         if (slack.control.value.trim()) body.slackWebhookUrl = slack.control.value.trim();
         body.slackDeployResults = deployResults.checked;
+      }
+      if (Object.keys(body).length === 0) {
+        // The box unticked as read, nothing else to send: Sentinel stays off.
+        ctx.announce('Nothing to save: Sentinel is off.');
+        readAfterSave();
+        return;
       }
       try {
         const saved = await ctx.api.putSentinel(body);
@@ -147,9 +158,17 @@ export function securityView(ctx) {
         drawSettings(saved, { saved: true });
         readAfterSave();
         slack.control.value = '';
-        ctx.announce(body.enabled ? 'Sentinel is on.' : 'Sentinel is off.');
+        ctx.announce(saved.enabled ? 'Sentinel is on.' : 'Sentinel is off.');
         ctx.onSentinelChanged?.();
       } catch (err) {
+        if (err instanceof ApiError && err.status === 400 && /^enabled: /.test(err.message)) {
+          // Turned off since this page last read it (another tab or session): nothing was saved. The page
+          // shows it off, keeps what was typed, and says how to turn it on with those settings.
+          await loadSettings();
+          notices.prepend(notice('warning', h('strong', null, 'Not saved: Sentinel was turned off meanwhile '), '(in another tab or session). Tick "Watch my Render workspace" and save again to turn it on with these settings.'));
+          enabled.focus();
+          return;
+        }
         // On its field, focused so that it is read out with it; else above the form.
         const on = /slackWebhookUrl/.test(err.message) ? slack : /intervalSeconds/.test(err.message) ? interval : null;
         if (on) { on.setError(err.message.replace(/^(slackWebhookUrl|intervalSeconds): /, '')); on.control.focus(); } else replace(notices, notice('error', err.message));
