@@ -95,6 +95,8 @@ const ctx = {
   async signOut() {
     try { await api.logout(); } catch (err) { if (!(err instanceof ApiError) || err.status !== 401) throw err; }
     signalOtherTabs();
+    // Whoever signs in next in this tab starts at the dashboard, not on the page this user left.
+    history.replaceState(null, '', '/');
     showSignedOut({ message: 'You are signed out.', kind: 'success' });
   },
 };
@@ -204,6 +206,32 @@ function showSignedOut({ authError = null, message = null, kind = 'error' } = {}
   liveMode.textContent = '';
   document.title = 'Sign in · Render Deployer';
   replace(main, renderSignIn({ meta, authError, message, kind }));
+  main.querySelector('[data-testid=sign-in]')?.addEventListener('click', rememberPage);
+}
+
+/**
+ * The page a signed-out visitor came for (a link to a deployment, a session that timed out on a service's
+ * page) is lost on GitHub's round trip: the callback lands on /. Kept in this tab's sessionStorage when
+ * "Sign in" is clicked, and opened after the sign-in if it is one of the app's pages and recent.
+ */
+const RETURN_TO = 'return-to';
+const RETURN_TO_MAX_AGE_MS = 30 * 60_000;
+function rememberPage() {
+  const route = parseRoute(location.hash);
+  try {
+    if (route.name === 'dashboard' || route.name === 'notfound') sessionStorage.removeItem(RETURN_TO);
+    else sessionStorage.setItem(RETURN_TO, JSON.stringify({ hash: location.hash, at: Date.now() }));
+  } catch { /* storage off: the dashboard it is */ }
+}
+function takeRememberedPage() {
+  let saved = null;
+  try {
+    saved = JSON.parse(sessionStorage.getItem(RETURN_TO) ?? 'null');
+    sessionStorage.removeItem(RETURN_TO);
+  } catch { return null; }
+  if (!saved || typeof saved.hash !== 'string' || !(Date.now() - saved.at < RETURN_TO_MAX_AGE_MS)) return null;
+  const route = parseRoute(saved.hash);
+  return route.name === 'dashboard' || route.name === 'notfound' ? null : saved.hash;
 }
 
 async function probeAudit() {
@@ -236,6 +264,9 @@ async function boot() {
     return;
   }
   if (!session) { showSignedOut({ authError }); return; }
+  // Back from signing in: to the page asked for then, unless this address names one itself.
+  const remembered = takeRememberedPage();
+  if (remembered && parseRoute(location.hash).name === 'dashboard') history.replaceState(null, '', `/${remembered}`);
   signalOtherTabs();
   drawAccount();
   live.start();
