@@ -37,7 +37,8 @@ export function domainsSection({ ctx, serviceId }) {
 
   function row(d) {
     const [tone, text] = VERIFIED[d.verificationStatus] ?? ['neutral', d.verificationStatus];
-    const verify = h('button', { type: 'button', class: 'btn btn--secondary btn--small', 'data-testid': 'domain-verify' }, 'Verify');
+    // Named after the domain: a screen reader heard "Verify, Remove" on every row.
+    const verify = h('button', { type: 'button', class: 'btn btn--secondary btn--small', 'aria-label': `Verify ${d.name}`, 'data-testid': 'domain-verify' }, 'Verify');
     verify.addEventListener('click', () => busy(verify, 'Checking…', async () => {
       try {
         const res = await api.verifyCustomDomain(serviceId, d.id);
@@ -50,7 +51,7 @@ export function domainsSection({ ctx, serviceId }) {
       } catch (err) { if (!(await goneMeanwhile(err, d))) replace(flash, notice('error', err.message)); }
     }));
     const remove = confirmButton({
-      label: 'Remove', question: `Remove ${d.name}?`, confirmLabel: 'Remove', danger: true, small: true, testId: 'domain-remove',
+      label: 'Remove', name: `Remove ${d.name}`, question: `Remove ${d.name}?`, confirmLabel: 'Remove', danger: true, small: true, testId: 'domain-remove',
       onConfirm: async () => {
         try {
           await api.deleteCustomDomain(serviceId, d.id);
