@@ -6,6 +6,8 @@ import type { BlueprintValidation } from '../render/types.js';
 /** What the deploy form shows as "Detected stack" (the detection the deploy pipeline runs). */
 export const DetectView = view('DetectedStack', z.object({
   stack: z.string(), serviceType: z.string(), schedule: z.string().nullable(), runtime: z.string(), buildCommand: z.string(), startCommand: z.string().nullable(),
+  /** A static site's folder of built files, which Render serves (null for other types). */
+  publishPath: z.string().nullable(),
   reason: z.string(), hasBlueprint: z.boolean(),
 }));
 export type DetectView = z.infer<typeof DetectView>;
@@ -31,6 +33,7 @@ export function presentDetectedStack(found: DetectedStack): DetectView {
     runtime: found.runtime,
     buildCommand: found.buildCommand,
     startCommand: found.startCommand,
+    publishPath: found.publishPath ?? null,
     reason: found.reason,
     hasBlueprint: found.blueprint !== undefined,
   };

@@ -117,10 +117,11 @@ test('GET /api/github/repos/:owner/:repo/detect: stack, 422 when unknown, caller
 
   const node = await a.get('/api/github/repos/hal/app/detect');
   t.is(node.status, 200, node.text);
-  t.deepEqual(Object.keys(node.json).sort(), ['buildCommand', 'hasBlueprint', 'reason', 'runtime', 'schedule', 'serviceType', 'stack', 'startCommand']);
+  t.deepEqual(Object.keys(node.json).sort(), ['buildCommand', 'hasBlueprint', 'publishPath', 'reason', 'runtime', 'schedule', 'serviceType', 'stack', 'startCommand']);
   t.is(node.json.stack, 'node');
   t.is(node.json.serviceType, 'web_service');
   t.is(node.json.schedule, null, 'only a cron job has a schedule');
+  t.is(node.json.publishPath, null, 'only a static site has a publish path');
   t.is(node.json.buildCommand, 'npm ci');
   t.false(node.json.hasBlueprint);
 

@@ -110,10 +110,11 @@ export function notice(kind, ...children) {
  * "Confirm" and "Keep" buttons; "Confirm" runs the action. An open question is kept when its list is
  * drawn again (keepOpen).
  */
-export function confirmButton({ label, question, confirmLabel = label, danger = false, small = false, onConfirm, testId }) {
+export function confirmButton({ label, name = null, question, confirmLabel = label, danger = false, small = false, onConfirm, testId }) {
   const size = small ? ' btn--small' : '';
   const wrap = h('span', { class: 'confirm' });
-  const start = h('button', { type: 'button', class: `btn ${danger ? 'btn--danger-outline' : 'btn--secondary'}${size}`, 'data-testid': testId }, label);
+  // `name`: the accessible name, when `label` alone does not say what it acts on (one per row of a list).
+  const start = h('button', { type: 'button', class: `btn ${danger ? 'btn--danger-outline' : 'btn--secondary'}${size}`, 'aria-label': name, 'data-testid': testId }, label);
   const showStart = () => { setOpen(wrap, null); replace(wrap, start); start.focus(); };
   const ask = (focus) => {
     const yes = h('button', { type: 'button', class: `btn ${danger ? 'btn--danger' : 'btn--primary'}${size}`, 'data-testid': testId ? `${testId}-confirm` : null }, confirmLabel);

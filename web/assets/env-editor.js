@@ -19,13 +19,20 @@ export function createEnvEditor() {
   const empty = h('p', { class: 'muted env-empty' }, 'No environment variables. Values go to Render only: kept encrypted until Render has them, never shown again.');
   const el = h('div', { class: 'env-editor' }, empty, rows, add);
 
+  /**
+   * A row's controls are named after its variable (a screen reader heard "Remove" on every row), by
+   * number until it has a name; named again as the name is typed.
+   */
+  function label(row, n) {
+    const what = row.querySelector('.env-name').value.trim() || `variable ${n}`;
+    row.querySelector('.env-name').setAttribute('aria-label', `Variable ${n} name`);
+    row.querySelector('.env-value').setAttribute('aria-label', `Value of ${what}`);
+    row.querySelector('.reveal').setAttribute('aria-label', `Show value of ${what}`);
+    row.querySelector('.env-remove').setAttribute('aria-label', `Remove ${what}`);
+  }
+
   function renumber() {
-    [...rows.children].forEach((row, i) => {
-      const n = i + 1;
-      row.querySelector('.env-name').setAttribute('aria-label', `Variable ${n} name`);
-      row.querySelector('.env-value').setAttribute('aria-label', `Variable ${n} value`);
-      row.querySelector('.env-remove').setAttribute('aria-label', `Remove variable ${n}`);
-    });
+    [...rows.children].forEach((row, i) => label(row, i + 1));
     empty.hidden = rows.children.length > 0;
     add.disabled = rows.children.length >= MAX_VARS;
   }
@@ -45,6 +52,7 @@ export function createEnvEditor() {
     const row = h('li', { class: 'env-row' },
       h('div', { class: 'env-row__inputs' }, name, h('div', { class: 'input-group' }, val, revealToggle(val, 'Show value')), remove),
       error);
+    name.addEventListener('input', () => label(row, [...rows.children].indexOf(row) + 1));
     remove.addEventListener('click', () => {
       const next = row.nextElementSibling ?? row.previousElementSibling;
       row.remove();

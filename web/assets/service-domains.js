@@ -22,9 +22,13 @@ export function domainsSection({ ctx, serviceId }) {
     return h('table', { class: 'dns', 'data-testid': 'domain-dns' },
       h('caption', { class: 'field__hint' }, 'Create at your DNS provider (and remove any AAAA records for this name):'),
       h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Type'), h('th', { scope: 'col' }, 'Name'), h('th', { scope: 'col' }, 'Value'))),
+      // data-label: on a phone each record is stacked, its cells labelled (later-views.css). The name and
+      // value, which the user copies, are one selection each.
       h('tbody', {}, records.map((r) => h('tr', {},
-        h('td', { class: 'mono' }, r.type), h('td', { class: 'mono' }, r.name),
-        h('td', { class: 'mono' }, r.value, r.note ? h('span', { class: 'muted' }, ` (${r.note})`) : null)))));
+        h('td', { class: 'mono' }, r.type),
+        h('td', { class: 'mono', 'data-label': 'Name' }, h('span', { class: 'dns__copy', 'data-testid': 'dns-name' }, r.name)),
+        h('td', { class: 'mono', 'data-label': 'Value' }, h('span', { class: 'dns__copy', 'data-testid': 'dns-value' }, r.value),
+          r.note ? h('span', { class: 'muted' }, ` (${r.note})`) : null)))));
   }
 
   /** Removed meanwhile (another tab, the Render Dashboard): the list is read again and says so. */
@@ -37,7 +41,8 @@ export function domainsSection({ ctx, serviceId }) {
 
   function row(d) {
     const [tone, text] = VERIFIED[d.verificationStatus] ?? ['neutral', d.verificationStatus];
-    const verify = h('button', { type: 'button', class: 'btn btn--secondary btn--small', 'data-testid': 'domain-verify' }, 'Verify');
+    // Named after the domain: a screen reader heard "Verify, Remove" on every row.
+    const verify = h('button', { type: 'button', class: 'btn btn--secondary btn--small', 'aria-label': `Verify ${d.name}`, 'data-testid': 'domain-verify' }, 'Verify');
     verify.addEventListener('click', () => busy(verify, 'Checking…', async () => {
       try {
         const res = await api.verifyCustomDomain(serviceId, d.id);
@@ -50,7 +55,7 @@ export function domainsSection({ ctx, serviceId }) {
       } catch (err) { if (!(await goneMeanwhile(err, d))) replace(flash, notice('error', err.message)); }
     }));
     const remove = confirmButton({
-      label: 'Remove', question: `Remove ${d.name}?`, confirmLabel: 'Remove', danger: true, small: true, testId: 'domain-remove',
+      label: 'Remove', name: `Remove ${d.name}`, question: `Remove ${d.name}?`, confirmLabel: 'Remove', danger: true, small: true, testId: 'domain-remove',
       onConfirm: async () => {
         try {
           await api.deleteCustomDomain(serviceId, d.id);

@@ -44,7 +44,9 @@ export function secretsSection({ kind, ctx, serviceId, onChanged }) {
 
   function row(item) {
     const key = env ? item.key : item.name;
-    const show = h('button', { type: 'button', class: 'btn btn--ghost btn--small', 'aria-expanded': 'false', 'data-testid': 'reveal' }, 'Show');
+    // Each row's buttons say whose they are: a screen reader heard "Show, Change, Delete" on every row.
+    const showLabel = (verb) => `${verb} ${env ? 'value of ' : ''}${key}`;
+    const show = h('button', { type: 'button', class: 'btn btn--ghost btn--small', 'aria-expanded': 'false', 'aria-label': showLabel('Show'), 'data-testid': 'reveal' }, 'Show');
     // Kept when the list is drawn again (keepOpen): the user asked for it, and the read was audited.
     const shown = openable(h('div', { class: 'kv__value', hidden: true }), 'revealed', (state) => display(state));
     function display(state) {
@@ -54,11 +56,12 @@ export function secretsSection({ kind, ctx, serviceId, onChanged }) {
           : 'This read is now in your Render audit log.'));
       shown.hidden = false;
       show.textContent = 'Hide';
+      show.setAttribute('aria-label', showLabel('Hide'));
       show.setAttribute('aria-expanded', 'true');
       setOpen(shown, state);
     }
     show.addEventListener('click', () => {
-      if (!shown.hidden) { shown.hidden = true; replace(shown); setOpen(shown, null); show.textContent = 'Show'; show.setAttribute('aria-expanded', 'false'); return; }
+      if (!shown.hidden) { shown.hidden = true; replace(shown); setOpen(shown, null); show.textContent = 'Show'; show.setAttribute('aria-label', showLabel('Show')); show.setAttribute('aria-expanded', 'false'); return; }
       void busy(show, 'Reading…', async () => {
         try {
           const res = env ? await api.revealEnvVar(serviceId, key) : await api.revealSecretFile(serviceId, key);
@@ -66,10 +69,10 @@ export function secretsSection({ kind, ctx, serviceId, onChanged }) {
         } catch (err) { replace(flash, notice('error', err.message)); return null; }
       }).then((state) => { if (state) display(state); });
     });
-    const edit = h('button', { type: 'button', class: 'btn btn--ghost btn--small' }, 'Change');
+    const edit = h('button', { type: 'button', class: 'btn btn--ghost btn--small', 'aria-label': `Change ${key}` }, 'Change');
     edit.addEventListener('click', () => { name.control.value = key; valueControl.value = ''; valueControl.focus(); });
     const remove = confirmButton({
-      label: 'Delete', question: `Delete ${key}?`, confirmLabel: 'Delete', danger: true, small: true, testId: 'kv-delete',
+      label: 'Delete', name: `Delete ${key}`, question: `Delete ${key}?`, confirmLabel: 'Delete', danger: true, small: true, testId: 'kv-delete',
       onConfirm: async () => {
         try {
           if (env) await api.deleteEnvVar(serviceId, key); else await api.deleteSecretFile(serviceId, key);

@@ -12,14 +12,15 @@ export const SERVICE_TYPES = [
   ['background_worker', 'Background worker', 'Long-running process with no port, e.g. a queue consumer. Paid plans only.'],
   ['cron_job', 'Cron job', 'Runs its start command on a schedule (UTC), then exits. Paid plans only.'],
   ['private_service', 'Private service', 'Reachable only from your other Render services; no public URL. Paid plans only.'],
-  ['static_site', 'Static site', 'Built once and served from Render\'s CDN; no server, no plan.'],
+  ['static_site', 'Static site', 'Built once and served from Render\'s CDN: no server, so no start command, region or plan.'],
 ];
 const LABEL = Object.fromEntries(SERVICE_TYPES.map(([v, label]) => [v, label]));
 const NO_FREE_PLAN = new Set(['background_worker', 'cron_job', 'private_service']);
 
 export const serviceTypeLabel = (type) => LABEL[type] ?? type ?? 'Web service';
 
-export function createServiceTypePicker() {
+/** @param {{ onChange?: (type: string) => void }} [o]  told the type the form now stands for, on each change */
+export function createServiceTypePicker({ onChange = () => {} } = {}) {
   const select = h('select', { class: 'input', 'data-testid': 'service-type-select' },
     h('option', { value: '' }, 'As detected'),
     SERVICE_TYPES.map(([v, label]) => h('option', { value: v }, label)));
@@ -28,14 +29,20 @@ export function createServiceTypePicker() {
   const scheduleInput = h('input', { type: 'text', class: 'input input--mono', autocomplete: 'off', spellcheck: 'false', maxlength: 200, placeholder: '0 3 * * *', 'data-testid': 'schedule-input' });
   const scheduleField = field({ label: 'Schedule (cron, UTC)', control: scheduleInput, hint: 'Five fields: minute hour day-of-month month day-of-week, e.g. */15 * * * * for every 15 minutes.' });
   scheduleField.el.dataset.testid = 'schedule-field';
-  let detected = null;
+  /** undefined: no repository read yet; null: its detection failed. */
+  let detected;
   const edited = { type: false, schedule: false };
 
   const effectiveType = () => select.value || detected?.serviceType || 'web_service';
   function refresh() {
     scheduleField.el.hidden = effectiveType() !== 'cron_job';
-    const about = SERVICE_TYPES.find(([v]) => v === effectiveType());
-    typeHint.textContent = `${select.value ? '' : `Detected: ${serviceTypeLabel(detected?.serviceType ?? 'web_service')}. `}${about?.[2] ?? ''}`;
+    const about = SERVICE_TYPES.find(([v]) => v === effectiveType())?.[2] ?? '';
+    // "Detected: Web service" was said before any repository was picked, and when detection failed.
+    if (select.value) typeHint.textContent = about;
+    else if (detected) typeHint.textContent = `Detected: ${serviceTypeLabel(detected.serviceType)}. ${about}`;
+    else if (detected === null) typeHint.textContent = `Not detected: a web service unless you choose another. ${about}`;
+    else typeHint.textContent = 'Detected from the repository once you pick one (a Procfile worker: entry, a cron service in render.yaml); or choose one here.';
+    onChange(effectiveType());
   }
   select.addEventListener('change', () => { edited.type = true; typeField.setError(null); refresh(); });
   // Checked as it is typed (once typing pauses, and on leaving the field), by the server's rule (cron.js).
@@ -56,7 +63,9 @@ export function createServiceTypePicker() {
 
   return {
     el: h('div', { class: 'grid-2' }, typeField.el, scheduleField.el),
-    /** A new detection result: its type and schedule are shown unless the user already chose. */
+    /** The type a deploy now would have: the one chosen, else the one detected, else a web service. */
+    type: effectiveType,
+    /** A new detection result (null: it failed): its type and schedule are shown unless the user already chose. */
     setDetected(d) {
       detected = d;
       if (!edited.schedule) scheduleInput.value = d?.schedule ?? '';

@@ -109,14 +109,38 @@ export function deployView(ctx) {
     h('p', { class: 'muted' }, 'Pick a repository to detect how it builds.'));
   const buildInput = commandInput('build-command');
   const startInput = commandInput('start-command');
-  const COMMAND_HINT = 'Prefilled from the detected stack; edit to override. Enter starts a new line, run in turn.';
-  const build = field({ label: 'Build command', control: buildInput, hint: COMMAND_HINT });
-  const start = field({ label: 'Start command', control: startInput, hint: COMMAND_HINT });
+  // What the command hints say depends on whether there is a detection yet ("Prefilled from the detected
+  // stack" was said before any repository was picked).
+  const COMMAND_HINT = {
+    none: 'Proposed from the repository once you pick one. Enter starts a new line, run in turn.',
+    detected: 'Prefilled from the detected stack; edit to override. Enter starts a new line, run in turn.',
+    failed: 'Nothing was detected to fill in. Enter starts a new line, run in turn.',
+  };
+  const build = field({ label: 'Build command', control: buildInput, hint: COMMAND_HINT.none });
+  const start = field({ label: 'Start command', control: startInput, hint: COMMAND_HINT.none });
+  const setCommandHints = (which) => {
+    for (const f of [build, start]) f.el.querySelector('.field__hint').textContent = COMMAND_HINT[which];
+  };
   const edited = { build: false, start: false };
   buildInput.addEventListener('input', () => { edited.build = true; });
   startInput.addEventListener('input', () => { edited.start = true; });
+  // A static site has no start command: Render serves the folder its build leaves, as detected (the API
+  // takes no other; the worker publishes public/ for a repository detected as another type).
+  const publishInput = h('input', { type: 'text', class: 'input input--mono', readonly: true, placeholder: 'Found in the repository', 'data-testid': 'publish-path' });
+  const publish = field({ label: 'Publish directory', control: publishInput, hint: 'The folder of built files Render serves, found in the repository; Render\'s dashboard can change it after the first deploy.' });
+  const buildLegend = h('legend', { class: 'card__legend' }, 'Build and start');
 
-  const serviceType = createServiceTypePicker();
+  /** The fields follow the type: a static site has a publish directory, and no start command, region or plan. */
+  function showType(type) {
+    const staticSite = type === 'static_site';
+    start.el.hidden = staticSite;
+    publish.el.hidden = !staticSite;
+    region.el.hidden = staticSite;
+    plan.el.hidden = staticSite;
+    buildLegend.textContent = staticSite ? 'Build and publish' : 'Build and start';
+    publishInput.value = !detected ? '' : detected.serviceType === 'static_site' ? detected.publishPath ?? '' : 'public';
+  }
+  const serviceType = createServiceTypePicker({ onChange: showType });
   const blueprint = createBlueprintPlan({
     api: ctx.api,
     target: () => ({ owner: repo.owner, repo: repo.name, branch: branch.control.value || undefined, ownerId: workspace.control.value || undefined }),
@@ -161,6 +185,7 @@ export function deployView(ctx) {
       const d = await ctx.api.detect(repo.owner, repo.name, br);
       if (mine !== detectSeq) return;
       detected = d;
+      setCommandHints('detected');
       serviceType.setDetected(d);
       // As declared, line breaks included (a render.yaml block); only the block's final line break,
       // which changes nothing that runs, is left out.
@@ -178,6 +203,7 @@ export function deployView(ctx) {
     } catch (err) {
       if (mine !== detectSeq) return;
       detected = null;
+      setCommandHints('failed');
       serviceType.setDetected(null);
       if (err instanceof ApiError && err.code === 'stack_not_detected') {
         // The message says whether build and start commands of one's own would do (a root naming no language gets none to run on).
@@ -228,10 +254,10 @@ export function deployView(ctx) {
       name.el,
       h('div', { class: 'grid-3' }, workspace.el, region.el, plan.el)),
     h('fieldset', { class: 'card' },
-      h('legend', { class: 'card__legend' }, 'Build and start'),
+      buildLegend,
       stackPanel,
       serviceType.el,
-      h('div', { class: 'grid-2' }, build.el, start.el)),
+      h('div', { class: 'grid-2' }, build.el, start.el, publish.el)),
     h('fieldset', { class: 'card' },
       h('legend', { class: 'card__legend' }, 'Environment variables'),
       env.el),
@@ -251,7 +277,8 @@ export function deployView(ctx) {
       plan: plan.control.value,
       env_vars: v.vars.length ? v.vars : undefined,
       build_command: commandIfChanged(buildInput, detected?.buildCommand),
-      start_command: commandIfChanged(startInput, detected?.startCommand),
+      // Hidden for a static site, which runs none: not sent as if it would.
+      start_command: serviceType.type() === 'static_site' ? undefined : commandIfChanged(startInput, detected?.startCommand),
       ...v.typeFields,
     };
     // Same request again (double click, retry after a network error) → same key → same deployment.
