@@ -24,10 +24,15 @@ test('sign-in returns to the page the signed-out visitor opened; a sign-in after
   t.timeout(120_000);
   const { context, page, problems } = await newContext(browser);
   stack.github.addUser({ id: 818_181, login: 'deeplinker', name: 'Deep Linker' });
-  stack.github.setAuthorizingUser('deeplinker');
 
+  // Declined on GitHub first: the sign-in page again (at /?auth_error=…), and the second try is still
+  // for the page asked for.
+  stack.github.setAuthorizingUser(null);
   await page.goto(`${stack.url}/#/security`);
   await page.getByTestId('signin').waitFor();
+  await page.getByTestId('sign-in').click();
+  await page.getByText('You declined access on GitHub').waitFor();
+  stack.github.setAuthorizingUser('deeplinker');
   await page.getByTestId('sign-in').click();
   await page.getByTestId('user-login').filter({ hasText: 'deeplinker' }).waitFor();
   await page.getByRole('heading', { level: 1, name: 'Security' }).waitFor();

@@ -218,9 +218,11 @@ const RETURN_TO = 'return-to';
 const RETURN_TO_MAX_AGE_MS = 30 * 60_000;
 function rememberPage() {
   const route = parseRoute(location.hash);
+  // From / a page remembered earlier stays: a sign-in that failed (declined on GitHub) comes back to
+  // /?auth_error=…, and the try after it is still for that page.
+  if (route.name === 'dashboard' || route.name === 'notfound') return;
   try {
-    if (route.name === 'dashboard' || route.name === 'notfound') sessionStorage.removeItem(RETURN_TO);
-    else sessionStorage.setItem(RETURN_TO, JSON.stringify({ hash: location.hash, at: Date.now() }));
+    sessionStorage.setItem(RETURN_TO, JSON.stringify({ hash: location.hash, at: Date.now() }));
   } catch { /* storage off: the dashboard it is */ }
 }
 function takeRememberedPage() {
