@@ -431,16 +431,51 @@ test('a deployment of a service deleted on Render, opened afterwards: "No logs" 
   let logsAnswered!: () => void;
   const logs404 = new Promise<void>((resolve) => { logsAnswered = resolve; });
   opened.on('response', (res) => { if (new URL(res.url()).pathname === `/api/render/deployments/${id}/logs`) logsAnswered(); });
+  // The stream's `logs` events as the page receives them, so that the record can be held until "gone" came.
+  await opened.addInitScript(() => {
+    const w = globalThis as unknown as { logsEnded: string[]; EventSource: { prototype: { addEventListener: (type: string, fn: (e: { data: string }) => void) => void } } };
+    w.logsEnded = [];
+    const add = w.EventSource.prototype.addEventListener;
+    w.EventSource.prototype.addEventListener = function (this: unknown, type: string, fn: (e: { data: string }) => void) {
+      if (type !== 'logs') { add.call(this, type, fn); return; }
+      add.call(this, type, (e) => {
+        try { const ended = (JSON.parse(e.data) as { ended?: string }).ended; if (ended) w.logsEnded.push(ended); } catch { /* the page's own parse says */ }
+        fn(e);
+      });
+    };
+  });
+  // Every text the panel's status line shows, in order: a redraw that replaced the note and a later read
+  // that said it again showed as a pass of the final text (the old panel did so here).
+  await opened.addInitScript(() => {
+    const w = globalThis as unknown as { statusTexts: string[]; document: { querySelector: (s: string) => { textContent: string } | null }; MutationObserver: new (fn: () => void) => { observe: (n: unknown, o: object) => void } };
+    w.statusTexts = [];
+    // The document itself: its <html> is not parsed yet when this runs. (No named function here: tsx adds
+    // a helper call for those that the page does not have.)
+    new w.MutationObserver(() => {
+      const text = w.document.querySelector('[data-testid=logs-status]')?.textContent;
+      if (text !== undefined && text !== w.statusTexts.at(-1)) w.statusTexts.push(text);
+    }).observe(w.document, { childList: true, subtree: true, characterData: true });
+  });
+  // The stream that follows the logs opens only after the logs' 404, so its "gone" comes after that note.
+  await opened.route('**/api/events?logs=*', async (route) => { await logs404; await route.continue(); });
+  let goneBeforeRecord = false;
   await opened.route(`**/api/render/deployments/${id}`, async (route) => {
     const response = await route.fetch();
     await logs404;
+    goneBeforeRecord = await opened.waitForFunction(() => (globalThis as unknown as { logsEnded: string[] }).logsEnded.includes('gone'), undefined, { timeout: 30_000 })
+      .then(() => true, () => false);
     await new Promise((r) => setTimeout(r, 200));
     await route.fulfill({ response });
   });
   await opened.goto(page.url());
   await opened.getByTestId('logs-status').getByText('No logs: the service was deleted on Render, and its logs with it.').waitFor({ timeout: 45_000 });
   await opened.locator('#deployment-status').waitFor();
-  await new Promise((r) => setTimeout(r, 3_000)); // the tail's polls, and its "gone", meanwhile
+  t.true(goneBeforeRecord, 'the stream said "gone" after the logs\' 404 and before the record was drawn');
+  await new Promise((r) => setTimeout(r, 1_000));
+  const shown = await opened.evaluate(() => (globalThis as unknown as { statusTexts: string[] }).statusTexts);
+  const said = shown.indexOf('No logs: the service was deleted on Render, and its logs with it.');
+  t.true(said >= 0, `the status line showed: ${JSON.stringify(shown)}`);
+  t.deepEqual(shown.slice(said + 1), [], `once said, the note stands (the status line showed: ${JSON.stringify(shown)})`);
   t.is(await opened.getByTestId('logs-status').innerText(), 'No logs: the service was deleted on Render, and its logs with it.', 'still said once the record is drawn');
   // On main "Download .txt" stayed, and answered 404.
   t.false(await opened.getByTestId('logs-download').isVisible(), 'no download offered');
