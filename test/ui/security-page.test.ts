@@ -1,5 +1,5 @@
 import anyTest from 'ava';
-import type { Browser, Page, Route } from 'playwright-core';
+import type { Browser, BrowserContext, Page, Route } from 'playwright-core';
 import { answerLate, newContext, screenshot } from './support/browser.js';
 import { connectKey, serviceMadeOutside, type UiStack } from './support/uiStack.js';
 import { useBrowserStack } from './support/browserStack.js';
@@ -174,6 +174,38 @@ const putSentinelFrom = (page: Page, body: object) => page.evaluate(async (b) =>
   return (await fetch('/api/sentinel', { method: 'PUT', headers: { 'content-type': 'application/json', 'x-csrf-token': session.csrfToken }, body: JSON.stringify(b) })).status;
 }, body);
 
+/**
+ * A second tab of the page's user on the Security page, polling (its stream refused); once `ready` holds,
+ * its reads of the settings are held (those on their way answered first), so that it cannot hear of a
+ * change made elsewhere. `release()` lets the held reads and later ones through.
+ */
+async function pollingTabHoldingReads(context: BrowserContext, ready: (page: Page) => Promise<unknown>) {
+  const polling = await context.newPage();
+  await refuseStream(polling);
+  const held: Route[] = [];
+  let holding = false;
+  let onTheirWay = 0;
+  await polling.route('**/api/sentinel', async (route) => {
+    if (route.request().method() !== 'GET') { await route.continue(); return; }
+    if (holding) { held.push(route); return; }
+    onTheirWay += 1;
+    try { await route.fulfill({ response: await route.fetch() }); } catch { /* the page went away */ } finally { onTheirWay -= 1; }
+  });
+  await polling.goto(`${stack.url}/#/security`);
+  await polling.locator('#live-mode[data-mode=polling]').waitFor();
+  await ready(polling);
+  holding = true;
+  for (let i = 0; i < 600 && onTheirWay > 0; i++) await new Promise((r) => setTimeout(r, 50));
+  if (onTheirWay > 0) throw new Error('the polling tab\'s reads on their way were not answered in 30 s');
+  return {
+    polling,
+    async release() {
+      holding = false;
+      for (const route of held.splice(0)) await route.continue().catch(() => undefined);
+    },
+  };
+}
+
 // Sentinel's findings and another tab's settings change come as `sentinel` events over the event stream
 // only. A page polling instead (its stream refused or cut: live.js falls back to polling) had no
 // onServicePoll: it never showed a finding recorded after it was opened (nor the header badge its count),
@@ -231,23 +263,7 @@ test('Security page: "Remove webhook" on a page that still shows Sentinel on aft
 
   // A second tab, polling, shows Sentinel on with its webhook; its reads of the settings are then held.
   // Those already on their way are answered first (one answered after the turn-off below would draw it).
-  const polling = await context.newPage();
-  await refuseStream(polling);
-  const held: Route[] = [];
-  let holding = false;
-  let onTheirWay = 0;
-  await polling.route('**/api/sentinel', async (route) => {
-    if (route.request().method() !== 'GET') { await route.continue(); return; }
-    if (holding) { held.push(route); return; }
-    onTheirWay += 1;
-    try { await route.fulfill({ response: await route.fetch() }); } catch { /* the page went away */ } finally { onTheirWay -= 1; }
-  });
-  await polling.goto(`${stack.url}/#/security`);
-  await polling.locator('#live-mode[data-mode=polling]').waitFor();
-  await polling.getByTestId('sentinel-slack-remove').waitFor();
-  holding = true;
-  for (let i = 0; i < 600 && onTheirWay > 0; i++) await new Promise((r) => setTimeout(r, 50));
-  t.is(onTheirWay, 0, 'the reads on their way were answered');
+  const { polling, release } = await pollingTabHoldingReads(context, (p) => p.getByTestId('sentinel-slack-remove').waitFor());
 
   // Turned off in the first tab.
   await page.getByTestId('sentinel-enabled').uncheck();
@@ -265,8 +281,7 @@ test('Security page: "Remove webhook" on a page that still shows Sentinel on aft
   t.false(after, 'Sentinel, turned off in the other tab, is on again after "Remove webhook"');
   // The answer is what the server keeps: the polling tab now shows Sentinel off.
   await polling.getByText('Sentinel is off. Turn it on').waitFor();
-  await polling.unroute('**/api/sentinel');
-  for (const route of held) await route.continue().catch(() => undefined);
+  await release();
   t.deepEqual(problems, []);
   await context.close();
 });
@@ -285,25 +300,10 @@ test('Security page: Save of another interval on a page that still shows Sentine
   await page.getByTestId('sentinel-save').click();
   await page.getByText('Sentinel is off. Turn it on').waitFor({ state: 'detached' });
 
-  // A second tab, polling, shows Sentinel on; its reads of the settings are then held (those on their way
-  // answered first), so it cannot hear of the turn-off below.
-  const polling = await context.newPage();
-  await refuseStream(polling);
-  let holding = false;
-  const held: Route[] = [];
-  let onTheirWay = 0;
-  await polling.route('**/api/sentinel', async (route) => {
-    if (route.request().method() !== 'GET') { await route.continue(); return; }
-    if (holding) { held.push(route); return; }
-    onTheirWay += 1;
-    try { await route.fulfill({ response: await route.fetch() }); } catch { /* the page went away */ } finally { onTheirWay -= 1; }
-  });
-  await polling.goto(`${stack.url}/#/security`);
-  await polling.locator('#live-mode[data-mode=polling]').waitFor();
-  await polling.waitForFunction(() => !document.querySelector('[data-testid=sentinel-enabled]')?.disabled && document.querySelector('[data-testid=sentinel-enabled]')?.checked);
-  holding = true;
-  for (let i = 0; i < 600 && onTheirWay > 0; i++) await new Promise((r) => setTimeout(r, 50));
-  t.is(onTheirWay, 0, 'the reads on their way were answered');
+  // A second tab, polling, shows Sentinel on; its reads of the settings are then held, so it cannot hear
+  // of the turn-off below.
+  const { polling, release } = await pollingTabHoldingReads(context,
+    (p) => p.waitForFunction(() => !document.querySelector('[data-testid=sentinel-enabled]')?.disabled && document.querySelector('[data-testid=sentinel-enabled]')?.checked));
 
   t.is(await putSentinelFrom(page, { enabled: false }), 200);
   t.true(await polling.getByTestId('sentinel-enabled').isChecked(), 'the polling tab still shows it on');
@@ -315,8 +315,7 @@ test('Security page: Save of another interval on a page that still shows Sentine
   ]);
   t.log('sent', put.postData());
   // Reads answer again from here on (the page's own after the refusal among them).
-  holding = false;
-  for (const route of held.splice(0)) await route.continue().catch(() => undefined);
+  await release();
   await polling.getByText('Not saved: Sentinel was turned off meanwhile').waitFor();
   const after = await page.evaluate(async () => ((await (await fetch('/api/sentinel')).json()) as { enabled: boolean }).enabled);
   t.false(after, 'Sentinel, turned off in the other tab, is on again after a Save of the interval');
