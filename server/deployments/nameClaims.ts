@@ -27,8 +27,18 @@ function decode(raw: string | null): NameClaim | null {
   return raw && at > 0 ? { id: raw.slice(0, at), at: Number(raw.slice(at + 1)) } : null;
 }
 
-/** A claimant still creating: not ended, and no service recorded yet (one recorded has no more need of the name). */
-const stillCreating = (rec: DeploymentRecord | null) => rec !== null && !isTerminal(rec.status) && !rec.serviceId;
+/**
+ * A claimant still creating: not ended, and no service recorded yet (one recorded has no more need of the name);
+ * or canceled in `creating_service` less than `landMs` ago with no service noted: its creation, sent before the
+ * cancel, may still land on Render (it is answered or given up within the client's timeout), and a claim taken
+ * over meanwhile made the next deployment of the name adopt that service as its own.
+ */
+function stillCreating(rec: DeploymentRecord | null, now: number, landMs: number): boolean {
+  if (rec === null || rec.serviceId) return false;
+  if (!isTerminal(rec.status)) return true;
+  const at = rec.timeline.findLastIndex((e) => e.status === 'canceled');
+  return rec.status === 'canceled' && at > 0 && rec.timeline[at - 1]!.status === 'creating_service' && now - Date.parse(rec.timeline[at]!.at) < landMs;
+}
 
 export function createNameClaims(opts: { redis: Redis; keys: DeploymentKeys; get(id: string): Promise<DeploymentRecord | null> }) {
   const { redis, keys } = opts;
@@ -36,16 +46,17 @@ export function createNameClaims(opts: { redis: Redis; keys: DeploymentKeys; get
     /**
      * Claim `name` in workspace `ownerId` for deployment `id` at `now`: the claim after the attempt
      * (this deployment's, with the time it first claimed, or the other claimant's). A claim held by a
-     * deployment that ended, that has its service by now, or whose record is gone or altered is taken over.
+     * deployment that ended, that has its service by now, or whose record is gone or altered is taken over; one
+     * canceled while creating is kept for `creationMayLandMs` after its cancel (stillCreating).
      */
-    async claimServiceName(ownerId: string, name: string, id: string, now: number): Promise<NameClaim> {
+    async claimServiceName(ownerId: string, name: string, id: string, now: number, creationMayLandMs = 0): Promise<NameClaim> {
       const key = keys.nameClaim(ownerId, name);
       const mine = encode({ id, at: now });
       if (await redis.set(key, mine, 'PX', NAME_CLAIM_MS, 'NX')) return { id, at: now };
       const raw = await redis.get(key);
       const held = decode(raw);
       if (held?.id === id) return held;
-      if (held && stillCreating(await opts.get(held.id).catch(() => null))) return held;
+      if (held && stillCreating(await opts.get(held.id).catch(() => null), now, creationMayLandMs)) return held;
       return decode(String(await redis.eval(TAKE_OVER, 1, key, raw ?? '', mine, String(NAME_CLAIM_MS))))!;
     },
     /** The claim of `name` in `ownerId` (null: nobody's, or it was lost with Redis' writes). */

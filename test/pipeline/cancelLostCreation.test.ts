@@ -163,3 +163,40 @@ test.serial('a deploy canceled while its creation is asked, under a name whose s
   t.is(deploys[0]?.status, 'build_in_progress', 'the service\'s own deploy builds on');
   t.is((await u.agent.get(`/api/render/deployments/${res.json.id}`)).json.serviceId, null, 'somebody else\'s service is not noted');
 });
+
+test.serial('a deploy canceled while its creation is on its way, then asked again at once under the name: the second never adopts the first one\'s service', async (t) => {
+  // The cancel gave the name's claim up at once: the second deployment claimed it, and when the first one's
+  // creation landed (after that claim), took that service for one it had made itself ("Resumed: service app
+  // was created by this deployment"), kept the canceled request's env values it had dropped, and adopted the
+  // service's first deploy, which the first deployment's run canceled: a deploy the user never canceled ended canceled.
+  const u = await signedInWithKey(stack, 'cancel-reask');
+  addNodeRepo(stack, 'cancel-reask', 'app');
+  const held = stack.render.holdRequest({ method: 'POST', route: '/services', apiKey: u.apiKey });
+  t.teardown(held.release);
+  const first = await u.agent.post('/api/render/deploy', { github_repo: 'cancel-reask/app', project_name: 'app', env_vars: { KEPT: 'one', DROPPED: 'two' } });
+  t.is(first.status, 202, first.text);
+  await held.arrived;
+  // A second creation, should one be asked for, waits too: it reaches Render after the first one's.
+  const held2 = stack.render.holdRequest({ method: 'POST', route: '/services', apiKey: u.apiKey });
+  t.teardown(held2.release);
+  t.is((await u.agent.post(`/api/render/deployments/${first.json.id}/cancel`)).status, 200);
+  const second = await u.agent.post('/api/render/deploy', { github_repo: 'cancel-reask/app', project_name: 'app', env_vars: { KEPT: 'three' } });
+  t.is(second.status, 202, second.text);
+  await until('the second deployment past its name lookup', async () => {
+    const rec = (await u.agent.get(`/api/render/deployments/${second.json.id}`)).json;
+    return rec.finished || renderCalls(stack, u.accountId, 'GET', '/services').length >= 2 ? true : null;
+  });
+  await new Promise((r) => setTimeout(r, 200));
+  held.release(); // the canceled deployment's creation lands
+  await new Promise((r) => setTimeout(r, 50));
+  held2.release();
+  const done = await waitFinished(u.agent, second.json.id);
+  const services = (await renderApi(stack, u.apiKey, 'GET', `/services?ownerId=${u.ownerId}`) as Array<{ service: { id: string } }>).map((e) => e.service.id);
+  t.is(services.length, 1, 'one service: the canceled deployment\'s');
+  t.not(done.status, 'canceled', JSON.stringify(done.timeline));
+  t.false(done.timeline.some((e: { note?: string | null }) => /created by this deployment/.test(e.note ?? '')), JSON.stringify(done.timeline));
+  t.is(done.serviceId, null, 'the second deployment never points at the first one\'s service');
+  t.is(done.failure?.code, 'service_name_taken');
+  const env = (await renderApi(stack, u.apiKey, 'GET', `/services/${services[0]}/env-vars?limit=100`) as Array<{ envVar: { key: string; value: string } }>).map((e) => `${e.envVar.key}=${e.envVar.value}`);
+  t.deepEqual(env.sort(), ['DROPPED=two', 'KEPT=one'], 'the service keeps its own request\'s values, none of the second\'s');
+});

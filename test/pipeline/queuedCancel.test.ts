@@ -346,3 +346,33 @@ async function canceledDeployOutlastsFailingLooks(
     worker = await pipeline.startWorker();
   }
 }
+
+test.serial('a redeploy canceled while its deploy waits in Render\'s queue, which then goes live before the follow-up looks again: the record says it went live', async (t) => {
+  // The follow-up found the deploy ended (live) and stopped, writing nothing: the record said "You canceled
+  // this deploy." while that deploy had built and gone live on Render (a deploy that, once out of the
+  // queue, takes less than the follow-up's wait between looks: up to 15 s).
+  const u = await liveService(stack, 'queued-went-live');
+  const { running, finishRunning } = await rollbackHeldInLastPhase(stack, u.apiKey, u.serviceId, u.firstDeployId);
+  t.teardown(finishRunning);
+  const asked = await u.agent.post(`/api/render/services/${u.serviceId}/redeploy`);
+  t.is(asked.status, 202, asked.text);
+  const queued = await recordWithDeployId(u.agent, asked.json.id);
+  t.is(queued.status, 'render_queued');
+  const canceled = await u.agent.post(`/api/render/deployments/${asked.json.id}/cancel`);
+  t.is(canceled.status, 200, canceled.text);
+  t.is(canceled.json.failure.message, 'You canceled this deploy.');
+  // The follow-up's looks fail while the deploy ahead ends and ours builds and goes live.
+  const failing = stack.render.setFault({ method: 'GET', route: '/services/{serviceId}/deploys/{deployId}', apiKey: u.apiKey, kind: 'status', status: 503 });
+  t.teardown(() => stack.render.clearFaults());
+  finishRunning();
+  const ours = await until('the queued deploy live on Render', async () =>
+    (await renderDeploysOf(stack, u.apiKey, u.serviceId)).find((d) => d.id === queued.deployId && d.status === 'live'), 15_000);
+  stack.render.clearFault(failing);
+  await until('the follow-up job\'s end', async () => (await stack.web.deps.queue.getJob(asked.json.id))?.finishedOn ?? null, 15_000);
+  t.deepEqual(renderCalls(stack, u.accountId, 'POST', CANCEL_ROUTE).filter((c) => c.path.includes(ours.id) && c.status === 200), [], 'nothing was canceled on Render');
+  t.is((await renderDeploysOf(stack, u.apiKey, u.serviceId)).find((d) => d.id === running)?.status, 'deactivated');
+  const rec = (await u.agent.get(`/api/render/deployments/${asked.json.id}`)).json;
+  t.is(rec.status, 'canceled');
+  t.regex(rec.failure?.message ?? '', /^You canceled this deploy here, but its deploy on Render was not canceled there: it left Render's queue and went live before it could be canceled\./);
+  t.regex(rec.failure?.message ?? '', /roll back/);
+});

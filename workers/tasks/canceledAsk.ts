@@ -56,11 +56,20 @@ async function cancelQueuedDeploy(ctx: WorkerContext, rec: DeploymentRecord, ren
   // Render cancels a deploy once it has left its queue (docs/render-api.md §6.4: a queued one is a
   // 400): one still queued behind another deploy is looked at again until it has.
   if (deploy && deploy.status !== 'queued') {
-    if (!isInProgressOnRender(deploy.status)) return { wait: null, unseen: false };
-    // Render answers 400 when it ended between our look and the cancel: nothing is left to do.
-    await render.cancelDeploy(rec.serviceId!, deploy.id).catch((err: unknown) => {
+    if (!isInProgressOnRender(deploy.status)) {
+      await sayIfItWentLive(ctx, rec, deploy.status);
+      return { wait: null, unseen: false };
+    }
+    // Render answers 400 when it ended between our look and the cancel: nothing is left to cancel, but it
+    // may have ended live.
+    const ended = await render.cancelDeploy(rec.serviceId!, deploy.id).then(() => false, (err: unknown) => {
       if (!(err instanceof RenderApiError) || err.status !== 400) throw err;
+      return true;
     });
+    if (ended) {
+      await sayIfItWentLive(ctx, rec, (await render.getDeploy(rec.serviceId!, deploy.id).catch(() => null))?.status);
+      return { wait: null, unseen: false };
+    }
     ctx.logger.info({ deploymentId: rec.id, deployId: deploy.id }, firstDeployOwedCancel(rec)
       ? 'canceled on Render the new service\'s first deploy of a canceled deployment'
       : 'canceled on Render the queued deploy of a canceled deployment');
@@ -95,6 +104,22 @@ async function leftOnRender(ctx: WorkerContext, rec: DeploymentRecord, why: stri
     + 'Render may still build it and make it live: check the service\'s deploys in the Render dashboard, and cancel it there if it should not run.';
   await ctx.deployments.amendCanceled(rec.id, { code: 'canceled', message }).catch((err: unknown) => {
     ctx.logger.warn({ deploymentId: rec.id, err: { message: (err as Error).message } }, 'could not say why a canceled deployment\'s deploy was left on Render');
+  });
+}
+
+/**
+ * A deploy owed a cancel that ended on Render before the follow-up could cancel it (it left Render's queue
+ * and finished between two looks): one that went live (`live`, or `deactivated`: live, then replaced) ran
+ * as the service's code, and the canceled record says so instead of a plain cancel. One that failed or was
+ * canceled ran nothing: the record stays as the cancel wrote it.
+ */
+async function sayIfItWentLive(ctx: WorkerContext, rec: DeploymentRecord, status: string | null | undefined): Promise<void> {
+  if (status !== 'live' && status !== 'deactivated') return;
+  const message = 'You canceled this deploy here, but its deploy on Render was not canceled there: it left Render\'s queue and went live before it could be canceled. '
+    + (status === 'live' ? 'It is the service\'s live deploy now' : 'It ran as the service\'s live deploy until a newer deploy replaced it')
+    + ': check the service\'s deploys in the Render dashboard, and redeploy or roll back if it should not run.';
+  await ctx.deployments.amendCanceled(rec.id, { code: 'canceled', message }).catch((err: unknown) => {
+    ctx.logger.warn({ deploymentId: rec.id, err: { message: (err as Error).message } }, 'could not say that a canceled deployment\'s deploy went live on Render');
   });
 }
 

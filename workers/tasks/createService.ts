@@ -102,7 +102,7 @@ export async function createOrAdoptService(ctx: WorkerContext, rec: DeploymentRe
   if (rec.serviceId) return ctx.deployments.transition(rec.id, 'triggering_deploy', 'orchestrator');
   const existing = await findService(ctx, render, rec);
   if (existing) return adoptOrRefuse(ctx, rec, render, existing);
-  const claim = await ctx.deployments.claimServiceName(rec.request.ownerId, rec.request.serviceName, rec.id, ctx.clock.now());
+  const claim = await ctx.deployments.claimServiceName(rec.request.ownerId, rec.request.serviceName, rec.id, ctx.clock.now(), ctx.renderTimeoutMs);
   if (claim.id !== rec.id) return nameBeingCreated(render, rec);
   // Both reads go out together (one round trip); the record is judged first, the values used only after.
   // The creation's budget slot is taken in the same round trip (runBudget.ts).
