@@ -76,8 +76,9 @@ export async function forgetDeletedService(deps: AppDeps, caller: RenderKeyState
 }
 
 /** The audit entry of an action on a service (lifecycle or settings). */
-export async function auditServiceAction(deps: AppDeps, ctx: Koa.Context, caller: CallerRender, action: ServiceAction, serviceId: string) {
-  await deps.security.recordAudit(ctx, { userId: caller.userId, action: 'lifecycle', outcome: 'success', detail: { lifecycleAction: action, serviceId } });
+/** `deploymentId`: the deployment a redeploy or rollback started, so that the entry leads to it. */
+export async function auditServiceAction(deps: AppDeps, ctx: Koa.Context, caller: CallerRender, action: ServiceAction, serviceId: string, deploymentId?: string) {
+  await deps.security.recordAudit(ctx, { userId: caller.userId, action: 'lifecycle', outcome: 'success', detail: { lifecycleAction: action, serviceId, ...(deploymentId ? { deploymentId } : {}) } });
 }
 
 /**
@@ -85,9 +86,9 @@ export async function auditServiceAction(deps: AppDeps, ctx: Koa.Context, caller
  * records it, and the caller's other tabs hear of it on their own channel (ids and the action only) to
  * read it again. Published after the invalidation, so what they read is the change.
  */
-export async function serviceChanged(deps: AppDeps, ctx: Koa.Context, caller: CallerRender, action: ServiceAction, serviceId: string) {
+export async function serviceChanged(deps: AppDeps, ctx: Koa.Context, caller: CallerRender, action: ServiceAction, serviceId: string, deploymentId?: string) {
   await deps.upstream.serviceCache.invalidate(scopeOf(caller));
-  await auditServiceAction(deps, ctx, caller, action, serviceId);
+  await auditServiceAction(deps, ctx, caller, action, serviceId, deploymentId);
   // The change is made: a lost publish leaves the other tabs as stale as before, not the answer failed.
   await deps.redis.publish(deps.deployments.keys.channel(caller.userId), serviceMessage(serviceId, action)).catch((err: unknown) => {
     ctx.state.log?.warn({ err: { message: (err as Error).message } }, 'services: could not publish the change to the live channel');
@@ -243,7 +244,7 @@ export function serviceRoutes(router: Router, deps: AppDeps) {
         : 'commit_sha needs a service built from a GitHub repository branch; this one is not. Redeploy without commit_sha.');
     }
     const { record, replayed } = await deps.deployRequests.requestServiceDeploy(who(caller), 'redeploy', serviceToDeploy(svc), undefined, { idempotencyKey, ...(commitSha ? { commitSha } : {}) });
-    if (!replayed) await serviceChanged(deps, ctx, caller, 'redeploy', svc.id);
+    if (!replayed) await serviceChanged(deps, ctx, caller, 'redeploy', svc.id, record.id);
     answerDeploymentStarted(ctx, record, { replayed });
   });
 
@@ -268,7 +269,7 @@ export function serviceRoutes(router: Router, deps: AppDeps) {
       throw errors.conflict('deploy_not_rollbackable', 'Only a deploy that went live can be rolled back to.');
     }
     const { record, replayed } = await deps.deployRequests.requestServiceDeploy(who(caller), 'rollback', serviceToDeploy(svc), deployId, { idempotencyKey });
-    if (!replayed) await serviceChanged(deps, ctx, caller, 'rollback', svc.id);
+    if (!replayed) await serviceChanged(deps, ctx, caller, 'rollback', svc.id, record.id);
     answerDeploymentStarted(ctx, record, { replayed });
   });
 

@@ -38,6 +38,9 @@ test('redeploy: the same Idempotency-Key twice is one deployment and one deploy 
   const made = await myDeployments(u.agent);
   t.is(made.length, 2, 'the first deploy and one redeploy');
   t.is(await audited(u.agent, 'redeploy'), 1, 'one redeploy in the audit trail');
+  // The entry leads to the deployment it started (it named the service only).
+  const entry = (await u.agent.get('/api/audit?limit=100')).json.entries.find((e: { detail: { lifecycleAction?: string } }) => e.detail.lifecycleAction === 'redeploy');
+  t.like(entry.detail, { serviceId: u.serviceId, deploymentId: first.json.id });
 
   // The same key for another request: a rollback (to the deploy the redeploy replaced), a clear-cache
   // redeploy, a redeploy of another service of theirs. Refused, nothing started.
@@ -85,6 +88,8 @@ test('rollback: the same Idempotency-Key twice is one deployment and one rollbac
   const made = await myDeployments(u.agent);
   t.is(made.length, 3, 'deploy, redeploy and one rollback');
   t.is(await audited(u.agent, 'rollback'), 1);
+  const entry = (await u.agent.get('/api/audit?limit=100')).json.entries.find((e: { detail: { lifecycleAction?: string } }) => e.detail.lifecycleAction === 'rollback');
+  t.like(entry.detail, { serviceId: u.serviceId, deploymentId: first.json.id });
 
   // The rollback replaced the redeploy's deploy: rolling back to that one is another request.
   const otherTarget = await u.agent.post(path, { deploy_id: redeployed.deployId }, { headers });
