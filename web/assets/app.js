@@ -44,7 +44,8 @@ const liveMode = document.getElementById('live-mode');
 
 const SESSION_ENDED = 'Your session has ended. Sign in again to continue.';
 const api = createApi({
-  onSignedOut: (err) => showSignedOut({ message: err.code === 'unauthenticated' ? SESSION_ENDED : err.message }),
+  // A read still in flight at a sign-out answers 401 after it: the page already says so ("You are signed out.").
+  onSignedOut: (err) => { if (session) showSignedOut({ message: err.code === 'unauthenticated' ? SESSION_ENDED : err.message }); },
   onBlocked: (err) => showBlockBanner(document.getElementById('block-banner'), err),
 });
 let meta = { sandbox: false, demo: null };
@@ -56,7 +57,14 @@ let firstRender = true;
 const openDeployment = (id) => { location.hash = `#/deployments/${id}`; };
 const live = createLive({
   api,
-  onEvent: (e) => { current?.onDeployment?.(e); notifyDeployEnded(e, openDeployment); },
+  onEvent: (e) => {
+    current?.onDeployment?.(e);
+    // Stopped because this browser's session ended or lost its key (the session changes first): once
+    // this page knows which, so that a sign-out (here or in another tab) shows no notification of it to
+    // whoever sits here next; a key cleared in another tab, the user still signed in, still does.
+    if (e.status === 'credentials_revoked') void followSession().then(() => { if (session) notifyDeployEnded(e, openDeployment); });
+    else notifyDeployEnded(e, openDeployment);
+  },
   // The end of a deploy started here, published while the stream was down (or no tab was open), is never
   // sent again: views only redrew it, and its notification never came. Read after each gap, boot included.
   onResync: () => { current?.onResync?.(); void notifyEndedMeanwhile(api, openDeployment); },
