@@ -130,3 +130,35 @@ test('a tab that has not yet seen another tab\'s claim (localStorage reaches oth
   t.deepEqual(problems, []);
   await context.close();
 });
+
+// A sign-out stops the session's deploys (credentials_revoked) and says so on the live stream before it
+// closes: each open tab of the app heard "failed" for a deploy started here and showed a notification, with
+// the service's name, just after its user signed out, for whoever sits at the computer next (and a click
+// on it opens that deployment's address in a tab now signed out). (Review of what a shared browser carries
+// between users.) A late read's 401 no longer replaces "You are signed out." with "Your session has ended".
+test('signing out with a deploy running shows no notification of its end: the deploy stopped with the session', async (t) => {
+  t.timeout(120_000);
+  const { context, page, problems } = await newContext(browser);
+  await context.grantPermissions(['notifications'], { origin: stack.url });
+  await context.addInitScript(RECORD_NOTIFICATIONS);
+  const apiKey = stack.renderAccount('leaver');
+  stack.addNodeRepo('leaver', 'running');
+  const release = stack.render.holdPhase({ serviceName: 'running' }, 'build_in_progress');
+  await stack.signInBrowser(page, 'leaver');
+  await connectKey(page, apiKey);
+  const other = await context.newPage();
+  await other.goto(`${stack.url}/#/`);
+  await other.getByTestId('user-login').waitFor();
+  await deployThroughForm(page, 'leaver/running');
+  await page.locator('#deployment-status[data-status="build_in_progress"]').waitFor({ timeout: 30_000 });
+
+  await page.getByTestId('sign-out').click();
+  await page.getByText('You are signed out.').waitFor();
+  await other.getByTestId('signin').waitFor({ timeout: 15_000 });
+  await page.waitForTimeout(1_000); // a notification is shown a few turns after the event (a Web Lock)
+  t.deepEqual([...await page.evaluate(() => window.__notes), ...await other.evaluate(() => window.__notes)], []);
+  release();
+
+  t.deepEqual(problems, []);
+  await context.close();
+});

@@ -1,11 +1,12 @@
 import anyTest from 'ava';
 import type { Browser } from 'playwright-core';
 import { newContext } from './support/browser.js';
-import { type UiStack } from './support/uiStack.js';
+import { serviceMadeOutside, type UiStack } from './support/uiStack.js';
 import { useBrowserStack } from './support/browserStack.js';
 import { takingTurns } from './support/turns.js';
 
-const test = takingTurns(anyTest);
+// One at a time: tests here click "Sign in" themselves, and the GitHub simulator approves one user at a time.
+const test = takingTurns(anyTest, 1);
 
 // Code inside page.evaluate runs in the browser.
 declare const sessionStorage: { getItem(key: string): string | null };
@@ -66,5 +67,67 @@ test('sign-in returns to the page the signed-out visitor opened; a sign-in after
   await page.getByTestId('user-login').filter({ hasText: 'deeplinker' }).waitFor();
   t.is(await page.evaluate(() => sessionStorage.getItem('return-to')), null);
   t.deepEqual(problems, []);
+  await context.close();
+});
+
+// The page a tab shows when its session ends elsewhere (signed out in another tab, expired, another user
+// signed in over it) is the previous user's: a link to their service or deployment. The next person to
+// sign in in that tab, or in another tab (this one then loads the app too), starts at the dashboard; the
+// same user signing in again comes back to it. (Review of what a shared browser carries between users.)
+test('a session ended on a page while this tab was not the one signing out: the next user starts at the dashboard, the same user returns to the page', async (t) => {
+  t.timeout(120_000);
+  const { context, page: first, apiKey, problems } = await stack.signedInWithKey(browser, 'pageowner', []);
+  const { serviceId } = await serviceMadeOutside(stack, apiKey, { login: 'pageowner', name: 'owners-api' });
+  const second = await context.newPage();
+  const openService = async () => {
+    await second.goto(`${stack.url}/#/services/${serviceId}`);
+    await second.getByRole('heading', { level: 1, name: 'owners-api' }).waitFor();
+  };
+  const signOutInFirst = async () => {
+    await first.goto('about:blank'); // a load of the app, whatever the tab showed
+    await first.goto(`${stack.url}/#/settings`);
+    await first.getByTestId('sign-out').click();
+    await first.getByText('You are signed out.').waitFor();
+    await second.getByTestId('signin').waitFor({ timeout: 15_000 });
+  };
+  await openService();
+  await signOutInFirst();
+
+  // The same user, signing in again in the tab whose session ended on the page: back on it.
+  stack.github.setAuthorizingUser('pageowner');
+  await second.getByTestId('sign-in').click();
+  await second.getByTestId('user-login').filter({ hasText: 'pageowner' }).waitFor();
+  // (Its Render key went with the session that ended: the page asks for one.)
+  await second.waitForURL(`${stack.url}/#/services/${serviceId}`);
+
+  // Someone else signing in in that tab: the dashboard, not the previous user's service.
+  await signOutInFirst();
+  stack.github.addUser({ id: 828_282, login: 'nextinline', name: 'Next In Line' });
+  stack.github.setAuthorizingUser('nextinline');
+  await second.getByTestId('sign-in').click();
+  await second.getByTestId('user-login').filter({ hasText: 'nextinline' }).waitFor();
+  await second.getByRole('heading', { level: 1, name: 'Dashboard' }).waitFor();
+  t.is(new URL(second.url()).hash, '', 'not the previous user\'s page');
+  t.deepEqual(problems, []);
+  await context.close();
+});
+
+test('another user signs in in one tab: a tab left on the previous user\'s page loads the app as the new user at the dashboard', async (t) => {
+  t.timeout(120_000);
+  const { context, page: first, apiKey } = await stack.signedInWithKey(browser, 'lefttabowner', []);
+  const { serviceId } = await serviceMadeOutside(stack, apiKey, { login: 'lefttabowner', name: 'left-api' });
+  const second = await context.newPage();
+  await second.goto(`${stack.url}/#/services/${serviceId}`);
+  await second.getByRole('heading', { level: 1, name: 'left-api' }).waitFor();
+
+  // Signed out and another user signed in, in the first tab; the second tab hears of both.
+  await first.getByTestId('sign-out').click();
+  await first.getByText('You are signed out.').waitFor();
+  await second.getByTestId('signin').waitFor({ timeout: 15_000 });
+  await stack.signInBrowser(first, 'lefttabnext');
+  await second.getByTestId('user-login').filter({ hasText: 'lefttabnext' }).waitFor({ timeout: 15_000 });
+  await second.getByRole('heading', { level: 1, name: 'Dashboard' }).waitFor();
+  t.is(new URL(second.url()).hash, '', 'not the previous user\'s page');
+
   await context.close();
 });

@@ -44,7 +44,8 @@ const liveMode = document.getElementById('live-mode');
 
 const SESSION_ENDED = 'Your session has ended. Sign in again to continue.';
 const api = createApi({
-  onSignedOut: (err) => showSignedOut({ message: err.code === 'unauthenticated' ? SESSION_ENDED : err.message }),
+  // A read still in flight at a sign-out answers 401 after it: the page already says so ("You are signed out.").
+  onSignedOut: (err) => { if (session) showSignedOut({ message: err.code === 'unauthenticated' ? SESSION_ENDED : err.message }); },
   onBlocked: (err) => showBlockBanner(document.getElementById('block-banner'), err),
 });
 let meta = { sandbox: false, demo: null };
@@ -56,7 +57,14 @@ let firstRender = true;
 const openDeployment = (id) => { location.hash = `#/deployments/${id}`; };
 const live = createLive({
   api,
-  onEvent: (e) => { current?.onDeployment?.(e); notifyDeployEnded(e, openDeployment); },
+  onEvent: (e) => {
+    current?.onDeployment?.(e);
+    // Stopped because this browser's session ended or lost its key (the session changes first): once
+    // this page knows which, so that a sign-out (here or in another tab) shows no notification of it to
+    // whoever sits here next; a key cleared in another tab, the user still signed in, still does.
+    if (e.status === 'credentials_revoked') void followSession().then(() => { if (session) notifyDeployEnded(e, openDeployment); });
+    else notifyDeployEnded(e, openDeployment);
+  },
   // The end of a deploy started here, published while the stream was down (or no tab was open), is never
   // sent again: views only redrew it, and its notification never came. Read after each gap, boot included.
   onResync: () => { current?.onResync?.(); void notifyEndedMeanwhile(api, openDeployment); },
@@ -95,9 +103,11 @@ const ctx = {
   async signOut() {
     try { await api.logout(); } catch (err) { if (!(err instanceof ApiError) || err.status !== 401) throw err; }
     signalOtherTabs();
-    // Whoever signs in next in this tab starts at the dashboard, not on the page this user left.
+    // Whoever signs in next in this tab starts at the dashboard, not on the page this user left (nor on
+    // the one the stream's word of this end, come first, kept for them).
     history.replaceState(null, '', '/');
     showSignedOut({ message: 'You are signed out.', kind: 'success' });
+    endedOn = null;
   },
 };
 
@@ -125,7 +135,8 @@ async function followSession() {
   // Signed in in another tab: this signed-out one loads the app too.
   if (!before) { if (now) location.reload(); return; }
   if (!now) { showSignedOut({ message: SESSION_ENDED }); return; }
-  if (now.user.id !== before.user.id) { location.reload(); return; }
+  // Another user: the page in the address is the previous user's (their service, their deployment).
+  if (now.user.id !== before.user.id) { history.replaceState(null, '', '/'); location.reload(); return; }
   session = now;
   drawAccount();
   if (JSON.stringify(now.render ?? null) === JSON.stringify(before.render ?? null)) return;
@@ -195,6 +206,12 @@ function route() {
 }
 
 function showSignedOut({ authError = null, message = null, kind = 'error' } = {}) {
+  // A session that ended here on a page (expired, signed out in another tab): the page is its user's to
+  // come back to, and leaves the address, so that nobody else signing in here (or reloading) opens it.
+  if (session) {
+    endedOn = { hash: location.hash, user: session.user.id };
+    history.replaceState(null, '', '/');
+  }
   live.stop();
   forgetStartedDeploys();
   current?.dispose?.();
@@ -212,26 +229,33 @@ function showSignedOut({ authError = null, message = null, kind = 'error' } = {}
 /**
  * The page a signed-out visitor came for (a link to a deployment, a session that timed out on a service's
  * page) is lost on GitHub's round trip: the callback lands on /. Kept in this tab's sessionStorage when
- * "Sign in" is clicked, and opened after the sign-in if it is one of the app's pages and recent.
+ * "Sign in" is clicked, and opened after the sign-in if it is one of the app's pages and recent. A page a
+ * session ended on (not by this tab's sign-out) is opened only for that session's user: on a shared
+ * computer the next person signing in in the tab is someone else, and starts at the dashboard.
  */
 const RETURN_TO = 'return-to';
 const RETURN_TO_MAX_AGE_MS = 30 * 60_000;
+/** The page this tab's session ended on, and whose session it was (showSignedOut): for that user only. */
+let endedOn = null;
 function rememberPage() {
-  const route = parseRoute(location.hash);
-  // From / a page remembered earlier stays: a sign-in that failed (declined on GitHub) comes back to
-  // /?auth_error=…, and the try after it is still for that page.
+  // A page opened since (a link) is anyone's; otherwise the one the session ended on, for its user.
+  const page = parseRoute(location.hash).name !== 'dashboard' ? { hash: location.hash, user: null } : endedOn;
+  const route = parseRoute(page?.hash ?? '');
+  // Nothing to remember: a page remembered earlier stays (a sign-in declined on GitHub comes back to
+  // /?auth_error=…, and the try after it is still for that page; its user is checked on the way back).
   if (route.name === 'dashboard' || route.name === 'notfound') return;
   try {
-    sessionStorage.setItem(RETURN_TO, JSON.stringify({ hash: location.hash, at: Date.now() }));
+    sessionStorage.setItem(RETURN_TO, JSON.stringify({ hash: page.hash, user: page.user, at: Date.now() }));
   } catch { /* storage off: the dashboard it is */ }
 }
-function takeRememberedPage() {
+function takeRememberedPage(userId) {
   let saved = null;
   try {
     saved = JSON.parse(sessionStorage.getItem(RETURN_TO) ?? 'null');
     sessionStorage.removeItem(RETURN_TO);
   } catch { return null; }
   if (!saved || typeof saved.hash !== 'string' || !(Date.now() - saved.at < RETURN_TO_MAX_AGE_MS)) return null;
+  if (saved.user != null && saved.user !== userId) return null; // the previous user's page
   const route = parseRoute(saved.hash);
   return route.name === 'dashboard' || route.name === 'notfound' ? null : saved.hash;
 }
@@ -267,7 +291,7 @@ async function boot() {
   }
   if (!session) { showSignedOut({ authError }); return; }
   // Back from signing in: to the page asked for then, unless this address names one itself.
-  const remembered = takeRememberedPage();
+  const remembered = takeRememberedPage(session.user.id);
   if (remembered && parseRoute(location.hash).name === 'dashboard') history.replaceState(null, '', `/${remembered}`);
   signalOtherTabs();
   drawAccount();
