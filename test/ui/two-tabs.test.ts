@@ -94,7 +94,12 @@ test('signed out and another user signed in in one tab: the other tab shows that
   await first.getByTestId('sign-out').click();
   await stack.signInBrowser(first, 'twotabssecond');
   await second.getByTestId('user-login').filter({ hasText: 'twotabssecond' }).waitFor({ timeout: 15_000 });
-  // The second user has no key: the settings page asks for one rather than showing the first user's.
+  // The page the first user's session ended on is theirs: the second user starts at the dashboard, which
+  // asks for their own key rather than showing the first user's.
+  await second.getByRole('heading', { level: 1, name: 'Dashboard' }).waitFor();
+  t.is(new URL(second.url()).hash, '', 'not the first user\'s page');
+  await second.getByTestId('connect-key-link').waitFor();
+  await second.getByTestId('connect-key-link').click();
   await second.getByTestId('render-key-input').waitFor();
   const text = await second.locator('body').innerText();
   t.false(text.includes('twotabsfirst'), 'nothing of the first user stays on the page');
