@@ -162,3 +162,39 @@ test('signing out with a deploy running shows no notification of its end: the de
   t.deepEqual(problems, []);
   await context.close();
 });
+
+// The other side of the test above: the page asks for its session before notifying of a deploy stopped for
+// its credentials, and notifies when it is still signed in. A key cleared in another tab stops the deploys
+// of a user who stays at the computer: they are told, as of any failed deploy, once (by the event, or by the
+// read of deploys ended meanwhile that follows the session's change: either, here, tells the user; the test
+// fails when a stopped deploy is not notified at all, e.g. credentials_revoked not counted as failed).
+test('a key cleared in another tab, the user still signed in: the deploy it stopped is notified as failed', async (t) => {
+  t.timeout(120_000);
+  const { context, page, problems } = await newContext(browser);
+  await context.grantPermissions(['notifications'], { origin: stack.url });
+  await context.addInitScript(RECORD_NOTIFICATIONS);
+  const apiKey = stack.renderAccount('keyclearer');
+  stack.addNodeRepo('keyclearer', 'stopped');
+  const release = stack.render.holdPhase({ serviceName: 'stopped' }, 'build_in_progress');
+  await stack.signInBrowser(page, 'keyclearer');
+  await connectKey(page, apiKey);
+  const other = await context.newPage();
+  await other.goto(`${stack.url}/#/settings`);
+  await other.getByTestId('user-login').waitFor();
+  await deployThroughForm(page, 'keyclearer/stopped');
+  await page.locator('#deployment-status[data-status="build_in_progress"]').waitFor({ timeout: 30_000 });
+
+  await other.getByTestId('clear-key').click();
+  await other.getByTestId('clear-key-confirm').click();
+  await page.locator('#deployment-status[data-status="credentials_revoked"]').waitFor({ timeout: 30_000 });
+  // Shown by one of the two tabs (they take turns by a Web Lock).
+  const shown = async () => [...await page.evaluate(() => window.__notes), ...await other.evaluate(() => window.__notes)];
+  for (let i = 0; i < 100 && (await shown()).length === 0; i++) await new Promise((r) => setTimeout(r, 150));
+  await new Promise((r) => setTimeout(r, 1_000)); // and no second one
+  const notes = await shown();
+  t.deepEqual(notes.map((n: { title: string }) => n.title), ['Deploy of stopped failed'], 'one notification, in one tab');
+  t.is(await page.getByTestId('user-login').count(), 1, 'still signed in');
+  release();
+  t.deepEqual(problems, []);
+  await context.close();
+});
