@@ -99,6 +99,9 @@ test('a session ended on a page while this tab was not the one signing out: the 
   await second.getByTestId('user-login').filter({ hasText: 'pageowner' }).waitFor();
   // (Its Render key went with the session that ended: the page asks for one.)
   await second.waitForURL(`${stack.url}/#/services/${serviceId}`);
+  // The first tab, signed out, hears of the sign-in and loads the app as that user: waited for, so that
+  // its reload does not cut short the next navigation there.
+  await first.getByTestId('user-login').filter({ hasText: 'pageowner' }).waitFor({ timeout: 15_000 });
 
   // Someone else signing in in that tab: the dashboard, not the previous user's service.
   await signOutInFirst();
