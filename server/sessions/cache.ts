@@ -28,6 +28,9 @@ import type { EndingFence } from './fence.js';
  * - A write that ends a session or takes authority from it is answered only once every process has
  *   dropped its copy (`dropEverywhere`, fence.ts): the one window the rules above leave (Redis may
  *   write the ender's reply before another process's invalidation) is closed from the ending side.
+ *   A writer outside the app (an operator's FLUSHALL or DEL) has no fence: Redis writes its reply
+ *   and the invalidations in the same turn of its event loop, the reply first, so only a request sent
+ *   after some later answer from Redis is sure to find every copy dropped (test/ops/cache-recovery).
  */
 export interface SessionCache<T> {
   /** A cached value, if tracking is active. */
