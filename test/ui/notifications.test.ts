@@ -25,7 +25,13 @@ const RECORD_NOTIFICATIONS = `(() => {
   window.__notes = [];
   window.__asks = 0;
   class Recorded extends Real {
-    constructor(title, options) { super(title, options); window.__notes.push({ title, tag: options && options.tag, body: options && options.body }); }
+    constructor(title, options) {
+      super(title, options);
+      const note = { title, tag: options && options.tag, body: options && options.body, closed: false };
+      window.__notes.push(note);
+      // Closed by the page (the browser closes one itself after ~25 s on screen: headless Chromium does).
+      this.close = () => { note.closed = true; Real.prototype.close.call(this); };
+    }
     static requestPermission(...args) { window.__asks += 1; return Real.requestPermission(...args); }
   }
   window.Notification = Recorded;
@@ -93,6 +99,17 @@ test('a deploy started in one tab notifies in another tab when it goes live; a f
   // The tabs settle who shows it through a Web Lock, after their views drew the end: bounded only against a hang.
   for (let i = 0; i < 600 && await total() < 3; i++) await other.waitForTimeout(50);
   t.is(await total(), 3, 'the third deploy was shown once across the two open tabs');
+
+  // Signed out in the third tab: every tab closes the notifications it showed (service names of the user
+  // who left), the other tab once it hears the session ended. Each one, whether or not the browser took it
+  // off the screen meanwhile: what the browser keeps in its notification list is up to the browser.
+  const notClosed = async () => [...await other.evaluate(() => window.__notes), ...await third.evaluate(() => window.__notes)]
+    .filter((n: { closed: boolean }) => !n.closed).map((n: { title: string }) => n.title);
+  t.is((await notClosed()).length, 3, 'none closed by the page while signed in');
+  await third.getByTestId('sign-out').click();
+  await third.getByText('You are signed out.').waitFor();
+  await other.getByTestId('signin').waitFor({ timeout: 15_000 });
+  t.deepEqual(await notClosed(), [], 'every one closed');
   t.deepEqual(problems, []);
   await context.close();
 });

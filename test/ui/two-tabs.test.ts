@@ -92,6 +92,7 @@ test('signed out and another user signed in in one tab: the other tab shows that
   await second.goto(`${stack.url}/#/settings`);
   await second.getByTestId('key-status').waitFor();
   await first.getByTestId('sign-out').click();
+  await first.getByText('You are signed out.').waitFor(); // the sign-out answered before the tab navigates away
   await stack.signInBrowser(first, 'twotabssecond');
   await second.getByTestId('user-login').filter({ hasText: 'twotabssecond' }).waitFor({ timeout: 15_000 });
   // The page the first user's session ended on is theirs: the second user starts at the dashboard, which

@@ -17,6 +17,12 @@ const FAILED = new Set(['build_failed', 'update_failed', 'pre_deploy_failed', 'f
 
 const supported = () => typeof Notification !== 'undefined' && typeof localStorage !== 'undefined';
 
+/**
+ * The notifications this tab showed in this session, closed when it ends (forgetStartedDeploys). Kept
+ * after their 'close' event too: a browser may take one off the screen and still list it.
+ */
+const shownHere = new Set();
+
 function readStarted() {
   try {
     const all = JSON.parse(localStorage.getItem(STARTED) ?? '{}');
@@ -42,9 +48,13 @@ export function rememberStartedDeploy(id, serviceName, now = Date.now()) {
 
 /**
  * The session ended (signed out, expired, another user): its deploys stopped with it, and nothing of
- * them (ids, service names) stays in this browser for whoever uses it next.
+ * them (ids, service names) stays in this browser for whoever uses it next, in the system's notification
+ * list either: each tab closes those it showed (a tab closed before cannot; the next user's click on one
+ * opens a deployment that is not theirs: a 404).
  */
 export function forgetStartedDeploys() {
+  for (const n of shownHere) { try { n.close(); } catch { /* already gone */ } }
+  shownHere.clear();
   if (typeof localStorage === 'undefined') return;
   try {
     for (const k of Object.keys(localStorage)) if (k === STARTED || k.startsWith(CLAIM)) localStorage.removeItem(k);
@@ -105,6 +115,7 @@ export function notifyDeployEnded(event, onOpen) {
       body: live ? 'The deploy finished and the service is running on Render.' : `Status: ${event.status.replaceAll('_', ' ')}. Open it to see the logs.`,
       tag: `deploy-${event.id}`,
     });
+    shownHere.add(n);
     n.addEventListener('click', () => { window.focus(); onOpen?.(event.id); n.close(); });
     return true;
   };
