@@ -96,6 +96,8 @@ interface Tail {
   stopped: boolean;
   /** Its poller ended (log complete, or Render has no such deploy): a stream that joins starts it once more. */
   ended: boolean;
+  /** Each start of its poller (new, or ended and joined): a tick of an earlier run stops at its end. */
+  run: number;
   /** The last poll read Render with the key the deployment was made with (so a 404 means gone). */
   onDeploymentKey: boolean;
   store: ReturnType<typeof tailStateStore>;
@@ -334,7 +336,7 @@ export function createLogTailer(deps: LogTailDeps, opts: LogTailOptions = {}): L
     await tail.store.release(tail.deploymentId);
   }
 
-  async function tick(tail: Tail): Promise<void> {
+  async function tick(tail: Tail, run: number): Promise<void> {
     tail.timer = null;
     if (tail.stopped) return;
     let delay: number | null = buildMs;
@@ -358,6 +360,11 @@ export function createLogTailer(deps: LogTailDeps, opts: LogTailOptions = {}): L
       } else if (err instanceof RenderApiError && err.kind === 'not_found' && tail.onDeploymentKey) {
         // The service (or the deploy) was deleted: no line will ever come, so polling stops for good.
         delay = null;
+        // Ended before its "gone" is published: a stream that joins from now on starts the poller once more
+        // and hears its own "gone" (watch); one that joined before was subscribed already (routes/events.ts
+        // subscribes, then watches). Marked after the publish, a stream that subscribed just after it and
+        // joined before the mark never heard "gone" (a UI test failed so in CI).
+        tail.ended = true;
         await endGone(tail).catch(() => {});
       } else {
         // A log read Render did not answer in time (a page of huge lines on a loaded machine): the next
@@ -372,11 +379,11 @@ export function createLogTailer(deps: LogTailDeps, opts: LogTailOptions = {}): L
         delay = runtimeMs;
       }
     }
-    if (delay === null) tail.ended = true;
+    if (delay === null && tail.run === run) tail.ended = true;
     // A tail stopped while this tick renewed its lease lets it go (stop() may have released it first).
     if (tail.stopped) await tail.store.release(tail.deploymentId).catch(() => {});
-    if (delay === null || tail.stopped) return;
-    tail.timer = setTimeout(() => void tick(tail), delay);
+    if (delay === null || tail.stopped || tail.run !== run) return;
+    tail.timer = setTimeout(() => void tick(tail, run), delay);
     tail.timer.unref();
   }
 
@@ -393,13 +400,14 @@ export function createLogTailer(deps: LogTailDeps, opts: LogTailOptions = {}): L
       let tail = tails.get(w.deploymentId);
       const fresh = !tail;
       if (!tail) {
-        tail = { deploymentId: w.deploymentId, userId: w.userId, refs: new Map(), timer: null, stopped: false, ended: false, onDeploymentKey: false, store: tailStateStore(deps.redis, deps.prefix, `${token}:${++tailsMade}`), deploy: null, secrets: null, polls: 0, renderLogCalls: 0, pageLimit: PAGE, pageCutAt: -Infinity };
+        tail = { deploymentId: w.deploymentId, userId: w.userId, refs: new Map(), timer: null, stopped: false, ended: false, run: 0, onDeploymentKey: false, store: tailStateStore(deps.redis, deps.prefix, `${token}:${++tailsMade}`), deploy: null, secrets: null, polls: 0, renderLogCalls: 0, pageLimit: PAGE, pageCutAt: -Infinity };
         tails.set(w.deploymentId, tail);
       }
       if (fresh || tail.ended) {
         tail.ended = false;
         const t = tail;
-        t.timer = setTimeout(() => void tick(t), 0);
+        const run = ++t.run;
+        t.timer = setTimeout(() => void tick(t, run), 0);
         t.timer.unref();
       }
       const mine = tail;

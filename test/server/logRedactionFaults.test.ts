@@ -61,6 +61,46 @@ test.serial('a tail whose service is deleted on Render says so on the stream and
   t.true(stack.web.deps.logTails!.tailStats(id).polls <= polls + 1);
 });
 
+// A stream subscribes to the user's channel, then joins the deployment's tail. The tail used to be marked
+// ended only after its "gone" was published and its lease given back: a stream that subscribed just after
+// the publish and joined before the mark joined a tail that then stopped, and never heard "gone" (a UI
+// test failed so in CI). The give-back is held here until the second stream has joined.
+test.serial('a stream that joins while the tail of a deleted service is ending hears "gone" too', async (t) => {
+  const { agent, apiKey } = await signedInWithKey(stack, 'tailjoin');
+  const { id, serviceId } = await liveWithSecretLine(agent, 'tailjoin');
+  const first = await openSseAs(agent, `/api/events?logs=${id}`);
+  t.teardown(() => first.close());
+  await first.waitFor((text) => sseLogLines(text).some((l) => l.message.startsWith('app booted')));
+  const leaseKey = `${stack.config.redisPrefix}:logtail:${id}:lease`;
+  const redis = stack.web.deps.redis;
+  const call = redis.call.bind(redis) as (name: string, ...rest: unknown[]) => Promise<unknown>;
+  let joined!: () => void;
+  const secondJoined = new Promise<void>((resolve) => { joined = resolve; });
+  let held = 0;
+  // The lease's give-back (a compare-and-delete script: sha, 1, key, token; its renewals carry a duration
+  // too), held before it reaches the connection: held there, it would hold every command batched after it.
+  Object.assign(redis, {
+    call: (name: string, ...rest: unknown[]) => {
+      const args = rest[0];
+      if (name === 'evalsha' && Array.isArray(args) && args.length === 4 && args[2] === leaseKey) {
+        held++;
+        return secondJoined.then(() => call(name, ...rest));
+      }
+      return call(name, ...rest);
+    },
+  });
+  t.teardown(() => { Reflect.deleteProperty(redis, 'call'); joined(); });
+  const del = await fetch(`${stack.render.url}/services/${serviceId}`, { method: 'DELETE', headers: { authorization: `Bearer ${apiKey}` } });
+  t.is(del.status, 204);
+  await first.waitFor((text) => /"ended":"gone"/.test(text), 15_000);
+  const second = await openSseAs(agent, `/api/events?logs=${id}`);
+  t.teardown(() => second.close());
+  await second.waitFor((text) => text.includes('event: stream'));
+  t.is(held, 1, 'the ending tail\'s give-back was held until the second stream joined');
+  joined();
+  await second.waitFor((text) => /"ended":"gone"/.test(text), 15_000);
+});
+
 test.serial('a tail that meets Render\'s own 429 waits the Retry-After it was given before asking again', async (t) => {
   const { agent, apiKey, accountId } = await signedInWithKey(stack, 'tail429');
   const { id } = await liveWithSecretLine(agent, 'tail429');
