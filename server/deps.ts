@@ -10,6 +10,7 @@ import type { DeploymentStore } from './deployments/store.js';
 import type { EnvVault } from './deployments/envVars.js';
 import type { DeployRequests } from './deployments/requests.js';
 import type { DeployJobData, FairEnqueuer } from './queues/deployQueue.js';
+import type { CommitStatusJobData } from './queues/commitStatusQueue.js';
 import type { RenderBudget } from './render/budget.js';
 import type { RenderCallOutcome } from './render/client.js';
 import type { EventHub } from './events/hub.js';
@@ -56,6 +57,8 @@ export interface AppDeps {
   deployments: DeploymentStore;
   envVault: EnvVault;
   queue: Queue<DeployJobData>;
+  /** GitHub commit statuses are asked on it (workers post them): the worker's deploy steps, and the web's ends of a deployment (a cancel, a cleared key). */
+  commitStatusQueue: Queue<CommitStatusJobData>;
   enqueuer: FairEnqueuer;
   deployRequests: DeployRequests;
   /** Per-IP and per-user request limits; each route names its own in its chain. */

@@ -12,6 +12,7 @@ import { createDeploymentStore } from './deployments/store.js';
 import { createEnvVault } from './deployments/envVars.js';
 import { createDeployRequests } from './deployments/requests.js';
 import { createDeployQueue, createFairEnqueuer } from './queues/deployQueue.js';
+import { createCommitStatusQueue, requestCommitStatus } from './queues/commitStatusQueue.js';
 import { createRouteLimits } from './security/routeLimits.js';
 import { createAuditLog } from './audit/auditLog.js';
 import type { SecurityOptions } from './security/options.js';
@@ -57,7 +58,11 @@ export function buildDeps(args: BuildDepsArgs): AppDeps {
   const envVault = createEnvVault({ redis, prefix, keyring });
   const queue = createDeployQueue(args.queueRedis, prefix, args.retryBackoffMs);
   const enqueuer = createFairEnqueuer({ queue, redis, prefix });
-  const deployRequests = createDeployRequests({ redis, prefix, clock, keyring, deployments, envVault, enqueuer, queue });
+  const commitStatusQueue = createCommitStatusQueue(args.queueRedis, prefix);
+  const deployRequests = createDeployRequests({
+    redis, prefix, clock, keyring, deployments, envVault, enqueuer, queue,
+    finalCommitStatus: (rec) => requestCommitStatus({ commitStatusQueue, redis, config, logger }, rec, 'final'),
+  });
   const audit = createAuditLog({
     redis, prefix, clock, keyring, retention: config.auditRetention,
     onAdopted: (chain, length) => logger.warn({ chain, length }, 'audit: adopted a chain written without signatures (expected once per chain after upgrading; otherwise someone edited Redis)'),
@@ -75,5 +80,5 @@ export function buildDeps(args: BuildDepsArgs): AppDeps {
     redis, prefix, settings: config.telemetry, logger, ...args.telemetry,
     metrics: { onRefused: (state) => args.metrics?.onAnomalyRefused?.(state) },
   });
-  return { config, redis, queueRedis: args.queueRedis, clock, logger, keyring, sessions, sessionEnding, budget, upstream, deployments, envVault, queue, enqueuer, deployRequests, rateLimits, audit, security, telemetry, metrics: args.metrics, tokenEntries: args.tokenEntries };
+  return { config, redis, queueRedis: args.queueRedis, clock, logger, keyring, sessions, sessionEnding, budget, upstream, deployments, envVault, queue, commitStatusQueue, enqueuer, deployRequests, rateLimits, audit, security, telemetry, metrics: args.metrics, tokenEntries: args.tokenEntries };
 }

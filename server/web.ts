@@ -106,7 +106,7 @@ export async function startWeb(args: {
       server.closeAllConnections(); // idle keep-alive sockets, and whatever outlived the deadline
       await stopped;
       // Redis may be the reason we are stopping: never wait on it unbounded.
-      await bounded(deps.queue.close(), 2_000);
+      await bounded(Promise.all([deps.queue.close(), deps.commitStatusQueue.close()]), 2_000);
       await bounded(deps.telemetry.close(), 1_000); // the last counts of this process
       await bounded(logTails.close(), 1_000);
       await bounded(events.close(), 2_000);

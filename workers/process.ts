@@ -19,7 +19,7 @@ import { startSentinelWorker, type SentinelWorker, type SentinelWorkerOptions } 
 import { createSentinelStore } from '../server/sentinel/store.js';
 import { createDeploySlack } from './tasks/deploySlack.js';
 import { startAnomalyDetection, type AnomalyOptions } from './anomalyWorker.js';
-import { createCommitStatusQueue, type CommitStatusJobData } from '../server/queues/commitStatusQueue.js';
+import type { CommitStatusJobData } from '../server/queues/commitStatusQueue.js';
 import { createSessionCache, trackingConnection } from '../server/sessions/cache.js';
 import { createProcessFence } from '../server/sessions/fence.js';
 import { sessionKeys, type LoadedSession } from '../server/sessions/store.js';
@@ -100,7 +100,7 @@ export async function startWorker(args: {
     config, redis, clock: deps.clock, logger, keyring: deps.keyring, sessions: deps.sessions, deployments: deps.deployments,
     enqueuer: deps.enqueuer, budget: deps.budget, envVault: deps.envVault, upstream: deps.upstream, watch: { ...DEFAULT_WATCH, ...args.watch }, renderTimeoutMs: args.renderTimeoutMs ?? 15_000, crashPoint: args.crashPoint,
     onFinished: auditDeployFinished(audit, logger), prefetchAudit: (userId) => audit.prefetch(userId), securityEvents,
-    commitStatusQueue: createCommitStatusQueue(queueRedis, config.redisPrefix),
+    commitStatusQueue: deps.commitStatusQueue,
     commitStatusPendingDelayMs: statusWriteIntervalMs(config, args.commitStatus),
     tokenScopes: createTokenScopes(),
   };

@@ -45,7 +45,7 @@ export function serverSide(cleanup: Cleanup, config: AppConfig): AppDeps {
   const queueRedis = new Redis(config.redisUrl, { maxRetriesPerRequest: null });
   const deps = buildDeps({ config, redis, queueRedis, clock: systemClock, logger: pino({ level: 'silent' }) });
   cleanup.add('bench-side server modules', async () => {
-    await deps.queue.close().catch(() => {});
+    await Promise.all([deps.queue.close(), deps.commitStatusQueue.close()]).catch(() => {});
     redis.disconnect();
     queueRedis.disconnect();
   });

@@ -25,7 +25,7 @@ export async function runSessions(bench: Bench, o: { sessions: number }): Promis
   const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: null, enableAutoPipelining: true });
   const queueRedis = new Redis(config.redisUrl, { maxRetriesPerRequest: null });
   const deps = buildDeps({ config, redis, queueRedis, clock: systemClock, logger: pino({ level: 'silent' }) });
-  const stop = bench.cleanup.add('session-memory clients', async () => { await deps.queue.close().catch(() => {}); redis.disconnect(); queueRedis.disconnect(); });
+  const stop = bench.cleanup.add('session-memory clients', async () => { await Promise.all([deps.queue.close(), deps.commitStatusQueue.close()]).catch(() => {}); redis.disconnect(); queueRedis.disconnect(); });
   try {
     const measure = async () => {
       const info = await redis.info('memory');

@@ -3,6 +3,7 @@ import type { DeploymentStore } from './store.js';
 import { errors } from '../errors.js';
 import { RenderApiError, type RenderClient } from '../render/client.js';
 import { removeDeployJob, requeueDeployJob } from '../queues/deployQueue.js';
+import { requestCommitStatus } from '../queues/commitStatusQueue.js';
 import { discardKeySessionOf } from '../bearer/keySessions.js';
 import { isInProgressOnRender } from './renderStatus.js';
 import { isTerminal, type DeploymentRecord } from './types.js';
@@ -34,7 +35,9 @@ export async function cancelDeployment(deps: AppDeps, rec: DeploymentRecord, ren
     return canceled;
   }
   await removeDeployJob(deps.queue, rec.id);
-  await discardKeySessionOf(deps, rec);
+  // Removed, the job asks for no status: the commit would say "pending" for ever. (A deploy still owed a
+  // cancel gets its status when its job's follow-up ends: it may yet go live, canceledAsk.ts.)
+  await Promise.all([requestCommitStatus(deps, canceled, 'final'), discardKeySessionOf(deps, rec)]);
   return canceled;
 }
 

@@ -58,6 +58,11 @@ const TAKE_OVER_CLAIM = redisScript(`if redis.call('GET', KEYS[1]) == ARGV[1] th
  */
 export function createDeployRequests(opts: {
   redis: Redis; prefix: string; clock: Clock; keyring: Keyring; deployments: DeploymentStore; envVault: EnvVault; enqueuer: FairEnqueuer; queue: Queue<DeployJobData>;
+  /**
+   * Ask for the commit's final status of a deployment this process ended (server/queues/commitStatusQueue.ts):
+   * its job, removed, asks nothing, and the commit would say "pending" for ever. Never throws.
+   */
+  finalCommitStatus: (rec: DeploymentRecord) => Promise<void>;
 }) {
   const { redis, prefix, clock, keyring, deployments, envVault, enqueuer, queue } = opts;
   const { movedTo } = sessionKeys(prefix);
@@ -203,13 +208,15 @@ export function createDeployRequests(opts: {
      * becomes credentials_revoked (its sealed env values go with that write; its reason says whether
      * Render may still run a deploy of it, which is not canceled there: revocation.ts) and its job is removed
      * (one running right now once its step ends: that step sees the terminal record, or the missing
-     * key, at its next write and stops there).
+     * key, at its next write and stops there). A cleared or replaced key leaves the session, and its
+     * GitHub token: the commit's final status is asked for (after a sign-out none can be posted).
      * Only those made with `onlyKeyFingerprint`, when given (a cleared or replaced key); `keyReplaced`:
      * the reason says another key was connected.
      */
     async revokeForSession(userId: number, sessionRefs: string | readonly string[], onlyKeyFingerprint?: string, keyReplaced = false): Promise<number> {
       let stopped = 0;
       const jobs: string[] = [];
+      const statuses: DeploymentRecord[] = [];
       // A record names its session by the ref it was asked under; a SECRET_KEY rotation since moved the
       // session to another ref (back and forth during a rolling deploy) and left a pointer from the old
       // one (sessions/records.ts moveFromPrevious). The session's names (the end's, and those its record
@@ -235,10 +242,11 @@ export function createDeployRequests(opts: {
           return null;
         });
         if (done) stopped++;
+        if (done && onlyKeyFingerprint !== undefined) statuses.push(done);
         jobs.push(id);
       }
       // Queued and delayed jobs go at once; one a worker is running goes as soon as its step ends.
-      await Promise.all(jobs.map((id) => removeDeployJob(queue, id)));
+      await Promise.all([...jobs.map((id) => removeDeployJob(queue, id)), ...statuses.map((rec) => opts.finalCommitStatus(rec))]);
       return stopped;
     },
 

@@ -29,6 +29,15 @@ export const NOTHING_TO_DEPLOY_CODES: readonly string[] = ['commit_already_live'
 export const nothingToDeploy = (rec: Pick<DeploymentRecord, 'status' | 'failure'>): boolean =>
   rec.status === 'canceled' && NOTHING_TO_DEPLOY_CODES.includes(rec.failure?.code ?? '');
 
+/**
+ * A canceled deployment whose deploy on Render left Render's queue and went live before it could be
+ * canceled there (workers/tasks/canceledAsk.ts): the commit runs as the service's code, and its commit
+ * status says so (success), not that the deploy failed.
+ */
+export const WENT_LIVE_AFTER_CANCEL = 'went_live_after_cancel';
+export const wentLiveAfterCancel = (rec: Pick<DeploymentRecord, 'status' | 'failure'>): boolean =>
+  rec.status === 'canceled' && rec.failure?.code === WENT_LIVE_AFTER_CANCEL;
+
 export type DeploymentKind = 'deploy' | 'redeploy' | 'rollback';
 
 export interface DeploymentRequest {

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
-import { redisScript } from '../../server/redisScript.js';
-import type { CommitStatusPhase } from '../../server/queues/commitStatusQueue.js';
+import { redisScript } from '../redisScript.js';
+import type { CommitStatusPhase } from './commitStatusQueue.js';
 
 /**
  * Which commit statuses a deployment asked for, which one was posted, and which status job owns the

@@ -1,10 +1,10 @@
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { Queue } from 'bullmq';
 import { queuePrefix } from '../../server/queues/deployQueue.js';
 import { COMMIT_STATUS_QUEUE } from '../../server/queues/commitStatusQueue.js';
 import type { Stack } from '../helpers/stack.js';
 import { QUICK_PHASES, usePipelineStack } from '../helpers/pipelineStack.js';
-import { addNodeRepo, signedInWithKey, waitFinished } from '../helpers/pipeline.js';
+import { addNodeRepo, signedInWithKey, waitFinished, waitStatus } from '../helpers/pipeline.js';
 import type { Agent } from '../helpers/agent.js';
 
 // Issue 15: a GitHub commit status on the deployed commit, pending → success/failure, linking to the
@@ -77,6 +77,35 @@ test('a failed build: pending, then failure', async (t) => {
   t.deepEqual((await statusesWhenPosted('statfail', 'breaks', done.commitSha, 2)).map((s) => [s.state, s.description]), [
     ['pending', 'Deploying statfail-breaks to Render'], ['failure', 'Deploy of statfail-breaks ended: build_failed'],
   ]);
+});
+
+// Ended by the web process (a cancel, a cleared key) while its job waited between looks: the job was removed
+// and nothing asked for the final status, so the commit said "Deploying …" for ever (a pending check on a
+// pull request never ends). The web asks for it when it ends the deployment.
+/** `<login>/slow` deployed, held building on Render once its pending status is on the commit. */
+async function buildingWithPendingStatus(t: ExecutionContext, login: string) {
+  const { agent } = await signedInWithKey(stack, login);
+  addNodeRepo(stack, login, 'slow');
+  t.teardown(stack.render.holdPhase({ serviceName: `${login}-slow` }, 'build_in_progress'));
+  const res = await agent.post('/api/render/deploy', { github_repo: `${login}/slow`, project_name: `${login}-slow` });
+  const building = await waitStatus(agent, res.json.id, 'build_in_progress');
+  await statusesWhenPosted(login, 'slow', building.commitSha, 1);
+  const statuses = async () => (await statusesWhenPosted(login, 'slow', building.commitSha, 2)).map((s) => [s.state, s.description]);
+  return { agent, id: res.json.id as string, statuses };
+}
+
+test('a deploy canceled while it builds: pending, then failure saying it was canceled', async (t) => {
+  const { agent, id, statuses } = await buildingWithPendingStatus(t, 'statcancel');
+  const canceled = await agent.post(`/api/render/deployments/${id}/cancel`);
+  t.is(canceled.status, 200, canceled.text);
+  t.deepEqual(await statuses(), [['pending', 'Deploying statcancel-slow to Render'], ['failure', 'Deploy of statcancel-slow ended: canceled']]);
+});
+
+test('the Render key cleared while its deploy builds: pending, then failure (the session and its GitHub token stay)', async (t) => {
+  const { agent, id, statuses } = await buildingWithPendingStatus(t, 'statclear');
+  t.is((await agent.post('/api/render/clear-credentials')).status, 200);
+  t.is((await agent.get(`/api/render/deployments/${id}`)).json.status, 'credentials_revoked');
+  t.deepEqual(await statuses(), [['pending', 'Deploying statclear-slow to Render'], ['failure', 'Deploy of statclear-slow ended: credentials_revoked']]);
 });
 
 test('a token without the repo or repo:status scope: no status, no status request, the deploy is unaffected', async (t) => {

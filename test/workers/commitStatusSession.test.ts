@@ -7,7 +7,7 @@ import { commitStatusJobId, type CommitStatusJobData } from '../../server/queues
 import { runCommitStatusJob } from '../../workers/tasks/commitStatus.js';
 import { createWritePacer, type WritePacer } from '../../workers/tasks/writePacer.js';
 import { createScopeCache } from '../../workers/tasks/scopeCache.js';
-import { commitStatusState } from '../../workers/tasks/commitStatusState.js';
+import { commitStatusState } from '../../server/queues/commitStatusState.js';
 import type { WorkerContext } from '../../workers/context.js';
 import { startTestRedis, type TestRedis } from '../helpers/redis.js';
 

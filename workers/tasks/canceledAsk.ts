@@ -4,7 +4,7 @@ import { BudgetExhausted } from '../../server/render/budget.js';
 import { discardKeySessionOf } from '../../server/bearer/keySessions.js';
 import { isInProgressOnRender } from '../../server/deployments/renderStatus.js';
 import { canceledAt, canceledCreating, canceledWhileAsking, firstDeployOwedCancel } from '../../server/deployments/cancel.js';
-import type { DeploymentRecord } from '../../server/deployments/types.js';
+import { WENT_LIVE_AFTER_CANCEL, type DeploymentRecord } from '../../server/deployments/types.js';
 import type { DeployJobData } from '../../server/queues/deployQueue.js';
 import type { WorkerContext } from '../context.js';
 import { credentialsOrWhyNot } from './credentials.js';
@@ -12,6 +12,7 @@ import { createRunBudget } from './runBudget.js';
 import { askAnsweredBy, deployOfAsk, firstDeployOfNewService } from './ownDeploy.js';
 import { delayJob } from './delayJob.js';
 import { serviceOfLostCreation } from './createService.js';
+import { requestCommitStatus } from '../../server/queues/commitStatusQueue.js';
 
 // A deployment canceled while render_queued (server/deployments/cancel.ts cancelOwedOnRender): Render
 // queued its deploy (202) and we had not seen it listed, or the cancel landed while the ask was on its
@@ -118,7 +119,7 @@ async function sayIfItWentLive(ctx: WorkerContext, rec: DeploymentRecord, status
   const message = 'You canceled this deploy here, but its deploy on Render was not canceled there: it left Render\'s queue and went live before it could be canceled. '
     + (status === 'live' ? 'It is the service\'s live deploy now' : 'It ran as the service\'s live deploy until a newer deploy replaced it')
     + ': check the service\'s deploys in the Render dashboard, and redeploy or roll back if it should not run.';
-  await ctx.deployments.amendCanceled(rec.id, { code: 'canceled', message }).catch((err: unknown) => {
+  await ctx.deployments.amendCanceled(rec.id, { code: WENT_LIVE_AFTER_CANCEL, message }).catch((err: unknown) => {
     ctx.logger.warn({ deploymentId: rec.id, err: { message: (err as Error).message } }, 'could not say that a canceled deployment\'s deploy went live on Render');
   });
 }
@@ -157,6 +158,10 @@ export async function followCanceledAsk(ctx: WorkerContext, job: Job<DeployJobDa
   if (wait !== null && ofCommit && !(unseen && answered)) await ctx.deployments.renewRedeployCheck(rec.serviceId!, rec.id).catch(() => false);
   else if (ofCommit) await ctx.deployments.releaseRedeployCheck(rec.serviceId!, rec.id).catch(() => false);
   if (wait !== null) return delayJob(job, token, wait);
+  // The commit's final status waited for this end (deployTask.ts runEnded): it now says whether the deploy
+  // went live anyway (a success) or not (the cancel's failure). Never throws.
+  const ended = await ctx.deployments.get(rec.id).catch(() => null);
+  if (ended) await requestCommitStatus(ctx, ended, 'final');
   if (!keySessionGone) await discardKeySessionOf(ctx, rec).catch(() => undefined);
 }
 

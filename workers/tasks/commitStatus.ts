@@ -2,12 +2,12 @@ import { DelayedError, type Job } from 'bullmq';
 import { GitHubError } from '../../server/github/client.js';
 import { safeEqual } from '../../server/crypto/keyring.js';
 import { openGithubToken } from '../../server/sessions/credentials.js';
-import { isTerminal, nothingToDeploy, type DeploymentRecord } from '../../server/deployments/types.js';
-import { commitStatusJobId, type CommitStatusJobData, type CommitStatusPhase } from '../../server/queues/commitStatusQueue.js';
+import { isTerminal, nothingToDeploy, wentLiveAfterCancel, type DeploymentRecord } from '../../server/deployments/types.js';
+import { commitOf, commitStatusJobId, type CommitStatusJobData, type CommitStatusPhase } from '../../server/queues/commitStatusQueue.js';
+import { commitStatusState } from '../../server/queues/commitStatusState.js';
 import type { WorkerContext } from '../context.js';
 import type { WritePacer } from './writePacer.js';
 import type { ScopeCache } from './scopeCache.js';
-import { commitStatusState } from './commitStatusState.js';
 import { delayJob } from './delayJob.js';
 
 /**
@@ -19,54 +19,6 @@ import { delayJob } from './delayJob.js';
 const commitStatusContext = (rec: DeploymentRecord) => `render-orchestrator/${rec.request.serviceName}`;
 /** Scopes that may write commit statuses (GitHub: `repo:status`, or `repo` which includes it). */
 const STATUS_SCOPES = ['repo', 'repo:status'];
-
-/**
- * GitHub commit status on the deployed commit (issue 15): `pending` once the commit is checked and the
- * service is about to be created, `success` when the deploy goes live, `failure` otherwise, each linking
- * to the deployment page. Only with a token that has the repo or repo:status scope; skipped quietly
- * otherwise (a token without scopes, a fine-grained token, a commit GitHub does not know). Best effort:
- * a failure here is logged and never changes the deployment.
- *
- * The deploy step only asks for a status (a job on the commit-statuses queue, jobs hold ids only) and
- * goes on: GitHub paces one user's writes a second apart, and awaited in the step a tenant's burst held
- * every deploy slot. Each state is asked for once per deployment, and a job is added only when no job
- * of the deployment is posting already (commitStatusState.ts): a deploy that ends before its pending
- * status went out costs one job and one post, the final one.
- */
-export async function requestCommitStatus(ctx: WorkerContext, rec: DeploymentRecord, phase: CommitStatusPhase): Promise<void> {
-  if (!ctx.commitStatusQueue || !commitOf(rec) || (phase === 'final' && !isTerminal(rec.status))) return;
-  // The commit's status is the deployment's in flight (githubSteps.ts): a success here could go out before its build failed.
-  if (rec.failure?.code === 'commit_already_deploying') return;
-  const state = commitStatusState(ctx.redis, ctx.config.redisPrefix, rec.id);
-  let owner = false;
-  try {
-    if (!(owner = await state.ask(phase))) return;
-    const data: CommitStatusJobData = { deploymentId: rec.id, userId: rec.userId, requestMac: rec.requestMac };
-    // BullMQ's delayed set is in real time: the job's timestamp and its delay come from one reading.
-    const now = Date.now();
-    const delay = phase === 'pending' ? pendingStatusDelayMs(now, ctx.commitStatusPendingDelayMs ?? 0) : 0;
-    await ctx.commitStatusQueue.add(phase, data, { jobId: commitStatusJobId(rec.id, phase), ...(delay > 0 ? { delay, timestamp: now } : {}) });
-  } catch (err) {
-    ctx.logger.warn({ deploymentId: rec.id, phase, err: { message: (err as Error).message } }, 'commit status not requested');
-    // No job will post it: let go, so that a later status of this deployment gets a job of its own.
-    if (owner) await state.done(phase).catch(() => undefined);
-  }
-}
-
-/**
- * How long after `nowMs` a pending status asked then is due: a write spacing, so that a deploy ending
- * sooner (a fast failure, an instant deploy) gets one job and one post, its final status; rounded up to
- * a multiple of half a spacing, so that pending statuses asked one at a time (deploys requested a few a
- * second) come due together and the status worker takes them with shared wake-ups and round trips, as
- * it does a burst's: due one by one they cost the worker about twice as much each (bench/README,
- * pipeline). At most a spacing and a half; 0 without pacing (nothing to wait for).
- */
-export function pendingStatusDelayMs(nowMs: number, spacingMs: number): number {
-  if (spacingMs <= 0) return 0;
-  const step = Math.max(1, Math.floor(spacingMs / 2));
-  const due = nowMs + spacingMs;
-  return spacingMs + ((step - (due % step)) % step);
-}
 
 /** What a status job uses besides the worker context: the process's write pacer (null: no pacing) and scope cache. */
 export interface CommitStatusRunner { pacer: WritePacer | null; scopes: ScopeCache }
@@ -198,8 +150,10 @@ async function postCurrent(ctx: WorkerContext, job: Job<CommitStatusJobData>, to
 }
 
 async function postStatus(ctx: WorkerContext, gh: ReturnType<WorkerContext['upstream']['github']>, rec: DeploymentRecord): Promise<void> {
-  // A redeploy that found its commit (or a newer one) live deployed nothing: not a red cross on the commit.
-  const state = !isTerminal(rec.status) ? 'pending' : rec.status === 'live' || rec.status === 'deactivated' || nothingToDeploy(rec) ? 'success' : 'failure';
+  // A redeploy that found its commit (or a newer one) live deployed nothing: not a red cross on the commit;
+  // nor one whose deploy went live on Render before its cancel could stop it: the commit runs.
+  const state = !isTerminal(rec.status) ? 'pending'
+    : rec.status === 'live' || rec.status === 'deactivated' || nothingToDeploy(rec) || wentLiveAfterCancel(rec) ? 'success' : 'failure';
   const [owner, name] = rec.request.githubRepo.split('/') as [string, string];
   await gh.createCommitStatus(owner, name, commitOf(rec)!, {
     state,
@@ -207,12 +161,6 @@ async function postStatus(ctx: WorkerContext, gh: ReturnType<WorkerContext['upst
     description: describe(rec, state),
     context: commitStatusContext(rec),
   });
-}
-
-/** The commit the status goes on, when the record knows one and names an owner/repo. */
-function commitOf(rec: DeploymentRecord): string | null {
-  if (!rec.request.githubRepo.includes('/')) return null;
-  return rec.commitSha ?? rec.renderCommitId ?? null;
 }
 
 /** The GitHub token of the session that asked for the deploy (still that user's), or null. */
@@ -227,6 +175,7 @@ function describe(rec: DeploymentRecord, state: string): string {
   if (state === 'pending') return `Deploying ${name} to Render`;
   if (rec.failure?.code === 'newer_commit_live') return `${name}: not deployed, a newer commit is live on Render`;
   if (rec.failure?.code === 'newer_commit_deploying') return `${name}: not deployed, a newer commit is being deployed on Render`;
+  if (wentLiveAfterCancel(rec)) return `${name} went live on Render: canceled here too late to stop it`;
   if (state === 'success') return `${name} is live on Render`;
   return `Deploy of ${name} ended: ${rec.failure?.code ?? rec.status}`;
 }

@@ -14,7 +14,7 @@ import { detect, verifyRedeployCommit, verifyRepo } from './githubSteps.js';
 import { createOrAdoptService, serviceListChanged } from './createService.js';
 import { triggerDeploy, watch } from './renderDeploy.js';
 import { finish } from './finishDeploy.js';
-import { requestCommitStatus } from './commitStatus.js';
+import { requestCommitStatus } from '../../server/queues/commitStatusQueue.js';
 import { delayJob } from './delayJob.js';
 import { createRunBudget, type TakeAhead } from './runBudget.js';
 import { serviceGoneFailure } from './serviceGone.js';
@@ -46,7 +46,12 @@ export async function runDeployJob(ctx: WorkerContext, job: Job<DeployJobData>, 
   // service's first deploy) or waited in Render's queue looks for that deploy to cancel it there; one
   // canceled while its creation's answer may have been lost looks its service up first.
   if (cancelOwedOnRender(rec) || await lostCreationMayExist(ctx.deployments, rec)) return followCanceledAsk(ctx, job, token, rec);
-  if (isTerminal(rec.status)) return ctx.envVault.drop(rec.id);
+  // Its final commit status is asked too: once per deployment, so nothing more when whoever ended it asked
+  // (the web does on a cancel or a cleared key: cancel.ts, requests.ts), and here for a job it could not remove.
+  if (isTerminal(rec.status)) {
+    await ctx.envVault.drop(rec.id);
+    return requestCommitStatus(ctx, rec, 'final');
+  }
   const { id: deploymentId, userId } = rec;
   // Made only when something is logged: a child logger per run (most runs log nothing) was 0.4% of the worker's busy time.
   const log = () => ctx.logger.child({ deploymentId, userId });
@@ -83,7 +88,8 @@ export async function runDeployJob(ctx: WorkerContext, job: Job<DeployJobData>, 
     await clearUpstreamFailures(ctx, rec.id, await failuresBefore);
     const ended = outcome ?? await ctx.deployments.get(rec.id).catch(() => null);
     if (ended && (cancelOwedOnRender(ended) || await lostCreationMayExist(ctx.deployments, ended))) {
-      await deployEnded(ctx, rec.id, creds, null);
+      // Its commit status when the follow-up ends: the deploy it looks for may go live before it is canceled.
+      await deployEnded(ctx, rec.id, creds, null, false);
       return followCanceledAsk(ctx, job, token, ended, render);
     }
     await deployEnded(ctx, rec.id, creds, outcome);
@@ -220,9 +226,10 @@ async function steps(ctx: WorkerContext, start: DeploymentRecord | null, render:
  * service list is stale when this run wrote the end, and the final commit status on GitHub and the
  * Slack result are asked for (best effort, never throw). `final` is the terminal record this run wrote
  * (finish()), else the record is read. All of it is independent: the first Redis command of each shares
- * one round trip, and the status is not held up by a Slack webhook's answer.
+ * one round trip, and the status is not held up by a Slack webhook's answer. `commitStatus` false: the
+ * final status is asked later (a canceled deployment's follow-up, canceledAsk.ts).
  */
-async function deployEnded(ctx: WorkerContext, id: string, creds: JobCredentials, final: DeploymentRecord | null) {
+async function deployEnded(ctx: WorkerContext, id: string, creds: JobCredentials, final: DeploymentRecord | null, commitStatus = true) {
   let done = final;
   if (!done) {
     try { done = await ctx.deployments.get(id); } catch { return; }
@@ -234,7 +241,7 @@ async function deployEnded(ctx: WorkerContext, id: string, creds: JobCredentials
     // one canceled while its ask was on its way, once its job has canceled the deploy that ask made (canceledAsk.ts).
     done?.kind === 'redeploy' && done.request.commitSha && done.serviceId && !canceledWhileAsking(done) ? ctx.deployments.releaseRedeployCheck(done.serviceId, done.id).catch(() => false) : null,
     done ? ctx.deploySlack?.(done) : null,
-    done && creds.githubToken ? requestCommitStatus(ctx, done, 'final') : null,
+    done && commitStatus && creds.githubToken ? requestCommitStatus(ctx, done, 'final') : null,
   ]);
 }
 
