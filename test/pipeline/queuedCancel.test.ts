@@ -185,6 +185,34 @@ test.serial('a redeploy canceled while its deploy, named to us, waits in Render\
   t.is(rec.timeline.filter((e: { status: string }) => e.status === 'canceled').length, 1, 'the record was canceled once');
 });
 
+test.serial('a follow-up whose cancel Render refuses (400) while the deploy still builds looks again, and cancels it', async (t) => {
+  // A 400 to the cancel was read as "it ended between the look and the cancel": the follow-up stopped, and
+  // a deploy still building went on to go live under a record that says "You canceled this deploy."
+  const u = await liveService(stack, 'cancel-refused-once');
+  const { finishRunning } = await rollbackHeldInLastPhase(stack, u.apiKey, u.serviceId, u.firstDeployId);
+  t.teardown(finishRunning);
+  const releaseBuild = stack.render.holdPhase({ serviceId: u.serviceId }, 'build_in_progress');
+  t.teardown(releaseBuild);
+  const asked = await u.agent.post(`/api/render/services/${u.serviceId}/redeploy`);
+  t.is(asked.status, 202, asked.text);
+  const queued = await recordWithDeployId(u.agent, asked.json.id);
+  t.is(queued.status, 'render_queued');
+  stack.render.setFault({ method: 'POST', route: CANCEL_ROUTE, apiKey: u.apiKey, kind: 'status', status: 400, count: 1 });
+  t.teardown(() => stack.render.clearFaults());
+  const canceled = await u.agent.post(`/api/render/deployments/${asked.json.id}/cancel`);
+  t.is(canceled.status, 200, canceled.text);
+  finishRunning(); // ours leaves the queue and builds (held)
+  const cancels = () => renderCalls(stack, u.accountId, 'POST', CANCEL_ROUTE).filter((c) => c.path.includes(queued.deployId));
+  const done = await until('a cancel Render answered 200', async () => cancels().find((c) => c.status === 200), 20_000).catch(() => null);
+  t.deepEqual(cancels().map((c) => c.status), [400, 200], 'refused once, then canceled');
+  t.truthy(done);
+  releaseBuild();
+  t.is((await renderDeploysOf(stack, u.apiKey, u.serviceId)).find((d) => d.id === queued.deployId)?.status, 'canceled');
+  const rec = (await u.agent.get(`/api/render/deployments/${asked.json.id}`)).json;
+  t.is(rec.status, 'canceled');
+  t.is(rec.failure?.message, 'You canceled this deploy.');
+});
+
 test.serial('a cancel whose deploy still waits in Render\'s queue when the user signs out: the record says that deploy may still run', async (t) => {
   const u = await liveService(stack, 'cancel-then-signout');
   const { finishRunning } = await rollbackHeldInLastPhase(stack, u.apiKey, u.serviceId, u.firstDeployId);

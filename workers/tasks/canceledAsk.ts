@@ -62,24 +62,33 @@ async function cancelQueuedDeploy(ctx: WorkerContext, rec: DeploymentRecord, ren
       return { wait: null, unseen: false };
     }
     // Render answers 400 when it ended between our look and the cancel: nothing is left to cancel, but it
-    // may have ended live.
-    const ended = await render.cancelDeploy(rec.serviceId!, deploy.id).then(() => false, (err: unknown) => {
+    // may have ended live. One still running (or not read) is looked at again, as any running one: a 400
+    // for another reason ended the follow-up, and that deploy built and went live under a canceled record.
+    const refused = await render.cancelDeploy(rec.serviceId!, deploy.id).then(() => false, (err: unknown) => {
       if (!(err instanceof RenderApiError) || err.status !== 400) throw err;
       return true;
     });
-    if (ended) {
-      await sayIfItWentLive(ctx, rec, (await render.getDeploy(rec.serviceId!, deploy.id).catch(() => null))?.status);
+    if (!refused) {
+      ctx.logger.info({ deploymentId: rec.id, deployId: deploy.id }, firstDeployOwedCancel(rec)
+        ? 'canceled on Render the new service\'s first deploy of a canceled deployment'
+        : 'canceled on Render the queued deploy of a canceled deployment');
       return { wait: null, unseen: false };
     }
-    ctx.logger.info({ deploymentId: rec.id, deployId: deploy.id }, firstDeployOwedCancel(rec)
-      ? 'canceled on Render the new service\'s first deploy of a canceled deployment'
-      : 'canceled on Render the queued deploy of a canceled deployment');
-    return { wait: null, unseen: false };
+    const now = (await render.getDeploy(rec.serviceId!, deploy.id).catch(() => null))?.status;
+    if (now && now !== 'queued' && !isInProgressOnRender(now)) {
+      await sayIfItWentLive(ctx, rec, now);
+      return { wait: null, unseen: false };
+    }
   }
   const asking = askingFor(ctx, rec);
   if (asking > (deploy ? ctx.watch.maxMs : ctx.watch.queuedUnmatchedMs)) {
-    // Still in Render's queue, it starts once the deploy ahead of it ends: it may still run.
-    if (deploy) await leftOnRender(ctx, rec, 'it was still waiting in Render\'s queue when this app stopped looking (Render cancels a deploy only once it starts)');
+    // Still in Render's queue, it starts once the deploy ahead of it ends: it may still run. Or running,
+    // Render refusing its cancel.
+    if (deploy) {
+      await leftOnRender(ctx, rec, deploy.status === 'queued'
+        ? 'it was still waiting in Render\'s queue when this app stopped looking (Render cancels a deploy only once it starts)'
+        : 'Render refused to cancel it until this app stopped looking');
+    }
     return { wait: null, unseen: !deploy };
   }
   const { initialMs, factor, maxDelayMs } = ctx.watch;
