@@ -160,6 +160,24 @@ export async function rollbackHeldInLastPhase(stack: Stack, apiKey: string, serv
 }
 
 /**
+ * `<login>/app` live, a rollback of it held running in its last phase, and a redeploy asked through the app
+ * that Render queued behind that rollback (render_queued, its deploy named to us), held building once it
+ * starts. Both holds are released at teardown as well.
+ */
+export async function redeployQueuedBehindRollback(t: { is(actual: unknown, expected: unknown, message?: string): void; teardown(fn: () => void): void }, stack: Stack, login: string) {
+  const u = await liveService(stack, login);
+  const { running, finishRunning } = await rollbackHeldInLastPhase(stack, u.apiKey, u.serviceId, u.firstDeployId);
+  t.teardown(finishRunning);
+  const releaseBuild = stack.render.holdPhase({ serviceId: u.serviceId }, 'build_in_progress');
+  t.teardown(releaseBuild);
+  const asked = await u.agent.post(`/api/render/services/${u.serviceId}/redeploy`);
+  t.is(asked.status, 202, asked.text);
+  const queued = await recordWithDeployId(u.agent, asked.json.id);
+  t.is(queued.status, 'render_queued');
+  return { u, running, finishRunning, releaseBuild, id: asked.json.id as string, deployId: queued.deployId as string };
+}
+
+/**
  * A service action (`path`, `body`) whose ask to Render (POST `route`) is held on Render until the
  * deployment it started was canceled: the cancel's answer (200, canceled) is checked, then the ask is
  * let through. Returns the deployment's id. The hold is released at teardown as well.

@@ -1,7 +1,7 @@
 import test, { type ExecutionContext } from 'ava';
 import type { Stack } from '../helpers/stack.js';
 import { useGitHubLinkedPipelineStack } from '../helpers/pipelineStack.js';
-import { addNodeRepo, liveService, recordWithDeployId, renderCalls, renderDeploysOf, rollbackHeldInLastPhase, signedInWithKey, until, waitFinished } from '../helpers/pipeline.js';
+import { addNodeRepo, redeployQueuedBehindRollback, renderCalls, renderDeploysOf, signedInWithKey, until, waitFinished } from '../helpers/pipeline.js';
 
 // A user's cancel that lands while the worker's run is mid-step, on a deployment whose deploy on
 // Render is still owed a cancel (server/deployments/cancel.ts cancelOwedOnRender): the route cannot
@@ -74,35 +74,27 @@ test.serial('a deploy canceled while `created` as its watch\'s look is on its wa
 });
 
 test.serial('a redeploy canceled while its named deploy waits in Render\'s queue and its watch\'s look, on its way, is refused: that deploy is canceled once it starts', async (t) => {
-  const u = await liveService(stack, 'queuedrefused');
-  const { running, finishRunning } = await rollbackHeldInLastPhase(stack, u.apiKey, u.serviceId, u.firstDeployId);
-  t.teardown(finishRunning);
-  const releaseBuild = stack.render.holdPhase({ serviceId: u.serviceId }, 'build_in_progress');
-  t.teardown(releaseBuild);
-  const asked = await u.agent.post(`/api/render/services/${u.serviceId}/redeploy`);
-  t.is(asked.status, 202, asked.text);
-  const queued = await recordWithDeployId(u.agent, asked.json.id);
-  t.is(queued.status, 'render_queued');
+  const { u, running, finishRunning, releaseBuild, id, deployId } = await redeployQueuedBehindRollback(t, stack, 'queuedrefused');
   // The watch's next look at the queued deploy waits on Render until the cancel is answered, then is refused.
   const look = heldThenRefused(t, u.apiKey, 'GET', DEPLOY_ROUTE);
   await look.arrived;
 
   // The route sees the deploy still queued on Render (Render cancels it only once it starts): its job is owed that cancel.
-  const canceled = await u.agent.post(`/api/render/deployments/${asked.json.id}/cancel`);
+  const canceled = await u.agent.post(`/api/render/deployments/${id}/cancel`);
   t.is(canceled.status, 200, canceled.text);
   t.is(canceled.json.status, 'canceled');
   look.release();
   await until('the refused look', async () => renderCalls(stack, u.accountId, 'GET', DEPLOY_ROUTE).find((c) => c.status === 403), 10_000);
   finishRunning(); // the running deploy ends: ours leaves the queue
   await until('the redeploy\'s deploy started', async () =>
-    (await renderDeploysOf(stack, u.apiKey, u.serviceId)).find((d) => d.id === queued.deployId && d.status !== 'queued'));
-  const stopped = await canceledOnRender(u.accountId, queued.deployId);
+    (await renderDeploysOf(stack, u.apiKey, u.serviceId)).find((d) => d.id === deployId && d.status !== 'queued'));
+  const stopped = await canceledOnRender(u.accountId, deployId);
   releaseBuild();
   const after = await renderDeploysOf(stack, u.apiKey, u.serviceId);
-  t.truthy(stopped, `the queued deploy of a canceled deployment is canceled on Render (${after.find((d) => d.id === queued.deployId)?.status})`);
-  t.is(after.find((d) => d.id === queued.deployId)?.status, 'canceled');
+  t.truthy(stopped, `the queued deploy of a canceled deployment is canceled on Render (${after.find((d) => d.id === deployId)?.status})`);
+  t.is(after.find((d) => d.id === deployId)?.status, 'canceled');
   t.is(after.find((d) => d.id === running)?.status, 'live', 'the running deploy, someone else\'s, went on');
-  const rec = await waitFinished(u.agent, asked.json.id);
+  const rec = await waitFinished(u.agent, id);
   t.is(rec.status, 'canceled');
   t.is(rec.timeline.filter((e: { status: string }) => e.status === 'canceled').length, 1, 'the record was canceled once');
 });

@@ -1,7 +1,7 @@
 import test, { type ExecutionContext } from 'ava';
 import type { Stack } from '../helpers/stack.js';
 import { usePipelineStack, QUICK_PHASES, type PipelineStack } from '../helpers/pipelineStack.js';
-import { canceledWhileAskHeld, liveService, recordWithDeployId, renderApi, renderCalls, renderDeploysOf, rollbackHeldInLastPhase, until, waitFinished, waitStatus, type TestWorker } from '../helpers/pipeline.js';
+import { canceledWhileAskHeld, liveService, recordWithDeployId, renderApi, renderCalls, renderDeploysOf, redeployQueuedBehindRollback, rollbackHeldInLastPhase, until, waitFinished, waitStatus, type TestWorker } from '../helpers/pipeline.js';
 
 // A cancel while the deployment is `render_queued` (Render answered 202 and has not been seen to list
 // the deploy it queued): the record has no deploy id, so the route had nothing to cancel on Render, and
@@ -158,29 +158,21 @@ test.serial('sign-out while render_queued: the record says its deploy is left to
 });
 
 test.serial('a redeploy canceled while its deploy, named to us, waits in Render\'s queue: the cancel is answered, and that deploy canceled once it starts', async (t) => {
-  const u = await liveService(stack, 'named-queued-cancel');
-  const { running, finishRunning } = await rollbackHeldInLastPhase(stack, u.apiKey, u.serviceId, u.firstDeployId);
-  t.teardown(finishRunning);
-  const releaseBuild = stack.render.holdPhase({ serviceId: u.serviceId }, 'build_in_progress');
-  t.teardown(releaseBuild);
-  const asked = await u.agent.post(`/api/render/services/${u.serviceId}/redeploy`);
-  t.is(asked.status, 202, asked.text);
-  const queued = await recordWithDeployId(u.agent, asked.json.id);
-  t.is(queued.status, 'render_queued');
+  const { u, running, finishRunning, releaseBuild, id, deployId } = await redeployQueuedBehindRollback(t, stack, 'named-queued-cancel');
 
   // Render cancels a deploy only once it has left the queue: the cancel must not fail on that.
-  const canceled = await u.agent.post(`/api/render/deployments/${asked.json.id}/cancel`);
+  const canceled = await u.agent.post(`/api/render/deployments/${id}/cancel`);
   t.is(canceled.status, 200, canceled.text);
   t.is(canceled.json.status, 'canceled');
   finishRunning();
   const cancelCall = await until('the cancel of the deploy once it started', async () =>
-    renderCalls(stack, u.accountId, 'POST', CANCEL_ROUTE).find((c) => c.path.includes(queued.deployId) && c.status === 200), 15_000).catch(() => null);
+    renderCalls(stack, u.accountId, 'POST', CANCEL_ROUTE).find((c) => c.path.includes(deployId) && c.status === 200), 15_000).catch(() => null);
   releaseBuild();
   const after = await renderDeploysOf(stack, u.apiKey, u.serviceId);
-  t.truthy(cancelCall, `the queued deploy of a canceled deployment is canceled on Render (${after.find((d) => d.id === queued.deployId)?.status})`);
-  t.is(after.find((d) => d.id === queued.deployId)?.status, 'canceled');
+  t.truthy(cancelCall, `the queued deploy of a canceled deployment is canceled on Render (${after.find((d) => d.id === deployId)?.status})`);
+  t.is(after.find((d) => d.id === deployId)?.status, 'canceled');
   t.is(after.find((d) => d.id === running)?.status, 'live', 'the running deploy, someone else\'s, went on');
-  const rec = await waitFinished(u.agent, asked.json.id);
+  const rec = await waitFinished(u.agent, id);
   t.is(rec.status, 'canceled');
   t.is(rec.timeline.filter((e: { status: string }) => e.status === 'canceled').length, 1, 'the record was canceled once');
 });
@@ -188,27 +180,19 @@ test.serial('a redeploy canceled while its deploy, named to us, waits in Render\
 test.serial('a follow-up whose cancel Render refuses (400) while the deploy still builds looks again, and cancels it', async (t) => {
   // A 400 to the cancel was read as "it ended between the look and the cancel": the follow-up stopped, and
   // a deploy still building went on to go live under a record that says "You canceled this deploy."
-  const u = await liveService(stack, 'cancel-refused-once');
-  const { finishRunning } = await rollbackHeldInLastPhase(stack, u.apiKey, u.serviceId, u.firstDeployId);
-  t.teardown(finishRunning);
-  const releaseBuild = stack.render.holdPhase({ serviceId: u.serviceId }, 'build_in_progress');
-  t.teardown(releaseBuild);
-  const asked = await u.agent.post(`/api/render/services/${u.serviceId}/redeploy`);
-  t.is(asked.status, 202, asked.text);
-  const queued = await recordWithDeployId(u.agent, asked.json.id);
-  t.is(queued.status, 'render_queued');
+  const { u, finishRunning, releaseBuild, id, deployId } = await redeployQueuedBehindRollback(t, stack, 'cancel-refused-once');
   stack.render.setFault({ method: 'POST', route: CANCEL_ROUTE, apiKey: u.apiKey, kind: 'status', status: 400, count: 1 });
   t.teardown(() => stack.render.clearFaults());
-  const canceled = await u.agent.post(`/api/render/deployments/${asked.json.id}/cancel`);
+  const canceled = await u.agent.post(`/api/render/deployments/${id}/cancel`);
   t.is(canceled.status, 200, canceled.text);
   finishRunning(); // ours leaves the queue and builds (held)
-  const cancels = () => renderCalls(stack, u.accountId, 'POST', CANCEL_ROUTE).filter((c) => c.path.includes(queued.deployId));
+  const cancels = () => renderCalls(stack, u.accountId, 'POST', CANCEL_ROUTE).filter((c) => c.path.includes(deployId));
   const done = await until('a cancel Render answered 200', async () => cancels().find((c) => c.status === 200), 20_000).catch(() => null);
   t.deepEqual(cancels().map((c) => c.status), [400, 200], 'refused once, then canceled');
   t.truthy(done);
   releaseBuild();
-  t.is((await renderDeploysOf(stack, u.apiKey, u.serviceId)).find((d) => d.id === queued.deployId)?.status, 'canceled');
-  const rec = (await u.agent.get(`/api/render/deployments/${asked.json.id}`)).json;
+  t.is((await renderDeploysOf(stack, u.apiKey, u.serviceId)).find((d) => d.id === deployId)?.status, 'canceled');
+  const rec = (await u.agent.get(`/api/render/deployments/${id}`)).json;
   t.is(rec.status, 'canceled');
   t.is(rec.failure?.message, 'You canceled this deploy.');
 });

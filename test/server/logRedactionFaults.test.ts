@@ -1,4 +1,4 @@
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import type { Stack } from '../helpers/stack.js';
 import { usePipelineStack, QUICK_LOG_TAIL } from '../helpers/pipelineStack.js';
 import type { Agent } from '../helpers/agent.js';
@@ -41,12 +41,18 @@ for (const status of [500, 429]) {
   });
 }
 
-test.serial('a tail whose service is deleted on Render says so on the stream and stops polling', async (t) => {
-  const { agent, apiKey } = await signedInWithKey(stack, 'tailgone');
-  const { id, serviceId } = await liveWithSecretLine(agent, 'tailgone');
+/** A live service of `owner` whose deployment's log lines a stream follows, its first line already heard. */
+async function followedLiveService(t: ExecutionContext, owner: string) {
+  const { agent, apiKey } = await signedInWithKey(stack, owner);
+  const { id, serviceId } = await liveWithSecretLine(agent, owner);
   const tab = await openSseAs(agent, `/api/events?logs=${id}`);
   t.teardown(() => tab.close());
   await tab.waitFor((text) => sseLogLines(text).some((l) => l.message.startsWith('app booted')));
+  return { agent, apiKey, id, serviceId, tab };
+}
+
+test.serial('a tail whose service is deleted on Render says so on the stream and stops polling', async (t) => {
+  const { agent, apiKey, id, serviceId, tab } = await followedLiveService(t, 'tailgone');
   const del = await fetch(`${stack.render.url}/services/${serviceId}`, { method: 'DELETE', headers: { authorization: `Bearer ${apiKey}` } });
   t.is(del.status, 204);
   await tab.waitFor((text) => /event: logs\ndata: .*"ended":"gone"/.test(text), 15_000);
@@ -66,11 +72,7 @@ test.serial('a tail whose service is deleted on Render says so on the stream and
 // the publish and joined before the mark joined a tail that then stopped, and never heard "gone" (a UI
 // test failed so in CI). The give-back is held here until the second stream has joined.
 test.serial('a stream that joins while the tail of a deleted service is ending hears "gone" too', async (t) => {
-  const { agent, apiKey } = await signedInWithKey(stack, 'tailjoin');
-  const { id, serviceId } = await liveWithSecretLine(agent, 'tailjoin');
-  const first = await openSseAs(agent, `/api/events?logs=${id}`);
-  t.teardown(() => first.close());
-  await first.waitFor((text) => sseLogLines(text).some((l) => l.message.startsWith('app booted')));
+  const { agent, apiKey, id, serviceId, tab: first } = await followedLiveService(t, 'tailjoin');
   const leaseKey = `${stack.config.redisPrefix}:logtail:${id}:lease`;
   const redis = stack.web.deps.redis;
   const call = redis.call.bind(redis) as (name: string, ...rest: unknown[]) => Promise<unknown>;

@@ -148,6 +148,27 @@ test('a tab that has not yet seen another tab\'s claim (localStorage reaches oth
   await context.close();
 });
 
+/**
+ * Two tabs of one browser recording notifications, signed in as `login` with a Render key; the first has
+ * just deployed `<login>/<repo>`, held building on Render until `release`; the second shows `hash`.
+ */
+async function buildingWithTwoTabs(login: string, repo: string, hash: string) {
+  const { context, page, problems } = await newContext(browser);
+  await context.grantPermissions(['notifications'], { origin: stack.url });
+  await context.addInitScript(RECORD_NOTIFICATIONS);
+  const apiKey = stack.renderAccount(login);
+  stack.addNodeRepo(login, repo);
+  const release = stack.render.holdPhase({ serviceName: repo }, 'build_in_progress');
+  await stack.signInBrowser(page, login);
+  await connectKey(page, apiKey);
+  const other = await context.newPage();
+  await other.goto(`${stack.url}/${hash}`);
+  await other.getByTestId('user-login').waitFor();
+  await deployThroughForm(page, `${login}/${repo}`);
+  await page.locator('#deployment-status[data-status="build_in_progress"]').waitFor({ timeout: 30_000 });
+  return { context, page, other, problems, release };
+}
+
 // A sign-out stops the session's deploys (credentials_revoked) and says so on the live stream before it
 // closes: each open tab of the app heard "failed" for a deploy started here and showed a notification, with
 // the service's name, just after its user signed out, for whoever sits at the computer next (and a click
@@ -155,19 +176,7 @@ test('a tab that has not yet seen another tab\'s claim (localStorage reaches oth
 // between users.) A late read's 401 no longer replaces "You are signed out." with "Your session has ended".
 test('signing out with a deploy running shows no notification of its end: the deploy stopped with the session', async (t) => {
   t.timeout(120_000);
-  const { context, page, problems } = await newContext(browser);
-  await context.grantPermissions(['notifications'], { origin: stack.url });
-  await context.addInitScript(RECORD_NOTIFICATIONS);
-  const apiKey = stack.renderAccount('leaver');
-  stack.addNodeRepo('leaver', 'running');
-  const release = stack.render.holdPhase({ serviceName: 'running' }, 'build_in_progress');
-  await stack.signInBrowser(page, 'leaver');
-  await connectKey(page, apiKey);
-  const other = await context.newPage();
-  await other.goto(`${stack.url}/#/`);
-  await other.getByTestId('user-login').waitFor();
-  await deployThroughForm(page, 'leaver/running');
-  await page.locator('#deployment-status[data-status="build_in_progress"]').waitFor({ timeout: 30_000 });
+  const { context, page, other, problems, release } = await buildingWithTwoTabs('leaver', 'running', '#/');
 
   await page.getByTestId('sign-out').click();
   await page.getByText('You are signed out.').waitFor();
@@ -187,19 +196,7 @@ test('signing out with a deploy running shows no notification of its end: the de
 // fails when a stopped deploy is not notified at all, e.g. credentials_revoked not counted as failed).
 test('a key cleared in another tab, the user still signed in: the deploy it stopped is notified as failed', async (t) => {
   t.timeout(120_000);
-  const { context, page, problems } = await newContext(browser);
-  await context.grantPermissions(['notifications'], { origin: stack.url });
-  await context.addInitScript(RECORD_NOTIFICATIONS);
-  const apiKey = stack.renderAccount('keyclearer');
-  stack.addNodeRepo('keyclearer', 'stopped');
-  const release = stack.render.holdPhase({ serviceName: 'stopped' }, 'build_in_progress');
-  await stack.signInBrowser(page, 'keyclearer');
-  await connectKey(page, apiKey);
-  const other = await context.newPage();
-  await other.goto(`${stack.url}/#/settings`);
-  await other.getByTestId('user-login').waitFor();
-  await deployThroughForm(page, 'keyclearer/stopped');
-  await page.locator('#deployment-status[data-status="build_in_progress"]').waitFor({ timeout: 30_000 });
+  const { context, page, other, problems, release } = await buildingWithTwoTabs('keyclearer', 'stopped', '#/settings');
 
   await other.getByTestId('clear-key').click();
   await other.getByTestId('clear-key-confirm').click();
