@@ -112,6 +112,13 @@ test('clear-credentials while the worker is in the middle of a check: its job is
   t.is(cleared.status, 200);
   t.is((await agent.get(`/api/render/deployments/${res.json.id}`)).json.status, 'credentials_revoked');
   t.is(await stack.web.deps.queue.getJob(res.json.id), undefined, 'no job is left to act for the revoked deploy later');
+  // The web asked for the final commit status as it ended the deployment, and so did the run holding the
+  // job when its check came back: one final status is posted all the same.
+  const { commitSha } = (await agent.get(`/api/render/deployments/${res.json.id}`)).json;
+  const finals = () => stack.github.statusesFor('midcheck', 'busy', commitSha).filter((s) => s.state !== 'pending');
+  await until('the final commit status', async () => finals().length > 0 || null, 15_000);
+  await new Promise((r) => setTimeout(r, 3_500)); // past the held check's answer, and the run's own ask after it
+  t.deepEqual(finals().map((s) => [s.state, s.description]), [['failure', 'Deploy of busy ended: credentials_revoked']]);
 });
 
 test('a key revoked at Render mid-deploy ends the deploy as credentials_revoked with the reason', async (t) => {
