@@ -173,3 +173,36 @@ test.serial('a service of the same repo and branch made outside the app just bef
   t.deepEqual(await snapshot(apiKey, theirs), before, 'untouched');
   t.is(stack.render.calls.filter((c) => c.accountId === accountId && c.method !== 'GET').length, writesBefore, 'no Render write at all');
 });
+
+test.serial('a service of the same repo and branch made outside the app while the deployment waited queued is not adopted: its env values stay', async (t) => {
+  const { agent, apiKey, ownerId, accountId } = await signedInWithKey(stack, 'queued-user');
+  addNodeRepo(stack, 'queued-user', 'kiosk');
+  // Every worker busy (paused here): the deployment waits queued, its name not yet claimed.
+  await worker.worker.pause();
+  const queued = await (async () => {
+    try {
+      const res = await agent.post('/api/render/deploy', { github_repo: 'queued-user/kiosk', project_name: 'kiosk', env_vars: [{ key: 'DATABASE_URL', value: 'ours' }] });
+      t.is(res.status, 202, res.text);
+      // Clearly after the record on Render's clock (its answers' Date has whole seconds): what the
+      // old check took for "created by this deployment, its claim lost".
+      await new Promise((r) => setTimeout(r, 1_100));
+      // Meanwhile the user (or a teammate on the same key, or another tool) makes one from the same repo and branch.
+      const made = await fetch(`${stack.render.url}/services`, {
+        method: 'POST', headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ type: 'web_service', name: 'kiosk', ownerId, repo: 'https://github.com/queued-user/kiosk', branch: 'main', envVars: [{ key: 'DATABASE_URL', value: 'theirs' }], serviceDetails: { runtime: 'node', envSpecificDetails: { buildCommand: 'npm ci', startCommand: 'node index.js' } } }),
+      });
+      t.is(made.status, 201);
+      const theirs = ((await made.json()) as { service: { id: string } }).service.id;
+      const writesBefore = stack.render.calls.filter((c) => c.accountId === accountId && c.method !== 'GET').length;
+      return { id: res.json.id as string, theirs, before: await snapshot(apiKey, theirs), writesBefore };
+    } finally {
+      await worker.worker.resume();
+    }
+  })();
+  const { id, theirs, before, writesBefore } = queued;
+  const done = await waitFinished(agent, id);
+  t.is(done.failure?.code, 'service_name_taken', JSON.stringify(done.failure));
+  t.is(done.serviceId, null);
+  t.deepEqual(await snapshot(apiKey, theirs), before, 'untouched: DATABASE_URL still theirs, no deploy');
+  t.is(stack.render.calls.filter((c) => c.accountId === accountId && c.method !== 'GET').length, writesBefore, 'no Render write at all');
+});

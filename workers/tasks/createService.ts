@@ -25,19 +25,23 @@ async function findService(ctx: WorkerContext, render: RenderClient, rec: Deploy
 
 /**
  * Whether a service found under the requested name is the one this same deployment asked Render to
- * create (its answer was lost to a crash, a timeout or a Redis restart): same repo, branch and
- * workspace, created after this deployment claimed the name (nameClaims.ts: another of our deployments
- * asking for the name at once, a teammate's on the same key, holds it then), or, the claim lost with
- * Redis' writes, after its record was (the record exists before its job); compared on Render's clock,
- * as its createdAt is; and no other deployment of this user points at it.
- * Anything else — another repo, branch or workspace, a service older than this deployment or its claim,
- * one a deployment already claims — is somebody else's service and is never touched.
+ * create (its answer was lost to a crash or a timeout): same repo, branch and workspace, created after
+ * this deployment claimed the name (nameClaims.ts: the claim is taken before the creation is sent, and
+ * another of our deployments asking for the name at once, a teammate's on the same key, holds it then),
+ * compared on Render's clock, as its createdAt is; and no other deployment of this user points at it.
+ * Anything else — another repo, branch or workspace, a service older than the claim, one a deployment
+ * already claims — is somebody else's service and is never touched.
+ * No claim is no adoption: a deployment that has not claimed the name yet sent no creation, and a
+ * service of its repo made meanwhile (the dashboard, another tool, a teammate) is somebody else's; its
+ * env values were overwritten when a missing claim was read as "lost with Redis' writes" and the service
+ * compared with the record's time. A claim that was lost (Redis lost writes) ends the deploy as
+ * service_name_taken, naming the service: the safe side.
  */
 async function createdByThisDeployment(ctx: WorkerContext, rec: DeploymentRecord, { service: svc, onRender }: FoundService): Promise<boolean> {
   if (svc.ownerId !== rec.request.ownerId || !sameRepo(svc.repo, rec.request.githubRepo) || (svc.branch ?? null) !== rec.request.branch) return false;
   const claim = await ctx.deployments.serviceNameClaim(rec.request.ownerId, rec.request.serviceName);
-  if (claim && claim.id !== rec.id) return false;
-  if (!(Date.parse(svc.createdAt) > onRender(claim?.at ?? Date.parse(rec.createdAt)))) return false;
+  if (claim?.id !== rec.id) return false;
+  if (!(Date.parse(svc.createdAt) > onRender(claim.at))) return false;
   const claimants = await ctx.deployments.idsOfService(rec.userId, svc.id);
   return claimants.every((id) => id === rec.id);
 }
