@@ -6,7 +6,7 @@
  * (Java, Python, JS, C#); memory and segfault messages are matched case-insensitively.
  */
 
-import { valuesOf } from '../deployments/redact.js';
+import { redactSecrets, stripControls, valuesOf } from '../deployments/redact.js';
 
 export const MAX_LINE = 2_000;
 
@@ -70,13 +70,11 @@ function hasWord(line: string, word: string): boolean {
 
 /** A log line fit for storage: secrets the caller knows replaced, credential-shaped tokens masked, shortened. */
 export function sanitizeLine(line: string, secrets: string[], maxLength = 300): string {
+  // Control characters and terminal escapes go first, as in deployment logs: taken out after the
+  // secrets, a secret printed with one inside it did not match and was kept whole once it was taken
+  // out; taken out after the masks, `ghp_\u0001ABC…` came out as a whole `ghp_ABC…`.
   // The forms deployment logs redact too: a file's lines, a value inside a JSON string.
-  const values = valuesOf(secrets);
-  let out = cutOutsideSecrets(line, MAX_LINE, values);
-  for (const v of values) out = out.split(v).join('[redacted]');
-  // Control characters go before the masks: removed after, `ghp_\u0001ABC…` came out as a whole `ghp_ABC…`.
-  // eslint-disable-next-line no-control-regex
-  out = out.replace(/[\u0000-\u0008\u000b-\u001f\u007f]/g, '');
+  let out = redactSecrets(cutOutsideSecrets(stripControls(line), MAX_LINE, valuesOf(secrets)), secrets);
   // The whole token: fine-grained GitHub tokens (`github_pat_…_…`), Slack's (`xoxb-…-…`) and Render keys hold `_` and `-`.
   out = out.replace(/(rnd_|gh[pousr]_|github_pat_|xox[abprs]-|sk_live_)[A-Za-z0-9_-]+/gi, '$1[redacted]');
   out = out.replace(/\b(password|passwd|secret|token|api_key|apikey)=[^\s&]+/gi, '$1=[redacted]');

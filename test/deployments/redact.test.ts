@@ -35,3 +35,36 @@ test('terminal escapes and control characters are taken out before redaction: co
   t.is(presentLine(entry(hostile), 'runtime', []).message, 'abcdefgh\tindent');
   t.is(presentLine(entry('<script>alert(1)</script> ünïcødé ✓'), 'build', []).message, '<script>alert(1)</script> ünïcødé ✓');
 });
+
+const logEntry = (message: string) => ({ id: 'l1', timestamp: '2026-01-01T00:00:00.000000Z', message, labels: [] });
+
+test('a value holding a control character is redacted though the line has its control characters taken out first', (t) => {
+  for (const secret of ['hunter2\x0bsuper-secret-value-77', 'pass\x0cword-secret-42', 'tok\x1b[1mlive-secret-99', 'del\x7fsecret-value-123']) {
+    const shown = presentLine(logEntry(`connecting with ${secret} now`), 'runtime', [secret]).message;
+    t.is(shown, 'connecting with [redacted] now', JSON.stringify(secret));
+  }
+});
+
+test('a value written by other JSON encoders is redacted: Go\'s <>& escapes, PHP\'s \\/, Python\'s \\uXXXX', (t) => {
+  const dsn = 'postgres://app:S3cretPassw0rd@db.internal:5432/app?sslmode=require&application_name=web';
+  const go = '{"msg":"connecting","dsn":"postgres://app:S3cretPassw0rd@db.internal:5432/app?sslmode=require\\u0026application_name=web"}';
+  t.is(presentLine(logEntry(go), 'runtime', [dsn]).message, '{"msg":"connecting","dsn":"[redacted]"}');
+  const php = '{"dsn":"postgres:\\/\\/app:S3cretPassw0rd@db.internal:5432\\/app?sslmode=require&application_name=web"}';
+  t.is(redactSecrets(php, [dsn]), '{"dsn":"[redacted]"}');
+  const accented = 'mot-de-passe-été-🔑-secret';
+  const python = '{"password": "mot-de-passe-\\u00e9t\\u00e9-\\ud83d\\udd11-secret"}';
+  t.is(redactSecrets(python, [accented]), '{"password": "[redacted]"}');
+});
+
+test('overlapping values are both covered: no part of either is left between them', (t) => {
+  t.is(redactSecrets('x abcdefghi y', ['abcdef', 'defghi']), 'x [redacted] y');
+  t.is(redactSecrets('x defghi abcdef y', ['abcdef', 'defghi']), 'x [redacted] [redacted] y');
+  // A value that is also a part of the mark itself is not looked for in it.
+  t.is(redactSecrets('key dacted-secret', ['dacted-secret', 'dact']), 'key [redacted]');
+});
+
+test('a secret printed right after a stray ESC keeps its first letter and is redacted; no ESC is left to reach a terminal', (t) => {
+  const secret = 'Xk9_live_0123456789abcdef';
+  const shown = presentLine(logEntry(`token=\x1b${secret} \x1bMreverse`), 'runtime', [secret]).message;
+  t.is(shown, 'token=[redacted] Mreverse');
+});

@@ -51,3 +51,13 @@ test('credential-shaped tokens are masked whole, whatever they hold, control cha
     for (const piece of secretPart.split(/[_-]/).filter((p) => p.length >= 6)) t.false(out.includes(piece), `${piece} kept in ${out}`);
   }
 });
+
+test('a secret printed with a control character or terminal escape inside it is redacted, not kept whole once they are taken out', (t) => {
+  const secret = 'hunter2-very-secret-value';
+  for (const printed of ['hunter2-very\x00-secret-value', 'hunter2-\x1b[31mvery-secret-value', 'hunter2-very-secret\x9b0m-value']) {
+    const out = sanitizeLine(`FATAL config dump: ${printed}`, [secret]);
+    t.is(out, 'FATAL config dump: [redacted]', JSON.stringify(printed));
+  }
+  // A value held with a control character in it: its printed form matches once both lose it.
+  t.is(sanitizeLine('FATAL db pass\x0cword-secret-42 refused', ['pass\x0cword-secret-42']), 'FATAL db [redacted] refused');
+});

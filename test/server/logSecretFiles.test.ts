@@ -33,3 +33,17 @@ test('a secret file\'s content printed by the app is redacted in the page, the d
   t.true(page.json.logs.some((l: { message: string }) => l.message === 'loaded key [redacted]'));
   for (const text of [tab.text(), page.text, txt.text]) t.false(text.includes(PEM_BODY));
 });
+
+test('an env value holding a control character, set through the settings page and printed by the app, is redacted in the page and the download', async (t) => {
+  const { agent } = await signedInWithKey(stack, 'ctlchars');
+  const { id, ...r } = await deployedLiveByHand(stack, agent, 'ctlchars');
+  // Accepted by the settings page (only NUL is refused in a value): a vertical tab, as a pasted value may hold.
+  const value = 'hunter2\x0bsuper-secret-value-77';
+  const set = await agent.request('PUT', `/api/render/services/${r.serviceId}/env-vars/DB_PASSWORD`, { json: { value } });
+  t.is(set.status, 200, set.text);
+  stack.render.appendLog(r.serviceId, `connecting with ${value}`, { type: 'app' });
+  const page = await agent.get(`/api/render/deployments/${id}/logs`);
+  const txt = await agent.get(`/api/render/deployments/${id}/logs.txt`);
+  t.true(page.json.logs.some((l: { message: string }) => l.message === 'connecting with [redacted]'), page.text);
+  for (const text of [page.text, txt.text]) t.false(text.includes('super-secret-value-77'));
+});
