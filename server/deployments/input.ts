@@ -114,9 +114,17 @@ export const DeployBody = z.object({
 });
 export type DeployBody = z.infer<typeof DeployBody>;
 
-/** A cron job needs a valid schedule and nothing else takes one; Render's free instance type is for web services only. */
-function serviceTypeRules(b: { service_type?: (typeof SERVICE_TYPES)[number]; schedule?: string; plan: string }, ctx: z.RefinementCtx) {
+/**
+ * A cron job needs a valid schedule and nothing else takes one; Render's free instance type is for web
+ * services only; a cron job is deployed at its branch's head only (Render's Trigger deploy takes no
+ * commitId for cron jobs): asked at a commit, it was queued for the worker to refuse. A cron job found by
+ * detection (a render.yaml) is still refused by the worker (githubSteps.ts).
+ */
+function serviceTypeRules(b: { service_type?: (typeof SERVICE_TYPES)[number]; schedule?: string; plan: string; commit_sha?: string }, ctx: z.RefinementCtx) {
   const preset = b.service_type ? SERVICE_TYPE_PRESETS[b.service_type] : null;
+  if (preset?.needsSchedule && b.commit_sha !== undefined) {
+    ctx.addIssue({ code: 'custom', path: ['commit_sha'], message: 'Render cannot deploy a chosen commit of a cron job, only its branch\'s head: leave the commit empty.' });
+  }
   if (preset?.needsSchedule && b.schedule === undefined) {
     ctx.addIssue({ code: 'custom', path: ['schedule'], message: 'A cron job needs a schedule (five fields, UTC), e.g. "0 3 * * *" for 03:00 daily.' });
   }

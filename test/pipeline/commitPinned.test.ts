@@ -290,11 +290,23 @@ test.serial('a cron job whose worker lost the creation\'s answer: its retry depl
   }
 });
 
-test('a cron job cannot be deployed at a named commit (Render takes no commitId for them): it fails before anything is created', async (t) => {
+test('a cron job asked at a named commit (Render takes no commitId for them) is a 400 on commit_sha: nothing is queued', async (t) => {
   const { agent, accountId } = await signedInWithKey(stack, 'pincron');
   stack.github.addRepo({ owner: 'pincron', name: 'app', branches: { main: NODE_APP } });
   const a = stack.github.branchHead('pincron', 'app', 'main')!;
+  const before = (await myDeployments(agent)).length;
   const res = await agent.post('/api/render/deploy', { github_repo: 'pincron/app', branch: 'main', project_name: 'pincron', commit_sha: a, service_type: 'cron_job', schedule: '0 3 * * *' });
+  t.is(res.status, 400, res.text);
+  t.regex(res.json.error.message, /^commit_sha: .*cron job/);
+  t.is((await myDeployments(agent)).length, before, 'no deployment recorded');
+  t.is(renderCalls(stack, accountId, 'POST', '/services').length, 0);
+});
+
+test('a repository its render.yaml makes a cron job, asked at a named commit, fails before anything is created', async (t) => {
+  const { agent, accountId } = await signedInWithKey(stack, 'pincron2');
+  stack.github.addRepo({ owner: 'pincron2', name: 'app', branches: { main: { ...NODE_APP, 'render.yaml': 'services:\n  - type: cron\n    name: nightly\n    runtime: node\n    schedule: "0 3 * * *"\n    buildCommand: npm ci\n    startCommand: node job.js\n' } } });
+  const a = stack.github.branchHead('pincron2', 'app', 'main')!;
+  const res = await agent.post('/api/render/deploy', { github_repo: 'pincron2/app', branch: 'main', project_name: 'pincron2', commit_sha: a });
   t.is(res.status, 202, res.text);
   const done = await waitFinished(agent, res.json.id, 60_000);
   t.is(done.status, 'failed');
