@@ -18,7 +18,10 @@ import { redisScript } from '../redisScript.js';
  * `<prefix>:bearer:<HMAC(token)>` is a hash {uid, login, name, avatar, gen, checkedAt}: who GitHub said the token
  * belongs to, and when it last said so. The session id is HMAC(tokenId, gen): a generation number,
  * because an ended session is tombstoned for its whole absolute lifetime (server/sessions/scripts.ts)
- * and the same token must still be able to start a new one after a logout or an expiry.
+ * and the same token must still be able to start a new one after a logout or an expiry. A record Redis
+ * expired on its own (its TTL, with nobody reading it past the idle deadline) leaves no tombstone, so a
+ * generation's ref is also marked used when its session is made (records.ts create, `derived`): a
+ * generation never gets a second session, whose ref would revive the deploys and watch of the first.
  *
  * The web process keeps entries in memory (deps.tokenEntries: the session cache module, tracking this
  * prefix), so a bearer request reads Redis no more than a cookie request. A stale entry is harmless
@@ -241,7 +244,9 @@ export function createTokenSessions(deps: AppDeps) {
       if (sess?.bearer && sess.user?.id === user.id) return { sid, ref, loaded };
       if (!sess) {
         const fresh: AppSession = { user, githubTokenSealed: sealGithubToken(user.id, token, keyring), bearer: true };
-        if (await sessions.create(sid, fresh)) {
+        // Derived: this ref may have held a session whose record Redis expired (no tombstone then); such a
+        // ref is refused, and the next generation taken, so what was bound to that session stays ended.
+        if (await sessions.create(sid, fresh, { previousSid: previousSidOf(token, gen) })) {
           await deps.security.recordAudit(ctx, { userId: user.id, action: 'sign_in', outcome: 'success', detail: { login: user.login } });
           return { sid, ref };
         }
@@ -250,7 +255,7 @@ export function createTokenSessions(deps: AppDeps) {
         const raced = await sessions.load(sid, true);
         if (raced?.sess.bearer && raced.sess.user?.id === user.id) return { sid, ref, loaded: raced };
       }
-      // Ended (tombstoned): the next generation, agreed through Redis.
+      // Ended (tombstoned, or expired in Redis: its ref marked used): the next generation, agreed through Redis.
       gen = Number(await redis.eval(NEXT_GENERATION, 1, entryKey(tokenId), String(gen)));
       changed(tokenId);
       if (gen < 0) throw errors.githubTokenInvalid(REFUSED);

@@ -11,6 +11,12 @@ export function sessionKeys(prefix: string) {
     record: (ref: string) => `${prefix}:sess:${ref}`,
     /** Left by a destroyed session for its whole absolute lifetime: no write can bring it back. */
     tombstone: (ref: string) => `${prefix}:sess-ended:${ref}`,
+    /**
+     * Left by a session whose id is derived, not random (a bearer token's), for the absolute lifetime: its
+     * ref once held a session, so no new one is made under it (scripts.ts CREATE), even after the record
+     * expired in Redis with no tombstone.
+     */
+    used: (ref: string) => `${prefix}:sess-used:${ref}`,
     userIndex: (userId: number) => `${prefix}:user:${userId}:sessions`,
     /** After a key rotation moved a record: old ref → new ref, so jobs queued with the old ref still find it. */
     movedTo: (ref: string) => `${prefix}:sess-moved:${ref}`,
@@ -117,11 +123,18 @@ export function createSessionRecords(opts: SessionRecordOptions) {
     await redis.multi().sadd(keys.userIndex(userId), ref).pexpire(keys.userIndex(userId), absoluteMs).exec();
   }
 
-  /** Only if neither the record nor a tombstone exists (an id is never used twice). */
-  async function create(ref: string, sess: AppSession): Promise<boolean> {
+  /**
+   * Only if neither the record nor a tombstone exists (an id is never used twice). `derived`: the id is
+   * not random but made again from the same input (a bearer token's generation), so the ref is also
+   * marked used, and refused if it (or `derived.previousRef`, its name under the previous SECRET_KEY)
+   * ever held a session: a record Redis expired leaves no tombstone. Random ids (cookies, per-request
+   * key sessions) cannot come back and skip the mark.
+   */
+  async function create(ref: string, sess: AppSession, derived?: { previousRef: string | null }): Promise<boolean> {
     const cred = sess.render ? seal(JSON.stringify(sess.render), credAad(ref), keyring) : '';
-    const created = await lua.create(redis, [keys.record(ref), keys.tombstone(ref)], [
-      sealRecord(ref, sess), ttlOf(sess), sess.user ? String(sess.user.id) : '', cred, sess.render?.keyFingerprint ?? '',
+    const marks = !derived ? [] : derived.previousRef ? [keys.used(ref), keys.used(derived.previousRef)] : [keys.used(ref)];
+    const created = await lua.create(redis, [keys.record(ref), keys.tombstone(ref), ...marks], [
+      sealRecord(ref, sess), ttlOf(sess), sess.user ? String(sess.user.id) : '', cred, sess.render?.keyFingerprint ?? '', absoluteMs,
     ]).finally(() => changed(ref));
     if (created === 1) await indexUser(ref, sess.user?.id);
     return created === 1;
@@ -214,7 +227,8 @@ export function createSessionRecords(opts: SessionRecordOptions) {
       const uid = old.sess.user?.id;
       const cred = old.sess.render ? seal(JSON.stringify(old.sess.render), credAad(ref), keyring) : '';
       const moved = await lua.move(redis,
-        [keys.record(prevRef), keys.record(ref), keys.tombstone(ref), keys.movedTo(prevRef), keys.movedTo(ref), ...(uid === undefined ? [] : [keys.userIndex(uid)])],
+        [keys.record(prevRef), keys.record(ref), keys.tombstone(ref), keys.movedTo(prevRef), keys.movedTo(ref), keys.used(prevRef), keys.used(ref),
+          ...(uid === undefined ? [] : [keys.userIndex(uid)])],
         [old.version, old.credSealed ?? '', sealRecord(ref, old.sess), ttlOf(old.sess), uid === undefined ? '' : String(uid), cred, absoluteMs, ref, prevRef],
       ).finally(() => { changed(prevRef); changed(ref); });
       if (moved !== -1) return read(ref); // moved, or taken, ended or moved by another request

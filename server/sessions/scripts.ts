@@ -7,12 +7,19 @@ import { redisScript } from '../redisScript.js';
  * Each script runs atomically, so "compare and set" has no window between the compare and the set.
  */
 
-/** Create a record: only if neither the record nor a tombstone exists. KEYS: record, tombstone. */
+/**
+ * Create a record: only if neither the record nor a tombstone exists, nor (a derived id's, `sess-used`)
+ * a mark that the name or its other key's name ever held a session. KEYS: record, tombstone, then for a
+ * derived id its name's mark and the previous key's name's mark, if any. ARGV: rec, ttl, uid, cred, kfp, mark ttl.
+ * A derived id (a bearer token's, HMAC(token, generation)) comes back when its record expired in Redis
+ * with no tombstone: the mark keeps a new session off the ref an old deploy or watch is bound to.
+ */
 const CREATE = `
-if redis.call('EXISTS', KEYS[1]) == 1 or redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
+if redis.call('EXISTS', unpack(KEYS)) > 0 then return 0 end
 redis.call('HSET', KEYS[1], 'v', '1', 'rec', ARGV[1], 'uid', ARGV[3])
 if ARGV[4] ~= '' then redis.call('HSET', KEYS[1], 'cred', ARGV[4], 'kfp', ARGV[5]) end
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
+if KEYS[3] then redis.call('SET', KEYS[3], '1', 'PX', ARGV[6]) end
 return 1`;
 
 /**
@@ -53,7 +60,9 @@ return {f[1] or '', f[2] or ''}`;
  *   announced and its deploys are found under all of them;
  * - the pointer from the old name is set and the one from the new name deleted: pointers always lead
  *   to where the record is, and a ping-pong never leaves a cycle.
- * KEYS: from record, to record, to tombstone, from pointer, to pointer, user index (or none before sign-in).
+ * - a derived id's mark (`sess-used`, CREATE) goes with it to the new name, for as long as it had left:
+ *   that name has held a session now, and must not be given to another one.
+ * KEYS: from record, to record, to tombstone, from pointer, to pointer, from mark, to mark, user index (or none before sign-in).
  * ARGV: version read, credentials read ('' none), rec, ttl, uid, cred ('' none), pointer/index ttl, to ref, from ref.
  * Returns the new version; 0 when the new name is taken or tombstoned, or the old record is gone; -1 when it changed.
  */
@@ -74,10 +83,12 @@ redis.call('HSET', KEYS[2], 'aka', table.concat(aka, ' '))
 redis.call('PEXPIRE', KEYS[2], ARGV[4])
 redis.call('DEL', KEYS[1], KEYS[5])
 redis.call('SET', KEYS[4], ARGV[8], 'PX', ARGV[7])
-if KEYS[6] then
-  redis.call('SREM', KEYS[6], ARGV[9])
-  redis.call('SADD', KEYS[6], ARGV[8])
-  redis.call('PEXPIRE', KEYS[6], ARGV[7])
+local marked = redis.call('PTTL', KEYS[6])
+if marked > 0 and redis.call('PTTL', KEYS[7]) < marked then redis.call('SET', KEYS[7], '1', 'PX', marked) end
+if KEYS[8] then
+  redis.call('SREM', KEYS[8], ARGV[9])
+  redis.call('SADD', KEYS[8], ARGV[8])
+  redis.call('PEXPIRE', KEYS[8], ARGV[7])
 end
 return v`;
 

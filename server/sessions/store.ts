@@ -181,10 +181,15 @@ export function createSessionStore(opts: SessionStoreOptions) {
       return copyOf(loaded).sess;
     },
 
-    /** A new session under a fresh id: fails if the id was ever used. */
-    async create(sid: string, sess: AppSession): Promise<boolean> {
+    /**
+     * A new session under a fresh id: fails if the id was ever used. `derived`: the id is made again from
+     * the same input (a bearer token's generation, not random): its ref is marked used and refused once it
+     * held a session, under this key or (`previousSid`, its id under the previous one) the other (records.ts).
+     */
+    async create(sid: string, sess: AppSession, derived?: { previousSid?: () => string }): Promise<boolean> {
       const now = opts.clock.now();
-      return records.create(refOf(sid), { ...sess, createdAt: sess.createdAt ?? now, lastSeenAt: sess.lastSeenAt ?? now });
+      const previousRef = derived?.previousSid && keyring.previous ? previousRefOf(derived.previousSid()) : null;
+      return records.create(refOf(sid), { ...sess, createdAt: sess.createdAt ?? now, lastSeenAt: sess.lastSeenAt ?? now }, derived && { previousRef });
     },
 
     /** Destroy by ref (the session-ending module): the user id the live session had and its names, else null. */

@@ -77,3 +77,60 @@ test.serial('a token GitHub refuses during the overlap, not used since the rotat
   // Its deploy, queued with the previous key's ref, is stopped when a worker next reads its session (gone), as a cookie session's.
   t.deepEqual(live, [], 'no session of the token is left, under either key');
 });
+
+// A token session's ref is marked used when the session is made, so a generation whose record Redis
+// expired (no tombstone) is never given a second session (test/bearer/token-session-expired-ref.test.ts).
+// Across a rotation the mark of its name under the other key counts too: otherwise the new key's process
+// made the second session under its own name, and the old key's moved it back onto the expired one's ref.
+test.serial('a token session that expired in Redis before a rotation is not made again under its name, whichever key makes it', async (t) => {
+  await restartWeb({ SECRET_KEY: KEY_A });
+  stack.github.addUser({ id: 95_002, login: 'tokenlapsed' });
+  const token = stack.github.issueToken('tokenlapsed');
+  const apiKey = `rnd_tokenlapsed${'k'.repeat(24)}`;
+  stack.render.addAccount({ apiKey, workspaces: [{ name: 'tokenlapsed ws' }] });
+  stack.github.addRepo({ owner: 'tokenlapsed', name: 'app', branches: { main: { 'package.json': '{}', 'index.js': '' } } });
+  const api = new Agent(stack.url, { authorization: `Bearer ${token}` });
+  t.is((await api.post('/api/render/setup', { api_key: apiKey })).status, 200);
+  const deploy = await api.post('/api/render/deploy', { github_repo: 'tokenlapsed/app', project_name: 'tokenlapsed-app' });
+  t.is(deploy.status, 202, deploy.text); // no worker runs: it stays queued
+  const askedRef = (await web!.deps.deployments.get(deploy.json.id as string))!.sessionRef;
+  // Redis' TTL runs out with nobody reading the session (idle + 60 s in production).
+  t.is(await stack.redis.client.del(web!.deps.sessions.keys.record(askedRef)), 1);
+
+  await restartWeb({ SECRET_KEY: KEY_B, SECRET_KEY_PREVIOUS: KEY_A });
+  t.is((await api.get('/api/session')).status, 200);
+  t.is((await api.post('/api/render/setup', { api_key: apiKey })).status, 200);
+  await restartWeb({ SECRET_KEY: KEY_A, SECRET_KEY_PREVIOUS: KEY_B }); // the other kind of process of the same overlap
+  t.is((await api.get('/api/render/status')).json.configured, true, 'the token\'s new session and its key are found under either key');
+
+  const revived = await web!.deps.sessions.loadByRef(askedRef);
+  t.is(revived, undefined, 'the deploy asked in the expired session finds a live session under its ref');
+});
+
+test.serial('a token session moved by a rotation, then expired in Redis, is not made again under its new name after the rotation', async (t) => {
+  await restartWeb({ SECRET_KEY: KEY_A });
+  stack.github.addUser({ id: 95_003, login: 'tokenmoved' });
+  const token = stack.github.issueToken('tokenmoved');
+  const apiKey = `rnd_tokenmoved${'k'.repeat(24)}`;
+  stack.render.addAccount({ apiKey, workspaces: [{ name: 'tokenmoved ws' }] });
+  stack.github.addRepo({ owner: 'tokenmoved', name: 'app', branches: { main: { 'package.json': '{}', 'index.js': '' } } });
+  const api = new Agent(stack.url, { authorization: `Bearer ${token}` });
+  t.is((await api.post('/api/render/setup', { api_key: apiKey })).status, 200);
+  const deploy = await api.post('/api/render/deploy', { github_repo: 'tokenmoved/app', project_name: 'tokenmoved-app' });
+  t.is(deploy.status, 202, deploy.text); // no worker runs: it stays queued
+  const askedRef = (await web!.deps.deployments.get(deploy.json.id as string))!.sessionRef;
+
+  await restartWeb({ SECRET_KEY: KEY_B, SECRET_KEY_PREVIOUS: KEY_A });
+  t.is((await api.get('/api/session')).status, 200); // moved to the new key's name; the old name points there
+  const movedTo = await web!.deps.sessions.refsOf(askedRef);
+  const newName = movedTo.find((ref) => ref !== askedRef)!;
+  t.truthy(newName);
+  // Redis' TTL runs out with nobody reading the session (idle + 60 s in production).
+  t.is(await stack.redis.client.del(web!.deps.sessions.keys.record(newName)), 1);
+
+  await restartWeb({ SECRET_KEY: KEY_B }); // the rotation over: nothing is looked up under the old key
+  t.is((await api.get('/api/session')).status, 200);
+  t.is((await api.post('/api/render/setup', { api_key: apiKey })).status, 200);
+  const revived = await web!.deps.sessions.loadByRef(askedRef);
+  t.is(revived, undefined, 'the deploy asked in the expired session finds a live session through its pointer');
+});
