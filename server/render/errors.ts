@@ -132,12 +132,13 @@ function describeRenderError(init: RenderApiErrorInit): string {
 }
 
 /**
- * A load of the services list others may have joined stopped before its next Render call: no session
- * that asked for it still holds its key (signed out, key cleared or replaced). routes/services.ts.
+ * Render calls stopped before the next one: no session they are made for still holds their key (signed
+ * out, key cleared or replaced). A load of the services list others may have joined (routes/services.ts),
+ * a log download (`clientWhileHeld`, render/forRequest.ts).
  */
 export class RenderKeyWithdrawn extends Error {
   constructor() {
-    super('the Render key of the services list\'s load was withdrawn by every session that asked for it');
+    super('the Render key was withdrawn by every session the calls were made for');
     this.name = 'RenderKeyWithdrawn';
   }
 }

@@ -2,8 +2,11 @@ import type { AppDeps } from '../deps.js';
 import { errors } from '../errors.js';
 import type { RenderKeyState } from '../middleware/context.js';
 import { openRenderKey } from '../sessions/credentials.js';
+import type { AppSession, SessionRenderCredentials } from '../sessions/types.js';
 import type { RenderClient } from './client.js';
+import { RenderKeyWithdrawn } from './errors.js';
 import { auditedReadNotes } from '../sentinel/store.js';
+import { keyStillHeld } from '../deployments/logTailKey.js';
 
 export interface CallerRender {
   client: RenderClient;
@@ -12,6 +15,11 @@ export interface CallerRender {
    * that may outlive this request's consent, such as a services list load others join (routes/services.ts).
    */
   clientWhile(check: () => Promise<void>): RenderClient;
+  /**
+   * `clientWhile` this request's own session still holds its key (same user, same key fingerprint), else
+   * RenderKeyWithdrawn: for a request that may run for minutes, such as a log download (routes/deployments.ts).
+   */
+  clientWhileHeld(): RenderClient;
   keyFingerprint: string;
   ownerIds: string[];
   sessionRef: string;
@@ -35,17 +43,35 @@ export function callerRender(deps: AppDeps, caller: RenderKeyState, opts: { budg
       beforeRequest: async (call) => {
         await check?.();
         await deps.budget.acquire(fp, call, opts.budgetWaitMs ?? 2_000);
+        // Asked again after the budget wait (up to a minute for a download): consent may have ended in it.
+        await check?.();
         await notes.before(call);
       },
       afterResponse: notes.after,
     });
   };
+  const sessionRef = deps.sessions.refOf(caller.sessionId);
   return {
     client: clientWhile(),
     clientWhile,
+    clientWhileHeld: () => clientWhile(async () => {
+      if (!(await keyStillHeld(deps, [sessionRef], user.id, fp))) throw new RenderKeyWithdrawn();
+    }),
     keyFingerprint: fp,
     ownerIds: render.owners.map((o) => o.id),
-    sessionRef: deps.sessions.refOf(caller.sessionId),
+    sessionRef,
     userId: user.id,
   };
+}
+
+/**
+ * The caller's session now, for a request whose Render calls stopped on RenderKeyWithdrawn, answered as
+ * one sent now would be: signed out (or another user signed in over it) → 401, key cleared →
+ * render_key_missing. Else the session holds another key now, returned for the caller to retry with or refuse.
+ */
+export async function sessionAfterWithdrawal(deps: AppDeps, caller: Pick<CallerRender, 'sessionRef' | 'userId'>): Promise<AppSession & { render: SessionRenderCredentials }> {
+  const now = await deps.sessions.loadByRef(caller.sessionRef);
+  if (!now?.user || now.user.id !== caller.userId) throw errors.unauthenticated();
+  if (!now.render) throw errors.renderKeyMissing();
+  return now as AppSession & { render: SessionRenderCredentials };
 }

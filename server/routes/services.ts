@@ -10,7 +10,7 @@ import { requireCsrf } from '../middleware/security.js';
 import { requireRenderKey, requireUser, type RenderKeyState } from '../middleware/context.js';
 import { pathParam, takesNoBody, validate } from '../middleware/validate.js';
 import { githubRepoOf, suggestFreeName } from '../render/serviceNames.js';
-import { callerRender, type CallerRender } from '../render/forRequest.js';
+import { callerRender, sessionAfterWithdrawal, type CallerRender } from '../render/forRequest.js';
 import type { Deploy, Service } from '../render/types.js';
 import { presentService, ServiceView, type PresentedService } from '../presenters/service.js';
 import { isGone, loadServiceOverview, loadServicesNamed } from '../render/serviceOverview.js';
@@ -168,9 +168,7 @@ export function serviceRoutes(router: Router, deps: AppDeps) {
         return { caller, services: await listOwn(caller) };
       } catch (err) {
         if (!(err instanceof RenderKeyWithdrawn)) throw err;
-        const now = await deps.sessions.loadByRef(caller.sessionRef);
-        if (!now?.user || now.user.id !== caller.userId) throw errors.unauthenticated();
-        if (!now.render) throw errors.renderKeyMissing();
+        const now = await sessionAfterWithdrawal(deps, caller);
         // Keys replaced again and again while lists load: a retry later, not a loop here.
         if (tries >= 2) throw errors.renderUnavailable('Your Render key changed while the list was loading. Try again.');
         state = { ...state, session: now, render: now.render };
