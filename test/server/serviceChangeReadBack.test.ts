@@ -75,3 +75,28 @@ test.serial('a refused instance count whose put-back fails says which settings s
   t.regex(res.json.error.message, /auto-deploy/i);
   t.regex(res.json.error.message, /instance type/i);
 });
+
+// A domain check Render accepted (202), whose read-back of the domain then failed: the answer said 503
+// "Try again" and, the audit entry being written only after the read-back, the trail had no record of it.
+test.serial('a domain verification Render accepted answers 200 and is audited even when reading the domain back fails', async (t) => {
+  const dee = await tenant(stack, 'readback-dee');
+  const svc = await createService(dee, 'dee-readback');
+  const [domain] = await dee.render.addCustomDomain(svc.id, 'dee-readback.example.com');
+  t.teardown(() => { stack.render.clearFaults(); });
+  const VERIFY = '/services/{serviceId}/custom-domains/{customDomainIdOrName}/verify';
+  const verifies = () => stack.render.calls.filter((c) => c.method === 'POST' && c.route === VERIFY).length;
+  const before = verifies();
+
+  failReadBack(dee.apiKey, '/services/{serviceId}/custom-domains/{customDomainIdOrName}', 1);
+  const res = await dee.agent.post(`/api/render/services/${svc.id}/custom-domains/${domain!.id}/verify`);
+  t.is(verifies() - before, 1, 'Render was asked to verify');
+  t.is(res.status, 200, res.text);
+  t.is(res.json.domain, null, 'its status after the check is unknown');
+  const trail = await dee.agent.get('/api/audit?limit=20');
+  t.true((trail.json.entries as Array<{ detail: { lifecycleAction?: string } }>).some((e) => e.detail.lifecycleAction === 'domain_verify'), 'the check made on Render is in the audit trail');
+
+  // Render answering again, the same check answers with the domain.
+  const again = await dee.agent.post(`/api/render/services/${svc.id}/custom-domains/${domain!.id}/verify`);
+  t.is(again.status, 200, again.text);
+  t.is(again.json.domain.id, domain!.id);
+});

@@ -46,8 +46,10 @@ export function domainsSection({ ctx, serviceId }) {
     verify.addEventListener('click', () => busy(verify, 'Checking…', async () => {
       try {
         const res = await api.verifyCustomDomain(serviceId, d.id);
-        const verified = res.domain.verificationStatus === 'verified';
-        const said = verified ? `${d.name} verified.` : `${d.name}: Render does not see the DNS records yet. They can take a while to spread; verify again later.`;
+        // domain null: Render took the check, but its answer could not be read back; the list reloaded below shows it.
+        const verified = res.domain?.verificationStatus === 'verified';
+        const said = !res.domain ? `Render was asked to verify ${d.name}, but its result could not be read. The list below shows its status once Render answers; verify again later if it is not verified.`
+          : verified ? `${d.name} verified.` : `${d.name}: Render does not see the DNS records yet. They can take a while to spread; verify again later.`;
         // On the page too, not only to a screen reader: the button said "Checking…" and then nothing.
         replace(flash, notice(verified ? 'success' : 'info', said));
         ctx.announce(said);

@@ -8,6 +8,7 @@ import { asciiLowercase } from '../../deployments/input.js';
 import { NoQuery } from './keyedItems.js';
 import { plainRender, type settingsScope } from './scope.js';
 import { documented } from '../../openapi/describe.js';
+import { readBackFailed } from '../services.js';
 import { CustomDomainListView, CustomDomainsAddedView, CustomDomainVerifiedView, type CustomDomainView } from './views.js';
 
 const DOMAIN_ID = /^cdm-[0-9a-z]{20}$/;
@@ -93,9 +94,11 @@ export function customDomainRoutes(router: Router, deps: AppDeps, scope: ReturnT
     const { caller, service } = ctx.state.own;
     const id = String(ctx.params.domainId);
     await plainRender('verifying the domain', null, () => caller.client.verifyCustomDomain(service.id, id), { notFound: 'Custom domain', quote: true });
-    const domain = await plainRender('reading the domain', null, () => caller.client.getCustomDomain(service.id, id), { notFound: 'Custom domain' });
     await scope.changed(ctx, 'domain_verify');
-    ctx.body = { domain: presentDomain(domain, hostOf(service)) };
+    // Done on Render: a failed read-back must not answer "try again" for it. Null: its status is unknown
+    // (a 404 still fails: the domain was removed meanwhile).
+    const domain = await plainRender('reading the domain', null, () => caller.client.getCustomDomain(service.id, id).catch(readBackFailed<CustomDomain | null>(ctx, 'domain_verify', null)), { notFound: 'Custom domain' });
+    ctx.body = { domain: domain && presentDomain(domain, hostOf(service)) };
   });
 
   router.delete(`${base}/:domainId`, documented({ summary: 'Remove a custom domain', tag: 'service-settings', responses: { 204: null } }), ...scope.write(), domainIdParam(), takesNoBody(), scope.ownService, async (ctx) => {

@@ -24,7 +24,8 @@ export const CustomDomainListView = view('CustomDomainList', z.object({
   supported: z.boolean(), target: z.string().nullable(), apexIp: z.string().optional(), domains: z.array(CustomDomainView),
 }));
 export const CustomDomainsAddedView = view('CustomDomainsAdded', z.object({ domains: z.array(CustomDomainView) }));
-export const CustomDomainVerifiedView = view('CustomDomainVerified', z.object({ domain: CustomDomainView }));
+export const CustomDomainVerifiedView = view('CustomDomainVerified', z.object({ domain: CustomDomainView.nullable() }),
+  'The domain as Render has it after the check; null when Render accepted the check but reading the domain back failed (list the domains for its status).');
 
 export const DeployHistoryEntryView = view('DeployHistoryEntry', z.object({
   id: z.string(), status: z.string().nullable(), trigger: z.string().nullable(), commitId: z.string().nullable(), commitMessage: z.string().nullable(),
