@@ -25,6 +25,23 @@ export function sameOrigin(own: string, corsOrigins: readonly string[]): Middlew
   };
 }
 
+/**
+ * A read that shows a secret (an env value, a secret file's content): only from our own pages, a typed
+ * address or an API client. GETs pass sameOrigin, and a link on another site opened as a page carries
+ * the SameSite=Lax cookie: the value showed in the victim's own tab (the other site cannot read it),
+ * but Render logged a read of it under the victim's key and our audit trail a reveal they never asked
+ * for. Fetch Metadata says where a browser's request comes from; a bearer request (no cookie), a
+ * listed CORS origin's fetch and a client that sends no Fetch Metadata pass.
+ */
+export function revealFromHereOnly(corsOrigins: readonly string[]): Middleware {
+  const listed = new Set(corsOrigins);
+  return async (ctx, next) => {
+    const site = ctx.get('sec-fetch-site');
+    if (site && site !== 'same-origin' && site !== 'none' && !bearerSessionId(ctx) && !listed.has(ctx.get('origin'))) throw errors.originRejected();
+    await next();
+  };
+}
+
 // requireUser lives with the typed request context it fills (ctx.state.user, .session, .sessionId).
 export { requireUser } from './context.js';
 

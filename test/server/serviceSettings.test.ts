@@ -53,6 +53,34 @@ test('env vars: names listed without values, set and generated one key at a time
   t.is((await ada.agent.delete(`${base}/API_URL`)).status, 404);
 });
 
+test('a reveal opened from another site (a link, a fetch) is refused before Render is asked: no read of the value logged, no reveal in the trail', async (t) => {
+  const ada = await tenant(stack, 'set-reveal');
+  const svc = await createService(ada, 'ada-reveal');
+  await ada.render.putEnvVar(svc.id, 'DATABASE_URL', 'postgres://reveal-db-password@db/app');
+  const reads = () => stack.render.calls.filter((c) => c.accountId === ada.account.id && c.method === 'GET' && /env-vars\/\{envVarKey\}|secret-files\/\{secretFileName\}/.test(c.route)).length;
+  const before = reads();
+  for (const path of ['env-vars/DATABASE_URL', 'secret-files/key.pem']) {
+    // What a browser sends for a link on another site opened as a page, and for a fetch from a sibling subdomain.
+    for (const headers of [{ 'sec-fetch-site': 'cross-site', 'sec-fetch-mode': 'navigate', 'sec-fetch-dest': 'document' }, { 'sec-fetch-site': 'same-site', 'sec-fetch-mode': 'cors', origin: 'https://evil.example.test' }]) {
+      const res = await ada.agent.request('GET', `/api/render/services/${svc.id}/${path}`, { headers });
+      t.is(res.status, 403, `${path} ${JSON.stringify(headers)}: ${res.text}`);
+      t.is(res.json.error.code, 'origin_rejected');
+      t.false(res.text.includes('reveal-db-password'));
+    }
+  }
+  t.is(reads(), before, 'Render was not asked for a value');
+  const audit = await ada.render.listAuditLogs(ada.account.ownerId, { limit: 100 });
+  t.false(audit.items.some((a) => a.event === 'ViewEnvVarValuesEvent'), 'no read of a value in the user\'s Render audit log');
+  const trail = await ada.agent.get('/api/audit?limit=20');
+  t.false(trail.json.entries.some((e: { detail: { lifecycleAction?: string } }) => e.detail.lifecycleAction === 'env_var_reveal'));
+  // From the app's own page, or an address typed in: shown.
+  for (const site of ['same-origin', 'none']) {
+    const shown = await ada.agent.request('GET', `/api/render/services/${svc.id}/env-vars/DATABASE_URL`, { headers: { 'sec-fetch-site': site } });
+    t.is(shown.status, 200, shown.text);
+    t.is(shown.json.value, 'postgres://reveal-db-password@db/app');
+  }
+});
+
 test('env vars: bad names and values are field errors that reach Render not at all', async (t) => {
   const bob = await tenant(stack, 'set-bob');
   const svc = await createService(bob, 'bob-settings');
