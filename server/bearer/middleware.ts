@@ -9,7 +9,7 @@ import { sealGithubToken, sealRenderCredentials } from '../sessions/credentials.
 import { preloadSession, SESSION_COOKIE_PLAIN, SESSION_COOKIE_SECURE } from '../sessions/middleware.js';
 import { createTokenSessions, type VerifiedToken } from './tokenSessions.js';
 import { KEY_SESSION_OPEN_MS, keySessionOpenKey } from './keySessions.js';
-import { gateWillRefuse } from '../telemetry/middleware.js';
+import { gateRefusal } from '../telemetry/middleware.js';
 import type { ErrorCode } from '../openapi/errorCodes.js';
 import { isMcpPath } from '../mcp/path.js';
 
@@ -118,11 +118,13 @@ export function bearerAuth(deps: AppDeps): Koa.Middleware {
     ctx.state.auth = 'bearer';
     ctx.state.userId = verified.user.id;
     const rawKey = ctx.get('x-render-api-key');
-    // A request the anomaly block refuses anyway (server/telemetry/middleware.ts, after the session) runs on
-    // the token session: its key is not checked with Render, sealed into a session or counted as invalid.
-    const refused = rawKey !== '' && deps.config.telemetry.enabled && await gateWillRefuse(deps.telemetry, deps.clock.now(), ctx.path, verified.user.id);
-    const ephemeralSid = rawKey && !refused ? await perRequestKey(ctx, verified, token, rawKey) : null;
-    ctx.state.bearerSid = ephemeralSid ?? verified.sid;
+    // A request the anomaly gate refuses (server/telemetry/middleware.ts, after the session) gets that
+    // refusal there, as decided now: its key is not checked with Render, sealed or counted as invalid. It
+    // runs on no session: the token session's stored key is not the one it sent.
+    const refusal = rawKey !== '' && deps.config.telemetry.enabled ? await gateRefusal(deps.telemetry, deps.clock.now(), ctx.path, verified.user.id) : null;
+    if (refusal) ctx.state.gateRefusal = refusal;
+    const ephemeralSid = rawKey && !refusal ? await perRequestKey(ctx, verified, token, rawKey) : null;
+    if (!refusal) ctx.state.bearerSid = ephemeralSid ?? verified.sid;
     // For a request that outlives the re-check window (a live update stream): GitHub's word on the token is
     // asked for again as a new request would (past the window only); its refusal ends the token session.
     ctx.state.bearerStillValid = async () => {
@@ -133,7 +135,7 @@ export function bearerAuth(deps: AppDeps): Koa.Middleware {
         throw err; // GitHub down, or the refused-token limit: not a refusal of the token
       }
     };
-    if (!ephemeralSid && verified.loaded) preloadSession(ctx, verified.sid, verified.loaded);
+    if (!ephemeralSid && !refusal && verified.loaded) preloadSession(ctx, verified.sid, verified.loaded);
     try {
       await next();
     } finally {

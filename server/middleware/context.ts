@@ -3,7 +3,7 @@ import type { Middleware } from 'koa';
 import type { Logger } from '../logger.js';
 import type { AppSession, SessionRenderCredentials, SessionUser } from '../sessions/types.js';
 import type { RequestSession } from '../sessions/requestSession.js';
-import { errors } from '../errors.js';
+import { errors, type AppError } from '../errors.js';
 import { tagged } from '../openapi/describe.js';
 
 /**
@@ -35,6 +35,8 @@ declare module 'koa' {
     bearerSid?: string;
     /** A bearer request's token still vouched for by GitHub (asked again past the re-check window): for streams. */
     bearerStillValid?: () => Promise<boolean>;
+    /** The anomaly gate's refusal of this request, decided by bearer auth before its X-Render-Api-Key was checked (server/telemetry/middleware.ts gateRefusal). */
+    gateRefusal?: AppError;
     /** 'bearer' when the request authenticated with Authorization: Bearer. */
     auth?: 'bearer';
     /** The signed-in user's id, for the access log (set by the session middleware). */

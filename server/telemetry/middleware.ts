@@ -34,15 +34,20 @@ export const gateCovers = (path: string) => isApi(path) && !isAuth(path);
 export const GATE_REFUSALS: ErrorCode[] = ['account_temporarily_blocked', 'rate_limited'];
 
 /**
- * Whether the gate below will refuse this user's request now (blocked, or throttled with this minute's
- * allowance spent). Bearer auth asks before it checks an X-Render-Api-Key with Render, so a request the
- * block refuses costs no Render call, no session write and no invalid-key count.
+ * The refusal the gate below answers this user's request with now (blocked, or throttled with this
+ * minute's allowance spent), or null. Bearer auth asks before it checks an X-Render-Api-Key with Render,
+ * so a request the gate refuses costs no Render call, no session write and no invalid-key count; that
+ * request then gets this refusal (ctx.state.gateRefusal), not a second decision: taken again later (the
+ * minute over, a throttle lifted) it let the request through on the token session's stored key, not the
+ * key it sent.
  */
-export async function gateWillRefuse(t: Telemetry, now: number, path: string, userId: number): Promise<boolean> {
-  if (!isApi(path) || isAuth(path)) return false;
+export async function gateRefusal(t: Telemetry, now: number, path: string, userId: number): Promise<AppError | null> {
+  if (!gateCovers(path)) return null;
   const entry = t.guards.lookup(userId, now);
-  if (!entry) return false;
-  return entry.state === 'blocked' || (await t.throttleSpent(userId, Math.floor(now / 60_000))) >= t.settings.throttlePerMinute;
+  if (!entry) return null;
+  if (entry.state === 'blocked') return blockedError(entry, now);
+  const minute = Math.floor(now / 60_000);
+  return (await t.throttleSpent(userId, minute)) >= t.settings.throttlePerMinute ? throttledError(t, entry, minute, now) : null;
 }
 
 function statusOf(err: unknown): number {
@@ -102,6 +107,12 @@ export function telemetryMiddleware(t: Telemetry, clock: Clock): Koa.Middleware 
     const routeCall = mcp ? ++mcp.count : 0;
     if (!mcp && isMcpPath(ctx.path)) ctx.state.mcpRouteCalls = { count: 0 };
     try {
+      // Decided by bearer auth (gateRefusal above): refused here, so it is recorded as any refusal.
+      const decided = ctx.state.gateRefusal;
+      if (decided) {
+        t.metrics?.onRefused?.(decided.code === 'account_temporarily_blocked' ? 'blocked' : 'throttled');
+        throw decided;
+      }
       const userId = userIdOf(ctx);
       if (userId !== null && !isAuth(ctx.path)) {
         const entry = t.guards.lookup(userId, clock.now());
@@ -136,8 +147,12 @@ async function refuseOrThrottle(t: Telemetry, entry: GuardEntry, userId: number,
   const minute = Math.floor(now / 60_000);
   if ((await t.throttleCount(userId, minute)) > t.settings.throttlePerMinute) {
     t.metrics?.onRefused?.('throttled');
-    throw errors.rateLimited(Math.ceil(((minute + 1) * 60_000 - now) / 1000),
-      `Your account's traffic is far above its usual level, so it is slowed down until ${utcMinuteAtOrAfter(entry.until)} UTC: ` +
-      `at most ${t.settings.throttlePerMinute} requests a minute. Wait a moment, then try again.`);
+    throw throttledError(t, entry, minute, now);
   }
+}
+
+function throttledError(t: Telemetry, entry: GuardEntry, minute: number, now: number): AppError {
+  return errors.rateLimited(Math.ceil(((minute + 1) * 60_000 - now) / 1000),
+    `Your account's traffic is far above its usual level, so it is slowed down until ${utcMinuteAtOrAfter(entry.until)} UTC: ` +
+    `at most ${t.settings.throttlePerMinute} requests a minute. Wait a moment, then try again.`);
 }
