@@ -8,8 +8,8 @@ import { AjvJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/ajv
 import type { AppDeps } from '../deps.js';
 import { describeIssues } from '../middleware/validate.js';
 import { echoed } from '../text.js';
-import type { RouteAnswer, RouteCaller } from './dispatch.js';
-import { inputJsonSchema, TOOLS } from './tools.js';
+import type { RouteAnswer, RouteCall, RouteCaller } from './dispatch.js';
+import { inputJsonSchema, TOOLS, type ToolSpec } from './tools.js';
 
 type ErrorBody = { error: { code: string; message: string } };
 
@@ -67,6 +67,20 @@ function withoutTask(message: JSONRPCMessage): JSONRPCMessage {
   return { ...message, params };
 }
 
+/**
+ * The tool's REST request, or undefined when building it throws: an argument its schema let through that
+ * the request cannot carry (encodeURIComponent throws on a lone surrogate) is a bad argument, answered as
+ * one (a tool error, audited), not the SDK's -32603 Internal error. Logged: the schema should refuse it.
+ */
+function requestFor(ctx: Koa.Context, tool: ToolSpec, args: Record<string, unknown>): RouteCall | undefined {
+  try {
+    return tool.request(args);
+  } catch (err) {
+    ctx.state.log?.warn({ tool: tool.name, err: { message: (err as Error).message } }, 'tool arguments its schema accepted could not be made into a request');
+    return undefined;
+  }
+}
+
 const listTools = () => (toolList ??= TOOLS.map((t) => ({ name: t.name, description: t.description, inputSchema: inputJsonSchema(t.schema), annotations: t.annotations })));
 
 /**
@@ -90,12 +104,15 @@ export function createMcpServer(deps: AppDeps, ctx: Koa.Context, userId: number,
     if (!tool) return toolError('not_found', `There is no tool named ${JSON.stringify(echoed(req.params.name))}.`);
     const args = req.params.arguments ?? {};
     const parsed = tool.schema.safeParse(args);
+    // The arguments as the client sent them (they passed the route's schema): the route parses them itself.
+    const call = parsed.success ? requestFor(ctx, tool, args) : undefined;
     let res: RouteAnswer;
     if (!parsed.success) {
       res = { status: 400, body: { error: { code: 'validation_failed', message: describeIssues(parsed.error.issues) } } };
+    } else if (!call) {
+      res = { status: 400, body: { error: { code: 'validation_failed', message: 'These arguments cannot be made into a request; check them and try again.' } } };
     } else {
-      // The arguments as the client sent them (they passed the route's schema): the route parses them itself.
-      res = await callRoute(ctx, tool.request(args));
+      res = await callRoute(ctx, call);
     }
     const ok = res.status < 400;
     const error = ok ? undefined : (res.body as Partial<ErrorBody> | undefined)?.error;

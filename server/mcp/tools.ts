@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { DeployBody, IDEMPOTENCY_KEY, IDEMPOTENCY_KEY_RULE, PageQuery, SERVICE_ID } from '../deployments/input.js';
+import { DeployBody, hasLoneSurrogate, IDEMPOTENCY_KEY, IDEMPOTENCY_KEY_RULE, PageQuery, SERVICE_ID } from '../deployments/input.js';
 import { LogPageQuery } from '../deployments/logs.js';
 import { RedeployBody, RollbackBody } from '../routes/services.js';
 import { BlueprintQuery, DetectQuery } from '../routes/detect.js';
@@ -11,7 +11,7 @@ import type { RouteCall } from './dispatch.js';
  * Input schemas are the routes' zod schemas; path ids become named arguments.
  */
 
-interface ToolSpec {
+export interface ToolSpec {
   name: string;
   description: string;
   schema: z.ZodType;
@@ -21,7 +21,12 @@ interface ToolSpec {
   request(args: Record<string, unknown>): RouteCall;
 }
 
-const DeploymentRef = z.object({ deployment_id: z.string().trim().min(1).max(200).describe('A deployment id from deploy_repo or list_deployments') });
+// A lone UTF-16 surrogate has no UTF-8 form: the id could not go into the route's path (encodeURIComponent throws).
+const DeploymentRef = z.object({
+  deployment_id: z.string().trim().min(1).max(200)
+    .refine((v) => !hasLoneSurrogate(v), 'deployment_id holds half of a UTF-16 surrogate pair, which no deployment id has')
+    .describe('A deployment id from deploy_repo or list_deployments'),
+});
 const ServiceRef = z.object({ service_id: z.string().trim().regex(SERVICE_ID, 'service_id must be a Render service id (srv-…)').describe('A Render service id (srv-…) from list_services') });
 /**
  * The REST route's Idempotency-Key header as an argument (deploy_repo, redeploy, rollback): an AI client

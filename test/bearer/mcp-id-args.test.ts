@@ -1,5 +1,6 @@
 import test from 'ava';
 import { startStack, type Stack } from '../helpers/stack.js';
+import { Agent } from '../helpers/agent.js';
 import { call, errorCode, mcpUsers, type McpUser } from './support/mcpUsers.js';
 
 // Found by probing the MCP tools with ids as assistants send them: a tool's schema trims service_id and
@@ -54,4 +55,25 @@ test.serial('a github_repo with spaces around it names the repository, in detect
     t.true(blueprint.structuredContent?.valid);
   }
   t.is(errorCode(await call(ada, 'detect_stack', { github_repo: ` ${ada.login}/nothere ` })), 'not_found');
+});
+
+// A deployment_id holding a lone UTF-16 surrogate (sent as the JSON escape "\ud800", valid UTF-8 on the
+// wire) passed DeploymentRef, and building the route's path threw (encodeURIComponent: URIError): the
+// SDK answered JSON-RPC -32603 Internal error, with no tool result and no mcp_tool audit entry. It is a
+// bad argument like any other: a validation_failed tool error, audited.
+test.serial('a deployment id holding half of a surrogate pair is a validation error, audited, not an internal error', async (t) => {
+  const tools = ['get_deployment', 'get_deployment_logs', 'cancel_deployment'];
+  for (const tool of tools) {
+    for (const deployment_id of ['dpl-\ud800', ' \udfff ', `${ada.deployId}\ud83d`]) {
+      const res = await call(ada, tool, { deployment_id });
+      t.is(errorCode(res), 'validation_failed', `${tool} ${JSON.stringify(deployment_id)}: ${JSON.stringify(res)}`);
+      t.regex(String(res.structuredContent?.error?.message), /deployment_id/);
+    }
+  }
+  const audit = (await new Agent(stack.url, { authorization: `Bearer ${ada.token}` }).get('/api/audit?limit=100')).json.entries as Array<{ action: string; outcome: string; detail: Record<string, unknown> }>;
+  for (const tool of tools) {
+    t.is(audit.filter((e) => e.action === 'mcp_tool' && e.outcome === 'failure' && e.detail.tool === tool && e.detail.reason === 'validation_failed').length, 3, tool);
+  }
+  // A surrogate pair (one code point) is only an unknown id.
+  t.is(errorCode(await call(ada, 'get_deployment', { deployment_id: 'dpl-\ud83d\ude00' })), 'not_found');
 });
