@@ -61,7 +61,8 @@ test('a reveal opened from another site (a link, a fetch) is refused before Rend
   const before = reads();
   for (const path of ['env-vars/DATABASE_URL', 'secret-files/key.pem']) {
     // What a browser sends for a link on another site opened as a page, and for a fetch from a sibling subdomain.
-    for (const headers of [{ 'sec-fetch-site': 'cross-site', 'sec-fetch-mode': 'navigate', 'sec-fetch-dest': 'document' }, { 'sec-fetch-site': 'same-site', 'sec-fetch-mode': 'cors', origin: 'https://evil.example.test' }]) {
+    const fromElsewhere: Record<string, string>[] = [{ 'sec-fetch-site': 'cross-site', 'sec-fetch-mode': 'navigate', 'sec-fetch-dest': 'document' }, { 'sec-fetch-site': 'same-site', 'sec-fetch-mode': 'cors', origin: 'https://evil.example.test' }];
+    for (const headers of fromElsewhere) {
       const res = await ada.agent.request('GET', `/api/render/services/${svc.id}/${path}`, { headers });
       t.is(res.status, 403, `${path} ${JSON.stringify(headers)}: ${res.text}`);
       t.is(res.json.error.code, 'origin_rejected');
