@@ -8,9 +8,10 @@ import type { WorkerContext } from '../context.js';
  * loop) and runs it again elsewhere. A worker that died is the case the steps are written for; one that
  * comes back goes on with its run, beside the new one. Both could then create the service or ask for a
  * deploy (each finds nothing of the other's yet): two services, or two deploys. So each of the run's
- * Render writes that makes something (a POST: a service, a deploy, a rollback, a cancel) is made only
- * while this run still holds the job's lock, checked just before it goes out. What the check leaves is
- * a stop between it and the send, microseconds against the lock's 30 s.
+ * Render writes (a POST: a service, a deploy, a rollback, a cancel; a PUT: the env values an adopted
+ * service is given, which the user may have changed since) is made only while this run still holds the
+ * job's lock, checked just before it goes out. What the check leaves is a stop between it and the send,
+ * microseconds against the lock's 30 s.
  */
 export class JobTakenOver extends Error {
   constructor() {
@@ -23,14 +24,14 @@ export class JobTakenOver extends Error {
 const lockKeyOf = (job: Job) => `${job.queueQualifiedName}:${job.id}:lock`;
 
 /**
- * The Render client's beforeRequest for a run: `before` (the run's budget), then, for a POST, the
- * job's lock compared with the run's token. No token (a run outside a BullMQ worker): no check.
+ * The Render client's beforeRequest for a run: `before` (the run's budget), then, for a write (any
+ * method but GET), the job's lock compared with the run's token. No token (a run outside a BullMQ worker): no check.
  */
 export function fencedRenderWrites(ctx: Pick<WorkerContext, 'redis'>, job: Job, token: string | undefined, before: (call: RenderCallInfo) => Promise<void>) {
   if (!token) return before;
   const lockKey = lockKeyOf(job);
   return async (call: RenderCallInfo): Promise<void> => {
     await before(call);
-    if (call.method === 'POST' && (await ctx.redis.get(lockKey)) !== token) throw new JobTakenOver();
+    if (call.method !== 'GET' && (await ctx.redis.get(lockKey)) !== token) throw new JobTakenOver();
   };
 }
