@@ -47,6 +47,25 @@ test('before a repository is picked, nothing is said to be detected or prefilled
   await page.getByTestId('detected-stack').getByText('Could not detect the stack.').waitFor();
   t.regex(await hintOf(page, 'service-type-select'), /^Not detected: a web service unless you choose another\./);
   t.is(await hintOf(page, 'build-command'), 'Nothing was detected to fill in. Enter starts a new line, run in turn.');
+  // And nothing is: the fields held the previous repository's commands, sent as the user's own.
+  t.is(await page.getByLabel('Build command').inputValue(), '', 'no command of wordsmith/app left');
+  t.is(await page.getByLabel('Start command').inputValue(), '');
+  t.deepEqual(problems, []);
+  await context.close();
+});
+
+test('commands typed for one repository are not kept for another picked after it', async (t) => {
+  const { context, page, problems } = await stack.signedInWithKey(browser, 'switcher', ['first', 'second']);
+  await page.getByRole('link', { name: 'New deploy' }).first().click();
+  await pick(page, 'switcher/first');
+  await page.getByTestId('detected-stack-name').waitFor();
+  const detectedStart = await page.getByLabel('Start command').inputValue();
+  t.not(detectedStart, '');
+  await page.getByLabel('Build command').fill('npm ci && ./only-for-first.sh');
+  await pick(page, 'switcher/second');
+  await page.getByTestId('detected-stack-name').waitFor();
+  t.not(await page.getByLabel('Build command').inputValue(), 'npm ci && ./only-for-first.sh', 'the second repository has its own detected command');
+  t.is(await page.getByLabel('Start command').inputValue(), detectedStart);
   t.deepEqual(problems, []);
   await context.close();
 });

@@ -161,6 +161,28 @@ test('deploy form: a deploy whose answer was lost is not said to have failed, an
   await context.close();
 });
 
+test('deploy form: a proxy\'s 504 in place of the answer is not said to be a deploy that did not start', async (t) => {
+  const { context, page, problems } = await stack.signedInWithKey(browser, 'forms-proxy', ['behind-proxy']);
+  await page.getByRole('link', { name: 'New deploy' }).first().click();
+  await page.getByTestId('repo-search').fill('behind-proxy');
+  await page.locator('[data-testid=repo-option][data-repo="forms-proxy/behind-proxy"]').click();
+  await page.getByTestId('detected-stack-name').waitFor();
+  // The request reaches the server; a proxy in front gives up waiting and answers its own error page.
+  await page.route('**/api/render/deploy', async (route) => {
+    await route.fetch();
+    await route.fulfill({ status: 504, contentType: 'text/html', body: '<html><body>504 Gateway Time-out</body></html>' });
+  }, { times: 1 });
+  await page.getByTestId('deploy-submit').click();
+  const said = page.locator('.flash [role=alert]');
+  await said.waitFor();
+  const text = await said.innerText();
+  t.notRegex(text, /did not start/, 'the server may well have started it');
+  t.regex(text, /may have started/);
+  // Chromium logs the 504 as a failed load; nothing else went wrong.
+  t.deepEqual(problems.filter((p) => !/504/.test(p)), []);
+  await context.close();
+});
+
 test('redeploy and roll back whose answer was lost are not said to have failed, and pressing again opens that one deployment', async (t) => {
   const { context, page, problems } = await stack.signedInWithKey(browser, 'forms-lost-again', ['app']);
   const firstId = await deployThroughForm(page, 'forms-lost-again/app');

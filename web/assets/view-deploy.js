@@ -3,7 +3,7 @@
  * detected stack with editable build/start commands, environment variables. Sends POST /api/render/deploy
  * with an Idempotency-Key so a double click or a retried request starts one deploy.
  */
-import { ApiError } from './api.js';
+import { ApiError, noAnswer } from './api.js';
 import { busy, field, h, notice, replace } from './dom.js';
 import { serviceNameFromRepo } from './format.js';
 import { createRepoPicker } from './repo-picker.js';
@@ -148,7 +148,24 @@ export function deployView(ctx) {
   const env = createEnvEditor();
   const submit = h('button', { type: 'submit', class: 'btn btn--primary btn--large', 'data-testid': 'deploy-submit' }, 'Deploy');
 
+  /**
+   * What detection filled in goes with the repository or branch it was for: a repository or branch picked
+   * since, whose detection failed, kept the earlier one's commands in the fields, sent as the user's own
+   * (commandIfChanged compares with no detection): Render built the new repository with them.
+   */
+  function forgetDetection() {
+    detected = null;
+    if (!edited.build) setCommand(buildInput, '');
+    if (!edited.start) setCommand(startInput, '');
+  }
+
   async function onRepo(r) {
+    // Commands typed for another repository are not this one's; a detection still on its way for it is dropped.
+    if (repo?.fullName !== r.fullName) { edited.build = false; edited.start = false; }
+    detectSeq += 1;
+    forgetDetection();
+    // Not the previous repository's stack while this one's branches load.
+    replace(stackPanel, h('p', { class: 'muted' }, h('span', { class: 'spinner', 'aria-hidden': 'true' }), 'Detecting the stack…'));
     repo = r;
     formError.replaceChildren();
     if (!nameEdited) nameInput.value = serviceNameFromRepo(r.name);
@@ -202,7 +219,7 @@ export function deployView(ctx) {
         d.hasBlueprint ? (blueprint.reset(), blueprint.el) : null);
     } catch (err) {
       if (mine !== detectSeq) return;
-      detected = null;
+      forgetDetection();
       setCommandHints('failed');
       serviceType.setDetected(null);
       if (err instanceof ApiError && err.code === 'stack_not_detected') {
@@ -298,7 +315,8 @@ export function deployView(ctx) {
       if (onField) { onField.focus(); return; }
       // No answer (the connection dropped) is not a refusal: the server may have started it. The same
       // request again carries the same Idempotency-Key, so it opens that deploy rather than a second one.
-      const unanswered = err instanceof ApiError && err.code === 'network_error';
+      // A proxy's 502 or 504, or the same request still being made (idempotency_in_progress), is no answer either.
+      const unanswered = noAnswer(err);
       replace(formError, unanswered
         ? notice('error', h('strong', null, 'No answer from the server: the deploy may have started. '),
           'Check your connection and press Deploy again. With the same settings, that opens the deploy if it started, and never starts a second one.')
