@@ -184,3 +184,35 @@ test('audit page: "Load more" of the list a date filter is replacing is not offe
   t.deepEqual(problems, []);
   await context.close();
 });
+
+test('audit page: a date filter\'s read that fails after a newer filter\'s list is shown does not say the trail could not be loaded', async (t) => {
+  const userId = 424_250;
+  const { context, page, problems } = await newContext(browser);
+  await stack.signInBrowser(page, 'auditor-three', { id: userId, name: 'Audit Three' });
+  for (let i = 0; i < 5; i++) await stack.web.deps.audit.append({ ...mixed(i), userId });
+  // The first date's read is held, then lost; the second date's goes through at once.
+  let failFirst!: () => void;
+  const firstFails = new Promise<void>((resolve) => { failFirst = resolve; });
+  await page.route(/\/api\/audit\?.*until=2020-01-01/, async (route) => {
+    await firstFails;
+    await route.abort('failed');
+  });
+  await page.goto(`${stack.url}/#/audit`);
+  const rows = page.getByTestId('audit-entry');
+  await rows.first().waitFor();
+  const until = page.getByTestId('audit-until');
+  await until.fill('2020-01-01');
+  await until.dispatchEvent('change');
+  await until.fill('2099-12-31');
+  await until.dispatchEvent('change');
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid=audit-entry]').length > 0 && !document.body.innerText.includes('Loading your audit trail'));
+  const listed = await rows.count();
+  t.true(listed > 0);
+  failFirst();
+  // The failed read's answer has landed once the page has handled it: a later fetch's answer comes after it.
+  await page.evaluate(async () => { await fetch('/api/session'); await new Promise((r) => setTimeout(r, 200)); });
+  t.notRegex(await page.locator('main').innerText(), /Could not load the audit trail/);
+  t.is(await rows.count(), listed, 'the newer list stays');
+  t.deepEqual(problems.filter((p) => !/ERR_FAILED/.test(p)), []);
+  await context.close();
+});

@@ -165,7 +165,8 @@ export function auditView(ctx) {
       showIntegrity(res);
       render();
     } catch (err) {
-      if (disposed) return;
+      // A read a newer one replaced (the date changed again): its failure is not the list's.
+      if (disposed || mine !== generation) return;
       status.hidden = false;
       status.textContent = err.status === 404 ? 'The audit trail is not available on this server.' : `Could not load the audit trail: ${err.message}`;
     }
