@@ -203,14 +203,18 @@ test('audit page: a date filter\'s read that fails after a newer filter\'s list 
   const until = page.getByTestId('audit-until');
   await until.fill('2020-01-01');
   await until.dispatchEvent('change');
+  const newer = page.waitForResponse((res) => res.url().includes('until=2099-12-31'));
   await until.fill('2099-12-31');
   await until.dispatchEvent('change');
-  await page.waitForFunction(() => document.querySelectorAll('[data-testid=audit-entry]').length > 0 && !document.body.innerText.includes('Loading your audit trail'));
+  await newer;
+  const settle = () => page.evaluate(() => new Promise((resolve) => { setTimeout(resolve, 100); }));
+  await settle(); // its list drawn
   const listed = await rows.count();
   t.true(listed > 0);
+  const lost = page.waitForEvent('requestfailed', (req) => req.url().includes('until=2020-01-01'));
   failFirst();
-  // The failed read's answer has landed once the page has handled it: a later fetch's answer comes after it.
-  await page.evaluate(async () => { await fetch('/api/session'); await new Promise((r) => setTimeout(r, 200)); });
+  await lost;
+  await settle(); // its failure handled
   t.notRegex(await page.locator('main').innerText(), /Could not load the audit trail/);
   t.is(await rows.count(), listed, 'the newer list stays');
   t.deepEqual(problems.filter((p) => !/ERR_FAILED/.test(p)), []);
