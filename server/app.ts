@@ -7,7 +7,7 @@ import type { AppDeps } from './deps.js';
 import { AppError, errors } from './errors.js';
 import { requestContext } from './middleware/requestContext.js';
 import { errorHandler } from './middleware/errorHandler.js';
-import { fixedHeaders, forUnsafeMethods, sameOrigin } from './middleware/security.js';
+import { crossSiteCookieUse, crossSiteCovers, fixedHeaders, forUnsafeMethods, sameOrigin } from './middleware/security.js';
 import { httpsRedirect } from './middleware/httpsRedirect.js';
 import { cors } from './middleware/cors.js';
 import { memoizeMatch } from './middleware/memoRouter.js';
@@ -177,6 +177,8 @@ export function createApp(deps: AppDeps, opts: CreateAppOptions = {}): Koa {
   }));
   // Authorization: Bearer <GitHub token> → its token session, loaded by the session middleware below instead of a cookie.
   app.use(bearerAuth(deps));
+  // The API used with the cookie by a page on another site (a link opened as a page): refused before the session is read.
+  app.use(crossSiteCookieUse(config.corsOrigins, config.httpsOnly ? SESSION_COOKIE_SECURE : SESSION_COOKIE_PLAIN));
   app.use(sessionMiddleware(app, { store: deps.sessions, secure: config.httpsOnly, touch: { clock: deps.clock, everyMs: opts.sessionTouchMs ?? 60_000 } }));
   // Anomaly throttles/blocks, then per-user request telemetry (server/telemetry/).
   const telemetry = config.telemetry.enabled ? telemetryMiddleware(deps.telemetry, deps.clock) : undefined;
@@ -213,6 +215,7 @@ export function createApp(deps: AppDeps, opts: CreateAppOptions = {}): Koa {
     beforeRouter: [
       { covers: (method) => BODY_METHODS.has(method), errors: ['malformed_json', 'payload_too_large', 'unsupported_media_type', 'validation_failed'] },
       { covers: (_method, path) => bearerCovers(path), errors: BEARER_REFUSALS },
+      { covers: (_method, path) => crossSiteCovers(path), errors: ['origin_rejected'] },
       ...(telemetry ? [{ covers: (_method: string, path: string) => gateCovers(path), errors: GATE_REFUSALS }] : []),
     ],
   });

@@ -25,19 +25,25 @@ export function sameOrigin(own: string, corsOrigins: readonly string[]): Middlew
   };
 }
 
+/** What the cross-site check covers: the API, but sign-in (the OAuth return is another site's navigation by design). */
+export const crossSiteCovers = (path: string) => path.startsWith('/api/') && !path.startsWith('/api/auth/');
+
 /**
- * A read that shows a secret (an env value, a secret file's content): only from our own pages, a typed
- * address or an API client. GETs pass sameOrigin, and a link on another site opened as a page carries
- * the SameSite=Lax cookie: the value showed in the victim's own tab (the other site cannot read it),
- * but Render logged a read of it under the victim's key and our audit trail a reveal they never asked
- * for. Fetch Metadata says where a browser's request comes from; a bearer request (no cookie), a
- * listed CORS origin's fetch and a client that sends no Fetch Metadata pass.
+ * The API used with the session cookie by a page on another site: refused (403) before the session is
+ * read. GETs pass sameOrigin, and a link on another site opened as a page (or one opened in a popup)
+ * carries the SameSite=Lax cookie: its answer shows in the user's own tab (the other site cannot read it),
+ * but it counts as theirs. A reveal made Render log a read of the value under their key and our trail a
+ * reveal; someone else's deployment id got the visitor reported as a cross-tenant prober (audit, Slack);
+ * a few loads spent their per-user limits. Fetch Metadata says where a browser's request comes from: our
+ * pages (`same-origin`), a typed address (`none`), clients that send none, bearer requests (no cookie)
+ * and a listed CORS origin's fetch pass; so does a request with no session cookie (nothing of a user's).
  */
-export function revealFromHereOnly(corsOrigins: readonly string[]): Middleware {
+export function crossSiteCookieUse(corsOrigins: readonly string[], cookieName: string): Middleware {
   const listed = new Set(corsOrigins);
   return async (ctx, next) => {
     const site = ctx.get('sec-fetch-site');
-    if (site && site !== 'same-origin' && site !== 'none' && !bearerSessionId(ctx) && !listed.has(ctx.get('origin'))) throw errors.originRejected();
+    if ((site === 'cross-site' || site === 'same-site') && ctx.state.auth !== 'bearer' && crossSiteCovers(ctx.path)
+      && !listed.has(ctx.get('origin')) && ctx.cookies.get(cookieName) !== undefined) throw errors.originRejected();
     await next();
   };
 }

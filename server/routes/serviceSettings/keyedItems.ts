@@ -64,7 +64,7 @@ export function keyedItemRoutes<Body extends z.ZodType>(router: Router, scope: R
     ctx.body = await kind.list(caller.client, service.id);
   });
 
-  router.get(item, documented({ ...kind.docs.reveal, tag }), ...scope.reveal, nameParam(), validate({ query: NoQuery }), scope.ownService, async (ctx) => {
+  router.get(item, documented({ ...kind.docs.reveal, tag }), ...scope.read, nameParam(), validate({ query: NoQuery }), scope.ownService, async (ctx) => {
     const { caller, service } = ctx.state.own;
     const name = String(ctx.params[kind.param]);
     const answer = await plainRender(kind.noun, kind.param, () => kind.reveal(caller.client, service.id, name), { notFound: kind.notFound });

@@ -6,7 +6,7 @@ import { AppError, errors } from '../../errors.js';
 import { RenderApiError } from '../../render/errors.js';
 import { callerRender, type CallerRender } from '../../render/forRequest.js';
 import type { Service } from '../../render/types.js';
-import { requireCsrf, revealFromHereOnly } from '../../middleware/security.js';
+import { requireCsrf } from '../../middleware/security.js';
 import { requireRenderKey, requireUser, type RenderKeyState } from '../../middleware/context.js';
 import { auditServiceAction, forgetDeletedService, serviceChanged, serviceIdParam, type ServiceAction } from '../services.js';
 import type { RouteLimitName } from '../../security/routeLimits.js';
@@ -74,8 +74,6 @@ export function settingsScope(deps: AppDeps) {
   return {
     /** GET routes: signed in, a Render key, a well-formed id. Validation and then `ownService` follow. */
     read: [requireUser(), serviceId, requireRenderKey()] as const,
-    /** GET routes that show a secret's value: `read`, asked only from here (revealFromHereOnly). */
-    reveal: [requireUser(), revealFromHereOnly(deps.config.corsOrigins), serviceId, requireRenderKey()] as const,
     /** State-changing routes: the same plus CSRF and the route's limit, before anything happens. */
     write: (limit: RouteLimitName = 'serviceSettings') =>
       [requireUser(), requireCsrf(), serviceId, requireRenderKey(), deps.rateLimits.guard(limit)] as const,
