@@ -118,9 +118,20 @@ export function createSessionRecords(opts: SessionRecordOptions) {
     return seal(JSON.stringify(record), ref, keyring);
   }
 
+  /**
+   * Adds the ref to the user's index, and drops the refs whose record is gone: a session nobody signed out
+   * of ends with its record's TTL, which leaves the index alone, and the index's own TTL is renewed at
+   * every sign-in, so a user who signs in daily (a CI token) grew it without end. At sign-in only.
+   */
   async function indexUser(ref: string, userId: number | undefined): Promise<void> {
     if (userId === undefined) return;
-    await redis.multi().sadd(keys.userIndex(userId), ref).pexpire(keys.userIndex(userId), absoluteMs).exec();
+    const index = keys.userIndex(userId);
+    const [, , members] = (await redis.multi().sadd(index, ref).pexpire(index, absoluteMs).smembers(index).exec()) ?? [];
+    const refs = (members?.[1] as string[] | undefined) ?? [];
+    if (refs.length < 2) return;
+    const alive = await Promise.all(refs.map((r) => redis.exists(keys.record(r))));
+    const gone = refs.filter((r, i) => r !== ref && alive[i] === 0);
+    if (gone.length) await redis.srem(index, ...gone);
   }
 
   /**

@@ -184,3 +184,20 @@ test('two returns of one sign-in racing: one signed-in session, the pre-auth ses
   const sessions = await stack.redis.client.smembers(stack.web.deps.sessions.keys.userIndex(506));
   t.is(sessions.length, 1, 'one session for the user');
 });
+
+test('the user\'s session index drops the sessions whose record expired when the user signs in again', async (t) => {
+  const { sessions, redis } = stack.web.deps;
+  let userId = 0;
+  let lastRef = '';
+  for (let i = 0; i < 5; i++) {
+    const agent = stack.agent();
+    await stack.signIn(agent, 'index-grower');
+    userId = (await agent.get('/api/session')).json.user.id as number;
+    lastRef = sessions.refOf(agent.jar.get('sid')!);
+    // What Redis does when a record's TTL runs out with nobody reading it (the usual end of a session
+    // nobody signs out of), sooner here; it leaves the index as it was.
+    if (i < 4) await redis.pexpire(sessions.keys.record(lastRef), 1);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  t.deepEqual(await redis.smembers(sessions.keys.userIndex(userId)), [lastRef], 'only the live session; the four expired ones dropped');
+});
