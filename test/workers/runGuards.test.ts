@@ -17,7 +17,7 @@ test.after.always(async () => { await redis?.stop(); });
 const ctxOf = () => ({ redis: redis.client, config: { redisPrefix: redis.prefix } }) as unknown as WorkerContext;
 const jobOf = (id: string, backoff?: unknown) => ({ id, queueQualifiedName: `${redis.prefix}:q:deploys`, opts: { attempts: 8, backoff } }) as unknown as Job<DeployJobData>;
 
-test('the fence: a POST goes out only while the lock holds the run\'s token; reads always; a run outside a worker is not fenced', async (t) => {
+test('the fence: a write (POST, PUT) goes out only while the lock holds the run\'s token; reads always; a run outside a worker is not fenced', async (t) => {
   const job = jobOf('dep-fence');
   const lock = `${redis.prefix}:q:deploys:dep-fence:lock`;
   const before: string[] = [];
@@ -29,10 +29,11 @@ test('the fence: a POST goes out only while the lock holds the run\'s token; rea
   await t.notThrowsAsync(fenced(post));
   await redis.client.set(lock, 'another-run');
   await t.throwsAsync(fenced(post), { instanceOf: JobTakenOver }, 'another run holds the job');
+  await t.throwsAsync(fenced({ method: 'PUT', route: '/services/{serviceId}/env-vars/{envVarKey}' }), { instanceOf: JobTakenOver }, 'an env value written is fenced too');
   await t.notThrowsAsync(fenced(get), 'a read is not fenced');
   await redis.client.del(lock);
   await t.throwsAsync(fenced(post), { instanceOf: JobTakenOver }, 'a lock that lapsed, not yet taken: the stalled check gives the job to a new run');
-  t.deepEqual(before, ['POST', 'POST', 'GET', 'POST'], 'the budget is asked first, each time');
+  t.deepEqual(before, ['POST', 'POST', 'PUT', 'GET', 'POST'], 'the budget is asked first, each time');
   const unfenced = fencedRenderWrites(ctxOf(), job, undefined, async () => {});
   await t.notThrowsAsync(unfenced(post));
 });
