@@ -31,6 +31,18 @@ export interface StreamProxy {
 }
 
 /**
+ * The page's streams are sent to the proxy's port by page.route, so the browser sees another origin
+ * (`Sec-Fetch-Site: same-site`) where the page, without the test's rerouting, asks its own; the app refuses
+ * the cookie on an API request another site made (server/middleware/security.ts crossSiteCookieUse).
+ * The proxy stands in for a hop on the app's own origin, so it passes on what the browser sends there.
+ */
+function asSentToTheApp(chunk: Buffer): Buffer {
+  const text = chunk.toString('latin1');
+  const fixed = text.replace(/^(sec-fetch-site:[ \t]*)same-site(\r)$/gim, '$1same-origin$2');
+  return fixed === text ? chunk : Buffer.from(fixed, 'latin1');
+}
+
+/**
  * A TCP proxy in front of the web process for event streams (a page routes its `/api/events` requests
  * here with page.route): a real network hop the test can hold, byte for byte, with nothing faked on
  * either end.
@@ -62,7 +74,7 @@ export async function startStreamProxy(target: URL): Promise<StreamProxy> {
     streams.push(stream);
     browser.on('data', (chunk: Buffer) => {
       if (!requestLine) requestLine = chunk.toString('latin1').split('\r\n')[0] ?? '';
-      upstream.write(chunk);
+      upstream.write(asSentToTheApp(chunk));
     });
     upstream.on('data', (chunk: Buffer) => {
       fromServer += chunk.toString('utf8');
