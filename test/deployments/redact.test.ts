@@ -68,3 +68,10 @@ test('a secret printed right after a stray ESC keeps its first letter and is red
   const shown = presentLine(logEntry(`token=\x1b${secret} \x1bMreverse`), 'runtime', [secret]).message;
   t.is(shown, 'token=[redacted] Mreverse');
 });
+
+test('a hostile line: 256 KiB of one character against a value made of it, and values overlapping everywhere, is redacted whole', (t) => {
+  const line = 'a'.repeat(256 * 1024);
+  t.is(redactSecrets(line, ['aaaa']), '[redacted]');
+  t.is(redactSecrets(`x${line}y`, ['aaaa', 'aaaaa', 'xaaa', 'aaay']), '[redacted]');
+  t.is(redactSecrets(`${'ab'.repeat(100_000)}!`, ['abab', 'baba']), '[redacted]!');
+});
