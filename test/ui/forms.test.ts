@@ -17,6 +17,14 @@ let stack: UiStack;
 let browser: Browser;
 useBrowserStack(test, {}, (b) => ({ stack, browser } = b));
 
+/** The new-deploy form with `owner/name` picked and its stack detected. */
+async function openDeployForm(page: Page, owner: string, name: string): Promise<void> {
+  await page.getByRole('link', { name: 'New deploy' }).first().click();
+  await page.getByTestId('repo-search').fill(name);
+  await page.locator(`[data-testid=repo-option][data-repo="${owner}/${name}"]`).click();
+  await page.getByTestId('detected-stack-name').waitFor();
+}
+
 async function bothSizes(t: { true(v: boolean, m?: string): void }, page: Page, name: string) {
   for (const [label, size] of [['desktop', DESKTOP], ['phone', PHONE]] as const) {
     await page.setViewportSize(size);
@@ -130,10 +138,7 @@ test('timeline notes sit on the step they describe', async (t) => {
 
 test('deploy form: a deploy whose answer was lost is not said to have failed, and Deploy again opens that one deploy', async (t) => {
   const { context, page, problems } = await stack.signedInWithKey(browser, 'forms-lost', ['lost-answer']);
-  await page.getByRole('link', { name: 'New deploy' }).first().click();
-  await page.getByTestId('repo-search').fill('lost-answer');
-  await page.locator('[data-testid=repo-option][data-repo="forms-lost/lost-answer"]').click();
-  await page.getByTestId('detected-stack-name').waitFor();
+  await openDeployForm(page, 'forms-lost', 'lost-answer');
   // The request reaches the server; its answer is lost on the way back.
   let sent = 0;
   await page.route('**/api/render/deploy', async (route) => {
@@ -163,10 +168,7 @@ test('deploy form: a deploy whose answer was lost is not said to have failed, an
 
 test('deploy form: a proxy\'s 504 in place of the answer is not said to be a deploy that did not start', async (t) => {
   const { context, page, problems } = await stack.signedInWithKey(browser, 'forms-proxy', ['behind-proxy']);
-  await page.getByRole('link', { name: 'New deploy' }).first().click();
-  await page.getByTestId('repo-search').fill('behind-proxy');
-  await page.locator('[data-testid=repo-option][data-repo="forms-proxy/behind-proxy"]').click();
-  await page.getByTestId('detected-stack-name').waitFor();
+  await openDeployForm(page, 'forms-proxy', 'behind-proxy');
   // The request reaches the server; a proxy in front gives up waiting and answers its own error page.
   await page.route('**/api/render/deploy', async (route) => {
     await route.fetch();
