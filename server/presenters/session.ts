@@ -17,7 +17,7 @@ export type RenderStatusView = z.infer<typeof RenderStatusView>;
 
 export const SessionView = view('Session', z.object({
   user: z.object({ id: z.number().int(), login: z.string(), name: z.string().nullable(), avatarUrl: z.string() }),
-  render: RenderStatusView.omit({ verifiedAt: true }),
+  render: RenderStatusView,
   /** Browser sessions only: send it as X-CSRF-Token on state-changing requests. */
   csrfToken: z.string().optional(),
 }), 'The signed-in user, their Render key status and (browser sessions) the CSRF token for state-changing requests.');
@@ -46,7 +46,7 @@ export function presentSession(sess: AppSession, user: SessionUser): SessionView
   const status = presentRenderStatus(sess);
   return {
     user: { id: user.id, login: user.login, name: user.name, avatarUrl: user.avatarUrl },
-    render: { configured: status.configured, verified: status.verified, keyHint: status.keyHint, owners: status.owners },
+    render: status,
     csrfToken: sess.csrfToken,
   };
 }

@@ -81,7 +81,7 @@ test.serial('Bob signing in over Alice\'s session (same browser, no sign-out) st
   const bob = await jar.get('/api/session');
   t.is(bob.status, 200);
   t.is(bob.json.user.login, 'clean-bob');
-  t.deepEqual(bob.json.render, { configured: false, verified: false, keyHint: null, owners: [] }, 'nothing of Alice\'s key or workspaces');
+  t.deepEqual(bob.json.render, { configured: false, verified: false, verifiedAt: null, keyHint: null, owners: [] }, 'nothing of Alice\'s key or workspaces');
   t.not(bob.json.csrfToken, aliceSession.csrfToken, 'a fresh CSRF token');
   jar.csrfToken = bob.json.csrfToken;
   const status = await jar.get('/api/render/status');

@@ -44,7 +44,7 @@ test('full sign-in: redirect chain, state, cookie flags, new id after login', as
   const session = await agent.get('/api/session');
   t.is(session.status, 200);
   t.like(session.json.user, { id: 501, login: 'alice', name: 'Alice' });
-  t.deepEqual(session.json.render, { configured: false, verified: false, keyHint: null, owners: [] });
+  t.deepEqual(session.json.render, { configured: false, verified: false, verifiedAt: null, keyHint: null, owners: [] });
   t.regex(session.json.csrfToken, /^[A-Za-z0-9_-]{43}$/);
   t.is(session.headers.get('cache-control'), 'no-store');
 

@@ -202,7 +202,7 @@ test('redeploy, clear-cache redeploy and rollback document the 409 service_suspe
 test('the contract check fails on a response the document does not describe', (t) => {
   const contract = compileContract(doc as never);
   const json = 'application/json; charset=utf-8';
-  const session = { user: { id: 1, login: 'ada', name: null, avatarUrl: 'x' }, render: { configured: false, verified: false, keyHint: null, owners: [] }, csrfToken: 'c' };
+  const session = { user: { id: 1, login: 'ada', name: null, avatarUrl: 'x' }, render: { configured: false, verified: false, verifiedAt: null, keyHint: null, owners: [] }, csrfToken: 'c' };
   t.deepEqual(contract.problems({ method: 'GET', path: '/api/session', status: 200, contentType: json, text: JSON.stringify(session) }), []);
   // A field the presenter does not whitelist, a missing one, a wrong type.
   t.true(contract.problems({ method: 'GET', path: '/api/session', status: 200, contentType: json, text: JSON.stringify({ ...session, githubToken: 'gho_x' }) }).length > 0);

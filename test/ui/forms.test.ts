@@ -277,6 +277,38 @@ test('deploy form: "Change" on the chosen repository keeps it in view until anot
   await context.close();
 });
 
+test('deploy form: a branch list that failed to load offers the default branch and "Try again" loads the list', async (t) => {
+  const { context, page, problems } = await stack.signedInWithKey(browser, 'branch-fail', []);
+  stack.addNodeRepo('branch-fail', 'app', ['staging']);
+  // The list fails once (GitHub down for a moment): the form stayed on "(could not load branches)",
+  // the select disabled and no way to ask again, so this repository could not be deployed at all.
+  await page.route('**/api/github/repos/branch-fail/app/branches', (route) => route.fulfill({
+    status: 503, contentType: 'application/json',
+    body: JSON.stringify({ error: { code: 'github_unavailable', message: 'GitHub did not answer. Try again in a minute.' } }),
+  }), { times: 1 });
+  await page.goto(`${stack.url}/#/deploy`);
+  await page.getByTestId('repo-search').fill('app');
+  await page.locator('[data-testid=repo-option][data-repo="branch-fail/app"]').click();
+  const select = page.getByTestId('branch-select');
+  const retry = page.getByTestId('branch-retry');
+  await retry.waitFor();
+  t.regex(await page.locator('.field__error', { hasText: 'Could not load branches' }).innerText(), /GitHub did not answer/);
+  t.false(await select.isDisabled(), 'the default branch can still be deployed');
+  t.is(await select.inputValue(), 'main');
+  await page.getByTestId('detected-stack-name').waitFor(); // detection ran for it, so Deploy works
+  await retry.click();
+  await select.locator('option[value=staging]').waitFor({ state: 'attached' });
+  t.deepEqual(await select.locator('option').allInnerTexts(), ['main (default)', 'staging']);
+  t.false(await retry.isVisible(), 'nothing to try again once the list loaded');
+  t.is(await page.locator('.field__error', { hasText: 'Could not load branches' }).count(), 0);
+  await select.selectOption('staging');
+  await page.getByTestId('detected-stack-name').waitFor();
+  await page.getByTestId('deploy-submit').click();
+  await page.waitForURL(/#\/deployments\/[A-Za-z0-9_-]+$/);
+  t.deepEqual(problems.filter((p) => !/503/.test(p)), []);
+  await context.close();
+});
+
 test('repository picker: "Load more repositories" pressed twice while its page is on its way lists every repository once, none skipped', async (t) => {
   const repos = Array.from({ length: 32 }, (_, i) => `twice-${String(i).padStart(2, '0')}`);
   const { context, page, problems } = await stack.signedInWithKey(browser, 'more-twice', repos);

@@ -52,6 +52,8 @@ export function deployView(ctx) {
 
   const branch = field({ label: 'Branch', control: select([], '', { disabled: true, 'data-testid': 'branch-select' }), hint: 'Pick a repository first.' });
   const branchHint = branch.el.querySelector('.field__hint');
+  const branchRetry = h('button', { type: 'button', class: 'btn btn--ghost btn--small', hidden: true, 'data-testid': 'branch-retry' }, 'Try again');
+  branch.el.append(branchRetry);
   const nameInput = h('input', { type: 'text', class: 'input input--mono', autocomplete: 'off', spellcheck: 'false', maxlength: 63, 'data-testid': 'service-name' });
   const name = field({ label: 'Service name', control: nameInput, hint: 'Becomes <name>.onrender.com: lowercase letters, digits and hyphens.' });
   let nameEdited = false;
@@ -171,12 +173,20 @@ export function deployView(ctx) {
     if (!nameEdited) nameInput.value = serviceNameFromRepo(r.name);
     name.setError(null);
     scheduleNameCheck(0);
+    if (await loadBranches(r)) detect();
+  }
+
+  /** Fills the branch select for `r`; false when another repository was picked meanwhile. */
+  async function loadBranches(r) {
     const sel = branch.control;
     sel.disabled = true;
+    branchRetry.hidden = true;
+    branch.setError(null);
+    branchHint.textContent = 'Loading branches…';
     replace(sel, h('option', { value: '' }, 'Loading branches…'));
     try {
       const res = await ctx.api.branches(r.owner, r.name);
-      if (repo !== r) return;
+      if (repo !== r) return false;
       const names = (res.branches ?? []).map((b) => (typeof b === 'string' ? b : b?.name)).filter((b) => typeof b === 'string');
       const def = res.defaultBranch ?? r.defaultBranch;
       replace(sel, names.map((b) => h('option', { value: b }, b === def ? `${b} (default)` : b)));
@@ -185,12 +195,23 @@ export function deployView(ctx) {
       branchHint.textContent = `${names.length} ${names.length === 1 ? 'branch' : 'branches'}; the default is ${def}.`;
       branch.setError(names.length ? null : 'This repository has no branches to deploy.');
     } catch (err) {
-      if (repo !== r) return;
-      replace(sel, h('option', { value: '' }, '(could not load branches)'));
+      if (repo !== r) return false;
+      // The list is missing, not the repository: its default branch (known from the repository list)
+      // still deploys, and "Try again" asks for the list again, so the form is never stuck on the failure.
+      const def = r.defaultBranch;
+      replace(sel, def ? h('option', { value: def }, `${def} (default)`) : h('option', { value: '' }, '(could not load branches)'));
+      sel.value = def ?? '';
+      sel.disabled = !def;
+      branchHint.textContent = def ? 'Only the default branch is offered until the list loads.' : 'Pick a branch once the list loads.';
       branch.setError(`Could not load branches: ${err.message}`);
+      branchRetry.hidden = false;
     }
-    detect();
+    return true;
   }
+  branchRetry.addEventListener('click', async () => {
+    const r = repo;
+    if (r && await loadBranches(r)) detect();
+  });
   branch.control.addEventListener('change', () => detect());
 
   async function detect() {
