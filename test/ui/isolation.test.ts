@@ -122,3 +122,23 @@ test('repo, branch, user, env var and log text with markup renders as text', asy
   t.deepEqual(problems, []);
   await context.close();
 });
+
+test('a deployment page for an id that is not the user\'s keeps the live stream: no 30 s of polling after "not found"', async (t) => {
+  const { context, page, problems } = await stack.signedInWithKey(browser, 'stray', []);
+  await page.locator('#live-mode[data-mode="live"]').waitFor();
+  // The page's read of the record is held until the server refused the stream asked with ?logs=<that id>
+  // (a 404): the app then polled for SSE_RETRY_MS (30 s) with nothing live on any page, the
+  // "not found" page having stopped following it only after.
+  const refused = page.waitForResponse((res) => res.url().includes('/api/events?logs=') && res.status() === 404);
+  await page.route('**/api/render/deployments/dep-not-mine', async (route) => { await refused; await route.continue(); });
+  await page.goto(`${stack.url}/#/deployments/dep-not-mine`);
+  await page.getByRole('heading', { name: 'Deployment not found' }).waitFor();
+  await refused;
+  // Well under the 30 s the page waited before it tried the stream again.
+  await page.locator('#live-mode[data-mode="live"]').waitFor({ timeout: 10_000 });
+  await page.getByRole('link', { name: 'Dashboard', exact: true }).click();
+  t.is(await page.locator('#live-mode').getAttribute('data-mode'), 'live');
+  // Chromium reports the refused stream and the record's 404 as failed loads; nothing else went wrong.
+  t.deepEqual(problems.filter((p) => !/404|text\/event-stream/.test(p)), []);
+  await context.close();
+});

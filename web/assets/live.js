@@ -61,6 +61,12 @@ export function createLive({ api, onEvent, onResync, onMode, onLogs = () => {}, 
   let stopped = true;
   let mode = 'connecting';
   let following = null;
+  /**
+   * The deployment whose `?logs=` stream was refused before it opened, sending this page to polling: most
+   * likely a 404 (not, or no longer, the user's deployment, as on the "not found" page, which then stops
+   * following it). A stream without those lines is tried at once then, not after SSE_RETRY_MS.
+   */
+  let refusedFollowing = null;
   /** Reads waiting for the stream to open, and whether some gave up waiting (the open must catch up). */
   let waiters = [];
   let waitTimer = null;
@@ -147,8 +153,10 @@ export function createLive({ api, onEvent, onResync, onMode, onLogs = () => {}, 
     source = es;
     resetHandover();
     const listening = () => es === source || es === previous;
+    let wasOpen = false;
     es.addEventListener('open', () => {
       if (es !== source) return;
+      wasOpen = true;
       errors = 0;
       stopPolling();
       setMode('live');
@@ -221,6 +229,7 @@ export function createLive({ api, onEvent, onResync, onMode, onLogs = () => {}, 
       if (es.readyState === EventSource.CLOSED || errors >= MAX_SSE_ERRORS) {
         es.close();
         source = null;
+        refusedFollowing = following !== null && !wasOpen ? following : null;
         dropPrevious();
         startPolling();
         clearTimeout(retryTimer);
@@ -264,7 +273,14 @@ export function createLive({ api, onEvent, onResync, onMode, onLogs = () => {}, 
      */
     follow(deploymentId) {
       if (deploymentId === following) return Promise.resolve();
+      const leavingRefused = refusedFollowing !== null && refusedFollowing === following;
       following = deploymentId;
+      refusedFollowing = null;
+      if (!stopped && !source && leavingRefused) {
+        clearTimeout(retryTimer);
+        connect();
+        return Promise.resolve();
+      }
       if (stopped || !source) return Promise.resolve();
       const opened = waitForOpen();
       // A stream still handing over goes on delivering; the one that was to replace it goes instead.
