@@ -139,7 +139,9 @@ export async function runRound(input: RoundInput): Promise<RoundResult> {
     const owners = inTurns(cursors, 'resume:owners', input.ownerIds, (ownerId) => ownerId);
     for (const [i, ownerId] of owners.order.entries()) {
       try {
-        const [, services] = await settle([auditRound(ownerId), client.listServices({ ownerId, limit: 200 }).then((list) => { result.calls += 1; return list; })]);
+        // Every service of the workspace (a page per 100): the watch stopped at 200, and the rest were never
+        // watched. A list too long for the round's budget ends the round like any call (BudgetExhausted).
+        const [, services] = await settle([auditRound(ownerId), client.listServices({ ownerId }).then((list) => { result.calls += 1; return list; })]);
         await settle([eventsRound(ownerId, services), logsRound(ownerId, services)]);
       } catch (err) {
         // Stopped in the round's first workspace, the next round starts with the one after it: a workspace

@@ -17,7 +17,7 @@ const OOM = { reason: { oomKilled: { memoryLimit: '512Mi' } } };
 async function workspaces(t: ExecutionContext, label: string, counts: number[]) {
   const r = await startTestRedis();
   // Render allows 20 services created an hour: some of these workspaces need more.
-  const render = await startRenderSimulator({ rateLimits: { createService: { limit: 50 } } });
+  const render = await startRenderSimulator({ rateLimits: { createService: { limit: 250 } } });
   t.teardown(async () => { await render.close(); await r.stop(); });
   const apiKey = `rnd_${label}${'k'.repeat(30 - label.length)}`;
   render.addAccount({ apiKey, workspaces: counts.map((_, i) => ({ name: `${label} ws ${i}` })) });
@@ -31,7 +31,7 @@ async function workspaces(t: ExecutionContext, label: string, counts: number[]) 
         serviceDetails: { runtime: 'node', plan: 'starter', region: 'oregon', envSpecificDetails: { buildCommand: 'npm ci', startCommand: 'npm start' } },
       });
     }
-    services.push(await plain.listServices({ ownerId: owners[w]!.id, limit: 200 }));
+    services.push(await plain.listServices({ ownerId: owners[w]!.id }));
   }
   // The round's budget share: `left(route)` calls more of a route (or of all, for '*'), then spent.
   let left: Record<string, number> = {};
@@ -67,6 +67,18 @@ test('service events: a budget for 10 services a round reaches the 21st service\
   }
   t.deepEqual(w.found.map((f) => [f.rule, f.serviceId]), [['server_oom', last.id]]);
   t.deepEqual(rounds, [0, 0, 1, 1], 'found on the third round, and once');
+});
+
+test('a workspace of more than 200 services: the ones listed after the 200th are watched too', async (t) => {
+  // The watch listed 200 services per workspace and stopped: an OOM of the 201st was never found,
+  // round after round.
+  const w = await workspaces(t, 'turnsmany', [203]);
+  t.is(w.services[0]!.length, 203);
+  const last = w.services[0]![202]!;
+  w.render.addServiceEvent(last.id, 'server_failed', OOM);
+  w.render.appendLog(last.id, 'TypeError: Cannot read properties of undefined (reading \'id\')');
+  await w.round({});
+  t.deepEqual(w.found.map((f) => [f.rule, f.serviceId]).sort(), [['app_log_exception', last.id], ['server_oom', last.id]]);
 });
 
 test('app logs: a budget for one query a round reads the second group of 20 on the next round', async (t) => {
