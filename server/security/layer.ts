@@ -103,10 +103,14 @@ export function createSecurityLayer(args: SecurityLayerArgs): SecurityLayer {
     limits, events, lockout, tokenChecks, recordAudit,
 
     async signInFailed(ctx, reason) {
-      await recordAudit(ctx, { userId: null, action: 'sign_in_failed', outcome: 'failure', detail: { reason } });
       const network = networkKey(ctx);
       const count = await countOccurrence(failedSignIns, network).catch(() => 0);
-      if (count === limits.failedSignIns.threshold) {
+      const { threshold } = limits.failedSignIns;
+      // One entry per failure up to the threshold; past it, one event each time the count doubles (with the
+      // count). Anyone can send failing OAuth returns, and one entry each let a few networks push older
+      // entries, security events among them, out of the global chain, which is trimmed by count.
+      if (count <= threshold) await recordAudit(ctx, { userId: null, action: 'sign_in_failed', outcome: 'failure', detail: { reason } });
+      if (count >= threshold && isThresholdDoubled(count, threshold)) {
         await events.raise({ type: 'repeated_sign_in_failures', userId: null, subject: network, outcome: 'failure', detail: { ...requestDetail(ctx), reason, count } });
       }
     },
@@ -153,4 +157,10 @@ function lockedOut(seconds: number, scope: 'user' | 'key', now: number): AppErro
     ? 'Render rejected this key too many times, so it is locked for your account'
     : 'Too many invalid Render API keys were tried, so key setup is locked for your account';
   return errors.locked(seconds, `${what} until ${until} UTC: try again in ${minutes} minute${minutes === 1 ? '' : 's'}.`);
+}
+
+/** `count` is the threshold times a power of two: 5, 10, 20, 40 … for a threshold of 5. */
+function isThresholdDoubled(count: number, threshold: number): boolean {
+  const times = count / threshold;
+  return Number.isInteger(times) && (times & (times - 1)) === 0;
 }

@@ -83,7 +83,8 @@ const perMinutes = (points: number, minutes: number) => ({ points, durationSec: 
  *   token sent to GitHub on our behalf); a valid token, re-checked every BEARER_RECHECK_SECONDS all
  *   day, counts nothing, so an API client and the people behind its address do not lock each other out.
  * - failed sign-ins: 5 from one IP within 15 min raise a security event (GitHub does the password
- *   checking; what we see is OAuth callbacks that fail, e.g. forged or replayed ones).
+ *   checking; what we see is OAuth callbacks that fail, e.g. forged or replayed ones); past that, one
+ *   more each time the count doubles, and no entry per failure (layer.ts signInFailed).
  * - 404 probes: 10 404s on resource ids within 10 min raise a cross-tenant probe event; a 404 on an
  *   id that exists but belongs to someone else raises one at once.
  */
