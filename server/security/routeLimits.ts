@@ -9,9 +9,21 @@ export type RouteLimitName = { [K in keyof SecurityLimits]: SecurityLimits[K] ex
 
 const TRY_LATER = 'Wait a few minutes, then try again.';
 
+/**
+ * Sign-in starts per network, and apart those another site's page made (Fetch Metadata cross-site or
+ * same-site: a link, or a popup such a page opens again and again). Those spent the allowance of
+ * everyone behind the visitor's address (an office's NAT) down to nobody signing in; our own Sign in
+ * button (same-origin), a typed address (none) and clients without Fetch Metadata keep theirs.
+ */
+const byIpAndInitiator: KeyOf = (ctx) => {
+  const network = byIp(ctx);
+  const site = ctx.get('sec-fetch-site');
+  return network === null ? null : site === 'cross-site' || site === 'same-site' ? `${network}|other-site` : network;
+};
+
 /** Who each limit counts (an IP before sign-in, the user after) and what the 429 says. */
 const ROUTE_LIMITS: Record<RouteLimitName, { keyOf: KeyOf; message: string }> = {
-  signInStart: { keyOf: byIp, message: 'Too many sign-in attempts from your network. Wait a few minutes, then sign in again.' },
+  signInStart: { keyOf: byIpAndInitiator, message: 'Too many sign-in attempts from your network. Wait a few minutes, then sign in again.' },
   signInCallback: { keyOf: byIp, message: 'Too many sign-in attempts from your network. Wait a few minutes, then sign in again.' },
   keySetup: { keyOf: byIp, message: `Too many Render key attempts from your network. ${TRY_LATER}` },
   keySetupPerUser: { keyOf: byUser, message: `Too many Render key changes on your account. ${TRY_LATER}` },

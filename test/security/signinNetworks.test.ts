@@ -54,6 +54,20 @@ test('cross-site <img> loads of the sign-in start are refused uncounted: a sign-
   t.is((await fetch(`${stack.url}/api/auth/github/login`, { headers: { 'x-forwarded-for': office }, redirect: 'manual' })).status, 429);
 });
 
+test('sign-in starts another site\'s page makes (a popup opened again and again) spend only their own allowance: the Sign in button still works behind that address', async (t) => {
+  const office = '198.51.100.9';
+  const statuses: number[] = [];
+  for (let i = 0; i < 7; i++) {
+    statuses.push((await fetch(`${stack.url}/api/auth/github/login`, { headers: { 'x-forwarded-for': office, ...navigation('cross-site') }, redirect: 'manual' })).status);
+  }
+  t.deepEqual(statuses, [302, 302, 302, 302, 302, 429, 429], 'another site\'s navigations are limited (5)');
+  // A colleague behind the same address presses our Sign in button, or types the address.
+  for (const site of ['same-origin', 'none']) {
+    const res = await fetch(`${stack.url}/api/auth/github/login`, { headers: { 'x-forwarded-for': office, ...navigation(site) }, redirect: 'manual' });
+    t.is(res.status, 302, `${site}: ${res.status}`);
+  }
+});
+
 test('per-network limits: one IPv6 /64 is one client, another /64 is another', async (t) => {
   const statuses: number[] = [];
   for (let i = 1; i <= 8; i++) {
