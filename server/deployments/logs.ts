@@ -35,12 +35,6 @@ export interface LogPage {
   deployStatus: string | null;
 }
 
-/** `?limit` (lines per Render request, Render's maximum by default) and `?cursor` from a previous page. */
-export const LogPageQuery = z.object({
-  limit: queryWholeNumber({ min: 1, max: 100, default: 100 }),
-  cursor: z.string().max(400).regex(/^[A-Za-z0-9_-]+$/, 'not a cursor from this API').optional(),
-}).strict();
-
 const Cursor = z.object({
   p: z.enum(['build', 'runtime']),
   s: z.string().max(40),
@@ -52,13 +46,31 @@ export function encodeCursor(c: Cursor): string {
   return Buffer.from(JSON.stringify(c)).toString('base64url');
 }
 
-function decodeCursor(text: string): Cursor {
+function parseCursor(text: string): Cursor | null {
   try {
     const parsed = Cursor.safeParse(JSON.parse(Buffer.from(text, 'base64url').toString('utf8')));
-    if (parsed.success) return parsed.data;
-  } catch { /* fall through */ }
-  throw errors.validation('cursor: not a cursor from this API');
+    return parsed.success ? parsed.data : null;
+  } catch {
+    return null;
+  }
 }
+
+function decodeCursor(text: string): Cursor {
+  const cursor = parseCursor(text);
+  if (!cursor) throw errors.validation('cursor: not a cursor from this API');
+  return cursor;
+}
+
+/**
+ * `?limit` (lines per Render request, Render's maximum by default) and `?cursor` from a previous page.
+ * The cursor is decoded here, not only once the deploy's windows are read: for a deploy Render has not
+ * started, any text answered an empty last page (200), as if the log had ended.
+ */
+export const LogPageQuery = z.object({
+  limit: queryWholeNumber({ min: 1, max: 100, default: 100 }),
+  cursor: z.string().max(400, { abort: true }).regex(/^[A-Za-z0-9_-]+$/, { message: 'not a cursor from this API', abort: true })
+    .refine((v) => parseCursor(v) !== null, 'not a cursor from this API').optional(),
+}).strict();
 
 /** What a deployment needs from Render to read its logs; null when Render has no deploy for it yet. */
 interface LogSource {
