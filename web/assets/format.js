@@ -8,6 +8,17 @@ export function formatTime(iso) {
   return Number.isNaN(d.getTime()) ? '' : timeFmt.format(d);
 }
 
+/**
+ * An RFC 3339 UTC timestamp as text that sorts in time order whatever its precision. Written by Go's
+ * RFC3339Nano, a fraction loses its trailing zeros: ".17Z" is before ".170645Z", which plain text order
+ * puts first (Z sorts after the digits), and a whole second (no fraction) after every line in it.
+ */
+export function timeSortKey(ts) {
+  if (typeof ts !== 'string') return '';
+  const m = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?Z$/i.exec(ts);
+  return m ? `${m[1]}.${(m[2] ?? '').padEnd(9, '0')}` : ts;
+}
+
 export function formatClock(iso) {
   const d = new Date(iso);
   return Number.isNaN(d.getTime()) ? '' : clockFmt.format(d);

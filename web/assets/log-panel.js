@@ -6,7 +6,7 @@
  */
 import { ApiError } from './api.js';
 import { focusLost, h, replace } from './dom.js';
-import { formatClock } from './format.js';
+import { formatClock, timeSortKey } from './format.js';
 
 const PAGE = 100;
 /** Without the live stream (polling mode), the newest page is re-read this often. */
@@ -63,7 +63,7 @@ export function createLogPanel(ctx, id) {
 
   earlier.addEventListener('click', () => void loadEarlier());
 
-  const key = (l) => `${PHASE_ORDER[l.phase] ?? 0}|${l.timestamp ?? ''}|${l.id}`;
+  const key = (l) => `${PHASE_ORDER[l.phase] ?? 0}|${timeSortKey(l.timestamp)}|${l.id}`;
 
   /** Adds lines (deduplicated by id) and redraws, keeping the reader's place. */
   function merge(lines, { prepend = false } = {}) {
