@@ -55,13 +55,18 @@ function headerCount(rawHeaders: string[], name: string): number {
  */
 export function bearerAuth(deps: AppDeps): Koa.Middleware {
   const tokens = createTokenSessions(deps);
+  // Key setup's per-network allowance, for keys Render has not accepted lately: without it one address
+  // could have Render judge keys through this header across many GitHub accounts (each under its own
+  // lock-out), the oracle that allowance closes on POST /api/render/setup. A CI run's accepted key is not counted again.
+  const keySetupAllowance = deps.rateLimits.guard('keySetup');
 
   async function perRequestKey(ctx: Koa.Context, verified: VerifiedToken, token: string, raw: string): Promise<string> {
     const parsed = RenderApiKey.safeParse(raw);
     if (!parsed.success) throw errors.validation(`X-Render-Api-Key: ${parsed.error.issues[0]?.message ?? 'not a Render API key'}`);
     const apiKey = parsed.data;
     const { user } = verified;
-    const owners = await checkRenderKeyUnderLockout(deps, ctx, user, apiKey, 'The key in X-Render-Api-Key has no workspaces it can use.');
+    const owners = await checkRenderKeyUnderLockout(deps, ctx, user, apiKey, 'The key in X-Render-Api-Key has no workspaces it can use.',
+      async () => { await keySetupAllowance(ctx, async () => {}); });
     const sid = randomBytes(32).toString('base64url');
     const openMark = keySessionOpenKey(deps.config.redisPrefix, deps.sessions.refOf(sid));
     // While this request runs, a deploy of it that ends does not take the key from its other calls.

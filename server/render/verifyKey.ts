@@ -38,9 +38,19 @@ export async function checkRenderKey(deps: Pick<AppDeps, 'upstream' | 'budget' |
  */
 export async function checkRenderKeyUnderLockout(
   deps: Pick<AppDeps, 'upstream' | 'budget' | 'security' | 'keyring'>, ctx: Koa.Context, user: { id: number; login?: string }, apiKey: string, noWorkspaces: string,
+  /** Before Render is asked about a key it has not accepted lately (a claimed try): a further limit, whose refusal gives the try back. */
+  beforeClaimedCheck?: () => Promise<void>,
 ): Promise<RenderOwner[]> {
   const keyAttempt = { userId: user.id, login: user.login, keyFingerprint: fingerprint(apiKey, deps.keyring) };
   const attempt = { ...keyAttempt, ...(await deps.security.checkKeyLock(keyAttempt)) };
+  if (attempt.claimed && beforeClaimedCheck) {
+    try {
+      await beforeClaimedCheck();
+    } catch (err) {
+      await deps.security.keyUnjudged(attempt);
+      throw err;
+    }
+  }
   const checked = await checkRenderKey(deps, apiKey, ctx.state.log).catch(async (err: unknown) => { await deps.security.keyUnjudged(attempt); throw err; });
   if (!checked.ok) throw await deps.security.keyRejected(ctx, attempt, checked.reason);
   if (checked.owners.length === 0) {

@@ -60,7 +60,8 @@ const perMinutes = (points: number, minutes: number) => ({ points, durationSec: 
  *   behind one NAT address still fits. Each start creates a pre-auth session in Redis, so an
  *   unbounded stream of starts is a storage lever.
  * - key setup: 60 per 15 min per IP, on top of the per-user lock-out below: it stops one address
- *   from using us as an oracle for guessed or stolen Render keys across many GitHub accounts.
+ *   from using us as an oracle for guessed or stolen Render keys across many GitHub accounts. It also
+ *   counts X-Render-Api-Key checks of keys Render has not accepted lately (server/bearer/middleware.ts).
  * - deploys: 300 per 10 min per user. Render itself only accepts 20 new services an hour and the
  *   per-key budget paces every Render call, so this only bounds queue and Redis growth from a script
  *   gone wrong; legitimate bursts (a batch of services) still queue.
