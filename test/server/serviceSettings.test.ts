@@ -250,6 +250,18 @@ test.serial('deploy history with Render\'s statuses, and a clear-cache redeploy 
   t.is(bad.status, 400);
 });
 
+test('a redeploy from the settings page (with or without the build cache) is audited with the deployment it started, as the lifecycle redeploy is', async (t) => {
+  const ida = await tenant(stack, 'set-ida');
+  const svc = await createService(ida, 'ida-settings');
+  for (const [clearCache, action] of [[true, 'clear_cache_redeploy'], [false, 'redeploy']] as const) {
+    const res = await ida.agent.post(`/api/render/services/${svc.id}/deploys`, { clear_cache: clearCache });
+    t.is(res.status, 202, res.text);
+    const entries = (await ida.agent.get('/api/audit?limit=50')).json.entries as Array<{ detail: { lifecycleAction?: string; serviceId?: string; deploymentId?: string } }>;
+    const entry = entries.find((e) => e.detail.lifecycleAction === action);
+    t.like(entry?.detail, { serviceId: svc.id, deploymentId: res.json.id }, `${action}: the entry leads to the deployment`);
+  }
+});
+
 test('cross-tenant: every settings route with another tenant\'s service is the same 404 as a missing one, and nothing reaches their Render account', async (t) => {
   const owner = await tenant(stack, 'set-owner');
   const other = await tenant(stack, 'set-other');

@@ -71,7 +71,8 @@ export function deployRoutes(router: Router, deps: AppDeps, scope: ReturnType<ty
     const who = { userId: caller.userId, sessionRef: caller.sessionRef, keyFingerprint: caller.keyFingerprint };
     const idempotencyKey = idempotencyKeyOf(ctx.get('idempotency-key'));
     const { record, replayed } = await deps.deployRequests.requestServiceDeploy(who, 'redeploy', serviceToDeploy(service), undefined, { clearCache, idempotencyKey });
-    if (!replayed) await scope.changed(ctx, clearCache ? 'clear_cache_redeploy' : 'redeploy');
+    // Its entry leads to the deployment, as the lifecycle redeploy's does.
+    if (!replayed) await scope.changed(ctx, clearCache ? 'clear_cache_redeploy' : 'redeploy', record.id);
     answerDeploymentStarted(ctx, record, { replayed });
   });
 }

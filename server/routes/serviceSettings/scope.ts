@@ -78,10 +78,10 @@ export function settingsScope(deps: AppDeps) {
     write: (limit: RouteLimitName = 'serviceSettings') =>
       [requireUser(), requireCsrf(), serviceId, requireRenderKey(), deps.rateLimits.guard(limit)] as const,
     ownService,
-    /** After a change: the cached service list is stale, and the audit trail records it. */
-    async changed(ctx: Koa.ParameterizedContext<DefaultState & OwnServiceState>, action: ServiceAction) {
+    /** After a change: the cached service list is stale, and the audit trail records it (with the deployment a redeploy started). */
+    async changed(ctx: Koa.ParameterizedContext<DefaultState & OwnServiceState>, action: ServiceAction, deploymentId?: string) {
       const { caller, service } = ctx.state.own;
-      await serviceChanged(deps, ctx, caller, action, service.id);
+      await serviceChanged(deps, ctx, caller, action, service.id, deploymentId);
     },
     /**
      * Before a value is replaced or removed: still redacted from the logs of deploys that run with it.
