@@ -2,7 +2,8 @@ import test from 'ava';
 import type { Stack } from '../helpers/stack.js';
 import type { Service } from '../../server/render/client.js';
 import { useScannedStack } from '../helpers/secretScan.js';
-import { createService, tenant } from './support/renderTenants.js';
+import { waitUntil } from '../helpers/wait.js';
+import { createService, tenant, type Tenant } from './support/renderTenants.js';
 
 // The service settings routes when someone else changes the same service at the same time: another
 // tab, another process, or a person on Render's dashboard.
@@ -113,5 +114,45 @@ test.serial('a service deleted on Render while a call about one of its items is 
     // Asked after the list: a 404 for a missing service drops the cached list too.
     const gone = await lea.agent.request(method, `/api/render/services/${missing}/${sub(domainId)}`);
     t.deepEqual(res.json, gone.json, `${method} ${route}: as for a service that does not exist`);
+  }
+});
+
+test.serial('a change of an env var or secret file waiting for its turn while the key is withdrawn (sign-out, clear, replace): answered as after it, no Render call with that key', async (t) => {
+  let replaced = 0;
+  const withdrawals: Array<[string, (agent: Tenant['agent']) => Promise<unknown>, number, string]> = [
+    ['out', (agent) => agent.post('/api/auth/logout'), 401, 'unauthenticated'],
+    ['clr', (agent) => agent.post('/api/render/clear-credentials'), 400, 'render_key_missing'],
+    ['rep', (agent) => {
+      const other = `rnd_raceturnreplaced${String(++replaced).padEnd(12, 'x')}`;
+      stack.render.addAccount({ apiKey: other });
+      return agent.post('/api/render/setup', { api_key: other });
+    }, 503, 'render_unavailable'],
+  ];
+  for (const [label, withdraw, status, code] of withdrawals) {
+    for (const [sub, route, json] of [
+      ['env-vars/SHARED_KEY', '/services/{serviceId}/env-vars/{envVarKey}', { value: 'second-value-123' }],
+      ['secret-files/shared.pem', '/services/{serviceId}/secret-files/{secretFileName}', { content: 'second-content' }],
+    ] as const) {
+      const tn = await tenant(stack, `race-turn-${label}-${sub.startsWith('env') ? 'env' : 'file'}`);
+      const svc = await createService(tn, `turn-${label}-${sub.startsWith('env') ? 'env' : 'file'}`);
+      const path = `/api/render/services/${svc.id}/${sub}`;
+      const serviceReads = () => stack.render.calls.filter((c) => c.accountId === tn.account.id && c.method === 'GET' && c.route === '/services/{serviceId}').length;
+      const readsBefore = serviceReads();
+      // The first change is at Render, holding the item's turn; the second has found the service and waits for the turn.
+      const held = stack.render.holdRequest({ method: 'PUT', route, apiKey: tn.apiKey });
+      const first = tn.agent.request('PUT', path, { json: sub.startsWith('env') ? { value: 'first-value-123' } : { content: 'first-content' } });
+      await held.arrived;
+      const second = tn.agent.request('PUT', path, { json });
+      await waitUntil('the second change to find the service', async () => serviceReads() >= readsBefore + 2, 5_000, 10);
+      await new Promise((r) => setTimeout(r, 100));
+      await withdraw(tn.agent);
+      const mark = stack.render.calls.length;
+      held.release();
+      t.is((await first).status, 200, `${label} ${sub}: the change already at Render ends`);
+      const res = await second;
+      t.is(res.status, status, `${label} ${sub}: ${res.text}`);
+      t.is(res.json.error.code, code);
+      t.deepEqual(stack.render.calls.slice(mark).filter((c) => c.accountId === tn.account.id).map((c) => `${c.method} ${c.route}`), [], `${label} ${sub}: no Render call with the withdrawn key`);
+    }
   }
 });

@@ -4,6 +4,7 @@ import { errors } from '../../errors.js';
 import { pathParam, takesNoBody, validate } from '../../middleware/validate.js';
 import { documented, type RouteDoc } from '../../openapi/describe.js';
 import type { RenderClient } from '../../render/client.js';
+import type { CallerRender } from '../../render/forRequest.js';
 import { plainRender, type SettingsAction, type settingsScope } from './scope.js';
 
 /** These routes take no query: an unexpected parameter is refused before Render is asked (and the read audited). */
@@ -49,14 +50,15 @@ export function keyedItemRoutes<Body extends z.ZodType>(router: Router, scope: R
   // The running deploy keeps the value a change replaces until the next deploy (and its logs, and
   // earlier deploys' logs, hold it): kept for redaction before Render is asked to change it, with no
   // other change of the item between the read and the change (`inItemTurn`, retiredSecrets.ts).
-  const changeKept = async (client: RenderClient, serviceId: string, name: string, next: unknown, change: () => Promise<unknown>) => {
+  // The turn may be waited for: its calls go out only while the session still holds the key (whileKeyHeld).
+  const changeKept = async (caller: CallerRender, serviceId: string, name: string, next: unknown, change: (client: RenderClient) => Promise<unknown>) => {
     // Named by kind and name: the cap tells which value of an item a running deploy took (retiredSecrets.ts).
     const item = `${kind.path.split('/').pop()}/${name}`;
-    await scope.inItemTurn(serviceId, item, async () => {
+    await scope.whileKeyHeld(caller, (client) => scope.inItemTurn(serviceId, item, async () => {
       const now = await kind.current(client, serviceId, name);
       if (now !== null && now !== next) await scope.retire(client, serviceId, [{ name: item, value: now }]);
-      await change();
-    });
+      await change(client);
+    }));
   };
 
   router.get(kind.path, documented({ ...kind.docs.list, tag }), ...scope.read, validate({ query: NoQuery }), scope.ownService, async (ctx) => {
@@ -75,8 +77,8 @@ export function keyedItemRoutes<Body extends z.ZodType>(router: Router, scope: R
   router.put(item, documented({ ...kind.docs.set, tag, ...changes }), ...scope.write(), nameParam(), validate({ body: kind.body }, { messages: 'as-written' }), scope.ownService, async (ctx) => {
     const { caller, service } = ctx.state.own;
     const name = String(ctx.params[kind.param]);
-    await changeKept(caller.client, service.id, name, (ctx.input.body as Record<string, unknown>)[kind.bodyField],
-      () => plainRender(`${kind.noun} ${name}`, kind.bodyField, () => kind.put(caller.client, service.id, name, ctx.input.body)));
+    await changeKept(caller, service.id, name, (ctx.input.body as Record<string, unknown>)[kind.bodyField],
+      (client) => plainRender(`${kind.noun} ${name}`, kind.bodyField, () => kind.put(client, service.id, name, ctx.input.body)));
     await scope.secretsChanged(service.id);
     await scope.changed(ctx, kind.actions.set);
     ctx.body = { [kind.param]: name, redeployToApply: true };
@@ -85,8 +87,8 @@ export function keyedItemRoutes<Body extends z.ZodType>(router: Router, scope: R
   router.delete(item, documented({ ...kind.docs.remove, tag, errors: ['item_change_in_progress'] }), ...scope.write(), nameParam(), takesNoBody(), scope.ownService, async (ctx) => {
     const { caller, service } = ctx.state.own;
     const name = String(ctx.params[kind.param]);
-    await changeKept(caller.client, service.id, name, undefined,
-      () => plainRender(`removing ${name}`, kind.param, () => kind.remove(caller.client, service.id, name), { notFound: kind.notFound }));
+    await changeKept(caller, service.id, name, undefined,
+      (client) => plainRender(`removing ${name}`, kind.param, () => kind.remove(client, service.id, name), { notFound: kind.notFound }));
     await scope.secretsChanged(service.id);
     await scope.changed(ctx, kind.actions.remove);
     ctx.body = { [kind.param]: name, deleted: true, redeployToApply: true };
