@@ -54,3 +54,26 @@ test.serial('deploy history: a long commit message is cut before an emoji, never
   t.false(/[\uD800-\uDFFF]/.test(shown.replace(/[\uD800-\uDBFF][\uDC00-\uDFFF]/g, '')), `no half of a surrogate pair: ${JSON.stringify(shown.slice(-4))}`);
   t.is(shown, `${message.slice(0, 118)}…`);
 });
+
+// A reveal is a read: Render refusing it (403 for a key without the permission, 400) was worded as a
+// refused change ("not allowed to change the variable. Nothing was changed.").
+test.serial('a reveal Render refuses is worded as a refused read, not as a change', async (t) => {
+  const dan = await tenant(stack, 'oddanswer-dan');
+  const svc = await createService(dan, 'dan-odd');
+  await dan.render.putEnvVar(svc.id, 'API_TOKEN', 'dan-env-secret-value');
+  await dan.render.putSecretFile(svc.id, 'dan.pem', 'dan-file-secret-content');
+  t.teardown(() => { stack.render.clearFaults(); });
+  const cases: Array<[string, string, number, string]> = [
+    ['/services/{serviceId}/env-vars/{envVarKey}', 'env-vars/API_TOKEN', 403, 'render_forbidden'],
+    ['/services/{serviceId}/secret-files/{secretFileName}', 'secret-files/dan.pem', 403, 'render_forbidden'],
+    ['/services/{serviceId}/env-vars/{envVarKey}', 'env-vars/API_TOKEN', 400, 'render_rejected'],
+  ];
+  for (const [route, sub, status, code] of cases) {
+    stack.render.setFault({ method: 'GET', route, apiKey: dan.apiKey, kind: 'status', status, count: 1 });
+    const res = await dan.agent.get(`/api/render/services/${svc.id}/${sub}`);
+    t.is(res.status, status, `${sub} ${status}: ${res.text}`);
+    t.is(res.json.error.code, code);
+    t.notRegex(res.json.error.message, /change|Nothing was changed/i, `${sub} ${status}: ${res.json.error.message}`);
+    t.regex(res.json.error.message, /show|read/, `${sub} ${status}: ${res.json.error.message}`);
+  }
+});

@@ -69,7 +69,7 @@ export function keyedItemRoutes<Body extends z.ZodType>(router: Router, scope: R
   router.get(item, documented({ ...kind.docs.reveal, tag }), ...scope.read, nameParam(), validate({ query: NoQuery }), scope.ownService, async (ctx) => {
     const { caller, service } = ctx.state.own;
     const name = String(ctx.params[kind.param]);
-    const answer = await plainRender(kind.noun, kind.param, () => kind.reveal(caller.client, service.id, name), { notFound: kind.notFound });
+    const answer = await plainRender(kind.noun, kind.param, () => kind.reveal(caller.client, service.id, name), { notFound: kind.notFound, read: true });
     await scope.audited(ctx, kind.actions.reveal); // a read: the cached service list stays valid
     ctx.body = answer;
   });

@@ -124,26 +124,28 @@ export function settingsScope(deps: AppDeps) {
  * `ownService`: the service is gone). Render's own
  * message is quoted only where it cannot carry a secret (never for env var values or file contents).
  */
-export async function plainRender<T>(what: string, field: string | null, call: () => Promise<T>, opts: { quote?: boolean; notFound?: string } = {}): Promise<T> {
+export async function plainRender<T>(what: string, field: string | null, call: () => Promise<T>, opts: { quote?: boolean; notFound?: string; read?: boolean } = {}): Promise<T> {
   try {
     return await call();
   } catch (err) {
     if (!(err instanceof RenderApiError)) throw err;
     const said = opts.quote && err.renderMessage ? ` Render said: “${err.renderMessage.slice(0, 200)}”.` : '';
     const details = field ? { field } : undefined;
+    // `read`: a reveal, refused as a read (there was no change to speak of).
+    const unchanged = opts.read ? '' : ' Nothing was changed.';
     switch (err.kind) {
       case 'not_found':
         // Without an item named, the call changes the service itself (or adds to it): its service is gone.
         if (opts.notFound === undefined) throw err;
         throw errors.notFound(opts.notFound);
       case 'bad_request':
-        throw errors.renderRejected(`Render did not accept ${what}.${said} Nothing was changed.`, details);
+        throw errors.renderRejected(`${opts.read ? `Render refused to show ${what}.` : `Render did not accept ${what}.`}${said}${unchanged}`, details);
       case 'conflict':
-        throw errors.conflict('render_conflict', `Render refused ${what} because it conflicts with the current state.${said} Nothing was changed.`, details);
+        throw errors.conflict('render_conflict', `Render refused ${what} because it conflicts with the current state.${said}${unchanged}`, details);
       case 'payment_required':
-        throw errors.renderPaymentRequired(`Render needs a payment method on the account for ${what}. Add one in the Render Dashboard (Billing); nothing was changed.`, details);
+        throw errors.renderPaymentRequired(`Render needs a payment method on the account for ${what}. Add one in the Render Dashboard (Billing)${opts.read ? '.' : '; nothing was changed.'}`, details);
       case 'forbidden':
-        throw errors.renderForbidden(`Your Render API key is not allowed to change ${what}. Nothing was changed.`, details);
+        throw errors.renderForbidden(`Your Render API key is not allowed to ${opts.read ? 'read' : 'change'} ${what}.${unchanged}`, details);
       default:
         throw err;
     }
