@@ -58,6 +58,8 @@ const NameCheckView = view('NameCheck', z.object({
 
 export type ServiceAction = 'redeploy' | 'rollback' | 'suspend' | 'resume' | 'delete' | SettingsAction;
 
+const SERVICE_NOT_FOUND = errors.notFound('Service').message;
+
 /** A malformed id is a 404 like any id that is not theirs, before a Render call is spent on it. */
 export const serviceIdParam = () => pathParam('id', SERVICE_ID, () => errors.notFound('Service'));
 
@@ -116,10 +118,12 @@ export function serviceRoutes(router: Router, deps: AppDeps) {
   // A 404 from here on (Render's for an id this key cannot see, or ours for another workspace) is reported.
   // Render's is the service's: "Service not found.", as ours and the settings routes' (settingsScope) say,
   // so another tenant's id, a deleted one and one outside the session's workspaces answer alike.
+  // Ours is the service's alone: a rollback's "Deploy not found." (a deploy the caller's own service does not
+  // have) says nothing about anyone's ids, and a user retrying one is no prober.
   const reportNotFound: RouterMiddleware<DefaultState & RenderKeyState> = async (ctx, next) => {
     try { await next(); } catch (err) {
       const renderNotFound = err instanceof RenderApiError && err.kind === 'not_found';
-      if (renderNotFound || (err instanceof AppError && err.status === 404)) await deps.security.notFound(ctx, 'service');
+      if (renderNotFound || (err instanceof AppError && err.status === 404 && err.message === SERVICE_NOT_FOUND)) await deps.security.notFound(ctx, 'service');
       if (!renderNotFound) throw err;
       await forgetDeletedService(deps, ctx.state, String(ctx.params.id));
       throw errors.notFound('Service');

@@ -197,6 +197,27 @@ test('a rollback to a deploy Render does not know for the service is a 404 about
   t.false((await rue.agent.get(`/api/render/deployments/${ours.json.id}`)).json.serviceDeleted, 'the service is still on Render');
 });
 
+// A deploy the service does not have says nothing about anyone else's services (Render answers 404 for any
+// deploy not of this service, the caller's own included): such rollbacks were counted as 404s on service
+// ids, and a user (or a CI job) retrying one was reported as a cross-tenant prober.
+test('rollbacks to a deploy the service does not have are not counted as probes of service ids', async (t) => {
+  const pia = await tenant('svc-pia');
+  const svc = await createService(pia, 'pia-web');
+  const sibling = await createService(pia, 'pia-api');
+  const siblingDeploy = await liveDeployOf(pia, sibling.id);
+  const userId = (await pia.agent.get('/api/session')).json.user.id as number;
+  const { threshold } = stack.web.deps.security.limits.notFoundProbes;
+  for (let i = 0; i < threshold + 1; i++) {
+    const res = await pia.agent.post(`/api/render/services/${svc.id}/rollback`, { deploy_id: i % 2 ? siblingDeploy : `dep-${String(i).padStart(20, '0')}` });
+    t.is(res.status, 404, res.text);
+    t.is(res.json.error.message, 'Deploy not found.');
+  }
+  const global = await stack.web.deps.redis.lrange(stack.web.deps.audit.keys('global').entries, 0, -1);
+  const probes = global.map((x) => JSON.parse(x) as { userId: number | null; detail: { securityEvent?: string } })
+    .filter((e) => e.userId === userId && e.detail.securityEvent === 'cross_tenant_probe');
+  t.is(probes.length, 0, 'no cross-tenant probe reported');
+});
+
 // Render answers 404 on a service's deploy both when the deploy is not this service's and when the service
 // itself was deleted (on Render's dashboard, by another tab) after the route found it. The second is the
 // service's 404, with a deleted service's records and list, as the settings routes answer it (b5c4105).
