@@ -70,23 +70,31 @@ export function sentinelRoutes(router: Router, deps: AppDeps, opts: SentinelRout
   const changes = deps.rateLimits.guard('sentinelSettings');
   const tests = deps.rateLimits.guard('sentinelTest');
 
+  /**
+   * The settings as this session sees them, and the name the watch knows this session by (a SECRET_KEY
+   * rotation moves the session to the new key's name, sessions/records.ts, during its rolling deploy and
+   * for good after). Watching with another session's consent: only while that session lives. Once it
+   * ended (signed out, expired) the watch is over, though its settings stay until the next round stops it
+   * (up to an hour): they read as none, to the page (it does not say another session watches) and to a
+   * save or test message alike (a save took them as on, turning the ended watch back on here with its webhook).
+   */
+  const watchOf = async (userId: number, currentRef: string, settings: SentinelSettings | null) => {
+    const watching = settings?.enabled && settings.sessionRef !== currentRef
+      && (await deps.sessions.refsOf(currentRef)).includes(settings.sessionRef) ? settings.sessionRef : currentRef;
+    const othersEnded = settings?.enabled && settings.sessionRef !== watching
+      && (await deps.sessions.loadByRef(settings.sessionRef))?.user?.id !== userId;
+    return { watching, settings: othersEnded ? null : settings };
+  };
+
   const view = async (userId: number, currentRef: string) => {
     const sess = await deps.sessions.loadByRef(currentRef);
     const ownerNames = new Map((sess?.render?.owners ?? []).map((o) => [o.id, o.name] as const));
-    const [settings, status, findings] = await Promise.all([store.getSettings(userId), store.getStatus(userId), store.listFindings(userId, MAX_FINDINGS)]);
+    const [stored, status, findings] = await Promise.all([store.getSettings(userId), store.getStatus(userId), store.listFindings(userId, MAX_FINDINGS)]);
     // Every finding kept counts (MAX_FINDINGS), not only the newest page of them: the counts stopped at 200.
     const counts = { high: 0, medium: 0, low: 0, total: findings.length };
     for (const f of findings) counts[f.severity] += 1;
-    // The watch names the session as the process that turned it on found it: a SECRET_KEY rotation moves
-    // the session to the new key's name (sessions/records.ts), during its rolling deploy and for good after.
-    const watching = settings?.enabled && settings.sessionRef !== currentRef
-      && (await deps.sessions.refsOf(currentRef)).includes(settings.sessionRef) ? settings.sessionRef : currentRef;
-    // Watching with another session's consent: only while that session lives. Once it ended (signed out,
-    // expired) the watch is over, though its settings stay until the next round stops it (up to an hour):
-    // shown as off, so the page does not say another session watches.
-    const othersEnded = settings?.enabled && settings.sessionRef !== watching
-      && (await deps.sessions.loadByRef(settings.sessionRef))?.user?.id !== userId;
-    return { ...presentSettings(othersEnded ? null : settings, status, { currentRef: watching, defaultIntervalMs: config.sentinelIntervalMs, ownerNames }), counts } satisfies z.infer<typeof SentinelView>;
+    const { watching, settings } = await watchOf(userId, currentRef, stored);
+    return { ...presentSettings(settings, status, { currentRef: watching, defaultIntervalMs: config.sentinelIntervalMs, ownerNames }), counts } satisfies z.infer<typeof SentinelView>;
   };
 
   /** The user's other tabs hear of it and read the settings again; a lost publish leaves them as stale as before. */
@@ -105,7 +113,7 @@ export function sentinelRoutes(router: Router, deps: AppDeps, opts: SentinelRout
     const userId = ctx.state.user.id;
     const ref = deps.sessions.refOf(ctx.state.sessionId);
     const stored = await store.getStoredSettings(userId);
-    const current = stored.settings;
+    const current = (await watchOf(userId, ref, stored.settings)).settings;
     if (body.enabled === undefined && !current?.enabled) {
       // Off keeps no settings (dropWatch): no webhook to remove, and nothing else to set on a watch that is not there.
       if (body.intervalSeconds !== undefined || typeof body.slackWebhookUrl === 'string' || body.slackDeployResults !== undefined) {
@@ -153,7 +161,8 @@ export function sentinelRoutes(router: Router, deps: AppDeps, opts: SentinelRout
   }, tests, async (ctx) => {
     const body = ctx.input.body;
     const userId = ctx.state.user.id;
-    const url = body.slackWebhookUrl ?? store.openSlackUrl(userId, (await store.getSettings(userId))?.slackSealed ?? null);
+    const saved = (await watchOf(userId, deps.sessions.refOf(ctx.state.sessionId), await store.getSettings(userId))).settings;
+    const url = body.slackWebhookUrl ?? store.openSlackUrl(userId, saved?.slackSealed ?? null);
     if (!url) throw errors.slackNotConfigured();
     // Awaited (through the SSRF guard, 5 s at most): the page says whether Slack took it and, if not, why.
     const result = await alerts.test(url);
