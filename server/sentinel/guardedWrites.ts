@@ -30,19 +30,28 @@ end
 `;
 
 /**
- * KEYS findings, order, settings, lock[, groups]; ARGV id, json, score, replace, max, ttl, gen, token[, group
- * field, group state, groups TTL ms]. -1: not current. A log group's state (the last line it counted) is
- * written with its finding: a round ended between the two (its key withdrawn) would otherwise leave a
- * finding that counted lines its group state says are still to count, and the next round counted them again.
+ * KEYS findings, order, settings, lock, unreported[, groups]; ARGV id, json, score, replace, max, ttl, gen,
+ * token[, group field, group state, groups TTL ms]. -1: not current. A log group's state (the last line it
+ * counted) is written with its finding: a round ended between the two (its key withdrawn) would otherwise
+ * leave a finding that counted lines its group state says are still to count, and the next round counted
+ * them again. A new finding is noted as unreported until its round has reported it (`reported`): 1 (new)
+ * also for one a round wrote and died before reporting, which the next round reads again and would
+ * otherwise find known, never audited or alerted.
  */
 const UPSERT = `${CURRENT}
 if not current(KEYS[3], ARGV[7], KEYS[4], ARGV[8]) then return -1 end
 if ARGV[9] then
-  redis.call('HSET', KEYS[5], ARGV[9], ARGV[10])
-  redis.call('PEXPIRE', KEYS[5], ARGV[11])
+  redis.call('HSET', KEYS[6], ARGV[9], ARGV[10])
+  redis.call('PEXPIRE', KEYS[6], ARGV[11])
 end
 local created = redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2])
 if created == 0 and ARGV[4] == '1' then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end
+if created == 1 then
+  redis.call('HSET', KEYS[5], ARGV[1], '1')
+  redis.call('EXPIRE', KEYS[5], ARGV[6])
+elseif redis.call('HEXISTS', KEYS[5], ARGV[1]) == 1 then
+  created = 1
+end
 redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
 local n = redis.call('ZCARD', KEYS[2])
 if n > tonumber(ARGV[5]) then
@@ -145,10 +154,10 @@ const checked = (answer: unknown): number => {
 };
 
 export const guardedWrites = {
-  /** Insert or replace a finding, keeping the newest `max`; true when it is new. */
-  async upsert(redis: Redis, k: { findings: string; order: string; settings: string; lock: string; groups?: string }, round: RoundGuard,
+  /** Insert or replace a finding, keeping the newest `max`; true when it is new (or written and not yet reported). */
+  async upsert(redis: Redis, k: { findings: string; order: string; settings: string; lock: string; unreported: string; groups?: string }, round: RoundGuard,
     a: { id: string; json: string; score: number; replace: boolean; max: number; ttlSec: number; group?: { field: string; value: string; ttlMs: number } }): Promise<boolean> {
-    const keys = [k.findings, k.order, k.settings, k.lock];
+    const keys = [k.findings, k.order, k.settings, k.lock, k.unreported];
     const args: Array<string | number> = [a.id, a.json, a.score, a.replace ? '1' : '0', a.max, a.ttlSec, round.gen, round.token];
     if (a.group && k.groups) { keys.push(k.groups); args.push(a.group.field, a.group.value, a.group.ttlMs); }
     return checked(await scripts.upsert(redis, keys, args)) === 1;

@@ -29,6 +29,7 @@ export function sentinelKeys(prefix: string) {
     lock: (userId: number) => `${base}:status:${userId}:lock`,
     selfCalls: (userId: number) => `${base}:self:${userId}`,
     auditedTakenBack: (userId: number) => `${base}:audited-back:${userId}`,
+    unreported: (userId: number) => `${base}:unreported:${userId}`,
     alertOnce: (userId: number, key: string) => `${base}:alerted:${userId}:${key}`,
     alertRate: (userId: number) => `${base}:alert-rate:${userId}`,
     deployAlertRate: (userId: number) => `${base}:deploy-alert-rate:${userId}`,
@@ -221,7 +222,7 @@ export function createSentinelStore(opts: { redis: Redis; prefix: string; keyrin
      * `group`: a log group's state (its field and the last line counted), written in the same script.
      */
     upsert: (userId: number, round: RoundGuard, f: Finding, replace: boolean, group?: { field: string; state: { findingId: string; lastTs: string } }): Promise<boolean> =>
-      guardedWrites.upsert(redis, { findings: keys.findings(userId), order: keys.order(userId), settings: keys.settings(userId), lock: keys.lock(userId), groups: keys.groups(userId) }, round,
+      guardedWrites.upsert(redis, { findings: keys.findings(userId), order: keys.order(userId), settings: keys.settings(userId), lock: keys.lock(userId), unreported: keys.unreported(userId), groups: keys.groups(userId) }, round,
         { id: f.id, json: JSON.stringify(f), score: Date.parse(f.lastAt) || 0, replace, max: MAX_FINDINGS, ttlSec: FINDINGS_TTL_SEC,
           ...(group ? { group: { field: group.field, value: JSON.stringify(group.state), ttlMs: opts.absoluteMs } } : {}) }),
     /**
@@ -233,11 +234,20 @@ export function createSentinelStore(opts: { redis: Redis; prefix: string; keyrin
       guardedWrites.takeBack(redis, { findings: keys.findings(userId), order: keys.order(userId), lock: keys.lock(userId) }, round, id,
         opts.audited ? { key: keys.auditedTakenBack(userId), ttlSec: AUDITED_BACK_TTL_SEC } : undefined),
     /**
-     * Whether finding `id` was taken back after its detection was audited (its alert's key withdrawn): the
-     * round that finds it again reports and alerts it without a second audit entry. Taken: it stands for one report.
+     * Whether finding `id`'s detection is audited while its report is not done: taken back after its audit
+     * (its alert's key withdrawn), or its round died before reporting it. The round that finds it again
+     * reports and alerts it without a second audit entry. Kept until `reported`: it stands for one report.
      */
-    async takeAuditedMark(userId: number, id: string): Promise<boolean> {
-      return (await redis.hdel(keys.auditedTakenBack(userId), id)) === 1;
+    async wasAudited(userId: number, id: string): Promise<boolean> {
+      return (await redis.hexists(keys.auditedTakenBack(userId), id)) === 1;
+    },
+    /** Finding `id`'s detection is in the audit trail; its report (the alert) is not done yet. */
+    async markAudited(userId: number, id: string): Promise<void> {
+      await redis.multi().hset(keys.auditedTakenBack(userId), id, '1').expire(keys.auditedTakenBack(userId), AUDITED_BACK_TTL_SEC).exec();
+    },
+    /** A new finding's report is done (published, audited, alerted or not): a round that reads it again finds it known. */
+    async reported(userId: number, id: string): Promise<void> {
+      await redis.multi().hdel(keys.unreported(userId), id).hdel(keys.auditedTakenBack(userId), id).exec();
     },
     async getFinding(userId: number, id: string): Promise<Finding | null> {
       const raw = await redis.hget(keys.findings(userId), id);

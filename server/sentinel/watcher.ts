@@ -131,7 +131,11 @@ export async function runRound(input: RoundInput): Promise<RoundResult> {
   const since = (c: Cursor | null) => c?.ts ?? new Date(input.now() - FIRST_LOOKBACK_MS).toISOString();
   const emit = async (f: Finding, replace: boolean, group?: { field: string; state: { findingId: string; lastTs: string } }) => {
     const isNew = await store.upsert(userId, round, f, replace, group);
-    if (isNew || replace) { result.findings += 1; await input.onFinding(f, isNew); }
+    if (!isNew && !replace) return;
+    result.findings += 1;
+    await input.onFinding(f, isNew);
+    // Reported: until then a round that reads it again (this one died first) finds it new (store.upsert).
+    if (isNew) await store.reported(userId, f.id);
   };
   try {
     // Workspaces in turns, and in each its services' events and log groups (inTurns): every one gets its

@@ -31,11 +31,12 @@ export async function roundsInProcess(redis: TestRedis, render: RenderClientOpti
   await redis.client.hset(store.keys.settings(1), 'gen', 'g1');
   return {
     found, written,
-    async round(now: () => number = Date.now) {
+    /** `report`: what the worker does with a finding written (audit, alert), run first; throwing, the round fails as a worker dying there would. */
+    async round(now: () => number = Date.now, report?: (f: Finding, isNew: boolean) => Promise<void>) {
       const { round, status, cursors } = await store.beginRound(1, 60_000);
       // As the worker's task: the round's end (its cursors) is written also when the round failed.
       try {
-        await runRound({ userId: 1, round, ownerIds, client, store, retired, now, onFinding: async (f, isNew) => { written.push(structuredClone(f)); if (isNew) found.push(f); }, status, cursors });
+        await runRound({ userId: 1, round, ownerIds, client, store, retired, now, onFinding: async (f, isNew) => { await report?.(f, isNew); written.push(structuredClone(f)); if (isNew) found.push(f); }, status, cursors });
       } finally {
         await store.endRound(1, round, status, cursors, { nowMs: now() });
       }

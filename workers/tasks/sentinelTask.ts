@@ -143,12 +143,14 @@ export async function runSentinelRound(ctx: SentinelContext, claim: Claim): Prom
         });
         await ctx.redis.publish(ctx.channelOf(userId), sentinelMessage(f, isNew));
         if (!isNew) return;
-        // Audited (and counted) once: one taken back after its audit, below, is reported again without it.
-        let audited = await ctx.store.takeAuditedMark(userId, f.id);
+        // Audited (and counted) once: one taken back after its audit, below, or whose round died after it
+        // (the mark stays until the report is done, runRound), is reported again without it.
+        let audited = await ctx.store.wasAudited(userId, f.id);
         if (!audited) {
           ctx.onFinding?.(f);
           audited = await ctx.audit.append({ userId, action: 'sentinel_finding', outcome: 'detected', detail: { securityEvent: f.rule, reason: f.severity, serviceId: f.serviceId ?? undefined, count: f.count } })
             .then(() => true, (err: Error) => { ctx.logger.error({ err: { message: err.message } }, 'audit append failed'); return false; });
+          if (audited) await ctx.store.markAudited(userId, f.id);
         }
         // The key asked again just before the alert leaves (a sign-out may land while the finding is
         // published, audited and its alert claimed): withdrawn, nothing is sent, and the finding is taken
