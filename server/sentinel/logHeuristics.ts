@@ -18,6 +18,9 @@ interface LogSignature {
 }
 
 const CLASS_NAME = /^[A-Za-z_$][\w$.]*$/;
+/** A name=value pair's name that says its value is a credential, and what ends the value. */
+const SECRET_NAME = /password|passwd|secret|token|api_?key/i;
+const PAIR_END = /[\s&]/;
 
 export function classifyLine(raw: string): LogSignature | null {
   const line = raw.length > MAX_LINE ? raw.slice(0, MAX_LINE) : raw;
@@ -77,7 +80,7 @@ export function sanitizeLine(line: string, secrets: string[], maxLength = 300): 
   let out = redactSecrets(cutOutsideSecrets(stripControls(line), MAX_LINE, valuesOf(secrets)), secrets);
   // The whole token: fine-grained GitHub tokens (`github_pat_…_…`), Slack's (`xoxb-…-…`) and Render keys hold `_` and `-`.
   out = out.replace(/(rnd_|gh[pousr]_|github_pat_|xox[abprs]-|sk_live_)[A-Za-z0-9_-]+/gi, '$1[redacted]');
-  out = out.replace(/\b(password|passwd|secret|token|api_key|apikey)=[^\s&]+/gi, '$1=[redacted]');
+  out = maskSecretPairs(out);
   out = maskUrlCredentials(out);
   return out.length > maxLength ? `${out.slice(0, maxLength - 1)}…` : out;
 }
@@ -110,6 +113,28 @@ function trimPunctuation(token: string): string {
   while (start < end && (token[start] === '(' || token[start] === '[')) start += 1;
   while (end > start && PUNCTUATION.has(token[end - 1]!)) end -= 1;
   return token.slice(start, end);
+}
+
+/**
+ * name=value → name=[redacted] when the name holds a credential word (a linear scan, no regex over the
+ * line). A name that holds the word, not only one that is it: `DB_PASSWORD=…`, `GITHUB_TOKEN=…` (a value
+ * the watch cannot know, an env group's or a file's, printed in a crash dump) were kept whole.
+ */
+function maskSecretPairs(text: string): string {
+  let out = '';
+  let from = 0;
+  for (let eq = text.indexOf('='); eq >= 0;) {
+    let start = eq;
+    while (start > from && isWordChar(text.charCodeAt(start - 1))) start -= 1;
+    let end = eq + 1;
+    if (start < eq && SECRET_NAME.test(text.slice(start, eq))) while (end < text.length && !PAIR_END.test(text[end]!)) end += 1;
+    if (end > eq + 1) {
+      out += `${text.slice(from, eq + 1)}[redacted]`;
+      from = end;
+    }
+    eq = text.indexOf('=', end > eq + 1 ? end : eq + 1);
+  }
+  return out + text.slice(from);
 }
 
 /** scheme://user:password@host → scheme://[redacted]@host (a linear scan, no regex). */

@@ -61,3 +61,16 @@ test('a secret printed with a control character or terminal escape inside it is 
   // A value held with a control character in it: its printed form matches once both lose it.
   t.is(sanitizeLine('FATAL db pass\x0cword-secret-42 refused', ['pass\x0cword-secret-42']), 'FATAL db [redacted] refused');
 });
+
+// A value the watch cannot know (an env group's, one from a file in the repository) printed as a pair whose
+// name ends in or holds the word: only a name that was exactly `password`, `token`… was masked, so a crash
+// dump's `DB_PASSWORD=…` or `GITHUB_TOKEN=…` was kept whole in the finding.
+test('name=value pairs whose name holds password, secret, token or api key are masked, whatever comes before the word', (t) => {
+  for (const [line, kept] of [
+    ['FATAL: cannot start, DB_PASSWORD=hunter2xyz', 'FATAL: cannot start, DB_PASSWORD=[redacted]'],
+    ['Error: config AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMIK7MDENG host=db', 'Error: config AWS_SECRET_ACCESS_KEY=[redacted] host=db'],
+    ['Error: GITHUB_TOKEN=abc123def456 rejected', 'Error: GITHUB_TOKEN=[redacted] rejected'],
+    ['Error: stripe_api_key=abc123def456&retry=1', 'Error: stripe_api_key=[redacted]&retry=1'],
+    ['Error: password=hunter2 user=bob', 'Error: password=[redacted] user=bob'],
+  ] as const) t.is(sanitizeLine(line, []), kept);
+});
