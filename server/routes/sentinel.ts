@@ -89,7 +89,7 @@ export function sentinelRoutes(router: Router, deps: AppDeps, opts: SentinelRout
   const view = async (userId: number, currentRef: string) => {
     const sess = await deps.sessions.loadByRef(currentRef);
     const ownerNames = new Map((sess?.render?.owners ?? []).map((o) => [o.id, o.name] as const));
-    const [stored, status, findings] = await Promise.all([store.getSettings(userId), store.getStatus(userId), store.listFindings(userId, MAX_FINDINGS)]);
+    const [stored, status, findings] = await Promise.all([store.getSettings(userId), store.getStatus(userId), store.listFindings(userId, MAX_FINDINGS, deps.clock.now())]);
     // Every finding kept counts (MAX_FINDINGS), not only the newest page of them: the counts stopped at 200.
     const counts = { high: 0, medium: 0, low: 0, total: findings.length };
     for (const f of findings) counts[f.severity] += 1;
@@ -172,13 +172,13 @@ export function sentinelRoutes(router: Router, deps: AppDeps, opts: SentinelRout
   router.get('/api/sentinel/findings', documented({ summary: 'The caller\'s Sentinel findings, newest first', tag: 'sentinel', responses: { 200: FindingListView } }), requireUser(), validate({ query: FindingsQuery }), async (ctx) => {
     // "/api/sentinel/findings/" is an empty finding id, not the list.
     if (ctx.path.endsWith('/')) throw errors.notFound('Finding');
-    const findings = await store.listFindings(ctx.state.user.id, ctx.input.query.limit);
+    const findings = await store.listFindings(ctx.state.user.id, ctx.input.query.limit, deps.clock.now());
     ctx.body = { findings: findings.map(presentFinding) } satisfies z.infer<typeof FindingListView>;
   });
 
   router.get('/api/sentinel/findings/:id', documented({ summary: 'One of the caller\'s findings', tag: 'sentinel', responses: { 200: FindingView } }), requireUser(), async (ctx) => {
     const id = ctx.params.id ?? '';
-    const f = FINDING_ID.test(id) ? await store.getFinding(ctx.state.user.id, id) : null;
+    const f = FINDING_ID.test(id) ? await store.getFinding(ctx.state.user.id, id, deps.clock.now()) : null;
     if (!f) throw errors.notFound('Finding');
     ctx.body = presentFinding(f);
   });

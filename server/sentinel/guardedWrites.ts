@@ -31,7 +31,9 @@ end
 
 /**
  * KEYS findings, order, settings, lock, unreported[, groups]; ARGV id, json, score, replace, max, ttl, gen,
- * token[, group field, group state, groups TTL ms]. -1: not current. A log group's state (the last line it
+ * token, keep-from score ('' for none)[, group field, group state, groups TTL ms]. -1: not current.
+ * Findings last seen before keep-from go (each is kept 30 days after last seen: the hash's TTL, renewed by
+ * every write, kept one seen months ago while newer ones came). A log group's state (the last line it
  * counted) is written with its finding: a round ended between the two (its key withdrawn) would otherwise
  * leave a finding that counted lines its group state says are still to count, and the next round counted
  * them again. A new finding is noted as unreported until its round has reported it (`reported`): 1 (new)
@@ -40,9 +42,9 @@ end
  */
 const UPSERT = `${CURRENT}
 if not current(KEYS[3], ARGV[7], KEYS[4], ARGV[8]) then return -1 end
-if ARGV[9] then
-  redis.call('HSET', KEYS[6], ARGV[9], ARGV[10])
-  redis.call('PEXPIRE', KEYS[6], ARGV[11])
+if ARGV[10] then
+  redis.call('HSET', KEYS[6], ARGV[10], ARGV[11])
+  redis.call('PEXPIRE', KEYS[6], ARGV[12])
 end
 local created = redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2])
 if created == 0 and ARGV[4] == '1' then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end
@@ -53,6 +55,11 @@ elseif redis.call('HEXISTS', KEYS[5], ARGV[1]) == 1 then
   created = 1
 end
 redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
+if ARGV[9] ~= '' then
+  local stale = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', '(' .. ARGV[9])
+  for _, id in ipairs(stale) do redis.call('HDEL', KEYS[1], id) end
+  if #stale > 0 then redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', '(' .. ARGV[9]) end
+end
 local n = redis.call('ZCARD', KEYS[2])
 if n > tonumber(ARGV[5]) then
   local old = redis.call('ZRANGE', KEYS[2], 0, n - tonumber(ARGV[5]) - 1)
@@ -156,9 +163,9 @@ const checked = (answer: unknown): number => {
 export const guardedWrites = {
   /** Insert or replace a finding, keeping the newest `max`; true when it is new (or written and not yet reported). */
   async upsert(redis: Redis, k: { findings: string; order: string; settings: string; lock: string; unreported: string; groups?: string }, round: RoundGuard,
-    a: { id: string; json: string; score: number; replace: boolean; max: number; ttlSec: number; group?: { field: string; value: string; ttlMs: number } }): Promise<boolean> {
+    a: { id: string; json: string; score: number; replace: boolean; max: number; ttlSec: number; keepFrom?: number; group?: { field: string; value: string; ttlMs: number } }): Promise<boolean> {
     const keys = [k.findings, k.order, k.settings, k.lock, k.unreported];
-    const args: Array<string | number> = [a.id, a.json, a.score, a.replace ? '1' : '0', a.max, a.ttlSec, round.gen, round.token];
+    const args: Array<string | number> = [a.id, a.json, a.score, a.replace ? '1' : '0', a.max, a.ttlSec, round.gen, round.token, a.keepFrom ?? ''];
     if (a.group && k.groups) { keys.push(k.groups); args.push(a.group.field, a.group.value, a.group.ttlMs); }
     return checked(await scripts.upsert(redis, keys, args)) === 1;
   },

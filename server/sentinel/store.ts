@@ -218,13 +218,15 @@ export function createSentinelStore(opts: { redis: Redis; prefix: string; keyrin
     /** The round's writes below throw WatchEnded when the settings are no longer of `round.gen`, or the lock no longer the round's. */
 
     /**
-     * Insert or (replace=true) update; true when the finding is new. Findings are kept 30 days after last seen, the newest MAX_FINDINGS per user.
+     * Insert or (replace=true) update; true when the finding is new. Findings are kept 30 days after last seen
+     * (as of `nowMs`, the round's time: older ones go with this write), the newest MAX_FINDINGS per user.
      * `group`: a log group's state (its field and the last line counted), written in the same script.
      */
-    upsert: (userId: number, round: RoundGuard, f: Finding, replace: boolean, group?: { field: string; state: { findingId: string; lastTs: string } }): Promise<boolean> =>
+    upsert: (userId: number, round: RoundGuard, f: Finding, replace: boolean, more: { nowMs?: number; group?: { field: string; state: { findingId: string; lastTs: string } } } = {}): Promise<boolean> =>
       guardedWrites.upsert(redis, { findings: keys.findings(userId), order: keys.order(userId), settings: keys.settings(userId), lock: keys.lock(userId), unreported: keys.unreported(userId), groups: keys.groups(userId) }, round,
         { id: f.id, json: JSON.stringify(f), score: Date.parse(f.lastAt) || 0, replace, max: MAX_FINDINGS, ttlSec: FINDINGS_TTL_SEC,
-          ...(group ? { group: { field: group.field, value: JSON.stringify(group.state), ttlMs: opts.absoluteMs } } : {}) }),
+          ...(more.nowMs === undefined ? {} : { keepFrom: more.nowMs - FINDINGS_TTL_SEC * 1000 }),
+          ...(more.group ? { group: { field: more.group.field, value: JSON.stringify(more.group.state), ttlMs: opts.absoluteMs } } : {}) }),
     /**
      * A new finding this round wrote, then found it may not report (its key withdrawn: sign-out, cleared,
      * replaced), is removed again while the round still holds its lock: the watch that reads the event
@@ -249,13 +251,16 @@ export function createSentinelStore(opts: { redis: Redis; prefix: string; keyrin
     async reported(userId: number, id: string): Promise<void> {
       await redis.multi().hdel(keys.unreported(userId), id).hdel(keys.auditedTakenBack(userId), id).exec();
     },
-    async getFinding(userId: number, id: string): Promise<Finding | null> {
+    /** `nowMs`: one last seen over 30 days before it is gone (a write removes it; none may come for a while). */
+    async getFinding(userId: number, id: string, nowMs?: number): Promise<Finding | null> {
       const raw = await redis.hget(keys.findings(userId), id);
-      return raw ? (JSON.parse(raw) as Finding) : null;
+      const f = raw ? (JSON.parse(raw) as Finding) : null;
+      return f && nowMs !== undefined && (Date.parse(f.lastAt) || 0) < nowMs - FINDINGS_TTL_SEC * 1000 ? null : f;
     },
-    /** Newest first. */
-    async listFindings(userId: number, limit = 100): Promise<Finding[]> {
-      const ids = await redis.zrevrange(keys.order(userId), 0, limit - 1);
+    /** Newest first; with `nowMs`, none last seen over 30 days before it. */
+    async listFindings(userId: number, limit = 100, nowMs?: number): Promise<Finding[]> {
+      const ids = nowMs === undefined ? await redis.zrevrange(keys.order(userId), 0, limit - 1)
+        : await redis.zrevrangebyscore(keys.order(userId), '+inf', nowMs - FINDINGS_TTL_SEC * 1000, 'LIMIT', 0, limit);
       if (ids.length === 0) return [];
       const raws = await redis.hmget(keys.findings(userId), ...ids);
       return raws.filter((r): r is string => typeof r === 'string').map((r) => JSON.parse(r) as Finding);

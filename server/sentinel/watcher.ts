@@ -130,7 +130,7 @@ export async function runRound(input: RoundInput): Promise<RoundResult> {
   const result: RoundResult = { calls: 0, findings: 0, stoppedBy: 'done' };
   const since = (c: Cursor | null) => c?.ts ?? new Date(input.now() - FIRST_LOOKBACK_MS).toISOString();
   const emit = async (f: Finding, replace: boolean, group?: { field: string; state: { findingId: string; lastTs: string } }) => {
-    const isNew = await store.upsert(userId, round, f, replace, group);
+    const isNew = await store.upsert(userId, round, f, replace, { nowMs: input.now(), group });
     if (!isNew && !replace) return;
     result.findings += 1;
     await input.onFinding(f, isNew);
