@@ -211,6 +211,8 @@ export function createSentinelStore(opts: { redis: Redis; prefix: string; keyrin
       });
     },
 
+    /** The log groups' fields (`<service id>|<signature>`). */
+    groupFields: (userId: number): Promise<string[]> => redis.hkeys(keys.groups(userId)),
     async getGroup(userId: number, field: string): Promise<{ findingId: string; lastTs: string } | null> {
       const raw = await redis.hget(keys.groups(userId), field);
       return raw ? (JSON.parse(raw) as { findingId: string; lastTs: string }) : null;

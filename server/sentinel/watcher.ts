@@ -355,10 +355,22 @@ export async function runRound(input: RoundInput): Promise<RoundResult> {
 
   async function groupLogLines(ownerId: string, services: Service[], logs: Array<{ id: string; message: string; timestamp: string; labels: Array<{ name: string; value: string }> }>) {
     const groups = new Map<string, { serviceId: string; signature: string; label: string; lines: typeof logs }>();
+    // The exception classes each service has groups for (read once, at the first exception line).
+    let classes: Map<string, Set<string>> | null = null;
     for (const l of logs) {
-      const sig = classifyLine(l.message);
+      let sig = classifyLine(l.message);
       if (!sig) continue;
       const serviceId = l.labels.find((x) => x.name === 'resource')?.value ?? services[0]?.id ?? 'unknown';
+      if (sig.signature.startsWith('exception:')) {
+        classes ??= exceptionClasses(await store.groupFields(userId));
+        const known = classes.get(serviceId) ?? classes.set(serviceId, new Set()).get(serviceId)!;
+        // A class name is read off the line, and anyone an app echoes can name one: past the bound, new
+        // names are one group (a round of 500 names was 500 findings and 500 audit entries).
+        if (!known.has(sig.signature)) {
+          if (known.size >= MAX_EXCEPTION_CLASSES) sig = OTHER_EXCEPTIONS;
+          else known.add(sig.signature);
+        }
+      }
       const key = `${serviceId}|${sig.signature}`;
       const g = groups.get(key) ?? { serviceId, signature: sig.signature, label: sig.label, lines: [] };
       g.lines.push(l);
@@ -415,6 +427,23 @@ export async function runRound(input: RoundInput): Promise<RoundResult> {
       return null;
     }
   }
+}
+
+/** Exception classes a service has groups of its own for (during a watch); lines naming others are OTHER_EXCEPTIONS. */
+const MAX_EXCEPTION_CLASSES = 20;
+const OTHER_EXCEPTIONS = { signature: 'other_exceptions', label: 'Other exceptions' } as const;
+
+/** Per service, the exception signatures the groups hash has (its fields are `<service id>|<signature>`). */
+function exceptionClasses(fields: string[]): Map<string, Set<string>> {
+  const out = new Map<string, Set<string>>();
+  for (const field of fields) {
+    const bar = field.indexOf('|');
+    const signature = field.slice(bar + 1);
+    if (bar < 0 || !signature.startsWith('exception:')) continue;
+    const service = field.slice(0, bar);
+    out.set(service, (out.get(service) ?? new Set()).add(signature));
+  }
+  return out;
 }
 
 function severityOf(signature: string): Finding['severity'] {
