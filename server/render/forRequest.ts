@@ -75,3 +75,19 @@ export async function sessionAfterWithdrawal(deps: AppDeps, caller: Pick<CallerR
   if (!now.render) throw errors.renderKeyMissing();
   return now as AppSession & { render: SessionRenderCredentials };
 }
+
+/**
+ * Render calls of a request that may wait or run long (a log download, a change waiting for its item's
+ * turn): each goes out only while the request's session still holds its key. Withdrawn meanwhile, the
+ * request is answered as one sent now would be (401, render_key_missing), or, the key replaced, a 503 to
+ * try again with the new one, saying `keyChanged`.
+ */
+export async function whileKeyHeld<T>(deps: AppDeps, caller: CallerRender, use: (client: RenderClient) => Promise<T>, keyChanged: string): Promise<T> {
+  try {
+    return await use(caller.clientWhileHeld());
+  } catch (err) {
+    if (!(err instanceof RenderKeyWithdrawn)) throw err;
+    await sessionAfterWithdrawal(deps, caller);
+    throw errors.renderUnavailable(keyChanged);
+  }
+}

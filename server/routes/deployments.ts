@@ -6,9 +6,8 @@ import { errors } from '../errors.js';
 import { requireCsrf } from '../middleware/security.js';
 import { requireRenderKey, requireUser, withRenderKey, type RenderKeyState, type SignedInState } from '../middleware/context.js';
 import { takesNoBody, validate } from '../middleware/validate.js';
-import { callerRender, sessionAfterWithdrawal } from '../render/forRequest.js';
+import { callerRender, whileKeyHeld } from '../render/forRequest.js';
 import type { RenderClient } from '../render/client.js';
-import { RenderKeyWithdrawn } from '../render/errors.js';
 import { answerDeploymentStarted, DeploymentPageView, DeploymentView, presentDeployment } from '../presenters/deployment.js';
 import { LogPageView } from '../presenters/logs.js';
 import { documented } from '../openapi/describe.js';
@@ -85,25 +84,17 @@ export function deploymentRoutes(router: Router, deps: AppDeps) {
    * A log read, each of its Render calls made only while this request's session still holds its key: a
    * read waits for the key's log budget at each page (a download of 500 pages, minutes), and a key
    * withdrawn meanwhile (sign-out, cleared, replaced) is not used again (SECURITY.md). The body is sent
-   * whole at the end, so a read stopped that way sends no log: it is answered as a request sent now
-   * would be (401, render_key_missing), or, the key replaced, a 503 to try again with the new one.
+   * whole at the end, so a read stopped that way sends no log (whileKeyHeld says how it is answered).
    */
-  async function whileKeyHeld<T>(state: RenderKeyState, budgetWaitMs: number, read: (client: RenderClient) => Promise<T>): Promise<T> {
-    const caller = callerRender(deps, state, { budgetWaitMs });
-    try {
-      return await read(caller.clientWhileHeld());
-    } catch (err) {
-      if (!(err instanceof RenderKeyWithdrawn)) throw err;
-      await sessionAfterWithdrawal(deps, caller);
-      throw errors.renderUnavailable('Your Render key changed while the log was being read. Try again.');
-    }
+  async function readWhileKeyHeld<T>(state: RenderKeyState, budgetWaitMs: number, read: (client: RenderClient) => Promise<T>): Promise<T> {
+    return whileKeyHeld(deps, callerRender(deps, state, { budgetWaitMs }), read, 'Your Render key changed while the log was being read. Try again.');
   }
 
   // Logs of this deploy only (server/deployments/logReads.ts), a page at a time: newest first, older
   // ones through nextCursor.
   router.get('/api/render/deployments/:id/logs', documented({ summary: 'A page of this deploy\'s log lines (redacted), newest page first', tag: 'deployments', responses: { 200: LogPageView } }), requireUser(), requireRenderKey(), validate({ query: LogPageQuery }), async (ctx) => {
     const rec = await loadOwn(ctx);
-    ctx.body = (await whileKeyHeld(ctx.state, LOG_BUDGET_WAIT_MS.page, (client) => deploymentLogPage(client, rec, ctx.input.query, nowIso(), retiredDeps(deps)))) satisfies LogPageView;
+    ctx.body = (await readWhileKeyHeld(ctx.state, LOG_BUDGET_WAIT_MS.page, (client) => deploymentLogPage(client, rec, ctx.input.query, nowIso(), retiredDeps(deps)))) satisfies LogPageView;
   });
 
   // The whole log as text, redacted like the pages.
@@ -112,7 +103,7 @@ export function deploymentRoutes(router: Router, deps: AppDeps) {
     responses: { 200: { contentType: 'text/plain', description: 'Every line of every phase, oldest first.' } },
   }), requireUser(), requireRenderKey(), async (ctx) => {
     const rec = await loadOwn(ctx);
-    const { filename, text } = await whileKeyHeld(ctx.state, LOG_BUDGET_WAIT_MS.download, (client) => deploymentLogFile(client, rec, nowIso(), retiredDeps(deps)));
+    const { filename, text } = await readWhileKeyHeld(ctx.state, LOG_BUDGET_WAIT_MS.download, (client) => deploymentLogFile(client, rec, nowIso(), retiredDeps(deps)));
     ctx.type = 'text/plain; charset=utf-8';
     ctx.set('Content-Disposition', `attachment; filename="${filename}"`);
     ctx.body = text;

@@ -3,8 +3,8 @@ import type { DefaultState } from 'koa';
 import type { RouterMiddleware } from '@koa/router';
 import type { AppDeps } from '../../deps.js';
 import { AppError, errors } from '../../errors.js';
-import { RenderApiError, RenderKeyWithdrawn } from '../../render/errors.js';
-import { callerRender, sessionAfterWithdrawal, type CallerRender } from '../../render/forRequest.js';
+import { RenderApiError } from '../../render/errors.js';
+import { callerRender, whileKeyHeld, type CallerRender } from '../../render/forRequest.js';
 import type { Service } from '../../render/types.js';
 import { requireCsrf } from '../../middleware/security.js';
 import { requireRenderKey, requireUser, type RenderKeyState } from '../../middleware/context.js';
@@ -97,15 +97,8 @@ export function settingsScope(deps: AppDeps) {
      * still holds its key. Withdrawn meanwhile (sign-out, cleared, replaced), the change is not made and
      * is answered as a request sent then: 401, render_key_missing, or (another key) a 503 to try again.
      */
-    async whileKeyHeld<T>(caller: CallerRender, use: (client: RenderClient) => Promise<T>): Promise<T> {
-      try {
-        return await use(caller.clientWhileHeld());
-      } catch (err) {
-        if (!(err instanceof RenderKeyWithdrawn)) throw err;
-        await sessionAfterWithdrawal(deps, caller);
-        throw errors.renderUnavailable('Your Render key changed while this change waited for its turn. Nothing was changed; try again.');
-      }
-    },
+    whileKeyHeld: <T>(caller: CallerRender, use: (client: RenderClient) => Promise<T>): Promise<T> =>
+      whileKeyHeld(deps, caller, use, 'Your Render key changed while this change waited for its turn. Nothing was changed; try again.'),
     /** A change of one item (`env-vars/KEY`), its value kept and replaced, while no other change of it runs. */
     inItemTurn: <T>(serviceId: string, item: string, change: () => Promise<T>) => inItemTurn(retiredDeps(deps), serviceId, item, change),
     /** After a value was set or removed on Render: live tails redact with the service's values read again. */
