@@ -1,8 +1,5 @@
 import test from 'ava';
-import { startRenderSimulator } from '../../sandbox/render/index.js';
-import { createRenderClient } from '../../server/render/client.js';
-import { startTestRedis } from '../helpers/redis.js';
-import { roundsInProcess } from './rounds.js';
+import { oneServiceRounds } from './rounds.js';
 
 // An exception's class name is read off the log line, and an app that logs what it is sent ("unknown
 // type: FooError") lets anyone name one. Each name was a group of its own, so one round of 500 lines with
@@ -10,18 +7,7 @@ import { roundsInProcess } from './rounds.js';
 // by count), and the user's 500 kept findings (a shell opened among them) pushed out at once.
 
 test('a round of lines naming hundreds of exception classes makes a bounded number of findings; the rest are one "other exceptions" group', async (t) => {
-  const r = await startTestRedis();
-  const render = await startRenderSimulator();
-  t.teardown(async () => { await render.close(); await r.stop(); });
-  const apiKey = `rnd_signatures${'k'.repeat(20)}`;
-  render.addAccount({ apiKey, workspaces: [{ name: 'signatures ws' }] });
-  const plain = createRenderClient({ baseUrl: render.url, apiKey });
-  const [owner] = await plain.listOwners();
-  const { service } = await plain.createService({
-    type: 'web_service', name: 'echoes', ownerId: owner!.id, repo: 'https://github.com/signatures/echoes', branch: 'main', autoDeploy: 'no',
-    serviceDetails: { runtime: 'node', plan: 'starter', region: 'oregon', envSpecificDetails: { buildCommand: 'npm ci', startCommand: 'npm start' } },
-  });
-  const rounds = await roundsInProcess(r, { baseUrl: render.url, apiKey }, [owner!.id]);
+  const { render, service, rounds } = await oneServiceRounds(t, 'signatures', 'echoes');
   for (let i = 0; i < 300; i++) render.appendLog(service!.id, `unknown type: Made${i}UpError`);
   render.appendLog(service!.id, 'panic: runtime error: index out of range');
 

@@ -1,8 +1,5 @@
 import test from 'ava';
-import { startRenderSimulator } from '../../sandbox/render/index.js';
-import { createRenderClient } from '../../server/render/client.js';
-import { startTestRedis } from '../helpers/redis.js';
-import { roundsInProcess } from './rounds.js';
+import { oneServiceRounds } from './rounds.js';
 import { startStack } from '../helpers/stack.js';
 import { startRedisHold } from '../helpers/redisHold.js';
 import { spawnWorker, type ChildWorker } from '../helpers/processes.js';
@@ -17,19 +14,8 @@ import { enable, findings, tenant, waitFor } from './support.js';
 const OOM = { reason: { oomKilled: { memoryLimit: '512Mi' } } };
 
 test('a finding written by a round that died before reporting it is reported by the next round, once', async (t) => {
-  const r = await startTestRedis();
-  const render = await startRenderSimulator();
-  t.teardown(async () => { await render.close(); await r.stop(); });
-  const apiKey = `rnd_reportcrash${'k'.repeat(20)}`;
-  render.addAccount({ apiKey, workspaces: [{ name: 'crash ws' }] });
-  const plain = createRenderClient({ baseUrl: render.url, apiKey });
-  const [owner] = await plain.listOwners();
-  const { service } = await plain.createService({
-    type: 'web_service', name: 'crashy', ownerId: owner!.id, repo: 'https://github.com/reportcrash/crashy', branch: 'main', autoDeploy: 'no',
-    serviceDetails: { runtime: 'node', plan: 'starter', region: 'oregon', envSpecificDetails: { buildCommand: 'npm ci', startCommand: 'npm start' } },
-  });
+  const { render, service, rounds } = await oneServiceRounds(t, 'reportcrash', 'crashy');
   const svc = service!;
-  const rounds = await roundsInProcess(r, { baseUrl: render.url, apiKey }, [owner!.id]);
   render.addServiceEvent(svc.id, 'server_failed', OOM);
 
   const died = await rounds.round(Date.now, async (_f, isNew) => { if (isNew) throw new Error('the worker died here'); }).then(() => null, (err: Error) => err);

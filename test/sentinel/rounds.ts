@@ -1,3 +1,6 @@
+import type { ExecutionContext } from 'ava';
+import { startRenderSimulator } from '../../sandbox/render/index.js';
+import { startTestRedis } from '../helpers/redis.js';
 import { randomBytes } from 'node:crypto';
 import { createKeyring } from '../../server/crypto/keyring.js';
 import { createRenderClient, type RenderClientOptions } from '../../server/render/client.js';
@@ -55,4 +58,23 @@ export async function roundsInProcess(redis: TestRedis, render: RenderClientOpti
       if (value !== null) await redis.client.multi().hdel(key, from).hset(key, to, value).exec();
     },
   };
+}
+
+/**
+ * A Render simulator account (`label` names its key) with one web service named `serviceName`, on a
+ * private Redis, and rounds over its workspace (roundsInProcess); both stopped when the test ends.
+ */
+export async function oneServiceRounds(t: ExecutionContext, label: string, serviceName: string) {
+  const r = await startTestRedis();
+  const render = await startRenderSimulator();
+  t.teardown(async () => { await render.close(); await r.stop(); });
+  const apiKey = `rnd_${label}${'k'.repeat(20)}`;
+  render.addAccount({ apiKey, workspaces: [{ name: `${label} ws` }] });
+  const plain = createRenderClient({ baseUrl: render.url, apiKey });
+  const [owner] = await plain.listOwners();
+  const { service } = await plain.createService({
+    type: 'web_service', name: serviceName, ownerId: owner!.id, repo: `https://github.com/${label}/${serviceName}`, branch: 'main', autoDeploy: 'no',
+    serviceDetails: { runtime: 'node', plan: 'starter', region: 'oregon', envSpecificDetails: { buildCommand: 'npm ci', startCommand: 'npm start' } },
+  });
+  return { render, service, rounds: await roundsInProcess(r, { baseUrl: render.url, apiKey }, [owner!.id]) };
 }
