@@ -459,6 +459,11 @@ test('a deployment of a service deleted on Render, opened afterwards: "No logs" 
   // The stream that follows the logs opens only after the logs' 404, so its "gone" comes after that note.
   await opened.route('**/api/events?logs=*', async (route) => { await logs404; await route.continue(); });
   let goneBeforeRecord = false;
+  // The record handed to the page: only then is goneBeforeRecord decided. (The status badge is on the page
+  // before any record, and the note comes with the logs' 404: waited on instead, the test read the flag
+  // while the handler still waited for "gone", and failed under load.)
+  let recordServed!: () => void;
+  const served = new Promise<void>((resolve) => { recordServed = resolve; });
   await opened.route(`**/api/render/deployments/${id}`, async (route) => {
     const response = await route.fetch();
     await logs404;
@@ -466,10 +471,12 @@ test('a deployment of a service deleted on Render, opened afterwards: "No logs" 
       .then(() => true, () => false);
     await new Promise((r) => setTimeout(r, 200));
     await route.fulfill({ response });
+    recordServed();
   });
   await opened.goto(page.url());
   await opened.getByTestId('logs-status').getByText('No logs: the service was deleted on Render, and its logs with it.').waitFor({ timeout: 45_000 });
-  await opened.locator('#deployment-status').waitFor();
+  await served;
+  await waitStatus(opened, 'live');
   t.true(goneBeforeRecord, 'the stream said "gone" after the logs\' 404 and before the record was drawn');
   await new Promise((r) => setTimeout(r, 1_000));
   const shown = await opened.evaluate(() => (globalThis as unknown as { statusTexts: string[] }).statusTexts);
