@@ -23,6 +23,7 @@ const RULES: { [K in keyof AuditDetail]-?: (v: unknown) => boolean } = {
   retryAfterSec: (v) => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0,
   count: (v) => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0,
   tool: (v) => typeof v === 'string' && CODE.test(v),
+  changes: (v) => Array.isArray(v) && v.length > 0 && v.length <= 8 && v.every((c) => typeof c === 'string' && CODE.test(c) && !SECRET_LIKE.test(c)),
 };
 
 /**

@@ -8,7 +8,9 @@ export type AuditAction =
   /** Sentinel found something in the user's Render workspace (detail: rule, severity, service). */
   | 'sentinel_finding'
   /** An MCP tool call (detail: tool, and the error code as reason when it failed). */
-  | 'mcp_tool';
+  | 'mcp_tool'
+  /** Sentinel turned on or off, or its settings changed (detail: changes, never the webhook URL). */
+  | 'sentinel_settings';
 
 export type AuditOutcome = 'success' | 'failure' | 'denied' | 'detected';
 
@@ -44,6 +46,8 @@ export interface AuditDetail {
   count?: number;
   /** mcp_tool: the tool's name (list_services, deploy_repo, …). */
   tool?: string;
+  /** sentinel_settings: what one save changed (SentinelChange codes, routes/sentinel.ts). */
+  changes?: string[];
 }
 
 export interface AuditInput {

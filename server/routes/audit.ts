@@ -12,7 +12,7 @@ import { queryWholeNumber } from '../middleware/queryNumber.js';
 const AuditDetailView = z.object({
   login: z.string(), ip: z.string(), uaHash: z.string(), route: z.string(), method: z.string(), deploymentId: z.string(), serviceId: z.string(),
   status: z.string(), lifecycleAction: z.string(), reason: z.string(), securityEvent: z.string(), resource: z.string(),
-  durationMs: z.number(), retryAfterSec: z.number(), count: z.number(), tool: z.string(),
+  durationMs: z.number(), retryAfterSec: z.number(), count: z.number(), tool: z.string(), changes: z.array(z.string()),
 }).partial();
 // A field added to AuditDetail must be added above too (else this line stops compiling), or the document would refuse it.
 const detailCovered: Exclude<keyof AuditDetail, keyof z.infer<typeof AuditDetailView>> extends never ? true : never = true;

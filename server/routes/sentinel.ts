@@ -39,6 +39,28 @@ const SettingsBody = z.object({
   .refine((b) => b.enabled !== undefined || b.intervalSeconds !== undefined || b.slackWebhookUrl !== undefined || b.slackDeployResults !== undefined,
     'Send at least one of enabled, intervalSeconds, slackWebhookUrl and slackDeployResults.');
 
+/** What a save changed, as its `sentinel_settings` audit entry names it (web/assets/view-audit.js words them). */
+export type SentinelChange = 'turned_on' | 'turned_off' | 'watch_moved' | 'interval_changed' | 'webhook_set' | 'webhook_replaced' | 'webhook_removed' | 'deploy_results_on' | 'deploy_results_off';
+
+/**
+ * The changes from the watch as it was (`before`, null when off) to `after`, given the save's webhook field
+ * and whether the watch moved to the saving session (it reads with that session's key from now on).
+ */
+function sentinelChanges(before: SentinelSettings | null, after: SentinelSettings, save: { webhook: string | null | undefined; moved: boolean }): SentinelChange[] {
+  const on = before?.enabled ? before : null;
+  const { webhook } = save;
+  const changes: SentinelChange[] = [];
+  if (!on) changes.push('turned_on');
+  else {
+    if (save.moved) changes.push('watch_moved');
+    if (on.intervalMs !== after.intervalMs) changes.push('interval_changed');
+  }
+  if (typeof webhook === 'string') changes.push(on?.slackSealed ? 'webhook_replaced' : 'webhook_set');
+  else if (webhook === null && on?.slackSealed) changes.push('webhook_removed');
+  if (after.slackDeployResults !== (on?.slackDeployResults ?? false)) changes.push(after.slackDeployResults ? 'deploy_results_on' : 'deploy_results_off');
+  return changes;
+}
+
 const TestAlertBody = z.object({
   /** Test a URL before saving it; absent → the saved one. */
   slackWebhookUrl: z.string().trim().max(500, 'slackWebhookUrl is too long').optional(),
@@ -97,6 +119,15 @@ export function sentinelRoutes(router: Router, deps: AppDeps, opts: SentinelRout
     return { ...presentSettings(settings, status, { currentRef: watching, defaultIntervalMs: config.sentinelIntervalMs, ownerNames }), counts } satisfies z.infer<typeof SentinelView>;
   };
 
+  /**
+   * A save that changed something is in the user's audit trail: where the findings go (the webhook), whether
+   * anything watches at all, and whose key it watches with are what someone holding a session would change
+   * unseen. Codes only, never the webhook URL.
+   */
+  const audited = async (ctx: Koa.Context, userId: number, changes: SentinelChange[]) => {
+    if (changes.length) await deps.security.recordAudit(ctx, { userId, action: 'sentinel_settings', outcome: 'success', detail: { changes } });
+  };
+
   /** The user's other tabs hear of it and read the settings again; a lost publish leaves them as stale as before. */
   const settingsChanged = async (ctx: Koa.Context, userId: number) => {
     await deps.redis.publish(deps.deployments.keys.channel(userId), sentinelSettingsMessage()).catch((err: unknown) => {
@@ -113,7 +144,7 @@ export function sentinelRoutes(router: Router, deps: AppDeps, opts: SentinelRout
     const userId = ctx.state.user.id;
     const ref = deps.sessions.refOf(ctx.state.sessionId);
     const stored = await store.getStoredSettings(userId);
-    const current = (await watchOf(userId, ref, stored.settings)).settings;
+    const { watching, settings: current } = await watchOf(userId, ref, stored.settings);
     if (body.enabled === undefined && !current?.enabled) {
       // Off keeps no settings (dropWatch): no webhook to remove, and nothing else to set on a watch that is not there.
       if (body.intervalSeconds !== undefined || typeof body.slackWebhookUrl === 'string' || body.slackDeployResults !== undefined) {
@@ -124,6 +155,7 @@ export function sentinelRoutes(router: Router, deps: AppDeps, opts: SentinelRout
     }
     if (body.enabled === false) {
       await store.dropWatch(userId);
+      if (current?.enabled) await audited(ctx, userId, ['turned_off']);
       await settingsChanged(ctx, userId);
       ctx.body = await view(userId, ref);
       return;
@@ -147,6 +179,9 @@ export function sentinelRoutes(router: Router, deps: AppDeps, opts: SentinelRout
     // A new watch or a new interval runs at once; the same settings again keep the watch's rhythm, and
     // the round running goes on (its generation is kept, store.putSettings).
     await store.putSettings(userId, settings, { restart: !current?.enabled || current.intervalMs !== intervalMs, nowMs: deps.clock.now() }, stored);
+    // The watch moves to this session when another one held it (one of this session's own names, after a
+    // SECRET_KEY rotation, is no move: watchOf).
+    await audited(ctx, userId, sentinelChanges(current, settings, { webhook: body.slackWebhookUrl, moved: Boolean(current?.enabled) && watching !== current?.sessionRef }));
     await settingsChanged(ctx, userId);
     ctx.body = await view(userId, ref);
   });

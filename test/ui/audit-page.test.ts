@@ -220,3 +220,32 @@ test('audit page: a date filter\'s read that fails after a newer filter\'s list 
   t.deepEqual(problems.filter((p) => !/ERR_FAILED/.test(p)), []);
   await context.close();
 });
+
+test('audit page: Sentinel turned on with a Slack webhook and off again on the Security page says so under Security, without the webhook', async (t) => {
+  t.timeout(120_000);
+  const apiKey = 'rnd_auditsentinel' + 'x'.repeat(19);
+  stack.render.addAccount({ apiKey, workspaces: [{ name: 'Audit Sentinel workspace' }] });
+  const { page, problems } = await newContext(browser);
+  await stack.signInBrowser(page, 'audit-sentinel', { id: 424_244, name: 'Audit Sentinel' });
+  await connectKey(page, apiKey);
+  const webhook = 'https://hooks.slack.com/services/T0AUDIT/B0AUDIT/auditPageHookSecret';
+  const saved = () => page.waitForResponse((r) => new URL(r.url()).pathname === '/api/sentinel' && r.request().method() === 'PUT' && r.status() === 200);
+
+  await page.goto(`${stack.url}/#/security`);
+  await page.getByText('Sentinel is off. Turn it on').waitFor();
+  await page.getByTestId('sentinel-enabled').check();
+  await page.getByTestId('sentinel-slack').fill(webhook);
+  await Promise.all([saved(), page.getByTestId('sentinel-save').click()]);
+  await page.getByTestId('sentinel-enabled').uncheck();
+  await Promise.all([saved(), page.getByTestId('sentinel-save').click()]);
+
+  await page.goto(`${stack.url}/#/audit`);
+  await page.getByTestId('audit-kind').selectOption('security');
+  const list = page.getByTestId('audit-list');
+  await list.getByText('Sentinel turned off').waitFor();
+  const text = await list.innerText();
+  t.regex(text, /Sentinel turned on, Slack webhook set/);
+  t.notRegex(text, /auditPageHookSecret/);
+  t.false((await page.content()).includes('auditPageHookSecret'), 'the webhook is nowhere on the page');
+  t.deepEqual(problems, []);
+});

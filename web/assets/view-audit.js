@@ -10,7 +10,7 @@ const KINDS = {
   deploys: { label: 'Deploys', actions: ['deploy_requested', 'deploy_finished'] },
   services: { label: 'Service actions', actions: ['lifecycle'] },
   assistants: { label: 'AI assistants (MCP)', actions: ['mcp_tool'] },
-  security: { label: 'Security', actions: ['security', 'sentinel_finding'] },
+  security: { label: 'Security', actions: ['security', 'sentinel_finding', 'sentinel_settings'] },
 };
 
 // Plain glyphs: emoji such as ⛔ are missing from many system fonts.
@@ -29,6 +29,12 @@ const SETTINGS = {
   domain_verify: 'Asked Render to verify a custom domain of service ',
   settings_update: 'Changed the settings (auto-deploy, scaling, plan, health check or previews) of service ',
   clear_cache_redeploy: 'Cleared the build cache and redeployed service ',
+};
+/** A Sentinel save's changes (server/routes/sentinel.ts SentinelChange). */
+const SENTINEL_CHANGES = {
+  turned_on: 'turned on', turned_off: 'turned off', watch_moved: 'now watches with the Render key of the session that saved',
+  interval_changed: 'time between rounds changed', webhook_set: 'Slack webhook set', webhook_replaced: 'Slack webhook replaced',
+  webhook_removed: 'Slack webhook removed', deploy_results_on: 'deploy results posted to Slack', deploy_results_off: 'deploy results no longer posted to Slack',
 };
 const REASONS = {
   access_denied: 'you declined on GitHub', github_login_failed: 'GitHub did not confirm it', github_profile_failed: 'GitHub profile unavailable',
@@ -88,6 +94,10 @@ function sentence(entry) {
       }
     }
     case 'mcp_tool': return [`Assistant (MCP) used ${str(d.tool)?.replaceAll('_', ' ') ?? 'a tool'}${entry.outcome === 'success' ? '' : `: ${str(d.reason)?.replaceAll('_', ' ') ?? 'failed'}`}`];
+    case 'sentinel_settings': {
+      const changes = Array.isArray(d.changes) ? d.changes.filter((c) => Object.hasOwn(SENTINEL_CHANGES, c)).map((c) => SENTINEL_CHANGES[c]) : [];
+      return [`Sentinel ${changes.length ? changes.join(', ') : 'settings changed'}`];
+    }
     case 'sentinel_finding': return [`Sentinel finding (${str(d.reason) ?? 'unknown'} severity): ${str(d.securityEvent)?.replaceAll('_', ' ') ?? 'unknown'}`, service ? [' · ', service] : null];
     default: return [String(entry.action ?? 'Unknown event')];
   }
