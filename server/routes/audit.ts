@@ -42,7 +42,8 @@ function isCalendarDate(day: string): boolean {
 const blankIsAbsent = (v: unknown) => (v === '' ? undefined : v);
 const AuditQuery = z.object({
   limit: queryWholeNumber({ min: 1, max: 100, default: 50 }, { blankIsAbsent: true }),
-  cursor: z.preprocess(blankIsAbsent, z.string().regex(/^\d{1,12}$/, 'cursor must be the nextCursor of a previous page').optional()),
+  // A nextCursor is the seq of an entry, 1 or more: 0 read as "no cursor" and answered the newest page.
+  cursor: z.preprocess(blankIsAbsent, z.string().regex(/^[1-9]\d{0,11}$/, 'cursor must be the nextCursor of a previous page').optional()),
   until: z.preprocess(blankIsAbsent, z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'until must be a date like 2026-12-01')
     .refine(isCalendarDate, 'until must be a real date').optional()),
 }).strict(); // a parameter not taken ("?untill=", "?cursor[]=") is refused: dropped, it answered the newest page

@@ -23,7 +23,7 @@ test('limits and cursors that are not what a page handed out are refused', async
   const agent = stack.agent();
   await stack.signIn(agent, 'cursorwalker');
   for (const q of ['limit=-1', 'limit=0', 'limit=101', 'limit=1.5', 'limit=1e400', 'limit=abc', 'limit=1&limit=2',
-    'cursor=-1', 'cursor=1.5', 'cursor=9999999999999', 'cursor=1&cursor=2', 'cursor=%00', 'until=2026-01-01&until=2026-01-02']) {
+    'cursor=-1', 'cursor=0', 'cursor=000', 'cursor=1.5', 'cursor=9999999999999', 'cursor=1&cursor=2', 'cursor=%00', 'until=2026-01-01&until=2026-01-02']) {
     t.is((await agent.get(`/api/audit?${q}`)).status, 400, q);
   }
   const own = await agent.get('/api/audit?limit=100&cursor=999999999999');
