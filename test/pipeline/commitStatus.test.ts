@@ -36,9 +36,13 @@ async function statusJobsDone() {
   }
 }
 
-/** The statuses on a commit once `n` are there (the final one is posted just after the record ends). */
+/**
+ * The statuses on a commit once `n` are there (the final one is posted just after the record ends). Bounded
+ * at 30 s: a status job retries after 2 s, 4 s, 8 s (commitStatusQueue.ts), and a rehearsal of CI run beside
+ * other tests (load 14–20) saw the final status come after the 10 s this waited before.
+ */
 async function statusesWhenPosted(owner: string, repo: string, sha: string, n: number) {
-  for (let i = 0; i < 200; i++) {
+  for (let i = 0; i < 600; i++) {
     const found = stack.github.statusesFor(owner, repo, sha);
     if (found.length >= n) return found;
     await new Promise((r) => setTimeout(r, 50));
