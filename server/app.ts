@@ -143,10 +143,15 @@ export function createApp(deps: AppDeps, opts: CreateAppOptions = {}): Koa {
   // Body parsing and the same-origin check concern writes only: a GET passes neither layer.
   const parseBody = bodyParser({
     enableTypes: ['json', 'form'], parsedMethods: [...BODY_METHODS], jsonLimit: BODY_LIMIT, formLimit: BODY_LIMIT, textLimit: BODY_LIMIT,
-    onError: (err) => {
-      const e = err as { status?: number; type?: string };
+    onError: (err, ctx) => {
+      const e = err as { status?: number; type?: string; message?: string };
       if (e.status === 413 || e.type === 'entity.too.large') throw errors.payloadTooLarge(BODY_LIMIT);
       if (e.status === 415 || e.type === 'encoding.unsupported') throw errors.unsupportedMediaType();
+      // The parser refuses a member named __proto__ (prototype poisoning): valid JSON, so "not valid JSON"
+      // sent the client looking for a syntax error. /mcp answers JSON-RPC's parse error, as for any body it cannot take.
+      if (/forbidden prototype property/.test(e.message ?? '') && !isMcpPath(ctx.path)) {
+        throw errors.validation('A JSON member is named "__proto__", which cannot be used: rename it.');
+      }
       throw errors.malformedJson();
     },
   });

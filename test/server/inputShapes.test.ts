@@ -284,6 +284,8 @@ test('/mcp: a body naming a member twice or not UTF-8 is a JSON-RPC parse error,
   const bodies = [
     Buffer.from(toolCall('{"github_repo":"shapes/app","project_name":"mcp-dup","env_vars":{"A":"secret-value-1","A":"secret-value-2"}}')),
     Buffer.from(toolCall('{"github_repo":"shapes/app","project_name":"mcp-latin","env_vars":{"A":"caf\u00e9"}}'), 'latin1'),
+    // A member named __proto__: elsewhere a 400 saying so, here JSON-RPC's parse error like any body /mcp cannot take.
+    Buffer.from(toolCall('{"github_repo":"shapes/app","project_name":"mcp-proto","env_vars":{"__proto__":"secret-value-3"}}')),
   ];
   for (const body of bodies) {
     const res = await api.request('POST', '/mcp', { body: body as unknown as string, headers: { 'content-type': 'application/json' } });
