@@ -44,15 +44,16 @@ export type SentinelChange = 'turned_on' | 'turned_off' | 'watch_moved' | 'inter
 
 /**
  * The changes from the watch as it was (`before`, null when off) to `after`, given the save's webhook field
- * and whether the watch moved to the saving session (it reads with that session's key from now on).
+ * and the name the watch knows the saving session by (watchOf: one of its own names after a SECRET_KEY
+ * rotation is no move). Held by another session, the watch moves to this one and reads with its key.
  */
-function sentinelChanges(before: SentinelSettings | null, after: SentinelSettings, save: { webhook: string | null | undefined; moved: boolean }): SentinelChange[] {
+function sentinelChanges(before: SentinelSettings | null, after: SentinelSettings, save: { webhook: string | null | undefined; watching: string }): SentinelChange[] {
   const on = before?.enabled ? before : null;
   const { webhook } = save;
   const changes: SentinelChange[] = [];
   if (!on) changes.push('turned_on');
   else {
-    if (save.moved) changes.push('watch_moved');
+    if (on.sessionRef !== save.watching) changes.push('watch_moved');
     if (on.intervalMs !== after.intervalMs) changes.push('interval_changed');
   }
   if (typeof webhook === 'string') changes.push(on?.slackSealed ? 'webhook_replaced' : 'webhook_set');
@@ -179,9 +180,7 @@ export function sentinelRoutes(router: Router, deps: AppDeps, opts: SentinelRout
     // A new watch or a new interval runs at once; the same settings again keep the watch's rhythm, and
     // the round running goes on (its generation is kept, store.putSettings).
     await store.putSettings(userId, settings, { restart: !current?.enabled || current.intervalMs !== intervalMs, nowMs: deps.clock.now() }, stored);
-    // The watch moves to this session when another one held it (one of this session's own names, after a
-    // SECRET_KEY rotation, is no move: watchOf).
-    await audited(ctx, userId, sentinelChanges(current, settings, { webhook: body.slackWebhookUrl, moved: Boolean(current?.enabled) && watching !== current?.sessionRef }));
+    await audited(ctx, userId, sentinelChanges(current, settings, { webhook: body.slackWebhookUrl, watching }));
     await settingsChanged(ctx, userId);
     ctx.body = await view(userId, ref);
   });

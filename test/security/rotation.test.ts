@@ -213,6 +213,14 @@ test.serial('a Sentinel watch turned on before a rotation, with its Slack webhoo
 
     // Step 2: B with A as the previous key; a worker runs its sweep.
     web = await stepTwoWithSweep(web, async () => { t.is((await agent.get('/api/session')).status, 200); });
+    // A save while the session has both names (the watch knows it by A's): the same session, so its audit
+    // entry names the change made, not a move of the watch to another session's key.
+    const saved = await agent.request('PUT', '/api/sentinel', { json: { intervalSeconds: 120 } });
+    t.is(saved.status, 200, saved.text);
+    // The newest entry only: the ones written under A alone are lost when an earlier test of this file left the
+    // global chain's head signed with B (a process without B cannot append, SECURITY.md "Rotating SECRET_KEY").
+    const trail = (await agent.get('/api/audit?limit=1')).json.entries as Array<{ action: string; detail: { changes?: string[] } }>;
+    t.deepEqual(trail.map((e) => [e.action, e.detail.changes]), [['sentinel_settings', ['interval_changed']]]);
 
     // Step 3: B only.
     web = await restartWeb(web, configWith({ SECRET_KEY: KEY_B }));
