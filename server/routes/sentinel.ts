@@ -155,8 +155,8 @@ export function sentinelRoutes(router: Router, deps: AppDeps, opts: SentinelRout
       return;
     }
     if (body.enabled === false) {
-      await store.dropWatch(userId);
-      if (current?.enabled) await audited(ctx, userId, ['turned_off']);
+      const removed = await store.dropWatch(userId);
+      if (removed && current?.enabled) await audited(ctx, userId, ['turned_off']);
       await settingsChanged(ctx, userId);
       ctx.body = await view(userId, ref);
       return;

@@ -166,9 +166,12 @@ export function createSentinelStore(opts: { redis: Redis; prefix: string; keyrin
      * The round lock stays: a round in flight still holds it (and writes nothing back, its settings gone),
      * and a watch turned back on meanwhile waits for that round rather than running beside it. The
      * self-call ledger stays too: it notes our own Render reads, whatever the watch, and expires on its own.
+     * True when this call removed the settings: of two switches-off at once, one did (the audit entry's).
      */
-    async dropWatch(userId: number): Promise<void> {
-      await unscheduleWatch(redis.multi(), opts.prefix, userId).del(...watchKeys(userId)).exec();
+    async dropWatch(userId: number): Promise<boolean> {
+      const [settings, ...rest] = watchKeys(userId);
+      const replies = await unscheduleWatch(redis.multi(), opts.prefix, userId).del(settings!).del(...rest).exec();
+      return replies?.at(-2)?.[1] === 1; // the settings DEL, before the others'
     },
     /** A round stops the watch it began for (`round.gen`: no settings, session gone), and lets its lock go. */
     endWatch: (userId: number, round: RoundGuard, nowMs: number) =>

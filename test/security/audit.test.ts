@@ -151,6 +151,11 @@ test('property: any single edit, removal or swap is reported at the first affect
 test('the entry type whitelists fields: secrets and unknown fields never reach Redis', async (t) => {
   t.deepEqual(sanitizeDetail({ login: 'octo', apiKey: 'rnd_abc', token: 'gho_x', cookie: 'sid=1', env: { A: '1' }, ip: '203.0.113.9' }), { login: 'octo', ip: '203.0.113.9' });
   t.deepEqual(sanitizeDetail({ serviceId: 'rnd_0123456789abcdef', route: '/api/x/ghp_abc', reason: 'Bad Reason!', ip: 'not-an-ip', durationMs: -1 }), {});
+  // A list of codes (sentinel_settings): whole or not at all; a secret, free text, a nested value or too many drop it.
+  t.deepEqual(sanitizeDetail({ changes: ['turned_on', 'webhook_set'] }), { changes: ['turned_on', 'webhook_set'] });
+  for (const changes of [['turned_on', 'rnd_secretkeyvalue'], ['Slack https://hooks.slack.com/x'], [['turned_on']], [], Array(9).fill('turned_on'), 'turned_on', ['é']]) {
+    t.deepEqual(sanitizeDetail({ changes }), {}, JSON.stringify(changes));
+  }
   const userId = nextUser++;
   await audit.append({ userId, action: 'render_key_set', outcome: 'success', detail: { login: 'octo', apiKey: 'rnd_supersecretvalue' } as never });
   const stored = JSON.stringify(await raw(userId));

@@ -72,6 +72,17 @@ test('a save from another of the user\'s sessions moves the watch to that sessio
   t.deepEqual((await settingsEntries(second)).at(-1), ['interval_changed']);
 });
 
+test('two switches-off at once: one entry, from the one that removed the watch', async (t) => {
+  const { agent } = await signedInWithKey(stack, 'sentoffs');
+  for (let round = 0; round < 5; round++) {
+    await save(agent, { enabled: true });
+    // Both read the watch as on before either removes it: each wrote "turned off" before.
+    await Promise.all([save(agent, { enabled: false }), save(agent, { enabled: false })]);
+  }
+  const entries = await settingsEntries(agent);
+  t.deepEqual(entries, Array.from({ length: 5 }, () => [['turned_on'], ['turned_off']]).flat());
+});
+
 test('another user\'s saves are not in the caller\'s trail', async (t) => {
   const [ann, ben] = [await signedInWithKey(stack, 'sentann'), await signedInWithKey(stack, 'sentben')];
   await save(ann.agent, { enabled: true });

@@ -173,12 +173,15 @@ test('oversized and malformed bodies get clean 4xx and change nothing', async (t
   t.is(broken.status, 400);
   t.is(broken.json.error.code, 'malformed_json');
   // Valid JSON the parser refuses (a member named __proto__): said so, not "not valid JSON"; no key connected.
-  const poisoned = await agent.request('POST', '/api/render/setup', { body: `{"api_key":${JSON.stringify(key('p'))},"__proto__":{"x":1}}`, headers: { 'content-type': 'application/json' } });
-  t.is(poisoned.status, 400, poisoned.text);
-  t.is(poisoned.json.error.code, 'validation_failed');
-  t.regex(poisoned.json.error.message, /named "__proto__"/);
-  t.false(poisoned.text.includes(key('p')), 'the key is not echoed');
-  t.false((await agent.get('/api/render/status')).json.configured, 'nothing connected');
+  // Nested, and spelt with escapes, alike.
+  for (const member of ['"__proto__":{"x":1}', '"a":{"b":[{"__proto__":1}]}', '"\\u005f_proto__":{"x":1}']) {
+    const poisoned = await agent.request('POST', '/api/render/setup', { body: `{"api_key":${JSON.stringify(key('p'))},${member}}`, headers: { 'content-type': 'application/json' } });
+    t.is(poisoned.status, 400, poisoned.text);
+    t.is(poisoned.json.error.code, 'validation_failed', member);
+    t.regex(poisoned.json.error.message, /named "__proto__"/);
+    t.false(poisoned.text.includes(key('p')), 'the key is not echoed');
+    t.false((await agent.get('/api/render/status')).json.configured, 'nothing connected');
+  }
   for (const body of [{}, { api_key: 42 }, { api_key: 'not-a-key' }, { api_key: key('x'), extra: true }, [], { api_key: null }]) {
     const res = await agent.post('/api/render/setup', body);
     t.is(res.status, 400, JSON.stringify(body));
