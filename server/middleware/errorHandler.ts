@@ -34,8 +34,9 @@ function fromRender(err: RenderApiError): AppError {
     case 'forbidden': return errors.renderForbidden();
     case 'rate_limited': return errors.renderRateLimited((err.retryAfterMs ?? 30_000) / 1000);
     case 'conflict': return errors.conflict('render_conflict', `Render refused: ${err.renderMessage ?? 'conflict'}`);
-    case 'bad_request':
-    case 'payment_required': return errors.renderRejected(`Render refused the request: ${err.renderMessage ?? err.kind}`);
+    case 'bad_request': return errors.renderRejected(`Render refused the request: ${err.renderMessage ?? err.kind}`);
+    // The same code the settings routes give (scope.ts), so a client handles "add a payment method" once.
+    case 'payment_required': return errors.renderPaymentRequired(`Render needs a payment method on the account for this. Add one in the Render Dashboard (Billing).${err.renderMessage ? ` Render said: “${err.renderMessage.slice(0, 200)}”.` : ''}`);
     default: return errors.renderUnavailable('Render did not answer properly. Try again in a minute.');
   }
 }

@@ -451,6 +451,22 @@ test('a revoked key on a lifecycle route is a clean 400 render_key_invalid, not 
   t.false(res.text.includes(rev.apiKey));
 });
 
+// Found by reading the error map: a 402 on a lifecycle route was a render_rejected, where the settings
+// routes (and a deploy's failure) say render_payment_required, the code a client acts on.
+test('a 402 from Render on a lifecycle route is a 400 render_payment_required that says what to do, and nothing changes', async (t) => {
+  const pay = await tenant('svc-402');
+  const svc = await createService(pay, 'pay-web');
+  t.is((await pay.agent.post(`/api/render/services/${svc.id}/suspend`)).status, 200);
+  const rule = stack.render.setFault({ method: 'POST', route: '/services/{serviceId}/resume', apiKey: pay.apiKey, kind: 'status', status: 402, count: 1 });
+  t.teardown(() => stack.render.clearFault(rule));
+  const res = await pay.agent.post(`/api/render/services/${svc.id}/resume`);
+  t.is(res.status, 400, res.text);
+  t.is(res.json.error.code, 'render_payment_required');
+  t.regex(res.json.error.message, /payment method.*Render Dashboard/);
+  t.false(res.text.includes(pay.apiKey));
+  t.is((await pay.render.getService(svc.id)).suspended, 'suspended');
+});
+
 test('lookup by name: only the caller\'s services of that exact name, the latest deploy read for them alone; the cached list untouched; bad input is a 400', async (t) => {
   // CI (scripts/ci-deploy.mjs) finds its service by name: the whole list read every service's latest
   // deploy, one Render GET each, for a run that uses one service.
