@@ -157,7 +157,7 @@ test('connecting another account\'s key while a deploy builds stops it, saying t
   const rec = (await agent.get(`/api/render/deployments/${res.json.id}`)).json;
   t.is(rec.status, 'credentials_revoked', 'stopped at once');
   // Either the key route (requests.ts) or a worker's check that found the session's key changed writes it first.
-  t.regex(rec.failure.message, /you connected another Render key|the session's Render key was replaced/);
+  t.regex(rec.failure.message, /you connected another Render key|the session's Render key was replaced/i);
   t.notRegex(rec.failure.message, /signed out|cleared/, 'the user did neither');
   t.regex(rec.failure.message, /Render may still build it/);
   await new Promise((r) => setTimeout(r, 300));
