@@ -88,6 +88,27 @@ export function buildService(spec: SpecValidator, state: SimState, { body, id, s
   return svc;
 }
 
+/**
+ * A pull request's preview of `parent` (what Render makes when previews are on and a PR opens): a service
+ * of its own, of the parent's type, owner, repo and settings, on the PR's branch, whose details point at the
+ * parent in `parentServer`. The name is the simulator's choice (`<parent>-pr-<n>`).
+ */
+export function buildPreview(state: SimState, parent: ServiceRec, { pullRequest, branch, id, seq, nowUs }: { pullRequest: number; branch: string; id: string; seq: number; nowUs: number }): ServiceRec {
+  const name = `${parent.name}-pr-${pullRequest}`;
+  const slug = slugify(name);
+  const details: Obj = { ...structuredClone(parent.details), parentServer: { id: parent.id, name: parent.name } };
+  const host = uniqueHost(state, slug);
+  if ('url' in details) details.url = parent.type === 'private_service' ? `${host}:10000` : `https://${host}.onrender.com`;
+  return {
+    ...structuredClone(parent),
+    seq, id, name, slug, branch,
+    createdUs: nowUs, updatedUs: nowUs,
+    suspended: 'not_suspended', suspenders: [],
+    details,
+    customDomains: [],
+  };
+}
+
 function envSpecific(runtime: string, details: Obj): Obj {
   const given: Obj = isObject(details.envSpecificDetails) ? details.envSpecificDetails : {};
   const pre = typeof details.preDeployCommand === 'string' && details.preDeployCommand ? { preDeployCommand: details.preDeployCommand } : {};

@@ -2,7 +2,7 @@ import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { addAccount } from './accounts.js';
 import { createApiHandler } from './api-handler.js';
-import { createClock, parseTimeUs } from './clock.js';
+import { createClock, newId, parseTimeUs } from './clock.js';
 import { createControlHandler } from './control.js';
 import { createDeployEngine } from './deploy-engine.js';
 import { createFaultSet } from './faults.js';
@@ -22,8 +22,9 @@ import { eventRoutes } from './routes/events.js';
 import { logRoutes } from './routes/logs.js';
 import { ownerRoutes } from './routes/owners.js';
 import { serviceRoutes } from './routes/services.js';
+import { buildPreview } from './service-builder.js';
 import { sharedSpecValidator } from './spec-schemas.js';
-import { createState, restoreState, snapshotState, type SimState } from './state.js';
+import { createState, nextSeq, restoreState, snapshotState, type SimState } from './state.js';
 import { createJsonStateFile } from '../persist.js';
 import type { DeployPhase, RenderSimOptions, RenderSimulator, SimCall, SimStats } from './types.js';
 
@@ -119,6 +120,15 @@ export async function startRenderSimulator(opts: RenderSimOptions = {}): Promise
       changed();
     },
     holdPhase: (match, phase) => engine.hold(match, phase),
+    addPreview(parentServiceId, { pullRequest, branch }) {
+      const parent = state.services.get(parentServiceId);
+      if (!parent) throw new Error(`addPreview: unknown service ${parentServiceId}`);
+      if (parent.type === 'cron_job') throw new Error('addPreview: cron jobs have no previews');
+      const preview = buildPreview(state, parent, { pullRequest, branch: branch ?? `pr-${pullRequest}`, id: newId('srv'), seq: nextSeq(state), nowUs: clock.nowUs() });
+      state.services.set(preview.id, preview);
+      changed();
+      return preview.id;
+    },
     advanceDeploy(deployId) {
       if (!state.deploys.has(deployId)) throw new Error(`advanceDeploy: unknown deploy ${deployId}`);
       engine.advance(deployId);

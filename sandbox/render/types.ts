@@ -180,6 +180,12 @@ export interface RenderSimulator {
    * returned function is called; then they move on at once. For a test that must observe a phase.
    */
   holdPhase(match: BuildFailureMatch, phase: DeployPhase): () => void;
+  /**
+   * A pull request's preview of a service, as Render makes one when previews are on and a PR opens: a
+   * service of its own whose `serviceDetails.parentServer` names the parent, listed by GET /services
+   * unless `includePreviews=false`. Returns its id.
+   */
+  addPreview(parentServiceId: string, opts: { pullRequest: number; branch?: string }): string;
   /** Move a deploy one phase forward (meant for manual mode). */
   advanceDeploy(deployId: string): void;
   appendLog(resourceId: string, message: string, opts?: AppendLogOptions): void;

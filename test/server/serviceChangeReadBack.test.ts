@@ -54,7 +54,9 @@ test.serial('a settings change Render made answers 200 with the change even when
   t.deepEqual([s.autoDeploy, s.plan, s.healthCheckPath, s.numInstances, s.previews], [false, 'pro', '/ready', 3, 'manual'], 'the answer is the change made');
   // What the answer says matches what the settings page reads once Render answers again.
   const read = await bea.agent.get(`/api/render/services/${svc.id}/settings`);
-  t.deepEqual({ ...s, previewServices: [] }, { ...read.json.settings, previewServices: [] });
+  // A save does not read the previews (null: not read); the page's read does.
+  t.deepEqual([s.previewServices, s.previewServicesComplete], [null, null]);
+  t.deepEqual({ ...s, previewServices: [], previewServicesComplete: true }, { ...read.json.settings, previewServices: [] });
 });
 
 // The same probe with the scale refused and the put-back of the save's other fields failing too: the

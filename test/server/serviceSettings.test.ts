@@ -177,6 +177,34 @@ test('custom domains: a wildcard *.domain is added (Render issues its certificat
   t.is(renderWrites(wil), before, 'refused names never reach Render');
 });
 
+// Previews were never tested past [] (the simulator had none). Render's list cannot filter by parent, so the
+// page reads the workspace's services of the parent's type made after it, up to a cap, and says when it hit it.
+test('settings list the service\'s own pull request previews, not another service\'s; a look that hits its cap says so', async (t) => {
+  const pia = await tenant(stack, 'set-pia');
+  const web = await createService(pia, 'pia-web');
+  const other = await createService(pia, 'pia-other');
+  const ownPreview = stack.render.addPreview(web.id, { pullRequest: 7 });
+  stack.render.addPreview(other.id, { pullRequest: 8 });
+  const path = `/api/render/services/${web.id}/settings`;
+  const got = await pia.agent.get(path);
+  t.is(got.status, 200, got.text);
+  t.deepEqual(got.json.settings.previewServices.map((p: { id: string; name: string }) => [p.id, p.name]), [[ownPreview, 'pia-web-pr-7']]);
+  t.regex(got.json.settings.previewServices[0].url, /^https:\/\/pia-web-pr-7[\w-]*\.onrender\.com$/);
+  t.true(got.json.settings.previewServicesComplete);
+  const lists = stack.render.calls.filter((c) => c.accountId === pia.account.id && c.method === 'GET' && c.route === '/services');
+  t.true(lists.length > 0);
+  t.regex(lists.at(-1)!.query, /(^|&)type=web_service(&|$)/, 'narrowed to the parent\'s type');
+  t.regex(lists.at(-1)!.query, /(^|&)createdAfter=/, 'narrowed to services made after the parent');
+  t.deepEqual((await pia.agent.get(`/api/render/services/${other.id}/settings`)).json.settings.previewServices.map((p: { name: string }) => p.name), ['pia-other-pr-8']);
+
+  // Past the cap (500 newer services of the type, here another service's previews), the page says more may exist.
+  for (let n = 100; n < 600; n++) stack.render.addPreview(other.id, { pullRequest: n });
+  const capped = await pia.agent.get(path);
+  t.is(capped.status, 200, capped.text);
+  t.false(capped.json.settings.previewServicesComplete);
+  t.deepEqual(capped.json.settings.previewServices, [], 'the own preview is older than the 500 read');
+});
+
 test('settings: shown, changed field by field, field errors for what a type does not have', async (t) => {
   const eve = await tenant(stack, 'set-eve');
   const svc = await createService(eve, 'eve-settings');

@@ -113,9 +113,11 @@ test('settings page: a saved instance count and plan say so on the page, and the
   t.timeout(120_000);
   const { context, page, problems, apiKey } = await stack.signedInWithKey(browser, 'set-scaler', []);
   const { serviceId } = await serviceMadeOutside(stack, apiKey, { login: 'set-scaler', name: 'scaled-api' });
+  stack.render.addPreview(serviceId, { pullRequest: 42 });
   await page.goto(`${stack.url}/#/services/${serviceId}`);
   await page.getByRole('heading', { level: 1, name: 'scaled-api' }).waitFor();
   t.regex(await page.getByTestId('service-meta').innerText(), /starter/);
+  await page.getByTestId('preview-services').getByRole('link', { name: 'scaled-api-pr-42' }).waitFor();
   await page.getByTestId('num-instances').fill('2');
   await page.getByTestId('plan').selectOption('standard');
   await page.getByTestId('settings-save').click();
@@ -123,6 +125,9 @@ test('settings page: a saved instance count and plan say so on the page, and the
   t.true(await page.getByTestId('settings-flash').getByText('Saved on Render.').isVisible());
   t.regex(await page.getByTestId('service-meta').innerText(), /standard/);
   t.is(await page.getByTestId('num-instances').inputValue(), '2');
+  // A save's answer does not list previews (not read): the page keeps the ones it had.
+  t.true(await page.getByTestId('preview-services').getByRole('link', { name: 'scaled-api-pr-42' }).isVisible());
+  t.is(await page.getByTestId('preview-services-partial').count(), 0);
   t.deepEqual(problems, []);
   await context.close();
 });

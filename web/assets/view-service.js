@@ -88,8 +88,21 @@ export function serviceView(ctx, route) {
   async function patch(body) {
     const res = await ctx.api.patchServiceSettings(id, body);
     saves += 1;
-    settings = { ...res.settings, previewServices: res.settings.previewServices ?? settings?.previewServices ?? [] };
+    settings = {
+      ...res.settings,
+      previewServices: res.settings.previewServices ?? settings?.previewServices ?? [],
+      previewServicesComplete: res.settings.previewServicesComplete ?? settings?.previewServicesComplete ?? true,
+    };
     return settings;
+  }
+
+  /** The service's pull request previews; a look that stopped at its cap says where to see them all. */
+  function previewList(s) {
+    const partial = s.previewServicesComplete === false;
+    if (!s.previewServices.length && !partial) return null;
+    return h('div', { 'data-testid': 'preview-services' }, h('h3', {}, 'Preview services'),
+      s.previewServices.length ? h('ul', {}, s.previewServices.map((p) => h('li', {}, p.url ? h('a', { href: p.url, rel: 'noopener noreferrer', target: '_blank' }, p.name) : p.name))) : null,
+      partial ? h('p', { class: 'muted', 'data-testid': 'preview-services-partial' }, 'This workspace has too many services to look through them all here: there may be more previews. The Render Dashboard lists them all under the service.') : null);
   }
 
   function drawAuto() {
@@ -304,7 +317,7 @@ export function serviceView(ctx, route) {
       // Render names no region for a static site (served from its CDN): no 'Region: unknown'.
       s.region ? h('p', { class: 'muted' }, `Region: ${s.region} (fixed when the service is created).`) : null,
       h('div', { class: 'grid-2' }, fields), flash, h('div', { class: 'actions' }, save),
-      s.previewServices.length ? h('div', {}, h('h3', {}, 'Preview services'), h('ul', {}, s.previewServices.map((p) => h('li', {}, p.url ? h('a', { href: p.url, rel: 'noopener noreferrer', target: '_blank' }, p.name) : p.name)))) : null);
+      previewList(s));
     form.addEventListener('submit', (e) => {
       e.preventDefault();
       const byField = { num_instances: instances, plan, health_check_path: health, previews };

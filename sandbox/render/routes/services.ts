@@ -45,6 +45,8 @@ export function serviceRoutes(deps: RouteDeps): RouteDef[] {
           .filter((s) => ownerIds.length === 0 || ownerIds.includes(s.ownerId))
           .filter((s) => environmentIds.length === 0 || (s.environmentId !== null && environmentIds.includes(s.environmentId)))
           .filter((s) => withinBounds(query, 'created', s.createdUs) && withinBounds(query, 'updated', s.updatedUs))
+          // includePreviews defaults to true (docs/render-api.md); a preview is a service with a parentServer.
+          .filter((s) => query.get('includePreviews') !== 'false' || !isObject(s.details.parentServer))
           .sort((a, b) => b.seq - a.seq);
         return { status: 200, body: paginate(list, query, 'service', presentService, { order: 'desc' }) };
       },

@@ -12,6 +12,8 @@ export interface ListServicesFilter {
   suspended?: Many<'suspended' | 'not_suspended'>;
   environmentId?: Many<string>;
   includePreviews?: boolean | null;
+  /** Only services created after this time (ISO 8601). */
+  createdAfter?: string;
   /** Cap on the total number of services returned (not the page size). */
   limit?: number | null;
 }
@@ -72,5 +74,6 @@ export function servicesQuery(filter: Omit<ListServicesFilter, 'limit'>): QueryB
     .commaSeparated('region', filter.region)
     .commaSeparated('suspended', filter.suspended)
     .commaSeparated('environmentId', filter.environmentId)
-    .set('includePreviews', filter.includePreviews);
+    .set('includePreviews', filter.includePreviews)
+    .set('createdAfter', filter.createdAfter);
 }

@@ -47,7 +47,7 @@ const str = (v: unknown) => (typeof v === 'string' && v ? v : null);
  * What the settings page shows; a whitelist of the service's fields. `previewServices` null: not read
  * (a save's answer, whose [] said the service had none).
  */
-export function presentSettings(svc: Service, previewServices: Service[] | null): ServiceSettingsView {
+export function presentSettings(svc: Service, previewServices: PreviewScan | null): ServiceSettingsView {
   const d = details(svc);
   const autoscaling = d.autoscaling as { enabled?: boolean; min?: number; max?: number } | undefined;
   return {
@@ -61,7 +61,31 @@ export function presentSettings(svc: Service, previewServices: Service[] | null)
     numInstances: HAS.numInstances.has(svc.type) && typeof d.numInstances === 'number' ? d.numInstances : null,
     autoscaling: autoscaling?.enabled ? { min: autoscaling.min ?? null, max: autoscaling.max ?? null } : null,
     plans: plansFor(svc.type), maxInstances: MAX_INSTANCES,
-    previewServices: previewServices && previewServices.map((p) => ({ id: p.id, name: p.name, url: str(details(p).url), dashboardUrl: p.dashboardUrl ?? null })),
+    previewServices: previewServices && previewServices.found.map((p) => ({ id: p.id, name: p.name, url: str(details(p).url), dashboardUrl: p.dashboardUrl ?? null })),
+    previewServicesComplete: previewServices && previewServices.complete,
+  };
+}
+
+/** How many of the workspace's services (of the type, made after the service) are read looking for its previews. */
+export const PREVIEW_SCAN_CAP = 500;
+
+interface PreviewScan { found: Service[]; complete: boolean }
+
+/**
+ * A service's pull request previews: services of their own whose parentServer is this one. Render's list
+ * cannot filter by parent, so it is narrowed to what a preview must be (the parent's type, made after it)
+ * and read up to a cap; `complete` false says the cap was reached and more previews may exist.
+ */
+async function previewsOf(client: RenderClient, service: Service): Promise<PreviewScan> {
+  if (!HAS.previews.has(service.type)) return { found: [], complete: true };
+  const candidates = await client.listServices({
+    ownerId: [service.ownerId], type: [service.type], includePreviews: true,
+    ...(service.createdAt ? { createdAfter: service.createdAt } : {}),
+    limit: PREVIEW_SCAN_CAP,
+  });
+  return {
+    found: candidates.filter((s) => (details(s).parentServer as { id?: string } | undefined)?.id === service.id),
+    complete: candidates.length < PREVIEW_SCAN_CAP,
   };
 }
 
@@ -181,12 +205,7 @@ export function settingsRoutes(router: Router, deps: AppDeps, scope: ReturnType<
 
   router.get(path, documented({ summary: 'A service\'s settings: auto-deploy, previews, instances, plan, health check', tag: 'service-settings', responses: { 200: ServiceSettingsEnvelope } }), ...scope.read, validate({ query: NoQuery }), scope.ownService, async (ctx) => {
     const { caller, service } = ctx.state.own;
-    // Preview services are services of their own whose parentServer is this one.
-    const previews = HAS.previews.has(service.type)
-      ? (await caller.client.listServices({ ownerId: [service.ownerId], includePreviews: true, limit: 500 }))
-          .filter((s) => (details(s).parentServer as { id?: string } | undefined)?.id === service.id)
-      : [];
-    ctx.body = { settings: presentSettings(service, previews) };
+    ctx.body = { settings: presentSettings(service, await previewsOf(caller.client, service)) };
   });
 
   router.patch(path, documented({ summary: 'Change some settings (all or nothing)', tag: 'service-settings', responses: { 200: ServiceSettingsEnvelope }, errors: ['render_rejected', 'render_payment_required', 'render_conflict'] }), ...scope.write(), validate({ body: SettingsPatch }, { messages: 'as-written' }), scope.ownService, async (ctx) => {

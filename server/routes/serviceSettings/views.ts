@@ -47,6 +47,8 @@ export const ServiceSettingsView = view('ServiceSettings', z.object({
   plans: z.array(z.enum(RENDER_PLANS)).readonly(), maxInstances: z.number().int(),
   /** Null in a PATCH's answer: a save does not list the workspace's services again (GET the settings for them). */
   previewServices: z.array(z.object({ id: z.string(), name: z.string(), url: z.string().nullable(), dashboardUrl: z.string().nullable() })).nullable(),
+  /** false: the look for previews stopped at its cap (a workspace with very many services); more may exist. null: not read. */
+  previewServicesComplete: z.boolean().nullable(),
 }));
 export type ServiceSettingsView = z.infer<typeof ServiceSettingsView>;
 export const ServiceSettingsEnvelope = view('ServiceSettingsEnvelope', z.object({ settings: ServiceSettingsView }));
