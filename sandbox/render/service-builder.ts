@@ -99,6 +99,10 @@ export function buildPreview(state: SimState, parent: ServiceRec, { pullRequest,
   const details: Obj = { ...structuredClone(parent.details), parentServer: { id: parent.id, name: parent.name } };
   const host = uniqueHost(state, slug);
   if ('url' in details) details.url = parent.type === 'private_service' ? `${host}:10000` : `https://${host}.onrender.com`;
+  // Its own instance: its own SSH address, no share of the parent's disk, and no previews of its own.
+  if ('sshAddress' in details) details.sshAddress = `${id}@ssh.${String(details.region)}.render.com`;
+  delete details.disk;
+  if ('previews' in details) Object.assign(details, { previews: { generation: 'off' }, pullRequestPreviewsEnabled: 'no' });
   return {
     ...structuredClone(parent),
     seq, id, name, slug, branch,

@@ -124,6 +124,7 @@ export async function startRenderSimulator(opts: RenderSimOptions = {}): Promise
       const parent = state.services.get(parentServiceId);
       if (!parent) throw new Error(`addPreview: unknown service ${parentServiceId}`);
       if (parent.type === 'cron_job') throw new Error('addPreview: cron jobs have no previews');
+      if (!parent.repo) throw new Error('addPreview: pull request previews are of services built from a repository');
       const preview = buildPreview(state, parent, { pullRequest, branch: branch ?? `pr-${pullRequest}`, id: newId('srv'), seq: nextSeq(state), nowUs: clock.nowUs() });
       state.services.set(preview.id, preview);
       changed();

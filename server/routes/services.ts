@@ -275,8 +275,10 @@ export function serviceRoutes(router: Router, deps: AppDeps) {
     answerDeploymentStarted(ctx, record, { replayed });
   });
 
+  // What Render may answer a change made with the caller's key (the error middleware's mapping).
+  const RENDER_REFUSALS = ['render_rejected', 'render_payment_required', 'render_conflict'];
   for (const action of ['suspend', 'resume'] as const) {
-    router.post(`/api/render/services/:id/${action}`, documented({ summary: action === 'suspend' ? 'Suspend the service' : 'Resume a suspended service', tag: 'services', responses: { 200: ServiceActionView } }), ...lifecycle, takesNoBody(), async (ctx) => {
+    router.post(`/api/render/services/:id/${action}`, documented({ summary: action === 'suspend' ? 'Suspend the service' : 'Resume a suspended service', tag: 'services', responses: { 200: ServiceActionView }, errors: RENDER_REFUSALS }), ...lifecycle, takesNoBody(), async (ctx) => {
       const caller = callerRender(deps, ctx.state);
       const svc = await loadOwn(caller, String(ctx.params.id));
       if (action === 'suspend') await caller.client.suspendService(svc.id);
@@ -292,7 +294,7 @@ export function serviceRoutes(router: Router, deps: AppDeps) {
     });
   }
 
-  router.delete('/api/render/services/:id', documented({ summary: 'Delete the service on Render (its deployments say so from then on)', tag: 'services', responses: { 204: null } }), ...lifecycle, takesNoBody(), async (ctx) => {
+  router.delete('/api/render/services/:id', documented({ summary: 'Delete the service on Render (its deployments say so from then on)', tag: 'services', responses: { 204: null }, errors: RENDER_REFUSALS }), ...lifecycle, takesNoBody(), async (ctx) => {
     const caller = callerRender(deps, ctx.state);
     const svc = await loadOwn(caller, String(ctx.params.id));
     await caller.client.deleteService(svc.id);

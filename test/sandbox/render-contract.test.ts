@@ -60,6 +60,17 @@ test('every implemented operation answers per spec/render-openapi.json', async (
   t.is((await api.get('/services?limit=2&type=web_service,background_worker&region=frankfurt,oregon')).status, 200);
   const listed = await api.get(`/services?ownerId=${owner}&suspended=not_suspended&includePreviews=true`);
   t.is(listed.body.length, 4);
+  // A pull request's preview of web-one (in the team): listed by default and with includePreviews=true, not
+  // with false; an answer of the spec's shape that names its parent, with its own SSH address and no previews.
+  const previewId = sim.addPreview(serviceId, { pullRequest: 3 });
+  const ids = (res: { body: Array<{ service: { id: string } }> }) => res.body.map((x) => x.service.id);
+  t.true(ids(await api.get(`/services?ownerId=${team}`)).includes(previewId));
+  t.true(ids(await api.get(`/services?ownerId=${team}&includePreviews=true`)).includes(previewId));
+  t.deepEqual(ids(await api.get(`/services?ownerId=${team}&includePreviews=false`)), [serviceId]);
+  const preview = (await api.get(`/services/${previewId}`)).body;
+  t.like(preview, { name: 'web-one-pr-3', branch: 'pr-3', type: 'web_service', ownerId: team, serviceDetails: { parentServer: { id: serviceId, name: 'web-one' }, previews: { generation: 'off' } } });
+  t.is(preview.serviceDetails.sshAddress, `${previewId}@ssh.frankfurt.render.com`);
+  t.throws(() => sim.addPreview(worker.body.service.id, { pullRequest: 4 }), { message: /built from a repository/ }, 'an image-backed service has no pull request previews');
   t.is((await api.get(`/services/${serviceId}`)).body.name, 'web-one');
   const patched = await api.call('PATCH', `/services/${serviceId}`, { name: 'web-renamed', autoDeploy: 'no', serviceDetails: { plan: 'standard', healthCheckPath: '/healthz' } });
   t.is(patched.status, 200);

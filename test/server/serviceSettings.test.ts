@@ -197,12 +197,17 @@ test('settings list the service\'s own pull request previews, not another servic
   t.regex(lists.at(-1)!.query, /(^|&)createdAfter=/, 'narrowed to services made after the parent');
   t.deepEqual((await pia.agent.get(`/api/render/services/${other.id}/settings`)).json.settings.previewServices.map((p: { name: string }) => p.name), ['pia-other-pr-8']);
 
-  // Past the cap (500 newer services of the type, here another service's previews), the page says more may exist.
-  for (let n = 100; n < 600; n++) stack.render.addPreview(other.id, { pullRequest: n });
+  // Up to the cap (500 services of the type made after it: pia-other, two previews and 497 more of
+  // pia-other's) the look is complete; past it, the page says more may exist.
+  for (let n = 100; n < 597; n++) stack.render.addPreview(other.id, { pullRequest: n });
+  const full = await pia.agent.get(path);
+  t.true(full.json.settings.previewServicesComplete, 'exactly the cap is a complete look');
+  t.deepEqual(full.json.settings.previewServices.map((p: { id: string }) => p.id), [ownPreview]);
+  for (let n = 597; n < 600; n++) stack.render.addPreview(other.id, { pullRequest: n });
   const capped = await pia.agent.get(path);
   t.is(capped.status, 200, capped.text);
   t.false(capped.json.settings.previewServicesComplete);
-  t.deepEqual(capped.json.settings.previewServices, [], 'the own preview is older than the 500 read');
+  t.deepEqual(capped.json.settings.previewServices, [], 'the own preview is older than the 501 read');
 });
 
 test('settings: shown, changed field by field, field errors for what a type does not have', async (t) => {

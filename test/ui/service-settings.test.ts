@@ -128,6 +128,16 @@ test('settings page: a saved instance count and plan say so on the page, and the
   // A save's answer does not list previews (not read): the page keeps the ones it had.
   t.true(await page.getByTestId('preview-services').getByRole('link', { name: 'scaled-api-pr-42' }).isVisible());
   t.is(await page.getByTestId('preview-services-partial').count(), 0);
+  // A workspace with more services than the look reads (501 newer previews): the page says there may be
+  // more, and a save keeps saying so.
+  for (let n = 1000; n < 1501; n++) stack.render.addPreview(serviceId, { pullRequest: n });
+  await page.reload();
+  await page.getByTestId('preview-services-partial').waitFor();
+  t.regex(await page.getByTestId('preview-services-partial').innerText(), /may be more previews.*Render Dashboard/);
+  await page.getByTestId('num-instances').fill('3');
+  await page.getByTestId('settings-save').click();
+  await page.getByTestId('settings-flash').getByText('Saved on Render.').waitFor();
+  t.true(await page.getByTestId('preview-services-partial').isVisible());
   t.deepEqual(problems, []);
   await context.close();
 });

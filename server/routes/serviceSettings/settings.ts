@@ -81,11 +81,12 @@ async function previewsOf(client: RenderClient, service: Service): Promise<Previ
   const candidates = await client.listServices({
     ownerId: [service.ownerId], type: [service.type], includePreviews: true,
     ...(service.createdAt ? { createdAfter: service.createdAt } : {}),
-    limit: PREVIEW_SCAN_CAP,
+    // One past the cap: exactly the cap's worth of services is a complete look.
+    limit: PREVIEW_SCAN_CAP + 1,
   });
   return {
     found: candidates.filter((s) => (details(s).parentServer as { id?: string } | undefined)?.id === service.id),
-    complete: candidates.length < PREVIEW_SCAN_CAP,
+    complete: candidates.length <= PREVIEW_SCAN_CAP,
   };
 }
 

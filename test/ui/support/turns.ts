@@ -4,7 +4,7 @@ import type { ExecutionContext, TestFn } from 'ava';
  * ava starts every test of a file at once. A Chromium test is a browser context or two, the web and
  * worker processes' share and the simulators' — a dozen of them at once on this 2-core machine put the
  * load near 20 (two files side by side), each test then took 40–120 s, near ava's 120 s timeout, and
- * timers the tests wait on fired late. This runs at most `atOnce` of the file's tests at a time, the
+ * timers the tests wait on fired late. (ava runs four files at once since: at most eight UI tests.) This runs at most `atOnce` of the file's tests at a time, the
  * rest waiting their turn in the order they were declared; hooks (before, after) are ava's own.
  *
  * `const test = takingTurns(anyTest);` in place of ava's `test`.
