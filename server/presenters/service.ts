@@ -33,6 +33,8 @@ export const ServiceView = view('Service', z.object({
    */
   beenLive: z.boolean().nullable(),
   dashboardUrl: z.string().nullable(),
+  /** A pull request's preview (Render lists them with the services): the service it previews; null for any other. */
+  previewOf: z.object({ id: z.string(), name: z.string() }).nullable(),
   url: z.string().nullable(),
   region: z.string().nullable(),
   plan: z.string().nullable(),
@@ -64,6 +66,13 @@ function presentDeploySummary(d: Deploy): PresentedDeploySummary {
   };
 }
 
+/** The parent a preview names in `serviceDetails.parentServer`, when it names one whole. */
+function previewOf(parent: unknown): { id: string; name: string } | null {
+  const p = parent as { id?: unknown; name?: unknown } | null | undefined;
+  const id = text(p?.id);
+  return id ? { id, name: text(p?.name) ?? id } : null;
+}
+
 /** A deploy that is or was live: Render keeps serving the live one whatever builds fail after it. */
 export const wasLive = (d: Deploy | null | undefined): boolean => d?.status === 'live' || d?.status === 'deactivated';
 
@@ -88,6 +97,7 @@ export function presentService(s: Service, latest?: Deploy | null, beenLive?: bo
     latestDeploy: latest ? presentDeploySummary(latest) : null,
     beenLive: beenLive ?? (latest === undefined ? null : latest === null ? false : wasLive(latest) ? true : null),
     dashboardUrl: text(s.dashboardUrl),
+    previewOf: previewOf(details.parentServer),
     url: text(details.url),
     region: text(details.region),
     plan: text(details.plan),

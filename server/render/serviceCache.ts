@@ -106,7 +106,9 @@ export function createServiceCache(opts: ServiceCacheOptions): ServiceCache {
   let tokens = 0;
   const nextToken = () => `${tokenBase}.${tokens++}`;
 
-  const base = (s: Pick<ServiceCacheScope, 'userId' | 'keyFingerprint'>) => `${prefix}:svc-cache:${s.userId}:${s.keyFingerprint}`;
+  // `v2`: the presented service's shape (previewOf since v2), so a list cached by a process of the version
+  // before (a rolling deploy runs both) is not answered by this one, nor this one's by it.
+  const base = (s: Pick<ServiceCacheScope, 'userId' | 'keyFingerprint'>) => `${prefix}:svc-cache:v2:${s.userId}:${s.keyFingerprint}`;
   const keysOf = (s: ServiceCacheScope) => {
     const owners = createHash('sha256').update([...s.ownerIds].sort().join(',')).digest('hex').slice(0, 16);
     const b = base(s);

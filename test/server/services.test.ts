@@ -15,7 +15,7 @@ let stack: Stack;
 useScannedStack(test, { renderOptions: { rateLimits: { createService: { limit: 10_000 }, write: { limit: 10_000 } } } }, (s) => ({ stack } = s));
 
 // state and latestDeploy since issue 12 (a card shows its latest deploy's outcome).
-const SERVICE_FIELDS = ['beenLive', 'branch', 'createdAt', 'dashboardUrl', 'id', 'latestDeploy', 'name', 'ownerId', 'plan', 'region', 'repo', 'runtime', 'state', 'suspended', 'type', 'updatedAt', 'url'];
+const SERVICE_FIELDS = ['beenLive', 'branch', 'createdAt', 'dashboardUrl', 'id', 'latestDeploy', 'name', 'ownerId', 'plan', 'previewOf', 'region', 'repo', 'runtime', 'state', 'suspended', 'type', 'updatedAt', 'url'];
 
 const tenant = (name: string) => tenantOf(stack, name);
 const listCalls = (tn: Tenant) => listCallsOf(stack, tn);
@@ -46,6 +46,19 @@ test('lists the caller\'s services through their own key, whitelisted', async (t
   t.regex(res.json.services[0].url, /^https:\/\//);
   t.false(res.text.includes(ada.apiKey));
   t.false(res.text.includes('npm start'), 'no env-specific details leave the server');
+});
+
+// Render lists pull request previews with the services (includePreviews defaults to true): each says whose
+// preview it is, so the dashboard does not show one as a service of its own; the others say null.
+test('a pull request preview in the list names the service it previews', async (t) => {
+  const pat = await tenant('svc-pat');
+  const web = await createService(pat, 'pat-web');
+  const preview = stack.render.addPreview(web.id, { pullRequest: 5 });
+  const res = await pat.agent.get('/api/render/services');
+  t.is(res.status, 200, res.text);
+  const byId = new Map(res.json.services.map((s: PresentedService) => [s.id, s]));
+  t.deepEqual((byId.get(preview) as PresentedService | undefined)?.previewOf, { id: web.id, name: 'pat-web' });
+  t.is((byId.get(web.id) as PresentedService | undefined)?.previewOf, null);
 });
 
 test('follows every page of Render\'s list', async (t) => {

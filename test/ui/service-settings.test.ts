@@ -113,7 +113,11 @@ test('settings page: a saved instance count and plan say so on the page, and the
   t.timeout(120_000);
   const { context, page, problems, apiKey } = await stack.signedInWithKey(browser, 'set-scaler', []);
   const { serviceId } = await serviceMadeOutside(stack, apiKey, { login: 'set-scaler', name: 'scaled-api' });
-  stack.render.addPreview(serviceId, { pullRequest: 42 });
+  const previewId = stack.render.addPreview(serviceId, { pullRequest: 42 });
+  // On the dashboard the preview's card says whose it is; the service's own card does not.
+  await page.goto(`${stack.url}/#/`);
+  await page.locator(`[data-testid=service-card][data-service-id=${previewId}]`).getByTestId('preview-of').getByText('Pull request preview of scaled-api').waitFor();
+  t.is(await page.locator(`[data-testid=service-card][data-service-id=${serviceId}]`).getByTestId('preview-of').count(), 0);
   await page.goto(`${stack.url}/#/services/${serviceId}`);
   await page.getByRole('heading', { level: 1, name: 'scaled-api' }).waitFor();
   t.regex(await page.getByTestId('service-meta').innerText(), /starter/);

@@ -135,6 +135,8 @@ export function dashboardView(ctx) {
       h('p', { class: 'service__meta' },
         [TYPE_LABELS[s.type] ?? s.type, s.runtime, s.region, s.plan].filter(Boolean).join(' · ')),
       s.repo ? h('p', { class: 'service__repo mono' }, String(s.repo).replace(/^https:\/\/github\.com\//, ''), s.branch ? ` @ ${s.branch}` : '') : null,
+      // Render lists pull request previews with the services: say whose, so one is not taken for a service of its own.
+      s.previewOf ? h('p', { class: 'muted', 'data-testid': 'preview-of' }, `Pull request preview of ${s.previewOf.name}`) : null,
       latestDeployLine(s),
       h('p', { class: 'service__links' },
         // A private service's host:port is no link (site-link.js).
