@@ -5,6 +5,7 @@ import { RenderApiError } from '../render/errors.js';
 import { GitHubError } from '../github/errors.js';
 import { isRedisUnavailable } from '../redis.js';
 import { isMcpPath } from '../mcp/path.js';
+import type { ErrorCode } from '../openapi/errorCodes.js';
 
 interface HttpLikeError { status?: number; statusCode?: number; type?: string; expose?: boolean; message?: string }
 
@@ -26,6 +27,15 @@ export function toAppError(err: unknown): AppError | null {
   return null;
 }
 
+/**
+ * The codes a Render refusal of a change made with the caller's key comes back as (fromRender; the
+ * settings routes' plainRender): what such a route documents.
+ */
+export const RENDER_REFUSALS: ErrorCode[] = ['render_rejected', 'render_payment_required', 'render_conflict'];
+
+/** Render's own message, quoted for a refusal's answer (cut to 200 characters); '' when it gave none. */
+export const renderSaid = (err: RenderApiError): string => (err.renderMessage ? ` Render said: “${err.renderMessage.slice(0, 200)}”.` : '');
+
 /** Render's answer to the caller's own key, in the caller's terms. */
 function fromRender(err: RenderApiError): AppError {
   switch (err.kind) {
@@ -36,7 +46,7 @@ function fromRender(err: RenderApiError): AppError {
     case 'conflict': return errors.conflict('render_conflict', `Render refused: ${err.renderMessage ?? 'conflict'}`);
     case 'bad_request': return errors.renderRejected(`Render refused the request: ${err.renderMessage ?? err.kind}`);
     // The same code the settings routes give (scope.ts), so a client handles "add a payment method" once.
-    case 'payment_required': return errors.renderPaymentRequired(`Render needs a payment method on the account for this. Add one in the Render Dashboard (Billing).${err.renderMessage ? ` Render said: “${err.renderMessage.slice(0, 200)}”.` : ''}`);
+    case 'payment_required': return errors.renderPaymentRequired(`Render needs a payment method on the account for this. Add one in the Render Dashboard (Billing).${renderSaid(err)}`);
     default: return errors.renderUnavailable('Render did not answer properly. Try again in a minute.');
   }
 }

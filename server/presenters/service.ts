@@ -66,9 +66,9 @@ function presentDeploySummary(d: Deploy): PresentedDeploySummary {
   };
 }
 
-/** The parent a preview names in `serviceDetails.parentServer`, when it names one whole. */
-function previewOf(parent: unknown): { id: string; name: string } | null {
-  const p = parent as { id?: unknown; name?: unknown } | null | undefined;
+/** The service a pull request preview previews (its `serviceDetails.parentServer`); null for any other service. */
+export function previewOf(s: Service): { id: string; name: string } | null {
+  const p = (s.serviceDetails as { parentServer?: { id?: unknown; name?: unknown } | null } | undefined)?.parentServer;
   const id = text(p?.id);
   return id ? { id, name: text(p?.name) ?? id } : null;
 }
@@ -97,7 +97,7 @@ export function presentService(s: Service, latest?: Deploy | null, beenLive?: bo
     latestDeploy: latest ? presentDeploySummary(latest) : null,
     beenLive: beenLive ?? (latest === undefined ? null : latest === null ? false : wasLive(latest) ? true : null),
     dashboardUrl: text(s.dashboardUrl),
-    previewOf: previewOf(details.parentServer),
+    previewOf: previewOf(s),
     url: text(details.url),
     region: text(details.region),
     plan: text(details.plan),

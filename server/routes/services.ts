@@ -20,6 +20,7 @@ import { asciiLowercase, commitShaField, IDEMPOTENCY_ERRORS, IDEMPOTENCY_HEADERS
 import type { SettingsAction } from './serviceSettings/scope.js';
 import { documented, view } from '../openapi/describe.js';
 import { serviceMessage } from '../events/serviceEvents.js';
+import { RENDER_REFUSALS } from '../middleware/errorHandler.js';
 
 /** Render service ids (web services and friends, cron jobs): anything else cannot be one of theirs. */
 export const SERVICE_ID = /^(srv|crn)-[0-9a-z]{20}$/;
@@ -275,8 +276,6 @@ export function serviceRoutes(router: Router, deps: AppDeps) {
     answerDeploymentStarted(ctx, record, { replayed });
   });
 
-  // What Render may answer a change made with the caller's key (the error middleware's mapping).
-  const RENDER_REFUSALS = ['render_rejected', 'render_payment_required', 'render_conflict'];
   for (const action of ['suspend', 'resume'] as const) {
     router.post(`/api/render/services/:id/${action}`, documented({ summary: action === 'suspend' ? 'Suspend the service' : 'Resume a suspended service', tag: 'services', responses: { 200: ServiceActionView }, errors: RENDER_REFUSALS }), ...lifecycle, takesNoBody(), async (ctx) => {
       const caller = callerRender(deps, ctx.state);

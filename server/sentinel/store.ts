@@ -170,8 +170,9 @@ export function createSentinelStore(opts: { redis: Redis; prefix: string; keyrin
      */
     async dropWatch(userId: number): Promise<boolean> {
       const [settings, ...rest] = watchKeys(userId);
-      const replies = await unscheduleWatch(redis.multi(), opts.prefix, userId).del(settings!).del(...rest).exec();
-      return replies?.at(-2)?.[1] === 1; // the settings DEL, before the others'
+      // The settings' DEL first, so its reply is the first (a MULTI is atomic whatever the order).
+      const replies = await unscheduleWatch(redis.multi().del(settings!), opts.prefix, userId).del(...rest).exec();
+      return replies?.[0]?.[1] === 1;
     },
     /** A round stops the watch it began for (`round.gen`: no settings, session gone), and lets its lock go. */
     endWatch: (userId: number, round: RoundGuard, nowMs: number) =>

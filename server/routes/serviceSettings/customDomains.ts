@@ -10,6 +10,7 @@ import { plainRender, type settingsScope } from './scope.js';
 import { documented } from '../../openapi/describe.js';
 import { readBackFailed } from '../services.js';
 import { CustomDomainListView, CustomDomainsAddedView, CustomDomainVerifiedView, type CustomDomainView } from './views.js';
+import { RENDER_REFUSALS } from '../../middleware/errorHandler.js';
 
 const DOMAIN_ID = /^cdm-[0-9a-z]{20}$/;
 const LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
@@ -79,7 +80,7 @@ export function customDomainRoutes(router: Router, deps: AppDeps, scope: ReturnT
     ctx.body = { supported: true, target, apexIp: RENDER_APEX_IP, domains: domains.map((d) => presentDomain(d, target)) };
   });
 
-  router.post(base, documented({ summary: 'Add a custom domain (an apex domain brings its www)', tag: 'service-settings', responses: { 201: CustomDomainsAddedView }, errors: ['render_rejected', 'render_payment_required', 'render_conflict'] }), ...scope.write(), validate({ body: DomainBody }, { messages: 'as-written' }), scope.ownService, async (ctx) => {
+  router.post(base, documented({ summary: 'Add a custom domain (an apex domain brings its www)', tag: 'service-settings', responses: { 201: CustomDomainsAddedView }, errors: RENDER_REFUSALS }), ...scope.write(), validate({ body: DomainBody }, { messages: 'as-written' }), scope.ownService, async (ctx) => {
     const { caller, service } = ctx.state.own;
     if (!DOMAIN_TYPES.has(service.type)) throw errors.validation('Only web services and static sites can have custom domains.', { field: 'name' });
     const { name } = ctx.input.body;

@@ -6,6 +6,7 @@ import { documented, type RouteDoc } from '../../openapi/describe.js';
 import type { RenderClient } from '../../render/client.js';
 import type { CallerRender } from '../../render/forRequest.js';
 import { plainRender, type SettingsAction, type settingsScope } from './scope.js';
+import { RENDER_REFUSALS } from '../../middleware/errorHandler.js';
 
 /** These routes take no query: an unexpected parameter is refused before Render is asked (and the read audited). */
 export const NoQuery = z.object({}).strict();
@@ -45,7 +46,7 @@ export function keyedItemRoutes<Body extends z.ZodType>(router: Router, scope: R
   const item = `${kind.path}/:${kind.param}`;
   const tag = 'service-settings';
   const nameParam = () => pathParam(kind.param, kind.rule, () => errors.validation(kind.ruleText, { field: kind.param }));
-  const changes: Pick<RouteDoc, 'errors'> = { errors: ['render_rejected', 'render_payment_required', 'render_conflict', 'item_change_in_progress'] };
+  const changes: Pick<RouteDoc, 'errors'> = { errors: [...RENDER_REFUSALS, 'item_change_in_progress'] };
 
   // The running deploy keeps the value a change replaces until the next deploy (and its logs, and
   // earlier deploys' logs, hold it): kept for redaction before Render is asked to change it, with no

@@ -14,6 +14,7 @@ import { RUNNING_STATUSES, inItemTurn, retireSecrets, retiredDeps, secretsChange
 import { readDated } from '../../render/renderClock.js';
 import { isGone } from '../../render/serviceOverview.js';
 import type { RenderClient } from '../../render/client.js';
+import { renderSaid } from '../../middleware/errorHandler.js';
 
 /** Deploys read to learn which run (a live one and those on their way): more than a few only while deploys pile up. */
 const RUNNING_DEPLOYS_READ = 20;
@@ -122,7 +123,7 @@ export async function plainRender<T>(what: string, field: string | null, call: (
     return await call();
   } catch (err) {
     if (!(err instanceof RenderApiError)) throw err;
-    const said = opts.quote && err.renderMessage ? ` Render said: “${err.renderMessage.slice(0, 200)}”.` : '';
+    const said = opts.quote ? renderSaid(err) : '';
     const details = field ? { field } : undefined;
     // `read`: a reveal, refused as a read (there was no change to speak of).
     const unchanged = opts.read ? '' : ' Nothing was changed.';

@@ -2,7 +2,7 @@ import type Router from '@koa/router';
 import { z } from 'zod';
 import type { AppDeps } from '../../deps.js';
 import { errors, reworded } from '../../errors.js';
-import { toAppError } from '../../middleware/errorHandler.js';
+import { RENDER_REFUSALS, toAppError } from '../../middleware/errorHandler.js';
 import { RENDER_PLANS } from '../../deployments/input.js';
 import { SERVICE_TYPE_PRESETS } from '../../stacks/serviceTypes.js';
 import { validate } from '../../middleware/validate.js';
@@ -13,6 +13,7 @@ import { plainRender, type settingsScope } from './scope.js';
 import { documented } from '../../openapi/describe.js';
 import { readBackFailed } from '../services.js';
 import { ServiceSettingsEnvelope, type ServiceSettingsView } from './views.js';
+import { previewOf } from '../../presenters/service.js';
 
 type ServiceType = Service['type'];
 /** Which setting each service type has on Render (spec: the *DetailsPATCH schemas; scale: REFERENCE-backed docs/render-api.md). */
@@ -67,7 +68,7 @@ export function presentSettings(svc: Service, previewServices: PreviewScan | nul
 }
 
 /** How many of the workspace's services (of the type, made after the service) are read looking for its previews. */
-export const PREVIEW_SCAN_CAP = 500;
+const PREVIEW_SCAN_CAP = 500;
 
 interface PreviewScan { found: Service[]; complete: boolean }
 
@@ -80,12 +81,12 @@ async function previewsOf(client: RenderClient, service: Service): Promise<Previ
   if (!HAS.previews.has(service.type)) return { found: [], complete: true };
   const candidates = await client.listServices({
     ownerId: [service.ownerId], type: [service.type], includePreviews: true,
-    ...(service.createdAt ? { createdAfter: service.createdAt } : {}),
+    createdAfter: service.createdAt,
     // One past the cap: exactly the cap's worth of services is a complete look.
     limit: PREVIEW_SCAN_CAP + 1,
   });
   return {
-    found: candidates.filter((s) => (details(s).parentServer as { id?: string } | undefined)?.id === service.id),
+    found: candidates.filter((s) => previewOf(s)?.id === service.id),
     complete: candidates.length <= PREVIEW_SCAN_CAP,
   };
 }
@@ -209,7 +210,7 @@ export function settingsRoutes(router: Router, deps: AppDeps, scope: ReturnType<
     ctx.body = { settings: presentSettings(service, await previewsOf(caller.client, service)) };
   });
 
-  router.patch(path, documented({ summary: 'Change some settings (all or nothing)', tag: 'service-settings', responses: { 200: ServiceSettingsEnvelope }, errors: ['render_rejected', 'render_payment_required', 'render_conflict'] }), ...scope.write(), validate({ body: SettingsPatch }, { messages: 'as-written' }), scope.ownService, async (ctx) => {
+  router.patch(path, documented({ summary: 'Change some settings (all or nothing)', tag: 'service-settings', responses: { 200: ServiceSettingsEnvelope }, errors: RENDER_REFUSALS }), ...scope.write(), validate({ body: SettingsPatch }, { messages: 'as-written' }), scope.ownService, async (ctx) => {
     const { caller, service } = ctx.state.own;
     const patch = ctx.input.body;
     refuseMissing(service, patch);
