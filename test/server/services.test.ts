@@ -1,7 +1,8 @@
 import test from 'ava';
 import type { Stack } from '../helpers/stack.js';
 import { createServiceCache } from '../../server/render/serviceCache.js';
-import type { PresentedService } from '../../server/presenters/service.js';
+import { presentService, previewOf, type PresentedService } from '../../server/presenters/service.js';
+import type { Service } from '../../server/render/types.js';
 import { useScannedStack } from '../helpers/secretScan.js';
 import { renderCalls } from '../helpers/pipeline.js';
 import { createService, listCalls as listCallsOf, names, tenant as tenantOf, type Tenant } from './support/renderTenants.js';
@@ -59,6 +60,19 @@ test('a pull request preview in the list names the service it previews', async (
   const byId = new Map(res.json.services.map((s: PresentedService) => [s.id, s]));
   t.deepEqual((byId.get(preview) as PresentedService | undefined)?.previewOf, { id: web.id, name: 'pat-web' });
   t.is((byId.get(web.id) as PresentedService | undefined)?.previewOf, null);
+});
+
+// What Render (or anything posing as it) says in parentServer is taken only as text: a preview names a
+// parent by a string id; anything else is no preview, never an error, an object or a number shown as one.
+test('previewOf reads parentServer only as a whole string id (name defaults to it); other shapes are no preview', (t) => {
+  const base = { id: 'srv-a', name: 'a', type: 'web_service', ownerId: 'tea-1', createdAt: '2026-01-01T00:00:00Z', updatedAt: '2026-01-01T00:00:00Z', suspended: 'not_suspended' } as unknown as Service;
+  const withParent = (parentServer: unknown) => ({ ...base, serviceDetails: { parentServer } }) as unknown as Service;
+  t.deepEqual(previewOf(withParent({ id: 'srv-p', name: 'p' })), { id: 'srv-p', name: 'p' });
+  t.deepEqual(previewOf(withParent({ id: 'srv-p' })), { id: 'srv-p', name: 'srv-p' });
+  t.deepEqual(previewOf(withParent({ id: 'srv-p', name: { nested: 'x' } })), { id: 'srv-p', name: 'srv-p' });
+  for (const odd of [null, 'srv-p', 42, [], { id: '' }, { id: 7 }, { id: { id: 'srv-p' } }, { name: 'p' }]) t.is(previewOf(withParent(odd)), null, JSON.stringify(odd));
+  t.is(previewOf(base), null, 'no serviceDetails');
+  t.is(presentService(withParent({ id: 5 })).previewOf, null);
 });
 
 test('follows every page of Render\'s list', async (t) => {
