@@ -4,7 +4,7 @@ import { z } from 'zod';
 import type { AppDeps } from '../deps.js';
 import { errors } from '../errors.js';
 import { requireCsrf } from '../middleware/security.js';
-import { requireRenderKey, requireUser } from '../middleware/context.js';
+import { requireRenderKey, requireUser, type SignedInState } from '../middleware/context.js';
 import { validate } from '../middleware/validate.js';
 import { createSentinelStore, MAX_FINDINGS } from '../sentinel/store.js';
 import { checkSlackWebhook, createSentinelAlerts, type SentinelAlertOptions } from '../sentinel/alerts.js';
@@ -17,6 +17,8 @@ export type SentinelRouteOptions = SentinelAlertOptions;
 
 const MIN_INTERVAL_SEC = 30;
 const MAX_INTERVAL_SEC = 3_600;
+/** Reads and writes of one save, each redone when another save came between (saveOnce); three in a row is a storm of saves. */
+const SAVE_ATTEMPTS = 3;
 
 const SettingsBody = z.object({
   /**
@@ -140,10 +142,13 @@ export function sentinelRoutes(router: Router, deps: AppDeps, opts: SentinelRout
     ctx.body = await view(ctx.state.user.id, deps.sessions.refOf(ctx.state.sessionId));
   });
 
-  router.put('/api/sentinel', documented({ summary: 'Turn Sentinel on or off, set its interval and Slack webhook', description: 'Fields left out keep their current value; `enabled` left out keeps the watch on or off as it is.', tag: 'sentinel', responses: { 200: SentinelView }, errors: ['render_key_missing'] }), requireUser(), requireCsrf(), validate({ body: SettingsBody }), changes, async (ctx) => {
-    const body = ctx.input.body;
-    const userId = ctx.state.user.id;
-    const ref = deps.sessions.refOf(ctx.state.sessionId);
+  /**
+   * One attempt at a save: read the settings, work out the new ones and write them only over what was read.
+   * False when another save came between (nothing written): the caller reads again and redoes it, so no
+   * save writes over settings it did not see (a webhook set in one tab, dropped by an interval saved in
+   * another) and each audit entry names what its own save changed (two enables at once: one turned_on).
+   */
+  const saveOnce = async (ctx: Koa.ParameterizedContext<Koa.DefaultState & SignedInState>, body: z.infer<typeof SettingsBody>, userId: number, ref: string): Promise<boolean> => {
     const stored = await store.getStoredSettings(userId);
     const { watching, settings: current } = await watchOf(userId, ref, stored.settings);
     if (body.enabled === undefined && !current?.enabled) {
@@ -151,15 +156,13 @@ export function sentinelRoutes(router: Router, deps: AppDeps, opts: SentinelRout
       if (body.intervalSeconds !== undefined || typeof body.slackWebhookUrl === 'string' || body.slackDeployResults !== undefined) {
         throw errors.validation('enabled: Sentinel is off; send enabled: true to turn it on with these settings');
       }
-      ctx.body = await view(userId, ref);
-      return;
+      return true;
     }
     if (body.enabled === false) {
       const removed = await store.dropWatch(userId);
       if (removed && current?.enabled) await audited(ctx, userId, ['turned_off']);
       await settingsChanged(ctx, userId);
-      ctx.body = await view(userId, ref);
-      return;
+      return true;
     }
     if (!ctx.state.session.render) throw errors.renderKeyMissing();
     // A watch lives as long as the session that enables it, and a per-request key's session ends with its
@@ -179,9 +182,19 @@ export function sentinelRoutes(router: Router, deps: AppDeps, opts: SentinelRout
     const settings: SentinelSettings = { enabled: true, sessionRef: ref, intervalMs, slackSealed, slackHint, slackDeployResults, enabledAt: current?.enabledAt ?? deps.clock.now() };
     // A new watch or a new interval runs at once; the same settings again keep the watch's rhythm, and
     // the round running goes on (its generation is kept, store.putSettings).
-    await store.putSettings(userId, settings, { restart: !current?.enabled || current.intervalMs !== intervalMs, nowMs: deps.clock.now() }, stored);
+    const written = await store.putSettings(userId, settings, { restart: !current?.enabled || current.intervalMs !== intervalMs, nowMs: deps.clock.now() }, stored);
+    if (written === null) return false;
     await audited(ctx, userId, sentinelChanges(current, settings, { webhook: body.slackWebhookUrl, watching }));
     await settingsChanged(ctx, userId);
+    return true;
+  };
+
+  router.put('/api/sentinel', documented({ summary: 'Turn Sentinel on or off, set its interval and Slack webhook', description: 'Fields left out keep their current value; `enabled` left out keeps the watch on or off as it is.', tag: 'sentinel', responses: { 200: SentinelView }, errors: ['render_key_missing', 'sentinel_settings_changed'] }), requireUser(), requireCsrf(), validate({ body: SettingsBody }), changes, async (ctx) => {
+    const userId = ctx.state.user.id;
+    const ref = deps.sessions.refOf(ctx.state.sessionId);
+    for (let attempt = 1; !(await saveOnce(ctx, ctx.input.body, userId, ref)); attempt += 1) {
+      if (attempt >= SAVE_ATTEMPTS) throw errors.conflict('sentinel_settings_changed', 'Your Sentinel settings kept changing while this save was made (another tab or client is saving them); nothing was saved. Reload and save again.');
+    }
     ctx.body = await view(userId, ref);
   });
 

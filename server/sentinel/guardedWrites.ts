@@ -123,7 +123,10 @@ return 1`;
 
 /**
  * A settings save and the watch's schedule, one script. KEYS settings, due, intervals; ARGV ref, sealed
- * data, the generation to keep, a new generation, TTL ms, user id, interval ms, restart ('1'), now ms.
+ * data, the generation to keep, a new generation, TTL ms, user id, interval ms, restart ('1'), now ms, and
+ * (when given) the sealed data the save read ('' for none): another save's since, and nothing is written
+ * (nil), so no save writes over settings it did not see (a webhook set in one tab, lost to an interval
+ * saved in another that read before it).
  * The generation is kept only while the settings are still of the one to keep: the caller compared the
  * opened settings of that generation with the new ones and found nothing a round reads changed (the form
  * saved again unchanged), so a round running goes on and its work stands; any other save, or a save
@@ -131,6 +134,7 @@ return 1`;
  * is due at once (as a BullMQ job scheduler's first job was); otherwise the watch keeps its rhythm.
  */
 const WRITE_SETTINGS = `
+if ARGV[10] ~= nil and (redis.call('HGET', KEYS[1], 'data') or '') ~= ARGV[10] then return false end
 local gen = ARGV[4]
 if ARGV[3] ~= '' and redis.call('HGET', KEYS[1], 'gen') == ARGV[3] then gen = ARGV[3] end
 redis.call('DEL', KEYS[1])
@@ -195,8 +199,11 @@ export const guardedWrites = {
     await scripts.endWatch(redis, [k.lock, k.due, k.intervals, ...k.watch], [round.gen, a.userId, a.nowMs, round.token]);
   },
   /** The generation written: `keepGen` while the settings are still of it, else `newGen`. */
-  async writeSettings(redis: Redis, k: { settings: string; due: string; intervals: string }, a: { ref: string; data: string; keepGen: string; newGen: string; ttlMs: number; userId: number; intervalMs: number; restart: boolean; nowMs: number }): Promise<string> {
-    return String(await scripts.writeSettings(redis, [k.settings, k.due, k.intervals],
-      [a.ref, a.data, a.keepGen, a.newGen, a.ttlMs, a.userId, a.intervalMs, a.restart ? '1' : '0', a.nowMs]));
+  /** The generation written; null when `ifData` was given and the settings are no longer that (nothing written). */
+  async writeSettings(redis: Redis, k: { settings: string; due: string; intervals: string }, a: { ref: string; data: string; keepGen: string; newGen: string; ttlMs: number; userId: number; intervalMs: number; restart: boolean; nowMs: number; ifData?: string }): Promise<string | null> {
+    const args: Array<string | number> = [a.ref, a.data, a.keepGen, a.newGen, a.ttlMs, a.userId, a.intervalMs, a.restart ? '1' : '0', a.nowMs];
+    if (a.ifData !== undefined) args.push(a.ifData);
+    const gen = await scripts.writeSettings(redis, [k.settings, k.due, k.intervals], args) as string | null;
+    return gen;
   },
 };

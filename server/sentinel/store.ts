@@ -54,8 +54,11 @@ function openSettings(userId: number, ref: string | null | undefined, data: stri
   }
 }
 
-/** Settings as stored, with their generation ('' for none), for a save that may keep it (putSettings). */
-export interface StoredSettings { settings: SentinelSettings | null; gen: string }
+/**
+ * Settings as stored, with their generation ('' for none), for a save that may keep it (putSettings), and
+ * (read from Redis) the sealed record itself ('' for none): a save given it is made only over that record.
+ */
+export interface StoredSettings { settings: SentinelSettings | null; gen: string; data?: string }
 
 const parseStatus = (raw: string | null): SentinelStatus => (raw ? (JSON.parse(raw) as SentinelStatus) : { lastRunAt: null, auditUnavailable: [], lastProblem: null });
 
@@ -145,20 +148,21 @@ export function createSentinelStore(opts: { redis: Redis; prefix: string; keyrin
     },
     async getStoredSettings(userId: number): Promise<StoredSettings> {
       const [ref, data, gen] = await redis.hmget(keys.settings(userId), 'ref', 'data', 'gen');
-      return { settings: openSettings(userId, ref, data, keyring), gen: gen ?? '' };
+      return { settings: openSettings(userId, ref, data, keyring), gen: gen ?? '', data: data ?? '' };
     },
     /**
      * Written with a TTL of the session's absolute lifetime: settings never outlive the consent. The
      * watch is scheduled in the same script (guardedWrites.ts): `restart` makes it due at once (a new
      * watch, or a new interval). A write that changes what a round reads (`replacing`: the settings it
      * replaces, as read) is a new generation (`gen`): a round begun before it writes nothing back; the
-     * same again keeps the generation, if still that of `replacing` when written. Returns the generation.
+     * same again keeps the generation, if still that of `replacing` when written. Returns the generation,
+     * or null when `replacing` was read here (getStoredSettings) and another save came since: nothing written.
      */
-    putSettings(userId: number, s: SentinelSettings, schedule: { restart: boolean; nowMs: number }, replacing: StoredSettings): Promise<string> {
+    putSettings(userId: number, s: SentinelSettings, schedule: { restart: boolean; nowMs: number }, replacing: StoredSettings): Promise<string | null> {
       const same = replacing.settings !== null && sameForRound(userId, replacing.settings, s);
       return guardedWrites.writeSettings(redis, { settings: keys.settings(userId), ...scheduleKeys(opts.prefix) }, {
         ref: s.sessionRef, data: seal(JSON.stringify(s), settingsAad(userId, s.sessionRef), keyring), keepGen: same ? replacing.gen : '',
-        newGen: randomBytes(12).toString('base64url'), ttlMs: opts.absoluteMs, userId, intervalMs: s.intervalMs, ...schedule,
+        newGen: randomBytes(12).toString('base64url'), ttlMs: opts.absoluteMs, userId, intervalMs: s.intervalMs, ...schedule, ifData: replacing.data,
       });
     },
     /**

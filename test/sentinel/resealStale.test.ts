@@ -37,7 +37,7 @@ test('re-sealed with the current key, webhook inside too, generation kept; other
   t.is(await rotating.resealStale(), 0, 'nothing left to re-seal');
   const underB = store(prefix, B, null);
   const stored = await underB.getStoredSettings(1);
-  t.is(stored.gen, gen);
+  t.is(stored.gen, gen!);
   t.is(underB.openSlackUrl(1, stored.settings!.slackSealed), 'https://hooks.slack.com/services/T0/B0/one');
   t.false(isStale(stored.settings!.slackSealed!, createKeyring(B, A)));
   t.deepEqual(await redis.client.hgetall(`${prefix}:sentinel:settings:2`), before2);

@@ -89,3 +89,35 @@ test('another user\'s saves are not in the caller\'s trail', async (t) => {
   t.deepEqual(await settingsEntries(ben.agent), []);
   t.deepEqual(await settingsEntries(ann.agent), [['turned_on']]);
 });
+
+test('two switches-on at once: one turned_on entry; the other save finds the watch on and adds none', async (t) => {
+  const { agent } = await signedInWithKey(stack, 'sentons');
+  for (let round = 0; round < 5; round++) {
+    // Both read the watch as off before either wrote it: each wrote "turned on" before.
+    await Promise.all([save(agent, { enabled: true }), save(agent, { enabled: true })]);
+    await save(agent, { enabled: false });
+  }
+  const entries = await settingsEntries(agent);
+  t.deepEqual(entries, Array.from({ length: 5 }, () => [['turned_on'], ['turned_off']]).flat());
+});
+
+test('a webhook and an interval saved at once (two tabs): both are kept, each entry names its own change', async (t) => {
+  const { agent } = await signedInWithKey(stack, 'sentboth');
+  for (let round = 0; round < 5; round++) {
+    await save(agent, { enabled: true, intervalSeconds: 300 });
+    // Each read the watch before the other wrote it: the later write put back what it had read (no
+    // webhook, or the old interval), and its entry said it changed nothing of the other's.
+    await Promise.all([save(agent, { slackWebhookUrl: WEBHOOK }), save(agent, { intervalSeconds: 120 })]);
+    const view = (await agent.get('/api/sentinel')).json as { enabled: boolean; intervalSeconds: number; slack: { configured: boolean } };
+    t.like(view, { enabled: true, intervalSeconds: 120, slack: { configured: true } }, `round ${round}`);
+    await save(agent, { enabled: false });
+  }
+  const entries = await settingsEntries(agent);
+  const sorted = (e: string[][]) => e.map((changes) => changes.join('+')).sort();
+  for (let round = 0; round < 5; round++) {
+    const [on, ...rest] = entries.slice(round * 4, round * 4 + 4);
+    t.deepEqual(on, ['turned_on'], `round ${round}`);
+    t.deepEqual(sorted(rest), ['interval_changed', 'turned_off', 'webhook_set'], `round ${round}`);
+  }
+  t.is(entries.length, 20);
+});

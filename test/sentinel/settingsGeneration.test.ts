@@ -24,7 +24,11 @@ test('the same settings again keep their generation; a change a round reads, or 
     enabled: true, sessionRef: 'ref-a', intervalMs: 60_000, slackSealed: store.sealSlackUrl(userId, WEBHOOK), slackHint: '…XXXX', slackDeployResults: false, enabledAt: 1, ...over,
   });
   const at = { restart: false, nowMs: 1_000 };
-  const save = async (s: SentinelSettings) => store.putSettings(userId, s, at, await store.getStoredSettings(userId));
+  const save = async (s: SentinelSettings) => {
+    const gen = await store.putSettings(userId, s, at, await store.getStoredSettings(userId));
+    if (gen === null) throw new Error('a save refused with no other save between');
+    return gen;
+  };
 
   const first = await save(base());
   t.is((await store.getStoredSettings(userId)).gen, first);
@@ -39,8 +43,14 @@ test('the same settings again keep their generation; a change a round reads, or 
 
   const read = await store.getStoredSettings(userId);
   const between = await save(base({ intervalMs: 90_000 }));
-  t.not(await store.putSettings(userId, read.settings!, at, read), read.gen, 'the same as read, but another save came between');
-  t.not((await store.getStoredSettings(userId)).gen, between);
+  t.is(await store.putSettings(userId, read.settings!, at, read), null, 'the same as read, but another save came between: nothing written');
+  t.is((await store.getStoredSettings(userId)).gen, between, 'the save between stands');
+  // Without the record it read (no compare), the generation to keep is still checked when written.
+  const unread = { settings: read.settings, gen: read.gen };
+  const over = await store.putSettings(userId, read.settings!, at, unread);
+  t.truthy(over);
+  t.not(over, read.gen, 'another save came between: a new generation, not the one read');
+  t.not(over, between);
 
   // Settings an old web process wrote (no gen) are never kept as such.
   await r.client.hdel(sentinelKeys(r.prefix).settings(userId), 'gen');
@@ -68,7 +78,7 @@ test('turning the watch off and a round stopping it delete the same keys', async
   await gone(2);
   const gen = await watch(3);
   await r.client.set(keys.lock(3), 'round-3');
-  await store.endWatch(3, { gen, token: 'round-3' }, 2_000);
+  await store.endWatch(3, { gen: gen!, token: 'round-3' }, 2_000);
   await gone(3);
   t.is(await r.client.exists(keys.lock(3)), 0, 'the round\'s lock went too');
 });
