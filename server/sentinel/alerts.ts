@@ -33,24 +33,29 @@ const DEPLOY_ALERT_LIMIT = { perWindow: 30, windowSec: 600 };
  * (no other round touched the finding), the new finding is then taken back, so that watch finds it new
  * when it reads that event again, and alerts it (a watch without a webhook checks too: the one now current may have one). The
  * claim counts the alert against the user's window in the same script, so the check is the last Redis
- * step before the message leaves (a watch turned off during a separate count still had it sent). KEYS
- * once, settings, lock, findings, order, rate; ARGV TTL s, gen, token, finding id, '1' to claim ('0':
- * check only), rate window s, alerts per window. -1: not current; 0: not claimed (sent already this hour,
- * or the window is full: then the hour's alert stays owed); else the window's count with this one.
+ * step before the message leaves (a watch turned off during a separate count still had it sent). The
+ * claim is held only as long as the round's lock, until Slack took the message (then the hour, `sent`):
+ * a worker that died with the message on its way leaves the finding unreported (watcher.ts), and the
+ * next round, which cannot begin before that lock lapses, finds the claim lapsed too and sends it (a claim
+ * taken for the hour at once left that round nothing to send). At least once, then: a worker that died
+ * after Slack took it and before the claim became the hour's sends it again. KEYS once, settings, lock,
+ * findings, order, rate; ARGV gen, token, finding id, '1' to claim ('0': check only), rate window s,
+ * alerts per window. -1: not current; 0: not claimed (sent already this hour, or the window is
+ * full: then the hour's alert stays owed); else the window's count with this one.
  */
 const claimAlertScript = redisScript(`${CURRENT}
-if not current(KEYS[2], ARGV[2], KEYS[3], ARGV[3]) then
-  if redis.call('GET', KEYS[3]) == ARGV[3] and redis.call('EXISTS', KEYS[2]) == 1 then
-    redis.call('HDEL', KEYS[4], ARGV[4])
-    redis.call('ZREM', KEYS[5], ARGV[4])
+if not current(KEYS[2], ARGV[1], KEYS[3], ARGV[2]) then
+  if redis.call('GET', KEYS[3]) == ARGV[2] and redis.call('EXISTS', KEYS[2]) == 1 then
+    redis.call('HDEL', KEYS[4], ARGV[3])
+    redis.call('ZREM', KEYS[5], ARGV[3])
   end
   return -1
 end
-if ARGV[5] ~= '1' then return 0 end
-if tonumber(redis.call('GET', KEYS[6]) or '0') >= tonumber(ARGV[7]) then return 0 end
-if not redis.call('SET', KEYS[1], '1', 'EX', ARGV[1], 'NX') then return 0 end
+if ARGV[4] ~= '1' then return 0 end
+if tonumber(redis.call('GET', KEYS[6]) or '0') >= tonumber(ARGV[6]) then return 0 end
+if not redis.call('SET', KEYS[1], 'sending', 'PX', math.max(1, redis.call('PTTL', KEYS[3])), 'NX') then return 0 end
 local count = redis.call('INCR', KEYS[6])
-if count == 1 or redis.call('TTL', KEYS[6]) < 0 then redis.call('EXPIRE', KEYS[6], ARGV[6]) end
+if count == 1 or redis.call('TTL', KEYS[6]) < 0 then redis.call('EXPIRE', KEYS[6], ARGV[5]) end
 return count`);
 
 /** An alert claimed and not sent (not delivered, or its key withdrawn): its hour free again and its place in the window given back. KEYS once, rate. */
@@ -116,14 +121,18 @@ export function createSentinelAlerts(opts: SentinelAlertOptions & { redis: Redis
       if (f.severity === 'low') return false;
       const onceKey = keys.alertOnce(userId, `${f.rule}:${f.serviceId ?? f.ownerId ?? '-'}`);
       const claimKeys = [onceKey, keys.settings(userId), keys.lock(userId), keys.findings(userId), keys.order(userId), keys.alertRate(userId)];
-      const claim = [ALERT_LIMIT.dedupeSec, round.gen, round.token, f.id, url ? '1' : '0', ALERT_LIMIT.windowSec, ALERT_LIMIT.perWindow];
+      const claim = [round.gen, round.token, f.id, url ? '1' : '0', ALERT_LIMIT.windowSec, ALERT_LIMIT.perWindow];
       const count = Number(await claimAlertScript(opts.redis, claimKeys, claim));
       if (count < 1 || !url) return false;
       // Not sent: the hour's one alert of this rule and service is still owed, and the window's place given
       // back (a Slack outage of ten attempts muted every alert for the rest of the window, and each for an hour).
       const release = () => releaseAlertScript(opts.redis, [onceKey, keys.alertRate(userId)], []);
       if (beforeSend) await beforeSend().catch(async (err: unknown) => { await release(); throw err; });
-      if (await deliver(url, alertText(f))) return true;
+      if (await deliver(url, alertText(f))) {
+        // Sent: the hour's one alert of this rule and service (until now the claim lasted as long as the round's lock).
+        await opts.redis.set(onceKey, 'sent', 'EX', ALERT_LIMIT.dedupeSec);
+        return true;
+      }
       await release();
       return false;
     },

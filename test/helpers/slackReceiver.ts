@@ -13,6 +13,11 @@ export interface SlackReceiver {
   bodies: string[];
   /** Answer POSTs to `path` with `status` and `body` from now on (a revoked or deleted webhook), as Slack does. */
   refuse(path: string, status: number, body: string): void;
+  /** Leave POSTs to `path` unanswered from now on (a worker killed with its message on its way); `release` answers later ones again. */
+  hold(path: string): void;
+  release(path: string): void;
+  /** `METHOD /path body` of every request left unanswered by `hold`. */
+  held: string[];
   close(): Promise<void>;
 }
 
@@ -20,10 +25,13 @@ export async function startSlackReceiver(path = '/services/T000/B000/XXXXXXXXXXX
   const texts: string[] = [];
   const bodies: string[] = [];
   const refusals = new Map<string, { status: number; body: string }>();
+  const holds = new Set<string>();
+  const held: string[] = [];
   const server: Server = createServer((req, res) => {
     let body = '';
     req.on('data', (c) => { body += String(c); });
     req.on('end', () => {
+      if (holds.has(req.url ?? '')) { held.push(`${req.method} ${req.url} ${body}`); return; }
       bodies.push(`${req.method} ${req.url} ${body}`);
       try { texts.push(String((JSON.parse(body) as { text?: unknown }).text)); } catch { texts.push(body); }
       const refusal = refusals.get(req.url ?? '');
@@ -33,7 +41,13 @@ export async function startSlackReceiver(path = '/services/T000/B000/XXXXXXXXXXX
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const host = `127.0.0.1:${(server.address() as AddressInfo).port}`;
-  return { url: `http://${host}${path}`, origin: `http://${host}`, host, texts, bodies, refuse: (p, status, body) => { refusals.set(p, { status, body }); }, close: () => new Promise<void>((r) => server.close(() => r())) };
+  return {
+    url: `http://${host}${path}`, origin: `http://${host}`, host, texts, bodies, held,
+    refuse: (p, status, body) => { refusals.set(p, { status, body }); },
+    hold: (p) => { holds.add(p); },
+    release: (p) => { holds.delete(p); },
+    close: () => new Promise<void>((r) => { server.close(() => r()); server.closeAllConnections(); }),
+  };
 }
 
 /** Sentinel alert options that deliver every tenant webhook (hooks.slack.com included) to `receiver`. */

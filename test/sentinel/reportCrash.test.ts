@@ -64,3 +64,42 @@ test('a worker killed between a finding\'s audit entry and its alert: the next w
   t.is((await detected()).length, 1, 'not audited again');
   t.is((await findings(who.agent)).filter((f) => f.renderEvent === 'StartShellEvent').length, 1);
 });
+
+// The worker dies (kill -9) with the alert's POST on its way (Slack has it, no answer yet). Its claim was the
+// hour's: the next worker's round read the finding again (unreported), found the alert claimed and sent none.
+test('a worker killed with its alert on its way to Slack: the next worker sends it, and it is audited once', async (t) => {
+  t.timeout(120_000);
+  const stack = await startStack({ env: { SENTINEL_INTERVAL_SECONDS: '1' }, renderLimits: BUDGET_FOR_TESTS });
+  const workers: ChildWorker[] = [];
+  t.teardown(async () => {
+    await Promise.all(workers.map((w) => w.kill()));
+    await stack.close();
+  });
+  const worker = async () => {
+    const w = await spawnWorker(stack.config, { renderLimits: BUDGET_FOR_TESTS, sentinel: { minLeaseMs: 3_000, alerts: stack.slackAlerts } }, { SENTINEL_INTERVAL_SECONDS: '1' });
+    workers.push(w);
+    return w;
+  };
+  const path = '/services/T000/B000/INFLIGHT00000000000';
+  const doomed = await worker();
+  const who = await tenant(stack, 'zed-inflight');
+  stack.render.addAuditEvent(who.ownerId, 'StartShellEvent', { service: who.services[0]!.id });
+  stack.slack.hold(path);
+  await enable(who.agent, { slackWebhookUrl: `https://hooks.slack.com${path}` });
+  await waitFor('the alert on its way', async () => stack.slack.held.length > 0, 60_000);
+  await doomed.kill('SIGKILL');
+  stack.slack.release(path);
+  const sent = () => stack.slack.bodies.filter((b) => b.includes(path));
+  const detected = async () => (await who.agent.get('/api/audit?limit=100')).json.entries.filter((e: { action: string }) => e.action === 'sentinel_finding');
+  t.is(sent().length, 0);
+
+  await worker();
+  await waitFor('the alert, from the next worker\'s round', async () => sent().length > 0, 60_000);
+  t.is(stack.slack.held.length, 1);
+  t.is(sent().length, 1);
+  t.true(sent()[0]!.includes('StartShell') || sent()[0]!.includes('Shell opened'), sent()[0]);
+  t.is((await detected()).length, 1, 'audited once');
+  // Sent: the hour's alert, so later rounds send none.
+  await new Promise((r) => setTimeout(r, 3_000));
+  t.is(sent().length, 1);
+});
