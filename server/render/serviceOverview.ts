@@ -31,14 +31,15 @@ const beenLiveKey = (m: BeenLiveMemo, serviceId: string) => `${m.prefix}:been-li
  * deleted", and a live record whose deploy Render has since replaced (a push, the Render dashboard)
  * becomes `deactivated`. Runs once per cache period (see serviceCache.ts), not per request.
  */
-export async function loadServiceOverview(caller: OverviewCaller, deployments: DeploymentStore, memo: BeenLiveMemo): Promise<PresentedService[]> {
+export async function loadServiceOverview(caller: OverviewCaller & { now: () => number }, deployments: DeploymentStore, memo: BeenLiveMemo): Promise<PresentedService[]> {
+  const askedAt = caller.now();
   // The services our records point at are read while Render answers: no round trip of their own after it.
   const known = deployments.servicesOfUser(caller.userId);
   known.catch(() => undefined); // awaited below; a Render failure first must not leave it unhandled
   const listed = await caller.client.listServices({ ownerId: [...caller.ownerIds] });
   const { services, looked } = withoutGone(listed, await latestDeploysOf(caller, listed, memo));
   const latest = looked.map((l) => l.newest);
-  await reconcileRecords(caller, deployments, await known, services, latest);
+  await reconcileRecords(caller, deployments, await known, services, latest, askedAt);
   return services.map((s, i) => presentService(s, latest[i], looked[i]!.beenLive ?? undefined));
 }
 
@@ -105,7 +106,13 @@ async function latestDeploysOf(caller: OverviewCaller, services: Service[], memo
   return looked;
 }
 
-async function reconcileRecords(caller: OverviewCaller, deployments: DeploymentStore, known: Record<string, string>, services: Service[], latest: Array<Deploy | null>) {
+/**
+ * `askedAt` (our clock): when Render was asked. A record that went live since may be newer than the deploy
+ * Render named then (a deploy that went live while this list was read): it is left live, and the next list,
+ * asked after it, judges it (the worker compares finish times the same way, finishDeploy.ts). Compared
+ * with Render's finish times instead, a clock of ours ahead of Render's would leave a replaced one live.
+ */
+async function reconcileRecords(caller: OverviewCaller, deployments: DeploymentStore, known: Record<string, string>, services: Service[], latest: Array<Deploy | null>, askedAt: number) {
   const listed = new Map(services.map((s, i) => [s.id, latest[i] ?? null]));
   for (const [serviceId, ownerId] of Object.entries(known)) {
     if (!caller.ownerIds.includes(ownerId)) continue; // another workspace (another key): not ours to judge
@@ -119,7 +126,7 @@ async function reconcileRecords(caller: OverviewCaller, deployments: DeploymentS
     const records = (await Promise.all(ids.map((id) => deployments.get(id)))).filter((r) => r !== null);
     const replacer = records.find((r) => r.deployId === newest.id) ?? null;
     for (const rec of records) {
-      if (rec.status !== 'live' || rec.deployId === newest.id) continue;
+      if (rec.status !== 'live' || rec.deployId === newest.id || Date.parse(rec.finishedAt ?? rec.updatedAt) >= askedAt) continue;
       await deployments.markReplaced(rec.id, { deploymentId: replacer?.id ?? null, deployId: newest.id, at: newest.finishedAt ?? newest.updatedAt ?? newest.createdAt ?? '' });
     }
   }

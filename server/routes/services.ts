@@ -159,7 +159,7 @@ export function serviceRoutes(router: Router, deps: AppDeps) {
   }
 
   const listOwn = (caller: CallerRender) => caller.ownerIds.length === 0 ? Promise.resolve([]) : cache.get(scopeOf(caller), (askers) =>
-    loadServiceOverview({ client: caller.clientWhile(() => heldByAnAsker(caller, askers)), ownerIds: caller.ownerIds, userId: caller.userId }, deps.deployments, { redis: deps.redis, prefix: deps.config.redisPrefix }), caller.sessionRef);
+    loadServiceOverview({ client: caller.clientWhile(() => heldByAnAsker(caller, askers)), ownerIds: caller.ownerIds, userId: caller.userId, now: () => deps.clock.now() }, deps.deployments, { redis: deps.redis, prefix: deps.config.redisPrefix }), caller.sessionRef);
 
   /**
    * The caller's list. A load this request waited for that stopped because no session asking for it

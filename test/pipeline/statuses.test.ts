@@ -4,6 +4,7 @@ import { usePipelineStack } from '../helpers/pipelineStack.js';
 import { addNodeRepo, signedInWithKey, waitFinished, waitStatus } from '../helpers/pipeline.js';
 import { presentService } from '../../server/presenters/service.js';
 import type { Service } from '../../server/render/types.js';
+import { startWebBehindHold } from '../helpers/redisHold.js';
 
 // Issue 12 part 3: deployment and service statuses as Render has them, through the real web process,
 // a real worker, Redis and the Render simulator.
@@ -63,6 +64,35 @@ test('a deploy made outside the app (a push, the Render dashboard) also deactiva
   const older = (await agent.get(`/api/render/deployments/${first.id}`)).json;
   t.is(older.status, 'deactivated');
   t.like(older.replacedBy, { deploymentId: null, deployId: outside.id });
+});
+
+// The service list read Render's newest deploy of the service (ours, live), and before it brought the
+// records in line, a redeploy of it went live: the list took the new live record for one Render had since
+// replaced with the deploy it had read, and marked the deployment that is live "replaced" by an older one.
+test('a redeploy going live while a service list is being read stays live; the list after it leaves it so', async (t) => {
+  const { agent } = await signedInWithKey(stack, 'stat-r');
+  addNodeRepo(stack, 'stat-r', 'racer');
+  const first = await deployNew(agent, 'stat-r/racer', 'racer');
+  t.is(first.status, 'live');
+  // A second web process (behind the same load balancer) that stops at the list's record read.
+  const slow = await startWebBehindHold(stack.config);
+  t.teardown(() => slow.close());
+  slow.hold.holdAt(`:service:${first.serviceId}`);
+  const listing = agent.get(`${slow.url}/api/render/services`, { headers: { cookie: agent.cookieHeader() } });
+  await slow.hold.held(30_000);
+
+  const second = await waitFinished(agent, (await agent.post(`/api/render/services/${first.serviceId}/redeploy`)).json.id);
+  t.is(second.status, 'live');
+  slow.hold.release();
+  t.is((await listing).status, 200);
+  const after = (await agent.get(`/api/render/deployments/${second.id}`)).json;
+  t.is(after.status, 'live', JSON.stringify(after.replacedBy));
+  t.is(after.replacedBy, null);
+  t.is((await agent.get(`/api/render/deployments/${first.id}`)).json.status, 'deactivated');
+  // A list asked after it went live reads it as Render's newest: still live.
+  const card = (await agent.get('/api/render/services')).json.services.find((s: any) => s.id === first.serviceId);
+  t.is(card.latestDeploy.id, second.deployId);
+  t.is((await agent.get(`/api/render/deployments/${second.id}`)).json.status, 'live');
 });
 
 test('service cards show the latest deploy\'s outcome: failed, live, suspended and never deployed are distinct', async (t) => {
