@@ -111,10 +111,11 @@ export async function unblock(d: AdminDeps, loginOrId: string): Promise<string> 
   if (!await d.audit.appendable(userId)) {
     throw new AdminError(`The audit trail is signed with a SECRET_KEY other than this shell's, so the unblock could not be recorded: run it with the app's SECRET_KEY. Nothing was changed.`);
   }
-  const entry = await d.store.get(userId);
   await d.redis.set(d.keys.grace(userId), '1', 'EX', d.settings.graceMinutes * 60);
+  // Taken, not read then removed: the entry said is the one lifted (not a throttle the detector made a
+  // block meanwhile), and of two unblocks at once one lifts it and is audited, the other finds none.
+  const entry = await d.store.take(userId);
   if (!entry) return `${login ?? userId} is neither throttled nor blocked; the detector only learns from their traffic for the next ${d.settings.graceMinutes} minutes.${note}`;
-  await d.store.remove(userId);
   await d.events.raise({
     type: 'anomaly_unblocked', userId, login: login ?? undefined, subject: `user:${userId}`, outcome: 'success',
     detail: { ...(login ? { login } : {}), reason: `operator_lifted_${entry.state}` },

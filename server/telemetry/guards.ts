@@ -39,6 +39,14 @@ redis.call('HSET', KEYS[1], ARGV[1], ARGV[5])
 redis.call('INCR', KEYS[2])
 return 1`);
 
+/** HGET and HDEL a user's entry in one step (the version moved when there was one): what was removed, or nil. */
+const TAKE = redisScript(`
+local cur = redis.call('HGET', KEYS[1], ARGV[1])
+if not cur then return false end
+redis.call('HDEL', KEYS[1], ARGV[1])
+redis.call('INCR', KEYS[2])
+return cur`);
+
 /** Throttles and blocks in Redis: one hash for every process, and a version counter to poll. */
 export function createGuardStore(redis: Redis, keys: TelemetryKeys) {
   return {
@@ -66,6 +74,14 @@ export function createGuardStore(redis: Redis, keys: TelemetryKeys) {
     async remove(userId: number): Promise<boolean> {
       const [[, removed]] = (await redis.multi().hdel(keys.guard, String(userId)).incr(keys.guardVersion).exec()) as [[Error | null, number]];
       return removed === 1;
+    },
+    /**
+     * Remove a user's entry and answer it as it was removed (null: there was none): the operator's unblock
+     * says what it lifted, even when the detector turned a throttle into a block just before, and of two
+     * unblocks at once only one lifted anything.
+     */
+    async take(userId: number): Promise<GuardEntry | null> {
+      return parseEntry(await TAKE(redis, [keys.guard, keys.guardVersion], [String(userId)]) as string | null);
     },
     async version(): Promise<string | null> {
       return redis.get(keys.guardVersion);

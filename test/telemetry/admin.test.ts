@@ -54,6 +54,20 @@ test('unblock <login> lifts that login\'s block, also when the login is all digi
   t.is(await d.store.get(4242), null);
 });
 
+test('two unblocks of one block at once: one lifts it and is audited, the other says there was none', async (t) => {
+  const d = await adminDeps(`${redis.prefix}race`);
+  await blockedUser(d, 777101, 'twice');
+  // Each read the block before either removed it: both said "Lifted" and both were audited.
+  const said = await Promise.all([unblock(d, 'twice'), unblock(d, 'twice')]);
+  t.is(said.filter((s) => /Lifted the block/.test(s)).length, 1, said.join(' | '));
+  t.is(said.filter((s) => /neither throttled nor blocked/.test(s)).length, 1, said.join(' | '));
+  const lifted = (await d.audit.listForUser(777101, { limit: 20 })).entries
+    .filter((e) => (e.detail as { securityEvent?: string }).securityEvent === 'anomaly_unblocked');
+  t.is(lifted.length, 1);
+  t.is((lifted[0]!.detail as { reason?: string }).reason, 'operator_lifted_blocked');
+  t.is(await d.store.get(777101), null);
+});
+
 /** The user makes a request under another login (a GitHub rename keeps the id): telemetry maps the new login to them. */
 async function seenAs(d: AdminDeps, userId: number, login: string) {
   const recorder = createRecorder({ redis: redis.client, keys: d.keys, settings: d.settings, logger: createLogger({ level: 'silent' }), flushMs: 3_600_000 });
