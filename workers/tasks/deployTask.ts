@@ -69,8 +69,9 @@ export async function runDeployJob(ctx: WorkerContext, job: Job<DeployJobData>, 
     await first?.catch(() => null);
     // The session ended on its own (expiry) or the key went: the deploy stops here (its env values go
     // with the write); one Render already has is not canceled there, and the reason says so (revocation.ts).
-    await ctx.deployments.transition(rec.id, 'credentials_revoked', 'orchestrator', (now) => ({ failure: revokedFailure(now, creds === 'key_replaced' ? 'workerKeyChanged' : 'worker') }));
-    ctx.onFinished?.('credentials_revoked', ctx.clock.now() - Date.parse(rec.createdAt), { deploymentId: rec.id, userId: rec.userId, sessionRef: rec.sessionRef });
+    const ended = await ctx.deployments.transition(rec.id, 'credentials_revoked', 'orchestrator', (now) => ({ failure: revokedFailure(now, creds === 'key_replaced' ? 'workerKeyChanged' : 'worker') }));
+    // Only the writer of the end says so (as finish() does): a sign-out or cancel that ended it meanwhile did.
+    if (ended) ctx.onFinished?.('credentials_revoked', ctx.clock.now() - Date.parse(rec.createdAt), { deploymentId: rec.id, userId: rec.userId, sessionRef: rec.sessionRef });
     return;
   }
   const budget = createRunBudget(ctx, rec.keyFingerprint);
