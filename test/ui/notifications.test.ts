@@ -129,7 +129,7 @@ test('a tab that has not yet seen another tab\'s claim (localStorage reaches oth
   // The first tab hears the end of a deploy started here and shows it.
   await first.evaluate(async () => {
     const m = await import(`${location.origin}/assets/deploy-notify.js`);
-    m.rememberStartedDeploy('dpl-lagging', 'lagging');
+    m.rememberStartedDeploy('dpl-lagging', 'lagging', 1);
     m.notifyDeployEnded({ id: 'dpl-lagging', status: 'live' });
   });
   await first.waitForFunction(() => window.__notes.length === 1);
@@ -138,12 +138,57 @@ test('a tab that has not yet seen another tab\'s claim (localStorage reaches oth
   await second.evaluate(async () => {
     const m = await import(`${location.origin}/assets/deploy-notify.js`);
     localStorage.removeItem('orch.notify.done.dpl-lagging');
-    m.rememberStartedDeploy('dpl-lagging', 'lagging');
+    m.rememberStartedDeploy('dpl-lagging', 'lagging', 1);
     m.notifyDeployEnded({ id: 'dpl-lagging', status: 'live' });
     await navigator.locks.request('orch-deploy-notify-settled', async () => {}); // a turn for its lock request
     await new Promise((resolve) => setTimeout(resolve, 500));
   });
   t.is(await notesIn(first) + await notesIn(second), 1, 'shown once');
+  t.deepEqual(problems, []);
+  await context.close();
+});
+
+// A Deploy answered after its user signed out (the answer on its way as "Sign out" was clicked): the page
+// remembered that deployment for notifications and moved to its address, after the sign-out had cleared
+// both. The next user signing in in the tab then read that deployment by id (to notify its end) and landed
+// on its page: two 404s, which the server counts as that user probing another user's deployment.
+test('a Deploy answered after its user signed out: the next user of the tab neither reads that deployment nor lands on it', async (t) => {
+  t.timeout(120_000);
+  const { context, page, problems } = await stack.signedInWithKey(browser, 'lateanswer', ['late']);
+  await context.grantPermissions(['notifications'], { origin: stack.url });
+  let signedOut!: () => void;
+  const afterSignOut = new Promise<void>((resolve) => { signedOut = resolve; });
+  let answered!: () => void;
+  const answerHeld = new Promise<void>((resolve) => { answered = resolve; });
+  await page.route('**/api/render/deploy', async (route) => {
+    const response = await route.fetch(); // made on the server; its answer reaches the page after the sign-out
+    answered();
+    await afterSignOut;
+    await route.fulfill({ response });
+  });
+  await page.getByRole('link', { name: 'New deploy' }).first().click();
+  await page.getByTestId('repo-search').fill('late');
+  await page.locator('[data-testid=repo-option][data-repo="lateanswer/late"]').click();
+  await page.getByTestId('detected-stack-name').waitFor();
+  await page.getByTestId('deploy-submit').click();
+  await answerHeld;
+  await page.getByTestId('sign-out').click();
+  await page.getByText('You are signed out.').waitFor();
+  signedOut();
+  await page.waitForTimeout(500); // the Deploy handler's turn, with the answer
+  const theirs = (await page.evaluate(() => Object.keys(JSON.parse(localStorage.getItem('orch.notify.started') ?? '{}') as object)));
+  t.deepEqual(theirs, [], 'nothing of the signed-out user kept for notifications');
+  t.is(new URL(page.url()).hash, '', 'the sign-in page\'s address names no deployment');
+
+  const asked: string[] = [];
+  page.on('request', (r) => { if (r.url().includes('/api/render/deployments/')) asked.push(r.url()); });
+  stack.github.addUser({ id: 848_484, login: 'lateafter', name: 'Late After' });
+  stack.github.setAuthorizingUser('lateafter');
+  await page.getByTestId('sign-in').click();
+  await page.getByTestId('user-login').filter({ hasText: 'lateafter' }).waitFor();
+  await page.getByRole('heading', { level: 1, name: 'Dashboard' }).waitFor();
+  await page.waitForTimeout(1_000); // the first catch-up's reads
+  t.deepEqual(asked, [], 'no read of the previous user\'s deployment');
   t.deepEqual(problems, []);
   await context.close();
 });

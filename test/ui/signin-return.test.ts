@@ -10,6 +10,7 @@ const test = takingTurns(anyTest, 1);
 
 // Code inside page.evaluate runs in the browser.
 declare const sessionStorage: { getItem(key: string): string | null };
+declare const location: { hash: string };
 
 // A signed-out visitor opening a link to one of the app's pages (a deployment someone shared, a page whose
 // session timed out) was shown the sign-in page, and after GitHub's round trip landed on the dashboard:
@@ -132,5 +133,32 @@ test('another user signs in in one tab: a tab left on the previous user\'s page 
   await second.getByRole('heading', { level: 1, name: 'Dashboard' }).waitFor();
   t.is(new URL(second.url()).hash, '', 'not the previous user\'s page');
 
+  await context.close();
+});
+
+// After a sign-out here, Back returns to the previous user's pages (the sign-in page, their address). Clicking
+// "Sign in" there took that address for a link someone opened, and the next user landed on the previous
+// user's service after signing in (a 404, which the server counts as a probe of another user's id).
+test('Back after a sign-out, into the previous user\'s page: the next user to sign in starts at the dashboard', async (t) => {
+  t.timeout(120_000);
+  const { context, page, apiKey, problems } = await stack.signedInWithKey(browser, 'backowner', []);
+  const { serviceId } = await serviceMadeOutside(stack, apiKey, { login: 'backowner', name: 'back-api' });
+  await page.goto(`${stack.url}/#/services/${serviceId}`);
+  await page.getByRole('heading', { level: 1, name: 'back-api' }).waitFor();
+  await page.evaluate(() => { location.hash = '#/settings'; });
+  await page.getByRole('heading', { level: 1, name: 'Settings' }).waitFor();
+  await page.getByTestId('sign-out').click();
+  await page.getByText('You are signed out.').waitFor();
+  await page.goBack();
+  await page.waitForURL(`${stack.url}/#/services/${serviceId}`);
+  await page.getByTestId('signin').waitFor();
+
+  stack.github.addUser({ id: 838_383, login: 'backnext', name: 'Back Next' });
+  stack.github.setAuthorizingUser('backnext');
+  await page.getByTestId('sign-in').click();
+  await page.getByTestId('user-login').filter({ hasText: 'backnext' }).waitFor();
+  await page.getByRole('heading', { level: 1, name: 'Dashboard' }).waitFor();
+  t.is(new URL(page.url()).hash, '', 'not the previous user\'s page');
+  t.deepEqual(problems, []);
   await context.close();
 });

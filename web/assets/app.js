@@ -67,7 +67,7 @@ const live = createLive({
   },
   // The end of a deploy started here, published while the stream was down (or no tab was open), is never
   // sent again: views only redrew it, and its notification never came. Read after each gap, boot included.
-  onResync: () => { current?.onResync?.(); void notifyEndedMeanwhile(api, openDeployment); },
+  onResync: () => { current?.onResync?.(); void notifyEndedMeanwhile(api, openDeployment, session?.user.id); },
   onLogs: (e) => current?.onLogs?.(e),
   onSentinel: (e) => { current?.onSentinel?.(e); void refreshBadge(); },
   onService: (e) => current?.onService?.(e),
@@ -90,6 +90,9 @@ const ctx = {
   followLogs: (deploymentId) => live.follow(deploymentId),
   onSentinelChanged: () => void refreshBadge(),
   navigate(hash) {
+    // An action answered after its session ended (signed out meanwhile) leaves the sign-in page and its
+    // address as they are: that user's deployment address would be the next user's page after sign-in.
+    if (!session) return;
     if (location.hash === hash) route(); else location.hash = hash;
   },
   announce,
@@ -237,9 +240,16 @@ const RETURN_TO = 'return-to';
 const RETURN_TO_MAX_AGE_MS = 30 * 60_000;
 /** The page this tab's session ended on, and whose session it was (showSignedOut): for that user only. */
 let endedOn = null;
+/**
+ * The address this tab was opened on signed out (a link): anyone's page. One reached after a sign-out here
+ * (Back into the previous user's pages, a late action's address) is not: it would open that user's
+ * deployment for the next one, whom the server then takes for a prober of another user's id.
+ */
+let openedOn = null;
 function rememberPage() {
-  // A page opened since (a link) is anyone's; otherwise the one the session ended on, for its user.
-  const page = parseRoute(location.hash).name !== 'dashboard' ? { hash: location.hash, user: null } : endedOn;
+  // The link this tab was opened on is anyone's; otherwise the page the session ended on, for its user.
+  const linked = parseRoute(location.hash).name !== 'dashboard' && location.hash === openedOn;
+  const page = linked ? { hash: location.hash, user: null } : endedOn;
   const route = parseRoute(page?.hash ?? '');
   // Nothing to remember: a page remembered earlier stays (a sign-in declined on GitHub comes back to
   // /?auth_error=…, and the try after it is still for that page; its user is checked on the way back).
@@ -289,7 +299,7 @@ async function boot() {
       blocked ? 'The app loads again when the block lifts (see above).' : `Could not load the app: ${err.message}`));
     return;
   }
-  if (!session) { showSignedOut({ authError }); return; }
+  if (!session) { openedOn = location.hash; showSignedOut({ authError }); return; }
   // Back from signing in: to the page asked for then, unless this address names one itself.
   const remembered = takeRememberedPage(session.user.id);
   if (remembered && parseRoute(location.hash).name === 'dashboard') history.replaceState(null, '', `/${remembered}`);

@@ -37,12 +37,17 @@ export function askNotificationPermissionOnce() {
   try { void Notification.requestPermission(); } catch { /* old browsers: callback form only; skip */ }
 }
 
-/** A deploy this browser started: notify when it ends. */
-export function rememberStartedDeploy(id, serviceName, now = Date.now()) {
-  if (!supported()) return;
+/**
+ * A deploy user `userId` started in this browser: notify when it ends. Kept with whose it is: a session that
+ * ended without a sign-out here (expired, the browser closed) leaves its deploys remembered, and the next
+ * user of the browser must not ask for them (the server takes a read of another user's deployment for a
+ * probe, and reports that user). None without a user: a Deploy answered after its session's sign-out.
+ */
+export function rememberStartedDeploy(id, serviceName, userId, now = Date.now()) {
+  if (!supported() || userId == null) return;
   const all = readStarted();
   for (const [k, v] of Object.entries(all)) if (!(now - (v?.at ?? 0) < KEEP_MS)) delete all[k];
-  all[id] = { name: String(serviceName ?? ''), at: now };
+  all[id] = { name: String(serviceName ?? ''), at: now, user: userId };
   localStorage.setItem(STARTED, JSON.stringify(all));
 }
 
@@ -70,9 +75,17 @@ export function forgetStartedDeploys() {
  * deploy remembered but not on it, a hundred newer since, is read by id). None without a deploy
  * remembered or without the permission to show one.
  */
-export async function notifyEndedMeanwhile(api, onOpen, now = Date.now()) {
-  if (!supported() || Notification.permission !== 'granted') return;
-  const ids = Object.entries(readStarted()).filter(([, v]) => now - (v?.at ?? 0) < KEEP_MS).map(([id]) => id);
+export async function notifyEndedMeanwhile(api, onOpen, userId, now = Date.now()) {
+  if (!supported()) return;
+  const all = readStarted();
+  // Another user's (this browser's user before, whose session ended without a sign-out here): forgotten unread.
+  const others = Object.keys(all).filter((id) => userId == null || all[id]?.user !== userId);
+  if (others.length) {
+    for (const id of others) delete all[id];
+    try { localStorage.setItem(STARTED, JSON.stringify(all)); } catch { /* storage off */ }
+  }
+  if (Notification.permission !== 'granted') return;
+  const ids = Object.entries(all).filter(([, v]) => now - (v?.at ?? 0) < KEEP_MS).map(([id]) => id);
   if (!ids.length) return;
   let listed;
   try { listed = new Map(((await api.myDeployments({ limit: 100 })).deployments ?? []).map((d) => [d.id, d])); } catch { return; }

@@ -324,7 +324,7 @@ export function deployView(ctx) {
     if (lastAttempt.body !== signature) lastAttempt = { body: signature, key: crypto.randomUUID() };
     try {
       const rec = await busy(submit, 'Starting deploy…', () => ctx.api.deploy(body, lastAttempt.key));
-      rememberStartedDeploy(rec.id, rec.request?.serviceName ?? v.serviceName);
+      rememberStartedDeploy(rec.id, rec.request?.serviceName ?? v.serviceName, ctx.session?.user.id);
       ctx.announce(`Deploy of ${rec.request?.serviceName ?? v.serviceName} queued`);
       ctx.navigate(`#/deployments/${rec.id}`);
     } catch (err) {
