@@ -1,7 +1,7 @@
 import anyTest from 'ava';
 import type { Browser, Page } from 'playwright-core';
 import { DESKTOP, PHONE, horizontalOverflow, newContext, screenshot } from './support/browser.js';
-import { deployThroughForm, type UiStack } from './support/uiStack.js';
+import { connectKey, deployThroughForm, type UiStack } from './support/uiStack.js';
 import { useBrowserStack } from './support/browserStack.js';
 import { takingTurns } from './support/turns.js';
 
@@ -162,6 +162,78 @@ test('deploy form: a deploy whose answer was lost is not said to have failed, an
   await page.waitForFunction((id) => location.hash === `#/deployments/${id}`, made[0]);
   t.deepEqual(await deployments(), made, 'Deploy again opened it, and started nothing more');
   // The aborted answer is logged by Chromium as a failed load; nothing else went wrong.
+  t.deepEqual(problems.filter((p) => !/ERR_CONNECTION_RESET/.test(p)), []);
+  await context.close();
+});
+
+// The key replaced in another tab with another key to the same workspace (a team's): the page says the deploy
+// now goes out with the new key, but Deploy pressed again sent the same request with the same Idempotency-Key,
+// and opened the deploy made with the old key, which the replacement had stopped.
+test('deploy form: a deploy whose answer was lost, then the key replaced in another tab: Deploy again deploys with the new key', async (t) => {
+  const { context, page, problems } = await stack.signedInWithKey(browser, 'forms-swap', ['swap-app']);
+  const ownerId = await page.evaluate(async () => ((await (await fetch('/api/session')).json()) as { render: { owners: Array<{ id: string }> } }).render.owners[0]!.id);
+  const teamKey = 'rnd_formsswapteamkeyzzzzzzzzzzzz';
+  stack.render.addAccount({ apiKey: teamKey, workspaces: [{ id: ownerId, name: 'shared' }] });
+  await openDeployForm(page, 'forms-swap', 'swap-app');
+  // The service's creation waits at Render: the key is replaced before the first deploy made anything there
+  // (so its name is still free, and Deploy pressed again sends the very same request).
+  const creation = stack.render.holdRequest({ method: 'POST', route: '/services' });
+  t.teardown(() => creation.release());
+  let sent = 0;
+  await page.route('**/api/render/deploy', async (route) => {
+    sent += 1;
+    if (sent > 1) { await route.continue(); return; }
+    await route.fetch();
+    await route.abort('connectionreset');
+  });
+  await page.getByTestId('deploy-submit').click();
+  await page.locator('.flash [role=alert]').filter({ hasText: 'may have started' }).waitFor();
+  const deployments = () => page.evaluate(async () => ((await (await fetch('/api/render/my-deployments?limit=100')).json()) as { deployments: Array<{ id: string; status: string }> }).deployments);
+  const [lost] = await deployments();
+  t.truthy(lost);
+  await creation.arrived;
+
+  const other = await context.newPage();
+  await other.goto(`${stack.url}/#/settings`);
+  await other.getByTestId('replace-key').click();
+  await connectKey(other, teamKey);
+  await page.getByTestId('key-changed').filter({ hasText: 'replaced in another tab' }).waitFor({ timeout: 15_000 });
+  await page.getByTestId('deploy-submit').click();
+  await page.waitForFunction((id) => /^#\/deployments\/./.test(location.hash) && location.hash !== `#/deployments/${id}`, lost!.id);
+  const now = await deployments();
+  t.is(now.length, 2, 'a second deploy, with the new key');
+  t.is(now.find((d) => d.id === lost!.id)?.status, 'credentials_revoked', 'the one made with the old key was stopped by the replacement');
+  t.deepEqual(problems.filter((p) => !/ERR_CONNECTION_RESET/.test(p)), []);
+  await context.close();
+});
+
+test('a redeploy whose answer was lost, then the key replaced in another tab: Redeploy again is a new request, with the new key', async (t) => {
+  const { context, page, problems } = await stack.signedInWithKey(browser, 'forms-swap-again', ['app']);
+  const ownerId = await page.evaluate(async () => ((await (await fetch('/api/session')).json()) as { render: { owners: Array<{ id: string }> } }).render.owners[0]!.id);
+  const teamKey = 'rnd_formsswapagainteamkeyzzzzzzz';
+  stack.render.addAccount({ apiKey: teamKey, workspaces: [{ id: ownerId, name: 'shared' }] });
+  const firstId = await deployThroughForm(page, 'forms-swap-again/app');
+  await page.locator('#deployment-status[data-status="live"]').waitFor({ timeout: 20_000 });
+  const keys: string[] = [];
+  await page.route('**/api/render/services/*/redeploy', async (route) => {
+    keys.push(route.request().headers()['idempotency-key'] ?? '(none)');
+    if (keys.length > 1) { await route.continue(); return; }
+    await route.fetch();
+    await route.abort('connectionreset');
+  });
+  const said = page.locator('.flash [role=alert]').filter({ hasText: 'Redeploy' });
+  await page.getByTestId('redeploy').click();
+  await said.waitFor();
+
+  const other = await context.newPage();
+  await other.goto(`${stack.url}/#/settings`);
+  await other.getByTestId('replace-key').click();
+  await connectKey(other, teamKey);
+  await said.waitFor({ state: 'detached', timeout: 15_000 }); // this page drawn again for the new key
+  await page.getByTestId('redeploy').click();
+  await page.waitForURL((url) => /#\/deployments\/./.test(url.hash) && !url.hash.endsWith(firstId));
+  t.is(keys.length, 2);
+  t.not(keys[1], keys[0], 'a new Idempotency-Key: the unanswered ask went out with the replaced key');
   t.deepEqual(problems.filter((p) => !/ERR_CONNECTION_RESET/.test(p)), []);
   await context.close();
 });

@@ -127,7 +127,9 @@ export function createApi(hooks = {}) {
    * Redeploys and rollbacks carry an Idempotency-Key per user action. When no answer came (the
    * connection dropped, a proxy timed out: the server may have started it) the same action asked again
    * goes with the same key, and opens that deployment rather than starting a second deploy on Render.
-   * Any answer of the server's ends the action: the next click is a new one, with a new key.
+   * Any answer of the server's ends the action: the next click is a new one, with a new key. So does a
+   * new session or Render key (forgetUnanswered): the same action asked again then is a new request, with
+   * the new key; the unanswered one went out with the old key, which the change stopped.
    */
   const unansweredKeys = new Map();
   async function startDeployment(path, body) {
@@ -150,6 +152,7 @@ export function createApi(hooks = {}) {
   const svc = (id) => `/api/render/services/${enc(id)}`;
 
   return {
+    forgetUnanswered: () => unansweredKeys.clear(),
     setCsrfToken(token) { csrfToken = token; },
     meta: () => get('/api/meta'),
     /** The session, or null when signed out. */

@@ -143,6 +143,7 @@ async function followSession() {
   session = now;
   drawAccount();
   if (JSON.stringify(now.render ?? null) === JSON.stringify(before.render ?? null)) return;
+  api.forgetUnanswered();
   if (current?.onSessionChanged) current.onSessionChanged(); else route();
 }
 

@@ -356,6 +356,9 @@ export function deployView(ctx) {
    * With no key, or no workspace, left the page is drawn again and says what to do.
    */
   function onSessionChanged() {
+    // A Deploy pressed again now is a request with the new key: the one whose answer was lost went out
+    // with the old one (stopped by the replacement), and its Idempotency-Key would only open that one again.
+    lastAttempt = { body: null, key: null };
     const owners = ctx.session.render?.configured ? ctx.session.render.owners ?? [] : [];
     if (!owners.length) { ctx.navigate(location.hash); return; }
     const sel = workspace.control;
