@@ -198,12 +198,13 @@ export const guardedWrites = {
   async endWatch(redis: Redis, k: { lock: string; due: string; intervals: string; watch: string[] }, round: RoundGuard, a: { userId: number; nowMs: number }): Promise<void> {
     await scripts.endWatch(redis, [k.lock, k.due, k.intervals, ...k.watch], [round.gen, a.userId, a.nowMs, round.token]);
   },
-  /** The generation written: `keepGen` while the settings are still of it, else `newGen`. */
-  /** The generation written; null when `ifData` was given and the settings are no longer that (nothing written). */
+  /**
+   * The generation written: `keepGen` while the settings are still of it, else `newGen`. Null when `ifData`
+   * (the sealed record the save read, '' for none) was given and the settings are no longer that: nothing written.
+   */
   async writeSettings(redis: Redis, k: { settings: string; due: string; intervals: string }, a: { ref: string; data: string; keepGen: string; newGen: string; ttlMs: number; userId: number; intervalMs: number; restart: boolean; nowMs: number; ifData?: string }): Promise<string | null> {
     const args: Array<string | number> = [a.ref, a.data, a.keepGen, a.newGen, a.ttlMs, a.userId, a.intervalMs, a.restart ? '1' : '0', a.nowMs];
     if (a.ifData !== undefined) args.push(a.ifData);
-    const gen = await scripts.writeSettings(redis, [k.settings, k.due, k.intervals], args) as string | null;
-    return gen;
+    return await scripts.writeSettings(redis, [k.settings, k.due, k.intervals], args) as string | null;
   },
 };
