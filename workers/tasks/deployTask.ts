@@ -71,7 +71,12 @@ export async function runDeployJob(ctx: WorkerContext, job: Job<DeployJobData>, 
     // with the write); one Render already has is not canceled there, and the reason says so (revocation.ts).
     const ended = await ctx.deployments.transition(rec.id, 'credentials_revoked', 'orchestrator', (now) => ({ failure: revokedFailure(now, creds === 'key_replaced' ? 'workerKeyChanged' : 'worker') }));
     // Only the writer of the end says so (as finish() does): a sign-out or cancel that ended it meanwhile did.
-    if (ended) ctx.onFinished?.('credentials_revoked', ctx.clock.now() - Date.parse(rec.createdAt), { deploymentId: rec.id, userId: rec.userId, sessionRef: rec.sessionRef });
+    if (!ended) return;
+    ctx.onFinished?.('credentials_revoked', ctx.clock.now() - Date.parse(rec.createdAt), { deploymentId: rec.id, userId: rec.userId, sessionRef: rec.sessionRef });
+    // And the commit's status: a cleared key's route asks for it when its own write ends the deploy
+    // (requests.ts), this run when its check found the key gone first. Posted only while the session
+    // still holds its GitHub token (the status job reads it again): a sign-out's deploys get none.
+    await requestCommitStatus(ctx, ended, 'final');
     return;
   }
   const budget = createRunBudget(ctx, rec.keyFingerprint);
