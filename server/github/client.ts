@@ -27,6 +27,8 @@ interface GitHubClientOptions {
   pacedWrites?: boolean;
   /** Per-request timeout. Default 10 s. */
   timeoutMs?: number;
+  /** The wait before a retry (default: a timer; server/github/http.ts). */
+  sleep?: (ms: number) => Promise<void>;
 }
 
 /** One entry of a repository's root. */
@@ -84,6 +86,7 @@ export function createGitHubClient(opts: GitHubClientOptions): GitHubClient {
     retries: opts.retries ?? true,
     pacedWrites: opts.pacedWrites ?? opts.retries ?? true,
     timeoutMs: opts.timeoutMs ?? 10_000,
+    sleep: opts.sleep,
   });
 
   let seen: string[] | null | undefined;

@@ -32,6 +32,8 @@ interface GitHubHttpOptions {
    */
   pacedWrites: boolean;
   timeoutMs: number;
+  /** The wait before another attempt (default: a timer); a test counts the waits instead of timing them. */
+  sleep?: (ms: number) => Promise<void>;
 }
 
 interface GitHubResponse {
@@ -129,7 +131,7 @@ export function createGitHubHttp(opts: GitHubHttpOptions) {
       } catch (err) {
         const waitMs = opts.retries && err instanceof GitHubError && err.kind === 'unavailable' ? RETRY_DELAYS_MS[attempt] : undefined;
         if (waitMs === undefined) throw err;
-        await sleep(waitMs);
+        await (opts.sleep ?? sleep)(waitMs);
         continue;
       }
       if (res.status === 304 && cached) return { status: 200, data: cached.data, headers: { ...cached.headers, ...res.headers }, bytes: 0 };
@@ -141,7 +143,7 @@ export function createGitHubHttp(opts: GitHubHttpOptions) {
       const error = toGitHubError({ status: res.status, response: { headers: res.headers, data: res.data } }, req.what, token);
       const waitMs = opts.retries ? retryDelayMs(error, res.status, attempt) : null;
       if (waitMs === null) throw error;
-      await sleep(waitMs);
+      await (opts.sleep ?? sleep)(waitMs);
     }
   }
 
