@@ -1,5 +1,5 @@
 import anyTest from 'ava';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { DESKTOP, PHONE, horizontalOverflow, newContext, screenshot } from './support/browser.js';
 import { connectKey, deployThroughForm, type UiStack } from './support/uiStack.js';
 import { useBrowserStack } from './support/browserStack.js';
@@ -166,14 +166,27 @@ test('deploy form: a deploy whose answer was lost is not said to have failed, an
   await context.close();
 });
 
+/** `apiKey`, another account's key to the workspace `page`'s session deploys to (a team's shared workspace). */
+async function teamKeyOf(page: Page, apiKey: string): Promise<string> {
+  const ownerId = await page.evaluate(async () => ((await (await fetch('/api/session')).json()) as { render: { owners: Array<{ id: string }> } }).render.owners[0]!.id);
+  stack.render.addAccount({ apiKey, workspaces: [{ id: ownerId, name: 'shared' }] });
+  return apiKey;
+}
+
+/** The session's Render key replaced with `apiKey` from a second tab of the same browser. */
+async function replaceKeyInAnotherTab(context: BrowserContext, apiKey: string): Promise<void> {
+  const other = await context.newPage();
+  await other.goto(`${stack.url}/#/settings`);
+  await other.getByTestId('replace-key').click();
+  await connectKey(other, apiKey);
+}
+
 // The key replaced in another tab with another key to the same workspace (a team's): the page says the deploy
 // now goes out with the new key, but Deploy pressed again sent the same request with the same Idempotency-Key,
 // and opened the deploy made with the old key, which the replacement had stopped.
 test('deploy form: a deploy whose answer was lost, then the key replaced in another tab: Deploy again deploys with the new key', async (t) => {
   const { context, page, problems } = await stack.signedInWithKey(browser, 'forms-swap', ['swap-app']);
-  const ownerId = await page.evaluate(async () => ((await (await fetch('/api/session')).json()) as { render: { owners: Array<{ id: string }> } }).render.owners[0]!.id);
-  const teamKey = 'rnd_formsswapteamkeyzzzzzzzzzzzz';
-  stack.render.addAccount({ apiKey: teamKey, workspaces: [{ id: ownerId, name: 'shared' }] });
+  const teamKey = await teamKeyOf(page, 'rnd_formsswapteamkeyzzzzzzzzzzzz');
   await openDeployForm(page, 'forms-swap', 'swap-app');
   // The service's creation waits at Render: the key is replaced before the first deploy made anything there
   // (so its name is still free, and Deploy pressed again sends the very same request).
@@ -193,10 +206,7 @@ test('deploy form: a deploy whose answer was lost, then the key replaced in anot
   t.truthy(lost);
   await creation.arrived;
 
-  const other = await context.newPage();
-  await other.goto(`${stack.url}/#/settings`);
-  await other.getByTestId('replace-key').click();
-  await connectKey(other, teamKey);
+  await replaceKeyInAnotherTab(context, teamKey);
   await page.getByTestId('key-changed').filter({ hasText: 'replaced in another tab' }).waitFor({ timeout: 15_000 });
   await page.getByTestId('deploy-submit').click();
   await page.waitForFunction((id) => /^#\/deployments\/./.test(location.hash) && location.hash !== `#/deployments/${id}`, lost!.id);
@@ -209,9 +219,7 @@ test('deploy form: a deploy whose answer was lost, then the key replaced in anot
 
 test('a redeploy whose answer was lost, then the key replaced in another tab: Redeploy again is a new request, with the new key', async (t) => {
   const { context, page, problems } = await stack.signedInWithKey(browser, 'forms-swap-again', ['app']);
-  const ownerId = await page.evaluate(async () => ((await (await fetch('/api/session')).json()) as { render: { owners: Array<{ id: string }> } }).render.owners[0]!.id);
-  const teamKey = 'rnd_formsswapagainteamkeyzzzzzzz';
-  stack.render.addAccount({ apiKey: teamKey, workspaces: [{ id: ownerId, name: 'shared' }] });
+  const teamKey = await teamKeyOf(page, 'rnd_formsswapagainteamkeyzzzzzzz');
   const firstId = await deployThroughForm(page, 'forms-swap-again/app');
   await page.locator('#deployment-status[data-status="live"]').waitFor({ timeout: 20_000 });
   const keys: string[] = [];
@@ -225,10 +233,7 @@ test('a redeploy whose answer was lost, then the key replaced in another tab: Re
   await page.getByTestId('redeploy').click();
   await said.waitFor();
 
-  const other = await context.newPage();
-  await other.goto(`${stack.url}/#/settings`);
-  await other.getByTestId('replace-key').click();
-  await connectKey(other, teamKey);
+  await replaceKeyInAnotherTab(context, teamKey);
   await said.waitFor({ state: 'detached', timeout: 15_000 }); // this page drawn again for the new key
   await page.getByTestId('redeploy').click();
   await page.waitForURL((url) => /#\/deployments\/./.test(url.hash) && !url.hash.endsWith(firstId));
