@@ -56,7 +56,9 @@ test('a service moved into a group of services read further than it was: its lin
 /** A workspace on the simulator with these web services (ids in order), and its key's plain client (and what it is made of). */
 async function workspaceWith(t: ExecutionContext, label: string, names: string[]) {
   const r = await startTestRedis();
-  const render = await startRenderSimulator();
+  // Deploys stay where they start: a creation's deploy going live writes an app line ('Server listening
+  // …') whenever its timers fire, and under load that landed between a test's own lines.
+  const render = await startRenderSimulator({ manualDeploys: true });
   t.teardown(async () => { await render.close(); await r.stop(); });
   const apiKey = `rnd_${label}${'k'.repeat(30 - label.length)}`;
   render.addAccount({ apiKey, workspaces: [{ name: `${label} ws` }] });
