@@ -55,3 +55,39 @@ test('a blocked account sees the banner with when it lifts; lifted, the app work
   t.true(await banner.isHidden(), 'no banner once the block is lifted');
   t.deepEqual(problems, []);
 });
+
+test('a sign-out takes the banner and the last announcement with it: the next user of the tab is not told of the block', async (t) => {
+  t.timeout(120_000);
+  const { page, problems } = await newContext(browser);
+  await stack.signInBrowser(page, 'blocked-leaver');
+  const userId = await page.evaluate(async () => ((await (await fetch('/api/session')).json()) as { user: { id: number } }).user.id);
+  const { telemetry } = stack.web.deps;
+
+  // Something announced to this user: Sentinel's save with nothing to save.
+  await page.getByRole('link', { name: 'Security' }).first().click();
+  await page.getByTestId('sentinel-save').click();
+  const announcer = page.locator('#announcer');
+  await announcer.filter({ hasText: 'Nothing to save' }).waitFor({ state: 'attached' });
+
+  await telemetry.store.set(userId, { state: 'blocked', until: Date.now() + 25 * 60_000, since: Date.now(), strikes: 3, signal: 'requests', observed: 900, threshold: 300, login: 'blocked-leaver' });
+  await telemetry.guards.sync();
+  await page.getByRole('link', { name: 'Dashboard' }).first().click();
+  const banner = page.locator('#block-banner');
+  await banner.getByTestId('block-banner-title').waitFor();
+
+  // Signing out is not refused by a block; the page it leaves says nothing of this user's.
+  await page.getByTestId('sign-out').click();
+  await page.getByText('You are signed out.').waitFor();
+  t.true(await banner.isHidden(), 'no banner on the signed-out page');
+  t.is(await banner.innerText(), '');
+  t.is(await banner.getAttribute('role'), null);
+  t.is(await announcer.textContent(), '', 'nothing left in the live region');
+
+  // The next user signs in in the same tab: no banner for them either, and the app works.
+  await stack.signInBrowser(page, 'after-blocked');
+  await page.getByRole('heading', { name: 'Dashboard' }).waitFor();
+  t.true(await banner.isHidden());
+  await telemetry.store.remove(userId);
+  await telemetry.guards.sync();
+  t.deepEqual(problems, []);
+});

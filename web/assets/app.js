@@ -3,12 +3,12 @@
  * and feeds live deployment updates to whichever view is showing.
  */
 import { ApiError, createApi } from './api.js';
-import { announce, focusLost, h, notice, replace } from './dom.js';
+import { announce, clearAnnouncement, focusLost, h, notice, replace } from './dom.js';
 import { createLive } from './live.js';
 import { forgetStartedDeploys, notifyDeployEnded, notifyEndedMeanwhile } from './deploy-notify.js';
 import { navKey, parseRoute } from './router.js';
 import { renderSandboxBanner } from './banner.js';
-import { showBlockBanner } from './block-banner.js';
+import { hideBlockBanner, showBlockBanner } from './block-banner.js';
 import { refreshRelativeTimes } from './format.js';
 import { renderSignIn } from './view-signin.js';
 import { dashboardView } from './view-dashboard.js';
@@ -46,8 +46,11 @@ const SESSION_ENDED = 'Your session has ended. Sign in again to continue.';
 const api = createApi({
   // A read still in flight at a sign-out answers 401 after it: the page already says so ("You are signed out.").
   onSignedOut: (err) => { if (session) showSignedOut({ message: err.code === 'unauthenticated' ? SESSION_ENDED : err.message }); },
-  onBlocked: (err) => showBlockBanner(document.getElementById('block-banner'), err),
+  // Not once signed out here: a call answered after the sign-out is the previous user's block. At boot,
+  // before any session is known, the session read itself is what a block refuses.
+  onBlocked: (err) => { if (session || !sessionRead) showBlockBanner(document.getElementById('block-banner'), err); },
 });
+let sessionRead = false;
 let meta = { sandbox: false, demo: null };
 let session = null;
 let auditAvailable = false;
@@ -225,6 +228,9 @@ function showSignedOut({ authError = null, message = null, kind = 'error' } = {}
   nav.replaceChildren();
   account.replaceChildren();
   liveMode.textContent = '';
+  // What the page said to the user who left: their block (and its reason), the last thing announced.
+  hideBlockBanner(document.getElementById('block-banner'));
+  clearAnnouncement();
   document.title = 'Sign in · Render Deployer';
   replace(main, renderSignIn({ meta, authError, message, kind }));
   main.querySelector('[data-testid=sign-in]')?.addEventListener('click', rememberPage);
@@ -300,6 +306,7 @@ async function boot() {
       blocked ? 'The app loads again when the block lifts (see above).' : `Could not load the app: ${err.message}`));
     return;
   }
+  sessionRead = true;
   if (!session) { openedOn = location.hash; showSignedOut({ authError }); return; }
   // Back from signing in: to the page asked for then, unless this address names one itself.
   const remembered = takeRememberedPage(session.user.id);

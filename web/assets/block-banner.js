@@ -26,3 +26,17 @@ export function showBlockBanner(el, err) {
   clearTimeout(reloadTimer);
   reloadTimer = setTimeout(() => location.reload(), seconds * 1000 + 1000);
 }
+
+/**
+ * Takes the banner down and stops its reload: at a sign-out, so that the next person to sign in here is
+ * not told their account is blocked (nor shown the reason, which is the previous user's).
+ */
+export function hideBlockBanner(el) {
+  clearTimeout(reloadTimer);
+  reloadTimer = null;
+  if (!el) return;
+  el.replaceChildren();
+  el.removeAttribute('role');
+  delete el.dataset.liftsAt;
+  el.hidden = true;
+}

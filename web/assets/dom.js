@@ -65,13 +65,23 @@ export function uid(prefix = 'id') {
   return `${prefix}-${idCounter}`;
 }
 
+let announceTimer = null;
 /** Screen reader announcement through the page's polite live region. */
 export function announce(message) {
   const region = document.getElementById('announcer');
   if (!region) return;
   // Clear first so repeating the same text is still announced.
   region.textContent = '';
-  setTimeout(() => { region.textContent = message; }, 30);
+  clearTimeout(announceTimer);
+  announceTimer = setTimeout(() => { region.textContent = message; }, 30);
+}
+
+/** Empties the live region, and drops an announcement on its way (a sign-out: it was the previous user's). */
+export function clearAnnouncement() {
+  clearTimeout(announceTimer);
+  announceTimer = null;
+  const region = document.getElementById('announcer');
+  if (region) region.textContent = '';
 }
 
 /** A labelled form field: label, control (+ addon button), optional hint and error slot, wired with aria-describedby. */
