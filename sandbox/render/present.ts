@@ -1,5 +1,5 @@
 import { formatUs } from './clock.js';
-import type { AuditRec, DeployRec, EnvVarRec, EventRec, LogRec, ServiceRec, WorkspaceRec } from './state.js';
+import type { AuditRec, DeployRec, EnvGroupRec, EnvVarRec, EventRec, LogRec, ServiceRec, WorkspaceRec } from './state.js';
 
 /** Response shapes of the spec, built field by field. Unset optional fields are JSON null, as Render sends them. */
 
@@ -81,4 +81,20 @@ export function presentAudit(a: AuditRec) {
 
 export function presentEvent(e: EventRec) {
   return { id: e.id, timestamp: formatUs(e.us), serviceId: e.serviceId, type: e.type, details: structuredClone(e.details) };
+}
+
+/** `envGroupMeta`: the group and the services linked to it, no values (the list's items). */
+export function presentEnvGroupMeta(g: EnvGroupRec, services: ReadonlyMap<string, ServiceRec>) {
+  const links = g.serviceIds.map((id) => services.get(id)).filter((x): x is ServiceRec => x !== undefined)
+    .map((x) => ({ id: x.id, name: x.name, type: DASHBOARD_KIND[x.type] }));
+  return { id: g.id, name: g.name, ownerId: g.ownerId, createdAt: formatUs(g.createdUs), updatedAt: formatUs(g.updatedUs), serviceLinks: links };
+}
+
+/** `envGroup`: the meta with its env vars' values and secret files' contents (an audited read). */
+export function presentEnvGroup(g: EnvGroupRec, services: ReadonlyMap<string, ServiceRec>) {
+  return {
+    ...presentEnvGroupMeta(g, services),
+    envVars: g.envVars.map(presentEnvVar),
+    secretFiles: g.secretFiles.map((f) => ({ name: f.name, content: f.content })),
+  };
 }

@@ -15,6 +15,7 @@ import { auditLogRoutes } from './routes/audit-logs.js';
 import { blueprintRoutes } from './routes/blueprints.js';
 import { deployRoutes } from './routes/deploys.js';
 import type { RouteDeps } from './routes/deps.js';
+import { envGroupRoutes } from './routes/env-groups.js';
 import { envVarRoutes } from './routes/env-vars.js';
 import { secretFileRoutes } from './routes/secret-files.js';
 import { customDomainRoutes } from './routes/custom-domains.js';
@@ -62,6 +63,7 @@ export async function startRenderSimulator(opts: RenderSimOptions = {}): Promise
     ...serviceRoutes(deps),
     ...deployRoutes(deps),
     ...envVarRoutes(deps),
+    ...envGroupRoutes(deps),
     ...secretFileRoutes(deps),
     ...customDomainRoutes(deps),
     ...eventRoutes(deps),

@@ -76,6 +76,20 @@ export interface ServiceRec {
   customDomains?: CustomDomainRec[];
 }
 
+/** An environment group: env vars and secret files shared by the services linked to it (`/env-groups`). */
+export interface EnvGroupRec {
+  seq: number;
+  id: string; // evg-…
+  name: string;
+  ownerId: string;
+  createdUs: number;
+  updatedUs: number;
+  envVars: EnvVarRec[];
+  secretFiles: SecretFileRec[];
+  /** Linked services, in the order they were linked. */
+  serviceIds: string[];
+}
+
 export interface DeployRec {
   seq: number;
   id: string;
@@ -153,6 +167,13 @@ export interface SimState {
   buildFailures: BuildFailureRule[];
   /** Domain names whose DNS records "exist": verifying them succeeds (sim.configureDns). */
   dnsReady?: string[];
+  /** Absent in worlds saved before env groups were simulated: read with `envGroupsOf(state)`. */
+  envGroups?: EnvGroupRec[];
+}
+
+/** The state's env groups (created on first use: worlds saved before them have none). */
+export function envGroupsOf(state: SimState): EnvGroupRec[] {
+  return (state.envGroups ??= []);
 }
 
 export function createState(): SimState {
@@ -198,6 +219,7 @@ interface StateSnapshot {
   events: EventRec[];
   buildFailures: BuildFailureRule[];
   dnsReady?: string[];
+  envGroups?: EnvGroupRec[];
 }
 
 /** Log lines kept across a restart: the newest ones (a long-lived sandbox would otherwise grow without end). */
@@ -218,6 +240,7 @@ export function snapshotState(state: SimState): StateSnapshot {
     events: state.events,
     buildFailures: state.buildFailures,
     dnsReady: state.dnsReady ?? [],
+    envGroups: state.envGroups ?? [],
   };
 }
 
@@ -242,5 +265,6 @@ export function restoreState(raw: unknown): SimState {
     events: snap.events,
     buildFailures: snap.buildFailures,
     dnsReady: Array.isArray(snap.dnsReady) ? snap.dnsReady : [],
+    envGroups: Array.isArray(snap.envGroups) ? snap.envGroups : [],
   };
 }

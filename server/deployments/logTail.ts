@@ -165,11 +165,11 @@ export function createLogTailer(deps: LogTailDeps, opts: LogTailOptions = {}): L
     });
   }
 
-  async function secretsOf(tail: Tail, client: RenderClient, serviceId: string): Promise<string[]> {
+  async function secretsOf(tail: Tail, client: RenderClient, service: { ownerId: string; serviceId: string }): Promise<string[]> {
     const now = deps.clock.now();
-    const gen = await secretsGeneration(deps, serviceId);
+    const gen = await secretsGeneration(deps, service.serviceId);
     if (!tail.secrets || now - tail.secrets.at > secretsTtlMs || tail.secrets.gen !== gen) {
-      tail.secrets = { values: await serviceSecrets(client, serviceId, deps), at: now, gen };
+      tail.secrets = { values: (await serviceSecrets(client, service, deps)).values, at: now, gen };
     }
     return tail.secrets.values;
   }
@@ -206,7 +206,7 @@ export function createLogTailer(deps: LogTailDeps, opts: LogTailOptions = {}): L
     if (stale) deploy = tail.deploy = await client.getDeploy(rec.serviceId, rec.deployId);
     const windows = deployLogWindows(deploy!, nowIso());
     if (windows.length === 0) return buildMs;
-    const secrets = await secretsOf(tail, client, rec.serviceId);
+    const secrets = await secretsOf(tail, client, { ownerId: rec.request.ownerId, serviceId: rec.serviceId });
     const limit = tail.pageLimit;
     const query = { ownerId: rec.request.ownerId, resource: [rec.serviceId], limit };
     // Fewer lines than asked for while there are more: the read was cut by size (render/resources/logs.ts).

@@ -83,21 +83,41 @@ interface LogSource {
 
 /**
  * Every value to redact from a service's lines: its env var values and its secret files' contents,
- * and those replaced or removed through the settings (a deploy made before still runs with them).
+ * those of the env groups linked to it, and those replaced or removed through the settings (a deploy
+ * made before still runs with them). `calls`: the Render calls it took (3, and one per linked group).
  */
-export async function serviceSecrets(client: RenderClient, serviceId: string, retired: RetiredSecretsDeps): Promise<string[]> {
-  const [vars, files, old] = await Promise.all([client.listEnvVars(serviceId), client.listSecretFiles(serviceId), retiredSecrets(retired, serviceId)]);
-  return [...vars.map((v) => v.value), ...files.map((f) => f.content), ...old].filter((v): v is string => typeof v === 'string');
+export async function serviceSecrets(client: RenderClient, service: { ownerId: string; serviceId: string }, retired: RetiredSecretsDeps): Promise<{ values: string[]; calls: number }> {
+  const { ownerId, serviceId } = service;
+  const [vars, files, groups, old] = await Promise.all([
+    client.listEnvVars(serviceId), client.listSecretFiles(serviceId), linkedEnvGroups(client, ownerId, serviceId), retiredSecrets(retired, serviceId),
+  ]);
+  const values = [
+    ...vars.map((v) => v.value), ...files.map((f) => f.content),
+    ...groups.flatMap((g) => [...g.envVars.map((v) => v.value), ...g.secretFiles.map((f) => f.content)]),
+    ...old,
+  ].filter((v): v is string => typeof v === 'string');
+  return { values, calls: 3 + groups.length };
 }
 
 /**
- * The Render deploy and the values to redact (three read calls). Null before the deploy exists at Render.
+ * The env groups linked to a service, with their values: a service's own env vars and secret files are
+ * listed apart from its groups' (docs/render-api.md §7), and an app prints either alike. The workspace's
+ * list names each group's services; only the linked ones are read (each read is audited, as a service's
+ * env vars are: the client notes it for the watch, server/sentinel/store.ts).
+ */
+async function linkedEnvGroups(client: RenderClient, ownerId: string, serviceId: string) {
+  const linked = (await client.listEnvGroups(ownerId)).filter((g) => (g.serviceLinks ?? []).some((l) => l.id === serviceId));
+  return Promise.all(linked.map((g) => client.getEnvGroup(g.id)));
+}
+
+/**
+ * The Render deploy and the values to redact (four read calls, and one per linked env group). Null before the deploy exists at Render.
  * A failed read of the values fails the whole read: without them, the lines cannot be redacted.
  */
 export async function loadLogSource(client: RenderClient, rec: DeploymentRecord, retired: RetiredSecretsDeps): Promise<LogSource | null> {
   if (!rec.serviceId || !rec.deployId) return null;
-  const [deploy, secrets] = await Promise.all([client.getDeploy(rec.serviceId, rec.deployId), serviceSecrets(client, rec.serviceId, retired)]);
-  return { client, ownerId: rec.request.ownerId, serviceId: rec.serviceId, deploy, secrets };
+  const [deploy, secrets] = await Promise.all([client.getDeploy(rec.serviceId, rec.deployId), serviceSecrets(client, { ownerId: rec.request.ownerId, serviceId: rec.serviceId }, retired)]);
+  return { client, ownerId: rec.request.ownerId, serviceId: rec.serviceId, deploy, secrets: secrets.values };
 }
 
 const label = (l: LogEntry, name: string) => l.labels.find((x) => x.name === name)?.value ?? null;

@@ -13,6 +13,8 @@ export interface RenderCallInfo {
   /** Templated spec path, e.g. '/services/{serviceId}/deploys'. */
   route: RenderRoute;
   serviceId?: string;
+  /** A call on one env group (its values are an audited read: server/sentinel/store.ts). */
+  envGroupId?: string;
 }
 
 export type RenderCallOutcome = RenderCallInfo & {
@@ -38,6 +40,7 @@ export interface RenderRequest {
   json?: unknown;
   form?: FormData;
   serviceId?: string;
+  envGroupId?: string;
 }
 
 export interface RenderRawResponse {
@@ -72,6 +75,7 @@ export function createTransport(opts: TransportOptions): Transport {
   return async function send(request: RenderRequest): Promise<RenderRawResponse> {
     const info: RenderCallInfo = { method: request.method, route: request.route };
     if (request.serviceId !== undefined) info.serviceId = request.serviceId;
+    if (request.envGroupId !== undefined) info.envGroupId = request.envGroupId;
     const path = fillRoute(request.route, request.pathParams ?? {});
 
     throwIfAborted(opts.signal, info);

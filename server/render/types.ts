@@ -30,6 +30,8 @@ export type DeployStatus = Schemas['deployStatus'];
 // A service's settings, one entry at a time.
 export type EnvVar = Schemas['envVar'];
 export type SecretFile = Schemas['secretFile'];
+export type EnvGroupMeta = Schemas['envGroupMeta'];
+export type EnvGroup = Schemas['envGroup'];
 export type CustomDomain = Schemas['customDomain'];
 
 // The generated Logs200Response points its `logs` items at a path openapi-typescript cannot

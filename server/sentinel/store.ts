@@ -304,6 +304,8 @@ export const AUDITED_READS: Readonly<Record<string, string>> = {
   '/services/{serviceId}/env-vars': 'ViewEnvVarValuesEvent',
   // The settings page's reveal of one value (issue 15): the user's own action through us, not a finding.
   '/services/{serviceId}/env-vars/{envVarKey}': 'ViewEnvVarValuesEvent',
+  // An env group linked to a service whose logs are redacted (deployments/logs.ts): noted by the group's id.
+  '/env-groups/{envGroupId}': 'ViewEnvVarValuesEvent',
 };
 
 /** Lua: the first of `notes` that is of `prefix` (event|service|) and not taken by an audit entry (no `|by:` mark). */
@@ -341,14 +343,16 @@ return 1`);
 export function auditedReadNotes(redis: Redis, prefix: string, userId: number, now: () => number) {
   const key = sentinelKeys(prefix).selfCalls(userId);
   const open = new Map<string, Array<{ member: string; atMs: number }>>();
-  const slot = (call: RenderCallInfo) => `${call.method} ${call.route}|${call.serviceId ?? ''}`;
-  const auditedAs = (call: RenderCallInfo) => (call.method === 'GET' && call.serviceId ? AUDITED_READS[call.route] : undefined);
+  // What the audit entry will name: the service, or the env group, read.
+  const subjectOf = (call: RenderCallInfo) => call.serviceId ?? call.envGroupId;
+  const slot = (call: RenderCallInfo) => `${call.method} ${call.route}|${subjectOf(call) ?? ''}`;
+  const auditedAs = (call: RenderCallInfo) => (call.method === 'GET' && subjectOf(call) ? AUDITED_READS[call.route] : undefined);
   return {
     async before(call: RenderCallInfo): Promise<void> {
       const event = auditedAs(call);
       if (!event) return;
       const atMs = now();
-      const member = await noteSelfCall(redis, prefix, userId, event, call.serviceId!, atMs);
+      const member = await noteSelfCall(redis, prefix, userId, event, subjectOf(call)!, atMs);
       const waiting = open.get(slot(call));
       if (waiting) waiting.push({ member, atMs }); else open.set(slot(call), [{ member, atMs }]);
     },
@@ -359,7 +363,7 @@ export function auditedReadNotes(redis: Redis, prefix: string, userId: number, n
       if (waiting!.length === 0) open.delete(slot(outcome));
       const refused = typeof outcome.status === 'number' && outcome.status >= 400 && outcome.status < 500;
       if (!refused) return;
-      const notePrefix = `${auditedAs(outcome)}|${outcome.serviceId}|`;
+      const notePrefix = `${auditedAs(outcome)}|${subjectOf(outcome)}|`;
       void dropSelfCallNote(redis, [key], [note.member, notePrefix, note.atMs - SELF_CALL_WINDOW_MS, note.atMs + SELF_CALL_WINDOW_MS]).catch(() => undefined);
     },
   };

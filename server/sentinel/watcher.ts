@@ -197,8 +197,11 @@ export async function runRound(input: RoundInput): Promise<RoundResult> {
       const rule = AUDIT_RULES[entry.event] ?? (entry.event === 'LoginEvent' && entry.status === 'error' ? FAILED_LOGIN : null);
       if (!rule) continue;
       const serviceId = entry.metadata.service ?? null;
-      // Our own env-var reads (to redact deployment logs) are noted before they are made.
-      if (entry.actor.type === 'rest_api' && serviceId && await store.isSelfCaused(userId, entry.event, serviceId, Date.parse(entry.timestamp), entry.id)) continue;
+      // Our own env-var and env-group reads (to redact deployment logs) are noted before they are made,
+      // by the service's id or the group's. Render's docs do not name the field an env group's read is
+      // recorded under: any metadata value that is a group id of ours is looked up.
+      const subject = serviceId ?? Object.values(entry.metadata).find((v) => typeof v === 'string' && v.startsWith('evg-')) ?? null;
+      if (entry.actor.type === 'rest_api' && subject && await store.isSelfCaused(userId, entry.event, subject, Date.parse(entry.timestamp), entry.id)) continue;
       const context: Record<string, string> = { renderEvent: entry.event, auditId: entry.id };
       for (const k of AUDIT_CONTEXT_KEYS) if (typeof entry.metadata[k] === 'string') context[k] = sanitizeLine(entry.metadata[k], [], 80);
       if (entry.status === 'error') context.outcome = 'error';
@@ -378,7 +381,7 @@ export async function runRound(input: RoundInput): Promise<RoundResult> {
     }
     const secretsByService = new Map<string, string[] | null>();
     for (const [key, g] of groups) {
-      if (!secretsByService.has(g.serviceId)) secretsByService.set(g.serviceId, await secretValues(g.serviceId));
+      if (!secretsByService.has(g.serviceId)) secretsByService.set(g.serviceId, await secretValues(ownerId, g.serviceId));
       const secrets = secretsByService.get(g.serviceId) ?? null;
       const line = (m: string) => (secrets ? sanitizeLine(m, secrets) : '(hidden: env values could not be read to redact this line)');
       const svcName = services.find((s) => s.id === g.serviceId)?.name ?? g.serviceId;
@@ -412,14 +415,14 @@ export async function runRound(input: RoundInput): Promise<RoundResult> {
   }
 
   /**
-   * What deployment logs are redacted against (env var values, secret file contents, values replaced
-   * through the settings), to redact log lines the same way. The client notes each env var read first
-   * (Render audits each page read), so the watch does not report its own.
+   * What deployment logs are redacted against (env var values, secret file contents, those of the env
+   * groups linked, values replaced through the settings), to redact log lines the same way. The client
+   * notes each env var and env group read first (Render audits each), so the watch does not report its own.
    */
-  async function secretValues(serviceId: string): Promise<string[] | null> {
+  async function secretValues(ownerId: string, serviceId: string): Promise<string[] | null> {
     try {
-      const values = await serviceSecrets(client, serviceId, input.retired);
-      result.calls += 2;
+      const { values, calls } = await serviceSecrets(client, { ownerId, serviceId }, input.retired);
+      result.calls += calls;
       return values;
     } catch (err) {
       // A spent budget ends the round; so does a watch ended, or its key withdrawn, meanwhile (WatchEnded).

@@ -110,6 +110,22 @@ test('every implemented operation answers per spec/render-openapi.json', async (
   t.is((await api.call('DELETE', `/services/${serviceId}/env-vars/C`)).status, 204);
   t.is((await api.get(`/services/${serviceId}/env-vars/C`)).status, 404);
 
+  // Env groups: linked services, values only when one group is read (audited).
+  const group = await api.call('POST', '/env-groups', { name: 'shared', ownerId: team, envVars: [{ key: 'SHARED_TOKEN', value: 'group-value' }], secretFiles: [{ name: 'shared.pem', content: 'pem' }], serviceIds: [serviceId] });
+  t.is(group.status, 201, group.text);
+  const groupId: string = group.body.id;
+  t.regex(groupId, /^evg-[0-9a-z]{20}$/);
+  t.deepEqual(group.body.serviceLinks, [{ id: serviceId, name: 'web-renamed', type: 'web' }]);
+  const groups = await api.get(`/env-groups?ownerId=${team}&limit=100`);
+  t.deepEqual(groups.body.map((g: { id: string }) => g.id), [groupId]);
+  t.false('envVars' in groups.body[0], 'the list carries no values');
+  t.deepEqual((await api.get(`/env-groups?ownerId=${owner}`)).body, []);
+  t.is((await api.get(`/env-groups/${groupId}`)).body.envVars[0].value, 'group-value');
+  t.is((await api.call('POST', '/env-groups', { name: 'bad', ownerId: team, envVars: [], serviceIds: [worker.body.service.id] })).status, 400, 'a service of another workspace');
+  t.is((await api.call('DELETE', `/env-groups/${groupId}/services/${serviceId}`)).status, 204);
+  t.deepEqual((await api.call('POST', `/env-groups/${groupId}/services/${serviceId}`)).body.serviceLinks.map((l: { id: string }) => l.id), [serviceId]);
+  t.is((await renderTestClient(sim.url, 'rnd_other_key', contract).get(`/env-groups/${groupId}`)).status, 404, 'another account\'s group');
+
   // Service events.
   const events = await api.get(`/services/${serviceId}/events?limit=100`);
   t.is(events.status, 200);
@@ -126,6 +142,9 @@ test('every implemented operation answers per spec/render-openapi.json', async (
   const audit = await api.get(`/owners/${team}/audit-logs?limit=1000`);
   t.is(audit.status, 200);
   t.true(audit.body.some((a: { auditLog: { event: string } }) => a.auditLog.event === 'ViewEnvVarValuesEvent'));
+  t.true(audit.body.some((a: { auditLog: { event: string; metadata: Record<string, string> } }) => a.auditLog.event === 'ViewEnvVarValuesEvent' && a.auditLog.metadata.envGroup === groupId));
+  t.is((await api.call('DELETE', `/env-groups/${groupId}`)).status, 204);
+  t.is((await api.get(`/env-groups/${groupId}`)).status, 404);
 
   // Blueprint validation is multipart, so it is sent with FormData and checked by hand.
   const form = new FormData();

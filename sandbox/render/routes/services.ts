@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { requireOwnerForCreate, requireService, visibleOwnerIds } from '../access.js';
 import { newId } from '../clock.js';
+import { unlinkFromEnvGroups } from './env-groups.js';
 import { badRequest, conflict } from '../errors.js';
 import { arrayParam, enumArrayParam, paginate, withinBounds } from '../pagination.js';
 import { presentService } from '../present.js';
@@ -98,6 +99,7 @@ export function serviceRoutes(deps: RouteDeps): RouteDef[] {
       state.logs = state.logs.filter((l) => l.resourceId !== svc.id);
       state.events = state.events.filter((e) => e.serviceId !== svc.id);
       state.services.delete(svc.id);
+      unlinkFromEnvGroups(state, svc.id);
       recorder.audit({ ownerId: svc.ownerId, event: 'DeleteServerEvent', actor: account, metadata: { service: svc.id, serviceName: svc.name } });
       return { status: 204 };
     }),

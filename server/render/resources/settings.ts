@@ -3,7 +3,8 @@
 import type { components } from '../schema.js';
 import { isObject, serviceRoute, type RenderCalls } from '../calls.js';
 import { unexpectedShape, type RenderRequest } from '../transport.js';
-import type { CustomDomain, EnvVar, RenderRoute, SecretFile } from '../types.js';
+import { QueryBuilder } from '../query.js';
+import type { CustomDomain, EnvGroup, EnvGroupMeta, EnvVar, RenderRoute, SecretFile } from '../types.js';
 
 export type EnvVarValueInput = string | { generateValue: true };
 
@@ -26,7 +27,17 @@ export interface SettingsApi {
   deleteCustomDomain(serviceId: string, idOrName: string): Promise<void>;
   /** 202: Render re-checks the domain's DNS; read the domain again for the outcome. */
   verifyCustomDomain(serviceId: string, idOrName: string): Promise<void>;
+  /**
+   * A workspace's env groups and the services linked to each, without values: one page of up to
+   * ENV_GROUPS_PAGE (Render answers bare items, with no cursor to page on).
+   */
+  listEnvGroups(ownerId: string): Promise<EnvGroupMeta[]>;
+  /** One env group with its values (Render records the read in the workspace's audit log). */
+  getEnvGroup(envGroupId: string): Promise<EnvGroup>;
 }
+
+/** Env groups read a workspace: Render's largest page; the list has no cursor (docs/render-api.md §7). */
+export const ENV_GROUPS_PAGE = 100;
 
 /** One collection: its list route, its entry route, the entry's path parameter and the list's wrapper key. */
 interface Collection {
@@ -81,6 +92,18 @@ export function settingsApi(calls: RenderCalls): SettingsApi {
     },
     getCustomDomain: domains.get,
     deleteCustomDomain: domains.remove,
+    async listEnvGroups(ownerId) {
+      const request: RenderRequest = { method: 'GET', route: '/env-groups', query: new QueryBuilder().set('ownerId', ownerId).set('limit', ENV_GROUPS_PAGE) };
+      const { raw, body } = await calls.json(request);
+      if (!Array.isArray(body) || !body.every((g) => isObject(g) && typeof g.id === 'string' && Array.isArray(g.serviceLinks))) {
+        throw unexpectedShape(raw, request, 'an array of env groups {id, serviceLinks}');
+      }
+      return body as EnvGroupMeta[];
+    },
+    getEnvGroup: (envGroupId) => calls.shaped<EnvGroup>(
+      { method: 'GET', route: '/env-groups/{envGroupId}', pathParams: { envGroupId }, envGroupId },
+      'an env group {envVars, secretFiles}', (g) => Array.isArray(g.envVars) && Array.isArray(g.secretFiles),
+    ),
     async verifyCustomDomain(serviceId, idOrName) {
       await calls.send({ ...domains.entry('POST', serviceId, idOrName), route: '/services/{serviceId}/custom-domains/{customDomainIdOrName}/verify' });
     },

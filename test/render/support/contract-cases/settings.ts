@@ -6,7 +6,26 @@ function customDomain(name: string, domainType: 'apex' | 'subdomain' = 'subdomai
   return { id: 'cdm-00000000000000000001', name, domainType, publicSuffix: 'com', redirectForName, verificationStatus: 'unverified' as const, createdAt: '2026-11-01T12:00:00Z' };
 }
 
+const envGroupMeta = { id: 'evg-00000000000000000001', name: 'shared', ownerId: 'tea-00000000000000000001', createdAt: '2026-11-01T12:00:00Z', updatedAt: '2026-11-01T12:00:00Z', serviceLinks: [{ id: 'srv-00000000000000000001', name: 'web', type: 'web' as const }] };
+
 export const settingsCases = {
+  async listEnvGroups(t) {
+    const { server, client } = await scripted(t, { 'list-env-groups': () => ({ status: 200, json: [envGroupMeta] }) });
+    t.deepEqual(await client.listEnvGroups('tea-00000000000000000001'), [envGroupMeta]);
+    const request = only(t, server.requests);
+    t.is(request.path, '/env-groups');
+    t.is(request.rawQuery, 'ownerId=tea-00000000000000000001&limit=100');
+    t.deepEqual(server.violations, []);
+  },
+
+  async getEnvGroup(t) {
+    const group = { ...envGroupMeta, envVars: [fx.envVar('SHARED', 'v')], secretFiles: [{ name: 'a.pem', content: 'PEM' }] };
+    const { server, client } = await scripted(t, { 'retrieve-env-group': () => ({ status: 200, json: group }) });
+    t.deepEqual(await client.getEnvGroup(group.id), group);
+    t.is(only(t, server.requests).path, `/env-groups/${group.id}`);
+    t.deepEqual(server.violations, []);
+  },
+
   async listEnvVars(t) {
     const { server, client } = await scripted(t, {
       'get-env-vars-for-service': () => ({ status: 200, json: fx.wrap('envVar', [fx.envVar('NODE_ENV', 'production'), fx.envVar('PORT', '10000')]) }),
