@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
 import { within } from './queue.js';
+import { redisScript } from '../redisScript.js';
 
 /**
  * Worker metrics reach Prometheus through the web: Render background workers cannot receive
@@ -47,11 +48,22 @@ export async function readSnapshots(redis: Redis, prefix: string, timeoutMs = 1_
     try {
       const s = JSON.parse(raw) as StoredSnapshot;
       if (s.expiresAt > now && Array.isArray(s.metrics)) fresh.push(s.metrics);
-      else stale.push(instance);
+      else stale.push(instance, raw);
     } catch {
-      stale.push(instance);
+      stale.push(instance, raw);
     }
   }
-  if (stale.length) void redis.hdel(key, ...stale).catch(() => {});
+  if (stale.length) void removeUnchanged(redis, [key], stale).catch(() => {});
   return fresh;
 }
+
+/**
+ * KEYS the snapshots hash; ARGV field, value pairs as read. Removes each field still holding the value
+ * read: a worker that stalled past its snapshot's expiry and has just pushed a fresh one keeps it.
+ */
+const removeUnchanged = redisScript(`
+local removed = 0
+for i = 1, #ARGV, 2 do
+  if redis.call('HGET', KEYS[1], ARGV[i]) == ARGV[i + 1] then removed = removed + redis.call('HDEL', KEYS[1], ARGV[i]) end
+end
+return removed`);
