@@ -75,6 +75,7 @@ export const errors = {
     new AppError(429, 'account_temporarily_blocked', message, { 'Retry-After': String(Math.max(1, Math.ceil(retryAfterSeconds))) }),
   blueprintNotFound: (message = 'This repository has no render.yaml on that branch.') => new AppError(404, 'blueprint_not_found', message),
   blueprintTooLarge: (message = 'This repository\'s render.yaml is larger than 256 KiB, the most this app reads.') => new AppError(422, 'blueprint_too_large', message),
+  logRedactionIncomplete: () => new AppError(422, 'log_redaction_incomplete', 'This workspace has more env groups than this app reads (1,000): the log lines cannot be redacted against all of their values, so they are not shown. Read them on Render\'s dashboard.'),
   stackNotDetected: (message = 'No supported stack was found in this repository.') => new AppError(422, 'stack_not_detected', message),
   slackNotConfigured: () => new AppError(400, 'slack_not_configured', 'Add a Slack incoming webhook URL first.'),
   eventsUnavailable: () => new AppError(503, 'events_unavailable', 'Live updates are unavailable right now. The page will retry.', { 'Retry-After': '5' }),

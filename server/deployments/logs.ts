@@ -1,5 +1,8 @@
 import { z } from 'zod';
 import type { RenderClient } from '../render/client.js';
+import { isObject } from '../render/calls.js';
+import { RenderApiError } from '../render/errors.js';
+import { EnvGroupsTooMany } from '../render/resources/settings.js';
 import type { Deploy, LogEntry } from '../render/types.js';
 import { errors } from '../errors.js';
 import { redactSecrets, stripControls } from './redact.js';
@@ -106,8 +109,24 @@ export async function serviceSecrets(client: RenderClient, service: { ownerId: s
  * env vars are: the client notes it for the watch, server/sentinel/store.ts).
  */
 async function linkedEnvGroups(client: RenderClient, ownerId: string, serviceId: string) {
-  const linked = (await client.listEnvGroups(ownerId)).filter((g) => (g.serviceLinks ?? []).some((l) => l.id === serviceId));
-  return Promise.all(linked.map((g) => client.getEnvGroup(g.id)));
+  let listed;
+  try {
+    listed = await client.listEnvGroups(ownerId);
+  } catch (err) {
+    // Groups past the most this app reads: some values could not be known, so no line is shown unredacted.
+    if (err instanceof EnvGroupsTooMany) throw errors.logRedactionIncomplete();
+    throw err;
+  }
+  const linked = listed.filter((g) => g.serviceLinks.some((l) => l.id === serviceId));
+  const read = await Promise.all(linked.map((g) => client.getEnvGroup(g.id).catch((err: unknown) => {
+    // Deleted since the list: its values are no longer the service's. Not the service's 404 (gone for good).
+    if (err instanceof RenderApiError && err.kind === 'not_found') return null;
+    throw err;
+  })));
+  return read.filter((g) => g !== null).map((g) => ({
+    envVars: Array.isArray(g.envVars) ? g.envVars.filter((v) => isObject(v)) : [],
+    secretFiles: Array.isArray(g.secretFiles) ? g.secretFiles.filter((f) => isObject(f)) : [],
+  }));
 }
 
 /**

@@ -192,22 +192,25 @@ export async function runRound(input: RoundInput): Promise<RoundResult> {
     result.calls += 1;
     status.auditUnavailable = status.auditUnavailable.filter((o) => o !== ownerId);
     const seen = new Set(cursor?.seen ?? []);
+    const isOurRead = async (entry: (typeof page.items)[number]) => {
+      for (const subject of readSubjects(entry)) {
+        if (await store.isSelfCaused(userId, entry.event, subject, Date.parse(entry.timestamp), entry.id)) return true;
+      }
+      return false;
+    };
     for (const entry of page.items) {
       if (seen.has(entry.id)) continue;
       const rule = AUDIT_RULES[entry.event] ?? (entry.event === 'LoginEvent' && entry.status === 'error' ? FAILED_LOGIN : null);
       if (!rule) continue;
-      const serviceId = entry.metadata.service ?? null;
       // Our own env-var and env-group reads (to redact deployment logs) are noted before they are made,
-      // by the service's id or the group's. Render's docs do not name the field an env group's read is
-      // recorded under: any metadata value that is a group id of ours is looked up.
-      const subject = serviceId ?? Object.values(entry.metadata).find((v) => typeof v === 'string' && v.startsWith('evg-')) ?? null;
-      if (entry.actor.type === 'rest_api' && subject && await store.isSelfCaused(userId, entry.event, subject, Date.parse(entry.timestamp), entry.id)) continue;
+      // by the service's id or the group's, and one note is taken by one entry.
+      if (entry.actor.type === 'rest_api' && await isOurRead(entry)) continue;
       const context: Record<string, string> = { renderEvent: entry.event, auditId: entry.id };
       for (const k of AUDIT_CONTEXT_KEYS) if (typeof entry.metadata[k] === 'string') context[k] = sanitizeLine(entry.metadata[k], [], 80);
       if (entry.status === 'error') context.outcome = 'error';
       await emit({
         id: findingId(String(userId), 'audit', ownerId, entry.id), kind: 'audit', rule: rule.rule, severity: rule.severity, title: rule.title,
-        ownerId, serviceId, count: 1, firstAt: entry.timestamp, lastAt: entry.timestamp,
+        ownerId, serviceId: entry.metadata.service ?? null, count: 1, firstAt: entry.timestamp, lastAt: entry.timestamp,
         actor: { type: entry.actor.type, ...(entry.actor.email ? { email: sanitizeLine(entry.actor.email, [], 120) } : {}) }, context,
       }, false);
     }
@@ -456,6 +459,18 @@ function severityOf(signature: string): Finding['severity'] {
 
 /** The service a log line is of (its `resource` label). */
 const resourceOfLine = (l: { labels: Array<{ name: string; value: string }> }) => l.labels.find((x) => x.name === 'resource')?.value ?? '';
+
+/**
+ * What an audit entry may name as the thing read: its service, else (a read of env values only) every
+ * metadata value shaped as an env group id. Render's docs do not name the field a group's read is recorded
+ * under, and a group's name (anyone's choice) may look like an id: each candidate is tried in turn.
+ */
+function readSubjects(entry: { event: string; metadata: Record<string, string> }): string[] {
+  if (entry.metadata.service) return [entry.metadata.service];
+  if (entry.event !== 'ViewEnvVarValuesEvent') return [];
+  return Object.values(entry.metadata).filter((v) => typeof v === 'string' && ENV_GROUP_ID.test(v));
+}
+const ENV_GROUP_ID = /^evg-[0-9a-z]{20}$/;
 
 /** The further of two cursors; at the same timestamp, the ids seen by either. */
 function later(a: Cursor | null, b: Cursor | null): Cursor | null {

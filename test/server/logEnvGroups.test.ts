@@ -12,7 +12,8 @@ const GROUP_VALUE = 'sk_live_group_secret_51Hx8c2e';
 const GROUP_FILE = 'group-secret-file-content-a71f';
 let stack: Stack;
 usePipelineStack(test, {
-  renderOptions: { manualDeploys: true },
+  // Render allows 30 other writes a minute a key; a test below creates 101 env groups.
+  renderOptions: { manualDeploys: true, rateLimits: { write: { limit: 200 } } },
   logTail: QUICK_LOG_TAIL,
 }, (p) => { ({ stack } = p); });
 
@@ -59,4 +60,76 @@ test('someone else\'s deployment logs are a 404 whatever their service\'s env gr
   const mark = stack.render.calls.length;
   for (const path of [`/api/render/deployments/${id}/logs`, `/api/render/deployments/${id}/logs.txt`]) t.is((await mallory.agent.get(path)).status, 404);
   t.deepEqual(stack.render.calls.slice(mark).filter((c) => c.accountId === mallory.accountId), [], 'no Render call with the prober\'s key');
+});
+
+/** A live deployment of `login`'s, its service linked to a new env group holding `value`; the group's id. */
+async function deployedWithGroup(t: import('ava').ExecutionContext, login: string, value: string) {
+  const user = await signedInWithKey(stack, login);
+  const deployed = await deployedLiveByHand(stack, user.agent, login);
+  const res = await fetch(`${stack.render.url}/env-groups`, {
+    method: 'POST', headers: { authorization: `Bearer ${user.apiKey}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ ownerId: user.ownerId, name: `${login}-group`, envVars: [{ key: 'TOKEN', value }], serviceIds: [deployed.serviceId] }),
+  });
+  t.is(res.status, 201);
+  const group = (await res.json()) as { id: string; createdAt: string };
+  return { ...user, ...deployed, group };
+}
+
+test('odd answers about env groups: a group gone between the list and its read is skipped, not the service\'s 404; a list item wrapped or without links is read as what it is', async (t) => {
+  const value = 'odd-answers-group-value-2c9d';
+  const { agent, apiKey, ownerId, id, serviceId } = await deployedWithGroup(t, 'envgroup-odd', value);
+  stack.render.appendLog(serviceId, `token ${value}`, { type: 'app' });
+
+  // Deleted on Render after the list named it: the page is read, not "the service was deleted".
+  const gone = stack.render.setFault({ kind: 'status', status: 404, method: 'GET', route: '/env-groups/{envGroupId}', apiKey });
+  const page = await agent.get(`/api/render/deployments/${id}/logs`);
+  stack.render.clearFault(gone);
+  t.is(page.status, 200, page.text);
+
+  // One item Render wraps as its other lists are, one with no links at all: the wrapped group is read.
+  const meta = await (await fetch(`${stack.render.url}/env-groups?ownerId=${ownerId}`, { headers: { authorization: `Bearer ${apiKey}` } })).json() as unknown[];
+  const odd = stack.render.setFault({ kind: 'body', method: 'GET', route: '/env-groups', apiKey, body: [{ id: 'evg-00000000000000000000', name: 'x', serviceLinks: null }, { envGroup: meta[0], cursor: 'c1' }] });
+  const wrapped = await agent.get(`/api/render/deployments/${id}/logs`);
+  stack.render.clearFault(odd);
+  t.is(wrapped.status, 200, wrapped.text);
+  t.true(wrapped.json.logs.some((l: { message: string }) => l.message === 'token [redacted]'), wrapped.text);
+  t.false(wrapped.text.includes(value));
+});
+
+test('a workspace whose env groups cannot all be listed: the lines are not shown (422 log_redaction_incomplete), nothing leaks', async (t) => {
+  const value = 'too-many-groups-value-8e1b';
+  const { agent, apiKey, id, serviceId, group } = await deployedWithGroup(t, 'envgroup-many', value);
+  stack.render.appendLog(serviceId, `token ${value}`, { type: 'app' });
+  // Full pages, and none older to page on to (the list cannot be read to its end).
+  const full = Array.from({ length: 100 }, (_, i) => ({ id: `evg-${String(i).padStart(20, '0')}`, name: `g${i}`, ownerId: 'x', createdAt: group.createdAt, updatedAt: group.createdAt, serviceLinks: [] }));
+  const fault = stack.render.setFault({ kind: 'body', method: 'GET', route: '/env-groups', apiKey, body: full });
+  t.teardown(() => stack.render.clearFault(fault));
+  for (const path of [`/api/render/deployments/${id}/logs`, `/api/render/deployments/${id}/logs.txt`]) {
+    const res = await agent.get(path);
+    t.is(res.status, 422, res.text);
+    t.is(res.json?.error?.code ?? JSON.parse(res.text).error.code, 'log_redaction_incomplete');
+    t.false(res.text.includes(value));
+  }
+});
+
+test('more env groups than one page holds: the list is read on past its first page (created before its oldest), and the linked group found there is redacted', async (t) => {
+  const value = 'second-page-group-value-41f0';
+  const { agent, apiKey, ownerId, id, serviceId } = await deployedWithGroup(t, 'envgroup-paged', value);
+  // Created after the linked one: the newest 100, the first page, do not hold it.
+  for (let i = 0; i < 100; i++) {
+    const res = await fetch(`${stack.render.url}/env-groups`, {
+      method: 'POST', headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ ownerId, name: `filler-${i}`, envVars: [] }),
+    });
+    t.is(res.status, 201);
+  }
+  stack.render.appendLog(serviceId, `token ${value}`, { type: 'app' });
+  const mark = stack.render.calls.length;
+  const page = await agent.get(`/api/render/deployments/${id}/logs`);
+  t.is(page.status, 200, page.text);
+  t.true(page.json.logs.some((l: { message: string }) => l.message === 'token [redacted]'), page.text);
+  t.false(page.text.includes(value));
+  const lists = stack.render.calls.slice(mark).filter((c) => c.accountId !== undefined && c.route === '/env-groups');
+  t.is(lists.length, 2, 'two pages');
+  t.regex(lists[1]!.query, /createdBefore=/);
 });

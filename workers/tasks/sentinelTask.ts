@@ -22,7 +22,7 @@ const SENTINEL_BUDGET_SHARE = 0.1;
 const PREPAID_CALLS = { read: { method: 'GET', route: '/services' }, logs: { method: 'GET', route: '/logs' } } as const;
 type PrepaidBucket = keyof typeof PREPAID_CALLS;
 /** Reads made only when log lines need redacting: not paid ahead as steady calls. */
-const REDACTION_READS = new Set(['/services/{serviceId}/env-vars', '/services/{serviceId}/secret-files']);
+const REDACTION_READS = new Set(['/services/{serviceId}/env-vars', '/services/{serviceId}/secret-files', '/env-groups', '/env-groups/{envGroupId}']);
 const isPrepaidBucket = (name: string): name is PrepaidBucket => name in PREPAID_CALLS;
 
 interface SentinelContext {

@@ -1,5 +1,5 @@
 import { ApiError, badRequest, notFound } from '../errors.js';
-import { arrayParam, parseLimit } from '../pagination.js';
+import { arrayParam, parseLimit, withinBounds } from '../pagination.js';
 import { presentEnvGroup, presentEnvGroupMeta } from '../present.js';
 import { objectBody, type RouteDef } from '../router.js';
 import { requireOwnerForCreate, requireService, visibleOwnerIds } from '../access.js';
@@ -10,8 +10,9 @@ import { envVarsFromInput } from './services.js';
 
 /**
  * Environment groups (docs/render-api.md §7): env vars and secret files shared by the services linked
- * to a group. The list answers `envGroupMeta` items as a bare array (no `{envGroup, cursor}` wrappers,
- * so no cursor to page on: the spec's `cursor` parameter is accepted and has nothing to name); one
+ * to a group. The list answers `envGroupMeta` items as a bare array, newest first (no `{envGroup, cursor}`
+ * wrappers, so no cursor to page on: the spec's `cursor` parameter is accepted and has nothing to name;
+ * `createdBefore` and the other time bounds filter as the services list's do); one
  * group is read with its values, which the audit log records as `ViewEnvVarValuesEvent` naming the
  * group (`metadata.envGroup`: Render's docs do not say which field names it; the watch, server/sentinel,
  * matches any metadata value that is the id of a group it read).
@@ -39,11 +40,15 @@ export function envGroupRoutes(deps: RouteDeps): RouteDef[] {
         const limit = parseLimit(query);
         const names = arrayParam(query, 'name');
         const ownerIds = arrayParam(query, 'ownerId');
+        // The simulator's groups belong to no environment: asked for some, none matches.
+        const environmentIds = arrayParam(query, 'environmentId');
         const visible = new Set(visibleOwnerIds(account));
         const list = envGroupsOf(state)
           .filter((g) => visible.has(g.ownerId))
           .filter((g) => ownerIds.length === 0 || ownerIds.includes(g.ownerId))
           .filter((g) => names.length === 0 || names.includes(g.name))
+          .filter(() => environmentIds.length === 0)
+          .filter((g) => withinBounds(query, 'created', g.createdUs) && withinBounds(query, 'updated', g.updatedUs))
           .sort((a, b) => b.seq - a.seq)
           .slice(0, limit);
         return { status: 200, body: list.map((g) => presentEnvGroupMeta(g, state.services)) };

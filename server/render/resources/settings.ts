@@ -28,16 +28,39 @@ export interface SettingsApi {
   /** 202: Render re-checks the domain's DNS; read the domain again for the outcome. */
   verifyCustomDomain(serviceId: string, idOrName: string): Promise<void>;
   /**
-   * A workspace's env groups and the services linked to each, without values: one page of up to
-   * ENV_GROUPS_PAGE (Render answers bare items, with no cursor to page on).
+   * A workspace's env groups and the services linked to each, without values. Render answers bare items
+   * with no cursor: a full page is followed by the groups created before its oldest (`createdBefore`),
+   * up to ENV_GROUP_PAGES pages; past them, EnvGroupsTooMany (a caller redacting with them fails closed).
    */
   listEnvGroups(ownerId: string): Promise<EnvGroupMeta[]>;
   /** One env group with its values (Render records the read in the workspace's audit log). */
   getEnvGroup(envGroupId: string): Promise<EnvGroup>;
 }
 
-/** Env groups read a workspace: Render's largest page; the list has no cursor (docs/render-api.md §7). */
+/** Env groups read a page: Render's largest; the list has no cursor (docs/render-api.md §7). */
 export const ENV_GROUPS_PAGE = 100;
+/** Pages of env groups read at most (1,000 groups a workspace). */
+export const ENV_GROUP_PAGES = 10;
+
+/** A workspace with more env groups than ENV_GROUP_PAGES pages hold: the list read is not complete. */
+export class EnvGroupsTooMany extends Error {
+  constructor() {
+    super(`more than ${ENV_GROUPS_PAGE * ENV_GROUP_PAGES} env groups in the workspace`);
+    this.name = 'EnvGroupsTooMany';
+  }
+}
+
+/**
+ * One listed env group, read leniently: an item Render wraps as `{envGroup, cursor}` (as its other
+ * lists are) is unwrapped, a group without `serviceLinks` links nothing; an item without an id is no
+ * group. One odd item must not fail every log read of the workspace.
+ */
+function listedEnvGroup(item: unknown): EnvGroupMeta | null {
+  const group = isObject(item) && isObject(item.envGroup) ? item.envGroup : item;
+  if (!isObject(group) || typeof group.id !== 'string') return null;
+  const links = Array.isArray(group.serviceLinks) ? group.serviceLinks.filter((l): l is { id: string; name: string; type: 'web' } => isObject(l) && typeof l.id === 'string') : [];
+  return { ...(group as unknown as EnvGroupMeta), serviceLinks: links };
+}
 
 /** One collection: its list route, its entry route, the entry's path parameter and the list's wrapper key. */
 interface Collection {
@@ -93,12 +116,22 @@ export function settingsApi(calls: RenderCalls): SettingsApi {
     getCustomDomain: domains.get,
     deleteCustomDomain: domains.remove,
     async listEnvGroups(ownerId) {
-      const request: RenderRequest = { method: 'GET', route: '/env-groups', query: new QueryBuilder().set('ownerId', ownerId).set('limit', ENV_GROUPS_PAGE) };
-      const { raw, body } = await calls.json(request);
-      if (!Array.isArray(body) || !body.every((g) => isObject(g) && typeof g.id === 'string' && Array.isArray(g.serviceLinks))) {
-        throw unexpectedShape(raw, request, 'an array of env groups {id, serviceLinks}');
+      const byId = new Map<string, EnvGroupMeta>();
+      let before: string | undefined;
+      for (let page = 0; page < ENV_GROUP_PAGES; page += 1) {
+        const request: RenderRequest = { method: 'GET', route: '/env-groups', query: new QueryBuilder().set('ownerId', ownerId).set('createdBefore', before).set('limit', ENV_GROUPS_PAGE) };
+        const { raw, body } = await calls.json(request);
+        if (!Array.isArray(body)) throw unexpectedShape(raw, request, 'an array of env groups');
+        const groups = body.map(listedEnvGroup).filter((g): g is EnvGroupMeta => g !== null);
+        for (const g of groups) byId.set(g.id, g);
+        if (body.length < ENV_GROUPS_PAGE) return [...byId.values()];
+        // The oldest on a full page: the next page is what was created before it. Groups created at that
+        // same instant are not asked again; a page that names nothing older ends the read as incomplete.
+        const oldest = groups.map((g) => g.createdAt).filter((at) => typeof at === 'string' && !Number.isNaN(Date.parse(at))).sort((a, b) => Date.parse(a) - Date.parse(b))[0];
+        if (!oldest || oldest === before) break;
+        before = oldest;
       }
-      return body as EnvGroupMeta[];
+      throw new EnvGroupsTooMany();
     },
     getEnvGroup: (envGroupId) => calls.shaped<EnvGroup>(
       { method: 'GET', route: '/env-groups/{envGroupId}', pathParams: { envGroupId }, envGroupId },
