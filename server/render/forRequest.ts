@@ -91,3 +91,21 @@ export async function whileKeyHeld<T>(deps: AppDeps, caller: CallerRender, use: 
     throw errors.renderUnavailable(keyChanged);
   }
 }
+
+/**
+ * A request's Render client whose every call goes out only while the request's session still holds its
+ * key: for routes that change or reveal something on Render (a service's lifecycle, settings, domains, a
+ * value). A key withdrawn in another tab (sign-out, cleared, replaced) while one call was at Render stops
+ * the calls after it: no delete, scale or reveal is made with a key the user took back. A check is a
+ * session-cache read (no round trip on a hit). Answer the stop with `answerWithdrawn`.
+ */
+export function heldCallerRender(deps: AppDeps, caller: RenderKeyState): CallerRender {
+  const render = callerRender(deps, caller);
+  return { ...render, client: render.clientWhileHeld() };
+}
+
+/** What a request stopped on RenderKeyWithdrawn answers: 401 or render_key_missing as one sent now; else (the key replaced) a 503. */
+export async function answerWithdrawn(deps: AppDeps, caller: Pick<CallerRender, 'sessionRef' | 'userId'>): Promise<never> {
+  await sessionAfterWithdrawal(deps, caller);
+  throw errors.renderUnavailable('Your Render key changed while this request was at Render: nothing more was sent with the old key. Check the service, then try again.');
+}

@@ -10,7 +10,7 @@ import { requireCsrf } from '../middleware/security.js';
 import { requireRenderKey, requireUser, type RenderKeyState } from '../middleware/context.js';
 import { pathParam, takesNoBody, validate } from '../middleware/validate.js';
 import { githubRepoOf, suggestFreeName } from '../render/serviceNames.js';
-import { callerRender, sessionAfterWithdrawal, type CallerRender } from '../render/forRequest.js';
+import { answerWithdrawn, callerRender, heldCallerRender, sessionAfterWithdrawal, type CallerRender } from '../render/forRequest.js';
 import type { Deploy, Service } from '../render/types.js';
 import { presentService, ServiceView, type PresentedService } from '../presenters/service.js';
 import { isGone, loadServiceOverview, loadServicesNamed } from '../render/serviceOverview.js';
@@ -123,6 +123,8 @@ export function serviceRoutes(router: Router, deps: AppDeps) {
   // have) says nothing about anyone's ids, and a user retrying one is no prober.
   const reportNotFound: RouterMiddleware<DefaultState & RenderKeyState> = async (ctx, next) => {
     try { await next(); } catch (err) {
+      // The key withdrawn in another tab while a call of this route was at Render (heldCallerRender).
+      if (err instanceof RenderKeyWithdrawn) await answerWithdrawn(deps, { sessionRef: deps.sessions.refOf(ctx.state.sessionId), userId: ctx.state.user.id });
       const renderNotFound = err instanceof RenderApiError && err.kind === 'not_found';
       if (renderNotFound || (err instanceof AppError && err.status === 404 && err.message === SERVICE_NOT_FOUND)) await deps.security.notFound(ctx, 'service');
       if (!renderNotFound) throw err;
@@ -237,7 +239,7 @@ export function serviceRoutes(router: Router, deps: AppDeps) {
   }), ...lifecycle, validate({ body: RedeployBody }), async (ctx) => {
     const { commit_sha: commitSha } = ctx.input.body;
     const idempotencyKey = idempotencyKeyOf(ctx.get('idempotency-key'));
-    const caller = callerRender(deps, ctx.state);
+    const caller = heldCallerRender(deps, ctx.state);
     const svc = await loadOwn(caller, String(ctx.params.id));
     // Render's Trigger deploy takes a commitId only for a service built from a repository, and none for cron
     // jobs; the commit is checked on GitHub first, so the repository must be a GitHub one (not GitLab's).
@@ -258,7 +260,7 @@ export function serviceRoutes(router: Router, deps: AppDeps) {
   }), ...lifecycle, validate({ body: RollbackBody }), async (ctx) => {
     const { deploy_id: deployId } = ctx.input.body;
     const idempotencyKey = idempotencyKeyOf(ctx.get('idempotency-key'));
-    const caller = callerRender(deps, ctx.state);
+    const caller = heldCallerRender(deps, ctx.state);
     const svc = await loadOwn(caller, String(ctx.params.id));
     // Render answers 404 unless the deploy belongs to this service: a 404 about the deploy, not a deleted
     // service (as a RenderApiError, reportNotFound would mark the service's deployments deleted). Unless
@@ -278,7 +280,7 @@ export function serviceRoutes(router: Router, deps: AppDeps) {
 
   for (const action of ['suspend', 'resume'] as const) {
     router.post(`/api/render/services/:id/${action}`, documented({ summary: action === 'suspend' ? 'Suspend the service' : 'Resume a suspended service', tag: 'services', responses: { 200: ServiceActionView }, errors: RENDER_REFUSALS }), ...lifecycle, takesNoBody(), async (ctx) => {
-      const caller = callerRender(deps, ctx.state);
+      const caller = heldCallerRender(deps, ctx.state);
       const svc = await loadOwn(caller, String(ctx.params.id));
       if (action === 'suspend') await caller.client.suspendService(svc.id);
       else await caller.client.resumeService(svc.id);
@@ -294,7 +296,7 @@ export function serviceRoutes(router: Router, deps: AppDeps) {
   }
 
   router.delete('/api/render/services/:id', documented({ summary: 'Delete the service on Render (its deployments say so from then on)', tag: 'services', responses: { 204: null }, errors: RENDER_REFUSALS }), ...lifecycle, takesNoBody(), async (ctx) => {
-    const caller = callerRender(deps, ctx.state);
+    const caller = heldCallerRender(deps, ctx.state);
     const svc = await loadOwn(caller, String(ctx.params.id));
     await caller.client.deleteService(svc.id);
     // Its deployments now say "service deleted" (and offer no redeploy).

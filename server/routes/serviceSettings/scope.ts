@@ -3,8 +3,8 @@ import type { DefaultState } from 'koa';
 import type { RouterMiddleware } from '@koa/router';
 import type { AppDeps } from '../../deps.js';
 import { AppError, errors } from '../../errors.js';
-import { RenderApiError } from '../../render/errors.js';
-import { callerRender, whileKeyHeld, type CallerRender } from '../../render/forRequest.js';
+import { RenderApiError, RenderKeyWithdrawn } from '../../render/errors.js';
+import { answerWithdrawn, heldCallerRender, whileKeyHeld, type CallerRender } from '../../render/forRequest.js';
 import type { Service } from '../../render/types.js';
 import { requireCsrf } from '../../middleware/security.js';
 import { requireRenderKey, requireUser, type RenderKeyState } from '../../middleware/context.js';
@@ -41,12 +41,14 @@ export function settingsScope(deps: AppDeps) {
 
   /** Loads the service through the caller's key; must come after validation (no Render call on bad input). */
   const ownService: RouterMiddleware<DefaultState & OwnServiceState> = async (ctx, next) => {
-    const caller = callerRender(deps, ctx.state);
+    // Every call of the route, this one included, only while the session holds the key (heldCallerRender).
+    const caller = heldCallerRender(deps, ctx.state);
     const serviceId = String(ctx.params.id);
     let service: Service | null = null;
     try {
       service = await caller.client.getService(serviceId);
     } catch (err) {
+      if (err instanceof RenderKeyWithdrawn) await answerWithdrawn(deps, caller);
       if (!(err instanceof RenderApiError && err.kind === 'not_found')) throw err;
       await forgetDeletedService(deps, ctx.state, serviceId);
     }
@@ -59,12 +61,16 @@ export function settingsScope(deps: AppDeps) {
     try {
       await next();
     } catch (err) {
+      if (err instanceof RenderKeyWithdrawn) await answerWithdrawn(deps, caller);
       // Render's 404 for the service itself after it was found here: deleted meanwhile (on the Render
       // Dashboard, by another tab). The same answer, and the same records, as when it was gone before.
       // A call about one of its items (an env var, a file, a domain) answers the item's 404 (plainRender)
       // for a deleted service too: Render is asked once whether the service is still there.
       const gone = (err instanceof RenderApiError && err.kind === 'not_found')
-        || (err instanceof AppError && err.status === 404 && await isGone(caller.client, serviceId));
+        || (err instanceof AppError && err.status === 404 && await isGone(caller.client, serviceId).catch((askErr: unknown) => {
+          if (askErr instanceof RenderKeyWithdrawn) return false; // not asked: the item's 404 stands
+          throw askErr;
+        }));
       if (!gone) throw err;
       await forgetDeletedService(deps, ctx.state, serviceId);
       await deps.security.notFound(ctx, 'service');

@@ -225,6 +225,8 @@ export function settingsRoutes(router: Router, deps: AppDeps, scope: ReturnType<
           ctx.state.log.warn({ err: { message: (undoErr as Error).message } }, 'settings: could not undo after a failed scale');
           return false;
         });
+        // Left changed on Render: recorded (audit, the cached list, other tabs) as the change it partly is.
+        if (!undone) await scope.changed(ctx, 'settings_update').catch(() => undefined);
         throw undone ? err : halfApplied(err, service, patch);
       }
     }
