@@ -98,7 +98,9 @@ const ctx = {
     if (!session) return;
     if (location.hash === hash) route(); else location.hash = hash;
   },
-  announce,
+  // Not once signed out: an action answered after the sign-out would tell the next user of the tab the
+  // previous user's names ("payroll: Suspend done"), in the live region of the sign-in page.
+  announce: (message) => { if (session) announce(message); },
   async refreshSession() {
     session = await api.session();
     signalOtherTabs();

@@ -63,7 +63,7 @@ export function serviceActions({ ctx, service: s, flash, reload, find, fallback,
         return;
       }
       ctx.announce(`${s.name}: ${label} done`);
-      await reload();
+      if (!disposed()) await reload();
       // Drawn again without the pressed button: focus its counterpart (Resume after Suspend), or the
       // fallback when the service is gone.
       if (!disposed() && focusLost()) ((IN_PLACE_OF[testId] ? find(IN_PLACE_OF[testId]) : null) ?? fallback)?.focus();
@@ -71,7 +71,7 @@ export function serviceActions({ ctx, service: s, flash, reload, find, fallback,
       // No answer is not a failure: the server may have started it (pressing again opens that one).
       replace(flash, notice('error', noAnswer(err) ? `${label}: ${err.message}` : `${label} failed: ${err.message}`));
       // Gone from Render (deleted elsewhere, no event heard here): drawn again, the page says so.
-      if (err.status === 404) await reload();
+      if (err.status === 404 && !disposed()) await reload();
     }
   };
   const button = (label, busyLabel, action, testId) => {

@@ -194,7 +194,8 @@ export function deploymentView(ctx, route) {
     try {
       const res = await fn();
       if (!stay && res && typeof res.id === 'string' && res.id !== id) { ctx.navigate(`#/deployments/${res.id}`); return; }
-      if (res && res.id === id) update(res);
+      // Drawn only while shown: after a sign-out it would title the sign-in page with this deployment.
+      if (res && res.id === id && !disposed) update(res);
       ctx.announce(`${label}: done`);
     } catch (err) {
       // No answer is not a failure: the server may have started it (pressing again opens that one).

@@ -401,6 +401,8 @@ export function serviceView(ctx, route) {
    */
   const reread = latestOnly(async (current) => {
     const savesBefore = saves;
+    // Not read once the page is gone (a sign-out, another key): its id would be the next session's 404.
+    if (disposed || deleted) return false;
     const res = await ctx.api.serviceSettings(id);
     if (disposed || deleted || !current()) return false;
     // A save here answered meanwhile: what it drew is newer (a poll's read drew the old values back, for 15 s).
