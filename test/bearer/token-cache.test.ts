@@ -1,4 +1,5 @@
 import test from 'ava';
+import { startMonitor } from '../helpers/redisMonitor.js';
 import { sharedFixture } from '../helpers/fixture.js';
 import { startOpsEnv, sleep, eventually, type OpsEnv, type ChildWeb } from '../ops/support/cluster.js';
 
@@ -29,17 +30,17 @@ async function call(web: ChildWeb, token: string, path: string, method = 'GET', 
 
 /** Commands Redis ran on token entries while `during` ran (MONITOR on a connection of its own). */
 async function entryCommands(during: () => Promise<void>): Promise<string[]> {
-  const monitor = await env.redis.client.monitor(); // a connection of its own
+  const monitor = await startMonitor(env.redis.url); // a connection of its own
   const seen: string[] = [];
   const entryPrefix = `${env.redis.prefix}:bearer:`;
-  monitor.on('monitor', (_time: string, args: string[]) => {
+  monitor.on((args) => {
     if (args.some((a) => a.startsWith(entryPrefix))) seen.push(String(args[0]).toLowerCase());
   });
   try {
     await during();
     await sleep(50); // the last commands' echoes
   } finally {
-    monitor.disconnect();
+    monitor.stop();
   }
   return seen;
 }

@@ -1,4 +1,5 @@
 import test from 'ava';
+import { startMonitor } from '../helpers/redisMonitor.js';
 import { manualClock, systemClock } from '../../server/clock.js';
 import { createAuditLog, type AuditLog } from '../../server/audit/auditLog.js';
 import { entryHash } from '../../server/audit/canonical.js';
@@ -49,12 +50,12 @@ async function appendMany(log: AuditLog, userId: number, n: number) {
  * request.)
  */
 async function commandsDuring(fn: () => Promise<unknown>): Promise<number> {
-  const monitor = await stack.redis.client.monitor();
+  const monitor = await startMonitor(stack.redis.url);
   const mark = `commands-during-${Math.random()}`;
   const seen: string[][] = [];
   let ended!: () => void;
   const end = new Promise<void>((resolve) => { ended = resolve; });
-  monitor.on('monitor', (_time: string, args: string[]) => {
+  monitor.on((args) => {
     seen.push(args);
     if (args[0]?.toLowerCase() === 'echo' && args[1] === `${mark}-end`) ended();
   });
@@ -64,7 +65,7 @@ async function commandsDuring(fn: () => Promise<unknown>): Promise<number> {
     await stack.redis.client.echo(`${mark}-end`);
     await end;
   } finally {
-    monitor.disconnect();
+    monitor.stop();
   }
   const from = seen.findIndex((a) => a[1] === `${mark}-start`);
   // Up to the end marker, not the last line seen: MONITOR's lines after it (in the same read) are not the call's.

@@ -1,4 +1,5 @@
 import test, { type ExecutionContext } from 'ava';
+import { startMonitor } from '../helpers/redisMonitor.js';
 import { Queue, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { startTestRedis, type TestRedis } from '../helpers/redis.js';
@@ -37,9 +38,9 @@ function startWorker(t: ExecutionContext, s: Setup, name: string, run: (job: Job
 /** Every command Redis runs from now on (MONITOR), as its arguments. */
 async function monitor(t: ExecutionContext): Promise<string[][]> {
   const seen: string[][] = [];
-  const m = await redis.client.monitor();
-  m.on('monitor', (_time: string, args: string[]) => seen.push(args.map(String)));
-  t.teardown(() => m.disconnect());
+  const m = await startMonitor(redis.url);
+  m.on((args) => seen.push(args));
+  t.teardown(() => m.stop());
   return seen;
 }
 
