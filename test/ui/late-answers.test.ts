@@ -51,3 +51,40 @@ test('a suspend answered after the sign-out: nothing announced on the sign-in pa
   t.deepEqual(problems, []);
   await context.close();
 });
+
+test('an env var saved and answered after the sign-out: the list is not read again, nothing announced', async (t) => {
+  t.timeout(120_000);
+  const apiKey = 'rnd_lateenvsave' + 'x'.repeat(20);
+  stack.render.addAccount({ apiKey, workspaces: [{ name: 'Late env workspace' }] });
+  const { serviceId } = await serviceMadeOutside(stack, apiKey, { login: 'late-env-saver', name: 'ledger-api' });
+  const { context, page, problems } = await newContext(browser);
+  await stack.signInBrowser(page, 'late-env-saver');
+  await connectKey(page, apiKey);
+  await page.goto(`${stack.url}/#/services/${serviceId}`);
+  await page.getByRole('heading', { level: 1, name: 'ledger-api' }).waitFor();
+
+  let signedOut!: () => void;
+  const afterSignOut = new Promise<void>((resolve) => { signedOut = resolve; });
+  let answered!: () => void;
+  const answerHeld = new Promise<void>((resolve) => { answered = resolve; });
+  await page.route('**/api/render/services/*/env-vars/LEDGER_TOKEN', async (route) => {
+    const response = await route.fetch();
+    answered();
+    await afterSignOut;
+    await route.fulfill({ response });
+  });
+  await page.getByTestId('env-key').fill('LEDGER_TOKEN');
+  await page.locator('[data-testid=env-form] [data-testid=env-value]').fill('ledger-secret-value');
+  await page.getByTestId('env-save').click();
+  await answerHeld;
+  await page.getByTestId('sign-out').click();
+  await page.getByText('You are signed out.').waitFor();
+  const asked: string[] = [];
+  page.on('request', (r) => { if (r.url().includes(serviceId)) asked.push(`${r.method()} ${new URL(r.url()).pathname}`); });
+  signedOut();
+  await page.waitForTimeout(1_000);
+  t.is(await page.locator('#announcer').textContent(), '');
+  t.deepEqual(asked, [], 'the variables are not read again');
+  t.deepEqual(problems, []);
+  await context.close();
+});

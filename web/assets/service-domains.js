@@ -3,7 +3,7 @@ import { busy, confirmButton, field, focusLost, h, keepFocus, keepOpen, latestOn
 
 const VERIFIED = { verified: ['success', 'Verified'], unverified: ['progress', 'Waiting for DNS'] };
 
-export function domainsSection({ ctx, serviceId }) {
+export function domainsSection({ ctx, serviceId, gone = () => false }) {
   const api = ctx.api;
   const list = h('ul', { class: 'rows', 'aria-label': 'Custom domains', 'data-testid': 'domain-list' });
   const status = h('p', { class: 'muted', role: 'status' }, 'Loading…');
@@ -88,6 +88,8 @@ export function domainsSection({ ctx, serviceId }) {
 
   /** Reads the list again; false when it could not be read (once the latest read has drawn it). */
   const load = latestOnly(async (current) => {
+    // The page is gone (a sign-out, another key): its service's id would be the next session's 404.
+    if (gone()) return undefined;
     try {
       const res = await api.customDomains(serviceId);
       if (!current()) return undefined;

@@ -13,7 +13,7 @@ const AUDIT_NOTE = 'Showing a value reads it from Render, which records the read
  * @param {string} o.serviceId
  * @param {() => void} o.onChanged  a change applies at the next deploy: the page offers one
  */
-export function secretsSection({ kind, ctx, serviceId, onChanged }) {
+export function secretsSection({ kind, ctx, serviceId, onChanged, gone = () => false }) {
   const env = kind === 'env';
   const api = ctx.api;
   const label = env ? 'Environment variables' : 'Secret files';
@@ -106,6 +106,8 @@ export function secretsSection({ kind, ctx, serviceId, onChanged }) {
 
   /** Reads the list again; false when it could not be read (once the latest read has drawn it). */
   const load = latestOnly(async (current) => {
+    // The page is gone (a sign-out, another key): its service's id would be the next session's 404.
+    if (gone()) return undefined;
     try {
       const res = env ? await api.envVars(serviceId) : await api.secretFiles(serviceId);
       if (!current()) return undefined;

@@ -366,6 +366,8 @@ export function deployView(ctx) {
     replace(sel, owners.map((o) => h('option', { value: o.id }, o.name)));
     sel.value = owners.some((o) => o.id === was) ? was : owners[0].id;
     replace(keyNote, notice('info', 'Your Render key was replaced in another tab: this deploy goes out with the new key, to one of its workspaces below.'));
+    // A Blueprint plan shown was Render's answer to the old key, for its workspace: asked again if wanted.
+    blueprint.reset();
     scheduleNameCheck(0);
   }
 

@@ -453,9 +453,9 @@ export function serviceView(ctx, route) {
       drawScaling();
       void loadHistory().then(watchHistory);
       sections = {
-        env: secretsSection({ kind: 'env', ctx, serviceId: id, onChanged: offerRedeploy }),
-        file: secretsSection({ kind: 'file', ctx, serviceId: id, onChanged: offerRedeploy }),
-        domains: domainsSection({ ctx, serviceId: id }),
+        env: secretsSection({ kind: 'env', ctx, serviceId: id, onChanged: offerRedeploy, gone: () => disposed }),
+        file: secretsSection({ kind: 'file', ctx, serviceId: id, onChanged: offerRedeploy, gone: () => disposed }),
+        domains: domainsSection({ ctx, serviceId: id, gone: () => disposed }),
       };
       body.append(sections.env.el, sections.file.el, sections.domains.el);
       body.hidden = false;
