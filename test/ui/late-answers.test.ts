@@ -1,5 +1,5 @@
 import anyTest from 'ava';
-import type { Browser } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { newContext } from './support/browser.js';
 import { connectKey, serviceMadeOutside, type UiStack } from './support/uiStack.js';
 import { useBrowserStack } from './support/browserStack.js';
@@ -16,35 +16,49 @@ let stack: UiStack;
 let browser: Browser;
 useBrowserStack(test, {}, (b) => ({ stack, browser } = b));
 
-test('a suspend answered after the sign-out: nothing announced on the sign-in page, the service not read again', async (t) => {
-  t.timeout(120_000);
-  const apiKey = 'rnd_lateanswers' + 'x'.repeat(20);
-  stack.render.addAccount({ apiKey, workspaces: [{ name: 'Late answers workspace' }] });
-  const { serviceId } = await serviceMadeOutside(stack, apiKey, { login: 'late-suspender', name: 'payroll-internal' });
+/** `login` signed in with a key of their own, on the settings page of their service `name`. */
+async function onServicePage(login: string, name: string) {
+  const apiKey = `rnd_${login.replace(/[^A-Za-z0-9]/g, '')}${'x'.repeat(20)}`;
+  stack.render.addAccount({ apiKey, workspaces: [{ name: `${login} workspace` }] });
+  const { serviceId } = await serviceMadeOutside(stack, apiKey, { login, name });
   const { context, page, problems } = await newContext(browser);
-  await stack.signInBrowser(page, 'late-suspender');
+  await stack.signInBrowser(page, login);
   await connectKey(page, apiKey);
   await page.goto(`${stack.url}/#/services/${serviceId}`);
-  await page.getByRole('heading', { level: 1, name: 'payroll-internal' }).waitFor();
+  await page.getByRole('heading', { level: 1, name }).waitFor();
+  return { context, page, problems, serviceId };
+}
 
+/**
+ * `act` sends a request matching `route`, whose answer (made on the server) reaches the page only after
+ * the user signed out; the requests naming `serviceId` sent after the sign-out, once that answer had its turn.
+ */
+async function answeredAfterSignOut(page: Page, serviceId: string, route: string, act: () => Promise<void>): Promise<string[]> {
   let signedOut!: () => void;
   const afterSignOut = new Promise<void>((resolve) => { signedOut = resolve; });
   let answered!: () => void;
   const answerHeld = new Promise<void>((resolve) => { answered = resolve; });
-  await page.route('**/api/render/services/*/suspend', async (route) => {
-    const response = await route.fetch(); // made on the server; its answer reaches the page after the sign-out
+  await page.route(route, async (r) => {
+    const response = await r.fetch();
     answered();
     await afterSignOut;
-    await route.fulfill({ response });
+    await r.fulfill({ response });
   });
-  await page.getByTestId('service-suspend').click();
+  await act();
   await answerHeld;
   await page.getByTestId('sign-out').click();
   await page.getByText('You are signed out.').waitFor();
   const asked: string[] = [];
   page.on('request', (r) => { if (r.url().includes(serviceId)) asked.push(`${r.method()} ${new URL(r.url()).pathname}`); });
   signedOut();
-  await page.waitForTimeout(1_000); // the Suspend handler's turn, with the answer
+  await page.waitForTimeout(1_000); // the action's handler's turn, with the answer
+  return asked;
+}
+
+test('a suspend answered after the sign-out: nothing announced on the sign-in page, the service not read again', async (t) => {
+  t.timeout(120_000);
+  const { context, page, problems, serviceId } = await onServicePage('late-suspender', 'payroll-internal');
+  const asked = await answeredAfterSignOut(page, serviceId, '**/api/render/services/*/suspend', () => page.getByTestId('service-suspend').click());
   t.is(await page.locator('#announcer').textContent(), '', 'nothing of the previous user\'s announced');
   t.is(await page.title(), 'Sign in · Render Deployer');
   t.deepEqual(asked, [], 'the service is not read again');
@@ -54,35 +68,12 @@ test('a suspend answered after the sign-out: nothing announced on the sign-in pa
 
 test('an env var saved and answered after the sign-out: the list is not read again, nothing announced', async (t) => {
   t.timeout(120_000);
-  const apiKey = 'rnd_lateenvsave' + 'x'.repeat(20);
-  stack.render.addAccount({ apiKey, workspaces: [{ name: 'Late env workspace' }] });
-  const { serviceId } = await serviceMadeOutside(stack, apiKey, { login: 'late-env-saver', name: 'ledger-api' });
-  const { context, page, problems } = await newContext(browser);
-  await stack.signInBrowser(page, 'late-env-saver');
-  await connectKey(page, apiKey);
-  await page.goto(`${stack.url}/#/services/${serviceId}`);
-  await page.getByRole('heading', { level: 1, name: 'ledger-api' }).waitFor();
-
-  let signedOut!: () => void;
-  const afterSignOut = new Promise<void>((resolve) => { signedOut = resolve; });
-  let answered!: () => void;
-  const answerHeld = new Promise<void>((resolve) => { answered = resolve; });
-  await page.route('**/api/render/services/*/env-vars/LEDGER_TOKEN', async (route) => {
-    const response = await route.fetch();
-    answered();
-    await afterSignOut;
-    await route.fulfill({ response });
+  const { context, page, problems, serviceId } = await onServicePage('late-env-saver', 'ledger-api');
+  const asked = await answeredAfterSignOut(page, serviceId, '**/api/render/services/*/env-vars/LEDGER_TOKEN', async () => {
+    await page.getByTestId('env-key').fill('LEDGER_TOKEN');
+    await page.locator('[data-testid=env-form] [data-testid=env-value]').fill('ledger-secret-value');
+    await page.getByTestId('env-save').click();
   });
-  await page.getByTestId('env-key').fill('LEDGER_TOKEN');
-  await page.locator('[data-testid=env-form] [data-testid=env-value]').fill('ledger-secret-value');
-  await page.getByTestId('env-save').click();
-  await answerHeld;
-  await page.getByTestId('sign-out').click();
-  await page.getByText('You are signed out.').waitFor();
-  const asked: string[] = [];
-  page.on('request', (r) => { if (r.url().includes(serviceId)) asked.push(`${r.method()} ${new URL(r.url()).pathname}`); });
-  signedOut();
-  await page.waitForTimeout(1_000);
   t.is(await page.locator('#announcer').textContent(), '');
   t.deepEqual(asked, [], 'the variables are not read again');
   t.deepEqual(problems, []);
