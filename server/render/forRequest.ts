@@ -87,8 +87,7 @@ export async function whileKeyHeld<T>(deps: AppDeps, caller: CallerRender, use: 
     return await use(caller.clientWhileHeld());
   } catch (err) {
     if (!(err instanceof RenderKeyWithdrawn)) throw err;
-    await sessionAfterWithdrawal(deps, caller);
-    throw errors.renderUnavailable(keyChanged);
+    return answerWithdrawn(deps, caller, keyChanged);
   }
 }
 
@@ -104,8 +103,14 @@ export function heldCallerRender(deps: AppDeps, caller: RenderKeyState): CallerR
   return { ...render, client: render.clientWhileHeld() };
 }
 
-/** What a request stopped on RenderKeyWithdrawn answers: 401 or render_key_missing as one sent now; else (the key replaced) a 503. */
-export async function answerWithdrawn(deps: AppDeps, caller: Pick<CallerRender, 'sessionRef' | 'userId'>): Promise<never> {
+/**
+ * What a request stopped on RenderKeyWithdrawn answers: 401 or render_key_missing as one sent now; else
+ * (the key replaced) a 503 saying `keyChanged`.
+ */
+export async function answerWithdrawn(
+  deps: AppDeps, caller: Pick<CallerRender, 'sessionRef' | 'userId'>,
+  keyChanged = 'Your Render key changed while this request was at Render: nothing more was sent with the old key. Check the service, then try again.',
+): Promise<never> {
   await sessionAfterWithdrawal(deps, caller);
-  throw errors.renderUnavailable('Your Render key changed while this request was at Render: nothing more was sent with the old key. Check the service, then try again.');
+  throw errors.renderUnavailable(keyChanged);
 }
