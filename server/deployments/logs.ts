@@ -87,11 +87,12 @@ interface LogSource {
 /**
  * Every value to redact from a service's lines: its env var values and its secret files' contents,
  * those of the env groups linked to it, and those replaced or removed through the settings (a deploy
- * made before still runs with them). `calls`: the Render calls it took (3, and one per linked group).
+ * made before still runs with them). `calls`: the Render calls it took (3, and one per linked group;
+ * a list of more than one page counts as one).
  */
 export async function serviceSecrets(client: RenderClient, service: { ownerId: string; serviceId: string }, retired: RetiredSecretsDeps): Promise<{ values: string[]; calls: number }> {
   const { ownerId, serviceId } = service;
-  const [vars, files, groups, old] = await Promise.all([
+  const [vars, files, { groups, reads }, old] = await Promise.all([
     client.listEnvVars(serviceId), client.listSecretFiles(serviceId), linkedEnvGroups(client, ownerId, serviceId), retiredSecrets(retired, serviceId),
   ]);
   const values = [
@@ -99,7 +100,7 @@ export async function serviceSecrets(client: RenderClient, service: { ownerId: s
     ...groups.flatMap((g) => [...g.envVars.map((v) => v.value), ...g.secretFiles.map((f) => f.content)]),
     ...old,
   ].filter((v): v is string => typeof v === 'string');
-  return { values, calls: 3 + groups.length };
+  return { values, calls: 3 + reads };
 }
 
 /**
@@ -123,10 +124,12 @@ async function linkedEnvGroups(client: RenderClient, ownerId: string, serviceId:
     if (err instanceof RenderApiError && err.kind === 'not_found') return null;
     throw err;
   })));
-  return read.filter((g) => g !== null).map((g) => ({
+  // `reads`: every group asked for, those gone since the list included (each was a call).
+  const groups = read.filter((g) => g !== null).map((g) => ({
     envVars: Array.isArray(g.envVars) ? g.envVars.filter((v) => isObject(v)) : [],
     secretFiles: Array.isArray(g.secretFiles) ? g.secretFiles.filter((f) => isObject(f)) : [],
   }));
+  return { groups, reads: linked.length };
 }
 
 /**
