@@ -14,18 +14,28 @@ let stack: UiStack;
 let browser: Browser;
 useBrowserStack(test, { stack: { telemetry: { syncMs: 100 } } }, (b) => ({ stack, browser } = b));
 
+/** A new tab signed in as `login`, and that user's id. */
+async function signedInTab(login: string) {
+  const { page, problems } = await newContext(browser);
+  await stack.signInBrowser(page, login);
+  const userId = await page.evaluate(async () => ((await (await fetch('/api/session')).json()) as { user: { id: number } }).user.id);
+  return { page, problems, userId };
+}
+
+/** What the detector writes when an anomaly persists (server/telemetry/detector.ts), until `until`, known to the web at once. */
+async function block(userId: number, login: string, until: number) {
+  const { telemetry } = stack.web.deps;
+  await telemetry.store.set(userId, { state: 'blocked', until, since: Date.now(), strikes: 3, signal: 'requests', observed: 900, threshold: 300, login });
+  await telemetry.guards.sync();
+}
+
 test('a blocked account sees the banner with when it lifts; lifted, the app works again; screenshot', async (t) => {
   t.timeout(120_000);
-  const { page, problems } = await newContext(browser);
-  await stack.signInBrowser(page, 'blocked-ui');
-  const userId = await page.evaluate(async () => ((await (await fetch('/api/session')).json()) as { user: { id: number } }).user.id);
+  const { page, problems, userId } = await signedInTab('blocked-ui');
   const { telemetry } = stack.web.deps;
   await page.getByRole('link', { name: 'New deploy' }).first().click();
 
-  // What the detector writes when an anomaly persists (server/telemetry/detector.ts).
-  const until = Date.now() + 25 * 60_000;
-  await telemetry.store.set(userId, { state: 'blocked', until, since: Date.now(), strikes: 3, signal: 'requests', observed: 900, threshold: 300, login: 'blocked-ui' });
-  await telemetry.guards.sync();
+  await block(userId, 'blocked-ui', Date.now() + 25 * 60_000);
 
   // An in-app call (the dashboard lists deployments and services) answers 429: the banner appears.
   await page.getByRole('link', { name: 'Dashboard' }).first().click();
@@ -58,9 +68,7 @@ test('a blocked account sees the banner with when it lifts; lifted, the app work
 
 test('a sign-out takes the banner and the last announcement with it: the next user of the tab is not told of the block', async (t) => {
   t.timeout(120_000);
-  const { page, problems } = await newContext(browser);
-  await stack.signInBrowser(page, 'blocked-leaver');
-  const userId = await page.evaluate(async () => ((await (await fetch('/api/session')).json()) as { user: { id: number } }).user.id);
+  const { page, problems, userId } = await signedInTab('blocked-leaver');
   const { telemetry } = stack.web.deps;
 
   // Something announced to this user: Sentinel's save with nothing to save.
@@ -69,8 +77,7 @@ test('a sign-out takes the banner and the last announcement with it: the next us
   const announcer = page.locator('#announcer');
   await announcer.filter({ hasText: 'Nothing to save' }).waitFor({ state: 'attached' });
 
-  await telemetry.store.set(userId, { state: 'blocked', until: Date.now() + 25 * 60_000, since: Date.now(), strikes: 3, signal: 'requests', observed: 900, threshold: 300, login: 'blocked-leaver' });
-  await telemetry.guards.sync();
+  await block(userId, 'blocked-leaver', Date.now() + 25 * 60_000);
   await page.getByRole('link', { name: 'Dashboard' }).first().click();
   const banner = page.locator('#block-banner');
   await banner.getByTestId('block-banner-title').waitFor();
