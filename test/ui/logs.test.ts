@@ -38,7 +38,11 @@ async function renderIds(page: Page, id: string): Promise<{ serviceId: string; d
 const panelText = (page: Page) => page.getByTestId('logs').innerText();
 const occurrences = (text: string, needle: string) => text.split(needle).length - 1;
 const waitStatus = (page: Page, status: string) => page.locator(`#deployment-status[data-status="${status}"]`).waitFor({ timeout: 45_000 });
-const waitLine = (page: Page, text: string | RegExp) => page.getByTestId('logs').getByText(text).first().waitFor({ timeout: 45_000 });
+/** Waits for a line in the panel; a timeout says what the panel's status read then (paced, failed, line count). */
+const waitLine = (page: Page, text: string | RegExp) => page.getByTestId('logs').getByText(text).first().waitFor({ timeout: 45_000 }).catch(async (err: unknown) => {
+  const status = await page.getByTestId('logs-status').innerText({ timeout: 1_000 }).catch(() => '(not read)');
+  throw new Error(`${String(text)} not shown; the panel's status: "${status}"`, { cause: err });
+});
 /** The 2,000-line builds' panels: all their lines there (a catch-up read paced by Render finishes after its Retry-After). */
 const allLinesShown = (page: Page) => page.getByTestId('logs-status').filter({ hasText: /^2,0\d\d lines · following new lines$/ }).waitFor({ timeout: 45_000 }).catch(() => undefined);
 
@@ -180,6 +184,12 @@ async function burstWhileHeld(t: ExecutionContext, login: string, line: (i: numb
   }
 
   const following = proxy.streams.filter((s) => s.requestLine.includes(`logs=${id}`)).at(-1)!;
+  // The stream it replaced (the page's first, or the one before the reload) let go first: until then the page
+  // may still catch up on its own (a handover that took too long), and a catch-up read while the test holds
+  // a read of its own is not the one the test means to hold.
+  let replacedClosed = false;
+  void Promise.all(proxy.streams.filter((s) => s !== following).map((s) => s.browserClosed)).then(() => { replacedClosed = true; });
+  await until(() => replacedClosed, 'the page lets go of the streams the followed one replaced');
   following.hold();
   for (let i = shown; i < total; i++) stack.render.appendLog(r.serviceId, line(i), { type: 'build' });
   for (let i = 0; i < 600 && !following.fromServer.includes(line(total - 1)); i++) await new Promise((res) => setTimeout(res, 100));
@@ -331,12 +341,14 @@ test('"Load earlier lines" clicked while a wide catch-up runs: the click shows t
   const earlier = page.getByTestId('logs-earlier');
   await earlier.waitFor();
   let clickRoute: Route | null = null;
+  let clicked = false;
   await page.route('**/api/render/deployments/*/logs?*', async (route) => {
     const cursor = new URL(route.request().url()).searchParams.get('cursor');
-    // The click's read (the first with a cursor) is answered once the catch-up is done.
-    if (cursor && !clickRoute) { clickRoute = route; return; }
+    // The click's read (the first with a cursor once clicked) is answered once the catch-up is done.
+    if (clicked && cursor && !clickRoute) { clickRoute = route; return; }
     await route.continue();
   });
+  clicked = true;
   await earlier.click();
   await until(() => clickRoute !== null, 'the click reads');
   following.cut();
