@@ -73,7 +73,9 @@ test('a clear whose key a due watch run found gone first: that run ends the depl
 });
 
 test.serial('logout stops the session\'s queued deploys before any Render call', async (t) => {
-  await worker.worker.pause(true);
+  // pause(), not pause(true): a worker paused without waiting for its runs leaves its blocking wait for a
+  // job open (BullMQ 6), and takes the next job that comes, the deploy below (it was active 300 ms later).
+  await worker.worker.pause();
   try {
     const { agent, accountId } = await signedInWithKey(stack, 'leaver');
     addNodeRepo(stack, 'leaver', 'never');
