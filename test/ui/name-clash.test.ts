@@ -1,5 +1,5 @@
 import anyTest from 'ava';
-import type { Browser } from 'playwright-core';
+import type { Browser, Route } from 'playwright-core';
 import { screenshot } from './support/browser.js';
 import { deployThroughForm, type UiStack } from './support/uiStack.js';
 import { useBrowserStack } from './support/browserStack.js';
@@ -71,6 +71,50 @@ test('the deploy form says a name is taken, offers a free one, and never deploys
 
   await page.goto(`${stack.url}/#/deployments/${firstId}`);
   await page.locator('#deployment-status[data-status="live"]').waitFor();
+  t.deepEqual(problems, []);
+  await context.close();
+});
+
+test('a name taken under the old key: once another tab connects another account\'s key, the form drops that answer at once and checks the name with the new key', async (t) => {
+  const { context, page, apiKey, problems } = await stack.signedInWithKey(browser, 'clashkey', ['web-app']);
+  // A service named web-app in the old key's workspace, made on "Render" itself.
+  const renderApi = (path: string, init: RequestInit = {}) => fetch(`${stack.render.url}${path}`, { ...init, headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' } });
+  const [{ owner }] = await renderApi('/owners').then((r) => r.json() as Promise<[{ owner: { id: string } }]>);
+  const made = await renderApi('/services', {
+    method: 'POST',
+    body: JSON.stringify({ type: 'web_service', name: 'web-app', ownerId: owner.id, repo: 'https://github.com/clashkey/web-app', branch: 'main', autoDeploy: 'yes',
+      serviceDetails: { runtime: 'node', plan: 'starter', region: 'oregon', envSpecificDetails: { buildCommand: 'npm ci', startCommand: 'npm start' } } }),
+  });
+  t.is(made.status, 201);
+
+  await page.getByRole('link', { name: 'New deploy' }).first().click();
+  await page.getByTestId('repo-search').fill('web-app');
+  await page.locator('[data-testid=repo-option][data-repo="clashkey/web-app"]').click();
+  await page.locator('[data-testid=service-name-status][data-state="taken"]').waitFor();
+  const error = page.locator('.field__error').filter({ hasText: /already have a service named web-app/ });
+  await error.waitFor();
+
+  // The new key's name checks are held: what the form says meanwhile is not the old key's answer.
+  const held: Route[] = [];
+  let holding = true;
+  await page.route('**/api/render/services/name-check?*', (route) => { if (holding) held.push(route); else void route.continue(); });
+  const second = await context.newPage();
+  const newKey = stack.renderAccount('clashkeynew');
+  await second.goto(`${stack.url}/#/settings`);
+  await second.getByRole('button', { name: 'Replace key' }).click();
+  await second.getByTestId('render-key-input').fill(newKey);
+  await second.getByTestId('render-key-submit').click();
+  await page.getByTestId('workspace-select').locator('option', { hasText: 'clashkeynew' }).waitFor({ state: 'attached', timeout: 15_000 });
+  for (let i = 0; i < 300 && held.length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 50));
+  t.is(held.length, 1, 'the name is checked again, with the new key');
+  t.is(await error.count(), 0, 'the old key\'s "already have a service" is gone');
+  t.is(await page.getByTestId('service-name').getAttribute('aria-invalid'), null);
+  t.is((await page.getByTestId('service-name-status').innerText()).trim(), '');
+
+  holding = false;
+  for (const route of held) await route.continue();
+  await page.locator('[data-testid=service-name-status][data-state="free"]').waitFor();
+  t.regex(await page.getByTestId('service-name-status').innerText(), /web-app is free/);
   t.deepEqual(problems, []);
   await context.close();
 });

@@ -62,7 +62,8 @@ export function deployView(ctx) {
   // another service, which a deploy never touches).
   const nameStatus = h('p', { class: 'field__status', role: 'status', 'aria-live': 'polite', 'data-testid': 'service-name-status' });
   name.el.append(nameStatus);
-  const nameCheck = { seq: 0, timer: null, result: null };
+  /** `shown`: the name and workspace the status (and a "taken" error) speaks of, null when it says nothing. */
+  const nameCheck = { seq: 0, timer: null, result: null, shown: null };
 
   const workspace = field({
     label: 'Workspace',
@@ -70,12 +71,28 @@ export function deployView(ctx) {
   });
   workspace.control.addEventListener('change', () => scheduleNameCheck(0));
 
-  function scheduleNameCheck(delayMs = 300) {
+  /**
+   * `keyChanged`: the Render key was replaced, so what the status says (free, or taken by one of your
+   * services) was the old key's answer. It goes at once, as it does when the name or workspace it speaks
+   * of is no longer the one chosen; an answer still on its way is dropped.
+   */
+  function scheduleNameCheck(delayMs = 300, { keyChanged = false } = {}) {
     clearTimeout(nameCheck.timer);
+    nameCheck.seq += 1;
     nameCheck.result = null;
     const nm = nameInput.value.trim().toLowerCase();
-    if (!SERVICE_NAME.test(nm)) { nameStatus.replaceChildren(); nameStatus.dataset.state = ''; return; }
-    nameCheck.timer = setTimeout(() => checkName(nm, workspace.control.value), delayMs);
+    const ownerId = workspace.control.value;
+    if (keyChanged || nameCheck.shown !== `${ownerId}/${nm}`) clearNameStatus();
+    if (!SERVICE_NAME.test(nm)) return;
+    nameCheck.timer = setTimeout(() => checkName(nm, ownerId), delayMs);
+  }
+
+  function clearNameStatus() {
+    // The "taken" error is the check's own; an error the submit set (the name's format) stays.
+    if (nameStatus.dataset.state === 'taken') name.setError(null);
+    nameCheck.shown = null;
+    nameStatus.replaceChildren();
+    nameStatus.dataset.state = '';
   }
 
   async function checkName(nm, ownerId) {
@@ -84,6 +101,7 @@ export function deployView(ctx) {
       const res = await ctx.api.serviceNameCheck(nm, ownerId || undefined);
       if (mine !== nameCheck.seq) return;
       nameCheck.result = { name: nm, ownerId, ...res };
+      nameCheck.shown = `${ownerId}/${nm}`;
       nameStatus.dataset.state = res.available ? 'free' : 'taken';
       if (res.available) {
         replace(nameStatus, h('span', { class: 'ok-mark', 'aria-hidden': 'true' }, '✓ '), `${nm} is free in this workspace.`);
@@ -98,6 +116,8 @@ export function deployView(ctx) {
       replace(nameStatus, 'Free instead: ', h('strong', { class: 'mono' }, res.suggestion), ' ', use);
     } catch (err) {
       if (mine !== nameCheck.seq) return;
+      if (nameStatus.dataset.state === 'taken') name.setError(null);
+      nameCheck.shown = `${ownerId}/${nm}`;
       nameStatus.dataset.state = 'unknown';
       replace(nameStatus, `Could not check the name right now (${err.message}); the deploy checks it again.`);
     }
@@ -368,7 +388,7 @@ export function deployView(ctx) {
     replace(keyNote, notice('info', 'Your Render key was replaced in another tab: this deploy goes out with the new key, to one of its workspaces below.'));
     // A Blueprint plan shown was Render's answer to the old key, for its workspace: asked again if wanted.
     blueprint.reset();
-    scheduleNameCheck(0);
+    scheduleNameCheck(0, { keyChanged: true });
   }
 
   return { title: 'New deploy', el, onSessionChanged, dispose() { picker.dispose(); detectSeq += 1; nameCheck.seq += 1; clearTimeout(nameCheck.timer); } };
