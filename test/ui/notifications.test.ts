@@ -257,3 +257,28 @@ test('a key cleared in another tab, the user still signed in: the deploy it stop
   t.deepEqual(problems, []);
   await context.close();
 });
+
+test('the claims of notifications shown more than a day ago are let go when a deploy starts; newer ones stay', async (t) => {
+  const { context, page, problems } = await newContext(browser);
+  await context.grantPermissions(['notifications'], { origin: stack.url });
+  await context.addInitScript(RECORD_NOTIFICATIONS);
+  const apiKey = stack.renderAccount('claimer');
+  stack.addNodeRepo('claimer', 'kept');
+  await stack.signInBrowser(page, 'claimer');
+  await connectKey(page, apiKey);
+  const HOUR = 3_600_000;
+  await page.evaluate((hour) => {
+    localStorage.setItem('orch.notify.done.dpl-written-before-times', '1');
+    localStorage.setItem('orch.notify.done.dpl-two-days-old', String(Date.now() - 48 * hour));
+    localStorage.setItem('orch.notify.done.dpl-an-hour-old', String(Date.now() - hour));
+  }, HOUR);
+  const started = Date.now();
+  const id = await deployThroughForm(page, 'claimer/kept');
+  await page.waitForFunction(() => window.__notes.length >= 1, null, { timeout: 30_000 });
+  const claims = await page.evaluate(() => Object.fromEntries(Object.keys(localStorage).filter((k: string) => k.startsWith('orch.notify.done.')).map((k: string) => [k, localStorage.getItem(k)])));
+  t.deepEqual(Object.keys(claims).sort(), [`orch.notify.done.${id}`, 'orch.notify.done.dpl-an-hour-old'].sort());
+  const claimedAt = Number(claims[`orch.notify.done.${id}`]);
+  t.true(claimedAt >= started - 1_000 && claimedAt <= Date.now() + 1_000, 'the new claim holds its time');
+  t.deepEqual(problems, []);
+  await context.close();
+});

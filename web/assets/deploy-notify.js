@@ -9,7 +9,9 @@
  */
 const STARTED = 'orch.notify.started';
 const ASKED = 'orch.notify.asked';
+/** `orch.notify.done.<deployment id>`: the time (ms) the tab that showed its notification claimed it. */
 const CLAIM = 'orch.notify.done.';
+/** How long a started deploy and a claim are kept: a day. */
 const KEEP_MS = 24 * 3_600_000;
 /** How long the tab that showed a deploy's notification holds its lock: far past a localStorage write's way to the other tabs. */
 const CLAIM_HOLD_MS = 30_000;
@@ -49,6 +51,20 @@ export function rememberStartedDeploy(id, serviceName, userId, now = Date.now())
   for (const [k, v] of Object.entries(all)) if (!(now - (v?.at ?? 0) < KEEP_MS)) delete all[k];
   all[id] = { name: String(serviceName ?? ''), at: now, user: userId };
   localStorage.setItem(STARTED, JSON.stringify(all));
+  forgetOldClaims(now);
+}
+
+/**
+ * A claim only has to outlive its deploy's end reaching every open tab, but each shown notification left
+ * one (the ids of a day's deploys add up over months of use): those older than a day go, as started
+ * deploys do. A claim written before claims held their time ('1') is old.
+ */
+function forgetOldClaims(now) {
+  try {
+    for (const k of Object.keys(localStorage)) {
+      if (k.startsWith(CLAIM) && !(now - Number(localStorage.getItem(k)) < KEEP_MS)) localStorage.removeItem(k);
+    }
+  } catch { /* storage off */ }
 }
 
 /**
@@ -120,7 +136,7 @@ export function notifyDeployEnded(event, onOpen) {
     const all = readStarted();
     const started = all[event.id];
     if (!started || localStorage.getItem(CLAIM + event.id)) return false;
-    localStorage.setItem(CLAIM + event.id, '1');
+    localStorage.setItem(CLAIM + event.id, String(Date.now()));
     delete all[event.id];
     localStorage.setItem(STARTED, JSON.stringify(all));
     const name = started.name || 'Your service';
