@@ -79,3 +79,44 @@ test('an env var saved and answered after the sign-out: the list is not read aga
   t.deepEqual(problems, []);
   await context.close();
 });
+
+test('a key cleared, its session read answered after another user signed in in another tab: the page starts afresh as that user, not the first user\'s settings under their name', async (t) => {
+  t.timeout(120_000);
+  const apiKey = stack.renderAccount('late-clearer');
+  const { context, page, problems } = await newContext(browser);
+  await stack.signInBrowser(page, 'late-clearer');
+  await connectKey(page, apiKey);
+  // No event stream in this tab (a proxy that drops it: the page polls), so the stream's word of the
+  // clear does not read the session first; the other tab's sign-out and sign-in still reach it (storage).
+  await page.route('**/api/events**', (r) => r.abort());
+  await page.reload();
+  await page.getByTestId('key-status').waitFor();
+  // The session read that follows the clear is held; the tab's later reads (on the other tab's sign-out
+  // and sign-in) are answered after it.
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => { release = resolve; });
+  let held = 0;
+  let heldAsked!: () => void;
+  const asked = new Promise<void>((resolve) => { heldAsked = resolve; });
+  await page.route('**/api/session', async (r) => {
+    const first = held++ === 0;
+    if (first) heldAsked();
+    await released;
+    await r.continue();
+  });
+  await page.getByTestId('clear-key').click();
+  await page.getByRole('button', { name: 'Clear key' }).click();
+  await asked;
+  const other = await context.newPage();
+  await other.goto(`${stack.url}/`);
+  await other.getByTestId('sign-out').click();
+  await other.getByText('You are signed out.').waitFor();
+  await stack.signInBrowser(other, 'late-newcomer');
+  release();
+  await page.getByTestId('user-login').filter({ hasText: 'late-newcomer' }).waitFor({ timeout: 15_000 });
+  await page.getByRole('heading', { level: 1, name: 'Dashboard' }).waitFor({ timeout: 15_000 });
+  t.is(new URL(page.url()).hash, '', 'not the first user\'s page');
+  t.false((await page.locator('body').innerText()).includes('late-clearer'), 'nothing of the first user stays on the page');
+  t.deepEqual(problems.filter((p) => !p.includes('net::ERR_FAILED')), [], 'no problem but the dropped streams');
+  await context.close();
+});

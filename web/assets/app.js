@@ -102,8 +102,19 @@ const ctx = {
   // previous user's names ("payroll: Suspend done"), in the live region of the sign-in page.
   announce: (message) => { if (session) announce(message); },
   async refreshSession() {
-    session = await api.session();
+    const before = session;
+    const now = await api.session();
     signalOtherTabs();
+    // Another user signed in (in another tab) while the read was out: this page is the previous user's,
+    // and it starts afresh at the dashboard as followSession does. Taken as the session here, followSession
+    // would find this tab already moved on and leave that user's page under the new user's name.
+    if (before && now && now.user.id !== before.user.id) {
+      session = null;
+      history.replaceState(null, '', '/');
+      location.reload();
+      return null;
+    }
+    session = now;
     if (!session) showSignedOut({ message: SESSION_ENDED });
     else drawAccount();
     return session;
