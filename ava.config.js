@@ -22,6 +22,9 @@ export default {
   files: ['test/**/*.test.ts'],
   extensions: ['ts'],
   nodeArguments: ['--import=tsx'],
+  // In every test file's process: a process that does not exit once its file is done fails the file
+  // instead of hanging the run (test/helpers/exitGuard.ts).
+  require: ['./test/helpers/exitGuard.ts'],
   workerThreads: false,
   // Four files at once on 2 cores: a file mostly waits (timers, its simulators, Chromium), and at 2 the
   // machine stood half idle (a run's CPU time was ~40% of wall × cores). Whole suite, one machine, back to

@@ -1,0 +1,18 @@
+import { registerCompletionHandler } from 'ava';
+
+/*
+ * Loaded by ava before every test file (ava.config.js `require`). A test file's process still running a
+ * while after ava finished the file: something of it still runs (a timer, a socket), and ava waits for
+ * every file's process to exit. An ioredis client reconnecting for ever to its stopped Redis kept one
+ * alive, and the whole run hung until it was killed (in CI: its 90-minute limit). LINGER_MS after the
+ * file is done, what keeps the process alive is printed and it exits with 1, which ava reports as the
+ * file's failure in place of a hang. TEST_LINGER_EXIT_MS shortens the wait (test/harness/exitGuard.test.ts).
+ */
+const LINGER_MS = Number(process.env.TEST_LINGER_EXIT_MS) || 60_000;
+
+registerCompletionHandler(() => {
+  setTimeout(() => {
+    process.stderr.write(`this test file's process is still running ${LINGER_MS} ms after ava finished it; what keeps it alive: ${process.getActiveResourcesInfo().join(', ')}\n`);
+    process.exit(1);
+  }, LINGER_MS).unref();
+});
