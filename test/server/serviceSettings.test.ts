@@ -260,6 +260,26 @@ test.serial('settings: nothing half-applied when Render refuses the instance cou
   t.is((after.serviceDetails as { numInstances: number }).numInstances, 1);
 });
 
+test.serial('settings: a save left half-applied (the scale refused, the put-back too) says which settings stayed changed, and is recorded as the change it partly is', async (t) => {
+  const halfway = await tenant(stack, 'set-halfway');
+  const svc = await createService(halfway, 'halfway-settings');
+  stack.render.setFault({ method: 'POST', route: '/services/{serviceId}/scale', kind: 'status', status: 400, count: 1 });
+  // The save's own update goes through; the one putting it back (the second) is refused.
+  stack.render.setFault({ method: 'PATCH', route: '/services/{serviceId}', kind: 'status', status: 400, every: 2, count: 1 });
+  t.teardown(() => stack.render.clearFaults());
+  const trail = async () => ((await halfway.agent.get('/api/audit?limit=50')).json.entries as Array<{ detail: { lifecycleAction?: string; serviceId?: string } }>)
+    .filter((e) => e.detail.lifecycleAction === 'settings_update' && e.detail.serviceId === svc.id).length;
+  const before = await trail();
+  const res = await patch(halfway.agent, `/api/render/services/${svc.id}/settings`, { auto_deploy: false, num_instances: 4 });
+  t.is(res.status, 400, res.text);
+  t.is(res.json.error.field, 'num_instances');
+  t.notRegex(res.json.error.message, /Nothing was changed/);
+  t.regex(res.json.error.message, /The other settings of this save \(auto-deploy\) were changed on Render and could not be put back/);
+  const after = await halfway.render.getService(svc.id);
+  t.is(after.autoDeploy, 'no', 'auto-deploy stayed changed on Render');
+  t.is(await trail(), before + 1, 'recorded in the audit trail as a settings change');
+});
+
 test.serial('deploy history with Render\'s statuses, and a clear-cache redeploy the worker runs', async (t) => {
   const gus = await tenant(stack, 'set-gus');
   const svc = await createService(gus, 'gus-settings');
