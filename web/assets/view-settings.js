@@ -21,7 +21,8 @@ export function settingsView(ctx) {
       onConfirm: async () => {
         try {
           await ctx.api.clearRenderKey();
-          await ctx.refreshSession();
+          // No session (signed out, or another user's: the page starts afresh): nothing of this page to draw.
+          if (!(await ctx.refreshSession())) return;
           replace(flash, notice('success', 'Your Render API key was removed from this session. Deploys that were still running have been stopped.'));
           ctx.announce('Render key removed');
           drawForm();
@@ -97,7 +98,7 @@ export function settingsView(ctx) {
         return;
       }
       input.value = '';
-      await ctx.refreshSession();
+      if (!(await ctx.refreshSession())) return;
       replace(flash, notice('success', 'Render API key connected. You can deploy now.'));
       ctx.announce('Render key connected');
       drawStatus();
