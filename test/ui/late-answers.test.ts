@@ -1,5 +1,5 @@
 import anyTest from 'ava';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser, Page, Request } from 'playwright-core';
 import { newContext } from './support/browser.js';
 import { connectKey, serviceMadeOutside, type UiStack } from './support/uiStack.js';
 import { useBrowserStack } from './support/browserStack.js';
@@ -91,29 +91,38 @@ test('a key cleared, its session read answered after another user signed in in a
   await page.route('**/api/events**', (r) => r.abort());
   await page.reload();
   await page.getByTestId('key-status').waitFor();
-  // The session read that follows the clear is held; the tab's later reads (on the other tab's sign-out
-  // and sign-in) are answered after it.
-  let release!: () => void;
-  const released = new Promise<void>((resolve) => { release = resolve; });
-  let held = 0;
-  let heldAsked!: () => void;
-  const asked = new Promise<void>((resolve) => { heldAsked = resolve; });
+  // The session read that follows the clear is held. The tab's reads asked while it is held (on the other
+  // tab's sign-out and sign-in) are answered only once the page has taken that one's answer in; those asked
+  // later (a page loaded afresh) at once.
+  let releaseFirst!: () => void;
+  const firstReleased = new Promise<void>((resolve) => { releaseFirst = resolve; });
+  let releaseRest!: () => void;
+  const restReleased = new Promise<void>((resolve) => { releaseRest = resolve; });
+  let firstAsked!: (request: Request) => void;
+  const first = new Promise<Request>((resolve) => { firstAsked = resolve; });
+  let holding: 'first' | 'rest' | 'none' = 'first';
   await page.route('**/api/session', async (r) => {
-    const first = held++ === 0;
-    if (first) heldAsked();
-    await released;
+    if (holding === 'first') {
+      holding = 'rest';
+      firstAsked(r.request());
+      await firstReleased;
+    } else if (holding === 'rest') await restReleased;
     await r.continue();
   });
   await page.getByTestId('clear-key').click();
   await page.getByRole('button', { name: 'Clear key' }).click();
-  await asked;
+  const firstRead = await first;
   const other = await context.newPage();
   await other.goto(`${stack.url}/`);
   await other.getByTestId('sign-out').click();
   await other.getByText('You are signed out.').waitFor();
   await stack.signInBrowser(other, 'late-newcomer');
-  release();
+  holding = 'none';
+  releaseFirst();
+  await firstRead.response();
+  // Taken in: the tab shows the new user (drawn in place before the fix, after its reload now).
   await page.getByTestId('user-login').filter({ hasText: 'late-newcomer' }).waitFor({ timeout: 15_000 });
+  releaseRest();
   await page.getByRole('heading', { level: 1, name: 'Dashboard' }).waitFor({ timeout: 15_000 });
   t.is(new URL(page.url()).hash, '', 'not the first user\'s page');
   t.false((await page.locator('body').innerText()).includes('late-clearer'), 'nothing of the first user stays on the page');
