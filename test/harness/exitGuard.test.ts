@@ -24,7 +24,8 @@ function avaOn(fixture: string): Promise<{ code: number | null; output: string }
 test('a file whose Redis client keeps reconnecting after its Redis stopped fails, naming what kept it alive, instead of hanging the run', async (t) => {
   const { code, output } = await avaOn('leaks.fixture.ts');
   t.is(code, 1, output);
-  t.regex(output, /still running 1000 ms after ava finished it; what keeps it alive: .*Timeout/);
+  // What it names depends on where the client's reconnecting is (a retry timer, a connect on its way).
+  t.regex(output, /still running 1000 ms after ava finished it; what keeps it alive: \S+/);
   t.regex(output, /leaks\.fixture\.ts exited with a non-zero exit code: 1/);
 });
 
