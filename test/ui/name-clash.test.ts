@@ -1,7 +1,7 @@
 import anyTest from 'ava';
 import type { Browser, Route } from 'playwright-core';
 import { screenshot } from './support/browser.js';
-import { deployThroughForm, type UiStack } from './support/uiStack.js';
+import { deployThroughForm, replaceKey, type UiStack } from './support/uiStack.js';
 import { useBrowserStack } from './support/browserStack.js';
 import { takingTurns } from './support/turns.js';
 
@@ -101,9 +101,7 @@ test('a name taken under the old key: once another tab connects another account\
   const second = await context.newPage();
   const newKey = stack.renderAccount('clashkeynew');
   await second.goto(`${stack.url}/#/settings`);
-  await second.getByRole('button', { name: 'Replace key' }).click();
-  await second.getByTestId('render-key-input').fill(newKey);
-  await second.getByTestId('render-key-submit').click();
+  await replaceKey(second, newKey);
   await page.getByTestId('workspace-select').locator('option', { hasText: 'clashkeynew' }).waitFor({ state: 'attached', timeout: 15_000 });
   for (let i = 0; i < 300 && held.length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 50));
   t.is(held.length, 1, 'the name is checked again, with the new key');

@@ -1,6 +1,6 @@
 import anyTest from 'ava';
 import type { Browser } from 'playwright-core';
-import { connectKey, deployThroughForm, serviceMadeOutside, type UiStack } from './support/uiStack.js';
+import { connectKey, deployThroughForm, replaceKey, serviceMadeOutside, type UiStack } from './support/uiStack.js';
 import { useBrowserStack } from './support/browserStack.js';
 import { takingTurns } from './support/turns.js';
 
@@ -197,9 +197,7 @@ test('the key replaced in another tab while the deploy form is filled in: the fo
   const second = await context.newPage();
   const newKey = stack.renderAccount('twotabsformnew');
   await second.goto(`${stack.url}/#/settings`);
-  await second.getByRole('button', { name: 'Replace key' }).click();
-  await second.getByTestId('render-key-input').fill(newKey);
-  await second.getByTestId('render-key-submit').click();
+  await replaceKey(second, newKey);
   await second.getByTestId('render-key-section').getByText('twotabsformnew’s workspace').or(second.getByTestId('render-key-section').getByText("twotabsformnew's workspace")).waitFor();
 
   // The first tab's workspaces follow the new key; nothing typed is lost.
@@ -228,9 +226,7 @@ test('the key replaced by another account’s in another tab: a deployment made 
   const second = await context.newPage();
   const otherKey = stack.renderAccount('twotabsacctnew');
   await second.goto(`${stack.url}/#/settings`);
-  await second.getByRole('button', { name: 'Replace key' }).click();
-  await second.getByTestId('render-key-input').fill(otherKey);
-  await second.getByTestId('render-key-submit').click();
+  await replaceKey(second, otherKey);
   await second.getByTestId('key-status').filter({ hasText: otherKey.slice(-4) }).waitFor();
 
   // The first tab's deployment page follows: it says the deploy is the other key's, and what to do.
@@ -242,9 +238,7 @@ test('the key replaced by another account’s in another tab: a deployment made 
   t.is(await first.getByTestId('redeploy').count(), 0, 'no redeploy that can only fail with "Service not found"');
 
   // The first key back: its lines and actions are back too.
-  await second.getByRole('button', { name: 'Replace key' }).click();
-  await second.getByTestId('render-key-input').fill(apiKey);
-  await second.getByTestId('render-key-submit').click();
+  await replaceKey(second, apiKey);
   await first.getByTestId('log-line').first().waitFor({ timeout: 15_000 });
   await first.getByTestId('redeploy').waitFor();
   t.is(await first.getByTestId('state-note').filter({ hasText: /another Render key/ }).count(), 0);

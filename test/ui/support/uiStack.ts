@@ -97,6 +97,13 @@ export async function connectKey(page: Page, apiKey: string): Promise<void> {
   await page.getByTestId('key-status').waitFor();
 }
 
+/** On the settings page, a key connected: replace it with `apiKey` through the form ("Replace key"). */
+export async function replaceKey(page: Page, apiKey: string): Promise<void> {
+  await page.getByRole('button', { name: 'Replace key' }).click();
+  await page.getByTestId('render-key-input').fill(apiKey);
+  await page.getByTestId('render-key-submit').click();
+}
+
 /** Fill and submit the deploy form for `fullName`; resolves on the deployment page with its id. */
 export async function deployThroughForm(page: Page, fullName: string, opts: { serviceName?: string; buildCommand?: string; env?: Array<[string, string]> } = {}): Promise<string> {
   await page.getByRole('link', { name: 'New deploy' }).first().click();
