@@ -132,14 +132,18 @@ async function linkedEnvGroups(client: RenderClient, ownerId: string, serviceId:
   return { groups, reads: linked.length };
 }
 
+/** The values a log read redacts with: serviceSecrets, or values kept from one (server/deployments/pageSecrets.ts). */
+export type SecretsSource = (client: RenderClient, service: { ownerId: string; serviceId: string }) => Promise<string[]>;
+
 /**
- * The Render deploy and the values to redact (four read calls, and one per linked env group). Null before the deploy exists at Render.
- * A failed read of the values fails the whole read: without them, the lines cannot be redacted.
+ * The Render deploy (one read call) and the values to redact (`secretsOf`: serviceSecrets' calls, or none
+ * when kept values serve). Null before the deploy exists at Render. A failed read of the values fails the
+ * whole read: without them, the lines cannot be redacted.
  */
-export async function loadLogSource(client: RenderClient, rec: DeploymentRecord, retired: RetiredSecretsDeps): Promise<LogSource | null> {
+export async function loadLogSource(client: RenderClient, rec: DeploymentRecord, secretsOf: SecretsSource): Promise<LogSource | null> {
   if (!rec.serviceId || !rec.deployId) return null;
-  const [deploy, secrets] = await Promise.all([client.getDeploy(rec.serviceId, rec.deployId), serviceSecrets(client, { ownerId: rec.request.ownerId, serviceId: rec.serviceId }, retired)]);
-  return { client, ownerId: rec.request.ownerId, serviceId: rec.serviceId, deploy, secrets: secrets.values };
+  const [deploy, secrets] = await Promise.all([client.getDeploy(rec.serviceId, rec.deployId), secretsOf(client, { ownerId: rec.request.ownerId, serviceId: rec.serviceId })]);
+  return { client, ownerId: rec.request.ownerId, serviceId: rec.serviceId, deploy, secrets };
 }
 
 const label = (l: LogEntry, name: string) => l.labels.find((x) => x.name === name)?.value ?? null;

@@ -18,11 +18,15 @@ import { deploymentLogFile, deploymentLogPage, LOG_BUDGET_WAIT_MS } from '../dep
 import { cancelDeployment } from '../deployments/cancel.js';
 import { noteTelemetryTarget } from '../telemetry/middleware.js';
 import { retiredDeps } from '../deployments/retiredSecrets.js';
+import { createPageSecrets } from '../deployments/pageSecrets.js';
 
 /** Deploy requests and the caller's deployment records. Someone else's id is a 404, like a missing one. */
 export function deploymentRoutes(router: Router, deps: AppDeps) {
   const { deployments, deployRequests } = deps;
   const nowIso = () => new Date(deps.clock.now()).toISOString();
+  const pageSecrets = createPageSecrets({ clock: deps.clock, retired: retiredDeps(deps) });
+  /** The values a log read redacts with: read from Render with the caller's key, or (`fresh` false) kept from its last read. */
+  const secretsFor = (state: RenderKeyState, fresh: boolean) => pageSecrets.source({ userId: state.user.id, keyFingerprint: state.render.keyFingerprint }, fresh);
 
   const loadOwn = async (ctx: Koa.ParameterizedContext<Koa.DefaultState & SignedInState, { params: Record<string, string> }>): Promise<DeploymentRecord> => {
     const rec = await deployments.getForUser(String(ctx.params.id), ctx.state.user.id);
@@ -91,10 +95,10 @@ export function deploymentRoutes(router: Router, deps: AppDeps) {
   }
 
   // Logs of this deploy only (server/deployments/logReads.ts), a page at a time: newest first, older
-  // ones through nextCursor.
+  // ones through nextCursor (those reuse the values the newest was redacted with: deployments/pageSecrets.ts).
   router.get('/api/render/deployments/:id/logs', documented({ summary: 'A page of this deploy\'s log lines (redacted), newest page first', tag: 'deployments', responses: { 200: LogPageView } }), requireUser(), requireRenderKey(), validate({ query: LogPageQuery }), async (ctx) => {
     const rec = await loadOwn(ctx);
-    ctx.body = (await readWhileKeyHeld(ctx.state, LOG_BUDGET_WAIT_MS.page, (client) => deploymentLogPage(client, rec, ctx.input.query, nowIso(), retiredDeps(deps)))) satisfies LogPageView;
+    ctx.body = (await readWhileKeyHeld(ctx.state, LOG_BUDGET_WAIT_MS.page, (client) => deploymentLogPage(client, rec, ctx.input.query, nowIso(), secretsFor(ctx.state, !ctx.input.query.cursor)))) satisfies LogPageView;
   });
 
   // The whole log as text, redacted like the pages.
@@ -103,7 +107,7 @@ export function deploymentRoutes(router: Router, deps: AppDeps) {
     responses: { 200: { contentType: 'text/plain', description: 'Every line of every phase, oldest first.' } },
   }), requireUser(), requireRenderKey(), async (ctx) => {
     const rec = await loadOwn(ctx);
-    const { filename, text } = await readWhileKeyHeld(ctx.state, LOG_BUDGET_WAIT_MS.download, (client) => deploymentLogFile(client, rec, nowIso(), retiredDeps(deps)));
+    const { filename, text } = await readWhileKeyHeld(ctx.state, LOG_BUDGET_WAIT_MS.download, (client) => deploymentLogFile(client, rec, nowIso(), secretsFor(ctx.state, true)));
     ctx.type = 'text/plain; charset=utf-8';
     ctx.set('Content-Disposition', `attachment; filename="${filename}"`);
     ctx.body = text;

@@ -1,0 +1,85 @@
+import test from 'ava';
+import type { Stack } from '../helpers/stack.js';
+import { usePipelineStack } from '../helpers/pipelineStack.js';
+import type { Agent } from '../helpers/agent.js';
+import { deployedLiveByHand, renderCalls, signedInWithKey } from '../helpers/pipeline.js';
+
+// The values a log page is redacted with (server/deployments/pageSecrets.ts): a newest page reads them from
+// Render; the pages after it (a catch-up, "Load earlier lines") reuse them, until a change through the
+// settings, so paging back through a log costs the key one Render read a page, not four.
+
+const TOKEN = 'tok_live_pagesecret4f81d2';
+/** Printed by the app before it was a secret: set through the settings afterwards, it must be redacted then. */
+const LATER = 'later-secret-value-5c1e9a';
+let stack: Stack;
+usePipelineStack(test, { renderOptions: { manualDeploys: true } }, (p) => { ({ stack } = p); });
+
+interface Page { status: number; text: string; json: { logs: Array<{ message: string }>; nextCursor: string | null } }
+const logPage = (agent: Agent, id: string, cursor?: string | null): Promise<Page> =>
+  agent.get(`/api/render/deployments/${id}/logs${cursor ? `?cursor=${cursor}` : ''}`);
+
+test('pages after the newest reuse its values; a change through the settings makes the next page read them again', async (t) => {
+  const { agent, accountId } = await signedInWithKey(stack, 'pagesecrets');
+  const { id, serviceId } = await deployedLiveByHand(stack, agent, 'pagesecrets', { env_vars: { API_TOKEN: TOKEN } });
+  stack.render.appendLog(serviceId, `an early line that prints ${LATER}`, { type: 'app' });
+  stack.render.appendLog(serviceId, `booted with ${TOKEN}`, { type: 'app' });
+  for (let i = 0; i < 250; i++) stack.render.appendLog(serviceId, `request ${i} served`, { type: 'app' });
+  const valueReads = () => renderCalls(stack, accountId, 'GET', '/services/{serviceId}/env-vars').length;
+
+  const before = valueReads();
+  const newest = await logPage(agent, id);
+  t.is(newest.status, 200, newest.text);
+  t.is(valueReads(), before + 1, 'a newest page reads the values');
+  const second = await logPage(agent, id, newest.json.nextCursor);
+  const oldest = await logPage(agent, id, second.json.nextCursor);
+  t.is(oldest.status, 200, oldest.text);
+  t.is(oldest.json.nextCursor, null, 'three pages hold the log');
+  t.is(valueReads(), before + 1, 'the pages after it reuse them');
+  t.true(oldest.json.logs.some((l) => l.message === 'booted with [redacted]'), 'redacted with the values reused');
+  t.true(oldest.json.logs.some((l) => l.message === `an early line that prints ${LATER}`), 'not a secret yet');
+
+  // Another newest page (a panel opened again) reads them afresh.
+  await logPage(agent, id);
+  t.is(valueReads(), before + 2);
+
+  // Set through the settings: the next page, even one after the newest, reads the values again.
+  const put = await agent.request('PUT', `/api/render/services/${serviceId}/env-vars/LATER_TOKEN`, { json: { value: LATER } });
+  t.is(put.status, 200, put.text);
+  const readsAfterPut = valueReads();
+  const again = await logPage(agent, id, second.json.nextCursor);
+  t.is(again.status, 200, again.text);
+  t.is(valueReads(), readsAfterPut + 1, 'the change made the kept values stale');
+  t.true(again.json.logs.some((l) => l.message === 'an early line that prints [redacted]'), 'the new secret is redacted on an older page');
+  t.false(again.text.includes(LATER));
+});
+
+test('values whose read failed are not kept: the next page asks Render again', async (t) => {
+  const { agent, apiKey, accountId } = await signedInWithKey(stack, 'pagefail');
+  const { id, serviceId } = await deployedLiveByHand(stack, agent, 'pagefail', { env_vars: { API_TOKEN: TOKEN } });
+  stack.render.appendLog(serviceId, `booted with ${TOKEN}`, { type: 'app' });
+  for (let i = 0; i < 150; i++) stack.render.appendLog(serviceId, `job ${i} done`, { type: 'app' });
+  const valueReads = () => renderCalls(stack, accountId, 'GET', '/services/{serviceId}/env-vars').length;
+
+  stack.render.setFault({ method: 'GET', route: '/services/{serviceId}/env-vars', kind: 'status', status: 500, count: 1, apiKey });
+  t.teardown(() => stack.render.clearFaults());
+  const failed = await logPage(agent, id);
+  t.is(failed.status, 503, failed.text);
+  t.false(failed.text.includes(TOKEN));
+
+  const newest = await logPage(agent, id);
+  t.is(newest.status, 200, newest.text);
+  const reads = valueReads();
+  const older = await logPage(agent, id, newest.json.nextCursor);
+  t.is(older.status, 200, older.text);
+  t.is(valueReads(), reads, 'the newest page\'s values, read without fault, serve the next');
+  t.true(older.json.logs.some((l) => l.message === 'booted with [redacted]'));
+
+  // A failed read while paging back (the values went stale meanwhile) is not what the next page reuses.
+  await agent.request('PUT', `/api/render/services/${serviceId}/env-vars/OTHER`, { json: { value: 'other-value-1b2c3d' } });
+  stack.render.setFault({ method: 'GET', route: '/services/{serviceId}/env-vars', kind: 'status', status: 500, count: 1, apiKey });
+  const stale = await logPage(agent, id, newest.json.nextCursor);
+  t.is(stale.status, 503, stale.text);
+  const retried = await logPage(agent, id, newest.json.nextCursor);
+  t.is(retried.status, 200, retried.text);
+  t.true(retried.json.logs.some((l) => l.message === 'booted with [redacted]'));
+});
