@@ -28,7 +28,9 @@ test.before(async () => {
     // A clock started ahead of real time put the test's traffic in the next hour whenever the run
     // began within minutes of an hour's end, and the CLI then showed none of it.
     start: (Math.floor(Date.now() / 60_000) - 20) * 60_000 + 5_000,
-    renderOptions: { phaseMs: { created: 100, build_in_progress: 15_000, pre_deploy_in_progress: 100, update_in_progress: 200 } },
+    // The deploy moves when the test says so: building while the block begins, live after it. A 15 s build
+    // ran out under CI load before the block began (the deploy was live, and the test could not say).
+    renderOptions: { manualDeploys: true },
   });
   web2 = await startWeb({ config: { ...s.stack.config, port: 0 }, logger: createLogger({ level: 'silent' }), clock: s.clock, host: '127.0.0.1', telemetry: { flushMs: 60_000, syncMs: 100 } });
 });
@@ -84,6 +86,8 @@ test.serial('blocks hold across two web processes, are decided by one detector j
   const dep = await carol.agent.post('/api/render/deploy', { github_repo: 'carol18/app', project_name: 'app' });
   t.is(dep.status, 202);
   const deployments = s.stack.web.deps.deployments;
+  const deployId = await until('the deploy on Render', async () => (await deployments.get(dep.json.id))?.deployId);
+  s.stack.render.advanceDeploy(deployId);
   await until('the deploy to be building on Render', async () => (await deployments.get(dep.json.id))?.status === 'build_in_progress' || null);
 
   const keys = s.stack.web.deps.telemetry.keys;
@@ -111,6 +115,7 @@ test.serial('blocks hold across two web processes, are decided by one detector j
   t.deepEqual(events, ['anomaly_throttled', 'anomaly_blocked'], 'each decision made once, not once per worker');
 
   // The block refuses requests; it does not touch the deploy already running on Render.
+  for (let i = 0; i < 2; i++) s.stack.render.advanceDeploy(deployId);
   const finished = await until('the deploy to finish', async () => {
     const rec = await deployments.get(dep.json.id);
     return rec && isTerminal(rec.status) ? rec : null;
