@@ -47,8 +47,8 @@ export function createRepoPicker({ api, onSelect }) {
       if (mine !== seq) return; // an older search answered late
       page = wanted;
       const repos = res.repos ?? [];
-      const items = repos.map(option);
-      if (append) list.append(...items); else replace(list, items);
+      const items = append ? repos.map(option) : showOnly(repos);
+      if (append) list.append(...items);
       count += repos.length;
       more.hidden = !res.hasMore;
       // The last page hid the focused "Load more": focus the first repository it brought, not <body>.
@@ -64,6 +64,28 @@ export function createRepoPicker({ api, onSelect }) {
     }
   }
 
+  /**
+   * The list becomes `repos`, each row already shown kept in its place: a row removed from the page between
+   * a press and its release loses the click (Chromium drops it), and a search answered in that moment drew
+   * every row anew, so a result pressed just then was not chosen, and nothing said so.
+   */
+  function showOnly(repos) {
+    const shown = new Map([...list.children].map((li) => [li.dataset.row, li]));
+    const rows = repos.map((r) => shown.get(rowKey(r)) ?? option(r));
+    const wanted = new Set(rows);
+    for (const li of [...list.children]) if (!wanted.has(li)) li.remove();
+    let at = list.firstElementChild;
+    for (const li of rows) {
+      li.hidden = false;
+      if (li === at) at = at.nextElementSibling;
+      else list.insertBefore(li, at); // a new row (or one out of order) goes in its place
+    }
+    return rows;
+  }
+
+  /** What a row shows of a repository: a row is kept only for the same. */
+  const rowKey = (repo) => JSON.stringify([repo.fullName, Boolean(repo.private), repo.pushedAt ?? null]);
+
   function option(repo) {
     const isSelected = selected?.fullName === repo.fullName;
     const btn = h('button', { type: 'button', class: 'repo-option', 'aria-pressed': String(isSelected), dataset: { repo: repo.fullName }, 'data-testid': 'repo-option' },
@@ -72,7 +94,7 @@ export function createRepoPicker({ api, onSelect }) {
         repo.private ? h('span', { class: 'tag' }, 'private') : null,
         repo.pushedAt ? `pushed ${relativeTime(repo.pushedAt)}` : null));
     btn.addEventListener('click', () => choose(repo));
-    return h('li', null, btn);
+    return h('li', { dataset: { row: rowKey(repo) } }, btn);
   }
 
   function choose(repo) {

@@ -104,12 +104,24 @@ export async function replaceKey(page: Page, apiKey: string): Promise<void> {
   await page.getByTestId('render-key-submit').click();
 }
 
+/**
+ * Waits for the deploy form's detected stack; a timeout says what the repository picker and the stack panel
+ * read then (no repository chosen, a detection that failed, one still running).
+ */
+export async function waitForDetectedStack(page: Page): Promise<void> {
+  await page.getByTestId('detected-stack-name').waitFor().catch(async (err: unknown) => {
+    const read = (testId: string) => page.getByTestId(testId).innerText({ timeout: 1_000 }).catch(() => '(not shown)');
+    const picker = await page.locator('.repo-chooser [role=status]').innerText({ timeout: 1_000 }).catch(() => '(not shown)');
+    throw new Error(`no stack detected; chosen: "${await read('repo-selected')}", picker: "${picker}", stack panel: "${await read('detected-stack')}"`, { cause: err });
+  });
+}
+
 /** Fill and submit the deploy form for `fullName`; resolves on the deployment page with its id. */
 export async function deployThroughForm(page: Page, fullName: string, opts: { serviceName?: string; buildCommand?: string; env?: Array<[string, string]> } = {}): Promise<string> {
   await page.getByRole('link', { name: 'New deploy' }).first().click();
   await page.getByTestId('repo-search').fill(fullName.split('/')[1]!);
   await page.locator(`[data-testid=repo-option][data-repo="${fullName}"]`).click();
-  await page.getByTestId('detected-stack-name').waitFor();
+  await waitForDetectedStack(page);
   if (opts.serviceName) await page.getByTestId('service-name').fill(opts.serviceName);
   if (opts.buildCommand) await page.getByTestId('build-command').fill(opts.buildCommand);
   for (const [key, value] of opts.env ?? []) {
