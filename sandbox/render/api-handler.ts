@@ -78,10 +78,11 @@ export function createApiHandler(deps: ApiHandlerDeps) {
     await sleeper.sleep(deps.latencyMs + plan.delayMs);
     await holds.wait(method, call.route, apiKey);
     if (res.destroyed) return;
-    // 'without' and 'emptyPage' faults change the answer of a request handled as usual; the others answer instead of it.
+    // 'without', 'emptyPage' and 'lost' faults change the answer of a request handled as usual; the others answer instead of it.
     const without = plan.fault?.kind === 'without' ? new Set(plan.fault.fields) : null;
     const emptyPage = plan.fault?.kind === 'emptyPage';
-    if (plan.fault && !without && !emptyPage) {
+    const lost = plan.fault?.kind === 'lost';
+    if (plan.fault && !without && !emptyPage && !lost) {
       injectFault(plan.fault, req, res, call, { ...securityHeaders(requestId), Date: new Date(clock.nowMs()).toUTCString(), ...rateHeaders(limiter.peek(identity, bucket, scope)) }, hung);
       return;
     }
@@ -112,6 +113,11 @@ export function createApiHandler(deps: ApiHandlerDeps) {
     }
     try {
       const result = await match.def.handler({ account, params, query, headers: req.headers, rawBody });
+      if (lost) {
+        call.status = 0;
+        req.socket.destroy();
+        return;
+      }
       const body = emptyPage ? emptied(result.body, query, plan.fault?.next === 'moved') : result.body;
       reply(result.status, without ? leaveOut(body, without) : body, limitHeaders);
     } catch (err) {

@@ -41,7 +41,7 @@ export function createFaultSet(random: () => number = Math.random): FaultSet {
   };
   return {
     add(rule) {
-      if (!['latency', 'status', 'reset', 'timeout', 'malformed', 'body', 'without', 'emptyPage'].includes(rule.kind)) {
+      if (!['latency', 'status', 'reset', 'timeout', 'malformed', 'body', 'without', 'emptyPage', 'lost'].includes(rule.kind)) {
         throw new Error(`unknown fault kind: ${String(rule.kind)}`);
       }
       if (rule.kind === 'emptyPage' && rule.next !== undefined && rule.next !== 'asked' && rule.next !== 'moved') throw new Error("emptyPage: next, 'asked' or 'moved'");

@@ -86,7 +86,8 @@ export interface FaultRule {
   method?: string;
   /** Templated route as in the spec paths, e.g. '/services/{serviceId}/deploys', or '*' (default). */
   route?: string;
-  kind: 'latency' | 'status' | 'reset' | 'timeout' | 'malformed' | 'body' | 'without' | 'emptyPage';
+  /** 'lost': the request is handled as usual (a change is made), then its connection is cut instead of answered. */
+  kind: 'latency' | 'status' | 'reset' | 'timeout' | 'malformed' | 'body' | 'without' | 'emptyPage' | 'lost';
   /**
    * For kind 'emptyPage' (GET /logs): the request is handled as usual, and its answer holds no lines yet
    * says there are more (`hasMore: true`), its next window the one asked (a request naming its `startTime` and `endTime`): Render pages logs by time

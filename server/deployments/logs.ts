@@ -92,9 +92,13 @@ interface LogSource {
  */
 export async function serviceSecrets(client: RenderClient, service: { ownerId: string; serviceId: string }, retired: RetiredSecretsDeps): Promise<{ values: string[]; calls: number }> {
   const { ownerId, serviceId } = service;
-  const [vars, files, { groups, reads }, old] = await Promise.all([
-    client.listEnvVars(serviceId), client.listSecretFiles(serviceId), linkedEnvGroups(client, ownerId, serviceId), retiredSecrets(retired, serviceId),
+  const [vars, files, { groups, reads }] = await Promise.all([
+    client.listEnvVars(serviceId), client.listSecretFiles(serviceId), linkedEnvGroups(client, ownerId, serviceId),
   ]);
+  // Read after Render's: a settings change keeps the value it replaces before asking Render, so a read of
+  // Render that no longer finds the old value is followed by one of ours that does (read alongside, the
+  // two could fall on either side of the change, and the value the running deploy prints be in neither).
+  const old = await retiredSecrets(retired, serviceId);
   const values = [
     ...vars.map((v) => v.value), ...files.map((f) => f.content),
     ...groups.flatMap((g) => [...g.envVars.map((v) => v.value), ...g.secretFiles.map((f) => f.content)]),

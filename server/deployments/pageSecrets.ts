@@ -22,21 +22,36 @@ export interface PageSecrets {
 }
 
 const DEFAULT_TTL_MS = 60_000;
-/** Services whose values one web process keeps at once (each list is what a page read would hold anyway). */
+/** Services whose values one web process keeps at once. */
 const DEFAULT_MAX_ENTRIES = 500;
+/**
+ * And their characters in all: one service's values may be megabytes (secret files of 48 KB, up to 2 MiB of
+ * retired values), so the count alone could hold gigabytes. Past it, the oldest go first.
+ */
+const DEFAULT_MAX_CHARS = 16 * 1024 * 1024;
 
-interface Kept { at: number; gen: string; values: Promise<string[]> }
+/** `chars`: counted once the values came (until then, and for a failed read, 0). */
+interface Kept { at: number; gen: string; values: Promise<string[]>; chars: number }
 
-export function createPageSecrets(deps: { clock: Clock; retired: RetiredSecretsDeps; ttlMs?: number; maxEntries?: number }): PageSecrets {
+export function createPageSecrets(deps: { clock: Clock; retired: RetiredSecretsDeps; ttlMs?: number; maxEntries?: number; maxChars?: number }): PageSecrets {
   const ttlMs = deps.ttlMs ?? DEFAULT_TTL_MS;
   const maxEntries = deps.maxEntries ?? DEFAULT_MAX_ENTRIES;
+  const maxChars = deps.maxChars ?? DEFAULT_MAX_CHARS;
   // In the order they were read (an entry read anew goes to the end): the expired ones are at the front.
   const kept = new Map<string, Kept>();
+  let keptChars = 0;
 
+  function drop(key: string, entry: Kept): void {
+    if (kept.get(key) !== entry) return;
+    kept.delete(key);
+    keptChars -= entry.chars;
+  }
+
+  /** Expired values go (at every read, so none stays in memory long after its minute), and the oldest past the bounds. */
   function prune(now: number): void {
     for (const [key, entry] of kept) {
-      if (kept.size <= maxEntries && now - entry.at < ttlMs) break;
-      kept.delete(key);
+      if (kept.size <= maxEntries && keptChars <= maxChars && now - entry.at < ttlMs) break;
+      drop(key, entry);
     }
   }
 
@@ -48,14 +63,19 @@ export function createPageSecrets(deps: { clock: Clock; retired: RetiredSecretsD
         // read before a change are never kept under the generation that follows it.
         const gen = await secretsGeneration(deps.retired, service.serviceId);
         const now = deps.clock.now();
+        prune(now);
         const hit = kept.get(key);
         if (!fresh && hit && hit.gen === gen && now - hit.at < ttlMs) return hit.values;
-        const entry: Kept = { at: now, gen, values: serviceSecrets(client, service, deps.retired).then((s) => s.values) };
-        kept.delete(key);
+        const entry: Kept = { at: now, gen, values: serviceSecrets(client, service, deps.retired).then((s) => s.values), chars: 0 };
+        if (hit) drop(key, hit);
         kept.set(key, entry);
         prune(now);
-        // A failed read is not kept: the next page asks Render again.
-        entry.values.catch(() => { if (kept.get(key) === entry) kept.delete(key); });
+        entry.values.then((values) => {
+          if (kept.get(key) !== entry) return;
+          entry.chars = values.reduce((n, v) => n + v.length, 0);
+          keptChars += entry.chars;
+          prune(deps.clock.now());
+        }, () => drop(key, entry)); // a failed read is not kept: the next page asks Render again
         return entry.values;
       };
     },

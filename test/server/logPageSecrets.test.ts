@@ -3,6 +3,9 @@ import type { Stack } from '../helpers/stack.js';
 import { usePipelineStack } from '../helpers/pipelineStack.js';
 import type { Agent } from '../helpers/agent.js';
 import { deployedLiveByHand, renderCalls, signedInWithKey } from '../helpers/pipeline.js';
+import { createRenderClient } from '../../server/render/client.js';
+import { createPageSecrets } from '../../server/deployments/pageSecrets.js';
+import { retiredDeps } from '../../server/deployments/retiredSecrets.js';
 
 // The values a log page is redacted with (server/deployments/pageSecrets.ts): a newest page reads them from
 // Render; the pages after it (a catch-up, "Load earlier lines") reuse them, until a change through the
@@ -82,4 +85,59 @@ test('values whose read failed are not kept: the next page asks Render again', a
   const retried = await logPage(agent, id, newest.json.nextCursor);
   t.is(retried.status, 200, retried.text);
   t.true(retried.json.logs.some((l) => l.message === 'booted with [redacted]'));
+});
+
+test('values are kept a minute at most, and within their bound in characters: the oldest service\'s go first', async (t) => {
+  const services: Array<{ ownerId: string; serviceId: string; accountId: string; client: ReturnType<typeof createRenderClient>; fp: string }> = [];
+  for (const login of ['pagebound1', 'pagebound2']) {
+    const { agent, apiKey, ownerId, accountId } = await signedInWithKey(stack, login);
+    const { serviceId } = await deployedLiveByHand(stack, agent, login, { env_vars: { BIG: `${login}-${'v'.repeat(600)}` } });
+    services.push({ ownerId, serviceId, accountId, client: createRenderClient({ baseUrl: stack.render.url, apiKey }), fp: `fp-${login}` });
+  }
+  let now = 1_000_000;
+  const cache = createPageSecrets({ clock: { now: () => now }, retired: retiredDeps(stack.web.deps), maxChars: 1_000 });
+  const valueReads = (i: number) => renderCalls(stack, services[i]!.accountId, 'GET', '/services/{serviceId}/env-vars').length;
+  const read = (i: number) => {
+    const s = services[i]!;
+    return cache.source({ userId: i, keyFingerprint: s.fp }, false)(s.client, { ownerId: s.ownerId, serviceId: s.serviceId });
+  };
+
+  const first = valueReads(0);
+  t.true((await read(0)).some((v) => v.startsWith('pagebound1-')));
+  await read(0);
+  t.is(valueReads(0), first + 1, 'kept');
+  now += 60_000;
+  await read(0);
+  t.is(valueReads(0), first + 2, 'read again after its minute');
+
+  const second = valueReads(1);
+  await read(1); // ~620 characters more: past the bound of 1,000, the first service's go
+  await read(1);
+  t.is(valueReads(1), second + 1, 'the newest kept');
+  const before = valueReads(0);
+  await read(0);
+  t.is(valueReads(0), before + 1, 'the oldest went when the bound was passed');
+});
+
+// A change whose answer never came fails the request, and may well have been made: the next page after a
+// newest one reads the values again all the same.
+test('a change whose answer failed still makes the next page read the values again', async (t) => {
+  const { agent, apiKey, accountId } = await signedInWithKey(stack, 'pagelost');
+  const { id, serviceId } = await deployedLiveByHand(stack, agent, 'pagelost', { env_vars: { API_TOKEN: TOKEN } });
+  stack.render.appendLog(serviceId, `an early line that prints ${LATER}`, { type: 'app' });
+  for (let i = 0; i < 150; i++) stack.render.appendLog(serviceId, `task ${i} ran`, { type: 'app' });
+  const valueReads = () => renderCalls(stack, accountId, 'GET', '/services/{serviceId}/env-vars').length;
+  const newest = await logPage(agent, id);
+  t.is(newest.status, 200, newest.text);
+
+  // Render sets the value, and its answer never comes (the connection cut), nor that of the app's retries.
+  stack.render.setFault({ method: 'PUT', route: '/services/{serviceId}/env-vars/{envVarKey}', kind: 'lost', apiKey });
+  t.teardown(() => stack.render.clearFaults());
+  const put = await agent.request('PUT', `/api/render/services/${serviceId}/env-vars/LATER_TOKEN`, { json: { value: LATER } });
+  t.true(put.status >= 500, `${put.status} ${put.text}`);
+  const reads = valueReads();
+  const older = await logPage(agent, id, newest.json.nextCursor);
+  t.is(older.status, 200, older.text);
+  t.is(valueReads(), reads + 1, 'the values were read again');
+  t.true(older.json.logs.some((l) => l.message === 'an early line that prints [redacted]'));
 });

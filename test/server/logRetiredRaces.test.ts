@@ -110,3 +110,24 @@ test.serial('an item\'s turn: changes of one item run one at a time, of differen
   await t.throwsAsync(inItemTurn(d, 'srv-a', 'env-vars/K', async () => { throw new Error('render said no'); }));
   t.is(await redis.client.get(key), null);
 });
+
+// A log read of the values while a change is made: the change keeps the value it replaces before asking
+// Render. A read that took our kept values alongside Render's could take ours before the change kept the
+// old value and Render's after the change wrote the new one: the old value, which the running deploy still
+// prints, was in neither, and showed in clear. Ours are read after Render's.
+test('a log read of the values while a change replaces one: the value replaced stays redacted', async (t) => {
+  const { agent } = await signedInWithKey(stack, 'readwhilechange');
+  const { id, serviceId } = await deployedLiveByHand(stack, agent, 'readwhilechange', { env_vars: [{ key: 'DB_PASSWORD', value: V0 }] });
+  stack.render.appendLog(serviceId, `connecting with ${V0}`, { type: 'app' });
+  // The page's read of the service's env vars waits at Render while the change is made.
+  const hold = stack.render.holdRequest({ method: 'GET', route: '/services/{serviceId}/env-vars' });
+  const page = agent.get(`/api/render/deployments/${id}/logs`);
+  await hold.arrived;
+  const put = await agent.request('PUT', `/api/render/services/${serviceId}/env-vars/DB_PASSWORD`, { json: { value: V1 } });
+  t.is(put.status, 200, put.text);
+  hold.release();
+  const answer = await page;
+  t.is(answer.status, 200, answer.text);
+  t.true(answer.text.includes('connecting with [redacted]'), answer.text.slice(-300));
+  t.false(answer.text.includes(V0));
+});

@@ -393,8 +393,13 @@ test('repository picker: a result pressed while the search is answered is chosen
   const { context, page, problems } = await stack.signedInWithKey(browser, 'press-search', ['api', 'web-app']);
   let answer!: () => void;
   const answered = new Promise<void>((resolve) => { answer = resolve; });
+  let searched!: () => void;
+  const asked = new Promise<void>((resolve) => { searched = resolve; });
   await page.route(/\/api\/github\/repos\?/, async (route) => {
-    if (new URL(route.request().url()).searchParams.get('q')) await answered;
+    if (new URL(route.request().url()).searchParams.get('q')) {
+      searched();
+      await answered;
+    }
     await route.continue();
   });
   await page.goto(`${stack.url}/#/deploy`);
@@ -402,7 +407,7 @@ test('repository picker: a result pressed while the search is answered is chosen
   await status.filter({ hasText: '2 repositories.' }).waitFor();
   await page.getByTestId('repo-search').fill('web');
   const row = page.locator('[data-testid=repo-option][data-repo="press-search/web-app"]');
-  await status.filter({ hasText: 'Searching for' }).waitFor(); // the search asked, its answer held
+  await asked; // the search asked, its answer held
   const box = (await row.boundingBox())!;
   await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
   await page.mouse.down();

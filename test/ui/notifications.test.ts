@@ -182,10 +182,9 @@ test('a Deploy answered after its user signed out: the next user of the tab neit
 
   const asked: string[] = [];
   page.on('request', (r) => { if (r.url().includes('/api/render/deployments/')) asked.push(r.url()); });
-  stack.github.addUser({ id: 848_484, login: 'lateafter', name: 'Late After' });
-  stack.github.setAuthorizingUser('lateafter');
-  await page.getByTestId('sign-in').click();
-  await page.getByTestId('user-login').filter({ hasText: 'lateafter' }).waitFor();
+  // In the sign-ins' queue: the file's other test signing in at the same time made the simulator approve its
+  // user here (this one waited 30 s for 'lateafter').
+  await stack.signInBrowser(page, 'lateafter', { id: 848_484, name: 'Late After', here: true });
   await page.getByRole('heading', { level: 1, name: 'Dashboard' }).waitFor();
   await page.waitForTimeout(1_000); // the first catch-up's reads
   t.deepEqual(asked, [], 'no read of the previous user\'s deployment');

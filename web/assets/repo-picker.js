@@ -83,8 +83,8 @@ export function createRepoPicker({ api, onSelect }) {
     return rows;
   }
 
-  /** What a row shows of a repository: a row is kept only for the same. */
-  const rowKey = (repo) => JSON.stringify([repo.fullName, Boolean(repo.private), repo.pushedAt ?? null]);
+  /** What a row shows of a repository, and what choosing it hands on: a row is kept only for the same. */
+  const rowKey = (repo) => JSON.stringify([repo.fullName, Boolean(repo.private), repo.pushedAt ?? null, repo.defaultBranch ?? null]);
 
   function option(repo) {
     const isSelected = selected?.fullName === repo.fullName;

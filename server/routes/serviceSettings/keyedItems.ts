@@ -58,7 +58,13 @@ export function keyedItemRoutes<Body extends z.ZodType>(router: Router, scope: R
     await scope.whileKeyHeld(caller, (client) => scope.inItemTurn(serviceId, item, async () => {
       const now = await kind.current(client, serviceId, name);
       if (now !== null && now !== next) await scope.retire(client, serviceId, [{ name: item, value: now }]);
-      await change(client);
+      try {
+        await change(client);
+      } finally {
+        // Every change asked of Render, answered or not (one that timed out may have been made): reads that
+        // reuse the service's values (live tails, log pages after a newest one) read them again.
+        await scope.secretsChanged(serviceId);
+      }
     }));
   };
 
@@ -80,7 +86,6 @@ export function keyedItemRoutes<Body extends z.ZodType>(router: Router, scope: R
     const name = String(ctx.params[kind.param]);
     await changeKept(caller, service.id, name, (ctx.input.body as Record<string, unknown>)[kind.bodyField],
       (client) => plainRender(`${kind.noun} ${name}`, kind.bodyField, () => kind.put(client, service.id, name, ctx.input.body)));
-    await scope.secretsChanged(service.id);
     await scope.changed(ctx, kind.actions.set);
     ctx.body = { [kind.param]: name, redeployToApply: true };
   });
@@ -90,7 +95,6 @@ export function keyedItemRoutes<Body extends z.ZodType>(router: Router, scope: R
     const name = String(ctx.params[kind.param]);
     await changeKept(caller, service.id, name, undefined,
       (client) => plainRender(`removing ${name}`, kind.param, () => kind.remove(client, service.id, name), { notFound: kind.notFound }));
-    await scope.secretsChanged(service.id);
     await scope.changed(ctx, kind.actions.remove);
     ctx.body = { [kind.param]: name, deleted: true, redeployToApply: true };
   });

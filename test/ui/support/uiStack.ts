@@ -12,8 +12,12 @@ import { createRenderClient } from '../../../server/render/client.js';
 export interface UiStack extends Stack {
   worker: WorkerProcess;
   workerLogs: string[];
-  /** Sign in through the browser (GitHub simulator approves `login`); resolves on the signed-in page. */
-  signInBrowser(page: Page, login: string, opts?: { id?: number; name?: string }): Promise<void>;
+  /**
+   * Sign in through the browser (GitHub simulator approves `login`); resolves on the signed-in page. One at a
+   * time across the file's tests (the simulator approves one user at a time). `here`: from the sign-in page
+   * the tab shows now, not opened afresh (the tab's state after a sign-out is what a test looks at).
+   */
+  signInBrowser(page: Page, login: string, opts?: { id?: number; name?: string; here?: boolean }): Promise<void>;
   /** A Render account for `login`; returns its API key. */
   renderAccount(login: string): string;
   /** A Node app repo on `main` (plus any extra branches). */
@@ -47,7 +51,7 @@ export async function startUiStack(opts: UiStackOptions = {}): Promise<UiStack> 
   return Object.assign(stack, {
     worker,
     workerLogs,
-    async signInBrowser(page: Page, login: string, opts: { id?: number; name?: string } = {}) {
+    async signInBrowser(page: Page, login: string, opts: { id?: number; name?: string; here?: boolean } = {}) {
       const run = async () => {
         if (!users.has(login)) {
           const id = opts.id ?? nextId++;
@@ -55,7 +59,7 @@ export async function startUiStack(opts: UiStackOptions = {}): Promise<UiStack> 
           users.set(login, id);
         }
         stack.github.setAuthorizingUser(login);
-        await page.goto(stack.url + '/');
+        if (!opts.here) await page.goto(stack.url + '/');
         await page.getByTestId('sign-in').click();
         await page.getByTestId('user-login').filter({ hasText: login }).waitFor();
       };
