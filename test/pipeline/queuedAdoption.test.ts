@@ -1,6 +1,7 @@
 import test from 'ava';
 import type { Stack } from '../helpers/stack.js';
 import { usePipelineStack, type PipelineStack } from '../helpers/pipelineStack.js';
+import { waitUntil } from '../helpers/wait.js';
 import { waitFinished, renderApi, renderDeploysOf, liveService, recordWithDeployId, rollbackHeldInLastPhase, waitStatus, type TestWorker } from '../helpers/pipeline.js';
 
 // A deploy Render queues behind a running one (202, no body) is found by what this deployment asked
@@ -128,8 +129,18 @@ test.serial('a redeploy queued behind five deploys made after it is still found'
   await look.arrived;
   // Five rollbacks are queued after ours before the worker's first look.
   for (let i = 0; i < 5; i++) await renderApi(stack, u.apiKey, 'POST', `/services/${u.serviceId}/rollback`, { deployId: u.firstDeployId });
+  // Ours is held in its last phase, then the rollbacks after it at their build, so ours stays live until the
+  // worker has seen it: with 180 ms between ours going live and the next one replacing it, and up to 200 ms
+  // between the worker's looks, the record ended 'deactivated' about one run in three at load 10.
+  const releaseOurs = stack.render.holdPhase({ serviceId: u.serviceId }, 'update_in_progress');
+  t.teardown(releaseOurs);
   look.release();
   finishRunning();
+  await waitUntil('ours in its last phase', async () => (await renderDeploysOf(stack, u.apiKey, u.serviceId))
+    .find((d) => d.trigger === 'api' && d.id !== u.firstDeployId && d.status === 'update_in_progress'), 15_000, 20);
+  const releaseRest = stack.render.holdPhase({ serviceId: u.serviceId }, 'build_in_progress');
+  t.teardown(releaseRest);
+  releaseOurs();
 
   const done = await waitFinished(u.agent, asked.json.id);
   const ours = (await renderDeploysOf(stack, u.apiKey, u.serviceId)).filter((d) => d.trigger === 'api' && d.id !== u.firstDeployId);
