@@ -13,6 +13,12 @@ const SHRUNK = {
   read: { limit: 400, windowMs: 1_000 },
 };
 const OUR_BUDGET = budgetFrom({ ...SHRUNK, logs: { limit: 30, windowMs: 1_000 } }, 0.9, 100);
+/**
+ * The burst's: production's margin (90% of each limit over a window 1 s longer). The extra second is for the
+ * time between a slot taken and the call reaching Render, which does not shrink with the windows: 100 ms of
+ * it let one call of 679 meet a 429 at CI load (~12).
+ */
+const BURST_BUDGET = budgetFrom({ ...SHRUNK, logs: { limit: 30, windowMs: 1_000 } });
 
 let stack: Stack;
 const workerLogs: string[][] = [];
@@ -23,7 +29,7 @@ useScannedStack(test, {
 
 test.serial('a burst of 100 deploys for one key draws no 429 from Render', async (t) => {
   t.timeout(120_000);
-  const worker = await startTestWorker(stack, { renderLimits: OUR_BUDGET, concurrency: 30 });
+  const worker = await startTestWorker(stack, { renderLimits: BURST_BUDGET, concurrency: 30 });
   workerLogs.push(worker.logs);
   try {
     const { agent, accountId } = await signedInWithKey(stack, 'burster');
