@@ -18,6 +18,8 @@ let stack: Stack;
 usePipelineStack(test, { renderOptions: { manualDeploys: true } }, (p) => { ({ stack } = p); });
 
 interface Page { status: number; text: string; json: { logs: Array<{ message: string }>; nextCursor: string | null } }
+/** The account's reads of a service's env vars on Render: one per reading of the values to redact with. */
+const valueReadsOf = (accountId: string) => renderCalls(stack, accountId, 'GET', '/services/{serviceId}/env-vars').length;
 const logPage = (agent: Agent, id: string, cursor?: string | null): Promise<Page> =>
   agent.get(`/api/render/deployments/${id}/logs${cursor ? `?cursor=${cursor}` : ''}`);
 
@@ -27,7 +29,7 @@ test('pages after the newest reuse its values; a change through the settings mak
   stack.render.appendLog(serviceId, `an early line that prints ${LATER}`, { type: 'app' });
   stack.render.appendLog(serviceId, `booted with ${TOKEN}`, { type: 'app' });
   for (let i = 0; i < 250; i++) stack.render.appendLog(serviceId, `request ${i} served`, { type: 'app' });
-  const valueReads = () => renderCalls(stack, accountId, 'GET', '/services/{serviceId}/env-vars').length;
+  const valueReads = () => valueReadsOf(accountId);
 
   const before = valueReads();
   const newest = await logPage(agent, id);
@@ -61,7 +63,7 @@ test('values whose read failed are not kept: the next page asks Render again', a
   const { id, serviceId } = await deployedLiveByHand(stack, agent, 'pagefail', { env_vars: { API_TOKEN: TOKEN } });
   stack.render.appendLog(serviceId, `booted with ${TOKEN}`, { type: 'app' });
   for (let i = 0; i < 150; i++) stack.render.appendLog(serviceId, `job ${i} done`, { type: 'app' });
-  const valueReads = () => renderCalls(stack, accountId, 'GET', '/services/{serviceId}/env-vars').length;
+  const valueReads = () => valueReadsOf(accountId);
 
   stack.render.setFault({ method: 'GET', route: '/services/{serviceId}/env-vars', kind: 'status', status: 500, count: 1, apiKey });
   t.teardown(() => stack.render.clearFaults());
@@ -96,7 +98,7 @@ test('values are kept a minute at most, and within their bound in characters: th
   }
   let now = 1_000_000;
   const cache = createPageSecrets({ clock: { now: () => now }, retired: retiredDeps(stack.web.deps), maxChars: 1_000 });
-  const valueReads = (i: number) => renderCalls(stack, services[i]!.accountId, 'GET', '/services/{serviceId}/env-vars').length;
+  const valueReads = (i: number) => valueReadsOf(services[i]!.accountId);
   const read = (i: number) => {
     const s = services[i]!;
     return cache.source({ userId: i, keyFingerprint: s.fp }, false)(s.client, { ownerId: s.ownerId, serviceId: s.serviceId });
@@ -126,7 +128,7 @@ test('a change whose answer failed still makes the next page read the values aga
   const { id, serviceId } = await deployedLiveByHand(stack, agent, 'pagelost', { env_vars: { API_TOKEN: TOKEN } });
   stack.render.appendLog(serviceId, `an early line that prints ${LATER}`, { type: 'app' });
   for (let i = 0; i < 150; i++) stack.render.appendLog(serviceId, `task ${i} ran`, { type: 'app' });
-  const valueReads = () => renderCalls(stack, accountId, 'GET', '/services/{serviceId}/env-vars').length;
+  const valueReads = () => valueReadsOf(accountId);
   const newest = await logPage(agent, id);
   t.is(newest.status, 200, newest.text);
 
@@ -140,4 +142,27 @@ test('a change whose answer failed still makes the next page read the values aga
   t.is(older.status, 200, older.text);
   t.is(valueReads(), reads + 1, 'the values were read again');
   t.true(older.json.logs.some((l) => l.message === 'an early line that prints [redacted]'));
+});
+
+// Two pages at once (a catch-up and a "Load earlier lines" click) after the kept values went stale: one read
+// of the values, both pages redacted with it.
+test('two pages at once after a change share one read of the values', async (t) => {
+  const { agent, accountId } = await signedInWithKey(stack, 'pagetwice');
+  const { id, serviceId } = await deployedLiveByHand(stack, agent, 'pagetwice', { env_vars: { API_TOKEN: TOKEN } });
+  stack.render.appendLog(serviceId, `booted with ${TOKEN}`, { type: 'app' });
+  for (let i = 0; i < 150; i++) stack.render.appendLog(serviceId, `event ${i} handled`, { type: 'app' });
+  const newest = await logPage(agent, id);
+  t.is(newest.status, 200, newest.text);
+  t.is((await agent.request('PUT', `/api/render/services/${serviceId}/env-vars/OTHER`, { json: { value: 'other-value-9e8d7c' } })).status, 200);
+
+  const reads = valueReadsOf(accountId);
+  const hold = stack.render.holdRequest({ method: 'GET', route: '/services/{serviceId}/env-vars' });
+  const both = Promise.all([logPage(agent, id, newest.json.nextCursor), logPage(agent, id, newest.json.nextCursor)]);
+  await hold.arrived;
+  hold.release();
+  for (const page of await both) {
+    t.is(page.status, 200, page.text);
+    t.true(page.json.logs.some((l) => l.message === 'booted with [redacted]'));
+  }
+  t.is(valueReadsOf(accountId), reads + 1, 'one read of the values for both pages');
 });
