@@ -1,4 +1,4 @@
-import { registerCompletionHandler } from 'ava';
+import test, { registerCompletionHandler } from 'ava';
 
 /*
  * Loaded by ava before every test file (ava.config.js `require`). A test file's process still running a
@@ -16,3 +16,19 @@ registerCompletionHandler(() => {
     process.exit(1);
   }, LINGER_MS).unref();
 });
+
+/*
+ * TEST_TIMING_LOG=<path>: each test file's process appends one line at exit — the file, its wall time and
+ * the CPU seconds of its own process and of its children it waited for (redis-server, Chromium, web and
+ * worker processes), from /proc/self/stat — to find what the suite's time goes to.
+ */
+const timingLog = process.env.TEST_TIMING_LOG;
+if (timingLog) {
+  const { appendFileSync, readFileSync } = await import('node:fs');
+  process.on('exit', () => {
+    const fields = readFileSync('/proc/self/stat', 'utf8').split(') ')[1]!.split(' ');
+    const ticks = (i: number) => Number(fields[i - 3]) / 100;
+    const file = test.meta.file;
+    appendFileSync(timingLog, `${file.replace(/^.*?\/test\//, 'test/')} wall ${process.uptime().toFixed(1)} self ${(ticks(14) + ticks(15)).toFixed(1)} children ${(ticks(16) + ticks(17)).toFixed(1)}\n`);
+  });
+}

@@ -5,7 +5,14 @@ import type { AppConfig } from '../../server/config/env.js';
 const WORKER_MAIN = fileURLToPath(new URL('./workerMain.ts', import.meta.url));
 
 /**
- * How long a forked entry point may take to say it is ready. Starting under tsx on a 2-core machine
+ * Node's arguments that run our TypeScript in a process a test starts: Node's own type transform with
+ * test/helpers/typescript.mjs (`.js` imports resolved to their `.ts` source, the compile cache). ava.config.js
+ * gives test files the same. Tests of `npm start` and `npm run admin` run those under tsx, as the scripts do.
+ */
+export const TYPESCRIPT_ARGS: readonly string[] = ['--experimental-transform-types', '--disable-warning=ExperimentalWarning', `--import=${fileURLToPath(new URL('./typescript.mjs', import.meta.url))}`];
+
+/**
+ * How long a forked entry point may take to say it is ready. Starting on a 2-core machine
  * shared with other suites can take tens of seconds; this bounds a child that hangs, it is not an
  * assertion about speed (ava's own test timeout still applies).
  */
@@ -44,13 +51,13 @@ function stopChild(proc: ChildProcess, signal: NodeJS.Signals): Promise<number |
 }
 
 /**
- * Fork a test entry point (node --import tsx) and wait for its first IPC message. `onSpawn` gets the
+ * Fork a test entry point (TypeScript: `TYPESCRIPT_ARGS`) and wait for its first IPC message. `onSpawn` gets the
  * child's stop before anything is awaited, so whoever registers it there (a teardown, an env's
  * list) ends it even when the start fails; a child that does not start in time is killed here.
  */
 export async function forkReady<M>(main: string, env: Record<string, string>, onSpawn?: (stop: (signal?: NodeJS.Signals) => Promise<number | null>) => void): Promise<ReadyChild<M>> {
   const output: string[] = [];
-  const proc = fork(main, [], { env, execArgv: ['--import=tsx'], stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
+  const proc = fork(main, [], { env, execArgv: [...TYPESCRIPT_ARGS], stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
   const stop = (signal: NodeJS.Signals = 'SIGKILL') => stopChild(proc, signal);
   onSpawn?.(stop);
   proc.stdout!.on('data', (d) => output.push(String(d)));

@@ -1,7 +1,7 @@
 import test from 'ava';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { CHILD_START_TIMEOUT_MS } from '../helpers/processes.js';
+import { CHILD_START_TIMEOUT_MS, TYPESCRIPT_ARGS } from '../helpers/processes.js';
 
 // A bad environment at boot stops both entry points (server/index.ts, workers/index.ts) before they
 // touch anything: exit code 1, the variable to fix named, no stack trace, no secret's value printed.
@@ -14,7 +14,7 @@ const GOOD_KEY = 'ab'.repeat(32);
 function boot(entry: string, env: Record<string, string>): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve) => {
     const chunks: string[] = [];
-    const proc = spawn(process.execPath, ['--import=tsx', fileURLToPath(new URL(`../../${entry}`, import.meta.url))], {
+    const proc = spawn(process.execPath, [...TYPESCRIPT_ARGS, fileURLToPath(new URL(`../../${entry}`, import.meta.url))], {
       env: { PATH: process.env.PATH ?? '', PORT: '0', LOG_LEVEL: 'info', ...env }, stdio: ['ignore', 'pipe', 'pipe'],
     });
     // A process that started despite the bad environment is a failure the assertions report: stop it.

@@ -18,7 +18,7 @@ import { MAX_LINE_CHARS } from '../../server/stacks/lines.js';
 import { startGitHubSimulator } from '../../sandbox/github/index.js';
 import { ADVERSARIAL_CASES, LIMIT, fill } from '../stacks/adversarial.js';
 import { startOpsEnv, eventually } from '../ops/support/cluster.js';
-import { envFor } from '../helpers/processes.js';
+import { envFor, TYPESCRIPT_ARGS } from '../helpers/processes.js';
 import { Roamer, signInAcross } from '../ops/support/users.js';
 
 /** Everything detection says, apart from the raw blueprint it passes along, stays small. */
@@ -87,12 +87,12 @@ test('GET /detect of a hostile repository on a real web process: /healthz answer
 
 /**
  * The production web composition in its own process (test/helpers/webMain.ts), so a stalled event loop
- * there cannot stall this test's clients. Its stop is registered before it starts; starting under tsx
+ * there cannot stall this test's clients. Its stop is registered before it starts; starting
  * on a busy 2-core machine can take a while, hence the generous start wait (not an assertion).
  */
 async function forkWeb(env: Record<string, string>, onStop: (stop: () => void) => void): Promise<{ url: string }> {
   const output: string[] = [];
-  const proc = fork(fileURLToPath(new URL('../helpers/webMain.ts', import.meta.url)), [], { env, execArgv: ['--import=tsx'], stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
+  const proc = fork(fileURLToPath(new URL('../helpers/webMain.ts', import.meta.url)), [], { env, execArgv: [...TYPESCRIPT_ARGS], stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
   onStop(() => { if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL'); });
   proc.stdout!.on('data', (d) => output.push(String(d)));
   proc.stderr!.on('data', (d) => output.push(String(d)));

@@ -1,6 +1,7 @@
 import test from 'ava';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { TYPESCRIPT_ARGS } from '../helpers/processes.js';
 
 // The web and worker processes' log (createLogger({ batchMs })) gathers lines before stdout's writer sees
 // them (server/logger.ts): every line must still reach stdout, in order, while the process runs (within
@@ -12,7 +13,7 @@ const GUARD_MS = 30_000;
 /** A Node process that logs through a batched logger as `body` says; its stdout and exit. */
 function run(body: string, opts: { batchMs: number; untilLine?: RegExp } = { batchMs: 60_000 }) {
   const script = `import { createLogger } from ${JSON.stringify(LOGGER)};\nconst logger = createLogger({ name: 'web', batchMs: ${opts.batchMs} });\n${body}`;
-  const child = spawn(process.execPath, ['--import=tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...TYPESCRIPT_ARGS, '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   child.stderr.on('data', (d: Buffer) => { err += String(d); });

@@ -134,7 +134,7 @@ test.serial('signed in to the app, a listed same-site page uses the session cook
     const same = await page.evaluate(async ({ api, apiKey }) => {
       const session = await fetch(`${api}/api/session`, { credentials: 'include' });
       const { csrfToken, user } = (await session.json()) as { csrfToken: string; user: { login: string } };
-      // Without, then with the CSRF token (no named helper: tsx would wrap it in a __name the page lacks).
+      // Without, then with the CSRF token (no named helper: under tsx, as the tests once ran, it is wrapped in a __name the page lacks).
       const answers: Array<{ status: number; code?: string }> = [];
       for (const headers of [{}, { 'x-csrf-token': csrfToken }]) {
         const res = await fetch(`${api}/api/render/setup`, {

@@ -6,7 +6,7 @@ import { startGitHubSimulator, type GitHubSimulator } from '../../../sandbox/git
 import { startRenderSimulator, type RenderSimulator, type RenderSimOptions } from '../../../sandbox/render/index.js';
 import { startTestRedis, type TestRedis } from '../../helpers/redis.js';
 import { freePort } from '../../helpers/ports.js';
-import { envFor, forkReady, spawnWorker, type ChildWorker } from '../../helpers/processes.js';
+import { envFor, forkReady, spawnWorker, TYPESCRIPT_ARGS, type ChildWorker } from '../../helpers/processes.js';
 import { FAST_WATCH } from '../../helpers/pipeline.js';
 
 const WEB_MAIN = fileURLToPath(new URL('../../helpers/webMain.ts', import.meta.url));
@@ -91,7 +91,7 @@ export function logLines(output: string[], msg: string): Array<Record<string, un
  * takes several times longer than on a quiet one, so this is no claim about speed.
  */
 export const PROGRESS_WAIT_MS = 90_000;
-/** Per-test bound for tests that start child processes (tsx start-up under load included). */
+/** Per-test bound for tests that start child processes (start-up under load included). */
 export const PROCESS_TEST_TIMEOUT_MS = 240_000;
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -106,10 +106,10 @@ export async function eventually(check: () => Promise<boolean> | boolean, timeou
   }
 }
 
-/** A production entry point (server/index.ts, workers/index.ts) as its own process under tsx, its output gathered. */
+/** A production entry point (server/index.ts, workers/index.ts) as its own process (our TypeScript run as tests run it), its output gathered. */
 export function startEntry(path: string, processEnv: Record<string, string>) {
   const output: string[] = [];
-  const proc = spawn(process.execPath, ['--import=tsx', fileURLToPath(new URL(`../../../${path}`, import.meta.url))], { env: processEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, [...TYPESCRIPT_ARGS, fileURLToPath(new URL(`../../../${path}`, import.meta.url))], { env: processEnv, stdio: ['ignore', 'pipe', 'pipe'] });
   proc.stdout.on('data', (d) => output.push(String(d)));
   proc.stderr.on('data', (d) => output.push(String(d)));
   const exit = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
