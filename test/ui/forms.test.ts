@@ -420,6 +420,24 @@ test('repository picker: a result pressed while the search is answered is chosen
   await context.close();
 });
 
+test('repository picker: a row\'s "pushed … ago" stays current while the picker is open', async (t) => {
+  const { context, page, problems } = await stack.signedInWithKey(browser, 'pushed-age', ['api']);
+  await page.goto(`${stack.url}/#/deploy`);
+  const age = page.locator('[data-testid=repo-option][data-repo="pushed-age/api"] time');
+  // The simulator's repositories were pushed in 2024: the page is opened again on a clock 20 s after this one's push.
+  const pushedAt = Date.parse((await age.getAttribute('datetime'))!);
+  t.regex(await age.innerText(), /2024/, 'more than a week ago: the date');
+  t.truthy(await age.getAttribute('title'), 'the full time as its tooltip');
+  await page.clock.install({ time: pushedAt + 20_000 });
+  await page.reload();
+  await age.filter({ hasText: /^2\d s ago$/ }).waitFor();
+  // The page's own timer (app.js, every 30 s) moves it on; a row's text was written once and kept.
+  await page.clock.fastForward('10:00');
+  await age.filter({ hasText: /^1\d min ago$/ }).waitFor({ timeout: 5_000 });
+  t.deepEqual(problems, []);
+  await context.close();
+});
+
 test('repository picker: "Load more repositories" pressed twice while its page is on its way lists every repository once, none skipped', async (t) => {
   const repos = Array.from({ length: 32 }, (_, i) => `twice-${String(i).padStart(2, '0')}`);
   const { context, page, problems } = await stack.signedInWithKey(browser, 'more-twice', repos);

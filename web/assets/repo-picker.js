@@ -3,7 +3,7 @@
  * a list of toggle buttons (plain tab order, no custom keyboard model to get wrong), "Load more" pages.
  */
 import { busy, focusLost, h, replace, uid } from './dom.js';
-import { relativeTime } from './format.js';
+import { timeEl } from './format.js';
 
 const PER_PAGE = 30;
 
@@ -92,7 +92,8 @@ export function createRepoPicker({ api, onSelect }) {
       h('span', { class: 'repo-option__name mono' }, repo.fullName),
       h('span', { class: 'repo-option__meta' },
         repo.private ? h('span', { class: 'tag' }, 'private') : null,
-        repo.pushedAt ? `pushed ${relativeTime(repo.pushedAt)}` : null));
+        // A <time> the page keeps current (app.js): a row kept in place by a search still reads right.
+        repo.pushedAt ? h('span', null, 'pushed ', timeEl(h, repo.pushedAt)) : null));
     btn.addEventListener('click', () => choose(repo));
     return h('li', { dataset: { row: rowKey(repo) } }, btn);
   }
