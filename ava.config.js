@@ -1,5 +1,5 @@
 import { readdirSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 // Tests are TypeScript run by Node's own type transform (nodeArguments below). Child processes (not worker
 // threads) so each test file gets its own process, its own private redis-server and its own simulators.
@@ -25,7 +25,7 @@ export default {
   // (test/helpers/typescript.mjs); test/helpers/processes.ts TYPESCRIPT_ARGS, the same for forked processes.
   // Under tsx, each file's process spent ~1 s more CPU loading the stack: test/server, 62 files, 279 → 238 s
   // of CPU, 144 → 123 s wall.
-  nodeArguments: ['--experimental-transform-types', '--disable-warning=ExperimentalWarning', `--import=${ROOT}test/helpers/typescript.mjs`],
+  nodeArguments: ['--experimental-transform-types', '--disable-warning=ExperimentalWarning', `--import=${pathToFileURL(`${ROOT}test/helpers/typescript.mjs`).href}`],
   // In every test file's process: a process that does not exit once its file is done fails the file
   // instead of hanging the run (test/helpers/exitGuard.ts).
   require: ['./test/helpers/exitGuard.ts'],

@@ -26,7 +26,9 @@ const timingLog = process.env.TEST_TIMING_LOG;
 if (timingLog) {
   const { appendFileSync, readFileSync } = await import('node:fs');
   process.on('exit', () => {
-    const fields = readFileSync('/proc/self/stat', 'utf8').split(') ')[1]!.split(' ');
+    // After the command name, which is in parentheses and may hold anything: fields from the third on.
+    const stat = readFileSync('/proc/self/stat', 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(') ') + 2).split(' ');
     const ticks = (i: number) => Number(fields[i - 3]) / 100;
     const file = test.meta.file;
     appendFileSync(timingLog, `${file.replace(/^.*?\/test\//, 'test/')} wall ${process.uptime().toFixed(1)} self ${(ticks(14) + ticks(15)).toFixed(1)} children ${(ticks(16) + ticks(17)).toFixed(1)}\n`);

@@ -9,7 +9,7 @@ const WORKER_MAIN = fileURLToPath(new URL('./workerMain.ts', import.meta.url));
  * test/helpers/typescript.mjs (`.js` imports resolved to their `.ts` source, the compile cache). ava.config.js
  * gives test files the same. Tests of `npm start` and `npm run admin` run those under tsx, as the scripts do.
  */
-export const TYPESCRIPT_ARGS: readonly string[] = ['--experimental-transform-types', '--disable-warning=ExperimentalWarning', `--import=${fileURLToPath(new URL('./typescript.mjs', import.meta.url))}`];
+export const TYPESCRIPT_ARGS: readonly string[] = ['--experimental-transform-types', '--disable-warning=ExperimentalWarning', `--import=${new URL('./typescript.mjs', import.meta.url).href}`];
 
 /**
  * How long a forked entry point may take to say it is ready. Starting on a 2-core machine
