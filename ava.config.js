@@ -1,7 +1,7 @@
 import { readdirSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
-// Tests are TypeScript run by Node's own type transform (nodeArguments below). Child processes (not worker
+// Tests are TypeScript run by Node's own type stripping (nodeArguments below). Child processes (not worker
 // threads) so each test file gets its own process, its own private redis-server and its own simulators.
 
 const ROOT = fileURLToPath(new URL('.', import.meta.url));
@@ -21,11 +21,11 @@ const placeOf = (file) => place.get(file.slice(ROOT.length).replaceAll('\\', '/'
 export default {
   files: ['test/**/*.test.ts'],
   extensions: ['ts'],
-  // Node's own type transform, with `.js` imports resolved to their `.ts` source and the compile cache
-  // (test/helpers/typescript.mjs); test/helpers/processes.ts TYPESCRIPT_ARGS, the same for forked processes.
-  // Under tsx, each file's process spent ~1 s more CPU loading the stack: test/server, 62 files, 279 → 238 s
-  // of CPU, 144 → 123 s wall.
-  nodeArguments: ['--experimental-transform-types', '--disable-warning=ExperimentalWarning', `--import=${pathToFileURL(`${ROOT}test/helpers/typescript.mjs`).href}`],
+  // Node's own type stripping (tsconfig.json's erasableSyntaxOnly keeps our code strippable), with `.js`
+  // imports resolved to their `.ts` source and the compile cache (test/helpers/typescript.mjs);
+  // test/helpers/processes.ts TYPESCRIPT_ARGS, the same for forked processes. Under tsx, each file's process
+  // spent ~1 s more CPU loading the stack: test/server, 62 files, 279 → 238 s of CPU, 144 → 123 s wall.
+  nodeArguments: [`--import=${pathToFileURL(`${ROOT}test/helpers/typescript.mjs`).href}`],
   // In every test file's process: a process that does not exit once its file is done fails the file
   // instead of hanging the run (test/helpers/exitGuard.ts).
   require: ['./test/helpers/exitGuard.ts'],

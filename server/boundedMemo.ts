@@ -6,8 +6,10 @@
  * read: `get` and `has` are Map's own.
  */
 export class BoundedMemo<K, V> extends Map<K, V> {
-  constructor(readonly max: number) {
+  readonly max: number;
+  constructor(max: number) {
     super();
+    this.max = max;
   }
 
   override set(key: K, value: V): this {

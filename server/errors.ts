@@ -3,14 +3,16 @@
  * {"error":{"code","message"}}. Anything else becomes a generic 500 whose details stay in the log.
  */
 export class AppError extends Error {
-  constructor(
-    public readonly status: number,
-    public readonly code: string,
-    message: string,
-    public readonly headers: Record<string, string> = {},
-    public readonly details?: unknown,
-  ) {
+  readonly status: number;
+  readonly code: string;
+  readonly headers: Record<string, string>;
+  readonly details?: unknown;
+  constructor(status: number, code: string, message: string, headers: Record<string, string> = {}, details?: unknown) {
     super(message);
+    this.status = status;
+    this.code = code;
+    this.headers = headers;
+    this.details = details;
     this.name = 'AppError';
   }
 }

@@ -1,12 +1,13 @@
 /** An API error answered as Render does: `{"message": "..."}` (plus `id` where Render sends one). */
 export class ApiError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-    readonly id?: string,
-    readonly headers: Record<string, string> = {},
-  ) {
+  readonly status: number;
+  readonly id?: string;
+  readonly headers: Record<string, string>;
+  constructor(status: number, message: string, id?: string, headers: Record<string, string> = {}) {
     super(message);
+    this.status = status;
+    this.id = id;
+    this.headers = headers;
     this.name = 'ApiError';
   }
 

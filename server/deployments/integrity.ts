@@ -40,8 +40,10 @@ export function signRequest(rec: Parameters<typeof bindingInput>[0], keyring: Ke
 
 /** A stored record whose MAC is missing or wrong: written by something other than this service. */
 export class RecordTamperedError extends Error {
-  constructor(public readonly deploymentId: string) {
+  readonly deploymentId: string;
+  constructor(deploymentId: string) {
     super(`deployment record ${deploymentId} failed its integrity check`);
+    this.deploymentId = deploymentId;
     this.name = 'RecordTamperedError';
   }
 }

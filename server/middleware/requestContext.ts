@@ -12,7 +12,12 @@ const INBOUND_ID = /^[A-Za-z0-9._-]{1,64}$/;
  */
 class RequestState {
   #log: Logger | undefined;
-  constructor(private readonly logger: Logger, readonly requestId: string) {}
+  private readonly logger: Logger;
+  readonly requestId: string;
+  constructor(logger: Logger, requestId: string) {
+    this.logger = logger;
+    this.requestId = requestId;
+  }
   get log(): Logger { return (this.#log ??= this.logger.child({ requestId: this.requestId })); }
   set log(value: Logger) { this.#log = value; }
 }

@@ -149,13 +149,16 @@ class Exchange {
   chunks: Buffer[] = [];
   received = 0;
   readonly limit: number;
+  readonly config: InternalAxiosRequestConfig;
+  readonly signal: AbortSignal | undefined;
+  readonly resolve: (response: AxiosResponse<string>) => void;
+  readonly reject: (err: AxiosError) => void;
 
-  constructor(
-    readonly config: InternalAxiosRequestConfig,
-    readonly signal: AbortSignal | undefined,
-    readonly resolve: (response: AxiosResponse<string>) => void,
-    readonly reject: (err: AxiosError) => void,
-  ) {
+  constructor(config: InternalAxiosRequestConfig, signal: AbortSignal | undefined, resolve: (response: AxiosResponse<string>) => void, reject: (err: AxiosError) => void) {
+    this.config = config;
+    this.signal = signal;
+    this.resolve = resolve;
+    this.reject = reject;
     const max = config.maxContentLength;
     this.limit = typeof max === 'number' && max > -1 ? max : Infinity;
   }

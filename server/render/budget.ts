@@ -42,8 +42,12 @@ export function bucketOf(call: Pick<RenderCallInfo, 'method' | 'route'> & { serv
 
 /** No capacity now: try again after retryAfterMs. Workers turn this into a delayed job, the web into 429. */
 export class BudgetExhausted extends Error {
-  constructor(public readonly retryAfterMs: number, public readonly bucket: string) {
+  readonly retryAfterMs: number;
+  readonly bucket: string;
+  constructor(retryAfterMs: number, bucket: string) {
     super(`Render budget for ${bucket} is spent; retry in ${Math.ceil(retryAfterMs / 1000)} s`);
+    this.retryAfterMs = retryAfterMs;
+    this.bucket = bucket;
     this.name = 'BudgetExhausted';
   }
 }

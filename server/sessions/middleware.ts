@@ -99,8 +99,12 @@ class SessionState implements SessionControl {
   private savedGrant: string | undefined;
   private destroyRequested = false;
   private readonly bearerSid: string | undefined;
+  private readonly ctx: Koa.Context;
+  private readonly config: SessionConfig;
 
-  constructor(private readonly ctx: Koa.Context, private readonly config: SessionConfig) {
+  constructor(ctx: Koa.Context, config: SessionConfig) {
+    this.ctx = ctx;
+    this.config = config;
     this.bearerSid = bearerSessionId(ctx);
   }
 

@@ -19,7 +19,13 @@ export class Agent {
   /** Every response body and header seen, for secret scans. */
   readonly transcript: string[] = [];
 
-  constructor(readonly baseUrl: string, readonly defaults: Record<string, string> = {}) {}
+  readonly baseUrl: string;
+  readonly defaults: Record<string, string>;
+
+  constructor(baseUrl: string, defaults: Record<string, string> = {}) {
+    this.baseUrl = baseUrl;
+    this.defaults = defaults;
+  }
 
   cookieHeader(): string {
     return [...this.jar].map(([k, v]) => `${k}=${v}`).join('; ');

@@ -5,11 +5,11 @@ import type { AppConfig } from '../../server/config/env.js';
 const WORKER_MAIN = fileURLToPath(new URL('./workerMain.ts', import.meta.url));
 
 /**
- * Node's arguments that run our TypeScript in a process a test starts: Node's own type transform with
+ * Node's arguments that run our TypeScript in a process a test starts: Node's own type stripping with
  * test/helpers/typescript.mjs (`.js` imports resolved to their `.ts` source, the compile cache). ava.config.js
  * gives test files the same. Tests of `npm start` and `npm run admin` run those under tsx, as the scripts do.
  */
-export const TYPESCRIPT_ARGS: readonly string[] = ['--experimental-transform-types', '--disable-warning=ExperimentalWarning', `--import=${new URL('./typescript.mjs', import.meta.url).href}`];
+export const TYPESCRIPT_ARGS: readonly string[] = [`--import=${new URL('./typescript.mjs', import.meta.url).href}`];
 
 /**
  * How long a forked entry point may take to say it is ready. Starting on a 2-core machine
@@ -33,8 +33,12 @@ export function envFor(config: AppConfig, extra: Record<string, string> = {}): R
 
 /** The child ended before it said it was ready (a crash test's worker may die at a crash point that early). */
 export class ChildExitedEarly extends Error {
-  constructor(readonly code: number | null, readonly signal: NodeJS.Signals | null, output: string) {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+  constructor(code: number | null, signal: NodeJS.Signals | null, output: string) {
     super(`child exited (${signal ?? code}) before it was ready: ${output}`);
+    this.code = code;
+    this.signal = signal;
     this.name = 'ChildExitedEarly';
   }
 }

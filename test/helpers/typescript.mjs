@@ -1,13 +1,15 @@
-// Runs the tests' TypeScript on Node's own type transform (`--experimental-transform-types`, given with
-// this file's `--import` in ava.config.js and, for the processes tests start, in `TYPESCRIPT_ARGS`,
-// test/helpers/processes.ts), in place of tsx. Two things make that work and pay:
+// Runs the tests' TypeScript on Node's own type stripping (on by default in Node 24; tsconfig.json's
+// erasableSyntaxOnly keeps out what it cannot strip: enums, namespaces, parameter properties), in place of
+// tsx. Loaded with `--import` (ava.config.js; `TYPESCRIPT_ARGS` in test/helpers/processes.ts for the
+// processes tests start). Two things make that work and pay:
 // - our imports name `.js` files, as tsc's nodenext resolution wants, where the source is `.ts`: this hook
 //   resolves such an import from a `.ts` module to the `.ts` file, or to the `.js` file when there is none;
-// - V8's compile cache, which also keeps Node's transform of each file, so a module is transformed and
+// - Node's compile cache (`enableCompileCache`): a module's compiled code is kept on disk, so it is
 //   compiled once per machine, not once per process (a process writes its entries when it exits normally;
 //   children killed with SIGKILL write none, and read those the test files wrote).
-// A test file's process under tsx spent ~2.5 s of CPU loading the stack's modules (tsx's loader thread, a
-// message per module) at load 10; here ~1.5 s, what the tsc build costs under plain node.
+// Loading the stack's modules (server, workers, simulators) took ~2.5 s of CPU under tsx (its loader thread,
+// a message per module) at load 10; here ~1.5 s, about what the tsc build costs under plain node (1.8 s
+// without the compile cache).
 import { enableCompileCache, registerHooks } from 'node:module';
 
 enableCompileCache();

@@ -470,7 +470,7 @@ test('a deployment of a service deleted on Render, opened afterwards: "No logs" 
     const w = globalThis as unknown as { statusTexts: string[]; document: { querySelector: (s: string) => { textContent: string } | null }; MutationObserver: new (fn: () => void) => { observe: (n: unknown, o: object) => void } };
     w.statusTexts = [];
     // The document itself: its <html> is not parsed yet when this runs. (No named function here: tsx, which ran
-    // the tests before Node's own transform, adds a helper call for those that the page does not have.)
+    // the tests before Node's own type stripping, adds a helper call for those that the page does not have.)
     new w.MutationObserver(() => {
       const text = w.document.querySelector('[data-testid=logs-status]')?.textContent;
       if (text !== undefined && text !== w.statusTexts.at(-1)) w.statusTexts.push(text);

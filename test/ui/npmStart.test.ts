@@ -10,6 +10,7 @@ import { launchChromium, newContext, screenshot } from './support/browser.js';
 import { deployDemoApp } from './support/uiStack.js';
 import { startTestRedis, type TestRedis } from '../helpers/redis.js';
 import { freePort } from '../helpers/ports.js';
+import { CHILD_START_TIMEOUT_MS } from '../helpers/processes.js';
 import { DEMO } from '../../sandbox/seed.js';
 
 // What a newcomer does: `npm start` with no credentials (the real scripts/start.ts in its own
@@ -37,7 +38,7 @@ test.after.always(async () => {
 });
 
 test('npm start in sandbox mode: sign in, connect the demo key, deploy, live', async (t) => {
-  t.timeout(90_000);
+  t.timeout(CHILD_START_TIMEOUT_MS + 90_000);
   const port = await freePort();
   proc = spawn(process.execPath, ['--import=tsx', 'scripts/start.ts'], {
     cwd: root,
@@ -48,7 +49,9 @@ test('npm start in sandbox mode: sign in, connect the demo key, deploy, live', a
   proc.stdout!.on('data', (d) => output.push(String(d)));
   proc.stderr!.on('data', (d) => output.push(String(d)));
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`npm start printed no URL: ${output.join('')}`)), 30_000);
+    // A bound on a start that hangs, not on its speed: under tsx at load 14+ (two files' Chromium, CPU
+    // burners) the start took more than the 30 s this was.
+    const timer = setTimeout(() => reject(new Error(`npm start printed no URL: ${output.join('')}`)), CHILD_START_TIMEOUT_MS);
     const check = () => {
       const m = /running at (http:\/\/\S+)/.exec(output.join(''));
       if (m) { clearTimeout(timer); resolve(m[1]!); }
