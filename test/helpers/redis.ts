@@ -92,3 +92,22 @@ function killAndWait(proc: ChildProcess | undefined): Promise<void> {
 }
 
 function sleep(ms: number) { return new Promise((r) => setTimeout(r, ms)); }
+
+/** A command a client sent, and the write it went out in (commands of one auto-pipelined write share it). */
+export interface SentCommand { name: string; args: string[]; write: object }
+
+/**
+ * Every command `redis` sends from now until the test ends, in order. A command sent on its own is a
+ * write of its own; those in one auto-pipelined batch share the `stream` ioredis hands to sendCommand.
+ */
+export function recordCommands(redis: Redis, t: { teardown(fn: () => void): void }): SentCommand[] {
+  const sent: SentCommand[] = [];
+  const original = redis.sendCommand.bind(redis);
+  type Args = Parameters<typeof original>;
+  redis.sendCommand = (command: Args[0], stream?: Args[1]) => {
+    sent.push({ name: command.name, args: command.args.map(String), write: stream ?? {} });
+    return original(command, stream);
+  };
+  t.teardown(() => { redis.sendCommand = original; });
+  return sent;
+}

@@ -9,7 +9,6 @@
  * minutes, so /healthz never answered within the test's time).
  */
 import test from 'ava';
-import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { detectStack, StackDetectionError, type DetectedStack, type RepoFiles } from '../../server/stacks/detect.js';
 import { repoFilesFromGitHub } from '../../server/stacks/fromGitHub.js';
@@ -18,8 +17,14 @@ import { MAX_LINE_CHARS } from '../../server/stacks/lines.js';
 import { startGitHubSimulator } from '../../sandbox/github/index.js';
 import { ADVERSARIAL_CASES, LIMIT, fill } from '../stacks/adversarial.js';
 import { startOpsEnv, eventually } from '../ops/support/cluster.js';
-import { envFor, TYPESCRIPT_ARGS } from '../helpers/processes.js';
+import { envFor, forkReady } from '../helpers/processes.js';
 import { Roamer, signInAcross } from '../ops/support/users.js';
+
+/**
+ * The production web composition in its own process, so a stalled event loop there cannot stall this test's
+ * clients (forkReady: its stop registered before it starts, a generous start wait that is no assertion).
+ */
+const WEB_MAIN = fileURLToPath(new URL('../helpers/webMain.ts', import.meta.url));
 
 /** Everything detection says, apart from the raw blueprint it passes along, stays small. */
 function assertBounded(t: import('ava').ExecutionContext, found: DetectedStack, label: string): void {
@@ -60,7 +65,7 @@ test('a file over the limit is refused before any parser sees it, whoever suppli
 test('GET /detect of a hostile repository on a real web process: /healthz answers meanwhile, the answers are right', async (t) => {
   const env = await startOpsEnv();
   t.teardown(() => env.close());
-  const web = await forkWeb(envFor(env.config), (stop) => t.teardown(stop));
+  const web = (await forkReady<{ url: string }>(WEB_MAIN, envFor(env.config), (stop) => t.teardown(() => stop()))).message;
   const browser = new Roamer([web.url]);
   await signInAcross(env, browser, 'mallory');
   const agent = browser.at(0);
@@ -84,22 +89,3 @@ test('GET /detect of a hostile repository on a real web process: /healthz answer
   t.regex(long.json.error.message, /Procfile web: line is longer than 4096 characters/);
   t.is((await fetch(`${web.url}/healthz`)).status, 200);
 });
-
-/**
- * The production web composition in its own process (test/helpers/webMain.ts), so a stalled event loop
- * there cannot stall this test's clients. Its stop is registered before it starts; starting
- * on a busy 2-core machine can take a while, hence the generous start wait (not an assertion).
- */
-async function forkWeb(env: Record<string, string>, onStop: (stop: () => void) => void): Promise<{ url: string }> {
-  const output: string[] = [];
-  const proc = fork(fileURLToPath(new URL('../helpers/webMain.ts', import.meta.url)), [], { env, execArgv: [...TYPESCRIPT_ARGS], stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
-  onStop(() => { if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL'); });
-  proc.stdout!.on('data', (d) => output.push(String(d)));
-  proc.stderr!.on('data', (d) => output.push(String(d)));
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`web did not start: ${output.join('')}`)), 110_000);
-    proc.once('message', (m: { url: string }) => { clearTimeout(timer); resolve(m.url); });
-    proc.once('exit', (code) => { clearTimeout(timer); reject(new Error(`web exited ${code}: ${output.join('')}`)); });
-  });
-  return { url };
-}

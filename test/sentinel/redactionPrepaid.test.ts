@@ -3,6 +3,7 @@ import { BUDGET_FOR_TESTS } from './limits.js';
 import { enable, findings, SECRET_ENV_VALUE, startSentinelStack, tenant, waitFor, type SentinelStack } from './support.js';
 import { sentinelKeys } from '../../server/sentinel/store.js';
 import { scheduleKeys } from '../../server/sentinel/schedule.js';
+import { recordCommands, type SentCommand } from '../helpers/redis.js';
 
 // A round pays ahead, with its start, as many of the key's Render reads as the last round made
 // (workers/tasks/sentinelTask.ts). The reads that redact a log finding (the service's env vars, secret
@@ -20,21 +21,13 @@ test('the reads that redacted a finding are not paid ahead for the rounds after 
   const ida = await tenant(s.stack, 'ida-prepaid', ['api', 'web']);
   const userId = (await ida.agent.get('/api/session')).json.user.id as number;
   const lock = `${sentinelKeys(s.stack.config.redisPrefix).status(userId)}:lock`;
-  const redis = s.worker.context.redis;
-  const sent: Array<{ name: string; args: string[] }> = [];
-  const original = redis.sendCommand.bind(redis);
-  type Args = Parameters<typeof original>;
-  redis.sendCommand = (command: Args[0], stream?: Args[1]) => {
-    sent.push({ name: command.name, args: command.args.map(String) });
-    return original(command, stream);
-  };
-  t.teardown(() => { redis.sendCommand = original; });
+  const sent = recordCommands(s.worker.context.redis, t);
 
   // Each ended round's budget takes (one script call each, on this worker's data connection: the only
   // key in it here), and what Render served the key meanwhile.
   const due = scheduleKeys(s.stack.config.redisPrefix).due;
   // A round's end: its one script over the user's keys and the schedule (a finding's write holds the lock too).
-  const isEnd = (c: { name: string; args: string[] }) => c.name === 'evalsha' && c.args.includes(lock) && c.args.includes(due);
+  const isEnd = (c: SentCommand) => c.name === 'evalsha' && c.args.includes(lock) && c.args.includes(due);
   const rounds = () => {
     const found: number[] = [];
     let takes: number | null = null;

@@ -3,6 +3,7 @@ import { BUDGET_FOR_TESTS } from './limits.js';
 import { enable, startSentinelStack, tenant, waitFor, type SentinelStack } from './support.js';
 import { sentinelKeys } from '../../server/sentinel/store.js';
 import { sessionKeys } from '../../server/sessions/records.js';
+import { recordCommands, type SentCommand } from '../helpers/redis.js';
 
 // What one Sentinel round asks of Redis on the worker's data connection (issue 17's sentinel row: each
 // round trip is a socket write and a wake-up, the larger part of a round's CPU). Commands sent in one
@@ -12,35 +13,25 @@ let s: SentinelStack;
 test.before(async () => { s = await startSentinelStack({ renderLimits: BUDGET_FOR_TESTS }); });
 test.after.always(async () => { await s?.close(); });
 
-interface Sent { name: string; args: string[]; write: object }
-
 test('a round that finds nothing new: two writes to Redis (its start with the session read and every budget take, paid ahead as many as last round made; its end) and no cursor written', async (t) => {
   const gil = await tenant(s.stack, 'gil-trips', ['api', 'web']);
   const userId = (await gil.agent.get('/api/session')).json.user.id as number;
   const keys = sentinelKeys(s.stack.config.redisPrefix);
   const lock = `${keys.status(userId)}:lock`;
-  const redis = s.worker.context.redis;
-  const sent: Sent[] = [];
-  const original = redis.sendCommand.bind(redis);
-  type Args = Parameters<typeof original>;
-  redis.sendCommand = (command: Args[0], stream?: Args[1]) => {
-    sent.push({ name: command.name, args: command.args.map(String), write: stream ?? {} });
-    return original(command, stream);
-  };
-  t.teardown(() => { redis.sendCommand = original; });
+  const sent = recordCommands(s.worker.context.redis, t);
 
   await enable(gil.agent);
   // Rounds run every second: the first ones move the cursors to what the workspace already holds.
   // A round's end is one script (guardedWrites.ts) over its keys, the lock among them.
-  const isEnd = (c: Sent) => c.name === 'evalsha' && c.args.includes(lock);
+  const isEnd = (c: SentCommand) => c.name === 'evalsha' && c.args.includes(lock);
   const ends = () => sent.filter(isEnd).length;
   await waitFor('five rounds', async () => ends() >= 5, 60_000);
 
   // Each ended round: its commands (this user's Sentinel keys, session and the key's budget: the only key
   // in this worker's Redis traffic here) and where it began and ended in `sent`.
   const roundsOf = () => {
-    const found: Array<{ cmds: Sent[]; from: number; to: number }> = [];
-    let current: Sent[] | null = null;
+    const found: Array<{ cmds: SentCommand[]; from: number; to: number }> = [];
+    let current: SentCommand[] | null = null;
     let from = 0;
     sent.forEach((c, i) => {
       if (c.name === 'set' && c.args[0] === lock) { current = []; from = i; }
@@ -50,7 +41,7 @@ test('a round that finds nothing new: two writes to Redis (its start with the se
     });
     return found;
   };
-  const readsSession = (cmds: Sent[]) => cmds.some((c) => c.name === 'hmget' && c.args[0]!.includes(':sess:'));
+  const readsSession = (cmds: SentCommand[]) => cmds.some((c) => c.name === 'hmget' && c.args[0]!.includes(':sess:'));
 
   // The worker's copy of the session is dropped (as the web's idle touch does; a field nothing reads):
   // the next round reads the session from Redis. The change reaches the worker's cache when it does: a
