@@ -21,7 +21,7 @@ declare const localStorage: any;
 
 let stack: UiStack;
 let browser: Browser;
-useBrowserStack(test, { stack: { renderOptions: { manualDeploys: true } } }, (b) => ({ stack, browser } = b));
+useBrowserStack(test, { stack: { renderOptions: { manualDeploys: true } } }, (b) => ({ stack, browser } = b), { notifications: true });
 
 async function serverRecord(page: Page, id: string): Promise<{ status: string; deployId?: string | null }> {
   return page.evaluate(async (d) => (await fetch(`/api/render/deployments/${d}`)).json() as Promise<{ status: string; deployId?: string | null }>, id);

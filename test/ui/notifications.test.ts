@@ -18,7 +18,7 @@ declare const location: any;
 // so the test can see what the app showed and asked.
 let stack: UiStack;
 let browser: Browser;
-useBrowserStack(test, {}, (b) => ({ stack, browser } = b));
+useBrowserStack(test, {}, (b) => ({ stack, browser } = b), { notifications: true });
 
 const RECORD_NOTIFICATIONS = `(() => {
   const Real = window.Notification;

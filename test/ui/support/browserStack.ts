@@ -1,6 +1,6 @@
 import type { TestFn } from 'ava';
 import type { Browser } from 'playwright-core';
-import { launchChromium } from './browser.js';
+import { launchChromium, type BrowserNeeds } from './browser.js';
 import { startUiStack, type UiStackOptions, type UiStack } from './uiStack.js';
 import { sharedFixture } from '../../helpers/fixture.js';
 
@@ -11,8 +11,8 @@ interface BrowserStack {
   close(): Promise<void>;
 }
 
-async function startBrowserStack(opts: UiStackOptions = {}): Promise<BrowserStack> {
-  const [stack, browser] = await Promise.allSettled([startUiStack(opts), launchChromium()]);
+async function startBrowserStack(opts: UiStackOptions, needs: BrowserNeeds): Promise<BrowserStack> {
+  const [stack, browser] = await Promise.allSettled([startUiStack(opts), launchChromium(needs)]);
   if (stack.status === 'rejected' || browser.status === 'rejected') {
     // One of them started: close it before failing, or the file's process never exits.
     if (browser.status === 'fulfilled') await browser.value.close();
@@ -29,6 +29,6 @@ async function startBrowserStack(opts: UiStackOptions = {}): Promise<BrowserStac
 }
 
 /** A browser stack for the whole file: `useBrowserStack(test, opts, (b) => ({ stack, browser } = b))`. */
-export function useBrowserStack(test: TestFn, opts: UiStackOptions, started: (b: BrowserStack) => unknown): void {
-  sharedFixture(test, () => startBrowserStack(opts), started);
+export function useBrowserStack(test: TestFn, opts: UiStackOptions, started: (b: BrowserStack) => unknown, needs: BrowserNeeds = {}): void {
+  sharedFixture(test, () => startBrowserStack(opts, needs), started);
 }
