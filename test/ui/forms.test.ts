@@ -411,11 +411,59 @@ test('repository picker: a result pressed while the search is answered is chosen
   const box = (await row.boundingBox())!;
   await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
   await page.mouse.down();
+  const delivered = page.waitForEvent('requestfinished', (r) => new URL(r.url()).searchParams.get('q') === 'web');
   answer();
-  await status.filter({ hasText: '1 repository matching “web”.' }).waitFor();
+  await delivered;
+  await page.evaluate(async () => { for (let i = 0; i < 20; i++) await new Promise((r) => setTimeout(r, 0)); });
+  // The answer has come, and waits for the release (the next test: it may move the rows).
+  t.is(await status.innerText(), 'Loading…');
   await page.mouse.up();
   await page.getByTestId('repo-selected').filter({ hasText: 'press-search/web-app' }).waitFor({ timeout: 5_000 });
+  await status.filter({ hasText: '1 repository matching “web”.' }).waitFor({ state: 'attached' });
   await page.getByTestId('detected-stack-name').waitFor();
+  t.deepEqual(problems, []);
+  await context.close();
+});
+
+// The same press, with an answer that lists the rows in another order (GitHub's search ranks by match, its
+// listing by push): rows kept in place still moved under the pointer, the release landed on another row, and
+// a press and release on different rows make no click. The answer waits for the release.
+test('repository picker: a result pressed while a search answer reorders the list is chosen, and the answer is shown after', async (t) => {
+  const { context, page, problems } = await stack.signedInWithKey(browser, 'press-order', ['web-app', 'web-site']);
+  let answer!: () => void;
+  const answered = new Promise<void>((resolve) => { answer = resolve; });
+  let searched!: () => void;
+  const asked = new Promise<void>((resolve) => { searched = resolve; });
+  await page.route(/\/api\/github\/repos\?/, async (route) => {
+    if (!new URL(route.request().url()).searchParams.get('q')) { await route.continue(); return; }
+    searched();
+    const response = await route.fetch();
+    const body = await response.json() as { repos: unknown[] };
+    await answered;
+    await route.fulfill({ response, json: { ...body, repos: body.repos.toReversed() } });
+  });
+  await page.goto(`${stack.url}/#/deploy`);
+  const status = page.locator('.repo-chooser [role=status]');
+  await status.filter({ hasText: '2 repositories.' }).waitFor();
+  const options = page.getByTestId('repo-option');
+  const listed = await options.evaluateAll((buttons) => buttons.map((b) => b.dataset.repo as string));
+  await page.getByTestId('repo-search').fill('web');
+  await asked;
+  const first = listed[0]!;
+  const box = (await page.locator(`[data-testid=repo-option][data-repo="${first}"]`).boundingBox())!;
+  await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+  await page.mouse.down();
+  // The answer has reached the page (its body read) before the release.
+  const delivered = page.waitForEvent('requestfinished', (r) => new URL(r.url()).searchParams.get('q') === 'web');
+  answer();
+  await delivered;
+  await page.evaluate(async () => { for (let i = 0; i < 20; i++) await new Promise((r) => setTimeout(r, 0)); });
+  await page.mouse.up();
+  await page.getByTestId('repo-selected').filter({ hasText: first }).waitFor({ timeout: 5_000 });
+  // Held, not dropped: the list under "Change" is the search's, in its order.
+  await page.getByTestId('repo-change').click();
+  await status.filter({ hasText: '2 repositories matching “web”.' }).waitFor();
+  t.deepEqual(await options.evaluateAll((buttons) => buttons.map((b) => b.dataset.repo as string)), listed.toReversed());
   t.deepEqual(problems, []);
   await context.close();
 });

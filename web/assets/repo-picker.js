@@ -45,6 +45,10 @@ export function createRepoPicker({ api, onSelect }) {
     try {
       const res = await api.repos({ page: wanted, perPage: PER_PAGE, q: query });
       if (mine !== seq) return; // an older search answered late
+      if (!append) {
+        await pressReleased();
+        if (mine !== seq) return;
+      }
       page = wanted;
       const repos = res.repos ?? [];
       const items = append ? repos.map(option) : showOnly(repos);
@@ -63,6 +67,32 @@ export function createRepoPicker({ api, onSelect }) {
       status.textContent = `Could not load repositories: ${err.message}`;
     }
   }
+
+  /**
+   * A press on the list (a pointer down on it, not yet up) holds a search's answer until its release, after
+   * its click: a new answer may put other rows first, or draw the pressed one anew (pushed since), and a
+   * press and release that land on different rows (or on a row removed and put back between them) make no
+   * click, so a result pressed just then was not chosen, and nothing said so. `showOnly` keeps the rows it
+   * can in place; this covers the rest. Pages appended by "Load more" go below and wait for nothing.
+   */
+  let pressed = null;
+  list.addEventListener('pointerdown', () => {
+    if (pressed) return;
+    const waiting = [];
+    const release = () => {
+      window.removeEventListener('pointerup', release, true);
+      window.removeEventListener('pointercancel', release, true);
+      // After the click, which the release's own task dispatches.
+      setTimeout(() => {
+        pressed = null;
+        for (const resume of waiting) resume();
+      });
+    };
+    window.addEventListener('pointerup', release, true);
+    window.addEventListener('pointercancel', release, true);
+    pressed = waiting;
+  });
+  const pressReleased = () => (pressed ? new Promise((resolve) => pressed.push(resolve)) : Promise.resolve());
 
   /**
    * The list becomes `repos`, each row already shown kept in its place: a row removed from the page between
