@@ -8,6 +8,7 @@ import { takingTurns } from './support/turns.js';
 const test = takingTurns(anyTest);
 
 // Code inside page.evaluate runs in the browser; these stand in for the DOM types this (Node-only) project does not load.
+declare const window: any;
 declare const document: any;
 declare const location: any;
 
@@ -386,50 +387,14 @@ test('deploy form: a branch list that failed to load offers the default branch a
   await context.close();
 });
 
-// A result pressed as the search's answer comes: the answer drew the list anew, the pressed row left the page
-// between press and release, and Chromium drops such a click. The repository was not chosen, and nothing said
-// so (a UI test waited 30 s for its stack on CI). Rows already shown stay in place under a new answer.
-test('repository picker: a result pressed while the search is answered is chosen', async (t) => {
-  const { context, page, problems } = await stack.signedInWithKey(browser, 'press-search', ['api', 'web-app']);
-  let answer!: () => void;
-  const answered = new Promise<void>((resolve) => { answer = resolve; });
-  let searched!: () => void;
-  const asked = new Promise<void>((resolve) => { searched = resolve; });
-  await page.route(/\/api\/github\/repos\?/, async (route) => {
-    if (new URL(route.request().url()).searchParams.get('q')) {
-      searched();
-      await answered;
-    }
-    await route.continue();
-  });
-  await page.goto(`${stack.url}/#/deploy`);
-  const status = page.locator('.repo-chooser [role=status]');
-  await status.filter({ hasText: '2 repositories.' }).waitFor();
-  await page.getByTestId('repo-search').fill('web');
-  const row = page.locator('[data-testid=repo-option][data-repo="press-search/web-app"]');
-  await asked; // the search asked, its answer held
-  const box = (await row.boundingBox())!;
-  await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
-  await page.mouse.down();
-  const delivered = page.waitForEvent('requestfinished', (r) => new URL(r.url()).searchParams.get('q') === 'web');
-  answer();
-  await delivered;
-  await page.evaluate(async () => { for (let i = 0; i < 20; i++) await new Promise((r) => setTimeout(r, 0)); });
-  // The answer has come, and waits for the release (the next test: it may move the rows).
-  t.is(await status.innerText(), 'Loading…');
-  await page.mouse.up();
-  await page.getByTestId('repo-selected').filter({ hasText: 'press-search/web-app' }).waitFor({ timeout: 5_000 });
-  await status.filter({ hasText: '1 repository matching “web”.' }).waitFor({ state: 'attached' });
-  await page.getByTestId('detected-stack-name').waitFor();
-  t.deepEqual(problems, []);
-  await context.close();
-});
-
-// The same press, with an answer that lists the rows in another order (GitHub's search ranks by match, its
-// listing by push): rows kept in place still moved under the pointer, the release landed on another row, and
-// a press and release on different rows make no click. The answer waits for the release.
-test('repository picker: a result pressed while a search answer reorders the list is chosen, and the answer is shown after', async (t) => {
-  const { context, page, problems } = await stack.signedInWithKey(browser, 'press-order', ['web-app', 'web-site']);
+/**
+ * The deploy page's repository searches (`q`) held: each is answered by the server at once and handed to the
+ * page (its repositories in reverse order with `reversed`: GitHub's search ranks by match, its listing by push)
+ * once `answer()` is called. `asked` resolves when a search is sent; `read()` once the page has read an
+ * answer's body and run a few turns of its event loop (the answer drawn by then, unless something holds it).
+ * Call on the deploy page: it wraps the page's fetch.
+ */
+async function holdSearches(page: Page, { reversed = false } = {}) {
   let answer!: () => void;
   const answered = new Promise<void>((resolve) => { answer = resolve; });
   let searched!: () => void;
@@ -440,30 +405,114 @@ test('repository picker: a result pressed while a search answer reorders the lis
     const response = await route.fetch();
     const body = await response.json() as { repos: unknown[] };
     await answered;
-    await route.fulfill({ response, json: { ...body, repos: body.repos.toReversed() } });
+    await route.fulfill({ response, json: reversed ? { ...body, repos: body.repos.toReversed() } : body });
   });
+  await page.evaluate(() => {
+    const pageFetch = window.fetch;
+    window.fetch = async (...args: unknown[]) => {
+      const res = await pageFetch(...args);
+      if (/[?&]q=/.test(String(args[0]))) void res.clone().text().then(() => { window.searchAnswerRead = true; });
+      return res;
+    };
+  });
+  const read = async () => {
+    await page.waitForFunction(() => window.searchAnswerRead === true);
+    await page.evaluate(async () => { for (let i = 0; i < 20; i++) await new Promise((r) => setTimeout(r, 0)); });
+  };
+  return { asked, answer, read };
+}
+
+/** The repositories the picker lists, in its order. */
+const listedRepos = (page: Page) => page.getByTestId('repo-option').evaluateAll((buttons) => buttons.map((b) => b.dataset.repo as string));
+
+/**
+ * Signed in as `login` with `repos` (two or more), on the deploy page: what the picker listed first, then
+ * "web" typed and its search asked, the answer held (holdSearches). `centre(repo)`: where its row is now.
+ */
+async function searchHeld(login: string, repos: string[], opts: { reversed?: boolean; hasTouch?: boolean } = {}) {
+  const opened = await stack.signedInWithKey(browser, login, repos, undefined, { hasTouch: opts.hasTouch });
+  const { page } = opened;
   await page.goto(`${stack.url}/#/deploy`);
   const status = page.locator('.repo-chooser [role=status]');
-  await status.filter({ hasText: '2 repositories.' }).waitFor();
-  const options = page.getByTestId('repo-option');
-  const listed = await options.evaluateAll((buttons) => buttons.map((b) => b.dataset.repo as string));
+  await status.filter({ hasText: `${repos.length} repositories.` }).waitFor();
+  const listed = await listedRepos(page);
+  const search = await holdSearches(page, { reversed: opts.reversed });
   await page.getByTestId('repo-search').fill('web');
-  await asked;
-  const first = listed[0]!;
-  const box = (await page.locator(`[data-testid=repo-option][data-repo="${first}"]`).boundingBox())!;
-  await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+  await search.asked;
+  const centre = async (repo: string) => {
+    const box = (await page.locator(`[data-testid=repo-option][data-repo="${repo}"]`).boundingBox())!;
+    return { x: box.x + box.width / 2, y: box.y + box.height / 2 };
+  };
+  return { ...opened, status, listed, search, centre };
+}
+
+// A result pressed as the search's answer comes: the answer drew the list anew, the pressed row left the page
+// between press and release, and Chromium drops such a click. The repository was not chosen, and nothing said
+// so (a UI test waited 30 s for its stack on CI). Rows already shown stay in place under a new answer, and the
+// answer waits for the press to end.
+test('repository picker: a result pressed while the search is answered is chosen', async (t) => {
+  const { context, page, problems, status, search, centre } = await searchHeld('press-search', ['api', 'web-app']);
+  const { x, y } = await centre('press-search/web-app');
+  await page.mouse.move(x, y);
   await page.mouse.down();
-  // The answer has reached the page (its body read) before the release.
-  const delivered = page.waitForEvent('requestfinished', (r) => new URL(r.url()).searchParams.get('q') === 'web');
-  answer();
-  await delivered;
-  await page.evaluate(async () => { for (let i = 0; i < 20; i++) await new Promise((r) => setTimeout(r, 0)); });
+  search.answer();
+  await search.read();
+  t.is(await status.innerText(), 'Loading…', 'the answer has come, and waits for the release');
   await page.mouse.up();
-  await page.getByTestId('repo-selected').filter({ hasText: first }).waitFor({ timeout: 5_000 });
+  await page.getByTestId('repo-selected').filter({ hasText: 'press-search/web-app' }).waitFor({ timeout: 5_000 });
+  await status.filter({ hasText: '1 repository matching “web”.' }).waitFor({ state: 'attached' });
+  await page.getByTestId('detected-stack-name').waitFor();
+  t.deepEqual(problems, []);
+  await context.close();
+});
+
+// The same press, with an answer that lists the rows in another order: rows kept in place still moved under
+// the pointer, the release landed on another row, and a press and release on different rows make no click.
+test('repository picker: a result pressed while a search answer reorders the list is chosen, and the answer is shown after', async (t) => {
+  const { context, page, problems, status, listed, search, centre } = await searchHeld('press-order', ['web-app', 'web-site'], { reversed: true });
+  const { x, y } = await centre(listed[0]!);
+  await page.mouse.move(x, y);
+  await page.mouse.down();
+  search.answer();
+  await search.read();
+  await page.mouse.up();
+  await page.getByTestId('repo-selected').filter({ hasText: listed[0]! }).waitFor({ timeout: 5_000 });
   // Held, not dropped: the list under "Change" is the search's, in its order.
   await page.getByTestId('repo-change').click();
   await status.filter({ hasText: '2 repositories matching “web”.' }).waitFor();
-  t.deepEqual(await options.evaluateAll((buttons) => buttons.map((b) => b.dataset.repo as string)), listed.toReversed());
+  t.deepEqual(await listedRepos(page), listed.toReversed());
+  t.deepEqual(problems, []);
+  await context.close();
+});
+
+// A tap's click comes after its release, as an input event of its own: an answer let go at the release (as
+// for a mouse) still moved the rows before it, and another repository was chosen than the one tapped.
+test('repository picker: a result tapped while a search answer reorders the list is the one chosen', async (t) => {
+  const { context, page, problems, status, listed, search, centre } = await searchHeld('tap-order', ['web-app', 'web-site'], { reversed: true, hasTouch: true });
+  const touch = await context.newCDPSession(page);
+  await touch.send('Input.dispatchTouchEvent', { type: 'touchStart', touchPoints: [await centre(listed[0]!)] });
+  search.answer();
+  await search.read();
+  await touch.send('Input.dispatchTouchEvent', { type: 'touchEnd', touchPoints: [] });
+  await page.getByTestId('repo-selected').filter({ hasText: listed[0]! }).waitFor({ timeout: 5_000 });
+  t.is(await page.getByTestId('repo-selected').locator('.repo-selected__name').innerText(), listed[0]!);
+  await page.getByTestId('repo-change').click();
+  await status.filter({ hasText: '2 repositories matching “web”.' }).waitFor();
+  t.deepEqual(await listedRepos(page), listed.toReversed());
+  t.deepEqual(problems, []);
+  await context.close();
+});
+
+// A right button's release goes to the context menu (Linux, macOS), not to the page: held for such a press,
+// every answer waited for the next click anywhere ("Loading…", and Enter in the search box did nothing).
+test('repository picker: a right-button press on the list holds no search answer', async (t) => {
+  const { context, page, problems, status, listed, search, centre } = await searchHeld('press-right', ['web-app', 'web-site']);
+  const { x, y } = await centre(listed[0]!);
+  await page.mouse.move(x, y);
+  await page.mouse.down({ button: 'right' });
+  search.answer();
+  await status.filter({ hasText: '2 repositories matching “web”.' }).waitFor({ timeout: 5_000 });
+  await page.mouse.up({ button: 'right' });
   t.deepEqual(problems, []);
   await context.close();
 });

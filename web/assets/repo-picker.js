@@ -69,28 +69,42 @@ export function createRepoPicker({ api, onSelect }) {
   }
 
   /**
-   * A press on the list (a pointer down on it, not yet up) holds a search's answer until its release, after
-   * its click: a new answer may put other rows first, or draw the pressed one anew (pushed since), and a
-   * press and release that land on different rows (or on a row removed and put back between them) make no
+   * A press on the list (a primary pointer down on it) holds a search's answer until the press has ended,
+   * after its click: a new answer may put other rows first, or draw the pressed one anew (pushed since), and
+   * a press and release that land on different rows (or on a row removed and put back between them) make no
    * click, so a result pressed just then was not chosen, and nothing said so. `showOnly` keeps the rows it
    * can in place; this covers the rest. Pages appended by "Load more" go below and wait for nothing.
    */
-  let pressed = null;
-  list.addEventListener('pointerdown', () => {
-    if (pressed) return;
+  let pressed = null; // the answers waiting for the press to end
+  let endPress = () => {};
+  list.addEventListener('pointerdown', (down) => {
+    // Not a right button's: its release goes to the context menu (Linux, macOS) and never comes here.
+    if (pressed || !down.isPrimary || down.button !== 0) return;
     const waiting = [];
-    const release = () => {
-      window.removeEventListener('pointerup', release, true);
-      window.removeEventListener('pointercancel', release, true);
-      // After the click, which the release's own task dispatches.
-      setTimeout(() => {
-        pressed = null;
-        for (const resume of waiting) resume();
-      });
+    let fallback = null;
+    const end = () => {
+      for (const [type, listener] of endings) window.removeEventListener(type, listener, true);
+      window.removeEventListener('click', afterClick, true);
+      clearTimeout(fallback);
+      if (pressed !== waiting) return;
+      pressed = null;
+      endPress = () => {};
+      for (const resume of waiting) resume();
     };
-    window.addEventListener('pointerup', release, true);
-    window.addEventListener('pointercancel', release, true);
+    const afterClick = () => setTimeout(end);
+    // A mouse's click is dispatched in its release's own task; a tap's comes as an input event of its own
+    // (in a probe, a timer set at the release ran before it 7–9 times in 20), or not at all.
+    const released = (up) => {
+      if (up.pointerId !== down.pointerId) return;
+      window.addEventListener('click', afterClick, { capture: true, once: true });
+      fallback = setTimeout(end, up.pointerType === 'mouse' ? 0 : 500);
+    };
+    // And presses that end without a release here: a touch taken for a scroll, a drag, the window left.
+    const endings = [['pointerup', released], ['pointercancel', end], ['contextmenu', end], ['dragstart', end],
+      ['blur', (e) => { if (e.target === window) end(); }]];
+    for (const [type, listener] of endings) window.addEventListener(type, listener, true);
     pressed = waiting;
+    endPress = end;
   });
   const pressReleased = () => (pressed ? new Promise((resolve) => pressed.push(resolve)) : Promise.resolve());
 
@@ -210,6 +224,6 @@ export function createRepoPicker({ api, onSelect }) {
     el,
     get value() { return selected; },
     focus() { (chooser.hidden ? selectedBox.querySelector('button') : search)?.focus(); },
-    dispose() { clearTimeout(debounce); seq += 1; },
+    dispose() { clearTimeout(debounce); seq += 1; endPress(); },
   };
 }

@@ -27,7 +27,8 @@ export async function launchChromium(needs: BrowserNeeds = {}): Promise<Browser>
   const wanted = needs.notifications ? [FULL_BROWSER] : [HEADLESS_SHELL, FULL_BROWSER];
   const executablePath = wanted.find((path) => existsSync(path));
   if (!executablePath) {
-    throw new Error(`${wanted[0]} is missing: the UI tests need Debian's Chromium. Install it with: apt-get update && apt-get install -y chromium chromium-headless-shell`);
+    const why = needs.notifications ? ' (this file shows notifications, which only the full browser allows)' : '';
+    throw new Error(`${wanted.join(' and ')} missing: the UI tests need Debian's Chromium${why}. Install it with: apt-get update && apt-get install -y chromium chromium-headless-shell`);
   }
   return chromium.launch({
     executablePath,
@@ -42,8 +43,8 @@ export interface BrowserPage { context: BrowserContext; page: Page; problems: st
  * A browser context that records what would mean the page is broken: uncaught errors, console
  * errors, and CSP violations (an inline script or style would show up here).
  */
-export async function newContext(browser: Browser, viewport = DESKTOP): Promise<BrowserPage> {
-  const context = await browser.newContext({ viewport, reducedMotion: 'reduce' });
+export async function newContext(browser: Browser, viewport = DESKTOP, options: { hasTouch?: boolean } = {}): Promise<BrowserPage> {
+  const context = await browser.newContext({ viewport, reducedMotion: 'reduce', ...options });
   // The simulator's users have GitHub avatar URLs; this machine has no internet. Serve a 1×1 PNG instead.
   await context.route('https://avatars.githubusercontent.com/**', (route) => route.fulfill({ status: 200, contentType: 'image/png', body: PIXEL }));
   const page = await context.newPage();

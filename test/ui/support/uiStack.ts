@@ -23,7 +23,7 @@ export interface UiStack extends Stack {
   /** A Node app repo on `main` (plus any extra branches). */
   addNodeRepo(owner: string, name: string, extraBranches?: string[]): void;
   /** A fresh browser context signed in as `login`, its own Render key connected, and a Node repo per name in `repos`. */
-  signedInWithKey(browser: Browser, login: string, repos: string[], viewport?: ViewportSize): Promise<BrowserPage & { apiKey: string }>;
+  signedInWithKey(browser: Browser, login: string, repos: string[], viewport?: ViewportSize, options?: { hasTouch?: boolean }): Promise<BrowserPage & { apiKey: string }>;
   closeAll(): Promise<void>;
 }
 
@@ -78,8 +78,8 @@ export async function startUiStack(opts: UiStackOptions = {}): Promise<UiStack> 
       for (const b of extraBranches) branches[b] = files;
       stack.github.addRepo({ owner, name, branches });
     },
-    async signedInWithKey(browser: Browser, login: string, repos: string[], viewport?: ViewportSize) {
-      const opened = await newContext(browser, viewport);
+    async signedInWithKey(browser: Browser, login: string, repos: string[], viewport?: ViewportSize, options?: { hasTouch?: boolean }) {
+      const opened = await newContext(browser, viewport, options);
       const apiKey = this.renderAccount(login);
       for (const repo of repos) this.addNodeRepo(login, repo);
       await this.signInBrowser(opened.page, login);
