@@ -1,11 +1,12 @@
 import { loadConfigOrExit } from '../server/config/env.js';
 import { createLogger } from '../server/logger.js';
-import { startWorker } from './process.js';
 
 // Entry point of `npm run start:worker`.
 const config = loadConfigOrExit(process.env);
 // Lines gathered and written together, as on the web (server/logger.ts): a line per deploy job otherwise costs a write.
 const logger = createLogger({ level: config.logLevel, name: 'worker', batchMs: 500 });
+// Loaded once the environment is known good (as server/index.ts): a bad one stops the process at once.
+const { startWorker } = await import('./process.js');
 const proc = await startWorker({ config, logger });
 logger.info({ concurrency: config.workerConcurrency, worker: proc.instance }, 'worker started');
 
