@@ -8,8 +8,8 @@ if (process.env.NODE_DEBUG && /koa-session|http|net/.test(process.env.NODE_DEBUG
 }
 const config = loadConfigOrExit(process.env);
 const logger = createLogger({ level: config.logLevel, name: 'web', batchMs: 500 });
-// Loaded once the environment is known good: a bad one stops the process before the app's ~1,400 modules
-// load (about a second of CPU), and NODE_DEBUG is refused before any module that reads it is loaded.
+// Loaded once the environment is known good: a bad one (or NODE_DEBUG, above) stops the process before the
+// app's ~1,400 modules load, about a second of CPU.
 const { startWeb } = await import('./web.js');
 const web = await startWeb({ config, logger });
 logger.info({ port: config.port, baseUrl: config.baseUrl, sandbox: config.sandbox }, 'web listening');
