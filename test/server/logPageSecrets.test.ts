@@ -80,7 +80,8 @@ test('values whose read failed are not kept: the next page asks Render again', a
   t.true(older.json.logs.some((l) => l.message === 'booted with [redacted]'));
 
   // A failed read while paging back (the values went stale meanwhile) is not what the next page reuses.
-  await agent.request('PUT', `/api/render/services/${serviceId}/env-vars/OTHER`, { json: { value: 'other-value-1b2c3d' } });
+  const changed = await agent.request('PUT', `/api/render/services/${serviceId}/env-vars/OTHER`, { json: { value: 'other-value-1b2c3d' } });
+  t.is(changed.status, 200, changed.text);
   stack.render.setFault({ method: 'GET', route: '/services/{serviceId}/env-vars', kind: 'status', status: 500, count: 1, apiKey });
   const stale = await logPage(agent, id, newest.json.nextCursor);
   t.is(stale.status, 503, stale.text);
