@@ -19,11 +19,15 @@ import { cancelDeployment } from '../deployments/cancel.js';
 import { noteTelemetryTarget } from '../telemetry/middleware.js';
 import { retiredDeps } from '../deployments/retiredSecrets.js';
 import { createPageSecrets } from '../deployments/pageSecrets.js';
+import { formatUs } from '../deployments/logWindows.js';
 
 /** Deploy requests and the caller's deployment records. Someone else's id is a 404, like a missing one. */
 export function deploymentRoutes(router: Router, deps: AppDeps) {
   const { deployments, deployRequests } = deps;
-  const nowIso = () => new Date(deps.clock.now()).toISOString();
+  // A log read's "now", the end of a live or running deploy's window: the last microsecond of the current
+  // millisecond. Render stamps lines to the microsecond; cut at the millisecond, the lines stamped earlier in
+  // it were left out of a read that came after them (a download made right after the lines lacked its last).
+  const nowIso = () => formatUs(deps.clock.now() * 1000 + 999);
   const pageSecrets = createPageSecrets({ clock: deps.clock, retired: retiredDeps(deps) });
   /** The values a log read redacts with: read from Render with the caller's key, or (`fresh` false) kept from its last read. */
   const secretsFor = (state: RenderKeyState, fresh: boolean) => pageSecrets.source({ userId: state.user.id, keyFingerprint: state.render.keyFingerprint }, fresh);

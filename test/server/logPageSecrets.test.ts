@@ -65,8 +65,10 @@ test('values whose read failed are not kept: the next page asks Render again', a
   for (let i = 0; i < 150; i++) stack.render.appendLog(serviceId, `job ${i} done`, { type: 'app' });
   const valueReads = () => valueReadsOf(accountId);
 
-  stack.render.setFault({ method: 'GET', route: '/services/{serviceId}/env-vars', kind: 'status', status: 500, count: 1, apiKey });
-  t.teardown(() => stack.render.clearFaults());
+  // Each fault removed on its own: this file's tests run at once, and clearing them all at the end of another
+  // test once removed the second fault below before its page was read (a 200 where the 503 was expected).
+  const firstFault = stack.render.setFault({ method: 'GET', route: '/services/{serviceId}/env-vars', kind: 'status', status: 500, count: 1, apiKey });
+  t.teardown(() => stack.render.clearFault(firstFault));
   const failed = await logPage(agent, id);
   t.is(failed.status, 503, failed.text);
   t.false(failed.text.includes(TOKEN));
@@ -82,7 +84,8 @@ test('values whose read failed are not kept: the next page asks Render again', a
   // A failed read while paging back (the values went stale meanwhile) is not what the next page reuses.
   const changed = await agent.request('PUT', `/api/render/services/${serviceId}/env-vars/OTHER`, { json: { value: 'other-value-1b2c3d' } });
   t.is(changed.status, 200, changed.text);
-  stack.render.setFault({ method: 'GET', route: '/services/{serviceId}/env-vars', kind: 'status', status: 500, count: 1, apiKey });
+  const secondFault = stack.render.setFault({ method: 'GET', route: '/services/{serviceId}/env-vars', kind: 'status', status: 500, count: 1, apiKey });
+  t.teardown(() => stack.render.clearFault(secondFault));
   const stale = await logPage(agent, id, newest.json.nextCursor);
   t.is(stale.status, 503, stale.text);
   const retried = await logPage(agent, id, newest.json.nextCursor);
@@ -134,8 +137,8 @@ test('a change whose answer failed still makes the next page read the values aga
   t.is(newest.status, 200, newest.text);
 
   // Render sets the value, and its answer never comes (the connection cut), nor that of the app's retries.
-  stack.render.setFault({ method: 'PUT', route: '/services/{serviceId}/env-vars/{envVarKey}', kind: 'lost', apiKey });
-  t.teardown(() => stack.render.clearFaults());
+  const fault = stack.render.setFault({ method: 'PUT', route: '/services/{serviceId}/env-vars/{envVarKey}', kind: 'lost', apiKey });
+  t.teardown(() => stack.render.clearFault(fault));
   const put = await agent.request('PUT', `/api/render/services/${serviceId}/env-vars/LATER_TOKEN`, { json: { value: LATER } });
   t.true(put.status >= 500, `${put.status} ${put.text}`);
   const reads = valueReads();
