@@ -26,6 +26,7 @@ import { sessionKeys, type LoadedSession } from '../server/sessions/store.js';
 import { startOrphanSweeps, type OrphanSweepOptions, type OrphanSweeps } from './orphanSweep.js';
 import { startRotationSweeps, type RotationSweepOptions, type RotationSweeps } from './rotationSweep.js';
 import { resealRetiredSecrets, retiredDeps } from '../server/deployments/retiredSecrets.js';
+import { resealSeenSecrets } from '../server/deployments/seenSecrets.js';
 import { createCommitStatusWorker, createTokenScopes, statusWriteIntervalMs, type CommitStatusWorkerOptions } from './commitStatusWorker.js';
 
 /**
@@ -136,6 +137,7 @@ export async function startWorker(args: {
       { what: 'deployment records', resignStale: () => deps.deployments.resignStale() },
       { what: 'audit chain heads', resignStale: () => deps.audit.resignStale() },
       { what: 'retired secret values (sealed)', resignStale: () => resealRetiredSecrets(retired) },
+      { what: 'secret values last seen on Render (sealed)', resignStale: () => resealSeenSecrets(retired) },
       { what: 'Sentinel watch settings (sealed)', resignStale: () => sentinelSettings.resealStale() },
     ],
   }, args.rotationSweep);

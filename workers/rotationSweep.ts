@@ -15,7 +15,7 @@ export interface RotationResigner { what: string; resignStale(): Promise<number>
  * While a SECRET_KEY rotation is under way (SECRET_KEY_PREVIOUS set): what is still signed or sealed
  * with the previous key is signed or sealed again with the current one, at start and every `everyMs`
  * after — deployment records, audit heads and checkpoints (an append does not extend a head it cannot
- * verify), retired secret values kept for log redaction (30 days), Sentinel watch settings (a session's
+ * verify), retired secret values kept for log redaction and the values last seen (30 days), Sentinel watch settings (a session's
  * lifetime). Not once at start only: during a rolling deploy, instances still on the previous key go on
  * writing with it after this worker started (SECURITY.md, "Rotating SECRET_KEY"), and once
  * SECRET_KEY_PREVIOUS is removed whatever nobody re-signed no longer verifies or opens. Each pass reads

@@ -169,7 +169,7 @@ export function createLogTailer(deps: LogTailDeps, opts: LogTailOptions = {}): L
     const now = deps.clock.now();
     const gen = await secretsGeneration(deps, service.serviceId);
     if (!tail.secrets || now - tail.secrets.at > secretsTtlMs || tail.secrets.gen !== gen) {
-      tail.secrets = { values: (await serviceSecrets(client, service, deps)).values, at: now, gen };
+      tail.secrets = { values: (await serviceSecrets(client, service, deps, deps.clock)).values, at: now, gen };
     }
     return tail.secrets.values;
   }

@@ -9,6 +9,8 @@ import { redactSecrets, stripControls } from './redact.js';
 import type { DeploymentRecord } from './types.js';
 import { clampToWindow, deployLogWindows, type LogPhase, type LogWindow } from './logWindows.js';
 import { retiredSecrets, type RetiredSecretsDeps } from './retiredSecrets.js';
+import { noteSeenSecrets, seenMac, type SeenItem } from './seenSecrets.js';
+import type { Clock } from '../clock.js';
 import { queryWholeNumber } from '../middleware/queryNumber.js';
 
 /**
@@ -86,25 +88,31 @@ interface LogSource {
 
 /**
  * Every value to redact from a service's lines: its env var values and its secret files' contents,
- * those of the env groups linked to it, and those replaced or removed through the settings (a deploy
- * made before still runs with them). `calls`: the Render calls it took (3, and one per linked group;
+ * those of the env groups linked to it, and those replaced or removed through the settings or since an
+ * earlier read (seenSecrets.ts; a deploy made before still runs with them). `calls`: the Render calls it
+ * took (3, one per linked group, and the running deploys' read when the retired list is past its cap;
  * a list of more than one page counts as one).
  */
-export async function serviceSecrets(client: RenderClient, service: { ownerId: string; serviceId: string }, retired: RetiredSecretsDeps): Promise<{ values: string[]; calls: number }> {
+export async function serviceSecrets(client: RenderClient, service: { ownerId: string; serviceId: string }, retired: RetiredSecretsDeps, clock: Clock): Promise<{ values: string[]; calls: number }> {
   const { ownerId, serviceId } = service;
-  const [vars, files, { groups, reads }] = await Promise.all([
-    client.listEnvVars(serviceId), client.listSecretFiles(serviceId), linkedEnvGroups(client, ownerId, serviceId),
+  const [vars, files, { groups, reads }, storedMac] = await Promise.all([
+    client.listEnvVars(serviceId), client.listSecretFiles(serviceId), linkedEnvGroups(client, ownerId, serviceId), seenMac(retired, serviceId),
   ]);
+  const items: SeenItem[] = [
+    ...vars.map((v) => ({ name: `env-vars/${v.key}`, value: v.value })),
+    ...files.map((f) => ({ name: `secret-files/${f.name}`, value: f.content })),
+    ...groups.flatMap((g) => [
+      ...g.envVars.map((v) => ({ name: `env-groups/${g.id}/env-vars/${String(v.key)}`, value: v.value })),
+      ...g.secretFiles.map((f) => ({ name: `env-groups/${g.id}/secret-files/${String(f.name)}`, value: f.content })),
+    ]),
+  ].filter((i): i is SeenItem => typeof i.value === 'string');
+  // Values gone since the last read (changed outside this app) are retired before the retired list is read.
+  const retiring = await noteSeenSecrets(retired, clock, client, serviceId, items, storedMac);
   // Read after Render's: a settings change keeps the value it replaces before asking Render, so a read of
   // Render that no longer finds the old value is followed by one of ours that does (read alongside, the
   // two could fall on either side of the change, and the value the running deploy prints be in neither).
   const old = await retiredSecrets(retired, serviceId);
-  const values = [
-    ...vars.map((v) => v.value), ...files.map((f) => f.content),
-    ...groups.flatMap((g) => [...g.envVars.map((v) => v.value), ...g.secretFiles.map((f) => f.content)]),
-    ...old,
-  ].filter((v): v is string => typeof v === 'string');
-  return { values, calls: 3 + reads };
+  return { values: [...items.map((i) => i.value), ...old], calls: 3 + reads + retiring };
 }
 
 /**
@@ -130,6 +138,7 @@ async function linkedEnvGroups(client: RenderClient, ownerId: string, serviceId:
   })));
   // `reads`: every group asked for, those gone since the list included (each was a call).
   const groups = read.filter((g) => g !== null).map((g) => ({
+    id: g.id,
     envVars: Array.isArray(g.envVars) ? g.envVars.filter((v) => isObject(v)) : [],
     secretFiles: Array.isArray(g.secretFiles) ? g.secretFiles.filter((f) => isObject(f)) : [],
   }));

@@ -66,7 +66,7 @@ export function createPageSecrets(deps: { clock: Clock; retired: RetiredSecretsD
         prune(now);
         const hit = kept.get(key);
         if (!fresh && hit && hit.gen === gen && now - hit.at < ttlMs) return hit.values;
-        const entry: Kept = { at: now, gen, values: serviceSecrets(client, service, deps.retired).then((s) => s.values), chars: 0 };
+        const entry: Kept = { at: now, gen, values: serviceSecrets(client, service, deps.retired, deps.clock).then((s) => s.values), chars: 0 };
         if (hit) drop(key, hit);
         kept.set(key, entry);
         prune(now);

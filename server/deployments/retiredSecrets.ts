@@ -6,6 +6,9 @@ import { errors } from '../errors.js';
 import { keysUnder } from '../redis.js';
 import { deleteIfOurs } from '../redisOwned.js';
 import type { Deploy, DeployStatus } from '../render/types.js';
+import type { RenderClient } from '../render/client.js';
+import type { Clock } from '../clock.js';
+import { readDated } from '../render/renderClock.js';
 
 /**
  * Env var values and secret file contents replaced or removed through the settings routes. Render
@@ -14,7 +17,7 @@ import type { Deploy, DeployStatus } from '../render/types.js';
  * long as Render keeps logs (30 days at most), at most MAX_RETIRED entries and MAX_RETIRED_BYTES:
  * past either, the values a running deploy may still print are the last to go (see `dropOrder`).
  */
-const RETIRED_TTL_SEC = 30 * 24 * 3600;
+export const RETIRED_TTL_SEC = 30 * 24 * 3600;
 const MAX_RETIRED = 200;
 /**
  * Sealed bytes kept per service (the sum of the entries' lengths in Redis). A secret file may hold
@@ -70,6 +73,15 @@ export type RunningDeploys = () => Promise<{ deploys: Deploy[]; onRender(ours: n
 
 /** Deploys that run, or will once they finish: each took (or takes) the values current when it started. */
 export const RUNNING_STATUSES: DeployStatus[] = ['live', 'created', 'build_in_progress', 'pre_deploy_in_progress', 'update_in_progress'];
+
+/** Deploys read to learn which run (a live one and those on their way): more than a few only while deploys pile up. */
+const RUNNING_DEPLOYS_READ = 20;
+
+/** RunningDeploys read with `client`: one Render call, newest first. */
+export const runningDeploysOf = (client: RenderClient, clock: Clock, serviceId: string): RunningDeploys => async () => {
+  const { answer, onRender } = await readDated(clock, () => client.listDeploysPage(serviceId, { status: RUNNING_STATUSES, limit: RUNNING_DEPLOYS_READ }));
+  return { deploys: answer.items, onRender };
+};
 
 /**
  * Keeps `values` sealed with their item's name and the time (ours, `now`). Past MAX_RETIRED entries or

@@ -424,7 +424,7 @@ export async function runRound(input: RoundInput): Promise<RoundResult> {
    */
   async function secretValues(ownerId: string, serviceId: string): Promise<string[] | null> {
     try {
-      const { values, calls } = await serviceSecrets(client, { ownerId, serviceId }, input.retired);
+      const { values, calls } = await serviceSecrets(client, { ownerId, serviceId }, input.retired, { now: input.now });
       result.calls += calls;
       return values;
     } catch (err) {

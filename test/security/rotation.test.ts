@@ -161,18 +161,21 @@ test.serial('a deploy queued before a rotation stops at once when its session si
 
 // A value replaced on the settings page is kept sealed for log redaction (retired-secrets:<service>,
 // 30 days): sealed with A, it must be re-sealed with B before A is removed, or the old password the
-// running deploy still prints shows in clear in its logs from then on.
-test.serial('a secret replaced through the settings before a rotation is still redacted from the logs once SECRET_KEY_PREVIOUS is removed', async (t) => {
+// running deploy still prints shows in clear in its logs from then on. So must the values a log read saw
+// (secrets-seen:<service>): one changed on Render's Dashboard after A is gone is retired only if the view
+// that held it still opens.
+test.serial('a secret replaced through the settings, or seen by a log read, before a rotation is still redacted from the logs once SECRET_KEY_PREVIOUS is removed', async (t) => {
   t.timeout(90_000);
   const OLD = 'retired-before-rotation-3e9a17c05b';
+  const SEEN = 'seen-before-rotation-token-71c2e0';
   let web = await restartWeb(stack.web, configWith({ SECRET_KEY: KEY_A })); // the stack's own, if an earlier test has not closed it
   try {
-    const { agent } = await signedInWithKey(stack, 'retiree');
+    const { agent, apiKey } = await signedInWithKey(stack, 'retiree');
     addNodeRepo(stack, 'retiree', 'app');
     const workerA = await startWorker({ config: configWith({ SECRET_KEY: KEY_A }), logger: quiet(), watch: FAST_WATCH, workerOptions: { concurrency: 5, lockDurationMs: 5_000, stalledIntervalMs: 1_000 } });
     let done;
     try {
-      const res = await agent.post('/api/render/deploy', { github_repo: 'retiree/app', project_name: 'retiree-app', env_vars: [{ key: 'DB_PASSWORD', value: OLD }] });
+      const res = await agent.post('/api/render/deploy', { github_repo: 'retiree/app', project_name: 'retiree-app', env_vars: [{ key: 'DB_PASSWORD', value: OLD }, { key: 'API_TOKEN', value: SEEN }] });
       t.is(res.status, 202, res.text);
       done = await waitFinished(agent, res.json.id);
     } finally {
@@ -181,18 +184,27 @@ test.serial('a secret replaced through the settings before a rotation is still r
     t.is(done.status, 'live');
     const serviceId = done.serviceId as string;
     t.is((await agent.request('PUT', `/api/render/services/${serviceId}/env-vars/DB_PASSWORD`, { json: { value: 'new-password-after-2c81' } })).status, 200);
+    t.is((await agent.get(`/api/render/deployments/${done.id as string}/logs`)).status, 200, 'the values seen, sealed with A');
 
     // Step 2: B with A as the previous key; the user goes on using the app and a worker runs its sweep.
     web = await stepTwoWithSweep(web, async () => { t.is((await agent.get('/api/session')).status, 200); });
 
     // Step 3: B only. The running deploy still has the old value and prints it.
     web = await restartWeb(web, configWith({ SECRET_KEY: KEY_B }));
+    // Rotated on Render's Dashboard, not through the app.
+    const outside = await fetch(`${stack.render.url}/services/${serviceId}/env-vars/API_TOKEN`, {
+      method: 'PUT', headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' }, body: JSON.stringify({ value: 'new-token-after-9d04' }),
+    });
+    t.is(outside.status, 200);
     stack.render.appendLog(serviceId, `connecting with ${OLD}`, { type: 'app' });
+    stack.render.appendLog(serviceId, `token ${SEEN}`, { type: 'app' });
     for (const path of [`/api/render/deployments/${done.id as string}/logs`, `/api/render/deployments/${done.id as string}/logs.txt`]) {
       const page = await agent.get(path);
       t.is(page.status, 200, page.text);
       t.true(page.text.includes('connecting with [redacted]'), page.text.slice(-400));
+      t.true(page.text.includes('token [redacted]'), page.text.slice(-400));
       t.false(page.text.includes(OLD));
+      t.false(page.text.includes(SEEN));
     }
   } finally {
     await web.close();

@@ -10,14 +10,10 @@ import { requireCsrf } from '../../middleware/security.js';
 import { requireRenderKey, requireUser, type RenderKeyState } from '../../middleware/context.js';
 import { auditServiceAction, forgetDeletedService, serviceChanged, serviceIdParam, type ServiceAction } from '../services.js';
 import type { RouteLimitName } from '../../security/routeLimits.js';
-import { RUNNING_STATUSES, inItemTurn, retireSecrets, retiredDeps, secretsChanged, type Retiring } from '../../deployments/retiredSecrets.js';
-import { readDated } from '../../render/renderClock.js';
+import { inItemTurn, retireSecrets, retiredDeps, runningDeploysOf, secretsChanged, type Retiring } from '../../deployments/retiredSecrets.js';
 import { isGone } from '../../render/serviceOverview.js';
 import type { RenderClient } from '../../render/client.js';
 import { renderSaid } from '../../middleware/errorHandler.js';
-
-/** Deploys read to learn which run (a live one and those on their way): more than a few only while deploys pile up. */
-const RUNNING_DEPLOYS_READ = 20;
 
 /** What the settings routes record in the audit trail (detail.lifecycleAction). */
 export type SettingsAction =
@@ -95,10 +91,7 @@ export function settingsScope(deps: AppDeps) {
      * Past the cap, which deploys run is asked of Render with the caller's key (one read, newest first).
      */
     retire: (client: RenderClient, serviceId: string, values: Retiring[]) =>
-      retireSecrets(retiredDeps(deps), serviceId, values, deps.clock.now(), async () => {
-        const { answer, onRender } = await readDated(deps.clock, () => client.listDeploysPage(serviceId, { status: RUNNING_STATUSES, limit: RUNNING_DEPLOYS_READ }));
-        return { deploys: answer.items, onRender };
-      }),
+      retireSecrets(retiredDeps(deps), serviceId, values, deps.clock.now(), runningDeploysOf(client, deps.clock, serviceId)),
     /**
      * Render calls made after a wait (an item's turn, up to 20 s): each only while the request's session
      * still holds its key. Withdrawn meanwhile (sign-out, cleared, replaced), the change is not made and

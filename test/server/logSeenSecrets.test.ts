@@ -1,0 +1,121 @@
+import test from 'ava';
+import { randomBytes } from 'node:crypto';
+import type { Stack } from '../helpers/stack.js';
+import { dumpRedis } from '../helpers/stack.js';
+import { usePipelineStack } from '../helpers/pipelineStack.js';
+import { deployedLiveByHand, signedInWithKey } from '../helpers/pipeline.js';
+import { createKeyring, type Keyring } from '../../server/crypto/keyring.js';
+import { retiredSecrets, type RetiredSecretsDeps } from '../../server/deployments/retiredSecrets.js';
+import { noteSeenSecrets, resealSeenSecrets, seenMac } from '../../server/deployments/seenSecrets.js';
+
+// A value changed outside this app (rotated on Render's Dashboard, a secret file deleted there, an env group
+// unlinked) is still in the deploy that runs and in the logs of those before: the app prints it as it did.
+// The settings routes keep the values they replace; one changed elsewhere was simply gone from every later
+// read, and its log lines showed it in clear. Each read of the values now compares them with the last seen.
+
+const OLD_DB = 'dashboard-rotated-password-7c1e4a';
+const NEW_DB = 'dashboard-new-password-20b9f3';
+const OLD_FILE = 'deleted-on-dashboard-file-5e8d2b';
+const GROUP_VALUE = 'unlinked-group-secret-93af0c';
+let stack: Stack;
+usePipelineStack(test, { renderOptions: { manualDeploys: true } }, (p) => { ({ stack } = p); });
+
+test('values changed outside the app after a log read (an env var, a secret file, a linked env group) stay redacted', async (t) => {
+  const { agent, apiKey, ownerId } = await signedInWithKey(stack, 'seen');
+  const { id, serviceId } = await deployedLiveByHand(stack, agent, 'seen', { env_vars: [{ key: 'DB_PASSWORD', value: OLD_DB }] });
+  const render = (method: string, path: string, body?: unknown) => fetch(`${stack.render.url}${path}`, {
+    method, headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' }, ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  t.true((await render('PUT', `/services/${serviceId}/secret-files/key.pem`, { content: OLD_FILE })).ok);
+  const created = await render('POST', '/env-groups', { ownerId, name: 'payments', envVars: [{ key: 'STRIPE_KEY', value: GROUP_VALUE }] });
+  t.is(created.status, 201);
+  const groupId = ((await created.json()) as { id: string }).id;
+  t.is((await render('POST', `/env-groups/${groupId}/services/${serviceId}`)).status, 200);
+
+  // The log panel opened once: the app has seen these values.
+  t.is((await agent.get(`/api/render/deployments/${id}/logs`)).status, 200);
+
+  // Changed on Render's Dashboard, not through this app; no redeploy: the live deploy still runs with the old ones.
+  t.is((await render('PUT', `/services/${serviceId}/env-vars/DB_PASSWORD`, { value: NEW_DB })).status, 200);
+  t.true((await render('DELETE', `/services/${serviceId}/secret-files/key.pem`)).ok);
+  t.is((await render('DELETE', `/env-groups/${groupId}/services/${serviceId}`)).status, 204);
+
+  stack.render.appendLog(serviceId, `connecting with ${OLD_DB}`, { type: 'app' });
+  stack.render.appendLog(serviceId, `key ${OLD_FILE} loaded`, { type: 'app' });
+  stack.render.appendLog(serviceId, `charging with ${GROUP_VALUE}`, { type: 'app' });
+  const page = await agent.get(`/api/render/deployments/${id}/logs`);
+  t.is(page.status, 200, page.text);
+  const txt = await agent.get(`/api/render/deployments/${id}/logs.txt`);
+  for (const text of [page.text, txt.text]) {
+    for (const line of ['connecting with [redacted]', 'key [redacted] loaded', 'charging with [redacted]']) t.true(text.includes(line), `${line}\n${text.slice(-600)}`);
+    for (const old of [OLD_DB, OLD_FILE, GROUP_VALUE]) t.false(text.includes(old), old);
+  }
+  // Kept sealed: neither the last-seen view nor the retired list holds a value in clear.
+  const dump = await dumpRedis(stack.redis.client);
+  t.true(dump.includes(`secrets-seen:${serviceId}`));
+  for (const value of [OLD_DB, NEW_DB, OLD_FILE, GROUP_VALUE]) t.false(dump.includes(value), value);
+});
+
+/** The seen-values store on the stack's Redis, with its own keyring (`keyring`) and a service id of its own. */
+function storeFor(keyring: Keyring): { d: RetiredSecretsDeps; serviceId: string } {
+  return { d: { redis: stack.redis.client, prefix: stack.redis.prefix, keyring }, serviceId: `srv-${randomBytes(6).toString('hex')}` };
+}
+const clock = { now: () => Date.now() };
+const item = (name: string, value: string) => ({ name: `env-vars/${name}`, value });
+/** A Render client for the running deploys' read, which only a retired list past its cap makes (none here). */
+const unusedClient = () => stack.web.deps.upstream.render('rnd_unused_key_for_running_reads_000');
+
+test('two reads at once, one made before a change outside the app and one after, in either order: the old value is retired, the newer view kept', async (t) => {
+  for (const order of ['after-first', 'before-first'] as const) {
+    const { d, serviceId } = storeFor(stack.web.deps.keyring);
+    t.is(await noteSeenSecrets(d, clock, unusedClient(), serviceId, [item('A', 'value-one-5f2a'), item('B', 'unchanged-b-77c1')], await seenMac(d, serviceId)), 0);
+    // Both reads found the same stored view; their Render reads fell on either side of A's change.
+    const both = await seenMac(d, serviceId);
+    const before = [item('A', 'value-one-5f2a'), item('B', 'unchanged-b-77c1')];
+    const after = [item('A', 'value-two-c93e'), item('B', 'unchanged-b-77c1')];
+    for (const view of order === 'after-first' ? [after, before] : [before, after]) await noteSeenSecrets(d, clock, unusedClient(), serviceId, view, both);
+    t.deepEqual(await retiredSecrets(d, serviceId), ['value-one-5f2a'], order);
+    // The stored view is the newer one: a read after the change retires nothing more, and writes nothing.
+    const sealed = await stack.redis.client.hget(`${d.prefix}:secrets-seen:${serviceId}`, 'sealed');
+    await noteSeenSecrets(d, clock, unusedClient(), serviceId, after, await seenMac(d, serviceId));
+    t.deepEqual(await retiredSecrets(d, serviceId), ['value-one-5f2a'], order);
+    t.is(await stack.redis.client.hget(`${d.prefix}:secrets-seen:${serviceId}`, 'sealed'), sealed, order);
+  }
+});
+
+test('twenty reads at once, each with a value of its own: every value is stored as last seen or retired, none lost', async (t) => {
+  const { d, serviceId } = storeFor(stack.web.deps.keyring);
+  const own = Array.from({ length: 20 }, (_, i) => `value-of-read-${i}-${randomBytes(4).toString('hex')}`);
+  // All compared with no stored view (read before any of them stored one), then stored one at a time.
+  await Promise.all(own.map((value) => noteSeenSecrets(d, clock, unusedClient(), serviceId, [item('SHARED', 'shared-value-0d4b'), item('OWN', value)], '')));
+  // A last read without them retires the one stored last.
+  await noteSeenSecrets(d, clock, unusedClient(), serviceId, [item('SHARED', 'shared-value-0d4b')], await seenMac(d, serviceId));
+  const retired = new Set(await retiredSecrets(d, serviceId));
+  t.deepEqual(own.filter((v) => !retired.has(v)), []);
+  t.false(retired.has('shared-value-0d4b'));
+});
+
+test('an item added, or a value moved to another item, retires nothing; an item removed retires its value', async (t) => {
+  const { d, serviceId } = storeFor(stack.web.deps.keyring);
+  const note = async (items: Array<{ name: string; value: string }>) => noteSeenSecrets(d, clock, unusedClient(), serviceId, items, await seenMac(d, serviceId));
+  await note([item('A', 'moving-value-1b7d')]);
+  await note([item('A', 'moving-value-1b7d'), item('B', 'added-value-4e0a')]);
+  await note([item('C', 'moving-value-1b7d'), item('B', 'added-value-4e0a')]);
+  t.deepEqual(await retiredSecrets(d, serviceId), []);
+  await note([item('C', 'moving-value-1b7d')]);
+  t.deepEqual(await retiredSecrets(d, serviceId), ['added-value-4e0a']);
+});
+
+test('a SECRET_KEY rotation re-seals the last-seen views, so a change after the previous key is gone is still caught', async (t) => {
+  const oldSecret = randomBytes(32);
+  const newSecret = randomBytes(32);
+  const { d: before, serviceId } = storeFor(createKeyring(oldSecret));
+  await noteSeenSecrets(before, clock, unusedClient(), serviceId, [item('A', 'before-rotation-8a3c')], await seenMac(before, serviceId));
+  const during = { ...before, keyring: createKeyring(newSecret, oldSecret) };
+  t.is(await resealSeenSecrets(during), 1);
+  t.is(await resealSeenSecrets(during), 0, 'nothing left under the previous key');
+  // The previous key removed: the view still opens, and the value changed since is retired.
+  const after = { ...before, keyring: createKeyring(newSecret) };
+  await noteSeenSecrets(after, clock, unusedClient(), serviceId, [item('A', 'after-rotation-e61f')], await seenMac(after, serviceId));
+  t.deepEqual(await retiredSecrets(after, serviceId), ['before-rotation-8a3c']);
+});
