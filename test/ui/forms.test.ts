@@ -1,6 +1,6 @@
 import anyTest, { type ExecutionContext } from 'ava';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { DESKTOP, PHONE, horizontalOverflow, newContext, screenshot } from './support/browser.js';
+import { DESKTOP, PHONE, answerRead, holdAnswers, horizontalOverflow, newContext, screenshot } from './support/browser.js';
 import { connectKey, deployThroughForm, waitForDetectedStack, type UiStack } from './support/uiStack.js';
 import { useBrowserStack } from './support/browserStack.js';
 import { takingTurns } from './support/turns.js';
@@ -8,7 +8,6 @@ import { takingTurns } from './support/turns.js';
 const test = takingTurns(anyTest);
 
 // Code inside page.evaluate runs in the browser; these stand in for the DOM types this (Node-only) project does not load.
-declare const window: any;
 declare const document: any;
 declare const location: any;
 
@@ -388,38 +387,17 @@ test('deploy form: a branch list that failed to load offers the default branch a
 });
 
 /**
- * The deploy page's repository searches (`q`) held: each is answered by the server at once and handed to the
- * page (its repositories in reverse order with `reversed`: GitHub's search ranks by match, its listing by push)
- * once `answer()` is called. `asked` resolves when a search is sent; `read()` once the page has read an
- * answer's body and run a few turns of its event loop (the answer drawn by then, unless something holds it).
- * Call on the deploy page: it wraps the page's fetch.
+ * The deploy page's repository searches (`q`) held (holdAnswers): each is answered by the server at once and
+ * handed to the page (its repositories in reverse order with `reversed`: GitHub's search ranks by match, its
+ * listing by push) once `answer()` is called. `read()` once the page has read a search's answer and run a few
+ * turns of its event loop (the answer drawn by then, unless something holds it).
  */
 async function holdSearches(page: Page, { reversed = false } = {}) {
-  let answer!: () => void;
-  const answered = new Promise<void>((resolve) => { answer = resolve; });
-  let searched!: () => void;
-  const asked = new Promise<void>((resolve) => { searched = resolve; });
-  await page.route(/\/api\/github\/repos\?/, async (route) => {
-    if (!new URL(route.request().url()).searchParams.get('q')) { await route.continue(); return; }
-    searched();
-    const response = await route.fetch();
-    const body = await response.json() as { repos: unknown[] };
-    await answered;
-    await route.fulfill({ response, json: reversed ? { ...body, repos: body.repos.toReversed() } : body });
+  const held = await holdAnswers(page, /\/api\/github\/repos\?/, {
+    which: (url) => Boolean(url.searchParams.get('q')),
+    ...(reversed ? { transform: (body: { repos: unknown[] }) => ({ ...body, repos: body.repos.toReversed() }) } : {}),
   });
-  await page.evaluate(() => {
-    const pageFetch = window.fetch;
-    window.fetch = async (...args: unknown[]) => {
-      const res = await pageFetch(...args);
-      if (/[?&]q=/.test(String(args[0]))) void res.clone().text().then(() => { window.searchAnswerRead = true; });
-      return res;
-    };
-  });
-  const read = async () => {
-    await page.waitForFunction(() => window.searchAnswerRead === true);
-    await page.evaluate(async () => { for (let i = 0; i < 20; i++) await new Promise((r) => setTimeout(r, 0)); });
-  };
-  return { asked, answer, read };
+  return { ...held, read: () => answerRead(page, /[?&]q=/) };
 }
 
 /** The repositories the picker lists, in its order. */

@@ -5,6 +5,7 @@ import { chromium, type Browser, type BrowserContext, type Page, type Response }
 // Code inside page.evaluate runs in the browser; these stand in for the DOM types this (Node-only) project does not load.
 declare const window: any;
 declare const document: any;
+declare const location: any;
 
 // Debian's headless build of Chromium (package chromium-headless-shell: the same engine and version as
 // package chromium, without the browser's own UI layer; what Playwright itself runs headless). Against the full
@@ -82,12 +83,41 @@ export async function horizontalOverflow(page: Page): Promise<{ scrollWidth: num
 }
 
 /**
+ * From now on, the page notes each answer whose body its `fetch` has read (`window.answersRead`, absolute
+ * URLs), in this document: what `answerRead` waits for. Not the network's `requestfinished`, which can
+ * come before the page's code has the body (a test that asserted then could pass without the fix).
+ */
+async function noteAnswersRead(page: Page): Promise<void> {
+  await page.evaluate(() => {
+    if (window.answersRead) return;
+    window.answersRead = [];
+    const pageFetch = window.fetch;
+    window.fetch = async (...args: any[]) => {
+      const res = await pageFetch(...args);
+      const url = new URL(typeof args[0] === 'string' || args[0] instanceof URL ? String(args[0]) : args[0].url, location.href).href;
+      void res.clone().text().then(() => { window.answersRead.push(url); }, () => undefined);
+      return res;
+    };
+  });
+}
+
+/** Once the page has read an answer from a URL `pattern` matches (noteAnswersRead), and run a few turns of its event loop: the answer handled and drawn. */
+export async function answerRead(page: Page, pattern: RegExp): Promise<void> {
+  await page.waitForFunction(([source, flags]) => window.answersRead.some((u: string) => new RegExp(source, flags).test(u)), [pattern.source, pattern.flags] as const);
+  await page.evaluate(async () => { for (let i = 0; i < 20; i++) await new Promise((r) => setTimeout(r, 0)); });
+}
+
+const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/**
  * The page's next GET of `url` (a route glob) is answered by the server at once and handed to the page only
  * when `deliver()` is called: the answer as it was when asked, arriving late (route.continue() after a wait
  * would send the request late instead, and its answer would be current). `asked` resolves once that read has
- * its answer; `deliver()` resolves, with the answer, once the page has had it and its handlers have run.
+ * its answer; `deliver()` resolves, with the answer, once the page has read it and its handlers have run.
+ * The page must stay on its document meanwhile (the app's routes are in its hash).
  */
 export async function answerLate(page: Page, url: string): Promise<{ asked: Promise<void>; deliver: () => Promise<Response | null> }> {
+  await noteAnswersRead(page);
   let holding = true;
   let release!: () => void;
   const released = new Promise<void>((resolve) => { release = resolve; });
@@ -107,9 +137,30 @@ export async function answerLate(page: Page, url: string): Promise<{ asked: Prom
     const finished = page.waitForEvent('requestfinished', (r) => r.url() === heldUrl && r.method() === 'GET');
     release();
     const request = await finished;
-    // The answer's body read, parsed and drawn: a few turns of the page's event loop.
-    await page.evaluate(async () => { for (let i = 0; i < 20; i++) await new Promise((r) => setTimeout(r, 0)); });
+    await answerRead(page, new RegExp(`^${escapeRegExp(heldUrl)}$`));
     return request.response();
   };
   return { asked, deliver };
+}
+
+/**
+ * Every GET matching `url` (a route glob or RegExp) and `which` is answered by the server at once and held until
+ * `answer()`, then handed over (its JSON body through `transform`, when given). `asked` resolves when the first
+ * is sent. Like answerLate, for a page that asks again and again (a search as one types).
+ */
+export async function holdAnswers(page: Page, url: string | RegExp, opts: { which?: (url: URL) => boolean; transform?: (body: any) => unknown } = {}): Promise<{ asked: Promise<void>; answer: () => void }> {
+  await noteAnswersRead(page);
+  let answer!: () => void;
+  const answered = new Promise<void>((resolve) => { answer = resolve; });
+  let sent!: () => void;
+  const asked = new Promise<void>((resolve) => { sent = resolve; });
+  await page.route(url, async (route) => {
+    if (route.request().method() !== 'GET' || (opts.which && !opts.which(new URL(route.request().url())))) { await route.continue(); return; }
+    sent();
+    const response = await route.fetch();
+    const json = opts.transform ? opts.transform(await response.json()) : undefined;
+    await answered;
+    await route.fulfill(opts.transform ? { response, json } : { response });
+  });
+  return { asked, answer };
 }
