@@ -9,6 +9,7 @@ import type { Deploy, DeployStatus } from '../render/types.js';
 import type { RenderClient } from '../render/client.js';
 import type { Clock } from '../clock.js';
 import { readDated } from '../render/renderClock.js';
+import { redisScript } from '../redisScript.js';
 
 /**
  * Env var values and secret file contents replaced or removed through the settings routes. Render
@@ -47,16 +48,17 @@ const valueOnlyAad = (serviceId: string) => `retired-secret:${serviceId}`;
 /** Entries now: `{v, n, t}` (the value, which item held it, when it was retired on our clock), JSON, sealed. */
 const entryAad = (serviceId: string) => `retired-secret:v2:${serviceId}`;
 
-interface Entry { value: string; name: string | null; at: number }
+/** `outside`: found gone by a read (seenSecrets.ts), at that read's time, which may be long after the change. */
+interface Entry { value: string; name: string | null; at: number; outside: boolean }
 
 /** The entry sealed; null under neither key. */
 function openEntry(sealed: string, serviceId: string, keyring: Keyring): Entry | null {
   try {
-    const { v, n, t } = JSON.parse(open(sealed, entryAad(serviceId), keyring)) as { v: string; n: string; t: number };
-    return { value: v, name: n, at: t };
+    const { v, n, t, o } = JSON.parse(open(sealed, entryAad(serviceId), keyring)) as { v: string; n: string; t: number; o?: 1 };
+    return { value: v, name: n, at: t, outside: o === 1 };
   } catch { /* an older entry, or sealed under a SECRET_KEY no longer held */ }
   try {
-    return { value: open(sealed, valueOnlyAad(serviceId), keyring), name: null, at: 0 };
+    return { value: open(sealed, valueOnlyAad(serviceId), keyring), name: null, at: 0, outside: false };
   } catch {
     return null;
   }
@@ -84,45 +86,71 @@ export const runningDeploysOf = (client: RenderClient, clock: Clock, serviceId: 
 };
 
 /**
- * Keeps `values` sealed with their item's name and the time (ours, `now`). Past MAX_RETIRED entries or
- * MAX_RETIRED_BYTES it asks `running` (one Render read, only then) which deploys run, and drops what
- * none of them can print first.
+ * A compare-and-set the values are kept under (seenSecrets.ts): only while the hash `key` holds `expected`
+ * in its field `mac`, which then gets `fields`, in the same script. Without it, two readers that found the
+ * same values gone would both keep them.
  */
-export async function retireSecrets(d: RetiredSecretsDeps, serviceId: string, values: Retiring[], now: number, running: RunningDeploys): Promise<void> {
+export interface RetireGuard { key: string; expected: string; fields: { mac: string; kid: string; sealed: string } }
+
+/**
+ * Keeps `values` sealed with their item's name and the time (ours, `now`; `outside`: found gone by a read,
+ * seenSecrets.ts). Past MAX_RETIRED entries or MAX_RETIRED_BYTES it asks `running` (one Render read, only
+ * then) which deploys run, and drops what none of them can print first. False only when `guard` did not
+ * hold: nothing was kept or set.
+ */
+export async function retireSecrets(d: RetiredSecretsDeps, serviceId: string, values: Retiring[], now: number, running: RunningDeploys, opts: { guard?: RetireGuard; outside?: boolean } = {}): Promise<boolean> {
   const kept = values.filter((v) => v.value !== '');
-  if (!kept.length) return;
+  const { guard } = opts;
+  if (!kept.length && !guard) return true;
   const key = keyOf(d, serviceId);
-  const sealed = kept.map((v) => seal(JSON.stringify({ v: v.value, n: v.name, t: now }), entryAad(serviceId), d.keyring));
-  const [length, bytes] = (await d.redis.eval(PUSH, 1, key, HARD_MAX_RETIRED, HARD_MAX_RETIRED_BYTES, RETIRED_TTL_SEC, ...sealed)) as [number, number];
-  if (length <= MAX_RETIRED && bytes <= MAX_RETIRED_BYTES) return;
+  const sealed = kept.map((v) => seal(JSON.stringify({ v: v.value, n: v.name, t: now, ...(opts.outside ? { o: 1 } : {}) }), entryAad(serviceId), d.keyring));
+  const keys = guard ? [key, guard.key] : [key];
+  const guardArgs = guard ? [guard.expected, guard.fields.mac, guard.fields.kid, guard.fields.sealed] : ['', '', '', ''];
+  const [length, bytes] = (await PUSH(d.redis, keys, [HARD_MAX_RETIRED, HARD_MAX_RETIRED_BYTES, RETIRED_TTL_SEC, ...guardArgs, ...sealed])) as [number, number];
+  if (length === -1) return false;
+  if (length <= MAX_RETIRED && bytes <= MAX_RETIRED_BYTES) return true;
   let deploys: Awaited<ReturnType<RunningDeploys>>;
   try {
     deploys = await running();
   } catch {
-    return; // the change goes ahead; dropped at a later one, once Render answers (the hard bounds meanwhile)
+    return true; // the change goes ahead; dropped at a later one, once Render answers (the hard bounds meanwhile)
   }
   const list = await d.redis.lrange(key, 0, -1);
   await d.redis.eval(TRIM, 1, key, MAX_RETIRED, MAX_RETIRED_BYTES, ...dropOrder(list, serviceId, d.keyring, deploys));
+  return true;
 }
 
+/** Only the guard's fields set, nothing kept (a view stored or re-sealed): false when the guard did not hold. */
+export const setGuarded = (d: RetiredSecretsDeps, serviceId: string, guard: RetireGuard): Promise<boolean> =>
+  retireSecrets(d, serviceId, [], 0, () => Promise.reject(new Error('nothing kept: the running deploys are not read')), { guard });
+
 /**
- * Pushes the sealed values (ARGV[4..]) and renews the TTL (ARGV[3]), then drops the oldest entries
- * while the list holds more than ARGV[1] entries or ARGV[2] bytes (never the values just pushed: one
- * is at most a 48 KB file). Returns the entries and bytes left. One script: no reader sees the list
- * over the hard bounds.
+ * With a guard (KEYS[2], a hash): nothing at all unless its `mac` is ARGV[4] (or it has none and ARGV[4]
+ * is ''); then its mac, kid and sealed are set to ARGV[5..7] and its TTL renewed. Pushes the sealed values
+ * (ARGV[8..], if any) and renews the TTL (ARGV[3]), then drops the oldest entries while the list holds
+ * more than ARGV[1] entries or ARGV[2] bytes (never the values just pushed: one is at most a 48 KB file).
+ * Returns the entries and bytes left ({-1, 0}: the guard did not hold; {0, 0}: nothing pushed). One
+ * script: no reader sees the list over the hard bounds.
  */
-const PUSH = `
-redis.call('LPUSH', KEYS[1], unpack(ARGV, 4))
+const PUSH = redisScript(`
+if #KEYS == 2 then
+  if (redis.call('HGET', KEYS[2], 'mac') or '') ~= ARGV[4] then return {-1, 0} end
+  redis.call('HSET', KEYS[2], 'mac', ARGV[5], 'kid', ARGV[6], 'sealed', ARGV[7])
+  redis.call('EXPIRE', KEYS[2], ARGV[3])
+end
+local pushed = #ARGV - 7
+if pushed == 0 then return {0, 0} end
+redis.call('LPUSH', KEYS[1], unpack(ARGV, 8))
 redis.call('EXPIRE', KEYS[1], ARGV[3])
 local list = redis.call('LRANGE', KEYS[1], 0, -1)
 local n, bytes = #list, 0
 for _, v in ipairs(list) do bytes = bytes + #v end
-while n > #ARGV - 3 and (n > tonumber(ARGV[1]) or bytes > tonumber(ARGV[2])) do
+while n > pushed and (n > tonumber(ARGV[1]) or bytes > tonumber(ARGV[2])) do
   redis.call('RPOP', KEYS[1])
   bytes = bytes - #list[n]
   n = n - 1
 end
-return {n, bytes}`;
+return {n, bytes}`);
 
 /**
  * Removes the listed entries (ARGV[3..]), in that order, while the list holds more than ARGV[1]
@@ -165,11 +193,11 @@ function dropOrder(list: string[], serviceId: string, keyring: Keyring, running:
     const opened = openEntry(sealed, serviceId, keyring);
     if (opened) entries.push({ sealed, entry: opened }); else unreadable.push(sealed);
   }
-  const byItem = new Map<string, Array<{ sealed: string; at: number }>>();
+  const byItem = new Map<string, Array<{ sealed: string; at: number; outside: boolean }>>();
   for (const { sealed, entry } of entries) {
     if (entry.name === null) continue;
     const item = byItem.get(entry.name) ?? [];
-    item.push({ sealed, at: running.onRender(entry.at) });
+    item.push({ sealed, at: running.onRender(entry.at), outside: entry.outside });
     byItem.set(entry.name, item);
   }
   /** Each candidate's place among its deploy's and item's (0: the likeliest), the least over deploys. */
@@ -182,10 +210,12 @@ function dropOrder(list: string[], serviceId: string, keyring: Keyring, running:
     const to = Number.isFinite(finished) ? finished + AFTER_MS : Infinity;
     for (const item of byItem.values()) {
       let place = 0;
-      for (const { sealed, at } of item) {
+      for (const { sealed, at, outside } of item) {
         if (at < from) continue;
         rank.set(sealed, Math.min(rank.get(sealed) ?? Infinity, place++));
-        if (at > to) break; // the first after the deploy's span
+        // The first after the deploy's span; not one found gone by a read: its change may have come long
+        // before its time, and a change through the settings after it be the one that replaced the value.
+        if (at > to && !outside) break;
       }
     }
   }

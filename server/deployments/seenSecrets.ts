@@ -1,27 +1,29 @@
 import type { Clock } from '../clock.js';
-import { isStale, keyedHash, open, seal } from '../crypto/keyring.js';
+import { keyedHash, open, seal } from '../crypto/keyring.js';
 import { keysUnder } from '../redis.js';
 import { redisScript } from '../redisScript.js';
 import type { RenderClient } from '../render/client.js';
-import { retireSecrets, RETIRED_TTL_SEC, runningDeploysOf, type RetiredSecretsDeps, type Retiring } from './retiredSecrets.js';
+import { RenderApiError } from '../render/errors.js';
+import { retiredSecrets, retireSecrets, RETIRED_TTL_SEC, runningDeploysOf, setGuarded, type RetireGuard, type RetiredSecretsDeps, type Retiring } from './retiredSecrets.js';
 
 /**
- * Values changed outside this app (Render's Dashboard, its API, a Blueprint sync) are retired too. The
- * settings routes keep a value they replace (retiredSecrets.ts), but a value rotated on the Dashboard
- * was gone from every later read: the logs of deploys that ran with it printed it in clear.
+ * Values changed outside this app (Render's Dashboard, its API, a Blueprint sync, a group unlinked) are
+ * retired too. The settings routes keep a value they replace (retiredSecrets.ts), but a value rotated on
+ * the Dashboard was gone from every later read: the logs of deploys that ran with it printed it in clear.
  *
- * So every read of a service's values for redaction (serviceSecrets: log pages, the live tail, the
- * Sentinel watch) compares them with the last ones seen, kept sealed per service: a value no longer
- * there (changed or removed) goes to the retired list, like one replaced through the settings, and the
- * new values become the last seen. A value set and replaced again between two such reads was never
- * seen here and cannot be redacted (SECURITY.md).
+ * So every read of a service's values for redaction (serviceSecrets: log pages, downloads, the live tail,
+ * the Sentinel watch) compares them with the last ones seen, kept sealed per service: a value no longer
+ * there goes to the retired list, marked as found by a read (its change may be older than its time), and
+ * the new values become the last seen. A value set and replaced again between two reads was never seen
+ * and cannot be redacted; nor can one left out of a view past MAX_VIEW_CHARS (SECURITY.md).
  *
- * One hash per service: `mac`, a keyed hash of the values (an unchanged read compares it and writes
- * nothing but the TTL: one script call, sent beside the Render reads), and `sealed`, the values by item.
- * A reader replaces the view it compared its own with, and only that one (compare-and-set on `mac`,
- * read again and compared anew when another reader stored one meanwhile): a value leaves the stored view
- * only once it is retired. Which of two reads at once was the later one cannot be told from Render's
- * answers; the older view stored last costs the next read a few values retired twice, never one lost.
+ * One hash per service: `mac`, a keyed hash of the values (an unchanged read compares it and writes only
+ * its TTL: one script call, sent beside the Render reads), `kid`, the key `sealed` is sealed with, and
+ * `sealed`, the values by item. A reader replaces the view it compared its own with, and only that one,
+ * in the same script that keeps the values gone (retireSecrets' guard): of readers that found the same
+ * values gone, one keeps them. One that finds another's view stored meanwhile compares anew. Which of two
+ * reads at once was the later cannot be told from Render's answers; the older view stored last costs the
+ * next read a few values kept twice, never one lost.
  */
 export interface SeenItem { name: string; value: string }
 
@@ -29,17 +31,37 @@ const keyOf = (d: RetiredSecretsDeps, serviceId: string) => `${d.prefix}:secrets
 const aadOf = (serviceId: string) => `secrets-seen:${serviceId}`;
 
 /**
- * The hash's fields swapped only while `mac` is still ARGV[1] (or the hash is missing and ARGV[1] is '');
- * the TTL renewed to ARGV[4] seconds, or kept with 0 (a re-seal).
+ * The view's characters at most (its JSON; sealed, about 4/3 of it): past it the largest values are left
+ * out first. Secret files may hold 48 KB each, and a service may link many env groups; the retired list
+ * beside it keeps 1 MiB.
  */
-const REPLACE_SEEN = redisScript(`
-local mac = redis.call('HGET', KEYS[1], 'mac')
-if (mac or '') ~= ARGV[1] then return 0 end
-redis.call('HSET', KEYS[1], 'mac', ARGV[2], 'sealed', ARGV[3])
-if ARGV[4] ~= '0' then redis.call('EXPIRE', KEYS[1], ARGV[4]) end
-return 1`);
+const MAX_VIEW_CHARS = 512 * 1024;
+/** Readers of one service at once are few (a panel, a tail, the watch); this bounds a pile-up, after which a reader keeps its own values. */
+const MAX_ATTEMPTS = 20;
 
-const macOf = (d: RetiredSecretsDeps, serviceId: string, view: string) => keyedHash(`${aadOf(serviceId)}\n${view}`, d.keyring.current);
+/**
+ * Hashed under the previous SECRET_KEY while a rotation is under way: instances on either side of it then
+ * agree on an unchanged view, rather than each rewriting it on every read (SECURITY.md, "Rotating SECRET_KEY").
+ */
+const macOf = (d: RetiredSecretsDeps, serviceId: string, view: string) => keyedHash(`${aadOf(serviceId)}\n${view}`, d.keyring.previous ?? d.keyring.current);
+
+const byNameThenValue = (a: SeenItem, b: SeenItem) => (a.name < b.name ? -1 : a.name > b.name ? 1 : a.value < b.value ? -1 : a.value > b.value ? 1 : 0);
+const viewJson = (items: SeenItem[]) => JSON.stringify(items.map((i) => [i.name, i.value]));
+
+/** The view to store: every item, the largest values left out first past MAX_VIEW_CHARS. */
+function boundedView(sorted: SeenItem[]): string {
+  const json = viewJson(sorted);
+  if (json.length <= MAX_VIEW_CHARS) return json;
+  const largestFirst = [...sorted].sort((a, b) => b.value.length - a.value.length);
+  let chars = json.length;
+  const left = new Set<SeenItem>();
+  for (const item of largestFirst) {
+    if (chars <= MAX_VIEW_CHARS) break;
+    left.add(item);
+    chars -= JSON.stringify([item.name, item.value]).length + 1;
+  }
+  return viewJson(sorted.filter((i) => !left.has(i)));
+}
 
 /** `mac`, with the TTL renewed: a view is kept 30 days after its last read, not its last change. */
 const READ_SEEN_MAC = redisScript(`
@@ -54,40 +76,87 @@ export async function seenMac(d: RetiredSecretsDeps, serviceId: string): Promise
 
 /**
  * `items` (every value read now, by item name) against the view last seen (unchanged when its hash is
- * `storedMac`, from `seenMac`): what it held and `items` do not is retired, then `items` stored as the
- * view. Returns the Render calls it made (the running deploys read by retireSecrets past its cap).
+ * `storedMac`, from `seenMac`): what it held and `items` do not is retired (unless it already is), and
+ * `items` stored as the view. Returns the Render calls it made (the running deploys' read, past the
+ * retired list's cap). A stop the client raised there (a spent budget, a key withdrawn) is thrown once
+ * the values are kept.
  */
 export async function noteSeenSecrets(d: RetiredSecretsDeps, clock: Clock, client: RenderClient, serviceId: string, items: SeenItem[], storedMac: string): Promise<number> {
-  const sorted = items.filter((i) => i.value !== '').sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : a.value < b.value ? -1 : 1));
-  const view = JSON.stringify(sorted.map((i) => [i.name, i.value]));
-  const mac = macOf(d, serviceId, view);
-  // Unchanged. Otherwise stored anew, also with nothing gone: an item added, or the same values under a
-  // hash and seal of another SECRET_KEY (a rotation), stored under the current one.
+  const sorted = items.filter((i) => i.value !== '').sort(byNameThenValue);
+  const mac = macOf(d, serviceId, viewJson(sorted));
+  // Unchanged. Otherwise stored anew, also with nothing gone: an item added, or a view hashed under
+  // another SECRET_KEY.
   if (mac === storedMac) return 0;
   const key = keyOf(d, serviceId);
-  const now = new Set(sorted.map((i) => i.value));
-  const running = runningDeploysOf(client, clock, serviceId);
+  const current = new Set(sorted.map((i) => i.value));
+  const fields = { mac, kid: d.keyring.current.kid, sealed: seal(boundedView(sorted), aadOf(serviceId), d.keyring) };
+
   let calls = 0;
-  // Each failed compare-and-set is another reader's view stored meanwhile: its values are retired in turn.
-  for (let attempt = 1; ; attempt++) {
-    const [storedNow = null, stored = null] = await d.redis.hmget(key, 'mac', 'sealed');
-    if (storedNow === mac) return calls;
-    const before = stored === null ? [] : openView(stored, serviceId, d);
-    const gone: Retiring[] = before.filter(([, value]) => !now.has(value)).map(([name, value]) => ({ name, value }));
-    if (gone.length) await retireSecrets(d, serviceId, gone, clock.now(), () => { calls += 1; return running(); });
-    const replaced = await REPLACE_SEEN(d.redis, [key], [storedNow ?? '', mac, seal(view, aadOf(serviceId), d.keyring), RETIRED_TTL_SEC]);
-    if (Number(replaced) === 1 || attempt === MAX_ATTEMPTS) return calls;
+  const stopped: { err?: Error } = {};
+  const readRunning = runningDeploysOf(client, clock, serviceId);
+  const running = async () => {
+    try {
+      const answer = await readRunning();
+      calls += 1;
+      return answer;
+    } catch (err) {
+      // Render's refusal or no answer: a call made, and the list is trimmed later. Anything else is a stop.
+      if (err instanceof RenderApiError) calls += 1; else stopped.err = err instanceof Error ? err : new Error(String(err));
+      throw err;
+    }
+  };
+  /** The values not already retired (the settings routes keep what they replace before Render changes it). */
+  const notRetired = async (values: Retiring[]) => {
+    if (!values.length) return values;
+    const retired = new Set(await retiredSecrets(d, serviceId));
+    return values.filter((v) => !retired.has(v.value));
+  };
+
+  let lastSeen: Array<[string, string]> = [];
+  let stored = false;
+  for (let attempt = 1; attempt <= MAX_ATTEMPTS && !stored; attempt++) {
+    const [macNow = null, sealedNow = null] = await d.redis.hmget(key, 'mac', 'sealed');
+    if (macNow === mac) { stored = true; break; }
+    lastSeen = (sealedNow === null ? null : openView(sealedNow, serviceId, d)) ?? [];
+    const gone = await notRetired(lastSeen.filter(([, value]) => !current.has(value)).map(([name, value]) => ({ name, value })));
+    const guard: RetireGuard = { key, expected: macNow ?? '', fields };
+    stored = await retireSecrets(d, serviceId, gone, clock.now(), running, { guard, outside: true });
   }
+  if (!stored) {
+    // Others kept storing their views: this read's own values not in the last view it saw are kept as
+    // retired, so none of them is lost (a current value kept too is only redacted a while longer).
+    const inView = new Set(lastSeen.map(([, value]) => value));
+    await retireSecrets(d, serviceId, await notRetired(sorted.filter((i) => !inView.has(i.value))), clock.now(), running, { outside: true });
+  }
+  if (stopped.err) throw stopped.err;
+  return calls;
 }
 
-/** Readers of one service at once are few (a panel, a tail, the watch); this only bounds a pathological pile-up. */
-const MAX_ATTEMPTS = 20;
+/**
+ * After a change through the settings that Render took (`value` null: removed, or not known, as for a
+ * generated one): the item's value in the stored view is replaced, so the next read does not find the
+ * value the route already retired gone and keep it twice (a second entry, stamped later, could decide
+ * the cap's order). Nothing when there is no view, or another reader stored one meanwhile.
+ */
+export async function noteSettingsChange(d: RetiredSecretsDeps, serviceId: string, name: string, value: string | null): Promise<void> {
+  const key = keyOf(d, serviceId);
+  const [mac = null, sealed = null] = await d.redis.hmget(key, 'mac', 'sealed');
+  if (mac === null || sealed === null) return;
+  const before = openView(sealed, serviceId, d);
+  if (!before) return;
+  const items = before.filter(([n]) => n !== name).map(([n, v]) => ({ name: n, value: v }));
+  if (value) items.push({ name, value });
+  items.sort(byNameThenValue);
+  const view = viewJson(items);
+  await setGuarded(d, serviceId, { key, expected: mac, fields: { mac: macOf(d, serviceId, view), kid: d.keyring.current.kid, sealed: seal(boundedView(items), aadOf(serviceId), d.keyring) } });
+}
 
 /**
  * During a SECRET_KEY rotation (workers/rotationSweep.ts): each view still sealed with the previous key is
- * sealed, and its hash taken, with the current one. A service read meanwhile is stored anew by that read;
- * one not read for the rotation's length would otherwise open as no view, and a value changed outside the
- * app before its next read be lost. Returns how many were re-sealed.
+ * sealed with the current one (its hash stays: taken under the previous key while there is one). A
+ * service read meanwhile is stored anew by that read; one not read for the rotation's length would
+ * otherwise open as no view, and a value changed outside the app before its next read be lost. Returns
+ * how many were re-sealed.
  */
 export async function resealSeenSecrets(d: RetiredSecretsDeps): Promise<number> {
   if (!d.keyring.previous) return 0;
@@ -95,21 +164,26 @@ export async function resealSeenSecrets(d: RetiredSecretsDeps): Promise<number> 
   let resealed = 0;
   for await (const key of keysUnder(d.redis, prefix)) {
     const serviceId = key.slice(prefix.length);
-    const [mac = null, sealed = null] = await d.redis.hmget(key, 'mac', 'sealed');
-    if (mac === null || sealed === null || !isStale(sealed, d.keyring)) continue;
+    const [kid = null, mac = null] = await d.redis.hmget(key, 'kid', 'mac');
+    if (mac === null || kid === d.keyring.current.kid) continue;
+    const sealed = await d.redis.hget(key, 'sealed');
     let view: string;
-    try { view = open(sealed, aadOf(serviceId), d.keyring); } catch { continue; } // under neither key: nothing to save
-    resealed += Number(await REPLACE_SEEN(d.redis, [key], [mac, macOf(d, serviceId, view), seal(view, aadOf(serviceId), d.keyring), 0]));
+    try { view = open(sealed ?? '', aadOf(serviceId), d.keyring); } catch { continue; } // under neither key: nothing to save
+    const fields = { mac, kid: d.keyring.current.kid, sealed: seal(view, aadOf(serviceId), d.keyring) };
+    if (await setGuarded(d, serviceId, { key, expected: mac, fields })) resealed += 1;
   }
   return resealed;
 }
 
-/** The stored view; empty when it cannot be opened (sealed under a SECRET_KEY no longer held, or altered). */
-function openView(sealed: string, serviceId: string, d: RetiredSecretsDeps): Array<[string, string]> {
+/**
+ * The stored view; null when it cannot be opened: sealed under a SECRET_KEY no longer held, or altered
+ * (a Redis writer can as well delete it: the view, like the retired list, is kept from readers, not writers).
+ */
+function openView(sealed: string, serviceId: string, d: RetiredSecretsDeps): Array<[string, string]> | null {
   try {
     const parsed: unknown = JSON.parse(open(sealed, aadOf(serviceId), d.keyring));
-    return Array.isArray(parsed) ? parsed.filter((p): p is [string, string] => Array.isArray(p) && typeof p[0] === 'string' && typeof p[1] === 'string') : [];
+    return Array.isArray(parsed) ? parsed.filter((p): p is [string, string] => Array.isArray(p) && typeof p[0] === 'string' && typeof p[1] === 'string') : null;
   } catch {
-    return [];
+    return null;
   }
 }

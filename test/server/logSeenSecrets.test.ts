@@ -5,7 +5,8 @@ import { dumpRedis } from '../helpers/stack.js';
 import { usePipelineStack } from '../helpers/pipelineStack.js';
 import { deployedLiveByHand, signedInWithKey } from '../helpers/pipeline.js';
 import { createKeyring, type Keyring } from '../../server/crypto/keyring.js';
-import { retiredSecrets, type RetiredSecretsDeps } from '../../server/deployments/retiredSecrets.js';
+import { retiredSecrets, retireSecrets, type RetiredSecretsDeps } from '../../server/deployments/retiredSecrets.js';
+import type { Deploy } from '../../server/render/types.js';
 import { noteSeenSecrets, resealSeenSecrets, seenMac } from '../../server/deployments/seenSecrets.js';
 
 // A value changed outside this app (rotated on Render's Dashboard, a secret file deleted there, an env group
@@ -65,7 +66,7 @@ const item = (name: string, value: string) => ({ name: `env-vars/${name}`, value
 /** A Render client for the running deploys' read, which only a retired list past its cap makes (none here). */
 const unusedClient = () => stack.web.deps.upstream.render('rnd_unused_key_for_running_reads_000');
 
-test('two reads at once, one made before a change outside the app and one after, in either order: the old value is retired, the newer view kept', async (t) => {
+test('two reads at once, one made before a change outside the app and one after, in either order: the old value is retired, the newer view kept (the older read changes nothing)', async (t) => {
   for (const order of ['after-first', 'before-first'] as const) {
     const { d, serviceId } = storeFor(stack.web.deps.keyring);
     t.is(await noteSeenSecrets(d, clock, unusedClient(), serviceId, [item('A', 'value-one-5f2a'), item('B', 'unchanged-b-77c1')], await seenMac(d, serviceId)), 0);
@@ -83,16 +84,64 @@ test('two reads at once, one made before a change outside the app and one after,
   }
 });
 
-test('twenty reads at once, each with a value of its own: every value is stored as last seen or retired, none lost', async (t) => {
+for (const readers of [20, 30]) {
+  test(`${readers} reads at once, each with a value of its own: every value is stored as last seen or retired, none lost`, async (t) => {
+    const { d, serviceId } = storeFor(stack.web.deps.keyring);
+    const own = Array.from({ length: readers }, (_, i) => `value-of-read-${i}-${randomBytes(4).toString('hex')}`);
+    // All compared with no stored view (read before any of them stored one), then stored one at a time.
+    await Promise.all(own.map((value) => noteSeenSecrets(d, clock, unusedClient(), serviceId, [item('SHARED', 'shared-value-0d4b'), item('OWN', value)], '')));
+    // A last read without them retires the one stored last.
+    await noteSeenSecrets(d, clock, unusedClient(), serviceId, [item('SHARED', 'shared-value-0d4b')], await seenMac(d, serviceId));
+    const retired = await retiredSecrets(d, serviceId);
+    t.deepEqual(own.filter((v) => !retired.includes(v)), []);
+    t.false(retired.includes('shared-value-0d4b'));
+    t.is(new Set(retired).size, retired.length, 'none kept twice');
+  });
+}
+
+test('ten reads at once that find the same value gone keep it once', async (t) => {
   const { d, serviceId } = storeFor(stack.web.deps.keyring);
-  const own = Array.from({ length: 20 }, (_, i) => `value-of-read-${i}-${randomBytes(4).toString('hex')}`);
-  // All compared with no stored view (read before any of them stored one), then stored one at a time.
-  await Promise.all(own.map((value) => noteSeenSecrets(d, clock, unusedClient(), serviceId, [item('SHARED', 'shared-value-0d4b'), item('OWN', value)], '')));
-  // A last read without them retires the one stored last.
-  await noteSeenSecrets(d, clock, unusedClient(), serviceId, [item('SHARED', 'shared-value-0d4b')], await seenMac(d, serviceId));
-  const retired = new Set(await retiredSecrets(d, serviceId));
-  t.deepEqual(own.filter((v) => !retired.has(v)), []);
-  t.false(retired.has('shared-value-0d4b'));
+  await noteSeenSecrets(d, clock, unusedClient(), serviceId, [item('A', 'replaced-value-2c9e')], '');
+  const stored = await seenMac(d, serviceId);
+  await Promise.all(Array.from({ length: 10 }, () => noteSeenSecrets(d, clock, unusedClient(), serviceId, [item('A', 'new-value-7b1f')], stored)));
+  t.deepEqual(await retiredSecrets(d, serviceId), ['replaced-value-2c9e']);
+});
+
+test('a value set through the settings, then changed on the Dashboard before any log read, is retired by the next read', async (t) => {
+  const { agent, apiKey } = await signedInWithKey(stack, 'seen-set');
+  const V1 = 'first-value-set-at-deploy-3d8a';
+  const V2 = 'set-through-settings-value-6e0b';
+  const { id, serviceId } = await deployedLiveByHand(stack, agent, 'seen-set', { env_vars: [{ key: 'DB_PASSWORD', value: V1 }] });
+  t.is((await agent.get(`/api/render/deployments/${id}/logs`)).status, 200, 'the values seen');
+  t.is((await agent.request('PUT', `/api/render/services/${serviceId}/env-vars/DB_PASSWORD`, { json: { value: V2 } })).status, 200);
+  const outside = await fetch(`${stack.render.url}/services/${serviceId}/env-vars/DB_PASSWORD`, {
+    method: 'PUT', headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' }, body: JSON.stringify({ value: 'set-on-dashboard-value-a47c' }),
+  });
+  t.is(outside.status, 200);
+  stack.render.appendLog(serviceId, `first ${V1}`, { type: 'app' });
+  stack.render.appendLog(serviceId, `second ${V2}`, { type: 'app' });
+  const page = await agent.get(`/api/render/deployments/${id}/logs`);
+  t.is(page.status, 200, page.text);
+  t.true(page.text.includes('first [redacted]'), page.text.slice(-400));
+  t.true(page.text.includes('second [redacted]'), page.text.slice(-400));
+  // V1, retired by the settings route, is not kept a second time by the read that found it gone.
+  t.deepEqual((await retiredSecrets({ redis: stack.redis.client, prefix: stack.redis.prefix, keyring: stack.web.deps.keyring }, serviceId)).toSorted(), [V1, V2].toSorted());
+});
+
+test('past the cap, a value found gone by a read (stamped long after its change) does not hide the settings change after it: the value a live deploy took stays', async (t) => {
+  const { d, serviceId } = storeFor(stack.web.deps.keyring);
+  const created = 100_000_000;
+  const live = { id: 'dep-live', status: 'live', createdAt: new Date(created).toISOString(), finishedAt: new Date(created + 10_000).toISOString() } as Deploy;
+  const running = async () => ({ deploys: [live], onRender: (ours: number) => ours });
+  // V1 found gone by a read long after the deploy went live; then V2 (the value the deploy took, say) replaced through the settings.
+  await retireSecrets(d, serviceId, [{ name: 'env-vars/A', value: 'found-gone-value-81aa' }], created + 3_600_000, running, { outside: true });
+  await retireSecrets(d, serviceId, [{ name: 'env-vars/A', value: 'taken-by-live-deploy-5c2d' }], created + 7_200_000, running);
+  // 199 values of another item no running deploy took: one past the cap of 200.
+  await retireSecrets(d, serviceId, Array.from({ length: 199 }, (_, i) => ({ name: 'env-vars/B', value: `old-b-value-${i}-0f3e` })), created - 3_600_000, running);
+  const left = await retiredSecrets(d, serviceId);
+  t.is(left.length, 200);
+  t.true(left.includes('taken-by-live-deploy-5c2d'));
+  t.false(left.includes('old-b-value-0-0f3e'), 'the oldest no deploy took went first');
 });
 
 test('an item added, or a value moved to another item, retires nothing; an item removed retires its value', async (t) => {

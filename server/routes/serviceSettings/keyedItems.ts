@@ -60,6 +60,9 @@ export function keyedItemRoutes<Body extends z.ZodType>(router: Router, scope: R
       if (now !== null && now !== next) await scope.retire(client, serviceId, [{ name: item, value: now }]);
       try {
         await change(client);
+        // Render took it: the values last seen by log reads get the new one (seenSecrets.ts), so the next
+        // read does not find the replaced value gone and keep it a second time.
+        await scope.seenChanged(serviceId, item, typeof next === 'string' ? next : null);
       } finally {
         // Every change asked of Render, answered or not (one that timed out may have been made): reads that
         // reuse the service's values (live tails, log pages after a newest one) read them again.
