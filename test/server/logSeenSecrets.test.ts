@@ -168,3 +168,15 @@ test('a SECRET_KEY rotation re-seals the last-seen views, so a change after the 
   await noteSeenSecrets(after, clock, unusedClient(), serviceId, [item('A', 'after-rotation-e61f')], await seenMac(after, serviceId));
   t.deepEqual(await retiredSecrets(after, serviceId), ['before-rotation-8a3c']);
 });
+
+test('a service whose values would make the view pass its bound: the largest are left out, the others still retired when they change', async (t) => {
+  const { d, serviceId } = storeFor(stack.web.deps.keyring);
+  // Twelve secret files of 48 KB (576 KB) and a password.
+  const files = Array.from({ length: 12 }, (_, i) => ({ name: `secret-files/f${i}.pem`, value: `${i}`.repeat(48 * 1024) }));
+  await noteSeenSecrets(d, clock, unusedClient(), serviceId, [...files, item('DB_PASSWORD', 'small-value-before-44e1')], '');
+  const sealed = (await stack.redis.client.hget(`${d.prefix}:secrets-seen:${serviceId}`, 'sealed'))!;
+  // 512 Ki characters of view at most, about 4/3 of that sealed (base64url), not the 576 KB of values and more.
+  t.true(sealed.length <= Math.ceil((512 * 1024 * 4) / 3) + 200, `${sealed.length} characters sealed`);
+  await noteSeenSecrets(d, clock, unusedClient(), serviceId, [...files, item('DB_PASSWORD', 'small-value-after-90b7')], await seenMac(d, serviceId));
+  t.deepEqual(await retiredSecrets(d, serviceId), ['small-value-before-44e1']);
+});
