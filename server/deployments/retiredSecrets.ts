@@ -90,7 +90,7 @@ export const runningDeploysOf = (client: RenderClient, clock: Clock, serviceId: 
  * in its field `mac`, which then gets `fields`, in the same script. Without it, two readers that found the
  * same values gone would both keep them.
  */
-export interface RetireGuard { key: string; expected: string; fields: { mac: string; kid: string; sealed: string } }
+export interface RetireGuard { key: string; expected: string; fields: { mac: string; kid: string; sealed: string }; keepTtl?: boolean }
 
 /**
  * Keeps `values` sealed with their item's name and the time (ours, `now`; `outside`: found gone by a read,
@@ -105,7 +105,7 @@ export async function retireSecrets(d: RetiredSecretsDeps, serviceId: string, va
   const key = keyOf(d, serviceId);
   const sealed = kept.map((v) => seal(JSON.stringify({ v: v.value, n: v.name, t: now, ...(opts.outside ? { o: 1 } : {}) }), entryAad(serviceId), d.keyring));
   const keys = guard ? [key, guard.key] : [key];
-  const guardArgs = guard ? [guard.expected, guard.fields.mac, guard.fields.kid, guard.fields.sealed] : ['', '', '', ''];
+  const guardArgs = guard ? [guard.expected, guard.fields.mac, guard.fields.kid, guard.fields.sealed, guard.keepTtl ? 0 : RETIRED_TTL_SEC] : ['', '', '', '', 0];
   const [length, bytes] = (await PUSH(d.redis, keys, [HARD_MAX_RETIRED, HARD_MAX_RETIRED_BYTES, RETIRED_TTL_SEC, ...guardArgs, ...sealed])) as [number, number];
   if (length === -1) return false;
   if (length <= MAX_RETIRED && bytes <= MAX_RETIRED_BYTES) return true;
@@ -126,8 +126,8 @@ export const setGuarded = (d: RetiredSecretsDeps, serviceId: string, guard: Reti
 
 /**
  * With a guard (KEYS[2], a hash): nothing at all unless its `mac` is ARGV[4] (or it has none and ARGV[4]
- * is ''); then its mac, kid and sealed are set to ARGV[5..7] and its TTL renewed. Pushes the sealed values
- * (ARGV[8..], if any) and renews the TTL (ARGV[3]), then drops the oldest entries while the list holds
+ * is ''); then its mac, kid and sealed are set to ARGV[5..7] and its TTL to ARGV[8] seconds (0: kept).
+ * Pushes the sealed values (ARGV[9..], if any) and renews the TTL (ARGV[3]), then drops the oldest entries while the list holds
  * more than ARGV[1] entries or ARGV[2] bytes (never the values just pushed: one is at most a 48 KB file).
  * Returns the entries and bytes left ({-1, 0}: the guard did not hold; {0, 0}: nothing pushed). One
  * script: no reader sees the list over the hard bounds.
@@ -136,11 +136,11 @@ const PUSH = redisScript(`
 if #KEYS == 2 then
   if (redis.call('HGET', KEYS[2], 'mac') or '') ~= ARGV[4] then return {-1, 0} end
   redis.call('HSET', KEYS[2], 'mac', ARGV[5], 'kid', ARGV[6], 'sealed', ARGV[7])
-  redis.call('EXPIRE', KEYS[2], ARGV[3])
+  if ARGV[8] ~= '0' then redis.call('EXPIRE', KEYS[2], ARGV[8]) end
 end
-local pushed = #ARGV - 7
+local pushed = #ARGV - 8
 if pushed == 0 then return {0, 0} end
-redis.call('LPUSH', KEYS[1], unpack(ARGV, 8))
+redis.call('LPUSH', KEYS[1], unpack(ARGV, 9))
 redis.call('EXPIRE', KEYS[1], ARGV[3])
 local list = redis.call('LRANGE', KEYS[1], 0, -1)
 local n, bytes = #list, 0
@@ -185,7 +185,7 @@ const AFTER_MS = 5_000;
  * early: the first candidate is the likeliest, and is the one value when changes came after the
  * deploy). Entries from before names and times were kept are never candidates: they are the oldest.
  */
-function dropOrder(list: string[], serviceId: string, keyring: Keyring, running: { deploys: Deploy[]; onRender(ours: number): number }): string[] {
+export function dropOrder(list: string[], serviceId: string, keyring: Keyring, running: { deploys: Deploy[]; onRender(ours: number): number }): string[] {
   const unreadable: string[] = [];
   const entries: Array<{ sealed: string; entry: Entry }> = [];
   // The list is newest first (LPUSH): oldest first from here on.
@@ -212,10 +212,11 @@ function dropOrder(list: string[], serviceId: string, keyring: Keyring, running:
       let place = 0;
       for (const { sealed, at, outside } of item) {
         if (at < from) continue;
-        rank.set(sealed, Math.min(rank.get(sealed) ?? Infinity, place++));
-        // The first after the deploy's span; not one found gone by a read: its change may have come long
-        // before its time, and a change through the settings after it be the one that replaced the value.
-        if (at > to && !outside) break;
+        // One found gone by a read after the span may have changed long before its time, or after the
+        // entry that follows it: it shares that entry's place and does not end the scan.
+        const late = outside && at > to;
+        rank.set(sealed, Math.min(rank.get(sealed) ?? Infinity, late ? place : place++));
+        if (at > to && !late) break; // the first after the deploy's span
       }
     }
   }

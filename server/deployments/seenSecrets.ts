@@ -4,7 +4,7 @@ import { keysUnder } from '../redis.js';
 import { redisScript } from '../redisScript.js';
 import type { RenderClient } from '../render/client.js';
 import { RenderApiError } from '../render/errors.js';
-import { retiredSecrets, retireSecrets, RETIRED_TTL_SEC, runningDeploysOf, setGuarded, type RetireGuard, type RetiredSecretsDeps, type Retiring } from './retiredSecrets.js';
+import { retireSecrets, RETIRED_TTL_SEC, runningDeploysOf, setGuarded, type RetireGuard, type RetiredSecretsDeps, type Retiring } from './retiredSecrets.js';
 
 /**
  * Values changed outside this app (Render's Dashboard, its API, a Blueprint sync, a group unlinked) are
@@ -40,8 +40,10 @@ const MAX_VIEW_CHARS = 512 * 1024;
 const MAX_ATTEMPTS = 20;
 
 /**
- * Hashed under the previous SECRET_KEY while a rotation is under way: instances on either side of it then
- * agree on an unchanged view, rather than each rewriting it on every read (SECURITY.md, "Rotating SECRET_KEY").
+ * Hashed under the previous SECRET_KEY while a rotation is under way: while its first step rolls out,
+ * instances on the old key and on the new one (the old as previous) agree on an unchanged view, rather
+ * than each rewriting it on every read (SECURITY.md, "Rotating SECRET_KEY"). While step 3 rolls out they
+ * do not agree, for the minutes both kinds serve.
  */
 const macOf = (d: RetiredSecretsDeps, serviceId: string, view: string) => keyedHash(`${aadOf(serviceId)}\n${view}`, d.keyring.previous ?? d.keyring.current);
 
@@ -76,8 +78,7 @@ export async function seenMac(d: RetiredSecretsDeps, serviceId: string): Promise
 
 /**
  * `items` (every value read now, by item name) against the view last seen (unchanged when its hash is
- * `storedMac`, from `seenMac`): what it held and `items` do not is retired (unless it already is), and
- * `items` stored as the view. Returns the Render calls it made (the running deploys' read, past the
+ * `storedMac`, from `seenMac`): what it held and `items` do not is retired, and `items` stored as the view. Returns the Render calls it made (the running deploys' read, past the
  * retired list's cap). A stop the client raised there (a spent budget, a key withdrawn) is thrown once
  * the values are kept.
  */
@@ -105,20 +106,13 @@ export async function noteSeenSecrets(d: RetiredSecretsDeps, clock: Clock, clien
       throw err;
     }
   };
-  /** The values not already retired (the settings routes keep what they replace before Render changes it). */
-  const notRetired = async (values: Retiring[]) => {
-    if (!values.length) return values;
-    const retired = new Set(await retiredSecrets(d, serviceId));
-    return values.filter((v) => !retired.has(v.value));
-  };
-
   let lastSeen: Array<[string, string]> = [];
   let stored = false;
   for (let attempt = 1; attempt <= MAX_ATTEMPTS && !stored; attempt++) {
     const [macNow = null, sealedNow = null] = await d.redis.hmget(key, 'mac', 'sealed');
     if (macNow === mac) { stored = true; break; }
     lastSeen = (sealedNow === null ? null : openView(sealedNow, serviceId, d)) ?? [];
-    const gone = await notRetired(lastSeen.filter(([, value]) => !current.has(value)).map(([name, value]) => ({ name, value })));
+    const gone: Retiring[] = lastSeen.filter(([, value]) => !current.has(value)).map(([name, value]) => ({ name, value }));
     const guard: RetireGuard = { key, expected: macNow ?? '', fields };
     stored = await retireSecrets(d, serviceId, gone, clock.now(), running, { guard, outside: true });
   }
@@ -126,29 +120,36 @@ export async function noteSeenSecrets(d: RetiredSecretsDeps, clock: Clock, clien
     // Others kept storing their views: this read's own values not in the last view it saw are kept as
     // retired, so none of them is lost (a current value kept too is only redacted a while longer).
     const inView = new Set(lastSeen.map(([, value]) => value));
-    await retireSecrets(d, serviceId, await notRetired(sorted.filter((i) => !inView.has(i.value))), clock.now(), running, { outside: true });
+    await retireSecrets(d, serviceId, sorted.filter((i) => !inView.has(i.value)), clock.now(), running, { outside: true });
   }
   if (stopped.err) throw stopped.err;
   return calls;
 }
 
 /**
- * After a change through the settings that Render took (`value` null: removed, or not known, as for a
- * generated one): the item's value in the stored view is replaced, so the next read does not find the
- * value the route already retired gone and keep it twice (a second entry, stamped later, could decide
- * the cap's order). Nothing when there is no view, or another reader stored one meanwhile.
+ * After a change through the settings that Render took, of `name` from `replaced` (which the route
+ * retired; null: there was none) to `value` (null: removed): the stored view gets `value`, so the next
+ * read neither finds `replaced` gone and keeps it twice, nor misses `value` if it is changed on the
+ * Dashboard before then. Only while the view's value of the item is `replaced` (or it has none): one
+ * changed on the Dashboard since the view was read is left for the next read to find gone and retire.
+ * Nothing when there is no view.
  */
-export async function noteSettingsChange(d: RetiredSecretsDeps, serviceId: string, name: string, value: string | null): Promise<void> {
+export async function noteSettingsChange(d: RetiredSecretsDeps, serviceId: string, name: string, replaced: string | null, value: string | null): Promise<void> {
   const key = keyOf(d, serviceId);
-  const [mac = null, sealed = null] = await d.redis.hmget(key, 'mac', 'sealed');
-  if (mac === null || sealed === null) return;
-  const before = openView(sealed, serviceId, d);
-  if (!before) return;
-  const items = before.filter(([n]) => n !== name).map(([n, v]) => ({ name: n, value: v }));
-  if (value) items.push({ name, value });
-  items.sort(byNameThenValue);
-  const view = viewJson(items);
-  await setGuarded(d, serviceId, { key, expected: mac, fields: { mac: macOf(d, serviceId, view), kid: d.keyring.current.kid, sealed: seal(boundedView(items), aadOf(serviceId), d.keyring) } });
+  // A few tries: a log read, or another item's change, may store a view between the read and the write.
+  for (let attempt = 1; attempt <= 5; attempt++) {
+    const [mac = null, sealed = null] = await d.redis.hmget(key, 'mac', 'sealed');
+    if (mac === null || sealed === null) return;
+    const before = openView(sealed, serviceId, d);
+    if (!before) return;
+    const was = before.filter(([n]) => n === name).map(([, v]) => v);
+    if (was.some((v) => v !== replaced)) return;
+    const items = before.filter(([n]) => n !== name).map(([n, v]) => ({ name: n, value: v }));
+    if (value) items.push({ name, value });
+    items.sort(byNameThenValue);
+    const fields = { mac: macOf(d, serviceId, viewJson(items)), kid: d.keyring.current.kid, sealed: seal(boundedView(items), aadOf(serviceId), d.keyring) };
+    if (await setGuarded(d, serviceId, { key, expected: mac, fields })) return;
+  }
 }
 
 /**
@@ -170,7 +171,8 @@ export async function resealSeenSecrets(d: RetiredSecretsDeps): Promise<number> 
     let view: string;
     try { view = open(sealed ?? '', aadOf(serviceId), d.keyring); } catch { continue; } // under neither key: nothing to save
     const fields = { mac, kid: d.keyring.current.kid, sealed: seal(view, aadOf(serviceId), d.keyring) };
-    if (await setGuarded(d, serviceId, { key, expected: mac, fields })) resealed += 1;
+    // The TTL kept: a view nobody reads still goes 30 days after its last read.
+    if (await setGuarded(d, serviceId, { key, expected: mac, fields, keepTtl: true })) resealed += 1;
   }
   return resealed;
 }

@@ -1,11 +1,11 @@
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { randomBytes } from 'node:crypto';
 import type { Stack } from '../helpers/stack.js';
 import { dumpRedis } from '../helpers/stack.js';
 import { usePipelineStack } from '../helpers/pipelineStack.js';
 import { deployedLiveByHand, signedInWithKey } from '../helpers/pipeline.js';
-import { createKeyring, type Keyring } from '../../server/crypto/keyring.js';
-import { retiredSecrets, retireSecrets, type RetiredSecretsDeps } from '../../server/deployments/retiredSecrets.js';
+import { createKeyring, seal, type Keyring } from '../../server/crypto/keyring.js';
+import { dropOrder, retiredSecrets, retireSecrets, type RetiredSecretsDeps } from '../../server/deployments/retiredSecrets.js';
 import type { Deploy } from '../../server/render/types.js';
 import { noteSeenSecrets, resealSeenSecrets, seenMac } from '../../server/deployments/seenSecrets.js';
 
@@ -56,6 +56,22 @@ test('values changed outside the app after a log read (an env var, a secret file
   t.true(dump.includes(`secrets-seen:${serviceId}`));
   for (const value of [OLD_DB, NEW_DB, OLD_FILE, GROUP_VALUE]) t.false(dump.includes(value), value);
 });
+
+/** Signed in as `login`, a live deployment whose service has DB_PASSWORD `value`, and its log read once (the values seen). */
+async function liveAndSeen(t: ExecutionContext, login: string, value: string) {
+  const { agent, apiKey } = await signedInWithKey(stack, login);
+  const { id, serviceId } = await deployedLiveByHand(stack, agent, login, { env_vars: [{ key: 'DB_PASSWORD', value }] });
+  t.is((await agent.get(`/api/render/deployments/${id}/logs`)).status, 200, 'the values seen');
+  return { agent, apiKey, id, serviceId };
+}
+
+/** An env var set on Render's Dashboard (the simulator, with the user's key), not through the app: Render's status. */
+async function setOnDashboard(apiKey: string, serviceId: string, key: string, value: string): Promise<number> {
+  const res = await fetch(`${stack.render.url}/services/${serviceId}/env-vars/${key}`, {
+    method: 'PUT', headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' }, body: JSON.stringify({ value }),
+  });
+  return res.status;
+}
 
 /** The seen-values store on the stack's Redis, with its own keyring (`keyring`) and a service id of its own. */
 function storeFor(keyring: Keyring): { d: RetiredSecretsDeps; serviceId: string } {
@@ -108,16 +124,11 @@ test('ten reads at once that find the same value gone keep it once', async (t) =
 });
 
 test('a value set through the settings, then changed on the Dashboard before any log read, is retired by the next read', async (t) => {
-  const { agent, apiKey } = await signedInWithKey(stack, 'seen-set');
   const V1 = 'first-value-set-at-deploy-3d8a';
   const V2 = 'set-through-settings-value-6e0b';
-  const { id, serviceId } = await deployedLiveByHand(stack, agent, 'seen-set', { env_vars: [{ key: 'DB_PASSWORD', value: V1 }] });
-  t.is((await agent.get(`/api/render/deployments/${id}/logs`)).status, 200, 'the values seen');
+  const { agent, apiKey, id, serviceId } = await liveAndSeen(t, 'seen-set', V1);
   t.is((await agent.request('PUT', `/api/render/services/${serviceId}/env-vars/DB_PASSWORD`, { json: { value: V2 } })).status, 200);
-  const outside = await fetch(`${stack.render.url}/services/${serviceId}/env-vars/DB_PASSWORD`, {
-    method: 'PUT', headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' }, body: JSON.stringify({ value: 'set-on-dashboard-value-a47c' }),
-  });
-  t.is(outside.status, 200);
+  t.is(await setOnDashboard(apiKey, serviceId, 'DB_PASSWORD', 'set-on-dashboard-value-a47c'), 200);
   stack.render.appendLog(serviceId, `first ${V1}`, { type: 'app' });
   stack.render.appendLog(serviceId, `second ${V2}`, { type: 'app' });
   const page = await agent.get(`/api/render/deployments/${id}/logs`);
@@ -126,6 +137,42 @@ test('a value set through the settings, then changed on the Dashboard before any
   t.true(page.text.includes('second [redacted]'), page.text.slice(-400));
   // V1, retired by the settings route, is not kept a second time by the read that found it gone.
   t.deepEqual((await retiredSecrets({ redis: stack.redis.client, prefix: stack.redis.prefix, keyring: stack.web.deps.keyring }, serviceId)).toSorted(), [V1, V2].toSorted());
+
+  // A value Render generated (its answer holds it) likewise.
+  t.is((await agent.request('PUT', `/api/render/services/${serviceId}/env-vars/SESSION_SECRET`, { json: { generate_value: true } })).status, 200);
+  const generated = ((await (await fetch(`${stack.render.url}/services/${serviceId}/env-vars/SESSION_SECRET`, { headers: { authorization: `Bearer ${apiKey}` } })).json()) as { value: string }).value;
+  t.is(await setOnDashboard(apiKey, serviceId, 'SESSION_SECRET', 'session-secret-set-on-dashboard-1e5f'), 200);
+  stack.render.appendLog(serviceId, `signing with ${generated}`, { type: 'app' });
+  const after = await agent.get(`/api/render/deployments/${id}/logs`);
+  t.is(after.status, 200, after.text);
+  t.true(after.text.includes('signing with [redacted]'), after.text.slice(-400));
+  t.false(after.text.includes(generated));
+});
+
+test('a value changed on the Dashboard and then through the settings: both the one the read saw and the one the settings replaced stay redacted', async (t) => {
+  const X = 'seen-by-a-read-value-0a7e';
+  const Y = 'set-on-dashboard-value-c3f1';
+  const { agent, apiKey, id, serviceId } = await liveAndSeen(t, 'seen-both', X);
+  t.is(await setOnDashboard(apiKey, serviceId, 'DB_PASSWORD', Y), 200);
+  // The settings route retires Y (Render's value now); X, which the view holds, is for the next read to find gone.
+  t.is((await agent.request('PUT', `/api/render/services/${serviceId}/env-vars/DB_PASSWORD`, { json: { value: 'set-through-settings-9d52' } })).status, 200);
+  stack.render.appendLog(serviceId, `first ${X}`, { type: 'app' });
+  stack.render.appendLog(serviceId, `second ${Y}`, { type: 'app' });
+  const page = await agent.get(`/api/render/deployments/${id}/logs`);
+  t.is(page.status, 200, page.text);
+  for (const line of ['first [redacted]', 'second [redacted]']) t.true(page.text.includes(line), page.text.slice(-400));
+  for (const value of [X, Y]) t.false(page.text.includes(value), value);
+});
+
+test('the cap\'s order: a value found gone by a read after a deploy\'s span shares its place with the settings change after it, and goes first (the older)', (t) => {
+  const { d, serviceId } = storeFor(stack.web.deps.keyring);
+  const created = 100_000_000;
+  const live = { id: 'dep-live', status: 'live', createdAt: new Date(created).toISOString(), finishedAt: new Date(created + 10_000).toISOString() } as Deploy;
+  const entry = (v: string, t: number, o?: 1) => seal(JSON.stringify({ v, n: 'env-vars/A', t, ...(o ? { o } : {}) }), `retired-secret:v2:${serviceId}`, d.keyring);
+  const found = entry('found-gone-value-81aa', created + 3_600_000, 1);
+  const taken = entry('taken-by-live-deploy-5c2d', created + 7_200_000);
+  // Newest first, as the list holds them.
+  t.deepEqual(dropOrder([taken, found], serviceId, d.keyring, { deploys: [live], onRender: (ours) => ours }), [found, taken]);
 });
 
 test('past the cap, a value found gone by a read (stamped long after its change) does not hide the settings change after it: the value a live deploy took stays', async (t) => {
@@ -155,6 +202,30 @@ test('an item added, or a value moved to another item, retires nothing; an item 
   t.deepEqual(await retiredSecrets(d, serviceId), ['added-value-4e0a']);
 });
 
+test('the running deploys\' read past the cap: a Render refusal is a call counted and the values still kept; a stop (a spent budget, a key withdrawn) is thrown once they are', async (t) => {
+  for (const how of ['refused', 'stopped'] as const) {
+    const { d, serviceId } = storeFor(stack.web.deps.keyring);
+    await retireSecrets(d, serviceId, Array.from({ length: 200 }, (_, i) => ({ name: 'env-vars/B', value: `filler-${i}-9e2c` })), Date.now(), async () => { throw new Error('not past the cap yet'); });
+    await noteSeenSecrets(d, clock, unusedClient(), serviceId, [item('A', 'before-cap-value-5b3d')], '');
+    class Stopped extends Error {}
+    const client = how === 'refused' ? unusedClient() : stack.web.deps.upstream.render('rnd_unused_key_for_running_reads_000', { beforeRequest: async () => { throw new Stopped('budget spent'); } });
+    const noted = noteSeenSecrets(d, clock, client, serviceId, [item('A', 'after-cap-value-d018')], await seenMac(d, serviceId));
+    if (how === 'refused') t.is(await noted, 1, 'one call: Render refused the unknown key'); else await t.throwsAsync(noted, { instanceOf: Stopped });
+    t.true((await retiredSecrets(d, serviceId)).includes('before-cap-value-5b3d'), how);
+  }
+});
+
+test('instances on either side of a rotation\'s first step (A; B with A as the previous key) agree on an unchanged view: no rewrite', async (t) => {
+  const a = randomBytes(32);
+  const { d: before, serviceId } = storeFor(createKeyring(a));
+  const items = [item('A', 'unchanged-across-keys-4f6a')];
+  await noteSeenSecrets(before, clock, unusedClient(), serviceId, items, await seenMac(before, serviceId));
+  const sealed = await stack.redis.client.hget(`${before.prefix}:secrets-seen:${serviceId}`, 'sealed');
+  const during = { ...before, keyring: createKeyring(randomBytes(32), a) };
+  await noteSeenSecrets(during, clock, unusedClient(), serviceId, items, await seenMac(during, serviceId));
+  t.is(await stack.redis.client.hget(`${before.prefix}:secrets-seen:${serviceId}`, 'sealed'), sealed);
+});
+
 test('a SECRET_KEY rotation re-seals the last-seen views, so a change after the previous key is gone is still caught', async (t) => {
   const oldSecret = randomBytes(32);
   const newSecret = randomBytes(32);
@@ -177,6 +248,9 @@ test('a service whose values would make the view pass its bound: the largest are
   const sealed = (await stack.redis.client.hget(`${d.prefix}:secrets-seen:${serviceId}`, 'sealed'))!;
   // 512 Ki characters of view at most, about 4/3 of that sealed (base64url), not the 576 KB of values and more.
   t.true(sealed.length <= Math.ceil((512 * 1024 * 4) / 3) + 200, `${sealed.length} characters sealed`);
+  // Unchanged, read again: the view (compared by its hash over every value) is not written again.
+  await noteSeenSecrets(d, clock, unusedClient(), serviceId, [...files, item('DB_PASSWORD', 'small-value-before-44e1')], await seenMac(d, serviceId));
+  t.is(await stack.redis.client.hget(`${d.prefix}:secrets-seen:${serviceId}`, 'sealed'), sealed);
   await noteSeenSecrets(d, clock, unusedClient(), serviceId, [...files, item('DB_PASSWORD', 'small-value-after-90b7')], await seenMac(d, serviceId));
   t.deepEqual(await retiredSecrets(d, serviceId), ['small-value-before-44e1']);
 });

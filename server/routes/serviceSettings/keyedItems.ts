@@ -4,6 +4,7 @@ import { errors } from '../../errors.js';
 import { pathParam, takesNoBody, validate } from '../../middleware/validate.js';
 import { documented, type RouteDoc } from '../../openapi/describe.js';
 import type { RenderClient } from '../../render/client.js';
+import { isObject } from '../../render/calls.js';
 import type { CallerRender } from '../../render/forRequest.js';
 import { plainRender, type SettingsAction, type settingsScope } from './scope.js';
 import { RENDER_REFUSALS } from '../../middleware/errorHandler.js';
@@ -59,10 +60,11 @@ export function keyedItemRoutes<Body extends z.ZodType>(router: Router, scope: R
       const now = await kind.current(client, serviceId, name);
       if (now !== null && now !== next) await scope.retire(client, serviceId, [{ name: item, value: now }]);
       try {
-        await change(client);
-        // Render took it: the values last seen by log reads get the new one (seenSecrets.ts), so the next
-        // read does not find the replaced value gone and keep it a second time.
-        await scope.seenChanged(serviceId, item, typeof next === 'string' ? next : null);
+        const answer = await change(client);
+        // Render took it: the values last seen by log reads get the new one (seenSecrets.ts; a generated
+        // value is in Render's answer), so the next read does not find the replaced one gone and keep it twice.
+        const value = typeof next === 'string' ? next : isObject(answer) && typeof answer.value === 'string' ? answer.value : null;
+        await scope.seenChanged(serviceId, item, now, value);
       } finally {
         // Every change asked of Render, answered or not (one that timed out may have been made): reads that
         // reuse the service's values (live tails, log pages after a newest one) read them again.

@@ -102,8 +102,8 @@ export function settingsScope(deps: AppDeps) {
       whileKeyHeld(deps, caller, use, 'Your Render key changed while this change waited for its turn. Nothing was changed; try again.'),
     /** A change of one item (`env-vars/KEY`), its value kept and replaced, while no other change of it runs. */
     inItemTurn: <T>(serviceId: string, item: string, change: () => Promise<T>) => inItemTurn(retiredDeps(deps), serviceId, item, change),
-    /** After Render took a change of `item`: the stored view of its values has the new one (`value` null: removed, or generated). Best effort: a failure costs a value kept twice. */
-    seenChanged: (serviceId: string, item: string, value: string | null) => noteSettingsChange(retiredDeps(deps), serviceId, item, value).catch(() => undefined),
+    /** After Render took a change of `item` from `replaced`: the stored view of its values has the new one (`value` null: removed). Best effort: a failure costs a value kept twice. */
+    seenChanged: (serviceId: string, item: string, replaced: string | null, value: string | null) => noteSettingsChange(retiredDeps(deps), serviceId, item, replaced, value).catch(() => undefined),
     /** After a value was set or removed on Render: live tails redact with the service's values read again. */
     secretsChanged: (serviceId: string) => secretsChanged(retiredDeps(deps), serviceId),
     /** After a read worth recording (a value revealed): audited, while the cached service list stays valid. */
