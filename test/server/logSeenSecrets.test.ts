@@ -232,7 +232,10 @@ test('a SECRET_KEY rotation re-seals the last-seen views, so a change after the 
   const { d: before, serviceId } = storeFor(createKeyring(oldSecret));
   await noteSeenSecrets(before, clock, unusedClient(), serviceId, [item('A', 'before-rotation-8a3c')], await seenMac(before, serviceId));
   const during = { ...before, keyring: createKeyring(newSecret, oldSecret) };
+  const viewKey = `${before.prefix}:secrets-seen:${serviceId}`;
+  await stack.redis.client.expire(viewKey, 1_000); // as if last read long ago
   t.is(await resealSeenSecrets(during), 1);
+  t.true(await stack.redis.client.ttl(viewKey) <= 1_000, 'a re-seal is no read: the TTL stays');
   t.is(await resealSeenSecrets(during), 0, 'nothing left under the previous key');
   // The previous key removed: the view still opens, and the value changed since is retired.
   const after = { ...before, keyring: createKeyring(newSecret) };
