@@ -45,7 +45,7 @@ export const retiredDeps = (deps: { redis: Redis; config: { redisPrefix: string 
 const keyOf = (d: RetiredSecretsDeps, serviceId: string) => `${d.prefix}:retired-secrets:${serviceId}`;
 /** Entries written before the cap knew names and times hold the value alone, sealed under this AAD. */
 const valueOnlyAad = (serviceId: string) => `retired-secret:${serviceId}`;
-/** Entries now: `{v, n, t}` (the value, which item held it, when it was retired on our clock), JSON, sealed. */
+/** Entries now: `{v, n, t, o?}` (the value, which item held it, when it was retired on our clock, `o: 1` when a read found it gone), JSON, sealed. */
 const entryAad = (serviceId: string) => `retired-secret:v2:${serviceId}`;
 
 /** `outside`: found gone by a read (seenSecrets.ts), at that read's time, which may be long after the change. */
@@ -184,6 +184,7 @@ const AFTER_MS = 5_000;
  * others oldest first, then the candidates, latest in their order first (a deploy takes its values
  * early: the first candidate is the likeliest, and is the one value when changes came after the
  * deploy). Entries from before names and times were kept are never candidates: they are the oldest.
+ * Exported for its test (test/server/logSeenSecrets.test.ts).
  */
 export function dropOrder(list: string[], serviceId: string, keyring: Keyring, running: { deploys: Deploy[]; onRender(ours: number): number }): string[] {
   const unreadable: string[] = [];

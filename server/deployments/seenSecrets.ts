@@ -78,9 +78,9 @@ export async function seenMac(d: RetiredSecretsDeps, serviceId: string): Promise
 
 /**
  * `items` (every value read now, by item name) against the view last seen (unchanged when its hash is
- * `storedMac`, from `seenMac`): what it held and `items` do not is retired, and `items` stored as the view. Returns the Render calls it made (the running deploys' read, past the
- * retired list's cap). A stop the client raised there (a spent budget, a key withdrawn) is thrown once
- * the values are kept.
+ * `storedMac`, from `seenMac`): what it held and `items` do not is retired, and `items` stored as the
+ * view. Returns the Render calls it made (the running deploys' read, past the retired list's cap). A stop
+ * the client raised there (a spent budget, a key withdrawn) is thrown once the values are kept.
  */
 export async function noteSeenSecrets(d: RetiredSecretsDeps, clock: Clock, client: RenderClient, serviceId: string, items: SeenItem[], storedMac: string): Promise<number> {
   const sorted = items.filter((i) => i.value !== '').sort(byNameThenValue);
