@@ -153,6 +153,18 @@ export async function noteSettingsChange(d: RetiredSecretsDeps, serviceId: strin
 }
 
 /**
+ * A service this app just created with env vars (workers/tasks/createService.ts): its view starts with them,
+ * so one changed on the Dashboard before any log read is retired by the next. Only while the service has
+ * no view (one script call, sent with the creation's other writes).
+ */
+export async function seedSeenSecrets(d: RetiredSecretsDeps, serviceId: string, items: SeenItem[]): Promise<void> {
+  const sorted = items.filter((i) => i.value !== '').sort(byNameThenValue);
+  if (!sorted.length) return;
+  const fields = { mac: macOf(d, serviceId, viewJson(sorted)), kid: d.keyring.current.kid, sealed: seal(boundedView(sorted), aadOf(serviceId), d.keyring) };
+  await setGuarded(d, serviceId, { key: keyOf(d, serviceId), expected: '', fields });
+}
+
+/**
  * During a SECRET_KEY rotation (workers/rotationSweep.ts): each view still sealed with the previous key is
  * sealed with the current one (its hash stays: taken under the previous key while there is one). A
  * service read meanwhile is stored anew by that read; one not read for the rotation's length would

@@ -149,6 +149,18 @@ test('a value set through the settings, then changed on the Dashboard before any
   t.false(after.text.includes(generated));
 });
 
+test('a value set with the deploy that created the service, changed on the Dashboard before any log read, stays redacted', async (t) => {
+  const { agent, apiKey } = await signedInWithKey(stack, 'seen-seeded');
+  const SET = 'set-with-the-deploy-value-71bd';
+  const { id, serviceId } = await deployedLiveByHand(stack, agent, 'seen-seeded', { env_vars: [{ key: 'API_TOKEN', value: SET }] });
+  t.is(await setOnDashboard(apiKey, serviceId, 'API_TOKEN', 'rotated-on-dashboard-0c5e'), 200);
+  stack.render.appendLog(serviceId, `token ${SET}`, { type: 'app' });
+  const page = await agent.get(`/api/render/deployments/${id}/logs`);
+  t.is(page.status, 200, page.text);
+  t.true(page.text.includes('token [redacted]'), page.text.slice(-400));
+  t.false(page.text.includes(SET));
+});
+
 test('a value changed on the Dashboard and then through the settings: both the one the read saw and the one the settings replaced stay redacted', async (t) => {
   const X = 'seen-by-a-read-value-0a7e';
   const Y = 'set-on-dashboard-value-c3f1';

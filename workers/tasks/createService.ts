@@ -11,6 +11,8 @@ import { readDated } from '../../server/render/renderClock.js';
 import type { TakeAhead } from './runBudget.js';
 import { headNotStopped, stopMayBeRetried } from './branchHead.js';
 import { keyStillConsented } from './credentials.js';
+import { retiredDeps } from '../../server/deployments/retiredSecrets.js';
+import { seedSeenSecrets } from '../../server/deployments/seenSecrets.js';
 
 // The creating_service step: make the service, or adopt the one this same deployment made before a crash.
 
@@ -115,9 +117,10 @@ export async function createOrAdoptService(ctx: WorkerContext, rec: DeploymentRe
   envRead.catch(() => undefined);
   const fresh = await recordBeforeCreate(ctx, rec.id);
   if (!fresh) return null;
-  const outcome = await createOnRender(ctx, fresh, render, await envRead);
+  const envVars = await envRead;
+  const outcome = await createOnRender(ctx, fresh, render, envVars);
   if (outcome.kind === 'name_taken_meanwhile') return adoptOrRefuse(ctx, fresh, render, outcome.service);
-  return recordCreated(ctx, fresh, render, outcome.created, takeAhead);
+  return recordCreated(ctx, fresh, render, outcome.created, envVars, takeAhead);
 }
 
 /** A service under the requested name: ours from before an interruption is adopted, anyone else's refused. */
@@ -171,7 +174,7 @@ async function createOnRender(ctx: WorkerContext, rec: DeploymentRecord, render:
  * one's job finds it: cancel.ts firstDeployOwedCancel); one revoked meanwhile makes no further call.
  * Either notes where the service is so the user can find (or delete) it.
  */
-async function recordCreated(ctx: WorkerContext, rec: DeploymentRecord, render: RenderClient, created: CreatedService, takeAhead?: TakeAhead) {
+async function recordCreated(ctx: WorkerContext, rec: DeploymentRecord, render: RenderClient, created: CreatedService, envVars: EnvVarInput[], takeAhead?: TakeAhead) {
   ctx.crashPoint?.('service_created');
   const service = created.service;
   if (!service) {
@@ -190,7 +193,10 @@ async function recordCreated(ctx: WorkerContext, rec: DeploymentRecord, render: 
   const write = pinned
     ? ctx.deployments.transition(rec.id, 'triggering_deploy', 'render', fields, `Service created on Render; its first deploy builds the branch's head, kept only if that is commit ${rec.request.commitSha!.slice(0, 7)}`)
     : ctx.deployments.transition(rec.id, 'created', 'render', { ...fields, deployId: created.deployId ?? null, deployRequestedAt: new Date(ctx.clock.now()).toISOString() }, 'Service created on Render');
-  const [next] = await Promise.all([write, serviceListChanged(ctx, rec), ctx.envVault.drop(rec.id)]);
+  // The env values also start the service's last-seen view for log redaction (seenSecrets.ts), so one changed
+  // on the Dashboard before any log read is still redacted; best effort: without it only that case is lost.
+  const seeded = seedSeenSecrets(retiredDeps(ctx), service.id, envVars.map((v) => ({ name: `env-vars/${v.key}`, value: v.value }))).catch(() => undefined);
+  const [next] = await Promise.all([write, serviceListChanged(ctx, rec), ctx.envVault.drop(rec.id), seeded]);
   if (!next) {
     // Its first build is this deployment's: stopped here when the answer named it. Named or not, a
     // canceled record that notes the service keeps this run on to find it as the service's first
