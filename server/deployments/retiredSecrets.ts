@@ -211,13 +211,16 @@ export function dropOrder(list: string[], serviceId: string, keyring: Keyring, r
     const to = Number.isFinite(finished) ? finished + AFTER_MS : Infinity;
     for (const item of byItem.values()) {
       let place = 0;
+      let afterLate = false;
       for (const { sealed, at, outside } of item) {
         if (at < from) continue;
-        // One found gone by a read after the span may have changed long before its time, or after the
-        // entry that follows it: it shares that entry's place and does not end the scan.
-        const late = outside && at > to;
-        rank.set(sealed, Math.min(rank.get(sealed) ?? Infinity, late ? place : place++));
-        if (at > to && !late) break; // the first after the deploy's span
+        rank.set(sealed, Math.min(rank.get(sealed) ?? Infinity, place));
+        // The entry after one found gone by a read after the span shares its place, and is the last: the
+        // late one's change may have come long before its time, so the deploy took its value or the next.
+        if (afterLate) break;
+        if (outside && at > to) { afterLate = true; continue; }
+        place += 1;
+        if (at > to) break; // the first after the deploy's span
       }
     }
   }

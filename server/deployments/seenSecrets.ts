@@ -39,21 +39,26 @@ const MAX_VIEW_CHARS = 512 * 1024;
 /** Readers of one service at once are few (a panel, a tail, the watch); this bounds a pile-up, after which a reader keeps its own values. */
 const MAX_ATTEMPTS = 20;
 
+/** Hashed under the current SECRET_KEY; `unchanged` also takes one under the previous key. */
+const macOf = (d: RetiredSecretsDeps, serviceId: string, view: string) => keyedHash(`${aadOf(serviceId)}\n${view}`, d.keyring.current);
+
 /**
- * Hashed under the previous SECRET_KEY while a rotation is under way: while its first step rolls out,
- * instances on the old key and on the new one (the old as previous) agree on an unchanged view, rather
- * than each rewriting it on every read (SECURITY.md, "Rotating SECRET_KEY"). While step 3 rolls out they
- * do not agree, for the minutes both kinds serve.
+ * Whether the stored hash is the one of `view`, under either key: while a rotation rolls out, instances
+ * with the keys in either order (SECURITY.md, "Rotating SECRET_KEY") agree on an unchanged view, rather
+ * than each rewriting it on every read.
  */
-const macOf = (d: RetiredSecretsDeps, serviceId: string, view: string) => keyedHash(`${aadOf(serviceId)}\n${view}`, d.keyring.previous ?? d.keyring.current);
+function unchanged(d: RetiredSecretsDeps, serviceId: string, view: string, mac: string, stored: string | null): boolean {
+  if (stored === mac) return true;
+  return d.keyring.previous !== null && stored === keyedHash(`${aadOf(serviceId)}\n${view}`, d.keyring.previous);
+}
 
 const byNameThenValue = (a: SeenItem, b: SeenItem) => (a.name < b.name ? -1 : a.name > b.name ? 1 : a.value < b.value ? -1 : a.value > b.value ? 1 : 0);
 const viewJson = (items: SeenItem[]) => JSON.stringify(items.map((i) => [i.name, i.value]));
 
-/** The view to store: every item, the largest values left out first past MAX_VIEW_CHARS. */
-function boundedView(sorted: SeenItem[]): string {
+/** The items a view keeps: every one, the largest values left out first past MAX_VIEW_CHARS of its JSON. */
+function bounded(sorted: SeenItem[]): SeenItem[] {
   const json = viewJson(sorted);
-  if (json.length <= MAX_VIEW_CHARS) return json;
+  if (json.length <= MAX_VIEW_CHARS) return sorted;
   const largestFirst = [...sorted].sort((a, b) => b.value.length - a.value.length);
   let chars = json.length;
   const left = new Set<SeenItem>();
@@ -62,8 +67,9 @@ function boundedView(sorted: SeenItem[]): string {
     left.add(item);
     chars -= JSON.stringify([item.name, item.value]).length + 1;
   }
-  return viewJson(sorted.filter((i) => !left.has(i)));
+  return sorted.filter((i) => !left.has(i));
 }
+const boundedView = (sorted: SeenItem[]) => viewJson(bounded(sorted));
 
 /** `mac`, with the TTL renewed: a view is kept 30 days after its last read, not its last change. */
 const READ_SEEN_MAC = redisScript(`
@@ -84,10 +90,11 @@ export async function seenMac(d: RetiredSecretsDeps, serviceId: string): Promise
  */
 export async function noteSeenSecrets(d: RetiredSecretsDeps, clock: Clock, client: RenderClient, serviceId: string, items: SeenItem[], storedMac: string): Promise<number> {
   const sorted = items.filter((i) => i.value !== '').sort(byNameThenValue);
-  const mac = macOf(d, serviceId, viewJson(sorted));
-  // Unchanged. Otherwise stored anew, also with nothing gone: an item added, or a view hashed under
-  // another SECRET_KEY.
-  if (mac === storedMac) return 0;
+  const all = viewJson(sorted);
+  const mac = macOf(d, serviceId, all);
+  // Unchanged. Otherwise stored anew, also with nothing gone: an item added, or a view hashed under a
+  // SECRET_KEY this process no longer holds.
+  if (unchanged(d, serviceId, all, mac, storedMac)) return 0;
   const key = keyOf(d, serviceId);
   const current = new Set(sorted.map((i) => i.value));
   const fields = { mac, kid: d.keyring.current.kid, sealed: seal(boundedView(sorted), aadOf(serviceId), d.keyring) };
@@ -110,7 +117,7 @@ export async function noteSeenSecrets(d: RetiredSecretsDeps, clock: Clock, clien
   let stored = false;
   for (let attempt = 1; attempt <= MAX_ATTEMPTS && !stored; attempt++) {
     const [macNow = null, sealedNow = null] = await d.redis.hmget(key, 'mac', 'sealed');
-    if (macNow === mac) { stored = true; break; }
+    if (unchanged(d, serviceId, all, mac, macNow)) { stored = true; break; }
     lastSeen = (sealedNow === null ? null : openView(sealedNow, serviceId, d)) ?? [];
     const gone: Retiring[] = lastSeen.filter(([, value]) => !current.has(value)).map(([name, value]) => ({ name, value }));
     const guard: RetireGuard = { key, expected: macNow ?? '', fields };
@@ -118,9 +125,10 @@ export async function noteSeenSecrets(d: RetiredSecretsDeps, clock: Clock, clien
   }
   if (!stored) {
     // Others kept storing their views: this read's own values not in the last view it saw are kept as
-    // retired, so none of them is lost (a current value kept too is only redacted a while longer).
+    // retired, so none of them is lost (a current value kept too is only redacted a while longer), within
+    // a view's bound (more at once would push every older entry out of the retired list).
     const inView = new Set(lastSeen.map(([, value]) => value));
-    await retireSecrets(d, serviceId, sorted.filter((i) => !inView.has(i.value)), clock.now(), running, { outside: true });
+    await retireSecrets(d, serviceId, bounded(sorted.filter((i) => !inView.has(i.value))), clock.now(), running, { outside: true });
   }
   if (stopped.err) throw stopped.err;
   return calls;
@@ -128,27 +136,24 @@ export async function noteSeenSecrets(d: RetiredSecretsDeps, clock: Clock, clien
 
 /**
  * After a change through the settings that Render took, of `name` from `replaced` (which the route
- * retired; null: there was none) to `value` (null: removed): the stored view gets `value`, so the next
- * read neither finds `replaced` gone and keeps it twice, nor misses `value` if it is changed on the
- * Dashboard before then. Only while the view's value of the item is `replaced` (or it has none): one
- * changed on the Dashboard since the view was read is left for the next read to find gone and retire.
- * Nothing when there is no view.
+ * retired; null: there was none) to `value` (null: removed): the stored view drops `replaced` and gets
+ * `value`, so the next read neither finds `replaced` gone and keeps it twice, nor misses `value` if it is
+ * changed on the Dashboard before then. Another value the view holds for the item (changed on the
+ * Dashboard since it was read) stays, for the next read to find gone and retire. Without a view, one of
+ * this item alone is stored: what a view does not hold is never taken for gone.
  */
 export async function noteSettingsChange(d: RetiredSecretsDeps, serviceId: string, name: string, replaced: string | null, value: string | null): Promise<void> {
   const key = keyOf(d, serviceId);
   // A few tries: a log read, or another item's change, may store a view between the read and the write.
   for (let attempt = 1; attempt <= 5; attempt++) {
     const [mac = null, sealed = null] = await d.redis.hmget(key, 'mac', 'sealed');
-    if (mac === null || sealed === null) return;
-    const before = openView(sealed, serviceId, d);
-    if (!before) return;
-    const was = before.filter(([n]) => n === name).map(([, v]) => v);
-    if (was.some((v) => v !== replaced)) return;
-    const items = before.filter(([n]) => n !== name).map(([n, v]) => ({ name: n, value: v }));
+    const before = sealed === null ? [] : openView(sealed, serviceId, d);
+    if (!before) return; // sealed under a key this process lacks: left to one that holds it
+    const items = before.filter(([n, v]) => n !== name || v !== replaced).map(([n, v]) => ({ name: n, value: v }));
     if (value) items.push({ name, value });
     items.sort(byNameThenValue);
     const fields = { mac: macOf(d, serviceId, viewJson(items)), kid: d.keyring.current.kid, sealed: seal(boundedView(items), aadOf(serviceId), d.keyring) };
-    if (await setGuarded(d, serviceId, { key, expected: mac, fields })) return;
+    if (await setGuarded(d, serviceId, { key, expected: mac ?? '', fields })) return;
   }
 }
 
@@ -166,7 +171,7 @@ export async function seedSeenSecrets(d: RetiredSecretsDeps, serviceId: string, 
 
 /**
  * During a SECRET_KEY rotation (workers/rotationSweep.ts): each view still sealed with the previous key is
- * sealed with the current one (its hash stays: taken under the previous key while there is one). A
+ * sealed with the current one (its hash stays: `unchanged` takes it under either key). A
  * service read meanwhile is stored anew by that read; one not read for the rotation's length would
  * otherwise open as no view, and a value changed outside the app before its next read be lost. Returns
  * how many were re-sealed.

@@ -1,6 +1,7 @@
 import test, { type ExecutionContext } from 'ava';
 import { randomBytes } from 'node:crypto';
 import type { Stack } from '../helpers/stack.js';
+import type { Agent } from '../helpers/agent.js';
 import { dumpRedis } from '../helpers/stack.js';
 import { usePipelineStack } from '../helpers/pipelineStack.js';
 import { deployedLiveByHand, signedInWithKey } from '../helpers/pipeline.js';
@@ -63,6 +64,15 @@ async function liveAndSeen(t: ExecutionContext, login: string, value: string) {
   const { id, serviceId } = await deployedLiveByHand(stack, agent, login, { env_vars: [{ key: 'DB_PASSWORD', value }] });
   t.is((await agent.get(`/api/render/deployments/${id}/logs`)).status, 200, 'the values seen');
   return { agent, apiKey, id, serviceId };
+}
+
+/** The app prints `value` (a line on the service's log); the deployment's next log page shows it redacted. */
+async function printedThenRedacted(t: ExecutionContext, agent: Agent, id: string, serviceId: string, value: string) {
+  stack.render.appendLog(serviceId, `printing ${value}`, { type: 'app' });
+  const page = await agent.get(`/api/render/deployments/${id}/logs`);
+  t.is(page.status, 200, page.text);
+  t.true(page.text.includes('printing [redacted]'), page.text.slice(-400));
+  t.false(page.text.includes(value));
 }
 
 /** An env var set on Render's Dashboard (the simulator, with the user's key), not through the app: Render's status. */
@@ -149,16 +159,21 @@ test('a value set through the settings, then changed on the Dashboard before any
   t.false(after.text.includes(generated));
 });
 
+test('a value set through the settings of a service no log read has seen, then changed on the Dashboard, stays redacted', async (t) => {
+  const { agent, apiKey } = await signedInWithKey(stack, 'seen-none');
+  const { id, serviceId } = await deployedLiveByHand(stack, agent, 'seen-none');
+  const V = 'set-before-any-view-value-4a90';
+  t.is((await agent.request('PUT', `/api/render/services/${serviceId}/env-vars/DB_PASSWORD`, { json: { value: V } })).status, 200);
+  t.is(await setOnDashboard(apiKey, serviceId, 'DB_PASSWORD', 'then-on-dashboard-value-b8c3'), 200);
+  await printedThenRedacted(t, agent, id, serviceId, V);
+});
+
 test('a value set with the deploy that created the service, changed on the Dashboard before any log read, stays redacted', async (t) => {
   const { agent, apiKey } = await signedInWithKey(stack, 'seen-seeded');
   const SET = 'set-with-the-deploy-value-71bd';
   const { id, serviceId } = await deployedLiveByHand(stack, agent, 'seen-seeded', { env_vars: [{ key: 'API_TOKEN', value: SET }] });
   t.is(await setOnDashboard(apiKey, serviceId, 'API_TOKEN', 'rotated-on-dashboard-0c5e'), 200);
-  stack.render.appendLog(serviceId, `token ${SET}`, { type: 'app' });
-  const page = await agent.get(`/api/render/deployments/${id}/logs`);
-  t.is(page.status, 200, page.text);
-  t.true(page.text.includes('token [redacted]'), page.text.slice(-400));
-  t.false(page.text.includes(SET));
+  await printedThenRedacted(t, agent, id, serviceId, SET);
 });
 
 test('a value changed on the Dashboard and then through the settings: both the one the read saw and the one the settings replaced stay redacted', async (t) => {
@@ -167,13 +182,17 @@ test('a value changed on the Dashboard and then through the settings: both the o
   const { agent, apiKey, id, serviceId } = await liveAndSeen(t, 'seen-both', X);
   t.is(await setOnDashboard(apiKey, serviceId, 'DB_PASSWORD', Y), 200);
   // The settings route retires Y (Render's value now); X, which the view holds, is for the next read to find gone.
-  t.is((await agent.request('PUT', `/api/render/services/${serviceId}/env-vars/DB_PASSWORD`, { json: { value: 'set-through-settings-9d52' } })).status, 200);
+  const Z = 'set-through-settings-9d52';
+  t.is((await agent.request('PUT', `/api/render/services/${serviceId}/env-vars/DB_PASSWORD`, { json: { value: Z } })).status, 200);
+  // And Z changed on the Dashboard in turn, still before any read: the view holds it beside X.
+  t.is(await setOnDashboard(apiKey, serviceId, 'DB_PASSWORD', 'set-on-dashboard-again-e27b'), 200);
   stack.render.appendLog(serviceId, `first ${X}`, { type: 'app' });
   stack.render.appendLog(serviceId, `second ${Y}`, { type: 'app' });
+  stack.render.appendLog(serviceId, `third ${Z}`, { type: 'app' });
   const page = await agent.get(`/api/render/deployments/${id}/logs`);
   t.is(page.status, 200, page.text);
-  for (const line of ['first [redacted]', 'second [redacted]']) t.true(page.text.includes(line), page.text.slice(-400));
-  for (const value of [X, Y]) t.false(page.text.includes(value), value);
+  for (const line of ['first [redacted]', 'second [redacted]', 'third [redacted]']) t.true(page.text.includes(line), page.text.slice(-400));
+  for (const value of [X, Y, Z]) t.false(page.text.includes(value), value);
 });
 
 test('the cap\'s order: a value found gone by a read after a deploy\'s span shares its place with the settings change after it, and goes first (the older)', (t) => {
@@ -185,6 +204,10 @@ test('the cap\'s order: a value found gone by a read after a deploy\'s span shar
   const taken = entry('taken-by-live-deploy-5c2d', created + 7_200_000);
   // Newest first, as the list holds them.
   t.deepEqual(dropOrder([taken, found], serviceId, d.keyring, { deploys: [live], onRender: (ours) => ours }), [found, taken]);
+  // Values found gone hourly after the deploy's span (a token rotated through Render's API, a tail reading):
+  // the deploy took the first or the one after it; the later ones no running deploy can hold, and go first.
+  const hourly = Array.from({ length: 5 }, (_, i) => entry(`found-gone-hour-${i}-3f7c`, created + (i + 1) * 3_600_000, 1));
+  t.deepEqual(dropOrder(hourly.toReversed(), serviceId, d.keyring, { deploys: [live], onRender: (ours) => ours }), [hourly[2], hourly[3], hourly[4], hourly[0], hourly[1]]);
 });
 
 test('past the cap, a value found gone by a read (stamped long after its change) does not hide the settings change after it: the value a live deploy took stays', async (t) => {
@@ -227,15 +250,23 @@ test('the running deploys\' read past the cap: a Render refusal is a call counte
   }
 });
 
-test('instances on either side of a rotation\'s first step (A; B with A as the previous key) agree on an unchanged view: no rewrite', async (t) => {
-  const a = randomBytes(32);
-  const { d: before, serviceId } = storeFor(createKeyring(a));
+test('instances on either side of each step of a rotation (SECURITY.md: OLD; OLD with NEW; NEW with OLD; NEW) agree on an unchanged view: one write at most', async (t) => {
+  const [oldKey, newKey] = [randomBytes(32), randomBytes(32)];
+  const steps = [createKeyring(oldKey), createKeyring(oldKey, newKey), createKeyring(newKey, oldKey), createKeyring(newKey)];
   const items = [item('A', 'unchanged-across-keys-4f6a')];
-  await noteSeenSecrets(before, clock, unusedClient(), serviceId, items, await seenMac(before, serviceId));
-  const sealed = await stack.redis.client.hget(`${before.prefix}:secrets-seen:${serviceId}`, 'sealed');
-  const during = { ...before, keyring: createKeyring(randomBytes(32), a) };
-  await noteSeenSecrets(during, clock, unusedClient(), serviceId, items, await seenMac(during, serviceId));
-  t.is(await stack.redis.client.hget(`${before.prefix}:secrets-seen:${serviceId}`, 'sealed'), sealed);
+  for (let step = 0; step < 3; step++) {
+    const { d, serviceId } = storeFor(steps[step]!);
+    const sides = [d, { ...d, keyring: steps[step + 1]! }];
+    const viewKey = `${d.prefix}:secrets-seen:${serviceId}`;
+    const written = new Set<string | null>();
+    // The rollout: reads on instances of either kind, in turns.
+    for (let read = 0; read < 6; read++) {
+      const side = sides[read % 2]!;
+      await noteSeenSecrets(side, clock, unusedClient(), serviceId, items, await seenMac(side, serviceId));
+      written.add(await stack.redis.client.hget(viewKey, 'sealed'));
+    }
+    t.true(written.size <= 2, `step ${step + 1}: ${written.size} views written`);
+  }
 });
 
 test('a SECRET_KEY rotation re-seals the last-seen views, so a change after the previous key is gone is still caught', async (t) => {

@@ -195,7 +195,8 @@ async function recordCreated(ctx: WorkerContext, rec: DeploymentRecord, render: 
     : ctx.deployments.transition(rec.id, 'created', 'render', { ...fields, deployId: created.deployId ?? null, deployRequestedAt: new Date(ctx.clock.now()).toISOString() }, 'Service created on Render');
   // The env values also start the service's last-seen view for log redaction (seenSecrets.ts), so one changed
   // on the Dashboard before any log read is still redacted; best effort: without it only that case is lost.
-  const seeded = seedSeenSecrets(retiredDeps(ctx), service.id, envVars.map((v) => ({ name: `env-vars/${v.key}`, value: v.value }))).catch(() => undefined);
+  const seeded = seedSeenSecrets(retiredDeps(ctx), service.id, envVars.map((v) => ({ name: `env-vars/${v.key}`, value: v.value })))
+    .catch(() => ctx.logger.warn({ deploymentId: rec.id, serviceId: service.id }, 'the env values did not start the service\'s last-seen view for log redaction; the first log read will'));
   const [next] = await Promise.all([write, serviceListChanged(ctx, rec), ctx.envVault.drop(rec.id), seeded]);
   if (!next) {
     // Its first build is this deployment's: stopped here when the answer named it. Named or not, a
