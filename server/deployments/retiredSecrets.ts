@@ -19,7 +19,7 @@ import { redisScript } from '../redisScript.js';
  * past either, the values a running deploy may still print are the last to go (see `dropOrder`).
  */
 export const RETIRED_TTL_SEC = 30 * 24 * 3600;
-const MAX_RETIRED = 200;
+export const MAX_RETIRED = 200;
 /**
  * Sealed bytes kept per service (the sum of the entries' lengths in Redis). A secret file may hold
  * 48 KB (secretFiles.ts), about 65 KB sealed (base64url of the JSON entry): by count alone one service
@@ -215,11 +215,12 @@ export function dropOrder(list: string[], serviceId: string, keyring: Keyring, r
       for (const { sealed, at, outside } of item) {
         if (at < from) continue;
         rank.set(sealed, Math.min(rank.get(sealed) ?? Infinity, place));
-        // The entry after one found gone by a read after the span shares its place, and is the last: the
-        // late one's change may have come long before its time, so the deploy took its value or the next.
         if (afterLate) break;
-        if (outside && at > to) { afterLate = true; continue; }
         place += 1;
+        // One found gone by a read after the span may have changed long before its time: the deploy took
+        // its value (the likelier: the deploy ran before the read that last saw it) or the next one's, which
+        // is ranked after it and is the last.
+        if (outside && at > to) { afterLate = true; continue; }
         if (at > to) break; // the first after the deploy's span
       }
     }

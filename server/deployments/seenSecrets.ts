@@ -4,7 +4,7 @@ import { keysUnder } from '../redis.js';
 import { redisScript } from '../redisScript.js';
 import type { RenderClient } from '../render/client.js';
 import { RenderApiError } from '../render/errors.js';
-import { retireSecrets, RETIRED_TTL_SEC, runningDeploysOf, setGuarded, type RetireGuard, type RetiredSecretsDeps, type Retiring } from './retiredSecrets.js';
+import { MAX_RETIRED, retireSecrets, RETIRED_TTL_SEC, runningDeploysOf, setGuarded, type RetireGuard, type RetiredSecretsDeps, type Retiring } from './retiredSecrets.js';
 
 /**
  * Values changed outside this app (Render's Dashboard, its API, a Blueprint sync, a group unlinked) are
@@ -128,28 +128,44 @@ export async function noteSeenSecrets(d: RetiredSecretsDeps, clock: Clock, clien
     // retired, so none of them is lost (a current value kept too is only redacted a while longer), within
     // a view's bound (more at once would push every older entry out of the retired list).
     const inView = new Set(lastSeen.map(([, value]) => value));
-    await retireSecrets(d, serviceId, bounded(sorted.filter((i) => !inView.has(i.value))), clock.now(), running, { outside: true });
+    await retireSecrets(d, serviceId, bounded(sorted.filter((i) => !inView.has(i.value))).slice(0, MAX_RETIRED), clock.now(), running, { outside: true });
   }
   if (stopped.err) throw stopped.err;
   return calls;
 }
 
 /**
- * After a change through the settings that Render took, of `name` from `replaced` (which the route
- * retired; null: there was none) to `value` (null: removed): the stored view drops `replaced` and gets
- * `value`, so the next read neither finds `replaced` gone and keeps it twice, nor misses `value` if it is
- * changed on the Dashboard before then. Another value the view holds for the item (changed on the
- * Dashboard since it was read) stays, for the next read to find gone and retire. Without a view, one of
- * this item alone is stored: what a view does not hold is never taken for gone.
+ * In a settings change's turn, before it retires `replaced` (the item's value on Render now): the view's
+ * other values of the item, changed on the Dashboard since the last read, are retired first, as found
+ * gone, so the retired list has the item's values in the order they were replaced (the cap's order reads
+ * it so: `dropOrder`). Returns them, for `noteSettingsChange` to drop from the view.
  */
-export async function noteSettingsChange(d: RetiredSecretsDeps, serviceId: string, name: string, replaced: string | null, value: string | null): Promise<void> {
+export async function retireSeenOthers(d: RetiredSecretsDeps, clock: Clock, client: RenderClient, serviceId: string, name: string, replaced: string | null): Promise<string[]> {
+  const sealed = await d.redis.hget(keyOf(d, serviceId), 'sealed');
+  const others = ((sealed === null ? null : openView(sealed, serviceId, d)) ?? []).filter(([n, v]) => n === name && v !== replaced);
+  if (!others.length) return [];
+  await retireSecrets(d, serviceId, others.map(([n, v]) => ({ name: n, value: v })), clock.now(), runningDeploysOf(client, clock, serviceId), { outside: true });
+  return others.map(([, v]) => v);
+}
+
+/**
+ * After a change through the settings that Render took, of `name` to `value` (null: removed), having
+ * retired `dropped` (the value replaced, and what `retireSeenOthers` found): the stored view drops those
+ * and gets `value`, so the next read neither finds them gone and keeps them twice, nor misses `value` if
+ * it is changed on the Dashboard before then. Any other value the view holds for the item (stored by a
+ * read meanwhile) stays, for the next read to find gone. Without a view, one of this item alone is stored:
+ * what a view does not hold is never taken for gone. (A read that began before that view, and compares
+ * with it, may keep `value` as gone while it is current, and store its older view: nothing is lost, a
+ * current value is only redacted as retired too.)
+ */
+export async function noteSettingsChange(d: RetiredSecretsDeps, serviceId: string, name: string, dropped: Array<string | null>, value: string | null): Promise<void> {
   const key = keyOf(d, serviceId);
   // A few tries: a log read, or another item's change, may store a view between the read and the write.
   for (let attempt = 1; attempt <= 5; attempt++) {
     const [mac = null, sealed = null] = await d.redis.hmget(key, 'mac', 'sealed');
     const before = sealed === null ? [] : openView(sealed, serviceId, d);
     if (!before) return; // sealed under a key this process lacks: left to one that holds it
-    const items = before.filter(([n, v]) => n !== name || v !== replaced).map(([n, v]) => ({ name: n, value: v }));
+    const items = before.filter(([n, v]) => n !== name || !dropped.includes(v)).map(([n, v]) => ({ name: n, value: v }));
     if (value) items.push({ name, value });
     items.sort(byNameThenValue);
     const fields = { mac: macOf(d, serviceId, viewJson(items)), kid: d.keyring.current.kid, sealed: seal(boundedView(items), aadOf(serviceId), d.keyring) };
@@ -182,9 +198,9 @@ export async function resealSeenSecrets(d: RetiredSecretsDeps): Promise<number> 
   let resealed = 0;
   for await (const key of keysUnder(d.redis, prefix)) {
     const serviceId = key.slice(prefix.length);
-    const [kid = null, mac = null] = await d.redis.hmget(key, 'kid', 'mac');
+    // One read of all three: a hash and a view read apart could belong to two different writes.
+    const [kid = null, mac = null, sealed = null] = await d.redis.hmget(key, 'kid', 'mac', 'sealed');
     if (mac === null || kid === d.keyring.current.kid) continue;
-    const sealed = await d.redis.hget(key, 'sealed');
     let view: string;
     try { view = open(sealed ?? '', aadOf(serviceId), d.keyring); } catch { continue; } // under neither key: nothing to save
     const fields = { mac, kid: d.keyring.current.kid, sealed: seal(view, aadOf(serviceId), d.keyring) };

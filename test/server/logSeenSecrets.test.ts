@@ -5,7 +5,7 @@ import type { Agent } from '../helpers/agent.js';
 import { dumpRedis } from '../helpers/stack.js';
 import { usePipelineStack } from '../helpers/pipelineStack.js';
 import { deployedLiveByHand, signedInWithKey } from '../helpers/pipeline.js';
-import { createKeyring, seal, type Keyring } from '../../server/crypto/keyring.js';
+import { createKeyring, open, seal, type Keyring } from '../../server/crypto/keyring.js';
 import { dropOrder, retiredSecrets, retireSecrets, type RetiredSecretsDeps } from '../../server/deployments/retiredSecrets.js';
 import type { Deploy } from '../../server/render/types.js';
 import { noteSeenSecrets, resealSeenSecrets, seenMac } from '../../server/deployments/seenSecrets.js';
@@ -195,19 +195,37 @@ test('a value changed on the Dashboard and then through the settings: both the o
   for (const value of [X, Y, Z]) t.false(page.text.includes(value), value);
 });
 
-test('the cap\'s order: a value found gone by a read after a deploy\'s span shares its place with the settings change after it, and goes first (the older)', (t) => {
+test('the cap\'s order: a value found gone by a read after a deploy\'s span is kept longest (the deploy likelier took it), the entry after it next; later ones go first', (t) => {
   const { d, serviceId } = storeFor(stack.web.deps.keyring);
   const created = 100_000_000;
   const live = { id: 'dep-live', status: 'live', createdAt: new Date(created).toISOString(), finishedAt: new Date(created + 10_000).toISOString() } as Deploy;
   const entry = (v: string, t: number, o?: 1) => seal(JSON.stringify({ v, n: 'env-vars/A', t, ...(o ? { o } : {}) }), `retired-secret:v2:${serviceId}`, d.keyring);
   const found = entry('found-gone-value-81aa', created + 3_600_000, 1);
-  const taken = entry('taken-by-live-deploy-5c2d', created + 7_200_000);
+  const next = entry('replaced-next-value-5c2d', created + 7_200_000);
   // Newest first, as the list holds them.
-  t.deepEqual(dropOrder([taken, found], serviceId, d.keyring, { deploys: [live], onRender: (ours) => ours }), [found, taken]);
+  t.deepEqual(dropOrder([next, found], serviceId, d.keyring, { deploys: [live], onRender: (ours) => ours }), [next, found]);
   // Values found gone hourly after the deploy's span (a token rotated through Render's API, a tail reading):
   // the deploy took the first or the one after it; the later ones no running deploy can hold, and go first.
   const hourly = Array.from({ length: 5 }, (_, i) => entry(`found-gone-hour-${i}-3f7c`, created + (i + 1) * 3_600_000, 1));
-  t.deepEqual(dropOrder(hourly.toReversed(), serviceId, d.keyring, { deploys: [live], onRender: (ours) => ours }), [hourly[2], hourly[3], hourly[4], hourly[0], hourly[1]]);
+  t.deepEqual(dropOrder(hourly.toReversed(), serviceId, d.keyring, { deploys: [live], onRender: (ours) => ours }), [hourly[2], hourly[3], hourly[4], hourly[1], hourly[0]]);
+});
+
+test('a value a live deploy runs with, changed on the Dashboard and then through the settings: the cap keeps it longest', async (t) => {
+  const V = 'live-deploy-runs-with-2b6e';
+  const { agent, apiKey, id, serviceId } = await liveAndSeen(t, 'seen-order', V);
+  t.is(await setOnDashboard(apiKey, serviceId, 'DB_PASSWORD', 'dashboard-then-replaced-8c04'), 200);
+  t.is((await agent.request('PUT', `/api/render/services/${serviceId}/env-vars/DB_PASSWORD`, { json: { value: 'through-settings-value-37da' } })).status, 200);
+  t.is((await agent.get(`/api/render/deployments/${id}/logs`)).status, 200);
+  // The live deploy (it started with V) as Render has it, and the retired list as the cap would order it.
+  const deployId = (await agent.get(`/api/render/deployments/${id}`)).json.deployId as string;
+  const live = (await (await fetch(`${stack.render.url}/services/${serviceId}/deploys/${deployId}`, { headers: { authorization: `Bearer ${apiKey}` } })).json()) as Deploy;
+  t.is(live.status, 'live');
+  const keyring = stack.web.deps.keyring;
+  const list = await stack.redis.client.lrange(`${stack.redis.prefix}:retired-secrets:${serviceId}`, 0, -1);
+  const valueOf = (sealed: string) => (JSON.parse(open(sealed, `retired-secret:v2:${serviceId}`, keyring)) as { v: string }).v;
+  const order = dropOrder(list, serviceId, keyring, { deploys: [live], onRender: (ours) => ours }).map(valueOf);
+  t.deepEqual(order.toSorted(), [V, 'dashboard-then-replaced-8c04'].toSorted(), 'each kept once');
+  t.is(order.at(-1), V, order.join(', '));
 });
 
 test('past the cap, a value found gone by a read (stamped long after its change) does not hide the settings change after it: the value a live deploy took stays', async (t) => {

@@ -58,13 +58,15 @@ export function keyedItemRoutes<Body extends z.ZodType>(router: Router, scope: R
     const item = `${kind.path.split('/').pop()}/${name}`;
     await scope.whileKeyHeld(caller, (client) => scope.inItemTurn(serviceId, item, async () => {
       const now = await kind.current(client, serviceId, name);
+      // Values of the item changed on the Dashboard since the last log read go first (seenSecrets.ts).
+      const others = await scope.retireSeenOthers(client, serviceId, item, now);
       if (now !== null && now !== next) await scope.retire(client, serviceId, [{ name: item, value: now }]);
       try {
         const answer = await change(client);
         // Render took it: the values last seen by log reads get the new one (seenSecrets.ts; a generated
         // value is in Render's answer), so the next read does not find the replaced one gone and keep it twice.
         const value = typeof next === 'string' ? next : isObject(answer) && typeof answer.value === 'string' ? answer.value : null;
-        await scope.seenChanged(serviceId, item, now, value);
+        await scope.seenChanged(serviceId, item, [now, ...others], value);
       } finally {
         // Every change asked of Render, answered or not (one that timed out may have been made): reads that
         // reuse the service's values (live tails, log pages after a newest one) read them again.

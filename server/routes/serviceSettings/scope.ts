@@ -11,7 +11,7 @@ import { requireRenderKey, requireUser, type RenderKeyState } from '../../middle
 import { auditServiceAction, forgetDeletedService, serviceChanged, serviceIdParam, type ServiceAction } from '../services.js';
 import type { RouteLimitName } from '../../security/routeLimits.js';
 import { inItemTurn, retireSecrets, retiredDeps, runningDeploysOf, secretsChanged, type Retiring } from '../../deployments/retiredSecrets.js';
-import { noteSettingsChange } from '../../deployments/seenSecrets.js';
+import { noteSettingsChange, retireSeenOthers } from '../../deployments/seenSecrets.js';
 import { isGone } from '../../render/serviceOverview.js';
 import type { RenderClient } from '../../render/client.js';
 import { renderSaid } from '../../middleware/errorHandler.js';
@@ -102,8 +102,10 @@ export function settingsScope(deps: AppDeps) {
       whileKeyHeld(deps, caller, use, 'Your Render key changed while this change waited for its turn. Nothing was changed; try again.'),
     /** A change of one item (`env-vars/KEY`), its value kept and replaced, while no other change of it runs. */
     inItemTurn: <T>(serviceId: string, item: string, change: () => Promise<T>) => inItemTurn(retiredDeps(deps), serviceId, item, change),
-    /** After Render took a change of `item` from `replaced`: the stored view of its values has the new one (`value` null: removed). Best effort: a failure costs a value kept twice. */
-    seenChanged: (serviceId: string, item: string, replaced: string | null, value: string | null) => noteSettingsChange(retiredDeps(deps), serviceId, item, replaced, value).catch(() => undefined),
+    /** Before `replaced` is retired: the item's values changed on the Dashboard since the last log read are retired first. */
+    retireSeenOthers: (client: RenderClient, serviceId: string, item: string, replaced: string | null) => retireSeenOthers(retiredDeps(deps), deps.clock, client, serviceId, item, replaced),
+    /** After Render took a change of `item`, `dropped` retired: the stored view of its values has the new one (`value` null: removed). Best effort: a failure costs a value kept twice. */
+    seenChanged: (serviceId: string, item: string, dropped: Array<string | null>, value: string | null) => noteSettingsChange(retiredDeps(deps), serviceId, item, dropped, value).catch(() => undefined),
     /** After a value was set or removed on Render: live tails redact with the service's values read again. */
     secretsChanged: (serviceId: string) => secretsChanged(retiredDeps(deps), serviceId),
     /** After a read worth recording (a value revealed): audited, while the cached service list stays valid. */
