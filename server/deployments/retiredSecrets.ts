@@ -184,7 +184,9 @@ const AFTER_MS = 5_000;
  * others oldest first, then the candidates, latest in their order first (a deploy takes its values
  * early: the first candidate is the likeliest, and is the one value when changes came after the
  * deploy). Entries from before names and times were kept are never candidates: they are the oldest.
- * Exported for its test (test/server/logSeenSecrets.test.ts).
+ * An entry found gone by a read after the span (seenSecrets.ts) is stamped when found, not when changed:
+ * it and the entry after it are the candidates, in that order. Exported for its test
+ * (test/server/logSeenSecrets.test.ts).
  */
 export function dropOrder(list: string[], serviceId: string, keyring: Keyring, running: { deploys: Deploy[]; onRender(ours: number): number }): string[] {
   const unreadable: string[] = [];
