@@ -55,9 +55,8 @@ function unchanged(d: RetiredSecretsDeps, serviceId: string, view: string, mac: 
 const byNameThenValue = (a: SeenItem, b: SeenItem) => (a.name < b.name ? -1 : a.name > b.name ? 1 : a.value < b.value ? -1 : a.value > b.value ? 1 : 0);
 const viewJson = (items: SeenItem[]) => JSON.stringify(items.map((i) => [i.name, i.value]));
 
-/** The items a view keeps: every one, the largest values left out first past MAX_VIEW_CHARS of its JSON. */
-function bounded(sorted: SeenItem[]): SeenItem[] {
-  const json = viewJson(sorted);
+/** The items a view keeps: every one, the largest values left out first past MAX_VIEW_CHARS of its JSON (`json`). */
+function bounded(sorted: SeenItem[], json = viewJson(sorted)): SeenItem[] {
   if (json.length <= MAX_VIEW_CHARS) return sorted;
   const largestFirst = [...sorted].sort((a, b) => b.value.length - a.value.length);
   let chars = json.length;
@@ -69,7 +68,15 @@ function bounded(sorted: SeenItem[]): SeenItem[] {
   }
   return sorted.filter((i) => !left.has(i));
 }
-const boundedView = (sorted: SeenItem[]) => viewJson(bounded(sorted));
+
+/**
+ * What the hash stores for the view of `sorted` (whose JSON is `json`): its keyed hash, over every value,
+ * and the view itself within its bound, sealed under the current key.
+ */
+function viewFields(d: RetiredSecretsDeps, serviceId: string, sorted: SeenItem[], json = viewJson(sorted), mac = macOf(d, serviceId, json)) {
+  const kept = bounded(sorted, json);
+  return { mac, kid: d.keyring.current.kid, sealed: seal(kept === sorted ? json : viewJson(kept), aadOf(serviceId), d.keyring) };
+}
 
 /** `mac`, with the TTL renewed: a view is kept 30 days after its last read, not its last change. */
 const READ_SEEN_MAC = redisScript(`
@@ -97,7 +104,7 @@ export async function noteSeenSecrets(d: RetiredSecretsDeps, clock: Clock, clien
   if (unchanged(d, serviceId, all, mac, storedMac)) return 0;
   const key = keyOf(d, serviceId);
   const current = new Set(sorted.map((i) => i.value));
-  const fields = { mac, kid: d.keyring.current.kid, sealed: seal(boundedView(sorted), aadOf(serviceId), d.keyring) };
+  const fields = viewFields(d, serviceId, sorted, all, mac);
 
   let calls = 0;
   const stopped: { err?: Error } = {};
@@ -118,7 +125,7 @@ export async function noteSeenSecrets(d: RetiredSecretsDeps, clock: Clock, clien
   for (let attempt = 1; attempt <= MAX_ATTEMPTS && !stored; attempt++) {
     const [macNow = null, sealedNow = null] = await d.redis.hmget(key, 'mac', 'sealed');
     if (unchanged(d, serviceId, all, mac, macNow)) { stored = true; break; }
-    lastSeen = (sealedNow === null ? null : openView(sealedNow, serviceId, d)) ?? [];
+    lastSeen = openView(sealedNow, serviceId, d) ?? [];
     const gone: Retiring[] = lastSeen.filter(([, value]) => !current.has(value)).map(([name, value]) => ({ name, value }));
     const guard: RetireGuard = { key, expected: macNow ?? '', fields };
     stored = await retireSecrets(d, serviceId, gone, clock.now(), running, { guard, outside: true });
@@ -142,7 +149,7 @@ export async function noteSeenSecrets(d: RetiredSecretsDeps, clock: Clock, clien
  */
 export async function retireSeenOthers(d: RetiredSecretsDeps, clock: Clock, client: RenderClient, serviceId: string, name: string, replaced: string | null): Promise<string[]> {
   const sealed = await d.redis.hget(keyOf(d, serviceId), 'sealed');
-  const others = ((sealed === null ? null : openView(sealed, serviceId, d)) ?? []).filter(([n, v]) => n === name && v !== replaced);
+  const others = (openView(sealed, serviceId, d) ?? []).filter(([n, v]) => n === name && v !== replaced);
   if (!others.length) return [];
   await retireSecrets(d, serviceId, others.map(([n, v]) => ({ name: n, value: v })), clock.now(), runningDeploysOf(client, clock, serviceId), { outside: true });
   return others.map(([, v]) => v);
@@ -164,12 +171,11 @@ export async function noteSettingsChange(d: RetiredSecretsDeps, serviceId: strin
   for (let attempt = 1; attempt <= 5; attempt++) {
     const [mac = null, sealed = null] = await d.redis.hmget(key, 'mac', 'sealed');
     const before = sealed === null ? [] : openView(sealed, serviceId, d);
-    if (!before) return; // sealed under a key this process lacks: left to one that holds it
+    if (!before) return; // sealed under a key this process lacks, or altered: left to the next read
     const items = before.filter(([n, v]) => n !== name || !dropped.includes(v)).map(([n, v]) => ({ name: n, value: v }));
     if (value) items.push({ name, value });
     items.sort(byNameThenValue);
-    const fields = { mac: macOf(d, serviceId, viewJson(items)), kid: d.keyring.current.kid, sealed: seal(boundedView(items), aadOf(serviceId), d.keyring) };
-    if (await setGuarded(d, serviceId, { key, expected: mac ?? '', fields })) return;
+    if (await setGuarded(d, serviceId, { key, expected: mac ?? '', fields: viewFields(d, serviceId, items) })) return;
   }
 }
 
@@ -181,8 +187,7 @@ export async function noteSettingsChange(d: RetiredSecretsDeps, serviceId: strin
 export async function seedSeenSecrets(d: RetiredSecretsDeps, serviceId: string, items: SeenItem[]): Promise<void> {
   const sorted = items.filter((i) => i.value !== '').sort(byNameThenValue);
   if (!sorted.length) return;
-  const fields = { mac: macOf(d, serviceId, viewJson(sorted)), kid: d.keyring.current.kid, sealed: seal(boundedView(sorted), aadOf(serviceId), d.keyring) };
-  await setGuarded(d, serviceId, { key: keyOf(d, serviceId), expected: '', fields });
+  await setGuarded(d, serviceId, { key: keyOf(d, serviceId), expected: '', fields: viewFields(d, serviceId, sorted) });
 }
 
 /**
@@ -211,10 +216,12 @@ export async function resealSeenSecrets(d: RetiredSecretsDeps): Promise<number> 
 }
 
 /**
- * The stored view; null when it cannot be opened: sealed under a SECRET_KEY no longer held, or altered
- * (a Redis writer can as well delete it: the view, like the retired list, is kept from readers, not writers).
+ * The stored view; null when there is none, or it cannot be opened: sealed under a SECRET_KEY no longer
+ * held, or altered (a Redis writer can as well delete it: the view, like the retired list, is kept from
+ * readers, not writers).
  */
-function openView(sealed: string, serviceId: string, d: RetiredSecretsDeps): Array<[string, string]> | null {
+function openView(sealed: string | null, serviceId: string, d: RetiredSecretsDeps): Array<[string, string]> | null {
+  if (sealed === null) return null;
   try {
     const parsed: unknown = JSON.parse(open(sealed, aadOf(serviceId), d.keyring));
     return Array.isArray(parsed) ? parsed.filter((p): p is [string, string] => Array.isArray(p) && typeof p[0] === 'string' && typeof p[1] === 'string') : null;
