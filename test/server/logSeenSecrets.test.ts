@@ -8,7 +8,7 @@ import { deployedLiveByHand, signedInWithKey } from '../helpers/pipeline.js';
 import { createKeyring, open, seal, type Keyring } from '../../server/crypto/keyring.js';
 import { dropOrder, retiredSecrets, retireSecrets, type RetiredSecretsDeps } from '../../server/deployments/retiredSecrets.js';
 import type { Deploy } from '../../server/render/types.js';
-import { noteSeenSecrets, resealSeenSecrets, seenMac } from '../../server/deployments/seenSecrets.js';
+import { noteSeenSecrets, noteSettingsChange, resealSeenSecrets, seenMac } from '../../server/deployments/seenSecrets.js';
 
 // A value changed outside this app (rotated on Render's Dashboard, a secret file deleted there, an env group
 // unlinked) is still in the deploy that runs and in the logs of those before: the app prints it as it did.
@@ -317,4 +317,42 @@ test('a service whose values would make the view pass its bound: the largest are
   t.is(await stack.redis.client.hget(`${d.prefix}:secrets-seen:${serviceId}`, 'sealed'), sealed);
   await noteSeenSecrets(d, clock, unusedClient(), serviceId, [...files, item('DB_PASSWORD', 'small-value-after-90b7')], await seenMac(d, serviceId));
   t.deepEqual(await retiredSecrets(d, serviceId), ['small-value-before-44e1']);
+});
+
+test('a view left from before that cannot be opened (altered, or sealed under a key no longer held): a read stores its own and goes on; a settings change leaves it', async (t) => {
+  const { d, serviceId } = storeFor(stack.web.deps.keyring);
+  const viewKey = `${d.prefix}:secrets-seen:${serviceId}`;
+  await stack.redis.client.hset(viewKey, 'mac', 'left-from-before', 'kid', 'gone0000', 'sealed', 'v1.gone0000.not.a.seal');
+  await noteSettingsChange(d, serviceId, 'env-vars/A', [null], 'settings-value-9a1c');
+  t.is(await stack.redis.client.hget(viewKey, 'sealed'), 'v1.gone0000.not.a.seal', 'left for a read');
+  await noteSeenSecrets(d, clock, unusedClient(), serviceId, [item('A', 'first-read-value-6d2f')], await seenMac(d, serviceId));
+  t.deepEqual(await retiredSecrets(d, serviceId), []);
+  // The view stored over it opens: a change after it is retired.
+  await noteSeenSecrets(d, clock, unusedClient(), serviceId, [item('A', 'second-read-value-0e7b')], await seenMac(d, serviceId));
+  t.deepEqual(await retiredSecrets(d, serviceId), ['first-read-value-6d2f']);
+});
+
+test('values in any script and shape (quotes, newlines, JSON-looking, astral characters, 48 KB): kept and retired as they are', async (t) => {
+  const { d, serviceId } = storeFor(stack.web.deps.keyring);
+  const odd = ['pässwörd-🔑-"quoted"\n\tline', '["env-vars/B","not-a-pair"]', '\\u0000 \u2028 end', 'ключ-密钥-مفتاح', 'x'.repeat(48 * 1024)];
+  await noteSeenSecrets(d, clock, unusedClient(), serviceId, odd.map((v, i) => item(`K${i}`, v)), '');
+  await noteSeenSecrets(d, clock, unusedClient(), serviceId, [item('K0', 'replacement-value-55aa')], await seenMac(d, serviceId));
+  t.deepEqual((await retiredSecrets(d, serviceId)).toSorted(), odd.toSorted());
+});
+
+test('a settings change starting a view while the first read compares with none: no value lost', async (t) => {
+  for (let round = 0; round < 10; round++) {
+    const { d, serviceId } = storeFor(stack.web.deps.keyring);
+    // The read saw A=a1 on Render before the change; the change retired a1 and set a2.
+    await retireSecrets(d, serviceId, [{ name: 'env-vars/A', value: 'a1-before-change' }], Date.now(), async () => { throw new Error('not past the cap'); });
+    await Promise.all([
+      noteSeenSecrets(d, clock, unusedClient(), serviceId, [item('A', 'a1-before-change'), item('B', 'b-unchanged')], ''),
+      noteSettingsChange(d, serviceId, 'env-vars/A', ['a1-before-change'], 'a2-after-change'),
+    ]);
+    // Whatever the order: each value is in the stored view or retired; the next read (after the change) settles it.
+    await noteSeenSecrets(d, clock, unusedClient(), serviceId, [item('A', 'a2-after-change'), item('B', 'b-unchanged')], await seenMac(d, serviceId));
+    await noteSeenSecrets(d, clock, unusedClient(), serviceId, [item('B', 'b-unchanged')], await seenMac(d, serviceId));
+    const retired = await retiredSecrets(d, serviceId);
+    t.true(retired.includes('a1-before-change') && retired.includes('a2-after-change'), `round ${round}: ${retired.join(', ')}`);
+  }
 });
