@@ -35,6 +35,8 @@ export interface PipelineResult {
   sustained: PipelineRun & { targetRate: number; achievedRate: number };
   /** The baseline: a no-op BullMQ job, its throughput and its worker's CPU per job. */
   noopBullmq: { jobs: number; seconds: number; jobsPerSec: number; cpuMsPerJob: number };
+  /** The lone-request baseline: a bare Koa handler's CPU per request in a burst and at the sustained rate. */
+  bareKoa: { burstUs: number; pacedUs: number; rate: number };
   burstVsNoop: number;
   fairness: { burst: number; loneDelayMs: number; burstStartedBefore: number };
   /** Web and worker CPU per second with nothing to do (timers, BullMQ's waits), and the worker's socket writes per second. */
@@ -101,12 +103,15 @@ export async function runPipeline(bench: Bench, o: { concurrency: number; burst:
     bench.log(`  baseline: ${o.noopJobs} no-op BullMQ jobs …`);
     const noopBullmq = await runNoop(bench, dep, o.concurrency, o.noopJobs);
 
+    bench.log(`  baseline: bare Koa requests in a burst, then ${o.rate}/s …`);
+    const bareKoa = await runBareKoa(bench, o.rate);
+
     bench.log(`  fairness: one tenant's ${o.fairnessBurst}-deploy burst, then a lone tenant's deploy …`);
     const fairness = await runFairness(bench, dep, tracker, o.fairnessBurst);
 
     return {
       concurrency: o.concurrency, burst, sustained: { ...sustained, targetRate: o.rate, achievedRate: round(achieved) },
-      noopBullmq, burstVsNoop: round(burst.deploysPerSec / noopBullmq.jobsPerSec, 3), fairness, idle,
+      noopBullmq, bareKoa, burstVsNoop: round(burst.deploysPerSec / noopBullmq.jobsPerSec, 3), fairness, idle,
       renderCalls: dep.render.calls.length, renderRateLimited: dep.render.calls.filter((c) => c.status === 429).length,
     };
   } finally {
@@ -236,6 +241,36 @@ async function runNoop(bench: Bench, dep: Deployment, concurrency: number, jobs:
 }
 
 /**
+ * What a request costs a process that handles it alone: a bare Koa JSON handler, its CPU per request
+ * in a burst (25 at a time) and at the sustained phase's rate, each request then alone, with the same
+ * client as the deploys (fetch, keep-alive). At 50/s the process sleeps between requests, and each one
+ * pays the wake-up and cold caches that a burst shares (bench/README.md, pipeline): the floor under
+ * what a lone deploy request costs the web process on this machine, measured in the same run.
+ */
+async function runBareKoa(bench: Bench, rate: number) {
+  const bare = await startChild(bench.cleanup, 'bare-koa (pipeline)', 'bareKoaMain.ts', {});
+  const get = async () => { const res = await fetch(`${String(bare.ready.url)}/`); await res.arrayBuffer(); };
+  const cpuUsPerRequest = async (n: number, run: () => Promise<unknown>) => {
+    const before = await bare.stats();
+    await run();
+    return round((cpuMsBetween(before, await bare.stats()) * 1000) / n, 1);
+  };
+  try {
+    const burst = (n: number) => { let left = n; return Promise.all(Array.from({ length: 25 }, async () => { while (left-- > 0) await get(); })); };
+    await burst(1_000); // warm-up (JIT, connections)
+    const burstUs = await cpuUsPerRequest(5_000, () => burst(5_000));
+    const paced = rate * 5;
+    const pacedUs = await cpuUsPerRequest(paced, async () => {
+      const t0 = Date.now();
+      await Promise.all(Array.from({ length: paced }, async (_, i) => { await sleep(Math.max(0, t0 + (i * 1000) / rate - Date.now())); await get(); }));
+    });
+    return { burstUs, pacedUs, rate };
+  } finally {
+    await bare.stop();
+  }
+}
+
+/**
  * One tenant requests a burst (their key allows 20 new services an hour, so most of it waits on the
  * per-key budget as delayed jobs), then another tenant requests one deploy: how long until it starts.
  */
@@ -279,7 +314,7 @@ export function pipelineRows(p: PipelineResult): Row[] {
       value: `p50 ${fmt(s.enqueueToFirstRenderCall.p50Ms)} ms, p99 ${fmt(s.enqueueToFirstRenderCall.p99Ms)} ms (${fmt(s.achievedRate)}/s requested, ${s.live}/${s.deploys} live)`,
       target: 'p99 < 250 ms', verdict: verdict(s.enqueueToFirstRenderCall.p99Ms < 250 && s.achievedRate >= s.targetRate * 0.95),
     },
-    { metric: `  at ${s.targetRate}/s: orchestrator CPU per deploy`, value: `${cpu(s)}, ${idleShare(s)}; idle web ${fmt(p.idle.webMsPerS, 2)} + worker ${fmt(p.idle.workerMsPerS, 2)} ms/s (worker writes/s: ${Object.entries(p.idle.workerSockets).map(([k, v]) => `${k.slice(7)} ${fmt(v)}`).join(', ')}); the worker's socket writes per deploy: ${sockets(s)}; the web's: ${webSockets(s)}`, target: '≤ 5 ms', verdict: verdict(s.cpuMsPerDeploy.total <= 5) },
+    { metric: `  at ${s.targetRate}/s: orchestrator CPU per deploy`, value: `${cpu(s)}, ${idleShare(s)}; a bare Koa request ${fmt(p.bareKoa.pacedUs)} µs alone at ${p.bareKoa.rate}/s vs ${fmt(p.bareKoa.burstUs)} µs in a burst (${fmt(p.bareKoa.pacedUs / p.bareKoa.burstUs, 1)}×; the web's POST ${fmt(s.cpuMsPerDeploy.web / b.cpuMsPerDeploy.web, 1)}×); idle web ${fmt(p.idle.webMsPerS, 2)} + worker ${fmt(p.idle.workerMsPerS, 2)} ms/s (worker writes/s: ${Object.entries(p.idle.workerSockets).map(([k, v]) => `${k.slice(7)} ${fmt(v)}`).join(', ')}); the worker's socket writes per deploy: ${sockets(s)}; the web's: ${webSockets(s)}`, target: '≤ 5 ms', verdict: verdict(s.cpuMsPerDeploy.total <= 5) },
     {
       metric: `fairness: lone tenant behind a ${p.fairness.burst}-deploy burst`,
       value: `started ${fmt(p.fairness.loneDelayMs, 0)} ms after its request (${p.fairness.burstStartedBefore} burst deploys started before it)`,
