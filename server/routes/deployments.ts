@@ -6,7 +6,8 @@ import { errors } from '../errors.js';
 import { requireCsrf } from '../middleware/security.js';
 import { requireRenderKey, requireUser, withRenderKey, type RenderKeyState, type SignedInState } from '../middleware/context.js';
 import { takesNoBody, validate } from '../middleware/validate.js';
-import { callerRender, whileKeyHeld } from '../render/forRequest.js';
+import { answerWithdrawn, callerRender, heldCallerRender, whileKeyHeld, type CallerRender } from '../render/forRequest.js';
+import { RenderKeyWithdrawn } from '../render/errors.js';
 import type { RenderClient } from '../render/client.js';
 import { answerDeploymentStarted, DeploymentPageView, DeploymentView, presentDeployment } from '../presenters/deployment.js';
 import { LogPageView } from '../presenters/logs.js';
@@ -83,7 +84,13 @@ export function deploymentRoutes(router: Router, deps: AppDeps) {
     errors: ['deployment_finished', 'render_unavailable', 'render_rate_limited'],
   }), requireUser(), requireCsrf(), deps.rateLimits.guard('lifecycle'), takesNoBody(), async (ctx) => {
     const rec = await loadOwn(ctx);
-    const canceled = await cancelDeployment(deps, rec, () => callerRender(deps, withRenderKey(ctx.state)).client);
+    // Render is called only for a deploy it has, and each call only while the session still holds the key:
+    // a key withdrawn in another tab while the deploy's read was at Render cancels nothing with it.
+    let caller: CallerRender | null = null;
+    const canceled = await cancelDeployment(deps, rec, () => (caller = heldCallerRender(deps, withRenderKey(ctx.state))).client).catch(async (err: unknown) => {
+      if (err instanceof RenderKeyWithdrawn && caller) await answerWithdrawn(deps, caller, 'Your Render key changed while this cancel was at Render: nothing was canceled with the old key. Check the deployment, then try again.');
+      throw err;
+    });
     await deps.security.recordAudit(ctx, { userId: rec.userId, action: 'lifecycle', outcome: 'success', detail: { lifecycleAction: 'cancel', deploymentId: rec.id, serviceId: rec.serviceId ?? undefined } });
     ctx.body = presentDeployment(canceled);
   });

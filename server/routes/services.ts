@@ -198,8 +198,13 @@ export function serviceRoutes(router: Router, deps: AppDeps) {
       + 'a name in several workspaces lists one service per workspace. Not cached: the answer is Render\'s at the time of the call.',
     tag: 'services', responses: { 200: ServiceListView },
   }), requireUser(), requireRenderKey(), deps.rateLimits.guard('serviceLookups'), validate({ query: ServiceLookupQuery }), async (ctx) => {
-    const caller = callerRender(deps, ctx.state);
-    const services = caller.ownerIds.length === 0 ? [] : await loadServicesNamed({ client: caller.client, ownerIds: caller.ownerIds, userId: caller.userId }, ctx.input.query.name, { redis: deps.redis, prefix: deps.config.redisPrefix });
+    // Its deploy reads follow the list call: each only while the session still holds the key (heldCallerRender).
+    const caller = heldCallerRender(deps, ctx.state);
+    const services = caller.ownerIds.length === 0 ? [] : await loadServicesNamed({ client: caller.client, ownerIds: caller.ownerIds, userId: caller.userId }, ctx.input.query.name, { redis: deps.redis, prefix: deps.config.redisPrefix })
+      .catch((err: unknown) => {
+        if (err instanceof RenderKeyWithdrawn) return answerWithdrawn(deps, caller, 'Your Render key changed while the services were being looked up. Try again.');
+        throw err;
+      });
     ctx.body = { services } satisfies z.infer<typeof ServiceListView>;
   });
 

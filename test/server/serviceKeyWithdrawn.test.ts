@@ -66,3 +66,19 @@ test('a suspend whose service read was at Render when another account\'s key was
   const svc = (await (await fetch(`${stack.render.url}/services/${serviceId}`, { headers: { authorization: `Bearer ${apiKey}` } })).json()) as { suspended: string };
   t.is(svc.suspended, 'not_suspended');
 });
+
+test('a look-up by name whose list call was at Render when the user signs out reads no deploy with the key and answers 401', async (t) => {
+  const { agent, apiKey, accountId } = await signedInWithKey(stack, 'kw-lookup');
+  await deployedLiveByHand(stack, agent, 'kw-lookup');
+  const name = 'kw-lookup-app';
+  t.is((await agent.get(`/api/render/services/lookup?name=${name}`)).json.services.length, 1, 'found by its name');
+  const held = stack.render.holdRequest({ method: 'GET', route: '/services', apiKey });
+  const answer = agent.get(`/api/render/services/lookup?name=${name}`);
+  await held.arrived;
+  t.is((await agent.post('/api/auth/logout')).status, 200);
+  const mark = stack.render.calls.length;
+  held.release();
+  const res = await answer;
+  t.is(res.status, 401, res.text);
+  t.deepEqual(stack.render.calls.slice(mark).filter((c) => c.accountId === accountId).map((c) => `${c.method} ${c.route}`), [], 'no deploy read after the sign-out was answered');
+});
