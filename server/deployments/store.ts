@@ -54,6 +54,14 @@ export function createDeploymentStore(opts: { redis: Redis; prefix: string; cloc
       if (await redis.set(key, id, 'PX', DEPLOY_CLAIM_MS, 'NX')) return true;
       return (await redis.get(key)) === id;
     },
+    /**
+     * A Render deploy named to deployment `id` (Render's answer to its ask, or found as its own): claimed
+     * for it whatever claimed it before, so no other deployment's look (claimRenderDeploy), a teammate's
+     * in a shared workspace included, takes it for its own.
+     */
+    async assignRenderDeploy(deployId: string, id: string): Promise<void> {
+      await redis.set(keys.deployClaim(deployId), id, 'PX', DEPLOY_CLAIM_MS);
+    },
     ...createNameClaims({ redis, keys, get: reader.get }),
     ...createRedeployChecks({ redis, keys, get: reader.get }),
     ...writer,

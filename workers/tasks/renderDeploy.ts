@@ -79,10 +79,16 @@ async function recordAskedDeploy(ctx: WorkerContext, rec: DeploymentRecord, rend
   return next;
 }
 
-function recordDeploy(ctx: WorkerContext, rec: DeploymentRecord, deploy: Deploy) {
+async function recordDeploy(ctx: WorkerContext, rec: DeploymentRecord, deploy: Deploy) {
   const status = RENDER_TO_STATUS[deploy.status ?? 'created'] ?? 'created';
-  if (isTerminal(status)) return finish(ctx, rec, status, failureFor(status), deployFields(deploy, rec));
-  return ctx.deployments.transition(rec.id, status, 'render', deployFields(deploy, rec));
+  // Claimed for this deployment with the record's write (one round trip): the deploy ids other users'
+  // records name are not in this user's service index, and a teammate's look for the deploy its own lost
+  // answer made (ownDeploy.ts deployOfAsk) would otherwise take this one, and cancel it or watch it.
+  const [, next] = await Promise.all([
+    ctx.deployments.assignRenderDeploy(deploy.id, rec.id),
+    isTerminal(status) ? finish(ctx, rec, status, failureFor(status), deployFields(deploy, rec)) : ctx.deployments.transition(rec.id, status, 'render', deployFields(deploy, rec)),
+  ]);
+  return next;
 }
 
 /**

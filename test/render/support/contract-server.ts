@@ -105,6 +105,11 @@ export async function startContractServer(opts: { apiKey: string; validator: Ope
     res.end(text);
   }
 
+  // Idle connections kept far longer than any gap between a test's calls (Node's default is 5 s). At 5 s a
+  // loaded machine could lag a test's second call to the moment the server closed the idle socket, and a
+  // POST on it failed with ECONNRESET (seen once in a CI run at 12 s per test). A POST on such a socket is
+  // not retried on purpose (adapter.ts; a GET is, tested in adapter.test.ts): it is no contract's subject.
+  server.keepAliveTimeout = 65_000;
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   const { port } = server.address() as AddressInfo;
