@@ -2,7 +2,8 @@ import type Router from '@koa/router';
 import type Koa from 'koa';
 import { z } from 'zod';
 import type { AppDeps } from '../deps.js';
-import { errors } from '../errors.js';
+import { AppError, errors } from '../errors.js';
+import { keyStillHeld } from '../deployments/logTailKey.js';
 import { requireCsrf } from '../middleware/security.js';
 import { requireRenderKey, requireUser, withRenderKey, type RenderKeyState, type SignedInState } from '../middleware/context.js';
 import { takesNoBody, validate } from '../middleware/validate.js';
@@ -88,7 +89,11 @@ export function deploymentRoutes(router: Router, deps: AppDeps) {
     // a key withdrawn in another tab while the deploy's read was at Render cancels nothing with it.
     let caller: CallerRender | null = null;
     const canceled = await cancelDeployment(deps, rec, () => (caller = heldCallerRender(deps, withRenderKey(ctx.state))).client).catch(async (err: unknown) => {
-      if (err instanceof RenderKeyWithdrawn && caller) await answerWithdrawn(deps, caller, 'Your Render key changed while this cancel was at Render: nothing was canceled with the old key. Check the deployment, then try again.');
+      // Withdrawn before a call, or while the last one was at Render: that sign-out, clear or replace ended the
+      // deployment (revocation.ts), which is why the cancel found it ended. Either way answered as a request sent now.
+      const withdrawn = err instanceof RenderKeyWithdrawn || (caller !== null && err instanceof AppError && err.code === 'deployment_finished'
+        && !(await keyStillHeld(deps, [caller.sessionRef], caller.userId, caller.keyFingerprint)));
+      if (withdrawn && caller) await answerWithdrawn(deps, caller, 'Your Render key changed while this cancel was at Render: nothing more was sent with the old key. Check the deployment, then try again.');
       throw err;
     });
     await deps.security.recordAudit(ctx, { userId: rec.userId, action: 'lifecycle', outcome: 'success', detail: { lifecycleAction: 'cancel', deploymentId: rec.id, serviceId: rec.serviceId ?? undefined } });

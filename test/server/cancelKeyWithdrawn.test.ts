@@ -20,7 +20,7 @@ usePipelineStack(test, { renderOptions: { manualDeploys: true } }, (p) => ({ sta
 const DEPLOY_READ = '/services/{serviceId}/deploys/{deployId}';
 
 /** `login`'s deployment, building on Render; its cancel held at the deploy's read while `withdraw` runs in another tab. */
-async function cancelWithdrawnDuring(t: { teardown: (fn: () => Promise<void>) => void }, login: string, withdraw: (agent: Agent) => Promise<{ status: number; text: string }>) {
+async function cancelWithdrawnDuring(t: { teardown: (fn: () => Promise<void>) => void }, login: string, withdraw: (agent: Agent) => Promise<{ status: number; text: string }>, heldRoute = DEPLOY_READ) {
   const who = await signedInWithKey(stack, login);
   addNodeRepo(stack, login, 'app');
   const started = await who.agent.post('/api/render/deploy', { github_repo: `${login}/app`, project_name: `${login}-app` });
@@ -34,7 +34,7 @@ async function cancelWithdrawnDuring(t: { teardown: (fn: () => Promise<void>) =>
   // No worker from here: the only Render calls are the cancel's.
   await pipeline.worker.close(5_000);
   t.teardown(async () => { pipeline.worker = await pipeline.startWorker(); });
-  const held = stack.render.holdRequest({ method: 'GET', route: DEPLOY_READ, apiKey: who.apiKey });
+  const held = stack.render.holdRequest({ method: heldRoute === DEPLOY_READ ? 'GET' : 'POST', route: heldRoute, apiKey: who.apiKey });
   const cancel = who.agent.post(`/api/render/deployments/${id}/cancel`);
   await held.arrived;
   const withdrawn = await withdraw(who.agent);
@@ -70,4 +70,13 @@ test.serial('a cancel whose deploy read was at Render when another account\'s ke
   t.regex(res.json.error.message, /Render key changed while this cancel was at Render/);
   t.deepEqual(after, []);
   t.is(renderStatus, 'build_in_progress');
+});
+
+// The cancel itself at Render when the user signs out: it was sent before the sign-out (Render cancels the
+// deploy), and the sign-out revoked the record meanwhile. Answered as a request sent then, 401, not 409
+// "This deployment ended before the cancel reached it", which is not what happened.
+test.serial('a cancel at Render when the user signs out answers 401, not that the deployment ended before it', async (t) => {
+  const { res, after } = await cancelWithdrawnDuring(t, 'ckw-late', (agent) => agent.post('/api/auth/logout'), '/services/{serviceId}/deploys/{deployId}/cancel');
+  t.is(res.status, 401, res.text);
+  t.deepEqual(after, [], 'nothing after the cancel');
 });

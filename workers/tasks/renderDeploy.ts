@@ -117,10 +117,12 @@ export async function watch(ctx: WorkerContext, rec: DeploymentRecord, render: R
   }
   const checks = rec.watchChecks + 1;
   if (deploy) {
+    // A deploy found here (a new service's first) is claimed for this deployment with its first write (recordDeploy).
+    const claimed = deploy.id !== rec.deployId ? ctx.deployments.assignRenderDeploy(deploy.id, rec.id) : null;
     const status = RENDER_TO_STATUS[deploy.status ?? ''] ?? rec.status;
-    if (isTerminal(status)) return finish(ctx, rec, status, failureFor(status), { ...deployFields(deploy, rec), watchChecks: checks });
+    if (isTerminal(status)) return (await Promise.all([finish(ctx, rec, status, failureFor(status), { ...deployFields(deploy, rec), watchChecks: checks }), claimed]))[0];
     if (status !== rec.status || deploy.id !== rec.deployId) {
-      const moved = await ctx.deployments.transition(rec.id, status, 'render', { ...deployFields(deploy, rec), watchChecks: checks });
+      const [moved] = await Promise.all([ctx.deployments.transition(rec.id, status, 'render', { ...deployFields(deploy, rec), watchChecks: checks }), claimed]);
       if (!moved) return null;
     } else if (deploy.commit?.id && deploy.commit.id !== rec.renderCommitId) {
       if (!await ctx.deployments.update(rec.id, deployFields(deploy, rec))) return null;
