@@ -87,6 +87,8 @@ export interface GitHubSimulator {
   holdStatuses(): () => void;
   /** GET /user (the signed-in user's profile) waits until `release()`; `waiting()` counts those held now. */
   holdProfiles(): { waiting(): number; release(): void };
+  /** The next API request whose path starts with `pathPrefix` waits until `release()`; `arrived` resolves once it has come. */
+  holdRequest(pathPrefix: string): { arrived: Promise<void>; release(): void };
   /** Request log: method, path without query string, status, authenticated login. Never a token or code. */
   calls: SimCall[];
   close(): Promise<void>;
@@ -113,6 +115,7 @@ export async function startGitHubSimulator(opts: GitHubSimulatorOptions = {}): P
   let statusHold: Promise<void> | null = null;
   let profileHold: { promise: Promise<void>; waiting: number } | null = null;
   const afterHooks: Array<{ pathPrefix: string; fn: () => void }> = [];
+  const requestHolds: Array<{ pathPrefix: string; arrived: () => void; released: Promise<void> }> = [];
 
   const route = async (req: IncomingMessage, res: ServerResponse): Promise<{ login?: string }> => {
     const url = new URL(req.url ?? '/', 'http://sim.invalid');
@@ -128,6 +131,12 @@ export async function startGitHubSimulator(opts: GitHubSimulatorOptions = {}): P
         else if (typeof fault.body === 'string') sendText(res, fault.status, fault.body, fault.headers?.['content-type'] ?? 'text/html; charset=utf-8');
         else sendJson(res, fault.status, fault.body ?? { message: 'Simulated failure', status: String(fault.status) }, fault.headers);
         return {};
+      }
+      const held = requestHolds.findIndex((h) => apiPath.startsWith(h.pathPrefix));
+      if (held !== -1) {
+        const hold = requestHolds.splice(held, 1)[0]!;
+        hold.arrived();
+        await hold.released;
       }
       const segs = apiPath.split('/').filter(Boolean);
       if (method === 'POST' && segs.length === 5 && segs[0] === 'repos' && segs[3] === 'statuses') {
@@ -190,6 +199,14 @@ export async function startGitHubSimulator(opts: GitHubSimulatorOptions = {}): P
       let release!: () => void;
       statusHold = new Promise<void>((r) => { release = r; });
       return () => { statusHold = null; release(); };
+    },
+    holdRequest: (pathPrefix) => {
+      let arrived!: () => void;
+      let release!: () => void;
+      const hold = { pathPrefix, arrived: () => arrived(), released: new Promise<void>((r) => { release = r; }) };
+      const came = new Promise<void>((r) => { arrived = r; });
+      requestHolds.push(hold);
+      return { arrived: came, release: () => { const at = requestHolds.indexOf(hold); if (at !== -1) requestHolds.splice(at, 1); release(); } };
     },
     holdProfiles: () => {
       let release!: () => void;

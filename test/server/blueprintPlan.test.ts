@@ -87,3 +87,19 @@ test('a branch named with # (git allows it, the picker lists it): the plan is of
   // Left as written, the # ended the repository URL Render is given: it would open tree/feature/.
   t.is(new URL(link.searchParams.get('repo')!).pathname, '/bphash/shop/tree/feature/%2312-fix');
 });
+
+// GitHub's reads come first and may take a while: a sign-out in another tab meanwhile ends the key's use,
+// so Render's validation is not asked with it, and the answer is the one a request sent now gets.
+test('a sign-out while render.yaml is read from GitHub: Render is not asked to validate with the key, 401', async (t) => {
+  const { agent, accountId } = await signedInWithKey(stack, 'bpout');
+  addNodeRepo(stack, 'bpout', 'shop', { 'render.yaml': BLUEPRINT });
+  const held = stack.github.holdRequest('/repos/bpout/shop/contents/render.yaml');
+  t.teardown(held.release);
+  const answer = agent.get('/api/github/repos/bpout/shop/blueprint');
+  await held.arrived;
+  t.is((await agent.post('/api/auth/logout')).status, 200);
+  held.release();
+  const res = await answer;
+  t.is(res.status, 401, res.text);
+  t.is(renderCalls(stack, accountId, 'POST', '/blueprints/validate').length, 0, 'no validation with the withdrawn key');
+});
