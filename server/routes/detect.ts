@@ -8,8 +8,7 @@ import { requireRenderKey, requireUser } from '../middleware/context.js';
 import { validate } from '../middleware/validate.js';
 import { repoFilesFromGitHub } from '../stacks/fromGitHub.js';
 import { detectStack, StackDetectionError } from '../stacks/detect.js';
-import { answerWithdrawn, heldCallerRender } from '../render/forRequest.js';
-import { RenderKeyWithdrawn } from '../render/errors.js';
+import { callerRender, whileKeyHeld } from '../render/forRequest.js';
 import { documented } from '../openapi/describe.js';
 import { BRANCH_MESSAGE, isBranchName } from '../deployments/input.js';
 import { BlueprintCheckView, DetectView, presentBlueprintCheck, presentDetectedStack } from '../presenters/stack.js';
@@ -67,13 +66,10 @@ export function detectRoutes(router: Router, deps: AppDeps) {
     if (text === null) throw errors.blueprintNotFound(`${owner}/${repo} has no render.yaml on ${branch}.`);
     // The validation goes out only while the session still holds the key: GitHub's reads before it may take a
     // while, and a sign-out, clear or replace in another tab meanwhile is answered as a request sent now.
-    const caller = heldCallerRender(deps, ctx.state);
+    const caller = callerRender(deps, ctx.state);
     const ownerId = q.owner_id ?? caller.ownerIds[0];
     if (!ownerId || !caller.ownerIds.includes(ownerId)) throw errors.validation('owner_id is not one of the workspaces your Render key can use');
-    const result = await caller.client.validateBlueprint(ownerId, text).catch((err: unknown) => {
-      if (err instanceof RenderKeyWithdrawn) return answerWithdrawn(deps, caller, 'Your Render key changed while the Blueprint was being read. Try again.');
-      throw err;
-    });
+    const result = await whileKeyHeld(deps, caller, (client) => client.validateBlueprint(ownerId, text), 'Your Render key changed while the Blueprint was being read. Try again.');
     ctx.body = presentBlueprintCheck({ owner, name: repo, branch }, ownerId, result);
   });
 }

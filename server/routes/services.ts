@@ -10,7 +10,7 @@ import { requireCsrf } from '../middleware/security.js';
 import { requireRenderKey, requireUser, type RenderKeyState } from '../middleware/context.js';
 import { pathParam, takesNoBody, validate } from '../middleware/validate.js';
 import { githubRepoOf, suggestFreeName } from '../render/serviceNames.js';
-import { answerWithdrawn, callerRender, heldCallerRender, sessionAfterWithdrawal, type CallerRender } from '../render/forRequest.js';
+import { answerWithdrawn, callerRender, heldCallerRender, sessionAfterWithdrawal, whileKeyHeld, type CallerRender } from '../render/forRequest.js';
 import type { Deploy, Service } from '../render/types.js';
 import { presentService, ServiceView, type PresentedService } from '../presenters/service.js';
 import { isGone, loadServiceOverview, loadServicesNamed } from '../render/serviceOverview.js';
@@ -198,13 +198,11 @@ export function serviceRoutes(router: Router, deps: AppDeps) {
       + 'a name in several workspaces lists one service per workspace. Not cached: the answer is Render\'s at the time of the call.',
     tag: 'services', responses: { 200: ServiceListView },
   }), requireUser(), requireRenderKey(), deps.rateLimits.guard('serviceLookups'), validate({ query: ServiceLookupQuery }), async (ctx) => {
-    // Its deploy reads follow the list call: each only while the session still holds the key (heldCallerRender).
-    const caller = heldCallerRender(deps, ctx.state);
-    const services = caller.ownerIds.length === 0 ? [] : await loadServicesNamed({ client: caller.client, ownerIds: caller.ownerIds, userId: caller.userId }, ctx.input.query.name, { redis: deps.redis, prefix: deps.config.redisPrefix })
-      .catch((err: unknown) => {
-        if (err instanceof RenderKeyWithdrawn) return answerWithdrawn(deps, caller, 'Your Render key changed while the services were being looked up. Try again.');
-        throw err;
-      });
+    // Its deploy reads follow the list call: each only while the session still holds the key.
+    const caller = callerRender(deps, ctx.state);
+    const services = caller.ownerIds.length === 0 ? [] : await whileKeyHeld(deps, caller, (client) =>
+      loadServicesNamed({ client, ownerIds: caller.ownerIds, userId: caller.userId }, ctx.input.query.name, { redis: deps.redis, prefix: deps.config.redisPrefix }),
+    'Your Render key changed while the services were being looked up. Try again.');
     ctx.body = { services } satisfies z.infer<typeof ServiceListView>;
   });
 
