@@ -23,6 +23,17 @@ const OTHERS_LOOKED_AT = 20;
 
 const createdSince = (d: Deploy, since: number) => Boolean(d.createdAt) && Date.parse(d.createdAt!) >= since;
 
+/**
+ * Whether Render made `d` while the service had no deploy running: the one made just before it (`older`,
+ * the next in the newest-first list) had finished before `d` was made, both by Render's clock. Render runs
+ * a service's deploys one at a time, in the order they were made (a deploy asked while one runs waits,
+ * `queued`), so such a deploy started at once; one Render answered 202 ("queued") for was not made so.
+ * Unknown (no older one listed, no finishedAt) is not idle. Strictly before, to the millisecond Date.parse
+ * keeps of Render's microseconds: a tie is not idle.
+ */
+const madeWhileIdle = (d: Deploy, older: Deploy | undefined) =>
+  Boolean(d.createdAt && older?.finishedAt) && Date.parse(older!.finishedAt!) < Date.parse(d.createdAt!);
+
 /** When we asked, by Render's clock (its deploys' createdAt), from the Date of the page read at answeredAt. */
 function askOnRenderClock(rec: DeploymentRecord, page: DatedPage<Deploy>, answeredAt: number): number {
   return onRenderClock(Date.parse(rec.deployRequestedAt!), page.serverDate, answeredAt);
@@ -57,10 +68,11 @@ export function askAnsweredBy(ctx: Pick<WorkerContext, 'renderTimeoutMs'>, rec: 
  * The service's deploys made since the ask (newest first), queued ones only if asked, and none made
  * after `madeBy` (our clock) when given: pages until one reaches a deploy made before the ask (the list
  * is newest first), at most MAX_LOOKED_AT, so ours is found however many were made after it; never
- * past a page that leads nowhere.
+ * past a page that leads nowhere. `listed`: every deploy the pages held, in their order.
  */
-async function deploysSinceAsk(ctx: WorkerContext, render: RenderClient, rec: DeploymentRecord, queued: boolean, madeBy?: number): Promise<Deploy[]> {
+async function deploysSinceAsk(ctx: WorkerContext, render: RenderClient, rec: DeploymentRecord, queued: boolean, madeBy?: number): Promise<{ found: Deploy[]; listed: Deploy[] }> {
   const found: Deploy[] = [];
+  const listed: Deploy[] = [];
   let since: number | undefined;
   let until = Number.POSITIVE_INFINITY;
   let cursor: string | undefined;
@@ -72,6 +84,7 @@ async function deploysSinceAsk(ctx: WorkerContext, render: RenderClient, rec: De
       since = askOnRenderClock(rec, page, answeredAt);
       if (madeBy !== undefined) until = latestOnRenderClock(madeBy, page, sentAt, answeredAt);
     }
+    listed.push(...page.items);
     const made = page.items.filter((d) => createdSince(d, since!));
     found.push(...made.filter((d) => Date.parse(d.createdAt!) <= until));
     // A page with no deploy in it, or naming the cursor it was asked with, leads nowhere (a broken
@@ -79,7 +92,7 @@ async function deploysSinceAsk(ctx: WorkerContext, render: RenderClient, rec: De
     if (made.length < page.items.length || page.items.length === 0 || !page.nextCursor || page.nextCursor === cursor) break;
     cursor = page.nextCursor;
   }
-  return found;
+  return { found, listed };
 }
 
 /** What our ask makes Render record: a rollback builds its target's commit or image; a trigger ours. */
@@ -114,15 +127,21 @@ async function recordedByOthers(ctx: WorkerContext, rec: DeploymentRecord): Prom
  * matters less than that they differ); ours was made at the ask. `queued`: Render answered 202, so
  * the deploy was queued then; only queued ones are looked at, which keeps out the deploy running then.
  * A record that says render_queued had its 202 by then (askAnsweredBy): a deploy made after that
- * (someone else redeploying, which looks like our redeploy) is never its own.
+ * (someone else redeploying, which looks like our redeploy) is never its own, nor one made while the
+ * service was idle (madeWhileIdle: Render would have started it, answering 201): someone's deploy made
+ * just before our ask, which Render's clock cannot tell from ours and which our own waited behind, is
+ * older than ours and would otherwise be taken once ours has left the queue.
  */
 export async function deployOfAsk(ctx: WorkerContext, render: RenderClient, rec: DeploymentRecord, opts: { queued?: boolean } = {}): Promise<Deploy | null> {
-  const [recent, matches, recorded] = await Promise.all([
+  const [{ found, listed }, matches, recorded] = await Promise.all([
     deploysSinceAsk(ctx, render, rec, opts.queued ?? false, askAnsweredBy(ctx, rec)),
     matcherFor(render, rec),
     recordedByOthers(ctx, rec),
   ]);
-  const candidates = recent.filter((d) => !recorded.has(d.id) && matches(d)).reverse();
+  // Only for an unfiltered list: a list of queued deploys does not say which was made just before another.
+  const answeredQueued = !opts.queued && rec.timeline.some((e) => e.status === 'render_queued');
+  const olderOf = (d: Deploy) => listed[listed.indexOf(d) + 1];
+  const candidates = found.filter((d) => !recorded.has(d.id) && matches(d) && !(answeredQueued && madeWhileIdle(d, olderOf(d)))).reverse();
   for (const d of candidates) if (await ctx.deployments.claimRenderDeploy(d.id, rec.id)) return d;
   return null;
 }
