@@ -22,6 +22,9 @@ type Fields = Partial<DeploymentRecord> | ((before: DeploymentRecord) => Partial
 /** One guess from `known`, then fresh verified reads while others keep writing the same record. */
 const ATTEMPTS = 4;
 
+/** A deploy claim outlives the watch's limit (3 h): by then its deployment has recorded the deploy or ended. */
+export const DEPLOY_CLAIM_MS = 24 * 3_600_000;
+
 /**
  * Every write of a deployment record: one Lua script per write (transition.ts) that checks, writes,
  * keeps the indexes and publishes the live update. The MAC is made here, over the exact JSON stored.
@@ -76,15 +79,29 @@ export function createRecordWriter(o: {
    * Apply a change (and, when the status changes, its timeline entries: timed now unless they carry
    * their own time). Returns the new record, or null when the record is gone or already terminal (the
    * change is then dropped). Throws RecordTamperedError when the stored record fails its MAC.
+   *
+   * A Render deploy the change names (a new `deployId`) is claimed for this deployment, whatever claimed
+   * it before, and even when the change is dropped because the record ended meanwhile (a cancel while
+   * the ask was on its way: the deploy Render made for it is still no one else's). No other deployment's
+   * look for the deploy its own ask made (workers/tasks/ownDeploy.ts deployOfAsk), a teammate's in a
+   * shared workspace included, then takes it: the deploy ids other users' records name are in no index
+   * that look reads. The claim goes out beside the write (one round trip).
    */
-  function update(id: string, fields: Fields, timeline: Array<Omit<TimelineEntry, 'at'> & { at?: string }> = [], othersOfService?: OthersOfService): Promise<DeploymentRecord | null> {
-    return change(id, 'throw', (before, now) => {
-      if (isTerminal(before.status)) return null;
-      const next: DeploymentRecord = { ...before, ...(typeof fields === 'function' ? fields(before) : fields), updatedAt: now };
-      if (timeline.length) next.timeline = [...before.timeline, ...timeline.map((e) => ({ ...e, at: e.at ?? now }))];
-      if (isTerminal(next.status)) next.finishedAt = now;
-      return { next, onlyIfStatus: null, indexService: !!next.serviceId && next.serviceId !== before.serviceId };
-    }, othersOfService);
+  async function update(id: string, fields: Fields, timeline: Array<Omit<TimelineEntry, 'at'> & { at?: string }> = [], othersOfService?: OthersOfService): Promise<DeploymentRecord | null> {
+    let claimed: Promise<unknown> | undefined;
+    try {
+      return await change(id, 'throw', (before, now) => {
+        const set = typeof fields === 'function' ? fields(before) : fields;
+        if (set.deployId && set.deployId !== before.deployId) claimed ??= redis.set(keys.deployClaim(set.deployId), id, 'PX', DEPLOY_CLAIM_MS);
+        if (isTerminal(before.status)) return null;
+        const next: DeploymentRecord = { ...before, ...set, updatedAt: now };
+        if (timeline.length) next.timeline = [...before.timeline, ...timeline.map((e) => ({ ...e, at: e.at ?? now }))];
+        if (isTerminal(next.status)) next.finishedAt = now;
+        return { next, onlyIfStatus: null, indexService: !!next.serviceId && next.serviceId !== before.serviceId };
+      }, othersOfService);
+    } finally {
+      await claimed;
+    }
   }
 
   return {

@@ -6,7 +6,7 @@ import { createDeploymentListing } from './listing.js';
 import { createNameClaims } from './nameClaims.js';
 import { createRedeployChecks } from './redeployChecks.js';
 import { createRecordReader } from './records.js';
-import { createRecordWriter } from './recordWrites.js';
+import { createRecordWriter, DEPLOY_CLAIM_MS } from './recordWrites.js';
 import { deploymentKeys } from './storeKeys.js';
 import { createKnownRecords } from './transition.js';
 import type { DeploymentRecord } from './types.js';
@@ -19,9 +19,6 @@ export function newDeploymentId(): string {
   for (const b of bytes) out += alphabet[b % 36];
   return out;
 }
-
-/** A claim outlives the watch's limit (3 h): by then its deployment has recorded the deploy or ended. */
-const DEPLOY_CLAIM_MS = 24 * 3_600_000;
 
 /**
  * Deployment records in Redis, keyed by the caller's GitHub id (keys: storeKeys.ts). The only way
@@ -55,9 +52,9 @@ export function createDeploymentStore(opts: { redis: Redis; prefix: string; cloc
       return (await redis.get(key)) === id;
     },
     /**
-     * A Render deploy named to deployment `id` (Render's answer to its ask, or found as its own): claimed
-     * for it whatever claimed it before, so no other deployment's look (claimRenderDeploy), a teammate's
-     * in a shared workspace included, takes it for its own.
+     * A Render deploy of deployment `id` that its record does not name (a new service's first deploy, to
+     * be stopped): claimed for it whatever claimed it before, as a record write naming one claims it
+     * (recordWrites.ts update), so no other deployment's look takes it for its own.
      */
     async assignRenderDeploy(deployId: string, id: string): Promise<void> {
       await redis.set(keys.deployClaim(deployId), id, 'PX', DEPLOY_CLAIM_MS);

@@ -33,7 +33,10 @@ export function deploymentKeys(prefix: string) {
     byService: (userId: number, serviceId: string) => `${prefix}:user:${userId}:service:${serviceId}`,
     /** The Render services a user's deployments point at: serviceId → workspace id. */
     services: (userId: number) => `${prefix}:user:${userId}:services`,
-    /** Which of our deployments took a Render deploy it found by matching (workers/tasks/ownDeploy.ts). */
+    /**
+     * Which of our deployments a Render deploy is: taken by a look that found it by matching
+     * (workers/tasks/ownDeploy.ts), or set by the record write that names it (recordWrites.ts).
+     */
     deployClaim: (deployId: string) => `${prefix}:deploy-claim:${deployId}`,
     /** Which of our deployments is creating a service under a name in a workspace (nameClaims.ts). */
     nameClaim: (ownerId: string, name: string) => `${prefix}:name-claim:${ownerId}:${name}`,

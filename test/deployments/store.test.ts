@@ -193,3 +193,26 @@ test.serial('creation lists the record, marks it unfinished and refuses an id al
   t.deepEqual(await store.idsOfService(second.userId, 'srv-three'), [second.id]);
   await t.throwsAsync(store.create(rec), { message: /already exists/ });
 });
+
+test.serial('a write naming a Render deploy claims it for the deployment, over a look\'s claim, and even when the record had ended', async (t) => {
+  const { a, b, rec } = await twoProcesses();
+  const reader = new Redis(redis.url);
+  clients.push(reader);
+  const claimOf = (deployId: string) => reader.get(a.store.keys.deployClaim(deployId));
+  // Another deployment's look took the deploy first; the write of the deployment Render named it to wins.
+  t.true(await b.store.claimRenderDeploy('dep-named', 'dpl-another'));
+  t.truthy(await a.store.transition(rec.id, 'build_in_progress', 'render', { deployId: 'dep-named' }));
+  t.is(await claimOf('dep-named'), rec.id);
+  t.false(await b.store.claimRenderDeploy('dep-named', 'dpl-another'), 'no look takes it now');
+  // Ended by another process (a cancel while the ask was out): the write is dropped, the claim is made.
+  const ended = blank();
+  await a.store.create(ended);
+  await b.store.transition(ended.id, 'canceled', 'orchestrator');
+  t.is(await a.store.transition(ended.id, 'build_in_progress', 'render', { deployId: 'dep-of-canceled' }), null);
+  t.is((await b.store.get(ended.id))?.status, 'canceled');
+  t.is(await claimOf('dep-of-canceled'), ended.id);
+  // A write that names no new deploy claims nothing.
+  await a.store.update(rec.id, { watchChecks: 2 });
+  await a.store.update(rec.id, { deployId: null });
+  t.is(await claimOf('dep-named'), rec.id);
+});

@@ -197,8 +197,9 @@ async function recordCreated(ctx: WorkerContext, rec: DeploymentRecord, render: 
   // on the Dashboard before any log read is still redacted; best effort: without it only that case is lost.
   const seeded = seedSeenSecrets(retiredDeps(ctx), service.id, envVars.map((v) => ({ name: `env-vars/${v.key}`, value: v.value })))
     .catch(() => ctx.logger.warn({ deploymentId: rec.id, serviceId: service.id }, 'the env values did not start the service\'s last-seen view for log redaction; the first log read will'));
-  // Its first deploy, named in the answer, is claimed for it (renderDeploy.ts recordDeploy says why).
-  const claimed = created.deployId ? ctx.deployments.assignRenderDeploy(created.deployId, rec.id) : null;
+  // Its first deploy, named in the answer, is claimed for it (recordWrites.ts update says why): by the
+  // write that names it, or here when the record does not (pinned: it builds the branch's head and is stopped).
+  const claimed = pinned && created.deployId ? ctx.deployments.assignRenderDeploy(created.deployId, rec.id) : null;
   const [next] = await Promise.all([write, serviceListChanged(ctx, rec), ctx.envVault.drop(rec.id), seeded, claimed]);
   if (!next) {
     // Its first build is this deployment's: stopped here when the answer named it. Named or not, a

@@ -79,16 +79,10 @@ async function recordAskedDeploy(ctx: WorkerContext, rec: DeploymentRecord, rend
   return next;
 }
 
-async function recordDeploy(ctx: WorkerContext, rec: DeploymentRecord, deploy: Deploy) {
+/** The write also claims the deploy for this deployment, written or not (recordWrites.ts update says why). */
+function recordDeploy(ctx: WorkerContext, rec: DeploymentRecord, deploy: Deploy) {
   const status = RENDER_TO_STATUS[deploy.status ?? 'created'] ?? 'created';
-  // Claimed for this deployment with the record's write (one round trip): the deploy ids other users'
-  // records name are not in this user's service index, and a teammate's look for the deploy its own lost
-  // answer made (ownDeploy.ts deployOfAsk) would otherwise take this one, and cancel it or watch it.
-  const [, next] = await Promise.all([
-    ctx.deployments.assignRenderDeploy(deploy.id, rec.id),
-    isTerminal(status) ? finish(ctx, rec, status, failureFor(status), deployFields(deploy, rec)) : ctx.deployments.transition(rec.id, status, 'render', deployFields(deploy, rec)),
-  ]);
-  return next;
+  return isTerminal(status) ? finish(ctx, rec, status, failureFor(status), deployFields(deploy, rec)) : ctx.deployments.transition(rec.id, status, 'render', deployFields(deploy, rec));
 }
 
 /**
@@ -117,13 +111,11 @@ export async function watch(ctx: WorkerContext, rec: DeploymentRecord, render: R
   }
   const checks = rec.watchChecks + 1;
   if (deploy) {
-    // A deploy found here (a new service's first) is claimed for this deployment with its first write (recordDeploy).
-    const claimed = deploy.id !== rec.deployId ? ctx.deployments.assignRenderDeploy(deploy.id, rec.id) : null;
+    // A deploy found here (a new service's first) is claimed for this deployment by the write that names it (recordWrites.ts update).
     const status = RENDER_TO_STATUS[deploy.status ?? ''] ?? rec.status;
-    if (isTerminal(status)) return (await Promise.all([finish(ctx, rec, status, failureFor(status), { ...deployFields(deploy, rec), watchChecks: checks }), claimed]))[0];
+    if (isTerminal(status)) return finish(ctx, rec, status, failureFor(status), { ...deployFields(deploy, rec), watchChecks: checks });
     if (status !== rec.status || deploy.id !== rec.deployId) {
-      const [moved] = await Promise.all([ctx.deployments.transition(rec.id, status, 'render', { ...deployFields(deploy, rec), watchChecks: checks }), claimed]);
-      if (!moved) return null;
+      if (!await ctx.deployments.transition(rec.id, status, 'render', { ...deployFields(deploy, rec), watchChecks: checks })) return null;
     } else if (deploy.commit?.id && deploy.commit.id !== rec.renderCommitId) {
       if (!await ctx.deployments.update(rec.id, deployFields(deploy, rec))) return null;
     }
