@@ -98,17 +98,18 @@ export function sentinelRoutes(router: Router, deps: AppDeps, opts: SentinelRout
   /**
    * The settings as this session sees them, and the name the watch knows this session by (a SECRET_KEY
    * rotation moves the session to the new key's name, sessions/records.ts, during its rolling deploy and
-   * for good after). Watching with another session's consent: only while that session lives. Once it
-   * ended (signed out, expired) the watch is over, though its settings stay until the next round stops it
-   * (up to an hour): they read as none, to the page (it does not say another session watches) and to a
-   * save or test message alike (a save took them as on, turning the ended watch back on here with its webhook).
+   * for good after). A watch lasts while the session that turned it on lives and holds a key. Once that
+   * session ended (signed out, expired) or its key was cleared, the watch is over, though its settings
+   * stay until the next round stops it (up to an hour): they read as none, to the page (it does not say
+   * another session watches) and to a save or test message alike (a save took them as on, turning the
+   * ended watch back on here with its webhook). A cache hit for the session: no round trip.
    */
   const watchOf = async (userId: number, currentRef: string, settings: SentinelSettings | null) => {
     const watching = settings?.enabled && settings.sessionRef !== currentRef
       && (await deps.sessions.refsOf(currentRef)).includes(settings.sessionRef) ? settings.sessionRef : currentRef;
-    const othersEnded = settings?.enabled && settings.sessionRef !== watching
-      && (await deps.sessions.loadByRef(settings.sessionRef))?.user?.id !== userId;
-    return { watching, settings: othersEnded ? null : settings };
+    const consenting = settings?.enabled ? await deps.sessions.loadByRef(settings.sessionRef) : null;
+    const ended = settings?.enabled && (consenting?.user?.id !== userId || !consenting.render);
+    return { watching, settings: ended ? null : settings };
   };
 
   const view = async (userId: number, currentRef: string) => {

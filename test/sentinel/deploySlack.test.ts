@@ -1,4 +1,4 @@
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import type { Stack } from '../helpers/stack.js';
 import type { TestWorker } from '../helpers/pipeline.js';
 import { QUICK_PHASES, usePipelineStack } from '../helpers/pipelineStack.js';
@@ -62,12 +62,13 @@ test('webhook set but deploy results off (the default): no deploy message', asyn
   t.is(bad.json.error.code, 'validation_failed');
 });
 
-test('the session that turned deploy results on signs out: no more messages, and its watch shows as off to the user\'s other session', async (t) => {
-  // The setting is that session's consent ("while I am signed in"), as the watch is: a round stops the
-  // watch once its session ended, but with hourly rounds deploy results went on meanwhile (found by an
-  // adversarial review).
-  const { agent: browser, apiKey } = await signedInWithKey(stack, 'slackout');
-  const put = await browser.request('PUT', '/api/sentinel', { json: { enabled: true, intervalSeconds: 3600, slackWebhookUrl: webhook('TSLACKOUT'), slackDeployResults: true } });
+/**
+ * The session that turned deploy results on ends its consent (`end`): no more messages, and its watch
+ * shows as off to the user's other session (and to its own, when it still lives).
+ */
+async function consentEnds(t: ExecutionContext, login: string, end: 'signOut' | 'clearKey') {
+  const { agent: browser, apiKey } = await signedInWithKey(stack, login);
+  const put = await browser.request('PUT', '/api/sentinel', { json: { enabled: true, intervalSeconds: 3600, slackWebhookUrl: webhook(`T${login.toUpperCase()}`), slackDeployResults: true } });
   t.is(put.status, 200, put.text);
   // The new watch's first round runs at once: once it ran, the next one is an hour away.
   for (let i = 0; i < 200 && !(await browser.get('/api/sentinel')).json.lastRunAt; i++) await new Promise((r) => setTimeout(r, 50));
@@ -75,24 +76,41 @@ test('the session that turned deploy results on signs out: no more messages, and
 
   // The same user's other session (another device, CI with its token) deploys too.
   const other = stack.agent();
-  await stack.signIn(other, 'slackout');
+  await stack.signIn(other, login);
   t.is((await other.post('/api/render/setup', { api_key: apiKey })).status, 200);
   const seenBefore = (await other.get('/api/sentinel')).json;
   t.like(seenBefore, { enabled: true, watchingThisSession: false, slack: { deployResults: true } });
-  addNodeRepo(stack, 'slackout', 'before');
-  addNodeRepo(stack, 'slackout', 'after');
-  const before = await waitFinished(other, (await other.post('/api/render/deploy', { github_repo: 'slackout/before', project_name: 'slackout-before' })).json.id);
+  addNodeRepo(stack, login, 'before');
+  addNodeRepo(stack, login, 'after');
+  const before = await waitFinished(other, (await other.post('/api/render/deploy', { github_repo: `${login}/before`, project_name: `${login}-before` })).json.id);
   t.is(before.status, 'live');
-  t.truthy(await waitForText(/slackout-before is live/), 'while the consenting session lives, the other session\'s deploys are posted');
+  t.truthy(await waitForText(new RegExp(`${login}-before is live`)), 'while the consenting session lives, the other session\'s deploys are posted');
 
-  t.is((await browser.post('/api/auth/logout')).status, 200);
+  if (end === 'signOut') t.is((await browser.post('/api/auth/logout')).status, 200);
+  else {
+    t.is((await browser.post('/api/render/clear-credentials')).status, 200);
+    t.like((await browser.get('/api/sentinel')).json, { enabled: false, slack: { configured: false, deployResults: false } }, 'its own page says the watch is off');
+  }
   const seenAfter = (await other.get('/api/sentinel')).json;
   t.like(seenAfter, { enabled: false, watchingThisSession: false, slack: { configured: false, deployResults: false } });
 
-  const after = await waitFinished(other, (await other.post('/api/render/deploy', { github_repo: 'slackout/after', project_name: 'slackout-after' })).json.id);
+  const after = await waitFinished(other, (await other.post('/api/render/deploy', { github_repo: `${login}/after`, project_name: `${login}-after` })).json.id);
   t.is(after.status, 'live');
   const jobDone = () => worker.logs.some((l) => l.includes('"deploy job done"') && l.includes(after.id));
   for (let i = 0; i < 200 && !jobDone(); i++) await new Promise((r) => setTimeout(r, 50));
   t.true(jobDone());
-  t.deepEqual(stack.slack.texts.filter((x) => x.includes('slackout-after')), [], 'no deploy result after the consenting session signed out');
+  t.deepEqual(stack.slack.texts.filter((x) => x.includes(`${login}-after`)), [], 'no deploy result after the consenting session\'s consent ended');
+}
+
+test('the session that turned deploy results on signs out: no more messages, and its watch shows as off to the user\'s other session', async (t) => {
+  // The setting is that session's consent ("while I am signed in"), as the watch is: a round stops the
+  // watch once its session ended, but with hourly rounds deploy results went on meanwhile (found by an
+  // adversarial review).
+  await consentEnds(t, 'slackout', 'signOut');
+});
+
+test('the session that turned deploy results on clears its key: no more messages, and its watch shows as off to both sessions', async (t) => {
+  // "Signing out (or clearing the key) ends the watch": a round stops a watch whose session holds no key,
+  // but until then (an hour) deploy results went on and the page said the watch was on (found by a review).
+  await consentEnds(t, 'slackclear', 'clearKey');
 });

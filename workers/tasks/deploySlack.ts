@@ -11,8 +11,9 @@ type DeploySlack = (rec: DeploymentRecord) => Promise<void>;
 /**
  * Deploy results to the user's own Slack webhook (issue 15): the webhook and SSRF guard of Sentinel's
  * alerts (server/sentinel/alerts.ts), only when the user turned "deploy results" on for it, and only while
- * the session that did so lives: the setting is that session's consent, as the watch is (a round stops
- * the watch once that session ended, but the next round may be an hour away). One message per
+ * the session that did so lives and holds a key: the setting is that session's consent, as the watch is
+ * (a round stops the watch once that session ended or its key was cleared, but the next round may be an
+ * hour away). One message per
  * deployment (live, or failed with its code), ids and names only; never throws.
  */
 export function createDeploySlack(opts: { redis: Redis; prefix: string; keyring: Keyring; absoluteMs: number; baseUrl: string; logger: Logger; sessions: Pick<SessionStore, 'loadByRef'>; alerts?: SentinelAlertOptions }): DeploySlack {
@@ -23,8 +24,9 @@ export function createDeploySlack(opts: { redis: Redis; prefix: string; keyring:
     try {
       const settings = await store.getSettings(rec.userId);
       if (!settings?.slackDeployResults) return;
+      // That session ended, or its key was cleared: the watch is over (sentinelTask.ts stops it at its next round).
       const consenting = await opts.sessions.loadByRef(settings.sessionRef);
-      if (consenting?.user?.id !== rec.userId) return;
+      if (consenting?.user?.id !== rec.userId || !consenting.render) return;
       const url = store.openSlackUrl(rec.userId, settings.slackSealed);
       if (!url) return;
       const once = await opts.redis.set(`${opts.prefix}:deployment:${rec.id}:slack`, '1', 'EX', 7 * 24 * 3600, 'NX');
