@@ -146,6 +146,8 @@ export function createApp(deps: AppDeps, opts: CreateAppOptions = {}): Koa {
     onError: (err, ctx) => {
       const e = err as { status?: number; type?: string; message?: string };
       if (e.status === 413 || e.type === 'entity.too.large') throw errors.payloadTooLarge(BODY_LIMIT);
+      // `inflation` marks a Content-Encoding it cannot undo only by its message; raw-body's 'encoding.unsupported' is a charset.
+      if (e.status === 415 && e.message?.startsWith('Unsupported Content-Encoding')) throw errors.unsupportedContentEncoding();
       if (e.status === 415 || e.type === 'encoding.unsupported') throw errors.unsupportedMediaType();
       // The parser refuses a member named __proto__ (prototype poisoning): valid JSON, so "not valid JSON"
       // sent the client looking for a syntax error. /mcp answers JSON-RPC's parse error, as for any body it cannot take.
@@ -177,7 +179,7 @@ export function createApp(deps: AppDeps, opts: CreateAppOptions = {}): Koa {
     if (!isMcpPath(ctx.path)) return rest;
     // A body /mcp could not read is a JSON-RPC error there (server/mcp/transport.ts); what the rest of the app threw is not.
     return rest.catch((err: unknown) => {
-      if (parsed || !(err instanceof AppError) || !answerUnreadMcpBody(ctx, err.code, BODY_LIMIT_BYTES)) throw err;
+      if (parsed || !(err instanceof AppError) || !answerUnreadMcpBody(ctx, err.code, err.message, BODY_LIMIT_BYTES)) throw err;
     });
   }));
   // Authorization: Bearer <GitHub token> → its token session, loaded by the session middleware below instead of a cookie.

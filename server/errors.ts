@@ -39,6 +39,8 @@ export const errors = {
   malformedJson: () => new AppError(400, 'malformed_json', 'The request body is not valid JSON.'),
   payloadTooLarge: (limit: string) => new AppError(413, 'payload_too_large', `The request body is larger than ${limit}.`),
   unsupportedMediaType: () => new AppError(415, 'unsupported_media_type', 'Send the request body as application/json.'),
+  /** A body under a Content-Encoding the parser cannot undo (what it can: the `inflation` package's). */
+  unsupportedContentEncoding: () => new AppError(415, 'unsupported_media_type', 'This Content-Encoding is not supported: send the body uncompressed, or as gzip, deflate or br.'),
   unauthenticated: (message = 'Sign in with GitHub first.') => new AppError(401, 'unauthenticated', message),
   csrfFailed: () => new AppError(403, 'csrf_failed', 'Missing or invalid CSRF token. Reload the page and try again.'),
   originRejected: () => new AppError(403, 'origin_rejected', 'Cross-origin requests are not allowed.'),

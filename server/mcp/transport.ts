@@ -67,14 +67,16 @@ export async function answerMcpPost(ctx: Koa.Context, server: Server): Promise<v
 }
 
 /**
- * A POST /mcp body the app's body parser refused (server/app.ts) — not JSON, or over the body limit (a
- * huge tool argument) — answered as the SDK's transport answers it: a JSON-RPC error (400 -32700 Parse
- * error, 413 -32000), not the REST routes' error object a JSON-RPC client does not read. False for any
- * other refusal (left to the error middleware).
+ * A POST /mcp body the app's body parser refused (server/app.ts) — not JSON, over the body limit (a
+ * huge tool argument), or under a Content-Encoding it cannot undo — answered as the SDK's transport
+ * answers such a body: a JSON-RPC error (400 -32700 Parse error, 413 -32000, 415 -32000), not the REST
+ * routes' error object a JSON-RPC client does not read. False for any other refusal (left to the error
+ * middleware).
  */
-export function answerUnreadMcpBody(ctx: Koa.Context, code: string, limitBytes: number): boolean {
+export function answerUnreadMcpBody(ctx: Koa.Context, code: string, message: string, limitBytes: number): boolean {
   if (code === 'malformed_json') rpcError(ctx, 400, -32700, 'Parse error: Invalid JSON');
   else if (code === 'payload_too_large') rpcError(ctx, 413, -32000, requestBodyTooLargeMessage(limitBytes));
+  else if (code === 'unsupported_media_type') rpcError(ctx, 415, -32000, `Unsupported Media Type: ${message}`);
   else return false;
   return true;
 }

@@ -300,6 +300,23 @@ test('/mcp: a body naming a member twice or not UTF-8 is a JSON-RPC parse error,
   t.is(await mine(), before + 1);
 });
 
+// A body under a Content-Encoding the parser cannot undo (zstd here) was told to "send application/json", which
+// it was, and at /mcp got the REST error object a JSON-RPC client cannot read (found by a review).
+test('a body under an unknown Content-Encoding: 415 saying which encodings are taken; at /mcp a JSON-RPC error', async (t) => {
+  const login = 'shapes-enc';
+  stack.github.addUser({ id: 990_002, login });
+  const api = new Agent(stack.url, { authorization: `Bearer ${stack.github.issueToken(login)}`, accept: 'application/json, text/event-stream' });
+  const headers = { 'content-type': 'application/json', 'content-encoding': 'zstd' };
+  const rest = await api.request('POST', '/api/render/setup', { body: '{"api_key":"rnd_x"}', headers });
+  t.is(rest.status, 415, rest.text);
+  t.is(rest.json.error.code, 'unsupported_media_type');
+  t.regex(rest.json.error.message, /Content-Encoding is not supported: send the body uncompressed, or as gzip, deflate or br/);
+  const mcp = await api.request('POST', '/mcp', { body: '{"jsonrpc":"2.0","id":1,"method":"ping"}', headers });
+  t.is(mcp.status, 415, mcp.text);
+  t.like(mcp.json, { jsonrpc: '2.0', id: null, error: { code: -32000 } });
+  t.regex(mcp.json.error.message, /^Unsupported Media Type: This Content-Encoding is not supported/);
+});
+
 // The branch rule lets in non-ASCII letters, marks and digits "(no bidi overrides or invisible characters)",
 // but some letters and marks are invisible: U+3164 HANGUL FILLER (a letter), U+FE0F VARIATION SELECTOR-16 and
 // U+034F COMBINING GRAPHEME JOINER (marks). "main\u3164" was deployed as a branch the pages and Slack show as "main".
