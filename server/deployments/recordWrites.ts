@@ -88,20 +88,22 @@ export function createRecordWriter(o: {
    * that look reads. The claim goes out beside the write (one round trip).
    */
   async function update(id: string, fields: Fields, timeline: Array<Omit<TimelineEntry, 'at'> & { at?: string }> = [], othersOfService?: OthersOfService): Promise<DeploymentRecord | null> {
-    let claimed: Promise<unknown> | undefined;
-    try {
-      return await change(id, 'throw', (before, now) => {
-        const set = typeof fields === 'function' ? fields(before) : fields;
-        if (set.deployId && set.deployId !== before.deployId) claimed ??= redis.set(keys.deployClaim(set.deployId), id, 'PX', DEPLOY_CLAIM_MS);
-        if (isTerminal(before.status)) return null;
-        const next: DeploymentRecord = { ...before, ...set, updatedAt: now };
-        if (timeline.length) next.timeline = [...before.timeline, ...timeline.map((e) => ({ ...e, at: e.at ?? now }))];
-        if (isTerminal(next.status)) next.finishedAt = now;
-        return { next, onlyIfStatus: null, indexService: !!next.serviceId && next.serviceId !== before.serviceId };
-      }, othersOfService);
-    } finally {
-      await claimed;
-    }
+    // Its failure is kept, not left unhandled while the write goes on (that would end the process), and
+    // thrown only once the write succeeded: a write's own error (a tampered record) is the one to report.
+    let claimed: Promise<{ failed: unknown } | null> | undefined;
+    const claim = (deployId: string) => redis.set(keys.deployClaim(deployId), id, 'PX', DEPLOY_CLAIM_MS).then(() => null, (failed: unknown) => ({ failed }));
+    const written = await change(id, 'throw', (before, now) => {
+      const set = typeof fields === 'function' ? fields(before) : fields;
+      if (set.deployId && set.deployId !== before.deployId) claimed ??= claim(set.deployId);
+      if (isTerminal(before.status)) return null;
+      const next: DeploymentRecord = { ...before, ...set, updatedAt: now };
+      if (timeline.length) next.timeline = [...before.timeline, ...timeline.map((e) => ({ ...e, at: e.at ?? now }))];
+      if (isTerminal(next.status)) next.finishedAt = now;
+      return { next, onlyIfStatus: null, indexService: !!next.serviceId && next.serviceId !== before.serviceId };
+    }, othersOfService);
+    const refused = await claimed;
+    if (refused) throw refused.failed;
+    return written;
   }
 
   return {

@@ -216,3 +216,25 @@ test.serial('a write naming a Render deploy claims it for the deployment, over a
   await a.store.update(rec.id, { deployId: null });
   t.is(await claimOf('dep-named'), rec.id);
 });
+
+test.serial('a claim Redis refuses is the write\'s error, never a rejection left unhandled while the write goes on', async (t) => {
+  // The claim goes out while the write may still wait on other things (finish()'s older live records,
+  // here made slow); refused meanwhile, it was left unhandled, which ends a Node process (found by a review).
+  const { store } = processStore();
+  const older = { ...blank(), status: 'render_queued' as const, serviceId: 'srv-claim' };
+  const rec = { ...blank(), userId: older.userId, status: 'render_queued' as const, serviceId: 'srv-claim' };
+  await store.create(older);
+  await store.create(rec);
+  const unhandled: unknown[] = [];
+  const onUnhandled = (reason: unknown) => { unhandled.push(reason); };
+  process.on('unhandledRejection', onUnhandled);
+  t.teardown(() => { process.off('unhandledRejection', onUnhandled); });
+  // Memory full under noeviction (as BullMQ requires): Redis refuses the SET, the write's read-only check still answers.
+  await redis.client.config('SET', 'maxmemory', '1');
+  t.teardown(async () => { await redis.client.config('SET', 'maxmemory', '0'); });
+  const slowOthers = () => new Promise<void>((r) => setTimeout(r, 200));
+  const error = await t.throwsAsync(store.transition(rec.id, 'live', 'render', { deployId: 'dep-refused' }, undefined, [], slowOthers));
+  t.regex(error!.message, /OOM/);
+  await new Promise((r) => setTimeout(r, 50));
+  t.deepEqual(unhandled, [], 'no rejection left unhandled');
+});

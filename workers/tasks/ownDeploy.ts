@@ -24,15 +24,32 @@ const OTHERS_LOOKED_AT = 20;
 const createdSince = (d: Deploy, since: number) => Boolean(d.createdAt) && Date.parse(d.createdAt!) >= since;
 
 /**
- * Whether Render made `d` while the service had no deploy running: the one made just before it (`older`,
- * the next in the newest-first list) had finished before `d` was made, both by Render's clock. Render runs
- * a service's deploys one at a time, in the order they were made (a deploy asked while one runs waits,
- * `queued`), so such a deploy started at once; one Render answered 202 ("queued") for was not made so.
- * Unknown (no older one listed, no finishedAt) is not idle. Strictly before, to the millisecond Date.parse
- * keeps of Render's microseconds: a tie is not idle.
+ * Whether Render made `d` while the service had no deploy running, as far as the list tells: the one made
+ * just before it (`older`, the next in the newest-first list) had finished before `d` was made, both by
+ * Render's clock. Render runs a service's deploys one at a time, in the order they were made (a deploy
+ * asked while one runs waits, `queued`), so such a deploy started at once, where one Render answered 202
+ * ("queued") for was made while another ran. Unknown (no older one listed, no finishedAt) is not idle.
+ * Strictly before, to the millisecond Date.parse keeps of Render's microseconds: a tie is not idle. Not
+ * proof: a queued deploy canceled or skipped (Render's "wait" policy may go straight to the newest) just
+ * before ours was made, or Render stamping an end a millisecond before it queued ours, would make ours
+ * look idle; so it only ranks (candidatesInOrder), never rules out.
  */
 const madeWhileIdle = (d: Deploy, older: Deploy | undefined) =>
   Boolean(d.createdAt && older?.finishedAt) && Date.parse(older!.finishedAt!) < Date.parse(d.createdAt!);
+
+/**
+ * The deploys a look may take (`found`, newest first, those `eligible`), in the order it tries them:
+ * oldest first (ours was made at the ask; one made after it is someone's who asked later). After a 202
+ * (`answeredQueued`, an unfiltered list `listed`), those made while the service was idle go last: someone's
+ * deploy made just before our ask, which Render's clock cannot tell from ours and which ours then waited
+ * behind, is older than ours and was taken once ours had left the queue before the first look.
+ */
+export function candidatesInOrder(found: Deploy[], listed: Deploy[], eligible: (d: Deploy) => boolean, answeredQueued: boolean): Deploy[] {
+  const oldestFirst = found.filter(eligible).reverse();
+  if (!answeredQueued) return oldestFirst;
+  const idle = new Set(oldestFirst.filter((d) => madeWhileIdle(d, listed[listed.indexOf(d) + 1])));
+  return [...oldestFirst.filter((d) => !idle.has(d)), ...oldestFirst.filter((d) => idle.has(d))];
+}
 
 /** When we asked, by Render's clock (its deploys' createdAt), from the Date of the page read at answeredAt. */
 function askOnRenderClock(rec: DeploymentRecord, page: DatedPage<Deploy>, answeredAt: number): number {
@@ -127,10 +144,8 @@ async function recordedByOthers(ctx: WorkerContext, rec: DeploymentRecord): Prom
  * matters less than that they differ); ours was made at the ask. `queued`: Render answered 202, so
  * the deploy was queued then; only queued ones are looked at, which keeps out the deploy running then.
  * A record that says render_queued had its 202 by then (askAnsweredBy): a deploy made after that
- * (someone else redeploying, which looks like our redeploy) is never its own, nor one made while the
- * service was idle (madeWhileIdle: Render would have started it, answering 201): someone's deploy made
- * just before our ask, which Render's clock cannot tell from ours and which our own waited behind, is
- * older than ours and would otherwise be taken once ours has left the queue.
+ * (someone else redeploying, which looks like our redeploy) is never its own; one made while the
+ * service was idle is taken only when no other matches (candidatesInOrder).
  */
 export async function deployOfAsk(ctx: WorkerContext, render: RenderClient, rec: DeploymentRecord, opts: { queued?: boolean } = {}): Promise<Deploy | null> {
   const [{ found, listed }, matches, recorded] = await Promise.all([
@@ -140,8 +155,7 @@ export async function deployOfAsk(ctx: WorkerContext, render: RenderClient, rec:
   ]);
   // Only for an unfiltered list: a list of queued deploys does not say which was made just before another.
   const answeredQueued = !opts.queued && rec.timeline.some((e) => e.status === 'render_queued');
-  const olderOf = (d: Deploy) => listed[listed.indexOf(d) + 1];
-  const candidates = found.filter((d) => !recorded.has(d.id) && matches(d) && !(answeredQueued && madeWhileIdle(d, olderOf(d)))).reverse();
+  const candidates = candidatesInOrder(found, listed, (d) => !recorded.has(d.id) && matches(d), answeredQueued);
   for (const d of candidates) if (await ctx.deployments.claimRenderDeploy(d.id, rec.id)) return d;
   return null;
 }
