@@ -234,7 +234,7 @@ test.serial('a claim Redis refuses is the write\'s error, never a rejection left
   t.teardown(async () => { await redis.client.config('SET', 'maxmemory', '0'); });
   const slowOthers = () => new Promise<void>((r) => setTimeout(r, 200));
   const error = await t.throwsAsync(store.transition(rec.id, 'live', 'render', { deployId: 'dep-refused' }, undefined, [], slowOthers));
-  t.regex(error!.message, /OOM/);
+  t.regex(error.message, /OOM/);
   await new Promise((r) => setTimeout(r, 50));
   t.deepEqual(unhandled, [], 'no rejection left unhandled');
 });
