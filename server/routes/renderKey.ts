@@ -1,4 +1,5 @@
 import type Router from '@koa/router';
+import type Koa from 'koa';
 import { z } from 'zod';
 import type { AppDeps } from '../deps.js';
 import { errors } from '../errors.js';
@@ -11,6 +12,8 @@ import { checkRenderKeyUnderLockout } from '../render/verifyKey.js';
 import { documented } from '../openapi/describe.js';
 import { previousFingerprint } from '../crypto/keyring.js';
 import { requestDetail } from '../audit/fromRequest.js';
+import { createSentinelStore } from '../sentinel/store.js';
+import { sentinelSettingsMessage } from '../sentinel/present.js';
 
 // Messages are shown under the key field as written (one at a time), so each says what is wrong with
 // what was pasted: "keys start with rnd_" only for a key that does not.
@@ -62,7 +65,22 @@ export function renderKeyRoutes(router: Router, deps: AppDeps) {
     const ref = deps.sessions.refOf(ctx.state.sessionId);
     // One field update (a stale whole-record write cannot bring the key back); deploys stop, streams close.
     // Clearing a key that is not set changes nothing, so it records nothing (no audit entry, no revocation).
-    await deps.sessionEnding.clearKey(ref, userId, { detail: requestDetail(ctx) });
+    if (await deps.sessionEnding.clearKey(ref, userId, { detail: requestDetail(ctx) })) await endWatchOfSession(ctx, userId, ref);
     ctx.body = presentRenderStatus({});
   });
+
+  const sentinel = createSentinelStore({ redis: deps.redis, prefix: deps.config.redisPrefix, keyring: deps.keyring, absoluteMs: deps.config.sessionAbsoluteMs });
+  /**
+   * "Clearing the key ends the watch": a Sentinel watch this session turned on is switched off now, as the
+   * Sentinel page's off would (settings gone, a round in flight writes nothing back, audited, other tabs
+   * told). Left to the next round, it read as off until then but came back on, with its webhook, when a
+   * key was connected again first. Replacing the key does not end it (README, Sentinel).
+   */
+  async function endWatchOfSession(ctx: Koa.Context, userId: number, ref: string): Promise<void> {
+    const settings = await sentinel.getSettings(userId);
+    if (!settings?.enabled || !(await deps.sessions.refsOf(ref)).includes(settings.sessionRef)) return;
+    if (!await sentinel.dropWatch(userId)) return;
+    await deps.security.recordAudit(ctx, { userId, action: 'sentinel_settings', outcome: 'success', detail: { changes: ['turned_off'] } });
+    await deps.redis.publish(deps.deployments.keys.channel(userId), sentinelSettingsMessage()).catch(() => undefined);
+  }
 }

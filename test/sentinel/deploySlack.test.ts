@@ -114,3 +114,28 @@ test('the session that turned deploy results on clears its key: no more messages
   // but until then (an hour) deploy results went on and the page said the watch was on (found by a review).
   await consentEnds(t, 'slackclear', 'clearKey');
 });
+
+test('a watch ended by clearing the key stays ended when a key is connected again before the next round', async (t) => {
+  // The end was only read from the session (it holds no key): a key connected again in the same session
+  // before the next round (up to an hour) brought the watch back on, with its webhook (found by a review).
+  const login = 'slackreclear';
+  const { agent: browser } = await signedInWithKey(stack, login);
+  const put = await browser.request('PUT', '/api/sentinel', { json: { enabled: true, intervalSeconds: 3600, slackWebhookUrl: webhook('TSLACKRECLEAR'), slackDeployResults: true } });
+  t.is(put.status, 200, put.text);
+  for (let i = 0; i < 200 && !(await browser.get('/api/sentinel')).json.lastRunAt; i++) await new Promise((r) => setTimeout(r, 50));
+  t.truthy((await browser.get('/api/sentinel')).json.lastRunAt, 'the first round ran');
+
+  t.is((await browser.post('/api/render/clear-credentials')).status, 200);
+  const otherKey = `rnd_slackreclearother${'k'.repeat(20)}`;
+  stack.render.addAccount({ apiKey: otherKey, workspaces: [{ name: 'other workspace' }] });
+  t.is((await browser.post('/api/render/setup', { api_key: otherKey })).status, 200);
+  t.like((await browser.get('/api/sentinel')).json, { enabled: false, slack: { configured: false, deployResults: false } });
+
+  addNodeRepo(stack, login, 'later');
+  const later = await waitFinished(browser, (await browser.post('/api/render/deploy', { github_repo: `${login}/later`, project_name: `${login}-later` })).json.id);
+  t.is(later.status, 'live');
+  const jobDone = () => worker.logs.some((l) => l.includes('"deploy job done"') && l.includes(later.id));
+  for (let i = 0; i < 200 && !jobDone(); i++) await new Promise((r) => setTimeout(r, 50));
+  t.true(jobDone());
+  t.deepEqual(stack.slack.texts.filter((x) => x.includes(`${login}-later`)), [], 'no deploy result from the ended watch');
+});
