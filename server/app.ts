@@ -159,6 +159,9 @@ export function createApp(deps: AppDeps, opts: CreateAppOptions = {}): Koa {
   });
   const checkOrigin = sameOrigin(config.origin, config.corsOrigins);
   app.use(forUnsafeMethods((ctx, next) => {
+    // Content-codings are case-insensitive (RFC 9110 §8.4.1); the parser (`inflation`) knows them in lowercase only.
+    const coding = ctx.req.headers['content-encoding'];
+    if (coding !== undefined && coding !== coding.toLowerCase()) ctx.req.headers['content-encoding'] = coding.toLowerCase();
     let parsed = false;
     let wasUtf8: ((decoded: string) => boolean) | undefined;
     const rest = parseBody(ctx, () => {

@@ -315,6 +315,13 @@ test('a body under an unknown Content-Encoding: 415 saying which encodings are t
   t.is(mcp.status, 415, mcp.text);
   t.like(mcp.json, { jsonrpc: '2.0', id: null, error: { code: -32000 } });
   t.regex(mcp.json.error.message, /^Unsupported Media Type: This Content-Encoding is not supported/);
+  // Content-codings are case-insensitive: gzip named in capitals is read as gzip (it was refused, "send … as gzip").
+  const gzipped = gzipSync(Buffer.from('{"api_key":"rnd_x"}')) as unknown as string;
+  for (const coding of ['gzip', 'GZIP', 'GZip']) {
+    const res = await api.request('POST', '/api/render/setup', { body: gzipped, headers: { 'content-type': 'application/json', 'content-encoding': coding } });
+    t.is(res.status, 400, `${coding}: ${res.text}`);
+    t.is(res.json.error.code, 'validation_failed', `${coding}: read, and its key refused as malformed`);
+  }
 });
 
 // The branch rule lets in non-ASCII letters, marks and digits "(no bidi overrides or invisible characters)",
