@@ -5,8 +5,9 @@ import type { Deploy } from '../render/types.js';
  * (docs/render-api.md, "Logs of one deploy"). Render's `GET /logs` filters by resource, time and
  * label, never by deploy, so a deploy's lines are:
  * - build: `type=build` lines from when the deploy started (startedAt; createdAt if Render left it
- *   unset) to when it finished (finishedAt; now while it runs). A deploy queued behind another has
- *   no build lines until it starts, so the previous deploy's tail never shows up in it.
+ *   unset once it is past `created`) to when it finished (finishedAt; now while it runs). A deploy
+ *   queued behind another has no build lines until it starts, so the previous deploy's tail never
+ *   shows up in it.
  * - runtime: the app's own lines (`type=app` and `type=request`) after the deploy went live, until a
  *   newer deploy replaced it (`deactivated`; its updatedAt) or now. Failed and canceled deploys
  *   never ran, so they have no runtime lines.
@@ -41,7 +42,10 @@ const later = (a: string, b: string) => ((timeUs(a) ?? 0) >= (timeUs(b) ?? 0) ? 
 
 /** The deploy's log windows in time order (build, then runtime when it went live). Empty before it starts. */
 export function deployLogWindows(deploy: Deploy, now: string): LogWindow[] {
-  if (deploy.status === 'queued') return [];
+  // Not started yet: queued, or just out of the queue (`created`, no startedAt yet). Its createdAt is when it
+  // was queued, and from then on the service's build lines were the deploy it waited behind (which a live
+  // tail's first look streamed, and kept in the panel).
+  if (deploy.status === 'queued' || (deploy.status === 'created' && !deploy.startedAt)) return [];
   // Canceled before it left the queue (never started): it built nothing, and from its createdAt to its end
   // the service's build lines are the deploy it waited behind.
   if (deploy.status === 'canceled' && !deploy.startedAt) return [];

@@ -12,6 +12,13 @@ test('a deploy canceled while queued has no window: the build lines from its cre
   t.deepEqual(deployLogWindows(deploy({ status: 'queued' }), NOW), []);
 });
 
+test('a deploy out of the queue but not started (created, no startedAt) has no window yet; once started, from its start', (t) => {
+  t.deepEqual(deployLogWindows(deploy({ status: 'created' }), NOW), []);
+  t.deepEqual(deployLogWindows(deploy({ status: 'created', startedAt: '2026-12-04T12:01:00.000000Z' }), NOW), [
+    { phase: 'build', types: ['build'], startTime: '2026-12-04T12:01:00.000000Z', endTime: NOW },
+  ]);
+});
+
 test('a deploy canceled while it built keeps its build window, from its start to its end', (t) => {
   t.deepEqual(deployLogWindows(deploy({ status: 'canceled', startedAt: '2026-12-04T12:01:00.000000Z', finishedAt: '2026-12-04T12:05:00.000000Z' }), NOW), [
     { phase: 'build', types: ['build'], startTime: '2026-12-04T12:01:00.000000Z', endTime: '2026-12-04T12:05:00.000000Z' },
