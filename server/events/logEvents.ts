@@ -14,7 +14,8 @@ export async function followedDeployment(ctx: Koa.Context, deps: AppDeps, userId
   if (raw === undefined) return null;
   if (typeof raw !== 'string' || raw.length > 64) throw errors.validation('logs: one deployment id');
   const rec = await deps.deployments.getForUser(raw, userId);
-  if (!rec) throw errors.notFound('Deployment');
+  // Recorded as the deployment routes record it (a cross-tenant probe when the id is someone else's).
+  if (!rec) { await deps.security.notFound(ctx, 'deployment', raw); throw errors.notFound('Deployment'); }
   return rec.id;
 }
 

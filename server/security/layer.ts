@@ -53,8 +53,8 @@ export interface SecurityLayer {
   keyRejected(ctx: Koa.Context, attempt: KeyAttempt, reason: string): Promise<AppError>;
   /** Render accepted a key: the user starts again with a clean lock-out count. */
   keyAccepted(attempt: Omit<KeyAttempt, 'login'>): Promise<void>;
-  /** A 404 on a resource id: cross-tenant probe detection (never throws). */
-  notFound(ctx: Koa.Context, resource: ProbedResource): Promise<void>;
+  /** A 404 on a resource id (the route's `:id`, or `id` when it came elsewhere: a query): cross-tenant probe detection (never throws). */
+  notFound(ctx: Koa.Context, resource: ProbedResource, id?: string): Promise<void>;
 }
 
 interface SecurityLayerArgs {
@@ -143,8 +143,8 @@ export function createSecurityLayer(args: SecurityLayerArgs): SecurityLayer {
       await lockout.release(userId, keyFingerprint, claimed).catch((err: unknown) => logger.warn({ err: { message: (err as Error).message } }, 'lock-out try not given back'));
     },
 
-    async notFound(ctx, resource) {
-      await probes(ctx, resource).catch((err: unknown) => (ctx.state.log ?? logger).warn({ err: { message: (err as Error).message } }, 'probe check failed'));
+    async notFound(ctx, resource, id) {
+      await probes(ctx, resource, id).catch((err: unknown) => (ctx.state.log ?? logger).warn({ err: { message: (err as Error).message } }, 'probe check failed'));
     },
   };
 }

@@ -24,11 +24,11 @@ const ID = /^[A-Za-z0-9_-]{1,64}$/;
 export function createProbeDetector(opts: {
   counter: RateLimiterRedis; threshold: number; windowSec: number; deployments: DeploymentStore; events: SecurityEvents; redis: Redis; prefix: string;
 }) {
-  return async (ctx: Koa.Context, resource: ProbedResource): Promise<void> => {
+  return async (ctx: Koa.Context, resource: ProbedResource, givenId?: string): Promise<void> => {
     const user = getSession(ctx)?.user;
     if (!user) return;
     const params: unknown = ctx.params;
-    const id = params && typeof params === 'object' && 'id' in params && typeof params.id === 'string' ? params.id : '';
+    const id = givenId ?? (params && typeof params === 'object' && 'id' in params && typeof params.id === 'string' ? params.id : '');
     let foreign = false;
     if (resource === 'deployment' && ID.test(id)) {
       const rec = await opts.deployments.get(id);
