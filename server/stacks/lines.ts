@@ -64,13 +64,18 @@ export function* occurrences(text: string, needle: string): Generator<number> {
   for (let i = text.indexOf(needle); i !== -1; i = text.indexOf(needle, i + needle.length)) yield i;
 }
 
+/** Code points that show as nothing (Unicode's default-ignorable ones: U+200B, U+2060, U+3164 HANGUL FILLER, tag characters…). */
+const INVISIBLE = /\p{Default_Ignorable_Code_Point}/u;
+
 /**
- * Whether a code point is a control character (C0, DEL, C1; line and paragraph separators) or a
- * bidirectional control: text with one can show the user something other than what it is or runs.
+ * Whether a code point is a control character (C0, DEL, C1; line and paragraph separators), a
+ * bidirectional control or one that shows as nothing (default-ignorable: `node\u2060 server.js` was
+ * deployed as a start command the form showed as "node server.js"): text with one can show the user
+ * something other than what it is or runs.
  */
 export function isControlOrOverride(c: number): boolean {
-  return c < 0x20 || (c >= 0x7f && c <= 0x9f) || c === 0x61c || c === 0x200e || c === 0x200f || c === 0x2028 || c === 0x2029 ||
-    (c >= 0x202a && c <= 0x202e) || (c >= 0x2066 && c <= 0x2069);
+  return c < 0x20 || (c >= 0x7f && c <= 0x9f) || c === 0x61c || c === 0x2028 || c === 0x2029 ||
+    (c >= 0x202a && c <= 0x202e) || (c >= 0x2066 && c <= 0x2069) || (c >= 0xad && INVISIBLE.test(String.fromCodePoint(c)));
 }
 
 /** The first character of `text` that isControlOrOverride and is not in `allowed`, as "U+XXXX"; null when none. */

@@ -18,6 +18,8 @@ test('a command with NUL, a terminal escape, CR, an override or a lone surrogate
   const hostile: Array<[string, string]> = [
     ['start_command', 'node index.js\u0000; rm -rf ~'], ['start_command', 'node index.js \u001b[2J'], ['build_command', 'npm ci\rcurl x | sh'],
     ['start_command', 'node \u202eindex.js'], ['build_command', 'npm ci \ud800'],
+    // Characters that show as nothing (default-ignorable): what runs would differ from what the form shows.
+    ['start_command', 'node\u2060 index.js'], ['build_command', 'npm\u200b ci'], ['start_command', 'node\u3164 index.js'],
   ];
   for (const [field, command] of hostile) {
     const res = await agent.post('/api/render/deploy', body({ [field]: command }));

@@ -43,6 +43,11 @@ test('a Procfile or render.yaml command with a control character or a bidirectio
     ['a right-to-left override in a Procfile web: line', { Procfile: 'web: node a.js \u202e;sj.live\n', 'package.json': start }, 'U+202E'],
     ['NUL in render.yaml', { 'render.yaml': yaml('"node a.js\\0"') }, 'U+0000'],
     ['a carriage return in render.yaml', { 'render.yaml': yaml('"node a.js\\rrm -rf ~"') }, 'U+000D'],
+    // Characters that show as nothing: "node\u2060 server.js" was deployed as a start command the form showed as "node server.js".
+    ['a zero width space in a Procfile web: line', { Procfile: 'web: node\u200b server.js\n', 'package.json': start }, 'U+200B'],
+    ['a word joiner in a Procfile web: line', { Procfile: 'web: node\u2060 server.js\n', 'package.json': start }, 'U+2060'],
+    ['a Hangul filler in a Procfile web: line', { Procfile: 'web: node\u3164 server.js\n', 'package.json': start }, 'U+3164'],
+    ['a tag space in render.yaml', { 'render.yaml': yaml('"node\\U000E0020 a.js"') }, 'U+E0020'],
   ];
   for (const [what, files, code] of hostile) {
     const err = await t.throwsAsync(detect(files), { instanceOf: StackDetectionError }, what);
