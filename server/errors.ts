@@ -22,7 +22,7 @@ export class AppError extends Error {
  * OpenAPI document lists them by calling each one: server/openapi/errorCodes.ts), so a new code is a
  * new factory, or a new entry here.
  */
-export const CONFLICT_CODES = ['render_conflict', 'idempotency_key_reused', 'idempotency_in_progress', 'deployment_finished', 'deploy_not_rollbackable', 'service_suspended', 'item_change_in_progress', 'sentinel_settings_changed'] as const;
+export const CONFLICT_CODES = ['render_conflict', 'idempotency_key_reused', 'idempotency_in_progress', 'deployment_finished', 'deploy_not_rollbackable', 'service_suspended', 'item_change_in_progress', 'sentinel_settings_changed', 'render_key_changed'] as const;
 type ConflictCode = (typeof CONFLICT_CODES)[number];
 
 /**

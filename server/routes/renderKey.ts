@@ -41,7 +41,7 @@ export function renderKeyRoutes(router: Router, deps: AppDeps) {
 
   router.post('/api/render/setup', documented({
     summary: 'Connect a Render API key to this session (checked with Render, kept sealed in the session only)', tag: 'render-key',
-    responses: { 200: RenderStatusView },
+    responses: { 200: RenderStatusView }, errors: ['render_key_changed'],
   }), requireUser(), requireLastingSession(), requireCsrf(), deps.rateLimits.guard('keySetup'), deps.rateLimits.guard('keySetupPerUser'), validate({ body: SetupBody }, { messages: 'as-written' }), async (ctx) => {
     const { user } = ctx.state;
     const apiKey = ctx.input.body.api_key;
@@ -51,7 +51,10 @@ export function renderKeyRoutes(router: Router, deps: AppDeps) {
     const render = sealRenderCredentials(user.id, apiKey, owners, clock.now(), keyring);
     // After a SECRET_KEY rotation the session may hold this same key under its previous fingerprint.
     const prior = previousFingerprint(apiKey, keyring);
-    if (!(await deps.sessionEnding.setKey(deps.sessions.refOf(ctx.state.sessionId), user.id, render, prior))) throw errors.unauthenticated();
+    // Only over the key this request found: a clear or another key confirmed in another tab meanwhile stands.
+    const outcome = await deps.sessionEnding.setKey(deps.sessions.refOf(ctx.state.sessionId), user.id, render, ctx.state.session.render?.keyFingerprint ?? null, prior);
+    if (outcome === 'ended') throw errors.unauthenticated();
+    if (outcome === 'changed') throw errors.conflict('render_key_changed', 'Your Render key was cleared or replaced in another tab while this one was being checked, so it was not saved. Reload the page, then connect the key again if you still want it.');
     await deps.security.recordAudit(ctx, { userId: user.id, action: 'render_key_set', outcome: 'success' });
     ctx.body = presentRenderStatus({ render });
   });

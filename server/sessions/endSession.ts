@@ -111,20 +111,24 @@ export function createSessionEnding(deps: SessionEndingDeps) {
     },
 
     /**
-     * Store a verified key. If it replaces a different one, what was started with the old key stops.
-     * False when the session ended while the key was being verified (nothing is stored).
-     * `priorFingerprint`: the same key's fingerprint under the previous SECRET_KEY, if there is one: a
-     * session that stored the key before a rotation names it so, and storing it again changes no key.
+     * Store a verified key, only while the session still holds the key the request read (`readFingerprint`,
+     * null: none). If it replaces a different one, what was started with the old key stops. 'ended' when
+     * the session ended while the key was being verified, 'changed' when its key was cleared or replaced
+     * meanwhile (another tab): nothing is stored, so a clear confirmed to the user is not undone by a setup
+     * that was sent before it. `priorFingerprint`: the same key's fingerprint under the previous
+     * SECRET_KEY, if there is one: a session that stored the key before a rotation names it so, and storing
+     * it again changes no key.
      */
-    async setKey(ref: string, userId: number, cred: SessionRenderCredentials, priorFingerprint: string | null = null): Promise<boolean> {
-      const { stored, previousFingerprint, fingerprint } = await sessions.storeCredentials(ref, userId, cred, priorFingerprint);
-      if (!stored) return false;
+    async setKey(ref: string, userId: number, cred: SessionRenderCredentials, readFingerprint: string | null, priorFingerprint: string | null = null): Promise<'stored' | 'ended' | 'changed'> {
+      const { stored, changed, previousFingerprint, fingerprint } = await sessions.storeCredentials(ref, userId, cred, readFingerprint, priorFingerprint);
+      if (changed) return 'changed';
+      if (!stored) return 'ended';
       if (previousFingerprint && previousFingerprint !== fingerprint) {
         const refs = await sessions.refsOf(ref);
         await stopDeploys(userId, refs, previousFingerprint, true);
         await announce(refs, 'key_changed');
       }
-      return true;
+      return 'stored';
     },
   };
 }

@@ -29,7 +29,8 @@ export function sessionKeys(prefix: string) {
 }
 
 /** What storing a key did: the fingerprint the session named before (null: none) and the one it names now. */
-export interface StoredCredentials { stored: boolean; previousFingerprint: string | null; fingerprint: string | null }
+/** `changed`: not stored, as the session's key was no longer the one the request read (`previousFingerprint`: the key it has now). */
+export interface StoredCredentials { stored: boolean; changed: boolean; previousFingerprint: string | null; fingerprint: string | null }
 
 /**
  * Pointers followed from a moved session's old name at most: one per rotation it lived through, so a
@@ -251,13 +252,14 @@ export function createSessionRecords(opts: SessionRecordOptions) {
    * `priorFingerprint`: the key's fingerprint under the previous SECRET_KEY. A session that holds the
    * same key under it (stored before a rotation) keeps that fingerprint. `fingerprint`: the one stored.
    */
-  async function storeCredentials(ref: string, userId: number, cred: SessionRenderCredentials, priorFingerprint: string | null = null): Promise<StoredCredentials> {
+  /** `readFingerprint`: the key's fingerprint the request found in the session (null: none); stored only while it still is. */
+  async function storeCredentials(ref: string, userId: number, cred: SessionRenderCredentials, readFingerprint: string | null, priorFingerprint: string | null = null): Promise<StoredCredentials> {
     const sealCred = (keyFingerprint: string) => seal(JSON.stringify({ ...cred, keyFingerprint }), credAad(ref), keyring);
     const res = await lua.storeCredentials(redis, [keys.record(ref), keys.tombstone(ref)], [
       sealCred(cred.keyFingerprint), cred.keyFingerprint, String(userId),
-      priorFingerprint ?? '', priorFingerprint ? sealCred(priorFingerprint) : '',
+      priorFingerprint ?? '', priorFingerprint ? sealCred(priorFingerprint) : '', readFingerprint ?? '',
     ]).finally(() => changed(ref)) as [number, string, string];
-    return { stored: res[0] === 1, previousFingerprint: res[1] || null, fingerprint: res[2] || null };
+    return { stored: res[0] === 1, changed: res[0] === 2, previousFingerprint: res[1] || null, fingerprint: res[2] || null };
   }
 
   async function clearCredentials(ref: string): Promise<string | null> {

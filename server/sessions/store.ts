@@ -224,11 +224,12 @@ export function createSessionStore(opts: SessionStoreOptions) {
 
     /**
      * Store a verified key in a live session of this user, as one field update (a whole-record write
-     * can neither revert nor resurrect it). `stored` false: the session ended meanwhile.
-     * `priorFingerprint`: the key's fingerprint under the previous SECRET_KEY (records.ts).
+     * can neither revert nor resurrect it), only while the session holds the key the request read
+     * (`readFingerprint`, null: none). `stored` false: the session ended meanwhile, or (`changed`) its
+     * key was cleared or replaced meanwhile. `priorFingerprint`: the key's fingerprint under the previous SECRET_KEY (records.ts).
      */
-    async storeCredentials(ref: string, userId: number, cred: SessionRenderCredentials, priorFingerprint: string | null = null) {
-      const stored = await wherever(ref, (at) => records.storeCredentials(at, userId, cred, priorFingerprint), (r) => r.stored);
+    async storeCredentials(ref: string, userId: number, cred: SessionRenderCredentials, readFingerprint: string | null, priorFingerprint: string | null = null) {
+      const stored = await wherever(ref, (at) => records.storeCredentials(at, userId, cred, readFingerprint, priorFingerprint), (r) => r.stored || r.changed);
       if (stored.previousFingerprint && stored.previousFingerprint !== stored.fingerprint) await dropEverywhere(); // a key replaced
       return stored;
     },

@@ -254,7 +254,7 @@ test.serial('store: a key cleared or replaced on one process after the other mov
   t.truthy(await old.load(sid), 'back under A\'s name');
   t.truthy(await fresh.load(sid), 'and B\'s again');
   const cred = { ...sess.render!, keyFingerprint: 'another-key-fingerprint' };
-  t.true((await old.storeCredentials(refA, user.id, cred)).stored, 'a key set from A\'s name is stored');
+  t.true((await old.storeCredentials(refA, user.id, cred, null)).stored, 'a key set from A\'s name is stored');
   t.is((await fresh.get(sid))?.render?.keyFingerprint, 'another-key-fingerprint', 'in the session where it is');
 });
 

@@ -101,6 +101,48 @@ test.serial('key setup held across logout: nothing is stored and the session sta
   t.is((await replayWith(cookie, '/api/render/status')).status, 401);
 });
 
+// A setup sent before a clear, still at Render when the clear was confirmed, stored its key after it: the
+// session held a key again after "forget my key" said done (found by a review). And of two setups with
+// different keys, the slower silently replaced the one already confirmed. A setup now stores only over the
+// key it found.
+test.serial('key setup held across a clear: the clear stands, the setup is a 409 and stores nothing', async (t) => {
+  const who = await signedInWithKey(stack, 'race-clear-setup');
+  const newKey = `rnd_raceclearsetupnew${'q'.repeat(12)}`;
+  const account = stack.render.addAccount({ apiKey: newKey, workspaces: [{ name: 'new ws' }] });
+  stack.render.setFault({ kind: 'latency', method: 'GET', route: '/owners', apiKey: newKey, ms: 1500, count: 1 });
+  const setup = who.agent.post('/api/render/setup', { api_key: newKey });
+  await waitFor(() => renderCalls(stack, account.id, 'GET', '/owners').length > 0, 'the key check to reach Render');
+  const cleared = await who.agent.post('/api/render/clear-credentials');
+  t.is(cleared.status, 200);
+  const res = await setup;
+  t.is(res.status, 409, res.text);
+  t.is(res.json.error.code, 'render_key_changed');
+  t.false((await who.agent.get('/api/render/status')).json.configured, 'the key sent before the clear is not stored after it');
+  // Sent after the clear, it is stored.
+  t.is((await who.agent.post('/api/render/setup', { api_key: newKey })).status, 200);
+  t.true((await who.agent.get('/api/render/status')).json.configured);
+});
+
+test.serial('two setups with different keys: the one confirmed first stays, the slower is a 409, and deploys with the first go on', async (t) => {
+  const who = await signedInWithKey(stack, 'race-two-setups');
+  addNodeRepo(stack, 'race-two-setups', 'app');
+  const keyA = `rnd_racetwosetupsA${'a'.repeat(14)}`;
+  const keyB = `rnd_racetwosetupsB${'b'.repeat(14)}`;
+  const accA = stack.render.addAccount({ apiKey: keyA, workspaces: [{ name: 'A ws' }] });
+  stack.render.addAccount({ apiKey: keyB, workspaces: [{ name: 'B ws' }] });
+  stack.render.setFault({ kind: 'latency', method: 'GET', route: '/owners', apiKey: keyA, ms: 1500, count: 1 });
+  const setupA = who.agent.post('/api/render/setup', { api_key: keyA });
+  await waitFor(() => renderCalls(stack, accA.id, 'GET', '/owners').length > 0, 'A at Render');
+  t.is((await who.agent.post('/api/render/setup', { api_key: keyB })).status, 200);
+  const withB = await who.agent.post('/api/render/deploy', { github_repo: 'race-two-setups/app', project_name: 'race-two-b' });
+  t.is(withB.status, 202, withB.text);
+  const resA = await setupA;
+  t.is(resA.status, 409, resA.text);
+  t.is(resA.json.error.code, 'render_key_changed');
+  t.is((await who.agent.get('/api/render/status')).json.keyHint, `rnd_...${keyB.slice(-4)}`, 'B stays');
+  t.is((await stack.web.deps.deployments.get(withB.json.id))?.status, 'queued', 'the deploy made with B goes on');
+});
+
 test.serial('two requests loaded together: the later write of the same version is dropped, the session stays consistent', async (t) => {
   const who = await signedInWithKey(stack, 'race-touch');
   const first = await holdServicesList(who.agent, who, 800);
