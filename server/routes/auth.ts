@@ -66,7 +66,8 @@ export function authRoutes(router: Router, deps: AppDeps) {
    * read): only the state goes, as another return of the same sign-in (the callback reloaded: GitHub
    * takes the code once) may be signing in with the pre-auth session right now, and needs it
    * (consumePreAuth) and the cookie. 'keep' (no state, or one that is not this session's: a sign-in
-   * started again in another tab replaced it): nothing changes, for the return that carries the state it holds.
+   * started again in another tab replaced it): nothing changes, for the return that carries the state it holds
+   * (or for the return that signs in with the pre-auth session or has already set the newer cookie).
    */
   const failed = async (ctx: Koa.Context, reason: string, effect: 'end' | 'spend' | 'keep' = 'end') => {
     const sess = getSession(ctx);
@@ -122,7 +123,11 @@ export function authRoutes(router: Router, deps: AppDeps) {
   const requireOAuthReturn: Koa.Middleware = async (ctx, next) => {
     const expected = oauthStateOf(getSession(ctx)?.grant);
     const { state, code, error } = ctx.query;
-    if (!expected) return failed(ctx, 'github_login_failed');
+    // No state: no session came (its cookie names one already used or gone: clearing it would clear the newer
+    // cookie a return of the same sign-in just set, signing the browser out), or a pre-auth one whose state a
+    // refused return spent while another return of it may still be signing in with it ('spend'). Left alone:
+    // a pre-auth session ends on its own within its window.
+    if (!expected) return failed(ctx, 'github_login_failed', 'keep');
     if (typeof state !== 'string' || !safeEqual(state, expected)) return failed(ctx, 'github_login_failed', 'keep');
     if (typeof code !== 'string' || !code) return failed(ctx, error === 'access_denied' ? 'access_denied' : 'github_login_failed');
     await next();

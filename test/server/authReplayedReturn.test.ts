@@ -1,5 +1,6 @@
 import test from 'ava';
 import { startStack, type Stack } from '../helpers/stack.js';
+import type { Agent } from '../helpers/agent.js';
 
 let stack: Stack;
 test.before(async () => { stack = await startStack(); });
@@ -76,4 +77,71 @@ test.serial('a return with a state the session no longer holds leaves the sign-i
   const current = await agent.get(returns[1]!);
   t.is(current.location, '/');
   t.like((await agent.get('/api/session')).json.user, { id: 803, login: 'two-tabs' });
+});
+
+/** Apply a response's Set-Cookie lines to a jar, as a browser would. */
+function applyCookies(agent: Agent, setCookies: string[]) {
+  for (const c of setCookies) {
+    const [pair] = c.split(';');
+    const idx = pair!.indexOf('=');
+    const name = pair!.slice(0, idx).trim();
+    const value = pair!.slice(idx + 1).trim();
+    if (!value || /expires=Thu, 01 Jan 1970/i.test(c)) agent.jar.delete(name); else agent.jar.set(name, value);
+  }
+}
+
+// "Authorize" clicked twice: two returns of one sign-in (one state, two codes), both sent by the browser
+// with the pre-auth cookie. The first signs in; the second reaches the server after the first consumed the
+// pre-auth session. It found no session, and its answer cleared the cookie: the browser was signed out of
+// the sign-in that had just succeeded (found by a review).
+test.serial('a second return of the same sign-in, arriving after the first consumed the pre-auth session, leaves the new cookie alone', async (t) => {
+  stack.github.addUser({ id: 9101, login: 'double-click' });
+  const agent = stack.agent();
+  const start = await agent.get('/api/auth/github/login');
+  const preAuthCookie = agent.cookieHeader();
+  const cbs: string[] = [];
+  for (let i = 0; i < 2; i++) {
+    const authorize = await fetch(`${start.location}&login=double-click`, { redirect: 'manual' });
+    const cb = new URL(authorize.headers.get('location')!);
+    cbs.push(cb.pathname + cb.search);
+  }
+  t.not(cbs[0], cbs[1], 'two codes');
+  const first = await agent.get(cbs[0]!);
+  t.is(first.location, '/');
+  const signedIn = agent.cookieHeader();
+  t.not(signedIn, preAuthCookie);
+
+  // The second return, sent with the pre-auth cookie before the first's answer came back.
+  const second = await fetch(`${stack.url}${cbs[1]}`, { headers: { cookie: preAuthCookie }, redirect: 'manual' });
+  const secondCookies = second.headers.getSetCookie();
+  applyCookies(agent, secondCookies);
+  t.false(secondCookies.some((c) => /^sid=;/.test(c)), 'the late return does not clear the cookie');
+  const session = await agent.get('/api/session');
+  t.is(session.status, 200, 'the browser is still signed in after its successful sign-in');
+});
+
+// The callback page reloaded twice while the first return waits for GitHub's profile. The first reload's
+// exchange fails (code spent): its state is dropped, the pre-auth session kept for the return that is
+// signing in (the test above). The second reload found a session with no state and ended it, cookie and
+// all, so the first return found its pre-auth session used up and nobody was signed in (found by a review).
+test.serial('two reloads of the callback while the first return waits for the profile do not undo the sign-in', async (t) => {
+  stack.github.addUser({ id: 9102, login: 'reloader-twice' });
+  const agent = stack.agent();
+  const start = await agent.get('/api/auth/github/login');
+  const authorize = await fetch(`${start.location}&login=reloader-twice`, { redirect: 'manual' });
+  const cb = new URL(authorize.headers.get('location')!);
+  const path = cb.pathname + cb.search;
+
+  const profiles = stack.github.holdProfiles();
+  const first = agent.get(path);
+  while (profiles.waiting() < 1) await new Promise((r) => setImmediate(r));
+  const reload1 = await agent.get(path);
+  t.is(reload1.location, '/?auth_error=github_login_failed');
+  const reload2 = await agent.get(path);
+  t.is(reload2.location, '/?auth_error=github_login_failed');
+  profiles.release();
+  const done = await first;
+  t.is(done.location, '/');
+  const session = await agent.get('/api/session');
+  t.is(session.status, 200, 'the browser is signed in');
 });
