@@ -5,7 +5,7 @@
  */
 import test from 'ava';
 import fc from 'fast-check';
-import { procfileWeb } from '../../server/stacks/procfile.js';
+import { procfileProcess, procfileWeb } from '../../server/stacks/procfile.js';
 import { gemfileGems } from '../../server/stacks/ruby.js';
 import { dependencyLines, djangoProject, uses } from '../../server/stacks/python.js';
 import { mixUsesPhoenix } from '../../server/stacks/elixir.js';
@@ -27,6 +27,34 @@ test('procfileWeb equals /^\\s*web\\s*:\\s*(.+?)\\s*$/ per line', (t) => {
   };
   fc.assert(fc.property(textOf(['web', ':', ' ', '\t', '\n', '\r', '\r\n', '\u2028', '\u00a0', 'x', 'npm start', 'worker', '#']), (text) => {
     t.is(procfileWeb(text), old(text), JSON.stringify(text));
+  }), RUNS);
+});
+
+test('procfileProcess finds a process as a pass over every line does, for any name, however lines repeat or run long', (t) => {
+  // The reading before the search for the name (one linesOf step per line): the reference.
+  const perLine = (text: string, name: string) => {
+    for (const { text: line, clipped } of linesOf(text)) {
+      const head = line.trimStart();
+      if (!head.startsWith(name)) continue;
+      const afterName = head.slice(name.length).trimStart();
+      if (!afterName.startsWith(':')) continue;
+      if (clipped) return 'clipped';
+      const command = afterName.slice(1).trim();
+      if (command && !/[\r\u2028\u2029]/.test(command)) return command;
+    }
+    return null;
+  };
+  const read = (text: string, name: string) => {
+    try { return procfileProcess(text, name); } catch (err) { return err instanceof StackDetectionError ? 'clipped' : String(err); }
+  };
+  for (const [text, name] of [
+    ['web\nweb: x', 'web'], ['  web x\nweb: y', 'web'], ['worker: a web\n web: b', 'web'], ['webweb: a\nweb: b', 'web'],
+    ['x web: a\r\n\tweb : b\r\n', 'web'], [`${' '.repeat(MAX_LINE_CHARS)}web: a\nweb: b`, 'web'], [`web: ${'x'.repeat(MAX_LINE_CHARS)}`, 'web'],
+    ['worker\nworker:\nworker: w', 'worker'], ['\u2028web: a', 'web'],
+  ] as const) t.is(read(text, name), perLine(text, name), JSON.stringify(text.slice(0, 60)));
+  const long = ' '.repeat(MAX_LINE_CHARS - 3);
+  fc.assert(fc.property(textOf(['web', 'worker', 'we', ':', ' ', '\t', '\n', '\r', '\r\n', '\u2028', 'x', long, 'webweb'], 16), fc.constantFrom('web', 'worker'), (text, name) => {
+    t.is(read(text, name), perLine(text, name), JSON.stringify(text.length > 200 ? `${text.slice(0, 200)}…` : text));
   }), RUNS);
 });
 
