@@ -50,6 +50,9 @@ export const ADVERSARIAL_CASES: AdversarialCase[] = [
   { name: 'Procfile: one 256 KiB web: line that never ends cleanly', files: { Procfile: fill('web: a', ' ', '\rx'), 'package.json': startScript }, expect: { error: /Procfile web: line is longer than/ } },
   { name: 'Procfile: 256 KiB of whitespace on one line', files: { Procfile: fill('', ' \t'), 'package.json': startScript }, expect: { stack: 'node', startCommand: 'npm start' } },
   { name: 'Procfile: 256 KiB of blank lines, web: last', files: { Procfile: fill('', '\n', '\nweb: node web.js\n'), 'package.json': startScript }, expect: { stack: 'node', startCommand: 'node web.js' } },
+  // The name everywhere: on one line, and starting every line (each such line is read whole).
+  { name: 'Procfile: web repeated on one 256 KiB line', files: { Procfile: fill('', 'web'), 'package.json': startScript }, expect: { stack: 'node', startCommand: 'npm start' } },
+  { name: 'Procfile: 256 KiB of "web x" lines, web: last', files: { Procfile: fill('', 'web x\n', '\nweb: node web.js\n'), 'package.json': startScript }, expect: { stack: 'node', startCommand: 'node web.js' } },
   { name: 'Procfile: a long worker line does not hide web:', files: { Procfile: fill('worker: ', 'x', '\nweb: bin/web\n'), 'package.json': startScript }, expect: { startCommand: 'bin/web' } },
   { name: 'Gemfile: 256 KiB of blank lines', files: { Gemfile: fill('', '\n') }, expect: { stack: 'ruby', startCommand: 'bundle exec puma' } },
   { name: 'Gemfile: one line of spaces, then rails', files: { Gemfile: fill('', ' ', '\ngem "rails", "~> 8.0"\n') }, expect: { stack: 'ruby', startCommand: 'bundle exec puma -C config/puma.rb' } },
