@@ -36,6 +36,7 @@ import { gateCovers, GATE_REFUSALS, telemetryMiddleware } from './telemetry/midd
 import { inProcessRoutes } from './mcp/dispatch.js';
 import { isMcpPath } from './mcp/path.js';
 import { answerUnreadMcpBody } from './mcp/transport.js';
+import { endSessionOnGitHubRefusal } from './sessions/githubRefusal.js';
 import { unreadFormField } from './middleware/formFields.js';
 import { duplicateJsonKey, duplicateKeyMessage } from './middleware/jsonKeys.js';
 import { watchBodyBytes } from './middleware/bodyBytes.js';
@@ -195,6 +196,8 @@ export function createApp(deps: AppDeps, opts: CreateAppOptions = {}): Koa {
   if (telemetry) app.use(telemetry);
   // A cookie replayed from another client ends its session (server/security/fingerprint.ts).
   app.use(clientFingerprintGuard(deps));
+  // GitHub refused the session's token: the session ends with the 401 that says to sign in again.
+  app.use(endSessionOnGitHubRefusal(deps));
 
   // Case-sensitive, like every path check before it (bearer, telemetry's gate, no-store, JSON 404s): a
   // case-insensitive router answered /API/session while the anomaly block and telemetry let it pass unseen.

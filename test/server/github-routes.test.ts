@@ -120,9 +120,10 @@ test('a revoked GitHub token is 401 github_token_invalid; no session is 401 unau
   const repos = await agent.get('/api/github/repos');
   t.is(repos.status, 401);
   t.is(repos.json.error.code, 'github_token_invalid');
+  // The refusal ended the session (server/sessions/githubRefusal.ts): the next request is not signed in.
   const branches = await agent.get(`/api/github/repos/${login}/app/branches`);
   t.is(branches.status, 401);
-  t.is(branches.json.error.code, 'github_token_invalid');
+  t.is(branches.json.error.code, 'unauthenticated');
   t.false(JSON.stringify(agent.transcript).includes('gho_'), 'no token in any response');
 
   const anon = stack.agent();

@@ -1,0 +1,34 @@
+import type Koa from 'koa';
+import type { AppDeps } from '../deps.js';
+import { AppError } from '../errors.js';
+import { GitHubError } from '../github/errors.js';
+import { getSession } from './middleware.js';
+import { sessionIdOf } from '../middleware/context.js';
+
+/** GitHub refused the session's own token (revoked, expired), or it no longer opens: what a request fails with then. */
+const refusedToken = (err: unknown) => (err instanceof GitHubError && err.kind === 'unauthorized') || (err instanceof AppError && err.code === 'github_token_invalid');
+
+/**
+ * A browser session whose GitHub token GitHub refuses is over, as a bearer token's is (server/bearer/tokenSessions.ts):
+ * ended as at sign-out (destroyed, its deploys stopped, its streams closed, reason `token_revoked`) and its cookie
+ * cleared, before the 401 `github_token_invalid` that tells the user to sign in again. Before, the page showed the sign-in
+ * screen while the session, Render key included, stayed live behind the cookie: a reload (the next person at a shared
+ * computer) was signed in again, and the user's other tabs went on. Bearer requests are left to their own check.
+ */
+export function endSessionOnGitHubRefusal(deps: Pick<AppDeps, 'sessions' | 'sessionEnding' | 'logger'>): Koa.Middleware {
+  return async (ctx, next) => {
+    try {
+      await next();
+    } catch (err) {
+      const user = getSession(ctx)?.user;
+      if (refusedToken(err) && user && ctx.state.auth !== 'bearer') {
+        const ref = deps.sessions.refOf(sessionIdOf(ctx) ?? '');
+        ctx.session = null; // the session middleware clears the cookie
+        await deps.sessionEnding.end(ref, user.id, 'token_revoked').catch((endErr: unknown) => {
+          (ctx.state.log ?? deps.logger).warn({ err: { message: (endErr as Error).message } }, 'could not end the session whose GitHub token was refused');
+        });
+      }
+      throw err;
+    }
+  };
+}
