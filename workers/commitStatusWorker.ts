@@ -47,7 +47,10 @@ export function createCommitStatusWorker(ctx: WorkerContext, connection: Redis, 
     maxStalledCount: 2,
   });
   // Only a job that failed for good has finishedOn set (one that will be retried has not).
-  worker.on('failed', (job) => { if (job?.finishedOn) void commitStatusJobFailed(ctx, job); });
+  worker.on('failed', (job) => {
+    // Handled here: a rejection left to the process would end it (every tenant's jobs in flight with it).
+    if (job?.finishedOn) void commitStatusJobFailed(ctx, job).catch((err: unknown) => ctx.logger.warn({ jobId: job.id, err: { message: (err as Error).message } }, 'commit status job failed for good: not handled'));
+  });
   worker.on('error', (err) => ctx.logger.error({ err: { message: err.message } }, 'commit status worker error'));
   // The same for jobs whose failing process died before that handler ran.
   void sweepFailedCommitStatusJobs(ctx).catch((err: unknown) => ctx.logger.warn({ err: { message: (err as Error).message } }, 'failed commit status jobs not swept'));

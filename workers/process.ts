@@ -28,6 +28,7 @@ import { startRotationSweeps, type RotationSweepOptions, type RotationSweeps } f
 import { resealRetiredSecrets, retiredDeps } from '../server/deployments/retiredSecrets.js';
 import { resealSeenSecrets } from '../server/deployments/seenSecrets.js';
 import { createCommitStatusWorker, createTokenScopes, statusWriteIntervalMs, type CommitStatusWorkerOptions } from './commitStatusWorker.js';
+import { jobDeploymentId } from './tasks/verifyJob.js';
 
 /**
  * A BullMQ worker's connection: auto-pipelined, except its blocking wait for the next job. BullMQ's
@@ -125,7 +126,7 @@ export async function startWorker(args: {
     // First pickup only (later ones are re-checks after a delay): time spent waiting since enqueue.
     if (job.attemptsStarted <= 1 && job.processedOn) metrics.jobWaited((job.processedOn - job.timestamp - (job.opts.delay ?? 0)) / 1000);
   });
-  worker.on('completed', (job) => logger.info({ deploymentId: job.data.deploymentId, worker: instance }, 'deploy job done'));
+  worker.on('completed', (job) => logger.info({ deploymentId: jobDeploymentId(job), worker: instance }, 'deploy job done'));
   const snapshots = publishSnapshots({ redis, prefix: config.redisPrefix, instance, registry: metrics.registry, intervalMs: args.metricsPushMs });
   await worker.waitUntilReady();
   const orphanSweeps = startOrphanSweeps({ deployments: deps.deployments, queue: deps.queue, enqueuer: deps.enqueuer, clock: deps.clock, logger }, args.orphanSweep);

@@ -3,6 +3,7 @@ import { LastJobWorker } from './lastJobWorker.js';
 import type { Redis } from 'ioredis';
 import { DEPLOY_QUEUE, queuePrefix, type DeployJobData } from '../server/queues/deployQueue.js';
 import { runDeployJob } from './tasks/deployTask.js';
+import { jobDeploymentId } from './tasks/verifyJob.js';
 import type { WorkerContext } from './context.js';
 import { createRunAligner } from './runAligner.js';
 
@@ -41,7 +42,7 @@ export function createDeployWorker(ctx: WorkerContext, connection: Redis, opts: 
     autorun: true,
   });
   worker.on('failed', (job, err) => {
-    if (job && job.attemptsMade >= (job.opts.attempts ?? 1)) ctx.logger.warn({ deploymentId: job.data.deploymentId, err: err.message }, 'deploy job gave up');
+    if (job && job.attemptsMade >= (job.opts.attempts ?? 1)) ctx.logger.warn({ deploymentId: jobDeploymentId(job), err: err.message }, 'deploy job gave up');
   });
   worker.on('error', (err) => ctx.logger.error({ err: { message: err.message } }, 'worker error'));
   return worker;

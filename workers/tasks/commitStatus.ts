@@ -59,8 +59,9 @@ export async function runCommitStatusJob(ctx: WorkerContext, job: Job<CommitStat
  */
 export async function commitStatusJobFailed(ctx: WorkerContext, job: Job<CommitStatusJobData>): Promise<void> {
   const phase: CommitStatusPhase = job.name === 'final' ? 'final' : 'pending';
-  const { deploymentId } = job.data;
-  if (job.id !== commitStatusJobId(deploymentId, phase)) return;
+  // A job's data is whatever Redis holds (a Redis writer's null included): read, never assumed.
+  const deploymentId: unknown = (job.data as Partial<CommitStatusJobData> | null)?.deploymentId;
+  if (typeof deploymentId !== 'string' || job.id !== commitStatusJobId(deploymentId, phase)) return;
   const state = commitStatusState(ctx.redis, ctx.config.redisPrefix, deploymentId);
   const warn = (err: unknown) => ctx.logger.warn({ deploymentId, phase, err: { message: (err as Error).message } }, 'commit status job failed for good: ownership not handed on');
   const owed = await state.failed(phase).catch((err: unknown) => { warn(err); return false; });
@@ -89,14 +90,16 @@ export async function sweepFailedCommitStatusJobs(ctx: WorkerContext): Promise<n
   if (!queue) return 0;
   for (let seen = 0; ;) {
     const page = await queue.getFailed(seen, seen + SWEEP_PAGE - 1);
-    for (const job of page) if (job) await commitStatusJobFailed(ctx, job);
+    // One job's failure (its data unreadable, Redis failing for it) does not leave the jobs after it unswept.
+    for (const job of page) if (job) await commitStatusJobFailed(ctx, job).catch((err: unknown) => ctx.logger.warn({ jobId: job.id, err: { message: (err as Error).message } }, 'a failed commit status job was not swept'));
     seen += page.length;
     if (page.length < SWEEP_PAGE) return seen;
   }
 }
 
 /** The job's record, when it still exists and is the one the job was made for. */
-async function ownRecord(ctx: WorkerContext, data: CommitStatusJobData): Promise<DeploymentRecord | null> {
+async function ownRecord(ctx: WorkerContext, data: CommitStatusJobData | null): Promise<DeploymentRecord | null> {
+  if (typeof data?.deploymentId !== 'string') return null; // not a job of ours (a Redis writer's): nothing to do
   const rec = await ctx.deployments.get(data.deploymentId);
   if (!rec || rec.userId !== data.userId || typeof data.requestMac !== 'string' || !safeEqual(data.requestMac, rec.requestMac)) return null;
   return rec;

@@ -9,7 +9,7 @@ import type { DeployJobData } from '../../server/queues/deployQueue.js';
 import type { WorkerContext } from '../context.js';
 import { credentialsOrWhyNot, type JobCredentials } from './credentials.js';
 import { DeployFailed } from './deployFailed.js';
-import { verifiedRecord } from './verifyJob.js';
+import { jobDeploymentId, verifiedRecord } from './verifyJob.js';
 import { detect, verifyRedeployCommit, verifyRepo } from './githubSteps.js';
 import { createOrAdoptService, serviceListChanged } from './createService.js';
 import { triggerDeploy, watch } from './renderDeploy.js';
@@ -36,7 +36,7 @@ import { clearUpstreamFailures, countUpstreamFailure, retryDelayMs, upstreamFail
 export async function runDeployJob(ctx: WorkerContext, job: Job<DeployJobData>, token: string | undefined): Promise<void> {
   // Render's or GitHub's failures in a row before this run (upstreamFailures.ts), asked for in the same
   // write as the record's read below: only a deployment that has some pays a write to clear them.
-  const failuresBefore = upstreamFailuresBefore(ctx, job.data.deploymentId);
+  const failuresBefore = upstreamFailuresBefore(ctx, jobDeploymentId(job));
   // Integrity first (verifyJob.ts): an unsigned or altered record or job is refused before any call.
   const rec = await verifiedRecord(ctx, job);
   if (!rec) return; // vanished or refused (a refused one's env values are dropped there)

@@ -17,9 +17,15 @@ type Refusal = 'record_mac_invalid' | 'job_mac_invalid' | 'job_not_for_record';
  * Returns the verified record, or null when there is nothing to do (gone, or refused: then a
  * security event is raised and, when the record belongs to a real user, it ends `record_tampered`).
  */
+/** The deployment id a job names, '' when its data names none (a job's data is whatever Redis holds: a Redis writer's null included). */
+export function jobDeploymentId(job: Job<DeployJobData>): string {
+  const id: unknown = (job.data as Partial<DeployJobData> | null)?.deploymentId;
+  return typeof id === 'string' ? id : '';
+}
+
 export async function verifiedRecord(ctx: WorkerContext, job: Job<DeployJobData>): Promise<DeploymentRecord | null> {
   const data = (job.data ?? {}) as Partial<Record<keyof DeployJobData, unknown>>;
-  const deploymentId = typeof data.deploymentId === 'string' ? data.deploymentId : '';
+  const deploymentId = jobDeploymentId(job);
   const found = await ctx.deployments.inspect(deploymentId);
   if (found.state === 'missing') return null;
   if (found.state === 'tampered') {
