@@ -67,8 +67,11 @@ export function createSessionEnding(deps: SessionEndingDeps) {
   }
 
   return {
-    /** Destroy the session (it can never be written again), stop its deploys, close its streams, audit. */
-    async end(ref: string, userId: number, reason: 'signed_out' | 'signed_in_again' | 'token_revoked' | 'client_changed', by?: EndRequest): Promise<void> {
+    /**
+     * Destroy the session (it can never be written again), stop its deploys, close its streams, audit.
+     * True when this call ended it (false: another request had already).
+     */
+    async end(ref: string, userId: number, reason: 'signed_out' | 'signed_in_again' | 'token_revoked' | 'client_changed', by?: EndRequest): Promise<boolean> {
       // Wherever a rotation moved it meanwhile (destroyByRef follows it), and by all its names.
       const ended = await sessions.destroyByRef(ref);
       const refs = ended?.refs ?? [ref];
@@ -77,7 +80,7 @@ export function createSessionEnding(deps: SessionEndingDeps) {
       // Already gone: another request ended it (a sign-out clicked twice, two tabs, a changed client
       // seen by two requests at once) and recorded that end. Stopping and announcing again is harmless;
       // a second entry (or security event and alert) would say the session ended twice.
-      if (!ended) return;
+      if (!ended) return false;
       const detail = { ...by?.detail, ...(by?.login ? { login: by.login } : {}) };
       if (reason === 'client_changed') {
         // The detail is the new client's (ip, user agent hash): what the user needs to judge it.
@@ -85,6 +88,7 @@ export function createSessionEnding(deps: SessionEndingDeps) {
       } else if (reason !== 'token_revoked') {
         await audit({ userId, action: 'sign_out', outcome: 'success', detail });
       }
+      return true;
     },
 
     /** The store found the session expired, or the session middleware destroyed it: it is already gone. */

@@ -23,10 +23,13 @@ export function endSessionOnGitHubRefusal(deps: Pick<AppDeps, 'sessions' | 'sess
       const user = getSession(ctx)?.user;
       if (refusedToken(err) && user && ctx.state.auth !== 'bearer') {
         const ref = deps.sessions.refOf(sessionIdOf(ctx) ?? '');
-        ctx.session = null; // the session middleware clears the cookie
-        await deps.sessionEnding.end(ref, user.id, 'token_revoked').catch((endErr: unknown) => {
+        const ended = await deps.sessionEnding.end(ref, user.id, 'token_revoked').catch((endErr: unknown) => {
           (ctx.state.log ?? deps.logger).warn({ err: { message: (endErr as Error).message } }, 'could not end the session whose GitHub token was refused');
+          return false;
         });
+        // The cookie is cleared only by the request that ended the session: one answered after the session
+        // had ended otherwise (a sign-in over it) would clear the newer sign-in's cookie.
+        if (ended) ctx.session = null;
       }
       throw err;
     }

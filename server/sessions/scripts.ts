@@ -96,7 +96,8 @@ return v`;
  * Store credentials in a live session of this user. KEYS: record, tombstone. ARGV: cred, kfp, uid, and
  * the same key's fingerprint under the previous SECRET_KEY with the credentials sealed naming it ('' '':
  * none): a session that stored this key before a rotation keeps naming it so (its deploys carry it); then
- * the fingerprint the request found in the session ('': none), stored only while it is still that one.
+ * the fingerprint the request found in the session ('': none), stored only while it is still that one, or
+ * the session already holds this same key (two setups of one key at once: both succeed, it is stored).
  * Returns {1, previous kfp or '', kfp stored}, {0, '', ''} when the session is gone (or not this user's),
  * or {2, kfp now, ''} when its key changed since the request read it (cleared or replaced in another tab).
  */
@@ -105,7 +106,7 @@ if redis.call('EXISTS', KEYS[2]) == 1 then return {0, '', ''} end
 if redis.call('TYPE', KEYS[1]).ok ~= 'hash' then return {0, '', ''} end
 if redis.call('HGET', KEYS[1], 'uid') ~= ARGV[3] then return {0, '', ''} end
 local previous = redis.call('HGET', KEYS[1], 'kfp') or ''
-if previous ~= ARGV[6] then return {2, previous, ''} end
+if previous ~= ARGV[6] and previous ~= ARGV[2] and (ARGV[4] == '' or previous ~= ARGV[4]) then return {2, previous, ''} end
 if ARGV[4] ~= '' and previous == ARGV[4] then
   redis.call('HSET', KEYS[1], 'cred', ARGV[5])
   return {1, previous, previous}

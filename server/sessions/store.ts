@@ -230,7 +230,7 @@ export function createSessionStore(opts: SessionStoreOptions) {
      */
     async storeCredentials(ref: string, userId: number, cred: SessionRenderCredentials, readFingerprint: string | null, priorFingerprint: string | null = null) {
       const stored = await wherever(ref, (at) => records.storeCredentials(at, userId, cred, readFingerprint, priorFingerprint), (r) => r.stored || r.changed);
-      if (stored.previousFingerprint && stored.previousFingerprint !== stored.fingerprint) await dropEverywhere(); // a key replaced
+      if (stored.stored && stored.previousFingerprint && stored.previousFingerprint !== stored.fingerprint) await dropEverywhere(); // a key replaced
       return stored;
     },
 

@@ -18,7 +18,7 @@ export function procfileWeb(text: string | null): string | null {
  * line's leading spaces are passed once: linear in the text however the name repeats.
  */
 export function procfileProcess(text: string | null, name: string): string | null {
-  if (!text) return null;
+  if (!text || !name) return null; // an empty name would be found everywhere, for ever
   let lineStart = 0;
   let lineBreak = text.indexOf('\n');
   let firstNonSpace = -1;

@@ -27,3 +27,24 @@ test('a browser session whose GitHub token GitHub refuses ends: 401, cookie clea
   t.is(replayed.status, 401);
   t.is((await stack.web.deps.deployments.get(queued.json.id))?.status, 'credentials_revoked', 'its deploys stop, as at sign-out');
 });
+
+test('a late refusal of an ended session leaves the cookie of the sign-in made after it alone', async (t) => {
+  // Only the request that ended the session clears the cookie: the old session's request still at GitHub when
+  // the user signed in again was answered after, and its cleared cookie signed the browser out again (found by a review).
+  const agent = stack.agent();
+  await stack.signIn(agent, 'clobbered');
+  const held = stack.github.holdRequest('/user/repos');
+  const slow = agent.get('/api/github/repos');
+  await held.arrived;
+  for (const token of stack.github.tokensFor('clobbered')) stack.github.revokeToken(token);
+  const first = await agent.get('/api/github/repos/clobbered/x/branches');
+  t.is(first.status, 401, first.text);
+  // The page shows the sign-in screen; the user signs in again.
+  await stack.signIn(agent, 'clobbered');
+  t.is((await agent.get('/api/session')).status, 200, 'signed in again');
+  held.release();
+  const late = await slow;
+  t.is(late.status, 401, late.text);
+  t.false(late.setCookies.some((c) => /^sid=;/.test(c)), 'the late answer clears no cookie');
+  t.is((await agent.get('/api/session')).status, 200, 'the new sign-in stands');
+});

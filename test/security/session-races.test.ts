@@ -143,6 +143,21 @@ test.serial('two setups with different keys: the one confirmed first stays, the 
   t.is((await stack.web.deps.deployments.get(withB.json.id))?.status, 'queued', 'the deploy made with B goes on');
 });
 
+test.serial('the same key set twice at once (a double submit, two CI jobs on one token): both succeed', async (t) => {
+  // The compare-and-set above refused the slower one (409, "not saved") though the session held exactly its key (found by a review).
+  const who = await signedInWithKey(stack, 'race-same-key');
+  const key = `rnd_racesamekey${'s'.repeat(20)}`;
+  const account = stack.render.addAccount({ apiKey: key, workspaces: [{ name: 'same ws' }] });
+  stack.render.setFault({ kind: 'latency', method: 'GET', route: '/owners', apiKey: key, ms: 1500, count: 1 });
+  const slow = who.agent.post('/api/render/setup', { api_key: key });
+  await waitFor(() => renderCalls(stack, account.id, 'GET', '/owners').length > 0, 'the first at Render');
+  const fast = await who.agent.post('/api/render/setup', { api_key: key });
+  t.is(fast.status, 200, fast.text);
+  const res = await slow;
+  t.is(res.status, 200, res.text);
+  t.is((await who.agent.get('/api/render/status')).json.keyHint, `rnd_...${key.slice(-4)}`);
+});
+
 test.serial('two requests loaded together: the later write of the same version is dropped, the session stays consistent', async (t) => {
   const who = await signedInWithKey(stack, 'race-touch');
   const first = await holdServicesList(who.agent, who, 800);
