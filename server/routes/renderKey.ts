@@ -13,7 +13,7 @@ import { documented } from '../openapi/describe.js';
 import { previousFingerprint } from '../crypto/keyring.js';
 import { requestDetail } from '../audit/fromRequest.js';
 import { createSentinelStore } from '../sentinel/store.js';
-import { sentinelSettingsMessage } from '../sentinel/present.js';
+import { switchWatchOff } from '../sentinel/switchOff.js';
 
 // Messages are shown under the key field as written (one at a time), so each says what is wrong with
 // what was pasted: "keys start with rnd_" only for a key that does not.
@@ -75,15 +75,12 @@ export function renderKeyRoutes(router: Router, deps: AppDeps) {
   const sentinel = createSentinelStore({ redis: deps.redis, prefix: deps.config.redisPrefix, keyring: deps.keyring, absoluteMs: deps.config.sessionAbsoluteMs });
   /**
    * "Clearing the key ends the watch": a Sentinel watch this session turned on is switched off now, as the
-   * Sentinel page's off would (settings gone, a round in flight writes nothing back, audited, other tabs
-   * told). Left to the next round, it read as off until then but came back on, with its webhook, when a
-   * key was connected again first. Replacing the key does not end it (README, Sentinel).
+   * Sentinel page's off does (switchOff.ts). Left to the next round, it read as off until then but came
+   * back on, with its webhook, when a key was connected again first. Replacing the key does not end it
+   * (README, Sentinel).
    */
   async function endWatchOfSession(ctx: Koa.Context, userId: number, ref: string): Promise<void> {
     const settings = await sentinel.getSettings(userId);
-    if (!settings?.enabled || !(await deps.sessions.refsOf(ref)).includes(settings.sessionRef)) return;
-    if (!await sentinel.dropWatch(userId)) return;
-    await deps.security.recordAudit(ctx, { userId, action: 'sentinel_settings', outcome: 'success', detail: { changes: ['turned_off'] } });
-    await deps.redis.publish(deps.deployments.keys.channel(userId), sentinelSettingsMessage()).catch(() => undefined);
+    if (settings?.enabled && (await deps.sessions.refsOf(ref)).includes(settings.sessionRef)) await switchWatchOff(deps, ctx, sentinel, userId, true);
   }
 }

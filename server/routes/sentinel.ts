@@ -8,7 +8,8 @@ import { requireRenderKey, requireUser, type SignedInState } from '../middleware
 import { validate } from '../middleware/validate.js';
 import { createSentinelStore, MAX_FINDINGS } from '../sentinel/store.js';
 import { checkSlackWebhook, createSentinelAlerts, type SentinelAlertOptions } from '../sentinel/alerts.js';
-import { FindingView, presentFinding, presentSettings, SentinelSettingsView, sentinelSettingsMessage } from '../sentinel/present.js';
+import { FindingView, presentFinding, presentSettings, SentinelSettingsView } from '../sentinel/present.js';
+import { announceSettingsChanged, switchWatchOff } from '../sentinel/switchOff.js';
 import { documented, view } from '../openapi/describe.js';
 import type { SentinelSettings } from '../sentinel/types.js';
 import { queryWholeNumber } from '../middleware/queryNumber.js';
@@ -132,13 +133,6 @@ export function sentinelRoutes(router: Router, deps: AppDeps, opts: SentinelRout
     if (changes.length) await deps.security.recordAudit(ctx, { userId, action: 'sentinel_settings', outcome: 'success', detail: { changes } });
   };
 
-  /** The user's other tabs hear of it and read the settings again; a lost publish leaves them as stale as before. */
-  const settingsChanged = async (ctx: Koa.Context, userId: number) => {
-    await deps.redis.publish(deps.deployments.keys.channel(userId), sentinelSettingsMessage()).catch((err: unknown) => {
-      ctx.state.log?.warn({ err: { message: (err as Error).message } }, 'sentinel: could not publish the settings change to the live channel');
-    });
-  };
-
   router.get('/api/sentinel', documented({ summary: 'Sentinel settings, status and finding counts', tag: 'sentinel', responses: { 200: SentinelView } }), requireUser(), async (ctx) => {
     ctx.body = await view(ctx.state.user.id, deps.sessions.refOf(ctx.state.sessionId));
   });
@@ -160,9 +154,7 @@ export function sentinelRoutes(router: Router, deps: AppDeps, opts: SentinelRout
       return true;
     }
     if (body.enabled === false) {
-      const removed = await store.dropWatch(userId);
-      if (removed && current?.enabled) await audited(ctx, userId, ['turned_off']);
-      await settingsChanged(ctx, userId);
+      await switchWatchOff(deps, ctx, store, userId, Boolean(current?.enabled));
       return true;
     }
     if (!ctx.state.session.render) throw errors.renderKeyMissing();
@@ -186,7 +178,7 @@ export function sentinelRoutes(router: Router, deps: AppDeps, opts: SentinelRout
     const written = await store.putSettings(userId, settings, { restart: !current?.enabled || current.intervalMs !== intervalMs, nowMs: deps.clock.now() }, stored);
     if (written === null) return false;
     await audited(ctx, userId, sentinelChanges(current, settings, { webhook: body.slackWebhookUrl, watching }));
-    await settingsChanged(ctx, userId);
+    await announceSettingsChanged(deps, ctx, userId);
     return true;
   };
 
