@@ -27,6 +27,17 @@ export class Agent {
     this.defaults = defaults;
   }
 
+  /** Take a response's Set-Cookie lines into the jar, as a browser would (an empty or expired one deletes). */
+  applySetCookies(setCookies: string[]): void {
+    for (const c of setCookies) {
+      const [pair] = c.split(';');
+      const idx = pair!.indexOf('=');
+      const name = pair!.slice(0, idx).trim();
+      const value = pair!.slice(idx + 1).trim();
+      if (!value || /expires=Thu, 01 Jan 1970/i.test(c)) this.jar.delete(name); else this.jar.set(name, value);
+    }
+  }
+
   cookieHeader(): string {
     return [...this.jar].map(([k, v]) => `${k}=${v}`).join('; ');
   }
@@ -42,15 +53,7 @@ export class Agent {
     const res = await fetch(url, { method, headers, body, redirect: 'manual' });
     const text = await res.text();
     const setCookies = res.headers.getSetCookie();
-    if (sameHost) {
-      for (const c of setCookies) {
-        const [pair] = c.split(';');
-        const idx = pair!.indexOf('=');
-        const name = pair!.slice(0, idx).trim();
-        const value = pair!.slice(idx + 1).trim();
-        if (!value || /expires=Thu, 01 Jan 1970/i.test(c)) this.jar.delete(name); else this.jar.set(name, value);
-      }
-    }
+    if (sameHost) this.applySetCookies(setCookies);
     this.transcript.push(`${method} ${url} -> ${res.status}\n${[...res.headers].map(([k, v]) => `${k}: ${v}`).join('\n')}\n${text}`);
     let json: any = undefined;
     try { json = text ? JSON.parse(text) : undefined; } catch { /* not JSON */ }

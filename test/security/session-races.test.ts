@@ -84,15 +84,23 @@ test.serial('key change while an idle-touch GET is in flight: the new key stays,
   t.is(rec.json.status, 'credentials_revoked', 'what the old key started stops with the key change');
 });
 
-test.serial('key setup held across logout: nothing is stored and the session stays ended', async (t) => {
-  const agent = stack.agent();
-  await stack.signIn(agent, 'race-setup');
-  const apiKey = `rnd_racesetup${'s'.repeat(20)}`;
-  const account = stack.render.addAccount({ apiKey, workspaces: [{ name: 'setup workspace' }] });
-  const cookie = agent.cookieHeader();
+/**
+ * A key setup in `agent`'s session with a new account's `apiKey`, held at Render's key check (1.5 s) and
+ * sent there by the time this resolves: its answer to come.
+ */
+async function setupHeldAtRender(agent: Agent, apiKey: string, workspace: string): Promise<{ setup: Promise<AgentResponse<any>> }> {
+  const account = stack.render.addAccount({ apiKey, workspaces: [{ name: workspace }] });
   stack.render.setFault({ kind: 'latency', method: 'GET', route: '/owners', apiKey, ms: 1500, count: 1 });
   const setup = agent.post('/api/render/setup', { api_key: apiKey });
   await waitFor(() => renderCalls(stack, account.id, 'GET', '/owners').length > 0, 'the key check to reach Render');
+  return { setup };
+}
+
+test.serial('key setup held across logout: nothing is stored and the session stays ended', async (t) => {
+  const agent = stack.agent();
+  await stack.signIn(agent, 'race-setup');
+  const cookie = agent.cookieHeader();
+  const { setup } = await setupHeldAtRender(agent, `rnd_racesetup${'s'.repeat(20)}`, 'setup workspace');
   t.is((await agent.post('/api/auth/logout')).status, 200);
   const res = await setup;
   t.is(res.status, 401, 'the session ended while the key was checked');
@@ -108,10 +116,7 @@ test.serial('key setup held across logout: nothing is stored and the session sta
 test.serial('key setup held across a clear: the clear stands, the setup is a 409 and stores nothing', async (t) => {
   const who = await signedInWithKey(stack, 'race-clear-setup');
   const newKey = `rnd_raceclearsetupnew${'q'.repeat(12)}`;
-  const account = stack.render.addAccount({ apiKey: newKey, workspaces: [{ name: 'new ws' }] });
-  stack.render.setFault({ kind: 'latency', method: 'GET', route: '/owners', apiKey: newKey, ms: 1500, count: 1 });
-  const setup = who.agent.post('/api/render/setup', { api_key: newKey });
-  await waitFor(() => renderCalls(stack, account.id, 'GET', '/owners').length > 0, 'the key check to reach Render');
+  const { setup } = await setupHeldAtRender(who.agent, newKey, 'new ws');
   const cleared = await who.agent.post('/api/render/clear-credentials');
   t.is(cleared.status, 200);
   const res = await setup;
@@ -128,11 +133,8 @@ test.serial('two setups with different keys: the one confirmed first stays, the 
   addNodeRepo(stack, 'race-two-setups', 'app');
   const keyA = `rnd_racetwosetupsA${'a'.repeat(14)}`;
   const keyB = `rnd_racetwosetupsB${'b'.repeat(14)}`;
-  const accA = stack.render.addAccount({ apiKey: keyA, workspaces: [{ name: 'A ws' }] });
   stack.render.addAccount({ apiKey: keyB, workspaces: [{ name: 'B ws' }] });
-  stack.render.setFault({ kind: 'latency', method: 'GET', route: '/owners', apiKey: keyA, ms: 1500, count: 1 });
-  const setupA = who.agent.post('/api/render/setup', { api_key: keyA });
-  await waitFor(() => renderCalls(stack, accA.id, 'GET', '/owners').length > 0, 'A at Render');
+  const { setup: setupA } = await setupHeldAtRender(who.agent, keyA, 'A ws');
   t.is((await who.agent.post('/api/render/setup', { api_key: keyB })).status, 200);
   const withB = await who.agent.post('/api/render/deploy', { github_repo: 'race-two-setups/app', project_name: 'race-two-b' });
   t.is(withB.status, 202, withB.text);
@@ -147,10 +149,7 @@ test.serial('the same key set twice at once (a double submit, two CI jobs on one
   // The compare-and-set above refused the slower one (409, "not saved") though the session held exactly its key (found by a review).
   const who = await signedInWithKey(stack, 'race-same-key');
   const key = `rnd_racesamekey${'s'.repeat(20)}`;
-  const account = stack.render.addAccount({ apiKey: key, workspaces: [{ name: 'same ws' }] });
-  stack.render.setFault({ kind: 'latency', method: 'GET', route: '/owners', apiKey: key, ms: 1500, count: 1 });
-  const slow = who.agent.post('/api/render/setup', { api_key: key });
-  await waitFor(() => renderCalls(stack, account.id, 'GET', '/owners').length > 0, 'the first at Render');
+  const { setup: slow } = await setupHeldAtRender(who.agent, key, 'same ws');
   const fast = await who.agent.post('/api/render/setup', { api_key: key });
   t.is(fast.status, 200, fast.text);
   const res = await slow;

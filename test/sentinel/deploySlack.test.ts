@@ -1,6 +1,7 @@
 import test, { type ExecutionContext } from 'ava';
 import type { Stack } from '../helpers/stack.js';
 import type { TestWorker } from '../helpers/pipeline.js';
+import type { Agent } from '../helpers/agent.js';
 import { QUICK_PHASES, usePipelineStack } from '../helpers/pipelineStack.js';
 import { addNodeRepo, signedInWithKey, waitFinished } from '../helpers/pipeline.js';
 
@@ -62,17 +63,32 @@ test('webhook set but deploy results off (the default): no deploy message', asyn
   t.is(bad.json.error.code, 'validation_failed');
 });
 
+/** `login` signed in with a key, its watch turned on with deploy results (hourly), and its first round run: the next is an hour away. */
+async function watchingWithDeployResults(t: ExecutionContext, login: string) {
+  const user = await signedInWithKey(stack, login);
+  const put = await user.agent.request('PUT', '/api/sentinel', { json: { enabled: true, intervalSeconds: 3600, slackWebhookUrl: webhook(`T${login.toUpperCase()}`), slackDeployResults: true } });
+  t.is(put.status, 200, put.text);
+  for (let i = 0; i < 200 && !(await user.agent.get('/api/sentinel')).json.lastRunAt; i++) await new Promise((r) => setTimeout(r, 50));
+  t.truthy((await user.agent.get('/api/sentinel')).json.lastRunAt, 'the first round ran');
+  return user;
+}
+
+/** `repo` deployed live through `agent`, its job over, and no deploy result posted for it. */
+async function deployedWithNoResult(t: ExecutionContext, agent: Agent, login: string, repo: string, why: string) {
+  const done = await waitFinished(agent, (await agent.post('/api/render/deploy', { github_repo: `${login}/${repo}`, project_name: `${login}-${repo}` })).json.id);
+  t.is(done.status, 'live');
+  const jobDone = () => worker.logs.some((l) => l.includes('"deploy job done"') && l.includes(done.id));
+  for (let i = 0; i < 200 && !jobDone(); i++) await new Promise((r) => setTimeout(r, 50));
+  t.true(jobDone());
+  t.deepEqual(stack.slack.texts.filter((x) => x.includes(`${login}-${repo}`)), [], why);
+}
+
 /**
  * The session that turned deploy results on ends its consent (`end`): no more messages, and its watch
  * shows as off to the user's other session (and to its own, when it still lives).
  */
 async function consentEnds(t: ExecutionContext, login: string, end: 'signOut' | 'clearKey') {
-  const { agent: browser, apiKey } = await signedInWithKey(stack, login);
-  const put = await browser.request('PUT', '/api/sentinel', { json: { enabled: true, intervalSeconds: 3600, slackWebhookUrl: webhook(`T${login.toUpperCase()}`), slackDeployResults: true } });
-  t.is(put.status, 200, put.text);
-  // The new watch's first round runs at once: once it ran, the next one is an hour away.
-  for (let i = 0; i < 200 && !(await browser.get('/api/sentinel')).json.lastRunAt; i++) await new Promise((r) => setTimeout(r, 50));
-  t.truthy((await browser.get('/api/sentinel')).json.lastRunAt, 'the first round ran');
+  const { agent: browser, apiKey } = await watchingWithDeployResults(t, login);
 
   // The same user's other session (another device, CI with its token) deploys too.
   const other = stack.agent();
@@ -94,12 +110,7 @@ async function consentEnds(t: ExecutionContext, login: string, end: 'signOut' | 
   const seenAfter = (await other.get('/api/sentinel')).json;
   t.like(seenAfter, { enabled: false, watchingThisSession: false, slack: { configured: false, deployResults: false } });
 
-  const after = await waitFinished(other, (await other.post('/api/render/deploy', { github_repo: `${login}/after`, project_name: `${login}-after` })).json.id);
-  t.is(after.status, 'live');
-  const jobDone = () => worker.logs.some((l) => l.includes('"deploy job done"') && l.includes(after.id));
-  for (let i = 0; i < 200 && !jobDone(); i++) await new Promise((r) => setTimeout(r, 50));
-  t.true(jobDone());
-  t.deepEqual(stack.slack.texts.filter((x) => x.includes(`${login}-after`)), [], 'no deploy result after the consenting session\'s consent ended');
+  await deployedWithNoResult(t, other, login, 'after', 'no deploy result after the consenting session\'s consent ended');
 }
 
 test('the session that turned deploy results on signs out: no more messages, and its watch shows as off to the user\'s other session', async (t) => {
@@ -119,11 +130,7 @@ test('a watch ended by clearing the key stays ended when a key is connected agai
   // The end was only read from the session (it holds no key): a key connected again in the same session
   // before the next round (up to an hour) brought the watch back on, with its webhook (found by a review).
   const login = 'slackreclear';
-  const { agent: browser } = await signedInWithKey(stack, login);
-  const put = await browser.request('PUT', '/api/sentinel', { json: { enabled: true, intervalSeconds: 3600, slackWebhookUrl: webhook('TSLACKRECLEAR'), slackDeployResults: true } });
-  t.is(put.status, 200, put.text);
-  for (let i = 0; i < 200 && !(await browser.get('/api/sentinel')).json.lastRunAt; i++) await new Promise((r) => setTimeout(r, 50));
-  t.truthy((await browser.get('/api/sentinel')).json.lastRunAt, 'the first round ran');
+  const { agent: browser } = await watchingWithDeployResults(t, login);
 
   t.is((await browser.post('/api/render/clear-credentials')).status, 200);
   const otherKey = `rnd_slackreclearother${'k'.repeat(20)}`;
@@ -132,10 +139,5 @@ test('a watch ended by clearing the key stays ended when a key is connected agai
   t.like((await browser.get('/api/sentinel')).json, { enabled: false, slack: { configured: false, deployResults: false } });
 
   addNodeRepo(stack, login, 'later');
-  const later = await waitFinished(browser, (await browser.post('/api/render/deploy', { github_repo: `${login}/later`, project_name: `${login}-later` })).json.id);
-  t.is(later.status, 'live');
-  const jobDone = () => worker.logs.some((l) => l.includes('"deploy job done"') && l.includes(later.id));
-  for (let i = 0; i < 200 && !jobDone(); i++) await new Promise((r) => setTimeout(r, 50));
-  t.true(jobDone());
-  t.deepEqual(stack.slack.texts.filter((x) => x.includes(`${login}-later`)), [], 'no deploy result from the ended watch');
+  await deployedWithNoResult(t, browser, login, 'later', 'no deploy result from the ended watch');
 });

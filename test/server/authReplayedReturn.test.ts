@@ -1,10 +1,16 @@
 import test from 'ava';
 import { startStack, type Stack } from '../helpers/stack.js';
-import type { Agent } from '../helpers/agent.js';
 
 let stack: Stack;
 test.before(async () => { stack = await startStack(); });
 test.after.always(async () => { await stack?.close(); });
+
+/** A sign-in started (`start`: the login route's answer) and authorized on GitHub as `login`: the callback's path and query (a new code each call). */
+async function callbackPath(start: { location: string | null }, login: string): Promise<string> {
+  const authorize = await fetch(`${start.location}&login=${login}`, { redirect: 'manual' });
+  const cb = new URL(authorize.headers.get('location')!);
+  return cb.pathname + cb.search;
+}
 
 // One return of a sign-in arriving twice (the callback page reloaded while it loads, a browser
 // repeating the navigation): GitHub takes the code once, so the second exchange fails. That failure
@@ -15,9 +21,7 @@ test.serial('a replayed return whose code is already spent does not undo the ret
   stack.github.addUser({ id: 801, login: 'reloader' });
   const agent = stack.agent();
   const start = await agent.get('/api/auth/github/login');
-  const authorize = await fetch(`${start.location}&login=reloader`, { redirect: 'manual' });
-  const cb = new URL(authorize.headers.get('location')!);
-  const path = cb.pathname + cb.search;
+  const path = await callbackPath(start, 'reloader');
 
   const profiles = stack.github.holdProfiles();
   const first = agent.get(path); // exchanges the code, then waits for the profile
@@ -67,9 +71,7 @@ test.serial('a return with a state the session no longer holds leaves the sign-i
   const returns: string[] = [];
   for (let tab = 0; tab < 2; tab++) {
     const start = await agent.get('/api/auth/github/login'); // the second start finds the first one's pre-auth session
-    const authorize = await fetch(`${start.location}&login=two-tabs`, { redirect: 'manual' });
-    const cb = new URL(authorize.headers.get('location')!);
-    returns.push(cb.pathname + cb.search);
+    returns.push(await callbackPath(start, 'two-tabs'));
   }
   const stale = await agent.get(returns[0]!);
   t.is(stale.location, '/?auth_error=github_login_failed', 'the first tab\'s state was replaced');
@@ -78,17 +80,6 @@ test.serial('a return with a state the session no longer holds leaves the sign-i
   t.is(current.location, '/');
   t.like((await agent.get('/api/session')).json.user, { id: 803, login: 'two-tabs' });
 });
-
-/** Apply a response's Set-Cookie lines to a jar, as a browser would. */
-function applyCookies(agent: Agent, setCookies: string[]) {
-  for (const c of setCookies) {
-    const [pair] = c.split(';');
-    const idx = pair!.indexOf('=');
-    const name = pair!.slice(0, idx).trim();
-    const value = pair!.slice(idx + 1).trim();
-    if (!value || /expires=Thu, 01 Jan 1970/i.test(c)) agent.jar.delete(name); else agent.jar.set(name, value);
-  }
-}
 
 // "Authorize" clicked twice: two returns of one sign-in (one state, two codes), both sent by the browser
 // with the pre-auth cookie. The first signs in; the second reaches the server after the first consumed the
@@ -99,12 +90,7 @@ test.serial('a second return of the same sign-in, arriving after the first consu
   const agent = stack.agent();
   const start = await agent.get('/api/auth/github/login');
   const preAuthCookie = agent.cookieHeader();
-  const cbs: string[] = [];
-  for (let i = 0; i < 2; i++) {
-    const authorize = await fetch(`${start.location}&login=double-click`, { redirect: 'manual' });
-    const cb = new URL(authorize.headers.get('location')!);
-    cbs.push(cb.pathname + cb.search);
-  }
+  const cbs = [await callbackPath(start, 'double-click'), await callbackPath(start, 'double-click')];
   t.not(cbs[0], cbs[1], 'two codes');
   const first = await agent.get(cbs[0]!);
   t.is(first.location, '/');
@@ -114,7 +100,7 @@ test.serial('a second return of the same sign-in, arriving after the first consu
   // The second return, sent with the pre-auth cookie before the first's answer came back.
   const second = await fetch(`${stack.url}${cbs[1]}`, { headers: { cookie: preAuthCookie }, redirect: 'manual' });
   const secondCookies = second.headers.getSetCookie();
-  applyCookies(agent, secondCookies);
+  agent.applySetCookies(secondCookies);
   t.false(secondCookies.some((c) => /^sid=;/.test(c)), 'the late return does not clear the cookie');
   const session = await agent.get('/api/session');
   t.is(session.status, 200, 'the browser is still signed in after its successful sign-in');
@@ -128,9 +114,7 @@ test.serial('two reloads of the callback while the first return waits for the pr
   stack.github.addUser({ id: 9102, login: 'reloader-twice' });
   const agent = stack.agent();
   const start = await agent.get('/api/auth/github/login');
-  const authorize = await fetch(`${start.location}&login=reloader-twice`, { redirect: 'manual' });
-  const cb = new URL(authorize.headers.get('location')!);
-  const path = cb.pathname + cb.search;
+  const path = await callbackPath(start, 'reloader-twice');
 
   const profiles = stack.github.holdProfiles();
   const first = agent.get(path);
