@@ -10,6 +10,7 @@ import { createSentinelStore, MAX_FINDINGS } from '../sentinel/store.js';
 import { checkSlackWebhook, createSentinelAlerts, type SentinelAlertOptions } from '../sentinel/alerts.js';
 import { FindingView, presentFinding, presentSettings, SentinelSettingsView } from '../sentinel/present.js';
 import { announceSettingsChanged, switchWatchOff } from '../sentinel/switchOff.js';
+import { watchConsentHolds } from '../sentinel/consent.js';
 import { documented, view } from '../openapi/describe.js';
 import type { SentinelSettings } from '../sentinel/types.js';
 import { queryWholeNumber } from '../middleware/queryNumber.js';
@@ -108,8 +109,7 @@ export function sentinelRoutes(router: Router, deps: AppDeps, opts: SentinelRout
   const watchOf = async (userId: number, currentRef: string, settings: SentinelSettings | null) => {
     const watching = settings?.enabled && settings.sessionRef !== currentRef
       && (await deps.sessions.refsOf(currentRef)).includes(settings.sessionRef) ? settings.sessionRef : currentRef;
-    const consenting = settings?.enabled ? await deps.sessions.loadByRef(settings.sessionRef) : null;
-    const ended = settings?.enabled && (consenting?.user?.id !== userId || !consenting.render);
+    const ended = settings?.enabled && !watchConsentHolds(await deps.sessions.loadByRef(settings.sessionRef), userId);
     return { watching, settings: ended ? null : settings };
   };
 

@@ -4,6 +4,7 @@ import type { Logger } from '../../server/logger.js';
 import { isTerminal, type DeploymentRecord } from '../../server/deployments/types.js';
 import { createSentinelAlerts, type SentinelAlertOptions } from '../../server/sentinel/alerts.js';
 import { createSentinelStore } from '../../server/sentinel/store.js';
+import { watchConsentHolds } from '../../server/sentinel/consent.js';
 import type { SessionStore } from '../../server/sessions/store.js';
 
 type DeploySlack = (rec: DeploymentRecord) => Promise<void>;
@@ -25,8 +26,7 @@ export function createDeploySlack(opts: { redis: Redis; prefix: string; keyring:
       const settings = await store.getSettings(rec.userId);
       if (!settings?.slackDeployResults) return;
       // That session ended, or its key was cleared: the watch is over (sentinelTask.ts stops it at its next round).
-      const consenting = await opts.sessions.loadByRef(settings.sessionRef);
-      if (consenting?.user?.id !== rec.userId || !consenting.render) return;
+      if (!watchConsentHolds(await opts.sessions.loadByRef(settings.sessionRef), rec.userId)) return;
       const url = store.openSlackUrl(rec.userId, settings.slackSealed);
       if (!url) return;
       const once = await opts.redis.set(`${opts.prefix}:deployment:${rec.id}:slack`, '1', 'EX', 7 * 24 * 3600, 'NX');

@@ -6,6 +6,7 @@ import { bucketOf, type RenderBudget } from '../../server/render/budget.js';
 import { RenderApiError } from '../../server/render/client.js';
 import type { UpstreamClients } from '../../server/upstream.js';
 import { openRenderKey } from '../../server/sessions/credentials.js';
+import { watchConsentHolds } from '../../server/sentinel/consent.js';
 import type { AuditLog } from '../../server/audit/auditLog.js';
 import { runRound } from '../../server/sentinel/watcher.js';
 import type { SentinelStore } from '../../server/sentinel/store.js';
@@ -94,7 +95,7 @@ export async function runSentinelRound(ctx: SentinelContext, claim: Claim): Prom
   const sess = settings.sessionRef === last?.ref && early ? early
     : await ctx.sessions.loadByRef(settings.sessionRef).catch(async (err: unknown) => { await ctx.store.releaseLock(userId, round); throw err; });
   const apiKey = sess ? openRenderKey(sess, ctx.keyring) : null;
-  if (!sess?.user || sess.user.id !== userId || !sess.render || !apiKey) return stop(round);
+  if (!watchConsentHolds(sess, userId) || !apiKey) return stop(round);
 
   const fp = sess.render.keyFingerprint;
   const calls = { read: 0, logs: 0 };
