@@ -8,14 +8,17 @@ import { errors } from '../errors.js';
  * come from the one poller per deployment (server/deployments/logTail.ts) over the owner's channel.
  */
 export async function followedDeployment(ctx: Koa.Context, deps: AppDeps, userId: number): Promise<string | null> {
-  // The only parameter: "?logs[]=<id>" is one named "logs[]", and ignored it streamed without the lines asked for.
-  if (Object.keys(ctx.query).some((name) => name !== 'logs')) throw errors.validation('The live stream takes one query parameter, logs=<deployment id>.');
-  const raw = ctx.query.logs;
+  // The only parameters: "?logs[]=<id>" is one named "logs[]", and ignored it streamed without the lines asked for.
+  if (Object.keys(ctx.query).some((name) => name !== 'logs' && name !== 'opened')) {
+    throw errors.validation('The live stream takes logs=<deployment id> and, from the UI, opened=address.');
+  }
+  const { logs: raw, opened } = ctx.query;
+  if (opened !== undefined && (opened !== 'address' || raw === undefined)) throw errors.validation('opened: address, with logs=<deployment id>');
   if (raw === undefined) return null;
   if (typeof raw !== 'string' || raw.length > 64) throw errors.validation('logs: one deployment id');
   const rec = await deps.deployments.getForUser(raw, userId);
   // Recorded as the deployment routes record it (a cross-tenant probe when the id is someone else's).
-  if (!rec) { await deps.security.notFound(ctx, 'deployment', raw); throw errors.notFound('Deployment'); }
+  if (!rec) { await deps.security.notFound(ctx, 'deployment', { id: raw, openedFromAddress: opened === 'address' }); throw errors.notFound('Deployment'); }
   return rec.id;
 }
 

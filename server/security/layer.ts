@@ -13,7 +13,7 @@ import { countOccurrence, createLimiter } from './rateLimits.js';
 import { createKeyLockout, type KeyLockout } from './lockout.js';
 import { createTokenChecks, type TokenChecks } from './tokenChecks.js';
 import { createSecurityEvents, type SecurityEvents, type SecurityEventType } from './events.js';
-import { createProbeDetector, type ProbedResource } from './probes.js';
+import { createProbeDetector, type NotFoundRead, type ProbedResource } from './probes.js';
 import { networkKey } from './clientNetwork.js';
 
 /** Who tried a Render key: the user, and the key's fingerprint (never the key). */
@@ -53,8 +53,11 @@ export interface SecurityLayer {
   keyRejected(ctx: Koa.Context, attempt: KeyAttempt, reason: string): Promise<AppError>;
   /** Render accepted a key: the user starts again with a clean lock-out count. */
   keyAccepted(attempt: Omit<KeyAttempt, 'login'>): Promise<void>;
-  /** A 404 on a resource id (the route's `:id`, or `id` when it came elsewhere: a query): cross-tenant probe detection (never throws). */
-  notFound(ctx: Koa.Context, resource: ProbedResource, id?: string): Promise<void>;
+  /**
+   * A 404 on a resource id (the route's `:id`, or `id` when it came elsewhere: a query): cross-tenant probe
+   * detection (never throws). `openedFromAddress`: the UI says the id is its page address's (probes.ts).
+   */
+  notFound(ctx: Koa.Context, resource: ProbedResource, how?: NotFoundRead): Promise<void>;
 }
 
 interface SecurityLayerArgs {
@@ -88,7 +91,7 @@ export function createSecurityLayer(args: SecurityLayerArgs): SecurityLayer {
   const failedSignIns = createLimiter(redis, prefix, 'signin-failed', { points: limits.failedSignIns.threshold, durationSec: limits.failedSignIns.windowSec });
   const probes = createProbeDetector({
     counter: createLimiter(redis, prefix, 'not-found', { points: limits.notFoundProbes.threshold, durationSec: limits.notFoundProbes.windowSec }),
-    threshold: limits.notFoundProbes.threshold, windowSec: limits.notFoundProbes.windowSec, deployments: args.deployments, events, redis, prefix,
+    threshold: limits.notFoundProbes.threshold, windowSec: limits.notFoundProbes.windowSec, deployments: args.deployments, events, redis, prefix, audit, logger,
   });
 
   const recordAudit = async (ctx: Koa.Context, input: AuditInput) => {
@@ -143,8 +146,8 @@ export function createSecurityLayer(args: SecurityLayerArgs): SecurityLayer {
       await lockout.release(userId, keyFingerprint, claimed).catch((err: unknown) => logger.warn({ err: { message: (err as Error).message } }, 'lock-out try not given back'));
     },
 
-    async notFound(ctx, resource, id) {
-      await probes(ctx, resource, id).catch((err: unknown) => (ctx.state.log ?? logger).warn({ err: { message: (err as Error).message } }, 'probe check failed'));
+    async notFound(ctx, resource, how) {
+      await probes(ctx, resource, how).catch((err: unknown) => (ctx.state.log ?? logger).warn({ err: { message: (err as Error).message } }, 'probe check failed'));
     },
   };
 }

@@ -6,10 +6,25 @@ import { getSession } from '../sessions/middleware.js';
 import { requestDetail } from '../audit/fromRequest.js';
 import { countOccurrence } from './rateLimits.js';
 import type { SecurityEvents } from './events.js';
+import type { AuditLog } from '../audit/auditLog.js';
+import type { Logger } from '../logger.js';
 
 export type ProbedResource = 'deployment' | 'service';
 
 const ID = /^[A-Za-z0-9_-]{1,64}$/;
+
+/** How the id of a 404 was asked for. */
+export interface NotFoundRead {
+  /** Where the id came from when it is not the route's `:id` (a query parameter). */
+  id?: string;
+  /**
+   * The UI says it read the id from its page address (X-Opened-From: address on a read, ?opened=address on
+   * the live stream): a link someone shared, or another site's link to this app's page. Any client can say
+   * so, so it only turns the at-once "foreign id" event into a note (still counted toward the many-404s
+   * event), and only for cookie sessions: the UI never uses a bearer one.
+   */
+  openedFromAddress?: boolean;
+}
 
 /**
  * Cross-tenant probes. Every such 404 looks like a missing id to the caller; here we look closer:
@@ -23,16 +38,23 @@ const ID = /^[A-Za-z0-9_-]{1,64}$/;
  */
 export function createProbeDetector(opts: {
   counter: RateLimiterRedis; threshold: number; windowSec: number; deployments: DeploymentStore; events: SecurityEvents; redis: Redis; prefix: string;
+  audit: AuditLog; logger: Logger;
 }) {
-  return async (ctx: Koa.Context, resource: ProbedResource, givenId?: string): Promise<void> => {
-    const user = getSession(ctx)?.user;
+  return async (ctx: Koa.Context, resource: ProbedResource, how: NotFoundRead = {}): Promise<void> => {
+    const session = getSession(ctx);
+    const user = session?.user;
     if (!user) return;
     const params: unknown = ctx.params;
-    const id = givenId ?? (params && typeof params === 'object' && 'id' in params && typeof params.id === 'string' ? params.id : '');
+    const id = how.id ?? (params && typeof params === 'object' && 'id' in params && typeof params.id === 'string' ? params.id : '');
     let foreign = false;
     if (resource === 'deployment' && ID.test(id)) {
       const rec = await opts.deployments.get(id);
       foreign = Boolean(rec && rec.userId !== user.id);
+    }
+    if (foreign && how.openedFromAddress && !session.bearer) {
+      // Not a probe by itself: noted (once a window), and counted.
+      foreign = false;
+      await noteOpenedFromAddress(ctx, user.id, id);
     }
     const count = await countOccurrence(opts.counter, `user:${user.id}`);
     if (!foreign && count < opts.threshold) return;
@@ -48,4 +70,17 @@ export function createProbeDetector(opts: {
       },
     });
   };
+
+  async function noteOpenedFromAddress(ctx: Koa.Context, userId: number, deploymentId: string): Promise<void> {
+    try {
+      const first = await opts.redis.set(`${opts.prefix}:rl:probe-address-noted:user:${userId}`, '1', 'EX', opts.windowSec, 'NX');
+      if (first !== 'OK') return;
+      await opts.audit.append({
+        userId, action: 'security', outcome: 'denied', globalOnly: true,
+        detail: { ...requestDetail(ctx), resource: 'deployment', deploymentId, reason: 'foreign_id_in_page_address' },
+      });
+    } catch (err) {
+      opts.logger.error({ err: { message: (err as Error).message } }, 'audit append failed');
+    }
+  }
 }

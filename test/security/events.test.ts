@@ -176,6 +176,50 @@ test.serial('cross-tenant probes: another user\'s deployment id at once, many un
   t.true((await audit.verifyChain('global')).valid);
 });
 
+// A link to this app's page for someone else's deployment (shared by a teammate, or put on another
+// site to get visitors reported): the UI's read of the id in its address says so, and is noted, not
+// reported. Any client can send the header, so a bearer client's is ignored and the read still counts.
+test.serial('another user\'s deployment id read from the UI\'s page address is a note in the global chain, not a probe event', async (t) => {
+  const owner = stack.agent({ 'x-forwarded-for': freshIp() });
+  await stack.signIn(owner, 'linkowner');
+  const ownerKey = `rnd_linkowner${'o'.repeat(24)}`;
+  stack.render.addAccount({ apiKey: ownerKey });
+  t.is((await owner.post('/api/render/setup', { api_key: ownerKey })).status, 200);
+  addNodeRepo(stack, 'linkowner', 'shared-app');
+  const dep = await owner.post('/api/render/deploy', { github_repo: 'linkowner/shared-app', project_name: 'shared-app' });
+  t.is(dep.status, 202);
+
+  const visitor = stack.agent({ 'x-forwarded-for': freshIp() });
+  await stack.signIn(visitor, 'linkvisitor');
+  const visitorId = (await visitor.get('/api/session')).json.user.id;
+  const fromAddress = { headers: { 'x-opened-from': 'address' } };
+  const opened = await visitor.get(`/api/render/deployments/${dep.json.id}`, fromAddress);
+  t.is(opened.status, 404);
+  t.is((await visitor.get(`/api/render/deployments/${dep.json.id}`, fromAddress)).status, 404);
+  const visitorGlobal = (await globalEntries()).filter((e) => e.userId === visitorId);
+  t.false(visitorGlobal.some((e) => e.detail.securityEvent === 'cross_tenant_probe'), 'no probe event, so no alert');
+  const notes = visitorGlobal.filter((e) => e.detail.reason === 'foreign_id_in_page_address');
+  t.is(notes.length, 1, 'noted once a window');
+  t.like(notes[0], { action: 'security', outcome: 'denied', detail: { resource: 'deployment', deploymentId: dep.json.id } });
+  t.false(JSON.stringify(await userEntries(visitor)).includes(dep.json.id), 'not in the visitor\'s own trail');
+
+  // The same reads count toward the many-404s event (3 here): the header hides no scan.
+  const unknown = await visitor.get('/api/render/deployments/dep-none-such-id', fromAddress);
+  t.deepEqual(unknown.json, opened.json, 'the same 404 as an unknown id');
+  const scan = (await globalEntries()).filter((e) => e.userId === visitorId && e.detail.securityEvent === 'cross_tenant_probe');
+  t.like(scan, [{ detail: { reason: 'many_not_found', count: 3 } }]);
+
+  // A bearer client sending the header: a probe, as without it.
+  stack.github.addUser({ login: 'linkscript' });
+  const token = stack.github.issueToken('linkscript');
+  const script = stack.agent({ 'x-forwarded-for': freshIp(), authorization: `Bearer ${token}` });
+  const scriptId = (await script.get('/api/session')).json.user.id;
+  t.is((await script.get(`/api/render/deployments/${dep.json.id}`, fromAddress)).status, 404);
+  const probe = (await globalEntries()).find((e) => e.userId === scriptId && e.detail.securityEvent === 'cross_tenant_probe');
+  t.like(probe, { detail: { reason: 'foreign_id', deploymentId: dep.json.id } });
+  t.true((await audit.verifyChain('global')).valid);
+});
+
 // Issue 11 part 4: probes cannot be used to grow the global chain. However many 404s a user
 // causes in a window, they are one entry with a count; the counter and Redis stay small.
 test.serial('cross-tenant probes are aggregated: one audit entry per user per window, with a count', async (t) => {

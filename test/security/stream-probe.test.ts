@@ -35,3 +35,26 @@ test('another user\'s deployment id on the live stream is a 404 with no lines, a
   t.is(viaRoute.length, 1, 'the log route records the probe');
   t.is(viaStream.length, 1, 'the stream route answered 404 to another tenant\'s deployment id without recording the probe');
 });
+
+test('the UI\'s stream for the deployment in its page address (?opened=address): another user\'s id is a 404 and a note, not a probe event; for a bearer client a probe', async (t) => {
+  const owner = await signedInWithKey(stack, 'aowner');
+  const { id } = await deployedLiveByHand(stack, owner.agent, 'aowner');
+  const visitor = await signedInWithKey(stack, 'avisitor');
+  const visitorId = (await visitor.agent.get('/api/session')).json.user.id as number;
+  const tab = await openSseAs(visitor.agent, `/api/events?logs=${id}&opened=address`);
+  tab.close();
+  t.is(tab.status, 404);
+  const mine = (await globalEntries()).filter((e) => e.userId === visitorId);
+  t.false(mine.some((e) => (e.detail as Record<string, unknown>).securityEvent === 'cross_tenant_probe'));
+  t.like(mine.filter((e) => e.action === 'security'), [{ detail: { reason: 'foreign_id_in_page_address', deploymentId: id } }]);
+
+  stack.github.addUser({ login: 'ascript' });
+  const token = stack.github.issueToken('ascript');
+  const script = stack.agent({ authorization: `Bearer ${token}` });
+  const scriptId = (await script.get('/api/session')).json.user.id as number;
+  const scripted = await openSseAs(script, `/api/events?logs=${id}&opened=address`);
+  scripted.close();
+  t.is(scripted.status, 404);
+  const probe = (await globalEntries()).find((e) => e.userId === scriptId && (e.detail as Record<string, unknown>).securityEvent === 'cross_tenant_probe');
+  t.like(probe, { detail: { reason: 'foreign_id', deploymentId: id } });
+});

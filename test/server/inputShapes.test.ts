@@ -155,7 +155,8 @@ test('a query parameter a route does not take (a misspelt or array-style name) i
 test('the live stream refuses a query parameter other than logs, instead of streaming without the log lines asked for', async (t) => {
   const agent = stack.agent();
   await stack.signIn(agent, 'shapes-events');
-  for (const path of ['/api/events?logs[]=dpl-00000000000000000000', '/api/events?log=dpl-00000000000000000000', '/api/events?x=1']) {
+  for (const path of ['/api/events?logs[]=dpl-00000000000000000000', '/api/events?log=dpl-00000000000000000000', '/api/events?x=1',
+    '/api/events?opened=address', '/api/events?logs=dpl-00000000000000000000&opened=link']) {
     const sse = await openSseAs(agent, path);
     sse.close();
     t.is(sse.status, 400, `${path}: ${sse.text().slice(0, 200)}`);

@@ -4,6 +4,9 @@ import { newContext } from './support/browser.js';
 import { connectKey, deployThroughForm, type UiStack } from './support/uiStack.js';
 import { useBrowserStack } from './support/browserStack.js';
 import { takingTurns } from './support/turns.js';
+import { createAuditLog } from '../../server/audit/auditLog.js';
+import type { AuditEntry } from '../../server/audit/types.js';
+import { systemClock } from '../../server/clock.js';
 
 const test = takingTurns(anyTest);
 
@@ -77,6 +80,33 @@ test('two users in two browsers never see each other’s services, deployments o
   t.deepEqual(erin.problems, []);
   t.deepEqual(frank.problems, []);
   await Promise.all([erin.context.close(), frank.context.close()]);
+});
+
+// A link to this app's page for someone else's deployment (shared by a teammate, or put on another site to
+// get its visitors reported): the page's reads and its log stream say the id is its address's, and the
+// server notes it rather than raise a cross-tenant probe with an alert in the visitor's name.
+test('opening a link to another user\'s deployment shows "not found" and reports no cross-tenant probe', async (t) => {
+  const owner = await stack.signedInWithKey(browser, 'linkowner', ['linked-app']);
+  const id = await deployThroughForm(owner.page, 'linkowner/linked-app');
+  const visitor = await stack.signedInWithKey(browser, 'linkvisitor', []);
+  const visitorId: number = await visitor.page.evaluate(async () => (await (await fetch('/api/session')).json() as { user: { id: number } }).user.id);
+  await visitor.page.locator('#live-mode[data-mode="live"]').waitFor();
+  // The page asks three ways at once: the record, the log stream and the log's newest page. The record's
+  // "not found" stops the other two, so it is held until both were answered.
+  const streamAsked = visitor.page.waitForResponse((res) => res.url().includes(`/api/events?logs=${id}`));
+  const logsAsked = visitor.page.waitForResponse((res) => res.url().includes(`/api/render/deployments/${id}/logs`));
+  await visitor.page.route(`**/api/render/deployments/${id}`, async (route) => { await Promise.all([streamAsked, logsAsked]); await route.continue(); });
+  await visitor.page.goto(`${stack.url}/#/deployments/${id}`);
+  await visitor.page.getByRole('heading', { name: 'Deployment not found' }).waitFor();
+  t.is((await streamAsked).status(), 404);
+  t.is((await logsAsked).status(), 404);
+  const audit = createAuditLog({ redis: stack.redis.client, prefix: stack.redis.prefix, clock: systemClock, keyring: stack.web.deps.keyring });
+  const entries = (await stack.redis.client.lrange(audit.keys('global').entries, 0, -1)).map((r) => JSON.parse(r) as AuditEntry)
+    .filter((e) => e.userId === visitorId && e.action === 'security');
+  t.false(entries.some((e) => e.detail.securityEvent === 'cross_tenant_probe'), JSON.stringify(entries));
+  t.like(entries, [{ outcome: 'denied', detail: { reason: 'foreign_id_in_page_address', deploymentId: id } }]);
+  t.deepEqual(visitor.problems.filter((p) => !/404|text\/event-stream/.test(p)), []);
+  await Promise.all([owner.context.close(), visitor.context.close()]);
 });
 
 test('repo, branch, user, env var and log text with markup renders as text', async (t) => {

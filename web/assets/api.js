@@ -16,6 +16,7 @@ export class ApiError extends Error {
 }
 
 const enc = encodeURIComponent;
+const OPENED_FROM_ADDRESS = Object.freeze({ 'x-opened-from': 'address' });
 
 /**
  * How long after a person's input in the page (a click, a key, typing, a wheel or touch) or a navigation
@@ -120,7 +121,7 @@ export function createApi(hooks = {}) {
     }
   }
 
-  const get = (path) => request('GET', path);
+  const get = (path, headers) => request('GET', path, undefined, headers);
   const post = (path, body, headers) => request('POST', path, body, headers);
 
   /**
@@ -182,9 +183,12 @@ export function createApi(hooks = {}) {
     deploy: (body, idempotencyKey) => post('/api/render/deploy', body, idempotencyKey ? { 'idempotency-key': idempotencyKey } : {}),
     myDeployments: ({ limit = 20, cursor = null } = {}) =>
       get(`/api/render/my-deployments?limit=${limit}${cursor ? `&cursor=${enc(cursor)}` : ''}`),
-    deployment: (id) => get(`/api/render/deployments/${enc(id)}`),
+    // Reads of one deployment say they are the UI's (X-Opened-From): the id came from the page's address,
+    // or is one of the user's own. A link to someone else's then is noted by the server, not reported as a
+    // cross-tenant probe (server/security/probes.ts); the live stream says it with ?opened=address (live.js).
+    deployment: (id) => get(`/api/render/deployments/${enc(id)}`, OPENED_FROM_ADDRESS),
     deploymentLogs: (id, { limit = 100, cursor = null } = {}) =>
-      get(`/api/render/deployments/${enc(id)}/logs?limit=${limit}${cursor ? `&cursor=${enc(cursor)}` : ''}`),
+      get(`/api/render/deployments/${enc(id)}/logs?limit=${limit}${cursor ? `&cursor=${enc(cursor)}` : ''}`, OPENED_FROM_ADDRESS),
     cancelDeployment: (id) => post(`/api/render/deployments/${enc(id)}/cancel`),
 
     services: () => get('/api/render/services'),

@@ -149,7 +149,8 @@ export function createLive({ api, onEvent, onResync, onMode, onLogs = () => {}, 
     if (typeof EventSource === 'undefined') { startPolling(); return; }
     errors = 0;
     if (!previous) setMode('connecting');
-    const es = new EventSource(following ? `/api/events?logs=${encodeURIComponent(following)}` : '/api/events');
+    // opened=address: the id is the deployment page's (see api.js OPENED_FROM_ADDRESS).
+    const es = new EventSource(following ? `/api/events?logs=${encodeURIComponent(following)}&opened=address` : '/api/events');
     source = es;
     resetHandover();
     const listening = () => es === source || es === previous;
