@@ -3,6 +3,8 @@ import type { Clock } from '../server/clock.js';
 import type { Logger } from '../server/logger.js';
 import type { DeploymentStore } from '../server/deployments/store.js';
 import type { DeployJobData, FairEnqueuer } from '../server/queues/deployQueue.js';
+import { isTerminal } from '../server/deployments/types.js';
+import { jobDeploymentId } from './tasks/verifyJob.js';
 
 // A deploy request writes its record, then adds its job (server/deployments/requests.ts); should Redis
 // drop in between, and the rollback of the record fail with it, a record says `queued` that no job
@@ -23,8 +25,11 @@ export interface OrphanSweepOptions {
 
 const DEFAULTS = { graceMs: 2 * 60_000, everyMs: 60_000, limit: 100 };
 
-/** What one sweep did: how many records it looked at and how many jobs it added back. */
-export interface SweepResult { looked: number; requeued: number }
+/**
+ * What one sweep did: how many queued records it looked at and how many jobs it added back; and how
+ * many failed deploy jobs of unfinished deployments it ran again (sweepFailedDeployJobs).
+ */
+export interface SweepResult { looked: number; requeued: number; retried: number }
 
 /**
  * One sweep: the queued records nobody looked at for a grace period (claimed, so two workers sweeping
@@ -33,7 +38,7 @@ export interface SweepResult { looked: number; requeued: number }
  */
 export async function sweepQueuedOrphans(o: {
   deployments: DeploymentStore; queue: Queue<DeployJobData>; enqueuer: FairEnqueuer; clock: Clock; logger: Logger;
-}, opts: OrphanSweepOptions = {}): Promise<SweepResult> {
+}, opts: OrphanSweepOptions = {}): Promise<Omit<SweepResult, 'retried'>> {
   const { graceMs, limit } = { ...DEFAULTS, ...opts };
   const now = o.clock.now();
   const ids = await o.deployments.claimQueued(now - graceMs, limit, now);
@@ -61,6 +66,37 @@ export async function sweepQueuedOrphans(o: {
 }
 
 /**
+ * A deploy job fails for good in BullMQ only when its runs threw before they could count a failure
+ * themselves (deployTask.ts: Redis failing under the record's read or the count), `attempts` times over
+ * the job's whole life, which is hours of watching. Its deployment is not over for that: its record
+ * still says queued or building, and counted as in flight it refused CI's redeploys of the same commit.
+ * So a failed job of a deployment that has not ended is run again with its attempts reset; it resumes
+ * from the record as any run does. One whose deployment ended or vanished has nothing left to do, and is
+ * removed, which keeps this look at the few jobs that need it.
+ */
+export async function sweepFailedDeployJobs(o: {
+  deployments: DeploymentStore; queue: Queue<DeployJobData>; logger: Logger;
+}, opts: OrphanSweepOptions = {}): Promise<number> {
+  const { limit } = { ...DEFAULTS, ...opts };
+  let retried = 0;
+  for (const job of await o.queue.getFailed(0, limit - 1)) {
+    const id = jobDeploymentId(job);
+    const found = await o.deployments.inspect(id);
+    if (found.state === 'missing' || (found.state === 'valid' && isTerminal(found.record.status))) {
+      await job.remove().catch(() => undefined);
+      continue;
+    }
+    // A record that fails its MAC too: its run refuses it (verifyJob.ts), as the queued sweep's job's does.
+    // Another worker's sweep may have run it again meanwhile: it is then not failed, and left to that.
+    const again = await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true }).then(() => true, () => false);
+    if (!again) continue;
+    retried++;
+    o.logger.warn({ deploymentId: id, attemptsMade: job.attemptsMade }, 'deploy job had failed for good before its deployment ended: run again');
+  }
+  return retried;
+}
+
+/**
  * A worker's sweeps: one at start, then every `everyMs` (cheap: one script call, plus a job lookup per
  * record older than the grace period). `sweep()` runs one now (after any still running); `stop()` ends them.
  */
@@ -72,7 +108,10 @@ export function startOrphanSweeps(deps: Parameters<typeof sweepQueuedOrphans>[0]
     (err: unknown) => deps.logger.warn({ err: { message: (err as Error).message } }, 'indexing queued deployments written before the queued index failed; the next worker start tries again'),
   );
   const sweep = () => {
-    const next = last.catch(() => null).then(() => sweepQueuedOrphans(deps, opts));
+    const next = last.catch(() => null).then(async (): Promise<SweepResult> => {
+      const queued = await sweepQueuedOrphans(deps, opts);
+      return { ...queued, retried: await sweepFailedDeployJobs(deps, opts) };
+    });
     next.catch((err: unknown) => deps.logger.warn({ err: { message: (err as Error).message } }, 'orphan sweep failed; the next one tries again'));
     last = next;
     return next;

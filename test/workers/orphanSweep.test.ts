@@ -42,16 +42,16 @@ test.serial('a queued deployment whose job was never added gets it from a worker
 
   // Younger than the grace period: its request may still be adding the job; the sweep leaves it.
   const early = await worker();
-  t.deepEqual(await early.orphanSweeps.first, { looked: 0, requeued: 0 });
+  t.deepEqual(await early.orphanSweeps.first, { looked: 0, requeued: 0, retried: 0 });
   t.is(await stack.web.deps.queue.getJob(id), undefined);
   t.is((await u.agent.get(`/api/render/deployments/${id}`)).json.status, 'queued');
 
   clock.advance(GRACE_MS + 1_000);
-  t.deepEqual(await early.orphanSweeps.sweep(), { looked: 1, requeued: 1 });
+  t.deepEqual(await early.orphanSweeps.sweep(), { looked: 1, requeued: 1, retried: 0 });
   const done = await waitFinished(u.agent, id);
   t.is(done.status, 'live', JSON.stringify(done.failure));
   // Off the index once its job ran: later sweeps look at nothing.
-  t.deepEqual(await early.orphanSweeps.sweep(), { looked: 0, requeued: 0 });
+  t.deepEqual(await early.orphanSweeps.sweep(), { looked: 0, requeued: 0, retried: 0 });
   await early.close(5_000);
 });
 
@@ -109,7 +109,7 @@ test.serial('a queued record written before the queued index existed is indexed 
   await redis.zrem(queuedIndex, stray);
   clock.advance(GRACE_MS + 1_000);
   const c = await worker();
-  t.deepEqual(await c.orphanSweeps.first, { looked: 0, requeued: 0 });
+  t.deepEqual(await c.orphanSweeps.first, { looked: 0, requeued: 0, retried: 0 });
   t.is(await redis.zscore(queuedIndex, stray), null);
   t.is((await u.agent.get(`/api/render/deployments/${stray}`)).json.status, 'queued');
 });
