@@ -188,6 +188,14 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
     if (!previousSecretKey) problems.push('SECRET_KEY_PREVIOUS must be at least 32 bytes, hex or base64 encoded (the old SECRET_KEY)');
   }
 
+  // A cached session is served while its process's last tracking heartbeat is at most two heartbeats old
+  // (server/cache.ts); a sign-out, clear or key change waits at most the fence for every process to drop
+  // it (server/sessions/fence.ts). A fence shorter than that answered while a stalled process still served
+  // the ended session from memory; each value alone was within its range.
+  if (2 * e.SESSION_CACHE_HEARTBEAT_MS > e.SESSION_END_FENCE_MS) {
+    problems.push(`SESSION_CACHE_HEARTBEAT_MS (${e.SESSION_CACHE_HEARTBEAT_MS}) must be at most half SESSION_END_FENCE_MS (${e.SESSION_END_FENCE_MS}): otherwise a sign-out is answered while another process may still serve the session from its cache. Lower the heartbeat or raise the fence`);
+  }
+
   // Without it the base URL is http://localhost:PORT: sign-in returns to localhost and Origin checks refuse every write.
   if (production && !e.BASE_URL) problems.push('BASE_URL is required in production: the public https:// URL of the web service (OAuth callback and Origin checks use it)');
 
