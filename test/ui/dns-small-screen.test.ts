@@ -1,6 +1,6 @@
 import anyTest from 'ava';
 import type { Browser } from 'playwright-core';
-import { horizontalOverflow, screenshot } from './support/browser.js';
+import { horizontalOverflow, PHONE, screenshot } from './support/browser.js';
 import { serviceMadeOutside, type UiStack } from './support/uiStack.js';
 import { useBrowserStack } from './support/browserStack.js';
 import { takingTurns } from './support/turns.js';
@@ -72,6 +72,22 @@ test('DNS records at 375 px: no horizontal scrolling, every name and value whole
   t.deepEqual(await dns.getByRole('columnheader').allInnerTexts(), ['Type', 'Name', 'Value']);
   t.is(await dns.getByRole('row').count(), 3);
   t.is(await dns.getByRole('cell', { name: 'example.com', exact: true }).count(), 2, 'a cell\'s name is its value, without the label');
+  t.deepEqual(problems, []);
+  await context.close();
+});
+
+// Render lets a service be named on its dashboard: a long name with no space or hyphen comes back in the
+// service list. On the service page's head it widened the page to 551 px at 375 (a helper's probe).
+test('a long service name from Render at 375 px: the service page\'s heading wraps, nothing scrolls sideways', async (t) => {
+  const { context, page, apiKey, problems } = await stack.signedInWithKey(browser, 'longname', [], PHONE);
+  const name = 'customerportalbackendproductionreplicaeu';
+  const { serviceId } = await serviceMadeOutside(stack, apiKey, { login: 'longname', name });
+  await page.goto(`${stack.url}/#/services/${serviceId}`);
+  await page.getByRole('heading', { level: 1, name }).waitFor();
+  const overflow = await horizontalOverflow(page);
+  t.true(overflow.scrollWidth <= 375, `${overflow.scrollWidth} px: ${overflow.culprits.join(', ')}`);
+  const head = await page.getByRole('heading', { level: 1, name }).boundingBox();
+  t.true(head !== null && head.x >= 0 && head.x + head.width <= 375, JSON.stringify(head));
   t.deepEqual(problems, []);
   await context.close();
 });
