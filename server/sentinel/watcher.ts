@@ -300,7 +300,8 @@ export async function runRound(input: RoundInput): Promise<RoundResult> {
     const byRegion = new Map<string, Service[]>();
     for (const s of services) {
       const region = (s.serviceDetails as { region?: string } | undefined)?.region ?? 'any';
-      byRegion.set(region, [...(byRegion.get(region) ?? []), s]);
+      const list = byRegion.get(region);
+      if (list) list.push(s); else byRegion.set(region, [s]);
     }
     const chunks = [...byRegion.values()].flatMap((list) => Array.from({ length: Math.ceil(list.length / 20) }, (_, i) => list.slice(i * 20, i * 20 + 20)));
     // The chunks in turns (`resume:logs:<ownerId>`, naming a service of the chunk).
