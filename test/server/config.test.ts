@@ -130,7 +130,8 @@ test('METRICS_TOKEN with white space in it is refused: no Authorization header c
 test('a session cache heartbeat longer than half the sign-out fence is refused: the fence would answer while a stalled process still serves the session', (t) => {
   // Each value alone is in its range; together a sign-out was answered while another process whose tracking
   // connection stalled could serve the ended session from memory for up to two heartbeats.
-  for (const env of [{ SESSION_CACHE_HEARTBEAT_MS: '3000' }, { SESSION_END_FENCE_MS: '200' }, { SESSION_CACHE_HEARTBEAT_MS: '60000', SESSION_END_FENCE_MS: '119999' }]) {
+  const envs: Array<Record<string, string>> = [{ SESSION_CACHE_HEARTBEAT_MS: '3000' }, { SESSION_END_FENCE_MS: '200' }, { SESSION_CACHE_HEARTBEAT_MS: '60000', SESSION_END_FENCE_MS: '119999' }];
+  for (const env of envs) {
     const p = problems(env);
     t.true(p.some((m) => m.includes('SESSION_CACHE_HEARTBEAT_MS') && m.includes('at most half SESSION_END_FENCE_MS')), `${JSON.stringify(env)}: ${p.join(' | ')}`);
   }
