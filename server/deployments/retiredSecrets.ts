@@ -239,17 +239,18 @@ export function dropOrder(list: string[], serviceId: string, keyring: Keyring, r
  * kept, so a deploy that started with it would print it in clear. Held longer than a change's Render
  * calls can take (two at 15 s each, and a read of the running deploys past the cap); a change that
  * finds the item taken waits for its turn, up to TURN_WAIT_MS, then is refused as nothing changed.
+ * `holdMs`: for a change that makes more Render calls than that (a service's settings save, up to five).
  */
 const TURN_MS = 60_000;
 const TURN_WAIT_MS = 20_000;
 const TURN_POLL_MS = 50;
 const turnKeyOf = (d: RetiredSecretsDeps, serviceId: string, item: string) => `${d.prefix}:item-turn:${serviceId}:${item}`;
 
-export async function inItemTurn<T>(d: RetiredSecretsDeps, serviceId: string, item: string, change: () => Promise<T>, waitMs = TURN_WAIT_MS): Promise<T> {
+export async function inItemTurn<T>(d: RetiredSecretsDeps, serviceId: string, item: string, change: () => Promise<T>, waitMs = TURN_WAIT_MS, holdMs = TURN_MS): Promise<T> {
   const key = turnKeyOf(d, serviceId, item);
   const token = randomUUID();
   const giveUpAt = Date.now() + waitMs;
-  while ((await d.redis.set(key, token, 'PX', TURN_MS, 'NX')) === null) {
+  while ((await d.redis.set(key, token, 'PX', holdMs, 'NX')) === null) {
     if (Date.now() >= giveUpAt) {
       throw errors.conflict('item_change_in_progress', `Another change of ${item.split('/').pop()} is still on its way to Render; nothing was changed. Try again in a few seconds.`, undefined, { 'Retry-After': '5' });
     }
@@ -258,7 +259,7 @@ export async function inItemTurn<T>(d: RetiredSecretsDeps, serviceId: string, it
   try {
     return await change();
   } finally {
-    await deleteIfOurs(d.redis, key, token).catch(() => false); // else it lapses after TURN_MS
+    await deleteIfOurs(d.redis, key, token).catch(() => false); // else it lapses after holdMs
   }
 }
 

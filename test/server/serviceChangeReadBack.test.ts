@@ -44,7 +44,8 @@ test.serial('a settings change Render made answers 200 with the change even when
   const svc = await createService(bea, 'bea-readback');
   t.teardown(() => { stack.render.clearFaults(); });
 
-  failReadBack(bea.apiKey);
+  // The third GET: the route's load, the save's own read in its turn (it changes fields and scales), the read-back.
+  failReadBack(bea.apiKey, '/services/{serviceId}', 3);
   const res = await bea.agent.request('PATCH', `/api/render/services/${svc.id}/settings`, { json: { auto_deploy: false, plan: 'pro', health_check_path: '/ready', previews: 'manual', num_instances: 3 } });
   t.is(res.status, 200, res.text);
   const after = await bea.render.getService(svc.id);

@@ -15,30 +15,71 @@ useScannedStack(test, {
 
 const details = (svc: Service) => svc.serviceDetails as { plan: string; healthCheckPath: string; numInstances: number };
 
-test.serial('settings: a refused instance count puts back only what this save changed, not a change made meanwhile', async (t) => {
-  const ivy = await tenant(stack, 'race-ivy');
-  const svc = await createService(ivy, 'ivy-race');
+/** Render reads of one service (GET /services/{id}: a route's load of the service, a save's read) with the tenant's key. */
+const serviceReads = (tn: Tenant) => stack.render.calls.filter((c) => c.accountId === tn.account.id && c.method === 'GET' && c.route === '/services/{serviceId}').length;
+
+// Found by a probe: a save whose scale Render refused put its
+// fields back "while they still held what it wrote", and another tab's save answered 200 in between had
+// written the same value: it was put back with them, and that tab was never told. Saves now take turns.
+test.serial('settings: two saves of one service take turns, so one answered 200 is not undone by another tab\'s failed save that wrote the same value', async (t) => {
+  const ann = await tenant(stack, 'race-ann');
+  const svc = await createService(ann, 'ann-race');
   const path = `/api/render/services/${svc.id}/settings`;
   t.teardown(() => { stack.render.clearFaults(); });
-  // The scale call waits (then fails) while the plan and health check are changed elsewhere.
-  stack.render.setFault({ method: 'POST', route: '/services/{serviceId}/scale', apiKey: ivy.apiKey, kind: 'status', status: 400, count: 1 });
-  const scale = stack.render.holdRequest({ method: 'POST', route: '/services/{serviceId}/scale', apiKey: ivy.apiKey });
-  const saving = ivy.agent.request('PATCH', path, { json: { auto_deploy: false, plan: 'standard', health_check_path: '/ready', num_instances: 4 } });
+  stack.render.setFault({ method: 'POST', route: '/services/{serviceId}/scale', apiKey: ann.apiKey, kind: 'status', status: 400, count: 1 });
+  const scale = stack.render.holdRequest({ method: 'POST', route: '/services/{serviceId}/scale', apiKey: ann.apiKey });
+  // Tab A: auto-deploy off, another plan and 4 instances (the scale will be refused).
+  const saving = ann.agent.request('PATCH', path, { json: { auto_deploy: false, plan: 'standard', num_instances: 4 } });
   await scale.arrived;
-  // Another tab saves the plan through the orchestrator; someone on Render's dashboard sets the health check.
-  const other = await ivy.agent.request('PATCH', path, { json: { plan: 'pro' } });
-  t.is(other.status, 200, other.text);
-  await ivy.render.updateService(svc.id, { serviceDetails: { healthCheckPath: '/live' } });
+  // Tab B: auto-deploy off, while A's scale is at Render.
+  const readsBefore = serviceReads(ann);
+  let answered = false;
+  const other = ann.agent.request('PATCH', path, { json: { auto_deploy: false } }).then((r) => { answered = true; return r; });
+  await waitUntil('tab B to find the service', async () => serviceReads(ann) > readsBefore, 5_000, 10);
+  await Promise.race([other, new Promise((r) => setTimeout(r, 500))]);
+  t.false(answered, 'tab B waits for tab A\'s save to end');
   scale.release();
   const res = await saving;
   t.is(res.status, 400, res.text);
   t.is(res.json.error.field, 'num_instances');
+  t.regex(res.json.error.message, /Nothing was changed/);
+  const b = await other;
+  t.is(b.status, 200, b.text);
+  t.like(b.json.settings, { autoDeploy: false, plan: 'starter' });
+
+  const after = await ann.render.getService(svc.id);
+  t.is(after.autoDeploy, 'no', 'tab B was told auto-deploy is off: it is');
+  t.is(details(after).plan, 'starter', 'tab A\'s plan put back');
+  t.is(details(after).numInstances, 1);
+});
+
+test.serial('settings: a refused instance count puts nothing back once the service changed on Render since this save\'s PATCH, even to the same value, and says what stayed changed', async (t) => {
+  const ivy = await tenant(stack, 'race-ivy');
+  const svc = await createService(ivy, 'ivy-race');
+  const path = `/api/render/services/${svc.id}/settings`;
+  t.teardown(() => { stack.render.clearFaults(); });
+  const trail = async () => ((await ivy.agent.get('/api/audit?limit=50')).json.entries as Array<{ detail: { lifecycleAction?: string; serviceId?: string } }>)
+    .filter((e) => e.detail.lifecycleAction === 'settings_update' && e.detail.serviceId === svc.id).length;
+  const audited = await trail();
+  stack.render.setFault({ method: 'POST', route: '/services/{serviceId}/scale', apiKey: ivy.apiKey, kind: 'status', status: 400, count: 1 });
+  const scale = stack.render.holdRequest({ method: 'POST', route: '/services/{serviceId}/scale', apiKey: ivy.apiKey });
+  const saving = ivy.agent.request('PATCH', path, { json: { auto_deploy: false, plan: 'standard', num_instances: 4 } });
+  await scale.arrived;
+  // Someone on Render's dashboard turns auto-deploy off as well, and Render says it is off: the field
+  // alone looks just as this save left it.
+  await ivy.render.updateService(svc.id, { autoDeploy: 'no' });
+  scale.release();
+  const res = await saving;
+  t.is(res.status, 400, res.text);
+  t.is(res.json.error.field, 'num_instances');
+  t.notRegex(res.json.error.message, /Nothing was changed/);
+  t.regex(res.json.error.message, /The other settings of this save \(auto-deploy, instance type\) were changed on Render and could not be put back/);
 
   const after = await ivy.render.getService(svc.id);
-  t.is(after.autoDeploy, 'yes', 'this save\'s own change is put back');
-  t.is(details(after).plan, 'pro', 'the other tab\'s plan stays');
-  t.is(details(after).healthCheckPath, '/live', 'the change made on Render stays');
+  t.is(after.autoDeploy, 'no', 'the change made on Render stays');
+  t.is(details(after).plan, 'standard', 'nothing put back: the answer said so');
   t.is(details(after).numInstances, 1);
+  t.is(await trail(), audited + 1, 'recorded as the change it partly is');
 });
 
 test.serial('a service deleted on Render while a change to it is on its way: the same 404 as a missing service', async (t) => {
@@ -117,7 +158,7 @@ test.serial('a service deleted on Render while a call about one of its items is 
   }
 });
 
-test.serial('a change of an env var or secret file waiting for its turn while the key is withdrawn (sign-out, clear, replace): answered as after it, no Render call with that key', async (t) => {
+test.serial('a change of an env var or secret file, or a settings save, waiting for its turn while the key is withdrawn (sign-out, clear, replace): answered as after it, no Render call with that key', async (t) => {
   let replaced = 0;
   const withdrawals: Array<[string, (agent: Tenant['agent']) => Promise<unknown>, number, string]> = [
     ['out', (agent) => agent.post('/api/auth/logout'), 401, 'unauthenticated'],
@@ -129,21 +170,21 @@ test.serial('a change of an env var or secret file waiting for its turn while th
     }, 503, 'render_unavailable'],
   ];
   for (const [label, withdraw, status, code] of withdrawals) {
-    for (const [sub, route, json] of [
-      ['env-vars/SHARED_KEY', '/services/{serviceId}/env-vars/{envVarKey}', { value: 'second-value-123' }],
-      ['secret-files/shared.pem', '/services/{serviceId}/secret-files/{secretFileName}', { content: 'second-content' }],
+    for (const [kind, sub, method, route, firstJson, json] of [
+      ['env', 'env-vars/SHARED_KEY', 'PUT', '/services/{serviceId}/env-vars/{envVarKey}', { value: 'first-value-123' }, { value: 'second-value-123' }],
+      ['file', 'secret-files/shared.pem', 'PUT', '/services/{serviceId}/secret-files/{secretFileName}', { content: 'first-content' }, { content: 'second-content' }],
+      ['settings', 'settings', 'PATCH', '/services/{serviceId}', { auto_deploy: false }, { plan: 'standard' }],
     ] as const) {
-      const tn = await tenant(stack, `race-turn-${label}-${sub.startsWith('env') ? 'env' : 'file'}`);
-      const svc = await createService(tn, `turn-${label}-${sub.startsWith('env') ? 'env' : 'file'}`);
+      const tn = await tenant(stack, `race-turn-${label}-${kind}`);
+      const svc = await createService(tn, `turn-${label}-${kind}`);
       const path = `/api/render/services/${svc.id}/${sub}`;
-      const serviceReads = () => stack.render.calls.filter((c) => c.accountId === tn.account.id && c.method === 'GET' && c.route === '/services/{serviceId}').length;
-      const readsBefore = serviceReads();
+      const readsBefore = serviceReads(tn);
       // The first change is at Render, holding the item's turn; the second has found the service and waits for the turn.
-      const held = stack.render.holdRequest({ method: 'PUT', route, apiKey: tn.apiKey });
-      const first = tn.agent.request('PUT', path, { json: sub.startsWith('env') ? { value: 'first-value-123' } : { content: 'first-content' } });
+      const held = stack.render.holdRequest({ method, route, apiKey: tn.apiKey });
+      const first = tn.agent.request(method, path, { json: firstJson });
       await held.arrived;
-      const second = tn.agent.request('PUT', path, { json });
-      await waitUntil('the second change to find the service', async () => serviceReads() >= readsBefore + 2, 5_000, 10);
+      const second = tn.agent.request(method, path, { json });
+      await waitUntil('the second change to find the service', async () => serviceReads(tn) >= readsBefore + 2, 5_000, 10);
       await new Promise((r) => setTimeout(r, 100));
       await withdraw(tn.agent);
       const mark = stack.render.calls.length;

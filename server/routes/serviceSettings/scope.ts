@@ -100,8 +100,11 @@ export function settingsScope(deps: AppDeps) {
      */
     whileKeyHeld: <T>(caller: CallerRender, use: (client: RenderClient) => Promise<T>): Promise<T> =>
       whileKeyHeld(deps, caller, use, 'Your Render key changed while this change waited for its turn. Nothing was changed; try again.'),
-    /** A change of one item (`env-vars/KEY`), its value kept and replaced, while no other change of it runs. */
-    inItemTurn: <T>(serviceId: string, item: string, change: () => Promise<T>) => inItemTurn(retiredDeps(deps), serviceId, item, change),
+    /**
+     * A change of one item (`env-vars/KEY`, or `settings`: a save of the service's settings) while no other
+     * change of it runs; `holdMs` for a change of more Render calls than an item's (inItemTurn).
+     */
+    inItemTurn: <T>(serviceId: string, item: string, change: () => Promise<T>, holdMs?: number) => inItemTurn(retiredDeps(deps), serviceId, item, change, undefined, holdMs),
     /** Before `replaced` is retired: the item's values changed on the Dashboard since the last log read are retired first. */
     retireSeenOthers: (client: RenderClient, serviceId: string, item: string, replaced: string | null) => retireSeenOthers(retiredDeps(deps), deps.clock, client, serviceId, item, replaced),
     /** After Render took a change of `item`, `dropped` retired: the stored view of its values has the new one (`value` null: removed). Best effort: a failure costs a value kept twice. */

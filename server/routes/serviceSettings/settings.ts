@@ -1,12 +1,14 @@
 import type Router from '@koa/router';
 import { z } from 'zod';
 import type { AppDeps } from '../../deps.js';
-import { errors, reworded } from '../../errors.js';
+import { AppError, errors, reworded } from '../../errors.js';
 import { RENDER_REFUSALS, toAppError } from '../../middleware/errorHandler.js';
 import { RENDER_PLANS } from '../../deployments/input.js';
 import { SERVICE_TYPE_PRESETS } from '../../stacks/serviceTypes.js';
 import { validate } from '../../middleware/validate.js';
 import type { RenderClient } from '../../render/client.js';
+import { RenderKeyWithdrawn } from '../../render/errors.js';
+import { answerWithdrawn } from '../../render/forRequest.js';
 import type { Service, ServicePATCH } from '../../render/types.js';
 import { NoQuery } from './keyedItems.js';
 import { plainRender, type settingsScope } from './scope.js';
@@ -143,8 +145,8 @@ function patchableOf(svc: Service): Omit<Patch, 'num_instances' | '_csrf'> {
 
 /**
  * What to put back when a later step fails: each field this save changed, to what it was before, but
- * only while it still holds what this save wrote. A field someone changed meanwhile (another tab, the
- * Render Dashboard) keeps their value; Render has no conditional PATCH, so this is read just before.
+ * only while it still holds what this save wrote. Render has no conditional PATCH, so this is read just
+ * before; a service changed at all since this save's own PATCH gets nothing put back (putBack).
  * `now` null (it could not be read): every field this save changed goes back.
  */
 function undoPatch(before: Service, now: Service | null, patch: Patch): ServicePATCH | null {
@@ -160,12 +162,32 @@ function undoPatch(before: Service, now: Service | null, patch: Patch): ServiceP
   return servicePatch(back);
 }
 
-/** After a failed scale: this save's other fields back to what they were (see undoPatch). */
-async function putBack(client: RenderClient, before: Service, patch: Patch) {
+/**
+ * After a failed scale: this save's other fields back to what they were (see undoPatch). False, and
+ * nothing put back, when the service changed since this save's own PATCH (`wroteAt`, the updatedAt of its
+ * answer; Render moves it on every change): a writer outside this app (Render's Dashboard, another client
+ * of the key) may have set a field to the very value this save wrote and been told it was made, and the
+ * field alone cannot tell that apart from this save's write. This app's own saves cannot come between:
+ * they wait for the service's settings turn.
+ */
+async function putBack(client: RenderClient, before: Service, patch: Patch, wroteAt: string | undefined): Promise<boolean> {
   const now = await client.getService(before.id).catch(() => null);
+  if (now && wroteAt !== undefined && now.updatedAt !== wroteAt) return false;
   const undo = undoPatch(before, now, patch);
   if (undo) await client.updateService(before.id, undo);
+  return true;
 }
+
+/**
+ * The turn every settings save of a service takes (inItemTurn, across web processes): a save that fails
+ * halfway puts its fields back, and another save in between (answered 200) would have them put back too
+ * when it wrote the same value. Held past the most a save's calls take inside it (a read, the PATCH, the
+ * scale, a read and the put-back PATCH: five at Render's 15 s and a 2 s budget wait each); a save that
+ * waits 20 s for it is refused 409, nothing changed.
+ */
+const SETTINGS_TURN = 'settings';
+const SETTINGS_TURN_MS = 120_000;
+const TURN_TAKEN = 'Another save of this service\'s settings is still on its way to Render; nothing was changed. Try again in a few seconds.';
 
 const FIELD_WORDS: Record<'auto_deploy' | 'previews' | 'plan' | 'health_check_path', string> = {
   auto_deploy: 'auto-deploy', previews: 'pull request previews', plan: 'instance type', health_check_path: 'health check path',
@@ -210,29 +232,56 @@ export function settingsRoutes(router: Router, deps: AppDeps, scope: ReturnType<
     ctx.body = { settings: presentSettings(service, await previewsOf(caller.client, service)) };
   });
 
-  router.patch(path, documented({ summary: 'Change some settings (all or nothing)', tag: 'service-settings', responses: { 200: ServiceSettingsEnvelope }, errors: RENDER_REFUSALS }), ...scope.write(), validate({ body: SettingsPatch }, { messages: 'as-written' }), scope.ownService, async (ctx) => {
+  router.patch(path, documented({ summary: 'Change some settings (all or nothing)', tag: 'service-settings', responses: { 200: ServiceSettingsEnvelope }, errors: [...RENDER_REFUSALS, 'item_change_in_progress'] }), ...scope.write(), validate({ body: SettingsPatch }, { messages: 'as-written' }), scope.ownService, async (ctx) => {
     const { caller, service } = ctx.state.own;
     const patch = ctx.input.body;
     refuseMissing(service, patch);
     const body = servicePatch(patch);
-    if (body) await plainRender('these settings', Object.keys(patch).find((k) => k !== '_csrf' && k !== 'num_instances') ?? null, () => caller.client.updateService(service.id, body), { quote: true });
-    if (patch.num_instances !== undefined) {
+    const mayPutBack = body !== null && patch.num_instances !== undefined;
+    // One save of the service's settings at a time (SETTINGS_TURN). A key withdrawn while it waited stops
+    // it before any call (whileKeyHeld: nothing was changed).
+    const before = await scope.whileKeyHeld(caller, (client) => scope.inItemTurn(service.id, SETTINGS_TURN, async () => {
+      // What a put-back restores: read in the turn, as a save that ran while this one waited left it.
+      const before = mayPutBack ? await client.getService(service.id) : service;
+      let sent = false;
       try {
-        await plainRender('the instance count', 'num_instances', () => caller.client.scaleService(service.id, patch.num_instances!), { quote: true });
+        let wroteAt: string | undefined;
+        if (body) {
+          const wrote = await plainRender('these settings', Object.keys(patch).find((k) => k !== '_csrf' && k !== 'num_instances') ?? null, () => client.updateService(service.id, body), { quote: true });
+          sent = true;
+          wroteAt = wrote.updatedAt;
+        }
+        if (patch.num_instances !== undefined) {
+          try {
+            await plainRender('the instance count', 'num_instances', () => client.scaleService(service.id, patch.num_instances!), { quote: true });
+          } catch (err) {
+            // Nothing half-applied: the fields changed a moment ago go back to what they were, unless the
+            // service changed since (putBack): then the answer says which stayed changed.
+            const undone = !body || await putBack(client, before, patch, wroteAt).then((put) => {
+              if (!put) ctx.state.log.warn('settings: not put back after a failed scale: the service changed on Render meanwhile');
+              return put;
+            }, (undoErr: unknown) => {
+              ctx.state.log.warn({ err: { message: (undoErr as Error).message } }, 'settings: could not undo after a failed scale');
+              return false;
+            });
+            // Left changed on Render: recorded (audit, the cached list, other tabs) as the change it partly is.
+            if (!undone) await scope.changed(ctx, 'settings_update').catch(() => undefined);
+            throw undone ? err : halfApplied(err, before, patch);
+          }
+        }
+        return before;
       } catch (err) {
-        // Nothing half-applied: the fields changed a moment ago go back to what they were.
-        const undone = !body || await putBack(caller.client, service, patch).then(() => true, (undoErr: unknown) => {
-          ctx.state.log.warn({ err: { message: (undoErr as Error).message } }, 'settings: could not undo after a failed scale');
-          return false;
-        });
-        // Left changed on Render: recorded (audit, the cached list, other tabs) as the change it partly is.
-        if (!undone) await scope.changed(ctx, 'settings_update').catch(() => undefined);
-        throw undone ? err : halfApplied(err, service, patch);
+        // Withdrawn after this save's PATCH was made: not "nothing was changed" (whileKeyHeld) but the
+        // words of a request stopped at Render (check the service).
+        if (sent && err instanceof RenderKeyWithdrawn) await answerWithdrawn(deps, caller);
+        throw err;
       }
-    }
+    }, SETTINGS_TURN_MS)).catch((err: unknown) => {
+      throw err instanceof AppError && err.code === 'item_change_in_progress' ? reworded(err, TURN_TAKEN) : err;
+    });
     await scope.changed(ctx, 'settings_update');
-    // Made on Render: a failed read-back answers with the service as loaded and this change applied.
-    const after = await caller.client.getService(service.id).catch(readBackFailed(ctx, 'settings_update', applied(service, body, patch.num_instances)));
+    // Made on Render: a failed read-back answers with the service as read before the save and this change applied.
+    const after = await caller.client.getService(service.id).catch(readBackFailed(ctx, 'settings_update', applied(before, body, patch.num_instances)));
     ctx.body = { settings: presentSettings(after, null) };
   });
 }
