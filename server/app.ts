@@ -197,7 +197,8 @@ export function createApp(deps: AppDeps, opts: CreateAppOptions = {}): Koa {
   // A cookie replayed from another client ends its session (server/security/fingerprint.ts).
   app.use(clientFingerprintGuard(deps));
   // GitHub refused the session's token: the session ends with the 401 that says to sign in again.
-  app.use(endSessionOnGitHubRefusal(deps));
+  const githubRefusal = endSessionOnGitHubRefusal(deps);
+  app.use(githubRefusal);
 
   // Case-sensitive, like every path check before it (bearer, telemetry's gate, no-store, JSON 404s): a
   // case-insensitive router answered /API/session while the anomaly block and telemetry let it pass unseen.
@@ -218,9 +219,10 @@ export function createApp(deps: AppDeps, opts: CreateAppOptions = {}): Koa {
   eventRoutes(router, deps, opts.events); // uses deps.events (closed by the web process)
   sentinelRoutes(router, deps, opts.sentinel);
   // Bearer only; each tool is one of these routes run in-process for the /mcp request's caller, through
-  // what follows the session and the changed-client check here (both already done for that caller).
+  // what follows the session and the changed-client check here (both already done for that caller): a tool
+  // whose route meets GitHub's refusal of the token ends the token as a REST call would.
   const errorMiddleware = errorHandler();
-  mcpRoutes(router, deps, inProcessRoutes(app, () => [errorMiddleware, ...(telemetry ? [telemetry] : []), router.routes() as Koa.Middleware]));
+  mcpRoutes(router, deps, inProcessRoutes(app, () => [errorMiddleware, ...(telemetry ? [telemetry] : []), githubRefusal, router.routes() as Koa.Middleware]));
   auditRoutes(router, deps);
   openApiRoutes(router, {
     sessionCookie: config.httpsOnly ? SESSION_COOKIE_SECURE : SESSION_COOKIE_PLAIN, version: '1.0.0',

@@ -1,4 +1,5 @@
 import { pino, type Logger, type DestinationStream } from 'pino';
+import { maskedPath } from './text.js';
 
 export type { Logger };
 
@@ -37,7 +38,10 @@ export function createLogger(opts: { level?: string; destination?: DestinationSt
   );
 }
 
-/** One access-log line's fields (server/middleware/requestContext.ts): fixed, and none of them a secret. */
+/**
+ * One access-log line's fields (server/middleware/requestContext.ts): fixed, and none of them a secret once
+ * written: the path is the client's, and its segments that look like credentials are masked (`write` below).
+ */
 export interface AccessFields {
   requestId: string; method: string; path: string; route: string | null; status: number; ms: number; userId: number | null; ip: string;
 }
@@ -47,9 +51,11 @@ export interface AccessFields {
  * JSON line field for field, without pino's generic serialisation: it walks the object key by key, checks
  * each for serializers and tests each string for characters to escape, ~5% of an authenticated GET's CPU
  * (bench/README.md, api). Here the line is one template: strings through JSON.stringify (the path and the
- * address are the client's), numbers as they are. Not redacted, like before: no field can hold a secret (no
- * headers, no query string, no body). A destination that routes by level (pino.multistream, the sandbox's
- * log) needs pino's own call, which it still gets.
+ * address are the client's), numbers as they are. No pino redaction: no headers, no query string, no body.
+ * The path is the one field a client can put a credential in (its own token where an id goes, 404 and all):
+ * each segment that looks like one is masked (server/text.ts maskedPath) on both ways out, before anything
+ * is written. The request id never looks like one (requestContext refuses such an inbound id). A destination
+ * that routes by level (pino.multistream, the sandbox's log) needs pino's own call, which it still gets.
  */
 export function accessLogger(logger: Logger): { enabled(level: AccessLevel): boolean; write(level: AccessLevel, f: AccessFields): void } {
   const stream = (logger as unknown as Record<symbol, DestinationStream & Record<symbol, unknown>>)[pino.symbols.streamSym]!;
@@ -59,8 +65,9 @@ export function accessLogger(logger: Logger): { enabled(level: AccessLevel): boo
   return {
     enabled: (level) => logger.isLevelEnabled(level),
     write(level, f) {
-      if (stream[pino.symbols.needsMetadataGsym]) { generic[level]({ ...f }, 'request'); return; }
-      stream.write(`${heads[level]},"time":${Date.now()}${bindings},"requestId":${JSON.stringify(f.requestId)},"method":${JSON.stringify(f.method)},"path":${JSON.stringify(f.path)},"route":${f.route === null ? 'null' : JSON.stringify(f.route)},"status":${f.status},"ms":${f.ms},"userId":${JSON.stringify(f.userId)},"ip":${JSON.stringify(f.ip)},"msg":"request"}\n`);
+      const path = maskedPath(f.path);
+      if (stream[pino.symbols.needsMetadataGsym]) { generic[level]({ ...f, path }, 'request'); return; }
+      stream.write(`${heads[level]},"time":${Date.now()}${bindings},"requestId":${JSON.stringify(f.requestId)},"method":${JSON.stringify(f.method)},"path":${JSON.stringify(path)},"route":${f.route === null ? 'null' : JSON.stringify(f.route)},"status":${f.status},"ms":${f.ms},"userId":${JSON.stringify(f.userId)},"ip":${JSON.stringify(f.ip)},"msg":"request"}\n`);
     },
   };
 }

@@ -19,6 +19,43 @@ export const withoutTrailingSlashes = (url: string): string => trimTrailing(url,
 export const STARTS_LIKE_CREDENTIAL = /^(?:rnd|gh[pousr]|github_pat)_/i;
 const HOLDS_CREDENTIAL = /(?:rnd|gh[pousr]|github_pat)_/i;
 
+/** Whether a value holds what looks like a credential anywhere in it (a Render key's or a GitHub token's prefix). */
+export const holdsCredential = (value: string): boolean => HOLDS_CREDENTIAL.test(value);
+
+/** What a path segment that looks like a credential is logged as. */
+export const MASKED_SEGMENT = '[redacted]';
+
+/** Percent-decodings tried per segment: a client may encode a credential once, or again (`%2567ho_…`). */
+const DECODE_ROUNDS = 3;
+
+/** A path segment as sent, and as it reads percent-decoded, up to DECODE_ROUNDS times (a malformed escape ends the decoding). */
+function segmentHoldsCredential(segment: string): boolean {
+  let text = segment;
+  for (let round = 0; ; round++) {
+    if (HOLDS_CREDENTIAL.test(text)) return true;
+    if (round === DECODE_ROUNDS || !text.includes('%')) return false;
+    try { text = decodeURIComponent(text); } catch { return false; }
+  }
+}
+
+/**
+ * A request path as logs keep it: every segment that holds what looks like a credential, as sent or
+ * percent-decoded, is `[redacted]`, the rest as sent. A CI script's misquoted variable put its own token or
+ * key where an id goes (GET /api/render/deployments/gho_…): the route answered 404, and the access log
+ * kept the credential in plain text. Without an underscore, sent or escaped, nothing can match: such a
+ * path (nearly all of them) is returned as it is, unsplit.
+ */
+export function maskedPath(path: string): string {
+  if (!path.includes('_') && !path.includes('%')) return path;
+  let masked = false;
+  const segments = path.split('/').map((segment) => {
+    if (!segmentHoldsCredential(segment)) return segment;
+    masked = true;
+    return MASKED_SEGMENT;
+  });
+  return masked ? segments.join('/') : path;
+}
+
 /** How many characters of a caller's own value an error quotes back. */
 export const ECHO_MAX_CHARS = 80;
 
@@ -29,7 +66,7 @@ export const ECHO_MAX_CHARS = 80;
  * 16 KB header limit or the 64 KB body limit.
  */
 export function echoed(value: string, max = ECHO_MAX_CHARS): string {
-  if (HOLDS_CREDENTIAL.test(value)) return '(not shown: it looks like a credential)';
+  if (holdsCredential(value)) return '(not shown: it looks like a credential)';
   if (value.length <= max) return value;
   // Not half of a surrogate pair at the cut.
   const end = /[\uD800-\uDBFF]/.test(value[max - 1] ?? '') ? max - 1 : max;

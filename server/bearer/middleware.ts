@@ -13,6 +13,16 @@ import { gateRefusal } from '../telemetry/middleware.js';
 import type { ErrorCode } from '../openapi/errorCodes.js';
 import { isMcpPath } from '../mcp/path.js';
 
+declare module 'koa' {
+  interface DefaultState {
+    /**
+     * A bearer request's token refused by GitHub on a route's own call: ends the token's entry and session as
+     * the token check's refusal does (set by bearerAuth, called by server/sessions/githubRefusal.ts).
+     */
+    bearerTokenRefused?: () => Promise<void>;
+  }
+}
+
 /** Where bearer tokens are accepted (/metrics has its own token and is not a user route). */
 export const bearerCovers = (path: string) => path.startsWith('/api/') || isMcpPath(path);
 
@@ -140,6 +150,9 @@ export function bearerAuth(deps: AppDeps): Koa.Middleware {
         throw err; // GitHub down, or the refused-token limit: not a refusal of the token
       }
     };
+    // This request's token, as it resolved (not whatever the session or user id would name): the refusal of
+    // one token must not end the user's other tokens or cookie sessions.
+    ctx.state.bearerTokenRefused = () => tokens.refused(token, verified);
     if (!ephemeralSid && !refusal && verified.loaded) preloadSession(ctx, verified.sid, verified.loaded);
     try {
       await next();

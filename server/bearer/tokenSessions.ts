@@ -145,14 +145,31 @@ export function createTokenSessions(deps: AppDeps) {
     return sid;
   };
 
-  async function endSessionOf(entry: { uid?: string; gen?: string }, token: string, tokenId: string): Promise<void> {
-    if (!entry.uid) return;
+  /** Ends the token session an entry names; the ref it ended, or null when the entry names no user. */
+  async function endSessionOf(entry: { uid?: string; gen?: string }, token: string, tokenId: string): Promise<string | null> {
+    if (!entry.uid) return null;
     const gen = Number(entry.gen ?? 0);
     const sid = sidOf(tokenId, gen);
     // Still under the previous key's name (not used since a rotation): moved first, so that one ends.
     if (keyring.previous) await sessions.load(sid, false, previousSidOf(token, gen));
     const ref = sessions.refOf(sid);
     await deps.sessionEnding.end(ref, Number(entry.uid), 'token_revoked');
+    return ref;
+  }
+
+  /**
+   * GitHub refused the token (a check's answer, or a route's own call: `refused` below). The entry goes, marks
+   * included, in one script: a check still out for it then cannot write GitHub's earlier "valid" (VOUCH finds
+   * its mark gone and asks again), and a request on its way to a session finds no user to start a generation
+   * for (NEXT_GENERATION's -1). This process forgets the token's id, and the session the entry names now (not
+   * as some request read it) ends. Only this token's entry and session: the user's other tokens and cookie
+   * sessions are not GitHub's refusal. The ref ended, if the entry named one.
+   */
+  async function refuse(token: string, tokenId: string): Promise<string | null> {
+    tokenIds.delete(token);
+    const [uid, gen] = await REFUSE(redis, [entryKey(tokenId)], []) as [string, string];
+    changed(tokenId);
+    return endSessionOf({ uid, gen }, token, tokenId);
   }
 
   /** Ask GitHub who the token belongs to; a bad, expired or revoked token, or one GitHub will not name a user for (403), ends its session (401). */
@@ -176,10 +193,7 @@ export function createTokenSessions(deps: AppDeps) {
           ctx.state.log?.warn({ kind: err.kind }, 'GitHub token check failed');
           throw errors.githubUnavailable();
         }
-        tokenIds.delete(token);
-        const [uid, gen] = await REFUSE(redis, [entryKey(tokenId)], []) as [string, string];
-        changed(tokenId);
-        await endSessionOf({ uid, gen }, token, tokenId);
+        await refuse(token, tokenId);
         await deps.security.signInFailed(ctx, 'github_token_invalid');
         throw errors.githubTokenInvalid(err.kind === 'forbidden' ? NOT_A_USER : REFUSED);
       }
@@ -285,6 +299,19 @@ export function createTokenSessions(deps: AppDeps) {
       const tokenId = tokenIdOf(token);
       const { value: entry } = await readEntry(tokenId);
       return (freshUser(entry) ?? (await checkOnce(ctx, token, tokenId, Boolean(entry.uid)))).id === userId;
+    },
+
+    /**
+     * GitHub refused the token on a route's own call, after this request's check passed on the entry's word
+     * (server/sessions/githubRefusal.ts). Ended as a check's refusal ends it (`refuse`): before, the entry kept
+     * vouching for a token the server had just answered 401 for, and the next request ran on its session (its
+     * Render key included) until BEARER_RECHECK_SECONDS ran out. `verified` is what this request resolved, so
+     * only the token it sent is refused; the session it ran on ends too if the entry names another generation
+     * by now, or none (a refusal on another request took the entry first).
+     */
+    async refused(token: string, verified: Pick<VerifiedToken, 'tokenId' | 'user' | 'ref'>): Promise<void> {
+      const ended = await refuse(token, verified.tokenId);
+      if (ended !== verified.ref) await deps.sessionEnding.end(verified.ref, verified.user.id, 'token_revoked');
     },
   };
 }

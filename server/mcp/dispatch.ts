@@ -12,7 +12,7 @@ export type RouteCaller = (outer: Koa.Context, call: RouteCall) => Promise<Route
  * Routes called in-process (issue 17: over loopback HTTP a tool call cost ~8× its REST route, two
  * passes through the whole stack plus an HTTP client). The call is a Koa context of its own, built
  * on a request object that never touches a socket, run through `chain()` — what app.ts mounts after
- * the session (the error middleware, telemetry, the router) — so the route's own guards apply as to
+ * the session (the error middleware, telemetry, GitHub's refusal of the token, the router) — so the route's own guards apply as to
  * any request: requireUser, its named rate limit, lock-out, validation, scoping (someone else's id is
  * a 404), its audit entries and presenters. What the outer request already did for this same caller
  * is shared, not repeated: the bearer check and the session (ctx.session is the outer one, so a
@@ -58,7 +58,10 @@ function contextFor(app: Koa, outer: Koa.Context, call: RouteCall): Koa.Context 
 
 /** The outer request's identity fields only: what guards add (user, own service, input) stays per call. */
 function stateOf(outer: Koa.DefaultState): Koa.DefaultState {
-  const state = { requestId: outer.requestId, bearerSid: outer.bearerSid, auth: outer.auth, userId: outer.userId, mcpRouteCalls: outer.mcpRouteCalls } as Koa.DefaultState;
+  const state = {
+    requestId: outer.requestId, bearerSid: outer.bearerSid, auth: outer.auth, userId: outer.userId, mcpRouteCalls: outer.mcpRouteCalls,
+    bearerTokenRefused: outer.bearerTokenRefused,
+  } as Koa.DefaultState;
   let log: Koa.DefaultState['log'] | undefined;
   // Lazy like the outer one: most calls never log, and a child logger costs a few µs to build.
   Object.defineProperty(state, 'log', { get: () => (log ??= outer.log), set: (v: Koa.DefaultState['log']) => { log = v; }, enumerable: true });

@@ -1,8 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import type { Middleware } from 'koa';
 import { accessLogger, type Logger } from '../logger.js';
+import { holdsCredential } from '../text.js';
 
 const INBOUND_ID = /^[A-Za-z0-9._-]{1,64}$/;
+
+/**
+ * An inbound X-Request-Id taken as this request's id: well formed, and not what looks like a credential. The
+ * id is echoed in the X-Request-Id answer header and written on every log line of the request, so a client
+ * that sent its token or Render key there (a misplaced variable) had it kept in the logs in plain text.
+ */
+const takenId = (inbound: string): boolean => inbound !== '' && INBOUND_ID.test(inbound) && !holdsCredential(inbound);
 
 /**
  * `ctx.state` of a request: the request id, and its logger (a child carrying the id), made on first
@@ -23,8 +31,9 @@ class RequestState {
 }
 
 /**
- * Request id (Render's x-request-id when it is well formed, else a new one), a child logger,
- * and one access-log line per request. Only the path is logged: query strings can hold OAuth codes.
+ * Request id (Render's x-request-id when it is well formed and looks like no credential, else a new one), a
+ * child logger, and one access-log line per request. Only the path is logged, with its segments that look like
+ * credentials masked (server/logger.ts accessLogger): query strings can hold OAuth codes, and are never logged.
  */
 export function requestContext(logger: Logger): Middleware {
   // Not through pino's generic serialisation (its fields are fixed and carry no secret: no headers, no
@@ -32,7 +41,7 @@ export function requestContext(logger: Logger): Middleware {
   const access = accessLogger(logger);
   return async (ctx, next) => {
     const inbound = ctx.get('x-request-id');
-    const requestId = inbound !== '' && INBOUND_ID.test(inbound) ? inbound : randomUUID();
+    const requestId = takenId(inbound) ? inbound : randomUUID();
     ctx.state = new RequestState(logger, requestId);
     ctx.res.setHeader('X-Request-Id', requestId); // not ctx.set: its checks cost more than the header
     const started = performance.now();

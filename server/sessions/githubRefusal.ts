@@ -13,7 +13,11 @@ const refusedToken = (err: unknown) => (err instanceof GitHubError && err.kind =
  * ended as at sign-out (destroyed, its deploys stopped, its streams closed, reason `token_revoked`) and its cookie
  * cleared, before the 401 `github_token_invalid` that tells the user to sign in again. Before, the page showed the sign-in
  * screen while the session, Render key included, stayed live behind the cookie: a reload (the next person at a shared
- * computer) was signed in again, and the user's other tabs went on. Bearer requests are left to their own check.
+ * computer) was signed in again, and the user's other tabs went on.
+ *
+ * A bearer request's token is ended the same way its own check ends it on GitHub's refusal (server/bearer/tokenSessions.ts
+ * `refused`: its entry dropped, its session ended). Left to that check, the entry went on vouching for the token the
+ * server had just answered 401 for, and the next request was served on it for up to BEARER_RECHECK_SECONDS.
  */
 export function endSessionOnGitHubRefusal(deps: Pick<AppDeps, 'sessions' | 'sessionEnding' | 'logger'>): Koa.Middleware {
   return async (ctx, next) => {
@@ -21,7 +25,12 @@ export function endSessionOnGitHubRefusal(deps: Pick<AppDeps, 'sessions' | 'sess
       await next();
     } catch (err) {
       const user = getSession(ctx)?.user;
-      if (refusedToken(err) && user && ctx.state.auth !== 'bearer') {
+      if (refusedToken(err) && ctx.state.auth === 'bearer') {
+        // No cookie to clear: the next request with the token is checked with GitHub again, and refused.
+        await ctx.state.bearerTokenRefused?.().catch((endErr: unknown) => {
+          (ctx.state.log ?? deps.logger).warn({ err: { message: (endErr as Error).message } }, 'could not end the token session whose GitHub token was refused');
+        });
+      } else if (refusedToken(err) && user) {
         const ref = deps.sessions.refOf(sessionIdOf(ctx) ?? '');
         const ended = await deps.sessionEnding.end(ref, user.id, 'token_revoked').catch((endErr: unknown) => {
           (ctx.state.log ?? deps.logger).warn({ err: { message: (endErr as Error).message } }, 'could not end the session whose GitHub token was refused');

@@ -85,3 +85,16 @@ test('levels below the logger\'s write nothing', async (t) => {
   await serve(createLogger({ name: 'web', level: 'warn', destination: out.destination }), [{ path: '/api/session' }, { path: '/api/missing' }]);
   t.deepEqual(out.lines.map((l) => (JSON.parse(l) as { status: number }).status), [404]);
 });
+
+test('a path segment that looks like a credential is masked on the access line, the template\'s and pino\'s own', async (t) => {
+  const token = `ghp_${'Zx9'.repeat(12)}`;
+  const direct = capture();
+  const routed = capture();
+  const paths = [{ path: `/api/missing/${token}` }, { path: `/api/missing/gh%70_${token.slice(4)}/x` }, { path: '/api/missing/my_repo' }];
+  await serve(createLogger({ name: 'web', destination: direct.destination }), paths);
+  await serve(createLogger({ name: 'web', destination: pino.multistream([{ level: 'info', stream: routed.destination }]) }), paths);
+  for (const out of [direct, routed]) {
+    t.deepEqual(out.lines.map((l) => (JSON.parse(l) as { path: string }).path), ['/api/missing/[redacted]', '/api/missing/[redacted]/x', '/api/missing/my_repo']);
+    t.false(out.lines.join('').includes(token.slice(4)));
+  }
+});
