@@ -31,6 +31,9 @@ export function stackFromBlueprint(raw: string): DetectedStack | null {
   const services = blueprintServices(raw);
   for (const entry of services ?? []) {
     if (entry === 'not a mapping') continue;
+    // Entries the checks below skip anyway, skipped before zod: a failed safeParse builds an error
+    // (~1.5 µs), and a 256 KiB file holds ~25,000 tiny entries (`- name: 1`), ~40 ms of CPU in all.
+    if (typeof entry.type !== 'string' || !(isStack(entry.runtime) || isStack(entry.env))) continue;
     const svc = serviceSchema.safeParse(entry);
     if (!svc.success) continue;
     const runtime = svc.data.runtime ?? svc.data.env;
@@ -76,6 +79,8 @@ export function stackFromBlueprint(raw: string): DetectedStack | null {
   }
   return null;
 }
+
+const isStack = (value: unknown): boolean => typeof value === 'string' && (STACKS as readonly string[]).includes(value);
 
 /**
  * render.yaml's rootDir as Render takes it, relative to the repository's root ("./apps/api/" is

@@ -9,10 +9,12 @@ import { linesOf, MAX_LINE_CHARS } from './lines.js';
  *
  * It reads the block style Render documents (docs/render-api.md, "Blueprint files"): a top-level
  * `services:` sequence of mappings, one `key: value` per line. Values may be plain, quoted or block
- * scalars; the yaml package only ever sees one such value (a few bounded lines). Anything else it
- * meets on the way (flow collections, anchors and aliases, tags, merge keys, duplicate keys, several
- * documents, tabs as indentation, lines or values over MAX_LINE_CHARS) makes the answer `null`: "not readable
- * here", and detection falls back to the repository's other files, as for invalid YAML.
+ * scalars. One-line plain and quoted values (what a real Blueprint holds) are read here; the yaml
+ * package only ever sees one other value at a time (a few bounded lines), and a file only so many of
+ * them (YAML_BUDGET). Anything else it meets on the way (flow collections, anchors and aliases, tags,
+ * merge keys, duplicate keys, several documents, tabs as indentation, lines or values over
+ * MAX_LINE_CHARS, more values for the yaml package than its budget) makes the answer `null`: "not
+ * readable here", and detection falls back to the repository's other files, as for invalid YAML.
  */
 type BlueprintEntry = Record<string, unknown> | 'not a mapping';
 
@@ -22,6 +24,16 @@ const UNSUPPORTED_START = new Set(['[', '{', '&', '*', '!', '%', '@', '`']);
 
 // A value's text as written (indentation and escapes included) read here: room for a MAX_LINE_CHARS value.
 const MAX_VALUE_SOURCE_CHARS = 2 * MAX_LINE_CHARS;
+
+/**
+ * What one file may hand the yaml package, in all: values (each one parser run, ~25–50 µs even for
+ * `|\n a`) and their source characters (as counted above; up to ~0.5 µs each, for blank lines in a block
+ * scalar). MAX_VALUE_SOURCE_CHARS bounds one value, not the file: 256 KiB of tiny services with
+ * block-scalar names was ~20,000 parser runs, 250–400 ms of CPU. A real Blueprint sends few values this
+ * way (block scalars, escapes, values over several lines; one-line values are read here), so a file past
+ * the budget is not read here, as for invalid YAML; within it, the yaml work stays ~10 ms.
+ */
+export const YAML_BUDGET = { values: 64, sourceChars: 16 * 1024 } as const;
 
 class Unreadable extends Error {}
 function unreadable(): never {
@@ -48,9 +60,10 @@ function readServices(raw: string): BlueprintEntry[] {
   let item: { fields: Record<string, unknown>; keys: Set<string>; keyIndent: number } | 'not a mapping' | null = null;
   let pending: PendingValue | null = null;
   let started = false;
+  const budget = { ...YAML_BUDGET };
 
   const finishItem = () => {
-    if (pending && item && item !== 'not a mapping') item.fields[pending.key] = scalarValue(pending);
+    if (pending && item && item !== 'not a mapping') item.fields[pending.key] = scalarValue(pending, budget);
     pending = null;
     // "-" with nothing under it is a null entry.
     if (item) entries.push(item === 'not a mapping' || item.keyIndent === -1 ? 'not a mapping' : item.fields);
@@ -65,7 +78,7 @@ function readServices(raw: string): BlueprintEntry[] {
     const blank = rest.trim() === '';
     if (pending) {
       if (blank || indent > pending.keyIndent) { pending.more.push(line.slice(pending.keyIndent)); continue; }
-      if (item && item !== 'not a mapping') item.fields[pending.key] = scalarValue(pending);
+      if (item && item !== 'not a mapping') item.fields[pending.key] = scalarValue(pending, budget);
       pending = null;
     }
     if (blank || rest.startsWith('#')) continue;
@@ -158,8 +171,11 @@ function withoutComment(value: string): string {
   return value;
 }
 
-/** One field's value: a plain one-line string directly; anything else through the yaml package, one value only. */
-function scalarValue(v: PendingValue): unknown {
+/**
+ * One field's value: a one-line plain or quoted value directly, read as the yaml package reads it;
+ * anything else through the yaml package, one value only, within the file's budget.
+ */
+function scalarValue(v: PendingValue, budget: { values: number; sourceChars: number }): unknown {
   const more = v.more.filter((l) => l.trim() !== '');
   const first = v.first;
   if (first === '' && more.length === 0) return null;
@@ -172,12 +188,21 @@ function scalarValue(v: PendingValue): unknown {
       const t = l.trim();
       if (t.startsWith('#') || isDash(t) || t.startsWith('? ') || t.includes(': ') || t.endsWith(':') || t.includes(' #')) unreadable();
     }
-    if (more.length === 0 && isPlainString(first)) return first;
+    if (more.length === 0) {
+      const value = plainScalar(first);
+      if (value !== FOR_YAML) return value;
+    }
+  }
+  if (quoted && more.length === 0) {
+    const value = quotedOnOneLine(first);
+    if (value !== null) return value;
   }
   // The yaml package gets a bounded text: behind a block indicator or an open quote, more-indented
   // lines could hold any structure (a sea of keys, entries or aliases took it ~0.5 s at 256 KiB).
   let source = first.length;
   for (const l of v.more) if ((source += l.length + 1) > MAX_VALUE_SOURCE_CHARS) unreadable();
+  // And the file only so many such values (YAML_BUDGET), counted before the parser runs.
+  if (--budget.values < 0 || (budget.sourceChars -= source) < 0) unreadable();
   if (quoted && !quoteClosesCleanly(first, v.more)) unreadable();
   let doc: unknown;
   try {
@@ -191,14 +216,80 @@ function scalarValue(v: PendingValue): unknown {
   return value;
 }
 
-// The YAML 1.2 core schema reads these as null, booleans or numbers, not strings.
-const NOT_STRINGS = new Set(['~', 'null', 'Null', 'NULL', 'true', 'True', 'TRUE', 'false', 'False', 'FALSE']);
+/** plainScalar's answer for a value it leaves to the yaml package. */
+const FOR_YAML = Symbol('for the yaml package');
 
-/** A one-line plain value that is certainly a string (anything that could be a number goes to yaml). */
-function isPlainString(value: string): boolean {
+// The YAML 1.2 core schema reads these as null or booleans, not strings.
+const CORE_WORDS = new Map<string, null | boolean>([
+  ['~', null], ['null', null], ['Null', null], ['NULL', null],
+  ['true', true], ['True', true], ['TRUE', true], ['false', false], ['False', false], ['FALSE', false],
+]);
+
+/**
+ * A one-line plain value (comment and spaces trimmed) as the yaml package's core schema reads it: null,
+ * a boolean, a number or a string; FOR_YAML when it may not be a scalar at all (`- x`, `a: b`, `,x`),
+ * which the yaml package then judges (it refuses them).
+ */
+function plainScalar(value: string): unknown {
+  const word = CORE_WORDS.get(value);
+  if (word !== undefined) return word;
   const c = value[0]!;
-  if (NOT_STRINGS.has(value) || (c >= '0' && c <= '9') || '-+.?:#,]}'.includes(c)) return false;
-  return !value.includes(': ') && !value.includes(':\t') && !value.endsWith(':');
+  if ((c >= '0' && c <= '9') || c === '-' || c === '+' || c === '.') {
+    const n = coreNumber(value);
+    if (n !== undefined) return n;
+  }
+  // "-", "?" and ":" start a plain scalar only when a non-space follows; the others never do.
+  if ('-?:'.includes(c) && (value.length === 1 || value[1] === ' ' || value[1] === '\t')) return FOR_YAML;
+  if (',]}#'.includes(c) || value.includes(': ') || value.includes(':\t') || value.endsWith(':')) return FOR_YAML;
+  return value;
+}
+
+// The core schema's numbers: yaml 2's own tests (node_modules/yaml/dist/schema/core/int.js, float.js),
+// tried in its order and resolved as it resolves them. Anchored, no nested repetition: linear in a line.
+const INT_OCT = /^0o[0-7]+$/;
+const INT = /^[-+]?[0-9]+$/;
+const INT_HEX = /^0x[0-9a-fA-F]+$/;
+const FLOAT_NAN = /^(?:[-+]?\.(?:inf|Inf|INF)|\.nan|\.NaN|\.NAN)$/;
+const FLOAT_EXP = /^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)[eE][-+]?[0-9]+$/;
+const FLOAT = /^[-+]?(?:\.[0-9]+|[0-9]+\.[0-9]*)$/;
+
+function coreNumber(value: string): number | undefined {
+  if (INT_OCT.test(value)) return parseInt(value.slice(2), 8);
+  if (INT.test(value)) return parseInt(value, 10);
+  if (INT_HEX.test(value)) return parseInt(value.slice(2), 16);
+  if (FLOAT_NAN.test(value)) return value.endsWith('nan') || value.endsWith('NaN') || value.endsWith('NAN') ? NaN : value[0] === '-' ? -Infinity : Infinity;
+  if (FLOAT_EXP.test(value) || FLOAT.test(value)) return parseFloat(value);
+  return undefined;
+}
+
+/**
+ * A quoted value closed on its own line, as YAML reads it: inside single quotes '' is ', inside double
+ * quotes (without a backslash: escapes are left to the yaml package) every character is itself; after
+ * the closing quote only a comment, after a space or tab. Null for anything else (the yaml package judges).
+ */
+function quotedOnOneLine(value: string): string | null {
+  const quote = value[0]!;
+  let text = '';
+  let end: number; // index of the closing quote
+  if (quote === "'") {
+    let from = 1;
+    for (;;) {
+      const at = value.indexOf("'", from);
+      if (at === -1) return null;
+      if (value[at + 1] !== "'") { text += value.slice(from, at); end = at; break; }
+      text += value.slice(from, at + 1);
+      from = at + 2;
+    }
+  } else {
+    end = value.indexOf('"', 1);
+    if (end === -1) return null;
+    text = value.slice(1, end);
+    if (text.includes('\\')) return null;
+  }
+  let i = end + 1;
+  if (i === value.length) return text;
+  while (value[i] === ' ' || value[i] === '\t') i++;
+  return i > end + 1 && value[i] === '#' ? text : null;
 }
 
 /** Whether a quoted value's closing quote is followed only by spaces or a comment (then yaml reads one scalar). */

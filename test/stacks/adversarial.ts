@@ -5,6 +5,7 @@
  * (a manifest the detector reads) padded with the input that made a backtracking parser stall.
  */
 import type { DetectedStack } from '../../server/stacks/detect.js';
+import { YAML_BUDGET } from '../../server/stacks/blueprintServices.js';
 
 /** The GitHub client refuses files above this; every padded file here is exactly this long (ASCII). */
 export const LIMIT = 256 * 1024;
@@ -94,7 +95,27 @@ export const ADVERSARIAL_CASES: AdversarialCase[] = [
   { name: 'render.yaml: a block scalar, then a sea of entries', files: { 'render.yaml': fill(BLOCK_HEAD, '     - a\n', '', '\n'), 'package.json': startScript }, expect: { stack: 'node', startCommand: 'npm start' } },
   { name: 'render.yaml: a block scalar, then a sea of aliases', files: { 'render.yaml': fill(`${BLOCK_HEAD}     x: &a [1]\n`, '     y: *a\n', '', '\n'), 'package.json': startScript }, expect: { stack: 'node', startCommand: 'npm start' } },
   { name: 'render.yaml: huge flat map', files: { 'render.yaml': distinctKeys(), 'package.json': startScript }, expect: { stack: 'node', startCommand: 'npm start' } },
+  // Thousands of tiny services whose values are not plain strings: each once went to the yaml package
+  // (~20,000 parser runs a file). One-line quoted and numeric values are read without it; block scalars
+  // count against the file's budget (YAML_BUDGET), past which the file is not read here.
+  { name: 'render.yaml: thousands of services with quoted names', files: { 'render.yaml': fill('services:\n', '- name: "a"\n', '', '\n'), 'package.json': startScript }, expect: { stack: 'node', startCommand: 'npm start' } },
+  { name: 'render.yaml: thousands of services with empty single-quoted names', files: { 'render.yaml': fill('services:\n', "- name: ''\n", '', '\n'), 'package.json': startScript }, expect: { stack: 'node', startCommand: 'npm start' } },
+  { name: 'render.yaml: thousands of services with numeric names', files: { 'render.yaml': fill('services:\n', '- name: 1\n', '', '\n'), 'package.json': startScript }, expect: { stack: 'node', startCommand: 'npm start' } },
+  { name: 'render.yaml: thousands of services with block-scalar names', files: { 'render.yaml': fill('services:\n', '- name: |\n   a\n', '', '\n'), 'package.json': startScript }, expect: { stack: 'node', startCommand: 'npm start' } },
+  { name: 'render.yaml: block scalars of blank lines up to the yaml budget, then numeric names', files: { 'render.yaml': blankLineBlocks(), 'package.json': startScript }, expect: { stack: 'node', startCommand: 'npm start' } },
 ];
+
+/**
+ * As many block-scalar names as the yaml budget lets through, each all but filling its share of the
+ * budget's source with blank lines (the yaml package's dearest text, ~0.2–0.7 µs a character), then
+ * numeric names (read without it) to the limit: the most yaml work a file that is still read can ask.
+ */
+function blankLineBlocks(): string {
+  const { values, sourceChars } = YAML_BUDGET;
+  // A value's source: "|", then each line from the key's column (2 here) with its break: 7 + blank lines.
+  const value = `- name: |\n   a\n${'\n'.repeat(Math.floor(sourceChars / values) - 7)}   a\n`;
+  return fill(`services:\n${value.repeat(values)}- name: x\n`, '- name: 1\n', '', '\n');
+}
 
 /** BLOCK_HEAD, then as many distinct lines `line(i)` as fit, padded with blank lines to the limit. */
 function underBlock(line: (i: number) => string): string {

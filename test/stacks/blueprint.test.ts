@@ -6,7 +6,7 @@
 import test from 'ava';
 import fc from 'fast-check';
 import { parse } from 'yaml';
-import { blueprintServices } from '../../server/stacks/blueprintServices.js';
+import { blueprintServices, YAML_BUDGET } from '../../server/stacks/blueprintServices.js';
 import { stackFromBlueprint } from '../../server/stacks/blueprint.js';
 
 const FIELDS = ['type', 'name', 'runtime', 'env', 'buildCommand', 'startCommand', 'staticPublishPath', 'dockerfilePath'];
@@ -131,4 +131,90 @@ test('a service\'s rootDir is read as Render takes it, and one outside the repos
   for (const bad of ['../elsewhere', '/etc', 'apps/../../x']) {
     t.throws(() => stackFromBlueprint(yaml(bad)), { message: /is not a directory inside the repository/ }, bad);
   }
+});
+
+// Pieces of one-line values: what quoting, escapes, comments, numbers and the core schema's words turn on.
+const ASCII_PIECES = [
+  'a', 'Z', ' ', '  ', '\t', "'", "''", '"', '\\', '\\"', '\\n', '\\x41', '\\u00e9', '\\q', '#', ' #', ':', ': ', '-', '+', '.', ',', ']', '}', '[', '?',
+  '0', '1', '7', '9', '0x', '0o', 'e', 'E', 'F', 'inf', 'Inf', 'nan', 'NaN', '.inf', 'null', 'Null', '~', 'true', 'FALSE', 'yes', '_',
+];
+// Characters JavaScript's trim takes and YAML does not (U+00A0, U+2028, U+FEFF, a lone \r): the reader
+// trims a line's ends and a plain value's before its comment so, as it did before reading values itself;
+// they are probed inside quotes only.
+const OTHER_PIECES = ['\u00e9', '\u00a0', '\u2028', '\u0085', '\ufeff', '\u0001', '\r', '\ud83d\ude80'];
+const piecesOf = (pieces: string[]) => fc.array(fc.constantFrom(...pieces), { maxLength: 8 }).map((parts) => parts.join(''));
+const AFTER = fc.constantFrom('', ' # note', '\t# note', '#x', ' x', '  ');
+// A value as a Blueprint may write it: plain, or quoted (closed or not), then perhaps a comment or more.
+const ONE_LINE_VALUE = fc.oneof(
+  fc.tuple(piecesOf(ASCII_PIECES), AFTER).map(([body, after]) => `${body}${after}`),
+  fc.tuple(fc.constantFrom("'", '"'), piecesOf([...ASCII_PIECES, ...OTHER_PIECES]), fc.constantFrom('', "'", '"'), AFTER)
+    .map(([open, body, close, after]) => `${open}${body}${close}${after}`),
+);
+const yamlTrimmed = (value: string) => value.trim() === value.replace(/^[ \t]+|[ \t]+$/g, '');
+
+test('a one-line value (plain, quoted, numeric) reads as the yaml package reads it, or the file is not read', (t) => {
+  let read = 0;
+  fc.assert(fc.property(ONE_LINE_VALUE, (value) => {
+    if (!yamlTrimmed(value)) return; // a quoted value ending in U+FEFF…, unclosed: as above
+    const raw = `services:\n  - type: web\n    name: ${value}\n    runtime: node\n`;
+    const expected = reference(raw);
+    const got = blueprintServices(raw);
+    if (expected === 'error') return t.is(got, null, JSON.stringify(value));
+    if (got === null && '[{&*!%@`'.includes(value.trim()[0] ?? '')) return; // not read here, by design
+    t.deepEqual(got, expected, JSON.stringify(value));
+    read++;
+  }), { numRuns: 5_000 });
+  t.true(read > 2_000, `read ${read} of 5000 values`);
+  // And a few written out: each of these is read without the yaml package (see the next test).
+  const cases: Array<[string, unknown]> = [
+    ['"a"', 'a'], ["''", ''], ["'it''s'", "it's"], ["''''", "'"], ['"a # b" # c', 'a # b'], ["'x'\t# c", 'x'], ['" a "', ' a '],
+    ["'\\n'", '\\n'], ['"caf\u00e9"', 'caf\u00e9'], ['1', 1], ['-0', -0], ['007', 7], ['0o17', 15], ['0x1F', 31], ['1.', 1], ['-.5e3', -500],
+    ['.inf', Infinity], ['-.Inf', -Infinity], ['.NaN', NaN], ['+0x1', '+0x1'], ['1_000', '1_000'], ['1.2.3', '1.2.3'], ['2024-01-01', '2024-01-01'],
+    ['12:30', '12:30'], ['-x', '-x'], ['.x', '.x'], ['./dist', './dist'], ['?x', '?x'], [':x', ':x'], ['~', null], ['True', true], ['no', 'no'],
+  ];
+  for (const [value, name] of cases) {
+    const raw = `services:\n  - name: ${value}\n`;
+    t.deepEqual(reference(raw), [{ name }], `yaml: ${value}`);
+    t.deepEqual(blueprintServices(raw), [{ name }], value);
+  }
+});
+
+/** A services list: `count` entries whose name is `value`, then a web service the reader must find. */
+function manyNames(value: string, count: number): string {
+  return `services:\n${`  - name: ${value}\n`.repeat(count)}  - type: web\n    runtime: node\n    buildCommand: npm ci\n    startCommand: node a.js\n`;
+}
+
+test('a file hands the yaml package only so many values: past its budget it is not read, one-line values never count', (t) => {
+  const { values, sourceChars } = YAML_BUDGET;
+  // Block scalars, escapes, values over several lines: each is one yaml run, and the file has a budget.
+  for (const value of ['|\n      a', '>-\n      a\n      b', '"\\x41"', '"a\n      b"', "'a\n      b'", 'a\n      b']) {
+    const within = manyNames(value, values);
+    t.deepEqual(blueprintServices(within), reference(within), `${JSON.stringify(value)}: ${values} values are read`);
+    t.like(stackFromBlueprint(within), { stack: 'node', startCommand: 'node a.js' });
+    // One more, and the file is not read here (detection falls back to the other files), whatever it declares.
+    t.is(blueprintServices(manyNames(value, values + 1)), null, `${JSON.stringify(value)}: ${values + 1} values`);
+    t.is(stackFromBlueprint(manyNames(value, values + 1)), null);
+  }
+  // The budget also counts the values' source: a few long block scalars use it up.
+  const long = `|\n${'      echo step\n'.repeat(200)}`.trimEnd(); // a 2 KiB value
+  // Its source as counted: the lines as written from the key's column (4 in manyNames), with their breaks.
+  const source = long.split('\n').reduce((n, line, i) => n + (i === 0 ? line.length : line.length - 4 + 1), 0);
+  const fit = Math.floor(sourceChars / source);
+  t.true(fit < values);
+  t.not(blueprintServices(manyNames(long, fit)), null, `${fit} long values`);
+  t.is(blueprintServices(manyNames(long, fit + 1)), null, `${fit + 1} long values`);
+  // What a real Blueprint writes on one line (quoted, numbers, words, paths) is read here: far past the
+  // budget, the file still reads as the yaml package reads it.
+  for (const value of ['"a"', "''", "'it''s'", '"a # b" # c', '1', '-0.5', '0x1F', '.inf', 'true', '~', './dist', '-x', 'api']) {
+    const raw = manyNames(value, 4 * values);
+    t.deepEqual(blueprintServices(raw), reference(raw), value);
+    t.like(stackFromBlueprint(raw), { stack: 'node', startCommand: 'node a.js' }, value);
+  }
+});
+
+test('the deprecated env: names the runtime as runtime: does, and a number or null is no runtime', (t) => {
+  const yaml = (field: string) => `services:\n  - type: worker\n    ${field}\n    buildCommand: pip install .\n    startCommand: python w.py\n`;
+  t.like(stackFromBlueprint(yaml('env: python')), { stack: 'python', serviceType: 'background_worker', startCommand: 'python w.py' });
+  t.like(stackFromBlueprint(yaml('runtime: python')), { stack: 'python', serviceType: 'background_worker' });
+  for (const field of ['runtime: 1', 'env: ~', 'runtime: true', 'runtime: "rust"x']) t.is(stackFromBlueprint(yaml(field)), null, field);
 });
