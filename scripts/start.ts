@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join, relative } from 'node:path';
 import type { Middleware } from 'koa';
-import { loadConfigOrExit } from '../server/config/env.js';
+import { ConfigError, loadConfig } from '../server/config/env.js';
 import { createLogger, type Logger } from '../server/logger.js';
 import { startWeb } from '../server/web.js';
 import { startWorker } from '../workers/process.js';
@@ -70,7 +70,7 @@ function mountGitHub(github: GitHubSimulator): Middleware {
 
 /** Starts the simulators with their saved worlds and points the app's GitHub and Render URLs at them. */
 async function startSandbox(): Promise<Middleware> {
-  const pre = loadConfigOrExit(env);
+  const pre = loadConfig(env);
   // Server-side GitHub API calls go straight to the loopback; only the OAuth pages need the public origin.
   const listenHost = pre.host === '0.0.0.0' || pre.host === '::' ? '127.0.0.1' : pre.host.includes(':') ? `[${pre.host}]` : pre.host;
   const internal = `http://${listenHost}:${pre.port}${GITHUB_MOUNT}`;
@@ -90,12 +90,19 @@ async function startSandbox(): Promise<Middleware> {
   return mountGitHub(github);
 }
 
+/** Stands in for the private redis-server's address in the check before it is started. */
+const REDIS_URL_TO_BE = 'redis://127.0.0.1:6379';
+
 async function main() {
+  // Checked before anything starts: a bad value (a PORT that is no number, a malformed REDIS_URL) said what
+  // to fix only after the private redis-server was up, and exited past the cleanup, leaving it running; the
+  // next npm start then refused to start beside it. A malformed REDIS_URL gave the client's bare words.
+  loadConfig({ ...env, REDIS_URL: env.REDIS_URL ?? REDIS_URL_TO_BE });
   const redisLine = await ensureRedis();
   ensureSecretKey();
   const sandbox = !env.GITHUB_CLIENT_ID && !env.GITHUB_CLIENT_SECRET;
   const outer = sandbox ? await startSandbox() : undefined;
-  const config = loadConfigOrExit(env);
+  const config = loadConfig(env);
   let logger: Logger;
   const logFile = join(STATE_DIR, 'app.log');
   if (sandbox) {
@@ -142,7 +149,8 @@ async function stop(code: number) {
 }
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => void stop(0));
 
+// Everything started so far is stopped (the private redis-server last), whatever failed.
 main().catch((err) => {
-  console.error(err instanceof Error ? err.message : err);
+  console.error(err instanceof ConfigError ? `${err.message}\nSee README.md "Configuration".` : err instanceof Error ? err.message : err);
   void stop(1);
 });

@@ -9,7 +9,8 @@ const URL_FILE = 'redis.url';
 
 /** True when something at `url` answers PING. */
 export async function redisAnswers(url: string): Promise<boolean> {
-  const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 1000 });
+  let probe: Redis;
+  try { probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 1000 }); } catch { return false; }
   probe.on('error', () => {});
   try { await probe.connect(); return (await probe.ping()) === 'PONG'; } catch { return false; } finally { probe.disconnect(); }
 }
