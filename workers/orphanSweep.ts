@@ -1,9 +1,11 @@
 import type { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
 import type { Clock } from '../server/clock.js';
 import type { Logger } from '../server/logger.js';
 import type { DeploymentStore } from '../server/deployments/store.js';
 import type { DeployJobData, FairEnqueuer } from '../server/queues/deployQueue.js';
-import { isTerminal } from '../server/deployments/types.js';
+import { isTerminal, type DeploymentRecord } from '../server/deployments/types.js';
+import { cancelOwedOnRender, lostCreationMayExist } from '../server/deployments/cancel.js';
 import { jobDeploymentId } from './tasks/verifyJob.js';
 
 // A deploy request writes its record, then adds its job (server/deployments/requests.ts); should Redis
@@ -70,37 +72,67 @@ export async function sweepQueuedOrphans(o: {
  * themselves (deployTask.ts: Redis failing under the record's read or the count), `attempts` times over
  * the job's whole life, which is hours of watching. Its deployment is not over for that: its record
  * still says queued or building, and counted as in flight it refused CI's redeploys of the same commit.
- * So a failed job of a deployment that has not ended is run again with its attempts reset; it resumes
- * from the record as any run does. One whose deployment ended or vanished has nothing left to do, and is
- * removed, which keeps this look at the few jobs that need it.
+ * So a failed job of a deployment that has not ended (or ended with a follow-up owed: nothingLeftFor) is
+ * run again with its attempts reset; it resumes from the record as any run does. Not without end: a job
+ * failing for another reason (a bug) would be run again every sweep for ever, the deployment never over.
+ * Past MAX_RERUNS of a deployment's job (counted in Redis, across workers), its deployment is given up
+ * (`giveUp`: ended `failed`, its commit status and result sent as at any end) and the job removed. One
+ * whose deployment ended or vanished has nothing left to do, and is removed, which keeps this look at the
+ * few jobs that need it.
  */
-export async function sweepFailedDeployJobs(o: {
-  deployments: DeploymentStore; queue: Queue<DeployJobData>; logger: Logger;
-}, opts: OrphanSweepOptions = {}): Promise<number> {
+export const MAX_RERUNS = 3;
+const RERUNS_TTL_SEC = 24 * 3600;
+
+export interface FailedJobSweepDeps {
+  deployments: DeploymentStore; queue: Queue<DeployJobData>; logger: Logger; redis: Redis; prefix: string;
+  /** End a deployment whose job was run again MAX_RERUNS times and failed for good once more. */
+  giveUp(rec: DeploymentRecord): Promise<void>;
+}
+
+export async function sweepFailedDeployJobs(o: FailedJobSweepDeps, opts: OrphanSweepOptions = {}): Promise<number> {
   const { limit } = { ...DEFAULTS, ...opts };
   let retried = 0;
   for (const job of await o.queue.getFailed(0, limit - 1)) {
     const id = jobDeploymentId(job);
     const found = await o.deployments.inspect(id);
-    if (found.state === 'missing' || (found.state === 'valid' && isTerminal(found.record.status))) {
+    if (found.state === 'missing' || (found.state === 'valid' && await nothingLeftFor(o.deployments, found.record))) {
+      await job.remove().catch(() => undefined);
+      continue;
+    }
+    // Read before retry(), which resets them on the job object too.
+    const why = { deploymentId: id, attemptsMade: job.attemptsMade, failedReason: job.failedReason };
+    const rerunsKey = `${o.prefix}:deployment:${id}:job-reruns`;
+    const [[, reruns]] = (await o.redis.multi().incr(rerunsKey).expire(rerunsKey, RERUNS_TTL_SEC).exec()) as [[unknown, number]];
+    if (reruns > MAX_RERUNS && found.state === 'valid') {
+      o.logger.error({ ...why, reruns: reruns - 1 }, 'deploy job kept failing for good after being run again: its deployment is given up');
+      await o.giveUp(found.record);
       await job.remove().catch(() => undefined);
       continue;
     }
     // A record that fails its MAC too: its run refuses it (verifyJob.ts), as the queued sweep's job's does.
     // Another worker's sweep may have run it again meanwhile: it is then not failed, and left to that.
     const again = await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true }).then(() => true, () => false);
-    if (!again) continue;
+    if (!again) { await o.redis.decr(rerunsKey).catch(() => 0); continue; }
     retried++;
-    o.logger.warn({ deploymentId: id, attemptsMade: job.attemptsMade }, 'deploy job had failed for good before its deployment ended: run again');
+    o.logger.warn({ ...why, reruns }, 'deploy job had failed for good before its deployment ended: run again');
   }
   return retried;
+}
+
+/**
+ * An ended deployment whose job has nothing more to do. A canceled one may still owe a cancel on Render
+ * (its deploy was on its way when the user canceled) or a look for a service its lost creation made: its
+ * job follows those up (deployTask.ts), so it is run again like an unfinished one.
+ */
+async function nothingLeftFor(deployments: DeploymentStore, rec: DeploymentRecord): Promise<boolean> {
+  return isTerminal(rec.status) && !cancelOwedOnRender(rec) && !(await lostCreationMayExist(deployments, rec));
 }
 
 /**
  * A worker's sweeps: one at start, then every `everyMs` (cheap: one script call, plus a job lookup per
  * record older than the grace period). `sweep()` runs one now (after any still running); `stop()` ends them.
  */
-export function startOrphanSweeps(deps: Parameters<typeof sweepQueuedOrphans>[0], opts: OrphanSweepOptions = {}) {
+export function startOrphanSweeps(deps: Parameters<typeof sweepQueuedOrphans>[0] & FailedJobSweepDeps, opts: OrphanSweepOptions = {}) {
   const { everyMs } = { ...DEFAULTS, ...opts };
   // Records queued before the index existed (an upgrade from an older version) are indexed once, before the first sweep.
   let last: Promise<unknown> = deps.deployments.backfillQueued(deps.clock.now()).then(

@@ -29,6 +29,7 @@ import { resealRetiredSecrets, retiredDeps } from '../server/deployments/retired
 import { resealSeenSecrets } from '../server/deployments/seenSecrets.js';
 import { createCommitStatusWorker, createTokenScopes, statusWriteIntervalMs, type CommitStatusWorkerOptions } from './commitStatusWorker.js';
 import { jobDeploymentId } from './tasks/verifyJob.js';
+import { giveUpDeployment } from './tasks/deployTask.js';
 
 /**
  * A BullMQ worker's connection: auto-pipelined, except its blocking wait for the next job. BullMQ's
@@ -129,7 +130,10 @@ export async function startWorker(args: {
   worker.on('completed', (job) => logger.info({ deploymentId: jobDeploymentId(job), worker: instance }, 'deploy job done'));
   const snapshots = publishSnapshots({ redis, prefix: config.redisPrefix, instance, registry: metrics.registry, intervalMs: args.metricsPushMs });
   await worker.waitUntilReady();
-  const orphanSweeps = startOrphanSweeps({ deployments: deps.deployments, queue: deps.queue, enqueuer: deps.enqueuer, clock: deps.clock, logger }, args.orphanSweep);
+  const orphanSweeps = startOrphanSweeps({
+    deployments: deps.deployments, queue: deps.queue, enqueuer: deps.enqueuer, clock: deps.clock, logger, redis, prefix: config.redisPrefix,
+    giveUp: (rec) => giveUpDeployment(context, rec),
+  }, args.orphanSweep);
   const retired = retiredDeps(deps);
   const sentinelSettings = createSentinelStore({ redis, prefix: config.redisPrefix, keyring: deps.keyring, absoluteMs: config.sessionAbsoluteMs });
   const rotationSweeps = startRotationSweeps({

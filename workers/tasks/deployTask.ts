@@ -40,6 +40,10 @@ export async function runDeployJob(ctx: WorkerContext, job: Job<DeployJobData>, 
   // Integrity first (verifyJob.ts): an unsigned or altered record or job is refused before any call.
   const rec = await verifiedRecord(ctx, job);
   if (!rec) return; // vanished or refused (a refused one's env values are dropped there)
+  // Ended before this job's first run took it off its user's pending count (a cancel while the orphan sweep
+  // added the job back: the cancel's write took the id off, the sweep's add put it back), it would stay
+  // there for good, each later deploy of the user a step lower in the queue. Taken off again: one ZREM.
+  if (isTerminal(rec.status)) await ctx.enqueuer.started({ deploymentId: rec.id, userId: rec.userId });
   // Already over: ended elsewhere (a cancel, a revocation), whose write deleted its env values. Only a
   // record ended by an older version (its end and its drop were two steps) may still have them.
   // One canceled while its deploy was unnamed to us (queued by Render, the ask on its way, or a new
@@ -241,14 +245,33 @@ async function deployEnded(ctx: WorkerContext, id: string, creds: JobCredentials
     try { done = await ctx.deployments.get(id); } catch { return; }
     if (done && !isTerminal(done.status)) return; // the step guard ran out: still running, its values still needed
   }
+  await endFollowUps(ctx, done, final, commitStatus && Boolean(creds.githubToken));
+}
+
+/** What follows a deployment's end: the service list, the redeploy check, the Slack result, the final commit status. */
+async function endFollowUps(ctx: WorkerContext, done: DeploymentRecord | null, final: DeploymentRecord | null, commitStatus: boolean) {
   await Promise.all([
     final?.serviceId ? serviceListChanged(ctx, final) : null,
     // A redeploy of a commit that ended holding the service's redeploy check (its trigger refused, or failing to the last try) gives it back;
     // one canceled while its ask was on its way, once its job has canceled the deploy that ask made (canceledAsk.ts).
     done?.kind === 'redeploy' && done.request.commitSha && done.serviceId && !canceledWhileAsking(done) ? ctx.deployments.releaseRedeployCheck(done.serviceId, done.id).catch(() => false) : null,
     done ? ctx.deploySlack?.(done) : null,
-    done && commitStatus && creds.githubToken ? requestCommitStatus(ctx, done, 'final') : null,
+    done && commitStatus ? requestCommitStatus(ctx, done, 'final') : null,
   ]);
+}
+
+/**
+ * A deployment whose job kept failing for good however often it was run again (workers/orphanSweep.ts
+ * sweepFailedDeployJobs): ended `failed` with what follows any end, rather than left "Building" for ever.
+ * Its deploy on Render, if any, is not canceled: no run of the job could get that far. The commit status
+ * job posts only while the session still holds its GitHub token, as for any end.
+ */
+export async function giveUpDeployment(ctx: WorkerContext, rec: DeploymentRecord): Promise<void> {
+  const done = await finish(ctx, rec, 'failed', {
+    code: 'upstream_unavailable',
+    message: 'Our deploy worker could not go on with this deployment (its job kept failing). Render may still have built it: check the service, then deploy again if needed.',
+  }, {}, true);
+  if (done) await endFollowUps(ctx, done, done, true);
 }
 
 /** Non-retryable errors become a final status with a clear reason; retryable ones return null. */
