@@ -28,13 +28,34 @@ export const MASKED_SEGMENT = '[redacted]';
 /** Percent-decodings tried per segment: a client may encode a credential once, or again (`%2567ho_…`). */
 const DECODE_ROUNDS = 3;
 
-/** A path segment as sent, and as it reads percent-decoded, up to DECODE_ROUNDS times (a malformed escape ends the decoding). */
+/**
+ * In a path segment: a credential's prefix followed by what a token's body is (16 or more letters or digits:
+ * GitHub's 36, a fine-grained PAT's 22 before its underscore, a Render key's). An env var name that merely
+ * holds a prefix (`GITHUB_PAT_SCOPE`, `BRND_X`) is not one; it was masked, and the access line no longer
+ * said which variable a request changed.
+ */
+function holdsPathCredential(text: string): boolean {
+  const prefix = new RegExp(/(?:rnd|gh[pousr]|github_pat)_/, 'gi'); // HOLDS_CREDENTIAL, global: each match in turn
+  for (let m = prefix.exec(text); m; m = prefix.exec(text)) {
+    const body = m.index + m[0].length;
+    if (TOKEN_BODY.test(text.slice(body, body + TOKEN_BODY_MIN))) return true;
+  }
+  return false;
+}
+const TOKEN_BODY_MIN = 16;
+const TOKEN_BODY = /^[A-Za-z0-9]{16}$/;
+/** One escape: each is decoded on its own, so a malformed one elsewhere in the segment stops nothing. */
+const ESCAPE = /%([0-9A-Fa-f]{2})/g;
+
+/** A path segment as sent, and as it reads with its escapes decoded, up to DECODE_ROUNDS times. */
 function segmentHoldsCredential(segment: string): boolean {
   let text = segment;
   for (let round = 0; ; round++) {
-    if (HOLDS_CREDENTIAL.test(text)) return true;
+    if (holdsPathCredential(text)) return true;
     if (round === DECODE_ROUNDS || !text.includes('%')) return false;
-    try { text = decodeURIComponent(text); } catch { return false; }
+    const decoded = text.replace(ESCAPE, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
+    if (decoded === text) return false;
+    text = decoded;
   }
 }
 

@@ -188,12 +188,13 @@ function scalarValue(v: PendingValue, budget: { values: number; sourceChars: num
       const t = l.trim();
       if (t.startsWith('#') || isDash(t) || t.startsWith('? ') || t.includes(': ') || t.endsWith(':') || t.includes(' #')) unreadable();
     }
-    if (more.length === 0) {
+    // A carriage return is a line break to YAML and not to linesOf: such a value is left to the yaml package.
+    if (more.length === 0 && !first.includes('\r')) {
       const value = plainScalar(first);
       if (value !== FOR_YAML) return value;
     }
   }
-  if (quoted && more.length === 0) {
+  if (quoted && more.length === 0 && !first.includes('\r')) {
     const value = quotedOnOneLine(first);
     if (value !== null) return value;
   }

@@ -48,6 +48,13 @@ test('maskedPath: credential-looking segments (as sent or percent-encoded) maske
   t.is(maskedPath(`/api/github_pat_${'p'.repeat(82)}`), `/api/${MASKED_SEGMENT}`);
   t.is(maskedPath(`/api/gh%6F_${'A1b2'.repeat(9)}/x`), `/api/${MASKED_SEGMENT}/x`, 'percent-encoded once');
   t.is(maskedPath(`/api/gh%256F%255F${'A1b2'.repeat(9)}`), `/api/${MASKED_SEGMENT}`, 'encoded twice');
+  // Found by a review: a malformed escape elsewhere in the segment stopped its decoding, and the token was kept;
+  // an env var name holding a prefix was masked, and the line no longer said which variable changed.
+  t.is(maskedPath(`/api/render/deployments/ghp%5F${'A1b2C3d4'.repeat(4)}%zz`), `/api/render/deployments/${MASKED_SEGMENT}`);
+  t.is(maskedPath(`/api/render/deployments/%zz${token}`), `/api/render/deployments/${MASKED_SEGMENT}`);
+  for (const name of ['GITHUB_PAT_SCOPE', 'BRND_X', 'MY_GHP_KEY', 'RND_SEED']) {
+    t.is(maskedPath(`/api/render/services/srv-abc/env-vars/${name}`), `/api/render/services/srv-abc/env-vars/${name}`, name);
+  }
 });
 
 test.serial('a credential in a request\'s path is answered as before and masked on the access line', async (t) => {

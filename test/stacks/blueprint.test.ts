@@ -218,3 +218,13 @@ test('the deprecated env: names the runtime as runtime: does, and a number or nu
   t.like(stackFromBlueprint(yaml('runtime: python')), { stack: 'python', serviceType: 'background_worker' });
   for (const field of ['runtime: 1', 'env: ~', 'runtime: true', 'runtime: "rust"x']) t.is(stackFromBlueprint(yaml(field)), null, field);
 });
+
+// A lone carriage return is a line break to YAML, not to the line reader: the one-line shortcut read
+// `-\r- 1` as a string where yaml.parse refuses the file (found by a review). Such values go to yaml.
+for (const value of ['-\r- 1', '?\r? a']) {
+  test(`a value with a carriage return the yaml package refuses (${JSON.stringify(value)}) makes the file unreadable here too`, (t) => {
+    const raw = `services:\n  - type: web\n    runtime: node\n    name: ${value}\n`;
+    t.throws(() => parse(raw));
+    t.is(blueprintServices(raw), null, `read as ${JSON.stringify(blueprintServices(raw))}`);
+  });
+}
