@@ -36,7 +36,8 @@ export function deploymentRoutes(router: Router, deps: AppDeps) {
 
   const loadOwn = async (ctx: Koa.ParameterizedContext<Koa.DefaultState & SignedInState, { params: Record<string, string> }>): Promise<DeploymentRecord> => {
     const rec = await deployments.getForUser(String(ctx.params.id), ctx.state.user.id);
-    if (!rec) { await deps.security.notFound(ctx, 'deployment', { openedFromAddress: ctx.get('x-opened-from') === 'address' }); throw errors.notFound('Deployment'); }
+    // The UI's marker counts on its reads only: it never sends it with a write (a cancel of someone else's id).
+    if (!rec) { await deps.security.notFound(ctx, 'deployment', { openedFromAddress: ctx.method === 'GET' && ctx.get('x-opened-from') === 'address' }); throw errors.notFound('Deployment'); }
     return rec;
   };
 

@@ -209,6 +209,13 @@ test.serial('another user\'s deployment id read from the UI\'s page address is a
   const scan = (await globalEntries()).filter((e) => e.userId === visitorId && e.detail.securityEvent === 'cross_tenant_probe');
   t.like(scan, [{ detail: { reason: 'many_not_found', count: 3 } }]);
 
+  // A write sending the header (the UI never does): a probe, as without it. A cookie session writes with its token.
+  const fresh = stack.agent({ 'x-forwarded-for': freshIp() });
+  await stack.signIn(fresh, 'linkcanceler');
+  const freshId = (await fresh.get('/api/session')).json.user.id;
+  t.is((await fresh.post(`/api/render/deployments/${dep.json.id}/cancel`, {}, fromAddress)).status, 404);
+  t.like((await globalEntries()).find((e) => e.userId === freshId && e.detail.securityEvent === 'cross_tenant_probe'), { detail: { reason: 'foreign_id' } });
+
   // A bearer client sending the header: a probe, as without it.
   stack.github.addUser({ login: 'linkscript' });
   const token = stack.github.issueToken('linkscript');
