@@ -115,13 +115,18 @@ export const DeployBody = z.object({
 export type DeployBody = z.infer<typeof DeployBody>;
 
 /**
- * A cron job needs a valid schedule and nothing else takes one; Render's free instance type is for web
+ * A cron job needs a valid schedule and nothing else takes one; a static site takes no start command; Render's free instance type is for web
  * services only; a cron job is deployed at its branch's head only (Render's Trigger deploy takes no
  * commitId for cron jobs): asked at a commit, it was queued for the worker to refuse. A cron job found by
  * detection (a render.yaml) is still refused by the worker (githubSteps.ts).
  */
-function serviceTypeRules(b: { service_type?: (typeof SERVICE_TYPES)[number]; schedule?: string; plan: string; commit_sha?: string }, ctx: z.RefinementCtx) {
+function serviceTypeRules(b: { service_type?: (typeof SERVICE_TYPES)[number]; schedule?: string; plan: string; commit_sha?: string; start_command?: string }, ctx: z.RefinementCtx) {
   const preset = b.service_type ? SERVICE_TYPE_PRESETS[b.service_type] : null;
+  // A static site runs no process: its start command was accepted and dropped without a word (the record
+  // showed it, Render never got it).
+  if (preset && !preset.needsStartCommand && b.start_command !== undefined) {
+    ctx.addIssue({ code: 'custom', path: ['start_command'], message: `A ${preset.label.toLowerCase()} has no start command: Render serves its built files. Leave the start command empty, or choose "Web service".` });
+  }
   if (preset?.needsSchedule && b.commit_sha !== undefined) {
     ctx.addIssue({ code: 'custom', path: ['commit_sha'], message: 'Render cannot deploy a chosen commit of a cron job, only its branch\'s head: leave the commit empty.' });
   }

@@ -91,6 +91,8 @@ test('bad service type input: field-level 400s and nothing written', async (t) =
     [{ service_type: 'web_service', schedule: '0 3 * * *' }, 'schedule', /Only cron jobs/],
     [{ service_type: 'background_worker', plan: 'free' }, 'plan', /no free instance type/],
     [{ service_type: 'mainframe' }, 'service_type', /service_type must be one of/],
+    // Accepted and dropped without a word before (found by a probe): Render never got it.
+    [{ service_type: 'static_site', start_command: 'node server.js' }, 'start_command', /static site has no start command/],
   ];
   for (const [extra, field, message] of bad) {
     const res = await agent.post('/api/render/deploy', { ...base, ...extra });
