@@ -10,6 +10,8 @@ import { describeIssues } from '../middleware/validate.js';
 import { echoed } from '../text.js';
 import type { RouteAnswer, RouteCall, RouteCaller } from './dispatch.js';
 import { inputJsonSchema, TOOLS, type ToolSpec } from './tools.js';
+import { auditToolCall } from './audit.js';
+import { mcpCallOutsideRoute } from '../telemetry/middleware.js';
 
 type ErrorBody = { error: { code: string; message: string } };
 
@@ -88,7 +90,8 @@ const listTools = () => (toolList ??= TOOLS.map((t) => ({ name: t.name, descript
  * call is the REST route it names, run in-process as that caller (`callRoute`, ./dispatch.ts): the
  * route's own auth, tenant scoping (someone else's id is a 404), validation, rate limit, lock-out and
  * audit apply unchanged, and there is no second implementation to drift.
- * Each call also leaves an `mcp_tool` audit entry (tool name and outcome, never arguments).
+ * Each call also leaves an `mcp_tool` audit entry (tool name and outcome, never arguments; failed ones
+ * aggregated, ./audit.ts).
  */
 export function createMcpServer(deps: AppDeps, ctx: Koa.Context, userId: number, callRoute: RouteCaller): Server {
   const server = new McpServer({ name: 'render-orchestrator', version: '1.0.0' }, { capabilities: { tools: {} }, jsonSchemaValidator });
@@ -101,26 +104,35 @@ export function createMcpServer(deps: AppDeps, ctx: Koa.Context, userId: number,
     // its handler starts is not answered, so the call is not made either: a deploy nobody hears of is still a deploy.
     if (extra.signal.aborted) return toolError('canceled', 'The request was canceled.');
     const tool = TOOL_BY_NAME.get(req.params.name);
-    if (!tool) return toolError('not_found', `There is no tool named ${JSON.stringify(echoed(req.params.name))}.`);
+    // A call that reaches no route is still one request to telemetry (counted, throttled, refused while blocked).
+    if (!tool) {
+      const unknown = await mcpCallOutsideRoute(ctx, { status: 404, body: { error: { code: 'not_found', message: `There is no tool named ${JSON.stringify(echoed(req.params.name))}.` } } });
+      return answer(unknown);
+    }
     const args = req.params.arguments ?? {};
     const parsed = tool.schema.safeParse(args);
     // The arguments as the client sent them (they passed the route's schema): the route parses them itself.
     const call = parsed.success ? requestFor(ctx, tool, args) : undefined;
     let res: RouteAnswer;
     if (!parsed.success) {
-      res = { status: 400, body: { error: { code: 'validation_failed', message: describeIssues(parsed.error.issues) } } };
+      res = await mcpCallOutsideRoute(ctx, { status: 400, body: { error: { code: 'validation_failed', message: describeIssues(parsed.error.issues) } } });
     } else if (!call) {
-      res = { status: 400, body: { error: { code: 'validation_failed', message: 'These arguments cannot be made into a request; check them and try again.' } } };
+      res = await mcpCallOutsideRoute(ctx, { status: 400, body: { error: { code: 'validation_failed', message: 'These arguments cannot be made into a request; check them and try again.' } } });
     } else {
       res = await callRoute(ctx, call);
     }
     const ok = res.status < 400;
-    const error = ok ? undefined : (res.body as Partial<ErrorBody> | undefined)?.error;
-    const code = error?.code;
-    await deps.security.recordAudit(ctx, { userId, action: 'mcp_tool', outcome: ok ? 'success' : 'failure', detail: { tool: tool.name, ...(code ? { reason: code } : {}) } });
-    // When to ask again, as the REST answer's Retry-After header says it (a tool result has no headers).
-    if (error && res.retryAfterSeconds !== undefined) return result({ error: { ...error, retryAfterSeconds: res.retryAfterSeconds } }, true);
-    return result(res.body, !ok);
+    await auditToolCall(deps, ctx, userId, tool.name, ok ? undefined : (res.body as Partial<ErrorBody> | undefined)?.error?.code, ok);
+    return answer(res);
   });
   return server;
+}
+
+/** A route's answer as a tool result. */
+function answer(res: RouteAnswer): CallToolResult {
+  const ok = res.status < 400;
+  const error = ok ? undefined : (res.body as Partial<ErrorBody> | undefined)?.error;
+  // When to ask again, as the REST answer's Retry-After header says it (a tool result has no headers).
+  if (error && res.retryAfterSeconds !== undefined) return result({ error: { ...error, retryAfterSeconds: res.retryAfterSeconds } }, true);
+  return result(res.body, !ok);
 }

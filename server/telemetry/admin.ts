@@ -101,7 +101,9 @@ export async function listBlocks(d: AdminDeps): Promise<string[]> {
 /**
  * Lift a user's throttle or block at once (every web process within its sync interval). For
  * graceMinutes afterwards the detector only learns from the user's traffic, so a legitimate new
- * level of use becomes their baseline instead of tripping again. Audited, and alerted like the block.
+ * level of use becomes their baseline instead of tripping again: at every hour of the day, not only
+ * the hours the grace spans (each is judged against at least the overall level for the detector's
+ * acceptedLevelDays, baseline.ts threshold()). Audited, and alerted like the block.
  */
 export async function unblock(d: AdminDeps, loginOrId: string): Promise<string> {
   const { userId, login, listedAs, note } = await resolveUnblockTarget(d, loginOrId);

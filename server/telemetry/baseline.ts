@@ -8,6 +8,11 @@ interface Baseline {
   v: 1;
   all: Partial<Record<Signal, Ewma>>;
   hours: Record<string, Partial<Record<Signal, Ewma>>>;
+  /**
+   * Until when (epoch ms) an hour is judged against the higher of its own threshold and the overall one:
+   * set while the detector learns through an operator's grace (detector.ts), see threshold().
+   */
+  acceptedUntil?: number;
 }
 
 export type Sample = Record<Signal, number>;
@@ -41,14 +46,31 @@ export function learn(b: Baseline, hour: number, x: Sample, stats: DetectorStats
     slot[s] = step(slot[s], x[s], stats.alphaHour);
     all[s] = step(all[s], x[s], stats.alphaAll);
   }
-  return { v: 1, all, hours: { ...b.hours, [hour]: slot } };
+  return { ...b, v: 1, all, hours: { ...b.hours, [hour]: slot } };
 }
 
-/** The most a signal may reach this hour before it is anomalous. */
-export function threshold(b: Baseline, hour: number, signal: Signal, stats: DetectorStats): number {
+/** The same baseline, its hours judged at least at the overall level until `until` (epoch ms). */
+export const acceptLevel = (b: Baseline, until: number): Baseline => ({ ...b, acceptedUntil: Math.max(until, acceptedUntil(b)) });
+
+const acceptedUntil = (b: Baseline) => (typeof b.acceptedUntil === 'number' && Number.isFinite(b.acceptedUntil) ? b.acceptedUntil : 0);
+
+/**
+ * The most a signal may reach this hour before it is anomalous: the hour's own baseline once trusted, else
+ * the overall one, else the floor. Until `acceptedUntil`, the higher of the hour's and the overall one: an
+ * operator's grace teaches the overall baseline the accepted level but only the hour slots it spans, and an
+ * older hour slot brought the lifted block back at its hour. Not by raising the hour slots to the overall
+ * level: a slot learns only from minutes with traffic, so a quiet hour would stay blunted for good; this way
+ * each hour the user is active in learns the new level from its own traffic, then is judged alone again.
+ */
+export function threshold(b: Baseline, hour: number, signal: Signal, stats: DetectorStats, now = 0): number {
   const slot = b.hours[hour]?.[signal];
   const all = b.all[signal];
-  const ref = slot && slot[2] >= stats.minSamples ? slot : all && all[2] >= stats.minSamples ? all : null;
+  const trustedAll = all && all[2] >= stats.minSamples ? all : null;
+  const own = level(slot && slot[2] >= stats.minSamples ? slot : trustedAll, signal, stats);
+  return now < acceptedUntil(b) ? Math.max(own, level(trustedAll, signal, stats)) : own;
+}
+
+function level(ref: Ewma | null, signal: Signal, stats: DetectorStats): number {
   const floor = stats.floors[signal];
   if (!ref) return floor;
   const [mean, variance] = ref;
@@ -59,11 +81,11 @@ export function threshold(b: Baseline, hour: number, signal: Signal, stats: Dete
 interface Judgement { anomalous: boolean; signal: Signal; observed: number; threshold: number }
 
 /** The signal furthest above its threshold (relative), or the closest one when none is above. */
-export function judge(b: Baseline, hour: number, x: Sample, stats: DetectorStats): Judgement {
+export function judge(b: Baseline, hour: number, x: Sample, stats: DetectorStats, now = 0): Judgement {
   let worst: Judgement | null = null;
   let worstRatio = -Infinity;
   for (const s of SIGNALS) {
-    const t = threshold(b, hour, s, stats);
+    const t = threshold(b, hour, s, stats, now);
     const ratio = x[s] / t;
     if (ratio > worstRatio) { worstRatio = ratio; worst = { anomalous: x[s] > t, signal: s, observed: x[s], threshold: Math.round(t * 10) / 10 }; }
   }

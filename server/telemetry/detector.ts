@@ -4,7 +4,7 @@ import type { Logger } from '../logger.js';
 import type { SecurityEvents } from '../security/events.js';
 import { minuteIndex, type TelemetryKeys } from './keys.js';
 import type { GuardEntry, GuardStore } from './guards.js';
-import { judge, learn, parseBaseline, type Sample } from './baseline.js';
+import { acceptLevel, judge, learn, parseBaseline, type Sample } from './baseline.js';
 import type { DetectorStats, TelemetrySettings } from './options.js';
 
 type DetectorAction = 'throttled' | 'blocked' | 'lifted';
@@ -26,7 +26,8 @@ const CHUNK = 500;
  * that user's own baseline (server/telemetry/baseline.ts): an anomalous minute throttles the user,
  * `blockAfter` anomalous minutes in a row block them until `blockMinutes` from now. Each throttle and
  * block is a security event (audit entry, Slack). Normal minutes feed the baseline; anomalous ones
- * never do (a burst must not become the norm), except during an operator's grace period.
+ * never do (a burst must not become the norm), except during an operator's grace period, whose level
+ * then holds at every hour of the day for `acceptedLevelDays`.
  */
 export function createDetector(opts: {
   redis: Redis; keys: TelemetryKeys; store: GuardStore; settings: TelemetrySettings; stats: DetectorStats;
@@ -98,9 +99,13 @@ export function createDetector(opts: {
           const sample = x.targets > Number(at(2) ?? 0) ? x : { ...x, targets: 0 };
           const guard = guards.get(userId);
           if (guard?.state === 'blocked') continue; // refused anyway; its traffic teaches nothing
-          const j1 = judge(baseline, hour, sample, stats);
+          const j1 = judge(baseline, hour, sample, stats, now);
           if (!j1.anomalous || grace) {
-            write.set(keys.baseline(userId), JSON.stringify(learn(baseline, hour, x, stats)), 'EX', hourTtl);
+            // Through a grace the level the operator accepted holds at every hour for acceptedLevelDays
+            // after it, not only in the hours the grace spans (baseline.ts threshold()).
+            const learned = learn(baseline, hour, x, stats);
+            const next = grace ? acceptLevel(learned, now + stats.acceptedLevelDays * 86_400_000) : learned;
+            write.set(keys.baseline(userId), JSON.stringify(next), 'EX', hourTtl);
             if (guard && guard.strikes > 0) await store.replace(userId, guard, { ...guard, strikes: 0 });
             continue;
           }

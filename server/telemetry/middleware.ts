@@ -7,6 +7,7 @@ import type { GuardEntry } from './guards.js';
 import { methodLabel, routeLabel } from '../metrics/labels.js';
 import type { ErrorCode } from '../openapi/errorCodes.js';
 import { isMcpPath } from '../mcp/path.js';
+import type { RouteAnswer } from '../mcp/dispatch.js';
 
 /** Routes that count as deploy requests (the deploy-rate signal): POSTs to these templates. */
 const DEPLOY_ROUTES = new Set(['/api/render/deploy', '/api/render/services/:id/redeploy', '/api/render/services/:id/rollback', '/api/render/services/:id/deploys']);
@@ -85,7 +86,52 @@ function blockedError(entry: GuardEntry, now: number): AppError {
   return errors.accountTemporarilyBlocked(seconds,
     `Your account is temporarily blocked because its traffic jumped far above its usual level (${entry.signal}). ` +
     `Requests are refused until ${utcMinuteAtOrAfter(entry.until)} UTC (in ${minutes} minute${minutes === 1 ? '' : 's'}). Deploys already running continue. ` +
-    'If this was not you, sign out everywhere and revoke your GitHub token and Render API key.');
+    // Only what the app and the user's accounts offer: there is no "sign out everywhere" here (a sign-out
+    // ends the session it is sent on), so each device's session is ended where it is.
+    'If this was not you, sign out on each device, revoke your GitHub token and replace your Render API key; ' +
+    'otherwise wait until then, or ask the operator to lift it.');
+}
+
+/** Each POST /mcp this middleware saw, with what its tool calls that reach no route are counted by. */
+const mcpRequests = new WeakMap<Koa.Context, { t: Telemetry; clock: Clock }>();
+
+/**
+ * A tool call of this POST /mcp that reaches no route (an unknown tool, arguments the tool's schema
+ * refuses) is one request of the user's all the same, as one that runs its route is (the middleware
+ * below, passed again for the route): numbered with those (the /mcp request's throttle point pays
+ * for its first call of either kind), refused while blocked or once a throttle's allowance is spent
+ * (the refusal is then its answer), and recorded as `/mcp` with its status. Only routes were counted,
+ * and the batch once: a POST of 100 calls the schema refuses was one request to the detector and the
+ * throttle, so one token could send thousands a minute unseen. `answer` is the tool's own refusal;
+ * returned as it is when telemetry is off (no middleware saw the request).
+ */
+export async function mcpCallOutsideRoute(ctx: Koa.Context, answer: RouteAnswer): Promise<RouteAnswer> {
+  const seen = mcpRequests.get(ctx);
+  if (!seen) return answer;
+  const mcp = ctx.state.mcpRouteCalls;
+  const userId = userIdOf(ctx);
+  if (!mcp || userId === null) return answer;
+  const { t, clock } = seen;
+  const started = performance.now();
+  const call = ++mcp.count;
+  let res = answer;
+  try {
+    const entry = t.guards.lookup(userId, clock.now());
+    if (entry) await refuseOrThrottle(t, entry, userId, clock.now(), call !== 1);
+  } catch (err) {
+    if (err instanceof AppError) {
+      const retryAfter = Number(err.headers['Retry-After']);
+      res = { status: err.status, body: { error: { code: err.code, message: err.message } }, ...(retryAfter > 0 ? { retryAfterSeconds: retryAfter } : {}) };
+    } else {
+      // The throttle's count out of reach (Redis): the call keeps its own refusal, which costs nothing.
+      ctx.state.log?.warn({ err: { message: (err as Error).message } }, 'telemetry: a tool call outside a route was not checked');
+    }
+  }
+  t.recorder.record({
+    userId, login: getSession(ctx)?.user?.login ?? null, method: methodLabel(ctx.method), route: routeLabel((ctx as { _matchedRoute?: unknown })._matchedRoute),
+    status: res.status, ms: performance.now() - started, at: clock.now(), target: null, deploy: false,
+  });
+  return res;
 }
 
 /**
@@ -102,10 +148,13 @@ export function telemetryMiddleware(t: Telemetry, clock: Clock): Koa.Middleware 
     // An MCP tool call is one request of the user's, though it passes here twice: as POST /mcp, then as
     // the route its tool runs in-process (server/mcp/dispatch.ts), whose context shares this counter.
     // The route is what is recorded (its status, template, target); the /mcp request's throttle point
-    // pays for its first route.
+    // pays for its first tool call. A tool call that reaches no route is counted by mcpCallOutsideRoute.
     const mcp = ctx.state.mcpRouteCalls;
     const routeCall = mcp ? ++mcp.count : 0;
-    if (!mcp && isMcpPath(ctx.path)) ctx.state.mcpRouteCalls = { count: 0 };
+    if (!mcp && isMcpPath(ctx.path)) {
+      ctx.state.mcpRouteCalls = { count: 0 };
+      mcpRequests.set(ctx, { t, clock });
+    }
     try {
       // Decided by bearer auth (gateRefusal above): refused here, so it is recorded as any refusal.
       const decided = ctx.state.gateRefusal;

@@ -58,12 +58,19 @@ export interface DetectorStats {
   targetWindowMinutes: number;
   /** A minute is judged this long after it ended, so every web process has flushed it. */
   settleMs: number;
+  /**
+   * After an operator's grace (an unblock), each hour is judged against at least the overall baseline,
+   * which learned the accepted level, for this many days (baseline.ts threshold()). 7: every hour of
+   * the day and every weekday comes round at least once, so each hour slot the user is active in learns
+   * the new level from its own traffic meanwhile; within the baseline's retention (14 days by default).
+   */
+  acceptedLevelDays: number;
 }
 
 export const DEFAULT_DETECTOR: DetectorStats = {
   floors: { requests: 300, probes: 30, deploys: 10, targets: 25 },
   minSd: { requests: 5, probes: 2, deploys: 1, targets: 2 },
-  k: 4, relSd: 0.25, minSamples: 30, alphaHour: 0.1, alphaAll: 0.05, targetWindowMinutes: 10, settleMs: 10_000,
+  k: 4, relSd: 0.25, minSamples: 30, alphaHour: 0.1, alphaAll: 0.05, targetWindowMinutes: 10, settleMs: 10_000, acceptedLevelDays: 7,
 };
 
 export interface DetectorOptions extends Partial<Omit<DetectorStats, 'floors' | 'minSd'>> {

@@ -150,3 +150,68 @@ test('an operator\'s unblock while a detector run is on its way is not undone by
   t.is(after[0], null, 'quiet18 stays lifted');
   t.is(after[1], null, 'loud18 stays lifted');
 });
+
+// Found by probing (test/probe-audit/unblock-returns): the grace after an unblock taught the new level to
+// the overall baseline and only to the hour-of-day slots it spanned, while an hour slot trusted from before
+// is what judges its hour: the same traffic was throttled, then blocked again, at the next such hour. The
+// accepted level now holds at every hour for acceptedLevelDays (server/telemetry/baseline.ts threshold()).
+test('after an unblock the level the operator accepted holds at every hour of the day; far more is still caught, and hours are judged alone again later', async (t) => {
+  const prefix = `${redis.prefix}accept`;
+  const logger = createLogger({ level: 'silent' });
+  const clock = manualClock(Date.UTC(2026, 10, 2, 9, 0, 5));
+  const settings = { ...DEFAULT_TELEMETRY, throttlePerMinute: 20, blockAfter: 3, blockMinutes: 60, throttleMinutes: 10, graceMinutes: 60 };
+  const d: AdminDeps = { ...await adminDeps(prefix), settings, now: () => clock.now() };
+  const stats = resolveDetector(TEST_DETECTOR);
+  t.is(stats.acceptedLevelDays, 7);
+  const recorder = createRecorder({ redis: redis.client, keys: d.keys, settings, logger, flushMs: 3_600_000 });
+  const detector = createDetector({ redis: redis.client, keys: d.keys, store: d.store, settings, stats, clock, logger, events: d.events });
+  const userId = 880101;
+  const login = 'ci-bot18';
+  const at = (day: number, hour: number) => clock.set(Date.UTC(2026, 10, day, hour, 0, 5));
+  const seen: string[] = [];
+  /** n requests in the current minute, then judge it (the actions noted as "HH:MM action"). */
+  async function minute(n: number) {
+    for (let i = 0; i < n; i++) recorder.record({ userId, login, method: 'GET', route: '/api/render/my-deployments', status: 200, ms: 5, at: clock.now(), target: null, deploy: false });
+    await recorder.flush();
+    clock.set((Math.floor(clock.now() / 60_000) + 1) * 60_000 + 1_000);
+    for (const a of (await detector.run()).actions) seen.push(`${new Date(clock.now()).toISOString().slice(11, 16)} ${a.action}`);
+  }
+  try {
+    // Usual traffic: 10 a minute at 09:00, 11:00 and 13:00 (each hour slot trusted after 5 samples).
+    for (const hour of [9, 11, 13]) {
+      at(2, hour);
+      for (let i = 0; i < 8; i++) await minute(10);
+    }
+    // Next day 09:00 the CI legitimately makes 100 a minute: throttled, then blocked.
+    at(3, 9);
+    for (let i = 0; i < 4; i++) await minute(100);
+    t.like(await d.store.get(userId), { state: 'blocked' }, 'the jump was blocked (setup)');
+    // The operator finds it legitimate and lifts it; the detector learns the new level through the grace.
+    t.regex(await unblock(d, login), /Lifted the block/);
+    seen.length = 0;
+    for (let i = 0; i < 70; i++) await minute(100);
+    // The grace key's TTL runs on Redis's clock, not this manual one: expire it as 60 minutes would.
+    t.is(await redis.client.del(d.keys.grace(userId)), 1, 'the grace key was set by the unblock');
+
+    // The same traffic goes on past 11:00, whose slot knew only 10 a minute: not judged anomalous.
+    for (let i = 0; i < 60; i++) await minute(100);
+    t.deepEqual(seen, [], 'the user the operator unblocked was not throttled or blocked again by itself');
+    t.is(await d.store.get(userId), null);
+
+    // Ten times the accepted level is still an anomaly.
+    await minute(1000);
+    t.is(seen.length, 1, seen.join(', '));
+    t.regex(seen[0]!, /^11:\d\d throttled$/);
+    t.like(await d.store.get(userId), { state: 'throttled', signal: 'requests', observed: 1000 });
+    await d.store.remove(userId);
+
+    // Past acceptedLevelDays an hour is judged on its own again: 13:00, never seen at the new level, knows 10 a minute.
+    seen.length = 0;
+    at(11, 13);
+    await minute(100);
+    t.is(seen.length, 1, seen.join(', '));
+    t.regex(seen[0]!, /^13:\d\d throttled$/);
+  } finally {
+    await recorder.close();
+  }
+});

@@ -79,6 +79,10 @@ test.serial('a synthetic baseline, then a burst: throttled, then blocked until t
   const named = namedUtcMinute(blocked.json.error.message, blockEnds);
   t.true(named >= blockEnds && named < blockEnds + 60_000, `${blocked.json.error.message} (ends ${new Date(blockEnds).toISOString()})`);
   t.regex(blocked.json.error.message, /Deploys already running continue/);
+  // What it tells the user to do is what they can do (found by probing, test/probe-audit/block-message): the
+  // app has no "sign out everywhere" (a sign-out ends the session it is sent on; the UI shows this verbatim).
+  t.notRegex(blocked.json.error.message, /everywhere/i);
+  t.regex(blocked.json.error.message, /sign out on each device, revoke your GitHub token and replace your Render API key; otherwise wait until then, or ask the operator to lift it\.$/);
   t.is(Number(blocked.headers.get('retry-after')), 30 * 60);
   for (const path of ['/api/session', '/api/render/services', '/api/audit', '/api/github/repos']) {
     t.is((await alice.agent.get(path)).json?.error?.code, 'account_temporarily_blocked', path);

@@ -1,6 +1,6 @@
 import test from 'ava';
 import { startAnomalyStack, userIdOf, type AnomalyStack } from './support.js';
-import { call, connectMcp, errorCode } from '../bearer/support/mcpUsers.js';
+import { call, connectMcp, errorCode, toolBatch } from '../bearer/support/mcpUsers.js';
 
 // Serial: one manual clock. A blocked or throttled user tries every other way in: another spelling
 // of the path, another credential, another method. The gate and the router must agree on what an
@@ -66,6 +66,39 @@ test.serial('an MCP tool call is one request: counted once, and a throttled user
   } finally {
     await client.close();
   }
+});
+
+// Found by probing (test/probe-audit/mcp-audit-flood): only tool calls that ran their route were counted,
+// so a POST /mcp of 100 calls whose arguments the tool's schema refuses was one request to the detector and
+// to the throttle. Each tool call is one request, whether or not it reaches a route.
+test.serial('tool calls that reach no route are requests too: each counted, and a throttled user gets no more of them', async (t) => {
+  const login = 'mcpunrouted18';
+  const userId = 990002;
+  s.stack.github.addUser({ id: userId, login });
+  const token = s.stack.github.issueToken(login);
+  t.is((await get('/api/session', { authorization: `Bearer ${token}` })).status, 200);
+  await s.nextMinute(); // the session's first request stays in the minute before
+  const refused = Array.from({ length: 30 }, () => ({ name: 'get_deployment', arguments: { deployment_id: 5 } }));
+  const unknown = Array.from({ length: 5 }, () => ({ name: 'no_such_tool', arguments: {} }));
+  const first = await toolBatch(s.stack, token, [...refused, ...unknown]);
+  t.is(first.status, 200);
+  t.deepEqual(first.results.map(errorCode), [...refused.map(() => 'validation_failed'), ...unknown.map(() => 'not_found')]);
+  await s.stack.web.deps.telemetry.recorder.flush();
+  const minute = Math.floor(s.clock.now() / 60_000);
+  const counted = await s.stack.redis.client.hget(s.stack.web.deps.telemetry.keys.minutes(userId, Math.floor(minute / 60)), `${minute % 60}.n`);
+  t.is(counted, '35', 'one POST /mcp of 35 tool calls that reach no route is 35 requests');
+
+  const now = s.clock.now();
+  await s.stack.web.deps.telemetry.store.set(userId, { state: 'throttled', until: now + 10 * 60_000, since: now, strikes: 1, signal: 'requests', observed: 100, threshold: 40, login });
+  await s.nextMinute();
+  // ANOMALY_THROTTLE_PER_MINUTE is 20: the first 20 calls are answered, the rest refused as a REST request would be.
+  const throttled = await toolBatch(s.stack, token, refused, 100);
+  const codes = throttled.results.map(errorCode);
+  t.is(codes.filter((c) => c === 'validation_failed').length, 20, JSON.stringify(codes));
+  t.is(codes.filter((c) => c === 'rate_limited').length, 10, JSON.stringify(codes));
+  const limited = throttled.results.find((r) => errorCode(r) === 'rate_limited');
+  t.true(Number(limited?.structuredContent?.error.retryAfterSeconds) > 0, 'says when to ask again');
+  t.is((await get('/api/session', { authorization: `Bearer ${token}` })).status, 429, 'the minute\'s allowance is spent for REST too');
 });
 
 test.serial('a blocked user\'s X-Render-Api-Key is not checked with Render, nor counted as an invalid key: the block comes first', async (t) => {

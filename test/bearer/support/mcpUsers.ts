@@ -1,4 +1,5 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { LATEST_PROTOCOL_VERSION } from '@modelcontextprotocol/sdk/types.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { createRenderClient } from '../../../server/render/client.js';
 import type { Stack } from '../../helpers/stack.js';
@@ -32,6 +33,23 @@ export async function connectMcp(stack: Stack, token: string, headers: Record<st
   await Promise.race([stream, new Promise((_, reject) => { timer = setTimeout(() => reject(new Error('the MCP client opened no SSE stream after connecting')), 30_000); })]);
   clearTimeout(timer);
   return client;
+}
+
+/**
+ * One POST /mcp carrying a JSON-RPC batch of tools/call (ids from `firstId`), as a client that skips the
+ * SDK may send it (up to 100 a POST). Returns the HTTP status and each call's tool result, in order.
+ */
+export async function toolBatch(stack: Stack, token: string, calls: Array<{ name: string; arguments?: Record<string, unknown> }>, firstId = 1): Promise<{ status: number; results: ToolOut[] }> {
+  const body = calls.map((params, i) => ({ jsonrpc: '2.0', id: firstId + i, method: 'tools/call', params }));
+  const res = await fetch(`${stack.url}/mcp`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': LATEST_PROTOCOL_VERSION },
+    body: JSON.stringify(body),
+  });
+  const answer: unknown = await res.json();
+  const answers = (Array.isArray(answer) ? answer : [answer]) as Array<{ id: number; result?: ToolOut }>;
+  const byId = new Map(answers.map((a) => [a.id, a.result ?? {}]));
+  return { status: res.status, results: calls.map((_, i) => byId.get(firstId + i) ?? {}) };
 }
 
 export function mcpUsers(stack: () => Stack, firstId: number) {
