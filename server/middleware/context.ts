@@ -43,7 +43,7 @@ declare module 'koa' {
     userId?: number;
     /** grant's OAuth state and answer (server/routes/auth.ts reads it with checks: grant is untyped). */
     grant?: unknown;
-    /** An /mcp request's routes run in-process so far (server/telemetry/middleware.ts; shared with them by server/mcp/dispatch.ts). */
+    /** An /mcp request's tool calls so far, those that ran their route in-process and those that reached none (server/telemetry/middleware.ts; shared with the routes by server/mcp/dispatch.ts). */
     mcpRouteCalls?: { count: number };
   }
 }

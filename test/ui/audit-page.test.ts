@@ -249,3 +249,19 @@ test('audit page: Sentinel turned on with a Slack webhook and off again on the S
   t.false((await page.content()).includes('auditPageHookSecret'), 'the webhook is nowhere on the page');
   t.deepEqual(problems, []);
 });
+
+// Failed MCP tool calls past the first few in a window are one entry each time their count doubles
+// (server/mcp/audit.ts): the line says how many there were, not one failure.
+test('audit page: an aggregated failed MCP tool call says how many times it failed', async (t) => {
+  const deps = stack.web.deps;
+  const { page, problems } = await newContext(browser);
+  await stack.signInBrowser(page, 'audit-mcp', { id: 424_244, name: 'Audit MCP' });
+  await deps.audit.append({ userId: 424_244, action: 'mcp_tool', outcome: 'failure', detail: { tool: 'get_deployment', reason: 'validation_failed' } });
+  await deps.audit.append({ userId: 424_244, action: 'mcp_tool', outcome: 'failure', detail: { tool: 'get_deployment', reason: 'validation_failed', count: 40 } });
+  await page.goto(`${stack.url}/#/audit`);
+  await page.getByTestId('audit-entry').nth(2).waitFor();
+  const text = await page.getByTestId('audit-list').innerText();
+  t.regex(text, /Assistant \(MCP\) used get deployment: validation failed \(40 times so far\)/);
+  t.regex(text, /Assistant \(MCP\) used get deployment: validation failed(?! \()/);
+  t.deepEqual(problems, []);
+});

@@ -93,7 +93,8 @@ function sentence(entry) {
         default: return [`Security event: ${str(d.securityEvent)?.replaceAll('_', ' ') ?? 'unknown'}`];
       }
     }
-    case 'mcp_tool': return [`Assistant (MCP) used ${str(d.tool)?.replaceAll('_', ' ') ?? 'a tool'}${entry.outcome === 'success' ? '' : `: ${str(d.reason)?.replaceAll('_', ' ') ?? 'failed'}`}`];
+    // Failed calls past the first few in a window are one entry each time their count doubles (server/mcp/audit.ts).
+    case 'mcp_tool': return [`Assistant (MCP) used ${str(d.tool)?.replaceAll('_', ' ') ?? 'a tool'}${entry.outcome === 'success' ? '' : `: ${str(d.reason)?.replaceAll('_', ' ') ?? 'failed'}${typeof d.count === 'number' ? ` (${d.count} times so far)` : ''}`}`];
     case 'sentinel_settings': {
       const changes = Array.isArray(d.changes) ? d.changes.filter((c) => Object.hasOwn(SENTINEL_CHANGES, c)).map((c) => SENTINEL_CHANGES[c]) : [];
       return [`Sentinel ${changes.length ? changes.join(', ') : 'settings changed'}`];
