@@ -199,10 +199,14 @@ export function createLogTailer(deps: LogTailDeps, opts: LogTailOptions = {}): L
     counters.polls += 1;
     tail.polls += 1;
 
-    // Render's deploy object bounds the windows; re-read only when it can have changed.
+    // Render's deploy object bounds the windows; re-read only when it can have changed. A live deploy's
+    // runtime window is read with the deploy it had (a live deploy's start, finishedAt, stays) and the deploy is
+    // read after the lines instead (ownLines): still one deploy read a poll, as before, but one that can tell
+    // which of the lines are its own.
     let deploy = tail.deploy;
-    const stale = !deploy || deploy.id !== rec.deployId || deploy.status === 'live' || deploy.status === 'queued'
-      || (deployRunning(deploy) && (isTerminal(rec.status) || !deploy.startedAt));
+    const liveRuntime = state.phase === 'runtime' && deploy?.id === rec.deployId && deploy.status === 'live';
+    const stale = !liveRuntime && (!deploy || deploy.id !== rec.deployId || deploy.status === 'live' || deploy.status === 'queued'
+      || (deployRunning(deploy) && (isTerminal(rec.status) || !deploy.startedAt)));
     if (stale) deploy = tail.deploy = await client.getDeploy(rec.serviceId, rec.deployId);
     const windows = deployLogWindows(deploy!, nowIso());
     if (windows.length === 0) return buildMs;
@@ -225,17 +229,30 @@ export function createLogTailer(deps: LogTailDeps, opts: LogTailOptions = {}): L
     };
     const present = (logs: LogEntry[], phase: LogPhase) => logs.map((l) => presentLine(l, phase, secrets));
     /**
-     * A build read up to "now" while the deploy ran. Render's logs cannot be asked for one deploy: once it
-     * finished, the service's next deploy (queued behind it) builds at once, and its lines fall in that
-     * window until the deploy is read again (the record's final status comes later, at the worker's next
-     * check). So a read that brought lines asks for the deploy again; finished, the lines after its end go.
-     * Read after the lines: a deploy still running then was running when they were written.
+     * A read up to "now" while the deploy ran (build) or was live (runtime). Render's logs cannot be asked for
+     * one deploy: once it finished, the service's next deploy (queued behind it) builds at once, and its build
+     * lines fall in that window until the deploy is read again (the record's final status comes later, at the
+     * worker's next check); once the next deploy goes live, this one is deactivated (its runtime ends at its
+     * updatedAt, logWindows.ts) and the next one's app lines fall in a runtime window that ends at the web's
+     * "now", read from the deploy Render had called live: a web clock ahead of Render's, or a log read that
+     * waited at Render while the next deploy went live, streamed them into this deployment's tail (the history
+     * pages, which take "now" before reading the deploy, never had them). So after a read the deploy is read
+     * again, and when it has ended, the lines after its end go. Read after the lines: a deploy still running
+     * (still live; a live deploy only ever becomes deactivated) then was so when they were written.
+     * Cost, in Render calls of the one poller a deployment has (however many tabs watch it): a build read that
+     * brought lines makes one deploy read more (as it did), and so does a tail's first look at runtime (once per
+     * start of its poller); a live deploy's later runtime polls (`readAfter`) make here the deploy read they made
+     * before the log read, so each stays one deploy read and one log read, caught up (4 polls a second) or not,
+     * lines or none (test/server/logTailRuntimeNextDeploy.test.ts; re-read on top of it, a printing app's polls
+     * took two). Log reads are unchanged: the bench's "log tail fan-out" row counts those.
      */
-    const ownBuildLines = async <P extends { logs: LogEntry[]; hasMore: boolean }>(page: P, phase: LogPhase): Promise<P> => {
-      if (phase !== 'build' || page.logs.length === 0 || !deployRunning(tail.deploy!)) return page;
+    const ownLines = async <P extends { logs: LogEntry[]; hasMore: boolean }>(page: P, phase: LogPhase, readAfter = false): Promise<P> => {
+      const open = (d: Deploy) => (phase === 'build' ? deployRunning(d) : d.status === 'live');
+      if (!open(tail.deploy!) || (page.logs.length === 0 && !readAfter)) return page;
       const now = tail.deploy = await client.getDeploy(rec.serviceId!, rec.deployId!);
-      if (deployRunning(now)) return page;
-      const end = timeUs(deployLogWindows(now, nowIso())[0]!.endTime) ?? Infinity;
+      if (open(now)) return page;
+      const ended = deployLogWindows(now, nowIso()).find((x) => x.phase === phase);
+      const end = (ended && timeUs(ended.endTime)) ?? Infinity;
       const own = page.logs.filter((l) => (timeUs(l.timestamp) ?? 0) <= end);
       return own.length === page.logs.length ? page : { ...page, logs: own };
     };
@@ -248,7 +265,7 @@ export function createLogTailer(deps: LogTailDeps, opts: LogTailOptions = {}): L
       const range = looked ?? { startTime: w.startTime, endTime: w.endTime };
       const read = await client.listLogs({ ...query, type: w.types, ...range, direction: 'backward' });
       fit(read);
-      const page = await ownBuildLines(read, w.phase);
+      const page = await ownLines(read, w.phase);
       // No line in the newest stretch, more before it: the first look reads on from the window Render
       // names (as the history pages do), not from the window's start, nor the same stretch again.
       const below = page.logs.length === 0 && page.hasMore ? movedOn(page.nextEndTime, range.endTime, -1) : null;
@@ -271,7 +288,7 @@ export function createLogTailer(deps: LogTailDeps, opts: LogTailOptions = {}): L
     if (range) {
       const read = await client.listLogs({ ...query, type: w.types, ...range, direction: 'forward' });
       fit(read);
-      const page = await ownBuildLines(read, w.phase);
+      const page = await ownLines(read, w.phase, liveRuntime);
       const seen = new Set(state.ids);
       const fresh = present(page.logs.filter((l) => !seen.has(l.id)), w.phase);
       const last = page.logs[page.logs.length - 1];
@@ -305,9 +322,14 @@ export function createLogTailer(deps: LogTailDeps, opts: LogTailOptions = {}): L
       await commit(tail, loaded, state, fresh, past !== null);
       if (stuck && !past) return interval; // Render named no window past it: no hurry either
       if (page.hasMore) return last || after ? CATCH_UP_MS : interval; // the same window named again: no hurry
+    } else if (liveRuntime) {
+      // Nothing to read (the tail stands past the web's "now": Render's clock ahead): the poll's deploy read still.
+      tail.deploy = await client.getDeploy(rec.serviceId, rec.deployId);
     }
-    // This window is read up to now. It is complete once Render closed it and the pipeline settled.
-    const closed = w.phase === 'build' ? !deployRunning(deploy!) : deploy!.status === 'deactivated';
+    // This window is read up to now. It is complete once Render closed it and the pipeline settled (as the
+    // deploy was last read: ownLines may have read it after the lines).
+    deploy = tail.deploy!;
+    const closed = w.phase === 'build' ? !deployRunning(deploy) : deploy.status === 'deactivated';
     if (!closed) {
       if (!range) await commit(tail, loaded, state); // nothing read: only keeps the state from expiring
       return interval;

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { redactSecrets } from '../../server/deployments/redact.js';
+import { redactSecrets, valuesOf } from '../../server/deployments/redact.js';
 import { presentLine } from '../../server/deployments/logs.js';
 
 // Render writes one log entry per line an app prints, so a multi-line value (a PEM key, a service
@@ -74,4 +74,45 @@ test('a hostile line: 256 KiB of one character against a value made of it, and v
   t.is(redactSecrets(line, ['aaaa']), '[redacted]');
   t.is(redactSecrets(`x${line}y`, ['aaaa', 'aaaaa', 'xaaa', 'aaay']), '[redacted]');
   t.is(redactSecrets(`${'ab'.repeat(100_000)}!`, ['abab', 'baba']), '[redacted]!');
+});
+
+test('a value written by PHP\'s json_encode by default (\\/ and \\uXXXX at once) is redacted', (t) => {
+  const secret = 'Pässwörd/2024-prod';
+  t.is(redactSecrets('{"password":"P\\u00e4ssw\\u00f6rd\\/2024-prod"}', [secret]), '{"password":"[redacted]"}');
+  const dsn = 'mysql://app:Gehéim-42@db.internal/app';
+  t.is(redactSecrets('{"dsn":"mysql:\\/\\/app:Geh\\u00e9im-42@db.internal\\/app"}', [dsn]), '{"dsn":"[redacted]"}');
+});
+
+test('a value written with uppercase hex escapes is redacted: .NET\'s System.Text.Json, Jackson\'s ESCAPE_NON_ASCII; Gson\'s = and \'', (t) => {
+  const secret = 'clé"secrète<+>`O\'Brien';
+  // System.Text.Json by default: " as \u0022, HTML characters, ' + ` and every non-ASCII character, hex in uppercase.
+  const dotnet = '{"Password":"cl\\u00E9\\u0022secr\\u00E8te\\u003C\\u002B\\u003E\\u0060O\\u0027Brien"}';
+  t.is(redactSecrets(dotnet, [secret]), '{"Password":"[redacted]"}');
+  // Jackson with ESCAPE_NON_ASCII: non-ASCII only, in uppercase; a control character in the value too.
+  const jackson = '{"password":"mot-de-passe-\\u00E9t\\u00E9\\u000B-\\uD83D\\uDD11"}';
+  t.is(redactSecrets(jackson, ['mot-de-passe-été\x0b-🔑']), '{"password":"[redacted]"}');
+  // Gson (HTML-safe by default): a base64 value's padding as \u003d.
+  const key = 'c2VjcmV0LWtleS1mb3ItdGVzdHM+Lw==';
+  t.is(redactSecrets('{"apiKey":"c2VjcmV0LWtleS1mb3ItdGVzdHM+Lw\\u003d\\u003d"}', [key]), '{"apiKey":"[redacted]"}');
+  // A backslash of the value is not taken for the start of an escape: `\u0041` written literally stays so.
+  t.is(redactSecrets('{"v":"\\\\u0041b\\u00E9cd"}', ['\\u0041bécd']), '{"v":"[redacted]"}');
+});
+
+test('values of fewer than 4 characters are left alone in every form: their escapes in other JSON lines are not theirs', (t) => {
+  const go = '{"msg":"GET /search?q=a\\u0026b=c","html":"\\u003cb\\u003e"}';
+  t.is(redactSecrets(go, ['&', '<b>', '<']), go);
+  const python = '{"user": "Ren\\u00e9", "city": "K\\u00f6ln", "emoji": "\\ud83d\\udd11"}';
+  t.is(redactSecrets(python, ['é', 'ö', '🔑', 'a/b']), python);
+  t.is(redactSecrets('{"path":"a\\/b\\/c"}', ['a/b']), '{"path":"a\\/b\\/c"}');
+  // Judged as a line holds it, without control characters: 'ab' is not looked for, as `\u001b[31mab` it still is.
+  t.is(redactSecrets('x ab \\u001b[31mab', ['\x1b[31mab']), 'x ab [redacted]');
+  // A value of 4 or more is still redacted in its escaped forms, however short.
+  t.is(redactSecrets('{"sep":"\\u0026\\u0026\\u0026\\u0026"}', ['&&&&']), '{"sep":"[redacted]"}');
+});
+
+test('a value has a bounded number of forms, one per encoder, whatever it holds', (t) => {
+  // Every character some encoder escapes: still one form per encoder (9), and the same again without its control character.
+  const worst = 'a"b\\c/d<e>f&g=h\'i+j`k\u2028lémn🔑o\x7f';
+  t.true(valuesOf([worst]).length <= 18, String(valuesOf([worst]).length));
+  t.is(valuesOf(['plain-ascii-value']).length, 1);
 });
