@@ -108,15 +108,31 @@ export function createGitHubClient(opts: GitHubClientOptions): GitHubClient {
     return { data: parsed.data, headers: res.headers };
   }
 
+  /** Which page a path or Link URL names: absolute, its query sorted, `page=1` the same as no page. */
+  const pageKey = (pathOrUrl: string): string => {
+    // As the http layer makes it (http.ts urlOf): our paths are appended to the API's base, Links are absolute.
+    const full = pathOrUrl.startsWith('/') ? `${withoutTrailingSlashes(opts.apiUrl)}${pathOrUrl}` : pathOrUrl;
+    if (!URL.canParse(full)) return pathOrUrl; // refused by the http layer when asked for
+    const url = new URL(full);
+    if (url.searchParams.get('page') === '1') url.searchParams.delete('page');
+    url.searchParams.sort();
+    return `${url.pathname}?${url.searchParams.toString()}`;
+  };
+
   /** Follows Link rel="next" from `path` until done or `max` items. */
   async function paginateAll<T>(what: string, path: string, max: number, item: z.ZodType<T>): Promise<T[]> {
     const out: T[] = [];
+    const asked = new Set<string>();
     let next: string | null = path;
     while (next !== null && out.length < max) {
+      asked.add(pageKey(next));
       const page: { data: T[]; headers: Record<string, string> } = await call({ what, path: next }, z.array(item));
       out.push(...page.data);
-      // An empty page ends the list even with a rel="next": one pointing back at itself would loop forever.
+      // An empty page ends the list even with a rel="next": one pointing back at itself would loop forever;
+      // so does a rel="next" to a page already read (two pages naming each other cost `max` calls, each page
+      // listed again and again).
       next = page.data.length === 0 ? null : linkNext(page.headers.link);
+      if (next !== null && asked.has(pageKey(next))) next = null;
     }
     return out.slice(0, max);
   }

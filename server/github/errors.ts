@@ -76,10 +76,20 @@ export class FileTooLargeError extends GitHubError {
   }
 }
 
+/** GitHub's "otherwise wait at least one minute": a secondary limit's answer, with calls left and no retry-after. */
+const SECONDARY_LIMIT_WAIT_S = 60;
+
+/**
+ * When a rate-limited call may be made again, by GitHub's rules: `retry-after` when it is there; the
+ * window's reset only when `x-ratelimit-remaining` is 0; otherwise (a secondary limit, calls left) a
+ * minute. A secondary limit's answer carries the hourly window's reset, which says nothing about it:
+ * taken for the wait, a call was made again seconds later, still under the limit (GitHub may ban an
+ * integration that keeps doing so).
+ */
 function retryAfterSeconds(headers: Record<string, string | number | undefined>): number | undefined {
   const ra = Number(headers['retry-after']);
-  if (Number.isFinite(ra) && ra >= 0) return ra;
+  if (headers['retry-after'] !== undefined && Number.isFinite(ra) && ra >= 0) return ra;
   const reset = Number(headers['x-ratelimit-reset']);
-  if (Number.isFinite(reset) && reset > 0) return Math.max(0, Math.ceil(reset - Date.now() / 1000));
-  return undefined;
+  if (String(headers['x-ratelimit-remaining']) === '0') return Number.isFinite(reset) && reset > 0 ? Math.max(0, Math.ceil(reset - Date.now() / 1000)) : undefined;
+  return SECONDARY_LIMIT_WAIT_S;
 }

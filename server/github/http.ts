@@ -129,7 +129,8 @@ export function createGitHubHttp(opts: GitHubHttpOptions) {
       try {
         res = await exchange(req, url, cached?.etag);
       } catch (err) {
-        const waitMs = opts.retries && err instanceof GitHubError && err.kind === 'unavailable' ? RETRY_DELAYS_MS[attempt] : undefined;
+        // A write whose answer never came may have been made (a commit status is one more each time): not sent again here.
+        const waitMs = opts.retries && idempotent(req) && err instanceof GitHubError && err.kind === 'unavailable' ? RETRY_DELAYS_MS[attempt] : undefined;
         if (waitMs === undefined) throw err;
         await (opts.sleep ?? sleep)(waitMs);
         continue;
@@ -141,7 +142,7 @@ export function createGitHubHttp(opts: GitHubHttpOptions) {
         return res;
       }
       const error = toGitHubError({ status: res.status, response: { headers: res.headers, data: res.data } }, req.what, token);
-      const waitMs = opts.retries ? retryDelayMs(error, res.status, attempt) : null;
+      const waitMs = opts.retries ? retryDelayMs(error, res.status, attempt, idempotent(req)) : null;
       if (waitMs === null) throw error;
       await (opts.sleep ?? sleep)(waitMs);
     }
@@ -156,12 +157,20 @@ export function createGitHubHttp(opts: GitHubHttpOptions) {
   };
 }
 
-/** How long to wait before another attempt, or null for none. */
-function retryDelayMs(error: GitHubError, status: number, attempt: number): number | null {
+/** A GET may be asked again; a write only when GitHub said it did not take it (a rate limit). */
+const idempotent = (req: GitHubRequest) => (req.method ?? 'GET') === 'GET';
+
+/**
+ * How long to wait before another attempt, or null for none. A write answered 5xx may have been made
+ * behind GitHub's front (a 502 after the status was written): its caller decides (the status job's own
+ * retries read the record again); sent again here, each POST was one more status on the commit.
+ */
+function retryDelayMs(error: GitHubError, status: number, attempt: number, idempotentRequest: boolean): number | null {
   if (error.kind === 'rate_limited') {
     const wait = error.retryAfterSeconds;
     return attempt === 0 && wait !== undefined && wait <= MAX_RATE_LIMIT_WAIT_S ? wait * 1000 : null;
   }
+  if (!idempotentRequest) return null;
   // octokit's retry plugin's rule: anything but these client errors is worth another try. 409 is added:
   // GitHub's "Git Repository is empty." is the same answer every time, not worth 14 s of retries.
   if ([400, 401, 403, 404, 409, 410, 422, 451].includes(status)) return null;
