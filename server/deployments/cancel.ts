@@ -7,6 +7,8 @@ import { requestCommitStatus } from '../queues/commitStatusQueue.js';
 import { discardKeySessionOf } from '../bearer/keySessions.js';
 import { isInProgressOnRender } from './renderStatus.js';
 import { isTerminal, type DeploymentRecord } from './types.js';
+import { isGone } from '../render/serviceOverview.js';
+import { endDeploymentsOfDeletedService } from './serviceDeleted.js';
 
 /**
  * The owner cancels a deployment that has not finished: Render's deploy is canceled first when it
@@ -20,10 +22,13 @@ import { isTerminal, type DeploymentRecord } from './types.js';
  * ends that key when it is done. So is a service whose creation's answer was lost, its retry waiting
  * (lostCreationMayExist): the job looks it up by name first.
  * `render` is asked for only when there is a Render deploy to cancel. Returns the record as it now is.
+ * A service Render no longer has (deleted on its dashboard, or through the app while this deployment
+ * still said "Building") ends the deployment `service_deleted` and answers as one that ended meanwhile
+ * (endedWithItsService).
  */
 export async function cancelDeployment(deps: AppDeps, rec: DeploymentRecord, render: () => RenderClient): Promise<DeploymentRecord> {
   if (isTerminal(rec.status)) throw errors.conflict('deployment_finished', `This deployment already ended (${rec.status}).`);
-  const onRender = rec.serviceId && rec.deployId ? await cancelOnRender(render(), rec.serviceId, rec.deployId) : 'none';
+  const onRender = rec.serviceId && rec.deployId ? await cancelOnRenderUnlessGone(deps, rec, rec.serviceId, rec.deployId, render()) : 'none';
   // The worker's write of the end wins when it came first: nothing was canceled — unless the end it
   // wrote is Render's cancel that this request made (its watch looked between our two steps).
   const canceled = await deps.deployRequests.markCanceled(rec.id) ?? (onRender === 'canceled' ? await endedByOurCancel(deps, rec.id) : null);
@@ -124,6 +129,40 @@ function statusBeforeCancel(rec: DeploymentRecord): string | undefined {
 async function endedByOurCancel(deps: AppDeps, id: string): Promise<DeploymentRecord | null> {
   const now = await deps.deployments.get(id);
   return now?.status === 'canceled' ? now : null;
+}
+
+/**
+ * cancelOnRender, unless Render's 404 (the deploy's read, or its cancel) is the service's own: deleted on
+ * Render (its dashboard, another client of the key) and the deployment not told yet. It cannot go on:
+ * it ends as the worker ends it when a step meets that 404 (workers/tasks/serviceGone.ts), with the
+ * user's other unfinished deployments of the service, and the cancel is answered as one that found it
+ * ended (409 deployment_finished, saying why), instead of the bare "Resource not found." of a 404 that
+ * the user's own deployment page cannot explain. Any other 404 is answered as before.
+ */
+async function cancelOnRenderUnlessGone(deps: AppDeps, rec: DeploymentRecord, serviceId: string, deployId: string, client: RenderClient): Promise<'canceled' | 'was_canceled' | 'queued'> {
+  try {
+    return await cancelOnRender(client, serviceId, deployId);
+  } catch (err) {
+    if (!(err instanceof RenderApiError && err.kind === 'not_found') || !(await isGone(client, serviceId))) throw err;
+    throw await endedWithItsService(deps, rec, serviceId, err);
+  }
+}
+
+/**
+ * The answer to a cancel whose deployment's service is gone on Render, once its deployments ended so (the
+ * worker's look may have ended it first). `notFound`, Render's 404, when the record could not be ended
+ * (it failed its MAC: its job refuses it).
+ */
+async function endedWithItsService(deps: AppDeps, rec: DeploymentRecord, serviceId: string, notFound: unknown) {
+  // Every deployment of it says so from now on, as serviceGone.ts does (best effort: the next service list marks them too).
+  await deps.deployments.markServiceDeleted(rec.userId, serviceId).catch(() => 0);
+  await endDeploymentsOfDeletedService(deps, rec.userId, serviceId);
+  const now = await deps.deployments.get(rec.id).catch(() => null);
+  if (!now || !isTerminal(now.status)) return notFound;
+  if (now.failure?.code === 'service_deleted') {
+    return errors.conflict('deployment_finished', 'The service was deleted on Render, so there is no deploy left to cancel: this deployment has ended (service deleted).');
+  }
+  return errors.conflict('deployment_finished', `This deployment already ended (${now.status}).`);
 }
 
 /**

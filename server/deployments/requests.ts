@@ -52,6 +52,34 @@ export const IDEMPOTENCY_ABANDONED_MS = 2 * 60_000;
 /** Replaces a claim only while it is the one read. KEYS: claim. ARGV: value read, new value, ttl ms. */
 const TAKE_OVER_CLAIM = redisScript(`if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) return 1 end return 0`);
 
+/** An Idempotency-Key's claim as stored: `<deployment id>:<request fingerprint>:<claimed at>` (the last two may be missing in old ones). */
+function claimOf(value: string): { deploymentId: string; fingerprint: string | undefined; claimedAt: string | undefined } {
+  const [deploymentId, fingerprint, claimedAt] = value.split(':');
+  return { deploymentId: deploymentId!, fingerprint, claimedAt };
+}
+
+/**
+ * A redeploy's or rollback's ask as its Idempotency-Key knows it. What makes two asks the same one: the
+ * service, the kind and its target (a deploy's body never has this shape). The commit only when named, so
+ * keys claimed before commit_sha existed still replay. One function for the claim and for the replay
+ * looked up before the service is read (replayedServiceDeploy), so the two never disagree.
+ */
+function serviceAsk(kind: 'redeploy' | 'rollback', serviceId: string, rollbackToDeployId: string | undefined, opts: { clearCache?: boolean; commitSha?: string }) {
+  const clearCache = Boolean(opts.clearCache && kind === 'redeploy');
+  const commitSha = kind === 'redeploy' ? opts.commitSha : undefined;
+  const fingerprinted = JSON.stringify({ service: { kind, serviceId, rollbackToDeployId: rollbackToDeployId ?? null, clearCache, ...(commitSha ? { commitSha } : {}) } });
+  return { clearCache, commitSha, fingerprinted };
+}
+
+/**
+ * Render deploys no suspended service: the refusal of a redeploy or rollback of one, by the route
+ * (requestServiceDeploy) or by the worker when the service was suspended after the route's 202
+ * (workers/tasks/renderDeploy.ts refusedAsSuspended).
+ */
+export function suspendedRefusal(kind: DeploymentKind): string {
+  return `This service is suspended on Render, and a suspended service cannot be deployed. Resume it first, then ${kind === 'rollback' ? 'roll back' : 'redeploy'}.`;
+}
+
 /**
  * Creating deployments and stopping them: the one place that writes a new record, seals its env
  * values, honours Idempotency-Key, and enqueues the job (ids only).
@@ -126,9 +154,9 @@ export function createDeployRequests(opts: {
       const existing = await redis.get(key);
       // Given back between the two: claim it again.
       if (existing === null) continue;
-      const [existingId, existingFp, claimedAt] = existing.split(':');
+      const { deploymentId: existingId, fingerprint: existingFp, claimedAt } = claimOf(existing);
       if (!existingFp || !fingerprints.includes(existingFp)) throw errors.conflict('idempotency_key_reused', 'This Idempotency-Key was already used with a different request.');
-      const rec = await deployments.getForUser(existingId!, who.userId);
+      const rec = await deployments.getForUser(existingId, who.userId);
       if (rec) return { replay: rec };
       if (claimedAt && clock.now() - Number(claimedAt) >= IDEMPOTENCY_ABANDONED_MS) {
         // Lost with its request. A retry taking it over at the same time, or its request giving it back,
@@ -175,8 +203,7 @@ export function createDeployRequests(opts: {
      * an Idempotency-Key, the one that key already made for the same service, kind and target.
      */
     async requestServiceDeploy(who: Requester, kind: 'redeploy' | 'rollback', service: ServiceToDeploy, rollbackToDeployId?: string, opts: { clearCache?: boolean; idempotencyKey?: string; commitSha?: string } = {}): Promise<{ record: DeploymentRecord; replayed: boolean }> {
-      const clearCache = Boolean(opts.clearCache && kind === 'redeploy');
-      const commitSha = kind === 'redeploy' ? opts.commitSha : undefined;
+      const { clearCache, commitSha, fingerprinted } = serviceAsk(kind, service.id, rollbackToDeployId, opts);
       const request: DeploymentRequest = {
         githubRepo: githubRepoOf(service.repo) ?? service.repo ?? '', serviceName: service.name, branch: service.branch,
         ownerId: service.ownerId, region: '', plan: '', envVarKeys: [], buildCommand: null, startCommand: null,
@@ -184,16 +211,11 @@ export function createDeployRequests(opts: {
         ...(commitSha ? { commitSha } : {}),
         ...(service.type ? { serviceType: service.type } : {}),
       };
-      // What makes two asks the same one: the service, the kind and its target (a deploy's body never has
-      // this shape). The commit only when named, so keys claimed before commit_sha existed still replay.
-      const fingerprinted = JSON.stringify({ service: { kind, serviceId: service.id, rollbackToDeployId: rollbackToDeployId ?? null, clearCache, ...(commitSha ? { commitSha } : {}) } });
       return idempotent(who, opts.idempotencyKey, fingerprinted, async (id) => {
         // Render refuses to deploy a suspended service: its deployment would only fail in the worker. Refused
         // here, after the key's claim, so an ask made before the suspension still replays what it made, and
         // a refused one gives its key back (nothing is made).
-        if (service.suspended) {
-          throw errors.conflict('service_suspended', `This service is suspended on Render, and a suspended service cannot be deployed. Resume it first, then ${kind === 'rollback' ? 'roll back' : 'redeploy'}.`);
-        }
+        if (service.suspended) throw errors.conflict('service_suspended', suspendedRefusal(kind));
         const rec = blankRecord(id, who, kind, request);
         rec.serviceId = service.id;
         rec.dashboardUrl = service.dashboardUrl;
@@ -201,6 +223,25 @@ export function createDeployRequests(opts: {
         rec.rollbackToDeployId = rollbackToDeployId ?? null;
         return start(rec, []);
       });
+    },
+
+    /**
+     * The deployment an earlier redeploy or rollback of this user made with this Idempotency-Key, when this
+     * ask is the same one (the fingerprint requestServiceDeploy claims the key with), else null. Asked
+     * before the service is read on Render (server/routes/services.ts): a client whose answer was lost,
+     * asking again after the service was deleted or left the key's sight, gets that deployment, not a 404.
+     * Only a claim whose record exists is answered here; anything else (no key, a free key, another
+     * request's, one still being made) is null, and the ask goes on as one with no replay, whose claim
+     * (claimIdempotencyKey) then decides as before: 409 idempotency_key_reused, a wait for the first
+     * request's record, a take-over.
+     */
+    async replayedServiceDeploy(userId: number, kind: 'redeploy' | 'rollback', serviceId: string, rollbackToDeployId?: string, opts: { clearCache?: boolean; idempotencyKey?: string; commitSha?: string } = {}): Promise<DeploymentRecord | null> {
+      if (!opts.idempotencyKey) return null;
+      const existing = await redis.get(idemKey(userId, opts.idempotencyKey));
+      if (existing === null) return null;
+      const { deploymentId, fingerprint } = claimOf(existing);
+      if (!fingerprint || !requestFingerprints(serviceAsk(kind, serviceId, rollbackToDeployId, opts).fingerprinted, keyring).includes(fingerprint)) return null;
+      return deployments.getForUser(deploymentId, userId);
     },
 
     /**

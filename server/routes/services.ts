@@ -16,6 +16,7 @@ import { presentService, ServiceView, type PresentedService } from '../presenter
 import { isGone, loadServiceOverview, loadServicesNamed } from '../render/serviceOverview.js';
 import { answerDeploymentStarted, DeploymentView } from '../presenters/deployment.js';
 import { serviceToDeploy } from '../deployments/requests.js';
+import { endDeploymentsOfDeletedService } from '../deployments/serviceDeleted.js';
 import { asciiLowercase, commitShaField, IDEMPOTENCY_ERRORS, IDEMPOTENCY_HEADERS, idempotencyKeyOf, SERVICE_NAME } from '../deployments/input.js';
 import type { SettingsAction } from './serviceSettings/scope.js';
 import { documented, view } from '../openapi/describe.js';
@@ -144,6 +145,20 @@ export function serviceRoutes(router: Router, deps: AppDeps) {
   const who = (caller: CallerRender) => ({ userId: caller.userId, sessionRef: caller.sessionRef, keyFingerprint: caller.keyFingerprint });
 
   /**
+   * A redeploy or rollback asked again with the Idempotency-Key of one that made a deployment: answered
+   * with that deployment (Idempotent-Replayed), before the service is read on Render. Read first, a
+   * service deleted since (its whole point, maybe: CI's retry after a lost answer) made the retry a 404,
+   * and the client never learnt of the deployment it started. Keys stay per user and the fingerprint is
+   * the claim's (requests.ts replayedServiceDeploy); true when answered.
+   */
+  async function answeredBefore(ctx: Koa.Context, caller: CallerRender, serviceId: string, kind: 'redeploy' | 'rollback', rollbackToDeployId: string | undefined, opts: { idempotencyKey?: string; commitSha?: string }): Promise<boolean> {
+    const earlier = await deps.deployRequests.replayedServiceDeploy(caller.userId, kind, serviceId, rollbackToDeployId, opts);
+    if (!earlier) return false;
+    answerDeploymentStarted(ctx, earlier, { replayed: true });
+    return true;
+  }
+
+  /**
    * Before each Render call of a list load: a session that asked for it (`askers`, the starter's key is
    * the load's; every asker's is the same, the list being per key) still holds that key. The load may
    * outlive its starter's consent (others join it; a refresh behind a stale list has nobody waiting), so
@@ -243,6 +258,7 @@ export function serviceRoutes(router: Router, deps: AppDeps) {
     const { commit_sha: commitSha } = ctx.input.body;
     const idempotencyKey = idempotencyKeyOf(ctx.get('idempotency-key'));
     const caller = heldCallerRender(deps, ctx.state);
+    if (await answeredBefore(ctx, caller, String(ctx.params.id), 'redeploy', undefined, { idempotencyKey, ...(commitSha ? { commitSha } : {}) })) return;
     const svc = await loadOwn(caller, String(ctx.params.id));
     // Render's Trigger deploy takes a commitId only for a service built from a repository, and none for cron
     // jobs; the commit is checked on GitHub first, so the repository must be a GitHub one (not GitLab's).
@@ -264,6 +280,7 @@ export function serviceRoutes(router: Router, deps: AppDeps) {
     const { deploy_id: deployId } = ctx.input.body;
     const idempotencyKey = idempotencyKeyOf(ctx.get('idempotency-key'));
     const caller = heldCallerRender(deps, ctx.state);
+    if (await answeredBefore(ctx, caller, String(ctx.params.id), 'rollback', deployId, { idempotencyKey })) return;
     const svc = await loadOwn(caller, String(ctx.params.id));
     // Render answers 404 unless the deploy belongs to this service: a 404 about the deploy, not a deleted
     // service (as a RenderApiError, reportNotFound would mark the service's deployments deleted). Unless
@@ -304,6 +321,14 @@ export function serviceRoutes(router: Router, deps: AppDeps) {
     await caller.client.deleteService(svc.id);
     // Its deployments now say "service deleted" (and offer no redeploy).
     await deps.deployments.markServiceDeleted(caller.userId, svc.id);
+    // Those still on their way end now, as the worker would end them at its next look (up to 15 s away),
+    // rather than say "Building" meanwhile and post their commit's failure late, perhaps after a new
+    // service of the same name went live with that commit. A worker run mid-step on one stops at its next
+    // write (serviceDeleted.ts). The delete is done on Render: a failure here is logged, not answered, and
+    // the worker's look ends them as before (workers/tasks/serviceGone.ts).
+    await endDeploymentsOfDeletedService(deps, caller.userId, svc.id).catch((err: unknown) => {
+      ctx.state.log?.warn({ err: { message: (err as Error).message } }, 'services: could not end the deleted service\'s deployments');
+    });
     await serviceChanged(deps, ctx, caller, 'delete', svc.id);
     ctx.status = 204;
   });

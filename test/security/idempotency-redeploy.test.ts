@@ -133,3 +133,61 @@ test('keys are per user: bob reusing alice\'s key redeploys his own service, and
   t.is((await myDeployments(alice.agent)).length, 2);
   t.is((await myDeployments(bob.agent)).length, 2);
 });
+
+// The service was read on Render before the key's replay was looked up: a client whose answer was lost
+// and that asked again after the service was deleted (by the deploy it made failing, another tab, its
+// dashboard) got a 404 and never learnt of the deployment it started. The key is looked up first now
+// (requests.ts replayedServiceDeploy); anything but the same user's same request goes on as before.
+const serviceReads = (accountId: string, serviceId: string) =>
+  renderCalls(stack, accountId, 'GET', '/services/{serviceId}').filter((c) => c.path.endsWith(serviceId)).length;
+
+test('after the service was deleted, a redeploy, a clear-cache redeploy and a rollback asked again with their keys answer the deployments they made, reading nothing on Render', async (t) => {
+  const u = await liveService(stack, 'idemgone');
+  const redeployed = await waitFinished(u.agent, (await u.agent.post(`/api/render/services/${u.serviceId}/redeploy`)).json.id);
+  t.is(redeployed.status, 'live');
+  const asks = [
+    { path: `/api/render/services/${u.serviceId}/redeploy`, body: undefined, key: 'gone-redeploy-1' },
+    { path: `/api/render/services/${u.serviceId}/deploys`, body: { clear_cache: true }, key: 'gone-clear-1' },
+    { path: `/api/render/services/${u.serviceId}/rollback`, body: { deploy_id: u.firstDeployId }, key: 'gone-rollback-1' },
+  ];
+  const made: string[] = [];
+  for (const ask of asks) {
+    const res = await u.agent.post(ask.path, ask.body, { headers: { 'idempotency-key': ask.key } });
+    t.is(res.status, 202, `${ask.path} ${res.text}`);
+    made.push(res.json.id);
+  }
+  t.is((await u.agent.delete(`/api/render/services/${u.serviceId}`)).status, 204);
+  const reads = serviceReads(u.accountId, u.serviceId);
+
+  for (const [i, ask] of asks.entries()) {
+    const again = await u.agent.post(ask.path, ask.body, { headers: { 'idempotency-key': ask.key } });
+    t.is(again.status, 202, `${ask.path} ${again.text}`);
+    t.is(again.headers.get('idempotent-replayed'), 'true');
+    t.is(again.json.id, made[i], 'the deployment the first ask made');
+    t.is(again.headers.get('location'), `/api/render/deployments/${made[i]}`);
+  }
+  t.is(serviceReads(u.accountId, u.serviceId), reads, 'no read of the service on Render for a replay');
+
+  // Not the same request (another target, the key's other kind): as before, the service's 404.
+  const otherTarget = await u.agent.post(`/api/render/services/${u.serviceId}/rollback`, { deploy_id: redeployed.deployId }, { headers: { 'idempotency-key': 'gone-rollback-1' } });
+  t.is(otherTarget.status, 404, otherTarget.text);
+  const otherKind = await u.agent.post(`/api/render/services/${u.serviceId}/redeploy`, undefined, { headers: { 'idempotency-key': 'gone-rollback-1' } });
+  t.is(otherKind.status, 404, otherKind.text);
+  const noKey = await u.agent.post(`/api/render/services/${u.serviceId}/redeploy`);
+  t.is(noKey.status, 404, noKey.text);
+  t.is((await myDeployments(u.agent)).length, 5, 'nothing new');
+});
+
+test('after the service was deleted, another user asking with the same key and service id gets nothing of the first user\'s', async (t) => {
+  const alice = await liveService(stack, 'idemgonealice');
+  const bob = await liveService(stack, 'idemgonebob');
+  const headers = { 'idempotency-key': 'gone-shared-1' };
+  const hers = await alice.agent.post(`/api/render/services/${alice.serviceId}/redeploy`, undefined, { headers });
+  t.is(hers.status, 202, hers.text);
+  t.is((await alice.agent.delete(`/api/render/services/${alice.serviceId}`)).status, 204);
+
+  const his = await bob.agent.post(`/api/render/services/${alice.serviceId}/redeploy`, undefined, { headers });
+  t.is(his.status, 404, his.text);
+  t.false(his.text.includes(hers.json.id));
+  t.is((await alice.agent.post(`/api/render/services/${alice.serviceId}/redeploy`, undefined, { headers })).json.id, hers.json.id);
+});

@@ -1,4 +1,8 @@
-import type { RenderClient } from '../../server/render/client.js';
+import { RenderApiError, type RenderClient } from '../../server/render/client.js';
+import type { RenderErrorKind } from '../../server/render/errors.js';
+import { BudgetExhausted } from '../../server/render/budget.js';
+import { suspendedRefusal } from '../../server/deployments/requests.js';
+import { DeployFailed } from './deployFailed.js';
 import type { Deploy } from '../../server/render/types.js';
 import { isTerminal, type DeploymentRecord, type DeploymentStatus, type DeploymentFailure } from '../../server/deployments/types.js';
 import type { WorkerContext } from '../context.js';
@@ -35,14 +39,14 @@ export async function triggerDeploy(ctx: WorkerContext, rec: DeploymentRecord, r
   const marked = await ctx.deployments.update(rec.id, { deployRequestedAt: new Date(ctx.clock.now()).toISOString() });
   if (!marked) return null;
   if (rec.kind === 'rollback' && rec.rollbackToDeployId) {
-    const rollback = await render.rollbackDeploy(serviceId, rec.rollbackToDeployId);
+    const rollback = await render.rollbackDeploy(serviceId, rec.rollbackToDeployId).catch((err: unknown) => refusedAsSuspended(render, rec, err));
     ctx.crashPoint?.('deploy_triggered');
     return recordAskedDeploy(ctx, marked, render, rollback);
   }
   // Deploy exactly the commit that was verified and detected, not whatever the branch points at by now,
   // except for a cron job: Render refuses a commitId for them (400), and builds the branch's head.
   const commitId = rec.commitSha && !isCronJob(rec) ? { commitId: rec.commitSha } : {};
-  const result = await render.triggerDeploy(serviceId, { clearCache: rec.request.clearCache ? 'clear' : 'do_not_clear', ...commitId });
+  const result = await render.triggerDeploy(serviceId, { clearCache: rec.request.clearCache ? 'clear' : 'do_not_clear', ...commitId }).catch((err: unknown) => refusedAsSuspended(render, rec, err));
   ctx.crashPoint?.('deploy_triggered');
   if (result.kind === 'created') return recordAskedDeploy(ctx, marked, render, result.deploy);
   // 202 with an empty body: Render queued it behind a running deploy. Find it among the queued ones by
@@ -50,6 +54,27 @@ export async function triggerDeploy(ctx: WorkerContext, rec: DeploymentRecord, r
   const queued = await deployOfAsk(ctx, render, marked, { queued: true });
   if (queued) return recordAskedDeploy(ctx, marked, render, queued);
   return ctx.deployments.transition(rec.id, 'render_queued', 'render', {}, 'Queued behind a running deploy');
+}
+
+/** Render's refusals of an ask that a suspended service gets (a trigger's 409, a rollback's 400); not the key's 401, the service's 404 (serviceGone.ts) nor a 429 (a wait). */
+const REFUSED = new Set<RenderErrorKind>(['bad_request', 'conflict', 'forbidden', 'payment_required']);
+
+/**
+ * Render refused the trigger or the rollback: when the service was suspended after the route checked it
+ * (the route refuses a suspended one itself, requests.ts: service_suspended), Render says so in its own
+ * words, `render_conflict` for a trigger and `render_bad_request` for a rollback. The service is read
+ * once, and a suspended one ends the deployment as the route's refusal would have said it:
+ * `service_suspended`, "resume it first". Anything else, or a read that fails, leaves Render's refusal as
+ * it was; a read that must wait (the key's budget, a 429) waits, and the ask is made again after it.
+ */
+async function refusedAsSuspended(render: RenderClient, rec: DeploymentRecord, err: unknown): Promise<never> {
+  if (!(err instanceof RenderApiError) || !REFUSED.has(err.kind)) throw err;
+  const service = await render.getService(rec.serviceId!).catch((readErr: unknown) => {
+    if (readErr instanceof BudgetExhausted || (readErr instanceof RenderApiError && readErr.kind === 'rate_limited')) throw readErr;
+    return null;
+  });
+  if (service?.suspended === 'suspended') throw new DeployFailed({ code: 'service_suspended', message: suspendedRefusal(rec.kind) });
+  throw err;
 }
 
 /** A cron job, as detected or chosen (a deploy) or as Render has it (a redeploy's request). */

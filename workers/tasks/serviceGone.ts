@@ -1,6 +1,7 @@
 import { RenderApiError, type RenderClient } from '../../server/render/client.js';
 import { isGone } from '../../server/render/serviceOverview.js';
 import type { DeploymentRecord, DeploymentFailure } from '../../server/deployments/types.js';
+import { serviceDeletedFailure } from '../../server/deployments/serviceDeleted.js';
 import type { WorkerContext } from '../context.js';
 
 /**
@@ -9,7 +10,8 @@ import type { WorkerContext } from '../context.js';
  * while its deploy ran. The deployment ends saying so instead of "Render refused the request: not
  * found", and every deployment of the service learns it, as the web does when it meets such a 404
  * (server/routes/services.ts forgetDeletedService; the next service list would, later). Null when the
- * 404 was about something else, or Render still has the service.
+ * 404 was about something else, or Render still has the service. The same end as the web gives them when
+ * it learns of the delete first (server/deployments/serviceDeleted.ts: a delete through the app, a cancel).
  */
 export async function serviceGoneFailure(ctx: WorkerContext, render: RenderClient, rec: DeploymentRecord, err: unknown): Promise<DeploymentFailure | null> {
   if (!(err instanceof RenderApiError) || err.kind !== 'not_found') return null;
@@ -18,5 +20,5 @@ export async function serviceGoneFailure(ctx: WorkerContext, render: RenderClien
   if (!serviceId || !(await isGone(render, serviceId))) return null; // still there, or not known: the 404 as it was
   // Best effort: the next service list marks them too.
   await ctx.deployments.markServiceDeleted(rec.userId, serviceId).catch(() => 0);
-  return { code: 'service_deleted', message: `The service was deleted on Render (${serviceId}), so this deploy cannot go on. Deploy the repository again to create a new service.` };
+  return serviceDeletedFailure(serviceId);
 }

@@ -1,5 +1,6 @@
 import type Router from '@koa/router';
 import type Koa from 'koa';
+import type { SignedInState } from '../../middleware/context.js';
 import { z } from 'zod';
 import type { AppDeps } from '../../deps.js';
 import { validate } from '../../middleware/validate.js';
@@ -49,8 +50,18 @@ function presentHistoryEntry(d: Deploy, liveId: string | null): DeployHistoryEnt
 /** Per-service deploy history (Render's statuses, deactivated included) and the clear-cache redeploy. */
 export function deployRoutes(router: Router, deps: AppDeps, scope: ReturnType<typeof settingsScope>) {
   const path = '/api/render/services/:id/deploys';
-  // A malformed Idempotency-Key is refused before the service is read on Render.
-  const idempotencyKeyHeader: Koa.Middleware = async (ctx, next) => { idempotencyKeyOf(ctx.get('idempotency-key')); await next(); };
+  // A malformed Idempotency-Key is refused before the service is read on Render; so is an ask made again
+  // with the key of one that made a deployment answered with it, as the lifecycle redeploy's is
+  // (services.ts answeredBefore): a service deleted since is no 404 for it.
+  // After validate() (the body) and serviceIdParam() (the id).
+  const idempotencyKeyHeader: Koa.Middleware<SignedInState> = async (ctx, next) => {
+    const idempotencyKey = idempotencyKeyOf(ctx.get('idempotency-key'));
+    const { body } = ctx.input as { body: z.infer<typeof ClearCacheBody> };
+    const { id } = ctx.params as { id: string };
+    const earlier = await deps.deployRequests.replayedServiceDeploy(ctx.state.user.id, 'redeploy', id, undefined, { clearCache: body.clear_cache, idempotencyKey });
+    if (earlier) return answerDeploymentStarted(ctx, earlier, { replayed: true });
+    await next();
+  };
 
   router.get(path, documented({ summary: 'A service\'s deploy history as Render has it (which one is live, which can be rolled back to)', tag: 'service-settings', responses: { 200: DeployHistoryView } }), ...scope.read, validate({ query: HistoryQuery }), scope.ownService, async (ctx) => {
     const { caller, service } = ctx.state.own;
