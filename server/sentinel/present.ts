@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { Finding, SentinelSettings, SentinelStatus } from './types.js';
+import type { Finding, SentinelSettings, SentinelStatus, SkippedStretch } from './types.js';
 import { view } from '../openapi/describe.js';
 
 export const FindingView = view('SentinelFinding', z.object({
@@ -55,8 +55,21 @@ export function presentSettings(s: SentinelSettings | null, status: SentinelStat
       ...(status.lastProblem === 'budget' ? ['The last round paused to leave Render API capacity for deploys; it continues next round.'] : []),
       ...(status.lastProblem === 'render_key_rejected' ? ['Render rejected your API key during the last round.'] : []),
       ...(status.lastProblem === 'render_unavailable' ? ['Render did not answer during the last round; it is retried next round.'] : []),
+      // Partial coverage the watch gave up on (watcher.ts): said, so a quiet page is not taken for a quiet workspace.
+      ...[...(status.skipped ?? [])].reverse().map(skippedNotice),
     ],
   };
+}
+
+/** A UTC minute, as the page shows it: `2025-01-31 14:05 UTC`. */
+const minuteOf = (ts: string) => { const ms = Date.parse(ts); return Number.isFinite(ms) ? `${new Date(ms).toISOString().slice(0, 16).replace('T', ' ')} UTC` : ts; };
+
+function skippedNotice(s: SkippedStretch): string {
+  const names = s.services.length <= 3 ? s.services.join(', ') : `${s.services.slice(0, 3).join(', ')} and ${s.services.length - 3} more`;
+  const span = `from ${minuteOf(s.from)} to ${minuteOf(s.to)}`;
+  return s.what === 'app_logs'
+    ? `App logs of ${names} ${span} were not read: more came than a round reads, or rounds were further apart than the interval.`
+    : `Service events of ${names} ${span} were not read: older than a day when their turn came.`;
 }
 
 /** The SSE payload for a finding (published on the user's channel, re-serialised by the stream). */

@@ -14,6 +14,12 @@ export function scheduleKeys(prefix: string) {
   return { due: `${prefix}:sentinel:due`, intervals: `${prefix}:sentinel:intervals` };
 }
 
+/**
+ * The longest interval between a watch's rounds: the Security page's maximum (`MAX_INTERVAL_SEC` in
+ * server/routes/sentinel.ts). What must outlast a round's gap (the self-call ledger's notes) is sized by it.
+ */
+export const MAX_WATCH_INTERVAL_MS = 3_600_000;
+
 /** A claim's lease: two intervals (as the round's lock), never less than this. */
 export const MIN_LEASE_MS = 30_000;
 

@@ -5,7 +5,7 @@ import { guardedWrites, type RoundGuard } from './guardedWrites.js';
 import { deleteIfOurs } from '../redisOwned.js';
 import { keysUnder } from '../redis.js';
 import { redisScript } from '../redisScript.js';
-import { scheduleKeys, unscheduleWatch } from './schedule.js';
+import { leaseOf, MAX_WATCH_INTERVAL_MS, scheduleKeys, unscheduleWatch } from './schedule.js';
 import type { Finding, SentinelSettings, SentinelStatus } from './types.js';
 import type { RenderCallInfo, RenderCallOutcome } from '../render/transport.js';
 
@@ -13,8 +13,15 @@ export const MAX_FINDINGS = 500;
 const FINDINGS_TTL_SEC = 30 * 24 * 3600;
 /** A finding taken back after its audit waits this long for the round with the new key (minutes, as a rule). */
 const AUDITED_BACK_TTL_SEC = 24 * 3600;
-/** How long a note of our own audited Render call is kept, and how far apart call and audit entry may be. */
-const SELF_CALL_KEEP_MS = 60 * 60_000;
+/**
+ * How long a note of our own audited Render call is kept (each note, and the ledger's key after its last
+ * note), and how far apart call and audit entry may be. A round's own read is audited by Render after the
+ * round read the audit log, so the next round, an interval later, takes its note: with rounds an hour apart
+ * (the page's maximum) a one-hour ledger forgot it just before, and our own read was reported as a threat.
+ * Kept for two of the longest intervals and a round's lease (a round late, or one that outlived its lock
+ * and was run again), 4 hours. Notes still match only an entry within SELF_CALL_WINDOW_MS of them.
+ */
+export const SELF_CALL_KEEP_MS = 2 * MAX_WATCH_INTERVAL_MS + leaseOf(MAX_WATCH_INTERVAL_MS);
 const SELF_CALL_WINDOW_MS = 2 * 60_000;
 
 export function sentinelKeys(prefix: string) {
@@ -64,7 +71,8 @@ const parseStatus = (raw: string | null): SentinelStatus => (raw ? (JSON.parse(r
 
 /**
  * A round's cursors (JSON by field), read at its start; a cursor set to what it already holds is not
- * written back, so a round that found nothing new writes none.
+ * written back, so a round that found nothing new writes none (positions of windows read empty move only
+ * once they are minutes old: watcher.ts `readTo`).
  */
 export function roundCursors(raw: Record<string, string>) {
   const values = new Map(Object.entries(raw));

@@ -46,4 +46,22 @@ export interface SentinelStatus {
   auditUnavailable: string[];
   /** Short machine reason when the last round could not finish (budget, render_unavailable). */
   lastProblem: string | null;
+  /** Stretches the watch gave up reading in the last day (none: absent), newest last; the Security page names them. */
+  skipped?: SkippedStretch[];
+}
+
+/**
+ * What a round could not read and will not: app logs further behind than a round reads (more lines came than
+ * its pages hold, or the watch was away), events of a window older than a day. Names and times only.
+ */
+export interface SkippedStretch {
+  what: 'app_logs' | 'events';
+  ownerId: string;
+  /** The services' names (a group of up to 20 for app logs). */
+  services: string[];
+  /** Render timestamps: the stretch not read. */
+  from: string;
+  to: string;
+  /** When it was last given up (a stretch of the same services given up again is joined to it). */
+  at: string;
 }

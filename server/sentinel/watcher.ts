@@ -5,16 +5,39 @@ import { AUDIT_CONTEXT_KEYS, AUDIT_RULES, FAILED_LOGIN, serviceEventRule } from 
 import { classifyLine, sanitizeLine } from './logHeuristics.js';
 import { findingId, type RoundCursors, type SentinelStore } from './store.js';
 import { WatchEnded, type RoundGuard } from './guardedWrites.js';
-import type { Finding, SentinelStatus } from './types.js';
+import type { Finding, SentinelStatus, SkippedStretch } from './types.js';
 import { serviceSecrets } from '../deployments/logs.js';
 import type { RetiredSecretsDeps } from '../deployments/retiredSecrets.js';
 
 /** Lines of one signature more than this apart start a new finding; closer ones are the same crash loop. */
 const GROUP_GAP_MS = 10 * 60_000;
-/** On the first round, look back this far. */
+/**
+ * A watch's first round of a workspace looks back this far. Only then: later rounds read each window from
+ * where the last one ended (a position is saved also for a window with nothing in it), and a service the
+ * watch has no position for from where the last reading of all its workspace's services began (`newFrom:`):
+ * with rounds up to an hour apart (the Security page's maximum), 15 minutes missed most of what came between.
+ */
 const FIRST_LOOKBACK_MS = 15 * 60_000;
-/** Logs further behind than this are skipped: a chatty service must not keep the watch in the past. */
-const MAX_LOG_LAG_MS = 30 * 60_000;
+/**
+ * Logs further behind than the time since the last round plus LOG_LAG_MARGIN_MS, and never less than
+ * MIN_LOG_LAG_MS, are skipped (and the stretch noted in the status, for the page): a chatty service must
+ * not keep its group of 20 in the past. A fixed 30 minutes skipped half of what came between rounds an hour
+ * apart. The margin covers the last round's own length and the tick's delay; the time since the last round
+ * counts at most EVENT_BACKLOG_MS (a watch whose worker was away for days reads its last day).
+ */
+const MIN_LOG_LAG_MS = 30 * 60_000;
+const LOG_LAG_MARGIN_MS = 10 * 60_000;
+/**
+ * A window read to its end moves its position there even when nothing was in it, but only a position older
+ * than this: rounds a minute (or less) apart over a quiet workspace then write no cursor (issue 17), and the
+ * next round still starts well inside LOG_LAG_MARGIN_MS of where it must.
+ */
+const POSITION_REFRESH_MS = 5 * 60_000;
+/** How far behind a window's end an empty read leaves its position (readTo): entries Render writes late. */
+const READ_SETTLE_MS = 60_000;
+/** Skipped stretches kept in the status for the Security page: for a day, the newest this many. */
+const SKIPPED_KEEP_MS = 24 * 60 * 60_000;
+const MAX_SKIPPED = 10;
 const AUDIT_RECHECK_MS = 30 * 60_000;
 const LOG_PAGES_PER_ROUND = 5;
 /**
@@ -49,6 +72,8 @@ interface RoundInput {
 interface RoundResult { calls: number; findings: number; stoppedBy: 'done' | 'budget' }
 
 interface Cursor { ts: string; seen: string[] }
+const iso = (ms: number) => new Date(ms).toISOString();
+
 /** Both ends inclusive (Render's startTime and endTime): an event at an end read twice writes the same finding. */
 interface EventWindow { start: string; end: string }
 interface EventsCursor extends Cursor { unread?: EventWindow }
@@ -128,7 +153,45 @@ function inTurns<T>(cursors: RoundCursors, field: string, list: T[], idOf: (item
 export async function runRound(input: RoundInput): Promise<RoundResult> {
   const { userId, round, client, store, status, cursors } = input;
   const result: RoundResult = { calls: 0, findings: 0, stoppedBy: 'done' };
-  const since = (c: Cursor | null) => c?.ts ?? new Date(input.now() - FIRST_LOOKBACK_MS).toISOString();
+  const startedAt = input.now();
+  /** Where a window without a position starts: a workspace's first round looks back FIRST_LOOKBACK_MS. */
+  const firstLookback = iso(startedAt - FIRST_LOOKBACK_MS);
+  const since = (c: Cursor | null, from: string) => c?.ts ?? from;
+  // How far behind a group of services' logs may be before the older lines are skipped: the time since the
+  // last round (its end, from the status as this round began), plus a margin; at least MIN_LOG_LAG_MS.
+  const lastRunMs = status.lastRunAt ? Date.parse(status.lastRunAt) : Number.NaN;
+  const sinceLastRun = Number.isFinite(lastRunMs) ? Math.min(Math.max(startedAt - lastRunMs, 0), EVENT_BACKLOG_MS) : 0;
+  const maxLogLagMs = Math.max(MIN_LOG_LAG_MS, sinceLastRun + LOG_LAG_MARGIN_MS);
+  // Workspaces where this round left a service without a position (Render's 404 for one deleted meanwhile
+  // took its group's query): their `newFrom:` stays where it was.
+  const unfinished = new Set<string>();
+  /**
+   * A window read to its end: its end, less READ_SETTLE_MS, is the position, though nothing was in it.
+   * Without this a quiet service kept no position, and the next round, an hour later, read only its last
+   * 15 minutes. Less the settle time: Render writes some entries a little after their time (its log
+   * pipeline lags), and one stamped just before the end would fall behind a position at the end; read
+   * again, a line or event already seen writes the same finding. A position younger than
+   * POSITION_REFRESH_MS stays (no write), and a position never moves back (later()).
+   */
+  const readTo = (c: Cursor | null, end: string): Cursor | null =>
+    (c && Date.parse(end) - Date.parse(c.ts) < POSITION_REFRESH_MS ? c : later(c, { ts: iso(Date.parse(end) - READ_SETTLE_MS), seen: [] }));
+  if (status.skipped) {
+    const kept = status.skipped.filter((s) => startedAt - Date.parse(s.at) < SKIPPED_KEEP_MS);
+    if (kept.length) status.skipped = kept; else delete status.skipped;
+  }
+  /** A stretch given up, for the page (present.ts): joined with an earlier one of the same services. */
+  const noteSkipped = (stretch: Omit<SkippedStretch, 'at'>) => {
+    const list = status.skipped ?? [];
+    const same = list.findIndex((s) => s.what === stretch.what && s.ownerId === stretch.ownerId && s.services.join('\u0000') === stretch.services.join('\u0000'));
+    const earlier = same >= 0 ? list.splice(same, 1)[0]! : null;
+    list.push({
+      ...stretch,
+      from: earlier && tsKey(earlier.from) < tsKey(stretch.from) ? earlier.from : stretch.from,
+      to: earlier && tsKey(earlier.to) > tsKey(stretch.to) ? earlier.to : stretch.to,
+      at: iso(input.now()),
+    });
+    status.skipped = list.slice(-MAX_SKIPPED);
+  };
   const emit = async (f: Finding, replace: boolean, group?: { field: string; state: { findingId: string; lastTs: string } }) => {
     const isNew = await store.upsert(userId, round, f, replace, { nowMs: input.now(), group });
     if (!isNew && !replace) return;
@@ -143,10 +206,18 @@ export async function runRound(input: RoundInput): Promise<RoundResult> {
     const owners = inTurns(cursors, 'resume:owners', input.ownerIds, (ownerId) => ownerId);
     for (const [i, ownerId] of owners.order.entries()) {
       try {
+        // Where a service without a position of its own starts (one created since the last round, or not
+        // reached by it): where the last round that read every service of the workspace began, else the
+        // first look-back, kept until such a round (a round the budget stops does not move it on).
+        const newFromField = `newFrom:${ownerId}`;
+        const newFrom = cursors.get<string>(newFromField) ?? firstLookback;
+        cursors.set(newFromField, newFrom);
         // Every service of the workspace (a page per 100): the watch stopped at 200, and the rest were never
         // watched. A list too long for the round's budget ends the round like any call (BudgetExhausted).
         const [, services] = await settle([auditRound(ownerId), client.listServices({ ownerId }).then((list) => { result.calls += 1; return list; })]);
-        await settle([eventsRound(ownerId, services), logsRound(ownerId, services)]);
+        await settle([eventsRound(ownerId, services, newFrom), logsRound(ownerId, services, newFrom)]);
+        // Every service listed has a position now: one created later than the list began with this round.
+        if (!unfinished.has(ownerId) && startedAt - Date.parse(newFrom) >= POSITION_REFRESH_MS) cursors.set(newFromField, iso(startedAt));
       } catch (err) {
         // Stopped in the round's first workspace, the next round starts with the one after it: a workspace
         // that alone needs more than the budget must not keep the others waiting. In a later one: there.
@@ -173,9 +244,10 @@ export async function runRound(input: RoundInput): Promise<RoundResult> {
     }
     const field = `audit:${ownerId}`;
     const cursor = cursors.get<Cursor>(field);
+    const end = iso(input.now());
     let page;
     try {
-      page = await client.listAuditLogs(ownerId, { startTime: since(cursor), direction: 'forward', limit: 100 });
+      page = await client.listAuditLogs(ownerId, { startTime: since(cursor, firstLookback), endTime: end, direction: 'forward', limit: 100 });
     } catch (err) {
       if (err instanceof RenderApiError && (err.kind === 'forbidden' || err.status === 403)) {
         if (!status.auditUnavailable.includes(ownerId)) {
@@ -214,15 +286,18 @@ export async function runRound(input: RoundInput): Promise<RoundResult> {
         actor: { type: entry.actor.type, ...(entry.actor.email ? { email: sanitizeLine(entry.actor.email, [], 120) } : {}) }, context,
       }, false);
     }
-    cursors.set(field, advance(cursor, page.items.map((e) => ({ id: e.id, ts: e.timestamp }))));
+    const moved = advance(cursor, page.items.map((e) => ({ id: e.id, ts: e.timestamp })));
+    // A short page is the window to its end: the position is its end, also for a workspace with nothing
+    // in its audit log (else the next round, an hour later, looked back only 15 minutes).
+    cursors.set(field, page.nextCursor ? moved : readTo(moved, end));
   }
 
   /** The services in turns (`resume:events:<ownerId>`), EVENTS_AT_ONCE at a time. */
-  async function eventsRound(ownerId: string, services: Service[]) {
+  async function eventsRound(ownerId: string, services: Service[], newFrom: string) {
     const turns = inTurns(cursors, `resume:events:${ownerId}`, services, (s) => s.id);
     for (let i = 0; i < turns.order.length; i += EVENTS_AT_ONCE) {
       const batch = turns.order.slice(i, i + EVENTS_AT_ONCE);
-      const out = await Promise.allSettled(batch.map(serviceEvents));
+      const out = await Promise.allSettled(batch.map((s) => serviceEvents(s, newFrom)));
       const stopped = out.findIndex((o) => o.status === 'rejected');
       if (stopped >= 0) {
         const reason: unknown = (out[stopped] as PromiseRejectedResult).reason;
@@ -233,19 +308,28 @@ export async function runRound(input: RoundInput): Promise<RoundResult> {
     turns.done();
   }
 
-  async function serviceEvents(svc: Service) {
+  async function serviceEvents(svc: Service, newFrom: string) {
     const field = `events:${svc.id}`;
     const cursor = cursors.get<EventsCursor>(field);
-    // Render lists events newest first: new ones since the cursor first; when they are all read, with the
-    // pages they leave, the older ones an earlier round could not read.
-    const fresh = await pageEvents(svc, { start: since(cursor) }, EVENT_PAGES_PER_ROUND, 0);
+    // Render lists events newest first: new ones since the cursor first (up to now: a window with an end,
+    // which is the position once read); when they are all read, with the pages they leave, the older ones
+    // an earlier round could not read.
+    const end = iso(input.now());
+    const fresh = await pageEvents(svc, { start: since(cursor, newFrom), end }, EVENT_PAGES_PER_ROUND, 0);
     let unread = cursor?.unread ?? null;
     const oldestFresh = fresh.items.at(-1)?.timestamp;
-    if (!fresh.complete && oldestFresh) unread = { start: unread?.start ?? since(cursor), end: oldestFresh };
+    if (!fresh.complete && oldestFresh) unread = { start: unread?.start ?? since(cursor, newFrom), end: oldestFresh };
     const items = [...fresh.items];
-    const backlogStart = new Date(input.now() - EVENT_BACKLOG_MS).toISOString();
-    if (unread && tsKey(unread.end) < tsKey(backlogStart)) unread = null;
-    else if (unread && tsKey(unread.start) < tsKey(backlogStart)) unread = { ...unread, start: backlogStart };
+    const backlogStart = iso(input.now() - EVENT_BACKLOG_MS);
+    // What is older than a day is given up, and the page says so.
+    const giveUp = (from: string, to: string) => noteSkipped({ what: 'events', ownerId: svc.ownerId, services: [svc.name], from, to });
+    if (unread && tsKey(unread.end) < tsKey(backlogStart)) {
+      giveUp(unread.start, unread.end);
+      unread = null;
+    } else if (unread && tsKey(unread.start) < tsKey(backlogStart)) {
+      giveUp(unread.start, backlogStart);
+      unread = { ...unread, start: backlogStart };
+    }
     if (unread && fresh.complete) {
       const older = await pageEvents(svc, unread, EVENT_PAGES_PER_ROUND - fresh.read, fresh.read);
       items.push(...older.items);
@@ -253,7 +337,6 @@ export async function runRound(input: RoundInput): Promise<RoundResult> {
       if (older.complete) unread = null;
       else if (oldestRead) unread = { start: unread.start, end: oldestRead };
     }
-    if (items.length === 0 && !cursor) return;
     const seen = new Set(cursor?.seen ?? []);
     for (const ev of items) {
       if (seen.has(ev.id)) continue;
@@ -265,8 +348,11 @@ export async function runRound(input: RoundInput): Promise<RoundResult> {
         context: { serviceName: svc.name, renderEvent: ev.type, eventId: ev.id },
       }, false);
     }
-    const moved = advance(cursor, fresh.items.map((e) => ({ id: e.id, ts: e.timestamp })));
+    const advanced = advance(cursor, fresh.items.map((e) => ({ id: e.id, ts: e.timestamp })));
+    // The newest page read (all of the window, or its newest part: the rest is `unread`): read to its end.
+    const moved = fresh.complete || oldestFresh !== undefined ? readTo(advanced, end) : advanced;
     if (moved) cursors.set(field, unread ? { ts: moved.ts, seen: moved.seen, unread } : { ts: moved.ts, seen: moved.seen });
+    else unfinished.add(svc.ownerId); // deleted before its first read: a 404
   }
 
   /**
@@ -295,7 +381,7 @@ export async function runRound(input: RoundInput): Promise<RoundResult> {
     return { items, read, complete: false };
   }
 
-  async function logsRound(ownerId: string, services: Service[]) {
+  async function logsRound(ownerId: string, services: Service[], newFrom: string) {
     // Render wants every resource of one logs query in the same region.
     const byRegion = new Map<string, Service[]>();
     for (const s of services) {
@@ -308,7 +394,7 @@ export async function runRound(input: RoundInput): Promise<RoundResult> {
     const turns = inTurns(cursors, `resume:logs:${ownerId}`, chunks, (chunk) => chunk[0]!.id, (chunk, id) => chunk.some((s) => s.id === id));
     for (const chunk of turns.order) {
       try {
-        await logChunk(ownerId, chunk);
+        await logChunk(ownerId, chunk, newFrom);
       } catch (err) {
         turns.stoppedAt(chunk, err);
         throw err;
@@ -318,13 +404,21 @@ export async function runRound(input: RoundInput): Promise<RoundResult> {
   }
 
   /** One query's services (20 at most, one region): their new app log lines, grouped into findings. */
-  async function logChunk(ownerId: string, chunk: Service[]) {
+  async function logChunk(ownerId: string, chunk: Service[], newFrom: string) {
     // A cursor per service, not per chunk: a chunk's services change as services are created and
     // deleted, and a service moved into a chunk read further than it was would skip what lies between.
     // The chunk is read from its furthest-behind service; each line is kept only past its own service's.
     const own = new Map(chunk.map((s) => [s.id, cursors.get<Cursor>(`logs:${s.id}`)]));
-    let start = [...own.values()].map(since).reduce((a, b) => (tsKey(b) < tsKey(a) ? b : a));
-    if (input.now() - Date.parse(start) > MAX_LOG_LAG_MS) start = new Date(input.now() - MAX_LOG_LAG_MS).toISOString();
+    const from = (s: Service) => since(own.get(s.id) ?? null, newFrom);
+    let start = chunk.map(from).reduce((a, b) => (tsKey(b) < tsKey(a) ? b : a));
+    const end = iso(input.now());
+    const earliest = iso(input.now() - maxLogLagMs);
+    if (tsKey(start) < tsKey(earliest)) {
+      // More came than the rounds read (or the watch was away): the older lines are skipped, and the page says which.
+      const behind = chunk.filter((s) => tsKey(from(s)) < tsKey(earliest));
+      noteSkipped({ what: 'app_logs', ownerId, services: behind.map((s) => s.name), from: start, to: earliest });
+      start = earliest;
+    }
     const unseen = (l: { id: string; timestamp: string; labels: Array<{ name: string; value: string }> }) => {
       const c = own.get(resourceOfLine(l));
       if (!c) return true;
@@ -334,8 +428,9 @@ export async function runRound(input: RoundInput): Promise<RoundResult> {
     // Up to LOG_PAGES_PER_ROUND pages; what was read is processed even when the budget stops paging.
     const lines: Parameters<typeof groupLogLines>[2] = [];
     let reached: Cursor | null = null;
+    let toEnd = false;
     const resourceOf = new Map<string, string>();
-    let window = { startTime: start, endTime: new Date(input.now()).toISOString() };
+    let window = { startTime: start, endTime: end };
     for (let p = 0; p < LOG_PAGES_PER_ROUND; p += 1) {
       let page;
       try {
@@ -348,6 +443,7 @@ export async function runRound(input: RoundInput): Promise<RoundResult> {
       for (const l of page.logs) resourceOf.set(l.id, resourceOfLine(l));
       lines.push(...page.logs.filter(unseen));
       reached = page.hasMore && page.nextStartTime ? { ts: page.nextStartTime, seen: [] } : advance(reached, page.logs.map((l) => ({ id: l.id, ts: l.timestamp })));
+      toEnd = !page.hasMore;
       if (!page.hasMore || !page.nextStartTime) break;
       window = { startTime: page.nextStartTime, endTime: page.nextEndTime ?? window.endTime };
     }
@@ -356,7 +452,9 @@ export async function runRound(input: RoundInput): Promise<RoundResult> {
     // ids of its own lines at the instant reached: only those are checked against it (`unseen`).
     for (const [serviceId, c] of own) {
       const mine = reached && { ts: reached.ts, seen: reached.seen.filter((id) => resourceOf.get(id) === serviceId) };
-      cursors.set(`logs:${serviceId}`, later(c, mine));
+      const moved = toEnd ? readTo(later(c, mine), end) : later(c, mine);
+      cursors.set(`logs:${serviceId}`, moved);
+      if (!moved) unfinished.add(ownerId); // a 404 for one of the group (deleted meanwhile) left the rest unread
     }
   }
 

@@ -34,7 +34,7 @@ async function watchedService(t: ExecutionContext, label: string, pagesPerRound:
     },
   }, [owner!.id]);
   return {
-    render, serviceId: service!.id, found: rounds.found,
+    render, serviceId: service!.id, found: rounds.found, status: () => rounds.store.getStatus(1),
     async round(now = Date.now) {
       eventPages = 0;
       await rounds.round(now);
@@ -71,13 +71,19 @@ test('an OOM on an events page the budget left unread: reported by the next roun
   t.not(w.found[0]!.id, w.found[1]!.id);
 });
 
-test('a window of unread events older than a day is given up, not read', async (t) => {
+test('a window of unread events older than a day is given up, not read, and the page is told', async (t) => {
   const w = await watchedService(t, 'evstale', 2);
   w.render.addServiceEvent(w.serviceId, 'server_failed', { reason: { oomKilled: { memoryLimit: '512Mi' } } });
   for (let i = 0; i < 120; i++) w.render.addServiceEvent(w.serviceId, i % 2 ? 'deploy_started' : 'build_started');
-  t.truthy((await w.round())?.unread);
+  const first = await w.round();
+  const unread = first?.unread as { start: string; end: string } | undefined;
+  t.truthy(unread);
   const dayLater = Date.now() + 25 * 60 * 60_000;
   const after = await w.round(() => dayLater);
   t.deepEqual(w.found, []);
   t.is(after?.unread, undefined);
+  // The status the Security page reads names what was given up (present.ts words it; the service's app
+  // logs of more than a day before are named too).
+  const skipped = (await w.status()).skipped ?? [];
+  t.deepEqual(skipped.filter((s) => s.what === 'events'), [{ what: 'events', ownerId: skipped[0]!.ownerId, services: ['busy'], from: unread!.start, to: unread!.end, at: new Date(dayLater).toISOString() }]);
 });

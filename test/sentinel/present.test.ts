@@ -17,3 +17,16 @@ test('round notices only while the watch is on', (t) => {
   t.deepEqual(presentSettings({ ...on, enabled: false }, { ...status, lastProblem: 'render_key_rejected' }, ctx).notices, []);
   t.like(presentSettings(null, status, ctx), { enabled: false, lastRunAt: status.lastRunAt, intervalSeconds: 60 });
 });
+
+test('stretches a round gave up reading are named while the watch is on, newest first', (t) => {
+  const skipped: SentinelStatus['skipped'] = [
+    { what: 'events', ownerId: 'own-1', services: ['api'], from: '2025-01-01T00:00:00.000Z', to: '2025-01-01T02:30:59.999Z', at: '2025-01-02T03:00:00.000Z' },
+    { what: 'app_logs', ownerId: 'own-1', services: ['a', 'b', 'c', 'd', 'e'], from: '2025-01-02T01:05:07.123456Z', to: '2025-01-02T01:50:00.000Z', at: '2025-01-02T03:00:00.000Z' },
+  ];
+  const quiet: SentinelStatus = { lastRunAt: '2025-01-02T03:00:00.000Z', auditUnavailable: [], lastProblem: null, skipped };
+  t.deepEqual(presentSettings(on, quiet, ctx).notices, [
+    'App logs of a, b, c and 2 more from 2025-01-02 01:05 UTC to 2025-01-02 01:50 UTC were not read: more came than a round reads, or rounds were further apart than the interval.',
+    'Service events of api from 2025-01-01 00:00 UTC to 2025-01-01 02:30 UTC were not read: older than a day when their turn came.',
+  ]);
+  t.deepEqual(presentSettings({ ...on, enabled: false }, quiet, ctx).notices, []);
+});

@@ -14,11 +14,12 @@ import type { TestRedis } from '../helpers/redis.js';
  * Render client made with `render` (its beforeRequest stands for the round's budget share) that notes its
  * audited reads as the worker's does: what each round found new (`found`), every finding it wrote or
  * updated (`written`), and its cursors as written (`cursor(field)`). Apart from support.ts, which starts
- * the whole stack: these tests need no web or worker process.
+ * the whole stack: these tests need no web or worker process. `clock`: what the client's notes of its
+ * audited reads are timed by (the worker's clock; a test's own, shared with the simulator's).
  */
-export async function roundsInProcess(redis: TestRedis, render: RenderClientOptions, ownerIds: string[]) {
+export async function roundsInProcess(redis: TestRedis, render: RenderClientOptions, ownerIds: string[], clock: () => number = Date.now) {
   const store = createSentinelStore({ redis: redis.client, prefix: redis.prefix, keyring: createKeyring(randomBytes(32)), absoluteMs: 3_600_000 });
-  const notes = store.auditedReadNotes(1, Date.now);
+  const notes = store.auditedReadNotes(1, clock);
   const client = createRenderClient({
     ...render,
     async beforeRequest(call) {
@@ -33,7 +34,7 @@ export async function roundsInProcess(redis: TestRedis, render: RenderClientOpti
   // The watch's settings (the rounds write only while they are current; their record is not read here).
   await redis.client.hset(store.keys.settings(1), 'gen', 'g1');
   return {
-    found, written,
+    found, written, store,
     /** `report`: what the worker does with a finding written (audit, alert), run first; throwing, the round fails as a worker dying there would. */
     async round(now: () => number = Date.now, report?: (f: Finding, isNew: boolean) => Promise<void>) {
       const { round, status, cursors } = await store.beginRound(1, 60_000);
@@ -77,4 +78,38 @@ export async function oneServiceRounds(t: ExecutionContext, label: string, servi
     serviceDetails: { runtime: 'node', plan: 'starter', region: 'oregon', envSpecificDetails: { buildCommand: 'npm ci', startCommand: 'npm start' } },
   });
   return { render, service, rounds: await roundsInProcess(r, { baseUrl: render.url, apiKey }, [owner!.id]) };
+}
+
+/**
+ * Rounds over a simulator account's workspace (`label` names its key) on one clock with the simulator's
+ * (Render's timestamps) and the client's notes of its audited reads, moved by hand (`advance`): rounds an
+ * hour apart, the Security page's longest interval, without an hour passing. `create` makes a web service;
+ * `opts.beforeRequest` stands for the rounds' budget share (as in roundsInProcess).
+ */
+export async function roundsOnClock(t: ExecutionContext, label: string, opts: Pick<RenderClientOptions, 'beforeRequest'> = {}) {
+  let nowMs = Date.now();
+  const clock = () => nowMs;
+  const r = await startTestRedis();
+  // Deploys stay where they start: a deploy going live writes app lines of its own.
+  const render = await startRenderSimulator({ now: clock, manualDeploys: true });
+  t.teardown(async () => { await render.close(); await r.stop(); });
+  const apiKey = `rnd_${label}${'k'.repeat(Math.max(30 - label.length, 20))}`;
+  render.addAccount({ apiKey, workspaces: [{ name: `${label} ws` }] });
+  const plain = createRenderClient({ baseUrl: render.url, apiKey });
+  const [owner] = await plain.listOwners();
+  const rounds = await roundsInProcess(r, { baseUrl: render.url, apiKey, ...opts }, [owner!.id], clock);
+  return {
+    render, redis: r, rounds, ownerId: owner!.id, found: rounds.found, clock,
+    async create(name: string, envVars: Array<{ key: string; value: string }> = []) {
+      const { service } = await plain.createService({
+        type: 'web_service', name, ownerId: owner!.id, repo: `https://github.com/${label}/${name}`, branch: 'main', autoDeploy: 'no', envVars,
+        serviceDetails: { runtime: 'node', plan: 'starter', region: 'oregon', envSpecificDetails: { buildCommand: 'npm ci', startCommand: 'npm start' } },
+      });
+      return service!;
+    },
+    advance(ms: number) { nowMs += ms; },
+    round: () => rounds.round(clock),
+    /** The round's status as written (lastRunAt, skipped stretches…). */
+    status: () => rounds.store.getStatus(1),
+  };
 }
