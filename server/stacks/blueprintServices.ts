@@ -33,7 +33,7 @@ const MAX_VALUE_SOURCE_CHARS = 2 * MAX_LINE_CHARS;
  * way (block scalars, escapes, values over several lines; one-line values are read here), so a file past
  * the budget is not read here, as for invalid YAML; within it, the yaml work stays ~10 ms.
  */
-export const YAML_BUDGET = { values: 64, sourceChars: 16 * 1024 } as const;
+export const YAML_BUDGET = { values: 64, sourceChars: 8 * 1024 } as const;
 
 class Unreadable extends Error {}
 function unreadable(): never {
