@@ -29,20 +29,22 @@ export const MASKED_SEGMENT = '[redacted]';
 const DECODE_ROUNDS = 3;
 
 /**
- * In a path segment: a credential's prefix followed by what a token's body is (16 or more letters or digits:
- * GitHub's 36, a fine-grained PAT's 22 before its underscore, a Render key's). An env var name that merely
- * holds a prefix (`GITHUB_PAT_SCOPE`, `BRND_X`) is not one; it was masked, and the access line no longer
- * said which variable a request changed.
+ * In a path segment: a credential's prefix followed by what that credential's body is. A Render key's as the
+ * key check takes one (`rnd_` and 8 or more of letters, digits, `_` and `-`: server/routes/renderKey.ts);
+ * a GitHub token's 16 or more letters or digits (a classic token's 36, a fine-grained PAT's 22 before its
+ * underscore). An env var name that merely holds a prefix (`GITHUB_PAT_SCOPE`, `BRND_X`, `RND_SEED`) is not
+ * one; it was masked, and the access line no longer said which variable a request changed.
  */
 function holdsPathCredential(text: string): boolean {
   const prefix = new RegExp(/(?:rnd|gh[pousr]|github_pat)_/, 'gi'); // HOLDS_CREDENTIAL, global: each match in turn
   for (let m = prefix.exec(text); m; m = prefix.exec(text)) {
     const body = m.index + m[0].length;
-    if (TOKEN_BODY.test(text.slice(body, body + TOKEN_BODY_MIN))) return true;
+    const render = m[0].toLowerCase() === 'rnd_';
+    if (render ? RENDER_KEY_BODY.test(text.slice(body, body + 8)) : TOKEN_BODY.test(text.slice(body, body + 16))) return true;
   }
   return false;
 }
-const TOKEN_BODY_MIN = 16;
+const RENDER_KEY_BODY = /^[A-Za-z0-9_-]{8}$/;
 const TOKEN_BODY = /^[A-Za-z0-9]{16}$/;
 /** One escape: each is decoded on its own, so a malformed one elsewhere in the segment stops nothing. */
 const ESCAPE = /%([0-9A-Fa-f]{2})/g;

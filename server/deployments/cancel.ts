@@ -26,9 +26,9 @@ import { endDeploymentsOfDeletedService } from './serviceDeleted.js';
  * still said "Building") ends the deployment `service_deleted` and answers as one that ended meanwhile
  * (endedWithItsService).
  */
-export async function cancelDeployment(deps: AppDeps, rec: DeploymentRecord, render: () => RenderClient): Promise<DeploymentRecord> {
+export async function cancelDeployment(deps: AppDeps, rec: DeploymentRecord, render: () => RenderClient, keyOf: () => string | undefined = () => undefined): Promise<DeploymentRecord> {
   if (isTerminal(rec.status)) throw errors.conflict('deployment_finished', `This deployment already ended (${rec.status}).`);
-  const onRender = rec.serviceId && rec.deployId ? await cancelOnRenderUnlessGone(deps, rec, rec.serviceId, rec.deployId, render()) : 'none';
+  const onRender = rec.serviceId && rec.deployId ? await cancelOnRenderUnlessGone(deps, rec, rec.serviceId, rec.deployId, render(), keyOf()) : 'none';
   // The worker's write of the end wins when it came first: nothing was canceled — unless the end it
   // wrote is Render's cancel that this request made (its watch looked between our two steps).
   const canceled = await deps.deployRequests.markCanceled(rec.id) ?? (onRender === 'canceled' ? await endedByOurCancel(deps, rec.id) : null);
@@ -139,11 +139,13 @@ async function endedByOurCancel(deps: AppDeps, id: string): Promise<DeploymentRe
  * ended (409 deployment_finished, saying why), instead of the bare "Resource not found." of a 404 that
  * the user's own deployment page cannot explain. Any other 404 is answered as before.
  */
-async function cancelOnRenderUnlessGone(deps: AppDeps, rec: DeploymentRecord, serviceId: string, deployId: string, client: RenderClient): Promise<'canceled' | 'was_canceled' | 'queued'> {
+async function cancelOnRenderUnlessGone(deps: AppDeps, rec: DeploymentRecord, serviceId: string, deployId: string, client: RenderClient, keyFingerprint: string | undefined): Promise<'canceled' | 'was_canceled' | 'queued'> {
   try {
     return await cancelOnRender(client, serviceId, deployId);
   } catch (err) {
-    if (!(err instanceof RenderApiError && err.kind === 'not_found') || !(await isGone(client, serviceId))) throw err;
+    // Only the deployment's own key can tell "deleted" from "not this key's": a cancel sent from a session that
+    // holds another workspace's key met Render's 404 for a service that still runs, and ended all its deployments.
+    if (!(err instanceof RenderApiError && err.kind === 'not_found') || keyFingerprint !== rec.keyFingerprint || !(await isGone(client, serviceId))) throw err;
     throw await endedWithItsService(deps, rec, serviceId, err);
   }
 }

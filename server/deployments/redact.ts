@@ -63,20 +63,25 @@ function fromJson(json: string, encoder: (typeof ENCODERS)[number]): string {
  * of its lines, since Render writes one entry per line an app prints (a PEM key, a service account's
  * JSON). Each also without its control characters: a line has them taken out before it is redacted
  * (stripControls), and a value holding one (a form feed, an escape) no longer matched, leaving the rest
- * of it in clear. None for a value (or a control-free copy, or a line) shorter than MIN_LENGTH.
+ * of it in clear. None for a value shorter than MIN_LENGTH; of a longer one, no form (a control-free
+ * copy's, a line) shorter than it.
  */
 function forms(value: string): string[] {
+  // A value under MIN_LENGTH is not looked for in any form (an env value `&` masked every `\u0026`). Its
+  // control-free copy may be shorter and still have long forms (`\r\x7f+&/` as Go writes `+&/`): those stay,
+  // each form kept only at MIN_LENGTH or more.
+  if (value.length < MIN_LENGTH) return [];
   const out = new Set<string>();
   for (const v of new Set([value, stripControls(value)])) {
-    if (v.length < MIN_LENGTH) continue;
+    if (v.length === 0) continue;
     const json = JSON.stringify(v).slice(1, -1);
     out.add(v).add(json);
     for (const encoder of ENCODERS) out.add(fromJson(json, encoder));
     if (/[\r\n]/.test(v)) {
-      for (const line of v.split(/\r?\n|\r/)) if (line.trim().length >= MIN_LENGTH) out.add(line.trim());
+      for (const line of v.split(/\r?\n|\r/)) out.add(line.trim());
     }
   }
-  return [...out];
+  return [...out].filter((form) => form.length >= MIN_LENGTH);
 }
 
 /**

@@ -9,14 +9,22 @@ export class GitHubError extends Error {
   override readonly name = 'GitHubError';
   readonly kind: GitHubErrorKind;
   readonly status?: number;
-  /** For rate_limited: seconds until GitHub says to try again, when it said so. */
+  /** For rate_limited: seconds until the call may be made again (GitHub's stated wait, or a secondary limit's minute). */
   readonly retryAfterSeconds?: number;
+  /**
+   * For rate_limited: GitHub stated the wait (retry-after, or the window's reset with no calls left). A
+   * secondary limit's minute is a rule, not a statement: the client does not sit it out inside a request
+   * (a web request held a minute); its caller decides (the deploy job waits as a delayed job, a route
+   * answers 429 with Retry-After).
+   */
+  readonly waitStated?: boolean;
 
-  constructor(kind: GitHubErrorKind, message: string, opts: { status?: number; retryAfterSeconds?: number } = {}) {
+  constructor(kind: GitHubErrorKind, message: string, opts: { status?: number; retryAfterSeconds?: number; waitStated?: boolean } = {}) {
     super(message);
     this.kind = kind;
     if (opts.status !== undefined) this.status = opts.status;
     if (opts.retryAfterSeconds !== undefined) this.retryAfterSeconds = opts.retryAfterSeconds;
+    if (opts.waitStated !== undefined) this.waitStated = opts.waitStated;
   }
 }
 
@@ -52,7 +60,8 @@ export function toGitHubError(err: unknown, what: string, secret: string): GitHu
 
   if (status === 401) return new GitHubError('unauthorized', message, { status });
   if (status === 429 || (status === 403 && (String(remaining) === '0' || headers['retry-after'] !== undefined || /rate limit/i.test(ghMessage)))) {
-    return new GitHubError('rate_limited', message, { status, ...(retryAfter === undefined ? {} : { retryAfterSeconds: retryAfter }) });
+    const wait = retryAfter ?? (String(remaining) === '0' ? undefined : SECONDARY_LIMIT_WAIT_S);
+    return new GitHubError('rate_limited', message, { status, waitStated: retryAfter !== undefined, ...(wait === undefined ? {} : { retryAfterSeconds: wait }) });
   }
   if (status === 403) return new GitHubError('forbidden', message, { status });
   // 409 is GitHub's "Git Repository is empty."
@@ -80,9 +89,9 @@ export class FileTooLargeError extends GitHubError {
 const SECONDARY_LIMIT_WAIT_S = 60;
 
 /**
- * When a rate-limited call may be made again, by GitHub's rules: `retry-after` when it is there; the
- * window's reset only when `x-ratelimit-remaining` is 0; otherwise (a secondary limit, calls left) a
- * minute. A secondary limit's answer carries the hourly window's reset, which says nothing about it:
+ * When GitHub says a rate-limited call may be made again: `retry-after` when it is there; the window's
+ * reset only when `x-ratelimit-remaining` is 0. Otherwise (a secondary limit, calls left) its rule is a
+ * minute at least (toGitHubError). A secondary limit's answer carries the hourly window's reset, which says nothing about it:
  * taken for the wait, a call was made again seconds later, still under the limit (GitHub may ban an
  * integration that keeps doing so).
  */
@@ -90,6 +99,6 @@ function retryAfterSeconds(headers: Record<string, string | number | undefined>)
   const ra = Number(headers['retry-after']);
   if (headers['retry-after'] !== undefined && Number.isFinite(ra) && ra >= 0) return ra;
   const reset = Number(headers['x-ratelimit-reset']);
-  if (String(headers['x-ratelimit-remaining']) === '0') return Number.isFinite(reset) && reset > 0 ? Math.max(0, Math.ceil(reset - Date.now() / 1000)) : undefined;
-  return SECONDARY_LIMIT_WAIT_S;
+  if (String(headers['x-ratelimit-remaining']) === '0' && Number.isFinite(reset) && reset > 0) return Math.max(0, Math.ceil(reset - Date.now() / 1000));
+  return undefined; // a secondary limit (calls left): SECONDARY_LIMIT_WAIT_S, not stated (toGitHubError)
 }

@@ -168,7 +168,7 @@ const idempotent = (req: GitHubRequest) => (req.method ?? 'GET') === 'GET';
 function retryDelayMs(error: GitHubError, status: number, attempt: number, idempotentRequest: boolean): number | null {
   if (error.kind === 'rate_limited') {
     const wait = error.retryAfterSeconds;
-    return attempt === 0 && wait !== undefined && wait <= MAX_RATE_LIMIT_WAIT_S ? wait * 1000 : null;
+    return attempt === 0 && error.waitStated && wait !== undefined && wait <= MAX_RATE_LIMIT_WAIT_S ? wait * 1000 : null;
   }
   if (!idempotentRequest) return null;
   // octokit's retry plugin's rule: anything but these client errors is worth another try. 409 is added:

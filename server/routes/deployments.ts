@@ -89,7 +89,7 @@ export function deploymentRoutes(router: Router, deps: AppDeps) {
     // Render is called only for a deploy it has, and each call only while the session still holds the key:
     // a key withdrawn in another tab while the deploy's read was at Render cancels nothing with it.
     let caller: CallerRender | null = null;
-    const canceled = await cancelDeployment(deps, rec, () => (caller = heldCallerRender(deps, withRenderKey(ctx.state))).client).catch(async (err: unknown) => {
+    const canceled = await cancelDeployment(deps, rec, () => (caller = heldCallerRender(deps, withRenderKey(ctx.state))).client, () => caller?.keyFingerprint).catch(async (err: unknown) => {
       // Withdrawn before a call, or while the last one was at Render: that sign-out, clear or replace ended the
       // deployment (revocation.ts), which is why the cancel found it ended. Either way answered as a request sent now.
       const withdrawn = err instanceof RenderKeyWithdrawn || (caller !== null && err instanceof AppError && err.code === 'deployment_finished'

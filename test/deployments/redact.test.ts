@@ -1,5 +1,5 @@
 import test from 'ava';
-import { redactSecrets, valuesOf } from '../../server/deployments/redact.js';
+import { redactSecrets, stripControls, valuesOf } from '../../server/deployments/redact.js';
 import { presentLine } from '../../server/deployments/logs.js';
 
 // Render writes one log entry per line an app prints, so a multi-line value (a PEM key, a service
@@ -115,4 +115,58 @@ test('a value has a bounded number of forms, one per encoder, whatever it holds'
   const worst = 'a"b\\c/d<e>f&g=h\'i+j`k\u2028lémn🔑o\x7f';
   t.true(valuesOf([worst]).length <= 18, String(valuesOf([worst]).length));
   t.is(valuesOf(['plain-ascii-value']).length, 1);
+});
+
+// The encoder forms of 5779158 must mask everything the forms before them did, for a value of 4 characters or
+// more: the 4-character rule applied to the control-free copy too dropped the Go and PHP forms of a value whose
+// copy is shorter (`\r\x7f+&/` as Go writes `+&/`: `+\u0026/`), found by a review. `oldForms` is the earlier
+// table, kept here as the oracle.
+const uEscaped = (json: string, pattern: RegExp) => json.replace(pattern, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+function oldForms(value: string): string[] {
+  const out = new Set<string>();
+  for (const v of new Set([value, stripControls(value)])) {
+    const json = JSON.stringify(v).slice(1, -1);
+    out.add(v).add(json).add(uEscaped(json, /[<>&\u2028\u2029]/g)).add(json.replaceAll('/', '\\/')).add(uEscaped(json, /[\u0080-\uffff]/g));
+    if (/[\r\n]/.test(v)) for (const line of v.split(/\r?\n|\r/)) out.add(line.trim());
+  }
+  return [...out].filter((s) => s.length >= 4);
+}
+
+const ALPHABET = ['a', 'Z', '9', '/', '\\', '"', "'", '<', '&', '=', 'é', '€', '😀', '\u2028', '\x01', '\x1b', '\x7f', '\x85', '\n', '\r', ' ', '+', '`', '[', 'm'];
+function rand(seed: number) { let s = seed; return () => ((s = (s * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff); }
+
+function oldRedact(text: string, value: string): string {
+  const values = oldForms(value).sort((a, b) => b.length - a.length);
+  const spans: [number, number][] = [];
+  for (const v of values) for (let at = text.indexOf(v); at !== -1; at = text.indexOf(v, at + 1)) spans.push([at, at + v.length]);
+  if (!spans.length) return text;
+  spans.sort((a, b) => a[0] - b[0]);
+  let out = ''; let kept = 0;
+  for (let i = 0; i < spans.length;) { const st = spans[i]![0]; let end = spans[i]![1]; for (i++; i < spans.length && spans[i]![0] <= end; i++) end = Math.max(end, spans[i]![1]); out += `${text.slice(kept, st)}[redacted]`; kept = end; }
+  return out + text.slice(kept);
+}
+const residual = (s: string) => s.replaceAll('[redacted]', '').length;
+
+test('nothing the previous redaction masked in a served (control-stripped) line is left in clear now', (t) => {
+  const r = rand(42);
+  const misses: Array<{ value: string; line: string; old: string; now: string }> = [];
+  for (let i = 0; i < 20000; i++) {
+    const len = 1 + Math.floor(r() * 10);
+    let v = '';
+    for (let j = 0; j < len; j++) v += ALPHABET[Math.floor(r() * ALPHABET.length)];
+    for (const f of oldForms(v)) {
+      const line = stripControls(`x ${f} y`);
+      const old = oldRedact(line, v);
+      const now = redactSecrets(line, [v]);
+      if (residual(now) > residual(old)) misses.push({ value: JSON.stringify(v), line: JSON.stringify(line), old, now });
+    }
+  }
+  const lost = misses.filter((m) => JSON.parse(m.value).length >= 4);
+  t.is(lost.length, 0, `a 4+ character value lost a form: ${JSON.stringify(lost.slice(0, 3))}`);
+});
+
+// Concrete: a 5-character value whose control-free copy is 3 characters ("+&/"); Go's and PHP's forms of that copy were masked.
+test('value "\\r\\x7f+&/": the Go form of its control-free copy (+\\u0026/) is still redacted', (t) => {
+  const v = '\r\x7f+&/';
+  t.is(redactSecrets('token=+\\u0026/ end', [v]), 'token=[redacted] end');
 });

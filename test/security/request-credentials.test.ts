@@ -52,6 +52,10 @@ test('maskedPath: credential-looking segments (as sent or percent-encoded) maske
   // an env var name holding a prefix was masked, and the line no longer said which variable changed.
   t.is(maskedPath(`/api/render/deployments/ghp%5F${'A1b2C3d4'.repeat(4)}%zz`), `/api/render/deployments/${MASKED_SEGMENT}`);
   t.is(maskedPath(`/api/render/deployments/%zz${token}`), `/api/render/deployments/${MASKED_SEGMENT}`);
+  // Render keys as the key check takes them (rnd_ and 8 or more of letters, digits, _ and -), found by a review.
+  for (const key of ['rnd_Ab3-xY9_kLm2NoPq', 'rnd_0123456789abcde', 'rnd_abc_def_ghi', 'rnd_12345678']) {
+    t.is(maskedPath(`/api/render/deployments/${key}`), `/api/render/deployments/${MASKED_SEGMENT}`, key);
+  }
   for (const name of ['GITHUB_PAT_SCOPE', 'BRND_X', 'MY_GHP_KEY', 'RND_SEED']) {
     t.is(maskedPath(`/api/render/services/srv-abc/env-vars/${name}`), `/api/render/services/srv-abc/env-vars/${name}`, name);
   }
