@@ -12,9 +12,13 @@ const QUIET_KEYS = new Set(['level', 'time', 'pid', 'hostname', 'name', 'msg', '
  * gets warnings and errors only, one readable line each, so the banner stays in view. A 4xx access line
  * is a warning in the file but not worth a terminal line (a signed-out page load answers 401).
  */
-export function createSandboxLogger(file: string, level: string): { logger: Logger; flush(): void } {
+export function createSandboxLogger(file: string, level: string): { logger: Logger; flush(): void; ready: Promise<void> } {
   mkdirSync(dirname(file), { recursive: true });
   const toFile = pino.destination({ dest: file, append: true, sync: false });
+  // The file opens asynchronously; until then lines wait in the destination's buffer, and flushSync throws
+  // ("sonic boom is not ready yet"): a stop that early (a start that failed at once) flushes nothing.
+  let opened = false;
+  const ready = new Promise<void>((resolve) => toFile.once('ready', () => { opened = true; resolve(); }));
   const toTerminal = new Writable({
     write(chunk, _enc, done) {
       const line = terminalLine(String(chunk));
@@ -23,7 +27,7 @@ export function createSandboxLogger(file: string, level: string): { logger: Logg
     },
   });
   const streams = pino.multistream([{ level: level, stream: toFile }, { level: 'warn', stream: toTerminal }]);
-  return { logger: createLogger({ level, destination: streams }), flush: () => toFile.flushSync() };
+  return { logger: createLogger({ level, destination: streams }), flush: () => { if (opened) toFile.flushSync(); }, ready };
 }
 
 /** One human line for a pino JSON line, or null for lines the terminal skips. */

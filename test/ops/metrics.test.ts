@@ -1,7 +1,7 @@
 import test from 'ava';
 import { Writable } from 'node:stream';
 import { startStack, type Stack } from '../helpers/stack.js';
-import { FAST_WATCH, addNodeRepo, signedInWithKey, waitFinished } from '../helpers/pipeline.js';
+import { FAST_WATCH, addNodeRepo, waitFinished } from '../helpers/pipeline.js';
 import { createLogger } from '../../server/logger.js';
 import { startWorker, type WorkerProcess } from '../../workers/process.js';
 import { startWeb } from '../../server/web.js';
@@ -39,7 +39,15 @@ function sample(text: string, name: string, labels: Record<string, string> = {})
 
 test('/metrics exposes request, key, deploy, queue, Render, budget and security series with real values', async (t) => {
   t.timeout(40_000);
-  const { agent, apiKey, ownerId } = await signedInWithKey(stack, 'metered');
+  // A user id no process id, port or hex digits of a worker's instance label (host-pid-random) can equal: the
+  // check below looks for it as a whole number in every label, and a worker's pid once matched a small id.
+  const apiKey = `rnd_metered${'k'.repeat(24)}`;
+  stack.render.addAccount({ apiKey, workspaces: [{ name: 'metered workspace' }] });
+  const agent = stack.agent();
+  await stack.signIn(agent, 'metered', { id: 3_000_000_007 });
+  const setup = await agent.post('/api/render/setup', { api_key: apiKey });
+  t.is(setup.status, 200, setup.text);
+  const ownerId: string = setup.json.owners[0].id;
   const bad = await agent.post('/api/render/setup', { api_key: 'rnd_not_a_real_key_at_all_000' });
   t.is(bad.status, 400);
   addNodeRepo(stack, 'metered', 'zq-meter-app');

@@ -18,10 +18,11 @@ test('the file gets every line at the configured level, the redaction included',
   const dir = mkdtempSync(join(tmpdir(), 'sandbox-log-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const file = join(dir, 'app.log');
-  const { logger, flush } = createSandboxLogger(file, 'info');
+  const { logger, flush, ready } = createSandboxLogger(file, 'info');
   logger.info({ path: '/api/meta', status: 200 }, 'request');
   logger.warn({ api_key: 'rnd_neverInTheLog000000' }, 'odd');
-  await new Promise((r) => setTimeout(r, 50));
+  // Opened asynchronously: a fixed 50 ms was not enough on a loaded machine (the file was not there yet).
+  await ready;
   flush();
   const text = readFileSync(file, 'utf8');
   t.regex(text, /"msg":"request"/);

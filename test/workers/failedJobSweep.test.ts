@@ -55,7 +55,8 @@ test.serial('a deploy whose job failed for good mid-watch is run again by a work
   for (let i = 0; i < 3; i++) stack.render.advanceDeploy(rec.deployId);
   const done = await waitFinished(u.agent, id);
   t.is(done.status, 'live', JSON.stringify(done.failure));
-  t.is(await stack.web.deps.queue.getJobState(id), 'completed');
+  // The run writes the record's end, then its job completes.
+  await until('the job completed', async () => (await stack.web.deps.queue.getJobState(id)) === 'completed');
 });
 
 test.serial('a queued deployment whose job failed for good before its first step is run again by the sweep and goes live', async (t) => {

@@ -50,7 +50,7 @@ test('a cancel between the orphan sweep\'s read and its re-enqueue leaves no pen
   });
   const swept = await sweepQueuedOrphans({ deployments, queue: deps.queue, enqueuer: deps.enqueuer, clock: deps.clock, logger: deps.logger }, { graceMs: 0 });
   t.true(canceled);
-  t.log('sweep:', swept, 'pending now:', await pendingOf(userId));
+  t.deepEqual(swept, { looked: 1, requeued: 1 }, 'the sweep added the job back after the cancel');
 
   // Let a worker run whatever job the sweep added (its run finds the record canceled).
   const w = await startTestWorker(stack, { orphanSweep: { everyMs: 0, graceMs: 3_600_000 } });
@@ -69,7 +69,6 @@ test('a cancel between the orphan sweep\'s read and its re-enqueue leaves no pen
   t.teardown(() => deps.queue.resume());
   const lone = await u.agent.post('/api/render/deploy', { github_repo: 'sweeprace/app', project_name: 'sweeprace-two' });
   t.is(lone.status, 202, lone.text);
-  t.log('after the job ran, pending:', leftover, '; next lone deploy priority:', (await deps.queue.getJob(lone.json.id))?.opts.priority);
   t.deepEqual(leftover, [], 'the canceled deployment still counts as a pending job of its user after its job ran');
   t.is((await deps.queue.getJob(lone.json.id))?.opts.priority, 1, 'the user\'s only waiting deploy should have priority 1');
 });
