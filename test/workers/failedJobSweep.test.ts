@@ -1,4 +1,4 @@
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { Writable } from 'node:stream';
@@ -25,34 +25,32 @@ test.before(async () => { p = await startPipelineStack({ renderOptions: { manual
 test.after.always(async () => { await current?.close(5_000); await p?.close(); });
 
 /** The deployment's job uses up its attempts on runs that throw as on a Redis failure; then a healthy worker again. */
-async function attemptsUsedUp(id: string, promote: boolean) {
-  const { stack } = p;
+async function attemptsUsedUp(id: string) {
   await current.close(5_000);
-  const queue = stack.web.deps.queue;
-  const job = (await queue.getJob(id))!;
-  await stack.redis.client.hset(`${queuePrefix(stack.config.redisPrefix)}:${DEPLOY_QUEUE}:${id}`, 'atm', '7');
-  const conn = new Redis(stack.config.redisUrl, { maxRetriesPerRequest: null });
-  const thrower = new Worker(DEPLOY_QUEUE, async () => { throw new Error('Connection is closed.'); }, { connection: conn, prefix: queuePrefix(stack.config.redisPrefix) });
-  if (promote && (await job.getState()) === 'delayed') await job.promote();
-  await until('the job failed for good', async () => (await queue.getJobState(id)) === 'failed');
-  await thrower.close();
-  conn.disconnect();
+  await failsForGood(id, 'Connection is closed.');
   current = await p.startWorker({ orphanSweep: SWEEP });
 }
 
-test.serial('a deploy whose job failed for good mid-watch is run again by a worker\'s sweep, and finishes when Render\'s deploy does', async (t) => {
+/** A user's deploy of a new repository, through the route, until Render builds it: its record and Render's deploy id. */
+async function buildingDeploy(t: ExecutionContext, login: string) {
   const { stack } = p;
-  const u = await signedInWithKey(stack, 'failedjob-watch');
-  addNodeRepo(stack, 'failedjob-watch', 'app');
-  const asked = await u.agent.post('/api/render/deploy', { github_repo: 'failedjob-watch/app', project_name: 'failedjob-watch-app' });
+  const u = await signedInWithKey(stack, login);
+  addNodeRepo(stack, login, 'app');
+  const asked = await u.agent.post('/api/render/deploy', { github_repo: `${login}/app`, project_name: `${login}-app` });
   t.is(asked.status, 202, asked.text);
   const id = asked.json.id as string;
   const rec = await recordWithDeployId(u.agent, id);
   stack.render.advanceDeploy(rec.deployId);
   await until('building', async () => (await u.agent.get(`/api/render/deployments/${id}`)).json.status === 'build_in_progress');
+  return { u, id, deployId: rec.deployId as string };
+}
 
-  await attemptsUsedUp(id, true);
-  for (let i = 0; i < 3; i++) stack.render.advanceDeploy(rec.deployId);
+test.serial('a deploy whose job failed for good mid-watch is run again by a worker\'s sweep, and finishes when Render\'s deploy does', async (t) => {
+  const { stack } = p;
+  const { u, id, deployId } = await buildingDeploy(t, 'failedjob-watch');
+
+  await attemptsUsedUp(id);
+  for (let i = 0; i < 3; i++) stack.render.advanceDeploy(deployId);
   const done = await waitFinished(u.agent, id);
   t.is(done.status, 'live', JSON.stringify(done.failure));
   // The run writes the record's end, then its job completes.
@@ -68,7 +66,7 @@ test.serial('a queued deployment whose job failed for good before its first step
   t.is(asked.status, 202, asked.text);
   const id = asked.json.id as string;
   current = await p.startWorker({ orphanSweep: { graceMs: 60_000, everyMs: 0 } }); // closed at once by attemptsUsedUp
-  await attemptsUsedUp(id, false);
+  await attemptsUsedUp(id);
   const rec = await recordWithDeployId(u.agent, id);
   for (let i = 0; i < 4; i++) stack.render.advanceDeploy(rec.deployId);
   const done = await waitFinished(u.agent, id);
@@ -84,7 +82,7 @@ test.serial('a redeploy stuck that way ends with Render\'s failed build, and CI 
   const asked = await u.agent.post(`/api/render/services/${first.serviceId}/redeploy`, { commit_sha: b }, { headers: { 'idempotency-key': `ci-1-${b}` } });
   t.is(asked.status, 202, asked.text);
   const rec = await recordWithDeployId(u.agent, asked.json.id);
-  await attemptsUsedUp(asked.json.id, true);
+  await attemptsUsedUp(asked.json.id);
   for (let i = 0; i < 3; i++) { try { stack.render.advanceDeploy(rec.deployId); } catch { /* its build failed */ } }
   t.is((await renderDeploysOf(stack, u.apiKey, first.serviceId)).find((d) => d.id === rec.deployId)?.status, 'build_failed');
   const stuck = await waitFinished(u.agent, asked.json.id);
@@ -98,13 +96,13 @@ test.serial('a redeploy stuck that way ends with Render\'s failed build, and CI 
   t.is(rerun.failure ?? null, null);
 });
 
-/** The job's next run, by a worker that throws as on a Redis failure, fails it for good (its attempts set to 7). */
-async function failsForGood(id: string) {
+/** The job's next run, by a worker that throws `reason`, fails it for good (its attempts set to 7; no other worker runs). */
+async function failsForGood(id: string, reason = 'a failure that is not Redis\'s') {
   const { stack } = p;
   const queue = stack.web.deps.queue;
   await stack.redis.client.hset(`${queuePrefix(stack.config.redisPrefix)}:${DEPLOY_QUEUE}:${id}`, 'atm', '7');
   const conn = new Redis(stack.config.redisUrl, { maxRetriesPerRequest: null });
-  const thrower = new Worker(DEPLOY_QUEUE, async () => { throw new Error('a failure that is not Redis\'s'); }, { connection: conn, prefix: queuePrefix(stack.config.redisPrefix) });
+  const thrower = new Worker(DEPLOY_QUEUE, async () => { throw new Error(reason); }, { connection: conn, prefix: queuePrefix(stack.config.redisPrefix) });
   const job = (await queue.getJob(id))!;
   if ((await job.getState()) === 'delayed') await job.promote();
   await until('the job failed for good', async () => (await queue.getJobState(id)) === 'failed');
@@ -126,14 +124,7 @@ async function sweepOnce(ctxWorker: TestWorker, lines: string[]) {
 // deployment never ended, and the log line said "attemptsMade: 0" (read after retry() reset it). Found by a review.
 test.serial('a job that keeps failing for good is run again at most MAX_RERUNS times, its log saying why; then its deployment ends failed and the job goes', async (t) => {
   const { stack } = p;
-  const u = await signedInWithKey(stack, 'failedjob-loop');
-  addNodeRepo(stack, 'failedjob-loop', 'app');
-  const asked = await u.agent.post('/api/render/deploy', { github_repo: 'failedjob-loop/app', project_name: 'failedjob-loop-app' });
-  t.is(asked.status, 202, asked.text);
-  const id = asked.json.id as string;
-  const rec = await recordWithDeployId(u.agent, id);
-  stack.render.advanceDeploy(rec.deployId);
-  await until('building', async () => (await u.agent.get(`/api/render/deployments/${id}`)).json.status === 'build_in_progress');
+  const { u, id } = await buildingDeploy(t, 'failedjob-loop');
   await current.close(5_000);
   // A worker for its context only: its own runs paused, no sweeps of its own after the first.
   current = await p.startWorker({ orphanSweep: { graceMs: 60_000, everyMs: 0 } });
