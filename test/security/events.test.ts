@@ -1,4 +1,4 @@
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { createServer, type Server } from 'node:http';
 import { Writable } from 'node:stream';
 import { systemClock } from '../../server/clock.js';
@@ -68,6 +68,19 @@ async function globalEntries(): Promise<AuditEntry[]> {
   return (await stack.redis.client.lrange(audit.keys('global').entries, 0, -1)).map((r) => JSON.parse(r));
 }
 
+/** A signed-in user (their own network and Render key) who asked for a deploy of a new repository. */
+async function ownerWithDeployment(t: ExecutionContext, login: string, repo: string) {
+  const owner = stack.agent({ 'x-forwarded-for': freshIp() });
+  await stack.signIn(owner, login);
+  const ownerKey = `rnd_${login}${'o'.repeat(24)}`;
+  stack.render.addAccount({ apiKey: ownerKey });
+  t.is((await owner.post('/api/render/setup', { api_key: ownerKey })).status, 200);
+  addNodeRepo(stack, login, repo);
+  const dep = await owner.post('/api/render/deploy', { github_repo: `${login}/${repo}`, project_name: repo });
+  t.is(dep.status, 202);
+  return { owner, dep };
+}
+
 test.serial('repeated failed sign-ins from one IP: audit entries, one security event, one Slack alert', async (t) => {
   const ip = freshIp();
   const agent = stack.agent({ 'x-forwarded-for': ip });
@@ -133,14 +146,7 @@ test.serial('a session used from another client is ended (401), audited and aler
 });
 
 test.serial('cross-tenant probes: another user\'s deployment id at once, many unknown service ids at the threshold', async (t) => {
-  const owner = stack.agent({ 'x-forwarded-for': freshIp() });
-  await stack.signIn(owner, 'owner');
-  const ownerKey = `rnd_owner${'o'.repeat(24)}`;
-  stack.render.addAccount({ apiKey: ownerKey });
-  t.is((await owner.post('/api/render/setup', { api_key: ownerKey })).status, 200);
-  addNodeRepo(stack, 'owner', 'private-app');
-  const dep = await owner.post('/api/render/deploy', { github_repo: 'owner/private-app', project_name: 'private-app' });
-  t.is(dep.status, 202);
+  const { owner, dep } = await ownerWithDeployment(t, 'owner', 'private-app');
 
   const prober = stack.agent({ 'x-forwarded-for': freshIp() });
   await stack.signIn(prober, 'prober');
@@ -180,14 +186,7 @@ test.serial('cross-tenant probes: another user\'s deployment id at once, many un
 // site to get visitors reported): the UI's read of the id in its address says so, and is noted, not
 // reported. Any client can send the header, so a bearer client's is ignored and the read still counts.
 test.serial('another user\'s deployment id read from the UI\'s page address is a note in the global chain, not a probe event', async (t) => {
-  const owner = stack.agent({ 'x-forwarded-for': freshIp() });
-  await stack.signIn(owner, 'linkowner');
-  const ownerKey = `rnd_linkowner${'o'.repeat(24)}`;
-  stack.render.addAccount({ apiKey: ownerKey });
-  t.is((await owner.post('/api/render/setup', { api_key: ownerKey })).status, 200);
-  addNodeRepo(stack, 'linkowner', 'shared-app');
-  const dep = await owner.post('/api/render/deploy', { github_repo: 'linkowner/shared-app', project_name: 'shared-app' });
-  t.is(dep.status, 202);
+  const { dep } = await ownerWithDeployment(t, 'linkowner', 'shared-app');
 
   const visitor = stack.agent({ 'x-forwarded-for': freshIp() });
   await stack.signIn(visitor, 'linkvisitor');
