@@ -172,3 +172,16 @@ test.serial('a failed job of a canceled deployment that still owes a cancel on R
   t.not(await stack.web.deps.queue.getJobState(id), 'unknown', 'the job that cancels the deploy on Render is kept');
   current = await p.startWorker({ orphanSweep: SWEEP });
 });
+
+// Every worker sweeps: two finding the same failed job at once run it again once, and count one run again.
+test.serial('two workers\' sweeps finding one failed job at once run it again once', async (t) => {
+  const { stack } = p;
+  const { id } = await buildingDeploy(t, 'failedjob-twice');
+  await current.close(5_000);
+  await failsForGood(id);
+  const both = await Promise.all([sweepOnce(current, []), sweepOnce(current, [])]);
+  t.is(both[0] + both[1], 1, JSON.stringify(both));
+  t.is(await stack.redis.client.get(`${stack.config.redisPrefix}:deployment:${id}:job-reruns`), '1');
+  current = await p.startWorker({ orphanSweep: SWEEP });
+  await until('run again and building', async () => (await stack.web.deps.queue.getJobState(id)) !== 'failed');
+});
