@@ -31,6 +31,11 @@ export interface WorkerContext extends Pick<AppDeps, 'config' | 'redis' | 'clock
   commitStatusPendingDelayMs?: number;
   /** The process's memory of tokens' OAuth scopes: the deploy's GitHub reads fill it, its commit statuses read it. */
   tokenScopes?: ScopeCache;
+  /**
+   * GitHub refused the token a deploy step or commit status read from the session `rec.sessionRef`: that session ends
+   * (a bearer token's entry too), as a route's refusal ends it (server/sessions/githubRefusal.ts). Never throws.
+   */
+  githubTokenRefused?: (rec: Pick<import('../server/deployments/types.js').DeploymentRecord, 'sessionRef' | 'userId'>, token: string) => Promise<void>;
   /** Audit entry, metric and alert for what the worker refuses (a record or job that fails its MAC). */
   securityEvents?: SecurityEvents;
   /**

@@ -30,6 +30,7 @@ import { resealSeenSecrets } from '../server/deployments/seenSecrets.js';
 import { createCommitStatusWorker, createTokenScopes, statusWriteIntervalMs, type CommitStatusWorkerOptions } from './commitStatusWorker.js';
 import { jobDeploymentId } from './tasks/verifyJob.js';
 import { giveUpDeployment } from './tasks/deployTask.js';
+import { createOutsideRequestRefusal } from '../server/sessions/githubRefusal.js';
 
 /**
  * A BullMQ worker's connection: auto-pipelined, except its blocking wait for the next job. BullMQ's
@@ -107,6 +108,8 @@ export async function startWorker(args: {
     commitStatusPendingDelayMs: statusWriteIntervalMs(config, args.commitStatus),
     tokenScopes: createTokenScopes(),
   };
+  const endRefused = createOutsideRequestRefusal(deps);
+  context.githubTokenRefused = (rec, token) => endRefused(rec.sessionRef, rec.userId, token);
   context.deploySlack = createDeploySlack({
     redis, prefix: config.redisPrefix, keyring: deps.keyring, absoluteMs: config.sessionAbsoluteMs, baseUrl: config.baseUrl, logger, sessions: deps.sessions, alerts: args.sentinel?.alerts,
   });

@@ -313,6 +313,17 @@ export function createTokenSessions(deps: AppDeps) {
       const ended = await refuse(token, verified.tokenId);
       if (ended !== verified.ref) await deps.sessionEnding.end(verified.ref, verified.user.id, 'token_revoked');
     },
+
+    /**
+     * GitHub refused the token of the token session `ref` outside a request (a worker's deploy step or commit
+     * status): ended as `refused` ends it. Before, the worker ended the deployment "Sign in again" while the
+     * entry went on vouching for the token, and the next requests ran on its session, Render key included,
+     * until BEARER_RECHECK_SECONDS ran out.
+     */
+    async refusedOutsideRequest(token: string, ref: string, userId: number): Promise<void> {
+      const ended = await refuse(token, tokenIdOf(token));
+      if (ended !== ref) await deps.sessionEnding.end(ref, userId, 'token_revoked');
+    },
   };
 }
 

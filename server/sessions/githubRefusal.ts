@@ -4,6 +4,8 @@ import { AppError } from '../errors.js';
 import { GitHubError } from '../github/errors.js';
 import { getSession } from './middleware.js';
 import { sessionIdOf } from '../middleware/context.js';
+import { openGithubToken } from './credentials.js';
+import { createTokenSessions } from '../bearer/tokenSessions.js';
 
 /** GitHub refused the session's own token (revoked, expired), or it no longer opens: what a request fails with then. */
 const refusedToken = (err: unknown) => (err instanceof GitHubError && err.kind === 'unauthorized') || (err instanceof AppError && err.code === 'github_token_invalid');
@@ -41,6 +43,27 @@ export function endSessionOnGitHubRefusal(deps: Pick<AppDeps, 'sessions' | 'sess
         if (ended) ctx.session = null;
       }
       throw err;
+    }
+  };
+}
+
+/**
+ * GitHub refused a session's token on a call made outside a request (a worker's deploy step or commit status, which
+ * read the token from the session `ref`): the session ends as a route's refusal ends it (above). A browser session
+ * as at sign-out, reason `token_revoked`; a bearer token's entry and session as its own check's refusal ends them
+ * (server/bearer/tokenSessions.ts). Only while the session still holds that token for that user: a session that
+ * ended or holds another token since is not this refusal's. Never throws (the caller is ending a deployment).
+ */
+export function createOutsideRequestRefusal(deps: AppDeps): (ref: string, userId: number, token: string) => Promise<void> {
+  const tokens = createTokenSessions(deps);
+  return async (ref, userId, token) => {
+    try {
+      const sess = await deps.sessions.loadByRef(ref);
+      if (!sess?.user || sess.user.id !== userId || openGithubToken(sess, deps.keyring) !== token) return;
+      if (sess.bearer) await tokens.refusedOutsideRequest(token, ref, userId);
+      else await deps.sessionEnding.end(ref, userId, 'token_revoked');
+    } catch (err) {
+      deps.logger.warn({ err: { message: (err as Error).message } }, 'could not end the session whose GitHub token was refused');
     }
   };
 }

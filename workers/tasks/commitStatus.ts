@@ -146,6 +146,8 @@ async function postCurrent(ctx: WorkerContext, job: Job<CommitStatusJobData>, to
     const kind = err instanceof GitHubError ? err.kind : 'unknown';
     const retry = (kind === 'unavailable' || kind === 'rate_limited') && job.attemptsMade + 1 < (job.opts.attempts ?? 1);
     log().warn({ phase: phaseOf(rec), kind, retry }, 'commit status not posted');
+    // GitHub refused the session's token: the session is over, as when a route meets the refusal.
+    if (kind === 'unauthorized' && githubToken) await ctx.githubTokenRefused?.(rec, githubToken);
     // BullMQ keeps a failed job's message and stack (not its cause): ours names the kind only.
     if (retry) throw new Error(`GitHub ${kind}`, { cause: err });
   }

@@ -137,7 +137,12 @@ export async function runDeployJob(ctx: WorkerContext, job: Job<DeployJobData>, 
     }
     const gone = await serviceGoneFailure(ctx, render, rec, err);
     const failure = gone ? { status: 'failed' as const, failure: gone } : classify(err);
-    if (failure) return await runEnded(await finish(ctx, rec, failure.status, failure.failure, err instanceof DeployFailed ? err.fields : {}, true));
+    if (failure) {
+      const done = await finish(ctx, rec, failure.status, failure.failure, err instanceof DeployFailed ? err.fields : {}, true);
+      // GitHub refused the session's token: the session is over, as when a route meets the refusal ("Sign in again").
+      if (err instanceof GitHubError && err.kind === 'unauthorized' && creds.githubToken) await ctx.githubTokenRefused?.(rec, creds.githubToken);
+      return await runEnded(done);
+    }
     // Transient (5xx, network, timeout, malformed answer): retried after a jittered backoff, a delayed job.
     // Only failures in a row end the deployment, the job's attempts (deployQueue.ts: 8) of them, and the
     // wait grows with those alone: BullMQ's attempts count every failure of the job's life (a watch of
