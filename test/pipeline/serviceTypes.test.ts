@@ -117,3 +117,21 @@ test('a detected worker on the free plan stops before any Render write, saying w
   t.regex(done.failure.message, /background worker/);
   t.is(renderCalls(stack, accountId, 'POST', '/services').length, 0);
 });
+
+test('a start command with a repository detected as a static site stops before any Render write, saying why', async (t) => {
+  // The form's static site with a start command is a 400 at the route; one the repository's render.yaml makes a
+  // static site was created with the command dropped (Render serves a static site's files, it runs nothing).
+  const { agent, accountId } = await signedInWithKey(stack, 'staticcmd');
+  addNodeRepo(stack, 'staticcmd', 'site', {
+    'render.yaml': 'services:\n  - type: web\n    name: site\n    runtime: static\n    buildCommand: npm run build\n    staticPublishPath: dist\n',
+  });
+  const detect = await agent.get('/api/github/repos/staticcmd/site/detect');
+  t.is(detect.json.serviceType, 'static_site', detect.text);
+  const res = await agent.post('/api/render/deploy', { github_repo: 'staticcmd/site', project_name: 'site', start_command: 'node server.js' });
+  t.is(res.status, 202, res.text);
+  const done = await waitFinished(agent, res.json.id);
+  t.is(done.status, 'failed');
+  t.is(done.failure.code, 'start_command_not_supported');
+  t.regex(done.failure.message, /static site/);
+  t.is(renderCalls(stack, accountId, 'POST', '/services').length, 0);
+});

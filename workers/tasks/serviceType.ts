@@ -5,7 +5,7 @@ import { DeployFailed } from './deployFailed.js';
 /**
  * The service type to create: the one chosen in the form, else the detected one. Refuses (before any
  * Render write) a combination Render cannot run: a server type for a plain static site, a build
- * command for a Docker service (Render takes none), a start command missing, a cron job without a schedule, or the free plan for a type that has none.
+ * command for a Docker service (Render takes none), a start command for a static site (none runs), a start command missing, a cron job without a schedule, or the free plan for a type that has none.
  */
 export function withServiceType(rec: DeploymentRecord, detected: DetectedStackSummary): DetectedStackSummary {
   const chosen = rec.request.serviceType ?? null;
@@ -16,6 +16,11 @@ export function withServiceType(rec: DeploymentRecord, detected: DetectedStackSu
   const summary: DetectedStackSummary = { ...detected, serviceType, schedule: serviceType === 'cron_job' ? schedule : null };
   if (chosen && chosen !== detected.serviceType) summary.reason = `${detected.reason} Deployed as a ${preset.label.toLowerCase()}, as chosen in the form.`;
   if (serviceType === 'static_site') {
+    // The route refuses a start command with a static site chosen in the form; one the repository makes a static
+    // site (its render.yaml, detection) would be created with the command dropped: Render runs nothing for it.
+    if (rec.request.startCommand) {
+      throw new DeployFailed({ code: 'start_command_not_supported', message: 'This repository deploys as a static site, which Render serves from its built files and runs no start command for. Nothing was created; deploy without a start command, or choose "Web service" to run it.' });
+    }
     if (detected.serviceType !== 'static_site') summary.publishPath = detected.publishPath ?? 'public';
     return summary;
   }
