@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import { ReplyError, type Redis } from 'ioredis';
 import type { Clock } from '../clock.js';
 import { redisScript } from '../redisScript.js';
 import { entryHash, GENESIS_HASH } from './canonical.js';
@@ -109,6 +109,7 @@ export function createAppender(opts: {
     // After a read, what the process knows is the later of it and what a batch wrote meanwhile.
     const read = await readHeads(chains);
     let heads = new Map(order.map((chain, i) => [chain, known.get(chain) ?? read![i]!]));
+    let answerLost = false;
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       if ([...heads.values()].some((h) => h.newerKey)) {
         throw new Error('audit append: a chain head is signed with a SECRET_KEY this process does not hold (a rotation rolling out); not appended');
@@ -135,18 +136,37 @@ export function createAppender(opts: {
         const sig = h.signed ? signer.sign(headText(chain, r.seq, r.hash, h.base)) : UNVERIFIED;
         return [String(h.seq), h.hash, String(h.base), String(r.seq), r.hash, sig.kid, sig.mac, String(r.entries.length), String(r.checkpoints.length / 2), ...r.entries, ...r.checkpoints];
       });
-      const res = (await appendIfHeads(redis, order.flatMap((chain) => keyList(chains.get(chain)!)), args)) as Array<number | string>;
-      if (Number(res[0]) === 1) {
+      const written = async () => {
         for (const chain of order) remember(chain, { seq: running.get(chain)!.seq, hash: running.get(chain)!.hash, base: heads.get(chain)!.base, signed: heads.get(chain)!.signed });
         // A new checkpoint is where retention can cut: trim that chain now (bounded work, every `every` appends).
         for (const chain of order) if (running.get(chain)!.checkpoints.length > 0) await opts.enforceRetention(chains.get(chain)!).catch(() => 0);
         return firsts;
+      };
+      const landed = (found: ReadonlyArray<readonly [string, Head]>) => found.every(([chain, h]) => h.seq === running.get(chain)!.seq && h.hash === running.get(chain)!.hash);
+      let res: Array<number | string>;
+      try {
+        res = (await appendIfHeads(redis, order.flatMap((chain) => keyList(chains.get(chain)!)), args)) as Array<number | string>;
+      } catch (err) {
+        // No answer (the connection dropped and ioredis gave the script up, or it timed out): Redis may have run
+        // it or not. The heads, read once the connection is back, say which; the entry is not lost to a blip.
+        if (err instanceof ReplyError || answerLost) throw err;
+        answerLost = true;
+        const found = await Promise.all(order.map(async (chain) => [chain, await opts.readHead(chains.get(chain)!)] as const));
+        if (landed(found)) return written();
+        heads = new Map(found);
+        for (const [chain, h] of heads) remember(chain, h);
+        continue;
       }
+      if (Number(res[0]) === 1) return written();
       // The heads another process (or a Redis writer) left: each is trusted only if its signature holds.
-      heads = new Map(order.map((chain, i) => {
+      const found = order.map((chain, i) => {
         const [seq, hash, base, kid, mac] = res.slice(1 + i * 5, 6 + i * 5).map(String) as [string, string, string, string, string];
-        return [chain, judgedHead(signer, chain, Number(seq), hash, Number(base), kid, mac)];
-      }));
+        return [chain, judgedHead(signer, chain, Number(seq), hash, Number(base), kid, mac)] as const;
+      });
+      // Each head is this batch's last entry: this very script ran before, its answer lost with a dropped
+      // connection, and ioredis sent it again once reconnected. Written: appending again would record it twice.
+      if (landed(found)) return written();
+      heads = new Map(found);
       for (const [chain, h] of heads) remember(chain, h);
       if (attempt > 0) await backoff(attempt);
     }
