@@ -175,8 +175,11 @@ export async function runRound(input: RoundInput): Promise<RoundResult> {
    */
   const readTo = (c: Cursor | null, end: string): Cursor | null =>
     (c && Date.parse(end) - Date.parse(c.ts) < POSITION_REFRESH_MS ? c : later(c, { ts: iso(Date.parse(end) - READ_SETTLE_MS), seen: [] }));
+  // What the page says of the watch is about the workspaces it reads now: after a key of another workspace
+  // replaced the last one, the old workspace's plan notice and skipped stretches named one never read again.
+  status.auditUnavailable = status.auditUnavailable.filter((ownerId) => input.ownerIds.includes(ownerId));
   if (status.skipped) {
-    const kept = status.skipped.filter((s) => startedAt - Date.parse(s.at) < SKIPPED_KEEP_MS);
+    const kept = status.skipped.filter((s) => startedAt - Date.parse(s.at) < SKIPPED_KEEP_MS && input.ownerIds.includes(s.ownerId));
     if (kept.length) status.skipped = kept; else delete status.skipped;
   }
   /** A stretch given up, for the page (present.ts): joined with an earlier one of the same services. */
