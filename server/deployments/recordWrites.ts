@@ -50,14 +50,20 @@ export function createRecordWriter(o: {
    */
   async function change(id: string, tampered: 'throw' | 'skip', plan: (before: DeploymentRecord, now: string) => Planned | null, othersOfService?: OthersOfService): Promise<DeploymentRecord | null> {
     let othersSeen = !othersOfService;
+    // What this call last tried to write: found stored on the next read, that write landed and only its
+    // answer was lost (a dropped connection; ioredis sent the script again once reconnected, and that run
+    // found the record changed: by this very write).
+    let attempted: { json: string; next: DeploymentRecord } | null = null;
     for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
       const guess = attempt === 0 ? known.get(id) : undefined;
       const base = guess ?? await reader.readBase(id, tampered);
       if (!base) return null;
+      if (attempted && base.json === attempted.json) { known.set(id, base.json); return attempted.next; }
       const planned = plan(base.rec, iso());
       if (!planned && guess) continue;
       if (!planned) return null;
       const signed = reader.sign(planned.next);
+      attempted = { json: signed.json, next: planned.next };
       const write = (soleOf: string | null) => writeChange(redis, keysOf(planned.next), signed, {
         baseSha: base.sha, onlyIfStatus: planned.onlyIfStatus, ttlMs: retentionMs,
         index: planned.indexService ? serviceIndexOf(planned.next) : null, soleOf,
@@ -112,7 +118,9 @@ export function createRecordWriter(o: {
       const created = await putRecord(redis, { ...keysOf(rec), byUser: keys.byUser(rec.userId) }, { ...signed, userId: rec.userId }, {
         mode: 'create', ttlMs: retentionMs, score: Date.parse(rec.createdAt), index: rec.serviceId ? serviceIndexOf(rec) : null,
       });
-      if (!created) throw new Error(`deployment record ${rec.id} already exists`);
+      // Already there: written by this very call when its answer was lost and ioredis sent it again (a
+      // dropped connection), or by another (an id is never made twice: newDeploymentId is random).
+      if (!created && (await reader.readBase(rec.id, 'skip').catch(() => null))?.json !== signed.json) throw new Error(`deployment record ${rec.id} already exists`);
       known.set(rec.id, signed.json);
     },
 

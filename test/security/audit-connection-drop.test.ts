@@ -1,12 +1,11 @@
 import test from 'ava';
 import { randomBytes } from 'node:crypto';
-import { createServer, connect, type Server, type Socket } from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { systemClock } from '../../server/clock.js';
 import { createAuditLog } from '../../server/audit/auditLog.js';
 import { createKeyring } from '../../server/crypto/keyring.js';
 import { createRedis } from '../../server/redis.js';
 import { startTestRedis, type TestRedis } from '../helpers/redis.js';
+import { cuttingProxy } from '../helpers/cuttingProxy.js';
 
 // An audit append whose connection to Redis dropped with the script on its way (a Redis failover, a
 // network blip: seen in a run that killed the web's connections while deploys were requested): the
@@ -19,57 +18,6 @@ const keyring = createKeyring(randomBytes(32));
 test.before(async () => { redis = await startTestRedis(); });
 test.after.always(async () => { await redis?.stop(); });
 
-/**
- * A TCP proxy in front of the test Redis that cuts the client's connection once, at the first chunk the
- * client sends holding `marker`: after Redis answered it (the answer dropped), or before Redis saw it.
- */
-async function cuttingProxy(marker: string, when: 'after_redis_ran_it' | 'before_redis_saw_it', awayAfterCut: boolean): Promise<{ url: string; cut: Promise<void>; reopen(): void; close(): Promise<void> }> {
-  const target = new URL(redis.url);
-  const sockets = new Set<Socket>();
-  let armed = true;
-  let cutDone!: () => void;
-  const cut = new Promise<void>((ok) => { cutDone = ok; });
-  // Redis away after the cut: reconnects are refused (the port closed) until reopen().
-  void cut.then(() => { if (awayAfterCut) server.close(); });
-  const server: Server = createServer((client) => {
-    const upstream = connect(Number(target.port), target.hostname);
-    sockets.add(client).add(upstream);
-    let dropNextAnswer = false;
-    client.on('data', (chunk) => {
-      if (armed && chunk.includes(marker)) {
-        armed = false;
-        if (when === 'before_redis_saw_it') {
-          client.destroy();
-          upstream.destroy();
-          cutDone();
-          return;
-        }
-        dropNextAnswer = true;
-      }
-      upstream.write(chunk);
-    });
-    upstream.on('data', (chunk) => {
-      if (dropNextAnswer) {
-        client.destroy();
-        upstream.destroy();
-        cutDone();
-        return;
-      }
-      client.write(chunk);
-    });
-    const end = () => { client.destroy(); upstream.destroy(); };
-    client.on('error', end).on('close', end);
-    upstream.on('error', end).on('close', end);
-  });
-  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `redis://127.0.0.1:${port}`, cut,
-    reopen: () => { server.listen(port, '127.0.0.1'); },
-    close: () => new Promise<void>((ok) => { for (const s of sockets) s.destroy(); if (server.listening) server.close(() => ok()); else ok(); }),
-  };
-}
-
 const CASES: ReadonlyArray<readonly ['after_redis_ran_it' | 'before_redis_saw_it', boolean]> = [
   ['after_redis_ran_it', false], ['before_redis_saw_it', false],
   // ioredis sends the unanswered script again only if it reconnects at its first try; with one reconnect
@@ -80,7 +28,7 @@ for (const [when, away] of CASES) {
   test.serial(`an append whose connection dropped ${when.replaceAll('_', ' ')} is in the chain once${away ? ', Redis away for a reconnect' : ''}`, async (t) => {
     const prefix = `${redis.prefix}-${when}-${away}`;
     const marker = `marker-${randomBytes(6).toString('hex')}`;
-    const proxy = await cuttingProxy(marker, when, away);
+    const proxy = await cuttingProxy(redis.url, marker, when, away);
     // The web's own connection settings (one retry per command, 10 s command timeout, auto-pipelined).
     const conn = createRedis(proxy.url, 'web');
     t.teardown(async () => { conn.disconnect(); await proxy.close(); });
