@@ -212,6 +212,7 @@ function drawAccount() {
 
 function route() {
   if (!session) return;
+  claimEntry();
   current?.dispose?.();
   const r = parseRoute(location.hash);
   const view = VIEWS[r.name] ?? notFoundView;
@@ -223,6 +224,21 @@ function route() {
   if (!firstRender) main.querySelector('h1')?.focus();
   firstRender = false;
   window.scrollTo(0, 0);
+}
+
+/**
+ * Each history entry this tab draws is tagged with the signed-in user (its `history.state`). Back or
+ * Forward (or a reload) into another user's entry, after a sign-out and someone else's sign-in in this tab,
+ * opens the dashboard in its place: drawn, that user's deployment id was read as this one (404s the server
+ * notes against them, and counts toward their many-404s probe event). Untagged entries (made signed out: a
+ * link the tab was opened on) stay anyone's, and the same user's own entries open as before.
+ */
+function claimEntry() {
+  const me = session.user.id;
+  const owner = history.state?.user;
+  if (owner === me) return;
+  if (owner != null) history.replaceState({ user: me }, '', '/');
+  else history.replaceState({ ...history.state, user: me }, '');
 }
 
 function showSignedOut({ authError = null, message = null, kind = 'error' } = {}) {
@@ -268,8 +284,9 @@ let endedOn = null;
 let openedOn = null;
 function rememberPage() {
   // The link this tab was opened on is anyone's; otherwise the page the session ended on, for its user.
+  // An address whose entry a user's session drew (claimEntry; reloaded here after Back into it) is theirs.
   const linked = parseRoute(location.hash).name !== 'dashboard' && location.hash === openedOn;
-  const page = linked ? { hash: location.hash, user: null } : endedOn;
+  const page = linked ? { hash: location.hash, user: history.state?.user ?? null } : endedOn;
   const route = parseRoute(page?.hash ?? '');
   // Nothing to remember: a page remembered earlier stays (a sign-in declined on GitHub comes back to
   // /?auth_error=…, and the try after it is still for that page; its user is checked on the way back).
@@ -304,7 +321,7 @@ async function boot() {
   const query = new URLSearchParams(location.search);
   const authError = query.get('auth_error');
   // Drop ?auth_error from the address bar: the message is shown once, a reload starts clean.
-  if (query.size) history.replaceState(null, '', `/${location.hash}`);
+  if (query.size) history.replaceState(history.state, '', `/${location.hash}`);
   try {
     meta = await api.meta();
   } catch {
@@ -321,6 +338,8 @@ async function boot() {
   }
   sessionRead = true;
   if (!session) { openedOn = location.hash; showSignedOut({ authError }); return; }
+  // Loaded on another user's entry (a reload, Back from another page): the dashboard, before anything reads it.
+  claimEntry();
   // Back from signing in: to the page asked for then, unless this address names one itself.
   const remembered = takeRememberedPage(session.user.id);
   if (remembered && parseRoute(location.hash).name === 'dashboard') history.replaceState(null, '', `/${remembered}`);
