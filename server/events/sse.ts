@@ -4,7 +4,11 @@ import type Koa from 'koa';
 interface SseOptions {
   /** Reconnection delay suggested to the browser. Default 3000 ms. */
   retryMs?: number;
-  /** Comment lines keep proxies from closing an idle stream. Default 15 s. */
+  /**
+   * How often a `ping` event is sent (its data: this interval in ms). It keeps proxies from closing an idle
+   * stream, and lets the page tell an open but silent stream (a proxy holding it, a half-open connection)
+   * from a quiet one: web/assets/live.js reconnects one that misses a few. Default 15 s.
+   */
   keepAliveMs?: number;
   /** Run before each keepalive; resolve false to end the stream (e.g. the session is gone). */
   stillAllowed?: () => Promise<boolean>;
@@ -24,7 +28,7 @@ interface SseStream {
 
 /**
  * Turns a Koa response into a Server-Sent Events stream: headers that stop buffering and caching,
- * no socket timeout, a `retry:` line, keepalive comments, and cleanup on disconnect.
+ * no socket timeout, a `retry:` line, keepalive `ping` events, and cleanup on disconnect.
  */
 export function openSse(ctx: Koa.Context, opts: SseOptions = {}): SseStream {
   const keepAliveMs = opts.keepAliveMs ?? 15_000;
@@ -66,6 +70,10 @@ export function openSse(ctx: Koa.Context, opts: SseOptions = {}): SseStream {
     body.write(chunk);
   };
 
+  // The keepalive is an event, not an SSE comment: EventSource never passes a comment to the page, which
+  // then could not notice a stream that stopped arriving while still open.
+  const ping = `event: ping\ndata: ${keepAliveMs}\n\n`;
+
   // One check at a time: a tick while the last one's check is still out (GitHub slow to answer a bearer
   // stream's re-check) is skipped, not run beside it. Overlapping, each joined the same GitHub check and
   // counted its refusal against the address again, and one that read the session the refusal had just
@@ -77,7 +85,7 @@ export function openSse(ctx: Koa.Context, opts: SseOptions = {}): SseStream {
     void (async () => {
       try {
         if (opts.stillAllowed && !(await opts.stillAllowed().catch(() => true))) { finish(); return; }
-        write(': keepalive\n\n');
+        write(ping);
       } finally {
         checking = false;
       }

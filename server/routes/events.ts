@@ -63,7 +63,7 @@ export function eventRoutes(router: Router, deps: AppDeps, opts: EventRouteOptio
 
   router.get('/api/events', documented({
     summary: 'Live updates (Server-Sent Events): deployment, service (a change to one of the caller\'s services: its id and the action), sentinel, logs (with ?logs=<deployment id>), the stream markers (stream, subscribed) and a last session event', tag: 'events',
-    responses: { 200: { contentType: 'text/event-stream', description: 'event: stream (first: this stream\'s marker), deployment|service|sentinel|logs|subscribed (a stream of the user with that marker is subscribed)|session, data: one JSON object per event.' } },
+    responses: { 200: { contentType: 'text/event-stream', description: 'event: stream (first: this stream\'s marker), deployment|service|sentinel|logs|subscribed (a stream of the user with that marker is subscribed)|session, data: one JSON object per event; and every keepalive interval a ping, data: that interval in ms (a stream that misses a few is silent: reconnect).' } },
     errors: ['events_unavailable', 'rate_limited', 'validation_failed'],
   }), requireUser(), async (ctx) => {
     const userId = ctx.state.user.id;

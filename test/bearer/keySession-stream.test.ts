@@ -12,7 +12,7 @@ let stack: Stack;
 test.before(async () => { stack = await startStack({ appOptions: { events: { keepAliveMs: 20 } } }); });
 test.after.always(async () => { await stack?.close(); });
 
-const keepalives = (text: string) => text.split(': keepalive').length - 1;
+const keepalives = (text: string) => text.split('event: ping\n').length - 1;
 const sessionCount = async () => (await stack.redis.client.keys(`${stack.config.redisPrefix}:sess:*`)).length;
 
 test.serial('a stream opened with X-Render-Api-Key keeps its key session while it is open, and drops it when it closes', async (t) => {

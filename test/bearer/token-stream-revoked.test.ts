@@ -16,7 +16,7 @@ test.before(async () => {
 });
 test.after.always(async () => { await stack?.close(); });
 
-const keepalives = (text: string) => text.split(': keepalive').length - 1;
+const keepalives = (text: string) => text.split('event: ping\n').length - 1;
 
 test.serial('a stream opened with a token revoked at GitHub ends at its first keepalive past the re-check window', async (t) => {
   stack.github.addUser({ id: 9500, login: 'streamer' });

@@ -129,7 +129,7 @@ test('too many streams for one user on one process → 429', async (t) => {
   t.truthy(extra.headers.get('retry-after'));
 });
 
-test('the SSE writer: retry line, keepalive comments, ends when no longer allowed', async (t) => {
+test('the SSE writer: retry line, keepalive pings (an event the page sees, naming the interval), ends when no longer allowed', async (t) => {
   let allowed = true;
   let closedCalls = 0;
   const app = new Koa();
@@ -142,7 +142,8 @@ test('the SSE writer: retry line, keepalive comments, ends when no longer allowe
   await new Promise((r) => server.once('listening', r));
   t.teardown(() => { server.closeAllConnections(); server.close(); });
   const client = await openEvents(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`);
-  const text = await client.waitFor((s) => (s.match(/: keepalive\n\n/g) ?? []).length >= 2);
+  const text = await client.waitFor((s) => (s.match(/event: ping\ndata: 30\n\n/g) ?? []).length >= 2);
+  t.false(text.includes(': keepalive'), 'no comment: EventSource never shows one to the page');
   t.true(text.startsWith('retry: 1234\n\nevent: deployment\ndata: {"id":"x"}\n\n'));
   allowed = false;
   await t.throwsAsync(client.waitFor(() => false), { message: /stream ended/ });

@@ -22,6 +22,12 @@
  * handover.ts: published once the new one is subscribed, so everything before it came first); the new
  * one's updates are held until then, and those before its own marker dropped (the old one had them).
  * A replaced stream that fails or takes too long is let go with a catch-up read instead.
+ *
+ * A stream can also stop arriving without closing (a proxy holding it, a half-open connection): no error
+ * ever comes. The server sends a `ping` every keepalive interval (its data: the interval), and a stream
+ * that delivers nothing (not a ping, not an update, not its open) for SILENT_INTERVALS of them is closed
+ * and opened again, as after an error (the view catches up at the open); the mode says "connecting"
+ * meanwhile. Streams that keep going silent leave the page polling, as ones that keep failing do.
  */
 
 const POLL_MS = 3000;
@@ -35,6 +41,13 @@ const OPEN_WAIT_MS = 2000;
 const HANDOVER_WAIT_MS = 3000;
 /** Markers of other tabs' streams a replaced stream may deliver before the new one names its own. */
 const MAX_PASSED = 50;
+/** The server's keepalive interval until a `ping` says what it is (server/events/sse.ts's default). */
+const KEEPALIVE_MS = 15_000;
+/** What a `ping` may say the interval is: outside this, the page keeps what it had. */
+const MIN_KEEPALIVE_MS = 1000;
+const MAX_KEEPALIVE_MS = 10 * 60_000;
+/** Keepalive intervals a stream may go without delivering anything before it is taken as stalled. */
+const SILENT_INTERVALS = 2.5;
 
 /**
  * @param {{ api: object, onEvent: (e: {id: string, status: string, updatedAt: string, serviceId?: string|null}) => void,
@@ -58,6 +71,10 @@ export function createLive({ api, onEvent, onResync, onMode, onLogs = () => {}, 
   let polls = 0;
   let retryTimer = null;
   let errors = 0;
+  /** The keepalive interval the server's pings name. */
+  let keepAliveMs = KEEPALIVE_MS;
+  /** Streams in a row that went silent (reset by a stream that delivered something). */
+  let stalls = 0;
   let stopped = true;
   let mode = 'connecting';
   let following = null;
@@ -155,7 +172,49 @@ export function createLive({ api, onEvent, onResync, onMode, onLogs = () => {}, 
     resetHandover();
     const listening = () => es === source || es === previous;
     let wasOpen = false;
+    // The watchdog: armed now (a stream held before its open), again at the open and at every event.
+    let silentTimer = null;
+    const stalled = () => {
+      silentTimer = null;
+      // A replaced stream gone silent is let go, as one that failed (the view catches up at the new one's open).
+      if (es === previous) {
+        handOver(true);
+        if (source?.readyState !== EventSource.OPEN) setMode('connecting');
+        return;
+      }
+      if (es !== source) { es.close(); return; }
+      es.close();
+      source = null;
+      stalls += 1;
+      if (stalls >= MAX_SSE_ERRORS) {
+        // Every stream goes silent (a proxy that buffers them): poll, and try the stream again later.
+        dropPrevious();
+        startPolling();
+        clearTimeout(retryTimer);
+        retryTimer = setTimeout(connect, SSE_RETRY_MS);
+        return;
+      }
+      // As after an error; not "live" meanwhile (connect() says "connecting" unless a replaced stream still delivers).
+      connect();
+    };
+    const heard = () => {
+      clearTimeout(silentTimer);
+      silentTimer = es.readyState === EventSource.CLOSED ? null : setTimeout(stalled, keepAliveMs * SILENT_INTERVALS);
+    };
+    /** Something arrived over the stream: it flows. */
+    const delivered = () => { stalls = 0; heard(); };
+    heard();
+    for (const type of ['stream', 'subscribed', 'deployment', 'service', 'sentinel', 'session', 'logs']) {
+      es.addEventListener(type, delivered);
+    }
+    // The server's keepalive: nothing for the views, only the stream's pulse (and its interval).
+    es.addEventListener('ping', (e) => {
+      const ms = Number(e.data);
+      if (Number.isFinite(ms) && ms >= MIN_KEEPALIVE_MS && ms <= MAX_KEEPALIVE_MS) keepAliveMs = ms;
+      delivered();
+    });
     es.addEventListener('open', () => {
+      heard();
       if (es !== source) return;
       wasOpen = true;
       errors = 0;
@@ -229,6 +288,7 @@ export function createLive({ api, onEvent, onResync, onMode, onLogs = () => {}, 
       // that keeps cutting it. Either way poll, and try the stream again later.
       if (es.readyState === EventSource.CLOSED || errors >= MAX_SSE_ERRORS) {
         es.close();
+        clearTimeout(silentTimer);
         source = null;
         refusedFollowing = following !== null && !wasOpen ? following : null;
         dropPrevious();
