@@ -50,7 +50,10 @@ export function judgedHead(signer: ReturnType<typeof createAuditSigner>, chain: 
   return { seq, hash, base, signed, ...(newerKey ? { newerKey } : {}) };
 }
 
-const scopesOf = (input: AuditInput): ChainScope[] => (input.userId === null || input.globalOnly ? ['global'] : [{ userId: input.userId }, 'global']);
+const scopesOf = (input: AuditInput): ChainScope[] => {
+  if (input.userId === null || input.globalOnly) return ['global'];
+  return input.userOnly ? [{ userId: input.userId }] : [{ userId: input.userId }, 'global'];
+};
 
 interface Pending { input: AuditInput; resolve: (e: AuditEntry) => void; reject: (err: unknown) => void }
 

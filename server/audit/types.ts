@@ -61,6 +61,12 @@ export interface AuditInput {
    * tell the user more than the response did (a probe on someone else's id must stay a plain 404).
    */
   globalOnly?: boolean;
+  /**
+   * Record in the user's own trail only, not the global chain: for entries as frequent as a user's reads
+   * (an MCP read tool's call). The global chain is trimmed by count, and such entries from one user would
+   * push everyone else's, and the security events, out of it.
+   */
+  userOnly?: boolean;
 }
 
 /** A stored entry. hash = sha256(canonical JSON of every other field, prevHash included). */

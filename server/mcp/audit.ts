@@ -22,22 +22,24 @@ const failedCalls = (deps: AppDeps) => {
 /**
  * A tool call's `mcp_tool` entry (tool name, outcome, the error code as reason; never arguments), in the
  * user's chain and the global one. A call that succeeded (it ran its route, within that route's limits)
- * has its entry. Failed calls are aggregated as failed sign-ins are (server/security/layer.ts): one
+ * has its entry; one of a tool that only reads, in the user's chain only: read routes have no limit of
+ * their own (a REST read writes no entry at all), and 100 calls a POST would flood the global chain as
+ * failed calls did. Failed calls are aggregated as failed sign-ins are (server/security/layer.ts): one
  * POST /mcp carries up to 100 calls, and those its tool's schema refuses reach no route, so no limit: an
  * entry each let one token push every other user's entries and the security events out of the global
  * chain, which is trimmed by count. Counted per tool and reason, so a few mistakes still show each.
  * A count Redis cannot give is written as a first failure: an entry too many, never one lost.
  */
-export async function auditToolCall(deps: AppDeps, ctx: Koa.Context, userId: number, tool: string, reason: string | undefined, ok: boolean): Promise<void> {
+export async function auditToolCall(deps: AppDeps, ctx: Koa.Context, userId: number, tool: { name: string; readOnly: boolean }, reason: string | undefined, ok: boolean): Promise<void> {
   if (ok) {
-    await deps.security.recordAudit(ctx, { userId, action: 'mcp_tool', outcome: 'success', detail: { tool } });
+    await deps.security.recordAudit(ctx, { userId, action: 'mcp_tool', outcome: 'success', detail: { tool: tool.name }, ...(tool.readOnly ? { userOnly: true } : {}) });
     return;
   }
   const { threshold } = FAILED_TOOL_CALLS;
-  const count = await countOccurrence(failedCalls(deps), `user:${userId}:${tool}:${reason ?? ''}`).catch(() => 0);
+  const count = await countOccurrence(failedCalls(deps), `user:${userId}:${tool.name}:${reason ?? ''}`).catch(() => 0);
   if (count > threshold && !isThresholdDoubled(count, threshold)) return;
   await deps.security.recordAudit(ctx, {
-    userId, action: 'mcp_tool', outcome: 'failure', detail: { tool, ...(reason ? { reason } : {}), ...(count > threshold ? { count } : {}) },
+    userId, action: 'mcp_tool', outcome: 'failure', detail: { tool: tool.name, ...(reason ? { reason } : {}), ...(count > threshold ? { count } : {}) },
   });
 }
 

@@ -122,7 +122,7 @@ export function createMcpServer(deps: AppDeps, ctx: Koa.Context, userId: number,
       res = await callRoute(ctx, call);
     }
     const ok = res.status < 400;
-    await auditToolCall(deps, ctx, userId, tool.name, ok ? undefined : (res.body as Partial<ErrorBody> | undefined)?.error?.code, ok);
+    await auditToolCall(deps, ctx, userId, { name: tool.name, readOnly: tool.annotations.readOnlyHint }, ok ? undefined : (res.body as Partial<ErrorBody> | undefined)?.error?.code, ok);
     return answer(res);
   });
   return server;

@@ -10,6 +10,9 @@ import { call, errorCode, mcpUsers, toolBatch } from './support/mcpUsers.js';
 // bearer token could push every other user's entries and the security events out of it in minutes.
 // Failed calls are now aggregated as failed sign-ins are (server/mcp/audit.ts): an entry each for the
 // first few per tool and reason in a window, then one each time the count doubles, with the count.
+// Successful calls of read tools flooded it the same way (a read route has no limit of its own): 3 POSTs
+// of 100 list_deployments added 300 global entries (a probe's, test/probe-bearer/audit-volume), where the
+// same reads over REST add none. Their entries are in the user's own trail only.
 
 let stack: Stack;
 const users = mcpUsers(() => stack, 9400);
@@ -67,9 +70,27 @@ test.serial('a few failures keep an entry each, per tool and reason; every succe
   for (let i = 0; i < 3; i++) t.is(errorCode(await call(u, 'list_deployments')), undefined);
 
   const entries = toolEntries(await globalSince(from), userId);
-  t.is(entries.filter((e) => e.outcome === 'success' && e.detail.tool === 'list_deployments').length, 6, 'one entry per successful call');
+  // A read tool's successful call: an entry each in the user's own trail, none in the global chain (below).
+  t.is(entries.filter((e) => e.outcome === 'success').length, 0, 'no successful read in the global chain');
+  const own = (await stack.web.deps.audit.listForUser(userId, { limit: 100 })).entries;
+  t.is(own.filter((e) => e.action === 'mcp_tool' && e.outcome === 'success' && e.detail.tool === 'list_deployments').length, 6, 'one entry per successful call');
   const refusedEntries = entries.filter((e) => e.detail.tool === 'get_deployment' && e.detail.reason === 'validation_failed');
   t.deepEqual(refusedEntries.map((e) => e.detail.count ?? 0).sort((a, b) => a - b), [0, 0, 0, 0, 0, 10]);
   t.is(entries.filter((e) => e.detail.tool === 'get_deployment' && e.detail.reason === 'not_found').length, 1);
   t.is(entries.filter((e) => e.detail.tool === 'cancel_deployment' && e.detail.reason === 'validation_failed').length, 1);
+});
+
+test.serial('3 POST /mcp of 100 successful read calls add nothing to the global chain; the user\'s trail has them', async (t) => {
+  const u = await users.create('mcpreadflood');
+  const userId = (await (await fetch(`${stack.url}/api/session`, { headers: { authorization: `Bearer ${u.token}` } })).json() as { user: { id: number } }).user.id;
+  const from = await globalLength();
+  for (let r = 0; r < 3; r++) {
+    const res = await toolBatch(stack, u.token, Array.from({ length: 100 }, () => ({ name: 'list_deployments', arguments: {} })), r * 100);
+    t.is(res.status, 200);
+    t.is(res.results.filter((x) => errorCode(x) === undefined).length, 100, 'every call succeeded');
+  }
+  const added = await globalSince(from);
+  t.deepEqual(added.filter((e) => e.action === 'mcp_tool').map((e) => e.detail.tool), [], `${added.length} global entries for 300 reads`);
+  const own = (await stack.web.deps.audit.listForUser(userId, { limit: 200 })).entries;
+  t.true(own.filter((e) => e.action === 'mcp_tool' && e.detail.tool === 'list_deployments').length >= 200, 'each read is in the user\'s own trail');
 });
