@@ -56,7 +56,7 @@ export function stackFromBlueprint(raw: string): DetectedStack | null {
     if (stack === 'static') {
       return {
         stack, serviceType: 'static_site', runtime: 'static', ...inDir,
-        buildCommand: svc.data.buildCommand ?? '', startCommand: null, publishPath: svc.data.staticPublishPath ?? 'public',
+        buildCommand: svc.data.buildCommand ?? '', startCommand: null, publishPath: inRepo('staticPublishPath', svc.data.staticPublishPath) ?? 'public',
         reason: `render.yaml declares the static site${label}.`,
       };
     }
@@ -64,9 +64,9 @@ export function stackFromBlueprint(raw: string): DetectedStack | null {
       return {
         // dockerCommand replaces the image's CMD on Render (sent as such: serviceDetails.ts).
         stack, serviceType, runtime: 'docker', buildCommand: '', startCommand: svc.data.dockerCommand?.trim() || null, ...cron, ...inDir,
-        dockerfilePath: svc.data.dockerfilePath ?? './Dockerfile',
+        dockerfilePath: inRepo('dockerfilePath', svc.data.dockerfilePath) ?? './Dockerfile',
         // The directory the image is built from: a Dockerfile's COPY lines are relative to it.
-        ...(svc.data.dockerContext?.trim() ? { dockerContext: svc.data.dockerContext.trim() } : {}),
+        ...(svc.data.dockerContext?.trim() ? { dockerContext: inRepo('dockerContext', svc.data.dockerContext.trim()) } : {}),
         reason: `render.yaml declares the Docker ${what}${label}.`,
       };
     }
@@ -97,6 +97,21 @@ function rootDirOf(raw: string | undefined): string | undefined {
     throw new StackDetectionError(`render.yaml's rootDir ${JSON.stringify(raw.slice(0, 80))} is not a directory inside the repository. Make it a path from the repository's root, such as apps/api.`);
   }
   return dir;
+}
+
+/**
+ * A path render.yaml gives relative to the repository's root (Render's Blueprint spec says so of
+ * dockerfilePath, dockerContext and staticPublishPath), as written; one that leaves the repository
+ * (absolute, or with a ".." segment) is refused as rootDir is: it was sent to Render as written, a
+ * Docker build from "../../etc/passwd" or a static site publishing "../../etc".
+ */
+function inRepo(field: 'dockerfilePath' | 'dockerContext' | 'staticPublishPath', raw: string | undefined): string | undefined {
+  if (raw === undefined) return undefined;
+  const path = raw.trim();
+  if (path.startsWith('/') || path.split('/').some((s) => s === '..')) {
+    throw new StackDetectionError(`render.yaml's ${field} ${JSON.stringify(raw.slice(0, 80))} is not inside the repository. Make it a path from the repository's root, such as ${field === 'dockerfilePath' ? './Dockerfile' : field === 'dockerContext' ? '.' : 'dist'}.`);
+  }
+  return path;
 }
 
 /**
