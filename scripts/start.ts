@@ -108,7 +108,14 @@ async function main() {
   if (sandbox) {
     const sandboxLog = createSandboxLogger(logFile, config.logLevel);
     logger = sandboxLog.logger;
-    cleanups.push(() => sandboxLog.flush());
+    // Its file opens asynchronously, and exiting before that printed pino's "sonic boom is not ready yet"
+    // stack trace under the reason for stopping (a PORT already taken fails that soon): wait for it, bounded.
+    cleanups.push(async () => {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([sandboxLog.ready, new Promise((r) => { timer = setTimeout(r, 2_000); })]);
+      clearTimeout(timer);
+      sandboxLog.flush();
+    });
   } else {
     logger = createLogger({ level: config.logLevel, name: 'orchestrator' });
   }
@@ -149,7 +156,8 @@ async function stop(code: number) {
 }
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => void stop(0));
 
-// Everything started so far is stopped (the private redis-server last), whatever failed.
+// Everything started so far is stopped (the private redis-server last), whatever failed. A PORT or HOST
+// the web cannot listen on arrives as a ListenError (server/listenErrors.ts): its message names the setting.
 main().catch((err) => {
   console.error(err instanceof ConfigError ? `${err.message}\nSee README.md "Configuration".` : err instanceof Error ? err.message : err);
   void stop(1);

@@ -1,5 +1,6 @@
 import { loadConfigOrExit } from './config/env.js';
 import { createLogger } from './logger.js';
+import { ListenError } from './listenErrors.js';
 
 // Entry point of `npm run start:web`. The only module besides scripts/ that reads process.env.
 if (process.env.NODE_DEBUG && /koa-session|http|net/.test(process.env.NODE_DEBUG)) {
@@ -11,7 +12,12 @@ const logger = createLogger({ level: config.logLevel, name: 'web', batchMs: 500 
 // Loaded once the environment is known good: a bad one (or NODE_DEBUG, above) stops the process before the
 // app's ~1,400 modules load, about a second of CPU.
 const { startWeb } = await import('./web.js');
-const web = await startWeb({ config, logger });
+// A PORT or HOST that cannot be listened on: its one-line message, as for a bad value above, not a stack trace.
+const web = await startWeb({ config, logger }).catch((err: unknown) => {
+  if (!(err instanceof ListenError)) throw err;
+  process.stderr.write(`${err.message}\n`);
+  process.exit(1);
+});
 logger.info({ port: config.port, baseUrl: config.baseUrl, sandbox: config.sandbox }, 'web listening');
 
 // Render sends SIGTERM and kills the instance 30 s later (maxShutdownDelaySeconds in render.yaml):

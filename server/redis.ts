@@ -56,6 +56,23 @@ export function isRedisUnavailable(err: unknown): boolean {
   return err.name === 'ReplyError' && /^(LOADING|MASTERDOWN|TRYAGAIN)\b/.test(err.message);
 }
 
+const REFUSED_WRITE = /^(OOM|READONLY)\b/;
+
+/**
+ * A write Redis refused while answering: maxmemory reached under the noeviction policy (render.yaml's),
+ * `OOM command not allowed…`, or a replica that takes no writes, `READONLY …`. Also from a script
+ * (Redis 7 keeps the reply's code; Redis 6 wraps it as `ERR Error running script … -OOM …`) and from a
+ * MULTI it aborted (`EXECABORT`, the queued commands' refusals in previousErrors). Like
+ * isRedisUnavailable, a storage outage answered as a 503 until memory frees or a primary takes over.
+ */
+export function isRedisRefusingWrites(err: unknown): boolean {
+  if (!(err instanceof Error) || err.name !== 'ReplyError') return false;
+  if (REFUSED_WRITE.test(err.message) || /^ERR Error running script\b.*-(OOM|READONLY)\b/.test(err.message)) return true;
+  const previous = (err as { previousErrors?: unknown }).previousErrors;
+  return /^EXECABORT\b/.test(err.message) && Array.isArray(previous)
+    && previous.some((e) => e instanceof Error && REFUSED_WRITE.test(e.message));
+}
+
 /** Every key that starts with `prefix` (its glob characters taken literally), by SCAN: a few hundred a round trip. */
 export async function* keysUnder(redis: Redis, prefix: string): AsyncGenerator<string> {
   const pattern = `${prefix.replace(/[*?[\]\\]/g, '\\$&')}*`;

@@ -3,6 +3,7 @@ import type { AppConfig } from './config/env.js';
 import { systemClock, type Clock } from './clock.js';
 import { repeatingWarning, type Logger } from './logger.js';
 import { createRedis } from './redis.js';
+import { listenError } from './listenErrors.js';
 import { buildDeps } from './system.js';
 import { createApp, type CreateAppOptions } from './app.js';
 import type { AppDeps } from './deps.js';
@@ -87,8 +88,14 @@ export async function startWeb(args: {
     readiness: [...(opts.readiness ?? []), { name: 'accepting', check: async () => !closing }],
     routes: [...(opts.routes ?? []), webMetricsRoute(metrics, deps)],
   });
-  const server = app.listen(config.port, args.host ?? config.host);
-  await new Promise<void>((resolve, reject) => { server.once('listening', resolve); server.once('error', reject); });
+  const host = args.host ?? config.host;
+  const server = app.listen(config.port, host);
+  // A port already taken or a HOST not of this machine passes env.ts: rejected with a message naming
+  // PORT or HOST (listenErrors.ts), which the entry points print alone before exiting 1.
+  await new Promise<void>((resolve, reject) => {
+    server.once('listening', resolve);
+    server.once('error', (err) => reject(listenError(err, { host, port: config.port })));
+  });
   server.keepAliveTimeout = 65_000; // longer than Render's proxy idle timeout, avoiding 502s on reuse
   const addr = server.address();
   const port = typeof addr === 'object' && addr ? addr.port : config.port;

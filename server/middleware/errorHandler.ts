@@ -3,7 +3,7 @@ import { AppError, errors } from '../errors.js';
 import { BudgetExhausted } from '../render/budget.js';
 import { RenderApiError } from '../render/errors.js';
 import { GitHubError } from '../github/errors.js';
-import { isRedisUnavailable } from '../redis.js';
+import { isRedisRefusingWrites, isRedisUnavailable } from '../redis.js';
 import { isMcpPath } from '../mcp/path.js';
 import type { ErrorCode } from '../openapi/errorCodes.js';
 
@@ -15,7 +15,8 @@ export function toAppError(err: unknown): AppError | null {
   if (err instanceof BudgetExhausted) return errors.renderBudgetHeld(err.retryAfterMs / 1000);
   if (err instanceof RenderApiError) return fromRender(err);
   if (err instanceof GitHubError) return fromGitHub(err);
-  if (isRedisUnavailable(err)) return errors.storageUnavailable();
+  // Out of reach, or answering but refusing writes (full under noeviction, a read-only replica): a 503.
+  if (isRedisUnavailable(err) || isRedisRefusingWrites(err)) return errors.storageUnavailable();
   const e = err as HttpLikeError;
   const status = e?.status ?? e?.statusCode;
   if (e?.type === 'entity.too.large' || status === 413) return errors.payloadTooLarge('the allowed size');
