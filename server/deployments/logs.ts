@@ -168,8 +168,19 @@ function cut(message: string): string {
   return message.length <= MAX_LINE_CHARS ? message : `${message.slice(0, MAX_LINE_CHARS)}… [${message.length - MAX_LINE_CHARS} characters cut]`;
 }
 
+/**
+ * A label's value as served (`type`: app, request, build; `level`: info, warning, error…): one word of up to
+ * 16 letters that is none of the secrets, else none. Copied as Render gave them, a label carried what an app
+ * put there past redaction and control stripping (the message's alone had them): a secret in the JSON page,
+ * the live tail and the download, and terminal escapes into logs.txt.
+ */
+function labelWord(l: LogEntry, name: string, secrets: string[]): string | null {
+  const value = label(l, name);
+  return value !== null && /^[A-Za-z]{1,16}$/.test(value) && redactSecrets(value, secrets) === value ? value : null;
+}
+
 export function presentLine(l: LogEntry, phase: LogPhase, secrets: string[]): LogLine {
-  return { id: l.id, timestamp: l.timestamp, message: cut(redactSecrets(stripControls(l.message), secrets)), phase, type: label(l, 'type'), level: label(l, 'level') };
+  return { id: l.id, timestamp: l.timestamp, message: cut(redactSecrets(stripControls(l.message), secrets)), phase, type: labelWord(l, 'type', secrets), level: labelWord(l, 'level', secrets) };
 }
 
 /**

@@ -80,9 +80,35 @@ function forms(value: string): string[] {
     if (/[\r\n]/.test(v)) {
       for (const line of v.split(/\r?\n|\r/)) out.add(line.trim());
     }
+    // A line that assigns a value (a .env secret file, a YAML or JSON config): the value alone, as the program
+    // that loaded the file prints it (an error message, a config dump). Matched only as whole lines, a
+    // `STRIPE_KEY=sk_live_…` line's key was served in clear once printed by itself.
+    for (const line of v.split(/\r?\n|\r/)) {
+      const assigned = assignedValue(line);
+      if (assigned !== null) out.add(assigned).add(JSON.stringify(assigned).slice(1, -1));
+    }
   }
   return [...out].filter((form) => form.length >= MIN_LENGTH);
 }
+
+/**
+ * The value a line of a config file assigns, as the program that loaded it has it: `KEY=value`,
+ * `export KEY="value"`, `key: value`, `"key": "value",` (one pair of quotes and a trailing comma off); null
+ * for a line that assigns nothing to a name. A scan and anchored patterns only (test/security/regex-safety).
+ */
+function assignedValue(line: string): string | null {
+  let rest = line.trim();
+  if (rest.startsWith('export ')) rest = rest.slice(7).trimStart();
+  const at = rest.search(/[=:]/);
+  if (at <= 0) return null;
+  const key = unquoted(rest.slice(0, at).trim());
+  if (!/^[A-Za-z_][\w.-]*$/.test(key)) return null;
+  let value = rest.slice(at + 1).trim();
+  if (value.endsWith(',')) value = value.slice(0, -1).trimEnd();
+  return unquoted(value);
+}
+
+const unquoted = (text: string) => (text.length >= 2 && (text[0] === '"' || text[0] === "'") && text.at(-1) === text[0] ? text.slice(1, -1) : text);
 
 /**
  * Terminal escapes (CSI, 7- and 8-bit; OSC up to BEL or ST; any other ESC by itself) and every other control
