@@ -15,6 +15,7 @@ import { clampToWindow, deployLogWindows, deployRunning, timeUs, type LogPhase }
 import { tailStateStore, TailMovedOn, type LoadedTailState, type TailState } from './logTailState.js';
 import { keyStillHeld, tailKey, TailKeyWithdrawn } from './logTailKey.js';
 import { RenderApiError } from '../render/errors.js';
+import { RENDER_WAIT_MAX_MS } from '../render/rate-limit.js';
 import { auditedReadNotes } from '../sentinel/store.js';
 
 /**
@@ -377,7 +378,9 @@ export function createLogTailer(deps: LogTailDeps, opts: LogTailOptions = {}): L
         // Render's own limit (the key's other clients count too): wait as long as it says, holding the lease
         // meanwhile; not a tail that ended during the read (stop() released its lease, taken back here it
         // kept the tail of the next stream from polling until Retry-After and the lease had run out).
-        delay = Math.max(err.retryAfterMs ?? runtimeMs, CATCH_UP_MS);
+        // At most Render's longest window: a timer past 2^31-1 ms fires at once, and the tail asked again
+        // every millisecond until the key's log budget ran out.
+        delay = Math.min(RENDER_WAIT_MAX_MS, Math.max(err.retryAfterMs ?? runtimeMs, CATCH_UP_MS));
         if (!tail.stopped) await tail.store.lease(tail.deploymentId, delay + leaseMs).catch(() => false);
       } else if (err instanceof RenderApiError && err.kind === 'not_found' && tail.onDeploymentKey) {
         // The service (or the deploy) was deleted: no line will ever come, so polling stops for good.

@@ -4,7 +4,7 @@ import axios, { Axios, type AxiosRequestConfig, type AxiosResponse } from 'axios
 import { isAnswerTooLarge, renderAdapter } from './adapter.js';
 import { RenderApiError, type RenderErrorKind } from './errors.js';
 import type { QueryBuilder } from './query.js';
-import { parseRateLimit, parseRetryAfterMs, type HeaderGetter, type RateLimitInfo } from './rate-limit.js';
+import { RATE_LIMITED_WAIT_MIN_MS, RENDER_WAIT_MAX_MS, parseRateLimit, parseRetryAfterMs, type HeaderGetter, type RateLimitInfo } from './rate-limit.js';
 import type { HttpMethod, RenderRoute } from './types.js';
 import { withoutTrailingSlashes } from '../text.js';
 
@@ -178,6 +178,11 @@ function errorFromResponse(raw: RenderRawResponse, info: RenderCallInfo, apiKey:
   const requestId = raw.header('render-request-id');
   let retryAfterMs = parseRetryAfterMs(raw.header('retry-after'));
   if (retryAfterMs === undefined && kind === 'rate_limited') retryAfterMs = raw.rateLimit?.resetMs;
+  // Every caller waits this out as is (a delayed job, a timer): never past Render's longest window, and
+  // a 429 that says "now" is not asked again at once.
+  if (retryAfterMs !== undefined) {
+    retryAfterMs = Math.min(RENDER_WAIT_MAX_MS, kind === 'rate_limited' ? Math.max(RATE_LIMITED_WAIT_MIN_MS, retryAfterMs) : retryAfterMs);
+  }
   const init: ConstructorParameters<typeof RenderApiError>[0] = {
     kind,
     status: raw.status,

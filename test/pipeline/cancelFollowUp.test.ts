@@ -126,14 +126,15 @@ test.serial('a cancel whose run, mid-step, ends just after it: one follow-up, no
   t.is((await renderDeploysOf(stack, apiKey, rec.serviceId))[0]?.status, 'canceled');
 });
 
-test.serial('a canceled redeploy\'s follow-up that Render keeps answering 429: given up at the watch\'s bound, the record says its deploy may still run', async (t) => {
-  // followCanceledAsk delayed itself on every 429 (and on every exhausted key budget) without looking at
-  // the time: the other failures give up once the watch would have and say so on the record; this one
-  // looked again for as long as Render kept refusing.
-  const u = await liveService(stack, 'cfu-ratelimited');
-  // The only worker for this test gives up on an unmatched ask (and on anything else) after 3 s.
+/**
+ * A canceled redeploy's follow-up whose every look Render answers 429 with `retryAfterMs`, under a worker
+ * whose watch gives up after `boundMs`: given up at that bound, the record saying its deploy may still run.
+ */
+async function givenUpUnder429(t: ExecutionContext, login: string, retryAfterMs: number, boundMs = 3_000) {
+  const u = await liveService(stack, login);
+  // The only worker for this test gives up on an unmatched ask (and on anything else) after boundMs.
   await pipeline.worker.close(5_000);
-  const bounded = await pipeline.startWorker({ watch: { maxMs: 3_000, queuedUnmatchedMs: 3_000 } });
+  const bounded = await pipeline.startWorker({ watch: { maxMs: boundMs, queuedUnmatchedMs: boundMs } });
   try {
     const ask = stack.render.holdRequest({ method: 'POST', route: '/services/{serviceId}/deploys', apiKey: u.apiKey });
     t.teardown(ask.release);
@@ -143,14 +144,14 @@ test.serial('a canceled redeploy\'s follow-up that Render keeps answering 429: g
     await ask.arrived;
     const canceled = await u.agent.post(`/api/render/deployments/${res.json.id}/cancel`);
     t.is(canceled.status, 200, canceled.text);
-    // Every look for the deploy the ask made is a 429 (Retry-After 1 s).
-    const limited = stack.render.setFault({ method: 'GET', route: '/services/{serviceId}/deploys', apiKey: u.apiKey, kind: 'status', status: 429, ms: 1_000 });
+    // Every look for the deploy the ask made is a 429.
+    const limited = stack.render.setFault({ method: 'GET', route: '/services/{serviceId}/deploys', apiKey: u.apiKey, kind: 'status', status: 429, ms: retryAfterMs });
     t.teardown(() => stack.render.clearFault(limited));
     ask.release();
     const said = await until('the record saying the deploy may still run', async () => {
       const rec = (await u.agent.get(`/api/render/deployments/${res.json.id}`)).json;
       return /was not canceled there/.test(rec.failure?.message ?? '') ? rec : null;
-    }, 15_000).catch(() => null);
+    }, boundMs + 12_000).catch(() => null);
     const looks = () => renderCalls(stack, u.accountId, 'GET', '/services/{serviceId}/deploys').filter((c) => c.status === 429).length;
     t.truthy(said, `the follow-up gave up and said so (looks refused so far: ${looks()})`);
     t.is(said?.status, 'canceled');
@@ -162,6 +163,20 @@ test.serial('a canceled redeploy\'s follow-up that Render keeps answering 429: g
     await bounded.close(5_000);
     pipeline.worker = await pipeline.startWorker();
   }
+}
+
+test.serial('a canceled redeploy\'s follow-up that Render keeps answering 429: given up at the watch\'s bound, the record says its deploy may still run', async (t) => {
+  // followCanceledAsk delayed itself on every 429 (and on every exhausted key budget) without looking at
+  // the time: the other failures give up once the watch would have and say so on the record; this one
+  // looked again for as long as Render kept refusing.
+  await givenUpUnder429(t, 'cfu-ratelimited', 1_000);
+});
+
+test.serial('a canceled redeploy\'s follow-up answered 429 with a day\'s Retry-After: still given up at the watch\'s bound', async (t) => {
+  // The bound is checked only when a run starts, and the follow-up waited out Render's Retry-After as is:
+  // a day's kept the record from saying its deploy may still run for that day. A bound long enough that
+  // the first look is refused within it.
+  await givenUpUnder429(t, 'cfu-ratelimited-day', 86_400_000, 12_000);
 });
 
 /**

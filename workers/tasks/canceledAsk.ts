@@ -1,6 +1,7 @@
 import type { Job } from 'bullmq';
 import { RenderApiError, type RenderClient } from '../../server/render/client.js';
 import { BudgetExhausted } from '../../server/render/budget.js';
+import { RENDER_WAIT_MAX_MS } from '../../server/render/rate-limit.js';
 import { discardKeySessionOf } from '../../server/bearer/keySessions.js';
 import { isInProgressOnRender } from '../../server/deployments/renderStatus.js';
 import { canceledAt, canceledCreating, canceledWhileAsking, firstDeployOwedCancel } from '../../server/deployments/cancel.js';
@@ -104,8 +105,14 @@ async function cancelQueuedDeploy(ctx: WorkerContext, rec: DeploymentRecord, ren
  * (branchHead.ts: maxMs), here counted from the cancel.
  */
 function retryAfterFailure(ctx: WorkerContext, rec: DeploymentRecord, listed: boolean): number | null {
+  return lookingLeftMs(ctx, rec, listed) === null ? null : ctx.watch.maxDelayMs;
+}
+
+/** How long the follow-up may still look before retryAfterFailure gives up (null: past it). */
+function lookingLeftMs(ctx: WorkerContext, rec: DeploymentRecord, listed: boolean): number | null {
   const bound = newServiceFirstDeploy(rec) || rec.deployId || listed ? ctx.watch.maxMs : ctx.watch.queuedUnmatchedMs;
-  return askingFor(ctx, rec) > bound ? null : ctx.watch.maxDelayMs;
+  const left = bound - askingFor(ctx, rec);
+  return left < 0 ? null : left;
 }
 
 /** The canceled record's reason, when its deploy on Render could not be canceled: it may still run there. */
@@ -206,7 +213,13 @@ async function followUp(ctx: WorkerContext, rec: DeploymentRecord, seen: { liste
     if (budget || (err instanceof RenderApiError && err.kind === 'rate_limited')) {
       // Waited out as Render (or the key's budget) asks, within the same bound as any other failure:
       // past it, the deploy was never seen to be canceled, and the record says it may still run.
-      if (retryAfterFailure(ctx, rec, seen.listed) !== null) return { wait: budget ? err.retryAfterMs : err.retryAfterMs ?? 10_000, unseen: false };
+      // The bound is checked only when a run starts: the wait ends by then (+1: given up once strictly past
+      // it), or a day's Retry-After kept the record from saying so for that day.
+      const left = lookingLeftMs(ctx, rec, seen.listed);
+      if (left !== null) {
+        const stated = budget ? err.retryAfterMs : Math.min(err.retryAfterMs ?? 10_000, RENDER_WAIT_MAX_MS);
+        return { wait: left + 1 < stated ? left + 1 : stated, unseen: false };
+      }
       await leftOnRender(ctx, rec, budget ? 'your Render key\'s request budget stayed used up while it was being canceled' : 'Render kept refusing requests (rate limited) while it was being canceled');
       return { wait: null, unseen: false };
     }

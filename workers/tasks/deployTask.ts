@@ -1,9 +1,10 @@
 import { DelayedError, type Job } from 'bullmq';
 import { RenderApiError, type RenderClient } from '../../server/render/client.js';
 import { BudgetExhausted } from '../../server/render/budget.js';
+import { RENDER_WAIT_MAX_MS } from '../../server/render/rate-limit.js';
 import { GitHubError } from '../../server/github/client.js';
 import { StackDetectionError } from '../../server/stacks/detect.js';
-import { isTerminal, type DeploymentRecord, type DeploymentStatus, type DeploymentFailure } from '../../server/deployments/types.js';
+import { RENDER_PROGRESS, isTerminal, type DeploymentRecord, type DeploymentStatus, type DeploymentFailure } from '../../server/deployments/types.js';
 import { RecordTamperedError } from '../../server/deployments/integrity.js';
 import type { DeployJobData } from '../../server/queues/deployQueue.js';
 import type { WorkerContext } from '../context.js';
@@ -12,7 +13,7 @@ import { DeployFailed } from './deployFailed.js';
 import { jobDeploymentId, verifiedRecord } from './verifyJob.js';
 import { detect, verifyRedeployCommit, verifyRepo } from './githubSteps.js';
 import { createOrAdoptService, serviceListChanged } from './createService.js';
-import { triggerDeploy, watch } from './renderDeploy.js';
+import { triggerDeploy, watch, watchBoundAt } from './renderDeploy.js';
 import { finish } from './finishDeploy.js';
 import { requestCommitStatus } from '../../server/queues/commitStatusQueue.js';
 import { delayJob } from './delayJob.js';
@@ -107,7 +108,7 @@ export async function runDeployJob(ctx: WorkerContext, job: Job<DeployJobData>, 
 
   // Set once a step of this run moved the record on (a look that answered ends the run): a failure after
   // it is the first in a row, not one more of those its step had before.
-  const progress = { advanced: false };
+  const progress: RunProgress = { advanced: false, at: rec };
   try {
     const outcome = await advance(ctx, first ? await first : rec, render, creds, budget.takeAhead, progress);
     if (typeof outcome === 'number') {
@@ -126,7 +127,7 @@ export async function runDeployJob(ctx: WorkerContext, job: Job<DeployJobData>, 
       return;
     }
     if (err instanceof BudgetExhausted) return delayJob(job, token, err.retryAfterMs + jitter(250));
-    if (err instanceof RenderApiError && err.kind === 'rate_limited') return delayJob(job, token, (err.retryAfterMs ?? 10_000) + jitter(500));
+    if (err instanceof RenderApiError && err.kind === 'rate_limited') return delayJob(job, token, rateLimitedWaitMs(ctx, progress.at, err.retryAfterMs));
     // GitHub's rate limit: every ask before its reset gets the same answer, and asking on regardless risks
     // the integration's ban. A short wait is a delayed job; a long one (the hourly limit used up) ends the
     // deploy saying so, before any Render write (GitHub is read only before them). No stated wait: retried as before.
@@ -159,10 +160,16 @@ export async function runDeployJob(ctx: WorkerContext, job: Job<DeployJobData>, 
 }
 
 /**
+ * `advanced`: a step of the run moved the record on. `at`: the record its latest step started from (a
+ * failure's wait may depend on how far the run got: one asked for and watched in the same run, rateLimitedWaitMs).
+ */
+interface RunProgress { advanced: boolean; at: DeploymentRecord }
+
+/**
  * Run steps until the deployment must wait (returns ms) or is over: the final record this run wrote,
  * or null when it ended elsewhere (canceled, revoked) or the step guard ran out.
  */
-async function advance(ctx: WorkerContext, start: DeploymentRecord | null, render: RenderClient, creds: JobCredentials, takeAhead: TakeAhead, progress: { advanced: boolean }): Promise<number | DeploymentRecord | null> {
+async function advance(ctx: WorkerContext, start: DeploymentRecord | null, render: RenderClient, creds: JobCredentials, takeAhead: TakeAhead, progress: RunProgress): Promise<number | DeploymentRecord | null> {
   // The pending commit status, asked for once the commit is checked and its stack detected. Only asked:
   // the status job posts it, so this slot never waits on GitHub's pacing; and not awaited: its first
   // command goes out with detection's write (steps). Settled before the run ends (it never throws),
@@ -175,7 +182,7 @@ async function advance(ctx: WorkerContext, start: DeploymentRecord | null, rende
   }
 }
 
-async function steps(ctx: WorkerContext, start: DeploymentRecord | null, render: RenderClient, creds: JobCredentials, takeAhead: TakeAhead, progress: { advanced: boolean }, detected: (rec: DeploymentRecord) => unknown): Promise<number | DeploymentRecord | null> {
+async function steps(ctx: WorkerContext, start: DeploymentRecord | null, render: RenderClient, creds: JobCredentials, takeAhead: TakeAhead, progress: RunProgress, detected: (rec: DeploymentRecord) => unknown): Promise<number | DeploymentRecord | null> {
   let rec: DeploymentRecord | null = start;
   // Detection's write goes out with what follows it: the pending status's ask, and the budget slot of
   // createOrAdoptService's lookup by name (runBudget.ts). Should the write not land (the deployment
@@ -188,6 +195,7 @@ async function steps(ctx: WorkerContext, start: DeploymentRecord | null, render:
     // A step before this one came back with the record moved on (a whole step, not a part of one a retry
     // repeats, such as a redeploy's commit check before its trigger): the next run starts past it.
     if (guard > 0) progress.advanced = true;
+    progress.at = rec;
     ctx.crashPoint?.('step');
     switch (rec.status) {
       case 'queued':
@@ -300,6 +308,21 @@ function classify(err: unknown): { status: DeploymentStatus; failure: Deployment
 }
 
 const jitter = (ms: number) => Math.floor(Math.random() * ms);
+
+const WATCHED = new Set<string>(RENDER_PROGRESS);
+
+/**
+ * How long a run sits out Render's 429: as long as Render says (at most its longest window), but a deploy
+ * asked for or watched runs again by the watch's bound, which ends it watch_timeout. The bound is checked
+ * only when a look starts: a day's Retry-After left the deploy "Building" for that day.
+ */
+function rateLimitedWaitMs(ctx: WorkerContext, rec: DeploymentRecord, statedMs: number | undefined): number {
+  const wait = Math.min(statedMs ?? 10_000, RENDER_WAIT_MAX_MS) + jitter(500);
+  if (!rec.deployRequestedAt && !WATCHED.has(rec.status)) return wait;
+  // +1: the watch gives up once strictly past its bound.
+  const untilBound = Math.max(0, watchBoundAt(ctx, rec) - ctx.clock.now()) + 1;
+  return untilBound < wait ? untilBound : wait;
+}
 
 /** The longest GitHub rate-limit wait a deploy sits out (a delayed job); past it the deploy ends github_rate_limited. */
 const GITHUB_LIMIT_WAIT_MAX_MS = 60_000;

@@ -117,7 +117,7 @@ function recordDeploy(ctx: WorkerContext, rec: DeploymentRecord, deploy: Deploy)
  */
 export async function watch(ctx: WorkerContext, rec: DeploymentRecord, render: RenderClient): Promise<number | DeploymentRecord | null> {
   const started = Date.parse(rec.deployRequestedAt ?? rec.createdAt);
-  if (ctx.clock.now() - started > ctx.watch.maxMs) {
+  if (ctx.clock.now() > watchBoundAt(ctx, rec)) {
     return finish(ctx, rec, 'failed', { code: 'watch_timeout', message: 'Render did not finish this deploy within the time limit. Check it in the Render dashboard.' });
   }
   let deploy: Deploy | null;
@@ -156,6 +156,12 @@ export async function watch(ctx: WorkerContext, rec: DeploymentRecord, render: R
   const watching = Math.max(0, ctx.clock.now() - started);
   return Math.min(maxDelayMs, Math.round(initialMs + (factor - 1) * watching));
 }
+
+/**
+ * Past this, the watch gives the deploy up (watch_timeout). Checked only when a look starts: a wait
+ * between looks (a 429's Retry-After, deployTask.ts) ends by then.
+ */
+export const watchBoundAt = (ctx: WorkerContext, rec: DeploymentRecord): number => Date.parse(rec.deployRequestedAt ?? rec.createdAt) + ctx.watch.maxMs;
 
 function failureFor(status: DeploymentStatus): DeploymentFailure | null {
   if (status === 'live' || status === 'deactivated') return null;
