@@ -78,6 +78,7 @@ export const errors = {
   accountTemporarilyBlocked: (retryAfterSeconds = 60, message = 'Your account is temporarily blocked because its traffic jumped far above its usual level.') =>
     new AppError(429, 'account_temporarily_blocked', message, { 'Retry-After': String(Math.max(1, Math.ceil(retryAfterSeconds))) }),
   blueprintNotFound: (message = 'This repository has no render.yaml on that branch.') => new AppError(404, 'blueprint_not_found', message),
+  repoRootTooLarge: () => new AppError(422, 'repo_root_too_large', 'GitHub cannot list this repository\'s root directory whole: it holds too many entries (tens of thousands or more). Move files into subdirectories; asking again gives the same answer.'),
   blueprintTooLarge: (message = 'This repository\'s render.yaml is larger than 256 KiB, the most this app reads.') => new AppError(422, 'blueprint_too_large', message),
   logRedactionIncomplete: () => new AppError(422, 'log_redaction_incomplete', 'This workspace has more env groups than this app reads (1,000): the log lines cannot be redacted against all of their values, so they are not shown. Read them on Render\'s dashboard.'),
   stackNotDetected: (message = 'No supported stack was found in this repository.') => new AppError(422, 'stack_not_detected', message),

@@ -1,10 +1,10 @@
 import { z } from 'zod';
-import { FileTooLargeError, GitHubError } from './errors.js';
+import { FileTooLargeError, GitHubError, RootTooLargeError } from './errors.js';
 import { createGitHubHttp, type GitHubRequest } from './http.js';
 import { withoutTrailingSlashes } from '../text.js';
 import { branchSchema, compareSchema, dirEntrySchema, fileSchema, repoSchema, toRepoSummary, treeSchema, viewerSchema, type RepoSummary } from './schemas.js';
 
-export { FileTooLargeError, GitHubError, type GitHubErrorKind } from './errors.js';
+export { FileTooLargeError, GitHubError, RootTooLargeError, type GitHubErrorKind } from './errors.js';
 export type { RepoSummary } from './schemas.js';
 
 /** Files bigger than this are not read (stack detection only needs small manifests). */
@@ -191,8 +191,11 @@ export function createGitHubClient(opts: GitHubClientOptions): GitHubClient {
       if (listed.length < CONTENTS_DIRECTORY_LIMIT) return listed;
       // Possibly cut: the root's tree lists every entry (or says it could not).
       const treePath = `${repoPath(owner, name)}/git/trees/${encodeURIComponent(ref)}`;
-      const { data: tree } = await call({ what: 'list root tree', path: treePath, conditional: true }, treeSchema);
-      if (tree.truncated) throw new GitHubError('too_large', 'GitHub listed only part of the repository root (too many entries)');
+      const { data: tree } = await call({ what: 'list root tree', path: treePath, conditional: true }, treeSchema).catch((err: unknown) => {
+        // A tree answer over what this app reads is the root's size too (some 40,000 entries).
+        throw err instanceof GitHubError && err.kind === 'too_large' ? new RootTooLargeError() : err;
+      });
+      if (tree.truncated) throw new RootTooLargeError();
       return tree.tree.map((e) => ({ name: e.path, dir: e.type === 'tree' || e.type === 'commit' }));
     },
 

@@ -85,6 +85,17 @@ export class FileTooLargeError extends GitHubError {
   }
 }
 
+/**
+ * A repository root GitHub cannot list whole (its tree answer flagged truncated, or larger than this app
+ * reads): the repository's own shape, the same answer every time. Not GitHub failing: answered as that,
+ * a 503 said "try again in a minute" and a deploy blamed a proxy.
+ */
+export class RootTooLargeError extends GitHubError {
+  constructor() {
+    super('too_large', 'GitHub cannot list this repository\'s root directory whole: it holds too many entries (tens of thousands or more)');
+  }
+}
+
 /** GitHub's "otherwise wait at least one minute": a secondary limit's answer, with calls left and no retry-after. */
 const SECONDARY_LIMIT_WAIT_S = 60;
 

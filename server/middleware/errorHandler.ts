@@ -2,7 +2,7 @@ import type { Middleware } from 'koa';
 import { AppError, errors } from '../errors.js';
 import { BudgetExhausted } from '../render/budget.js';
 import { RenderApiError } from '../render/errors.js';
-import { GitHubError } from '../github/errors.js';
+import { GitHubError, RootTooLargeError } from '../github/errors.js';
 import { isRedisRefusingWrites, isRedisUnavailable } from '../redis.js';
 import { isMcpPath } from '../mcp/path.js';
 import type { ErrorCode } from '../openapi/errorCodes.js';
@@ -54,6 +54,8 @@ function fromRender(err: RenderApiError): AppError {
 
 function fromGitHub(err: GitHubError): AppError {
   if (err.kind === 'not_found') return errors.notFound('Repository');
+  // The repository's shape, the same on every ask: not GitHub failing (a 503 said "try again").
+  if (err instanceof RootTooLargeError) return errors.repoRootTooLarge();
   if (err.kind === 'unauthorized') return errors.githubTokenInvalid();
   if (err.kind === 'rate_limited') return errors.rateLimited(60, 'GitHub is rate-limiting your account. Try again in a minute.');
   return errors.githubUnavailable();

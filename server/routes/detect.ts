@@ -27,7 +27,7 @@ export const BlueprintQuery = DetectQuery.extend({
 export function detectRoutes(router: Router, deps: AppDeps) {
   router.get('/api/github/repos/:owner/:repo/detect', documented({
     summary: 'Detect the stack of a repository (what a deploy would run)', tag: 'github', responses: { 200: DetectView },
-    errors: ['stack_not_detected', 'github_unavailable'],
+    errors: ['stack_not_detected', 'repo_root_too_large', 'github_unavailable'],
   }), requireUser(), deps.rateLimits.guard('detect'), validate({ query: DetectQuery }), async (ctx) => {
     const gh = callerGitHub(deps, ctx.state.session);
     const owner = String(ctx.params.owner);

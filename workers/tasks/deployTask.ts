@@ -2,7 +2,7 @@ import { DelayedError, type Job } from 'bullmq';
 import { RenderApiError, type RenderClient } from '../../server/render/client.js';
 import { BudgetExhausted } from '../../server/render/budget.js';
 import { RENDER_WAIT_MAX_MS } from '../../server/render/rate-limit.js';
-import { GitHubError } from '../../server/github/client.js';
+import { GitHubError, RootTooLargeError } from '../../server/github/client.js';
 import { StackDetectionError } from '../../server/stacks/detect.js';
 import { RENDER_PROGRESS, isTerminal, type DeploymentRecord, type DeploymentStatus, type DeploymentFailure } from '../../server/deployments/types.js';
 import { RecordTamperedError } from '../../server/deployments/integrity.js';
@@ -301,6 +301,7 @@ function classify(err: unknown): { status: DeploymentStatus; failure: Deployment
     if (err.kind === 'unauthorized') return { status: 'credentials_revoked', failure: { code: 'github_token_invalid', message: 'GitHub rejected your authorization. Sign in again.' } };
     if (err.kind === 'not_found' || err.kind === 'forbidden') return { status: 'failed', failure: { code: 'github_' + err.kind, message: err.message } };
     // Asking again gets the same answer: no retries, the reason at once.
+    if (err instanceof RootTooLargeError) return { status: 'failed', failure: { code: 'repo_root_too_large', message: `${err.message}, so the deploy stopped and nothing was created. Asking again gives the same answer: move files into subdirectories first.` } };
     if (err.kind === 'too_large') return { status: 'failed', failure: { code: 'github_answer_too_large', message: `${err.message}, so the deploy stopped. Deploy again; if it fails the same way, something between this app and GitHub (a proxy) answers for it.` } };
     return null;
   }
