@@ -14,6 +14,8 @@ import { watchConsentHolds } from '../sentinel/consent.js';
 import { documented, view } from '../openapi/describe.js';
 import type { SentinelSettings } from '../sentinel/types.js';
 import { queryWholeNumber } from '../middleware/queryNumber.js';
+import { sessionAfterWithdrawal } from '../render/forRequest.js';
+import type { SessionRenderCredentials } from '../sessions/types.js';
 
 export type SentinelRouteOptions = SentinelAlertOptions;
 
@@ -138,6 +140,28 @@ export function sentinelRoutes(router: Router, deps: AppDeps, opts: SentinelRout
   });
 
   /**
+   * A save is made with the key the request's session held when it was loaded, at the request's start. A
+   * sign-out or a clear of that key in another tab (or on another web process) while the save was made
+   * was answered first: the clear switched off the watch it found (routes/renderKey.ts), before this
+   * save's settings were there, and the save would leave a watch on that its session no longer consents
+   * to (the same key connected again, it came back on, with its webhook). So once written, the session is
+   * asked again (through the fenced session cache: an ending answered is never served the old copy). The
+   * clear writes the key before it reads the settings and the save writes the settings before it reads
+   * the session, so one of the two sees the other. Still that user's, with that same key connection (its
+   * fingerprint and when it was connected: a clear and the same key connected again is another one): the
+   * save stands. Else the watch it wrote goes, while its settings are still of the generation written
+   * (a later save's stay), with no audit entry, answered as a request sent now would be: 401 signed out,
+   * render_key_missing once cleared, render_key_changed (409) once another key was connected.
+   */
+  const unlessKeyWithdrawn = async (ctx: Koa.Context, userId: number, ref: string, held: SessionRenderCredentials, gen: string): Promise<void> => {
+    const now = await deps.sessions.loadByRef(ref);
+    if (now?.user?.id === userId && now.render?.keyFingerprint === held.keyFingerprint && now.render.verifiedAt === held.verifiedAt) return;
+    if (await store.dropWatchOfGen(userId, gen)) await announceSettingsChanged(deps, ctx, userId);
+    await sessionAfterWithdrawal(deps, { sessionRef: ref, userId });
+    throw errors.conflict('render_key_changed', 'Your Render key was cleared or replaced in another tab while these Sentinel settings were being saved, so they were not kept. Reload the page, then save them again if you still want them.');
+  };
+
+  /**
    * One attempt at a save: read the settings, work out the new ones and write them only over what was read.
    * False when another save came between (nothing written): the caller reads again and redoes it, so no
    * save writes over settings it did not see (a webhook set in one tab, dropped by an interval saved in
@@ -157,7 +181,8 @@ export function sentinelRoutes(router: Router, deps: AppDeps, opts: SentinelRout
       await switchWatchOff(deps, ctx, store, userId, Boolean(current?.enabled));
       return true;
     }
-    if (!ctx.state.session.render) throw errors.renderKeyMissing();
+    const held = ctx.state.session.render;
+    if (!held) throw errors.renderKeyMissing();
     // A watch lives as long as the session that enables it, and a per-request key's session ends with its
     // request: the watch (and the one it would replace, with its Slack webhook) would be dropped next round.
     if (ctx.state.session.ephemeral) throw errors.renderKeyMissing('A key sent with X-Render-Api-Key lasts for its request only, too short for a watch: store it with POST /api/render/setup, then turn Sentinel on.');
@@ -177,12 +202,13 @@ export function sentinelRoutes(router: Router, deps: AppDeps, opts: SentinelRout
     // the round running goes on (its generation is kept, store.putSettings).
     const written = await store.putSettings(userId, settings, { restart: !current?.enabled || current.intervalMs !== intervalMs, nowMs: deps.clock.now() }, stored);
     if (written === null) return false;
+    await unlessKeyWithdrawn(ctx, userId, ref, held, written);
     await audited(ctx, userId, sentinelChanges(current, settings, { webhook: body.slackWebhookUrl, watching }));
     await announceSettingsChanged(deps, ctx, userId);
     return true;
   };
 
-  router.put('/api/sentinel', documented({ summary: 'Turn Sentinel on or off, set its interval and Slack webhook', description: 'Fields left out keep their current value; `enabled` left out keeps the watch on or off as it is.', tag: 'sentinel', responses: { 200: SentinelView }, errors: ['render_key_missing', 'sentinel_settings_changed'] }), requireUser(), requireCsrf(), validate({ body: SettingsBody }), changes, async (ctx) => {
+  router.put('/api/sentinel', documented({ summary: 'Turn Sentinel on or off, set its interval and Slack webhook', description: 'Fields left out keep their current value; `enabled` left out keeps the watch on or off as it is.', tag: 'sentinel', responses: { 200: SentinelView }, errors: ['render_key_missing', 'render_key_changed', 'sentinel_settings_changed'] }), requireUser(), requireCsrf(), validate({ body: SettingsBody }), changes, async (ctx) => {
     const userId = ctx.state.user.id;
     const ref = deps.sessions.refOf(ctx.state.sessionId);
     for (let attempt = 1; !(await saveOnce(ctx, ctx.input.body, userId, ref)); attempt += 1) {

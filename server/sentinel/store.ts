@@ -100,6 +100,14 @@ const slackAad = (userId: number) => `sentinel-slack:user:${userId}`;
 const RESEAL_IF_UNCHANGED = `if redis.call('HGET', KEYS[1], 'data') == ARGV[1] then redis.call('HSET', KEYS[1], 'data', ARGV[2]) return 1 end
 return 0`;
 
+/** KEYS settings, cursors, groups (store.ts `watchKeys`), due, intervals; ARGV gen, user id. 1: the watch of that generation was removed. */
+const dropIfGen = redisScript(`local gen = redis.call('HGET', KEYS[1], 'gen')
+if not gen or gen ~= ARGV[1] then return 0 end
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
+redis.call('ZREM', KEYS[4], ARGV[2])
+redis.call('HDEL', KEYS[5], ARGV[2])
+return 1`);
+
 /**
  * Sentinel's Redis state. Settings are sealed with the enabling session's ref in the AAD, so a record
  * moved to another session (or edited) does not open; the Slack URL inside is sealed again on its
@@ -185,6 +193,16 @@ export function createSentinelStore(opts: { redis: Redis; prefix: string; keyrin
       // The settings' DEL first, so its reply is the first (a MULTI is atomic whatever the order).
       const replies = await unscheduleWatch(redis.multi().del(settings!), opts.prefix, userId).del(...rest).exec();
       return replies?.[0]?.[1] === 1;
+    },
+    /**
+     * A save's own watch taken back (routes/sentinel.ts: its session ended or lost its key while it was
+     * made): off the schedule, settings, cursors and groups gone, as dropWatch, but only while the
+     * settings are still of `gen`, the generation that save wrote. Settings written since are another
+     * save's, which answers for itself: they stay. True when this call removed them.
+     */
+    async dropWatchOfGen(userId: number, gen: string): Promise<boolean> {
+      const sched = scheduleKeys(opts.prefix);
+      return Number(await dropIfGen(redis, [...watchKeys(userId), sched.due, sched.intervals], [gen, userId])) === 1;
     },
     /** A round stops the watch it began for (`round.gen`: no settings, session gone), and lets its lock go. */
     endWatch: (userId: number, round: RoundGuard, nowMs: number) =>
