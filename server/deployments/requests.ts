@@ -17,8 +17,37 @@ import { MAX_MOVE_HOPS, sessionKeys } from '../sessions/records.js';
 import { revokedFailure } from './revocation.js';
 import { githubRepoOf } from '../render/serviceNames.js';
 import { SERVICE_TYPES, type ServiceTypeName } from '../stacks/serviceTypes.js';
+import { RenderKeyWithdrawn } from '../render/errors.js';
 
-interface Requester { userId: number; sessionRef: string; keyFingerprint: string }
+/**
+ * Whether the session a deployment was asked in still holds the key it was asked with: 'held', else why
+ * not: 'ended' (signed out, or another user signed in over it), 'cleared', 'replaced' (another key).
+ */
+export type KeyConsent = 'held' | 'ended' | 'cleared' | 'replaced';
+
+/** Who asks for a deployment: the record's owner, session and key (render/forRequest.ts deployRequester). */
+export interface Requester {
+  userId: number; sessionRef: string; keyFingerprint: string;
+  /**
+   * The session's key now, read once the record is stored (start): through the session cache, whose
+   * ends are fenced, so no round trip on a hit. Every route that makes a deployment passes it; only a
+   * caller with no request behind it (the bench's seeding, bench/lib/tenants.ts) has none to ask.
+   */
+  consent?(): Promise<KeyConsent>;
+}
+
+/**
+ * A deployment's record was stored after the key it was asked with left its session (start): it was
+ * ended (credentials_revoked) and its job never added. A RenderKeyWithdrawn, answered by the routes as
+ * a key withdrawn while the request was at Render is (render/forRequest.ts answerWithdrawn).
+ */
+class StoredAfterWithdrawal extends RenderKeyWithdrawn {
+  readonly consent: Exclude<KeyConsent, 'held'>;
+  constructor(consent: Exclude<KeyConsent, 'held'>) {
+    super();
+    this.consent = consent;
+  }
+}
 
 /** What a redeploy or rollback record takes from the service it deploys again. */
 export interface ServiceToDeploy {
@@ -109,17 +138,51 @@ export function createDeployRequests(opts: {
   }
 
   /**
+   * A deployment's end when the key it was made with is withdrawn (revokeForSession; start): the record
+   * becomes credentials_revoked, its sealed env values going with that write, or null when it was no longer
+   * one to end (finished, or ended by the other side of the race). `keyReplaced`: the reason says another
+   * key was connected. A record altered since it was read (its MAC fails) is not rewritten; its env values go.
+   */
+  async function revokeRecord(id: string, keyReplaced: boolean): Promise<DeploymentRecord | null> {
+    // The reason is made from the record as written: a step may have reached Render since our read.
+    return deployments.transition(id, 'credentials_revoked', 'orchestrator', (now) => ({ failure: revokedFailure(now, keyReplaced ? 'requestKeyChanged' : 'request') })).catch(async (err: unknown) => {
+      // Altered between our read and our write: signing out goes on. Its job goes (revokeForSession), or
+      // was never added (start), so no worker refuses it (which would drop its env values): they go here.
+      if (!(err instanceof RecordTamperedError)) throw err;
+      await envVault.drop(id);
+      return null;
+    });
+  }
+
+  /**
    * Sign, store and enqueue. A failure anywhere undoes what was written (sealed env values, the
    * record, its pending entry), so the request changes nothing and can simply be retried.
+   *
+   * Once the record is stored, and before its job is added, the session is asked whether it still holds
+   * the key the record was made with (`who.consent`). A sign-out, clear or key change made while the
+   * request was at Render (a redeploy's service read) stopped only the records that existed then
+   * (revokeForSession, after the key's removal and the fence); this record was written after that walk,
+   * so it is seen here: the key's removal was written before the walk, the record before this read, and
+   * one side always sees the other. Withdrawn, the record ends as revokeForSession would end it (same
+   * reason, env values dropped, the commit's final status asked for unless signed out), no job is ever
+   * added, and the request is refused with StoredAfterWithdrawal (a RenderKeyWithdrawn): without this, the
+   * same key connected again later passed the worker's check (same fingerprint) and the deploy ran.
    */
-  async function start(rec: DeploymentRecord, envVars: EnvVarInput[]) {
+  async function start(rec: DeploymentRecord, envVars: EnvVarInput[], who: Requester) {
     rec.requestMac = signRequest(rec, keyring);
     try {
       // Sealed values, record and the user's pending count go out together (one round trip on the
-      // auto-pipelined connection); the job is added only once the record and values are stored.
-      const stored = Promise.all([envVault.put(rec.id, envVars), deployments.create(rec)]);
+      // auto-pipelined connection); the job is added only once the record and values are stored, and the
+      // key is still the session's (a cache hit on the happy path: no round trip).
+      const stored = Promise.all([envVault.put(rec.id, envVars), deployments.create(rec)]).then(async () => {
+        const consent = who.consent ? await who.consent() : 'held';
+        if (consent !== 'held') throw new StoredAfterWithdrawal(consent);
+      });
       await enqueuer.enqueue({ deploymentId: rec.id, userId: rec.userId, requestMac: rec.requestMac }, { after: stored });
     } catch (err) {
+      // Ended as a revocation, not discarded: the clear's walk may have ended it too, and either way the
+      // user's list says why (the record write that ends it also takes its pending entry).
+      if (err instanceof StoredAfterWithdrawal && await endWithdrawn(rec, err.consent)) throw err;
       // Any part may have been written (a failed script or MULTI too): all of it goes.
       await Promise.allSettled([
         envVault.drop(rec.id),
@@ -129,6 +192,18 @@ export function createDeployRequests(opts: {
       throw err;
     }
     return rec;
+  }
+
+  /** start's end of a record stored after its key was withdrawn; false when it could not be written (start then discards it). */
+  async function endWithdrawn(rec: DeploymentRecord, consent: Exclude<KeyConsent, 'held'>): Promise<boolean> {
+    try {
+      const done = await revokeRecord(rec.id, consent === 'replaced');
+      // As revokeForSession: a cleared or replaced key leaves the GitHub token; after a sign-out none can be posted.
+      if (done && consent !== 'ended') await opts.finalCommitStatus(done);
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   /**
@@ -195,7 +270,7 @@ export function createDeployRequests(opts: {
   return {
     /** New deployment of a repository, or with an Idempotency-Key the one that key already made (same body). */
     async requestDeploy(who: Requester, request: DeploymentRequest, envVars: EnvVarInput[], idempotencyKey?: string): Promise<{ record: DeploymentRecord; replayed: boolean }> {
-      return idempotent(who, idempotencyKey, JSON.stringify({ request, envVars }), (id) => start(blankRecord(id, who, 'deploy', request), envVars));
+      return idempotent(who, idempotencyKey, JSON.stringify({ request, envVars }), (id) => start(blankRecord(id, who, 'deploy', request), envVars, who));
     },
 
     /**
@@ -221,7 +296,7 @@ export function createDeployRequests(opts: {
         rec.dashboardUrl = service.dashboardUrl;
         rec.serviceUrl = service.serviceUrl;
         rec.rollbackToDeployId = rollbackToDeployId ?? null;
-        return start(rec, []);
+        return start(rec, [], who);
       });
     },
 
@@ -252,7 +327,8 @@ export function createDeployRequests(opts: {
      * key, at its next write and stops there). A cleared or replaced key leaves the session, and its
      * GitHub token: the commit's final status is asked for (after a sign-out none can be posted).
      * Only those made with `onlyKeyFingerprint`, when given (a cleared or replaced key); `keyReplaced`:
-     * the reason says another key was connected.
+     * the reason says another key was connected. A record its request stores after this walk read the
+     * active ones is ended by that request (start), which finds the key gone.
      */
     async revokeForSession(userId: number, sessionRefs: string | readonly string[], onlyKeyFingerprint?: string, keyReplaced = false): Promise<number> {
       let stopped = 0;
@@ -274,14 +350,7 @@ export function createDeployRequests(opts: {
         const rec = await deployments.get(id);
         if (!rec || !(await isThisSession(rec.sessionRef))) continue;
         if (onlyKeyFingerprint !== undefined && rec.keyFingerprint !== onlyKeyFingerprint) continue;
-        // The reason is made from the record as written: a step may have reached Render since our read.
-        const done = await deployments.transition(id, 'credentials_revoked', 'orchestrator', (now) => ({ failure: revokedFailure(now, keyReplaced ? 'requestKeyChanged' : 'request') })).catch(async (err: unknown) => {
-          // Altered between our read and our write: signing out goes on. Its job goes below, so no
-          // worker refuses it (which would drop its env values): they go here.
-          if (!(err instanceof RecordTamperedError)) throw err;
-          await envVault.drop(id);
-          return null;
-        });
+        const done = await revokeRecord(id, keyReplaced);
         if (done) stopped++;
         if (done && onlyKeyFingerprint !== undefined) statuses.push(done);
         jobs.push(id);

@@ -7,6 +7,7 @@ import type { RenderClient } from './client.js';
 import { RenderKeyWithdrawn } from './errors.js';
 import { auditedReadNotes } from '../sentinel/store.js';
 import { keyStillHeld } from '../deployments/logTailKey.js';
+import type { KeyConsent, Requester } from '../deployments/requests.js';
 
 export interface CallerRender {
   client: RenderClient;
@@ -113,4 +114,26 @@ export async function answerWithdrawn(
 ): Promise<never> {
   await sessionAfterWithdrawal(deps, caller);
   throw errors.renderUnavailable(keyChanged);
+}
+
+/**
+ * Whether the session `who` asked in still holds the key it asked with, read as a request sent now would
+ * be: through the session cache (no round trip on a hit), whose sign-outs, cleared and replaced keys are
+ * answered only once every process dropped its copy (sessions/fence.ts).
+ */
+export async function keyConsent(deps: Pick<AppDeps, 'sessions'>, who: Pick<CallerRender, 'sessionRef' | 'userId' | 'keyFingerprint'>): Promise<KeyConsent> {
+  const now = await deps.sessions.loadByRef(who.sessionRef);
+  if (!now?.user || now.user.id !== who.userId) return 'ended';
+  if (!now.render) return 'cleared';
+  return now.render.keyFingerprint === who.keyFingerprint ? 'held' : 'replaced';
+}
+
+/**
+ * Who asks for a deploy, redeploy or rollback (deployments/requests.ts): the caller's session and key, and
+ * whether that session still holds the key once the record is stored (a key withdrawn while the request
+ * was at Render makes no deployment: requests.ts start). Answer its RenderKeyWithdrawn with `answerWithdrawn`.
+ */
+export function deployRequester(deps: Pick<AppDeps, 'sessions'>, who: Pick<CallerRender, 'sessionRef' | 'userId' | 'keyFingerprint'>): Requester {
+  const { userId, sessionRef, keyFingerprint } = who;
+  return { userId, sessionRef, keyFingerprint, consent: () => keyConsent(deps, { userId, sessionRef, keyFingerprint }) };
 }

@@ -7,7 +7,7 @@ import { keyStillHeld } from '../deployments/logTailKey.js';
 import { requireCsrf } from '../middleware/security.js';
 import { requireRenderKey, requireUser, withRenderKey, type RenderKeyState, type SignedInState } from '../middleware/context.js';
 import { takesNoBody, validate } from '../middleware/validate.js';
-import { answerWithdrawn, callerRender, heldCallerRender, whileKeyHeld, type CallerRender } from '../render/forRequest.js';
+import { answerWithdrawn, callerRender, deployRequester, heldCallerRender, whileKeyHeld, type CallerRender } from '../render/forRequest.js';
 import { RenderKeyWithdrawn } from '../render/errors.js';
 import type { RenderClient } from '../render/client.js';
 import { answerDeploymentStarted, DeploymentPageView, DeploymentView, presentDeployment } from '../presenters/deployment.js';
@@ -55,8 +55,11 @@ export function deploymentRoutes(router: Router, deps: AppDeps) {
     const envVars = envVarList(body);
     // The audit heads are read with the record's writes, in their round trip.
     deps.audit.prefetch(ctx.state.user.id);
+    // Its record stored after the key left the session (cleared, replaced or signed out in another tab since
+    // this request read it) is ended at once and never runs (requests.ts start): answered as a request sent now.
+    const who = deployRequester(deps, { userId: ctx.state.user.id, sessionRef: deps.sessions.refOf(ctx.state.sessionId), keyFingerprint: render.keyFingerprint });
     const { record, replayed } = await deployRequests.requestDeploy(
-      { userId: ctx.state.user.id, sessionRef: deps.sessions.refOf(ctx.state.sessionId), keyFingerprint: render.keyFingerprint },
+      who,
       {
         githubRepo: body.github_repo, serviceName: body.project_name, branch: body.branch ?? null, ownerId,
         ...(body.commit_sha ? { commitSha: body.commit_sha } : {}),
@@ -66,7 +69,10 @@ export function deploymentRoutes(router: Router, deps: AppDeps) {
       },
       envVars,
       idem,
-    );
+    ).catch(async (err: unknown) => {
+      if (err instanceof RenderKeyWithdrawn) await answerWithdrawn(deps, who, 'Your Render key changed while this deploy was being made: it was stopped, and nothing was sent to Render with the old key. Try again with the key connected now.');
+      throw err;
+    });
     if (!replayed) await deps.security.recordAudit(ctx, { userId: record.userId, action: 'deploy_requested', outcome: 'success', detail: { deploymentId: record.id, serviceId: record.serviceId ?? undefined } });
     answerDeploymentStarted(ctx, record, { replayed });
   });

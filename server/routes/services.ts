@@ -10,12 +10,12 @@ import { requireCsrf } from '../middleware/security.js';
 import { requireRenderKey, requireUser, type RenderKeyState } from '../middleware/context.js';
 import { pathParam, takesNoBody, validate } from '../middleware/validate.js';
 import { githubRepoOf, suggestFreeName } from '../render/serviceNames.js';
-import { answerWithdrawn, callerRender, heldCallerRender, sessionAfterWithdrawal, whileKeyHeld, type CallerRender } from '../render/forRequest.js';
+import { answerWithdrawn, callerRender, deployRequester, heldCallerRender, sessionAfterWithdrawal, whileKeyHeld, type CallerRender } from '../render/forRequest.js';
 import type { Deploy, Service } from '../render/types.js';
 import { presentService, ServiceView, type PresentedService } from '../presenters/service.js';
 import { isGone, loadServiceOverview, loadServicesNamed } from '../render/serviceOverview.js';
 import { answerDeploymentStarted, DeploymentView } from '../presenters/deployment.js';
-import { serviceToDeploy } from '../deployments/requests.js';
+import { serviceToDeploy, type ServiceToDeploy } from '../deployments/requests.js';
 import { endDeploymentsOfDeletedService } from '../deployments/serviceDeleted.js';
 import { asciiLowercase, commitShaField, IDEMPOTENCY_ERRORS, IDEMPOTENCY_HEADERS, idempotencyKeyOf, SERVICE_NAME } from '../deployments/input.js';
 import type { SettingsAction } from './serviceSettings/scope.js';
@@ -142,7 +142,17 @@ export function serviceRoutes(router: Router, deps: AppDeps) {
     return svc;
   }
 
-  const who = (caller: CallerRender) => ({ userId: caller.userId, sessionRef: caller.sessionRef, keyFingerprint: caller.keyFingerprint });
+  /**
+   * A redeploy's or rollback's deployment, asked for with the caller's key. Its record stored after that
+   * key left the session (cleared, replaced, signed out while the service was read at Render) is ended
+   * at once and never runs (requests.ts start): answered as a request sent now would be.
+   */
+  async function requestServiceDeploy(caller: CallerRender, kind: 'redeploy' | 'rollback', service: ServiceToDeploy, rollbackToDeployId: string | undefined, opts: { idempotencyKey?: string; commitSha?: string }) {
+    return deps.deployRequests.requestServiceDeploy(deployRequester(deps, caller), kind, service, rollbackToDeployId, opts).catch(async (err: unknown) => {
+      if (err instanceof RenderKeyWithdrawn) await answerWithdrawn(deps, caller, `Your Render key changed while this ${kind === 'rollback' ? 'rollback' : 'redeploy'} was being made: it was stopped, and nothing was sent to Render with the old key. Try again with the key connected now.`);
+      throw err;
+    });
+  }
 
   /**
    * A redeploy or rollback asked again with the Idempotency-Key of one that made a deployment: answered
@@ -267,7 +277,7 @@ export function serviceRoutes(router: Router, deps: AppDeps) {
         ? 'commit_sha cannot be used with a cron job: Render deploys only its branch\'s head. Redeploy without commit_sha.'
         : 'commit_sha needs a service built from a GitHub repository branch; this one is not. Redeploy without commit_sha.');
     }
-    const { record, replayed } = await deps.deployRequests.requestServiceDeploy(who(caller), 'redeploy', serviceToDeploy(svc), undefined, { idempotencyKey, ...(commitSha ? { commitSha } : {}) });
+    const { record, replayed } = await requestServiceDeploy(caller, 'redeploy', serviceToDeploy(svc), undefined, { idempotencyKey, ...(commitSha ? { commitSha } : {}) });
     if (!replayed) await serviceChanged(deps, ctx, caller, 'redeploy', svc.id, record.id);
     answerDeploymentStarted(ctx, record, { replayed });
   });
@@ -293,7 +303,7 @@ export function serviceRoutes(router: Router, deps: AppDeps) {
     if (target.status !== 'live' && target.status !== 'deactivated') {
       throw errors.conflict('deploy_not_rollbackable', 'Only a deploy that went live can be rolled back to.');
     }
-    const { record, replayed } = await deps.deployRequests.requestServiceDeploy(who(caller), 'rollback', serviceToDeploy(svc), deployId, { idempotencyKey });
+    const { record, replayed } = await requestServiceDeploy(caller, 'rollback', serviceToDeploy(svc), deployId, { idempotencyKey });
     if (!replayed) await serviceChanged(deps, ctx, caller, 'rollback', svc.id, record.id);
     answerDeploymentStarted(ctx, record, { replayed });
   });

@@ -10,6 +10,8 @@ import { IDEMPOTENCY_ERRORS, IDEMPOTENCY_HEADERS, idempotencyKeyOf } from '../..
 import type { Deploy } from '../../render/types.js';
 import { type settingsScope } from './scope.js';
 import { documented } from '../../openapi/describe.js';
+import { answerWithdrawn, deployRequester } from '../../render/forRequest.js';
+import { RenderKeyWithdrawn } from '../../render/errors.js';
 import { DeploymentView } from '../../presenters/deployment.js';
 import { DeployHistoryView, type DeployHistoryEntryView } from './views.js';
 import { queryWholeNumber } from '../../middleware/queryNumber.js';
@@ -79,9 +81,13 @@ export function deployRoutes(router: Router, deps: AppDeps, scope: ReturnType<ty
   router.post(path, documented({ summary: 'Redeploy, optionally without Render\'s build cache', tag: 'service-settings', description: 'A suspended service is refused with 409 service_suspended, nothing made: resume it first.', responses: { 202: DeploymentView }, headers: IDEMPOTENCY_HEADERS, errors: ['service_suspended', ...IDEMPOTENCY_ERRORS] }), ...scope.write('lifecycle'), validate({ body: ClearCacheBody }, { messages: 'as-written' }), idempotencyKeyHeader, scope.ownService, async (ctx) => {
     const { caller, service } = ctx.state.own;
     const { clear_cache: clearCache } = ctx.input.body;
-    const who = { userId: caller.userId, sessionRef: caller.sessionRef, keyFingerprint: caller.keyFingerprint };
     const idempotencyKey = idempotencyKeyOf(ctx.get('idempotency-key'));
-    const { record, replayed } = await deps.deployRequests.requestServiceDeploy(who, 'redeploy', serviceToDeploy(service), undefined, { clearCache, idempotencyKey });
+    // Its record stored after the key left the session (cleared, replaced, signed out while the service was
+    // read at Render) is ended at once and never runs (requests.ts start): answered as a request sent now.
+    const { record, replayed } = await deps.deployRequests.requestServiceDeploy(deployRequester(deps, caller), 'redeploy', serviceToDeploy(service), undefined, { clearCache, idempotencyKey }).catch(async (err: unknown) => {
+      if (err instanceof RenderKeyWithdrawn) await answerWithdrawn(deps, caller, 'Your Render key changed while this redeploy was being made: it was stopped, and nothing was sent to Render with the old key. Try again with the key connected now.');
+      throw err;
+    });
     // Its entry leads to the deployment, as the lifecycle redeploy's does.
     if (!replayed) await scope.changed(ctx, clearCache ? 'clear_cache_redeploy' : 'redeploy', record.id);
     answerDeploymentStarted(ctx, record, { replayed });
