@@ -3,7 +3,7 @@ import type { Clock } from '../clock.js';
 import { quarantinedRecord } from './integrity.js';
 import type { createRecordReader } from './records.js';
 import type { DeploymentKeys } from './storeKeys.js';
-import { putRecord, writeChange, type createKnownRecords, type ServiceIndex } from './transition.js';
+import { putRecord, writeChange, type createKnownRecords, type ServiceIndex, type SignedRecord } from './transition.js';
 import { isTerminal, type DeploymentRecord, type DeploymentStatus, type ReplacedBy, type TimelineEntry } from './types.js';
 
 /** A change to write: the new record, the status the stored one must still have (null: any unfinished one), and whether its service is new to the indexes. */
@@ -12,9 +12,22 @@ interface Planned { next: DeploymentRecord; onlyIfStatus: DeploymentStatus | nul
 /**
  * Called with the ids of the user's other deployments of the record's service, when there are any,
  * before the change is written (then written regardless of what it did): one script checks and writes
- * when there are none, instead of a read of the index before every such write.
+ * when there are none, instead of a read of the index before every such write. It may answer how the
+ * record about to be written is to be written instead (`Amend`, made on the record as planned, and on
+ * any plan made again after it): a live write of a deploy Render has replaced already is written
+ * `deactivated` (workers/tasks/finishDeploy.ts).
  */
-export type OthersOfService = (ids: string[]) => Promise<void>;
+export type OthersOfService = (ids: string[]) => Promise<Amend | void>;
+/** A change of the record as planned, decided from the other deployments of its service (OthersOfService). */
+export type Amend = (planned: DeploymentRecord) => DeploymentRecord;
+
+/**
+ * The record as `deactivated`, replaced by `replacedBy` (markReplaced; or a live write whose deploy a
+ * newer one had replaced on Render by the time the write was made): the timeline entry at `at`.
+ */
+export function asReplaced(rec: DeploymentRecord, replacedBy: ReplacedBy, at: string, note = 'Replaced by a newer deploy of this service'): DeploymentRecord {
+  return { ...rec, status: 'deactivated', replacedBy, timeline: [...rec.timeline, { status: 'deactivated', at, source: 'render', note }] };
+}
 
 /** Fields to change: given, or made from the record as stored when the change is planned (written only on that exact record). */
 type Fields = Partial<DeploymentRecord> | ((before: DeploymentRecord) => Partial<DeploymentRecord>);
@@ -50,6 +63,8 @@ export function createRecordWriter(o: {
    */
   async function change(id: string, tampered: 'throw' | 'skip', plan: (before: DeploymentRecord, now: string) => Planned | null, othersOfService?: OthersOfService): Promise<DeploymentRecord | null> {
     let othersSeen = !othersOfService;
+    // What the others made of the change (OthersOfService): applied to every plan after they were seen.
+    let amend: Amend | undefined;
     // What this call last tried to write: found stored on the next read, that write landed and only its
     // answer was lost (a dropped connection; ioredis sent the script again once reconnected, and that run
     // found the record changed: by this very write).
@@ -59,20 +74,26 @@ export function createRecordWriter(o: {
       const base = guess ?? await reader.readBase(id, tampered);
       if (!base) return null;
       if (attempted && base.json === attempted.json) { known.set(id, base.json); return attempted.next; }
-      const planned = plan(base.rec, iso());
-      if (!planned && guess) continue;
-      if (!planned) return null;
-      const signed = reader.sign(planned.next);
+      const fresh = plan(base.rec, iso());
+      if (!fresh && guess) continue;
+      if (!fresh) return null;
+      let planned = amend ? { ...fresh, next: amend(fresh.next) } : fresh;
+      let signed = reader.sign(planned.next);
       attempted = { json: signed.json, next: planned.next };
-      const write = (soleOf: string | null) => writeChange(redis, keysOf(planned.next), signed, {
-        baseSha: base.sha, onlyIfStatus: planned.onlyIfStatus, ttlMs: retentionMs,
-        index: planned.indexService ? serviceIndexOf(planned.next) : null, soleOf,
+      const write = (p: Planned, sig: SignedRecord, soleOf: string | null) => writeChange(redis, keysOf(p.next), sig, {
+        baseSha: base.sha, onlyIfStatus: p.onlyIfStatus, ttlMs: retentionMs,
+        index: p.indexService ? serviceIndexOf(p.next) : null, soleOf,
       });
-      let result = await write(!othersSeen && planned.next.serviceId ? keys.byService(planned.next.userId, planned.next.serviceId) : null);
+      let result = await write(planned, signed, !othersSeen && planned.next.serviceId ? keys.byService(planned.next.userId, planned.next.serviceId) : null);
       if (typeof result === 'object') {
         othersSeen = true;
-        await othersOfService!(result.others);
-        result = await write(null);
+        amend = (await othersOfService!(result.others)) ?? undefined;
+        if (amend) {
+          planned = { ...planned, next: amend(planned.next) };
+          signed = reader.sign(planned.next);
+          attempted = { json: signed.json, next: planned.next };
+        }
+        result = await write(planned, signed, null);
       }
       if (result === 'written') { known.set(id, signed.json); return planned.next; }
       known.forget(id);
@@ -184,10 +205,7 @@ export function createRecordWriter(o: {
      */
     markReplaced(id: string, replacedBy: ReplacedBy): Promise<DeploymentRecord | null> {
       return change(id, 'skip', (before, now) => (before.status !== 'live' ? null : {
-        next: {
-          ...before, status: 'deactivated', replacedBy, updatedAt: now,
-          timeline: [...before.timeline, { status: 'deactivated', at: replacedBy.at || now, source: 'render', note: 'Replaced by a newer deploy of this service' }],
-        },
+        next: { ...asReplaced(before, replacedBy, replacedBy.at || now), updatedAt: now },
         onlyIfStatus: 'live', indexService: false,
       }));
     },

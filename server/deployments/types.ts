@@ -116,6 +116,12 @@ export interface DeploymentRecord {
   deployId: string | null;
   /** The commit Render built (`deploy.commit.id`); may differ from commitSha, the one we checked. */
   renderCommitId?: string | null;
+  /**
+   * Render's `createdAt` of the deploy `deployId` names (Render's clock, RFC 3339 to the microsecond):
+   * Render's order of a service's deploys, which tells a record going live which others are older
+   * (workers/tasks/finishDeploy.ts). Absent in records made before it was kept, and until a look names it.
+   */
+  deployCreatedAt?: string | null;
   /** When we asked Render for a deploy, so a retried trigger can adopt it instead of making another. */
   deployRequestedAt: string | null;
   /** Set when a newer deploy of the same service went live (status becomes `deactivated`). */

@@ -83,9 +83,14 @@ const isCronJob = (rec: DeploymentRecord) => (rec.stack?.serviceType ?? rec.requ
 const QUEUED_NOT_FOUND = 'Render queued this deploy but never listed one matching it, so it cannot be followed here. '
   + 'Check the service\'s deploys in the Render dashboard, and deploy again if none of them is yours.';
 
-/** What we keep of a deploy Render told us about: its id and the commit it builds. */
-const deployFields = (deploy: Deploy, rec: DeploymentRecord): Partial<DeploymentRecord> =>
-  ({ deployId: deploy.id, renderCommitId: deploy.commit?.id ?? rec.renderCommitId ?? null });
+/**
+ * What we keep of a deploy Render told us about: its id, the commit it builds and when Render made it
+ * (Render's order of the service's deploys, which a record going live is judged by: finishDeploy.ts).
+ */
+const deployFields = (deploy: Deploy, rec: DeploymentRecord): Partial<DeploymentRecord> => ({
+  deployId: deploy.id, renderCommitId: deploy.commit?.id ?? rec.renderCommitId ?? null,
+  deployCreatedAt: deploy.createdAt ?? (deploy.id === rec.deployId ? rec.deployCreatedAt : null) ?? null,
+});
 
 /**
  * Record the deploy this deployment's ask made. A deployment that ended while the ask was on its way
@@ -131,7 +136,7 @@ export async function watch(ctx: WorkerContext, rec: DeploymentRecord, render: R
   // back to triggering_deploy, which stops that deploy and asks for the verified commit by id, as for a
   // named commit (branchHead.ts); a cancel meanwhile is owed that first deploy's cancel (cancel.ts).
   if (deploy && firstDeployBuildsAnother(rec, deploy)) {
-    return ctx.deployments.transition(rec.id, 'triggering_deploy', 'orchestrator', { deployId: null, renderCommitId: null, deployRequestedAt: null },
+    return ctx.deployments.transition(rec.id, 'triggering_deploy', 'orchestrator', { deployId: null, renderCommitId: null, deployCreatedAt: null, deployRequestedAt: null },
       `The new service's first deploy builds commit ${deploy.commit!.id!.slice(0, 7)}, pushed after commit ${rec.commitSha!.slice(0, 7)} was verified and detected: it is stopped and commit ${rec.commitSha!.slice(0, 7)} deployed`);
   }
   const checks = rec.watchChecks + 1;
