@@ -314,12 +314,14 @@ const WATCHED = new Set<string>(RENDER_PROGRESS);
 
 /**
  * How long a run sits out Render's 429: as long as Render says (at most its longest window), but a deploy
- * asked for or watched runs again by the watch's bound, which ends it watch_timeout. The bound is checked
- * only when a look starts: a day's Retry-After left the deploy "Building" for that day.
+ * being watched runs again by the watch's bound, which ends it watch_timeout. The bound is checked only
+ * when a look starts: a day's Retry-After left the deploy "Building" for that day. Only a watched status:
+ * its next run starts with that look. A record still triggering (its ask marked, the deploy not yet found)
+ * never reaches the check, and cut to the bound, a run past it waited 1 ms between 429s, a storm.
  */
 function rateLimitedWaitMs(ctx: WorkerContext, rec: DeploymentRecord, statedMs: number | undefined): number {
   const wait = Math.min(statedMs ?? 10_000, RENDER_WAIT_MAX_MS) + jitter(500);
-  if (!rec.deployRequestedAt && !WATCHED.has(rec.status)) return wait;
+  if (!WATCHED.has(rec.status)) return wait;
   // +1: the watch gives up once strictly past its bound.
   const untilBound = Math.max(0, watchBoundAt(ctx, rec) - ctx.clock.now()) + 1;
   return untilBound < wait ? untilBound : wait;
