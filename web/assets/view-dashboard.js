@@ -264,8 +264,14 @@ export function dashboardView(ctx) {
     onService() { reloadServicesSoon(); },
     // Polling (no stream, so no service changes heard): the cards are read again now and then (the server caches the list).
     onServicePoll() { loadServices(); },
-    // After a gap in the stream (a reconnect, a tab asleep) the cards may be as stale as the list.
-    onResync() { loadDeployments(); loadServices(); },
+    // After a gap in the stream (a reconnect, a tab asleep) the cards may be as stale as the list; drawn again
+    // only if they changed, as the timer's reads (live.js reopens a stream silent for a few keepalives, and a tab
+    // woken from sleep does so at once: unchanged cards drawn again lost focus and what was opened on them).
+    onResync() {
+      loadDeployments();
+      watching = true;
+      try { void loadServices(); } finally { watching = false; }
+    },
     dispose() { disposed = true; clearTimeout(reloadTimer); clearTimeout(servicesTimer); clearTimeout(watchTimer); document.removeEventListener('visibilitychange', onVisibility); },
   };
 }

@@ -32,7 +32,11 @@ export function serviceView(ctx, route) {
   const meta = h('p', { class: 'muted', 'data-testid': 'service-meta' });
   const links = h('p', { class: 'service__links' });
   const applyBanner = h('div', { 'data-testid': 'apply-banner' });
-  const top = h('div', { 'data-testid': 'service-notices' });
+  // The service's state (loading, suspended, deleted, not found) and, beside it, what an action here said
+  // (a failed auto-deploy toggle): one does not replace the other.
+  const stateNotice = h('div');
+  const actionNotice = h('div');
+  const top = h('div', { 'data-testid': 'service-notices' }, stateNotice, actionNotice);
   const autoBox = h('input', { type: 'checkbox', id: 'auto-deploy', 'data-testid': 'auto-deploy' });
   const autoNote = h('p', { class: 'field__hint', 'data-testid': 'auto-deploy-note' });
   const history = h('ol', { class: 'rows', 'aria-label': 'Deploys', 'data-testid': 'deploy-history' });
@@ -78,7 +82,10 @@ export function serviceView(ctx, route) {
   function redeployButton(label, clearCache, testId) {
     const b = h('button', { type: 'button', class: `btn ${testId === 'apply-redeploy' ? 'btn--primary' : 'btn--secondary'} btn--small`, 'data-testid': testId }, label);
     b.addEventListener('click', () => busy(b, 'Starting…', async () => {
-      try { const rec = await ctx.api.redeployService(id, clearCache); ctx.navigate(`#/deployments/${rec.id}`); } catch (err) { replace(historyFlash, notice('error', err.message)); }
+      try { const rec = await ctx.api.redeployService(id, clearCache); ctx.navigate(`#/deployments/${rec.id}`); } catch (err) {
+        replace(historyFlash, notice('error', err.message));
+        await stateChanged(err);
+      }
     }));
     return whileRunning(b);
   }
@@ -115,9 +122,11 @@ export function serviceView(ctx, route) {
   }
   autoBox.addEventListener('change', async () => {
     autoBox.disabled = true;
+    replace(actionNotice);
     try { await patch({ auto_deploy: autoBox.checked }); drawAuto(); ctx.announce(`Auto-deploy ${settings.autoDeploy ? 'on' : 'off'}`); } catch (err) {
       autoBox.checked = !autoBox.checked;
-      replace(top, notice('error', err.message));
+      replace(actionNotice, notice('error', err.message));
+      void stateChanged(err);
     } finally { autoBox.disabled = false; }
   });
 
@@ -142,6 +151,7 @@ export function serviceView(ctx, route) {
           replace(historyFlash, notice('error', err.message));
           // Still asking: a redraw keeps the question.
           if (wrap.contains(yes)) setOpen(wrap, { autoOff: off.checked });
+          await stateChanged(err);
         }
       }));
       no.addEventListener('click', showStart);
@@ -344,6 +354,7 @@ export function serviceView(ctx, route) {
         } catch (err) {
           const f = byField[err.field];
           if (f) { f.setError(err.message); f.control.focus(); } else replace(flash, notice('error', err.message));
+          void stateChanged(err);
         }
       });
     });
@@ -374,7 +385,7 @@ export function serviceView(ctx, route) {
     drawLinks();
     drawSuspended();
     replace(lifecycleButtons, actions.suspendOrResume(settings.suspended));
-    replace(top, settings.suspended ? notice('warning', h('span', { 'data-testid': 'service-suspended' }, 'This service is suspended: changes are saved but nothing runs until you resume it.')) : null);
+    replace(stateNotice, settings.suspended ? notice('warning', h('span', { 'data-testid': 'service-suspended' }, 'This service is suspended: changes are saved but nothing runs until you resume it.')) : null);
   }
 
   /** Gone from Render (deleted in another tab, or found gone on a re-read): said as the deployment page says it. */
@@ -387,7 +398,8 @@ export function serviceView(ctx, route) {
     replace(links);
     replace(lifecycleButtons);
     replace(lifecycleFlash); // a lifecycle action's "not found": said below
-    replace(top, notice('warning', h('span', { 'data-testid': 'service-deleted' }, h('strong', null, 'Service deleted. '),
+    replace(actionNotice); // an auto-deploy toggle's, the same
+    replace(stateNotice, notice('warning', h('span', { 'data-testid': 'service-deleted' }, h('strong', null, 'Service deleted. '),
       `${settings?.name || 'This service'} no longer exists on Render, so its settings cannot be changed.`)));
     ctx.announce(`${settings?.name || 'The service'} was deleted`);
     // Only focus that went with the hidden settings moves (to the page's heading); any other stays.
@@ -415,6 +427,42 @@ export function serviceView(ctx, route) {
     if (!scalingEdited) await keepFocus({ area: scaling, fallback: null, keyOf: () => 'form', itemOf: () => scaling }, drawScaling);
     return true;
   });
+  /** The service read again (reread); found gone from Render, the page says so. */
+  const rereadService = () => reread().catch((err) => { if (err.status === 404) showDeleted(); });
+
+  /**
+   * An action here refused because the service is not as drawn: a 404 (deleted on Render's side, no event
+   * heard here) or a 409 service_suspended (suspended there). The service is read again: gone, the page says
+   * so (showDeleted) and offers nothing; suspended, it offers Resume (focused, when the refused button went
+   * with the redraw) and no redeploy or rollback. A 404 that was not the service's (an env var or a domain
+   * removed meanwhile) draws the service as it is.
+   */
+  async function stateChanged(err) {
+    if (disposed || deleted || !settings || (err?.status !== 404 && err?.code !== 'service_suspended')) return;
+    await rereadService();
+    if (err.code === 'service_suspended' && !disposed && !deleted && focusLost()) lifecycle.querySelector('[data-testid=service-resume]')?.focus();
+  }
+
+  /**
+   * What the env var, secret file and custom domain sections are given: the page's ctx, its API calls
+   * watched, so a 404 from any of them (a save, a removal, a read) also checks the service itself
+   * (stateChanged) and a service deleted on Render's side is said as such, not as a section's bare
+   * "Service not found.".
+   */
+  const sectionCtx = Object.create(ctx, {
+    api: {
+      value: new Proxy(ctx.api, {
+        get(api, name) {
+          const call = Reflect.get(api, name);
+          if (typeof call !== 'function') return call;
+          return (...args) => {
+            const answer = call.apply(api, args);
+            return answer instanceof Promise ? answer.catch((err) => { if (err?.status === 404) void stateChanged(err); throw err; }) : answer;
+          };
+        },
+      }),
+    },
+  });
 
   /**
    * A change made elsewhere (another tab or device; this tab's own too): what it touched is read again
@@ -438,6 +486,8 @@ export function serviceView(ctx, route) {
   }
 
   async function load() {
+    // Said until the service is read (Render may be slow), then replaced by what it says.
+    replace(stateNotice, h('p', { class: 'muted', role: 'status', 'data-testid': 'service-loading' }, 'Loading service…'));
     try {
       const res = await ctx.api.serviceSettings(id);
       if (disposed) return;
@@ -445,7 +495,7 @@ export function serviceView(ctx, route) {
       actions = serviceActions({
         ctx, service: { id, get name() { return settings.name; } }, flash: lifecycleFlash, fallback: heading, disposed: () => disposed || deleted,
         // Drawn again after the action, with the button in place of the pressed one.
-        reload: () => reread().catch((err) => { if (err.status === 404) showDeleted(); }),
+        reload: rereadService,
         find: (testId) => lifecycle.querySelector(`[data-testid="${CSS.escape(testId)}"]`),
       });
       drawService();
@@ -453,14 +503,14 @@ export function serviceView(ctx, route) {
       drawScaling();
       void loadHistory().then(watchHistory);
       sections = {
-        env: secretsSection({ kind: 'env', ctx, serviceId: id, onChanged: offerRedeploy, gone: () => disposed }),
-        file: secretsSection({ kind: 'file', ctx, serviceId: id, onChanged: offerRedeploy, gone: () => disposed }),
-        domains: domainsSection({ ctx, serviceId: id, gone: () => disposed }),
+        env: secretsSection({ kind: 'env', ctx: sectionCtx, serviceId: id, onChanged: offerRedeploy, gone: () => disposed }),
+        file: secretsSection({ kind: 'file', ctx: sectionCtx, serviceId: id, onChanged: offerRedeploy, gone: () => disposed }),
+        domains: domainsSection({ ctx: sectionCtx, serviceId: id, gone: () => disposed }),
       };
       body.append(sections.env.el, sections.file.el, sections.domains.el);
       body.hidden = false;
     } catch (err) {
-      replace(top, notice('error', err.status === 404 ? 'There is no such service among your Render workspaces.' : `Could not load the service: ${err.message}`));
+      replace(stateNotice, notice('error', err.status === 404 ? 'There is no such service among your Render workspaces.' : `Could not load the service: ${err.message}`));
     }
   }
 
