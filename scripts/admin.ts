@@ -45,6 +45,25 @@ const alerter = createSlackAlerter({ webhookUrl: config.slackWebhookUrl, logger 
 const events = createSecurityEvents({ audit, alerter, redis, prefix: config.redisPrefix, logger, cooldownSec: DEFAULT_ALERT_COOLDOWN_SEC });
 const deps: AdminDeps = { redis, keys, store: createGuardStore(redis, keys), settings: config.telemetry, events, audit, prefix: config.redisPrefix, now: () => systemClock.now() };
 
+/**
+ * A REDIS_URL that reaches something other than the app's Redis: a server that does not speak Redis
+ * (ioredis' parser fails: "Unknown RESP type 72 …", a ParserError in older versions), or a Redis that
+ * refuses the URL's password or wants one. What to fix, in our words; null for anything else. Before,
+ * ioredis' own words were printed and no setting was named.
+ */
+function misconfiguredRedis(err: unknown): string | null {
+  if (!(err instanceof Error)) return null;
+  const at = `REDIS_URL=${redisUrlWithoutPassword(config.redisUrl)}`;
+  if (err.name === 'ParserError' || /^(Unknown RESP type|Protocol error)\b/.test(err.message)) {
+    return `${at} answers, but not as Redis does (it is another kind of server, or TLS where the URL says redis://): set REDIS_URL as the app's processes have it.`;
+  }
+  const auth = /^(WRONGPASS|NOAUTH|ERR invalid password)\b/.exec(err.message)?.[1];
+  if (auth) {
+    return `The Redis at ${at} ${auth === 'NOAUTH' ? 'wants a password the URL does not give' : 'refused the URL\'s user name or password'} (${auth.split(' ')[0]}): set REDIS_URL with the password the app's processes use (redis://:<password>@host:port).`;
+  }
+  return null;
+}
+
 let code = 0;
 let checked = false;
 try {
@@ -55,7 +74,9 @@ try {
   // The Slack alert of an unblock is sent in the background: give it a moment before exiting.
   if (command === 'unblock' && alerter.enabled) await new Promise((r) => setTimeout(r, 3_000));
 } catch (err) {
+  const misconfigured = misconfiguredRedis(err);
   const why = err instanceof AdminError ? err.message
+    : misconfigured ? `${misconfigured} ${checked ? 'The command may have stopped part-way: run it again.' : 'Nothing was read or changed.'}`
     : isRedisUnavailable(err) ? `Redis at REDIS_URL=${redisUrlWithoutPassword(config.redisUrl)} did not answer${redisError ? ` (${redisError.message})` : ''}: start it, or set REDIS_URL as the app's processes have it. ${checked ? 'The command may have stopped part-way: run it again.' : 'Nothing was read or changed.'}`
     : `failed: ${(err as Error).message}`;
   process.stderr.write(`${why.replace(/\s*\n\s*/g, ' ')}\n`);

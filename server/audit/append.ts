@@ -2,6 +2,7 @@ import { ReplyError, type Redis } from 'ioredis';
 import type { Clock } from '../clock.js';
 import { redisScript } from '../redisScript.js';
 import { entryHash, GENESIS_HASH } from './canonical.js';
+import { headNumber } from './verify.js';
 import { sanitizeDetail } from './sanitize.js';
 import { APPEND_IF_HEADS } from './scripts.js';
 import { checkpointText, headText, type Checkpoint, type createAuditSigner } from './signing.js';
@@ -21,6 +22,13 @@ export interface Head {
    * has the new key wrote it. This one can neither vouch for it nor call it forged: it does not append.
    */
   newerKey?: boolean;
+  /**
+   * Its seq or base as stored, when one of them is not a whole number (a Redis writer's): the
+   * compare-and-set compares these, and the head is continued unverified like any head that does not
+   * verify (`seq`: the stored one if it reads, else where the entries end; `base`: 0 if unreadable,
+   * which stays as it is in Redis, so the chain stays reported).
+   */
+  stored?: { seq: string; base: string };
 }
 
 /** What a head gets in place of a signature when it continues one that did not verify. */
@@ -48,6 +56,19 @@ export function judgedHead(signer: ReturnType<typeof createAuditSigner>, chain: 
   const signed = headSigned(signer, chain, seq, hash, base, kid, mac);
   const newerKey = !signed && /^[0-9a-f]{8}$/.test(kid ?? '') && !signer.holds(kid!);
   return { seq, hash, base, signed, ...(newerKey ? { newerKey } : {}) };
+}
+
+/**
+ * A head as stored in Redis (seq, hash, base, kid, mac; absent fields as null or as the scripts give
+ * them, '0' and ''), judged. `length`: how many entries the chain's list holds, where a head whose seq
+ * is unreadable is continued from. Before, such a seq read as NaN: every compare-and-set against it
+ * failed until the append gave up.
+ */
+export function storedHead(signer: ReturnType<typeof createAuditSigner>, chain: string, fields: ReadonlyArray<string | null | undefined>, length: number): Head {
+  const [seqRaw, hash, baseRaw, kid, mac] = fields;
+  const [seq, base] = [headNumber(seqRaw), headNumber(baseRaw)];
+  if (seq !== null && base !== null) return judgedHead(signer, chain, seq, hash ?? '', base, kid, mac);
+  return { seq: seq || (base ?? 0) + length, hash: hash ?? '', base: base ?? 0, signed: false, stored: { seq: seqRaw ?? '0', base: baseRaw ?? '0' } };
 }
 
 const scopesOf = (input: AuditInput): ChainScope[] => {
@@ -137,10 +158,14 @@ export function createAppender(opts: {
       const args = order.flatMap((chain) => {
         const [h, r] = [heads.get(chain)!, running.get(chain)!];
         const sig = h.signed ? signer.sign(headText(chain, r.seq, r.hash, h.base)) : UNVERIFIED;
-        return [String(h.seq), h.hash, String(h.base), String(r.seq), r.hash, sig.kid, sig.mac, String(r.entries.length), String(r.checkpoints.length / 2), ...r.entries, ...r.checkpoints];
+        return [h.stored?.seq ?? String(h.seq), h.hash, h.stored?.base ?? String(h.base), String(r.seq), r.hash, sig.kid, sig.mac, String(r.entries.length), String(r.checkpoints.length / 2), ...r.entries, ...r.checkpoints];
       });
       const written = async () => {
-        for (const chain of order) remember(chain, { seq: running.get(chain)!.seq, hash: running.get(chain)!.hash, base: heads.get(chain)!.base, signed: heads.get(chain)!.signed });
+        for (const chain of order) {
+          const [h, r] = [heads.get(chain)!, running.get(chain)!];
+          // The script leaves base as it was: an unreadable one is still what the next compare-and-set meets.
+          remember(chain, { seq: r.seq, hash: r.hash, base: h.base, signed: h.signed, ...(h.stored ? { stored: { seq: String(r.seq), base: h.stored.base } } : {}) });
+        }
         // A new checkpoint is where retention can cut: trim that chain now (bounded work, every `every` appends).
         for (const chain of order) if (running.get(chain)!.checkpoints.length > 0) await opts.enforceRetention(chains.get(chain)!).catch(() => 0);
         return firsts;
@@ -163,8 +188,8 @@ export function createAppender(opts: {
       if (Number(res[0]) === 1) return written();
       // The heads another process (or a Redis writer) left: each is trusted only if its signature holds.
       const found = order.map((chain, i) => {
-        const [seq, hash, base, kid, mac] = res.slice(1 + i * 5, 6 + i * 5).map(String) as [string, string, string, string, string];
-        return [chain, judgedHead(signer, chain, Number(seq), hash, Number(base), kid, mac)] as const;
+        const fields = res.slice(1 + i * 5, 6 + i * 5).map(String);
+        return [chain, storedHead(signer, chain, fields, Number(res[1 + order.length * 5 + i] ?? 0))] as const;
       });
       // Each head is this batch's last entry: this very script ran before, its answer lost with a dropped
       // connection, and ioredis sent it again once reconnected. Written: appending again would record it twice.

@@ -2,10 +2,10 @@ import type { Redis } from 'ioredis';
 import type { Clock } from '../clock.js';
 import type { Keyring } from '../crypto/keyring.js';
 import { redisScript } from '../redisScript.js';
-import { createAppender, headSigned, judgedHead, type Head } from './append.js';
-import { ADOPT_UNSIGNED, CURSOR_AFTER, READ_PAGE, RESIGN_CHECKPOINT, RESIGN_HEAD, TRIM_TO_CHECKPOINT } from './scripts.js';
+import { createAppender, headSigned, storedHead, type Head } from './append.js';
+import { ADOPT_UNSIGNED, CURSOR_AFTER, READ_PAGE, RESIGN_CHECKPOINT, RESIGN_HEAD, TRIM_TO_CHECKPOINT, UNREADABLE_HEAD_MARK } from './scripts.js';
 import { checkpointText, createAuditSigner, headText, type Checkpoint } from './signing.js';
-import { GENESIS, verifyEntries, verifySegment, type Anchor } from './verify.js';
+import { GENESIS, headNumber, UNREADABLE_HEAD, verifyEntries, verifySegment, type Anchor } from './verify.js';
 import type { AuditEntry, ChainScope, ChainVerdict } from './types.js';
 
 /** How long chains grow. Old entries go in steps of the checkpoint interval, never past a checkpoint. */
@@ -64,9 +64,11 @@ export function createAuditLog(opts: {
   const keyList = (scope: ChainScope) => { const k = keys(scope); return [k.entries, k.head, k.checkpoints]; };
 
   async function readHead(scope: ChainScope): Promise<Head> {
-    const [seq, hash, base, kid, mac] = await redis.hmget(keys(scope).head, 'seq', 'hash', 'base', 'kid', 'mac');
-    if (Number(seq ?? 0) > 0 && !mac && await adoptUnsigned(scope)) return readHead(scope);
-    return judgedHead(signer, chainId(scope), Number(seq ?? 0), hash ?? '', Number(base ?? 0), kid, mac);
+    const fields = await redis.hmget(keys(scope).head, 'seq', 'hash', 'base', 'kid', 'mac');
+    const [seq, base] = [headNumber(fields[0]), headNumber(fields[2])];
+    if (seq !== null && seq > 0 && base !== null && !fields[4] && await adoptUnsigned(scope)) return readHead(scope);
+    // A head whose seq or base is unreadable is continued after the entries there (unverified, see storedHead).
+    return storedHead(signer, chainId(scope), fields, seq === null || base === null ? await redis.llen(keys(scope).entries) : 0);
   }
 
   /**
@@ -82,8 +84,8 @@ export function createAuditLog(opts: {
     const res = await redis.multi().hmget(k.head, 'seq', 'hash', 'base', 'mac').lrange(k.entries, 0, -1).exec();
     if (!res || res.some(([err]) => err)) return false;
     const [seqRaw, hashRaw, baseRaw, mac] = res[0]![1] as Array<string | null>;
-    const [seq, hash] = [Number(seqRaw ?? 0), hashRaw ?? ''];
-    if (mac || seq === 0 || Number(baseRaw ?? 0) !== 0) return false;
+    const [seq, hash] = [headNumber(seqRaw), hashRaw ?? ''];
+    if (mac || seq === null || seq === 0 || headNumber(baseRaw) !== 0) return false;
     const entries = (res[1]![1] as string[]).map((x) => parse<AuditEntry>(x));
     if (!verifyEntries(chain, entries, { seq, hash }).valid) return false;
     const checkpoints = entries.filter((e): e is AuditEntry => e !== null && e.seq % every === 0)
@@ -125,11 +127,11 @@ export function createAuditLog(opts: {
     const res = await redis.multi().hmget(k.head, 'seq', 'hash', 'base', 'kid', 'mac').hgetall(k.checkpoints).exec();
     if (!res || res.some(([err]) => err)) return 0;
     const [seqRaw, hash, baseRaw, kid, mac] = res[0]![1] as Array<string | null>;
-    const seq = Number(seqRaw ?? 0);
-    const base = Number(baseRaw ?? 0);
-    // A head that does not verify is not re-signed (that would vouch for a forged history), nor is
-    // the evidence before it trimmed.
-    if (!headSigned(signer, chainId(scope), seq, hash ?? '', base, kid, mac)) return 0;
+    const seq = headNumber(seqRaw);
+    const base = headNumber(baseRaw);
+    // A head that does not verify (or does not read) is not re-signed (that would vouch for a forged
+    // history), nor is the evidence before it trimmed.
+    if (seq === null || base === null || !headSigned(signer, chainId(scope), seq, hash ?? '', base, kid, mac)) return 0;
     const checkpoints = res[1]![1] as Record<string, string>;
     const max = scope === 'global' ? retention.globalMaxEntries : retention.maxEntries;
     let target = seq - base > max ? Math.ceil((seq - max) / every) * every : base;
@@ -151,6 +153,10 @@ export function createAuditLog(opts: {
     await enforceRetention(scope).catch(() => 0);
     const chain = chainId(scope);
     const r = (await redis.eval(READ_PAGE, 3, ...keyList(scope), String(req.cursor ? Number(req.cursor) : 0), String(req.limit), String(every))) as Array<string | number | string[]>;
+    if (r[0] === UNREADABLE_HEAD_MARK) {
+      // Its seq or base is not a number (a Redis writer's): nothing can be placed or checked against it.
+      return { entries: [], nextCursor: null, verdict: { ...unsigned(0, UNREADABLE_HEAD), length: Number(r[1]), from: 0, to: 0 }, retainedFrom: 1 };
+    }
     const [seq, hash, base] = [Number(r[0]), String(r[1]), Number(r[2])];
     const head = { kid: String(r[3]), mac: String(r[4]) };
     if (seq > 0 && !head.mac && !adopted && await adoptUnsigned(scope)) return page(scope, req, true);
@@ -162,7 +168,10 @@ export function createAuditLog(opts: {
     if (hi === 0) {
       // No head, yet entries: the head was deleted, which would otherwise pass for an empty chain.
       const left = seq === 0 ? Number(r[11] ?? 0) : 0;
-      const verdict = left > 0 ? { ...unsigned(1, `the chain head is missing while ${left} entries remain: it was deleted`), length: left } : { valid: true as const, length: 0 };
+      // Nothing to show (a cursor at the start, or a base at the head): a head there still has to be ours.
+      const forged = seq > 0 && !signer.verify(headText(chain, seq, hash, base), head);
+      const verdict = left > 0 ? { ...unsigned(1, `the chain head is missing while ${left} entries remain: it was deleted`), length: left }
+        : forged ? unsigned(seq, 'the chain head\'s signature does not verify: the chain was rewritten') : { valid: true as const, length: 0 };
       return { entries: [], nextCursor: null, verdict: { ...verdict, from: 0, to: 0 }, retainedFrom };
     }
     const entries = raw.map((x) => parse<AuditEntry>(x));
@@ -188,12 +197,19 @@ export function createAuditLog(opts: {
     const res = await redis.multi().hmget(k.head, 'seq', 'hash', 'base', 'kid', 'mac').hgetall(k.checkpoints).lrange(k.entries, 0, -1).exec();
     if (!res || res.some(([err]) => err)) throw new Error('audit: cannot read the chain');
     const [seqRaw, hashRaw, baseRaw, kid, mac] = res[0]![1] as Array<string | null>;
-    const [seq, hash, base] = [Number(seqRaw ?? 0), hashRaw ?? '', Number(baseRaw ?? 0)];
+    const [seq, hash, base] = [headNumber(seqRaw), hashRaw ?? '', headNumber(baseRaw)];
     const checkpoints = res[1]![1] as Record<string, string>;
     const entries = (res[2]![1] as string[]).map((x) => parse<AuditEntry>(x));
+    // Read as NaN, a garbled seq skipped the signature check below and every comparison with it failed.
+    if (seq === null || base === null) return { ...unsigned(0, UNREADABLE_HEAD), length: entries.length };
     const start = base === 0 ? GENESIS : await checkedCheckpoint(scope, checkpoints[String(base)], base);
     if (!start) return unsigned(base, `the checkpoint at entry ${base}, where the kept part of the chain starts, is missing or forged`);
-    if (seq > 0 && !signer.verify(headText(chain, seq, hash, base), { kid: kid ?? undefined, mac: mac ?? undefined })) {
+    // Only a chain with no head and no entries is empty: anything else is vouched for by a signed head.
+    const headless = [seqRaw, hashRaw, baseRaw, kid, mac].every((v) => v === null);
+    if (headless && entries.length > 0) {
+      return { ...unsigned(1, `the chain head is missing while ${entries.length} entries remain: it was deleted`), length: entries.length };
+    }
+    if (!headless && !signer.verify(headText(chain, seq, hash, base), { kid: kid ?? undefined, mac: mac ?? undefined })) {
       return unsigned(seq, 'the chain head\'s signature does not verify: the chain was rewritten');
     }
     const verdict = verifySegment(chain, entries, start, { seq, hash });
@@ -240,8 +256,9 @@ export function createAuditLog(opts: {
           if (parse<Checkpoint>(raw)?.kid === previous.kid) await checkedCheckpoint(scope, raw, Number(at));
         }
         const [seq, hash, base, kid, mac] = await redis.hmget(key, 'seq', 'hash', 'base', 'kid', 'mac');
-        if (kid !== previous.kid || !headSigned(signer, chain, Number(seq ?? 0), hash ?? '', Number(base ?? 0), kid, mac)) continue;
-        const sig = signer.sign(headText(chain, Number(seq ?? 0), hash ?? '', Number(base ?? 0)));
+        const [seqN, baseN] = [headNumber(seq), headNumber(base)];
+        if (kid !== previous.kid || seqN === null || baseN === null || !headSigned(signer, chain, seqN, hash ?? '', baseN, kid, mac)) continue;
+        const sig = signer.sign(headText(chain, seqN, hash ?? '', baseN));
         resigned += Number(await redis.eval(RESIGN_HEAD, 1, key, seq ?? '0', hash ?? '', base ?? '0', kid, mac ?? '', sig.kid, sig.mac));
       }
     } while (cursor !== '0');

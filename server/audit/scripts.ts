@@ -4,10 +4,26 @@
  */
 
 /**
+ * A head's seq or base as stored (a Lua function for the scripts below): absent is 0, a whole number in
+ * decimal of at most 15 digits is that number, anything else (written outside the audit log) is nil.
+ * verify.ts headNumber reads them the same way.
+ */
+const WHOLE = `
+local function whole(v)
+  if not v or v == '0' then return 0 end
+  if #v > 15 or not string.match(v, '^[1-9]%d*$') then return nil end
+  return tonumber(v)
+end`;
+
+/** What READ_PAGE answers first for a head whose seq or base is not a whole number. */
+export const UNREADABLE_HEAD_MARK = 'unreadable';
+
+/**
  * Append entries to one or more chains at once, but only if every chain head (seq, hash, base) is
  * still what the caller hashed and signed against (compare-and-set). A writer that lost the race
  * gets the current heads back (seq, hash, base, kid, mac each: it checks their signatures before
- * extending them) and re-hashes, so concurrent writers in several processes never fork
+ * extending them; then each chain's entry count, which is where a head whose seq is unreadable is
+ * continued from) and re-hashes, so concurrent writers in several processes never fork
  * a chain.
  * KEYS: per chain (entries, head, checkpoints).
  * ARGV: per chain a header (expected seq, expected hash, expected base, new seq, new hash, kid, head
@@ -34,6 +50,7 @@ for i = 1, n do
       table.insert(out, h[4] or '')
       table.insert(out, h[5] or '')
     end
+    for j = 1, n do table.insert(out, redis.call('LLEN', KEYS[j * 3 - 2])) end
     return out
   end
 end
@@ -75,11 +92,13 @@ return 1`;
  * Returns: {seq, hash, base, kid, mac, lo, hi, c0, checkpoint c0 JSON or '', checkpoint c1 JSON or '', entries,
  * when there is nothing to show how many entries the list holds (a deleted head leaves them behind) else 0,
  * 1 if the checkpoint after the head exists (the head was put back to an older one) else 0}.
+ * A head whose seq or base is not a whole number: {UNREADABLE_HEAD_MARK, how many entries the list holds}.
  */
-export const READ_PAGE = `
+export const READ_PAGE = `${WHOLE}
 local h = redis.call('HMGET', KEYS[2], 'seq', 'hash', 'base', 'kid', 'mac')
-local seq = tonumber(h[1] or '0')
-local base = tonumber(h[3] or '0')
+local seq = whole(h[1])
+local base = whole(h[3])
+if seq == nil or base == nil then return {'${UNREADABLE_HEAD_MARK}', redis.call('LLEN', KEYS[1])} end
 local cursor = tonumber(ARGV[1])
 local limit = tonumber(ARGV[2])
 local k = tonumber(ARGV[3])
@@ -138,11 +157,13 @@ return 1`;
  * Where a page that ends before a time starts: binary search on the entries' times (ISO strings,
  * which order as the times do), atomic, so a trim cannot shift the list between the reads of a
  * search and make an index name another entry. O(log length) entries decoded.
- * KEYS: entries, head. ARGV: the time (ISO). Returns the seq of the first entry at or after it, 0 when every kept entry is older.
+ * KEYS: entries, head. ARGV: the time (ISO). Returns the seq of the first entry at or after it, 0 when every kept entry is older
+ * (or the head's base is unreadable: the page from the newest then reports the head).
  */
-export const CURSOR_AFTER = `
+export const CURSOR_AFTER = `${WHOLE}
 local len = redis.call('LLEN', KEYS[1])
-local base = tonumber(redis.call('HGET', KEYS[2], 'base') or '0')
+local base = whole(redis.call('HGET', KEYS[2], 'base'))
+if base == nil then return 0 end
 local lo, hi = 0, len
 while lo < hi do
   local mid = math.floor((lo + hi) / 2)

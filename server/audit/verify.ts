@@ -6,6 +6,21 @@ export interface Anchor { seq: number; hash: string }
 
 export const GENESIS: Anchor = { seq: 0, hash: GENESIS_HASH };
 
+/**
+ * A chain head's seq or base as stored in Redis: absent is 0; otherwise a whole number in decimal
+ * (no sign, no leading zero, at most 15 digits: scripts.ts WHOLE reads it the same way). Anything
+ * else was written outside the audit log: null, and the head is unreadable (read as NaN, it
+ * skipped the signature check and every comparison with it failed, so a chain whose newest entries
+ * were removed passed).
+ */
+export function headNumber(raw: string | null | undefined): number | null {
+  if (raw === null || raw === undefined) return 0;
+  return /^(?:0|[1-9]\d{0,14})$/.test(raw) ? Number(raw) : null;
+}
+
+/** What a chain whose head is unreadable is reported with (page and verifyChain alike). */
+export const UNREADABLE_HEAD = 'the chain head is unreadable (its seq or base is not a whole number): it was changed outside the audit log';
+
 type Broken = Extract<ChainVerdict, { valid: false }>;
 
 /**

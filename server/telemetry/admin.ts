@@ -44,8 +44,17 @@ const iso = (ms: number) => new Date(ms).toISOString().replace('.000Z', 'Z');
 async function resolveUser(d: AdminDeps, loginOrId: string): Promise<{ userId: number; login: string | null }> {
   const id = /^id:(\d{1,15})$/.exec(loginOrId)?.[1];
   if (id) {
+    // As for a login: an id the app has never seen (no telemetry, no throttle or block) is said to be one,
+    // not granted a grace period nor shown an empty report (a mistyped id named nobody and exited 0).
     const userId = Number(id);
-    return { userId, login: await d.redis.hget(d.keys.user(userId), 'login') };
+    const [login, kept, active, guarded] = await Promise.all([
+      d.redis.hget(d.keys.user(userId), 'login'), d.redis.exists(d.keys.user(userId), d.keys.baseline(userId)),
+      d.redis.zscore(d.keys.active, String(userId)), d.redis.hexists(d.keys.guard, String(userId)),
+    ]);
+    if (kept === 0 && active === null && guarded === 0) {
+      throw new AdminError(`no telemetry for id:${id}: that GitHub user id made no request within the retention (${d.settings.hourRetentionDays} days), and is neither throttled nor blocked. Nothing was changed.`);
+    }
+    return { userId, login };
   }
   if (!/^[A-Za-z0-9][A-Za-z0-9-]{0,38}$/.test(loginOrId)) throw new AdminError(`${JSON.stringify(loginOrId)} is neither a GitHub login nor id:<GitHub user id>`);
   const found = await d.redis.get(d.keys.login(loginOrId));
@@ -87,15 +96,27 @@ async function resolveUnblockTarget(d: AdminDeps, loginOrId: string): Promise<{ 
   return { userId, login, listedAs, note };
 }
 
-/** Every throttle and block, soonest to lift first. */
+/** A value a Redis writer chose, quoted with anything but printable ASCII escaped (no terminal controls reach the screen). */
+const quoted = (v: string) => JSON.stringify(v.length > 60 ? `${v.slice(0, 60)}...` : v).replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+
+/**
+ * Every throttle and block, soonest to lift first; then one line for each guard entry that is not a
+ * decision the detector wrote (guards.ts entryProblems), which the app ignores. Before, one such entry
+ * (a login that was a number) crashed the listing.
+ */
 export async function listBlocks(d: AdminDeps): Promise<string[]> {
   const now = d.now();
-  const entries = [...(await d.store.all())].sort((a, b) => a[1].until - b[1].until);
-  if (!entries.length) return ['No user is throttled or blocked.'];
-  return entries.map(([userId, e]) => {
+  const listing = await d.store.listing();
+  const entries = [...listing.entries].sort((a, b) => a[1].until - b[1].until);
+  const unreadable = listing.unreadable.map(({ field, problems }) => {
+    const id = /^\d{1,15}$/.test(field) ? field : null;
+    return `unreadable ${id ? `id ${id}` : `field ${quoted(field)}`}: a guard entry the detector did not write (${problems.join('; ')}); the app ignores it${id ? `, unblock id:${id} removes it` : ''}`;
+  });
+  if (!entries.length && !unreadable.length) return ['No user is throttled or blocked.'];
+  return [...entries.map(([userId, e]) => {
     const left = e.until > now ? `until ${iso(e.until)} (${Math.ceil((e.until - now) / 60_000)} min left)` : `expired at ${iso(e.until)} (removed at the detector's next run)`;
     return `${e.state.padEnd(9)} ${(e.login ?? '?').padEnd(20)} id ${String(userId).padEnd(10)} ${left}; since ${iso(e.since)}; ${e.signal} ${e.observed} > ${e.threshold}; ${e.strikes} anomalous minute${e.strikes === 1 ? '' : 's'} in a row`;
-  });
+  }), ...unreadable];
 }
 
 /**

@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import { redisScript } from '../redisScript.js';
 import type { TelemetryKeys } from './keys.js';
-import type { Signal } from './options.js';
+import { SIGNALS, type Signal } from './options.js';
 
 /** What the detector decided about a user: slowed down (throttled) or refused (blocked), until when. */
 export interface GuardEntry {
@@ -18,13 +18,50 @@ export interface GuardEntry {
   login: string | null;
 }
 
+/** A time a Date can hold (epoch ms): what `blocks` prints with toISOString, which throws past it. */
+const isTime = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v) && Math.abs(v) <= 8.64e15;
+const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+
+/**
+ * What is wrong with a stored entry, field by field (empty: it is one the detector writes). Only a
+ * Redis writer makes one of another shape; it is neither enforced nor listed as a decision. Before,
+ * only state and until were checked: the rest reached `blocks`, which crashed on a login that was a
+ * number, and the detector, which carried a bad `since` into the entries it wrote next.
+ */
+function entryProblems(e: unknown): string[] {
+  if (!e || typeof e !== 'object' || Array.isArray(e)) return ['not a JSON object'];
+  const v = e as Record<string, unknown>;
+  const out: string[] = [];
+  if (v.state !== 'throttled' && v.state !== 'blocked') out.push('state is neither throttled nor blocked');
+  if (!isTime(v.until)) out.push('until is not a time');
+  if (!isTime(v.since)) out.push('since is not a time');
+  if (!Number.isSafeInteger(v.strikes) || (v.strikes as number) < 0) out.push('strikes is not a count');
+  if (!SIGNALS.includes(v.signal as Signal)) out.push('signal is not one the detector judges');
+  if (!isCount(v.observed)) out.push('observed is not a number');
+  if (!isCount(v.threshold)) out.push('threshold is not a number');
+  // A GitHub login (printable, no spaces), or none: it is printed as it is.
+  if (v.login !== null && v.login !== undefined && !(typeof v.login === 'string' && /^[\x21-\x7e]{1,100}$/.test(v.login))) out.push('login is not a login');
+  return out;
+}
+
+/** A stored entry read: the entry, or what is wrong with it (unparseable JSON included). */
+function readEntry(raw: string): { entry: GuardEntry } | { problems: string[] } {
+  let e: unknown;
+  try { e = JSON.parse(raw); } catch { return { problems: ['not JSON'] }; }
+  const problems = entryProblems(e);
+  if (problems.length) return { problems };
+  const entry = e as GuardEntry;
+  return { entry: { ...entry, login: entry.login ?? null } };
+}
+
 function parseEntry(raw: string | undefined | null): GuardEntry | null {
   if (!raw) return null;
-  try {
-    const e = JSON.parse(raw) as GuardEntry;
-    return (e.state === 'throttled' || e.state === 'blocked') && Number.isFinite(e.until) ? e : null;
-  } catch { return null; }
+  const read = readEntry(raw);
+  return 'entry' in read ? read.entry : null;
 }
+
+/** A guard hash field that is not a decision the detector wrote (see entryProblems): its field (a user id, or not) and why. */
+export interface UnreadableGuard { field: string; problems: string[] }
 
 /**
  * HSET a user's entry only while it is still the decision the caller read (same state, end and
@@ -49,16 +86,24 @@ return cur`);
 
 /** Throttles and blocks in Redis: one hash for every process, and a version counter to poll. */
 export function createGuardStore(redis: Redis, keys: TelemetryKeys) {
+  /** Every entry, and apart those that are not decisions the detector wrote (for the operator's `blocks`). */
+  async function listing(): Promise<{ entries: Map<number, GuardEntry>; unreadable: UnreadableGuard[] }> {
+    const raw = await redis.hgetall(keys.guard);
+    const entries = new Map<number, GuardEntry>();
+    const unreadable: UnreadableGuard[] = [];
+    for (const [id, json] of Object.entries(raw)) {
+      const read = readEntry(json);
+      const userId = /^\d{1,16}$/.test(id) && Number.isSafeInteger(Number(id)) ? Number(id) : null;
+      if ('entry' in read && userId !== null) entries.set(userId, read.entry);
+      else unreadable.push({ field: id, problems: 'problems' in read ? read.problems : ['its field is not a user id'] });
+    }
+    return { entries, unreadable };
+  }
   return {
     async all(): Promise<Map<number, GuardEntry>> {
-      const raw = await redis.hgetall(keys.guard);
-      const out = new Map<number, GuardEntry>();
-      for (const [id, json] of Object.entries(raw)) {
-        const e = parseEntry(json);
-        if (e && Number.isSafeInteger(Number(id))) out.set(Number(id), e);
-      }
-      return out;
+      return (await listing()).entries;
     },
+    listing,
     async get(userId: number): Promise<GuardEntry | null> {
       return parseEntry(await redis.hget(keys.guard, String(userId)));
     },
