@@ -170,30 +170,25 @@ export function createAppender(opts: {
         for (const chain of order) if (running.get(chain)!.checkpoints.length > 0) await opts.enforceRetention(chains.get(chain)!).catch(() => 0);
         return firsts;
       };
-      const landed = (found: ReadonlyArray<readonly [string, Head]>) => found.every(([chain, h]) => h.seq === running.get(chain)!.seq && h.hash === running.get(chain)!.hash);
       let res: Array<number | string>;
       try {
         res = (await appendIfHeads(redis, order.flatMap((chain) => keyList(chains.get(chain)!)), args)) as Array<number | string>;
       } catch (err) {
         // No answer (the connection dropped and ioredis gave the script up, or it timed out): Redis may have run
-        // it or not. The heads, read once the connection is back, say which; the entry is not lost to a blip.
+        // it or not. The same call is sent again once the connection is back (same heads, same entries): the
+        // script finds its entries there ({2}), or writes them, or answers the heads that moved on. The entry
+        // is not lost to a blip, nor written twice.
         if (err instanceof ReplyError || answerLost) throw err;
         answerLost = true;
-        const found = await Promise.all(order.map(async (chain) => [chain, await opts.readHead(chains.get(chain)!)] as const));
-        if (landed(found)) return written();
-        heads = new Map(found);
-        for (const [chain, h] of heads) remember(chain, h);
         continue;
       }
-      if (Number(res[0]) === 1) return written();
+      // 2: written already, by this very call's earlier run (its answer lost; ioredis sent it again).
+      if (Number(res[0]) === 1 || Number(res[0]) === 2) return written();
       // The heads another process (or a Redis writer) left: each is trusted only if its signature holds.
       const found = order.map((chain, i) => {
         const fields = res.slice(1 + i * 5, 6 + i * 5).map(String);
         return [chain, storedHead(signer, chain, fields, Number(res[1 + order.length * 5 + i] ?? 0))] as const;
       });
-      // Each head is this batch's last entry: this very script ran before, its answer lost with a dropped
-      // connection, and ioredis sent it again once reconnected. Written: appending again would record it twice.
-      if (landed(found)) return written();
       heads = new Map(found);
       for (const [chain, h] of heads) remember(chain, h);
       if (attempt > 0) await backoff(attempt);

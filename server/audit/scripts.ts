@@ -24,7 +24,10 @@ export const UNREADABLE_HEAD_MARK = 'unreadable';
  * gets the current heads back (seq, hash, base, kid, mac each: it checks their signatures before
  * extending them; then each chain's entry count, which is where a head whose seq is unreadable is
  * continued from) and re-hashes, so concurrent writers in several processes never fork
- * a chain.
+ * a chain. Unless this very call's entries are there already (`{2}`): the call ran before, its answer lost
+ * with a dropped connection, and ioredis sent it again once reconnected, or the caller did (append.ts); the
+ * first chain's first entry is where it belongs (all chains are written together). Heads that moved on
+ * since (another process appended meanwhile) do not hide it, as comparing heads did.
  * KEYS: per chain (entries, head, checkpoints).
  * ARGV: per chain a header (expected seq, expected hash, expected base, new seq, new hash, kid, head
  * mac, entry count e, checkpoint count c), then its e entry JSONs, then c pairs (checkpoint seq, checkpoint JSON).
@@ -37,10 +40,19 @@ for i = 1, n do
   at[i] = p
   p = p + 9 + tonumber(ARGV[p + 7]) + 2 * tonumber(ARGV[p + 8])
 end
+local function alreadyWritten()
+  local seq = tonumber(ARGV[1])
+  local base = tonumber(redis.call('HGET', KEYS[2], 'base') or '0')
+  if tonumber(ARGV[8]) == 0 or not seq or not base or seq < base then return false end
+  -- Entry seq s is at index s - base - 1; read from the tail, where it is (a few appends back at most).
+  local fromTail = seq - base - redis.call('LLEN', KEYS[1])
+  return fromTail < 0 and redis.call('LINDEX', KEYS[1], fromTail) == ARGV[10]
+end
 for i = 1, n do
   local a = at[i]
   local head = redis.call('HMGET', KEYS[i * 3 - 1], 'seq', 'hash', 'base')
   if (head[1] or '0') ~= ARGV[a] or (head[2] or '') ~= ARGV[a + 1] or (head[3] or '0') ~= ARGV[a + 2] then
+    if alreadyWritten() then return {2} end
     local out = {0}
     for j = 1, n do
       local h = redis.call('HMGET', KEYS[j * 3 - 1], 'seq', 'hash', 'base', 'kid', 'mac')
