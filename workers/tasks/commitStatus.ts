@@ -20,6 +20,11 @@ const commitStatusContext = (rec: DeploymentRecord) => `render-orchestrator/${re
 /** Scopes that may write commit statuses (GitHub: `repo:status`, or `repo` which includes it). */
 const STATUS_SCOPES = ['repo', 'repo:status'];
 
+/** The longest GitHub rate-limit wait a status job sits out at once (an hourly limit's reset, at most an hour). */
+const STATUS_LIMIT_WAIT_MAX_MS = 3_600_000;
+/** A status job still waiting out rate limits this long after it was asked gives the status up, as after its attempts. */
+const STATUS_GIVE_UP_MS = 6 * 3_600_000;
+
 /** What a status job uses besides the worker context: the process's write pacer (null: no pacing) and scope cache. */
 export interface CommitStatusRunner { pacer: WritePacer | null; scopes: ScopeCache }
 
@@ -143,6 +148,13 @@ async function postCurrent(ctx: WorkerContext, job: Job<CommitStatusJobData>, to
     }
   } catch (err) {
     if (err instanceof DelayedError) throw err;
+    // GitHub's rate limit with a wait it states or implies (a secondary limit's "at least a minute"): sat out as
+    // a delayed job, as the deploy job does. BullMQ's backoff (2 s doubling, 4 attempts) spent every attempt
+    // inside GitHub's minute, each one more write against the limit, and then the status was given up.
+    if (err instanceof GitHubError && err.kind === 'rate_limited' && err.retryAfterSeconds !== undefined && ctx.clock.now() - job.timestamp < STATUS_GIVE_UP_MS) {
+      log().warn({ phase: phaseOf(rec), retryAfterSeconds: err.retryAfterSeconds }, 'commit status waits out GitHub\'s rate limit');
+      return await delayJob(job, token, Math.min(err.retryAfterSeconds * 1000, STATUS_LIMIT_WAIT_MAX_MS) + Math.floor(Math.random() * 1000));
+    }
     const kind = err instanceof GitHubError ? err.kind : 'unknown';
     const retry = (kind === 'unavailable' || kind === 'rate_limited') && job.attemptsMade + 1 < (job.opts.attempts ?? 1);
     log().warn({ phase: phaseOf(rec), kind, retry }, 'commit status not posted');
