@@ -44,6 +44,8 @@ export function deploymentView(ctx, route) {
   let disposed = false;
   let fetching = null;
   let refetch = false;
+  /** The error a failed read left in actionFlash ("Could not refresh…"), taken away by the next update. */
+  let refreshError = null;
   /** The latest update heard while a read was on its way: that read may already have it (see load). */
   let heard = null;
 
@@ -200,6 +202,9 @@ export function deploymentView(ctx, route) {
     } catch (err) {
       // No answer is not a failure: the server may have started it (pressing again opens that one).
       replace(actionFlash, notice('error', noAnswer(err) ? `${label}: ${err.message}` : `${label} failed: ${err.message}`));
+      // Refused because the deployment moved on (409: it ended, live or canceled, since this page last heard):
+      // read it again, so the page shows what it is and drops the controls it no longer has.
+      if (err instanceof ApiError && err.status === 409 && !disposed) void load();
     } finally {
       // The pressed button went with the actions it was one of (a canceled deploy offers Redeploy instead).
       if (!disposed && focusLost()) (actions.querySelector('button') ?? heading).focus();
@@ -263,6 +268,9 @@ export function deploymentView(ctx, route) {
   function update(next) {
     const before = rec?.status;
     rec = next;
+    // A refresh that failed (the network cut) is said until the deployment is heard of again: not for good
+    // beside the status a later read or update drew (an action's own error stays until the next action).
+    if (refreshError) { refreshError.remove(); refreshError = null; }
     heading.textContent = rec.request?.serviceName || 'Deployment';
     replace(subtitle,
       h('span', { class: 'mono' }, rec.request?.githubRepo ?? ''),
@@ -308,7 +316,8 @@ export function deploymentView(ctx, route) {
           if (focusLost()) notFound.focus();
           return;
         }
-        replace(actionFlash, notice('error', `Could not refresh this deployment: ${err.message}`));
+        refreshError = notice('error', `Could not refresh this deployment: ${err.message}`);
+        replace(actionFlash, refreshError);
       } finally {
         fetching = null;
         const again = refetch || (heard !== null && !shows(heard));
