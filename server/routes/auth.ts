@@ -133,10 +133,24 @@ export function authRoutes(router: Router, deps: AppDeps) {
     await next();
   };
 
+  // grant's exchange throws on some answers it cannot read (GitHub's token endpoint answering a JSON `null`:
+  // grant reads `.error` of it), which the error middleware answered 500 with the pre-auth session left as it
+  // was. A failed exchange like any other instead; what the handler after it throws is its own.
+  const tokenExchange: Koa.Middleware = async (ctx, next) => {
+    let exchanged = false;
+    try {
+      await grantMiddleware(ctx, async () => { exchanged = true; await next(); });
+    } catch (err) {
+      if (exchanged) throw err;
+      ctx.state.log?.warn({ err: { message: (err as Error).message } }, 'GitHub token exchange answer unreadable');
+      return failed(ctx, 'github_login_failed', 'spend');
+    }
+  };
+
   router.get('/api/auth/github/callback', documented({
     summary: 'GitHub sign-in callback (browser)', tag: 'auth',
     responses: { 302: { redirect: 'To / (signed in), or /?auth_error=<reason>.' } },
-  }), pageLoadsOnly, deps.rateLimits.guard('signInCallback'), requireOAuthReturn, grantMiddleware, async (ctx) => {
+  }), pageLoadsOnly, deps.rateLimits.guard('signInCallback'), requireOAuthReturn, tokenExchange, async (ctx) => {
     const response = grantResponse(ctx.state.grant);
     // A denial has no code and was answered by requireOAuthReturn: what fails here is grant's exchange.
     if (!response || response.error || !response.access_token) return failed(ctx, 'github_login_failed', 'spend');
