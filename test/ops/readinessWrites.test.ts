@@ -1,4 +1,4 @@
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { randomBytes } from 'node:crypto';
 import { Redis, ReplyError } from 'ioredis';
 import { startTestRedis, type TestRedis } from '../helpers/redis.js';
@@ -29,14 +29,20 @@ function startWebProcess(t: { teardown(fn: () => void): void }, port: number) {
   return web;
 }
 
-test.serial('/readyz with Redis refusing writes (OOM, noeviction): not ready while sign-in fails', async (t) => {
-  t.timeout(80_000);
+/** A web process on a free port, listening and ready (its base URL). */
+async function readyWeb(t: ExecutionContext): Promise<string> {
   const port = await freePort();
   const web = startWebProcess(t, port);
   await eventually(() => logLines(web.output, 'web listening').length === 1 || web.proc.exitCode !== null, CHILD_START_TIMEOUT_MS);
   t.is(logLines(web.output, 'web listening').length, 1, web.output.join(''));
   const base = `http://127.0.0.1:${port}`;
   t.is((await fetch(`${base}/readyz`)).status, 200);
+  return base;
+}
+
+test.serial('/readyz with Redis refusing writes (OOM, noeviction): not ready while sign-in fails', async (t) => {
+  t.timeout(80_000);
+  const base = await readyWeb(t);
 
   await redis.client.config('SET', 'maxmemory', '1');
   const write = await redis.client.set(`${redis.prefix}:probe`, 'x').then(() => 'ok', (e: Error) => e.message);
@@ -68,12 +74,7 @@ test.serial('/readyz with Redis refusing writes (OOM, noeviction): not ready whi
 // Turns the test's Redis into a replica for a moment: only a private redis-server, never a shared REDIS_URL.
 (process.env.REDIS_URL ? test.serial.skip : test.serial)('/readyz with Redis a read-only replica: not ready, sign-in 503 storage_unavailable', async (t) => {
   t.timeout(80_000);
-  const port = await freePort();
-  const web = startWebProcess(t, port);
-  await eventually(() => logLines(web.output, 'web listening').length === 1 || web.proc.exitCode !== null, CHILD_START_TIMEOUT_MS);
-  t.is(logLines(web.output, 'web listening').length, 1, web.output.join(''));
-  const base = `http://127.0.0.1:${port}`;
-  t.is((await fetch(`${base}/readyz`)).status, 200);
+  const base = await readyWeb(t);
 
   await redis.client.call('REPLICAOF', '127.0.0.1', String(await freePort()));
   t.teardown(async () => { await redis.client.call('REPLICAOF', 'NO', 'ONE').catch(() => {}); });

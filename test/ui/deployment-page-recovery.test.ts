@@ -9,7 +9,7 @@ import anyTest from 'ava';
 
 import type { Browser, Page } from 'playwright-core';
 import { DESKTOP } from '../ui/support/browser.js';
-import { deployThroughForm, type UiStack } from '../ui/support/uiStack.js';
+import { deployThroughForm, renderIds, type UiStack } from '../ui/support/uiStack.js';
 import { useBrowserStack } from '../ui/support/browserStack.js';
 import { streamsViaProxy } from '../ui/support/streamProxy.js';
 import { takingTurns } from '../ui/support/turns.js';
@@ -19,14 +19,6 @@ let stack: UiStack;
 let browser: Browser;
 useBrowserStack(test, { stack: { renderOptions: { manualDeploys: true } } }, (b) => ({ stack, browser } = b));
 
-async function renderIds(page: Page, id: string): Promise<{ serviceId: string; deployId: string }> {
-  for (let i = 0; i < 300; i++) {
-    const rec = await page.evaluate(async (d) => (await fetch(`/api/render/deployments/${d}`)).json() as Promise<{ serviceId?: string; deployId?: string }>, id);
-    if (rec.serviceId && rec.deployId) return { serviceId: rec.serviceId, deployId: rec.deployId };
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`no Render deploy for ${id}`);
-}
 const serverStatus = (page: Page, id: string) => page.evaluate(async (d) => ((await (await fetch(`/api/render/deployments/${d}`)).json()) as { status: string }).status, id);
 
 test('cancel racing the deploy going live: the page shows live and drops Cancel', async (t) => {

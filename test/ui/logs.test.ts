@@ -1,7 +1,7 @@
 import anyTest, { type ExecutionContext } from 'ava';
 import type { Browser, Page, Route } from 'playwright-core';
 import { DESKTOP, screenshot } from './support/browser.js';
-import { deployThroughForm, type UiStack } from './support/uiStack.js';
+import { deployThroughForm, renderIds, type UiStack } from './support/uiStack.js';
 import { useBrowserStack } from './support/browserStack.js';
 import { budgetFrom, RENDER_DOCUMENTED_LIMITS } from '../../server/render/budget.js';
 import { fingerprint } from '../../server/crypto/keyring.js';
@@ -30,15 +30,6 @@ useBrowserStack(test, {
     logTail: { buildIntervalMs: 200, runtimeIntervalMs: 500, settleMs: 200, leaseMs: 3_000 },
   },
 }, (b) => ({ stack, browser } = b));
-
-async function renderIds(page: Page, id: string): Promise<{ serviceId: string; deployId: string }> {
-  for (let i = 0; i < 300; i++) {
-    const rec = await page.evaluate(async (d) => (await fetch(`/api/render/deployments/${d}`)).json() as Promise<{ serviceId?: string; deployId?: string }>, id);
-    if (rec.serviceId && rec.deployId) return { serviceId: rec.serviceId, deployId: rec.deployId };
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`no Render deploy for ${id}`);
-}
 
 const panelText = (page: Page) => page.getByTestId('logs').innerText();
 const occurrences = (text: string, needle: string) => text.split(needle).length - 1;

@@ -1,6 +1,6 @@
 import anyTest, { type ExecutionContext } from 'ava';
 import type { Browser, Page, Route } from 'playwright-core';
-import { answerLate } from './support/browser.js';
+import { focusedTestId, answerLate } from './support/browser.js';
 import { useBrowserStack } from './support/browserStack.js';
 import { serviceMadeOutside, type UiStack } from './support/uiStack.js';
 import { takingTurns } from './support/turns.js';
@@ -16,8 +16,6 @@ declare const document: any;
 let stack: UiStack;
 let browser: Browser;
 useBrowserStack(test, {}, (b) => ({ stack, browser } = b));
-
-const focusedTestId = (page: Page) => page.evaluate(() => document.activeElement?.getAttribute('data-testid') ?? document.activeElement?.tagName);
 
 /**
  * Waits until every request the page asked for so far has been reported to the test: the page asks for one

@@ -1,14 +1,11 @@
 import anyTest, { type ExecutionContext } from 'ava';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { holdAnswers } from './support/browser.js';
+import { focusedTestId, holdAnswers } from './support/browser.js';
 import { useBrowserStack } from './support/browserStack.js';
 import { serviceMadeOutside, type UiStack } from './support/uiStack.js';
 import { takingTurns } from './support/turns.js';
 
 const test = takingTurns(anyTest);
-
-// Code inside page.evaluate runs in the browser; this stands in for the DOM types this (Node-only) project does not load.
-declare const document: any;
 
 // The service settings page when its actions fail, and while it loads. What broke before:
 // - a save on a service deleted on Render's side (no event heard here) said only "Service not found."
@@ -22,8 +19,6 @@ declare const document: any;
 let stack: UiStack;
 let browser: Browser;
 useBrowserStack(test, {}, (b) => ({ stack, browser } = b));
-
-const focusedTestId = (page: Page) => page.evaluate(() => document.activeElement?.getAttribute('data-testid') ?? document.activeElement?.tagName);
 
 /**
  * `id`'s settings page in a new tab of `context`, once its first reads answered, its timers held: the timed

@@ -1,7 +1,7 @@
 import anyTest from 'ava';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { DESKTOP, newContext } from './support/browser.js';
-import { connectKey, deployThroughForm, type UiStack } from './support/uiStack.js';
+import { connectKey, deployThroughForm, renderIds, type UiStack } from './support/uiStack.js';
 import { useBrowserStack } from './support/browserStack.js';
 import { streamsViaProxy } from './support/streamProxy.js';
 
@@ -17,15 +17,6 @@ const KEEPALIVE_MS = 1000;
 let stack: UiStack;
 let browser: Browser;
 useBrowserStack(test, { appOptions: { events: { keepAliveMs: KEEPALIVE_MS } }, stack: { renderOptions: { manualDeploys: true } } }, (b) => ({ stack, browser } = b));
-
-async function renderIds(page: Page, id: string): Promise<{ serviceId: string; deployId: string }> {
-  for (let i = 0; i < 300; i++) {
-    const rec = await page.evaluate(async (d) => (await fetch(`/api/render/deployments/${d}`)).json() as Promise<{ serviceId?: string; deployId?: string }>, id);
-    if (rec.serviceId && rec.deployId) return { serviceId: rec.serviceId, deployId: rec.deployId };
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`no Render deploy for ${id}`);
-}
 
 test('a stream that goes silent (a proxy holding it, no close): the page shows the deploy live or says live updates are off', async (t) => {
   const { context, page } = await newContext(browser, DESKTOP);

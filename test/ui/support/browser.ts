@@ -164,3 +164,6 @@ export async function holdAnswers(page: Page, url: string | RegExp, opts: { whic
   });
   return { asked, answer };
 }
+
+/** The focused element's data-testid (its tag name when it has none). */
+export const focusedTestId = (page: Page) => page.evaluate(() => document.activeElement?.getAttribute('data-testid') ?? document.activeElement?.tagName);

@@ -209,3 +209,13 @@ export async function failedDeployments(page: Page, login: string, names: string
   for (let i = 0; i < 600 && await ended() < names.length; i++) await page.waitForTimeout(100); // bounded only against a hang
   return statuses;
 }
+
+/** The Render service and deploy ids a deployment records, once it has them (read by the page's own session). */
+export async function renderIds(page: Page, id: string): Promise<{ serviceId: string; deployId: string }> {
+  for (let i = 0; i < 300; i++) {
+    const rec = await page.evaluate(async (d) => (await fetch(`/api/render/deployments/${d}`)).json() as Promise<{ serviceId?: string; deployId?: string }>, id);
+    if (rec.serviceId && rec.deployId) return { serviceId: rec.serviceId, deployId: rec.deployId };
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`no Render deploy for ${id}`);
+}
