@@ -179,3 +179,34 @@ test('one commit deployed to two services: each has its own status, so one\'s fa
   for (const s of all) newestPerContext.set(s.context ?? 'default', s.state);
   t.deepEqual(Object.fromEntries(newestPerContext), { 'render-orchestrator/mono-api': 'failure', 'render-orchestrator/mono-web': 'success' });
 });
+
+// A redeploy or rollback asked for no pending status (it is asked at detection, which they skip): its commit
+// went from the first deploy's success straight to the redeploy's final status, with nothing while it built
+// (README: pending → success / failure). Each is held building until its pending status is on the commit.
+test('a redeploy and a rollback: pending while they build, then success, on the commit each deploys', async (t) => {
+  const { agent } = await signedInWithKey(stack, 'statagain');
+  addNodeRepo(stack, 'statagain', 'svc');
+  const first = await waitFinished(agent, (await agent.post('/api/render/deploy', { github_repo: 'statagain/svc', project_name: 'statagain-svc' })).json.id);
+  t.is(first.status, 'live');
+  const sha = first.commitSha as string;
+  await statusesWhenPosted('statagain', 'svc', sha, 2);
+  const states = () => stack.github.statusesFor('statagain', 'svc', sha).map((s) => s.state);
+
+  for (const [i, ask] of [
+    () => agent.post(`/api/render/services/${first.serviceId}/redeploy`, {}),
+    () => agent.post(`/api/render/services/${first.serviceId}/rollback`, { deploy_id: first.deployId }),
+  ].entries()) {
+    const release = stack.render.holdPhase({ serviceName: 'statagain-svc' }, 'build_in_progress');
+    t.teardown(release);
+    const asked = await ask();
+    t.is(asked.status, 202, asked.text);
+    await waitStatus(agent, asked.json.id, 'build_in_progress');
+    const seen = await statusesWhenPosted('statagain', 'svc', sha, 3 + 2 * i);
+    t.is(seen.at(-1)!.state, 'pending', `${i ? 'rollback' : 'redeploy'}: ${states().join(', ')}`);
+    t.is(seen.at(-1)!.targetUrl, `${stack.config.baseUrl}/#/deployments/${asked.json.id}`);
+    release();
+    t.is((await waitFinished(agent, asked.json.id)).status, 'live');
+    t.is((await statusesWhenPosted('statagain', 'svc', sha, 4 + 2 * i)).at(-1)!.state, 'success');
+  }
+  t.deepEqual(states(), ['pending', 'success', 'pending', 'success', 'pending', 'success']);
+});

@@ -170,7 +170,8 @@ interface RunProgress { advanced: boolean; at: DeploymentRecord }
  * or null when it ended elsewhere (canceled, revoked) or the step guard ran out.
  */
 async function advance(ctx: WorkerContext, start: DeploymentRecord | null, render: RenderClient, creds: JobCredentials, takeAhead: TakeAhead, progress: RunProgress): Promise<number | DeploymentRecord | null> {
-  // The pending commit status, asked for once the commit is checked and its stack detected. Only asked:
+  // The pending commit status, asked for once the commit is checked and its stack detected (a redeploy's or
+  // rollback's once Render answered its trigger). Only asked:
   // the status job posts it, so this slot never waits on GitHub's pacing; and not awaited: its first
   // command goes out with detection's write (steps). Settled before the run ends (it never throws),
   // so it is asked before any final status is.
@@ -182,13 +183,13 @@ async function advance(ctx: WorkerContext, start: DeploymentRecord | null, rende
   }
 }
 
-async function steps(ctx: WorkerContext, start: DeploymentRecord | null, render: RenderClient, creds: JobCredentials, takeAhead: TakeAhead, progress: RunProgress, detected: (rec: DeploymentRecord) => unknown): Promise<number | DeploymentRecord | null> {
+async function steps(ctx: WorkerContext, start: DeploymentRecord | null, render: RenderClient, creds: JobCredentials, takeAhead: TakeAhead, progress: RunProgress, askPending: (rec: DeploymentRecord) => unknown): Promise<number | DeploymentRecord | null> {
   let rec: DeploymentRecord | null = start;
   // Detection's write goes out with what follows it: the pending status's ask, and the budget slot of
   // createOrAdoptService's lookup by name (runBudget.ts). Should the write not land (the deployment
   // ended meanwhile), the status job posts the state the record has, and the slot is spent unused.
   const beforeDetectedWrite = (next: DeploymentRecord) => {
-    detected(next);
+    askPending(next);
     if (!next.serviceId) takeAhead({ method: 'GET', route: '/services' });
   };
   for (let guard = 0; rec && guard < 10; guard++) {
@@ -226,6 +227,9 @@ async function steps(ctx: WorkerContext, start: DeploymentRecord | null, render:
         // that ended meanwhile gives it back when the run ends (deployEnded), or, canceled while its ask was
         // on its way, once the deploy that ask made is canceled on Render (canceledAsk.ts).
         if (ofCommit && next) await ctx.deployments.releaseRedeployCheck(rec.serviceId!, rec.id).catch(() => false);
+        // A redeploy or rollback skips detection, where a deploy's pending status is asked: asked once Render
+        // named the deploy (its commit, when the request named none); a run after a retry asks no second one.
+        if (next && rec.kind !== 'deploy' && !isTerminal(next.status)) askPending(next);
         rec = next;
         break;
       }
