@@ -108,8 +108,12 @@ export async function createOrAdoptService(ctx: WorkerContext, rec: DeploymentRe
   if (rec.serviceId) return ctx.deployments.transition(rec.id, 'triggering_deploy', 'orchestrator');
   const existing = await findService(ctx, render, rec);
   if (existing) return adoptOrRefuse(ctx, rec, render, existing);
-  const claim = await ctx.deployments.claimServiceName(rec.request.ownerId, rec.request.serviceName, rec.id, ctx.clock.now(), ctx.renderTimeoutMs);
+  const claimedAt = ctx.clock.now();
+  const claim = await ctx.deployments.claimServiceName(rec.request.ownerId, rec.request.serviceName, rec.id, claimedAt, ctx.renderTimeoutMs);
   if (claim.id !== rec.id) return nameBeingCreated(render, rec);
+  // Claimed by this run, not kept from an earlier one: no creation of this deployment was sent before this
+  // run's own (the client never retries one), so a 409 to it cannot be ours.
+  const firstCreation = claim.at === claimedAt;
   // Both reads go out together (one round trip); the record is judged first, the values used only after.
   // The creation's budget slot is taken in the same round trip (runBudget.ts).
   takeAhead?.({ method: 'POST', route: '/services' });
@@ -119,7 +123,14 @@ export async function createOrAdoptService(ctx: WorkerContext, rec: DeploymentRe
   if (!fresh) return null;
   const envVars = await envRead;
   const outcome = await createOnRender(ctx, fresh, render, envVars);
-  if (outcome.kind === 'name_taken_meanwhile') return adoptOrRefuse(ctx, fresh, render, outcome.service);
+  if (outcome.kind === 'name_taken_meanwhile') {
+    // Render refused this very creation: the service it found is somebody else's (the dashboard, another
+    // tool) made since the lookup, unless an earlier run's creation, sent under the same claim, landed since.
+    // Made after the claim, of the same repo and branch, it passed for ours: its env values were overwritten
+    // and its first deploy, of their build command, followed as this deployment's.
+    if (firstCreation) return nameTaken(render, fresh, outcome.service.service);
+    return adoptOrRefuse(ctx, fresh, render, outcome.service);
+  }
   return recordCreated(ctx, fresh, render, outcome.created, envVars, takeAhead);
 }
 
@@ -160,7 +171,7 @@ async function createOnRender(ctx: WorkerContext, rec: DeploymentRecord, render:
     return { kind: 'created', created };
   } catch (err) {
     if (err instanceof RenderApiError && err.kind === 'conflict') {
-      // Someone (or a previous attempt of ours whose answer was lost) took the name between our lookup and our create.
+      // Someone (or an earlier run's creation of this deployment, landing late) took the name between our lookup and our create.
       const raced = await findService(ctx, render, rec);
       if (raced) return { kind: 'name_taken_meanwhile', service: raced };
     }
