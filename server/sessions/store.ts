@@ -169,12 +169,20 @@ export function createSessionStore(opts: SessionStoreOptions) {
     },
 
     /** Load a live session by ref (workers, SSE): undefined when gone or expired. */
-    async loadByRef(ref: string): Promise<AppSession | undefined> {
+    async loadByRef(asked: string): Promise<AppSession | undefined> {
+      let ref = asked;
       let loaded = (await readThrough(ref))?.loaded;
-      if (!loaded) {
-        // Moved by a rotation (maybe back and forth during a rolling deploy): where its pointers lead.
-        const moved = await records.whereIs(ref);
-        if (moved !== ref) { ref = moved; loaded = await records.read(moved); }
+      // Moved by a rotation: where its pointers lead, read there. During a rolling deploy requests on the two
+      // kinds of process move it back and forth, and a move can land between any two of these reads (back
+      // under the name asked after it missed there, or away from where the pointer led): each attempt follows
+      // the pointers from the name asked again, until the same name misses twice (gone) or the attempts run out.
+      // Read as gone, a live session stopped its deploys as credentials_revoked (found by a rotation probe).
+      for (let attempt = 0, missed: string | null = null; !loaded && attempt < MAX_MOVE_HOPS; attempt++) {
+        const at = await records.whereIs(asked);
+        if (at === missed) break;
+        loaded = await records.read(at);
+        ref = at;
+        missed = at;
       }
       if (!loaded) return undefined;
       if (expired(loaded.sess)) { await endExpired(ref); return undefined; }
