@@ -29,8 +29,11 @@ export function asReplaced(rec: DeploymentRecord, replacedBy: ReplacedBy, at: st
   return { ...rec, status: 'deactivated', replacedBy, timeline: [...rec.timeline, { status: 'deactivated', at, source: 'render', note }] };
 }
 
-/** Fields to change: given, or made from the record as stored when the change is planned (written only on that exact record). */
-type Fields = Partial<DeploymentRecord> | ((before: DeploymentRecord) => Partial<DeploymentRecord>);
+/**
+ * Fields to change: given, or made from the record as stored when the change is planned (written only on that
+ * exact record); null from the function drops the change (a step's write guarded by the status it moves from).
+ */
+type Fields = Partial<DeploymentRecord> | ((before: DeploymentRecord) => Partial<DeploymentRecord> | null);
 
 /** One guess from `known`, then fresh verified reads while others keep writing the same record. */
 const ATTEMPTS = 4;
@@ -121,6 +124,7 @@ export function createRecordWriter(o: {
     const claim = (deployId: string) => redis.set(keys.deployClaim(deployId), id, 'PX', DEPLOY_CLAIM_MS).then(() => null, (failed: unknown) => ({ failed }));
     const written = await change(id, 'throw', (before, now) => {
       const set = typeof fields === 'function' ? fields(before) : fields;
+      if (set === null) return null;
       if (set.deployId && set.deployId !== before.deployId) claimed ??= claim(set.deployId);
       if (isTerminal(before.status)) return null;
       const next: DeploymentRecord = { ...before, ...set, updatedAt: now };
@@ -173,7 +177,10 @@ export function createRecordWriter(o: {
      * update, instead of one per step). `othersOfService`: see OthersOfService.
      */
     transition(id: string, status: DeploymentStatus, source: TimelineEntry['source'], extra: Fields = {}, note?: string, passed: TimelineEntry[] = [], othersOfService?: OthersOfService) {
-      const fields = (before: DeploymentRecord) => ({ ...(typeof extra === 'function' ? extra(before) : extra), status });
+      const fields = (before: DeploymentRecord) => {
+        const set = typeof extra === 'function' ? extra(before) : extra;
+        return set && { ...set, status };
+      };
       return update(id, fields, [...passed, { status, source, ...(note ? { note } : {}) }], othersOfService);
     },
 

@@ -201,9 +201,13 @@ async function recordCreated(ctx: WorkerContext, rec: DeploymentRecord, render: 
   // the deploy, which follows at once (deployTask.ts: a created deployment is watched).
   if (!pinned) takeAhead?.({ method: 'GET', route: '/services/{serviceId}/deploys/{deployId}', serviceId: service.id });
   const fields = serviceFields(service, service.id);
+  // Only from creating_service: a run that stalled past its job's lock while Render created the service comes back
+  // to a record another run moved on (it adopted the service and its deploy); written anyway, the record went back
+  // from Building to created, with a second creation entry and a watch deadline moved (found by a worker-kill probe).
+  const whileCreating = (set: Partial<DeploymentRecord>) => (before: DeploymentRecord) => (before.status === 'creating_service' ? set : null);
   const write = pinned
-    ? ctx.deployments.transition(rec.id, 'triggering_deploy', 'render', fields, `Service created on Render; its first deploy builds the branch's head, kept only if that is commit ${rec.request.commitSha!.slice(0, 7)}`)
-    : ctx.deployments.transition(rec.id, 'created', 'render', { ...fields, deployId: created.deployId ?? null, deployRequestedAt: new Date(ctx.clock.now()).toISOString() }, 'Service created on Render');
+    ? ctx.deployments.transition(rec.id, 'triggering_deploy', 'render', whileCreating(fields), `Service created on Render; its first deploy builds the branch's head, kept only if that is commit ${rec.request.commitSha!.slice(0, 7)}`)
+    : ctx.deployments.transition(rec.id, 'created', 'render', whileCreating({ ...fields, deployId: created.deployId ?? null, deployRequestedAt: new Date(ctx.clock.now()).toISOString() }), 'Service created on Render');
   // The env values also start the service's last-seen view for log redaction (seenSecrets.ts), so one changed
   // on the Dashboard before any log read is still redacted; best effort: without it only that case is lost.
   const seeded = seedSeenSecrets(retiredDeps(ctx), service.id, envVars.map((v) => ({ name: `env-vars/${v.key}`, value: v.value })))
