@@ -93,7 +93,8 @@ const positiveInt = (name: string) =>
 const schema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   PORT: z.string().trim().regex(/^\d+$/, 'PORT must be a port number').transform(Number)
-    .refine((n) => n >= 0 && n < 65536, 'PORT must be between 0 and 65535').default(3000),
+    // Not 0 (any free port): the base URL, the OAuth return and the sandbox's GitHub are addressed by this number.
+    .refine((n) => n >= 1 && n < 65536, 'PORT must be between 1 and 65535').default(3000),
   HOST: z.string().trim().regex(/^[A-Za-z0-9.:-]{1,253}$/, 'HOST must be an address to listen on, e.g. 127.0.0.1, 0.0.0.0 or ::').optional(),
   // Sign-in's callback is BASE_URL + /api/auth/github/callback and every page and route is at the root: a path
   // (the callback URL pasted here) made a redirect_uri GitHub refuses.

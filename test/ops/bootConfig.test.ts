@@ -2,6 +2,7 @@ import test from 'ava';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { CHILD_START_TIMEOUT_MS, TYPESCRIPT_ARGS } from '../helpers/processes.js';
+import { freePort } from '../helpers/ports.js';
 
 // A bad environment at boot stops both entry points (server/index.ts, workers/index.ts) before they
 // touch anything: exit code 1, the variable to fix named, no stack trace, no secret's value printed.
@@ -11,11 +12,12 @@ const PASSWORD = 'pw-s3cret-4711';
 const GOOD_KEY = 'ab'.repeat(32);
 
 /** Run an entry point with exactly this environment until it exits (or says it started: then it is killed). */
-function boot(entry: string, env: Record<string, string>): Promise<{ code: number | null; output: string }> {
+async function boot(entry: string, env: Record<string, string>): Promise<{ code: number | null; output: string }> {
+  const port = await freePort();
   return new Promise((resolve) => {
     const chunks: string[] = [];
     const proc = spawn(process.execPath, [...TYPESCRIPT_ARGS, fileURLToPath(new URL(`../../${entry}`, import.meta.url))], {
-      env: { PATH: process.env.PATH ?? '', PORT: '0', LOG_LEVEL: 'info', ...env }, stdio: ['ignore', 'pipe', 'pipe'],
+      env: { PATH: process.env.PATH ?? '', PORT: String(port), LOG_LEVEL: 'info', ...env }, stdio: ['ignore', 'pipe', 'pipe'],
     });
     // A process that started despite the bad environment is a failure the assertions report: stop it.
     const started = () => { if (/"msg":"(web listening|worker started)"/.test(chunks.join(''))) proc.kill('SIGKILL'); };
@@ -31,6 +33,8 @@ const cases: Array<{ name: string; env: Record<string, string>; names: string; s
   { name: 'REDIS_URL with a password not percent-encoded', env: { REDIS_URL: `redis://:${PASSWORD}%zz@red-abc:6379` }, names: 'REDIS_URL', secret: PASSWORD },
   { name: 'REDIS_URL with a database that is no number', env: { REDIS_URL: `redis://:${PASSWORD}@red-abc:6379/main` }, names: 'REDIS_URL', secret: PASSWORD },
   { name: 'SECRET_KEY in hex with a digit missing', env: { SECRET_KEY: GOOD_KEY.slice(1) }, names: 'SECRET_KEY', secret: GOOD_KEY.slice(1) },
+  // Any free port: the banner, the OAuth return and the sandbox's GitHub said localhost:0, and nobody could sign in.
+  { name: 'PORT 0', env: { PORT: '0' }, names: 'PORT must be between 1 and 65535' },
   { name: 'GitHub credentials half set', env: { GITHUB_CLIENT_SECRET: PASSWORD }, names: 'GITHUB_CLIENT_ID', secret: PASSWORD },
   {
     name: 'production without BASE_URL',
