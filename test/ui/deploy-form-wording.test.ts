@@ -128,3 +128,38 @@ test('a static site: a build command and the publish directory Render serves; no
   t.deepEqual(problems, []);
   await context.close();
 });
+
+test('the plan: Free while the type has a free instance type, Starter while it has none, until the user picks one', async (t) => {
+  // The form came with Starter selected: a first deploy pressed with the form as it came made a paid service on
+  // the user's Render account (found by a new-user walkthrough).
+  const { context, page, problems } = await stack.signedInWithKey(browser, 'planner', ['app']);
+  await page.getByRole('link', { name: 'New deploy' }).first().click();
+  await page.getByTestId('deploy-submit').waitFor();
+  const planNow = () => page.getByTestId('plan-select').inputValue();
+  t.is(await planNow(), 'free', 'before a repository: a web service');
+  await pick(page, 'planner/app');
+  await page.getByTestId('detected-stack-name').waitFor();
+  t.is(await planNow(), 'free', 'detected as a web service');
+  for (const [type, expected] of [['background_worker', 'starter'], ['cron_job', 'starter'], ['private_service', 'starter'], ['web_service', 'free'], ['', 'free']]) {
+    await page.getByTestId('service-type-select').selectOption(type!);
+    t.is(await planNow(), expected, `service type ${type || 'as detected'}`);
+  }
+  // Sent as it shows.
+  const [sent] = await Promise.all([
+    page.waitForRequest((r) => r.method() === 'POST' && r.url().endsWith('/api/render/deploy')),
+    page.getByTestId('deploy-submit').click(),
+  ]);
+  t.is((sent.postDataJSON() as { plan: string }).plan, 'free');
+
+  // A plan the user picked stays through type changes.
+  await page.getByRole('link', { name: 'New deploy' }).first().click();
+  await pick(page, 'planner/app');
+  await page.getByTestId('detected-stack-name').waitFor();
+  await page.getByTestId('plan-select').selectOption('standard');
+  for (const type of ['background_worker', 'web_service']) {
+    await page.getByTestId('service-type-select').selectOption(type);
+    t.is(await planNow(), 'standard', `kept for ${type}`);
+  }
+  t.deepEqual(problems, []);
+  await context.close();
+});

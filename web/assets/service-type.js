@@ -19,6 +19,9 @@ const NO_FREE_PLAN = new Set(['background_worker', 'cron_job', 'private_service'
 
 export const serviceTypeLabel = (type) => LABEL[type] ?? type ?? 'Web service';
 
+/** Whether Render has a free instance type for this service type (the deploy form's default plan follows it). */
+export const hasFreePlan = (type) => !NO_FREE_PLAN.has(type);
+
 /** @param {{ onChange?: (type: string) => void }} [o]  told the type the form now stands for, on each change */
 export function createServiceTypePicker({ onChange = () => {} } = {}) {
   const select = h('select', { class: 'input', 'data-testid': 'service-type-select' },

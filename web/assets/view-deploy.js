@@ -8,7 +8,7 @@ import { busy, field, h, notice, replace } from './dom.js';
 import { serviceNameFromRepo } from './format.js';
 import { createRepoPicker } from './repo-picker.js';
 import { createEnvEditor } from './env-editor.js';
-import { createServiceTypePicker, serviceTypeLabel } from './service-type.js';
+import { createServiceTypePicker, hasFreePlan, serviceTypeLabel } from './service-type.js';
 import { createBlueprintPlan } from './blueprint-plan.js';
 import { commandInput, setCommand } from './command-field.js';
 import { askNotificationPermissionOnce, rememberStartedDeploy } from './deploy-notify.js';
@@ -125,7 +125,11 @@ export function deployView(ctx) {
   nameInput.addEventListener('input', () => scheduleNameCheck());
 
   const region = field({ label: 'Region', control: select(REGIONS, 'oregon', { 'data-testid': 'region-select' }) });
-  const plan = field({ label: 'Plan', control: select(PLANS, 'starter', { 'data-testid': 'plan-select' }), hint: 'Paid plans bill your Render account.' });
+  // Free while the type has a free instance type, Starter otherwise, until the user picks one: a first deploy
+  // with the form as it came made a paid service on the user's account (found by a new-user walkthrough).
+  const plan = field({ label: 'Plan', control: select(PLANS, 'free', { 'data-testid': 'plan-select' }), hint: 'Free instances spin down when idle; paid plans bill your Render account.' });
+  let planChosen = false;
+  plan.control.addEventListener('change', () => { planChosen = true; });
 
   const stackPanel = h('div', { class: 'stack-panel', 'aria-live': 'polite', 'data-testid': 'detected-stack' },
     h('p', { class: 'muted' }, 'Pick a repository to detect how it builds.'));
@@ -159,6 +163,7 @@ export function deployView(ctx) {
     publish.el.hidden = !staticSite;
     region.el.hidden = staticSite;
     plan.el.hidden = staticSite;
+    if (!planChosen) plan.control.value = hasFreePlan(type) ? 'free' : 'starter';
     buildLegend.textContent = staticSite ? 'Build and publish' : 'Build and start';
     publishInput.value = !detected ? '' : detected.serviceType === 'static_site' ? detected.publishPath ?? '' : 'public';
   }
