@@ -21,6 +21,7 @@ import type { SecurityLayer } from './security/layer.js';
 import type { Telemetry } from './telemetry/telemetry.js';
 import type { UpstreamClients } from './upstream.js';
 import type { SessionCache } from './sessions/cache.js';
+import type { DeploySlack } from './sentinel/deployResults.js';
 import type { TokenEntry } from './bearer/tokenSessions.js';
 
 /** Where a process's counters go (server/metrics/registry.ts builds one); optional so tests can leave it out. */
@@ -76,4 +77,6 @@ export interface AppDeps {
   logTails?: LogTailer;
   /** The web process's cache of bearer token entries (server/bearer/tokenSessions.ts; absent in workers). */
   tokenEntries?: SessionCache<TokenEntry>;
+  /** The web's post of a deployment's result to the user's Slack, for the ends it writes itself (a delete through the app); the worker's is its context's. */
+  deployResults?: DeploySlack;
 }

@@ -17,6 +17,7 @@ import { createInflightTracker } from './metrics/inflight.js';
 import { createSessionCache, trackingConnection } from './sessions/cache.js';
 import { createProcessFence, type EndingFence } from './sessions/fence.js';
 import { tokenEntryKey, type TokenEntry } from './bearer/tokenSessions.js';
+import { createDeploySlack } from './sentinel/deployResults.js';
 import { sessionKeys, type LoadedSession } from './sessions/store.js';
 
 export interface WebProcess {
@@ -76,7 +77,10 @@ export async function startWeb(args: {
     onSilent: (silentMs) => subscriberSilent({ silentMs }),
   });
   const logTails = createLogTailer({ ...base, prefix: config.redisPrefix }, args.logTail);
-  const deps: AppDeps = { ...base, events, logTails };
+  const deployResults = createDeploySlack({
+    redis, prefix: config.redisPrefix, keyring: base.keyring, absoluteMs: config.sessionAbsoluteMs, baseUrl: config.baseUrl, logger, sessions: base.sessions, alerts: args.appOptions?.sentinel,
+  });
+  const deps: AppDeps = { ...base, events, logTails, deployResults };
   const inflight = createInflightTracker();
   const observe = requestMetrics(metrics);
   let closing = false;

@@ -23,7 +23,7 @@ export interface WorkerContext extends Pick<AppDeps, 'config' | 'redis' | 'clock
   onFinished?: (status: string, durationMs: number, deployment: { deploymentId: string; userId: number; sessionRef: string }) => void;
   /** Read ahead the audit heads onFinished's entry for this user will need (AuditLog.prefetch), in the round trip of the final record write. */
   prefetchAudit?: (userId: number) => void;
-  /** A deployment ended: its result to the user's Slack, when they asked for it (workers/tasks/deploySlack.ts). */
+  /** A deployment ended: its result to the user's Slack, when they asked for it (server/sentinel/deployResults.ts). */
   deploySlack?: (rec: import('../server/deployments/types.js').DeploymentRecord) => Promise<void>;
   /** Where a deploy step asks for a GitHub commit status (workers/tasks/commitStatus.ts); unset, none is posted. */
   commitStatusQueue?: Queue<CommitStatusJobData>;

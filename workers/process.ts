@@ -17,7 +17,7 @@ import { publishSnapshots } from '../server/metrics/snapshots.js';
 import { auditDeployFinished } from '../server/audit/deployFinished.js';
 import { startSentinelWorker, type SentinelWorker, type SentinelWorkerOptions } from './sentinelWorker.js';
 import { createSentinelStore } from '../server/sentinel/store.js';
-import { createDeploySlack } from './tasks/deploySlack.js';
+import { createDeploySlack } from '../server/sentinel/deployResults.js';
 import { startAnomalyDetection, type AnomalyOptions } from './anomalyWorker.js';
 import type { CommitStatusJobData } from '../server/queues/commitStatusQueue.js';
 import { createSessionCache, trackingConnection } from '../server/sessions/cache.js';

@@ -20,7 +20,7 @@ export function serviceDeletedFailure(serviceId: string): DeploymentFailure {
  * worker's next look (up to the watch's longest wait) and posting their commit's failure only then, when
  * a new deploy of the same name and commit may already be live. What follows is the cancel's end
  * (cancel.ts): the job removed, the final commit status asked, a per-request key session ended, and the
- * cached service list dropped (the worker's end does that too: createService.ts serviceListChanged).
+ * cached service list dropped; and, unlike a cancel's, the result posted to the user's Slack when they asked for it (the worker's end does that too: createService.ts serviceListChanged).
  * Nothing is owed on Render: the service and its deploys are gone with it.
  *
  * A worker run mid-step on one of them (a look at Render, the trigger) cannot be taken off its job:
@@ -29,7 +29,7 @@ export function serviceDeletedFailure(serviceId: string): DeploymentFailure {
  * after that stops at its next start, finding the record final. Returns the records this call ended.
  */
 export async function endDeploymentsOfDeletedService(
-  deps: Pick<AppDeps, 'deployments' | 'queue' | 'sessions' | 'redis' | 'config' | 'logger' | 'commitStatusQueue' | 'upstream'>,
+  deps: Pick<AppDeps, 'deployments' | 'queue' | 'sessions' | 'redis' | 'config' | 'logger' | 'commitStatusQueue' | 'upstream' | 'deployResults'>,
   userId: number,
   serviceId: string,
 ): Promise<DeploymentRecord[]> {
@@ -47,6 +47,8 @@ export async function endDeploymentsOfDeletedService(
   await Promise.all(ended.map((rec) => Promise.all([
     removeDeployJob(deps.queue, rec.id),
     requestCommitStatus(deps, rec, 'final'),
+    // The result to the user's Slack, as the worker's end sends it: that end will not come, its job is gone.
+    deps.deployResults?.(rec),
     discardKeySessionOf(deps, rec),
     deps.upstream.serviceCache.invalidate({ userId: rec.userId, keyFingerprint: rec.keyFingerprint }).catch(() => undefined),
   ])));

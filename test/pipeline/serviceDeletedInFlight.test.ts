@@ -117,3 +117,16 @@ test('a cancel of a redeploy whose service was deleted on Render\'s side ends it
   t.is(again.status, 409);
   t.is(again.json.error.code, 'deployment_finished');
 });
+
+test('a redeploy ended by deleting its service through the app: its result goes to the user\'s Slack like any other end', async (t) => {
+  // The web ends it and removes its job (waiting between looks): the worker's end, which posts the result,
+  // never ran for it, and a user who asked for deploy results heard nothing of the failed redeploy.
+  const { agent, first } = await liveService('sdf-slack', 'slacked');
+  const put = await agent.request('PUT', '/api/sentinel', { json: { enabled: true, slackWebhookUrl: 'https://hooks.slack.com/services/TSDF/B000/XXXXXXXXXXXXXXXX', slackDeployResults: true } });
+  t.is(put.status, 200, put.text);
+  const { building } = await redeployBuilding(t, agent, 'slacked', first.serviceId);
+  t.is((await agent.delete(`/api/render/services/${first.serviceId}`)).status, 204);
+  const posted = await until('the result on Slack', async () => stack.slack.texts.find((x) => x.includes('slacked failed')) ?? null, 10_000);
+  t.is(posted, `[Deploy] slacked failed: service_deleted · sdf-slack/slacked@main (${(building.renderCommitId ?? building.commitSha).slice(0, 7)}) · ${stack.config.baseUrl}/#/deployments/${building.id}`);
+  t.is(stack.slack.texts.filter((x) => x.includes('slacked failed')).length, 1);
+});

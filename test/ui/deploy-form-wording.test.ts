@@ -140,8 +140,9 @@ test('the plan: Free while the type has a free instance type, Starter while it h
   await pick(page, 'planner/app');
   await page.getByTestId('detected-stack-name').waitFor();
   t.is(await planNow(), 'free', 'detected as a web service');
-  for (const [type, expected] of [['background_worker', 'starter'], ['cron_job', 'starter'], ['private_service', 'starter'], ['web_service', 'free'], ['', 'free']]) {
-    await page.getByTestId('service-type-select').selectOption(type!);
+  const typePlans: Array<[string, string]> = [['background_worker', 'starter'], ['cron_job', 'starter'], ['private_service', 'starter'], ['web_service', 'free'], ['', 'free']];
+  for (const [type, expected] of typePlans) {
+    await page.getByTestId('service-type-select').selectOption(type);
     t.is(await planNow(), expected, `service type ${type || 'as detected'}`);
   }
   // Sent as it shows.

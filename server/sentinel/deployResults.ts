@@ -1,13 +1,13 @@
 import type { Redis } from 'ioredis';
-import type { Keyring } from '../../server/crypto/keyring.js';
-import type { Logger } from '../../server/logger.js';
-import { isTerminal, type DeploymentRecord } from '../../server/deployments/types.js';
-import { createSentinelAlerts, type SentinelAlertOptions } from '../../server/sentinel/alerts.js';
-import { createSentinelStore } from '../../server/sentinel/store.js';
-import { watchConsentHolds } from '../../server/sentinel/consent.js';
-import type { SessionStore } from '../../server/sessions/store.js';
+import type { Keyring } from '../crypto/keyring.js';
+import type { Logger } from '../logger.js';
+import { isTerminal, type DeploymentRecord } from '../deployments/types.js';
+import { createSentinelAlerts, type SentinelAlertOptions } from './alerts.js';
+import { createSentinelStore } from './store.js';
+import { watchConsentHolds } from './consent.js';
+import type { SessionStore } from '../sessions/store.js';
 
-type DeploySlack = (rec: DeploymentRecord) => Promise<void>;
+export type DeploySlack = (rec: DeploymentRecord) => Promise<void>;
 
 /**
  * Deploy results to the user's own Slack webhook (issue 15): the webhook and SSRF guard of Sentinel's
@@ -15,7 +15,8 @@ type DeploySlack = (rec: DeploymentRecord) => Promise<void>;
  * the session that did so lives and holds a key: the setting is that session's consent, as the watch is
  * (a round stops the watch once that session ended or its key was cleared, but the next round may be an
  * hour away). One message per
- * deployment (live, or failed with its code), ids and names only; never throws.
+ * deployment (live, or failed with its code), ids and names only; never throws. Sent by whichever process ends
+ * the deployment: the worker's run, or the web when it ends one itself (a delete through the app, serviceDeleted.ts).
  */
 export function createDeploySlack(opts: { redis: Redis; prefix: string; keyring: Keyring; absoluteMs: number; baseUrl: string; logger: Logger; sessions: Pick<SessionStore, 'loadByRef'>; alerts?: SentinelAlertOptions }): DeploySlack {
   const store = createSentinelStore({ redis: opts.redis, prefix: opts.prefix, keyring: opts.keyring, absoluteMs: opts.absoluteMs });
