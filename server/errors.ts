@@ -33,6 +33,12 @@ export function reworded(err: AppError, message: string, details: unknown = err.
   return new AppError(err.status, err.code, message, err.headers, details);
 }
 
+/**
+ * The challenge every 401 carries (RFC 9110 §15.5.2: a 401 MUST send one; RFC 6750 for bearer tokens): API and MCP
+ * clients read it to tell "no credentials" from "this token is refused". No Basic challenge: a browser shows no prompt.
+ */
+const CHALLENGE = 'Bearer realm="render-orchestrator"';
+
 export const errors = {
   badRequest: (message: string, details?: unknown) => new AppError(400, 'bad_request', message, {}, details),
   validation: (message: string, details?: unknown) => new AppError(400, 'validation_failed', message, {}, details),
@@ -41,7 +47,7 @@ export const errors = {
   unsupportedMediaType: () => new AppError(415, 'unsupported_media_type', 'Send the request body as application/json.'),
   /** A body under a Content-Encoding the parser cannot undo (what it can: the `inflation` package's). */
   unsupportedContentEncoding: () => new AppError(415, 'unsupported_media_type', 'This Content-Encoding is not supported: send the body uncompressed, or as gzip, deflate or br.'),
-  unauthenticated: (message = 'Sign in with GitHub first.') => new AppError(401, 'unauthenticated', message),
+  unauthenticated: (message = 'Sign in with GitHub first.') => new AppError(401, 'unauthenticated', message, { 'WWW-Authenticate': CHALLENGE }),
   csrfFailed: () => new AppError(403, 'csrf_failed', 'Missing or invalid CSRF token. Reload the page and try again.'),
   originRejected: () => new AppError(403, 'origin_rejected', 'Cross-origin requests are not allowed.'),
   notFound: (what = 'Resource') => new AppError(404, 'not_found', `${what} not found.`),
@@ -69,12 +75,13 @@ export const errors = {
     });
   },
   githubUnavailable: () => new AppError(503, 'github_unavailable', 'GitHub did not answer. Try again in a minute.', { 'Retry-After': '30' }),
-  githubTokenInvalid: (message = 'Your GitHub authorization has expired or was revoked. Sign in again.') => new AppError(401, 'github_token_invalid', message),
+  githubTokenInvalid: (message = 'Your GitHub authorization has expired or was revoked. Sign in again.') =>
+    new AppError(401, 'github_token_invalid', message, { 'WWW-Authenticate': `${CHALLENGE}, error="invalid_token"` }),
   bearerWithCookie: () => new AppError(400, 'bearer_with_cookie', 'Send either a session cookie or an Authorization: Bearer token, not both.'),
   renderForbidden: (message = 'Your Render API key is not allowed to do this.', details?: unknown) => new AppError(403, 'render_forbidden', message, {}, details),
   renderRejected: (message = 'Render refused the request.', details?: unknown) => new AppError(400, 'render_rejected', message, {}, details),
   renderPaymentRequired: (message = 'Render needs a payment method on the account for this.', details?: unknown) => new AppError(400, 'render_payment_required', message, {}, details),
-  bearerRequired: () => new AppError(401, 'bearer_required', 'The MCP endpoint takes Authorization: Bearer <GitHub token>, not a session cookie.'),
+  bearerRequired: () => new AppError(401, 'bearer_required', 'The MCP endpoint takes Authorization: Bearer <GitHub token>, not a session cookie.', { 'WWW-Authenticate': CHALLENGE }),
   accountTemporarilyBlocked: (retryAfterSeconds = 60, message = 'Your account is temporarily blocked because its traffic jumped far above its usual level.') =>
     new AppError(429, 'account_temporarily_blocked', message, { 'Retry-After': String(Math.max(1, Math.ceil(retryAfterSeconds))) }),
   blueprintNotFound: (message = 'This repository has no render.yaml on that branch.') => new AppError(404, 'blueprint_not_found', message),

@@ -3,7 +3,8 @@ import { z } from 'zod';
 import type { AppDeps } from '../deps.js';
 import { errors } from '../errors.js';
 import { callerGitHub } from './github.js';
-import { FileTooLargeError } from '../github/client.js';
+import { FileTooLargeError, GitHubError } from '../github/client.js';
+import { echoed } from '../text.js';
 import { requireRenderKey, requireUser } from '../middleware/context.js';
 import { validate } from '../middleware/validate.js';
 import { repoFilesFromGitHub } from '../stacks/fromGitHub.js';
@@ -35,7 +36,14 @@ export function detectRoutes(router: Router, deps: AppDeps) {
     const branch = ctx.input.query.branch ?? (await gh.getRepo(owner, repo)).defaultBranch;
     // Read one commit (the branch's head now), as a deploy does: by branch name, a push landing between
     // the listing and the reads mixed two commits' files.
-    const head = await gh.getBranchHead(owner, repo, branch);
+    const head = await gh.getBranchHead(owner, repo, branch).catch(async (err: unknown) => {
+      // GitHub answers 404 for a missing branch as for a missing repository, which the error middleware calls
+      // "Repository not found.": said of a repository that exists, the user looked for the wrong problem.
+      if (ctx.input.query.branch !== undefined && err instanceof GitHubError && err.kind === 'not_found' && await gh.getRepo(owner, repo).then(() => true, () => false)) {
+        throw errors.notFound(`Branch "${echoed(branch)}" of ${owner}/${repo}`);
+      }
+      throw err;
+    });
     try {
       const found = await detectStack(await repoFilesFromGitHub(gh, owner, repo, head.sha));
       ctx.body = presentDetectedStack(found);
