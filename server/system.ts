@@ -74,7 +74,7 @@ export function buildDeps(args: BuildDepsArgs): AppDeps {
   });
   const rateLimits = createRouteLimits({ redis, prefix, limits: security.limits });
   const sessionEnding = createSessionEnding({
-    sessions, redis, logger, audit, events: security.events, revokeDeploys: (userId, refs, fp, replaced) => deployRequests.revokeForSession(userId, refs, fp, replaced),
+    sessions, redis, logger, audit, events: security.events, revokeDeploys: (userId, refs, fp, by) => deployRequests.revokeForSession(userId, refs, fp, by),
   });
   const telemetry = createTelemetry({
     redis, prefix, settings: config.telemetry, logger, ...args.telemetry,

@@ -14,7 +14,7 @@ import type { Service } from '../render/types.js';
 import { deleteIfOurs } from '../redisOwned.js';
 import { redisScript } from '../redisScript.js';
 import { MAX_MOVE_HOPS, sessionKeys } from '../sessions/records.js';
-import { revokedFailure } from './revocation.js';
+import { revokedFailure, type RevokedBy } from './revocation.js';
 import { githubRepoOf } from '../render/serviceNames.js';
 import { SERVICE_TYPES, type ServiceTypeName } from '../stacks/serviceTypes.js';
 import { RenderKeyWithdrawn } from '../render/errors.js';
@@ -140,12 +140,11 @@ export function createDeployRequests(opts: {
   /**
    * A deployment's end when the key it was made with is withdrawn (revokeForSession; start): the record
    * becomes credentials_revoked, its sealed env values going with that write, or null when it was no longer
-   * one to end (finished, or ended by the other side of the race). `keyReplaced`: the reason says another
-   * key was connected. A record altered since it was read (its MAC fails) is not rewritten; its env values go.
+   * one to end (finished, or ended by the other side of the race). `by`: what the reason says happened. A record altered since it was read (its MAC fails) is not rewritten; its env values go.
    */
-  async function revokeRecord(id: string, keyReplaced: boolean): Promise<DeploymentRecord | null> {
+  async function revokeRecord(id: string, by: RevokedBy): Promise<DeploymentRecord | null> {
     // The reason is made from the record as written: a step may have reached Render since our read.
-    return deployments.transition(id, 'credentials_revoked', 'orchestrator', (now) => ({ failure: revokedFailure(now, keyReplaced ? 'requestKeyChanged' : 'request') })).catch(async (err: unknown) => {
+    return deployments.transition(id, 'credentials_revoked', 'orchestrator', (now) => ({ failure: revokedFailure(now, by) })).catch(async (err: unknown) => {
       // Altered between our read and our write: signing out goes on. Its job goes (revokeForSession), or
       // was never added (start), so no worker refuses it (which would drop its env values): they go here.
       if (!(err instanceof RecordTamperedError)) throw err;
@@ -197,7 +196,7 @@ export function createDeployRequests(opts: {
   /** start's end of a record stored after its key was withdrawn; false when it could not be written (start then discards it). */
   async function endWithdrawn(rec: DeploymentRecord, consent: Exclude<KeyConsent, 'held'>): Promise<boolean> {
     try {
-      const done = await revokeRecord(rec.id, consent === 'replaced');
+      const done = await revokeRecord(rec.id, consent === 'replaced' ? 'requestKeyChanged' : 'request');
       // As revokeForSession: a cleared or replaced key leaves the GitHub token; after a sign-out none can be posted.
       if (done && consent !== 'ended') await opts.finalCommitStatus(done);
       return true;
@@ -326,11 +325,11 @@ export function createDeployRequests(opts: {
      * (one running right now once its step ends: that step sees the terminal record, or the missing
      * key, at its next write and stops there). A cleared or replaced key leaves the session, and its
      * GitHub token: the commit's final status is asked for (after a sign-out none can be posted).
-     * Only those made with `onlyKeyFingerprint`, when given (a cleared or replaced key); `keyReplaced`:
-     * the reason says another key was connected. A record its request stores after this walk read the
+     * Only those made with `onlyKeyFingerprint`, when given (a cleared or replaced key); `by`: what the
+     * reason says happened (a sign-out or cleared key, another key connected, the session expired, ...). A record its request stores after this walk read the
      * active ones is ended by that request (start), which finds the key gone.
      */
-    async revokeForSession(userId: number, sessionRefs: string | readonly string[], onlyKeyFingerprint?: string, keyReplaced = false): Promise<number> {
+    async revokeForSession(userId: number, sessionRefs: string | readonly string[], onlyKeyFingerprint?: string, by: RevokedBy = 'request'): Promise<number> {
       let stopped = 0;
       const jobs: string[] = [];
       const statuses: DeploymentRecord[] = [];
@@ -350,7 +349,7 @@ export function createDeployRequests(opts: {
         const rec = await deployments.get(id);
         if (!rec || !(await isThisSession(rec.sessionRef))) continue;
         if (onlyKeyFingerprint !== undefined && rec.keyFingerprint !== onlyKeyFingerprint) continue;
-        const done = await revokeRecord(id, keyReplaced);
+        const done = await revokeRecord(id, by);
         if (done) stopped++;
         if (done && onlyKeyFingerprint !== undefined) statuses.push(done);
         jobs.push(id);

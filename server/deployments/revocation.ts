@@ -19,6 +19,10 @@ const WHY = {
   // Another key (another Render account, maybe) was connected in the session that asked for it.
   requestKeyChanged: 'Stopped because you connected another Render key',
   workerKeyChanged: 'The session\'s Render key was replaced by another, so this deploy was stopped',
+  // A session ending otherwise than by the user's sign-out: said as it happened (each read "you signed out or cleared your Render key").
+  expired: 'Your session expired (after a while without use, or at its time limit), so this deploy was stopped',
+  tokenRevoked: 'GitHub no longer accepts your sign-in (its authorization was revoked or expired), so your session ended and this deploy was stopped',
+  clientChanged: 'Your session was used from another browser or app and was ended to protect your account, so this deploy was stopped',
 };
 
 /** Who found the key gone, and whether it was replaced (not cleared, nor the session ended). */
@@ -27,7 +31,8 @@ export type RevokedBy = keyof typeof WHY;
 /** The credentials_revoked reason for `rec` as it stands when the revocation is written; `by`: who found the key gone. */
 export function revokedFailure(rec: Pick<DeploymentRecord, 'status' | 'deployId' | 'deployRequestedAt'>, by: RevokedBy): DeploymentFailure {
   if (!mayRunOnRender(rec)) {
-    const next = { worker: ' Sign in, connect your key and deploy again.', workerKeyChanged: ' Deploy again to make it with the key connected now.', request: '', requestKeyChanged: '' }[by];
+    const signInAgain = ' Sign in, connect your key and deploy again.';
+    const next = { worker: signInAgain, workerKeyChanged: ' Deploy again to make it with the key connected now.', request: '', requestKeyChanged: '', expired: signInAgain, tokenRevoked: signInAgain, clientChanged: signInAgain }[by];
     return { code: 'credentials_revoked', message: `${WHY[by]}.${next}` };
   }
   return {

@@ -4,6 +4,7 @@ import type { AuditDetail, AuditInput } from '../audit/types.js';
 import type { SecurityEvents } from '../security/events.js';
 import type { SessionStore } from './store.js';
 import type { SessionRenderCredentials } from './types.js';
+import type { RevokedBy } from '../deployments/revocation.js';
 
 /** Why a session (or its consent to use a Render key) ended. Sent to the session's live streams. */
 export const SESSION_END_REASONS = ['signed_out', 'signed_in_again', 'expired', 'destroyed', 'key_cleared', 'key_changed', 'token_revoked', 'client_changed'] as const;
@@ -20,7 +21,7 @@ interface SessionEndingDeps {
   /** Stops the session's unfinished deploys (all of them, or only those made with one key). */
   /** `sessionRefs`: every name the session went by (a SECRET_KEY rotation moves it: sessions/records.ts). */
   /** `keyReplaced`: another key was connected (the reason says so). */
-  revokeDeploys(userId: number, sessionRefs: readonly string[], onlyKeyFingerprint?: string, keyReplaced?: boolean): Promise<number>;
+  revokeDeploys(userId: number, sessionRefs: readonly string[], onlyKeyFingerprint?: string, by?: RevokedBy): Promise<number>;
   /** The audit trail: every end is recorded here (with the request that asked for it, when one did). */
   audit?: { append(input: AuditInput): Promise<unknown> };
   /** A changed client is a security event (audit entry, counter, alert), not a plain sign-out. */
@@ -39,6 +40,11 @@ interface SessionEndingDeps {
  *      audited by the key route as the new key's `render_key_set`; a revoked token is not audited
  *      (nobody asked: GitHub stopped accepting it).
  */
+
+/** What a stopped deploy's reason says of each way a session is ended by a request (revocation.ts). */
+const REVOKED_BY: Record<'signed_out' | 'signed_in_again' | 'token_revoked' | 'client_changed', RevokedBy> = {
+  signed_out: 'request', signed_in_again: 'request', token_revoked: 'tokenRevoked', client_changed: 'clientChanged',
+};
 export function createSessionEnding(deps: SessionEndingDeps) {
   const { sessions, redis, logger } = deps;
 
@@ -59,8 +65,8 @@ export function createSessionEnding(deps: SessionEndingDeps) {
     });
   }
 
-  async function stopDeploys(userId: number, refs: readonly string[], onlyKeyFingerprint?: string, keyReplaced = false): Promise<void> {
-    await deps.revokeDeploys(userId, refs, onlyKeyFingerprint, keyReplaced).catch((err: unknown) => {
+  async function stopDeploys(userId: number, refs: readonly string[], onlyKeyFingerprint?: string, by: RevokedBy = 'request'): Promise<void> {
+    await deps.revokeDeploys(userId, refs, onlyKeyFingerprint, by).catch((err: unknown) => {
       // The worker stops them anyway when it next loads the session (gone, or another key).
       logger.warn({ err: { message: (err as Error).message } }, 'could not revoke the ended session\'s deploys');
     });
@@ -75,7 +81,7 @@ export function createSessionEnding(deps: SessionEndingDeps) {
       // Wherever a rotation moved it meanwhile (destroyByRef follows it), and by all its names.
       const ended = await sessions.destroyByRef(ref);
       const refs = ended?.refs ?? [ref];
-      await stopDeploys(userId, refs);
+      await stopDeploys(userId, refs, undefined, REVOKED_BY[reason]);
       await announce(refs, reason);
       // Already gone: another request ended it (a sign-out clicked twice, two tabs, a changed client
       // seen by two requests at once) and recorded that end. Stopping and announcing again is harmless;
@@ -93,7 +99,7 @@ export function createSessionEnding(deps: SessionEndingDeps) {
 
     /** The store found the session expired, or the session middleware destroyed it: it is already gone. */
     async afterEnded(ended: { ref: string; refs: string[]; userId: number; reason: 'expired' | 'destroyed' }): Promise<void> {
-      await stopDeploys(ended.userId, ended.refs);
+      await stopDeploys(ended.userId, ended.refs, undefined, ended.reason === 'expired' ? 'expired' : 'request');
       await announce(ended.refs, ended.reason);
       // 'destroyed': the session middleware dropped a session (ctx.session = null on a pre-auth session), nothing to audit.
       if (ended.reason === 'expired') await audit({ userId: ended.userId, action: 'sign_out', outcome: 'success', detail: { reason: 'expired' } });
@@ -129,7 +135,7 @@ export function createSessionEnding(deps: SessionEndingDeps) {
       if (!stored) return 'ended';
       if (previousFingerprint && previousFingerprint !== fingerprint) {
         const refs = await sessions.refsOf(ref);
-        await stopDeploys(userId, refs, previousFingerprint, true);
+        await stopDeploys(userId, refs, previousFingerprint, 'requestKeyChanged');
         await announce(refs, 'key_changed');
       }
       return 'stored';
