@@ -74,6 +74,16 @@ export function dashboardView(ctx) {
   // list its rows twice, and an older reload would bring back a stale list.
   let reloads = 0;
 
+  // The newest status heard live for each deployment: a list answer read before it arrived (a reload's, on its way
+  // back meanwhile) drew the row back to the older status, and nothing drew it again (found by a live-updates probe).
+  const heard = new Map();
+  const withHeard = (d) => {
+    const e = heard.get(d.id);
+    if (!e) return d;
+    if (!(e.updatedAt > (d.updatedAt ?? ''))) { heard.delete(d.id); return d; }
+    return { ...d, status: e.status, updatedAt: e.updatedAt, finished: isTerminal(e.status) };
+  };
+
   async function loadDeployments({ append = false } = {}) {
     const generation = append ? reloads : ++reloads;
     const lastShown = list.lastElementChild?.dataset.deploymentId;
@@ -89,7 +99,7 @@ export function dashboardView(ctx) {
         if (append && more.hidden && lastShown) focusFirstRow(list.querySelector(`[data-deployment-id="${CSS.escape(lastShown)}"]`)?.nextElementSibling);
         return;
       }
-      const rows = (page.deployments ?? []).map(deploymentRow);
+      const rows = (page.deployments ?? []).map((d) => deploymentRow(withHeard(d)));
       // Older rows loaded past what a reload reads (100 at most) stay, with the cursor past them.
       const kept = append || !page.nextCursor ? [] : rowsPast(list, rows, 'deploymentId');
       if (!kept.length) nextCursor = page.nextCursor ?? null;
@@ -237,6 +247,7 @@ export function dashboardView(ctx) {
     title: 'Dashboard',
     el,
     onDeployment(e) {
+      if (e.updatedAt && !(heard.get(e.id)?.updatedAt >= e.updatedAt)) heard.set(e.id, { status: e.status, updatedAt: e.updatedAt });
       const row = list.querySelector(`[data-deployment-id="${CSS.escape(e.id)}"]`);
       if (!row) {
         // A deployment this page has not listed yet (another tab, a redeploy): reload once things settle.
