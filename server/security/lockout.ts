@@ -84,11 +84,15 @@ export function createKeyLockout(redis: Redis, prefix: string, rule: SecurityLim
     },
     /** Render rejected a key (a claimed one's try is already counted, else it is counted now): lock when an allowance is used up. */
     async recordInvalid(userId: number, fp: string, claimed: boolean): Promise<InvalidKeyOutcome> {
-      await redis.del(acceptedKey(userId, fp));
+      const firstSinceAccepted = (await redis.del(acceptedKey(userId, fp))) === 1;
+      // An unclaimed try (its key was accepted lately) is one more for the user only if it is the key's first
+      // rejection since: a burst sent on that mark (CI's parallel jobs, the key just revoked on Render) is one
+      // wrong key, not guesses; each counted for the user, it locked key setup for the new, correct key.
+      const countUser = !claimed && firstSinceAccepted;
       const [k, u] = claimed
         ? await Promise.all([perKey.get(keyKey(userId, fp)), perUser.get(userKey(userId))])
-        : await Promise.all([perKey.penalty(keyKey(userId, fp), 1), perUser.penalty(userKey(userId), 1)]);
-      const [kc, uc] = [k?.consumedPoints ?? 1, u?.consumedPoints ?? 1];
+        : await Promise.all([perKey.penalty(keyKey(userId, fp), 1), countUser ? perUser.penalty(userKey(userId), 1) : perUser.get(userKey(userId))]);
+      const [kc, uc] = [k?.consumedPoints ?? 1, u?.consumedPoints ?? (claimed || countUser ? 1 : 0)];
       const triesLeft = Math.max(0, Math.min(rule.maxInvalid - kc, perUserMax - uc));
       if (kc >= rule.maxInvalid) await perKey.block(keyKey(userId, fp), rule.lockSec);
       if (uc >= perUserMax) await perUser.block(userKey(userId), rule.lockSec);
