@@ -134,6 +134,14 @@ export async function verifyRedeployCommit(ctx: WorkerContext, rec: DeploymentRe
   // Checked under this lock by an earlier run (its trigger waited, or its worker died after the check).
   if (rec.commitSha === asked && took === 'held') return rec;
   const giveBack = () => ctx.deployments.releaseRedeployCheck(rec.serviceId!, rec.id).catch(() => false);
+  // A new service's first deploy (of the branch's head) that a deploy of ours is about to stop or deploy over is not
+  // judged as live or in flight until that deploy has asked for its own commit: judged so, CI's redeploy of the newer
+  // head deployed nothing, and the older commit the first run named went live after it (found by a probe of
+  // overlapping CI runs). Waited for as a lock held by another is.
+  if (await firstDeploySettling(ctx, rec)) {
+    await giveBack();
+    return REDEPLOY_CHECK_WAIT_MS + Math.floor(Math.random() * 250);
+  }
   try {
     // A commit recorded under a lock that lapsed meanwhile (no run for REDEPLOY_CHECK_MS: a Retry-After of
     // minutes, workers down) is checked again: a newer commit's redeploy may have been checked and sent to
@@ -173,6 +181,16 @@ export async function verifyRedeployCommit(ctx: WorkerContext, rec: DeploymentRe
   }
 }
 
+/**
+ * Whether a deploy of ours created this service and has not asked Render for its commit yet: it named one (or its
+ * branch moved), so the service's first deploy, of the branch's head, is being stopped or deployed over (branchHead.ts).
+ */
+async function firstDeploySettling(ctx: WorkerContext, rec: DeploymentRecord): Promise<boolean> {
+  const ids = (await ctx.deployments.idsOfService(rec.userId, rec.serviceId!)).filter((id) => id !== rec.id).slice(-OURS_LOOKED_AT);
+  const others = await Promise.all(ids.map((id) => ctx.deployments.get(id).catch(() => null)));
+  return others.some((o) => o?.kind === 'deploy' && o.status === 'triggering_deploy' && !o.deployRequestedAt && !o.deployId);
+}
+
 /** Deploys of the service in flight looked at (newest first), at most: each is a compare on GitHub. */
 const IN_FLIGHT_LOOKED_AT = 5;
 /** The service's newest other deployments of ours looked at for one in flight. */
@@ -204,9 +222,13 @@ async function notBehindLiveOrDeploying(ctx: WorkerContext, gh: GitHubClient, re
   if (!live && page.nextCursor) live = (await render.listDeploysPage(rec.serviceId!, { limit: 1, status: 'live' })).items[0]?.commit?.id;
   const short = asked.slice(0, 7);
   const fields = { commitSha: asked };
+  const onRender = page.items.filter((d) => d.status !== 'live').map((d) => d.commit?.id);
   if (isSha(live)) {
     const status = live === asked ? 'identical' : await compared(gh, rec, owner, name, live, asked);
-    if (status === 'identical') {
+    // Live, but another commit is on its way to replace it (a deploy of an older one over it, a new service's
+    // first deploy deployed over: branchHead.ts): deployed again after it, unless that one is newer (below).
+    const replaced = status === 'identical' && [...ours, ...onRender].some((c) => isSha(c) && c !== asked);
+    if (status === 'identical' && !replaced) {
       throw new DeployFailed({ code: 'commit_already_live', message: `Commit ${short} is already live on this service. Nothing was deployed.` }, 'canceled', fields);
     }
     if (status === 'behind') {
@@ -216,7 +238,6 @@ async function notBehindLiveOrDeploying(ctx: WorkerContext, gh: GitHubClient, re
       }, 'canceled', fields);
     }
   }
-  const onRender = page.items.filter((d) => d.status !== 'live').map((d) => d.commit?.id);
   // The very commit already on its way (a CI job re-run, two workflows on one push): a second build of it
   // would be queued behind the first and put nothing new live. Its deployment owns the commit's status.
   if (ours.includes(asked) || onRender.includes(asked)) {
