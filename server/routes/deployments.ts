@@ -119,7 +119,7 @@ export function deploymentRoutes(router: Router, deps: AppDeps) {
 
   // Logs of this deploy only (server/deployments/logReads.ts), a page at a time: newest first, older
   // ones through nextCursor (those reuse the values the newest was redacted with: deployments/pageSecrets.ts).
-  router.get('/api/render/deployments/:id/logs', documented({ summary: 'A page of this deploy\'s log lines (redacted), newest page first', tag: 'deployments', responses: { 200: LogPageView } }), requireUser(), requireRenderKey(), validate({ query: LogPageQuery }), async (ctx) => {
+  router.get('/api/render/deployments/:id/logs', documented({ summary: 'A page of this deploy\'s log lines (redacted), newest page first', tag: 'deployments', responses: { 200: LogPageView }, errors: ['log_redaction_incomplete'] }), requireUser(), requireRenderKey(), validate({ query: LogPageQuery }), async (ctx) => {
     const rec = await loadOwn(ctx);
     ctx.body = (await readWhileKeyHeld(ctx.state, LOG_BUDGET_WAIT_MS.page, (client) => deploymentLogPage(client, rec, ctx.input.query, nowIso(), secretsFor(ctx.state, !ctx.input.query.cursor)))) satisfies LogPageView;
   });
@@ -127,7 +127,7 @@ export function deploymentRoutes(router: Router, deps: AppDeps) {
   // The whole log as text, redacted like the pages.
   router.get('/api/render/deployments/:id/logs.txt', documented({
     summary: 'This deploy\'s whole log as a text download (redacted)', tag: 'deployments',
-    responses: { 200: { contentType: 'text/plain', description: 'Every line of every phase, oldest first.' } },
+    responses: { 200: { contentType: 'text/plain', description: 'Every line of every phase, oldest first.' } }, errors: ['log_redaction_incomplete'],
   }), requireUser(), requireRenderKey(), async (ctx) => {
     const rec = await loadOwn(ctx);
     const { filename, text } = await readWhileKeyHeld(ctx.state, LOG_BUDGET_WAIT_MS.download, (client) => deploymentLogFile(client, rec, nowIso(), secretsFor(ctx.state, true)));
