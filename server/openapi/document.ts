@@ -116,7 +116,10 @@ function securityOf(method: string, parts: ChainPart[], doc: RouteDoc | undefine
   if (doc?.auth === 'bearer') return [{ githubBearer: [] }];
   if (!parts.some((p) => p.kind === 'user')) return [];
   const csrf = !SAFE_METHODS.has(method) && parts.some((p) => p.kind === 'csrf');
-  return [csrf ? { sessionCookie: [], csrfHeader: [] } : { sessionCookie: [] }, { githubBearer: [] }];
+  // A route that needs a Render key takes one per request too (X-Render-Api-Key beside the bearer token): a client
+  // generated from the document had no way to send it.
+  const perRequestKey = parts.some((p) => p.kind === 'renderKey') ? [{ githubBearer: [], renderKeyHeader: [] }] : [];
+  return [csrf ? { sessionCookie: [], csrfHeader: [] } : { sessionCookie: [] }, { githubBearer: [] }, ...perRequestKey];
 }
 
 /** Builds the document from the router as it stands (call it after every route is mounted). */
@@ -217,6 +220,10 @@ export function buildOpenApiDocument(router: Router, opts: DocumentOptions): Jso
         sessionCookie: { type: 'apiKey', in: 'cookie', name: opts.sessionCookie, description: 'The browser session, set by GitHub sign-in (GET /api/auth/github/login).' },
         csrfHeader: { type: 'apiKey', in: 'header', name: 'X-CSRF-Token', description: 'With the session cookie on state-changing requests: the csrfToken from GET /api/session.' },
         githubBearer: { type: 'http', scheme: 'bearer', description: 'A GitHub OAuth token or fine-grained personal access token of the caller; no cookie or CSRF token with it.' },
+        renderKeyHeader: {
+          type: 'apiKey', in: 'header', name: 'X-Render-Api-Key',
+          description: 'With a bearer token only: a Render API key checked with Render and used for this request (and a deploy it starts) alone, instead of one connected with POST /api/render/setup (CI without stored state).',
+        },
       },
       schemas,
       responses: errorParts.responses,

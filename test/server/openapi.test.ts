@@ -101,8 +101,10 @@ test('both security schemes: cookie (+ CSRF header on writes) or a GitHub bearer
   t.like(schemes.sessionCookie, { type: 'apiKey', in: 'cookie', name: 'sid' });
   t.like(schemes.csrfHeader, { type: 'apiKey', in: 'header', name: 'X-CSRF-Token' });
   t.like(schemes.githubBearer, { type: 'http', scheme: 'bearer' });
+  t.like(schemes.renderKeyHeader, { type: 'apiKey', in: 'header', name: 'X-Render-Api-Key' });
   const deploy = doc.paths['/api/render/deploy']!.post!;
-  t.deepEqual(deploy.security, [{ sessionCookie: [], csrfHeader: [] }, { githubBearer: [] }]);
+  // A route that needs a Render key also takes one per request, beside the bearer token.
+  t.deepEqual(deploy.security, [{ sessionCookie: [], csrfHeader: [] }, { githubBearer: [] }, { githubBearer: [], renderKeyHeader: [] }]);
   t.deepEqual(doc.paths['/api/render/deployments/{id}']!.get!.security, [{ sessionCookie: [] }, { githubBearer: [] }]);
   t.deepEqual(doc.paths['/healthz']!.get!.security, []);
   t.deepEqual(doc.paths['/api/openapi.json']!.get!.security, []);
