@@ -5,6 +5,7 @@ import { deleteIfOurs } from '../redisOwned.js';
 import { forEachRecordPage } from './records.js';
 import type { DeploymentKeys } from './storeKeys.js';
 import type { DeploymentRecord } from './types.js';
+import type { Clock } from '../clock.js';
 
 /**
  * Claim up to ARGV[2] queued-index entries last looked at no later than ARGV[1]: each is marked looked
@@ -41,12 +42,15 @@ function createdAtOf(json: string | null | undefined): number | null {
 export interface DeploymentPage { items: DeploymentRecord[]; nextCursor: string | null }
 
 /** Reading the per-user indexes: the user's list (newest first), unfinished set and per-service indexes. */
-export function createDeploymentListing(o: { redis: Redis; keys: DeploymentKeys; get: (id: string) => Promise<DeploymentRecord | null> }) {
+export function createDeploymentListing(o: { redis: Redis; keys: DeploymentKeys; get: (id: string) => Promise<DeploymentRecord | null>; clock: Clock; retentionMs: number }) {
   const { redis, keys, get } = o;
   return {
     /** A page of the user's deployments, newest first; the cursor is `<score>_<id>` of the last one shown. */
     async listForUser(userId: number, opts: { limit: number; cursor?: string | null }): Promise<DeploymentPage> {
       const key = keys.byUser(userId);
+      // Ids of records past the retention (expired since the user's last deployment, which trims too) go first:
+      // left, they paged as empty pages that still offered older ones. Sent with the read (one round trip).
+      redis.zremrangebyscore(key, '-inf', `(${o.clock.now() - o.retentionMs}`).catch(() => undefined);
       let entries: string[];
       let after: { score: number; id: string } | null = null;
       if (opts.cursor) {

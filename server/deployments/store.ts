@@ -31,7 +31,8 @@ export function createDeploymentStore(opts: { redis: Redis; prefix: string; cloc
   const keys = deploymentKeys(opts.prefix);
   const known = createKnownRecords();
   const reader = createRecordReader({ redis, keys, keyring, known });
-  const writer = createRecordWriter({ redis, keys, clock, known, reader, retentionMs: opts.retentionMs ?? 30 * 24 * 3_600_000 });
+  const retentionMs = opts.retentionMs ?? 30 * 24 * 3_600_000;
+  const writer = createRecordWriter({ redis, keys, clock, known, reader, retentionMs });
   return {
     keys,
     inspect: reader.inspect,
@@ -62,7 +63,7 @@ export function createDeploymentStore(opts: { redis: Redis; prefix: string; cloc
     ...createNameClaims({ redis, keys, get: reader.get }),
     ...createRedeployChecks({ redis, keys, get: reader.get }),
     ...writer,
-    ...createDeploymentListing({ redis, keys, get: reader.get }),
+    ...createDeploymentListing({ redis, keys, get: reader.get, clock, retentionMs }),
   };
 }
 

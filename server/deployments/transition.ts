@@ -80,7 +80,8 @@ redis.call('PUBLISH', KEYS[3], ARGV[7])
 return 1`;
 
 /**
- * A whole record: 'create' (refused, 0, when the key exists; lists it under the user) or 'replace'
+ * A whole record: 'create' (refused, 0, when the key exists; lists it under the user, whose list drops the ids
+ * of records past the retention: it grew with every deployment ever made, and paged as empty pages) or 'replace'
  * (a quarantined record over a tampered one). The user's unfinished set follows the status; a
  * terminal one deletes the sealed env values (as in WRITE_CHANGE). A record created queued joins the
  * queued index (by its creation time) until its job's first run moves it on; a replaced one leaves it,
@@ -96,7 +97,12 @@ else
 end
 redis.call('HSET', KEYS[1], 'json', ARGV[2], 'mac', ARGV[3], 'status', ARGV[4], 'userId', ARGV[5])
 redis.call('PEXPIRE', KEYS[1], ARGV[8])
-if ARGV[1] == 'create' then redis.call('ZADD', KEYS[4], ARGV[9], ARGV[6]) end
+if ARGV[1] == 'create' then
+  redis.call('ZADD', KEYS[4], ARGV[9], ARGV[6])
+  -- Records live ttl ms from their creation: the user's list drops the ids older than that, and lives as long as its newest.
+  redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', '(' .. (tonumber(ARGV[9]) - tonumber(ARGV[8])))
+  redis.call('PEXPIRE', KEYS[4], ARGV[8])
+end
 if terminal[ARGV[4]] then
   redis.call('SREM', KEYS[2], ARGV[6])
   redis.call('DEL', KEYS[5])
