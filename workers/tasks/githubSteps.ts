@@ -137,8 +137,9 @@ export async function verifyRedeployCommit(ctx: WorkerContext, rec: DeploymentRe
   // A new service's first deploy (of the branch's head) that a deploy of ours is about to stop or deploy over is not
   // judged as live or in flight until that deploy has asked for its own commit: judged so, CI's redeploy of the newer
   // head deployed nothing, and the older commit the first run named went live after it (found by a probe of
-  // overlapping CI runs). Waited for as a lock held by another is.
-  if (await firstDeploySettling(ctx, rec)) {
+  // overlapping CI runs). Waited for as a lock held by another is, for a while at most: a deploy stuck there (its
+  // job lost) must not hold every later redeploy of the service back for good.
+  if (ctx.clock.now() - Date.parse(rec.createdAt) < SETTLING_WAIT_MAX_MS && await firstDeploySettling(ctx, rec)) {
     await giveBack();
     return REDEPLOY_CHECK_WAIT_MS + Math.floor(Math.random() * 250);
   }
@@ -181,14 +182,21 @@ export async function verifyRedeployCommit(ctx: WorkerContext, rec: DeploymentRe
   }
 }
 
+/** How long a redeploy waits for a new service's first deploy to settle (firstDeploySettling), from its request. */
+const SETTLING_WAIT_MAX_MS = 10 * 60_000;
+
 /**
- * Whether a deploy of ours created this service and has not asked Render for its commit yet: it named one (or its
- * branch moved), so the service's first deploy, of the branch's head, is being stopped or deployed over (branchHead.ts).
+ * Whether an unfinished deploy of this user is creating this service (Render may have made it, its answer not yet
+ * recorded), or made it and has not asked Render for its own commit yet: the service's first deploy, of the branch's
+ * head, may be about to be stopped or deployed over (branchHead.ts). Read from the user's unfinished deployments: one
+ * still creating is in no index of the service yet.
  */
 async function firstDeploySettling(ctx: WorkerContext, rec: DeploymentRecord): Promise<boolean> {
-  const ids = (await ctx.deployments.idsOfService(rec.userId, rec.serviceId!)).filter((id) => id !== rec.id).slice(-OURS_LOOKED_AT);
+  const ids = (await ctx.deployments.activeIds(rec.userId)).filter((id) => id !== rec.id).slice(0, OURS_LOOKED_AT);
   const others = await Promise.all(ids.map((id) => ctx.deployments.get(id).catch(() => null)));
-  return others.some((o) => o?.kind === 'deploy' && o.status === 'triggering_deploy' && !o.deployRequestedAt && !o.deployId);
+  return others.some((o) => o?.kind === 'deploy' && (
+    (o.serviceId === rec.serviceId && o.status === 'triggering_deploy' && !o.deployRequestedAt && !o.deployId)
+    || (o.status === 'creating_service' && o.request.ownerId === rec.request.ownerId && o.request.serviceName === rec.request.serviceName)));
 }
 
 /** Deploys of the service in flight looked at (newest first), at most: each is a compare on GitHub. */
@@ -225,9 +233,10 @@ async function notBehindLiveOrDeploying(ctx: WorkerContext, gh: GitHubClient, re
   const onRender = page.items.filter((d) => d.status !== 'live').map((d) => d.commit?.id);
   if (isSha(live)) {
     const status = live === asked ? 'identical' : await compared(gh, rec, owner, name, live, asked);
-    // Live, but another commit is on its way to replace it (a deploy of an older one over it, a new service's
-    // first deploy deployed over: branchHead.ts): deployed again after it, unless that one is newer (below).
-    const replaced = status === 'identical' && [...ours, ...onRender].some((c) => isSha(c) && c !== asked);
+    // Live, but a deploy of ours that created the service is on its way to put its own commit over it (the new
+    // service's first deploy, of the head, went live before it could be stopped: branchHead.ts): deployed again
+    // after it, unless that one is newer (below). Not a rollback in flight: older code on purpose stays.
+    const replaced = status === 'identical' && ours.some((o) => o.kind === 'deploy' && o.commit !== asked);
     if (status === 'identical' && !replaced) {
       throw new DeployFailed({ code: 'commit_already_live', message: `Commit ${short} is already live on this service. Nothing was deployed.` }, 'canceled', fields);
     }
@@ -240,13 +249,13 @@ async function notBehindLiveOrDeploying(ctx: WorkerContext, gh: GitHubClient, re
   }
   // The very commit already on its way (a CI job re-run, two workflows on one push): a second build of it
   // would be queued behind the first and put nothing new live. Its deployment owns the commit's status.
-  if (ours.includes(asked) || onRender.includes(asked)) {
+  if (ours.some((o) => o.commit === asked) || onRender.includes(asked)) {
     throw new DeployFailed({
       code: 'commit_already_deploying',
       message: `Commit ${short} is already being deployed on this service. Nothing was deployed; the deploy in flight says how it ends.`,
     }, 'canceled', fields);
   }
-  const inFlight = [...new Set([...ours, ...onRender])].filter((c): c is string => isSha(c) && c !== live).slice(0, IN_FLIGHT_LOOKED_AT);
+  const inFlight = [...new Set([...ours.map((o) => o.commit), ...onRender])].filter((c): c is string => isSha(c) && c !== live).slice(0, IN_FLIGHT_LOOKED_AT);
   const statuses = await Promise.all(inFlight.map((c) => compared(gh, rec, owner, name, c, asked)));
   const newer = inFlight.find((_, i) => statuses[i] === 'behind');
   if (newer) {
@@ -273,11 +282,11 @@ async function compared(gh: GitHubClient, rec: DeploymentRecord, owner: string, 
  * The commits of this user's other deployments of the service that have not ended, newest first:
  * one checked and about to be asked of Render, or asked and not yet listed there, is in flight too.
  */
-async function commitsOfOursInFlight(ctx: WorkerContext, rec: DeploymentRecord): Promise<string[]> {
+async function commitsOfOursInFlight(ctx: WorkerContext, rec: DeploymentRecord): Promise<Array<{ commit: string; kind: DeploymentRecord['kind'] }>> {
   const ids = (await ctx.deployments.idsOfService(rec.userId, rec.serviceId!)).filter((id) => id !== rec.id).slice(-OURS_LOOKED_AT).reverse();
   // A record that fails its MAC says nothing (it is refused wherever it is read).
   const others = await Promise.all(ids.map((id) => ctx.deployments.get(id).catch(() => null)));
-  return others.flatMap((o) => (o && !isTerminal(o.status) && (o.commitSha ?? o.renderCommitId) ? [(o.commitSha ?? o.renderCommitId)!] : []));
+  return others.flatMap((o) => (o && !isTerminal(o.status) && (o.commitSha ?? o.renderCommitId) ? [{ commit: (o.commitSha ?? o.renderCommitId)!, kind: o.kind }] : []));
 }
 
 const isHidden = (err: unknown) => err instanceof GitHubError && (err.kind === 'not_found' || err.kind === 'forbidden');
