@@ -23,16 +23,20 @@ const WHY = {
   expired: 'Your session expired (after a while without use, or at its time limit), so this deploy was stopped',
   tokenRevoked: 'GitHub no longer accepts your sign-in (its authorization was revoked or expired), so your session ended and this deploy was stopped',
   clientChanged: 'Your session was used from another browser or app and was ended to protect your account, so this deploy was stopped',
+  signedInAgain: 'You signed in again in this browser, which ended the session that asked for it, so this deploy was stopped',
 };
 
-/** Who found the key gone, and whether it was replaced (not cleared, nor the session ended). */
+/** Who found the key gone (the request that withdrew it, or the worker), and what withdrew it: a sign-out or clear, another key, or how the session ended. */
 export type RevokedBy = keyof typeof WHY;
 
 /** The credentials_revoked reason for `rec` as it stands when the revocation is written; `by`: who found the key gone. */
 export function revokedFailure(rec: Pick<DeploymentRecord, 'status' | 'deployId' | 'deployRequestedAt'>, by: RevokedBy): DeploymentFailure {
   if (!mayRunOnRender(rec)) {
     const signInAgain = ' Sign in, connect your key and deploy again.';
-    const next = { worker: signInAgain, workerKeyChanged: ' Deploy again to make it with the key connected now.', request: '', requestKeyChanged: '', expired: signInAgain, tokenRevoked: signInAgain, clientChanged: signInAgain }[by];
+    const next = {
+      worker: signInAgain, workerKeyChanged: ' Deploy again to make it with the key connected now.', request: '', requestKeyChanged: '',
+      expired: signInAgain, tokenRevoked: signInAgain, clientChanged: signInAgain, signedInAgain: ' Connect your key and deploy again.',
+    }[by];
     return { code: 'credentials_revoked', message: `${WHY[by]}.${next}` };
   }
   return {

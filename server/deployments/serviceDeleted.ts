@@ -44,11 +44,12 @@ export async function endDeploymentsOfDeletedService(
       throw err;
     })));
   const ended = written.filter((rec): rec is DeploymentRecord => rec !== null);
+  // The result to the user's Slack, as the worker's end sends it: that end will not come, its job is gone. Not
+  // awaited: the answer to the delete (or cancel) does not wait for the user's webhook; it never throws.
+  for (const rec of ended) void deps.deployResults?.(rec);
   await Promise.all(ended.map((rec) => Promise.all([
     removeDeployJob(deps.queue, rec.id),
     requestCommitStatus(deps, rec, 'final'),
-    // The result to the user's Slack, as the worker's end sends it: that end will not come, its job is gone.
-    deps.deployResults?.(rec),
     discardKeySessionOf(deps, rec),
     deps.upstream.serviceCache.invalidate({ userId: rec.userId, keyFingerprint: rec.keyFingerprint }).catch(() => undefined),
   ])));

@@ -12,7 +12,7 @@ const ALLOW_METHODS = 'GET, HEAD, POST, PUT, PATCH, DELETE';
  */
 const ALLOW_HEADERS = 'content-type, authorization, x-csrf-token, idempotency-key, x-render-api-key, mcp-protocol-version, x-request-id, x-background';
 /** Response headers a client needs beyond the safelisted ones (errors.ts, presenters/deployment.ts, requestContext.ts). */
-const EXPOSE_HEADERS = 'Idempotent-Replayed, Location, Retry-After, X-Request-Id, Content-Disposition, Allow';
+const EXPOSE_HEADERS = 'Idempotent-Replayed, Location, Retry-After, X-Request-Id, Content-Disposition, Allow, WWW-Authenticate';
 /** How long a browser may reuse a preflight answer (Chromium caps it at 2 hours). */
 const MAX_AGE_SECONDS = '600';
 

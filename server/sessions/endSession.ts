@@ -20,7 +20,7 @@ interface SessionEndingDeps {
   logger: Logger;
   /** Stops the session's unfinished deploys (all of them, or only those made with one key). */
   /** `sessionRefs`: every name the session went by (a SECRET_KEY rotation moves it: sessions/records.ts). */
-  /** `keyReplaced`: another key was connected (the reason says so). */
+  /** `by`: what the stopped deploys' reason says ended them (revocation.ts: a sign-out, another key, an expiry, ...). */
   revokeDeploys(userId: number, sessionRefs: readonly string[], onlyKeyFingerprint?: string, by?: RevokedBy): Promise<number>;
   /** The audit trail: every end is recorded here (with the request that asked for it, when one did). */
   audit?: { append(input: AuditInput): Promise<unknown> };
@@ -43,7 +43,7 @@ interface SessionEndingDeps {
 
 /** What a stopped deploy's reason says of each way a session is ended by a request (revocation.ts). */
 const REVOKED_BY: Record<'signed_out' | 'signed_in_again' | 'token_revoked' | 'client_changed', RevokedBy> = {
-  signed_out: 'request', signed_in_again: 'request', token_revoked: 'tokenRevoked', client_changed: 'clientChanged',
+  signed_out: 'request', signed_in_again: 'signedInAgain', token_revoked: 'tokenRevoked', client_changed: 'clientChanged',
 };
 export function createSessionEnding(deps: SessionEndingDeps) {
   const { sessions, redis, logger } = deps;

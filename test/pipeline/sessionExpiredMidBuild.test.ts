@@ -63,3 +63,16 @@ test.serial('absolute lifetime ends mid-build while the user is active: the reco
   t.is(done.status, 'credentials_revoked');
   t.regex(done.failure?.message ?? '', /^Your session expired \(after a while without use, or at its time limit\), so this deploy was stopped, in this app only/);
 });
+
+test.serial('a sign-in again in the same browser ending the session mid-build: the record says so', async (t) => {
+  const { id } = await buildingDeploy('againbuild');
+  // As the OAuth callback ends the signed-in session its request came with (server/routes/auth.ts).
+  const rec = await stack.web.deps.deployments.get(id);
+  t.true(await stack.web.deps.sessionEnding.end(rec!.sessionRef, rec!.userId, 'signed_in_again'));
+  const done = await waitUntil('the deploy to stop', async () => {
+    const r = await stack.web.deps.deployments.get(id);
+    return r && r.status !== 'build_in_progress' ? r : null;
+  }, 30_000, 25);
+  t.is(done.status, 'credentials_revoked');
+  t.regex(done.failure?.message ?? '', /^You signed in again in this browser, which ended the session that asked for it, so this deploy was stopped, in this app only/);
+});

@@ -204,7 +204,9 @@ async function recordCreated(ctx: WorkerContext, rec: DeploymentRecord, render: 
   // Only from creating_service: a run that stalled past its job's lock while Render created the service comes back
   // to a record another run moved on (it adopted the service and its deploy); written anyway, the record went back
   // from Building to created, with a second creation entry and a watch deadline moved (found by a worker-kill probe).
-  const whileCreating = (set: Partial<DeploymentRecord>) => (before: DeploymentRecord) => (before.status === 'creating_service' ? set : null);
+  // (An ended record still gets the change planned: the write is dropped, but the first deploy it names is claimed for
+  // it, recordWrites.ts update, and its job then cancels that deploy.)
+  const whileCreating = (set: Partial<DeploymentRecord>) => (before: DeploymentRecord) => (before.status === 'creating_service' || isTerminal(before.status) ? set : null);
   const write = pinned
     ? ctx.deployments.transition(rec.id, 'triggering_deploy', 'render', whileCreating(fields), `Service created on Render; its first deploy builds the branch's head, kept only if that is commit ${rec.request.commitSha!.slice(0, 7)}`)
     : ctx.deployments.transition(rec.id, 'created', 'render', whileCreating({ ...fields, deployId: created.deployId ?? null, deployRequestedAt: new Date(ctx.clock.now()).toISOString() }), 'Service created on Render');
