@@ -45,7 +45,8 @@ export const ServiceView = view('Service', z.object({
 export type PresentedService = z.infer<typeof ServiceView>;
 
 /** Render's optional strings as the views have them: a non-empty string, else null. */
-const text = (v: unknown): string | null => (typeof v === 'string' && v ? v : null);
+/** A string field of Render's answer, or null when it is none (missing, empty, or not a string: Render is not trusted to keep to its spec). */
+export const text = (v: unknown): string | null => (typeof v === 'string' && v ? v : null);
 
 function stateOf(suspended: boolean, latest: Deploy | null | undefined): ServiceState {
   if (suspended) return 'suspended';

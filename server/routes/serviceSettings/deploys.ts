@@ -15,6 +15,7 @@ import { RenderKeyWithdrawn } from '../../render/errors.js';
 import { DeploymentView } from '../../presenters/deployment.js';
 import { DeployHistoryView, type DeployHistoryEntryView } from './views.js';
 import { queryWholeNumber } from '../../middleware/queryNumber.js';
+import { text } from '../../presenters/service.js';
 
 const HistoryQuery = z.object({
   limit: queryWholeNumber({ min: 1, max: 100, default: 20 }),
@@ -41,9 +42,10 @@ function firstLine(text: unknown): string | null {
 /** One row of a service's deploy history: Render's own status, and what the page may offer for it. */
 function presentHistoryEntry(d: Deploy, liveId: string | null): DeployHistoryEntryView {
   return {
-    id: d.id, status: d.status ?? null, trigger: d.trigger ?? null,
-    commitId: d.commit?.id ?? null, commitMessage: firstLine(d.commit?.message),
-    createdAt: d.createdAt ?? null, finishedAt: d.finishedAt ?? null,
+    // Each field only as the view's type says: a commit id Render sent as a number emptied the page's whole history.
+    id: d.id, status: text(d.status), trigger: text(d.trigger),
+    commitId: text(d.commit?.id), commitMessage: firstLine(d.commit?.message),
+    createdAt: text(d.createdAt), finishedAt: text(d.finishedAt),
     current: d.id === liveId,
     rollbackable: WENT_LIVE.has(d.status ?? '') && d.id !== liveId,
   };
