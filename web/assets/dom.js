@@ -120,6 +120,7 @@ export function notice(kind, ...children) {
  * "Confirm" and "Keep" buttons; "Confirm" runs the action. An open question is kept when its list is
  * drawn again (keepOpen).
  */
+/** `question`: text, or nodes with names from elsewhere each in a <bdi> (so a name's direction marks stay in it). */
 export function confirmButton({ label, name = null, question, confirmLabel = label, danger = false, small = false, onConfirm, testId }) {
   const size = small ? ' btn--small' : '';
   const wrap = h('span', { class: 'confirm' });

@@ -87,7 +87,8 @@ export function serviceActions({ ctx, service: s, flash, reload, find, fallback,
       : button('Suspend', 'Suspending…', 'suspend', 'service-suspend')),
     delete: () => {
       const wrap = confirmButton({
-        label: 'Delete', question: `Delete ${s.name} on Render? This cannot be undone.`, confirmLabel: 'Delete service', danger: true, small: true,
+        // The name from Render in a <bdi>: a right-to-left override in it (a teammate can rename a service) reversed the rest of the question.
+        label: 'Delete', question: ['Delete ', h('bdi', null, s.name), ' on Render? This cannot be undone.'], confirmLabel: 'Delete service', danger: true, small: true,
         testId: 'service-delete', onConfirm: () => run('Delete', 'service-delete', () => ctx.api.deleteService(s.id)),
       });
       const start = wrap.querySelector('button');

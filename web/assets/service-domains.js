@@ -57,7 +57,7 @@ export function domainsSection({ ctx, serviceId, gone = () => false }) {
       } catch (err) { if (!(await goneMeanwhile(err, d))) replace(flash, notice('error', err.message)); }
     }));
     const remove = confirmButton({
-      label: 'Remove', name: `Remove ${d.name}`, question: `Remove ${d.name}?`, confirmLabel: 'Remove', danger: true, small: true, testId: 'domain-remove',
+      label: 'Remove', name: `Remove ${d.name}`, question: ['Remove ', h('bdi', null, d.name), '?'], confirmLabel: 'Remove', danger: true, small: true, testId: 'domain-remove',
       onConfirm: async () => {
         try {
           await api.deleteCustomDomain(serviceId, d.id);

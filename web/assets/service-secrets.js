@@ -72,7 +72,7 @@ export function secretsSection({ kind, ctx, serviceId, onChanged, gone = () => f
     const edit = h('button', { type: 'button', class: 'btn btn--ghost btn--small', 'aria-label': `Change ${key}` }, 'Change');
     edit.addEventListener('click', () => { name.control.value = key; valueControl.value = ''; valueControl.focus(); });
     const remove = confirmButton({
-      label: 'Delete', name: `Delete ${key}`, question: `Delete ${key}?`, confirmLabel: 'Delete', danger: true, small: true, testId: 'kv-delete',
+      label: 'Delete', name: `Delete ${key}`, question: ['Delete ', h('bdi', null, key), '?'], confirmLabel: 'Delete', danger: true, small: true, testId: 'kv-delete',
       onConfirm: async () => {
         try {
           if (env) await api.deleteEnvVar(serviceId, key); else await api.deleteSecretFile(serviceId, key);

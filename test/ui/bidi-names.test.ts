@@ -1,0 +1,43 @@
+import test from 'ava';
+import type { Browser } from 'playwright-core';
+import { useBrowserStack } from './support/browserStack.js';
+import { serviceMadeOutside, type UiStack } from './support/uiStack.js';
+
+// A service name from Render with a right-to-left override (U+202E) in it: anyone who can rename a service in a shared
+// workspace can set one. Put as is into "Delete <name> on Render? This cannot be undone.", the override ran on past
+// the name and reversed the app's own words after it ("…?redneR no .enodnu eb tonnac sihT"), so a crafted name could
+// make the question read as something else (found by a probe of hostile upstream data). The name is in a <bdi> now.
+let stack: UiStack;
+let browser: Browser;
+useBrowserStack(test, {}, (b) => ({ stack, browser } = b));
+
+test('a name with a right-to-left override does not turn the words of the delete question around', async (t) => {
+  const { context, page, problems, apiKey } = await stack.signedInWithKey(browser, 'bidi', []);
+  const { render, serviceId } = await serviceMadeOutside(stack, apiKey, { login: 'bidi', name: 'payments-api' });
+  await render.updateService(serviceId, { name: 'payments-api\u202E' });
+  await page.goto(`${stack.url}/#/`);
+  const card = page.locator(`[data-testid=service-card][data-service-id=${serviceId}]`);
+  await card.getByTestId('service-delete').click();
+  const question = card.locator('.confirm__question');
+  await question.waitFor();
+  // The app's own words after the name, as drawn: each character's left edge, in the order they are written, line by
+  // line (the question may wrap).
+  const lines = await question.evaluate((el) => {
+    const words = [...el.childNodes].filter((n) => n.nodeType === Node.TEXT_NODE).at(-1)!;
+    const byLine = new Map<number, number[]>();
+    for (let i = 0; i < (words.textContent ?? '').length; i++) {
+      const range = document.createRange();
+      range.setStart(words, i);
+      range.setEnd(words, i + 1);
+      const box = range.getBoundingClientRect();
+      if (box.width > 0) byLine.set(Math.round(box.top), [...(byLine.get(Math.round(box.top)) ?? []), box.left]);
+    }
+    return [...byLine.values()];
+  });
+  t.true(lines.flat().length > 20);
+  for (const xs of lines) t.true(xs.every((x, i) => i === 0 || x > xs[i - 1]!), `drawn left to right, as written: ${JSON.stringify(xs)}`);
+  t.regex(await question.innerText(), /on Render\? This cannot be undone\.$/);
+  await card.getByTestId('service-delete-keep').click();
+  t.deepEqual(problems, []);
+  await context.close();
+});
