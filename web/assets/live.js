@@ -88,6 +88,8 @@ export function createLive({ api, onEvent, onResync, onMode, onLogs = () => {}, 
   let waiters = [];
   let waitTimer = null;
   let readEarly = false;
+  /** A replacing stream refused while the one it replaces was open has been asked again alone (once per open). */
+  let askedAlone = false;
   /** Last seen status per deployment, for turning polled lists into change events. */
   const seen = new Map();
 
@@ -218,6 +220,7 @@ export function createLive({ api, onEvent, onResync, onMode, onLogs = () => {}, 
       if (es !== source) return;
       wasOpen = true;
       errors = 0;
+      askedAlone = false;
       stopPolling();
       setMode('live');
       // Every other open follows a gap — a reconnect, polling, a stream that never opened — and the view
@@ -281,6 +284,18 @@ export function createLive({ api, onEvent, onResync, onMode, onLogs = () => {}, 
       // A replaced stream that lost its connection may have lost updates on their way.
       if (es === previous) { handOver(true); return; }
       if (es !== source) return;
+      // Refused before it opened while the stream it replaces still held its place: the server's cap on a user's
+      // streams counts both (ten tabs, one opening a deployment page, fell back to polling for 30 s). The old one
+      // goes, and the new one is asked for again alone, once; its open catches the view up.
+      if (!wasOpen && es.readyState === EventSource.CLOSED && previous?.readyState === EventSource.OPEN && !askedAlone) {
+        askedAlone = true;
+        es.close();
+        clearTimeout(silentTimer);
+        source = null;
+        dropPrevious();
+        connect();
+        return;
+      }
       // Its next attempt names a marker of its own; the replaced stream delivers meanwhile.
       if (previous) resetHandover();
       errors += 1;
