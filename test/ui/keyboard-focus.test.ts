@@ -213,6 +213,20 @@ test('a deployment that is not yours (or not there): focus is on the heading tha
   await context.close();
 });
 
+test('Sign out with the keyboard: focus is on the sign-in page\'s heading, not dropped to the page', async (t) => {
+  // The Sign out button went with the signed-in page and focus fell to <body>; the "You are signed out." notice was
+  // not read out (found by a probe of shared computers).
+  const { context, page, problems } = await stack.signedInWithKey(browser, 'key-signout', []);
+  await page.getByTestId('sign-out').focus();
+  await page.keyboard.press('Enter');
+  await page.getByText('You are signed out.').waitFor();
+  t.is(await focusSettles(page, 'Deploy your GitHub repositories to Render'), 'Deploy your GitHub repositories to Render');
+  await page.keyboard.press('Tab');
+  t.is(await page.evaluate(() => document.activeElement?.getAttribute('data-testid')), 'sign-in', 'the next Tab reaches Sign in');
+  t.deepEqual(problems, []);
+  await context.close();
+});
+
 /** The focused element: its data-testid, or its tag and text. */
 const focusedElement = (page: Page) => page.evaluate(() => {
   const el = document.activeElement;

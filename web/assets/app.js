@@ -241,7 +241,7 @@ function claimEntry() {
   else history.replaceState({ ...history.state, user: me }, '');
 }
 
-function showSignedOut({ authError = null, message = null, kind = 'error' } = {}) {
+function showSignedOut({ authError = null, message = null, kind = 'error', atLoad = false } = {}) {
   // A session that ended here on a page (expired, signed out in another tab): the page is its user's to
   // come back to, and leaves the address, so that nobody else signing in here (or reloading) opens it.
   if (session) {
@@ -263,6 +263,9 @@ function showSignedOut({ authError = null, message = null, kind = 'error' } = {}
   document.title = 'Sign in · Render Deployer';
   replace(main, renderSignIn({ meta, authError, message, kind }));
   main.querySelector('[data-testid=sign-in]')?.addEventListener('click', rememberPage);
+  // A page that was a signed-in one (Sign out pressed, the session ended): the focus, on a control gone with it, fell
+  // to <body>, and the new page's notice was not read out. The heading takes it, as a route change gives it.
+  if (!atLoad && focusLost()) main.querySelector('h1')?.focus();
 }
 
 /**
@@ -337,7 +340,7 @@ async function boot() {
     return;
   }
   sessionRead = true;
-  if (!session) { openedOn = location.hash; showSignedOut({ authError }); return; }
+  if (!session) { openedOn = location.hash; showSignedOut({ authError, atLoad: true }); return; }
   // Loaded on another user's entry (a reload, Back from another page): the dashboard, before anything reads it.
   claimEntry();
   // Back from signing in: to the page asked for then, unless this address names one itself.
