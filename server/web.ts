@@ -19,6 +19,7 @@ import { createProcessFence, type EndingFence } from './sessions/fence.js';
 import { tokenEntryKey, type TokenEntry } from './bearer/tokenSessions.js';
 import { createDeploySlack } from './sentinel/deployResults.js';
 import { sessionKeys, type LoadedSession } from './sessions/store.js';
+import { createServer } from 'node:http';
 
 export interface WebProcess {
   server: Server;
@@ -36,12 +37,17 @@ export interface WebProcess {
  * Compose and start the web process: Redis connection, dependencies, the Koa app, the HTTP server.
  * Used by the production entry point and by tests alike, so tests exercise the real wiring.
  */
+
+/** Node's request timeouts for the web (see startWeb); the check runs on its own interval, 30 s by default. */
+const REQUEST_TIMEOUTS = { headersMs: 20_000, requestMs: 30_000, checkMs: 30_000 };
 export async function startWeb(args: {
   config: AppConfig; logger: Logger; clock?: Clock; host?: string; appOptions?: CreateAppOptions; renderLimits?: RenderLimits; logTail?: LogTailOptions;
   /** Telemetry flush and guard sync intervals (tests shrink them). */
   telemetry?: { flushMs?: number; syncMs?: number };
   /** The live-update hub's heartbeat (events/hub.ts; tests shrink it). */
   events?: { heartbeatMs?: number };
+  /** How long a request (headers, then all of it) may take to arrive, and how often that is checked (tests shrink them). */
+  requestTimeouts?: Partial<typeof REQUEST_TIMEOUTS>;
 }): Promise<WebProcess> {
   const { config, logger } = args;
   const clock = args.clock ?? systemClock;
@@ -93,7 +99,13 @@ export async function startWeb(args: {
     routes: [...(opts.routes ?? []), webMetricsRoute(metrics, deps)],
   });
   const host = args.host ?? config.host;
-  const server = app.listen(config.port, host);
+  // A request must arrive within these (answered 408 and closed otherwise). Node's own, 60 s for the headers and 5
+  // minutes for all of it, let one anonymous client hold a socket and up to a body's 128 KiB of buffers for five
+  // minutes by sending a byte every few seconds (found by a probe of the HTTP layer); bodies here are small.
+  const timeouts = { ...REQUEST_TIMEOUTS, ...args.requestTimeouts };
+  const handle = app.callback(); // as app.listen() would serve it; Koa answers its own errors
+  const server = createServer({ headersTimeout: timeouts.headersMs, requestTimeout: timeouts.requestMs, connectionsCheckingInterval: timeouts.checkMs }, (req, res) => { void handle(req, res); })
+    .listen(config.port, host);
   // A port already taken or a HOST not of this machine passes env.ts: rejected with a message naming
   // PORT or HOST (listenErrors.ts), which the entry points print alone before exiting 1.
   await new Promise<void>((resolve, reject) => {

@@ -7,6 +7,9 @@ import { serviceMadeOutside, type UiStack } from './support/uiStack.js';
 // workspace can set one. Put as is into "Delete <name> on Render? This cannot be undone.", the override ran on past
 // the name and reversed the app's own words after it ("…?redneR no .enodnu eb tonnac sihT"), so a crafted name could
 // make the question read as something else (found by a probe of hostile upstream data). The name is in a <bdi> now.
+// Code inside page.evaluate runs in the browser; this stands in for the DOM type this (Node-only) project does not load.
+declare const document: any;
+
 let stack: UiStack;
 let browser: Browser;
 useBrowserStack(test, {}, (b) => ({ stack, browser } = b));
@@ -23,7 +26,7 @@ test('a name with a right-to-left override does not turn the words of the delete
   // The app's own words after the name, as drawn: each character's left edge, in the order they are written, line by
   // line (the question may wrap).
   const lines = await question.evaluate((el) => {
-    const words = [...el.childNodes].filter((n) => n.nodeType === Node.TEXT_NODE).at(-1)!;
+    const words = [...el.childNodes].filter((n) => n.nodeType === 3).at(-1)!; // its last text node
     const byLine = new Map<number, number[]>();
     for (let i = 0; i < (words.textContent ?? '').length; i++) {
       const range = document.createRange();
