@@ -15,7 +15,7 @@ import { deleteIfOurs } from '../redisOwned.js';
 import { redisScript } from '../redisScript.js';
 import { MAX_MOVE_HOPS, sessionKeys } from '../sessions/records.js';
 import { revokedFailure, type RevokedBy } from './revocation.js';
-import { githubRepoOf } from '../render/serviceNames.js';
+import { dashboardUrlOf, githubRepoOf } from '../render/serviceNames.js';
 import { SERVICE_TYPES, type ServiceTypeName } from '../stacks/serviceTypes.js';
 import { RenderKeyWithdrawn } from '../render/errors.js';
 
@@ -63,7 +63,7 @@ export function serviceToDeploy(svc: Service): ServiceToDeploy {
   const url = (svc.serviceDetails as { url?: unknown } | undefined)?.url;
   return {
     id: svc.id, name: svc.name, ownerId: svc.ownerId, repo: svc.repo ?? null, branch: svc.branch ?? null,
-    dashboardUrl: svc.dashboardUrl ?? null, serviceUrl: typeof url === 'string' && url ? url : null,
+    dashboardUrl: dashboardUrlOf(svc.dashboardUrl), serviceUrl: typeof url === 'string' && url ? url : null,
     type: (SERVICE_TYPES as readonly string[]).includes(svc.type) ? svc.type : null,
     suspended: svc.suspended === 'suspended',
   };

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { Deploy, Service } from '../render/types.js';
 import { view } from '../openapi/describe.js';
 import { isFailedOnRender, isInProgressOnRender } from '../deployments/renderStatus.js';
+import { dashboardUrlOf } from '../render/serviceNames.js';
 
 /** A service's latest deploy, as Render reports it. */
 export const DeploySummaryView = view('DeploySummary', z.object({
@@ -97,7 +98,7 @@ export function presentService(s: Service, latest?: Deploy | null, beenLive?: bo
     state: stateOf(suspended, latest),
     latestDeploy: latest ? presentDeploySummary(latest) : null,
     beenLive: beenLive ?? (latest === undefined ? null : latest === null ? false : wasLive(latest) ? true : null),
-    dashboardUrl: text(s.dashboardUrl),
+    dashboardUrl: dashboardUrlOf(s.dashboardUrl),
     previewOf: previewOf(s),
     url: text(details.url),
     region: text(details.region),

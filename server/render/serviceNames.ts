@@ -49,3 +49,17 @@ export function suggestFreeName(name: string, taken: ReadonlySet<string>): strin
   }
   return `${name.slice(0, MAX_NAME - 7)}-${Date.now().toString(36).slice(-6)}`;
 }
+
+/**
+ * A service's dashboardUrl as Render gives it, only when it is a page of Render's dashboard (https, its host): shown
+ * as "Render dashboard", any other address (plain http, a look-alike host) would be a link the app vouches for.
+ */
+export function dashboardUrlOf(value: unknown): string | null {
+  if (typeof value !== 'string') return null;
+  try {
+    const url = new URL(value);
+    return url.protocol === 'https:' && url.hostname === 'dashboard.render.com' ? url.href : null;
+  } catch {
+    return null;
+  }
+}

@@ -1,5 +1,5 @@
 import { RenderApiError, type RenderClient } from '../../server/render/client.js';
-import { sameRepo, suggestFreeName } from '../../server/render/serviceNames.js';
+import { dashboardUrlOf, sameRepo, suggestFreeName } from '../../server/render/serviceNames.js';
 import type { Deploy, Service, ServiceType } from '../../server/render/types.js';
 import { serviceDetailsFor } from './serviceDetails.js';
 import { isTerminal, type DeploymentRecord } from '../../server/deployments/types.js';
@@ -263,7 +263,7 @@ function buildsAskedCommit(rec: DeploymentRecord, first: Deploy | null): boolean
 function serviceFields(service: Service | null, serviceId: string): Partial<DeploymentRecord> {
   if (!service) return { serviceId };
   const url = (service.serviceDetails as { url?: string } | undefined)?.url ?? null;
-  return { serviceId, dashboardUrl: service.dashboardUrl ?? null, serviceUrl: url || null };
+  return { serviceId, dashboardUrl: dashboardUrlOf(service.dashboardUrl), serviceUrl: url || null };
 }
 
 /**

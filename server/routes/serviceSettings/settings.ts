@@ -16,6 +16,7 @@ import { documented } from '../../openapi/describe.js';
 import { readBackFailed } from '../services.js';
 import { ServiceSettingsEnvelope, type ServiceSettingsView } from './views.js';
 import { previewOf } from '../../presenters/service.js';
+import { dashboardUrlOf } from '../../render/serviceNames.js';
 
 type ServiceType = Service['type'];
 /** Which setting each service type has on Render (spec: the *DetailsPATCH schemas; scale: REFERENCE-backed docs/render-api.md). */
@@ -55,7 +56,7 @@ export function presentSettings(svc: Service, previewServices: PreviewScan | nul
   const autoscaling = d.autoscaling as { enabled?: boolean; min?: number; max?: number } | undefined;
   return {
     id: svc.id, name: svc.name, type: svc.type, repo: svc.repo ?? null, branch: svc.branch ?? null,
-    imageBacked: !svc.repo, suspended: svc.suspended === 'suspended', dashboardUrl: svc.dashboardUrl ?? null,
+    imageBacked: !svc.repo, suspended: svc.suspended === 'suspended', dashboardUrl: dashboardUrlOf(svc.dashboardUrl),
     url: str(d.url), region: str(d.region), runtime: str(d.runtime),
     autoDeploy: svc.autoDeploy === 'yes',
     previews: HAS.previews.has(svc.type) ? ((d.previews as { generation?: string } | undefined)?.generation ?? 'off') : null,
@@ -64,7 +65,7 @@ export function presentSettings(svc: Service, previewServices: PreviewScan | nul
     numInstances: HAS.numInstances.has(svc.type) && typeof d.numInstances === 'number' ? d.numInstances : null,
     autoscaling: autoscaling?.enabled ? { min: autoscaling.min ?? null, max: autoscaling.max ?? null } : null,
     plans: plansFor(svc.type), maxInstances: MAX_INSTANCES,
-    previewServices: previewServices && previewServices.found.map((p) => ({ id: p.id, name: p.name, url: str(details(p).url), dashboardUrl: p.dashboardUrl ?? null })),
+    previewServices: previewServices && previewServices.found.map((p) => ({ id: p.id, name: p.name, url: str(details(p).url), dashboardUrl: dashboardUrlOf(p.dashboardUrl) })),
     previewServicesComplete: previewServices && previewServices.complete,
   };
 }
