@@ -29,27 +29,40 @@
 // when nothing was deployed because this commit, or a newer one of the branch, is already live or being deployed (a
 // redeploy never puts older code live: runs finishing out of order, a re-run of an old job), 1 when it failed or timed out
 // (an earlier ask with the same Idempotency-Key still being processed when the wait for it ran out included), 2 on bad input
-// (SERVICE_NAME taken by another repository's service included).
+// (SERVICE_NAME taken by another repository's service included; a value with a line break, never printed), 130 / 143 when
+// the job is canceled (SIGINT / SIGTERM): the deployment goes on, and the last line says where to follow or cancel it.
 
 const env = process.env;
+const bad = (message) => { console.error(`ci-deploy: ${message}`); process.exit(2); };
+// A line break or other control character inside a value (a secret pasted with its newline): refused, never printed.
+// Sent on, it made fetch refuse the header with the whole value in its message, which was printed at every retry.
+const hasControl = (v) => [...v].some((c) => c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f);
 const need = (name) => {
   const v = (env[name] ?? '').trim();
-  if (!v) { console.error(`ci-deploy: set ${name}`); process.exit(2); }
+  if (!v) bad(`set ${name}`);
+  if (hasControl(v)) bad(`${name} contains a line break or another control character; set it to the value alone`);
   return v;
 };
 const base = need('ORCHESTRATOR_URL').replace(/\/+$/, '');
+if (!/^https?:\/\/[^/\s]+/i.test(base)) bad('ORCHESTRATOR_URL must be an http(s):// address, e.g. https://render-orchestrator.onrender.com');
 const token = need('GH_USER_TOKEN');
 const apiKey = need('RENDER_API_KEY');
 const repo = need('GITHUB_REPOSITORY');
+if (!/^[^/\s]+\/[^/\s]+$/.test(repo)) bad('GITHUB_REPOSITORY must be owner/name');
 const branch = (env.GITHUB_REF_NAME ?? '').trim() || undefined;
 const sha = (env.GITHUB_SHA ?? '').trim();
 // Lowercase as the deploy makes it (Render's names are): the look-up asks for it and compares it with the names listed.
 const serviceName = ((env.SERVICE_NAME ?? '').trim() || repo.split('/')[1]).toLowerCase();
-// A duration like '30m' read as NaN: no deadline ever came, and a NaN or zero interval polled without pause.
+for (const [name, value] of [['GITHUB_REF_NAME', branch ?? ''], ['GITHUB_SHA', sha], ['SERVICE_NAME', serviceName]]) {
+  if (hasControl(value)) bad(`${name} contains a line break or another control character`);
+}
+// A duration like '30m' read as NaN: no deadline ever came, and a NaN or zero interval polled without pause;
+// past 24.8 days Node's timers fire at once (a poll every millisecond).
+const MAX_TIMER_MS = 2_147_483_647;
 const seconds = (name, fallback) => {
   const raw = (env[name] ?? '').trim();
   const n = raw ? Number(raw) : fallback;
-  if (!Number.isFinite(n) || n <= 0) { console.error(`ci-deploy: ${name} must be a number of seconds above 0 (got ${JSON.stringify(raw)})`); process.exit(2); }
+  if (!Number.isFinite(n) || n <= 0 || n * 1000 > MAX_TIMER_MS) bad(`${name} must be a number of seconds above 0 and below 2147483 (got ${JSON.stringify(raw)})`);
   return n * 1000;
 };
 const timeoutMs = seconds('DEPLOY_TIMEOUT_SECONDS', 1800);
@@ -101,17 +114,23 @@ const retryAfterMs = (res) => {
   return Number.isFinite(s) && s > 0 ? s * 1000 : 0;
 };
 
+/** How long one request may take: no more than 30 s, nor past the deadline (a hung answer held the run past it). */
+const requestMs = () => Math.max(1_000, Math.min(30_000, deadline - Date.now()));
+
 async function call(method, path, body, headers) {
   try {
     const res = await fetch(`${base}${path}`, {
       method,
       headers: { authorization: `Bearer ${token}`, accept: 'application/json', ...(body ? { 'content-type': 'application/json' } : {}), ...headers },
       body: body ? JSON.stringify(body) : undefined,
+      signal: globalThis.AbortSignal.timeout(requestMs()),
     });
     const json = await res.json().catch(() => null);
     return { status: res.status, json, replayed: res.headers.get('idempotent-replayed') === 'true', retryAfter: res.headers.get('retry-after') };
   } catch (err) {
-    return { status: 0, json: null, network: err?.cause?.code ?? err?.cause?.message ?? err?.message ?? 'no answer' };
+    // Only the network's own word (a code, a timeout): an error of the request itself may quote a header, the token.
+    const network = err?.name === 'TimeoutError' ? `no answer in ${Math.round(requestMs() / 1000)} s` : err?.cause?.code ?? 'no answer';
+    return { status: 0, json: null, network };
   }
 }
 
@@ -192,21 +211,35 @@ for (let tries = 0; sha && started.replayed && started.json.finished && !wentLiv
 const announce = (d) => console.log(`deployment ${d.id}: ${repo}${branch ? `@${branch}` : ''}${sha ? ` (${sha.slice(0, 7)})` : ''} → ${serviceName}${d.kind === 'redeploy' ? ` (redeploy of ${d.serviceId})` : ''}`);
 announce(started.json);
 
+// The job canceled (Actions sends SIGINT, then SIGTERM): the deployment goes on; the log says where it is.
+let followedId = null;
+for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]]) {
+  process.on(signal, () => {
+    console.error(followedId ? `ci-deploy: canceled; deployment ${followedId} goes on without this job (follow or cancel it at ${base}/#/deployments/${followedId})` : 'ci-deploy: canceled');
+    process.exit(code);
+  });
+}
+
 /** The deployment `id` once finished (exits when the wait cannot go on, or on the timeout). */
 async function finished(id) {
+  followedId = id;
   let last = '';
   for (;;) {
     const res = await api('GET', `/api/render/deployments/${encodeURIComponent(id)}`);
     if (res.status !== 200) {
       // Transient answers (429, 503) and no answer at all are retried; anything else ends the wait.
       if (res.status !== 0 && res.status !== 429 && res.status < 500) { console.error(`ci-deploy: ${problem(res)}`); process.exit(1); }
-    } else {
+    } else if (typeof res.json?.status === 'string') {
       const d = res.json;
       if (d.status !== last) { console.log(`status: ${d.status}`); last = d.status; }
       if (d.finished) return d;
+    } // else a 200 that is no deployment (a proxy's maintenance page): asked again, as a 503 is
+    if (Date.now() > deadline) {
+      console.error(`ci-deploy: still ${last || 'unknown'} after ${timeoutMs / 1000} s; deployment ${id} goes on without this job: follow it at ${base}/#/deployments/${id}`);
+      process.exit(1);
     }
-    if (Date.now() > deadline) { console.error(`ci-deploy: still ${last || 'unknown'} after ${timeoutMs / 1000} s`); process.exit(1); }
-    await new Promise((r) => setTimeout(r, pollMs));
+    // Not before Retry-After (a 429), nor past the deadline.
+    await new Promise((r) => setTimeout(r, Math.min(Math.max(pollMs, retryAfterMs(res)), Math.max(0, deadline - Date.now()) + 1)));
   }
 }
 
