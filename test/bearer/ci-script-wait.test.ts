@@ -174,7 +174,8 @@ test.serial('DEPLOY_TIMEOUT_SECONDS reached during a long build: exit 1 saying s
 
 test.serial('malformed SERVICE_NAME / GITHUB_SHA / GITHUB_REF_NAME: exit 2, one line, nothing deployed', async (t) => {
   addNodeRepo(stack, 'ciedge', 'odd-app');
-  for (const extra of [{ SERVICE_NAME: 'my app' }, { SERVICE_NAME: 'odd\napp' }, { GITHUB_SHA: 'abc1234' }, { GITHUB_REF_NAME: 'no-such-branch' }]) {
+  const cases: Array<Record<string, string>> = [{ SERVICE_NAME: 'my app' }, { SERVICE_NAME: 'odd\napp' }, { GITHUB_SHA: 'abc1234' }, { GITHUB_REF_NAME: 'no-such-branch' }];
+  for (const extra of cases) {
     const res = await run('ciedge/odd-app', { ...extra, DEPLOY_TIMEOUT_SECONDS: '20' });
     t.notRegex(res.out, /^\s+at /m);
     t.not(res.code, 0, JSON.stringify(extra));
