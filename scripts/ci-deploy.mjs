@@ -114,8 +114,11 @@ const retryAfterMs = (res) => {
   return Number.isFinite(s) && s > 0 ? s * 1000 : 0;
 };
 
-/** How long one request may take: no more than 30 s, nor past the deadline (a hung answer held the run past it). */
-const requestMs = () => Math.max(1_000, Math.min(30_000, deadline - Date.now()));
+/**
+ * How long one request may take: 30 s, and no more than 10 s past the deadline (a hung answer held the run past it
+ * for Node's 5 minutes). Not less than 10 s: an answer on its way near the deadline (a loaded orchestrator) is read.
+ */
+const requestMs = () => Math.max(10_000, Math.min(30_000, deadline - Date.now() + 10_000));
 
 async function call(method, path, body, headers) {
   try {

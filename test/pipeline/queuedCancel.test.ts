@@ -388,7 +388,7 @@ test.serial('a redeploy canceled while its deploy waits in Render\'s queue, whic
   t.regex(rec.failure?.message ?? '', /^You canceled this deploy here, but its deploy on Render was not canceled there: it left Render's queue and went live before it could be canceled\./);
   t.regex(rec.failure?.message ?? '', /roll back/);
   // Its commit status, asked once the follow-up knew how the deploy ended: the commit runs, not a failure
-  // (nor a status left pending: none was asked before).
+  // (nor a status left pending: the one asked once Render queued the redeploy is superseded).
   const statusesOfCommit = () => stack.github.statusesFor('queued-went-live', 'app', queued.renderCommitId);
   const said = await until('the redeploy\'s final commit status', async () => statusesOfCommit().find((s) => /canceled/.test(s.description ?? '')) ?? null, 15_000).catch(() => null);
   t.is(said?.state, 'success');

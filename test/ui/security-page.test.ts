@@ -149,7 +149,10 @@ test('Security page: a settings read begun before a save and answered after it d
   // settings again (Sentinel on): that read is let finish first, or its answer, drawn after the held one,
   // would hide what the held one drew (the test passed without the fix, now and then).
   await page.getByTestId('sentinel-enabled').check();
-  const readAgain = page.waitForResponse((r) => r.url().endsWith('/api/sentinel') && r.request().method() === 'GET');
+  // The re-read that shows the save: another read the other tab's save set off may still be answered first (a loaded
+  // machine: it was the one caught here, saying off).
+  const readAgain = page.waitForResponse(async (r) => r.url().endsWith('/api/sentinel') && r.request().method() === 'GET'
+    && ((await r.json().catch(() => null)) as { enabled?: boolean } | null)?.enabled === true, { timeout: 30_000 });
   const [saved] = await Promise.all([
     page.waitForResponse((r) => r.url().endsWith('/api/sentinel') && r.request().method() === 'PUT'),
     page.getByTestId('sentinel-save').click(),
