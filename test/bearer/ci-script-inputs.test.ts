@@ -1,31 +1,18 @@
 import test from 'ava';
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { startCiScript } from './support/ciScript.js';
 
 // scripts/ci-deploy.mjs run as a child process on malformed inputs (found by a probe of the CI script). No orchestrator
 // is needed: each case is refused before one is asked. A token or key with a line break inside was sent on, refused by
 // fetch with the whole value in its message, printed at every retry for two minutes, then exit 1; a URL without a scheme
 // was retried as "no answer"; GITHUB_REPOSITORY without a slash was a stack trace. DEPLOY_TIMEOUT_SECONDS=1 bounds the
 // start's retries, should a case retry after all.
-const SCRIPT = fileURLToPath(new URL('../../scripts/ci-deploy.mjs', import.meta.url));
 const SECRET_TOKEN = 'github_pat_CISECRETTOKEN0123456789';
 const SECRET_KEY = 'rnd_CISECRETKEY0123456789abcd';
 
-function run(extra: Record<string, string>): Promise<{ code: number | null; out: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [SCRIPT], {
-      env: {
-        PATH: process.env.PATH ?? '', ORCHESTRATOR_URL: 'http://127.0.0.1:9', GH_USER_TOKEN: SECRET_TOKEN, RENDER_API_KEY: SECRET_KEY,
-        GITHUB_REPOSITORY: 'ciowner/app', GITHUB_REF_NAME: 'main', GITHUB_SHA: 'a'.repeat(40), POLL_SECONDS: '0.2', DEPLOY_TIMEOUT_SECONDS: '1', ...extra,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    child.stdout.on('data', (d) => { out += String(d); });
-    child.stderr.on('data', (d) => { out += String(d); });
-    child.on('close', (code) => resolve({ code, out }));
-  });
-}
+const run = (extra: Record<string, string>) => startCiScript({
+  ORCHESTRATOR_URL: 'http://127.0.0.1:9', GH_USER_TOKEN: SECRET_TOKEN, RENDER_API_KEY: SECRET_KEY,
+  GITHUB_REPOSITORY: 'ciowner/app', GITHUB_REF_NAME: 'main', GITHUB_SHA: 'a'.repeat(40), POLL_SECONDS: '0.2', DEPLOY_TIMEOUT_SECONDS: '1', ...extra,
+}).done;
 
 test('GH_USER_TOKEN with a newline inside (a mis-pasted secret): bad input (exit 2), the token never printed', async (t) => {
   const { code, out } = await run({ GH_USER_TOKEN: `${SECRET_TOKEN}\nsecond-line` });

@@ -1,18 +1,15 @@
 import test from 'ava';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { fileURLToPath } from 'node:url';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Stack } from '../helpers/stack.js';
 import { usePipelineStack } from '../helpers/pipelineStack.js';
 import { addNodeRepo } from '../helpers/pipeline.js';
+import { proxyToOrchestrator, pushEnv, startCiScript } from './support/ciScript.js';
 
 // scripts/ci-deploy.mjs as a child process against a real stack (web + worker + simulators), with a proxy in front for
 // the orchestrator's answers to the wait's polls (found by a probe of the CI script): the wait ignored Retry-After; a
 // poll never answered held the job past DEPLOY_TIMEOUT_SECONDS (fetch has no timeout of its own); a 200 that is no
 // deployment was a stack trace; a POLL_SECONDS past Node's timer range polled every millisecond; a canceled job said
 // nothing of the deploy it left running.
-const SCRIPT = fileURLToPath(new URL('../../scripts/ci-deploy.mjs', import.meta.url));
 let stack: Stack;
 let token: string;
 let apiKey: string;
@@ -26,42 +23,11 @@ usePipelineStack(test, {}, (p) => {
 
 const headOf = (repo: string) => stack.github.branchHead(repo.split('/')[0]!, repo.split('/')[1]!, 'main') ?? '';
 
-function start(repo: string, extra: Record<string, string> = {}): { child: ChildProcess; done: Promise<{ code: number | null; signal: NodeJS.Signals | null; out: string }>; out: () => string } {
-  const child = spawn(process.execPath, [SCRIPT], {
-    env: { PATH: process.env.PATH ?? '', ORCHESTRATOR_URL: stack.url, GH_USER_TOKEN: token, RENDER_API_KEY: apiKey, GITHUB_REPOSITORY: repo, GITHUB_REF_NAME: 'main', GITHUB_SHA: headOf(repo), POLL_SECONDS: '0.05', ...extra },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout.on('data', (d) => { out += String(d); });
-  child.stderr.on('data', (d) => { out += String(d); });
-  const done = new Promise<{ code: number | null; signal: NodeJS.Signals | null; out: string }>((resolve) => child.on('close', (code, signal) => resolve({ code, signal, out })));
-  return { child, done, out: () => out };
-}
+const start = (repo: string, extra: Record<string, string> = {}) => startCiScript(pushEnv({ url: stack.url, token, apiKey, repo, sha: headOf(repo) }, extra));
 const run = (repo: string, extra: Record<string, string> = {}) => start(repo, extra).done;
 
 /** A proxy to the orchestrator; `route` may answer a request itself (returns true). */
-async function proxy(route: (req: IncomingMessage, res: ServerResponse) => boolean) {
-  const server = createServer((req, res) => {
-    if (route(req, res)) return;
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const headers = Object.fromEntries(Object.entries(req.headers).filter(([k]) => !['host', 'connection', 'content-length'].includes(k)).map(([k, v]) => [k, String(v)]));
-      void fetch(`${stack.url}${req.url}`, { method: req.method, headers, body: chunks.length ? Buffer.concat(chunks) : undefined })
-        .then(async (up) => {
-          const body = Buffer.from(await up.arrayBuffer());
-          res.writeHead(up.status, Object.fromEntries(['content-type', 'idempotent-replayed', 'retry-after'].flatMap((h) => (up.headers.get(h) ? [[h, up.headers.get(h)!]] : []))));
-          res.end(body);
-        })
-        .catch(() => req.socket.destroy());
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    async close() { server.closeAllConnections(); await new Promise((r) => server.close(r)); },
-  };
-}
+const proxy = (route: (req: IncomingMessage, res: ServerResponse) => boolean) => proxyToOrchestrator(stack.url, (req, res) => (route(req, res) ? 'answered' : undefined));
 const isPoll = (req: IncomingMessage) => req.method === 'GET' && /^\/api\/render\/deployments\/[^/?]+$/.test((req.url ?? '').split('?')[0]!);
 
 test.serial('a 429 with Retry-After while waiting is honoured (README: "asked again after Retry-After ... waiting: until DEPLOY_TIMEOUT_SECONDS")', async (t) => {

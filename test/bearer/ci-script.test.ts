@@ -1,19 +1,16 @@
 import test from 'ava';
-import { spawn } from 'node:child_process';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { fileURLToPath } from 'node:url';
+import type { IncomingMessage } from 'node:http';
 import { dumpRedis, type Stack } from '../helpers/stack.js';
 import { createRenderClient } from '../../server/render/client.js';
 import { usePipelineStack } from '../helpers/pipelineStack.js';
 import { addNodeRepo, renderDeploysOf, until } from '../helpers/pipeline.js';
 import { startWebBehindHold } from '../helpers/redisHold.js';
+import { proxyToOrchestrator as proxyOf, pushEnv, startCiScript } from './support/ciScript.js';
 
 // scripts/ci-deploy.mjs (the README's GitHub Actions step) run as a real child process against a
 // stack with the simulators: exit 0 and the service URL when live, 1 when the build fails; the
 // commit deployed is the pushed one (GITHUB_SHA), though the branch has moved on since; a later push
 // redeploys the service the first one created.
-const SCRIPT = fileURLToPath(new URL('../../scripts/ci-deploy.mjs', import.meta.url));
 let stack: Stack;
 let token: string;
 let apiKey: string;
@@ -34,55 +31,9 @@ usePipelineStack(test, { renderOptions: { rateLimits: { createService: { limit: 
 
 const headOf = (repo: string) => stack.github.branchHead(repo.split('/')[0]!, repo.split('/')[1]!, 'main') ?? '';
 
-function run(repo: string, extra: Record<string, string> = {}): Promise<{ code: number | null; out: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [SCRIPT], {
-      env: { PATH: process.env.PATH ?? '', ORCHESTRATOR_URL: stack.url, GH_USER_TOKEN: token, RENDER_API_KEY: apiKey, GITHUB_REPOSITORY: repo, GITHUB_REF_NAME: 'main', GITHUB_SHA: headOf(repo), POLL_SECONDS: '0.05', ...extra },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    child.stdout.on('data', (d) => { out += String(d); });
-    child.stderr.on('data', (d) => { out += String(d); });
-    child.on('close', (code) => resolve({ code, out }));
-  });
-}
+const run = (repo: string, extra: Record<string, string> = {}) => startCiScript(pushEnv({ url: stack.url, token, apiKey, repo, sha: headOf(repo) }, extra)).done;
 
-/**
- * A proxy in front of the orchestrator, for the script to reach it through. `route(req, res)` sees each
- * request first: it may answer it itself ('answered'), or give how to answer with the orchestrator's
- * answer once the request was forwarded; by default that answer is passed on (its status, body,
- * Content-Type, Idempotent-Replayed and Retry-After).
- */
-async function proxyToOrchestrator(route: (req: IncomingMessage, res: ServerResponse) => 'answered' | ((up: Response, res: ServerResponse) => Promise<void>) | undefined) {
-  const passOn = async (up: Response, res: ServerResponse) => {
-    const body = Buffer.from(await up.arrayBuffer());
-    res.writeHead(up.status, Object.fromEntries(['content-type', 'idempotent-replayed', 'retry-after'].flatMap((h) => (up.headers.get(h) ? [[h, up.headers.get(h)!]] : []))));
-    res.end(body);
-  };
-  const proxy = createServer((req, res) => {
-    const answer = route(req, res);
-    if (answer === 'answered') return;
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const headers = Object.fromEntries(Object.entries(req.headers).filter(([k]) => !['host', 'connection', 'content-length'].includes(k)).map(([k, v]) => [k, String(v)]));
-      void fetch(`${stack.url}${req.url}`, { method: req.method, headers, body: chunks.length ? Buffer.concat(chunks) : undefined })
-        .then((up) => (answer ?? passOn)(up, res))
-        .catch(() => req.socket.destroy());
-    });
-  });
-  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
-  const { port } = proxy.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    /** The default answer, for a route that passes the orchestrator's answer on after all. */
-    passOn,
-    async close() {
-      proxy.closeAllConnections();
-      await new Promise((resolve) => proxy.close(resolve));
-    },
-  };
-}
+const proxyToOrchestrator = (route: Parameters<typeof proxyOf>[1]) => proxyOf(stack.url, route);
 
 /** The script's look-up of its service: by name (GET /api/render/services/lookup), or the whole list. */
 const isLookup = (req: IncomingMessage) => ['/api/render/services/lookup', '/api/render/services'].includes((req.url ?? '').split('?')[0]!);
