@@ -60,11 +60,12 @@ export function usePipelineStack(test: TestFn, opts: PipelineStackOptions, start
 /**
  * usePipelineStack with quick phases, where Render's builds check out what the GitHub simulator has (as
  * in sandbox mode): a new service's first deploy builds the branch's head, and a named commit the branch
- * lacks fails its checkout.
+ * lacks fails its checkout. `worker`: the first worker's options (a clock of its own, say).
  */
-export function useGitHubLinkedPipelineStack(test: TestFn, started: (p: PipelineStack) => unknown): void {
+export function useGitHubLinkedPipelineStack(test: TestFn, started: (p: PipelineStack) => unknown, worker?: PipelineStackOptions['worker']): void {
   let github: GitHubSimulator | undefined;
   usePipelineStack(test, {
+    worker,
     renderOptions: {
       phaseMs: QUICK_PHASES,
       commitOf: (repo, branch) => (github ? headsFromGitHub(github)(repo, branch) : null),

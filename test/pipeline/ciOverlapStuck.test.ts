@@ -1,9 +1,7 @@
 import test from 'ava';
-import type { GitHubSimulator } from '../../sandbox/github/index.js';
-import { branchCommitsFromGitHub, headsFromGitHub } from '../../sandbox/seed.js';
 import { manualClock } from '../../server/clock.js';
 import type { Stack } from '../helpers/stack.js';
-import { QUICK_PHASES, usePipelineStack } from '../helpers/pipelineStack.js';
+import { useGitHubLinkedPipelineStack } from '../helpers/pipelineStack.js';
 import { signedInWithKey, until, waitFinished } from '../helpers/pipeline.js';
 
 // A redeploy waits while a deploy of ours settles the new service it created (ciOverlapNewService.test.ts), but for a
@@ -11,16 +9,8 @@ import { signedInWithKey, until, waitFinished } from '../helpers/pipeline.js';
 // redeploy of the service back for good, each looking again every second (found by a review).
 const clock = manualClock(Date.now());
 let stack: Stack;
-let github: GitHubSimulator | undefined;
-usePipelineStack(test, {
-  renderOptions: {
-    phaseMs: QUICK_PHASES,
-    commitOf: (repo, branch) => (github ? headsFromGitHub(github)(repo, branch) : null),
-    commitOnBranch: (repo, branch, sha) => (github ? branchCommitsFromGitHub(github)(repo, branch, sha) : null),
-  },
-  // Run A's stop stays unanswered (held) for the whole test, not given up after Render's usual 15 s.
-  worker: { clock, renderTimeoutMs: 300_000 },
-}, (p) => { stack = p.stack; github = p.stack.github; });
+// Run A's stop stays unanswered (held) for the whole test, not given up after Render's usual 15 s.
+useGitHubLinkedPipelineStack(test, (p) => { stack = p.stack; }, { clock, renderTimeoutMs: 300_000 });
 
 const NODE_APP = { 'package.json': JSON.stringify({ name: 'ci', scripts: { start: 'node index.js' } }), 'index.js': '' };
 
