@@ -12,6 +12,12 @@ import type { Agent } from './agent.js';
 /** Fast watch policy for tests: the deploy task's backoff, shrunk. */
 export const FAST_WATCH = { initialMs: 40, factor: 1.2, maxDelayMs: 200 };
 
+/** A spawned worker (processes.ts spawnWorker) whose job another worker takes over soon after it stops: a short lock, checked often. */
+export const TAKEOVER_WORKER = {
+  watch: FAST_WATCH, retryBackoffMs: 50, renderTimeoutMs: 60_000,
+  workerOptions: { concurrency: 10, lockDurationMs: 1_500, stalledIntervalMs: 500 },
+};
+
 /** A worker process object plus every log line it wrote. */
 export type TestWorker = WorkerProcess & { logs: string[] };
 

@@ -109,3 +109,13 @@ export async function spawnWorker(config: AppConfig, options: object, extraEnv: 
     pause: () => ask(child.proc, { pause: true }, 'paused'), resume: () => ask(child.proc, { resume: true }, 'resumed'),
   };
 }
+
+/**
+ * Spawns worker processes for one test, every one of them killed (SIGKILL) when the test ends, however it ends
+ * (an assertion, a throw, a timeout).
+ */
+export function workerSpawner(t: { teardown(fn: () => Promise<void>): void }, config: AppConfig): (options: object) => Promise<ChildWorker> {
+  const stops = new Set<() => Promise<unknown>>();
+  t.teardown(async () => { await Promise.all([...stops].map((stop) => stop())); });
+  return (options) => spawnWorker(config, options, {}, (stop) => stops.add(() => stop('SIGKILL')));
+}

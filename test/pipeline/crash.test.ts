@@ -1,7 +1,7 @@
 import test from 'ava';
 import { startStack, type Stack } from '../helpers/stack.js';
 import { addNodeRepo, FAST_WATCH, signedInWithKey, waitFinished } from '../helpers/pipeline.js';
-import { ChildExitedEarly, spawnWorker, type ChildWorker } from '../helpers/processes.js';
+import { ChildExitedEarly, workerSpawner, type ChildWorker } from '../helpers/processes.js';
 
 // Render's deploys move only when this test advances them (manual mode), so every kill below lands
 // while deploys are still running, whatever the machine's load: the kills follow observed states,
@@ -50,9 +50,7 @@ function advanceRecorded(seen: Seen[]) {
 test('kill -9 workers at random points: every deploy completes, exactly one service per project', async (t) => {
   t.timeout(280_000);
   // Every child is ended when the test ends, however it ends (an assertion, a throw, a timeout).
-  const stops = new Set<() => Promise<unknown>>();
-  t.teardown(async () => { await Promise.all([...stops].map((stop) => stop())); });
-  const start = (options: object) => spawnWorker(stack.config, options, {}, (stop) => stops.add(() => stop('SIGKILL')));
+  const start = workerSpawner(t, stack.config);
 
   const logins = ['crash-a', 'crash-b', 'crash-c'];
   const users = await Promise.all(logins.map((login) => signedInWithKey(stack, login)));

@@ -1,7 +1,7 @@
 import test from 'ava';
 import { startStack, type Stack } from '../helpers/stack.js';
-import { addNodeRepo, deployedLiveByHand, FAST_WATCH, renderDeploysOf, signedInWithKey, until, waitFinished } from '../helpers/pipeline.js';
-import { spawnWorker } from '../helpers/processes.js';
+import { addNodeRepo, deployedLiveByHand, TAKEOVER_WORKER, renderDeploysOf, signedInWithKey, until, waitFinished } from '../helpers/pipeline.js';
+import { workerSpawner } from '../helpers/processes.js';
 
 // A worker killed (kill -9) while its Render write (a redeploy's trigger; a creation then canceled) is at Render,
 // Render answering after the worker died; a second worker takes the job over.
@@ -10,15 +10,9 @@ let stack: Stack;
 test.before(async () => { stack = await startStack({ renderOptions: { manualDeploys: true } }); });
 test.after.always(async () => { await stack?.close(); });
 
-const WORKER_OPTIONS = {
-  watch: FAST_WATCH, retryBackoffMs: 50, renderTimeoutMs: 60_000,
-  workerOptions: { concurrency: 10, lockDurationMs: 1_500, stalledIntervalMs: 500 },
-};
-
 function useStarter(t: { teardown(fn: () => Promise<void>): void }) {
-  const stops = new Set<() => Promise<unknown>>();
-  t.teardown(async () => { await Promise.all([...stops].map((stop) => stop())); });
-  return (options: object = WORKER_OPTIONS) => spawnWorker(stack.config, options, {}, (stop) => stops.add(() => stop('SIGKILL')));
+  const spawn = workerSpawner(t, stack.config);
+  return (options: object = TAKEOVER_WORKER) => spawn(options);
 }
 
 const get = async (agent: any, id: string) => (await agent.get(`/api/render/deployments/${id}`)).json;

@@ -1,7 +1,7 @@
 import test from 'ava';
 import { startStack, type Stack } from '../helpers/stack.js';
-import { addNodeRepo, FAST_WATCH, renderDeploysOf, signedInWithKey, until, waitFinished } from '../helpers/pipeline.js';
-import { spawnWorker, type ChildWorker } from '../helpers/processes.js';
+import { addNodeRepo, TAKEOVER_WORKER, renderDeploysOf, signedInWithKey, until, waitFinished } from '../helpers/pipeline.js';
+import { workerSpawner, type ChildWorker } from '../helpers/processes.js';
 
 // A worker stopped (SIGSTOP) while its POST /services is at Render, past its job's lock; another worker takes
 // the job over, adopts the service and its first deploy and carries the deployment on; then the first worker
@@ -12,11 +12,6 @@ let stack: Stack;
 test.before(async () => { stack = await startStack({ renderOptions: { manualDeploys: true } }); });
 test.after.always(async () => { await stack?.close(); });
 
-const WORKER_OPTIONS = {
-  watch: FAST_WATCH, retryBackoffMs: 50, renderTimeoutMs: 60_000,
-  workerOptions: { concurrency: 10, lockDurationMs: 1_500, stalledIntervalMs: 500 },
-};
-
 async function servicesNamed(apiKey: string, name: string): Promise<Array<{ id: string }>> {
   const res = await fetch(`${stack.render.url}/services?name=${encodeURIComponent(name)}&limit=100`, { headers: { authorization: `Bearer ${apiKey}` } });
   const list = (await res.json()) as Array<{ service: { id: string; name: string } }>;
@@ -25,14 +20,12 @@ async function servicesNamed(apiKey: string, name: string): Promise<Array<{ id: 
 
 test.serial('SIGSTOP during POST /services, another worker takes over, SIGCONT: record never goes back, one service, one deploy', async (t) => {
   t.timeout(110_000);
-  const stops = new Set<() => Promise<unknown>>();
-  t.teardown(async () => { await Promise.all([...stops].map((stop) => stop())); });
-  const start = (options: object) => spawnWorker(stack.config, options, {}, (stop) => stops.add(() => stop('SIGKILL')));
+  const start = workerSpawner(t, stack.config);
 
   const user = await signedInWithKey(stack, 'stop-create');
   addNodeRepo(stack, 'stop-create', 'app');
   const hold = stack.render.holdRequest({ method: 'POST', route: '/services', apiKey: user.apiKey });
-  const a: ChildWorker = await start(WORKER_OPTIONS);
+  const a: ChildWorker = await start(TAKEOVER_WORKER);
   const asked = await user.agent.post('/api/render/deploy', { github_repo: 'stop-create/app', project_name: 'stop-create-app' });
   t.is(asked.status, 202, asked.text);
   const id = asked.json.id as string;
@@ -40,7 +33,7 @@ test.serial('SIGSTOP during POST /services, another worker takes over, SIGCONT: 
   a.proc.kill('SIGSTOP');
   hold.release(); // Render creates the service; its answer waits in the stopped worker's socket
 
-  const b = await start(WORKER_OPTIONS);
+  const b = await start(TAKEOVER_WORKER);
   // B adopts the service and its first deploy.
   const rec1 = await until('B names the deploy', async () => {
     const r = (await user.agent.get(`/api/render/deployments/${id}`)).json;
