@@ -39,6 +39,17 @@ async function pages(store: ReturnType<typeof createDeploymentStore>, userId: nu
   return seen;
 }
 
+/** `n` records of the user created at `at(i)`; their ids. */
+async function created(store: ReturnType<typeof createDeploymentStore>, userId: number, n: number, at: (i: number) => number): Promise<string[]> {
+  const ids: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const rec = blank(userId, at(i));
+    await store.create(rec);
+    ids.push(rec.id);
+  }
+  return ids;
+}
+
 /** Waits (bounded) until Redis has expired the records (their TTL, on Redis' own clock). */
 async function expired(ids: string[]) {
   for (let i = 0; i < 200 && (await redis.client.exists(...ids.map((id) => `${redis.prefix}:deployment:${id}`))) > 0; i++) await new Promise((r) => setTimeout(r, 25));
@@ -48,13 +59,7 @@ test.serial('records past the retention leave the list when the user deploys aga
   const clock = manualClock(Date.now());
   const store = createDeploymentStore({ redis: redis.client, prefix: redis.prefix, clock, keyring, retentionMs: RETENTION_MS });
   const userId = 501;
-  const old: string[] = [];
-  for (let i = 0; i < 30; i++) {
-    const rec = blank(userId, clock.now());
-    await store.create(rec);
-    old.push(rec.id);
-  }
-  await expired(old);
+  await expired(await created(store, userId, 30, () => clock.now()));
   clock.advance(RETENTION_MS + 1);
   for (let i = 0; i < 3; i++) await store.create(blank(userId, clock.now()));
   const list = `${redis.prefix}:user:${userId}:deployments`;
@@ -67,13 +72,7 @@ test.serial('records past the retention of a user who deploys no more: read as g
   const clock = manualClock(Date.now());
   const store = createDeploymentStore({ redis: redis.client, prefix: redis.prefix, clock, keyring, retentionMs: RETENTION_MS });
   const userId = 502;
-  const old: string[] = [];
-  for (let i = 0; i < 12; i++) {
-    const rec = blank(userId, clock.now() + i);
-    await store.create(rec);
-    old.push(rec.id);
-  }
-  await expired(old);
+  await expired(await created(store, userId, 12, (i) => clock.now() + i));
   clock.advance(RETENTION_MS + 20);
   t.deepEqual(await pages(store, userId, 5), [{ size: 0, more: false }]);
   t.is(await redis.client.zcard(`${redis.prefix}:user:${userId}:deployments`), 0);

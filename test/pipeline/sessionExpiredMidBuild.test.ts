@@ -34,13 +34,16 @@ async function buildingDeploy(login: string) {
   return { agent, id };
 }
 
+/** The deployment `id` once it has stopped building (bounded). */
+const stopped = (id: string) => waitUntil('the deploy to stop', async () => {
+  const r = await stack.web.deps.deployments.get(id);
+  return r && r.status !== 'build_in_progress' ? r : null;
+}, 30_000, 25);
+
 test.serial('idle expiry mid-build (tab closed): the record says the session ended, not that the user signed out', async (t) => {
   const { agent, id } = await buildingDeploy('idlebuild');
   clock.advance(31 * 60_000);
-  const done = await waitUntil('the deploy to stop', async () => {
-    const r = await stack.web.deps.deployments.get(id);
-    return r && r.status !== 'build_in_progress' ? r : null;
-  }, 30_000, 25);
+  const done = await stopped(id);
   t.is(done.status, 'credentials_revoked');
   t.is((await agent.get('/api/session')).status, 401, 'the session is over');
   t.regex(done.failure?.message ?? '', /^Your session expired \(after a while without use, or at its time limit\), so this deploy was stopped, in this app only: .*Render may still build it/);
@@ -56,10 +59,7 @@ test.serial('absolute lifetime ends mid-build while the user is active: the reco
   const before = await stack.web.deps.deployments.get(id);
   t.is(before?.status, 'build_in_progress');
   clock.advance(16 * 60_000);
-  const done = await waitUntil('the deploy to stop', async () => {
-    const r = await stack.web.deps.deployments.get(id);
-    return r && r.status !== 'build_in_progress' ? r : null;
-  }, 30_000, 25);
+  const done = await stopped(id);
   t.is(done.status, 'credentials_revoked');
   t.regex(done.failure?.message ?? '', /^Your session expired \(after a while without use, or at its time limit\), so this deploy was stopped, in this app only/);
 });
@@ -69,10 +69,7 @@ test.serial('a sign-in again in the same browser ending the session mid-build: t
   // As the OAuth callback ends the signed-in session its request came with (server/routes/auth.ts).
   const rec = await stack.web.deps.deployments.get(id);
   t.true(await stack.web.deps.sessionEnding.end(rec!.sessionRef, rec!.userId, 'signed_in_again'));
-  const done = await waitUntil('the deploy to stop', async () => {
-    const r = await stack.web.deps.deployments.get(id);
-    return r && r.status !== 'build_in_progress' ? r : null;
-  }, 30_000, 25);
+  const done = await stopped(id);
   t.is(done.status, 'credentials_revoked');
   t.regex(done.failure?.message ?? '', /^You signed in again in this browser, which ended the session that asked for it, so this deploy was stopped, in this app only/);
 });
