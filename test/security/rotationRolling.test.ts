@@ -15,6 +15,7 @@ import { Agent } from '../helpers/agent.js';
 import { createKeyring } from '../../server/crypto/keyring.js';
 import { createSessionStore } from '../../server/sessions/store.js';
 import { setRenderKey } from '../../server/sessions/credentials.js';
+import { storedSession } from '../helpers/sessions.js';
 
 // SECURITY.md "Rotating SECRET_KEY", step 2 of 2, as Render's zero-downtime deploy runs it: instances
 // still on SECRET_KEY=A (SECRET_KEY_PREVIOUS=B, from step 1) beside new ones on SECRET_KEY=B
@@ -198,13 +199,6 @@ function storesAB() {
   const clock = { now: () => { const hook = onNow; onNow = null; hook?.(); return Date.now(); } };
   const common = { redis: stack.redis.client, prefix: `${stack.redis.prefix}y`, idleMs: 60_000, absoluteMs: 3_600_000 };
   return { old: createSessionStore({ ...common, keyring: a, clock }), fresh: createSessionStore({ ...common, keyring: b, clock }), beforeNextMove: (hook: () => void) => { onNow = hook; } };
-}
-
-async function storedSession(store: ReturnType<typeof createSessionStore>, userId: number) {
-  const sid = randomBytes(32).toString('base64url');
-  const now = Date.now();
-  if (!(await store.create(sid, { createdAt: now, lastSeenAt: now, user: { id: userId, login: `u${userId}`, name: null, avatarUrl: '' } }))) throw new Error('session not created');
-  return sid;
 }
 
 test.serial('store: a sign-out on one process while the other is moving the session to its name is not undone by the move', async (t) => {

@@ -4,6 +4,7 @@ import { createKeyring } from '../../server/crypto/keyring.js';
 import { createSessionStore } from '../../server/sessions/store.js';
 import { systemClock } from '../../server/clock.js';
 import { startTestRedis, type TestRedis } from '../helpers/redis.js';
+import { storedSession } from '../helpers/sessions.js';
 
 // Step 2 of a rotation: an A+B process and a B+A process move one session back and forth as one
 // browser's requests land on either. A worker (or the web's key checks, Sentinel, SSE deadline timer)
@@ -40,17 +41,10 @@ function stores(prefix: string, hook: { before: ((cmd: string, key: string) => P
   };
 }
 
-async function signedIn(store: ReturnType<typeof createSessionStore>, userId: number) {
-  const sid = randomBytes(32).toString('base64url');
-  const now = Date.now();
-  if (!(await store.create(sid, { createdAt: now, lastSeenAt: now, user: { id: userId, login: `u${userId}`, name: null, avatarUrl: '' } }))) throw new Error('not created');
-  return sid;
-}
-
 test.serial('loadByRef: the session moved back to the asked name between the miss and the pointer look-up reads as gone', async (t) => {
   const hook: { before: ((cmd: string, key: string) => Promise<void> | void) | null } = { before: null };
   const { oldP, newP, readerOnNew } = stores(`${redis.prefix}r1`, hook);
-  const sid = await signedIn(oldP, 98_001);
+  const sid = await storedSession(oldP, 98_001);
   const refA = oldP.refOf(sid);
   t.truthy(await newP.load(sid), 'a request on the new process moved it to B\'s name');
   // The deploy recorded refA. The reader misses at refA; before it asks where refA went, a request on the old process moves it back.
@@ -66,7 +60,7 @@ test.serial('loadByRef: the session moved back to the asked name between the mis
 test.serial('loadByRef: the session moved back between the pointer look-up and the read at its target reads as gone', async (t) => {
   const hook: { before: ((cmd: string, key: string) => Promise<void> | void) | null } = { before: null };
   const { oldP, newP, readerOnOld } = stores(`${redis.prefix}r2`, hook);
-  const sid = await signedIn(oldP, 98_002);
+  const sid = await storedSession(oldP, 98_002);
   const refA = oldP.refOf(sid);
   const refB = newP.refOf(sid);
   t.truthy(await newP.load(sid), 'moved to B\'s name');
