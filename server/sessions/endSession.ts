@@ -28,6 +28,14 @@ interface SessionEndingDeps {
   events?: Pick<SecurityEvents, 'raise'>;
 }
 
+/** The ways a request ends a session (`end`); expiry and a key cleared or replaced have calls of their own. */
+type EndedByRequest = 'signed_out' | 'signed_in_again' | 'token_revoked' | 'client_changed';
+
+/** What a stopped deploy's reason says of each way a session is ended by a request (revocation.ts). */
+const REVOKED_BY: Record<EndedByRequest, RevokedBy> = {
+  signed_out: 'request', signed_in_again: 'signedInAgain', token_revoked: 'tokenRevoked', client_changed: 'clientChanged',
+};
+
 /**
  * Ending a session, in one place: sign-out, a new sign-in over it, a changed client, a revoked bearer
  * token, expiry, and the two ways its consent to use a Render key ends (the key cleared or replaced).
@@ -40,11 +48,6 @@ interface SessionEndingDeps {
  *      audited by the key route as the new key's `render_key_set`; a revoked token is not audited
  *      (nobody asked: GitHub stopped accepting it).
  */
-
-/** What a stopped deploy's reason says of each way a session is ended by a request (revocation.ts). */
-const REVOKED_BY: Record<'signed_out' | 'signed_in_again' | 'token_revoked' | 'client_changed', RevokedBy> = {
-  signed_out: 'request', signed_in_again: 'signedInAgain', token_revoked: 'tokenRevoked', client_changed: 'clientChanged',
-};
 export function createSessionEnding(deps: SessionEndingDeps) {
   const { sessions, redis, logger } = deps;
 
@@ -77,7 +80,7 @@ export function createSessionEnding(deps: SessionEndingDeps) {
      * Destroy the session (it can never be written again), stop its deploys, close its streams, audit.
      * True when this call ended it (false: another request had already).
      */
-    async end(ref: string, userId: number, reason: 'signed_out' | 'signed_in_again' | 'token_revoked' | 'client_changed', by?: EndRequest): Promise<boolean> {
+    async end(ref: string, userId: number, reason: EndedByRequest, by?: EndRequest): Promise<boolean> {
       // Wherever a rotation moved it meanwhile (destroyByRef follows it), and by all its names.
       const ended = await sessions.destroyByRef(ref);
       const refs = ended?.refs ?? [ref];
