@@ -140,7 +140,8 @@ export function createDeployRequests(opts: {
   /**
    * A deployment's end when the key it was made with is withdrawn (revokeForSession; start): the record
    * becomes credentials_revoked, its sealed env values going with that write, or null when it was no longer
-   * one to end (finished, or ended by the other side of the race). `by`: what the reason says happened. A record altered since it was read (its MAC fails) is not rewritten; its env values go.
+   * one to end (finished, or ended by the other side of the race). `by`: what the reason says happened. A record
+   * altered since it was read (its MAC fails) is not rewritten; its env values go.
    */
   async function revokeRecord(id: string, by: RevokedBy): Promise<DeploymentRecord | null> {
     // The reason is made from the record as written: a step may have reached Render since our read.
@@ -326,8 +327,9 @@ export function createDeployRequests(opts: {
      * key, at its next write and stops there). A cleared or replaced key leaves the session, and its
      * GitHub token: the commit's final status is asked for (after a sign-out none can be posted).
      * Only those made with `onlyKeyFingerprint`, when given (a cleared or replaced key); `by`: what the
-     * reason says happened (a sign-out or cleared key, another key connected, the session expired, ...). A record its request stores after this walk read the
-     * active ones is ended by that request (start), which finds the key gone.
+     * reason says happened (a sign-out or cleared key, another key connected, the session expired, ...). A record
+     * its request stores after this walk read the active ones is ended by that request (start), which finds the
+     * key gone.
      */
     async revokeForSession(userId: number, sessionRefs: string | readonly string[], onlyKeyFingerprint?: string, by: RevokedBy = 'request'): Promise<number> {
       let stopped = 0;

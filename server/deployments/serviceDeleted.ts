@@ -20,7 +20,8 @@ export function serviceDeletedFailure(serviceId: string): DeploymentFailure {
  * worker's next look (up to the watch's longest wait) and posting their commit's failure only then, when
  * a new deploy of the same name and commit may already be live. What follows is the cancel's end
  * (cancel.ts): the job removed, the final commit status asked, a per-request key session ended, and the
- * cached service list dropped; and, unlike a cancel's, the result posted to the user's Slack when they asked for it (the worker's end does that too: createService.ts serviceListChanged).
+ * cached service list dropped (the worker's end does that too: createService.ts serviceListChanged); and, unlike a
+ * cancel's, the result posted to the user's Slack when they asked for it.
  * Nothing is owed on Render: the service and its deploys are gone with it.
  *
  * A worker run mid-step on one of them (a look at Render, the trigger) cannot be taken off its job:
