@@ -192,7 +192,7 @@ function injectFault(
         extra['Ratelimit-Remaining'] = '0';
         extra['Retry-After'] = String(Math.max(1, Math.ceil((fault.ms ?? 1000) / 1000)));
       }
-      const message = status === 429 ? 'rate limit exceeded' : (STATUS_CODES[status] ?? 'error').toLowerCase();
+      const message = fault.message ?? (status === 429 ? 'rate limit exceeded' : (STATUS_CODES[status] ?? 'error').toLowerCase());
       send(res, status, { message }, { ...headers, ...extra });
     }
   }

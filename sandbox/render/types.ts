@@ -107,6 +107,8 @@ export interface FaultRule {
   body?: unknown;
   /** For kind 'status': 429, 500, 503… */
   status?: number;
+  /** For kind 'status': the error body's message (default: the status' reason phrase), e.g. a 400 quoting what it refused. */
+  message?: string;
   /** For 'latency': delay in ms. For a 429 'status': Retry-After in ms (rounded up to seconds; default 1 s). */
   ms?: number;
   /** 0..1, default 1 */

@@ -7,6 +7,7 @@ import type { QueryBuilder } from './query.js';
 import { RATE_LIMITED_WAIT_MIN_MS, RENDER_WAIT_MAX_MS, parseRateLimit, parseRetryAfterMs, type HeaderGetter, type RateLimitInfo } from './rate-limit.js';
 import type { HttpMethod, RenderRoute } from './types.js';
 import { withoutTrailingSlashes } from '../text.js';
+import { redactSecrets } from '../deployments/redact.js';
 
 export interface RenderCallInfo {
   method: HttpMethod;
@@ -117,7 +118,7 @@ export function createTransport(opts: TransportOptions): Transport {
     const raw: RenderRawResponse = { status: response.status, text, header };
     if (rateLimit) raw.rateLimit = rateLimit;
     if (response.status >= 200 && response.status < 300) return raw;
-    throw errorFromResponse(raw, info, opts.apiKey);
+    throw errorFromResponse(raw, info, opts.apiKey, request.json);
   };
 }
 
@@ -172,9 +173,9 @@ function fillRoute(route: RenderRoute, params: Record<string, string>): string {
   return path;
 }
 
-function errorFromResponse(raw: RenderRawResponse, info: RenderCallInfo, apiKey: string): RenderApiError {
+function errorFromResponse(raw: RenderRawResponse, info: RenderCallInfo, apiKey: string, sent: unknown): RenderApiError {
   const kind = kindForStatus(raw.status);
-  const renderMessage = extractRenderMessage(raw.text, apiKey);
+  const renderMessage = extractRenderMessage(raw.text, apiKey, valuesSent(sent));
   const requestId = raw.header('render-request-id');
   let retryAfterMs = parseRetryAfterMs(raw.header('retry-after'));
   if (retryAfterMs === undefined && kind === 'rate_limited') retryAfterMs = raw.rateLimit?.resetMs;
@@ -225,8 +226,29 @@ function kindForStatus(status: number): RenderErrorKind {
   return 'bad_response'; // 1xx/3xx: Render never sends these to API clients
 }
 
-/** Render's `{message}` error body (no `id` guaranteed), cleaned so it is safe to show and log. */
-function extractRenderMessage(text: string, apiKey: string): string | undefined {
+/**
+ * The secret values a request body carries: env var values (`value`: a service's creation, an env var's
+ * or env group's PUT) and secret files' contents (`content`), at any depth. A validation error may quote
+ * what it refused, and its message goes to the record (the UI), the logs and Slack.
+ */
+function valuesSent(json: unknown, into: string[] = []): string[] {
+  if (Array.isArray(json)) for (const item of json) valuesSent(item, into);
+  else if (json !== null && typeof json === 'object') {
+    for (const [name, value] of Object.entries(json)) {
+      if (typeof value === 'string') {
+        if (name === 'value' || name === 'content') into.push(value);
+      } else valuesSent(value, into);
+    }
+  }
+  return into;
+}
+
+/**
+ * Render's `{message}` error body (no `id` guaranteed), cleaned so it is safe to show and log: without
+ * control characters, the key, bearer tokens, or the secret values the request sent (redact.ts: in each
+ * form a value takes, values under 4 characters left alone, as in logs).
+ */
+function extractRenderMessage(text: string, apiKey: string, secrets: readonly string[]): string | undefined {
   let message: unknown;
   try {
     message = (JSON.parse(text) as { message?: unknown } | null)?.message;
@@ -234,9 +256,10 @@ function extractRenderMessage(text: string, apiKey: string): string | undefined 
     return undefined;
   }
   if (typeof message !== 'string') return undefined;
-  // Control characters are exactly what this strips from Render's message.
+  // Secret values are looked for before the control characters go: a value holding one (a tab, a PEM's line
+  // breaks) is quoted with it. Control characters are exactly what this strips from Render's message.
   // eslint-disable-next-line no-control-regex
-  let clean = message.replace(/[\u0000-\u001f\u007f]+/g, ' ').trim();
+  let clean = (secrets.length > 0 ? redactSecrets(message, secrets) : message).replace(/[\u0000-\u001f\u007f]+/g, ' ').trim();
   if (apiKey) clean = clean.split(apiKey).join('[redacted]');
   clean = redactBearerTokens(clean);
   if (clean.length > MAX_RENDER_MESSAGE_CHARS) clean = `${clean.slice(0, MAX_RENDER_MESSAGE_CHARS)}…`;

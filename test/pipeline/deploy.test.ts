@@ -6,6 +6,9 @@ import { assertNoSecrets, witnessSecrets, type SecretWitness } from '../helpers/
 import { MAX_RESPONSE_BYTES } from '../../server/github/http.js';
 import { MAX_FILE_BYTES } from '../../server/github/client.js';
 
+/** An env value Render's refusal quotes back (a test below). */
+const QUOTED_SECRET = 'sk_live_quoted-by-render-4e1f';
+
 let stack: Stack;
 let seen: SecretWitness;
 let worker: TestWorker;
@@ -15,7 +18,7 @@ usePipelineStack(test, { renderOptions: { phaseMs: { created: 20, build_in_progr
 });
 // End state of every test above: no Render key, GitHub token or env value in Redis, logs, answers or Render calls.
 test.after('no secret anywhere after all the flows', async (t) => {
-  await assertNoSecrets(t, { stack, agents: seen.agents, extraLogs: [worker.logs], secrets: [...seen.secrets(), 'hunter2-very-secret', 'tok_live_abcdef123456'] });
+  await assertNoSecrets(t, { stack, agents: seen.agents, extraLogs: [worker.logs], secrets: [...seen.secrets(), 'hunter2-very-secret', 'tok_live_abcdef123456', QUOTED_SECRET] });
 });
 
 test('repo → live for a new service, then a redeploy of the same service', async (t) => {
@@ -116,6 +119,23 @@ test('failures end in a clear failed state', async (t) => {
     t.is(done.failure.code, c.code);
     t.true(done.failure.message.length > 20, 'a sentence the user can act on');
   }
+});
+
+test('a creation Render refuses quoting an env value: the failure says what Render said, the value redacted', async (t) => {
+  const { agent, apiKey } = await signedInWithKey(stack, 'quoted');
+  addNodeRepo(stack, 'quoted', 'app');
+  // A validation error that quotes what it refused, as a 400 may.
+  const fault = stack.render.setFault({ method: 'POST', route: '/services', apiKey, kind: 'status', status: 400, count: 1, message: `envVars[0].value "${QUOTED_SECRET}" is not valid for key STRIPE_KEY` });
+  t.teardown(() => stack.render.clearFault(fault));
+  const res = await agent.post('/api/render/deploy', { github_repo: 'quoted/app', project_name: 'quoted-app', env_vars: [{ key: 'STRIPE_KEY', value: QUOTED_SECRET }] });
+  t.is(res.status, 202, res.text);
+  const done = await waitFinished(agent, res.json.id);
+  t.is(done.status, 'failed', JSON.stringify(done.failure));
+  t.regex(done.failure.message, /envVars\[0\]\.value "\[redacted\]" is not valid for key STRIPE_KEY/);
+  const page = await agent.get(`/api/render/deployments/${res.json.id}`);
+  t.false(page.text.includes(QUOTED_SECRET));
+  t.false(worker.logs.join('').includes(QUOTED_SECRET), 'not in the worker\'s log');
+  t.false(stack.logs.join('').includes(QUOTED_SECRET), 'not in the web\'s log');
 });
 
 test('a deploy naming its branch (as the deploy form does) proves access by reading that branch: the repository is read only without one', async (t) => {

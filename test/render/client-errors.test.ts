@@ -9,6 +9,7 @@ import pino from 'pino';
 import { RenderApiError, isRetryable, type RenderErrorKind } from '../../server/render/errors.js';
 import { createTestRenderClient } from '../helpers/renderTestClient.js';
 import { API_KEY, clientFor, startServer } from './support/harness.js';
+import type { Handler } from './support/contract-server.js';
 import * as fixtures from './support/fixtures.js';
 
 /** Every way an error can be looked at by a logger or a person. */
@@ -78,6 +79,36 @@ test('401 on listOwners says the key was rejected, and a key echoed by the serve
   t.regex(err.message, /^Render rejected the API key \(401\)/);
   t.is(err.renderMessage, 'invalid key [redacted]');
   assertNoKey(t, err);
+});
+
+/** Every string a request body carried, quoted back in a 400 the way a validation error might. */
+function quotingEverySentString(): Handler {
+  const strings = (json: unknown): string[] =>
+    typeof json === 'string' ? [json] : Array.isArray(json) ? json.flatMap(strings) : json && typeof json === 'object' ? Object.values(json).flatMap(strings) : [];
+  return (request) => ({ status: 400, json: { message: `invalid: ${strings(request.json).map((s) => `"${s}"`).join(', ')}` } });
+}
+
+test('a 400 quoting the env values and secret files a request sent has them redacted; keys and names stay', async (t) => {
+  const server = await startServer(t, quotingEverySentString());
+  const client = clientFor(server);
+  const value = 'sk_live_EnvValueMustNotLeak42';
+  const tabbed = 'tab\tinside-value';
+  const pem = '-----BEGIN KEY-----\nMIIBOgIBAAJBAKj34GkxFhD9\n-----END KEY-----';
+  const created = await t.throwsAsync(
+    client.createService({ type: 'web_service', name: 'leaky-app', ownerId: fixtures.OWNER_ID, envVars: [{ key: 'STRIPE_KEY', value }, { key: 'TABBED', value: tabbed }], secretFiles: [{ name: 'key.pem', content: pem }] }),
+    { instanceOf: RenderApiError },
+  );
+  const putVar = await t.throwsAsync(client.putEnvVar(fixtures.SERVICE_ID, 'STRIPE_KEY', value), { instanceOf: RenderApiError });
+  const putFile = await t.throwsAsync(client.putSecretFile(fixtures.SERVICE_ID, 'key.pem', pem), { instanceOf: RenderApiError });
+  for (const err of [created, putVar, putFile]) {
+    t.is(err.kind, 'bad_request');
+    t.true(err.renderMessage?.includes('[redacted]'), err.renderMessage);
+    for (const text of renderings(err)) {
+      for (const secret of [value, 'inside-value', 'MIIBOgIBAAJBAKj34GkxFhD9']) t.false(text.includes(secret), `${secret} in: ${text.slice(0, 300)}`);
+    }
+  }
+  // What identifies the request stays readable: the env var's key, the service's and the file's names.
+  t.true(created.renderMessage!.includes('"STRIPE_KEY"') && created.renderMessage!.includes('"leaky-app"') && created.renderMessage!.includes('"key.pem"'), created.renderMessage);
 });
 
 test('toJSON carries only safe fields', async (t) => {
