@@ -88,19 +88,22 @@ export function firstDeployOwedCancel(rec: DeploymentRecord): boolean {
 }
 
 /**
- * A deploy canceled in `creating_service` with no service on its record, after it claimed the service's
- * name (the claim is taken just before the creation is asked for: workers/tasks/createService.ts): its
+ * A deploy canceled in `creating_service` with no service on its record, after it sent its creation
+ * (its claim of the service's name marked sent just before: workers/tasks/createService.ts): that
  * creation may have reached Render with the answer lost (a timeout, a reset, a worker that died), its
  * retry waiting. That service's first deploy may run, and nothing but a look by name finds it: the
  * deployment's job looks, as the retry would (createService.ts serviceOfLostCreation: under the name,
- * made after the claim, of its repo, branch and workspace, held by none of our other deployments), notes
+ * made after the send, of its repo, branch and workspace, held by none of our other deployments), notes
  * the service on the canceled record, and cancels that first deploy (firstDeployOwedCancel).
- * A claim that is not its own (another deployment's, or lost with Redis' writes) owes nothing.
+ * A claim that is not its own (another deployment's, or lost with Redis' writes), or its own with no
+ * creation sent (the run stopped before it: out of budget, a crash, this cancel), owes nothing: read as a
+ * creation sent, the claim alone had the look take a service of its repo made under the name on the
+ * dashboard for its own, and cancel that one's first deploy.
  */
 export async function lostCreationMayExist(store: Pick<DeploymentStore, 'serviceNameClaim'>, rec: DeploymentRecord): Promise<boolean> {
   if (!canceledCreating(rec)) return false;
   const claim = await store.serviceNameClaim(rec.request.ownerId, rec.request.serviceName);
-  return claim?.id === rec.id;
+  return claim?.id === rec.id && claim.creationSentAt !== null;
 }
 
 /** A deploy canceled in `creating_service` before a service was noted on its record. */

@@ -40,6 +40,8 @@ export function deploymentKeys(prefix: string) {
     deployClaim: (deployId: string) => `${prefix}:deploy-claim:${deployId}`,
     /** Which of our deployments is creating a service under a name in a workspace (nameClaims.ts). */
     nameClaim: (ownerId: string, name: string) => `${prefix}:name-claim:${ownerId}:${name}`,
+    /** That claim's creation sent: `<claim>@<first send ms>`, bound to the claim's value (nameClaims.ts). */
+    nameSent: (ownerId: string, name: string) => `${prefix}:name-sent:${ownerId}:${name}`,
     /** Which of our deployments is checking a redeploy's commit on a service, or triggering it until Render answers (redeployChecks.ts). */
     redeployCheck: (serviceId: string) => `${prefix}:redeploy-check:${serviceId}`,
   };

@@ -13,6 +13,7 @@ import { headNotStopped, stopMayBeRetried } from './branchHead.js';
 import { keyStillConsented } from './credentials.js';
 import { retiredDeps } from '../../server/deployments/retiredSecrets.js';
 import { seedSeenSecrets } from '../../server/deployments/seenSecrets.js';
+import type { CreationSent } from '../../server/deployments/nameClaims.js';
 
 // The creating_service step: make the service, or adopt the one this same deployment made before a crash.
 
@@ -28,28 +29,29 @@ async function findService(ctx: WorkerContext, render: RenderClient, rec: Deploy
 /**
  * Whether a service found under the requested name is the one this same deployment asked Render to
  * create (its answer was lost to a crash or a timeout): same repo, branch and workspace, created after
- * this deployment claimed the name (nameClaims.ts: the claim is taken before the creation is sent, and
- * another of our deployments asking for the name at once, a teammate's on the same key, holds it then),
+ * this deployment first sent its creation (the mark on its claim of the name, nameClaims.ts: another of
+ * our deployments asking for the name at once, a teammate's on the same key, holds no claim then),
  * compared on Render's clock, as its createdAt is; and no other deployment of this user points at it.
- * Anything else — another repo, branch or workspace, a service older than the claim, one a deployment
+ * Anything else — another repo, branch or workspace, a service older than the send, one a deployment
  * already claims — is somebody else's service and is never touched.
- * No claim is no adoption: a deployment that has not claimed the name yet sent no creation, and a
- * service of its repo made meanwhile (the dashboard, another tool, a teammate) is somebody else's; its
- * env values were overwritten when a missing claim was read as "lost with Redis' writes" and the service
- * compared with the record's time. A claim that was lost (Redis lost writes) ends the deploy as
- * service_name_taken, naming the service: the safe side.
+ * No creation marked sent is no adoption: a deployment that has not claimed the name, or that claimed it
+ * and stopped before its creation (out of budget, a crash, a cancel), sent none, and a service of its
+ * repo made meanwhile (the dashboard, another tool, a teammate) is somebody else's; its env values were
+ * overwritten when the claim alone was read as a creation sent. A claim or mark that was lost (Redis lost
+ * writes, or a claim made before marks existed) ends the deploy as service_name_taken, naming the
+ * service: the safe side.
  */
 async function createdByThisDeployment(ctx: WorkerContext, rec: DeploymentRecord, { service: svc, onRender }: FoundService): Promise<boolean> {
   if (svc.ownerId !== rec.request.ownerId || !sameRepo(svc.repo, rec.request.githubRepo) || (svc.branch ?? null) !== rec.request.branch) return false;
   const claim = await ctx.deployments.serviceNameClaim(rec.request.ownerId, rec.request.serviceName);
-  if (claim?.id !== rec.id) return false;
-  if (!(Date.parse(svc.createdAt) > onRender(claim.at))) return false;
+  if (claim?.id !== rec.id || claim.creationSentAt === null) return false;
+  if (!(Date.parse(svc.createdAt) > onRender(claim.creationSentAt))) return false;
   const claimants = await ctx.deployments.idsOfService(rec.userId, svc.id);
   return claimants.every((id) => id === rec.id);
 }
 
 /**
- * A deploy canceled in `creating_service` after it claimed the name (server/deployments/cancel.ts
+ * A deploy canceled in `creating_service` after it sent its creation (server/deployments/cancel.ts
  * lostCreationMayExist): the service its creation made, its answer lost, found as the creation's retry
  * would find it (by name, createdByThisDeployment: never somebody else's), is noted on the canceled
  * record, whose job then cancels its first deploy (firstDeployOwedCancel). Returns the record as it
@@ -104,35 +106,47 @@ async function adoptOwnService(ctx: WorkerContext, rec: DeploymentRecord, render
  * only when this very deployment created it before a crash; any other clash fails as
  * service_name_taken. Existing services are deployed only through their own actions, by id.
  */
-export async function createOrAdoptService(ctx: WorkerContext, rec: DeploymentRecord, render: RenderClient, takeAhead?: TakeAhead) {
+export async function createOrAdoptService(ctx: WorkerContext, rec: DeploymentRecord, render: RenderClient, takeAhead: TakeAhead) {
   if (rec.serviceId) return ctx.deployments.transition(rec.id, 'triggering_deploy', 'orchestrator');
   const existing = await findService(ctx, render, rec);
   if (existing) return adoptOrRefuse(ctx, rec, render, existing);
-  const claimedAt = ctx.clock.now();
-  const claim = await ctx.deployments.claimServiceName(rec.request.ownerId, rec.request.serviceName, rec.id, claimedAt, ctx.renderTimeoutMs);
+  const claim = await ctx.deployments.claimServiceName(rec.request.ownerId, rec.request.serviceName, rec.id, ctx.clock.now(), ctx.renderTimeoutMs);
   if (claim.id !== rec.id) return nameBeingCreated(render, rec);
-  // Claimed by this run, not kept from an earlier one: no creation of this deployment was sent before this
-  // run's own (the client never retries one), so a 409 to it cannot be ours.
-  const firstCreation = claim.at === claimedAt;
   // Both reads go out together (one round trip); the record is judged first, the values used only after.
   // The creation's budget slot is taken in the same round trip (runBudget.ts).
-  takeAhead?.({ method: 'POST', route: '/services' });
+  const slot = takeAhead({ method: 'POST', route: '/services' });
   const envRead = ctx.envVault.get(rec.id);
   envRead.catch(() => undefined);
   const fresh = await recordBeforeCreate(ctx, rec.id);
   if (!fresh) return null;
+  // Out of budget, the run stops here (a delayed job) with nothing marked: no creation was sent.
+  await slot;
+  const sent = await markCreationSent(ctx, fresh);
+  // Taken over since this run claimed it (the record ended or was altered meanwhile): another deployment
+  // creates under the name now, and no creation of this one goes out beside it.
+  if (sent.claim && sent.claim.id !== rec.id) return nameBeingCreated(render, fresh);
   const envVars = await envRead;
-  const outcome = await createOnRender(ctx, fresh, render, envVars);
+  const outcome = await createOnRender(ctx, fresh, render, envVars, sent);
   if (outcome.kind === 'name_taken_meanwhile') {
-    // Render refused this very creation: the service it found is somebody else's (the dashboard, another
-    // tool) made since the lookup, unless an earlier run's creation, sent under the same claim, landed since.
-    // Made after the claim, of the same repo and branch, it passed for ours: its env values were overwritten
-    // and its first deploy, of their build command, followed as this deployment's.
-    if (firstCreation) return nameTaken(render, fresh, outcome.service.service);
+    // Render refused this very creation (the client never sends one twice): the service it found is somebody
+    // else's (the dashboard, another tool) made since the lookup, unless a creation of this deployment sent
+    // before this one (an earlier run's) landed since. Judged by the claim alone, kept from an earlier run
+    // that may have stopped before its send, one of the same repo and branch passed for ours: its env values
+    // were overwritten and its first deploy, of their build command, followed as this deployment's.
+    if (!sent.sentBefore) return nameTaken(render, fresh, outcome.service.service);
     return adoptOrRefuse(ctx, fresh, render, outcome.service);
   }
   return recordCreated(ctx, fresh, render, outcome.created, envVars, takeAhead);
 }
+
+/**
+ * The claim marked: this deployment's creation is sent now (nameClaims.ts markCreationSent), one more
+ * round trip, after the record was read not ended and the budget slot taken, so that neither a cancel
+ * nor an empty budget leaves a mark. Left: a stop between the mark and the send (the job's fence, a
+ * crash) leaves a mark with no creation, a moment against a run's length.
+ */
+const markCreationSent = (ctx: WorkerContext, rec: DeploymentRecord) =>
+  ctx.deployments.markCreationSent(rec.request.ownerId, rec.request.serviceName, rec.id, ctx.clock.now());
 
 /** A service under the requested name: ours from before an interruption is adopted, anyone else's refused. */
 async function adoptOrRefuse(ctx: WorkerContext, rec: DeploymentRecord, render: RenderClient, found: FoundService) {
@@ -154,7 +168,7 @@ async function recordBeforeCreate(ctx: WorkerContext, id: string): Promise<Deplo
 type CreatedService = Awaited<ReturnType<RenderClient['createService']>>;
 
 /** POST /services with the detected stack and the env values; a 409 means the name was taken since the lookup. */
-async function createOnRender(ctx: WorkerContext, rec: DeploymentRecord, render: RenderClient, envVars: EnvVarInput[]): Promise<{ kind: 'created'; created: CreatedService } | { kind: 'name_taken_meanwhile'; service: FoundService }> {
+async function createOnRender(ctx: WorkerContext, rec: DeploymentRecord, render: RenderClient, envVars: EnvVarInput[], sent: CreationSent): Promise<{ kind: 'created'; created: CreatedService } | { kind: 'name_taken_meanwhile'; service: FoundService }> {
   try {
     const created = await render.createService({
       type: rec.stack!.serviceType as ServiceType,
@@ -170,6 +184,7 @@ async function createOnRender(ctx: WorkerContext, rec: DeploymentRecord, render:
     });
     return { kind: 'created', created };
   } catch (err) {
+    if (refusedByRender(err)) await sent.withdraw().catch(() => ctx.logger.warn({ deploymentId: rec.id }, 'the mark of a creation Render refused was not taken back'));
     if (err instanceof RenderApiError && err.kind === 'conflict') {
       // Someone (or an earlier run's creation of this deployment, landing late) took the name between our lookup and our create.
       const raced = await findService(ctx, render, rec);
@@ -177,6 +192,15 @@ async function createOnRender(ctx: WorkerContext, rec: DeploymentRecord, render:
     }
     throw err;
   }
+}
+
+/**
+ * Render refused the creation (a 4xx but a timeout: a 409, a 429, a validation error, the key refused):
+ * it made nothing, so the mark this run wrote is taken back. Kept, a retry (or a cancel's look) would take
+ * a service of the repo made under the name since (the dashboard) for this deployment's.
+ */
+function refusedByRender(err: unknown): boolean {
+  return err instanceof RenderApiError && err.status !== undefined && err.status >= 400 && err.status < 500 && err.kind !== 'timeout';
 }
 
 /**
@@ -199,7 +223,7 @@ async function recordCreated(ctx: WorkerContext, rec: DeploymentRecord, render: 
   // The ids, the cache drop and the env values' deletion go out together (one round trip): Render holds
   // the values now, whatever the record write answers. So does the budget slot of the first look at
   // the deploy, which follows at once (deployTask.ts: a created deployment is watched).
-  if (!pinned) takeAhead?.({ method: 'GET', route: '/services/{serviceId}/deploys/{deployId}', serviceId: service.id });
+  if (!pinned) void takeAhead?.({ method: 'GET', route: '/services/{serviceId}/deploys/{deployId}', serviceId: service.id });
   const fields = serviceFields(service, service.id);
   // Only from creating_service: a run that stalled past its job's lock while Render created the service comes back
   // to a record another run moved on (it adopted the service and its deploy); written anyway, the record went back

@@ -190,7 +190,7 @@ async function steps(ctx: WorkerContext, start: DeploymentRecord | null, render:
   // ended meanwhile), the status job posts the state the record has, and the slot is spent unused.
   const beforeDetectedWrite = (next: DeploymentRecord) => {
     askPending(next);
-    if (!next.serviceId) takeAhead({ method: 'GET', route: '/services' });
+    if (!next.serviceId) void takeAhead({ method: 'GET', route: '/services' });
   };
   for (let guard = 0; rec && guard < 10; guard++) {
     // A step before this one came back with the record moved on (a whole step, not a part of one a retry

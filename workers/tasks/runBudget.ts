@@ -2,8 +2,11 @@ import { bucketOf } from '../../server/render/budget.js';
 import type { RenderCallInfo } from '../../server/render/transport.js';
 import type { WorkerContext } from '../context.js';
 
-/** Takes a Render budget slot now, for a call a step is about to make. */
-export type TakeAhead = (call: RenderCallInfo) => void;
+/**
+ * Takes a Render budget slot now, for a call a step is about to make. Returns the slot: a step that
+ * must know it was given before a write of its own awaits it (createService.ts: a creation marked sent).
+ */
+export type TakeAhead = (call: RenderCallInfo) => Promise<void>;
 
 /**
  * A job run's share of the caller's Render budget (server/render/budget.ts). Each call takes its slot
@@ -26,10 +29,12 @@ export function createRunBudget(ctx: Pick<WorkerContext, 'budget'>, keyFingerpri
     },
     takeAhead: ((call) => {
       const key = bucket(call);
-      if (ahead.has(key)) return;
+      const before = ahead.get(key);
+      if (before) return before;
       const taken = ctx.budget.acquireOrThrow(keyFingerprint, call);
       taken.catch(() => undefined); // met by the call that uses it, if one does
       ahead.set(key, taken);
+      return taken;
     }) as TakeAhead,
   };
 }
