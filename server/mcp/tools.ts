@@ -100,7 +100,7 @@ export const TOOLS: ToolSpec[] = [
     request: (a) => ({ method: 'POST', path: `/api/render/deployments/${idIn(a.deployment_id)}/cancel`, body: {} }),
   },
   {
-    name: 'rollback', description: 'Roll a service back to an earlier deploy that went live. A suspended service is refused (service_suspended): resume it first with resume_service.', schema: RollbackBody.extend(ServiceRef.shape).extend(IdempotencyArg.shape), annotations: DESTRUCTIVE,
+    name: 'rollback', description: 'Roll a service back to an earlier deploy that went live; the one live now is refused (deploy_not_rollbackable): redeploy builds it again. A suspended service is refused (service_suspended): resume it first with resume_service.', schema: RollbackBody.extend(ServiceRef.shape).extend(IdempotencyArg.shape), annotations: DESTRUCTIVE,
     request: (a) => ({ method: 'POST', path: `/api/render/services/${idIn(a.service_id)}/rollback`, body: without(a, 'service_id', 'idempotency_key'), ...idempotencyHeader(a) }),
   },
   {

@@ -284,7 +284,7 @@ export function serviceRoutes(router: Router, deps: AppDeps) {
 
   router.post('/api/render/services/:id/rollback', documented({
     summary: 'Roll the service back to one of its deploys that went live', tag: 'services',
-    description: 'A deploy that never went live is deploy_not_rollbackable; a suspended service is refused with 409 service_suspended, nothing made: resume it first.',
+    description: 'A deploy that never went live, or the one live now, is deploy_not_rollbackable; a suspended service is refused with 409 service_suspended, nothing made: resume it first.',
     responses: { 202: DeploymentView }, headers: IDEMPOTENCY_HEADERS, errors: ['deploy_not_rollbackable', 'service_suspended', ...IDEMPOTENCY_ERRORS],
   }), ...lifecycle, validate({ body: RollbackBody }), async (ctx) => {
     const { deploy_id: deployId } = ctx.input.body;
@@ -302,6 +302,11 @@ export function serviceRoutes(router: Router, deps: AppDeps) {
     });
     if (target.status !== 'live' && target.status !== 'deactivated') {
       throw errors.conflict('deploy_not_rollbackable', 'Only a deploy that went live can be rolled back to.');
+    }
+    // `live` is the service's current deploy alone (those before it are `deactivated`): Render would build it
+    // again and restart the service for nothing. The history marks it `rollbackable: false` (deploys.ts).
+    if (target.status === 'live') {
+      throw errors.conflict('deploy_not_rollbackable', 'This deploy is the one live now: there is nothing to roll back to. Pick an earlier deploy that went live, or redeploy the service to build it again.');
     }
     const { record, replayed } = await requestServiceDeploy(caller, 'rollback', serviceToDeploy(svc), deployId, { idempotencyKey });
     if (!replayed) await serviceChanged(deps, ctx, caller, 'rollback', svc.id, record.id);

@@ -5,6 +5,8 @@ import { Agent } from '../helpers/agent.js';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { call, errorCode, mcpUsers, type McpUser } from './support/mcpUsers.js';
+import { supersededDeploy } from '../helpers/attackTenants.js';
+import { createRenderClient } from '../../server/render/client.js';
 
 // The MCP endpoint (issue 13 part 3) through the SDK's own client over real HTTP. No worker runs, so
 // deploys stay queued (deploy_repo must answer at once, and cancel has something to cancel).
@@ -14,12 +16,15 @@ test.after.always(async () => { await stack?.close(); });
 
 const users = mcpUsers(() => stack, 7000);
 const mcpUser = (login: string) => users.create(login);
+/** The user with `deployId` a deploy a rollback may name: live once, deactivated now (the live one is refused). */
+const withEarlierDeploy = async (u: McpUser): Promise<McpUser> =>
+  ({ ...u, deployId: await supersededDeploy(createRenderClient({ baseUrl: stack.render.url, apiKey: u.apiKey }), u.serviceId) });
 
 let alice: McpUser;
 let bob: McpUser;
 test.before(async () => {
   stack = await startStack({ clock, env: { BEARER_RECHECK_SECONDS: '120' } });
-  alice = await mcpUser('mcpalice');
+  alice = await withEarlierDeploy(await mcpUser('mcpalice'));
   bob = await mcpUser('mcpbob');
 });
 
@@ -189,7 +194,7 @@ test.serial('redeploy takes commit_sha as the REST body does: kept on the deploy
 });
 
 test.serial('redeploy and rollback of a suspended service: a tool error service_suspended that says to resume it, nothing made', async (t) => {
-  const sue = await mcpUser('mcpsue');
+  const sue = await withEarlierDeploy(await mcpUser('mcpsue'));
   const count = async () => ((await call(sue, 'list_deployments', { limit: 100 })).structuredContent?.deployments as unknown[]).length;
   t.falsy((await call(sue, 'suspend_service', { service_id: sue.serviceId })).isError);
   for (const [name, args] of [['redeploy', { service_id: sue.serviceId }], ['rollback', { service_id: sue.serviceId, deploy_id: sue.deployId }]] as const) {

@@ -48,6 +48,25 @@ export async function serviceWithLiveDeploy(tn: Tenant, name: string): Promise<{
   throw new Error(`no deploy of ${name} went live`);
 }
 
+/**
+ * A deploy a rollback may name: the service's live deploy, made an earlier one by a second deploy made live on
+ * Render. Returns its id, `deactivated` now (a rollback to the one live now is refused: server/routes/services.ts).
+ */
+export async function supersededDeploy(render: Pick<RenderClient, 'listDeploys' | 'triggerDeploy'>, serviceId: string): Promise<string> {
+  const liveOtherThan = async (id?: string) => {
+    for (let i = 0; i < 500; i++) {
+      const live = (await render.listDeploys(serviceId)).find((d) => d.status === 'live');
+      if (live && live.id !== id) return live.id;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    throw new Error(`no ${id ? 'second ' : ''}deploy of ${serviceId} went live`);
+  };
+  const earlier = await liveOtherThan();
+  await render.triggerDeploy(serviceId);
+  await liveOtherThan(earlier);
+  return earlier;
+}
+
 /** A private Node repo of the tenant in the GitHub simulator. */
 export function addPrivateRepo(stack: Stack, owner: string, name: string) {
   stack.github.addRepo({

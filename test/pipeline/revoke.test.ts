@@ -2,6 +2,8 @@ import test from 'ava';
 import type { Stack } from '../helpers/stack.js';
 import { usePipelineStack } from '../helpers/pipelineStack.js';
 import { addNodeRepo, renderCalls, renderDeploysOf, signedInWithKey, until, waitFinished, waitStatus, type TestWorker } from '../helpers/pipeline.js';
+import { supersededDeploy } from '../helpers/attackTenants.js';
+import { createRenderClient } from '../../server/render/client.js';
 
 let stack: Stack;
 let worker: TestWorker;
@@ -196,9 +198,11 @@ test.serial('sign-out while a redeploy\'s or a rollback\'s ask is on its way to 
   addNodeRepo(stack, 'outasking', 'app');
   const first = await waitFinished(agent, (await agent.post('/api/render/deploy', { github_repo: 'outasking/app', project_name: 'oa-app' })).json.id, 20_000);
   t.is(first.status, 'live');
+  // The rollback's target: a deploy that went live before the one live now (which a rollback may not name).
+  const earlierDeployId = await supersededDeploy(createRenderClient({ baseUrl: stack.render.url, apiKey }), first.serviceId);
   for (const [route, path, body] of [
     ['/services/{serviceId}/deploys', `/api/render/services/${first.serviceId}/redeploy`, undefined],
-    ['/services/{serviceId}/rollback', `/api/render/services/${first.serviceId}/rollback`, { deploy_id: first.deployId }],
+    ['/services/{serviceId}/rollback', `/api/render/services/${first.serviceId}/rollback`, { deploy_id: earlierDeployId }],
   ] as const) {
     let session = agent;
     if (route !== '/services/{serviceId}/deploys') {

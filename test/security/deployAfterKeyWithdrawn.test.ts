@@ -3,6 +3,8 @@ import { startStack, type Stack } from '../helpers/stack.js';
 import { QUICK_PHASES } from '../helpers/pipelineStack.js';
 import { addNodeRepo, liveService, renderDeploysOf, signedInWithKey, startTestWorker, until, type TestWorker } from '../helpers/pipeline.js';
 import type { DeploymentRecord } from '../../server/deployments/types.js';
+import { supersededDeploy } from '../helpers/attackTenants.js';
+import { createRenderClient } from '../../server/render/client.js';
 
 // A deploy, redeploy or rollback asked before the user withdrew the key (signed out, cleared it, connected
 // another) and whose record was written after. The withdrawal stops the session's unfinished deploys
@@ -92,14 +94,15 @@ test.serial('a redeploy in flight across clear-credentials does not run once the
 });
 
 test.serial('a rollback in flight while another account\'s key is connected is stopped, not run with the old key', async (t) => {
-  const { agent, apiKey, serviceId, firstDeployId } = await liveServiceAtRest('wd-rollback');
+  const { agent, apiKey, serviceId } = await liveServiceAtRest('wd-rollback');
+  const earlierDeployId = await supersededDeploy(createRenderClient({ baseUrl: stack.render.url, apiKey }), serviceId);
   const other = `rnd_wdrollbackother${'k'.repeat(20)}`;
   stack.render.addAccount({ apiKey: other, workspaces: [{ name: 'wd rollback other' }] });
   const ids = recordsStored(t);
 
   // Its last Render call, the target deploy's read (one at its service read stops at the next call's check).
   const held = stack.render.holdRequest({ method: 'GET', route: '/services/{serviceId}/deploys/{deployId}', apiKey });
-  const rollback = agent.post(`/api/render/services/${serviceId}/rollback`, { deploy_id: firstDeployId });
+  const rollback = agent.post(`/api/render/services/${serviceId}/rollback`, { deploy_id: earlierDeployId });
   await held.arrived;
   t.is((await agent.post('/api/render/setup', { api_key: other })).status, 200);
   held.release();

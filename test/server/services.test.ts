@@ -5,6 +5,7 @@ import { presentService, previewOf, type PresentedService } from '../../server/p
 import type { Service } from '../../server/render/types.js';
 import { useScannedStack } from '../helpers/secretScan.js';
 import { renderCalls } from '../helpers/pipeline.js';
+import { supersededDeploy } from '../helpers/attackTenants.js';
 import { createService, listCalls as listCallsOf, names, tenant as tenantOf, type Tenant } from './support/renderTenants.js';
 
 // GET /api/render/services (cached, single-flight) and the service lifecycle routes, through the
@@ -188,11 +189,25 @@ test('redeploy: 202 with a new deployment record the worker will pick up', async
   t.true(mine.json.deployments.some((d: { id: string }) => d.id === res.json.id));
 });
 
-test('rollback: 202 record for a live deploy of that service; other deploys 404, bad ids 400', async (t) => {
+test('rollback: 202 record for an earlier deploy of that service that went live; the one live now 409, other deploys 404, bad ids 400', async (t) => {
   const rob = await tenant('svc-rob');
   const svc = await createService(rob, 'rob-web');
   const sibling = await createService(rob, 'rob-api');
-  const [deployId, siblingDeploy] = await Promise.all([liveDeployOf(rob, svc.id), liveDeployOf(rob, sibling.id)]);
+  const [deployId, siblingDeploy] = await Promise.all([supersededDeploy(rob.render, svc.id), liveDeployOf(rob, sibling.id)]);
+  // The deploy live now: Render would build it again and restart the service for nothing (its history row says
+  // rollbackable false). Refused, nothing made.
+  const liveNow = await liveDeployOf(rob, svc.id);
+  const history = await rob.agent.get(`/api/render/services/${svc.id}/deploys`);
+  t.like(history.json.deploys.find((d: { id: string }) => d.id === liveNow), { current: true, rollbackable: false });
+  t.like(history.json.deploys.find((d: { id: string }) => d.id === deployId), { current: false, rollbackable: true });
+  const deploysBefore = (await rob.render.listDeploys(svc.id)).length;
+  const toLive = await rob.agent.post(`/api/render/services/${svc.id}/rollback`, { deploy_id: liveNow });
+  t.is(toLive.status, 409, toLive.text);
+  t.is(toLive.json.error.code, 'deploy_not_rollbackable');
+  t.regex(toLive.json.error.message, /the one live now/);
+  t.deepEqual((await rob.agent.get('/api/render/my-deployments')).json.deployments, [], 'no record made');
+  t.is((await rob.render.listDeploys(svc.id)).length, deploysBefore, 'no deploy on Render');
+
   const res = await rob.agent.post(`/api/render/services/${svc.id}/rollback`, { deploy_id: deployId });
   t.is(res.status, 202, res.text);
   t.like(res.json, { kind: 'rollback', status: 'queued', serviceId: svc.id });
@@ -309,7 +324,7 @@ test('a service deleted on Render while the list reads its latest deploy leaves 
 test('redeploy, clear-cache redeploy and rollback of a suspended service are a 409 service_suspended: no record, no job, no key spent', async (t) => {
   const sue = await tenant('svc-sue');
   const svc = await createService(sue, 'sue-web');
-  const deployId = await liveDeployOf(sue, svc.id);
+  const deployId = await supersededDeploy(sue.render, svc.id);
   const userId = (await sue.agent.get('/api/session')).json.user.id as number;
   const jobs = async () => (await stack.web.deps.queue.getJobs(['waiting', 'prioritized', 'delayed', 'active'])).filter((j) => j.data.userId === userId).map((j) => j.data.deploymentId).sort();
   const records = async () => ((await sue.agent.get('/api/render/my-deployments?limit=100')).json.deployments as Array<{ id: string }>).map((d) => d.id).sort();
