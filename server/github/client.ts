@@ -14,7 +14,7 @@ const MAX_BRANCHES = 1000;
  * "This API has an upper limit of 1,000 files for a directory. If you need to retrieve more files, use
  * the Git Trees API" (get repository content): a listing that long may have been cut.
  */
-const CONTENTS_DIRECTORY_LIMIT = 1000;
+export const CONTENTS_DIRECTORY_LIMIT = 1000;
 
 interface GitHubClientOptions {
   /** REST base, e.g. https://api.github.com or the simulator's /api/v3. */
@@ -48,6 +48,12 @@ export interface GitHubClient {
   compareCommits(owner: string, name: string, base: string, head: string): Promise<{ status: 'ahead' | 'behind' | 'identical' | 'diverged' }>;
   /** The entries at the repository root on `ref`: files (symlinks among them) and directories (submodules among them). */
   listRootFiles(owner: string, name: string, ref: string): Promise<RootEntry[]>;
+  /**
+   * The entries of the directory at `path` on `ref`, as listRootFiles's; null when the path is no
+   * directory (missing, a file). Not read again through the tree: a listing of CONTENTS_DIRECTORY_LIMIT
+   * entries may have been cut, which the caller judges.
+   */
+  listDirectory(owner: string, name: string, path: string, ref: string): Promise<RootEntry[] | null>;
   /** File text, or null when it does not exist (or is a directory). Throws FileTooLargeError above 256 KiB. */
   readFile(owner: string, name: string, path: string, ref: string): Promise<string | null>;
   /**
@@ -142,6 +148,21 @@ export function createGitHubClient(opts: GitHubClientOptions): GitHubClient {
     return `/repos/${owner}/${name}`;
   };
   const viewer = () => call({ what: 'get user', path: '/user', conditional: true }, viewerSchema);
+  /**
+   * GET …/contents/{path} (`clean`: without leading slashes): its answer, or null for GitHub's 404.
+   * "..", "." and empty segments are refused (not_found) before any call.
+   */
+  const contents = async (what: string, owner: string, name: string, clean: string, ref: string): Promise<{ data: unknown } | null> => {
+    const repo = repoPath(owner, name);
+    const segments = clean.split('/');
+    if (segments.some((s) => s === '..' || s === '.' || s === '')) throw new GitHubError('not_found', 'File not found', { status: 404 });
+    try {
+      return await request({ what, path: `${repo}/contents/${segments.map(encodeURIComponent).join('/')}?ref=${encodeURIComponent(ref)}`, conditional: true });
+    } catch (err) {
+      if (err instanceof GitHubError && err.kind === 'not_found') return null;
+      throw err;
+    }
+  };
 
   return {
     async getViewer() {
@@ -199,6 +220,14 @@ export function createGitHubClient(opts: GitHubClientOptions): GitHubClient {
       return tree.tree.map((e) => ({ name: e.path, dir: e.type === 'tree' || e.type === 'commit' }));
     },
 
+    async listDirectory(owner, name, path, ref) {
+      const found = await contents('list directory', owner, name, path.replace(/^\/+/, ''), ref);
+      if (!Array.isArray(found?.data)) return null; // missing, or a file, a symlink, a submodule
+      const listed = z.array(dirEntrySchema).safeParse(found.data);
+      if (!listed.success) throw new GitHubError('bad_response', 'GitHub list directory: unexpected response shape');
+      return listed.data.map((e) => ({ name: e.name, dir: e.type === 'dir' || e.type === 'submodule' }));
+    },
+
     async tokenScopes() {
       await viewer();
       return seen ?? null; // read from that answer's X-OAuth-Scopes by request()
@@ -216,19 +245,10 @@ export function createGitHubClient(opts: GitHubClientOptions): GitHubClient {
     },
 
     async readFile(owner, name, path, ref) {
-      const repo = repoPath(owner, name);
       const clean = path.replace(/^\/+/, '');
-      const segments = clean.split('/');
-      if (!clean || segments.some((s) => s === '..' || s === '.' || s === '')) {
-        throw new GitHubError('not_found', 'File not found', { status: 404 });
-      }
-      let data: unknown;
-      try {
-        ({ data } = await request({ what: 'read file', path: `${repo}/contents/${segments.map(encodeURIComponent).join('/')}?ref=${encodeURIComponent(ref)}`, conditional: true }));
-      } catch (err) {
-        if (err instanceof GitHubError && err.kind === 'not_found') return null;
-        throw err;
-      }
+      const found = await contents('read file', owner, name, clean, ref);
+      if (found === null) return null;
+      const { data } = found;
       if (Array.isArray(data)) return null; // a directory
       const file = fileSchema.safeParse(data);
       if (!file.success) {

@@ -29,6 +29,7 @@ function sizeCapped(files: RepoFiles): RepoFiles {
       if (text !== null && text.length > MAX_FILE_CHARS) throw new FileOverLimit(path);
       return text;
     },
+    ...(files.listDir ? { listDir: files.listDir.bind(files) } : {}),
   };
 }
 

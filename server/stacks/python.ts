@@ -1,4 +1,4 @@
-import { fromTemplate, has, procfileStart, type Refiner } from './refiner.js';
+import { exists, fromTemplate, has, procfileStart, procfileWorkerOnly, type Refiner } from './refiner.js';
 import type { RepoFiles } from './types.js';
 import { isSpace, linesOf, occurrences, skipSpaces } from './lines.js';
 
@@ -69,6 +69,28 @@ export function uses(lines: readonly string[], name: string): boolean {
   return false;
 }
 
+/** FastAPI's extras that install uvicorn: `standard` (fastapi-cli[standard] brings uvicorn[standard]), its variant without the cloud CLI, and `all`. */
+const UVICORN_EXTRAS = new Set(['standard', 'standard-no-fastapi-cloud-cli', 'all']);
+
+/**
+ * Whether some line declares fastapi with an extra that installs uvicorn (`fastapi[standard]>=0.112`).
+ * Each line's next `]` is found once per stretch, not once per occurrence: linear however it repeats.
+ */
+export function fastapiBringsUvicorn(lines: readonly string[]): boolean {
+  const name = 'fastapi[';
+  for (const text of lines) {
+    let close = -1;
+    for (const at of occurrences(text, name)) {
+      const before = text[at - 1];
+      if (before !== undefined && !isSpace(before) && !BEFORE_NAME.has(before)) continue;
+      if (close < at) close = text.indexOf(']', at);
+      if (close === -1) break;
+      if (text.slice(at + name.length, close).split(',').some((extra) => UVICORN_EXTRAS.has(extra.trim()))) return true;
+    }
+  }
+  return false;
+}
+
 /**
  * The Django project module from manage.py's `…'DJANGO_SETTINGS_MODULE', 'mysite.settings'…`: a scan
  * from each occurrence of the key, never backtracking (spaces between the tokens may span lines).
@@ -86,8 +108,22 @@ export function djangoProject(manage: string): string | undefined {
     let end = start;
     while (end < manage.length && isModuleChar(manage[end]!)) end++;
     if (!isQuote(manage[end])) continue;
-    const module = manage.slice(start, end);
-    if (module.endsWith('.settings') && module.length > '.settings'.length) return module.slice(0, -'.settings'.length);
+    const project = projectOfSettings(manage.slice(start, end));
+    if (project !== undefined) return project;
+  }
+  return undefined;
+}
+
+/**
+ * The project of a settings module: what comes before its first `settings` segment. startproject's
+ * 'mysite.settings' and a settings package's 'mysite.settings.production' (cookiecutter-django's
+ * 'config.settings.local') both have their wsgi.py in mysite/.
+ */
+function projectOfSettings(module: string): string | undefined {
+  const parts = module.split('.');
+  for (let i = 1; i < parts.length; i++) {
+    // Something must come before: '.settings' names no project.
+    if (parts[i] === 'settings' && (i > 1 || parts[0] !== '')) return parts.slice(0, i).join('.');
   }
   return undefined;
 }
@@ -96,6 +132,15 @@ const isQuote = (ch: string | undefined) => ch === '"' || ch === "'";
 // Python identifier characters as the old /[\w.]/ saw them: ASCII letters, digits, _ and dots.
 const isModuleChar = (ch: string) => (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch === '_' || ch === '.';
 
+/**
+ * The module of a FastAPI app: a root main.py, app.py or wsgi.py, else FastAPI's "Bigger Applications"
+ * layout, app/main.py (run as app.main:app), when the repository has that file. Null: none is known.
+ */
+async function fastapiModule(files: RepoFiles, root: string | null): Promise<string | null> {
+  if (root !== null) return root;
+  return files.dirs.includes('app') && await exists(files, 'app/main.py') ? 'app.main' : null;
+}
+
 export const detectPython: Refiner = async (files, t) => {
   const pyproject = has(files, 'pyproject.toml') ? await files.read('pyproject.toml') : null;
   const inst = await installer(files, pyproject);
@@ -103,6 +148,8 @@ export const detectPython: Refiner = async (files, t) => {
   if (procfile) {
     return fromTemplate(t, `Python project (${inst.via}); starts with the Procfile web: command.`, { buildCommand: inst.build, startCommand: procfile });
   }
+  // detect.ts runs the Procfile's worker: no web server to propose, nor to ask for.
+  if (await procfileWorkerOnly(files)) return fromTemplate(t, `Python project (${inst.via}).`, { buildCommand: inst.build });
   const deps = dependencyLines(await dependencyText(files, pyproject));
   const missing = (server: string) => (uses(deps, server) ? '' : ` Add ${server} to your dependencies.`);
 
@@ -117,14 +164,17 @@ export const detectPython: Refiner = async (files, t) => {
       startCommand: `${inst.run}gunicorn ${project}.wsgi:application`,
     });
   }
-  const module = has(files, 'main.py') ? 'main' : has(files, 'app.py') ? 'app' : has(files, 'wsgi.py') ? 'wsgi' : 'app';
+  const root = has(files, 'main.py') ? 'main' : has(files, 'app.py') ? 'app' : has(files, 'wsgi.py') ? 'wsgi' : null;
   if (uses(deps, 'fastapi')) {
-    return fromTemplate(t, `FastAPI project (${inst.via}); serves ${module}:app with uvicorn.${missing('uvicorn')}`, {
+    const found = await fastapiModule(files, root);
+    const module = found ?? 'app';
+    const uvicorn = fastapiBringsUvicorn(deps) ? '' : missing('uvicorn');
+    return fromTemplate(t, `FastAPI project (${inst.via}); serves ${module}:app with uvicorn.${found === null ? ' No main.py, app.py or app/main.py was found, so "app" is assumed.' : ''}${uvicorn}`, {
       buildCommand: inst.build,
       startCommand: `${inst.run}uvicorn ${module}:app --host 0.0.0.0 --port $PORT`,
     });
   }
-  const flaskModule = has(files, 'app.py') ? 'app' : module;
+  const flaskModule = has(files, 'app.py') ? 'app' : root ?? 'app';
   return fromTemplate(t, `Python project (${inst.via}); serves ${flaskModule}:app with gunicorn.${missing('gunicorn')}`, {
     buildCommand: inst.build,
     startCommand: `${inst.run}gunicorn ${flaskModule}:app`,

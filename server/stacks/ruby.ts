@@ -1,4 +1,4 @@
-import { fromTemplate, has, procfileStart, type Refiner } from './refiner.js';
+import { fromTemplate, has, procfileStart, procfileWorkerOnly, type Refiner } from './refiner.js';
 import { isSpace, linesOf } from './lines.js';
 
 /**
@@ -21,14 +21,38 @@ export function gemfileGems(gemfile: string): Set<string> {
   return gems;
 }
 
+/**
+ * The gems that give a Rails app the `assets:precompile` and `assets:clean` tasks. Rails itself does not
+ * (`rails new --api` has neither task, and rake aborts "Don't know how to build task"): sprockets-rails
+ * (its sprockets/railtie defines both) and propshaft (railties/assets.rake) do; sass-rails and
+ * sassc-rails require sprockets/railtie; webpacker 4+ defines both when no pipeline did
+ * (compile.rake, clean.rake). Not these: jsbundling-rails, cssbundling-rails and shakapacker only
+ * enhance an assets:precompile that exists, importmap-rails has none, and sprockets alone gives
+ * Rails no task.
+ */
+const ASSET_PIPELINE_GEMS = ['sprockets-rails', 'propshaft', 'sass-rails', 'sassc-rails', 'webpacker'];
+
+const PRECOMPILE_BUILD = 'bundle install && bundle exec rake assets:precompile && bundle exec rake assets:clean';
+
+/** A Rails app's asset pipeline gem from its Gemfile, or null (an API-only app has none). */
+function assetPipelineGem(gems: Set<string>): string | null {
+  return ASSET_PIPELINE_GEMS.find((gem) => gems.has(gem)) ?? null;
+}
+
 export const detectRuby: Refiner = async (files, t) => {
   const gems = gemfileGems((await files.read('Gemfile')) ?? '');
   const rails = gems.has('rails') || gems.has('railties');
-  const buildCommand = rails ? 'bundle install && bundle exec rake assets:precompile && bundle exec rake assets:clean' : t.buildCommand;
+  const pipeline = rails ? assetPipelineGem(gems) : null;
+  const buildCommand = pipeline ? PRECOMPILE_BUILD : t.buildCommand;
+  const assets = !rails ? '' : pipeline
+    ? ` Precompiles assets (${pipeline} in Gemfile).`
+    : ' No asset pipeline gem (sprockets-rails, propshaft…) in Gemfile, so no assets to precompile.';
+  const project = `Ruby project (Gemfile)${rails ? ', Rails' : ''}`;
   const procfile = await procfileStart(files);
-  if (procfile) return fromTemplate(t, `Ruby project (Gemfile)${rails ? ', Rails' : ''}; starts with the Procfile web: command.`, { buildCommand, startCommand: procfile });
+  if (procfile) return fromTemplate(t, `${project}; starts with the Procfile web: command.${assets}`, { buildCommand, startCommand: procfile });
+  if (await procfileWorkerOnly(files)) return fromTemplate(t, `${project}.${assets}`, { buildCommand });
   if (rails) {
-    return fromTemplate(t, 'Rails app (rails in Gemfile); precompiles assets and starts puma with config/puma.rb.', {
+    return fromTemplate(t, `Rails app (rails in Gemfile); starts puma with config/puma.rb.${assets}`, {
       buildCommand,
       startCommand: 'bundle exec puma -C config/puma.rb',
     });

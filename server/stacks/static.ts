@@ -1,5 +1,4 @@
-import { fromTemplate, type Refiner } from './refiner.js';
-import { FileOverLimit, type RepoFiles } from './types.js';
+import { exists, fromTemplate, type Refiner } from './refiner.js';
 
 const PUBLISH_CANDIDATES = ['public', 'dist', 'build', 'site', '_site'];
 
@@ -12,13 +11,3 @@ export const detectStatic: Refiner = async (files, t) => {
   }
   return 'no index.html at the root or in public/, dist/, build/, site/ or _site/';
 };
-
-/** Only whether the file is there: a bundled index.html over the read limit is as much there as a small one. */
-async function exists(files: RepoFiles, path: string): Promise<boolean> {
-  try {
-    return (await files.read(path)) !== null;
-  } catch (err) {
-    if (err instanceof FileOverLimit) return true;
-    throw err;
-  }
-}

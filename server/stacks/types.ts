@@ -12,7 +12,16 @@ export interface RepoFiles {
   dirs: string[];
   /** File text, or null when it does not exist; FileOverLimit when it exists but is larger than detection reads. */
   read(path: string): Promise<string | null>;
+  /**
+   * The entries of a directory below the root, or null when it is none or cannot be listed whole.
+   * Optional: without it detection cannot look below the root's names. Detectors list only where those
+   * names cannot tell, one directory at most (go.ts: cmd/ of a module with no Go file at its root).
+   */
+  listDir?(path: string): Promise<DirEntries | null>;
 }
+
+/** One directory's entries by name. */
+export interface DirEntries { files: string[]; dirs: string[] }
 
 export interface DetectedStack {
   stack: StackName;

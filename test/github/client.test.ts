@@ -102,6 +102,14 @@ test('contents: root names, file text, null for missing files and directories, s
   t.is((await kindOf(gh.readFile('alice', 'app', '../../user', 'main'))).kind, 'not_found');
 });
 
+test('listDirectory: a directory\'s entries as the root\'s are listed; null for a file or a missing path', async (t) => {
+  const { gh } = await world(t);
+  t.deepEqual(await gh.listDirectory('alice', 'app', 'src', 'main'), [{ name: 'x.js', dir: false }]);
+  t.is(await gh.listDirectory('alice', 'app', 'package.json', 'main'), null);
+  t.is(await gh.listDirectory('alice', 'app', 'nope', 'main'), null);
+  t.is((await kindOf(gh.listDirectory('alice', 'app', 'src/../..', 'main'))).kind, 'not_found');
+});
+
 test('file text as editors save it: a UTF-8 byte order mark is dropped, UTF-16 with one (PowerShell\'s `>`) is decoded', async (t) => {
   const { sim, gh } = await world(t);
   sim.addRepo({ owner: 'alice', name: 'win', branches: { main: { 'package.json': '\uFEFF{"scripts":{"start":"node ."}}' } } });

@@ -12,7 +12,8 @@ function repo(files: Record<string, string>): RepoFiles {
   return { list, dirs, read: async (p) => files[p] ?? null };
 }
 const detect = (files: Record<string, string>) => detectStack(repo(files));
-const mainIs = (main: string) => detect({ 'package.json': JSON.stringify({ main }) });
+// "main" starts the app only when the file is there: each case has it.
+const mainIs = (main: string) => detect({ 'package.json': JSON.stringify({ main }), [main]: '' });
 
 test('package.json "main" is one shell word: spaces and metacharacters are quoted, not run', async (t) => {
   t.is((await mainIs('src/server.js')).startCommand, 'node src/server.js');

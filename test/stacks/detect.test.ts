@@ -7,11 +7,23 @@ import { repoFilesFromGitHub } from '../../server/stacks/fromGitHub.js';
 import { startGitHubSimulator } from '../../sandbox/github/index.js';
 import { createGitHubClient } from '../../server/github/client.js';
 
-/** An in-memory repo: path -> content; root names derived like the contents API does. */
+/** An in-memory repo: path -> content; root names (and a directory's, listed) derived like the contents API does. */
 function repo(files: Record<string, string>): RepoFiles {
-  const list = Object.keys(files).filter((p) => !p.includes('/')).sort();
-  const dirs = [...new Set(Object.keys(files).filter((p) => p.includes('/')).map((p) => p.split('/')[0]!))].sort();
-  return { list, dirs, read: async (p) => files[p] ?? null };
+  const entries = (prefix: string) => {
+    const below = Object.keys(files).filter((p) => p.startsWith(prefix)).map((p) => p.slice(prefix.length));
+    return {
+      files: below.filter((p) => !p.includes('/')).sort(),
+      dirs: [...new Set(below.filter((p) => p.includes('/')).map((p) => p.split('/')[0]!))].sort(),
+    };
+  };
+  const root = entries('');
+  return {
+    list: root.files, dirs: root.dirs, read: async (p) => files[p] ?? null,
+    listDir: async (p) => {
+      const found = entries(`${p}/`);
+      return found.files.length + found.dirs.length === 0 ? null : found;
+    },
+  };
 }
 
 const seen = new Set<string>();
@@ -31,7 +43,7 @@ test('node: lockfile, build and start scripts', async (t) => {
 });
 
 test('node: no lockfile means npm install; "main" starts with node', async (t) => {
-  const d = await detect({ 'package.json': pkg({ main: 'src/server.js' }) });
+  const d = await detect({ 'package.json': pkg({ main: 'src/server.js' }), 'src/server.js': '' });
   t.like(d, { buildCommand: 'npm install', startCommand: 'node src/server.js' });
   t.regex(d.reason, /no lockfile/);
   t.is((await detect({ 'package.json': pkg({}), 'server.js': '' })).startCommand, 'node server.js');
@@ -70,6 +82,46 @@ test('python: Django takes its project from manage.py; FastAPI gets uvicorn on $
   t.is((await detect({ 'requirements.txt': 'fastapi\nuvicorn[standard]\n', 'main.py': '' })).startCommand, 'uvicorn main:app --host 0.0.0.0 --port $PORT');
 });
 
+// Split settings (a settings/ package with base.py, dev.py, production.py: cookiecutter-django, "Two
+// Scoops") name "mysite.settings.dev" in manage.py; the WSGI module is still mysite/wsgi.py. Taking only a
+// value ending in ".settings" fell back to "config": "ModuleNotFoundError: No module named 'config'".
+test('python: Django with a settings package (mysite.settings.dev) serves mysite.wsgi', async (t) => {
+  const d = await detect({
+    'requirements.txt': 'Django==5.0.6\ngunicorn==22.0.0\n',
+    'manage.py': "#!/usr/bin/env python\nimport os, sys\n\ndef main():\n    os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'mysite.settings.dev')\n",
+    'mysite/wsgi.py': '', 'mysite/settings/__init__.py': '', 'mysite/settings/dev.py': '',
+  });
+  t.is(d.startCommand, 'gunicorn mysite.wsgi:application');
+  const manage = (module: string) => ({ 'requirements.txt': 'django\ngunicorn\n', 'manage.py': `os.environ.setdefault("DJANGO_SETTINGS_MODULE", "${module}")\n` });
+  t.is((await detect(manage('config.settings.local'))).startCommand, 'gunicorn config.wsgi:application', 'cookiecutter-django');
+  t.is((await detect(manage('mysite.settings.prod.eu'))).startCommand, 'gunicorn mysite.wsgi:application');
+});
+
+// FastAPI's own "Bigger Applications" layout (fastapi.tiangolo.com/tutorial/bigger-applications/) is
+// app/main.py, run as `uvicorn app.main:app`; `uvicorn app:app` imports the app/ package and fails with
+// 'Attribute "app" not found in module "app"'.
+test('python: FastAPI in app/main.py is served as app.main:app', async (t) => {
+  const reqs = 'fastapi==0.111.0\nuvicorn[standard]==0.30.1\n';
+  const d = await detect({ 'requirements.txt': reqs, 'app/__init__.py': '', 'app/main.py': 'from fastapi import FastAPI\napp = FastAPI()\n', 'app/routers/items.py': '' });
+  t.is(d.startCommand, 'uvicorn app.main:app --host 0.0.0.0 --port $PORT');
+  // A root main.py still wins; an app/ without main.py is no app.main to import.
+  t.is((await detect({ 'requirements.txt': reqs, 'main.py': '', 'app/main.py': '' })).startCommand, 'uvicorn main:app --host 0.0.0.0 --port $PORT');
+  const unknown = await detect({ 'requirements.txt': reqs, 'app/api.py': '' });
+  t.is(unknown.startCommand, 'uvicorn app:app --host 0.0.0.0 --port $PORT');
+  t.regex(unknown.reason, /"app" is assumed/);
+});
+
+// fastapi[standard] (FastAPI's documented install since 0.112) installs fastapi-cli[standard], hence uvicorn.
+test('python: fastapi with an extra that brings uvicorn is not told to add uvicorn', async (t) => {
+  const reason = async (reqs: string) => (await detect({ 'requirements.txt': reqs, 'main.py': '' })).reason;
+  for (const reqs of ['fastapi[standard]\n', 'fastapi[standard]==0.115.0\n', 'fastapi[all]>=0.100\n', 'FastAPI[Standard-No-FastAPI-Cloud-CLI]\n', 'fastapi[ sqlmodel , standard ]\n']) {
+    t.false((await reason(reqs)).includes('Add uvicorn'), reqs);
+  }
+  for (const reqs of ['fastapi\n', 'fastapi[email]\n', 'notfastapi[standard]\nfastapi\n', 'fastapi  # [standard] later\n']) {
+    t.regex(await reason(reqs), /Add uvicorn to your dependencies/, reqs);
+  }
+});
+
 test('python: Poetry pyproject and Pipfile install with their tools', async (t) => {
   const poetry = await detect({ 'pyproject.toml': '[tool.poetry]\nname="x"\n[tool.poetry.dependencies]\nfastapi = "^0.1"\n', 'poetry.lock': '', 'main.py': '' });
   t.like(poetry, { buildCommand: 'poetry install --no-root', startCommand: 'poetry run uvicorn main:app --host 0.0.0.0 --port $PORT' });
@@ -84,16 +136,76 @@ test('go: Render\'s build and start commands', async (t) => {
   });
 });
 
+// Go's own module layout (go.dev/doc/modules/layout; golang-standards/project-layout) keeps the main package
+// in cmd/<name>/ with no .go file at the root: `go build … -o app` at the root fails with "no Go files in
+// /opt/render/project/src". Detection lists cmd/ (only then) and builds its one command.
+test('go: a module whose main package is in cmd/<name>/ builds that package, not the empty root', async (t) => {
+  const module = { 'go.mod': 'module example.com/api\n\ngo 1.22\n', 'go.sum': '', 'internal/handlers/h.go': 'package handlers\n' };
+  const d = await detect({ ...module, 'cmd/api/main.go': 'package main\n\nfunc main() {}\n', 'cmd/README.md': '' });
+  t.like(d, { stack: 'go', buildCommand: "go build -tags netgo -ldflags '-s -w' -o app ./cmd/api", startCommand: './app' });
+  t.regex(d.reason, /cmd\/api/);
+  // The main package right in cmd/; a Procfile's web: command starts what the same build made.
+  t.is((await detect({ ...module, 'cmd/main.go': 'package main\n' })).buildCommand, "go build -tags netgo -ldflags '-s -w' -o app ./cmd");
+  t.like(await detect({ ...module, 'cmd/api/main.go': '', Procfile: 'web: ./app -port $PORT\n' }), { buildCommand: "go build -tags netgo -ldflags '-s -w' -o app ./cmd/api", startCommand: './app -port $PORT' });
+  // Directories go build skips are no commands; a root with Go files is built as before, cmd/ or not.
+  t.is((await detect({ ...module, 'cmd/api/main.go': '', 'cmd/_tools/x.go': '', 'cmd/testdata/y.go': '' })).buildCommand, "go build -tags netgo -ldflags '-s -w' -o app ./cmd/api");
+  t.is((await detect({ ...module, 'main.go': '', 'cmd/tool/main.go': '' })).buildCommand, "go build -tags netgo -ldflags '-s -w' -o app");
+});
+
+test('go: cmd/ with several commands, none, or no listing is refused, asking for the build command', async (t) => {
+  const module = { 'go.mod': 'module example.com/api\n', 'main_test.go': 'package main\n' };
+  const refused = async (files: RepoFiles, why: RegExp) => {
+    const err = await t.throwsAsync(detectStack(files), { instanceOf: StackDetectionError });
+    t.regex(err.message, why);
+    t.regex(err.message, /render\.yaml/);
+  };
+  await refused(repo({ ...module, 'cmd/api/main.go': '', 'cmd/worker/main.go': '' }), /2 commands \(cmd\/api, cmd\/worker\)/);
+  await refused(repo({ ...module, 'cmd/main.go': '', 'cmd/migrate/main.go': '' }), /2 commands \(cmd, cmd\/migrate\)/);
+  await refused(repo({ ...module, 'cmd/README.md': '' }), /holds no Go package/);
+  await refused(repo({ ...module, 'cmd/my api/main.go': '' }), /directory name/);
+  // A RepoFiles that cannot list below the root cannot know which command: no guess.
+  const { listDir: _, ...unlisted } = repo({ ...module, 'cmd/api/main.go': '' });
+  await refused(unlisted, /could not be listed/);
+});
+
 test('ruby: plain puma app, Rails, and Rails winning over its package.json', async (t) => {
   t.like(await detect({ Gemfile: "source 'https://rubygems.org'\ngem 'sinatra'\ngem 'puma'\n", 'config.ru': '' }), {
     stack: 'ruby', runtime: 'ruby', buildCommand: 'bundle install', startCommand: 'bundle exec puma',
   });
-  const rails = await detect({ Gemfile: 'gem "rails", "~> 8.0"\ngem "puma"\n', 'package.json': pkg({ scripts: { start: 'x' } }), 'config.ru': '' });
+  const rails = await detect({ Gemfile: 'gem "rails", "~> 8.0"\ngem "propshaft"\ngem "puma"\n', 'package.json': pkg({ scripts: { start: 'x' } }), 'config.ru': '' });
   t.like(rails, {
     stack: 'ruby',
     buildCommand: 'bundle install && bundle exec rake assets:precompile && bundle exec rake assets:clean',
     startCommand: 'bundle exec puma -C config/puma.rb',
   });
+});
+
+// `rails new --api` generates a Gemfile without an asset pipeline (no sprockets-rails, no propshaft), so the
+// app has no assets:precompile task: `bundle exec rake assets:precompile` aborts with "Don't know how to
+// build task 'assets:precompile'" and the Render build fails (the same bug in other platforms' detection:
+// railwayapp/nixpacks#751, superfly/fly-rails#1).
+test('ruby: an API-only Rails app (no sprockets/propshaft) builds without assets:precompile', async (t) => {
+  const gemfile = [
+    'source "https://rubygems.org"', '', 'ruby "3.3.0"', '',
+    'gem "rails", "~> 7.1.3"', 'gem "pg", "~> 1.1"', 'gem "puma", ">= 5.0"',
+    'gem "tzinfo-data", platforms: %i[ windows jruby ]', 'gem "bootsnap", require: false', '',
+    'group :development, :test do', '  gem "debug", platforms: %i[ mri windows ]', 'end', '',
+  ].join('\n');
+  const d = await detect({ 'Gemfile': gemfile, 'Gemfile.lock': '', 'config.ru': '', 'config/application.rb': 'config.api_only = true', 'config/puma.rb': '' });
+  t.is(d.stack, 'ruby');
+  t.is(d.buildCommand, 'bundle install');
+  t.is(d.startCommand, 'bundle exec puma -C config/puma.rb');
+  t.regex(d.reason, /No asset pipeline gem/);
+});
+
+test('ruby: the gems that define assets:precompile add it; those that only enhance it do not', async (t) => {
+  const build = async (gems: string[]) => (await detect({ Gemfile: ['gem "rails"', ...gems.map((g) => `gem "${g}"`)].join('\n') })).buildCommand;
+  const precompiles = 'bundle install && bundle exec rake assets:precompile && bundle exec rake assets:clean';
+  for (const gem of ['sprockets-rails', 'propshaft', 'sass-rails', 'sassc-rails', 'webpacker']) t.is(await build([gem]), precompiles, gem);
+  t.is(await build(['jsbundling-rails', 'cssbundling-rails', 'importmap-rails', 'shakapacker', 'sprockets']), 'bundle install');
+  t.is(await build(['importmap-rails', 'sprockets-rails']), precompiles, 'Rails 7.0\'s default Gemfile');
+  // Not a Rails app: no rake assets tasks whatever the gems.
+  t.is((await detect({ Gemfile: 'gem "sinatra"\ngem "sprockets"\ngem "puma"\n' })).buildCommand, 'bundle install');
 });
 
 test('rust: the binary name comes from Cargo.toml', async (t) => {
@@ -191,6 +303,29 @@ test('over the GitHub simulator, files saved with a byte order mark (Windows edi
   const gh = createGitHubClient({ apiUrl: sim.apiUrl, token: sim.issueToken('wendy'), retries: false });
   t.like(await detectStack(await repoFilesFromGitHub(gh, 'wendy', 'win', 'node')), { stack: 'node', startCommand: 'npm start' });
   t.like(await detectStack(await repoFilesFromGitHub(gh, 'wendy', 'win', 'yaml')), { stack: 'python', serviceType: 'background_worker', startCommand: 'python jobs.py' });
+});
+
+test('over the GitHub simulator, a Go module\'s cmd/ is listed, once and only when its root has no Go file', async (t) => {
+  const sim = await startGitHubSimulator();
+  t.teardown(() => sim.close());
+  sim.addUser({ login: 'gopher' });
+  const gomod = { 'go.mod': 'module example.com/api\n\ngo 1.22\n' };
+  sim.addRepo({
+    owner: 'gopher', name: 'api',
+    branches: {
+      layout: { ...gomod, 'cmd/api/main.go': 'package main\n', 'internal/x/x.go': 'package x\n' },
+      two: { ...gomod, 'cmd/api/main.go': 'package main\n', 'cmd/worker/main.go': 'package main\n' },
+      root: { ...gomod, 'main.go': 'package main\n', 'cmd/tool/main.go': 'package main\n' },
+    },
+  });
+  const gh = createGitHubClient({ apiUrl: sim.apiUrl, token: sim.issueToken('gopher'), retries: false });
+  const listings = () => sim.calls.filter((c) => c.path.includes('/contents/cmd')).length;
+  t.like(await detectStack(await repoFilesFromGitHub(gh, 'gopher', 'api', 'layout')), { stack: 'go', buildCommand: "go build -tags netgo -ldflags '-s -w' -o app ./cmd/api" });
+  t.is(listings(), 1);
+  await t.throwsAsync(detectStack(await repoFilesFromGitHub(gh, 'gopher', 'api', 'two')), { instanceOf: StackDetectionError, message: /2 commands \(cmd\/api, cmd\/worker\)/ });
+  t.is(listings(), 2);
+  t.like(await detectStack(await repoFilesFromGitHub(gh, 'gopher', 'api', 'root')), { buildCommand: "go build -tags netgo -ldflags '-s -w' -o app" });
+  t.is(listings(), 2, 'a root with a Go file lists nothing');
 });
 
 test.after('every preset is exercised by some test', (t) => {

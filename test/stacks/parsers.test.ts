@@ -7,7 +7,7 @@ import test from 'ava';
 import fc from 'fast-check';
 import { procfileProcess, procfileWeb } from '../../server/stacks/procfile.js';
 import { gemfileGems } from '../../server/stacks/ruby.js';
-import { dependencyLines, djangoProject, uses } from '../../server/stacks/python.js';
+import { dependencyLines, djangoProject, fastapiBringsUvicorn, uses } from '../../server/stacks/python.js';
 import { mixUsesPhoenix } from '../../server/stacks/elixir.js';
 import { linesOf, MAX_LINE_CHARS } from '../../server/stacks/lines.js';
 import { StackDetectionError } from '../../server/stacks/types.js';
@@ -73,9 +73,19 @@ test('uses() equals the dependency-name regex', (t) => {
   }), RUNS);
 });
 
-test('djangoProject equals the manage.py settings regex', (t) => {
-  const old = (manage: string) => /DJANGO_SETTINGS_MODULE['"]\s*,\s*['"]([\w.]+)\.settings['"]/.exec(manage)?.[1];
-  fc.assert(fc.property(textOf(['DJANGO_SETTINGS_MODULE', "'", '"', ',', ' ', '\n', 'mysite', '.settings', '.', 'x_1', '-'], 16), (text) => {
+test('fastapiBringsUvicorn equals a regex over each dependency line: fastapi[…] with standard, standard-no-fastapi-cloud-cli or all', (t) => {
+  const extras = new Set(['standard', 'standard-no-fastapi-cloud-cli', 'all']);
+  const old = (line: string) => [...line.matchAll(/(?<=^|[\s"'[,])fastapi\[(?=([^\]]*)\])/g)].some((m) => m[1]!.split(',').some((e) => extras.has(e.trim())));
+  fc.assert(fc.property(textOf(['fastapi[', 'fastapi', '[', ']', 'standard', 'standard]', 'all]', 'email', '-no-fastapi-cloud-cli', ',', ' ', '\n', '"', 'x', '#'], 12), (text) => {
+    const lines = dependencyLines(text);
+    t.is(fastapiBringsUvicorn(lines), lines.some(old), JSON.stringify(text));
+  }), RUNS);
+});
+
+test('djangoProject equals the manage.py settings regex (the project: before the first settings segment)', (t) => {
+  // 'mysite.settings' and a settings package's 'mysite.settings.dev' both name the project mysite.
+  const old = (manage: string) => /DJANGO_SETTINGS_MODULE['"]\s*,\s*['"]([\w.]+?)\.settings(?:\.[\w.]*)?['"]/.exec(manage)?.[1];
+  fc.assert(fc.property(textOf(['DJANGO_SETTINGS_MODULE', "'", '"', ',', ' ', '\n', 'mysite', '.settings', 'settings', '.dev', '.', 'x_1', '-'], 16), (text) => {
     t.is(djangoProject(text), old(text), JSON.stringify(text));
   }), RUNS);
 });

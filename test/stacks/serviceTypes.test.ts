@@ -37,3 +37,16 @@ test('Procfile: worker: without web: is a background worker; with web: it stays 
   const docker = await detectStack(repo({ Dockerfile: 'FROM node', Procfile: 'worker: node queue.js\n' }));
   t.is(docker.serviceType, 'web_service', 'a Docker image runs its own CMD');
 });
+
+test('Procfile: a worker-only repository is not told how its web server would be served, nor to add one', async (t) => {
+  const python = await detectStack(repo({ 'requirements.txt': 'celery\n', Procfile: 'worker: celery -A tasks worker\n' }));
+  t.like(python, { serviceType: 'background_worker', buildCommand: 'pip install -r requirements.txt', startCommand: 'celery -A tasks worker' });
+  t.notRegex(python.reason, /gunicorn|serves/, python.reason);
+  t.regex(python.reason, /declares a worker/);
+  const ruby = await detectStack(repo({ Gemfile: 'gem "sidekiq"\n', Procfile: 'worker: bundle exec sidekiq\n' }));
+  t.like(ruby, { serviceType: 'background_worker', startCommand: 'bundle exec sidekiq' });
+  t.notRegex(ruby.reason, /puma/, ruby.reason);
+  const rails = await detectStack(repo({ Gemfile: 'gem "rails"\ngem "propshaft"\n', Procfile: 'worker: bundle exec sidekiq\n' }));
+  t.like(rails, { serviceType: 'background_worker', buildCommand: 'bundle install && bundle exec rake assets:precompile && bundle exec rake assets:clean' });
+  t.notRegex(rails.reason, /puma/, rails.reason);
+});
