@@ -192,9 +192,12 @@ async function devServerSite(files: RepoFiles, pkg: PackageJson, scripts: Record
   };
 }
 
-/** Where a front-end tool's build goes: the framework the project depends on first (SvelteKit over vite), else the tool's own. */
+/**
+ * Where a front-end tool's build goes: the first framework the project depends on that this tool builds
+ * (SvelteKit over vite; not a react-scripts left in a project vite builds now), else the tool's own.
+ */
 function frontEndOutput(pkg: PackageJson, tool: string): [string, string] {
-  const { dep, dir } = frontEnd(pkg) ?? PUBLISH_DIRS.find((f) => f.dep === tool) ?? { dep: tool, dir: 'dist' };
+  const { dep, dir } = PUBLISH_DIRS.find((f) => f.cli === tool && depends(pkg, f.dep)) ?? PUBLISH_DIRS.find((f) => f.dep === tool) ?? { dep: tool, dir: 'dist' };
   return [dir, dep];
 }
 

@@ -72,9 +72,14 @@ export function uses(lines: readonly string[], name: string): boolean {
 /** FastAPI's extras that install uvicorn: `standard` (fastapi-cli[standard] brings uvicorn[standard]), its variant without the cloud CLI, and `all`. */
 const UVICORN_EXTRAS = new Set(['standard', 'standard-no-fastapi-cloud-cli', 'all']);
 
+/** Longer than any real extras list: one is not looked into (a hostile file repeating `fastapi[` before a far `]`). */
+const MAX_EXTRAS_CHARS = 256;
+
 /**
  * Whether some line declares fastapi with an extra that installs uvicorn (`fastapi[standard]>=0.112`).
- * Each line's next `]` is found once per stretch, not once per occurrence: linear however it repeats.
+ * Each line's next `]` is found once per stretch, not once per occurrence, and an extras list is read only
+ * up to MAX_EXTRAS_CHARS: linear however it repeats (copied whole from each occurrence, a 256 KiB
+ * requirements.txt of `fastapi[` × 256 before 2,000 commas and a `]` took seconds).
  */
 export function fastapiBringsUvicorn(lines: readonly string[]): boolean {
   const name = 'fastapi[';
@@ -85,6 +90,7 @@ export function fastapiBringsUvicorn(lines: readonly string[]): boolean {
       if (before !== undefined && !isSpace(before) && !BEFORE_NAME.has(before)) continue;
       if (close < at) close = text.indexOf(']', at);
       if (close === -1) break;
+      if (close - at > MAX_EXTRAS_CHARS) continue;
       if (text.slice(at + name.length, close).split(',').some((extra) => UVICORN_EXTRAS.has(extra.trim()))) return true;
     }
   }

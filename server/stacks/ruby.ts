@@ -1,5 +1,6 @@
 import { fromTemplate, has, procfileStart, procfileWorkerOnly, type Refiner } from './refiner.js';
 import { isSpace, linesOf } from './lines.js';
+import { FileOverLimit, type RepoFiles } from './types.js';
 
 /**
  * The gem names a Gemfile declares (`gem 'name'` or `gem "name"` at the start of a line), lower-cased.
@@ -34,19 +35,69 @@ const ASSET_PIPELINE_GEMS = ['sprockets-rails', 'propshaft', 'sass-rails', 'sass
 
 const PRECOMPILE_BUILD = 'bundle install && bundle exec rake assets:precompile && bundle exec rake assets:clean';
 
-/** A Rails app's asset pipeline gem from its Gemfile, or null (an API-only app has none). */
-function assetPipelineGem(gems: Set<string>): string | null {
-  return ASSET_PIPELINE_GEMS.find((gem) => gems.has(gem)) ?? null;
+/**
+ * The gem names a Gemfile.lock holds (its specs, their dependencies, DEPENDENCIES: each indented line's
+ * first word, `!` off), lower-cased. One pass over the lines.
+ */
+export function lockedGems(lock: string): Set<string> {
+  const gems = new Set<string>();
+  for (const { text, clipped } of linesOf(lock)) {
+    if (clipped || !isSpace(text[0])) continue;
+    const word = text.trimStart().split(' ', 1)[0]!.toLowerCase();
+    if (word !== '') gems.add(word.endsWith('!') ? word.slice(0, -1) : word);
+  }
+  return gems;
+}
+
+/**
+ * Why a Rails app's build precompiles its assets, or null when it has no asset pipeline. The Gemfile may
+ * not name the gem: up to 6.1 the rails gem itself depends on sprockets-rails (a 6.1 app that moved to
+ * jsbundling names none), so Gemfile.lock, which lists what the bundle holds, decides. Without one the
+ * Rails version is unknown: an app that says `config.api_only = true` has no pipeline; any other keeps the
+ * precompile it always had.
+ */
+async function assetPipeline(files: RepoFiles, gems: Set<string>): Promise<string | null> {
+  const named = ASSET_PIPELINE_GEMS.find((gem) => gems.has(gem));
+  if (named) return `${named} in Gemfile`;
+  const lock = has(files, 'Gemfile.lock') ? await readWithinLimit(files, 'Gemfile.lock') : null;
+  if (lock !== null) {
+    const locked = lockedGems(lock);
+    const held = ASSET_PIPELINE_GEMS.find((gem) => locked.has(gem));
+    return held ? `${held} in Gemfile.lock` : null;
+  }
+  const application = files.dirs.includes('config') ? await readWithinLimit(files, 'config/application.rb') : null;
+  if (application !== null && saysApiOnly(application)) return null;
+  return 'Rails up to 6.1 brings sprockets-rails, and no Gemfile.lock says which Rails this is';
+}
+
+/** A file detection may do without: null when missing or over the read limit (the deploy goes on without it). */
+async function readWithinLimit(files: RepoFiles, path: string): Promise<string | null> {
+  return files.read(path).catch((err: unknown) => {
+    if (err instanceof FileOverLimit) return null;
+    throw err;
+  });
+}
+
+/** Whether config/application.rb has a `config.api_only = true` line (a scan of its lines, no regex on the file). */
+function saysApiOnly(application: string): boolean {
+  for (const { text, clipped } of linesOf(application)) {
+    if (clipped) continue;
+    const line = text.trim();
+    if (!line.startsWith('config.api_only')) continue;
+    const value = line.slice('config.api_only'.length).trimStart();
+    if (value.startsWith('=') && /^true\b/.test(value.slice(1).trimStart())) return true;
+  }
+  return false;
 }
 
 export const detectRuby: Refiner = async (files, t) => {
   const gems = gemfileGems((await files.read('Gemfile')) ?? '');
   const rails = gems.has('rails') || gems.has('railties');
-  const pipeline = rails ? assetPipelineGem(gems) : null;
+  const pipeline = rails ? await assetPipeline(files, gems) : null;
   const buildCommand = pipeline ? PRECOMPILE_BUILD : t.buildCommand;
   const assets = !rails ? '' : pipeline
-    ? ` Precompiles assets (${pipeline} in Gemfile).`
-    : ' No asset pipeline gem (sprockets-rails, propshaft…) in Gemfile, so no assets to precompile.';
+    ? ` Precompiles assets (${pipeline}).`
+    : ' No asset pipeline gem (sprockets-rails, propshaft…) in the bundle, so no assets to precompile.';
   const project = `Ruby project (Gemfile)${rails ? ', Rails' : ''}`;
   const procfile = await procfileStart(files);
   if (procfile) return fromTemplate(t, `${project}; starts with the Procfile web: command.${assets}`, { buildCommand, startCommand: procfile });

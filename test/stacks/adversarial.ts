@@ -67,6 +67,8 @@ export const ADVERSARIAL_CASES: AdversarialCase[] = [
   // Python.
   { name: 'requirements.txt: names glued together', files: { 'requirements.txt': fill('', 'djangofastapigunicorn'), 'app.py': '' }, expect: { stack: 'python', startCommand: 'gunicorn app:app' } },
   { name: 'requirements.txt: blank lines, fastapi last', files: { 'requirements.txt': fill('', '\r\n', '\nfastapi\nuvicorn\n'), 'main.py': '' }, expect: { startCommand: 'uvicorn main:app --host 0.0.0.0 --port $PORT' } },
+  // Each `fastapi[` before one far `]`: copying the extras from each occurrence took seconds (python.ts MAX_EXTRAS_CHARS).
+  { name: 'requirements.txt: fastapi[ repeated before a far ]', files: { 'requirements.txt': fill('fastapi\n', `${'fastapi['.repeat(256)}${','.repeat(2_040)}]\n`), 'main.py': '' }, expect: { stack: 'python', startCommand: 'uvicorn main:app --host 0.0.0.0 --port $PORT' } },
   { name: 'pyproject.toml: huge TOML, poetry last', files: { 'pyproject.toml': fill('[project]\nname = "x"\n', '[tool.x]\nk = "v"\n', '[tool.poetry]\nname = "x"\n'), 'main.py': '' }, expect: { buildCommand: 'poetry install --no-root' } },
   { name: 'manage.py: settings module name never closes', files: { 'requirements.txt': 'django\ngunicorn\n', 'manage.py': fill('', "'DJANGO_SETTINGS_MODULE' ,  '", "\nos.environ.setdefault('DJANGO_SETTINGS_MODULE', 'mysite.settings')\n") }, expect: { startCommand: 'gunicorn mysite.wsgi:application' } },
   { name: 'manage.py: whitespace after the key', files: { 'requirements.txt': 'django\n', 'manage.py': fill('"DJANGO_SETTINGS_MODULE"', ' \n') }, expect: { startCommand: 'gunicorn config.wsgi:application' } },

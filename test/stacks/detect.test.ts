@@ -198,14 +198,33 @@ test('ruby: an API-only Rails app (no sprockets/propshaft) builds without assets
   t.regex(d.reason, /No asset pipeline gem/);
 });
 
+/** A Gemfile.lock whose bundle holds `gems` (each a spec, as Bundler writes them). */
+const gemfileLock = (gems: string[]) => ['GEM', '  remote: https://rubygems.org/', '  specs:', ...gems.map((g) => `    ${g} (1.0.0)`), '', 'DEPENDENCIES', ...gems.map((g) => `  ${g}`), ''].join('\n');
+
 test('ruby: the gems that define assets:precompile add it; those that only enhance it do not', async (t) => {
-  const build = async (gems: string[]) => (await detect({ Gemfile: ['gem "rails"', ...gems.map((g) => `gem "${g}"`)].join('\n') })).buildCommand;
+  const build = async (gems: string[]) => (await detect({ Gemfile: ['gem "rails"', ...gems.map((g) => `gem "${g}"`)].join('\n'), 'Gemfile.lock': gemfileLock(['rails', ...gems]) })).buildCommand;
   const precompiles = 'bundle install && bundle exec rake assets:precompile && bundle exec rake assets:clean';
   for (const gem of ['sprockets-rails', 'propshaft', 'sass-rails', 'sassc-rails', 'webpacker']) t.is(await build([gem]), precompiles, gem);
   t.is(await build(['jsbundling-rails', 'cssbundling-rails', 'importmap-rails', 'shakapacker', 'sprockets']), 'bundle install');
   t.is(await build(['importmap-rails', 'sprockets-rails']), precompiles, 'Rails 7.0\'s default Gemfile');
   // Not a Rails app: no rake assets tasks whatever the gems.
   t.is((await detect({ Gemfile: 'gem "sinatra"\ngem "sprockets"\ngem "puma"\n' })).buildCommand, 'bundle install');
+});
+
+// Up to 6.1 the rails gem itself depends on sprockets-rails (rails.gemspec), so a 6.1 app that moved from
+// webpacker to jsbundling names no pipeline gem and still has assets:precompile, which runs javascript:build.
+test('ruby: a Rails 6.1 app whose pipeline comes with rails (Gemfile.lock) still precompiles; without a lock, only api_only drops it', async (t) => {
+  const precompiles = 'bundle install && bundle exec rake assets:precompile && bundle exec rake assets:clean';
+  const gemfile = 'gem "rails", "~> 6.1"\ngem "jsbundling-rails"\ngem "cssbundling-rails"\ngem "puma"\n';
+  const lock = ['GEM', '  specs:', '    rails (6.1.7)', '      actionpack (= 6.1.7)', '      sprockets-rails (>= 2.0.0)', '    sprockets-rails (3.4.2)', '    jsbundling-rails (1.3.0)', '', 'DEPENDENCIES', '  jsbundling-rails', '  rails (~> 6.1)', ''].join('\n');
+  const withLock = await detect({ Gemfile: gemfile, 'Gemfile.lock': lock });
+  t.is(withLock.buildCommand, precompiles);
+  t.regex(withLock.reason, /sprockets-rails in Gemfile\.lock/);
+  // No lockfile: which Rails is unknown, so the build keeps its precompile, unless the app says it is API-only.
+  const unlocked = await detect({ Gemfile: gemfile });
+  t.is(unlocked.buildCommand, precompiles);
+  t.regex(unlocked.reason, /no Gemfile\.lock says which Rails/);
+  t.is((await detect({ Gemfile: gemfile, 'config/application.rb': 'module App\n  class Application < Rails::Application\n    config.api_only = true\n  end\nend\n' })).buildCommand, 'bundle install');
 });
 
 test('rust: the binary name comes from Cargo.toml', async (t) => {

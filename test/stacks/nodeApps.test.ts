@@ -66,6 +66,8 @@ for (const [name, scripts, deps, publishPath] of [
   ['Gatsby', { develop: 'gatsby develop', start: 'gatsby develop', build: 'gatsby build', serve: 'gatsby serve' }, { gatsby: '^5.13.0' }, 'public'],
   ['Vite', { dev: 'vite', start: 'vite', build: 'tsc -b && vite build', preview: 'vite preview' }, { vite: '^5.4.0' }, 'dist'],
   ['Vite (vite dev)', { start: 'vite dev --port 3000', build: 'vite build' }, { vite: '^5.4.0' }, 'dist'],
+  // Moved from Create React App to vite with react-scripts left in the dependencies: vite writes dist/.
+  ['Vite (react-scripts left over)', { start: 'vite', build: 'vite build' }, { 'react-scripts': '5.0.1', vite: '^5.4.0' }, 'dist'],
   ['Astro', { dev: 'astro dev', start: 'astro dev', build: 'astro build', preview: 'astro preview' }, { astro: '^4.15.0' }, 'dist'],
 ] as const) {
   test(`a stock ${name} app is a static site publishing ${publishPath}/, not a web service running its localhost dev server`, async (t) => {
