@@ -123,8 +123,11 @@ const ctx = {
     try { await api.logout(); } catch (err) { if (!(err instanceof ApiError) || err.status !== 401) throw err; }
     signalOtherTabs();
     // Whoever signs in next in this tab starts at the dashboard, not on the page this user left (nor on
-    // the one the stream's word of this end, come first, kept for them).
-    history.replaceState(null, '', '/');
+    // the one the stream's word of this end, come first, kept for them): showSignedOut clears the address
+    // while this session is the tab's. Not once it ended here meanwhile (that word, a read's 401): the page
+    // it ended on was cleared then, and the tab may have moved since, Back into this user's entries. Cleared
+    // after the answer, whichever entry the tab was on lost its tag (claimEntry), and a reload already on its
+    // way there came back with this user's deployment address, untagged: the next user to sign in landed on it.
     showSignedOut({ message: 'You are signed out.', kind: 'success' });
     endedOn = null;
   },
