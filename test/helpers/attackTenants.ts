@@ -76,12 +76,15 @@ export function addPrivateRepo(stack: Stack, owner: string, name: string) {
 }
 
 /**
- * A tenant with something to attack: a private repo, a Render service with a live deploy, and a
- * deployment record (queued unless a worker runs). Returns the tenant's ids.
+ * A tenant with something to attack: a private repo, a Render service with two deploys that went live
+ * (`deployId` the earlier, deactivated one: a rollback's target), and a deployment record (queued unless a
+ * worker runs). Returns the tenant's ids.
  */
 export async function withResources(stack: Stack, tn: Tenant, name = `${tn.login}-app`): Promise<TenantIds> {
   addPrivateRepo(stack, tn.login, name);
-  const svc = await serviceWithLiveDeploy(tn, `${name}-web`);
+  const live = await serviceWithLiveDeploy(tn, `${name}-web`);
+  // The deploy a rollback may name: one that went live before the one live now (which the route refuses).
+  const svc = { ...live, deployId: await supersededDeploy(tn.render, live.serviceId) };
   const dep = await tn.agent.post('/api/render/deploy', { github_repo: `${tn.login}/${name}`, project_name: name });
   if (dep.status !== 202) throw new Error(`deploy for ${tn.login}: ${dep.status} ${dep.text}`);
   const findingId = await plantFinding(stack, tn.userId, svc.serviceId);

@@ -2,6 +2,8 @@ import test from 'ava';
 import type { Stack } from '../helpers/stack.js';
 import { QUICK_PHASES, usePipelineStack } from '../helpers/pipelineStack.js';
 import { canceledWhileAskHeld, liveService, renderCalls, renderDeploysOf, until, waitFinished } from '../helpers/pipeline.js';
+import { supersededDeploy } from '../helpers/attackTenants.js';
+import { createRenderClient } from '../../server/render/client.js';
 
 // A cancel that lands while the worker's ask for a deploy (a redeploy, a rollback) is on its way to
 // Render: the record ends canceled before any deploy id is known, so the cancel route has nothing to
@@ -19,6 +21,9 @@ const cases = [
 for (const c of cases) {
   test(`a ${c.kind} canceled while its ask is on the way to Render: Render's deploy is canceled, never live`, async (t) => {
     const u = await liveService(stack, `cancel-${c.kind}`);
+    // A rollback names a deploy that went live before the one live now (which the route refuses): made before
+    // the hold below, which would keep that second deploy from going live.
+    if (c.kind === 'rollback') await supersededDeploy(createRenderClient({ baseUrl: stack.render.url, apiKey: u.apiKey }), u.serviceId);
     // The deploy the ask makes stays running until the test has seen how it ends (its last phase is held):
     // a cancel must not lose to Render's phase timings.
     const release = stack.render.holdPhase({ serviceId: u.serviceId }, 'update_in_progress');

@@ -2,6 +2,8 @@ import test from 'ava';
 import type { Stack } from '../helpers/stack.js';
 import { usePipelineStack, QUICK_PHASES } from '../helpers/pipelineStack.js';
 import { liveService, waitFinished } from '../helpers/pipeline.js';
+import { supersededDeploy } from '../helpers/attackTenants.js';
+import { createRenderClient } from '../../server/render/client.js';
 
 // A redeploy or rollback answered 202, then the service suspended (another tab, Render's dashboard) before
 // the worker's ask reached Render. Render refuses it in its own words, a 409 for a trigger and a 400 for a
@@ -14,7 +16,8 @@ usePipelineStack(test, { renderOptions: { phaseMs: QUICK_PHASES } }, (p) => ({ s
 for (const kind of ['redeploy', 'rollback'] as const) {
   test(`a ${kind} whose service is suspended before its ask reaches Render ends service_suspended, in the route's words`, async (t) => {
     const u = await liveService(stack, `susp-${kind}`);
-    const body = kind === 'rollback' ? { deploy_id: u.firstDeployId } : {};
+    // A rollback names a deploy that went live before the one live now (which the route refuses).
+    const body = kind === 'rollback' ? { deploy_id: await supersededDeploy(createRenderClient({ baseUrl: stack.render.url, apiKey: u.apiKey }), u.serviceId) } : {};
     const hold = stack.render.holdRequest({ method: 'POST', route: kind === 'rollback' ? '/services/{serviceId}/rollback' : '/services/{serviceId}/deploys', apiKey: u.apiKey });
     t.teardown(() => hold.release());
     const res = await u.agent.post(`/api/render/services/${u.serviceId}/${kind}`, body);

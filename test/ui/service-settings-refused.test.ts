@@ -4,6 +4,7 @@ import { focusedTestId, holdAnswers } from './support/browser.js';
 import { useBrowserStack } from './support/browserStack.js';
 import { serviceMadeOutside, type UiStack } from './support/uiStack.js';
 import { takingTurns } from './support/turns.js';
+import { supersededDeploy } from '../helpers/attackTenants.js';
 
 const test = takingTurns(anyTest);
 
@@ -34,13 +35,6 @@ async function openHeld(t: ExecutionContext, context: BrowserContext, id: string
   await page.getByRole('heading', { level: 1, name }).waitFor();
   for (const read of await Promise.all(listsRead)) t.is(read.status(), 200, read.url());
   return page;
-}
-
-/** A second deploy of the service, live: the first (deactivated) can be rolled back to. */
-async function earlierLiveDeploy(render: Awaited<ReturnType<typeof serviceMadeOutside>>['render'], id: string) {
-  await render.triggerDeploy(id, {});
-  const wentLive = async () => (await render.listDeploys(id)).filter((d) => d.status === 'live' || d.status === 'deactivated').length;
-  for (let i = 0; i < 600 && await wentLive() < 2; i++) await new Promise((r) => setTimeout(r, 30)); // bounded only against a hang
 }
 
 /** Asks to roll back to the deactivated deploy (auto-deploy left as it is: the rollback's own answer is the one looked at). */
@@ -141,7 +135,7 @@ test('a secret file, a domain, a scaling save, the auto-deploy switch, a redeplo
   for (const [which, act] of Object.entries(actions)) {
     const name = `ref-gone-${which}`;
     const { render, serviceId } = await serviceMadeOutside(stack, apiKey, { login: 'refgone', name });
-    if (which === 'rollback') await earlierLiveDeploy(render, serviceId);
+    if (which === 'rollback') await supersededDeploy(render, serviceId);
     const page = await openHeld(t, context, serviceId, name);
     await render.deleteService(serviceId);
     await act(page);
@@ -164,7 +158,7 @@ test('suspended on Render while the page is open: Redeploy says so and what to d
   for (const [which, act] of Object.entries(actions)) {
     const name = `ref-susp-${which}`;
     const { render, serviceId } = await serviceMadeOutside(stack, apiKey, { login: 'refsusp', name });
-    if (which === 'rollback') await earlierLiveDeploy(render, serviceId);
+    if (which === 'rollback') await supersededDeploy(render, serviceId);
     const page = await openHeld(t, context, serviceId, name);
     await page.locator('[data-testid=history-row]').first().waitFor();
     await render.suspendService(serviceId);
