@@ -123,6 +123,18 @@ async function nothingCanceled(t: ExecutionContext, accountId: string) {
   t.is(renderCalls(stack, accountId, 'POST', CANCEL_ROUTE).length, 0, 'nothing canceled on Render');
 }
 
+/** After the cancel: nothing canceled on Render, their service's own deploy builds on, its env as they set it, the record canceled without it. */
+async function canceledLeavingTheirs(t: ExecutionContext, u: Awaited<ReturnType<typeof userOf>>, id: string, theirId: string) {
+  await nothingCanceled(t, u.accountId);
+  const deploys = await renderDeploysOf(stack, u.apiKey, theirId);
+  t.is(deploys.length, 1, 'no deploy asked for');
+  t.is(deploys[0]?.status, 'build_in_progress', 'the service\'s own deploy builds on');
+  const done = (await u.agent.get(`/api/render/deployments/${id}`)).json;
+  t.is(done.status, 'canceled');
+  t.is(done.serviceId, null, 'somebody else\'s service is not noted');
+  t.deepEqual(await envOf(u.apiKey, theirId), ['GREETING=theirs']);
+}
+
 test('a deploy canceled in creating_service after its run ran out of budget before its POST: the service made on the dashboard is never touched', async (t) => {
   const u = await userOf(t, 'nosend-cancel', true);
   await creationBudgetSpent(u.apiKey);
@@ -133,14 +145,7 @@ test('a deploy canceled in creating_service after its run ran out of budget befo
   t.like((await u.agent.get(`/api/render/deployments/${id}`)).json, { status: 'creating_service', serviceId: null });
   const canceled = await u.agent.post(`/api/render/deployments/${id}/cancel`);
   t.is(canceled.status, 200, canceled.text);
-  await nothingCanceled(t, u.accountId);
-  const deploys = await renderDeploysOf(stack, u.apiKey, theirId);
-  t.is(deploys.length, 1, 'no deploy asked for');
-  t.is(deploys[0]?.status, 'build_in_progress', 'the service\'s own deploy builds on');
-  const done = (await u.agent.get(`/api/render/deployments/${id}`)).json;
-  t.is(done.status, 'canceled');
-  t.is(done.serviceId, null, 'somebody else\'s service is not noted');
-  t.deepEqual(await envOf(u.apiKey, theirId), ['GREETING=theirs']);
+  await canceledLeavingTheirs(t, u, id, theirId);
   t.is(renderCalls(stack, u.accountId, 'POST', '/services').length, 1, 'the dashboard\'s creation only');
   u.releaseBuilds();
 });
@@ -159,13 +164,6 @@ test('a deploy canceled while its creation is on its way, Render answering 409 f
   const canceled = await canceling;
   t.is(canceled.status, 200, canceled.text);
   await until('Render refused the creation', async () => renderCalls(stack, u.accountId, 'POST', '/services').find((c) => c.status === 409), 10_000);
-  await nothingCanceled(t, u.accountId);
-  const deploys = await renderDeploysOf(stack, u.apiKey, theirId);
-  t.is(deploys.length, 1, 'no deploy asked for');
-  t.is(deploys[0]?.status, 'build_in_progress', 'the service\'s own deploy builds on');
-  const done = (await u.agent.get(`/api/render/deployments/${id}`)).json;
-  t.is(done.status, 'canceled');
-  t.is(done.serviceId, null, 'somebody else\'s service is not noted');
-  t.deepEqual(await envOf(u.apiKey, theirId), ['GREETING=theirs']);
+  await canceledLeavingTheirs(t, u, id, theirId);
   u.releaseBuilds();
 });
