@@ -4,6 +4,7 @@ import { usePipelineStack, type PipelineStack } from '../helpers/pipelineStack.j
 import { addNodeRepo, FAST_WATCH, renderCalls, signedInWithKey, waitFinished, renderApi, renderDeploysOf, type TestWorker } from '../helpers/pipeline.js';
 import { startWorker, type WorkerProcess } from '../../workers/process.js';
 import { createLogger } from '../../server/logger.js';
+import { deploymentKeys } from '../../server/deployments/storeKeys.js';
 
 // A deployment whose ask reached Render but whose answer was lost (the worker died right after it)
 // takes over, on its retry, the deploy that ask made, not another one. It used to take any deploy of
@@ -120,4 +121,32 @@ test.serial('a deployment that created its service (answer lost) takes the deplo
   t.not(done.deployId, foreign, 'the later deploy was not taken over');
   t.is(done.deployId, deploys.at(-1)?.id, 'the service\'s first deploy');
   t.is(deploys.length, 2, 'no deploy asked for on top');
+});
+
+test.serial('a creation whose answer was lost, sent by a worker of the previous version (a claim with no mark), ends service_name_taken and leaves the service as Render made it', async (t) => {
+  const { agent, apiKey, ownerId, accountId } = await signedInWithKey(stack, 'legacy-claim');
+  addNodeRepo(stack, 'legacy-claim', 'legacy');
+  let asked = '';
+  const id = await answerLostAt('service_created', async () => {
+    const res = await agent.post('/api/render/deploy', { github_repo: 'legacy-claim/legacy', project_name: 'legacy', env_vars: { GREETING: 'ours' } });
+    t.is(res.status, 202, res.text);
+    asked = res.json.id;
+    return asked;
+  }, async () => {
+    // Workers before the creation mark (server/deployments/nameClaims.ts) wrote the claim alone: the
+    // retry, by a worker of this version, finds the claim its own but no creation marked sent under it.
+    const keys = deploymentKeys(stack.redis.prefix);
+    t.is(await stack.web.deps.redis.del(keys.nameSent(ownerId, 'legacy')), 1, 'this version marked the send');
+    t.is((await stack.web.deps.deployments.serviceNameClaim(ownerId, 'legacy'))?.id, asked, 'the claim is the deployment\'s');
+  });
+  const done = await waitFinished(agent, id);
+  // The safe side: a service it cannot tell from one made on the dashboard after its claim is not taken.
+  t.is(done.status, 'failed');
+  t.is(done.failure?.code, 'service_name_taken', JSON.stringify(done.failure));
+  const services = (await renderApi(stack, apiKey, 'GET', '/services?name=legacy')) as Array<{ service: { id: string } }>;
+  t.is(services.length, 1, 'no second service');
+  t.falsy(done.serviceId, 'the service is not the record\'s');
+  const envs = (await renderApi(stack, apiKey, 'GET', `/services/${services[0]!.service.id}/env-vars`)) as Array<{ envVar: { key: string; value: string } }>;
+  t.deepEqual(envs.map((e) => e.envVar.key), ['GREETING'], 'its env vars are the creation\'s, none put after');
+  t.is(renderCalls(stack, accountId, 'PUT', '/services/{serviceId}/env-vars/{envVarKey}').length, 0, 'no env value written on it');
 });
