@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join, relative } from 'node:path';
 import type { Middleware } from 'koa';
-import { ConfigError, loadConfig } from '../server/config/env.js';
+import { ConfigError, debugOutputRefusal, loadConfig } from '../server/config/env.js';
 import { createLogger, type Logger } from '../server/logger.js';
 import { startWeb } from '../server/web.js';
 import { startWorker } from '../workers/process.js';
@@ -94,6 +94,8 @@ async function startSandbox(): Promise<Middleware> {
 const REDIS_URL_TO_BE = 'redis://127.0.0.1:6379';
 
 async function main() {
+  const refusal = debugOutputRefusal(env);
+  if (refusal) throw new Error(refusal);
   // Checked before anything starts: a bad value (a PORT that is no number, a malformed REDIS_URL) said what
   // to fix only after the private redis-server was up, and exited past the cleanup, leaving it running; the
   // next npm start then refused to start beside it. A malformed REDIS_URL gave the client's bare words.

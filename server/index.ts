@@ -2,14 +2,10 @@ import { loadConfigOrExit } from './config/env.js';
 import { createLogger } from './logger.js';
 import { ListenError } from './listenErrors.js';
 
-// Entry point of `npm run start:web`. The only module besides scripts/ that reads process.env.
-if (process.env.NODE_DEBUG && /koa-session|http|net/.test(process.env.NODE_DEBUG)) {
-  process.stderr.write('Refusing to start: NODE_DEBUG would print session contents (Render keys) to the log. Unset it.\n');
-  process.exit(1);
-}
+// Entry point of `npm run start:web`. With workers/index.ts, the only modules besides scripts/ that read process.env.
 const config = loadConfigOrExit(process.env);
 const logger = createLogger({ level: config.logLevel, name: 'web', batchMs: 500 });
-// Loaded once the environment is known good: a bad one (or NODE_DEBUG, above) stops the process before the
+// Loaded once the environment is known good: a bad one (or NODE_DEBUG: loadConfigOrExit) stops the process before the
 // app's ~1,400 modules load, about a second of CPU.
 const { startWeb } = await import('./web.js');
 // A PORT or HOST that cannot be listened on: its one-line message, as for a bad value above, not a stack trace.

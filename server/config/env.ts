@@ -190,7 +190,7 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
   }
 
   // A cached session is served while its process's last tracking heartbeat is at most two heartbeats old
-  // (server/cache.ts); a sign-out, clear or key change waits at most the fence for every process to drop
+  // (server/sessions/cache.ts); a sign-out, clear or key change waits at most the fence for every process to drop
   // it (server/sessions/fence.ts). A fence shorter than that answered while a stalled process still served
   // the ended session from memory; each value alone was within its range.
   if (2 * e.SESSION_CACHE_HEARTBEAT_MS > e.SESSION_END_FENCE_MS) {
@@ -287,7 +287,23 @@ function randomSecret(): Buffer {
 }
 
 /** For entry points: load or print what to fix and exit. */
+/**
+ * Node's debug output for `http`, `net` (and the old `koa-session`) would print request headers and session
+ * contents (Render keys, GitHub tokens) to the log: every process that holds them refuses to start with it
+ * (web, worker, `npm start`, the admin script). Returns the reason, or null.
+ */
+export function debugOutputRefusal(env: Record<string, string | undefined>): string | null {
+  return env.NODE_DEBUG && /koa-session|http|net/.test(env.NODE_DEBUG)
+    ? 'Refusing to start: NODE_DEBUG would print session contents (Render keys) to the log. Unset it.'
+    : null;
+}
+
 export function loadConfigOrExit(env: Record<string, string | undefined>): AppConfig {
+  const refusal = debugOutputRefusal(env);
+  if (refusal) {
+    process.stderr.write(`${refusal}\n`);
+    process.exit(1);
+  }
   try {
     return loadConfig(env);
   } catch (err) {

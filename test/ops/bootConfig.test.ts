@@ -56,14 +56,17 @@ for (const c of cases) {
   }
 }
 
-// Node's debug output for these would print session contents (Render keys): the web refuses to start, with a
-// good environment otherwise, before it loads the app (SECURITY.md).
+// Node's debug output for these would print request headers and session contents (Render keys): the web and
+// the worker (which sends the keys to Render) refuse to start, with a good environment otherwise, before they
+// load the app (SECURITY.md). The worker used to start with it.
 for (const NODE_DEBUG of ['http', 'net', 'koa-session', 'fs,http']) {
-  test(`server/index.ts: NODE_DEBUG=${NODE_DEBUG} stops the web and says to unset it`, async (t) => {
-    t.timeout(CHILD_START_TIMEOUT_MS + 10_000);
-    const { code, output } = await boot('server/index.ts', { NODE_DEBUG });
-    t.is(code, 1, output);
-    t.regex(output, /Refusing to start: NODE_DEBUG .* Unset it\./);
-    t.false(output.includes('web listening'), output);
-  });
+  for (const entry of ENTRIES) {
+    test(`${entry}: NODE_DEBUG=${NODE_DEBUG} stops the process and says to unset it`, async (t) => {
+      t.timeout(CHILD_START_TIMEOUT_MS + 10_000);
+      const { code, output } = await boot(entry, { NODE_DEBUG });
+      t.is(code, 1, output);
+      t.regex(output, /Refusing to start: NODE_DEBUG .* Unset it\./);
+      t.false(/"msg":"(web listening|worker started)"/.test(output), output);
+    });
+  }
 }
