@@ -1,5 +1,6 @@
 import type Koa from 'koa';
 import type { AppDeps } from '../deps.js';
+import { z } from 'zod';
 import { errors } from '../errors.js';
 
 /**
@@ -7,15 +8,21 @@ import { errors } from '../errors.js';
  * deployment, which must be the caller's (anyone else's id is a 404, like a missing one). The lines
  * come from the one poller per deployment (server/deployments/logTail.ts) over the owner's channel.
  */
-export async function followedDeployment(ctx: Koa.Context, deps: AppDeps, userId: number): Promise<string | null> {
-  // The only parameters: "?logs[]=<id>" is one named "logs[]", and ignored it streamed without the lines asked for.
-  if (Object.keys(ctx.query).some((name) => name !== 'logs' && name !== 'opened')) {
-    throw errors.validation('The live stream takes logs=<deployment id> and, from the UI, opened=address.');
-  }
-  const { logs: raw, opened } = ctx.query;
-  if (opened !== undefined && (opened !== 'address' || raw === undefined)) throw errors.validation('opened: address, with logs=<deployment id>');
+/**
+ * The stream's query: nothing else ("?logs[]=<id>" is a parameter named "logs[]", and ignored it streamed
+ * without the lines asked for). Validated by the route (validate), so the document lists what it takes.
+ */
+export const EventsQuery = z.object({
+  logs: z.string().max(64, 'logs: one deployment id').optional()
+    .describe('One of the caller\'s deployment ids: the stream also carries its new log lines (logs events). Anyone else\'s id, or an unknown one, is a 404.'),
+  opened: z.literal('address').optional()
+    .describe('The UI only, with logs: the id came from the page address (a 404 is then noted as an address opened, not a probe).'),
+}).strict().refine((q) => q.opened === undefined || q.logs !== undefined, 'opened: address, with logs=<deployment id>');
+
+/** The deployment whose lines the stream follows (null: none asked), the caller's own: else a 404 (recorded as the deployment routes record it). */
+export async function followedDeployment(ctx: Koa.Context, deps: AppDeps, userId: number, query: z.infer<typeof EventsQuery>): Promise<string | null> {
+  const { logs: raw, opened } = query;
   if (raw === undefined) return null;
-  if (typeof raw !== 'string' || raw.length > 64) throw errors.validation('logs: one deployment id');
   const rec = await deps.deployments.getForUser(raw, userId);
   // Recorded as the deployment routes record it (a cross-tenant probe when the id is someone else's).
   if (!rec) { await deps.security.notFound(ctx, 'deployment', { id: raw, openedFromAddress: opened === 'address' }); throw errors.notFound('Deployment'); }

@@ -27,7 +27,7 @@ const DeploymentRef = z.object({
     .refine((v) => !hasLoneSurrogate(v), 'deployment_id holds half of a UTF-16 surrogate pair, which no deployment id has')
     .describe('A deployment id from deploy_repo or list_deployments'),
 });
-const ServiceRef = z.object({ service_id: z.string().trim().regex(SERVICE_ID, 'service_id must be a Render service id (srv-…)').describe('A Render service id (srv-…) from list_services') });
+const ServiceRef = z.object({ service_id: z.string().trim().regex(SERVICE_ID, 'service_id must be a Render service id (srv-… or, for a cron job, crn-…)').describe('A Render service id (srv-…, or crn-… for a cron job) from list_services') });
 /**
  * The REST route's Idempotency-Key header as an argument (deploy_repo, redeploy, rollback): an AI client
  * that lost an answer and calls again gets the deployment its first call made, not a second deploy. It
@@ -69,7 +69,7 @@ export const TOOLS: ToolSpec[] = [
     request: (a) => ({ method: 'GET', path: `/api/render/deployments/${idIn(a.deployment_id)}` }),
   },
   {
-    name: 'get_deployment_logs', description: 'A page of a deployment\'s build and runtime log lines (newest first; pass nextCursor for older ones).',
+    name: 'get_deployment_logs', description: 'A page of a deployment\'s build and runtime log lines, redacted: the newest page first, its lines oldest first; pass the answer\'s nextCursor as cursor for the page before it.',
     schema: LogPageQuery.extend(DeploymentRef.shape), annotations: READ,
     request: (a) => ({ method: 'GET', path: `/api/render/deployments/${idIn(a.deployment_id)}/logs`, query: without(a, 'deployment_id') }),
   },

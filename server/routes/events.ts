@@ -8,7 +8,8 @@ import { createEventHub, type EventHub } from '../events/hub.js';
 import { openSse } from '../events/sse.js';
 import { watchSessionEnd } from '../events/sessionEnd.js';
 import { SESSION_END_REASONS } from '../sessions/endSession.js';
-import { followedDeployment, logsEvent } from '../events/logEvents.js';
+import { EventsQuery, followedDeployment, logsEvent } from '../events/logEvents.js';
+import { validate } from '../middleware/validate.js';
 import { newStreamMarker, subscribedEvent, subscribedMessage } from '../events/handover.js';
 import { serviceEvent } from '../events/serviceEvents.js';
 import { createLogTailer } from '../deployments/logTail.js';
@@ -64,12 +65,12 @@ export function eventRoutes(router: Router, deps: AppDeps, opts: EventRouteOptio
   router.get('/api/events', documented({
     summary: 'Live updates (Server-Sent Events): deployment, service (a change to one of the caller\'s services: its id and the action), sentinel, logs (with ?logs=<deployment id>), the stream markers (stream, subscribed) and a last session event', tag: 'events',
     responses: { 200: { contentType: 'text/event-stream', description: 'event: stream (first: this stream\'s marker), deployment|service|sentinel|logs|subscribed (a stream of the user with that marker is subscribed)|session, data: one JSON object per event; and every keepalive interval a ping, data: that interval in ms (a stream that misses a few is silent: reconnect).' } },
-    errors: ['events_unavailable', 'rate_limited', 'validation_failed'],
-  }), requireUser(), async (ctx) => {
+    errors: ['events_unavailable', 'rate_limited', 'not_found'],
+  }), requireUser(), validate({ query: EventsQuery }), async (ctx) => {
     const userId = ctx.state.user.id;
     const ref = deps.sessions.refOf(ctx.state.sessionId);
     // ?logs=<deployment id>: this stream also carries that deployment's new log lines.
-    const following = await followedDeployment(ctx, deps, userId);
+    const following = await followedDeployment(ctx, deps, userId, ctx.input.query);
     const open = openByUser.get(userId) ?? 0;
     if (open >= maxStreams) throw errors.rateLimited(15, 'Too many live update streams are open. Close some tabs and reload.');
     openByUser.set(userId, open + 1);

@@ -22,7 +22,7 @@ export interface ReadinessCheck { name: string; check(): Promise<boolean> }
 export function healthRoutes(router: Router, deps: AppDeps, extra: ReadinessCheck[] = []) {
   const probeKey = `${deps.config.redisPrefix}:readyz:${randomBytes(9).toString('base64url')}`;
   router.get('/healthz', documented({ summary: 'Liveness: the process runs', tag: 'health', responses: { 200: HealthView } }), (ctx) => { ctx.body = { status: 'ok' } satisfies HealthView; });
-  router.get('/readyz', documented({ summary: 'Readiness: Redis answers and takes a write, and the deploy queue answers', tag: 'health', responses: { 200: ReadyView, 503: ReadyView } }), async (ctx) => {
+  router.get('/readyz', documented({ summary: 'Readiness: Redis answers and takes a write, the deploy queue answers, and the process is not shutting down', tag: 'health', responses: { 200: ReadyView, 503: ReadyView } }), async (ctx) => {
     // All at once, each bounded to 1 s. The deploy queue has its own connection: it must answer too,
     // or a deploy accepted now could not be enqueued.
     const all: ReadinessCheck[] = [

@@ -49,8 +49,8 @@ export function compileContract(doc: JsonObject): ApiContract {
   for (const [template, methods] of Object.entries(doc.paths as Record<string, Record<string, JsonObject>>)) {
     let params = 0;
     const source = template.split(/(\{\w+\})/).map((part) => (/^\{\w+\}$/.test(part) ? (params++, '[^/]+') : escapeRe(part))).join('');
-    // Koa's router is case-insensitive and takes a trailing slash.
-    const pattern = new RegExp(`^${source}/?$`, 'i');
+    // The app's router is case-sensitive (server/app.ts) and takes a trailing slash.
+    const pattern = new RegExp(`^${source}/?$`);
     for (const [method, op] of Object.entries(methods)) operations.push({ method: method.toUpperCase(), template, pattern, params, responses: op.responses as JsonObject });
   }
   operations.sort((a, b) => a.params - b.params); // a literal segment wins over a parameter

@@ -126,6 +126,8 @@ test('every error code the factories make is listed with its status; each status
     t.true(codes.includes(code), code);
   }
   for (const status of new Set(catalogue.map((e) => e.status))) t.truthy(doc.components.responses[`Error${status}`], `Error${status}`);
+  // Each example is a message a client could be sent: none empty, none holding an argument the catalogue left out.
+  for (const e of catalogue) t.regex(e.example, /^(?!.*\b(undefined|NaN|null)\b).{10,}$/s, e.code);
   // The chain implies the errors: a validated body → 400, sign-in → 401, a rate limit → 429.
   t.truthy(doc.paths['/api/render/deploy']!.post!.responses['400']);
   t.truthy(doc.paths['/api/render/deploy']!.post!.responses['401']);
@@ -225,4 +227,12 @@ test('the shared agent and send() fail the request when the server answers outsi
   const err = await t.throwsAsync(() => agent.get('/api/test/drifted'));
   t.regex(err.message, /does not match GET \/api\/openapi\.json[\s\S]*renderApiKey/);
   await t.throwsAsync(() => send(stack.url, null, { method: 'GET', path: '/api/test/drifted' }), { message: /does not match/ });
+});
+
+test('the live stream documents the query it takes (logs, opened) and the 404 another user\'s deployment id gets', (t) => {
+  const op = doc.paths['/api/events']!.get!;
+  const params = op.parameters.filter((p) => (p as { in: string }).in === 'query') as Array<{ name: string; required: boolean }>;
+  t.deepEqual(params.map((p) => [p.name, p.required]), [['logs', false], ['opened', false]]);
+  t.truthy(op.responses['404']);
+  t.truthy(op.responses['400']);
 });
