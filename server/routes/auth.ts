@@ -149,6 +149,7 @@ export function authRoutes(router: Router, deps: AppDeps) {
 
   router.get('/api/auth/github/callback', documented({
     summary: 'GitHub sign-in callback (browser)', tag: 'auth',
+    description: 'GitHub\'s redirect back, in the browser that started the sign-in: its query is GitHub\'s (`code` and `state`, or `error` when the user denied), checked against that browser\'s sign-in state; not a route for API clients.',
     responses: { 302: { redirect: 'To / (signed in), or /?auth_error=<reason>.' } },
   }), pageLoadsOnly, deps.rateLimits.guard('signInCallback'), requireOAuthReturn, tokenExchange, async (ctx) => {
     const response = grantResponse(ctx.state.grant);
