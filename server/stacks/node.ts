@@ -1,6 +1,8 @@
 import { StackDetectionError, type DetectedStack, type RepoFiles } from './types.js';
-import { exists, fromTemplate, has, procfileStart, type Refiner } from './refiner.js';
-import { firstControl, MAX_LINE_CHARS } from './lines.js';
+import { exists, fromTemplate, has, procfileStart, readWithinLimit, type Refiner } from './refiner.js';
+import { firstControl, linesOf, MAX_LINE_CHARS } from './lines.js';
+import { configLines, keyValues, quotedPackages } from './jsConfig.js';
+import type { Template } from './templates.js';
 
 interface PackageJson {
   main?: unknown;
@@ -11,26 +13,78 @@ interface PackageJson {
   devDependencies?: Record<string, unknown>;
 }
 
-interface Manager { name: string; install: string; locked: boolean; run: (script: string) => string; start: string }
+interface Manager {
+  name: string;
+  install: string;
+  locked: boolean;
+  run: (script: string) => string;
+  start: string;
+  /** A package's command from node_modules/.bin, as the manager runs it ("npx next start"). */
+  exec: (command: string) => string;
+  /** Why it installs as it does, when the lockfile alone does not say (bun's). */
+  note?: string;
+}
 
-function manager(files: RepoFiles, pkg: PackageJson): Manager {
+/** Bun's lockfiles: the binary one up to Bun 1.1, the text one Bun 1.1.39 introduced and 1.2 writes by default. */
+const BUN_LOCKFILES = ['bun.lock', 'bun.lockb'];
+
+/**
+ * Bun on Render: Render's native Node runtime has Bun too, at the version a root .bun-version file or the
+ * BUN_VERSION env var names, else Render's default, 1.1.0 (render.com/docs/bun-version). Bun 1.1.0 reads
+ * bun.lockb, not the text bun.lock (Bun 1.1.39 and later): without a .bun-version that can read it, a
+ * frozen install would find no lockfile it knows and fail, so a bun.lock alone installs without freezing
+ * it, saying how to install from it (the BUN_VERSION env var cannot be seen from the repository).
+ */
+async function bunManager(files: RepoFiles): Promise<Manager> {
+  const base = { name: 'bun', run: (s: string) => `bun run ${s}`, start: 'bun run start', exec: (c: string) => `bunx ${c}` };
+  if (has(files, 'bun.lockb')) return { ...base, install: 'bun install --frozen-lockfile', locked: true };
+  if (!has(files, 'bun.lock')) return { ...base, install: 'bun install', locked: false };
+  const pinned = await bunVersion(files);
+  if (pinned !== null && readsTextLockfile(pinned)) return { ...base, install: 'bun install --frozen-lockfile', locked: true };
+  const note = ` (bun.lock: Render's default Bun, 1.1.0, predates that lockfile and ${pinned === null ? 'no .bun-version' : `.bun-version's ${JSON.stringify(pinned.slice(0, 20))}`} names a later one, so bun install without freezing it; add a .bun-version file saying 1.2 or later to install from bun.lock)`;
+  return { ...base, install: 'bun install', locked: false, note };
+}
+
+/** The Bun version a root .bun-version file names (its first line, trimmed), or null when there is none to read. */
+async function bunVersion(files: RepoFiles): Promise<string | null> {
+  if (!has(files, '.bun-version')) return null;
+  const text = await readWithinLimit(files, '.bun-version');
+  if (text === null) return null;
+  const first = linesOf(text).next();
+  const version = first.done ? '' : first.value.text.trim();
+  return version === '' ? null : version;
+}
+
+/** Whether Bun `version` (as .bun-version holds it: "latest", "1.2.10", "v1.2") reads the text bun.lock: 1.1.39 or later. */
+function readsTextLockfile(version: string): boolean {
+  if (version === 'latest') return true;
+  const parts = (version.startsWith('v') ? version.slice(1) : version).split('.');
+  if (parts.length > 3 || parts.some((p) => !/^\d{1,6}$/.test(p))) return false;
+  const [major = 0, minor = 0, patch = 0] = parts.map(Number);
+  return major > 1 || (major === 1 && (minor > 1 || (minor === 1 && patch >= 39)));
+}
+
+async function manager(files: RepoFiles, pkg: PackageJson): Promise<Manager> {
   const declared = typeof pkg.packageManager === 'string' ? pkg.packageManager : '';
   // A frozen install refuses to run without the lockfile it freezes: a manager chosen by packageManager
   // alone installs plainly, as npm install stands in for npm ci.
   if (has(files, 'pnpm-lock.yaml') || declared.startsWith('pnpm@')) {
     const install = has(files, 'pnpm-lock.yaml') ? 'pnpm install --frozen-lockfile' : 'pnpm install';
-    return { name: 'pnpm', install, locked: install !== 'pnpm install', run: (s) => `pnpm run ${s}`, start: 'pnpm start' };
+    return { name: 'pnpm', install, locked: install !== 'pnpm install', run: (s) => `pnpm run ${s}`, start: 'pnpm start', exec: (c) => `pnpm exec ${c}` };
   }
   if (has(files, 'yarn.lock') || declared.startsWith('yarn@')) {
     // Yarn 2+ ("berry") renamed --frozen-lockfile to --immutable.
     const berry = has(files, '.yarnrc.yml') || Number(/^yarn@(\d+)\./.exec(declared)?.[1]) >= 2;
     const locked = has(files, 'yarn.lock');
     const install = !locked ? 'yarn install' : berry ? 'yarn install --immutable' : 'yarn install --frozen-lockfile';
-    return { name: 'yarn', install, locked, run: (s) => `yarn run ${s}`, start: 'yarn start' };
+    return { name: 'yarn', install, locked, run: (s) => `yarn run ${s}`, start: 'yarn start', exec: (c) => `yarn ${c}` };
   }
   // npm ci refuses to run without a lockfile.
   const locked = has(files, 'package-lock.json', 'npm-shrinkwrap.json');
-  return { name: 'npm', install: locked ? 'npm ci' : 'npm install', locked, run: (s) => `npm run ${s}`, start: 'npm start' };
+  // A Bun lockfile with no npm one: npm install would ignore it and resolve every version afresh (nor
+  // does npm know Bun's workspace and catalog protocols). With both, npm ci installs what is locked.
+  if ((!locked && has(files, ...BUN_LOCKFILES)) || declared.startsWith('bun@')) return bunManager(files);
+  return { name: 'npm', install: locked ? 'npm ci' : 'npm install', locked, run: (s) => `npm run ${s}`, start: 'npm start', exec: (c) => `npx ${c}` };
 }
 
 // Where common front-end tools write their build, for package.json projects with no server, and the
@@ -46,13 +100,27 @@ const PUBLISH_DIRS: FrontEnd[] = [
  * Front-end tools' development servers, by the subcommand a start script runs them with (vite's is
  * none). They are not production servers, and ng serve, gatsby develop, vite and astro dev listen on
  * localhost only, so Render finds no port on 0.0.0.0:$PORT: the app is the static site `<tool> build` writes.
+ * next dev listens everywhere but compiles each page on request: the app is what next build writes, run
+ * by next start (or, exported, the static site it writes).
  */
 const DEV_SERVERS: ReadonlyMap<string, readonly string[]> = new Map([
   ['react-scripts', ['start']], ['ng', ['serve', 's']], ['gatsby', ['develop']], ['vite', ['', 'dev', 'serve']], ['astro', ['dev']],
+  ['vue-cli-service', ['serve']], ['next', ['dev']],
 ]);
 
-/** Adapters that make the front-end build a Node server rather than a static site, with how it starts. */
-const SERVER_ADAPTERS: Array<[string, string]> = [['@astrojs/node', 'node ./dist/server/entry.mjs'], ['@sveltejs/adapter-node', 'node build']];
+/**
+ * Front-end tools' preview servers, by their subcommand: they serve what `<tool> build` wrote, but on
+ * localhost only (vite preview on 4173, astro preview on 4321, gatsby serve on 9000) unless a host flag
+ * says otherwise (vite and astro: --host; gatsby: -H, --host). Without one, Render finds no port on
+ * 0.0.0.0:$PORT: the app is the static site they would serve. With one, the script starts as it says.
+ */
+const PREVIEW_SERVERS: ReadonlyMap<string, string> = new Map([['vite', 'preview'], ['astro', 'preview'], ['gatsby', 'serve']]);
+const HOST_FLAGS = ['--host', '-H'];
+
+/** The root files a framework reads its configuration from, in the order it looks for them. */
+const SVELTE_CONFIGS = ['svelte.config.js', 'svelte.config.mjs', 'svelte.config.ts'];
+const ASTRO_CONFIGS = ['astro.config.mjs', 'astro.config.js', 'astro.config.ts', 'astro.config.mts', 'astro.config.cjs', 'astro.config.cts'];
+const NEXT_CONFIGS = ['next.config.js', 'next.config.mjs', 'next.config.ts', 'next.config.cjs'];
 
 /** Root files that make the root a monorepo's: its build builds the apps under it (apps/*, packages/*). */
 const MONOREPO_FILES = ['pnpm-workspace.yaml', 'turbo.json', 'nx.json', 'lerna.json'];
@@ -61,7 +129,7 @@ const MONOREPO_FILES = ['pnpm-workspace.yaml', 'turbo.json', 'nx.json', 'lerna.j
 const ROOT_DIR_HINT = 'add a render.yaml whose service names the app\'s directory as its rootDir, e.g. "rootDir: apps/web" in its "- type: web" entry, so Render builds and runs the app there';
 
 // Words before a script's command that only set up how it runs: `BROWSER=none react-scripts start`.
-const WRAPPERS: ReadonlySet<string> = new Set(['cross-env', 'env', 'npx']);
+const WRAPPERS: ReadonlySet<string> = new Set(['cross-env', 'env', 'npx', 'bunx']);
 // A script running more than one command (&&, ||, |, ;, &) is not a stock development server.
 const SHELL_LISTS = ['&', '|', ';', '\n'];
 
@@ -155,12 +223,31 @@ function isAssignment(word: string): boolean {
   return eq > 0 && /^[A-Za-z_]\w*$/.test(word.slice(0, eq));
 }
 
-/** The development server a start script runs: its tool, and the command as the table names it ("ng serve"), or null. */
-function devServerOf(start: string): { tool: string; command: string } | null {
+/** A development or preview server a start script runs. */
+interface DevServer {
+  tool: string;
+  /** The command as the tables name it ("ng serve", "vite"). */
+  command: string;
+  /** What it is, for the messages: "a development server", "a preview server listening on localhost only". */
+  kind: string;
+  /** A development server Render can reach (next dev, or one given a host flag): it runs as written when nothing is built in its place. */
+  reachable: boolean;
+}
+
+/** The development server, or localhost-only preview server, a start script runs, or null. */
+function devServerOf(start: string): DevServer | null {
   if (SHELL_LISTS.some((op) => start.includes(op))) return null;
-  const [tool = '', word = ''] = commandWords(start);
+  const words = commandWords(start);
+  const [tool = '', word = ''] = words;
   const sub = word.startsWith('-') ? '' : word;
-  return DEV_SERVERS.get(tool)?.includes(sub) ? { tool, command: sub ? `${tool} ${sub}` : tool } : null;
+  // A host flag, or HOST= before the command (react-scripts reads it from the environment).
+  const listensBeyondLocalhost = words.some((w) => HOST_FLAGS.some((flag) => w === flag || w.startsWith(`${flag}=`)))
+    || (tool === 'react-scripts' && start.trim().split(/\s+/).some((w) => w.startsWith('HOST=')));
+  if (DEV_SERVERS.get(tool)?.includes(sub)) {
+    return { tool, command: sub ? `${tool} ${sub}` : tool, kind: 'a development server', reachable: tool === 'next' || listensBeyondLocalhost };
+  }
+  if (PREVIEW_SERVERS.get(tool) === sub && !listensBeyondLocalhost) return { tool, command: `${tool} ${sub}`, kind: 'a preview server listening on localhost only', reachable: false };
+  return null;
 }
 
 /** The words of the build script's `<tool> build` command, alone or in a && chain ("tsc -b && vite build"), or null. */
@@ -173,23 +260,148 @@ function toolBuild(build: string, tool: string): string[] | null {
 }
 
 /**
- * A start script that runs a front-end tool's development server, with a build script that runs the
- * tool's build: the static site that build writes, not a web service running the dev server. Null
- * when the start script is anything else (next start, node server.js…), which starts as it says.
+ * A start script that runs a front-end tool's development or localhost-only preview server, with a build
+ * script that runs the tool's build: the static site that build writes (next build: the server next
+ * start runs), not a web service running the dev server. Without such a build script there is nothing
+ * to deploy in its place: refused, saying what to add. Null when the start script is anything else
+ * (next start, node server.js…), which starts as it says.
  */
-async function devServerSite(files: RepoFiles, pkg: PackageJson, scripts: Record<string, unknown>, buildCommand: string): Promise<DetectedStack | null> {
+async function devServerSite(files: RepoFiles, t: Template, pkg: PackageJson, scripts: Record<string, unknown>, pm: Manager, install: { buildCommand: string; via: string }): Promise<DetectedStack | null> {
+  const { buildCommand } = install;
   const dev = typeof scripts.start === 'string' ? devServerOf(scripts.start) : null;
-  const build = dev !== null && typeof scripts.build === 'string' ? toolBuild(scripts.build, dev.tool) : null;
-  if (dev === null || build === null) return null;
-  const adapter = SERVER_ADAPTERS.find(([dep]) => depends(pkg, dep));
-  if (adapter) {
-    throw new StackDetectionError(`package.json's start script runs ${dev.command}, a development server, and with ${adapter[0]} the build is a Node server, not a static site. Make the start script run the built server (${adapter[1]}) and deploy again.`);
+  if (dev === null) return null;
+  const runs = `package.json's start script runs ${dev.command}, ${dev.kind}`;
+  const build = typeof scripts.build === 'string' ? toolBuild(scripts.build, dev.tool) : null;
+  // A development server that listens where Render looks for the port works, slowly: with nothing built to
+  // deploy in its place, it starts as the script says (as it did before dev servers were recognised).
+  if (build === null && dev.reachable) return null;
+  if (build === null) {
+    const missing = typeof scripts.build === 'string' ? `its build script does not run ${dev.tool} build` : 'there is no build script';
+    throw new StackDetectionError(`${runs}, not a production one, and ${missing}, so nothing is built to deploy in its place. Add a build script that runs ${dev.tool} build ("build": "${dev.tool} build" in package.json's scripts): what it writes is then deployed as a static site. Or make the start script listen on 0.0.0.0 (a --host flag, or HOST=0.0.0.0 for react-scripts), and deploy again.`);
   }
-  const [publishPath, from] = dev.tool === 'ng' ? [await angularOutput(files, build), 'angular.json'] : frontEndOutput(pkg, dev.tool);
+  if (dev.tool === 'next') return nextBuild(files, t, pm, install, runs);
+  const framework = await frameworkBuild(files, pkg, dev.tool);
+  if (framework?.kind === 'server') {
+    throw new StackDetectionError(`${runs}, and with ${framework.from} the build is a Node server, not a static site. Make the start script run the built server (${framework.start}) and deploy again.`);
+  }
+  const [publishPath, from] = dev.tool === 'ng' ? [await angularOutput(files, build), 'angular.json'] : framework ? [framework.dir, framework.from] : frontEndOutput(pkg, dev.tool);
   return {
     stack: 'static', serviceType: 'static_site', runtime: 'static', buildCommand, startCommand: null, publishPath,
-    reason: `package.json's start script runs ${dev.command}, a development server, not a production one; its build script (${dev.tool} build) writes a static site, so it is deployed as a static site publishing ${publishPath}/ (${from}).`,
+    reason: `${runs}, not a production one; its build script (${dev.tool} build) writes a static site, so it is deployed as a static site publishing ${publishPath}/ (${from}).`,
   };
+}
+
+/** A root config file, read as configLines: the first of `names` there; null when none is. */
+async function readConfig(files: RepoFiles, names: readonly string[]): Promise<{ name: string; lines: string[] } | null> {
+  const name = names.find((n) => has(files, n));
+  const text = name === undefined ? null : await files.read(name);
+  return name === undefined || text === null ? null : { name, lines: configLines(text) };
+}
+
+/**
+ * The directory a config's `key` names (relative to the root), `fallback` when it names none; refused
+ * when what it names cannot be read as one directory inside the repository (a variable, two values).
+ */
+function configuredDir(config: { name: string; lines: string[] } | null, key: string, fallback: string, refuse: (why: string) => Error): string {
+  if (config === null) return fallback;
+  const { strings, other } = keyValues(config.lines, key);
+  if (!other && strings.length === 0) return fallback;
+  const path = !other && new Set(strings).size === 1 && strings[0]!.length <= MAX_LINE_CHARS ? repoPath(strings[0]!) : null;
+  if (path === null) throw refuse(`${config.name}'s ${key} could not be read as one directory inside the repository`);
+  return path;
+}
+
+/**
+ * A start script running next dev, with a build script running next build: a web service running Next.js's
+ * production server, next start (it listens on 0.0.0.0:$PORT), unless next.config sets output: 'export',
+ * when next build writes a static site (to out/, or its distDir) that next start refuses to serve.
+ */
+async function nextBuild(files: RepoFiles, t: Template, pm: Manager, { buildCommand, via }: { buildCommand: string; via: string }, runs: string): Promise<DetectedStack> {
+  const config = await readConfig(files, NEXT_CONFIGS);
+  const output = config === null ? { strings: [], other: false } : keyValues(config.lines, 'output');
+  const refuse = (why: string) => new StackDetectionError(`${runs}, not a production one, and ${why}. Make the start script next start (a server), or, for a static export, add a render.yaml declaring a static site (runtime: static) whose staticPublishPath is the directory next build writes, and deploy again.`);
+  if (output.other || new Set(output.strings).size > 1) throw refuse(`whether ${config!.name} exports a static site (output: 'export') could not be read from it`);
+  if (output.strings[0] === 'export') {
+    const publishPath = configuredDir(config, 'distDir', 'out', refuse);
+    return {
+      stack: 'static', serviceType: 'static_site', runtime: 'static', buildCommand, startCommand: null, publishPath,
+      reason: `${runs}, not a production one; ${config!.name} sets output: 'export', so next build writes a static site, deployed as a static site publishing ${publishPath}/.`,
+    };
+  }
+  const startCommand = pm.exec('next start');
+  return fromTemplate(t, `${runs}, not a production one; its build script runs next build, so the app is served by Next.js's production server (${startCommand}, on $PORT). Installs with ${via}.`, { buildCommand, startCommand });
+}
+
+/** What a framework's adapter makes of its build: a Node server and how it starts, or a static site and its directory. */
+type FrameworkBuild = { kind: 'server'; start: string; from: string } | { kind: 'site'; dir: string; from: string };
+
+/**
+ * What the build of a framework whose adapter decides it (SvelteKit, Astro with @astrojs/node) is, from
+ * its config, when `tool` (the CLI a script runs, if known) builds that framework; null for the others,
+ * whose build is the static site frontEndOutput says. What cannot be settled is refused, not guessed.
+ */
+async function frameworkBuild(files: RepoFiles, pkg: PackageJson, tool?: string): Promise<FrameworkBuild | null> {
+  if (depends(pkg, '@sveltejs/kit') && (tool === undefined || tool === 'vite')) return svelteKitBuild(files, pkg);
+  if (depends(pkg, 'astro') && depends(pkg, '@astrojs/node') && (tool === undefined || tool === 'astro')) return astroNodeBuild(files);
+  return null;
+}
+
+const SVELTE_ADAPTER = '@sveltejs/adapter-';
+
+/**
+ * A SvelteKit app's build, by the adapter svelte.config.js imports (or, with no config to read, the one
+ * package.json depends on): adapter-node writes a Node server to build/ (its `out`), started with
+ * `node build`, which listens on 0.0.0.0:$PORT; adapter-static writes a static site to build/ (its
+ * `pages`). adapter-auto, SvelteKit's default, knows no adapter for Render and writes no app at all
+ * (nor do the other platforms' adapters write one Render runs): refused, saying which to use.
+ */
+async function svelteKitBuild(files: RepoFiles, pkg: PackageJson): Promise<FrameworkBuild | null> {
+  const config = await readConfig(files, SVELTE_CONFIGS);
+  const imported = config === null ? [] : quotedPackages(config.lines, SVELTE_ADAPTER).filter((name) => name !== SVELTE_ADAPTER);
+  const adapters = imported.length > 0 ? imported : dependencyNames(pkg).filter((dep) => dep.startsWith(SVELTE_ADAPTER));
+  if (adapters.length === 0) return null;
+  const where = imported.length > 0 ? config!.name : 'package.json';
+  const choose = 'Use @sveltejs/adapter-node (deployed as a Node web service, started with node build) or @sveltejs/adapter-static (a static site publishing build/) in svelte.config.js, or add a start script that starts the app, and deploy again.';
+  if (adapters.length > 1) throw new StackDetectionError(`This SvelteKit app's ${where} names more than one adapter (${adapters.slice(0, 3).join(', ')}), so what its build writes could not be told. ${choose}`);
+  const adapter = adapters[0]!;
+  const refuse = (why: string) => new StackDetectionError(`This SvelteKit app uses ${adapter} (${where}), but ${why}. Add a start script (or a render.yaml) that says how to run what it builds, and deploy again.`);
+  if (adapter === '@sveltejs/adapter-node') {
+    const out = configuredDir(config, 'out', 'build', refuse);
+    return { kind: 'server', start: `node ${shellWord(out)}`, from: `${adapter} (${where})` };
+  }
+  if (adapter === '@sveltejs/adapter-static') return { kind: 'site', dir: configuredDir(config, 'pages', 'build', refuse), from: `${adapter} (${where})` };
+  if (adapter === '@sveltejs/adapter-auto') {
+    throw new StackDetectionError(`This SvelteKit app uses @sveltejs/adapter-auto (${where}), which knows no adapter for Render: its build writes no app to deploy. ${choose}`);
+  }
+  throw new StackDetectionError(`This SvelteKit app uses ${adapter.slice(0, 80)} (${where}), which builds it for another platform, not for Render. ${choose}`);
+}
+
+/**
+ * An Astro app whose config uses @astrojs/node: in standalone mode the build is a Node server,
+ * <outDir>/server/entry.mjs, which listens on localhost unless HOST says otherwise (PORT it takes from
+ * Render), so it starts with HOST=0.0.0.0; middleware mode builds a handler for a server of one's own.
+ * A config that does not import the adapter builds a static site (null).
+ */
+async function astroNodeBuild(files: RepoFiles): Promise<FrameworkBuild | null> {
+  const config = await readConfig(files, ASTRO_CONFIGS);
+  const standalone = (dir: string) => `HOST=0.0.0.0 node ${shellWord(`./${dir}/server/entry.mjs`)}`;
+  const refuse = (why: string) => new StackDetectionError(`package.json depends on @astrojs/node, Astro's Node adapter, but ${why}. Make package.json's start script run the built server (in standalone mode ${standalone('dist')}: Astro's server listens on localhost unless HOST says otherwise) and deploy again.`);
+  if (config === null) throw refuse('there is no astro.config at the root to say how the app uses it');
+  if (!quotedPackages(config.lines, '@astrojs/node').includes('@astrojs/node')) return null;
+  const mode = keyValues(config.lines, 'mode');
+  const modes = new Set(mode.strings);
+  if (modes.size === 1 && modes.has('middleware') && !mode.other) {
+    throw new StackDetectionError(`${config.name} uses @astrojs/node in middleware mode: the build is a handler for a Node server of your own, not a server to start. Add a start script that starts your server and deploy again.`);
+  }
+  if (modes.size !== 1 || !modes.has('standalone') || mode.other) throw refuse(`its mode (standalone or middleware) could not be read from ${config.name}`);
+  const start = standalone(configuredDir(config, 'outDir', 'dist', refuse));
+  return { kind: 'server', start, from: `@astrojs/node in standalone mode (${config.name})` };
+}
+
+/** The names of the dependencies and devDependencies package.json declares (an object's keys; anything else names none). */
+function dependencyNames(pkg: PackageJson): string[] {
+  const keys = (deps: unknown) => (typeof deps === 'object' && deps !== null && !Array.isArray(deps) ? Object.keys(deps) : []);
+  return [...new Set([...keys(pkg.dependencies), ...keys(pkg.devDependencies)])];
 }
 
 /**
@@ -227,7 +439,13 @@ async function angularOutput(files: RepoFiles, ngBuild: string[]): Promise<strin
     throw refuse(`${file} is not plain JSON, so where ng build writes it could not be read`);
   }
   const projects = objectAt(workspace, 'projects') ?? {};
-  const named = ngBuild[2] !== undefined && !ngBuild[2].startsWith('-') ? [ngBuild[2]] : Object.keys(projects).filter((p) => objectAt(projects, p)?.projectType === 'application');
+  // Angular 6 to 11 workspaces list "<app>-e2e" as an application too, with only e2e (Protractor) and
+  // lint targets: ng build builds none but an application with a build target.
+  const builds = (name: string) => {
+    const project = objectAt(projects, name);
+    return project?.projectType === 'application' && objectAt(objectAt(project, 'architect') ?? objectAt(project, 'targets'), 'build') !== null;
+  };
+  const named = ngBuild[2] !== undefined && !ngBuild[2].startsWith('-') ? [ngBuild[2]] : Object.keys(projects).filter(builds);
   if (named.length !== 1 || ngBuild.some((w) => w.startsWith('--output-path') || w.startsWith('--outputPath'))) {
     throw refuse(named.length > 1 ? `${file} has more than one application, and the build script does not say which one ng build builds` : `which directory ng build writes could not be told from ${file} and the build script`);
   }
@@ -267,10 +485,10 @@ export const detectNode: Refiner = async (files, t) => {
     throw new StackDetectionError('package.json is not valid JSON, so the Node.js build cannot be set up. Fix package.json and deploy again.');
   }
   const scripts = pkg.scripts && typeof pkg.scripts === 'object' ? pkg.scripts : {};
-  const pm = manager(files, pkg);
+  const pm = await manager(files, pkg);
   const hasBuild = typeof scripts.build === 'string';
   const buildCommand = hasBuild ? `${pm.install} && ${pm.run('build')}` : pm.install;
-  const via = `${pm.name}${pm.locked ? '' : pm.name === 'npm' ? ' (no lockfile, so npm install instead of npm ci)' : ` (no lockfile, so ${pm.install} without freezing it)`}`;
+  const via = `${pm.name}${pm.locked ? '' : pm.note ?? (pm.name === 'npm' ? ' (no lockfile, so npm install instead of npm ci)' : ` (no lockfile, so ${pm.install} without freezing it)`)}`;
 
   const procfile = await procfileStart(files);
   const main = mainFile(pkg.main);
@@ -278,7 +496,7 @@ export const detectNode: Refiner = async (files, t) => {
   let why = '';
   if (procfile) [start, why] = [procfile, 'the Procfile web: command'];
   else if (typeof scripts.start === 'string') {
-    const site = await devServerSite(files, pkg, scripts, buildCommand);
+    const site = await devServerSite(files, t, pkg, scripts, pm, { buildCommand, via });
     if (site) return site;
     [start, why] = [pm.start, 'the start script'];
   } else if (main !== null && await mainRuns(files, main, hasBuild)) [start, why] = [`node ${shellWord(main)}`, '"main" in package.json'];
@@ -297,7 +515,13 @@ export const detectNode: Refiner = async (files, t) => {
     return `package.json is a monorepo root (${monorepo}) with ${what} of its own: ${ROOT_DIR_HINT}`;
   }
   if (hasBuild) {
-    const publishPath = found?.dir ?? 'dist';
+    // SvelteKit's and Astro's adapters decide whether the build is a site or a server (adapter-node: `node build`).
+    const framework = await frameworkBuild(files, pkg);
+    if (framework?.kind === 'server') {
+      return fromTemplate(t, `package.json found; installs with ${via}, runs the build script, which with ${framework.from} builds a Node server, and starts it with ${framework.start}.`, { buildCommand, startCommand: framework.start });
+    }
+    const publishPath = framework?.dir ?? found?.dir ?? 'dist';
+    const from = framework?.from ?? found?.dep;
     return {
       stack: 'static',
       serviceType: 'static_site',
@@ -305,7 +529,7 @@ export const detectNode: Refiner = async (files, t) => {
       buildCommand,
       startCommand: null,
       publishPath,
-      reason: `package.json has a build script but no way to start a server, so it is deployed as a static site publishing ${publishPath}/${found ? ` (${found.dep})` : ''}.`,
+      reason: `package.json has a build script but no way to start a server, so it is deployed as a static site publishing ${publishPath}/${from ? ` (${from})` : ''}.`,
     };
   }
   const missingMain = main === null ? 'no "main"' : `no "main" file (${JSON.stringify(main.slice(0, 80))} is not in the repository)`;

@@ -1,4 +1,4 @@
-import { exists, fromTemplate, has, procfileStart, procfileWorkerOnly, type Refiner } from './refiner.js';
+import { exists, fromTemplate, has, procfileStart, procfileWorkerOnly, readWithinLimit, type Refiner } from './refiner.js';
 import type { RepoFiles } from './types.js';
 import { isSpace, linesOf, occurrences, skipSpaces } from './lines.js';
 
@@ -98,6 +98,60 @@ export function fastapiBringsUvicorn(lines: readonly string[]): boolean {
 }
 
 /**
+ * Whether some line declares fastapi as a TOML inline table with an extra that installs uvicorn, as Poetry
+ * and Pipenv write it (`fastapi = {extras = ["standard"], version = "^0.115"}`, in pyproject.toml's
+ * [tool.poetry.dependencies] or a Pipfile's [packages]): what `fastapi[standard]` says in requirements.txt.
+ * `lines` are dependencyLines (lower-cased, comments cut); an inline table is one line in TOML. One pass;
+ * each extras list is read up to MAX_EXTRAS_CHARS.
+ */
+export function tomlFastapiBringsUvicorn(lines: readonly string[]): boolean {
+  for (const text of lines) {
+    const line = text.trim();
+    if (tomlKey(line) !== 'fastapi') continue;
+    const value = skipSpaces(line, line.indexOf('=') + 1);
+    if (line[value] !== '{') continue;
+    for (const at of occurrences(line, 'extras')) {
+      const before = line[skipSpacesBackFrom(line, at)];
+      if ((before === '{' || before === ',') && extrasBringUvicorn(line, at + 'extras'.length)) return true;
+    }
+  }
+  return false;
+}
+
+/** The bare or quoted key of a TOML `key = value` line, unquoted, or null. */
+function tomlKey(line: string): string | null {
+  const eq = line.indexOf('=');
+  if (eq <= 0) return null;
+  let key = line.slice(0, eq).trim();
+  if (key.length >= 2 && (key[0] === '"' || key[0] === "'") && key.at(-1) === key[0]) key = key.slice(1, -1);
+  return key;
+}
+
+/** The character index before `at`, past spaces (-1 when none). */
+function skipSpacesBackFrom(text: string, at: number): number {
+  let i = at - 1;
+  while (i >= 0 && isSpace(text[i])) i--;
+  return i;
+}
+
+/** Whether `= [ "…", … ]` right after `from` lists an extra that installs uvicorn (the list read up to MAX_EXTRAS_CHARS). */
+function extrasBringUvicorn(line: string, from: number): boolean {
+  let i = skipSpaces(line, from);
+  if (line[i] !== '=') return false;
+  i = skipSpaces(line, i + 1);
+  if (line[i] !== '[') return false;
+  // Looked for only as far as an extras list can reach: the line may hold `extras = [` hundreds of times.
+  let close = i + 1;
+  while (close < line.length && close - i <= MAX_EXTRAS_CHARS && line[close] !== ']') close++;
+  if (line[close] !== ']') return false;
+  return line.slice(i + 1, close).split(',').some((extra) => {
+    const word = extra.trim();
+    const unquoted = word.length >= 2 && (word[0] === '"' || word[0] === "'") && word.at(-1) === word[0] ? word.slice(1, -1).trim() : null;
+    return unquoted !== null && UVICORN_EXTRAS.has(unquoted);
+  });
+}
+
+/**
  * The Django project module from manage.py's `…'DJANGO_SETTINGS_MODULE', 'mysite.settings'…`: a scan
  * from each occurrence of the key, never backtracking (spaces between the tokens may span lines).
  */
@@ -138,6 +192,37 @@ const isQuote = (ch: string | undefined) => ch === '"' || ch === "'";
 // Python identifier characters as the old /[\w.]/ saw them: ASCII letters, digits, _ and dots.
 const isModuleChar = (ch: string) => (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch === '_' || ch === '.';
 
+/** What makes a Django app's build gather its static files, and what the user is told about it. */
+interface DjangoStatic { build: string; note: string }
+
+/**
+ * Render's Django guide builds with `python manage.py collectstatic --no-input`: gunicorn serves no static
+ * files; WhiteNoise serves those collectstatic gathers into STATIC_ROOT, and none are there unless the
+ * build gathers them (Heroku's Python buildpack ran collectstatic by itself; Render runs only the build
+ * command). So with WhiteNoise among the dependencies the build runs it. collectstatic fails the build
+ * when STATIC_ROOT is not set: a <project>/settings.py that sets none (no line starting STATIC_ROOT) gets
+ * a note saying what to do instead. A settings package (mysite/settings/) is not looked into.
+ */
+async function djangoStatic(files: RepoFiles, deps: readonly string[], inst: Installer, project: string): Promise<DjangoStatic> {
+  if (!uses(deps, 'whitenoise')) return { build: inst.build, note: '' };
+  const path = `${project.replaceAll('.', '/')}/settings.py`;
+  const settings = files.dirs.includes(project.split('.')[0]!) ? await readWithinLimit(files, path) : null;
+  if (settings !== null && !setsStaticRoot(settings)) {
+    return { build: inst.build, note: ` WhiteNoise is a dependency, but ${path} sets no STATIC_ROOT, which collectstatic needs: set it and add "${inst.run}python manage.py collectstatic --no-input" to the build command.` };
+  }
+  return { build: `${inst.build} && ${inst.run}python manage.py collectstatic --no-input`, note: ' Gathers the static files WhiteNoise serves (collectstatic), as Render\'s Django guide does.' };
+}
+
+/** Whether a settings module has a line starting `STATIC_ROOT` (a scan of its lines, no regex on the file). */
+function setsStaticRoot(settings: string): boolean {
+  for (const { text, clipped } of linesOf(settings)) {
+    if (clipped) continue;
+    const line = text.trimStart();
+    if (line.startsWith('STATIC_ROOT') && !isModuleChar(line['STATIC_ROOT'.length] ?? ' ')) return true;
+  }
+  return false;
+}
+
 /**
  * The module of a FastAPI app: a root main.py, app.py or wsgi.py, else FastAPI's "Bigger Applications"
  * layout, app/main.py (run as app.main:app), when the repository has that file. Null: none is known.
@@ -150,23 +235,27 @@ async function fastapiModule(files: RepoFiles, root: string | null): Promise<str
 export const detectPython: Refiner = async (files, t) => {
   const pyproject = has(files, 'pyproject.toml') ? await files.read('pyproject.toml') : null;
   const inst = await installer(files, pyproject);
+  const deps = dependencyLines(await dependencyText(files, pyproject));
+  const missing = (server: string) => (uses(deps, server) ? '' : ` Add ${server} to your dependencies.`);
+  const django = has(files, 'manage.py') && uses(deps, 'django');
+  const manage = django ? (await files.read('manage.py')) ?? '' : '';
+  const named = django ? djangoProject(manage) : undefined;
+  // '..settings' would start "gunicorn ..wsgi:application": not a module a project can have.
+  const settings = named !== undefined && isDottedName(named) ? named : undefined;
+  const project = settings ?? 'config';
   const procfile = await procfileStart(files);
   if (procfile) {
-    return fromTemplate(t, `Python project (${inst.via}); starts with the Procfile web: command.`, { buildCommand: inst.build, startCommand: procfile });
+    // A Django app from Heroku: its buildpack gathered the static files, Render's build must.
+    const statics = django ? await djangoStatic(files, deps, inst, project) : { build: inst.build, note: '' };
+    return fromTemplate(t, `Python project (${inst.via}); starts with the Procfile web: command.${statics.note}`, { buildCommand: statics.build, startCommand: procfile });
   }
   // detect.ts runs the Procfile's worker: no web server to propose, nor to ask for.
   if (await procfileWorkerOnly(files)) return fromTemplate(t, `Python project (${inst.via}).`, { buildCommand: inst.build });
-  const deps = dependencyLines(await dependencyText(files, pyproject));
-  const missing = (server: string) => (uses(deps, server) ? '' : ` Add ${server} to your dependencies.`);
 
-  if (has(files, 'manage.py') && uses(deps, 'django')) {
-    const manage = (await files.read('manage.py')) ?? '';
-    const found = djangoProject(manage);
-    // '..settings' would start "gunicorn ..wsgi:application": not a module a project can have.
-    const settings = found !== undefined && isDottedName(found) ? found : undefined;
-    const project = settings ?? 'config';
-    return fromTemplate(t, `Django project (${inst.via}, manage.py)${settings ? '' : '; the project module was not found in manage.py, so "config" is assumed'}.${missing('gunicorn')}`, {
-      buildCommand: inst.build,
+  if (django) {
+    const statics = await djangoStatic(files, deps, inst, project);
+    return fromTemplate(t, `Django project (${inst.via}, manage.py)${settings ? '' : '; the project module was not found in manage.py, so "config" is assumed'}.${missing('gunicorn')}${statics.note}`, {
+      buildCommand: statics.build,
       startCommand: `${inst.run}gunicorn ${project}.wsgi:application`,
     });
   }
@@ -174,7 +263,7 @@ export const detectPython: Refiner = async (files, t) => {
   if (uses(deps, 'fastapi')) {
     const found = await fastapiModule(files, root);
     const module = found ?? 'app';
-    const uvicorn = fastapiBringsUvicorn(deps) ? '' : missing('uvicorn');
+    const uvicorn = fastapiBringsUvicorn(deps) || tomlFastapiBringsUvicorn(deps) ? '' : missing('uvicorn');
     return fromTemplate(t, `FastAPI project (${inst.via}); serves ${module}:app with uvicorn.${found === null ? ' No main.py, app.py or app/main.py was found, so "app" is assumed.' : ''}${uvicorn}`, {
       buildCommand: inst.build,
       startCommand: `${inst.run}uvicorn ${module}:app --host 0.0.0.0 --port $PORT`,

@@ -48,3 +48,13 @@ export async function exists(files: RepoFiles, path: string): Promise<boolean> {
     throw err;
   }
 }
+
+/** A file detection may do without: its text, or null when it is missing or over the read limit (detection goes on without it). */
+export async function readWithinLimit(files: RepoFiles, path: string): Promise<string | null> {
+  try {
+    return await files.read(path);
+  } catch (err) {
+    if (err instanceof FileOverLimit) return null;
+    throw err;
+  }
+}

@@ -30,6 +30,10 @@ export function fill(head: string, unit: string, tail = '', pad = ' '): string {
 
 const startScript = JSON.stringify({ scripts: { start: 'node server.js' } });
 
+/** A SvelteKit app and an Astro app with its Node adapter, with no start script: their configs decide. */
+const svelteKitPackage = JSON.stringify({ scripts: { build: 'vite build' }, devDependencies: { '@sveltejs/kit': '^2', '@sveltejs/adapter-node': '^5', vite: '^5' } });
+const astroNodePackage = JSON.stringify({ scripts: { build: 'astro build' }, dependencies: { astro: '^4', '@astrojs/node': '^8' } });
+
 /** YAML "billion laughs": each level aliases the previous one ten times. */
 function billionLaughs(): string {
   let doc = 'a0: &a0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n';
@@ -72,6 +76,20 @@ export const ADVERSARIAL_CASES: AdversarialCase[] = [
   { name: 'pyproject.toml: huge TOML, poetry last', files: { 'pyproject.toml': fill('[project]\nname = "x"\n', '[tool.x]\nk = "v"\n', '[tool.poetry]\nname = "x"\n'), 'main.py': '' }, expect: { buildCommand: 'poetry install --no-root' } },
   { name: 'manage.py: settings module name never closes', files: { 'requirements.txt': 'django\ngunicorn\n', 'manage.py': fill('', "'DJANGO_SETTINGS_MODULE' ,  '", "\nos.environ.setdefault('DJANGO_SETTINGS_MODULE', 'mysite.settings')\n") }, expect: { startCommand: 'gunicorn mysite.wsgi:application' } },
   { name: 'manage.py: whitespace after the key', files: { 'requirements.txt': 'django\n', 'manage.py': fill('"DJANGO_SETTINGS_MODULE"', ' \n') }, expect: { startCommand: 'gunicorn config.wsgi:application' } },
+  // Poetry's inline tables: `extras = [` after every comma of a fastapi table, each list looked for only so far (python.ts MAX_EXTRAS_CHARS).
+  { name: 'pyproject.toml: fastapi tables of unclosed extras lists, the real one last', files: { 'pyproject.toml': fill('[tool.poetry]\nname = "x"\n[tool.poetry.dependencies]\n', `fastapi = {${', extras = ['.repeat(300)}\n`, 'fastapi = {extras = ["standard"], version = "*"}\n'), 'main.py': '' }, expect: { buildCommand: 'poetry install --no-root', startCommand: 'poetry run uvicorn main:app --host 0.0.0.0 --port $PORT' } },
+  // Django with WhiteNoise: settings.py is scanned for a STATIC_ROOT line before collectstatic is proposed.
+  { name: 'settings.py: 256 KiB of near-STATIC_ROOT lines', files: { 'requirements.txt': 'django\ngunicorn\nwhitenoise\n', 'manage.py': "os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'mysite.settings')\n", 'mysite/settings.py': fill('', ' STATIC_ROOTS = 1\n') }, expect: { buildCommand: 'pip install -r requirements.txt', startCommand: 'gunicorn mysite.wsgi:application' } },
+  { name: 'settings.py: blank lines, STATIC_ROOT last', files: { 'requirements.txt': 'django\ngunicorn\nwhitenoise\n', 'manage.py': "os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'mysite.settings')\n", 'mysite/settings.py': fill('', '\n', "STATIC_ROOT = BASE_DIR / 'staticfiles'\n") }, expect: { buildCommand: 'pip install -r requirements.txt && python manage.py collectstatic --no-input' } },
+  // Front-end configs (jsConfig.ts): quoted prefixes, keys with no value, values that never close, lines of them.
+  { name: 'svelte.config.js: lines of quoted adapter prefixes, adapter-node last', files: { 'package.json': svelteKitPackage, 'svelte.config.js': fill('', `${"'@sveltejs/adapter-".repeat(200)}\n`, "\nimport adapter from '@sveltejs/adapter-node';\n") }, expect: { stack: 'node', startCommand: 'node build' } },
+  { name: 'svelte.config.js: lines of out: with no value', files: { 'package.json': svelteKitPackage, 'svelte.config.js': fill("import adapter from '@sveltejs/adapter-node';\n", `${'out :'.repeat(600)}\n`) }, expect: { error: /svelte\.config\.js's out could not be read as one directory/ } },
+  { name: 'astro.config.mjs: lines of mode values that never close', files: { 'package.json': astroNodePackage, 'astro.config.mjs': fill("import node from '@astrojs/node';\n", `${"mode: '".repeat(450)}\n`) }, expect: { error: /mode \(standalone or middleware\) could not be read from astro\.config\.mjs/ } },
+  { name: 'astro.config.mjs: one 256 KiB line, then standalone mode', files: { 'package.json': astroNodePackage, 'astro.config.mjs': fill("import node from '@astrojs/node';\n", 'mode', "\nadapter: node({ mode: 'standalone' }),\n") }, expect: { stack: 'node', startCommand: 'HOST=0.0.0.0 node ./dist/server/entry.mjs' } },
+  { name: 'next.config.js: lines of output keys with no value', files: { 'package.json': JSON.stringify({ scripts: { start: 'next dev', build: 'next build' }, dependencies: { next: '15' } }), 'next.config.js': fill('', `${'output:'.repeat(500)}\n`) }, expect: { error: /whether next\.config\.js exports a static site/ } },
+  { name: 'next.config.js: backquoted values full of spaces', files: { 'package.json': JSON.stringify({ scripts: { start: 'next dev', build: 'next build' }, dependencies: { next: '15' } }), 'next.config.js': fill('', `output: \`${' '.repeat(300)}\n`, "output: 'export',\n") }, expect: { error: /whether next\.config\.js exports a static site/ } },
+  // Bun: .bun-version's first line is all it reads.
+  { name: '.bun-version: a 256 KiB first line', files: { 'package.json': startScript, 'bun.lock': '{}', '.bun-version': fill('', ' ', '\n1.2.10\n') }, expect: { buildCommand: 'bun install', startCommand: 'bun run start' } },
   // Go, Rust, Elixir, Docker.
   { name: 'go.mod: 256 KiB of requires', files: { 'go.mod': fill('module example.com/app\n\ngo 1.23\n\nrequire (\n', '\texample.com/dep v1.0.0\n', ')\n') }, expect: { stack: 'go', startCommand: './app' } },
   { name: 'Cargo.toml: nested brackets on one line', files: { 'Cargo.toml': fill('[package]\nname = "svc"\n', '[') }, expect: { stack: 'rust', startCommand: './target/release/svc' } },

@@ -130,6 +130,54 @@ test('python: Poetry pyproject and Pipfile install with their tools', async (t) 
   });
 });
 
+// Poetry and Pipenv declare an extra in a TOML table (python-poetry.org/docs/dependency-specification/#extras):
+// `fastapi = {extras = ["standard"], version = "^0.115"}` is what `fastapi[standard]` is in requirements.txt.
+test('python: fastapi with an extra in a Poetry or Pipfile table is not told to add uvicorn', async (t) => {
+  const poetry = (deps: string) => ({ 'pyproject.toml': `[tool.poetry]\nname = "api"\nversion = "0.1.0"\n\n[tool.poetry.dependencies]\npython = "^3.12"\n${deps}\n`, 'poetry.lock': '', 'main.py': '' });
+  for (const deps of [
+    'fastapi = {extras = ["standard"], version = "^0.115.0"}',
+    'fastapi = { version = "^0.115.0", extras = [ "sqlmodel", "standard" ] }',
+    '"fastapi" = {extras = [\'all\'], version = "*"}',
+    'FastAPI = {version = "^0.115", extras = ["Standard"]}',
+  ]) {
+    const d = await detect(poetry(deps));
+    t.like(d, { buildCommand: 'poetry install --no-root', startCommand: 'poetry run uvicorn main:app --host 0.0.0.0 --port $PORT' }, deps);
+    t.false(d.reason.includes('Add uvicorn'), deps);
+  }
+  for (const deps of ['fastapi = {extras = ["email"], version = "^0.115"}', 'fastapi = "^0.115"\nmylib = {extras = ["standard"], version = "1"}', 'fastapi = "^0.115"  # extras = ["standard"] later']) {
+    t.regex((await detect(poetry(deps))).reason, /Add uvicorn to your dependencies/, deps);
+  }
+  const pipfile = await detect({ Pipfile: '[packages]\nfastapi = {extras = ["standard"], version = "*"}\n', 'main.py': '' });
+  t.false(pipfile.reason.includes('Add uvicorn'));
+});
+
+// Render's Django guide (render.com/docs/deploy-django) builds with collectstatic, WhiteNoise serving the
+// files; gunicorn serves none, and without it every page lost its CSS and JS.
+test('python: Django with WhiteNoise gathers its static files in the build (collectstatic)', async (t) => {
+  const manage = "os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'mysite.settings')\n";
+  const settings = "from pathlib import Path\nBASE_DIR = Path(__file__).resolve().parent.parent\nSTATIC_URL = 'static/'\nSTATIC_ROOT = BASE_DIR / 'staticfiles'\n";
+  const pip = await detect({ 'requirements.txt': 'Django==5.0.6\ngunicorn==22.0.0\nwhitenoise[brotli]==6.7.0\n', 'manage.py': manage, 'mysite/settings.py': settings, 'mysite/wsgi.py': '' });
+  t.like(pip, { buildCommand: 'pip install -r requirements.txt && python manage.py collectstatic --no-input', startCommand: 'gunicorn mysite.wsgi:application' });
+  t.regex(pip.reason, /collectstatic/);
+  const poetry = await detect({ 'pyproject.toml': '[tool.poetry]\nname = "x"\n[tool.poetry.dependencies]\ndjango = "^5.0"\ngunicorn = "*"\nwhitenoise = "^6.7"\n', 'poetry.lock': '', 'manage.py': manage, 'mysite/settings.py': settings });
+  t.like(poetry, { buildCommand: 'poetry install --no-root && poetry run python manage.py collectstatic --no-input', startCommand: 'poetry run gunicorn mysite.wsgi:application' });
+  // A settings package is not looked into; a Procfile's app (from Heroku, whose buildpack ran collectstatic) gets it too.
+  const split = { 'requirements.txt': 'django\ngunicorn\nwhitenoise\n', 'manage.py': "os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'config.settings.production')\n", 'config/settings/base.py': settings };
+  t.is((await detect(split)).buildCommand, 'pip install -r requirements.txt && python manage.py collectstatic --no-input');
+  t.like(await detect({ ...split, Procfile: 'release: python manage.py migrate\nweb: gunicorn config.wsgi --log-file -\n' }), { buildCommand: 'pip install -r requirements.txt && python manage.py collectstatic --no-input', startCommand: 'gunicorn config.wsgi --log-file -' });
+});
+
+test('python: Django without WhiteNoise, or whose settings.py sets no STATIC_ROOT, builds without collectstatic', async (t) => {
+  const manage = "os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'mysite.settings')\n";
+  t.is((await detect({ 'requirements.txt': 'django\ngunicorn\n', 'manage.py': manage })).buildCommand, 'pip install -r requirements.txt');
+  // collectstatic fails the build without STATIC_ROOT ("You're using the staticfiles app without having set the STATIC_ROOT setting").
+  const unset = await detect({ 'requirements.txt': 'django\ngunicorn\nwhitenoise\n', 'manage.py': manage, 'mysite/settings.py': "STATIC_URL = 'static/'\n# STATIC_ROOT = BASE_DIR / 'staticfiles'\nSTATIC_ROOTS = 1\n" });
+  t.is(unset.buildCommand, 'pip install -r requirements.txt');
+  t.regex(unset.reason, /WhiteNoise is a dependency, but mysite\/settings\.py sets no STATIC_ROOT.*"python manage\.py collectstatic --no-input"/);
+  // A Procfile worker: no static files to serve.
+  t.is((await detect({ 'requirements.txt': 'django\nwhitenoise\ncelery\n', 'manage.py': manage, Procfile: 'worker: celery -A mysite worker\n' })).buildCommand, 'pip install -r requirements.txt');
+});
+
 test('go: Render\'s build and start commands', async (t) => {
   t.like(await detect({ 'go.mod': 'module example.com/app\n', 'main.go': '' }), {
     stack: 'go', runtime: 'go', buildCommand: "go build -tags netgo -ldflags '-s -w' -o app", startCommand: './app',

@@ -164,3 +164,208 @@ test('over the GitHub simulator, "main" below the root is looked for through the
   t.is((await detectStack(await repoFilesFromGitHub(gh, 'mia', 'api', 'there'))).startCommand, 'node src/server.js');
   t.is((await detectStack(await repoFilesFromGitHub(gh, 'mia', 'api', 'gone'))).startCommand, 'node server.js');
 });
+
+// vite preview (localhost:4173), astro preview (localhost:4321) and gatsby serve (localhost:9000) serve the
+// build's output on localhost only unless given a host: as a start script they are the dev servers' case,
+// and the app is the static site they would serve. vue-cli-service serve is webpack's dev server.
+for (const [name, scripts, deps, publishPath] of [
+  ['Vite (vite preview)', { start: 'vite preview', build: 'tsc -b && vite build' }, { vite: '^5.4.0' }, 'dist'],
+  ['Vite (vite preview --port 8080)', { start: 'vite preview --port 8080', build: 'vite build' }, { vite: '^5.4.0' }, 'dist'],
+  ['Astro (astro preview)', { start: 'astro preview', build: 'astro check && astro build' }, { astro: '^4.15.0' }, 'dist'],
+  ['Gatsby (gatsby serve)', { start: 'gatsby serve', build: 'gatsby build' }, { gatsby: '^5.13.0' }, 'public'],
+  ['Vue CLI (vue-cli-service serve)', { start: 'vue-cli-service serve', build: 'vue-cli-service build' }, { '@vue/cli-service': '~5.0.0' }, 'dist'],
+] as const) {
+  test(`a ${name} start script is a static site publishing ${publishPath}/, not a web service running a localhost-only server`, async (t) => {
+    const d = await detect({ 'package.json': pkg({ name: 'my-app', scripts, dependencies: deps }), 'package-lock.json': '{}' });
+    t.like(d, { serviceType: 'static_site', runtime: 'static', startCommand: null, publishPath, buildCommand: 'npm ci && npm run build' });
+    t.regex(d.reason, /a (development|preview) server/);
+  });
+}
+
+test('a preview server told to listen beyond localhost (--host, gatsby -H) still starts as its script says', async (t) => {
+  for (const [start, build, deps] of [
+    ['astro preview --host', 'astro build', { astro: '^4' }],
+    ['vite preview --host=0.0.0.0 --port $PORT', 'vite build', { vite: '^5' }],
+    ['gatsby serve -H 0.0.0.0 -p $PORT', 'gatsby build', { gatsby: '^5' }],
+  ] as const) {
+    t.like(await detect({ 'package.json': pkg({ scripts: { start, build }, dependencies: deps }), 'package-lock.json': '{}' }), { serviceType: 'web_service', startCommand: 'npm start' }, start);
+  }
+});
+
+// next dev compiles every page on request: Next.js's production server is next start (it listens on
+// 0.0.0.0:$PORT), unless next.config exports a static site, which next start refuses to serve.
+test('a next dev start script with a next build script is served by next start, through the project\'s package manager', async (t) => {
+  const scripts = { dev: 'next dev', start: 'next dev', build: 'next build', lint: 'next lint' };
+  const npm = await detect({ 'package.json': pkg({ scripts, dependencies: { next: '14.2.5', react: '^18' } }), 'package-lock.json': '{}', 'next.config.mjs': 'const nextConfig = {};\nexport default nextConfig;\n' });
+  t.like(npm, { stack: 'node', serviceType: 'web_service', runtime: 'node', buildCommand: 'npm ci && npm run build', startCommand: 'npx next start' });
+  t.regex(npm.reason, /next dev, a development server, not a production one.*next start/);
+  t.like(await detect({ 'package.json': pkg({ scripts, dependencies: { next: '15' } }), 'pnpm-lock.yaml': '' }), { buildCommand: 'pnpm install --frozen-lockfile && pnpm run build', startCommand: 'pnpm exec next start' });
+  t.like(await detect({ 'package.json': pkg({ scripts: { start: 'next dev --turbo -p 3000', build: 'next build' }, dependencies: { next: '15' } }), 'yarn.lock': '' }), { startCommand: 'yarn next start' });
+  // A commented-out export, and other keys starting with "output", are not an export.
+  const commented = "module.exports = {\n  // output: 'export',\n  outputFileTracingRoot: __dirname,\n};\n";
+  t.like(await detect({ 'package.json': pkg({ scripts, dependencies: { next: '15' } }), 'next.config.js': commented }), { serviceType: 'web_service', startCommand: 'npx next start' });
+});
+
+test('a next dev start script whose next.config exports a static site is a static site publishing out/ (or distDir)', async (t) => {
+  const scripts = { start: 'next dev', build: 'next build' };
+  const files = (config: string) => ({ 'package.json': pkg({ scripts, dependencies: { next: '15' } }), 'package-lock.json': '{}', 'next.config.ts': config });
+  const site = await detect(files("import type { NextConfig } from 'next';\n\nconst nextConfig: NextConfig = {\n  output: 'export',\n};\n\nexport default nextConfig;\n"));
+  t.like(site, { serviceType: 'static_site', runtime: 'static', startCommand: null, publishPath: 'out', buildCommand: 'npm ci && npm run build' });
+  t.is((await detect(files('const nextConfig = {\n  output: "export",\n  distDir: "dist", // the export goes here\n};\n'))).publishPath, 'dist');
+  const unread = await t.throwsAsync(detect(files("const nextConfig = {\n  output: process.env.EXPORT ? 'export' : undefined,\n};\n")), { instanceOf: StackDetectionError });
+  t.regex(unread.message, /next dev, a development server.*whether next\.config\.ts exports a static site \(output: 'export'\) could not be read.*next start.*render\.yaml/);
+});
+
+// Before: each of these was a web service running the dev server (npm start), which on Render listens on
+// localhost only (or compiles on request), and the deploy failed or ran a development build.
+test('a dev or preview server start script with no build script running that tool\'s build is refused, saying what to add', async (t) => {
+  for (const [scripts, deps, pattern] of [
+    [{ start: 'vite' }, { vite: '^5' }, /start script runs vite, a development server, not a production one, and there is no build script.*Add a build script that runs vite build \("build": "vite build" in package\.json's scripts\).*static site/],
+    [{ start: 'vite', dev: 'vite' }, { vite: '^5' }, /there is no build script/],
+    [{ start: 'vite preview' }, { vite: '^5' }, /vite preview, a preview server listening on localhost only.*no build script.*"build": "vite build"/],
+    [{ start: 'react-scripts start', build: 'craco build' }, { 'react-scripts': '5', '@craco/craco': '7' }, /its build script does not run react-scripts build.*"build": "react-scripts build"/],
+    [{ start: 'ng serve' }, { '@angular/core': '^17' }, /ng serve, a development server.*"build": "ng build"/],
+  ] as const) {
+    const err = await t.throwsAsync(detect({ 'package.json': pkg({ scripts, dependencies: deps }), 'package-lock.json': '{}', 'index.html': '' }), { instanceOf: StackDetectionError }, JSON.stringify(scripts));
+    t.regex(err.message, pattern, JSON.stringify(scripts));
+  }
+});
+
+// A development server that listens where Render looks (next dev always; the others given a host flag) works,
+// if slowly: with no build in its place it is not refused, but started as the script says.
+test('a dev server start script that listens beyond localhost, with no build script, starts as written', async (t) => {
+  for (const [scripts, deps] of [
+    [{ start: 'vite --host 0.0.0.0 --port $PORT' }, { vite: '^5' }],
+    [{ start: 'next dev' }, { next: '15' }],
+    [{ start: 'HOST=0.0.0.0 react-scripts start' }, { 'react-scripts': '5' }],
+  ] as const) {
+    const d = await detect({ 'package.json': pkg({ scripts, dependencies: deps }), 'package-lock.json': '{}' });
+    t.like(d, { stack: 'node', serviceType: 'web_service', buildCommand: 'npm ci', startCommand: 'npm start' }, JSON.stringify(scripts));
+  }
+});
+
+// SvelteKit's templates (npx sv create) have no start script: the adapter decides what vite build writes.
+// adapter-node: a server in build/ started with `node build` (it listens on 0.0.0.0:$PORT); adapter-static:
+// a static site in build/; adapter-auto (the default) writes no app for Render. Before, all three were a
+// static site publishing build/, which for adapter-node held a server and no index.html.
+const svelteKit = (adapter: string, config: string | null, extra: Record<string, string> = {}) => detect({
+  'package.json': pkg({ name: 'my-app', type: 'module', scripts: { dev: 'vite dev', build: 'vite build', preview: 'vite preview' }, devDependencies: { '@sveltejs/kit': '^2.5.0', [adapter]: '^5.0.0', svelte: '^4.2.0', vite: '^5.0.0' } }),
+  'package-lock.json': '{}',
+  ...(config === null ? {} : { 'svelte.config.js': config }),
+  ...extra,
+});
+const svelteConfig = (adapter: string, options = '') => `import adapter from '${adapter}';\nimport { vitePreprocess } from '@sveltejs/vite-plugin-svelte';\n\n/** @type {import('@sveltejs/kit').Config} */\nconst config = {\n\tpreprocess: vitePreprocess(),\n\tkit: {\n\t\t// adapter-auto only supports some environments, see https://kit.svelte.dev/docs/adapter-auto for a list.\n\t\tadapter: adapter(${options})\n\t}\n};\n\nexport default config;\n`;
+
+test('SvelteKit with adapter-node and no start script is a Node web service started with node build', async (t) => {
+  const d = await svelteKit('@sveltejs/adapter-node', svelteConfig('@sveltejs/adapter-node'));
+  t.like(d, { stack: 'node', serviceType: 'web_service', runtime: 'node', buildCommand: 'npm ci && npm run build', startCommand: 'node build' });
+  t.regex(d.reason, /@sveltejs\/adapter-node \(svelte\.config\.js\)/);
+  t.is((await svelteKit('@sveltejs/adapter-node', svelteConfig('@sveltejs/adapter-node', "{ out: 'server' }"))).startCommand, 'node server');
+  t.is((await svelteKit('@sveltejs/adapter-node', null)).startCommand, 'node build', 'no svelte.config.js to read: the adapter package.json depends on');
+  // A start script says how it starts.
+  const started = await detect({ 'package.json': pkg({ scripts: { build: 'vite build', start: 'node build' }, devDependencies: { '@sveltejs/kit': '^2', '@sveltejs/adapter-node': '^5' } }), 'package-lock.json': '{}' });
+  t.like(started, { serviceType: 'web_service', startCommand: 'npm start' });
+});
+
+test('SvelteKit with adapter-static is a static site publishing build/ (or its pages directory)', async (t) => {
+  t.like(await svelteKit('@sveltejs/adapter-static', svelteConfig('@sveltejs/adapter-static', "{ fallback: '200.html' }")), { serviceType: 'static_site', publishPath: 'build', startCommand: null });
+  t.is((await svelteKit('@sveltejs/adapter-static', svelteConfig('@sveltejs/adapter-static', "{ pages: 'dist', assets: 'dist' }"))).publishPath, 'dist');
+  // adapter-node in package.json but commented out of the config: the config's adapter is the one used.
+  const switched = svelteConfig('@sveltejs/adapter-static').replace('import adapter', "// import adapter from '@sveltejs/adapter-node';\nimport adapter");
+  t.like(await svelteKit('@sveltejs/adapter-node', switched, {}), { serviceType: 'static_site', publishPath: 'build' });
+  // A vite dev start script with adapter-static: the same site.
+  const dev = await detect({ 'package.json': pkg({ scripts: { start: 'vite dev', build: 'vite build' }, devDependencies: { '@sveltejs/kit': '^2', '@sveltejs/adapter-static': '^3', vite: '^5' } }), 'svelte.config.js': svelteConfig('@sveltejs/adapter-static', "{ pages: 'public' }") });
+  t.like(dev, { serviceType: 'static_site', publishPath: 'public' });
+});
+
+test('SvelteKit with adapter-auto or another platform\'s adapter is refused, naming the adapters Render runs', async (t) => {
+  const auto = await t.throwsAsync(svelteKit('@sveltejs/adapter-auto', svelteConfig('@sveltejs/adapter-auto')), { instanceOf: StackDetectionError });
+  t.regex(auto.message, /@sveltejs\/adapter-auto \(svelte\.config\.js\), which knows no adapter for Render.*@sveltejs\/adapter-node.*node build.*@sveltejs\/adapter-static/);
+  const vercel = await t.throwsAsync(svelteKit('@sveltejs/adapter-vercel', svelteConfig('@sveltejs/adapter-vercel')), { instanceOf: StackDetectionError });
+  t.regex(vercel.message, /@sveltejs\/adapter-vercel .*another platform/);
+  const two = svelteConfig('@sveltejs/adapter-node').replace('import { vite', "import stat from '@sveltejs/adapter-static';\nimport { vite");
+  const both = await t.throwsAsync(svelteKit('@sveltejs/adapter-node', two), { instanceOf: StackDetectionError });
+  t.regex(both.message, /more than one adapter \(@sveltejs\/adapter-node, @sveltejs\/adapter-static\)/);
+  const unread = await t.throwsAsync(svelteKit('@sveltejs/adapter-node', svelteConfig('@sveltejs/adapter-node', '{ out: process.env.OUT }')), { instanceOf: StackDetectionError });
+  t.regex(unread.message, /svelte\.config\.js's out could not be read as one directory/);
+});
+
+// @astrojs/node in standalone mode builds dist/server/entry.mjs, a server that takes PORT from Render but
+// listens on localhost unless HOST says otherwise (its `server.host` default).
+const astroConfig = (adapterOptions: string, extra = '') => `// @ts-check\nimport { defineConfig } from 'astro/config';\nimport node from '@astrojs/node';\n\nexport default defineConfig({\n  output: 'server',${extra}\n  adapter: node(${adapterOptions}),\n});\n`;
+const astro = (config: Record<string, string>) => detect({ 'package.json': pkg({ name: 'site', type: 'module', scripts: { dev: 'astro dev', build: 'astro build', preview: 'astro preview', astro: 'astro' }, dependencies: { astro: '^4.15.0', '@astrojs/node': '^8.3.0' } }), 'package-lock.json': '{}', ...config });
+
+test('Astro with @astrojs/node in standalone mode and no start script is a Node web service running dist/server/entry.mjs on 0.0.0.0', async (t) => {
+  const d = await astro({ 'astro.config.mjs': astroConfig("{ mode: 'standalone' }") });
+  t.like(d, { stack: 'node', serviceType: 'web_service', runtime: 'node', buildCommand: 'npm ci && npm run build', startCommand: 'HOST=0.0.0.0 node ./dist/server/entry.mjs' });
+  t.regex(d.reason, /@astrojs\/node in standalone mode \(astro\.config\.mjs\)/);
+  t.is((await astro({ 'astro.config.ts': astroConfig('{\n    mode: "standalone",\n  }', "\n  outDir: './build',") })).startCommand, 'HOST=0.0.0.0 node ./build/server/entry.mjs');
+  // A config that does not use the adapter builds the static site.
+  t.like(await astro({ 'astro.config.mjs': "import { defineConfig } from 'astro/config';\nexport default defineConfig({});\n" }), { serviceType: 'static_site', publishPath: 'dist' });
+});
+
+test('Astro with @astrojs/node whose mode is middleware, or cannot be read, is refused', async (t) => {
+  const middleware = await t.throwsAsync(astro({ 'astro.config.mjs': astroConfig("{ mode: 'middleware' }") }), { instanceOf: StackDetectionError });
+  t.regex(middleware.message, /middleware mode: the build is a handler for a Node server of your own/);
+  const variable = await t.throwsAsync(astro({ 'astro.config.mjs': astroConfig('{ mode: process.env.MODE }') }), { instanceOf: StackDetectionError });
+  t.regex(variable.message, /its mode \(standalone or middleware\) could not be read from astro\.config\.mjs.*HOST=0\.0\.0\.0 node \.\/dist\/server\/entry\.mjs/);
+  const none = await t.throwsAsync(astro({}), { instanceOf: StackDetectionError });
+  t.regex(none.message, /no astro\.config at the root/);
+});
+
+// Angular 6 to 11 `ng new` wrote a second application project, "<app>-e2e", with only e2e (Protractor) and
+// lint targets: ng build builds the one application with a build target.
+test('an Angular 7 workspace with its <app>-e2e project is a static site publishing the app\'s outputPath', async (t) => {
+  const workspace = {
+    $schema: './node_modules/@angular/cli/lib/config/schema.json', version: 1, newProjectRoot: 'projects',
+    projects: {
+      'my-app': {
+        root: '', sourceRoot: 'src', projectType: 'application', prefix: 'app', schematics: {},
+        architect: {
+          build: { builder: '@angular-devkit/build-angular:browser', options: { outputPath: 'dist/my-app', index: 'src/index.html', main: 'src/main.ts' }, configurations: { production: { optimization: true } } },
+          serve: { builder: '@angular-devkit/build-angular:dev-server', options: { browserTarget: 'my-app:build' } },
+          test: { builder: '@angular-devkit/build-angular:karma', options: {} },
+        },
+      },
+      'my-app-e2e': {
+        root: 'e2e/', projectType: 'application', prefix: '',
+        architect: {
+          e2e: { builder: '@angular-devkit/build-angular:protractor', options: { protractorConfig: 'e2e/protractor.conf.js', devServerTarget: 'my-app:serve' } },
+          lint: { builder: '@angular-devkit/build-angular:tslint', options: { tsConfig: 'e2e/tsconfig.e2e.json' } },
+        },
+      },
+    },
+    defaultProject: 'my-app',
+  };
+  const files = (ws: object) => ({
+    'package.json': pkg({ name: 'my-app', scripts: { ng: 'ng', start: 'ng serve', build: 'ng build', test: 'ng test', e2e: 'ng e2e' }, dependencies: { '@angular/core': '~7.2.0' }, devDependencies: { '@angular/cli': '~7.3.9' } }),
+    'package-lock.json': '{}', 'angular.json': pkg(ws),
+  });
+  t.like(await detect(files(workspace)), { serviceType: 'static_site', runtime: 'static', startCommand: null, publishPath: 'dist/my-app', buildCommand: 'npm ci && npm run build' });
+  // Two applications ng build could build are still refused.
+  const two = { ...workspace, projects: { ...workspace.projects, admin: { ...workspace.projects['my-app'], root: 'projects/admin' } } };
+  const err = await t.throwsAsync(detect(files(two)), { instanceOf: StackDetectionError });
+  t.regex(err.message, /more than one application/);
+});
+
+// Render's Node runtime has Bun (render.com/docs/bun-version): its version from .bun-version or
+// BUN_VERSION, else 1.1.0, which reads bun.lockb but predates the text bun.lock (Bun 1.1.39, default in 1.2).
+test('a Bun lockfile installs with bun: frozen from bun.lockb, or from bun.lock when .bun-version names a Bun that reads it', async (t) => {
+  const app = pkg({ name: 'api', module: 'index.ts', scripts: { start: 'bun run index.ts', build: 'bun build ./index.ts --outdir dist' } });
+  const lockb = await detect({ 'package.json': app, 'bun.lockb': '\u0000bun-lockfile-format-v0' });
+  t.like(lockb, { stack: 'node', runtime: 'node', serviceType: 'web_service', buildCommand: 'bun install --frozen-lockfile && bun run build', startCommand: 'bun run start' });
+  for (const version of ['1.2.10', '1.1.39', 'latest', 'v1.2', '1.3.0\n']) {
+    t.like(await detect({ 'package.json': app, 'bun.lock': '{}', '.bun-version': version }), { buildCommand: 'bun install --frozen-lockfile && bun run build' }, version);
+  }
+  for (const [version, files] of [['none', {}], ['1.1.0', { '.bun-version': '1.1.0\n' }], ['1.1.38', { '.bun-version': '1.1.38' }]] as const) {
+    const d = await detect({ 'package.json': app, 'bun.lock': '{}', ...files });
+    t.like(d, { buildCommand: 'bun install && bun run build', startCommand: 'bun run start' }, version);
+    t.regex(d.reason, /bun\.lock: Render's default Bun, 1\.1\.0, predates that lockfile.*add a \.bun-version file saying 1\.2 or later/, version);
+  }
+  // A front-end site built with bun.
+  const site = await detect({ 'package.json': pkg({ scripts: { dev: 'vite', build: 'vite build' }, devDependencies: { vite: '^5' } }), 'bun.lockb': 'x', 'index.html': '' });
+  t.like(site, { serviceType: 'static_site', buildCommand: 'bun install --frozen-lockfile && bun run build', publishPath: 'dist' });
+  // packageManager alone: bun, not frozen. An npm lockfile beside a Bun one: npm ci installs what it locks.
+  t.like(await detect({ 'package.json': pkg({ packageManager: 'bun@1.2.4', scripts: { start: 'bun index.ts' } }) }), { buildCommand: 'bun install', startCommand: 'bun run start' });
+  t.like(await detect({ 'package.json': pkg({ scripts: { start: 'node index.js' } }), 'package-lock.json': '{}', 'bun.lockb': 'x' }), { buildCommand: 'npm ci', startCommand: 'npm start' });
+});

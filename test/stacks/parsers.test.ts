@@ -7,7 +7,8 @@ import test from 'ava';
 import fc from 'fast-check';
 import { procfileProcess, procfileWeb } from '../../server/stacks/procfile.js';
 import { gemfileGems } from '../../server/stacks/ruby.js';
-import { dependencyLines, djangoProject, fastapiBringsUvicorn, uses } from '../../server/stacks/python.js';
+import { dependencyLines, djangoProject, fastapiBringsUvicorn, tomlFastapiBringsUvicorn, uses } from '../../server/stacks/python.js';
+import { configLines, keyValues, quotedPackages } from '../../server/stacks/jsConfig.js';
 import { mixUsesPhoenix } from '../../server/stacks/elixir.js';
 import { linesOf, MAX_LINE_CHARS } from '../../server/stacks/lines.js';
 import { StackDetectionError } from '../../server/stacks/types.js';
@@ -79,6 +80,63 @@ test('fastapiBringsUvicorn equals a regex over each dependency line: fastapi[…
   fc.assert(fc.property(textOf(['fastapi[', 'fastapi', '[', ']', 'standard', 'standard]', 'all]', 'email', '-no-fastapi-cloud-cli', ',', ' ', '\n', '"', 'x', '#'], 12), (text) => {
     const lines = dependencyLines(text);
     t.is(fastapiBringsUvicorn(lines), lines.some(old), JSON.stringify(text));
+  }), RUNS);
+});
+
+test('tomlFastapiBringsUvicorn equals a regex over each dependency line: fastapi = {…, extras = [\'standard\' | \'all\' …]…}', (t) => {
+  const extras = new Set(['standard', 'standard-no-fastapi-cloud-cli', 'all']);
+  const listed = (list: string) => list.split(',').some((e) => {
+    const m = /^(["'])(.*)\1$/s.exec(e.trim());
+    return m !== null && extras.has(m[2]!.trim());
+  });
+  // Lookaheads only, so one extras list does not hide another that starts inside it.
+  const old = (line: string) => /^\s*(["']?)fastapi\1\s*=\s*\{/.test(line) && [...line.matchAll(/[{,]\s*(?=extras\s*=\s*\[([^\]]*)\])/g)].some((m) => listed(m[1]!));
+  for (const [line, expected] of [
+    ['fastapi = {extras = ["standard"], version = "^0.115.0"}', true], ['fastapi = { version = "*", extras = [ "email", \'all\' ] }', true],
+    ['"fastapi" = {extras = ["standard"]}', true], ['fastapi = {extras = ["email"]}', false], ['fastapi = "^0.115"', false],
+    ['fastapi-users = {extras = ["standard"]}', false], ['fastapi = {version = "1", extras2 = ["standard"]}', false], ['fastapi = {extras = [standard]}', false],
+  ] as const) t.is(tomlFastapiBringsUvicorn(dependencyLines(line)), expected, line);
+  fc.assert(fc.property(textOf(['fastapi', '"', "'", ' ', '=', '{', '}', ',', 'extras', '[', ']', '"standard"', "'all'", 'standard', 'email', 'x', '\n', '#'], 14), (text) => {
+    const lines = dependencyLines(text);
+    t.is(tomlFastapiBringsUvicorn(lines), lines.some(old), JSON.stringify(text));
+  }), RUNS);
+});
+
+test('configLines drops comment lines and cuts a // comment after code, not the // of a URL', (t) => {
+  const config = "import adapter from '@sveltejs/adapter-node';\n// import x from '@sveltejs/adapter-auto';\n/**\n * adapter: '@sveltejs/adapter-vercel'\n */\n  out: 'build', // or 'dist'\n  url: 'https://example.com', // site\n\n";
+  t.deepEqual(configLines(config), ["import adapter from '@sveltejs/adapter-node';", "  out: 'build', ", "  url: 'https://example.com', "]);
+  t.deepEqual(configLines(`${'x'.repeat(MAX_LINE_CHARS + 1)}\nmode: 'a'`), ["mode: 'a'"]);
+});
+
+test('quotedPackages equals a regex for quoted names with the prefix', (t) => {
+  const prefix = '@sveltejs/adapter-';
+  const old = (lines: string[]) => [...new Set(lines.flatMap((line) => [...line.matchAll(/(?<=(['"`]))(@sveltejs\/adapter-[\w\-./@$]*)(?=\1)/g)].map((m) => m[2]!)))];
+  t.deepEqual(quotedPackages(["import a from '@sveltejs/adapter-node';", 'import b from "@sveltejs/adapter-static"', "'@sveltejs/adapter-node'"], prefix), ['@sveltejs/adapter-node', '@sveltejs/adapter-static']);
+  fc.assert(fc.property(textOf(["'", '"', '`', '@sveltejs/adapter-', 'node', '-', '.', '/', ' ', '(', ';', '\n', 'x'], 12), (text) => {
+    const lines = configLines(text);
+    t.deepEqual(quotedPackages(lines, prefix), old(lines), JSON.stringify(text));
+  }), RUNS);
+});
+
+test('keyValues equals a regex for `key: value` members: plain string literals, and whether any value is something else', (t) => {
+  const reference = (lines: string[], key: string) => {
+    const strings: string[] = [];
+    let other = false;
+    const member = new RegExp(`(?:(?<![\\w$.'"\`])${key}(?![\\w$])|(?<=(['"\`]))${key}\\1)\\s*:\\s*(?=((['"\`])((?:(?!\\3)[^\\\\])*)\\3\\s*(?:[,});]|$))?)`, 'g');
+    for (const line of lines) {
+      for (const m of line.matchAll(member)) {
+        const value = m[2] === undefined || (m[3] === '`' && m[4]!.includes('${')) ? null : m[4]!;
+        if (value === null) other = true;
+        else strings.push(value);
+      }
+    }
+    return { strings, other };
+  };
+  t.deepEqual(keyValues(configLines("adapter: node({ mode: 'standalone' }),\n\"mode\": \"middleware\",\nmode: process.env.MODE,\nconfig.mode = 'x'\nmodes: 'y'"), 'mode'), { strings: ['standalone', 'middleware'], other: true });
+  t.deepEqual(keyValues(["output: `export`, outputFileTracing: 'x'", 'output: `${a}`'], 'output'), { strings: ['export'], other: true });
+  fc.assert(fc.property(textOf(['mode', 'mode: ', '"mode"', ':', ' ', "'", '"', '`', "'standalone'", '`a`', 'standalone', '${', '}', ',', ')', ';', '.', 'x', '\\', '$', '//', '*', '\n'], 14), (text) => {
+    const lines = configLines(text);
+    t.deepEqual(keyValues(lines, 'mode'), reference(lines, 'mode'), JSON.stringify(text));
   }), RUNS);
 });
 
