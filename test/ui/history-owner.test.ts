@@ -1,6 +1,6 @@
 import anyTest, { type ExecutionContext } from 'ava';
 import type { Browser, Page, Route } from 'playwright-core';
-import { DESKTOP } from './support/browser.js';
+import { DESKTOP, newContext } from './support/browser.js';
 import { deployThroughForm, type UiStack } from './support/uiStack.js';
 import { useBrowserStack } from './support/browserStack.js';
 import { takingTurns } from './support/turns.js';
@@ -18,6 +18,7 @@ const test = takingTurns(anyTest, 1);
 // Code inside page.evaluate runs in the browser.
 declare const document: { getElementById(id: string): { children: Iterable<{ setAttribute(name: string, value: string): void }>; querySelector(selector: string): unknown } };
 declare const navigation: { currentEntry: { index: number } };
+declare const history: { state: unknown };
 
 let stack: UiStack;
 let browser: Browser;
@@ -63,11 +64,14 @@ async function deployedOnDashboard(login: string, serviceName: string) {
   return { context, page, problems, id };
 }
 
-/** deployedOnDashboard, then signed out. */
+/**
+ * deployedOnDashboard, then signed out: the sign-out's answer read (the stream's word of the end can draw the
+ * sign-in page first, and the answer's Clear-Site-Data, come during the next sign-in, would clear its cookies).
+ */
 async function deployedThenSignedOut(login: string, serviceName: string) {
   const deployed = await deployedOnDashboard(login, serviceName);
   await deployed.page.getByTestId('sign-out').click();
-  await deployed.page.getByTestId('sign-in').waitFor();
+  await deployed.page.getByText('You are signed out.').waitFor();
   return deployed;
 }
 
@@ -119,12 +123,15 @@ async function whenSaid(page: Page, text: string): Promise<() => Promise<unknown
   return () => said;
 }
 
-/** The reload let through on the sign-in page at A's address: `login` signs in there, and starts at the dashboard, reading nothing of A's deployment. */
-async function signsInAtDashboard(t: ExecutionContext, page: Page, login: string, id: string): Promise<void> {
+/**
+ * The sign-in page at A's address (a reload let through): B signs in (`signIn`: there, or in another tab
+ * whose sign-in this one follows), and this page starts at the dashboard, reading nothing of A's deployment.
+ */
+async function signsInAtDashboard(t: ExecutionContext, page: Page, id: string, signIn: () => Promise<unknown>): Promise<void> {
   await page.getByTestId('signin').waitFor();
   const requests: string[] = [];
   page.on('request', (req) => requests.push(req.url()));
-  await stack.signInBrowser(page, login, { here: true });
+  await signIn();
   await page.locator('#main h1').first().waitFor();
   t.is(new URL(page.url()).hash, '', 'not A\'s page');
   await page.getByRole('heading', { level: 1, name: 'Dashboard' }).waitFor();
@@ -170,14 +177,7 @@ test('a reload on A\'s page reached by Back after the sign-out: B signing in the
   await page.goBack();
   await page.waitForURL(`${stack.url}/#/deployments/${id}`);
   await page.reload();
-  await page.getByTestId('signin').waitFor();
-  const requests: string[] = [];
-  page.on('request', (req) => requests.push(req.url()));
-  await stack.signInBrowser(page, 'histownere', { here: true });
-  await page.locator('#main h1').first().waitFor();
-  t.is(new URL(page.url()).hash, '', 'not A\'s page');
-  await page.getByRole('heading', { level: 1, name: 'Dashboard' }).waitFor();
-  t.deepEqual(await requestsSoFar(page, requests, id), [], 'no read of A\'s deployment after B signed in');
+  await signsInAtDashboard(t, page, id, () => stack.signInBrowser(page, 'histownere', { here: true }));
   t.deepEqual(problems, []);
   await context.close();
 });
@@ -208,7 +208,69 @@ test('the sign-out answered after Back into A\'s page, a reload there on its way
   await answered();
   await letReloadThrough();
   await page.unroute('**/api/auth/logout', holdLogout);
-  await signsInAtDashboard(t, page, 'histownerg', id);
+  await signsInAtDashboard(t, page, id, () => stack.signInBrowser(page, 'histownerg', { here: true }));
+  t.deepEqual(problems, []);
+  await context.close();
+});
+
+/**
+ * A on their deployment's page, a reload of it on its way when A signs out in another tab of the browser:
+ * this tab hears of it and clears its address (showSignedOut) before the reload is let through. Chromium
+ * brings the reload back on A's address without the entry's tag, and the sign-out's Clear-Site-Data has
+ * emptied this tab's sessionStorage meanwhile.
+ */
+async function reloadedUntaggedAfterSignOutElsewhere(login: string, serviceName: string) {
+  const { context, page, problems } = await stack.signedInWithKey(browser, login, [`${login}-app`], DESKTOP);
+  const id = await deployThroughForm(page, `${login}/${login}-app`, { serviceName });
+  await page.getByText(serviceName).first().waitFor();
+  const other = await context.newPage();
+  await other.goto(`${stack.url}/#/settings`);
+  await other.getByRole('heading', { level: 1, name: 'Settings' }).waitFor();
+  const ended = await whenSaid(page, 'Your session has ended.');
+  const letReloadThrough = await reloadOnItsWay(page);
+  await other.getByTestId('sign-out').click();
+  await other.getByText('You are signed out.').waitFor();
+  await ended();
+  await letReloadThrough();
+  return { context, page, other, problems, id };
+}
+
+// Untagged, the reloaded address was taken for a link the tab was opened on (anyone's): B signing in there
+// landed on A's deployment page, and B signing in in another tab made this one load as B on it.
+test('a reload on A\'s page on its way when A signs out in another tab: B signing in there starts at the dashboard and reads nothing of A\'s', async (t) => {
+  t.timeout(120_000);
+  const { context, page, problems, id } = await reloadedUntaggedAfterSignOutElsewhere('histownerh', 'hist-held-svc');
+  t.is(new URL(page.url()).hash, `#/deployments/${id}`, 'the reload came back on A\'s address');
+  t.is(await page.evaluate(() => history.state), null, 'the reload came back untagged');
+  await signsInAtDashboard(t, page, id, () => stack.signInBrowser(page, 'histowneri', { here: true }));
+  t.deepEqual(problems, []);
+  await context.close();
+});
+
+test('a reload on A\'s page on its way when A signs out in another tab: B signing in in the other tab loads this one at the dashboard, reading nothing of A\'s', async (t) => {
+  t.timeout(120_000);
+  const { context, page, other, problems, id } = await reloadedUntaggedAfterSignOutElsewhere('histownerj', 'hist-held-other-svc');
+  await page.getByTestId('signin').waitFor();
+  t.is(new URL(page.url()).hash, `#/deployments/${id}`, 'the reload came back on A\'s address');
+  await signsInAtDashboard(t, page, id, async () => {
+    await stack.signInBrowser(other, 'histownerk', { here: true });
+    await page.getByTestId('user-login').filter({ hasText: 'histownerk' }).waitFor();
+  });
+  t.deepEqual(problems, []);
+  await context.close();
+});
+
+// What the tests above may not cost: an untagged reload is anyone's when it reloads a link the tab was opened on.
+test('a link opened signed out and reloaded before signing in: the sign-in still opens it', async (t) => {
+  t.timeout(120_000);
+  const { context, page, problems } = await newContext(browser, DESKTOP);
+  await page.goto(`${stack.url}/#/security`);
+  await page.getByTestId('signin').waitFor();
+  await page.reload();
+  await page.getByTestId('signin').waitFor();
+  await stack.signInBrowser(page, 'histownerl', { here: true });
+  await page.getByRole('heading', { level: 1, name: 'Security' }).waitFor();
+  t.is(new URL(page.url()).hash, '#/security');
   t.deepEqual(problems, []);
   await context.close();
 });

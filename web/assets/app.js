@@ -233,15 +233,57 @@ function route() {
  * Each history entry this tab draws is tagged with the signed-in user (its `history.state`). Back or
  * Forward (or a reload) into another user's entry, after a sign-out and someone else's sign-in in this tab,
  * opens the dashboard in its place: drawn, that user's deployment id was read as this one (404s the server
- * notes against them, and counts toward their many-404s probe event). Untagged entries (made signed out: a
- * link the tab was opened on) stay anyone's, and the same user's own entries open as before.
+ * notes against them, and counts toward their many-404s probe event). Untagged entries made in this document
+ * are its user's (a link clicked here); the one a document loads on is anyone's only if opened by a link
+ * (loadedOwner), and the same user's own entries open as before.
  */
-function claimEntry() {
+function claimEntry({ atLoad = false } = {}) {
   const me = session.user.id;
-  const owner = history.state?.user;
-  if (owner === me) return;
-  if (owner != null) history.replaceState({ user: me }, '', '/');
-  else history.replaceState({ ...history.state, user: me }, '');
+  const owner = atLoad ? loadedOwner() : history.state?.user ?? null;
+  if (owner !== me && owner !== null) history.replaceState({ user: me }, '', '/');
+  else if (history.state?.user !== me) history.replaceState({ ...history.state, user: me }, '');
+  noteOwner(location.hash, me);
+}
+
+/**
+ * Whose each address of this tab is, most recent last (sessionStorage, which a reload keeps): a user's id
+ * (claimEntry drew it for them), or null (opened signed out by a link, anyone's). The entry's tag can be
+ * lost: a reload on its way while showSignedOut replaces its entry (a session ended elsewhere: another
+ * tab's sign-out, expiry, a stream's 401) comes back untagged, Chromium committing it as a new entry.
+ */
+const OWNERS = 'page-owners';
+const OWNERS_KEPT = 50;
+function owners() {
+  try {
+    const list = JSON.parse(sessionStorage.getItem(OWNERS) ?? '[]');
+    return Array.isArray(list) ? list.filter(Array.isArray) : [];
+  } catch { return []; }
+}
+function noteOwner(hash, user) {
+  const list = owners().filter(([h]) => h !== hash);
+  list.push([hash, user]);
+  try { sessionStorage.setItem(OWNERS, JSON.stringify(list.slice(-OWNERS_KEPT))); } catch { /* storage off: the tags alone */ }
+}
+/**
+ * Whose the entry this document loaded on is: its tag; else anyone's if a link (or a typed address) opened
+ * it; else the owner noted for its address. Undefined when unknown after a reload or Back, taken for another
+ * user's: a sign-out's Clear-Site-Data empties the notes of every tab, so an untagged reload of the previous
+ * user's page may find none. Where the browser does not say how it loaded, anyone's, as before.
+ */
+function loadedOwner() {
+  if (history.state?.user != null) return history.state.user;
+  const how = loadType();
+  if (how === 'navigate') return null;
+  const noted = owners().find(([h]) => h === location.hash);
+  if (noted) return noted[1];
+  return how === 'reload' || how === 'back_forward' ? undefined : null;
+}
+/** How this document was loaded: 'navigate', 'reload', 'back_forward', or undefined if the browser does not say. */
+function loadType() {
+  // The Navigation API first: it stays true where `performance` is stubbed (a faked clock has no entries).
+  const activation = globalThis.navigation?.activation?.navigationType;
+  if (activation) return { push: 'navigate', replace: 'navigate', reload: 'reload', traverse: 'back_forward' }[activation];
+  return performance.getEntriesByType?.('navigation')[0]?.type;
 }
 
 function showSignedOut({ authError = null, message = null, kind = 'error', atLoad = false } = {}) {
@@ -283,16 +325,17 @@ const RETURN_TO_MAX_AGE_MS = 30 * 60_000;
 /** The page this tab's session ended on, and whose session it was (showSignedOut): for that user only. */
 let endedOn = null;
 /**
- * The address this tab was opened on signed out (a link): anyone's page. One reached after a sign-out here
- * (Back into the previous user's pages, a late action's address) is not: it would open that user's
- * deployment for the next one, whom the server then takes for a prober of another user's id.
+ * The address this document loaded on signed out, and whose it is (loadedOwner): a link's is anyone's. One
+ * reached after a sign-out here (Back into the previous user's pages, a late action's address), or loaded
+ * on with no known owner, is not remembered: it would open that user's deployment for the next one, whom
+ * the server then takes for a prober of another user's id.
  */
 let openedOn = null;
 function rememberPage() {
-  // The link this tab was opened on is anyone's; otherwise the page the session ended on, for its user.
-  // An address whose entry a user's session drew (claimEntry; reloaded here after Back into it) is theirs.
-  const linked = parseRoute(location.hash).name !== 'dashboard' && location.hash === openedOn;
-  const page = linked ? { hash: location.hash, user: history.state?.user ?? null } : endedOn;
+  // The page this tab loaded on, for its owner (anyone, for a link); otherwise the page the session ended
+  // on, for its user.
+  const opened = parseRoute(location.hash).name !== 'dashboard' && location.hash === openedOn?.hash;
+  const page = opened ? openedOn : endedOn;
   const route = parseRoute(page?.hash ?? '');
   // Nothing to remember: a page remembered earlier stays (a sign-in declined on GitHub comes back to
   // /?auth_error=…, and the try after it is still for that page; its user is checked on the way back).
@@ -343,9 +386,15 @@ async function boot() {
     return;
   }
   sessionRead = true;
-  if (!session) { openedOn = location.hash; showSignedOut({ authError, atLoad: true }); return; }
+  if (!session) {
+    const owner = loadedOwner();
+    if (owner !== undefined) openedOn = { hash: location.hash, user: owner };
+    if (owner === null) noteOwner(location.hash, null); // a link's reload is still the link
+    showSignedOut({ authError, atLoad: true });
+    return;
+  }
   // Loaded on another user's entry (a reload, Back from another page): the dashboard, before anything reads it.
-  claimEntry();
+  claimEntry({ atLoad: true });
   // Back from signing in: to the page asked for then, unless this address names one itself.
   const remembered = takeRememberedPage(session.user.id);
   if (remembered && parseRoute(location.hash).name === 'dashboard') history.replaceState(null, '', `/${remembered}`);
