@@ -286,7 +286,6 @@ function randomSecret(): Buffer {
   return Buffer.from(globalThis.crypto.getRandomValues(new Uint8Array(32)));
 }
 
-/** For entry points: load or print what to fix and exit. */
 /**
  * Node's debug output for `http`, `net` (and the old `koa-session`) would print request headers and session
  * contents (Render keys, GitHub tokens) to the log: every process that holds them refuses to start with it
@@ -298,6 +297,7 @@ export function debugOutputRefusal(env: Record<string, string | undefined>): str
     : null;
 }
 
+/** For entry points: refuse debug output that would print keys, then load or print what to fix and exit. */
 export function loadConfigOrExit(env: Record<string, string | undefined>): AppConfig {
   const refusal = debugOutputRefusal(env);
   if (refusal) {

@@ -73,3 +73,14 @@ for (const [name, url] of [
     t.regex(output, /REDIS_URL must/, output.trim());
   });
 }
+
+// npm start holds keys as the web and worker do (both run in its process): Node's http/net debug output is refused too.
+test.serial('npm start with NODE_DEBUG=http stops before anything starts and says to unset it', async (t) => {
+  t.timeout(90_000);
+  const run = await npmStart({ NODE_DEBUG: 'http' });
+  t.is(run.code, 1, run.output);
+  t.regex(run.output, /Refusing to start: NODE_DEBUG .* Unset it\./);
+  t.false(/^\s+at /m.test(run.output), `no stack trace: ${run.output}`);
+  const pid = redisPid();
+  t.false(pid !== null && alive(pid), `a private redis-server (pid ${pid}) was started`);
+});
