@@ -1,6 +1,6 @@
 import { exists, fromTemplate, has, procfileStart, procfileWorkerOnly, readWithinLimit, type Refiner } from './refiner.js';
 import type { RepoFiles } from './types.js';
-import { isSpace, linesOf, occurrences, skipSpaces } from './lines.js';
+import { isSpace, linesOf, occurrences, skipSpaces, skipSpacesBack } from './lines.js';
 
 interface Installer { build: string; run: string; via: string }
 
@@ -111,7 +111,7 @@ export function tomlFastapiBringsUvicorn(lines: readonly string[]): boolean {
     const value = skipSpaces(line, line.indexOf('=') + 1);
     if (line[value] !== '{') continue;
     for (const at of occurrences(line, 'extras')) {
-      const before = line[skipSpacesBackFrom(line, at)];
+      const before = line[skipSpacesBack(line, at) - 1];
       if ((before === '{' || before === ',') && extrasBringUvicorn(line, at + 'extras'.length)) return true;
     }
   }
@@ -125,13 +125,6 @@ function tomlKey(line: string): string | null {
   let key = line.slice(0, eq).trim();
   if (key.length >= 2 && (key[0] === '"' || key[0] === "'") && key.at(-1) === key[0]) key = key.slice(1, -1);
   return key;
-}
-
-/** The character index before `at`, past spaces (-1 when none). */
-function skipSpacesBackFrom(text: string, at: number): number {
-  let i = at - 1;
-  while (i >= 0 && isSpace(text[i])) i--;
-  return i;
 }
 
 /** Whether `= [ "…", … ]` right after `from` lists an extra that installs uvicorn (the list read up to MAX_EXTRAS_CHARS). */

@@ -1,6 +1,6 @@
-import { fromTemplate, has, procfileStart, procfileWorkerOnly, type Refiner } from './refiner.js';
+import { fromTemplate, has, procfileStart, procfileWorkerOnly, readWithinLimit, type Refiner } from './refiner.js';
 import { isSpace, linesOf } from './lines.js';
-import { FileOverLimit, type RepoFiles } from './types.js';
+import type { RepoFiles } from './types.js';
 
 /**
  * The gem names a Gemfile declares (`gem 'name'` or `gem "name"` at the start of a line), lower-cased.
@@ -68,14 +68,6 @@ async function assetPipeline(files: RepoFiles, gems: Set<string>): Promise<strin
   const application = files.dirs.includes('config') ? await readWithinLimit(files, 'config/application.rb') : null;
   if (application !== null && saysApiOnly(application)) return null;
   return 'Rails up to 6.1 brings sprockets-rails, and no Gemfile.lock says which Rails this is';
-}
-
-/** A file detection may do without: null when missing or over the read limit (the deploy goes on without it). */
-async function readWithinLimit(files: RepoFiles, path: string): Promise<string | null> {
-  return files.read(path).catch((err: unknown) => {
-    if (err instanceof FileOverLimit) return null;
-    throw err;
-  });
 }
 
 /** Whether config/application.rb has a `config.api_only = true` line (a scan of its lines, no regex on the file). */
