@@ -18,7 +18,8 @@ const test = takingTurns(anyTest, 1);
 // Code inside page.evaluate runs in the browser.
 declare const document: { getElementById(id: string): { children: Iterable<{ setAttribute(name: string, value: string): void }>; querySelector(selector: string): unknown } };
 declare const navigation: { currentEntry: { index: number } };
-declare const history: { state: unknown };
+declare const history: { state: unknown; replaceState(state: unknown, unused: string, url: string): void };
+declare const sessionStorage: { setItem(key: string, value: string): void };
 
 let stack: UiStack;
 let browser: Browser;
@@ -271,6 +272,27 @@ test('a link opened signed out and reloaded before signing in: the sign-in still
   await stack.signInBrowser(page, 'histownerl', { here: true });
   await page.getByRole('heading', { level: 1, name: 'Security' }).waitFor();
   t.is(new URL(page.url()).hash, '#/security');
+  t.deepEqual(problems, []);
+  await context.close();
+});
+
+// page-owners lives in sessionStorage, which anything on the origin (an older version of the page, an
+// extension, a hand in devtools) may have left malformed: the page still loads, and an entry it cannot read
+// owns nothing, so a reload it names opens the dashboard (the safe side), never another user's page.
+test('a malformed page-owners note is read as no note: the page loads, and the reload it names opens the dashboard', async (t) => {
+  t.timeout(120_000);
+  const { context, page, problems } = await newContext(browser, DESKTOP);
+  await stack.signInBrowser(page, 'histownerm');
+  await page.getByRole('heading', { level: 1, name: 'Dashboard' }).waitFor();
+  for (const note of ['{not json', '{"#/security":1}', JSON.stringify([1, 'x', null, ['#/security'], ['#/security', { id: 1 }]])]) {
+    await page.evaluate((text) => {
+      history.replaceState(null, '', '/#/security');
+      sessionStorage.setItem('page-owners', text);
+    }, note);
+    await page.reload();
+    await page.getByRole('heading', { level: 1, name: 'Dashboard' }).waitFor();
+    t.is(new URL(page.url()).hash, '', note);
+  }
   t.deepEqual(problems, []);
   await context.close();
 });
