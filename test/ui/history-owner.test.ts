@@ -19,7 +19,8 @@ const test = takingTurns(anyTest, 1);
 declare const document: { getElementById(id: string): { children: Iterable<{ setAttribute(name: string, value: string): void }>; querySelector(selector: string): unknown } };
 declare const navigation: { currentEntry: { index: number } };
 declare const history: { state: unknown; replaceState(state: unknown, unused: string, url: string): void };
-declare const sessionStorage: { setItem(key: string, value: string): void };
+declare const sessionStorage: { setItem(key: string, value: string): void; length: number; key(index: number): string | null; getItem(key: string): string | null };
+declare const location: { hash: string };
 
 let stack: UiStack;
 let browser: Browser;
@@ -293,6 +294,31 @@ test('a malformed page-owners note is read as no note: the page loads, and the r
     await page.getByRole('heading', { level: 1, name: 'Dashboard' }).waitFor();
     t.is(new URL(page.url()).hash, '', note);
   }
+  t.deepEqual(problems, []);
+  await context.close();
+});
+
+// A session that ends without a sign-out here (an expiry, a cookie gone: a read's 401, which sends no
+// Clear-Site-Data) left the tab's page-owners note as it was: the previous user's id and their deployment
+// addresses, in sessionStorage for the next person at the tab to read. The note now goes with the session.
+test('a session ended by a 401 (no sign-out): the tab keeps no note of the previous user\'s id or addresses', async (t) => {
+  t.timeout(120_000);
+  const { context, page, problems } = await stack.signedInWithKey(browser, 'histownern', ['histownern-app'], DESKTOP);
+  const id = await deployThroughForm(page, 'histownern/histownern-app', { serviceName: 'hist-expired-svc' });
+  await page.getByText('hist-expired-svc').first().waitFor();
+  const userId = await page.evaluate(async () => ((await (await fetch('/api/session')).json()) as { user: { id: number } }).user.id);
+  const stored = () => page.evaluate(() => {
+    const all: Record<string, string | null> = {};
+    for (let i = 0; i < sessionStorage.length; i++) { const key = sessionStorage.key(i)!; all[key] = sessionStorage.getItem(key); }
+    return JSON.stringify(all);
+  });
+  t.true((await stored()).includes(id), 'signed in, the note names the deployment\'s address');
+  await context.clearCookies();
+  await page.evaluate(() => { location.hash = '#/'; });
+  await page.getByText('Your session has ended.').waitFor();
+  const left = await stored();
+  t.false(left.includes(id), left);
+  t.false(left.includes(String(userId)), left);
   t.deepEqual(problems, []);
   await context.close();
 });

@@ -250,6 +250,9 @@ function claimEntry({ atLoad = false } = {}) {
  * (claimEntry drew it for them), or null (opened signed out by a link, anyone's). The entry's tag can be
  * lost: a reload on its way while showSignedOut replaces its entry (a session ended elsewhere: another
  * tab's sign-out, expiry, a stream's 401) comes back untagged, Chromium committing it as a new entry.
+ * The notes go with the session that ends (forgetOwners), so such a reload finds none and opens the
+ * dashboard; what they keep across a reload is a link's address signed out (anyone's) and, signed in,
+ * the user's own.
  */
 const OWNERS = 'page-owners';
 const OWNERS_KEPT = 50;
@@ -263,6 +266,14 @@ function noteOwner(hash, user) {
   const list = owners().filter(([h]) => h !== hash);
   list.push([hash, user]);
   try { sessionStorage.setItem(OWNERS, JSON.stringify(list.slice(-OWNERS_KEPT))); } catch { /* storage off: the tags alone */ }
+}
+/**
+ * A session that ended here leaves no note of whose this tab's addresses were (its user's id, their
+ * deployments): a sign-out's Clear-Site-Data empties it anyway, an expiry or a 401 did not, and the next
+ * person at the tab could read it. An untagged reload with no note is taken for another user's (loadedOwner).
+ */
+function forgetOwners() {
+  try { sessionStorage.removeItem(OWNERS); } catch { /* storage off: nothing kept */ }
 }
 /**
  * Whose the entry this document loaded on is: its tag; else anyone's if a link (or a typed address) opened
@@ -292,6 +303,7 @@ function showSignedOut({ authError = null, message = null, kind = 'error', atLoa
   if (session) {
     endedOn = { hash: location.hash, user: session.user.id };
     history.replaceState(null, '', '/');
+    forgetOwners();
   }
   live.stop();
   forgetStartedDeploys();
