@@ -10,6 +10,10 @@ import { streamsViaProxy } from './support/streamProxy.js';
 
 const test = takingTurns(anyTest);
 
+// Code inside page.evaluate runs in the browser.
+declare const document: { querySelectorAll(selector: string): Iterable<{ textContent: string | null }>; createRange(): { selectNodeContents(node: unknown): void } };
+declare function getSelection(): { removeAllRanges(): void; addRange(range: unknown): void; toString(): string };
+
 // The log panel in Chromium (issue 12 part 2): each deployment shows only its own lines (two deploys
 // of one service and a canceled one), lines arrive live over the event stream, and a 2,000-line
 // build is all reachable ("Load earlier lines") and downloadable.
@@ -92,6 +96,37 @@ test('two deploys of one service and a canceled one: each panel shows only its o
   t.is(occurrences(text, '==> Cloning from'), 1, 'the first deploy shows none of the later ones');
   t.is(occurrences(text, 'Your service is live'), 1);
   t.is(occurrences(text, 'Deploy canceled'), 0);
+  t.deepEqual(problems, []);
+});
+
+// Each batch of live lines drew the whole panel again (every line shown, rebuilt): text a reader had
+// selected to copy (an error line) was lost with the elements it was in, at every batch. Lines after the
+// last one shown are now appended; the panel reads as a fresh drawing of the same lines does.
+test('text selected in the log stays selected while new lines arrive live, and the panel reads as drawn afresh', async (t) => {
+  const { page, problems } = await stack.signedInWithKey(browser, 'logselect', ['site'], DESKTOP);
+  const id = await deployThroughForm(page, 'logselect/site');
+  const r = await renderIds(page, id);
+  stack.render.advanceDeploy(r.deployId);
+  await waitLine(page, /==> Cloning from/);
+  const chosen = 'error: Cannot find module ./config';
+  stack.render.appendLog(r.serviceId, chosen, { type: 'build' });
+  await waitLine(page, chosen);
+  await page.evaluate((text) => {
+    const span = [...document.querySelectorAll('[data-testid=log-line] .log-line__msg')].find((el) => el.textContent === text);
+    const range = document.createRange();
+    range.selectNodeContents(span);
+    getSelection().removeAllRanges();
+    getSelection().addRange(range);
+  }, chosen);
+  for (let batch = 0; batch < 3; batch++) {
+    for (let i = 0; i < 5; i++) stack.render.appendLog(r.serviceId, `after the selection ${batch}.${i}`, { type: 'build' });
+    await waitLine(page, `after the selection ${batch}.4`);
+  }
+  t.is(await page.evaluate(() => getSelection().toString()), chosen, 'the selection outlived three batches of lines');
+  const live = await panelText(page);
+  await page.reload();
+  await waitLine(page, 'after the selection 2.4');
+  t.is(await panelText(page), live, 'lines appended live read as the same lines drawn at once');
   t.deepEqual(problems, []);
 });
 
