@@ -5,6 +5,7 @@ import type { UrlGuardOptions } from '../alerts/urlGuard.js';
 import { redisScript } from '../redisScript.js';
 import { CURRENT, type RoundGuard } from './guardedWrites.js';
 import { sentinelKeys } from './store.js';
+import { isolated } from './present.js';
 import type { Finding } from './types.js';
 
 export interface SentinelAlertOptions {
@@ -75,9 +76,9 @@ export function checkSlackWebhook(raw: string, hosts: string[] = ['hooks.slack.c
   return null;
 }
 
-/** The message: severity, title, ids and time. No log lines, emails or metadata values. */
+/** The message: severity, title, ids and time. No log lines, emails or metadata values. The service's name isolated (present.ts). */
 export function alertText(f: Finding): string {
-  const where = [f.ownerId ? `workspace ${f.ownerId}` : null, f.serviceId ? `service ${f.context?.serviceName ? `${f.context.serviceName} (${f.serviceId})` : f.serviceId}` : null].filter(Boolean).join(' · ');
+  const where = [f.ownerId ? `workspace ${f.ownerId}` : null, f.serviceId ? `service ${f.context?.serviceName ? `${isolated(f.context.serviceName)} (${f.serviceId})` : f.serviceId}` : null].filter(Boolean).join(' · ');
   return `[Sentinel] ${f.severity.toUpperCase()}: ${f.title}${where ? ` · ${where}` : ''} · ${f.lastAt}`;
 }
 

@@ -36,7 +36,9 @@ end
  * every write, kept one seen months ago while newer ones came). A log group's state (the last line it
  * counted) is written with its finding: a round ended between the two (its key withdrawn) would otherwise
  * leave a finding that counted lines its group state says are still to count, and the next round counted
- * them again. A new finding is noted as unreported until its round has reported it (`reported`): 1 (new)
+ * them again. Past `max`, the oldest low findings go first, then medium, then high: kept as the newest `max`, a
+ * burst of failed Render sign-ins (a low finding each, and anyone who knows a member's email can make them)
+ * pushed out the shell opened just before it. A new finding is noted as unreported until its round has reported it (`reported`): 1 (new)
  * also for one a round wrote and died before reporting, which the next round reads again and would
  * otherwise find known, never audited or alerted.
  */
@@ -60,11 +62,31 @@ if ARGV[9] ~= '' then
   for _, id in ipairs(stale) do redis.call('HDEL', KEYS[1], id) end
   if #stale > 0 then redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', '(' .. ARGV[9]) end
 end
-local n = redis.call('ZCARD', KEYS[2])
-if n > tonumber(ARGV[5]) then
-  local old = redis.call('ZRANGE', KEYS[2], 0, n - tonumber(ARGV[5]) - 1)
-  for _, id in ipairs(old) do redis.call('HDEL', KEYS[1], id) end
-  redis.call('ZREMRANGEBYRANK', KEYS[2], 0, n - tonumber(ARGV[5]) - 1)
+local excess = redis.call('ZCARD', KEYS[2]) - tonumber(ARGV[5])
+if excess > 0 then
+  -- Past the cap, the oldest low findings go first, then medium, then high (one unreadable counts as low).
+  local rank = { low = 1, medium = 2, high = 3 }
+  local by = { {}, {}, {} }
+  local from = 0
+  while #by[1] < excess do
+    local ids = redis.call('ZRANGE', KEYS[2], from, from + 99)
+    if #ids == 0 then break end
+    for _, id in ipairs(ids) do
+      local ok, f = pcall(cjson.decode, redis.call('HGET', KEYS[1], id) or '')
+      table.insert(by[(ok and type(f) == 'table' and rank[f.severity]) or 1], id)
+      if #by[1] >= excess then break end
+    end
+    from = from + 100
+  end
+  local gone = 0
+  for r = 1, 3 do
+    for _, id in ipairs(by[r]) do
+      if gone >= excess then break end
+      redis.call('HDEL', KEYS[1], id)
+      redis.call('ZREM', KEYS[2], id)
+      gone = gone + 1
+    end
+  end
 end
 redis.call('EXPIRE', KEYS[1], ARGV[6])
 redis.call('EXPIRE', KEYS[2], ARGV[6])

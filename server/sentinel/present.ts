@@ -24,6 +24,15 @@ export const SentinelSettingsView = z.object({
 });
 export type SentinelSettingsView = z.infer<typeof SentinelSettingsView>;
 
+/**
+ * A name from Render (a workspace's or a service's: anyone in the workspace may rename a service) inside a
+ * sentence of ours, isolated (FSI … PDI) as the page puts a name in a <bdi>. A right-to-left override in it
+ * (U+202E) otherwise ran on past the name and the rest of the sentence was drawn reversed (a notice on the
+ * page, an alert in Slack). Isolate controls of its own are left out: a PDI in the name closed the isolate
+ * early and let an override after it out again.
+ */
+export const isolated = (name: string) => `\u2068${name.replace(/[\u2066-\u2069]/g, '')}\u2069`;
+
 /** What leaves the server about a finding: a whitelist. */
 export function presentFinding(f: Finding): FindingView {
   return {
@@ -51,7 +60,7 @@ export function presentSettings(s: SentinelSettings | null, status: SentinelStat
     // findings' time), so after Sentinel was turned off the page said "The last round paused…" above
     // "Sentinel is off", even after signing in again.
     notices: !s?.enabled ? [] : [
-      ...unavailable.map((u) => `Your Render plan has no audit log API for ${u.name}; app-log watch continues.`),
+      ...unavailable.map((u) => `Your Render plan has no audit log API for ${isolated(u.name)}; app-log watch continues.`),
       ...(status.lastProblem === 'budget' ? ['The last round paused to leave Render API capacity for deploys; it continues next round.'] : []),
       ...(status.lastProblem === 'render_key_rejected' ? ['Render rejected your API key during the last round.'] : []),
       ...(status.lastProblem === 'render_unavailable' ? ['Render did not answer during the last round; it is retried next round.'] : []),
@@ -65,7 +74,8 @@ export function presentSettings(s: SentinelSettings | null, status: SentinelStat
 const minuteOf = (ts: string) => { const ms = Date.parse(ts); return Number.isFinite(ms) ? `${new Date(ms).toISOString().slice(0, 16).replace('T', ' ')} UTC` : ts; };
 
 function skippedNotice(s: SkippedStretch): string {
-  const names = s.services.length <= 3 ? s.services.join(', ') : `${s.services.slice(0, 3).join(', ')} and ${s.services.length - 3} more`;
+  const shown = s.services.map(isolated);
+  const names = shown.length <= 3 ? shown.join(', ') : `${shown.slice(0, 3).join(', ')} and ${shown.length - 3} more`;
   const span = `from ${minuteOf(s.from)} to ${minuteOf(s.to)}`;
   return s.what === 'app_logs'
     ? `App logs of ${names} ${span} were not read: more came than a round reads, or rounds were further apart than the interval.`

@@ -255,7 +255,7 @@ export function createSentinelStore(opts: { redis: Redis; prefix: string; keyrin
 
     /**
      * Insert or (replace=true) update; true when the finding is new. Findings are kept 30 days after last seen
-     * (as of `nowMs`, the round's time: older ones go with this write), the newest MAX_FINDINGS per user.
+     * (as of `nowMs`, the round's time: older ones go with this write), MAX_FINDINGS per user (past it the oldest low ones go first, guardedWrites.ts).
      * `group`: a log group's state (its field and the last line counted), written in the same script.
      */
     upsert: (userId: number, round: RoundGuard, f: Finding, replace: boolean, more: { nowMs?: number; group?: { field: string; state: { findingId: string; lastTs: string } } } = {}): Promise<boolean> =>

@@ -275,7 +275,8 @@ export async function runRound(input: RoundInput): Promise<RoundResult> {
     };
     for (const entry of page.items) {
       if (seen.has(entry.id)) continue;
-      const rule = AUDIT_RULES[entry.event] ?? (entry.event === 'LoginEvent' && entry.status === 'error' ? FAILED_LOGIN : null);
+      // Own keys only: an event string naming an inherited member (`constructor`, `toString`) is an unknown event.
+      const rule = (Object.hasOwn(AUDIT_RULES, entry.event) ? AUDIT_RULES[entry.event] : null) ?? (entry.event === 'LoginEvent' && entry.status === 'error' ? FAILED_LOGIN : null);
       if (!rule) continue;
       // Our own env-var and env-group reads (to redact deployment logs) are noted before they are made,
       // by the service's id or the group's, and one note is taken by one entry.

@@ -76,7 +76,7 @@ test('logs further behind than a round may read are skipped, and the page says w
   t.true(Date.parse(skipped![0]!.from) >= start + 5 * MIN && Date.parse(skipped![0]!.from) < start + 6 * MIN, skipped![0]!.from);
   const settings = { enabled: true, sessionRef: 'ref', intervalMs: HOUR, slackSealed: null, slackHint: null, enabledAt: 0 };
   const notices = presentSettings(settings, await w.status(), { currentRef: 'ref', defaultIntervalMs: MIN, ownerNames: new Map() }).notices;
-  t.deepEqual(notices, [`App logs of chatty from ${iso(start + 5 * MIN).slice(0, 16).replace('T', ' ')} UTC to ${iso(w.clock() - 70 * MIN).slice(0, 16).replace('T', ' ')} UTC were not read: more came than a round reads, or rounds were further apart than the interval.`]);
+  t.deepEqual(notices, [`App logs of \u2068chatty\u2069 from ${iso(start + 5 * MIN).slice(0, 16).replace('T', ' ')} UTC to ${iso(w.clock() - 70 * MIN).slice(0, 16).replace('T', ' ')} UTC were not read: more came than a round reads, or rounds were further apart than the interval.`]);
 
   // Kept for a day, then gone from the status (and the page).
   w.advance(23 * HOUR);

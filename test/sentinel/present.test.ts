@@ -4,13 +4,14 @@ import type { SentinelSettings, SentinelStatus } from '../../server/sentinel/typ
 
 // The Security page's notices say what the last round found. The status outlives the watch (kept for the
 // findings' time): after Sentinel was turned off, "The last round paused…" showed above "Sentinel is off".
+// Names from Render in them are isolated (U+2068 … U+2069: probe-bidi.test.ts).
 const ctx = { currentRef: 'ref-a', defaultIntervalMs: 60_000, ownerNames: new Map([['own-1', 'Team']]) };
 const status: SentinelStatus = { lastRunAt: '2025-01-01T00:00:00.000Z', auditUnavailable: ['own-1'], lastProblem: 'budget' };
 const on: SentinelSettings = { enabled: true, sessionRef: 'ref-a', intervalMs: 60_000, slackSealed: null, slackHint: null, slackDeployResults: false, enabledAt: 0 };
 
 test('round notices only while the watch is on', (t) => {
   t.deepEqual(presentSettings(on, status, ctx).notices, [
-    'Your Render plan has no audit log API for Team; app-log watch continues.',
+    'Your Render plan has no audit log API for \u2068Team\u2069; app-log watch continues.',
     'The last round paused to leave Render API capacity for deploys; it continues next round.',
   ]);
   t.deepEqual(presentSettings(null, status, ctx).notices, [], 'off (no settings kept)');
@@ -25,8 +26,8 @@ test('stretches a round gave up reading are named while the watch is on, newest 
   ];
   const quiet: SentinelStatus = { lastRunAt: '2025-01-02T03:00:00.000Z', auditUnavailable: [], lastProblem: null, skipped };
   t.deepEqual(presentSettings(on, quiet, ctx).notices, [
-    'App logs of a, b, c and 2 more from 2025-01-02 01:05 UTC to 2025-01-02 01:50 UTC were not read: more came than a round reads, or rounds were further apart than the interval.',
-    'Service events of api from 2025-01-01 00:00 UTC to 2025-01-01 02:30 UTC were not read: older than a day when their turn came.',
+    'App logs of \u2068a\u2069, \u2068b\u2069, \u2068c\u2069 and 2 more from 2025-01-02 01:05 UTC to 2025-01-02 01:50 UTC were not read: more came than a round reads, or rounds were further apart than the interval.',
+    'Service events of \u2068api\u2069 from 2025-01-01 00:00 UTC to 2025-01-01 02:30 UTC were not read: older than a day when their turn came.',
   ]);
   t.deepEqual(presentSettings({ ...on, enabled: false }, quiet, ctx).notices, []);
 });
