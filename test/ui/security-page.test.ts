@@ -402,3 +402,46 @@ test('Security page with Sentinel off: no notice of the last round, an interval 
   t.deepEqual(problems, []);
   await context.close();
 });
+
+// Anyone in a shared workspace can rename a service. A name ending in a right-to-left override (U+202E), put
+// into the finding's "name · workspace" line as one string, ran on past the name: the workspace id and the time
+// after it were drawn reversed. Each value from Render is in a <bdi> now (the server isolates names in the
+// notices it writes: test/sentinel/probe-bidi.test.ts).
+test('Security page: a finding on a service whose name holds a right-to-left override draws the words after the name as written', async (t) => {
+  t.timeout(120_000);
+  const { context, page, problems, apiKey } = await stack.signedInWithKey(browser, 'sec-bidi', []);
+  const { render, serviceId } = await serviceMadeOutside(stack, apiKey, { login: 'sec-bidi', name: 'bidi-api' });
+  await render.updateService(serviceId, { name: 'bidi-api\u202E' });
+  await page.goto(`${stack.url}/#/security`);
+  await page.waitForFunction(() => !document.querySelector('[data-testid=sentinel-enabled]')?.disabled);
+  await page.getByTestId('sentinel-enabled').check();
+  await page.getByTestId('sentinel-save').click();
+  await page.getByText('No findings yet.').waitFor();
+  stack.render.addServiceEvent(serviceId, 'server_failed', { reason: { oomKilled: { memoryLimit: '512Mi' } } });
+  const meta = page.getByTestId('finding').filter({ hasText: 'Instance killed: out of memory' }).locator('.finding__meta');
+  await meta.waitFor({ timeout: 30_000 });
+  t.regex(await meta.innerText(), /bidi-api/);
+  // Each character of the row's own words and of the values after the name, as drawn: left edges in the order
+  // written, line by line, per text node (the name's own characters, up to its override, left out).
+  const runs = await meta.evaluate((el) => {
+    const out: number[][] = [];
+    const walker = document.createTreeWalker(el, 4 /* NodeFilter.SHOW_TEXT */);
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+      const text: string = node.textContent ?? '';
+      const byLine = new Map<number, number[]>();
+      for (let i = text.indexOf('\u202E') + 1; i < text.length; i++) {
+        const range = document.createRange();
+        range.setStart(node, i);
+        range.setEnd(node, i + 1);
+        const box = range.getBoundingClientRect();
+        if (box.width > 0 && text[i] !== ' ') byLine.set(Math.round(box.top), [...(byLine.get(Math.round(box.top)) ?? []), box.left]);
+      }
+      out.push(...byLine.values());
+    }
+    return out;
+  });
+  t.true(runs.flat().length > 10, JSON.stringify(runs));
+  for (const xs of runs) t.true(xs.every((x, i) => i === 0 || x > xs[i - 1]!), `drawn left to right, as written: ${JSON.stringify(xs)}`);
+  t.deepEqual(problems, []);
+  await context.close();
+});

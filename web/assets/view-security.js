@@ -10,22 +10,29 @@ import { timeEl } from './format.js';
 const SEVERITY = { high: ['failure', 'High'], medium: ['progress', 'Medium'], low: ['neutral', 'Low'] };
 const KIND = { audit: 'Audit log', app_log: 'App logs', service_event: 'Service event' };
 
+/**
+ * Values from Render (a service's name, an actor's email, an env var's key, log lines) each in a <bdi>: anyone in
+ * the workspace can rename a service or write a log line, and a right-to-left override in one ran on past it and
+ * drew what follows it (the workspace id, "by …", the time) reversed.
+ */
 function findingRow(f) {
   const [tone, label] = SEVERITY[f.severity] ?? ['neutral', String(f.severity)];
-  const where = [f.serviceName ?? f.serviceId, f.ownerId].filter(Boolean).join(' · ');
-  const who = f.actor ? `by ${f.actor.email ?? f.actor.type}` : null;
+  const name = f.serviceName ?? f.serviceId;
+  const where = name || f.ownerId ? h('span', { class: 'mono', 'data-testid': 'finding-where' },
+    name ? h('bdi', null, name) : null, name && f.ownerId ? ' · ' : null, f.ownerId ? h('bdi', null, f.ownerId) : null) : null;
+  const who = f.actor ? h('span', { 'data-testid': 'finding-actor' }, 'by ', h('bdi', null, f.actor.email ?? f.actor.type)) : null;
   const lines = f.firstLine ? h('div', { class: 'finding__lines' },
-    h('div', {}, h('span', { class: 'muted' }, 'First: '), h('code', { 'data-testid': 'finding-first-line' }, f.firstLine)),
-    f.lastLine && f.count > 1 ? h('div', {}, h('span', { class: 'muted' }, 'Last: '), h('code', {}, f.lastLine)) : null) : null;
+    h('div', {}, h('span', { class: 'muted' }, 'First: '), h('code', { 'data-testid': 'finding-first-line' }, h('bdi', null, f.firstLine))),
+    f.lastLine && f.count > 1 ? h('div', {}, h('span', { class: 'muted' }, 'Last: '), h('code', {}, h('bdi', null, f.lastLine))) : null) : null;
   return h('li', { class: 'row finding', 'data-testid': 'finding', dataset: { severity: String(f.severity), rule: String(f.rule) } },
     h('div', { class: 'finding__head' },
       h('span', { class: `badge badge--${tone}`, 'data-testid': 'finding-severity' }, label),
       h('strong', { class: 'finding__title', 'data-testid': 'finding-title' }, f.title),
       h('span', { class: 'muted' }, KIND[f.kind] ?? f.kind)),
     h('div', { class: 'finding__meta muted' },
-      where ? h('span', { class: 'mono' }, where) : null,
-      who ? h('span', {}, who) : null,
-      f.envVarKey ? h('span', { class: 'mono' }, f.envVarKey) : null,
+      where,
+      who,
+      f.envVarKey ? h('span', { class: 'mono' }, h('bdi', null, f.envVarKey)) : null,
       f.lastAt ? timeEl(h, f.lastAt) : null),
     lines);
 }
