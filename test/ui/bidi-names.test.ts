@@ -44,3 +44,36 @@ test('a name with a right-to-left override does not turn the words of the delete
   t.deepEqual(problems, []);
   await context.close();
 });
+
+// The same name on the service's page once it is gone from Render: "<name> no longer exists on Render, …" was one
+// string, and the override in the name reversed the words after it.
+test('a name with a right-to-left override does not turn the words of the service page\'s "Service deleted" notice around', async (t) => {
+  const { context, page, problems, apiKey } = await stack.signedInWithKey(browser, 'bidigone', []);
+  const { render, serviceId } = await serviceMadeOutside(stack, apiKey, { login: 'bidigone', name: 'ledger-api' });
+  await render.updateService(serviceId, { name: 'ledger-api\u202E' });
+  await page.goto(`${stack.url}/#/services/${serviceId}`);
+  await page.getByTestId('service-lifecycle').getByTestId('service-suspend').waitFor();
+  await render.deleteService(serviceId);
+  // A click on Suspend meets the deletion, unless one of the page's own reads met it first (the button gone).
+  await page.getByTestId('service-lifecycle').getByTestId('service-suspend').click({ timeout: 10_000 }).catch(() => undefined);
+  const said = page.getByTestId('service-deleted');
+  await said.waitFor({ timeout: 15_000 });
+  // The notice's own words after the name, as drawn: each character's left edge, in the order written, line by line.
+  const lines = await said.evaluate((el) => {
+    const words = [...el.childNodes].filter((n) => n.nodeType === 3).at(-1)!; // its last text node
+    const byLine = new Map<number, number[]>();
+    for (let i = 0; i < (words.textContent ?? '').length; i++) {
+      const range = document.createRange();
+      range.setStart(words, i);
+      range.setEnd(words, i + 1);
+      const box = range.getBoundingClientRect();
+      if (box.width > 0) byLine.set(Math.round(box.top), [...(byLine.get(Math.round(box.top)) ?? []), box.left]);
+    }
+    return [...byLine.values()];
+  });
+  t.true(lines.flat().length > 20);
+  for (const xs of lines) t.true(xs.every((x, i) => i === 0 || x > xs[i - 1]!), `drawn left to right, as written: ${JSON.stringify(xs)}`);
+  t.regex(await said.innerText(), /no longer exists on Render, so its settings cannot be changed\.$/);
+  t.deepEqual(problems.filter((p) => !/404/.test(p)), []);
+  await context.close();
+});

@@ -34,7 +34,7 @@ export function domainsSection({ ctx, serviceId, gone = () => false }) {
   /** Removed meanwhile (another tab, the Render Dashboard): the list is read again and says so. */
   async function goneMeanwhile(err, d) {
     if (err.status !== 404 || !(await load()) || shownIds.has(d.id)) return false;
-    replace(flash, notice('info', `${d.name} was already removed.`));
+    replace(flash, notice('info', h('bdi', null, d.name), ' was already removed.'));
     ctx.announce(`${d.name} was already removed`);
     return true;
   }

@@ -134,7 +134,7 @@ export function deploymentView(ctx, route) {
     }
     if (rec.serviceDeleted) {
       parts.push(notice('warning', h('strong', null, 'Service deleted. '),
-        `${rec.request?.serviceName || 'This service'} no longer exists on Render, so it cannot be redeployed or rolled back.`));
+        rec.request?.serviceName ? h('bdi', null, rec.request.serviceName) : 'This service', ' no longer exists on Render, so it cannot be redeployed or rolled back.'));
     }
     if (rec.status === 'deactivated') {
       const by = rec.replacedBy;

@@ -400,7 +400,8 @@ export function serviceView(ctx, route) {
     replace(lifecycleFlash); // a lifecycle action's "not found": said below
     replace(actionNotice); // an auto-deploy toggle's, the same
     replace(stateNotice, notice('warning', h('span', { 'data-testid': 'service-deleted' }, h('strong', null, 'Service deleted. '),
-      `${settings?.name || 'This service'} no longer exists on Render, so its settings cannot be changed.`)));
+      // The name in a <bdi>: a teammate may rename a service, and an override in its name reversed the words after it.
+      settings?.name ? h('bdi', null, settings.name) : 'This service', ' no longer exists on Render, so its settings cannot be changed.')));
     ctx.announce(`${settings?.name || 'The service'} was deleted`);
     // Only focus that went with the hidden settings moves (to the page's heading); any other stays.
     if (hadFocus && focusLost()) heading.focus();
