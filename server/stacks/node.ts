@@ -1,4 +1,4 @@
-import { StackDetectionError, type DetectedStack, type RepoFiles } from './types.js';
+import { FileOverLimit, StackDetectionError, type DetectedStack, type RepoFiles } from './types.js';
 import { exists, fromTemplate, has, procfileStart, readWithinLimit, type Refiner } from './refiner.js';
 import { firstControl, linesOf, MAX_LINE_CHARS } from './lines.js';
 import { configLines, keyValues, quotedPackages } from './jsConfig.js';
@@ -98,15 +98,31 @@ const PUBLISH_DIRS: FrontEnd[] = [
 
 /**
  * Front-end tools' development servers, by the subcommand a start script runs them with (vite's is
- * none). They are not production servers, and ng serve, gatsby develop, vite and astro dev listen on
- * localhost only, so Render finds no port on 0.0.0.0:$PORT: the app is the static site `<tool> build` writes.
- * next dev listens everywhere but compiles each page on request: the app is what next build writes, run
- * by next start (or, exported, the static site it writes).
+ * none). They are not production servers, and ng serve, gatsby develop, vite, astro dev and nuxt dev
+ * listen on localhost only, so Render finds no port on 0.0.0.0:$PORT: the app is what `<tool> build`
+ * writes (a static site; Nuxt's a Node server, nuxt generate's a static site). next dev listens everywhere
+ * but compiles each page on request: the app is what next build writes, run by next start (or, exported,
+ * the static site it writes). parcel's (serve, its default command) listens on all interfaces, on $PORT:
+ * the app is the static site parcel build writes.
  */
 const DEV_SERVERS: ReadonlyMap<string, readonly string[]> = new Map([
   ['react-scripts', ['start']], ['ng', ['serve', 's']], ['gatsby', ['develop']], ['vite', ['', 'dev', 'serve']], ['astro', ['dev']],
-  ['vue-cli-service', ['serve']], ['next', ['dev']],
+  ['vue-cli-service', ['serve']], ['next', ['dev']], ['nuxt', ['dev']], ['parcel', ['', 'serve']],
 ]);
+
+/** Development servers that listen on all interfaces and take their port from PORT unless told otherwise. */
+const REACHABLE_DEV_SERVERS: ReadonlySet<string> = new Set(['next', 'parcel']);
+
+/** A CLI's other names: nuxi is Nuxt's CLI under its own name (early Nuxt 3 scripts ran `nuxi dev`, `nuxi build`). */
+const CLI_ALIASES: ReadonlyMap<string, string> = new Map([['nuxi', 'nuxt']]);
+const cliName = (word: string): string => CLI_ALIASES.get(word) ?? word;
+
+/** Tools whose first word after the command may be an entry rather than a subcommand (`parcel src/index.html` serves), and their subcommands. */
+const ENTRY_FIRST: ReadonlyMap<string, ReadonlySet<string>> = new Map([['parcel', new Set(['serve', 'watch', 'build', 'help'])]]);
+
+/** The subcommands of a tool's build script that write what is deployed in place of its dev server: `<tool> build`, and Nuxt's `nuxt generate` too. */
+const BUILD_COMMANDS: ReadonlyMap<string, readonly string[]> = new Map([['nuxt', ['build', 'generate']]]);
+const buildCommandsOf = (tool: string): readonly string[] => BUILD_COMMANDS.get(tool) ?? ['build'];
 
 /**
  * Front-end tools' preview servers, by their subcommand: they serve what `<tool> build` wrote, but on
@@ -116,8 +132,12 @@ const DEV_SERVERS: ReadonlyMap<string, readonly string[]> = new Map([
  */
 const PREVIEW_SERVERS: ReadonlyMap<string, string> = new Map([['vite', 'preview'], ['astro', 'preview'], ['gatsby', 'serve']]);
 const HOST_FLAGS = ['--host', '-H'];
+/** Tools that take their host from the environment too (react-scripts: HOST; nuxt dev: NUXT_HOST, NITRO_HOST or HOST), and their own host flags. */
+const HOST_VARIABLES: ReadonlyMap<string, readonly string[]> = new Map([['react-scripts', ['HOST']], ['nuxt', ['HOST', 'NUXT_HOST', 'NITRO_HOST']]]);
+const TOOL_HOST_FLAGS: ReadonlyMap<string, readonly string[]> = new Map([['nuxt', ['-h']]]);
 
 /** The root files a framework reads its configuration from, in the order it looks for them. */
+const NUXT_CONFIGS = ['nuxt.config.ts', 'nuxt.config.js', 'nuxt.config.mjs', 'nuxt.config.mts', 'nuxt.config.cjs', 'nuxt.config.cts'];
 const SVELTE_CONFIGS = ['svelte.config.js', 'svelte.config.mjs', 'svelte.config.ts'];
 const ASTRO_CONFIGS = ['astro.config.mjs', 'astro.config.js', 'astro.config.ts', 'astro.config.mts', 'astro.config.cjs', 'astro.config.cts'];
 const NEXT_CONFIGS = ['next.config.js', 'next.config.mjs', 'next.config.ts', 'next.config.cjs'];
@@ -230,7 +250,7 @@ interface DevServer {
   command: string;
   /** What it is, for the messages: "a development server", "a preview server listening on localhost only". */
   kind: string;
-  /** A development server Render can reach (next dev, or one given a host flag): it runs as written when nothing is built in its place. */
+  /** A development server Render can reach (next dev, parcel, or one given a host flag): it runs as written when nothing is built in its place. */
   reachable: boolean;
 }
 
@@ -238,56 +258,115 @@ interface DevServer {
 function devServerOf(start: string): DevServer | null {
   if (SHELL_LISTS.some((op) => start.includes(op))) return null;
   const words = commandWords(start);
-  const [tool = '', word = ''] = words;
-  const sub = word.startsWith('-') ? '' : word;
-  // A host flag, or HOST= before the command (react-scripts reads it from the environment).
-  const listensBeyondLocalhost = words.some((w) => HOST_FLAGS.some((flag) => w === flag || w.startsWith(`${flag}=`)))
-    || (tool === 'react-scripts' && start.trim().split(/\s+/).some((w) => w.startsWith('HOST=')));
+  const [cli = '', word = ''] = words;
+  const tool = cliName(cli);
+  const entryFirst = ENTRY_FIRST.get(tool);
+  const sub = word.startsWith('-') || (entryFirst !== undefined && !entryFirst.has(word)) ? '' : word;
+  // A host flag, or HOST= before the command for the tools that read it from the environment (react-scripts, nuxt dev).
+  const flags = [...HOST_FLAGS, ...TOOL_HOST_FLAGS.get(tool) ?? []];
+  const variables = HOST_VARIABLES.get(tool) ?? [];
+  const listensBeyondLocalhost = words.some((w) => flags.some((flag) => w === flag || w.startsWith(`${flag}=`)))
+    || start.trim().split(/\s+/).some((w) => variables.some((name) => w.startsWith(`${name}=`)));
   if (DEV_SERVERS.get(tool)?.includes(sub)) {
-    return { tool, command: sub ? `${tool} ${sub}` : tool, kind: 'a development server', reachable: tool === 'next' || listensBeyondLocalhost };
+    return { tool, command: sub ? `${cli} ${sub}` : cli, kind: 'a development server', reachable: REACHABLE_DEV_SERVERS.has(tool) || listensBeyondLocalhost };
   }
   if (PREVIEW_SERVERS.get(tool) === sub && !listensBeyondLocalhost) return { tool, command: `${tool} ${sub}`, kind: 'a preview server listening on localhost only', reachable: false };
   return null;
 }
 
-/** The words of the build script's `<tool> build` command, alone or in a && chain ("tsc -b && vite build"), or null. */
-function toolBuild(build: string, tool: string): string[] | null {
+/**
+ * The words of the build script's `<tool> build` command (or another of `subs`: `nuxt generate`), alone
+ * or in a && chain ("tsc -b && vite build"), or null. A CLI's other name counts as the tool (`nuxi build`).
+ */
+function toolBuild(build: string, tool: string, subs: readonly string[] = ['build']): string[] | null {
   for (const command of build.split('&&')) {
     const words = commandWords(command);
-    if (words[0] === tool && words[1] === 'build') return words;
+    if (cliName(words[0] ?? '') === tool && subs.includes(words[1] ?? '')) return words;
   }
   return null;
 }
 
 /**
+ * The value of a `--flag value` or `--flag=value` option among a command's words: undefined when the
+ * flag is not there, null when it is but its value cannot be told (last word, or another option).
+ */
+function flagValue(words: readonly string[], flag: string): string | null | undefined {
+  for (const [i, word] of words.entries()) {
+    if (word.startsWith(`${flag}=`)) return word.slice(flag.length + 1) || null;
+    if (word === flag) {
+      const next = words[i + 1];
+      return next === undefined || next.startsWith('-') ? null : next;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Where `parcel build` writes the site: its --dist-dir, else dist/ (Parcel's default target,
+ * parceljs.org/features/targets). What else decides it is refused rather than guessed: a --dist-dir that
+ * is not one directory inside the repository, package.json "targets" (each target's own distDir), or
+ * Parcel 1's --out-dir / -d.
+ */
+function parcelDistDir(pkg: PackageJson, build: readonly string[], refuse: (why: string) => Error): string {
+  if (Object.hasOwn(pkg, 'targets')) throw refuse('package.json has "targets", which say where parcel build writes');
+  if (build.some((w) => w === '-d' || w === '--out-dir' || w.startsWith('--out-dir='))) throw refuse('its parcel build names its output with --out-dir (Parcel 1)');
+  const dir = flagValue(build, '--dist-dir');
+  if (dir === undefined) return 'dist';
+  const path = dir !== null && dir.length <= MAX_LINE_CHARS ? repoPath(dir) : null;
+  if (path === null) throw refuse('its parcel build --dist-dir could not be read as one directory inside the repository');
+  return path;
+}
+
+/**
  * A start script that runs a front-end tool's development or localhost-only preview server, with a build
- * script that runs the tool's build: the static site that build writes (next build: the server next
- * start runs), not a web service running the dev server. Without such a build script there is nothing
- * to deploy in its place: refused, saying what to add. Null when the start script is anything else
- * (next start, node server.js…), which starts as it says.
+ * script that runs the tool's build: what that build writes, not a web service running the dev server. A
+ * static site; next build: the server next start runs; a framework adapter's or Nuxt's Node server (SvelteKit
+ * adapter-node, Astro @astrojs/node standalone, nuxt build): that server, started as it is without a start
+ * script. Without such a build script there is nothing to deploy in its place: refused, saying what to
+ * add (unless the dev server is reachable). Null when the start script is anything else (next start, node
+ * server.js…), which starts as it says.
  */
 async function devServerSite(files: RepoFiles, t: Template, pkg: PackageJson, scripts: Record<string, unknown>, pm: Manager, install: { buildCommand: string; via: string }): Promise<DetectedStack | null> {
-  const { buildCommand } = install;
+  const { buildCommand, via } = install;
   const dev = typeof scripts.start === 'string' ? devServerOf(scripts.start) : null;
   if (dev === null) return null;
   const runs = `package.json's start script runs ${dev.command}, ${dev.kind}`;
-  const build = typeof scripts.build === 'string' ? toolBuild(scripts.build, dev.tool) : null;
+  const build = typeof scripts.build === 'string' ? toolBuild(scripts.build, dev.tool, buildCommandsOf(dev.tool)) : null;
   // A development server that listens where Render looks for the port works, slowly: with nothing built to
   // deploy in its place, it starts as the script says (as it did before dev servers were recognised).
   if (build === null && dev.reachable) return null;
   if (build === null) {
-    const missing = typeof scripts.build === 'string' ? `its build script does not run ${dev.tool} build` : 'there is no build script';
-    throw new StackDetectionError(`${runs}, not a production one, and ${missing}, so nothing is built to deploy in its place. Add a build script that runs ${dev.tool} build ("build": "${dev.tool} build" in package.json's scripts): what it writes is then deployed as a static site. Or make the start script listen on 0.0.0.0 (a --host flag, or HOST=0.0.0.0 for react-scripts), and deploy again.`);
+    const wanted = buildCommandsOf(dev.tool).map((sub) => `${dev.tool} ${sub}`).join(' or ');
+    const missing = typeof scripts.build === 'string' ? `its build script does not run ${wanted}` : 'there is no build script';
+    const deployed = dev.tool === 'nuxt'
+      ? `the Node server it writes is then deployed as a web service (${NUXT_SERVER}), or, with "build": "nuxt generate", the static site it writes as a static site`
+      : 'what it writes is then deployed as a static site';
+    throw new StackDetectionError(`${runs}, not a production one, and ${missing}, so nothing is built to deploy in its place. Add a build script that runs ${dev.tool} build ("build": "${dev.tool} build" in package.json's scripts): ${deployed}. Or make the start script listen on 0.0.0.0 (a --host flag, or HOST=0.0.0.0 for react-scripts and nuxt), and deploy again.`);
   }
-  if (dev.tool === 'next') return nextBuild(files, t, pm, install, runs);
-  const framework = await frameworkBuild(files, pkg, dev.tool);
+  // The build command as the script words it (`nuxi build`, `vite build` after `tsc -b &&`).
+  const built = build.slice(0, 2).join(' ');
+  if (dev.tool === 'next') {
+    const next = await nextProduction(files, pm, (why) => new StackDetectionError(`${runs}, not a production one, and ${why}. Make the start script next start (a server), or, for a static export, add a render.yaml declaring a static site (runtime: static) whose staticPublishPath is the directory next build writes, and deploy again.`));
+    if (next.kind === 'site') {
+      return {
+        stack: 'static', serviceType: 'static_site', runtime: 'static', buildCommand, startCommand: null, publishPath: next.dir,
+        reason: `${runs}, not a production one; ${next.from} sets output: 'export', so next build writes a static site, deployed as a static site publishing ${next.dir}/.`,
+      };
+    }
+    return fromTemplate(t, `${runs}, not a production one; its build script runs next build, so the app is served by Next.js's production server (${next.start}, on $PORT). Installs with ${via}.`, { buildCommand, startCommand: next.start });
+  }
+  const framework = await frameworkBuild(files, pkg, dev.tool, scripts.build);
   if (framework?.kind === 'server') {
-    throw new StackDetectionError(`${runs}, and with ${framework.from} the build is a Node server, not a static site. Make the start script run the built server (${framework.start}) and deploy again.`);
+    return fromTemplate(t, `${runs}, not a production one; its build script (${built}) with ${framework.from} builds a Node server, so the app is that server, started with ${framework.start}. Installs with ${via}.`, { buildCommand, startCommand: framework.start });
   }
-  const [publishPath, from] = dev.tool === 'ng' ? [await angularOutput(files, build), 'angular.json'] : framework ? [framework.dir, framework.from] : frontEndOutput(pkg, dev.tool);
+  const refuse = (why: string) => new StackDetectionError(`${runs}, not a production one, and ${why}. Add a render.yaml declaring a static site (runtime: static) whose staticPublishPath is the directory ${built} writes, and deploy again.`);
+  const [publishPath, from] = dev.tool === 'ng' ? [await angularOutput(files, build), 'angular.json']
+    : framework ? [framework.dir, framework.from]
+    : dev.tool === 'parcel' ? [parcelDistDir(pkg, build, refuse), 'parcel']
+    : frontEndOutput(pkg, dev.tool);
   return {
     stack: 'static', serviceType: 'static_site', runtime: 'static', buildCommand, startCommand: null, publishPath,
-    reason: `${runs}, not a production one; its build script (${dev.tool} build) writes a static site, so it is deployed as a static site publishing ${publishPath}/ (${from}).`,
+    reason: `${runs}, not a production one; its build script (${built}) writes a static site, so it is deployed as a static site publishing ${publishPath}/ (${from}).`,
   };
 }
 
@@ -312,24 +391,23 @@ function configuredDir(config: { name: string; lines: string[] } | null, key: st
 }
 
 /**
- * A start script running next dev, with a build script running next build: a web service running Next.js's
- * production server, next start (it listens on 0.0.0.0:$PORT), unless next.config sets output: 'export',
- * when next build writes a static site (to out/, or its distDir) that next start refuses to serve.
+ * What next build writes: a web service running Next.js's production server, next start (it takes its
+ * port from PORT and listens on all interfaces: Render's Next.js guide starts it as the start script),
+ * unless next.config sets output: 'export', when it writes a static site (to out/, or its distDir) that
+ * next start refuses to serve. A config whose output cannot be read (or is too large to read) is refused.
  */
-async function nextBuild(files: RepoFiles, t: Template, pm: Manager, { buildCommand, via }: { buildCommand: string; via: string }, runs: string): Promise<DetectedStack> {
-  const config = await readConfig(files, NEXT_CONFIGS);
-  const output = config === null ? { strings: [], other: false } : keyValues(config.lines, 'output');
-  const refuse = (why: string) => new StackDetectionError(`${runs}, not a production one, and ${why}. Make the start script next start (a server), or, for a static export, add a render.yaml declaring a static site (runtime: static) whose staticPublishPath is the directory next build writes, and deploy again.`);
-  if (output.other || new Set(output.strings).size > 1) throw refuse(`whether ${config!.name} exports a static site (output: 'export') could not be read from it`);
-  if (output.strings[0] === 'export') {
-    const publishPath = configuredDir(config, 'distDir', 'out', refuse);
-    return {
-      stack: 'static', serviceType: 'static_site', runtime: 'static', buildCommand, startCommand: null, publishPath,
-      reason: `${runs}, not a production one; ${config!.name} sets output: 'export', so next build writes a static site, deployed as a static site publishing ${publishPath}/.`,
-    };
+async function nextProduction(files: RepoFiles, pm: Manager, refuse: (why: string) => Error): Promise<FrameworkBuild> {
+  let config: { name: string; lines: string[] } | null;
+  try {
+    config = await readConfig(files, NEXT_CONFIGS);
+  } catch (err) {
+    if (err instanceof FileOverLimit) throw refuse(`${err.path} is too large to read whether it exports a static site (output: 'export')`);
+    throw err;
   }
-  const startCommand = pm.exec('next start');
-  return fromTemplate(t, `${runs}, not a production one; its build script runs next build, so the app is served by Next.js's production server (${startCommand}, on $PORT). Installs with ${via}.`, { buildCommand, startCommand });
+  const output = config === null ? { strings: [], other: false } : keyValues(config.lines, 'output');
+  if (output.other || new Set(output.strings).size > 1) throw refuse(`whether ${config!.name} exports a static site (output: 'export') could not be read from it`);
+  if (output.strings[0] === 'export') return { kind: 'site', dir: configuredDir(config, 'distDir', 'out', refuse), from: config!.name };
+  return { kind: 'server', start: pm.exec('next start'), from: config?.name ?? 'no next.config' };
 }
 
 /** What a framework's adapter makes of its build: a Node server and how it starts, or a static site and its directory. */
@@ -340,10 +418,63 @@ type FrameworkBuild = { kind: 'server'; start: string; from: string } | { kind: 
  * its config, when `tool` (the CLI a script runs, if known) builds that framework; null for the others,
  * whose build is the static site frontEndOutput says. What cannot be settled is refused, not guessed.
  */
-async function frameworkBuild(files: RepoFiles, pkg: PackageJson, tool?: string): Promise<FrameworkBuild | null> {
+async function frameworkBuild(files: RepoFiles, pkg: PackageJson, tool?: string, build?: unknown): Promise<FrameworkBuild | null> {
   if (depends(pkg, '@sveltejs/kit') && (tool === undefined || tool === 'vite')) return svelteKitBuild(files, pkg);
   if (depends(pkg, 'astro') && depends(pkg, '@astrojs/node') && (tool === undefined || tool === 'astro')) return astroNodeBuild(files);
+  if (tool === 'nuxt' || (tool === undefined && depends(pkg, 'nuxt'))) {
+    const words = typeof build === 'string' ? toolBuild(build, 'nuxt', buildCommandsOf('nuxt')) : null;
+    return words === null ? null : nuxtBuild(files, pkg, words);
+  }
   return null;
+}
+
+/** How Nuxt 3 and later's Node server starts: Nitro's node-server output, which takes PORT (else 3000) and HOST (else 0.0.0.0) from the environment. */
+const NUXT_SERVER = 'node .output/server/index.mjs';
+/** Nitro presets whose build is that Node server (Nitro reads a preset's - and _ alike): its default, node-server, node-cluster, and render_com, the preset Nuxt's Render guide sets. */
+const NITRO_NODE_SERVERS: ReadonlySet<string> = new Set(['node-server', 'node-cluster', 'render-com']);
+
+/**
+ * What a Nuxt app's `nuxt build` or `nuxt generate` writes (Nuxt 3 and later, whose server engine is
+ * Nitro): nuxt generate a static site in .output/public; nuxt build a Node server started with
+ * `node .output/server/index.mjs`, which listens on 0.0.0.0:$PORT, unless nuxt.config names a Nitro
+ * preset that builds something else (static: the site in .output/public; another platform's: refused).
+ * Nuxt 2, a version package.json does not say, build options that change the output, or a preset that
+ * cannot be read are refused, saying what to add.
+ */
+async function nuxtBuild(files: RepoFiles, pkg: PackageJson, build: string[]): Promise<FrameworkBuild> {
+  const command = build.slice(0, 2).join(' ');
+  const refuse = (why: string) => new StackDetectionError(`This Nuxt app's build script runs ${command}, but ${why}. Add a start script that starts the server the build writes (Nuxt 3 and later: ${NUXT_SERVER}, which takes PORT from Render and listens on 0.0.0.0), or a render.yaml saying how to deploy it, and deploy again.`);
+  const version = nuxtVersion(pkg);
+  if (version.nitro === null) throw refuse('which Nuxt version it uses could not be read from package.json (its "nuxt" dependency)');
+  if (!version.nitro) throw refuse(`package.json asks for Nuxt ${JSON.stringify(version.range.slice(0, 40))}, whose build is not Nitro's .output/ of Nuxt 3 and later`);
+  if (build.slice(2).some((w) => w.startsWith('--preset') || w.startsWith('--prerender'))) throw refuse(`its ${command} options (--preset, --prerender) change what the build writes`);
+  const site: FrameworkBuild = { kind: 'site', dir: '.output/public', from: command };
+  if (build[1] === 'generate') return site;
+  const config = await readConfig(files, NUXT_CONFIGS);
+  const preset = config === null ? { strings: [], other: false } : keyValues(config.lines, 'preset');
+  if (preset.other || new Set(preset.strings).size > 1) throw refuse(`its Nitro preset could not be read from ${config!.name}`);
+  const name = preset.strings[0]?.replaceAll('_', '-');
+  if (name === undefined) return { kind: 'server', start: NUXT_SERVER, from: 'Nitro\'s default node-server preset' };
+  if (NITRO_NODE_SERVERS.has(name)) return { kind: 'server', start: NUXT_SERVER, from: `the Nitro preset ${name} (${config!.name})` };
+  if (name === 'static') return { ...site, from: `${command} with the Nitro preset static (${config!.name})` };
+  throw refuse(`${config!.name} sets the Nitro preset ${JSON.stringify(name.slice(0, 40))}, which does not build a Node server Render starts`);
+}
+
+/**
+ * The Nuxt version package.json asks for: nitro true for Nuxt 3 and later ("^3.13.0", "~4.0", ">=3",
+ * "latest"), false before (Nuxt 2), null when the range does not say (a tag, a URL, workspace:*, none).
+ */
+function nuxtVersion(pkg: PackageJson): { nitro: boolean | null; range: string } {
+  const declared = [pkg.dependencies, pkg.devDependencies].find((deps) => declares(deps, 'nuxt'));
+  const range = declared === undefined ? undefined : declared.nuxt;
+  if (typeof range !== 'string') return { nitro: null, range: '' };
+  if (range.trim() === 'latest') return { nitro: true, range };
+  let i = 0;
+  while (i < range.length && ' ^~>=v'.includes(range[i]!)) i++;
+  let end = i;
+  while (end < range.length && end - i < 4 && range[end]! >= '0' && range[end]! <= '9') end++;
+  if (end === i || (end < range.length && !'. x'.includes(range[end]!))) return { nitro: null, range };
+  return { nitro: Number(range.slice(i, end)) >= 3, range };
 }
 
 const SVELTE_ADAPTER = '@sveltejs/adapter-';
@@ -515,12 +646,28 @@ export const detectNode: Refiner = async (files, t) => {
     return `package.json is a monorepo root (${monorepo}) with ${what} of its own: ${ROOT_DIR_HINT}`;
   }
   if (hasBuild) {
-    // SvelteKit's and Astro's adapters decide whether the build is a site or a server (adapter-node: `node build`).
-    const framework = await frameworkBuild(files, pkg);
+    const build = scripts.build as string;
+    // next build writes a server next start runs, unless next.config exports a static site (`next export`, Next.js
+    // before 13.3, wrote the static site to out/ after it).
+    if (depends(pkg, 'next') && toolBuild(build, 'next') !== null && toolBuild(build, 'next', ['export']) === null) {
+      const runs = 'package.json has no start script, and its build script runs next build';
+      const next = await nextProduction(files, pm, (why) => new StackDetectionError(`${runs}, but ${why}. Add a start script that runs next start (a server), or, for a static export, a render.yaml declaring a static site (runtime: static) whose staticPublishPath is the directory next build writes, and deploy again.`));
+      if (next.kind === 'server') {
+        return fromTemplate(t, `${runs}, so the app is served by Next.js's production server (${next.start}, on $PORT): next.config does not set output: 'export'. Installs with ${via}.`, { buildCommand, startCommand: next.start });
+      }
+      return {
+        stack: 'static', serviceType: 'static_site', runtime: 'static', buildCommand, startCommand: null, publishPath: next.dir,
+        reason: `${runs}; ${next.from} sets output: 'export', so next build writes a static site, deployed as a static site publishing ${next.dir}/.`,
+      };
+    }
+    // SvelteKit's and Astro's adapters, and Nuxt's build, decide whether the build is a site or a server (adapter-node: `node build`).
+    const framework = await frameworkBuild(files, pkg, undefined, build);
     if (framework?.kind === 'server') {
       return fromTemplate(t, `package.json found; installs with ${via}, runs the build script, which with ${framework.from} builds a Node server, and starts it with ${framework.start}.`, { buildCommand, startCommand: framework.start });
     }
-    const publishPath = framework?.dir ?? found?.dir ?? 'dist';
+    const parcel = framework === null && found?.cli === 'parcel' ? toolBuild(build, 'parcel') : null;
+    const refuse = (why: string) => new StackDetectionError(`package.json has a build script and no start script, but ${why}. Add a render.yaml declaring a static site (runtime: static) whose staticPublishPath is the directory the build writes, and deploy again.`);
+    const publishPath = framework?.dir ?? (parcel === null ? undefined : parcelDistDir(pkg, parcel, refuse)) ?? found?.dir ?? 'dist';
     const from = framework?.from ?? found?.dep;
     return {
       stack: 'static',

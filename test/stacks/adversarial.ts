@@ -6,6 +6,7 @@
  */
 import type { DetectedStack } from '../../server/stacks/detect.js';
 import { YAML_BUDGET } from '../../server/stacks/blueprintServices.js';
+import { MAX_SETTINGS_FILES } from '../../server/stacks/python.js';
 
 /** The GitHub client refuses files above this; every padded file here is exactly this long (ASCII). */
 export const LIMIT = 256 * 1024;
@@ -33,6 +34,11 @@ const startScript = JSON.stringify({ scripts: { start: 'node server.js' } });
 /** A SvelteKit app and an Astro app with its Node adapter, with no start script: their configs decide. */
 const svelteKitPackage = JSON.stringify({ scripts: { build: 'vite build' }, devDependencies: { '@sveltejs/kit': '^2', '@sveltejs/adapter-node': '^5', vite: '^5' } });
 const astroNodePackage = JSON.stringify({ scripts: { build: 'astro build' }, dependencies: { astro: '^4', '@astrojs/node': '^8' } });
+
+/** A Django project with WhiteNoise whose settings are a package (mysite/settings/prod.py and the rest). */
+const djangoPackage = { 'requirements.txt': 'django\ngunicorn\nwhitenoise\n', 'manage.py': "os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'mysite.settings.prod')\n" };
+/** Nuxt's starter, with nuxt dev as its start script: the build, nuxt build, decides. */
+const nuxtPackage = JSON.stringify({ scripts: { start: 'nuxt dev', build: 'nuxt build' }, dependencies: { nuxt: '^3.13.0' } });
 
 /** YAML "billion laughs": each level aliases the previous one ten times. */
 function billionLaughs(): string {
@@ -78,6 +84,13 @@ export const ADVERSARIAL_CASES: AdversarialCase[] = [
   { name: 'manage.py: whitespace after the key', files: { 'requirements.txt': 'django\n', 'manage.py': fill('"DJANGO_SETTINGS_MODULE"', ' \n') }, expect: { startCommand: 'gunicorn config.wsgi:application' } },
   // Poetry's inline tables: `extras = [` after every comma of a fastapi table, each list looked for only so far (python.ts MAX_EXTRAS_CHARS).
   { name: 'pyproject.toml: fastapi tables of unclosed extras lists, the real one last', files: { 'pyproject.toml': fill('[tool.poetry]\nname = "x"\n[tool.poetry.dependencies]\n', `fastapi = {${', extras = ['.repeat(300)}\n`, 'fastapi = {extras = ["standard"], version = "*"}\n'), 'main.py': '' }, expect: { buildCommand: 'poetry install --no-root', startCommand: 'poetry run uvicorn main:app --host 0.0.0.0 --port $PORT' } },
+  // Poetry's tables of their own and dotted keys (python.ts tomlDependencies): key paths read once per line, quoted keys that never close, a header too long to read.
+  { name: 'pyproject.toml: dotted headers and keys of other tables, a fastapi table last', files: { 'pyproject.toml': fill('[tool.poetry]\nname = "x"\n', '[tool . poetry . "dependencies" . \'a\' . b]\nx . y . "z" = 1\n', '[tool.poetry.dependencies.fastapi]\nversion = "*"\nextras = ["standard"]\n'), 'main.py': '' }, expect: { buildCommand: 'poetry install --no-root', startCommand: 'poetry run uvicorn main:app --host 0.0.0.0 --port $PORT' } },
+  { name: 'pyproject.toml: lines of quoted keys that never close, then fastapi\'s dotted keys', files: { 'pyproject.toml': fill('[tool.poetry]\nname = "x"\n[tool.poetry.dependencies]\n', `${'"a" . '.repeat(600)}"\n`, 'fastapi.version = "*"\nfastapi.extras = ["standard"]\n'), 'main.py': '' }, expect: { startCommand: 'poetry run uvicorn main:app --host 0.0.0.0 --port $PORT' } },
+  { name: 'pyproject.toml: a 256 KiB table header, then keys in no table known', files: { 'pyproject.toml': fill('[tool.poetry]\nname = "x"\n[tool.poetry.dependencies]\n[tool.poetry.dependencies.', 'a.', ']\nfastapi.version = "*"\n'), 'main.py': '' }, expect: { startCommand: 'poetry run gunicorn main:app' } },
+  // A settings package (python.ts staticRootSetting): up to MAX_SETTINGS_FILES files read, each at the limit.
+  { name: 'settings package: files of near-STATIC_ROOT lines, STATIC_ROOT last in base.py', files: { ...djangoPackage, 'mysite/settings/__init__.py': fill('', ' STATIC_ROOTS = 1\n'), 'mysite/settings/base.py': fill('', '\n', "STATIC_ROOT = BASE_DIR / 'staticfiles'\n"), 'mysite/settings/prod.py': fill('from .base import *\n', 'STATIC_ROOT_X = 1\n') }, expect: { buildCommand: 'pip install -r requirements.txt && python manage.py collectstatic --no-input' } },
+  { name: 'settings package: as many files as are read, each 256 KiB of near-STATIC_ROOT lines', files: { ...djangoPackage, ...Object.fromEntries(Array.from({ length: MAX_SETTINGS_FILES }, (_, i) => [`mysite/settings/s${i}.py`, fill('', `${'STATIC_ROOT_'.repeat(300)}\n`)])) }, expect: { buildCommand: 'pip install -r requirements.txt', startCommand: 'gunicorn mysite.wsgi:application' } },
   // Django with WhiteNoise: settings.py is scanned for a STATIC_ROOT line before collectstatic is proposed.
   { name: 'settings.py: 256 KiB of near-STATIC_ROOT lines', files: { 'requirements.txt': 'django\ngunicorn\nwhitenoise\n', 'manage.py': "os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'mysite.settings')\n", 'mysite/settings.py': fill('', ' STATIC_ROOTS = 1\n') }, expect: { buildCommand: 'pip install -r requirements.txt', startCommand: 'gunicorn mysite.wsgi:application' } },
   { name: 'settings.py: blank lines, STATIC_ROOT last', files: { 'requirements.txt': 'django\ngunicorn\nwhitenoise\n', 'manage.py': "os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'mysite.settings')\n", 'mysite/settings.py': fill('', '\n', "STATIC_ROOT = BASE_DIR / 'staticfiles'\n") }, expect: { buildCommand: 'pip install -r requirements.txt && python manage.py collectstatic --no-input' } },
@@ -88,6 +101,11 @@ export const ADVERSARIAL_CASES: AdversarialCase[] = [
   { name: 'astro.config.mjs: one 256 KiB line, then standalone mode', files: { 'package.json': astroNodePackage, 'astro.config.mjs': fill("import node from '@astrojs/node';\n", 'mode', "\nadapter: node({ mode: 'standalone' }),\n") }, expect: { stack: 'node', startCommand: 'HOST=0.0.0.0 node ./dist/server/entry.mjs' } },
   { name: 'next.config.js: lines of output keys with no value', files: { 'package.json': JSON.stringify({ scripts: { start: 'next dev', build: 'next build' }, dependencies: { next: '15' } }), 'next.config.js': fill('', `${'output:'.repeat(500)}\n`) }, expect: { error: /whether next\.config\.js exports a static site/ } },
   { name: 'next.config.js: backquoted values full of spaces', files: { 'package.json': JSON.stringify({ scripts: { start: 'next dev', build: 'next build' }, dependencies: { next: '15' } }), 'next.config.js': fill('', `output: \`${' '.repeat(300)}\n`, "output: 'export',\n") }, expect: { error: /whether next\.config\.js exports a static site/ } },
+  // nuxt.config (node.ts nuxtBuild): its Nitro preset read as keyValues; a next build with no start script reads next.config; parcel build's --dist-dir.
+  { name: 'nuxt.config.ts: lines of preset keys with no value', files: { 'package.json': nuxtPackage, 'nuxt.config.ts': fill('export default defineNuxtConfig({\n', `${'preset:'.repeat(500)}\n`, '})\n') }, expect: { error: /its Nitro preset could not be read from nuxt\.config\.ts/ } },
+  { name: 'nuxt.config.ts: one 256 KiB line, then the node-server preset', files: { 'package.json': nuxtPackage, 'nuxt.config.ts': fill('export default defineNuxtConfig({\n', 'preset', "\n  nitro: { preset: 'node-server' },\n})\n") }, expect: { stack: 'node', startCommand: 'node .output/server/index.mjs' } },
+  { name: 'next.config.js with no start script: lines of keys that only start with output', files: { 'package.json': JSON.stringify({ scripts: { build: 'next build' }, dependencies: { next: '15' } }), 'next.config.js': fill('module.exports = {\n', `${'outputs: 1, output1: 2, '.repeat(150)}\n`, '};\n') }, expect: { stack: 'node', startCommand: 'npx next start' } },
+  { name: 'package.json: a parcel build script of 256 KiB of --dist-dir flags', files: { 'package.json': fill('{"scripts":{"start":"parcel index.html","build":"parcel build', ' --dist-dir', ' public"},"devDependencies":{"parcel":"2"}}') }, expect: { error: /--dist-dir could not be read as one directory/ } },
   // Bun: .bun-version's first line is all it reads.
   { name: '.bun-version: a 256 KiB first line', files: { 'package.json': startScript, 'bun.lock': '{}', '.bun-version': fill('', ' ', '\n1.2.10\n') }, expect: { buildCommand: 'bun install', startCommand: 'bun run start' } },
   // Go, Rust, Elixir, Docker.

@@ -151,6 +151,47 @@ test('python: fastapi with an extra in a Poetry or Pipfile table is not told to 
   t.false(pipfile.reason.includes('Add uvicorn'));
 });
 
+// The same table written as a TOML table of its own, or with dotted keys (toml.io/en/v1.0.0#table, #keys),
+// is what Poetry and Pipenv read: `[tool.poetry.dependencies.fastapi]` with `extras = ["standard"]` under it.
+// Before, the name after a dot was no dependency at all: FastAPI went unseen and was served as gunicorn main:app.
+test('python: fastapi declared as a TOML table of its own, or with dotted keys, is FastAPI, with its extras', async (t) => {
+  const poetry = (deps: string) => ({ 'pyproject.toml': `[tool.poetry]\nname = "api"\nversion = "0.1.0"\n\n[tool.poetry.dependencies]\npython = "^3.12"\n${deps}\n`, 'poetry.lock': '', 'main.py': '' });
+  const served = 'poetry run uvicorn main:app --host 0.0.0.0 --port $PORT';
+  for (const deps of [
+    '\n[tool.poetry.dependencies.fastapi]\nversion = "^0.115.0"\nextras = ["standard"]',
+    '\n[tool.poetry.dependencies."fastapi"]\nextras = [ "sqlmodel", \'all\' ]  # the CLI too\nversion = "*"',
+    '\n[ tool . poetry . dependencies . FastAPI ]\nversion = "^0.115"\nextras = ["Standard"]',
+    'fastapi.version = "^0.115.0"\nfastapi.extras = ["standard"]',
+    '\n[tool.poetry.group.api.dependencies.fastapi]\nversion = "^0.115"\nextras = ["standard-no-fastapi-cloud-cli"]',
+  ]) {
+    const d = await detect(poetry(deps));
+    t.like(d, { buildCommand: 'poetry install --no-root', startCommand: served }, deps);
+    t.false(d.reason.includes('Add uvicorn'), deps);
+  }
+  for (const deps of [
+    '\n[tool.poetry.dependencies.fastapi]\nversion = "^0.115"\nextras = ["email"]',
+    '\n[tool.poetry.dependencies.fastapi]\nversion = "^0.115"\n\n[tool.poetry.extras]\nextras = ["standard"]',
+    '"fastapi".version = "^0.115"  # extras = ["standard"] later',
+  ]) {
+    const d = await detect(poetry(deps));
+    t.is(d.startCommand, served, deps);
+    t.regex(d.reason, /Add uvicorn to your dependencies/, deps);
+  }
+  // uvicorn in a table of its own is uvicorn; a name that only starts with fastapi is not fastapi.
+  t.false((await detect(poetry('\n[tool.poetry.dependencies.fastapi]\nversion = "*"\n[tool.poetry.dependencies.uvicorn]\nversion = "*"\nextras = ["standard"]'))).reason.includes('Add uvicorn'));
+  t.is((await detect(poetry('\n[tool.poetry.dependencies.fastapi-users]\nversion = "*"\nextras = ["standard"]'))).startCommand, 'poetry run gunicorn main:app');
+  // Keys under an array of tables, or under a header that does not close, are not dependencies.
+  t.is((await detect(poetry('\n[[tool.poetry.dependencies]]\nfastapi.version = "*"'))).startCommand, 'poetry run gunicorn main:app');
+  t.is((await detect(poetry('\n[tool.poetry.dependencies.fastapi\nversion = "*"'))).startCommand, 'poetry run gunicorn main:app');
+  const pipfile = await detect({ Pipfile: '[packages]\nrequests = "*"\n\n[packages.fastapi]\nversion = "*"\nextras = ["standard"]\n', 'main.py': '' });
+  t.like(pipfile, { startCommand: 'uvicorn main:app --host 0.0.0.0 --port $PORT' });
+  t.false(pipfile.reason.includes('Add uvicorn'));
+  // A Django project's dependencies in tables: django, gunicorn and whitenoise are found there too.
+  const django = await detect({ 'pyproject.toml': '[tool.poetry]\nname = "x"\n[tool.poetry.dependencies.django]\nversion = "^5.0"\n[tool.poetry.dependencies]\ngunicorn.version = "*"\n', 'poetry.lock': '', 'manage.py': "os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'mysite.settings')\n" });
+  t.like(django, { startCommand: 'poetry run gunicorn mysite.wsgi:application' });
+  t.false(django.reason.includes('Add gunicorn'));
+});
+
 // Render's Django guide (render.com/docs/deploy-django) builds with collectstatic, WhiteNoise serving the
 // files; gunicorn serves none, and without it every page lost its CSS and JS.
 test('python: Django with WhiteNoise gathers its static files in the build (collectstatic)', async (t) => {
@@ -161,7 +202,7 @@ test('python: Django with WhiteNoise gathers its static files in the build (coll
   t.regex(pip.reason, /collectstatic/);
   const poetry = await detect({ 'pyproject.toml': '[tool.poetry]\nname = "x"\n[tool.poetry.dependencies]\ndjango = "^5.0"\ngunicorn = "*"\nwhitenoise = "^6.7"\n', 'poetry.lock': '', 'manage.py': manage, 'mysite/settings.py': settings });
   t.like(poetry, { buildCommand: 'poetry install --no-root && poetry run python manage.py collectstatic --no-input', startCommand: 'poetry run gunicorn mysite.wsgi:application' });
-  // A settings package is not looked into; a Procfile's app (from Heroku, whose buildpack ran collectstatic) gets it too.
+  // A settings package's files are read for it; a Procfile's app (from Heroku, whose buildpack ran collectstatic) gets it too.
   const split = { 'requirements.txt': 'django\ngunicorn\nwhitenoise\n', 'manage.py': "os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'config.settings.production')\n", 'config/settings/base.py': settings };
   t.is((await detect(split)).buildCommand, 'pip install -r requirements.txt && python manage.py collectstatic --no-input');
   t.like(await detect({ ...split, Procfile: 'release: python manage.py migrate\nweb: gunicorn config.wsgi --log-file -\n' }), { buildCommand: 'pip install -r requirements.txt && python manage.py collectstatic --no-input', startCommand: 'gunicorn config.wsgi --log-file -' });
@@ -176,6 +217,34 @@ test('python: Django without WhiteNoise, or whose settings.py sets no STATIC_ROO
   t.regex(unset.reason, /WhiteNoise is a dependency, but mysite\/settings\.py sets no STATIC_ROOT.*"python manage\.py collectstatic --no-input"/);
   // A Procfile worker: no static files to serve.
   t.is((await detect({ 'requirements.txt': 'django\nwhitenoise\ncelery\n', 'manage.py': manage, Procfile: 'worker: celery -A mysite worker\n' })).buildCommand, 'pip install -r requirements.txt');
+});
+
+// Split settings (mysite/settings/__init__.py, base.py, prod.py: startproject's settings.py made a package, as
+// cookiecutter-django and "Two Scoops" do) were not looked into: collectstatic was proposed whether or not any
+// of them set STATIC_ROOT, and without it the build failed. The package is listed and each file read (at most
+// MAX_SETTINGS_FILES); only when every file was read and none sets it is collectstatic left out.
+test('python: Django with WhiteNoise and a settings package gathers static files only when a settings file sets STATIC_ROOT', async (t) => {
+  const reqs = { 'requirements.txt': 'django\ngunicorn\nwhitenoise\n', 'mysite/wsgi.py': '' };
+  const project = (module: string, settings: Record<string, string>) => ({ ...reqs, 'manage.py': `os.environ.setdefault('DJANGO_SETTINGS_MODULE', '${module}')\n`, ...settings });
+  const base = "from pathlib import Path\nBASE_DIR = Path(__file__).resolve().parent.parent.parent\nSTATIC_URL = 'static/'\n";
+  const collect = 'pip install -r requirements.txt && python manage.py collectstatic --no-input';
+  const unset = await detect(project('mysite.settings.prod', { 'mysite/settings/__init__.py': '', 'mysite/settings/base.py': base, 'mysite/settings/prod.py': 'from .base import *\nDEBUG = False\n', 'mysite/settings/dev.py': 'from .base import *\n# STATIC_ROOT = BASE_DIR / "staticfiles"\n' }));
+  t.like(unset, { buildCommand: 'pip install -r requirements.txt', startCommand: 'gunicorn mysite.wsgi:application' });
+  t.regex(unset.reason, /WhiteNoise is a dependency, but no file of mysite\/settings\/ sets STATIC_ROOT, which collectstatic needs.*"python manage\.py collectstatic --no-input"/);
+  // 'mysite.settings' naming the package itself (its __init__.py importing the rest): the same.
+  t.is((await detect(project('mysite.settings', { 'mysite/settings/__init__.py': 'from .base import *\n', 'mysite/settings/base.py': base }))).buildCommand, 'pip install -r requirements.txt');
+  // Set in any of them (base.py, prod.py, __init__.py): collectstatic.
+  for (const file of ['base.py', 'prod.py', '__init__.py']) {
+    const files = { 'mysite/settings/__init__.py': '', 'mysite/settings/base.py': base, 'mysite/settings/prod.py': 'from .base import *\n', [`mysite/settings/${file}`]: `${base}STATIC_ROOT = BASE_DIR / 'staticfiles'\n` };
+    t.is((await detect(project('mysite.settings.prod', files))).buildCommand, collect, file);
+  }
+  // What cannot all be read proposes collectstatic, as before: more files than are read, a subpackage, a file over the limit, no listing.
+  const many = Object.fromEntries(Array.from({ length: 9 }, (_, i) => [`mysite/settings/s${i}.py`, '']));
+  t.is((await detect(project('mysite.settings.s0', many))).buildCommand, collect, 'more than MAX_SETTINGS_FILES');
+  t.is((await detect(project('mysite.settings.prod', { 'mysite/settings/prod.py': '', 'mysite/settings/components/static.py': "STATIC_ROOT = 'x'\n" }))).buildCommand, collect, 'a subpackage');
+  t.is((await detect(project('mysite.settings.prod', { 'mysite/settings/prod.py': '', 'mysite/settings/base.py': 'x'.repeat(256 * 1024 + 1) }))).buildCommand, collect, 'over the limit');
+  const { listDir: _, ...unlisted } = repo(project('mysite.settings.prod', { 'mysite/settings/prod.py': '' }));
+  t.is((await detectStack(unlisted)).buildCommand, collect, 'no listing');
 });
 
 test('go: Render\'s build and start commands', async (t) => {

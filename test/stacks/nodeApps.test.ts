@@ -114,7 +114,7 @@ test('a start script that runs a real server still starts it, whatever the build
   }
 });
 
-test('an Astro app with the Node adapter is refused: its build is a server, not a static site', async (t) => {
+test('an Astro dev start script with the Node adapter and no astro.config to read is refused, naming the built server', async (t) => {
   const err = await t.throwsAsync(detect({ 'package.json': pkg({ scripts: { start: 'astro dev', build: 'astro build' }, dependencies: { astro: '^4', '@astrojs/node': '^8' } }) }), { instanceOf: StackDetectionError });
   t.regex(err.message, /@astrojs\/node.*node \.\/dist\/server\/entry\.mjs/);
 });
@@ -368,4 +368,114 @@ test('a Bun lockfile installs with bun: frozen from bun.lockb, or from bun.lock 
   // packageManager alone: bun, not frozen. An npm lockfile beside a Bun one: npm ci installs what it locks.
   t.like(await detect({ 'package.json': pkg({ packageManager: 'bun@1.2.4', scripts: { start: 'bun index.ts' } }) }), { buildCommand: 'bun install', startCommand: 'bun run start' });
   t.like(await detect({ 'package.json': pkg({ scripts: { start: 'node index.js' } }), 'package-lock.json': '{}', 'bun.lockb': 'x' }), { buildCommand: 'npm ci', startCommand: 'npm start' });
+});
+
+// create-next-app writes "start": "next start"; without one, next build's output was published as a static
+// site from out/, which next build writes only with output: 'export' (Render's Next.js guide: a Node server
+// running next start, or, changed to export, a static site publishing out/). Next.js reads PORT for next start.
+test('a next build script with no start script is served by next start, unless next.config exports a static site', async (t) => {
+  const files = (extra: Record<string, string> = {}, scripts: Record<string, string> = { dev: 'next dev', build: 'next build', lint: 'next lint' }) =>
+    detect({ 'package.json': pkg({ name: 'web', scripts, dependencies: { next: '15.1.0', react: '^19' } }), 'package-lock.json': '{}', ...extra });
+  const server = await files({ 'next.config.ts': "import type { NextConfig } from 'next';\n\nconst nextConfig: NextConfig = {\n  /* config options here */\n};\n\nexport default nextConfig;\n" });
+  t.like(server, { stack: 'node', serviceType: 'web_service', runtime: 'node', buildCommand: 'npm ci && npm run build', startCommand: 'npx next start' });
+  t.regex(server.reason, /no start script, and its build script runs next build, so the app is served by Next\.js's production server \(npx next start, on \$PORT\)/);
+  t.like(await files(), { serviceType: 'web_service', startCommand: 'npx next start' }, 'no next.config: Next.js\'s default output, a server');
+  t.like(await files({}, { build: 'prisma generate && next build' }), { startCommand: 'npx next start' });
+  t.like(await detect({ 'package.json': pkg({ scripts: { build: 'next build' }, dependencies: { next: '15' } }), 'pnpm-lock.yaml': '' }), { startCommand: 'pnpm exec next start' });
+  // output: 'export': the static site next build writes (out/, or distDir); `next export` (before Next.js 13.3) too.
+  t.like(await files({ 'next.config.mjs': "const nextConfig = { output: 'export' };\nexport default nextConfig;\n" }), { serviceType: 'static_site', startCommand: null, publishPath: 'out', buildCommand: 'npm ci && npm run build' });
+  t.is((await files({ 'next.config.js': "module.exports = { output: 'export', distDir: 'build' };\n" })).publishPath, 'build');
+  t.like(await files({}, { build: 'next build && next export' }), { serviceType: 'static_site', publishPath: 'out' });
+  // A config whose output cannot be read, or too large to read, is refused, saying what to add.
+  const unread = await t.throwsAsync(files({ 'next.config.js': "module.exports = { output: process.env.STATIC ? 'export' : 'standalone' };\n" }), { instanceOf: StackDetectionError });
+  t.regex(unread.message, /no start script, and its build script runs next build, but whether next\.config\.js exports a static site \(output: 'export'\) could not be read from it\. Add a start script that runs next start.*render\.yaml/);
+  const large = await t.throwsAsync(files({ 'next.config.js': `module.exports = {};\n${'/'.repeat(256 * 1024)}` }), { instanceOf: StackDetectionError });
+  t.regex(large.message, /next\.config\.js is too large to read whether it exports a static site.*Add a start script that runs next start/);
+});
+
+// nuxt dev listens on localhost:3000 unless --host/-h or NUXT_HOST, NITRO_HOST or HOST says otherwise (it takes
+// its port from NUXT_PORT, NITRO_PORT or PORT): a web service running it never passes Render's port check. nuxt
+// build writes Nitro's Node server, .output/server/index.mjs (PORT, else 3000; HOST, else 0.0.0.0), which
+// Nuxt's Render guide starts with node; nuxt generate writes a static site to .output/public.
+const nuxt = (scripts: Record<string, string>, extra: Record<string, string> = {}, version = '^3.13.0') => detect({
+  'package.json': pkg({ name: 'nuxt-app', private: true, type: 'module', scripts, dependencies: { nuxt: version, vue: 'latest', 'vue-router': 'latest' } }),
+  'package-lock.json': '{}', 'app.vue': '<template><NuxtWelcome /></template>\n', ...extra,
+});
+const NUXT_STARTER = { build: 'nuxt build', dev: 'nuxt dev', generate: 'nuxt generate', preview: 'nuxt preview', postinstall: 'nuxt prepare' };
+
+test('a nuxt dev start script is the Node server nuxt build writes, or the static site nuxt generate writes', async (t) => {
+  const server = await nuxt({ ...NUXT_STARTER, start: 'nuxt dev' }, { 'nuxt.config.ts': "export default defineNuxtConfig({\n  compatibilityDate: '2024-11-01',\n  devtools: { enabled: true }\n})\n" });
+  t.like(server, { stack: 'node', serviceType: 'web_service', runtime: 'node', buildCommand: 'npm ci && npm run build', startCommand: 'node .output/server/index.mjs' });
+  t.regex(server.reason, /start script runs nuxt dev, a development server, not a production one; its build script \(nuxt build\) with Nitro's default node-server preset builds a Node server/);
+  t.like(await nuxt({ start: 'nuxi dev', build: 'nuxi build' }, {}, '^4.0.0'), { serviceType: 'web_service', startCommand: 'node .output/server/index.mjs' }, 'nuxi, Nuxt 4');
+  t.like(await nuxt({ start: 'nuxt dev', build: 'nuxt generate' }), { serviceType: 'static_site', runtime: 'static', startCommand: null, publishPath: '.output/public' });
+  // A Nitro preset in nuxt.config: node-server (render_com alike) a server, static a site, another platform's refused.
+  const preset = (name: string) => nuxt({ start: 'nuxt dev', build: 'nuxt build' }, { 'nuxt.config.ts': `export default defineNuxtConfig({\n  nitro: {\n    preset: '${name}',\n  },\n})\n` });
+  t.like(await preset('render_com'), { startCommand: 'node .output/server/index.mjs' });
+  t.like(await preset('node-server'), { startCommand: 'node .output/server/index.mjs' });
+  t.like(await preset('static'), { serviceType: 'static_site', publishPath: '.output/public' });
+  const vercel = await t.throwsAsync(preset('vercel'), { instanceOf: StackDetectionError });
+  t.regex(vercel.message, /nuxt build, but nuxt\.config\.ts sets the Nitro preset "vercel", which does not build a Node server Render starts\. Add a start script .*node \.output\/server\/index\.mjs/);
+  const unread = await t.throwsAsync(nuxt({ start: 'nuxt dev', build: 'nuxt build' }, { 'nuxt.config.ts': 'export default defineNuxtConfig({ nitro: { preset: process.env.PRESET } })\n' }), { instanceOf: StackDetectionError });
+  t.regex(unread.message, /its Nitro preset could not be read from nuxt\.config\.ts/);
+  // Nuxt 2 builds no Nitro server; a version package.json does not say is not guessed.
+  const two = await t.throwsAsync(nuxt({ start: 'nuxt dev', build: 'nuxt build' }, {}, '^2.17.3'), { instanceOf: StackDetectionError });
+  t.regex(two.message, /package\.json asks for Nuxt "\^2\.17\.3", whose build is not Nitro's \.output\//);
+  await t.throwsAsync(nuxt({ start: 'nuxt dev', build: 'nuxt build' }, {}, 'github:nuxt/nuxt'), { instanceOf: StackDetectionError, message: /which Nuxt version it uses could not be read/ });
+});
+
+test('a Nuxt app with no start script is the Node server nuxt build writes (not a static dist/), or nuxt generate\'s static site', async (t) => {
+  const server = await nuxt(NUXT_STARTER);
+  t.like(server, { stack: 'node', serviceType: 'web_service', buildCommand: 'npm ci && npm run build', startCommand: 'node .output/server/index.mjs' });
+  t.regex(server.reason, /runs the build script, which with Nitro's default node-server preset builds a Node server, and starts it with node \.output\/server\/index\.mjs/);
+  t.like(await nuxt({ build: 'nuxt generate' }), { serviceType: 'static_site', publishPath: '.output/public', startCommand: null });
+});
+
+test('a nuxt dev start script with no build script is refused, saying what to add, unless it listens beyond localhost', async (t) => {
+  const err = await t.throwsAsync(nuxt({ start: 'nuxt dev', dev: 'nuxt dev' }), { instanceOf: StackDetectionError });
+  t.regex(err.message, /start script runs nuxt dev, a development server, not a production one, and there is no build script.*"build": "nuxt build".*node \.output\/server\/index\.mjs.*nuxt generate/);
+  const other = await t.throwsAsync(nuxt({ start: 'nuxt dev', build: 'eslint .' }), { instanceOf: StackDetectionError });
+  t.regex(other.message, /its build script does not run nuxt build or nuxt generate/);
+  for (const start of ['nuxt dev --host 0.0.0.0', 'nuxt dev -h 0.0.0.0', 'HOST=0.0.0.0 nuxt dev', 'NITRO_HOST=0.0.0.0 nuxt dev']) {
+    t.like(await nuxt({ start }), { serviceType: 'web_service', buildCommand: 'npm ci', startCommand: 'npm start' }, start);
+  }
+});
+
+// parcel's dev server (serve, its default command: `parcel src/index.html`) listens on all interfaces and
+// takes its port from PORT; parcel build writes the site to dist/ (or --dist-dir).
+test('a parcel dev server start script is the static site parcel build writes; without a build it starts as written', async (t) => {
+  const parcel = (scripts: Record<string, string>) => detect({ 'package.json': pkg({ name: 'site', source: 'src/index.html', scripts, devDependencies: { parcel: '^2.12.0' } }), 'package-lock.json': '{}' });
+  for (const start of ['parcel', 'parcel src/index.html', 'parcel serve src/index.html --open', 'parcel --port 3000 src/index.html']) {
+    const d = await parcel({ start, build: 'parcel build' });
+    t.like(d, { serviceType: 'static_site', runtime: 'static', startCommand: null, publishPath: 'dist', buildCommand: 'npm ci && npm run build' }, start);
+    t.regex(d.reason, /a development server, not a production one; its build script \(parcel build\) writes a static site/, start);
+  }
+  t.is((await parcel({ start: 'parcel src/index.html', build: 'parcel build src/index.html --dist-dir public --public-url ./' })).publishPath, 'public');
+  t.is((await parcel({ start: 'parcel', build: 'parcel build --dist-dir=out/site' })).publishPath, 'out/site');
+  t.is((await parcel({ build: 'parcel build --dist-dir public' })).publishPath, 'public', 'no start script');
+  await t.throwsAsync(parcel({ start: 'parcel', build: 'parcel build --dist-dir ../up' }), { instanceOf: StackDetectionError, message: /--dist-dir could not be read as one directory inside the repository/ });
+  await t.throwsAsync(parcel({ start: 'parcel', build: 'parcel build index.html -d build' }), { instanceOf: StackDetectionError, message: /--out-dir \(Parcel 1\).*render\.yaml/ });
+  await t.throwsAsync(detect({ 'package.json': pkg({ targets: { app: { distDir: 'public' } }, scripts: { start: 'parcel', build: 'parcel build' }, devDependencies: { parcel: '^2' } }) }), { instanceOf: StackDetectionError, message: /package\.json has "targets"/ });
+  t.like(await parcel({ start: 'parcel src/index.html' }), { serviceType: 'web_service', startCommand: 'npm start' }, 'no build: it listens on 0.0.0.0:$PORT');
+  t.like(await parcel({ start: 'parcel watch src/index.html', build: 'parcel build' }), { serviceType: 'web_service', startCommand: 'npm start' }, 'watch is no server');
+});
+
+// A framework adapter's server (SvelteKit adapter-node, Astro @astrojs/node standalone) with a dev or preview
+// server as the start script was refused; it is what the build writes, started as without a start script.
+test('a dev or preview server start script beside an adapter that builds a Node server deploys that server', async (t) => {
+  const kit = (start: string) => detect({
+    'package.json': pkg({ scripts: { start, build: 'vite build' }, devDependencies: { '@sveltejs/kit': '^2', '@sveltejs/adapter-node': '^5', vite: '^5' } }),
+    'package-lock.json': '{}', 'svelte.config.js': svelteConfig('@sveltejs/adapter-node'),
+  });
+  for (const start of ['vite dev', 'vite preview']) {
+    const d = await kit(start);
+    t.like(d, { stack: 'node', serviceType: 'web_service', buildCommand: 'npm ci && npm run build', startCommand: 'node build' }, start);
+    t.regex(d.reason, /its build script \(vite build\) with @sveltejs\/adapter-node \(svelte\.config\.js\) builds a Node server, so the app is that server, started with node build/, start);
+  }
+  const site = await astro({ 'astro.config.mjs': astroConfig("{ mode: 'standalone' }") });
+  t.is(site.startCommand, 'HOST=0.0.0.0 node ./dist/server/entry.mjs');
+  const dev = await detect({ 'package.json': pkg({ scripts: { start: 'astro dev', build: 'astro build' }, dependencies: { astro: '^4', '@astrojs/node': '^8' } }), 'astro.config.mjs': astroConfig("{ mode: 'standalone' }") });
+  t.like(dev, { serviceType: 'web_service', startCommand: 'HOST=0.0.0.0 node ./dist/server/entry.mjs' });
+  // Without a build script running the tool's build there is still nothing built: refused as before.
+  await t.throwsAsync(detect({ 'package.json': pkg({ scripts: { start: 'vite dev' }, devDependencies: { '@sveltejs/kit': '^2', '@sveltejs/adapter-node': '^5' } }) }), { instanceOf: StackDetectionError, message: /there is no build script/ });
 });

@@ -7,7 +7,7 @@ import test from 'ava';
 import fc from 'fast-check';
 import { procfileProcess, procfileWeb } from '../../server/stacks/procfile.js';
 import { gemfileGems } from '../../server/stacks/ruby.js';
-import { dependencyLines, djangoProject, fastapiBringsUvicorn, tomlFastapiBringsUvicorn, uses } from '../../server/stacks/python.js';
+import { dependencyLines, djangoProject, fastapiBringsUvicorn, tomlDependencies, tomlFastapiBringsUvicorn, uses } from '../../server/stacks/python.js';
 import { configLines, keyValues, quotedPackages } from '../../server/stacks/jsConfig.js';
 import { mixUsesPhoenix } from '../../server/stacks/elixir.js';
 import { linesOf, MAX_LINE_CHARS } from '../../server/stacks/lines.js';
@@ -99,6 +99,73 @@ test('tomlFastapiBringsUvicorn equals a regex over each dependency line: fastapi
   fc.assert(fc.property(textOf(['fastapi', '"', "'", ' ', '=', '{', '}', ',', 'extras', '[', ']', '"standard"', "'all'", 'standard', 'email', 'x', '\n', '#'], 14), (text) => {
     const lines = dependencyLines(text);
     t.is(tomlFastapiBringsUvicorn(lines), lines.some(old), JSON.stringify(text));
+  }), RUNS);
+});
+
+test('tomlDependencies equals a per-line regex reading of TOML headers and dotted keys in dependency tables', (t) => {
+  const extras = new Set(['standard', 'standard-no-fastapi-cloud-cli', 'all']);
+  const listed = (list: string) => list.split(',').some((e) => {
+    const m = /^(["'])(.*)\1$/s.exec(e.trim());
+    return m !== null && extras.has(m[2]!.trim());
+  });
+  const KEY = String.raw`(?:[a-z0-9_-]+|"[^"\\]*"|'[^']*')`;
+  const PATH = String.raw`${KEY}(?:\s*\.\s*${KEY})*`;
+  const keysOf = (path: string) => [...path.matchAll(new RegExp(KEY, 'g'))].map((m) => (m[0].startsWith('"') || m[0].startsWith("'") ? m[0].slice(1, -1) : m[0]));
+  // Joined with NUL: the dependency tables, then the name, then the keys below it.
+  const dependency = new RegExp(String.raw`^(?:packages|dev-packages|tool\0poetry\0(?:dependencies|dev-dependencies|group\0[^\0]*\0dependencies))\0([^\0]*)((?:\0[^\0]*)*)$`);
+  const reference = (toml: string) => {
+    const names = new Set<string>();
+    let fastapiUvicorn = false;
+    let table: string[] | null = [];
+    for (const raw of toml.toLowerCase().split(/\r?\n/)) {
+      const comment = /(^|\s)#/.exec(raw);
+      const line = comment === null ? raw : raw.slice(0, comment.index + comment[1]!.length);
+      if (/^\s*\[/.test(line)) {
+        const header = new RegExp(String.raw`^\s*\[(?!\[)\s*(${PATH})\s*\]\s*$`).exec(line);
+        table = header === null ? null : keysOf(header[1]!);
+        const dep = table === null ? null : dependency.exec(table.join('\0'));
+        if (dep) names.add(dep[1]!);
+        continue;
+      }
+      if (table === null) continue;
+      const key = new RegExp(String.raw`^\s*(${PATH})\s*=(?:\s*\[([^\]]*)\])?`).exec(line);
+      if (key === null) continue;
+      const dep = dependency.exec([...table, ...keysOf(key[1]!)].join('\0'));
+      if (!dep) continue;
+      names.add(dep[1]!);
+      if (dep[1] === 'fastapi' && dep[2] === '\0extras' && key[2] !== undefined && listed(key[2])) fastapiUvicorn = true;
+    }
+    return { names: [...names].sort(), fastapiUvicorn };
+  };
+  const read = (toml: string) => {
+    const found = tomlDependencies(toml);
+    return { names: [...found.names].sort(), fastapiUvicorn: found.fastapiUvicorn };
+  };
+  for (const [toml, names, uvicorn] of [
+    ['[tool.poetry.dependencies.fastapi]\nversion = "*"\nextras = ["standard"]', ['fastapi'], true],
+    ['[tool.poetry.dependencies]\nfastapi.extras = [\'all\']\n"uvicorn" = "*"', ['fastapi', 'uvicorn'], true],
+    ['[tool . poetry . "dependencies" . \'FastAPI\' ]  # a table\nextras = [ "email" , "standard" ]', ['fastapi'], true],
+    ['[tool.poetry.group.dev.dependencies]\npytest = "*"\n[packages.fastapi]\nextras = ["email"]', ['fastapi', 'pytest'], false],
+    ['[[tool.poetry.dependencies]]\nfastapi.extras = ["standard"]', [], false],
+    ['[tool.poetry.dependencies.fastapi\nextras = ["standard"]', [], false],
+    ['[tool.poetry.dependencies]\n"fast\\"api".extras = ["standard"]', [], false],
+    ['[project]\ndependencies = ["fastapi[standard]"]\n[tool.poetry.extras]\nextras = ["standard"]', [], false],
+  ] as const) t.deepEqual(read(toml), { names: [...names], fastapiUvicorn: uvicorn }, toml);
+  // Lines built from key paths (a table's, a name, extras; quoted, dotted, spaced or broken), as headers, keys with values, or noise.
+  const key = fc.constantFrom('tool.poetry.dependencies', 'tool.poetry.dependencies.fastapi', 'tool.poetry.group.dev.dependencies', 'packages.fastapi', 'fastapi.extras', 'tool', 'poetry', 'dependencies', 'packages', 'dev-packages', 'fastapi', 'FastAPI', '"fastapi"', "'fastapi'", 'extras', '"extras"', '"a.b"', 'x', '"', "'", '\\', '');
+  const path = fc.array(fc.tuple(key, fc.constantFrom('.', ' . ', '.', '..', ' ', '')), { minLength: 1, maxLength: 4 }).map((parts) => parts.map(([k, sep], i) => (i === parts.length - 1 ? k : k + sep)).join(''));
+  const value = fc.constantFrom('["standard"]', "[ 'email' , 'all' ]", '["email"]', '"*"', '[standard]', '["standard"', '{extras = ["standard"]}', '');
+  const line = fc.oneof(
+    path.map((p) => `[${p}]`), path.map((p) => ` [ ${p} ] # table`), path.map((p) => `[[${p}]]`), path.map((p) => `[${p}`),
+    fc.tuple(path, value).map(([p, v]) => `${p} = ${v}`), fc.tuple(path, value).map(([p, v]) => `\t${p}=${v} # ${v}`),
+    textOf(['[', ']', '=', '"', '#', ' ', 'fastapi', 'extras', '.', 'x'], 6),
+    // The lines a fastapi table is made of, so that its extras are often read.
+    fc.constantFrom('[tool.poetry.dependencies.fastapi]', '[packages.fastapi]', '[tool.poetry.dependencies]', '[ tool.poetry.dependencies ."fastapi" ]'),
+    fc.tuple(fc.constantFrom('extras', 'fastapi.extras', '"extras"', 'fastapi . extras', 'version'), value).map(([k, v]) => `${k} = ${v}`),
+  );
+  fc.assert(fc.property(fc.array(line, { maxLength: 8 }), fc.constantFrom('\n', '\r\n'), (lines, eol) => {
+    const text = lines.join(eol);
+    t.deepEqual(read(text), reference(text), JSON.stringify(text));
   }), RUNS);
 });
 
