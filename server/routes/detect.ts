@@ -45,7 +45,7 @@ export function detectRoutes(router: Router, deps: AppDeps) {
       throw err;
     });
     try {
-      const found = await detectStack(await repoFilesFromGitHub(gh, owner, repo, head.sha));
+      const found = await detectStack(await repoFilesFromGitHub(gh, owner, repo, head.sha), { repo: `${owner}/${repo}` });
       ctx.body = presentDetectedStack(found);
     } catch (err) {
       if (err instanceof StackDetectionError) throw errors.stackNotDetected(err.message);

@@ -1,9 +1,10 @@
 import { z } from 'zod';
-import { blueprintServices } from './blueprintServices.js';
+import { blueprintServices, declaredKeys } from './blueprintServices.js';
 import { STACKS, StackDetectionError, type DetectedStack, type StackName } from './types.js';
 import { SERVICE_TYPE_PRESETS, serviceTypeOfBlueprint } from './serviceTypes.js';
 import { cronScheduleProblem } from '../deployments/cron.js';
 import { firstControl } from './lines.js';
+import { sameRepo } from '../render/serviceNames.js';
 
 // Just the fields we read from the repository's render.yaml; Render's own
 // POST /blueprints/validate is the judge of the whole file.
@@ -20,13 +21,17 @@ const serviceSchema = z.object({
   dockerCommand: z.string().optional(),
   schedule: z.string().optional(),
   rootDir: z.string().optional(),
+  repo: z.string().optional(),
 });
 
 /**
  * The stack the blueprint's first deployable service declares (web service, static site, background
  * worker, private service, or cron job with a valid schedule), or null if it declares none we can use.
+ * `repo` is the repository the file was read from (`owner/name`): a service that names another in its
+ * `repo:` is built from that one on Render, so it says nothing about this repository's code and is
+ * skipped (without `repo`, every service that names one is).
  */
-export function stackFromBlueprint(raw: string): DetectedStack | null {
+export function stackFromBlueprint(raw: string, repo?: string): DetectedStack | null {
   // Linear-time reader of the services block; null when the file is not plain block-style YAML.
   const services = blueprintServices(raw);
   for (const entry of services ?? []) {
@@ -36,28 +41,38 @@ export function stackFromBlueprint(raw: string): DetectedStack | null {
     if (typeof entry.type !== 'string' || !(isStack(entry.runtime) || isStack(entry.env))) continue;
     const svc = serviceSchema.safeParse(entry);
     if (!svc.success) continue;
+    // "If omitted, uses the repo containing the render.yaml file" (spec/render.yaml.json): one naming
+    // another repository (Render's own example file names render-examples/webdis) is that one's service.
+    // Deployed from this repository, its rootDir and commands ran against code they were not written for.
+    if (svc.data.repo !== undefined && !(repo !== undefined && sameRepo(svc.data.repo, repo))) continue;
     const runtime = svc.data.runtime ?? svc.data.env;
     if (!runtime || !(STACKS as readonly string[]).includes(runtime)) continue;
     const serviceType = serviceTypeOfBlueprint(svc.data.type, runtime);
     if (!serviceType) continue;
     const stack = runtime as StackName;
-    // A monorepo's service lives in rootDir: Render runs its commands there, and nothing outside it is
-    // the service's (render.com/docs/monorepo-support). Created without it, the commands ran at the root.
-    const rootDir = rootDirOf(svc.data.rootDir);
-    const inDir = rootDir ? { rootDir } : {};
-    const label = (svc.data.name && isPrintable(svc.data.name) ? ` "${svc.data.name}"` : '') + (rootDir ? ` in ${rootDir}/` : '');
-    const what = SERVICE_TYPE_PRESETS[serviceType].label.toLowerCase();
     let cron: { schedule: string } | Record<string, never> = {};
     if (serviceType === 'cron_job') {
       if (svc.data.schedule === undefined || cronScheduleProblem(svc.data.schedule) !== null) continue;
       cron = { schedule: svc.data.schedule.trim() };
     }
     if ((stack === 'static') !== (serviceType === 'static_site')) continue; // e.g. a worker with runtime static
+    const { buildCommand, startCommand } = svc.data;
+    if (stack !== 'static' && stack !== 'docker' && (buildCommand === undefined || startCommand === undefined)) continue;
+    // The service is the one deployed from here on: its paths are judged only now. A service skipped above
+    // (a cron job with no valid schedule, a node one without a start command) is not deployed, and a path of
+    // its outside the repository refused the deploy of the service after it.
+    // A monorepo's service lives in rootDir: Render runs its commands there, and nothing outside it is
+    // the service's (render.com/docs/monorepo-support). Created without it, the commands ran at the root.
+    const rootDir = rootDirOf(svc.data.rootDir);
+    const inDir = rootDir ? { rootDir } : {};
+    const label = (svc.data.name && isPrintable(svc.data.name) ? ` "${svc.data.name}"` : '') + (rootDir ? ` in ${rootDir}/` : '');
+    const what = SERVICE_TYPE_PRESETS[serviceType].label.toLowerCase();
+    const unapplied = notApplied(declaredKeys(entry));
     if (stack === 'static') {
       return {
         stack, serviceType: 'static_site', runtime: 'static', ...inDir,
-        buildCommand: svc.data.buildCommand ?? '', startCommand: null, publishPath: inRepo('staticPublishPath', svc.data.staticPublishPath) ?? 'public',
-        reason: `render.yaml declares the static site${label}.`,
+        buildCommand: buildCommand ?? '', startCommand: null, publishPath: inRepo('staticPublishPath', svc.data.staticPublishPath) ?? 'public',
+        reason: `render.yaml declares the static site${label}.${unapplied}`,
       };
     }
     if (stack === 'docker') {
@@ -67,17 +82,36 @@ export function stackFromBlueprint(raw: string): DetectedStack | null {
         dockerfilePath: inRepo('dockerfilePath', svc.data.dockerfilePath) ?? './Dockerfile',
         // The directory the image is built from: a Dockerfile's COPY lines are relative to it.
         ...(svc.data.dockerContext?.trim() ? { dockerContext: inRepo('dockerContext', svc.data.dockerContext.trim()) } : {}),
-        reason: `render.yaml declares the Docker ${what}${label}.`,
+        reason: `render.yaml declares the Docker ${what}${label}.${unapplied}`,
       };
     }
-    if (svc.data.buildCommand === undefined || svc.data.startCommand === undefined) continue;
     return {
       stack, serviceType, runtime, ...cron, ...inDir,
-      buildCommand: svc.data.buildCommand, startCommand: svc.data.startCommand,
-      reason: `render.yaml declares the ${runtime} ${what}${label}${'schedule' in cron ? `, on the schedule "${cron.schedule}"` : ''}.`,
+      buildCommand: buildCommand ?? '', startCommand: startCommand ?? null, // both given (above)
+      reason: `render.yaml declares the ${runtime} ${what}${label}${'schedule' in cron ? `, on the schedule "${cron.schedule}"` : ''}.${unapplied}`,
     };
   }
   return null;
+}
+
+/**
+ * The fields of a Blueprint service (spec/render.yaml.json) that a deploy through this app does not apply:
+ * it creates one service from the detected stack and the form's choices (plan, region, branch, env vars).
+ * A render.yaml that declares them (a DATABASE_URL fromDatabase, a generateValue secret, a migration in
+ * preDeployCommand, autoDeploy: false) went live without them, the reason saying only what was used.
+ */
+const NOT_APPLIED = [
+  'envVars', 'preDeployCommand', 'autoDeploy', 'autoDeployTrigger', 'buildFilter', 'disk', 'plan', 'region', 'branch',
+  'numInstances', 'scaling', 'healthCheckPath', 'domain', 'domains', 'previews', 'pullRequestPreviewsEnabled', 'previewPlan',
+  'initialDeployHook', 'maxShutdownDelaySeconds', 'maintenanceMode', 'ipAllowList', 'renderSubdomainPolicy', 'registryCredential', 'headers', 'routes',
+] as const;
+
+/** The sentence that says which of NOT_APPLIED the service declares ('' for none): names from the list above, never the file's text. */
+function notApplied(keys: ReadonlySet<string>): string {
+  const named = NOT_APPLIED.filter((k) => keys.has(k));
+  if (named.length === 0) return '';
+  const list = named.length === 1 ? named[0] : `${named.slice(0, -1).join(', ')} and ${named.at(-1)}`;
+  return ` Its ${list} in render.yaml ${named.length === 1 ? 'is' : 'are'} not applied by this deploy (Deploy as Blueprint applies the whole file).`;
 }
 
 const isStack = (value: unknown): boolean => typeof value === 'string' && (STACKS as readonly string[]).includes(value);

@@ -18,7 +18,7 @@ import { linesOf, MAX_LINE_CHARS } from './lines.js';
  */
 type BlueprintEntry = Record<string, unknown> | 'not a mapping';
 
-const FIELDS = new Set(['type', 'name', 'runtime', 'env', 'buildCommand', 'startCommand', 'staticPublishPath', 'dockerfilePath', 'dockerContext', 'dockerCommand', 'schedule', 'rootDir']);
+const FIELDS = new Set(['type', 'name', 'runtime', 'env', 'buildCommand', 'startCommand', 'staticPublishPath', 'dockerfilePath', 'dockerContext', 'dockerCommand', 'schedule', 'rootDir', 'repo']);
 // A value starting with one of these is a collection, alias, anchor, tag or reserved: not read here.
 const UNSUPPORTED_START = new Set(['[', '{', '&', '*', '!', '%', '@', '`']);
 
@@ -34,6 +34,10 @@ const MAX_VALUE_SOURCE_CHARS = 2 * MAX_LINE_CHARS;
  * the budget is not read here, as for invalid YAML; within it, the yaml work stays ~10 ms.
  */
 export const YAML_BUDGET = { values: 64, sourceChars: 8 * 1024 } as const;
+
+/** Every key an entry of blueprintServices' answer declares (those whose values it does not read too). */
+const DECLARED = new WeakMap<object, ReadonlySet<string>>();
+export const declaredKeys = (entry: Record<string, unknown>): ReadonlySet<string> => DECLARED.get(entry) ?? new Set();
 
 class Unreadable extends Error {}
 function unreadable(): never {
@@ -66,6 +70,7 @@ function readServices(raw: string): BlueprintEntry[] {
     if (pending && item && item !== 'not a mapping') item.fields[pending.key] = scalarValue(pending, budget);
     pending = null;
     // "-" with nothing under it is a null entry.
+    if (item && item !== 'not a mapping' && item.keyIndent !== -1) DECLARED.set(item.fields, item.keys);
     if (item) entries.push(item === 'not a mapping' || item.keyIndent === -1 ? 'not a mapping' : item.fields);
     item = null;
   };

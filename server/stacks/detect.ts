@@ -41,15 +41,16 @@ const REFINERS: Record<StackName, Refiner> = {
 /**
  * Decides how Render should build and run a repository from its root files.
  * Order: a usable render.yaml web service, then presets by priority (Dockerfile first, plain
- * static last). A repo's render.yaml is always returned raw in `blueprint`.
+ * static last). A repo's render.yaml is always returned raw in `blueprint`. `repo` (`owner/name`) is the
+ * repository the files are from: a render.yaml service built from another one (its `repo:`) is not used.
  */
-export async function detectStack(repoFiles: RepoFiles, opts: { templates?: Template[] } = {}): Promise<DetectedStack> {
+export async function detectStack(repoFiles: RepoFiles, opts: { templates?: Template[]; repo?: string } = {}): Promise<DetectedStack> {
   const files = sizeCapped(repoFiles);
   const blueprint = files.list.includes('render.yaml') ? ((await files.read('render.yaml')) ?? undefined) : undefined;
   const withBlueprint = (d: DetectedStack): DetectedStack => (blueprint === undefined ? d : { ...d, blueprint });
 
   if (blueprint !== undefined) {
-    const declared = stackFromBlueprint(blueprint);
+    const declared = stackFromBlueprint(blueprint, opts.repo);
     if (declared) return withBlueprint(printableFields(declared));
   }
   const templates = [...(opts.templates ?? await loadTemplates())].sort((a, b) => b.detect.priority - a.detect.priority);

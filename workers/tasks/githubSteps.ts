@@ -9,6 +9,8 @@ import type { JobCredentials } from './credentials.js';
 import { DeployFailed } from './deployFailed.js';
 import { deployOfAsk } from './ownDeploy.js';
 import { withServiceType } from './serviceType.js';
+import { echoed } from '../../server/text.js';
+import { isControlOrOverride } from '../../server/stacks/lines.js';
 
 // The GitHub steps of a deploy (workers/tasks/deployTask.ts): verifying → detecting → creating_service.
 
@@ -70,7 +72,7 @@ export async function detect(ctx: WorkerContext, rec: DeploymentRecord, render: 
   let stack;
   let runtime: string;
   try {
-    stack = await detectStack(files).catch(asRepoGone);
+    stack = await detectStack(files, { repo: rec.request.githubRepo }).catch(asRepoGone);
     runtime = stack.runtime;
   } catch (err) {
     if (err instanceof StackDetectionError && (rec.request.buildCommand && rec.request.startCommand)) {
@@ -81,8 +83,10 @@ export async function detect(ctx: WorkerContext, rec: DeploymentRecord, render: 
   if (stack?.blueprint) {
     const result = await render.validateBlueprint(rec.request.ownerId, stack.blueprint);
     if (!result.valid) {
-      const problems = (result.errors ?? []).slice(0, 5).map((e) => `${e.path ? `${e.path}: ` : ''}${e.error}`).join('; ');
-      throw new DeployFailed({ code: 'invalid_blueprint', message: `The repository's render.yaml is not valid: ${problems || 'Render rejected it'}. Fix it and deploy again.` });
+      const errors = result.errors ?? [];
+      const problems = errors.slice(0, 5).map((e) => `${e.path ? `${quotedFromFile(e.path)}: ` : ''}${quotedFromFile(e.error ?? '')}`).join('; ');
+      const more = errors.length > 5 ? ` (and ${errors.length - 5} more)` : '';
+      throw new DeployFailed({ code: 'invalid_blueprint', message: `The repository's render.yaml is not valid: ${problems || 'Render rejected it'}${more}. Fix it and deploy again.` });
     }
   }
   const summary = withServiceType(rec, {
@@ -107,6 +111,23 @@ export async function detect(ctx: WorkerContext, rec: DeploymentRecord, render: 
   // goes out with this write: deployTask.ts steps.
   beforeWrite?.({ ...rec, ...verified?.fields, stack: summary, status: 'creating_service' });
   return ctx.deployments.transition(rec.id, 'creating_service', 'orchestrator', { ...verified?.fields, stack: summary }, `Detected ${summary.stack}: ${summary.reason}`, verified ? [verified.entry] : []);
+}
+
+/** How much of each of Render's words about an invalid render.yaml (an error's path, its message) a failure quotes. */
+const BLUEPRINT_ERROR_CHARS = 120;
+
+/**
+ * Render's words about an invalid render.yaml as the failure quotes them: they quote the file (an unknown
+ * field's name, a duplicated service's name), so each is cut to BLUEPRINT_ERROR_CHARS (`echoed`: a value
+ * that looks like a credential is not shown) and a control character or direction override in it shows as
+ * U+FFFD. Quoted whole, five 1,000-character field names made a 10,000-character failure, and a right-to-left
+ * override in one reversed the rest of the sentence.
+ */
+function quotedFromFile(text: string): string {
+  const cut = echoed(text.length > BLUEPRINT_ERROR_CHARS + 1 ? text.slice(0, BLUEPRINT_ERROR_CHARS + 1) : text, BLUEPRINT_ERROR_CHARS);
+  let out = '';
+  for (const ch of cut) out += isControlOrOverride(ch.codePointAt(0)!) ? '\uFFFD' : ch;
+  return out;
 }
 
 /** How long a redeploy that finds another one's check of the service under way waits before looking again (a delayed job). */
