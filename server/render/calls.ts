@@ -23,7 +23,9 @@ export interface RenderCalls {
   /** One page of `limit` (clamped to 1..maxLimit), continuing from `cursor`. */
   cursorPage<T>(request: RenderRequest, key: string, page: { cursor?: string | null; limit?: number | null }, maxLimit?: number): Promise<CursorPage<T>>;
   /** cursorPage with the answer's Date header: Render's clock, for comparing its timestamps without our clock's skew. */
-  datedCursorPage<T>(request: RenderRequest, key: string, page: { cursor?: string | null; limit?: number | null }): Promise<DatedPage<T>>;
+  datedCursorPage<T>(request: RenderRequest, key: string, page: { cursor?: string | null; limit?: number | null }, maxLimit?: number): Promise<DatedPage<T>>;
+  /** listAll with the Date header of the last page's answer (no `nextCursor`: every page, up to `cap` items). */
+  datedListAll<T>(request: RenderRequest, key: string, cap?: number | null): Promise<DatedPage<T>>;
 }
 
 export function createCalls(send: Transport): RenderCalls {
@@ -66,12 +68,22 @@ export function createCalls(send: Transport): RenderCalls {
     shaped,
     listPage,
     listAll: (request, key, cap) => collectAllPages((cursor, limit) => listPage(withPage(request, cursor, limit), key), cap),
+    async datedListAll<T>(request: RenderRequest, key: string, cap?: number | null) {
+      // The newest answer's: it bounds Render's clock at the list's end as well as any page's does.
+      let date: number | null = null;
+      const items = await collectAllPages(async (cursor, limit) => {
+        const { raw, entries } = await listAnswer<T>(withPage(request, cursor, limit), key);
+        date = serverDate(raw);
+        return entries;
+      }, cap);
+      return { items, serverDate: date };
+    },
     async cursorPage(request, key, page, maxLimit) {
       const limit = pageSize(page.limit, DEFAULT_PAGE_SIZE, maxLimit);
       return toCursorPage(await listPage(withPage(request, page.cursor, limit), key), limit);
     },
-    async datedCursorPage<T>(request: RenderRequest, key: string, page: { cursor?: string | null; limit?: number | null }) {
-      const limit = pageSize(page.limit, DEFAULT_PAGE_SIZE);
+    async datedCursorPage<T>(request: RenderRequest, key: string, page: { cursor?: string | null; limit?: number | null }, maxLimit?: number) {
+      const limit = pageSize(page.limit, DEFAULT_PAGE_SIZE, maxLimit);
       const { raw, entries } = await listAnswer<T>(withPage(request, page.cursor, limit), key);
       return { ...toCursorPage(entries, limit), serverDate: serverDate(raw) };
     },
@@ -79,7 +91,7 @@ export function createCalls(send: Transport): RenderCalls {
 }
 
 /** The answer's Date header (RFC 9110: when the origin made the answer, to the second) in epoch ms, or null. */
-function serverDate(raw: RenderRawResponse): number | null {
+export function serverDate(raw: RenderRawResponse): number | null {
   const header = raw.header('date');
   const ms = header === undefined ? Number.NaN : Date.parse(header);
   return Number.isFinite(ms) ? ms : null;

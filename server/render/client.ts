@@ -12,12 +12,12 @@ import { workspaceApi, type WorkspaceApi } from './resources/workspace.js';
 
 export type { RenderCallInfo, RenderCallOutcome } from './transport.js';
 export type { RateLimitInfo } from './rate-limit.js';
-export type { CursorPage } from './pagination.js';
+export type { CursorPage, DatedPage } from './pagination.js';
 export type * from './types.js';
 export type { ListServicesFilter } from './resources/services.js';
 export type { ListDeploysParams, ListDeploysPageParams, TriggerDeployResult } from './resources/deploys.js';
 export type { EnvVarValueInput } from './resources/settings.js';
-export type { ListLogsParams, LogPagingOptions } from './resources/logs.js';
+export type { DatedLogs, ListLogsParams, LogPagingOptions } from './resources/logs.js';
 export type { ListAuditLogsParams } from './resources/workspace.js';
 export { RenderApiError, isRenderApiError, isRetryable, type RenderErrorKind } from './errors.js';
 

@@ -48,6 +48,11 @@ export interface SentinelStatus {
   lastProblem: string | null;
   /** Stretches the watch gave up reading in the last day (none: absent), newest last; the Security page names them. */
   skipped?: SkippedStretch[];
+  /**
+   * How far Render's clock was ahead of ours (ms) by the last round's latest answer, when it was (else
+   * absent): the next round's first window is asked before Render answers it, and ends by ours plus this.
+   */
+  renderAheadMs?: number;
 }
 
 /**

@@ -1,5 +1,6 @@
 import { BudgetExhausted } from '../render/budget.js';
 import { RenderApiError, type RenderClient, type Service } from '../render/client.js';
+import { readDated } from '../render/renderClock.js';
 import type { ServiceEvent } from '../render/types.js';
 import { AUDIT_CONTEXT_KEYS, AUDIT_RULES, FAILED_LOGIN, serviceEventRule } from './rules.js';
 import { classifyLine, sanitizeLine } from './logHeuristics.js';
@@ -58,7 +59,13 @@ interface RoundInput {
   store: SentinelStore;
   /** Where values replaced through the settings are kept: redacted like current ones. */
   retired: RetiredSecretsDeps;
+  /** Our clock (the worker's). Render stamps its entries by its own: every window ends, and every position is saved, on Render's. */
   now: () => number;
+  /**
+   * Told each time a Render answer moves our clock onto Render's (renderClock.ts readDated), with that
+   * mapping: the round's own audited reads are noted on Render's clock by it, as Render stamps their entries.
+   */
+  onRenderClock?: (toRender: (ours: number) => number) => void;
   /** A finding was created (isNew) or grew (a log group). */
   onFinding(f: Finding, isNew: boolean): Promise<void>;
   /**
@@ -105,6 +112,14 @@ async function settle<T extends readonly unknown[]>(work: { [K in keyof T]: Prom
  */
 const pagingStops = (page: number, err: unknown) =>
   (page > 0 && err instanceof BudgetExhausted) || (err instanceof RenderApiError && err.kind === 'not_found');
+
+/**
+ * An audit-log failure that is the audit log's own: Render failing to answer it (a 5xx, a timeout, a refusal
+ * other than the plan's 403). The workspace's events and logs are still read, then it ends the round. The
+ * key rejected (401) or rate-limited by Render (429), a spent budget, the watch ended, or anything not
+ * Render's, ends the round at once, as from any call.
+ */
+const auditOnly = (err: unknown) => err instanceof RenderApiError && err.kind !== 'unauthorized' && err.kind !== 'rate_limited';
 
 /** Events calls in flight together per user: a workspace with hundreds of services is read in slices. */
 const EVENTS_AT_ONCE = 10;
@@ -154,8 +169,37 @@ export async function runRound(input: RoundInput): Promise<RoundResult> {
   const { userId, round, client, store, status, cursors } = input;
   const result: RoundResult = { calls: 0, findings: 0, stoppedBy: 'done' };
   const startedAt = input.now();
-  /** Where a window without a position starts: a workspace's first round looks back FIRST_LOOKBACK_MS. */
-  const firstLookback = iso(startedAt - FIRST_LOOKBACK_MS);
+  // Render's clock, not ours (docs/render-api.md §6.3): Render stamps what the round reads, and ours may be
+  // off it by any amount. A window that ends by ours ahead of Render's, its position saved there, left
+  // what Render stamped before that position and after the read unread for ever. Each answer's Date moves
+  // our clock onto Render's (renderClock.ts readDated: ours kept while the clocks agree as far as the Date
+  // tells); until the round's first answer, ours. A window ends where the round last knew Render's clock
+  // to be, and is read to its end only as far as Render's clock had come when it answered (`reachedBy`).
+  // Before the round's first answer: ours, plus how far Render's was ahead of it last round (a window
+  // ending by ours behind Render's is read only when ours gets there). Past Render's time, an end costs
+  // nothing: a window is read only as far as Render had come.
+  const clock = { now: input.now };
+  const aheadBefore = Number.isFinite(status.renderAheadMs) ? Math.max(0, status.renderAheadMs!) : 0;
+  let toRender = (ours: number) => ours + aheadBefore;
+  const renderNow = () => toRender(input.now());
+  /** A Render read, timed (readDated): its answer and `at`, Render's clock when it answered, by its Date (ours while the clocks agree). */
+  async function dated<A extends { serverDate: number | null }>(read: () => Promise<A>): Promise<{ answer: A; at: number; onRender(ours: number): number }> {
+    const { answer, onRender } = await readDated(clock, read);
+    toRender = onRender;
+    input.onRenderClock?.(onRender);
+    return { answer, at: onRender(input.now()), onRender };
+  }
+  /** How far a window asked to `end` was read: to its end, or to Render's time at the answer (`at`) when that is earlier. */
+  const reachedBy = (end: string, at: number) => (Date.parse(end) <= at ? end : iso(at));
+  /**
+   * A saved position past the window's end (saved by a version that kept positions on our clock ahead of
+   * Render's, or a position past a clock now behind it) is read from a minute before that end: what Render
+   * stamps meanwhile must not wait behind it, unread, until Render's clock gets there. Read again, an entry
+   * already seen writes the same finding.
+   */
+  const upTo = <C extends Cursor>(c: C | null, end: string): C | null => (c && tsKey(c.ts) > tsKey(end) ? { ...c, ts: iso(Date.parse(end) - READ_SETTLE_MS), seen: [] } : c);
+  /** Where a window without a position starts: a workspace's first round looks back FIRST_LOOKBACK_MS (from the round's start on Render's clock). */
+  const firstLookback = () => iso(toRender(startedAt) - FIRST_LOOKBACK_MS);
   const since = (c: Cursor | null, from: string) => c?.ts ?? from;
   // How far behind a group of services' logs may be before the older lines are skipped: the time since the
   // last round (its end, from the status as this round began), plus a margin; at least MIN_LOG_LAG_MS.
@@ -213,14 +257,27 @@ export async function runRound(input: RoundInput): Promise<RoundResult> {
         // reached by it): where the last round that read every service of the workspace began, else the
         // first look-back, kept until such a round (a round the budget stops does not move it on).
         const newFromField = `newFrom:${ownerId}`;
-        const newFrom = cursors.get<string>(newFromField) ?? firstLookback;
-        cursors.set(newFromField, newFrom);
+        const kept = cursors.get<string>(newFromField);
+        cursors.set(newFromField, kept ?? firstLookback());
         // Every service of the workspace (a page per 100): the watch stopped at 200, and the rest were never
         // watched. A list too long for the round's budget ends the round like any call (BudgetExhausted).
-        const [, services] = await settle([auditRound(ownerId), client.listServices({ ownerId }).then((list) => { result.calls += 1; return list; })]);
+        // Its answer's Date puts the windows that follow on Render's clock.
+        const [audit, list] = await Promise.allSettled([auditRound(ownerId), dated(() => client.listServicesDated({ ownerId })).then((listed) => { result.calls += 1; return listed; })]);
+        // An audit log Render fails to answer (auditOnly: not the key rejected, nor the plan's 403, which
+        // auditRound keeps to itself) does not keep the workspace's events and logs unread: they are read,
+        // then its failure ends the round. Before, it ended the round there, every round.
+        const auditFailed = audit.status === 'rejected' ? (audit.reason as Error) : null;
+        if (auditFailed !== null && !auditOnly(auditFailed)) throw auditFailed;
+        if (list.status === 'rejected') throw auditFailed ?? list.reason;
+        const { answer: { items: services }, onRender: listedBy } = list.value;
+        // A first look-back taken by our clock before Render answered is taken again by Render's.
+        const newFrom = upTo(kept === null ? null : { ts: kept, seen: [] }, iso(list.value.at))?.ts ?? firstLookback();
+        cursors.set(newFromField, newFrom);
         await settle([eventsRound(ownerId, services, newFrom), logsRound(ownerId, services, newFrom)]);
         // Every service listed has a position now: one created later than the list began with this round.
-        if (!unfinished.has(ownerId) && startedAt - Date.parse(newFrom) >= POSITION_REFRESH_MS) cursors.set(newFromField, iso(startedAt));
+        const began = listedBy(startedAt);
+        if (!unfinished.has(ownerId) && began - Date.parse(newFrom) >= POSITION_REFRESH_MS) cursors.set(newFromField, iso(began));
+        if (auditFailed !== null) throw auditFailed;
       } catch (err) {
         // Stopped in the round's first workspace, the next round starts with the one after it: a workspace
         // that alone needs more than the budget must not keep the others waiting. In a later one: there.
@@ -236,6 +293,8 @@ export async function runRound(input: RoundInput): Promise<RoundResult> {
     status.lastProblem = 'budget';
   } finally {
     status.lastRunAt = new Date(input.now()).toISOString();
+    const ahead = Math.round(toRender(startedAt) - startedAt);
+    if (ahead > 0) status.renderAheadMs = ahead; else delete status.renderAheadMs;
   }
   return result;
 
@@ -246,11 +305,12 @@ export async function runRound(input: RoundInput): Promise<RoundResult> {
       if (checked && input.now() - checked < AUDIT_RECHECK_MS) return;
     }
     const field = `audit:${ownerId}`;
-    const cursor = cursors.get<Cursor>(field);
-    const end = iso(input.now());
+    const end = iso(renderNow());
+    const cursor = upTo(cursors.get<Cursor>(field), end);
     let page;
+    let at;
     try {
-      page = await client.listAuditLogs(ownerId, { startTime: since(cursor, firstLookback), endTime: end, direction: 'forward', limit: 100 });
+      ({ answer: page, at } = await dated(() => client.listAuditLogs(ownerId, { startTime: since(cursor, firstLookback()), endTime: end, direction: 'forward', limit: 100 })));
     } catch (err) {
       if (err instanceof RenderApiError && (err.kind === 'forbidden' || err.status === 403)) {
         if (!status.auditUnavailable.includes(ownerId)) {
@@ -293,7 +353,7 @@ export async function runRound(input: RoundInput): Promise<RoundResult> {
     const moved = advance(cursor, page.items.map((e) => ({ id: e.id, ts: e.timestamp })));
     // A short page is the window to its end: the position is its end, also for a workspace with nothing
     // in its audit log (else the next round, an hour later, looked back only 15 minutes).
-    cursors.set(field, page.nextCursor ? moved : readTo(moved, end));
+    cursors.set(field, page.nextCursor ? moved : readTo(moved, reachedBy(end, at)));
   }
 
   /** The services in turns (`resume:events:<ownerId>`), EVENTS_AT_ONCE at a time. */
@@ -314,17 +374,17 @@ export async function runRound(input: RoundInput): Promise<RoundResult> {
 
   async function serviceEvents(svc: Service, newFrom: string) {
     const field = `events:${svc.id}`;
-    const cursor = cursors.get<EventsCursor>(field);
     // Render lists events newest first: new ones since the cursor first (up to now: a window with an end,
     // which is the position once read); when they are all read, with the pages they leave, the older ones
     // an earlier round could not read.
-    const end = iso(input.now());
+    const end = iso(renderNow());
+    const cursor = upTo(cursors.get<EventsCursor>(field), end);
     const fresh = await pageEvents(svc, { start: since(cursor, newFrom), end }, EVENT_PAGES_PER_ROUND, 0);
     let unread = cursor?.unread ?? null;
     const oldestFresh = fresh.items.at(-1)?.timestamp;
     if (!fresh.complete && oldestFresh) unread = { start: unread?.start ?? since(cursor, newFrom), end: oldestFresh };
     const items = [...fresh.items];
-    const backlogStart = iso(input.now() - EVENT_BACKLOG_MS);
+    const backlogStart = iso(renderNow() - EVENT_BACKLOG_MS);
     // What is older than a day is given up, and the page says so.
     const giveUp = (from: string, to: string) => noteSkipped({ what: 'events', ownerId: svc.ownerId, services: [svc.name], from, to });
     if (unread && tsKey(unread.end) < tsKey(backlogStart)) {
@@ -354,7 +414,8 @@ export async function runRound(input: RoundInput): Promise<RoundResult> {
     }
     const advanced = advance(cursor, fresh.items.map((e) => ({ id: e.id, ts: e.timestamp })));
     // The newest page read (all of the window, or its newest part: the rest is `unread`): read to its end.
-    const moved = fresh.complete || oldestFresh !== undefined ? readTo(advanced, end) : advanced;
+    // Newest first: the window's newest page says how far on Render's clock the window was read.
+    const moved = (fresh.complete || oldestFresh !== undefined) && fresh.firstAt !== undefined ? readTo(advanced, reachedBy(end, fresh.firstAt)) : advanced;
     if (moved) cursors.set(field, unread ? { ts: moved.ts, seen: moved.seen, unread } : { ts: moved.ts, seen: moved.seen });
     else unfinished.add(svc.ownerId); // deleted before its first read: a 404
   }
@@ -363,26 +424,30 @@ export async function runRound(input: RoundInput): Promise<RoundResult> {
    * A window of one service's events, newest first, `pages` pages at most. `complete` false: older events
    * of the window are still unread (the pages or the budget ran out). `pagesBefore`: the service's pages
    * this round already read (a spent budget after one keeps what was read; before any, it ends the round).
+   * `firstAt`: Render's clock when it answered the first (newest) page (`dated`), when one was read.
    */
   async function pageEvents(svc: Service, window: { start: string; end?: string }, pages: number, pagesBefore: number) {
     const items: ServiceEvent[] = [];
     let next: string | undefined;
     let read = 0;
+    let firstAt: number | undefined;
     while (read < pages) {
       let page;
       try {
-        page = await client.listServiceEvents(svc.id, { startTime: window.start, endTime: window.end ?? null, limit: 50, cursor: next ?? null });
+        const answered = await dated(() => client.listServiceEvents(svc.id, { startTime: window.start, endTime: window.end ?? null, limit: 50, cursor: next ?? null }));
+        page = answered.answer;
+        firstAt ??= answered.at;
       } catch (err) {
         if (!pagingStops(pagesBefore + read, err)) throw err;
-        return { items, read, complete: false };
+        return { items, read, complete: false, firstAt };
       }
       result.calls += 1;
       read += 1;
       items.push(...page.items);
       next = page.nextCursor ?? undefined;
-      if (!next) return { items, read, complete: true };
+      if (!next) return { items, read, complete: true, firstAt };
     }
-    return { items, read, complete: false };
+    return { items, read, complete: false, firstAt };
   }
 
   async function logsRound(ownerId: string, services: Service[], newFrom: string) {
@@ -412,11 +477,11 @@ export async function runRound(input: RoundInput): Promise<RoundResult> {
     // A cursor per service, not per chunk: a chunk's services change as services are created and
     // deleted, and a service moved into a chunk read further than it was would skip what lies between.
     // The chunk is read from its furthest-behind service; each line is kept only past its own service's.
-    const own = new Map(chunk.map((s) => [s.id, cursors.get<Cursor>(`logs:${s.id}`)]));
+    const end = iso(renderNow());
+    const own = new Map(chunk.map((s) => [s.id, upTo(cursors.get<Cursor>(`logs:${s.id}`), end)]));
     const from = (s: Service) => since(own.get(s.id) ?? null, newFrom);
     let start = chunk.map(from).reduce((a, b) => (tsKey(b) < tsKey(a) ? b : a));
-    const end = iso(input.now());
-    const earliest = iso(input.now() - maxLogLagMs);
+    const earliest = iso(Date.parse(end) - maxLogLagMs);
     if (tsKey(start) < tsKey(earliest)) {
       // More came than the rounds read (or the watch was away): the older lines are skipped, and the page says which.
       const behind = chunk.filter((s) => tsKey(from(s)) < tsKey(earliest));
@@ -433,12 +498,14 @@ export async function runRound(input: RoundInput): Promise<RoundResult> {
     const lines: Parameters<typeof groupLogLines>[2] = [];
     let reached: Cursor | null = null;
     let toEnd = false;
+    /** Render's clock when it answered the last page read (`dated`): forward, that page says how far the window was read. */
+    let lastAt = Number.NaN;
     const resourceOf = new Map<string, string>();
     let window = { startTime: start, endTime: end };
     for (let p = 0; p < LOG_PAGES_PER_ROUND; p += 1) {
       let page;
       try {
-        page = await client.listLogs({ ownerId, resource: chunk.map((s) => s.id), type: ['app'], direction: 'forward', ...window, limit: 100 });
+        ({ answer: page, at: lastAt } = await dated(() => client.listLogs({ ownerId, resource: chunk.map((s) => s.id), type: ['app'], direction: 'forward', ...window, limit: 100 })));
       } catch (err) {
         if (pagingStops(p, err)) break;
         throw err;
@@ -456,7 +523,7 @@ export async function runRound(input: RoundInput): Promise<RoundResult> {
     // ids of its own lines at the instant reached: only those are checked against it (`unseen`).
     for (const [serviceId, c] of own) {
       const mine = reached && { ts: reached.ts, seen: reached.seen.filter((id) => resourceOf.get(id) === serviceId) };
-      const moved = toEnd ? readTo(later(c, mine), end) : later(c, mine);
+      const moved = toEnd ? readTo(later(c, mine), reachedBy(end, lastAt)) : later(c, mine);
       cursors.set(`logs:${serviceId}`, moved);
       if (!moved) unfinished.add(ownerId); // a 404 for one of the group (deleted meanwhile) left the rest unread
     }

@@ -12,10 +12,13 @@ import { roundsInProcess } from './rounds.js';
 // not read are not skipped for good: the cursor keeps them as a window still to read, paged in the rounds
 // after, with what the new events leave of a round's pages.
 
-/** A user's workspace on the simulator with one service, and Sentinel's rounds over it with a budget of `pagesPerRound` events pages. */
-async function watchedService(t: ExecutionContext, label: string, pagesPerRound: number) {
+/**
+ * A user's workspace on the simulator with one service, and Sentinel's rounds over it with a budget of
+ * `pagesPerRound` events pages. `clock`: Render's (the simulator's) and the rounds', else the machine's.
+ */
+async function watchedService(t: ExecutionContext, label: string, pagesPerRound: number, clock: () => number = Date.now) {
   const r = await startTestRedis();
-  const render = await startRenderSimulator();
+  const render = await startRenderSimulator({ now: clock });
   t.teardown(async () => { await render.close(); await r.stop(); });
   const apiKey = `rnd_${label}${'k'.repeat(30 - label.length)}`;
   render.addAccount({ apiKey, workspaces: [{ name: `${label} ws` }] });
@@ -32,10 +35,10 @@ async function watchedService(t: ExecutionContext, label: string, pagesPerRound:
     beforeRequest: async (call) => {
       if (call.route === '/services/{serviceId}/events' && ++eventPages > pagesPerRound) throw new BudgetExhausted(30_000, 'read');
     },
-  }, [owner!.id]);
+  }, [owner!.id], clock);
   return {
     render, serviceId: service!.id, found: rounds.found, status: () => rounds.store.getStatus(1),
-    async round(now = Date.now) {
+    async round(now = clock) {
       eventPages = 0;
       await rounds.round(now);
       return rounds.cursor<{ unread?: unknown }>(`events:${service!.id}`);
@@ -72,14 +75,18 @@ test('an OOM on an events page the budget left unread: reported by the next roun
 });
 
 test('a window of unread events older than a day is given up, not read, and the page is told', async (t) => {
-  const w = await watchedService(t, 'evstale', 2);
+  // A day passes on Render's clock as on ours (the window is a day old by Render's, which stamps events).
+  let nowMs = Date.now();
+  const w = await watchedService(t, 'evstale', 2, () => nowMs);
   w.render.addServiceEvent(w.serviceId, 'server_failed', { reason: { oomKilled: { memoryLimit: '512Mi' } } });
   for (let i = 0; i < 120; i++) w.render.addServiceEvent(w.serviceId, i % 2 ? 'deploy_started' : 'build_started');
+  nowMs += 1_000;
   const first = await w.round();
   const unread = first?.unread as { start: string; end: string } | undefined;
   t.truthy(unread);
-  const dayLater = Date.now() + 25 * 60 * 60_000;
-  const after = await w.round(() => dayLater);
+  nowMs += 25 * 60 * 60_000;
+  const dayLater = nowMs;
+  const after = await w.round();
   t.deepEqual(w.found, []);
   t.is(after?.unread, undefined);
   // The status the Security page reads names what was given up (present.ts words it; the service's app

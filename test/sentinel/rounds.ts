@@ -19,7 +19,9 @@ import type { TestRedis } from '../helpers/redis.js';
  */
 export async function roundsInProcess(redis: TestRedis, render: RenderClientOptions, ownerIds: string[], clock: () => number = Date.now) {
   const store = createSentinelStore({ redis: redis.client, prefix: redis.prefix, keyring: createKeyring(randomBytes(32)), absoluteMs: 3_600_000 });
-  const notes = store.auditedReadNotes(1, clock);
+  // As the worker's task: notes timed on Render's clock by the round's latest answer (runRound's onRenderClock).
+  let toRender = (ours: number) => ours;
+  const notes = store.auditedReadNotes(1, () => toRender(clock()));
   const client = createRenderClient({
     ...render,
     async beforeRequest(call) {
@@ -40,7 +42,10 @@ export async function roundsInProcess(redis: TestRedis, render: RenderClientOpti
       const { round, status, cursors } = await store.beginRound(1, 60_000);
       // As the worker's task: the round's end (its cursors) is written also when the round failed.
       try {
-        await runRound({ userId: 1, round, ownerIds, client, store, retired, now, onFinding: async (f, isNew) => { await report?.(f, isNew); written.push(structuredClone(f)); if (isNew) found.push(f); }, status, cursors });
+        await runRound({
+          userId: 1, round, ownerIds, client, store, retired, now, status, cursors, onRenderClock: (map) => { toRender = map; },
+          onFinding: async (f, isNew) => { await report?.(f, isNew); written.push(structuredClone(f)); if (isNew) found.push(f); },
+        });
       } finally {
         await store.endRound(1, round, status, cursors, { nowMs: now() });
       }
@@ -84,11 +89,14 @@ export async function oneServiceRounds(t: ExecutionContext, label: string, servi
  * Rounds over a simulator account's workspace (`label` names its key) on one clock with the simulator's
  * (Render's timestamps) and the client's notes of its audited reads, moved by hand (`advance`): rounds an
  * hour apart, the Security page's longest interval, without an hour passing. `create` makes a web service;
- * `opts.beforeRequest` stands for the rounds' budget share (as in roundsInProcess).
+ * `opts.beforeRequest` stands for the rounds' budget share (as in roundsInProcess). `skew(ms)` sets the
+ * rounds' clock (the worker's, `worker`) that far ahead of Render's (`clock`), or behind it (negative).
  */
 export async function roundsOnClock(t: ExecutionContext, label: string, opts: Pick<RenderClientOptions, 'beforeRequest'> = {}) {
   let nowMs = Date.now();
+  let skewMs = 0;
   const clock = () => nowMs;
+  const worker = () => nowMs + skewMs;
   const r = await startTestRedis();
   // Deploys stay where they start: a deploy going live writes app lines of its own.
   const render = await startRenderSimulator({ now: clock, manualDeploys: true });
@@ -97,9 +105,9 @@ export async function roundsOnClock(t: ExecutionContext, label: string, opts: Pi
   render.addAccount({ apiKey, workspaces: [{ name: `${label} ws` }] });
   const plain = createRenderClient({ baseUrl: render.url, apiKey });
   const [owner] = await plain.listOwners();
-  const rounds = await roundsInProcess(r, { baseUrl: render.url, apiKey, ...opts }, [owner!.id], clock);
+  const rounds = await roundsInProcess(r, { baseUrl: render.url, apiKey, ...opts }, [owner!.id], worker);
   return {
-    render, redis: r, rounds, ownerId: owner!.id, found: rounds.found, clock,
+    render, redis: r, rounds, ownerId: owner!.id, found: rounds.found, clock, worker, plain,
     async create(name: string, envVars: Array<{ key: string; value: string }> = []) {
       const { service } = await plain.createService({
         type: 'web_service', name, ownerId: owner!.id, repo: `https://github.com/${label}/${name}`, branch: 'main', autoDeploy: 'no', envVars,
@@ -108,7 +116,8 @@ export async function roundsOnClock(t: ExecutionContext, label: string, opts: Pi
       return service!;
     },
     advance(ms: number) { nowMs += ms; },
-    round: () => rounds.round(clock),
+    skew(ms: number) { skewMs = ms; },
+    round: () => rounds.round(worker),
     /** The round's status as written (lastRunAt, skipped stretches…). */
     status: () => rounds.store.getStatus(1),
   };

@@ -2,6 +2,7 @@ import { Writable } from 'node:stream';
 import { createLogger } from '../../server/logger.js';
 import { startWorker, type WorkerProcess } from '../../workers/process.js';
 import type { RenderLimits } from '../../server/render/budget.js';
+import type { Clock } from '../../server/clock.js';
 import { startStack, type Stack } from '../helpers/stack.js';
 import { waitUntil } from '../helpers/wait.js';
 import { FAST_WATCH, signedInWithKey } from '../helpers/pipeline.js';
@@ -13,8 +14,8 @@ export { startSlackReceiver, type SlackReceiver };
 
 export interface SentinelStack { stack: Stack; worker: WorkerProcess & { logs: string[] }; tenantSlack: SlackReceiver; operatorSlack: SlackReceiver; close(): Promise<void> }
 
-/** Web + worker (with Sentinel) on real Redis and the simulators; rounds every second. */
-export async function startSentinelStack(opts: { renderLimits?: RenderLimits; env?: Record<string, string> } = {}): Promise<SentinelStack> {
+/** Web + worker (with Sentinel) on real Redis and the simulators; rounds every second. `workerClock`: the worker's (Render's, the simulator's, is the machine's). */
+export async function startSentinelStack(opts: { renderLimits?: RenderLimits; env?: Record<string, string>; workerClock?: Clock } = {}): Promise<SentinelStack> {
   const [tenantSlack, operatorSlack] = await Promise.all([startSlackReceiver(), startSlackReceiver('/services/OPERATOR/OPERATOR/OPERATOR0000')]);
   const hosts = [tenantSlack.host, operatorSlack.host];
   const stack = await startStack({
@@ -29,7 +30,7 @@ export async function startSentinelStack(opts: { renderLimits?: RenderLimits; en
   const logs: string[] = [];
   const sink = new Writable({ write(chunk, _e, cb) { logs.push(String(chunk)); cb(); } });
   const proc = await startWorker({
-    config: stack.config, logger: createLogger({ level: 'debug', destination: sink }), watch: FAST_WATCH, renderLimits: opts.renderLimits,
+    config: stack.config, logger: createLogger({ level: 'debug', destination: sink }), watch: FAST_WATCH, renderLimits: opts.renderLimits, ...(opts.workerClock ? { clock: opts.workerClock } : {}),
     workerOptions: { concurrency: 20, lockDurationMs: 5_000, stalledIntervalMs: 1_000 },
     sentinel: { alerts: { slackHosts: ['hooks.slack.com', tenantSlack.host], slackOrigin: tenantSlack.origin, guard: { allowHosts: hosts } } },
   });

@@ -109,7 +109,11 @@ export async function runSentinelRound(ctx: SentinelContext, claim: Claim): Prom
     const now = await ctx.sessions.loadByRef(settings.sessionRef).catch(() => undefined);
     if (now?.user?.id !== userId || now.render?.keyFingerprint !== fp) throw new WatchEnded();
   };
-  const notes = ctx.store.auditedReadNotes(userId, ctx.now);
+  // Each env var read (log redaction) is an audit entry Render stamps by its clock: the note of it is timed
+  // on Render's clock too, by the round's latest answer (runRound's onRenderClock), else the two are
+  // apart by as much as the clocks are, and the ±2-minute match missed our own reads (reported as threats).
+  let toRender = (ours: number) => ours;
+  const notes = ctx.store.auditedReadNotes(userId, () => toRender(ctx.now()));
   const client = ctx.upstream.render(apiKey, {
     async beforeRequest(call) {
       await stillConsented();
@@ -134,6 +138,7 @@ export async function runSentinelRound(ctx: SentinelContext, claim: Claim): Prom
   try {
     const result = await runRound({
       userId, round, ownerIds: sess.render.owners.map((o) => o.id), client, store: ctx.store, retired: ctx.retired, now: ctx.now, status, cursors,
+      onRenderClock: (map) => { toRender = map; },
       onFinding: async (f, isNew) => {
         // Written already (runRound writes, then reports): a new finding its round may no longer report is
         // taken back, else the next round, with the key that replaced this one, would find it known and

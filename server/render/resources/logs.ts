@@ -1,7 +1,7 @@
 // Logs (docs/render-api.md §8): one page by time window, or the pages of a window one after another.
 import { pageSize } from '../pagination.js';
 import { QueryBuilder, type Many } from '../query.js';
-import { DEFAULT_PAGE_SIZE, isObject, type RenderCalls } from '../calls.js';
+import { DEFAULT_PAGE_SIZE, isObject, serverDate, type RenderCalls } from '../calls.js';
 import { unexpectedShape, type RenderRequest } from '../transport.js';
 import { RenderApiError } from '../errors.js';
 import type { LogDirection, LogsResponse } from '../types.js';
@@ -20,6 +20,9 @@ export interface ListLogsParams {
   limit?: number | null;
 }
 
+/** A page of logs with Render's clock at the answer (its Date header, epoch ms; null when absent or unreadable). */
+export type DatedLogs = LogsResponse & { serverDate: number | null };
+
 export interface LogPagingOptions {
   /** Stop after this many pages even if Render says there is more (default 10). */
   maxPages?: number;
@@ -27,22 +30,22 @@ export interface LogPagingOptions {
 
 export interface LogsApi {
   /** One page of logs; continue with nextStartTime/nextEndTime while hasMore. */
-  listLogs(params: ListLogsParams): Promise<LogsResponse>;
+  listLogs(params: ListLogsParams): Promise<DatedLogs>;
   /** Pages through logs by time window, at most `maxPages` pages. */
-  logPages(params: ListLogsParams, options?: LogPagingOptions): AsyncGenerator<LogsResponse, void, undefined>;
+  logPages(params: ListLogsParams, options?: LogPagingOptions): AsyncGenerator<DatedLogs, void, undefined>;
 }
 
 const DEFAULT_LOG_PAGES = 10;
 type LogWindow = { startTime: string; endTime: string };
 
 export function logsApi(calls: RenderCalls): LogsApi {
-  async function fetchLogs(params: ListLogsParams, window?: LogWindow): Promise<LogsResponse> {
+  async function fetchLogs(params: ListLogsParams, window?: LogWindow): Promise<DatedLogs> {
     for (let limit = params.limit ?? DEFAULT_PAGE_SIZE; ; limit = Math.ceil(limit / 2)) {
       const request: RenderRequest = { method: 'GET', route: '/logs', query: logsQuery({ ...params, limit }, window) };
       try {
         const { raw, body } = await calls.json(request);
         if (!isObject(body) || !Array.isArray(body.logs)) throw unexpectedShape(raw, request, 'a logs page');
-        return body as unknown as LogsResponse;
+        return { ...(body as unknown as LogsResponse), serverDate: serverDate(raw) };
       } catch (err) {
         // Lines of megabytes: a page too large for one answer is read again with fewer lines (its
         // hasMore and next times then say where the rest is), down to one line.
@@ -51,7 +54,7 @@ export function logsApi(calls: RenderCalls): LogsApi {
     }
   }
 
-  async function* logPages(params: ListLogsParams, options: LogPagingOptions = {}): AsyncGenerator<LogsResponse, void, undefined> {
+  async function* logPages(params: ListLogsParams, options: LogPagingOptions = {}): AsyncGenerator<DatedLogs, void, undefined> {
     const maxPages = Math.max(1, Math.floor(options.maxPages ?? DEFAULT_LOG_PAGES));
     let window: LogWindow | undefined;
     for (let page = 0; page < maxPages; page += 1) {

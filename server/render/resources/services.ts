@@ -1,5 +1,5 @@
 // Services: the list and one service, creating, changing, deleting, suspending, scaling, its events.
-import type { CursorPage, DatedPage } from '../pagination.js';
+import type { DatedPage } from '../pagination.js';
 import { QueryBuilder, type Many } from '../query.js';
 import { isObject, serviceRoute, type RenderCalls } from '../calls.js';
 import type { Region, Service, ServiceAndDeploy, ServiceEvent, ServicePATCH, ServicePOST, ServiceType } from '../types.js';
@@ -20,6 +20,8 @@ export interface ListServicesFilter {
 
 export interface ServicesApi {
   listServices(filter?: ListServicesFilter): Promise<Service[]>;
+  /** listServices with Render's clock at the answer (the Date header of its last page; no `nextCursor`): Sentinel's windows end by it. */
+  listServicesDated(filter?: ListServicesFilter): Promise<DatedPage<Service>>;
   /** One page of a workspace's services under one name, with Render's clock at the answer (its Date header): createdAt compares with that, not ours. */
   listServicesNamed(ownerId: string, name: string, limit: number): Promise<DatedPage<Service>>;
   getService(serviceId: string): Promise<Service>;
@@ -32,8 +34,8 @@ export interface ServicesApi {
   resumeService(serviceId: string): Promise<void>;
   /** 202, empty: sets the instance count (not with autoscaling). */
   scaleService(serviceId: string, numInstances: number): Promise<void>;
-  /** One page of a service's events (newest first), optionally since startTime. */
-  listServiceEvents(serviceId: string, params?: { startTime?: string | null; endTime?: string | null; limit?: number | null; cursor?: string | null }): Promise<CursorPage<ServiceEvent>>;
+  /** One page of a service's events (newest first), optionally since startTime; with Render's clock at the answer (its Date header). */
+  listServiceEvents(serviceId: string, params?: { startTime?: string | null; endTime?: string | null; limit?: number | null; cursor?: string | null }): Promise<DatedPage<ServiceEvent>>;
 }
 
 export function servicesApi(calls: RenderCalls): ServicesApi {
@@ -44,6 +46,9 @@ export function servicesApi(calls: RenderCalls): ServicesApi {
   return {
     listServices({ limit: cap, ...filter } = {}) {
       return calls.listAll<Service>({ method: 'GET', route: '/services', query: servicesQuery(filter) }, 'service', cap);
+    },
+    listServicesDated({ limit: cap, ...filter } = {}) {
+      return calls.datedListAll<Service>({ method: 'GET', route: '/services', query: servicesQuery(filter) }, 'service', cap);
     },
     listServicesNamed: (ownerId, name, limit) =>
       calls.datedCursorPage<Service>({ method: 'GET', route: '/services', query: servicesQuery({ ownerId, name }) }, 'service', { limit }),
@@ -60,7 +65,7 @@ export function servicesApi(calls: RenderCalls): ServicesApi {
     },
     listServiceEvents(serviceId, params = {}) {
       const query = new QueryBuilder().set('startTime', params.startTime).set('endTime', params.endTime);
-      return calls.cursorPage<ServiceEvent>({ ...serviceRoute('GET', '/services/{serviceId}/events', serviceId), query }, 'event', params);
+      return calls.datedCursorPage<ServiceEvent>({ ...serviceRoute('GET', '/services/{serviceId}/events', serviceId), query }, 'event', params);
     },
   };
 }

@@ -1,5 +1,5 @@
 // The key's workspaces: which it can use, their audit logs, and Blueprint validation in one of them.
-import type { CursorPage } from '../pagination.js';
+import type { DatedPage } from '../pagination.js';
 import { QueryBuilder } from '../query.js';
 import type { RenderCalls } from '../calls.js';
 import type { AuditLog, BlueprintValidation, LogDirection, Owner } from '../types.js';
@@ -17,7 +17,8 @@ export interface WorkspaceApi {
   /** Every workspace the key can see (also the cheapest key check: docs/render-api.md §3). */
   listOwners(): Promise<Owner[]>;
   validateBlueprint(ownerId: string, yamlText: string): Promise<BlueprintValidation>;
-  listAuditLogs(ownerId: string, params?: ListAuditLogsParams): Promise<CursorPage<AuditLog>>;
+  /** One page, with Render's clock at the answer (its Date header). */
+  listAuditLogs(ownerId: string, params?: ListAuditLogsParams): Promise<DatedPage<AuditLog>>;
 }
 
 const AUDIT_LOG_MAX_PAGE = 1000;
@@ -36,7 +37,7 @@ export function workspaceApi(calls: RenderCalls): WorkspaceApi {
 
     listAuditLogs(ownerId, params = {}) {
       const query = new QueryBuilder().set('startTime', params.startTime).set('endTime', params.endTime).set('direction', params.direction);
-      return calls.cursorPage<AuditLog>({ method: 'GET', route: '/owners/{ownerId}/audit-logs', pathParams: { ownerId }, query }, 'auditLog', params, AUDIT_LOG_MAX_PAGE);
+      return calls.datedCursorPage<AuditLog>({ method: 'GET', route: '/owners/{ownerId}/audit-logs', pathParams: { ownerId }, query }, 'auditLog', params, AUDIT_LOG_MAX_PAGE);
     },
   };
 }

@@ -5,7 +5,8 @@ import { only, scripted, type ContractCases } from '../scripted.js';
 export const logsCases = {
   async listLogs(t) {
     const next = { start: '2024-12-02T18:00:00Z', end: '2024-12-02T18:10:00Z' };
-    const { server, client } = await scripted(t, { 'list-logs': () => ({ status: 200, json: fx.logsPage(['l1', 'l2'], true, next) }) });
+    const date = 'Mon, 02 Dec 2024 18:24:16 GMT';
+    const { server, client } = await scripted(t, { 'list-logs': () => ({ status: 200, headers: { Date: date }, json: fx.logsPage(['l1', 'l2'], true, next) }) });
     const page = await client.listLogs({
       ownerId: fx.OWNER_ID,
       resource: [fx.SERVICE_ID, 'srv-second'],
@@ -18,6 +19,7 @@ export const logsCases = {
     t.deepEqual(page.logs.map((l) => l.id), ['l1', 'l2']);
     t.true(page.hasMore);
     t.is(page.nextStartTime, next.start);
+    t.is(page.serverDate, Date.parse(date), 'Render\'s clock at the answer (§6.3)');
     const request = only(t, server.requests);
     t.is(
       request.rawQuery,

@@ -39,6 +39,25 @@ export const servicesCases = {
     t.deepEqual(server.violations, []);
   },
 
+  async listServicesDated(t) {
+    // Every page, with Render's clock at the last page's answer: Sentinel's windows end by it (§6.3).
+    const [first, last] = ['Mon, 02 Dec 2024 18:24:16 GMT', 'Mon, 02 Dec 2024 18:24:17 GMT'];
+    const full = Array.from({ length: 100 }, (_, i) => fx.service(i + 1));
+    let n = 0;
+    const { server, client } = await scripted(t, {
+      'list-services': () => {
+        n += 1;
+        return n === 1 ? { status: 200, headers: { Date: first }, json: fx.wrap('service', full, 'p1-') } : { status: 200, headers: { Date: last }, json: fx.wrap('service', [fx.service(101)], 'p2-') };
+      },
+    });
+    const page = await client.listServicesDated({ ownerId: fx.OWNER_ID });
+    t.is(page.items.length, 101);
+    t.is(page.nextCursor, undefined, 'every page read');
+    t.is(page.serverDate, Date.parse(last));
+    t.deepEqual(server.requests.map((r) => r.rawQuery), [`ownerId=${fx.OWNER_ID}&limit=100`, `ownerId=${fx.OWNER_ID}&cursor=p1-99&limit=100`]);
+    t.deepEqual(server.violations, []);
+  },
+
   async listServicesPage(t) {
     const { server, client } = await scripted(t, {
       'list-services': () => ({ status: 200, json: fx.wrap('service', [fx.service(1), fx.service(2)], 'page2-') }),
@@ -135,12 +154,14 @@ export const servicesCases = {
 
   async listServiceEvents(t) {
     const event = (n: number) => ({ id: `evt-${String(n).padStart(20, '0')}`, timestamp: '2026-11-01T12:00:00Z', serviceId: fx.SERVICE_ID, type: 'server_failed' as const, details: { reason: { nonZeroExit: 1 } } });
+    const date = 'Sun, 01 Nov 2026 12:00:05 GMT';
     const { server, client } = await scripted(t, {
-      'list-events': () => ({ status: 200, json: fx.wrap('event', [event(1), event(2)], 'evt-c') }),
+      'list-events': () => ({ status: 200, headers: { Date: date }, json: fx.wrap('event', [event(1), event(2)], 'evt-c') }),
     });
     const page = await client.listServiceEvents(fx.SERVICE_ID, { startTime: '2026-11-01T11:00:00Z', limit: 2 });
     t.deepEqual(page.items.map((e) => e.type), ['server_failed', 'server_failed']);
     t.is(page.nextCursor, 'evt-c1');
+    t.is(page.serverDate, Date.parse(date), 'Render\'s clock at the answer (§6.3)');
     const request = only(t, server.requests);
     t.is(request.path, `/services/${fx.SERVICE_ID}/events`);
     t.is(request.rawQuery, 'startTime=2026-11-01T11%3A00%3A00Z&limit=2');

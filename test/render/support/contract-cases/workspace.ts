@@ -40,12 +40,14 @@ export const workspaceCases = {
   },
 
   async listAuditLogs(t) {
+    const date = 'Mon, 02 Dec 2024 18:24:16 GMT';
     const { server, client } = await scripted(t, {
-      'list-owner-audit-logs': () => ({ status: 200, json: fx.wrap('auditLog', [fx.auditLog(1), fx.auditLog(2)], 'aud-c') }),
+      'list-owner-audit-logs': () => ({ status: 200, headers: { Date: date }, json: fx.wrap('auditLog', [fx.auditLog(1), fx.auditLog(2)], 'aud-c') }),
     });
     const page = await client.listAuditLogs(fx.OWNER_ID, { limit: 2, cursor: 'start', direction: 'backward' });
     t.deepEqual(page.items.map((a) => a.id), ['aud-1', 'aud-2']);
     t.is(page.nextCursor, 'aud-c1');
+    t.is(page.serverDate, Date.parse(date), 'Render\'s clock at the answer (§6.3)');
     const request = only(t, server.requests);
     t.is(request.path, `/owners/${fx.OWNER_ID}/audit-logs`);
     t.is(request.rawQuery, 'direction=backward&cursor=start&limit=2');
