@@ -150,8 +150,9 @@ export function createLogTailer(deps: LogTailDeps, opts: LogTailOptions = {}): L
     // replaced; a stream that ended) is not used again, as deploy runs and Sentinel rounds stop (SECURITY.md).
     let first = true;
     // The values read for redaction are in Render's audit log: noted first, as callerRender does, so
-    // Sentinel does not report the user's own open log panel as someone viewing their env vars.
-    const notes = auditedReadNotes(deps.redis, deps.prefix, tail.userId, () => deps.clock.now());
+    // Sentinel does not report the user's own open log panel as someone viewing their env vars. On Render's
+    // clock (its answers' Date), as Render stamps their audit entries: sentinel/store.ts.
+    const notes = auditedReadNotes(deps.redis, deps.prefix, tail.userId, deps.clock);
     return deps.upstream.render(key.apiKey, {
       beforeRequest: async (call) => {
         if (!first && (tail.stopped || !(await keyStillHeld(deps, [...tail.refs.keys()], tail.userId, key.fingerprint)))) throw new TailKeyWithdrawn();

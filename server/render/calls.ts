@@ -2,7 +2,7 @@
 // page unwrapped from Render's `{<key>: item, cursor}` wrappers, every page, one cursor page.
 import { collectAllPages, pageSize, toCursorPage, type CursorPage, type DatedPage, type PageEntry } from './pagination.js';
 import { QueryBuilder } from './query.js';
-import { parseJsonBody, unexpectedShape, type RenderRawResponse, type RenderRequest, type Transport } from './transport.js';
+import { dateHeader, parseJsonBody, unexpectedShape, type RenderRawResponse, type RenderRequest, type Transport } from './transport.js';
 import type { RenderRoute } from './types.js';
 
 export const DEFAULT_PAGE_SIZE = 20;
@@ -92,9 +92,7 @@ export function createCalls(send: Transport): RenderCalls {
 
 /** The answer's Date header (RFC 9110: when the origin made the answer, to the second) in epoch ms, or null. */
 export function serverDate(raw: RenderRawResponse): number | null {
-  const header = raw.header('date');
-  const ms = header === undefined ? Number.NaN : Date.parse(header);
-  return Number.isFinite(ms) ? ms : null;
+  return dateHeader(raw.header);
 }
 
 /** A request on one service (its id also names the per-service budget bucket). */

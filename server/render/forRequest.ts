@@ -39,7 +39,8 @@ export function callerRender(deps: AppDeps, caller: RenderKeyState, opts: { budg
   const fp = render.keyFingerprint;
   const clientWhile = (check?: () => Promise<void>) => {
     // Reads Render records in the audit log are noted first, so Sentinel does not report our own.
-    const notes = auditedReadNotes(deps.redis, deps.config.redisPrefix, user.id, () => deps.clock.now());
+    // On Render's clock (its answers' Date), as Render stamps their audit entries: sentinel/store.ts.
+    const notes = auditedReadNotes(deps.redis, deps.config.redisPrefix, user.id, deps.clock);
     return deps.upstream.render(apiKey, {
       beforeRequest: async (call) => {
         await check?.();

@@ -22,6 +22,12 @@ export type RenderCallOutcome = RenderCallInfo & {
   status: number | 'network' | 'timeout';
   durationMs: number;
   rateLimit?: RateLimitInfo;
+  /**
+   * An answer's Date header (Render's clock when it answered, to the second) in epoch ms; absent with no
+   * answer, null when the answer had none readable. The notes of our audited reads are timed by it
+   * (server/sentinel/store.ts auditedReadNotes): Render stamps their audit entries by its clock.
+   */
+  serverDate?: number | null;
 };
 
 interface TransportOptions {
@@ -110,7 +116,7 @@ export function createTransport(opts: TransportOptions): Transport {
     const durationMs = performance.now() - started;
     const header = headerGetter(response.headers);
     const rateLimit = parseRateLimit(header);
-    const outcome: RenderCallOutcome = { ...info, status: response.status, durationMs };
+    const outcome: RenderCallOutcome = { ...info, status: response.status, durationMs, serverDate: dateHeader(header) };
     if (rateLimit) outcome.rateLimit = rateLimit;
     report(opts, outcome);
 
@@ -120,6 +126,13 @@ export function createTransport(opts: TransportOptions): Transport {
     if (response.status >= 200 && response.status < 300) return raw;
     throw errorFromResponse(raw, info, opts.apiKey, request.json);
   };
+}
+
+/** A Date header (RFC 9110: when the origin made the answer, to the second) in epoch ms, or null. */
+export function dateHeader(header: HeaderGetter): number | null {
+  const value = header('date');
+  const ms = value === undefined ? Number.NaN : Date.parse(value);
+  return Number.isFinite(ms) ? ms : null;
 }
 
 /** Parses a 2xx JSON body; anything unreadable is a retryable 'bad_response'. */

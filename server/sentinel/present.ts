@@ -46,20 +46,35 @@ export function presentFinding(f: Finding): FindingView {
   };
 }
 
+/**
+ * Whether the rounds of the watch `s` wrote the status: the status outlives a watch turned off, and after
+ * Sentinel was turned on again the last round of the watch before ("Render did not answer during the last
+ * round", stretches skipped) was shown as this one's until its first round ended. By the watch's
+ * `enabledAt` the rounds write with it; a status written before they did (no `watchEnabledAt`) by the time
+ * of its last round (none yet: a first round's own writes).
+ */
+export function ofWatch(s: SentinelSettings, status: SentinelStatus): boolean {
+  if (status.watchEnabledAt !== undefined) return status.watchEnabledAt === s.enabledAt;
+  const last = status.lastRunAt === null ? Number.NaN : Date.parse(status.lastRunAt);
+  return !Number.isFinite(last) || last >= s.enabledAt;
+}
+
 export function presentSettings(s: SentinelSettings | null, status: SentinelStatus, ctx: { currentRef: string; defaultIntervalMs: number; ownerNames: Map<string, string> }): SentinelSettingsView {
-  const unavailable = status.auditUnavailable.map((id) => ({ ownerId: id, name: ctx.ownerNames.get(id) ?? id }));
+  // On, with a status of an earlier watch: nothing of it is this watch's (no round of it has ended yet).
+  const earlier = Boolean(s?.enabled) && !ofWatch(s!, status);
+  const unavailable = earlier ? [] : status.auditUnavailable.map((id) => ({ ownerId: id, name: ctx.ownerNames.get(id) ?? id }));
   return {
     enabled: Boolean(s?.enabled),
     /** Watching with another session's consent (another browser): that session's end stops it. */
     watchingThisSession: Boolean(s?.enabled && s.sessionRef === ctx.currentRef),
     intervalSeconds: Math.round((s?.intervalMs ?? ctx.defaultIntervalMs) / 1000),
     slack: { configured: Boolean(s?.slackSealed), hint: s?.slackHint ?? null, deployResults: Boolean(s?.slackDeployResults) },
-    lastRunAt: status.lastRunAt,
+    lastRunAt: earlier ? null : status.lastRunAt,
     auditLogUnavailable: unavailable,
     // What the last round found, said only while the watch is on: the status outlives it (kept for the
     // findings' time), so after Sentinel was turned off the page said "The last round paused…" above
     // "Sentinel is off", even after signing in again.
-    notices: !s?.enabled ? [] : [
+    notices: !s?.enabled || earlier ? [] : [
       ...unavailable.map((u) => `Your Render plan has no audit log API for ${isolated(u.name)}; app-log watch continues.`),
       ...(status.lastProblem === 'budget' ? ['The last round paused to leave Render API capacity for deploys; it continues next round.'] : []),
       ...(status.lastProblem === 'render_key_rejected' ? ['Render rejected your API key during the last round.'] : []),

@@ -8,6 +8,8 @@ import { redisScript } from '../redisScript.js';
 import { leaseOf, MAX_WATCH_INTERVAL_MS, scheduleKeys, unscheduleWatch } from './schedule.js';
 import type { Finding, SentinelSettings, SentinelStatus } from './types.js';
 import type { RenderCallInfo, RenderCallOutcome } from '../render/transport.js';
+import { onRenderClockIfApart } from '../render/renderClock.js';
+import type { Clock } from '../clock.js';
 
 export const MAX_FINDINGS = 500;
 const FINDINGS_TTL_SEC = 30 * 24 * 3600;
@@ -312,7 +314,7 @@ export function createSentinelStore(opts: { redis: Redis; prefix: string; keyrin
       guardedWrites.set(redis, { target: keys.status(userId), settings: keys.settings(userId), lock: keys.lock(userId) }, round, JSON.stringify(s), FINDINGS_TTL_SEC),
 
     /** auditedReadNotes (below) on this store's Redis: Sentinel's client notes its own audited reads with it. */
-    auditedReadNotes: (userId: number, now: () => number) => auditedReadNotes(redis, opts.prefix, userId, now),
+    auditedReadNotes: (userId: number, now: Clock | (() => number)) => auditedReadNotes(redis, opts.prefix, userId, now),
     /**
      * Whether the audit entry `auditId` is one of our own calls: it takes one note of such a call near it
      * (one note, one entry: a note that matched any number of entries hid everyone's reads of that service
@@ -356,6 +358,16 @@ redis.call('ZREM', KEYS[1], m)
 redis.call('ZADD', KEYS[1], score, m .. mark)
 return 1`);
 
+/** What one answer tells of Render's clock against one of ours (renderClock.ts onRenderClockIfApart). */
+type AnswerTiming = { serverDate: number; sentAt: number; answeredAt: number };
+
+/**
+ * Render's clock as the latest dated answer read by notes on each clock of ours showed it (the web's
+ * `deps.clock`: every request's client, and the log tail's): a read noted before any answer of its own
+ * client is timed by the last one any client on that clock had.
+ */
+const latestByClock = new WeakMap<Clock, AnswerTiming>();
+
 /**
  * Our audited reads, noted for one Render client: `before` (last in its beforeRequest) notes a call Render
  * writes to the audit log — each call is an entry (over 100 env vars are two reads, two entries), so each
@@ -365,30 +377,53 @@ return 1`);
  * keep it: Render may have served (and audited) the call, and a note missing reports our own read as a
  * threat. Notes are paired with answers per method, route and service, oldest first (answers of one kind
  * of call are alike); an aborted call, which has no answer, would shift the pairing (no caller aborts one).
+ *
+ * On Render's clock (docs/render-api.md "Render's clock in Sentinel's windows"): Render stamps the entry by
+ * its clock, and the watch matches a note within ±2 minutes of that stamp. A note is timed by the latest
+ * dated answer known on `clock` (any call's, this client's or another's on the same clock object), moved
+ * as renderClock.ts onRenderClockIfApart moves a time (ours kept while the clocks agree as far as a Date
+ * tells); once its own call is answered, that answer's Date times it again (a served call's note is moved
+ * there when the two differ). Timed by ours, a web process 5 minutes off Render's had a user's own reveals
+ * and its log redaction reported as someone viewing their values. `clock` a function: its own (the worker's
+ * task passes one already on Render's clock, which the answers then leave as it is).
  */
-export function auditedReadNotes(redis: Redis, prefix: string, userId: number, now: () => number) {
+export function auditedReadNotes(redis: Redis, prefix: string, userId: number, clock: Clock | (() => number)) {
+  const ours: Clock = typeof clock === 'function' ? { now: clock } : clock;
   const key = sentinelKeys(prefix).selfCalls(userId);
-  const open = new Map<string, Array<{ member: string; atMs: number }>>();
+  const open = new Map<string, Array<{ member: string; atMs: number; sentAt: number }>>();
   // What the audit entry will name: the service, or the env group, read.
   const subjectOf = (call: RenderCallInfo) => call.serviceId ?? call.envGroupId;
   const slot = (call: RenderCallInfo) => `${call.method} ${call.route}|${subjectOf(call) ?? ''}`;
   const auditedAs = (call: RenderCallInfo) => (call.method === 'GET' && subjectOf(call) ? AUDITED_READS[call.route] : undefined);
+  const onRender = (at: number, timing = latestByClock.get(ours)) => (timing ? onRenderClockIfApart(at, timing) : at);
   return {
     async before(call: RenderCallInfo): Promise<void> {
       const event = auditedAs(call);
       if (!event) return;
-      const atMs = now();
+      const sentAt = ours.now();
+      const atMs = onRender(sentAt);
       const member = await noteSelfCall(redis, prefix, userId, event, subjectOf(call)!, atMs);
       const waiting = open.get(slot(call));
-      if (waiting) waiting.push({ member, atMs }); else open.set(slot(call), [{ member, atMs }]);
+      if (waiting) waiting.push({ member, atMs, sentAt }); else open.set(slot(call), [{ member, atMs, sentAt }]);
     },
     after(outcome: RenderCallOutcome): void {
+      const answeredAt = ours.now();
+      // Any answer's Date, audited or not: the next notes on this clock are timed by it. Sent before it was
+      // answered by the call's duration (our clock need not measure it: a test's may stand still).
+      const timing = typeof outcome.serverDate === 'number' ? { serverDate: outcome.serverDate, sentAt: answeredAt - Math.max(0, outcome.durationMs), answeredAt } : null;
+      if (timing) latestByClock.set(ours, timing);
       const waiting = open.get(slot(outcome));
       const note = waiting?.shift();
       if (!note) return;
       if (waiting!.length === 0) open.delete(slot(outcome));
       const refused = typeof outcome.status === 'number' && outcome.status >= 400 && outcome.status < 500;
-      if (!refused) return;
+      if (!refused) {
+        // Its own answer's Date: Render audited the call between our sending it and that answer.
+        const atMs = timing ? onRender(note.sentAt, { ...timing, sentAt: note.sentAt }) : note.atMs;
+        // XX: only a note still untaken under its name (one an entry took was renamed, and stays as it is).
+        if (atMs !== note.atMs) void redis.zadd(key, 'XX', atMs, note.member).catch(() => undefined);
+        return;
+      }
       const notePrefix = `${auditedAs(outcome)}|${subjectOf(outcome)}|`;
       void dropSelfCallNote(redis, [key], [note.member, notePrefix, note.atMs - SELF_CALL_WINDOW_MS, note.atMs + SELF_CALL_WINDOW_MS]).catch(() => undefined);
     },

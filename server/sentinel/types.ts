@@ -53,6 +53,12 @@ export interface SentinelStatus {
    * absent): the next round's first window is asked before Render answers it, and ends by ours plus this.
    */
   renderAheadMs?: number;
+  /**
+   * The `enabledAt` of the watch whose rounds wrote it (workers/tasks/sentinelTask.ts): the status outlives a
+   * watch turned off, and one of a watch before the current one is not shown as this one's (present.ts).
+   * Absent in a status written before it was kept.
+   */
+  watchEnabledAt?: number;
 }
 
 /**

@@ -31,3 +31,15 @@ test('stretches a round gave up reading are named while the watch is on, newest 
   ]);
   t.deepEqual(presentSettings({ ...on, enabled: false }, quiet, ctx).notices, []);
 });
+
+// The status outlives a watch turned off: after Sentinel was turned on again, the last round of the watch
+// before showed as this one's until its first round ended (offOnStatus.test.ts drives it over HTTP).
+test('a status of the watch before the current one (turned off, then on) gives no notice', (t) => {
+  const now: SentinelSettings = { ...on, enabledAt: Date.parse('2025-01-02T00:00:00.000Z') };
+  const failed: SentinelStatus = { ...status, lastProblem: 'render_unavailable' };
+  t.like(presentSettings(now, { ...failed, watchEnabledAt: on.enabledAt }, ctx), { notices: [], auditLogUnavailable: [], lastRunAt: null });
+  t.is(presentSettings(now, { ...failed, watchEnabledAt: now.enabledAt }, ctx).notices.length, 2, 'written by this watch\'s rounds');
+  // Written before rounds stamped their watch: by the time of its last round.
+  t.deepEqual(presentSettings(now, failed, ctx).notices, [], 'a last round before this watch was turned on');
+  t.is(presentSettings(now, { ...failed, lastRunAt: '2025-01-02T00:01:00.000Z' }, ctx).notices.length, 2);
+});

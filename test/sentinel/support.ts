@@ -14,12 +14,16 @@ export { startSlackReceiver, type SlackReceiver };
 
 export interface SentinelStack { stack: Stack; worker: WorkerProcess & { logs: string[] }; tenantSlack: SlackReceiver; operatorSlack: SlackReceiver; close(): Promise<void> }
 
-/** Web + worker (with Sentinel) on real Redis and the simulators; rounds every second. `workerClock`: the worker's (Render's, the simulator's, is the machine's). */
-export async function startSentinelStack(opts: { renderLimits?: RenderLimits; env?: Record<string, string>; workerClock?: Clock } = {}): Promise<SentinelStack> {
+/**
+ * Web + worker (with Sentinel) on real Redis and the simulators; rounds every second. `workerClock`: the
+ * worker's, `webClock`: the web process's (Render's, the simulator's, is the machine's).
+ */
+export async function startSentinelStack(opts: { renderLimits?: RenderLimits; env?: Record<string, string>; workerClock?: Clock; webClock?: Clock } = {}): Promise<SentinelStack> {
   const [tenantSlack, operatorSlack] = await Promise.all([startSlackReceiver(), startSlackReceiver('/services/OPERATOR/OPERATOR/OPERATOR0000')]);
   const hosts = [tenantSlack.host, operatorSlack.host];
   const stack = await startStack({
     env: { SENTINEL_INTERVAL_SECONDS: '1', ...opts.env },
+    ...(opts.webClock ? { clock: opts.webClock } : {}),
     renderOptions: { phaseMs: { created: 0, build_in_progress: 0, pre_deploy_in_progress: 0, update_in_progress: 0 } },
     appOptions: {
       sentinel: { slackHosts: ['hooks.slack.com', tenantSlack.host], slackOrigin: tenantSlack.origin, guard: { allowHosts: hosts } },

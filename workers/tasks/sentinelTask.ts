@@ -12,7 +12,7 @@ import { runRound } from '../../server/sentinel/watcher.js';
 import type { SentinelStore } from '../../server/sentinel/store.js';
 import { WatchEnded, type RoundGuard } from '../../server/sentinel/guardedWrites.js';
 import type { SentinelAlerts } from '../../server/sentinel/alerts.js';
-import { sentinelMessage } from '../../server/sentinel/present.js';
+import { ofWatch, sentinelMessage } from '../../server/sentinel/present.js';
 import { nextDue, type Claim } from '../../server/sentinel/schedule.js';
 import type { Finding } from '../../server/sentinel/types.js';
 import type { RetiredSecretsDeps } from '../../server/deployments/retiredSecrets.js';
@@ -92,6 +92,14 @@ export async function runSentinelRound(ctx: SentinelContext, claim: Claim): Prom
   const [{ locked, settings, round, status, cursors }, early] = await begun;
   if (!locked) { ctx.onRound?.('skipped'); return; }
   if (!settings?.enabled) return stop(round);
+  // The status this round writes is this watch's (sentinel/present.ts ofWatch). One of a watch before it
+  // (turned off, then on: its cursors went with it) is not carried on: its problem, plan notices and skipped
+  // stretches were that watch's. How far Render's clock is ahead of ours stays: it is the clocks'.
+  if (!ofWatch(settings, status)) {
+    Object.assign(status, { lastRunAt: null, auditUnavailable: [], lastProblem: null });
+    delete status.skipped;
+  }
+  status.watchEnabledAt = settings.enabledAt;
   const sess = settings.sessionRef === last?.ref && early ? early
     : await ctx.sessions.loadByRef(settings.sessionRef).catch(async (err: unknown) => { await ctx.store.releaseLock(userId, round); throw err; });
   const apiKey = sess ? openRenderKey(sess, ctx.keyring) : null;
