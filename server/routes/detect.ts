@@ -9,6 +9,7 @@ import { requireRenderKey, requireUser } from '../middleware/context.js';
 import { validate } from '../middleware/validate.js';
 import { repoFilesFromGitHub } from '../stacks/fromGitHub.js';
 import { detectStack, StackDetectionError } from '../stacks/detect.js';
+import { isEmptyBlueprint } from '../stacks/blueprint.js';
 import { callerRender, whileKeyHeld } from '../render/forRequest.js';
 import { documented } from '../openapi/describe.js';
 import { BRANCH_MESSAGE, isBranchName } from '../deployments/input.js';
@@ -72,6 +73,9 @@ export function detectRoutes(router: Router, deps: AppDeps) {
       throw err instanceof FileTooLargeError ? errors.blueprintTooLarge(`${owner}/${repo}'s render.yaml on ${branch} is larger than ${err.limitBytes / 1024} KiB, the most this app reads.`) : err;
     });
     if (text === null) throw errors.blueprintNotFound(`${owner}/${repo} has no render.yaml on ${branch}.`);
+    // An empty file declares no Blueprint: detection and a deploy take it for none (stacks/detect.ts), and
+    // the form offers no check. Nothing is sent to Render.
+    if (isEmptyBlueprint(text)) throw errors.blueprintNotFound(`${owner}/${repo}'s render.yaml on ${branch} is empty (only blank lines or comments): it declares no Blueprint.`);
     // The validation goes out only while the session still holds the key: GitHub's reads before it may take a
     // while, and a sign-out, clear or replace in another tab meanwhile is answered as a request sent now.
     const caller = callerRender(deps, ctx.state);

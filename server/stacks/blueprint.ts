@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import { blueprintServices, declaredKeys } from './blueprintServices.js';
+
+export { isEmptyBlueprint } from './blueprintServices.js';
 import { STACKS, StackDetectionError, type DetectedStack, type StackName } from './types.js';
 import { SERVICE_TYPE_PRESETS, serviceTypeOfBlueprint } from './serviceTypes.js';
 import { cronScheduleProblem } from '../deployments/cron.js';

@@ -7,8 +7,10 @@ import { linesOf, MAX_LINE_CHARS } from './lines.js';
  * only has to find the web service, and must never stall on a hostile file (a general YAML parser
  * took seconds on 256 KiB of blank lines, nested brackets or distinct keys).
  *
- * It reads the block style Render documents (docs/render-api.md, "Blueprint files"): a top-level
- * `services:` sequence of mappings, one `key: value` per line. Values may be plain, quoted or block
+ * It reads the block style Render documents (docs/render-api.md, "Blueprint files"): `services:`
+ * sequences of mappings, one `key: value` per line, at the top level, under `ungrouped:` and under
+ * `projects:` → `environments:` (spec/render.yaml.json), in document order; a sequence's "-" may sit at
+ * its key's column (Render's tutorials write it so). Values may be plain, quoted or block
  * scalars. One-line plain and quoted values (what a real Blueprint holds) are read here; the yaml
  * package only ever sees one other value at a time (a few bounded lines), and a file only so many of
  * them (YAML_BUDGET). Anything else it meets on the way (flow collections, anchors and aliases, tags,
@@ -46,7 +48,11 @@ function unreadable(): never {
 
 interface PendingValue { key: string; keyIndent: number; first: string; more: string[] }
 
-/** The entries of the top-level services sequence ([] when there is none), or null when not readable here. */
+/**
+ * The entries of every services sequence, in document order ([] when there is none), or null when not
+ * readable here. Render's Blueprint spec (spec/render.yaml.json) puts services in three places: the
+ * top-level `services`, `ungrouped.services`, and `projects[].environments[].services`.
+ */
 export function blueprintServices(raw: string): BlueprintEntry[] | null {
   try {
     return readServices(raw);
@@ -56,13 +62,66 @@ export function blueprintServices(raw: string): BlueprintEntry[] | null {
   }
 }
 
+/**
+ * Whether a render.yaml holds nothing (a byte-order mark, spaces, tabs, line breaks and comments only, as
+ * YAML counts them): no Blueprint at all. One pass.
+ */
+export function isEmptyBlueprint(raw: string): boolean {
+  let i = raw.startsWith('\uFEFF') ? 1 : 0;
+  while (i < raw.length) {
+    const ch = raw[i];
+    if (ch === ' ' || ch === '\t' || ch === '\r' || ch === '\n') { i++; continue; }
+    // Past YAML's white space, the first character of a line's content: only a comment may be there.
+    if (ch !== '#') return false;
+    const newline = raw.indexOf('\n', i);
+    if (newline === -1) return true;
+    i = newline + 1;
+  }
+  return true;
+}
+
+/** The mappings on the way to services (spec/render.yaml.json), and what their keys that lead there hold. */
+type MapRole = 'root' | 'ungrouped' | 'project' | 'environment';
+type Holds = 'services' | 'projects' | 'environments' | 'ungrouped';
+const LEADS: Record<MapRole, ReadonlyMap<string, Holds>> = {
+  root: new Map([['services', 'services'], ['projects', 'projects'], ['ungrouped', 'ungrouped']]),
+  ungrouped: new Map([['services', 'services']]),
+  project: new Map([['environments', 'environments']]),
+  environment: new Map([['services', 'services']]),
+};
+
+/**
+ * A block collection on the way to services. At most six are open at once (the root, projects, a project,
+ * its environments, an environment, its services), so a line closes at most that many: the reading stays
+ * linear however deep or many the projects and environments.
+ */
+interface MapFrame {
+  kind: 'map'; role: MapRole;
+  /** The column of the key or "-" that holds this mapping (-1 for the root). */
+  parentIndent: number;
+  /** The column of its keys, -1 until its first line. */
+  indent: number;
+  keys: Set<string>;
+  /** Its last key led to a collection read here, now closed: a more-indented line is not that key's. */
+  afterRead: boolean;
+}
+interface SeqFrame {
+  kind: 'seq'; holds: 'services' | 'projects' | 'environments';
+  /** The column of the key that holds this sequence. */
+  parentIndent: number;
+  /** The column of its "-", -1 until seen. */
+  seqIndent: number;
+}
+type Frame = MapFrame | SeqFrame;
+/** A services entry being read: its fields, its keys, their column, whether the last key is a field read (FIELDS). */
+type ServiceItem = { fields: Record<string, unknown>; keys: Set<string>; keyIndent: number; lastRead: boolean } | 'not a mapping';
+
 function readServices(raw: string): BlueprintEntry[] {
   const entries: BlueprintEntry[] = [];
-  const topKeys = new Set<string>();
-  let inServices = false;
-  let seqIndent = -1; // column of the services' "-", once seen
-  let item: { fields: Record<string, unknown>; keys: Set<string>; keyIndent: number } | 'not a mapping' | null = null;
-  let pending: PendingValue | null = null;
+  // The root's column is its first line's (a document may be indented as a whole).
+  const stack: Frame[] = [{ kind: 'map', role: 'root', parentIndent: -1, indent: -1, keys: new Set(), afterRead: false }];
+  let item = null as ServiceItem | null; // the services entry being read (one services sequence is open at a time)
+  let pending = null as PendingValue | null;
   let started = false;
   const budget = { ...YAML_BUDGET };
 
@@ -73,6 +132,51 @@ function readServices(raw: string): BlueprintEntry[] {
     if (item && item !== 'not a mapping' && item.keyIndent !== -1) DECLARED.set(item.fields, item.keys);
     if (item) entries.push(item === 'not a mapping' || item.keyIndent === -1 ? 'not a mapping' : item.fields);
     item = null;
+  };
+  const close = () => {
+    const frame = stack.pop()!;
+    if (frame.kind === 'seq' && frame.holds === 'services') finishItem();
+  };
+  /** A `key: value` line of a mapping on the way: a key leading to services opens its collection. */
+  const mapKey = (frame: MapFrame, text: string, indent: number) => {
+    const { key, value } = keyLine(text);
+    if (frame.keys.has(key)) unreadable(); // duplicate keys are invalid YAML
+    frame.keys.add(key);
+    frame.afterRead = false;
+    const holds = LEADS[frame.role].get(key);
+    if (!holds) return;
+    if (value === (holds === 'ungrouped' ? '{}' : '[]')) return; // none
+    if (value !== '') unreadable(); // flow style, an alias, or not a collection
+    stack.push(holds === 'ungrouped'
+      ? { kind: 'map', role: 'ungrouped', parentIndent: indent, indent: -1, keys: new Set(), afterRead: false }
+      : { kind: 'seq', holds, parentIndent: indent, seqIndent: -1 });
+    frame.afterRead = true;
+  };
+  /** A "- " line of a sequence on the way: a new entry. */
+  const seqEntry = (frame: SeqFrame, rest: string, indent: number) => {
+    const content = rest.slice(1).trimStart();
+    const keyIndent = indent + (rest.length - content.length);
+    const empty = content === '' || content.startsWith('#');
+    if (!empty && (UNSUPPORTED_START.has(content[0]!) || isDash(content) || content.startsWith('? '))) unreadable();
+    if (frame.holds === 'services') {
+      finishItem();
+      if (empty) { item = { fields: {}, keys: new Set(), keyIndent: -1, lastRead: false }; return; }
+      if (!looksLikeKey(content)) {
+        if (content.includes(':')) unreadable(); // a key we do not read plainly ("<<", quoted…)
+        item = 'not a mapping';
+        return;
+      }
+      item = { fields: {}, keys: new Set(), keyIndent, lastRead: false };
+      pending = readKey(item, content, keyIndent);
+      item.lastRead = pending !== null;
+      return;
+    }
+    // A project or an environment is a mapping (a null entry holds nothing).
+    const role = frame.holds === 'projects' ? 'project' : 'environment';
+    if (empty) { stack.push({ kind: 'map', role, parentIndent: indent, indent: -1, keys: new Set(), afterRead: false }); return; }
+    const map: MapFrame = { kind: 'map', role, parentIndent: indent, indent: keyIndent, keys: new Set(), afterRead: false };
+    stack.push(map);
+    mapKey(map, content, keyIndent);
   };
 
   for (const { text: line, clipped } of linesOf(raw)) {
@@ -93,47 +197,59 @@ function readServices(raw: string): BlueprintEntry[] {
       continue;
     }
     started = true;
+    const dash = isDash(rest);
 
-    if (inServices && indent === 0 && !isDash(rest)) {
-      finishItem();
-      inServices = false;
-    }
-    if (!inServices) {
-      if (indent > 0 || isDash(rest)) continue; // inside another top-level key's value
-      const { key, value } = keyLine(rest);
-      if (topKeys.has(key)) unreadable();
-      topKeys.add(key);
-      if (key !== 'services') continue;
-      if (value === '[]') continue; // no services
-      if (value !== '') unreadable(); // flow style or an alias
-      inServices = true;
-      continue;
-    }
-
-    if (isDash(rest) && (seqIndent === -1 || indent === seqIndent)) {
-      finishItem();
-      seqIndent = indent;
-      const content = rest.slice(1).trimStart();
-      const keyIndent = indent + (rest.length - content.length);
-      if (content === '' || content.startsWith('#')) { item = { fields: {}, keys: new Set(), keyIndent: -1 }; continue; }
-      if (UNSUPPORTED_START.has(content[0]!) || isDash(content) || content.startsWith('? ')) unreadable();
-      if (!looksLikeKey(content)) {
-        if (content.includes(':')) unreadable(); // a key we do not read plainly ("<<", quoted…)
-        item = 'not a mapping';
+    // The innermost open collection the line belongs to: those it is outside of close (at most six).
+    for (;;) {
+      const frame = stack.at(-1)!;
+      if (frame.kind === 'seq') {
+        if (frame.seqIndent === -1) {
+          if (dash && indent >= frame.parentIndent) frame.seqIndent = indent;
+          else if (indent > frame.parentIndent) unreadable(); // not a block sequence
+          else { close(); continue; } // a null value
+        }
+        if (dash && indent === frame.seqIndent) { seqEntry(frame, rest, indent); break; }
+        if (indent <= frame.seqIndent) { close(); continue; }
+        // More indented than the "-": the entry's. A project's or environment's mapping, still open, took its lines.
+        if (frame.holds !== 'services' || !item) unreadable();
+        if (item === 'not a mapping') break;
+        if (item.keyIndent === -1) {
+          if (dash) unreadable(); // "-" alone, then a sequence: not a mapping we read
+          item.keyIndent = indent; // "-" alone, keys on the next lines
+        }
+        if (indent > item.keyIndent) break; // nested in a field we do not read (envVars, disk, …)
+        if (indent < item.keyIndent) unreadable();
+        if (dash) {
+          // A sequence at its key's column (`envVars:` then `- key: A`): a field we do not read, or a list
+          // where we read a scalar.
+          if (item.lastRead) unreadable();
+          break;
+        }
+        pending = readKey(item, rest, indent);
+        item.lastRead = pending !== null;
+        break;
+      }
+      if (frame.indent === -1) {
+        // "ungrouped:" or a "-" alone: a mapping on the next, more-indented lines, or a null value.
+        if (indent <= frame.parentIndent) { close(); continue; }
+        if (dash && frame.role !== 'root') unreadable(); // a sequence where the spec has a mapping
+        frame.indent = indent; // (a root that is a sequence holds no services: its lines are skipped below)
+      }
+      if (indent < frame.indent) {
+        if (frame.role === 'root') unreadable(); // left of the document's own column: invalid YAML
+        close();
         continue;
       }
-      item = { fields: {}, keys: new Set(), keyIndent };
-      pending = readKey(item, content, keyIndent);
-      continue;
+      if (indent > frame.indent || dash) {
+        // Under the last key: its value, skipped, unless that key led to a collection read here (closed by now).
+        if (frame.afterRead) unreadable();
+        break;
+      }
+      mapKey(frame, rest, indent);
+      break;
     }
-    if (seqIndent === -1 || indent <= seqIndent || !item) unreadable(); // services is not a block sequence
-    if (item === 'not a mapping') continue;
-    if (item.keyIndent === -1) item.keyIndent = indent; // "-" alone, keys on the next lines
-    if (indent > item.keyIndent) continue; // nested in a field we do not read (envVars, disk, …)
-    if (indent < item.keyIndent) unreadable();
-    pending = readKey(item, rest, indent);
   }
-  finishItem();
+  while (stack.length > 1) close();
   return entries;
 }
 

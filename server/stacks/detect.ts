@@ -1,4 +1,4 @@
-import { stackFromBlueprint } from './blueprint.js';
+import { isEmptyBlueprint, stackFromBlueprint } from './blueprint.js';
 import { loadTemplates, type Template } from './templates.js';
 import { FileOverLimit, StackDetectionError, type DetectedStack, type RepoFiles, type StackName } from './types.js';
 import type { Refiner } from './refiner.js';
@@ -41,12 +41,17 @@ const REFINERS: Record<StackName, Refiner> = {
 /**
  * Decides how Render should build and run a repository from its root files.
  * Order: a usable render.yaml web service, then presets by priority (Dockerfile first, plain
- * static last). A repo's render.yaml is always returned raw in `blueprint`. `repo` (`owner/name`) is the
+ * static last). A repo's render.yaml is returned raw in `blueprint`, unless it is empty (blank lines and
+ * comments only: no Blueprint). `repo` (`owner/name`) is the
  * repository the files are from: a render.yaml service built from another one (its `repo:`) is not used.
  */
 export async function detectStack(repoFiles: RepoFiles, opts: { templates?: Template[]; repo?: string } = {}): Promise<DetectedStack> {
   const files = sizeCapped(repoFiles);
-  const blueprint = files.list.includes('render.yaml') ? ((await files.read('render.yaml')) ?? undefined) : undefined;
+  const raw = files.list.includes('render.yaml') ? ((await files.read('render.yaml')) ?? undefined) : undefined;
+  // An empty render.yaml (blank lines and comments only) declares nothing: no Blueprint, as if there were
+  // no file. Passed on, the deploy form said it "is checked with Render before deploying" while a deploy,
+  // taking an empty string for no file, checked nothing, and the form's check reported the file invalid.
+  const blueprint = raw === undefined || isEmptyBlueprint(raw) ? undefined : raw;
   const withBlueprint = (d: DetectedStack): DetectedStack => (blueprint === undefined ? d : { ...d, blueprint });
 
   if (blueprint !== undefined) {

@@ -114,3 +114,61 @@ test('the fields of the render.yaml service a deploy does not apply are named in
   const done = await waitFinished(agent, res.json.id);
   t.is(done.stack.reason, detected.json.reason);
 });
+
+// A render.yaml that groups its services in a project (projects → environments → services, Render's
+// tutorial https://render.com/tutorials/advanced-blueprint-patterns/projects-and-environments) declares
+// them as the flat form does: unread, the repository was deployed from its package.json, as if the
+// Blueprint declared no service.
+test('a render.yaml whose services are in projects → environments deploys its first service, from the form\'s detection to Render', async (t) => {
+  const files = {
+    'render.yaml': [
+      'projects:',
+      '- name: shop',
+      '  environments:',
+      '  - name: production',
+      '    services:',
+      '    - type: web', '      name: api', '      runtime: node', '      buildCommand: npm ci', '      startCommand: node api.js',
+      '      envVars:', '      - key: NODE_ENV', '        value: production',
+      '  - name: staging',
+      '    services:',
+      '    - type: web', '      name: api-staging', '      runtime: node', '      buildCommand: npm ci', '      startCommand: node staging.js',
+      '',
+    ].join('\n'),
+    'package.json': JSON.stringify({ name: 'shop', scripts: { start: 'node index.js' } }),
+  };
+  const { done, svc } = await deployed(t, 'grouped', files);
+  t.is(done.status, 'live', JSON.stringify(done.failure));
+  t.is(svc.serviceDetails.envSpecificDetails.startCommand, 'node api.js');
+  t.is(svc.serviceDetails.envSpecificDetails.buildCommand, 'npm ci');
+  t.regex(done.stack.reason, /^render\.yaml declares the node web service "api"\. Its envVars in render\.yaml is not applied by this deploy/);
+  // What the deploy form shows, for the same files.
+  const { agent } = await signedInWithKey(stack, 'groupedform');
+  stack.github.addRepo({ owner: 'groupedform', name: 'repo', branches: { main: files } });
+  const detected = await agent.get('/api/github/repos/groupedform/repo/detect');
+  t.is(detected.status, 200, detected.text);
+  t.like(detected.json, { startCommand: 'node api.js', hasBlueprint: true });
+});
+
+// An empty render.yaml (nothing, or only blank lines and comments; Render's setup starts from "an empty YAML
+// file" that is then populated: https://render.com/docs/infrastructure-as-code) declares no Blueprint. The
+// deploy took '' for no file and checked nothing, while the form showed "it is checked with Render before
+// deploying" and its check (GET /blueprint) reported the file invalid: all three now take it for no file.
+test('an empty or comments-only render.yaml is no Blueprint: not in the form, not checked, deployed from the other files', async (t) => {
+  for (const [login, yaml] of [['emptybp', ''], ['commentbp', '# Blueprint to come\n\n   # services: later\n']] as const) {
+    const { agent, accountId } = await signedInWithKey(stack, login);
+    stack.github.addRepo({ owner: login, name: 'repo', branches: { main: { 'render.yaml': yaml, 'package.json': JSON.stringify({ scripts: { start: 'node index.js' } }) } } });
+    const detected = await agent.get(`/api/github/repos/${login}/repo/detect`);
+    t.is(detected.status, 200, detected.text);
+    t.like(detected.json, { stack: 'node', startCommand: 'npm start', hasBlueprint: false }, `${login}: the form offers no Blueprint check`);
+    const check = await agent.get(`/api/github/repos/${login}/repo/blueprint`);
+    t.is(check.status, 404, check.text);
+    t.is(check.json.error.code, 'blueprint_not_found');
+    t.is(check.json.error.message, `${login}/repo's render.yaml on main is empty (only blank lines or comments): it declares no Blueprint.`);
+    const res = await agent.post('/api/render/deploy', { github_repo: `${login}/repo`, project_name: `${login}-svc`, branch: 'main' });
+    t.is(res.status, 202, res.text);
+    const done = await waitFinished(agent, res.json.id);
+    t.is(done.status, 'live', `${login}: ${JSON.stringify(done.failure)}`);
+    t.false(done.stack.fromBlueprint);
+    t.is(renderCalls(stack, accountId, 'POST', '/blueprints/validate').length, 0, `${login}: nothing sent to Render's validation`);
+  }
+});

@@ -53,6 +53,15 @@ function aliasFlood(): string {
   return fill(head, '*x,', '*x]\n');
 }
 
+/** A python web service in a grouped services list whose "-" is at column `col`. */
+function groupedWeb(col: number): string {
+  const key = ' '.repeat(col + 2);
+  return `${' '.repeat(col)}- type: web\n${key}name: grouped\n${key}runtime: python\n${key}buildCommand: pip install .\n${key}startCommand: gunicorn app:app\n`;
+}
+/** groupedWeb at column 4: an environment's services, compact ("-" at the key's column). */
+const GROUPED_WEB = groupedWeb(4);
+const GROUPED_EXPECT = { stack: 'python', startCommand: 'gunicorn app:app', reason: 'render.yaml declares the python web service "grouped".' } as const;
+
 /** A web service whose startCommand is a block scalar: what follows it, more indented, is its text. */
 const BLOCK_HEAD = 'services:\n  - type: web\n    runtime: node\n    buildCommand: npm ci\n    startCommand: |\n      node a.js\n';
 
@@ -122,7 +131,7 @@ export const ADVERSARIAL_CASES: AdversarialCase[] = [
   { name: 'render.yaml: 128 Ki nested flow brackets', files: { 'render.yaml': `${'['.repeat(LIMIT / 2)}${']'.repeat(LIMIT / 2)}`, 'package.json': startScript }, expect: { stack: 'node', startCommand: 'npm start' } },
   { name: 'render.yaml: deeply indented block mappings', files: { 'render.yaml': deepBlock(), 'package.json': startScript }, expect: { stack: 'node', startCommand: 'npm start' } },
   { name: 'render.yaml: thousands of services, web last', files: { 'render.yaml': fill('services:\n', '  - type: worker\n    name: w\n', '  - type: web\n    runtime: python\n    buildCommand: pip install .\n    startCommand: gunicorn app:app\n', '\n') }, expect: { stack: 'python', startCommand: 'gunicorn app:app' } },
-  { name: 'render.yaml: 256 KiB of blank lines', files: { 'render.yaml': fill('', '\n'), 'package.json': startScript }, expect: { stack: 'node', startCommand: 'npm start' } },
+  { name: 'render.yaml: 256 KiB of blank lines', files: { 'render.yaml': fill('', '\n'), 'package.json': startScript }, expect: { stack: 'node', startCommand: 'npm start', blueprint: undefined } },
   { name: 'render.yaml: one 256 KiB plain scalar', files: { 'render.yaml': fill('services: ', 'a '), 'package.json': startScript }, expect: { stack: 'node', startCommand: 'npm start' } },
   // A value over many lines (block, folded, quoted or plain continuation) is as unreadable here as one long line.
   { name: 'render.yaml: a 256 KiB block-scalar startCommand', files: { 'render.yaml': fill('services:\n  - type: web\n    runtime: node\n    buildCommand: npm ci\n    startCommand: |\n', '      node x\n', '', '\n'), 'package.json': startScript }, expect: { stack: 'node', startCommand: 'npm start' } },
@@ -141,7 +150,27 @@ export const ADVERSARIAL_CASES: AdversarialCase[] = [
   { name: 'render.yaml: thousands of services with numeric names', files: { 'render.yaml': fill('services:\n', '- name: 1\n', '', '\n'), 'package.json': startScript }, expect: { stack: 'node', startCommand: 'npm start' } },
   { name: 'render.yaml: thousands of services with block-scalar names', files: { 'render.yaml': fill('services:\n', '- name: |\n   a\n', '', '\n'), 'package.json': startScript }, expect: { stack: 'node', startCommand: 'npm start' } },
   { name: 'render.yaml: block scalars of blank lines up to the yaml budget, then numeric names', files: { 'render.yaml': blankLineBlocks(), 'package.json': startScript }, expect: { stack: 'node', startCommand: 'npm start' } },
+  // Services grouped in projects → environments → services, or ungrouped (spec/render.yaml.json): the nesting
+  // on the way is read in the same single pass, at most six collections open, however deep or many.
+  { name: 'render.yaml: thousands of projects, each an environment with a worker, web last', files: { 'render.yaml': fill('projects:\n', '- name: p\n  environments:\n  - name: e\n    services:\n    - type: worker\n      name: w\n', `- name: last\n  environments:\n  - name: e\n    services:\n${GROUPED_WEB}`, '\n'), 'package.json': startScript }, expect: GROUPED_EXPECT },
+  { name: 'render.yaml: thousands of environments in one project, web last', files: { 'render.yaml': fill('projects:\n  - name: p\n    environments:\n', '      - name: e\n        services: []\n', `      - name: last\n        services:\n${groupedWeb(10)}`, '\n'), 'package.json': startScript }, expect: GROUPED_EXPECT },
+  { name: 'render.yaml: thousands of null projects and environments ("-" alone), web last', files: { 'render.yaml': fill('projects:\n  -\n  - name: p\n    environments:\n', '      -\n', `      - name: last\n        services:\n${groupedWeb(8)}`, '\n'), 'package.json': startScript }, expect: GROUPED_EXPECT },
+  { name: 'render.yaml: mappings nested as deep as fits inside an environment, then its web service', files: { 'render.yaml': deepInEnvironment(), 'package.json': startScript }, expect: GROUPED_EXPECT },
+  { name: 'render.yaml: thousands of environments with block-scalar names and databases, web last', files: { 'render.yaml': fill('projects:\n- name: p\n  environments:\n', '  - name: |\n      e\n    databases:\n    - name: db\n', `  - name: last\n    services:\n${GROUPED_WEB}`, '\n'), 'package.json': startScript }, expect: GROUPED_EXPECT },
+  { name: 'render.yaml: thousands of ungrouped services, web last', files: { 'render.yaml': fill('ungrouped:\n  services:\n', '  - type: worker\n    name: w\n', groupedWeb(2), '\n'), 'package.json': startScript }, expect: GROUPED_EXPECT },
+  // An empty render.yaml (blank lines and comments only) is no Blueprint: the repository's files decide.
+  { name: 'render.yaml: 256 KiB of comment lines', files: { 'render.yaml': fill('', '# nothing here\n', '', '\n'), 'package.json': startScript }, expect: { stack: 'node', startCommand: 'npm start', blueprint: undefined } },
+  { name: 'render.yaml: one 256 KiB comment after blank lines', files: { 'render.yaml': fill('\n \n\t\n#', ' ', '\n'), 'package.json': startScript }, expect: { stack: 'node', startCommand: 'npm start', blueprint: undefined } },
 ];
+
+/** Mappings nested as deep as fits under an environment's networking key, then the environment's web service. */
+function deepInEnvironment(): string {
+  const tail = `    services:\n${GROUPED_WEB}`;
+  let doc = 'projects:\n- name: p\n  environments:\n  - name: e\n    networking:\n';
+  for (let depth = 6; doc.length + depth + 3 + tail.length < LIMIT - 1; depth++) doc += `${' '.repeat(depth)}k:\n`;
+  doc += tail;
+  return `${doc}#`.padEnd(LIMIT, '#');
+}
 
 /**
  * As many block-scalar names as the yaml budget lets through, each all but filling its share of the
