@@ -11,12 +11,15 @@ const MAX_NAME = 63;
 /** `https://github.com/Owner/Repo.git`, `git@github.com:owner/repo`, `owner/repo` → `github.com/owner/repo`. */
 export function normalizeRepo(repo: string | null | undefined): string | null {
   if (!repo) return null;
+  // A bare owner/name by its shape (an owner has no dot): told by a dot in it, `acme/acme.github.io` or
+  // `acme/site.js` was taken for a host and path, so no URL of that repository matched it.
+  const bare = GITHUB_REPO.test(repo.trim());
   let s = repo.trim().toLowerCase();
   s = s.replace(/^git@([^:]+):/, '$1/').replace(/^[a-z+]+:\/\//, '').replace(/^[^@/]+@/, '').replace(/^www\./, '');
   const query = s.search(/[?#]/);
   if (query !== -1) s = s.slice(0, query);
   s = withoutTrailingSlashes(s).replace(/\.git$/, '');
-  if (!s.includes('.')) s = `github.com/${s}`; // a bare owner/name is a GitHub repository here
+  if (bare || !s.includes('.')) s = `github.com/${s}`; // a bare owner/name is a GitHub repository here
   return s || null;
 }
 

@@ -123,6 +123,23 @@ test.serial('a deployment that created its service (answer lost) takes the deplo
   t.is(deploys.length, 2, 'no deploy asked for on top');
 });
 
+// A repository with a dot in its name (GitHub Pages' owner.github.io, site.js): its owner/name was taken for a
+// host and a path (server/render/serviceNames.ts normalizeRepo), so the service Render made from it never
+// matched the repository, and a creation whose answer was lost ended service_name_taken.
+test.serial('a repository whose name has a dot: the service its creation made (answer lost) is taken as its own', async (t) => {
+  const { agent, apiKey } = await signedInWithKey(stack, 'dotted-repo');
+  addNodeRepo(stack, 'dotted-repo', 'dotted-repo.github.io');
+  const id = await answerLostAt('service_created', async () => {
+    const res = await agent.post('/api/render/deploy', { github_repo: 'dotted-repo/dotted-repo.github.io', project_name: 'dotted-site' });
+    t.is(res.status, 202, res.text);
+    return res.json.id;
+  }, async () => undefined);
+  const done = await waitFinished(agent, id);
+  const [found] = (await renderApi(stack, apiKey, 'GET', '/services?name=dotted-site')) as Array<{ service: { id: string } }>;
+  t.is(done.status, 'live', JSON.stringify(done.error ?? null));
+  t.is(done.serviceId, found!.service.id);
+});
+
 test.serial('a creation whose answer was lost, sent by a worker of the previous version (a claim with no mark), ends service_name_taken and leaves the service as Render made it', async (t) => {
   const { agent, apiKey, ownerId, accountId } = await signedInWithKey(stack, 'legacy-claim');
   addNodeRepo(stack, 'legacy-claim', 'legacy');

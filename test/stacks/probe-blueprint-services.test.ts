@@ -13,6 +13,12 @@ test('a service naming this repository in repo: (any URL form GitHub and Render 
   for (const url of ['https://github.com/acme/shop-old', 'https://github.com/render-examples/webdis.git', 'https://gitlab.com/acme/shop', 'https://github.com/acme']) {
     t.is(stackFromBlueprint(web(`    repo: ${url}\n`), 'acme/shop'), null, url);
   }
+  // A repository whose name has a dot (GitHub Pages' owner.github.io, site.js): its bare owner/name was taken
+  // for a host and a path, and no URL of it matched, so its own render.yaml service was skipped.
+  for (const url of ['https://github.com/acme/acme.github.io', 'git@github.com:Acme/acme.github.io.git']) {
+    t.like(stackFromBlueprint(web(`    repo: ${url}\n`), 'acme/acme.github.io'), { startCommand: 'node server.js' }, url);
+  }
+  t.is(stackFromBlueprint(web('    repo: https://github.com/acme/acme.github.io\n'), 'acme/site.js'), null);
   // Not knowing the repository, a service that names one is not taken for it; one that names none is.
   t.is(stackFromBlueprint(web('    repo: https://github.com/acme/shop\n')), null);
   t.like(stackFromBlueprint(web('')), { startCommand: 'node server.js' });
