@@ -38,7 +38,8 @@ end
  * leave a finding that counted lines its group state says are still to count, and the next round counted
  * them again. Past `max`, the oldest low findings go first, then medium, then high: kept as the newest `max`, a
  * burst of failed Render sign-ins (a low finding each, and anyone who knows a member's email can make them)
- * pushed out the shell opened just before it. A new finding is noted as unreported until its round has reported it (`reported`): 1 (new)
+ * pushed out the shell opened just before it; a new finding that goes itself (all others kept are more severe)
+ * is not new. A new finding is noted as unreported until its round has reported it (`reported`): 1 (new)
  * also for one a round wrote and died before reporting, which the next round reads again and would
  * otherwise find known, never audited or alerted.
  */
@@ -86,6 +87,13 @@ if excess > 0 then
       redis.call('ZREM', KEYS[2], id)
       gone = gone + 1
     end
+  end
+  -- The finding written went itself (a lower severity than every other kept, and the newest of its own):
+  -- not new, and not noted as unreported. Said to be new, it was alerted and audited and was nowhere on
+  -- the page (its id a 404), and again at every write.
+  if created == 1 and redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then
+    redis.call('HDEL', KEYS[5], ARGV[1])
+    created = 0
   end
 end
 redis.call('EXPIRE', KEYS[1], ARGV[6])

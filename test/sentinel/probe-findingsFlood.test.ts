@@ -46,3 +46,28 @@ test('when every finding kept is of one severity, the oldest goes first, as befo
   for (const id of first) t.is(await w.rounds.store.getFinding(1, id), null, 'the oldest went');
   t.truthy(await w.rounds.store.getFinding(1, w.found.at(-1)!.id), 'the newest stays');
 });
+
+// The write that made room could make it by removing the finding it had just written (a low one, with every
+// other finding kept more severe): the script still said it was new, so it was alerted and audited, and was
+// nowhere on the Security page (its id a 404), again at every write of it.
+test('a low finding with the cap full of high ones is not kept, and is not said to be new', async (t) => {
+  const w = await roundsOnClock(t, 'floodhigh');
+  const svc = await w.create('api');
+  w.advance(SEC);
+  for (let i = 0; i < MAX_FINDINGS; i++) { w.render.addAuditEvent(w.ownerId, 'StartShellEvent', { service: svc.id }); w.advance(1); }
+  for (let i = 0; i < Math.ceil(MAX_FINDINGS / 100) + 1; i++) {
+    w.advance(SEC);
+    await w.round();
+  }
+  t.is(w.found.filter((f) => f.severity === 'high').length, MAX_FINDINGS);
+  w.advance(SEC);
+  w.render.addAuditEvent(w.ownerId, 'LoginEvent', {}, { status: 'error' });
+  w.advance(SEC);
+  await w.round();
+  w.advance(SEC);
+  await w.round();
+  t.deepEqual(w.found.filter((f) => f.rule === 'render_login_failed'), [], 'not reported as new');
+  t.is(await w.rounds.store.countFindings(1), MAX_FINDINGS);
+  const kept = await w.rounds.store.listFindings(1, MAX_FINDINGS, w.clock());
+  t.true(kept.every((f) => f.severity === 'high'), 'the high findings all stay');
+});
