@@ -322,3 +322,25 @@ test('a session ended by a 401 (no sign-out): the tab keeps no note of the previ
   t.deepEqual(problems, []);
   await context.close();
 });
+
+// The same, with the end seen only at a page load (the session expired while the tab was closed or left): no
+// document of the session saw it end, so the note stayed, and the next user's sign-in added to it.
+test('a session found ended at a page load: the tab keeps no note of the previous user\'s id or addresses', async (t) => {
+  t.timeout(120_000);
+  const { context, page, problems } = await stack.signedInWithKey(browser, 'histownero', ['histownero-app'], DESKTOP);
+  const id = await deployThroughForm(page, 'histownero/histownero-app', { serviceName: 'hist-reloaded-svc' });
+  await page.getByText('hist-reloaded-svc').first().waitFor();
+  const userId = await page.evaluate(async () => ((await (await fetch('/api/session')).json()) as { user: { id: number } }).user.id);
+  await context.clearCookies();
+  await page.reload();
+  await page.getByTestId('signin').waitFor();
+  const left = await page.evaluate(() => {
+    const all: Record<string, string | null> = {};
+    for (let i = 0; i < sessionStorage.length; i++) { const key = sessionStorage.key(i)!; all[key] = sessionStorage.getItem(key); }
+    return JSON.stringify(all);
+  });
+  t.false(left.includes(id), left);
+  t.false(left.includes(String(userId)), left);
+  t.deepEqual(problems, []);
+  await context.close();
+});

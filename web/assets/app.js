@@ -401,6 +401,9 @@ async function boot() {
   if (!session) {
     const owner = loadedOwner();
     if (owner !== undefined) openedOn = { hash: location.hash, user: owner };
+    // Signed out: the notes of the session that ended (expired while the tab was closed or away, so no
+    // document of it saw the end) go, as showSignedOut's forgetOwners does; only this page's, if a link's.
+    forgetOwners();
     if (owner === null) noteOwner(location.hash, null); // a link's reload is still the link
     showSignedOut({ authError, atLoad: true });
     return;
