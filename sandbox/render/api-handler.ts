@@ -55,10 +55,12 @@ export function createApiHandler(deps: ApiHandlerDeps) {
     calls.push(call);
     // Long-running sandbox mode must not grow without bound: drop the oldest calls in batches.
     if (calls.length > deps.maxCalls) calls.splice(0, calls.length - Math.floor(deps.maxCalls * 0.9));
+    // A 'date' fault (decided below, before any answer): the answer's Date that far off the simulator's clock.
+    let dateOffMs = 0;
     const reply = (status: number, body: unknown, headers: Record<string, string>) => {
       call.status = status;
       // Date by the simulator's clock, as Render's by its own (Node's would be the machine's): a test can skew it.
-      send(res, status, body, { ...securityHeaders(requestId), Date: new Date(clock.nowMs()).toUTCString(), ...headers });
+      send(res, status, body, { ...securityHeaders(requestId), Date: new Date(clock.nowMs() + dateOffMs).toUTCString(), ...headers });
     };
 
     const match = router.match(method === 'HEAD' ? 'GET' : method, subPath);
@@ -78,11 +80,12 @@ export function createApiHandler(deps: ApiHandlerDeps) {
     await sleeper.sleep(deps.latencyMs + plan.delayMs);
     await holds.wait(method, call.route, apiKey);
     if (res.destroyed) return;
-    // 'without', 'emptyPage' and 'lost' faults change the answer of a request handled as usual; the others answer instead of it.
+    // 'without', 'emptyPage', 'lost' and 'date' faults change the answer of a request handled as usual; the others answer instead of it.
+    if (plan.fault?.kind === 'date') dateOffMs = plan.fault.ms ?? 0;
     const without = plan.fault?.kind === 'without' ? new Set(plan.fault.fields) : null;
     const emptyPage = plan.fault?.kind === 'emptyPage';
     const lost = plan.fault?.kind === 'lost';
-    if (plan.fault && !without && !emptyPage && !lost) {
+    if (plan.fault && !without && !emptyPage && !lost && plan.fault.kind !== 'date') {
       injectFault(plan.fault, req, res, call, { ...securityHeaders(requestId), Date: new Date(clock.nowMs()).toUTCString(), ...rateHeaders(limiter.peek(identity, bucket, scope)) }, hung);
       return;
     }

@@ -41,10 +41,11 @@ export function createFaultSet(random: () => number = Math.random): FaultSet {
   };
   return {
     add(rule) {
-      if (!['latency', 'status', 'reset', 'timeout', 'malformed', 'body', 'without', 'emptyPage', 'lost'].includes(rule.kind)) {
+      if (!['latency', 'status', 'reset', 'timeout', 'malformed', 'body', 'without', 'emptyPage', 'lost', 'date'].includes(rule.kind)) {
         throw new Error(`unknown fault kind: ${String(rule.kind)}`);
       }
       if (rule.kind === 'emptyPage' && rule.next !== undefined && rule.next !== 'asked' && rule.next !== 'moved') throw new Error("emptyPage: next, 'asked' or 'moved'");
+      if (rule.kind === 'date' && !Number.isFinite(rule.ms)) throw new Error('date: ms, how far the Date is off the simulator\'s clock');
       if (rule.kind === 'without' && !(Array.isArray(rule.fields) && rule.fields.every((f) => typeof f === 'string'))) throw new Error('without: fields, the names to leave out');
       const id = `flt-${randomUUID()}`;
       if (rule.every !== undefined && !(Number.isInteger(rule.every) && rule.every >= 1)) throw new Error('every: a whole number of requests, at least 1');

@@ -87,7 +87,7 @@ export interface FaultRule {
   /** Templated route as in the spec paths, e.g. '/services/{serviceId}/deploys', or '*' (default). */
   route?: string;
   /** 'lost': the request is handled as usual (a change is made), then its connection is cut instead of answered. */
-  kind: 'latency' | 'status' | 'reset' | 'timeout' | 'malformed' | 'body' | 'without' | 'emptyPage' | 'lost';
+  kind: 'latency' | 'status' | 'reset' | 'timeout' | 'malformed' | 'body' | 'without' | 'emptyPage' | 'lost' | 'date';
   /**
    * For kind 'emptyPage' (GET /logs): the request is handled as usual, and its answer holds no lines yet
    * says there are more (`hasMore: true`), its next window the one asked (a request naming its `startTime` and `endTime`): Render pages logs by time
@@ -109,7 +109,11 @@ export interface FaultRule {
   status?: number;
   /** For kind 'status': the error body's message (default: the status' reason phrase), e.g. a 400 quoting what it refused. */
   message?: string;
-  /** For 'latency': delay in ms. For a 429 'status': Retry-After in ms (rounded up to seconds; default 1 s). */
+  /**
+   * For 'latency': delay in ms. For a 429 'status': Retry-After in ms (rounded up to seconds; default 1 s).
+   * For 'date': the request is handled as usual, and its answer's Date header is the simulator's clock plus
+   * this (negative: behind it), as a caching proxy or a broken clock in front of Render would send.
+   */
   ms?: number;
   /** 0..1, default 1 */
   probability?: number;

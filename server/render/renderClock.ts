@@ -43,3 +43,26 @@ export async function readDated<A extends { serverDate: number | null }>(clock: 
   const timing = { serverDate: answer.serverDate, sentAt, answeredAt: clock.now() };
   return { answer, onRender: (ours) => onRenderClockIfApart(ours, timing) };
 }
+
+/**
+ * How far a Date may put Render's clock from ours and still be believed (Sentinel's windows, positions and
+ * notes of its own reads). Hosts kept by NTP, Render's and ours, are apart by seconds; a clock never set
+ * right drifts minutes a month. An answer further apart than this is taken for a wrong Date (a caching
+ * proxy's stale answer, a broken clock upstream), not for Render's clock: one such Date a day ahead moved
+ * a window's log horizon to the next day (what came between rounds was never read), one two days behind
+ * read two days again and reported own reads older than their notes as threats. Beyond it, the answer's
+ * Date is passed over: the last one believed stands (ours, at first). 15 minutes: well past real drift
+ * and past a clock set right by 10 minutes at once (the tests' skews are 5 and 10), and what a wrong Date
+ * within it can still do is bounded by it: a quarter of an hour read again (its notes kept 4 hours cover
+ * it), or one of entries stamped behind a position saved ahead of Render's time; a longer bound only
+ * lets a wrong Date do more.
+ */
+export const MAX_CLOCK_OFFSET_MS = 15 * 60_000;
+
+/** Whether a mapping onto Render's clock (readDated's `onRender`) moves `ours` no further than MAX_CLOCK_OFFSET_MS. */
+export function believable(onRender: (ours: number) => number, ours: number): boolean {
+  return Math.abs(onRender(ours) - ours) <= MAX_CLOCK_OFFSET_MS;
+}
+
+/** An offset of Render's clock from ours (ms) within ±MAX_CLOCK_OFFSET_MS. */
+export const boundedOffset = (ms: number): number => Math.min(Math.max(ms, -MAX_CLOCK_OFFSET_MS), MAX_CLOCK_OFFSET_MS);

@@ -8,7 +8,7 @@ import { redisScript } from '../redisScript.js';
 import { leaseOf, MAX_WATCH_INTERVAL_MS, scheduleKeys, unscheduleWatch } from './schedule.js';
 import type { Finding, SentinelSettings, SentinelStatus } from './types.js';
 import type { RenderCallInfo, RenderCallOutcome } from '../render/transport.js';
-import { onRenderClockIfApart } from '../render/renderClock.js';
+import { believable, onRenderClockIfApart } from '../render/renderClock.js';
 import type { Clock } from '../clock.js';
 
 export const MAX_FINDINGS = 500;
@@ -410,7 +410,10 @@ export function auditedReadNotes(redis: Redis, prefix: string, userId: number, c
       const answeredAt = ours.now();
       // Any answer's Date, audited or not: the next notes on this clock are timed by it. Sent before it was
       // answered by the call's duration (our clock need not measure it: a test's may stand still).
-      const timing = typeof outcome.serverDate === 'number' ? { serverDate: outcome.serverDate, sentAt: answeredAt - Math.max(0, outcome.durationMs), answeredAt } : null;
+      // A Date further from ours than MAX_CLOCK_OFFSET_MS (a caching proxy's, a broken clock's) is passed
+      // over, as the watch's rounds do: a note timed by one a day off is matched by no entry.
+      const dated = typeof outcome.serverDate === 'number' ? { serverDate: outcome.serverDate, sentAt: answeredAt - Math.max(0, outcome.durationMs), answeredAt } : null;
+      const timing = dated && believable((at) => onRenderClockIfApart(at, dated), answeredAt) ? dated : null;
       if (timing) latestByClock.set(ours, timing);
       const waiting = open.get(slot(outcome));
       const note = waiting?.shift();

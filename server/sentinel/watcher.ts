@@ -1,6 +1,6 @@
 import { BudgetExhausted } from '../render/budget.js';
 import { RenderApiError, type RenderClient, type Service } from '../render/client.js';
-import { readDated } from '../render/renderClock.js';
+import { believable, boundedOffset, MAX_CLOCK_OFFSET_MS, readDated } from '../render/renderClock.js';
 import type { ServiceEvent } from '../render/types.js';
 import { AUDIT_CONTEXT_KEYS, AUDIT_RULES, FAILED_LOGIN, serviceEventRule } from './rules.js';
 import { classifyLine, sanitizeLine } from './logHeuristics.js';
@@ -178,16 +178,26 @@ export async function runRound(input: RoundInput): Promise<RoundResult> {
   // Before the round's first answer: ours, plus how far Render's was ahead of it last round (a window
   // ending by ours behind Render's is read only when ours gets there). Past Render's time, an end costs
   // nothing: a window is read only as far as Render had come.
+  // A Date further than MAX_CLOCK_OFFSET_MS from ours (renderClock.ts) is not believed (a caching proxy's,
+  // a broken clock's): the round's last estimate stands, ours (plus last round's, bounded) at first. One
+  // wrong Date a day ahead skipped the day's logs; two days behind, read two days again.
   const clock = { now: input.now };
-  const aheadBefore = Number.isFinite(status.renderAheadMs) ? Math.max(0, status.renderAheadMs!) : 0;
+  const aheadBefore = Number.isFinite(status.renderAheadMs) ? Math.min(Math.max(0, status.renderAheadMs!), MAX_CLOCK_OFFSET_MS) : 0;
   let toRender = (ours: number) => ours + aheadBefore;
   const renderNow = () => toRender(input.now());
-  /** A Render read, timed (readDated): its answer and `at`, Render's clock when it answered, by its Date (ours while the clocks agree). */
+  /**
+   * A Render read, timed (readDated): its answer and `at`, Render's clock when it answered, by its Date
+   * (ours while the clocks agree), or by the round's last estimate when the Date is not believable.
+   */
   async function dated<A extends { serverDate: number | null }>(read: () => Promise<A>): Promise<{ answer: A; at: number; onRender(ours: number): number }> {
     const { answer, onRender } = await readDated(clock, read);
-    toRender = onRender;
-    input.onRenderClock?.(onRender);
-    return { answer, at: onRender(input.now()), onRender };
+    const answeredAt = input.now();
+    if (believable(onRender, answeredAt)) {
+      toRender = onRender;
+      input.onRenderClock?.(onRender);
+    }
+    const mapped = toRender;
+    return { answer, at: mapped(answeredAt), onRender: mapped };
   }
   /** How far a window asked to `end` was read: to its end, or to Render's time at the answer (`at`) when that is earlier. */
   const reachedBy = (end: string, at: number) => (Date.parse(end) <= at ? end : iso(at));
@@ -201,6 +211,20 @@ export async function runRound(input: RoundInput): Promise<RoundResult> {
   /** Where a window without a position starts: a workspace's first round looks back FIRST_LOOKBACK_MS (from the round's start on Render's clock). */
   const firstLookback = () => iso(toRender(startedAt) - FIRST_LOOKBACK_MS);
   const since = (c: Cursor | null, from: string) => c?.ts ?? from;
+  /**
+   * A position saved, never further back than MAX_CLOCK_OFFSET_MS and READ_SETTLE_MS before the one it
+   * replaces (`before`, as the round began). upTo reads a position past the window's end from a minute
+   * before that end; a window ended by a clock off Render's (ours, its Dates not believed) carried the
+   * position back with it, by any amount: the next round read it all again, and own reads older than
+   * their notes (4 hours) were reported as threats. A position ahead of Render's time by a believed Date
+   * (at most that bound) still moves back to where upTo read from, so what Render stamps meanwhile is read.
+   */
+  const notBack = <C extends Cursor>(before: Cursor | null, moved: C | null): C | null => {
+    const beforeMs = before ? Date.parse(before.ts) : Number.NaN;
+    if (!moved || !Number.isFinite(beforeMs)) return moved;
+    const floor = iso(beforeMs - MAX_CLOCK_OFFSET_MS - READ_SETTLE_MS);
+    return tsKey(moved.ts) >= tsKey(floor) ? moved : { ...moved, ts: floor, seen: [] };
+  };
   // How far behind a group of services' logs may be before the older lines are skipped: the time since the
   // last round (its end, from the status as this round began), plus a margin; at least MIN_LOG_LAG_MS.
   const lastRunMs = status.lastRunAt ? Date.parse(status.lastRunAt) : Number.NaN;
@@ -268,7 +292,9 @@ export async function runRound(input: RoundInput): Promise<RoundResult> {
         // then its failure ends the round. Before, it ended the round there, every round.
         const auditFailed = audit.status === 'rejected' ? (audit.reason as Error) : null;
         if (auditFailed !== null && !auditOnly(auditFailed)) throw auditFailed;
-        if (list.status === 'rejected') throw auditFailed ?? list.reason;
+        // The list's own failure first (the key rejected, a spent budget: handled as such), unless it is one
+        // the audit log's would say as well (Render failing to answer both).
+        if (list.status === 'rejected') throw auditFailed !== null && auditOnly(list.reason) ? auditFailed : list.reason;
         const { answer: { items: services }, onRender: listedBy } = list.value;
         // A first look-back taken by our clock before Render answered is taken again by Render's.
         const newFrom = upTo(kept === null ? null : { ts: kept, seen: [] }, iso(list.value.at))?.ts ?? firstLookback();
@@ -293,7 +319,7 @@ export async function runRound(input: RoundInput): Promise<RoundResult> {
     status.lastProblem = 'budget';
   } finally {
     status.lastRunAt = new Date(input.now()).toISOString();
-    const ahead = Math.round(toRender(startedAt) - startedAt);
+    const ahead = boundedOffset(Math.round(toRender(startedAt) - startedAt));
     if (ahead > 0) status.renderAheadMs = ahead; else delete status.renderAheadMs;
   }
   return result;
@@ -306,7 +332,8 @@ export async function runRound(input: RoundInput): Promise<RoundResult> {
     }
     const field = `audit:${ownerId}`;
     const end = iso(renderNow());
-    const cursor = upTo(cursors.get<Cursor>(field), end);
+    const before = cursors.get<Cursor>(field);
+    const cursor = upTo(before, end);
     let page;
     let at;
     try {
@@ -353,7 +380,7 @@ export async function runRound(input: RoundInput): Promise<RoundResult> {
     const moved = advance(cursor, page.items.map((e) => ({ id: e.id, ts: e.timestamp })));
     // A short page is the window to its end: the position is its end, also for a workspace with nothing
     // in its audit log (else the next round, an hour later, looked back only 15 minutes).
-    cursors.set(field, page.nextCursor ? moved : readTo(moved, reachedBy(end, at)));
+    cursors.set(field, notBack(before, page.nextCursor ? moved : readTo(moved, reachedBy(end, at))));
   }
 
   /** The services in turns (`resume:events:<ownerId>`), EVENTS_AT_ONCE at a time. */
@@ -378,7 +405,8 @@ export async function runRound(input: RoundInput): Promise<RoundResult> {
     // which is the position once read); when they are all read, with the pages they leave, the older ones
     // an earlier round could not read.
     const end = iso(renderNow());
-    const cursor = upTo(cursors.get<EventsCursor>(field), end);
+    const before = cursors.get<EventsCursor>(field);
+    const cursor = upTo(before, end);
     const fresh = await pageEvents(svc, { start: since(cursor, newFrom), end }, EVENT_PAGES_PER_ROUND, 0);
     let unread = cursor?.unread ?? null;
     const oldestFresh = fresh.items.at(-1)?.timestamp;
@@ -415,7 +443,7 @@ export async function runRound(input: RoundInput): Promise<RoundResult> {
     const advanced = advance(cursor, fresh.items.map((e) => ({ id: e.id, ts: e.timestamp })));
     // The newest page read (all of the window, or its newest part: the rest is `unread`): read to its end.
     // Newest first: the window's newest page says how far on Render's clock the window was read.
-    const moved = (fresh.complete || oldestFresh !== undefined) && fresh.firstAt !== undefined ? readTo(advanced, reachedBy(end, fresh.firstAt)) : advanced;
+    const moved = notBack(before, (fresh.complete || oldestFresh !== undefined) && fresh.firstAt !== undefined ? readTo(advanced, reachedBy(end, fresh.firstAt)) : advanced);
     if (moved) cursors.set(field, unread ? { ts: moved.ts, seen: moved.seen, unread } : { ts: moved.ts, seen: moved.seen });
     else unfinished.add(svc.ownerId); // deleted before its first read: a 404
   }
@@ -478,10 +506,14 @@ export async function runRound(input: RoundInput): Promise<RoundResult> {
     // deleted, and a service moved into a chunk read further than it was would skip what lies between.
     // The chunk is read from its furthest-behind service; each line is kept only past its own service's.
     const end = iso(renderNow());
-    const own = new Map(chunk.map((s) => [s.id, upTo(cursors.get<Cursor>(`logs:${s.id}`), end)]));
+    const saved = new Map(chunk.map((s) => [s.id, cursors.get<Cursor>(`logs:${s.id}`)]));
+    const own = new Map(chunk.map((s) => [s.id, upTo(saved.get(s.id) ?? null, end)]));
     const from = (s: Service) => since(own.get(s.id) ?? null, newFrom);
     let start = chunk.map(from).reduce((a, b) => (tsKey(b) < tsKey(a) ? b : a));
-    const earliest = iso(Date.parse(end) - maxLogLagMs);
+    // Measured back from the window's end, or from ours when that is earlier: an end ahead of Render's
+    // time (a wrong Date ahead of it, as far as it is believed) moved the horizon past lines not yet
+    // read, and they were skipped (a Date a day ahead skipped the day's). Earlier, it only reads more.
+    const earliest = iso(Math.min(Date.parse(end), input.now()) - maxLogLagMs);
     if (tsKey(start) < tsKey(earliest)) {
       // More came than the rounds read (or the watch was away): the older lines are skipped, and the page says which.
       const behind = chunk.filter((s) => tsKey(from(s)) < tsKey(earliest));
@@ -523,7 +555,7 @@ export async function runRound(input: RoundInput): Promise<RoundResult> {
     // ids of its own lines at the instant reached: only those are checked against it (`unseen`).
     for (const [serviceId, c] of own) {
       const mine = reached && { ts: reached.ts, seen: reached.seen.filter((id) => resourceOf.get(id) === serviceId) };
-      const moved = toEnd ? readTo(later(c, mine), reachedBy(end, lastAt)) : later(c, mine);
+      const moved = notBack(saved.get(serviceId) ?? null, toEnd ? readTo(later(c, mine), reachedBy(end, lastAt)) : later(c, mine));
       cursors.set(`logs:${serviceId}`, moved);
       if (!moved) unfinished.add(ownerId); // a 404 for one of the group (deleted meanwhile) left the rest unread
     }

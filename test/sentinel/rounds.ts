@@ -107,7 +107,7 @@ export async function roundsOnClock(t: ExecutionContext, label: string, opts: Pi
   const [owner] = await plain.listOwners();
   const rounds = await roundsInProcess(r, { baseUrl: render.url, apiKey, ...opts }, [owner!.id], worker);
   return {
-    render, redis: r, rounds, ownerId: owner!.id, found: rounds.found, clock, worker, plain,
+    render, redis: r, rounds, ownerId: owner!.id, found: rounds.found, clock, worker, plain, apiKey,
     async create(name: string, envVars: Array<{ key: string; value: string }> = []) {
       const { service } = await plain.createService({
         type: 'web_service', name, ownerId: owner!.id, repo: `https://github.com/${label}/${name}`, branch: 'main', autoDeploy: 'no', envVars,
