@@ -40,7 +40,7 @@ const DEPLOY_ALERT_LIMIT = { perWindow: 30, windowSec: 600 };
  * next round, which cannot begin before that lock lapses, finds the claim lapsed too and sends it (a claim
  * taken for the hour at once left that round nothing to send). At least once, then: a worker that died
  * after Slack took it and before the claim became the hour's sends it again. KEYS once, settings, lock,
- * findings, order, rate; ARGV gen, token, finding id, '1' to claim ('0': check only), rate window s,
+ * findings, order, rate, evict (order's eviction index, guardedWrites.ts); ARGV gen, token, finding id, '1' to claim ('0': check only), rate window s,
  * alerts per window. -1: not current; 0: not claimed (sent already this hour, or the window is
  * full: then the hour's alert stays owed); else the window's count with this one.
  */
@@ -49,6 +49,7 @@ if not current(KEYS[2], ARGV[1], KEYS[3], ARGV[2]) then
   if redis.call('GET', KEYS[3]) == ARGV[2] and redis.call('EXISTS', KEYS[2]) == 1 then
     redis.call('HDEL', KEYS[4], ARGV[3])
     redis.call('ZREM', KEYS[5], ARGV[3])
+    redis.call('ZREM', KEYS[7], ARGV[3])
   end
   return -1
 end
@@ -121,7 +122,7 @@ export function createSentinelAlerts(opts: SentinelAlertOptions & { redis: Redis
     async notify(userId: number, url: string | null, f: Finding, round: RoundGuard, beforeSend?: () => Promise<void>): Promise<boolean> {
       if (f.severity === 'low') return false;
       const onceKey = keys.alertOnce(userId, `${f.rule}:${f.serviceId ?? f.ownerId ?? '-'}`);
-      const claimKeys = [onceKey, keys.settings(userId), keys.lock(userId), keys.findings(userId), keys.order(userId), keys.alertRate(userId)];
+      const claimKeys = [onceKey, keys.settings(userId), keys.lock(userId), keys.findings(userId), keys.order(userId), keys.alertRate(userId), keys.evict(userId)];
       const claim = [round.gen, round.token, f.id, url ? '1' : '0', ALERT_LIMIT.windowSec, ALERT_LIMIT.perWindow];
       const count = Number(await claimAlertScript(opts.redis, claimKeys, claim));
       if (count < 1 || !url) return false;

@@ -30,7 +30,48 @@ end
 `;
 
 /**
- * KEYS findings, order, settings, lock, unreported[, groups]; ARGV id, json, score, replace, max, ttl, gen,
+ * Lua: the findings' eviction index (`evict`, a zset beside `order` with the same members), ordered as they
+ * go past the cap: by severity (1 low, 2 medium, 3 high; an unreadable finding counts as low), then by
+ * `order`'s score (last seen, ms; ties by id, as in `order`): rank * 1e13 + score, exact in a double (and
+ * apart by rank) until the year 2286. Eviction is then ZRANGE evict 0 excess-1: O(excess · log n), no
+ * finding read. Every script that adds to or removes from `order` does the same to `evict` (UPSERT,
+ * TAKE_BACK); `rebuildIndex` makes it again from `order` and the findings (one HGET each).
+ */
+const EVICT_INDEX = `
+local EVICT_RANK = { low = 1, medium = 2, high = 3 }
+local function evictScore(json, score)
+  local ok, f = pcall(cjson.decode, json or '')
+  local r = (ok and type(f) == 'table' and EVICT_RANK[f.severity]) or 1
+  return string.format('%.17g', r * 1e13 + tonumber(score))
+end
+local function rebuildIndex(findings, order, evict)
+  redis.call('DEL', evict)
+  local from = 0
+  while true do
+    local page = redis.call('ZRANGE', order, from, from + 499, 'WITHSCORES')
+    if #page == 0 then break end
+    for i = 1, #page, 2 do
+      redis.call('ZADD', evict, evictScore(redis.call('HGET', findings, page[i]), page[i + 1]), page[i])
+    end
+    from = from + 500
+  end
+end
+local function evictFirst(findings, order, evict, n)
+  local gone = 0
+  if n < 1 then return 0 end
+  for _, id in ipairs(redis.call('ZRANGE', evict, 0, n - 1)) do
+    redis.call('ZREM', evict, id)
+    if redis.call('ZREM', order, id) == 1 then
+      redis.call('HDEL', findings, id)
+      gone = gone + 1
+    end
+  end
+  return gone
+end
+`;
+
+/**
+ * KEYS findings, order, settings, lock, unreported, evict[, groups]; ARGV id, json, score, replace, max, ttl, gen,
  * token, keep-from score ('' for none)[, group field, group state, groups TTL ms]. -1: not current.
  * Findings last seen before keep-from go (each is kept 30 days after last seen: the hash's TTL, renewed by
  * every write, kept one seen months ago while newer ones came). A log group's state (the last line it
@@ -39,17 +80,23 @@ end
  * them again. Past `max`, the oldest low findings go first, then medium, then high: kept as the newest `max`, a
  * burst of failed Render sign-ins (a low finding each, and anyone who knows a member's email can make them)
  * pushed out the shell opened just before it; a new finding that goes itself (all others kept are more severe)
- * is not new. A new finding is noted as unreported until its round has reported it (`reported`): 1 (new)
+ * is not new. Which go is read from `evict` (EVICT_INDEX), not from the findings themselves: a scan of every
+ * kept finding (HGET and decode each) ran inside Redis at every write past the cap once the kept ones were
+ * mostly medium or high (a crash loop's high finding per event fills the cap in hours), ~10 ms of the Redis
+ * every tenant shares per write, up to ~100 writes a round, and anyone can make low findings at will.
+ * A new finding is noted as unreported until its round has reported it (`reported`): 1 (new)
  * also for one a round wrote and died before reporting, which the next round reads again and would
  * otherwise find known, never audited or alerted.
  */
 const UPSERT = `${CURRENT}
+${EVICT_INDEX}
 if not current(KEYS[3], ARGV[7], KEYS[4], ARGV[8]) then return -1 end
 if ARGV[10] then
-  redis.call('HSET', KEYS[6], ARGV[10], ARGV[11])
-  redis.call('PEXPIRE', KEYS[6], ARGV[12])
+  redis.call('HSET', KEYS[7], ARGV[10], ARGV[11])
+  redis.call('PEXPIRE', KEYS[7], ARGV[12])
 end
 local created = redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2])
+local wrote = created == 1 or ARGV[4] == '1'
 if created == 0 and ARGV[4] == '1' then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end
 if created == 1 then
   redis.call('HSET', KEYS[5], ARGV[1], '1')
@@ -58,35 +105,30 @@ elseif redis.call('HEXISTS', KEYS[5], ARGV[1]) == 1 then
   created = 1
 end
 redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
+-- Indexed by the finding as kept: the one written, or (not replaced) the one already there.
+local kept = ARGV[2]
+if not wrote then kept = redis.call('HGET', KEYS[1], ARGV[1]) end
+redis.call('ZADD', KEYS[6], evictScore(kept, ARGV[3]), ARGV[1])
 if ARGV[9] ~= '' then
   local stale = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', '(' .. ARGV[9])
-  for _, id in ipairs(stale) do redis.call('HDEL', KEYS[1], id) end
+  for _, id in ipairs(stale) do
+    redis.call('HDEL', KEYS[1], id)
+    redis.call('ZREM', KEYS[6], id)
+  end
   if #stale > 0 then redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', '(' .. ARGV[9]) end
 end
+-- Findings written before the index (or by an older process during a rolling upgrade): the index is built again from \`order\` once, here, rather than
+-- each write past the cap falling back to the scan: kept findings are rewritten only when seen again, so
+-- an upgraded user at the cap would have paid the scan at every write for up to 30 days.
+if redis.call('ZCARD', KEYS[6]) ~= redis.call('ZCARD', KEYS[2]) then rebuildIndex(KEYS[1], KEYS[2], KEYS[6]) end
 local excess = redis.call('ZCARD', KEYS[2]) - tonumber(ARGV[5])
 if excess > 0 then
   -- Past the cap, the oldest low findings go first, then medium, then high (one unreadable counts as low).
-  local rank = { low = 1, medium = 2, high = 3 }
-  local by = { {}, {}, {} }
-  local from = 0
-  while #by[1] < excess do
-    local ids = redis.call('ZRANGE', KEYS[2], from, from + 99)
-    if #ids == 0 then break end
-    for _, id in ipairs(ids) do
-      local ok, f = pcall(cjson.decode, redis.call('HGET', KEYS[1], id) or '')
-      table.insert(by[(ok and type(f) == 'table' and rank[f.severity]) or 1], id)
-      if #by[1] >= excess then break end
-    end
-    from = from + 100
-  end
-  local gone = 0
-  for r = 1, 3 do
-    for _, id in ipairs(by[r]) do
-      if gone >= excess then break end
-      redis.call('HDEL', KEYS[1], id)
-      redis.call('ZREM', KEYS[2], id)
-      gone = gone + 1
-    end
+  -- An index entry whose finding is no longer in \`order\` (counts alike by chance) is dropped; short of
+  -- the excess, the index is built again and the rest taken from it.
+  if evictFirst(KEYS[1], KEYS[2], KEYS[6], excess) < excess then
+    rebuildIndex(KEYS[1], KEYS[2], KEYS[6])
+    evictFirst(KEYS[1], KEYS[2], KEYS[6], redis.call('ZCARD', KEYS[2]) - tonumber(ARGV[5]))
   end
   -- The finding written went itself (a lower severity than every other kept, and the newest of its own):
   -- not new, and not noted as unreported. Said to be new, it was alerted and audited and was nowhere on
@@ -98,6 +140,7 @@ if excess > 0 then
 end
 redis.call('EXPIRE', KEYS[1], ARGV[6])
 redis.call('EXPIRE', KEYS[2], ARGV[6])
+redis.call('EXPIRE', KEYS[6], ARGV[6])
 return created`;
 
 /** KEYS target, settings, lock; ARGV gen, token, then SET's value, EX s. */
@@ -174,14 +217,15 @@ if ARGV[8] == '1' then redis.call('ZADD', KEYS[2], ARGV[9], ARGV[6]) else redis.
 redis.call('HSET', KEYS[3], ARGV[6], ARGV[7])
 return gen`;
 
-/** KEYS findings, order, lock; ARGV token, finding id. Only while the lock is still the round's (no other round touched the finding). */
-// KEYS[4] (when given): the findings taken back after their detection was audited, ARGV[3] its TTL in seconds.
+/** KEYS findings, order, lock, evict; ARGV token, finding id. Only while the lock is still the round's (no other round touched the finding). */
+// KEYS[5] (when given): the findings taken back after their detection was audited, ARGV[3] its TTL in seconds.
 const TAKE_BACK = `if redis.call('GET', KEYS[3]) ~= ARGV[1] then return 0 end
 redis.call('HDEL', KEYS[1], ARGV[2])
 redis.call('ZREM', KEYS[2], ARGV[2])
-if KEYS[4] then
-  redis.call('HSET', KEYS[4], ARGV[2], '1')
-  redis.call('EXPIRE', KEYS[4], tonumber(ARGV[3]))
+redis.call('ZREM', KEYS[4], ARGV[2])
+if KEYS[5] then
+  redis.call('HSET', KEYS[5], ARGV[2], '1')
+  redis.call('EXPIRE', KEYS[5], tonumber(ARGV[3]))
 end
 return 1`;
 
@@ -196,9 +240,9 @@ const checked = (answer: unknown): number => {
 
 export const guardedWrites = {
   /** Insert or replace a finding, keeping the newest `max`; true when it is new (or written and not yet reported). */
-  async upsert(redis: Redis, k: { findings: string; order: string; settings: string; lock: string; unreported: string; groups?: string }, round: RoundGuard,
+  async upsert(redis: Redis, k: { findings: string; order: string; settings: string; lock: string; unreported: string; evict: string; groups?: string }, round: RoundGuard,
     a: { id: string; json: string; score: number; replace: boolean; max: number; ttlSec: number; keepFrom?: number; group?: { field: string; value: string; ttlMs: number } }): Promise<boolean> {
-    const keys = [k.findings, k.order, k.settings, k.lock, k.unreported];
+    const keys = [k.findings, k.order, k.settings, k.lock, k.unreported, k.evict];
     const args: Array<string | number> = [a.id, a.json, a.score, a.replace ? '1' : '0', a.max, a.ttlSec, round.gen, round.token, a.keepFrom ?? ''];
     if (a.group && k.groups) { keys.push(k.groups); args.push(a.group.field, a.group.value, a.group.ttlMs); }
     return checked(await scripts.upsert(redis, keys, args)) === 1;
@@ -207,8 +251,8 @@ export const guardedWrites = {
    * A new finding the round wrote but may not report (its key withdrawn meanwhile) is removed again, while
    * the round still holds its lock; `audited` (its detection already in the audit trail) is noted with it.
    */
-  async takeBack(redis: Redis, k: { findings: string; order: string; lock: string }, round: RoundGuard, id: string, audited?: { key: string; ttlSec: number }): Promise<void> {
-    const keys = [k.findings, k.order, k.lock];
+  async takeBack(redis: Redis, k: { findings: string; order: string; lock: string; evict: string }, round: RoundGuard, id: string, audited?: { key: string; ttlSec: number }): Promise<void> {
+    const keys = [k.findings, k.order, k.lock, k.evict];
     const args: Array<string | number> = [round.token, id];
     if (audited) { keys.push(audited.key); args.push(audited.ttlSec); }
     await scripts.takeBack(redis, keys, args);

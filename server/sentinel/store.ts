@@ -32,6 +32,8 @@ export function sentinelKeys(prefix: string) {
     settings: (userId: number) => `${base}:settings:${userId}`,
     findings: (userId: number) => `${base}:findings:${userId}`,
     order: (userId: number) => `${base}:findings:${userId}:order`,
+    /** `order`'s members by how they go past MAX_FINDINGS (severity, then last seen: guardedWrites.ts EVICT_INDEX). */
+    evict: (userId: number) => `${base}:findings:${userId}:evict`,
     cursors: (userId: number) => `${base}:cursors:${userId}`,
     groups: (userId: number) => `${base}:groups:${userId}`,
     status: (userId: number) => `${base}:status:${userId}`,
@@ -261,7 +263,7 @@ export function createSentinelStore(opts: { redis: Redis; prefix: string; keyrin
      * `group`: a log group's state (its field and the last line counted), written in the same script.
      */
     upsert: (userId: number, round: RoundGuard, f: Finding, replace: boolean, more: { nowMs?: number; group?: { field: string; state: { findingId: string; lastTs: string } } } = {}): Promise<boolean> =>
-      guardedWrites.upsert(redis, { findings: keys.findings(userId), order: keys.order(userId), settings: keys.settings(userId), lock: keys.lock(userId), unreported: keys.unreported(userId), groups: keys.groups(userId) }, round,
+      guardedWrites.upsert(redis, { findings: keys.findings(userId), order: keys.order(userId), settings: keys.settings(userId), lock: keys.lock(userId), unreported: keys.unreported(userId), evict: keys.evict(userId), groups: keys.groups(userId) }, round,
         { id: f.id, json: JSON.stringify(f), score: Date.parse(f.lastAt) || 0, replace, max: MAX_FINDINGS, ttlSec: FINDINGS_TTL_SEC,
           ...(more.nowMs === undefined ? {} : { keepFrom: more.nowMs - FINDINGS_TTL_SEC * 1000 }),
           ...(more.group ? { group: { field: more.group.field, value: JSON.stringify(more.group.state), ttlMs: opts.absoluteMs } } : {}) }),
@@ -271,7 +273,7 @@ export function createSentinelStore(opts: { redis: Redis; prefix: string; keyrin
      * next (the same session with a new key to the same workspace) finds it new, and audits and alerts it.
      */
     takeBack: (userId: number, round: RoundGuard, id: string, opts: { audited?: boolean } = {}) =>
-      guardedWrites.takeBack(redis, { findings: keys.findings(userId), order: keys.order(userId), lock: keys.lock(userId) }, round, id,
+      guardedWrites.takeBack(redis, { findings: keys.findings(userId), order: keys.order(userId), lock: keys.lock(userId), evict: keys.evict(userId) }, round, id,
         opts.audited ? { key: keys.auditedTakenBack(userId), ttlSec: AUDITED_BACK_TTL_SEC } : undefined),
     /**
      * Whether finding `id`'s detection is audited while its report is not done: taken back after its audit
