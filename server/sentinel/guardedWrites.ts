@@ -39,10 +39,12 @@ end
  */
 const EVICT_INDEX = `
 local EVICT_RANK = { low = 1, medium = 2, high = 3 }
-local function evictScore(json, score)
+local function evictRank(json)
   local ok, f = pcall(cjson.decode, json or '')
-  local r = (ok and type(f) == 'table' and EVICT_RANK[f.severity]) or 1
-  return string.format('%.17g', r * 1e13 + tonumber(score))
+  return (ok and type(f) == 'table' and EVICT_RANK[f.severity]) or 1
+end
+local function evictScore(json, score)
+  return string.format('%.17g', evictRank(json) * 1e13 + tonumber(score))
 end
 local function rebuildIndex(findings, order, evict)
   redis.call('DEL', evict)
@@ -56,14 +58,18 @@ local function rebuildIndex(findings, order, evict)
     from = from + 500
   end
 end
-local function evictFirst(findings, order, evict, n)
+-- The first n of the index go, \`keep\` (when given) passed over.
+local function evictFirst(findings, order, evict, n, keep)
   local gone = 0
   if n < 1 then return 0 end
-  for _, id in ipairs(redis.call('ZRANGE', evict, 0, n - 1)) do
-    redis.call('ZREM', evict, id)
-    if redis.call('ZREM', order, id) == 1 then
-      redis.call('HDEL', findings, id)
-      gone = gone + 1
+  for _, id in ipairs(redis.call('ZRANGE', evict, 0, n)) do
+    if gone >= n then break end
+    if id ~= keep then
+      redis.call('ZREM', evict, id)
+      if redis.call('ZREM', order, id) == 1 then
+        redis.call('HDEL', findings, id)
+        gone = gone + 1
+      end
     end
   end
   return gone
@@ -79,8 +85,8 @@ end
  * leave a finding that counted lines its group state says are still to count, and the next round counted
  * them again. Past `max`, the oldest low findings go first, then medium, then high: kept as the newest `max`, a
  * burst of failed Render sign-ins (a low finding each, and anyone who knows a member's email can make them)
- * pushed out the shell opened just before it; a new finding that goes itself (all others kept are more severe)
- * is not new. Which go is read from `evict` (EVICT_INDEX), not from the findings themselves: a scan of every
+ * pushed out the shell opened just before it; a new low finding that goes itself (all others kept are more
+ * severe) is not new, and a medium or high one written never goes in its own write. Which go is read from `evict` (EVICT_INDEX), not from the findings themselves: a scan of every
  * kept finding (HGET and decode each) ran inside Redis at every write past the cap once the kept ones were
  * mostly medium or high (a crash loop's high finding per event fills the cap in hours), ~10 ms of the Redis
  * every tenant shares per write, up to ~100 writes a round, and anyone can make low findings at will.
@@ -126,13 +132,18 @@ if excess > 0 then
   -- Past the cap, the oldest low findings go first, then medium, then high (one unreadable counts as low).
   -- An index entry whose finding is no longer in \`order\` (counts alike by chance) is dropped; short of
   -- the excess, the index is built again and the rest taken from it.
-  if evictFirst(KEYS[1], KEYS[2], KEYS[6], excess) < excess then
+  -- The finding written, medium or high, is not among them: one read late (an older backlog page of
+  -- events, its last seen older than the kept ones) went in its own write, never reported, when the kept
+  -- ones were all as severe (a crash loop's high findings), and a medium one whenever they were all high.
+  local keep = nil
+  if evictRank(kept) >= 2 then keep = ARGV[1] end
+  if evictFirst(KEYS[1], KEYS[2], KEYS[6], excess, keep) < excess then
     rebuildIndex(KEYS[1], KEYS[2], KEYS[6])
-    evictFirst(KEYS[1], KEYS[2], KEYS[6], redis.call('ZCARD', KEYS[2]) - tonumber(ARGV[5]))
+    evictFirst(KEYS[1], KEYS[2], KEYS[6], redis.call('ZCARD', KEYS[2]) - tonumber(ARGV[5]), keep)
   end
-  -- The finding written went itself (a lower severity than every other kept, and the newest of its own):
-  -- not new, and not noted as unreported. Said to be new, it was alerted and audited and was nowhere on
-  -- the page (its id a 404), and again at every write.
+  -- A low finding written went itself (every other kept is more severe, or as low and seen later): not
+  -- new, and not noted as unreported. Said to be new, it was alerted and audited and was nowhere on the
+  -- page (its id a 404), and again at every write.
   if created == 1 and redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then
     redis.call('HDEL', KEYS[5], ARGV[1])
     created = 0

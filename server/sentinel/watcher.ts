@@ -192,13 +192,23 @@ export async function runRound(input: RoundInput): Promise<RoundResult> {
   async function dated<A extends { serverDate: number | null }>(read: () => Promise<A>): Promise<{ answer: A; at: number; onRender(ours: number): number }> {
     const { answer, onRender } = await readDated(clock, read);
     const answeredAt = input.now();
-    if (believable(onRender, answeredAt)) {
+    const mapped = believable(onRender, answeredAt) ? onRender : toRender;
+    if (mapped === onRender) {
       toRender = onRender;
+      believed = true;
       input.onRenderClock?.(onRender);
+    } else if (onRender(answeredAt) < mapped(answeredAt)) {
+      notBelieved = onRender;
     }
-    const mapped = toRender;
-    return { answer, at: mapped(answeredAt), onRender: mapped };
+    // A Date not believed still caps how far the answer counts as read (`at`): wrong, it only delays reading;
+    // right (our clock more than the bound ahead of Render's), positions saved by ours lay ahead of Render's
+    // time, and what it stamped before them was never read.
+    return { answer, at: Math.min(mapped(answeredAt), onRender(answeredAt)), onRender: mapped };
   }
+  /** Some answer of this round had a Date believed: the round's estimate is Render's clock, not ours alone. */
+  let believed = false;
+  /** The last Date not believed that put Render's clock behind the estimate: the log horizon is measured from it too. */
+  let notBelieved: ((ours: number) => number) | null = null;
   /** How far a window asked to `end` was read: to its end, or to Render's time at the answer (`at`) when that is earlier. */
   const reachedBy = (end: string, at: number) => (Date.parse(end) <= at ? end : iso(at));
   /**
@@ -219,9 +229,14 @@ export async function runRound(input: RoundInput): Promise<RoundResult> {
    * their notes (4 hours) were reported as threats. A position ahead of Render's time by a believed Date
    * (at most that bound) still moves back to where upTo read from, so what Render stamps meanwhile is read.
    */
-  const notBack = <C extends Cursor>(before: Cursor | null, moved: C | null): C | null => {
+  const notBack = <C extends Cursor>(before: Cursor | null, moved: C | null, end: string): C | null => {
     const beforeMs = before ? Date.parse(before.ts) : Number.NaN;
     if (!moved || !Number.isFinite(beforeMs)) return moved;
+    // A position past a window that ends on Render's clock (a Date believed this round) was wrong, not the
+    // window (saved ahead by a version before, or by a clock since set right): held up to this floor, each
+    // round read only the minute before its end, and what came between rounds was lost for as many rounds
+    // as the floor took to come down (a day ahead: 19 hourly rounds). It goes where upTo read from.
+    if (believed && tsKey(before!.ts) > tsKey(end)) return moved;
     const floor = iso(beforeMs - MAX_CLOCK_OFFSET_MS - READ_SETTLE_MS);
     return tsKey(moved.ts) >= tsKey(floor) ? moved : { ...moved, ts: floor, seen: [] };
   };
@@ -297,7 +312,7 @@ export async function runRound(input: RoundInput): Promise<RoundResult> {
         if (list.status === 'rejected') throw auditFailed !== null && auditOnly(list.reason) ? auditFailed : list.reason;
         const { answer: { items: services }, onRender: listedBy } = list.value;
         // A first look-back taken by our clock before Render answered is taken again by Render's.
-        const newFrom = upTo(kept === null ? null : { ts: kept, seen: [] }, iso(list.value.at))?.ts ?? firstLookback();
+        const newFrom = upTo(kept === null ? null : { ts: kept, seen: [] }, iso(listedBy(input.now())))?.ts ?? firstLookback();
         cursors.set(newFromField, newFrom);
         await settle([eventsRound(ownerId, services, newFrom), logsRound(ownerId, services, newFrom)]);
         // Every service listed has a position now: one created later than the list began with this round.
@@ -380,7 +395,7 @@ export async function runRound(input: RoundInput): Promise<RoundResult> {
     const moved = advance(cursor, page.items.map((e) => ({ id: e.id, ts: e.timestamp })));
     // A short page is the window to its end: the position is its end, also for a workspace with nothing
     // in its audit log (else the next round, an hour later, looked back only 15 minutes).
-    cursors.set(field, notBack(before, page.nextCursor ? moved : readTo(moved, reachedBy(end, at))));
+    cursors.set(field, notBack(before, page.nextCursor ? moved : readTo(moved, reachedBy(end, at)), end));
   }
 
   /** The services in turns (`resume:events:<ownerId>`), EVENTS_AT_ONCE at a time. */
@@ -443,7 +458,7 @@ export async function runRound(input: RoundInput): Promise<RoundResult> {
     const advanced = advance(cursor, fresh.items.map((e) => ({ id: e.id, ts: e.timestamp })));
     // The newest page read (all of the window, or its newest part: the rest is `unread`): read to its end.
     // Newest first: the window's newest page says how far on Render's clock the window was read.
-    const moved = notBack(before, (fresh.complete || oldestFresh !== undefined) && fresh.firstAt !== undefined ? readTo(advanced, reachedBy(end, fresh.firstAt)) : advanced);
+    const moved = notBack(before, (fresh.complete || oldestFresh !== undefined) && fresh.firstAt !== undefined ? readTo(advanced, reachedBy(end, fresh.firstAt)) : advanced, end);
     if (moved) cursors.set(field, unread ? { ts: moved.ts, seen: moved.seen, unread } : { ts: moved.ts, seen: moved.seen });
     else unfinished.add(svc.ownerId); // deleted before its first read: a 404
   }
@@ -510,10 +525,11 @@ export async function runRound(input: RoundInput): Promise<RoundResult> {
     const own = new Map(chunk.map((s) => [s.id, upTo(saved.get(s.id) ?? null, end)]));
     const from = (s: Service) => since(own.get(s.id) ?? null, newFrom);
     let start = chunk.map(from).reduce((a, b) => (tsKey(b) < tsKey(a) ? b : a));
-    // Measured back from the window's end, or from ours when that is earlier: an end ahead of Render's
-    // time (a wrong Date ahead of it, as far as it is believed) moved the horizon past lines not yet
-    // read, and they were skipped (a Date a day ahead skipped the day's). Earlier, it only reads more.
-    const earliest = iso(Math.min(Date.parse(end), input.now()) - maxLogLagMs);
+    // Measured back from the window's end, or from ours or a Date not believed when earlier: an end ahead
+    // of Render's time (a wrong Date ahead of it, as far as it is believed; our clock ahead past the bound)
+    // moved the horizon past lines not yet read, and they were skipped (a Date a day ahead skipped the
+    // day's). Earlier, it only reads more.
+    const earliest = iso(Math.min(Date.parse(end), input.now(), notBelieved ? notBelieved(input.now()) : Infinity) - maxLogLagMs);
     if (tsKey(start) < tsKey(earliest)) {
       // More came than the rounds read (or the watch was away): the older lines are skipped, and the page says which.
       const behind = chunk.filter((s) => tsKey(from(s)) < tsKey(earliest));
@@ -555,7 +571,7 @@ export async function runRound(input: RoundInput): Promise<RoundResult> {
     // ids of its own lines at the instant reached: only those are checked against it (`unseen`).
     for (const [serviceId, c] of own) {
       const mine = reached && { ts: reached.ts, seen: reached.seen.filter((id) => resourceOf.get(id) === serviceId) };
-      const moved = notBack(saved.get(serviceId) ?? null, toEnd ? readTo(later(c, mine), reachedBy(end, lastAt)) : later(c, mine));
+      const moved = notBack(saved.get(serviceId) ?? null, toEnd ? readTo(later(c, mine), reachedBy(end, lastAt)) : later(c, mine), end);
       cursors.set(`logs:${serviceId}`, moved);
       if (!moved) unfinished.add(ownerId); // a 404 for one of the group (deleted meanwhile) left the rest unread
     }

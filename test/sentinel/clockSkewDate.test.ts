@@ -151,3 +151,48 @@ test('the audit log failing (500) and the budget spent on the list: the round st
   await w.round();
   t.is((await w.status())?.lastProblem, 'budget');
 });
+
+// Review of the bound: with our clock further ahead of Render's than the bound, every Date was passed over and
+// windows were read, and positions saved, by ours: past Render's time, so what Render stamped before them was
+// never read, round after round. A Date not believed still caps how far an answer counts as read.
+test('our clock 20 minutes ahead of Render\'s (past the bound): what Render stamps between rounds is still reported, once', async (t) => {
+  const w = await roundsOnClock(t, 'dateoursahead');
+  const svc = await w.create('api');
+  w.skew(20 * MIN);
+  w.advance(10 * MIN);
+  await w.round();
+  w.advance(MIN);
+  w.render.appendLog(svc.id, 'panic: runtime error: index out of range');
+  w.render.addServiceEvent(svc.id, 'server_failed', OOM);
+  w.render.addAuditEvent(w.ownerId, 'StartShellEvent', { service: svc.id });
+  w.advance(MIN);
+  await w.round();
+  w.advance(10 * MIN);
+  await w.round();
+  // Our own env reads are the one thing left on our clock here: their notes are timed by believed Dates only,
+  // so past the bound they are reported (docs/render-api.md, "Render's clock in Sentinel's windows").
+  t.deepEqual(rules(w.found).filter((rule) => rule !== 'view_env_var_values'), ['app_log_panic', 'server_oom', 'start_shell']);
+  t.is((await w.status())?.skipped, undefined, 'no stretch skipped');
+});
+
+// A position a day past Render's time (saved by a version before, or by a clock since set right) was held by the
+// floor (at most the bound and a minute back a round): each round read only the minute before its end, and what
+// came between rounds was lost for as many rounds as the floor took to come down. Against a window ending on
+// Render's clock (its Dates believed), such a position was wrong: it goes back to where the window was read from.
+test('positions a day past Render\'s time, with Render\'s Dates believed: what Render stamps between rounds is reported by the next round', async (t) => {
+  const w = await roundsOnClock(t, 'dateaheadlegacy');
+  const svc = await w.create('api');
+  w.advance(10 * MIN);
+  await w.round();
+  const ahead = JSON.stringify({ ts: new Date(w.clock() + DAY).toISOString(), seen: [] });
+  for (const field of [`audit:${w.ownerId}`, `events:${svc.id}`, `logs:${svc.id}`]) await w.rounds.writeCursor(field, ahead);
+  w.advance(MIN);
+  await w.round();
+  w.advance(5 * MIN);
+  w.render.appendLog(svc.id, 'panic: runtime error: index out of range');
+  w.render.addServiceEvent(svc.id, 'server_failed', OOM);
+  w.render.addAuditEvent(w.ownerId, 'StartShellEvent', { service: svc.id });
+  w.advance(5 * MIN);
+  await w.round();
+  t.deepEqual(rules(w.found), ['app_log_panic', 'server_oom', 'start_shell']);
+});

@@ -184,3 +184,21 @@ test('the index stays consistent through stale removal, takeBack, and an off and
   t.is(await r.client.zcard(keys.evict(1)), before, 'findings (and their index) outlive the watch, as its order does');
   t.is(await r.client.ttl(keys.evict(1)), await r.client.ttl(keys.order(1)), 'and expire with it');
 });
+
+// The finding written went in its own write whenever it sorted first: a high one read late (an older backlog
+// page of events, last seen before every kept one) with the cap full of high findings, or a medium one with
+// the cap full of high ones. Not new, it was never audited, alerted or shown. A medium or high finding written
+// now stays (the next in line goes), and is new; a low one still goes itself, not new.
+test('a medium or high finding written past a cap of later high ones stays and is new; a low one goes itself', async (t) => {
+  const { store, round, consistent } = await setup(t);
+  for (let i = 0; i < MAX_FINDINGS; i++) await store.upsert(1, round, finding(`fnd_high_${i}`, 'high', T0 + i * 1000), false);
+  for (const [id, severity, at] of [['fnd_late_high', 'high', T0 - 2000], ['fnd_late_medium', 'medium', T0 - 1000]] as const) {
+    t.true(await store.upsert(1, round, finding(id, severity, at), false), `${id} is new`);
+    t.truthy(await store.getFinding(1, id), `${id} is kept`);
+  }
+  t.is(await store.getFinding(1, 'fnd_high_0'), null, 'the oldest high ones made room');
+  t.false(await store.upsert(1, round, finding('fnd_late_low', 'low', T0 + MAX_FINDINGS * 1000), false), 'a low one is not new');
+  t.is(await store.getFinding(1, 'fnd_late_low'), null);
+  t.is(await store.countFindings(1), MAX_FINDINGS);
+  await consistent('after the late findings');
+});
