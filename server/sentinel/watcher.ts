@@ -189,13 +189,14 @@ export async function runRound(input: RoundInput): Promise<RoundResult> {
    * A Render read, timed (readDated): its answer and `at`, Render's clock when it answered, by its Date
    * (ours while the clocks agree), or by the round's last estimate when the Date is not believable.
    */
-  async function dated<A extends { serverDate: number | null }>(read: () => Promise<A>): Promise<{ answer: A; at: number; onRender(ours: number): number }> {
+  async function dated<A extends { serverDate: number | null }>(read: () => Promise<A>): Promise<{ answer: A; at: number; onRender(ours: number): number; noLater(ours: number): number }> {
     const { answer, onRender } = await readDated(clock, read);
     const answeredAt = input.now();
     const mapped = believable(onRender, answeredAt) ? onRender : toRender;
     if (mapped === onRender) {
       toRender = onRender;
-      believed = true;
+      // An answer without a Date maps to ours: nothing is learnt of Render's clock.
+      if (answer.serverDate !== null) believed = true;
       input.onRenderClock?.(onRender);
     } else if (onRender(answeredAt) < mapped(answeredAt)) {
       notBelieved = onRender;
@@ -203,9 +204,11 @@ export async function runRound(input: RoundInput): Promise<RoundResult> {
     // A Date not believed still caps how far the answer counts as read (`at`): wrong, it only delays reading;
     // right (our clock more than the bound ahead of Render's), positions saved by ours lay ahead of Render's
     // time, and what it stamped before them was never read.
-    return { answer, at: Math.min(mapped(answeredAt), onRender(answeredAt)), onRender: mapped };
+    // `noLater`: the same cap for other times of the round (where a new service's first window starts).
+    const noLater = (ours: number) => Math.min(mapped(ours), onRender(ours));
+    return { answer, at: noLater(answeredAt), onRender: mapped, noLater };
   }
-  /** Some answer of this round had a Date believed: the round's estimate is Render's clock, not ours alone. */
+  /** Some answer of this round had a Date, believed: the round's estimate is Render's clock, not ours alone. */
   let believed = false;
   /** The last Date not believed that put Render's clock behind the estimate: the log horizon is measured from it too. */
   let notBelieved: ((ours: number) => number) | null = null;
@@ -310,9 +313,9 @@ export async function runRound(input: RoundInput): Promise<RoundResult> {
         // The list's own failure first (the key rejected, a spent budget: handled as such), unless it is one
         // the audit log's would say as well (Render failing to answer both).
         if (list.status === 'rejected') throw auditFailed !== null && auditOnly(list.reason) ? auditFailed : list.reason;
-        const { answer: { items: services }, onRender: listedBy } = list.value;
+        const { answer: { items: services }, noLater: listedBy } = list.value;
         // A first look-back taken by our clock before Render answered is taken again by Render's.
-        const newFrom = upTo(kept === null ? null : { ts: kept, seen: [] }, iso(listedBy(input.now())))?.ts ?? firstLookback();
+        const newFrom = upTo(kept === null ? null : { ts: kept, seen: [] }, iso(listedBy(input.now())))?.ts ?? iso(listedBy(startedAt) - FIRST_LOOKBACK_MS);
         cursors.set(newFromField, newFrom);
         await settle([eventsRound(ownerId, services, newFrom), logsRound(ownerId, services, newFrom)]);
         // Every service listed has a position now: one created later than the list began with this round.

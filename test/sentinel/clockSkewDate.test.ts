@@ -162,6 +162,9 @@ test('our clock 20 minutes ahead of Render\'s (past the bound): what Render stam
   w.advance(10 * MIN);
   await w.round();
   w.advance(MIN);
+  // A service made after that round: its first window starts where the round began, on Render's clock.
+  const late = await w.create('late');
+  w.render.addServiceEvent(late.id, 'server_failed', OOM);
   w.render.appendLog(svc.id, 'panic: runtime error: index out of range');
   w.render.addServiceEvent(svc.id, 'server_failed', OOM);
   w.render.addAuditEvent(w.ownerId, 'StartShellEvent', { service: svc.id });
@@ -171,7 +174,7 @@ test('our clock 20 minutes ahead of Render\'s (past the bound): what Render stam
   await w.round();
   // Our own env reads are the one thing left on our clock here: their notes are timed by believed Dates only,
   // so past the bound they are reported (docs/render-api.md, "Render's clock in Sentinel's windows").
-  t.deepEqual(rules(w.found).filter((rule) => rule !== 'view_env_var_values'), ['app_log_panic', 'server_oom', 'start_shell']);
+  t.deepEqual(rules(w.found).filter((rule) => rule !== 'view_env_var_values'), ['app_log_panic', 'server_oom', 'server_oom', 'start_shell']);
   t.is((await w.status())?.skipped, undefined, 'no stretch skipped');
 });
 
