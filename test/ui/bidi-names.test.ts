@@ -1,5 +1,5 @@
-import test from 'ava';
-import type { Browser } from 'playwright-core';
+import test, { type ExecutionContext } from 'ava';
+import type { Browser, Locator } from 'playwright-core';
 import { useBrowserStack } from './support/browserStack.js';
 import { serviceMadeOutside, type UiStack } from './support/uiStack.js';
 
@@ -14,19 +14,13 @@ let stack: UiStack;
 let browser: Browser;
 useBrowserStack(test, {}, (b) => ({ stack, browser } = b));
 
-test('a name with a right-to-left override does not turn the words of the delete question around', async (t) => {
-  const { context, page, problems, apiKey } = await stack.signedInWithKey(browser, 'bidi', []);
-  const { render, serviceId } = await serviceMadeOutside(stack, apiKey, { login: 'bidi', name: 'payments-api' });
-  await render.updateService(serviceId, { name: 'payments-api\u202E' });
-  await page.goto(`${stack.url}/#/`);
-  const card = page.locator(`[data-testid=service-card][data-service-id=${serviceId}]`);
-  await card.getByTestId('service-delete').click();
-  const question = card.locator('.confirm__question');
-  await question.waitFor();
-  // The app's own words after the name, as drawn: each character's left edge, in the order they are written, line by
-  // line (the question may wrap).
-  const lines = await question.evaluate((el) => {
-    const words = [...el.childNodes].filter((n) => n.nodeType === 3).at(-1)!; // its last text node
+/**
+ * The element's own words after the name (its last text node), as drawn: each character's left edge, in the order
+ * written, line by line (the text may wrap), goes left to right.
+ */
+async function wordsAfterNameDrawnAsWritten(t: ExecutionContext, el: Locator): Promise<void> {
+  const lines = await el.evaluate((node) => {
+    const words = [...node.childNodes].filter((n) => n.nodeType === 3).at(-1)!; // its last text node
     const byLine = new Map<number, number[]>();
     for (let i = 0; i < (words.textContent ?? '').length; i++) {
       const range = document.createRange();
@@ -39,6 +33,18 @@ test('a name with a right-to-left override does not turn the words of the delete
   });
   t.true(lines.flat().length > 20);
   for (const xs of lines) t.true(xs.every((x, i) => i === 0 || x > xs[i - 1]!), `drawn left to right, as written: ${JSON.stringify(xs)}`);
+}
+
+test('a name with a right-to-left override does not turn the words of the delete question around', async (t) => {
+  const { context, page, problems, apiKey } = await stack.signedInWithKey(browser, 'bidi', []);
+  const { render, serviceId } = await serviceMadeOutside(stack, apiKey, { login: 'bidi', name: 'payments-api' });
+  await render.updateService(serviceId, { name: 'payments-api\u202E' });
+  await page.goto(`${stack.url}/#/`);
+  const card = page.locator(`[data-testid=service-card][data-service-id=${serviceId}]`);
+  await card.getByTestId('service-delete').click();
+  const question = card.locator('.confirm__question');
+  await question.waitFor();
+  await wordsAfterNameDrawnAsWritten(t, question);
   t.regex(await question.innerText(), /on Render\? This cannot be undone\.$/);
   await card.getByTestId('service-delete-keep').click();
   t.deepEqual(problems, []);
@@ -58,21 +64,7 @@ test('a name with a right-to-left override does not turn the words of the servic
   await page.getByTestId('service-lifecycle').getByTestId('service-suspend').click({ timeout: 10_000 }).catch(() => undefined);
   const said = page.getByTestId('service-deleted');
   await said.waitFor({ timeout: 15_000 });
-  // The notice's own words after the name, as drawn: each character's left edge, in the order written, line by line.
-  const lines = await said.evaluate((el) => {
-    const words = [...el.childNodes].filter((n) => n.nodeType === 3).at(-1)!; // its last text node
-    const byLine = new Map<number, number[]>();
-    for (let i = 0; i < (words.textContent ?? '').length; i++) {
-      const range = document.createRange();
-      range.setStart(words, i);
-      range.setEnd(words, i + 1);
-      const box = range.getBoundingClientRect();
-      if (box.width > 0) byLine.set(Math.round(box.top), [...(byLine.get(Math.round(box.top)) ?? []), box.left]);
-    }
-    return [...byLine.values()];
-  });
-  t.true(lines.flat().length > 20);
-  for (const xs of lines) t.true(xs.every((x, i) => i === 0 || x > xs[i - 1]!), `drawn left to right, as written: ${JSON.stringify(xs)}`);
+  await wordsAfterNameDrawnAsWritten(t, said);
   t.regex(await said.innerText(), /no longer exists on Render, so its settings cannot be changed\.$/);
   t.deepEqual(problems.filter((p) => !/404/.test(p)), []);
   await context.close();

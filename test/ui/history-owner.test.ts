@@ -301,22 +301,30 @@ test('a malformed page-owners note is read as no note: the page loads, and the r
 // A session that ends without a sign-out here (an expiry, a cookie gone: a read's 401, which sends no
 // Clear-Site-Data) left the tab's page-owners note as it was: the previous user's id and their deployment
 // addresses, in sessionStorage for the next person at the tab to read. The note now goes with the session.
+/** Everything in the tab's sessionStorage, as one JSON text. */
+const tabStorage = (page: Page) => page.evaluate(() => {
+  const all: Record<string, string | null> = {};
+  for (let i = 0; i < sessionStorage.length; i++) { const key = sessionStorage.key(i)!; all[key] = sessionStorage.getItem(key); }
+  return JSON.stringify(all);
+});
+
+/** A signed in with a key, on their new deployment's page: its id and A's user id. */
+async function onOwnDeployment(login: string, serviceName: string) {
+  const opened = await stack.signedInWithKey(browser, login, [`${login}-app`], DESKTOP);
+  const id = await deployThroughForm(opened.page, `${login}/${login}-app`, { serviceName });
+  await opened.page.getByText(serviceName).first().waitFor();
+  const userId = await opened.page.evaluate(async () => ((await (await fetch('/api/session')).json()) as { user: { id: number } }).user.id);
+  return { ...opened, id, userId };
+}
+
 test('a session ended by a 401 (no sign-out): the tab keeps no note of the previous user\'s id or addresses', async (t) => {
   t.timeout(120_000);
-  const { context, page, problems } = await stack.signedInWithKey(browser, 'histownern', ['histownern-app'], DESKTOP);
-  const id = await deployThroughForm(page, 'histownern/histownern-app', { serviceName: 'hist-expired-svc' });
-  await page.getByText('hist-expired-svc').first().waitFor();
-  const userId = await page.evaluate(async () => ((await (await fetch('/api/session')).json()) as { user: { id: number } }).user.id);
-  const stored = () => page.evaluate(() => {
-    const all: Record<string, string | null> = {};
-    for (let i = 0; i < sessionStorage.length; i++) { const key = sessionStorage.key(i)!; all[key] = sessionStorage.getItem(key); }
-    return JSON.stringify(all);
-  });
-  t.true((await stored()).includes(id), 'signed in, the note names the deployment\'s address');
+  const { context, page, problems, id, userId } = await onOwnDeployment('histownern', 'hist-expired-svc');
+  t.true((await tabStorage(page)).includes(id), 'signed in, the note names the deployment\'s address');
   await context.clearCookies();
   await page.evaluate(() => { location.hash = '#/'; });
   await page.getByText('Your session has ended.').waitFor();
-  const left = await stored();
+  const left = await tabStorage(page);
   t.false(left.includes(id), left);
   t.false(left.includes(String(userId)), left);
   t.deepEqual(problems, []);
@@ -327,18 +335,11 @@ test('a session ended by a 401 (no sign-out): the tab keeps no note of the previ
 // document of the session saw it end, so the note stayed, and the next user's sign-in added to it.
 test('a session found ended at a page load: the tab keeps no note of the previous user\'s id or addresses', async (t) => {
   t.timeout(120_000);
-  const { context, page, problems } = await stack.signedInWithKey(browser, 'histownero', ['histownero-app'], DESKTOP);
-  const id = await deployThroughForm(page, 'histownero/histownero-app', { serviceName: 'hist-reloaded-svc' });
-  await page.getByText('hist-reloaded-svc').first().waitFor();
-  const userId = await page.evaluate(async () => ((await (await fetch('/api/session')).json()) as { user: { id: number } }).user.id);
+  const { context, page, problems, id, userId } = await onOwnDeployment('histownero', 'hist-reloaded-svc');
   await context.clearCookies();
   await page.reload();
   await page.getByTestId('signin').waitFor();
-  const left = await page.evaluate(() => {
-    const all: Record<string, string | null> = {};
-    for (let i = 0; i < sessionStorage.length; i++) { const key = sessionStorage.key(i)!; all[key] = sessionStorage.getItem(key); }
-    return JSON.stringify(all);
-  });
+  const left = await tabStorage(page);
   t.false(left.includes(id), left);
   t.false(left.includes(String(userId)), left);
   t.deepEqual(problems, []);
