@@ -354,8 +354,19 @@ export async function runRound(input: RoundInput): Promise<RoundResult> {
     const cursor = upTo(before, end);
     let page;
     let at;
+    const read = (startTime: string) => dated(() => client.listAuditLogs(ownerId, { startTime, endTime: end, direction: 'forward', limit: 100 }));
     try {
-      ({ answer: page, at } = await dated(() => client.listAuditLogs(ownerId, { startTime: since(cursor, firstLookback()), endTime: end, direction: 'forward', limit: 100 })));
+      const asked = since(cursor, firstLookback());
+      let noLater;
+      ({ answer: page, at, noLater } = await read(asked));
+      // A first look-back asked by our clock (the round's first call: nothing of Render's known yet) is asked
+      // again from Render's when that starts more than READ_SETTLE_MS earlier: with ours 20 minutes ahead of
+      // Render's, the window began after what Render had stamped, and the first round never read it.
+      const again = noLater(startedAt) - FIRST_LOOKBACK_MS;
+      if (!cursor && Date.parse(asked) - again > READ_SETTLE_MS) {
+        result.calls += 1;
+        ({ answer: page, at } = await read(iso(again)));
+      }
     } catch (err) {
       if (err instanceof RenderApiError && (err.kind === 'forbidden' || err.status === 403)) {
         if (!status.auditUnavailable.includes(ownerId)) {

@@ -199,3 +199,18 @@ test('positions a day past Render\'s time, with Render\'s Dates believed: what R
   await w.round();
   t.deepEqual(rules(w.found), ['app_log_panic', 'server_oom', 'start_shell']);
 });
+
+// Third review: with our clock past the bound ahead of Render's, a service without a position started reading
+// where our clock said the first look-back began: 15 minutes before our time, i.e. after what Render had stamped.
+test('our clock 20 minutes ahead of Render\'s (past the bound): a first round reads a service\'s last 15 minutes on Render\'s clock', async (t) => {
+  const w = await roundsOnClock(t, 'datefirstahead');
+  const svc = await w.create('api');
+  w.skew(20 * MIN);
+  w.advance(5 * MIN);
+  w.render.addServiceEvent(svc.id, 'server_failed', OOM);
+  w.render.appendLog(svc.id, 'panic: runtime error: index out of range');
+  w.render.addAuditEvent(w.ownerId, 'StartShellEvent', { service: svc.id });
+  w.advance(2 * MIN);
+  await w.round();
+  t.deepEqual(rules(w.found), ['app_log_panic', 'server_oom', 'start_shell']);
+});
