@@ -61,7 +61,7 @@ test('repo scope: pending, then success on the deployed commit, linking to the d
   t.deepEqual(statuses.map((s) => s.state), ['pending', 'success']);
   for (const s of statuses) {
     t.is(s.targetUrl, `${stack.config.baseUrl}/#/deployments/${done.id}`);
-    t.is(s.context, 'render-orchestrator/stat-shop', 'one context per service');
+    t.is(s.context, `render-orchestrator/stat-shop (${done.request.ownerId})`, 'one context per service');
     t.is(s.login, 'stat');
   }
   t.regex(statuses[1]!.description!, /stat-shop is live/);
@@ -177,7 +177,7 @@ test('one commit deployed to two services: each has its own status, so one\'s fa
   const all = await statusesWhenPosted('mono', 'repo', api.commitSha, 4);
   const newestPerContext = new Map<string, string>();
   for (const s of all) newestPerContext.set(s.context ?? 'default', s.state);
-  t.deepEqual(Object.fromEntries(newestPerContext), { 'render-orchestrator/mono-api': 'failure', 'render-orchestrator/mono-web': 'success' });
+  t.deepEqual(Object.fromEntries(newestPerContext), { [`render-orchestrator/mono-api (${api.request.ownerId})`]: 'failure', [`render-orchestrator/mono-web (${web.request.ownerId})`]: 'success' });
 });
 
 // A redeploy or rollback asked for no pending status (it is asked at detection, which they skip): its commit

@@ -88,7 +88,7 @@ test('a service deleted and made again under its name right away: the old redepl
 
   // Past the old run's next look (3 s) and the status worker's pacing: the commit's latest status is the live service's.
   await new Promise((r) => setTimeout(r, 4_000));
-  const ofName = (stack.github.statusesFor(login, 'app', made.commitSha) as Array<{ context: string; state: string; description?: string }>).filter((s) => s.context === 'render-orchestrator/app');
+  const ofName = (stack.github.statusesFor(login, 'app', made.commitSha) as Array<{ context: string; state: string; description?: string }>).filter((s) => s.context === `render-orchestrator/app (${made.request.ownerId})`);
   t.is(ofName.at(-1)?.state, 'success', ofName.map((s) => `${s.state} ${s.description ?? ''}`).join('\n'));
 });
 

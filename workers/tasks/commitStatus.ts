@@ -14,9 +14,11 @@ import { delayJob } from './delayJob.js';
  * The status's name on the commit (one line per context in GitHub's checks list), one per service:
  * GitHub keeps the newest status of each context, so with one context for all, a second service
  * deployed from the same commit (a monorepo, scripts/ci-deploy.mjs with a SERVICE_NAME each) put its
- * success over the first one's failure and the commit showed green.
+ * success over the first one's failure and the commit showed green. A name is unique in a workspace
+ * only, so the workspace's id is part of it: `app` in staging and `app` in prod (or in a collaborator's
+ * own account) each keep their own result.
  */
-const commitStatusContext = (rec: DeploymentRecord) => `render-orchestrator/${rec.request.serviceName}`;
+const commitStatusContext = (rec: DeploymentRecord) => `render-orchestrator/${rec.request.serviceName} (${rec.request.ownerId})`;
 /** Scopes that may write commit statuses (GitHub: `repo:status`, or `repo` which includes it). */
 const STATUS_SCOPES = ['repo', 'repo:status'];
 
