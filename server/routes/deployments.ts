@@ -8,7 +8,7 @@ import { requireCsrf } from '../middleware/security.js';
 import { requireRenderKey, requireUser, withRenderKey, type RenderKeyState, type SignedInState } from '../middleware/context.js';
 import { takesNoBody, validate } from '../middleware/validate.js';
 import { answerWithdrawn, callerRender, deployRequester, heldCallerRender, whileKeyHeld, type CallerRender } from '../render/forRequest.js';
-import { RenderKeyWithdrawn } from '../render/errors.js';
+import { RenderApiError, RenderKeyWithdrawn } from '../render/errors.js';
 import type { RenderClient } from '../render/client.js';
 import { answerDeploymentStarted, DeploymentPageView, DeploymentView, presentDeployment } from '../presenters/deployment.js';
 import { LogPageView } from '../presenters/logs.js';
@@ -113,15 +113,20 @@ export function deploymentRoutes(router: Router, deps: AppDeps) {
    * withdrawn meanwhile (sign-out, cleared, replaced) is not used again (SECURITY.md). The body is sent
    * whole at the end, so a read stopped that way sends no log (whileKeyHeld says how it is answered).
    */
-  async function readWhileKeyHeld<T>(state: RenderKeyState, budgetWaitMs: number, read: (client: RenderClient) => Promise<T>): Promise<T> {
-    return whileKeyHeld(deps, callerRender(deps, state, { budgetWaitMs }), read, 'Your Render key changed while the log was being read. Try again.');
+  async function readWhileKeyHeld<T>(state: RenderKeyState, rec: DeploymentRecord, budgetWaitMs: number, read: (client: RenderClient) => Promise<T>): Promise<T> {
+    return whileKeyHeld(deps, callerRender(deps, state, { budgetWaitMs }), read, 'Your Render key changed while the log was being read. Try again.').catch((err: unknown) => {
+      // A deploy in a workspace this key does not see: Render's 404 says nothing of a deletion, and an API
+      // client told only "Resource not found." had no way to know what to do (the UI works it out itself).
+      if (err instanceof RenderApiError && err.kind === 'not_found' && !state.render.owners.some((o) => o.id === rec.request.ownerId)) throw errors.notSeenByThisKey('logs');
+      throw err;
+    });
   }
 
   // Logs of this deploy only (server/deployments/logReads.ts), a page at a time: newest first, older
   // ones through nextCursor (those reuse the values the newest was redacted with: deployments/pageSecrets.ts).
   router.get('/api/render/deployments/:id/logs', documented({ summary: 'A page of this deploy\'s log lines (redacted), newest page first', tag: 'deployments', responses: { 200: LogPageView }, errors: ['log_redaction_incomplete'] }), requireUser(), requireRenderKey(), validate({ query: LogPageQuery }), async (ctx) => {
     const rec = await loadOwn(ctx);
-    ctx.body = (await readWhileKeyHeld(ctx.state, LOG_BUDGET_WAIT_MS.page, (client) => deploymentLogPage(client, rec, ctx.input.query, nowIso(), secretsFor(ctx.state, !ctx.input.query.cursor)))) satisfies LogPageView;
+    ctx.body = (await readWhileKeyHeld(ctx.state, rec, LOG_BUDGET_WAIT_MS.page, (client) => deploymentLogPage(client, rec, ctx.input.query, nowIso(), secretsFor(ctx.state, !ctx.input.query.cursor)))) satisfies LogPageView;
   });
 
   // The whole log as text, redacted like the pages.
@@ -130,7 +135,7 @@ export function deploymentRoutes(router: Router, deps: AppDeps) {
     responses: { 200: { contentType: 'text/plain', description: 'Every line of every phase, oldest first.' } }, errors: ['log_redaction_incomplete'],
   }), requireUser(), requireRenderKey(), async (ctx) => {
     const rec = await loadOwn(ctx);
-    const { filename, text } = await readWhileKeyHeld(ctx.state, LOG_BUDGET_WAIT_MS.download, (client) => deploymentLogFile(client, rec, nowIso(), secretsFor(ctx.state, true)));
+    const { filename, text } = await readWhileKeyHeld(ctx.state, rec, LOG_BUDGET_WAIT_MS.download, (client) => deploymentLogFile(client, rec, nowIso(), secretsFor(ctx.state, true)));
     ctx.type = 'text/plain; charset=utf-8';
     ctx.set('Content-Disposition', `attachment; filename="${filename}"`);
     ctx.body = text;

@@ -364,8 +364,8 @@ export async function runRound(input: RoundInput): Promise<RoundResult> {
       // Render's, the window began after what Render had stamped, and the first round never read it.
       const again = noLater(startedAt) - FIRST_LOOKBACK_MS;
       if (!cursor && Date.parse(asked) - again > READ_SETTLE_MS) {
-        result.calls += 1;
         ({ answer: page, at } = await read(iso(again)));
+        result.calls += 1;
       }
     } catch (err) {
       if (err instanceof RenderApiError && (err.kind === 'forbidden' || err.status === 403)) {
