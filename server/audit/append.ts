@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { ReplyError, type Redis } from 'ioredis';
 import type { Clock } from '../clock.js';
 import { redisScript } from '../redisScript.js';
@@ -126,6 +127,8 @@ export function createAppender(opts: {
     const items = batch.map(({ input }) => ({
       input, detail: sanitizeDetail(input.detail as Record<string, unknown> | undefined),
       scopes: scopesOf(input),
+      // Kept across this call's attempts: a resend after a lost answer carries the very same entries.
+      nonce: randomBytes(12).toString('hex'),
     }));
     const chains = new Map<string, ChainScope>();
     for (const item of items) for (const scope of item.scopes) chains.set(chainId(scope), scope);
@@ -139,12 +142,12 @@ export function createAppender(opts: {
         throw new Error('audit append: a chain head is signed with a SECRET_KEY this process does not hold (a rotation rolling out); not appended');
       }
       const running = new Map([...heads].map(([chain, h]) => [chain, { seq: h.seq, hash: h.hash, entries: [] as string[], checkpoints: [] as string[] }]));
-      const firsts = items.map(({ input, detail, scopes }) => scopes.map((scope) => {
+      const firsts = items.map(({ input, detail, scopes, nonce }) => scopes.map((scope) => {
         const chain = chainId(scope);
         const r = running.get(chain)!;
         const body: Omit<AuditEntry, 'hash'> = {
           chain, seq: r.seq + 1, at, userId: input.userId, action: input.action, outcome: input.outcome,
-          detail, prevHash: r.seq === 0 ? GENESIS_HASH : r.hash,
+          detail, prevHash: r.seq === 0 ? GENESIS_HASH : r.hash, nonce,
         };
         const e: AuditEntry = { ...body, hash: entryHash(body) };
         [r.seq, r.hash] = [e.seq, e.hash];

@@ -26,7 +26,8 @@ export const UNREADABLE_HEAD_MARK = 'unreadable';
  * continued from) and re-hashes, so concurrent writers in several processes never fork
  * a chain. Unless this very call's entries are there already (`{2}`): the call ran before, its answer lost
  * with a dropped connection, and ioredis sent it again once reconnected, or the caller did (append.ts); the
- * first chain's first entry is where it belongs (all chains are written together). Heads that moved on
+ * first chain's first entry is where it belongs (all chains are written together; its random nonce, types.ts, makes it
+ * this call's and not the same event another process appended in the same millisecond). Heads that moved on
  * since (another process appended meanwhile) do not hide it, as comparing heads did.
  * KEYS: per chain (entries, head, checkpoints).
  * ARGV: per chain a header (expected seq, expected hash, expected base, new seq, new hash, kid, head

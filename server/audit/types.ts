@@ -80,6 +80,13 @@ export interface AuditEntry {
   outcome: AuditOutcome;
   detail: AuditDetail;
   prevHash: string;
+  /**
+   * Random, one per append (the same in the user's and the global entry of it; absent on entries written
+   * before it existed). The append script tells its own entry, written by a run whose answer was lost, by
+   * the entry's bytes: without it two processes appending the same event in the same millisecond on the
+   * same head built identical entries, and the second was taken for written and dropped.
+   */
+  nonce?: string;
   hash: string;
 }
 
