@@ -37,6 +37,17 @@ export async function assertAppData(d: AdminDeps): Promise<void> {
 
 const iso = (ms: number) => new Date(ms).toISOString().replace('.000Z', 'Z');
 
+/** A value a Redis writer chose, quoted with anything but printable ASCII escaped (no terminal controls reach the screen). */
+const quoted = (v: string) => JSON.stringify(v.length > 60 ? `${v.slice(0, 60)}...` : v).replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+
+/**
+ * A login or route name read from telemetry's keys, to be printed: as it is when it is printable ASCII
+ * without spaces (any login GitHub gives, any route template), else quoted. Before, `telemetry` and `unblock`
+ * printed what a Redis writer put there raw (escape sequences to retitle, clear or rewrite the terminal).
+ */
+const printable = <T extends string | null | undefined>(v: T): T => (typeof v === 'string' && !/^[\x21-\x7e]{1,100}$/.test(v) ? quoted(v) as T : v);
+const printableRoute = (v: string | undefined): string | undefined => (typeof v === 'string' && !/^[\x20-\x7e]{1,200}$/.test(v) ? quoted(v) : v);
+
 /**
  * A GitHub login (as telemetry last saw it) → user id; `id:<number>` names a GitHub user id. A bare
  * number is a login: GitHub logins may be all digits, and one must not name another user's id.
@@ -48,7 +59,7 @@ async function resolveUser(d: AdminDeps, loginOrId: string): Promise<{ userId: n
     // not granted a grace period nor shown an empty report (a mistyped id named nobody and exited 0).
     const userId = Number(id);
     const [login, kept, active, guarded] = await Promise.all([
-      d.redis.hget(d.keys.user(userId), 'login'), d.redis.exists(d.keys.user(userId), d.keys.baseline(userId)),
+      d.redis.hget(d.keys.user(userId), 'login').then(printable), d.redis.exists(d.keys.user(userId), d.keys.baseline(userId)),
       d.redis.zscore(d.keys.active, String(userId)), d.redis.hexists(d.keys.guard, String(userId)),
     ]);
     if (kept === 0 && active === null && guarded === 0) {
@@ -59,7 +70,7 @@ async function resolveUser(d: AdminDeps, loginOrId: string): Promise<{ userId: n
   if (!/^[A-Za-z0-9][A-Za-z0-9-]{0,38}$/.test(loginOrId)) throw new AdminError(`${JSON.stringify(loginOrId)} is neither a GitHub login nor id:<GitHub user id>`);
   const found = await d.redis.get(d.keys.login(loginOrId));
   if (!found) throw new AdminError(`no telemetry for ${loginOrId}: that login made no request within the retention (${d.settings.hourRetentionDays} days)`);
-  return { userId: Number(found), login: await d.redis.hget(d.keys.user(Number(found)), 'login') ?? loginOrId };
+  return { userId: Number(found), login: printable(await d.redis.hget(d.keys.user(Number(found)), 'login')) ?? loginOrId };
 }
 
 /**
@@ -79,7 +90,7 @@ async function resolveUnblockTarget(d: AdminDeps, loginOrId: string): Promise<{ 
   if (holder !== null && entries.has(holder)) ids.add(holder);
   if (ids.size === 0) return { ...(await resolveUser(d, loginOrId)), listedAs: null, note: '' };
   const current = new Map<number, string | null>();
-  for (const id of ids) current.set(id, await d.redis.hget(d.keys.user(id), 'login'));
+  for (const id of ids) current.set(id, printable(await d.redis.hget(d.keys.user(id), 'login')));
   if (ids.size > 1) {
     const who = [...ids].sort((a, b) => a - b).map((id) => {
       const e = entries.get(id)!;
@@ -95,9 +106,6 @@ async function resolveUnblockTarget(d: AdminDeps, loginOrId: string): Promise<{ 
   const note = holder !== null && holder !== userId ? ` The login ${loginOrId} now belongs to id ${holder}, who is neither throttled nor blocked and was left alone.` : '';
   return { userId, login, listedAs, note };
 }
-
-/** A value a Redis writer chose, quoted with anything but printable ASCII escaped (no terminal controls reach the screen). */
-const quoted = (v: string) => JSON.stringify(v.length > 60 ? `${v.slice(0, 60)}...` : v).replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 
 /**
  * Every throttle and block, soonest to lift first; then one line for each guard entry that is not a
@@ -181,7 +189,7 @@ export async function userTelemetry(d: AdminDeps, loginOrId: string): Promise<st
     for (const [rid, c] of byRoute) {
       const classes = ['s1', 's2', 's3', 's4', 's5'].filter((k) => c[k]).map((k) => `${k[1]}xx ${c[k]}`).join(', ');
       const latency = ['l0', 'l1', 'l2', 'l3', 'l4', 'l5'].map((k) => c[k] ?? 0).join('/');
-      out.push(`  ${iso(h * 3_600_000).slice(0, 13)}h  ${(routes[rid] ?? `route ${rid}`).padEnd(48)} ${classes}; latency ${latency}`);
+      out.push(`  ${iso(h * 3_600_000).slice(0, 13)}h  ${(printableRoute(routes[rid]) ?? `route ${printableRoute(rid)}`).padEnd(48)} ${classes}; latency ${latency}`);
     }
   }
 

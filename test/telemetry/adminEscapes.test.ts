@@ -1,0 +1,60 @@
+import test from 'ava';
+import { randomBytes } from 'node:crypto';
+import { createLogger } from '../../server/logger.js';
+import { manualClock } from '../../server/clock.js';
+import { createKeyring } from '../../server/crypto/keyring.js';
+import { createAuditLog } from '../../server/audit/auditLog.js';
+import { createSlackAlerter } from '../../server/alerts/slack.js';
+import { createSecurityEvents } from '../../server/security/events.js';
+import { telemetryKeys, routeId, hourIndex, minuteIndex } from '../../server/telemetry/keys.js';
+import { createGuardStore, type GuardEntry } from '../../server/telemetry/guards.js';
+import { unblock, userTelemetry, type AdminDeps } from '../../server/telemetry/admin.js';
+import { DEFAULT_TELEMETRY } from '../../server/telemetry/options.js';
+import { startTestRedis, type TestRedis } from '../helpers/redis.js';
+
+// `blocks` quotes what a Redis writer put in a guard entry, so no terminal control reaches the operator's
+// screen (adminHostile.test.ts). `telemetry <user>` and `unblock <user>` printed the login telemetry stored
+// (tel:u:<id>) and the route names (tel:routes) as they were: a Redis writer's escape sequences (retitle the
+// terminal, clear the screen, hide text, move the cursor to rewrite an earlier line) reached the screen.
+
+let redis: TestRedis;
+test.before(async () => { redis = await startTestRedis(); });
+test.after.always(async () => { await redis?.stop(); });
+
+const NOW = Date.UTC(2026, 10, 2, 9, 0, 5);
+const HOSTILE = 'mallory\x1b]0;owned\x07\x1b[2J\x1b[1A\rLifted nothing\u202e';
+
+function deps(prefix: string): AdminDeps {
+  const logger = createLogger({ level: 'silent' });
+  const clock = manualClock(NOW);
+  const keys = telemetryKeys(prefix);
+  const audit = createAuditLog({ redis: redis.client, prefix, clock, keyring: createKeyring(randomBytes(32)) });
+  const events = createSecurityEvents({ audit, alerter: createSlackAlerter({ webhookUrl: null, logger }), redis: redis.client, prefix, logger, cooldownSec: 0 });
+  return { redis: redis.client, keys, store: createGuardStore(redis.client, keys), settings: DEFAULT_TELEMETRY, events, audit, prefix, now: () => clock.now() };
+}
+
+// C0/C1 controls (Cc) and format characters such as bidi overrides (Cf).
+const controls = (lines: string[]) => lines.join('\n').split('\n').filter((l) => /[\p{Cc}\p{Cf}]/u.test(l));
+
+test('telemetry id:<n>: a login and a route name a Redis writer chose are printed without terminal controls', async (t) => {
+  const d = deps(`${redis.prefix}tel`);
+  const userId = 5151;
+  const rid = routeId('GET', '/api/x');
+  await redis.client.hset(d.keys.user(userId), 'login', HOSTILE);
+  await redis.client.hset(d.keys.routes, rid, `GET /api/x${HOSTILE}`);
+  await redis.client.hset(d.keys.hour(userId, hourIndex(NOW)), `${rid}.s2`, '3', `${rid}.l0`, '3');
+  await redis.client.hset(d.keys.minutes(userId, Math.floor(minuteIndex(NOW) / 60)), `${minuteIndex(NOW) % 60}.n`, '3');
+  const out = await userTelemetry(d, `id:${userId}`);
+  t.deepEqual(controls(out), [], 'no line carries a control character');
+});
+
+test('unblock id:<n>: the login it names is printed without terminal controls', async (t) => {
+  const d = deps(`${redis.prefix}unb`);
+  const userId = 5252;
+  await redis.client.hset(d.keys.user(userId), 'login', HOSTILE);
+  const entry: GuardEntry = { state: 'blocked', until: NOW + 3_600_000, since: NOW, strikes: 3, signal: 'requests', observed: 900, threshold: 300, login: 'mallory' };
+  await d.store.set(userId, entry);
+  const said = await unblock(d, `id:${userId}`);
+  t.regex(said, /^Lifted the block of/);
+  t.deepEqual(controls([said]), [], 'no control character in what the operator is told');
+});
