@@ -1,4 +1,5 @@
 import type { ServiceTypeName } from '../stacks/serviceTypes.js';
+import type { AutoDeploy } from '../render/types.js';
 /**
  * A deployment: one request to get a repo running on the caller's Render account, and everything
  * that happened to it. Records hold no secrets: env var names are kept, values never.
@@ -80,6 +81,8 @@ export interface DetectedStackSummary {
   dockerContext?: string | null;
   /** A render.yaml service's rootDir, sent to Render with the creation (absent or null: the repository's root). */
   rootDir?: string | null;
+  /** A render.yaml service's auto-deploy, sent to Render with the creation (absent or null: 'yes'). */
+  autoDeploy?: AutoDeploy | null;
 }
 
 export interface TimelineEntry {

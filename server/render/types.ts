@@ -20,6 +20,7 @@ export type Service = Schemas['service'];
 export type ServiceType = Schemas['serviceType'];
 export type ServicePOST = Schemas['servicePOST'];
 export type ServicePATCH = Schemas['servicePATCH'];
+export type AutoDeploy = Schemas['autoDeploy'];
 export type ServiceAndDeploy = Schemas['serviceAndDeploy'];
 export type TriggerDeployBody = NonNullable<
   operations['create-deploy']['requestBody']

@@ -46,7 +46,7 @@ export function detectRoutes(router: Router, deps: AppDeps) {
       throw err;
     });
     try {
-      const found = await detectStack(await repoFilesFromGitHub(gh, owner, repo, head.sha), { repo: `${owner}/${repo}` });
+      const found = await detectStack(await repoFilesFromGitHub(gh, owner, repo, head.sha), { repo: `${owner}/${repo}`, branch });
       ctx.body = presentDetectedStack(found);
     } catch (err) {
       if (err instanceof StackDetectionError) throw errors.stackNotDetected(err.message);

@@ -7,6 +7,8 @@ import { SERVICE_TYPE_PRESETS, serviceTypeOfBlueprint } from './serviceTypes.js'
 import { cronScheduleProblem } from '../deployments/cron.js';
 import { firstControl } from './lines.js';
 import { sameRepo } from '../render/serviceNames.js';
+import type { AutoDeploy } from '../render/types.js';
+import { isBranchName } from '../deployments/input.js';
 
 // Just the fields we read from the repository's render.yaml; Render's own
 // POST /blueprints/validate is the judge of the whole file.
@@ -31,9 +33,11 @@ const serviceSchema = z.object({
  * worker, private service, or cron job with a valid schedule), or null if it declares none we can use.
  * `repo` is the repository the file was read from (`owner/name`): a service that names another in its
  * `repo:` is built from that one on Render, so it says nothing about this repository's code and is
- * skipped (without `repo`, every service that names one is).
+ * skipped (without `repo`, every service that names one is). `branch` is the branch the deploy builds (the
+ * form's, the API's, else the repository's default): a service's `branch:` is compared with it, never used
+ * instead of it (branchNote); without it, the service's `branch:` is named as not applied.
  */
-export function stackFromBlueprint(raw: string, repo?: string): DetectedStack | null {
+export function stackFromBlueprint(raw: string, repo?: string, branch?: string): DetectedStack | null {
   // Linear-time reader of the services block; null when the file is not plain block-style YAML.
   const services = blueprintServices(raw);
   for (const entry of services ?? []) {
@@ -69,28 +73,32 @@ export function stackFromBlueprint(raw: string, repo?: string): DetectedStack | 
     const inDir = rootDir ? { rootDir } : {};
     const label = (svc.data.name && isPrintable(svc.data.name) ? ` "${svc.data.name}"` : '') + (rootDir ? ` in ${rootDir}/` : '');
     const what = SERVICE_TYPE_PRESETS[serviceType].label.toLowerCase();
-    const unapplied = notApplied(declaredKeys(entry));
+    const auto = autoDeployOf(entry);
+    const branchSaid = branchNote(entry.branch, branch);
+    const applied = new Set([...auto.applied, ...(branchSaid === null ? [] : ['branch'])]);
+    const fieldNotes = `${auto.note}${branchSaid ?? ''}${notApplied(declaredKeys(entry), applied)}`;
+    const autoDeploy = auto.autoDeploy ? { autoDeploy: auto.autoDeploy } : {};
     if (stack === 'static') {
       return {
-        stack, serviceType: 'static_site', runtime: 'static', ...inDir,
+        stack, serviceType: 'static_site', runtime: 'static', ...inDir, ...autoDeploy,
         buildCommand: buildCommand ?? '', startCommand: null, publishPath: inRepo('staticPublishPath', svc.data.staticPublishPath) ?? 'public',
-        reason: `render.yaml declares the static site${label}.${unapplied}`,
+        reason: `render.yaml declares the static site${label}.${fieldNotes}`,
       };
     }
     if (stack === 'docker') {
       return {
         // dockerCommand replaces the image's CMD on Render (sent as such: serviceDetails.ts).
-        stack, serviceType, runtime: 'docker', buildCommand: '', startCommand: svc.data.dockerCommand?.trim() || null, ...cron, ...inDir,
+        stack, serviceType, runtime: 'docker', buildCommand: '', startCommand: svc.data.dockerCommand?.trim() || null, ...cron, ...inDir, ...autoDeploy,
         dockerfilePath: inRepo('dockerfilePath', svc.data.dockerfilePath) ?? './Dockerfile',
         // The directory the image is built from: a Dockerfile's COPY lines are relative to it.
         ...(svc.data.dockerContext?.trim() ? { dockerContext: inRepo('dockerContext', svc.data.dockerContext.trim()) } : {}),
-        reason: `render.yaml declares the Docker ${what}${label}.${unapplied}`,
+        reason: `render.yaml declares the Docker ${what}${label}.${fieldNotes}`,
       };
     }
     return {
-      stack, serviceType, runtime, ...cron, ...inDir,
+      stack, serviceType, runtime, ...cron, ...inDir, ...autoDeploy,
       buildCommand: buildCommand ?? '', startCommand: startCommand ?? null, // both given (above)
-      reason: `render.yaml declares the ${runtime} ${what}${label}${'schedule' in cron ? `, on the schedule "${cron.schedule}"` : ''}.${unapplied}`,
+      reason: `render.yaml declares the ${runtime} ${what}${label}${'schedule' in cron ? `, on the schedule "${cron.schedule}"` : ''}.${fieldNotes}`,
     };
   }
   return null;
@@ -100,7 +108,8 @@ export function stackFromBlueprint(raw: string, repo?: string): DetectedStack | 
  * The fields of a Blueprint service (spec/render.yaml.json) that a deploy through this app does not apply:
  * it creates one service from the detected stack and the form's choices (plan, region, branch, env vars).
  * A render.yaml that declares them (a DATABASE_URL fromDatabase, a generateValue secret, a migration in
- * preDeployCommand, autoDeploy: false) went live without them, the reason saying only what was used.
+ * preDeployCommand) went live without them, the reason saying only what was used. autoDeploy,
+ * autoDeployTrigger and branch are here for a value this app does not take (autoDeployOf, branchNote).
  */
 const NOT_APPLIED = [
   'envVars', 'preDeployCommand', 'autoDeploy', 'autoDeployTrigger', 'buildFilter', 'disk', 'plan', 'region', 'branch',
@@ -108,13 +117,60 @@ const NOT_APPLIED = [
   'initialDeployHook', 'maxShutdownDelaySeconds', 'maintenanceMode', 'ipAllowList', 'renderSubdomainPolicy', 'registryCredential', 'headers', 'routes',
 ] as const;
 
-/** The sentence that says which of NOT_APPLIED the service declares ('' for none): names from the list above, never the file's text. */
-function notApplied(keys: ReadonlySet<string>): string {
-  const named = NOT_APPLIED.filter((k) => keys.has(k));
+/** The sentence that says which of NOT_APPLIED the service declares and were not `applied` ('' for none): names from the list above, never the file's text. */
+function notApplied(keys: ReadonlySet<string>, applied: ReadonlySet<string>): string {
+  const named = NOT_APPLIED.filter((k) => keys.has(k) && !applied.has(k));
   if (named.length === 0) return '';
   const list = named.length === 1 ? named[0] : `${named.slice(0, -1).join(', ')} and ${named.at(-1)}`;
   return ` Its ${list} in render.yaml ${named.length === 1 ? 'is' : 'are'} not applied by this deploy (Deploy as Blueprint applies the whole file).`;
 }
+
+const TRIGGERS: Record<string, AutoDeploy> = { off: 'no', commit: 'yes', checksPass: 'no' };
+const TRIGGER_NOTES: Record<string, string> = {
+  off: ' Auto-deploy is off, as its autoDeployTrigger in render.yaml says.',
+  checksPass: ' Its autoDeployTrigger checksPass cannot be set through Render\'s API, so auto-deploy is off: a push deploys nothing until you redeploy, or turn auto-deploy on in the service\'s settings (then every push deploys, checks passed or not).',
+};
+
+/**
+ * The service's auto-deploy as POST /services takes it (`yes|no`: the create body has no
+ * autoDeployTrigger, spec/render-openapi.json servicePOST), from its autoDeployTrigger (`off|commit|
+ * checksPass`), else its autoDeploy (a boolean); `applied` the fields taken, `note` what the reason says of
+ * it. checksPass ("wait for the branch to be green") cannot be asked for, so the service is created with
+ * auto-deploy off: on, every push deployed, checks passed or not. A value the schema does not allow is
+ * not taken (Render's validation refuses the file before a deploy creates anything), and stays named as
+ * not applied in what the form shows.
+ */
+function autoDeployOf(entry: Record<string, unknown>): { autoDeploy?: AutoDeploy; applied: string[]; note: string } {
+  const trigger = entry.autoDeployTrigger;
+  const flag = typeof entry.autoDeploy === 'boolean' ? (entry.autoDeploy ? 'yes' : 'no') : undefined;
+  if (typeof trigger === 'string' && Object.hasOwn(TRIGGERS, trigger)) {
+    const autoDeploy = TRIGGERS[trigger]!;
+    // autoDeploy beside it is taken when it says the same; else the trigger decides, and it is named as not applied.
+    const applied = ['autoDeployTrigger', ...(flag === autoDeploy ? ['autoDeploy'] : [])];
+    return { autoDeploy, applied, note: TRIGGER_NOTES[trigger] ?? '' };
+  }
+  if (flag === undefined) return { applied: [], note: '' };
+  return { autoDeploy: flag, applied: ['autoDeploy'], note: flag === 'no' ? ' Auto-deploy is off, as its autoDeploy in render.yaml says.' : '' };
+}
+
+/**
+ * What the reason says of the service's `branch:`, given the branch the deploy builds: '' when they are the
+ * same (the service is created on it), a sentence naming both when not, null when either is unknown or not a
+ * name (then `branch` is named as not applied). The deploy builds the branch it was asked for, never the
+ * file's: that branch's files are the ones detected (render.yaml among them), verified and pinned to a commit,
+ * and what the form showed; the user picks the other to deploy that one.
+ */
+function branchNote(declared: unknown, deployed: string | undefined): string | null {
+  if (typeof declared !== 'string' || declared === '' || deployed === undefined) return null;
+  if (declared === deployed) return '';
+  const building = quotable(deployed) ? `"${deployed}", the branch asked for` : 'the branch asked for';
+  return quotable(declared)
+    ? ` Its branch in render.yaml is "${declared}": this deploy builds ${building} (deploy "${declared}" to build that one).`
+    : ` Its branch in render.yaml is another one: this deploy builds ${building}.`;
+}
+
+/** A branch name the reason may quote: one this app deploys (no quotes, controls or invisible characters), of a readable length. */
+const quotable = (name: string): boolean => name.length <= 100 && isBranchName(name);
 
 const isStack = (value: unknown): boolean => typeof value === 'string' && (STACKS as readonly string[]).includes(value);
 

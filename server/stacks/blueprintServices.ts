@@ -20,7 +20,9 @@ import { linesOf, MAX_LINE_CHARS } from './lines.js';
  */
 type BlueprintEntry = Record<string, unknown> | 'not a mapping';
 
-const FIELDS = new Set(['type', 'name', 'runtime', 'env', 'buildCommand', 'startCommand', 'staticPublishPath', 'dockerfilePath', 'dockerContext', 'dockerCommand', 'schedule', 'rootDir', 'repo']);
+const FIELDS = new Set(['type', 'name', 'runtime', 'env', 'buildCommand', 'startCommand', 'staticPublishPath', 'dockerfilePath', 'dockerContext', 'dockerCommand', 'schedule', 'rootDir', 'repo',
+  // Applied to the service created, or said to be not applied (blueprint.ts autoDeployOf, branchNote).
+  'autoDeploy', 'autoDeployTrigger', 'branch']);
 // A value starting with one of these is a collection, alias, anchor, tag or reserved: not read here.
 const UNSUPPORTED_START = new Set(['[', '{', '&', '*', '!', '%', '@', '`']);
 

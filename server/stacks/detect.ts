@@ -44,8 +44,9 @@ const REFINERS: Record<StackName, Refiner> = {
  * static last). A repo's render.yaml is returned raw in `blueprint`, unless it is empty (blank lines and
  * comments only: no Blueprint). `repo` (`owner/name`) is the
  * repository the files are from: a render.yaml service built from another one (its `repo:`) is not used.
+ * `branch` is the branch they are from, the one deployed: the reason says when the service names another.
  */
-export async function detectStack(repoFiles: RepoFiles, opts: { templates?: Template[]; repo?: string } = {}): Promise<DetectedStack> {
+export async function detectStack(repoFiles: RepoFiles, opts: { templates?: Template[]; repo?: string; branch?: string } = {}): Promise<DetectedStack> {
   const files = sizeCapped(repoFiles);
   const raw = files.list.includes('render.yaml') ? ((await files.read('render.yaml')) ?? undefined) : undefined;
   // An empty render.yaml (blank lines and comments only) declares nothing: no Blueprint, as if there were
@@ -55,7 +56,7 @@ export async function detectStack(repoFiles: RepoFiles, opts: { templates?: Temp
   const withBlueprint = (d: DetectedStack): DetectedStack => (blueprint === undefined ? d : { ...d, blueprint });
 
   if (blueprint !== undefined) {
-    const declared = stackFromBlueprint(blueprint, opts.repo);
+    const declared = stackFromBlueprint(blueprint, opts.repo, opts.branch);
     if (declared) return withBlueprint(printableFields(declared));
   }
   const templates = [...(opts.templates ?? await loadTemplates())].sort((a, b) => b.detect.priority - a.detect.priority);

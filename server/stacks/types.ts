@@ -1,5 +1,6 @@
 import type { ServiceTypeName } from './serviceTypes.js';
 import { MAX_FILE_CHARS } from './lines.js';
+import type { AutoDeploy } from '../render/types.js';
 
 export const STACKS = ['node', 'python', 'go', 'ruby', 'rust', 'elixir', 'docker', 'static'] as const;
 export type StackName = (typeof STACKS)[number];
@@ -41,6 +42,8 @@ export interface DetectedStack {
   dockerContext?: string;
   /** render.yaml's rootDir (a monorepo's service): where Render runs the commands, the service's files. */
   rootDir?: string;
+  /** render.yaml's auto-deploy for the service (autoDeployTrigger, else autoDeploy), as POST /services takes it; absent: 'yes'. */
+  autoDeploy?: AutoDeploy;
   /** One sentence for the user: why this stack and these commands. */
   reason: string;
   /** The repository's own render.yaml, raw, when it has one. */

@@ -89,7 +89,7 @@ test('an invalid render.yaml whose errors quote huge or bidi-laden names fails w
 });
 
 // What the deploy does not apply of the service it takes from render.yaml (its env vars, generated secrets
-// and database links, a preDeployCommand migration, autoDeploy: false…) is said in the detection the deploy
+// and database links, a preDeployCommand migration…) is said in the detection the deploy
 // form shows, and in the deployment's, before anything is created: the deploy went live without them, its
 // reason naming only the commands it used.
 test('the fields of the render.yaml service a deploy does not apply are named in the detection, in the form and in the deployment', async (t) => {
@@ -108,7 +108,8 @@ test('the fields of the render.yaml service a deploy does not apply are named in
   } } });
   const detected = await agent.get('/api/github/repos/unapplied/repo/detect');
   t.is(detected.status, 200, detected.text);
-  t.is(detected.json.reason, 'render.yaml declares the node web service "api". Its envVars, preDeployCommand, autoDeploy and plan in render.yaml are not applied by this deploy (Deploy as Blueprint applies the whole file).');
+  // autoDeploy: false is applied (the service is created with auto-deploy off: test/stacks/blueprintAutoDeployBranch.test.ts).
+  t.is(detected.json.reason, 'render.yaml declares the node web service "api". Auto-deploy is off, as its autoDeploy in render.yaml says. Its envVars, preDeployCommand and plan in render.yaml are not applied by this deploy (Deploy as Blueprint applies the whole file).');
   const res = await agent.post('/api/render/deploy', { github_repo: 'unapplied/repo', project_name: 'unapplied-api', branch: 'main' });
   t.is(res.status, 202, res.text);
   const done = await waitFinished(agent, res.json.id);

@@ -178,7 +178,8 @@ async function createOnRender(ctx: WorkerContext, rec: DeploymentRecord, render:
       branch: rec.request.branch ?? undefined,
       // A render.yaml service's directory in a monorepo: its commands run there (blueprint.ts).
       ...(rec.stack!.rootDir ? { rootDir: rec.stack!.rootDir } : {}),
-      autoDeploy: 'yes',
+      // A render.yaml service's autoDeploy: false or autoDeployTrigger (blueprint.ts autoDeployOf); else on.
+      autoDeploy: rec.stack!.autoDeploy ?? 'yes',
       envVars: envVars.map((v) => ({ key: v.key, value: v.value })),
       serviceDetails: serviceDetailsFor(rec),
     });

@@ -72,7 +72,7 @@ export async function detect(ctx: WorkerContext, rec: DeploymentRecord, render: 
   let stack;
   let runtime: string;
   try {
-    stack = await detectStack(files, { repo: rec.request.githubRepo }).catch(asRepoGone);
+    stack = await detectStack(files, { repo: rec.request.githubRepo, branch: rec.request.branch ?? undefined }).catch(asRepoGone);
     runtime = stack.runtime;
   } catch (err) {
     if (err instanceof StackDetectionError && (rec.request.buildCommand && rec.request.startCommand)) {
@@ -101,6 +101,7 @@ export async function detect(ctx: WorkerContext, rec: DeploymentRecord, render: 
     dockerfilePath: stack?.dockerfilePath ?? null,
     dockerContext: stack?.dockerContext ?? null,
     rootDir: stack?.rootDir ?? null,
+    autoDeploy: stack?.autoDeploy ?? null,
     schedule: stack?.schedule ?? null,
   });
   if (rec.request.commitSha && summary.serviceType === 'cron_job') {
