@@ -29,11 +29,30 @@
 // when nothing was deployed because this commit, or a newer one of the branch, is already live or being deployed (a
 // redeploy never puts older code live: runs finishing out of order, a re-run of an old job), 1 when it failed or timed out
 // (an earlier ask with the same Idempotency-Key still being processed when the wait for it ran out included), 2 on bad input
-// (SERVICE_NAME taken by another repository's service included; a value with a line break, never printed), 130 / 143 when
+// (SERVICE_NAME taken by another repository's service included; a value with a line break, or a token, key, sha or
+// SERVICE_NAME with a character past ASCII, never printed; a URL with a user name or password; a redirect, which is
+// not followed: it would carry the Render key to wherever it points), 130 / 143 when
 // the job is canceled (SIGINT / SIGTERM): the deployment goes on, and the last line says where to follow or cancel it.
 
 const env = process.env;
-const bad = (message) => { console.error(`ci-deploy: ${message}`); process.exit(2); };
+// Every line printed goes through shown(): it quotes the orchestrator's answers (error messages, statuses, ids,
+// URLs; a deploy's failure may quote the repository: a dependency's name from package.json, line breaks and all), and
+// an ORCHESTRATOR_URL answering with line breaks, terminal escapes or GitHub Actions workflow commands
+// (`::add-mask::…`, `::error::…` at a line's start; `##[cmd]` anywhere in one) wrote them into the CI log as its own
+// lines, and one echoing the request's headers printed the token and the key. Control characters (C0, DEL, C1, line
+// and paragraph separators, bidi controls) become one space or '?', `##[` is broken up, the token and the key are
+// replaced by ***, and a line is cut at 2,000 characters.
+const secrets = [];
+const unsafe = (n) => n < 0x20 || (n >= 0x7f && n <= 0x9f) || n === 0x2028 || n === 0x2029 || (n >= 0x202a && n <= 0x202e) || (n >= 0x2066 && n <= 0x2069);
+const shown = (line) => {
+  let s = String(line);
+  for (const secret of secrets) s = s.split(secret).join('***');
+  s = [...s].map((c) => (c === '\n' || c === '\r' || c === '\t' ? ' ' : unsafe(c.charCodeAt(0)) ? '?' : c)).join('').replaceAll('##[', '## [');
+  return s.length > 2000 ? `${s.slice(0, 2000)}…` : s;
+};
+const say = (line) => console.log(shown(line));
+const warn = (line) => console.error(shown(line));
+const bad = (message) => { warn(`ci-deploy: ${message}`); process.exit(2); };
 // A line break or other control character inside a value (a secret pasted with its newline): refused, never printed.
 // Sent on, it made fetch refuse the header with the whole value in its message, which was printed at every retry.
 const hasControl = (v) => [...v].some((c) => c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f);
@@ -45,8 +64,25 @@ const need = (name) => {
 };
 const base = need('ORCHESTRATOR_URL').replace(/\/+$/, '');
 if (!/^https?:\/\/[^/\s]+/i.test(base)) bad('ORCHESTRATOR_URL must be an http(s):// address, e.g. https://render-orchestrator.onrender.com');
-const token = need('GH_USER_TOKEN');
-const apiKey = need('RENDER_API_KEY');
+// A user name and password in it: fetch refuses such a URL (retried as "no answer" for 2 minutes), and the
+// address is printed in this job's log (no answer from …, follow it at …). Never printed here.
+{
+  let url = null;
+  try { url = new URL(base); } catch { /* said below */ }
+  if (!url) bad('ORCHESTRATOR_URL must be an http(s):// address, e.g. https://render-orchestrator.onrender.com');
+  if (url.username || url.password) bad('ORCHESTRATOR_URL must not hold a user name or password; set it to the address alone');
+}
+// Sent as headers, which take no character past ASCII (fetch refuses one: an invisible character or a typographic
+// quote pasted with a secret was retried as "no answer" for 2 minutes, then exit 1). Refused, never printed.
+const ascii = (v) => [...v].every((c) => c.charCodeAt(0) <= 0x7e);
+const needAscii = (name) => {
+  const v = need(name);
+  if (!ascii(v)) bad(`${name} contains a character that is not ASCII (an invisible one, or a typographic quote, pasted with it?); set it to the value alone`);
+  if (v.length >= 8) secrets.push(v); // (a shorter one is refused by the orchestrator, and would mask common text)
+  return v;
+};
+const token = needAscii('GH_USER_TOKEN');
+const apiKey = needAscii('RENDER_API_KEY');
 const repo = need('GITHUB_REPOSITORY');
 if (!/^[^/\s]+\/[^/\s]+$/.test(repo)) bad('GITHUB_REPOSITORY must be owner/name');
 const branch = (env.GITHUB_REF_NAME ?? '').trim() || undefined;
@@ -56,6 +92,8 @@ const serviceName = ((env.SERVICE_NAME ?? '').trim() || repo.split('/')[1]).toLo
 for (const [name, value] of [['GITHUB_REF_NAME', branch ?? ''], ['GITHUB_SHA', sha], ['SERVICE_NAME', serviceName]]) {
   if (hasControl(value)) bad(`${name} contains a line break or another control character`);
 }
+// GITHUB_SHA and SERVICE_NAME make the Idempotency-Key header: ASCII only (see needAscii).
+if (sha && !ascii(`${sha}${serviceName}`)) bad('GITHUB_SHA and SERVICE_NAME go into the Idempotency-Key header, which takes ASCII only: set them without other characters');
 // A duration like '30m' read as NaN: no deadline ever came, and a NaN or zero interval polled without pause;
 // past 24.8 days Node's timers fire at once (a poll every millisecond).
 const MAX_TIMER_MS = 2_147_483_647;
@@ -91,12 +129,12 @@ async function api(method, path, { body, headers, retry = false } = {}) {
       inProgressSince ||= Date.now();
       const left = Math.min(inProgressSince + IN_PROGRESS_WAIT_MS, deadline) - Date.now();
       if (left <= 0) {
-        console.error(`ci-deploy: an earlier request with Idempotency-Key ${idemKey} was still being processed after ${Math.round((Date.now() - inProgressSince) / 1000)} s; nothing else was asked. Re-run the job: it follows that request's deployment once made (or deploys, if that request was lost)`);
+        warn(`ci-deploy: an earlier request with Idempotency-Key ${idemKey} was still being processed after ${Math.round((Date.now() - inProgressSince) / 1000)} s; nothing else was asked. Re-run the job: it follows that request's deployment once made (or deploys, if that request was lost)`);
         return res;
       }
       const waitMs = Math.min(Math.max(backoffMs, retryAfterMs(res)), left);
       backoffMs = Math.min(backoffMs * 2, 10_000);
-      console.error(`ci-deploy: ${method} ${path}: a request with the same Idempotency-Key (${idemKey}) is still being processed; asking again in ${Math.ceil(waitMs / 1000)} s`);
+      warn(`ci-deploy: ${method} ${path}: a request with the same Idempotency-Key (${idemKey}) is still being processed; asking again in ${Math.ceil(waitMs / 1000)} s`);
       await new Promise((r) => setTimeout(r, waitMs));
       continue;
     }
@@ -104,7 +142,7 @@ async function api(method, path, { body, headers, retry = false } = {}) {
     // says "not now" (429, a proxy's 502/503/504) or none at all, after Retry-After, for a while.
     if (!retry || !transient(res.status) || Date.now() >= startDeadline) return res;
     const waitMs = Math.min(Math.max(pollMs, retryAfterMs(res)), Math.max(0, startDeadline - Date.now()));
-    console.error(`ci-deploy: ${method} ${path}: ${problem(res)}; trying again in ${Math.ceil(waitMs / 1000)} s`);
+    warn(`ci-deploy: ${method} ${path}: ${problem(res)}; trying again in ${Math.ceil(waitMs / 1000)} s`);
     await new Promise((r) => setTimeout(r, waitMs));
   }
 }
@@ -127,7 +165,17 @@ async function call(method, path, body, headers) {
       headers: { authorization: `Bearer ${token}`, accept: 'application/json', ...(body ? { 'content-type': 'application/json' } : {}), ...headers },
       body: body ? JSON.stringify(body) : undefined,
       signal: globalThis.AbortSignal.timeout(requestMs()),
+      // Not followed: fetch drops Authorization on a redirect to another origin, but sent X-Render-Api-Key (the
+      // Render key) and the body on to wherever Location pointed. A redirect is ORCHESTRATOR_URL set wrong (http://
+      // for https://, an old address): said, with the origin it points to, as bad input.
+      redirect: 'manual',
     });
+    if (res.status >= 300 && res.status < 400) {
+      let to = 'an address it did not give';
+      try { to = new URL(res.headers.get('location') ?? '', `${base}/`).origin; } catch { /* keep the default */ }
+      await res.body?.cancel().catch(() => {});
+      return { status: res.status, json: null, redirectTo: to };
+    }
     const json = await res.json().catch(() => null);
     return { status: res.status, json, replayed: res.headers.get('idempotent-replayed') === 'true', retryAfter: res.headers.get('retry-after') };
   } catch (err) {
@@ -138,13 +186,15 @@ async function call(method, path, body, headers) {
 }
 
 const problem = (res) => (res.status === 0 ? `no answer from ${base}: ${res.network}`
+  : res.redirectTo ? `HTTP ${res.status}, a redirect to ${res.redirectTo}, not followed (it would carry your Render key there): set ORCHESTRATOR_URL to the orchestrator's own address, its BASE_URL`
   : res.json?.error ? `${res.json.error.code}: ${res.json.error.message}` : `HTTP ${res.status}`);
 
 const failWith = (what, res) => {
-  console.error(`ci-deploy: ${what} (${problem(res)})`);
+  warn(`ci-deploy: ${what} (${problem(res)})`);
   // 4xx is bad input, but a rate limit (429) is not: it passes; nor an earlier ask with the key still being processed after the wait.
   const notNow = res.status === 429 || res.json?.error?.code === 'idempotency_in_progress';
-  process.exit(res.status >= 400 && res.status < 500 && !notNow ? 2 : 1);
+  // A redirect is ORCHESTRATOR_URL set wrong: bad input too.
+  process.exit((res.status >= 400 && res.status < 500 && !notNow) || res.redirectTo ? 2 : 1);
 };
 const key = { 'x-render-api-key': apiKey };
 const idemOf = (k) => (k ? { 'idempotency-key': k } : {});
@@ -170,11 +220,11 @@ const named = listed.json.services.filter((s) => s.name === serviceName);
 let ours = named.filter(isOurs);
 
 if (ours.length > 1) {
-  console.error(`ci-deploy: several services named "${serviceName}" deploy ${repo}${branch ? `@${branch}` : ''} (${ours.map((s) => s.id).join(', ')}, in different workspaces); this script cannot tell which to redeploy`);
+  warn(`ci-deploy: several services named "${serviceName}" deploy ${repo}${branch ? `@${branch}` : ''} (${ours.map((s) => s.id).join(', ')}, in different workspaces); this script cannot tell which to redeploy`);
   process.exit(2);
 } else if (ours.length === 0 && named.length > 0) {
   const other = named.map((s) => `${s.id} deploys ${repoOf(s.repo) || '(no repository)'}${s.branch ? `@${s.branch}` : ''}`).join('; ');
-  console.error(`ci-deploy: the service name "${serviceName}" is taken by a service of another repository or branch (${other}), not ${repo}${branch ? `@${branch}` : ''}. Nothing was deployed; set SERVICE_NAME to a name of its own for this repository${branch ? ' and branch' : ''}.`);
+  warn(`ci-deploy: the service name "${serviceName}" is taken by a service of another repository or branch (${other}), not ${repo}${branch ? `@${branch}` : ''}. Nothing was deployed; set SERVICE_NAME to a name of its own for this repository${branch ? ' and branch' : ''}.`);
   process.exit(2);
 }
 
@@ -184,7 +234,7 @@ async function start(idemKey) {
   if (ours.length === 0) {
     const res = await deploy(idem);
     if (res.status !== 202) failWith('the deploy was not accepted', res);
-    return res;
+    return accepted(res);
   }
   const svc = ours[0];
   let res = await api('POST', `/api/render/services/${encodeURIComponent(svc.id)}/redeploy`, { body: sha ? { commit_sha: sha } : {}, headers: { ...key, ...idem }, retry: Boolean(idem['idempotency-key']) });
@@ -192,7 +242,13 @@ async function start(idemKey) {
   // asked for again with the same request and answered with the deployment it made (nothing new deployed).
   if (res.status === 409 && res.json?.error?.code === 'idempotency_key_reused') res = await deploy(idem);
   if (res.status !== 202) failWith(`the redeploy of ${svc.id} was not accepted`, res);
-  return res;
+  return accepted(res);
+}
+/** A 202 that names no deployment (a proxy's page): nothing to follow (it was a stack trace). */
+function accepted(res) {
+  if (typeof res.json?.id === 'string' && res.json.id) return res;
+  warn(`ci-deploy: the request was answered 202 (accepted) but the answer names no deployment (a proxy's page?); nothing to follow. Re-run the job${sha ? ': its Idempotency-Key finds the deployment, if one was made' : ''}`);
+  process.exit(1);
 }
 
 // Per service as well as per commit: one push may deploy several services (a SERVICE_NAME each), and one
@@ -208,17 +264,17 @@ const wentLive = (d) => d.status === 'live' || d.status === 'deactivated';
 // to fall behind its own.
 const nothingToDo = (d) => d.nothingToDeploy === true;
 for (let tries = 0; sha && started.replayed && started.json.finished && !wentLive(started.json) && !nothingToDo(started.json) && tries < 20; tries++) {
-  console.log(`deployment ${started.json.id} of this commit ended ${started.json.status}: deploying it again`);
+  say(`deployment ${started.json.id} of this commit ended ${started.json.status}: deploying it again`);
   started = await start(`ci-${sha}-${serviceName}-after-${started.json.id}`);
 }
-const announce = (d) => console.log(`deployment ${d.id}: ${repo}${branch ? `@${branch}` : ''}${sha ? ` (${sha.slice(0, 7)})` : ''} → ${serviceName}${d.kind === 'redeploy' ? ` (redeploy of ${d.serviceId})` : ''}`);
+const announce = (d) => say(`deployment ${d.id}: ${repo}${branch ? `@${branch}` : ''}${sha ? ` (${sha.slice(0, 7)})` : ''} → ${serviceName}${d.kind === 'redeploy' ? ` (redeploy of ${d.serviceId})` : ''}`);
 announce(started.json);
 
 // The job canceled (Actions sends SIGINT, then SIGTERM): the deployment goes on; the log says where it is.
 let followedId = null;
 for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]]) {
   process.on(signal, () => {
-    console.error(followedId ? `ci-deploy: canceled; deployment ${followedId} goes on without this job (follow or cancel it at ${base}/#/deployments/${followedId})` : 'ci-deploy: canceled');
+    warn(followedId ? `ci-deploy: canceled; deployment ${followedId} goes on without this job (follow or cancel it at ${base}/#/deployments/${followedId})` : 'ci-deploy: canceled');
     process.exit(code);
   });
 }
@@ -231,14 +287,14 @@ async function finished(id) {
     const res = await api('GET', `/api/render/deployments/${encodeURIComponent(id)}`);
     if (res.status !== 200) {
       // Transient answers (429, 503) and no answer at all are retried; anything else ends the wait.
-      if (res.status !== 0 && res.status !== 429 && res.status < 500) { console.error(`ci-deploy: ${problem(res)}`); process.exit(1); }
+      if (res.status !== 0 && res.status !== 429 && res.status < 500) { warn(`ci-deploy: ${problem(res)}`); process.exit(1); }
     } else if (typeof res.json?.status === 'string') {
       const d = res.json;
-      if (d.status !== last) { console.log(`status: ${d.status}`); last = d.status; }
+      if (d.status !== last) { say(`status: ${d.status}`); last = d.status; }
       if (d.finished) return d;
     } // else a 200 that is no deployment (a proxy's maintenance page): asked again, as a 503 is
     if (Date.now() > deadline) {
-      console.error(`ci-deploy: still ${last || 'unknown'} after ${timeoutMs / 1000} s; deployment ${id} goes on without this job: follow it at ${base}/#/deployments/${id}`);
+      warn(`ci-deploy: still ${last || 'unknown'} after ${timeoutMs / 1000} s; deployment ${id} goes on without this job: follow it at ${base}/#/deployments/${id}`);
       process.exit(1);
     }
     // Not before Retry-After (a 429), nor past the deadline.
@@ -268,29 +324,29 @@ let d = await finished(started.json.id);
 // deploy was creating it, so the deploy asked here found the name taken by that same service. It is
 // redeployed at this commit once it is listed (a newer commit live by then is left alone: see above).
 if (d.status === 'failed' && d.failure?.code === 'service_name_taken' && ours.length === 0) {
-  console.log(`deployment ${d.id} ended service_name_taken: another run is creating "${serviceName}" (or just has); redeploying it once it is listed`);
+  say(`deployment ${d.id} ended service_name_taken: another run is creating "${serviceName}" (or just has); redeploying it once it is listed`);
   const svc = await ourServiceAppearing();
   if (svc) {
     ours = [svc];
     started = await start(sha ? `ci-${sha}-${serviceName}-after-${d.id}` : undefined);
     announce(started.json);
     d = await finished(started.json.id);
-  } else console.error(`ci-deploy: no service "${serviceName}" of ${repo}${branch ? `@${branch}` : ''} was listed within ${Math.round(Math.min(timeoutMs, 120_000) / 1000)} s`);
+  } else warn(`ci-deploy: no service "${serviceName}" of ${repo}${branch ? `@${branch}` : ''} was listed within ${Math.round(Math.min(timeoutMs, 120_000) / 1000)} s`);
 }
 
 if (d.status === 'live') {
-  console.log(`live: ${d.serviceUrl ?? d.dashboardUrl ?? '(no URL reported)'}`);
+  say(`live: ${d.serviceUrl ?? d.dashboardUrl ?? '(no URL reported)'}`);
   process.exit(0);
 }
 // It went live and a later deploy has replaced it since (a re-run of an older commit's job): it succeeded.
 if (d.status === 'deactivated') {
-  console.log(`went live, since replaced by a later deploy: ${d.serviceUrl ?? d.dashboardUrl ?? '(no URL reported)'}`);
+  say(`went live, since replaced by a later deploy: ${d.serviceUrl ?? d.dashboardUrl ?? '(no URL reported)'}`);
   process.exit(0);
 }
 if (nothingToDo(d)) {
-  console.log(`nothing was deployed (${d.failure?.code ?? d.status}): ${d.failure?.message ?? 'this commit or a newer one is already live'}`);
+  say(`nothing was deployed (${d.failure?.code ?? d.status}): ${d.failure?.message ?? 'this commit or a newer one is already live'}`);
   process.exit(0);
 }
-console.error(`ci-deploy: ${d.status}${d.failure ? ` (${d.failure.code}: ${d.failure.message})` : ''}`);
-if (d.dashboardUrl) console.error(`dashboard: ${d.dashboardUrl}`);
+warn(`ci-deploy: ${d.status}${d.failure ? ` (${d.failure.code}: ${d.failure.message})` : ''}`);
+if (d.dashboardUrl) warn(`dashboard: ${d.dashboardUrl}`);
 process.exit(1);
