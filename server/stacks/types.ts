@@ -1,5 +1,5 @@
 import type { ServiceTypeName } from './serviceTypes.js';
-import { MAX_FILE_CHARS } from './lines.js';
+import { isControlOrOverride, MAX_FILE_CHARS } from './lines.js';
 import type { AutoDeploy } from '../render/types.js';
 
 export const STACKS = ['node', 'python', 'go', 'ruby', 'rust', 'elixir', 'docker', 'static'] as const;
@@ -53,6 +53,15 @@ export interface DetectedStack {
 /** Nothing recognisable: the message is shown to the user as is. */
 export class StackDetectionError extends Error {
   override readonly name = 'StackDetectionError';
+
+  /**
+   * The message quotes the repository's text (a dependency's name from package.json, a path): a control or
+   * invisible character in it is shown as U+FFFD, so the message is one line as written wherever it goes (the
+   * deployment page, the commit status, Slack, a CI job's log, where a line starting "::error::" is a command).
+   */
+  constructor(message: string) {
+    super(Array.from(message, (ch) => (isControlOrOverride(ch.codePointAt(0)!) ? '\uFFFD' : ch)).join(''));
+  }
 }
 
 /** A file detection would read is larger than it reads (MAX_FILE_CHARS): it exists, but cannot be looked into. */

@@ -278,6 +278,14 @@ test('SvelteKit with adapter-static is a static site publishing build/ (or its p
   t.like(dev, { serviceType: 'static_site', publishPath: 'public' });
 });
 
+// A refusal quotes the dependency's name as package.json has it: its line breaks made lines of their own in a CI job's
+// log, where one starting "::error" is a workflow command (scripts/ci-deploy.mjs printed the failure as it came).
+test('a refusal quoting a dependency\'s name shows its control and invisible characters as U+FFFD', async (t) => {
+  const forged = '@sveltejs/adapter-x\n::error title=Deploy OK::forged\u202e\u2060';
+  const err = await t.throwsAsync(svelteKit(forged, null), { instanceOf: StackDetectionError });
+  t.true(err.message.includes('@sveltejs/adapter-x\uFFFD::error title=Deploy OK::forged\uFFFD\uFFFD (package.json)'), err.message);
+});
+
 test('SvelteKit with adapter-auto or another platform\'s adapter is refused, naming the adapters Render runs', async (t) => {
   const auto = await t.throwsAsync(svelteKit('@sveltejs/adapter-auto', svelteConfig('@sveltejs/adapter-auto')), { instanceOf: StackDetectionError });
   t.regex(auto.message, /@sveltejs\/adapter-auto \(svelte\.config\.js\), which knows no adapter for Render.*@sveltejs\/adapter-node.*node build.*@sveltejs\/adapter-static/);
