@@ -75,11 +75,19 @@ export const errors = {
     });
   },
   githubUnavailable: () => new AppError(503, 'github_unavailable', 'GitHub did not answer. Try again in a minute.', { 'Retry-After': '30' }),
+  /** GitHub refused the caller's token this (403 not a rate limit, 451): its own words when it gave them. */
+  githubForbidden: (githubMessage?: string) =>
+    new AppError(403, 'github_forbidden', `GitHub refused this request for your account${githubMessage ? ` (it said: “${githubMessage}”)` : ''}. Asking again gets the same answer until that changes on GitHub.`),
   githubTokenInvalid: (message = 'Your GitHub authorization has expired or was revoked. Sign in again.') =>
     new AppError(401, 'github_token_invalid', message, { 'WWW-Authenticate': `${CHALLENGE}, error="invalid_token"` }),
   bearerWithCookie: () => new AppError(400, 'bearer_with_cookie', 'Send either a session cookie or an Authorization: Bearer token, not both.'),
-  /** Render's 404 for something made in a workspace the connected key does not see (the key replaced by another account's). */
-  notSeenByThisKey: (what: string) => new AppError(404, 'not_found', `This deploy was made with another Render key, and the key connected now cannot see its service. Connect the key it was made with to read its ${what}.`),
+  /**
+   * Render's 404 for a deploy made in a workspace the connected key does not see (the key replaced by another
+   * account's): the same status and code, and what to do (a key scoped to another workspace: Render's 403,
+   * render_forbidden with this message).
+   */
+  notSeenByThisKey: (what = 'logs') => new AppError(404, 'not_found',
+    `This deploy was made with another Render key, and the key connected now cannot see its service. Connect the key it was made with to read its ${what}.`),
   renderForbidden: (message = 'Your Render API key is not allowed to do this.', details?: unknown) => new AppError(403, 'render_forbidden', message, {}, details),
   renderRejected: (message = 'Render refused the request.', details?: unknown) => new AppError(400, 'render_rejected', message, {}, details),
   renderPaymentRequired: (message = 'Render needs a payment method on the account for this.', details?: unknown) => new AppError(400, 'render_payment_required', message, {}, details),

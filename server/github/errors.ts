@@ -18,13 +18,19 @@ export class GitHubError extends Error {
    * answers 429 with Retry-After).
    */
   readonly waitStated?: boolean;
+  /**
+   * GitHub's own `message` for a failed answer (the token scrubbed, at most 200 characters), when it gave
+   * one: what a refusal tells the user to do ("You must grant your OAuth token access to this organization.").
+   */
+  readonly githubMessage?: string;
 
-  constructor(kind: GitHubErrorKind, message: string, opts: { status?: number; retryAfterSeconds?: number; waitStated?: boolean } = {}) {
+  constructor(kind: GitHubErrorKind, message: string, opts: { status?: number; retryAfterSeconds?: number; waitStated?: boolean; githubMessage?: string } = {}) {
     super(message);
     this.kind = kind;
     if (opts.status !== undefined) this.status = opts.status;
     if (opts.retryAfterSeconds !== undefined) this.retryAfterSeconds = opts.retryAfterSeconds;
     if (opts.waitStated !== undefined) this.waitStated = opts.waitStated;
+    if (opts.githubMessage) this.githubMessage = opts.githubMessage;
   }
 }
 
@@ -63,7 +69,10 @@ export function toGitHubError(err: unknown, what: string, secret: string): GitHu
     const wait = retryAfter ?? (String(remaining) === '0' ? undefined : SECONDARY_LIMIT_WAIT_S);
     return new GitHubError('rate_limited', message, { status, waitStated: retryAfter !== undefined, ...(wait === undefined ? {} : { retryAfterSeconds: wait }) });
   }
-  if (status === 403) return new GitHubError('forbidden', message, { status });
+  // 403 without a rate limit: SAML SSO not authorized for the token (X-GitHub-SSO), a repository GitHub
+  // disabled ("Repository access blocked"), a token of no user. 451 is a repository blocked for legal
+  // reasons (DMCA), with the same message: a refusal, the same on every ask, not a malformed answer.
+  if (status === 403 || status === 451) return new GitHubError('forbidden', message, { status, ...(ghMessage ? { githubMessage: ghMessage } : {}) });
   // 409 is GitHub's "Git Repository is empty."
   if (status === 404 || status === 410 || status === 409) return new GitHubError('not_found', message, { status });
   if (status >= 500) return new GitHubError('unavailable', message, { status });

@@ -57,7 +57,16 @@ function fromGitHub(err: GitHubError): AppError {
   // The repository's shape, the same on every ask: not GitHub failing (a 503 said "try again").
   if (err instanceof RootTooLargeError) return errors.repoRootTooLarge();
   if (err.kind === 'unauthorized') return errors.githubTokenInvalid();
-  if (err.kind === 'rate_limited') return errors.rateLimited(60, 'GitHub is rate-limiting your account. Try again in a minute.');
+  if (err.kind === 'rate_limited') {
+    // GitHub's stated wait (retry-after, or the primary window's reset with no calls left), else a secondary
+    // limit's minute (server/github/errors.ts): "a minute" for a window resetting in 40 sent the user back
+    // every minute to be refused again.
+    const wait = Math.max(1, Math.ceil(err.retryAfterSeconds ?? 60));
+    return errors.rateLimited(wait, `GitHub is rate-limiting your account. Try again ${wait <= 60 ? 'in a minute' : `in ${Math.ceil(wait / 60)} minutes`}.`);
+  }
+  // GitHub answered, and refused (SSO not authorized for the token, a repository it blocked): the same answer
+  // until the user acts, so its own words, not "GitHub did not answer. Try again in a minute."
+  if (err.kind === 'forbidden') return errors.githubForbidden(err.githubMessage);
   return errors.githubUnavailable();
 }
 

@@ -29,7 +29,7 @@ export const BlueprintQuery = DetectQuery.extend({
 export function detectRoutes(router: Router, deps: AppDeps) {
   router.get('/api/github/repos/:owner/:repo/detect', documented({
     summary: 'Detect the stack of a repository (what a deploy would run)', tag: 'github', responses: { 200: DetectView },
-    errors: ['stack_not_detected', 'repo_root_too_large', 'github_unavailable'],
+    errors: ['stack_not_detected', 'repo_root_too_large', 'github_unavailable', 'github_forbidden'],
   }), requireUser(), deps.rateLimits.guard('detect'), validate({ query: DetectQuery }), async (ctx) => {
     const gh = callerGitHub(deps, ctx.state.session);
     const owner = String(ctx.params.owner);
@@ -61,7 +61,7 @@ export function detectRoutes(router: Router, deps: AppDeps) {
   // files"), so a valid file comes with Render's Deploy to Render link, where the user applies it.
   router.get('/api/github/repos/:owner/:repo/blueprint', documented({
     summary: 'Validate the repository\'s render.yaml with Render (and Render\'s plan of what it would create)', tag: 'github',
-    responses: { 200: BlueprintCheckView }, errors: ['blueprint_not_found', 'blueprint_too_large', 'github_unavailable'],
+    responses: { 200: BlueprintCheckView }, errors: ['blueprint_not_found', 'blueprint_too_large', 'github_unavailable', 'github_forbidden'],
   }), requireUser(), requireRenderKey(), deps.rateLimits.guard('detect'), validate({ query: BlueprintQuery }), async (ctx) => {
     const gh = callerGitHub(deps, ctx.state.session);
     const owner = String(ctx.params.owner);

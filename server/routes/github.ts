@@ -6,7 +6,7 @@ import { openGithubToken } from '../sessions/credentials.js';
 import { requireUser } from '../middleware/context.js';
 import { validate } from '../middleware/validate.js';
 import type { AppSession } from '../sessions/types.js';
-import type { GitHubClient, RepoSummary } from '../github/client.js';
+import { GitHubError, type GitHubClient, type RepoSummary } from '../github/client.js';
 import { BranchesView, presentRepo, RepoPageView } from '../presenters/repo.js';
 import { documented } from '../openapi/describe.js';
 import { queryWholeNumber } from '../middleware/queryNumber.js';
@@ -36,7 +36,7 @@ export function callerGitHub(deps: AppDeps, session: AppSession): GitHubClient {
 export function githubRoutes(router: Router, deps: AppDeps) {
   const guards = [deps.rateLimits.guard('githubReads')];
 
-  router.get('/api/github/repos', documented({ summary: 'The caller\'s GitHub repositories (most recently pushed first), optionally filtered by name', tag: 'github', responses: { 200: RepoPageView }, errors: ['github_unavailable'] }), requireUser(), ...guards, validate({ query: ReposQuery }), async (ctx) => {
+  router.get('/api/github/repos', documented({ summary: 'The caller\'s GitHub repositories (most recently pushed first), optionally filtered by name', tag: 'github', responses: { 200: RepoPageView }, errors: ['github_unavailable', 'github_forbidden'] }), requireUser(), ...guards, validate({ query: ReposQuery }), async (ctx) => {
     const q = ctx.input.query;
     const github = callerGitHub(deps, ctx.state.session);
     const needle = q.q?.toLowerCase();
@@ -53,13 +53,23 @@ export function githubRoutes(router: Router, deps: AppDeps) {
     } satisfies z.infer<typeof RepoPageView>;
   });
 
-  router.get('/api/github/repos/:owner/:repo/branches', documented({ summary: 'A repository\'s branches and its default branch', tag: 'github', responses: { 200: BranchesView }, errors: ['github_unavailable'] }), requireUser(), ...guards, async (ctx) => {
+  router.get('/api/github/repos/:owner/:repo/branches', documented({ summary: 'A repository\'s branches and its default branch', tag: 'github', responses: { 200: BranchesView }, errors: ['github_unavailable', 'github_forbidden'] }), requireUser(), ...guards, async (ctx) => {
     const github = callerGitHub(deps, ctx.state.session);
     const owner = String(ctx.params.owner);
     const name = String(ctx.params.repo);
     // getRepo first: it is the visibility check, and it names the default branch.
     const repo = await github.getRepo(owner, name);
     const branches = await github.listBranches(repo.owner, repo.name);
+    // GitHub lists branches by name and the client reads 1,000 at most: a default branch named after the
+    // 1,000th was missing, and the form preselected the first branch listed instead. Asked for on its own
+    // then (one call, only when it is not listed; a default branch that does not exist stays unlisted).
+    if (!branches.includes(repo.defaultBranch)) {
+      const head = await github.getBranchHead(repo.owner, repo.name, repo.defaultBranch).catch((err: unknown) => {
+        if (err instanceof GitHubError && err.kind === 'not_found') return null;
+        throw err;
+      });
+      if (head && !branches.includes(head.name)) branches.unshift(head.name);
+    }
     ctx.body = { branches, defaultBranch: repo.defaultBranch } satisfies z.infer<typeof BranchesView>;
   });
 }

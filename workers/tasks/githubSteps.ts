@@ -62,7 +62,8 @@ export async function detect(ctx: WorkerContext, rec: DeploymentRecord, render: 
   // its listing and its files 404 alike (fromGitHub.ts asks whether a listed file's 404 is the
   // repository's). Said as verifying says it, not as GitHub's answer to one read.
   const asRepoGone = async (err: unknown): Promise<never> => {
-    if (isHidden(err) && await repoHidden(gh, owner, name)) throw repoNotFound(rec);
+    const hidden = isHidden(err) ? await repoHiddenBy(gh, owner, name) : null;
+    if (hidden) throw repoNotFound(rec, hidden);
     throw err;
   };
   const files = await repoFilesFromGitHub(gh, owner, name, rec.commitSha ?? rec.request.branch!).catch(asRepoGone);
@@ -295,7 +296,8 @@ async function compared(gh: GitHubClient, rec: DeploymentRecord, owner: string, 
   } catch (err) {
     if (!(err instanceof GitHubError && err.kind === 'not_found')) throw err;
     // Unless the repository itself went from sight (its 404 is the same): then nothing is known to be older.
-    if (await repoHidden(gh, owner, name)) throw repoNotFound(rec);
+    const hidden = await repoHiddenBy(gh, owner, name);
+    if (hidden) throw repoNotFound(rec, hidden);
     return null;
   }
 }
@@ -313,16 +315,25 @@ async function commitsOfOursInFlight(ctx: WorkerContext, rec: DeploymentRecord):
 
 const isHidden = (err: unknown) => err instanceof GitHubError && (err.kind === 'not_found' || err.kind === 'forbidden');
 
-const repoNotFound = (rec: DeploymentRecord) =>
-  new DeployFailed({ code: 'repo_not_found', message: `GitHub repository ${rec.request.githubRepo} was not found, or your GitHub account cannot see it.` });
+/**
+ * The repository out of the token's sight. A refusal (403, 451) with GitHub's own words says what to do (SAML
+ * SSO: grant the token access to the organization), which "not found" alone hid from someone who sees the
+ * repository in the picker: they are quoted, on one line.
+ */
+const repoNotFound = (rec: DeploymentRecord, err?: unknown) => {
+  const said = err instanceof GitHubError && err.kind === 'forbidden' && err.githubMessage
+    ? ` GitHub refused it: “${Array.from(err.githubMessage, (ch) => (isControlOrOverride(ch.codePointAt(0)!) ? ' ' : ch)).join('')}”`
+    : '';
+  return new DeployFailed({ code: 'repo_not_found', message: `GitHub repository ${rec.request.githubRepo} was not found, or your GitHub account cannot see it.${said}` });
+};
 
-/** Whether the repository itself is gone from the token's sight (any other answer: it is not known to be). */
-async function repoHidden(gh: GitHubClient, owner: string, name: string): Promise<boolean> {
+/** The answer that hides the repository itself from the token (null for any other answer: it is not known to be hidden). */
+async function repoHiddenBy(gh: GitHubClient, owner: string, name: string): Promise<GitHubError | null> {
   try {
     await gh.getRepo(owner, name);
-    return false;
+    return null;
   } catch (err) {
-    return isHidden(err);
+    return isHidden(err) ? err as GitHubError : null;
   }
 }
 
@@ -340,7 +351,7 @@ async function branchToDeploy(gh: GitHubClient, rec: DeploymentRecord, owner: st
   try {
     repo = await gh.getRepo(owner, name);
   } catch (err) {
-    if (isHidden(err)) throw repoNotFound(rec);
+    if (isHidden(err)) throw repoNotFound(rec, err);
     throw err;
   }
   const branch = named ?? repo.defaultBranch;
@@ -399,7 +410,8 @@ async function commitOnBranch(gh: GitHubClient, rec: DeploymentRecord, owner: st
     if (err instanceof GitHubError && err.kind === 'not_found') {
       // GitHub answers 404 alike for a commit the repository lacks and a repository gone from the token's
       // sight since the branch was read (made private, deleted, transferred): said as what it is.
-      if (await repoHidden(gh, owner, name)) throw repoNotFound(rec);
+      const hidden = await repoHiddenBy(gh, owner, name);
+      if (hidden) throw repoNotFound(rec, hidden);
       throw new DeployFailed({ code: 'commit_not_found', message: `Commit ${short} (${commit}) does not exist in ${rec.request.githubRepo}. Nothing was deployed; check the commit SHA and that it was pushed.` });
     }
     throw err;
