@@ -117,7 +117,10 @@ export function deploymentRoutes(router: Router, deps: AppDeps) {
     return whileKeyHeld(deps, callerRender(deps, state, { budgetWaitMs }), read, 'Your Render key changed while the log was being read. Try again.').catch((err: unknown) => {
       // A deploy in a workspace this key does not see: Render's 404 says nothing of a deletion, and an API
       // client told only "Resource not found." had no way to know what to do (the UI works it out itself).
-      if (err instanceof RenderApiError && err.kind === 'not_found' && !state.render.owners.some((o) => o.id === rec.request.ownerId)) throw errors.notSeenByThisKey('logs');
+      if (err instanceof RenderApiError && (err.kind === 'not_found' || err.kind === 'forbidden') && !state.render.owners.some((o) => o.id === rec.request.ownerId)) {
+        const notSeen = errors.notSeenByThisKey('logs');
+        throw err.kind === 'not_found' ? notSeen : errors.renderForbidden(notSeen.message);
+      }
       throw err;
     });
   }

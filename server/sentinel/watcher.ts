@@ -359,13 +359,19 @@ export async function runRound(input: RoundInput): Promise<RoundResult> {
       const asked = since(cursor, firstLookback());
       let noLater;
       ({ answer: page, at, noLater } = await read(asked));
+      result.calls += 1;
       // A first look-back asked by our clock (the round's first call: nothing of Render's known yet) is asked
       // again from Render's when that starts more than READ_SETTLE_MS earlier: with ours 20 minutes ahead of
-      // Render's, the window began after what Render had stamped, and the first round never read it.
+      // Render's, the window began after what Render had stamped, and the first round never read it. That
+      // second read failing (the budget spent, Render failing) keeps the first answer, as before it existed:
+      // thrown, it cost the workspace its round and the position the first answer gives.
       const again = noLater(startedAt) - FIRST_LOOKBACK_MS;
       if (!cursor && Date.parse(asked) - again > READ_SETTLE_MS) {
-        ({ answer: page, at } = await read(iso(again)));
-        result.calls += 1;
+        const second = await read(iso(again)).catch(() => null);
+        if (second) {
+          ({ answer: page, at } = second);
+          result.calls += 1;
+        }
       }
     } catch (err) {
       if (err instanceof RenderApiError && (err.kind === 'forbidden' || err.status === 403)) {
@@ -380,7 +386,6 @@ export async function runRound(input: RoundInput): Promise<RoundResult> {
       }
       throw err;
     }
-    result.calls += 1;
     status.auditUnavailable = status.auditUnavailable.filter((o) => o !== ownerId);
     const seen = new Set(cursor?.seen ?? []);
     const isOurRead = async (entry: (typeof page.items)[number]) => {

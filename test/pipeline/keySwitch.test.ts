@@ -181,6 +181,7 @@ test('a key scoped to another workspace: the first deploy\'s service is refused 
   ] as const) {
     t.log(what, res.status, res.text.slice(0, 200));
     t.true(res.status === 403 || res.status === 404, `${what}: ${res.status}`);
+    if (what === 'logs') t.regex(res.json.error.message, /made with another Render key.*Connect the key it was made with/, 'the logs\' refusal says why, and what to do');
   }
   await a.agent.get('/api/render/services');
   t.falsy((await a.agent.get(`/api/render/deployments/${first.id}`)).json.serviceDeleted);

@@ -214,3 +214,18 @@ test('our clock 20 minutes ahead of Render\'s (past the bound): a first round re
   await w.round();
   t.deepEqual(rules(w.found), ['app_log_panic', 'server_oom', 'start_shell']);
 });
+
+// Review: that second read failing threw the first answer away, and with it the workspace's round and the audit
+// log's position; the next round paid for both reads again. It keeps the first answer now.
+test('our clock 20 minutes ahead: the first look-back asked again failing (500) keeps the first answer; the round goes on', async (t) => {
+  const w = await roundsOnClock(t, 'datefirstfails');
+  const svc = await w.create('api');
+  w.skew(20 * MIN);
+  w.advance(5 * MIN);
+  w.render.addServiceEvent(svc.id, 'server_failed', OOM);
+  w.advance(2 * MIN);
+  w.render.setFault({ route: '/owners/{ownerId}/audit-logs', kind: 'status', status: 500, every: 2, count: 1 });
+  await w.round();
+  t.deepEqual(rules(w.found), ['server_oom']);
+  t.truthy(await w.rounds.cursor(`audit:${w.ownerId}`), 'the audit log has a position from the first answer');
+});
