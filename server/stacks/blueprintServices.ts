@@ -23,6 +23,13 @@ type BlueprintEntry = Record<string, unknown> | 'not a mapping';
 const FIELDS = new Set(['type', 'name', 'runtime', 'env', 'buildCommand', 'startCommand', 'staticPublishPath', 'dockerfilePath', 'dockerContext', 'dockerCommand', 'schedule', 'rootDir', 'repo',
   // Applied to the service created, or said to be not applied (blueprint.ts autoDeployOf, branchNote).
   'autoDeploy', 'autoDeployTrigger', 'branch']);
+/**
+ * Fields whose value, when not readable here (an anchor or alias: `branch: &b production` in one service,
+ * `branch: *b` in the next; a tag), is left unread, the field declared (so named as not applied), where any
+ * other field's makes the file unreadable. They were not read at all before they were applied, and files
+ * sharing a branch by an alias were read: made unreadable, such a file was detected from its other files.
+ */
+const READ_IF_PLAIN = new Set(['autoDeploy', 'autoDeployTrigger', 'branch']);
 // A value starting with one of these is a collection, alias, anchor, tag or reserved: not read here.
 const UNSUPPORTED_START = new Set(['[', '{', '&', '*', '!', '%', '@', '`']);
 
@@ -128,7 +135,7 @@ function readServices(raw: string): BlueprintEntry[] {
   const budget = { ...YAML_BUDGET };
 
   const finishItem = () => {
-    if (pending && item && item !== 'not a mapping') item.fields[pending.key] = scalarValue(pending, budget);
+    if (pending && item && item !== 'not a mapping') item.fields[pending.key] = fieldValue(pending, budget);
     pending = null;
     // "-" with nothing under it is a null entry.
     if (item && item !== 'not a mapping' && item.keyIndent !== -1) DECLARED.set(item.fields, item.keys);
@@ -189,7 +196,7 @@ function readServices(raw: string): BlueprintEntry[] {
     const blank = rest.trim() === '';
     if (pending) {
       if (blank || indent > pending.keyIndent) { pending.more.push(line.slice(pending.keyIndent)); continue; }
-      if (item && item !== 'not a mapping') item.fields[pending.key] = scalarValue(pending, budget);
+      if (item && item !== 'not a mapping') item.fields[pending.key] = fieldValue(pending, budget);
       pending = null;
     }
     if (blank || rest.startsWith('#')) continue;
@@ -298,6 +305,16 @@ function withoutComment(value: string): string {
  * One field's value: a one-line plain or quoted value directly, read as the yaml package reads it;
  * anything else through the yaml package, one value only, within the file's budget.
  */
+function fieldValue(v: PendingValue, budget: { values: number; sourceChars: number }): unknown {
+  if (!READ_IF_PLAIN.has(v.key)) return scalarValue(v, budget);
+  try {
+    return scalarValue(v, budget);
+  } catch (err) {
+    if (err instanceof Unreadable) return undefined;
+    throw err;
+  }
+}
+
 function scalarValue(v: PendingValue, budget: { values: number; sourceChars: number }): unknown {
   const more = v.more.filter((l) => l.trim() !== '');
   const first = v.first;

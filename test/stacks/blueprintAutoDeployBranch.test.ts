@@ -104,3 +104,17 @@ test('the reason quotes neither a render.yaml branch nor auto-deploy value it ca
   // Without the branch deployed (a caller that does not know it), the file's branch is named as not applied, as before.
   t.regex(stackFromBlueprint(yaml('branch: production'))!.reason, /Its branch in render\.yaml is not applied/);
 });
+
+// Review: reading these fields made a value the reader does not take (an anchor, an alias, a tag) make the whole file
+// unreadable, and a file sharing its branch between services by an alias was detected from its other files instead.
+test('a render.yaml branch or auto-deploy given by an anchor, alias or tag leaves that field unread, not the file', (t) => {
+  const shared = [
+    'services:',
+    '  - type: web', '    name: api', '    runtime: docker', '    rootDir: api', '    branch: &deploybranch production', '    autoDeploy: !!bool false',
+    '  - type: worker', '    name: jobs', '    runtime: docker', '    rootDir: jobs', '    branch: *deploybranch', '    autoDeployTrigger: *trigger',
+    '',
+  ].join('\n');
+  const found = stackFromBlueprint(shared, undefined, 'main')!;
+  t.like(found, { runtime: 'docker', rootDir: 'api', autoDeploy: undefined });
+  t.regex(found.reason, /^render\.yaml declares the Docker web service "api" in api\/\. Its autoDeploy and branch in render\.yaml are not applied/);
+});
