@@ -34,16 +34,18 @@ return 1
 
 /**
  * ARGV: what the owner just posted (or gave up on): 'pending' or 'final'. 1 = done, ownership let go;
- * 0 = a final status was asked meanwhile and is still owed: the owner goes on with it.
+ * 0 = a final status was asked meanwhile and is still owed: the owner goes on with it. `ctx` '2': posted
+ * under the context that names the workspace (workers/tasks/commitStatus.ts); a `posted` without it was
+ * posted by a version before, under the service's name alone.
  */
 const DONE = `
 local asked = redis.call('HGET', KEYS[1], 'asked')
 if not asked then return 1 end
 if ARGV[1] ~= 'final' and asked == 'final' then
-  redis.call('HSET', KEYS[1], 'posted', ARGV[1])
+  redis.call('HSET', KEYS[1], 'posted', ARGV[1], 'ctx', '2')
   return 0
 end
-redis.call('HSET', KEYS[1], 'posted', ARGV[1], 'owned', '0')
+redis.call('HSET', KEYS[1], 'posted', ARGV[1], 'owned', '0', 'ctx', '2')
 return 1
 `;
 
@@ -76,6 +78,14 @@ export function commitStatusState(redis: Redis, prefix: string, deploymentId: st
     ask: async (phase: CommitStatusPhase) => Number(await askScript(redis, [key], [phase, TTL_S])) === 1,
     /** The owning job posted (or skipped) `phase`: true when nothing more is owed and it let go. */
     done: async (phase: CommitStatusPhase) => Number(await doneScript(redis, [key], [phase])) === 1,
+    /**
+     * A pending status was posted by a version before the context named the workspace (a deploy in flight
+     * through the upgrade): its final status goes under that context too, or the commit stayed pending there.
+     */
+    pendingUnderOldContext: async () => {
+      const [posted, ctx] = await redis.hmget(key, 'posted', 'ctx');
+      return posted === 'pending' && ctx !== '2';
+    },
     /** The owning job of `phase` failed for good: true when a final status is still owed and the caller must add its job. */
     failed: async (phase: CommitStatusPhase) => Number(await failedScript(redis, [key], [phase])) === 1,
   };

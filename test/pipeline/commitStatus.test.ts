@@ -105,6 +105,27 @@ test('a deploy canceled while it builds: pending, then failure saying it was can
   t.deepEqual(await statuses(), [['pending', 'Deploying statcancel-slow to Render'], ['failure', 'Deploy of statcancel-slow ended: canceled']]);
 });
 
+// The context names the workspace since a release: a deploy in flight through it had its pending status posted by
+// the version before, under the service's name alone, and its final one under the new context, so the old context
+// stayed pending on the commit. A pending posted so (its state without the mark this version writes) gets the final
+// status under both.
+test('a deploy whose pending status an earlier version posted (the context without the workspace): its final status goes under both contexts', async (t) => {
+  const { agent, id } = await buildingWithPendingStatus(t, 'statold');
+  const key = `${stack.config.redisPrefix}:deployment:${id}:commit-status`;
+  const redis = stack.web.deps.redis;
+  await until('the pending status is marked posted', async () => ((await redis.hget(key, 'posted')) === 'pending' ? true : null));
+  t.is(await redis.hget(key, 'ctx'), '2', 'this version marks what it posted');
+  await redis.hdel(key, 'ctx'); // as the version before left it
+  t.is((await agent.post(`/api/render/deployments/${id}/cancel`)).status, 200);
+  const rec = (await agent.get(`/api/render/deployments/${id}`)).json;
+  const all = await statusesWhenPosted('statold', 'slow', rec.commitSha, 3);
+  t.deepEqual(all.map((s) => [s.context, s.state]), [
+    [`render-orchestrator/statold-slow (${rec.request.ownerId})`, 'pending'],
+    [`render-orchestrator/statold-slow (${rec.request.ownerId})`, 'failure'],
+    ['render-orchestrator/statold-slow', 'failure'],
+  ]);
+});
+
 test('the Render key cleared while its deploy builds: pending, then failure (the session and its GitHub token stay)', async (t) => {
   const { agent, id, statuses } = await buildingWithPendingStatus(t, 'statclear');
   t.is((await agent.post('/api/render/clear-credentials')).status, 200);

@@ -19,6 +19,8 @@ import { delayJob } from './delayJob.js';
  * own account) each keep their own result.
  */
 const commitStatusContext = (rec: DeploymentRecord) => `render-orchestrator/${rec.request.serviceName} (${rec.request.ownerId})`;
+/** The context before it named the workspace: a deploy whose pending status went out under it gets its final one there too. */
+const contextBefore = (rec: DeploymentRecord) => `render-orchestrator/${rec.request.serviceName}`;
 /** Scopes that may write commit statuses (GitHub: `repo:status`, or `repo` which includes it). */
 const STATUS_SCOPES = ['repo', 'repo:status'];
 
@@ -174,12 +176,11 @@ async function postStatus(ctx: WorkerContext, gh: ReturnType<WorkerContext['upst
   const state = !isTerminal(rec.status) ? 'pending'
     : rec.status === 'live' || rec.status === 'deactivated' || nothingToDeploy(rec) || wentLiveAfterCancel(rec) ? 'success' : 'failure';
   const [owner, name] = rec.request.githubRepo.split('/') as [string, string];
-  await gh.createCommitStatus(owner, name, commitOf(rec)!, {
-    state,
-    targetUrl: `${ctx.config.baseUrl}/#/deployments/${rec.id}`,
-    description: describe(rec, state),
-    context: commitStatusContext(rec),
-  });
+  const status = { state, targetUrl: `${ctx.config.baseUrl}/#/deployments/${rec.id}`, description: describe(rec, state) } as const;
+  await gh.createCommitStatus(owner, name, commitOf(rec)!, { ...status, context: commitStatusContext(rec) });
+  if (state !== 'pending' && await commitStatusState(ctx.redis, ctx.config.redisPrefix, rec.id).pendingUnderOldContext()) {
+    await gh.createCommitStatus(owner, name, commitOf(rec)!, { ...status, context: contextBefore(rec) });
+  }
 }
 
 /** The GitHub token of the session that asked for the deploy (still that user's), or null. */
