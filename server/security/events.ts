@@ -39,7 +39,8 @@ interface SecurityEvent {
 }
 
 export interface SecurityEvents {
-  raise(event: SecurityEvent): Promise<void>;
+  /** Resolves with whether its audit entry was written (an action that must be audited can be undone when not). */
+  raise(event: SecurityEvent): Promise<boolean>;
   /** Events raised by this process, by type (what the metrics hook also receives). */
   counts(): Record<string, number>;
 }
@@ -59,18 +60,21 @@ export function createSecurityEvents(opts: {
     async raise(ev) {
       counts[ev.type] = (counts[ev.type] ?? 0) + 1;
       try { opts.onEvent?.(ev.type); } catch { /* a metrics hook must not break the request */ }
+      let audited = true;
       try {
         await opts.audit.append({ userId: ev.userId, action: ev.action ?? 'security', outcome: ev.outcome ?? 'detected', detail: { ...ev.detail, securityEvent: ev.type }, globalOnly: ev.globalOnly });
       } catch (err) {
+        audited = false;
         opts.logger.error({ err: { message: (err as Error).message }, securityEvent: ev.type }, 'audit append failed');
       }
       opts.logger.warn({ securityEvent: ev.type, userId: ev.userId, ip: ev.detail.ip ?? null }, 'security event');
-      if (!opts.alerter.enabled) return;
+      if (!opts.alerter.enabled) return audited;
       try {
         const first = await opts.redis.set(`${opts.prefix}:alert:${ev.type}:${ev.subject}`, '1', 'EX', opts.cooldownSec, 'NX');
-        if (first !== 'OK') return;
+        if (first !== 'OK') return audited;
       } catch { /* Redis down: alert anyway, a duplicate is better than silence */ }
       void opts.alerter.send(alertText(ev));
+      return audited;
     },
   };
 }

@@ -147,10 +147,17 @@ export async function unblock(d: AdminDeps, loginOrId: string): Promise<string> 
   // block meanwhile), and of two unblocks at once one lifts it and is audited, the other finds none.
   const entry = await d.store.take(userId);
   if (!entry) return `${login ?? userId} is neither throttled nor blocked; the detector only learns from their traffic for the next ${d.settings.graceMinutes} minutes.${note}`;
-  await d.events.raise({
+  const audited = await d.events.raise({
     type: 'anomaly_unblocked', userId, login: login ?? undefined, subject: `user:${userId}`, outcome: 'success',
     detail: { ...(login ? { login } : {}), reason: `operator_lifted_${entry.state}` },
   });
+  if (!audited) {
+    // The append failed after appendable() said it would not (Redis failing, a rotation rolling out between the
+    // two): the unblock is undone, not left made and unrecorded with exit 0.
+    await d.store.set(userId, entry);
+    await d.redis.del(d.keys.grace(userId));
+    throw new AdminError(`The unblock could not be recorded in the audit trail (the log says why), so it was undone: ${who} is still ${entry.state}. Run it again.`);
+  }
   return `Lifted the ${entry.state === 'blocked' ? 'block' : 'throttle'} of ${who}; the detector only learns from their traffic for the next ${d.settings.graceMinutes} minutes.${note}`;
 }
 

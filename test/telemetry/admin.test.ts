@@ -68,6 +68,20 @@ test('two unblocks of one block at once: one lifts it and is audited, the other 
   t.is(await d.store.get(777101), null);
 });
 
+// The audit append failing after appendable() said it would not (Redis failing between the two, a rotation rolling
+// out): the events layer logged it, and the block stayed lifted, unrecorded, the command exiting 0.
+test('an unblock whose audit entry cannot be written is undone and says so', async (t) => {
+  const d = await adminDeps(`${redis.prefix}unaudited`);
+  await blockedUser(d, 777201, 'unrecorded');
+  const failing = { ...d.audit, append: () => Promise.reject(new Error('Redis went away')) } as typeof d.audit;
+  const logger = createLogger({ level: 'silent' });
+  const events = createSecurityEvents({ audit: failing, alerter: createSlackAlerter({ webhookUrl: null, logger }), redis: redis.client, prefix: `${redis.prefix}unaudited`, logger, cooldownSec: 0 });
+  const err = await t.throwsAsync(unblock({ ...d, events }, 'unrecorded'), { instanceOf: AdminError });
+  t.regex(err.message, /could not be recorded in the audit trail.*undone: unrecorded \(id 777201\) is still blocked/);
+  t.is((await d.store.get(777201))?.state, 'blocked', 'the block is in place');
+  t.is(await redis.client.exists(d.keys.grace(777201)), 0, 'and no grace period started');
+});
+
 /** The user makes a request under another login (a GitHub rename keeps the id): telemetry maps the new login to them. */
 async function seenAs(d: AdminDeps, userId: number, login: string) {
   const recorder = createRecorder({ redis: redis.client, keys: d.keys, settings: d.settings, logger: createLogger({ level: 'silent' }), flushMs: 3_600_000 });
