@@ -19,12 +19,29 @@ export type Sample = Record<Signal, number>;
 
 export const emptyBaseline = (): Baseline => ({ v: 1, all: {}, hours: {} });
 
+const isEwma = (e: unknown): e is Ewma => Array.isArray(e) && e.length === 3 && e.every((n) => typeof n === 'number' && Number.isFinite(n));
+const isObject = (o: unknown): o is Record<string, unknown> => typeof o === 'object' && o !== null && !Array.isArray(o);
+/** The signals of a stored slot that are EWMA states; anything else (a damaged or hand-edited value) is left out. */
+function signalsOf(o: unknown): Partial<Record<Signal, Ewma>> {
+  const out: Partial<Record<Signal, Ewma>> = {};
+  if (isObject(o)) for (const s of SIGNALS) if (isEwma(o[s])) out[s] = o[s];
+  return out;
+}
+
+/**
+ * A stored baseline, read field by field: `all: null` or a string where a state belongs (a hand edit, a damaged
+ * write) passed the shape check and threw in judge(), and the detector's whole run with it, every minute, for
+ * every user; `npm run admin telemetry` failed on it too. What is not a state is left out (learnt again).
+ */
 export function parseBaseline(raw: string | null): Baseline {
   if (!raw) return emptyBaseline();
-  try {
-    const b = JSON.parse(raw) as Baseline;
-    return b && b.v === 1 && typeof b.all === 'object' && typeof b.hours === 'object' ? b : emptyBaseline();
-  } catch { return emptyBaseline(); }
+  let b: unknown;
+  try { b = JSON.parse(raw); } catch { return emptyBaseline(); }
+  if (!isObject(b) || b.v !== 1) return emptyBaseline();
+  const hours: Baseline['hours'] = {};
+  if (isObject(b.hours)) for (let h = 0; h < 24; h++) if (Object.hasOwn(b.hours, String(h))) hours[String(h)] = signalsOf(b.hours[String(h)]);
+  const accepted = typeof b.acceptedUntil === 'number' && Number.isFinite(b.acceptedUntil) ? { acceptedUntil: b.acceptedUntil } : {};
+  return { v: 1, all: signalsOf(b.all), hours, ...accepted };
 }
 
 const round = (n: number) => Math.round(n * 1000) / 1000;
