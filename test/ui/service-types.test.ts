@@ -104,6 +104,8 @@ test('deploy as Blueprint: Render\'s plan is shown before anything is created', 
   await page.getByTestId('blueprint-plan-button').click();
   await page.getByTestId('blueprint-services').waitFor();
   t.is(await page.getByTestId('blueprint-services').innerText(), 'stack-web, stack-jobs');
+  // Each name isolated (a name ending in U+202E turned the ones after it around, as in one string).
+  t.deepEqual(await page.getByTestId('blueprint-services').locator('bdi').allInnerTexts(), ['stack-web', 'stack-jobs']);
   t.is(await page.getByTestId('blueprint-databases').innerText(), 'stack-db');
   t.regex(await page.getByTestId('blueprint-plan').innerText(), /Render would create 3 resources[\s\S]*Nothing has been created/);
   const open = page.getByTestId('blueprint-open');

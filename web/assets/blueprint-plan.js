@@ -27,7 +27,7 @@ export function createBlueprintPlan({ api, target }) {
       replace(out,
         h('p', null, h('strong', null, `Render would create ${res.plan.totalActions} ${res.plan.totalActions === 1 ? 'resource' : 'resources'}`), ` from render.yaml on ${res.branch}:`),
         h('dl', { class: 'blueprint-plan__list' }, KINDS.filter(([k]) => res.plan[k].length).flatMap(([k, label]) => [
-          h('dt', null, label), h('dd', { class: 'mono', 'data-testid': `blueprint-${k}` }, res.plan[k].join(', ')),
+          h('dt', null, label), h('dd', { class: 'mono', 'data-testid': `blueprint-${k}` }, ...isolatedList(res.plan[k])),
         ])),
         h('p', { class: 'muted' }, 'Nothing has been created. A Blueprint is applied in your Render dashboard, which shows this plan again and asks for any values marked sync: false.'),
         h('a', { class: 'btn btn--primary btn--small', href: res.deployUrl, target: '_blank', rel: 'noopener noreferrer', 'data-testid': 'blueprint-open' }, 'Open in Render to apply'));
@@ -41,4 +41,12 @@ export function createBlueprintPlan({ api, target }) {
     el: h('div', { class: 'blueprint' }, h('p', { class: 'muted' }, 'This repository has its own render.yaml; it is checked with Render before deploying. ', button), out),
     reset() { seq += 1; out.replaceChildren(); },
   };
+}
+
+/**
+ * Names from render.yaml, each in its own <bdi>, with ", " between: joined in one string, a name ending in a
+ * right-to-left override (U+202E) turned the names after it around.
+ */
+function isolatedList(names) {
+  return names.flatMap((name, i) => (i === 0 ? [h('bdi', null, name)] : [', ', h('bdi', null, name)]));
 }
