@@ -31,10 +31,13 @@ function words(text: string): string[] {
   return out;
 }
 
+/** ASCII letters only: toUpperCase folds some others onto them ("ı" → "I", "ſ" → "S"), which no cron parser reads. */
+const isAsciiLetters = (s: string) => [...s].every((c) => (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'));
+
 /** A whole number of at most two digits, or a name of the field (offset by its min), else null. */
 function valueOf(text: string, field: CronField): number | null {
   if (text.length >= 1 && text.length <= 2 && [...text].every((c) => c >= '0' && c <= '9')) return Number(text);
-  const index = field.names?.indexOf(text.toUpperCase()) ?? -1;
+  const index = isAsciiLetters(text) ? field.names?.indexOf(text.toUpperCase()) ?? -1 : -1;
   return index === -1 ? null : index + (field.name === 'month' ? 1 : 0);
 }
 

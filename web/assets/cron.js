@@ -28,9 +28,12 @@ function words(text) {
   return out;
 }
 
+// ASCII letters only: toUpperCase folds some others onto them ("ı" → "I", "ſ" → "S"), which no cron parser reads.
+const isAsciiLetters = (s) => [...s].every((c) => (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'));
+
 function valueOf(text, field) {
   if (text.length >= 1 && text.length <= 2 && isDigits(text)) return Number(text);
-  const index = field.names ? field.names.indexOf(text.toUpperCase()) : -1;
+  const index = field.names && isAsciiLetters(text) ? field.names.indexOf(text.toUpperCase()) : -1;
   return index === -1 ? null : index + (field.name === 'month' ? 1 : 0);
 }
 
