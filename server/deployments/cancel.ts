@@ -144,7 +144,7 @@ async function endedByOurCancel(deps: AppDeps, id: string): Promise<DeploymentRe
  */
 async function cancelOnRenderUnlessGone(deps: AppDeps, rec: DeploymentRecord, serviceId: string, deployId: string, client: RenderClient, keyFingerprint: string | undefined): Promise<'canceled' | 'was_canceled' | 'queued'> {
   try {
-    return await cancelOnRender(client, serviceId, deployId);
+    return await cancelOnRender(client, serviceId, deployId, (rec.request.serviceType ?? rec.stack?.serviceType) === 'cron_job');
   } catch (err) {
     // Only the deployment's own key can tell "deleted" from "not this key's": a cancel sent from a session that
     // holds another workspace's key met Render's 404 for a service that still runs, and ended all its deployments.
@@ -174,7 +174,7 @@ async function endedWithItsService(deps: AppDeps, rec: DeploymentRecord, service
  * Cancels the deploy on Render when it still runs there: 'canceled' by this call, 'was_canceled'
  * before it, or 'queued': still in Render's queue, which cancels it only once it starts (its job will).
  */
-async function cancelOnRender(client: RenderClient, serviceId: string, deployId: string): Promise<'canceled' | 'was_canceled' | 'queued'> {
+async function cancelOnRender(client: RenderClient, serviceId: string, deployId: string, cronJob: boolean): Promise<'canceled' | 'was_canceled' | 'queued'> {
   const deploy = await client.getDeploy(serviceId, deployId);
   // Ended on Render before the worker saw it (live, failed): nothing to cancel, the worker records it.
   if (!isInProgressOnRender(deploy.status) && deploy.status !== 'canceled') {
@@ -189,6 +189,11 @@ async function cancelOnRender(client: RenderClient, serviceId: string, deployId:
     // It ended on Render between our look and the cancel (Render answers 400): say so, change nothing.
     if (!(err instanceof RenderApiError) || err.status !== 400) throw err;
     const now = await client.getDeploy(serviceId, deployId);
+    // Render's Cancel deploy is "not supported for cron jobs" (its spec): said in our words, with what can be
+    // done, not only in Render's (whatever they are) as a 400 render_rejected.
+    if (isInProgressOnRender(now.status) && cronJob) {
+      throw errors.conflict('render_conflict', 'Render cannot cancel a cron job\'s deploy (its API does not support it), so this one runs to its end. To stop the job\'s runs, suspend the cron job on its page.');
+    }
     if (isInProgressOnRender(now.status)) throw err;
     throw errors.conflict('deployment_finished', `This deploy already ended on Render (${now.status ?? 'finished'}).`);
   }

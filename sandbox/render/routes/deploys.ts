@@ -70,6 +70,8 @@ export function deployRoutes({ state, engine, spec }: RouteDeps): RouteDef[] {
       route: '/services/{serviceId}/deploys/{deployId}/cancel',
       handler: ({ account, params }) => {
         const d = requireDeploy(account, params.serviceId ?? '', params.deployId ?? '');
+        // "Cancel an in-progress deploy for a service. Not supported for cron jobs." (spec/render-openapi.json)
+        if (state.services.get(d.serviceId)?.type === 'cron_job') throw badRequest('canceling a deploy is not supported for cron jobs');
         if (!CANCELABLE.has(d.status)) throw badRequest(`deploy ${d.id} cannot be canceled: its status is ${d.status}`);
         engine.cancel(d);
         return { status: 200, body: presentDeploy(d) };
