@@ -83,29 +83,76 @@ function forms(value: string): string[] {
     // A line that assigns a value (a .env secret file, a YAML or JSON config): the value alone, as the program
     // that loaded the file prints it (an error message, a config dump). Matched only as whole lines, a
     // `STRIPE_KEY=sk_live_…` line's key was served in clear once printed by itself.
+    // The value as loaded may differ from the file's text: a comment after it dropped, escapes in a double-quoted
+    // one decoded (a service account JSON's `private_key`, a .env's `KEY="…\n…"`), so printed, a PEM key is its
+    // own lines: looked for as those too (the file's line holds them escaped, never as a log line has them).
     for (const line of v.split(/\r?\n|\r/)) {
-      const assigned = assignedValue(line);
-      if (assigned !== null) out.add(assigned).add(JSON.stringify(assigned).slice(1, -1));
+      for (const assigned of assignedValues(line)) {
+        out.add(assigned).add(JSON.stringify(assigned).slice(1, -1));
+        if (/[\r\n]/.test(assigned)) for (const part of assigned.split(/\r?\n|\r/)) out.add(part.trim());
+      }
+    }
+    // A JSON document on one line (`jq -c`, Terraform's jsonencode) assigns nothing line by line: its strings as read.
+    for (const text of jsonStrings(v)) {
+      out.add(text).add(JSON.stringify(text).slice(1, -1));
+      if (/[\r\n]/.test(text)) for (const part of text.split(/\r?\n|\r/)) out.add(part.trim());
     }
   }
   return [...out].filter((form) => form.length >= MIN_LENGTH);
 }
 
 /**
- * The value a line of a config file assigns, as the program that loaded it has it: `KEY=value`,
- * `export KEY="value"`, `key: value`, `"key": "value",` (one pair of quotes and a trailing comma off); null
- * for a line that assigns nothing to a name. A scan and anchored patterns only (test/security/regex-safety).
+ * The values a line of a config file assigns, as the programs that load it have them: `KEY=value`,
+ * `export KEY="value"`, `key: value`, `"key": "value",` (one pair of quotes and a trailing comma off); none
+ * for a line that assigns nothing to a name. Also, as loaders read it: without an inline comment (`KEY=value
+ * # note`: dotenv drops from `#`, python-dotenv, YAML and shells from ` #`; `KEY="value" # note`), and a
+ * double-quoted value with its escapes decoded (JSON's, as a JSON file's reader and python-dotenv have them;
+ * dotenv's `\n` and `\r` only). A scan and anchored patterns only (test/security/regex-safety).
  */
-function assignedValue(line: string): string | null {
+function assignedValues(line: string): string[] {
   let rest = line.trim();
   if (rest.startsWith('export ')) rest = rest.slice(7).trimStart();
   const at = rest.search(/[=:]/);
-  if (at <= 0) return null;
+  if (at <= 0) return [];
   const key = unquoted(rest.slice(0, at).trim());
-  if (!/^[A-Za-z_][\w.-]*$/.test(key)) return null;
+  if (!/^[A-Za-z_][\w.-]*$/.test(key)) return [];
   let value = rest.slice(at + 1).trim();
   if (value.endsWith(',')) value = value.slice(0, -1).trimEnd();
-  return unquoted(value);
+  const out = new Set([unquoted(value)]);
+  const quote = value[0];
+  if (quote === '"' || quote === "'") {
+    let end = 1;
+    while (end < value.length && value[end] !== quote) end += value[end] === '\\' ? 2 : 1;
+    const after = value.slice(end + 1).trim();
+    if (end < value.length && (after === '' || after === ',' || after.startsWith('#'))) {
+      const inner = value.slice(1, end);
+      out.add(inner);
+      if (quote === '"') {
+        out.add(inner.replaceAll('\\n', '\n').replaceAll('\\r', '\r'));
+        try { out.add(JSON.parse(`"${inner}"`) as string); } catch { /* not JSON's escapes */ }
+      }
+    }
+  } else {
+    for (const comment of [value.indexOf(' #'), value.indexOf('\t#'), value.indexOf('#')]) {
+      if (comment > 0) out.add(value.slice(0, comment).trimEnd());
+    }
+  }
+  return [...out];
+}
+
+/** The string values of a value that is a JSON object or array, as its reader has them (a walk without recursion: any depth). */
+function jsonStrings(value: string): string[] {
+  const text = value.trim();
+  if (!((text.startsWith('{') && text.endsWith('}')) || (text.startsWith('[') && text.endsWith(']')))) return [];
+  let doc: unknown;
+  try { doc = JSON.parse(text); } catch { return []; }
+  const out: string[] = [];
+  for (const stack: unknown[] = [doc]; stack.length > 0;) {
+    const node = stack.pop();
+    if (typeof node === 'string') out.push(node);
+    else if (node !== null && typeof node === 'object') for (const child of Object.values(node)) stack.push(child);
+  }
+  return out;
 }
 
 const unquoted = (text: string) => (text.length >= 2 && (text[0] === '"' || text[0] === "'") && text.at(-1) === text[0] ? text.slice(1, -1) : text);
