@@ -1,7 +1,7 @@
 import test from 'ava';
 import type { Stack } from '../helpers/stack.js';
 import { usePipelineStack, QUICK_LOG_TAIL } from '../helpers/pipelineStack.js';
-import { deployedLiveByHand, signedInWithKey } from '../helpers/pipeline.js';
+import { deployedLiveByHand, signedInWithKey, putSecretFile } from '../helpers/pipeline.js';
 import { openSseAs, sseLogLines } from '../helpers/sse.js';
 
 // Secrets as real programs print them, through the real web and the Render simulator (page, download, live
@@ -17,19 +17,12 @@ usePipelineStack(test, {
   logTail: QUICK_LOG_TAIL,
 }, (p) => { ({ stack } = p); });
 
-async function putSecretFile(apiKey: string, serviceId: string, name: string, content: string) {
-  const put = await fetch(`${stack.render.url}/services/${serviceId}/secret-files/${name}`, {
-    method: 'PUT', headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' }, body: JSON.stringify({ content }),
-  });
-  if (!put.ok) throw new Error(await put.text());
-}
-
 test('a .env secret file: the app (dotenv) prints one of its values — page, download and tail', async (t) => {
   const { agent, apiKey } = await signedInWithKey(stack, 'dotenv');
   const { id, ...r } = await deployedLiveByHand(stack, agent, 'dotenv');
   const STRIPE = 'sk_live_51HdotenvSecretValue9f3a';
   const DBPW = 'correct-horse-battery-staple-77';
-  await putSecretFile(apiKey, r.serviceId, '.env', `STRIPE_KEY=${STRIPE}\nDB_PASSWORD="${DBPW}"\n`);
+  await putSecretFile(stack, apiKey, r.serviceId, '.env', `STRIPE_KEY=${STRIPE}\nDB_PASSWORD="${DBPW}"\n`);
   const tab = await openSseAs(agent, `/api/events?logs=${id}`);
   t.teardown(() => tab.close());
   await tab.waitFor((text) => text.includes('retry:'));

@@ -2,7 +2,7 @@ import test from 'ava';
 import { inspect } from 'node:util';
 import type { Stack } from '../helpers/stack.js';
 import { usePipelineStack, QUICK_LOG_TAIL } from '../helpers/pipelineStack.js';
-import { deployedLiveByHand, signedInWithKey } from '../helpers/pipeline.js';
+import { deployedLiveByHand, signedInWithKey, putSecretFile } from '../helpers/pipeline.js';
 import { openSseAs, sseLogLines } from '../helpers/sse.js';
 import { sanitizeLine } from '../../server/sentinel/logHeuristics.js';
 
@@ -36,18 +36,11 @@ usePipelineStack(test, {
   logTail: QUICK_LOG_TAIL,
 }, (p) => { ({ stack } = p); });
 
-async function putSecretFile(apiKey: string, serviceId: string, name: string, content: string) {
-  const put = await fetch(`${stack.render.url}/services/${serviceId}/secret-files/${name}`, {
-    method: 'PUT', headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' }, body: JSON.stringify({ content }),
-  });
-  if (!put.ok) throw new Error(await put.text());
-}
-
 /** The app prints `printed` (each a log line, as Render has them); the page, the download and the tail as served. */
 async function served(name: string, file: { name: string; content: string }, printed: string[]) {
   const { agent, apiKey } = await signedInWithKey(stack, name);
   const { id, ...r } = await deployedLiveByHand(stack, agent, name);
-  await putSecretFile(apiKey, r.serviceId, file.name, file.content);
+  await putSecretFile(stack, apiKey, r.serviceId, file.name, file.content);
   const tab = await openSseAs(agent, `/api/events?logs=${id}`);
   try {
     await tab.waitFor((text) => text.includes('retry:'));

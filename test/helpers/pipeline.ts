@@ -204,3 +204,17 @@ export async function canceledWhileAskHeld(
   held.release();
   return asked.json.id as string;
 }
+
+/** The commit statuses GitHub's simulator holds for a commit, once `n` are there (bounded: what is there after 30 s). */
+export async function statusesWhenPosted(stack: Stack, owner: string, repo: string, sha: string, n: number) {
+  for (let i = 0; i < 600; i++) {
+    const found = stack.github.statusesFor(owner, repo, sha);
+    if (found.length >= n) return found;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return stack.github.statusesFor(owner, repo, sha);
+}
+
+/** A secret file put on a simulated service directly, as on Render's dashboard. */
+export const putSecretFile = (stack: Stack, apiKey: string, serviceId: string, name: string, content: string): Promise<unknown> =>
+  renderApi(stack, apiKey, 'PUT', `/services/${serviceId}/secret-files/${name}`, { content });

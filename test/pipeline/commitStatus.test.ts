@@ -4,7 +4,7 @@ import { queuePrefix } from '../../server/queues/deployQueue.js';
 import { COMMIT_STATUS_QUEUE } from '../../server/queues/commitStatusQueue.js';
 import type { Stack } from '../helpers/stack.js';
 import { QUICK_PHASES, usePipelineStack } from '../helpers/pipelineStack.js';
-import { addNodeRepo, signedInWithKey, until, waitFinished, waitStatus } from '../helpers/pipeline.js';
+import { addNodeRepo, signedInWithKey, until, waitFinished, waitStatus, statusesWhenPosted as statusesPosted } from '../helpers/pipeline.js';
 import type { Agent } from '../helpers/agent.js';
 
 // Issue 15: a GitHub commit status on the deployed commit, pending → success/failure, linking to the
@@ -41,14 +41,7 @@ async function statusJobsDone() {
  * at 30 s: a status job retries after 2 s, 4 s, 8 s (commitStatusQueue.ts), and a rehearsal of CI run beside
  * other tests (load 14–20) saw the final status come after the 10 s this waited before.
  */
-async function statusesWhenPosted(owner: string, repo: string, sha: string, n: number) {
-  for (let i = 0; i < 600; i++) {
-    const found = stack.github.statusesFor(owner, repo, sha);
-    if (found.length >= n) return found;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return stack.github.statusesFor(owner, repo, sha);
-}
+const statusesWhenPosted = (owner: string, repo: string, sha: string, n: number) => statusesPosted(stack, owner, repo, sha, n);
 
 test('repo scope: pending, then success on the deployed commit, linking to the deployment page', async (t) => {
   const { agent } = await signedInWithKey(stack, 'stat');

@@ -1,7 +1,7 @@
 import test from 'ava';
 import type { Stack } from '../helpers/stack.js';
 import { QUICK_PHASES, usePipelineStack } from '../helpers/pipelineStack.js';
-import { addNodeRepo, signedInWithKey, waitFinished } from '../helpers/pipeline.js';
+import { addNodeRepo, signedInWithKey, waitFinished, statusesWhenPosted as statusesPosted } from '../helpers/pipeline.js';
 
 // "The second deploy" of one repository under the same service name, into another Render account
 // (key replaced) or another workspace. Service names are unique per workspace only, so these are two
@@ -10,15 +10,7 @@ import { addNodeRepo, signedInWithKey, waitFinished } from '../helpers/pipeline.
 let stack: Stack;
 usePipelineStack(test, { renderOptions: { phaseMs: QUICK_PHASES } }, (p) => ({ stack } = p));
 
-/** The statuses on a commit once `n` are there (bounded). */
-async function statusesWhenPosted(owner: string, repo: string, sha: string, n: number) {
-  for (let i = 0; i < 600; i++) {
-    const found = stack.github.statusesFor(owner, repo, sha);
-    if (found.length >= n) return found;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return stack.github.statusesFor(owner, repo, sha);
-}
+const statusesWhenPosted = (owner: string, repo: string, sha: string, n: number) => statusesPosted(stack, owner, repo, sha, n);
 
 /** GitHub's combined view: the newest status of each context (what a branch protection rule reads). */
 function newestPerContext(all: Array<{ context?: string; state: string }>) {

@@ -1,20 +1,17 @@
 import test from 'ava';
-import { randomBytes } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
 import { createLogger } from '../../server/logger.js';
 import { manualClock } from '../../server/clock.js';
-import { createKeyring } from '../../server/crypto/keyring.js';
-import { createAuditLog } from '../../server/audit/auditLog.js';
 import { createSlackAlerter } from '../../server/alerts/slack.js';
 import { createSecurityEvents } from '../../server/security/events.js';
-import { telemetryKeys } from '../../server/telemetry/keys.js';
 import { createRecorder } from '../../server/telemetry/recorder.js';
-import { createGuardStore, type GuardEntry } from '../../server/telemetry/guards.js';
+import { type GuardEntry } from '../../server/telemetry/guards.js';
 import { AdminError, listBlocks, unblock, type AdminDeps } from '../../server/telemetry/admin.js';
 import { DEFAULT_TELEMETRY, resolveDetector } from '../../server/telemetry/options.js';
 import { createDetector } from '../../server/telemetry/detector.js';
 import { TEST_DETECTOR } from './support.js';
 import { startTestRedis, type TestRedis } from '../helpers/redis.js';
+import { adminDepsOn } from './support.js';
 
 // The operator CLI's commands (scripts/admin.ts) on a real Redis: which user an argument names.
 let redis: TestRedis;
@@ -23,14 +20,7 @@ test.after.always(async () => { await redis?.stop(); });
 
 const NOW = Date.UTC(2026, 10, 2, 9, 0, 5);
 
-async function adminDeps(prefix: string): Promise<AdminDeps> {
-  const logger = createLogger({ level: 'silent' });
-  const clock = manualClock(NOW);
-  const keys = telemetryKeys(prefix);
-  const audit = createAuditLog({ redis: redis.client, prefix, clock, keyring: createKeyring(randomBytes(32)) });
-  const events = createSecurityEvents({ audit, alerter: createSlackAlerter({ webhookUrl: null, logger }), redis: redis.client, prefix, logger, cooldownSec: 0 });
-  return { redis: redis.client, keys, store: createGuardStore(redis.client, keys), settings: DEFAULT_TELEMETRY, events, audit, prefix, now: () => clock.now() };
-}
+const adminDeps = async (prefix: string): Promise<AdminDeps> => adminDepsOn(redis.client, prefix, NOW);
 
 /** A user seen by telemetry (its login mapping written by the recorder's flush), blocked by the detector. */
 async function blockedUser(d: AdminDeps, userId: number, login: string) {

@@ -1,16 +1,9 @@
 import test from 'ava';
-import { randomBytes } from 'node:crypto';
-import { createLogger } from '../../server/logger.js';
-import { manualClock } from '../../server/clock.js';
-import { createKeyring } from '../../server/crypto/keyring.js';
-import { createAuditLog } from '../../server/audit/auditLog.js';
-import { createSlackAlerter } from '../../server/alerts/slack.js';
-import { createSecurityEvents } from '../../server/security/events.js';
-import { telemetryKeys, routeId, hourIndex, minuteIndex } from '../../server/telemetry/keys.js';
-import { createGuardStore, type GuardEntry } from '../../server/telemetry/guards.js';
+import { routeId, hourIndex, minuteIndex } from '../../server/telemetry/keys.js';
+import { type GuardEntry } from '../../server/telemetry/guards.js';
 import { unblock, userTelemetry, type AdminDeps } from '../../server/telemetry/admin.js';
-import { DEFAULT_TELEMETRY } from '../../server/telemetry/options.js';
 import { startTestRedis, type TestRedis } from '../helpers/redis.js';
+import { adminDepsOn } from './support.js';
 
 // `blocks` quotes what a Redis writer put in a guard entry, so no terminal control reaches the operator's
 // screen (adminHostile.test.ts). `telemetry <user>` and `unblock <user>` printed the login telemetry stored
@@ -24,14 +17,7 @@ test.after.always(async () => { await redis?.stop(); });
 const NOW = Date.UTC(2026, 10, 2, 9, 0, 5);
 const HOSTILE = 'mallory\x1b]0;owned\x07\x1b[2J\x1b[1A\rLifted nothing\u202e';
 
-function deps(prefix: string): AdminDeps {
-  const logger = createLogger({ level: 'silent' });
-  const clock = manualClock(NOW);
-  const keys = telemetryKeys(prefix);
-  const audit = createAuditLog({ redis: redis.client, prefix, clock, keyring: createKeyring(randomBytes(32)) });
-  const events = createSecurityEvents({ audit, alerter: createSlackAlerter({ webhookUrl: null, logger }), redis: redis.client, prefix, logger, cooldownSec: 0 });
-  return { redis: redis.client, keys, store: createGuardStore(redis.client, keys), settings: DEFAULT_TELEMETRY, events, audit, prefix, now: () => clock.now() };
-}
+const deps = (prefix: string): AdminDeps => adminDepsOn(redis.client, prefix, NOW);
 
 // C0/C1 controls (Cc) and format characters such as bidi overrides (Cf).
 const controls = (lines: string[]) => lines.join('\n').split('\n').filter((l) => /[\p{Cc}\p{Cf}]/u.test(l));

@@ -1,4 +1,6 @@
+import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
+import type { Redis } from 'ioredis';
 import { manualClock } from '../../server/clock.js';
 import { createLogger } from '../../server/logger.js';
 import { createSecurityEvents } from '../../server/security/events.js';
@@ -9,6 +11,12 @@ import { startStack, type Stack } from '../helpers/stack.js';
 import type { Agent } from '../helpers/agent.js';
 import type { RenderSimOptions } from '../../sandbox/render/index.js';
 import { startSlackReceiver, type SlackReceiver } from '../sentinel/support.js';
+import { createAuditLog } from '../../server/audit/auditLog.js';
+import { createKeyring } from '../../server/crypto/keyring.js';
+import { telemetryKeys } from '../../server/telemetry/keys.js';
+import { createGuardStore } from '../../server/telemetry/guards.js';
+import { DEFAULT_TELEMETRY } from '../../server/telemetry/options.js';
+import type { AdminDeps } from '../../server/telemetry/admin.js';
 
 /** Small floors so a burst is tens of requests, not hundreds; baselines trusted after 5 minutes. */
 export const TEST_DETECTOR: DetectorOptions = {
@@ -86,3 +94,13 @@ export async function burst(agent: Agent, n: number, path = '/api/render/my-depl
 }
 
 export const count = (xs: number[], v: number) => xs.filter((x) => x === v).length;
+
+/** What `npm run admin` is given (scripts/admin.ts), on a test's Redis under `prefix`, its clock fixed at `now`. */
+export function adminDepsOn(redis: Redis, prefix: string, now: number): AdminDeps {
+  const logger = createLogger({ level: 'silent' });
+  const clock = manualClock(now);
+  const keys = telemetryKeys(prefix);
+  const audit = createAuditLog({ redis, prefix, clock, keyring: createKeyring(randomBytes(32)) });
+  const events = createSecurityEvents({ audit, alerter: createSlackAlerter({ webhookUrl: null, logger }), redis, prefix, logger, cooldownSec: 0 });
+  return { redis, keys, store: createGuardStore(redis, keys), settings: DEFAULT_TELEMETRY, events, audit, prefix, now: () => clock.now() };
+}
