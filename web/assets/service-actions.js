@@ -69,9 +69,18 @@ export function serviceActions({ ctx, service: s, flash, reload, find, fallback,
       if (!disposed() && focusLost()) ((IN_PLACE_OF[testId] ? find(IN_PLACE_OF[testId]) : null) ?? fallback)?.focus();
     } catch (err) {
       // No answer is not a failure: the server may have started it (pressing again opens that one).
-      replace(flash, notice('error', noAnswer(err) ? `${label}: ${err.message}` : `${label} failed: ${err.message}`));
+      const said = noAnswer(err) ? `${label}: ${err.message}` : `${label} failed: ${err.message}`;
+      replace(flash, notice('error', said));
       // Gone from Render (deleted elsewhere, no event heard here): drawn again, the page says so.
-      if (err.status === 404 && !disposed()) await reload();
+      if (err.status === 404 && !disposed()) {
+        await reload();
+        // The notice went with the redraw (a dashboard card, gone or drawn anew): said, and focus on the
+        // pressed button's counterpart, else the fallback, not <body>.
+        if (!disposed() && !flash.isConnected) {
+          ctx.announce(said);
+          if (focusLost()) (find(testId) ?? fallback)?.focus();
+        }
+      }
     }
   };
   const button = (label, busyLabel, action, testId) => {

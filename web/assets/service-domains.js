@@ -36,6 +36,8 @@ export function domainsSection({ ctx, serviceId, gone = () => false }) {
     if (err.status !== 404 || !(await load()) || shownIds.has(d.id)) return false;
     replace(flash, notice('info', h('bdi', null, d.name), ' was already removed.'));
     ctx.announce(`${d.name} was already removed`);
+    // Its row, and the focused button with it, is gone: the section's heading, not <body>.
+    if (focusLost()) heading.focus();
     return true;
   }
 
@@ -61,6 +63,7 @@ export function domainsSection({ ctx, serviceId, gone = () => false }) {
       onConfirm: async () => {
         try {
           await api.deleteCustomDomain(serviceId, d.id);
+          ctx.announce(`${d.name} removed`);
           await load();
           // Its row, and the focused button with it, is gone: the section's heading, not <body>.
           if (focusLost()) heading.focus();
@@ -123,6 +126,8 @@ export function domainsSection({ ctx, serviceId, gone = () => false }) {
     void busy(add, 'Adding…', async () => {
       try {
         await api.addCustomDomain(serviceId, name.control.value);
+        // Said, as a variable saved is: the list's status line often reads as before, so nothing else is.
+        ctx.announce(`${name.control.value.trim()} added`);
         name.control.value = '';
         await load();
       } catch (err) {

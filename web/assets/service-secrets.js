@@ -86,6 +86,8 @@ export function secretsSection({ kind, ctx, serviceId, onChanged, gone = () => f
           if (err.status === 404 && (await load()) && !shownKeys.has(key)) {
             replace(flash, notice('info', `${key} was already removed.`));
             ctx.announce(`${key} was already removed`);
+            // Its row went with the list read again: the section's heading, not <body>.
+            if (focusLost()) heading.focus();
             return;
           }
           replace(flash, notice('error', err.message));

@@ -187,8 +187,12 @@ export function deploymentView(ctx, route) {
         onConfirm: () => act('Rollback', () => ctx.api.serviceAction(rec.serviceId, 'rollback', { deploy_id: rec.deployId })),
       }));
     }
+    const hadFocus = actions.contains(document.activeElement);
     replace(actions, list);
     actions.hidden = list.length === 0;
+    // An update took away the focused control (Cancel deploy, or its question, once the deploy ended):
+    // the action offered in its place, else the heading, not <body>.
+    if (hadFocus && focusLost()) (actions.querySelector('button') ?? heading).focus();
   }
 
   async function act(label, fn, { stay = false } = {}) {

@@ -4,7 +4,7 @@
  * again every 15 s while the page polls instead).
  */
 import { ApiError } from './api.js';
-import { busy, field, h, latestOnly, notice, replace } from './dom.js';
+import { busy, field, focusLost, h, latestOnly, notice, replace } from './dom.js';
 import { timeEl } from './format.js';
 
 const SEVERITY = { high: ['failure', 'High'], medium: ['progress', 'Medium'], low: ['neutral', 'Low'] };
@@ -204,6 +204,9 @@ export function securityView(ctx) {
       saves += 1;
       drawSettings(saved);
       readAfterSave();
+      ctx.announce('Slack webhook removed.');
+      // The pressed button is hidden now (no webhook to remove): the webhook's field, not <body>.
+      if (focusLost()) slack.control.focus();
     } catch (err) { replace(notices, notice('error', err.message)); }
   }));
 

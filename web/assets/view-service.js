@@ -154,13 +154,21 @@ export function serviceView(ctx, route) {
           await stateChanged(err);
         }
       }));
-      no.addEventListener('click', showStart);
+      // Keep took focus with it when the question closed: back on the button that asked, not <body>.
+      no.addEventListener('click', () => { showStart(); start.focus(); });
       replace(wrap, h('span', { class: 'confirm__question' }, `Roll back to ${d.commitId ? d.commitId.slice(0, 7) : d.id}?`),
         settings.autoDeploy ? h('label', { class: 'checkbox' }, off, ' and turn auto-deploy off (else the next push replaces it)') : null, yes, no);
       setOpen(wrap, { autoOff: off.checked });
       if (focus) yes.focus();
     };
     start.addEventListener('click', () => ask({ autoOff: settings.autoDeploy, focus: true }));
+    // Escape answers Keep, as it closes any question (confirmButton).
+    wrap.addEventListener('keydown', (e) => {
+      if (e.key !== 'Escape' || !wrap.hasAttribute('data-open')) return;
+      e.preventDefault();
+      showStart();
+      start.focus();
+    });
     showStart();
     return openable(wrap, 'rollback', (state) => ask({ autoOff: state.autoOff, focus: false }));
   }
