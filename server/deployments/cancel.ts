@@ -7,7 +7,7 @@ import { requestCommitStatus } from '../queues/commitStatusQueue.js';
 import { discardKeySessionOf } from '../bearer/keySessions.js';
 import { isInProgressOnRender } from './renderStatus.js';
 import { isTerminal, type DeploymentRecord } from './types.js';
-import { isGone } from '../render/serviceOverview.js';
+import { isGone, workspaceStillSeen } from '../render/serviceOverview.js';
 import { endDeploymentsOfDeletedService } from './serviceDeleted.js';
 
 /**
@@ -148,7 +148,9 @@ async function cancelOnRenderUnlessGone(deps: AppDeps, rec: DeploymentRecord, se
   } catch (err) {
     // Only the deployment's own key can tell "deleted" from "not this key's": a cancel sent from a session that
     // holds another workspace's key met Render's 404 for a service that still runs, and ended all its deployments.
-    if (!(err instanceof RenderApiError && err.kind === 'not_found') || keyFingerprint !== rec.keyFingerprint || !(await isGone(client, serviceId))) throw err;
+    // Nor can a key whose user has left the deployment's workspace on Render since (its services answer it 404 too).
+    if (!(err instanceof RenderApiError && err.kind === 'not_found') || keyFingerprint !== rec.keyFingerprint || !(await isGone(client, serviceId))
+      || !(await workspaceStillSeen(client, rec.request.ownerId))) throw err;
     throw await endedWithItsService(deps, rec, serviceId, err);
   }
 }

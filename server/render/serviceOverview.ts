@@ -114,10 +114,15 @@ async function latestDeploysOf(caller: OverviewCaller, services: Service[], memo
  */
 async function reconcileRecords(caller: OverviewCaller, deployments: DeploymentStore, known: Record<string, string>, services: Service[], latest: Array<Deploy | null>, askedAt: number) {
   const listed = new Map(services.map((s, i) => [s.id, latest[i] ?? null]));
+  // The session's workspaces are those Render listed when the key was connected: one the user has left on
+  // Render since still names the service, and Render's 404 for it is about access, not a deletion. Asked
+  // (one GET /owners) only once a known service is missing from the list, and once per list.
+  let seen: Promise<Set<string> | null> | undefined;
+  const stillSeen = async (ownerId: string) => (await (seen ??= seenWorkspaces(caller.client)))?.has(ownerId) ?? false;
   for (const [serviceId, ownerId] of Object.entries(known)) {
     if (!caller.ownerIds.includes(ownerId)) continue; // another workspace (another key): not ours to judge
     if (!listed.has(serviceId)) {
-      if (await isGone(caller.client, serviceId)) await deployments.markServiceDeleted(caller.userId, serviceId);
+      if (await stillSeen(ownerId) && await isGone(caller.client, serviceId)) await deployments.markServiceDeleted(caller.userId, serviceId);
       continue;
     }
     const newest = listed.get(serviceId);
@@ -145,6 +150,24 @@ export async function isGone(client: RenderClient, serviceId: string): Promise<b
     if (err instanceof RenderKeyWithdrawn) throw err; // the load stops: no answer, not a service still there
     return false;
   }
+}
+
+/**
+ * The ids of the workspaces the key sees now (GET /owners), or null when Render did not say (a failure
+ * is not taken for "none"). A service 404 in a workspace the key no longer sees (the user was removed from
+ * it on Render after connecting the key) says nothing of a deletion: to that key an existing service is a 404 too.
+ */
+export async function seenWorkspaces(client: RenderClient): Promise<Set<string> | null> {
+  try {
+    return new Set((await client.listOwners()).map((o) => o.id));
+  } catch (err) {
+    return unlessWithdrawn(err);
+  }
+}
+
+/** Whether the key still sees this workspace (false when Render did not say): see seenWorkspaces. */
+export async function workspaceStillSeen(client: RenderClient, ownerId: string): Promise<boolean> {
+  return (await seenWorkspaces(client))?.has(ownerId) ?? false;
 }
 
 /** A read whose failure costs only a detail is null, unless the load's key was withdrawn: then the load stops. */

@@ -13,7 +13,7 @@ import { githubRepoOf, suggestFreeName } from '../render/serviceNames.js';
 import { answerWithdrawn, callerRender, deployRequester, heldCallerRender, sessionAfterWithdrawal, whileKeyHeld, type CallerRender } from '../render/forRequest.js';
 import type { Deploy, Service } from '../render/types.js';
 import { presentService, ServiceView, type PresentedService } from '../presenters/service.js';
-import { isGone, loadServiceOverview, loadServicesNamed } from '../render/serviceOverview.js';
+import { isGone, loadServiceOverview, loadServicesNamed, workspaceStillSeen } from '../render/serviceOverview.js';
 import { answerDeploymentStarted, DeploymentView } from '../presenters/deployment.js';
 import { serviceToDeploy, type ServiceToDeploy } from '../deployments/requests.js';
 import { endDeploymentsOfDeletedService } from '../deployments/serviceDeleted.js';
@@ -70,11 +70,16 @@ const scopeOf = (caller: CallerRender) => ({ userId: caller.userId, keyFingerpri
 /**
  * Render no longer knows a service our records point at, in a workspace this key sees: it was deleted
  * (on Render's dashboard, say). Its deployments say so from now on, instead of offering a redeploy, and
- * the caller's cached service list is dropped.
+ * the caller's cached service list is dropped. "Sees" is asked of Render (one GET /owners): the session's
+ * workspaces are those of the key's setup, and one the user has left on Render since answers 404 for
+ * services that still exist.
  */
 export async function forgetDeletedService(deps: AppDeps, caller: RenderKeyState, serviceId: string) {
   const ownerId = (await deps.deployments.servicesOfUser(caller.user.id))[serviceId];
-  if (ownerId && caller.render.owners.some((o) => o.id === ownerId)) await deps.deployments.markServiceDeleted(caller.user.id, serviceId);
+  if (ownerId && caller.render.owners.some((o) => o.id === ownerId)
+    && await workspaceStillSeen(heldCallerRender(deps, caller).client, ownerId).catch(() => false)) {
+    await deps.deployments.markServiceDeleted(caller.user.id, serviceId);
+  }
   // The cached list may still show it (up to its 20 s): the next read asks Render, as after a delete here.
   await deps.upstream.serviceCache.invalidate({ userId: caller.user.id, keyFingerprint: caller.render.keyFingerprint });
 }

@@ -1,5 +1,5 @@
 import { RenderApiError, type RenderClient } from '../../server/render/client.js';
-import { isGone } from '../../server/render/serviceOverview.js';
+import { isGone, workspaceStillSeen } from '../../server/render/serviceOverview.js';
 import type { DeploymentRecord, DeploymentFailure } from '../../server/deployments/types.js';
 import { serviceDeletedFailure } from '../../server/deployments/serviceDeleted.js';
 import type { WorkerContext } from '../context.js';
@@ -18,6 +18,8 @@ export async function serviceGoneFailure(ctx: WorkerContext, render: RenderClien
   // This run may have recorded the service after the record it started with.
   const serviceId = (await ctx.deployments.get(rec.id).catch(() => null))?.serviceId ?? rec.serviceId;
   if (!serviceId || !(await isGone(render, serviceId))) return null; // still there, or not known: the 404 as it was
+  // Its workspace gone from the key's sight (the user removed from it on Render): a 404 about access, not a deletion.
+  if (!(await workspaceStillSeen(render, rec.request.ownerId))) return null;
   // Best effort: the next service list marks them too.
   await ctx.deployments.markServiceDeleted(rec.userId, serviceId).catch(() => 0);
   return serviceDeletedFailure(serviceId);
