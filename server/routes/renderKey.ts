@@ -22,6 +22,9 @@ const RENDER_KEY_SHAPE = /^rnd_[A-Za-z0-9_-]{8,}$/;
 export const RenderApiKey = z.string({ error: (issue) => (issue.input === undefined ? 'Paste your Render API key first.' : 'Paste your Render API key as text.') }).trim().superRefine((key, ctx) => {
   const problem = !key ? 'Paste your Render API key first.'
     : key.length > 200 ? 'That is too long to be a Render API key. Paste only the key.'
+    // A key with something around it (quotes from a .env file, a "Bearer " prefix, a variable's name, an invisible
+    // character a web page carried) does start with rnd_: told that keys do, its owner had nothing to fix.
+    : !key.startsWith('rnd_') && key.includes('rnd_') ? 'Paste only the key, from rnd_ to its end: there is more around it (quotes, a "Bearer" prefix, a variable name or an invisible character).'
     : !key.startsWith('rnd_') ? 'That does not look like a Render API key: Render keys start with rnd_ (Render Dashboard → Account Settings → API Keys).'
     : !RENDER_KEY_SHAPE.test(key) ? 'This key is incomplete or has characters a Render key does not have (spaces, quotes). Copy it again from Render.'
     : null;
