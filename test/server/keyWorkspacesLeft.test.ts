@@ -152,8 +152,8 @@ test.serial('removed from a team on Render while a redeploy there builds: the wo
   await waitStatus(u.agent, asked.json.id, 'build_in_progress');
   await changeOnRender(membership(u.accountId, [u.mine]));
   const ended = await waitFinished(u.agent, asked.json.id);
-  t.log(ended.status, JSON.stringify(ended.failure));
-  t.not(ended.failure?.code, 'service_deleted', JSON.stringify(ended.failure));
+  t.is(ended.failure?.code, 'workspace_not_seen', JSON.stringify(ended.failure));
+  t.regex(ended.failure?.message ?? '', /no longer sees this service's workspace.*not deleted/);
   t.false(ended.serviceDeleted);
   t.false((await u.agent.get(`/api/render/deployments/${u.dep.id}`)).json.serviceDeleted, 'the first deploy\'s page says its service was deleted');
 });

@@ -12,14 +12,19 @@ import type { WorkerContext } from '../context.js';
  * (server/routes/services.ts forgetDeletedService; the next service list would, later). Null when the
  * 404 was about something else, or Render still has the service. The same end as the web gives them when
  * it learns of the delete first (server/deployments/serviceDeleted.ts: a delete through the app, a cancel).
+ * A 404 for a service whose workspace the key no longer sees (the user removed from it on Render) ends it
+ * `workspace_not_seen`, nothing marked deleted.
  */
 export async function serviceGoneFailure(ctx: WorkerContext, render: RenderClient, rec: DeploymentRecord, err: unknown): Promise<DeploymentFailure | null> {
   if (!(err instanceof RenderApiError) || err.kind !== 'not_found') return null;
   // This run may have recorded the service after the record it started with.
   const serviceId = (await ctx.deployments.get(rec.id).catch(() => null))?.serviceId ?? rec.serviceId;
   if (!serviceId || !(await isGone(render, serviceId))) return null; // still there, or not known: the 404 as it was
-  // Its workspace gone from the key's sight (the user removed from it on Render): a 404 about access, not a deletion.
-  if (!(await workspaceStillSeen(render, rec.request.ownerId))) return null;
+  // Its workspace gone from the key's sight (the user removed from it on Render): a 404 about access, not a
+  // deletion, said as such (it read "Render refused the request: not found: srv-…").
+  if (!(await workspaceStillSeen(render, rec.request.ownerId))) {
+    return { code: 'workspace_not_seen', message: `Your Render key no longer sees this service's workspace (${rec.request.ownerId}): were you removed from it on Render? The service was not deleted, but this deploy cannot be followed with this key. Connect a key that sees that workspace to see how it went.` };
+  }
   // Best effort: the next service list marks them too.
   await ctx.deployments.markServiceDeleted(rec.userId, serviceId).catch(() => 0);
   return serviceDeletedFailure(serviceId);
