@@ -41,8 +41,11 @@ export function settingsView(ctx) {
         'Connected: ', h('code', null, r.keyHint ?? 'rnd_…'),
         r.verifiedAt ? h('span', { class: 'muted' }, ` · verified ${formatTime(r.verifiedAt)}`) : null),
       h('h3', null, 'Workspaces this key can deploy to'),
-      h('ul', { class: 'plain-list' }, (r.owners ?? []).map((o) =>
-        h('li', null, o.name, h('span', { class: 'muted' }, ` · ${o.type === 'user' ? 'personal' : 'team'} · ${o.id}`)))),
+      h('ul', { class: 'plain-list', 'data-testid': 'key-owners' }, (r.owners ?? []).map((o) =>
+        h('li', null, h('bdi', null, o.name), h('span', { class: 'muted' }, ` · ${o.type === 'user' ? 'personal' : 'team'} · ${o.id}`)))),
+      // The list is the one Render gave when the key was connected: nothing reads it again on its own.
+      h('p', { class: 'muted', 'data-testid': 'key-owners-note' },
+        'As Render listed them when the key was connected. Joined, left or renamed a workspace on Render since? Replace the key with the same one to refresh this list.'),
       h('div', { class: 'actions' },
         h('a', { class: 'btn btn--primary', href: '#/deploy' }, 'Deploy a repository'),
         replaceBtn, clear));
