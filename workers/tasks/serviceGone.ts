@@ -1,5 +1,5 @@
 import { RenderApiError, type RenderClient } from '../../server/render/client.js';
-import { isGone, workspaceStillSeen } from '../../server/render/serviceOverview.js';
+import { isGone, seenWorkspaces } from '../../server/render/serviceOverview.js';
 import type { DeploymentRecord, DeploymentFailure } from '../../server/deployments/types.js';
 import { serviceDeletedFailure } from '../../server/deployments/serviceDeleted.js';
 import type { WorkerContext } from '../context.js';
@@ -22,7 +22,9 @@ export async function serviceGoneFailure(ctx: WorkerContext, render: RenderClien
   if (!serviceId || !(await isGone(render, serviceId))) return null; // still there, or not known: the 404 as it was
   // Its workspace gone from the key's sight (the user removed from it on Render): a 404 about access, not a
   // deletion, said as such (it read "Render refused the request: not found: srv-…").
-  if (!(await workspaceStillSeen(render, rec.request.ownerId))) {
+  const seen = await seenWorkspaces(render);
+  if (seen === null) return null; // Render did not say which workspaces the key sees: neither is known, the 404 as it was
+  if (!seen.has(rec.request.ownerId)) {
     return { code: 'workspace_not_seen', message: `Your Render key no longer sees this service's workspace (${rec.request.ownerId}): were you removed from it on Render? The service was not deleted, but this deploy cannot be followed with this key. Connect a key that sees that workspace to see how it went.` };
   }
   // Best effort: the next service list marks them too.
