@@ -133,7 +133,12 @@ function assignedValues(line: string): string[] {
       }
     }
   } else {
-    for (const comment of [value.indexOf(' #'), value.indexOf('\t#'), value.indexOf('#')]) {
+    // dotenv cuts a `KEY=value` at any `#`; YAML a `key: value` at ` #` only, and a `:` with no space after it
+    // is no YAML key at all: `https://app.example.com/#/callback` (an env var) read as key `https` and cut at `#`
+    // made `//app.example.com/` a secret, and every log line naming the app's address lost it.
+    const spaced = at + 1 >= rest.length || rest[at + 1] === ' ' || rest[at + 1] === '\t';
+    const cuts = rest[at] === '=' ? [' #', '\t#', '#'] : spaced ? [' #', '\t#'] : [];
+    for (const comment of cuts.map((c) => value.indexOf(c))) {
       if (comment > 0) out.add(value.slice(0, comment).trimEnd());
     }
   }

@@ -170,3 +170,15 @@ test('value "\\r\\x7f+&/": the Go form of its control-free copy (+\\u0026/) is s
   const v = '\r\x7f+&/';
   t.is(redactSecrets('token=+\\u0026/ end', [v]), 'token=[redacted] end');
 });
+
+// Review of the comment cut: a URL env var read as `https: //…#…` was cut at its `#`, and the app's own address
+// became a secret in every log line that named it; YAML's comment needs a space before `#`.
+test('a URL with a fragment is not cut at its # into a shorter secret', (t) => {
+  const secrets = ['https://app.example.com/#/callback', 'url: https://x.example.org/p#anchor'];
+  t.is(redactSecrets('Server ready at https://app.example.com/', secrets), 'Server ready at https://app.example.com/');
+  t.is(redactSecrets('==> Cloning from https://x.example.org/p', secrets), '==> Cloning from https://x.example.org/p');
+  // The values themselves, and dotenv's and YAML's comments, are still cut as their loaders cut them.
+  t.false(redactSecrets('callback https://app.example.com/#/callback', secrets).includes('/#/callback'));
+  t.is(redactSecrets('token tr0ub4dor-3', ['TOKEN=tr0ub4dor-3#not-a-comment-in-yaml']), 'token [redacted]');
+  t.is(redactSecrets('key s3cr3t-value', ['key: s3cr3t-value # prod']), 'key [redacted]');
+});
