@@ -78,6 +78,7 @@ test('deployment page: the deploy ends while the keyboard user is on "Cancel dep
   await page.getByTestId('redeploy').waitFor();
   const now = await focusSettles(page);
   t.not(now, 'BODY', 'focus fell to <body> when the actions were drawn again');
+  t.not(now, 'redeploy', 'an Enter meant for the question would start a redeploy');
   t.true(await page.evaluate(() => Boolean(document.activeElement?.closest('.status-card') || document.activeElement?.tagName === 'H1')), `focus: ${now}`);
   t.deepEqual(problems, []);
   await context.close();

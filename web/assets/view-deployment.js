@@ -190,9 +190,10 @@ export function deploymentView(ctx, route) {
     const hadFocus = actions.contains(document.activeElement);
     replace(actions, list);
     actions.hidden = list.length === 0;
-    // An update took away the focused control (Cancel deploy, or its question, once the deploy ended):
-    // the action offered in its place, else the heading, not <body>.
-    if (hadFocus && focusLost()) (actions.querySelector('button') ?? heading).focus();
+    // An update took away the focused control (Cancel deploy, or its question, once the deploy ended): the
+    // heading, not <body>, and not the action drawn in its place (Redeploy starts on one press: an Enter meant
+    // for the question would have started a deploy).
+    if (hadFocus && focusLost()) heading.focus();
   }
 
   async function act(label, fn, { stay = false } = {}) {
