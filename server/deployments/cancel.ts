@@ -183,6 +183,9 @@ async function cancelOnRender(client: RenderClient, serviceId: string, deployId:
     throw errors.conflict('deployment_finished', `This deploy already ended on Render (${deploy.status ?? 'finished'}).`);
   }
   if (!isInProgressOnRender(deploy.status)) return 'was_canceled';
+  // Render's Cancel deploy is "not supported for cron jobs" (its spec), queued or running: said in our words,
+  // with what can be done, without asking (Render's answer, whatever its status and words, changes nothing).
+  if (cronJob) throw errors.conflict('render_conflict', 'Render cannot cancel a cron job\'s deploy (its API does not support it), so this one runs to its end. To stop the job\'s runs, suspend the cron job on its page.');
   if (deploy.status === 'queued') return 'queued';
   try {
     await client.cancelDeploy(serviceId, deployId);
@@ -191,11 +194,6 @@ async function cancelOnRender(client: RenderClient, serviceId: string, deployId:
     // It ended on Render between our look and the cancel (Render answers 400): say so, change nothing.
     if (!(err instanceof RenderApiError) || err.status !== 400) throw err;
     const now = await client.getDeploy(serviceId, deployId);
-    // Render's Cancel deploy is "not supported for cron jobs" (its spec): said in our words, with what can be
-    // done, not only in Render's (whatever they are) as a 400 render_rejected.
-    if (isInProgressOnRender(now.status) && cronJob) {
-      throw errors.conflict('render_conflict', 'Render cannot cancel a cron job\'s deploy (its API does not support it), so this one runs to its end. To stop the job\'s runs, suspend the cron job on its page.');
-    }
     if (isInProgressOnRender(now.status)) throw err;
     throw errors.conflict('deployment_finished', `This deploy already ended on Render (${now.status ?? 'finished'}).`);
   }
