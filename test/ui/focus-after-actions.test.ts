@@ -1,15 +1,11 @@
 import anyTest from 'ava';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { serviceMadeOutside, type UiStack } from './support/uiStack.js';
 import { useBrowserStack } from './support/browserStack.js';
 import { takingTurns } from './support/turns.js';
+import { focusedElement, focusSettles, listenToAnnouncer, saidOnce } from './support/browser.js';
 
 const test = takingTurns(anyTest);
-
-// Code inside page.evaluate runs in the browser; these stand in for the DOM types this (Node-only) project does not load.
-declare const document: any;
-declare const window: any;
-declare const MutationObserver: any;
 
 // A keyboard and screen-reader user on a service's settings page: a question closed with Keep or Escape
 // leaves focus on the button that asked it; adding or removing a domain is said, as saving or deleting a
@@ -17,36 +13,6 @@ declare const MutationObserver: any;
 let stack: UiStack;
 let browser: Browser;
 useBrowserStack(test, {}, (b) => ({ stack, browser } = b));
-
-/** The focused element: its data-testid, or its tag and text; BODY when focus fell to the page. */
-const focused = (page: Page) => page.evaluate(() => {
-  const el = document.activeElement;
-  if (!el || el === document.body) return 'BODY';
-  return el.getAttribute('data-testid') ?? `${el.tagName} ${String(el.textContent).trim().slice(0, 40)}`;
-});
-
-/** What focus is once it is `expected`, or after 10 s, whatever it is then (focus moves once the action's requests answered). */
-async function focusSettles(page: Page, expected: string): Promise<string> {
-  await page.waitForFunction((want) => {
-    const el = document.activeElement;
-    if (!el || el === document.body) return false;
-    return (el.getAttribute('data-testid') ?? `${el.tagName} ${String(el.textContent).trim().slice(0, 40)}`) === want;
-  }, expected, { timeout: 10_000 }).catch(() => {});
-  return focused(page);
-}
-
-/** From now on, every text the page's screen-reader announcer says (window.said). */
-const listenToAnnouncer = (page: Page) => page.evaluate(() => {
-  window.said = [];
-  const region = document.getElementById('announcer');
-  new MutationObserver(() => { if (region.textContent) window.said.push(region.textContent); }).observe(region, { childList: true, characterData: true, subtree: true });
-});
-
-/** What the announcer has said, once it has said something matching `pattern` or after 10 s. */
-async function saidOnce(page: Page, pattern: RegExp): Promise<string[]> {
-  await page.waitForFunction(([source, flags]) => window.said.some((s: string) => new RegExp(source, flags).test(s)), [pattern.source, pattern.flags] as const, { timeout: 10_000 }).catch(() => {});
-  return page.evaluate(() => window.said as string[]);
-}
 
 test('a deploy history rollback asked, then Keep (Enter) or Escape: focus is back on "Roll back to this", not dropped to <body>', async (t) => {
   t.timeout(120_000);
@@ -61,19 +27,19 @@ test('a deploy history rollback asked, then Keep (Enter) or Escape: focus is bac
   // Enter on "Roll back to this" asks; Tab to Keep, Enter: the question closes.
   await older.getByTestId('history-rollback').focus();
   await page.keyboard.press('Enter');
-  t.is(await focused(page), 'history-rollback-confirm');
+  t.is(await focusedElement(page), 'history-rollback-confirm');
   await page.keyboard.press('Tab');
-  t.is(await focused(page), 'BUTTON Keep');
+  t.is(await focusedElement(page), 'BUTTON Keep');
   await page.keyboard.press('Enter');
   t.is(await older.getByTestId('history-rollback-confirm').count(), 0, 'Keep closed the question');
-  t.is(await focused(page), 'history-rollback', 'focus is on the button that asked, not on <body>');
+  t.is(await focusedElement(page), 'history-rollback', 'focus is on the button that asked, not on <body>');
 
   // Escape answers Keep, as it does for every other question of the app (confirmButton).
   await older.getByTestId('history-rollback').focus();
   await page.keyboard.press('Enter');
   await page.keyboard.press('Escape');
   t.is(await older.getByTestId('history-rollback-confirm').count(), 0, 'Escape closed the question');
-  t.is(await focused(page), 'history-rollback');
+  t.is(await focusedElement(page), 'history-rollback');
   t.deepEqual(problems, []);
   await context.close();
 });

@@ -1,15 +1,14 @@
 import anyTest from 'ava';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { serviceMadeOutside, waitForDetectedStack, type UiStack } from './support/uiStack.js';
 import { useBrowserStack } from './support/browserStack.js';
 import { takingTurns } from './support/turns.js';
+import { focusedElement, focusSettles, listenToAnnouncer, saidOnce } from './support/browser.js';
 
 const test = takingTurns(anyTest);
 
 // Code inside page.evaluate runs in the browser; these stand in for the DOM types this (Node-only) project does not load.
 declare const document: any;
-declare const window: any;
-declare const MutationObserver: any;
 
 // A keyboard and screen-reader user: a control that goes away after it was pressed, or under a live
 // update, leaves focus somewhere useful (not on <body>, from where a screen reader starts again at the top),
@@ -17,19 +16,6 @@ declare const MutationObserver: any;
 let stack: UiStack;
 let browser: Browser;
 useBrowserStack(test, {}, (b) => ({ stack, browser } = b));
-
-/** The focused element: its data-testid, or its tag and text; BODY when focus fell to the page. */
-const focused = (page: Page) => page.evaluate(() => {
-  const el = document.activeElement;
-  if (!el || el === document.body) return 'BODY';
-  return el.getAttribute('data-testid') ?? `${el.tagName} ${String(el.textContent).trim().slice(0, 40)}`;
-});
-
-/** What focus is once it is not on <body>, or after 10 s, whatever it is then. */
-async function focusSettles(page: Page): Promise<string> {
-  await page.waitForFunction(() => document.activeElement && document.activeElement !== document.body, null, { timeout: 10_000 }).catch(() => {});
-  return focused(page);
-}
 
 test('Security page: "Remove webhook" with the keyboard keeps focus in the form and says the webhook was removed', async (t) => {
   const { context, page, problems } = await stack.signedInWithKey(browser, 'a11y-webhook', []);
@@ -39,18 +25,13 @@ test('Security page: "Remove webhook" with the keyboard keeps focus in the form 
   await page.getByTestId('sentinel-slack').fill('https://hooks.slack.com/services/TA11Y/B000/XXXXXXXXXXXXXXXX');
   await page.getByTestId('sentinel-save').click();
   await page.getByTestId('sentinel-slack-remove').waitFor();
-  await page.evaluate(() => {
-    window.said = [];
-    const region = document.getElementById('announcer');
-    new MutationObserver(() => { if (region.textContent) window.said.push(region.textContent); }).observe(region, { childList: true, characterData: true, subtree: true });
-  });
+  await listenToAnnouncer(page);
 
   await page.getByTestId('sentinel-slack-remove').focus();
   await page.keyboard.press('Enter');
   await page.getByTestId('sentinel-slack-remove').waitFor({ state: 'hidden' });
   t.not(await focusSettles(page), 'BODY', 'the hidden button took focus to <body>');
-  await page.waitForFunction(() => window.said.some((s: string) => /webhook/i.test(s)), null, { timeout: 10_000 }).catch(() => {});
-  t.true((await page.evaluate(() => window.said as string[])).some((s) => /webhook.*removed/i.test(s)), 'the removal is said');
+  t.true((await saidOnce(page, /webhook/i)).some((s) => /webhook.*removed/i.test(s)), 'the removal is said');
   t.deepEqual(problems, []);
   await context.close();
 });
@@ -70,7 +51,7 @@ test('deployment page: the deploy ends while the keyboard user is on "Cancel dep
   await creation.arrived;
   await page.getByTestId('cancel').focus();
   await page.keyboard.press('Enter');
-  t.is(await focused(page), 'cancel-keep', 'the question starts on Keep');
+  t.is(await focusedElement(page), 'cancel-keep', 'the question starts on Keep');
 
   // The deploy goes on and goes live: the question, with Keep, goes with the cancel it asked about.
   creation.release();
@@ -91,11 +72,7 @@ test('dashboard: Suspend on a service deleted on Render meanwhile, with the keyb
   await page.goto(`${stack.url}/#/`);
   const card = page.locator(`[data-testid=service-card][data-service-id="${serviceId}"]`);
   await card.getByTestId('service-suspend').waitFor();
-  await page.evaluate(() => {
-    window.said = [];
-    const region = document.getElementById('announcer');
-    new MutationObserver(() => { if (region.textContent) window.said.push(region.textContent); }).observe(region, { childList: true, characterData: true, subtree: true });
-  });
+  await listenToAnnouncer(page);
   // Deleted on the Render Dashboard: no event reaches this page.
   await render.deleteService(serviceId);
 
@@ -104,8 +81,7 @@ test('dashboard: Suspend on a service deleted on Render meanwhile, with the keyb
   await card.waitFor({ state: 'detached' });
   const now = await focusSettles(page);
   t.is(now, 'H2 Render services', 'focus went with the card to <body>');
-  await page.waitForFunction(() => window.said.some((s: string) => /Suspend/.test(s)), null, { timeout: 10_000 }).catch(() => {});
-  t.true((await page.evaluate(() => window.said as string[])).some((s) => /Suspend/.test(s)), 'what became of the Suspend is said (its notice went with the card)');
+  t.true((await saidOnce(page, /Suspend/)).some((s) => /Suspend/.test(s)), 'what became of the Suspend is said (its notice went with the card)');
   t.deepEqual(problems.filter((p) => !/404/.test(p)), []);
   await context.close();
 });

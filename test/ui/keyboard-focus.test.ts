@@ -1,6 +1,6 @@
 import anyTest from 'ava';
 import type { Browser, Page } from 'playwright-core';
-import { newContext } from './support/browser.js';
+import { focusedElement, newContext } from './support/browser.js';
 import { connectKey, failedDeployments, redeployFromPage, serviceMadeOutside, startDeployments, type UiStack } from './support/uiStack.js';
 import { useBrowserStack } from './support/browserStack.js';
 import { takingTurns } from './support/turns.js';
@@ -225,13 +225,6 @@ test('Sign out with the keyboard: focus is on the sign-in page\'s heading, not d
   t.is(await page.evaluate(() => document.activeElement?.getAttribute('data-testid')), 'sign-in', 'the next Tab reaches Sign in');
   t.deepEqual(problems, []);
   await context.close();
-});
-
-/** The focused element: its data-testid, or its tag and text. */
-const focusedElement = (page: Page) => page.evaluate(() => {
-  const el = document.activeElement;
-  if (!el || el === document.body) return 'BODY';
-  return el.getAttribute('data-testid') ?? `${el.tagName} ${String(el.textContent).trim().slice(0, 40)}`;
 });
 
 test('"Load older deploys" and "Load older deployments" with the keyboard: after the last page, focus is on the first row it brought', async (t) => {

@@ -5,6 +5,7 @@ import { chromium, type Browser, type BrowserContext, type Page, type Response }
 // Code inside page.evaluate runs in the browser; these stand in for the DOM types this (Node-only) project does not load.
 declare const window: any;
 declare const document: any;
+declare const MutationObserver: any;
 declare const location: any;
 
 // Debian's headless build of Chromium (package chromium-headless-shell: the same engine and version as
@@ -167,3 +168,36 @@ export async function holdAnswers(page: Page, url: string | RegExp, opts: { whic
 
 /** The focused element's data-testid (its tag name when it has none). */
 export const focusedTestId = (page: Page) => page.evaluate(() => document.activeElement?.getAttribute('data-testid') ?? document.activeElement?.tagName);
+
+/** The focused element: its data-testid, or its tag and text; BODY when focus fell to the page. */
+export const focusedElement = (page: Page): Promise<string> => page.evaluate(() => {
+  const el = document.activeElement;
+  if (!el || el === document.body) return 'BODY';
+  return el.getAttribute('data-testid') ?? `${el.tagName} ${String(el.textContent).trim().slice(0, 40)}`;
+});
+
+/**
+ * What focus is once it is `expected` (as focusedElement names it), or without `expected` once it is off <body>,
+ * or after 10 s, whatever it is then (focus moves once an action's requests answered).
+ */
+export async function focusSettles(page: Page, expected?: string): Promise<string> {
+  await page.waitForFunction((want) => {
+    const el = document.activeElement;
+    if (!el || el === document.body) return false;
+    return want === null || (el.getAttribute('data-testid') ?? `${el.tagName} ${String(el.textContent).trim().slice(0, 40)}`) === want;
+  }, expected ?? null, { timeout: 10_000 }).catch(() => {});
+  return focusedElement(page);
+}
+
+/** From now on, every text the page's screen-reader announcer (#announcer) says is kept in window.said. */
+export const listenToAnnouncer = (page: Page) => page.evaluate(() => {
+  window.said = [];
+  const region = document.getElementById('announcer');
+  new MutationObserver(() => { if (region.textContent) window.said.push(region.textContent); }).observe(region, { childList: true, characterData: true, subtree: true });
+});
+
+/** What the announcer has said since listenToAnnouncer, once it has said something matching `pattern` or after 10 s. */
+export async function saidOnce(page: Page, pattern: RegExp): Promise<string[]> {
+  await page.waitForFunction(([source, flags]) => window.said.some((s: string) => new RegExp(source, flags).test(s)), [pattern.source, pattern.flags] as const, { timeout: 10_000 }).catch(() => {});
+  return page.evaluate(() => window.said as string[]);
+}
