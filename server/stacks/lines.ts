@@ -78,6 +78,13 @@ export function isControlOrOverride(c: number): boolean {
     (c >= 0x202a && c <= 0x202e) || (c >= 0x2066 && c <= 0x2069) || (c >= 0xad && INVISIBLE.test(String.fromCodePoint(c)));
 }
 
+/** `text` with each character that isControlOrOverride replaced by `by` (U+FFFD: shown, not acted on). */
+export function replaceControls(text: string, by = '\uFFFD'): string {
+  let out = '';
+  for (const ch of text) out += isControlOrOverride(ch.codePointAt(0)!) ? by : ch;
+  return out;
+}
+
 /** The first character of `text` that isControlOrOverride and is not in `allowed`, as "U+XXXX"; null when none. */
 export function firstControl(text: string, allowed = ''): string | null {
   for (const ch of text) {

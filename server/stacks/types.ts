@@ -1,5 +1,5 @@
 import type { ServiceTypeName } from './serviceTypes.js';
-import { isControlOrOverride, MAX_FILE_CHARS } from './lines.js';
+import { MAX_FILE_CHARS, replaceControls } from './lines.js';
 import type { AutoDeploy } from '../render/types.js';
 
 export const STACKS = ['node', 'python', 'go', 'ruby', 'rust', 'elixir', 'docker', 'static'] as const;
@@ -60,7 +60,7 @@ export class StackDetectionError extends Error {
    * deployment page, the commit status, Slack, a CI job's log, where a line starting "::error::" is a command).
    */
   constructor(message: string) {
-    super(Array.from(message, (ch) => (isControlOrOverride(ch.codePointAt(0)!) ? '\uFFFD' : ch)).join(''));
+    super(replaceControls(message));
   }
 }
 

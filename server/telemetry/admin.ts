@@ -41,12 +41,13 @@ const iso = (ms: number) => new Date(ms).toISOString().replace('.000Z', 'Z');
 const quoted = (v: string) => JSON.stringify(v.length > 60 ? `${v.slice(0, 60)}...` : v).replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 
 /**
- * A login or route name read from telemetry's keys, to be printed: as it is when it is printable ASCII
- * without spaces (any login GitHub gives, any route template), else quoted. Before, `telemetry` and `unblock`
- * printed what a Redis writer put there raw (escape sequences to retitle, clear or rewrite the terminal).
+ * A value read from telemetry's keys, to be printed: as it is when it is `plain` (printable ASCII of a readable
+ * length: any login GitHub gives, with no space; any route template), else quoted. Before, `telemetry` and
+ * `unblock` printed what a Redis writer put there raw (escape sequences to retitle, clear or rewrite the terminal).
  */
-const printable = <T extends string | null | undefined>(v: T): T => (typeof v === 'string' && !/^[\x21-\x7e]{1,100}$/.test(v) ? quoted(v) as T : v);
-const printableRoute = (v: string | undefined): string | undefined => (typeof v === 'string' && !/^[\x20-\x7e]{1,200}$/.test(v) ? quoted(v) : v);
+const PLAIN_LOGIN = /^[\x21-\x7e]{1,100}$/;
+const PLAIN_ROUTE = /^[\x20-\x7e]{1,200}$/;
+const printable = <T extends string | null | undefined>(v: T, plain = PLAIN_LOGIN): T => (typeof v === 'string' && !plain.test(v) ? quoted(v) as T : v);
 
 /**
  * A GitHub login (as telemetry last saw it) → user id; `id:<number>` names a GitHub user id. A bare
@@ -196,7 +197,7 @@ export async function userTelemetry(d: AdminDeps, loginOrId: string): Promise<st
     for (const [rid, c] of byRoute) {
       const classes = ['s1', 's2', 's3', 's4', 's5'].filter((k) => c[k]).map((k) => `${k[1]}xx ${c[k]}`).join(', ');
       const latency = ['l0', 'l1', 'l2', 'l3', 'l4', 'l5'].map((k) => c[k] ?? 0).join('/');
-      out.push(`  ${iso(h * 3_600_000).slice(0, 13)}h  ${(printableRoute(routes[rid]) ?? `route ${printableRoute(rid)}`).padEnd(48)} ${classes}; latency ${latency}`);
+      out.push(`  ${iso(h * 3_600_000).slice(0, 13)}h  ${(printable(routes[rid], PLAIN_ROUTE) ?? `route ${printable(rid, PLAIN_ROUTE)}`).padEnd(48)} ${classes}; latency ${latency}`);
     }
   }
 

@@ -1,4 +1,5 @@
 import { SIGNALS, type DetectorStats, type Signal } from './options.js';
+import { isObject } from '../render/calls.js';
 
 /** EWMA state of one signal: mean, variance, samples seen. */
 type Ewma = [mean: number, variance: number, samples: number];
@@ -20,7 +21,6 @@ export type Sample = Record<Signal, number>;
 export const emptyBaseline = (): Baseline => ({ v: 1, all: {}, hours: {} });
 
 const isEwma = (e: unknown): e is Ewma => Array.isArray(e) && e.length === 3 && e.every((n) => typeof n === 'number' && Number.isFinite(n));
-const isObject = (o: unknown): o is Record<string, unknown> => typeof o === 'object' && o !== null && !Array.isArray(o);
 /** The signals of a stored slot that are EWMA states; anything else (a damaged or hand-edited value) is left out. */
 function signalsOf(o: unknown): Partial<Record<Signal, Ewma>> {
   const out: Partial<Record<Signal, Ewma>> = {};

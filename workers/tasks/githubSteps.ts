@@ -10,7 +10,7 @@ import { DeployFailed } from './deployFailed.js';
 import { deployOfAsk } from './ownDeploy.js';
 import { withServiceType } from './serviceType.js';
 import { echoed } from '../../server/text.js';
-import { isControlOrOverride } from '../../server/stacks/lines.js';
+import { replaceControls } from '../../server/stacks/lines.js';
 
 // The GitHub steps of a deploy (workers/tasks/deployTask.ts): verifying → detecting → creating_service.
 
@@ -127,9 +127,7 @@ const BLUEPRINT_ERROR_CHARS = 120;
  */
 function quotedFromFile(text: string): string {
   const cut = echoed(text.length > BLUEPRINT_ERROR_CHARS + 1 ? text.slice(0, BLUEPRINT_ERROR_CHARS + 1) : text, BLUEPRINT_ERROR_CHARS);
-  let out = '';
-  for (const ch of cut) out += isControlOrOverride(ch.codePointAt(0)!) ? '\uFFFD' : ch;
-  return out;
+  return replaceControls(cut);
 }
 
 /** How long a redeploy that finds another one's check of the service under way waits before looking again (a delayed job). */
@@ -322,7 +320,7 @@ const isHidden = (err: unknown) => err instanceof GitHubError && (err.kind === '
  */
 const repoNotFound = (rec: DeploymentRecord, err?: unknown) => {
   const said = err instanceof GitHubError && err.kind === 'forbidden' && err.githubMessage
-    ? ` GitHub refused it: “${Array.from(err.githubMessage, (ch) => (isControlOrOverride(ch.codePointAt(0)!) ? ' ' : ch)).join('')}”`
+    ? ` GitHub refused it: “${replaceControls(err.githubMessage, ' ')}”`
     : '';
   return new DeployFailed({ code: 'repo_not_found', message: `GitHub repository ${rec.request.githubRepo} was not found, or your GitHub account cannot see it.${said}` });
 };
