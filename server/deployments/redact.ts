@@ -72,31 +72,28 @@ function forms(value: string): string[] {
   // each form kept only at MIN_LENGTH or more.
   if (value.length < MIN_LENGTH) return [];
   const out = new Set<string>();
+  /** A value as a program that loaded it may print it: itself, inside a JSON string, and each of its lines. */
+  const addLoaded = (text: string) => {
+    out.add(text).add(JSON.stringify(text).slice(1, -1));
+    const lines = text.split(/\r?\n|\r/);
+    if (lines.length > 1) for (const part of lines) out.add(part.trim());
+  };
   for (const v of new Set([value, stripControls(value)])) {
     if (v.length === 0) continue;
     const json = JSON.stringify(v).slice(1, -1);
     out.add(v).add(json);
     for (const encoder of ENCODERS) out.add(fromJson(json, encoder));
-    if (/[\r\n]/.test(v)) {
-      for (const line of v.split(/\r?\n|\r/)) out.add(line.trim());
-    }
+    const lines = v.split(/\r?\n|\r/);
+    if (lines.length > 1) for (const line of lines) out.add(line.trim());
     // A line that assigns a value (a .env secret file, a YAML or JSON config): the value alone, as the program
     // that loaded the file prints it (an error message, a config dump). Matched only as whole lines, a
     // `STRIPE_KEY=sk_live_…` line's key was served in clear once printed by itself.
     // The value as loaded may differ from the file's text: a comment after it dropped, escapes in a double-quoted
     // one decoded (a service account JSON's `private_key`, a .env's `KEY="…\n…"`), so printed, a PEM key is its
     // own lines: looked for as those too (the file's line holds them escaped, never as a log line has them).
-    for (const line of v.split(/\r?\n|\r/)) {
-      for (const assigned of assignedValues(line)) {
-        out.add(assigned).add(JSON.stringify(assigned).slice(1, -1));
-        if (/[\r\n]/.test(assigned)) for (const part of assigned.split(/\r?\n|\r/)) out.add(part.trim());
-      }
-    }
+    for (const line of lines) for (const assigned of assignedValues(line)) addLoaded(assigned);
     // A JSON document on one line (`jq -c`, Terraform's jsonencode) assigns nothing line by line: its strings as read.
-    for (const text of jsonStrings(v)) {
-      out.add(text).add(JSON.stringify(text).slice(1, -1));
-      if (/[\r\n]/.test(text)) for (const part of text.split(/\r?\n|\r/)) out.add(part.trim());
-    }
+    for (const text of jsonStrings(v)) addLoaded(text);
   }
   return [...out].filter((form) => form.length >= MIN_LENGTH);
 }
