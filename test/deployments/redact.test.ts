@@ -182,3 +182,14 @@ test('a URL with a fragment is not cut at its # into a shorter secret', (t) => {
   t.is(redactSecrets('token tr0ub4dor-3', ['TOKEN=tr0ub4dor-3#not-a-comment-in-yaml']), 'token [redacted]');
   t.is(redactSecrets('key s3cr3t-value', ['key: s3cr3t-value # prod']), 'key [redacted]');
 });
+
+// Hostile secret values for the loaders' forms: a JSON value nested 100,000 deep (the walk over its strings must not
+// recurse), and a long line of `=` and `#` (the comment cuts are scans, not patterns that backtrack).
+test('a secret nested 100,000 deep in JSON, or a long run of = and #, still gives its forms and redacts', (t) => {
+  const deep = `${'['.repeat(100_000)}"s3cr3t-inside-deep-json"${']'.repeat(100_000)}`;
+  t.true(valuesOf([deep]).includes('s3cr3t-inside-deep-json'));
+  t.is(redactSecrets('loaded s3cr3t-inside-deep-json', [deep]), 'loaded [redacted]');
+  const runs = `K=${'=#'.repeat(50_000)}tail`;
+  t.true(valuesOf([runs]).length > 0);
+  t.is(redactSecrets(`x ${runs} y`, [runs]), 'x [redacted] y');
+});
