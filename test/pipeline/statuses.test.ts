@@ -95,6 +95,35 @@ test('a redeploy going live while a service list is being read stays live; the l
   t.is((await agent.get(`/api/render/deployments/${second.id}`)).json.status, 'live');
 });
 
+// The worker's check that the 404 means a deletion (GET /services/{id}, then GET /owners) met a failure of its
+// own: the deployment ended "Render refused the request: not found: …" (render_not_found), the 404 kept as it
+// was, for a service that was deleted; a 429 or the budget on the check did the same. Now the check's failure
+// is the run's: retried or waited out, and the next run ends it as the check says.
+for (const [what, fault] of [
+  ['GET /owners answers 503', { method: 'GET', route: '/owners', kind: 'status', status: 503, count: 1 }],
+  ['GET /services/{id} answers 429', { method: 'GET', route: '/services/{serviceId}', kind: 'status', status: 429, ms: 500, count: 1 }],
+] as const) {
+  test(`a service deleted on Render while a redeploy builds, and the worker's check of that 404 fails once (${what}): still service_deleted, not render_not_found`, async (t) => {
+    const login = `stat-chk-${fault.status}`;
+    const { agent, apiKey } = await signedInWithKey(stack, login);
+    addNodeRepo(stack, login, 'doomed');
+    const first = await deployNew(agent, `${login}/doomed`, `${login}-doomed`);
+    t.is(first.status, 'live', JSON.stringify(first.failure));
+    const release = stack.render.holdPhase({ serviceName: `${login}-doomed` }, 'build_in_progress');
+    t.teardown(release);
+    const again = await agent.post(`/api/render/services/${first.serviceId}/redeploy`);
+    t.is(again.status, 202, again.text);
+    await waitStatus(agent, again.json.id, 'build_in_progress');
+    stack.render.setFault({ ...fault, apiKey });
+    t.is((await sim(apiKey).send('DELETE', `/services/${first.serviceId}`)).status, 204);
+    release();
+    const failed = await waitFinished(agent, again.json.id);
+    t.is(failed.failure?.code, 'service_deleted', JSON.stringify(failed.failure));
+    t.true(failed.serviceDeleted);
+    t.true(stack.render.calls.some((c) => c.route === fault.route && c.status === fault.status), 'the check met the fault');
+  });
+}
+
 test('service cards show the latest deploy\'s outcome: failed, live, suspended and never deployed are distinct', async (t) => {
   const { agent, apiKey } = await signedInWithKey(stack, 'stat-c');
   addNodeRepo(stack, 'stat-c', 'good');

@@ -117,8 +117,12 @@ export async function runDeployJob(ctx: WorkerContext, job: Job<DeployJobData>, 
       return await delayJob(job, token, outcome);
     }
     await runEnded(outcome);
-  } catch (err) {
-    if (err instanceof DelayedError) throw err;
+  } catch (caught) {
+    if (caught instanceof DelayedError) throw caught;
+    // A 404 may mean the service was deleted on Render: asked before anything else, so that what Render
+    // answers the check instead (a 5xx, a 429, the budget spent) is this run's failure, handled below as any other.
+    let err = caught;
+    const gone = await serviceGoneFailure(ctx, render, rec, caught).catch((checkFailed: unknown) => { err = checkFailed; return null; });
     // Another run has the job (jobFence.ts): it carries the deployment on; this one writes nothing more.
     if (err instanceof JobTakenOver) return log().warn({}, err.message);
     // The record was altered in Redis while this run held it: refused as at the start, no further call.
@@ -136,7 +140,6 @@ export async function runDeployJob(ctx: WorkerContext, job: Job<DeployJobData>, 
       if (waitMs <= GITHUB_LIMIT_WAIT_MAX_MS) return delayJob(job, token, waitMs + jitter(500));
       return await runEnded(await finish(ctx, rec, 'failed', githubLimited(ctx.clock.now() + waitMs), {}, true));
     }
-    const gone = await serviceGoneFailure(ctx, render, rec, err);
     const failure = gone ? { status: 'failed' as const, failure: gone } : classify(err);
     if (failure) {
       const done = await finish(ctx, rec, failure.status, failure.failure, err instanceof DeployFailed ? err.fields : {}, true);
