@@ -131,6 +131,11 @@ export function createGuardStore(redis: Redis, keys: TelemetryKeys) {
     async version(): Promise<string | null> {
       return redis.get(keys.guardVersion);
     },
+    /** Call `listener` on each (re)connect of the store's connection; returns the function that stops it. */
+    onConnected(listener: () => void): () => void {
+      redis.on('ready', listener);
+      return () => { redis.off('ready', listener); };
+    },
   };
 }
 export type GuardStore = ReturnType<typeof createGuardStore>;
@@ -173,8 +178,13 @@ export function createGuardCache(store: GuardStore, opts: { syncMs?: number; onE
     })();
     return running;
   };
+  // A Redis that came back empty (Key Value keeps nothing on disk) starts the counter again: the first change
+  // after it may bring it to the very number last read here, and the copy would never be read again. So
+  // after each reconnect the next sync reads the entries whatever the counter says.
+  let stopWatching: (() => void) | null = null;
   const start = () => {
     if (timer) return;
+    stopWatching = store.onConnected(() => { version = undefined; });
     timer = setInterval(() => { void sync(); }, opts.syncMs ?? 1_000);
     timer.unref();
     void sync();
@@ -191,6 +201,6 @@ export function createGuardCache(store: GuardStore, opts: { syncMs?: number; onE
       for (const e of entries.values()) if (e.until > now) { if (e.state === 'blocked') blocked++; else throttled++; }
       return { throttled, blocked };
     },
-    close() { if (timer) clearInterval(timer); timer = null; },
+    close() { if (timer) clearInterval(timer); timer = null; stopWatching?.(); stopWatching = null; },
   };
 }

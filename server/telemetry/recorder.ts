@@ -84,6 +84,11 @@ export function createRecorder(opts: {
     }
     return id;
   };
+  // The names are written once per process, with the first count of each route: a Redis that came back
+  // empty (Key Value keeps nothing on disk) lost them, and the admin CLI showed bare ids until the process
+  // restarted. So every name this process knows goes out again with the flush after each reconnect.
+  const registerAgain = () => { newRoutes = [...routeIds].map(([k, id]): [string, string] => [id, k]); };
+  redis.on('ready', registerAgain);
 
   function record(s: RequestSample): void {
     if (!timer) { timer = setInterval(() => { void flush(); }, flushMs); timer.unref(); }
@@ -182,6 +187,7 @@ export function createRecorder(opts: {
     flush,
     pendingUsers: () => pending.size,
     async close() {
+      redis.off('ready', registerAgain);
       if (timer) clearInterval(timer);
       timer = null;
       await flush();
