@@ -37,6 +37,7 @@ import { inProcessRoutes } from './mcp/dispatch.js';
 import { isMcpPath } from './mcp/path.js';
 import { answerUnreadMcpBody } from './mcp/transport.js';
 import { endSessionOnGitHubRefusal } from './sessions/githubRefusal.js';
+import { noteRenderKeyRejection } from './render/keyRejected.js';
 import { unreadFormField } from './middleware/formFields.js';
 import { duplicateJsonKey, duplicateKeyMessage } from './middleware/jsonKeys.js';
 import { watchBodyBytes } from './middleware/bodyBytes.js';
@@ -199,6 +200,9 @@ export function createApp(deps: AppDeps, opts: CreateAppOptions = {}): Koa {
   // GitHub refused the session's token: the session ends with the 401 that says to sign in again.
   const githubRefusal = endSessionOnGitHubRefusal(deps);
   app.use(githubRefusal);
+  // Render refused the session's key (401): the session notes it, so its key status says so (server/render/keyRejected.ts).
+  const renderKeyRefusal = noteRenderKeyRejection(deps);
+  app.use(renderKeyRefusal);
 
   // Case-sensitive, like every path check before it (bearer, telemetry's gate, no-store, JSON 404s): a
   // case-insensitive router answered /API/session while the anomaly block and telemetry let it pass unseen.
@@ -222,7 +226,7 @@ export function createApp(deps: AppDeps, opts: CreateAppOptions = {}): Koa {
   // what follows the session and the changed-client check here (both already done for that caller): a tool
   // whose route meets GitHub's refusal of the token ends the token as a REST call would.
   const errorMiddleware = errorHandler();
-  mcpRoutes(router, deps, inProcessRoutes(app, () => [errorMiddleware, ...(telemetry ? [telemetry] : []), githubRefusal, router.routes() as Koa.Middleware]));
+  mcpRoutes(router, deps, inProcessRoutes(app, () => [errorMiddleware, ...(telemetry ? [telemetry] : []), githubRefusal, renderKeyRefusal, router.routes() as Koa.Middleware]));
   auditRoutes(router, deps);
   openApiRoutes(router, {
     sessionCookie: config.httpsOnly ? SESSION_COOKIE_SECURE : SESSION_COOKIE_PLAIN, version: '1.0.0',

@@ -7,12 +7,20 @@ type OwnerView = z.infer<typeof OwnerView>;
 
 export const RenderStatusView = view('RenderKeyStatus', z.object({
   configured: z.boolean(),
+  /** Render accepted the key when it was connected, and has not refused it since (false once `rejectedAt` is set). */
   verified: z.boolean(),
   verifiedAt: z.string().nullable(),
+  /**
+   * Present only once Render refused this key (401) on a call made with it since it was connected: revoked or
+   * deleted on Render's side. When that was first seen. The key stays connected (`configured`; clear it, or
+   * connect a new one, which drops this); every Render call with it fails with render_key_invalid, and deploys
+   * started with it end credentials_revoked.
+   */
+  rejectedAt: z.string().optional().describe('Set once Render refused this key (401, revoked on Render\'s side) on a call made with it: when that was first seen. Connect a new key (or clear this one).'),
   /** `rnd_...` and the key's last 4 characters, never the key. ASCII dots, not "…": see presentRenderStatus. */
   keyHint: z.string().nullable(),
   owners: z.array(OwnerView),
-}), 'Whether a Render API key is connected to this session, and the workspaces it can use (never the key).');
+}), 'Whether a Render API key is connected to this session, whether Render has refused it since, and the workspaces it can use (never the key).');
 export type RenderStatusView = z.infer<typeof RenderStatusView>;
 
 export const SessionView = view('Session', z.object({
@@ -26,10 +34,12 @@ export type SessionView = z.infer<typeof SessionView>;
 /** Whitelists what leaves the server about a session: never a sealed value, fingerprint or grant state. */
 export function presentRenderStatus(sess: AppSession): RenderStatusView {
   const r = sess.render;
+  const rejectedAt = r?.rejectedAt;
   return {
     configured: Boolean(r),
-    verified: Boolean(r?.verifiedAt),
+    verified: Boolean(r?.verifiedAt) && rejectedAt === undefined,
     verifiedAt: r ? new Date(r.verifiedAt).toISOString() : null,
+    ...(rejectedAt === undefined ? {} : { rejectedAt: new Date(rejectedAt).toISOString() }),
     // Three ASCII dots, not "…": one character past Latin-1 makes V8 hold the whole JSON body, and Node's
     // header block joined to it, as a two-byte string, which Node then encodes to UTF-8 on its slow path:
     // ~2 µs of a ~31 µs authenticated GET (bench/README.md, api).

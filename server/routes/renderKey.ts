@@ -62,7 +62,7 @@ export function renderKeyRoutes(router: Router, deps: AppDeps) {
     ctx.body = presentRenderStatus({ render });
   });
 
-  router.get('/api/render/status', documented({ summary: 'Whether a Render key is connected, and its workspaces', tag: 'render-key', responses: { 200: RenderStatusView } }), requireUser(), (ctx) => {
+  router.get('/api/render/status', documented({ summary: 'Whether a Render key is connected (and whether Render has refused it since: rejectedAt), and its workspaces', tag: 'render-key', responses: { 200: RenderStatusView } }), requireUser(), (ctx) => {
     ctx.body = presentRenderStatus(ctx.state.session);
   });
 

@@ -43,6 +43,19 @@ const TTL_GRACE_MS = 60_000;
 
 export interface LoadedSession { sess: AppSession; version: string; credSealed: string | null }
 
+/**
+ * The key's credentials as the session shows them: `rejectedAt` only from the record's own mark (`krej`,
+ * '<kfp> <ms>'), and only when the mark names this key. Never from the sealed credentials, which a
+ * re-seal may have written with a copy of it: a key stored again starts unmarked.
+ */
+function withRejection(render: SessionRenderCredentials, mark: string | null): SessionRenderCredentials {
+  delete render.rejectedAt;
+  const space = mark?.lastIndexOf(' ') ?? -1;
+  const at = space > 0 && mark!.slice(0, space) === render.keyFingerprint ? Number(mark!.slice(space + 1)) : NaN;
+  if (Number.isFinite(at)) render.rejectedAt = at;
+  return render;
+}
+
 export interface SessionRecordOptions {
   redis: Redis;
   keyring: Keyring;
@@ -73,17 +86,17 @@ export function createSessionRecords(opts: SessionRecordOptions) {
   async function read(ref: string): Promise<LoadedSession | undefined> {
     let fields: Array<string | null>;
     try {
-      fields = await redis.hmget(keys.record(ref), 'v', 'rec', 'cred');
+      fields = await redis.hmget(keys.record(ref), 'v', 'rec', 'cred', 'krej');
     } catch (err) {
       if (err instanceof Error && err.message.includes('WRONGTYPE')) return undefined; // a record from before versioned sessions
       throw err;
     }
-    const [version, rec, cred] = fields;
+    const [version, rec, cred, rejected] = fields;
     if (!version || !rec) return undefined;
     try {
       const sess = JSON.parse(open(rec, ref, keyring)) as AppSession;
       delete sess.render;
-      if (cred) sess.render = JSON.parse(open(cred, credAad(ref), keyring)) as SessionRenderCredentials;
+      if (cred) sess.render = withRejection(JSON.parse(open(cred, credAad(ref), keyring)) as SessionRenderCredentials, rejected ?? null);
       return { sess, version, credSealed: cred ?? null };
     } catch {
       return undefined; // tampered, or sealed with a key we no longer hold
@@ -262,6 +275,16 @@ export function createSessionRecords(opts: SessionRecordOptions) {
     return { stored: res[0] === 1, changed: res[0] === 2, previousFingerprint: res[1] || null, fingerprint: res[2] || null };
   }
 
+  /**
+   * Render refused the key `keyFingerprint` (401): noted on the session while it still holds that key
+   * (scripts.ts MARK_KEY_REJECTED). 'other': the session is gone, not this user's, or holds another key or none.
+   */
+  async function markKeyRejected(ref: string, userId: number, keyFingerprint: string): Promise<'marked' | 'already' | 'other'> {
+    const res = await lua.markKeyRejected(redis, [keys.record(ref), keys.tombstone(ref)], [keyFingerprint, String(userId), `${keyFingerprint} ${clock.now()}`]);
+    if (res === 1) changed(ref);
+    return res === 1 ? 'marked' : res === 2 ? 'already' : 'other';
+  }
+
   async function clearCredentials(ref: string): Promise<string | null> {
     const previous = await lua.clearCredentials(redis, [keys.record(ref)], []).finally(() => changed(ref));
     return typeof previous === 'string' && previous !== '' ? previous : null;
@@ -273,7 +296,7 @@ export function createSessionRecords(opts: SessionRecordOptions) {
 
   return {
     keys, refOf, previousRefOf, read, deadlineOf, create, writeIfVersion, destroy, consumePreAuth, reseal, moveFromPrevious, refsOf, whereIs,
-    storeCredentials, clearCredentials, discard,
+    storeCredentials, clearCredentials, markKeyRejected, discard,
     expired: (sess: AppSession) => clock.now() >= deadlineOf(sess),
   };
 }

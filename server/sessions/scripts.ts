@@ -3,7 +3,8 @@ import { redisScript } from '../redisScript.js';
 /**
  * The session store's Redis scripts. A record is a hash: `v` (version), `rec` (the sealed record),
  * `uid` (user id, '' before sign-in), and, while a Render key is set, `cred` (sealed credentials) and
- * `kfp` (the key's fingerprint). A destroyed session leaves a tombstone key that every write checks.
+ * `kfp` (the key's fingerprint), and once Render refused that key (401), `krej` ('<kfp> <ms>',
+ * MARK_KEY_REJECTED). A destroyed session leaves a tombstone key that every write checks.
  * Each script runs atomically, so "compare and set" has no window between the compare and the set.
  */
 
@@ -60,6 +61,7 @@ return {f[1] or '', f[2] or ''}`;
  *   announced and its deploys are found under all of them;
  * - the pointer from the old name is set and the one from the new name deleted: pointers always lead
  *   to where the record is, and a ping-pong never leaves a cycle.
+ * - a mark that Render refused the key (`krej`) goes with the key;
  * - a derived id's mark (`sess-used`, CREATE) goes with it to the new name, for as long as it had left:
  *   that name has held a session now, and must not be given to another one.
  * KEYS: from record, to record, to tombstone, from pointer, to pointer, from mark, to mark, user index (or none before sign-in).
@@ -69,11 +71,12 @@ return {f[1] or '', f[2] or ''}`;
 const MOVE = `
 if redis.call('EXISTS', KEYS[2]) == 1 or redis.call('EXISTS', KEYS[3]) == 1 then return 0 end
 if redis.call('TYPE', KEYS[1]).ok ~= 'hash' then return 0 end
-local f = redis.call('HMGET', KEYS[1], 'v', 'cred', 'kfp', 'aka')
+local f = redis.call('HMGET', KEYS[1], 'v', 'cred', 'kfp', 'aka', 'krej')
 if f[1] ~= ARGV[1] or (f[2] or '') ~= ARGV[2] then return -1 end
 local v = tonumber(f[1]) + 1
 redis.call('HSET', KEYS[2], 'v', tostring(v), 'rec', ARGV[3], 'uid', ARGV[5])
 if ARGV[6] ~= '' then redis.call('HSET', KEYS[2], 'cred', ARGV[6], 'kfp', f[3] or '') end
+if ARGV[6] ~= '' and f[5] then redis.call('HSET', KEYS[2], 'krej', f[5]) end
 local aka = {}
 for name in string.gmatch(f[4] or '', '%S+') do
   if name ~= ARGV[8] and name ~= ARGV[9] then aka[#aka + 1] = name end
@@ -100,6 +103,7 @@ return v`;
  * the session already holds this same key (two setups of one key at once: both succeed, it is stored).
  * Returns {1, previous kfp or '', kfp stored}, {0, '', ''} when the session is gone (or not this user's),
  * or {2, kfp now, ''} when its key changed since the request read it (cleared or replaced in another tab).
+ * A key stored (Render just accepted it) drops the mark that Render refused the one before (`krej`).
  */
 const STORE_CREDENTIALS = `
 if redis.call('EXISTS', KEYS[2]) == 1 then return {0, '', ''} end
@@ -107,6 +111,7 @@ if redis.call('TYPE', KEYS[1]).ok ~= 'hash' then return {0, '', ''} end
 if redis.call('HGET', KEYS[1], 'uid') ~= ARGV[3] then return {0, '', ''} end
 local previous = redis.call('HGET', KEYS[1], 'kfp') or ''
 if previous ~= ARGV[6] and previous ~= ARGV[2] and (ARGV[4] == '' or previous ~= ARGV[4]) then return {2, previous, ''} end
+redis.call('HDEL', KEYS[1], 'krej')
 if ARGV[4] ~= '' and previous == ARGV[4] then
   redis.call('HSET', KEYS[1], 'cred', ARGV[5])
   return {1, previous, previous}
@@ -118,8 +123,25 @@ return {1, previous, ARGV[2]}`;
 const CLEAR_CREDENTIALS = `
 if redis.call('TYPE', KEYS[1]).ok ~= 'hash' then return '' end
 local previous = redis.call('HGET', KEYS[1], 'kfp') or ''
-redis.call('HDEL', KEYS[1], 'cred', 'kfp')
+redis.call('HDEL', KEYS[1], 'cred', 'kfp', 'krej')
 return previous`;
+
+/**
+ * Note that Render refused the session's key (a 401 to a call made with it), only while the session still
+ * holds that key: one replaced or cleared meanwhile (another tab) is not marked, and an ended session is
+ * never written (a tombstone, or no record: HSET would make one). KEYS: record, tombstone. ARGV: kfp the
+ * call was made with, uid, the mark ('<kfp> <ms>'). Returns 1 when marked, 2 when already marked for that
+ * key (nothing written: each write drops every process's cached copy), 0 when the session is gone, is not
+ * this user's or holds another key (or none).
+ */
+const MARK_KEY_REJECTED = `
+if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
+if redis.call('TYPE', KEYS[1]).ok ~= 'hash' then return 0 end
+local f = redis.call('HMGET', KEYS[1], 'uid', 'kfp', 'krej')
+if f[1] ~= ARGV[2] or f[2] ~= ARGV[1] then return 0 end
+if f[3] and string.sub(f[3], 1, #ARGV[1] + 1) == ARGV[1] .. ' ' then return 2 end
+redis.call('HSET', KEYS[1], 'krej', ARGV[3])
+return 1`;
 
 /** Re-seal after a SECRET_KEY rotation, only if the credentials are still the ones that were read. KEYS: record. */
 const RESEAL_CREDENTIALS = `
@@ -137,5 +159,6 @@ export const sessionScripts = {
   move: script(MOVE),
   storeCredentials: script(STORE_CREDENTIALS),
   clearCredentials: script(CLEAR_CREDENTIALS),
+  markKeyRejected: script(MARK_KEY_REJECTED),
   resealCredentials: script(RESEAL_CREDENTIALS),
 };

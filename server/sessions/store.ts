@@ -242,6 +242,15 @@ export function createSessionStore(opts: SessionStoreOptions) {
       return stored;
     },
 
+    /**
+     * Render refused the key `keyFingerprint` (a 401 to a call made with it): noted on the session as one field
+     * update, only while it is this user's and still holds that key (a key replaced or cleared meanwhile is not
+     * marked), never on an ended session (no write brings it back). Not fenced: it takes no authority away, and
+     * every process's copy is dropped by Redis' invalidation. 'other' when not marked for those reasons.
+     */
+    markKeyRejected: (ref: string, userId: number, keyFingerprint: string) =>
+      wherever(ref, (at) => records.markKeyRejected(at, userId, keyFingerprint), (r) => r !== 'other'),
+
     /** Remove the key as one field update. The fingerprint of the key that was removed, null if none was set. */
     async clearCredentials(ref: string): Promise<string | null> {
       const removed = await wherever(ref, (at) => records.clearCredentials(at), (r) => r !== null);

@@ -21,6 +21,11 @@ export interface SessionRenderCredentials {
   keyHint: string;
   owners: RenderOwner[];
   verifiedAt: number;
+  /**
+   * When Render answered a call made with this key 401 (revoked on Render's side), if it has: read from the
+   * record's own mark (records.ts), never sealed with the key; a new key connected starts without it.
+   */
+  rejectedAt?: number;
 }
 
 export interface AppSession {

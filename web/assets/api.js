@@ -51,8 +51,9 @@ export const noAnswer = (err) => err instanceof ApiError
   && (err.code === 'network_error' || err.code.startsWith('http_') || err.code === 'idempotency_in_progress');
 
 /**
- * @param {{ onSignedOut?: (err: ApiError) => void, onBlocked?: (err: ApiError) => void }} hooks onSignedOut runs when a call answers 401
- *   (session ended, GitHub token revoked); onBlocked when one answers 429 account_temporarily_blocked.
+ * @param {{ onSignedOut?: (err: ApiError) => void, onBlocked?: (err: ApiError) => void, onKeyRejected?: (err: ApiError) => void }} hooks onSignedOut runs when a call answers 401
+ *   (session ended, GitHub token revoked); onBlocked when one answers 429 account_temporarily_blocked; onKeyRejected
+ *   when one answers render_key_invalid (Render refused the session's key: the server noted it on the session).
  */
 export function createApi(hooks = {}) {
   let csrfToken = null;
@@ -91,6 +92,9 @@ export function createApi(hooks = {}) {
       );
       // The anomaly detector blocked this account: every call says so until it lifts (banner).
       if (apiError.code === 'account_temporarily_blocked') hooks.onBlocked?.(apiError);
+      // Render refused the session's key on this call (revoked on its side): the session now says so. Not a key
+      // being connected, whose refusal is of the key pasted, not of the session's.
+      if (apiError.code === 'render_key_invalid' && path !== '/api/render/setup') hooks.onKeyRejected?.(apiError);
       throw apiError;
     }
     return data;

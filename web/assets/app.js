@@ -49,6 +49,10 @@ const api = createApi({
   // Not once signed out here: a call answered after the sign-out is the previous user's block. At boot,
   // before any session is known, the session read itself is what a block refuses.
   onBlocked: (err) => { if (session || !sessionRead) showBlockBanner(document.getElementById('block-banner'), err); },
+  // Render refused the session's key: the session says so now (server/render/keyRejected.ts), and the pages
+  // that show the key's state (Settings, the header's badge, the deploy form, the dashboard) follow it.
+  // This browser's other tabs are told as of any session change (their Settings page makes no Render call).
+  onKeyRejected: () => { if (session?.render && !session.render.rejectedAt) void followSession().then(signalOtherTabs); },
 });
 let sessionRead = false;
 let meta = { sandbox: false, demo: null };
@@ -173,8 +177,14 @@ function drawNav(active) {
     link('deploy', '#/deploy', 'New deploy'),
     auditAvailable ? link('audit', '#/audit', 'Audit') : null,
     h('a', { href: '#/security', class: 'nav__link', 'aria-current': active === 'security' ? 'page' : null, dataset: { nav: 'security' } }, 'Security', securityBadge),
-    link('settings', '#/settings', 'Settings'));
+    h('a', { href: '#/settings', class: 'nav__link', 'aria-current': active === 'settings' ? 'page' : null, dataset: { nav: 'settings' } }, 'Settings', keyBadge));
   nav.hidden = false;
+}
+
+/** Header badge on Settings: Render refused the session's key (revoked on its side), so a new one is needed. */
+const keyBadge = h('span', { class: 'nav__badge', hidden: true, 'data-testid': 'key-rejected-badge', 'aria-label': 'Render rejected your API key', title: 'Render rejected your API key (revoked?) — connect a new key' }, '!');
+function drawKeyBadge() {
+  keyBadge.hidden = !session?.render?.rejectedAt;
 }
 
 /** Header badge: high and medium findings Sentinel has recorded (hidden while there are none). */
@@ -190,6 +200,7 @@ async function refreshBadge() {
 }
 
 function drawAccount() {
+  drawKeyBadge();
   if (!session) { account.replaceChildren(); return; }
   const { user } = session;
   // The CSP admits GitHub's avatar host only; anything else gets initials instead of a broken image.

@@ -233,6 +233,10 @@ export function dashboardView(ctx) {
     configured ? null : notice('info',
       h('strong', null, 'Connect your Render API key to start deploying. '),
       h('a', { href: '#/settings', 'data-testid': 'connect-key-link' }, 'Go to settings')),
+    // Render refused the key on a call made with it (revoked on Render's side): the services below cannot load.
+    ctx.session.render?.rejectedAt ? h('div', { 'data-testid': 'key-rejected' }, notice('error',
+      h('strong', null, 'Render rejected your API key (revoked?) — connect a new key. '),
+      h('a', { href: '#/settings' }, 'Go to settings'))) : null,
     h('section', { class: 'section', 'aria-labelledby': 'deployments-heading' },
       h('h2', { id: 'deployments-heading' }, 'Deployments'),
       listStatus, list, more),

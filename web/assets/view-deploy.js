@@ -30,6 +30,11 @@ const SERVICE_NAME = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 const select = (options, value, props = {}) =>
   h('select', { class: 'input', value, ...props }, options.map(([v, label]) => h('option', { value: v }, label)));
 
+/** The session's key was refused by Render (revoked on its side): what to do. */
+const keyRejectedNotice = () => notice('error',
+  h('strong', null, 'Render rejected your API key (revoked?) — connect a new key. '),
+  'Deploys with it cannot start. ', h('a', { href: '#/settings' }, 'Go to settings'));
+
 export function deployView(ctx) {
   const render = ctx.session.render;
   if (!render?.configured) {
@@ -38,6 +43,14 @@ export function deployView(ctx) {
       el: h('section', { class: 'page' },
         h('h1', { tabindex: '-1' }, 'New deploy'),
         notice('info', 'Connect your Render API key before deploying. ', h('a', { href: '#/settings' }, 'Go to settings'))),
+    };
+  }
+  if (render.rejectedAt) {
+    return {
+      title: 'New deploy',
+      el: h('section', { class: 'page' },
+        h('h1', { tabindex: '-1' }, 'New deploy'),
+        h('div', { 'data-testid': 'key-rejected' }, keyRejectedNotice())),
     };
   }
 
@@ -384,6 +397,9 @@ export function deployView(ctx) {
     // A Deploy pressed again now is a request with the new key: the one whose answer was lost went out
     // with the old one (stopped by the replacement), and its Idempotency-Key would only open that one again.
     lastAttempt = { body: null, key: null };
+    // Render refused the key (seen by a call of this page's or another's): a deploy with it would end at once.
+    // What was typed stays, for after a new key is connected in Settings.
+    if (ctx.session.render?.rejectedAt) { replace(keyNote, h('div', { 'data-testid': 'key-rejected' }, keyRejectedNotice())); return; }
     const owners = ctx.session.render?.configured ? ctx.session.render.owners ?? [] : [];
     if (!owners.length) { ctx.navigate(location.hash); return; }
     const sel = workspace.control;

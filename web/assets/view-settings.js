@@ -10,7 +10,9 @@ export function settingsView(ctx) {
   function drawStatus() {
     const r = ctx.session.render;
     if (!r?.configured) { drawForm(); return; }
-    const replaceBtn = h('button', { type: 'button', class: 'btn btn--secondary', 'data-testid': 'replace-key' }, 'Replace key');
+    // Render refused the key on a call made with it (revoked on Render's side): it is still held, but useless.
+    const rejected = Boolean(r.rejectedAt);
+    const replaceBtn = h('button', { type: 'button', class: `btn ${rejected ? 'btn--primary' : 'btn--secondary'}`, 'data-testid': 'replace-key' }, rejected ? 'Connect a new key' : 'Replace key');
     replaceBtn.addEventListener('click', () => drawForm({ replacing: true }));
     const clear = confirmButton({
       label: 'Clear credentials',
@@ -36,10 +38,14 @@ export function settingsView(ctx) {
     setFormMode = null;
     replace(keySection,
       h('h2', { id: 'render-key-heading', tabindex: '-1' }, 'Render API key'),
-      h('p', { class: 'key-status', 'data-testid': 'key-status' },
-        h('span', { class: 'ok-mark', 'aria-hidden': 'true' }, '✓ '),
-        'Connected: ', h('code', null, r.keyHint ?? 'rnd_…'),
-        r.verifiedAt ? h('span', { class: 'muted' }, ` · verified ${formatTime(r.verifiedAt)}`) : null),
+      rejected
+        ? h('div', { 'data-testid': 'key-status', 'data-state': 'rejected' }, notice('error',
+          h('strong', null, 'Render rejected this key (revoked?) — connect a new key. '),
+          'Key ', h('code', null, r.keyHint ?? 'rnd_…'), ` was refused by Render ${formatTime(r.rejectedAt)}: nothing can be read or deployed with it.`))
+        : h('p', { class: 'key-status', 'data-testid': 'key-status', 'data-state': 'connected' },
+          h('span', { class: 'ok-mark', 'aria-hidden': 'true' }, '✓ '),
+          'Connected: ', h('code', null, r.keyHint ?? 'rnd_…'),
+          r.verifiedAt ? h('span', { class: 'muted' }, ` · verified ${formatTime(r.verifiedAt)}`) : null),
       h('h3', null, 'Workspaces this key can deploy to'),
       h('ul', { class: 'plain-list', 'data-testid': 'key-owners' }, (r.owners ?? []).map((o) =>
         h('li', null, h('bdi', null, o.name), h('span', { class: 'muted' }, ` · ${o.type === 'user' ? 'personal' : 'team'} · ${o.id}`)))),
@@ -47,7 +53,7 @@ export function settingsView(ctx) {
       h('p', { class: 'muted', 'data-testid': 'key-owners-note' },
         'As Render listed them when the key was connected. Joined, left or renamed a workspace on Render since? Replace the key with the same one to refresh this list.'),
       h('div', { class: 'actions' },
-        h('a', { class: 'btn btn--primary', href: '#/deploy' }, 'Deploy a repository'),
+        rejected ? null : h('a', { class: 'btn btn--primary', href: '#/deploy' }, 'Deploy a repository'),
         replaceBtn, clear));
   }
 

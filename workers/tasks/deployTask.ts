@@ -2,6 +2,7 @@ import { DelayedError, type Job } from 'bullmq';
 import { RenderApiError, type RenderClient } from '../../server/render/client.js';
 import { BudgetExhausted } from '../../server/render/budget.js';
 import { RENDER_WAIT_MAX_MS } from '../../server/render/rate-limit.js';
+import { noteKeyRejected, renderRefusedKey } from '../../server/render/keyRejected.js';
 import { GitHubError, RootTooLargeError } from '../../server/github/client.js';
 import { StackDetectionError } from '../../server/stacks/detect.js';
 import { RENDER_PROGRESS, isTerminal, type DeploymentRecord, type DeploymentStatus, type DeploymentFailure } from '../../server/deployments/types.js';
@@ -145,6 +146,8 @@ export async function runDeployJob(ctx: WorkerContext, job: Job<DeployJobData>, 
       const done = await finish(ctx, rec, failure.status, failure.failure, err instanceof DeployFailed ? err.fields : {}, true);
       // GitHub refused the session's token: the session is over, as when a route meets the refusal ("Sign in again").
       if (err instanceof GitHubError && err.kind === 'unauthorized' && creds.githubToken) await ctx.githubTokenRefused?.(rec, creds.githubToken);
+      // Render refused the key: the session holding it says so (its key status), as when a route meets the 401.
+      if (renderRefusedKey(err)) await noteKeyRejected(ctx, rec.sessionRef, rec.userId, rec.keyFingerprint);
       return await runEnded(done);
     }
     // Transient (5xx, network, timeout, malformed answer): retried after a jittered backoff, a delayed job.

@@ -1,0 +1,44 @@
+import type Koa from 'koa';
+import type { AppDeps } from '../deps.js';
+import type { Logger } from '../logger.js';
+import { getSession } from '../sessions/middleware.js';
+import { sessionIdOf } from '../middleware/context.js';
+import { RenderApiError } from './errors.js';
+
+/** Render answered 401 to a call made with a key: revoked (or deleted) on Render's side. */
+export const renderRefusedKey = (err: unknown): boolean => err instanceof RenderApiError && err.kind === 'unauthorized';
+
+/**
+ * Render refused the key of the session `ref` (`keyFingerprint`, the key the call was made with): the session
+ * notes it (sessions/store.ts markKeyRejected), so GET /api/render/status (and /api/session) says so, and the
+ * UI asks for a new key, instead of showing the key connected and verified while every call with it fails.
+ * Only while the session still holds that key; the key itself stays (clearing it stops deploys and is the
+ * user's to do; connecting a new one drops the mark). Never throws: the caller is answering the refusal.
+ */
+export async function noteKeyRejected(deps: { sessions: Pick<AppDeps['sessions'], 'markKeyRejected'>; logger: Logger }, ref: string, userId: number, keyFingerprint: string): Promise<void> {
+  await deps.sessions.markKeyRejected(ref, userId, keyFingerprint).catch((err: unknown) => {
+    deps.logger.warn({ err: { message: (err as Error).message } }, 'could not note that Render rejected the session\'s key');
+  });
+}
+
+/**
+ * A route's Render call with the request's own session key answered 401 (`render_key_invalid` to the caller):
+ * noted on that session before the answer leaves, so a status read sent after it says the key was rejected.
+ * The key the request's session held is the one its calls were made with (server/render/forRequest.ts
+ * callerRender); a session whose key was replaced or cleared meanwhile is not marked (the mark compares the
+ * fingerprint). A per-request key session (X-Render-Api-Key) ends with its request: nothing to note.
+ */
+export function noteRenderKeyRejection(deps: Pick<AppDeps, 'sessions' | 'logger'>): Koa.Middleware {
+  return async (ctx, next) => {
+    try {
+      await next();
+    } catch (err) {
+      const sess = getSession(ctx);
+      const sid = sessionIdOf(ctx);
+      if (renderRefusedKey(err) && sess.user && sess.render && !sess.ephemeral && sid) {
+        await noteKeyRejected({ sessions: deps.sessions, logger: ctx.state.log ?? deps.logger }, deps.sessions.refOf(sid), sess.user.id, sess.render.keyFingerprint);
+      }
+      throw err;
+    }
+  };
+}
