@@ -111,6 +111,13 @@ export function canceledCreating(rec: DeploymentRecord): boolean {
   return rec.status === 'canceled' && rec.kind === 'deploy' && !rec.serviceId && statusBeforeCancel(rec) === 'creating_service';
 }
 
+/**
+ * A cron job, as detected or chosen (a deploy) or as Render has it (a redeploy's request). Render's Cancel
+ * deploy is "not supported for cron jobs" (docs/render-api.md, "Service types"), so its deploy on Render is
+ * never asked to stop (a 400, whatever its status); nor does Render take a commitId for one (renderDeploy.ts).
+ */
+export const isCronJob = (rec: DeploymentRecord): boolean => (rec.stack?.serviceType ?? rec.request.serviceType) === 'cron_job';
+
 /** When the cancel was written (a canceled record's last canceled entry). */
 export function canceledAt(rec: DeploymentRecord): number {
   const entry = rec.timeline.findLast((e) => e.status === 'canceled');
@@ -144,7 +151,7 @@ async function endedByOurCancel(deps: AppDeps, id: string): Promise<DeploymentRe
  */
 async function cancelOnRenderUnlessGone(deps: AppDeps, rec: DeploymentRecord, serviceId: string, deployId: string, client: RenderClient, keyFingerprint: string | undefined): Promise<'canceled' | 'was_canceled' | 'queued'> {
   try {
-    return await cancelOnRender(client, serviceId, deployId, (rec.request.serviceType ?? rec.stack?.serviceType) === 'cron_job');
+    return await cancelOnRender(client, serviceId, deployId, isCronJob(rec));
   } catch (err) {
     // Only the deployment's own key can tell "deleted" from "not this key's": a cancel sent from a session that
     // holds another workspace's key met Render's 404 for a service that still runs, and ended all its deployments.

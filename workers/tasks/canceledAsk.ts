@@ -4,7 +4,7 @@ import { BudgetExhausted } from '../../server/render/budget.js';
 import { RENDER_WAIT_MAX_MS } from '../../server/render/rate-limit.js';
 import { discardKeySessionOf } from '../../server/bearer/keySessions.js';
 import { isInProgressOnRender } from '../../server/deployments/renderStatus.js';
-import { canceledAt, canceledCreating, canceledWhileAsking, firstDeployOwedCancel } from '../../server/deployments/cancel.js';
+import { canceledAt, canceledCreating, canceledWhileAsking, firstDeployOwedCancel, isCronJob } from '../../server/deployments/cancel.js';
 import { WENT_LIVE_AFTER_CANCEL, type DeploymentRecord } from '../../server/deployments/types.js';
 import type { DeployJobData } from '../../server/queues/deployQueue.js';
 import type { WorkerContext } from '../context.js';
@@ -28,7 +28,8 @@ import { requestCommitStatus } from '../../server/queues/commitStatusQueue.js';
 // (createService.ts serviceOfLostCreation) and noted on the record, then its first deploy as above.
 // Its job looks for that deploy (by what was asked, as the watch would have, by its id, or as the service's
 // first deploy) and cancels it there; the record stays as the cancel wrote it. Never a deploy made after the
-// 202 (ownDeploy.ts askAnsweredBy): one someone else queued then looks like ours.
+// 202 (ownDeploy.ts askAnsweredBy): one someone else queued then looks like ours. A cron job's deploy, which
+// Render cannot cancel, is never asked to stop: the record says it runs on, then how it ended (sayCronDeployLeft).
 
 /** The deploy owed a cancel is a new service's first deploy (its service perhaps still to be found by name). */
 const newServiceFirstDeploy = (rec: DeploymentRecord) => firstDeployOwedCancel(rec) || canceledCreating(rec);
@@ -55,9 +56,14 @@ function deployOwedCancel(ctx: WorkerContext, rec: DeploymentRecord, render: Ren
 async function cancelQueuedDeploy(ctx: WorkerContext, rec: DeploymentRecord, render: RenderClient, seen: { listed: boolean }): Promise<{ wait: number | null; unseen: boolean }> {
   const deploy = await deployOwedCancel(ctx, rec, render);
   if (deploy) seen.listed = true;
-  // Render cancels a deploy once it has left its queue (docs/render-api.md §6.4: a queued one is a
-  // 400): one still queued behind another deploy is looked at again until it has.
-  if (deploy && deploy.status !== 'queued') {
+  // A cron job's deploy is never asked to stop (Render refuses it with a 400 each time: cancel.ts
+  // isCronJob): the record says at once that it runs on, and the looks go on only to say how it ended.
+  if (deploy && isCronJob(rec)) {
+    await sayCronDeployLeft(ctx, rec, deploy.status);
+    if (!isInProgressOnRender(deploy.status)) return { wait: null, unseen: false };
+  } else if (deploy && deploy.status !== 'queued') {
+    // Render cancels a deploy once it has left its queue (docs/render-api.md §6.4: a queued one is a
+    // 400): one still queued behind another deploy is looked at again until it has.
     if (!isInProgressOnRender(deploy.status)) {
       await sayIfItWentLive(ctx, rec, deploy.status);
       return { wait: null, unseen: false };
@@ -84,8 +90,8 @@ async function cancelQueuedDeploy(ctx: WorkerContext, rec: DeploymentRecord, ren
   const asking = askingFor(ctx, rec);
   if (asking > (deploy ? ctx.watch.maxMs : ctx.watch.queuedUnmatchedMs)) {
     // Still in Render's queue, it starts once the deploy ahead of it ends: it may still run. Or running,
-    // Render refusing its cancel.
-    if (deploy) {
+    // Render refusing its cancel. (A cron job's record already says it runs on.)
+    if (deploy && !isCronJob(rec)) {
       await leftOnRender(ctx, rec, deploy.status === 'queued'
         ? 'it was still waiting in Render\'s queue when this app stopped looking (Render cancels a deploy only once it starts)'
         : 'Render refused to cancel it until this app stopped looking');
@@ -124,19 +130,38 @@ async function leftOnRender(ctx: WorkerContext, rec: DeploymentRecord, why: stri
   });
 }
 
+const CRON_NOT_CANCELABLE = 'Render cannot cancel a cron job\'s deploy (its API does not support it)';
+
 /**
  * A deploy owed a cancel that ended on Render before the follow-up could cancel it (it left Render's queue
- * and finished between two looks): one that went live (`live`, or `deactivated`: live, then replaced) ran
- * as the service's code, and the canceled record says so instead of a plain cancel. One that failed or was
- * canceled ran nothing: the record stays as the cancel wrote it.
+ * and finished between two looks; or a cron job's, which Render cannot cancel): one that went live (`live`,
+ * or `deactivated`: live, then replaced) ran as the service's code, and the canceled record says so instead
+ * of a plain cancel. One that failed or was canceled ran nothing: the record stays as the cancel wrote it.
  */
 async function sayIfItWentLive(ctx: WorkerContext, rec: DeploymentRecord, status: string | null | undefined): Promise<void> {
   if (status !== 'live' && status !== 'deactivated') return;
-  const message = 'You canceled this deploy here, but its deploy on Render was not canceled there: it left Render\'s queue and went live before it could be canceled. '
+  const message = `You canceled this deploy here, but its deploy on Render was not canceled there: ${isCronJob(rec) ? `${CRON_NOT_CANCELABLE}, and it went live` : 'it left Render\'s queue and went live before it could be canceled'}. `
     + (status === 'live' ? 'It is the service\'s live deploy now' : 'It ran as the service\'s live deploy until a newer deploy replaced it')
     + ': check the service\'s deploys in the Render dashboard, and redeploy or roll back if it should not run.';
   await ctx.deployments.amendCanceled(rec.id, { code: WENT_LIVE_AFTER_CANCEL, message }).catch((err: unknown) => {
     ctx.logger.warn({ deploymentId: rec.id, err: { message: (err as Error).message } }, 'could not say that a canceled deployment\'s deploy went live on Render');
+  });
+}
+
+/**
+ * A cron job's deploy owed a cancel, found on Render (status: as Render has it), which Render cannot
+ * cancel: the canceled record says it runs on there, then how it ended (sayIfItWentLive when it went
+ * live). Written only when the record does not say it yet.
+ */
+async function sayCronDeployLeft(ctx: WorkerContext, rec: DeploymentRecord, status: string | null | undefined): Promise<void> {
+  if (status === 'live' || status === 'deactivated') return sayIfItWentLive(ctx, rec, status);
+  const message = `You canceled this deploy here, but its deploy on Render was not canceled there: ${CRON_NOT_CANCELABLE}, `
+    + (isInProgressOnRender(status)
+      ? 'so it runs to its end there and may go live. To stop the job\'s runs, suspend the cron job on its page.'
+      : `and it ended there without going live (${status ?? 'ended'}).`);
+  if (rec.failure?.message === message) return;
+  await ctx.deployments.amendCanceled(rec.id, { code: 'canceled', message }).catch((err: unknown) => {
+    ctx.logger.warn({ deploymentId: rec.id, err: { message: (err as Error).message } }, 'could not say that a canceled cron job\'s deploy was left on Render');
   });
 }
 

@@ -4,6 +4,7 @@ import type { Deploy, Service, ServiceType } from '../../server/render/types.js'
 import { serviceDetailsFor } from './serviceDetails.js';
 import { isTerminal, type DeploymentRecord } from '../../server/deployments/types.js';
 import { RecordTamperedError } from '../../server/deployments/integrity.js';
+import { isCronJob } from '../../server/deployments/cancel.js';
 import type { EnvVarInput } from '../../server/deployments/envVars.js';
 import type { WorkerContext } from '../context.js';
 import { DeployFailed } from './deployFailed.js';
@@ -251,8 +252,9 @@ async function recordCreated(ctx: WorkerContext, rec: DeploymentRecord, render: 
     // the consent ended, and the record's reason says Render may still build it (revocation.ts).
     const ended = created.deployId ? await ctx.deployments.get(rec.id).catch(() => null) : null;
     // A user's cancel followed by a sign-out (or the key cleared or replaced): no call with the key; the
-    // job then says on the record that the deploy was left on Render (canceledAsk.ts).
-    if (created.deployId && ended?.status === 'canceled' && await keyStillConsented(ctx, ended)) await render.cancelDeploy(service.id, created.deployId).catch(() => undefined);
+    // job then says on the record that the deploy was left on Render (canceledAsk.ts). Nor for a cron job's,
+    // which Render cannot cancel (cancel.ts isCronJob): the job says so on the record.
+    if (created.deployId && ended?.status === 'canceled' && !isCronJob(ended) && await keyStillConsented(ctx, ended)) await render.cancelDeploy(service.id, created.deployId).catch(() => undefined);
     await ctx.deployments.noteAfterEnd(rec.id, fields);
   } else if (next && pinned && created.deployId) {
     const first = await firstDeployRead(render, service.id, created.deployId);

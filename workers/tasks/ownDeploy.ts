@@ -4,7 +4,7 @@ import type { DatedPage } from '../../server/render/pagination.js';
 import type { DeploymentRecord } from '../../server/deployments/types.js';
 import type { WorkerContext } from '../context.js';
 import { CLOCK_SLACK_MS, onRenderClock, readDated } from '../../server/render/renderClock.js';
-import { canceledWhileAsking } from '../../server/deployments/cancel.js';
+import { canceledWhileAsking, isCronJob } from '../../server/deployments/cancel.js';
 
 // Which deploy of the service is this deployment's while Render has not named it to us: a retried ask
 // whose answer was lost, an ask Render queued (202, no body), a service created without its deploy's id.
@@ -180,7 +180,7 @@ export async function firstDeployOfNewService(ctx: WorkerContext, render: Render
  */
 export function commitToBuild(rec: DeploymentRecord): string | null {
   if (rec.request.commitSha) return rec.request.commitSha;
-  if (rec.kind !== 'deploy' || (rec.stack?.serviceType ?? rec.request.serviceType) === 'cron_job') return null;
+  if (rec.kind !== 'deploy' || isCronJob(rec)) return null;
   return rec.commitSha ?? null;
 }
 

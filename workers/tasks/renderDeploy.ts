@@ -2,6 +2,7 @@ import { RenderApiError, type RenderClient } from '../../server/render/client.js
 import type { RenderErrorKind } from '../../server/render/errors.js';
 import { BudgetExhausted } from '../../server/render/budget.js';
 import { suspendedRefusal } from '../../server/deployments/requests.js';
+import { isCronJob } from '../../server/deployments/cancel.js';
 import { DeployFailed } from './deployFailed.js';
 import type { Deploy } from '../../server/render/types.js';
 import { isTerminal, type DeploymentRecord, type DeploymentStatus, type DeploymentFailure } from '../../server/deployments/types.js';
@@ -77,9 +78,6 @@ async function refusedAsSuspended(render: RenderClient, rec: DeploymentRecord, e
   throw err;
 }
 
-/** A cron job, as detected or chosen (a deploy) or as Render has it (a redeploy's request). */
-const isCronJob = (rec: DeploymentRecord) => (rec.stack?.serviceType ?? rec.request.serviceType) === 'cron_job';
-
 const QUEUED_NOT_FOUND = 'Render queued this deploy but never listed one matching it, so it cannot be followed here. '
   + 'Check the service\'s deploys in the Render dashboard, and deploy again if none of them is yours.';
 
@@ -105,7 +103,8 @@ async function recordAskedDeploy(ctx: WorkerContext, rec: DeploymentRecord, rend
   if (next || !isInProgressOnRender(deploy.status)) return next;
   const now = await ctx.deployments.get(rec.id).catch(() => null);
   // Not after a sign-out (or the key cleared or replaced) that followed the cancel: the job says on the record that it was left (canceledAsk.ts).
-  if (now?.status === 'canceled' && now.deployId !== deploy.id && await keyStillConsented(ctx, now)) await render.cancelDeploy(rec.serviceId!, deploy.id).catch(() => undefined);
+  // Nor for a cron job's, which Render cannot cancel (cancel.ts isCronJob): the job says so on the record.
+  if (now?.status === 'canceled' && now.deployId !== deploy.id && !isCronJob(now) && await keyStillConsented(ctx, now)) await render.cancelDeploy(rec.serviceId!, deploy.id).catch(() => undefined);
   return next;
 }
 
