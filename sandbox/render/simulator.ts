@@ -112,6 +112,14 @@ export async function startRenderSimulator(opts: RenderSimOptions = {}): Promise
       state.revokedKeys.add(apiKey);
       changed();
     },
+    setWorkspaces(accountId, workspaceIds, rename = {}) {
+      const account = state.accounts.get(accountId);
+      if (!account) throw new Error(`setWorkspaces: no account ${accountId}`);
+      for (const id of [...workspaceIds, ...Object.keys(rename)]) if (!state.workspaces.has(id)) throw new Error(`setWorkspaces: no workspace ${id}`);
+      account.workspaceIds = [...workspaceIds];
+      for (const [id, name] of Object.entries(rename)) state.workspaces.get(id)!.name = name;
+      changed();
+    },
     setFault: (rule) => faults.add(rule),
     clearFault: (id) => faults.remove(id),
     clearFaults: () => faults.clear(),

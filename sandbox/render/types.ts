@@ -175,6 +175,11 @@ export interface RenderSimulator {
   /** True when the world was loaded from `stateFile` (seeding it again would duplicate accounts). */
   restored: boolean;
   revokeKey(apiKey: string): void;
+  /**
+   * The workspaces an account belongs to from now on (added to a team, removed from one on Render's side),
+   * by workspace id; a workspace's name, if `rename` names it (renamed on Render). Its keys see the same.
+   */
+  setWorkspaces(accountId: string, workspaceIds: string[], rename?: Record<string, string>): void;
   setFault(rule: FaultRule): string;
   /** One fault, by the id setFault returned (a test's own, while other tests' stay). */
   clearFault(id: string): void;

@@ -20,7 +20,7 @@ export async function checkRenderKey(deps: Pick<AppDeps, 'upstream' | 'budget' |
   const keyFingerprint = fingerprint(apiKey, deps.keyring);
   try {
     const list = await deps.upstream.render(apiKey, { beforeRequest: (call) => deps.budget.acquire(keyFingerprint, call) }).listOwners();
-    return { ok: true, owners: list.map((o) => ({ id: o.id, name: o.name, type: o.type === 'user' ? 'user' : 'team' })) };
+    return { ok: true, owners: ownersFrom(list) };
   } catch (err) {
     if (!(err instanceof RenderApiError)) throw err;
     if (err.kind === 'unauthorized' || err.kind === 'forbidden') return { ok: false, reason: err.kind };
@@ -28,6 +28,11 @@ export async function checkRenderKey(deps: Pick<AppDeps, 'upstream' | 'budget' |
     log?.warn({ kind: err.kind, status: err.status ?? null }, 'Render unavailable during key check');
     throw errors.renderUnavailable();
   }
+}
+
+/** The workspaces of Render's `GET /owners` answer as a session keeps them. */
+export function ownersFrom(list: Array<{ id: string; name: string; type?: string }>): RenderOwner[] {
+  return list.map((o) => ({ id: o.id, name: o.name, type: o.type === 'user' ? 'user' : 'team' }));
 }
 
 /**

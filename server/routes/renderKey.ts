@@ -5,10 +5,12 @@ import type { AppDeps } from '../deps.js';
 import { errors } from '../errors.js';
 import { sealRenderCredentials } from '../sessions/credentials.js';
 import { requireCsrf } from '../middleware/security.js';
-import { requireLastingSession, requireUser } from '../middleware/context.js';
+import { requireLastingSession, requireRenderKey, requireUser } from '../middleware/context.js';
 import { takesNoBody, validate } from '../middleware/validate.js';
 import { presentRenderStatus, RenderStatusView } from '../presenters/session.js';
-import { checkRenderKeyUnderLockout } from '../render/verifyKey.js';
+import { checkRenderKeyUnderLockout, ownersFrom } from '../render/verifyKey.js';
+import { heldCallerRender } from '../render/forRequest.js';
+import type { RenderOwner, SessionRenderCredentials } from '../sessions/types.js';
 import { documented } from '../openapi/describe.js';
 import { previousFingerprint } from '../crypto/keyring.js';
 import { requestDetail } from '../audit/fromRequest.js';
@@ -66,6 +68,33 @@ export function renderKeyRoutes(router: Router, deps: AppDeps) {
     ctx.body = presentRenderStatus(ctx.state.session);
   });
 
+  /**
+   * The workspaces a session offers are Render's answer when its key was connected: a team joined on Render
+   * since was not offered, one left still was (a deploy there failed with Render's "invalid ownerId"), a
+   * renamed one kept its old name. The deploy form and Settings ask this as they open: one `GET /owners` with
+   * the session's key, and the list kept only when it changed (one field update, as at key setup, only over
+   * the same key: a key cleared or replaced meanwhile in another tab stands, 409). Render's 401 here is the
+   * key's refusal like any other (keyRejected.ts).
+   */
+  router.post('/api/render/workspaces/refresh', documented({
+    summary: 'Ask Render again which workspaces the connected key can use, and keep that list', tag: 'render-key',
+    description: 'The workspaces a session offers are those Render listed when its key was connected; this reads them from Render again '
+      + '(a team joined, left or renamed since) and keeps them. Nothing is written when they are unchanged.',
+    responses: { 200: RenderStatusView }, errors: ['render_key_changed'],
+  }), requireUser(), requireLastingSession(), requireCsrf(), requireRenderKey(), deps.rateLimits.guard('serviceLookups'), takesNoBody(), async (ctx) => {
+    const held = ctx.state.render;
+    const owners = ownersFrom(await heldCallerRender(deps, ctx.state).client.listOwners());
+    // None left (removed from every workspace the key had): kept as it was, as key setup refuses such a key.
+    if (!owners.length) throw errors.renderKeyInvalid('Render lists no workspace this key can use now, so the list was kept as it was. Connect a key of a workspace you belong to.');
+    if (sameOwners(owners, held.owners)) { ctx.body = presentRenderStatus(ctx.state.session); return; }
+    const { rejectedAt: _dropped, ...kept } = held;
+    const render: SessionRenderCredentials = { ...kept, owners, verifiedAt: clock.now() };
+    const outcome = await deps.sessionEnding.setKey(deps.sessions.refOf(ctx.state.sessionId), ctx.state.user.id, render, held.keyFingerprint);
+    if (outcome === 'ended') throw errors.unauthenticated();
+    if (outcome === 'changed') throw errors.conflict('render_key_changed', 'Your Render key was cleared or replaced in another tab while its workspaces were being read, so the list was not changed. Reload the page.');
+    ctx.body = presentRenderStatus({ render });
+  });
+
   router.post('/api/render/clear-credentials', documented({ summary: 'Forget the Render key (stops this session\'s unfinished deploys)', tag: 'render-key', responses: { 200: RenderStatusView } }), requireUser(), requireLastingSession(), requireCsrf(), deps.rateLimits.guard('keyClear'), takesNoBody(), async (ctx) => {
     const userId = ctx.state.user.id;
     const ref = deps.sessions.refOf(ctx.state.sessionId);
@@ -86,4 +115,9 @@ export function renderKeyRoutes(router: Router, deps: AppDeps) {
     const settings = await sentinel.getSettings(userId);
     if (settings?.enabled && (await deps.sessions.refsOf(ref)).includes(settings.sessionRef)) await switchWatchOff(deps, ctx, sentinel, userId, true);
   }
+}
+
+/** The same workspaces, names and kinds, in the same order (Render's). */
+function sameOwners(a: RenderOwner[], b: RenderOwner[]): boolean {
+  return a.length === b.length && a.every((o, i) => o.id === b[i]!.id && o.name === b[i]!.name && o.type === b[i]!.type);
 }

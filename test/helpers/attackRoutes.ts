@@ -69,6 +69,7 @@ export const ROUTE_CATALOG: RouteSpec[] = [
   { method: 'POST', path: '/api/render/setup', access: 'user', body: 'read', validBody: (ids) => ({ api_key: ids.apiKey }) },
   { method: 'GET', path: '/api/render/status', access: 'user' },
   { method: 'POST', path: '/api/render/clear-credentials', access: 'user', body: 'ignored' },
+  { method: 'POST', path: '/api/render/workspaces/refresh', access: 'user', body: 'ignored', renderKey: true },
   {
     method: 'POST', path: '/api/render/deploy', access: 'user', body: 'read', renderKey: true,
     validBody: (ids) => ({ github_repo: `${ids.repoOwner}/${ids.repoName}`, project_name: `${ids.repoName}-again`, owner_id: ids.ownerId }),

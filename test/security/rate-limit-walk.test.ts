@@ -26,7 +26,7 @@ let unknown: string[];
 test.before(async () => {
   let router: Router | undefined;
   const limits: Partial<Record<RouteLimitName, typeof SMALL>> = {
-    keySetup: SMALL, keySetupPerUser: SMALL, keyClear: SMALL, signOut: SMALL, deploys: SMALL, lifecycle: SMALL, serviceSettings: SMALL, githubReads: SMALL, detect: SMALL, sentinelSettings: SMALL, sentinelTest: SMALL,
+    keySetup: SMALL, keySetupPerUser: SMALL, keyClear: SMALL, serviceLookups: SMALL, signOut: SMALL, deploys: SMALL, lifecycle: SMALL, serviceSettings: SMALL, githubReads: SMALL, detect: SMALL, sentinelSettings: SMALL, sentinelTest: SMALL,
     // Sign-in is limited per IP and tested in rateLimits.test.ts; here tenants sign in again and again.
     signInStart: ROOMY, signInCallback: ROOMY,
   };

@@ -157,3 +157,64 @@ test.serial('removed from a team on Render while a redeploy there builds: the wo
   t.false(ended.serviceDeleted);
   t.false((await u.agent.get(`/api/render/deployments/${u.dep.id}`)).json.serviceDeleted, 'the first deploy\'s page says its service was deleted');
 });
+
+// The list followed Render only when the key was pasted again (the test above): the deploy form and Settings
+// now ask POST /api/render/workspaces/refresh as they open (server/routes/renderKey.ts).
+test.serial('the workspaces refresh follows Render: a team joined is offered, one left is not, a renamed one has its new name', async (t) => {
+  const apiKey = `rnd_wsrefresh${'k'.repeat(22)}`;
+  const account = stack.render.addAccount({ apiKey, workspaces: [{ name: 'rf personal' }, { name: 'rf old team' }] });
+  const other = stack.render.addAccount({ apiKey: `rnd_wsrefreshother${'k'.repeat(16)}`, workspaces: [{ name: 'rf new team' }] });
+  const agent = stack.agent();
+  await stack.signIn(agent, 'wsrefresh');
+  t.is((await agent.post('/api/render/setup', { api_key: apiKey })).status, 200);
+  const before = (await agent.get('/api/render/status')).json;
+
+  // Unchanged on Render: the same answer, nothing written (verifiedAt as it was).
+  const same = await agent.post('/api/render/workspaces/refresh');
+  t.is(same.status, 200, same.text);
+  t.deepEqual(same.json, before);
+
+  await changeOnRender((snap) => {
+    snap.accounts.find((a) => a.id === account.id)!.workspaceIds = [account.workspaces[0]!.id, other.workspaces[0]!.id];
+    snap.workspaces.find((w) => w.id === account.workspaces[0]!.id)!.name = 'rf personal (renamed)';
+  });
+  const refreshed = await agent.post('/api/render/workspaces/refresh');
+  t.is(refreshed.status, 200, refreshed.text);
+  t.deepEqual(refreshed.json.owners.map((o: { name: string }) => o.name).sort(), ['rf new team', 'rf personal (renamed)']);
+  t.is(refreshed.json.keyHint, before.keyHint);
+  t.deepEqual((await agent.get('/api/render/status')).json, refreshed.json, 'the session keeps the new list');
+  // The workspace left is refused before anything is queued; the one joined is offered.
+  addNodeRepo(stack, 'wsrefresh', 'app');
+  const refused = await agent.post('/api/render/deploy', { github_repo: 'wsrefresh/app', project_name: 'x', owner_id: account.workspaces[1]!.id });
+  t.is(refused.status, 400);
+  t.regex(refused.json.error.message, /not one of the workspaces/);
+  const joined = await agent.post('/api/render/deploy', { github_repo: 'wsrefresh/app', project_name: 'rf-app', owner_id: other.workspaces[0]!.id });
+  t.is(joined.status, 202, joined.text);
+  t.is((await waitFinished(agent, joined.json.id)).status, 'live');
+});
+
+test.serial('a workspaces refresh whose key is cleared in another tab while Render answers changes nothing (409), and one without a key or CSRF token is refused', async (t) => {
+  const apiKey = `rnd_wsrefrace${'k'.repeat(22)}`;
+  const account = stack.render.addAccount({ apiKey, workspaces: [{ name: 'rr personal' }] });
+  const other = stack.render.addAccount({ apiKey: `rnd_wsrefraceother${'k'.repeat(16)}`, workspaces: [{ name: 'rr team' }] });
+  const agent = stack.agent();
+  await stack.signIn(agent, 'wsrefrace');
+  t.is((await agent.post('/api/render/workspaces/refresh')).json.error.code, 'render_key_missing');
+  t.is((await agent.post('/api/render/setup', { api_key: apiKey })).status, 200);
+  await changeOnRender(membership(account.id, [account.workspaces[0]!.id, other.workspaces[0]!.id]));
+
+  const held = stack.render.holdRequest({ method: 'GET', route: '/owners', apiKey });
+  t.teardown(held.release);
+  const refreshing = agent.post('/api/render/workspaces/refresh');
+  await held.arrived;
+  t.is((await agent.post('/api/render/clear-credentials')).status, 200);
+  held.release();
+  const res = await refreshing;
+  t.is(res.status, 409, res.text);
+  t.is(res.json.error.code, 'render_key_changed');
+  t.false((await agent.get('/api/render/status')).json.configured, 'the cleared key came back with the refreshed list');
+
+  t.is((await agent.post('/api/render/setup', { api_key: apiKey })).status, 200);
+  const noCsrf = await fetch(`${stack.url}/api/render/workspaces/refresh`, { method: 'POST', headers: { cookie: agent.cookieHeader(), origin: stack.url } });
+  t.is(noCsrf.status, 403);
+});

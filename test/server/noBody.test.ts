@@ -20,6 +20,7 @@ test('a body on a route that takes none is refused and changes nothing; {} and a
     ['POST', `/api/render/services/${svc.id}/suspend`, { reason: 'maintenance' }],
     ['POST', `/api/render/services/${svc.id}/resume`, { x: 1 }],
     ['DELETE', `/api/render/services/${svc.id}/env-vars/KEEP_ME`, { confirm: false }],
+    ['POST', '/api/render/workspaces/refresh', { all: true }],
     ['POST', '/api/render/clear-credentials', { keep: true }],
     ['POST', '/api/auth/logout', { everywhere: true }],
   ];

@@ -42,8 +42,8 @@ test('sign in → connect key → deploy → watch it go live without reloading'
   await connectKey(page, apiKey);
   // When Render last accepted it: the session view left verifiedAt out, so "verified …" never showed.
   t.regex(await page.getByTestId('key-status').innerText(), /Connected: rnd_\.\.\..{4} · verified \S/);
-  // The workspaces are those of the key's setup, and the page says how to refresh them (nothing reads them again).
-  t.regex(await page.getByTestId('key-owners-note').innerText(), /when the key was connected.*Replace the key with the same one to refresh/);
+  // The workspaces are Render's, asked again as the page opens, and the page says so.
+  t.regex(await page.getByTestId('key-owners-note').innerText(), /As Render lists them: asked again each time this page or the deploy form opens/);
   t.is(await page.getByTestId('key-owners').locator('li bdi').count(), await page.getByTestId('key-owners').locator('li').count(), 'each workspace name isolated');
   t.false((await page.content()).includes(apiKey), 'the key never comes back to the page');
 

@@ -175,6 +175,7 @@ export function createApi(hooks = {}) {
     logout: () => post('/api/auth/logout'),
     setupRenderKey: (apiKey) => post('/api/render/setup', { api_key: apiKey }),
     clearRenderKey: () => post('/api/render/clear-credentials'),
+    refreshWorkspaces: () => post('/api/render/workspaces/refresh'),
     renderStatus: () => get('/api/render/status'),
 
     repos: ({ page = 1, perPage = 30, q = '' } = {}) =>

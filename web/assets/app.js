@@ -105,6 +105,22 @@ const ctx = {
   // Not once signed out: an action answered after the sign-out would tell the next user of the tab the
   // previous user's names ("payroll: Suspend done"), in the live region of the sign-in page.
   announce: (message) => { if (session) announce(message); },
+  /**
+   * Asks Render again which workspaces the session's key can use (the deploy form and Settings, as they open:
+   * the session keeps the list Render gave when the key was connected). True when the list changed: the
+   * session here has Render's now (the view shows it). Quietly false when Render could not say, or the
+   * session changed meanwhile; other tabs see the new list when their form or Settings opens.
+   */
+  async refreshWorkspaces() {
+    const before = session;
+    if (!before?.render?.configured || before.render.rejectedAt) return false;
+    let status;
+    try { status = await api.refreshWorkspaces(); } catch { return false; }
+    if (session !== before || !status?.configured) return false;
+    if (JSON.stringify(status.owners) === JSON.stringify(before.render.owners)) return false;
+    session = { ...before, render: status };
+    return true;
+  },
   async refreshSession() {
     const before = session;
     const now = await api.session();

@@ -82,7 +82,8 @@ export function deployView(ctx) {
     label: 'Workspace',
     control: select((render.owners ?? []).map((o) => [o.id, o.name]), render.owners?.[0]?.id ?? '', { 'data-testid': 'workspace-select' }),
   });
-  workspace.control.addEventListener('change', () => scheduleNameCheck(0));
+  let workspacePicked = false;
+  workspace.control.addEventListener('change', () => { workspacePicked = true; scheduleNameCheck(0); });
 
   /**
    * `keyChanged`: the Render key was replaced, so what the status says (free, or taken by one of your
@@ -391,12 +392,13 @@ export function deployView(ctx) {
   /**
    * The key was replaced in another tab: the deploy goes out with the new one, so the workspaces offered
    * are its own, and what was typed stays (drawing the page again lost it all, env values included).
-   * With no key, or no workspace, left the page is drawn again and says what to do.
+   * With no key, or no workspace, left the page is drawn again and says what to do. `workspacesOnly`: the
+   * same key, whose workspaces Render listed anew (ctx.refreshWorkspaces, as the page opened).
    */
-  function onSessionChanged() {
+  function onSessionChanged({ workspacesOnly = false } = {}) {
     // A Deploy pressed again now is a request with the new key: the one whose answer was lost went out
     // with the old one (stopped by the replacement), and its Idempotency-Key would only open that one again.
-    lastAttempt = { body: null, key: null };
+    if (!workspacesOnly) lastAttempt = { body: null, key: null };
     // Render refused the key (seen by a call of this page's or another's): a deploy with it would end at once.
     // What was typed stays, for after a new key is connected in Settings.
     if (ctx.session.render?.rejectedAt) { replace(keyNote, h('div', { 'data-testid': 'key-rejected' }, keyRejectedNotice())); return; }
@@ -405,12 +407,22 @@ export function deployView(ctx) {
     const sel = workspace.control;
     const was = sel.value;
     replace(sel, owners.map((o) => h('option', { value: o.id }, o.name)));
-    sel.value = owners.some((o) => o.id === was) ? was : owners[0].id;
-    replace(keyNote, notice('info', 'Your Render key was replaced in another tab: this deploy goes out with the new key, to one of its workspaces below.'));
+    const pickGone = !owners.some((o) => o.id === was);
+    sel.value = pickGone ? owners[0].id : was;
+    // Render's list of the same key's workspaces changed (workspacesOnly): a team joined or renamed changes
+    // nothing the user chose, and says nothing; one they had picked and no longer have does.
+    if (workspacesOnly && !(pickGone && workspacePicked)) { if (pickGone) scheduleNameCheck(0); return; }
+    replace(keyNote, notice('info', workspacesOnly
+      ? 'The workspace picked here is no longer one your Render key can use (Render\'s list changed): pick one of those below.'
+      : 'Your Render key was replaced in another tab: this deploy goes out with the new key, to one of its workspaces below.'));
     // A Blueprint plan shown was Render's answer to the old key, for its workspace: asked again if wanted.
     blueprint.reset();
-    scheduleNameCheck(0, { keyChanged: true });
+    scheduleNameCheck(0, { keyChanged: !workspacesOnly });
   }
 
-  return { title: 'New deploy', el, onSessionChanged, dispose() { picker.dispose(); detectSeq += 1; nameCheck.seq += 1; clearTimeout(nameCheck.timer); } };
+  // The workspaces offered are the session's, which Render gave when the key was connected: asked again now.
+  let disposed = false;
+  void ctx.refreshWorkspaces().then((changed) => { if (changed && !disposed) onSessionChanged({ workspacesOnly: true }); });
+
+  return { title: 'New deploy', el, onSessionChanged, dispose() { disposed = true; picker.dispose(); detectSeq += 1; nameCheck.seq += 1; clearTimeout(nameCheck.timer); } };
 }

@@ -7,9 +7,16 @@ export function settingsView(ctx) {
   const keySection = h('section', { class: 'card', 'aria-labelledby': 'render-key-heading', 'data-testid': 'render-key-section' });
   const flash = h('div', { class: 'flash' });
 
+  const ownersList = h('ul', { class: 'plain-list', 'data-testid': 'key-owners' });
+  function drawOwners() {
+    replace(ownersList, (ctx.session.render?.owners ?? []).map((o) =>
+      h('li', null, h('bdi', null, o.name), h('span', { class: 'muted' }, ` · ${o.type === 'user' ? 'personal' : 'team'} · ${o.id}`))));
+  }
+
   function drawStatus() {
     const r = ctx.session.render;
     if (!r?.configured) { drawForm(); return; }
+    drawOwners();
     // Render refused the key on a call made with it (revoked on Render's side): it is still held, but useless.
     const rejected = Boolean(r.rejectedAt);
     const replaceBtn = h('button', { type: 'button', class: `btn ${rejected ? 'btn--primary' : 'btn--secondary'}`, 'data-testid': 'replace-key' }, rejected ? 'Connect a new key' : 'Replace key');
@@ -47,11 +54,10 @@ export function settingsView(ctx) {
           'Connected: ', h('code', null, r.keyHint ?? 'rnd_…'),
           r.verifiedAt ? h('span', { class: 'muted' }, ` · verified ${formatTime(r.verifiedAt)}`) : null),
       h('h3', null, 'Workspaces this key can deploy to'),
-      h('ul', { class: 'plain-list', 'data-testid': 'key-owners' }, (r.owners ?? []).map((o) =>
-        h('li', null, h('bdi', null, o.name), h('span', { class: 'muted' }, ` · ${o.type === 'user' ? 'personal' : 'team'} · ${o.id}`)))),
-      // The list is the one Render gave when the key was connected: nothing reads it again on its own.
+      ownersList,
+      // The session keeps the list Render gave when the key was connected; this page asks Render again as it opens.
       h('p', { class: 'muted', 'data-testid': 'key-owners-note' },
-        'As Render listed them when the key was connected. Joined, left or renamed a workspace on Render since? Replace the key with the same one to refresh this list.'),
+        'As Render lists them: asked again each time this page or the deploy form opens.'),
       h('div', { class: 'actions' },
         rejected ? null : h('a', { class: 'btn btn--primary', href: '#/deploy' }, 'Deploy a repository'),
         replaceBtn, clear));
@@ -139,6 +145,9 @@ export function settingsView(ctx) {
       h('p', null, 'Signed in as ', h('strong', null, user.login), user.name ? h('span', { class: 'muted' }, ` (${user.name})`) : null, '.'),
       h('div', { class: 'actions' }, signOut)));
   drawStatus();
+  // Render's list of the key's workspaces now (the session's is from when it was connected): only the list
+  // is drawn again, so nothing the user is on (focus, a confirm open) moves.
+  void ctx.refreshWorkspaces().then((changed) => { if (changed && !setFormMode) drawOwners(); });
   /**
    * The key was cleared or replaced in another tab: the key section follows (this tab's notices stay). A
    * key typed here and not yet sent stays, with focus: drawing the form again lost it (focus fell to
