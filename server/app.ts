@@ -18,7 +18,7 @@ import { renderKeyRoutes } from './routes/renderKey.js';
 import { healthRoutes, type ReadinessCheck } from './routes/health.js';
 import { deploymentRoutes } from './routes/deployments.js';
 import { detectRoutes } from './routes/detect.js';
-import { uiRoutes } from './routes/ui.js';
+import { defaultWebRoot, uiRelease, uiRoutes } from './routes/ui.js';
 import { githubRoutes } from './routes/github.js';
 import { serviceRoutes } from './routes/services.js';
 import { serviceSettingsRoutes } from './routes/serviceSettings/index.js';
@@ -98,6 +98,8 @@ export interface CreateAppOptions {
   events?: EventRouteOptions;
   /** Sentinel's tenant alerts (allowed webhook hosts, guard; tests point them at a local receiver). */
   sentinel?: SentinelRouteOptions;
+  /** The UI's files (index.html, assets/); default <package root>/web. Tests serve another release's. */
+  webRoot?: string;
   /** Called once with the router after every route is mounted (tests walk it to discover all routes). */
   onRouter?(router: Router): void;
 }
@@ -114,6 +116,8 @@ export function createApp(deps: AppDeps, opts: CreateAppOptions = {}): Koa {
   // Keygrip-compatible signatures without keygrip's per-read cost (see crypto/cookieKeys.ts).
   app.keys = createCookieKeys(cookieKeys);
   app.silent = true; // errors are logged by our middleware, with the request id
+  const webRoot = opts.webRoot ?? defaultWebRoot();
+  const release = uiRelease(webRoot);
 
   for (const mw of [opts.outer ?? []].flat()) app.use(mw);
   app.use(requestContext(deps.logger));
@@ -138,7 +142,7 @@ export function createApp(deps: AppDeps, opts: CreateAppOptions = {}): Koa {
     },
     strictTransportSecurity: config.httpsOnly ? { maxAge: 31_536_000, includeSubDomains: true } : false,
     crossOriginEmbedderPolicy: false,
-  }), { noStoreApi: true }));
+  }), { noStoreApi: true, uiRelease: release }));
   // CORS for CORS_ORIGINS on the API: preflights end here, before body, same-origin, auth and sessions.
   // Without any origin listed, not mounted: no layer on every request for nothing.
   if (config.corsOrigins.length > 0) app.use(cors(config.corsOrigins));
@@ -238,7 +242,7 @@ export function createApp(deps: AppDeps, opts: CreateAppOptions = {}): Koa {
       ...(telemetry ? [{ covers: (_method: string, path: string) => gateCovers(path), errors: GATE_REFUSALS }] : []),
     ],
   });
-  uiRoutes(router);
+  uiRoutes(router, { webRoot, release });
   for (const mount of opts.routes ?? []) mount(router);
   opts.onRouter?.(router);
   memoizeMatch(router);

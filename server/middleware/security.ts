@@ -93,9 +93,10 @@ type HeaderOp = { set: string; value: HeaderValue } | { remove: string };
  * the same operations directly. koa-helmet runs helmet's chain of a dozen middleware through a
  * promise on every request, a few µs of an authenticated GET (see bench/). With `noStoreApi`, also
  * `Cache-Control: no-store` on /api/ (responses are per-user: never cached anywhere), in the same
- * layer and before next(), so error responses carry it too.
+ * layer and before next(), so error responses carry it too; with `uiRelease`, `X-UI-Release` on /api/ (the
+ * UI release this process serves: a tab still running an older one offers a reload, server/routes/ui.ts).
  */
-export function fixedHeaders(headers: Middleware, opts: { noStoreApi?: boolean } = {}): Middleware {
+export function fixedHeaders(headers: Middleware, opts: { noStoreApi?: boolean; uiRelease?: string } = {}): Middleware {
   let recorded: Promise<HeaderOp[]> | undefined;
   let ops: HeaderOp[] | undefined; // once recorded: applied without awaiting a promise per request
   const record = async (ctx: Context): Promise<HeaderOp[]> => {
@@ -115,7 +116,10 @@ export function fixedHeaders(headers: Middleware, opts: { noStoreApi?: boolean }
       if ('set' in op) ctx.res.setHeader(op.set, op.value);
       else ctx.res.removeHeader(op.remove);
     }
-    if (opts.noStoreApi && ctx.path.startsWith('/api/')) ctx.res.setHeader('cache-control', 'no-store');
+    if (ctx.path.startsWith('/api/')) {
+      if (opts.noStoreApi) ctx.res.setHeader('cache-control', 'no-store');
+      if (opts.uiRelease) ctx.res.setHeader('x-ui-release', opts.uiRelease);
+    }
   };
   // Not an async function: once recorded, the layer hands next()'s promise on instead of awaiting it.
   return (ctx, next) => {

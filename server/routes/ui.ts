@@ -1,7 +1,7 @@
 import type Router from '@koa/router';
 import type Koa from 'koa';
 import { createHash } from 'node:crypto';
-import { existsSync, realpathSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, realpathSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { dirname, extname, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -38,6 +38,32 @@ interface CachedFile { mtimeMs: number; size: number; body: Buffer; etag: string
 interface UiRouteOptions {
   /** The web/ folder (index.html, assets/). Default: <package root>/web. */
   webRoot?: string;
+  /** The UI's release (uiRelease(webRoot)), named in the page; computed here when not given. */
+  release?: string;
+}
+
+/** The default web/ folder: <package root>/web. */
+export const defaultWebRoot = () => join(findPackageRoot(), 'web');
+
+/**
+ * The release of the UI a process serves: a digest of web/ (index.html and every asset, names and bytes),
+ * read once at boot. A deploy replaces the process but an open tab keeps running the modules it loaded:
+ * the page names its release (`<meta name="ui-release">`) and every API answer the server's (X-UI-Release),
+ * so a tab that outlived a deploy changing the UI says so and offers a reload (web/assets/api.js). A deploy
+ * that leaves web/ as it was keeps the release: no tab is asked to reload for nothing.
+ */
+export function uiRelease(webRoot: string): string {
+  const hash = createHash('sha256');
+  const add = (rel: string) => {
+    let body: Buffer;
+    try { body = readFileSync(join(webRoot, rel)); } catch { return; }
+    hash.update(`${rel}\0${body.length}\0`).update(body);
+  };
+  add('index.html');
+  let names: string[] = [];
+  try { names = readdirSync(join(webRoot, 'assets'), { recursive: true }).map(String).sort(); } catch { /* no assets */ }
+  for (const name of names) add(join('assets', name));
+  return hash.digest('base64url').slice(0, 16);
 }
 
 /**
@@ -46,7 +72,9 @@ interface UiRouteOptions {
  * so a long max-age could mix modules from two releases; a 304 costs one small round trip.
  */
 export function uiRoutes(router: Router, opts: UiRouteOptions = {}) {
-  const webRoot = opts.webRoot ?? join(findPackageRoot(), 'web');
+  const webRoot = opts.webRoot ?? defaultWebRoot();
+  const release = opts.release ?? uiRelease(webRoot);
+  const releaseMeta = Buffer.from(`<meta name="ui-release" content="${release}">\n`);
   const assetsDir = join(webRoot, 'assets');
   // Real path, so the containment check below compares like with like (web/ may sit behind a symlink).
   const assetsRoot = existsSync(assetsDir) ? realpathSync(assetsDir) : resolve(assetsDir);
@@ -74,10 +102,20 @@ export function uiRoutes(router: Router, opts: UiRouteOptions = {}) {
     ctx.body = file.body;
   }
 
+  /** index.html with its release named in the head; its ETag covers the release too (an asset changed, the page did not). */
+  let named: { from: CachedFile; file: CachedFile } | undefined;
+  const withRelease = (file: CachedFile): CachedFile => {
+    if (named?.from === file) return named.file;
+    const at = file.body.indexOf('</head>');
+    const body = at < 0 ? file.body : Buffer.concat([file.body.subarray(0, at), releaseMeta, file.body.subarray(at)]);
+    const etag = `"${createHash('sha256').update(file.etag).update(release).digest('base64url').slice(0, 27)}"`;
+    named = { from: file, file: { ...file, body, etag } };
+    return named.file;
+  };
   const page = async (ctx: Koa.Context) => {
     const file = await load(join(webRoot, 'index.html'));
     if (!file) { ctx.status = 404; ctx.body = 'UI not found'; return; }
-    send(ctx, file, 'text/html; charset=utf-8');
+    send(ctx, withRelease(file), 'text/html; charset=utf-8');
   };
   const pageDoc = documented({ summary: 'The web UI', tag: 'ui', responses: { 200: { contentType: 'text/html', description: 'The single page.' }, 304: null, 404: { contentType: 'text/plain', description: 'The UI is not installed.' } } });
   router.get('/', pageDoc, page);

@@ -16,6 +16,8 @@ export class ApiError extends Error {
 }
 
 const enc = encodeURIComponent;
+/** The UI release this page was served as (server/routes/ui.ts names it in the page's head). */
+const ownRelease = typeof document === 'undefined' ? null : document.querySelector('meta[name="ui-release"]')?.getAttribute('content') ?? null;
 const OPENED_FROM_ADDRESS = Object.freeze({ 'x-opened-from': 'address' });
 
 /**
@@ -51,9 +53,10 @@ export const noAnswer = (err) => err instanceof ApiError
   && (err.code === 'network_error' || err.code.startsWith('http_') || err.code === 'idempotency_in_progress');
 
 /**
- * @param {{ onSignedOut?: (err: ApiError) => void, onBlocked?: (err: ApiError) => void, onKeyRejected?: (err: ApiError) => void }} hooks onSignedOut runs when a call answers 401
+ * @param {{ onSignedOut?: (err: ApiError) => void, onBlocked?: (err: ApiError) => void, onKeyRejected?: (err: ApiError) => void, onNewRelease?: () => void }} hooks onSignedOut runs when a call answers 401
  *   (session ended, GitHub token revoked); onBlocked when one answers 429 account_temporarily_blocked; onKeyRejected
- *   when one answers render_key_invalid (Render refused the session's key: the server noted it on the session).
+ *   when one answers render_key_invalid (Render refused the session's key: the server noted it on the session);
+ *   onNewRelease when an answer comes from a server with another UI release than this page's (a deploy since it loaded).
  */
 export function createApi(hooks = {}) {
   let csrfToken = null;
@@ -76,6 +79,9 @@ export function createApi(hooks = {}) {
     } catch {
       throw new ApiError(0, 'network_error', 'Could not reach the server. Check your connection and try again.');
     }
+    // The page runs the modules it loaded; a deploy since then may have changed them and the API they call.
+    const theirs = res.headers.get('x-ui-release');
+    if (ownRelease && theirs && theirs !== ownRelease) hooks.onNewRelease?.();
     const text = await res.text();
     let data = null;
     if (text) {

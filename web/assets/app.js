@@ -7,7 +7,7 @@ import { announce, clearAnnouncement, focusLost, h, notice, replace } from './do
 import { createLive } from './live.js';
 import { forgetStartedDeploys, notifyDeployEnded, notifyEndedMeanwhile } from './deploy-notify.js';
 import { navKey, parseRoute } from './router.js';
-import { renderSandboxBanner } from './banner.js';
+import { renderSandboxBanner, showReleaseBanner } from './banner.js';
 import { hideBlockBanner, showBlockBanner } from './block-banner.js';
 import { refreshRelativeTimes } from './format.js';
 import { renderSignIn } from './view-signin.js';
@@ -53,6 +53,8 @@ const api = createApi({
   // that show the key's state (Settings, the header's badge, the deploy form, the dashboard) follow it.
   // This browser's other tabs are told as of any session change (their Settings page makes no Render call).
   onKeyRejected: () => { if (session?.render && !session.render.rejectedAt) void followSession().then(signalOtherTabs); },
+  // The app was deployed again since this page loaded: offer a reload (web/assets/banner.js).
+  onNewRelease: () => showReleaseBanner(document.getElementById('release-banner')),
 });
 let sessionRead = false;
 let meta = { sandbox: false, demo: null };

@@ -1,4 +1,7 @@
-/** The sandbox banner: everything is simulated, and here is the demo Render key to paste. */
+/**
+ * The sandbox banner: everything is simulated, and here is the demo Render key to paste. The release banner:
+ * the app was updated since this page loaded.
+ */
 import { h, replace } from './dom.js';
 
 export function renderSandboxBanner(el, meta) {
@@ -30,5 +33,23 @@ export function renderSandboxBanner(el, meta) {
       key ? h('p', { class: 'sandbox-banner__text' }, 'Demo Render key: ', keyEl, ' ', copy) : null));
   el.setAttribute('role', 'region');
   el.setAttribute('aria-label', 'Sandbox mode');
+  el.hidden = false;
+}
+
+/**
+ * A deploy of this app since the page loaded (an API answer named another UI release, web/assets/api.js):
+ * the tab still runs the modules it loaded, which may no longer fit the server's API. Says so once, with a
+ * reload; never reloads by itself (a form being filled in would be lost).
+ */
+export function showReleaseBanner(el) {
+  if (!el || !el.hidden) return;
+  const reload = h('button', { type: 'button', class: 'btn btn--small btn--on-dark', 'data-testid': 'release-reload' }, 'Reload');
+  reload.addEventListener('click', () => location.reload());
+  replace(el,
+    h('div', { class: 'release-banner__inner' },
+      h('p', { class: 'release-banner__text' },
+        h('strong', null, 'Render Deployer has been updated. '),
+        'Reload this page to use the new version. ', reload)));
+  el.setAttribute('role', 'status');
   el.hidden = false;
 }
