@@ -50,10 +50,12 @@ export function renderKeyRoutes(router: Router, deps: AppDeps) {
   }), requireUser(), requireLastingSession(), requireCsrf(), deps.rateLimits.guard('keySetup'), deps.rateLimits.guard('keySetupPerUser'), validate({ body: SetupBody }, { messages: 'as-written' }), async (ctx) => {
     const { user } = ctx.state;
     const apiKey = ctx.input.body.api_key;
+    // Verified as of when Render was asked: a refusal of this key noted after that stands (scripts.ts STORE_CREDENTIALS).
+    const askedAt = clock.now();
     const owners = await checkRenderKeyUnderLockout(deps, ctx, user, apiKey, 'This Render API key has no workspaces it can use.');
     // One field update: a request that loaded the session earlier cannot revert it, and a session
     // that ended while Render was being asked is not brought back (401, nothing stored).
-    const render = sealRenderCredentials(user.id, apiKey, owners, clock.now(), keyring);
+    const render = sealRenderCredentials(user.id, apiKey, owners, askedAt, keyring);
     // After a SECRET_KEY rotation the session may hold this same key under its previous fingerprint.
     const prior = previousFingerprint(apiKey, keyring);
     // Only over the key this request found: a clear or another key confirmed in another tab meanwhile stands.
@@ -83,12 +85,14 @@ export function renderKeyRoutes(router: Router, deps: AppDeps) {
     responses: { 200: RenderStatusView }, errors: ['render_key_changed'],
   }), requireUser(), requireLastingSession(), requireCsrf(), requireRenderKey(), deps.rateLimits.guard('serviceLookups'), takesNoBody(), async (ctx) => {
     const held = ctx.state.render;
+    const askedAt = clock.now();
     const owners = ownersFrom(await heldCallerRender(deps, ctx.state).client.listOwners());
     // None left (removed from every workspace the key had): kept as it was, as key setup refuses such a key.
     if (!owners.length) throw errors.renderKeyInvalid('Render lists no workspace this key can use now, so the list was kept as it was. Connect a key of a workspace you belong to.');
     if (sameOwners(owners, held.owners)) { ctx.body = presentRenderStatus(ctx.state.session); return; }
     const { rejectedAt: _dropped, ...kept } = held;
-    const render: SessionRenderCredentials = { ...kept, owners, verifiedAt: clock.now() };
+    // As of when Render was asked: a refusal of the key noted since (revoked meanwhile) stays (STORE_CREDENTIALS).
+    const render: SessionRenderCredentials = { ...kept, owners, verifiedAt: askedAt };
     const outcome = await deps.sessionEnding.setKey(deps.sessions.refOf(ctx.state.sessionId), ctx.state.user.id, render, held.keyFingerprint);
     if (outcome === 'ended') throw errors.unauthenticated();
     if (outcome === 'changed') throw errors.conflict('render_key_changed', 'Your Render key was cleared or replaced in another tab while its workspaces were being read, so the list was not changed. Reload the page.');

@@ -270,7 +270,7 @@ export function createSessionRecords(opts: SessionRecordOptions) {
     const sealCred = (keyFingerprint: string) => seal(JSON.stringify({ ...cred, keyFingerprint }), credAad(ref), keyring);
     const res = await lua.storeCredentials(redis, [keys.record(ref), keys.tombstone(ref)], [
       sealCred(cred.keyFingerprint), cred.keyFingerprint, String(userId),
-      priorFingerprint ?? '', priorFingerprint ? sealCred(priorFingerprint) : '', readFingerprint ?? '',
+      priorFingerprint ?? '', priorFingerprint ? sealCred(priorFingerprint) : '', readFingerprint ?? '', String(cred.verifiedAt),
     ]).finally(() => changed(ref)) as [number, string, string];
     return { stored: res[0] === 1, changed: res[0] === 2, previousFingerprint: res[1] || null, fingerprint: res[2] || null };
   }

@@ -103,7 +103,9 @@ return v`;
  * the session already holds this same key (two setups of one key at once: both succeed, it is stored).
  * Returns {1, previous kfp or '', kfp stored}, {0, '', ''} when the session is gone (or not this user's),
  * or {2, kfp now, ''} when its key changed since the request read it (cleared or replaced in another tab).
- * A key stored (Render just accepted it) drops the mark that Render refused the one before (`krej`).
+ * ARGV[7]: when Render was asked about the key (its `verifiedAt`). A key stored drops the mark that Render
+ * refused a key (`krej`), unless it names this same key and was made after Render was asked: the key was
+ * revoked while its check (or a workspaces refresh) was answered, and a call since met the refusal.
  */
 const STORE_CREDENTIALS = `
 if redis.call('EXISTS', KEYS[2]) == 1 then return {0, '', ''} end
@@ -111,7 +113,12 @@ if redis.call('TYPE', KEYS[1]).ok ~= 'hash' then return {0, '', ''} end
 if redis.call('HGET', KEYS[1], 'uid') ~= ARGV[3] then return {0, '', ''} end
 local previous = redis.call('HGET', KEYS[1], 'kfp') or ''
 if previous ~= ARGV[6] and previous ~= ARGV[2] and (ARGV[4] == '' or previous ~= ARGV[4]) then return {2, previous, ''} end
-redis.call('HDEL', KEYS[1], 'krej')
+local kept = (ARGV[4] ~= '' and previous == ARGV[4]) and previous or ARGV[2]
+local mark = redis.call('HGET', KEYS[1], 'krej')
+if mark then
+  local marked, at = string.match(mark, '^(%S+) (%d+)$')
+  if marked ~= kept or not at or tonumber(at) < tonumber(ARGV[7]) then redis.call('HDEL', KEYS[1], 'krej') end
+end
 if ARGV[4] ~= '' and previous == ARGV[4] then
   redis.call('HSET', KEYS[1], 'cred', ARGV[5])
   return {1, previous, previous}

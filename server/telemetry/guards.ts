@@ -167,10 +167,12 @@ export function createGuardCache(store: GuardStore, opts: { syncMs?: number; onE
     if (running) return (next ??= running.then(() => { next = null; return sync(); }));
     running = (async () => {
       try {
+        const seen = reconnects;
         const v = await store.version();
         if (v !== version || version === undefined) {
           entries = await store.all();
-          version = v;
+          // Read across a reconnect: what it read may be the old Redis's, so the next sync reads again.
+          version = seen === reconnects ? v : undefined;
         }
       } catch (err) {
         opts.onError?.(err as Error); // keep the last copy: Redis trouble neither blocks nor unblocks anyone
@@ -182,9 +184,10 @@ export function createGuardCache(store: GuardStore, opts: { syncMs?: number; onE
   // after it may bring it to the very number last read here, and the copy would never be read again. So
   // after each reconnect the next sync reads the entries whatever the counter says.
   let stopWatching: (() => void) | null = null;
+  let reconnects = 0;
   const start = () => {
     if (timer) return;
-    stopWatching = store.onConnected(() => { version = undefined; });
+    stopWatching = store.onConnected(() => { reconnects += 1; version = undefined; });
     timer = setInterval(() => { void sync(); }, opts.syncMs ?? 1_000);
     timer.unref();
     void sync();

@@ -3,7 +3,7 @@ import { RenderApiError, type RenderClient } from '../../server/render/client.js
 import { BudgetExhausted } from '../../server/render/budget.js';
 import { RENDER_WAIT_MAX_MS } from '../../server/render/rate-limit.js';
 import { discardKeySessionOf } from '../../server/bearer/keySessions.js';
-import { isInProgressOnRender } from '../../server/deployments/renderStatus.js';
+import { isFailedOnRender, isInProgressOnRender } from '../../server/deployments/renderStatus.js';
 import { canceledAt, canceledCreating, canceledWhileAsking, firstDeployOwedCancel, isCronJob } from '../../server/deployments/cancel.js';
 import { WENT_LIVE_AFTER_CANCEL, type DeploymentRecord } from '../../server/deployments/types.js';
 import type { DeployJobData } from '../../server/queues/deployQueue.js';
@@ -60,7 +60,7 @@ async function cancelQueuedDeploy(ctx: WorkerContext, rec: DeploymentRecord, ren
   // isCronJob): the record says at once that it runs on, and the looks go on only to say how it ended.
   if (deploy && isCronJob(rec)) {
     await sayCronDeployLeft(ctx, rec, deploy.status);
-    if (!isInProgressOnRender(deploy.status)) return { wait: null, unseen: false };
+    if (endedOnRender(deploy.status)) return { wait: null, unseen: false };
   } else if (deploy && deploy.status !== 'queued') {
     // Render cancels a deploy once it has left its queue (docs/render-api.md §6.4: a queued one is a
     // 400): one still queued behind another deploy is looked at again until it has.
@@ -148,6 +148,9 @@ async function sayIfItWentLive(ctx: WorkerContext, rec: DeploymentRecord, status
   });
 }
 
+/** One of Render's final statuses (a status missing, or one Render adds later, is not taken for an end: looked at again). */
+const endedOnRender = (status: string | null | undefined): boolean => status === 'live' || status === 'deactivated' || status === 'canceled' || isFailedOnRender(status);
+
 /**
  * A cron job's deploy owed a cancel, found on Render (status: as Render has it), which Render cannot
  * cancel: the canceled record says it runs on there, then how it ended (sayIfItWentLive when it went
@@ -156,9 +159,9 @@ async function sayIfItWentLive(ctx: WorkerContext, rec: DeploymentRecord, status
 async function sayCronDeployLeft(ctx: WorkerContext, rec: DeploymentRecord, status: string | null | undefined): Promise<void> {
   if (status === 'live' || status === 'deactivated') return sayIfItWentLive(ctx, rec, status);
   const message = `You canceled this deploy here, but its deploy on Render was not canceled there: ${CRON_NOT_CANCELABLE}, `
-    + (isInProgressOnRender(status)
-      ? 'so it runs to its end there and may go live. To stop the job\'s runs, suspend the cron job on its page.'
-      : `and it ended there without going live (${status ?? 'ended'}).`);
+    + (endedOnRender(status)
+      ? `and it ended there without going live (${status}).`
+      : 'so it runs to its end there and may go live. To stop the job\'s runs, suspend the cron job on its page.');
   if (rec.failure?.message === message) return;
   await ctx.deployments.amendCanceled(rec.id, { code: 'canceled', message }).catch((err: unknown) => {
     ctx.logger.warn({ deploymentId: rec.id, err: { message: (err as Error).message } }, 'could not say that a canceled cron job\'s deploy was left on Render');
