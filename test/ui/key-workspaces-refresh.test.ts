@@ -55,6 +55,39 @@ test('joined, left and renamed on Render: Settings and the deploy form show Rend
   await context.close();
 });
 
+// A refresh in one tab told the others nothing; a later session check there (any tab's boot) found the
+// session's key status changed and the deploy form said "Your Render key was replaced in another tab",
+// forgetting the Idempotency-Key of a deploy whose answer was lost.
+test('a refresh in one tab: another tab\'s open deploy form follows the list as the same key\'s, and says so only when the workspace picked there is gone', async (t) => {
+  const apiKey = `rnd_uiwstabs${'K'.repeat(24)}`;
+  const account = stack.render.addAccount({ apiKey, workspaces: [{ name: 'tabs personal' }, { name: 'tabs team' }] });
+  const [personal, team] = account.workspaces.map((w) => w.id) as [string, string];
+  const { context, page, problems } = await newContext(browser);
+  await stack.signInBrowser(page, 'uiwstabs');
+  await connectKey(page, apiKey);
+  const tabB = await context.newPage();
+  await tabB.goto(`${stack.url}/#/deploy`);
+  await waitForOptions(tabB, ['tabs personal', 'tabs team']);
+  await tabB.getByTestId('workspace-select').selectOption(team);
+
+  // Renamed on Render; tab A's Settings asks Render again: tab B's form follows, its pick kept, nothing said.
+  stack.render.setWorkspaces(account.id, [personal, team], { [team]: 'tabs team (renamed)' });
+  await page.locator('#nav [data-nav=dashboard]').click();
+  await page.locator('#nav [data-nav=settings]').click();
+  await waitForOptions(tabB, ['tabs personal', 'tabs team (renamed)']);
+  t.is(await tabB.getByTestId('workspace-select').inputValue(), team);
+  t.is(await tabB.getByTestId('key-changed').innerText(), '', 'the same key\'s list, said to be another key\'s');
+
+  // Removed from the team picked in tab B: that tab says so.
+  stack.render.setWorkspaces(account.id, [personal]);
+  await page.locator('#nav [data-nav=dashboard]').click();
+  await page.locator('#nav [data-nav=settings]').click();
+  await waitForOptions(tabB, ['tabs personal']);
+  t.regex(await tabB.getByTestId('key-changed').innerText(), /The workspace picked here is no longer one your Render key can use/);
+  t.deepEqual(problems, []);
+  await context.close();
+});
+
 async function waitForOptions(page: import('playwright-core').Page, names: string[]) {
   await page.waitForFunction((want) => {
     const sel = (globalThis as any).document.querySelector('[data-testid=workspace-select]');

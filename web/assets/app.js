@@ -110,8 +110,8 @@ const ctx = {
   /**
    * Asks Render again which workspaces the session's key can use (the deploy form and Settings, as they open:
    * the session keeps the list Render gave when the key was connected). True when the list changed: the
-   * session here has Render's now (the view shows it). Quietly false when Render could not say, or the
-   * session changed meanwhile; other tabs see the new list when their form or Settings opens.
+   * session here has Render's now (the view shows it), and other tabs are told. Quietly false when Render
+   * could not say, or the session changed meanwhile.
    */
   async refreshWorkspaces() {
     const before = session;
@@ -121,6 +121,8 @@ const ctx = {
     if (session !== before || !status?.configured) return false;
     if (JSON.stringify(status.owners) === JSON.stringify(before.render.owners)) return false;
     session = { ...before, render: status };
+    // This browser's other tabs follow (followSession: the same key, its workspaces only).
+    signalOtherTabs();
     return true;
   },
   async refreshSession() {
@@ -184,8 +186,12 @@ async function followSession() {
   session = now;
   drawAccount();
   if (JSON.stringify(now.render ?? null) === JSON.stringify(before.render ?? null)) return;
-  api.forgetUnanswered();
-  if (current?.onSessionChanged) current.onSessionChanged(); else route();
+  // The same key, only what the session says of it changed (Render's list of its workspaces, refreshed in
+  // another tab; Render's refusal of it): not a key replaced, and a deploy whose answer was lost is still
+  // the same request (its Idempotency-Key kept).
+  const sameKey = Boolean(before.render?.configured) === Boolean(now.render?.configured) && before.render?.keyHint === now.render?.keyHint;
+  if (!sameKey) api.forgetUnanswered();
+  if (current?.onSessionChanged) current.onSessionChanged({ workspacesOnly: sameKey }); else route();
 }
 
 function drawNav(active) {

@@ -8,6 +8,7 @@ export function settingsView(ctx) {
   const flash = h('div', { class: 'flash' });
 
   const ownersList = h('ul', { class: 'plain-list', 'data-testid': 'key-owners' });
+  let shownRejected = false;
   function drawOwners() {
     replace(ownersList, (ctx.session.render?.owners ?? []).map((o) =>
       h('li', null, h('bdi', null, o.name), h('span', { class: 'muted' }, ` · ${o.type === 'user' ? 'personal' : 'team'} · ${o.id}`))));
@@ -19,6 +20,7 @@ export function settingsView(ctx) {
     drawOwners();
     // Render refused the key on a call made with it (revoked on Render's side): it is still held, but useless.
     const rejected = Boolean(r.rejectedAt);
+    shownRejected = rejected;
     const replaceBtn = h('button', { type: 'button', class: `btn ${rejected ? 'btn--primary' : 'btn--secondary'}`, 'data-testid': 'replace-key' }, rejected ? 'Connect a new key' : 'Replace key');
     replaceBtn.addEventListener('click', () => drawForm({ replacing: true }));
     const clear = confirmButton({
@@ -153,7 +155,13 @@ export function settingsView(ctx) {
    * key typed here and not yet sent stays, with focus: drawing the form again lost it (focus fell to
    * <body>); the form now connects a key or replaces the one connected, as the session has it.
    */
-  function onSessionChanged() {
+  function onSessionChanged({ workspacesOnly = false } = {}) {
+    // The same key (its workspaces refreshed, or Render's refusal of it noted, in another tab): the status
+    // follows while it is shown; a form being filled in is left alone, and drawn right when it closes.
+    if (workspacesOnly) {
+      if (!setFormMode) { if (Boolean(ctx.session.render?.rejectedAt) === shownRejected) drawOwners(); else drawStatus(); }
+      return;
+    }
     const typed = keySection.querySelector('[data-testid=render-key-input]');
     if (!setFormMode || !typed?.value) { drawStatus(); return; }
     const configured = Boolean(ctx.session.render?.configured);
