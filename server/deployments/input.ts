@@ -81,6 +81,22 @@ const command = z.string().trim().min(1)
     else if (hasLoneSurrogate(v)) ctx.addIssue({ code: 'custom', message: 'This command holds half of a UTF-16 surrogate pair, which has no UTF-8 form; type it again.' });
   });
 
+/**
+ * A cron job's schedule as typed (the deploy form's and the service settings' field): trimmed, not empty,
+ * at most CRON_SCHEDULE_MAX_CHARS. Whether it is a schedule Render can run is cronScheduleProblem's say:
+ * the deploy form asks it once the type is known to be a cron job (serviceTypeRules), the settings through
+ * `cronSchedule`.
+ */
+export const scheduleText = z.string('A schedule is text: five cron fields, e.g. "0 3 * * *".').trim()
+  .min(1, 'Enter a cron schedule, e.g. "0 3 * * *".').max(CRON_SCHEDULE_MAX_CHARS, `A schedule is at most ${CRON_SCHEDULE_MAX_CHARS} characters.`);
+
+/** A schedule Render can run: `scheduleText` with cronScheduleProblem's words for what is wrong with it. */
+export const cronSchedule = scheduleText.superRefine((v, ctx) => {
+  if (v === '' || v.length > CRON_SCHEDULE_MAX_CHARS) return; // said by scheduleText
+  const problem = cronScheduleProblem(v);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+});
+
 export const DeployBody = z.object({
   github_repo: z.string().trim().regex(GITHUB_REPO, 'github_repo must look like owner/name'),
   project_name: z.string().trim().overwrite(asciiLowercase).regex(SERVICE_NAME, 'project_name: 1–63 lowercase letters, digits and hyphens, not starting or ending with a hyphen'),
@@ -98,7 +114,7 @@ export const DeployBody = z.object({
   start_command: command.optional(),
   /** Absent: the type detection finds (a Procfile worker: entry, a cron service in render.yaml, else web). */
   service_type: z.enum(SERVICE_TYPES, { message: `service_type must be one of ${SERVICE_TYPES.join(', ')}` }).optional(),
-  schedule: z.string().trim().min(1, 'Enter a cron schedule, e.g. "0 3 * * *".').max(CRON_SCHEDULE_MAX_CHARS).optional(),
+  schedule: scheduleText.optional(),
   _csrf: z.string().optional(),
 }).strict().superRefine((b, ctx) => {
   const list = Array.isArray(b.env_vars) ? b.env_vars : Object.entries(b.env_vars ?? {}).map(([key, value]) => ({ key, value }));

@@ -14,6 +14,10 @@ export const SERVICE_TYPES = [
   ['private_service', 'Private service', 'Reachable only from your other Render services; no public URL. Paid plans only.'],
   ['static_site', 'Static site', 'Built once and served from Render\'s CDN: no server, so no start command, region or plan.'],
 ];
+/** The schedule field's words, here and on a cron job's settings page (view-service.js). */
+export const SCHEDULE_LABEL = 'Schedule (cron, UTC)';
+export const SCHEDULE_HINT = 'Five fields: minute hour day-of-month month day-of-week, e.g. */15 * * * * for every 15 minutes.';
+export const SCHEDULE_NEEDED = 'A cron job needs a schedule, e.g. 0 3 * * * for 03:00 UTC daily.';
 const LABEL = Object.fromEntries(SERVICE_TYPES.map(([v, label]) => [v, label]));
 const NO_FREE_PLAN = new Set(['background_worker', 'cron_job', 'private_service']);
 
@@ -30,7 +34,7 @@ export function createServiceTypePicker({ onChange = () => {} } = {}) {
   const typeField = field({ label: 'Service type', control: select, hint: 'Detected from the repository (a Procfile worker: entry, a cron service in render.yaml); choose another to override.' });
   const typeHint = typeField.el.querySelector('.field__hint');
   const scheduleInput = h('input', { type: 'text', class: 'input input--mono', autocomplete: 'off', spellcheck: 'false', maxlength: 200, placeholder: '0 3 * * *', 'data-testid': 'schedule-input' });
-  const scheduleField = field({ label: 'Schedule (cron, UTC)', control: scheduleInput, hint: 'Five fields: minute hour day-of-month month day-of-week, e.g. */15 * * * * for every 15 minutes.' });
+  const scheduleField = field({ label: SCHEDULE_LABEL, control: scheduleInput, hint: SCHEDULE_HINT });
   scheduleField.el.dataset.testid = 'schedule-field';
   /** undefined: no repository read yet; null: its detection failed. */
   let detected;
@@ -81,7 +85,7 @@ export function createServiceTypePicker({ onChange = () => {} } = {}) {
       const type = effectiveType();
       const schedule = scheduleInput.value.trim();
       if (type === 'cron_job' && !schedule) {
-        scheduleField.setError('A cron job needs a schedule, e.g. 0 3 * * * for 03:00 UTC daily.');
+        scheduleField.setError(SCHEDULE_NEEDED);
         return { first: scheduleInput };
       }
       const problem = type === 'cron_job' ? cronScheduleProblem(schedule) : null;

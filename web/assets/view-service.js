@@ -1,6 +1,7 @@
 /**
  * A service's settings page (#/services/:id): auto-deploy and its deploy history (rollback, clear-cache
- * redeploy), instances / plan / health check / PR previews, env vars, secret files and custom domains.
+ * redeploy), instances / plan / health check / PR previews (a cron job: its schedule and plan), env vars,
+ * secret files and custom domains.
  */
 import { busy, field, focusFirstRow, focusLost, h, keepFocus, keepOpen, latestOnly, notice, openable, replace, rowsPast, setOpen } from './dom.js';
 import { timeEl, triggerLabel } from './format.js';
@@ -9,6 +10,8 @@ import { secretsSection } from './service-secrets.js';
 import { domainsSection } from './service-domains.js';
 import { IN_PLACE_OF, serviceActions } from './service-actions.js';
 import { siteLink } from './site-link.js';
+import { cronScheduleProblem } from './cron.js';
+import { SCHEDULE_HINT, SCHEDULE_LABEL, SCHEDULE_NEEDED } from './service-type.js';
 
 const TYPE_LABELS = { web_service: 'Web service', static_site: 'Static site', private_service: 'Private service', background_worker: 'Background worker', cron_job: 'Cron job' };
 /** Render's statuses of a deploy that is or was live (the server's wasLive). */
@@ -43,6 +46,7 @@ export function serviceView(ctx, route) {
   const historyFlash = h('div');
   const more = h('button', { type: 'button', class: 'btn btn--ghost', hidden: true }, 'Load older deploys');
   const scaling = h('div', { 'data-testid': 'scaling-section' });
+  const scalingHeading = h('h2', { id: 'scaling-heading' }, 'Scaling, plan and previews');
   // Suspend / Resume, as on the dashboard's card (service-actions.js).
   const lifecycleButtons = h('div', { class: 'actions actions--compact' });
   const lifecycleFlash = h('div', { class: 'flash' });
@@ -328,7 +332,18 @@ export function serviceView(ctx, route) {
     if (plan && !s.plans.includes(s.plan)) plan.control.append(h('option', { value: s.plan, selected: true }, s.plan));
     const health = s.healthCheckPath === null ? null : field({ label: 'Health check path', control: h('input', { class: 'input input--mono', value: s.healthCheckPath, placeholder: '/healthz', 'data-testid': 'health-check' }), hint: 'Render waits for 2xx/3xx here before switching traffic. Empty: no check.' });
     const previews = s.previews === null ? null : field({ label: 'Pull request previews', control: h('select', { class: 'input', 'data-testid': 'previews', value: s.previews }, ['off', 'manual', 'automatic'].map((v) => h('option', { value: v }, v))), hint: PREVIEW_WARNING });
-    for (const f of [instances, plan, health, previews]) if (f) fields.push(f.el);
+    // A cron job's schedule (null for other types): checked as the deploy form checks it (cron.js, the server's rule).
+    const schedule = s.schedule === null ? null : field({ label: SCHEDULE_LABEL, control: h('input', { type: 'text', class: 'input input--mono', autocomplete: 'off', spellcheck: 'false', maxlength: 200, value: s.schedule, placeholder: '0 3 * * *', 'data-testid': 'schedule' }), hint: SCHEDULE_HINT });
+    const scheduleProblem = () => {
+      const typed = schedule.control.value.trim();
+      return typed === s.schedule ? null : typed ? cronScheduleProblem(typed) : SCHEDULE_NEEDED;
+    };
+    if (schedule) {
+      schedule.control.addEventListener('input', () => schedule.setError(null));
+      schedule.control.addEventListener('blur', () => { if (schedule.control.value.trim()) schedule.setError(scheduleProblem()); });
+    }
+    scalingHeading.textContent = s.schedule === null ? 'Scaling, plan and previews' : 'Schedule and plan';
+    for (const f of [schedule, instances, plan, health, previews]) if (f) fields.push(f.el);
     const flash = h('div', { 'data-testid': 'settings-flash' });
     const save = h('button', { type: 'submit', class: 'btn btn--primary', 'data-testid': 'settings-save' }, 'Save settings');
     const form = h('form', { class: 'card', 'data-testid': 'settings-form' },
@@ -338,10 +353,15 @@ export function serviceView(ctx, route) {
       previewList(s));
     form.addEventListener('submit', (e) => {
       e.preventDefault();
-      const byField = { num_instances: instances, plan, health_check_path: health, previews };
+      const byField = { schedule, num_instances: instances, plan, health_check_path: health, previews };
       for (const f of Object.values(byField)) f?.setError(null);
       replace(flash);
       const body = {};
+      if (schedule) {
+        const problem = scheduleProblem();
+        if (problem) { schedule.setError(problem); schedule.control.focus(); return; }
+        if (schedule.control.value.trim() !== s.schedule) body.schedule = schedule.control.value.trim();
+      }
       if (instances && !s.autoscaling && Number(instances.control.value) !== s.numInstances) body.num_instances = Number(instances.control.value);
       if (plan && plan.control.value !== s.plan) body.plan = plan.control.value;
       if (health && health.control.value.trim() !== s.healthCheckPath) body.health_check_path = health.control.value.trim();
@@ -530,7 +550,7 @@ export function serviceView(ctx, route) {
         h('label', { class: 'checkbox', for: 'auto-deploy' }, autoBox, ' Auto-deploy on push'), autoNote,
         h('div', { class: 'actions' }, redeployButton('Redeploy', false, 'service-redeploy-now'), redeployButton('Redeploy, clearing the build cache', true, 'service-redeploy-clear'))),
       historyFlash, history, more),
-    h('section', { class: 'section', 'aria-labelledby': 'scaling-heading' }, h('h2', { id: 'scaling-heading' }, 'Scaling, plan and previews'), scaling));
+    h('section', { class: 'section', 'aria-labelledby': 'scaling-heading' }, scalingHeading, scaling));
 
   void load();
   return {

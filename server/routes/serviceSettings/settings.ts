@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { AppDeps } from '../../deps.js';
 import { AppError, errors, reworded } from '../../errors.js';
 import { RENDER_REFUSALS, toAppError } from '../../middleware/errorHandler.js';
-import { RENDER_PLANS } from '../../deployments/input.js';
+import { cronSchedule, RENDER_PLANS } from '../../deployments/input.js';
 import { SERVICE_TYPE_PRESETS } from '../../stacks/serviceTypes.js';
 import { validate } from '../../middleware/validate.js';
 import type { RenderClient } from '../../render/client.js';
@@ -20,11 +20,12 @@ import { dashboardUrlOf } from '../../render/serviceNames.js';
 
 type ServiceType = Service['type'];
 /** Which setting each service type has on Render (spec: the *DetailsPATCH schemas; scale: REFERENCE-backed docs/render-api.md). */
-const HAS: Record<'previews' | 'plan' | 'healthCheckPath' | 'numInstances', ReadonlySet<ServiceType>> = {
+const HAS: Record<'previews' | 'plan' | 'healthCheckPath' | 'numInstances' | 'schedule', ReadonlySet<ServiceType>> = {
   previews: new Set(['web_service', 'static_site', 'private_service', 'background_worker']),
   plan: new Set(['web_service', 'private_service', 'background_worker', 'cron_job']),
   healthCheckPath: new Set(['web_service']),
   numInstances: new Set(['web_service', 'private_service', 'background_worker']),
+  schedule: new Set(['cron_job']),
 };
 export const MAX_INSTANCES = 100;
 const HEALTH_PATH = /^\/[\x21-\x7e]{0,255}$/;
@@ -37,6 +38,8 @@ const SettingsPatch = z.object({
   plan: z.enum(RENDER_PLANS, `Choose one of Render's instance types: ${RENDER_PLANS.join(', ')}.`).optional(),
   health_check_path: z.string('The health check path is text.')
     .refine((v) => v === '' || HEALTH_PATH.test(v), 'A health check path starts with / and has no spaces (at most 256 characters); leave it empty to turn the check off.').optional(),
+  /** A cron job's schedule: the deploy form's rule and words (deployments/input.ts, deployments/cron.ts). */
+  schedule: cronSchedule.optional(),
   _csrf: z.string().optional(),
 }).strict().refine((b) => Object.keys(b).some((k) => k !== '_csrf'), 'Nothing to change: send at least one setting.');
 type Patch = z.infer<typeof SettingsPatch>;
@@ -63,6 +66,7 @@ export function presentSettings(svc: Service, previewServices: PreviewScan | nul
     plan: HAS.plan.has(svc.type) ? str(d.plan) : null,
     healthCheckPath: HAS.healthCheckPath.has(svc.type) ? (typeof d.healthCheckPath === 'string' ? d.healthCheckPath : '') : null,
     numInstances: HAS.numInstances.has(svc.type) && typeof d.numInstances === 'number' ? d.numInstances : null,
+    schedule: HAS.schedule.has(svc.type) ? (typeof d.schedule === 'string' ? d.schedule : '') : null,
     autoscaling: autoscaling?.enabled ? { min: autoscaling.min ?? null, max: autoscaling.max ?? null } : null,
     plans: plansFor(svc.type), maxInstances: MAX_INSTANCES,
     previewServices: previewServices && previewServices.found.map((p) => ({ id: p.id, name: p.name, url: str(details(p).url), dashboardUrl: dashboardUrlOf(p.dashboardUrl) })),
@@ -101,6 +105,7 @@ function refuseMissing(svc: Service, patch: Patch) {
     ['plan', 'plan', 'Static sites have no instance type to change.'],
     ['health_check_path', 'healthCheckPath', 'Only web services have a health check path.'],
     ['num_instances', 'numInstances', 'Static sites and cron jobs have no instance count.'],
+    ['schedule', 'schedule', 'Only cron jobs have a schedule.'],
   ];
   for (const [field, has, message] of checks) if (patch[field] !== undefined && !HAS[has].has(svc.type)) throw errors.validation(message, { field });
   if (patch.plan !== undefined && !plansFor(svc.type).includes(patch.plan)) {
@@ -118,6 +123,7 @@ function servicePatch(patch: Patch): ServicePATCH | null {
   if (patch.previews !== undefined) sd.previews = { generation: patch.previews };
   if (patch.plan !== undefined) sd.plan = patch.plan;
   if (patch.health_check_path !== undefined) sd.healthCheckPath = patch.health_check_path;
+  if (patch.schedule !== undefined) sd.schedule = patch.schedule;
   const body: Record<string, unknown> = {};
   if (patch.auto_deploy !== undefined) body.autoDeploy = patch.auto_deploy ? 'yes' : 'no';
   if (Object.keys(sd).length) body.serviceDetails = sd;
@@ -141,6 +147,7 @@ function patchableOf(svc: Service): Omit<Patch, 'num_instances' | '_csrf'> {
     previews: (d.previews as { generation?: Patch['previews'] } | undefined)?.generation ?? 'off',
     plan: typeof d.plan === 'string' ? d.plan as Patch['plan'] : undefined,
     health_check_path: typeof d.healthCheckPath === 'string' ? d.healthCheckPath : '',
+    schedule: typeof d.schedule === 'string' ? d.schedule : undefined,
   };
 }
 
@@ -154,7 +161,7 @@ function undoPatch(before: Service, now: Service | null, patch: Patch): ServiceP
   const was = patchableOf(before);
   const is = now ? patchableOf(now) : null;
   const back: Record<string, unknown> = {};
-  for (const field of ['auto_deploy', 'previews', 'plan', 'health_check_path'] as const) {
+  for (const field of ['auto_deploy', 'previews', 'plan', 'health_check_path', 'schedule'] as const) {
     const wrote = patch[field];
     if (wrote === undefined || was[field] === undefined || was[field] === wrote) continue;
     if (is && is[field] !== wrote) continue;
@@ -190,8 +197,8 @@ const SETTINGS_TURN = 'settings';
 const SETTINGS_TURN_MS = 120_000;
 const TURN_TAKEN = 'Another save of this service\'s settings is still on its way to Render; nothing was changed. Try again in a few seconds.';
 
-const FIELD_WORDS: Record<'auto_deploy' | 'previews' | 'plan' | 'health_check_path', string> = {
-  auto_deploy: 'auto-deploy', previews: 'pull request previews', plan: 'instance type', health_check_path: 'health check path',
+const FIELD_WORDS: Record<'auto_deploy' | 'previews' | 'plan' | 'health_check_path' | 'schedule', string> = {
+  auto_deploy: 'auto-deploy', previews: 'pull request previews', plan: 'instance type', health_check_path: 'health check path', schedule: 'schedule',
 };
 
 /**
@@ -224,11 +231,11 @@ function halfApplied(err: unknown, before: Service, patch: Patch): unknown {
     known.details ?? { field: 'num_instances' });
 }
 
-/** Auto-deploy, PR previews, instance count, plan and health check of one service. */
+/** Auto-deploy, PR previews, instance count, plan, health check and (a cron job's) schedule of one service. */
 export function settingsRoutes(router: Router, deps: AppDeps, scope: ReturnType<typeof settingsScope>) {
   const path = '/api/render/services/:id/settings';
 
-  router.get(path, documented({ summary: 'A service\'s settings: auto-deploy, previews, instances, plan, health check', tag: 'service-settings', responses: { 200: ServiceSettingsEnvelope } }), ...scope.read, validate({ query: NoQuery }), scope.ownService, async (ctx) => {
+  router.get(path, documented({ summary: 'A service\'s settings: auto-deploy, previews, instances, plan, health check, a cron job\'s schedule', tag: 'service-settings', responses: { 200: ServiceSettingsEnvelope } }), ...scope.read, validate({ query: NoQuery }), scope.ownService, async (ctx) => {
     const { caller, service } = ctx.state.own;
     ctx.body = { settings: presentSettings(service, await previewsOf(caller.client, service)) };
   });

@@ -43,6 +43,8 @@ export const ServiceSettingsView = view('ServiceSettings', z.object({
   plan: z.string().nullable(),
   healthCheckPath: z.string().nullable(),
   numInstances: z.number().int().nullable(),
+  /** A cron job's schedule (five cron fields, UTC) as Render has it; null for every other type of service. */
+  schedule: z.string().nullable(),
   autoscaling: z.object({ min: z.number().nullable(), max: z.number().nullable() }).nullable(),
   plans: z.array(z.enum(RENDER_PLANS)).readonly(), maxInstances: z.number().int(),
   /** Null in a PATCH's answer: a save does not list the workspace's services again (GET the settings for them). */
