@@ -201,12 +201,21 @@ export function createApp(deps: AppDeps, opts: CreateAppOptions = {}): Koa {
   if (telemetry) app.use(telemetry);
   // A cookie replayed from another client ends its session (server/security/fingerprint.ts).
   app.use(clientFingerprintGuard(deps));
-  // GitHub refused the session's token: the session ends with the 401 that says to sign in again.
-  const githubRefusal = endSessionOnGitHubRefusal(deps);
-  app.use(githubRefusal);
-  // Render refused the session's key (401): the session notes it, so its key status says so (server/render/keyRejected.ts).
-  const renderKeyRefusal = noteRenderKeyRejection(deps);
-  app.use(renderKeyRefusal);
+  // Refusals of the session's credentials, one layer on the way back (each of them on every request):
+  // GitHub refusing its token ends the session with the 401 that says to sign in again; Render refusing its
+  // key (401) is noted on the session, so its key status says so (server/render/keyRejected.ts).
+  const onGithubRefusal = endSessionOnGitHubRefusal(deps);
+  const onRenderKeyRefusal = noteRenderKeyRejection(deps);
+  const credentialRefusals: Koa.Middleware = async (ctx, next) => {
+    try {
+      await next();
+    } catch (err) {
+      await onGithubRefusal(ctx, err);
+      await onRenderKeyRefusal(ctx, err);
+      throw err;
+    }
+  };
+  app.use(credentialRefusals);
 
   // Case-sensitive, like every path check before it (bearer, telemetry's gate, no-store, JSON 404s): a
   // case-insensitive router answered /API/session while the anomaly block and telemetry let it pass unseen.
@@ -228,9 +237,9 @@ export function createApp(deps: AppDeps, opts: CreateAppOptions = {}): Koa {
   sentinelRoutes(router, deps, opts.sentinel);
   // Bearer only; each tool is one of these routes run in-process for the /mcp request's caller, through
   // what follows the session and the changed-client check here (both already done for that caller): a tool
-  // whose route meets GitHub's refusal of the token ends the token as a REST call would.
+  // whose route meets GitHub's refusal of the token ends the token as a REST call would (Render's of the key is noted).
   const errorMiddleware = errorHandler();
-  mcpRoutes(router, deps, inProcessRoutes(app, () => [errorMiddleware, ...(telemetry ? [telemetry] : []), githubRefusal, renderKeyRefusal, router.routes() as Koa.Middleware]));
+  mcpRoutes(router, deps, inProcessRoutes(app, () => [errorMiddleware, ...(telemetry ? [telemetry] : []), credentialRefusals, router.routes() as Koa.Middleware]));
   auditRoutes(router, deps);
   openApiRoutes(router, {
     sessionCookie: config.httpsOnly ? SESSION_COOKIE_SECURE : SESSION_COOKIE_PLAIN, version: '1.0.0',

@@ -22,23 +22,19 @@ export async function noteKeyRejected(deps: { sessions: Pick<AppDeps['sessions']
 }
 
 /**
- * A route's Render call with the request's own session key answered 401 (`render_key_invalid` to the caller):
- * noted on that session before the answer leaves, so a status read sent after it says the key was rejected.
+ * A route's Render call with the request's own session key answered 401 (`render_key_invalid` to the caller;
+ * `err`, as the app's credential-refusal layer caught it, server/app.ts): noted on that session before the answer leaves, so a status read sent after it says the key was rejected.
  * The key the request's session held is the one its calls were made with (server/render/forRequest.ts
  * callerRender); a session whose key was replaced or cleared meanwhile is not marked (the mark compares the
  * fingerprint). A per-request key session (X-Render-Api-Key) ends with its request: nothing to note.
  */
-export function noteRenderKeyRejection(deps: Pick<AppDeps, 'sessions' | 'logger'>): Koa.Middleware {
-  return async (ctx, next) => {
-    try {
-      await next();
-    } catch (err) {
-      const sess = getSession(ctx);
-      const sid = sessionIdOf(ctx);
-      if (renderRefusedKey(err) && sess.user && sess.render && !sess.ephemeral && sid) {
-        await noteKeyRejected({ sessions: deps.sessions, logger: ctx.state.log ?? deps.logger }, deps.sessions.refOf(sid), sess.user.id, sess.render.keyFingerprint);
-      }
-      throw err;
+export function noteRenderKeyRejection(deps: Pick<AppDeps, 'sessions' | 'logger'>): (ctx: Koa.Context, err: unknown) => Promise<void> {
+  return async (ctx, err) => {
+    if (!renderRefusedKey(err)) return;
+    const sess = getSession(ctx);
+    const sid = sessionIdOf(ctx);
+    if (sess.user && sess.render && !sess.ephemeral && sid) {
+      await noteKeyRejected({ sessions: deps.sessions, logger: ctx.state.log ?? deps.logger }, deps.sessions.refOf(sid), sess.user.id, sess.render.keyFingerprint);
     }
   };
 }

@@ -21,28 +21,24 @@ const refusedToken = (err: unknown) => (err instanceof GitHubError && err.kind =
  * `refused`: its entry dropped, its session ended). Left to that check, the entry went on vouching for the token the
  * server had just answered 401 for, and the next request was served on it for up to BEARER_RECHECK_SECONDS.
  */
-export function endSessionOnGitHubRefusal(deps: Pick<AppDeps, 'sessions' | 'sessionEnding' | 'logger'>): Koa.Middleware {
-  return async (ctx, next) => {
-    try {
-      await next();
-    } catch (err) {
-      const user = getSession(ctx)?.user;
-      if (refusedToken(err) && ctx.state.auth === 'bearer') {
-        // No cookie to clear: the next request with the token is checked with GitHub again, and refused.
-        await ctx.state.bearerTokenRefused?.().catch((endErr: unknown) => {
-          (ctx.state.log ?? deps.logger).warn({ err: { message: (endErr as Error).message } }, 'could not end the token session whose GitHub token was refused');
-        });
-      } else if (refusedToken(err) && user) {
-        const ref = deps.sessions.refOf(sessionIdOf(ctx) ?? '');
-        const ended = await deps.sessionEnding.end(ref, user.id, 'token_revoked').catch((endErr: unknown) => {
-          (ctx.state.log ?? deps.logger).warn({ err: { message: (endErr as Error).message } }, 'could not end the session whose GitHub token was refused');
-          return false;
-        });
-        // The cookie is cleared only by the request that ended the session: one answered after the session
-        // had ended otherwise (a sign-in over it) would clear the newer sign-in's cookie.
-        if (ended) ctx.session = null;
-      }
-      throw err;
+export function endSessionOnGitHubRefusal(deps: Pick<AppDeps, 'sessions' | 'sessionEnding' | 'logger'>): (ctx: Koa.Context, err: unknown) => Promise<void> {
+  return async (ctx, err) => {
+    if (!refusedToken(err)) return;
+    const user = getSession(ctx)?.user;
+    if (ctx.state.auth === 'bearer') {
+      // No cookie to clear: the next request with the token is checked with GitHub again, and refused.
+      await ctx.state.bearerTokenRefused?.().catch((endErr: unknown) => {
+        (ctx.state.log ?? deps.logger).warn({ err: { message: (endErr as Error).message } }, 'could not end the token session whose GitHub token was refused');
+      });
+    } else if (user) {
+      const ref = deps.sessions.refOf(sessionIdOf(ctx) ?? '');
+      const ended = await deps.sessionEnding.end(ref, user.id, 'token_revoked').catch((endErr: unknown) => {
+        (ctx.state.log ?? deps.logger).warn({ err: { message: (endErr as Error).message } }, 'could not end the session whose GitHub token was refused');
+        return false;
+      });
+      // The cookie is cleared only by the request that ended the session: one answered after the session
+      // had ended otherwise (a sign-in over it) would clear the newer sign-in's cookie.
+      if (ended) ctx.session = null;
     }
   };
 }
