@@ -91,9 +91,11 @@ export function renderKeyRoutes(router: Router, deps: AppDeps) {
     if (!owners.length) throw errors.renderKeyInvalid('Render lists no workspace this key can use now, so the list was kept as it was. Connect a key of a workspace you belong to.');
     if (sameOwners(owners, held.owners)) { ctx.body = presentRenderStatus(ctx.state.session); return; }
     const { rejectedAt: _dropped, ...kept } = held;
-    // As of when Render was asked: a refusal of the key noted since (revoked meanwhile) stays (STORE_CREDENTIALS).
-    const render: SessionRenderCredentials = { ...kept, owners, verifiedAt: askedAt };
-    const outcome = await deps.sessionEnding.setKey(deps.sessions.refOf(ctx.state.sessionId), ctx.state.user.id, render, held.keyFingerprint);
+    // verifiedAt stays the key's own (when it was connected): a tab tells a key replaced from its workspaces
+    // refreshed by it (web/assets/app.js followSession). A refusal of the key noted after Render was asked
+    // here (revoked meanwhile) stays (STORE_CREDENTIALS).
+    const render: SessionRenderCredentials = { ...kept, owners };
+    const outcome = await deps.sessionEnding.setKey(deps.sessions.refOf(ctx.state.sessionId), ctx.state.user.id, render, held.keyFingerprint, null, askedAt);
     if (outcome === 'ended') throw errors.unauthenticated();
     if (outcome === 'changed') throw errors.conflict('render_key_changed', 'Your Render key was cleared or replaced in another tab while its workspaces were being read, so the list was not changed. Reload the page.');
     ctx.body = presentRenderStatus({ render });

@@ -132,8 +132,8 @@ export function createSessionEnding(deps: SessionEndingDeps) {
      * SECRET_KEY, if there is one: a session that stored the key before a rotation names it so, and storing
      * it again changes no key.
      */
-    async setKey(ref: string, userId: number, cred: SessionRenderCredentials, readFingerprint: string | null, priorFingerprint: string | null = null): Promise<'stored' | 'ended' | 'changed'> {
-      const { stored, changed, previousFingerprint, fingerprint } = await sessions.storeCredentials(ref, userId, cred, readFingerprint, priorFingerprint);
+    async setKey(ref: string, userId: number, cred: SessionRenderCredentials, readFingerprint: string | null, priorFingerprint: string | null = null, askedAt?: number): Promise<'stored' | 'ended' | 'changed'> {
+      const { stored, changed, previousFingerprint, fingerprint } = await sessions.storeCredentials(ref, userId, cred, readFingerprint, priorFingerprint, askedAt);
       if (changed) return 'changed';
       if (!stored) return 'ended';
       if (previousFingerprint && previousFingerprint !== fingerprint) {

@@ -266,11 +266,12 @@ export function createSessionRecords(opts: SessionRecordOptions) {
    * same key under it (stored before a rotation) keeps that fingerprint. `fingerprint`: the one stored.
    */
   /** `readFingerprint`: the key's fingerprint the request found in the session (null: none); stored only while it still is. */
-  async function storeCredentials(ref: string, userId: number, cred: SessionRenderCredentials, readFingerprint: string | null, priorFingerprint: string | null = null): Promise<StoredCredentials> {
+  /** `askedAt`: when Render was asked about the key (default its verifiedAt): a refusal of it noted later stays (scripts.ts). */
+  async function storeCredentials(ref: string, userId: number, cred: SessionRenderCredentials, readFingerprint: string | null, priorFingerprint: string | null = null, askedAt = cred.verifiedAt): Promise<StoredCredentials> {
     const sealCred = (keyFingerprint: string) => seal(JSON.stringify({ ...cred, keyFingerprint }), credAad(ref), keyring);
     const res = await lua.storeCredentials(redis, [keys.record(ref), keys.tombstone(ref)], [
       sealCred(cred.keyFingerprint), cred.keyFingerprint, String(userId),
-      priorFingerprint ?? '', priorFingerprint ? sealCred(priorFingerprint) : '', readFingerprint ?? '', String(cred.verifiedAt),
+      priorFingerprint ?? '', priorFingerprint ? sealCred(priorFingerprint) : '', readFingerprint ?? '', String(askedAt),
     ]).finally(() => changed(ref)) as [number, string, string];
     return { stored: res[0] === 1, changed: res[0] === 2, previousFingerprint: res[1] || null, fingerprint: res[2] || null };
   }

@@ -103,7 +103,7 @@ return v`;
  * the session already holds this same key (two setups of one key at once: both succeed, it is stored).
  * Returns {1, previous kfp or '', kfp stored}, {0, '', ''} when the session is gone (or not this user's),
  * or {2, kfp now, ''} when its key changed since the request read it (cleared or replaced in another tab).
- * ARGV[7]: when Render was asked about the key (its `verifiedAt`). A key stored drops the mark that Render
+ * ARGV[7]: when Render was asked about the key (at key setup, the key's `verifiedAt`). A key stored drops the mark that Render
  * refused a key (`krej`), unless it names this same key and was made after Render was asked: the key was
  * revoked while its check (or a workspaces refresh) was answered, and a call since met the refusal.
  */

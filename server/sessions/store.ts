@@ -236,8 +236,8 @@ export function createSessionStore(opts: SessionStoreOptions) {
      * (`readFingerprint`, null: none). `stored` false: the session ended meanwhile, or (`changed`) its
      * key was cleared or replaced meanwhile. `priorFingerprint`: the key's fingerprint under the previous SECRET_KEY (records.ts).
      */
-    async storeCredentials(ref: string, userId: number, cred: SessionRenderCredentials, readFingerprint: string | null, priorFingerprint: string | null = null) {
-      const stored = await wherever(ref, (at) => records.storeCredentials(at, userId, cred, readFingerprint, priorFingerprint), (r) => r.stored || r.changed);
+    async storeCredentials(ref: string, userId: number, cred: SessionRenderCredentials, readFingerprint: string | null, priorFingerprint: string | null = null, askedAt?: number) {
+      const stored = await wherever(ref, (at) => records.storeCredentials(at, userId, cred, readFingerprint, priorFingerprint, askedAt), (r) => r.stored || r.changed);
       if (stored.stored && stored.previousFingerprint && stored.previousFingerprint !== stored.fingerprint) await dropEverywhere(); // a key replaced
       return stored;
     },

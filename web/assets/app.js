@@ -189,7 +189,10 @@ async function followSession() {
   // The same key, only what the session says of it changed (Render's list of its workspaces, refreshed in
   // another tab; Render's refusal of it): not a key replaced, and a deploy whose answer was lost is still
   // the same request (its Idempotency-Key kept).
-  const sameKey = Boolean(before.render?.configured) === Boolean(now.render?.configured) && before.render?.keyHint === now.render?.keyHint;
+  // A key connected (another, or the same one pasted again) has its own verifiedAt; a refresh of its workspaces
+  // or a refusal noted leaves it (server/routes/renderKey.ts). The hint alone is 4 characters two keys may share.
+  const sameKey = Boolean(before.render?.configured) === Boolean(now.render?.configured)
+    && before.render?.keyHint === now.render?.keyHint && before.render?.verifiedAt === now.render?.verifiedAt;
   if (!sameKey) api.forgetUnanswered();
   if (current?.onSessionChanged) current.onSessionChanged({ workspacesOnly: sameKey }); else route();
 }
