@@ -2,7 +2,7 @@
  * The sandbox banner: everything is simulated, and here is the demo Render key to paste. The release banner:
  * the app was updated since this page loaded.
  */
-import { h, replace } from './dom.js';
+import { announce, h, replace } from './dom.js';
 
 export function renderSandboxBanner(el, meta) {
   if (!meta?.sandbox) { el.hidden = true; return; }
@@ -52,4 +52,7 @@ export function showReleaseBanner(el) {
         'Reload this page to use the new version. ', reload)));
   el.setAttribute('role', 'status');
   el.hidden = false;
+  // Shown with its text and role at once, the banner is a live region that appeared, not one that changed:
+  // screen readers do not reliably read it out. The page's announcer (there since load) says it, once.
+  announce('Render Deployer has been updated. Reload this page to use the new version: the Reload button is at the top of the page.');
 }

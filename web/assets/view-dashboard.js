@@ -225,6 +225,13 @@ export function dashboardView(ctx) {
     servicesTimer = setTimeout(() => loadServices(), 500);
   }
 
+  // Render refused the key on a call made with it (revoked on Render's side): the services below cannot load.
+  const keyRejected = h('div');
+  const drawKeyRejected = () => replace(keyRejected, ctx.session.render?.rejectedAt ? h('div', { 'data-testid': 'key-rejected' }, notice('error',
+    h('strong', null, 'Render rejected your API key (revoked?) — connect a new key. '),
+    h('a', { href: '#/settings' }, 'Go to settings'))) : null);
+  drawKeyRejected();
+
   const el = h('section', { class: 'page' },
     h('div', { class: 'page__head' },
       h('h1', { tabindex: '-1' }, 'Dashboard'),
@@ -233,10 +240,7 @@ export function dashboardView(ctx) {
     configured ? null : notice('info',
       h('strong', null, 'Connect your Render API key to start deploying. '),
       h('a', { href: '#/settings', 'data-testid': 'connect-key-link' }, 'Go to settings')),
-    // Render refused the key on a call made with it (revoked on Render's side): the services below cannot load.
-    ctx.session.render?.rejectedAt ? h('div', { 'data-testid': 'key-rejected' }, notice('error',
-      h('strong', null, 'Render rejected your API key (revoked?) — connect a new key. '),
-      h('a', { href: '#/settings' }, 'Go to settings'))) : null,
+    keyRejected,
     h('section', { class: 'section', 'aria-labelledby': 'deployments-heading' },
       h('h2', { id: 'deployments-heading' }, 'Deployments'),
       listStatus, list, more),
@@ -286,6 +290,18 @@ export function dashboardView(ctx) {
       loadDeployments();
       watching = true;
       try { void loadServices(); } finally { watching = false; }
+    },
+    /**
+     * The same key's state changed (Render's refusal of it noted, by this page's read or in another tab; its
+     * workspaces refreshed): the notice follows in place. The page drawn again whole (route) moved focus to
+     * its heading, and a keyboard or screen-reader user lost their place. Another key, or none: drawn again.
+     */
+    onSessionChanged({ workspacesOnly = false } = {}) {
+      if (!workspacesOnly) { ctx.navigate(location.hash); return; }
+      const wasRejected = Boolean(keyRejected.firstChild);
+      drawKeyRejected();
+      // No longer refused (the same key stored again): the cards' error was its refusal's.
+      if (wasRejected && !ctx.session.render?.rejectedAt) void loadServices();
     },
     dispose() { disposed = true; clearTimeout(reloadTimer); clearTimeout(servicesTimer); clearTimeout(watchTimer); document.removeEventListener('visibilitychange', onVisibility); },
   };

@@ -412,9 +412,13 @@ export function deployView(ctx) {
     // Render's list of the same key's workspaces changed (workspacesOnly): a team joined or renamed changes
     // nothing the user chose, and says nothing; one they had picked and no longer have does.
     if (workspacesOnly && !(pickGone && workspacePicked)) { if (pickGone) scheduleNameCheck(0); return; }
-    replace(keyNote, notice('info', workspacesOnly
+    const said = workspacesOnly
       ? 'The workspace picked here is no longer one your Render key can use (Render\'s list changed): pick one of those below.'
-      : 'Your Render key was replaced in another tab: this deploy goes out with the new key, to one of its workspaces below.'));
+      : 'Your Render key was replaced in another tab: this deploy goes out with the new key, to one of its workspaces below.';
+    replace(keyNote, notice('info', said));
+    // The note appears as a new role=status element with its text, which screen readers do not reliably read
+    // out (the flash holding it is no live region): the page's announcer says it, once per change.
+    ctx.announce(said);
     // A Blueprint plan shown was Render's answer to the old key, for its workspace: asked again if wanted.
     blueprint.reset();
     scheduleNameCheck(0, { keyChanged: !workspacesOnly });

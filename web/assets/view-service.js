@@ -340,7 +340,13 @@ export function serviceView(ctx, route) {
     };
     if (schedule) {
       schedule.control.addEventListener('input', () => schedule.setError(null));
-      schedule.control.addEventListener('blur', () => { if (schedule.control.value.trim()) schedule.setError(scheduleProblem()); });
+      // Not when focus leaves for Save (its press's mousedown): the error shown then moved Save down under the
+      // pointer, the click was lost, and focus stayed on Save with the error unsaid. The submit checks it, and
+      // takes focus to the field.
+      schedule.control.addEventListener('blur', (e) => {
+        if (e.relatedTarget?.type === 'submit' && e.relatedTarget.form === schedule.control.form) return;
+        if (schedule.control.value.trim()) schedule.setError(scheduleProblem());
+      });
     }
     scalingHeading.textContent = s.schedule === null ? 'Scaling, plan and previews' : 'Schedule and plan';
     for (const f of [schedule, instances, plan, health, previews]) if (f) fields.push(f.el);

@@ -1,6 +1,6 @@
 /** Settings: connect, replace or clear the Render API key; the signed-in account; sign out. */
 import { ApiError } from './api.js';
-import { busy, confirmButton, field, focusLost, h, notice, replace, revealToggle, uid } from './dom.js';
+import { busy, confirmButton, field, focusLost, h, keepFocus, notice, replace, revealToggle, uid } from './dom.js';
 import { formatTime } from './format.js';
 
 export function settingsView(ctx) {
@@ -151,6 +151,12 @@ export function settingsView(ctx) {
   // is drawn again, so nothing the user is on (focus, a confirm open) moves.
   void ctx.refreshWorkspaces().then((changed) => { if (changed && !setFormMode) drawOwners(); });
   /**
+   * The status drawn again for a change made in another tab: focus on one of its controls (Replace key, now
+   * "Connect a new key") went with it to <body>, and a keyboard user started again from the top of the page.
+   * It goes back to the same control, else the section's first one.
+   */
+  const redrawStatus = () => keepFocus({ area: keySection, fallback: null, keyOf: () => 'key', itemOf: () => keySection }, drawStatus);
+  /**
    * The key was cleared or replaced in another tab: the key section follows (this tab's notices stay). A
    * key typed here and not yet sent stays, with focus: drawing the form again lost it (focus fell to
    * <body>); the form now connects a key or replaces the one connected, as the session has it.
@@ -159,11 +165,11 @@ export function settingsView(ctx) {
     // The same key (its workspaces refreshed, or Render's refusal of it noted, in another tab): the status
     // follows while it is shown; a form being filled in is left alone, and drawn right when it closes.
     if (workspacesOnly) {
-      if (!setFormMode) { if (Boolean(ctx.session.render?.rejectedAt) === shownRejected) drawOwners(); else drawStatus(); }
+      if (!setFormMode) { if (Boolean(ctx.session.render?.rejectedAt) === shownRejected) drawOwners(); else redrawStatus(); }
       return;
     }
     const typed = keySection.querySelector('[data-testid=render-key-input]');
-    if (!setFormMode || !typed?.value) { drawStatus(); return; }
+    if (!setFormMode || !typed?.value) { redrawStatus(); return; }
     const configured = Boolean(ctx.session.render?.configured);
     setFormMode(configured);
     replace(flash, notice('info', configured
