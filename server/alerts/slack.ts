@@ -5,7 +5,7 @@ import { guardedPostJson, UnsafeUrlError, type PostResult, type UrlGuardOptions 
 export type AlertPost = (url: string, body: string) => Promise<PostResult>;
 
 /** How one delivery went: Slack took it, or why not (worded for the person who set the webhook; never the URL). */
-export type DeliveryResult = { ok: true } | { ok: false; reason: string };
+export type DeliveryResult = { ok: true } | { ok: false; reason: string; retryAfterSec?: number };
 
 /** Slack's incoming-webhook refusals (https://api.slack.com/messaging/webhooks#handling_errors) by status. */
 const REFUSALS: Record<number, string> = {
@@ -52,9 +52,9 @@ interface SlackAlerterOptions {
 const MAX_TEXT = 500;
 
 /**
- * Slack incoming-webhook alerts: `{"text": "..."}`. Callers pass short texts built from ids, logins
- * and event names only; the text is trimmed, anything credential-shaped is masked as a last guard, and
- * &, < and > are escaped as Slack asks (no markup: names show as typed).
+ * Slack incoming-webhook alerts: `{"text": "...", "mrkdwn": false}`. Callers pass short texts built from ids,
+ * logins and event names only; the text is made one line and trimmed, anything credential-shaped is masked
+ * as a last guard, and &, < and > are escaped as Slack asks (no markup: names show as typed).
  */
 export function createSlackAlerter(opts: SlackAlerterOptions): SlackAlerter {
   const { webhookUrl, logger } = opts;
@@ -62,15 +62,20 @@ export function createSlackAlerter(opts: SlackAlerterOptions): SlackAlerter {
   const post: AlertPost = opts.post ?? ((url, body) => guardedPostJson(url, body, { ...opts.guard, timeoutMs }));
   async function attempt(text: string): Promise<DeliveryResult> {
     if (!webhookUrl) return { ok: false, reason: 'no Slack webhook is set' };
-    const masked = text.replace(/\b(rnd_|gh[pousr]_|github_pat_|xox[abprs]-)[A-Za-z0-9_-]*/gi, '$1…').slice(0, MAX_TEXT);
+    // One line: a line break in a name from Render or GitHub put a line of its author's own into the
+    // message ("Deploy succeeded", "All clear"); our texts are all one line.
+    const oneLine = text.replace(/[\p{Cc}\u2028\u2029]+/gu, ' ');
+    const masked = oneLine.replace(/\b(rnd_|gh[pousr]_|github_pat_|xox[abprs]-)[A-Za-z0-9_-]*/gi, '$1…').slice(0, MAX_TEXT);
     // Slack reads <…> as markup (a channel ping, a link under any label): names from Render or GitHub
     // (a service renamed by anyone in the workspace, a branch) show as typed. Slack's own escapes.
     const safe = masked.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
     try {
-      const res = await post(webhookUrl, JSON.stringify({ text: safe }));
+      // mrkdwn off: * _ ~ ` have no escape in Slack's mrkdwn, so a name holding them struck, bolded or
+      // turned into code the words of ours around it. Our texts use no formatting (a URL is still linked).
+      const res = await post(webhookUrl, JSON.stringify({ text: safe, mrkdwn: false }));
       if (res.status >= 200 && res.status < 300) return { ok: true };
       logger.warn({ status: res.status }, 'Slack alert not accepted');
-      return { ok: false, reason: REFUSALS[res.status] ?? `Slack answered HTTP ${res.status}` };
+      return { ok: false, reason: REFUSALS[res.status] ?? `Slack answered HTTP ${res.status}`, ...(res.retryAfterSec === undefined ? {} : { retryAfterSec: res.retryAfterSec }) };
     } catch (err) {
       logger.warn({ reason: err instanceof UnsafeUrlError ? err.message : (err as Error)?.message ?? 'unknown' }, 'Slack alert failed');
       return { ok: false, reason: failureReason(err, timeoutMs) };

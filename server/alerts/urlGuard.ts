@@ -113,7 +113,11 @@ export async function checkWebhookUrl(raw: string, opts: UrlGuardOptions = {}): 
   return { url, pinned: addresses[0]! };
 }
 
-export interface PostResult { status: number }
+export interface PostResult {
+  status: number;
+  /** A 429's Retry-After in seconds, when it gave a number (Slack's webhooks do). */
+  retryAfterSec?: number;
+}
 
 /**
  * POST a JSON body to a checked URL, connecting only to the pinned address. No redirects (a 3xx is
@@ -159,7 +163,8 @@ async function postChecked(raw: string, body: string, opts: UrlGuardOptions, tim
   return new Promise<PostResult>((resolve, reject) => {
     const req = send(requestOptions, (res) => {
       res.resume();
-      res.on('end', () => resolve({ status: res.statusCode ?? 0 }));
+      const retryAfter = res.statusCode === 429 && /^\d{1,6}$/.test(String(res.headers['retry-after'] ?? '')) ? Number(res.headers['retry-after']) : undefined;
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, ...(retryAfter === undefined ? {} : { retryAfterSec: retryAfter }) }));
       res.on('error', reject);
     });
     req.on('timeout', () => req.destroy(new Error('webhook timed out')));

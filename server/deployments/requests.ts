@@ -15,7 +15,7 @@ import { deleteIfOurs } from '../redisOwned.js';
 import { redisScript } from '../redisScript.js';
 import { MAX_MOVE_HOPS, sessionKeys } from '../sessions/records.js';
 import { revokedFailure, type RevokedBy } from './revocation.js';
-import { dashboardUrlOf, githubRepoOf } from '../render/serviceNames.js';
+import { dashboardUrlOf, githubRepoOf, withoutUserInfo } from '../render/serviceNames.js';
 import { SERVICE_TYPES, type ServiceTypeName } from '../stacks/serviceTypes.js';
 import { RenderKeyWithdrawn } from '../render/errors.js';
 
@@ -280,7 +280,7 @@ export function createDeployRequests(opts: {
     async requestServiceDeploy(who: Requester, kind: 'redeploy' | 'rollback', service: ServiceToDeploy, rollbackToDeployId?: string, opts: { clearCache?: boolean; idempotencyKey?: string; commitSha?: string } = {}): Promise<{ record: DeploymentRecord; replayed: boolean }> {
       const { clearCache, commitSha, fingerprinted } = serviceAsk(kind, service.id, rollbackToDeployId, opts);
       const request: DeploymentRequest = {
-        githubRepo: githubRepoOf(service.repo) ?? service.repo ?? '', serviceName: service.name, branch: service.branch,
+        githubRepo: githubRepoOf(service.repo) ?? withoutUserInfo(service.repo ?? ''), serviceName: service.name, branch: service.branch,
         ownerId: service.ownerId, region: '', plan: '', envVarKeys: [], buildCommand: null, startCommand: null,
         ...(clearCache ? { clearCache: true as const } : {}),
         ...(commitSha ? { commitSha } : {}),

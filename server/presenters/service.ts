@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { Deploy, Service } from '../render/types.js';
 import { view } from '../openapi/describe.js';
 import { isFailedOnRender, isInProgressOnRender } from '../deployments/renderStatus.js';
-import { dashboardUrlOf } from '../render/serviceNames.js';
+import { dashboardUrlOf, withoutUserInfo } from '../render/serviceNames.js';
 
 /** A service's latest deploy, as Render reports it. */
 export const DeploySummaryView = view('DeploySummary', z.object({
@@ -92,7 +92,7 @@ export function presentService(s: Service, latest?: Deploy | null, beenLive?: bo
     name: s.name,
     type: s.type,
     ownerId: s.ownerId,
-    repo: text(s.repo),
+    repo: s.repo ? withoutUserInfo(s.repo) : null,
     branch: text(s.branch),
     suspended,
     state: stateOf(suspended, latest),

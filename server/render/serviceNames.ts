@@ -38,6 +38,12 @@ export function githubRepoOf(repo: string | null | undefined): string | null {
   return GITHUB_REPO.test(path) ? path : null;
 }
 
+/**
+ * A repository URL as the app keeps or shows it: without user info (`https://user:token@host/o/r`). Render
+ * holds the URL it was given, and a token in it is a credential: never on a page, a record or a Slack message.
+ */
+export const withoutUserInfo = (repo: string): string => repo.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^@/]*@/i, '$1');
+
 export const sameRepo = (a: string | null | undefined, b: string | null | undefined): boolean => {
   const x = normalizeRepo(a);
   return x !== null && x === normalizeRepo(b);

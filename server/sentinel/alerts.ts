@@ -5,7 +5,7 @@ import type { UrlGuardOptions } from '../alerts/urlGuard.js';
 import { redisScript } from '../redisScript.js';
 import { CURRENT, type RoundGuard } from './guardedWrites.js';
 import { sentinelKeys } from './store.js';
-import { isolated } from './present.js';
+import { clipped, isolated } from './present.js';
 import type { Finding } from './types.js';
 
 export interface SentinelAlertOptions {
@@ -25,6 +25,8 @@ export interface SentinelAlertOptions {
 const ALERT_LIMIT = { perWindow: 10, windowSec: 600, dedupeSec: 3_600 };
 /** Deploy results sent to a user's Slack per window. */
 const DEPLOY_ALERT_LIMIT = { perWindow: 30, windowSec: 600 };
+/** The longest Retry-After of Slack's a deploy result waits out (the run's end waits with it). */
+const DEPLOY_RETRY_AFTER_MAX_SEC = 5;
 
 /**
  * The hour's one alert of a rule and service, claimed only while the round's settings and lock are
@@ -77,9 +79,9 @@ export function checkSlackWebhook(raw: string, hosts: string[] = ['hooks.slack.c
   return null;
 }
 
-/** The message: severity, title, ids and time. No log lines, emails or metadata values. The service's name isolated (present.ts). */
+/** The message: severity, title, ids and time. No log lines, emails or metadata values. The service's name clipped and isolated (present.ts). */
 export function alertText(f: Finding): string {
-  const where = [f.ownerId ? `workspace ${f.ownerId}` : null, f.serviceId ? `service ${f.context?.serviceName ? `${isolated(f.context.serviceName)} (${f.serviceId})` : f.serviceId}` : null].filter(Boolean).join(' · ');
+  const where = [f.ownerId ? `workspace ${f.ownerId}` : null, f.serviceId ? `service ${f.context?.serviceName ? `${isolated(clipped(f.context.serviceName))} (${f.serviceId})` : f.serviceId}` : null].filter(Boolean).join(' · ');
   return `[Sentinel] ${f.severity.toUpperCase()}: ${f.title}${where ? ` · ${where}` : ''} · ${f.lastAt}`;
 }
 
@@ -111,6 +113,14 @@ export function createSentinelAlerts(opts: SentinelAlertOptions & { redis: Redis
       const rate = keys.deployAlertRate(userId);
       const [[, count]] = (await opts.redis.multi().incr(rate).expire(rate, DEPLOY_ALERT_LIMIT.windowSec, 'NX').exec()) as [[null, number], unknown];
       if (count > DEPLOY_ALERT_LIMIT.perWindow) return false;
+      const first = await attempt(url, text);
+      if (first.ok) return true;
+      // Slack's 429 posted nothing (its webhooks take about a message a second, and deploys end in bursts):
+      // sent once more after a short Retry-After, or the result was lost for good (one claim per deployment,
+      // deployResults.ts). Any other failure is not sent again: a 5xx or a timeout may have posted it.
+      const wait = first.retryAfterSec;
+      if (wait === undefined || wait > DEPLOY_RETRY_AFTER_MAX_SEC) return false;
+      await new Promise((r) => setTimeout(r, wait * 1000));
       return deliver(url, text);
     },
     /**

@@ -5,6 +5,8 @@ import { isTerminal, type DeploymentRecord } from '../deployments/types.js';
 import { createSentinelAlerts, type SentinelAlertOptions } from './alerts.js';
 import { createSentinelStore } from './store.js';
 import { watchConsentHolds } from './consent.js';
+import { clipped, isolated } from './present.js';
+import { withoutUserInfo } from '../render/serviceNames.js';
 import type { SessionStore } from '../sessions/store.js';
 
 export type DeploySlack = (rec: DeploymentRecord) => Promise<void>;
@@ -39,10 +41,21 @@ export function createDeploySlack(opts: { redis: Redis; prefix: string; keyring:
   };
 }
 
+/**
+ * A redeploy's service name, branch and repository are Render's, which anyone in the workspace may change:
+ * each is clipped (the outcome and link after it are never cut off) and, when it holds a directional
+ * control, isolated (a right-to-left override in it turned our words after it around), as Sentinel's
+ * alerts do (alerts.ts alertText). A name without one is left bare: "shop is live" stays searchable in Slack.
+ */
+const shown = (name: string) => {
+  const short = clipped(name);
+  return /[\u202a-\u202e\u2066-\u2069]/.test(short) ? isolated(short) : short;
+};
+
 function deployText(rec: DeploymentRecord, baseUrl: string): string {
   const live = rec.status === 'live' || rec.status === 'deactivated';
   const commit = rec.renderCommitId ?? rec.commitSha;
-  const what = `${rec.request.githubRepo}${rec.request.branch ? `@${rec.request.branch}` : ''}${commit ? ` (${commit.slice(0, 7)})` : ''}`;
+  const what = `${shown(withoutUserInfo(rec.request.githubRepo))}${rec.request.branch ? `@${shown(rec.request.branch)}` : ''}${commit ? ` (${commit.slice(0, 7)})` : ''}`;
   const outcome = live ? 'is live' : `failed: ${rec.failure?.code ?? rec.status}`;
-  return `[Deploy] ${rec.request.serviceName} ${outcome} · ${what} · ${baseUrl}/#/deployments/${rec.id}`;
+  return `[Deploy] ${shown(rec.request.serviceName)} ${outcome} · ${what} · ${baseUrl}/#/deployments/${rec.id}`;
 }

@@ -33,6 +33,16 @@ export type SentinelSettingsView = z.infer<typeof SentinelSettingsView>;
  */
 export const isolated = (name: string) => `\u2068${name.replace(/[\u2066-\u2069]/g, '')}\u2069`;
 
+/**
+ * A name from Render or GitHub cut to `max` characters (…), by code point, for a Slack message: the
+ * message is cut at 500 (server/alerts/slack.ts) and the name comes first, so a long one cut off what
+ * follows it (a deploy's outcome and link, an alert's service id and time, the isolate's end).
+ */
+export function clipped(name: string, max = 100): string {
+  const chars = Array.from(name);
+  return chars.length > max ? `${chars.slice(0, max - 1).join('')}…` : name;
+}
+
 /** What leaves the server about a finding: a whitelist. */
 export function presentFinding(f: Finding): FindingView {
   return {

@@ -16,7 +16,7 @@ import { documented } from '../../openapi/describe.js';
 import { readBackFailed } from '../services.js';
 import { ServiceSettingsEnvelope, type ServiceSettingsView } from './views.js';
 import { previewOf } from '../../presenters/service.js';
-import { dashboardUrlOf } from '../../render/serviceNames.js';
+import { dashboardUrlOf, withoutUserInfo } from '../../render/serviceNames.js';
 
 type ServiceType = Service['type'];
 /** Which setting each service type has on Render (spec: the *DetailsPATCH schemas; scale: REFERENCE-backed docs/render-api.md). */
@@ -58,7 +58,7 @@ export function presentSettings(svc: Service, previewServices: PreviewScan | nul
   const d = details(svc);
   const autoscaling = d.autoscaling as { enabled?: boolean; min?: number; max?: number } | undefined;
   return {
-    id: svc.id, name: svc.name, type: svc.type, repo: svc.repo ?? null, branch: svc.branch ?? null,
+    id: svc.id, name: svc.name, type: svc.type, repo: svc.repo ? withoutUserInfo(svc.repo) : null, branch: svc.branch ?? null,
     imageBacked: !svc.repo, suspended: svc.suspended === 'suspended', dashboardUrl: dashboardUrlOf(svc.dashboardUrl),
     url: str(d.url), region: str(d.region), runtime: str(d.runtime),
     autoDeploy: svc.autoDeploy === 'yes',
