@@ -95,3 +95,10 @@ export function echoed(value: string, max = ECHO_MAX_CHARS): string {
   const end = /[\uD800-\uDBFF]/.test(value[max - 1] ?? '') ? max - 1 : max;
   return `${value.slice(0, end)}…`;
 }
+
+/** The first `units` UTF-16 units of `text`, one fewer when the last would be the first half of a surrogate pair. */
+export function cutUnits(text: string, units: number): string {
+  if (text.length <= units) return text;
+  const last = text.charCodeAt(units - 1);
+  return text.slice(0, last >= 0xd800 && last <= 0xdbff ? units - 1 : units);
+}

@@ -1,4 +1,5 @@
 import type { Logger } from '../logger.js';
+import { cutUnits } from '../text.js';
 import { guardedPostJson, UnsafeUrlError, type PostResult, type UrlGuardOptions } from './urlGuard.js';
 
 /** How an alert leaves the process: (url, JSON body) → HTTP status. The default is the SSRF-guarded POST. */
@@ -65,7 +66,7 @@ export function createSlackAlerter(opts: SlackAlerterOptions): SlackAlerter {
     // One line: a line break in a name from Render or GitHub put a line of its author's own into the
     // message ("Deploy succeeded", "All clear"); our texts are all one line.
     const oneLine = text.replace(/[\p{Cc}\u2028\u2029]+/gu, ' ');
-    const masked = oneLine.replace(/\b(rnd_|gh[pousr]_|github_pat_|xox[abprs]-)[A-Za-z0-9_-]*/gi, '$1…').slice(0, MAX_TEXT);
+    const masked = cutUnits(oneLine.replace(/\b(rnd_|gh[pousr]_|github_pat_|xox[abprs]-)[A-Za-z0-9_-]*/gi, '$1…'), MAX_TEXT);
     // Slack reads <…> as markup (a channel ping, a link under any label): names from Render or GitHub
     // (a service renamed by anyone in the workspace, a branch) show as typed. Slack's own escapes.
     const safe = masked.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { DeploymentRecord } from '../deployments/types.js';
 import { isTerminal, nothingToDeploy, ORCHESTRATOR_PHASES, RENDER_PROGRESS, TERMINAL_STATUSES } from '../deployments/types.js';
 import { view } from '../openapi/describe.js';
+import { withoutUserInfo } from '../render/serviceNames.js';
 
 const DeploymentStatus = z.enum([...ORCHESTRATOR_PHASES, ...RENDER_PROGRESS, ...TERMINAL_STATUSES]);
 
@@ -72,7 +73,8 @@ export function presentDeployment(rec: DeploymentRecord): DeploymentView {
     status: rec.status,
     finished: isTerminal(rec.status),
     request: {
-      githubRepo: rec.request.githubRepo,
+      // Records from before user info was dropped at their making (requests.ts) may hold a token in it.
+      githubRepo: withoutUserInfo(rec.request.githubRepo),
       serviceName: rec.request.serviceName,
       branch: rec.request.branch,
       ownerId: rec.request.ownerId,

@@ -30,7 +30,8 @@ export function normalizeRepo(repo: string | null | undefined): string | null {
  * commit statuses go: the URL less its `https://github.com/` alone named no repository for the other forms.
  */
 export function githubRepoOf(repo: string | null | undefined): string | null {
-  const s = repo?.trim() ?? '';
+  // `https://x-access-token:…@github.com/o/r` is GitHub's too: its user info is no part of the repository.
+  const s = withoutUserInfo(repo?.trim() ?? '');
   const host = /^(?:https?:\/\/(?:www\.)?github\.com\/|git@github\.com:)/i.exec(s);
   if (!host) return null;
   let path = withoutTrailingSlashes(s.slice(host[0].length));
@@ -39,10 +40,11 @@ export function githubRepoOf(repo: string | null | undefined): string | null {
 }
 
 /**
- * A repository URL as the app keeps or shows it: without user info (`https://user:token@host/o/r`). Render
+ * A repository URL as the app keeps or shows it: without user info (`https://user:token@host/o/r`, up to the
+ * authority's last `@`, as URL parsers split it: a password may hold one unencoded). Render
  * holds the URL it was given, and a token in it is a credential: never on a page, a record or a Slack message.
  */
-export const withoutUserInfo = (repo: string): string => repo.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^@/]*@/i, '$1');
+export const withoutUserInfo = (repo: string): string => repo.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/?#]*@/i, '$1');
 
 export const sameRepo = (a: string | null | undefined, b: string | null | undefined): boolean => {
   const x = normalizeRepo(a);

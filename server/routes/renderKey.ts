@@ -63,7 +63,7 @@ export function renderKeyRoutes(router: Router, deps: AppDeps) {
     if (outcome === 'ended') throw errors.unauthenticated();
     if (outcome === 'changed') throw errors.conflict('render_key_changed', 'Your Render key was cleared or replaced in another tab while this one was being checked, so it was not saved. Reload the page, then connect the key again if you still want it.');
     await deps.security.recordAudit(ctx, { userId: user.id, action: 'render_key_set', outcome: 'success' });
-    ctx.body = presentRenderStatus({ render });
+    ctx.body = await storedStatus(ctx.state.sessionId, render);
   });
 
   router.get('/api/render/status', documented({ summary: 'Whether a Render key is connected (and whether Render has refused it since: rejectedAt), and its workspaces', tag: 'render-key', responses: { 200: RenderStatusView } }), requireUser(), (ctx) => {
@@ -98,7 +98,7 @@ export function renderKeyRoutes(router: Router, deps: AppDeps) {
     const outcome = await deps.sessionEnding.setKey(deps.sessions.refOf(ctx.state.sessionId), ctx.state.user.id, render, held.keyFingerprint, null, askedAt);
     if (outcome === 'ended') throw errors.unauthenticated();
     if (outcome === 'changed') throw errors.conflict('render_key_changed', 'Your Render key was cleared or replaced in another tab while its workspaces were being read, so the list was not changed. Reload the page.');
-    ctx.body = presentRenderStatus({ render });
+    ctx.body = await storedStatus(ctx.state.sessionId, render);
   });
 
   router.post('/api/render/clear-credentials', documented({ summary: 'Forget the Render key (stops this session\'s unfinished deploys)', tag: 'render-key', responses: { 200: RenderStatusView } }), requireUser(), requireLastingSession(), requireCsrf(), deps.rateLimits.guard('keyClear'), takesNoBody(), async (ctx) => {
@@ -109,6 +109,16 @@ export function renderKeyRoutes(router: Router, deps: AppDeps) {
     if (await deps.sessionEnding.clearKey(ref, userId, { detail: requestDetail(ctx) })) await endWatchOfSession(ctx, userId, ref);
     ctx.body = presentRenderStatus({});
   });
+
+  /**
+   * The key status once `render` was stored: as the session has it now, which may also say that Render refused
+   * the key since it was asked (a refusal noted meanwhile stays: STORE_CREDENTIALS); `render` itself if the
+   * session cannot be read back.
+   */
+  async function storedStatus(sessionId: string, render: SessionRenderCredentials) {
+    const now = await deps.sessions.loadByRef(deps.sessions.refOf(sessionId)).catch(() => undefined);
+    return presentRenderStatus(now?.render?.keyFingerprint === render.keyFingerprint ? now : { render });
+  }
 
   const sentinel = createSentinelStore({ redis: deps.redis, prefix: deps.config.redisPrefix, keyring: deps.keyring, absoluteMs: deps.config.sessionAbsoluteMs });
   /**

@@ -108,7 +108,7 @@ export function createSentinelAlerts(opts: SentinelAlertOptions & { redis: Redis
      * A deploy result (issue 15), when the user turned them on: its own per-user budget
      * (DEPLOY_ALERT_LIMIT), so a burst of deploys never uses up the security alerts' one.
      */
-    async notifyDeploy(userId: number, url: string | null, text: string): Promise<boolean> {
+    async notifyDeploy(userId: number, url: string | null, text: string, stillWanted: () => Promise<boolean> = async () => true): Promise<boolean> {
       if (!url) return false;
       const rate = keys.deployAlertRate(userId);
       const [[, count]] = (await opts.redis.multi().incr(rate).expire(rate, DEPLOY_ALERT_LIMIT.windowSec, 'NX').exec()) as [[null, number], unknown];
@@ -120,8 +120,10 @@ export function createSentinelAlerts(opts: SentinelAlertOptions & { redis: Redis
       // deployResults.ts). Any other failure is not sent again: a 5xx or a timeout may have posted it.
       const wait = first.retryAfterSec;
       if (wait === undefined || wait > DEPLOY_RETRY_AFTER_MAX_SEC) return false;
-      await new Promise((r) => setTimeout(r, wait * 1000));
-      return deliver(url, text);
+      // Jittered: the results of a burst that met the 429 together do not all come back in the same second.
+      await new Promise((r) => setTimeout(r, wait * 1000 + Math.floor(Math.random() * 1000)));
+      // Consent asked again (a sign-out, results turned off or another webhook saved meanwhile: not sent).
+      return await stillWanted() && deliver(url, text);
     },
     /**
      * `f`: a finding the round just created. `round`: the settings' generation the round began with and its

@@ -34,7 +34,13 @@ export function createDeploySlack(opts: { redis: Redis; prefix: string; keyring:
       if (!url) return;
       const once = await opts.redis.set(`${opts.prefix}:deployment:${rec.id}:slack`, '1', 'EX', 7 * 24 * 3600, 'NX');
       if (once !== 'OK') return;
-      await alerts.notifyDeploy(rec.userId, url, deployText(rec, opts.baseUrl));
+      // Asked again before a retry after Slack's 429 (alerts.ts): the same setting, webhook and consent.
+      const stillWanted = async () => {
+        const now = await store.getSettings(rec.userId);
+        return Boolean(now?.slackDeployResults) && now!.slackSealed === settings.slackSealed
+          && watchConsentHolds(await opts.sessions.loadByRef(now!.sessionRef), rec.userId);
+      };
+      await alerts.notifyDeploy(rec.userId, url, deployText(rec, opts.baseUrl), stillWanted);
     } catch (err) {
       opts.logger.warn({ deploymentId: rec.id, err: { message: (err as Error)?.message ?? 'unknown' } }, 'deploy result not sent to Slack');
     }

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { Finding, SentinelSettings, SentinelStatus, SkippedStretch } from './types.js';
 import { view } from '../openapi/describe.js';
+import { cutUnits } from '../text.js';
 
 export const FindingView = view('SentinelFinding', z.object({
   id: z.string(), kind: z.enum(['audit', 'app_log', 'service_event']), rule: z.string(), severity: z.enum(['high', 'medium', 'low']), title: z.string(),
@@ -34,13 +35,14 @@ export type SentinelSettingsView = z.infer<typeof SentinelSettingsView>;
 export const isolated = (name: string) => `\u2068${name.replace(/[\u2066-\u2069]/g, '')}\u2069`;
 
 /**
- * A name from Render or GitHub cut to `max` characters (…), by code point, for a Slack message: the
- * message is cut at 500 (server/alerts/slack.ts) and the name comes first, so a long one cut off what
- * follows it (a deploy's outcome and link, an alert's service id and time, the isolate's end).
+ * A name from Render or GitHub cut to `max` UTF-16 units (…), never between the halves of a surrogate pair,
+ * for a Slack message: the message is cut at 500 units (server/alerts/slack.ts) and names come first, so a
+ * long one cut off what follows it (a deploy's outcome and link, an alert's service id and time, the
+ * isolate's end). Units, not code points: three names of emoji at 100 code points each were 600 units.
  */
 export function clipped(name: string, max = 100): string {
-  const chars = Array.from(name);
-  return chars.length > max ? `${chars.slice(0, max - 1).join('')}…` : name;
+  if (name.length <= max) return name;
+  return `${cutUnits(name, max - 1)}…`;
 }
 
 /** What leaves the server about a finding: a whitelist. */

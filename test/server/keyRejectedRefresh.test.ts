@@ -35,6 +35,8 @@ test('a refusal noted while a workspaces refresh is at Render (the key revoked m
   held.release();
   const res = await refresh;
   t.is(res.status, 200, res.text);
+  // Its answer too: the tab that refreshed takes it as its session (web/assets/app.js refreshWorkspaces).
+  t.is(typeof res.json.rejectedAt, 'string', 'the refresh answered the key as verified though the session keeps the refusal');
   const status = await agent.get('/api/render/status');
   t.is(typeof status.json.rejectedAt, 'string', 'the refusal noted meanwhile was wiped by the refresh\'s write');
 });
