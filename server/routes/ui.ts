@@ -62,7 +62,10 @@ export function uiRelease(webRoot: string): string {
   add('index.html');
   let names: string[] = [];
   try { names = readdirSync(join(webRoot, 'assets'), { recursive: true }).map(String).sort(); } catch { /* no assets */ }
-  for (const name of names) add(join('assets', name));
+  // Only what the asset route would serve (no dotfile or dot folder, a known type): a .DS_Store, a source map
+  // or a precompressed copy on one process and not another made every tab offer a reload for nothing.
+  const served = (name: string) => !name.split(sep).some((seg) => seg.startsWith('.')) && CONTENT_TYPES[extname(name).toLowerCase()] !== undefined;
+  for (const name of names.filter(served)) add(join('assets', name));
   return hash.digest('base64url').slice(0, 16);
 }
 

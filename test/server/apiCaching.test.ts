@@ -1,5 +1,5 @@
 import test from 'ava';
-import { appendFileSync, cpSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { appendFileSync, cpSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import Koa from 'koa';
 import Router from '@koa/router';
 import { startStack, type Stack } from '../helpers/stack.js';
-import { findPackageRoot, uiRoutes } from '../../server/routes/ui.js';
+import { findPackageRoot, uiRelease, uiRoutes } from '../../server/routes/ui.js';
 
 // What a deploy of this app (a new web process, browsers keeping the old page) and HTTP caches make of what
 // the web process serves: the page names the UI release it is, every API answer the server's, never cached.
@@ -111,4 +111,19 @@ test('the static route: encoded traversal, odd paths and every asset: 404 or the
     const head = await raw(stack.url, 'HEAD', `/assets/${name}`, { 'if-none-match': String(res.headers.etag) });
     t.is(head.status, 304, `${name}: HEAD revalidated`);
   }
+});
+
+// The release digested every file under web/assets, also those the asset route never serves: two processes
+// with the same UI, one holding a .DS_Store, a source map or a precompressed copy, made every tab offer a reload.
+test('files the asset route does not serve do not change the UI release', async (t) => {
+  const root = mkdtempSync(join(tmpdir(), 'ui-release-'));
+  t.teardown(() => rmSync(root, { recursive: true, force: true }));
+  cpSync(join(findPackageRoot(), 'web'), root, { recursive: true });
+  const before = uiRelease(root);
+  writeFileSync(join(root, 'assets', '.DS_Store'), 'x');
+  writeFileSync(join(root, 'assets', 'app.js.map'), '{}');
+  writeFileSync(join(root, 'assets', 'app.js.gz'), 'x');
+  t.is(uiRelease(root), before);
+  writeFileSync(join(root, 'assets', 'app.js'), '// changed\n', { flag: 'a' });
+  t.not(uiRelease(root), before, 'a served file changed: another release');
 });
