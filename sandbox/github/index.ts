@@ -50,6 +50,8 @@ export interface GitHubSimulator {
   clientId: string;
   clientSecret: string;
   addUser(u: { id?: number; login: string; name?: string | null; avatarUrl?: string }): SimGitHubUser;
+  /** A user renames their account (same id, new login; their tokens keep working, their repositories move): the old login is free again. */
+  renameUser(from: string, to: string): SimGitHubUser;
   /** Who /login/oauth/authorize approves (null = access_denied). Until called, the first user added approves. */
   setAuthorizingUser(login: string | null): void;
   /** Adds a repo; an unknown owner is created as a user. Branches map branch -> path -> content. */
@@ -193,6 +195,7 @@ export async function startGitHubSimulator(opts: GitHubSimulatorOptions = {}): P
     clientId: oauth.clientId,
     clientSecret: oauth.clientSecret,
     addUser: (u) => { const user = state.addUser(u); changed(); return user; },
+    renameUser: (from, to) => { const user = state.renameUser(from, to); changed(); return user; },
     setAuthorizingUser: (login) => { state.authorizingUser = login; changed(); },
     addRepo: (r) => { state.addRepo(r); changed(); },
     holdStatuses: () => {

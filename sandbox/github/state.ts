@@ -103,6 +103,36 @@ export class SimState {
     return user;
   }
 
+  /**
+   * A user renames their account (Settings → Account → Change username), as on GitHub: the id stays, the
+   * old login is free for anyone to register at once, the user's tokens keep working (a token belongs to
+   * the account, not to its name), and their repositories move to the new login. Not modelled: GitHub's
+   * redirects from the old repository names, which last until someone takes the old name.
+   */
+  renameUser(from: string, to: string): SimGitHubUser {
+    const user = this.user(from);
+    if (!user || (this.user(to) && this.user(to) !== user)) throw new Error(`cannot rename ${from} to ${to}`);
+    const old = user.login.toLowerCase();
+    this.users.delete(old);
+    user.login = to;
+    this.users.set(to.toLowerCase(), user);
+    for (const t of this.tokens.values()) if (t.login.toLowerCase() === old) t.login = to;
+    for (const c of this.codes.values()) if (c.login.toLowerCase() === old) c.login = to;
+    for (const [key, repo] of [...this.repos]) {
+      if (repo.collaborators.delete(old)) repo.collaborators.add(to.toLowerCase());
+      if (repo.owner !== user) continue;
+      this.repos.delete(key);
+      this.repos.set(`${to}/${repo.name}`.toLowerCase(), repo);
+      for (const [at, list] of [...this.statuses]) {
+        if (!at.startsWith(`${key}@`)) continue;
+        this.statuses.delete(at);
+        this.statuses.set(`${to}/${repo.name}`.toLowerCase() + at.slice(key.length), list);
+      }
+    }
+    if (this.authorizingUser?.toLowerCase() === old) this.authorizingUser = to;
+    return user;
+  }
+
   user(login: string): SimGitHubUser | undefined {
     return this.users.get(login.toLowerCase());
   }

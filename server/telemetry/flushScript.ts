@@ -11,7 +11,8 @@ import { redisScript } from '../redisScript.js';
  *   p key ttl n member …      : PFADD the members, then EXPIRE key ttl
  *   z key score member        : ZADD key GT score member
  *   s key n field value …     : HSET the fields
- *   u userKey loginKey login id ttl : HSET userKey login, EXPIRE userKey ttl, SET loginKey id EX ttl
+ *   u userKey loginKey login id ttl loginAtKey at : HSET userKey login (and loginAt at), EXPIRE userKey ttl, SET loginKey id EX ttl
+ *     (and SET loginAtKey at EX ttl); each of the two only when `at` is not older than the one it replaces (see below), `at` 0: unknown
  * A command Redis refuses (a key of another type: WRONGTYPE; a field that is not a number) ends its
  * operation only: by redis.call it would end the script, losing every later user's counts in the call.
  * Returns the failed operations, each its ordinal (from 1) and Redis's error.
@@ -49,10 +50,22 @@ while i <= n do
     call('HSET', key, unpack(ARGV, i + 3, i + 2 + 2 * c))
     i = i + 3 + 2 * c
   elseif code == 'u' then
-    call('HSET', key, 'login', ARGV[i + 3])
+    -- A login is GitHub's word at a session's sign-in, and a session outlives a rename: the login a session
+    -- of before the rename carries is the user's old one, which someone else may hold now (and have signed
+    -- in with since). So the newer word wins, not the later request (at: 0 when unknown, as before).
+    local at = tonumber(ARGV[i + 7]) or 0
+    local seen = redis.pcall('HGET', key, 'loginAt')
+    if type(seen) ~= 'string' or at >= (tonumber(seen) or 0) then
+      if at > 0 then call('HSET', key, 'login', ARGV[i + 3], 'loginAt', at) else call('HSET', key, 'login', ARGV[i + 3]) end
+    end
     call('EXPIRE', key, ARGV[i + 5])
-    call('SET', KEYS[tonumber(ARGV[i + 2])], ARGV[i + 4], 'EX', ARGV[i + 5])
-    i = i + 6
+    local atKey = KEYS[tonumber(ARGV[i + 6])]
+    local held = redis.pcall('GET', atKey)
+    if type(held) ~= 'string' or at >= (tonumber(held) or 0) then
+      call('SET', KEYS[tonumber(ARGV[i + 2])], ARGV[i + 4], 'EX', ARGV[i + 5])
+      if at > 0 then call('SET', atKey, at, 'EX', ARGV[i + 5]) end
+    end
+    i = i + 8
   else
     return redis.error_reply('telemetry flush: unknown operation ' .. tostring(code))
   end
@@ -84,7 +97,7 @@ export class FlushBatch {
   hll(key: string, ttl: number, members: string[]): void { this.op('p', this.key(key), ttl, members.length, ...members); }
   zaddGt(key: string, score: number, member: string): void { this.op('z', this.key(key), score, member); }
   hset(key: string, pairs: string[]): void { this.op('s', this.key(key), pairs.length / 2, ...pairs); }
-  login(userKey: string, loginKey: string, login: string, userId: number, ttl: number): void { this.op('u', this.key(userKey), this.key(loginKey), login, userId, ttl); }
+  login(userKey: string, loginKey: string, login: string, userId: number, ttl: number, loginAtKey: string, at: number): void { this.op('u', this.key(userKey), this.key(loginKey), login, userId, ttl, this.key(loginAtKey), at); }
   get empty(): boolean { return this.args.length === 0; }
   /** Run the call; resolves with the operations Redis refused (the others are written). */
   async run(redis: Redis): Promise<FlushFailure[]> {

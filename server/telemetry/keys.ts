@@ -17,6 +17,8 @@ export function telemetryKeys(prefix: string) {
     user: (userId: number) => `${p}:u:${userId}`,
     /** String: user id of a login (lower case), for `npm run admin -- unblock <login>`. */
     login: (login: string) => `${p}:login:${login.toLowerCase()}`,
+    /** String: when GitHub said that login is that user's (the sign-in of the session that wrote `login`), ms. */
+    loginAt: (login: string) => `${p}:login-at:${login.toLowerCase()}`,
     /** String (JSON): the detector's baseline of one user. */
     baseline: (userId: number) => `${p}:b:${userId}`,
     /** Zset: user id → last minute index with traffic. */

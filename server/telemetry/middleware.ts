@@ -128,7 +128,7 @@ export async function mcpCallOutsideRoute(ctx: Koa.Context, answer: RouteAnswer)
     }
   }
   t.recorder.record({
-    userId, login: getSession(ctx)?.user?.login ?? null, method: methodLabel(ctx.method), route: routeLabel((ctx as { _matchedRoute?: unknown })._matchedRoute),
+    userId, login: getSession(ctx)?.user?.login ?? null, loginAt: getSession(ctx)?.createdAt, method: methodLabel(ctx.method), route: routeLabel((ctx as { _matchedRoute?: unknown })._matchedRoute),
     status: res.status, ms: performance.now() - started, at: clock.now(), target: null, deploy: false,
   });
   return res;
@@ -178,7 +178,7 @@ export function telemetryMiddleware(t: Telemetry, clock: Clock): Koa.Middleware 
         // The metrics' label rules (server/metrics/labels.ts): a fixed method set, and bounded template names.
         const template = routeLabel((ctx as { _matchedRoute?: unknown })._matchedRoute);
         t.recorder.record({
-          userId, login: getSession(ctx)?.user?.login ?? null, method: methodLabel(ctx.method), route: template,
+          userId, login: getSession(ctx)?.user?.login ?? null, loginAt: getSession(ctx)?.createdAt, method: methodLabel(ctx.method), route: template,
           status, ms: performance.now() - started, at: clock.now(),
           target: template === 'unmatched' ? null : targetOf(ctx, template), deploy: ctx.method === 'POST' && DEPLOY_ROUTES.has(template),
         });

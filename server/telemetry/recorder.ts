@@ -8,6 +8,8 @@ import { FlushBatch } from './flushScript.js';
 interface RequestSample {
   userId: number;
   login: string | null;
+  /** When GitHub said `login` is this user's: the session's sign-in (ms); absent when unknown. */
+  loginAt?: number;
   method: string;
   /** The matched @koa/router template, or 'unmatched'. */
   route: string;
@@ -32,6 +34,7 @@ const FLUSH_MAX_ARGS = 20_000;
 
 interface UserPending {
   login: string | null;
+  loginAt: number;
   lastMinute: number;
   /** minute index → counts in MINUTE_FIELDS order. */
   minutes: Map<number, Int32Array>;
@@ -94,11 +97,12 @@ export function createRecorder(opts: {
     if (!timer) { timer = setInterval(() => { void flush(); }, flushMs); timer.unref(); }
     let u = pending.get(s.userId);
     if (!u) {
-      u = { login: s.login, lastMinute: 0, minutes: new Map(), routes: new Map(), targets: null };
+      u = { login: s.login, loginAt: s.loginAt ?? 0, lastMinute: 0, minutes: new Map(), routes: new Map(), targets: null };
       pending.set(s.userId, u);
       if (pending.size >= maxPending) void flush();
     }
-    if (s.login) u.login = s.login;
+    // Two sessions of one user across a GitHub rename carry two logins: the newer sign-in's is the login now.
+    if (s.login && (s.loginAt ?? 0) >= u.loginAt) { u.login = s.login; u.loginAt = s.loginAt ?? 0; }
     const minute = minuteIndex(s.at);
     if (minute > u.lastMinute) u.lastMinute = minute;
     let m = u.minutes.get(minute);
@@ -148,7 +152,7 @@ export function createRecorder(opts: {
       }
       if (u.targets) for (const [minute, set] of u.targets) call.hll(keys.targets(userId, minute), targetTtl, [...set]);
       call.zaddGt(keys.active, u.lastMinute, String(userId));
-      if (u.login) call.login(keys.user(userId), keys.login(u.login), u.login, userId, hourTtl);
+      if (u.login) call.login(keys.user(userId), keys.login(u.login), u.login, userId, hourTtl, keys.loginAt(u.login), u.loginAt);
     }
     const failures = (await Promise.all(calls.filter((c) => !c.empty).map((c) => c.run(redis)))).flat();
     if (failures.length) {
