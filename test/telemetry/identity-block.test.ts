@@ -1,9 +1,6 @@
 import test from 'ava';
-import { createLogger } from '../../server/logger.js';
-import { createSlackAlerter } from '../../server/alerts/slack.js';
-import { createSecurityEvents } from '../../server/security/events.js';
 import { listBlocks, unblock, userTelemetry, type AdminDeps } from '../../server/telemetry/admin.js';
-import { startAnomalyStack, burst, type AnomalyStack } from './support.js';
+import { adminDepsOfWeb, signInExisting, startAnomalyStack, burst, type AnomalyStack } from './support.js';
 import type { Agent } from '../helpers/agent.js';
 
 // Identity over time, blocks (adversarial probe): the anomaly detector blocks Alice (id 1001, "alice"); she renames
@@ -16,25 +13,8 @@ let s: AnomalyStack;
 test.before(async () => { s = await startAnomalyStack(); });
 test.after.always(async () => { await s?.close(); });
 
-/** The browser sign-in of a login the simulator already knows (stack.signIn would add a new user under a login it has not seen). */
-async function signInAs(agent: Agent, login: string): Promise<void> {
-  const start = await agent.get('/api/auth/github/login');
-  if (start.status !== 302 || !start.location) throw new Error(`login start: ${start.status}`);
-  const authorize = await fetch(`${start.location}&login=${encodeURIComponent(login)}`, { redirect: 'manual' });
-  const callback = authorize.headers.get('location');
-  if (!callback) throw new Error(`authorize: ${authorize.status}`);
-  const done = await agent.get(callback.replace(s.stack.url, ''));
-  if (done.status !== 302 || done.location !== '/') throw new Error(`callback: ${done.status} ${done.location}`);
-  const session = await agent.get('/api/session');
-  agent.csrfToken = session.json?.csrfToken;
-}
-
-function adminDeps(): AdminDeps {
-  const deps = s.stack.web.deps;
-  const logger = createLogger({ level: 'silent' });
-  const events = createSecurityEvents({ audit: deps.audit, alerter: createSlackAlerter({ webhookUrl: null, logger }), redis: deps.redis, prefix: s.stack.config.redisPrefix, logger, cooldownSec: 0 });
-  return { redis: deps.redis, keys: deps.telemetry.keys, store: deps.telemetry.store, settings: s.stack.config.telemetry, events, audit: deps.audit, prefix: s.stack.config.redisPrefix, now: () => s.clock.now() };
-}
+const adminDeps = (): AdminDeps => adminDepsOfWeb(s.stack, () => s.clock.now());
+const signInAs = (agent: Agent, login: string) => signInExisting(s.stack, agent, login);
 
 test.serial('a block follows Alice\'s id across her rename; Mallory, holding "alice" now, is not blocked; the CLI lifts Alice\'s block', async (t) => {
   t.timeout(120_000);

@@ -1,12 +1,10 @@
 import test from 'ava';
-import { createLogger } from '../../server/logger.js';
-import { createSlackAlerter } from '../../server/alerts/slack.js';
-import { createSecurityEvents } from '../../server/security/events.js';
 import { userTelemetry, unblock, type AdminDeps } from '../../server/telemetry/admin.js';
 import { startSentinelStack, waitFor, findings, type SentinelStack } from '../sentinel/support.js';
 import { addNodeRepo, waitFinished } from '../helpers/pipeline.js';
 import { dumpRedis, type Stack } from '../helpers/stack.js';
 import type { Agent } from '../helpers/agent.js';
+import { adminDepsOfWeb, signInExisting } from './support.js';
 
 // Identity over time. On GitHub a login can be renamed and then registered by someone else;
 // a user id never changes and is never reused. Alice (id 1001, "alice") uses the app, renames to "alice2", and
@@ -31,29 +29,10 @@ const alice = {
   findingIds: [] as string[],
 };
 
-/** The browser sign-in of a login the simulator already knows (stack.signIn would add a new user under a login it has not seen). */
-async function signInAs(agent: Agent, login: string): Promise<void> {
-  const start = await agent.get('/api/auth/github/login');
-  if (start.status !== 302 || !start.location) throw new Error(`login start: ${start.status}`);
-  const authorize = await fetch(`${start.location}&login=${encodeURIComponent(login)}`, { redirect: 'manual' });
-  const callback = authorize.headers.get('location');
-  if (!callback) throw new Error(`authorize: ${authorize.status}`);
-  const done = await agent.get(callback.replace(stack.url, ''));
-  if (done.status !== 302 || done.location !== '/') throw new Error(`callback: ${done.status} ${done.location}`);
-  const session = await agent.get('/api/session');
-  if (session.status !== 200) throw new Error(`session: ${session.status}`);
-  agent.csrfToken = session.json.csrfToken;
-}
-
 const simControl = (path: string, body: unknown) => fetch(`${stack.render.controlUrl}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
 
-/** What `npm run admin` works with, on the web process's own Redis, keys and audit trail. */
-function adminDeps(): AdminDeps {
-  const deps = stack.web.deps;
-  const logger = createLogger({ level: 'silent' });
-  const events = createSecurityEvents({ audit: deps.audit, alerter: createSlackAlerter({ webhookUrl: null, logger }), redis: deps.redis, prefix: stack.config.redisPrefix, logger, cooldownSec: 0 });
-  return { redis: deps.redis, keys: deps.telemetry.keys, store: deps.telemetry.store, settings: stack.config.telemetry, events, audit: deps.audit, prefix: stack.config.redisPrefix, now: () => Date.now() };
-}
+const adminDeps = (): AdminDeps => adminDepsOfWeb(stack, () => Date.now());
+const signInAs = (agent: Agent, login: string) => signInExisting(stack, agent, login);
 
 test.before(async () => {
   // Bearer tokens are checked at GitHub again after a second (default 5 minutes): a rename is seen soon.

@@ -104,3 +104,25 @@ export function adminDepsOn(redis: Redis, prefix: string, now: number): AdminDep
   const events = createSecurityEvents({ audit, alerter: createSlackAlerter({ webhookUrl: null, logger }), redis, prefix, logger, cooldownSec: 0 });
   return { redis, keys, store: createGuardStore(redis, keys), settings: DEFAULT_TELEMETRY, events, audit, prefix, now: () => clock.now() };
 }
+
+/** What `npm run admin` works with, on a running web process's own Redis, keys, settings and audit trail. */
+export function adminDepsOfWeb(stack: Stack, now: () => number): AdminDeps {
+  const deps = stack.web.deps;
+  const logger = createLogger({ level: 'silent' });
+  const events = createSecurityEvents({ audit: deps.audit, alerter: createSlackAlerter({ webhookUrl: null, logger }), redis: deps.redis, prefix: stack.config.redisPrefix, logger, cooldownSec: 0 });
+  return { redis: deps.redis, keys: deps.telemetry.keys, store: deps.telemetry.store, settings: stack.config.telemetry, events, audit: deps.audit, prefix: stack.config.redisPrefix, now };
+}
+
+/** The browser sign-in of a login the GitHub simulator already knows (stack.signIn adds a new user under a login it has not seen). */
+export async function signInExisting(stack: Stack, agent: Agent, login: string): Promise<void> {
+  const start = await agent.get('/api/auth/github/login');
+  if (start.status !== 302 || !start.location) throw new Error(`login start: ${start.status}`);
+  const authorize = await fetch(`${start.location}&login=${encodeURIComponent(login)}`, { redirect: 'manual' });
+  const callback = authorize.headers.get('location');
+  if (!callback) throw new Error(`authorize: ${authorize.status}`);
+  const done = await agent.get(callback.replace(stack.url, ''));
+  if (done.status !== 302 || done.location !== '/') throw new Error(`callback: ${done.status} ${done.location}`);
+  // A blocked user's session read is a 429: signed in all the same, without a CSRF token.
+  const session = await agent.get('/api/session');
+  agent.csrfToken = session.json?.csrfToken ?? null;
+}
