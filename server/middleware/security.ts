@@ -93,9 +93,12 @@ type HeaderOp = { set: string; value: HeaderValue } | { remove: string };
  * the same operations directly. koa-helmet runs helmet's chain of a dozen middleware through a
  * promise on every request, a few µs of an authenticated GET (see bench/). With `noStoreApi`, also
  * `Cache-Control: no-store` on /api/ (responses are per-user: never cached anywhere), in the same
- * layer and before next(), so error responses carry it too; with `uiRelease`, `X-UI-Release` on /api/ (the
+ * layer and before next(), so error responses carry it too (and on /healthz, /readyz and /mcp); with `uiRelease`, `X-UI-Release` on /api/ (the
  * UI release this process serves: a tab still running an older one offers a reload, server/routes/ui.ts).
  */
+/** Answers outside /api/ that are no document either: a probe's state or an MCP call's, never to be cached. */
+const NO_STORE_OUTSIDE_API = new Set(['/healthz', '/readyz', '/mcp']);
+
 export function fixedHeaders(headers: Middleware, opts: { noStoreApi?: boolean; uiRelease?: string } = {}): Middleware {
   let recorded: Promise<HeaderOp[]> | undefined;
   let ops: HeaderOp[] | undefined; // once recorded: applied without awaiting a promise per request
@@ -119,6 +122,8 @@ export function fixedHeaders(headers: Middleware, opts: { noStoreApi?: boolean; 
     if (ctx.path.startsWith('/api/')) {
       if (opts.noStoreApi) ctx.res.setHeader('cache-control', 'no-store');
       if (opts.uiRelease) ctx.res.setHeader('x-ui-release', opts.uiRelease);
+    } else if (opts.noStoreApi && NO_STORE_OUTSIDE_API.has(ctx.path)) {
+      ctx.res.setHeader('cache-control', 'no-store');
     }
   };
   // Not an async function: once recorded, the layer hands next()'s promise on instead of awaiting it.

@@ -63,6 +63,17 @@ test('the page names its UI release; every API answer, errors and HEAD included,
   }
 });
 
+// Probes and MCP answers are no documents either: a shared cache keeping a /readyz 200, or an /mcp answer
+// (a tool's result is a user's data), would serve it to the next asker.
+test('/healthz, /readyz and /mcp answers (errors included) carry no-store', async (t) => {
+  for (const [method, path, headers, body] of [
+    ['GET', '/healthz'], ['GET', '/readyz'], ['GET', '/mcp'], ['POST', '/mcp', { 'content-type': 'application/json' }, '{}'],
+  ] as Array<[string, string, Record<string, string>?, string?]>) {
+    const res = await raw(stack.url, method, path, headers, body);
+    t.is(res.headers['cache-control'], 'no-store', `${method} ${path} (${res.status})`);
+  }
+});
+
 test('a page revalidated after a deploy that changed only an asset is not a 304: its release changed', async (t) => {
   const a = mkdtempSync(join(tmpdir(), 'ui-a-'));
   const b = mkdtempSync(join(tmpdir(), 'ui-b-'));

@@ -209,7 +209,9 @@ function drawNav(active) {
 }
 
 /** Header badge on Settings: Render refused the session's key (revoked on its side), so a new one is needed. */
-const keyBadge = h('span', { class: 'nav__badge', hidden: true, 'data-testid': 'key-rejected-badge', 'aria-label': 'Render rejected your API key', title: 'Render rejected your API key (revoked?) — connect a new key' }, '!');
+// Its meaning as text for screen readers (an aria-label on a plain span is prohibited by ARIA, and some ignore it).
+const keyBadge = h('span', { class: 'nav__badge', hidden: true, 'data-testid': 'key-rejected-badge', title: 'Render rejected your API key (revoked?) — connect a new key' },
+  h('span', { 'aria-hidden': 'true' }, '!'), h('span', { class: 'visually-hidden' }, ' Render rejected your API key'));
 function drawKeyBadge() {
   keyBadge.hidden = !session?.render?.rejectedAt;
 }

@@ -51,6 +51,8 @@ export function showReleaseBanner(el) {
         h('strong', null, 'Render Deployer has been updated. '),
         'Reload this page to use the new version. ', reload)));
   el.setAttribute('role', 'status');
+  // Named, as the sandbox banner is: found again from a screen reader's list of the page's parts.
+  el.setAttribute('aria-label', 'App updated');
   el.hidden = false;
   // Shown with its text and role at once, the banner is a live region that appeared, not one that changed:
   // screen readers do not reliably read it out. The page's announcer (there since load) says it, once.
