@@ -3,6 +3,7 @@ import type { Browser } from 'playwright-core';
 import type { UiStack } from './support/uiStack.js';
 import { useBrowserStack } from './support/browserStack.js';
 import { takingTurns } from './support/turns.js';
+import { createRenderClient } from '../../server/render/client.js';
 
 const test = takingTurns(anyTest);
 
@@ -56,6 +57,30 @@ test('a key Render revoked: the page says "Render rejected this key (revoked?) �
   t.regex(await page.getByTestId('key-status').innerText(), /Connected: rnd_\.\.\..{4} · verified \S/);
   t.true(await page.getByTestId('key-rejected-badge').isHidden());
   t.false((await page.content()).includes(apiKey), 'the key never comes back to the page');
+  t.deepEqual(problems.filter((p) => !/render_key_invalid|status of 400/.test(p)), []);
+  await context.close();
+});
+
+// The service settings page had no way to follow the key's state: Render's refusal, met by its own save, had
+// the whole page drawn again (the save's error gone, focus on the heading) and said nothing of the key.
+test('a service\'s settings page when a save meets Render\'s refusal of the key: the save's error and what was typed stay, and the page says to connect a new key', async (t) => {
+  const { context, page, apiKey, problems } = await stack.signedInWithKey(browser, 'uikeyrejsvc', []);
+  const render = createRenderClient({ baseUrl: stack.render.url, apiKey });
+  const ownerId = (await render.listOwners())[0]!.id;
+  const { service } = await render.createService({
+    type: 'web_service', name: 'refused-web', ownerId, repo: 'https://github.com/uikeyrejsvc/app', branch: 'main', autoDeploy: 'yes',
+    serviceDetails: { runtime: 'node', plan: 'starter', envSpecificDetails: { buildCommand: 'npm ci', startCommand: 'node index.js' } },
+  });
+  await page.goto(`${stack.url}/#/services/${service!.id}`);
+  await page.getByRole('heading', { level: 1, name: 'refused-web' }).waitFor();
+  const health = page.getByTestId('health-check');
+  await health.fill('/healthz');
+  stack.render.revokeKey(apiKey);
+  await page.getByTestId('settings-save').click();
+  await page.getByTestId('key-rejected').waitFor({ timeout: 15_000 });
+  t.regex(await page.getByTestId('key-rejected').innerText(), /Render rejected your API key \(revoked\?\) — connect a new key/);
+  t.regex(await page.getByTestId('settings-flash').innerText(), /Render rejected/, 'the save\'s own error is still shown');
+  t.is(await health.inputValue(), '/healthz', 'what was typed stays');
   t.deepEqual(problems.filter((p) => !/render_key_invalid|status of 400/.test(p)), []);
   await context.close();
 });

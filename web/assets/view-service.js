@@ -39,7 +39,13 @@ export function serviceView(ctx, route) {
   // (a failed auto-deploy toggle): one does not replace the other.
   const stateNotice = h('div');
   const actionNotice = h('div');
-  const top = h('div', { 'data-testid': 'service-notices' }, stateNotice, actionNotice);
+  // Render refused the session's key (noted by a call of this page's, another page's or the worker's).
+  const keyNotice = h('div');
+  const drawKeyNotice = () => replace(keyNotice, ctx.session.render?.rejectedAt ? h('div', { 'data-testid': 'key-rejected' }, notice('error',
+    h('strong', null, 'Render rejected your API key (revoked?) — connect a new key. '), 'Nothing on this page can be read or changed with it. ',
+    h('a', { href: '#/settings' }, 'Go to settings'))) : null);
+  drawKeyNotice();
+  const top = h('div', { 'data-testid': 'service-notices' }, keyNotice, stateNotice, actionNotice);
   const autoBox = h('input', { type: 'checkbox', id: 'auto-deploy', 'data-testid': 'auto-deploy' });
   const autoNote = h('p', { class: 'field__hint', 'data-testid': 'auto-deploy-note' });
   const history = h('ol', { class: 'rows', 'aria-label': 'Deploys', 'data-testid': 'deploy-history' });
@@ -574,6 +580,15 @@ export function serviceView(ctx, route) {
     onServicePoll() { void refresh('poll'); },
     // After a gap in the stream (a reconnect, polling, a stream that opened late): everything is read again.
     onResync() { void refresh('resync'); },
+    /**
+     * The same key's state changed (Render's refusal of it noted; its workspaces refreshed in another tab): a
+     * notice in place, and a failed save's message and focus stay where they are. The page drawn again whole
+     * lost both. Another key, or none: drawn again (the service may not be this key's).
+     */
+    onSessionChanged({ workspacesOnly = false } = {}) {
+      if (!workspacesOnly) { ctx.navigate(location.hash); return; }
+      drawKeyNotice();
+    },
     dispose() { disposed = true; clearTimeout(watchTimer); document.removeEventListener('visibilitychange', onVisibility); },
   };
 }
