@@ -63,7 +63,7 @@ test('a key Render revoked: the page says "Render rejected this key (revoked?) â
 
 // The service settings page had no way to follow the key's state: Render's refusal, met by its own save, had
 // the whole page drawn again (the save's error gone, focus on the heading) and said nothing of the key.
-test('a service\'s settings page when a save meets Render\'s refusal of the key: the save's error and what was typed stay, and the page says to connect a new key', async (t) => {
+test('a service\'s settings page when a save meets Render\'s refusal of the key: the save\'s error and what was typed stay, and the page says to connect a new key', async (t) => {
   const { context, page, apiKey, problems } = await stack.signedInWithKey(browser, 'uikeyrejsvc', []);
   const render = createRenderClient({ baseUrl: stack.render.url, apiKey });
   const ownerId = (await render.listOwners())[0]!.id;
