@@ -20,6 +20,9 @@ import { auditView } from './view-audit.js';
 import { securityView } from './view-security.js';
 import { notFoundView } from './view-notfound.js';
 
+// The module graph loaded and runs: boot-guard.js, which says so when it could not, leaves the page alone.
+document.documentElement.dataset.appStarted = '1';
+
 const VIEWS = {
   dashboard: dashboardView,
   deploy: deployView,
