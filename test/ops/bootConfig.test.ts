@@ -24,7 +24,8 @@ async function boot(entry: string, env: Record<string, string>): Promise<{ code:
     proc.stdout.on('data', (d) => { chunks.push(String(d)); started(); });
     proc.stderr.on('data', (d) => { chunks.push(String(d)); started(); });
     const bound = setTimeout(() => proc.kill('SIGKILL'), CHILD_START_TIMEOUT_MS);
-    proc.once('exit', (code) => { clearTimeout(bound); resolve({ code, output: chunks.join('') }); });
+    // 'close', not 'exit': the process may exit before its pipes' last data reach us (a CI run read '' here).
+    proc.once('close', (code) => { clearTimeout(bound); resolve({ code, output: chunks.join('') }); });
   });
 }
 

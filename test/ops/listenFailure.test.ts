@@ -29,7 +29,8 @@ function run(args: string[], env: Record<string, string>, startedMsg: RegExp): P
     proc.stdout.on('data', (d) => { chunks.push(String(d)); started(); });
     proc.stderr.on('data', (d) => { chunks.push(String(d)); started(); });
     const bound = setTimeout(() => proc.kill('SIGKILL'), 60_000);
-    proc.once('exit', (code) => { clearTimeout(bound); resolve({ code, output: chunks.join('') }); });
+    // 'close', not 'exit': the process may exit before its pipes' last data reach us.
+    proc.once('close', (code) => { clearTimeout(bound); resolve({ code, output: chunks.join('') }); });
   });
 }
 
