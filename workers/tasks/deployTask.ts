@@ -143,11 +143,14 @@ export async function runDeployJob(ctx: WorkerContext, job: Job<DeployJobData>, 
     }
     const failure = gone ? { status: 'failed' as const, failure: gone } : classify(err);
     if (failure) {
+      // Render refused the key: the session holding it says so (its key status), as when a route meets the 401.
+      // Noted before the deployment ends, so that a page that sees the end and reads the key status finds the mark
+      // (after it, a CI run read the status in between).
+      if (renderRefusedKey(err)) await noteKeyRejected(ctx, rec.sessionRef, rec.userId, rec.keyFingerprint);
       const done = await finish(ctx, rec, failure.status, failure.failure, err instanceof DeployFailed ? err.fields : {}, true);
       // GitHub refused the session's token: the session is over, as when a route meets the refusal ("Sign in again").
+      // After the end is written: ending the session revokes its deployments, this one's end would read revoked.
       if (err instanceof GitHubError && err.kind === 'unauthorized' && creds.githubToken) await ctx.githubTokenRefused?.(rec, creds.githubToken);
-      // Render refused the key: the session holding it says so (its key status), as when a route meets the 401.
-      if (renderRefusedKey(err)) await noteKeyRejected(ctx, rec.sessionRef, rec.userId, rec.keyFingerprint);
       return await runEnded(done);
     }
     // Transient (5xx, network, timeout, malformed answer): retried after a jittered backoff, a delayed job.
