@@ -4,14 +4,14 @@ import { FAILED_TOOL_CALLS } from '../../server/mcp/audit.js';
 import { startStack, type Stack } from '../helpers/stack.js';
 import { call, errorCode, mcpUsers, toolBatch } from './support/mcpUsers.js';
 
-// Found by probing (test/probe-audit/mcp-audit-flood): one POST /mcp carries up to 100 tool calls, and a
+// Found by probing: one POST /mcp carries up to 100 tool calls, and a
 // call its tool's schema refuses reaches no route (no rate limit, no lock-out), yet each appended an
 // `mcp_tool` entry to the user's chain and the global one. The global chain is trimmed by count, so one
 // bearer token could push every other user's entries and the security events out of it in minutes.
 // Failed calls are now aggregated as failed sign-ins are (server/mcp/audit.ts): an entry each for the
 // first few per tool and reason in a window, then one each time the count doubles, with the count.
 // Successful calls of read tools flooded it the same way (a read route has no limit of its own): 3 POSTs
-// of 100 list_deployments added 300 global entries (a probe's, test/probe-bearer/audit-volume), where the
+// of 100 list_deployments added 300 global entries (found by a probe), where the
 // same reads over REST add none. Their entries are in the user's own trail only.
 
 let stack: Stack;

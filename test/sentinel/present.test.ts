@@ -4,7 +4,7 @@ import type { SentinelSettings, SentinelStatus } from '../../server/sentinel/typ
 
 // The Security page's notices say what the last round found. The status outlives the watch (kept for the
 // findings' time): after Sentinel was turned off, "The last round paused…" showed above "Sentinel is off".
-// Names from Render in them are isolated (U+2068 … U+2069: probe-bidi.test.ts).
+// Names from Render in them are isolated (U+2068 … U+2069: bidiNames.test.ts).
 const ctx = { currentRef: 'ref-a', defaultIntervalMs: 60_000, ownerNames: new Map([['own-1', 'Team']]) };
 const status: SentinelStatus = { lastRunAt: '2025-01-01T00:00:00.000Z', auditUnavailable: ['own-1'], lastProblem: 'budget' };
 const on: SentinelSettings = { enabled: true, sessionRef: 'ref-a', intervalMs: 60_000, slackSealed: null, slackHint: null, slackDeployResults: false, enabledAt: 0 };

@@ -6,7 +6,7 @@ import { enable, startSentinelStack, tenant, waitFor, type SentinelStack } from 
 //  Sentinel's alerts to a tenant's Slack webhook (server/sentinel/alerts.ts alertText,
 // server/alerts/slack.ts). The service's name is the one text in an alert that someone else chooses: anyone
 // in the workspace may rename a service on Render, and they are the people the watch reports. `<`, `>` and
-// `&` are escaped and bidirectional controls isolated (slackMarkup.test.ts, sentinel/probe-bidi.test.ts);
+// `&` are escaped and bidirectional controls isolated (slackMarkup.test.ts, sentinel/bidiNames.test.ts);
 // these are the ways left to make an alert say something else. Real flow: a crash line in the service's
 // app log, a round of the worker, the stack's local receiver standing in for hooks.slack.com.
 

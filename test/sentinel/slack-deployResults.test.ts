@@ -50,7 +50,7 @@ async function redeployAfterRenderChange(t: ExecutionContext, login: string, pat
   return { done, agent, message: await messageTo(login, 2) };
 }
 
-/** Whether a directional embedding, override or isolate (UAX #9, X1–X8) is still open at `index` of `text` (as test/sentinel/probe-bidi.test.ts). */
+/** Whether a directional embedding, override or isolate (UAX #9, X1–X8) is still open at `index` of `text` (as test/sentinel/bidiNames.test.ts). */
 function bidiOpenAt(text: string, index: number): boolean {
   const stack: Array<'embedding' | 'isolate'> = [];
   for (let i = 0; i < index; i += 1) {
@@ -86,7 +86,7 @@ test('a service renamed with Slack formatting: the message is sent with mrkdwn o
 });
 
 test('a service renamed with a right-to-left override: nothing of it runs on into the result\'s own words', async (t) => {
-  // Sentinel's alerts isolate a name from Render (present.ts isolated, test/sentinel/probe-bidi.test.ts);
+  // Sentinel's alerts isolate a name from Render (present.ts isolated, test/sentinel/bidiNames.test.ts);
   // the deploy result did not: "slackbidi-app\u202E" drew " is live · repo@main (sha) · link" reversed.
   const { message } = await redeployAfterRenderChange(t, 'slackbidi', { name: 'slackbidi-app\u202E' });
   const words = message.text.indexOf(' is live');

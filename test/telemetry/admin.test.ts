@@ -155,7 +155,7 @@ test('an operator\'s unblock while a detector run is on its way is not undone by
   t.is(after[1], null, 'loud18 stays lifted');
 });
 
-// Found by probing (test/probe-audit/unblock-returns): the grace after an unblock taught the new level to
+// Found by probing: the grace after an unblock taught the new level to
 // the overall baseline and only to the hour-of-day slots it spanned, while an hour slot trusted from before
 // is what judges its hour: the same traffic was throttled, then blocked again, at the next such hour. The
 // accepted level now holds at every hour for acceptedLevelDays (server/telemetry/baseline.ts threshold()).

@@ -79,7 +79,7 @@ test.serial('a synthetic baseline, then a burst: throttled, then blocked until t
   const named = namedUtcMinute(blocked.json.error.message, blockEnds);
   t.true(named >= blockEnds && named < blockEnds + 60_000, `${blocked.json.error.message} (ends ${new Date(blockEnds).toISOString()})`);
   t.regex(blocked.json.error.message, /Deploys already running continue/);
-  // What it tells the user to do is what they can do (found by probing, test/probe-audit/block-message): the
+  // What it tells the user to do is what they can do (found by probing): the
   // app has no "sign out everywhere" (a sign-out ends the session it is sent on; the UI shows this verbatim).
   t.notRegex(blocked.json.error.message, /everywhere/i);
   t.regex(blocked.json.error.message, /sign out on each device, revoke your GitHub token and replace your Render API key; otherwise wait until then, or ask the operator to lift it\.$/);

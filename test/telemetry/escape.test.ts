@@ -68,7 +68,7 @@ test.serial('an MCP tool call is one request: counted once, and a throttled user
   }
 });
 
-// Found by probing (test/probe-audit/mcp-audit-flood): only tool calls that ran their route were counted,
+// Found by probing: only tool calls that ran their route were counted,
 // so a POST /mcp of 100 calls whose arguments the tool's schema refuses was one request to the detector and
 // to the throttle. Each tool call is one request, whether or not it reaches a route.
 test.serial('tool calls that reach no route are requests too: each counted, and a throttled user gets no more of them', async (t) => {

@@ -1,5 +1,5 @@
 // Adversarial probe of render.yaml detection (server/stacks/blueprint.ts): which service a deploy takes
-// from the file. The deploy-level tests are test/pipeline/probe-blueprint-deploy.test.ts.
+// from the file. The deploy-level tests are test/pipeline/blueprintDeploy.test.ts.
 import test from 'ava';
 import { stackFromBlueprint } from '../../server/stacks/blueprint.js';
 import { detectStack, type RepoFiles } from '../../server/stacks/detect.js';

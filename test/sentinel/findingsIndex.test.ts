@@ -8,7 +8,7 @@ import type { Finding, Severity } from '../../server/sentinel/types.js';
 import { startMonitor } from '../helpers/redisMonitor.js';
 import { startTestRedis } from '../helpers/redis.js';
 
-// Past MAX_FINDINGS (500) the oldest low findings go first, then medium, then high (probe-findingsFlood).
+// Past MAX_FINDINGS (500) the oldest low findings go first, then medium, then high (findingsFlood).
 // Which ones went was found by reading the kept findings themselves, oldest first (HGET and a JSON decode
 // each), until enough low ones were found: with the kept findings mostly medium or high (a crash-looping
 // service makes a high finding per event and fills the cap in hours), every later write read all 500,
@@ -62,7 +62,7 @@ test('writes past the cap with every kept finding high read no finding (no HGET)
   t.teardown(() => monitor.stop());
   const seen: string[][] = [];
   let marked = false;
-  const marker = `${r.prefix}:probe-findingsIndex:done`;
+  const marker = `${r.prefix}:findingsIndex:done`;
   monitor.on((args) => {
     if (args[1] === marker) marked = true;
     else if (args[1] === keys.findings(1)) seen.push(args);
