@@ -406,7 +406,7 @@ test('Security page with Sentinel off: no notice of the last round, an interval 
 // Anyone in a shared workspace can rename a service. A name ending in a right-to-left override (U+202E), put
 // into the finding's "name · workspace" line as one string, ran on past the name: the workspace id and the time
 // after it were drawn reversed. Each value from Render is in a <bdi> now (the server isolates names in the
-// notices it writes: test/sentinel/probe-bidi.test.ts).
+// notices it writes: test/sentinel/bidiNames.test.ts).
 test('Security page: a finding on a service whose name holds a right-to-left override draws the words after the name as written', async (t) => {
   t.timeout(120_000);
   const { context, page, problems, apiKey } = await stack.signedInWithKey(browser, 'sec-bidi', []);
