@@ -245,11 +245,16 @@ export function createSessionStore(opts: SessionStoreOptions) {
     /**
      * Render refused the key `keyFingerprint` (a 401 to a call made with it): noted on the session as one field
      * update, only while it is this user's and still holds that key (a key replaced or cleared meanwhile is not
-     * marked), never on an ended session (no write brings it back). Not fenced: it takes no authority away, and
-     * every process's copy is dropped by Redis' invalidation. 'other' when not marked for those reasons.
+     * marked), never on an ended session (no write brings it back). 'other' when not marked for those reasons.
+     * A new mark waits, as a cleared key does, until every web process has dropped its copy: Redis may answer
+     * the write before another process's invalidation arrives, and a status read sent after the refusal was
+     * answered (or after a deploy ended on it, workers/tasks/deployTask.ts) must say so wherever it lands.
      */
-    markKeyRejected: (ref: string, userId: number, keyFingerprint: string) =>
-      wherever(ref, (at) => records.markKeyRejected(at, userId, keyFingerprint), (r) => r !== 'other'),
+    async markKeyRejected(ref: string, userId: number, keyFingerprint: string) {
+      const marked = await wherever(ref, (at) => records.markKeyRejected(at, userId, keyFingerprint), (r) => r !== 'other');
+      if (marked === 'marked') await dropEverywhere();
+      return marked;
+    },
 
     /** Remove the key as one field update. The fingerprint of the key that was removed, null if none was set. */
     async clearCredentials(ref: string): Promise<string | null> {
