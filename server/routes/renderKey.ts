@@ -81,7 +81,8 @@ export function renderKeyRoutes(router: Router, deps: AppDeps) {
   router.post('/api/render/workspaces/refresh', documented({
     summary: 'Ask Render again which workspaces the connected key can use, and keep that list', tag: 'render-key',
     description: 'The workspaces a session offers are those Render listed when its key was connected; this reads them from Render again '
-      + '(a team joined, left or renamed since) and keeps them. Nothing is written when they are unchanged.',
+      + '(a team joined, left or renamed since) and keeps them. Nothing is written when they are unchanged, unless the key was marked '
+      + 'refused (rejectedAt): Render accepting it now drops the mark.',
     responses: { 200: RenderStatusView }, errors: ['render_key_changed'],
   }), requireUser(), requireLastingSession(), requireCsrf(), requireRenderKey(), deps.rateLimits.guard('serviceLookups'), takesNoBody(), async (ctx) => {
     const held = ctx.state.render;
@@ -89,7 +90,8 @@ export function renderKeyRoutes(router: Router, deps: AppDeps) {
     const owners = ownersFrom(await heldCallerRender(deps, ctx.state).client.listOwners());
     // None left (removed from every workspace the key had): kept as it was, as key setup refuses such a key.
     if (!owners.length) throw errors.renderKeyInvalid('Render lists no workspace this key can use now, so the list was kept as it was. Connect a key of a workspace you belong to.');
-    if (sameOwners(owners, held.owners)) { ctx.body = presentRenderStatus(ctx.state.session); return; }
+    // Render answered with the key: a refusal mark older than this ask is dropped (below) whether or not the list changed.
+    if (sameOwners(owners, held.owners) && held.rejectedAt === undefined) { ctx.body = presentRenderStatus(ctx.state.session); return; }
     const { rejectedAt: _dropped, ...kept } = held;
     // verifiedAt stays the key's own (when it was connected): a tab tells a key replaced from its workspaces
     // refreshed by it (web/assets/app.js followSession). A refusal of the key noted after Render was asked
