@@ -14,6 +14,8 @@ interface RenderCallOptions {
   beforeRequest?: (call: RenderCallInfo) => Promise<void>;
   /** After every exchange, besides the process's Render metrics. */
   afterResponse?: (call: RenderCallOutcome) => void;
+  /** The key's fingerprint: Render refusing the key (401) names it on the error (render/errors.ts refusedKeyOf). */
+  keyFingerprint?: string;
 }
 
 /** The caller's clients for GitHub and Render, and the service list cache: built once per process. */
@@ -63,6 +65,7 @@ export function createUpstreamClients(args: UpstreamArgs): UpstreamClients {
         apiKey,
         timeoutMs: options.timeoutMs ?? DEFAULT_RENDER_TIMEOUT_MS,
         beforeRequest: options.beforeRequest,
+        ...(options.keyFingerprint === undefined ? {} : { keyFingerprint: options.keyFingerprint }),
         afterResponse: afterResponse && onRenderCall ? (call) => { afterResponse(call); onRenderCall(call); } : afterResponse ?? onRenderCall,
       });
     },

@@ -19,7 +19,7 @@ export type { ListDeploysParams, ListDeploysPageParams, TriggerDeployResult } fr
 export type { EnvVarValueInput } from './resources/settings.js';
 export type { DatedLogs, ListLogsParams, LogPagingOptions } from './resources/logs.js';
 export type { ListAuditLogsParams } from './resources/workspace.js';
-export { RenderApiError, isRenderApiError, isRetryable, type RenderErrorKind } from './errors.js';
+export { RenderApiError, isRenderApiError, isRetryable, refusedKeyOf, type RenderErrorKind } from './errors.js';
 
 export interface RenderClientOptions {
   /** RENDER_API_URL, e.g. https://api.render.com/v1 */
@@ -32,6 +32,8 @@ export interface RenderClientOptions {
   beforeRequest?: (call: RenderCallInfo) => Promise<void>;
   /** Called after every exchange, for metrics. Exceptions it throws are ignored. */
   afterResponse?: (call: RenderCallOutcome) => void;
+  /** The key's fingerprint, when the caller knows it: a 401's error names it (refusedKeyOf). */
+  keyFingerprint?: string;
 }
 
 export interface RenderClient extends ServicesApi, DeploysApi, SettingsApi, LogsApi, WorkspaceApi {}

@@ -38,6 +38,19 @@ const RETRYABLE_KINDS: ReadonlySet<RenderErrorKind> = new Set([
   'bad_response',
 ]);
 
+/**
+ * The fingerprint of the key Render refused (401) on a call, when the client was told it (RenderClientOptions
+ * keyFingerprint): held beside the error, not on it, so no log or serialisation of the error carries it. A
+ * request may call with a key other than the one its session loaded (a list retried with the key connected
+ * meanwhile, server/routes/services.ts listAsNow): the refusal is noted on the key the call was made with.
+ */
+const refusedKeys = new WeakMap<RenderApiError, string>();
+export const refusedKeyOf = (err: RenderApiError): string | undefined => refusedKeys.get(err);
+export function withRefusedKey(err: RenderApiError, keyFingerprint: string | undefined): RenderApiError {
+  if (keyFingerprint !== undefined && err.kind === 'unauthorized') refusedKeys.set(err, keyFingerprint);
+  return err;
+}
+
 /** A failed Render API call, mapped to a small set of kinds a caller's retry policy can act on. */
 export class RenderApiError extends Error {
   override readonly name = 'RenderApiError';

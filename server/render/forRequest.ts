@@ -50,6 +50,7 @@ export function callerRender(deps: AppDeps, caller: RenderKeyState, opts: { budg
         await notes.before(call);
       },
       afterResponse: notes.after,
+      keyFingerprint: fp,
     });
   };
   const sessionRef = deps.sessions.refOf(caller.sessionId);

@@ -2,7 +2,7 @@
 // RenderApiError. Axios errors never escape: their config holds the Authorization header.
 import axios, { Axios, type AxiosRequestConfig, type AxiosResponse } from 'axios';
 import { isAnswerTooLarge, renderAdapter } from './adapter.js';
-import { RenderApiError, type RenderErrorKind } from './errors.js';
+import { RenderApiError, withRefusedKey, type RenderErrorKind } from './errors.js';
 import type { QueryBuilder } from './query.js';
 import { RATE_LIMITED_WAIT_MIN_MS, RENDER_WAIT_MAX_MS, parseRateLimit, parseRetryAfterMs, type HeaderGetter, type RateLimitInfo } from './rate-limit.js';
 import type { HttpMethod, RenderRoute } from './types.js';
@@ -37,6 +37,8 @@ interface TransportOptions {
   signal?: AbortSignal;
   beforeRequest?: (call: RenderCallInfo) => Promise<void>;
   afterResponse?: (call: RenderCallOutcome) => void;
+  /** The key's fingerprint, when the caller knows it: a 401's error names it (errors.ts refusedKeyOf). */
+  keyFingerprint?: string;
 }
 
 export interface RenderRequest {
@@ -124,7 +126,7 @@ export function createTransport(opts: TransportOptions): Transport {
     const raw: RenderRawResponse = { status: response.status, text, header };
     if (rateLimit) raw.rateLimit = rateLimit;
     if (response.status >= 200 && response.status < 300) return raw;
-    throw errorFromResponse(raw, info, opts.apiKey, request.json);
+    throw withRefusedKey(errorFromResponse(raw, info, opts.apiKey, request.json), opts.keyFingerprint);
   };
 }
 
