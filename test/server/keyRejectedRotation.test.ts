@@ -12,8 +12,8 @@ import { Agent } from '../helpers/agent.js';
 import { signedInWithKey } from '../helpers/pipeline.js';
 
 // The "key rejected" mark (`krej`) across a SECRET_KEY rotation (rolling deploy: a process on A+B
-// beside one on B+A, behind one proxy; each moves the session to its own name, scripts.ts MOVE). Is a mark
-// kept when the record moves, and one written while (or after) the record was moved reaches it.
+// beside one on B+A, behind one proxy; each moves the session to its own name, scripts.ts MOVE).
+// A mark is kept when the record moves, and one written while (or after) the record was moved reaches it.
 const KEY_A = randomBytes(32).toString('hex');
 const KEY_B = randomBytes(32).toString('hex');
 const OLD = 0; // SECRET_KEY=A, previous B
