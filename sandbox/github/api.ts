@@ -47,8 +47,15 @@ export async function handleStatusPost(ctx: ApiContext, req: IncomingMessage, se
   if (auth === 'sent') return {};
   const { login, headers, scopes } = auth;
   const docs = 'https://docs.github.com/rest/commits/statuses#create-a-commit-status';
-  const repo = ctx.state.repo(segs[1]!, segs[2]!);
+  const byId = segs[0] === 'repositories';
+  const moved = byId ? undefined : ctx.state.movedRepo(segs[1]!, segs[2]!);
+  const repo = byId ? (/^\d+$/.test(segs[1]!) ? ctx.state.repoById(Number(segs[1])) : undefined) : ctx.state.repo(segs[1]!, segs[2]!);
   if (!login) { sendError(res, 401, 'Requires authentication', docs, headers); return {}; }
+  // A renamed or transferred repository's old name: 307 (a write keeps its method) to the repository by id.
+  if (moved && ctx.state.canSee(moved, login)) {
+    sendMoved(ctx, res, moved, segs.join('/'), 307, headers);
+    return { login };
+  }
   if (!repo || !ctx.state.canSee(repo, login) || !(scopes.includes('repo') || scopes.includes('repo:status'))) {
     sendError(res, 404, 'Not Found', docs, { ...headers, 'x-accepted-oauth-scopes': 'repo, repo:status' });
     return { login };
@@ -56,7 +63,7 @@ export async function handleStatusPost(ctx: ApiContext, req: IncomingMessage, se
   const raw = await readBody(req);
   let body: Record<string, unknown>;
   try { body = raw ? JSON.parse(raw) as Record<string, unknown> : {}; } catch { sendError(res, 400, 'Problems parsing JSON', docs, headers); return { login }; }
-  const sha = segs[4] ?? '';
+  const sha = segs[byId ? 3 : 4] ?? '';
   // Any commit of the repository, as on GitHub: a branch's head, or one a push left behind.
   const known = [...repo.branches.values()].some((b) => b.sha === sha) || pastCommit(repo, sha)?.sha === sha;
   const state = body.state;
@@ -109,15 +116,23 @@ export function handleApi(ctx: ApiContext, req: IncomingMessage, url: URL, apiPa
     else listUserRepos(ctx, login, url, res, headers);
     return { login };
   }
-  if (segs[0] === 'repos' && segs.length >= 3) {
-    const repo = ctx.state.repo(segs[1]!, segs[2]!);
+  // A repository by its id: where a renamed or transferred repository's old name redirects (renameRepo).
+  const byId = segs[0] === 'repositories' && segs.length >= 2;
+  if ((segs[0] === 'repos' && segs.length >= 3) || byId) {
+    const moved = byId ? undefined : ctx.state.movedRepo(segs[1]!, segs[2]!);
+    if (moved && ctx.state.canSee(moved, login)) {
+      sendMoved(ctx, res, moved, apiPath, 301, headers, url.search);
+      return { login };
+    }
+    const repo = byId ? (/^\d+$/.test(segs[1]!) ? ctx.state.repoById(Number(segs[1])) : undefined) : ctx.state.repo(segs[1]!, segs[2]!);
     if (!repo || !ctx.state.canSee(repo, login)) {
       sendError(res, 404, 'Not Found', DOCS.repo, headers);
       return { login };
     }
-    const rest = segs.slice(3);
+    const skip = byId ? 2 : 3;
+    const rest = segs.slice(skip);
     // Branch names and paths may contain slashes: take the remainder of the raw path.
-    const tail = (n: number) => apiPath.split('/').filter(Boolean).slice(n).map(safeDecode).join('/');
+    const tail = (n: number) => apiPath.split('/').filter(Boolean).slice(n - 3 + skip).map(safeDecode).join('/');
     if (rest.length === 0) sendJson(res, 200, presentRepo(repo, ctx.bases, login), headers);
     else if (rest[0] === 'branches' && rest.length === 1) {
       const all = [...repo.branches.values()].sort((a, b) => a.name.localeCompare(b.name));
@@ -272,4 +287,14 @@ function listUserRepos(ctx: ApiContext, login: string, url: URL, res: ServerResp
 
 export function safeDecode(s: string): string {
   try { return decodeURIComponent(s); } catch { return s; }
+}
+
+/**
+ * A renamed or transferred repository asked for by its old name: GitHub answers 301 (GET, HEAD) or 307
+ * (other methods) with a Location under /repositories/{id}, the rest of the path kept.
+ */
+function sendMoved(ctx: ApiContext, res: ServerResponse, repo: SimRepo, apiPath: string, status: 301 | 307, headers: Record<string, string>, search = ''): void {
+  const rest = apiPath.split('/').filter(Boolean).slice(3).join('/');
+  const location = `${ctx.bases.api}/repositories/${repo.id}${rest ? `/${rest}` : ''}${search}`;
+  sendJson(res, status, { message: 'Moved Permanently', url: location, documentation_url: 'https://docs.github.com/rest/guides/best-practices-for-using-the-rest-api#follow-redirects' }, { ...headers, location });
 }

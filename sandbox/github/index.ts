@@ -68,6 +68,12 @@ export interface GitHubSimulator {
   injectFault(f: SimFault): void;
   /** Moves a branch to a new commit of these files (the one it replaces stays readable by sha); returns its sha. */
   push(owner: string, name: string, branch: string, files: Record<string, string>): string;
+  /**
+   * Renames or transfers a repository (same id; branches, commits and statuses move with it): its old name
+   * then redirects (301 for reads, 307 for writes, to /repositories/{id}/…; git clones too) until another
+   * repository takes that name.
+   */
+  renameRepo(owner: string, name: string, to: string): void;
   /** Renames a branch (the default follows it); its old name's Get a branch then answers 301 to the new one. */
   renameBranch(owner: string, name: string, from: string, to: string): void;
   /**
@@ -141,7 +147,7 @@ export async function startGitHubSimulator(opts: GitHubSimulatorOptions = {}): P
         await hold.released;
       }
       const segs = apiPath.split('/').filter(Boolean);
-      if (method === 'POST' && segs.length === 5 && segs[0] === 'repos' && segs[3] === 'statuses') {
+      if (method === 'POST' && ((segs.length === 5 && segs[0] === 'repos' && segs[3] === 'statuses') || (segs.length === 4 && segs[0] === 'repositories' && segs[2] === 'statuses'))) {
         if (statusHold) await statusHold;
         return handleStatusPost(api!, req, segs.map(safeDecode), res);
       }
@@ -242,12 +248,19 @@ export async function startGitHubSimulator(opts: GitHubSimulatorOptions = {}): P
     injectFault: (f) => { faults.push({ ...f, left: f.times ?? 1 }); },
     push: (owner, name, branch, files) => { const sha = state.push(owner, name, branch, files); changed(); return sha; },
     renameBranch: (owner, name, from, to) => { state.renameBranch(owner, name, from, to); changed(); },
+    renameRepo: (owner, name, to) => {
+      const [toOwner, toName] = to.split('/');
+      if (!toOwner || !toName) throw new Error(`renameRepo: ${to} is not owner/name`);
+      state.renameRepo(owner, name, toOwner, toName);
+      changed();
+    },
     afterAnswer: (pathPrefix, fn) => { afterHooks.push({ pathPrefix, fn }); },
     handle,
     restored: Boolean(loaded),
-    branchHead: (owner, name, branch) => state.repos.get(`${owner}/${name}`.toLowerCase())?.branches.get(branch)?.sha ?? null,
+    // As a git clone: a renamed or transferred repository's old name is followed until another repository takes it.
+    branchHead: (owner, name, branch) => (state.repo(owner, name) ?? state.movedRepo(owner, name))?.branches.get(branch)?.sha ?? null,
     commitOnBranch: (owner, name, branch, sha) => {
-      const repo = state.repos.get(`${owner}/${name}`.toLowerCase());
+      const repo = state.repo(owner, name) ?? state.movedRepo(owner, name);
       const head = repo?.branches.get(branch)?.sha;
       return repo && head ? inHistory(repo, sha.toLowerCase(), head) : null;
     },

@@ -214,6 +214,52 @@ export class SimState {
     return this.repos.get(`${owner}/${name}`.toLowerCase());
   }
 
+  /**
+   * Renames or transfers a repository (Settings → Repository name, or Transfer ownership), as on GitHub:
+   * its id, branches, commits and statuses stay with it under the new owner/name, and the old name
+   * redirects to it (the API's 301 for a GET, 307 for other methods, to /repositories/{id}/…; git
+   * clones too: movedRepo) until a repository takes the old name, which from then on means that one.
+   * Kept for as long as this process runs (not saved), as renameBranch's redirects.
+   */
+  renameRepo(owner: string, name: string, toOwner: string, toName: string): SimRepo {
+    const repo = this.repo(owner, name);
+    const newOwner = this.user(toOwner) ?? this.addUser({ login: toOwner });
+    if (!repo || (this.repo(toOwner, toName) && this.repo(toOwner, toName) !== repo)) throw new Error(`cannot rename ${owner}/${name} to ${toOwner}/${toName}`);
+    const from = `${repo.owner.login}/${repo.name}`.toLowerCase();
+    const to = `${newOwner.login}/${toName}`.toLowerCase();
+    this.repos.delete(from);
+    repo.owner = newOwner;
+    repo.name = toName;
+    this.repos.set(to, repo);
+    for (const [at, list] of [...this.statuses]) {
+      if (!at.startsWith(`${from}@`)) continue;
+      this.statuses.delete(at);
+      this.statuses.set(to + at.slice(from.length), list);
+    }
+    this.movedRepos.set(from, repo);
+    this.movedRepos.delete(to);
+    return repo;
+  }
+
+  /** Old names of renamed or transferred repositories (lower-cased owner/name) → the repository now. */
+  readonly movedRepos = new Map<string, SimRepo>();
+
+  /**
+   * The repository an old name redirects to: none while a repository has that name (it took the old
+   * name over), or when the moved one is gone.
+   */
+  movedRepo(owner: string, name: string): SimRepo | undefined {
+    if (this.repo(owner, name)) return undefined;
+    const moved = this.movedRepos.get(`${owner}/${name}`.toLowerCase());
+    return moved && this.repos.get(`${moved.owner.login}/${moved.name}`.toLowerCase()) === moved ? moved : undefined;
+  }
+
+  /** A repository by its id (GitHub's /repositories/{id}, where a moved repository's redirects point). */
+  repoById(id: number): SimRepo | undefined {
+    for (const r of this.repos.values()) if (r.id === id) return r;
+    return undefined;
+  }
+
   /** GitHub hides private repos from everyone but their owner and collaborators (404, not 403). */
   canSee(repo: SimRepo, login: string | undefined): boolean {
     if (!repo.private) return true;

@@ -40,7 +40,11 @@ export interface GitHubClient {
   listRepos(opts?: { page?: number; perPage?: number }): Promise<{ repos: RepoSummary[]; hasMore: boolean }>;
   getRepo(owner: string, name: string): Promise<RepoSummary>;
   listBranches(owner: string, name: string): Promise<string[]>;
-  getBranchHead(owner: string, name: string, branch: string): Promise<{ name: string; sha: string }>;
+  /**
+   * The branch's name as GitHub answered it (a renamed branch's old name redirects to the new) and its head.
+   * `redirected`: GitHub answered from elsewhere (a renamed branch, or a renamed or transferred repository).
+   */
+  getBranchHead(owner: string, name: string, branch: string): Promise<{ name: string; sha: string; redirected?: true }>;
   /**
    * How `head` stands to `base` (docs/github-api.md, "Is a commit on a branch"): `ahead` or `identical`
    * means base is in head's history. An unknown commit is a not_found GitHubError.
@@ -107,11 +111,11 @@ export function createGitHubClient(opts: GitHubClientOptions): GitHubClient {
   };
 
   /** One call whose data must match `schema` (else bad_response). */
-  async function call<S extends z.ZodType>(req: GitHubRequest, schema: S): Promise<{ data: z.infer<S>; headers: Record<string, string> }> {
+  async function call<S extends z.ZodType>(req: GitHubRequest, schema: S): Promise<{ data: z.infer<S>; headers: Record<string, string>; redirected?: true }> {
     const res = await request(req);
     const parsed = schema.safeParse(res.data);
     if (!parsed.success) throw new GitHubError('bad_response', `GitHub ${req.what}: unexpected response shape`);
-    return { data: parsed.data, headers: res.headers };
+    return { data: parsed.data, headers: res.headers, ...(res.redirected ? { redirected: true } : {}) };
   }
 
   /** Which page a path or Link URL names: absolute, its query sorted, `page=1` the same as no page. */
@@ -186,8 +190,8 @@ export function createGitHubClient(opts: GitHubClientOptions): GitHubClient {
     },
 
     async getBranchHead(owner, name, branch) {
-      const { data: b } = await call({ what: 'get branch', path: `${repoPath(owner, name)}/branches/${encodeURIComponent(branch)}`, conditional: true }, branchSchema);
-      return { name: b.name, sha: b.commit.sha };
+      const { data: b, redirected } = await call({ what: 'get branch', path: `${repoPath(owner, name)}/branches/${encodeURIComponent(branch)}`, conditional: true }, branchSchema);
+      return { name: b.name, sha: b.commit.sha, ...(redirected ? { redirected } : {}) };
     },
 
     async compareCommits(owner, name, base, head) {

@@ -43,6 +43,8 @@ interface GitHubResponse {
   headers: Record<string, string>;
   /** Length of the body as received. */
   bytes: number;
+  /** Answered from where GitHub redirected the ask (a renamed or transferred repository, a renamed branch). */
+  redirected?: true;
 }
 
 export interface GitHubRequest {
@@ -116,7 +118,7 @@ export function createGitHubHttp(opts: GitHubHttpOptions) {
     // The token is dropped when a redirect leaves the API's origin (transport.ts, as fetch does); the
     // answer from there is not GitHub's either, so it is refused rather than trusted.
     if (res.redirected && res.url.origin !== base.origin) throw new GitHubError('bad_response', `GitHub ${req.what}: GitHub redirected off its API`);
-    return { status: res.status, data: parseBody(res.text), headers: res.headers, bytes: res.text.length };
+    return { status: res.status, data: parseBody(res.text), headers: res.headers, bytes: res.text.length, ...(res.redirected ? { redirected: true } : {}) };
   }
 
   /** One attempt plus the retries the policy allows; resolves with a 2xx (or a 304 answered from the cache). */
@@ -135,7 +137,7 @@ export function createGitHubHttp(opts: GitHubHttpOptions) {
         await (opts.sleep ?? sleep)(waitMs);
         continue;
       }
-      if (res.status === 304 && cached) return { status: 200, data: cached.data, headers: { ...cached.headers, ...res.headers }, bytes: 0 };
+      if (res.status === 304 && cached) return { status: 200, data: cached.data, headers: { ...cached.headers, ...res.headers }, bytes: 0, ...(res.redirected ? { redirected: true } : {}) };
       if (res.status >= 200 && res.status < 300) {
         const etag = res.headers.etag;
         if (cacheKey && etag) conditionalCache.set(cacheKey, { etag, data: res.data, headers: pick(res.headers, ['x-oauth-scopes', 'link']) }, res.bytes);

@@ -32,13 +32,17 @@ export async function verifyRepo(ctx: WorkerContext, rec: DeploymentRecord, rend
   if (!creds.githubToken) throw new DeployFailed({ code: 'github_token_missing', message: 'Your GitHub authorization is missing. Sign in again.' }, 'credentials_revoked');
   const gh = githubFor(ctx, creds);
   const [owner, name] = rec.request.githubRepo.split('/') as [string, string];
-  const { branch, head, renamedFrom } = await branchToDeploy(gh, rec, owner, name);
+  const { branch, head, renamedFrom, repoNow } = await branchToDeploy(gh, rec, owner, name);
   const asked = rec.request.commitSha;
   if (asked && asked !== head.sha) await commitOnBranch(gh, rec, owner, name, branch, head.sha, asked);
   const renamed = renamedFrom === undefined ? '' : ` (branch ${renamedFrom} was renamed ${branch} on GitHub)`;
-  const note = (asked && asked !== head.sha ? `Branch ${branch}, commit ${asked.slice(0, 7)} as asked (the branch is at ${head.sha.slice(0, 7)} now)` : `Branch ${branch} at ${head.sha.slice(0, 7)}`) + renamed;
+  const moved = repoNow === undefined ? '' : ` (repository ${rec.request.githubRepo} is ${repoNow} on GitHub now: renamed or transferred)`;
+  const note = (asked && asked !== head.sha ? `Branch ${branch}, commit ${asked.slice(0, 7)} as asked (the branch is at ${head.sha.slice(0, 7)} now)` : `Branch ${branch} at ${head.sha.slice(0, 7)}`) + renamed + moved;
   const verified: Verified = {
-    fields: { commitSha: asked ?? head.sha, request: { ...rec.request, branch } },
+    // A repository renamed or transferred is deployed under the name GitHub has for it now: the service
+    // Render links (and the statuses, detection's reads) would otherwise name the old one, which GitHub
+    // redirects only until another repository takes it.
+    fields: { commitSha: asked ?? head.sha, request: { ...rec.request, branch, ...(repoNow === undefined ? {} : { githubRepo: repoNow }) } },
     entry: { status: 'detecting', at: new Date(ctx.clock.now()).toISOString(), source: 'orchestrator', note },
   };
   // Detection follows at once and writes both steps (one record write less per deploy). Should it end
@@ -341,10 +345,11 @@ async function repoHiddenBy(gh: GitHubClient, owner: string, name: string): Prom
  * read directly: GitHub answers 404 alike for a missing branch and a repository the token cannot see,
  * so the repository itself is asked for only then, to tell which, or for its default branch.
  */
-async function branchToDeploy(gh: GitHubClient, rec: DeploymentRecord, owner: string, name: string): Promise<{ branch: string; head: { sha: string }; renamedFrom?: string }> {
+async function branchToDeploy(gh: GitHubClient, rec: DeploymentRecord, owner: string, name: string): Promise<{ branch: string; head: { sha: string }; renamedFrom?: string; repoNow?: string }> {
   const named = rec.request.branch;
   const direct = named ? await gh.getBranchHead(owner, name, named).catch((err: unknown) => { if (isHidden(err)) return null; throw err; }) : null;
-  if (named && direct) return asAnswered(named, direct);
+  // Redirected: the branch was renamed, or the repository (asked for its name now, one more read only then).
+  if (named && direct) return { ...asAnswered(named, direct), ...(direct.redirected ? movedTo(owner, name, await gh.getRepo(owner, name)) : {}) };
   let repo;
   try {
     repo = await gh.getRepo(owner, name);
@@ -369,7 +374,15 @@ async function branchToDeploy(gh: GitHubClient, rec: DeploymentRecord, owner: st
     if (err instanceof GitHubError && err.kind === 'not_found') throw await missing();
     throw err;
   }
-  return asAnswered(branch, head);
+  return { ...asAnswered(branch, head), ...movedTo(owner, name, repo) };
+}
+
+/**
+ * The repository's name now, when GitHub answered the old one from where it lives (a repository renamed or
+ * transferred: docs/github-api.md, "A renamed or transferred repository"). Names compare as GitHub does, case aside.
+ */
+function movedTo(owner: string, name: string, repo: { fullName: string }): { repoNow?: string } {
+  return repo.fullName.toLowerCase() === `${owner}/${name}`.toLowerCase() ? {} : { repoNow: repo.fullName };
 }
 
 /**
