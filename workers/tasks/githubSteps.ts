@@ -68,6 +68,12 @@ export async function detect(ctx: WorkerContext, rec: DeploymentRecord, render: 
   const asRepoGone = async (err: unknown): Promise<never> => {
     const hidden = isHidden(err) ? await repoHiddenBy(gh, owner, name) : null;
     if (hidden) throw repoNotFound(rec, hidden);
+    // The repository is there but the commit verifying found is not: the branch force-pushed and the commit
+    // dropped, or the name now another repository's (renamed or transferred, its old name taken since).
+    // Said so, rather than as GitHub's answer to the listing ("No commit found for the ref …").
+    if (err instanceof GitHubError && err.kind === 'not_found' && rec.commitSha) {
+      throw new DeployFailed({ code: 'commit_not_found', message: `Commit ${rec.commitSha.slice(0, 7)} is no longer in ${rec.request.githubRepo} on GitHub (the branch was force-pushed, or the repository was renamed and its name taken by another). Nothing was created on Render; deploy again.` });
+    }
     throw err;
   };
   const files = await repoFilesFromGitHub(gh, owner, name, rec.commitSha ?? rec.request.branch!).catch(asRepoGone);
