@@ -42,11 +42,21 @@ interface KeyedItemKind<Body extends z.ZodType> {
   remove(client: RenderClient, serviceId: string, name: string): Promise<void>;
 }
 
+/** The longest name of an item Render lists that can be shown or removed here (LISTED_NAME's bound). */
+const LISTED_NAME_MAX = 256;
+/** A name Render may list: no control character (C0, DEL, C1), no path separator, not a dot segment (a URL cannot carry it). */
+// eslint-disable-next-line no-control-regex
+const LISTED_NAME = /^(?!\.\.?$)[^\u0000-\u001f\u007f-\u009f/\\]{1,256}$/u;
+
 /** The four routes of a keyed item kind, behind the settings scope's guards (server/routes/serviceSettings/scope.ts). */
 export function keyedItemRoutes<Body extends z.ZodType>(router: Router, scope: ReturnType<typeof settingsScope>, kind: KeyedItemKind<Body>) {
   const item = `${kind.path}/:${kind.param}`;
   const tag = 'service-settings';
   const nameParam = () => pathParam(kind.param, kind.rule, () => errors.validation(kind.ruleText, { field: kind.param }));
+  // Showing or deleting one takes any name Render may list (its spec sets no rule; one made on the Dashboard or
+  // through Render's API, `spring.datasource.url`), so what the page lists it can also show and remove: the
+  // rule for a new name (kind.rule) refused them, with a message about typing a name no one typed.
+  const listedNameParam = () => pathParam(kind.param, LISTED_NAME, () => errors.validation(`The name is 1 to ${LISTED_NAME_MAX} characters, without control characters, / or \\, and not . or ..`, { field: kind.param }));
   const changes: Pick<RouteDoc, 'errors'> = { errors: [...RENDER_REFUSALS, 'item_change_in_progress'] };
 
   // The running deploy keeps the value a change replaces until the next deploy (and its logs, and
@@ -80,7 +90,7 @@ export function keyedItemRoutes<Body extends z.ZodType>(router: Router, scope: R
     ctx.body = await kind.list(caller.client, service.id);
   });
 
-  router.get(item, documented({ ...kind.docs.reveal, tag }), ...scope.read, nameParam(), validate({ query: NoQuery }), scope.ownService, async (ctx) => {
+  router.get(item, documented({ ...kind.docs.reveal, tag }), ...scope.read, listedNameParam(), validate({ query: NoQuery }), scope.ownService, async (ctx) => {
     const { caller, service } = ctx.state.own;
     const name = String(ctx.params[kind.param]);
     const answer = await plainRender(kind.noun, kind.param, () => kind.reveal(caller.client, service.id, name), { notFound: kind.notFound, read: true });
@@ -97,7 +107,7 @@ export function keyedItemRoutes<Body extends z.ZodType>(router: Router, scope: R
     ctx.body = { [kind.param]: name, redeployToApply: true };
   });
 
-  router.delete(item, documented({ ...kind.docs.remove, tag, errors: ['item_change_in_progress'] }), ...scope.write(), nameParam(), takesNoBody(), scope.ownService, async (ctx) => {
+  router.delete(item, documented({ ...kind.docs.remove, tag, errors: ['item_change_in_progress'] }), ...scope.write(), listedNameParam(), takesNoBody(), scope.ownService, async (ctx) => {
     const { caller, service } = ctx.state.own;
     const name = String(ctx.params[kind.param]);
     await changeKept(caller, service.id, name, undefined,
