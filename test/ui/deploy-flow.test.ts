@@ -10,6 +10,7 @@ const test = takingTurns(anyTest);
 // Code inside page.evaluate runs in the browser; these stand in for the DOM types this (Node-only) project does not load.
 declare const window: any;
 declare const document: any;
+declare const getComputedStyle: (el: unknown) => { getPropertyValue(name: string): string };
 
 let stack: UiStack;
 let browser: Browser;
@@ -63,7 +64,7 @@ test('sign in → connect key → deploy → watch it go live without reloading'
   await page.getByTestId('env-add').click();
   await page.getByTestId('env-name').fill('DATABASE_PASSWORD');
   await page.getByTestId('env-value').fill('hunter2-very-secret');
-  t.is(await page.getByTestId('env-value').getAttribute('type'), 'password', 'secret values are masked');
+  t.is(await page.getByTestId('env-value').evaluate((el) => getComputedStyle(el).getPropertyValue('-webkit-text-security')), 'disc', 'secret values are masked');
 
   const requests: Array<{ url: string; body: any; headers: Record<string, string> }> = [];
   page.on('request', (r) => { if (r.url().endsWith('/api/render/deploy')) requests.push({ url: r.url(), body: r.postDataJSON(), headers: r.headers() }); });

@@ -24,7 +24,7 @@ export function setCommand(el, value) {
   fitToContent(el);
 }
 
-function fitToContent(el) {
+export function fitToContent(el) {
   el.style.height = 'auto';
   // scrollHeight is the content and padding; the border (border-box sizing) comes on top.
   const border = el.offsetHeight - el.clientHeight;

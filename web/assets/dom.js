@@ -280,12 +280,17 @@ export async function busy(button, busyLabel, action) {
   }
 }
 
-/** A Show/Hide button for a password input (secret values stay masked until asked for). */
+/**
+ * A Show/Hide button for a masked field (secret values stay masked until asked for): a password input, or
+ * a secret value's textarea (secret-value.js), masked by its class.
+ */
 export function revealToggle(input, label = 'Show value') {
   const btn = h('button', { type: 'button', class: 'btn btn--ghost btn--small reveal', 'aria-pressed': 'false', 'aria-label': label }, 'Show');
   btn.addEventListener('click', () => {
-    const show = input.type === 'password';
-    input.type = show ? 'text' : 'password';
+    const textarea = input.tagName === 'TEXTAREA';
+    const show = textarea ? input.classList.contains('input--masked') : input.type === 'password';
+    if (textarea) input.classList.toggle('input--masked', !show);
+    else input.type = show ? 'text' : 'password';
     btn.setAttribute('aria-pressed', String(show));
     btn.textContent = show ? 'Hide' : 'Show';
   });

@@ -3,6 +3,7 @@
  * secrets), checked against Render's naming rule before anything is sent.
  */
 import { h, revealToggle, uid } from './dom.js';
+import { secretValueInput } from './secret-value.js';
 
 const NAME = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
 const MAX_VARS = 100;
@@ -43,10 +44,8 @@ export function createEnvEditor() {
       type: 'text', class: 'input input--mono env-name', placeholder: 'NAME', autocomplete: 'off', spellcheck: 'false',
       autocapitalize: 'characters', value: key, 'aria-describedby': errId, 'data-testid': 'env-name',
     });
-    const val = h('input', {
-      type: 'password', class: 'input input--mono env-value', placeholder: 'value', autocomplete: 'off', spellcheck: 'false',
-      value, 'aria-describedby': errId, 'data-testid': 'env-value',
-    });
+    const val = secretValueInput({ class: 'input input--mono env-value', placeholder: 'value', 'aria-describedby': errId, 'data-testid': 'env-value' });
+    val.value = value;
     const remove = h('button', { type: 'button', class: 'btn btn--ghost btn--small env-remove' }, 'Remove');
     const error = h('p', { class: 'field__error', id: errId, hidden: true, 'data-testid': 'env-error' });
     const row = h('li', { class: 'env-row' },
@@ -74,7 +73,7 @@ export function createEnvEditor() {
     const error = row.querySelector('.field__error');
     error.textContent = problem ?? '';
     error.hidden = !problem;
-    for (const input of row.querySelectorAll('input')) {
+    for (const input of row.querySelectorAll('.env-name, .env-value')) {
       if (problem && input === badInput) input.setAttribute('aria-invalid', 'true');
       else input.removeAttribute('aria-invalid');
     }

@@ -3,6 +3,7 @@
  * appears in the user's Render audit log), one key or file added, changed or removed at a time.
  */
 import { busy, confirmButton, field, focusLost, h, keepFocus, keepOpen, latestOnly, notice, openable, replace, revealToggle, setOpen } from './dom.js';
+import { secretValueInput } from './secret-value.js';
 
 const AUDIT_NOTE = 'Showing a value reads it from Render, which records the read in your workspace\'s Render audit log.';
 
@@ -28,7 +29,7 @@ export function secretsSection({ kind, ctx, serviceId, onChanged, gone = () => f
     hint: env ? 'Letters, digits and _, not starting with a digit.' : 'Render mounts it at /etc/secrets/<name>.',
   });
   const valueControl = env
-    ? h('input', { class: 'input input--mono', type: 'password', autocomplete: 'off', spellcheck: 'false', 'data-testid': 'env-value' })
+    ? secretValueInput({ 'data-testid': 'env-value' })
     : h('textarea', { class: 'input input--mono', rows: '4', spellcheck: 'false', 'data-testid': 'file-content' });
   const value = field({ label: env ? 'Value' : 'Contents', control: valueControl, addon: env ? revealToggle(valueControl) : null });
   const generate = env ? h('input', { type: 'checkbox', 'data-testid': 'env-generate' }) : null;
@@ -70,7 +71,7 @@ export function secretsSection({ kind, ctx, serviceId, onChanged, gone = () => f
       }).then((state) => { if (state) display(state); });
     });
     const edit = h('button', { type: 'button', class: 'btn btn--ghost btn--small', 'aria-label': `Change ${key}` }, 'Change');
-    edit.addEventListener('click', () => { name.control.value = key; valueControl.value = ''; valueControl.focus(); });
+    edit.addEventListener('click', () => { name.control.value = key; valueControl.value = ''; valueControl.style.height = ''; valueControl.focus(); });
     const remove = confirmButton({
       label: 'Delete', name: `Delete ${key}`, question: ['Delete ', h('bdi', null, key), '?'], confirmLabel: 'Delete', danger: true, small: true, testId: 'kv-delete',
       onConfirm: async () => {
@@ -140,7 +141,7 @@ export function secretsSection({ kind, ctx, serviceId, onChanged, gone = () => f
         const shownBefore = itemOf(key)?.querySelector('[data-openable=revealed]');
         if (shownBefore) setOpen(shownBefore, null);
         name.control.value = '';
-        valueControl.value = '';
+        valueControl.value = ''; valueControl.style.height = ''; // one row again (secret-value.js grows it)
         onChanged();
         await load();
       } catch (err) {
