@@ -12,8 +12,14 @@ interface JsonStateFile {
   load(): unknown;
   /** Something changed: write within `debounceMs`. */
   changed(): void;
-  /** Write now if anything changed since the last write (shutdown). */
+  /** Write now if anything changed since the last write. */
   flush(): void;
+  /**
+   * Write now, then never again (the simulator is closing): a response that finishes after its close
+   * marked the world changed, and its debounced write put this closed world over the file a simulator
+   * started since on it had written (a test restarting the simulator lost the account it had just added).
+   */
+  close(): void;
 }
 
 export function createJsonStateFile(file: string, snapshot: () => unknown, opts: { debounceMs?: number } = {}): JsonStateFile {
@@ -21,6 +27,7 @@ export function createJsonStateFile(file: string, snapshot: () => unknown, opts:
   let timer: NodeJS.Timeout | null = null;
   let dirty = false;
   let lastWritten: string | null = null;
+  let closed = false;
 
   const write = () => {
     if (timer) clearTimeout(timer);
@@ -50,6 +57,7 @@ export function createJsonStateFile(file: string, snapshot: () => unknown, opts:
       }
     },
     changed() {
+      if (closed) return;
       dirty = true;
       if (timer) return;
       timer = setTimeout(() => {
@@ -58,5 +66,9 @@ export function createJsonStateFile(file: string, snapshot: () => unknown, opts:
       timer.unref();
     },
     flush: write,
+    close() {
+      write();
+      closed = true;
+    },
   };
 }

@@ -266,7 +266,7 @@ export async function startGitHubSimulator(opts: GitHubSimulatorOptions = {}): P
     },
     calls,
     close: async () => {
-      saved?.flush();
+      saved?.close();
       if (!server) return;
       const closing = server;
       await new Promise<void>((resolve) => {

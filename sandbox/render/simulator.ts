@@ -202,7 +202,7 @@ export async function startRenderSimulator(opts: RenderSimOptions = {}): Promise
     },
     async close() {
       engine.stopAll();
-      saved?.flush();
+      saved?.close();
       sleeper.cancelAll();
       holds.releaseAll();
       dropHung();
