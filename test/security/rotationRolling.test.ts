@@ -3,11 +3,11 @@ import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { loadConfig } from '../../server/config/env.js';
 import { createLogger } from '../../server/logger.js';
-import { startWeb, type WebProcess } from '../../server/web.js';
+import type { WebProcess } from '../../server/web.js';
 import { startStack, type Stack } from '../helpers/stack.js';
 import { envFor } from '../helpers/processes.js';
-import { freePort } from '../helpers/ports.js';
-import { startBalancer, type Balancer } from '../helpers/balancer.js';
+import type { Balancer } from '../helpers/balancer.js';
+import { rollingWebs } from '../helpers/rollingWebs.js';
 import { addNodeRepo, FAST_WATCH, signedInWithKey } from '../helpers/pipeline.js';
 import { startWorker } from '../../workers/process.js';
 import { openSseAs, type SseClient } from '../helpers/sse.js';
@@ -28,8 +28,7 @@ const ROUNDS = 12;
 
 let stack: Stack;
 let balancer: Balancer;
-const webs: WebProcess[] = [];
-const quiet = () => createLogger({ level: 'silent', destination: new Writable({ write(_c, _e, cb) { cb(); } }) });
+let webs: WebProcess[] = [];
 
 interface Signed { agent: Agent; apiKey: string; login: string; userId: number }
 const users: Record<string, Signed> = {};
@@ -52,12 +51,7 @@ test.before(async () => {
   if (setup.status !== 200) throw new Error(`token key setup: ${setup.status} ${setup.text}`);
 
   // Step 2 under way: the stack's own process goes, an old and a new one take its place behind the proxy.
-  await stack.web.close();
-  for (const secrets of [{ SECRET_KEY: KEY_A, SECRET_KEY_PREVIOUS: KEY_B }, { SECRET_KEY: KEY_B, SECRET_KEY_PREVIOUS: KEY_A }]) {
-    const config = loadConfig(envFor(stack.config, { ...secrets, PORT: String(await freePort()) }));
-    webs.push(await startWeb({ config, logger: quiet(), host: '127.0.0.1' }));
-  }
-  balancer = await startBalancer(stack.config.port, webs.map((w) => w.url));
+  ({ webs, balancer } = await rollingWebs(stack, KEY_A, KEY_B));
 });
 test.after.always(async () => {
   await balancer?.close();

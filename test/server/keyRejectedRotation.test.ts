@@ -1,13 +1,9 @@
 import test from 'ava';
 import { randomBytes } from 'node:crypto';
-import { Writable } from 'node:stream';
-import { loadConfig } from '../../server/config/env.js';
-import { createLogger } from '../../server/logger.js';
-import { startWeb, type WebProcess } from '../../server/web.js';
+import type { WebProcess } from '../../server/web.js';
 import { startStack, type Stack } from '../helpers/stack.js';
-import { envFor } from '../helpers/processes.js';
-import { freePort } from '../helpers/ports.js';
-import { startBalancer, type Balancer } from '../helpers/balancer.js';
+import type { Balancer } from '../helpers/balancer.js';
+import { rollingWebs } from '../helpers/rollingWebs.js';
 import { Agent } from '../helpers/agent.js';
 import { signedInWithKey } from '../helpers/pipeline.js';
 
@@ -21,8 +17,7 @@ const NEW = 1; // SECRET_KEY=B, previous A
 
 let stack: Stack;
 let balancer: Balancer;
-const webs: WebProcess[] = [];
-const quiet = () => createLogger({ level: 'silent', destination: new Writable({ write(_c, _e, cb) { cb(); } }) });
+let webs: WebProcess[] = [];
 
 interface Signed { agent: Agent; apiKey: string; userId: number }
 const before: Record<string, Signed> = {};
@@ -53,12 +48,7 @@ test.before(async () => {
   const tokenRefused = await bearer.agent.get('/api/render/services');
   if (tokenRefused.json?.error?.code !== 'render_key_invalid') throw new Error(`token premark: ${tokenRefused.status} ${tokenRefused.text}`);
 
-  await stack.web.close();
-  for (const secrets of [{ SECRET_KEY: KEY_A, SECRET_KEY_PREVIOUS: KEY_B }, { SECRET_KEY: KEY_B, SECRET_KEY_PREVIOUS: KEY_A }]) {
-    const config = loadConfig(envFor(stack.config, { ...secrets, PORT: String(await freePort()) }));
-    webs.push(await startWeb({ config, logger: quiet(), host: '127.0.0.1' }));
-  }
-  balancer = await startBalancer(stack.config.port, webs.map((w) => w.url));
+  ({ webs, balancer } = await rollingWebs(stack, KEY_A, KEY_B));
 });
 test.after.always(async () => {
   await balancer?.close();
