@@ -116,3 +116,15 @@ test.serial('a repository renamed (its old name free): a redeploy of a commit pu
   const statuses = await statusesWhenPosted(stack, 'rn8', 'app-renamed', pushed, 2);
   t.deepEqual(statuses.map((s) => s.state), ['pending', 'success']);
 });
+
+test.serial('a moved repository whose name GitHub answers outside the owner/name shape is deployed under the name asked', async (t) => {
+  const u = await signedInWithKey(stack, 'rn9');
+  addNodeRepo(stack, 'rn9', 'app');
+  // Not a name GitHub gives, but an answer the app does not control: it never reaches a URL or a path.
+  stack.github.renameRepo('rn9', 'app', 'rn9/app renamed');
+  const done = await waitFinished(u.agent, (await u.agent.post('/api/render/deploy', { github_repo: 'rn9/app', project_name: 'rn9-app' })).json.id);
+  t.is(done.status, 'live', JSON.stringify(done.failure));
+  t.is(done.request.githubRepo, 'rn9/app');
+  const svc = await renderApi(stack, u.apiKey, 'GET', `/services/${done.serviceId}`);
+  t.is(svc.repo, 'https://github.com/rn9/app');
+});

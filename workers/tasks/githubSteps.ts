@@ -10,6 +10,7 @@ import { DeployFailed } from './deployFailed.js';
 import { deployOfAsk } from './ownDeploy.js';
 import { withServiceType } from './serviceType.js';
 import { echoed } from '../../server/text.js';
+import { GITHUB_REPO } from '../../server/deployments/input.js';
 import { replaceControls } from '../../server/stacks/lines.js';
 
 // The GitHub steps of a deploy (workers/tasks/deployTask.ts): verifying → detecting → creating_service.
@@ -388,7 +389,10 @@ async function branchToDeploy(gh: GitHubClient, rec: DeploymentRecord, owner: st
  * transferred: docs/github-api.md, "A renamed or transferred repository"). Names compare as GitHub does, case aside.
  */
 function movedTo(owner: string, name: string, repo: { fullName: string }): { repoNow?: string } {
-  return repo.fullName.toLowerCase() === `${owner}/${name}`.toLowerCase() ? {} : { repoNow: repo.fullName };
+  // Taken only in the shape a request's github_repo must have: the name goes into the service's repo URL and
+  // every later GitHub path, and an answer is not trusted to keep to it (a proxy, a changed API).
+  if (repo.fullName.toLowerCase() === `${owner}/${name}`.toLowerCase() || !GITHUB_REPO.test(repo.fullName)) return {};
+  return { repoNow: repo.fullName };
 }
 
 /**
