@@ -66,3 +66,20 @@ test('a secret file Render lists under a name the rule for new names refuses can
   t.is(shown.status, 200, `Show: ${shown.status} ${shown.text.slice(0, 200)}`);
   t.is(del.status, 200, `Delete: ${del.status} ${del.text.slice(0, 200)}`);
 });
+
+test('a name no listing could hold (over 256 characters, a control character or NUL, a slash or backslash) is a 400 to show or delete, before Render is asked', async (t) => {
+  const u = await tenant(stack, 'pdot-bad');
+  const svc = await serviceWithKey(u, 'pdot-bad-svc', 'OK_KEY');
+  const before = stack.render.calls.filter((c) => c.accountId === u.account.id).length;
+  for (const name of ['x'.repeat(257), 'a\u0007b', 'a/b', 'a\\b', 'a\u0000b', 'a\u0085b']) {
+    for (const kind of ['env-vars', 'secret-files']) {
+      const path = `/api/render/services/${enc(svc.id)}/${kind}/${enc(name)}`;
+      const shown = await u.agent.get(path);
+      const del = await u.agent.delete(path);
+      t.is(shown.status, 400, `GET ${kind} ${JSON.stringify(name.slice(0, 20))}: ${shown.text.slice(0, 120)}`);
+      t.is(del.status, 400, `DELETE ${kind} ${JSON.stringify(name.slice(0, 20))}: ${del.text.slice(0, 120)}`);
+    }
+  }
+  t.is(stack.render.calls.filter((c) => c.accountId === u.account.id).length, before, 'nothing was asked of Render');
+  t.deepEqual((await u.agent.get(`/api/render/services/${svc.id}/env-vars`)).json.envVars.map((v: { key: string }) => v.key).sort(), ['KEEP_ME', 'OK_KEY'], 'nothing removed');
+});
